@@ -1,0 +1,135 @@
+"""`python -m extract INPUT --out STORE`: features for a manifest, a video or a folder of videos."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from .backbones import MODALITIES
+from .backbones.weights import WeightsNotFound
+from .manifest import ManifestError, read_manifest, sanitize_id, scan_videos
+from .pipeline import ExtractConfig, Extractor, default_workers
+from .store import FeatureStore, StoreError, parse_shard, stable_shard
+
+MANIFEST_SUFFIXES = (".jsonl", ".json")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The extraction options (shared by `python -m extract` and `s2vt extract`)."""
+    p.add_argument("input", help="a manifest (.jsonl), a video file, or a folder of videos")
+    p.add_argument("--out", required=True, help="feature store folder")
+    p.add_argument("--modalities", default=",".join(MODALITIES), help="comma-separated subset of %(default)s")
+    p.add_argument("--frames", type=int, default=40, help="frames sampled uniformly per video")
+    p.add_argument("--clips", type=int, default=8, help="16-frame C3D clips per video")
+    p.add_argument("--image-size", type=int, default=224, help="ResNet crop size (short side scaled to 256/224 of it)")
+    p.add_argument("--weights", choices=("pretrained", "random"), default="pretrained")
+    p.add_argument("--weights-dir", default=None, help="folder with weight files (default checkpoints/)")
+    p.add_argument("--seed", type=int, default=0, help="seed for --weights random")
+    p.add_argument("--shard", default="0/1", help="I/N: only videos whose id hashes to shard I of N (0-based)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    p.add_argument("--dtype", choices=("float16", "float32"), default="float16")
+    p.add_argument("--device", default="cuda" if _cuda() else "cpu")
+    p.add_argument("--batch-size", type=int, default=32, help="network batch (frames or clips)")
+    p.add_argument("--batch-videos", type=int, default=4, help="videos whose frames are batched together")
+    p.add_argument("--workers", type=int, default=default_workers(), help="videos decoded ahead in parallel")
+    p.add_argument("--vggish-pca", action="store_true", help="apply the official VGGish PCA post-processing")
+
+
+def _cuda() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+
+def collect_items(source: str) -> list[tuple[str, str]]:
+    """(video_id, path) pairs from a manifest, a folder or a single video."""
+    src = Path(source)
+    if src.is_dir():
+        return [(vid, str(p)) for vid, p in scan_videos(src)]
+    if src.suffix.lower() in MANIFEST_SUFFIXES:
+        entries = read_manifest(src)
+        missing = [e["video_id"] for e in entries if not e["abspath"]]
+        if missing:
+            raise ManifestError(f"{src}: {len(missing)} entries have no 'path' (first: {', '.join(missing[:3])})")
+        return [(e["video_id"], e["abspath"]) for e in entries]
+    if src.exists() or src.suffix:
+        return [(sanitize_id(src.stem), str(src))]
+    raise ManifestError(f"{source}: no such file or folder")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m extract", description=__doc__)
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run extraction for parsed arguments; returns the exit code."""
+    from tqdm import tqdm
+
+    try:
+        shard = parse_shard(args.shard)
+        cfg = ExtractConfig(modalities=tuple(m.strip() for m in args.modalities.split(",") if m.strip()),
+                            frames=args.frames, clips=args.clips, image_size=args.image_size,
+                            weights=args.weights, weights_dir=args.weights_dir, seed=args.seed,
+                            precision=args.precision, dtype=args.dtype, device=args.device,
+                            batch_size=args.batch_size, batch_videos=args.batch_videos, vggish_pca=args.vggish_pca)
+        items = collect_items(args.input)
+        store = FeatureStore(args.out)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            extractor = Extractor(cfg)
+        if cfg.weights == "random":
+            print("WARNING: --weights random: seeded random backbones, features carry no learned semantics",
+                  file=sys.stderr)
+        store.init_meta(extractor.meta())
+    except (ValueError, ManifestError, StoreError, WeightsNotFound) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    mine = [(v, p) for v, p in items if stable_shard(v, shard[1]) == shard[0]]
+    todo = [(v, p) for v, p in mine if not store.done(v, cfg.modalities)]
+    print(f"{len(items)} videos, {len(mine)} in shard {args.shard}, {len(mine) - len(todo)} already done, "
+          f"{len(todo)} to extract -> {store.root}", file=sys.stderr)
+    failures = written = 0
+    bar = tqdm(total=len(todo), unit="video", dynamic_ncols=True, disable=None)
+
+    def on_result(d, feats) -> None:
+        nonlocal failures, written
+        if feats is None:
+            failures += 1
+            store.log_failure(d.video_id, d.path, d.error)
+            bar.write(f"failed: {d.video_id}: {d.error}", file=sys.stderr)
+        else:
+            for m, arr in feats.items():
+                store.write(m, d.video_id, arr, cfg.dtype)
+            for note in d.notes:
+                store.note(d.video_id, note)
+            written += 1
+        bar.update(1)
+
+    start = time.time()
+    try:
+        extractor.run(todo, on_result, workers=max(1, args.workers))
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"interrupted: {written} videos written (complete files only); rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+    bar.close()
+    secs = time.time() - start
+    print(f"done: {written} written, {failures} failed in {secs:.1f}s"
+          + (f" ({written / secs:.2f} videos/s)" if written and secs > 0 else ""), file=sys.stderr)
+    if failures:
+        print(f"error: {failures} video(s) failed; reasons in {store.root / 'failures.jsonl'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        os._exit(1)

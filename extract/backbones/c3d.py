@@ -1,0 +1,76 @@
+"""C3D (Tran et al. 2015) with the state-dict layout of the public Sports-1M PyTorch port.
+
+fc6 after ReLU: 4096-d per 16-frame clip. Input: 112x112 crops of frames resized to
+128x171, BGR, Sports-1M mean subtracted, shape [K, 3, 16, 112, 112].
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import Backbone, seeded_init, warn_random
+from .resnet import center_crop
+from .weights import find_weights, load_state_dict
+
+SPORTS1M_MEAN_BGR = (90.25, 97.66, 101.41)
+RESIZE_HW = (128, 171)
+CROP = 112
+
+
+class C3D(Backbone):
+    name = "c3d"
+    dim = 4096
+
+    def __init__(self) -> None:
+        super().__init__()
+        conv = lambda i, o: nn.Conv3d(i, o, kernel_size=3, padding=1)  # noqa: E731
+        self.conv1, self.conv2 = conv(3, 64), conv(64, 128)
+        self.conv3a, self.conv3b = conv(128, 256), conv(256, 256)
+        self.conv4a, self.conv4b = conv(256, 512), conv(512, 512)
+        self.conv5a, self.conv5b = conv(512, 512), conv(512, 512)
+        self.pool1 = nn.MaxPool3d((1, 2, 2), (1, 2, 2))
+        self.pool = nn.MaxPool3d(2, 2)
+        self.pool5 = nn.MaxPool3d(2, 2, padding=(0, 1, 1))
+        self.fc6 = nn.Linear(8192, 4096)
+        # fc7/fc8 are unused for fc6 features but kept so the port's file loads strictly
+        self.fc7 = nn.Linear(4096, 4096)
+        self.fc8 = nn.Linear(4096, 487)
+        self.register_buffer("mean", torch.tensor(SPORTS1M_MEAN_BGR).view(1, 3, 1, 1, 1), persistent=False)
+
+    @classmethod
+    def create(cls, weights: str = "pretrained", weights_dir=None, seed: int = 0) -> "C3D":
+        if weights == "random":
+            warn_random("C3D", seed)
+            with seeded_init(seed):
+                model = cls()
+                # He init keeps ReLU activations at a stable scale through 8 conv layers
+                for m in model.modules():
+                    if isinstance(m, (nn.Conv3d, nn.Linear)):
+                        nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                        nn.init.zeros_(m.bias)
+            model.weight_id = f"random(seed={seed})"
+            return model
+        path = find_weights("c3d", weights_dir)
+        model = cls()
+        model.load_state_dict(load_state_dict(path), strict=True)
+        model.weight_id = path.name
+        return model
+
+    def inputs(self, clips: np.ndarray) -> torch.Tensor:
+        """uint8 [K, 16, H, W, 3] RGB -> float [K, 3, 16, 112, 112] BGR, mean-subtracted (0-255 scale)."""
+        k, t, h, w, _ = clips.shape
+        x = torch.from_numpy(np.ascontiguousarray(clips)).reshape(k * t, h, w, 3).permute(0, 3, 1, 2)
+        x = F.interpolate(x.float(), size=RESIZE_HW, mode="bilinear", align_corners=False, antialias=True)
+        x = center_crop(x, CROP).flip(1)  # RGB -> BGR
+        x = x.reshape(k, t, 3, CROP, CROP).permute(0, 2, 1, 3, 4)
+        return (x - self.mean).contiguous()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.pool1(F.relu(self.conv1(x)))
+        h = self.pool(F.relu(self.conv2(h)))
+        h = self.pool(F.relu(self.conv3b(F.relu(self.conv3a(h)))))
+        h = self.pool(F.relu(self.conv4b(F.relu(self.conv4a(h)))))
+        h = self.pool5(F.relu(self.conv5b(F.relu(self.conv5a(h)))))
+        return F.relu(self.fc6(h.flatten(1)))

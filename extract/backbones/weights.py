@@ -1,0 +1,68 @@
+"""Find pretrained weight files on disk (never downloaded at run time) and load them safely."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import torch
+
+DEFAULT_WEIGHTS_DIR = "checkpoints"
+
+
+class WeightsNotFound(Exception):
+    """No weight file for a backbone; the message names the file and where to get it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightSpec:
+    """The file names a backbone's weights go by, and where a user gets them."""
+    what: str
+    files: tuple[str, ...]
+    source: str
+
+
+SPECS = {
+    "resnet152": WeightSpec("ResNet-152 ImageNet weights (torchvision IMAGENET1K_V1)",
+                            ("resnet152-394f9c45.pth", "resnet152-f82ba261.pth"),
+                            "https://download.pytorch.org/models/resnet152-394f9c45.pth"),
+    "c3d": WeightSpec("C3D Sports-1M weights (PyTorch port)", ("c3d.pickle", "c3d_sports1m.pth"),
+                      "http://imagelab.ing.unimore.it/files/c3d_pytorch/c3d.pickle "
+                      "(linked from github.com/DavideA/c3d-pytorch)"),
+    "vggish": WeightSpec("VGGish AudioSet weights (PyTorch port)", ("vggish-10086976.pth",),
+                         "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth"),
+    "vggish_pca": WeightSpec("VGGish PCA parameters", ("vggish_pca_params.npz", "vggish_pca_params-970ea276.pth"),
+                             "https://storage.googleapis.com/audioset/vggish_pca_params.npz"),
+}
+
+
+def search_dirs(weights_dir: str | os.PathLike | None) -> list[Path]:
+    """Where weight files are looked for: --weights-dir (default checkpoints/), then the torch hub cache."""
+    dirs = [Path(weights_dir or DEFAULT_WEIGHTS_DIR)]
+    dirs.append(Path(torch.hub.get_dir()) / "checkpoints")
+    return dirs
+
+
+def find_weights(name: str, weights_dir: str | os.PathLike | None = None, required: bool = True) -> Path | None:
+    """Path of the first weight file of `name` found, else WeightsNotFound (or None if not required)."""
+    spec = SPECS[name]
+    dirs = search_dirs(weights_dir)
+    for d in dirs:
+        for f in spec.files:
+            if (d / f).is_file():
+                return d / f
+    if not required:
+        return None
+    raise WeightsNotFound(
+        f"{spec.what} not found: looked for {spec.files[0]} in {', '.join(str(d) for d in dirs)}; "
+        f"download it from {spec.source} into {dirs[0]}/ (or pass --weights random for seeded random weights)")
+
+
+def load_state_dict(path: Path) -> dict:
+    """A state dict from a .pth/.pickle file, loaded with weights_only=True (no code execution)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: not a state dict")
+    return {k.removeprefix("module."): v for k, v in state.items()}

@@ -1,0 +1,53 @@
+"""Locate the ffmpeg binary and run it without a shell.
+
+The ffmpeg on PATH wins; otherwise imageio-ffmpeg's bundled static binary is used,
+so `pip install` is the whole set-up. That binary ships without ffprobe, which is why
+probing (see `extract.video.probe`) parses `ffmpeg -i` instead.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from typing import Sequence
+
+
+class MediaError(Exception):
+    """A video or audio file that cannot be used; the message is one line for the user."""
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary: $S2VT_FFMPEG, then PATH, then imageio-ffmpeg's."""
+    env = os.environ.get("S2VT_FFMPEG")
+    if env:
+        return env
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+    except ImportError as e:  # pragma: no cover - it is a hard dependency
+        raise MediaError("ffmpeg not found: install it or `pip install imageio-ffmpeg`") from e
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def ffmpeg_cmd(args: Sequence[str]) -> list[str]:
+    """The argv for one quiet, non-interactive ffmpeg call."""
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin", *args]
+
+
+def run_ffmpeg(args: Sequence[str], timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run ffmpeg to completion, capturing stdout (bytes) and stderr."""
+    return subprocess.run(ffmpeg_cmd(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout, check=False)
+
+
+def last_error_line(stderr: bytes) -> str:
+    """The most telling line of ffmpeg's stderr, for a one-line error message."""
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if not ln.startswith(("Input #", "Stream #", "Duration", "Metadata", "Side data")):
+            return ln[:300]
+    return "ffmpeg failed"

@@ -1,0 +1,190 @@
+"""Decode videos (ahead, in threads) and run the backbones over frames batched across videos.
+
+Used by `python -m extract` (writing a store) and by `caption.py` (in memory, no store).
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+
+from .audio import audio_examples
+from .backbones import MODALITIES, build_backbone
+from .ffmpeg import MediaError
+from .video import C3D_CLIP_LEN, decode_frames, probe
+
+SCHEMA_VERSION = 1
+
+
+def package_version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("s2vt")
+    except Exception:  # not installed (running from a checkout)
+        return "0+unknown"
+
+
+@dataclasses.dataclass
+class ExtractConfig:
+    """Extraction settings; everything that changes the features is recorded in meta.json."""
+    modalities: tuple[str, ...] = MODALITIES
+    frames: int = 40
+    clips: int = 8
+    image_size: int = 224
+    weights: str = "pretrained"
+    weights_dir: str | None = None
+    seed: int = 0
+    precision: str = "auto"
+    dtype: str = "float16"
+    device: str = "cpu"
+    batch_size: int = 32
+    batch_videos: int = 4
+    vggish_pca: bool = False
+
+    def __post_init__(self) -> None:
+        self.modalities = tuple(self.modalities)
+        unknown = [m for m in self.modalities if m not in MODALITIES]
+        if unknown or not self.modalities:
+            raise ValueError(f"modalities must be a non-empty subset of {','.join(MODALITIES)}, got {unknown}")
+        if self.frames < 1 or self.clips < 1 or self.image_size < 32:
+            raise ValueError("--frames and --clips must be >= 1 and --image-size >= 32")
+        if self.dtype not in ("float16", "float32"):
+            raise ValueError(f"--dtype must be float16 or float32, not {self.dtype!r}")
+
+    @property
+    def short_side(self) -> int:
+        """Frames are scaled so the short side is 256/224 of the crop size, as ImageNet eval does."""
+        return int(round(self.image_size * 256 / 224 / 2) * 2)
+
+    @classmethod
+    def from_meta(cls, meta: dict, **overrides) -> "ExtractConfig":
+        """The settings a store (or a checkpoint's copy of its meta.json) was extracted with."""
+        weights = "random" if any(str(w).startswith("random") for w in meta.get("backbones", {}).values()) \
+            else "pretrained"
+        kw = dict(modalities=tuple(meta.get("backbones", {})) or MODALITIES, frames=meta.get("frames", 40),
+                  clips=meta.get("clips", 8), image_size=meta.get("image_size", 224), weights=weights,
+                  seed=meta.get("seed", 0), dtype=meta.get("dtype", "float16"),
+                  vggish_pca=meta.get("vggish_pca", False))
+        kw.update(overrides)
+        return cls(**kw)
+
+
+@dataclasses.dataclass
+class Decoded:
+    """One video's backbone inputs (CPU tensors) and remarks, or the error that stopped it."""
+    video_id: str
+    path: str
+    inputs: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    error: str | None = None
+
+
+class Extractor:
+    """Holds the backbones (loaded once) and turns video files into feature arrays."""
+
+    def __init__(self, cfg: ExtractConfig) -> None:
+        self.cfg = cfg
+        self.backbones = {}
+        for m in cfg.modalities:
+            opts = {"image_size": cfg.image_size} if m == "resnet152" else {}
+            if m == "vggish":
+                opts["pca"] = cfg.vggish_pca
+            self.backbones[m] = build_backbone(m, cfg.weights, cfg.weights_dir, cfg.seed, cfg.device,
+                                               cfg.precision, **opts)
+
+    def meta(self) -> dict:
+        """The store's meta.json for these settings."""
+        c = self.cfg
+        return {"schema": SCHEMA_VERSION, "frames": c.frames, "image_size": c.image_size, "clips": c.clips,
+                "clip_len": C3D_CLIP_LEN, "sample_rate": 16000, "vggish_pca": c.vggish_pca, "seed": c.seed,
+                "backbones": {m: b.weight_id for m, b in self.backbones.items()},
+                "dims": {m: b.dim for m, b in self.backbones.items()},
+                "precision": {m: b.precision for m, b in self.backbones.items()},
+                "dtype": c.dtype, "version": package_version()}
+
+    def decode(self, video_id: str, path: str) -> Decoded:
+        """Decode one video to backbone inputs; a MediaError becomes `error` (never raised)."""
+        out = Decoded(video_id, path)
+        try:
+            info = probe(path)
+            need_frames = any(m in self.backbones for m in ("resnet152", "c3d"))
+            if need_frames:
+                fr = decode_frames(path, self.cfg.frames, self.cfg.clips if "c3d" in self.backbones else 0,
+                                   self.cfg.short_side, info)
+                if "resnet152" in self.backbones:
+                    out.inputs["resnet152"] = self.backbones["resnet152"].inputs(fr.frames)
+                if "c3d" in self.backbones:
+                    out.inputs["c3d"] = self.backbones["c3d"].inputs(fr.clips)
+            if "vggish" in self.backbones:
+                examples = audio_examples(path, has_audio=info.has_audio)
+                if not info.has_audio:
+                    out.notes.append("no audio track: vggish has 0 rows")
+                elif len(examples) == 0:
+                    out.notes.append("audio shorter than 0.96 s: vggish has 0 rows")
+                out.inputs["vggish"] = self.backbones["vggish"].inputs(examples)
+        except MediaError as e:
+            out.error = str(e)
+        except Exception as e:  # an unexpected decoder failure must not stop a batch job
+            out.error = f"{path}: {type(e).__name__}: {e}"
+        return out
+
+    def features(self, batch: list[Decoded]) -> list[dict[str, np.ndarray]]:
+        """Run each backbone once over the inputs of several videos and split the result back."""
+        results: list[dict[str, np.ndarray]] = [{} for _ in batch]
+        for m, net in self.backbones.items():
+            xs = [d.inputs[m] for d in batch]
+            lengths = [len(x) for x in xs]
+            if sum(lengths) == 0:
+                feats = torch.zeros(0, net.dim)
+            else:
+                feats = net.embed(torch.cat([x for x in xs if len(x)]), self.cfg.batch_size)
+            for r, chunk in zip(results, torch.split(feats, lengths)):
+                r[m] = chunk.numpy()
+        return results
+
+    def extract(self, path: str, video_id: str = "video") -> dict[str, np.ndarray]:
+        """Features of one file in memory; MediaError if it cannot be decoded."""
+        d = self.decode(video_id, path)
+        if d.error:
+            raise MediaError(d.error)
+        return self.features([d])[0]
+
+    def iter_decoded(self, items: Iterable[tuple[str, str]], workers: int = 2) -> Iterator[Decoded]:
+        """Decode `items` in order, `workers` videos ahead of the consumer (ffmpeg runs in parallel)."""
+        pending: collections.deque[Future] = collections.deque()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for vid, path in items:
+                pending.append(pool.submit(self.decode, vid, path))
+                if len(pending) > workers + self.cfg.batch_videos:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    def run(self, items: list[tuple[str, str]], on_result: Callable[[Decoded, dict | None], None],
+            workers: int = 2) -> None:
+        """Extract `items`, calling on_result(decoded, features) per video (features None on failure)."""
+        batch: list[Decoded] = []
+
+        def flush() -> None:
+            if batch:
+                for d, feats in zip(batch, self.features(batch)):
+                    on_result(d, feats)
+                batch.clear()
+
+        for d in self.iter_decoded(items, workers):
+            if d.error:
+                on_result(d, None)
+                continue
+            batch.append(d)
+            if len(batch) >= self.cfg.batch_videos:
+                flush()
+        flush()
+
+
+def default_workers() -> int:
+    return max(1, min(4, (os.cpu_count() or 2)))

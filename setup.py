@@ -1,0 +1,32 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="s2vt",
+    version="0.1.0",
+    description="Watch a video, say what is in it: S2VT captions and category tags from ResNet-152, C3D and VGGish features",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["s2vt", "s2vt.*", "extract", "extract.*"]),
+    py_modules=["train", "caption"],
+    install_requires=[
+        "torch>=2.4",
+        "torchvision>=0.19",
+        "numpy",
+        "pydub",
+        "audioop-lts; python_version>='3.13'",  # pydub needs audioop, removed from 3.13
+        "imageio-ffmpeg",
+        "nltk",
+        "pycocoevalcap",
+        "tqdm",
+        "matplotlib",
+    ],
+    extras_require={
+        "test": ["pytest>=7"],
+        "towhee": ["towhee"],
+    },
+    entry_points={"console_scripts": ["s2vt=s2vt.cli:main", "s2vt-extract=extract.__main__:main"]},
+)

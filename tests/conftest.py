@@ -1,0 +1,87 @@
+"""Shared fixtures: small videos generated with ffmpeg (lavfi), and the optional real sample data."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from extract.ffmpeg import ffmpeg_cmd
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_video(path: Path, seconds: float = 2.0, size: str = "160x120", rate: int = 25,
+               vcodec: str = "libx264", audio: str | None = "sine=frequency=440",
+               acodec: str = "aac", extra: list[str] | None = None, video_src: str | None = None) -> Path:
+    """Encode a lavfi test video (testsrc2 + an audio source) to `path`."""
+    src = video_src or f"testsrc2=size={size}:rate={rate}"
+    args = ["-loglevel", "error", "-y", "-f", "lavfi", "-i", f"{src}:duration={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"{audio}:duration={seconds}:sample_rate=44100"]
+    args += ["-c:v", vcodec, "-pix_fmt", "yuv420p"]
+    if vcodec == "libx264":
+        args += ["-preset", "ultrafast"]
+    if audio:
+        args += ["-c:a", acodec]
+    args += (extra or []) + [str(path)]
+    subprocess.run(ffmpeg_cmd(args), check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def videos(tmp_path_factory) -> dict[str, Path]:
+    """Good videos in several codecs/containers, plus the awkward ones."""
+    d = tmp_path_factory.mktemp("videos")
+    out = {
+        "mp4_aac": make_video(d / "mp4_aac.mp4"),
+        "webm_opus": make_video(d / "webm_opus.webm", vcodec="libvpx", acodec="libopus",
+                                extra=["-b:v", "200k", "-deadline", "realtime"]),
+        "avi_mp3": make_video(d / "avi_mp3.avi", vcodec="mpeg4", acodec="libmp3lame"),
+        "mkv_pcm": make_video(d / "mkv_pcm.mkv", acodec="pcm_s16le"),
+        "mov_silent": make_video(d / "mov_silent.mov", audio=None),
+        "short": make_video(d / "short.mp4", seconds=0.4),  # 10 frames < one C3D clip
+    }
+    rotated = make_video(d / "plain_for_rotation.mp4", seconds=1.0, size="160x96", audio=None)
+    out["rotated"] = d / "rotated.mp4"
+    subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-y", "-display_rotation:v:0", "90", "-i", str(rotated),
+                               "-c", "copy", str(out["rotated"])]), check=True, capture_output=True)
+    rotated.unlink()
+    return out
+
+
+@pytest.fixture(scope="session")
+def broken(tmp_path_factory, videos) -> dict[str, Path]:
+    """Inputs that must fail cleanly."""
+    d = tmp_path_factory.mktemp("broken")
+    zero = d / "zero.mp4"
+    zero.write_bytes(b"")
+    text = d / "text.mp4"
+    text.write_text("this is not a video\n" * 50)
+    corrupt = d / "corrupt.mp4"
+    data = videos["mp4_aac"].read_bytes()
+    corrupt.write_bytes(data[: len(data) // 3])  # moov atom (at the end) is lost
+    audio_only = d / "audio_only.m4a"
+    subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=duration=2",
+                               "-c:a", "aac", str(audio_only)]), check=True, capture_output=True)
+    audio_only_mp4 = d / "audio_only.mp4"
+    audio_only.rename(audio_only_mp4)
+    return {"zero": zero, "text": text, "corrupt": corrupt, "audio_only": audio_only_mp4}
+
+
+@pytest.fixture(scope="session")
+def sample_data() -> Path:
+    """The real clips in ../shared/data (or $S2VT_SAMPLE_DATA); skips when absent."""
+    root = Path(os.environ.get("S2VT_SAMPLE_DATA", REPO.parent / "shared" / "data"))
+    if not (root / "clips").is_dir():
+        pytest.skip(f"sample data not found at {root} (set S2VT_SAMPLE_DATA)")
+    return root
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600):
+    """Run `python -m ...`-style commands with this interpreter; returns CompletedProcess (text)."""
+    full_env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd or REPO,
+                          env=full_env, timeout=timeout)

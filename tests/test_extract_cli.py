@@ -1,0 +1,145 @@
+"""`python -m extract` end to end: stores, failures, resume, shards, interrupts, bad input."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from extract.store import FeatureStore, stable_shard
+
+from .conftest import REPO, run_cli
+
+SMALL = ["--weights", "random", "--frames", "4", "--clips", "2", "--image-size", "64"]
+
+
+def leftovers(store):
+    return [p for p in store.rglob(".*") if p.is_file()]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, videos, broken):
+    d = tmp_path_factory.mktemp("mixed")
+    for name in ("mp4_aac", "webm_opus", "mov_silent", "short", "rotated"):
+        shutil.copy(videos[name], d / videos[name].name)
+    for name, p in broken.items():
+        shutil.copy(p, d / p.name)
+    return d
+
+
+@pytest.fixture(scope="module")
+def extracted(folder, tmp_path_factory):
+    store = tmp_path_factory.mktemp("store")
+    proc = run_cli("-m", "extract", str(folder), "--out", str(store), *SMALL)
+    return store, proc
+
+
+def test_good_videos_written(extracted):
+    store, proc = extracted
+    fs = FeatureStore(store)
+    for vid in ("mp4_aac", "webm_opus", "mov_silent", "short", "rotated"):
+        assert fs.read("resnet152", vid).shape == (4, 2048)
+        assert fs.read("c3d", vid).shape == (2, 4096)
+    assert fs.read("vggish", "mp4_aac").shape == (2, 128)
+    assert fs.read("vggish", "mov_silent").shape == (0, 128)
+    assert fs.read("vggish", "short").shape == (0, 128)  # 0.4 s < one 0.96 s example
+    assert np.load(store / "resnet152" / "mp4_aac.npy").dtype == np.float16
+    meta = json.loads((store / "meta.json").read_text())
+    assert meta["frames"] == 4 and meta["clips"] == 2 and meta["backbones"]["c3d"] == "random(seed=0)"
+    notes = [json.loads(x) for x in (store / "notes.jsonl").read_text().splitlines()]
+    assert {"mov_silent", "short"} <= {n["video_id"] for n in notes}
+    assert leftovers(store) == []
+
+
+def test_failures_logged_and_run_continues(extracted):
+    store, proc = extracted
+    assert proc.returncode == 1
+    assert "4 video(s) failed" in proc.stderr and "Traceback" not in proc.stderr
+    failed = {json.loads(x)["video_id"]: json.loads(x)["reason"]
+              for x in (store / "failures.jsonl").read_text().splitlines()}
+    assert set(failed) == {"zero", "text", "corrupt", "audio_only"}
+    assert "empty file" in failed["zero"] and "no video stream" in failed["audio_only"]
+    assert not (store / "resnet152" / "zero.npy").exists()
+
+
+def test_rerun_skips_finished(extracted, folder):
+    store, _ = extracted
+    before = {p: p.stat().st_mtime_ns for p in store.rglob("*.npy")}
+    proc = run_cli("-m", "extract", str(folder), "--out", str(store), *SMALL)
+    assert "5 already done" in proc.stderr
+    assert {p: p.stat().st_mtime_ns for p in store.rglob("*.npy")} == before
+
+
+def test_store_refuses_other_settings(extracted, folder):
+    store, _ = extracted
+    proc = run_cli("-m", "extract", str(folder), "--out", str(store), *SMALL[:-2], "--image-size", "96")
+    assert proc.returncode == 2 and "image_size" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_shards_partition_the_videos(videos, tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    ids = [f"clip-{i}" for i in range(6)]
+    manifest.write_text("".join(json.dumps({"video_id": v, "path": str(videos["mov_silent"])}) + "\n"
+                                for v in ids))
+    for i in range(2):
+        proc = run_cli("-m", "extract", str(manifest), "--out", str(tmp_path / "s"), *SMALL,
+                       "--modalities", "resnet152", "--shard", f"{i}/2")
+        assert proc.returncode == 0, proc.stderr
+        written = {p.stem for p in (tmp_path / "s" / "resnet152").glob("*.npy")}
+        assert written == {v for v in ids if stable_shard(v, 2) <= i}
+    assert written == set(ids)
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"video_id": "../../etc/passwd", "path": "x.mp4"}', "invalid video_id"),
+    ('{"video_id": "ok", "path": "x.mp4"', "not valid JSON"),
+    ('{"path": "x.mp4"}', "missing field 'video_id'"),
+])
+def test_bad_manifest_is_one_line_exit_2(tmp_path, line, message):
+    manifest = tmp_path / "bad.jsonl"
+    manifest.write_text(line + "\n")
+    proc = run_cli("-m", "extract", str(manifest), "--out", str(tmp_path / "s"), *SMALL)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error:") and "Traceback" not in proc.stderr
+
+
+def test_missing_manifest_path_is_logged_failure(tmp_path, videos):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"video_id": "gone", "path": "nowhere/gone.mp4"}) + "\n"
+                        + json.dumps({"video_id": "here", "path": str(videos["mp4_aac"])}) + "\n")
+    proc = run_cli("-m", "extract", str(manifest), "--out", str(tmp_path / "s"), *SMALL, "--modalities", "vggish")
+    assert proc.returncode == 1 and "1 video(s) failed" in proc.stderr
+    assert (tmp_path / "s" / "vggish" / "here.npy").exists()
+
+
+def test_missing_weights_exit_2(tmp_path, videos):
+    proc = run_cli("-m", "extract", str(videos["mp4_aac"]), "--out", str(tmp_path / "s"),
+                   "--weights-dir", str(tmp_path), env={"TORCH_HOME": str(tmp_path / "hub")})
+    assert proc.returncode == 2 and "resnet152-394f9c45.pth" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_loses_nothing(tmp_path, videos):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"video_id": f"v{i}", "path": str(videos["mp4_aac"])}) + "\n"
+                                for i in range(40)))
+    store = tmp_path / "s"
+    args = [sys.executable, "-m", "extract", str(manifest), "--out", str(store), *SMALL,
+            "--modalities", "resnet152,vggish", "--batch-videos", "1"]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(store.glob("resnet152/*.npy"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "rerun the same command to resume" in err
+    assert leftovers(store) == []
+    for f in store.glob("*/*.npy"):
+        np.load(f)  # every file that exists is complete
+    done = run_cli(*args[1:])
+    assert done.returncode == 0
+    assert len(list(store.glob("resnet152/*.npy"))) == 40 and leftovers(store) == []

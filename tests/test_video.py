@@ -1,0 +1,78 @@
+import subprocess
+
+import numpy as np
+import pytest
+
+from extract.ffmpeg import MediaError, ffmpeg_cmd
+from extract.video import clip_indices, decode_frames, probe, scaled_size, uniform_indices
+
+
+def test_uniform_indices_spread_and_repeat():
+    idx = uniform_indices(400, 40)
+    assert len(idx) == 40 and idx[0] == 5 and idx[-1] == 395
+    assert np.all(np.diff(idx) == 10)
+    short = uniform_indices(10, 40)  # fewer frames than asked: each repeats 4 times
+    assert np.array_equal(np.bincount(short), np.full(10, 4))
+
+
+def test_clip_indices_consecutive_and_padded():
+    clips = clip_indices(300, 8)
+    assert clips.shape == (8, 16)
+    assert np.all(np.diff(clips, axis=1) == 1)
+    assert clips.min() >= 0 and clips.max() <= 299
+    short = clip_indices(10, 2)
+    assert short.shape == (2, 16) and short.max() == 9 and np.all(short[:, -1] == 9)
+
+
+def test_scaled_size_short_side():
+    assert scaled_size(640, 360, 256) == (456, 256)
+    assert scaled_size(360, 640, 256) == (256, 456)
+
+
+def test_probe_reads_header(videos):
+    info = probe(videos["mp4_aac"])
+    assert abs(info.duration - 2.0) < 0.1 and info.fps == 25
+    assert (info.width, info.height) == (160, 120) and info.has_audio
+    assert not probe(videos["mov_silent"]).has_audio
+
+
+def test_probe_rotation_swaps_display_size(videos):
+    info = probe(videos["rotated"])
+    assert info.rotation in (90, 270) and (info.width, info.height) == (96, 160)
+    fr = decode_frames(videos["rotated"], 4, short_side=64)
+    assert fr.frames.shape == (4, 106, 64, 3)  # portrait after rotation
+
+
+def test_decode_samples_the_right_frames(tmp_path):
+    # luma encodes the frame index (16 + 4n, limited range), lossless, so we can read back which frames came out
+    path = tmp_path / "counter.mkv"
+    subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                               "color=c=black:s=64x64:r=10:d=4,format=yuv444p,geq=lum='16+4*N':cb=128:cr=128",
+                               "-c:v", "ffv1", str(path)]), check=True)
+    fr = decode_frames(path, 8, clips=2, short_side=64)
+    to_index = lambda rgb: np.round(rgb * 219 / 255 / 4).astype(int)  # noqa: E731
+    got = to_index(fr.frames.astype(float).mean(axis=(1, 2, 3)))
+    assert got.tolist() == uniform_indices(40, 8).tolist()
+    clip_got = to_index(fr.clips.astype(float).mean(axis=(2, 3, 4)))
+    assert clip_got.tolist() == clip_indices(40, 2).tolist()
+
+
+@pytest.mark.parametrize("name", ["mp4_aac", "webm_opus", "avi_mp3", "mkv_pcm", "mov_silent", "short"])
+def test_decode_every_container(videos, name):
+    fr = decode_frames(videos[name], 6, clips=2, short_side=64)
+    assert fr.frames.shape == (6, 64, 86, 3) and fr.frames.dtype == np.uint8
+    assert fr.clips.shape == (2, 16, 64, 86, 3)
+    assert fr.frames.std() > 5  # real picture content, not a blank buffer
+
+
+@pytest.mark.parametrize("name", ["zero", "text", "corrupt", "audio_only"])
+def test_broken_inputs_raise_media_error(broken, name):
+    with pytest.raises(MediaError) as e:
+        fr = probe(broken[name])
+        decode_frames(broken[name], 4, info=fr)
+    assert "\n" not in str(e.value) and str(broken[name]) in str(e.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(MediaError, match="no such file"):
+        probe(tmp_path / "nope.mp4")
