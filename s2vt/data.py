@@ -1,0 +1,136 @@
+"""Manifest + feature store -> a torch Dataset of (features, captions, tags), collate, splits."""
+from __future__ import annotations
+
+import dataclasses
+import random
+import warnings
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from extract.manifest import read_manifest  # noqa: F401  (re-exported: one manifest reader for everyone)
+from extract.store import FeatureStore
+
+from .vocab import Vocab
+
+
+class DataError(Exception):
+    """Data that cannot be trained or evaluated on; one line for the user."""
+
+
+def assign_val(entries: list[dict], fraction: float = 0.1, seed: int = 0) -> list[dict]:
+    """If no entry is in `val`, move a seeded `fraction` of `train` there (at least one)."""
+    if any(e.get("split", "train") == "val" for e in entries):
+        return entries
+    train = [e for e in entries if e.get("split", "train") == "train"]
+    if len(train) < 2:
+        return entries
+    k = max(1, int(round(len(train) * fraction)))
+    for e in random.Random(seed).sample(train, k):
+        e["split"] = "val"
+    return entries
+
+
+def check_features(entries: list[dict], store: FeatureStore, modalities: list[str], skip_missing: bool) -> list[dict]:
+    """Entries whose feature files all exist; missing ones are an error unless `skip_missing`."""
+    missing = [e["video_id"] for e in entries if not store.done(e["video_id"], modalities)]
+    if missing and not skip_missing:
+        raise DataError(f"{len(missing)} videos have no features for {','.join(modalities)} in {store.root} "
+                        f"(first: {', '.join(missing[:5])}); extract them or pass --skip-missing")
+    if missing:
+        warnings.warn(f"skipping {len(missing)} videos without features (first: {', '.join(missing[:5])})")
+    gone = set(missing)
+    return [e for e in entries if e["video_id"] not in gone]
+
+
+@dataclasses.dataclass
+class Labels:
+    """Tag names and whether the task is single-label (softmax) or multi-label (sigmoid)."""
+    names: list[str]
+    multilabel: bool
+
+    @classmethod
+    def build(cls, entries: list[dict]) -> "Labels":
+        tagged = [e.get("tags", []) for e in entries if e.get("tags")]
+        names = sorted({t for tags in tagged for t in tags})
+        return cls(names, multilabel=any(len(t) != 1 for t in tagged))
+
+    def target(self, tags: list[str]) -> torch.Tensor:
+        index = {n: i for i, n in enumerate(self.names)}
+        if self.multilabel:
+            y = torch.zeros(len(self.names))
+            for t in tags:
+                if t in index:
+                    y[index[t]] = 1
+            return y
+        return torch.tensor(index.get(tags[0], -100) if tags else -100)
+
+
+class VideoDataset(Dataset):
+    """One item per video: its features per modality, its encoded captions and its tag target."""
+
+    def __init__(self, entries: list[dict], store: FeatureStore, modalities: list[str], vocab: Vocab,
+                 labels: Labels | None, max_len: int = 28, seed: int = 0) -> None:
+        self.entries, self.store, self.modalities = entries, store, list(modalities)
+        self.vocab, self.labels, self.max_len, self.seed = vocab, labels, max_len, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Which caption each video shows depends on (seed, epoch, index) only: resumable."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, i: int) -> dict:
+        e = self.entries[i]
+        feats = {m: torch.from_numpy(self.store.read(m, e["video_id"])) for m in self.modalities}
+        caps = e.get("captions", [])
+        words = None
+        if caps:
+            pick = random.Random(f"{self.seed}-{self.epoch}-{i}").randrange(len(caps))
+            words = torch.tensor(self.vocab.encode(caps[pick], self.max_len))
+        tag = self.labels.target(e.get("tags", [])) if self.labels and self.labels.names else None
+        return {"video_id": e["video_id"], "feats": feats, "words": words, "tag": tag, "refs": caps}
+
+
+def collate(items: list[dict]) -> dict:
+    """Pad features per modality ([B, T_max, D] + lengths) and words ([B, L_max], pad 0)."""
+    out = {"video_id": [it["video_id"] for it in items], "refs": [it["refs"] for it in items],
+           "feats": {}, "lengths": {}}
+    for m in items[0]["feats"]:
+        seqs = [it["feats"][m] for it in items]
+        lengths = torch.tensor([len(s) for s in seqs])
+        dim = seqs[0].shape[1]
+        padded = torch.zeros(len(seqs), max(1, int(lengths.max())), dim)
+        for b, s in enumerate(seqs):
+            padded[b, :len(s)] = s
+        out["feats"][m], out["lengths"][m] = padded, lengths
+    if all(it["words"] is not None for it in items):
+        out["words"] = torch.nn.utils.rnn.pad_sequence([it["words"] for it in items], batch_first=True)
+    else:
+        out["words"] = None
+    out["tag"] = torch.stack([it["tag"] for it in items]) if items[0]["tag"] is not None else None
+    return out
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    """Move a collated batch's tensors to `device`."""
+    moved = dict(batch)
+    moved["feats"] = {m: x.to(device) for m, x in batch["feats"].items()}
+    moved["lengths"] = {m: x.to(device) for m, x in batch["lengths"].items()}
+    for k in ("words", "tag"):
+        if batch[k] is not None:
+            moved[k] = batch[k].to(device)
+    return moved
+
+
+def feature_dims(store: FeatureStore, entries: list[dict], modalities: list[str]) -> dict[str, int]:
+    """Feature dim of each modality, from meta.json or (stores without one, e.g. LIC2022 tsn) a file."""
+    dims = dict(store.meta().get("dims", {}))
+    for m in modalities:
+        if m not in dims:
+            arr = np.load(store.path(m, entries[0]["video_id"]), mmap_mode="r")
+            dims[m] = int(arr.shape[1])
+    return {m: int(dims[m]) for m in modalities}

@@ -1,0 +1,153 @@
+"""Fusion, S2VT and the tag head — the whole model, top to bottom.
+
+features {modality: [B, T_m, D_m]} --resample to L steps--> LayerNorm -> Linear -> ReLU ->
+Dropout per modality --fuse (concat | sum | gated)--> [B, L, H] --S2VT encoder--> states
+--S2VT decoder--> word logits;  mean of encoder outputs --MLP--> tag logits.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    modalities: dict[str, int]          # name -> feature dim
+    vocab_size: int
+    num_tags: int = 0
+    hidden: int = 512
+    embed: int = 512
+    enc_len: int = 40
+    fusion: str = "concat"              # concat | sum | gated
+    dropout: float = 0.3
+    multilabel: bool = False
+    tag_threshold: float = 0.5
+    pad_id: int = 0
+
+
+def resample(x: torch.Tensor, lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """Linearly interpolate each sequence x[b, :lengths[b]] to `steps` rows ([B, T, D] -> [B, steps, D]).
+
+    Rows of length-0 sequences come out as zeros.
+    """
+    b, t, _ = x.shape
+    n = lengths.clamp(min=1).to(x.dtype)[:, None]                       # [B, 1]
+    pos = ((torch.arange(steps, device=x.device, dtype=x.dtype) + 0.5) * n / steps - 0.5)
+    pos = pos.clamp(min=0).minimum(n - 1)                               # [B, steps]
+    lo = pos.floor().long().clamp(max=max(t - 1, 0))
+    hi = (lo + 1).minimum((n - 1).long())
+    w = (pos - lo.to(x.dtype)).unsqueeze(-1)
+    gather = lambda idx: x.gather(1, idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))  # noqa: E731
+    out = gather(lo) * (1 - w) + gather(hi) * w
+    return out * (lengths > 0).to(x.dtype)[:, None, None]
+
+
+class Fusion(nn.Module):
+    """Per-modality projection and intermediate fusion at each encoder time step."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.names = sorted(cfg.modalities)
+        h = cfg.hidden
+        self.proj = nn.ModuleDict({m: nn.Sequential(nn.LayerNorm(d), nn.Linear(d, h), nn.ReLU(), nn.Dropout(cfg.dropout))
+                                   for m, d in cfg.modalities.items()})
+        # stands in for a modality with no rows (e.g. a silent video): the "missing" flag, learned
+        self.missing = nn.ParameterDict({m: nn.Parameter(torch.zeros(h)) for m in self.names})
+        if cfg.fusion == "concat":
+            self.fuse = nn.Linear(len(self.names) * h, h)
+        elif cfg.fusion == "gated":
+            self.gate = nn.Linear(len(self.names) * h, len(self.names))
+        elif cfg.fusion != "sum":
+            raise ValueError(f"fusion must be concat, sum or gated, not {cfg.fusion!r}")
+
+    def forward(self, feats: dict[str, torch.Tensor], lengths: dict[str, torch.Tensor]) -> torch.Tensor:
+        parts = []
+        for m in self.names:
+            p = self.proj[m](resample(feats[m], lengths[m], self.cfg.enc_len))
+            absent = (lengths[m] == 0)[:, None, None]
+            parts.append(torch.where(absent, self.missing[m].expand_as(p), p))
+        if self.cfg.fusion == "concat":
+            return torch.relu(self.fuse(torch.cat(parts, -1)))
+        if self.cfg.fusion == "sum":
+            return torch.stack(parts).sum(0)
+        g = torch.softmax(self.gate(torch.cat(parts, -1)), -1)              # [B, L, M]
+        return (torch.stack(parts, -1) * g.unsqueeze(-2)).sum(-1)
+
+
+class S2VT(nn.Module):
+    """Sequence to sequence, video to text (Venugopalan et al. 2015) with fusion and a tag head."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        h, e = cfg.hidden, cfg.embed
+        self.fusion = Fusion(cfg)
+        self.embed = nn.Embedding(cfg.vocab_size, e, padding_idx=cfg.pad_id)
+        self.lstm1 = nn.LSTM(h, h, batch_first=True)
+        self.lstm2 = nn.LSTM(h + e, h, batch_first=True)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.out = nn.Linear(h, cfg.vocab_size)
+        self.tag_head = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Dropout(cfg.dropout),
+                                      nn.Linear(h, cfg.num_tags)) if cfg.num_tags else None
+
+    def encode(self, feats, lengths):
+        """Encoding steps: LSTM1 reads fused features, LSTM2 reads [h1; <pad> embedding].
+
+        Returns (encoder outputs of LSTM2 [B, L, H], (state1, state2)).
+        """
+        x = self.fusion(feats, lengths)
+        h1, s1 = self.lstm1(x)
+        pad = self.embed.weight[self.cfg.pad_id].expand(x.shape[0], x.shape[1], -1)
+        h2, s2 = self.lstm2(torch.cat([self.drop(h1), pad], -1))
+        return h2, (s1, s2)
+
+    def step(self, words: torch.Tensor, states):
+        """Decoding steps for `words` [B, T] (the previous words): LSTM1 reads zeros. -> logits [B, T, V]."""
+        s1, s2 = states
+        b, t = words.shape
+        h1, s1 = self.lstm1(words.new_zeros(b, t, self.cfg.hidden, dtype=torch.float), s1)
+        h2, s2 = self.lstm2(torch.cat([self.drop(h1), self.embed(words)], -1), s2)
+        return self.out(self.drop(h2)), (s1, s2)
+
+    def tags(self, enc_out: torch.Tensor) -> torch.Tensor | None:
+        """Tag logits from the mean of the encoder outputs."""
+        return self.tag_head(enc_out.mean(1)) if self.tag_head is not None else None
+
+    def forward(self, feats, lengths, words: torch.Tensor | None = None, sample_prob: float = 0.0):
+        """Teacher-forced logits for `words` [B, T] (<bos> ... ) and tag logits.
+
+        With sample_prob > 0 (scheduled sampling) each step's input is, with that
+        probability, the model's own previous prediction instead of the reference word.
+        """
+        enc_out, states = self.encode(feats, lengths)
+        tag_logits = self.tags(enc_out)
+        if words is None:
+            return None, tag_logits
+        if sample_prob <= 0:
+            logits, _ = self.step(words, states)
+            return logits, tag_logits
+        outs, prev = [], words[:, :1]
+        for t in range(words.shape[1]):
+            logit, states = self.step(prev, states)
+            outs.append(logit)
+            if t + 1 < words.shape[1]:
+                use_own = torch.rand(words.shape[0], 1, device=words.device) < sample_prob
+                prev = torch.where(use_own, logit.argmax(-1), words[:, t + 1:t + 2])
+        return torch.cat(outs, 1), tag_logits
+
+
+def caption_loss(logits: torch.Tensor, targets: torch.Tensor, pad_id: int, smoothing: float = 0.0) -> torch.Tensor:
+    """Masked cross-entropy over words (pad positions ignored), optional label smoothing."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=pad_id,
+                           label_smoothing=smoothing)
+
+
+def tag_loss(logits: torch.Tensor, targets: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    """Softmax cross-entropy (single-label, targets = class ids) or BCE (multi-label, 0/1 matrix)."""
+    if multilabel:
+        return F.binary_cross_entropy_with_logits(logits, targets.float())
+    return F.cross_entropy(logits, targets)

@@ -1,0 +1,111 @@
+"""Training end to end on synthetic stores with a planted signal."""
+import csv
+import json
+
+import pytest
+import torch
+
+from s2vt.engine import TrainConfig, load_checkpoint, train
+from s2vt.synthetic import make_store
+
+from .conftest import run_cli
+
+FAST = dict(hidden=64, embed=64, batch_size=32, lr=3e-3, min_count=1, enc_len=10, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    return make_store(tmp_path_factory.mktemp("planted"), videos=360, signal=True)
+
+
+def rows(run):
+    with open(run / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_planted_signal_is_learned_and_control_is_not(planted, tmp_path):
+    best = train(TrainConfig(*map(str, planted), out=str(tmp_path / "run"), epochs=8, patience=3, **FAST))
+    assert best["CIDEr"] >= 1.0 and best["tag_acc"] >= 0.9
+    control = make_store(tmp_path / "control", videos=360, signal=False)
+    ctrl = train(TrainConfig(*map(str, control), out=str(tmp_path / "ctrl"), epochs=8, patience=3, **FAST))
+    assert ctrl["CIDEr"] < 0.7 * best["CIDEr"] and ctrl["tag_acc"] < 0.6
+    model, vocab, labels, ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert ckpt["epoch"] == best["epoch"] and labels.names == ["left", "right", "up"]
+    assert (tmp_path / "run" / "curves.png").stat().st_size > 1000
+
+
+def test_early_stopping_keeps_best_epoch(planted, tmp_path):
+    cfg = TrainConfig(*map(str, planted), out=str(tmp_path / "stall"), epochs=20, patience=2, **{**FAST, "lr": 0.0})
+    train(cfg)
+    hist = rows(tmp_path / "stall")
+    assert len(hist) == 3  # epoch 1 sets the best, 2 and 3 do not improve -> stop
+    assert torch.load(tmp_path / "stall" / "best.pt", weights_only=True)["epoch"] == 1
+    cfg = TrainConfig(*map(str, planted), out=str(tmp_path / "ok"), epochs=6, patience=2, **FAST)
+    train(cfg)
+    hist = rows(tmp_path / "ok")
+    best_epoch = max(hist, key=lambda r: float(r["CIDEr"]))["epoch"]  # first of the maxima
+    assert torch.load(tmp_path / "ok" / "best.pt", weights_only=True)["epoch"] == int(best_epoch)
+
+
+def test_resume_matches_uninterrupted(planted, tmp_path):
+    kw = dict(epochs=4, patience=10, **FAST)
+    train(TrainConfig(*map(str, planted), out=str(tmp_path / "full"), **kw))
+    train(TrainConfig(*map(str, planted), out=str(tmp_path / "cut"), stop_after=2, **kw))
+    assert len(rows(tmp_path / "cut")) == 2
+    train(TrainConfig(*map(str, planted), out=str(tmp_path / "cut"), resume=True, **kw))
+    full, cut = rows(tmp_path / "full"), rows(tmp_path / "cut")
+    assert len(cut) == 4
+    for key in ("train_loss", "CIDEr", "tag_acc"):
+        assert float(cut[3][key]) == pytest.approx(float(full[3][key]), abs=1e-6)
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["model"]
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_torchrun_two_processes(planted, tmp_path):
+    manifest, store = planted
+    proc = run_cli("-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533", "train.py",
+                   "--manifest", str(manifest), "--features", str(store), "--out", str(tmp_path / "ddp"),
+                   "--epochs", "2", "--hidden", "32", "--embed", "32", "--min-count", "1", "--batch-size", "32",
+                   env={"OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    model, vocab, labels, ckpt = load_checkpoint(tmp_path / "ddp" / "best.pt")
+    assert ckpt["config"]["hidden"] == 32 and len(rows(tmp_path / "ddp")) == 2
+
+
+def test_tag_only_and_caption_only(tmp_path):
+    manifest, store = make_store(tmp_path / "d", videos=60)
+    lines = [json.loads(x) for x in manifest.read_text().splitlines()]
+    tag_only = tmp_path / "tags.jsonl"
+    tag_only.write_text("".join(json.dumps({**e, "captions": []}) + "\n" for e in lines))
+    best = train(TrainConfig(str(tag_only), str(store), str(tmp_path / "t"), epochs=2, **FAST))
+    assert "tag_acc" in best and "CIDEr" not in best
+    cap_only = tmp_path / "caps.jsonl"
+    cap_only.write_text("".join(json.dumps({**e, "tags": []}) + "\n" for e in lines))
+    best = train(TrainConfig(str(cap_only), str(store), str(tmp_path / "c"), epochs=2, **FAST))
+    assert "CIDEr" in best and "tag_acc" not in best
+
+
+@pytest.mark.parametrize("fusion", ["sum", "gated"])
+def test_fusion_options_train(planted, tmp_path, fusion):
+    best = train(TrainConfig(*map(str, planted), out=str(tmp_path / fusion), epochs=1, fusion=fusion, **FAST))
+    assert best["epoch"] == 1
+
+
+def test_bad_inputs_exit_2(planted, tmp_path):
+    manifest, store = planted
+    cases = {
+        "not valid JSON": ("{oops\n", None),
+        "invalid video_id": (json.dumps({"video_id": "../x", "split": "train"}) + "\n", None),
+        "training split is empty": (json.dumps({"video_id": "syn00000", "split": "test"}) + "\n", None),
+        "have no features": (json.dumps({"video_id": "nothere", "split": "train", "captions": ["a b"]}) + "\n", None),
+        "no features for": (manifest.read_text(), "resnet152"),
+    }
+    for i, (message, (text, modalities)) in enumerate(cases.items()):
+        m = tmp_path / f"m{i}.jsonl"
+        m.write_text(text)
+        args = ["train.py", "--manifest", str(m), "--features", str(store), "--out", str(tmp_path / f"r{i}"),
+                "--epochs", "1"] + (["--modalities", modalities] if modalities else [])
+        proc = run_cli(*args)
+        assert proc.returncode == 2, (message, proc.stderr[-2000:])
+        assert message in proc.stderr and "Traceback" not in proc.stderr

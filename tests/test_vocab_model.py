@@ -1,0 +1,43 @@
+import torch
+
+from s2vt.model import ModelConfig, S2VT, resample
+from s2vt.vocab import Vocab, tokenize
+
+
+def test_tokenize_like_pycocoevalcap():
+    assert tokenize("A man is playing a Guitar.") == ["a", "man", "is", "playing", "a", "guitar"]
+    assert tokenize("Someone's dog -- (a puppy) runs, fast!") == ["someone", "'s", "dog", "a", "puppy", "runs", "fast"]
+    assert tokenize("一个男人在弹吉他。") == list("一个男人在弹吉他")
+
+
+def test_vocab_min_count_and_max_len():
+    v = Vocab.build(["a man runs", "a man walks", "a dog runs"], min_count=2)
+    assert v.itos == ["<pad>", "<bos>", "<eos>", "<unk>", "a", "man", "runs"]
+    assert v.encode("a man flies") == [1, 4, 5, 3, 2]
+    assert v.encode("a man runs a man runs", max_len=2) == [1, 4, 5, 2]
+    assert v.decode([4, 5, 6, 2, 4]) == "a man runs"
+
+
+def test_resample_interpolates_and_flags_empty():
+    x = torch.tensor([[[0.0], [3.0], [9.0]], [[5.0], [0.0], [0.0]]])
+    out = resample(x, torch.tensor([2, 0]), 4)
+    # two rows [0, 3] stretched to 4 steps at centres 0.5/4 * 2 - 0.5 ...: 0, 0.75, 2.25, 3
+    assert torch.allclose(out[0, :, 0], torch.tensor([0.0, 0.75, 2.25, 3.0]))
+    assert torch.all(out[1] == 0)
+    same = resample(x[:1], torch.tensor([3]), 3)
+    assert torch.allclose(same, x[:1])
+
+
+def test_model_shapes_and_missing_modality():
+    cfg = ModelConfig(modalities={"a": 8, "b": 4}, vocab_size=11, num_tags=3, hidden=16, embed=16, enc_len=5)
+    model = S2VT(cfg).eval()
+    feats = {"a": torch.randn(2, 7, 8), "b": torch.randn(2, 3, 4)}
+    lengths = {"a": torch.tensor([7, 4]), "b": torch.tensor([3, 0])}
+    logits, tags = model(feats, lengths, torch.randint(0, 11, (2, 6)))
+    assert logits.shape == (2, 6, 11) and tags.shape == (2, 3)
+    with torch.no_grad():
+        model.fusion.missing["b"].fill_(1.0)
+        changed, _ = model(feats, lengths, torch.zeros(2, 6, dtype=torch.long))
+        model.fusion.missing["b"].fill_(0.0)
+        base, _ = model(feats, lengths, torch.zeros(2, 6, dtype=torch.long))
+    assert torch.allclose(changed[0], base[0]) and not torch.allclose(changed[1], base[1])
