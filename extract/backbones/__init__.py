@@ -40,6 +40,19 @@ def seeded_init(seed: int):
     return stack
 
 
+def he_init(model: nn.Module) -> nn.Module:
+    """He (Kaiming) normal weights and zero biases for every conv and linear layer.
+
+    Keeps ReLU activations at a stable scale through deep plain stacks (C3D, VGGish), where
+    PyTorch's default init shrinks them layer after layer.
+    """
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    return model
+
+
 def warn_random(name: str, seed: int) -> None:
     """The loud warning every random-weight backbone gives."""
     warnings.warn(f"{name}: using SEEDED RANDOM weights (seed {seed}), not pretrained ones: "

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import Backbone, seeded_init, warn_random
+from . import Backbone, he_init, seeded_init, warn_random
 from .resnet import center_crop
 from .weights import find_weights, load_state_dict
 
@@ -44,12 +44,7 @@ class C3D(Backbone):
         if weights == "random":
             warn_random("C3D", seed)
             with seeded_init(seed):
-                model = cls()
-                # He init keeps ReLU activations at a stable scale through 8 conv layers
-                for m in model.modules():
-                    if isinstance(m, (nn.Conv3d, nn.Linear)):
-                        nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                        nn.init.zeros_(m.bias)
+                model = he_init(cls())
             model.weight_id = f"random(seed={seed})"
             return model
         path = find_weights("c3d", weights_dir)

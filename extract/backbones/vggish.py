@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import Backbone, seeded_init, warn_random
+from . import Backbone, he_init, seeded_init, warn_random
 from .weights import find_weights, load_state_dict
 
 QUANTIZE_MIN, QUANTIZE_MAX = -2.0, 2.0
@@ -62,11 +62,7 @@ class VGGish(Backbone):
         if weights == "random":
             warn_random("VGGish", seed)
             with seeded_init(seed):
-                model = cls(pca_params)
-                for m in model.modules():
-                    if isinstance(m, (nn.Conv2d, nn.Linear)):
-                        nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                        nn.init.zeros_(m.bias)
+                model = he_init(cls(pca_params))
             model.weight_id = f"random(seed={seed})"
             return model
         path = find_weights("vggish", weights_dir)
