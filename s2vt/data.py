@@ -134,3 +134,22 @@ def feature_dims(store: FeatureStore, entries: list[dict], modalities: list[str]
             arr = np.load(store.path(m, entries[0]["video_id"]), mmap_mode="r")
             dims[m] = int(arr.shape[1])
     return {m: int(dims[m]) for m in modalities}
+
+
+def feature_stats(entries: list[dict], store: FeatureStore, modalities: list[str], limit: int = 1000,
+                  seed: int = 0) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per-dimension mean and std of each modality over (a seeded sample of) `entries`' rows."""
+    sample = random.Random(seed).sample(entries, min(limit, len(entries)))
+    stats = {}
+    for m in modalities:
+        rows = [store.read(m, e["video_id"]) for e in sample]
+        x = np.concatenate([r for r in rows if len(r)]) if any(len(r) for r in rows) else None
+        if x is None:
+            dim = rows[0].shape[1] if rows else 1
+            stats[m] = (torch.zeros(dim), torch.ones(dim))
+            continue
+        mean, std = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64)
+        # a floor keeps near-constant dims (dead ReLUs, fp16 noise) from being blown up
+        std = std + 1e-3 * std.mean() + 1e-6
+        stats[m] = (torch.from_numpy(mean).float(), torch.from_numpy(std).float())
+    return stats

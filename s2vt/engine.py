@@ -18,7 +18,8 @@ from torch.utils.data.distributed import DistributedSampler
 from extract.manifest import read_manifest
 from extract.store import FeatureStore, StoreError
 
-from .data import DataError, Labels, VideoDataset, assign_val, check_features, collate, feature_dims, to_device
+from .data import (DataError, Labels, VideoDataset, assign_val, check_features, collate, feature_dims,
+                   feature_stats, to_device)
 from .decode import greedy
 from .metrics import cider, micro_f1, tag_accuracy
 from .model import ModelConfig, S2VT, caption_loss, tag_loss
@@ -213,7 +214,9 @@ def train(cfg: TrainConfig) -> dict:
                        embed=cfg.embed, enc_len=cfg.enc_len, fusion=cfg.fusion, dropout=cfg.dropout,
                        multilabel=labels.multilabel, pad_id=vocab.pad)
     torch.manual_seed(cfg.seed)
-    model = S2VT(mcfg).to(device)
+    model = S2VT(mcfg)
+    model.fusion.set_stats(feature_stats(splits["train"], store, modalities, seed=cfg.seed))
+    model = model.to(device)
     optim = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.StepLR(optim, step_size=10, gamma=0.5)
     out = Path(cfg.out)

@@ -1,6 +1,6 @@
 """Fusion, S2VT and the tag head — the whole model, top to bottom.
 
-features {modality: [B, T_m, D_m]} --resample to L steps--> LayerNorm -> Linear -> ReLU ->
+features {modality: [B, T_m, D_m]} --standardise, resample to L steps--> Linear -> ReLU ->
 Dropout per modality --fuse (concat | sum | gated)--> [B, L, H] --S2VT encoder--> states
 --S2VT decoder--> word logits;  mean of encoder outputs --MLP--> tag logits.
 """
@@ -53,8 +53,13 @@ class Fusion(nn.Module):
         self.cfg = cfg
         self.names = sorted(cfg.modalities)
         h = cfg.hidden
-        self.proj = nn.ModuleDict({m: nn.Sequential(nn.LayerNorm(d), nn.Linear(d, h), nn.ReLU(), nn.Dropout(cfg.dropout))
+        self.proj = nn.ModuleDict({m: nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Dropout(cfg.dropout))
                                    for m, d in cfg.modalities.items()})
+        # per-dimension standardisation of each modality, measured on the training set
+        # (`set_stats`); kept in the state dict so a checkpoint normalises as it trained
+        for i, m in enumerate(self.names):
+            self.register_buffer(f"mean_{i}", torch.zeros(cfg.modalities[m]))
+            self.register_buffer(f"std_{i}", torch.ones(cfg.modalities[m]))
         # stands in for a modality with no rows (e.g. a silent video): the "missing" flag, learned
         self.missing = nn.ParameterDict({m: nn.Parameter(torch.zeros(h)) for m in self.names})
         if cfg.fusion == "concat":
@@ -64,10 +69,17 @@ class Fusion(nn.Module):
         elif cfg.fusion != "sum":
             raise ValueError(f"fusion must be concat, sum or gated, not {cfg.fusion!r}")
 
+    def set_stats(self, stats: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Install per-dimension (mean, std) of each modality's features."""
+        for i, m in enumerate(self.names):
+            getattr(self, f"mean_{i}").copy_(stats[m][0])
+            getattr(self, f"std_{i}").copy_(stats[m][1])
+
     def forward(self, feats: dict[str, torch.Tensor], lengths: dict[str, torch.Tensor]) -> torch.Tensor:
         parts = []
-        for m in self.names:
-            p = self.proj[m](resample(feats[m], lengths[m], self.cfg.enc_len))
+        for i, m in enumerate(self.names):
+            x = (feats[m] - getattr(self, f"mean_{i}")) / getattr(self, f"std_{i}")
+            p = self.proj[m](resample(x, lengths[m], self.cfg.enc_len))
             absent = (lengths[m] == 0)[:, None, None]
             parts.append(torch.where(absent, self.missing[m].expand_as(p), p))
         if self.cfg.fusion == "concat":
