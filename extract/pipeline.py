@@ -61,18 +61,6 @@ class ExtractConfig:
         """Frames are scaled so the short side is 256/224 of the crop size, as ImageNet eval does."""
         return int(round(self.image_size * 256 / 224 / 2) * 2)
 
-    @classmethod
-    def from_meta(cls, meta: dict, **overrides) -> "ExtractConfig":
-        """The settings a store (or a checkpoint's copy of its meta.json) was extracted with."""
-        weights = "random" if any(str(w).startswith("random") for w in meta.get("backbones", {}).values()) \
-            else "pretrained"
-        kw = dict(modalities=tuple(meta.get("backbones", {})) or MODALITIES, frames=meta.get("frames", 40),
-                  clips=meta.get("clips", 8), image_size=meta.get("image_size", 224), weights=weights,
-                  seed=meta.get("seed", 0), dtype=meta.get("dtype", "float16"),
-                  vggish_pca=meta.get("vggish_pca", False))
-        kw.update(overrides)
-        return cls(**kw)
-
 
 @dataclasses.dataclass
 class Decoded:

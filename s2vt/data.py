@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from extract.manifest import read_manifest  # noqa: F401  (re-exported: one manifest reader for everyone)
 from extract.store import FeatureStore
 
 from .vocab import Vocab

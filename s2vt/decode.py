@@ -7,12 +7,13 @@ from .model import S2VT
 
 
 @torch.no_grad()
-def greedy(model: S2VT, feats, lengths, bos: int, eos: int, max_len: int = 28) -> torch.Tensor:
-    """Token ids [B, <= max_len + 1] (without <bos>), each row stopping at its first <eos>."""
-    enc_out, states = model.encode(feats, lengths)
-    b = enc_out.shape[0]
-    prev = torch.full((b, 1), bos, dtype=torch.long, device=enc_out.device)
-    done = torch.zeros(b, dtype=torch.bool, device=enc_out.device)
+def greedy(model: S2VT, states, bos: int, eos: int, max_len: int = 28) -> torch.Tensor:
+    """Token ids [B, <= max_len + 1] (without <bos>) from encoder `states` (`model.encode`'s second
+    output), each row stopping at its first <eos>."""
+    h = states[0][0]
+    b, device = h.shape[1], h.device
+    prev = torch.full((b, 1), bos, dtype=torch.long, device=device)
+    done = torch.zeros(b, dtype=torch.bool, device=device)
     out = []
     for _ in range(max_len + 1):
         logits, states = model.step(prev, states)

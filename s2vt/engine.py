@@ -113,13 +113,13 @@ def evaluate_split(model: S2VT, loader, vocab: Vocab, labels: Labels, device, ma
     with torch.no_grad():
         for batch in loader:
             batch = to_device(batch, device)
-            if batch["words"] is not None or any(batch["refs"]):
-                ids = greedy(model, batch["feats"], batch["lengths"], vocab.bos, vocab.eos, max_len)
+            enc_out, states = model.encode(batch["feats"], batch["lengths"])
+            if any(batch["refs"]):
+                ids = greedy(model, states, vocab.bos, vocab.eos, max_len)
                 for vid, row, r in zip(batch["video_id"], ids.tolist(), batch["refs"]):
                     if r:
                         preds[vid], refs[vid] = vocab.decode(row), r
             if model.tag_head is not None and batch["tag"] is not None:
-                enc_out, _ = model.encode(batch["feats"], batch["lengths"])
                 logits = model.tags(enc_out)
                 prob = torch.sigmoid(logits) if model.cfg.multilabel else torch.softmax(logits, -1)
                 scores.append(prob.cpu().numpy())

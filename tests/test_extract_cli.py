@@ -143,3 +143,15 @@ def test_ctrl_c_loses_nothing(tmp_path, videos):
     done = run_cli(*args[1:])
     assert done.returncode == 0
     assert len(list(store.glob("resnet152/*.npy"))) == 40 and leftovers(store) == []
+
+
+def test_in_memory_extraction_matches_store(extracted, videos):
+    from extract.pipeline import ExtractConfig, Extractor
+
+    store, _ = extracted
+    ex = Extractor(ExtractConfig(modalities=("resnet152", "vggish"), frames=4, clips=2, image_size=64,
+                                 weights="random"))
+    feats = ex.extract(str(videos["mp4_aac"]))
+    assert feats["vggish"].shape == (2, 128)
+    saved = FeatureStore(store).read("resnet152", "mp4_aac")
+    assert np.allclose(feats["resnet152"], saved, rtol=2e-3, atol=2e-3)  # float16 storage
