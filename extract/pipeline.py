@@ -61,6 +61,20 @@ class ExtractConfig:
         """Frames are scaled so the short side is 256/224 of the crop size, as ImageNet eval does."""
         return int(round(self.image_size * 256 / 224 / 2) * 2)
 
+    @classmethod
+    def from_meta(cls, meta: dict, modalities, **overrides) -> "ExtractConfig":
+        """The settings a store was extracted with (a checkpoint keeps a copy of its meta.json)."""
+        ids = meta.get("backbones", {})
+        unknown = [m for m in modalities if m not in MODALITIES or m not in ids]
+        if unknown:
+            raise ValueError(f"modalities {', '.join(unknown)} were not extracted from video by this toolkit, "
+                             "so they cannot be computed for a new video")
+        weights = "random" if any(str(ids[m]).startswith("random") for m in modalities) else "pretrained"
+        kw = dict(modalities=tuple(modalities), frames=meta.get("frames", 40), clips=meta.get("clips", 8),
+                  image_size=meta.get("image_size", 224), weights=weights, seed=meta.get("seed", 0),
+                  dtype=meta.get("dtype", "float16"), vggish_pca=meta.get("vggish_pca", False))
+        return cls(**{**kw, **overrides})
+
 
 @dataclasses.dataclass
 class Decoded:

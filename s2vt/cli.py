@@ -8,10 +8,6 @@ import sys
 
 PENDING = {
     "import": "dataset importers (issue 5)",
-    "caption": "captioning (issue 4)",
-    "evaluate": "evaluation (issue 4)",
-    "score": "caption scoring (issue 4)",
-    "export": "competition export (issue 4)",
 }
 
 
@@ -60,6 +56,115 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_caption_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("videos", nargs="+", metavar="VIDEO")
+    p.add_argument("--checkpoint", required=True, help="best.pt of a training run")
+    p.add_argument("--beam", type=int, default=5, help="beam width (1 = greedy)")
+    p.add_argument("--tags", type=int, default=3, help="how many top tags to show")
+    p.add_argument("--json", action="store_true", help="one JSON object per video")
+    p.add_argument("--weights-dir", default=None, help="folder with backbone weight files")
+    p.add_argument("--device", default="cpu")
+
+
+def run_caption(args: argparse.Namespace) -> int:
+    from extract.backbones.weights import WeightsNotFound
+
+    from .engine import CheckpointError
+    from .predict import caption_videos
+
+    try:
+        return caption_videos(args.videos, args.checkpoint, args.beam, args.tags, args.json, args.device,
+                              args.weights_dir)
+    except (CheckpointError, WeightsNotFound, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--features", required=True)
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--beam", type=int, default=5)
+    p.add_argument("--out", default=None, help="predictions JSON (default: beside the checkpoint); "
+                   "metrics.json is written beside it")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--device", default="cpu")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from extract.manifest import ManifestError
+    from extract.store import StoreError
+
+    from .data import DataError
+    from .engine import CheckpointError
+    from .predict import evaluate, format_table
+
+    try:
+        metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, args.beam, args.out,
+                           device=args.device)
+    except (CheckpointError, ManifestError, StoreError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(metrics) if args.json else format_table(metrics))
+    return 0
+
+
+def add_score_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("refs", help="manifest (.jsonl) or JSON {id: [captions]}")
+    p.add_argument("preds", help="JSON {id: caption} or [{\"image_id\"|\"video_id\": id, \"caption\": ...}]")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--allow-partial", action="store_true", help="score only the ids present in both")
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from .metrics import caption_scores
+    from .predict import format_table
+    from .results import ResultsError, load_predictions, load_references, match_ids
+
+    try:
+        refs, preds = load_references(args.refs), load_predictions(args.preds)
+        ids = match_ids(refs, preds, args.allow_partial)
+    except ResultsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    scores = caption_scores({i: refs[i] for i in ids}, {i: preds[i]["caption"] for i in ids})
+    print(json.dumps(scores) if args.json else format_table(scores))
+    return 0
+
+
+def add_export_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("preds", help="predictions JSON (as `s2vt evaluate` writes, or {id: caption})")
+    p.add_argument("--format", required=True, choices=("coco", "msrvtt", "lic2022"))
+    p.add_argument("--out", required=True, help="zip file to write")
+    p.add_argument("--manifest", default=None, help="for lic2022: the ids, in the order to write them")
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from extract.manifest import ManifestError, read_manifest
+
+    from .export import write_zip
+    from .results import ResultsError, load_predictions
+
+    try:
+        preds = load_predictions(args.preds)
+        order = [e["video_id"] for e in read_manifest(args.manifest)] if args.manifest else None
+        path = write_zip(preds, args.format, args.out, order)
+    except (ResultsError, ManifestError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {  # name -> (help, add_arguments, run)
+    "caption": ("caption and tag video files (= caption.py)", add_caption_arguments, run_caption),
+    "evaluate": ("decode a split and print caption and tag metrics", add_evaluate_arguments, run_evaluate),
+    "score": ("score predicted captions against references", add_score_arguments, run_score),
+    "export": ("write a competition zip", add_export_arguments, run_export),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="s2vt", description=__doc__)
@@ -68,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(sub.add_parser("extract", help="extract features into a store (= python -m extract)"))
     sub.add_parser("demo", help="generate a dataset and run the pipeline on it", add_help=False)
     add_train_arguments(sub.add_parser("train", help="train S2VT on a manifest and a feature store (= train.py)"))
+    for name, (what, add, _) in COMMANDS.items():
+        add(sub.add_parser(name, help=what))
     for name, what in PENDING.items():
         sp = sub.add_parser(name, help=f"{what}: not implemented yet")
         sp.add_argument("rest", nargs=argparse.REMAINDER)
@@ -83,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     if args.command == "train":
         return run_train(args)
+    if args.command in COMMANDS:
+        return COMMANDS[args.command][2](args)
     print(f"s2vt {args.command}: not implemented yet ({PENDING[args.command]})", file=sys.stderr)
     return 2
 

@@ -1,26 +1,100 @@
-"""Decoding: greedy search over a batch of videos (one code path for CPU and GPU)."""
+"""Decoding: greedy and beam search, batched over videos and beams as tensors.
+
+One code path for CPU and GPU, and for every model exposing `step(words, states)` where
+`states` is a nested tuple of tensors whose dim 1 is the batch (LSTM (h, c) pairs).
+"""
 from __future__ import annotations
 
 import torch
 
-from .model import S2VT
+
+def map_states(states, fn):
+    """Apply `fn` to every tensor in a nested tuple of states."""
+    if isinstance(states, torch.Tensor):
+        return fn(states)
+    return tuple(map_states(s, fn) for s in states)
+
+
+def _batch_size(states) -> tuple[int, torch.device]:
+    while not isinstance(states, torch.Tensor):
+        states = states[0]
+    return states.shape[1], states.device
 
 
 @torch.no_grad()
-def greedy(model: S2VT, states, bos: int, eos: int, max_len: int = 28) -> torch.Tensor:
+def _banned(logits: torch.Tensor, bos: int, pad: int) -> torch.Tensor:
+    """Never emit <bos> or <pad> (a barely trained model may rank them high)."""
+    logits = logits.clone()
+    logits[..., [bos, pad]] = float("-inf")
+    return logits
+
+
+@torch.no_grad()
+def greedy(model, states, bos: int, eos: int, max_len: int = 28, pad: int = 0) -> torch.Tensor:
     """Token ids [B, <= max_len + 1] (without <bos>) from encoder `states` (`model.encode`'s second
     output), each row stopping at its first <eos>."""
-    h = states[0][0]
-    b, device = h.shape[1], h.device
+    b, device = _batch_size(states)
     prev = torch.full((b, 1), bos, dtype=torch.long, device=device)
     done = torch.zeros(b, dtype=torch.bool, device=device)
     out = []
     for _ in range(max_len + 1):
         logits, states = model.step(prev, states)
-        prev = logits[:, -1].argmax(-1, keepdim=True)
+        prev = _banned(logits[:, -1], bos, pad).argmax(-1, keepdim=True)
         prev = prev.masked_fill(done[:, None], eos)
         out.append(prev)
         done |= prev[:, 0] == eos
         if done.all():
             break
     return torch.cat(out, 1)
+
+
+@torch.no_grad()
+def beam_search(model, states, bos: int, eos: int, beam: int = 5, max_len: int = 28,
+                length_penalty: float = 0.7, n_best: int = 1, pad: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Beam search for every video at once: B videos x `beam` hypotheses advance as one batch.
+
+    Finished hypotheses stay in the beam with their score frozen (they can only extend
+    with <eos> at log-probability 0). Final ranking divides each log-probability by
+    length ** length_penalty (length counts words and the <eos>).
+    Returns (ids [B, n_best, T] with <eos> padding, normalised scores [B, n_best]).
+    With beam=1 this is exactly greedy decoding.
+    """
+    b, device = _batch_size(states)
+    k = beam
+    states = map_states(states, lambda s: s.repeat_interleave(k, dim=1))
+    scores = torch.zeros(b, k, device=device)
+    scores[:, 1:] = float("-inf")  # all beams start identical: keep one alive
+    prev = torch.full((b * k, 1), bos, dtype=torch.long, device=device)
+    seqs = torch.zeros(b, k, 0, dtype=torch.long, device=device)
+    finished = torch.zeros(b, k, dtype=torch.bool, device=device)
+    lengths = torch.zeros(b, k, device=device)
+    offsets = (torch.arange(b, device=device) * k)[:, None]
+    for _ in range(max_len + 1):
+        logits, states = model.step(prev, states)
+        logp = torch.log_softmax(_banned(logits[:, -1].float(), bos, pad), -1).view(b, k, -1)
+        vocab = logp.shape[-1]
+        frozen = torch.full_like(logp, float("-inf"))
+        frozen[..., eos] = 0.0
+        logp = torch.where(finished[..., None], frozen, logp)
+        top_scores, top_idx = (scores[..., None] + logp).view(b, -1).topk(k, dim=-1)
+        src, tok = top_idx // vocab, top_idx % vocab
+        flat = (offsets + src).view(-1)
+        states = map_states(states, lambda s: s.index_select(1, flat))
+        was_done = finished.gather(1, src)
+        seqs = torch.cat([seqs.gather(1, src[..., None].expand(-1, -1, seqs.shape[-1])), tok[..., None]], -1)
+        lengths = lengths.gather(1, src) + (~was_done).float()
+        finished = was_done | (tok == eos)
+        scores = top_scores
+        prev = tok.view(-1, 1)
+        if finished.all():
+            break
+    norm = scores / lengths.clamp(min=1) ** length_penalty
+    best, order = norm.topk(min(n_best, k), dim=-1)
+    return seqs.gather(1, order[..., None].expand(-1, -1, seqs.shape[-1])), best
+
+
+def decode(model, states, bos: int, eos: int, beam: int = 1, max_len: int = 28) -> torch.Tensor:
+    """Best token ids [B, T] per video: greedy for beam 1, else beam search."""
+    if beam <= 1:
+        return greedy(model, states, bos, eos, max_len)
+    return beam_search(model, states, bos, eos, beam, max_len)[0][:, 0]

@@ -1,29 +1,121 @@
-"""Caption metrics (pycocoevalcap scorers on our tokenisation) and tag metrics."""
+"""Caption metrics (pycocoevalcap's scorers on our Python tokenisation) and tag metrics.
+
+Captions are tokenised by `s2vt.vocab.tokenize` — the same function training uses — which
+reproduces pycocoevalcap's Java PTBTokenizer path, so BLEU / ROUGE-L / CIDEr-D need no Java.
+METEOR needs Java (pycocoevalcap runs its jar) and is None without it, never a fake number.
+"""
 from __future__ import annotations
+
+import shutil
+import warnings
 
 import numpy as np
 
 from .vocab import tokenize
 
+CAPTION_KEYS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr")
+TAG_KEYS = ("hit@1", "hit@2", "perr", "gap", "tag_precision", "tag_recall", "tag_f1")
 
-def _tokenized(captions: dict[str, list[str]]) -> dict[str, list[str]]:
+
+def tokenized(captions: dict[str, list[str]]) -> dict[str, list[str]]:
+    """{id: [captions]} -> {id: [space-joined tokens]}, as pycocoevalcap's scorers take them."""
     return {k: [" ".join(tokenize(c)) for c in v] for k, v in captions.items()}
 
 
+def java_available() -> bool:
+    return shutil.which("java") is not None
+
+
+def score_tokenized(gts: dict[str, list[str]], res: dict[str, list[str]], meteor: bool = True) -> dict:
+    """pycocoevalcap's scorers on already tokenised refs `gts` and single predictions `res`."""
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+
+    out: dict = {}
+    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    out.update({f"BLEU-{n + 1}": float(b) for n, b in enumerate(bleu)})
+    out["METEOR"] = None
+    if meteor and java_available():
+        from pycocoevalcap.meteor.meteor import Meteor
+        m = Meteor()
+        try:
+            out["METEOR"] = float(m.compute_score(gts, res)[0])
+        finally:
+            m.close() if hasattr(m, "close") else None
+            m.meteor_p.kill()
+            m.meteor_p.wait()
+    elif meteor:
+        warnings.warn("METEOR needs Java on PATH; reported as null")
+    out["ROUGE-L"] = float(Rouge().compute_score(gts, res)[0])
+    out["CIDEr"] = float(Cider().compute_score(gts, res)[0])
+    return {k: out[k] for k in CAPTION_KEYS}
+
+
+def caption_scores(refs: dict[str, list[str]], preds: dict[str, str], meteor: bool = True) -> dict:
+    """BLEU-1..4, METEOR (None without Java), ROUGE-L, CIDEr-D of `preds` against `refs`."""
+    ids = sorted(preds)
+    gts = tokenized({i: refs[i] for i in ids})
+    res = {i: [" ".join(tokenize(preds[i]))] for i in ids}
+    return score_tokenized(gts, res, meteor)
+
+
 def cider(refs: dict[str, list[str]], preds: dict[str, str]) -> float:
-    """CIDEr-D (pycocoevalcap's Cider) of `preds` {id: caption} against `refs` {id: [captions]}."""
+    """CIDEr-D alone (the validation metric during training)."""
     from pycocoevalcap.cider.cider import Cider
 
     ids = sorted(preds)
-    score, _ = Cider().compute_score({i: _tokenized({i: refs[i]})[i] for i in ids},
-                                     {i: [" ".join(tokenize(preds[i]))] for i in ids})
-    return float(score)
+    gts = tokenized({i: refs[i] for i in ids})
+    return float(Cider().compute_score(gts, {i: [" ".join(tokenize(preds[i]))] for i in ids})[0])
+
+
+# ---- tags: scores [N, C] (higher = more likely), gold = one list of label indices per video ----
+
+def hit_at_k(scores: np.ndarray, gold: list[list[int]], k: int) -> float:
+    """Fraction of videos with at least one gold label among their top-k scores (YouTube-8M Hit@k)."""
+    top = np.argsort(-scores, axis=1)[:, :k]
+    hits = [bool(set(t.tolist()) & set(g)) for t, g in zip(top, gold)]
+    return float(np.mean(hits)) if hits else 0.0
 
 
 def tag_accuracy(scores: np.ndarray, gold: list[list[int]]) -> float:
-    """Fraction of videos whose top-scored tag is one of their gold tags (Hit@1)."""
-    hits = [int(np.argmax(s)) in g for s, g in zip(scores, gold) if g]
-    return float(np.mean(hits)) if hits else 0.0
+    """Hit@1 over videos that have gold labels."""
+    keep = [i for i, g in enumerate(gold) if g]
+    return hit_at_k(scores[keep], [gold[i] for i in keep], 1) if keep else 0.0
+
+
+def perr(scores: np.ndarray, gold: list[list[int]]) -> float:
+    """Precision at equal recall rate: precision of each video's top-|gold| scores, averaged."""
+    vals = []
+    for s, g in zip(scores, gold):
+        if g:
+            top = np.argsort(-s)[:len(g)]
+            vals.append(len(set(top.tolist()) & set(g)) / len(g))
+    return float(np.mean(vals)) if vals else 0.0
+
+
+def gap(scores: np.ndarray, gold: list[list[int]], top_k: int = 20) -> float:
+    """Global Average Precision over every video's top-k predictions (YouTube-8M).
+
+    All videos' top-k (score, is-gold) pairs are pooled and sorted by score;
+    GAP = sum_i precision(i) * delta_recall(i), recall counted over ALL gold labels, so a
+    gold label that never reaches a top-k still lowers the score.
+    """
+    pairs = []
+    for s, g in zip(scores, gold):
+        gs = set(g)
+        for c in np.argsort(-s)[:top_k]:
+            pairs.append((float(s[c]), int(c) in gs))
+    total = sum(len(set(g)) for g in gold)
+    if not total or not pairs:
+        return 0.0
+    pairs.sort(key=lambda p: -p[0])
+    hits, ap = 0, 0.0
+    for i, (_, ok) in enumerate(pairs, 1):
+        if ok:
+            hits += 1
+            ap += (hits / i) / total
+    return ap
 
 
 def micro_f1(pred_sets: list[set], gold_sets: list[set]) -> tuple[float, float, float]:
@@ -33,3 +125,10 @@ def micro_f1(pred_sets: list[set], gold_sets: list[set]) -> tuple[float, float, 
     p = inter / npred if npred else 0.0
     r = inter / ngold if ngold else 0.0
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def tag_scores(scores: np.ndarray, gold: list[list[int]], pred_sets: list[set]) -> dict:
+    """Every tag metric under DESIGN.md's keys."""
+    p, r, f = micro_f1(pred_sets, [set(g) for g in gold])
+    return {"hit@1": hit_at_k(scores, gold, 1), "hit@2": hit_at_k(scores, gold, 2), "perr": perr(scores, gold),
+            "gap": gap(scores, gold), "tag_precision": p, "tag_recall": r, "tag_f1": f}

@@ -1,0 +1,79 @@
+"""Prediction and reference files: the formats `score`, `evaluate` and `export` read and write."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from extract.manifest import ManifestError, read_manifest, valid_video_id
+
+
+class ResultsError(Exception):
+    """A predictions or references file that cannot be used; one line for the user."""
+
+
+def _load_json(path: str | Path):
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsError(f"{path}: file not found")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ResultsError(f"{path}: not valid JSON ({e})") from None
+
+
+def load_predictions(path: str | Path) -> dict[str, dict]:
+    """{id: {"caption": str, "tags": [{"tag", "p"}]}} from `{id: caption}` or a list of
+    `{"image_id"|"video_id": id, "caption": ..., "tags": [...]}` (as `s2vt evaluate` writes)."""
+    data = _load_json(path)
+    out: dict[str, dict] = {}
+    if isinstance(data, dict):
+        items = [{"video_id": k, "caption": v} for k, v in data.items()]
+    elif isinstance(data, list):
+        items = data
+    else:
+        raise ResultsError(f"{path}: expected {{id: caption}} or a list of objects")
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ResultsError(f"{path}: item {n} is not an object")
+        vid = item.get("video_id", item.get("image_id"))
+        vid = str(vid) if isinstance(vid, int) else vid
+        if not valid_video_id(vid):
+            raise ResultsError(f"{path}: item {n}: invalid id {vid!r} (must match [A-Za-z0-9_.-]{{1,128}})")
+        caption = item.get("caption", "")
+        if not isinstance(caption, str):
+            raise ResultsError(f"{path}: item {n}: caption must be a string")
+        tags = item.get("tags", [])
+        if not isinstance(tags, list):
+            raise ResultsError(f"{path}: item {n}: tags must be a list")
+        out[vid] = {"caption": caption, "tags": tags}
+    return out
+
+
+def load_references(path: str | Path) -> dict[str, list[str]]:
+    """{id: [captions]} from a manifest (.jsonl) or a JSON object of that shape."""
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        try:
+            return {e["video_id"]: e.get("captions", []) for e in read_manifest(path) if e.get("captions")}
+        except ManifestError as e:
+            raise ResultsError(str(e)) from None
+    data = _load_json(path)
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise ResultsError(f"{path}: expected {{id: [captions]}} or a manifest (.jsonl)")
+    return {str(k): [str(c) for c in v] for k, v in data.items()}
+
+
+def match_ids(refs: dict, preds: dict, allow_partial: bool) -> list[str]:
+    """Ids scored: all of them when refs and preds agree, else an error (or the overlap if allowed)."""
+    only_p, only_r = sorted(set(preds) - set(refs)), sorted(set(refs) - set(preds))
+    if (only_p or only_r) and not allow_partial:
+        parts = []
+        if only_p:
+            parts.append(f"{len(only_p)} predicted ids have no references (first: {', '.join(only_p[:3])})")
+        if only_r:
+            parts.append(f"{len(only_r)} referenced ids have no prediction (first: {', '.join(only_r[:3])})")
+        raise ResultsError("; ".join(parts) + "; pass --allow-partial to score the overlap")
+    ids = sorted(set(refs) & set(preds))
+    if not ids:
+        raise ResultsError("no id is both predicted and referenced")
+    return ids
