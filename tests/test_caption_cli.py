@@ -1,0 +1,84 @@
+"""caption.py and `s2vt evaluate` end to end: generated videos -> features -> trained checkpoint -> answers."""
+import json
+
+import pytest
+import torch
+
+from s2vt.demo import caption_for, make_video
+from extract.manifest import write_manifest
+
+from .conftest import run_cli
+
+TINY = ["--weights", "random", "--frames", "4", "--clips", "1", "--image-size", "64"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("e2e")
+    (d / "videos").mkdir()
+    entries = []
+    combos = [(c, m, s) for c in ("red", "blue") for m in ("left", "right") for s in ("a tone plays", "it is silent")]
+    for i, (c, m, s) in enumerate(combos * 2):
+        vid = f"v{i:02d}"
+        make_video(d / "videos" / f"{vid}.mp4", c, m, s, seconds=1.0, size=(64, 48), rate=16)
+        entries.append({"video_id": vid, "path": f"videos/{vid}.mp4", "captions": [caption_for(c, m, s)],
+                        "tags": [m], "split": "test" if i >= 12 else "val" if i >= 10 else "train"})
+    write_manifest(entries, d / "manifest.jsonl")
+    proc = run_cli("-m", "extract", str(d / "manifest.jsonl"), "--out", str(d / "features"), *TINY)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = run_cli("train.py", "--manifest", str(d / "manifest.jsonl"), "--features", str(d / "features"),
+                   "--out", str(d / "run"), "--epochs", "3", "--hidden", "32", "--embed", "32", "--min-count", "1",
+                   "--batch-size", "4")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return d
+
+
+def test_caption_text_and_json(trained):
+    videos = [str(trained / "videos" / "v00.mp4"), str(trained / "videos" / "v01.mp4")]
+    proc = run_cli("caption.py", *videos, "--checkpoint", str(trained / "run" / "best.pt"), "--beam", "3",
+                   "--json", "--tags", "2")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert [r["video"] for r in rows] == videos
+    for r in rows:
+        assert isinstance(r["caption"], str) and r["seconds"] > 0
+        assert len(r["tags"]) == 2 and {t["tag"] for t in r["tags"]} <= {"left", "right"}
+        assert 0 <= r["tags"][1]["p"] <= r["tags"][0]["p"] <= 1
+    text = run_cli("caption.py", videos[0], "--checkpoint", str(trained / "run" / "best.pt"))
+    assert text.returncode == 0 and text.stdout.startswith(videos[0] + ": ") and "tags: " in text.stdout
+
+
+def test_caption_bad_inputs(trained, broken, tmp_path):
+    ckpt = str(trained / "run" / "best.pt")
+    good = str(trained / "videos" / "v00.mp4")
+    for bad in (tmp_path / "missing.mp4", broken["text"], broken["audio_only"], broken["zero"]):
+        proc = run_cli("caption.py", str(bad), good, "--checkpoint", ckpt)
+        assert proc.returncode == 2, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and str(bad) in proc.stderr
+        assert good in proc.stdout  # the other video still ran
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint")
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    for ck, message in ((tmp_path / "none.pt", "not found"), (corrupt, "not a readable checkpoint"),
+                        (other, "not an s2vt checkpoint")):
+        proc = run_cli("caption.py", good, "--checkpoint", str(ck))
+        assert proc.returncode == 2 and message in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_evaluate_and_export(trained, tmp_path):
+    preds = tmp_path / "preds.json"
+    proc = run_cli("-m", "s2vt.cli", "evaluate", "--checkpoint", str(trained / "run" / "best.pt"),
+                   "--manifest", str(trained / "manifest.jsonl"), "--features", str(trained / "features"),
+                   "--split", "test", "--beam", "2", "--out", str(preds), "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads(proc.stdout)
+    assert metrics["videos"] == 4 and 0 <= metrics["CIDEr"] and 0 <= metrics["hit@1"] <= 1
+    assert {"BLEU-4", "ROUGE-L", "METEOR", "gap", "tag_f1"} <= set(metrics)
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    rows = json.loads(preds.read_text())
+    assert sorted(r["video_id"] for r in rows) == ["v12", "v13", "v14", "v15"]
+    out = tmp_path / "answer.zip"
+    proc = run_cli("-m", "s2vt.cli", "export", str(preds), "--format", "msrvtt", "--out", str(out))
+    assert proc.returncode == 0 and out.is_file()

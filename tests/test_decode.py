@@ -1,0 +1,60 @@
+"""Greedy and batched beam search."""
+import torch
+from torch import nn
+
+from s2vt.decode import beam_search, decode, greedy
+from s2vt.model import ModelConfig, S2VT
+
+BOS, EOS = 1, 2
+
+
+def random_model(seed=0):
+    torch.manual_seed(seed)
+    return S2VT(ModelConfig({"a": 8}, vocab_size=30, hidden=32, embed=32, enc_len=5, dropout=0.0)).eval()
+
+
+def test_beam_1_equals_greedy():
+    model = random_model()
+    _, states = model.encode({"a": torch.randn(16, 5, 8)}, {"a": torch.full((16,), 5)})
+    g = greedy(model, states, BOS, EOS, 12)
+    b, _ = beam_search(model, states, BOS, EOS, beam=1, max_len=12)
+    assert torch.equal(b[:, 0, :g.shape[1]], g)
+
+
+class Table(nn.Module):
+    """A 'model' whose next-word distribution depends only on the previous word (a Markov table)."""
+
+    def __init__(self, probs: dict[int, dict[int, float]], vocab: int = 6) -> None:
+        super().__init__()
+        self.logp = torch.full((vocab, vocab), -30.0)
+        for prev, nxt in probs.items():
+            for w, p in nxt.items():
+                self.logp[prev, w] = torch.tensor(p).log()
+
+    def step(self, words, states):
+        return self.logp[words[:, -1]][:, None, :], states
+
+
+def test_beam_finds_better_than_greedy_path():
+    # greedy takes word 3 (0.6), then everything after it is unlikely (best: <eos> 0.34): 0.204 in all.
+    # Word 4 (0.4) then <eos> (1.0) is 0.4: only a search that keeps 4 alive finds it.
+    model = Table({BOS: {3: 0.6, 4: 0.4}, 3: {EOS: 0.34, 5: 0.33, 4: 0.33}, 4: {EOS: 1.0}, 5: {EOS: 1.0}})
+    states = (torch.zeros(1, 3, 1),)  # batch of 3 identical videos
+    g = greedy(model, states, BOS, EOS, 5)
+    assert g[0].tolist()[:2] == [3, EOS]
+    best, scores = beam_search(model, states, BOS, EOS, beam=5, max_len=5, n_best=2)
+    assert best[:, 0, :2].tolist() == [[4, EOS]] * 3
+    assert best.shape[:2] == (3, 2) and torch.all(scores[:, 0] >= scores[:, 1])
+    assert decode(model, states, BOS, EOS, beam=5, max_len=5)[0, :2].tolist() == [4, EOS]
+
+
+def test_batch_of_64_by_5_decodes_in_one_pass():
+    model = random_model(1)
+    feats = torch.randn(64, 5, 8)
+    _, states = model.encode({"a": feats}, {"a": torch.full((64,), 5)})
+    ids, scores = beam_search(model, states, BOS, EOS, beam=5, max_len=10)
+    assert ids.shape[0] == 64 and torch.isfinite(scores).all()
+    # the batched result for video 7 equals decoding video 7 alone
+    _, one = model.encode({"a": feats[7:8]}, {"a": torch.full((1,), 5)})
+    alone, _ = beam_search(model, one, BOS, EOS, beam=5, max_len=10)
+    assert torch.equal(alone[0, 0], ids[7, 0])

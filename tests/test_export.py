@@ -1,0 +1,54 @@
+"""Competition exports round-trip; hostile ids are refused."""
+import json
+import zipfile
+
+import pytest
+
+from s2vt.export import write_zip
+
+from .conftest import run_cli
+
+PREDS = {"video7010": {"caption": "a man plays a guitar", "tags": []},
+         "video7011": {"caption": "一个女人在做饭", "tags": []}}
+
+
+def unzip(path):
+    with zipfile.ZipFile(path) as z:
+        assert len(z.namelist()) == 1
+        name = z.namelist()[0]
+        return name, z.read(name).decode("utf-8")
+
+
+def test_coco_round_trip(tmp_path):
+    name, text = unzip(write_zip(PREDS, "coco", tmp_path / "a.zip"))
+    assert name == "results.json"
+    assert {r["image_id"]: r["caption"] for r in json.loads(text)} == {k: v["caption"] for k, v in PREDS.items()}
+
+
+def test_msrvtt_round_trip(tmp_path):
+    name, text = unzip(write_zip(PREDS, "msrvtt", tmp_path / "a.zip"))
+    data = json.loads(text)
+    assert data["version"] == "VERSION 1.0" and data["external_data"] == {"used": "false", "details": ""}
+    assert {r["video_id"]: r["caption"] for r in data["result"]} == {k: v["caption"] for k, v in PREDS.items()}
+
+
+def test_lic2022_round_trip(tmp_path):
+    preds = {"123": {"caption": "", "tags": [{"tag": "level2:体育/足球", "p": 0.8}, {"tag": "level1:体育", "p": 0.9},
+                                            {"tag": "tag:足球", "p": 0.7}, {"tag": "tag:比赛", "p": 0.6}]}}
+    name, text = unzip(write_zip(preds, "lic2022", tmp_path / "a.zip", order=["123", "456"]))
+    assert name == "result.txt" and "足球" in text  # UTF-8, not \\u escapes
+    lines = [json.loads(x) for x in text.splitlines()]
+    assert lines[0] == {"@id": "123", "category": [{"@meta": {"type": "level1"}, "@value": "体育"},
+                                                   {"@meta": {"type": "level2"}, "@value": "足球"}],
+                        "tag": [{"@value": "足球"}, {"@value": "比赛"}]}
+    assert lines[1] == {"@id": "456", "category": [{"@meta": {"type": "level1"}, "@value": ""},
+                                                   {"@meta": {"type": "level2"}, "@value": ""}], "tag": []}
+
+
+def test_hostile_id_refused(tmp_path):
+    with pytest.raises(ValueError, match="invalid video_id"):
+        write_zip({"../../x": {"caption": "a", "tags": []}}, "coco", tmp_path / "a.zip")
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({"../../x": "a caption"}))
+    proc = run_cli("-m", "s2vt.cli", "export", str(preds), "--format", "coco", "--out", str(tmp_path / "b.zip"))
+    assert proc.returncode == 2 and "invalid id" in proc.stderr and not (tmp_path / "b.zip").exists()

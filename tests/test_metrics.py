@@ -1,0 +1,110 @@
+"""Caption metrics equal pycocoevalcap's; tag metrics equal hand-computed values."""
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from s2vt.metrics import caption_scores, gap, hit_at_k, micro_f1, perr, score_tokenized, tag_scores
+
+from .conftest import run_cli
+
+GTS = {"v1": ["A man is playing a guitar.", "Someone plays the guitar!", "a man plays guitar on stage"],
+       "v2": ["A cat is sleeping on a bed.", "a kitten sleeps", "The cat is lying on the bed."],
+       "v3": ["A woman is cooking pasta.", "someone cooks food in a kitchen"]}
+RES = {"v1": "A man is playing guitar.", "v2": "a cat sleeps on the bed", "v3": "A man is cooking!"}
+# pycocoevalcap 1.2 on the lower-cased, punctuation-free versions of GTS / RES (computed once, written down)
+FIXED = {"BLEU-1": 0.8731398525797581, "BLEU-2": 0.6902776624981679, "BLEU-3": 0.529652638099655,
+         "BLEU-4": 0.3901371443987149, "ROUGE-L": 0.7382220825769212, "CIDEr": 2.015720499823006,
+         "METEOR": 0.34390502409810053}
+
+
+def test_fixed_case_written_down(tmp_path):
+    refs, preds = tmp_path / "refs.json", tmp_path / "preds.json"
+    refs.write_text(json.dumps(GTS))
+    preds.write_text(json.dumps([{"image_id": k, "caption": v} for k, v in RES.items()]))
+    proc = run_cli("-m", "s2vt.cli", "score", str(refs), str(preds), "--json")
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    for k, v in FIXED.items():
+        if k == "METEOR" and got[k] is None:
+            continue  # no Java here: null, never a fake number
+        assert got[k] == pytest.approx(v, abs=1e-9), k
+
+
+def test_equals_pycocoevalcap_scorers_called_directly():
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+
+    clean = lambda s: s.lower().replace(".", "").replace("!", "").strip()  # noqa: E731
+    gts = {k: [clean(c) for c in v] for k, v in GTS.items()}
+    res = {k: [clean(v)] for k, v in RES.items()}
+    ours = caption_scores(GTS, RES, meteor=False)
+    bleu = Bleu(4).compute_score(gts, res, verbose=0)[0]
+    assert [ours[f"BLEU-{n}"] for n in range(1, 5)] == pytest.approx(bleu, abs=1e-12)
+    assert ours["ROUGE-L"] == pytest.approx(Rouge().compute_score(gts, res)[0], abs=1e-12)
+    assert ours["CIDEr"] == pytest.approx(Cider().compute_score(gts, res)[0], abs=1e-12)
+    assert ours["METEOR"] is None
+
+
+def test_score_id_mismatch_is_an_error(tmp_path):
+    refs, preds = tmp_path / "refs.json", tmp_path / "preds.json"
+    refs.write_text(json.dumps(GTS))
+    preds.write_text(json.dumps({"v1": "a man", "zz": "x"}))
+    proc = run_cli("-m", "s2vt.cli", "score", str(refs), str(preds))
+    assert proc.returncode == 2 and "no references" in proc.stderr and "Traceback" not in proc.stderr
+    ok = run_cli("-m", "s2vt.cli", "score", str(refs), str(preds), "--allow-partial", "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["BLEU-1"] > 0
+
+
+def test_matches_java_tokenizer_path_on_msvd(sample_data):
+    if shutil.which("java") is None:
+        pytest.skip("java not on PATH")
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    caps: dict[str, list[str]] = {}
+    with open(sample_data / "msvd" / "video_corpus_val.csv", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["Language"] == "English":
+                caps.setdefault(f"{row['VideoID']}_{row['Start']}_{row['End']}", []).append(row["Description"])
+    refs = {k: v[1:] for k, v in caps.items()}
+    preds = {k: v[0] for k, v in caps.items()}
+    ours = caption_scores(refs, preds)
+    tok = PTBTokenizer()
+    gts = tok.tokenize({k: [{"caption": c} for c in v] for k, v in refs.items()})
+    res = tok.tokenize({k: [{"caption": c}] for k, c in preds.items()})
+    java = score_tokenized(gts, res)
+    assert len(caps) == 100
+    for k in java:
+        assert ours[k] == pytest.approx(java[k], abs=1e-6), k
+
+
+def test_tag_metrics_hand_computed():
+    # 3 videos, 25 classes. Scores fall with the class index, except where set.
+    scores = np.tile(np.linspace(0.5, 0.01, 25), (3, 1))
+    scores[0, 3] = 0.9                     # video 0: gold {3, 7}: 3 ranks 1st, 7 ranks 8th
+    gold = [[3, 7], [1], [24]]             # video 1: gold 1 ranks 2nd; video 2: gold 24 ranks 25th (> top 20)
+    assert hit_at_k(scores, gold, 1) == pytest.approx(1 / 3)
+    assert hit_at_k(scores, gold, 2) == pytest.approx(2 / 3)
+    # PERR: video 0 top-2 = {3, 0} -> 1/2; video 1 top-1 = {0} -> 0; video 2 -> 0
+    assert perr(scores, gold) == pytest.approx((0.5 + 0 + 0) / 3)
+    # GAP by hand on a small case: pooled (score, gold?) = 0.9 F, 0.7 T, 0.6 F, 0.5 T; 2 gold labels
+    small = np.array([[0.9, 0.5, 0.1], [0.7, 0.6, 0.2]])
+    assert gap(small, [[1], [0]], top_k=2) == pytest.approx((1 / 2) / 2 + (2 / 4) / 2)
+    assert gap(small, [[1], [0]], top_k=1) == pytest.approx((1 / 2) / 2)  # class 1 of video 0 is cut off
+    # the 25-class case: video 2's gold (class 24) never reaches a top 20, so GAP < 1 even if all else were perfect
+    assert gap(scores, gold) < gap(scores[:2], gold[:2])
+    assert micro_f1([{3, 0}, {0}, {0}], [{3, 7}, {1}, {24}]) == pytest.approx((0.25, 0.25, 0.25))
+    assert micro_f1([{1, 2}], [{1}]) == pytest.approx((0.5, 1.0, 2 / 3))
+
+
+def test_gap_counts_gold_outside_top_k():
+    scores = np.array([[0.9, 0.1, 0.05], [0.8, 0.2, 0.1]])
+    assert gap(scores, [[0], [0]], top_k=1) == pytest.approx(1.0)
+    # a second gold label on video 1 that is not in its top-1 halves recall's reach
+    assert gap(scores, [[0], [0, 2]], top_k=1) == pytest.approx((1 / 1 + 2 / 2) / 3)
+    all_tags = tag_scores(scores, [[0], [0, 2]], [{0}, {0}])
+    assert set(all_tags) == {"hit@1", "hit@2", "perr", "gap", "tag_precision", "tag_recall", "tag_f1"}
+    assert all_tags["tag_recall"] == pytest.approx(2 / 3)
