@@ -23,9 +23,9 @@ def _batch_size(states) -> tuple[int, torch.device]:
 
 @torch.no_grad()
 def _banned(logits: torch.Tensor, bos: int, pad: int) -> torch.Tensor:
-    """Never emit <bos> or <pad> (a barely trained model may rank them high)."""
-    logits = logits.clone()
-    logits[..., [bos, pad]] = float("-inf")
+    """Never emit <bos> or <pad> (a barely trained model may rank them high). In place."""
+    logits[..., bos] = float("-inf")
+    logits[..., pad] = float("-inf")
     return logits
 
 
@@ -73,9 +73,9 @@ def beam_search(model, states, bos: int, eos: int, beam: int = 5, max_len: int =
         logits, states = model.step(prev, states)
         logp = torch.log_softmax(_banned(logits[:, -1].float(), bos, pad), -1).view(b, k, -1)
         vocab = logp.shape[-1]
-        frozen = torch.full_like(logp, float("-inf"))
-        frozen[..., eos] = 0.0
-        logp = torch.where(finished[..., None], frozen, logp)
+        if finished.any():  # a finished hypothesis may only add <eos>, at no cost
+            logp.masked_fill_(finished[..., None], float("-inf"))
+            logp[..., eos].masked_fill_(finished, 0.0)
         top_scores, top_idx = (scores[..., None] + logp).view(b, -1).topk(k, dim=-1)
         src, tok = top_idx // vocab, top_idx % vocab
         flat = (offsets + src).view(-1)

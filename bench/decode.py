@@ -1,0 +1,63 @@
+"""Batched beam search (64 videos x beam 5 as one tensor batch) vs a per-video loop of the same search.
+
+Default S2VT model (hidden 512, vocab 10k), MSR-VTT-like inputs, max 28 words.
+Run: python bench/decode.py [--videos 64] [--beam 5] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from s2vt.decode import beam_search  # noqa: E402
+from s2vt.model import ModelConfig, S2VT  # noqa: E402
+
+SHAPES = {"resnet152": (40, 2048), "c3d": (8, 4096), "vggish": (15, 128)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--videos", type=int, default=64)
+    p.add_argument("--beam", type=int, default=5)
+    p.add_argument("--vocab", type=int, default=10000)
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args()
+    torch.manual_seed(0)
+    model = S2VT(ModelConfig({m: d for m, (_, d) in SHAPES.items()}, args.vocab, 20)).eval()
+    feats = {m: torch.randn(args.videos, t, d) for m, (t, d) in SHAPES.items()}
+    lengths = {m: torch.full((args.videos,), t) for m, (t, _) in SHAPES.items()}
+    with torch.no_grad():
+        _, states = model.encode(feats, lengths)
+
+    def batched():
+        return beam_search(model, states, 1, 2, args.beam, 28)[0]
+
+    def per_video():
+        outs = []
+        for i in range(args.videos):
+            one = tuple(tuple(s[:, i:i + 1] for s in pair) for pair in states)
+            outs.append(beam_search(model, one, 1, 2, args.beam, 28)[0])
+        return outs
+
+    def timed(fn):
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+    b = statistics.median(timed(batched) for _ in range(args.repeats))
+    loop = statistics.median(timed(per_video) for _ in range(args.repeats))
+    print(f"{'decoder (' + str(args.videos) + ' videos x beam ' + str(args.beam) + ')':<36}{'seconds (median)':>18}"
+          f"{'videos/s':>12}")
+    print(f"{'per-video loop of beam_search':<36}{loop:>18.3f}{args.videos / loop:>12.1f}")
+    print(f"{'batched beam_search':<36}{b:>18.3f}{args.videos / b:>12.1f}")
+    print(f"RESULT decode_beam ratio={loop / b:.2f} target=10")
+
+
+if __name__ == "__main__":
+    main()
