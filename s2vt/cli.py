@@ -6,9 +6,6 @@ import dataclasses
 import json
 import sys
 
-PENDING = {
-    "import": "dataset importers (issue 5)",
-}
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -157,7 +154,64 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_import_arguments(p: argparse.ArgumentParser) -> None:
+    kinds = p.add_subparsers(dest="kind", metavar="FORMAT", required=True)
+    msvd = kinds.add_parser("msvd", help="MSVD video_corpus.csv")
+    msvd.add_argument("files", nargs=1, metavar="video_corpus.csv")
+    msvd.add_argument("--language", default="English", help="caption language to keep ('all' for every one)")
+    msvd.add_argument("--split-list", nargs="+", default=None,
+                      help="the official ordered clip list (1200/100/670), or train, val and test lists")
+    msrvtt = kinds.add_parser("msrvtt", help="MSR-VTT videodatainfo JSON (several files are merged)")
+    msrvtt.add_argument("files", nargs="+", metavar="videodatainfo.json")
+    lic = kinds.add_parser("lic2022", help="LIC2022 video-tagging JSON lines (train.json, test_a.json)")
+    lic.add_argument("files", nargs="+", metavar="FILE.json")
+    lic.add_argument("--features", default=None, help="folder holding tsn_features_*/<id>.npy")
+    folder = kinds.add_parser("folder", help="every video file under a folder, without annotations")
+    folder.add_argument("files", nargs=1, metavar="DIR")
+    for sp in (msvd, msrvtt, lic, folder):
+        sp.add_argument("--out", required=True, help="manifest to write (JSONL)")
+        sp.add_argument("--seed", type=int, default=0)
+    for sp in (msvd, msrvtt):
+        sp.add_argument("--videos", default=None, help="folder with the video files")
+        sp.add_argument("--strict", action="store_true", help="missing videos are an error")
+
+
+def run_import(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from extract.manifest import write_manifest
+
+    from . import datasets as ds
+
+    try:
+        if args.kind == "msvd":
+            entries = ds.import_msvd(args.files[0], args.language, args.split_list, args.seed)
+        elif args.kind == "msrvtt":
+            entries = ds.import_msrvtt(args.files)
+        elif args.kind == "lic2022":
+            entries, _ = ds.import_lic2022(args.files, args.features, args.out)
+        else:
+            entries = ds.import_folder(args.files[0])
+            base = Path(args.out).resolve().parent
+            for e in entries:
+                e["path"] = os.path.relpath(Path(e["path"]).resolve(), base)
+        if args.kind in ("msvd", "msrvtt"):
+            ds.attach_paths(entries, args.videos, args.out, ".avi" if args.kind == "msvd" else ".mp4", args.strict)
+    except ds.DatasetError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    write_manifest(entries, args.out)
+    splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test")}
+    tags = {t for e in entries for t in e.get("tags", [])}
+    print(f"wrote {args.out}: {len(entries)} videos ({splits['train']} train, {splits['val']} val, "
+          f"{splits['test']} test), {sum(len(e['captions']) for e in entries)} captions, {len(tags)} distinct tags",
+          file=sys.stderr)
+    return 0
+
+
 COMMANDS = {  # name -> (help, add_arguments, run)
+    "import": ("convert dataset annotations to a manifest", add_import_arguments, run_import),
     "caption": ("caption and tag video files (= caption.py)", add_caption_arguments, run_caption),
     "evaluate": ("decode a split and print caption and tag metrics", add_evaluate_arguments, run_evaluate),
     "score": ("score predicted captions against references", add_score_arguments, run_score),
@@ -175,9 +229,6 @@ def main(argv: list[str] | None = None) -> int:
     add_train_arguments(sub.add_parser("train", help="train S2VT on a manifest and a feature store (= train.py)"))
     for name, (what, add, _) in COMMANDS.items():
         add(sub.add_parser(name, help=what))
-    for name, what in PENDING.items():
-        sp = sub.add_parser(name, help=f"{what}: not implemented yet")
-        sp.add_argument("rest", nargs=argparse.REMAINDER)
     if argv[:1] == ["demo"]:
         from .demo import main as demo_main
         return demo_main(argv[1:])
@@ -192,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_train(args)
     if args.command in COMMANDS:
         return COMMANDS[args.command][2](args)
-    print(f"s2vt {args.command}: not implemented yet ({PENDING[args.command]})", file=sys.stderr)
+    parser.print_help()
     return 2
 
 

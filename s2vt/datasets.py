@@ -1,0 +1,192 @@
+"""Importers from public dataset formats to the manifest (JSON Lines, see DESIGN.md)."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import sys
+from pathlib import Path
+
+from extract.manifest import scan_videos, valid_video_id
+from extract.video import VIDEO_EXTENSIONS
+
+from .export import LEVEL1, LEVEL2, SEMANTIC
+
+MSRVTT_CATEGORIES = ("music", "people", "gaming", "sports/actions", "news/events/politics", "education",
+                     "tv shows", "movie/comedy", "animation", "vehicles/autos", "howto", "travel",
+                     "science/technology", "animals/pets", "kids/family", "documentary", "food/drink",
+                     "cooking", "beauty/fashion", "advertisement")
+MSVD_SPLIT = (1200, 100, 670)  # the standard train / val / test clip counts
+
+
+class DatasetError(Exception):
+    """Annotations that cannot be imported; one line for the user."""
+
+
+def _find_video(videos: Path | None, vid: str) -> Path | None:
+    """The file for `vid` in `videos` (any video extension), or None."""
+    if videos is None:
+        return None
+    for ext in VIDEO_EXTENSIONS:
+        p = videos / f"{vid}{ext}"
+        if p.is_file():
+            return p
+    return None
+
+
+def attach_paths(entries: list[dict], videos: str | Path | None, out: str | Path, default_ext: str,
+                 strict: bool = False) -> list[str]:
+    """Set each entry's `path` (relative to the manifest at `out`); returns ids whose video is missing."""
+    videos = Path(videos) if videos else None
+    base = Path(out).resolve().parent
+    missing = []
+    for e in entries:
+        found = _find_video(videos, e["video_id"])
+        if found is None:
+            missing.append(e["video_id"])
+            found = (videos or Path("videos")) / f"{e['video_id']}{default_ext}"
+        e["path"] = os.path.relpath(Path(found).resolve(), base)
+    if missing:
+        msg = (f"{len(missing)} of {len(entries)} videos not found under {videos or '(no --videos given)'} "
+               f"(first: {', '.join(missing[:5])})")
+        if strict:
+            raise DatasetError(msg)
+        print(f"warning: {msg}", file=sys.stderr)
+    return missing
+
+
+def proportional_split(ids: list[str], counts: tuple[int, ...], seed: int) -> dict[str, str]:
+    """Seeded shuffle, then train/val/test in proportion to `counts`."""
+    order = sorted(ids)
+    random.Random(seed).shuffle(order)
+    total = sum(counts)
+    n_train = round(len(order) * counts[0] / total)
+    n_val = round(len(order) * counts[1] / total)
+    return {v: "train" if i < n_train else "val" if i < n_train + n_val else "test" for i, v in enumerate(order)}
+
+
+def read_split_lists(files: list[str]) -> dict[str, str]:
+    """One file: the official ordered clip list (first 1,200 train, 100 val, rest test).
+    Three files: train, val and test id lists."""
+    lists = [[ln.strip().split()[0] for ln in Path(f).read_text().splitlines() if ln.strip()] for f in files]
+    if len(lists) == 1:
+        order = lists[0]
+        return {v: "train" if i < MSVD_SPLIT[0] else "val" if i < MSVD_SPLIT[0] + MSVD_SPLIT[1] else "test"
+                for i, v in enumerate(order)}
+    if len(lists) == 3:
+        return {v: s for s, ids in zip(("train", "val", "test"), lists) for v in ids}
+    raise DatasetError("--split-list takes one ordered clip list or three files (train, val, test)")
+
+
+def import_msvd(csv_path: str, language: str = "English", split_lists: list[str] | None = None,
+                seed: int = 0) -> list[dict]:
+    """MSVD's video_corpus.csv -> entries; id `<VideoID>_<Start>_<End>`; no tags."""
+    caps: dict[str, list[str]] = {}
+    try:
+        with open(csv_path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            need = {"VideoID", "Start", "End", "Language", "Description"}
+            if not need <= set(reader.fieldnames or []):
+                raise DatasetError(f"{csv_path}: not a video_corpus.csv (needs columns {', '.join(sorted(need))})")
+            for row in reader:
+                vid = f"{row['VideoID']}_{row['Start']}_{row['End']}"
+                if not valid_video_id(vid):
+                    raise DatasetError(f"{csv_path}: line {reader.line_num}: unusable clip id {vid!r}")
+                caps.setdefault(vid, [])
+                if (language == "all" or row["Language"] == language) and (row["Description"] or "").strip():
+                    caps[vid].append(row["Description"].strip())
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DatasetError(f"{csv_path}: cannot read ({e})") from None
+    caps = {v: c for v, c in caps.items() if c}
+    splits = read_split_lists(split_lists) if split_lists else proportional_split(list(caps), MSVD_SPLIT, seed)
+    return [{"video_id": v, "split": splits.get(v, "train"), "captions": c, "tags": []} for v, c in caps.items()]
+
+
+def import_msrvtt(json_paths: list[str]) -> list[dict]:
+    """MSR-VTT videodatainfo JSON files (merged) -> entries; tag = the category name."""
+    videos: dict[str, dict] = {}
+    for path in json_paths:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            for v in data["videos"]:
+                vid = v["video_id"]
+                if not valid_video_id(vid):
+                    raise DatasetError(f"{path}: unusable video_id {vid!r}")
+                split = {"validate": "val"}.get(v.get("split", "train"), v.get("split", "train"))
+                cat = v.get("category")
+                tags = [MSRVTT_CATEGORIES[cat]] if isinstance(cat, int) and 0 <= cat < 20 else []
+                videos.setdefault(vid, {"video_id": vid, "split": split, "captions": [], "tags": tags})
+            for s in data.get("sentences", []):
+                if s["video_id"] in videos:
+                    videos[s["video_id"]]["captions"].append(s["caption"])
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+            raise DatasetError(f"{path}: not an MSR-VTT videodatainfo file ({type(e).__name__}: {e})") from None
+    return list(videos.values())
+
+
+def lic2022_tags(obj: dict) -> list[str]:
+    """Manifest tags of one LIC2022 record: level1:L1, level2:L1/L2 and tag:T."""
+    cats = {c.get("@meta", {}).get("type"): c.get("@value", "") for c in obj.get("category", [])}
+    tags = []
+    if cats.get("level1"):
+        tags.append(LEVEL1 + cats["level1"])
+        if cats.get("level2"):
+            tags.append(f"{LEVEL2}{cats['level1']}/{cats['level2']}")
+    tags += [SEMANTIC + t["@value"] for t in obj.get("tag", []) if t.get("@value")]
+    return tags
+
+
+def import_lic2022(json_paths: list[str], features: str | None, out: str) -> tuple[list[dict], list[str]]:
+    """LIC2022 JSON-lines files -> entries (files with labels -> train, without -> test).
+
+    Features `tsn_features_*/<@id>.npy` under `features` are linked into `<out dir>/features/tsn/`
+    (a store without meta.json). Returns (entries, ids without a feature file).
+    """
+    entries = []
+    for path in json_paths:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise DatasetError(f"{path}: cannot read ({e})") from None
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DatasetError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+            vid = str(obj.get("@id", ""))
+            if not vid.isdigit() or not valid_video_id(vid):
+                raise DatasetError(f"{path}:{n}: '@id' must be digits, not {vid!r}")
+            tags = lic2022_tags(obj)
+            entries.append({"video_id": vid, "split": "train" if tags else "test", "captions": [], "tags": tags,
+                            "title": obj.get("title", "")})
+    missing = []
+    if features:
+        files = {p.stem: p for p in Path(features).glob("tsn_features_*/*.npy")}
+        tsn = Path(out).resolve().parent / "features" / "tsn"
+        tsn.mkdir(parents=True, exist_ok=True)
+        for e in entries:
+            src = files.get(e["video_id"])
+            if src is None:
+                missing.append(e["video_id"])
+                continue
+            link = tsn / f"{e['video_id']}.npy"
+            if not link.exists():
+                link.symlink_to(src.resolve())
+        if missing:
+            print(f"warning: {len(missing)} ids have no tsn_features_*/<id>.npy (first: {', '.join(missing[:5])}); "
+                  "train with --skip-missing", file=sys.stderr)
+    return entries, missing
+
+
+def import_folder(folder: str) -> list[dict]:
+    """Every video under `folder` -> a test entry without annotations (ids: sanitised stems)."""
+    try:
+        found = scan_videos(folder)
+    except ValueError as e:
+        raise DatasetError(str(e)) from None
+    if not found:
+        raise DatasetError(f"{folder}: no video files found")
+    return [{"video_id": vid, "path": str(p), "split": "test", "captions": [], "tags": []} for vid, p in found]
