@@ -1,0 +1,145 @@
+"""Importers: real MSVD / MSR-VTT annotations (optional), LIC2022 fixtures end to end, folders."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from extract.manifest import read_manifest
+
+from .conftest import run_cli
+
+
+def s2vt(*args, **kw):
+    return run_cli("-m", "s2vt.cli", *args, **kw)
+
+
+def test_msvd_real_annotations(sample_data, tmp_path):
+    out = tmp_path / "msvd" / "manifest.jsonl"
+    proc = s2vt("import", "msvd", str(sample_data / "msvd" / "video_corpus_val.csv"),
+                "--videos", str(sample_data / "clips"), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    entries = read_manifest(out)
+    assert len(entries) == 100 and sum(len(e["captions"]) for e in entries) == 4291
+    assert all(e["tags"] == [] for e in entries) and "buJ5HDCinrM_150_166" in {e["video_id"] for e in entries}
+    assert "100 of 100 videos not found" in proc.stderr  # the val clips are not in the sample folder
+    strict = s2vt("import", "msvd", str(sample_data / "msvd" / "video_corpus_val.csv"), "--videos",
+                  str(sample_data / "clips"), "--out", str(tmp_path / "s.jsonl"), "--strict")
+    assert strict.returncode == 2 and "not found" in strict.stderr and not (tmp_path / "s.jsonl").exists()
+
+
+def test_msvd_split_list_and_language(tmp_path):
+    csv = tmp_path / "video_corpus.csv"
+    rows = ["VideoID,Start,End,WorkerID,Source,AnnotationTime,Language,Description"]
+    for i in range(1970):
+        rows.append(f"v{i:04d},1,5,9,clean,3,English,\"A clip, number {i}.\"")
+        rows.append(f"v{i:04d},1,5,9,clean,3,German,Ein Clip")
+    csv.write_text("\n".join(rows) + "\n")
+    order = tmp_path / "order.txt"
+    ids = [f"v{i:04d}_1_5" for i in range(1970)][::-1]
+    order.write_text("\n".join(ids) + "\n")
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / f"{ids[0]}.avi").write_bytes(b"x")
+    out = tmp_path / "m.jsonl"
+    proc = s2vt("import", "msvd", str(csv), "--split-list", str(order), "--videos", str(tmp_path / "videos"),
+                "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    by_id = {e["video_id"]: e for e in read_manifest(out)}
+    assert [by_id[v]["split"] for v in (ids[0], ids[1199], ids[1200], ids[1299], ids[1300])] == \
+        ["train", "train", "val", "val", "test"]
+    assert by_id[ids[0]]["captions"] == ["A clip, number 1969."]  # English only, commas kept
+    assert by_id[ids[0]]["abspath"].endswith("videos/v1969_1_5.avi")
+    german = s2vt("import", "msvd", str(csv), "--language", "German", "--out", str(tmp_path / "g.jsonl"))
+    assert german.returncode == 0 and read_manifest(tmp_path / "g.jsonl")[0]["captions"] == ["Ein Clip"]
+    splits = [e["split"] for e in read_manifest(tmp_path / "g.jsonl")]
+    assert (splits.count("train"), splits.count("val"), splits.count("test")) == (1200, 100, 670)
+
+
+def test_msrvtt_real_annotations(sample_data, tmp_path):
+    out = tmp_path / "m.jsonl"
+    proc = s2vt("import", "msrvtt", str(sample_data / "msrvtt" / "videodatainfo_val.json"), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    entries = read_manifest(out)
+    assert len(entries) == 497 and sum(len(e["captions"]) for e in entries) == 9940
+    assert len({t for e in entries for t in e["tags"]}) == 20 and all(len(e["tags"]) == 1 for e in entries)
+
+
+def test_msrvtt_merges_files(tmp_path):
+    def info(ids, split, cat):
+        return {"info": {}, "videos": [{"video_id": v, "category": cat, "split": split, "id": 0} for v in ids],
+                "sentences": [{"video_id": v, "caption": f"caption of {v}", "sen_id": n} for n, v in enumerate(ids)]}
+    a, b = tmp_path / "train_val.json", tmp_path / "test.json"
+    a.write_text(json.dumps(info(["video0", "video1"], "validate", 13)))
+    b.write_text(json.dumps(info(["video2"], "test", 0)))
+    proc = s2vt("import", "msrvtt", str(a), str(b), "--out", str(tmp_path / "m.jsonl"))
+    assert proc.returncode == 0, proc.stderr
+    e = {x["video_id"]: x for x in read_manifest(tmp_path / "m.jsonl")}
+    assert e["video0"]["split"] == "val" and e["video0"]["tags"] == ["animals/pets"]
+    assert e["video2"]["split"] == "test" and e["video2"]["tags"] == ["music"]
+
+
+def lic_record(i, labelled):
+    rec = {"@id": str(1000 + i), "title": f"标题{i}", "perception": {"asr": "", "ocr": ""}}
+    if labelled:
+        l1 = ["体育", "音乐"][i % 2]
+        rec["category"] = [{"@meta": {"type": "level1"}, "@value": l1},
+                           {"@meta": {"type": "level2"}, "@value": ["足球", "流行"][i % 2]}]
+        rec["tag"] = [{"@value": ["比赛", "歌手"][i % 2]}, {"@value": "视频"}]
+    return rec
+
+
+def test_lic2022_fixture_import_train_export(tmp_path):
+    data = tmp_path / "lic"
+    for name, n, labelled in (("train", 40, True), ("test_a", 8, False)):
+        recs = [lic_record(i + (0 if labelled else 100), labelled) for i in range(n)]
+        (data / f"tsn_features_{name}").mkdir(parents=True)
+        (data / f"{name}.json").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\n")
+        rng = np.random.default_rng(0)
+        for r in recs[2:] if labelled else recs:  # two training videos have no features, as in the real data
+            x = rng.standard_normal((300, 2048)).astype(np.float16)
+            x[:, 0] += 3 * (int(r["@id"]) % 2)
+            np.save(data / f"tsn_features_{name}" / f"{r['@id']}.npy", x)
+    out = tmp_path / "work" / "manifest.jsonl"
+    proc = s2vt("import", "lic2022", str(data / "train.json"), str(data / "test_a.json"), "--features", str(data),
+                "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "2 ids have no tsn_features" in proc.stderr and "1000, 1001" in proc.stderr
+    entries = read_manifest(out)
+    assert entries[0]["tags"] == ["level1:体育", "level2:体育/足球", "tag:比赛", "tag:视频"]
+    store = tmp_path / "work" / "features"
+    assert not (store / "meta.json").exists() and (store / "tsn" / "1002.npy").exists()
+    run = tmp_path / "run"
+    proc = run_cli("train.py", "--manifest", str(out), "--features", str(store), "--out", str(run), "--epochs", "3",
+                   "--hidden", "32", "--embed", "32", "--skip-missing", "--modalities", "tsn", "--batch-size", "8")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "tag_acc" in json.loads(proc.stdout.strip().splitlines()[-1])
+    preds = tmp_path / "preds.json"
+    proc = s2vt("evaluate", "--checkpoint", str(run / "best.pt"), "--manifest", str(out), "--features", str(store),
+                "--split", "test", "--out", str(preds))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = s2vt("export", str(preds), "--format", "lic2022", "--manifest", str(out), "--out", str(tmp_path / "r.zip"))
+    assert proc.returncode == 0, proc.stderr
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "r.zip") as z:
+        assert z.namelist() == ["result.txt"]
+        lines = [json.loads(x) for x in z.read("result.txt").decode("utf-8").splitlines()]
+    assert [x["@id"] for x in lines] == [e["video_id"] for e in entries]  # manifest order, every id
+    test_line = next(x for x in lines if x["@id"] == "1100")
+    assert [c["@meta"]["type"] for c in test_line["category"]] == ["level1", "level2"]
+    assert test_line["category"][0]["@value"] in ("体育", "音乐")
+    assert test_line["category"][1]["@value"] in ("足球", "流行")
+    assert {t["@value"] for t in test_line["tag"]} <= {"比赛", "歌手", "视频"}
+
+
+def test_folder_import_and_duplicates(tmp_path, videos):
+    d = tmp_path / "vids"
+    (d / "sub").mkdir(parents=True)
+    shutil.copy(videos["mp4_aac"], d / "a clip.mp4")
+    shutil.copy(videos["mov_silent"], d / "sub" / "b.mov")
+    proc = s2vt("import", "folder", str(d), "--out", str(tmp_path / "m.jsonl"))
+    assert proc.returncode == 0, proc.stderr
+    entries = read_manifest(tmp_path / "m.jsonl")
+    assert [e["video_id"] for e in entries] == ["a_clip", "b"] and entries[1]["abspath"].endswith("sub/b.mov")
+    shutil.copy(videos["avi_mp3"], d / "a_clip.avi")
+    dup = s2vt("import", "folder", str(d), "--out", str(tmp_path / "m2.jsonl"))
+    assert dup.returncode == 2 and "duplicate video id 'a_clip'" in dup.stderr and "Traceback" not in dup.stderr
