@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import random
 import subprocess
 import sys
@@ -16,7 +17,8 @@ import time
 from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd
-from extract.manifest import write_manifest
+from extract.fileio import atomic_write_json
+from extract.manifest import read_manifest, write_manifest
 
 COLOURS = {"red": "0xE02020", "green": "0x20C020", "blue": "0x2040E0", "yellow": "0xE0E020"}
 MOTIONS = {  # name -> (x(t), y(t)) of the square's top-left corner, for a W x H frame and D seconds
@@ -34,7 +36,10 @@ DIRECTION_WORDS = {"left": "to the left", "right": "to the right", "up": "up", "
 
 
 def caption_for(colour: str, motion: str, sound: str) -> str:
-    return f"a {colour} square moves {DIRECTION_WORDS[motion]} while {sound}"
+    # the sound comes first: at the end of the sentence S2VT's decoder (which sees the video only
+    # through its LSTM state) had to carry it for ~10 steps and named it right 20-45 % of the time
+    # on held-out videos; first, 95 %
+    return f"{sound} while a {colour} square moves {DIRECTION_WORDS[motion]}"
 
 
 def make_video(path: Path, colour: str, motion: str, sound: str, seconds: float = 3.0,
@@ -78,32 +83,101 @@ def make_dataset(out: Path, per_combo: int = 1, seed: int = 0) -> Path:
     return manifest
 
 
+def sound_of(caption: str) -> str | None:
+    """Which demo sound a caption names (None if none)."""
+    return next((s for s in SOUNDS if s in caption), None)
+
+
+def audio_word_accuracy(preds_path: Path, manifest: Path) -> float:
+    """Fraction of the predicted captions that name the right sound."""
+    truth = {e["video_id"]: sound_of(e["captions"][0]) for e in read_manifest(manifest) if e.get("captions")}
+    preds = json.loads(preds_path.read_text())
+    return sum(sound_of(p["caption"]) == truth[p["video_id"]] for p in preds) / max(1, len(preds))
+
+
+def write_report(out: Path, metrics: dict, examples: list[dict], weights: str) -> None:
+    """DIR/report.md: what was run, the test metrics, the curves and example captions."""
+    truth = {e["video_id"]: e["captions"][0] for e in read_manifest(out / "manifest.jsonl")}
+    a = metrics["audio_word_accuracy"]
+    lines = [
+        "# s2vt demo report", "",
+        f"Generated {metrics['videos_total']} videos (coloured squares moving left/right/up/down; a tone, noise or "
+        f"silence on the audio track), extracted ResNet-152, C3D and VGGish features with **{weights}** backbone "
+        f"weights (demo settings: 8 frames, 1 clip, 112 px), trained S2VT with early stopping, and evaluated on "
+        f"the {metrics['videos']} held-out test videos. Total time: {metrics['seconds']:.0f} s.", "",
+        "| test metric | value |", "| --- | --- |",
+        *[f"| {k} | {metrics[k]:.3f} |" for k in ("BLEU-4", "METEOR", "CIDEr", "ROUGE-L") if metrics.get(k) is not None],
+        f"| tag accuracy (hit@1) | {metrics['hit@1']:.3f} |",
+        f"| sound named correctly, with VGGish | {a['with_vggish']:.3f} |",
+        f"| sound named correctly, same run without VGGish | {a['without_vggish']:.3f} |", "",
+        "![training curves](run/curves.png)", "", "## Captions of held-out videos (caption.py)", "",
+    ]
+    for ex in examples:
+        vid = Path(ex["video"]).stem
+        tags = ", ".join(f"{t['tag']} ({t['p']:.2f})" for t in ex.get("tags", []))
+        lines += [f"- `{vid}`: **{ex.get('caption', ex.get('error'))}** — tags: {tags}  ",
+                  f"  reference: {truth.get(vid, '?')}"]
+    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def run_demo(out: Path, per_combo: int = 2) -> dict:
+    """The whole pipeline on a generated dataset; returns DIR/metrics.json's content."""
+    from extract.__main__ import main as extract_main
+    from extract.backbones.weights import find_weights
+
+    from .engine import TrainConfig, train
+    from .predict import caption_files, evaluate
+
+    start = time.time()
+    say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    say(f"[1/6] rendering demo videos into {out / 'videos'}")
+    manifest = make_dataset(out, per_combo)
+    pretrained = all(find_weights(m, None, required=False) for m in ("resnet152", "c3d", "vggish"))
+    weights = "pretrained" if pretrained else "random"
+    say(f"[2/6] extracting features with {'pretrained' if pretrained else 'SEEDED RANDOM'} weights "
+        "(demo settings: 8 frames, 1 clip, 112 px)")
+    rc = extract_main([str(manifest), "--out", str(out / "features"), "--weights", weights,
+                       "--frames", "8", "--clips", "1", "--image-size", "112"])
+    if rc != 0:
+        raise SystemExit(rc)
+    train_kw = dict(hidden=256, embed=256, batch_size=4, lr=1e-3, epochs=40, patience=8, min_count=1, enc_len=8)
+    say(f"[3/6] training S2VT -> {out / 'run'}")
+    train(TrainConfig(str(manifest), str(out / "features"), str(out / "run"), **train_kw))
+    say("[4/6] evaluating on the held-out test split")
+    metrics = evaluate(str(out / "run" / "best.pt"), str(manifest), str(out / "features"), "test", beam=5,
+                       out=str(out / "run" / "preds_test.json"))
+    test_ids = [e["video_id"] for e in read_manifest(manifest) if e["split"] == "test"][:2]
+    say("[5/6] captioning two held-out videos with caption.py's code")
+    examples = list(caption_files([str(out / "videos" / f"{v}.mp4") for v in test_ids],
+                                  str(out / "run" / "best.pt"), beam=5, tags=2))
+    for ex in examples:
+        say(f"  {Path(ex['video']).name}: {ex.get('caption', ex.get('error'))}")
+    say("[6/6] the same run without the audio modality (vggish), to show what sound adds")
+    train(TrainConfig(str(manifest), str(out / "features"), str(out / "run_no_audio"),
+                      modalities=["resnet152", "c3d"], quiet=True, **train_kw))
+    evaluate(str(out / "run_no_audio" / "best.pt"), str(manifest), str(out / "features"), "test", beam=5,
+             out=str(out / "run_no_audio" / "preds_test.json"))
+    metrics["audio_word_accuracy"] = {
+        "with_vggish": audio_word_accuracy(out / "run" / "preds_test.json", manifest),
+        "without_vggish": audio_word_accuracy(out / "run_no_audio" / "preds_test.json", manifest)}
+    metrics["videos_total"] = len(read_manifest(manifest))
+    metrics["weights"] = weights
+    metrics["seconds"] = round(time.time() - start, 1)
+    atomic_write_json(out / "metrics.json", metrics)
+    write_report(out, metrics, examples, weights)
+    return metrics
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="s2vt demo", description=__doc__.splitlines()[0])
     p.add_argument("--out", default="s2vt-demo", help="output folder (default %(default)s)")
-    p.add_argument("--per-combo", type=int, default=1, help="videos per colour x motion x sound combination")
+    p.add_argument("--per-combo", type=int, default=2, help="videos per colour x motion x sound combination")
     args = p.parse_args(argv)
-    out = Path(args.out)
-    start = time.time()
-    print(f"[1/3] rendering demo videos into {out / 'videos'}", file=sys.stderr)
-    manifest = make_dataset(out, args.per_combo)
-    from extract.__main__ import main as extract_main
-    from extract.backbones.weights import find_weights
-    pretrained = all(find_weights(m, None, required=False) for m in ("resnet152", "c3d", "vggish"))
-    weights = "pretrained" if pretrained else "random"
-    print(f"[2/3] extracting features with {'pretrained' if pretrained else 'SEEDED RANDOM'} weights "
-          "(demo settings: 8 frames, 2 clips, 112 px)", file=sys.stderr)
-    rc = extract_main([str(manifest), "--out", str(out / "features"), "--weights", weights,
-                       "--frames", "8", "--clips", "2", "--image-size", "112"])
-    if rc != 0:
-        return rc
-    print(f"[3/3] training S2VT on {out / 'features'} -> {out / 'run'}", file=sys.stderr)
-    from .engine import TrainConfig, train
-    best = train(TrainConfig(str(manifest), str(out / "features"), str(out / "run"), hidden=256, embed=256,
-                             batch_size=4, lr=1e-3, epochs=40, patience=8, min_count=1, enc_len=8, seed=0))
-    print(f"demo: best validation epoch {best.get('epoch')}: CIDEr-D {best.get('CIDEr', 0):.3f}, "
-          f"tag accuracy {best.get('tag_acc', 0):.3f}; everything is in {out} ({time.time() - start:.0f}s). "
-          "Test-split evaluation and captioning join the demo as they land (issues 4-5).", file=sys.stderr)
+    m = run_demo(Path(args.out), args.per_combo)
+    a = m["audio_word_accuracy"]
+    print(f"demo done in {m['seconds']:.0f}s: test CIDEr-D {m['CIDEr']:.3f}, BLEU-4 {m['BLEU-4']:.3f}, "
+          f"tag accuracy {m['hit@1']:.3f}; sound named right {a['with_vggish']:.2f} with VGGish vs "
+          f"{a['without_vggish']:.2f} without. Report: {Path(args.out) / 'report.md'}")
     return 0
 
 

@@ -120,13 +120,15 @@ def format_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def caption_videos(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, as_json: bool = False,
-                   device: str = "cpu", weights_dir: str | None = None) -> int:
-    """Caption and tag video files with the extraction settings recorded in the checkpoint.
+def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, device: str = "cpu",
+                  weights_dir: str | None = None):
+    """Yield, per video file, {"video", "caption", "tags", "seconds"} or {"video", "error"}.
 
-    Backbones and the model load once. A bad video prints one line on stderr and the rest
-    go on; returns 2 if any failed, else 0.
+    Uses the extraction settings recorded in the checkpoint, in memory (no store); backbones
+    and the model load once.
     """
+    import warnings
+
     from extract.ffmpeg import MediaError
     from extract.pipeline import ExtractConfig, Extractor
 
@@ -135,28 +137,35 @@ def caption_videos(videos: list[str], checkpoint: str, beam: int = 5, tags: int 
     model, vocab, labels, ckpt = load_checkpoint(checkpoint, device)
     cfg = ExtractConfig.from_meta(ckpt.get("extract", {}), sorted(model.cfg.modalities), device=device,
                                   weights_dir=weights_dir, batch_videos=1)
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         extractor = Extractor(cfg)
-    failed = 0
     for path in videos:
         t0 = time.time()
         try:
             feats = extractor.extract(path)
         except MediaError as e:
-            print(f"error: {e}", file=sys.stderr)
-            failed += 1
+            yield {"video": path, "error": str(e)}
             continue
         batch = {m: torch.from_numpy(np.asarray(x, np.float32))[None].to(device) for m, x in feats.items()}
         lengths = {m: torch.tensor([x.shape[1]], device=device) for m, x in batch.items()}
         captions, probs = predict(model, vocab, batch, lengths, beam)
         top = top_tags(probs[0], labels, tags) if probs is not None and tags > 0 else []
-        secs = round(time.time() - t0, 3)
-        if as_json:
-            print(json.dumps({"video": path, "caption": captions[0], "tags": top, "seconds": secs},
-                             ensure_ascii=False), flush=True)
+        yield {"video": path, "caption": captions[0], "tags": top, "seconds": round(time.time() - t0, 3)}
+
+
+def caption_videos(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, as_json: bool = False,
+                   device: str = "cpu", weights_dir: str | None = None) -> int:
+    """Print captions and tags of video files (caption.py); a bad video prints one line on stderr
+    and the rest go on. Returns 2 if any failed, else 0."""
+    failed = 0
+    for r in caption_files(videos, checkpoint, beam, tags, device, weights_dir):
+        if "error" in r:
+            print(f"error: {r['error']}", file=sys.stderr)
+            failed += 1
+        elif as_json:
+            print(json.dumps(r, ensure_ascii=False), flush=True)
         else:
-            tag_text = ", ".join(f"{t['tag']} ({t['p']:.2f})" for t in top)
-            print(f"{path}: {captions[0]}" + (f"\n  tags: {tag_text}" if tag_text else ""), flush=True)
+            tag_text = ", ".join(f"{t['tag']} ({t['p']:.2f})" for t in r["tags"])
+            print(f"{r['video']}: {r['caption']}" + (f"\n  tags: {tag_text}" if tag_text else ""), flush=True)
     return 2 if failed else 0
