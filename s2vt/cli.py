@@ -210,7 +210,19 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_extract_arguments(p: argparse.ArgumentParser) -> None:
+    from extract.__main__ import add_arguments
+    add_arguments(p)
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    from extract.__main__ import run
+    return run(args)
+
+
 COMMANDS = {  # name -> (help, add_arguments, run)
+    "extract": ("extract features into a store (= python -m extract)", add_extract_arguments, run_extract),
+    "train": ("train S2VT on a manifest and a feature store (= train.py)", add_train_arguments, run_train),
     "import": ("convert dataset annotations to a manifest", add_import_arguments, run_import),
     "caption": ("caption and tag video files (= caption.py)", add_caption_arguments, run_caption),
     "evaluate": ("decode a split and print caption and tag metrics", add_evaluate_arguments, run_evaluate),
@@ -223,10 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="s2vt", description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from extract.__main__ import add_arguments
-    add_arguments(sub.add_parser("extract", help="extract features into a store (= python -m extract)"))
-    sub.add_parser("demo", help="generate a dataset and run the pipeline on it", add_help=False)
-    add_train_arguments(sub.add_parser("train", help="train S2VT on a manifest and a feature store (= train.py)"))
+    sub.add_parser("demo", help="render a small dataset and run the whole pipeline on it", add_help=False)
     for name, (what, add, _) in COMMANDS.items():
         add(sub.add_parser(name, help=what))
     if argv[:1] == ["demo"]:
@@ -236,11 +245,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if args.command == "extract":
-        from extract.__main__ import run
-        return run(args)
-    if args.command == "train":
-        return run_train(args)
     if args.command in COMMANDS:
         return COMMANDS[args.command][2](args)
     parser.print_help()

@@ -140,7 +140,10 @@ def run_demo(out: Path, per_combo: int = 2) -> dict:
                        "--frames", "8", "--clips", "1", "--image-size", "112"])
     if rc != 0:
         raise SystemExit(rc)
-    train_kw = dict(hidden=256, embed=256, batch_size=4, lr=1e-3, epochs=40, patience=8, min_count=1, enc_len=8)
+    # sum fusion: with concat the sound words (128-d VGGish beside 6,144 visual dims) were learned
+    # only after ~25 epochs, sometimes after early stopping had already ended the run
+    train_kw = dict(hidden=256, embed=256, batch_size=4, lr=1e-3, epochs=40, patience=8, min_count=1, enc_len=8,
+                    fusion="sum")
     say(f"[3/6] training S2VT -> {out / 'run'}")
     train(TrainConfig(str(manifest), str(out / "features"), str(out / "run"), **train_kw))
     say("[4/6] evaluating on the held-out test split")

@@ -108,3 +108,17 @@ def test_gap_counts_gold_outside_top_k():
     all_tags = tag_scores(scores, [[0], [0, 2]], [{0}, {0}])
     assert set(all_tags) == {"hit@1", "hit@2", "perr", "gap", "tag_precision", "tag_recall", "tag_f1"}
     assert all_tags["tag_recall"] == pytest.approx(2 / 3)
+
+
+def test_tokens_equal_java_tokenizer_on_msrvtt(sample_data):
+    if shutil.which("java") is None:
+        pytest.skip("java not on PATH")
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    from s2vt.vocab import tokenize
+
+    data = json.loads((sample_data / "msrvtt" / "videodatainfo_val.json").read_text())
+    caps = {str(i): [{"caption": s["caption"]}] for i, s in enumerate(data["sentences"])}
+    java = PTBTokenizer().tokenize(caps)
+    assert len(caps) == 9940
+    assert all(" ".join(tokenize(v[0]["caption"])) == java[k][0] for k, v in caps.items())

@@ -6,7 +6,11 @@ from s2vt.vocab import Vocab, tokenize
 
 def test_tokenize_like_pycocoevalcap():
     assert tokenize("A man is playing a Guitar.") == ["a", "man", "is", "playing", "a", "guitar"]
-    assert tokenize("Someone's dog -- (a puppy) runs, fast!") == ["someone", "'s", "dog", "a", "puppy", "runs", "fast"]
+    # brackets become -lrb-/-rrb- and stay: pycocoevalcap lower-cases before matching its (upper-case) list
+    assert tokenize("Someone's dog -- (a puppy) runs, fast!") == ["someone", "'s", "dog", "-lrb-", "a", "puppy",
+                                                                 "-rrb-", "runs", "fast"]
+    assert tokenize("Wow!! Mr. Smith went to the U.S. today. It's 5 p.m.") == [
+        "wow", "!!", "mr.", "smith", "went", "to", "the", "u.s.", "today", "it", "'s", "5", "p.m."]
     assert tokenize("一个男人在弹吉他。") == list("一个男人在弹吉他")
 
 

@@ -1,0 +1,101 @@
+"""caption.py latency on one 10-s 640x360 video with all three modalities: warm and cold.
+
+Warm: backbones and model already loaded, one video from file to caption and tags.
+Cold: `python caption.py VIDEO --checkpoint CKPT` from process start to answer.
+The checkpoint is a randomly initialised default S2VT (hidden 512, 10k words, 20 tags) with
+the default extraction settings (40 frames, 8 C3D clips, 224 px, seeded random backbones);
+an untrained decoder runs to the full 28 words, so decoding time is the worst case.
+Run: python bench/caption.py [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common import REPO, cpu_name, make_videos, table
+
+from extract.pipeline import ExtractConfig, Extractor
+from s2vt.data import Labels
+from s2vt.engine import load_checkpoint, save_checkpoint
+from s2vt.model import ModelConfig, S2VT
+from s2vt.predict import predict
+from s2vt.vocab import SPECIALS, Vocab
+
+warnings.filterwarnings("ignore")
+
+
+def make_checkpoint(path: Path) -> None:
+    ex = Extractor(ExtractConfig(weights="random"))
+    vocab = Vocab([*SPECIALS, *(f"w{i}" for i in range(10000 - 4))])
+    labels = Labels([f"tag{i}" for i in range(20)], multilabel=False)
+    torch.manual_seed(0)
+    model = S2VT(ModelConfig({m: b.dim for m, b in ex.backbones.items()}, len(vocab), 20))
+    save_checkpoint(path, model, vocab, labels, ex.meta(), 0, {})
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "s2vt-bench-videos"))
+    args = p.parse_args()
+    video = str(make_videos(Path(args.cache), 1, 10)[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = Path(tmp) / "bench.pt"
+        make_checkpoint(ckpt)
+
+        t0 = time.perf_counter()
+        model, vocab, labels, meta = load_checkpoint(ckpt)
+        ex = Extractor(ExtractConfig.from_meta(meta["extract"], sorted(model.cfg.modalities)))
+        t_load = time.perf_counter() - t0
+        warm, parts = [], []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            d = ex.decode("v", video)
+            t1 = time.perf_counter()
+            feats = ex.features([d])[0]
+            t2 = time.perf_counter()
+            batch = {m: torch.from_numpy(np.asarray(x, np.float32))[None] for m, x in feats.items()}
+            lengths = {m: torch.tensor([x.shape[1]]) for m, x in batch.items()}
+            predict(model, vocab, batch, lengths, beam=5)
+            t3 = time.perf_counter()
+            warm.append(t3 - t0)
+            parts.append((t1 - t0, t2 - t1, t3 - t2))
+
+        cold = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            proc = subprocess.run([sys.executable, str(REPO / "caption.py"), video, "--checkpoint", str(ckpt)],
+                                  capture_output=True, text=True)
+            cold.append(time.perf_counter() - t0)
+            assert proc.returncode == 0, proc.stderr
+        peak_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    w, c = statistics.median(warm), statistics.median(cold)
+    d, n, m = (statistics.median(x) for x in zip(*parts))
+    print(f"one 10-s 640x360 video, resnet152 (40 frames) + c3d (8 clips) + vggish, beam 5; {cpu_name()}, "
+          f"{torch.get_num_threads()} threads; median of {args.repeats}")
+    print(table(["measure", "seconds", "target"], [
+        ["warm: decode (ffmpeg frames + audio)", f"{d:.2f}", ""],
+        ["warm: backbones", f"{n:.2f}", ""],
+        ["warm: S2VT + beam search", f"{m:.2f}", ""],
+        ["warm total", f"{w:.2f}", "3"],
+        ["cold: process start to answer", f"{c:.2f}", "10"],
+        ["(model + backbone loading, in process)", f"{t_load:.2f}", ""],
+    ]))
+    print(f"peak memory: {peak_child:.0f} MiB (caption.py process), {peak_self:.0f} MiB (this process, warm)")
+    print(f"RESULT caption_warm seconds={w:.2f} target=3")
+    print(f"RESULT caption_cold seconds={c:.2f} target=10")
+
+
+if __name__ == "__main__":
+    main()
