@@ -41,10 +41,11 @@ def score_tokenized(gts: dict[str, list[str]], res: dict[str, list[str]], meteor
         m = Meteor()
         try:
             out["METEOR"] = float(m.compute_score(gts, res)[0])
-        finally:
-            m.close() if hasattr(m, "close") else None
-            m.meteor_p.kill()
-            m.meteor_p.wait()
+        finally:  # stop the JVM now rather than at garbage collection
+            proc = getattr(m, "meteor_p", None)
+            if proc is not None:
+                proc.kill()
+                proc.wait()
     elif meteor:
         warnings.warn("METEOR needs Java on PATH; reported as null")
     out["ROUGE-L"] = float(Rouge().compute_score(gts, res)[0])
