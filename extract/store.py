@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import time
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .fileio import atomic_write_json
+from .fileio import atomic_write_bytes, atomic_write_json
 from .manifest import check_video_id
 
 FP16_MAX = 65504.0
@@ -83,15 +84,9 @@ class FeatureStore:
         array = np.asarray(array, dtype=np.float32)
         if dtype == "float16" and (array.size == 0 or np.abs(array).max() < FP16_MAX):
             array = array.astype(np.float16)
-        path = self.path(modality, video_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
-        try:
-            np.save(tmp, array, allow_pickle=False)
-            os.replace(tmp, path)
-        except BaseException:  # Ctrl-C or a full disk: leave no partial file behind
-            tmp.unlink(missing_ok=True)
-            raise
+        buf = io.BytesIO()
+        np.save(buf, array, allow_pickle=False)
+        atomic_write_bytes(self.path(modality, video_id), buf.getvalue())
 
     def init_meta(self, meta: dict) -> dict:
         """Create meta.json, or check an existing one agrees and merge new modalities into it."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import math
 import os
 import sys
@@ -15,6 +16,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, RandomSampler
 from torch.utils.data.distributed import DistributedSampler
 
+from extract.fileio import atomic_write_bytes
 from extract.manifest import read_manifest
 from extract.store import FeatureStore, StoreError
 
@@ -146,13 +148,9 @@ def save_checkpoint(path: Path, model: S2VT, vocab: Vocab, labels: Labels, meta:
     ckpt = {"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": dataclasses.asdict(model.cfg),
             "vocab": vocab.itos, "labels": labels.names, "extract": meta, "epoch": epoch,
             "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))}, **(extra or {})}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(ckpt, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 class CheckpointError(Exception):
@@ -178,12 +176,11 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
 def write_curves(history: list[dict], out: Path) -> None:
     """metrics.csv (every epoch) and curves.png (loss, validation CIDEr, tag accuracy)."""
     keys = ["epoch", "train_loss", "CIDEr", "tag_acc", "lr", "seconds", "samples_per_s"]
-    tmp = out / ".metrics.csv.tmp"
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, keys, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(history)
-    os.replace(tmp, out / "metrics.csv")
+    text = io.StringIO()
+    w = csv.DictWriter(text, keys, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(history)
+    atomic_write_bytes(out / "metrics.csv", text.getvalue().encode())
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -195,9 +192,10 @@ def write_curves(history: list[dict], out: Path) -> None:
         ax.set_title(title)
         ax.set_xlabel("epoch")
     fig.tight_layout()
-    fig.savefig(out / ".curves.tmp.png")
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
     plt.close(fig)
-    os.replace(out / ".curves.tmp.png", out / "curves.png")
+    atomic_write_bytes(out / "curves.png", png.getvalue())
 
 
 def train(cfg: TrainConfig) -> dict:

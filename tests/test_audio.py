@@ -1,6 +1,5 @@
 """The VGGish log-mel front end against a line-by-line transcription of the reference code."""
 import numpy as np
-import pytest
 
 from extract.audio import audio_examples, hertz_to_mel, load_audio, log_mel_examples, segment_to_float
 
