@@ -30,6 +30,14 @@ def make_videos(folder: Path, count: int, seconds: float, size: str = "640x360",
     return out
 
 
+def fresh_int8_cache() -> str:
+    """Point the int8 calibration cache at a new temp folder, so a run measures calibration too."""
+    import os
+    import tempfile
+    os.environ["S2VT_CACHE_DIR"] = tempfile.mkdtemp(prefix="s2vt-bench-int8-")
+    return os.environ["S2VT_CACHE_DIR"]
+
+
 def median_time(fn, repeats: int) -> tuple[float, object]:
     """Median wall time of `repeats` calls, and the last call's result."""
     times, result = [], None

@@ -8,7 +8,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .backbones import MODALITIES
+from .backbones import MODALITIES, PRECISIONS
 from .backbones.weights import WeightsNotFound
 from .manifest import ManifestError, read_manifest, sanitize_id, scan_videos
 from .pipeline import ExtractConfig, Extractor, default_workers
@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights-dir", default=None, help="folder with weight files (default checkpoints/)")
     p.add_argument("--seed", type=int, default=0, help="seed for --weights random")
     p.add_argument("--shard", default="0/1", help="I/N: only videos whose id hashes to shard I of N (0-based)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto")
     p.add_argument("--dtype", choices=("float16", "float32"), default="float16")
     p.add_argument("--device", default="cuda" if _cuda() else "cpu")
     p.add_argument("--batch-size", type=int, default=32, help="network batch (frames or clips)")

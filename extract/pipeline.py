@@ -114,21 +114,24 @@ class Extractor:
         out = Decoded(video_id, path)
         try:
             info = probe(path)
-            need_frames = any(m in self.backbones for m in ("resnet152", "c3d"))
-            if need_frames:
-                fr = decode_frames(path, self.cfg.frames, self.cfg.clips if "c3d" in self.backbones else 0,
-                                   self.cfg.short_side, info)
-                if "resnet152" in self.backbones:
-                    out.inputs["resnet152"] = self.backbones["resnet152"].inputs(fr.frames)
-                if "c3d" in self.backbones:
-                    out.inputs["c3d"] = self.backbones["c3d"].inputs(fr.clips)
-            if "vggish" in self.backbones:
-                examples = audio_examples(path, has_audio=info.has_audio)
-                if not info.has_audio:
-                    out.notes.append("no audio track: vggish has 0 rows")
-                elif len(examples) == 0:
-                    out.notes.append("audio shorter than 0.96 s: vggish has 0 rows")
-                out.inputs["vggish"] = self.backbones["vggish"].inputs(examples)
+            with ThreadPoolExecutor(1) as pool:
+                # the audio decode (its own ffmpeg process) runs beside the frame decode
+                audio = (pool.submit(audio_examples, path, has_audio=info.has_audio)
+                         if "vggish" in self.backbones else None)
+                if any(m in self.backbones for m in ("resnet152", "c3d")):
+                    fr = decode_frames(path, self.cfg.frames, self.cfg.clips if "c3d" in self.backbones else 0,
+                                       self.cfg.short_side, info)
+                    if "resnet152" in self.backbones:
+                        out.inputs["resnet152"] = self.backbones["resnet152"].inputs(fr.frames)
+                    if "c3d" in self.backbones:
+                        out.inputs["c3d"] = self.backbones["c3d"].inputs(fr.clips)
+                if audio is not None:
+                    examples = audio.result()
+                    if not info.has_audio:
+                        out.notes.append("no audio track: vggish has 0 rows")
+                    elif len(examples) == 0:
+                        out.notes.append("audio shorter than 0.96 s: vggish has 0 rows")
+                    out.inputs["vggish"] = self.backbones["vggish"].inputs(examples)
         except MediaError as e:
             out.error = str(e)
         except Exception as e:  # an unexpected decoder failure must not stop a batch job

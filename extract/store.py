@@ -101,7 +101,8 @@ class FeatureStore:
                 if old.get("backbones", {}).get(name, wid) != wid:
                     raise StoreError(f"{self.meta_path}: {name} features come from {old['backbones'][name]}, "
                                      f"this run uses {wid}; use another --out")
-            merged = {**old, **meta, "backbones": {**old.get("backbones", {}), **meta.get("backbones", {})}}
+            merged = {**old, **meta, **{k: {**old.get(k, {}), **meta.get(k, {})}
+                                        for k in ("backbones", "dims", "precision") if k in meta}}
         else:
             merged = meta
         if merged != old:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from extract.ffmpeg import ffmpeg_cmd
 
 REPO = Path(__file__).resolve().parents[1]
+# int8 calibration caches go to a per-run folder, never the user's torch hub cache
+os.environ.setdefault("S2VT_CACHE_DIR", tempfile.mkdtemp(prefix="s2vt-test-cache-"))
 
 
 def make_video(path: Path, seconds: float = 2.0, size: str = "160x120", rate: int = 25,

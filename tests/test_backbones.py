@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from extract.backbones import build_backbone
-from extract.backbones.c3d import C3D
+from extract.backbones.c3d import C3D, C3DNet
 from extract.backbones.vggish import VGGish
 from extract.backbones.weights import WeightsNotFound
 
@@ -63,6 +63,22 @@ def test_random_resnet_separates_colours(nets):
     assert cos[~torch.eye(3, dtype=bool)].max() < 0.999  # not the exploded, all-alike features
 
 
+def test_resnet_matches_torchvision():
+    import torchvision
+    from extract.backbones.resnet import ResNet152Net
+    tv = torchvision.models.resnet152(weights=None).eval()
+    with torch.no_grad():  # non-trivial batch-norm statistics, so a mis-wired bn shows
+        for m in tv.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1), m.running_var.uniform_(0.5, 2), m.weight.uniform_(0.1, 0.5)
+    ours = ResNet152Net().eval()
+    ours.load_state_dict({k: v for k, v in tv.state_dict().items() if not k.startswith("fc.")}, strict=True)
+    tv.fc = torch.nn.Identity()
+    x = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(ours(x), tv(x), rtol=1e-5, atol=1e-6)
+
+
 def test_bf16_features_stay_faithful():
     net = build_backbone("resnet152", "random", seed=0, precision="fp32")
     x = torch.randint(0, 256, (2, 3, 224, 224), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
@@ -93,8 +109,8 @@ def test_c3d_loads_sports1m_port_layout(tmp_path):
     torch.save(state, tmp_path / "c3d.pickle")
     net = build_backbone("c3d", "pretrained", weights_dir=tmp_path, precision="fp32")
     assert net.weight_id == "c3d.pickle"
-    assert torch.equal(net.fc6.weight, state["fc6.weight"])
-    assert set(C3D().state_dict()) == set(state)  # strict: same keys, nothing extra
+    assert torch.equal(net.net.fc6.weight, state["fc6.weight"])
+    assert set(C3DNet().state_dict()) == set(state)  # strict: same keys, nothing extra
     clips = np.random.default_rng(0).integers(0, 256, (2, 16, 128, 171, 3), dtype=np.uint8)
     out = net.embed(net.inputs(clips))
     assert out.shape == (2, 4096) and out.min() >= 0  # fc6 after ReLU

@@ -10,18 +10,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import Backbone, he_init, seeded_init, warn_random
+from . import Backbone, empty_module, he_init, seeded_init, warn_random
 from .resnet import center_crop
 from .weights import find_weights, load_state_dict
+from ..video import C3D_CLIP_LEN as CLIP_LEN
 
 SPORTS1M_MEAN_BGR = (90.25, 97.66, 101.41)
 RESIZE_HW = (128, 171)
 CROP = 112
+ACTIVATED = ("conv1", "conv2", "conv3a", "conv3b", "conv4a", "conv4b", "conv5a", "conv5b", "fc6")
 
 
-class C3D(Backbone):
-    name = "c3d"
-    dim = 4096
+class C3DNet(nn.Module):
+    """The network, with the port's keys (conv1 ... fc8); [K, 3, 16, 112, 112] -> fc6 [K, 4096]."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -37,20 +38,53 @@ class C3D(Backbone):
         # fc7/fc8 are unused for fc6 features but kept so the port's file loads strictly
         self.fc7 = nn.Linear(4096, 4096)
         self.fc8 = nn.Linear(4096, 487)
+        # one ReLU module per layer (no parameters): int8 conversion fuses each into its layer
+        self.relu = nn.ModuleDict({n: nn.ReLU() for n in ACTIVATED})
+        self.int8_unused = ("fc7", "fc8")
+
+    def act(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        return self.relu[name](getattr(self, name)(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.pool1(self.act("conv1", x))
+        h = self.pool(self.act("conv2", h))
+        h = self.pool(self.act("conv3b", self.act("conv3a", h)))
+        h = self.pool(self.act("conv4b", self.act("conv4a", h)))
+        h = self.pool5(self.act("conv5b", self.act("conv5a", h)))
+        return self.act("fc6", h.flatten(1))
+
+    def fuse_groups(self) -> list[list[str]]:
+        return [[n, f"relu.{n}"] for n in ACTIVATED]
+
+
+class C3D(Backbone):
+    name = "c3d"
+    dim = 4096
+    supports_int8 = True
+
+    def __init__(self, net: C3DNet | None = None) -> None:
+        super().__init__()
+        self.net = net if net is not None else C3DNet()
         self.register_buffer("mean", torch.tensor(SPORTS1M_MEAN_BGR).view(1, 3, 1, 1, 1), persistent=False)
 
     @classmethod
-    def create(cls, weights: str = "pretrained", weights_dir=None, seed: int = 0) -> "C3D":
+    def create(cls, weights: str = "pretrained", weights_dir=None, seed: int = 0, load: bool = True) -> "C3D":
+        """`load=False` leaves the weights zeroed (the int8 cache supplies its own)."""
         if weights == "random":
             warn_random("C3D", seed)
-            with seeded_init(seed):
-                model = he_init(cls())
+            if load:
+                with seeded_init(seed):
+                    model = cls(he_init(C3DNet()))
+            else:
+                model = cls(empty_module(C3DNet))
             model.weight_id = f"random(seed={seed})"
             return model
         path = find_weights("c3d", weights_dir)
-        model = cls()
-        model.load_state_dict(load_state_dict(path), strict=True)
+        model = cls(C3DNet() if load else empty_module(C3DNet))
+        if load:
+            model.net.load_state_dict(load_state_dict(path), strict=True)
         model.weight_id = path.name
+        model.weight_file = path
         return model
 
     def inputs(self, clips: np.ndarray) -> torch.Tensor:
@@ -62,10 +96,6 @@ class C3D(Backbone):
         x = x.reshape(k, t, 3, CROP, CROP).permute(0, 2, 1, 3, 4)
         return (x - self.mean).contiguous()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.pool1(F.relu(self.conv1(x)))
-        h = self.pool(F.relu(self.conv2(h)))
-        h = self.pool(F.relu(self.conv3b(F.relu(self.conv3a(h)))))
-        h = self.pool(F.relu(self.conv4b(F.relu(self.conv4a(h)))))
-        h = self.pool5(F.relu(self.conv5b(F.relu(self.conv5a(h)))))
-        return F.relu(self.fc6(h.flatten(1)))
+    def calibration_inputs(self, video: np.ndarray) -> torch.Tensor:
+        k = len(video) // CLIP_LEN
+        return self.inputs(video[:k * CLIP_LEN].reshape(k, CLIP_LEN, *video.shape[1:]))

@@ -1,0 +1,71 @@
+"""int8 backbones: faithful to fp32 on real decoded video, cached, and never trusted when they drift."""
+
+import warnings
+
+import pytest
+import torch
+
+from extract.backbones import build_backbone, int8
+from extract.pipeline import ExtractConfig, Extractor
+
+pytestmark = pytest.mark.skipif(not int8.available(), reason="no x86 int8 engine in this PyTorch")
+
+
+def cosines(a, b):
+    return torch.nn.functional.cosine_similarity(torch.as_tensor(a).float(), torch.as_tensor(b).float(), dim=1)
+
+
+@pytest.fixture(scope="module")
+def fp32_and_int8(videos):
+    """ResNet-152 (112 px) and C3D features of a generated video, in fp32 and in int8."""
+    out = {}
+    for precision in ("fp32", "int8"):
+        ex = Extractor(ExtractConfig(modalities=("resnet152", "c3d"), weights="random", image_size=112,
+                                     clips=2, frames=8, precision=precision))
+        assert {b.precision for b in ex.backbones.values()} == {precision}
+        out[precision] = ex.features([ex.decode("v", str(videos["mp4_aac"]))])[0]
+    return out
+
+
+@pytest.mark.parametrize("name", ["resnet152", "c3d"])
+def test_int8_features_stay_faithful(fp32_and_int8, name):
+    a, b = fp32_and_int8["fp32"][name], fp32_and_int8["int8"][name]
+    assert a.shape == b.shape and len(a) > 0
+    assert cosines(a, b).min() >= 0.99
+    assert not torch.equal(torch.as_tensor(a), torch.as_tensor(b))  # really a different path
+
+
+def test_auto_picks_int8_on_this_cpu_and_vggish_stays_fp32():
+    ex = Extractor(ExtractConfig(weights="random", image_size=112))
+    assert ex.meta()["precision"] == {"resnet152": "int8", "c3d": "int8", "vggish": "fp32"}
+
+
+def test_int8_cache_is_reused_and_a_damaged_one_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("S2VT_CACHE_DIR", str(tmp_path))
+    x = torch.randint(0, 256, (3, 3, 64, 64), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    first = build_backbone("resnet152", "random", precision="int8", image_size=64)
+    files = list(tmp_path.glob("resnet152-*.pt"))
+    assert len(files) == 1 and first.int8_cosine >= 0.99
+    again = build_backbone("resnet152", "random", precision="int8", image_size=64)
+    assert torch.equal(first.embed(x), again.embed(x))
+    files[0].write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match="unreadable int8 cache"):
+        rebuilt = build_backbone("resnet152", "random", precision="int8", image_size=64)
+    assert torch.equal(first.embed(x), rebuilt.embed(x))
+    other_seed = build_backbone("resnet152", "random", seed=1, precision="int8", image_size=64)
+    assert len(list(tmp_path.glob("resnet152-*.pt"))) == 2 and not torch.equal(first.embed(x), other_seed.embed(x))
+
+
+def test_int8_that_drifts_falls_back_to_fp32(tmp_path, monkeypatch):
+    monkeypatch.setenv("S2VT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(int8, "MIN_COSINE", 1.01)  # no int8 network can pass this
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net = build_backbone("c3d", "random", precision="int8")
+    assert net.precision == "fp32" and any("using fp32" in str(w.message) for w in caught)
+    assert not list(tmp_path.glob("*.pt"))  # nothing cached for a failed calibration
+
+
+def test_int8_refused_on_gpu():
+    with pytest.raises(ValueError, match="CPU only"):
+        build_backbone("c3d", "random", precision="int8", device="meta")
