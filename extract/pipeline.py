@@ -91,13 +91,12 @@ class Extractor:
 
     def __init__(self, cfg: ExtractConfig) -> None:
         self.cfg = cfg
-        self.backbones = {}
-        for m in cfg.modalities:
-            opts = {"image_size": cfg.image_size} if m == "resnet152" else {}
-            if m == "vggish":
-                opts["pca"] = cfg.vggish_pca
-            self.backbones[m] = build_backbone(m, cfg.weights, cfg.weights_dir, cfg.seed, cfg.device,
-                                               cfg.precision, **opts)
+        options = {"resnet152": {"image_size": cfg.image_size}, "vggish": {"pca": cfg.vggish_pca}}
+        # built side by side: loading, quantising and packing weights mostly run outside the GIL
+        with ThreadPoolExecutor(len(cfg.modalities)) as pool:
+            futures = {m: pool.submit(build_backbone, m, cfg.weights, cfg.weights_dir, cfg.seed, cfg.device,
+                                      cfg.precision, **options.get(m, {})) for m in cfg.modalities}
+        self.backbones = {m: f.result() for m, f in futures.items()}
 
     def meta(self) -> dict:
         """The store's meta.json for these settings."""

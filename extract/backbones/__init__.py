@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -51,9 +52,17 @@ def resolve_precision(precision: str, device: torch.device, supports_int8: bool 
     return precision
 
 
+_RNG_LOCK = threading.Lock()
+
+
 def seeded_init(seed: int):
-    """Context in which module construction draws from a private, seeded RNG."""
+    """Context in which module construction draws from a private, seeded RNG.
+
+    Holds a lock: backbones are built in parallel threads, and two seeded constructions
+    sharing the global RNG at once would interleave their draws.
+    """
     stack = contextlib.ExitStack()
+    stack.enter_context(_RNG_LOCK)
     stack.enter_context(torch.random.fork_rng(devices=[]))
     torch.manual_seed(seed)
     return stack

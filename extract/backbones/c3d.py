@@ -80,7 +80,7 @@ class C3D(Backbone):
             model.weight_id = f"random(seed={seed})"
             return model
         path = find_weights("c3d", weights_dir)
-        model = cls(C3DNet() if load else empty_module(C3DNet))
+        model = cls(empty_module(C3DNet))  # the file (or the int8 cache) supplies every weight
         if load:
             model.net.load_state_dict(load_state_dict(path), strict=True)
         model.weight_id = path.name
@@ -91,8 +91,10 @@ class C3D(Backbone):
         """uint8 [K, 16, H, W, 3] RGB -> float [K, 3, 16, 112, 112] BGR, mean-subtracted (0-255 scale)."""
         k, t, h, w, _ = clips.shape
         x = torch.from_numpy(np.ascontiguousarray(clips)).reshape(k * t, h, w, 3).permute(0, 3, 1, 2)
-        x = F.interpolate(x.float(), size=RESIZE_HW, mode="bilinear", align_corners=False, antialias=True)
-        x = center_crop(x, CROP).flip(1)  # RGB -> BGR
+        # resized as uint8 (PyTorch's vectorised path, ~7x faster than float here; within one
+        # grey level of the float resize), then to float for the mean subtraction
+        x = F.interpolate(x, size=RESIZE_HW, mode="bilinear", align_corners=False, antialias=True)
+        x = center_crop(x, CROP).flip(1).float()  # RGB -> BGR
         x = x.reshape(k, t, 3, CROP, CROP).permute(0, 2, 1, 3, 4)
         return (x - self.mean).contiguous()
 
