@@ -25,9 +25,9 @@ from ..fileio import atomic_write_bytes
 CALIBRATION_VERSION = 1
 MIN_COSINE = 0.99
 CHECK_FRACTION = 4  # the last quarter of the calibration video is held out for the check
-# onednn first: measured here (AVX-512 VNNI) ResNet-152 40 frames 1.57 s vs x86's 1.70 s,
-# C3D 8 clips 0.68 s vs 0.75 s; activations keep reduce_range, safe on CPUs without VNNI
-ENGINES = ("onednn", "x86", "fbgemm")
+# PyTorch's x86 engine picks fbgemm or onednn per layer (onednn alone measured the same
+# here); activations keep reduce_range, safe on CPUs without VNNI
+ENGINES = ("x86", "fbgemm")
 
 # torch.ao's notices, repeated on every call: filtered once here, by message, because
 # warnings.catch_warnings is not thread-safe and backbones are built in parallel threads
