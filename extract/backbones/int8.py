@@ -36,14 +36,18 @@ for _message in ("torch.ao.quantization is deprecated", "Please use quant_min an
     warnings.filterwarnings("ignore", message=_message)
 
 
+def engine() -> str | None:
+    """The first of ENGINES this PyTorch supports, or None."""
+    return next((e for e in ENGINES if e in torch.backends.quantized.supported_engines), None)
+
+
 def available() -> bool:
     """True on x86 CPUs where PyTorch has an int8 engine (and still ships torch.ao.quantization)."""
     try:
         import torch.ao.quantization  # noqa: F401
     except ImportError:
         return False
-    return (platform.machine().lower() in ("x86_64", "amd64")
-            and any(e in torch.backends.quantized.supported_engines for e in ENGINES))
+    return platform.machine().lower() in ("x86_64", "amd64") and engine() is not None
 
 
 def cache_dir() -> Path:
@@ -146,8 +150,7 @@ def calibrate(model) -> tuple[float, dict]:
 
 def build_int8(cls, weights: str, weights_dir, seed: int, **options):
     """A backbone of class `cls` whose network runs in int8, or None where int8 drifts from fp32."""
-    engine = next(e for e in ENGINES if e in torch.backends.quantized.supported_engines)
-    torch.backends.quantized.engine = engine
+    torch.backends.quantized.engine = engine()
     model = cls.create(weights=weights, weights_dir=weights_dir, seed=seed, load=False, **options)
     path = cache_path(model)
     if path.is_file():
