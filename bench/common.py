@@ -38,13 +38,19 @@ def fresh_int8_cache() -> str:
     return os.environ["S2VT_CACHE_DIR"]
 
 
+def timed(fn) -> tuple[float, object]:
+    """Wall time of one call, and its result."""
+    t0 = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - t0, result
+
+
 def median_time(fn, repeats: int) -> tuple[float, object]:
     """Median wall time of `repeats` calls, and the last call's result."""
     times, result = [], None
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
+        t, result = timed(fn)
+        times.append(t)
     return statistics.median(times), result
 
 

@@ -6,14 +6,14 @@ Run: python bench/decode.py [--videos 64] [--beam 5] [--repeats 3]
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common import median_time  # noqa: E402
 
 from s2vt.decode import beam_search  # noqa: E402
 from s2vt.model import ModelConfig, S2VT  # noqa: E402
@@ -45,13 +45,8 @@ def main() -> None:
             outs.append(beam_search(model, one, 1, 2, args.beam, 28)[0])
         return outs
 
-    def timed(fn):
-        t0 = time.perf_counter()
-        fn()
-        return time.perf_counter() - t0
-
-    b = statistics.median(timed(batched) for _ in range(args.repeats))
-    loop = statistics.median(timed(per_video) for _ in range(args.repeats))
+    b = median_time(batched, args.repeats)[0]
+    loop = median_time(per_video, args.repeats)[0]
     print(f"{'decoder (' + str(args.videos) + ' videos x beam ' + str(args.beam) + ')':<36}{'seconds (median)':>18}"
           f"{'videos/s':>12}")
     print(f"{'per-video loop of beam_search':<36}{loop:>18.3f}{args.videos / loop:>12.1f}")

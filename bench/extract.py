@@ -12,6 +12,7 @@ Run: python bench/extract.py [--videos 12] [--seconds 10] [--repeats 3]
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import tempfile
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import cpu_name, fresh_int8_cache, make_videos, median_time, table
+from common import cpu_name, fresh_int8_cache, make_videos, table, timed
 
 from extract.backbones import build_backbone
 from extract.ffmpeg import ffmpeg_cmd
@@ -72,27 +73,33 @@ def main() -> None:
     torch.manual_seed(0)
     base_net = torchvision.models.resnet152(zero_init_residual=True).eval()
     base_net.fc = torch.nn.Identity()
-    with tempfile.TemporaryDirectory() as tmp:
-        t_base, _ = median_time(lambda: [baseline_video(v, base_net, Path(tmp)) for v in videos], args.repeats)
 
-    rows = [["baseline: JPEG dump + PIL + fp32 per video (resnet152)", f"{t_base:.1f}", f"{n / t_base:.3f}", "1.00"]]
     fresh_int8_cache()
     t0 = time.perf_counter()
     Extractor(ExtractConfig(modalities=("resnet152", "c3d"), weights="random"))
     t_calib = time.perf_counter() - t0
-    results = {}
     configs = [(("resnet152",), "fp32"), (("resnet152",), "auto"), (("c3d",), "fp32"), (("c3d",), "auto"),
                (("vggish",), "auto"), (("resnet152", "c3d", "vggish"), "auto")]
+    extractors = {c: Extractor(ExtractConfig(modalities=c[0], weights="random", precision=c[1])) for c in configs}
+
+    # repeats interleaved (baseline, then each of ours, then again): a slow spell of this shared
+    # machine then falls on every pipeline alike instead of on whichever ran during it
+    times: dict = {c: [] for c in ["baseline", *configs]}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.repeats):
+            times["baseline"].append(timed(lambda: [baseline_video(v, base_net, Path(tmp)) for v in videos])[0])
+            for c in configs:
+                times[c].append(timed(lambda: ours(extractors[c], videos))[0])
+    t_base = statistics.median(times["baseline"])
+    rows = [["baseline: JPEG dump + PIL + fp32 per video (resnet152)", f"{t_base:.1f}", f"{n / t_base:.3f}", "1.00"]]
     for mods, precision in configs:
-        ex = Extractor(ExtractConfig(modalities=mods, weights="random", precision=precision))
-        t, feats = median_time(lambda: ours(ex, videos), args.repeats)
-        results[mods, precision] = (t, ex, feats)
+        t, ex = statistics.median(times[mods, precision]), extractors[mods, precision]
         used = "/".join(sorted({b.precision for b in ex.backbones.values()}))
         rows.append([f"ours: {'+'.join(mods)} ({used})", f"{t:.1f}", f"{n / t:.3f}",
                      f"{t_base / t:.2f}" if mods == ("resnet152",) else ""])
 
     # decode vs network: the same work, timed separately, single-threaded order
-    ex = results[("resnet152", "c3d", "vggish"), "auto"][1]
+    ex = extractors[("resnet152", "c3d", "vggish"), "auto"]
     t0 = time.perf_counter()
     decoded = [ex.decode(v.stem, str(v)) for v in videos]
     t_decode = time.perf_counter() - t0
@@ -111,14 +118,14 @@ def main() -> None:
     prec = ex.backbones["resnet152"].precision
 
     print(f"{n} videos, {args.seconds:g} s, 640x360, 25 fps; {cpu_name()}, {torch.get_num_threads()} threads; "
-          f"median of {args.repeats}; ResNet precision: {prec}")
+          f"median of {args.repeats} interleaved runs; ResNet precision: {prec}")
     print(table(["pipeline", "seconds", "videos/s", "ratio"], rows))
     print(f"all three modalities: decode {t_decode / (t_decode + t_net):.0%} of the time, networks "
           f"{t_net / (t_decode + t_net):.0%} (decode {t_decode / n:.2f} s/video, networks {t_net / n:.2f} s/video)")
     print(f"features vs fp32 on the same inputs, all {n} videos: min cosine ResNet-152 {cos['resnet152']:.5f}, "
           f"C3D {cos['c3d']:.5f}")
     print(f"one-time int8 calibration of ResNet-152 + C3D (then cached): {t_calib:.1f} s")
-    ratio = t_base / results[("resnet152",), "auto"][0]
+    ratio = t_base / statistics.median(times[("resnet152",), "auto"])
     print(f"RESULT extract_resnet152 ratio={ratio:.2f} target=4")
 
 

@@ -24,12 +24,14 @@ EXAMPLE_FRAMES = 96
 EXAMPLE_SECONDS = EXAMPLE_FRAMES * HOP / SAMPLE_RATE  # 0.96
 
 
-def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, has_audio: bool | None = None):
+def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, has_audio: bool | None = None,
+               background: bool = False):
     """The audio track as a pydub AudioSegment (mono, `sample_rate` Hz, 16-bit), or None without audio.
 
     ffmpeg (the same binary the video path uses) decodes and resamples through a pipe;
     pydub's own `from_file` would need ffprobe, which the bundled ffmpeg lacks.
     Returns None when the file has no audio stream (`has_audio` skips the probe when known).
+    `background`: see `extract.ffmpeg.start_ffmpeg`.
     """
     if has_audio is None:
         from .video import probe
@@ -38,7 +40,8 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, has_audi
         return None
     AudioSegment = pydub_segment_class()
     proc = run_ffmpeg(["-loglevel", "error", "-i", os.fspath(path), "-map", "0:a:0?", "-vn", "-sn",
-                       "-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "pipe:1"], timeout=3600)
+                       "-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "pipe:1"], timeout=3600,
+                      background=background)
     if proc.returncode != 0:
         raise MediaError(f"{os.fspath(path)}: cannot decode audio ({last_error_line(proc.stderr)})")
     if not proc.stdout:
@@ -121,9 +124,9 @@ def log_mel_examples(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.ascontiguousarray(_frame(log_mel, EXAMPLE_FRAMES, EXAMPLE_FRAMES), dtype=np.float32)
 
 
-def audio_examples(path: str | os.PathLike, has_audio: bool | None = None) -> np.ndarray:
+def audio_examples(path: str | os.PathLike, has_audio: bool | None = None, background: bool = False) -> np.ndarray:
     """[A, 96, 64] VGGish examples of a file's audio track ([0, 96, 64] without audio)."""
-    segment = load_audio(path, has_audio=has_audio)
+    segment = load_audio(path, has_audio=has_audio, background=background)
     if segment is None:
         return np.zeros((0, EXAMPLE_FRAMES, MEL_BANDS), np.float32)
     return log_mel_examples(segment_to_float(segment), segment.frame_rate)

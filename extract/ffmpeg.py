@@ -33,15 +33,42 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def ffmpeg_cmd(args: Sequence[str]) -> list[str]:
-    """The argv for one quiet, non-interactive ffmpeg call."""
-    return [ffmpeg_exe(), "-hide_banner", "-nostdin", *args]
+BACKGROUND_NICE = 10
 
 
-def run_ffmpeg(args: Sequence[str], timeout: float | None = None) -> subprocess.CompletedProcess:
+def ffmpeg_cmd(args: Sequence[str], background: bool = False) -> list[str]:
+    """The argv for one quiet, non-interactive ffmpeg call (`background`: one decoding thread)."""
+    threads = ["-threads", "1", "-filter_threads", "1"] if background else []
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin", *threads, *args]
+
+
+def start_ffmpeg(args: Sequence[str], background: bool = False) -> subprocess.Popen:
+    """Start ffmpeg with stdout and stderr piped.
+
+    `background` is for decoding ahead of a network on the same cores: one thread, and a
+    lower priority, so ffmpeg fills the gaps the network leaves instead of stalling its
+    threads (measured: 14.2 s vs 15.0 s for 8 videos through int8 ResNet-152 on 2 cores).
+    """
+    proc = subprocess.Popen(ffmpeg_cmd(args, background), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if background and hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, proc.pid, BACKGROUND_NICE)
+        except OSError:  # already exited, or not permitted: it only runs at normal priority
+            pass
+    return proc
+
+
+def run_ffmpeg(args: Sequence[str], timeout: float | None = None,
+               background: bool = False) -> subprocess.CompletedProcess:
     """Run ffmpeg to completion, capturing stdout (bytes) and stderr."""
-    return subprocess.run(ffmpeg_cmd(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=timeout, check=False)
+    with start_ffmpeg(args, background) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def last_error_line(stderr: bytes) -> str:

@@ -108,18 +108,21 @@ class Extractor:
                 "precision": {m: b.precision for m, b in self.backbones.items()},
                 "dtype": c.dtype, "version": package_version()}
 
-    def decode(self, video_id: str, path: str) -> Decoded:
-        """Decode one video to backbone inputs; a MediaError becomes `error` (never raised)."""
+    def decode(self, video_id: str, path: str, background: bool = False) -> Decoded:
+        """Decode one video to backbone inputs; a MediaError becomes `error` (never raised).
+
+        `background` (decoding ahead of the networks): ffmpeg single-threaded at low priority.
+        """
         out = Decoded(video_id, path)
         try:
             info = probe(path)
             with ThreadPoolExecutor(1) as pool:
                 # the audio decode (its own ffmpeg process) runs beside the frame decode
-                audio = (pool.submit(audio_examples, path, has_audio=info.has_audio)
+                audio = (pool.submit(audio_examples, path, has_audio=info.has_audio, background=background)
                          if "vggish" in self.backbones else None)
                 if any(m in self.backbones for m in ("resnet152", "c3d")):
                     fr = decode_frames(path, self.cfg.frames, self.cfg.clips if "c3d" in self.backbones else 0,
-                                       self.cfg.short_side, info)
+                                       self.cfg.short_side, info, background)
                     if "resnet152" in self.backbones:
                         out.inputs["resnet152"] = self.backbones["resnet152"].inputs(fr.frames)
                     if "c3d" in self.backbones:
@@ -163,7 +166,7 @@ class Extractor:
         pending: collections.deque[Future] = collections.deque()
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for vid, path in items:
-                pending.append(pool.submit(self.decode, vid, path))
+                pending.append(pool.submit(self.decode, vid, path, background=True))
                 if len(pending) > workers + self.cfg.batch_videos:
                     yield pending.popleft().result()
             while pending:

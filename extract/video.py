@@ -10,11 +10,10 @@ import dataclasses
 import math
 import os
 import re
-import subprocess
 
 import numpy as np
 
-from .ffmpeg import MediaError, ffmpeg_cmd, last_error_line, run_ffmpeg
+from .ffmpeg import MediaError, last_error_line, run_ffmpeg, start_ffmpeg
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv",
                     ".wmv", ".3gp", ".ts", ".ogv")
@@ -162,12 +161,12 @@ def _select_expr(indices: np.ndarray) -> str:
 
 
 def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
-                  short_side: int = 256, info: VideoInfo | None = None) -> Frames:
+                  short_side: int = 256, info: VideoInfo | None = None, background: bool = False) -> Frames:
     """Decode the video once and return the uniformly sampled frames (and C3D clips when clips > 0).
 
     Frames are scaled so their short side is `short_side` (display aspect, rotation applied).
     If the file holds fewer frames than its header promised, missing indices repeat the
-    last decoded frame.
+    last decoded frame. `background`: see `extract.ffmpeg.start_ffmpeg`.
     """
     info = info or probe(path)
     total = info.est_frames
@@ -176,12 +175,11 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
     wanted = np.unique(np.concatenate([frame_idx, clip_idx.ravel()]))
     w, h = scaled_size(info.width, info.height, short_side)
     vf = f"select='{_select_expr(wanted)}',scale={w}:{h}:flags=bilinear,format=rgb24"
-    cmd = ffmpeg_cmd(["-loglevel", "error", "-i", os.fspath(path), "-map", "0:v:0", "-an", "-sn",
-                      "-vf", vf, "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                      "pipe:1"])
+    args = ["-loglevel", "error", "-i", os.fspath(path), "-map", "0:v:0", "-an", "-sn",
+            "-vf", vf, "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     frame_bytes = w * h * 3
     got = []
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+    with start_ffmpeg(args, background) as proc:
         while len(got) < len(wanted):
             buf = proc.stdout.read(frame_bytes)
             if len(buf) < frame_bytes:
