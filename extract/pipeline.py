@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .audio import audio_examples
-from .backbones import MODALITIES, build_backbone
+from .backbones import MODALITIES, Backbone, build_backbone
 from .ffmpeg import MediaError
 from .video import C3D_CLIP_LEN, decode_frames, probe
 
@@ -89,14 +89,29 @@ class Decoded:
 class Extractor:
     """Holds the backbones (loaded once) and turns video files into feature arrays."""
 
-    def __init__(self, cfg: ExtractConfig) -> None:
+    def __init__(self, cfg: ExtractConfig, wait: bool = True) -> None:
+        """Start building the backbones; `wait=False` returns at once (`decode` can run meanwhile,
+        and `backbones` waits for them, raising any build error there)."""
         self.cfg = cfg
         options = {"resnet152": {"image_size": cfg.image_size}, "vggish": {"pca": cfg.vggish_pca}}
         # built side by side: loading, quantising and packing weights mostly run outside the GIL
-        with ThreadPoolExecutor(len(cfg.modalities)) as pool:
-            futures = {m: pool.submit(build_backbone, m, cfg.weights, cfg.weights_dir, cfg.seed, cfg.device,
-                                      cfg.precision, **options.get(m, {})) for m in cfg.modalities}
-        self.backbones = {m: f.result() for m, f in futures.items()}
+        self._pool = ThreadPoolExecutor(len(cfg.modalities))
+        self._building = {m: self._pool.submit(build_backbone, m, cfg.weights, cfg.weights_dir, cfg.seed,
+                                               cfg.device, cfg.precision, **options.get(m, {}))
+                          for m in cfg.modalities}
+        self._backbones: dict[str, Backbone] | None = None
+        if wait:
+            _ = self.backbones  # build errors surface from the constructor
+
+    @property
+    def backbones(self) -> dict[str, Backbone]:
+        """The backbones by modality, waiting for them to be built the first time."""
+        if self._backbones is None:
+            try:
+                self._backbones = {m: f.result() for m, f in self._building.items()}
+            finally:
+                self._pool.shutdown(wait=False)
+        return self._backbones
 
     def meta(self) -> dict:
         """The store's meta.json for these settings."""
@@ -114,30 +129,34 @@ class Extractor:
         `background` (decoding ahead of the networks): ffmpeg single-threaded at low priority.
         """
         out = Decoded(video_id, path)
+        mods = self.cfg.modalities
         try:
             info = probe(path)
             with ThreadPoolExecutor(1) as pool:
                 # the audio decode (its own ffmpeg process) runs beside the frame decode
                 audio = (pool.submit(audio_examples, path, has_audio=info.has_audio, background=background)
-                         if "vggish" in self.backbones else None)
-                if any(m in self.backbones for m in ("resnet152", "c3d")):
-                    fr = decode_frames(path, self.cfg.frames, self.cfg.clips if "c3d" in self.backbones else 0,
-                                       self.cfg.short_side, info, background)
-                    if "resnet152" in self.backbones:
-                        out.inputs["resnet152"] = self.backbones["resnet152"].inputs(fr.frames)
-                    if "c3d" in self.backbones:
-                        out.inputs["c3d"] = self.backbones["c3d"].inputs(fr.clips)
-                if audio is not None:
-                    examples = audio.result()
-                    if not info.has_audio:
-                        out.notes.append("no audio track: vggish has 0 rows")
-                    elif len(examples) == 0:
-                        out.notes.append("audio shorter than 0.96 s: vggish has 0 rows")
-                    out.inputs["vggish"] = self.backbones["vggish"].inputs(examples)
+                         if "vggish" in mods else None)
+                fr = (decode_frames(path, self.cfg.frames, self.cfg.clips if "c3d" in mods else 0,
+                                    self.cfg.short_side, info, background)
+                      if "resnet152" in mods or "c3d" in mods else None)
+                examples = audio.result() if audio is not None else None
         except MediaError as e:
             out.error = str(e)
+            return out
         except Exception as e:  # an unexpected decoder failure must not stop a batch job
             out.error = f"{path}: {type(e).__name__}: {e}"
+            return out
+        backbones = self.backbones  # (still being built while the first videos decode)
+        if "resnet152" in mods:
+            out.inputs["resnet152"] = backbones["resnet152"].inputs(fr.frames)
+        if "c3d" in mods:
+            out.inputs["c3d"] = backbones["c3d"].inputs(fr.clips)
+        if examples is not None:
+            if not info.has_audio:
+                out.notes.append("no audio track: vggish has 0 rows")
+            elif len(examples) == 0:
+                out.notes.append("audio shorter than 0.96 s: vggish has 0 rows")
+            out.inputs["vggish"] = backbones["vggish"].inputs(examples)
         return out
 
     def features(self, batch: list[Decoded]) -> list[dict[str, np.ndarray]]:

@@ -129,7 +129,6 @@ def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int =
     """
     import warnings
 
-    from extract.ffmpeg import MediaError
     from extract.pipeline import ExtractConfig, Extractor
 
     from .engine import load_checkpoint
@@ -139,14 +138,19 @@ def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int =
                                   weights_dir=weights_dir, batch_videos=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        extractor = Extractor(cfg)
-    for path in videos:
+        # the first video decodes (ffmpeg processes) while the backbones are built
+        extractor = Extractor(cfg, wait=False)
         t0 = time.time()
-        try:
-            feats = extractor.extract(path)
-        except MediaError as e:
-            yield {"video": path, "error": str(e)}
+        first = extractor.decode("video", videos[0]) if videos else None
+        first_decode = time.time() - t0
+        _ = extractor.backbones  # build errors (a missing weight file) surface here
+    for i, path in enumerate(videos):
+        t0 = time.time() - (first_decode if i == 0 else 0.0)
+        d = first if i == 0 else extractor.decode("video", path)
+        if d.error:
+            yield {"video": path, "error": d.error}
             continue
+        feats = extractor.features([d])[0]
         batch = {m: torch.from_numpy(np.asarray(x, np.float32))[None].to(device) for m, x in feats.items()}
         lengths = {m: torch.tensor([x.shape[1]], device=device) for m, x in batch.items()}
         captions, probs = predict(model, vocab, batch, lengths, beam)
