@@ -40,20 +40,36 @@ def test_auto_picks_int8_on_this_cpu_and_vggish_stays_fp32():
     assert ex.meta()["precision"] == {"resnet152": "int8", "c3d": "int8", "vggish": "fp32"}
 
 
+def load_cached(name, **options):
+    """build_backbone that fails if the int8 cache is not used as is."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*unreadable int8 cache")
+        return build_backbone(name, "random", precision="int8", **options)
+
+
 def test_int8_cache_is_reused_and_a_damaged_one_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setenv("S2VT_CACHE_DIR", str(tmp_path))
     x = torch.randint(0, 256, (3, 3, 64, 64), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
     first = build_backbone("resnet152", "random", precision="int8", image_size=64)
     files = list(tmp_path.glob("resnet152-*.pt"))
     assert len(files) == 1 and first.int8_cosine >= 0.99
-    again = build_backbone("resnet152", "random", precision="int8", image_size=64)
-    assert torch.equal(first.embed(x), again.embed(x))
+    again = load_cached("resnet152", image_size=64)  # built from the cache: the same network
+    assert again.precision == "int8" and torch.equal(first.embed(x), again.embed(x))
     files[0].write_bytes(b"not a checkpoint")
     with pytest.warns(UserWarning, match="unreadable int8 cache"):
         rebuilt = build_backbone("resnet152", "random", precision="int8", image_size=64)
     assert torch.equal(first.embed(x), rebuilt.embed(x))
     other_seed = build_backbone("resnet152", "random", seed=1, precision="int8", image_size=64)
     assert len(list(tmp_path.glob("resnet152-*.pt"))) == 2 and not torch.equal(first.embed(x), other_seed.embed(x))
+
+
+def test_c3d_from_the_int8_cache_equals_the_calibrated_network(tmp_path, monkeypatch):
+    monkeypatch.setenv("S2VT_CACHE_DIR", str(tmp_path))
+    clips = torch.randn(2, 3, 16, 112, 112, generator=torch.Generator().manual_seed(0)) * 50
+    first = build_backbone("c3d", "random", precision="int8")
+    again = load_cached("c3d")  # Conv3d+ReLU and Linear+ReLU layers rebuilt from the cached state
+    assert torch.equal(first.embed(clips), again.embed(clips))
+    assert not any(p.is_meta for p in again.parameters())
 
 
 def test_int8_that_drifts_falls_back_to_fp32(tmp_path, monkeypatch):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import threading
 import warnings
 from pathlib import Path
@@ -81,14 +80,25 @@ def he_init(model: nn.Module) -> nn.Module:
     return model
 
 
-def empty_module(factory: Callable[[], nn.Module]) -> nn.Module:
-    """Build a module with zeroed tensors, skipping random initialisation (for weights loaded next)."""
+def empty_module(factory: Callable[[], nn.Module], materialize: bool = True) -> nn.Module:
+    """Build a module with zeroed tensors, skipping random initialisation (for weights loaded next).
+
+    `materialize=False` leaves every tensor on the meta device (shapes only), for a network
+    whose layers are all replaced next, as loading a cached int8 network does.
+    """
     with torch.device("meta"):
         module = factory()
-    module = module.to_empty(device="cpu")
-    with torch.no_grad():
-        for t in itertools.chain(module.parameters(), module.buffers()):
-            t.zero_()
+    if not materialize:
+        return module
+    # zeros allocated directly, not `to_empty`: its meta-tensor path imports sympy (~1 s of
+    # caption.py's cold start, holding the GIL while the other backbones build)
+    for m in module.modules():
+        for name, p in m._parameters.items():
+            if p is not None:
+                m._parameters[name] = nn.Parameter(torch.zeros(p.shape, dtype=p.dtype), p.requires_grad)
+        for name, b in m._buffers.items():
+            if b is not None:
+                m._buffers[name] = torch.zeros(b.shape, dtype=b.dtype)
     return module
 
 

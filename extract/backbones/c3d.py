@@ -69,18 +69,18 @@ class C3D(Backbone):
 
     @classmethod
     def create(cls, weights: str = "pretrained", weights_dir=None, seed: int = 0, load: bool = True) -> "C3D":
-        """`load=False` leaves the weights zeroed (the int8 cache supplies its own)."""
+        """`load=False` leaves the network's weights on the meta device (the int8 cache supplies its own)."""
         if weights == "random":
             warn_random("C3D", seed)
             if load:
                 with seeded_init(seed):
                     model = cls(he_init(C3DNet()))
             else:
-                model = cls(empty_module(C3DNet))
+                model = cls(empty_module(C3DNet, materialize=False))
             model.weight_id = f"random(seed={seed})"
             return model
         path = find_weights("c3d", weights_dir)
-        model = cls(empty_module(C3DNet))  # the file (or the int8 cache) supplies every weight
+        model = cls(empty_module(C3DNet, materialize=load))  # the file (or the int8 cache) supplies every weight
         if load:
             model.net.load_state_dict(load_state_dict(path), strict=True)
         model.weight_id = path.name

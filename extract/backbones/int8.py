@@ -22,7 +22,7 @@ from torch import nn
 
 from ..fileio import atomic_write_bytes
 
-CALIBRATION_VERSION = 1
+CALIBRATION_VERSION = 2  # 2: the cache holds the converted int8 state (1: prepared float state)
 MIN_COSINE = 0.99
 CHECK_FRACTION = 4  # the last quarter of the calibration video is held out for the check
 # PyTorch's x86 engine picks fbgemm or onednn per layer (onednn alone measured the same
@@ -32,7 +32,8 @@ ENGINES = ("x86", "fbgemm")
 # torch.ao's notices, repeated on every call: filtered once here, by message, because
 # warnings.catch_warnings is not thread-safe and backbones are built in parallel threads
 for _message in ("torch.ao.quantization is deprecated", "Please use quant_min and quant_max",
-                 "torch.quantize_per_tensor, torch.quantize_per_channel and other quantized"):
+                 "torch.quantize_per_tensor, torch.quantize_per_channel and other quantized",
+                 "TypedStorage is deprecated"):  # (torch.load of quantized tensors)
     warnings.filterwarnings("ignore", message=_message)
 
 
@@ -94,12 +95,7 @@ class QuantizedNet(nn.Module):
 
 
 def _prepared(net: nn.Module) -> QuantizedNet:
-    """Fuse conv(+bn)(+relu) groups and insert observers; the float model is modified in place.
-
-    The cache holds this prepared model's state (fused float weights + observer statistics):
-    converting from it packs each layer's int8 weights once, where loading a converted state
-    dict packs them twice more (~2 s of cold start for ResNet-152 and C3D here).
-    """
+    """Fuse conv(+bn)(+relu) groups and insert observers; the float model is modified in place."""
     from torch.ao.quantization import MinMaxObserver, fuse_modules, get_default_qconfig, prepare
     net.eval()
     for name in getattr(net, "int8_unused", ()):
@@ -117,6 +113,46 @@ def _prepared(net: nn.Module) -> QuantizedNet:
 def _convert(q: QuantizedNet) -> QuantizedNet:
     from torch.ao.quantization import convert
     return convert(q, inplace=True).eval()
+
+
+def _int8_layer(layer: nn.Module, relu: bool, bias: bool) -> nn.Module:
+    """The int8 module torch.ao's convert makes of a fused layer[+bn][+relu] group (weights unset)."""
+    import torch.ao.nn.intrinsic.quantized as nniq
+    import torch.ao.nn.quantized as nnq
+    if type(layer) is nn.Linear:
+        return (nniq.LinearReLU if relu else nnq.Linear)(layer.in_features, layer.out_features, bias)
+    convs = {(nn.Conv2d, False): nnq.Conv2d, (nn.Conv2d, True): nniq.ConvReLU2d,
+             (nn.Conv3d, False): nnq.Conv3d, (nn.Conv3d, True): nniq.ConvReLU3d}
+    if (type(layer), relu) not in convs:
+        raise TypeError(f"no int8 form for {type(layer).__name__}")
+    return convs[type(layer), relu](layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+                                    layer.padding, layer.dilation, layer.groups, bias, layer.padding_mode)
+
+
+def _int8_structure(net: nn.Module) -> QuantizedNet:
+    """The module tree `_convert(_prepared(net))` produces, built directly from `net`'s layer shapes.
+
+    Loading a cached int8 state into it quantises nothing and packs each layer's weights once,
+    where fusing, observing and converting the float model first took ~2.5 s of caption.py's
+    cold start for ResNet-152 and C3D here. A test checks both paths give identical features.
+    """
+    import torch.ao.nn.quantized as nnq
+    from torch.ao.nn.quantized import FloatFunctional
+    for name in getattr(net, "int8_unused", ()):
+        delattr(net, name)
+    for first, *rest in net.fuse_groups():
+        layer, others = net.get_submodule(first), [net.get_submodule(n) for n in rest]
+        relu = any(isinstance(m, nn.ReLU) for m in others)
+        bias = layer.bias is not None or any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in others)
+        net.set_submodule(first, _int8_layer(layer, relu, bias))
+        for n in rest:
+            net.set_submodule(n, nn.Identity())
+    for name, m in list(net.named_modules()):
+        if type(m) is FloatFunctional:
+            net.set_submodule(name, nnq.QFunctional())
+    q = QuantizedNet(net)
+    q.quant, q.dequant = nnq.Quantize(1.0, 0, torch.quint8), nnq.DeQuantize()
+    return q.eval()
 
 
 def cache_path(model) -> Path:
@@ -141,8 +177,8 @@ def calibrate(model) -> tuple[float, dict]:
         q = _prepared(model.net)
         for chunk in torch.split(x[:held], 16):
             q(chunk)
-        state = {k: v.clone() for k, v in q.state_dict().items()}
         q = _convert(q)
+        state = q.state_dict()
         cos = F.cosine_similarity(q(x[held:]), ref, dim=1).min().item()
     model.net = q
     return cos, state
@@ -156,9 +192,9 @@ def build_int8(cls, weights: str, weights_dir, seed: int, **options):
     if path.is_file():
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-            q = _prepared(model.net)
+            q = _int8_structure(model.net)
             q.load_state_dict(state["state_dict"], strict=True)
-            model.net = _convert(q)
+            model.net = q
             model.int8_cosine = float(state["cosine"])
             model.precision = "int8"
             return model.eval()

@@ -113,8 +113,9 @@ class ResNet152(Backbone):
     @classmethod
     def create(cls, weights: str = "pretrained", weights_dir=None, seed: int = 0, load: bool = True,
                image_size: int = 224) -> "ResNet152":
-        """`load=False` leaves the weights zeroed (the int8 cache supplies its own)."""
-        model = cls(image_size, empty_module(ResNet152Net))  # every weight is overwritten or unused
+        """`load=False` leaves the network's weights on the meta device (the int8 cache supplies its own)."""
+        # every weight is overwritten or unused
+        model = cls(image_size, empty_module(ResNet152Net, materialize=load))
         if weights == "random":
             warn_random("ResNet-152", seed)
             model.weight_id = f"random(seed={seed})"
