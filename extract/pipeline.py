@@ -7,16 +7,16 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 
-from .audio import audio_examples
 from .backbones import MODALITIES, Backbone, build_backbone
 from .ffmpeg import MediaError
-from .video import C3D_CLIP_LEN, decode_frames, probe
+from .media import Media, decode_media
+from .video import C3D_CLIP_LEN
 
 SCHEMA_VERSION = 1
 
@@ -123,62 +123,54 @@ class Extractor:
                 "precision": {m: b.precision for m, b in self.backbones.items()},
                 "dtype": c.dtype, "version": package_version()}
 
+    def _built(self) -> Iterator[tuple[str, Backbone]]:
+        """(modality, backbone) pairs, each as soon as its build finishes; build errors raise here."""
+        if self._backbones is not None:
+            yield from self._backbones.items()
+            return
+        names = {f: m for m, f in self._building.items()}
+        for f in as_completed(names):
+            yield names[f], f.result()
+        _ = self.backbones  # all built: keep them, free the build threads
+
+    def _media(self, path: str, background: bool = False) -> Media:
+        c = self.cfg
+        return decode_media(path, c.modalities, c.frames, c.clips, c.short_side, background)
+
     def decode(self, video_id: str, path: str, background: bool = False) -> Decoded:
         """Decode one video to backbone inputs; a MediaError becomes `error` (never raised).
 
         `background` (decoding ahead of the networks): ffmpeg single-threaded at low priority.
         """
         out = Decoded(video_id, path)
-        mods = self.cfg.modalities
         try:
-            info = probe(path)
-            with ThreadPoolExecutor(1) as pool:
-                # the audio decode (its own ffmpeg process) runs beside the frame decode
-                audio = (pool.submit(audio_examples, path, has_audio=info.has_audio, background=background)
-                         if "vggish" in mods else None)
-                fr = (decode_frames(path, self.cfg.frames, self.cfg.clips if "c3d" in mods else 0,
-                                    self.cfg.short_side, info, background)
-                      if "resnet152" in mods or "c3d" in mods else None)
-                examples = audio.result() if audio is not None else None
+            media = self._media(path, background)
         except MediaError as e:
             out.error = str(e)
             return out
-        except Exception as e:  # an unexpected decoder failure must not stop a batch job
-            out.error = f"{path}: {type(e).__name__}: {e}"
-            return out
-        backbones = self.backbones  # (still being built while the first videos decode)
-        if "resnet152" in mods:
-            out.inputs["resnet152"] = backbones["resnet152"].inputs(fr.frames)
-        if "c3d" in mods:
-            out.inputs["c3d"] = backbones["c3d"].inputs(fr.clips)
-        if examples is not None:
-            if not info.has_audio:
-                out.notes.append("no audio track: vggish has 0 rows")
-            elif len(examples) == 0:
-                out.notes.append("audio shorter than 0.96 s: vggish has 0 rows")
-            out.inputs["vggish"] = backbones["vggish"].inputs(examples)
+        out.notes = media.notes
+        for m, net in self._built():  # (the first videos decode while the backbones build)
+            out.inputs[m] = net.inputs(media.of(m))
         return out
 
     def features(self, batch: list[Decoded]) -> list[dict[str, np.ndarray]]:
         """Run each backbone once over the inputs of several videos and split the result back."""
         results: list[dict[str, np.ndarray]] = [{} for _ in batch]
-        for m, net in self.backbones.items():
+        for m, net in self._built():
             xs = [d.inputs[m] for d in batch]
-            lengths = [len(x) for x in xs]
-            if sum(lengths) == 0:
-                feats = torch.zeros(0, net.dim)
-            else:
-                feats = net.embed(torch.cat([x for x in xs if len(x)]), self.cfg.batch_size)
-            for r, chunk in zip(results, torch.split(feats, lengths)):
+            feats = net.embed(torch.cat(xs), self.cfg.batch_size)
+            for r, chunk in zip(results, torch.split(feats, [len(x) for x in xs])):
                 r[m] = chunk.numpy()
         return results
 
-    def extract(self, path: str, video_id: str = "video") -> dict[str, np.ndarray]:
-        """Features of one file in memory; MediaError if it cannot be decoded."""
-        d = self.decode(video_id, path)
-        if d.error:
-            raise MediaError(d.error)
-        return self.features([d])[0]
+    def extract(self, path: str) -> dict[str, np.ndarray]:
+        """Features of one file in memory (`caption.py`); MediaError if it cannot be decoded.
+
+        Each backbone runs as soon as it is built: on a cold start the first features are
+        computed while the slowest backbone is still loading.
+        """
+        media = self._media(path)
+        return {m: net.embed(net.inputs(media.of(m)), self.cfg.batch_size).numpy() for m, net in self._built()}
 
     def iter_decoded(self, items: Iterable[tuple[str, str]], workers: int = 2) -> Iterator[Decoded]:
         """Decode `items` in order, `workers` videos ahead of the consumer (ffmpeg runs in parallel)."""

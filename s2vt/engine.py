@@ -157,20 +157,31 @@ class CheckpointError(Exception):
     """A checkpoint file that is missing, corrupt or not ours; one line for the user."""
 
 
-def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu"):
-    """(model in eval mode, vocab, labels, checkpoint dict) from a best.pt / last.pt."""
+def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict:
+    """The checkpoint dict of a best.pt / last.pt (CheckpointError if it is not one)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
-        ckpt = torch.load(path, map_location=device, weights_only=True)
+        ckpt = torch.load(path, map_location=device, weights_only=True, mmap=True)
     except Exception as e:
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not an s2vt checkpoint")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu") -> tuple[S2VT, Vocab, Labels]:
+    """(model in eval mode, vocab, labels) of a checkpoint dict."""
     model = S2VT(ModelConfig(**ckpt["config"])).to(device)
     model.load_state_dict(ckpt["model"])
-    return model.eval(), Vocab(ckpt["vocab"]), Labels(list(ckpt["labels"]), ckpt["config"]["multilabel"]), ckpt
+    return model.eval(), Vocab(ckpt["vocab"]), Labels(list(ckpt["labels"]), ckpt["config"]["multilabel"])
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu"):
+    """(model in eval mode, vocab, labels, checkpoint dict) from a best.pt / last.pt."""
+    ckpt = read_checkpoint(path, device)
+    return (*model_from_checkpoint(ckpt, device), ckpt)
 
 
 def write_curves(history: list[dict], out: Path) -> None:

@@ -38,6 +38,16 @@ def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: int = 5, max_len: i
     return captions, probs.float().cpu().numpy()
 
 
+def answer(model: S2VT, vocab: Vocab, labels: Labels, feats: dict[str, np.ndarray], beam: int = 5,
+           tags: int = 3) -> tuple[str, list[dict]]:
+    """(caption, top `tags` tags) of one video's features ({modality: [T, D]})."""
+    device = next(model.parameters()).device
+    batch = {m: torch.from_numpy(np.asarray(x, np.float32))[None].to(device) for m, x in feats.items()}
+    lengths = {m: torch.tensor([x.shape[1]], device=device) for m, x in batch.items()}
+    captions, probs = predict(model, vocab, batch, lengths, beam)
+    return captions[0], top_tags(probs[0], labels, tags) if probs is not None and tags > 0 else []
+
+
 def predicted_tags(probs: np.ndarray, labels: Labels, threshold: float) -> list[dict]:
     """The predicted tag set of one video, best first: top-1 (single-label) or p >= threshold
     (multi-label, at least the top one)."""
@@ -124,38 +134,34 @@ def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int =
                   weights_dir: str | None = None):
     """Yield, per video file, {"video", "caption", "tags", "seconds"} or {"video", "error"}.
 
-    Uses the extraction settings recorded in the checkpoint, in memory (no store); backbones
-    and the model load once.
+    Uses the extraction settings recorded in the checkpoint, in memory (no store). The
+    backbones build in threads while the first video decodes and the model loads; `seconds`
+    is each video's wall time (the first one's includes waiting for the backbones).
     """
     import warnings
 
+    from extract.ffmpeg import MediaError
     from extract.pipeline import ExtractConfig, Extractor
 
-    from .engine import load_checkpoint
+    from .engine import model_from_checkpoint, read_checkpoint
 
-    model, vocab, labels, ckpt = load_checkpoint(checkpoint, device)
-    cfg = ExtractConfig.from_meta(ckpt.get("extract", {}), sorted(model.cfg.modalities), device=device,
-                                  weights_dir=weights_dir, batch_videos=1)
+    ckpt = read_checkpoint(checkpoint, device)
+    cfg = ExtractConfig.from_meta(ckpt.get("extract", {}), sorted(ckpt["config"]["modalities"]), device=device,
+                                  weights_dir=weights_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # the first video decodes (ffmpeg processes) while the backbones are built
         extractor = Extractor(cfg, wait=False)
-        t0 = time.time()
-        first = extractor.decode("video", videos[0]) if videos else None
-        first_decode = time.time() - t0
-        _ = extractor.backbones  # build errors (a missing weight file) surface here
-    for i, path in enumerate(videos):
-        t0 = time.time() - (first_decode if i == 0 else 0.0)
-        d = first if i == 0 else extractor.decode("video", path)
-        if d.error:
-            yield {"video": path, "error": d.error}
-            continue
-        feats = extractor.features([d])[0]
-        batch = {m: torch.from_numpy(np.asarray(x, np.float32))[None].to(device) for m, x in feats.items()}
-        lengths = {m: torch.tensor([x.shape[1]], device=device) for m, x in batch.items()}
-        captions, probs = predict(model, vocab, batch, lengths, beam)
-        top = top_tags(probs[0], labels, tags) if probs is not None and tags > 0 else []
-        yield {"video": path, "caption": captions[0], "tags": top, "seconds": round(time.time() - t0, 3)}
+        model, vocab, labels = model_from_checkpoint(ckpt, device)
+        for path in videos:
+            t0 = time.time()
+            try:
+                feats = extractor.extract(path)
+            except MediaError as e:
+                _ = extractor.backbones  # a backbone that cannot be built outranks a bad video
+                yield {"video": path, "error": str(e)}
+                continue
+            caption, top = answer(model, vocab, labels, feats, beam, tags)
+            yield {"video": path, "caption": caption, "tags": top, "seconds": round(time.time() - t0, 3)}
 
 
 def caption_videos(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, as_json: bool = False,

@@ -141,6 +141,8 @@ class Backbone(nn.Module):
     def embed(self, x: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
         """Run the network over `x` in chunks; float32 output on the CPU."""
         # int8 networks keep their weights packed, not as parameters, and run on the CPU
+        if len(x) == 0:  # (a video without audio has no VGGish examples)
+            return torch.zeros(0, self.dim)
         device = next(self.parameters(), torch.empty(0)).device
         outs = []
         for chunk in torch.split(x, batch_size):
@@ -149,7 +151,7 @@ class Backbone(nn.Module):
                 chunk = chunk.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
                 outs.append(self(chunk).float().cpu())
-        return torch.cat(outs) if outs else torch.zeros(0, self.dim)
+        return torch.cat(outs)
 
 
 def build_backbone(name: str, weights: str = "pretrained", weights_dir=None, seed: int = 0,

@@ -116,17 +116,27 @@ def _convert(q: QuantizedNet) -> QuantizedNet:
 
 
 def _int8_layer(layer: nn.Module, relu: bool, bias: bool) -> nn.Module:
-    """The int8 module torch.ao's convert makes of a fused layer[+bn][+relu] group (weights unset)."""
+    """The int8 module torch.ao's convert makes of a fused layer[+bn][+relu] group, weights unset.
+
+    Built 1x1 and then given the layer's shape: its constructor packs a placeholder weight of
+    the size it is given (~0.35 s each for ResNet-152 and C3D), and loading the state packs
+    the real weights from these attributes anyway.
+    """
     import torch.ao.nn.intrinsic.quantized as nniq
     import torch.ao.nn.quantized as nnq
     if type(layer) is nn.Linear:
-        return (nniq.LinearReLU if relu else nnq.Linear)(layer.in_features, layer.out_features, bias)
+        q = (nniq.LinearReLU if relu else nnq.Linear)(1, 1, bias)
+        q.in_features, q.out_features = layer.in_features, layer.out_features
+        return q
     convs = {(nn.Conv2d, False): nnq.Conv2d, (nn.Conv2d, True): nniq.ConvReLU2d,
              (nn.Conv3d, False): nnq.Conv3d, (nn.Conv3d, True): nniq.ConvReLU3d}
     if (type(layer), relu) not in convs:
         raise TypeError(f"no int8 form for {type(layer).__name__}")
-    return convs[type(layer), relu](layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
-                                    layer.padding, layer.dilation, layer.groups, bias, layer.padding_mode)
+    q = convs[type(layer), relu](1, 1, 1, bias=bias)
+    for name in ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
+                 "padding_mode"):
+        setattr(q, name, getattr(layer, name))
+    return q
 
 
 def _int8_structure(net: nn.Module) -> QuantizedNet:
@@ -134,7 +144,7 @@ def _int8_structure(net: nn.Module) -> QuantizedNet:
 
     Loading a cached int8 state into it quantises nothing and packs each layer's weights once,
     where fusing, observing and converting the float model first took ~2.5 s of caption.py's
-    cold start for ResNet-152 and C3D here. A test checks both paths give identical features.
+    cold start for ResNet-152 and C3D here. Tests check both paths give identical features.
     """
     import torch.ao.nn.quantized as nnq
     from torch.ao.nn.quantized import FloatFunctional

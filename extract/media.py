@@ -1,0 +1,58 @@
+"""One video decoded for every modality: sampled frames, C3D clips and VGGish log-mel examples.
+
+numpy only (no torch, no networks), so it runs while the backbones are still being built.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .audio import audio_examples
+from .ffmpeg import MediaError
+from .video import decode_frames, probe
+
+
+@dataclasses.dataclass
+class Media:
+    """What each backbone reads: frames [N, H, W, 3] and clips [K, 16, H, W, 3] uint8 RGB,
+    log-mel examples [A, 96, 64] float32 (None for a modality not asked for)."""
+    frames: np.ndarray | None = None
+    clips: np.ndarray | None = None
+    examples: np.ndarray | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def of(self, modality: str) -> np.ndarray:
+        """The decoded media a modality's backbone reads."""
+        return {"resnet152": self.frames, "c3d": self.clips, "vggish": self.examples}[modality]
+
+
+def decode_media(path: str | os.PathLike, modalities, frames: int = 40, clips: int = 8, short_side: int = 256,
+                 background: bool = False) -> Media:
+    """Decode `path` once for the video modalities (one ffmpeg pass) and once for its audio (beside it).
+
+    Raises MediaError for a file that cannot be decoded, unexpected decoder failures included.
+    `background` (decoding ahead of the networks): ffmpeg single-threaded at low priority.
+    """
+    try:
+        info = probe(path)
+        with ThreadPoolExecutor(1) as pool:
+            audio = (pool.submit(audio_examples, path, has_audio=info.has_audio, background=background)
+                     if "vggish" in modalities else None)
+            fr = (decode_frames(path, frames, clips if "c3d" in modalities else 0, short_side, info, background)
+                  if "resnet152" in modalities or "c3d" in modalities else None)
+            examples = audio.result() if audio is not None else None
+    except MediaError:
+        raise
+    except Exception as e:  # an unexpected decoder failure is this video's failure, not the job's
+        raise MediaError(f"{os.fspath(path)}: {type(e).__name__}: {e}") from e
+    media = Media(fr.frames if fr is not None and "resnet152" in modalities else None,
+                  fr.clips if fr is not None and "c3d" in modalities else None, examples)
+    if examples is not None:
+        if not info.has_audio:
+            media.notes.append("no audio track: vggish has 0 rows")
+        elif len(examples) == 0:
+            media.notes.append("audio shorter than 0.96 s: vggish has 0 rows")
+    return media
