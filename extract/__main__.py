@@ -9,10 +9,10 @@ import warnings
 from pathlib import Path
 
 from .backbones import MODALITIES, PRECISIONS
-from .backbones.weights import WeightsNotFound
+from .errors import UserError
 from .manifest import ManifestError, read_manifest, sanitize_id, scan_videos
 from .pipeline import ExtractConfig, Extractor, default_workers
-from .store import FeatureStore, StoreError, parse_shard, stable_shard
+from .store import FeatureStore, parse_shard, stable_shard
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
 
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             print("WARNING: --weights random: seeded random backbones, features carry no learned semantics",
                   file=sys.stderr)
         store.init_meta(extractor.meta())
-    except (ValueError, ManifestError, StoreError, WeightsNotFound) as e:
+    except (UserError, ValueError) as e:  # bad input, before any video runs: one line, exit 2
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -12,8 +12,10 @@ import shutil
 import subprocess
 from typing import Sequence
 
+from .errors import UserError
 
-class MediaError(Exception):
+
+class MediaError(UserError):
     """A video or audio file that cannot be used; the message is one line for the user."""
 
 

@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 
+from .errors import UserError
 from .fileio import atomic_write_bytes
 from .video import VIDEO_EXTENSIONS
 
@@ -17,7 +18,7 @@ VIDEO_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 SPLITS = ("train", "val", "test")
 
 
-class ManifestError(Exception):
+class ManifestError(UserError):
     """A manifest that cannot be used; the message is one line naming file and line."""
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import UserError
 from .fileio import atomic_write_bytes, atomic_write_json
 from .manifest import check_video_id
 
@@ -18,7 +19,7 @@ FP16_MAX = 65504.0
 META_KEYS = ("frames", "image_size", "clips", "clip_len", "sample_rate", "vggish_pca")
 
 
-class StoreError(Exception):
+class StoreError(UserError):
     """A store that cannot be used as asked; one line for the user."""
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import sys
 
+from extract.errors import UserError
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,20 +36,12 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from extract.manifest import ManifestError
-    from extract.store import StoreError
-
-    from .data import DataError
     from .engine import TrainConfig, train
 
     kw = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(TrainConfig)}}
     if kw.get("modalities"):
         kw["modalities"] = [m.strip() for m in kw["modalities"].split(",") if m.strip()]
-    try:
-        best = train(TrainConfig(**kw))
-    except (DataError, ManifestError, StoreError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    best = train(TrainConfig(**kw))
     print(json.dumps({k: v for k, v in best.items() if k in ("epoch", "CIDEr", "tag_acc", "tag_f1")}))
     return 0
 
@@ -64,17 +57,10 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_caption(args: argparse.Namespace) -> int:
-    from extract.backbones.weights import WeightsNotFound
-
-    from .engine import CheckpointError
     from .predict import caption_videos
 
-    try:
-        return caption_videos(args.videos, args.checkpoint, args.beam, args.tags, args.json, args.device,
-                              args.weights_dir)
-    except (CheckpointError, WeightsNotFound, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return caption_videos(args.videos, args.checkpoint, args.beam, args.tags, args.json, args.device,
+                          args.weights_dir)
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
@@ -90,19 +76,10 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from extract.manifest import ManifestError
-    from extract.store import StoreError
-
-    from .data import DataError
-    from .engine import CheckpointError
     from .predict import evaluate, format_table
 
-    try:
-        metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, args.beam, args.out,
-                           device=args.device)
-    except (CheckpointError, ManifestError, StoreError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, args.beam, args.out,
+                       device=args.device)
     print(json.dumps(metrics) if args.json else format_table(metrics))
     return 0
 
@@ -117,14 +94,10 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 def run_score(args: argparse.Namespace) -> int:
     from .metrics import caption_scores
     from .predict import format_table
-    from .results import ResultsError, load_predictions, load_references, match_ids
+    from .results import load_predictions, load_references, match_ids
 
-    try:
-        refs, preds = load_references(args.refs), load_predictions(args.preds)
-        ids = match_ids(refs, preds, args.allow_partial)
-    except ResultsError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    refs, preds = load_references(args.refs), load_predictions(args.preds)
+    ids = match_ids(refs, preds, args.allow_partial)
     scores = caption_scores({i: refs[i] for i in ids}, {i: preds[i]["caption"] for i in ids})
     print(json.dumps(scores) if args.json else format_table(scores))
     return 0
@@ -138,18 +111,14 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from extract.manifest import ManifestError, read_manifest
+    from extract.manifest import read_manifest
 
     from .export import write_zip
-    from .results import ResultsError, load_predictions
+    from .results import load_predictions
 
-    try:
-        preds = load_predictions(args.preds)
-        order = [e["video_id"] for e in read_manifest(args.manifest)] if args.manifest else None
-        path = write_zip(preds, args.format, args.out, order)
-    except (ResultsError, ManifestError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    preds = load_predictions(args.preds)
+    order = [e["video_id"] for e in read_manifest(args.manifest)] if args.manifest else None
+    path = write_zip(preds, args.format, args.out, order)
     print(f"wrote {path}", file=sys.stderr)
     return 0
 
@@ -184,23 +153,19 @@ def run_import(args: argparse.Namespace) -> int:
 
     from . import datasets as ds
 
-    try:
-        if args.kind == "msvd":
-            entries = ds.import_msvd(args.files[0], args.language, args.split_list, args.seed)
-        elif args.kind == "msrvtt":
-            entries = ds.import_msrvtt(args.files)
-        elif args.kind == "lic2022":
-            entries, _ = ds.import_lic2022(args.files, args.features, args.out)
-        else:
-            entries = ds.import_folder(args.files[0])
-            base = Path(args.out).resolve().parent
-            for e in entries:
-                e["path"] = os.path.relpath(Path(e["path"]).resolve(), base)
-        if args.kind in ("msvd", "msrvtt"):
-            ds.attach_paths(entries, args.videos, args.out, ".avi" if args.kind == "msvd" else ".mp4", args.strict)
-    except ds.DatasetError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    if args.kind == "msvd":
+        entries = ds.import_msvd(args.files[0], args.language, args.split_list, args.seed)
+    elif args.kind == "msrvtt":
+        entries = ds.import_msrvtt(args.files)
+    elif args.kind == "lic2022":
+        entries, _ = ds.import_lic2022(args.files, args.features, args.out)
+    else:
+        entries = ds.import_folder(args.files[0])
+        base = Path(args.out).resolve().parent
+        for e in entries:
+            e["path"] = os.path.relpath(Path(e["path"]).resolve(), base)
+    if args.kind in ("msvd", "msrvtt"):
+        ds.attach_paths(entries, args.videos, args.out, ".avi" if args.kind == "msvd" else ".mp4", args.strict)
     write_manifest(entries, args.out)
     splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test")}
     tags = {t for e in entries for t in e.get("tags", [])}
@@ -245,10 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if args.command in COMMANDS:
+    if args.command not in COMMANDS:
+        parser.print_help()
+        return 2
+    try:
         return COMMANDS[args.command][2](args)
-    parser.print_help()
-    return 2
+    except (UserError, ValueError) as e:  # bad input (ValueError: settings out of range): one line
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

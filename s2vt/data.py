@@ -9,12 +9,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from extract.errors import UserError
 from extract.store import FeatureStore
 
 from .vocab import Vocab
 
 
-class DataError(Exception):
+class DataError(UserError):
     """Data that cannot be trained or evaluated on; one line for the user."""
 
 

@@ -8,6 +8,7 @@ import random
 import sys
 from pathlib import Path
 
+from extract.errors import UserError
 from extract.manifest import scan_videos, valid_video_id
 from extract.video import VIDEO_EXTENSIONS
 
@@ -20,7 +21,7 @@ MSRVTT_CATEGORIES = ("music", "people", "gaming", "sports/actions", "news/events
 MSVD_SPLIT = (1200, 100, 670)  # the standard train / val / test clip counts
 
 
-class DatasetError(Exception):
+class DatasetError(UserError):
     """Annotations that cannot be imported; one line for the user."""
 
 

@@ -16,6 +16,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, RandomSampler
 from torch.utils.data.distributed import DistributedSampler
 
+from extract.errors import UserError
 from extract.fileio import atomic_write_bytes
 from extract.manifest import read_manifest
 from extract.store import FeatureStore, StoreError
@@ -153,7 +154,7 @@ def save_checkpoint(path: Path, model: S2VT, vocab: Vocab, labels: Labels, meta:
     atomic_write_bytes(path, buf.getvalue())
 
 
-class CheckpointError(Exception):
+class CheckpointError(UserError):
     """A checkpoint file that is missing, corrupt or not ours; one line for the user."""
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from extract.errors import UserError
 from extract.manifest import ManifestError, read_manifest, valid_video_id
 
 
-class ResultsError(Exception):
+class ResultsError(UserError):
     """A predictions or references file that cannot be used; one line for the user."""
 
 

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import torch
 
+from ..errors import UserError
+
 DEFAULT_WEIGHTS_DIR = "checkpoints"
 
 
-class WeightsNotFound(Exception):
+class WeightsNotFound(UserError):
     """No weight file for a backbone; the message names the file and where to get it."""
 
 
