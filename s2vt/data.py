@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from extract.errors import UserError
 from extract.store import FeatureStore
@@ -113,6 +113,12 @@ def collate(items: list[dict]) -> dict:
         out["words"] = None
     out["tag"] = torch.stack([it["tag"] for it in items]) if items[0]["tag"] is not None else None
     return out
+
+
+def batches(ds: Dataset, batch_size: int, sampler=None) -> DataLoader:
+    """Collated batches of `ds` in order (or in `sampler`'s order); one loader for training,
+    validation and evaluation."""
+    return DataLoader(ds, batch_size=batch_size, sampler=sampler, collate_fn=collate)
 
 
 def to_device(batch: dict, device: torch.device) -> dict:

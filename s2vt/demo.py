@@ -14,6 +14,7 @@ import random
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd
@@ -151,8 +152,10 @@ def run_demo(out: Path, per_combo: int = 2) -> dict:
                        out=str(out / "run" / "preds_test.json"))
     test_ids = [e["video_id"] for e in read_manifest(manifest) if e["split"] == "test"][:2]
     say("[5/6] captioning two held-out videos with caption.py's code")
-    examples = list(caption_files([str(out / "videos" / f"{v}.mp4") for v in test_ids],
-                                  str(out / "run" / "best.pt"), beam=5, tags=2))
+    with warnings.catch_warnings():  # (the random-weight notices were given at step 2)
+        warnings.simplefilter("ignore")
+        examples = list(caption_files([str(out / "videos" / f"{v}.mp4") for v in test_ids],
+                                      str(out / "run" / "best.pt"), beam=5, tags=2))
     for ex in examples:
         say(f"  {Path(ex['video']).name}: {ex.get('caption', ex.get('error'))}")
     say("[6/6] the same run without the audio modality (vggish), to show what sound adds")

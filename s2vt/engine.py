@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import RandomSampler
 from torch.utils.data.distributed import DistributedSampler
 
 from extract.errors import UserError
@@ -21,7 +21,7 @@ from extract.fileio import atomic_write_bytes
 from extract.manifest import read_manifest
 from extract.store import FeatureStore, StoreError
 
-from .data import (DataError, Labels, VideoDataset, assign_val, check_features, collate, feature_dims,
+from .data import (DataError, Labels, VideoDataset, assign_val, batches, check_features, feature_dims,
                    feature_stats, to_device)
 from .decode import greedy
 from .metrics import cider, micro_f1, tag_accuracy
@@ -245,7 +245,7 @@ def train(cfg: TrainConfig) -> dict:
     train_ds = VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,
                             cfg.max_len, cfg.seed)
     val_ds = VideoDataset(splits["val"], store, modalities, vocab, labels if has_tags else None, cfg.max_len, cfg.seed)
-    val_loader = DataLoader(val_ds, batch_size=cfg.batch_size, collate_fn=collate)
+    val_loader = batches(val_ds, cfg.batch_size)
     meta = store.meta()
     log(f"train {len(train_ds)} / val {len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
         f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, {device}")
@@ -258,7 +258,7 @@ def train(cfg: TrainConfig) -> dict:
             sampler.set_epoch(epoch)
         else:
             sampler = RandomSampler(train_ds, generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
-        loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate)
+        loader = batches(train_ds, cfg.batch_size, sampler)
         net.train()
         t0, losses, seen = time.time(), [], 0
         for batch in loader:

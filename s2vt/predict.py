@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from extract.fileio import atomic_write_json
 from extract.store import META_KEYS, FeatureStore, StoreError
 
-from .data import Labels, VideoDataset, check_features, collate, to_device
+from .data import Labels, VideoDataset, batches, check_features, to_device
 from .decode import decode
 from .metrics import CAPTION_KEYS, TAG_KEYS, caption_scores, tag_scores
 from .model import S2VT
@@ -89,7 +88,7 @@ def evaluate(checkpoint: str, manifest: str, features: str, split: str = "test",
         raise StoreError(f"{manifest}: no videos in split {split!r}")
     entries = check_features(entries, store, modalities, skip_missing=False)
     ds = VideoDataset(entries, store, modalities, vocab, None)
-    loader = DataLoader(ds, batch_size=batch_size, collate_fn=collate)
+    loader = batches(ds, batch_size)
     t0 = time.time()
     preds, all_probs = {}, []
     for batch in loader:
@@ -138,8 +137,6 @@ def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int =
     backbones build in threads while the first video decodes and the model loads; `seconds`
     is each video's wall time (the first one's includes waiting for the backbones).
     """
-    import warnings
-
     from extract.ffmpeg import MediaError
     from extract.pipeline import ExtractConfig, Extractor
 
@@ -148,34 +145,38 @@ def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int =
     ckpt = read_checkpoint(checkpoint, device)
     cfg = ExtractConfig.from_meta(ckpt.get("extract", {}), sorted(ckpt["config"]["modalities"]), device=device,
                                   weights_dir=weights_dir)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        extractor = Extractor(cfg, wait=False)
-        model, vocab, labels = model_from_checkpoint(ckpt, device)
-        for path in videos:
-            t0 = time.time()
-            try:
-                feats = extractor.extract(path)
-            except MediaError as e:
-                _ = extractor.backbones  # a backbone that cannot be built outranks a bad video
-                yield {"video": path, "error": str(e)}
-                continue
-            caption, top = answer(model, vocab, labels, feats, beam, tags)
-            yield {"video": path, "caption": caption, "tags": top, "seconds": round(time.time() - t0, 3)}
+    extractor = Extractor(cfg, wait=False)
+    model, vocab, labels = model_from_checkpoint(ckpt, device)
+    for path in videos:
+        t0 = time.time()
+        try:
+            feats = extractor.extract(path)
+        except MediaError as e:
+            _ = extractor.backbones  # a backbone that cannot be built outranks a bad video
+            yield {"video": path, "error": str(e)}
+            continue
+        caption, top = answer(model, vocab, labels, feats, beam, tags)
+        yield {"video": path, "caption": caption, "tags": top, "seconds": round(time.time() - t0, 3)}
 
 
 def caption_videos(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, as_json: bool = False,
                    device: str = "cpu", weights_dir: str | None = None) -> int:
     """Print captions and tags of video files (caption.py); a bad video prints one line on stderr
     and the rest go on. Returns 2 if any failed, else 0."""
+    import warnings
+
     failed = 0
-    for r in caption_files(videos, checkpoint, beam, tags, device, weights_dir):
-        if "error" in r:
-            print(f"error: {r['error']}", file=sys.stderr)
-            failed += 1
-        elif as_json:
-            print(json.dumps(r, ensure_ascii=False), flush=True)
-        else:
-            tag_text = ", ".join(f"{t['tag']} ({t['p']:.2f})" for t in r["tags"])
-            print(f"{r['video']}: {r['caption']}" + (f"\n  tags: {tag_text}" if tag_text else ""), flush=True)
+    # stderr is for errors: the library's notices (random weights, torch deprecations, some
+    # raised in the backbone build threads) are silenced while the videos run
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for r in caption_files(videos, checkpoint, beam, tags, device, weights_dir):
+            if "error" in r:
+                print(f"error: {r['error']}", file=sys.stderr)
+                failed += 1
+            elif as_json:
+                print(json.dumps(r, ensure_ascii=False), flush=True)
+            else:
+                tag_text = ", ".join(f"{t['tag']} ({t['p']:.2f})" for t in r["tags"])
+                print(f"{r['video']}: {r['caption']}" + (f"\n  tags: {tag_text}" if tag_text else ""), flush=True)
     return 2 if failed else 0
