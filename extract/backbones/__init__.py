@@ -117,6 +117,8 @@ class Backbone(nn.Module):
     name: str = ""
     dim: int = 0
     supports_int8 = False
+    # 2-D conv nets run faster channels-last on CPU (measured: VGGish 205 -> 139 ms for 10 examples)
+    channels_last = False
     net: nn.Module
 
     def __init__(self) -> None:
@@ -147,7 +149,7 @@ class Backbone(nn.Module):
         outs = []
         for chunk in torch.split(x, batch_size):
             chunk = chunk.to(device, non_blocking=True)
-            if chunk.dim() == 4:
+            if self.channels_last:
                 chunk = chunk.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
                 outs.append(self(chunk).float().cpu())
@@ -178,6 +180,6 @@ def build_backbone(name: str, weights: str = "pretrained", weights_dir=None, see
     model = cls.create(weights=weights, weights_dir=weights_dir, seed=seed, **options)
     model.precision = precision
     model = model.eval().to(device)
-    if name == "resnet152":
+    if model.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model

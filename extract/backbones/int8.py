@@ -22,12 +22,14 @@ from torch import nn
 
 from ..fileio import atomic_write_bytes
 
-CALIBRATION_VERSION = 2  # 2: the cache holds the converted int8 state (1: prepared float state)
+CALIBRATION_VERSION = 3  # 3: residual adds fused on oneDNN; 2: converted int8 state; 1: prepared float state
 MIN_COSINE = 0.99
 CHECK_FRACTION = 4  # the last quarter of the calibration video is held out for the check
-# PyTorch's x86 engine picks fbgemm or onednn per layer (onednn alone measured the same
-# here); activations keep reduce_range, safe on CPUs without VNNI
-ENGINES = ("x86", "fbgemm")
+# With VNNI, oneDNN: PyTorch's x86 engine packs the same oneDNN convolutions there, but only
+# the onednn engine runs conv + residual add + ReLU as one op (ResNet-152 1.69 -> 1.45 s for
+# 40 frames here). Without VNNI the x86 engine (fbgemm or onednn per layer). Activations keep
+# reduce_range, safe on CPUs without VNNI.
+ENGINES = ("onednn", "x86", "fbgemm")
 
 # torch.ao's notices, repeated on every call: filtered once here, by message, because
 # warnings.catch_warnings is not thread-safe and backbones are built in parallel threads
@@ -37,9 +39,22 @@ for _message in ("torch.ao.quantization is deprecated", "Please use quant_min an
     warnings.filterwarnings("ignore", message=_message)
 
 
+def cpu_has_vnni() -> bool:
+    """True where the CPU reports int8 dot-product instructions (AVX512-VNNI, AVX-VNNI or AMX);
+    read from /proc/cpuinfo, so False off Linux."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return any(f in flags for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
 def engine() -> str | None:
-    """The first of ENGINES this PyTorch supports, or None."""
-    return next((e for e in ENGINES if e in torch.backends.quantized.supported_engines), None)
+    """The first of ENGINES this PyTorch supports (onednn only on VNNI CPUs), or None."""
+    usable = set(torch.backends.quantized.supported_engines)
+    if not cpu_has_vnni():
+        usable.discard("onednn")
+    return next((e for e in ENGINES if e in usable), None)
 
 
 def available() -> bool:
@@ -112,16 +127,62 @@ def _prepared(net: nn.Module) -> QuantizedNet:
 
 def _convert(q: QuantizedNet) -> QuantizedNet:
     from torch.ao.quantization import convert
-    return convert(q, inplace=True).eval()
+    q = convert(q, inplace=True).eval()
+    _fuse_residual_adds(q.net, packed=True)
+    return q
+
+
+class ConvAddReLU(nn.Module):
+    """relu(conv(x) + other) as one oneDNN op, standing in for a residual block's add+ReLU.
+
+    The block's code stays `add_relu.add_relu(bn(conv(x)), other)`: its conv (and bn) become
+    Identity and this module, in the add's place, runs the conv with the add's output scale.
+    """
+
+    def __init__(self, conv: nn.Module) -> None:
+        super().__init__()
+        self.conv = conv
+
+    def add_relu(self, x: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+        return self.conv(x, other)
+
+
+def _fuse_residual_adds(net: nn.Module, packed: bool) -> None:
+    """On the onednn engine, fold each (conv, add+ReLU) pair `net.int8_residual_adds()` names into
+    one ConvAddReLU. `packed`: the convs hold their weights (else a cached state comes next)."""
+    import torch.ao.nn.intrinsic.quantized as nniq
+    if torch.backends.quantized.engine != "onednn" or not hasattr(net, "int8_residual_adds"):
+        return
+    for conv_name, add_name in net.int8_residual_adds():
+        conv, add = net.get_submodule(conv_name), net.get_submodule(add_name)
+        fused = _shaped(nniq.ConvAddReLU2d, conv, conv.bias() is not None)
+        if packed:
+            fused.set_weight_bias(conv.weight(), conv.bias())
+        fused.scale, fused.zero_point = add.scale, add.zero_point
+        net.set_submodule(conv_name, nn.Identity())
+        net.set_submodule(add_name, ConvAddReLU(fused))
+
+
+_CONV_SHAPE = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
+               "padding_mode")
+
+
+def _shaped(cls, like: nn.Module, bias: bool) -> nn.Module:
+    """An int8 conv of type `cls` with `like`'s shape and a placeholder weight.
+
+    Built 1x1 and then given the shape: the constructor packs a placeholder weight of the
+    size it is given (~0.35 s each for ResNet-152 and C3D), and loading the state (or
+    set_weight_bias) packs the real weights from these attributes anyway.
+    """
+    q = cls(1, 1, 1, bias=bias)
+    for name in _CONV_SHAPE:
+        setattr(q, name, getattr(like, name))
+    return q
 
 
 def _int8_layer(layer: nn.Module, relu: bool, bias: bool) -> nn.Module:
-    """The int8 module torch.ao's convert makes of a fused layer[+bn][+relu] group, weights unset.
-
-    Built 1x1 and then given the layer's shape: its constructor packs a placeholder weight of
-    the size it is given (~0.35 s each for ResNet-152 and C3D), and loading the state packs
-    the real weights from these attributes anyway.
-    """
+    """The int8 module torch.ao's convert makes of a fused layer[+bn][+relu] group, weights unset
+    (built small, see `_shaped`)."""
     import torch.ao.nn.intrinsic.quantized as nniq
     import torch.ao.nn.quantized as nnq
     if type(layer) is nn.Linear:
@@ -132,11 +193,7 @@ def _int8_layer(layer: nn.Module, relu: bool, bias: bool) -> nn.Module:
              (nn.Conv3d, False): nnq.Conv3d, (nn.Conv3d, True): nniq.ConvReLU3d}
     if (type(layer), relu) not in convs:
         raise TypeError(f"no int8 form for {type(layer).__name__}")
-    q = convs[type(layer), relu](1, 1, 1, bias=bias)
-    for name in ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
-                 "padding_mode"):
-        setattr(q, name, getattr(layer, name))
-    return q
+    return _shaped(convs[type(layer), relu], layer, bias)
 
 
 def _int8_structure(net: nn.Module) -> QuantizedNet:
@@ -160,6 +217,7 @@ def _int8_structure(net: nn.Module) -> QuantizedNet:
     for name, m in list(net.named_modules()):
         if type(m) is FloatFunctional:
             net.set_submodule(name, nnq.QFunctional())
+    _fuse_residual_adds(net, packed=False)
     q = QuantizedNet(net)
     q.quant, q.dequant = nnq.Quantize(1.0, 0, torch.quint8), nnq.DeQuantize()
     return q.eval()

@@ -88,6 +88,11 @@ class ResNet152Net(nn.Module):
                 groups += [[f"{name}.{n}" for n in g] for g in m.fuse_groups()]
         return groups
 
+    def int8_residual_adds(self) -> list[tuple[str, str]]:
+        """(conv, add+relu) module names that int8 on oneDNN runs as one op."""
+        return [(f"{name}.conv3", f"{name}.add_relu") for name, m in self.named_modules()
+                if isinstance(m, Bottleneck)]
+
 
 def torchvision_state(seed: int) -> dict:
     """torchvision's seeded random ResNet-152 (zero-init residuals), fc dropped."""
@@ -102,13 +107,16 @@ class ResNet152(Backbone):
     name = "resnet152"
     dim = 2048
     supports_int8 = True
+    channels_last = True
 
     def __init__(self, image_size: int = 224, net: ResNet152Net | None = None) -> None:
         super().__init__()
         self.net = net if net is not None else ResNet152Net()
         self.image_size = image_size
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        # (x / 255 - mean) / std as one multiply-add (a third of the time of three passes)
+        mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        self.register_buffer("scale", 1 / (255 * std), persistent=False)
+        self.register_buffer("shift", -mean / std, persistent=False)
 
     @classmethod
     def create(cls, weights: str = "pretrained", weights_dir=None, seed: int = 0, load: bool = True,
@@ -138,4 +146,4 @@ class ResNet152(Backbone):
         return self.inputs(video)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        return (x.float() / 255.0 - self.mean) / self.std
+        return torch.addcmul(self.shift, x.float(), self.scale)

@@ -47,6 +47,7 @@ def load_pca(path: Path) -> tuple[np.ndarray, np.ndarray]:
 class VGGish(Backbone):
     name = "vggish"
     dim = 128
+    channels_last = True
 
     def __init__(self, pca: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         super().__init__()
