@@ -177,22 +177,25 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
     vf = f"select='{_select_expr(wanted)}',scale={w}:{h}:flags=bilinear,format=rgb24"
     args = ["-loglevel", "error", "-i", os.fspath(path), "-map", "0:v:0", "-an", "-sn",
             "-vf", vf, "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-    frame_bytes = w * h * 3
-    got = []
+    # read straight into one array: no per-frame bytes objects, no stacking copy
+    decoded = np.empty((len(wanted), h, w, 3), np.uint8)
+    view, filled = memoryview(decoded).cast("B"), 0
     with start_ffmpeg(args, background) as proc:
-        while len(got) < len(wanted):
-            buf = proc.stdout.read(frame_bytes)
-            if len(buf) < frame_bytes:
+        while filled < len(view):
+            n = proc.stdout.readinto(view[filled:])
+            if not n:
                 break
-            got.append(np.frombuffer(buf, np.uint8).reshape(h, w, 3))
+            filled += n
+        view.release()
         proc.stdout.close()
         err = proc.stderr.read()
         proc.wait()
+    got = filled // (w * h * 3)
     if not got:
         raise MediaError(f"{os.fspath(path)}: no decodable video frames ({last_error_line(err)})")
-    decoded = np.stack(got)
+    decoded = decoded[:got]
     # position of each wanted index in `decoded`; beyond what was decoded -> last frame
-    lookup = {int(i): min(j, len(got) - 1) for j, i in enumerate(wanted)}
+    lookup = {int(i): min(j, got - 1) for j, i in enumerate(wanted)}
     frames = decoded[[lookup[int(i)] for i in frame_idx]]
     clip_arr = decoded[[lookup[int(i)] for i in clip_idx.ravel()]].reshape(
         clips, C3D_CLIP_LEN, h, w, 3) if clips > 0 else None

@@ -6,7 +6,7 @@ import torch
 
 from extract.backbones import build_backbone
 from extract.backbones.c3d import C3D, C3DNet
-from extract.backbones.vggish import VGGish
+from extract.backbones.vggish import VGGishNet
 from extract.backbones.weights import WeightsNotFound
 
 
@@ -45,11 +45,11 @@ def test_reference_values(nets, name):
 
 def test_random_weights_are_seeded_and_announced():
     with pytest.warns(UserWarning, match="SEEDED RANDOM"):
-        a = build_backbone("vggish", "random", seed=1)
-    b = build_backbone("vggish", "random", seed=1)
-    c = build_backbone("vggish", "random", seed=2)
-    assert torch.equal(a.embeddings[0].weight, b.embeddings[0].weight)
-    assert not torch.equal(a.embeddings[0].weight, c.embeddings[0].weight)
+        a = build_backbone("vggish", "random", seed=1, precision="fp32")
+    b = build_backbone("vggish", "random", seed=1, precision="fp32")
+    c = build_backbone("vggish", "random", seed=2, precision="fp32")
+    assert torch.equal(a.net.embeddings[0].weight, b.net.embeddings[0].weight)
+    assert not torch.equal(a.net.embeddings[0].weight, c.net.embeddings[0].weight)
     assert a.weight_id == "random(seed=1)"
 
 
@@ -127,17 +127,17 @@ def test_c3d_inputs_are_bgr_mean_subtracted():
 
 
 def test_vggish_port_keys_and_pca(tmp_path):
-    keys = set(VGGish().state_dict())
+    keys = set(VGGishNet().state_dict())
     assert {"features.0.weight", "features.3.weight", "features.6.weight", "features.8.weight",
             "features.11.weight", "features.13.weight", "embeddings.0.weight", "embeddings.2.weight",
             "embeddings.4.weight"} <= keys
-    net = build_backbone("vggish", "random", seed=0)
-    torch.save(net.state_dict(), tmp_path / "vggish-10086976.pth")
+    net = build_backbone("vggish", "random", seed=0, precision="fp32")
+    torch.save(net.net.state_dict(), tmp_path / "vggish-10086976.pth")
     rng = np.random.default_rng(0)
     vecs = np.linalg.qr(rng.standard_normal((128, 128)))[0].astype(np.float32)
     means = rng.standard_normal(128).astype(np.float32)
     np.savez(tmp_path / "vggish_pca_params.npz", pca_eigen_vectors=vecs, pca_means=means)
-    loaded = build_backbone("vggish", "pretrained", weights_dir=tmp_path, pca=True)
+    loaded = build_backbone("vggish", "pretrained", weights_dir=tmp_path, pca=True, precision="fp32")
     x = torch.from_numpy(rng.standard_normal((3, 1, 96, 64)).astype(np.float32))
     raw = net.embed(x)
     assert (raw < 0).any()  # no ReLU after the final 128-d layer

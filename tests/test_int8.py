@@ -17,17 +17,17 @@ def cosines(a, b):
 
 @pytest.fixture(scope="module")
 def fp32_and_int8(videos):
-    """ResNet-152 (112 px) and C3D features of a generated video, in fp32 and in int8."""
+    """ResNet-152 (112 px), C3D and VGGish features of a generated video, in fp32 and in int8."""
     out = {}
     for precision in ("fp32", "int8"):
-        ex = Extractor(ExtractConfig(modalities=("resnet152", "c3d"), weights="random", image_size=112,
+        ex = Extractor(ExtractConfig(weights="random", image_size=112,
                                      clips=2, frames=8, precision=precision))
         assert {b.precision for b in ex.backbones.values()} == {precision}
         out[precision] = ex.features([ex.decode("v", str(videos["mp4_aac"]))])[0]
     return out
 
 
-@pytest.mark.parametrize("name", ["resnet152", "c3d"])
+@pytest.mark.parametrize("name", ["resnet152", "c3d", "vggish"])
 def test_int8_features_stay_faithful(fp32_and_int8, name):
     a, b = fp32_and_int8["fp32"][name], fp32_and_int8["int8"][name]
     assert a.shape == b.shape and len(a) > 0
@@ -35,9 +35,9 @@ def test_int8_features_stay_faithful(fp32_and_int8, name):
     assert not torch.equal(torch.as_tensor(a), torch.as_tensor(b))  # really a different path
 
 
-def test_auto_picks_int8_on_this_cpu_and_vggish_stays_fp32():
+def test_auto_picks_int8_on_this_cpu():
     ex = Extractor(ExtractConfig(weights="random", image_size=112))
-    assert ex.meta()["precision"] == {"resnet152": "int8", "c3d": "int8", "vggish": "fp32"}
+    assert ex.meta()["precision"] == {"resnet152": "int8", "c3d": "int8", "vggish": "int8"}
 
 
 def load_cached(name, **options):
@@ -66,12 +66,14 @@ def test_int8_cache_is_reused_and_a_damaged_one_rebuilt(tmp_path, monkeypatch):
     assert len(list(tmp_path.glob("resnet152-*.pt"))) == 2 and not torch.equal(first.embed(x), other_seed.embed(x))
 
 
-def test_c3d_from_the_int8_cache_equals_the_calibrated_network(tmp_path, monkeypatch):
+@pytest.mark.parametrize("name, shape", [("c3d", (2, 3, 16, 112, 112)), ("vggish", (3, 1, 96, 64))])
+def test_int8_cache_equals_the_calibrated_network(tmp_path, monkeypatch, name, shape):
+    # C3D: Conv3d+ReLU and Linear+ReLU; VGGish: Conv2d+ReLU, Linear+ReLU and a Linear without
     monkeypatch.setenv("S2VT_CACHE_DIR", str(tmp_path))
-    clips = torch.randn(2, 3, 16, 112, 112, generator=torch.Generator().manual_seed(0)) * 50
-    first = build_backbone("c3d", "random", precision="int8")
-    again = load_cached("c3d")  # Conv3d+ReLU and Linear+ReLU layers rebuilt from the cached state
-    assert torch.equal(first.embed(clips), again.embed(clips))
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0)) * (50 if name == "c3d" else 3)
+    first = build_backbone(name, "random", precision="int8")
+    again = load_cached(name)  # rebuilt from the cached state
+    assert torch.equal(first.embed(x), again.embed(x))
     assert not any(p.is_meta for p in again.parameters())
 
 

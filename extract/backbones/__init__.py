@@ -7,7 +7,6 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -132,8 +131,8 @@ class Backbone(nn.Module):
         """Network-input normalisation applied to a batch of `inputs` (identity by default)."""
         return x
 
-    def calibration_inputs(self, video: np.ndarray) -> torch.Tensor:
-        """`inputs` built from a uint8 [T, H, W, 3] video, for int8 calibration."""
+    def calibration_inputs(self) -> torch.Tensor:
+        """`inputs` built from synthetic media (`synthetic`), for int8 calibration."""
         raise NotImplementedError(f"{self.name} has no int8 calibration")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

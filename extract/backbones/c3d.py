@@ -12,6 +12,7 @@ from torch import nn
 
 from . import Backbone, empty_module, he_init, seeded_init, warn_random
 from .resnet import center_crop
+from .synthetic import synthetic_video
 from .weights import find_weights, load_state_dict
 from ..video import C3D_CLIP_LEN as CLIP_LEN
 
@@ -98,6 +99,7 @@ class C3D(Backbone):
         x = x.reshape(k, t, 3, CROP, CROP).permute(0, 2, 1, 3, 4)
         return (x - self.mean).contiguous()
 
-    def calibration_inputs(self, video: np.ndarray) -> torch.Tensor:
+    def calibration_inputs(self) -> torch.Tensor:
+        video = synthetic_video()
         k = len(video) // CLIP_LEN
         return self.inputs(video[:k * CLIP_LEN].reshape(k, CLIP_LEN, *video.shape[1:]))

@@ -1,8 +1,7 @@
 """int8 post-training static quantisation of a backbone's network for x86 CPUs (fbgemm, VNNI).
 
-Calibrated once on a procedural video (smooth colour fields, moving shapes, texture and
-noise: deterministic, needs no data), checked against fp32 on held-out frames of that
-video, and cached on disk, so later runs — and `caption.py`'s cold start — only load it.
+Calibrated once on procedural media (`synthetic`: deterministic, needs no data), checked
+against fp32 on held-out frames or audio of it, and cached on disk, so later runs — and `caption.py`'s cold start — only load it.
 A backbone whose int8 features drift below cosine 0.99 from fp32 falls back to fp32.
 """
 from __future__ import annotations
@@ -15,7 +14,6 @@ import platform
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -69,32 +67,6 @@ def available() -> bool:
 def cache_dir() -> Path:
     """$S2VT_CACHE_DIR, else <torch hub dir>/s2vt-int8."""
     return Path(os.environ.get("S2VT_CACHE_DIR") or Path(torch.hub.get_dir()) / "s2vt-int8")
-
-
-def synthetic_video(frames: int = 64, height: int = 256, width: int = 456, seed: int = 0) -> np.ndarray:
-    """uint8 [T, H, W, 3]: four 16-frame scenes of drifting colour fields, moving shapes, texture, noise."""
-    rng = np.random.default_rng(seed)
-    g = torch.Generator().manual_seed(seed)
-    out = np.empty((frames, height, width, 3), np.uint8)
-    for start in range(0, frames, 16):
-        n = min(16, frames - start)
-        grid = int(rng.integers(2, 9))
-        coarse = torch.rand(1, 3, grid, grid * 2, generator=g) * 255
-        field = F.interpolate(coarse, size=(height, width * 2), mode="bicubic", align_corners=False)[0]
-        shapes = [(rng.integers(0, height), rng.integers(0, width), rng.integers(8, height // 2),
-                   rng.integers(-12, 13), rng.uniform(0, 255, 3)) for _ in range(rng.integers(2, 7))]
-        noise = float(rng.choice([2.0, 8.0, 24.0]))
-        texture = torch.rand(1, 1, height // 4, width // 4, generator=g) * 80 - 40
-        texture = F.interpolate(texture, size=(height, width), mode="nearest")[0]
-        for t in range(n):
-            shift = (t * 6) % width  # the camera pans
-            img = field[:, :, shift:shift + width].clone() + texture * (start // 16 % 2)
-            for top, left, size, speed, colour in shapes:
-                y, x = int(top), int(left + speed * t) % width
-                img[:, y:y + size, x:x + size] = torch.tensor(colour, dtype=torch.float32)[:, None, None]
-            img += torch.randn(img.shape, generator=g) * noise
-            out[start + t] = img.clamp(0, 255).round().byte().permute(1, 2, 0).numpy()
-    return out
 
 
 class QuantizedNet(nn.Module):
@@ -214,6 +186,9 @@ def _int8_structure(net: nn.Module) -> QuantizedNet:
         net.set_submodule(first, _int8_layer(layer, relu, bias))
         for n in rest:
             net.set_submodule(n, nn.Identity())
+    for name, m in list(net.named_modules()):  # layers outside every group (VGGish's last Linear)
+        if type(m) in (nn.Conv2d, nn.Conv3d, nn.Linear):
+            net.set_submodule(name, _int8_layer(m, relu=False, bias=m.bias is not None))
     for name, m in list(net.named_modules()):
         if type(m) is FloatFunctional:
             net.set_submodule(name, nnq.QFunctional())
@@ -236,9 +211,8 @@ def cache_path(model) -> Path:
 
 
 def calibrate(model) -> tuple[float, dict]:
-    """Quantise `model.net` from the synthetic video: (min cosine int8 vs fp32, calibrated state)."""
-    height = max(256, 2 * getattr(model, "image_size", 0))  # larger crops need larger frames
-    x = model.normalize(model.calibration_inputs(synthetic_video(height=height, width=height * 16 // 9)))
+    """Quantise `model.net` from its synthetic calibration media: (min cosine int8 vs fp32, calibrated state)."""
+    x = model.normalize(model.calibration_inputs())
     held = len(x) - len(x) // CHECK_FRACTION
     with torch.no_grad():
         ref = model.net(x[held:])

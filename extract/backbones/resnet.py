@@ -14,6 +14,7 @@ from torch import nn
 from torch.ao.nn.quantized import FloatFunctional
 
 from . import Backbone, empty_module, seeded_init, warn_random
+from .synthetic import synthetic_video
 from .weights import find_weights, load_state_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -142,8 +143,9 @@ class ResNet152(Backbone):
         x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
         return center_crop(x, self.image_size).contiguous()
 
-    def calibration_inputs(self, video: np.ndarray) -> torch.Tensor:
-        return self.inputs(video)
+    def calibration_inputs(self) -> torch.Tensor:
+        height = max(256, 2 * self.image_size)  # larger crops need larger frames
+        return self.inputs(synthetic_video(height=height, width=height * 16 // 9))
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return torch.addcmul(self.shift, x.float(), self.scale)

@@ -12,26 +12,39 @@ import torch
 from torch import nn
 
 from . import Backbone, empty_module, he_init, seeded_init, warn_random
+from ..audio import SAMPLE_RATE, log_mel_examples
+from .synthetic import synthetic_audio
 from .weights import find_weights, load_state_dict
 
 QUANTIZE_MIN, QUANTIZE_MAX = -2.0, 2.0
 
 
-def _features() -> nn.Sequential:
-    layers: list[nn.Module] = []
-    channels = 1
-    for v in (64, "M", 128, "M", 256, 256, "M", 512, 512, "M"):
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(channels, v, 3, padding=1), nn.ReLU(inplace=True)]
-            channels = v
-    return nn.Sequential(*layers)
+class VGGishNet(nn.Module):
+    """The network with the port's keys: log-mel [A, 1, 96, 64] -> [A, 128] (no final ReLU)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 1
+        for v in (64, "M", 128, "M", 256, 256, "M", 512, 512, "M"):
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(channels, v, 3, padding=1), nn.ReLU(inplace=True)]
+                channels = v
+        self.features = nn.Sequential(*layers)
+        self.embeddings = nn.Sequential(nn.Linear(512 * 4 * 6, 4096), nn.ReLU(True), nn.Linear(4096, 4096),
+                                        nn.ReLU(True), nn.Linear(4096, 128))
 
-def _embeddings() -> nn.Sequential:
-    return nn.Sequential(nn.Linear(512 * 4 * 6, 4096), nn.ReLU(True), nn.Linear(4096, 4096), nn.ReLU(True),
-                         nn.Linear(4096, 128))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
+        # [B, C, H, W] -> [B, H, W, C] before flattening, as the TF model's layout
+        return self.embeddings(x.permute(0, 2, 3, 1).flatten(1))
+
+    def fuse_groups(self) -> list[list[str]]:
+        """(layer, relu) name pairs that int8 conversion fuses into one op."""
+        return [[f"{seq}.{i}", f"{seq}.{i + 1}"] for seq in ("features", "embeddings")
+                for i, m in enumerate(getattr(self, seq)[:-1]) if isinstance(getattr(self, seq)[i + 1], nn.ReLU)]
 
 
 def load_pca(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -47,38 +60,46 @@ def load_pca(path: Path) -> tuple[np.ndarray, np.ndarray]:
 class VGGish(Backbone):
     name = "vggish"
     dim = 128
+    supports_int8 = True
     channels_last = True
 
-    def __init__(self, pca: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    def __init__(self, pca: tuple[np.ndarray, np.ndarray] | None = None, net: VGGishNet | None = None) -> None:
         super().__init__()
-        # no default initialisation: he_init or the weight file sets every weight (saves ~0.6 s)
-        self.features = empty_module(_features)
-        self.embeddings = empty_module(_embeddings)
+        self.net = net if net is not None else VGGishNet()
         self.pca = pca is not None
         if pca is not None:
             self.register_buffer("pca_vectors", torch.from_numpy(pca[0]), persistent=False)
             self.register_buffer("pca_means", torch.from_numpy(pca[1]), persistent=False)
 
     @classmethod
-    def create(cls, weights: str = "pretrained", weights_dir=None, seed: int = 0,
+    def create(cls, weights: str = "pretrained", weights_dir=None, seed: int = 0, load: bool = True,
                pca: bool = False) -> "VGGish":
+        """`load=False` leaves the network's weights on the meta device (the int8 cache supplies its own)."""
         pca_params = load_pca(find_weights("vggish_pca", weights_dir)) if pca else None
         if weights == "random":
             warn_random("VGGish", seed)
-            with seeded_init(seed):
-                model = he_init(cls(pca_params))
+            if load:
+                with seeded_init(seed):  # no default init first: he_init sets every weight (saves ~0.6 s)
+                    model = cls(pca_params, he_init(empty_module(VGGishNet)))
+            else:
+                model = cls(pca_params, empty_module(VGGishNet, materialize=False))
             model.weight_id = f"random(seed={seed})"
             return model
         path = find_weights("vggish", weights_dir)
-        model = cls(pca_params)
-        state = {k: v for k, v in load_state_dict(path).items() if not k.startswith("pca_")}
-        model.load_state_dict(state, strict=True)
+        model = cls(pca_params, empty_module(VGGishNet, materialize=load))  # the file supplies every weight
+        if load:
+            state = {k: v for k, v in load_state_dict(path).items() if not k.startswith("pca_")}
+            model.net.load_state_dict(state, strict=True)
         model.weight_id = path.name
+        model.weight_file = path
         return model
 
     def inputs(self, examples: np.ndarray) -> torch.Tensor:
         """float [A, 96, 64] log-mel examples -> [A, 1, 96, 64]."""
         return torch.from_numpy(np.ascontiguousarray(examples, dtype=np.float32)).unsqueeze(1)
+
+    def calibration_inputs(self) -> torch.Tensor:
+        return self.inputs(log_mel_examples(synthetic_audio(), SAMPLE_RATE))
 
     def postprocess(self, emb: torch.Tensor) -> torch.Tensor:
         """Official post-processing: PCA, clip to [-2, 2], quantise to 0..255 (kept as float)."""
@@ -87,8 +108,5 @@ class VGGish(Backbone):
         return torch.round((x - QUANTIZE_MIN) * (255.0 / (QUANTIZE_MAX - QUANTIZE_MIN)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)
-        # [B, C, H, W] -> [B, H, W, C] before flattening, as the TF model's layout
-        x = x.permute(0, 2, 3, 1).flatten(1)
-        x = self.embeddings(x)
+        x = self.net(x)
         return self.postprocess(x.float()) if self.pca else x
