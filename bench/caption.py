@@ -5,7 +5,7 @@ Cold: `python caption.py VIDEO --checkpoint CKPT` from process start to answer.
 The checkpoint is a randomly initialised default S2VT (hidden 512, 10k words, 20 tags) with
 the default extraction settings (40 frames, 8 C3D clips, 224 px, seeded random backbones);
 an untrained decoder runs to the full 28 words, so decoding time is the worst case.
-Run: python bench/caption.py [--repeats 3]
+Run: python bench/caption.py [--repeats 5]
 """
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def run_child(args: list[str]) -> tuple[float, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "s2vt-bench-videos"))
     p.add_argument("--write-checkpoint", help=argparse.SUPPRESS)  # (the first-use step, in a child)
     args = p.parse_args()

@@ -232,7 +232,7 @@ def train(cfg: TrainConfig) -> dict:
     out = Path(cfg.out)
     start_epoch, best, bad, history = 1, -math.inf, 0, []
     if cfg.resume and (out / "last.pt").is_file():
-        last = torch.load(out / "last.pt", map_location=device, weights_only=True)
+        last = read_checkpoint(out / "last.pt", device)  # (mmap is copy-on-write: updates stay in memory)
         model.load_state_dict(last["model"])
         optim.load_state_dict(last["optimizer"])
         sched.load_state_dict(last["scheduler"])

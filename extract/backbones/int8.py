@@ -1,8 +1,9 @@
-"""int8 post-training static quantisation of a backbone's network for x86 CPUs (fbgemm, VNNI).
+"""int8 post-training static quantisation of a backbone's network for x86 CPUs (oneDNN, fbgemm).
 
 Calibrated once on procedural media (`synthetic`: deterministic, needs no data), checked
-against fp32 on held-out frames or audio of it, and cached on disk, so later runs — and `caption.py`'s cold start — only load it.
-A backbone whose int8 features drift below cosine 0.99 from fp32 falls back to fp32.
+against fp32 on a held-out part of it, and cached on disk, so later runs — and
+`caption.py`'s cold start — only load it. A backbone whose int8 features drift below
+cosine 0.99 from fp32 falls back to fp32.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from ..fileio import atomic_write_bytes
 
 CALIBRATION_VERSION = 3  # 3: residual adds fused on oneDNN; 2: converted int8 state; 1: prepared float state
 MIN_COSINE = 0.99
-CHECK_FRACTION = 4  # the last quarter of the calibration video is held out for the check
+CHECK_FRACTION = 4  # the last quarter of the calibration inputs is held out for the check
 # With VNNI, oneDNN: PyTorch's x86 engine packs the same oneDNN convolutions there, but only
 # the onednn engine runs conv + residual add + ReLU as one op (ResNet-152 1.69 -> 1.45 s for
 # 40 frames here). Without VNNI the x86 engine (fbgemm or onednn per layer). Activations keep
