@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="auto")
     p.add_argument("--dtype", choices=("float16", "float32"), default="float16")
     p.add_argument("--device", default="cuda" if _cuda() else "cpu")
-    p.add_argument("--batch-size", type=int, default=32, help="network batch (frames or clips)")
+    p.add_argument("--batch-size", type=int, default=40, help="network batch (frames or clips)")
     p.add_argument("--batch-videos", type=int, default=4, help="videos whose frames are batched together")
     p.add_argument("--workers", type=int, default=default_workers(), help="videos decoded ahead in parallel")
     p.add_argument("--vggish-pca", action="store_true", help="apply the official VGGish PCA post-processing")

@@ -42,7 +42,7 @@ class ExtractConfig:
     precision: str = "auto"
     dtype: str = "float16"
     device: str = "cpu"
-    batch_size: int = 32
+    batch_size: int = 40  # one video's frames (the default --frames) in one network call
     batch_videos: int = 4
     vggish_pca: bool = False
 
