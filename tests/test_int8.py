@@ -1,6 +1,7 @@
 """int8 backbones: faithful to fp32 on real decoded video, cached, and never trusted when they drift."""
 
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -33,6 +34,22 @@ def test_int8_features_stay_faithful(fp32_and_int8, name):
     assert a.shape == b.shape and len(a) > 0
     assert cosines(a, b).min() >= 0.99
     assert not torch.equal(torch.as_tensor(a), torch.as_tensor(b))  # really a different path
+
+
+@pytest.mark.parametrize("flags, onednn", [({"avx2", "fma"}, True), ({"avx2", "avx512_vnni"}, True),
+                                          ({"sse4_2"}, False), (set(), False)])
+def test_engine_is_onednn_only_on_avx2_cpus(monkeypatch, flags, onednn):
+    monkeypatch.setattr(int8, "cpu_flags", lambda: frozenset(flags))
+    if onednn and "onednn" not in torch.backends.quantized.supported_engines:
+        pytest.skip("this PyTorch has no onednn engine")
+    assert (int8.engine() == "onednn") is onednn
+    assert int8.engine() in torch.backends.quantized.supported_engines
+
+
+def test_cpu_flags_read_from_proc_cpuinfo():
+    if not Path("/proc/cpuinfo").is_file():
+        pytest.skip("no /proc/cpuinfo")
+    assert "sse2" in int8.cpu_flags()  # every x86-64 CPU (int8.available() ran this module)
 
 
 def test_auto_picks_int8_on_this_cpu():
