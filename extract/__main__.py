@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 import warnings
@@ -96,8 +97,17 @@ def run(args: argparse.Namespace) -> int:
     failures = written = 0
     bar = tqdm(total=len(todo), unit="video", dynamic_ncols=True, disable=None)
 
+    interrupted = False
+
+    def on_sigint(signum, frame) -> None:
+        nonlocal interrupted
+        interrupted = True
+        raise KeyboardInterrupt
+
     def on_result(d, feats) -> None:
         nonlocal failures, written
+        if interrupted:  # Python drops a KeyboardInterrupt raised inside a __del__: never lose a Ctrl-C
+            raise KeyboardInterrupt
         if feats is None:
             failures += 1
             store.log_failure(d.video_id, d.path, d.error)
@@ -111,13 +121,18 @@ def run(args: argparse.Namespace) -> int:
         bar.update(1)
 
     start = time.time()
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         extractor.run(todo, on_result, workers=max(1, args.workers))
+        if interrupted:  # (the interrupt was dropped during the last video)
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         bar.close()
         print(f"interrupted: {written} videos written (complete files only); rerun the same command to resume",
               file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
     bar.close()
     secs = time.time() - start
     print(f"done: {written} written, {failures} failed in {secs:.1f}s"

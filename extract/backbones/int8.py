@@ -36,7 +36,8 @@ ENGINES = ("onednn", "x86", "fbgemm")
 # warnings.catch_warnings is not thread-safe and backbones are built in parallel threads
 for _message in ("torch.ao.quantization is deprecated", "Please use quant_min and quant_max",
                  "torch.quantize_per_tensor, torch.quantize_per_channel and other quantized",
-                 "TypedStorage is deprecated"):  # (torch.load of quantized tensors)
+                 "TypedStorage is deprecated",  # (torch.load of quantized tensors)
+                 "Default qconfig of oneDNN backend with reduce_range of false"):  # (replaced: reduce_range)
     warnings.filterwarnings("ignore", message=_message)
 
 
