@@ -5,6 +5,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -121,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         bar.update(1)
 
     start = time.time()
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    in_main = threading.current_thread() is threading.main_thread()  # (signals are main-thread only)
+    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
     try:
         extractor.run(todo, on_result, workers=max(1, args.workers))
         if interrupted:  # (the interrupt was dropped during the last video)
@@ -132,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
     bar.close()
     secs = time.time() - start
     print(f"done: {written} written, {failures} failed in {secs:.1f}s"

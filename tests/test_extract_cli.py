@@ -5,6 +5,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -156,3 +157,15 @@ def test_in_memory_extraction_matches_store(extracted, videos):
     assert feats["vggish"].shape == (2, 128)
     saved = FeatureStore(store).read("resnet152", "mp4_aac")
     assert np.allclose(feats["resnet152"], saved, rtol=2e-3, atol=2e-3)  # float16 storage
+
+
+def test_runs_from_a_worker_thread(tmp_path, videos):
+    """The Ctrl-C handler is installed from the main thread only; elsewhere the CLI still runs."""
+    from extract.__main__ import main
+
+    out = {}
+    args = [str(videos["mp4_aac"]), "--out", str(tmp_path / "s"), *SMALL, "--modalities", "vggish"]
+    t = threading.Thread(target=lambda: out.setdefault("rc", main(args)))
+    t.start()
+    t.join()
+    assert out.get("rc") == 0 and len(list((tmp_path / "s" / "vggish").glob("*.npy"))) == 1
