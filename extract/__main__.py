@@ -126,17 +126,16 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
     try:
         extractor.run(todo, on_result, workers=max(1, args.workers))
-        if interrupted:  # (the interrupt was dropped during the last video)
-            raise KeyboardInterrupt
     except KeyboardInterrupt:
-        bar.close()
-        print(f"interrupted: {written} videos written (complete files only); rerun the same command to resume",
-              file=sys.stderr)
-        return 130
+        interrupted = True
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)
     bar.close()
+    if interrupted:  # (also one dropped during the last video)
+        print(f"interrupted: {written} videos written (complete files only); rerun the same command to resume",
+              file=sys.stderr)
+        return 130
     secs = time.time() - start
     print(f"done: {written} written, {failures} failed in {secs:.1f}s"
           + (f" ({written / secs:.2f} videos/s)" if written and secs > 0 else ""), file=sys.stderr)

@@ -21,9 +21,13 @@ def bf16_native(device: torch.device) -> bool:
     """
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    cpu = getattr(torch, "cpu", None)
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(cpu, c, lambda: False)() for c in checks)
+    return cpu_supports("avx512_bf16") or cpu_supports("amx_tile")
+
+
+def cpu_supports(feature: str) -> bool:
+    """Whether this CPU has `feature` (avx2, vnni, avx512_bf16, amx_tile, ...), as PyTorch's own
+    CPU detection reports it; False where this PyTorch cannot tell."""
+    return getattr(getattr(torch, "cpu", None), f"_is_{feature}_supported", lambda: False)()
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")

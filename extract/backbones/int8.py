@@ -7,7 +7,6 @@ cosine 0.99 from fp32 falls back to fp32.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..fileio import atomic_write_bytes
+from . import cpu_supports
 
 CALIBRATION_VERSION = 3  # 3: residual adds fused on oneDNN; 2: converted int8 state; 1: prepared float state
 MIN_COSINE = 0.99
@@ -41,21 +41,10 @@ for _message in ("torch.ao.quantization is deprecated", "Please use quant_min an
     warnings.filterwarnings("ignore", message=_message)
 
 
-@functools.cache
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty off Linux)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return frozenset()
-    return frozenset(next((line.split(":", 1)[1].split() for line in text.splitlines()
-                           if line.startswith("flags")), ()))
-
-
 def engine() -> str | None:
     """The first of ENGINES this PyTorch supports (onednn only on AVX2 CPUs), or None."""
     usable = set(torch.backends.quantized.supported_engines)
-    if "avx2" not in cpu_flags():
+    if not cpu_supports("avx2"):
         usable.discard("onednn")
     return next((e for e in ENGINES if e in usable), None)
 
