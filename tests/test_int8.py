@@ -59,6 +59,19 @@ def test_auto_picks_int8_on_this_cpu():
     assert ex.meta()["precision"] == {"resnet152": "int8", "c3d": "int8", "vggish": "int8"}
 
 
+def test_auto_prefers_int8_to_bf16_units_on_a_cpu(monkeypatch):
+    # an AVX512-BF16 EPYC ran ResNet-152 3x faster in int8 than in bf16 autocast
+    from extract import backbones
+    monkeypatch.setattr(backbones, "bf16_native", lambda device: True)
+    cpu = torch.device("cpu")
+    assert backbones.resolve_precision("auto", cpu) == "int8"
+    assert backbones.resolve_precision("auto", cpu, supports_int8=False) == "bf16"
+    monkeypatch.setattr(int8, "available", lambda: False)
+    assert backbones.resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(backbones, "bf16_native", lambda device: False)
+    assert backbones.resolve_precision("auto", cpu) == "fp32"
+
+
 def load_cached(name, **options):
     """build_backbone that fails if the int8 cache is not used as is."""
     with warnings.catch_warnings():
