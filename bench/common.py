@@ -62,10 +62,21 @@ def table(header: list[str], rows: list[list]) -> str:
 
 
 def cpu_name() -> str:
+    """CPU model, family/model numbers and the instruction sets that decide int8/bf16 speed.
+
+    Two machines can share a model name ("AMD EPYC") and differ 4x in int8 speed, so the
+    tables say which one they ran on.
+    """
+    from extract.backbones import cpu_supports
+    info = {}
     try:
         for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return "unknown CPU"
+    name = info.get("model name", "unknown CPU")
+    if "cpu family" in info:
+        name += f" (family {info['cpu family']} model {info.get('model', '?')})"
+    isa = [f for f in ("avx2", "avx512", "vnni", "avx512_bf16", "amx_tile") if cpu_supports(f)]
+    return f"{name}, {' '.join(isa) or 'no AVX2'}"
