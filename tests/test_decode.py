@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from s2vt.decode import beam_search, decode, greedy
+from s2vt.decode import beam_search, decode, greedy, map_states
 from s2vt.model import ModelConfig, S2VT
 
 BOS, EOS = 1, 2
@@ -58,3 +58,59 @@ def test_batch_of_64_by_5_decodes_in_one_pass():
     _, one = model.encode({"a": feats[7:8]}, {"a": torch.full((1,), 5)})
     alone, _ = beam_search(model, one, BOS, EOS, beam=5, max_len=10)
     assert torch.equal(alone[0, 0], ids[7, 0])
+
+
+
+class RandomChains(nn.Module):
+    """Each video its own random Markov table: next-word log-probabilities depend on the video
+    (carried in the state, which beam search reorders) and the previous word."""
+
+    def __init__(self, videos: int, vocab: int = 12, seed: int = 0) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.logits = torch.randn(videos, vocab, vocab, generator=g) * 2
+        self.logits[..., EOS] -= 1.0  # sentences of several lengths, most not over at once
+
+    def step(self, words, states):
+        video = states[0][0, :, 0].long()
+        return self.logits[video, words[:, -1]][:, None, :], states
+
+
+def full_vocabulary_beam(model, states, beam, max_len):
+    """Textbook beam search, one video at a time, scoring every word of the vocabulary: the oracle.
+    Returns per video the `beam` (log-probability, words) it keeps, best first."""
+    out = []
+    for i in range(states[0].shape[1]):
+        hyps = [(0.0, [], map_states(states, lambda s: s[:, i:i + 1]), False)]  # (score, words, states, done)
+        for _ in range(max_len + 1):
+            cands = []
+            for score, words, st, done in hyps:
+                if done:
+                    cands.append((score, words + [EOS], st, True))
+                    continue
+                logits, st2 = model.step(torch.tensor([[words[-1] if words else BOS]]), st)
+                logits = logits[0, -1].clone()
+                logits[[BOS, 0]] = float("-inf")
+                logp = torch.log_softmax(logits, -1)
+                cands += [(score + logp[w].item(), words + [w], st2, w == EOS) for w in range(len(logp))]
+            hyps = sorted(cands, key=lambda h: -h[0])[:beam]
+            if all(h[3] for h in hyps):
+                break
+        out.append([(score, words) for score, words, _, _ in hyps])
+    return out
+
+
+def test_beam_search_equals_a_full_vocabulary_search():
+    videos, beam, max_len = 6, 4, 7
+    model = RandomChains(videos)
+    states = (torch.arange(videos, dtype=torch.float).view(1, videos, 1),)
+    ids, scores = beam_search(model, states, BOS, EOS, beam=beam, max_len=max_len, n_best=beam,
+                              length_penalty=0.0)
+    oracle = full_vocabulary_beam(model, states, beam, max_len)
+    lengths = {words.index(EOS) for hyps in oracle for _, words in hyps if EOS in words}
+    assert len(lengths) >= 3  # hypotheses finished at different steps: the frozen-score path ran
+    for i, hyps in enumerate(oracle):
+        for j, (score, words) in enumerate(hyps):
+            got = ids[i, j].tolist()
+            assert got[:len(words)] == words[:len(got)]
+            assert abs(scores[i, j].item() - score) < 1e-4
