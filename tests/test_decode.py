@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from s2vt.decode import beam_search, decode, greedy, map_states
+from s2vt.decode import _banned, beam_search, decode, greedy, map_states
 from s2vt.model import ModelConfig, S2VT
 
 BOS, EOS = 1, 2
@@ -21,25 +21,40 @@ def test_beam_1_equals_greedy():
     assert torch.equal(b[:, 0, :g.shape[1]], g)
 
 
-class Table(nn.Module):
-    """A 'model' whose next-word distribution depends only on the previous word (a Markov table)."""
+class MarkovTables(nn.Module):
+    """A 'model' whose next-word log-probabilities depend only on the previous word and the
+    video: `logits[video, previous word]`, the video's index carried in the state (dim 1 is the
+    batch, so beam search reorders it like an LSTM state)."""
 
-    def __init__(self, probs: dict[int, dict[int, float]], vocab: int = 6) -> None:
+    def __init__(self, logits: torch.Tensor) -> None:
         super().__init__()
-        self.logp = torch.full((vocab, vocab), -30.0)
-        for prev, nxt in probs.items():
-            for w, p in nxt.items():
-                self.logp[prev, w] = torch.tensor(p).log()
+        self.logits = logits
 
     def step(self, words, states):
-        return self.logp[words[:, -1]][:, None, :], states
+        video = states[0][0, :, 0].long()
+        return self.logits[video, words[:, -1]][:, None, :], states
+
+
+def video_states(videos: int, same: bool = False) -> tuple:
+    """States naming each row's table: 0, 1, 2, ... (or table 0 for all rows)."""
+    index = torch.zeros(videos) if same else torch.arange(videos, dtype=torch.float)
+    return (index.view(1, videos, 1),)
+
+
+def table(probs: dict[int, dict[int, float]], vocab: int = 6) -> MarkovTables:
+    """One Markov table from {previous word: {next word: probability}}, shared by every video."""
+    logp = torch.full((1, vocab, vocab), -30.0)
+    for prev, nxt in probs.items():
+        for w, p in nxt.items():
+            logp[0, prev, w] = torch.tensor(p).log()
+    return MarkovTables(logp)
 
 
 def test_beam_finds_better_than_greedy_path():
     # greedy takes word 3 (0.6), then everything after it is unlikely (best: <eos> 0.34): 0.204 in all.
     # Word 4 (0.4) then <eos> (1.0) is 0.4: only a search that keeps 4 alive finds it.
-    model = Table({BOS: {3: 0.6, 4: 0.4}, 3: {EOS: 0.34, 5: 0.33, 4: 0.33}, 4: {EOS: 1.0}, 5: {EOS: 1.0}})
-    states = (torch.zeros(1, 3, 1),)  # batch of 3 identical videos
+    model = table({BOS: {3: 0.6, 4: 0.4}, 3: {EOS: 0.34, 5: 0.33, 4: 0.33}, 4: {EOS: 1.0}, 5: {EOS: 1.0}})
+    states = video_states(3, same=True)  # batch of 3 identical videos
     g = greedy(model, states, BOS, EOS, 5)
     assert g[0].tolist()[:2] == [3, EOS]
     best, scores = beam_search(model, states, BOS, EOS, beam=5, max_len=5, n_best=2)
@@ -60,22 +75,6 @@ def test_batch_of_64_by_5_decodes_in_one_pass():
     assert torch.equal(alone[0, 0], ids[7, 0])
 
 
-
-class RandomChains(nn.Module):
-    """Each video its own random Markov table: next-word log-probabilities depend on the video
-    (carried in the state, which beam search reorders) and the previous word."""
-
-    def __init__(self, videos: int, vocab: int = 12, seed: int = 0) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        self.logits = torch.randn(videos, vocab, vocab, generator=g) * 2
-        self.logits[..., EOS] -= 1.0  # sentences of several lengths, most not over at once
-
-    def step(self, words, states):
-        video = states[0][0, :, 0].long()
-        return self.logits[video, words[:, -1]][:, None, :], states
-
-
 def full_vocabulary_beam(model, states, beam, max_len):
     """Textbook beam search, one video at a time, scoring every word of the vocabulary: the oracle.
     Returns per video the `beam` (log-probability, words) it keeps, best first."""
@@ -89,9 +88,7 @@ def full_vocabulary_beam(model, states, beam, max_len):
                     cands.append((score, words + [EOS], st, True))
                     continue
                 logits, st2 = model.step(torch.tensor([[words[-1] if words else BOS]]), st)
-                logits = logits[0, -1].clone()
-                logits[[BOS, 0]] = float("-inf")
-                logp = torch.log_softmax(logits, -1)
+                logp = torch.log_softmax(_banned(logits[0, -1].clone(), BOS, 0), -1)
                 cands += [(score + logp[w].item(), words + [w], st2, w == EOS) for w in range(len(logp))]
             hyps = sorted(cands, key=lambda h: -h[0])[:beam]
             if all(h[3] for h in hyps):
@@ -102,8 +99,10 @@ def full_vocabulary_beam(model, states, beam, max_len):
 
 def test_beam_search_equals_a_full_vocabulary_search():
     videos, beam, max_len = 6, 4, 7
-    model = RandomChains(videos)
-    states = (torch.arange(videos, dtype=torch.float).view(1, videos, 1),)
+    # each video its own random table; <eos> a little less likely, so sentences end at several lengths
+    logits = torch.randn(videos, 12, 12, generator=torch.Generator().manual_seed(0)) * 2
+    logits[..., EOS] -= 1.0
+    model, states = MarkovTables(logits), video_states(videos)
     ids, scores = beam_search(model, states, BOS, EOS, beam=beam, max_len=max_len, n_best=beam,
                               length_penalty=0.0)
     oracle = full_vocabulary_beam(model, states, beam, max_len)
