@@ -33,7 +33,9 @@ def resample(x: torch.Tensor, lengths: torch.Tensor, steps: int) -> torch.Tensor
 
     Rows of length-0 sequences come out as zeros.
     """
-    b, t, _ = x.shape
+    b, t, d = x.shape
+    if t == 0:  # every sequence empty (one silent video): nothing to interpolate
+        return x.new_zeros(b, steps, d)
     n = lengths.clamp(min=1).to(x.dtype)[:, None]                       # [B, 1]
     pos = ((torch.arange(steps, device=x.device, dtype=x.dtype) + 0.5) * n / steps - 0.5)
     pos = pos.clamp(min=0).minimum(n - 1)                               # [B, steps]

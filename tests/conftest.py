@@ -88,3 +88,34 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
     full_env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd or REPO,
                           env=full_env, timeout=timeout)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on a 256 KiB tmpfs, to run a command out of disk space (ENOSPC) for real.
+
+    Needs the right to mount (root in CI's sandbox); skips elsewhere. Fill it first with
+    `fill_disk(folder)` to leave no space at all.
+    """
+    import shutil
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    mount, umount = shutil.which("mount"), shutil.which("umount")
+    if not mount or os.geteuid() != 0 or subprocess.run([mount, "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+                                                        capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        yield mnt
+    finally:
+        subprocess.run([umount, "-l", str(mnt)], capture_output=True)
+
+
+def fill_disk(folder: Path) -> None:
+    """Write filler into `folder` until its file system reports ENOSPC."""
+    with open(folder / "filler", "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+        except OSError:
+            pass
