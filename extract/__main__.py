@@ -12,9 +12,10 @@ from pathlib import Path
 
 from .backbones import MODALITIES, PRECISIONS
 from .errors import UserError
+from .fileio import make_dirs
 from .manifest import ManifestError, read_manifest, sanitize_id, scan_videos
 from .pipeline import ExtractConfig, Extractor, default_workers
-from .store import FeatureStore, parse_shard, stable_shard
+from .store import FeatureStore, parse_shard, printable, source_identity, stable_shard
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
 
@@ -38,6 +39,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-videos", type=int, default=4, help="videos whose frames are batched together")
     p.add_argument("--workers", type=int, default=default_workers(), help="videos decoded ahead in parallel")
     p.add_argument("--vggish-pca", action="store_true", help="apply the official VGGish PCA post-processing")
+
+
+def say(message: str) -> None:
+    """One line on stderr; the bytes of a non-UTF-8 path in it shown escaped (\\xff), never an error."""
+    print(printable(message), file=sys.stderr)
 
 
 def _cuda() -> bool:
@@ -79,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                             precision=args.precision, dtype=args.dtype, device=args.device,
                             batch_size=args.batch_size, batch_videos=args.batch_videos, vggish_pca=args.vggish_pca)
         items = collect_items(args.input)
-        store = FeatureStore(args.out)
+        store = FeatureStore(make_dirs(args.out))  # (an impossible --out fails before the backbones load)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             extractor = Extractor(cfg)
@@ -87,14 +93,14 @@ def run(args: argparse.Namespace) -> int:
             print("WARNING: --weights random: seeded random backbones, features carry no learned semantics",
                   file=sys.stderr)
         store.init_meta(extractor.meta())
+        mine = [(v, p) for v, p in items if stable_shard(v, shard[1]) == shard[0]]
+        todo = [(v, p) for v, p in mine if not store.done(v, cfg.modalities, source_identity(p))]
     except (UserError, ValueError) as e:  # bad input, before any video runs: one line, exit 2
-        print(f"error: {e}", file=sys.stderr)
+        say(f"error: {e}")
         return 2
 
-    mine = [(v, p) for v, p in items if stable_shard(v, shard[1]) == shard[0]]
-    todo = [(v, p) for v, p in mine if not store.done(v, cfg.modalities)]
-    print(f"{len(items)} videos, {len(mine)} in shard {args.shard}, {len(mine) - len(todo)} already done, "
-          f"{len(todo)} to extract -> {store.root}", file=sys.stderr)
+    say(f"{len(items)} videos, {len(mine)} in shard {args.shard}, {len(mine) - len(todo)} already done, "
+        f"{len(todo)} to extract -> {store.root}")
     failures = written = 0
     bar = tqdm(total=len(todo), unit="video", dynamic_ncols=True, disable=None)
 
@@ -112,10 +118,12 @@ def run(args: argparse.Namespace) -> int:
         if feats is None:
             failures += 1
             store.log_failure(d.video_id, d.path, d.error)
-            bar.write(f"failed: {d.video_id}: {d.error}", file=sys.stderr)
+            bar.write(printable(f"failed: {d.video_id}: {d.error}"), file=sys.stderr)
         else:
             for m, arr in feats.items():
                 store.write(m, d.video_id, arr, cfg.dtype)
+            if d.source:
+                store.record_source(d.video_id, d.source, feats)
             for note in d.notes:
                 store.note(d.video_id, note)
             written += 1
@@ -124,14 +132,21 @@ def run(args: argparse.Namespace) -> int:
     start = time.time()
     in_main = threading.current_thread() is threading.main_thread()  # (signals are main-thread only)
     previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    stopped = None
     try:
         extractor.run(todo, on_result, workers=max(1, args.workers))
     except KeyboardInterrupt:
         interrupted = True
+    except UserError as e:  # the store cannot be written (disk full, permissions): every next video would fail too
+        stopped = e
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)
     bar.close()
+    if stopped:
+        say(f"error: {stopped} (stopped after {written} videos written, complete files only; "
+            "rerun the same command to resume)")
+        return 2
     if interrupted:  # (also one dropped during the last video)
         print(f"interrupted: {written} videos written (complete files only); rerun the same command to resume",
               file=sys.stderr)
@@ -140,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"done: {written} written, {failures} failed in {secs:.1f}s"
           + (f" ({written / secs:.2f} videos/s)" if written and secs > 0 else ""), file=sys.stderr)
     if failures:
-        print(f"error: {failures} video(s) failed; reasons in {store.root / 'failures.jsonl'}", file=sys.stderr)
+        say(f"error: {failures} video(s) failed; reasons in {store.root / 'failures.jsonl'}")
         return 1
     return 0
 

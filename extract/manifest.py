@@ -5,10 +5,13 @@ definition of what a valid id and a valid manifest line are.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import unicodedata
 from pathlib import Path
+from typing import Iterator
 
 from .errors import UserError
 from .fileio import atomic_write_bytes
@@ -36,9 +39,64 @@ def check_video_id(video_id: object, where: str = "") -> str:
 
 
 def sanitize_id(stem: str) -> str:
-    """A valid id from a file stem: other characters become '_', cut to 128."""
+    """A valid id from a file stem: other characters become '_', cut to 128.
+
+    A stem that is not all ASCII also gets '_' + 8 hex digits of the sha1 of its NFC UTF-8
+    form, so names in other scripts (two Chinese titles both -> '__') keep distinct ids, the
+    same on every machine. ASCII stems map as they always did.
+    """
     clean = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)[:128].strip(".") or "video"
-    return clean
+    if stem.isascii():
+        return clean
+    name = unicodedata.normalize("NFC", stem).encode("utf-8", "surrogatepass")  # (a non-UTF-8 name's bytes too)
+    return f"{clean[:119]}_{hashlib.sha1(name).hexdigest()[:8]}"
+
+
+def check_entry(entry: object, where: str = "") -> dict:
+    """Return `entry` if it is a valid manifest entry (id, split, captions, tags, path), else raise
+    ManifestError starting with `where`. One check for the reader and the importers that write manifests."""
+    if not isinstance(entry, dict) or "video_id" not in entry:
+        raise ManifestError(f"{where}missing field 'video_id'")
+    try:
+        check_video_id(entry["video_id"])
+    except ValueError as e:
+        raise ManifestError(f"{where}{e}") from None
+    split = entry.get("split", "train")
+    if split not in SPLITS:
+        raise ManifestError(f"{where}split must be one of {', '.join(SPLITS)}, not {split!r}")
+    for key in ("captions", "tags"):
+        value = entry.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ManifestError(f"{where}{key!r} must be a list of strings")
+    rel = entry.get("path")
+    if rel is not None and not isinstance(rel, str):
+        raise ManifestError(f"{where}'path' must be a string")
+    return entry
+
+
+def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError) -> Iterator[tuple[str, object]]:
+    """(where, value) for each non-blank line of a JSON Lines file, `where` being 'PATH:LINE: '.
+
+    A file that cannot be read, or a line that is not UTF-8 or not JSON, raises `error` in one
+    line naming the file and the line.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise error(f"{path}: cannot read ({e.strerror})") from None
+    for n, raw in enumerate(data.splitlines(), 1):
+        where = f"{path}:{n}: "
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise error(f"{where}not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})") from None
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise error(f"{where}not valid JSON ({e.msg})") from None
+        yield where, value
 
 
 def read_manifest(path: str | os.PathLike) -> list[dict]:
@@ -50,36 +108,14 @@ def read_manifest(path: str | os.PathLike) -> list[dict]:
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found")
     entries, seen = [], set()
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{n}: "
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ManifestError(f"{where}not valid JSON ({e.msg})") from None
-            if not isinstance(entry, dict) or "video_id" not in entry:
-                raise ManifestError(f"{where}missing field 'video_id'")
-            try:
-                vid = check_video_id(entry["video_id"])
-            except ValueError as e:
-                raise ManifestError(f"{where}{e}") from None
-            if vid in seen:
-                raise ManifestError(f"{where}duplicate video_id {vid!r}")
-            seen.add(vid)
-            split = entry.get("split", "train")
-            if split not in SPLITS:
-                raise ManifestError(f"{where}split must be one of {', '.join(SPLITS)}, not {split!r}")
-            for key in ("captions", "tags"):
-                value = entry.get(key, [])
-                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise ManifestError(f"{where}{key!r} must be a list of strings")
-            rel = entry.get("path")
-            if rel is not None and not isinstance(rel, str):
-                raise ManifestError(f"{where}'path' must be a string")
-            entry["abspath"] = str(path.parent / rel) if rel else None
-            entries.append(entry)
+    for where, entry in json_lines(path):
+        vid = check_entry(entry, where)["video_id"]
+        if vid in seen:
+            raise ManifestError(f"{where}duplicate video_id {vid!r}")
+        seen.add(vid)
+        rel = entry.get("path")
+        entry["abspath"] = str(path.parent / rel) if rel else None
+        entries.append(entry)
     return entries
 
 
@@ -93,14 +129,24 @@ def write_manifest(entries: list[dict], path: str | os.PathLike) -> None:
 def scan_videos(folder: str | os.PathLike) -> list[tuple[str, Path]]:
     """(id, path) for every video file under `folder`, recursively, sorted; ids from sanitised stems.
 
+    Symlinked sub-folders are followed, each real folder once (so a link to a folder already
+    scanned, or back up the tree, neither loops nor finds its videos twice).
     Two files that map to the same id raise ValueError naming both.
     """
-    folder = Path(folder)
     found: dict[str, Path] = {}
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS:
-            vid = sanitize_id(p.stem)
-            if vid in found:
-                raise ValueError(f"duplicate video id {vid!r}: {found[vid]} and {p} (rename one)")
-            found[vid] = p
+    scanned: set[tuple[int, int]] = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        st = os.stat(root)
+        if (st.st_dev, st.st_ino) in scanned:
+            dirs.clear()
+            continue
+        scanned.add((st.st_dev, st.st_ino))
+        dirs.sort()  # (walked in order: the first of two paths to one folder is the one kept)
+        for name in sorted(files):
+            p = Path(root, name)
+            if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file():
+                vid = sanitize_id(p.stem)
+                if vid in found:
+                    raise ValueError(f"duplicate video id {vid!r}: {found[vid]} and {p} (rename one)")
+                found[vid] = p
     return sorted(found.items())

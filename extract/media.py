@@ -49,7 +49,8 @@ def decode_media(path: str | os.PathLike, modalities, frames: int = 40, clips: i
     except Exception as e:  # an unexpected decoder failure is this video's failure, not the job's
         raise MediaError(f"{os.fspath(path)}: {type(e).__name__}: {e}") from e
     media = Media(fr.frames if fr is not None and "resnet152" in modalities else None,
-                  fr.clips if fr is not None and "c3d" in modalities else None, examples)
+                  fr.clips if fr is not None and "c3d" in modalities else None, examples,
+                  list(fr.notes) if fr is not None else [])
     if examples is not None:
         if not info.has_audio:
             media.notes.append("no audio track: vggish has 0 rows")

@@ -16,6 +16,7 @@ import torch
 from .backbones import MODALITIES, Backbone, build_backbone
 from .ffmpeg import MediaError
 from .media import Media, decode_media
+from .store import source_identity
 from .video import C3D_CLIP_LEN
 
 SCHEMA_VERSION = 1
@@ -78,12 +79,14 @@ class ExtractConfig:
 
 @dataclasses.dataclass
 class Decoded:
-    """One video's backbone inputs (CPU tensors) and remarks, or the error that stopped it."""
+    """One video's backbone inputs (CPU tensors) and remarks, or the error that stopped it;
+    `source`: the file's `source_identity` as it was decoded."""
     video_id: str
     path: str
     inputs: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
     notes: list[str] = dataclasses.field(default_factory=list)
     error: str | None = None
+    source: dict | None = None
 
 
 class Extractor:
@@ -142,7 +145,8 @@ class Extractor:
 
         `background` (decoding ahead of the networks): ffmpeg single-threaded at low priority.
         """
-        out = Decoded(video_id, path)
+        # identity before decoding: a file that changes meanwhile is extracted again next run
+        out = Decoded(video_id, path, source=source_identity(path))
         try:
             media = self._media(path, background)
         except MediaError as e:

@@ -1,4 +1,10 @@
-"""The feature store: `meta.json` + `<modality>/<video_id>.npy`, atomic writes, resume, shards."""
+"""The feature store: `meta.json` + `<modality>/<video_id>.npy`, atomic writes, resume, shards.
+
+Beside them, append-only JSON Lines logs: `failures.jsonl`, `notes.jsonl`, and `sources.jsonl`,
+one line per written video recording the size and mtime of the file its features came from
+(the last line for an id wins), so a rerun re-extracts a video whose file changed. Each line
+is one append (O_APPEND), so concurrent shards writing one store never interleave lines.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .fileio import atomic_write_bytes, atomic_write_json
+from .fileio import atomic_write_bytes, atomic_write_json, make_dirs, output_error
 from .manifest import check_video_id
 
 FP16_MAX = 65504.0
@@ -21,6 +27,25 @@ META_KEYS = ("frames", "image_size", "clips", "clip_len", "sample_rate", "vggish
 
 class StoreError(UserError):
     """A store that cannot be used as asked; one line for the user."""
+
+
+def source_identity(path: str | os.PathLike) -> dict | None:
+    """Size and mtime of a video file, None if it cannot be read: cheap, and a replaced file changes them."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def printable(text: str) -> str:
+    """`text` that encodes as UTF-8: the raw bytes of a non-UTF-8 file name (which os.fsdecode
+    keeps as lone surrogates) and any other lone surrogate become backslash escapes (\\xff)."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no file name decodes to (e.g. a JSON "\\ud800")
+        raw = text.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def stable_shard(video_id: str, num_shards: int) -> int:
@@ -44,6 +69,7 @@ class FeatureStore:
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
+        self._sources: dict[str, dict[str, dict]] | None = None
 
     @property
     def meta_path(self) -> Path:
@@ -66,9 +92,32 @@ class FeatureStore:
     def has(self, modality: str, video_id: str) -> bool:
         return self.path(modality, video_id).is_file()
 
-    def done(self, video_id: str, modalities) -> bool:
-        """True when every modality's file for this video exists (resume skips it)."""
-        return all(self.has(m, video_id) for m in modalities)
+    def done(self, video_id: str, modalities, source: dict | None = None) -> bool:
+        """True when every modality's file for this video exists (resume skips it) and, given the
+        `source_identity` of its video file now, was computed from that same file. A modality
+        with no record in sources.jsonl (a store from before it existed) counts as unchanged."""
+        if not all(self.has(m, video_id) for m in modalities):
+            return False
+        known = self.sources().get(video_id, {}) if source is not None else {}
+        return all(known.get(m, source) == source for m in modalities)
+
+    def sources(self) -> dict[str, dict[str, dict]]:
+        """video id -> modality -> identity of the file its features came from (read once, last line wins)."""
+        if self._sources is None:
+            self._sources = {}
+            path = self.root / "sources.jsonl"
+            try:
+                lines = path.read_bytes().splitlines() if path.exists() else []
+            except OSError as e:
+                raise StoreError(f"{path}: cannot read ({e.strerror})") from None
+            for line in lines:
+                try:
+                    r = json.loads(line)
+                    ident = {"size": r["size"], "mtime_ns": r["mtime_ns"]}
+                    self._sources.setdefault(r["video_id"], {}).update(dict.fromkeys(r["modalities"], ident))
+                except (ValueError, KeyError, TypeError, AttributeError):  # a line cut short by a crash
+                    continue
+        return self._sources
 
     def modalities(self) -> list[str]:
         """Modality folders present in the store."""
@@ -77,8 +126,12 @@ class FeatureStore:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def read(self, modality: str, video_id: str) -> np.ndarray:
-        """[T, D] features as float32."""
-        return np.load(self.path(modality, video_id), allow_pickle=False).astype(np.float32, copy=False)
+        """[T, D] features as float32; StoreError naming the file for one that is not a numeric array."""
+        path = self.path(modality, video_id)
+        try:
+            return np.load(path, allow_pickle=False).astype(np.float32, copy=False)
+        except (OSError, ValueError, EOFError) as e:  # pickled objects, a truncated or foreign file
+            raise StoreError(f"{printable(str(path))}: cannot read features ({e})") from None
 
     def write(self, modality: str, video_id: str, array: np.ndarray, dtype: str = "float16") -> None:
         """Save [T, D] atomically; float16 falls back to float32 where values would overflow."""
@@ -90,8 +143,12 @@ class FeatureStore:
         atomic_write_bytes(self.path(modality, video_id), buf.getvalue())
 
     def init_meta(self, meta: dict) -> dict:
-        """Create meta.json, or check an existing one agrees and merge new modalities into it."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        """Create meta.json, or check an existing one agrees and merge new modalities into it.
+
+        A modality's precision may change only while the store holds none of its files: one
+        modality's features all come from one precision.
+        """
+        make_dirs(self.root)
         old = self.meta()
         if old:
             for key in META_KEYS:
@@ -102,6 +159,11 @@ class FeatureStore:
                 if old.get("backbones", {}).get(name, wid) != wid:
                     raise StoreError(f"{self.meta_path}: {name} features come from {old['backbones'][name]}, "
                                      f"this run uses {wid}; use another --out")
+            for name, precision in meta.get("precision", {}).items():
+                was = old.get("precision", {}).get(name, precision)
+                if was != precision and self._has_files(name):
+                    raise StoreError(f"{self.meta_path}: {name} features were computed in {was}, this run "
+                                     f"asks {precision}; pass --precision {was} or use another --out")
             merged = {**old, **meta, **{k: {**old.get(k, {}), **meta.get(k, {})}
                                         for k in ("backbones", "dims", "precision") if k in meta}}
         else:
@@ -110,16 +172,29 @@ class FeatureStore:
             atomic_write_json(self.meta_path, merged)
         return merged
 
+    def _has_files(self, modality: str) -> bool:
+        folder = self.root / modality
+        return folder.is_dir() and any(p.suffix == ".npy" for p in folder.iterdir())
+
     def _append(self, name: str, record: dict) -> None:
         # one short line per write with O_APPEND: concurrent shards do not interleave lines
+        record = {k: printable(v) if isinstance(v, str) else v for k, v in record.items()}
         line = json.dumps({**record, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}, ensure_ascii=False) + "\n"
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / name, "a", encoding="utf-8") as f:
-            f.write(line)
+        path = make_dirs(self.root) / name
+        try:
+            with open(path, "ab") as f:
+                f.write(line.encode("utf-8"))
+        except OSError as e:
+            raise output_error(path, e) from None
 
     def log_failure(self, video_id: str, path: str, reason: str) -> None:
-        """Record a video that could not be extracted in failures.jsonl."""
+        """Record a video that could not be extracted in failures.jsonl (any bytes of its name escaped)."""
         self._append("failures.jsonl", {"video_id": video_id, "path": path, "reason": reason})
+
+    def record_source(self, video_id: str, source: dict, modalities) -> None:
+        """Record in sources.jsonl the file identity (`source_identity`) `modalities`' features were computed from."""
+        self._append("sources.jsonl", {"video_id": video_id, "modalities": list(modalities), **source})
+        self.sources().setdefault(video_id, {}).update(dict.fromkeys(modalities, source))
 
     def note(self, video_id: str, note: str) -> None:
         """Record a non-fatal remark (e.g. no audio track) in notes.jsonl."""

@@ -2,7 +2,9 @@
 
 Both the per-frame samples (ResNet) and the 16-frame clips (C3D) come from the same
 decode: ffmpeg's `select` filter keeps only the frame indices either needs, scales them
-once (short side `short_side`), and pipes rgb24 bytes to us. No JPEGs, no temp folders.
+once (short side `short_side`, long side at most MAX_ASPECT times it), and pipes rgb24
+bytes to us. No JPEGs, no temp folders. Only a stream holding fewer frames than its
+header says is decoded a second time, over the frames it really holds.
 """
 from __future__ import annotations
 
@@ -53,14 +55,18 @@ def _parse_duration(text: str) -> float | None:
     return int(h) * 3600 + int(mi) * 60 + float(s)
 
 
-def _measure_duration(path: str) -> float:
-    """Decode-free duration for containers whose header has none (remux to null)."""
-    proc = run_ffmpeg(["-i", path, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], timeout=600)
-    times = re.findall(r"time=(\d+):(\d+):(\d+(?:\.\d+)?)", proc.stderr.decode("utf-8", "replace"))
-    if not times:
-        return 0.0
-    h, mi, s = times[-1]
-    return int(h) * 3600 + int(mi) * 60 + float(s)
+def count_frames(path: str | os.PathLike) -> tuple[int, float]:
+    """(frames, seconds) the video stream really holds, read without decoding (a remux to null).
+
+    For headers that lie or say nothing: a container's duration may be its audio's (a cover
+    image over 10 s of music), or promise what a truncated file no longer holds.
+    """
+    proc = run_ffmpeg(["-i", os.fspath(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], timeout=600)
+    text = proc.stderr.decode("utf-8", "replace")
+    frames = re.findall(r"frame=\s*(\d+)", text)
+    times = re.findall(r"time=(\d+):(\d+):(\d+(?:\.\d+)?)", text)
+    seconds = int(times[-1][0]) * 3600 + int(times[-1][1]) * 60 + float(times[-1][2]) if times else 0.0
+    return (int(frames[-1]) if frames else 0), seconds
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -98,16 +104,27 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     rotation = int(round(float(rot_m.group(1)))) % 360 if rot_m else 0
     if rotation in (90, 270):
         width, height = height, width
-    duration = _parse_duration(text)
-    if not duration:
-        duration = _measure_duration(path)
+    duration = _parse_duration(text) or count_frames(path)[1]
     if duration <= 0:
         raise MediaError(f"{path}: video has no duration (no decodable frames)")
     has_audio = re.search(r"Stream #\d+:\d+.*?: Audio:", text) is not None
     return VideoInfo(path, duration, fps, width, height, rotation, has_audio)
 
 
-def scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+# The long side is decoded up to 4x the short side; beyond that, only its centre. Every film and
+# screen shape in use (2.39:1 scope, 2.76:1, 32:9 monitors, 19.5:9 phone recordings) stays whole,
+# so its features do not change, while a 16x2000 video no longer decodes to 256x32000 frames
+# (5.3 GB for the default samples). ResNet reads only the centre square of a frame; C3D
+# squeezes the whole frame to 171x128, so for C3D an extreme frame becomes its 4:1 centre.
+MAX_ASPECT = 4.0
+
+
+def centre_region(width: float, height: float, max_aspect: float = MAX_ASPECT) -> tuple[float, float]:
+    """(w, h) of the part of a frame that is decoded: the long side cut to its centre `max_aspect` x the short."""
+    return min(width, height * max_aspect), min(height, width * max_aspect)
+
+
+def scaled_size(width: float, height: float, short_side: int) -> tuple[int, int]:
     """(w, h) with the short side `short_side`, aspect kept, both even (what ffmpeg emits)."""
     if width <= height:
         w, h = short_side, height * short_side / width
@@ -139,10 +156,12 @@ def clip_indices(total: int, clips: int, clip_len: int = C3D_CLIP_LEN) -> np.nda
 
 @dataclasses.dataclass
 class Frames:
-    """Decoded frames of one video: `frames` uint8 [N, H, W, 3] RGB and `clips` uint8 [K, 16, H, W, 3]."""
+    """Decoded frames of one video: `frames` uint8 [N, H, W, 3] RGB and `clips` uint8 [K, 16, H, W, 3],
+    plus remarks on a stream that held fewer frames than its header said."""
     info: VideoInfo
     frames: np.ndarray
     clips: np.ndarray | None
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 def _select_expr(indices: np.ndarray) -> str:
@@ -160,23 +179,20 @@ def _select_expr(indices: np.ndarray) -> str:
     return "+".join(f"eq(n,{a})" if a == b else f"between(n,{a},{b})" for a, b in parts)
 
 
-def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
-                  short_side: int = 256, info: VideoInfo | None = None, background: bool = False) -> Frames:
-    """Decode the video once and return the uniformly sampled frames (and C3D clips when clips > 0).
-
-    Frames are scaled so their short side is `short_side` (display aspect, rotation applied).
-    If the file holds fewer frames than its header promised, missing indices repeat the
-    last decoded frame. `background`: see `extract.ffmpeg.start_ffmpeg`.
-    """
-    info = info or probe(path)
-    total = info.est_frames
+def _sample(total: int, num_frames: int, clips: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame indices, [clips, 16] clip indices and the sorted distinct indices both need."""
     frame_idx = uniform_indices(total, num_frames)
     clip_idx = clip_indices(total, clips) if clips > 0 else np.zeros((0, C3D_CLIP_LEN), np.int64)
-    wanted = np.unique(np.concatenate([frame_idx, clip_idx.ravel()]))
-    w, h = scaled_size(info.width, info.height, short_side)
-    vf = f"select='{_select_expr(wanted)}',scale={w}:{h}:flags=bilinear,format=rgb24"
+    return frame_idx, clip_idx, np.unique(np.concatenate([frame_idx, clip_idx.ravel()]))
+
+
+def _read_frames(path: str | os.PathLike, wanted: np.ndarray, geometry: str, size: tuple[int, int],
+                 background: bool) -> tuple[np.ndarray, bytes]:
+    """([n, h, w, 3] frames at the indices `wanted`, ffmpeg's stderr); n < len(wanted) when the stream ends first."""
+    w, h = size
     args = ["-loglevel", "error", "-i", os.fspath(path), "-map", "0:v:0", "-an", "-sn",
-            "-vf", vf, "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+            "-vf", f"select='{_select_expr(wanted)}',{geometry}",
+            "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     # read straight into one array: no per-frame bytes objects, no stacking copy
     decoded = np.empty((len(wanted), h, w, 3), np.uint8)
     view, filled = memoryview(decoded).cast("B"), 0
@@ -190,13 +206,46 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
         proc.stdout.close()
         err = proc.stderr.read()
         proc.wait()
-    got = filled // (w * h * 3)
+    return decoded[:filled // (w * h * 3)], err
+
+
+def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
+                  short_side: int = 256, info: VideoInfo | None = None, background: bool = False) -> Frames:
+    """Decode the video and return the uniformly sampled frames (and C3D clips when clips > 0).
+
+    Frames are scaled so their short side is `short_side` (display aspect, rotation applied),
+    the long side cut to its centre beyond MAX_ASPECT x the short side. Indices spread over the
+    frames the header implies; when the stream ends before that (a cover image over long audio,
+    a truncated file), its real frames are counted (a remux, no decoding) and sampled instead,
+    with a note. Samples that still find no frame repeat the last decoded one, noted too.
+    `background`: see `extract.ffmpeg.start_ffmpeg`.
+    """
+    info = info or probe(path)
+    cw, ch = centre_region(info.width, info.height)
+    size = w, h = scaled_size(cw, ch, short_side)
+    crop = "" if (cw, ch) == (info.width, info.height) else \
+        f"crop=iw*{cw / info.width:.6f}:ih*{ch / info.height:.6f},"  # (before scaling: small frames)
+    geometry = f"{crop}scale={w}:{h}:flags=bilinear,format=rgb24"
+    total = info.est_frames
+    frame_idx, clip_idx, wanted = _sample(total, num_frames, clips)
+    decoded, err = _read_frames(path, wanted, geometry, size, background)
+    notes = []
+    if len(decoded) < len(wanted):  # the header promised more than the stream holds
+        real = count_frames(path)[0]
+        if 0 < real < total:
+            frame_idx, clip_idx, wanted = _sample(real, num_frames, clips)
+            decoded, err = _read_frames(path, wanted, geometry, size, background)
+            notes.append(f"video stream holds only {real} of the {total} frames its header implies: "
+                         "sampled over those")
+        if 0 < len(decoded) < len(wanted):
+            notes.append(f"{len(wanted) - len(decoded)} of the {len(wanted)} frames sampled could not be decoded: "
+                         "the last decoded frame stands in")
+    got = len(decoded)
     if not got:
         raise MediaError(f"{os.fspath(path)}: no decodable video frames ({last_error_line(err)})")
-    decoded = decoded[:got]
     # position of each wanted index in `decoded`; beyond what was decoded -> last frame
     lookup = {int(i): min(j, got - 1) for j, i in enumerate(wanted)}
     frames = decoded[[lookup[int(i)] for i in frame_idx]]
     clip_arr = decoded[[lookup[int(i)] for i in clip_idx.ravel()]].reshape(
         clips, C3D_CLIP_LEN, h, w, 3) if clips > 0 else None
-    return Frames(info, frames, clip_arr)
+    return Frames(info, frames, clip_arr, notes)

@@ -57,10 +57,11 @@ def test_decode_samples_the_right_frames(tmp_path):
     clip_got = to_index(fr.clips.astype(float).mean(axis=(2, 3, 4)))
     assert clip_got.tolist() == clip_indices(40, 2).tolist()
 
-    # a header promising twice the frames: indices past the end repeat the last frame
+    # a header promising twice the frames: the 40 real ones are counted and sampled instead, with a note
     long = dataclasses.replace(probe(path), duration=8.0)
     fr = decode_frames(path, 8, clips=0, short_side=64, info=long)
-    assert to_index(fr.frames.astype(float).mean(axis=(1, 2, 3))).tolist() == [5, 15, 25, 35, 35, 35, 35, 35]
+    assert to_index(fr.frames.astype(float).mean(axis=(1, 2, 3))).tolist() == uniform_indices(40, 8).tolist()
+    assert fr.notes == ["video stream holds only 40 of the 80 frames its header implies: sampled over those"]
 
 
 @pytest.mark.parametrize("name", ["mp4_aac", "webm_opus", "avi_mp3", "mkv_pcm", "mov_silent", "short"])

@@ -1,0 +1,171 @@
+"""Issue 15, the extraction side: bad inputs to `python -m extract` give features, a logged
+failure or one line and exit 2, never a blow-up, a traceback, stale features or a lost file."""
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from extract.__main__ import main
+from extract.ffmpeg import ffmpeg_cmd
+from extract.manifest import ManifestError, read_manifest, sanitize_id, scan_videos
+from extract.store import FeatureStore, StoreError
+from extract.video import MAX_ASPECT, decode_frames
+
+from ..conftest import fill_disk, make_video
+
+# cheap settings: the networks are not the point (VGGish where any modality will do)
+FAST = ["--weights", "random", "--precision", "fp32", "--frames", "4", "--clips", "1", "--image-size", "64"]
+VGGISH = [*FAST, "--modalities", "vggish"]
+RESNET = [*FAST, "--modalities", "resnet152"]
+
+
+def extract(capsys, *args: str) -> tuple[int, str]:
+    """`python -m extract ARGS` in this process: (exit code, stderr)."""
+    rc = main([str(a) for a in args])
+    return rc, capsys.readouterr().err
+
+
+def one_line_error(err: str) -> bool:
+    return err.strip().splitlines()[-1].startswith("error:") and "Traceback" not in err
+
+
+def leftovers(store):
+    return [p for p in store.rglob(".*") if p.is_file()]
+
+
+def test_extreme_aspect_ratios_decode_within_a_fixed_budget(tmp_path):
+    # 16x2000 used to decode to 256x32000 frames (5.3 GB at the default samples)
+    ordinary = decode_frames(make_video(tmp_path / "o.mp4", 0.4, "640x360", audio=None), 4, clips=1)
+    budget = ordinary.frames.nbytes * MAX_ASPECT / (640 / 360)  # a 4:1 frame at the same short side
+    for size in ("16x2000", "2000x16"):
+        fr = decode_frames(make_video(tmp_path / f"{size}.mp4", 0.4, size, audio=None), 4, clips=1)
+        assert min(fr.frames.shape[1:3]) == 256 and max(fr.frames.shape[1:3]) == 256 * MAX_ASPECT
+        assert fr.frames.nbytes <= budget and fr.clips.nbytes <= budget * 4
+        assert fr.frames.std() > 5  # the centre of the picture, not a blank buffer
+
+
+def test_non_utf8_name_of_a_broken_video_is_logged_and_the_run_goes_on(tmp_path, videos, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bad = os.path.join(os.fsencode(folder), b"a-\xff\xfe.mp4")  # not UTF-8; sorts before the good one
+    with open(bad, "wb") as f:
+        f.write(b"not a video\n")
+    shutil.copy(videos["mp4_aac"], folder / "b.mp4")
+    rc, err = extract(capsys, folder, "--out", tmp_path / "s", *VGGISH)
+    assert rc == 1 and "1 video(s) failed" in err and "Traceback" not in err
+    assert FeatureStore(tmp_path / "s").read("vggish", "b").shape == (2, 128)
+    (failure,) = [json.loads(x) for x in (tmp_path / "s" / "failures.jsonl").read_text("utf-8").splitlines()]
+    assert failure["video_id"] == sanitize_id(os.fsdecode(b"a-\xff\xfe"))
+    assert failure["path"].endswith("a-\\xff\\xfe.mp4")  # the name's bytes, escaped
+
+
+def test_cover_art_and_truncated_mp4_sample_the_real_frames(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    # one picture over 10 s of audio: the header's 10 s hold a single video frame
+    picture = make_video(tmp_path / "picture.mp4", 0.04, audio=None)
+    subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-i", str(picture), "-f", "lavfi", "-i", "sine=duration=10",
+                               "-map", "0", "-map", "1", "-c:v", "copy", "-c:a", "aac", str(folder / "cover.mp4")]),
+                   check=True)
+    # a faststart file (index first) cut to 30%: the header still promises 8 s
+    whole = make_video(tmp_path / "whole.mp4", 8.0, extra=["-movflags", "+faststart"]).read_bytes()
+    (folder / "truncated.mp4").write_bytes(whole[: len(whole) * 3 // 10])
+    rc, err = extract(capsys, folder, "--out", tmp_path / "s", *RESNET)
+    assert rc == 0, err
+    store = FeatureStore(tmp_path / "s")
+    cover, truncated = store.read("resnet152", "cover"), store.read("resnet152", "truncated")
+    assert cover.shape == (4, 2048) and np.all(cover == cover[0])  # the one picture, repeated
+    assert len(np.unique(truncated, axis=0)) == 4  # four real frames, none copied from another
+    notes = {json.loads(x)["video_id"]: json.loads(x)["note"]
+             for x in (tmp_path / "s" / "notes.jsonl").read_text().splitlines()}
+    assert notes["cover"] == "video stream holds only 1 of the 250 frames its header implies: sampled over those"
+    assert notes["truncated"].startswith("video stream holds only ")
+
+
+def test_unwritable_or_full_store_one_line_exit_2(tmp_path, videos, capsys, small_disk):
+    (tmp_path / "file").write_text("x")
+    impossible = [tmp_path / "file" / "store", "/sys/s2vt-test-store"]
+    if os.geteuid() != 0:  # (root writes into a read-only folder anyway)
+        (tmp_path / "ro").mkdir(mode=0o555)
+        impossible.append(tmp_path / "ro" / "store")
+    for out in impossible:
+        rc, err = extract(capsys, videos["mp4_aac"], "--out", out, *VGGISH)
+        assert rc == 2 and one_line_error(err) and f"cannot write {out}" in err
+    # a disk that fills up after the first video: stop at once, the first video's files intact
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(videos["mp4_aac"], folder / "a.mp4")
+    store = small_disk / "s"
+    assert extract(capsys, folder, "--out", store, *VGGISH)[0] == 0
+    fill_disk(small_disk)
+    shutil.copy(videos["mkv_pcm"], folder / "b.mkv")
+    shutil.copy(videos["avi_mp3"], folder / "c.avi")
+    rc, err = extract(capsys, folder, "--out", store, *VGGISH)
+    assert rc == 2 and one_line_error(err) and "No space left on device" in err
+    assert "stopped after 0 videos written" in err and not (store / "failures.jsonl").exists()
+    assert FeatureStore(store).read("vggish", "a").shape == (2, 128)
+    assert sorted(p.name for p in (store / "vggish").iterdir()) == ["a.npy"] and leftovers(store) == []
+
+
+def test_undecodable_manifest_and_store_files_are_named(tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_bytes(b'{"video_id": "a", "captions": ["ok"]}\n{"video_id": "b", "captions": ["caf\xe9"]}\n')
+    with pytest.raises(ManifestError) as e:
+        read_manifest(manifest)
+    assert str(e.value) == f"{manifest}:2: not valid UTF-8 (byte 0xe9 at column 36)"
+    store = FeatureStore(tmp_path / "s")
+    (tmp_path / "s" / "resnet152").mkdir(parents=True)
+    np.save(tmp_path / "s" / "resnet152" / "pickled.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.save(tmp_path / "s" / "resnet152" / "cut.npy", np.zeros((4, 2048), np.float16))
+    path = tmp_path / "s" / "resnet152" / "cut.npy"
+    path.write_bytes(path.read_bytes()[:1000])
+    (tmp_path / "s" / "resnet152" / "garbage.npy").write_bytes(b"\x93NUMPY garbage")
+    for vid in ("pickled", "cut", "garbage"):
+        with pytest.raises(StoreError, match=f"^{re.escape(str(store.path('resnet152', vid)))}: cannot read features"):
+            store.read("resnet152", vid)
+
+
+def test_symlinked_sub_folders_are_scanned_once(tmp_path):
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    (root / "real").mkdir(parents=True)
+    elsewhere.mkdir()
+    (root / "real" / "a.mp4").write_bytes(b"x")
+    (elsewhere / "b.mp4").write_bytes(b"x")
+    (root / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (root / "real" / "loop").symlink_to(root, target_is_directory=True)  # back up the tree
+    assert scan_videos(root) == [("a", root / "real" / "a.mp4"), ("b", root / "linked" / "b.mp4")]
+
+
+def test_a_changed_file_under_an_existing_id_is_extracted_again(tmp_path, videos, capsys):
+    clip, store = tmp_path / "clip.mp4", tmp_path / "s"
+    shutil.copy(videos["mp4_aac"], clip)
+    assert extract(capsys, clip, "--out", store, *VGGISH)[0] == 0
+    assert FeatureStore(store).read("vggish", "clip").shape == (2, 128)
+    shutil.copy(videos["short"], clip)  # another video under the same name (0.4 s: no VGGish rows)
+    rc, err = extract(capsys, clip, "--out", store, *VGGISH)
+    assert rc == 0 and "0 already done, 1 to extract" in err
+    assert FeatureStore(store).read("vggish", "clip").shape == (0, 128)
+    rc, err = extract(capsys, clip, "--out", store, *VGGISH)  # unchanged now: resume skips it
+    assert rc == 0 and "1 already done, 0 to extract" in err
+
+
+def test_non_ascii_names_get_distinct_stable_ids(tmp_path):
+    for name in ("日本.mp4", "中国.mp4", "a b.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    ids = dict((p.name, vid) for vid, p in scan_videos(tmp_path))
+    assert ids["a b.mp4"] == "a_b"  # ASCII names keep their ids
+    assert ids["日本.mp4"] != ids["中国.mp4"] and ids["中国.mp4"].startswith("___")
+    assert ids["日本.mp4"] == sanitize_id("日本") == "___" + hashlib.sha1("日本".encode()).hexdigest()[:8]
+
+
+def test_rerun_at_another_precision_refuses_a_mixed_store(tmp_path, videos, capsys):
+    store = tmp_path / "s"
+    assert extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH)[0] == 0
+    rc, err = extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH, "--precision", "bf16")
+    assert rc == 2 and one_line_error(err) and "vggish features were computed in fp32, this run asks bf16" in err
+    assert json.loads((store / "meta.json").read_text())["precision"] == {"vggish": "fp32"}
