@@ -143,8 +143,9 @@ def run_demo(out: Path, per_combo: int = 2) -> dict:
         raise SystemExit(rc)
     # sum fusion: with concat the sound words (128-d VGGish beside 6,144 visual dims) were learned
     # only after ~25 epochs, sometimes after early stopping had already ended the run
+    # overwrite: the run folders are the demo's own output, rebuilt (like report.md) when the demo is rerun
     train_kw = dict(hidden=256, embed=256, batch_size=4, lr=1e-3, epochs=40, patience=8, min_count=1, enc_len=8,
-                    fusion="sum")
+                    fusion="sum", overwrite=True)
     say(f"[3/6] training S2VT -> {out / 'run'}")
     train(TrainConfig(str(manifest), str(out / "features"), str(out / "run"), **train_kw))
     say("[4/6] evaluating on the held-out test split")

@@ -7,7 +7,9 @@ import io
 import math
 import os
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +19,24 @@ from torch.utils.data import RandomSampler
 from torch.utils.data.distributed import DistributedSampler
 
 from extract.errors import UserError
-from extract.fileio import atomic_write_bytes
+from extract.fileio import atomic_write_bytes, make_dirs, output_error
 from extract.manifest import read_manifest
 from extract.store import FeatureStore, StoreError
 
-from .data import (DataError, Labels, VideoDataset, assign_val, batches, check_features, feature_dims,
-                   feature_stats, to_device)
+from .data import (DataError, Labels, VideoDataset, assign_val, batches, check_features, drop_blank_captions,
+                   feature_dims, feature_stats, to_device)
 from .decode import greedy
 from .metrics import cider, micro_f1, tag_accuracy
 from .model import ModelConfig, S2VT, caption_loss, tag_loss
-from .vocab import Vocab
+from .vocab import SPECIALS, Vocab
 
 CHECKPOINT_FORMAT = "s2vt-checkpoint-1"
+# a run folder holding any of these holds a trained model (or its history): never trained over unasked
+RUN_FILES = ("best.pt", "last.pt", "metrics.csv")
+
+
+class ConfigError(UserError):
+    """A training setting out of range; one line for the user."""
 
 
 @dataclasses.dataclass
@@ -54,11 +62,32 @@ class TrainConfig:
     enc_len: int = 40
     seed: int = 0
     resume: bool = False
+    overwrite: bool = False         # train over a run folder that already holds a model
     skip_missing: bool = False
     metric: str = "auto"
     device: str = "auto"
     stop_after: int | None = None   # stop (as if killed) after this epoch; for tests and time-boxed runs
     quiet: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse settings out of range now, not after the data is read or an epoch is trained."""
+        counts = ("epochs", "patience", "batch_size", "hidden", "embed", "min_count", "max_len", "enc_len")
+        rules = {name: (getattr(self, name) >= 1, "at least 1") for name in counts}
+        rules.update({  # NaN fails every comparison, so it is refused too
+            "stop_after": (self.stop_after is None or self.stop_after >= 1, "at least 1"),
+            "lr": (0 <= self.lr < math.inf, "a number >= 0"),  # 0 freezes the model (the early-stopping test)
+            "clip_norm": (0 < self.clip_norm < math.inf, "a number > 0"),
+            "tag_weight": (0 <= self.tag_weight < math.inf, "a number >= 0"),
+            "dropout": (0 <= self.dropout < 1, "in [0, 1)"),
+            "label_smoothing": (0 <= self.label_smoothing < 1, "in [0, 1)"),
+            "sample_prob": (0 <= self.sample_prob <= 1, "in [0, 1]"),
+            "metric": (self.metric in ("auto", "CIDEr", "tag_acc"), "auto, CIDEr or tag_acc"),
+        })
+        for name, (ok, what) in rules.items():
+            if not ok:
+                raise ConfigError(f"--{name.replace('_', '-')} must be {what}, not {getattr(self, name)!r}")
+        if self.resume and self.overwrite:
+            raise ConfigError("--resume continues the run in --out, --overwrite replaces it: pass one of them")
 
 
 class Dist:
@@ -80,12 +109,65 @@ class Dist:
             dist.destroy_process_group()
 
 
+class DeviceError(UserError):
+    """A --device that is not a device, or not on this machine; one line for the user."""
+
+
 def pick_device(name: str) -> torch.device:
+    """The torch device for --device: auto (a GPU when there is one, else the CPU), cpu, cuda or cuda:N.
+
+    A bare `cuda` under torchrun means this process's GPU (LOCAL_RANK), as `auto` does.
+    """
+    local = int(os.environ.get("LOCAL_RANK", "0"))
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return torch.device("cpu")
-    return torch.device(name)
+        return torch.device("cuda", local) if torch.cuda.is_available() else torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise DeviceError(f"--device {name}: not a device (auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cpu":
+        return device
+    if device.type != "cuda":
+        raise DeviceError(f"--device {name}: not supported (auto, cpu, cuda or cuda:N)")
+    if not torch.cuda.is_available():
+        raise DeviceError(f"--device {name}: no CUDA GPU is available")
+    index = local if device.index is None else device.index
+    if index >= torch.cuda.device_count():
+        raise DeviceError(f"--device {name}: there is no GPU {index} ({torch.cuda.device_count()} found)")
+    return torch.device("cuda", index)
+
+
+class RunFolderError(UserError):
+    """A run folder that would be trained over or cannot be resumed; one line for the user."""
+
+
+def resume_point(cfg: TrainConfig) -> Path | None:
+    """OUT/last.pt when this run continues one; refuses (before any work) to train over a folder
+    that holds a model unless --overwrite, and --resume where last.pt is missing but other run files
+    are there (starting over would replace them). --resume into an empty or new folder starts a new run."""
+    out = Path(cfg.out)
+    held = [name for name in RUN_FILES if (out / name).exists()]
+    if cfg.resume and "last.pt" in held:
+        return out / "last.pt"
+    if cfg.resume and held:
+        raise RunFolderError(f"{out}: --resume needs last.pt, which is missing (the folder holds {', '.join(held)}); "
+                             "pass --overwrite to start a new run there")
+    if held and not cfg.overwrite:
+        raise RunFolderError(f"{out} already holds a training run ({', '.join(held)}): pass --resume to continue it "
+                             "or --overwrite to replace it")
+    return None
+
+
+def check_writable(folder: Path) -> None:
+    """Create the run folder and write a scratch file there, so an unwritable --out (read-only, under a
+    file, a full disk) fails now rather than when the first epoch's checkpoint is saved."""
+    make_dirs(folder)
+    try:
+        with tempfile.TemporaryFile(dir=folder) as f:  # unnamed where the OS allows: nothing left behind
+            f.write(bytes(4096))
+            f.flush()
+    except OSError as e:
+        raise output_error(folder, e) from None
 
 
 def prepare(cfg: TrainConfig):
@@ -104,7 +186,17 @@ def prepare(cfg: TrainConfig):
         splits[s] = check_features(splits[s], store, modalities, cfg.skip_missing)
     if not splits["train"]:
         raise DataError(f"{cfg.manifest}: the training split is empty")
+    blank = drop_blank_captions(splits["train"] + splits["val"])
+    has_caps = any(e.get("captions") for e in splits["train"])
+    if not has_caps and not any(e.get("tags") for e in splits["train"]):
+        raise DataError(f"{cfg.manifest}: nothing to learn: no training video has a caption or a tag"
+                        + (f" ({blank} captions are blank)" if blank else ""))
+    if blank:
+        warnings.warn(f"{cfg.manifest}: ignoring {blank} blank captions"
+                      + ("" if has_caps else "; none is left, so only the tag head is trained"))
     vocab = Vocab.build((c for e in splits["train"] for c in e.get("captions", [])), cfg.min_count)
+    if has_caps and len(vocab) == len(SPECIALS):
+        raise DataError(f"{cfg.manifest}: no word occurs --min-count {cfg.min_count} times in the training captions")
     labels = Labels.build(splits["train"] + splits["val"])
     return splits, store, modalities, vocab, labels
 
@@ -169,20 +261,97 @@ def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not an s2vt checkpoint")
+    check_parts(ckpt, path)
     return ckpt
 
 
-def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu") -> tuple[S2VT, Vocab, Labels]:
-    """(model in eval mode, vocab, labels) of a checkpoint dict."""
-    model = S2VT(ModelConfig(**ckpt["config"])).to(device)
-    model.load_state_dict(ckpt["model"])
-    return model.eval(), Vocab(ckpt["vocab"]), Labels(list(ckpt["labels"]), ckpt["config"]["multilabel"])
+def is_strings(x) -> bool:
+    return isinstance(x, list) and all(isinstance(t, str) for t in x)
+
+
+def check_parts(ckpt: dict, path: Path) -> None:
+    """Refuse a checkpoint whose parts disagree: model config, vocabulary, tag names (the weights
+    are checked against the config when the model is built, `load_weights`)."""
+    config = ckpt.get("config")
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: the checkpoint has no model config")
+    try:
+        cfg = ModelConfig(**config)
+    except TypeError as e:
+        raise CheckpointError(f"{path}: bad model config ({e})") from None
+    if not (isinstance(cfg.modalities, dict) and cfg.modalities
+            and all(isinstance(d, int) and d > 0 for d in cfg.modalities.values())):
+        raise CheckpointError(f"{path}: bad model config (modalities {cfg.modalities!r})")
+    if not isinstance(ckpt.get("model"), dict):
+        raise CheckpointError(f"{path}: the checkpoint has no model weights")
+    vocab, labels = ckpt.get("vocab"), ckpt.get("labels")
+    if not is_strings(vocab) or tuple(vocab[:len(SPECIALS)]) != SPECIALS:
+        raise CheckpointError(f"{path}: the checkpoint has no vocabulary starting with {', '.join(SPECIALS)}")
+    if len(vocab) != cfg.vocab_size:
+        raise CheckpointError(f"{path}: the vocabulary has {len(vocab)} words, the config says "
+                              f"vocab_size={cfg.vocab_size}")
+    if not is_strings(labels) or len(labels) != cfg.num_tags:
+        count = f"{len(labels)} tag names" if is_strings(labels) else "no list of tag names"
+        raise CheckpointError(f"{path}: {count}, the config says num_tags={cfg.num_tags}")
+    if not isinstance(ckpt.get("extract", {}), dict):
+        raise CheckpointError(f"{path}: bad extraction settings ('extract' is not a mapping)")
+
+
+def load_weights(model: S2VT, state: dict, name: str | os.PathLike) -> None:
+    """`model.load_state_dict(state)`, but a state dict that does not fit the model's config is
+    a CheckpointError naming the first parameter that differs."""
+    cfg = model.cfg
+    built = (f"hidden={cfg.hidden}, embed={cfg.embed}, vocab_size={cfg.vocab_size}, num_tags={cfg.num_tags}, "
+             f"fusion={cfg.fusion}, modalities " + ",".join(f"{m}:{d}" for m, d in cfg.modalities.items()))
+    expected = model.state_dict()
+    shape = lambda t: "x".join(map(str, t.shape)) if torch.is_tensor(t) else type(t).__name__  # noqa: E731
+    for key, want in expected.items():
+        if key not in state:
+            raise CheckpointError(f"{name}: the weights lack {key}, which the config ({built}) has")
+        if not torch.is_tensor(state[key]) or state[key].shape != want.shape:
+            raise CheckpointError(f"{name}: weight {key} is {shape(state[key])}, the config ({built}) "
+                                  f"makes it {shape(want)}")
+    extra = [k for k in state if k not in expected]
+    if extra:
+        raise CheckpointError(f"{name}: weight {extra[0]} is not in the model the config ({built}) describes")
+    model.load_state_dict(state)
+
+
+def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu",
+                          name: str | os.PathLike = "checkpoint") -> tuple[S2VT, Vocab, Labels]:
+    """(model in eval mode, vocab, labels) of a checkpoint dict from `read_checkpoint`; `name` (its
+    path) starts the error line if its weights do not fit its config."""
+    try:
+        model = S2VT(ModelConfig(**ckpt["config"]))
+    except (TypeError, ValueError, RuntimeError) as e:  # e.g. an unknown fusion, a size torch refuses
+        raise CheckpointError(f"{name}: bad model config ({e})") from None
+    load_weights(model, ckpt["model"], name)
+    return model.to(device).eval(), Vocab(ckpt["vocab"]), Labels(list(ckpt["labels"]), model.cfg.multilabel)
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu"):
     """(model in eval mode, vocab, labels, checkpoint dict) from a best.pt / last.pt."""
     ckpt = read_checkpoint(path, device)
-    return (*model_from_checkpoint(ckpt, device), ckpt)
+    return (*model_from_checkpoint(ckpt, device, path), ckpt)
+
+
+def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path) -> None:
+    """Refuse to resume a last.pt whose model this run would build differently (other settings,
+    modalities, vocabulary or tags), naming the first difference."""
+    missing = [k for k in ("optimizer", "scheduler", "best", "bad_epochs", "history") if k not in last]
+    if missing:
+        raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
+    was = ModelConfig(**last["config"])
+    for key in ("modalities", "hidden", "embed", "fusion", "enc_len", "multilabel"):
+        if getattr(was, key) != getattr(mcfg, key):
+            raise CheckpointError(f"--resume: {path} was trained with {key}={getattr(was, key)}, "
+                                  f"this run has {key}={getattr(mcfg, key)}")
+    if last["vocab"] != vocab.itos:
+        raise CheckpointError(f"--resume: the vocabulary differs from {path}'s ({len(vocab)} words now, "
+                              f"{len(last['vocab'])} there): the manifest or --min-count changed")
+    if last["labels"] != labels.names:
+        raise CheckpointError(f"--resume: the tags differ from {path}'s ({len(labels.names)} now, "
+                              f"{len(last['labels'])} there): the manifest changed")
 
 
 def write_curves(history: list[dict], out: Path) -> None:
@@ -213,8 +382,14 @@ def write_curves(history: list[dict], out: Path) -> None:
 def train(cfg: TrainConfig) -> dict:
     """Train until `epochs` or early stopping; returns the best validation metrics."""
     device = pick_device(cfg.device)
+    last_path = resume_point(cfg)
+    out = Path(cfg.out)
     ddp = Dist(device)
     log = (lambda *a: print(*a, file=sys.stderr)) if ddp.main and not cfg.quiet else (lambda *a: None)
+    if cfg.resume and last_path is None:
+        log(f"note: no {out / 'last.pt'} to resume from: starting a new run")
+    if ddp.main:
+        check_writable(out)
     splits, store, modalities, vocab, labels = prepare(cfg)
     dims = feature_dims(store, splits["train"], modalities)
     has_caps = any(e.get("captions") for e in splits["train"])
@@ -229,17 +404,15 @@ def train(cfg: TrainConfig) -> dict:
     model = model.to(device)
     optim = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.StepLR(optim, step_size=10, gamma=0.5)
-    out = Path(cfg.out)
     start_epoch, best, bad, history = 1, -math.inf, 0, []
-    if cfg.resume and (out / "last.pt").is_file():
-        last = read_checkpoint(out / "last.pt", device)  # (mmap is copy-on-write: updates stay in memory)
-        model.load_state_dict(last["model"])
+    if last_path is not None:
+        last = read_checkpoint(last_path, device)  # (mmap is copy-on-write: updates stay in memory)
+        check_resumable(last, mcfg, vocab, labels, last_path)
+        load_weights(model, last["model"], last_path)
         optim.load_state_dict(last["optimizer"])
         sched.load_state_dict(last["scheduler"])
         start_epoch, best, bad, history = last["epoch"] + 1, last["best"], last["bad_epochs"], list(last["history"])
-        log(f"resuming from {out / 'last.pt'} at epoch {start_epoch}")
-    if ddp.main:
-        out.mkdir(parents=True, exist_ok=True)
+        log(f"resuming from {last_path} at epoch {start_epoch}")
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
 
     train_ds = VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,

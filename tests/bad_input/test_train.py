@@ -1,0 +1,191 @@
+"""Bad input to training and checkpoints: one line on stderr, exit 2, and nothing already trained is lost."""
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from s2vt.cli import main
+from s2vt.engine import DeviceError, TrainConfig, load_checkpoint, pick_device, train
+from s2vt.synthetic import make_store
+
+from ..conftest import fill_disk, make_video, run_cli
+
+TINY = ["--epochs", "1", "--hidden", "8", "--embed", "8", "--min-count", "1", "--batch-size", "8"]
+RUN_FILES = ("best.pt", "last.pt", "metrics.csv")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """24 videos; modality names caption.py knows, so its checkpoint path can be exercised."""
+    return make_store(tmp_path_factory.mktemp("store"), videos=24, shapes={"resnet152": (4, 8), "vggish": (3, 4)})
+
+
+@pytest.fixture(scope="module")
+def run(store, tmp_path_factory):
+    """A finished one-epoch run folder (best.pt, last.pt, metrics.csv, curves.png)."""
+    out = tmp_path_factory.mktemp("run") / "run"
+    train(TrainConfig(*map(str, store), str(out), epochs=1, hidden=8, embed=8, min_count=1, batch_size=8,
+                      quiet=True))
+    return out
+
+
+def s2vt(capsys, *args) -> tuple[int, list[str]]:
+    """`s2vt ARGS` in this process: (exit code, stderr lines)."""
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def train_args(store, out, *extra) -> list:
+    manifest, features = store
+    return ["train", "--manifest", manifest, "--features", features, "--out", out, *TINY, *extra]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {n: (folder / n).read_bytes() for n in RUN_FILES if (folder / n).exists()}
+
+
+def test_training_into_a_folder_that_holds_a_model_is_refused(store, run, tmp_path, capsys):
+    kept = tmp_path / "kept"
+    shutil.copytree(run, kept)
+    before = snapshot(kept)
+    proc = run_cli("train.py", *map(str, train_args(store, kept)[1:]))  # the script's exit path
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    line, = proc.stderr.strip().splitlines()
+    assert "already holds a training run" in line and "--resume" in line and "--overwrite" in line
+    assert snapshot(kept) == before
+    history_only = tmp_path / "history_only"  # a metrics.csv alone is a run's record too
+    history_only.mkdir()
+    shutil.copy(run / "metrics.csv", history_only)
+    code, err = s2vt(capsys, *train_args(store, history_only))
+    assert code == 2 and len(err) == 1 and "metrics.csv" in err[0]
+    code, err = s2vt(capsys, *train_args(store, kept, "--overwrite", "--hidden", "16"))
+    assert code == 0, err
+    assert load_checkpoint(kept / "best.pt")[3]["config"]["hidden"] == 16  # replaced by the new run
+    code, err = s2vt(capsys, *train_args(store, kept, "--overwrite", "--resume"))
+    assert code == 2 and len(err) == 1 and "one of them" in err[0]
+
+
+def test_resume_without_last_pt(store, run, tmp_path, capsys):
+    no_last = tmp_path / "no_last"
+    shutil.copytree(run, no_last)
+    (no_last / "last.pt").unlink()
+    before = snapshot(no_last)
+    code, err = s2vt(capsys, *train_args(store, no_last, "--resume"))
+    assert code == 2 and len(err) == 1 and "last.pt" in err[0] and "--overwrite" in err[0]
+    assert snapshot(no_last) == before  # starting over would have replaced best.pt
+    code, err = s2vt(capsys, *train_args(store, tmp_path / "new", "--resume"))  # e.g. a requeued job's first try
+    assert code == 0 and err[0].startswith("note: no ") and "starting a new run" in err[0]
+    assert (tmp_path / "new" / "last.pt").is_file()
+
+
+def test_inconsistent_checkpoint_is_one_line(store, run, tmp_path, capsys):
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    variants = {  # checkpoint -> what the error line must name
+        "hidden": ({**ckpt, "config": {**ckpt["config"], "hidden": 16}}, "hidden=16"),
+        "no_config": ({k: v for k, v in ckpt.items() if k != "config"}, "no model config"),
+        "short_vocab": ({**ckpt, "vocab": ckpt["vocab"][:-2]}, "vocab_size"),
+        "labels": ({**ckpt, "labels": ckpt["labels"][:-1]}, "num_tags"),
+    }
+    manifest, features = store
+    for name, (bad, message) in variants.items():
+        path = tmp_path / f"{name}.pt"
+        torch.save(bad, path)
+        code, err = s2vt(capsys, "evaluate", "--checkpoint", path, "--manifest", manifest, "--features", features,
+                         "--out", tmp_path / "preds.json")
+        assert code == 2 and len(err) == 1, (name, err)
+        assert err[0].startswith(f"error: {path}: ") and message in err[0], (name, err)
+    video = make_video(tmp_path / "clip.mp4", seconds=0.5, size="64x48", audio=None)
+    proc = run_cli("caption.py", str(video), "--checkpoint", str(tmp_path / "hidden.pt"))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    line, = proc.stderr.strip().splitlines()
+    assert "hidden=16" in line and "Traceback" not in proc.stderr
+
+
+def test_resume_with_other_vocabulary_or_sizes(store, run, tmp_path, capsys):
+    resumed = tmp_path / "resumed"
+    shutil.copytree(run, resumed)
+    before = snapshot(resumed)
+    for extra, message in ((["--hidden", "16"], "hidden=8, this run has hidden=16"),
+                           (["--embed", "16"], "embed=8"),
+                           (["--modalities", "resnet152"], "modalities="),
+                           (["--min-count", "7"], "vocabulary differs")):  # colours are seen 6 times each
+        code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--epochs", "2", *extra))
+        assert code == 2 and len(err) == 1, (extra, err)
+        assert err[0].startswith("error: --resume: ") and message in err[0], (extra, err)
+    assert snapshot(resumed) == before
+
+
+def test_settings_out_of_range_are_refused_up_front(store, tmp_path, capsys):
+    for flag, value in (("--batch-size", "0"), ("--epochs", "0"), ("--hidden", "0"), ("--embed", "-1"),
+                        ("--lr", "-0.001"), ("--lr", "nan"), ("--patience", "0"), ("--dropout", "1"),
+                        ("--min-count", "0"), ("--max-len", "0"), ("--sample-prob", "2"), ("--metric", "BLEU")):
+        code, err = s2vt(capsys, *train_args(store, tmp_path / "run", flag, value))
+        assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {flag} must be "), (flag, err)
+    assert not (tmp_path / "run").exists()  # refused before anything was made
+
+
+def test_unavailable_device_is_one_line(store, tmp_path, capsys):
+    devices = ["foo", "cuda:x", "mps"] + ([] if torch.cuda.is_available() else ["cuda"])
+    for device in devices:
+        code, err = s2vt(capsys, *train_args(store, tmp_path / "run", "--device", device))
+        assert code == 2 and len(err) == 1 and err[0].startswith(f"error: --device {device}: "), (device, err)
+    if not torch.cuda.is_available():
+        assert err[0] == "error: --device cuda: no CUDA GPU is available"
+    with pytest.raises(DeviceError):
+        pick_device("cuda:99")  # no GPU here, or no 100th one
+
+
+def test_manifest_whose_captions_are_all_blank(store, tmp_path, capsys):
+    entries = [json.loads(x) for x in store[0].read_text().splitlines()]
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text("".join(json.dumps({**e, "captions": ["", " "]}) + "\n" for e in entries))
+    with pytest.warns(UserWarning, match="ignoring 40 blank captions; none is left"):
+        code = main([str(a) for a in train_args((blank, store[1]), tmp_path / "tags")])
+    best = json.loads(capsys.readouterr().out)
+    assert code == 0 and set(best) == {"epoch", "tag_acc"}  # tags are left to learn: the tag head alone trains
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text("".join(json.dumps({**e, "captions": [""], "tags": []}) + "\n" for e in entries))
+    code, err = s2vt(capsys, *train_args((bare, store[1]), tmp_path / "bare"))
+    assert code == 2 and len(err) == 1 and "nothing to learn" in err[0] and "blank" in err[0]
+
+
+def read_only_folder(request, tmp_path) -> Path:
+    """A folder no one may write into: chmod 555, or for root (who ignores permission bits) the small
+    tmpfs of `small_disk` remounted read-only."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "ro"
+        folder.mkdir(mode=0o555)
+        return folder
+    folder = request.getfixturevalue("small_disk")
+    subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True, capture_output=True)
+    return folder
+
+
+def test_unwritable_out_fails_before_training(store, tmp_path, request, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder\n")
+    code, err = s2vt(capsys, *train_args(store, a_file / "run"))
+    assert code == 2 and err == [f"error: cannot write {a_file / 'run'}: Not a directory"]
+    ro = read_only_folder(request, tmp_path)
+    code, err = s2vt(capsys, *train_args(store, ro))
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"error: cannot write {ro}: "), err  # no epoch ran
+
+
+def test_disk_full_keeps_the_checkpoints(store, small_disk, capsys):
+    out = small_disk / "run"
+    code, err = s2vt(capsys, *train_args(store, out))
+    assert code == 0, err
+    before = snapshot(out)
+    fill_disk(small_disk)
+    code, err = s2vt(capsys, *train_args(store, out, "--resume", "--epochs", "2"))
+    assert code == 2 and err == [f"error: cannot write {out}: No space left on device"]  # before training
+    filler = small_disk / "filler"
+    os.truncate(filler, filler.stat().st_size - 16384)  # room to start, not to save a checkpoint
+    code, err = s2vt(capsys, *train_args(store, out, "--resume", "--epochs", "2"))
+    assert code == 2 and err[-1].startswith(f"error: cannot write {out}/") and "No space left" in err[-1]
+    assert snapshot(out) == before and sorted(p.name for p in out.iterdir()) == sorted([*RUN_FILES, "curves.png"])
+    assert load_checkpoint(out / "last.pt")[3]["epoch"] == 1  # what was saved still loads
