@@ -23,6 +23,7 @@ setup(
         "pycocoevalcap",
         "tqdm",
         "matplotlib",
+        "google-crc32c>=1.5",  # TFRecord checksums (YouTube-8M import)
     ],
     extras_require={
         "test": ["pytest>=7"],

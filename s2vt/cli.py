@@ -30,7 +30,11 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metric", default="auto", help="validation metric for early stopping (CIDEr, tag_acc)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/last.pt (an empty or new OUT starts a new run, with a note)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in an OUT that holds one (best.pt, last.pt or metrics.csv), each old file "
+                   "replaced as its new one is written; without --overwrite or --resume such an OUT is refused")
     p.add_argument("--skip-missing", action="store_true", help="drop videos without features (with a warning)")
     p.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
 
@@ -69,17 +73,20 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", required=True)
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--beam", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=64, help="videos decoded together")
     p.add_argument("--out", default=None, help="predictions JSON (default: beside the checkpoint); "
-                   "metrics.json is written beside it")
+                   "metrics_<split>.json is written beside it")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="leave out videos lacking a feature file (default: predict them from what they have)")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from .predict import evaluate, format_table
 
     metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, args.beam, args.out,
-                       device=args.device)
+                       args.batch_size, args.device, args.skip_missing)
     print(json.dumps(metrics) if args.json else format_table(metrics))
     return 0
 
@@ -114,8 +121,9 @@ def run_export(args: argparse.Namespace) -> int:
     from extract.manifest import read_manifest
 
     from .export import write_zip
-    from .results import load_predictions
+    from .results import load_predictions, refuse_inputs
 
+    refuse_inputs([args.out], [args.preds, args.manifest])
     preds = load_predictions(args.preds)
     order = [e["video_id"] for e in read_manifest(args.manifest)] if args.manifest else None
     path = write_zip(preds, args.format, args.out, order)
@@ -137,7 +145,14 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
     lic.add_argument("--features", default=None, help="folder holding tsn_features_*/<id>.npy")
     folder = kinds.add_parser("folder", help="every video file under a folder, without annotations")
     folder.add_argument("files", nargs=1, metavar="DIR")
-    for sp in (msvd, msrvtt, lic, folder):
+    yt8m = kinds.add_parser("yt8m", help="YouTube-8M TFRecord shards (2018 release, video- or frame-level)")
+    yt8m.add_argument("files", nargs="+", metavar="SHARD")
+    yt8m.add_argument("--features", default=None, help="feature store to write (default: <manifest folder>/features)")
+    yt8m.add_argument("--split", default=None, choices=("train", "val", "test"),
+                      help="split of every shard (default: from the file name: train*, validate* -> val, test*)")
+    yt8m.add_argument("--vocabulary", default=None, metavar="vocabulary.csv",
+                      help="tags are the class names (default: label<Index>)")
+    for sp in (msvd, msrvtt, lic, folder, yt8m):
         sp.add_argument("--out", required=True, help="manifest to write (JSONL)")
         sp.add_argument("--seed", type=int, default=0)
     for sp in (msvd, msrvtt):
@@ -152,18 +167,28 @@ def run_import(args: argparse.Namespace) -> int:
     from extract.manifest import write_manifest
 
     from . import datasets as ds
+    from .results import refuse_inputs
 
+    if args.kind == "yt8m":
+        return run_import_yt8m(args)
     if args.kind == "msvd":
         entries = ds.import_msvd(args.files[0], args.language, args.split_list, args.seed)
     elif args.kind == "msrvtt":
         entries = ds.import_msrvtt(args.files)
     elif args.kind == "lic2022":
-        entries, _ = ds.import_lic2022(args.files, args.features, args.out)
+        entries = ds.import_lic2022(args.files)
     else:
         entries = ds.import_folder(args.files[0])
+    # checked before anything is written: the manifest never replaces an annotation file, a split list or a video
+    refuse_inputs([args.out], [*args.files, *(getattr(args, "split_list", None) or []),
+                               *(e.get("path") for e in entries)])
+    ds.cap_captions(entries)
+    if args.kind == "folder":
         base = Path(args.out).resolve().parent
         for e in entries:
             e["path"] = os.path.relpath(Path(e["path"]).resolve(), base)
+    if args.kind == "lic2022" and args.features:
+        ds.link_lic2022_features(entries, args.features, args.out)
     if args.kind in ("msvd", "msrvtt"):
         ds.attach_paths(entries, args.videos, args.out, ".avi" if args.kind == "msvd" else ".mp4", args.strict)
     write_manifest(entries, args.out)
@@ -172,6 +197,24 @@ def run_import(args: argparse.Namespace) -> int:
     print(f"wrote {args.out}: {len(entries)} videos ({splits['train']} train, {splits['val']} val, "
           f"{splits['test']} test), {sum(len(e['captions']) for e in entries)} captions, {len(tags)} distinct tags",
           file=sys.stderr)
+    return 0
+
+
+def run_import_yt8m(args: argparse.Namespace) -> int:
+    """YouTube-8M shards -> manifest + store (written by the importer); exit 1 when records were skipped."""
+    from .results import refuse_inputs
+    from .yt8m import import_yt8m
+
+    refuse_inputs([args.out], [*args.files, *([args.vocabulary] if args.vocabulary else [])])
+    entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary)
+    splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test")}
+    print(f"wrote {args.out}: {len(entries)} videos ({splits['train']} train, {splits['val']} val, "
+          f"{splits['test']} test), {len({t for e in entries for t in e['tags']})} distinct tags", file=sys.stderr)
+    if report["skipped"] or report["failed_files"]:
+        print(f"{sum(report['skipped'].values())} records skipped "
+              f"({', '.join(f'{k}: {v}' for k, v in report['skipped'].items())}), "
+              f"{len(report['failed_files'])} files cut short", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from extract.errors import UserError
-from extract.manifest import scan_videos, valid_video_id
+from extract.fileio import make_dirs, output_error
+from extract.manifest import check_entry, json_lines, scan_videos, valid_video_id
 from extract.video import VIDEO_EXTENSIONS
 
 from .export import LEVEL1, LEVEL2, SEMANTIC
@@ -19,6 +20,9 @@ MSRVTT_CATEGORIES = ("music", "people", "gaming", "sports/actions", "news/events
                      "science/technology", "animals/pets", "kids/family", "documentary", "food/drink",
                      "cooking", "beauty/fashion", "advertisement")
 MSVD_SPLIT = (1200, 100, 670)  # the standard train / val / test clip counts
+# far above any real caption (the longest in MSVD's and MSR-VTT's validation sets: 295 characters),
+# low enough that one runaway caption cannot dominate tokenising or scoring
+MAX_CAPTION_CHARS = 1000
 
 
 class DatasetError(UserError):
@@ -55,6 +59,20 @@ def attach_paths(entries: list[dict], videos: str | Path | None, out: str | Path
             raise DatasetError(msg)
         print(f"warning: {msg}", file=sys.stderr)
     return missing
+
+
+def cap_captions(entries: list[dict]) -> int:
+    """Cut captions longer than MAX_CAPTION_CHARS, with one warning line giving the count; returns it."""
+    capped = 0
+    for e in entries:
+        long = [i for i, c in enumerate(e["captions"]) if len(c) > MAX_CAPTION_CHARS]
+        for i in long:
+            e["captions"][i] = e["captions"][i][:MAX_CAPTION_CHARS]
+        capped += len(long)
+    if capped:
+        print(f"warning: {capped} captions longer than {MAX_CAPTION_CHARS} characters were cut to that length",
+              file=sys.stderr)
+    return capped
 
 
 def proportional_split(ids: list[str], counts: tuple[int, ...], seed: int) -> dict[str, str]:
@@ -105,24 +123,31 @@ def import_msvd(csv_path: str, language: str = "English", split_lists: list[str]
 
 
 def import_msrvtt(json_paths: list[str]) -> list[dict]:
-    """MSR-VTT videodatainfo JSON files (merged) -> entries; tag = the category name."""
+    """MSR-VTT videodatainfo JSON files (merged) -> entries; tag = the category name.
+
+    Each entry a file adds to is checked as the manifest reader checks it (ManifestError naming
+    the file and the video: an unknown split, a caption that is not a string, a bad id).
+    """
     videos: dict[str, dict] = {}
     for path in json_paths:
+        touched = []
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             for v in data["videos"]:
                 vid = v["video_id"]
-                if not valid_video_id(vid):
-                    raise DatasetError(f"{path}: unusable video_id {vid!r}")
                 split = {"validate": "val"}.get(v.get("split", "train"), v.get("split", "train"))
                 cat = v.get("category")
                 tags = [MSRVTT_CATEGORIES[cat]] if isinstance(cat, int) and 0 <= cat < 20 else []
                 videos.setdefault(vid, {"video_id": vid, "split": split, "captions": [], "tags": tags})
+                touched.append(vid)
             for s in data.get("sentences", []):
                 if s["video_id"] in videos:
                     videos[s["video_id"]]["captions"].append(s["caption"])
+                    touched.append(s["video_id"])
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
             raise DatasetError(f"{path}: not an MSR-VTT videodatainfo file ({type(e).__name__}: {e})") from None
+        for vid in dict.fromkeys(touched):
+            check_entry(videos[vid], f"{path}: video {vid!r}: ")
     return list(videos.values())
 
 
@@ -138,48 +163,48 @@ def lic2022_tags(obj: dict) -> list[str]:
     return tags
 
 
-def import_lic2022(json_paths: list[str], features: str | None, out: str) -> tuple[list[dict], list[str]]:
-    """LIC2022 JSON-lines files -> entries (files with labels -> train, without -> test).
-
-    Features `tsn_features_*/<@id>.npy` under `features` are linked into `<out dir>/features/tsn/`
-    (a store without meta.json). Returns (entries, ids without a feature file).
-    """
-    entries = []
+def import_lic2022(json_paths: list[str]) -> list[dict]:
+    """LIC2022 JSON-lines files -> entries (files with labels -> train, without -> test)."""
+    entries, seen = [], set()
     for path in json_paths:
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as e:
-            raise DatasetError(f"{path}: cannot read ({e})") from None
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DatasetError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-            vid = str(obj.get("@id", ""))
+        for where, obj in json_lines(path, DatasetError):
+            vid = str(obj.get("@id", "")) if isinstance(obj, dict) else ""
             if not vid.isdigit() or not valid_video_id(vid):
-                raise DatasetError(f"{path}:{n}: '@id' must be digits, not {vid!r}")
-            tags = lic2022_tags(obj)
+                raise DatasetError(f"{where}'@id' must be digits, not {vid!r}")
+            if vid in seen:
+                raise DatasetError(f"{where}duplicate @id {vid}")
+            seen.add(vid)
+            try:
+                tags = lic2022_tags(obj)
+            except (AttributeError, TypeError):
+                raise DatasetError(f"{where}@id {vid}: 'category' and 'tag' must be lists of objects "
+                                   "with a string '@value'") from None
             entries.append({"video_id": vid, "split": "train" if tags else "test", "captions": [], "tags": tags,
                             "title": obj.get("title", "")})
+    return entries
+
+
+def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[str]:
+    """Link `features`' tsn_features_*/<id>.npy into `<out dir>/features/tsn/` (a store without
+    meta.json); returns the ids without a file, also listed in a warning."""
+    files = {p.stem: p for p in Path(features).glob("tsn_features_*/*.npy")}
+    tsn = make_dirs(Path(out).resolve().parent / "features" / "tsn")
     missing = []
-    if features:
-        files = {p.stem: p for p in Path(features).glob("tsn_features_*/*.npy")}
-        tsn = Path(out).resolve().parent / "features" / "tsn"
-        tsn.mkdir(parents=True, exist_ok=True)
-        for e in entries:
-            src = files.get(e["video_id"])
-            if src is None:
-                missing.append(e["video_id"])
-                continue
-            link = tsn / f"{e['video_id']}.npy"
-            if not link.exists():
+    for e in entries:
+        src = files.get(e["video_id"])
+        if src is None:
+            missing.append(e["video_id"])
+            continue
+        link = tsn / f"{e['video_id']}.npy"
+        if not link.exists():
+            try:
                 link.symlink_to(src.resolve())
-        if missing:
-            print(f"warning: {len(missing)} ids have no tsn_features_*/<id>.npy (first: {', '.join(missing[:5])}); "
-                  "train with --skip-missing", file=sys.stderr)
-    return entries, missing
+            except OSError as err:
+                raise output_error(link, err) from None
+    if missing:
+        print(f"warning: {len(missing)} ids have no tsn_features_*/<id>.npy (first: {', '.join(missing[:5])}); "
+              "train with --skip-missing", file=sys.stderr)
+    return missing
 
 
 def import_folder(folder: str) -> list[dict]:

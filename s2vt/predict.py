@@ -9,14 +9,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from extract.fileio import atomic_write_json
+from extract.fileio import OutputError, atomic_write_json, make_dirs
 from extract.store import META_KEYS, FeatureStore, StoreError
 
-from .data import Labels, VideoDataset, batches, check_features, to_device
+from .data import Labels, VideoDataset, batches, collate, to_device
 from .decode import decode
 from .metrics import CAPTION_KEYS, TAG_KEYS, caption_scores, tag_scores
 from .model import S2VT
+from .results import refuse_inputs
 from .vocab import Vocab
+
+
+def check_settings(beam: int, tags: int = 0, batch_size: int = 1) -> None:
+    """Refuse a beam, tag count or batch size out of range (ValueError: one line)."""
+    for name, value, least in (("--beam", beam, 1), ("--tags", tags, 0), ("--batch-size", batch_size, 1)):
+        if value < least:
+            raise ValueError(f"{name} must be at least {least}, not {value}")
 
 
 @torch.no_grad()
@@ -39,11 +47,15 @@ def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: int = 5, max_len: i
 
 def answer(model: S2VT, vocab: Vocab, labels: Labels, feats: dict[str, np.ndarray], beam: int = 5,
            tags: int = 3) -> tuple[str, list[dict]]:
-    """(caption, top `tags` tags) of one video's features ({modality: [T, D]})."""
-    device = next(model.parameters()).device
-    batch = {m: torch.from_numpy(np.asarray(x, np.float32))[None].to(device) for m, x in feats.items()}
-    lengths = {m: torch.tensor([x.shape[1]], device=device) for m, x in batch.items()}
-    captions, probs = predict(model, vocab, batch, lengths, beam)
+    """(caption, top `tags` tags) of one video's features ({modality: [T, D]}).
+
+    The batch is built by training's `collate`, so a modality without rows (a silent video's
+    vggish) is padded and flagged exactly as in training: the model's learned missing vector.
+    """
+    item = {"video_id": "", "refs": [], "words": None, "tag": None,
+            "feats": {m: torch.from_numpy(np.asarray(x, np.float32)) for m, x in feats.items()}}
+    batch = to_device(collate([item]), next(model.parameters()).device)
+    captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], beam)
     return captions[0], top_tags(probs[0], labels, tags) if probs is not None and tags > 0 else []
 
 
@@ -61,6 +73,9 @@ def top_tags(probs: np.ndarray, labels: Labels, k: int) -> list[dict]:
 
 def check_store_matches(store: FeatureStore, ckpt_meta: dict, modalities: list[str]) -> None:
     """Refuse a store extracted with other settings or weights than the checkpoint's training store."""
+    if ckpt_meta and not store.meta_path.is_file():
+        print(f"warning: {store.root} has no meta.json: assuming it was extracted with the checkpoint's settings",
+              file=sys.stderr)
     meta = store.meta()
     for key in META_KEYS:
         if key in meta and key in ckpt_meta and meta[key] != ckpt_meta[key]:
@@ -72,27 +87,81 @@ def check_store_matches(store: FeatureStore, ckpt_meta: dict, modalities: list[s
             raise StoreError(f"{store.meta_path}: {m} features come from {a}, the checkpoint's from {b}")
 
 
+class GapStore(FeatureStore):
+    """A store as `evaluate` reads it for a checkpoint: an absent feature file reads as zero rows
+    (the model's learned missing vector stands in, as for a silent video's audio), and a file
+    whose shape the model cannot take is refused naming it."""
+
+    def __init__(self, root: str | Path, dims: dict[str, int]) -> None:
+        super().__init__(root)
+        self.dims = dims
+
+    def read(self, modality: str, video_id: str) -> np.ndarray:
+        if not self.has(modality, video_id):
+            return np.zeros((0, self.dims[modality]), np.float32)
+        x = super().read(modality, video_id)
+        if x.ndim != 2 or x.shape[1] != self.dims[modality]:
+            raise StoreError(f"{self.path(modality, video_id)}: shape {list(x.shape)}, the checkpoint takes "
+                             f"[T, {self.dims[modality]}]")
+        return x
+
+
+def with_features(entries: list[dict], store: FeatureStore, modalities: list[str], skip_missing: bool,
+                  split: str) -> list[dict]:
+    """`entries`, less those lacking a feature file when `skip_missing`; either way one stderr line
+    says how many lack which modality (those kept are predicted from what they have)."""
+    gaps = {e["video_id"]: [m for m in modalities if not store.has(m, e["video_id"])] for e in entries}
+    gaps = {v: ms for v, ms in gaps.items() if ms}
+    if not gaps:
+        return entries
+    counts = ", ".join(f"{m} {n}" for m in modalities if (n := sum(m in ms for ms in gaps.values())))
+    bare = sum(len(ms) == len(modalities) for ms in gaps.values())
+    what = ("left out (--skip-missing)" if skip_missing else "predicted from the features they have, the model's "
+            "learned missing vector standing in for the rest (--skip-missing leaves them out)")
+    print(f"warning: {len(gaps)} of {len(entries)} {split} videos lack features in {store.root} ({counts}; "
+          f"{bare} with none at all; first: {', '.join(list(gaps)[:5])}): {what}", file=sys.stderr)
+    kept = [e for e in entries if e["video_id"] not in gaps] if skip_missing else entries
+    if not kept:
+        raise StoreError(f"{store.root}: no {split} video has all its features")
+    return kept
+
+
 def evaluate(checkpoint: str, manifest: str, features: str, split: str = "test", beam: int = 5,
-             out: str | None = None, batch_size: int = 64, device: str = "cpu") -> dict:
-    """Decode a split, write predictions and metrics.json, return the metrics."""
+             out: str | None = None, batch_size: int = 64, device: str = "cpu", skip_missing: bool = False) -> dict:
+    """Decode a split, write predictions and `metrics_<split>.json` beside them, return the metrics.
+
+    A video without some (or all) feature files is still predicted (see `GapStore`) and counted
+    in a warning; `skip_missing` leaves such videos out instead.
+    """
     from extract.manifest import read_manifest
 
-    from .engine import load_checkpoint
+    from .engine import load_checkpoint, pick_device
 
-    model, vocab, labels, ckpt = load_checkpoint(checkpoint, device)
+    check_settings(beam, batch_size=batch_size)
+    dev = pick_device(device)
+    out_path = Path(out) if out else Path(checkpoint).with_name(f"preds_{split}.json")
+    metrics_path = out_path.with_name(f"metrics_{split}.json")
+    if out_path.name == metrics_path.name:
+        raise OutputError(f"cannot write {out_path}: that name is kept for the metrics of split {split}")
+    # never write over what this command reads: the checkpoint, the manifest, the store
+    refuse_inputs([out_path, metrics_path], [checkpoint, manifest], folders=[features])
+    model, vocab, labels, ckpt = load_checkpoint(checkpoint, dev)
     modalities = sorted(model.cfg.modalities)
-    store = FeatureStore(features)
+    store = GapStore(features, model.cfg.modalities)
+    if not store.root.is_dir():
+        raise StoreError(f"{store.root}: feature store not found")
     check_store_matches(store, ckpt.get("extract", {}), modalities)
     entries = [e for e in read_manifest(manifest) if e.get("split", "train") == split]
     if not entries:
         raise StoreError(f"{manifest}: no videos in split {split!r}")
-    entries = check_features(entries, store, modalities, skip_missing=False)
+    entries = with_features(entries, store, modalities, skip_missing, split)
+    make_dirs(out_path.parent)  # an impossible output folder fails now, not after decoding
     ds = VideoDataset(entries, store, modalities, vocab, None)
     loader = batches(ds, batch_size)
     t0 = time.time()
     preds, all_probs = {}, []
     for batch in loader:
-        batch = to_device(batch, torch.device(device))
+        batch = to_device(batch, dev)
         captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], beam)
         for i, vid in enumerate(batch["video_id"]):
             tags = predicted_tags(probs[i], labels, model.cfg.tag_threshold) if probs is not None else []
@@ -113,9 +182,8 @@ def evaluate(checkpoint: str, manifest: str, features: str, split: str = "test",
         pred_sets = [{index[t["tag"]] for t in preds[entries[i]["video_id"]]["tags"]} for i in rows]
         metrics.update(tag_scores(probs[rows], [gold[i] for i in rows], pred_sets))
     metrics["seconds"] = round(time.time() - t0, 2)
-    out_path = Path(out) if out else Path(checkpoint).with_name(f"preds_{split}.json")
     atomic_write_json(out_path, list(preds.values()))
-    atomic_write_json(out_path.with_name("metrics.json"), metrics)
+    atomic_write_json(metrics_path, metrics)
     return metrics
 
 
@@ -140,13 +208,15 @@ def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int =
     from extract.ffmpeg import MediaError
     from extract.pipeline import ExtractConfig, Extractor
 
-    from .engine import model_from_checkpoint, read_checkpoint
+    from .engine import model_from_checkpoint, pick_device, read_checkpoint
 
+    check_settings(beam, tags)
+    device = pick_device(device)
     ckpt = read_checkpoint(checkpoint, device)
-    cfg = ExtractConfig.from_meta(ckpt.get("extract", {}), sorted(ckpt["config"]["modalities"]), device=device,
+    cfg = ExtractConfig.from_meta(ckpt.get("extract", {}), sorted(ckpt["config"]["modalities"]), device=str(device),
                                   weights_dir=weights_dir)
     extractor = Extractor(cfg, wait=False)
-    model, vocab, labels = model_from_checkpoint(ckpt, device)
+    model, vocab, labels = model_from_checkpoint(ckpt, device, checkpoint)
     for path in videos:
         t0 = time.time()
         try:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from extract.errors import UserError
+from extract.fileio import OutputError
 from extract.manifest import ManifestError, read_manifest, valid_video_id
 
 
@@ -22,9 +24,34 @@ def _load_json(path: str | Path):
         raise ResultsError(f"{path}: not valid JSON ({e})") from None
 
 
+def refuse_inputs(outputs: list, inputs: list, folders: list = ()) -> None:
+    """OutputError for an output that is one of the command's input files (by any path or link:
+    same file) or lies inside one of its input `folders` (a feature store): outputs never
+    replace inputs."""
+    for out in map(Path, outputs):
+        if out.exists() and any(i and Path(i).exists() and os.path.samefile(out, i) for i in inputs):
+            raise OutputError(f"cannot write {out}: it is an input of this command")
+        where = out.parent.resolve() / out.name
+        for folder in folders:
+            if where.is_relative_to(Path(folder).resolve()):
+                raise OutputError(f"cannot write {out}: it is inside {folder}, an input of this command")
+
+
+def tag_item(tag, where: str) -> dict:
+    """A predicted tag as {"tag", "p"?}: objects as `evaluate` writes them, or plain tag names."""
+    if isinstance(tag, str):
+        return {"tag": tag}
+    p = tag.get("p", 0) if isinstance(tag, dict) else None
+    if not (isinstance(tag, dict) and isinstance(tag.get("tag"), str)
+            and isinstance(p, (int, float)) and not isinstance(p, bool)):
+        raise ResultsError(f"{where}each tag must be a name or {{\"tag\": name, \"p\": number}}, not {tag!r}")
+    return tag
+
+
 def load_predictions(path: str | Path) -> dict[str, dict]:
     """{id: {"caption": str, "tags": [{"tag", "p"}]}} from `{id: caption}` or a list of
-    `{"image_id"|"video_id": id, "caption": ..., "tags": [...]}` (as `s2vt evaluate` writes)."""
+    `{"image_id"|"video_id": id, "caption": ..., "tags": [...]}` (as `s2vt evaluate` writes;
+    tags may also be plain names)."""
     data = _load_json(path)
     out: dict[str, dict] = {}
     if isinstance(data, dict):
@@ -46,7 +73,7 @@ def load_predictions(path: str | Path) -> dict[str, dict]:
         tags = item.get("tags", [])
         if not isinstance(tags, list):
             raise ResultsError(f"{path}: item {n}: tags must be a list")
-        out[vid] = {"caption": caption, "tags": tags}
+        out[vid] = {"caption": caption, "tags": [tag_item(t, f"{path}: item {n}: ") for t in tags]}
     return out
 
 

@@ -76,7 +76,7 @@ def test_evaluate_and_export(trained, tmp_path):
     metrics = json.loads(proc.stdout)
     assert metrics["videos"] == 4 and 0 <= metrics["CIDEr"] and 0 <= metrics["hit@1"] <= 1
     assert {"BLEU-4", "ROUGE-L", "METEOR", "gap", "tag_f1"} <= set(metrics)
-    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    assert json.loads((tmp_path / "metrics_test.json").read_text()) == metrics
     rows = json.loads(preds.read_text())
     assert sorted(r["video_id"] for r in rows) == ["v12", "v13", "v14", "v15"]
     out = tmp_path / "answer.zip"

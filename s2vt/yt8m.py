@@ -1,0 +1,202 @@
+"""YouTube-8M (2018 release) TFRecord shards -> a manifest and the project's feature store.
+
+Video-level shards hold one `tf.train.Example` per video (`id`, `labels`, `mean_rgb` [1024],
+`mean_audio` [128]); frame-level shards one `tf.train.SequenceExample` (context `id`,
+`labels`; feature lists `rgb` and `audio`, one uint8-quantised vector per second). They
+become modalities `rgb` [1, 1024] / [T, 1024] and `audio` [1, 128] / [T, 128].
+"""
+from __future__ import annotations
+
+import collections
+import csv
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from extract.manifest import SPLITS, valid_video_id, write_manifest
+from extract.store import FeatureStore
+
+from .datasets import DatasetError
+from .tfrecord import ProtoError, TFRecordError, parse_sequence_example, read_records
+
+NUM_CLASSES = 3862  # the 2018 vocabulary; used as the label range when no vocabulary is given
+DIMS = {"rgb": 1024, "audio": 128}
+VIDEO_LEVEL = {"rgb": "mean_rgb", "audio": "mean_audio"}  # modality -> Example feature
+# recorded as the modalities' "backbones" in meta.json: FeatureStore.init_meta then refuses to
+# mix video-level and frame-level features of one modality in one store
+SOURCES = {"video": {"rgb": "youtube-8m:video-level mean_rgb (Inception-v3, PCA)",
+                     "audio": "youtube-8m:video-level mean_audio (VGG-like, PCA)"},
+           "frame": {"rgb": "youtube-8m:frame-level rgb (Inception-v3, PCA, dequantised)",
+                     "audio": "youtube-8m:frame-level audio (VGG-like, PCA, dequantised)"}}
+SPLIT_PREFIXES = (("train", "train"), ("validate", "val"), ("test", "test"))
+
+
+class SkipRecord(Exception):
+    """A record that cannot be imported: `reason` (the report counts records by it) and details."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason} ({detail})" if detail else reason)
+        self.reason = reason
+
+
+def dequantize(quantized: np.ndarray, max_quantized_value: float = 2.0,
+               min_quantized_value: float = -2.0) -> np.ndarray:
+    """uint8 -> float32 exactly as the starter code's `Dequantize` (google/youtube-8m utils.py):
+    feat * (max - min) / 255 + (max - min) / 512 + min."""
+    quantized_range = max_quantized_value - min_quantized_value
+    scalar = quantized_range / 255.0
+    bias = quantized_range / 512.0 + min_quantized_value
+    # in float32, as TensorFlow computes it on the float32 tensor
+    return quantized.astype(np.float32) * np.float32(scalar) + np.float32(bias)
+
+
+def read_vocabulary(path: str | os.PathLike) -> dict[int, str]:
+    """Class index -> tag: the `Name`, or `label<Index>` where the name is empty or shared by
+    several classes (a tag must name one class)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            if not {"Index", "Name"} <= set(reader.fieldnames or []):
+                raise DatasetError(f"{path}: not a YouTube-8M vocabulary.csv (needs columns Index, Name)")
+            rows = [(row["Index"], (row["Name"] or "").strip(), reader.line_num) for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DatasetError(f"{path}: cannot read ({e})") from None
+    names: dict[int, str] = {}
+    for index, name, line in rows:
+        try:
+            names[int(index)] = name
+        except ValueError:
+            raise DatasetError(f"{path}: line {line}: Index must be an integer, not {index!r}") from None
+    counts = collections.Counter(names.values())
+    return {i: name if name and counts[name] == 1 else f"label{i}" for i, name in names.items()}
+
+
+def split_of(path: str | os.PathLike) -> str:
+    """train*, validate*, test* file names -> train, val, test."""
+    name = Path(path).name
+    for prefix, split in SPLIT_PREFIXES:
+        if name.startswith(prefix):
+            return split
+    raise DatasetError(f"{path}: cannot tell the split from the file name (train*, validate*, test*); "
+                       f"pass --split")
+
+
+def _video_id(context: dict) -> str:
+    raw = context.get("id")
+    if not isinstance(raw, list) or len(raw) != 1:
+        raise SkipRecord("no id")
+    try:
+        vid = raw[0].decode("utf-8")
+    except UnicodeDecodeError:
+        raise SkipRecord("invalid id", repr(raw[0][:80])) from None
+    if not valid_video_id(vid):
+        raise SkipRecord("invalid id", repr(vid[:80]))
+    return vid
+
+
+def _tags(context: dict, vocab: dict[int, str] | None, split: str) -> list[str]:
+    """Tags of the record's labels; train and val records must have some, test ones may not."""
+    labels = context.get("labels")
+    if labels is None or len(labels) == 0:
+        if split == "test":
+            return []
+        raise SkipRecord("no labels")
+    if not isinstance(labels, np.ndarray) or labels.dtype != np.int64:
+        raise SkipRecord("labels are not an int64 list")
+    tags = []
+    for label in dict.fromkeys(labels.tolist()):  # unique, in order
+        known = label in vocab if vocab is not None else 0 <= label < NUM_CLASSES
+        if not known:
+            raise SkipRecord("label outside the vocabulary", str(label))
+        tags.append(vocab[label] if vocab is not None else f"label{label}")
+    return tags
+
+
+def _video_level(context: dict) -> dict[str, np.ndarray]:
+    feats = {}
+    for modality, key in VIDEO_LEVEL.items():
+        x = context.get(key)
+        if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.size != DIMS[modality]:
+            raise SkipRecord(f"{key} is not {DIMS[modality]} floats")
+        feats[modality] = x.reshape(1, -1)
+    return feats
+
+
+def _frame_level(lists: dict) -> dict[str, np.ndarray]:
+    feats = {}
+    for modality, dim in DIMS.items():
+        frames = lists.get(modality)
+        if frames is None or not all(isinstance(f, list) and len(f) == 1 and len(f[0]) == dim for f in frames):
+            raise SkipRecord(f"{modality} is not a list of {dim}-byte frames")
+        feats[modality] = dequantize(np.frombuffer(b"".join(f[0] for f in frames), np.uint8).reshape(-1, dim))
+    return feats
+
+
+def read_video(data: bytes, vocab: dict[int, str] | None, split: str) -> tuple[str, list[str], str, dict]:
+    """(video id, tags, 'video' or 'frame', {modality: [T, D] float32}) of one record."""
+    try:
+        context, lists = parse_sequence_example(data)
+    except ProtoError as e:
+        raise SkipRecord("not a tf.train.Example", str(e)) from None
+    vid = _video_id(context)
+    tags = _tags(context, vocab, split)
+    if lists:
+        return vid, tags, "frame", _frame_level(lists)
+    return vid, tags, "video", _video_level(context)
+
+
+def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: str | os.PathLike | None = None,
+                split: str | None = None, vocabulary: str | os.PathLike | None = None) -> tuple[list[dict], dict]:
+    """Import YouTube-8M shards: features into the store (default `<manifest folder>/features`),
+    entries into the manifest at `manifest_out`. Returns (entries, report).
+
+    A bad record (no labels in a train/val file, a label outside the vocabulary, an invalid or
+    repeated id, wrong features) is logged in one line and skipped; a damaged or non-TFRecord
+    file is logged in one line and the rest of that file skipped (records are counted from 1).
+    The report counts both:
+    {"videos", "skipped": {reason: count}, "failed_files": [message]}.
+    """
+    if split not in (None, *SPLITS):
+        raise DatasetError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    vocab = read_vocabulary(vocabulary) if vocabulary else None
+    splits = {s: split or split_of(s) for s in shards}  # every name checked before any work
+    store = FeatureStore(features if features is not None else Path(manifest_out).parent / "features")
+    entries: list[dict] = []
+    seen: set[str] = set()
+    skipped: collections.Counter = collections.Counter()
+    failed_files: list[str] = []
+    level = None
+    for shard in shards:
+        n = 0  # records read from this file
+        try:
+            for data in read_records(shard):
+                n += 1
+                try:
+                    vid, tags, kind, feats = read_video(data, vocab, splits[shard])
+                    if vid in seen:
+                        raise SkipRecord("repeated id")
+                    if level not in (None, kind):
+                        raise SkipRecord(f"{kind}-level record among {level}-level ones")
+                except SkipRecord as e:
+                    skipped[e.reason] += 1
+                    print(f"warning: {shard}: record {n}: {e}; skipped", file=sys.stderr)
+                    continue
+                if level is None:
+                    level = kind
+                    store.init_meta({"source": "YouTube-8M precomputed features (2018 release), "
+                                               f"{kind}-level, imported by `s2vt import yt8m`",
+                                     "backbones": SOURCES[kind], "dims": DIMS, "dtype": "float16"})
+                for modality, x in feats.items():
+                    store.write(modality, vid, x)
+                seen.add(vid)
+                entries.append({"video_id": vid, "split": splits[shard], "captions": [], "tags": tags})
+        except TFRecordError as e:
+            failed_files.append(str(e))
+            print(f"warning: {e}; the rest of this file is skipped ({n} records read)", file=sys.stderr)
+    if not entries:
+        raise DatasetError(f"no video imported from {len(shards)} file(s) "
+                           f"({sum(skipped.values())} records skipped, {len(failed_files)} files unreadable)")
+    write_manifest(entries, manifest_out)
+    return entries, {"videos": len(entries), "skipped": dict(skipped), "failed_files": failed_files}

@@ -1,0 +1,229 @@
+"""Issue 15, the answering side: bad inputs to caption.py, `s2vt evaluate`, `export` and `import`
+give one line and exit 2 (or an answer, where one can be given), and never lose a file."""
+import json
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from extract.fileio import atomic_write_json
+from extract.manifest import read_manifest, write_manifest
+from extract.store import FeatureStore
+from s2vt.cli import main
+from s2vt.data import VideoDataset, batches
+from s2vt.engine import TrainConfig, load_checkpoint, train
+from s2vt.predict import answer, predict
+from s2vt.synthetic import make_store
+
+from ..conftest import fill_disk, make_video, run_cli
+
+DIMS = {"resnet152": 2048, "vggish": 128}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny resnet152 + vggish checkpoint, trained on a synthetic store that records the settings
+    caption.py extracts with (4 frames, 64 px, random weights). A few training videos are silent
+    (vggish [0, 128]), as MSVD's all are, so the model learns its missing vector."""
+    d = tmp_path_factory.mktemp("ck")
+    manifest, store = make_store(d, videos=28, shapes={"resnet152": (4, 2048), "vggish": (3, 128)})
+    for i in range(2, 28, 7):  # training videos (split by i % 7)
+        np.save(store / "vggish" / f"syn{i:05d}.npy", np.zeros((0, 128), np.float16))
+    # the test split without references: evaluating it scores tags only (no METEOR jar to start)
+    write_manifest([{**e, "captions": [] if e["split"] == "test" else e["captions"]} for e in read_manifest(manifest)],
+                   manifest)
+    atomic_write_json(store / "meta.json", {"frames": 4, "clips": 1, "image_size": 64, "dims": DIMS,
+                                            "backbones": {m: "random(seed=0)" for m in DIMS}})
+    train(TrainConfig(str(manifest), str(store), str(d / "run"), epochs=3, hidden=32, embed=32, min_count=1,
+                      batch_size=4, enc_len=4, quiet=True, device="cpu"))
+    return d
+
+
+def s2vt(capsys, *args):
+    """`s2vt ARGS` in process: (exit code, stdout, stderr lines)."""
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err.strip().splitlines()
+
+
+def evaluate_args(d, *extra):
+    return ["evaluate", "--checkpoint", d / "run" / "best.pt", "--manifest", d / "manifest.jsonl",
+            "--features", d / "features", "--beam", "1", *extra]
+
+
+def test_caption_silent_video_with_vggish_checkpoint(trained, tmp_path):
+    silent = make_video(tmp_path / "silent.mp4", seconds=1.0, size="64x48", audio=None)
+    good = make_video(tmp_path / "good.mp4", seconds=1.5, size="64x48")
+    proc = run_cli("caption.py", str(silent), str(good), "--checkpoint", str(trained / "run" / "best.pt"), "--json",
+                   "--beam", "2")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert [r["video"] for r in rows] == [str(silent), str(good)]
+    assert all(r["caption"].strip() for r in rows)
+    # serving and evaluation prepare features one way: the silent video's [0, 128] audio is
+    # answered exactly as in a collated batch beside a sounding video (length 0 -> missing vector)
+    model, vocab, labels, _ = load_checkpoint(trained / "run" / "best.pt")
+    store = trained / "features"
+    ds = VideoDataset([{"video_id": "syn00002"}, {"video_id": "syn00003"}], FeatureStore(store), sorted(DIMS),
+                      vocab, None)
+    batch = next(iter(batches(ds, 2)))
+    assert batch["lengths"]["vggish"].tolist() == [0, 3]
+    captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], beam=2)
+    feats = {m: np.load(store / m / "syn00002.npy").astype(np.float32) for m in DIMS}
+    assert feats["vggish"].shape == (0, 128)
+    caption, top = answer(model, vocab, labels, feats, beam=2, tags=len(labels.names))
+    assert caption == captions[0]
+    assert {t["tag"]: t["p"] for t in top} == pytest.approx(dict(zip(labels.names, probs[0])), abs=1e-4)
+    with torch.no_grad():  # and what stands in is the learned missing vector
+        model.fusion.missing["vggish"].add_(5.0)
+    assert answer(model, vocab, labels, feats, beam=2, tags=len(labels.names))[1] != top
+
+
+def copy_store(trained, tmp_path):
+    return shutil.copytree(trained / "features", tmp_path / "features")
+
+
+def test_evaluate_predicts_videos_without_features(trained, tmp_path, capsys):
+    store = copy_store(trained, tmp_path)
+    (store / "vggish" / "syn00001.npy").unlink()  # a test video without audio features
+    for m in DIMS:  # and one without any features
+        (store / m / "syn00008.npy").unlink()
+    args = evaluate_args(trained, "--features", store, "--out", tmp_path / "p.json")
+    code, _, err = s2vt(capsys, *args)
+    assert code == 0, err
+    assert len(err) == 1 and "2 of 4 test videos lack features" in err[0] and "vggish 2" in err[0]
+    assert "resnet152 1" in err[0] and "1 with none at all" in err[0] and "predicted" in err[0]
+    preds = {p["video_id"]: p for p in json.loads((tmp_path / "p.json").read_text())}
+    assert sorted(preds) == ["syn00001", "syn00008", "syn00015", "syn00022"]
+    assert all(p["caption"] and p["tags"] for p in preds.values())
+    code, _, err = s2vt(capsys, *args, "--skip-missing")
+    assert code == 0 and len(err) == 1 and "left out" in err[0]
+    assert sorted(p["video_id"] for p in json.loads((tmp_path / "p.json").read_text())) == ["syn00015", "syn00022"]
+
+
+def test_export_lic2022_plain_string_tags(tmp_path, capsys):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"video_id": "123", "split": "test"}) + "\n")
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps([{"video_id": "123", "caption": "", "tags": ["level1:体育", "level2:体育/足球",
+                                                                             "tag:比赛"]}]))
+    code, _, err = s2vt(capsys, "export", preds, "--format", "lic2022", "--manifest", manifest,
+                        "--out", tmp_path / "r.zip")
+    assert code == 0, err
+    with zipfile.ZipFile(tmp_path / "r.zip") as z:
+        line = json.loads(z.read("result.txt"))
+    assert [c["@value"] for c in line["category"]] == ["体育", "足球"] and line["tag"] == [{"@value": "比赛"}]
+    preds.write_text(json.dumps([{"video_id": "123", "caption": "", "tags": [7]}]))
+    code, _, err = s2vt(capsys, "export", preds, "--format", "lic2022", "--manifest", manifest,
+                        "--out", tmp_path / "r2.zip")
+    assert code == 2 and len(err) == 1 and "item 0" in err[0] and not (tmp_path / "r2.zip").exists()
+
+
+def lic2022_fixture(folder):
+    """train.json with one record whose tsn features exist."""
+    (folder / "tsn_features_train").mkdir(parents=True)
+    rec = {"@id": "1000", "title": "t", "category": [{"@meta": {"type": "level1"}, "@value": "体育"}], "tag": []}
+    (folder / "train.json").write_text(json.dumps(rec, ensure_ascii=False) + "\n")
+    np.save(folder / "tsn_features_train" / "1000.npy", np.zeros((3, 8), np.float16))
+    return folder / "train.json"
+
+
+def test_unwritable_and_full_outputs_one_line(trained, tmp_path, capsys, small_disk):
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({"syn00001": "a red square moves left"}))
+    lic = lic2022_fixture(tmp_path / "lic")
+    inputs = [preds, lic, trained / "manifest.jsonl", trained / "run" / "best.pt"]
+    before = {p: p.read_bytes() for p in inputs}
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    fill_disk(small_disk)
+    for out in (blocker / "sub" / "out", small_disk / "out"):
+        for args in (evaluate_args(trained, "--out", out),
+                     ["export", preds, "--format", "coco", "--out", out],
+                     ["import", "lic2022", lic, "--features", lic.parent, "--out", out]):
+            code, _, err = s2vt(capsys, *args)
+            assert code == 2 and len(err) == 1 and err[0].startswith("error: cannot write"), (args, err)
+    # no temp file, no half a file: only lic2022's feature links may stay (whole, a store a rerun completes)
+    left = [p for p in small_disk.rglob("*") if p.is_symlink() or p.is_file()]
+    source = (lic.parent / "tsn_features_train" / "1000.npy").resolve()
+    assert all(p.name == "filler" or p.resolve() == source for p in left) and len(left) <= 2
+    assert {p: p.read_bytes() for p in inputs} == before
+
+
+def test_out_of_range_settings_one_line(trained, tmp_path, capsys):
+    ck = trained / "run" / "best.pt"
+    for args, message in ((["caption", "v.mp4", "--checkpoint", ck, "--beam", "0"], "--beam must be at least 1"),
+                          (["caption", "v.mp4", "--checkpoint", ck, "--tags", "-1"], "--tags must be at least 0"),
+                          (evaluate_args(trained, "--beam", "0", "--out", tmp_path / "p.json"), "--beam"),
+                          (evaluate_args(trained, "--batch-size", "0", "--out", tmp_path / "p.json"),
+                           "--batch-size must be at least 1")):
+        code, out, err = s2vt(capsys, *args)
+        assert code == 2 and len(err) == 1 and message in err[0] and not out, (args, err)
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_outputs_never_overwrite_inputs(trained, tmp_path, capsys):
+    manifest = tmp_path / "manifest.jsonl"
+    write_manifest([{**e, "captions": []} for e in read_manifest(trained / "manifest.jsonl")], manifest)
+    ck = shutil.copy(trained / "run" / "best.pt", tmp_path / "best.pt")
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({"syn00001": "a red square moves left"}))
+    ann = tmp_path / "info.json"
+    ann.write_text(json.dumps({"videos": [{"video_id": "video1", "split": "train", "category": 1}], "sentences": []}))
+    inputs = [manifest, ck, preds, ann, trained / "features" / "meta.json"]
+    before = {p: p.read_bytes() for p in inputs}
+    run = ["--checkpoint", ck, "--manifest", manifest, "--features", trained / "features", "--beam", "1"]
+    for args in (["export", preds, "--format", "coco", "--out", preds],
+                 ["evaluate", *run, "--out", manifest],
+                 ["evaluate", *run, "--out", ck],
+                 ["evaluate", *run, "--out", trained / "features" / "meta.json"],
+                 ["evaluate", *run, "--out", trained / "features" / "preds.json"],
+                 ["import", "msrvtt", ann, "--out", ann]):
+        code, _, err = s2vt(capsys, *args)
+        assert code == 2 and len(err) == 1 and "cannot write" in err[0] and "input" in err[0], (args, err)
+    assert {p: p.read_bytes() for p in inputs} == before
+    # metrics are named per split: evaluating val keeps the test metrics
+    for split in ("test", "val"):
+        assert s2vt(capsys, "evaluate", *run, "--split", split, "--out", tmp_path / f"preds_{split}.json")[0] == 0
+    assert [json.loads((tmp_path / f"metrics_{s}.json").read_text())["split"] for s in ("test", "val")] == \
+        ["test", "val"]
+
+
+def msrvtt_file(path, videos, sentences):
+    path.write_text(json.dumps({"info": {}, "videos": videos, "sentences": sentences}))
+    return path
+
+
+def test_import_validates_entries(tmp_path, capsys):
+    good = {"video_id": "video1", "split": "train", "category": 1}
+    bad_files = {
+        "split": msrvtt_file(tmp_path / "split.json", [good, {**good, "video_id": "video2", "split": "weird"}], []),
+        "caption": msrvtt_file(tmp_path / "caption.json", [good], [{"video_id": "video1", "caption": None}]),
+        "id": msrvtt_file(tmp_path / "id.json", [{**good, "video_id": "../x"}], []),
+    }
+    for what, path in bad_files.items():
+        code, _, err = s2vt(capsys, "import", "msrvtt", path, "--out", tmp_path / "m.jsonl")
+        assert code == 2 and len(err) == 1 and str(path) in err[0] and "video" in err[0], (what, err)
+    lic = tmp_path / "lic.json"
+    lic.write_text(json.dumps({"@id": "1", "category": [], "tag": [{"@value": 5}]}) + "\n")
+    code, _, err = s2vt(capsys, "import", "lic2022", lic, "--out", tmp_path / "m.jsonl")
+    assert code == 2 and len(err) == 1 and f"{lic}:1: @id 1" in err[0]
+    assert not (tmp_path / "m.jsonl").exists()
+
+
+def test_import_caps_long_captions(tmp_path, capsys):
+    path = msrvtt_file(tmp_path / "info.json", [{"video_id": "video1", "split": "train", "category": 1}],
+                       [{"video_id": "video1", "caption": "a" * 100_000}, {"video_id": "video1", "caption": "a man"}])
+    code, _, err = s2vt(capsys, "import", "msrvtt", path, "--out", tmp_path / "m.jsonl")
+    assert code == 0 and "warning: 1 captions longer than 1000 characters were cut to that length" in err
+    assert [len(c) for c in read_manifest(tmp_path / "m.jsonl")[0]["captions"]] == [1000, 5]
+
+
+def test_evaluate_store_without_meta_says_what_it_assumes(trained, tmp_path, capsys):
+    store = copy_store(trained, tmp_path)
+    (store / "meta.json").unlink()
+    code, _, err = s2vt(capsys, *evaluate_args(trained, "--features", store, "--out", tmp_path / "p.json"))
+    assert code == 0 and err == [f"warning: {store} has no meta.json: assuming it was extracted with the "
+                                 "checkpoint's settings"]

@@ -1,0 +1,301 @@
+"""YouTube-8M import: TFRecord framing and checksums, Example/SequenceExample decoding, the importer.
+
+Shards are written here by an encoder of our own (protobuf wire format + TFRecord framing,
+independent of s2vt.tfrecord), video-level and frame-level, packed and unpacked.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import google_crc32c
+import numpy as np
+import pytest
+
+from extract.manifest import read_manifest
+from extract.store import FeatureStore, StoreError
+from s2vt.datasets import DatasetError
+from s2vt.tfrecord import TFRecordError, masked_crc32c, parse_example, parse_sequence_example, read_records
+from s2vt.yt8m import import_yt8m, read_vocabulary
+
+RNG = np.random.default_rng(0)
+
+
+# --- a tiny TFRecord writer -------------------------------------------------------------------
+
+def varint(n: int) -> bytes:
+    n &= (1 << 64) - 1  # negative int64 -> two's complement, 10 bytes
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    return bytes(out + bytes([n]))
+
+
+def ld(number: int, payload: bytes) -> bytes:
+    """A length-delimited field (wire type 2)."""
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def feature(value, packed: bool = True) -> bytes:
+    """Feature: list of bytes -> bytes_list (1), float array -> float_list (2), ints -> int64_list (3)."""
+    if isinstance(value, np.ndarray) and value.dtype == np.float32:
+        if packed:
+            return ld(2, ld(1, value.astype("<f4").tobytes()))
+        return ld(2, b"".join(varint(1 << 3 | 5) + struct.pack("<f", v) for v in value))
+    if value and isinstance(value[0], bytes):
+        return ld(1, b"".join(ld(1, v) for v in value))
+    if packed:
+        return ld(3, ld(1, b"".join(varint(v) for v in value)))
+    return ld(3, b"".join(varint(1 << 3 | 0) + varint(v) for v in value))
+
+
+def features(d: dict, packed: bool = True) -> bytes:
+    """Features: map<string, Feature> feature = 1 (entries: key 1, value 2)."""
+    return b"".join(ld(1, ld(1, k.encode()) + ld(2, feature(v, packed))) for k, v in d.items())
+
+
+def example(d: dict, packed: bool = True) -> bytes:
+    return ld(1, features(d, packed))
+
+
+def sequence_example(context: dict, lists: dict[str, list]) -> bytes:
+    """context = 1; feature_lists = 2 (map<string, FeatureList>; FeatureList: repeated Feature = 1)."""
+    fl = b"".join(ld(1, ld(1, k.encode()) + ld(2, b"".join(ld(1, feature(f)) for f in frames)))
+                  for k, frames in lists.items())
+    return ld(1, features(context)) + ld(2, fl)
+
+
+def mask(data: bytes) -> int:
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def record(data: bytes) -> bytes:
+    length = struct.pack("<Q", len(data))
+    return length + struct.pack("<I", mask(length)) + data + struct.pack("<I", mask(data))
+
+
+def write_shard(path: Path, records: list[bytes]) -> Path:
+    path.write_bytes(b"".join(record(r) for r in records))
+    return path
+
+
+def video(vid: str, labels: list[int] | None = (1, 2), packed: bool = True) -> tuple[bytes, dict]:
+    """A video-level Example and its fields."""
+    d = {"id": [vid.encode()], "mean_rgb": RNG.standard_normal(1024).astype(np.float32),
+         "mean_audio": RNG.standard_normal(128).astype(np.float32)}
+    if labels is not None:
+        d["labels"] = list(labels)
+    return example(d, packed), d
+
+
+def frames(vid: str, t: int, labels=(3,)) -> tuple[bytes, dict]:
+    """A frame-level SequenceExample of t seconds (uint8-quantised rgb and audio) and its frames."""
+    q = {m: RNG.integers(0, 256, (t, dim), dtype=np.uint8) for m, dim in (("rgb", 1024), ("audio", 128))}
+    data = sequence_example({"id": [vid.encode()], "labels": list(labels)},
+                            {m: [[row.tobytes()] for row in x] for m, x in q.items()})
+    return data, q
+
+
+def shard_of(tmp_path: Path, name: str, n: int, start: int = 0) -> Path:
+    return write_shard(tmp_path / name, [video(f"v{start + i}")[0] for i in range(n)])
+
+
+# --- TFRecord and protobuf --------------------------------------------------------------------
+
+def test_masked_crc_matches_a_real_tensorflow_header():
+    # the first record header of the real validate0000.tfrecord: length 4695, masked crc 0x4f00338d
+    assert masked_crc32c(struct.pack("<Q", 4695)) == 0x4F00338D
+
+
+def test_packed_and_unpacked_fields_decode_alike():
+    d = {"id": [b"abc"], "labels": [5, -1, 300], "mean_rgb": np.array([1.5, -2.25, 3.0], np.float32)}
+    for packed in (True, False):
+        ex = parse_example(example(d, packed))
+        assert ex["id"] == [b"abc"]
+        assert ex["labels"].tolist() == [5, -1, 300]
+        assert ex["mean_rgb"].tolist() == [1.5, -2.25, 3.0]
+
+
+def test_sequence_example_decodes_context_and_feature_lists():
+    data, q = frames("s1", 3)
+    context, lists = parse_sequence_example(data)
+    assert context["id"] == [b"s1"] and context["labels"].tolist() == [3]
+    assert [f[0] for f in lists["rgb"]] == [row.tobytes() for row in q["rgb"]]
+
+
+# --- the importer -----------------------------------------------------------------------------
+
+def test_video_level_round_trip(tmp_path):
+    recs = [video("a1", [4, 7]), video("b2", [7], packed=False)]
+    shard = write_shard(tmp_path / "train0000.tfrecord", [r for r, _ in recs])
+    entries, report = import_yt8m([str(shard)], tmp_path / "m.jsonl")
+    assert report == {"videos": 2, "skipped": {}, "failed_files": []}
+    assert [(e["video_id"], e["split"], e["tags"]) for e in read_manifest(tmp_path / "m.jsonl")] == \
+        [("a1", "train", ["label4", "label7"]), ("b2", "train", ["label7"])]
+    store = FeatureStore(tmp_path / "features")
+    for vid, (_, d) in zip(("a1", "b2"), recs):
+        assert store.read("rgb", vid).shape == (1, 1024) and store.read("audio", vid).shape == (1, 128)
+        np.testing.assert_allclose(store.read("rgb", vid)[0], d["mean_rgb"], rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(store.read("audio", vid)[0], d["mean_audio"], rtol=1e-3, atol=1e-3)
+    assert store.meta()["dims"] == {"rgb": 1024, "audio": 128} and "video-level" in store.meta()["source"]
+
+
+def test_frame_level_round_trip_dequantised(tmp_path):
+    data, q = frames("f1", 4)
+    shard = write_shard(tmp_path / "validate0000.tfrecord", [data])
+    import_yt8m([str(shard)], tmp_path / "m.jsonl")
+    assert [(e["video_id"], e["split"], e["tags"]) for e in read_manifest(tmp_path / "m.jsonl")] == \
+        [("f1", "val", ["label3"])]
+    store = FeatureStore(tmp_path / "features")
+    for m, x in q.items():
+        # the starter code's Dequantize(feat, max_quantized_value=2, min_quantized_value=-2)
+        want = x.astype(np.float32) * (4 / 255.0) + (4 / 512.0 - 2)
+        got = store.read(m, "f1")
+        assert got.shape == x.shape
+        np.testing.assert_allclose(got, want, atol=2e-3)  # float16 store
+    edges = write_shard(tmp_path / "validate0001.tfrecord", [sequence_example(
+        {"id": [b"f2"], "labels": [1]},
+        {"rgb": [[bytes([0] * 1024)], [bytes([255] * 1024)]], "audio": [[bytes([128] * 128)]] * 2})])
+    import_yt8m([str(edges)], tmp_path / "m2.jsonl")
+    assert store.read("rgb", "f2")[:, 0].tolist() == [-1.9921875, 2.0078125]  # 0 and 255
+    assert store.read("audio", "f2")[0, 0] == pytest.approx(128 * 4 / 255 + 4 / 512 - 2, abs=1e-3)
+
+
+def test_corrupt_record_names_file_and_offset_and_other_files_import(tmp_path, capsys):
+    bad = shard_of(tmp_path, "train0000.tfrecord", 3)
+    raw = bytearray(bad.read_bytes())
+    second = len(record(video("v0")[0]))  # every record here has the same size: the 2nd starts there
+    raw[second + 20] ^= 0xFF  # a byte of the 2nd record's data
+    bad.write_bytes(bytes(raw))
+    good = shard_of(tmp_path, "train0001.tfrecord", 2, start=10)
+    entries, report = import_yt8m([str(bad), str(good)], tmp_path / "m.jsonl")
+    assert [e["video_id"] for e in entries] == ["v0", "v10", "v11"]
+    assert report["failed_files"] == [f"{bad}: corrupt record (bad data checksum at byte {second})"]
+    assert f"{bad}: corrupt record (bad data checksum at byte {second}); the rest of this file is skipped" \
+        in capsys.readouterr().err
+
+
+def test_truncated_shard(tmp_path):
+    shard = shard_of(tmp_path, "train0000.tfrecord", 3)
+    size = len(record(video("v0")[0]))
+    shard.write_bytes(shard.read_bytes()[:2 * size + 100])
+    with pytest.raises(TFRecordError, match=f"truncated at byte {2 * size} "):
+        list(read_records(shard))
+    entries, report = import_yt8m([str(shard)], tmp_path / "m.jsonl")
+    assert len(entries) == 2 and report["failed_files"][0].startswith(f"{shard}: truncated at byte {2 * size}")
+
+
+def test_record_without_labels_skipped_in_train(tmp_path, capsys):
+    shard = write_shard(tmp_path / "train0000.tfrecord", [video("a")[0], video("b", labels=None)[0]])
+    entries, report = import_yt8m([str(shard)], tmp_path / "m.jsonl")
+    assert [e["video_id"] for e in entries] == ["a"] and report["skipped"] == {"no labels": 1}
+    assert f"{shard}: record 2: no labels; skipped" in capsys.readouterr().err
+
+
+def test_record_without_labels_kept_in_test(tmp_path):
+    shard = write_shard(tmp_path / "test0000.tfrecord", [video("b", labels=None)[0]])
+    entries, _ = import_yt8m([str(shard)], tmp_path / "m.jsonl")
+    assert entries == [{"video_id": "b", "split": "test", "captions": [], "tags": []}]
+
+
+def test_label_outside_vocabulary_skipped(tmp_path, capsys):
+    shard = write_shard(tmp_path / "validate0000.tfrecord",
+                        [video("a", [3861])[0], video("b", [3862])[0], video("c", [-1])[0]])
+    entries, report = import_yt8m([str(shard)], tmp_path / "m.jsonl")
+    assert [e["tags"] for e in entries] == [["label3861"]]
+    assert report["skipped"] == {"label outside the vocabulary": 2}
+    assert f"{shard}: record 2: label outside the vocabulary (3862); skipped" in capsys.readouterr().err
+
+
+def test_non_tfrecord_file(tmp_path):
+    text = tmp_path / "train_notes.tfrecord"
+    text.write_text("this is not a TFRecord file\n" * 10)
+    with pytest.raises(TFRecordError, match=r"not a TFRecord file \(bad length checksum at byte 0\)"):
+        list(read_records(text))
+    (tmp_path / "train_short.tfrecord").write_text("hello\n")  # shorter than one record header
+    with pytest.raises(TFRecordError, match=r"not a TFRecord file \(record header cut short\)"):
+        list(read_records(tmp_path / "train_short.tfrecord"))
+    with pytest.raises(DatasetError, match="no video imported"):
+        import_yt8m([str(text)], tmp_path / "m.jsonl")
+    assert not (tmp_path / "m.jsonl").exists()
+    entries, report = import_yt8m([str(text), str(shard_of(tmp_path, "train0000.tfrecord", 1))], tmp_path / "m.jsonl")
+    assert len(entries) == 1 and len(report["failed_files"]) == 1
+
+
+def test_record_that_is_not_an_example_skipped(tmp_path, capsys):
+    shard = write_shard(tmp_path / "train0000.tfrecord", [b"\x0a\x05ab", video("ok")[0]])  # field of 5 bytes, 2 left
+    entries, report = import_yt8m([str(shard)], tmp_path / "m.jsonl")
+    assert [e["video_id"] for e in entries] == ["ok"] and report["skipped"] == {"not a tf.train.Example": 1}
+    assert "record 1: not a tf.train.Example (field runs past the end of its message); skipped" \
+        in capsys.readouterr().err
+
+
+def test_invalid_id_skipped_never_a_path(tmp_path, capsys):
+    shard = write_shard(tmp_path / "train0000.tfrecord", [video("../evil")[0], video("ok")[0]])
+    entries, report = import_yt8m([str(shard)], tmp_path / "data" / "m.jsonl")
+    assert f"{shard}: record 1: invalid id ('../evil'); skipped" in capsys.readouterr().err
+    assert [e["video_id"] for e in entries] == ["ok"] and report["skipped"] == {"invalid id": 1}
+    assert sorted(p.name for p in (tmp_path / "data").rglob("*.npy")) == ["ok.npy", "ok.npy"]
+    assert not list(tmp_path.glob("*.npy"))
+
+
+def test_repeated_id_skipped(tmp_path):
+    a, b = shard_of(tmp_path, "train0000.tfrecord", 2), shard_of(tmp_path, "train0001.tfrecord", 1, start=1)
+    entries, report = import_yt8m([str(a), str(b)], tmp_path / "m.jsonl")
+    assert [e["video_id"] for e in entries] == ["v0", "v1"] and report["skipped"] == {"repeated id": 1}
+
+
+def test_vocabulary_empty_and_repeated_names(tmp_path):
+    vocab = tmp_path / "vocabulary.csv"
+    vocab.write_text("Index,TrainVideoCount,KnowledgeGraphId,Name,WikiUrl\n"
+                     "0,10,/m/0,Game,u\n1,5,/m/1,,u\n2,5,/m/2,Dog,u\n3,5,/m/3,Dog,u\n4,5,/m/4, Nova,u\n")
+    assert read_vocabulary(vocab) == {0: "Game", 1: "label1", 2: "label2", 3: "label3", 4: "Nova"}
+    shard = write_shard(tmp_path / "train0000.tfrecord", [video("a", [0, 1, 3, 4])[0], video("b", [5])[0]])
+    entries, report = import_yt8m([str(shard)], tmp_path / "m.jsonl", vocabulary=vocab)
+    assert entries[0]["tags"] == ["Game", "label1", "label3", "Nova"]
+    assert report["skipped"] == {"label outside the vocabulary": 1}  # 5 is not in this vocabulary
+
+
+def test_split_from_file_name_or_flag(tmp_path):
+    odd = shard_of(tmp_path, "part-0.tfrecord", 1)
+    with pytest.raises(DatasetError, match="pass --split"):
+        import_yt8m([str(odd)], tmp_path / "m.jsonl")
+    entries, _ = import_yt8m([str(odd)], tmp_path / "m.jsonl", split="val")
+    assert entries[0]["split"] == "val"
+
+
+def test_three_imports_share_one_store(tmp_path):
+    store = tmp_path / "store"
+    for i, (name, split) in enumerate((("train0000", "train"), ("validate0000", "val"), ("test0000", "test"))):
+        shard = shard_of(tmp_path, f"{name}.tfrecord", 2, start=10 * i)
+        import_yt8m([str(shard)], tmp_path / f"{split}.jsonl", features=store)
+        assert {e["split"] for e in read_manifest(tmp_path / f"{split}.jsonl")} == {split}
+    fs = FeatureStore(store)
+    assert all(fs.done(v, ["rgb", "audio"]) for v in ("v0", "v1", "v10", "v11", "v20", "v21"))
+    assert set(json.loads((store / "meta.json").read_text())["backbones"]) == {"rgb", "audio"}
+
+
+def test_frame_level_into_video_level_store_refused(tmp_path):
+    import_yt8m([str(shard_of(tmp_path, "train0000.tfrecord", 1))], tmp_path / "a.jsonl", features=tmp_path / "s")
+    shard = write_shard(tmp_path / "train0001.tfrecord", [frames("f1", 2)[0]])
+    with pytest.raises(StoreError, match="rgb features come from youtube-8m:video-level"):
+        import_yt8m([str(shard)], tmp_path / "b.jsonl", features=tmp_path / "s")
+    assert not (tmp_path / "s" / "rgb" / "f1.npy").exists()
+
+
+def test_real_shards(sample_data, tmp_path):
+    folder = sample_data / "yt8m"
+    if not (folder / "vocabulary.csv").is_file():
+        pytest.skip(f"no YouTube-8M shards in {folder}")
+    shards = sorted(str(p) for p in folder.glob("validate*.tfrecord"))
+    entries, report = import_yt8m(shards, tmp_path / "val.jsonl", vocabulary=folder / "vocabulary.csv")
+    assert report == {"videos": 2950, "skipped": {}, "failed_files": []}
+    assert len(read_manifest(tmp_path / "val.jsonl")) == 2950
+    assert 2.5 < np.mean([len(e["tags"]) for e in entries]) < 3.5
+    store = FeatureStore(tmp_path / "features")
+    for e in entries[::100]:
+        x = store.read("rgb", e["video_id"])
+        assert x.shape == (1, 1024) and np.isfinite(x).all() and np.isfinite(store.read("audio", e["video_id"])).all()
