@@ -19,7 +19,6 @@ setup(
         "pydub",
         "audioop-lts; python_version>='3.13'",  # pydub needs audioop, removed from 3.13
         "imageio-ffmpeg",
-        "nltk",
         "pycocoevalcap",
         "tqdm",
         "matplotlib",

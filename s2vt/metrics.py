@@ -13,6 +13,9 @@ import numpy as np
 
 from .vocab import tokenize
 
+# pycocoevalcap's METEOR jar breaks on lines of tens of thousands of words (a broken pipe, after which
+# its Meteor object hangs on its own lock); real captions have a few dozen words
+METEOR_MAX_WORDS = 1000
 CAPTION_KEYS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr")
 TAG_KEYS = ("hit@1", "hit@2", "perr", "gap", "tag_precision", "tag_recall", "tag_f1")
 
@@ -36,21 +39,34 @@ def score_tokenized(gts: dict[str, list[str]], res: dict[str, list[str]], meteor
     bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
     out.update({f"BLEU-{n + 1}": float(b) for n, b in enumerate(bleu)})
     out["METEOR"] = None
-    if meteor and java_available():
-        from pycocoevalcap.meteor.meteor import Meteor
-        m = Meteor()
-        try:
-            out["METEOR"] = float(m.compute_score(gts, res)[0])
-        finally:  # stop the JVM now rather than at garbage collection
-            proc = getattr(m, "meteor_p", None)
-            if proc is not None:
-                proc.kill()
-                proc.wait()
+    longest = max((len(c.split()) for caps in (*gts.values(), *res.values()) for c in caps), default=0)
+    if meteor and java_available() and longest > METEOR_MAX_WORDS:
+        warnings.warn(f"METEOR skipped: a caption has {longest} words, its scorer takes at most "
+                      f"{METEOR_MAX_WORDS}; reported as null")
+    elif meteor and java_available():
+        out["METEOR"] = meteor_score(gts, res)
     elif meteor:
         warnings.warn("METEOR needs Java on PATH; reported as null")
     out["ROUGE-L"] = float(Rouge().compute_score(gts, res)[0])
     out["CIDEr"] = float(Cider().compute_score(gts, res)[0])
     return {k: out[k] for k in CAPTION_KEYS}
+
+
+def meteor_score(gts: dict[str, list[str]], res: dict[str, list[str]]) -> float | None:
+    """pycocoevalcap's METEOR, or None (with a warning) when its jar fails."""
+    from pycocoevalcap.meteor.meteor import Meteor
+
+    m = Meteor()
+    try:
+        return float(m.compute_score(gts, res)[0])
+    except (OSError, ValueError) as e:  # the JVM died or answered garbage
+        warnings.warn(f"METEOR failed ({type(e).__name__}); reported as null")
+        return None
+    finally:  # stop the JVM now rather than at garbage collection, and never leave its lock held
+        m.meteor_p.kill()
+        m.meteor_p.wait()
+        if m.lock.locked():
+            m.lock.release()
 
 
 def caption_scores(refs: dict[str, list[str]], preds: dict[str, str], meteor: bool = True) -> dict:
