@@ -38,8 +38,8 @@ DIRECTION_WORDS = {"left": "to the left", "right": "to the right", "up": "up", "
 
 def caption_for(colour: str, motion: str, sound: str) -> str:
     # the sound comes first: at the end of the sentence S2VT's decoder (which sees the video only
-    # through its LSTM state) had to carry it for ~10 steps and named it right 20-45 % of the time
-    # on held-out videos; first, 95 %
+    # through its LSTM state) had to carry it for ~10 steps and named it right far less often
+    # (docs/design.md, "The demo"; measured rates in docs/benchmarks.md)
     return f"{sound} while a {colour} square moves {DIRECTION_WORDS[motion]}"
 
 

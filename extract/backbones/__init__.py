@@ -16,8 +16,8 @@ MODALITIES = ("resnet152", "c3d", "vggish")
 def bf16_native(device: torch.device) -> bool:
     """True where bf16 matmuls run in hardware (CUDA, or CPUs with AVX512-BF16/AMX).
 
-    Measured on a 2-core AVX-512 CPU *without* BF16 units: bf16 autocast ran ResNet-152 at
-    2.4 img/s against fp32's 5.6, so 'auto' only picks bf16 where the hardware has it.
+    Without BF16 units bf16 autocast ran ResNet-152 slower than fp32 (docs/benchmarks.md), so
+    'auto' only picks bf16 where the hardware has it.
     """
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
@@ -36,11 +36,9 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 def resolve_precision(precision: str, device: torch.device, supports_int8: bool = True) -> str:
     """'auto' -> int8 on an x86 CPU (for backbones that have it), else bf16 on bf16 hardware, else fp32.
 
-    int8 comes first on a CPU even where it has bf16 units. Measured on a 2-core AMD EPYC with
-    AVX512-BF16 and VNNI, 40 frames through ResNet-152: fp32 3.6 s, bf16 autocast 1.6 s,
-    int8 0.52 s (C3D, 8 clips: 2.2 / 1.56 / 0.34 s); on an AVX-512 VNNI Xeon without BF16
-    units bf16 was slower than fp32. Features stay at cosine >= 0.999 to fp32, and an int8
-    backbone checks itself against fp32 when it is calibrated and falls back if not.
+    int8 comes first on a CPU even where it has bf16 units: it measured ~3x faster than bf16
+    autocast there (docs/benchmarks.md, "Precision"). An int8 backbone checks itself against
+    fp32 when it is calibrated and falls back to fp32 if its features drift.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")

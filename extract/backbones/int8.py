@@ -26,10 +26,8 @@ CALIBRATION_VERSION = 3  # 3: residual adds fused on oneDNN; 2: converted int8 s
 MIN_COSINE = 0.99
 CHECK_FRACTION = 4  # the last quarter of the calibration inputs is held out for the check
 # oneDNN wherever the CPU has AVX2: only the onednn engine runs conv + residual add + ReLU as
-# one op, and its AVX2 int8 kernels beat fbgemm's too. Measured, 2 cores, features identical
-# (same cosine to fp32): AVX-512 VNNI Xeon, ResNet-152 40 frames 1.69 -> 1.45 s; AVX2-only
-# EPYC (no VNNI), ResNet-152 4.45 -> ~3.6 s, C3D 8 clips 3.2 -> 2.2 s. Older CPUs: the x86
-# engine. Activations keep reduce_range: u8 x s8 pairs cannot saturate AVX2's 16-bit sums.
+# one op, and its AVX2 int8 kernels measured faster than fbgemm's too, with the same features
+# (docs/benchmarks.md, "Precision"). Older CPUs: the x86 engine. Activations keep reduce_range: u8 x s8 pairs cannot saturate AVX2's 16-bit sums.
 ENGINES = ("onednn", "x86", "fbgemm")
 
 # torch.ao's notices, repeated on every call: filtered once here, by message, because
@@ -137,7 +135,7 @@ def _shaped(cls, like: nn.Module, bias: bool) -> nn.Module:
     """An int8 conv of type `cls` with `like`'s shape and a placeholder weight.
 
     Built 1x1 and then given the shape: the constructor packs a placeholder weight of the
-    size it is given (~0.35 s each for ResNet-152 and C3D), and loading the state (or
+    size it is given (a measurable part of loading), and loading the state (or
     set_weight_bias) packs the real weights from these attributes anyway.
     """
     q = cls(1, 1, 1, bias=bias)
@@ -166,8 +164,8 @@ def _int8_structure(net: nn.Module) -> QuantizedNet:
     """The module tree `_convert(_prepared(net))` produces, built directly from `net`'s layer shapes.
 
     Loading a cached int8 state into it quantises nothing and packs each layer's weights once,
-    where fusing, observing and converting the float model first took ~2.5 s of caption.py's
-    cold start for ResNet-152 and C3D here. Tests check both paths give identical features.
+    where fusing, observing and converting the float model first took seconds of caption.py's
+    cold start (docs/benchmarks.md). Tests check both paths give identical features.
     """
     import torch.ao.nn.quantized as nnq
     from torch.ao.nn.quantized import FloatFunctional
