@@ -87,7 +87,7 @@ def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError) 
     for n, raw in enumerate(data.splitlines(), 1):
         where = f"{path}:{n}: "
         try:
-            line = raw.decode("utf-8")
+            line = raw.decode("utf-8-sig" if n == 1 else "utf-8")  # a BOM, as Windows editors write, is no error
         except UnicodeDecodeError as e:
             raise error(f"{where}not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})") from None
         if not line.strip():
@@ -96,6 +96,8 @@ def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError) 
             value = json.loads(line)
         except json.JSONDecodeError as e:
             raise error(f"{where}not valid JSON ({e.msg})") from None
+        except RecursionError:
+            raise error(f"{where}not usable JSON (nested too deeply)") from None
         yield where, value
 
 

@@ -52,8 +52,12 @@ class ExtractConfig:
         unknown = [m for m in self.modalities if m not in MODALITIES]
         if unknown or not self.modalities:
             raise ValueError(f"modalities must be a non-empty subset of {','.join(MODALITIES)}, got {unknown}")
-        if self.frames < 1 or self.clips < 1 or self.image_size < 32:
-            raise ValueError("--frames and --clips must be >= 1 and --image-size >= 32")
+        # upper bounds keep a hand-edited checkpoint or a typo from asking for more frames than memory holds
+        for name, low, high in (("frames", 1, 1000), ("clips", 1, 256), ("image_size", 32, 1024)):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
+                raise ValueError(f"--{name.replace('_', '-')} must be a whole number from {low} to {high}, "
+                                 f"not {value!r}")
         if self.dtype not in ("float16", "float32"):
             raise ValueError(f"--dtype must be float16 or float32, not {self.dtype!r}")
 
@@ -65,6 +69,9 @@ class ExtractConfig:
     @classmethod
     def from_meta(cls, meta: dict, modalities, **overrides) -> "ExtractConfig":
         """The settings a store was extracted with (a checkpoint keeps a copy of its meta.json)."""
+        if meta.get("synthetic"):
+            raise ValueError("the checkpoint was trained on synthetic features (s2vt.synthetic), not on features "
+                             "of videos: it cannot caption a video")
         ids = meta.get("backbones", {})
         unknown = [m for m in modalities if m not in MODALITIES or m not in ids]
         if unknown:

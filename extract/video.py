@@ -41,7 +41,7 @@ class VideoInfo:
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _VSTREAM = re.compile(r"Stream #\d+:\d+.*?: Video: (.*)")
-_SIZE = re.compile(r"\b(\d{2,5})x(\d{2,5})\b")
+_SIZE = re.compile(r"\b([1-9]\d{0,4})x([1-9]\d{0,4})\b")  # 2000x2 too; not a codec tag such as 0x0000
 _SAR = re.compile(r"SAR (\d+):(\d+)")
 _FPS = re.compile(r"([\d.]+)(k?) (?:fps|tbr)\b")
 _ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees", re.IGNORECASE)

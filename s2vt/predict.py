@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -197,6 +198,23 @@ def format_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+# where `caption.py` finds its model when --checkpoint is not given (relative to the working folder)
+CHECKPOINT_ENV = "S2VT_CHECKPOINT"
+DEFAULT_CHECKPOINT = os.path.join("checkpoints", "s2vt.pt")
+
+
+def default_checkpoint() -> str:
+    """$S2VT_CHECKPOINT, else checkpoints/s2vt.pt; with neither, a one-line error saying how to get a model."""
+    from .engine import CheckpointError
+
+    if os.environ.get(CHECKPOINT_ENV):
+        return os.environ[CHECKPOINT_ENV]  # a missing file is read_checkpoint's one line
+    if os.path.isfile(DEFAULT_CHECKPOINT):
+        return DEFAULT_CHECKPOINT
+    raise CheckpointError(f"no model: pass --checkpoint RUN/best.pt, set {CHECKPOINT_ENV}=RUN/best.pt, or copy a "
+                          f"trained best.pt to {DEFAULT_CHECKPOINT} (python train.py makes one; s2vt demo a toy one)")
+
+
 def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, device: str = "cpu",
                   weights_dir: str | None = None):
     """Yield, per video file, {"video", "caption", "tags", "seconds"} or {"video", "error"}.
@@ -208,13 +226,16 @@ def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int =
     from extract.ffmpeg import MediaError
     from extract.pipeline import ExtractConfig, Extractor
 
-    from .engine import model_from_checkpoint, pick_device, read_checkpoint
+    from .engine import CheckpointError, model_from_checkpoint, pick_device, read_checkpoint
 
     check_settings(beam, tags)
     device = pick_device(device)
     ckpt = read_checkpoint(checkpoint, device)
-    cfg = ExtractConfig.from_meta(ckpt.get("extract", {}), sorted(ckpt["config"]["modalities"]), device=str(device),
-                                  weights_dir=weights_dir)
+    try:
+        cfg = ExtractConfig.from_meta(ckpt.get("extract", {}), sorted(ckpt["config"]["modalities"]),
+                                      device=str(device), weights_dir=weights_dir)
+    except (ValueError, TypeError) as e:  # settings a hand-edited or foreign checkpoint recorded
+        raise CheckpointError(f"{checkpoint}: its extraction settings cannot be used: {e}") from None
     extractor = Extractor(cfg, wait=False)
     model, vocab, labels = model_from_checkpoint(ckpt, device, checkpoint)
     for path in videos:

@@ -77,18 +77,22 @@ def load_predictions(path: str | Path) -> dict[str, dict]:
     return out
 
 
-def load_references(path: str | Path) -> dict[str, list[str]]:
-    """{id: [captions]} from a manifest (.jsonl) or a JSON object of that shape."""
+def load_references(path: str | Path, split: str | None = None) -> dict[str, list[str]]:
+    """{id: [captions]} from a manifest (.jsonl; only `split`'s videos when given) or a JSON object
+    of that shape. Ids without a caption are left out: they have no references to score against."""
     path = Path(path)
     if path.suffix == ".jsonl":
         try:
-            return {e["video_id"]: e.get("captions", []) for e in read_manifest(path) if e.get("captions")}
+            return {e["video_id"]: e["captions"] for e in read_manifest(path)
+                    if e.get("captions") and (split is None or e.get("split", "train") == split)}
         except ManifestError as e:
             raise ResultsError(str(e)) from None
+    if split is not None:
+        raise ResultsError(f"{path}: --split needs a manifest (.jsonl) as the references")
     data = _load_json(path)
     if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
         raise ResultsError(f"{path}: expected {{id: [captions]}} or a manifest (.jsonl)")
-    return {str(k): [str(c) for c in v] for k, v in data.items()}
+    return {str(k): [str(c) for c in v] for k, v in data.items() if v}
 
 
 def match_ids(refs: dict, preds: dict, allow_partial: bool) -> list[str]:
@@ -100,7 +104,8 @@ def match_ids(refs: dict, preds: dict, allow_partial: bool) -> list[str]:
             parts.append(f"{len(only_p)} predicted ids have no references (first: {', '.join(only_p[:3])})")
         if only_r:
             parts.append(f"{len(only_r)} referenced ids have no prediction (first: {', '.join(only_r[:3])})")
-        raise ResultsError("; ".join(parts) + "; pass --allow-partial to score the overlap")
+        raise ResultsError("; ".join(parts) + "; pass --split SPLIT (a manifest's split) or --allow-partial "
+                           "to score the overlap")
     ids = sorted(set(refs) & set(preds))
     if not ids:
         raise ResultsError("no id is both predicted and referenced")

@@ -1,5 +1,6 @@
 """caption.py and `s2vt evaluate` end to end: generated videos -> features -> trained checkpoint -> answers."""
 import json
+import shutil
 
 import pytest
 import torch
@@ -7,7 +8,7 @@ import torch
 from s2vt.demo import caption_for, make_video
 from extract.manifest import write_manifest
 
-from .conftest import run_cli
+from .conftest import REPO, run_cli
 
 TINY = ["--weights", "random", "--frames", "4", "--clips", "1", "--image-size", "64"]
 
@@ -82,3 +83,17 @@ def test_evaluate_and_export(trained, tmp_path):
     out = tmp_path / "answer.zip"
     proc = run_cli("-m", "s2vt.cli", "export", str(preds), "--format", "msrvtt", "--out", str(out))
     assert proc.returncode == 0 and out.is_file()
+
+
+def test_caption_default_checkpoint(trained, tmp_path):
+    """`python caption.py video.mp4` as written: $S2VT_CHECKPOINT, else checkpoints/s2vt.pt, else one line."""
+    script, good = str(REPO / "caption.py"), str(trained / "videos" / "v00.mp4")
+    proc = run_cli(script, good, cwd=tmp_path, env={"S2VT_CHECKPOINT": ""})
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "no model: pass --checkpoint" in proc.stderr
+    proc = run_cli(script, good, cwd=tmp_path, env={"S2VT_CHECKPOINT": str(trained / "run" / "best.pt")})
+    assert proc.returncode == 0 and proc.stdout.startswith(good + ": "), proc.stderr[-2000:]
+    (tmp_path / "checkpoints").mkdir()
+    shutil.copy(trained / "run" / "best.pt", tmp_path / "checkpoints" / "s2vt.pt")
+    proc = run_cli(script, good, cwd=tmp_path, env={"S2VT_CHECKPOINT": ""})
+    assert proc.returncode == 0 and proc.stdout.startswith(good + ": "), proc.stderr[-2000:]

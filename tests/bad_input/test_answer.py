@@ -1,6 +1,7 @@
 """Issue 15, the answering side: bad inputs to caption.py, `s2vt evaluate`, `export` and `import`
 give one line and exit 2 (or an answer, where one can be given), and never lose a file."""
 import json
+import os
 import shutil
 import zipfile
 
@@ -227,3 +228,56 @@ def test_evaluate_store_without_meta_says_what_it_assumes(trained, tmp_path, cap
     code, _, err = s2vt(capsys, *evaluate_args(trained, "--features", store, "--out", tmp_path / "p.json"))
     assert code == 0 and err == [f"warning: {store} has no meta.json: assuming it was extracted with the "
                                  "checkpoint's settings"]
+
+
+def test_hand_edited_checkpoint_settings_are_one_line(trained, tmp_path, capsys):
+    """Values a hand-edited checkpoint may hold: a frame count beyond memory, a string where a number
+    goes, an impossible encoder length or pad id, a NaN threshold or weight, a synthetic-feature model."""
+    good = make_video(tmp_path / "good.mp4", seconds=1.0, size="64x48")
+    ck = torch.load(trained / "run" / "best.pt", weights_only=True)
+    first_weight = next(iter(ck["model"]))
+    edits = {"frames": lambda c: c["extract"].update(frames=10 ** 9),
+             "clips": lambda c: c["extract"].update(clips="x"),
+             "synthetic": lambda c: c["extract"].update(synthetic=True),
+             "enc_len": lambda c: c["config"].update(enc_len=0),
+             "pad_id": lambda c: c["config"].update(pad_id=99999),
+             "tag_threshold": lambda c: c["config"].update(tag_threshold=float("nan")),
+             "multilabel": lambda c: c["config"].update(multilabel="yes"),
+             "NaN": lambda c: c["model"][first_weight].fill_(float("nan"))}
+    for what, edit in edits.items():
+        bad = {**ck, "config": dict(ck["config"]), "extract": dict(ck["extract"]),
+               "model": {k: v.clone() for k, v in ck["model"].items()}}
+        edit(bad)
+        path = tmp_path / f"{what}.pt"
+        torch.save(bad, path)
+        code, out, err = s2vt(capsys, "caption", good, "--checkpoint", path)
+        assert code == 2 and out == "" and len(err) == 1 and err[0].startswith(f"error: {path}"), (what, err)
+        assert what in err[0], (what, err)
+
+
+def test_score_one_split_of_a_manifest_and_empty_references(trained, tmp_path, capsys):
+    """evaluate predicts one split; score compared it against every split of the manifest. An empty
+    reference list crashed pycocoevalcap's BLEU."""
+    entries = read_manifest(trained / "manifest.jsonl")
+    val = {e["video_id"]: e["captions"][0] for e in entries if e["split"] == "val"}
+    preds = tmp_path / "preds_val.json"
+    preds.write_text(json.dumps(val))
+    code, out, err = s2vt(capsys, "score", trained / "manifest.jsonl", preds, "--split", "val", "--json")
+    assert code == 0 and json.loads(out)["BLEU-4"] > 0.99, err
+    code, _, err = s2vt(capsys, "score", trained / "manifest.jsonl", preds)
+    assert code == 2 and len(err) == 1 and "--split" in err[0]
+    refs = tmp_path / "refs.json"
+    refs.write_text(json.dumps({"a": [], "b": ["a red square"]}))
+    preds.write_text(json.dumps({"a": "x", "b": "a red square"}))
+    code, _, err = s2vt(capsys, "score", refs, preds)
+    assert code == 2 and len(err) == 1 and "have no references" in err[0]
+
+
+def test_import_folder_with_a_non_utf8_file_name(tmp_path, capsys):
+    folder = tmp_path / "vids"
+    folder.mkdir()
+    make_video(folder / "good.mp4", seconds=0.5, size="64x48", audio=None)
+    shutil.copy(folder / "good.mp4", os.fsdecode(os.fsencode(str(folder)) + b"/bad\xff.mp4"))
+    code, _, err = s2vt(capsys, "import", "folder", folder, "--out", tmp_path / "m.jsonl")
+    assert code == 0 and any("not UTF-8" in line and "bad\\xff.mp4" in line for line in err), err
+    assert [e["video_id"] for e in read_manifest(tmp_path / "m.jsonl")] == ["good"]

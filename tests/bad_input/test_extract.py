@@ -169,3 +169,20 @@ def test_rerun_at_another_precision_refuses_a_mixed_store(tmp_path, videos, caps
     rc, err = extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH, "--precision", "bf16")
     assert rc == 2 and one_line_error(err) and "vggish features were computed in fp32, this run asks bf16" in err
     assert json.loads((store / "meta.json").read_text())["precision"] == {"vggish": "fp32"}
+
+
+def test_frames_with_a_side_under_ten_pixels_are_read(tmp_path):
+    # the header parser wanted two digits per side: a 2000x2 video had "no frame size"
+    for size in ("2000x2", "2x2"):
+        fr = decode_frames(make_video(tmp_path / f"{size}.mp4", 0.4, size, audio=None), 4, clips=1)
+        assert fr.frames.shape[0] == 4 and fr.clips.shape[:2] == (1, 16), size
+
+
+def test_nested_or_bom_manifest_lines(tmp_path):
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text('{"video_id": "a"}\n' + "[" * 100_000 + "\n")
+    with pytest.raises(ManifestError, match=r"deep.jsonl:2: .*nested too deeply"):
+        read_manifest(deep)
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b'\xef\xbb\xbf{"video_id": "a"}\n{"video_id": "b"}\n')  # as Windows editors save
+    assert [e["video_id"] for e in read_manifest(bom)] == ["a", "b"]

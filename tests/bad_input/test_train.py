@@ -84,6 +84,8 @@ def test_resume_without_last_pt(store, run, tmp_path, capsys):
 
 def test_inconsistent_checkpoint_is_one_line(store, run, tmp_path, capsys):
     ckpt = torch.load(run / "best.pt", weights_only=True)
+    # as if extracted from video (a synthetic store's model is refused by caption.py for that alone)
+    ckpt["extract"] = {k: v for k, v in ckpt["extract"].items() if k != "synthetic"}
     variants = {  # checkpoint -> what the error line must name
         "hidden": ({**ckpt, "config": {**ckpt["config"], "hidden": 16}}, "hidden=16"),
         "no_config": ({k: v for k, v in ckpt.items() if k != "config"}, "no model config"),
@@ -189,3 +191,9 @@ def test_disk_full_keeps_the_checkpoints(store, small_disk, capsys):
     assert code == 2 and err[-1].startswith(f"error: cannot write {out}/") and "No space left" in err[-1]
     assert snapshot(out) == before and sorted(p.name for p in out.iterdir()) == sorted([*RUN_FILES, "curves.png"])
     assert load_checkpoint(out / "last.pt")[3]["epoch"] == 1  # what was saved still loads
+
+
+def test_out_inside_the_feature_store_is_refused(store, capsys):
+    code, err = s2vt(capsys, *train_args(store, store[1]))
+    assert code == 2 and len(err) == 1 and "an input of this command" in err[0]
+    assert not (store[1] / "best.pt").exists() and not (store[1] / "metrics.csv").exists()
