@@ -1,9 +1,10 @@
 """Training throughput: the engine (DataLoader over the feature store) vs a plain PyTorch loop.
 
-Synthetic store with MSR-VTT-like shapes (resnet152 40x2048, c3d 8x4096, vggish 15x128),
-batch 64, the default model (hidden 512). The plain loop feeds the same model from tensors
-already in memory, so the ratio shows what the engine's data path costs.
-Run: python bench/train.py [--videos 256] [--repeats 3]
+Synthetic store with MSR-VTT-like shapes (resnet152 40x2048, c3d 8x4096, vggish 15x128), or with
+`--case mlds` the MLDS/MSVD release's (one CNN modality, 80x4096 frames), batch 64 (video, caption)
+pairs, the default model (hidden 512). The plain loop feeds the same model the same batches from
+tensors already in memory, so the ratio shows what the engine's data path costs.
+Run: python bench/train.py [--case msrvtt|mlds] [--videos 256] [--repeats 3]
 """
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from s2vt.data import VideoDataset, collate  # noqa: E402
+from s2vt.data import CaptionGroups, VideoDataset, collate  # noqa: E402
 from s2vt.engine import TrainConfig, prepare, train  # noqa: E402
 from s2vt.model import ModelConfig, S2VT, caption_loss, tag_loss  # noqa: E402
 from s2vt.synthetic import make_store  # noqa: E402
 
-SHAPES = {"resnet152": (40, 2048), "c3d": (8, 4096), "vggish": (15, 128)}
+CASES = {"msrvtt": {"resnet152": (40, 2048), "c3d": (8, 4096), "vggish": (15, 128)},
+         "mlds": {"cnn": (80, 4096)}}
 
 
 def engine_rate(manifest: Path, store: Path, out: Path, batch: int) -> float:
@@ -34,19 +36,20 @@ def engine_rate(manifest: Path, store: Path, out: Path, batch: int) -> float:
         return float(next(csv.DictReader(f))["samples_per_s"])
 
 
-def plain_rate(manifest: Path, store: Path, batch: int) -> float:
+def plain_rate(manifest: Path, store: Path, batch: int, shapes: dict) -> float:
     """samples/s of a bare loop: same model and loss, batches pre-collated in memory."""
     cfg = TrainConfig(str(manifest), str(store), "unused", min_count=1)
     splits, fs, modalities, vocab, labels = prepare(cfg)
-    ds = VideoDataset(splits["train"], fs, modalities, vocab, labels, 28, 0)
-    batches = [collate([ds[j] for j in range(i, min(i + batch, len(ds)))]) for i in range(0, len(ds), batch)]
+    ds = VideoDataset(splits["train"], fs, modalities, vocab, labels, cfg.max_len, 0, cfg.per_caption)
+    batches = [collate([ds[j] for j in b]) for b in CaptionGroups(ds, batch, cfg.per_video, 0)]
     torch.manual_seed(0)
-    model = S2VT(ModelConfig({m: d for m, (_, d) in SHAPES.items()}, len(vocab), len(labels.names)))
+    model = S2VT(ModelConfig({m: d for m, (_, d) in shapes.items()}, len(vocab), len(labels.names),
+                             enc_len=cfg.enc_len))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     t0, n = time.time(), 0
     for b in batches:
-        logits, tags = model(b["feats"], b["lengths"], b["words"][:, :-1])
+        logits, tags = model(b["feats"], b["lengths"], b["words"][:, :-1], 0.0, b["video_index"])
         loss = caption_loss(logits, b["words"][:, 1:], 0) + tag_loss(tags, b["tag"], False)
         opt.zero_grad()
         loss.backward()
@@ -58,14 +61,15 @@ def plain_rate(manifest: Path, store: Path, batch: int) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--case", choices=sorted(CASES), default="msrvtt", help="feature shapes")
     p.add_argument("--videos", type=int, default=256)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        manifest, store = make_store(Path(tmp) / "syn", videos=args.videos, shapes=SHAPES)
+        manifest, store = make_store(Path(tmp) / "syn", videos=args.videos, shapes=CASES[args.case])
         eng = [engine_rate(manifest, store, Path(tmp) / f"run{i}", args.batch) for i in range(args.repeats)]
-        plain = [plain_rate(manifest, store, args.batch) for _ in range(args.repeats)]
+        plain = [plain_rate(manifest, store, args.batch, CASES[args.case]) for _ in range(args.repeats)]
     e, b = statistics.median(eng), statistics.median(plain)
     print(f"{'loop':<28}{'samples/s (median of ' + str(args.repeats) + ')':>30}")
     print(f"{'plain PyTorch, in memory':<28}{b:>30.1f}")

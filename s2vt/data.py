@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from extract.errors import UserError
 from extract.store import FeatureStore
@@ -83,39 +83,85 @@ class Labels:
 
 
 class VideoDataset(Dataset):
-    """One item per video: its features per modality, its encoded captions and its tag target."""
+    """One item per video (its features per modality, one encoded caption and its tag target), or
+    with `per_caption` one item per (video, caption) pair, so that an epoch shows every caption."""
 
     def __init__(self, entries: list[dict], store: FeatureStore, modalities: list[str], vocab: Vocab,
-                 labels: Labels | None, max_len: int = 28, seed: int = 0) -> None:
+                 labels: Labels | None, max_len: int = 28, seed: int = 0, per_caption: bool = False) -> None:
         self.entries, self.store, self.modalities = entries, store, list(modalities)
         self.vocab, self.labels, self.max_len, self.seed = vocab, labels, max_len, seed
         self.epoch = 0
+        # (entry index, caption index or None: a caption drawn per epoch)
+        self.items = [(i, c) for i, e in enumerate(entries)
+                      for c in (range(len(e.get("captions", []))) if per_caption and e.get("captions") else [None])]
 
     def set_epoch(self, epoch: int) -> None:
         """Which caption each video shows depends on (seed, epoch, index) only: resumable."""
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self.items)
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, k: int) -> dict:
+        i, pick = self.items[k]
         e = self.entries[i]
         feats = {m: torch.from_numpy(self.store.read(m, e["video_id"])) for m in self.modalities}
         caps = e.get("captions", [])
         words = None
         if caps:
-            pick = random.Random(f"{self.seed}-{self.epoch}-{i}").randrange(len(caps))
+            if pick is None:
+                pick = random.Random(f"{self.seed}-{self.epoch}-{i}").randrange(len(caps))
             words = torch.tensor(self.vocab.encode(caps[pick], self.max_len))
         tag = self.labels.target(e.get("tags", [])) if self.labels and self.labels.names else None
         return {"video_id": e["video_id"], "feats": feats, "words": words, "tag": tag, "refs": caps}
 
 
+class CaptionGroups(Sampler):
+    """Batches of item indices for one epoch: each video's items (its captions) shuffled and cut into
+    groups of `per_video`, the groups shuffled, by (seed, epoch) only (resumable). A group shares one
+    encoding of its video (`collate`'s video_index), so a batch of B pairs encodes ~B/per_video videos.
+    Under torchrun each rank takes every world-th batch (all ranks the same count)."""
+
+    def __init__(self, ds: VideoDataset, batch_size: int, per_video: int, seed: int, rank: int = 0,
+                 world: int = 1) -> None:
+        self.ds, self.batch_size, self.per_video, self.seed = ds, batch_size, per_video, seed
+        self.rank, self.world, self.epoch = rank, world, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _batches(self) -> list[list[int]]:
+        rng = random.Random(f"{self.seed}-{self.epoch}")
+        by_video: dict[int, list[int]] = {}
+        for k, (i, _) in enumerate(self.ds.items):
+            by_video.setdefault(i, []).append(k)
+        groups = []
+        for ks in by_video.values():
+            rng.shuffle(ks)
+            groups += [ks[j:j + self.per_video] for j in range(0, len(ks), self.per_video)]
+        rng.shuffle(groups)
+        flat = [k for g in groups for k in g]
+        out = [flat[j:j + self.batch_size] for j in range(0, len(flat), self.batch_size)]
+        keep = max(1, len(out) // self.world) * self.world if len(out) >= self.world else len(out)
+        return out[:keep][self.rank::self.world]
+
+    def __iter__(self):
+        return iter(self._batches())
+
+    def __len__(self) -> int:
+        return len(self._batches())
+
+
 def collate(items: list[dict]) -> dict:
-    """Pad features per modality ([B, T_max, D] + lengths) and words ([B, L_max], pad 0)."""
+    """Pad features per modality ([V, T_max, D] + lengths) over the V distinct videos and words
+    ([B, L_max], pad 0) over the B items; video_index [B] gives each item's row of the features."""
+    rows: dict[str, int] = {}
+    index = [rows.setdefault(it["video_id"], len(rows)) for it in items]
+    firsts = [items[index.index(r)] for r in range(len(rows))]
     out = {"video_id": [it["video_id"] for it in items], "refs": [it["refs"] for it in items],
-           "feats": {}, "lengths": {}}
+           "feats": {}, "lengths": {}, "video_index": torch.tensor(index)}
     for m in items[0]["feats"]:
-        seqs = [it["feats"][m] for it in items]
+        seqs = [it["feats"][m] for it in firsts]
         lengths = torch.tensor([len(s) for s in seqs])
         dim = seqs[0].shape[1]
         padded = torch.zeros(len(seqs), max(1, int(lengths.max())), dim)
@@ -130,10 +176,12 @@ def collate(items: list[dict]) -> dict:
     return out
 
 
-def batches(ds: Dataset, batch_size: int, sampler=None) -> DataLoader:
-    """Collated batches of `ds` in order (or in `sampler`'s order); one loader for training,
+def batches(ds: Dataset, batch_size: int, batch_sampler=None) -> DataLoader:
+    """Collated batches of `ds` in order (or as `batch_sampler` forms them); one loader for training,
     validation and evaluation."""
-    return DataLoader(ds, batch_size=batch_size, sampler=sampler, collate_fn=collate)
+    if batch_sampler is not None:
+        return DataLoader(ds, batch_sampler=batch_sampler, collate_fn=collate)
+    return DataLoader(ds, batch_size=batch_size, collate_fn=collate)
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
@@ -141,7 +189,7 @@ def to_device(batch: dict, device: torch.device) -> dict:
     moved = dict(batch)
     moved["feats"] = {m: x.to(device) for m, x in batch["feats"].items()}
     moved["lengths"] = {m: x.to(device) for m, x in batch["lengths"].items()}
-    for k in ("words", "tag"):
+    for k in ("words", "tag", "video_index"):
         if batch[k] is not None:
             moved[k] = batch[k].to(device)
     return moved

@@ -8,9 +8,12 @@ import random
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from extract.errors import UserError
 from extract.fileio import make_dirs, output_error
-from extract.manifest import check_entry, json_lines, scan_videos, valid_video_id
+from extract.manifest import check_entry, json_lines, read_manifest, scan_videos, valid_video_id
+from extract.store import FeatureStore, printable
 from extract.video import VIDEO_EXTENSIONS
 
 from .export import LEVEL1, LEVEL2, SEMANTIC
@@ -213,6 +216,104 @@ def import_folder(folder: str) -> list[dict]:
         found = scan_videos(folder)
     except ValueError as e:
         raise DatasetError(str(e)) from None
+    # a manifest is UTF-8 JSON: a file name that is not UTF-8 cannot be written in one (extract reads such a
+    # folder directly)
+    unnamed = [p for _, p in found if printable(str(p)) != str(p)]
+    if unnamed:
+        print(f"warning: left out {len(unnamed)} videos whose file names are not UTF-8 (first: "
+              f"{printable(str(unnamed[0]))}); rename them, or extract the folder directly", file=sys.stderr)
+    found = [(vid, p) for vid, p in found if p not in unnamed]
     if not found:
         raise DatasetError(f"{folder}: no video files found")
     return [{"video_id": vid, "path": str(p), "split": "test", "captions": [], "tags": []} for vid, p in found]
+
+
+def clip_id(name: str) -> str:
+    """A clip name without a video extension (MLDS ids and feature files carry `.avi`)."""
+    stem, dot, ext = name.rpartition(".")
+    return stem if dot and f".{ext.lower()}" in VIDEO_EXTENSIONS else name
+
+
+def read_captions(path: str | os.PathLike) -> dict[str, list[str]]:
+    """{clip id: [captions]} from an MLDS label list ([{"id", "caption"}]), a JSON {id: [captions]}
+    or a manifest (.jsonl). Ids lose a video extension; an invalid id is a DatasetError (ids name files)."""
+    if str(path).endswith(".jsonl"):
+        pairs = [(e["video_id"], e.get("captions", [])) for e in read_manifest(path)]
+    else:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise DatasetError(f"{path}: cannot read captions ({e})") from None
+        try:
+            pairs = ([(d["id"], d["caption"]) for d in data] if isinstance(data, list)
+                     else list(data.items()))
+        except (KeyError, TypeError, AttributeError):
+            raise DatasetError(f"{path}: not a caption file (an MLDS list of {{\"id\", \"caption\"}}, "
+                               "a JSON {id: [captions]} or a manifest)") from None
+    caps: dict[str, list[str]] = {}
+    for raw, captions in pairs:
+        vid = clip_id(raw) if isinstance(raw, str) else raw
+        if not valid_video_id(vid):
+            raise DatasetError(f"{path}: unusable clip id {raw!r}")
+        if not isinstance(captions, list) or not all(isinstance(c, str) for c in captions):
+            raise DatasetError(f"{path}: clip {vid}: captions must be a list of strings")
+        caps.setdefault(vid, []).extend(c.strip() for c in captions if c.strip())
+    return caps
+
+
+def import_features(feat_dir: str | os.PathLike, captions: dict[str, list[str]], modality: str, split: str,
+                    store: FeatureStore, source: str) -> list[dict]:
+    """Per-clip `.npy` files of `feat_dir` (`<id>.npy` or `<id>.avi.npy`; [T, D] or [D], any float
+    dtype) -> `store` (float16) and manifest entries of `split` for the clips in `captions`.
+    A labelled clip without a file is left out, counted in one warning."""
+    if not valid_video_id(modality):
+        raise DatasetError(f"--modality {modality!r}: must match [A-Za-z0-9_.-]{{1,128}}")
+    files = {clip_id(p.name[:-4]): p for p in Path(feat_dir).glob("*.npy")}
+    entries, missing, dim = [], [], None
+    for vid, caps in captions.items():
+        if vid not in files:
+            missing.append(vid)
+            continue
+        x = read_feature_file(files[vid])
+        if dim is None:
+            dim = x.shape[1]
+            store.init_meta({"source": source, "backbones": {modality: "precomputed"},
+                             "dims": {modality: dim}, "dtype": "float16"})
+        if x.shape[1] != dim:
+            raise DatasetError(f"{files[vid]}: {x.shape[1]} features per frame, the others have {dim}")
+        store.write(modality, vid, x)
+        entries.append({"video_id": vid, "split": split, "captions": caps, "tags": []})
+    if missing:
+        print(f"warning: {len(missing)} of {len(captions)} labelled clips have no feature file in {feat_dir} and "
+              f"are left out (first: {', '.join(missing[:5])})", file=sys.stderr)
+    return entries
+
+
+def read_feature_file(path: Path) -> np.ndarray:
+    """A clip's features as float32 [T, D] (a [D] vector is one frame); DatasetError for anything else."""
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise DatasetError(f"{path}: cannot read features ({e})") from None
+    if x.ndim == 1:
+        x = x[None]
+    if x.ndim != 2 or not np.issubdtype(x.dtype, np.floating) or x.shape[1] == 0:
+        raise DatasetError(f"{path}: features must be a float [T, D] or [D] array, not {x.dtype} {list(x.shape)}")
+    return x.astype(np.float32)
+
+
+def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = "cnn") -> list[dict]:
+    """The MLDS hw2 release (training_label.json + training_data/feat/, testing_label.json +
+    testing_data/feat/ when present) -> store + entries (train and test splits)."""
+    root = Path(folder)
+    if not (root / "training_label.json").is_file():
+        raise DatasetError(f"{root}: no training_label.json (not an MLDS release folder)")
+    source = f"precomputed MLDS hw2 frame features from {root.resolve()}, imported by `s2vt import mlds`"
+    entries = []
+    for split, labels, feats in (("train", "training_label.json", "training_data/feat"),
+                                 ("test", "testing_label.json", "testing_data/feat")):
+        if (root / labels).is_file():
+            entries += import_features(root / feats, read_captions(root / labels), modality, split, store, source)
+    if not entries:
+        raise DatasetError(f"{root}: no labelled clip has a feature file")
+    return entries

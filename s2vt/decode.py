@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import torch
 
+from .vocab import SPECIALS, UNK
+
+UNK_ID = SPECIALS.index(UNK)  # Vocab's fixed ids
+
 
 def map_states(states, fn):
     """Apply `fn` to every tensor in a nested tuple of states."""
@@ -22,10 +26,18 @@ def _batch_size(states) -> tuple[int, torch.device]:
 
 
 @torch.no_grad()
-def _banned(logits: torch.Tensor, bos: int, pad: int) -> torch.Tensor:
-    """Never emit <bos> or <pad> (a barely trained model may rank them high). In place."""
+def _banned(logits: torch.Tensor, bos: int, pad: int, unk: int = UNK_ID, seqs: torch.Tensor | None = None) -> torch.Tensor:
+    """Never emit <bos>, <pad> or <unk> (a barely trained model ranks them high; <unk> is no word),
+    nor a word that would repeat a trigram of `seqs` [N, n] (the words so far, one row per
+    `logits` row): repeats are the degenerate loop of an under-trained decoder. In place."""
     logits[..., bos] = float("-inf")
     logits[..., pad] = float("-inf")
+    logits[..., unk] = float("-inf")
+    n = 0 if seqs is None else seqs.shape[1]
+    if n >= 3:
+        # the last two words met before at j, j+1: the word after them (j+2) may not follow again
+        seen = (seqs[:, :n - 2] == seqs[:, n - 2:n - 1]) & (seqs[:, 1:n - 1] == seqs[:, n - 1:])
+        logits.view(-1, logits.shape[-1]).scatter_(1, torch.where(seen, seqs[:, 2:], pad), float("-inf"))
     return logits
 
 
@@ -36,10 +48,10 @@ def greedy(model, states, bos: int, eos: int, max_len: int = 28, pad: int = 0) -
     b, device = _batch_size(states)
     prev = torch.full((b, 1), bos, dtype=torch.long, device=device)
     done = torch.zeros(b, dtype=torch.bool, device=device)
-    out = []
+    out = [prev[:, :0]]
     for _ in range(max_len + 1):
         logits, states = model.step(prev, states)
-        prev = _banned(logits[:, -1], bos, pad).argmax(-1, keepdim=True)
+        prev = _banned(logits[:, -1], bos, pad, seqs=torch.cat(out, 1)).argmax(-1, keepdim=True)
         prev = prev.masked_fill(done[:, None], eos)
         out.append(prev)
         done |= prev[:, 0] == eos
@@ -71,7 +83,8 @@ def beam_search(model, states, bos: int, eos: int, beam: int = 5, max_len: int =
     offsets = (torch.arange(b, device=device) * k)[:, None]
     for _ in range(max_len + 1):
         logits, states = model.step(prev, states)
-        logp = torch.log_softmax(_banned(logits[:, -1].float(), bos, pad), -1).view(b, k, -1)
+        logp = torch.log_softmax(_banned(logits[:, -1].float(), bos, pad, seqs=seqs.reshape(b * k, seqs.shape[-1])),
+                                 -1).view(b, k, -1)
         vocab = logp.shape[-1]
         if finished.any():  # a finished hypothesis may only add <eos>, at no cost
             logp.masked_fill_(finished[..., None], float("-inf"))

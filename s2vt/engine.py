@@ -15,19 +15,19 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import RandomSampler
-from torch.utils.data.distributed import DistributedSampler
+from tqdm import tqdm
 
 from extract.errors import UserError
 from extract.fileio import atomic_write_bytes, make_dirs, output_error
 from extract.manifest import read_manifest
 from extract.store import FeatureStore, StoreError
 
-from .data import (DataError, Labels, VideoDataset, assign_val, batches, check_features, drop_blank_captions,
-                   feature_dims, feature_stats, to_device)
+from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
+                   drop_blank_captions, feature_dims, feature_stats, to_device)
 from .decode import greedy
 from .metrics import cider, micro_f1, tag_accuracy
 from .model import ModelConfig, S2VT, caption_loss, tag_loss
+from .results import refuse_inputs
 from .vocab import SPECIALS, Vocab
 
 CHECKPOINT_FORMAT = "s2vt-checkpoint-1"
@@ -45,21 +45,28 @@ class TrainConfig:
     features: str
     out: str
     modalities: list[str] | None = None
-    epochs: int = 30
-    patience: int = 5
-    batch_size: int = 64
+    # the recipe for a real dataset (README "Training recipe"): an epoch shows every (video, caption)
+    # pair, captions of a video in groups sharing one encoding, warmup then cosine decay per step
+    epochs: int = 4
+    patience: int = 3               # validation checks (one per epoch) without improvement
+    batch_size: int = 64            # (video, caption) pairs per step
+    per_video: int = 4              # captions of one video per group (one encoder pass for all of them)
+    per_caption: bool = True        # False: an epoch shows one random caption per video (the demo)
     lr: float = 1e-3
+    warmup: int = 200               # optimiser steps of linear warmup
+    schedule: str = "cosine"        # cosine: decay to 5% of lr over all epochs' steps; step: halve every 10 epochs
     hidden: int = 512
     embed: int = 512
     fusion: str = "concat"
-    dropout: float = 0.3
+    dropout: float = 0.5
     tag_weight: float = 1.0
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.1
     sample_prob: float = 0.0
     clip_norm: float = 1.0
     min_count: int = 2
     max_len: int = 28
-    enc_len: int = 40
+    enc_len: int = 20
+    context: bool = True            # decoder reads the mean video feature (ModelConfig.context)
     seed: int = 0
     resume: bool = False
     overwrite: bool = False         # train over a run folder that already holds a model
@@ -71,7 +78,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Refuse settings out of range now, not after the data is read or an epoch is trained."""
-        counts = ("epochs", "patience", "batch_size", "hidden", "embed", "min_count", "max_len", "enc_len")
+        counts = ("epochs", "patience", "batch_size", "per_video", "hidden", "embed", "min_count", "max_len",
+                  "enc_len")
         rules = {name: (getattr(self, name) >= 1, "at least 1") for name in counts}
         rules.update({  # NaN fails every comparison, so it is refused too
             "stop_after": (self.stop_after is None or self.stop_after >= 1, "at least 1"),
@@ -82,6 +90,8 @@ class TrainConfig:
             "label_smoothing": (0 <= self.label_smoothing < 1, "in [0, 1)"),
             "sample_prob": (0 <= self.sample_prob <= 1, "in [0, 1]"),
             "metric": (self.metric in ("auto", "CIDEr", "tag_acc"), "auto, CIDEr or tag_acc"),
+            "warmup": (self.warmup >= 0, "at least 0"),
+            "schedule": (self.schedule in ("cosine", "step"), "cosine or step"),
         })
         for name, (ok, what) in rules.items():
             if not ok:
@@ -282,6 +292,16 @@ def check_parts(ckpt: dict, path: Path) -> None:
     if not (isinstance(cfg.modalities, dict) and cfg.modalities
             and all(isinstance(d, int) and d > 0 for d in cfg.modalities.values())):
         raise CheckpointError(f"{path}: bad model config (modalities {cfg.modalities!r})")
+    whole = lambda v, low: isinstance(v, int) and not isinstance(v, bool) and v >= low  # noqa: E731
+    rules = {"hidden": whole(cfg.hidden, 1), "embed": whole(cfg.embed, 1), "enc_len": whole(cfg.enc_len, 1),
+             "vocab_size": whole(cfg.vocab_size, len(SPECIALS)), "num_tags": whole(cfg.num_tags, 0),
+             "pad_id": whole(cfg.pad_id, 0) and cfg.pad_id < cfg.vocab_size,
+             "multilabel": isinstance(cfg.multilabel, bool),
+             "tag_threshold": isinstance(cfg.tag_threshold, (int, float)) and 0 <= cfg.tag_threshold <= 1,
+             "dropout": isinstance(cfg.dropout, (int, float)) and 0 <= cfg.dropout < 1}
+    bad = [k for k, ok in rules.items() if not ok]
+    if bad:
+        raise CheckpointError(f"{path}: bad model config ({bad[0]}={getattr(cfg, bad[0])!r})")
     if not isinstance(ckpt.get("model"), dict):
         raise CheckpointError(f"{path}: the checkpoint has no model weights")
     vocab, labels = ckpt.get("vocab"), ckpt.get("labels")
@@ -311,6 +331,8 @@ def load_weights(model: S2VT, state: dict, name: str | os.PathLike) -> None:
         if not torch.is_tensor(state[key]) or state[key].shape != want.shape:
             raise CheckpointError(f"{name}: weight {key} is {shape(state[key])}, the config ({built}) "
                                   f"makes it {shape(want)}")
+        if state[key].is_floating_point() and not torch.isfinite(state[key]).all():
+            raise CheckpointError(f"{name}: weight {key} holds NaN or infinite values")
     extra = [k for k in state if k not in expected]
     if extra:
         raise CheckpointError(f"{name}: weight {extra[0]} is not in the model the config ({built}) describes")
@@ -342,7 +364,7 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
     if missing:
         raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
     was = ModelConfig(**last["config"])
-    for key in ("modalities", "hidden", "embed", "fusion", "enc_len", "multilabel"):
+    for key in ("modalities", "hidden", "embed", "fusion", "enc_len", "multilabel", "context"):
         if getattr(was, key) != getattr(mcfg, key):
             raise CheckpointError(f"--resume: {path} was trained with {key}={getattr(was, key)}, "
                                   f"this run has {key}={getattr(mcfg, key)}")
@@ -379,6 +401,22 @@ def write_curves(history: list[dict], out: Path) -> None:
     atomic_write_bytes(out / "curves.png", png.getvalue())
 
 
+def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
+    """The learning-rate multiplier after `step` optimiser steps: linear warmup over `warmup` steps,
+    then cosine decay to 5% at the last step of `epochs` (or `step`: halve every 10 epochs). The
+    warmup lasts at most the first epoch: a small dataset is not left training at a fraction of lr."""
+    total, warmup = max(1, cfg.epochs * steps_per_epoch), min(cfg.warmup, steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if cfg.schedule == "step":
+            return 0.5 ** (step // (10 * steps_per_epoch))
+        if step < warmup:
+            return (step + 1) / warmup
+        done = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done))
+    return factor
+
+
 def train(cfg: TrainConfig) -> dict:
     """Train until `epochs` or early stopping; returns the best validation metrics."""
     device = pick_device(cfg.device)
@@ -388,6 +426,8 @@ def train(cfg: TrainConfig) -> dict:
     log = (lambda *a: print(*a, file=sys.stderr)) if ddp.main and not cfg.quiet else (lambda *a: None)
     if cfg.resume and last_path is None:
         log(f"note: no {out / 'last.pt'} to resume from: starting a new run")
+    # the run's files never land in (or on) what it reads: the feature store, the manifest
+    refuse_inputs([out / name for name in RUN_FILES], [cfg.manifest], folders=[cfg.features])
     if ddp.main:
         check_writable(out)
     splits, store, modalities, vocab, labels = prepare(cfg)
@@ -397,13 +437,19 @@ def train(cfg: TrainConfig) -> dict:
     metric = cfg.metric if cfg.metric != "auto" else ("CIDEr" if has_caps else "tag_acc")
     mcfg = ModelConfig(modalities=dims, vocab_size=len(vocab), num_tags=len(labels.names), hidden=cfg.hidden,
                        embed=cfg.embed, enc_len=cfg.enc_len, fusion=cfg.fusion, dropout=cfg.dropout,
-                       multilabel=labels.multilabel, pad_id=vocab.pad)
+                       multilabel=labels.multilabel, pad_id=vocab.pad, context=cfg.context)
     torch.manual_seed(cfg.seed)
     model = S2VT(mcfg)
     model.fusion.set_stats(feature_stats(splits["train"], store, modalities, seed=cfg.seed))
     model = model.to(device)
+    train_ds = VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,
+                            cfg.max_len, cfg.seed, cfg.per_caption)
+    val_ds = VideoDataset(splits["val"], store, modalities, vocab, labels if has_tags else None, cfg.max_len, cfg.seed)
+    val_loader = batches(val_ds, cfg.batch_size)
+    sampler = CaptionGroups(train_ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed,
+                            ddp.rank, ddp.world)
     optim = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.StepLR(optim, step_size=10, gamma=0.5)
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
     start_epoch, best, bad, history = 1, -math.inf, 0, []
     if last_path is not None:
         last = read_checkpoint(last_path, device)  # (mmap is copy-on-write: updates stay in memory)
@@ -414,31 +460,25 @@ def train(cfg: TrainConfig) -> dict:
         start_epoch, best, bad, history = last["epoch"] + 1, last["best"], last["bad_epochs"], list(last["history"])
         log(f"resuming from {last_path} at epoch {start_epoch}")
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
-
-    train_ds = VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,
-                            cfg.max_len, cfg.seed)
-    val_ds = VideoDataset(splits["val"], store, modalities, vocab, labels if has_tags else None, cfg.max_len, cfg.seed)
-    val_loader = batches(val_ds, cfg.batch_size)
     meta = store.meta()
-    log(f"train {len(train_ds)} / val {len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
+    log(f"train {len(train_ds.entries)} videos ({len(train_ds)} items, {len(sampler)} steps an epoch) / val "
+        f"{len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
         f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, {device}")
     best_metrics: dict = {}
     for epoch in range(start_epoch, cfg.epochs + 1):
         torch.manual_seed(cfg.seed * 1000 + epoch)  # dropout / sampling depend on (seed, epoch) only: resumable
         train_ds.set_epoch(epoch)
-        if ddp.world > 1:
-            sampler = DistributedSampler(train_ds, ddp.world, ddp.rank, shuffle=True, seed=cfg.seed)
-            sampler.set_epoch(epoch)
-        else:
-            sampler = RandomSampler(train_ds, generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
-        loader = batches(train_ds, cfg.batch_size, sampler)
+        sampler.set_epoch(epoch)
         net.train()
         t0, losses, seen = time.time(), [], 0
-        for batch in loader:
+        # a bar on a terminal only (a log file or a test gets the one line per epoch)
+        bar = tqdm(batches(train_ds, cfg.batch_size, sampler), desc=f"epoch {epoch}", leave=False, unit="step",
+                   disable=cfg.quiet or not ddp.main or not sys.stderr.isatty())
+        for batch in bar:
             batch = to_device(batch, device)
             words = batch["words"]
             logits, tag_logits = net(batch["feats"], batch["lengths"], words[:, :-1] if words is not None else None,
-                                     cfg.sample_prob)
+                                     cfg.sample_prob, batch["video_index"])
             loss = torch.zeros((), device=device)
             if logits is not None:
                 loss = loss + caption_loss(logits, words[:, 1:], vocab.pad, cfg.label_smoothing)
@@ -448,9 +488,11 @@ def train(cfg: TrainConfig) -> dict:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
             optim.step()
+            sched.step()
             losses.append(loss.item())
             seen += len(batch["video_id"])
-        sched.step()
+            if len(losses) % 10 == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
         secs = time.time() - t0
         val = evaluate_split(model, val_loader, vocab, labels, device, cfg.max_len) if len(val_ds) else {}
         if "tag_threshold" in val:
@@ -477,7 +519,7 @@ def train(cfg: TrainConfig) -> dict:
                              "bad_epochs": bad, "history": history})
             write_curves(history, out)
         if bad >= cfg.patience:
-            log(f"early stopping: no improvement in {metric} for {cfg.patience} epochs (best {best:.3f})")
+            log(f"early stopping: no improvement in {metric} for {cfg.patience} validation checks (best {best:.3f})")
             break
         if cfg.stop_after is not None and epoch >= cfg.stop_after:
             break

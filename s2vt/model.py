@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .decode import map_states
+
 
 @dataclasses.dataclass
 class ModelConfig:
@@ -26,6 +28,7 @@ class ModelConfig:
     multilabel: bool = False
     tag_threshold: float = 0.5
     pad_id: int = 0
+    context: bool = False               # decoding steps feed LSTM1 the mean fused feature (not zeros)
 
 
 def resample(x: torch.Tensor, lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -111,34 +114,43 @@ class S2VT(nn.Module):
     def encode(self, feats, lengths):
         """Encoding steps: LSTM1 reads fused features, LSTM2 reads [h1; <pad> embedding].
 
-        Returns (encoder outputs of LSTM2 [B, L, H], (state1, state2)).
+        Returns (encoder outputs of LSTM2 [B, L, H], (state1, state2, context [1, B, H])).
         """
         x = self.fusion(feats, lengths)
         h1, s1 = self.lstm1(x)
         pad = self.embed.weight[self.cfg.pad_id].expand(x.shape[0], x.shape[1], -1)
         h2, s2 = self.lstm2(torch.cat([self.drop(h1), pad], -1))
-        return h2, (s1, s2)
+        context = x.mean(1)[None] if self.cfg.context else x.new_zeros(1, x.shape[0], x.shape[2])
+        return h2, (s1, s2, context)
 
     def step(self, words: torch.Tensor, states):
-        """Decoding steps for `words` [B, T] (the previous words): LSTM1 reads zeros. -> logits [B, T, V]."""
-        s1, s2 = states
+        """Decoding steps for `words` [B, T] (the previous words) -> logits [B, T, V]. LSTM1 reads the
+        video's mean fused feature at every step (zeros in the original S2VT, `context` off): the
+        decoder keeps seeing the video instead of drifting to the likeliest caption of the dataset."""
+        s1, s2, context = states
         b, t = words.shape
-        h1, s1 = self.lstm1(words.new_zeros(b, t, self.cfg.hidden, dtype=torch.float), s1)
+        h1, s1 = self.lstm1(context.transpose(0, 1).expand(b, t, -1), s1)
         h2, s2 = self.lstm2(torch.cat([self.drop(h1), self.embed(words)], -1), s2)
-        return self.out(self.drop(h2)), (s1, s2)
+        return self.out(self.drop(h2)), (s1, s2, context)
 
     def tags(self, enc_out: torch.Tensor) -> torch.Tensor | None:
         """Tag logits from the mean of the encoder outputs."""
         return self.tag_head(enc_out.mean(1)) if self.tag_head is not None else None
 
-    def forward(self, feats, lengths, words: torch.Tensor | None = None, sample_prob: float = 0.0):
+    def forward(self, feats, lengths, words: torch.Tensor | None = None, sample_prob: float = 0.0,
+                video_index: torch.Tensor | None = None):
         """Teacher-forced logits for `words` [B, T] (<bos> ... ) and tag logits.
 
+        `video_index` [B] names each caption's row of `feats` (several captions of one video share
+        its encoding: the encoder, the costlier half, runs once per video).
         With sample_prob > 0 (scheduled sampling) each step's input is, with that
         probability, the model's own previous prediction instead of the reference word.
         """
         enc_out, states = self.encode(feats, lengths)
         tag_logits = self.tags(enc_out)
+        if video_index is not None:
+            states = map_states(states, lambda s: s.index_select(1, video_index))
+            tag_logits = tag_logits.index_select(0, video_index) if tag_logits is not None else None
         if words is None:
             return None, tag_logits
         if sample_prob <= 0:

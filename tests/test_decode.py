@@ -51,16 +51,35 @@ def table(probs: dict[int, dict[int, float]], vocab: int = 6) -> MarkovTables:
 
 
 def test_beam_finds_better_than_greedy_path():
-    # greedy takes word 3 (0.6), then everything after it is unlikely (best: <eos> 0.34): 0.204 in all.
-    # Word 4 (0.4) then <eos> (1.0) is 0.4: only a search that keeps 4 alive finds it.
-    model = table({BOS: {3: 0.6, 4: 0.4}, 3: {EOS: 0.34, 5: 0.33, 4: 0.33}, 4: {EOS: 1.0}, 5: {EOS: 1.0}})
+    # greedy takes word 4 (0.6), then everything after it is unlikely (best: <eos> 0.34): 0.204 in all.
+    # Word 5 (0.4) then <eos> (1.0) is 0.4: only a search that keeps 5 alive finds it. (3 is <unk>.)
+    model = table({BOS: {4: 0.6, 5: 0.4}, 4: {EOS: 0.34, 6: 0.33, 5: 0.33}, 5: {EOS: 1.0}, 6: {EOS: 1.0}}, vocab=7)
     states = video_states(3, same=True)  # batch of 3 identical videos
     g = greedy(model, states, BOS, EOS, 5)
-    assert g[0].tolist()[:2] == [3, EOS]
+    assert g[0].tolist()[:2] == [4, EOS]
     best, scores = beam_search(model, states, BOS, EOS, beam=5, max_len=5, n_best=2)
-    assert best[:, 0, :2].tolist() == [[4, EOS]] * 3
+    assert best[:, 0, :2].tolist() == [[5, EOS]] * 3
     assert best.shape[:2] == (3, 2) and torch.all(scores[:, 0] >= scores[:, 1])
-    assert decode(model, states, BOS, EOS, beam=5, max_len=5)[0, :2].tolist() == [4, EOS]
+    assert decode(model, states, BOS, EOS, beam=5, max_len=5)[0, :2].tolist() == [5, EOS]
+
+
+def test_never_unk_pad_or_bos():
+    # <unk> is the likeliest word after <bos>, then <pad>, then <bos>: none of them is emitted
+    model = table({BOS: {3: 0.5, 0: 0.2, BOS: 0.15, 4: 0.15}, 4: {EOS: 1.0}})
+    states = video_states(2, same=True)
+    assert greedy(model, states, BOS, EOS, 5)[0, :2].tolist() == [4, EOS]
+    assert beam_search(model, states, BOS, EOS, beam=3, max_len=5)[0][0, 0, :2].tolist() == [4, EOS]
+
+
+def test_repeated_trigram_blocked():
+    # 4 -> 5 -> 4 -> 5 ... loops forever; after "4 5 4" the next 5 would repeat the trigram "4 5 4"
+    # once more ("5 4 5" then "4 5 4"): blocked, so the decoder must leave the loop (only <eos> is left)
+    model = table({BOS: {4: 1.0}, 4: {5: 0.9, EOS: 0.1}, 5: {4: 0.9, EOS: 0.1}})
+    states = video_states(1)
+    for ids in (greedy(model, states, BOS, EOS, 10)[0], beam_search(model, states, BOS, EOS, 3, 10)[0][0, 0]):
+        words = ids.tolist()[:ids.tolist().index(EOS)]
+        trigrams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+        assert len(trigrams) == len(set(trigrams)) and words[:3] == [4, 5, 4]
 
 
 def test_batch_of_64_by_5_decodes_in_one_pass():
@@ -88,7 +107,7 @@ def full_vocabulary_beam(model, states, beam, max_len):
                     cands.append((score, words + [EOS], st, True))
                     continue
                 logits, st2 = model.step(torch.tensor([[words[-1] if words else BOS]]), st)
-                logp = torch.log_softmax(_banned(logits[0, -1].clone(), BOS, 0), -1)
+                logp = torch.log_softmax(_banned(logits[0, -1:].clone(), BOS, 0, seqs=torch.tensor([words])), -1)[0]
                 cands += [(score + logp[w].item(), words + [w], st2, w == EOS) for w in range(len(logp))]
             hyps = sorted(cands, key=lambda h: -h[0])[:beam]
             if all(h[3] for h in hyps):

@@ -10,7 +10,8 @@ from s2vt.synthetic import make_store
 
 from .conftest import run_cli
 
-FAST = dict(hidden=64, embed=64, batch_size=32, lr=3e-3, min_count=1, enc_len=10, quiet=True)
+FAST = dict(hidden=64, embed=64, batch_size=32, lr=3e-3, min_count=1, enc_len=10, dropout=0.3, label_smoothing=0.0,
+            quiet=True)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ def test_tag_only_and_caption_only(tmp_path):
 @pytest.mark.parametrize("fusion, sample_prob, smoothing", [("sum", 0.0, 0.0), ("gated", 0.5, 0.1)])
 def test_fusion_and_sampling_options_train(planted, tmp_path, fusion, sample_prob, smoothing):
     best = train(TrainConfig(*map(str, planted), out=str(tmp_path / fusion), epochs=2, fusion=fusion,
-                             sample_prob=sample_prob, label_smoothing=smoothing, **FAST))
+                             sample_prob=sample_prob, **{**FAST, "label_smoothing": smoothing}))
     hist = rows(tmp_path / fusion)
     assert float(hist[1]["train_loss"]) < float(hist[0]["train_loss"])  # it learns with these options
     assert best["epoch"] in (1, 2)

@@ -1,0 +1,100 @@
+"""Precomputed-feature import (MLDS hw2 release, any .npy folder) and the real-data training recipe."""
+import json
+
+import numpy as np
+import pytest
+
+from extract.store import FeatureStore
+from s2vt.data import CaptionGroups, VideoDataset
+from s2vt.engine import TrainConfig, lr_factor
+from s2vt.vocab import Vocab
+from tests.conftest import run_cli
+
+
+def release(root, train_frames=80, train_dtype=np.float64, dim=16):
+    """An MLDS-style folder: three labelled training clips (one without features) and one test clip."""
+    rng = np.random.default_rng(0)
+    labels = {"training": [("a1_0_5.avi", train_frames), ("b2_3_9.avi", 20), ("nofeat_1_2.avi", None)],
+              "testing": [("t1_4_8.avi", 20)]}
+    for part, clips in labels.items():
+        (root / f"{part}_data" / "feat").mkdir(parents=True)
+        (root / f"{part}_label.json").write_text(json.dumps(
+            [{"id": cid, "caption": [f"a man is playing {cid[:2]}", "someone plays"]} for cid, _ in clips]))
+        for cid, frames in clips:
+            if frames:
+                dtype = train_dtype if cid.startswith("a1") else np.float16
+                np.save(root / f"{part}_data" / "feat" / f"{cid}.npy", rng.random((frames, dim)).astype(dtype))
+    return root
+
+
+def test_import_mlds_reads_80_frame_float64_and_20_frame_float16(tmp_path):
+    src = release(tmp_path / "mlds")
+    proc = run_cli("-m", "s2vt.cli", "import", "mlds", str(src), "--out", str(tmp_path / "m" / "manifest.jsonl"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("no feature file") == 1 and "1 of 3 labelled clips" in proc.stderr
+    entries = {json.loads(x)["video_id"]: json.loads(x) for x in (tmp_path / "m" / "manifest.jsonl").open()}
+    assert {v: e["split"] for v, e in entries.items()} == {"a1_0_5": "train", "b2_3_9": "train", "t1_4_8": "test"}
+    store = FeatureStore(tmp_path / "m" / "features")
+    assert np.load(store.path("cnn", "a1_0_5")).dtype == np.float16
+    assert store.read("cnn", "a1_0_5").shape == (80, 16) and store.read("cnn", "b2_3_9").shape == (20, 16)
+    meta = store.meta()
+    assert "precomputed" in meta["source"] and meta["dims"] == {"cnn": 16}
+    assert entries["a1_0_5"]["captions"] == ["a man is playing a1", "someone plays"]
+
+
+def test_import_features_takes_vectors_and_a_caption_dict(tmp_path):
+    (tmp_path / "feat").mkdir()
+    np.save(tmp_path / "feat" / "v1.npy", np.ones(8, np.float32))       # [D]: one frame
+    np.save(tmp_path / "feat" / "v2.npy", np.ones((3, 8), np.float64))
+    (tmp_path / "caps.json").write_text(json.dumps({"v1": ["a cat"], "v2": ["a dog", " "]}))
+    proc = run_cli("-m", "s2vt.cli", "import", "features", str(tmp_path / "feat"), "--captions",
+                   str(tmp_path / "caps.json"), "--modality", "clip", "--split", "val",
+                   "--out", str(tmp_path / "o" / "m.jsonl"), "--features", str(tmp_path / "store"))
+    assert proc.returncode == 0, proc.stderr
+    store = FeatureStore(tmp_path / "store")
+    assert store.read("clip", "v1").shape == (1, 8) and store.read("clip", "v2").shape == (3, 8)
+    entries = [json.loads(x) for x in (tmp_path / "o" / "m.jsonl").open()]
+    assert [(e["split"], e["captions"]) for e in entries] == [("val", ["a cat"]), ("val", ["a dog"])]
+
+
+def test_import_features_refuses_an_id_that_is_a_path(tmp_path):
+    (tmp_path / "feat").mkdir()
+    (tmp_path / "caps.json").write_text(json.dumps({"../evil": ["a cat"]}))
+    proc = run_cli("-m", "s2vt.cli", "import", "features", str(tmp_path / "feat"), "--captions",
+                   str(tmp_path / "caps.json"), "--modality", "clip", "--split", "train",
+                   "--out", str(tmp_path / "m.jsonl"))
+    assert proc.returncode == 2 and "unusable clip id '../evil'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.jsonl").exists()
+
+
+def test_shared_mlds_features_import(sample_data, tmp_path):
+    root = sample_data / "mlds"
+    if not (root / "training_data" / "feat").is_dir():
+        pytest.skip(f"no MLDS features in {root}")
+    labels = json.loads((root / "training_label.json").read_text())
+    have = [d for d in labels if (root / "training_data" / "feat" / f"{d['id']}.npy").is_file()][:3]
+    (tmp_path / "caps.json").write_text(json.dumps(have))
+    proc = run_cli("-m", "s2vt.cli", "import", "features", str(root / "training_data" / "feat"), "--captions",
+                   str(tmp_path / "caps.json"), "--modality", "cnn", "--split", "train",
+                   "--out", str(tmp_path / "m.jsonl"))
+    assert proc.returncode == 0, proc.stderr
+    store = FeatureStore(tmp_path / "features")
+    for d in have:
+        assert store.read("cnn", d["id"][:-len(".avi")]).shape == (20, 4096)
+
+
+def test_an_epoch_shows_every_caption_once_grouped_by_video(tmp_path):
+    entries = [{"video_id": f"v{i}", "captions": [f"cap {j}" for j in range(i + 1)]} for i in range(6)]
+    ds = VideoDataset(entries, FeatureStore(tmp_path), ["m"], Vocab.build(["cap"], 1), None, per_caption=True)
+    groups = CaptionGroups(ds, batch_size=4, per_video=2, seed=0)
+    groups.set_epoch(3)
+    seen = [k for b in groups for k in b]
+    assert sorted(seen) == list(range(21))  # 1 + 2 + ... + 6 pairs, each once
+    pairs = [ds.items[k][0] for k in seen]
+    assert sum(a == b for a, b in zip(pairs, pairs[1:])) >= 7  # captions of a video come together
+
+
+def test_learning_rate_warms_up_then_decays():
+    f = lr_factor(TrainConfig("m", "f", "o", epochs=4, warmup=10), steps_per_epoch=100)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
+    assert f(200) < f(100) < 1.0 and f(399) == pytest.approx(0.05, abs=1e-3)
