@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import warnings
 
@@ -91,6 +92,7 @@ class VideoDataset(Dataset):
         self.entries, self.store, self.modalities = entries, store, list(modalities)
         self.vocab, self.labels, self.max_len, self.seed = vocab, labels, max_len, seed
         self.epoch = 0
+        self._last: tuple[int, dict] | None = None  # (entry index, features): a video's captions come in a row
         # (entry index, caption index or None: a caption drawn per epoch)
         self.items = [(i, c) for i, e in enumerate(entries)
                       for c in (range(len(e.get("captions", []))) if per_caption and e.get("captions") else [None])]
@@ -105,7 +107,9 @@ class VideoDataset(Dataset):
     def __getitem__(self, k: int) -> dict:
         i, pick = self.items[k]
         e = self.entries[i]
-        feats = {m: torch.from_numpy(self.store.read(m, e["video_id"])) for m in self.modalities}
+        if self._last is None or self._last[0] != i:  # CaptionGroups hands a video's captions in a row: read once
+            self._last = i, {m: torch.from_numpy(self.store.read(m, e["video_id"])) for m in self.modalities}
+        feats = self._last[1]
         caps = e.get("captions", [])
         words = None
         if caps:
@@ -130,6 +134,11 @@ class CaptionGroups(Sampler):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def _kept(self) -> int:
+        """Batches of the epoch every rank runs (a multiple of world: ranks step together)."""
+        n = math.ceil(len(self.ds.items) / self.batch_size)
+        return max(1, n // self.world) * self.world if n >= self.world else n
+
     def _batches(self) -> list[list[int]]:
         rng = random.Random(f"{self.seed}-{self.epoch}")
         by_video: dict[int, list[int]] = {}
@@ -142,22 +151,25 @@ class CaptionGroups(Sampler):
         rng.shuffle(groups)
         flat = [k for g in groups for k in g]
         out = [flat[j:j + self.batch_size] for j in range(0, len(flat), self.batch_size)]
-        keep = max(1, len(out) // self.world) * self.world if len(out) >= self.world else len(out)
-        return out[:keep][self.rank::self.world]
+        return out[:self._kept()][self.rank::self.world]
 
     def __iter__(self):
         return iter(self._batches())
 
-    def __len__(self) -> int:
-        return len(self._batches())
+    def __len__(self) -> int:  # the grouping reorders items but never changes how many batches
+        return len(range(self.rank, self._kept(), self.world))
 
 
 def collate(items: list[dict]) -> dict:
     """Pad features per modality ([V, T_max, D] + lengths) over the V distinct videos and words
     ([B, L_max], pad 0) over the B items; video_index [B] gives each item's row of the features."""
     rows: dict[str, int] = {}
-    index = [rows.setdefault(it["video_id"], len(rows)) for it in items]
-    firsts = [items[index.index(r)] for r in range(len(rows))]
+    firsts, index = [], []  # the first item of each distinct video; each item's row
+    for it in items:
+        if it["video_id"] not in rows:
+            rows[it["video_id"]] = len(firsts)
+            firsts.append(it)
+        index.append(rows[it["video_id"]])
     out = {"video_id": [it["video_id"] for it in items], "refs": [it["refs"] for it in items],
            "feats": {}, "lengths": {}, "video_index": torch.tensor(index)}
     for m in items[0]["feats"]:

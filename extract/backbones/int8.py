@@ -27,7 +27,8 @@ MIN_COSINE = 0.99
 CHECK_FRACTION = 4  # the last quarter of the calibration inputs is held out for the check
 # oneDNN wherever the CPU has AVX2: only the onednn engine runs conv + residual add + ReLU as
 # one op, and its AVX2 int8 kernels measured faster than fbgemm's too, with the same features
-# (docs/benchmarks.md, "Precision"). Older CPUs: the x86 engine. Activations keep reduce_range: u8 x s8 pairs cannot saturate AVX2's 16-bit sums.
+# (docs/benchmarks.md, "Precision"). Older CPUs: the x86 engine. Activations keep reduce_range:
+# u8 x s8 pairs cannot saturate AVX2's 16-bit sums.
 ENGINES = ("onednn", "x86", "fbgemm")
 
 # torch.ao's notices, repeated on every call: filtered once here, by message, because
