@@ -227,12 +227,17 @@ def run_import(args: argparse.Namespace) -> int:
     if args.kind in ("msvd", "msrvtt"):
         ds.attach_paths(entries, args.videos, args.out, ".avi" if args.kind == "msvd" else ".mp4", args.strict)
     write_manifest(entries, args.out)
+    say_imported(args.out, entries)
+    return 0
+
+
+def say_imported(out: str, entries: list[dict], where: str = "") -> None:
+    """The one summary line every importer ends with."""
     splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test")}
     tags = {t for e in entries for t in e.get("tags", [])}
-    print(f"wrote {args.out}: {len(entries)} videos ({splits['train']} train, {splits['val']} val, "
-          f"{splits['test']} test), {sum(len(e['captions']) for e in entries)} captions, {len(tags)} distinct tags",
+    print(f"wrote {out}: {len(entries)} videos ({splits['train']} train, {splits['val']} val, {splits['test']} test), "
+          f"{sum(len(e.get('captions', [])) for e in entries)} captions, {len(tags)} distinct tags{where}",
           file=sys.stderr)
-    return 0
 
 
 def run_import_features(args: argparse.Namespace) -> int:
@@ -257,10 +262,7 @@ def run_import_features(args: argparse.Namespace) -> int:
             raise ds.DatasetError(f"{args.files[0]}: no captioned clip has a feature file")
     ds.cap_captions(entries)
     write_manifest(entries, args.out)
-    splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test")}
-    print(f"wrote {args.out}: {len(entries)} videos ({splits['train']} train, {splits['val']} val, "
-          f"{splits['test']} test), {sum(len(e['captions']) for e in entries)} captions; features in {store.root}",
-          file=sys.stderr)
+    say_imported(args.out, entries, f"; features in {store.root}")
     return 0
 
 
@@ -271,9 +273,7 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
 
     refuse_inputs([args.out], [*args.files, *([args.vocabulary] if args.vocabulary else [])])
     entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary)
-    splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test")}
-    print(f"wrote {args.out}: {len(entries)} videos ({splits['train']} train, {splits['val']} val, "
-          f"{splits['test']} test), {len({t for e in entries for t in e['tags']})} distinct tags", file=sys.stderr)
+    say_imported(args.out, entries)
     if report["skipped"] or report["failed_files"]:
         print(f"{sum(report['skipped'].values())} records skipped "
               f"({', '.join(f'{k}: {v}' for k, v in report['skipped'].items())}), "
