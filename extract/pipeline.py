@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .backbones import MODALITIES, Backbone, build_backbone
+from .device import pick_device
 from .ffmpeg import MediaError
 from .media import Media, decode_media
 from .store import source_identity
@@ -58,6 +59,10 @@ class ExtractConfig:
             if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
                 raise ValueError(f"--{name.replace('_', '-')} must be a whole number from {low} to {high}, "
                                  f"not {value!r}")
+        for name in ("batch_size", "batch_videos"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
+        self.device = str(pick_device(self.device))  # DeviceError (one line) for a device this machine lacks
         if self.dtype not in ("float16", "float32"):
             raise ValueError(f"--dtype must be float16 or float32, not {self.dtype!r}")
 

@@ -185,6 +185,8 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
     feats.add_argument("--split", required=True, choices=("train", "val", "test"))
     for sp in (mlds, feats):
         sp.add_argument("--features", default=None, help="feature store to write (default: <manifest folder>/features)")
+        sp.add_argument("--val", type=int, default=0, help="training videos to hold out as val (seeded by --seed)")
+        sp.add_argument("--test", type=int, default=0, help="training videos to hold out as test (seeded by --seed)")
     for sp in (msvd, msrvtt, lic, folder, yt8m, mlds, feats):
         sp.add_argument("--out", required=True, help="manifest to write (JSONL)")
         sp.add_argument("--seed", type=int, default=0)
@@ -261,6 +263,9 @@ def run_import_features(args: argparse.Namespace) -> int:
         if not entries:
             raise ds.DatasetError(f"{args.files[0]}: no captioned clip has a feature file")
     ds.cap_captions(entries)
+    if args.val < 0 or args.test < 0:
+        raise ds.DatasetError("--val and --test count videos: 0 or more")
+    ds.hold_out(entries, args.val, args.test, args.seed)
     write_manifest(entries, args.out)
     say_imported(args.out, entries, f"; features in {store.root}")
     return 0

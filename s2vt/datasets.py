@@ -302,6 +302,20 @@ def read_feature_file(path: Path) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def hold_out(entries: list[dict], val: int, test: int, seed: int) -> None:
+    """Move `val` then `test` training videos (a seeded shuffle of the sorted ids) to those splits, in place."""
+    if not val and not test:
+        return
+    train = sorted((e for e in entries if e["split"] == "train"), key=lambda e: e["video_id"])
+    if val + test > len(train) - 1:
+        raise DatasetError(f"--val {val} --test {test}: only {len(train)} training videos")
+    random.Random(seed).shuffle(train)
+    for e in train[:val]:
+        e["split"] = "val"
+    for e in train[val:val + test]:
+        e["split"] = "test"
+
+
 def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = "cnn") -> list[dict]:
     """The MLDS hw2 release (training_label.json + training_data/feat/, testing_label.json +
     testing_data/feat/ when present) -> store + entries (train and test splits)."""

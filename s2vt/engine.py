@@ -17,6 +17,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from extract.device import DeviceError, pick_device  # noqa: F401 (DeviceError: part of this API)
 from extract.errors import UserError
 from extract.fileio import atomic_write_bytes, make_dirs, output_error
 from extract.manifest import read_manifest
@@ -117,34 +118,6 @@ class Dist:
         if self.world > 1 and dist.is_initialized():
             dist.barrier()
             dist.destroy_process_group()
-
-
-class DeviceError(UserError):
-    """A --device that is not a device, or not on this machine; one line for the user."""
-
-
-def pick_device(name: str) -> torch.device:
-    """The torch device for --device: auto (a GPU when there is one, else the CPU), cpu, cuda or cuda:N.
-
-    A bare `cuda` under torchrun means this process's GPU (LOCAL_RANK), as `auto` does.
-    """
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if name == "auto":
-        return torch.device("cuda", local) if torch.cuda.is_available() else torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise DeviceError(f"--device {name}: not a device (auto, cpu, cuda or cuda:N)") from None
-    if device.type == "cpu":
-        return device
-    if device.type != "cuda":
-        raise DeviceError(f"--device {name}: not supported (auto, cpu, cuda or cuda:N)")
-    if not torch.cuda.is_available():
-        raise DeviceError(f"--device {name}: no CUDA GPU is available")
-    index = local if device.index is None else device.index
-    if index >= torch.cuda.device_count():
-        raise DeviceError(f"--device {name}: there is no GPU {index} ({torch.cuda.device_count()} found)")
-    return torch.device("cuda", index)
 
 
 class RunFolderError(UserError):

@@ -83,9 +83,10 @@ def check_store_matches(store: FeatureStore, ckpt_meta: dict, modalities: list[s
             raise StoreError(f"{store.meta_path}: {key}={meta[key]!r} but the checkpoint was trained on "
                              f"{key}={ckpt_meta[key]!r}")
     for m in modalities:
-        a, b = meta.get("backbones", {}).get(m), ckpt_meta.get("backbones", {}).get(m)
-        if a and b and a != b:
-            raise StoreError(f"{store.meta_path}: {m} features come from {a}, the checkpoint's from {b}")
+        for key, what in (("backbones", "come from"), ("precision", "were computed in")):
+            a, b = meta.get(key, {}).get(m), ckpt_meta.get(key, {}).get(m)
+            if a and b and a != b:
+                raise StoreError(f"{store.meta_path}: {m} features {what} {a}, the checkpoint's {what} {b}")
 
 
 class GapStore(FeatureStore):

@@ -98,3 +98,18 @@ def test_learning_rate_warms_up_then_decays():
     f = lr_factor(TrainConfig("m", "f", "o", epochs=4, warmup=10), steps_per_epoch=100)
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
     assert f(200) < f(100) < 1.0 and f(399) == pytest.approx(0.05, abs=1e-3)
+
+
+def test_import_holds_out_a_seeded_val_and_test(tmp_path):
+    """`--val N --test N --seed S`: the README's MLDS split, reproducible from the command alone."""
+    from s2vt.datasets import hold_out
+    entries = [{"video_id": f"v{i:02d}", "split": "train"} for i in range(20)]
+    hold_out(entries, 3, 4, seed=17)
+    splits = [e["split"] for e in entries]
+    assert splits.count("val") == 3 and splits.count("test") == 4 and splits.count("train") == 13
+    again = [{"video_id": f"v{i:02d}", "split": "train"} for i in reversed(range(20))]  # order does not matter
+    hold_out(again, 3, 4, seed=17)
+    assert {e["video_id"]: e["split"] for e in again} == {e["video_id"]: e["split"] for e in entries}
+    src = release(tmp_path / "mlds")
+    proc = run_cli("-m", "s2vt.cli", "import", "mlds", str(src), "--out", str(tmp_path / "m.jsonl"), "--val", "5")
+    assert proc.returncode == 2 and "only 2 training videos" in proc.stderr

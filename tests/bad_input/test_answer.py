@@ -281,3 +281,15 @@ def test_import_folder_with_a_non_utf8_file_name(tmp_path, capsys):
     code, _, err = s2vt(capsys, "import", "folder", folder, "--out", tmp_path / "m.jsonl")
     assert code == 0 and any("not UTF-8" in line and "bad\\xff.mp4" in line for line in err), err
     assert [e["video_id"] for e in read_manifest(tmp_path / "m.jsonl")] == ["good"]
+
+
+def test_evaluate_refuses_a_store_of_another_precision(trained, tmp_path, capsys):
+    ck = torch.load(trained / "run" / "best.pt", weights_only=True)
+    ck["extract"] = {**ck["extract"], "precision": {m: "fp32" for m in DIMS}}
+    torch.save(ck, tmp_path / "fp32.pt")
+    store = copy_store(trained, tmp_path)
+    meta = json.loads((store / "meta.json").read_text())
+    atomic_write_json(store / "meta.json", {**meta, "precision": {m: "int8" for m in DIMS}})
+    code, out, err = s2vt(capsys, "evaluate", "--checkpoint", tmp_path / "fp32.pt", "--manifest",
+                          trained / "manifest.jsonl", "--features", store, "--out", tmp_path / "p.json")
+    assert code == 2 and out == "" and len(err) == 1 and "computed in int8" in err[0] and "fp32" in err[0], err

@@ -186,3 +186,15 @@ def test_nested_or_bom_manifest_lines(tmp_path):
     bom = tmp_path / "bom.jsonl"
     bom.write_bytes(b'\xef\xbb\xbf{"video_id": "a"}\n{"video_id": "b"}\n')  # as Windows editors save
     assert [e["video_id"] for e in read_manifest(bom)] == ["a", "b"]
+
+
+def test_batch_sizes_and_devices_this_machine_lacks_are_one_line(tmp_path, videos, capsys):
+    # extract took --batch-size 0 into torch.split and --device cuda into the driver (tracebacks)
+    import torch
+    cases = [["--batch-size", "0"], ["--batch-videos", "0"], ["--device", "nonsense"]]
+    if not torch.cuda.is_available():
+        cases.append(["--device", "cuda"])
+    for extra in cases:
+        rc, err = extract(capsys, videos["mp4_aac"], "--out", tmp_path / "st", *RESNET, *extra)
+        assert rc == 2 and one_line_error(err) and len(err.strip().splitlines()) == 1, (extra, err)
+        assert not (tmp_path / "st").exists(), extra  # refused before anything is written

@@ -1,0 +1,36 @@
+"""`--device` for every command: one check that the device exists on this machine."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .errors import UserError
+
+
+class DeviceError(UserError):
+    """A --device that is not a device, or not on this machine; one line for the user."""
+
+
+def pick_device(name: str) -> torch.device:
+    """The torch device for --device: auto (a GPU when there is one, else the CPU), cpu, cuda or cuda:N.
+
+    A bare `cuda` under torchrun means this process's GPU (LOCAL_RANK), as `auto` does.
+    """
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if name == "auto":
+        return torch.device("cuda", local) if torch.cuda.is_available() else torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise DeviceError(f"--device {name}: not a device (auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cpu":
+        return device
+    if device.type != "cuda":
+        raise DeviceError(f"--device {name}: not supported (auto, cpu, cuda or cuda:N)")
+    if not torch.cuda.is_available():
+        raise DeviceError(f"--device {name}: no CUDA GPU is available")
+    index = local if device.index is None else device.index
+    if index >= torch.cuda.device_count():
+        raise DeviceError(f"--device {name}: there is no GPU {index} ({torch.cuda.device_count()} found)")
+    return torch.device("cuda", index)
