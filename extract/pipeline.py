@@ -41,7 +41,7 @@ class ExtractConfig:
     weights: str = "pretrained"
     weights_dir: str | None = None
     seed: int = 0
-    precision: str = "auto"
+    precision: str | dict[str, str] = "auto"  # one for every modality, or per modality (a checkpoint's record)
     dtype: str = "float16"
     device: str = "cpu"
     batch_size: int = 40  # one video's frames (the default --frames) in one network call
@@ -65,6 +65,11 @@ class ExtractConfig:
         self.device = str(pick_device(self.device))  # DeviceError (one line) for a device this machine lacks
         if self.dtype not in ("float16", "float32"):
             raise ValueError(f"--dtype must be float16 or float32, not {self.dtype!r}")
+        if isinstance(self.precision, dict):
+            self.precision = {m: self.precision.get(m, "auto") for m in self.modalities}
+
+    def precision_of(self, modality: str) -> str:
+        return self.precision[modality] if isinstance(self.precision, dict) else self.precision
 
     @property
     def short_side(self) -> int:
@@ -85,7 +90,8 @@ class ExtractConfig:
         weights = "random" if any(str(ids[m]).startswith("random") for m in modalities) else "pretrained"
         kw = dict(modalities=tuple(modalities), frames=meta.get("frames", 40), clips=meta.get("clips", 8),
                   image_size=meta.get("image_size", 224), weights=weights, seed=meta.get("seed", 0),
-                  dtype=meta.get("dtype", "float16"), vggish_pca=meta.get("vggish_pca", False))
+                  dtype=meta.get("dtype", "float16"), vggish_pca=meta.get("vggish_pca", False),
+                  precision=dict(meta.get("precision") or {}) or "auto")  # (older records name none)
         return cls(**{**kw, **overrides})
 
 
@@ -112,7 +118,7 @@ class Extractor:
         # built side by side: loading, quantising and packing weights mostly run outside the GIL
         self._pool = ThreadPoolExecutor(len(cfg.modalities))
         self._building = {m: self._pool.submit(build_backbone, m, cfg.weights, cfg.weights_dir, cfg.seed,
-                                               cfg.device, cfg.precision, **options.get(m, {}))
+                                               cfg.device, cfg.precision_of(m), **options.get(m, {}))
                           for m in cfg.modalities}
         self._backbones: dict[str, Backbone] | None = None
         if wait:
@@ -186,7 +192,9 @@ class Extractor:
         computed while the slowest backbone is still loading.
         """
         media = self._media(path)
-        return {m: net.embed(net.inputs(media.of(m)), self.cfg.batch_size).numpy() for m, net in self._built()}
+        # rounded to the store's dtype: the model sees what it would read from a store (evaluate)
+        return {m: net.embed(net.inputs(media.of(m)), self.cfg.batch_size).numpy().astype(self.cfg.dtype)
+                for m, net in self._built()}
 
     def iter_decoded(self, items: Iterable[tuple[str, str]], workers: int = 2) -> Iterator[Decoded]:
         """Decode `items` in order, `workers` videos ahead of the consumer (ffmpeg runs in parallel)."""

@@ -59,14 +59,21 @@ def count_frames(path: str | os.PathLike) -> tuple[int, float]:
     """(frames, seconds) the video stream really holds, read without decoding (a remux to null).
 
     For headers that lie or say nothing: a container's duration may be its audio's (a cover
-    image over 10 s of music), or promise what a truncated file no longer holds.
+    image over 10 s of music), or promise what a truncated file no longer holds. The framecrc
+    muxer writes one line per packet in the same format in every ffmpeg version; the progress
+    line's `frame=` that this once read is absent for stream copies in ffmpeg 7.0.
     """
-    proc = run_ffmpeg(["-i", os.fspath(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], timeout=600)
-    text = proc.stderr.decode("utf-8", "replace")
-    frames = re.findall(r"frame=\s*(\d+)", text)
-    times = re.findall(r"time=(\d+):(\d+):(\d+(?:\.\d+)?)", text)
-    seconds = int(times[-1][0]) * 3600 + int(times[-1][1]) * 60 + float(times[-1][2]) if times else 0.0
-    return (int(frames[-1]) if frames else 0), seconds
+    proc = run_ffmpeg(["-v", "error", "-i", os.fspath(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
+                      timeout=600)
+    text = proc.stdout.decode("utf-8", "replace")
+    tb = re.search(r"^#tb 0: (\d+)/(\d+)", text, re.M)
+    # packet lines: stream, dts, pts, duration, size, crc
+    packets = [ln.split(",") for ln in text.splitlines() if ln and not ln.startswith("#")]
+    ends = [int(p[2]) + max(int(p[3]), 0) for p in packets if len(p) >= 5 and int(p[2]) > -(2 ** 62)]
+    if not tb or not ends:
+        return len(packets), 0.0
+    starts = [int(p[2]) for p in packets if len(p) >= 5 and int(p[2]) > -(2 ** 62)]
+    return len(packets), (max(ends) - min(starts)) * int(tb[1]) / int(tb[2])
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:

@@ -77,13 +77,15 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per video")
     p.add_argument("--weights-dir", default=None, help="folder with backbone weight files")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default=None,
+                   help="backbone precision (default: the one the checkpoint's features were computed in)")
 
 
 def run_caption(args: argparse.Namespace) -> int:
     from .predict import caption_videos, default_checkpoint
 
     return caption_videos(args.videos, args.checkpoint or default_checkpoint(), args.beam, args.tags, args.json, args.device,
-                          args.weights_dir)
+                          args.weights_dir, args.precision)
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:

@@ -72,21 +72,30 @@ def top_tags(probs: np.ndarray, labels: Labels, k: int) -> list[dict]:
     return [{"tag": labels.names[i], "p": round(float(probs[i]), 4)} for i in np.argsort(-probs)[:k]]
 
 
+def feature_mismatch(meta: dict, ckpt_meta: dict, modalities: list[str], compare_precision: bool = True) -> str | None:
+    """How features made with `meta`'s settings differ from those a checkpoint trained on
+    (`ckpt_meta`, its copy of the training store's meta.json), or None. The one compatibility
+    check for a store (`evaluate`) and for the backbones `caption.py` builds."""
+    for key in META_KEYS:
+        if key in meta and key in ckpt_meta and meta[key] != ckpt_meta[key]:
+            return f"{key}={meta[key]!r} but the checkpoint was trained on {key}={ckpt_meta[key]!r}"
+    keys = (("backbones", "come from"), ("precision", "were computed in"))[:2 if compare_precision else 1]
+    for m in modalities:
+        for key, what in keys:
+            a, b = meta.get(key, {}).get(m), ckpt_meta.get(key, {}).get(m)
+            if a and b and a != b:
+                return f"{m} features {what} {a}, the checkpoint's {what} {b}"
+    return None
+
+
 def check_store_matches(store: FeatureStore, ckpt_meta: dict, modalities: list[str]) -> None:
     """Refuse a store extracted with other settings or weights than the checkpoint's training store."""
     if ckpt_meta and not store.meta_path.is_file():
         print(f"warning: {store.root} has no meta.json: assuming it was extracted with the checkpoint's settings",
               file=sys.stderr)
-    meta = store.meta()
-    for key in META_KEYS:
-        if key in meta and key in ckpt_meta and meta[key] != ckpt_meta[key]:
-            raise StoreError(f"{store.meta_path}: {key}={meta[key]!r} but the checkpoint was trained on "
-                             f"{key}={ckpt_meta[key]!r}")
-    for m in modalities:
-        for key, what in (("backbones", "come from"), ("precision", "were computed in")):
-            a, b = meta.get(key, {}).get(m), ckpt_meta.get(key, {}).get(m)
-            if a and b and a != b:
-                raise StoreError(f"{store.meta_path}: {m} features {what} {a}, the checkpoint's {what} {b}")
+    problem = feature_mismatch(store.meta(), ckpt_meta, modalities)
+    if problem:
+        raise StoreError(f"{store.meta_path}: {problem}")
 
 
 class GapStore(FeatureStore):
@@ -217,10 +226,13 @@ def default_checkpoint() -> str:
 
 
 def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, device: str = "cpu",
-                  weights_dir: str | None = None):
+                  weights_dir: str | None = None, precision: str | None = None):
     """Yield, per video file, {"video", "caption", "tags", "seconds"} or {"video", "error"}.
 
-    Uses the extraction settings recorded in the checkpoint, in memory (no store). The
+    Features are computed as the checkpoint's training features were (its record of the
+    extraction settings, weight files and precision), in memory (no store); a machine that
+    cannot reproduce them is refused with one line. `precision` overrides the recorded one
+    (e.g. bf16 on a GPU for a model trained on int8 CPU features), with a warning. The
     backbones build in threads while the first video decodes and the model loads; `seconds`
     is each video's wall time (the first one's includes waiting for the backbones).
     """
@@ -232,13 +244,24 @@ def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int =
     check_settings(beam, tags)
     device = pick_device(device)
     ckpt = read_checkpoint(checkpoint, device)
+    meta, modalities = ckpt.get("extract", {}), sorted(ckpt["config"]["modalities"])
+    recorded = {m: meta.get("precision", {}).get(m) for m in modalities}
+    if precision is None and device.type != "cpu" and "int8" in recorded.values():
+        raise CheckpointError(f"{checkpoint}: its features were computed in int8, which runs on the CPU only: "
+                              "pass --device cpu, or --precision bf16 (or fp32) to accept features that differ "
+                              "slightly from the training ones")
+    if precision is not None and any(p not in (None, precision) for p in recorded.values()):
+        trained = ", ".join(sorted({p for p in recorded.values() if p}))
+        print(f"warning: features in {precision}, the model trained on {trained} features: answers may differ "
+              "slightly from evaluate's", file=sys.stderr)
     try:
-        cfg = ExtractConfig.from_meta(ckpt.get("extract", {}), sorted(ckpt["config"]["modalities"]),
-                                      device=str(device), weights_dir=weights_dir)
+        cfg = ExtractConfig.from_meta(meta, modalities, device=str(device), weights_dir=weights_dir,
+                                      **({"precision": precision} if precision else {}))
     except (ValueError, TypeError) as e:  # settings a hand-edited or foreign checkpoint recorded
         raise CheckpointError(f"{checkpoint}: its extraction settings cannot be used: {e}") from None
     extractor = Extractor(cfg, wait=False)
     model, vocab, labels = model_from_checkpoint(ckpt, device, checkpoint)
+    checked = False
     for path in videos:
         t0 = time.time()
         try:
@@ -247,12 +270,17 @@ def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int =
             _ = extractor.backbones  # a backbone that cannot be built outranks a bad video
             yield {"video": path, "error": str(e)}
             continue
+        if not checked:  # (once the backbones are built: they build while the first video decodes)
+            problem = feature_mismatch(extractor.meta(), meta, modalities, compare_precision=precision is None)
+            if problem:
+                raise CheckpointError(f"{checkpoint}: this machine cannot compute its features: {problem}")
+            checked = True
         caption, top = answer(model, vocab, labels, feats, beam, tags)
         yield {"video": path, "caption": caption, "tags": top, "seconds": round(time.time() - t0, 3)}
 
 
 def caption_videos(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, as_json: bool = False,
-                   device: str = "cpu", weights_dir: str | None = None) -> int:
+                   device: str = "cpu", weights_dir: str | None = None, precision: str | None = None) -> int:
     """Print captions and tags of video files (caption.py); a bad video prints one line on stderr
     and the rest go on. Returns 2 if any failed, else 0."""
     import warnings
@@ -262,7 +290,7 @@ def caption_videos(videos: list[str], checkpoint: str, beam: int = 5, tags: int 
     # raised in the backbone build threads) are silenced while the videos run
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for r in caption_files(videos, checkpoint, beam, tags, device, weights_dir):
+        for r in caption_files(videos, checkpoint, beam, tags, device, weights_dir, precision):
             if "error" in r:
                 print(f"error: {r['error']}", file=sys.stderr)
                 failed += 1

@@ -10,7 +10,7 @@ from extract.manifest import write_manifest
 
 from .conftest import REPO, run_cli
 
-TINY = ["--weights", "random", "--frames", "4", "--clips", "1", "--image-size", "64"]
+TINY = ["--weights", "random", "--frames", "4", "--clips", "1", "--image-size", "64", "--precision", "fp32"]
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +97,31 @@ def test_caption_default_checkpoint(trained, tmp_path):
     shutil.copy(trained / "run" / "best.pt", tmp_path / "checkpoints" / "s2vt.pt")
     proc = run_cli(script, good, cwd=tmp_path, env={"S2VT_CHECKPOINT": ""})
     assert proc.returncode == 0 and proc.stdout.startswith(good + ": "), proc.stderr[-2000:]
+
+
+def test_caption_equals_evaluate_on_the_same_videos(trained, tmp_path):
+    """Training/serving parity: caption.py computes features as the training store holds them
+    (recorded weights, precision and dtype), so it answers exactly as `evaluate` on that store."""
+    from s2vt.predict import caption_files, evaluate
+    ckpt = str(trained / "run" / "best.pt")
+    evaluate(ckpt, str(trained / "manifest.jsonl"), str(trained / "features"), "test", beam=3,
+             out=str(tmp_path / "preds.json"))
+    preds = {r["video_id"]: r for r in json.loads((tmp_path / "preds.json").read_text())}
+    videos = [str(trained / "videos" / f"{v}.mp4") for v in sorted(preds)]
+    rows = list(caption_files(videos, ckpt, beam=3, tags=1))
+    for vid, r in zip(sorted(preds), rows):
+        assert r["caption"] == preds[vid]["caption"]
+        assert r["tags"][0]["tag"] == preds[vid]["tags"][0]["tag"]
+        assert abs(r["tags"][0]["p"] - preds[vid]["tags"][0]["p"]) <= 1e-4
+
+
+def test_caption_refuses_features_it_cannot_reproduce(trained, tmp_path):
+    """A checkpoint trained on another weight file's features is refused in one line, not answered."""
+    ckpt = torch.load(trained / "run" / "best.pt", weights_only=True)
+    ckpt["extract"]["backbones"]["resnet152"] = "resnet152-f82ba261.pth"
+    other = tmp_path / "other_weights.pt"
+    torch.save(ckpt, other)
+    proc = run_cli("caption.py", str(trained / "videos" / "v00.mp4"), "--checkpoint", str(other))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert "resnet152 features come from random(seed=0)" in proc.stderr and "f82ba261" in proc.stderr
