@@ -290,9 +290,9 @@ def check_parts(ckpt: dict, path: Path) -> None:
         raise CheckpointError(f"{path}: bad extraction settings ('extract' is not a mapping)")
 
 
-def load_weights(model: S2VT, state: dict, name: str | os.PathLike) -> None:
-    """`model.load_state_dict(state)`, but a state dict that does not fit the model's config is
-    a CheckpointError naming the first parameter that differs."""
+def load_weights(model: S2VT, state: dict, name: str | os.PathLike, assign: bool = False) -> None:
+    """`model.load_state_dict(state, assign=assign)`, but a state dict that does not fit the
+    model's config is a CheckpointError naming the first parameter that differs."""
     cfg = model.cfg
     built = (f"hidden={cfg.hidden}, embed={cfg.embed}, vocab_size={cfg.vocab_size}, num_tags={cfg.num_tags}, "
              f"fusion={cfg.fusion}, modalities " + ",".join(f"{m}:{d}" for m, d in cfg.modalities.items()))
@@ -309,7 +309,7 @@ def load_weights(model: S2VT, state: dict, name: str | os.PathLike) -> None:
     extra = [k for k in state if k not in expected]
     if extra:
         raise CheckpointError(f"{name}: weight {extra[0]} is not in the model the config ({built}) describes")
-    model.load_state_dict(state)
+    model.load_state_dict(state, assign=assign)
 
 
 def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu",
@@ -317,10 +317,14 @@ def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu",
     """(model in eval mode, vocab, labels) of a checkpoint dict from `read_checkpoint`; `name` (its
     path) starts the error line if its weights do not fit its config."""
     try:
-        model = S2VT(ModelConfig(**ckpt["config"]))
+        # built on the meta device (no random init) and given the checkpoint's tensors: no draw
+        # from torch's global RNG, which seeded random backbones built meanwhile in other
+        # threads (caption.py) are using, so their weights do not depend on thread timing
+        with torch.device("meta"):
+            model = S2VT(ModelConfig(**ckpt["config"]))
     except (TypeError, ValueError, RuntimeError) as e:  # e.g. an unknown fusion, a size torch refuses
         raise CheckpointError(f"{name}: bad model config ({e})") from None
-    load_weights(model, ckpt["model"], name)
+    load_weights(model, ckpt["model"], name, assign=True)
     return model.to(device).eval(), Vocab(ckpt["vocab"]), Labels(list(ckpt["labels"]), model.cfg.multilabel)
 
 
