@@ -156,3 +156,13 @@ def test_missing_weights_error_names_file(tmp_path, monkeypatch):
             build_backbone(name, "pretrained", weights_dir=tmp_path)
         msg = str(e.value)
         assert fname in msg and str(tmp_path) in msg and "--weights random" in msg and "\n" not in msg
+
+
+def test_inputs_stay_on_the_cpu_wherever_the_network_runs():
+    """`inputs` runs in the decode threads on CPU tensors; on a GPU the C3D mean once followed
+    the network there and every clip failed with 'found at least two devices'."""
+    import numpy as np
+    from extract.backbones.c3d import C3D
+    net = C3D().to("meta")  # stands in for a device other than the CPU
+    x = net.inputs(np.zeros((1, 16, 128, 171, 3), np.uint8))
+    assert x.device.type == "cpu" and x.shape == (1, 3, 16, 112, 112)

@@ -66,7 +66,9 @@ class C3D(Backbone):
     def __init__(self, net: C3DNet | None = None) -> None:
         super().__init__()
         self.net = net if net is not None else C3DNet()
-        self.register_buffer("mean", torch.tensor(SPORTS1M_MEAN_BGR).view(1, 3, 1, 1, 1), persistent=False)
+        # a plain attribute, not a buffer: `inputs` runs on the CPU (decode threads) wherever the
+        # network is, and a buffer would follow the network to the GPU
+        self.mean = torch.tensor(SPORTS1M_MEAN_BGR).view(1, 3, 1, 1, 1)
 
     @classmethod
     def create(cls, weights: str = "pretrained", weights_dir=None, seed: int = 0, load: bool = True) -> "C3D":
