@@ -151,7 +151,7 @@ class FeatureStore:
         make_dirs(self.root)
         old = self.meta()
         if old:
-            for key in META_KEYS:
+            for key in (*META_KEYS, "dtype"):  # (one store, one dtype: float16 and float32 files never mix)
                 if key in old and key in meta and old[key] != meta[key]:
                     raise StoreError(f"{self.meta_path}: store was extracted with {key}={old[key]!r}, "
                                      f"this run asks {meta[key]!r}; use another --out")

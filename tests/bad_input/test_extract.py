@@ -198,3 +198,12 @@ def test_batch_sizes_and_devices_this_machine_lacks_are_one_line(tmp_path, video
         rc, err = extract(capsys, videos["mp4_aac"], "--out", tmp_path / "st", *RESNET, *extra)
         assert rc == 2 and one_line_error(err) and len(err.strip().splitlines()) == 1, (extra, err)
         assert not (tmp_path / "st").exists(), extra  # refused before anything is written
+
+
+def test_rerun_at_another_dtype_refuses_a_mixed_store(tmp_path, videos, capsys):
+    # meta.json's dtype was overwritten by the rerun: float16 and float32 files under one record
+    store = tmp_path / "s"
+    assert extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH)[0] == 0
+    rc, err = extract(capsys, videos["short"], "--out", store, *VGGISH, "--dtype", "float32")
+    assert rc == 2 and one_line_error(err) and "store was extracted with dtype='float16'" in err
+    assert json.loads((store / "meta.json").read_text())["dtype"] == "float16"
