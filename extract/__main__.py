@@ -10,7 +10,8 @@ import time
 import warnings
 from pathlib import Path
 
-from .backbones import MODALITIES, PRECISIONS
+from .backbones import PRECISIONS
+from .modalities import MODALITIES
 from .errors import UserError
 from .fileio import make_dirs
 from .manifest import ManifestError, read_manifest, sanitize_id, scan_videos

@@ -12,6 +12,7 @@ import numpy as np
 
 from .audio import audio_examples
 from .ffmpeg import MediaError
+from .modalities import REGISTRY, reads
 from .video import decode_frames, probe
 
 
@@ -26,7 +27,7 @@ class Media:
 
     def of(self, modality: str) -> np.ndarray:
         """The decoded media a modality's backbone reads."""
-        return {"resnet152": self.frames, "c3d": self.clips, "vggish": self.examples}[modality]
+        return getattr(self, REGISTRY[modality].reads)
 
 
 def decode_media(path: str | os.PathLike, modalities, frames: int = 40, clips: int = 8, short_side: int = 256,
@@ -36,24 +37,26 @@ def decode_media(path: str | os.PathLike, modalities, frames: int = 40, clips: i
     Raises MediaError for a file that cannot be decoded, unexpected decoder failures included.
     `background` (decoding ahead of the networks): ffmpeg single-threaded at low priority.
     """
+    need = reads(modalities)
     try:
         info = probe(path)
         with ThreadPoolExecutor(1) as pool:
             audio = (pool.submit(audio_examples, path, has_audio=info.has_audio, background=background)
-                     if "vggish" in modalities else None)
-            fr = (decode_frames(path, frames, clips if "c3d" in modalities else 0, short_side, info, background)
-                  if "resnet152" in modalities or "c3d" in modalities else None)
+                     if "examples" in need else None)
+            fr = (decode_frames(path, frames, clips if "clips" in need else 0, short_side, info, background)
+                  if need & {"frames", "clips"} else None)
             examples = audio.result() if audio is not None else None
     except MediaError:
         raise
     except Exception as e:  # an unexpected decoder failure is this video's failure, not the job's
         raise MediaError(f"{os.fspath(path)}: {type(e).__name__}: {e}") from e
-    media = Media(fr.frames if fr is not None and "resnet152" in modalities else None,
-                  fr.clips if fr is not None and "c3d" in modalities else None, examples,
+    media = Media(fr.frames if fr is not None and "frames" in need else None,
+                  fr.clips if fr is not None and "clips" in need else None, examples,
                   list(fr.notes) if fr is not None else [])
     if examples is not None:
+        audio_names = "/".join(m for m in modalities if REGISTRY[m].reads == "examples")
         if not info.has_audio:
-            media.notes.append("no audio track: vggish has 0 rows")
+            media.notes.append(f"no audio track: {audio_names} has 0 rows")
         elif len(examples) == 0:
-            media.notes.append("audio shorter than 0.96 s: vggish has 0 rows")
+            media.notes.append(f"audio shorter than 0.96 s: {audio_names} has 0 rows")
     return media

@@ -13,7 +13,8 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from .backbones import MODALITIES, Backbone, build_backbone
+from .backbones import Backbone, build_backbone
+from .modalities import MODALITIES, REGISTRY
 from .device import pick_device
 from .ffmpeg import MediaError
 from .media import Media, decode_media
@@ -114,11 +115,11 @@ class Extractor:
         """Start building the backbones; `wait=False` returns at once (`decode` can run meanwhile,
         and `backbones` waits for them, raising any build error there)."""
         self.cfg = cfg
-        options = {"resnet152": {"image_size": cfg.image_size}, "vggish": {"pca": cfg.vggish_pca}}
+        options = {m: {kw: getattr(cfg, field) for kw, field in REGISTRY[m].options} for m in cfg.modalities}
         # built side by side: loading, quantising and packing weights mostly run outside the GIL
         self._pool = ThreadPoolExecutor(len(cfg.modalities))
         self._building = {m: self._pool.submit(build_backbone, m, cfg.weights, cfg.weights_dir, cfg.seed,
-                                               cfg.device, cfg.precision_of(m), **options.get(m, {}))
+                                               cfg.device, cfg.precision_of(m), **options[m])
                           for m in cfg.modalities}
         self._backbones: dict[str, Backbone] | None = None
         if wait:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
 import warnings
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-MODALITIES = ("resnet152", "c3d", "vggish")
+from ..modalities import MODALITIES, REGISTRY
 
 
 def bf16_native(device: torch.device) -> bool:
@@ -164,14 +165,9 @@ def build_backbone(name: str, weights: str = "pretrained", weights_dir=None, see
     """Construct a backbone by modality name with pretrained or seeded random weights."""
     if weights not in ("pretrained", "random"):
         raise ValueError(f"weights must be 'pretrained' or 'random', not {weights!r}")
-    if name == "resnet152":
-        from .resnet import ResNet152 as cls
-    elif name == "c3d":
-        from .c3d import C3D as cls
-    elif name == "vggish":
-        from .vggish import VGGish as cls
-    else:
+    if name not in REGISTRY:
         raise ValueError(f"unknown modality {name!r}; choose from {', '.join(MODALITIES)}")
+    cls = getattr(importlib.import_module(f".{REGISTRY[name].module}", __package__), REGISTRY[name].backbone)
     device = torch.device(device)
     precision = resolve_precision(precision, device, cls.supports_int8)
     if precision == "int8":

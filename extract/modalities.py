@@ -1,0 +1,30 @@
+"""The modalities this toolkit extracts from video: one entry each, the single place that names them
+(the feature size is the backbone class's `dim`).
+
+Adding a modality is one entry here plus its backbone module in `extract/backbones/` (and, if it
+reads media of a new kind, that kind in `media.py`). Kept free of torch: `media.py` reads it.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Modality:
+    module: str                                   # extract/backbones/<module>.py
+    backbone: str                                 # its Backbone class
+    reads: str                                    # the Media field it reads: frames | clips | examples
+    options: tuple[tuple[str, str], ...] = ()     # (backbone keyword, ExtractConfig field)
+
+
+REGISTRY = {
+    "resnet152": Modality("resnet", "ResNet152", "frames", (("image_size", "image_size"),)),
+    "c3d": Modality("c3d", "C3D", "clips"),
+    "vggish": Modality("vggish", "VGGish", "examples", (("pca", "vggish_pca"),)),
+}
+MODALITIES = tuple(REGISTRY)
+
+
+def reads(modalities) -> set[str]:
+    """The kinds of decoded media the given modalities need."""
+    return {REGISTRY[m].reads for m in modalities}
