@@ -47,9 +47,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="late: text vector beside the pooled video vector; guided: the text attends over the video")
     p.add_argument("--text-tokenizer", choices=("char", "word"), default="char",
                    help="char: character 1-3-grams; word: jieba words")
-    p.add_argument("--text-embed", type=int, default=64, help="token embedding size")
+    p.add_argument("--text-embed", type=int, default=256, help="token embedding size")
     p.add_argument("--text-min-count", type=int, default=2, help="tokens on fewer training videos are dropped")
-    p.add_argument("--text-lr", type=float, default=1e-2, help="learning rate of the token embeddings")
+    p.add_argument("--text-lr", type=float, default=0.2, help="learning rate of the token embeddings")
     p.add_argument("--min-tag-count", type=int, default=3,
                    help="LIC2022 topic tags on fewer training videos are left out of the label set")
     p.add_argument("--seed", type=int, default=0)

@@ -73,9 +73,9 @@ class TrainConfig:
     text: bool = True               # read the manifest's text (title, ASR, OCR) when it has any
     text_fusion: str = "late"       # late | guided (ModelConfig.text_fusion)
     text_tokenizer: str = "char"    # char: character 1-3-grams; word: jieba words (README "Text")
-    text_embed: int = 64
+    text_embed: int = 256
     text_min_count: int = 2         # rarer tokens are dropped
-    text_lr: float = 1e-2           # token embeddings: few updates each, a higher rate than --lr
+    text_lr: float = 0.2            # token embeddings: few updates each, a higher rate than --lr
     min_tag_count: int = 3          # LIC2022 topic tags on fewer training videos are dropped
     seed: int = 0
     resume: bool = False
@@ -324,7 +324,8 @@ def check_parts(ckpt: dict, path: Path) -> None:
         raise CheckpointError(f"{path}: bad extraction settings ('extract' is not a mapping)")
     text = ckpt.get("text_vocab")
     if cfg.text_vocab and not (isinstance(text, dict) and text.get("tokenizer") in TOKENIZERS
-                               and is_strings(text.get("tokens")) and len(text["tokens"]) == cfg.text_vocab):
+                               and is_strings(text.get("tokens")) and len(text["tokens"]) == cfg.text_vocab
+                               and isinstance(text.get("idf"), list) and len(text["idf"]) == cfg.text_vocab):
         raise CheckpointError(f"{path}: the config says text_vocab={cfg.text_vocab}, the checkpoint has no "
                               "text vocabulary of that size")
 

@@ -34,7 +34,7 @@ class ModelConfig:
     pad_id: int = 0
     context: bool = False               # decoding steps feed LSTM1 the mean fused feature (not zeros)
     text_vocab: int = 0                 # text tokens (0: no text branch)
-    text_embed: int = 64                # token embedding size
+    text_embed: int = 256               # token embedding size
     text_fusion: str = "late"           # late | guided: how the text vector meets the video's
 
 

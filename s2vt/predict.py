@@ -247,6 +247,9 @@ def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int =
     check_settings(beam, tags)
     device = pick_device(device)
     ckpt = read_checkpoint(checkpoint, device)
+    if not ckpt["config"]["modalities"]:
+        raise CheckpointError(f"{checkpoint}: a text-only model reads no video: tag with s2vt evaluate on a "
+                              "manifest with text")
     try:
         cfg = ExtractConfig.from_meta(ckpt.get("extract", {}), sorted(ckpt["config"]["modalities"]),
                                       device=str(device), weights_dir=weights_dir)

@@ -1,5 +1,5 @@
 """Text as a modality: a video's title, ASR and OCR -> tokens (Chinese and English) -> token ids
--> one vector per video (mean of token embeddings per field, the fields side by side).
+-> one vector per video (TF-IDF-weighted sum of token embeddings per field, the fields side by side).
 
 Two tokenisers: `char` (character 1-3-grams, no dictionary) and `word` (jieba's segmentation;
 English words come out whole). Both add a whole-hashtag token per `#topic` (topic tags are
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import re
 import unicodedata
 
@@ -76,13 +77,14 @@ def has_text(entries: list[dict]) -> bool:
 
 
 class TextVocab:
-    """Token strings <-> ids (0 is padding; tokens outside the vocabulary are dropped) and the
-    tokeniser that made them: what a checkpoint stores to read text as it trained."""
+    """Token strings <-> ids (0 is padding; tokens outside the vocabulary are dropped), each
+    token's IDF on the training split, and the tokeniser: what a checkpoint stores to read text
+    as it trained."""
 
-    def __init__(self, tokens: list[str], tokenizer: str) -> None:
+    def __init__(self, tokens: list[str], tokenizer: str, idf: list[float]) -> None:
         if tokenizer not in TOKENIZERS:
             raise TextError(f"--text-tokenizer must be one of {', '.join(TOKENIZERS)}, not {tokenizer!r}")
-        self.itos, self.tokenizer = list(tokens), tokenizer
+        self.itos, self.tokenizer, self.idf = list(tokens), tokenizer, list(idf)
         self.stoi = {t: i for i, t in enumerate(self.itos)}
 
     @classmethod
@@ -90,40 +92,51 @@ class TextVocab:
         """Tokens seen in at least `min_count` of `entries` (the training split), commonest first."""
         counts = collections.Counter(t for e in entries for f in fields(e) for t in set(tokenize(f, tokenizer)))
         kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
-        return cls([PAD, *kept], tokenizer)
+        n = len(entries)
+        return cls([PAD, *kept], tokenizer, [0.0] + [math.log((1 + n) / (1 + counts[t])) + 1 for t in kept])
 
     def __len__(self) -> int:
         return len(self.itos)
 
-    def encode(self, entry: dict) -> list[list[int]]:
-        """Token ids of each field of a manifest entry."""
-        return [[self.stoi[t] for t in tokenize(f, self.tokenizer) if t in self.stoi] for f in fields(entry)]
+    def encode(self, entry: dict) -> list[tuple[list[int], list[float]]]:
+        """(token ids, weights) of each field of a manifest entry: sublinear TF x IDF, L2-normalised
+        per field, as a TF-IDF vector (rare, telling tokens count most; a long text is no louder)."""
+        out = []
+        for f in fields(entry):
+            tf = collections.Counter(self.stoi[t] for t in tokenize(f, self.tokenizer) if t in self.stoi)
+            w = [(1 + math.log(c)) * self.idf[i] for i, c in tf.items()]
+            norm = math.sqrt(sum(x * x for x in w)) or 1.0
+            out.append((list(tf), [x / norm for x in w]))
+        return out
 
     def state(self) -> dict:
-        return {"tokenizer": self.tokenizer, "tokens": self.itos}
+        return {"tokenizer": self.tokenizer, "tokens": self.itos, "idf": self.idf}
 
     @classmethod
     def from_state(cls, state: dict) -> "TextVocab":
-        return cls(state["tokens"], state["tokenizer"])
+        return cls(state["tokens"], state["tokenizer"], state["idf"])
 
 
-def collate_text(encoded: list[list[list[int]]]) -> dict:
-    """Per-video field ids -> EmbeddingBag input: flat ids and one offset per (video, field)."""
-    ids, offsets = [], []
+def collate_text(encoded: list[list[tuple[list[int], list[float]]]]) -> dict:
+    """Per-video field (ids, weights) -> EmbeddingBag input: flat ids and weights, one offset per
+    (video, field)."""
+    ids, weights, offsets = [], [], []
     for video in encoded:
-        for field_ids in video:
+        for field_ids, field_weights in video:
             offsets.append(len(ids))
             ids += field_ids
-    return {"ids": torch.tensor(ids, dtype=torch.long), "offsets": torch.tensor(offsets, dtype=torch.long)}
+            weights += field_weights
+    return {"ids": torch.tensor(ids, dtype=torch.long), "weights": torch.tensor(weights, dtype=torch.float),
+            "offsets": torch.tensor(offsets, dtype=torch.long)}
 
 
 class TextEncoder(nn.Module):
-    """Mean token embedding of each field (an empty field is zeros), the fields concatenated so
-    the projection weighs title, ASR and OCR apart -> [B, out]."""
+    """TF-IDF-weighted sum of token embeddings per field (an empty field is zeros), the fields
+    concatenated so the projection weighs title, ASR and OCR apart -> [B, out]."""
 
     def __init__(self, vocab_size: int, dim: int, out: int, dropout: float) -> None:
         super().__init__()
-        self.bag = nn.EmbeddingBag(vocab_size, dim, mode="mean", padding_idx=0)
+        self.bag = nn.EmbeddingBag(vocab_size, dim, mode="sum", padding_idx=0)
         self.proj = nn.Sequential(nn.Dropout(dropout), nn.Linear(len(FIELDS) * dim, out), nn.ReLU(),
                                   nn.Dropout(dropout))
 
@@ -132,6 +145,7 @@ class TextEncoder(nn.Module):
         if text is None:
             device = self.bag.weight.device
             text = {"ids": torch.zeros(0, dtype=torch.long, device=device),
+                    "weights": torch.zeros(0, device=device),
                     "offsets": torch.zeros(batch * len(FIELDS), dtype=torch.long, device=device)}
-        e = self.bag(text["ids"], text["offsets"])
+        e = self.bag(text["ids"], text["offsets"], per_sample_weights=text["weights"])
         return self.proj(e.view(-1, len(FIELDS) * e.shape[-1]))

@@ -58,7 +58,8 @@ def test_vocab_fields_apart():
     vocab = TextVocab.build(entries, "char", min_count=2)
     assert vocab.itos[0] == "<pad>" and "篮球" in vocab.itos and "足球" not in vocab.itos
     ids = vocab.encode(entries[0])
-    assert len(ids) == 3 and ids[0] == ids[2] and ids[1] == []  # title, asr, ocr apart
+    assert len(ids) == 3 and ids[0] == ids[2] and ids[1] == ([], [])  # title, asr, ocr apart
+    assert sum(w * w for w in ids[0][1]) == pytest.approx(1)  # a TF-IDF vector, unit length
     assert TextVocab.from_state(vocab.state()).encode(entries[1]) == vocab.encode(entries[1])
 
 
@@ -139,6 +140,8 @@ def test_text_only_end_to_end(tmp_path, capsys):
     assert by_id["1100"]["category"][0]["@value"] == "体育" and by_id["1101"]["category"][0]["@value"] == "音乐"
     assert by_id["1100"]["category"][1]["@value"] == "足球"
     assert "比赛" in {t["@value"] for t in by_id["1100"]["tag"]}
+    code, _, err = s2vt(capsys, "caption", tmp_path / "any.mp4", "--checkpoint", run / "best.pt")
+    assert code == 2 and "a text-only model reads no video" in err
 
 
 @pytest.mark.parametrize("fusion", ["late", "guided"])
