@@ -401,7 +401,8 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
 
 def write_curves(history: list[dict], out: Path) -> None:
     """metrics.csv (every epoch) and curves.png (loss, validation CIDEr, tag accuracy)."""
-    keys = ["epoch", "train_loss", "CIDEr", "tag_acc", "lr", "seconds", "samples_per_s"]
+    keys = ["epoch", "train_loss", "CIDEr", "tag_acc", "level1_acc", "level2_acc", "tag_f1", "lic_score", "lr",
+            "seconds", "samples_per_s"]
     text = io.StringIO()
     w = csv.DictWriter(text, keys, extrasaction="ignore")
     w.writeheader()
@@ -503,7 +504,8 @@ def train(cfg: TrainConfig) -> dict:
     log(f"train {len(train_ds.entries)} videos ({len(train_ds)} items, {len(sampler)} steps an epoch) / val "
         f"{len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
         + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens ({cfg.text_fusion} fusion), " if text_vocab else "")
-        + f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, {device}")
+        + f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, "
+        f"{device}")
     best_metrics: dict = {}
     for epoch in range(start_epoch, cfg.epochs + 1):
         torch.manual_seed(cfg.seed * 1000 + epoch)  # dropout / sampling depend on (seed, epoch) only: resumable
@@ -557,8 +559,8 @@ def train(cfg: TrainConfig) -> dict:
             if improved:
                 save_checkpoint(out / "best.pt", model, vocab, labels, meta, epoch, row, text_extra)
             save_checkpoint(out / "last.pt", model, vocab, labels, meta, epoch, row,
-                            {**text_extra, "optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "best": best,
-                             "bad_epochs": bad, "history": history})
+                            {**text_extra, "optimizer": optim.state_dict(), "scheduler": sched.state_dict(),
+                             "best": best, "bad_epochs": bad, "history": history})
             write_curves(history, out)
         if bad >= cfg.patience:
             log(f"early stopping: no improvement in {metric} for {cfg.patience} validation checks (best {best:.3f})")

@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from .export import LEVEL1, LEVEL2, SEMANTIC
 from .metrics import micro_f1
 
-KINDS = ("level1", "level2", "tag")
 LEVEL_KEYS = ("level1_acc", "level2_acc", "lic_score")  # beside metrics.TAG_KEYS in `s2vt evaluate`'s table
 
 

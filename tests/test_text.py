@@ -39,7 +39,8 @@ def test_word_tokens_are_stable():
 
 def test_char_ngrams():
     tokens = tokenize("打篮球 ok #热门", "char")
-    assert tokens == ["打", "篮", "球", "打篮", "篮球", "打篮球", "o", "k", "ok", "热", "门", "热门", "#热门"]
+    assert tokens == ["打", "篮", "球", "打篮", "篮球", "打篮球", "o", "k", "ok",
+                      "热", "门", "热门", "#热门"]
 
 
 @pytest.mark.parametrize("tokenizer", ["char", "word"])
@@ -89,7 +90,8 @@ def test_level_loss_and_scores():
 
 
 def test_min_tag_count():
-    entries = [{"tags": ["level1:a", "tag:once"]}, {"tags": ["level1:a", "tag:twice"]}, {"tags": ["level1:b", "tag:twice"]}]
+    entries = [{"tags": ["level1:a", "tag:once"]}, {"tags": ["level1:a", "tag:twice"]},
+               {"tags": ["level1:b", "tag:twice"]}]
     assert Labels.build(entries, 2).names == ["level1:a", "level1:b", "tag:twice"]
 
 
@@ -105,7 +107,8 @@ def write_lic(folder, features_missing=()):
         (folder / f"{name}.json").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\n")
         for r in recs:
             if r["@id"] not in features_missing:
-                np.save(folder / f"tsn_features_{name}" / f"{r['@id']}.npy", rng.standard_normal((6, 16)).astype(np.float16))
+                x = rng.standard_normal((6, 16)).astype(np.float16)
+                np.save(folder / f"tsn_features_{name}" / f"{r['@id']}.npy", x)
     return folder
 
 
