@@ -163,6 +163,9 @@ def test_text_and_tsn_fusion(tmp_path, capsys, fusion):
     ckpt = torch.load(run / "best.pt", weights_only=True)
     assert ckpt["config"]["text_fusion"] == fusion and ("query.weight" in ckpt["model"]) == (fusion == "guided")
     preds = tmp_path / "preds.json"
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--split", "test",
+                        "--out", preds)
+    assert code == 2 and "reads video features (tsn): pass --features" in err and not preds.exists()
     code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
                         store, "--split", "test", "--out", preds)
     assert code == 0, err
