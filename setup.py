@@ -23,6 +23,7 @@ setup(
         "tqdm",
         "matplotlib",
         "google-crc32c>=1.5",  # TFRecord checksums (YouTube-8M import)
+        "jieba",  # Chinese word segmentation, dictionary included (--text-tokenizer word)
     ],
     extras_require={
         "test": ["pytest>=7"],

@@ -68,6 +68,9 @@ def check_entry(entry: object, where: str = "") -> dict:
         value = entry.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ManifestError(f"{where}{key!r} must be a list of strings")
+    text = entry.get("text", {})
+    if not isinstance(text, dict) or not all(isinstance(v, str) for v in text.values()):
+        raise ManifestError(f"{where}'text' must be an object of strings (title, asr, ocr)")
     rel = entry.get("path")
     if rel is not None and not isinstance(rel, str):
         raise ManifestError(f"{where}'path' must be a string")

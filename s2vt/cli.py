@@ -11,7 +11,8 @@ from extract.errors import UserError
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--manifest", required=True, help="manifest JSONL (train/val splits)")
-    p.add_argument("--features", required=True, help="feature store folder")
+    p.add_argument("--features", default=None,
+                   help="feature store folder (optional when the manifest has text: a text-only model)")
     p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, metrics.csv, curves.png")
     p.add_argument("--modalities", default=None, help="comma-separated subset (default: all in the store)")
     p.add_argument("--epochs", type=int, default=4, help="passes over every (video, caption) pair")
@@ -39,7 +40,18 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--enc-len", type=int, default=20, help="encoder steps the frames are resampled to")
     p.add_argument("--no-context", dest="context", action="store_false",
                    help="decoding steps feed LSTM1 zeros (the original S2VT) instead of the mean video feature")
-    p.add_argument("--metric", default="auto", help="validation metric for early stopping (CIDEr, tag_acc)")
+    p.add_argument("--metric", default="auto",
+                   help="validation metric for early stopping (CIDEr, tag_acc, lic_score)")
+    p.add_argument("--no-text", dest="text", action="store_false", help="ignore the manifest's text")
+    p.add_argument("--text-fusion", choices=("late", "guided"), default="late",
+                   help="late: text vector beside the pooled video vector; guided: the text attends over the video")
+    p.add_argument("--text-tokenizer", choices=("char", "word"), default="char",
+                   help="char: character 1-3-grams; word: jieba words")
+    p.add_argument("--text-embed", type=int, default=256, help="token embedding size")
+    p.add_argument("--text-min-count", type=int, default=2, help="tokens on fewer training videos are dropped")
+    p.add_argument("--text-lr", type=float, default=0.2, help="learning rate of the token embeddings")
+    p.add_argument("--min-tag-count", type=int, default=3,
+                   help="LIC2022 topic tags on fewer training videos are left out of the label set")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--resume", action="store_true",
@@ -59,7 +71,8 @@ def run_train(args: argparse.Namespace) -> int:
         kw["modalities"] = [m.strip() for m in kw["modalities"].split(",") if m.strip()]
     cfg = TrainConfig(**kw)
     best = train(cfg)
-    print(json.dumps({k: v for k, v in best.items() if k in ("epoch", "CIDEr", "tag_acc", "tag_f1")}))
+    print(json.dumps({k: v for k, v in best.items()
+                      if k in ("epoch", "CIDEr", "tag_acc", "tag_f1", "level1_acc", "level2_acc", "lic_score")}))
     if best:
         from .predict import DEFAULT_CHECKPOINT, CHECKPOINT_ENV
         run = f"{cfg.out.rstrip('/')}/best.pt"
@@ -91,7 +104,7 @@ def run_caption(args: argparse.Namespace) -> int:
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--manifest", required=True)
-    p.add_argument("--features", required=True)
+    p.add_argument("--features", default=None, help="feature store (not needed by a text-only model)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--beam", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=64, help="videos decoded together")
@@ -187,6 +200,7 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
     feats.add_argument("--split", required=True, choices=("train", "val", "test"))
     for sp in (mlds, feats):
         sp.add_argument("--features", default=None, help="feature store to write (default: <manifest folder>/features)")
+    for sp in (mlds, feats, lic):
         sp.add_argument("--val", type=int, default=0, help="training videos to hold out as val (seeded by --seed)")
         sp.add_argument("--test", type=int, default=0, help="training videos to hold out as test (seeded by --seed)")
     for sp in (msvd, msrvtt, lic, folder, yt8m, mlds, feats):
@@ -216,6 +230,7 @@ def run_import(args: argparse.Namespace) -> int:
         entries = ds.import_msrvtt(args.files)
     elif args.kind == "lic2022":
         entries = ds.import_lic2022(args.files)
+        ds.hold_out(entries, args.val, args.test, args.seed)
     else:
         entries = ds.import_folder(args.files[0])
     # checked before anything is written: the manifest never replaces an annotation file, a split list or a video

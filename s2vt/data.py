@@ -1,6 +1,7 @@
 """Manifest + feature store -> a torch Dataset of (features, captions, tags), collate, splits."""
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 import random
@@ -13,6 +14,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from extract.errors import UserError
 from extract.store import FeatureStore
 
+from .export import SEMANTIC
+from .text import TextVocab, collate_text
 from .vocab import Vocab
 
 
@@ -67,9 +70,13 @@ class Labels:
     multilabel: bool
 
     @classmethod
-    def build(cls, entries: list[dict]) -> "Labels":
+    def build(cls, entries: list[dict], min_tag_count: int = 1, train: list[dict] | None = None) -> "Labels":
+        """The tags of `entries`, less LIC2022 topic tags (`tag:`) seen on fewer than `min_tag_count`
+        videos of `train` (default: `entries`): one-off tags would crowd the label space."""
         tagged = [e.get("tags", []) for e in entries if e.get("tags")]
-        names = sorted({t for tags in tagged for t in tags})
+        counts = collections.Counter(t for e in (entries if train is None else train) for t in set(e.get("tags", [])))
+        names = sorted({t for tags in tagged for t in tags
+                        if not t.startswith(SEMANTIC) or counts[t] >= min_tag_count})
         return cls(names, multilabel=any(len(t) != 1 for t in tagged))
 
     def target(self, tags: list[str]) -> torch.Tensor:
@@ -88,8 +95,11 @@ class VideoDataset(Dataset):
     with `per_caption` one item per (video, caption) pair, so that an epoch shows every caption."""
 
     def __init__(self, entries: list[dict], store: FeatureStore, modalities: list[str], vocab: Vocab,
-                 labels: Labels | None, max_len: int = 28, seed: int = 0, per_caption: bool = False) -> None:
+                 labels: Labels | None, max_len: int = 28, seed: int = 0, per_caption: bool = False,
+                 text_vocab: TextVocab | None = None) -> None:
         self.entries, self.store, self.modalities = entries, store, list(modalities)
+        # token ids per video and field, tokenised once (jieba is the slow part of an epoch otherwise)
+        self.text = [text_vocab.encode(e) for e in entries] if text_vocab is not None else None
         self.vocab, self.labels, self.max_len, self.seed = vocab, labels, max_len, seed
         self.epoch = 0
         self._last: tuple[int, dict] | None = None  # (entry index, features): a video's captions come in a row
@@ -117,7 +127,8 @@ class VideoDataset(Dataset):
                 pick = random.Random(f"{self.seed}-{self.epoch}-{i}").randrange(len(caps))
             words = torch.tensor(self.vocab.encode(caps[pick], self.max_len))
         tag = self.labels.target(e.get("tags", [])) if self.labels and self.labels.names else None
-        return {"video_id": e["video_id"], "feats": feats, "words": words, "tag": tag, "refs": caps}
+        return {"video_id": e["video_id"], "feats": feats, "words": words, "tag": tag, "refs": caps,
+                "text": self.text[i] if self.text is not None else None}
 
 
 class CaptionGroups(Sampler):
@@ -185,6 +196,7 @@ def collate(items: list[dict]) -> dict:
     else:
         out["words"] = None
     out["tag"] = torch.stack([it["tag"] for it in items]) if items[0]["tag"] is not None else None
+    out["text"] = collate_text([it["text"] for it in firsts]) if items[0].get("text") is not None else None
     return out
 
 
@@ -204,6 +216,8 @@ def to_device(batch: dict, device: torch.device) -> dict:
     for k in ("words", "tag", "video_index"):
         if batch[k] is not None:
             moved[k] = batch[k].to(device)
+    if batch.get("text") is not None:
+        moved["text"] = {k: x.to(device) for k, x in batch["text"].items()}
     return moved
 
 

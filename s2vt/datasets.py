@@ -182,8 +182,14 @@ def import_lic2022(json_paths: list[str]) -> list[dict]:
             except (AttributeError, TypeError):
                 raise DatasetError(f"{where}@id {vid}: 'category' and 'tag' must be lists of objects "
                                    "with a string '@value'") from None
+            perception = obj.get("perception") or {}
+            text = {"title": obj.get("title"), "asr": perception.get("asr") if isinstance(perception, dict) else None,
+                    "ocr": perception.get("ocr") if isinstance(perception, dict) else None}
+            bad = [k for k, v in text.items() if v is not None and not isinstance(v, str)]
+            if bad:
+                raise DatasetError(f"{where}@id {vid}: {bad[0]!r} must be a string")
             entries.append({"video_id": vid, "split": "train" if tags else "test", "captions": [], "tags": tags,
-                            "title": obj.get("title", "")})
+                            "text": {k: v or "" for k, v in text.items()}})
     return entries
 
 

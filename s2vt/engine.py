@@ -27,8 +27,10 @@ from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, b
                    drop_blank_captions, feature_dims, feature_stats, to_device)
 from .decode import greedy
 from .metrics import cider, micro_f1, tag_accuracy
+from .levels import best_threshold, kinds, level_loss, probabilities
 from .model import ModelConfig, S2VT, caption_loss, tag_loss
 from .results import refuse_inputs
+from .text import TOKENIZERS, TextVocab, has_text
 from .vocab import SPECIALS, Vocab
 
 CHECKPOINT_FORMAT = "s2vt-checkpoint-1"
@@ -43,7 +45,7 @@ class ConfigError(UserError):
 @dataclasses.dataclass
 class TrainConfig:
     manifest: str
-    features: str
+    features: str | None            # None: text only (the manifest's text, no video modality)
     out: str
     modalities: list[str] | None = None
     # the recipe for a real dataset (README "Training recipe"): an epoch shows every (video, caption)
@@ -68,6 +70,13 @@ class TrainConfig:
     max_len: int = 28
     enc_len: int = 20
     context: bool = True            # decoder reads the mean video feature (ModelConfig.context)
+    text: bool = True               # read the manifest's text (title, ASR, OCR) when it has any
+    text_fusion: str = "late"       # late | guided (ModelConfig.text_fusion)
+    text_tokenizer: str = "char"    # char: character 1-3-grams; word: jieba words (README "Text")
+    text_embed: int = 256
+    text_min_count: int = 2         # rarer tokens are dropped
+    text_lr: float = 0.2            # token embeddings: few updates each, a higher rate than --lr
+    min_tag_count: int = 3          # LIC2022 topic tags on fewer training videos are dropped
     seed: int = 0
     resume: bool = False
     overwrite: bool = False         # train over a run folder that already holds a model
@@ -80,7 +89,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         """Refuse settings out of range now, not after the data is read or an epoch is trained."""
         counts = ("epochs", "patience", "batch_size", "per_video", "hidden", "embed", "min_count", "max_len",
-                  "enc_len")
+                  "enc_len", "text_embed", "text_min_count", "min_tag_count")
         rules = {name: (getattr(self, name) >= 1, "at least 1") for name in counts}
         rules.update({  # NaN fails every comparison, so it is refused too
             "stop_after": (self.stop_after is None or self.stop_after >= 1, "at least 1"),
@@ -90,7 +99,10 @@ class TrainConfig:
             "dropout": (0 <= self.dropout < 1, "in [0, 1)"),
             "label_smoothing": (0 <= self.label_smoothing < 1, "in [0, 1)"),
             "sample_prob": (0 <= self.sample_prob <= 1, "in [0, 1]"),
-            "metric": (self.metric in ("auto", "CIDEr", "tag_acc"), "auto, CIDEr or tag_acc"),
+            "metric": (self.metric in ("auto", "CIDEr", "tag_acc", "lic_score"), "auto, CIDEr, tag_acc or lic_score"),
+            "text_lr": (0 <= self.text_lr < math.inf, "a number >= 0"),
+            "text_fusion": (self.text_fusion in ("late", "guided"), "late or guided"),
+            "text_tokenizer": (self.text_tokenizer in TOKENIZERS, " or ".join(TOKENIZERS)),
             "warmup": (self.warmup >= 0, "at least 0"),
             "schedule": (self.schedule in ("cosine", "step"), "cosine or step"),
         })
@@ -153,9 +165,19 @@ def check_writable(folder: Path) -> None:
         raise output_error(folder, e) from None
 
 
-def prepare(cfg: TrainConfig):
-    """Read and check manifest + store; returns (entries by split, store, modalities, vocab, labels)."""
-    entries = assign_val(read_manifest(cfg.manifest), seed=cfg.seed)
+def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | None, list[str]]:
+    """The feature store and the modalities to train on; (None, []) without --features, which
+    needs text in the manifest (a text-only model; captions need video and are set aside)."""
+    if cfg.features is None:
+        if cfg.modalities:
+            raise DataError("--modalities needs --features (the store holding them)")
+        if not (cfg.text and has_text(entries)):
+            raise DataError(f"{cfg.manifest}: no text (title, asr, ocr) to train on without --features")
+        if any(e.get("captions") for e in entries):
+            warnings.warn("no --features: captions need video, so only tags are learnt (from the text)")
+            for e in entries:
+                e["captions"] = []
+        return None, []
     store = FeatureStore(cfg.features)
     if not store.root.is_dir():
         raise DataError(f"{store.root}: feature store not found")
@@ -164,8 +186,15 @@ def prepare(cfg: TrainConfig):
     absent = [m for m in modalities if m not in present]
     if absent:
         raise StoreError(f"{store.root}: no features for {','.join(absent)} (store has {','.join(present) or 'none'})")
+    return store, modalities
+
+
+def prepare(cfg: TrainConfig):
+    """Read and check manifest + store; returns (entries by split, store, modalities, vocab, labels)."""
+    entries = assign_val(read_manifest(cfg.manifest), seed=cfg.seed)
+    store, modalities = open_store(cfg, entries)
     splits = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val", "test")}
-    for s in ("train", "val"):
+    for s in ("train", "val") if store is not None else ():
         splits[s] = check_features(splits[s], store, modalities, cfg.skip_missing)
     if not splits["train"]:
         raise DataError(f"{cfg.manifest}: the training split is empty")
@@ -180,27 +209,28 @@ def prepare(cfg: TrainConfig):
     vocab = Vocab.build((c for e in splits["train"] for c in e.get("captions", [])), cfg.min_count)
     if has_caps and len(vocab) == len(SPECIALS):
         raise DataError(f"{cfg.manifest}: no word occurs --min-count {cfg.min_count} times in the training captions")
-    labels = Labels.build(splits["train"] + splits["val"])
+    labels = Labels.build(splits["train"] + splits["val"], cfg.min_tag_count, splits["train"])
     return splits, store, modalities, vocab, labels
 
 
 def evaluate_split(model: S2VT, loader, vocab: Vocab, labels: Labels, device, max_len: int) -> dict:
     """Greedy captions, CIDEr-D over all references, tag Hit@1 and (multi-label) micro-F1 / threshold."""
     model.eval()
-    preds, refs, scores, gold = {}, {}, [], []
+    preds, refs, scores, gold, vids = {}, {}, [], [], []
+    groups = kinds(labels.names)
     with torch.no_grad():
         for batch in loader:
             batch = to_device(batch, device)
             enc_out, states = model.encode(batch["feats"], batch["lengths"])
-            if any(batch["refs"]):
+            if any(batch["refs"]) and states is not None:
                 ids = greedy(model, states, vocab.bos, vocab.eos, max_len)
                 for vid, row, r in zip(batch["video_id"], ids.tolist(), batch["refs"]):
                     if r:
                         preds[vid], refs[vid] = vocab.decode(row), r
             if model.tag_head is not None and batch["tag"] is not None:
-                logits = model.tags(enc_out)
-                prob = torch.sigmoid(logits) if model.cfg.multilabel else torch.softmax(logits, -1)
-                scores.append(prob.cpu().numpy())
+                logits = model.tags(enc_out, batch.get("text"))
+                scores.append(probabilities(logits, model.cfg.multilabel, groups).cpu().numpy())
+                vids += batch["video_id"]
                 t = batch["tag"].cpu()
                 gold += ([torch.nonzero(r).flatten().tolist() for r in t] if model.cfg.multilabel
                          else [[int(x)] if x >= 0 else [] for x in t])
@@ -211,7 +241,11 @@ def evaluate_split(model: S2VT, loader, vocab: Vocab, labels: Labels, device, ma
     if scores:
         s = np.concatenate(scores)
         out["tag_acc"] = tag_accuracy(s, gold)
-        if model.cfg.multilabel:
+        if groups:  # scored against every gold tag, those the label set left out too
+            tags = {e["video_id"]: e.get("tags", []) for e in loader.dataset.entries}
+            level, out["tag_threshold"] = best_threshold(s, labels.names, groups, [tags[v] for v in vids])
+            out.update(level)
+        elif model.cfg.multilabel:
             best = max(((micro_f1([set(np.flatnonzero(r >= th)) for r in s], [set(g) for g in gold])[2], th)
                         for th in np.arange(0.05, 0.96, 0.05)), key=lambda x: x[0])
             out["tag_f1"], out["tag_threshold"] = float(best[0]), float(best[1])
@@ -262,7 +296,7 @@ def check_parts(ckpt: dict, path: Path) -> None:
         cfg = ModelConfig(**config)
     except TypeError as e:
         raise CheckpointError(f"{path}: bad model config ({e})") from None
-    if not (isinstance(cfg.modalities, dict) and cfg.modalities
+    if not (isinstance(cfg.modalities, dict) and (cfg.modalities or cfg.text_vocab)
             and all(isinstance(d, int) and d > 0 for d in cfg.modalities.values())):
         raise CheckpointError(f"{path}: bad model config (modalities {cfg.modalities!r})")
     whole = lambda v, low: isinstance(v, int) and not isinstance(v, bool) and v >= low  # noqa: E731
@@ -288,6 +322,17 @@ def check_parts(ckpt: dict, path: Path) -> None:
         raise CheckpointError(f"{path}: {count}, the config says num_tags={cfg.num_tags}")
     if not isinstance(ckpt.get("extract", {}), dict):
         raise CheckpointError(f"{path}: bad extraction settings ('extract' is not a mapping)")
+    text = ckpt.get("text_vocab")
+    if cfg.text_vocab and not (isinstance(text, dict) and text.get("tokenizer") in TOKENIZERS
+                               and is_strings(text.get("tokens")) and len(text["tokens"]) == cfg.text_vocab
+                               and isinstance(text.get("idf"), list) and len(text["idf"]) == cfg.text_vocab):
+        raise CheckpointError(f"{path}: the config says text_vocab={cfg.text_vocab}, the checkpoint has no "
+                              "text vocabulary of that size")
+
+
+def text_vocab_of(ckpt: dict) -> TextVocab | None:
+    """The text vocabulary (and tokeniser) a checkpoint was trained with; None without text."""
+    return TextVocab.from_state(ckpt["text_vocab"]) if ckpt["config"].get("text_vocab") else None
 
 
 def load_weights(model: S2VT, state: dict, name: str | os.PathLike, assign: bool = False) -> None:
@@ -334,20 +379,25 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     return (*model_from_checkpoint(ckpt, device, path), ckpt)
 
 
-def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path) -> None:
+def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path,
+                    text_vocab: dict | None = None) -> None:
     """Refuse to resume a last.pt whose model this run would build differently (other settings,
     modalities, vocabulary or tags), naming the first difference."""
     missing = [k for k in ("optimizer", "scheduler", "best", "bad_epochs", "history") if k not in last]
     if missing:
         raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
     was = ModelConfig(**last["config"])
-    for key in ("modalities", "hidden", "embed", "fusion", "enc_len", "multilabel", "context"):
+    for key in ("modalities", "hidden", "embed", "fusion", "enc_len", "multilabel", "context", "text_embed",
+                "text_fusion"):
         if getattr(was, key) != getattr(mcfg, key):
             raise CheckpointError(f"--resume: {path} was trained with {key}={getattr(was, key)}, "
                                   f"this run has {key}={getattr(mcfg, key)}")
     if last["vocab"] != vocab.itos:
         raise CheckpointError(f"--resume: the vocabulary differs from {path}'s ({len(vocab)} words now, "
                               f"{len(last['vocab'])} there): the manifest or --min-count changed")
+    if last.get("text_vocab") != text_vocab:
+        raise CheckpointError(f"--resume: the text vocabulary differs from {path}'s: the manifest, --text-tokenizer "
+                              "or --text-min-count changed")
     if last["labels"] != labels.names:
         raise CheckpointError(f"--resume: the tags differ from {path}'s ({len(labels.names)} now, "
                               f"{len(last['labels'])} there): the manifest changed")
@@ -355,7 +405,8 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
 
 def write_curves(history: list[dict], out: Path) -> None:
     """metrics.csv (every epoch) and curves.png (loss, validation CIDEr, tag accuracy)."""
-    keys = ["epoch", "train_loss", "CIDEr", "tag_acc", "lr", "seconds", "samples_per_s"]
+    keys = ["epoch", "train_loss", "CIDEr", "tag_acc", "level1_acc", "level2_acc", "tag_f1", "lic_score", "lr",
+            "seconds", "samples_per_s"]
     text = io.StringIO()
     w = csv.DictWriter(text, keys, extrasaction="ignore")
     w.writeheader()
@@ -394,6 +445,14 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
     return factor
 
 
+def param_groups(model: S2VT, cfg: TrainConfig) -> list[dict]:
+    """Adam's parameter groups: the token embeddings at --text-lr (each token is seen in few
+    batches, so at --lr they barely move in a few epochs), everything else at --lr."""
+    text = list(model.text.bag.parameters()) if model.text is not None else []
+    rest = [p for p in model.parameters() if all(p is not t for t in text)]
+    return [{"params": rest}] + ([{"params": text, "lr": cfg.text_lr}] if text else [])
+
+
 def train(cfg: TrainConfig) -> dict:
     """Train until `epochs` or early stopping; returns the best validation metrics."""
     device = pick_device(cfg.device)
@@ -404,43 +463,53 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.resume and last_path is None:
         log(f"note: no {out / 'last.pt'} to resume from: starting a new run")
     # the run's files never land in (or on) what it reads: the feature store, the manifest
-    refuse_inputs([out / name for name in RUN_FILES], [cfg.manifest], folders=[cfg.features])
+    refuse_inputs([out / name for name in RUN_FILES], [cfg.manifest], folders=[f for f in [cfg.features] if f])
     if ddp.main:
         check_writable(out)
     splits, store, modalities, vocab, labels = prepare(cfg)
-    dims = feature_dims(store, splits["train"], modalities)
+    dims = feature_dims(store, splits["train"], modalities) if modalities else {}
     has_caps = any(e.get("captions") for e in splits["train"])
     has_tags = bool(labels.names)
-    metric = cfg.metric if cfg.metric != "auto" else ("CIDEr" if has_caps else "tag_acc")
+    groups = kinds(labels.names)
+    metric = cfg.metric if cfg.metric != "auto" else ("CIDEr" if has_caps else "lic_score" if groups else "tag_acc")
+    text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
+                  if cfg.text and has_text(splits["train"]) else None)
+    text_extra = {"text_vocab": text_vocab.state()} if text_vocab else {}
     mcfg = ModelConfig(modalities=dims, vocab_size=len(vocab), num_tags=len(labels.names), hidden=cfg.hidden,
                        embed=cfg.embed, enc_len=cfg.enc_len, fusion=cfg.fusion, dropout=cfg.dropout,
-                       multilabel=labels.multilabel, pad_id=vocab.pad, context=cfg.context)
+                       multilabel=labels.multilabel, pad_id=vocab.pad, context=cfg.context,
+                       text_vocab=len(text_vocab) if text_vocab else 0, text_embed=cfg.text_embed,
+                       text_fusion=cfg.text_fusion)
     torch.manual_seed(cfg.seed)
     model = S2VT(mcfg)
-    model.fusion.set_stats(feature_stats(splits["train"], store, modalities, seed=cfg.seed))
+    if modalities:
+        model.fusion.set_stats(feature_stats(splits["train"], store, modalities, seed=cfg.seed))
     model = model.to(device)
     train_ds = VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,
-                            cfg.max_len, cfg.seed, cfg.per_caption)
-    val_ds = VideoDataset(splits["val"], store, modalities, vocab, labels if has_tags else None, cfg.max_len, cfg.seed)
+                            cfg.max_len, cfg.seed, cfg.per_caption, text_vocab)
+    val_ds = VideoDataset(splits["val"], store, modalities, vocab, labels if has_tags else None, cfg.max_len, cfg.seed,
+                          text_vocab=text_vocab)
     val_loader = batches(val_ds, cfg.batch_size)
     sampler = CaptionGroups(train_ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed,
                             ddp.rank, ddp.world)
-    optim = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
     start_epoch, best, bad, history = 1, -math.inf, 0, []
     if last_path is not None:
         last = read_checkpoint(last_path, device)  # (mmap is copy-on-write: updates stay in memory)
-        check_resumable(last, mcfg, vocab, labels, last_path)
+        check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"))
         load_weights(model, last["model"], last_path)
         optim.load_state_dict(last["optimizer"])
         sched.load_state_dict(last["scheduler"])
         start_epoch, best, bad, history = last["epoch"] + 1, last["best"], last["bad_epochs"], list(last["history"])
         log(f"resuming from {last_path} at epoch {start_epoch}")
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
-    meta = store.meta()
+    meta = store.meta() if store is not None else {}
     log(f"train {len(train_ds.entries)} videos ({len(train_ds)} items, {len(sampler)} steps an epoch) / val "
         f"{len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
-        f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, {device}")
+        + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens ({cfg.text_fusion} fusion), " if text_vocab else "")
+        + f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, "
+        f"{device}")
     best_metrics: dict = {}
     for epoch in range(start_epoch, cfg.epochs + 1):
         torch.manual_seed(cfg.seed * 1000 + epoch)  # dropout / sampling depend on (seed, epoch) only: resumable
@@ -455,12 +524,13 @@ def train(cfg: TrainConfig) -> dict:
             batch = to_device(batch, device)
             words = batch["words"]
             logits, tag_logits = net(batch["feats"], batch["lengths"], words[:, :-1] if words is not None else None,
-                                     cfg.sample_prob, batch["video_index"])
+                                     cfg.sample_prob, batch["video_index"], batch["text"])
             loss = torch.zeros((), device=device)
             if logits is not None:
                 loss = loss + caption_loss(logits, words[:, 1:], vocab.pad, cfg.label_smoothing)
             if tag_logits is not None and batch["tag"] is not None:
-                loss = loss + cfg.tag_weight * tag_loss(tag_logits, batch["tag"], mcfg.multilabel)
+                loss = loss + cfg.tag_weight * (level_loss(tag_logits, batch["tag"], groups) if groups
+                                                else tag_loss(tag_logits, batch["tag"], mcfg.multilabel))
             optim.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
@@ -486,14 +556,15 @@ def train(cfg: TrainConfig) -> dict:
         else:
             bad += 1
         log(f"epoch {epoch}: loss {row['train_loss']:.3f}, " + ", ".join(
-            f"{k} {v:.3f}" for k, v in row.items() if k in ("CIDEr", "tag_acc", "tag_f1"))
+            f"{k} {v:.3f}" for k, v in row.items() if k in ("CIDEr", "tag_acc", "tag_f1", "level1_acc", "level2_acc",
+                                                            "lic_score"))
             + f", {row['samples_per_s']:.0f} samples/s" + (" *best*" if improved else ""))
         if ddp.main:
             if improved:
-                save_checkpoint(out / "best.pt", model, vocab, labels, meta, epoch, row)
+                save_checkpoint(out / "best.pt", model, vocab, labels, meta, epoch, row, text_extra)
             save_checkpoint(out / "last.pt", model, vocab, labels, meta, epoch, row,
-                            {"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "best": best,
-                             "bad_epochs": bad, "history": history})
+                            {**text_extra, "optimizer": optim.state_dict(), "scheduler": sched.state_dict(),
+                             "best": best, "bad_epochs": bad, "history": history})
             write_curves(history, out)
         if bad >= cfg.patience:
             log(f"early stopping: no improvement in {metric} for {cfg.patience} validation checks (best {best:.3f})")

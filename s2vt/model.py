@@ -3,6 +3,9 @@
 features {modality: [B, T_m, D_m]} --standardise, resample to L steps--> Linear -> ReLU ->
 Dropout per modality --fuse (concat | sum | gated)--> [B, L, H] --S2VT encoder--> states
 --S2VT decoder--> word logits;  mean of encoder outputs --MLP--> tag logits.
+With text (s2vt/text.py) the tag head reads [video vector; text vector]: the video vector is the
+mean of the encoder outputs (late fusion) or their mean weighted by the text's attention (guided);
+a model without video modalities tags from the text vector alone.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .decode import map_states
+from .text import TextEncoder
 
 
 @dataclasses.dataclass
@@ -29,6 +33,9 @@ class ModelConfig:
     tag_threshold: float = 0.5
     pad_id: int = 0
     context: bool = False               # decoding steps feed LSTM1 the mean fused feature (not zeros)
+    text_vocab: int = 0                 # text tokens (0: no text branch)
+    text_embed: int = 256               # token embedding size
+    text_fusion: str = "late"           # late | guided: how the text vector meets the video's
 
 
 def resample(x: torch.Tensor, lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -102,20 +109,28 @@ class S2VT(nn.Module):
         super().__init__()
         self.cfg = cfg
         h, e = cfg.hidden, cfg.embed
-        self.fusion = Fusion(cfg)
+        self.fusion = Fusion(cfg) if cfg.modalities else None  # None: text only
         self.embed = nn.Embedding(cfg.vocab_size, e, padding_idx=cfg.pad_id)
         self.lstm1 = nn.LSTM(h, h, batch_first=True)
         self.lstm2 = nn.LSTM(h + e, h, batch_first=True)
         self.drop = nn.Dropout(cfg.dropout)
         self.out = nn.Linear(h, cfg.vocab_size)
-        self.tag_head = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Dropout(cfg.dropout),
+        self.text = TextEncoder(cfg.text_vocab, cfg.text_embed, h, cfg.dropout) if cfg.text_vocab else None
+        if cfg.text_fusion not in ("late", "guided"):
+            raise ValueError(f"text fusion must be late or guided, not {cfg.text_fusion!r}")
+        self.query = nn.Linear(h, h) if self.text is not None and cfg.text_fusion == "guided" else None
+        pooled = h * ((self.fusion is not None) + (self.text is not None))
+        self.tag_head = nn.Sequential(nn.Linear(pooled, h), nn.ReLU(), nn.Dropout(cfg.dropout),
                                       nn.Linear(h, cfg.num_tags)) if cfg.num_tags else None
 
     def encode(self, feats, lengths):
         """Encoding steps: LSTM1 reads fused features, LSTM2 reads [h1; <pad> embedding].
 
-        Returns (encoder outputs of LSTM2 [B, L, H], (state1, state2, context [1, B, H])).
+        Returns (encoder outputs of LSTM2 [B, L, H], (state1, state2, context [1, B, H])), or
+        (None, None) for a text-only model.
         """
+        if self.fusion is None:
+            return None, None
         x = self.fusion(feats, lengths)
         h1, s1 = self.lstm1(x)
         pad = self.embed.weight[self.cfg.pad_id].expand(x.shape[0], x.shape[1], -1)
@@ -133,12 +148,26 @@ class S2VT(nn.Module):
         h2, s2 = self.lstm2(torch.cat([self.drop(h1), self.embed(words)], -1), s2)
         return self.out(self.drop(h2)), (s1, s2, context)
 
-    def tags(self, enc_out: torch.Tensor) -> torch.Tensor | None:
-        """Tag logits from the mean of the encoder outputs."""
-        return self.tag_head(enc_out.mean(1)) if self.tag_head is not None else None
+    def tags(self, enc_out: torch.Tensor | None, text: dict | None = None) -> torch.Tensor | None:
+        """Tag logits from the mean of the encoder outputs (and the text, `pooled`)."""
+        return self.tag_head(self.pooled(enc_out, text)) if self.tag_head is not None else None
+
+    def pooled(self, enc_out: torch.Tensor | None, text: dict | None) -> torch.Tensor:
+        """What the tag head reads: the mean encoder output, the text vector, or both side by side.
+        Guided fusion (MultimodalVideoTag): the text vector is the query of an attention over the
+        encoder's steps, so what the title says picks the moments of the video that count."""
+        if self.text is None:
+            return enc_out.mean(1)
+        t = self.text(text, enc_out.shape[0] if enc_out is not None else 0)
+        if enc_out is None:
+            return t
+        if self.query is None:
+            return torch.cat([enc_out.mean(1), t], -1)
+        w = torch.softmax((enc_out @ self.query(t).unsqueeze(-1)).squeeze(-1) / enc_out.shape[-1] ** 0.5, -1)
+        return torch.cat([(w.unsqueeze(-1) * enc_out).sum(1), t], -1)
 
     def forward(self, feats, lengths, words: torch.Tensor | None = None, sample_prob: float = 0.0,
-                video_index: torch.Tensor | None = None):
+                video_index: torch.Tensor | None = None, text: dict | None = None):
         """Teacher-forced logits for `words` [B, T] (<bos> ... ) and tag logits.
 
         `video_index` [B] names each caption's row of `feats` (several captions of one video share
@@ -147,9 +176,9 @@ class S2VT(nn.Module):
         probability, the model's own previous prediction instead of the reference word.
         """
         enc_out, states = self.encode(feats, lengths)
-        tag_logits = self.tags(enc_out)
+        tag_logits = self.tags(enc_out, text)
         if video_index is not None:
-            states = map_states(states, lambda s: s.index_select(1, video_index))
+            states = map_states(states, lambda s: s.index_select(1, video_index)) if states is not None else None
             tag_logits = tag_logits.index_select(0, video_index) if tag_logits is not None else None
         if words is None:
             return None, tag_logits

@@ -15,9 +15,11 @@ from extract.store import META_KEYS, FeatureStore, StoreError
 
 from .data import Labels, VideoDataset, batches, collate, to_device
 from .decode import decode
+from .levels import LEVEL_KEYS, kinds, level_prediction, level_scores, probabilities
 from .metrics import CAPTION_KEYS, TAG_KEYS, caption_scores, tag_scores
 from .model import S2VT
 from .results import refuse_inputs
+from .text import FIELDS
 from .vocab import Vocab
 
 
@@ -29,20 +31,22 @@ def check_settings(beam: int, tags: int = 0, batch_size: int = 1) -> None:
 
 
 @torch.no_grad()
-def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: int = 5, max_len: int = 28):
-    """(captions, tag probabilities [B, C] or None) for one collated batch."""
+def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: int = 5, max_len: int = 28, text: dict | None = None,
+            names: list[str] | None = None):
+    """(captions, tag probabilities [B, C] or None) for one collated batch (`names`: the tag names,
+    whose kinds say how a LIC2022 head turns logits into probabilities)."""
     model.eval()
     enc_out, states = model.encode(feats, lengths)
-    b = enc_out.shape[0]
-    if len(vocab) > 4:  # a model trained with captions
+    b = enc_out.shape[0] if enc_out is not None else len(text["offsets"]) // len(FIELDS)
+    if len(vocab) > 4 and states is not None:  # a model trained with captions
         ids = decode(model, states, vocab.bos, vocab.eos, beam, max_len)
         captions = [vocab.decode(row) for row in ids.tolist()]
     else:
         captions = [""] * b
-    logits = model.tags(enc_out)
+    logits = model.tags(enc_out, text)
     if logits is None:
         return captions, None
-    probs = torch.sigmoid(logits) if model.cfg.multilabel else torch.softmax(logits, -1)
+    probs = probabilities(logits, model.cfg.multilabel, kinds(names or []))
     return captions, probs.float().cpu().numpy()
 
 
@@ -56,13 +60,16 @@ def answer(model: S2VT, vocab: Vocab, labels: Labels, feats: dict[str, np.ndarra
     item = {"video_id": "", "refs": [], "words": None, "tag": None,
             "feats": {m: torch.from_numpy(np.asarray(x, np.float32)) for m, x in feats.items()}}
     batch = to_device(collate([item]), next(model.parameters()).device)
-    captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], beam)
+    captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], beam, names=labels.names)
     return captions[0], top_tags(probs[0], labels, tags) if probs is not None and tags > 0 else []
 
 
 def predicted_tags(probs: np.ndarray, labels: Labels, threshold: float) -> list[dict]:
-    """The predicted tag set of one video, best first: top-1 (single-label) or p >= threshold
-    (multi-label, at least the top one)."""
+    """The predicted tag set of one video, best first: top-1 (single-label), p >= threshold
+    (multi-label, at least the top one) or, for LIC2022, `level_prediction`."""
+    groups = kinds(labels.names)
+    if groups:
+        return level_prediction(probs, labels.names, groups, threshold)
     order = np.argsort(-probs)
     keep = [order[0]] if not labels.multilabel else [i for i in order if probs[i] >= threshold] or [order[0]]
     return [{"tag": labels.names[i], "p": round(float(probs[i]), 4)} for i in keep]
@@ -137,7 +144,7 @@ def with_features(entries: list[dict], store: FeatureStore, modalities: list[str
     return kept
 
 
-def evaluate(checkpoint: str, manifest: str, features: str, split: str = "test", beam: int = 5,
+def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = "test", beam: int = 5,
              out: str | None = None, batch_size: int = 64, device: str = "cpu", skip_missing: bool = False) -> dict:
     """Decode a split, write predictions and `metrics_<split>.json` beside them, return the metrics.
 
@@ -146,7 +153,7 @@ def evaluate(checkpoint: str, manifest: str, features: str, split: str = "test",
     """
     from extract.manifest import read_manifest
 
-    from .engine import load_checkpoint, pick_device
+    from .engine import load_checkpoint, pick_device, text_vocab_of
 
     check_settings(beam, batch_size=batch_size)
     dev = pick_device(device)
@@ -155,25 +162,30 @@ def evaluate(checkpoint: str, manifest: str, features: str, split: str = "test",
     if out_path.name == metrics_path.name:
         raise OutputError(f"cannot write {out_path}: that name is kept for the metrics of split {split}")
     # never write over what this command reads: the checkpoint, the manifest, the store
-    refuse_inputs([out_path, metrics_path], [checkpoint, manifest], folders=[features])
+    refuse_inputs([out_path, metrics_path], [checkpoint, manifest], folders=[f for f in [features] if f])
     model, vocab, labels, ckpt = load_checkpoint(checkpoint, dev)
     modalities = sorted(model.cfg.modalities)
-    store = GapStore(features, model.cfg.modalities)
-    if not store.root.is_dir():
+    if modalities and features is None:
+        raise StoreError(f"{checkpoint} reads video features ({','.join(modalities)}): pass --features")
+    store = GapStore(features, model.cfg.modalities) if modalities else None
+    if store is not None and not store.root.is_dir():
         raise StoreError(f"{store.root}: feature store not found")
-    check_store_matches(store, ckpt.get("extract", {}), modalities)
+    if store is not None:
+        check_store_matches(store, ckpt.get("extract", {}), modalities)
     entries = [e for e in read_manifest(manifest) if e.get("split", "train") == split]
     if not entries:
         raise StoreError(f"{manifest}: no videos in split {split!r}")
-    entries = with_features(entries, store, modalities, skip_missing, split)
+    if store is not None:
+        entries = with_features(entries, store, modalities, skip_missing, split)
     make_dirs(out_path.parent)  # an impossible output folder fails now, not after decoding
-    ds = VideoDataset(entries, store, modalities, vocab, None)
+    ds = VideoDataset(entries, store, modalities, vocab, None, text_vocab=text_vocab_of(ckpt))
     loader = batches(ds, batch_size)
     t0 = time.time()
     preds, all_probs = {}, []
     for batch in loader:
         batch = to_device(batch, dev)
-        captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], beam)
+        captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], beam, text=batch["text"],
+                                  names=labels.names)
         for i, vid in enumerate(batch["video_id"]):
             tags = predicted_tags(probs[i], labels, model.cfg.tag_threshold) if probs is not None else []
             preds[vid] = {"video_id": vid, "caption": captions[i], "tags": tags}
@@ -192,6 +204,9 @@ def evaluate(checkpoint: str, manifest: str, features: str, split: str = "test",
         rows = [i for i, e in enumerate(entries) if e.get("tags")]
         pred_sets = [{index[t["tag"]] for t in preds[entries[i]["video_id"]]["tags"]} for i in rows]
         metrics.update(tag_scores(probs[rows], [gold[i] for i in rows], pred_sets))
+        if kinds(labels.names):
+            metrics.update(level_scores([[t["tag"] for t in preds[entries[i]["video_id"]]["tags"]] for i in rows],
+                                        [entries[i]["tags"] for i in rows]))
     metrics["seconds"] = round(time.time() - t0, 2)
     atomic_write_json(out_path, list(preds.values()))
     atomic_write_json(metrics_path, metrics)
@@ -201,7 +216,7 @@ def evaluate(checkpoint: str, manifest: str, features: str, split: str = "test",
 def format_table(metrics: dict) -> str:
     """Aligned 'name  value' lines for the caption and tag metrics present."""
     lines = []
-    for k in CAPTION_KEYS + TAG_KEYS:
+    for k in CAPTION_KEYS + TAG_KEYS + LEVEL_KEYS:
         if k in metrics:
             v = metrics[k]
             lines.append(f"{k:<14}{'n/a (no Java)' if v is None else f'{v:.4f}'}")
@@ -244,6 +259,9 @@ def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int =
     check_settings(beam, tags)
     device = pick_device(device)
     ckpt = read_checkpoint(checkpoint, device)
+    if not ckpt["config"]["modalities"]:
+        raise CheckpointError(f"{checkpoint}: a text-only model reads no video: tag with s2vt evaluate on a "
+                              "manifest with text")
     meta, modalities = ckpt.get("extract", {}), sorted(ckpt["config"]["modalities"])
     recorded = {m: meta.get("precision", {}).get(m) for m in modalities}
     if precision is None and device.type != "cpu" and "int8" in recorded.values():

@@ -1,0 +1,151 @@
+"""Text as a modality: a video's title, ASR and OCR -> tokens (Chinese and English) -> token ids
+-> one vector per video (TF-IDF-weighted sum of token embeddings per field, the fields side by side).
+
+Two tokenisers: `char` (character 1-3-grams, no dictionary) and `word` (jieba's segmentation;
+English words come out whole). Both add a whole-hashtag token per `#topic` (topic tags are
+mostly the uploader's hashtags) and turn `@name` mentions into one `@` token (names are noise).
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import re
+import unicodedata
+
+import torch
+from torch import nn
+
+from extract.errors import UserError
+
+FIELDS = ("title", "asr", "ocr")
+TOKENIZERS = ("char", "word")
+# far above any real title (the longest of the 5,599 KuaiRec ones: 1,984 characters), low enough
+# that one runaway field cannot dominate tokenising or a batch
+MAX_TEXT_CHARS = 4000
+MAX_NGRAM = 3
+PAD = "<pad>"
+HASHTAG = re.compile(r"#([^#@\s]{1,40})")
+MENTION = re.compile(r"@[^#@\s]{0,40}")
+
+
+class TextError(UserError):
+    """Text that cannot be used (not a string, a tokeniser we do not have); one line for the user."""
+
+
+def clean(text: object, where: str = "") -> str:
+    """NFKC-normalised, lower-cased text, cut to MAX_TEXT_CHARS; lone surrogates (invalid UTF-16
+    halves a JSON file may carry) become '?'. None is empty; anything else but a string is a TextError."""
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise TextError(f"{where}text must be a string, not {type(text).__name__}")
+    text = text[:MAX_TEXT_CHARS].encode("utf-8", "replace").decode("utf-8")
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _jieba():
+    import jieba  # imported on first use: only the word tokeniser needs its dictionary
+
+    jieba.setLogLevel(logging.WARNING)  # not its "Building prefix dict" notes on every run
+    return jieba
+
+
+def tokenize(text: object, tokenizer: str = "char") -> list[str]:
+    """The tokens of one field's text (see the module docstring); [] for empty text."""
+    text = clean(text)
+    tags = ["#" + t for t in HASHTAG.findall(text)]
+    plain = MENTION.sub(" @ ", text).replace("#", " ")
+    if tokenizer == "word":
+        words = [w for w in _jieba().lcut(plain) if w.strip()]
+    elif tokenizer == "char":
+        words = [run[i:i + n] for run in plain.split() for n in range(1, MAX_NGRAM + 1)
+                 for i in range(len(run) - n + 1)]
+    else:
+        raise TextError(f"--text-tokenizer must be one of {', '.join(TOKENIZERS)}, not {tokenizer!r}")
+    return words + tags
+
+
+def fields(entry: dict) -> list[str]:
+    """A manifest entry's text fields in FIELDS order ('' where absent)."""
+    text = entry.get("text") or {}
+    return [text.get(f, "") or "" for f in FIELDS]
+
+
+def has_text(entries: list[dict]) -> bool:
+    return any(any(fields(e)) for e in entries)
+
+
+class TextVocab:
+    """Token strings <-> ids (0 is padding; tokens outside the vocabulary are dropped), each
+    token's IDF on the training split, and the tokeniser: what a checkpoint stores to read text
+    as it trained."""
+
+    def __init__(self, tokens: list[str], tokenizer: str, idf: list[float]) -> None:
+        if tokenizer not in TOKENIZERS:
+            raise TextError(f"--text-tokenizer must be one of {', '.join(TOKENIZERS)}, not {tokenizer!r}")
+        self.itos, self.tokenizer, self.idf = list(tokens), tokenizer, list(idf)
+        self.stoi = {t: i for i, t in enumerate(self.itos)}
+
+    @classmethod
+    def build(cls, entries: list[dict], tokenizer: str, min_count: int) -> "TextVocab":
+        """Tokens seen in at least `min_count` of `entries` (the training split), commonest first."""
+        counts = collections.Counter(t for e in entries for f in fields(e) for t in set(tokenize(f, tokenizer)))
+        kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
+        n = len(entries)
+        return cls([PAD, *kept], tokenizer, [0.0] + [math.log((1 + n) / (1 + counts[t])) + 1 for t in kept])
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def encode(self, entry: dict) -> list[tuple[list[int], list[float]]]:
+        """(token ids, weights) of each field of a manifest entry: sublinear TF x IDF, L2-normalised
+        per field, as a TF-IDF vector (rare, telling tokens count most; a long text is no louder)."""
+        out = []
+        for f in fields(entry):
+            tf = collections.Counter(self.stoi[t] for t in tokenize(f, self.tokenizer) if t in self.stoi)
+            w = [(1 + math.log(c)) * self.idf[i] for i, c in tf.items()]
+            norm = math.sqrt(sum(x * x for x in w)) or 1.0
+            out.append((list(tf), [x / norm for x in w]))
+        return out
+
+    def state(self) -> dict:
+        return {"tokenizer": self.tokenizer, "tokens": self.itos, "idf": self.idf}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "TextVocab":
+        return cls(state["tokens"], state["tokenizer"], state["idf"])
+
+
+def collate_text(encoded: list[list[tuple[list[int], list[float]]]]) -> dict:
+    """Per-video field (ids, weights) -> EmbeddingBag input: flat ids and weights, one offset per
+    (video, field)."""
+    ids, weights, offsets = [], [], []
+    for video in encoded:
+        for field_ids, field_weights in video:
+            offsets.append(len(ids))
+            ids += field_ids
+            weights += field_weights
+    return {"ids": torch.tensor(ids, dtype=torch.long), "weights": torch.tensor(weights, dtype=torch.float),
+            "offsets": torch.tensor(offsets, dtype=torch.long)}
+
+
+class TextEncoder(nn.Module):
+    """TF-IDF-weighted sum of token embeddings per field (an empty field is zeros), the fields
+    concatenated so the projection weighs title, ASR and OCR apart -> [B, out]."""
+
+    def __init__(self, vocab_size: int, dim: int, out: int, dropout: float) -> None:
+        super().__init__()
+        self.bag = nn.EmbeddingBag(vocab_size, dim, mode="sum", padding_idx=0)
+        self.proj = nn.Sequential(nn.Dropout(dropout), nn.Linear(len(FIELDS) * dim, out), nn.ReLU(),
+                                  nn.Dropout(dropout))
+
+    def forward(self, text: dict | None, batch: int) -> torch.Tensor:
+        """`text` from `collate_text` (None: `batch` videos without text, e.g. caption.py's)."""
+        if text is None:
+            device = self.bag.weight.device
+            text = {"ids": torch.zeros(0, dtype=torch.long, device=device),
+                    "weights": torch.zeros(0, device=device),
+                    "offsets": torch.zeros(batch * len(FIELDS), dtype=torch.long, device=device)}
+        e = self.bag(text["ids"], text["offsets"], per_sample_weights=text["weights"])
+        return self.proj(e.view(-1, len(FIELDS) * e.shape[-1]))

@@ -1,0 +1,190 @@
+"""Issue 19: text (title, ASR, OCR) as a modality, LIC2022 label kinds, text-only and text + video
+tagging end to end to result.txt."""
+import json
+import time
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from extract.manifest import read_manifest
+from s2vt.cli import main
+from s2vt.data import Labels
+from s2vt.export import lic2022_fields
+from s2vt.levels import kinds, level_loss, level_prediction, level_scores
+from s2vt.text import MAX_NGRAM, MAX_TEXT_CHARS, TextError, TextVocab, tokenize
+
+from .test_datasets import lic_record
+
+
+def s2vt(capsys, *args):
+    """`s2vt ARGS` in process: (exit code, stdout, stderr)."""
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+TITLE = "#感谢快手我要上热门 今天去打篮球了@小明(O123) 😀 Hello World!"
+
+
+def test_word_tokens_are_stable():
+    tokens = tokenize(TITLE, "word")
+    assert tokens == tokenize(TITLE, "word")
+    assert "#感谢快手我要上热门" in tokens  # the hashtag whole, besides its words
+    assert {"打篮球", "hello", "world", "😀", "@"} <= set(tokens)
+    assert not any("小明" in t for t in tokens)  # a mention is one '@', not the name
+    assert tokenize("ＨＥＬＬＯ", "word") == ["hello"]  # full-width letters fold to ASCII, lower case
+
+
+def test_char_ngrams():
+    tokens = tokenize("打篮球 ok #热门", "char")
+    assert tokens == ["打", "篮", "球", "打篮", "篮球", "打篮球", "o", "k", "ok",
+                      "热", "门", "热门", "#热门"]
+
+
+@pytest.mark.parametrize("tokenizer", ["char", "word"])
+def test_awkward_text(tokenizer):
+    assert tokenize("", tokenizer) == [] and tokenize(None, tokenizer) == []
+    t0 = time.time()
+    long = tokenize("长" * 50_000, tokenizer)
+    assert time.time() - t0 < 5 and len(long) <= MAX_NGRAM * MAX_TEXT_CHARS  # cut, not tokenised whole
+    assert "?" in "".join(tokenize("a\ud800b", tokenizer))  # a lone surrogate becomes '?', no exception
+    with pytest.raises(TextError, match="must be a string"):
+        tokenize(123, tokenizer)
+
+
+def test_vocab_fields_apart():
+    entries = [{"text": {"title": "篮球", "ocr": "篮球"}}, {"text": {"title": "篮球 足球"}}]
+    vocab = TextVocab.build(entries, "char", min_count=2)
+    assert vocab.itos[0] == "<pad>" and "篮球" in vocab.itos and "足球" not in vocab.itos
+    ids = vocab.encode(entries[0])
+    assert len(ids) == 3 and ids[0] == ids[2] and ids[1] == ([], [])  # title, asr, ocr apart
+    assert sum(w * w for w in ids[0][1]) == pytest.approx(1)  # a TF-IDF vector, unit length
+    assert TextVocab.from_state(vocab.state()).encode(entries[1]) == vocab.encode(entries[1])
+
+
+NAMES = ["level1:体育", "level1:音乐", "level2:体育/足球", "level2:音乐/流行", "tag:比赛", "tag:视频"]
+
+
+def test_level_prediction_stays_under_its_level1():
+    groups = kinds(NAMES)
+    probs = np.array([0.6, 0.4, 0.1, 0.9, 0.7, 0.2])
+    pred = [t["tag"] for t in level_prediction(probs, NAMES, groups, 0.5)]
+    assert pred == ["level1:体育", "level2:体育/足球", "tag:比赛"]  # not 音乐/流行, the likelier level 2
+    lonely = NAMES[:2] + NAMES[3:]  # no level 2 is known under 体育: level 1 alone, level 2 left empty
+    l1, l2, _ = lic2022_fields(level_prediction(np.array([0.6, 0.4, 0.9, 0.7, 0.2]), lonely, kinds(lonely), 0.5))
+    assert (l1, l2) == ("体育", "")
+    assert kinds(["music", "people"]) is None
+
+
+def test_level_loss_and_scores():
+    groups = kinds(NAMES)
+    target = torch.tensor([[1, 0, 1, 0, 1, 0], [0, 1, 0, 0, 0, 0]], dtype=torch.float)  # 2nd: no level 2
+    good = (target * 20 - 10).requires_grad_()
+    assert level_loss(good, target, groups) < 0.01 < level_loss(-good, target, groups)
+    scores = level_scores([["level1:体育", "level2:体育/足球", "tag:比赛"], ["level1:体育", "tag:视频"]],
+                          [["level1:体育", "level2:体育/足球", "tag:比赛"], ["level1:音乐", "tag:x"]])
+    assert scores["level1_acc"] == 0.5 and scores["level2_acc"] == 1.0 and scores["tag_f1"] == 0.5
+    assert scores["lic_score"] == pytest.approx((0.5 + 1 + 0.5) / 3)
+
+
+def test_min_tag_count():
+    entries = [{"tags": ["level1:a", "tag:once"]}, {"tags": ["level1:a", "tag:twice"]},
+               {"tags": ["level1:b", "tag:twice"]}]
+    assert Labels.build(entries, 2).names == ["level1:a", "level1:b", "tag:twice"]
+
+
+def write_lic(folder, features_missing=()):
+    """A small LIC2022 release: train.json (40 labelled, titles carrying the class), test_a.json
+    (8 without labels) and tsn_features_* for every video but `features_missing`."""
+    rng = np.random.default_rng(0)
+    for name, n, labelled in (("train", 40, True), ("test_a", 8, False)):
+        recs = [lic_record(i + (0 if labelled else 100), labelled) for i in range(n)]
+        for r in recs:
+            r["title"] = ["#比赛 踢球", "#歌手 唱歌"][int(r["@id"]) % 2] + r["title"]
+        (folder / f"tsn_features_{name}").mkdir(parents=True)
+        (folder / f"{name}.json").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\n")
+        for r in recs:
+            if r["@id"] not in features_missing:
+                x = rng.standard_normal((6, 16)).astype(np.float16)
+                np.save(folder / f"tsn_features_{name}" / f"{r['@id']}.npy", x)
+    return folder
+
+
+def result_lines(capsys, preds, manifest, out):
+    code, _, err = s2vt(capsys, "export", preds, "--format", "lic2022", "--manifest", manifest, "--out", out)
+    assert code == 0, err
+    with zipfile.ZipFile(out) as z:
+        return [json.loads(x) for x in z.read("result.txt").decode("utf-8").splitlines()]
+
+
+def test_text_only_end_to_end(tmp_path, capsys):
+    lic = write_lic(tmp_path / "lic")
+    manifest = tmp_path / "m.jsonl"
+    code, _, err = s2vt(capsys, "import", "lic2022", lic / "train.json", lic / "test_a.json", "--out", manifest)
+    assert code == 0, err
+    entries = read_manifest(manifest)
+    assert entries[0]["text"] == {"title": "#比赛 踢球标题0", "asr": "", "ocr": ""}
+    run = tmp_path / "run"
+    code, out, err = s2vt(capsys, "train", "--manifest", manifest, "--out", run, "--epochs", "8", "--hidden", "16",
+                          "--text-embed", "8", "--batch-size", "8", "--min-tag-count", "1", "--text-lr", "0.1",
+                          "--lr", "0.01", "--warmup", "0")
+    assert code == 0, err
+    assert "text " in err and "select on lic_score" in err
+    assert json.loads(out.splitlines()[-1])["level1_acc"] == 1.0  # the title says the class
+    preds = tmp_path / "preds.json"
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--split", "test",
+                        "--out", preds)
+    assert code == 0, err
+    lines = result_lines(capsys, preds, manifest, tmp_path / "r.zip")
+    assert [x["@id"] for x in lines] == [e["video_id"] for e in entries]
+    by_id = {x["@id"]: x for x in lines}
+    assert by_id["1100"]["category"][0]["@value"] == "体育" and by_id["1101"]["category"][0]["@value"] == "音乐"
+    assert by_id["1100"]["category"][1]["@value"] == "足球"
+    assert "比赛" in {t["@value"] for t in by_id["1100"]["tag"]}
+    code, _, err = s2vt(capsys, "caption", tmp_path / "any.mp4", "--checkpoint", run / "best.pt")
+    assert code == 2 and "a text-only model reads no video" in err
+
+
+@pytest.mark.parametrize("fusion", ["late", "guided"])
+def test_text_and_tsn_fusion(tmp_path, capsys, fusion):
+    lic = write_lic(tmp_path / "lic", features_missing=("1000", "1001", "1103"))
+    manifest = tmp_path / "work" / "m.jsonl"
+    code, _, err = s2vt(capsys, "import", "lic2022", lic / "train.json", lic / "test_a.json", "--features", lic,
+                        "--out", manifest)
+    assert code == 0, err
+    store, run = tmp_path / "work" / "features", tmp_path / "run"
+    code, out, err = s2vt(capsys, "train", "--manifest", manifest, "--features", store, "--out", run, "--epochs", "2",
+                          "--hidden", "16", "--embed", "16", "--text-embed", "8", "--batch-size", "8",
+                          "--skip-missing", "--text-fusion", fusion, "--min-tag-count", "1")
+    assert code == 0, err
+    assert f"({fusion} fusion)" in err and "modalities {'tsn': 16}" in err
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    assert ckpt["config"]["text_fusion"] == fusion and ("query.weight" in ckpt["model"]) == (fusion == "guided")
+    preds = tmp_path / "preds.json"
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--split", "test",
+                        "--out", preds)
+    assert code == 2 and "reads video features (tsn): pass --features" in err and not preds.exists()
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
+                        store, "--split", "test", "--out", preds)
+    assert code == 0, err
+    assert "1 of 8 test videos lack features" in err  # 1103: predicted from its text and the missing vector
+    lines = result_lines(capsys, preds, manifest, tmp_path / "r.zip")
+    assert [x["@id"] for x in lines] == [e["video_id"] for e in read_manifest(manifest)]
+    assert all(x["category"][0]["@value"] for x in lines if x["@id"].startswith("11"))
+
+
+def test_text_only_refusals(tmp_path, capsys):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"video_id": "a", "tags": ["x"]}) + "\n")
+    code, _, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "run")
+    assert code == 2 and "no text (title, asr, ocr) to train on without --features" in err
+    manifest.write_text(json.dumps({"video_id": "a", "tags": ["x"], "text": {"title": 5}}) + "\n")
+    code, _, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "run")
+    assert code == 2 and "'text' must be an object of strings" in err and len(err.strip().splitlines()) == 1
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"@id": "1", "title": ["x"], "category": [{"@meta": {"type": "level1"},
+                                                                         "@value": "a"}]}) + "\n")
+    code, _, err = s2vt(capsys, "import", "lic2022", bad, "--out", tmp_path / "o.jsonl")
+    assert code == 2 and "'title' must be a string" in err and not (tmp_path / "o.jsonl").exists()
