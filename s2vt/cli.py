@@ -39,6 +39,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--enc-len", type=int, default=20, help="encoder steps the frames are resampled to")
     p.add_argument("--no-context", dest="context", action="store_false",
                    help="decoding steps feed LSTM1 zeros (the original S2VT) instead of the mean video feature")
+    p.add_argument("--attention", action=argparse.BooleanOptionalAction, default=False,
+                   help="each word reads an attention-weighted sum of the encoder steps (Yao et al. 2015)")
+    p.add_argument("--log-features", action=argparse.BooleanOptionalAction, default=False,
+                   help="sign(x) log(1 + |x|) of the features before standardising them")
     p.add_argument("--metric", default="auto", help="validation metric for early stopping (CIDEr, tag_acc)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
