@@ -68,7 +68,7 @@ class TrainConfig:
     max_len: int = 28
     enc_len: int = 20
     context: bool = True            # decoder reads the mean video feature (ModelConfig.context)
-    attention: bool = False         # decoder attends over the encoder steps (ModelConfig.attention)
+    attention: bool = True          # decoder attends over the encoder steps (ModelConfig.attention)
     log_features: bool = False      # sign(x) log(1 + |x|) before standardising (ModelConfig.log_features)
     seed: int = 0
     resume: bool = False

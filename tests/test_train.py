@@ -116,14 +116,14 @@ def test_bad_inputs_exit_2(planted, tmp_path):
 
 
 def test_attention_and_log_features_train_and_old_checkpoints_load(planted, tmp_path):
-    train(TrainConfig(*map(str, planted), out=str(tmp_path / "att"), epochs=2, attention=True, log_features=True,
-                      **FAST))
+    # attention is the default; the sign-log features are not
+    train(TrainConfig(*map(str, planted), out=str(tmp_path / "att"), epochs=2, log_features=True, **FAST))
     hist = rows(tmp_path / "att")
     assert float(hist[1]["train_loss"]) < float(hist[0]["train_loss"])
     model, *_ = load_checkpoint(tmp_path / "att" / "best.pt")
     assert model.cfg.attention and model.cfg.log_features
     # a checkpoint from before these options (no such config keys) loads as the model it was
-    train(TrainConfig(*map(str, planted), out=str(tmp_path / "old"), epochs=1, **FAST))
+    train(TrainConfig(*map(str, planted), out=str(tmp_path / "old"), epochs=1, attention=False, **FAST))
     ckpt = torch.load(tmp_path / "old" / "best.pt", weights_only=True)
     del ckpt["config"]["attention"], ckpt["config"]["log_features"]
     torch.save(ckpt, tmp_path / "old.pt")
@@ -134,3 +134,16 @@ def test_attention_and_log_features_train_and_old_checkpoints_load(planted, tmp_
     torch.save(ckpt, tmp_path / "forged.pt")
     with pytest.raises(CheckpointError, match="forged.pt"):
         load_checkpoint(tmp_path / "forged.pt")
+
+
+def test_cli_defaults_mirror_train_config():
+    import argparse
+    import dataclasses
+
+    from s2vt.cli import add_train_arguments
+
+    p = argparse.ArgumentParser()
+    add_train_arguments(p)
+    args = vars(p.parse_args(["--manifest", "m", "--features", "f", "--out", "o"]))
+    fields = [f for f in dataclasses.fields(TrainConfig) if f.name in args and f.name not in ("manifest", "features", "out")]
+    assert len(fields) > 25 and {f.name: args[f.name] for f in fields} == {f.name: f.default for f in fields}
