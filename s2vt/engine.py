@@ -28,7 +28,7 @@ from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, b
 from .decode import greedy
 from .metrics import cider, micro_f1, tag_accuracy
 from .levels import best_threshold, kinds, level_loss, probabilities
-from .model import ModelConfig, S2VT, caption_loss, tag_loss
+from .model import ModelConfig, S2VT, caption_loss, squash, tag_loss
 from .results import refuse_inputs
 from .text import TOKENIZERS, TextVocab, has_text
 from .vocab import SPECIALS, Vocab
@@ -77,6 +77,8 @@ class TrainConfig:
     text_min_count: int = 2         # rarer tokens are dropped
     text_lr: float = 0.2            # token embeddings: few updates each, a higher rate than --lr
     min_tag_count: int = 3          # LIC2022 topic tags on fewer training videos are dropped
+    attention: bool = True          # decoder attends over the encoder steps (ModelConfig.attention)
+    log_features: bool = False      # sign(x) log(1 + |x|) before standardising (ModelConfig.log_features)
     seed: int = 0
     resume: bool = False
     overwrite: bool = False         # train over a run folder that already holds a model
@@ -305,7 +307,8 @@ def check_parts(ckpt: dict, path: Path) -> None:
              "pad_id": whole(cfg.pad_id, 0) and cfg.pad_id < cfg.vocab_size,
              "multilabel": isinstance(cfg.multilabel, bool),
              "tag_threshold": isinstance(cfg.tag_threshold, (int, float)) and 0 <= cfg.tag_threshold <= 1,
-             "dropout": isinstance(cfg.dropout, (int, float)) and 0 <= cfg.dropout < 1}
+             "dropout": isinstance(cfg.dropout, (int, float)) and 0 <= cfg.dropout < 1,
+             "attention": isinstance(cfg.attention, bool), "log_features": isinstance(cfg.log_features, bool)}
     bad = [k for k, ok in rules.items() if not ok]
     if bad:
         raise CheckpointError(f"{path}: bad model config ({bad[0]}={getattr(cfg, bad[0])!r})")
@@ -387,8 +390,8 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
     if missing:
         raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
     was = ModelConfig(**last["config"])
-    for key in ("modalities", "hidden", "embed", "fusion", "enc_len", "multilabel", "context", "text_embed",
-                "text_fusion"):
+    for key in ("modalities", "hidden", "embed", "fusion", "enc_len", "multilabel", "context", "attention",
+                "log_features", "text_embed", "text_fusion"):
         if getattr(was, key) != getattr(mcfg, key):
             raise CheckpointError(f"--resume: {path} was trained with {key}={getattr(was, key)}, "
                                   f"this run has {key}={getattr(mcfg, key)}")
@@ -479,11 +482,12 @@ def train(cfg: TrainConfig) -> dict:
                        embed=cfg.embed, enc_len=cfg.enc_len, fusion=cfg.fusion, dropout=cfg.dropout,
                        multilabel=labels.multilabel, pad_id=vocab.pad, context=cfg.context,
                        text_vocab=len(text_vocab) if text_vocab else 0, text_embed=cfg.text_embed,
-                       text_fusion=cfg.text_fusion)
+                       text_fusion=cfg.text_fusion, attention=cfg.attention, log_features=cfg.log_features)
     torch.manual_seed(cfg.seed)
     model = S2VT(mcfg)
     if modalities:
-        model.fusion.set_stats(feature_stats(splits["train"], store, modalities, seed=cfg.seed))
+        model.fusion.set_stats(feature_stats(splits["train"], store, modalities, seed=cfg.seed,
+                                             transform=squash if cfg.log_features else None))
     model = model.to(device)
     train_ds = VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,
                             cfg.max_len, cfg.seed, cfg.per_caption, text_vocab)

@@ -1,8 +1,8 @@
 """Fusion, S2VT and the tag head — the whole model, top to bottom.
 
-features {modality: [B, T_m, D_m]} --standardise, resample to L steps--> Linear -> ReLU ->
+features {modality: [B, T_m, D_m]} --(log,) standardise, resample to L steps--> Linear -> ReLU ->
 Dropout per modality --fuse (concat | sum | gated)--> [B, L, H] --S2VT encoder--> states
---S2VT decoder--> word logits;  mean of encoder outputs --MLP--> tag logits.
+--S2VT decoder (optionally attending over the L fused steps)--> word logits;  mean of encoder outputs --MLP--> tag logits.
 With text (s2vt/text.py) the tag head reads [video vector; text vector]: the video vector is the
 mean of the encoder outputs (late fusion) or their mean weighted by the text's attention (guided);
 a model without video modalities tags from the text vector alone.
@@ -36,6 +36,14 @@ class ModelConfig:
     text_vocab: int = 0                 # text tokens (0: no text branch)
     text_embed: int = 256               # token embedding size
     text_fusion: str = "late"           # late | guided: how the text vector meets the video's
+    attention: bool = False             # each word also reads an attention-weighted sum of the encoder steps
+    log_features: bool = False          # sign(x) log(1 + |x|) before standardising (`squash`)
+
+
+def squash(x: torch.Tensor) -> torch.Tensor:
+    """sign(x) log(1 + |x|): post-ReLU CNN features are mostly zeros with a long tail, which
+    standardisation alone turns into a few huge inputs; the log keeps their order, not their scale."""
+    return torch.sign(x) * torch.log1p(x.abs())
 
 
 def resample(x: torch.Tensor, lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -67,8 +75,8 @@ class Fusion(nn.Module):
         h = cfg.hidden
         self.proj = nn.ModuleDict({m: nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Dropout(cfg.dropout))
                                    for m, d in cfg.modalities.items()})
-        # per-dimension standardisation of each modality, measured on the training set
-        # (`set_stats`); kept in the state dict so a checkpoint normalises as it trained
+        # per-dimension standardisation of each modality, measured on the training set (after
+        # `squash` with log_features: `set_stats`); kept in the state dict so a checkpoint normalises as it trained
         for i, m in enumerate(self.names):
             self.register_buffer(f"mean_{i}", torch.zeros(cfg.modalities[m]))
             self.register_buffer(f"std_{i}", torch.ones(cfg.modalities[m]))
@@ -90,7 +98,8 @@ class Fusion(nn.Module):
     def forward(self, feats: dict[str, torch.Tensor], lengths: dict[str, torch.Tensor]) -> torch.Tensor:
         parts = []
         for i, m in enumerate(self.names):
-            x = (feats[m] - getattr(self, f"mean_{i}")) / getattr(self, f"std_{i}")
+            x = squash(feats[m]) if self.cfg.log_features else feats[m]
+            x = (x - getattr(self, f"mean_{i}")) / getattr(self, f"std_{i}")
             p = self.proj[m](resample(x, lengths[m], self.cfg.enc_len))
             absent = (lengths[m] == 0)[:, None, None]
             parts.append(torch.where(absent, self.missing[m].expand_as(p), p))
@@ -114,6 +123,9 @@ class S2VT(nn.Module):
         self.lstm1 = nn.LSTM(h, h, batch_first=True)
         self.lstm2 = nn.LSTM(h + e, h, batch_first=True)
         self.drop = nn.Dropout(cfg.dropout)
+        if cfg.attention:  # soft temporal attention (Yao et al. 2015), Luong's "general" score
+            self.att_query = nn.Linear(h, h, bias=False)
+            self.att_mix = nn.Linear(2 * h, h)
         self.out = nn.Linear(h, cfg.vocab_size)
         self.text = TextEncoder(cfg.text_vocab, cfg.text_embed, h, cfg.dropout) if cfg.text_vocab else None
         if cfg.text_fusion not in ("late", "guided"):
@@ -126,7 +138,8 @@ class S2VT(nn.Module):
     def encode(self, feats, lengths):
         """Encoding steps: LSTM1 reads fused features, LSTM2 reads [h1; <pad> embedding].
 
-        Returns (encoder outputs of LSTM2 [B, L, H], (state1, state2, context [1, B, H])), or
+        Returns (encoder outputs of LSTM2 [B, L, H], (state1, state2, context [1, B, H][, steps [L, B, H]])):
+        with `attention` the fused steps ride along in the states, batch in dim 1 as the decoders expect;
         (None, None) for a text-only model.
         """
         if self.fusion is None:
@@ -136,17 +149,21 @@ class S2VT(nn.Module):
         pad = self.embed.weight[self.cfg.pad_id].expand(x.shape[0], x.shape[1], -1)
         h2, s2 = self.lstm2(torch.cat([self.drop(h1), pad], -1))
         context = x.mean(1)[None] if self.cfg.context else x.new_zeros(1, x.shape[0], x.shape[2])
-        return h2, (s1, s2, context)
+        return h2, (s1, s2, context, x.transpose(0, 1)) if self.cfg.attention else (s1, s2, context)
 
     def step(self, words: torch.Tensor, states):
         """Decoding steps for `words` [B, T] (the previous words) -> logits [B, T, V]. LSTM1 reads the
         video's mean fused feature at every step (zeros in the original S2VT, `context` off): the
         decoder keeps seeing the video instead of drifting to the likeliest caption of the dataset."""
-        s1, s2, context = states
+        s1, s2, context, *steps = states
         b, t = words.shape
         h1, s1 = self.lstm1(context.transpose(0, 1).expand(b, t, -1), s1)
         h2, s2 = self.lstm2(torch.cat([self.drop(h1), self.embed(words)], -1), s2)
-        return self.out(self.drop(h2)), (s1, s2, context)
+        if steps:  # each word's state picks the frames it needs: what the mean feature blurs together
+            frames = steps[0].transpose(0, 1)                                    # [B, L, H]
+            weights = torch.softmax(self.att_query(h2) @ frames.transpose(1, 2), -1)  # [B, T, L]
+            h2 = torch.tanh(self.att_mix(torch.cat([h2, weights @ frames], -1)))
+        return self.out(self.drop(h2)), (s1, s2, context, *steps)
 
     def tags(self, enc_out: torch.Tensor | None, text: dict | None = None) -> torch.Tensor | None:
         """Tag logits from the mean of the encoder outputs (and the text, `pooled`)."""

@@ -132,3 +132,19 @@ def test_beam_search_equals_a_full_vocabulary_search():
             got = ids[i, j].tolist()
             assert got[:len(words)] == words[:len(got)]
             assert abs(scores[i, j].item() - score) < 1e-4
+
+
+def test_attention_decode_equals_teacher_forced_argmax():
+    torch.manual_seed(1)
+    model = S2VT(ModelConfig({"a": 8}, vocab_size=30, hidden=32, embed=32, enc_len=5, dropout=0.0, context=True,
+                             attention=True)).eval()
+    _, states = model.encode({"a": torch.randn(6, 5, 8)}, {"a": torch.tensor([5, 5, 4, 3, 2, 1])})
+    ids = greedy(model, states, BOS, EOS, 8)
+    with torch.no_grad():  # one pass over the whole caption sees what the step-by-step decoder saw
+        logits, _ = model.step(torch.cat([torch.full((6, 1), BOS), ids[:, :-1]], 1), states)
+    # the same bans at each position as greedy applied (a random model loops: trigram blocking acts)
+    want = torch.stack([_banned(logits[:, t], BOS, 0, seqs=ids[:, :t]).argmax(-1) for t in range(ids.shape[1])], 1)
+    ended = (ids == EOS).cumsum(1) - (ids == EOS).long() > 0  # positions after a caption's <eos>
+    assert torch.equal(want[~ended], ids[~ended])
+    b, _ = beam_search(model, states, BOS, EOS, beam=1, max_len=8)
+    assert torch.equal(b[:, 0, :ids.shape[1]], ids)

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from s2vt.engine import TrainConfig, load_checkpoint, train
+from s2vt.engine import CheckpointError, TrainConfig, load_checkpoint, train
 from s2vt.synthetic import make_store
 
 from .conftest import run_cli
@@ -113,3 +113,37 @@ def test_bad_inputs_exit_2(planted, tmp_path):
         proc = run_cli(*args)
         assert proc.returncode == 2, (message, proc.stderr[-2000:])
         assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_attention_and_log_features_train_and_old_checkpoints_load(planted, tmp_path):
+    # attention is the default; the sign-log features are not
+    train(TrainConfig(*map(str, planted), out=str(tmp_path / "att"), epochs=2, log_features=True, **FAST))
+    hist = rows(tmp_path / "att")
+    assert float(hist[1]["train_loss"]) < float(hist[0]["train_loss"])
+    model, *_ = load_checkpoint(tmp_path / "att" / "best.pt")
+    assert model.cfg.attention and model.cfg.log_features
+    # a checkpoint from before these options (no such config keys) loads as the model it was
+    train(TrainConfig(*map(str, planted), out=str(tmp_path / "old"), epochs=1, attention=False, **FAST))
+    ckpt = torch.load(tmp_path / "old" / "best.pt", weights_only=True)
+    del ckpt["config"]["attention"], ckpt["config"]["log_features"]
+    torch.save(ckpt, tmp_path / "old.pt")
+    model, *_ = load_checkpoint(tmp_path / "old.pt")
+    assert not model.cfg.attention and not model.cfg.log_features
+    # the attention switch without its weights is refused in one line, not a traceback
+    ckpt["config"]["attention"] = True
+    torch.save(ckpt, tmp_path / "forged.pt")
+    with pytest.raises(CheckpointError, match="forged.pt"):
+        load_checkpoint(tmp_path / "forged.pt")
+
+
+def test_cli_defaults_mirror_train_config():
+    import argparse
+    import dataclasses
+
+    from s2vt.cli import add_train_arguments
+
+    p = argparse.ArgumentParser()
+    add_train_arguments(p)
+    args = vars(p.parse_args(["--manifest", "m", "--features", "f", "--out", "o"]))
+    fields = [f for f in dataclasses.fields(TrainConfig) if f.name in args and f.name not in ("manifest", "features", "out")]
+    assert len(fields) > 25 and {f.name: args[f.name] for f in fields} == {f.name: f.default for f in fields}

@@ -1,6 +1,6 @@
 import torch
 
-from s2vt.model import ModelConfig, S2VT, resample
+from s2vt.model import ModelConfig, S2VT, resample, squash
 from s2vt.vocab import Vocab, tokenize
 
 
@@ -45,3 +45,29 @@ def test_model_shapes_and_missing_modality():
         model.fusion.missing["b"].fill_(0.0)
         base, _ = model(feats, lengths, torch.zeros(2, 6, dtype=torch.long))
     assert torch.allclose(changed[0], base[0]) and not torch.allclose(changed[1], base[1])
+
+
+def test_attention_model_shapes_and_gradients():
+    cfg = ModelConfig(modalities={"a": 8}, vocab_size=11, hidden=16, embed=16, enc_len=5, context=True, attention=True)
+    model = S2VT(cfg)
+    feats, lengths = {"a": torch.randn(2, 7, 8)}, {"a": torch.tensor([7, 4])}
+    # three captions of video 0, one of video 1: the attended steps follow each caption's video
+    logits, _ = model(feats, lengths, torch.randint(0, 11, (4, 6)), video_index=torch.tensor([0, 0, 0, 1]))
+    assert logits.shape == (4, 6, 11)
+    logits.sum().backward()
+    for p in (model.att_query.weight, model.att_mix.weight, model.fusion.proj["a"][0].weight):
+        assert p.grad is not None and p.grad.abs().sum() > 0
+    plain = S2VT(ModelConfig(modalities={"a": 8}, vocab_size=11, hidden=16, embed=16, enc_len=5))
+    assert len(model.encode(feats, lengths)[1]) == 4 and len(plain.encode(feats, lengths)[1]) == 3
+
+
+def test_log_features_squash_before_standardising():
+    torch.manual_seed(0)
+    on = S2VT(ModelConfig(modalities={"a": 8}, vocab_size=11, hidden=16, embed=16, enc_len=5, log_features=True)).eval()
+    off = S2VT(ModelConfig(modalities={"a": 8}, vocab_size=11, hidden=16, embed=16, enc_len=5)).eval()
+    off.load_state_dict(on.state_dict())
+    x, lengths = torch.randn(2, 7, 8) * 10, {"a": torch.tensor([7, 4])}
+    assert torch.allclose(squash(torch.tensor([-3.0, 0.0, 3.0])), torch.tensor([-1.3863, 0.0, 1.3863]), atol=1e-4)
+    with torch.no_grad():
+        assert torch.allclose(on.fusion({"a": x}, lengths), off.fusion({"a": squash(x)}, lengths))
+        assert not torch.allclose(on.fusion({"a": x}, lengths), off.fusion({"a": x}, lengths))
