@@ -2,7 +2,8 @@
 
 features {modality: [B, T_m, D_m]} --standardise, resample to L steps--> Linear -> ReLU ->
 Dropout per modality --fuse (concat | sum | gated)--> [B, L, H] --S2VT encoder--> states
---S2VT decoder--> word logits;  mean of encoder outputs --MLP--> tag logits.
+--S2VT decoder--> word logits;  encoder outputs (or, `tag_input` fused, the fused features: no
+LSTM runs for tags) --tag head (tagheads.py: mlp | moe | nextvlad | attention)--> tag logits.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .decode import map_states
+from .tagheads import build as build_tag_head
 
 
 @dataclasses.dataclass
@@ -29,6 +31,8 @@ class ModelConfig:
     tag_threshold: float = 0.5
     pad_id: int = 0
     context: bool = False               # decoding steps feed LSTM1 the mean fused feature (not zeros)
+    tag_head: str = "mlp"               # tagheads.TAG_HEADS
+    tag_input: str = "encoder"          # encoder | fused: what the tag head reads
 
 
 def resample(x: torch.Tensor, lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -80,11 +84,13 @@ class Fusion(nn.Module):
             getattr(self, f"mean_{i}").copy_(stats[m][0])
             getattr(self, f"std_{i}").copy_(stats[m][1])
 
-    def forward(self, feats: dict[str, torch.Tensor], lengths: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, feats: dict[str, torch.Tensor], lengths: dict[str, torch.Tensor],
+                steps: int | None = None) -> torch.Tensor:
+        """[B, steps, H] fused features (steps: enc_len unless given)."""
         parts = []
         for i, m in enumerate(self.names):
             x = (feats[m] - getattr(self, f"mean_{i}")) / getattr(self, f"std_{i}")
-            p = self.proj[m](resample(x, lengths[m], self.cfg.enc_len))
+            p = self.proj[m](resample(x, lengths[m], steps or self.cfg.enc_len))
             absent = (lengths[m] == 0)[:, None, None]
             parts.append(torch.where(absent, self.missing[m].expand_as(p), p))
         if self.cfg.fusion == "concat":
@@ -108,8 +114,9 @@ class S2VT(nn.Module):
         self.lstm2 = nn.LSTM(h + e, h, batch_first=True)
         self.drop = nn.Dropout(cfg.dropout)
         self.out = nn.Linear(h, cfg.vocab_size)
-        self.tag_head = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Dropout(cfg.dropout),
-                                      nn.Linear(h, cfg.num_tags)) if cfg.num_tags else None
+        if cfg.tag_input not in ("encoder", "fused"):
+            raise ValueError(f"tag_input must be encoder or fused, not {cfg.tag_input!r}")
+        self.tag_head = build_tag_head(cfg.tag_head, h, cfg.num_tags, cfg.dropout) if cfg.num_tags else None
 
     def encode(self, feats, lengths):
         """Encoding steps: LSTM1 reads fused features, LSTM2 reads [h1; <pad> embedding].
@@ -133,9 +140,16 @@ class S2VT(nn.Module):
         h2, s2 = self.lstm2(torch.cat([self.drop(h1), self.embed(words)], -1), s2)
         return self.out(self.drop(h2)), (s1, s2, context)
 
-    def tags(self, enc_out: torch.Tensor) -> torch.Tensor | None:
-        """Tag logits from the mean of the encoder outputs."""
-        return self.tag_head(enc_out.mean(1)) if self.tag_head is not None else None
+    def tag_logits(self, feats, lengths, enc_out: torch.Tensor | None = None) -> torch.Tensor | None:
+        """Tag logits [B, C]: the head reads the fused features (`tag_input` fused: the LSTMs do not
+        run) or the encoder outputs (`enc_out` where already computed)."""
+        if self.tag_head is None:
+            return None
+        if self.cfg.tag_input == "fused":
+            # video-level features (one row per video): one step, not enc_len copies of it
+            single = all(int(n.max()) <= 1 for n in lengths.values())
+            return self.tag_head(self.fusion(feats, lengths, 1 if single else None))
+        return self.tag_head(enc_out if enc_out is not None else self.encode(feats, lengths)[0])
 
     def forward(self, feats, lengths, words: torch.Tensor | None = None, sample_prob: float = 0.0,
                 video_index: torch.Tensor | None = None):
@@ -146,10 +160,11 @@ class S2VT(nn.Module):
         With sample_prob > 0 (scheduled sampling) each step's input is, with that
         probability, the model's own previous prediction instead of the reference word.
         """
-        enc_out, states = self.encode(feats, lengths)
-        tag_logits = self.tags(enc_out)
+        enc_out, states = (self.encode(feats, lengths) if words is not None or self.cfg.tag_input == "encoder"
+                           else (None, None))  # tag-only with fused input: no LSTM runs
+        tag_logits = self.tag_logits(feats, lengths, enc_out)
         if video_index is not None:
-            states = map_states(states, lambda s: s.index_select(1, video_index))
+            states = map_states(states, lambda s: s.index_select(1, video_index)) if states is not None else None
             tag_logits = tag_logits.index_select(0, video_index) if tag_logits is not None else None
         if words is None:
             return None, tag_logits

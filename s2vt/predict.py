@@ -15,7 +15,7 @@ from extract.store import META_KEYS, FeatureStore, StoreError
 
 from .data import Labels, VideoDataset, batches, collate, to_device
 from .decode import decode
-from .metrics import CAPTION_KEYS, TAG_KEYS, caption_scores, tag_scores
+from .metrics import CAPTION_KEYS, GAP_TOP_K, TAG_KEYS, caption_scores, tag_scores
 from .model import S2VT
 from .results import refuse_inputs
 from .vocab import Vocab
@@ -32,14 +32,14 @@ def check_settings(beam: int, tags: int = 0, batch_size: int = 1) -> None:
 def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: int = 5, max_len: int = 28):
     """(captions, tag probabilities [B, C] or None) for one collated batch."""
     model.eval()
-    enc_out, states = model.encode(feats, lengths)
-    b = enc_out.shape[0]
+    enc_out = None
     if len(vocab) > 4:  # a model trained with captions
+        enc_out, states = model.encode(feats, lengths)
         ids = decode(model, states, vocab.bos, vocab.eos, beam, max_len)
         captions = [vocab.decode(row) for row in ids.tolist()]
     else:
-        captions = [""] * b
-    logits = model.tags(enc_out)
+        captions = [""] * len(next(iter(feats.values())))
+    logits = model.tag_logits(feats, lengths, enc_out)
     if logits is None:
         return captions, None
     probs = torch.sigmoid(logits) if model.cfg.multilabel else torch.softmax(logits, -1)
@@ -68,8 +68,8 @@ def predicted_tags(probs: np.ndarray, labels: Labels, threshold: float) -> list[
     return [{"tag": labels.names[i], "p": round(float(probs[i]), 4)} for i in keep]
 
 
-def top_tags(probs: np.ndarray, labels: Labels, k: int) -> list[dict]:
-    return [{"tag": labels.names[i], "p": round(float(probs[i]), 4)} for i in np.argsort(-probs)[:k]]
+def top_tags(probs: np.ndarray, labels: Labels, k: int, digits: int = 4) -> list[dict]:
+    return [{"tag": labels.names[i], "p": round(float(probs[i]), digits)} for i in np.argsort(-probs)[:k]]
 
 
 def check_store_matches(store: FeatureStore, ckpt_meta: dict, modalities: list[str]) -> None:
@@ -168,6 +168,8 @@ def evaluate(checkpoint: str, manifest: str, features: str, split: str = "test",
         for i, vid in enumerate(batch["video_id"]):
             tags = predicted_tags(probs[i], labels, model.cfg.tag_threshold) if probs is not None else []
             preds[vid] = {"video_id": vid, "caption": captions[i], "tags": tags}
+            if probs is not None and labels.multilabel:  # GAP@20 can be recomputed from the file
+                preds[vid]["top_tags"] = top_tags(probs[i], labels, GAP_TOP_K, digits=6)
         if probs is not None:
             all_probs.append(probs)
     metrics: dict = {"split": split, "videos": len(entries), "beam": beam}
@@ -183,6 +185,8 @@ def evaluate(checkpoint: str, manifest: str, features: str, split: str = "test",
         rows = [i for i, e in enumerate(entries) if e.get("tags")]
         pred_sets = [{index[t["tag"]] for t in preds[entries[i]["video_id"]]["tags"]} for i in rows]
         metrics.update(tag_scores(probs[rows], [gold[i] for i in rows], pred_sets))
+        if labels.multilabel:  # the threshold of tag_precision/recall/f1, chosen on val in training
+            metrics["tag_threshold"] = model.cfg.tag_threshold
     metrics["seconds"] = round(time.time() - t0, 2)
     atomic_write_json(out_path, list(preds.values()))
     atomic_write_json(metrics_path, metrics)
