@@ -80,7 +80,7 @@ def logreg(args, batch_size: int = 64, lr: float = 1e-3, epochs: int = 100, pati
     y = torch.stack([labels.target(e["tags"]) for e in split["train"]]).to(dev)
     gold = {s: gold_rows(split[s], labels) for s in ("val", "test")}
     torch.manual_seed(0)
-    model = prior_bias(torch.nn.Linear(x["train"].shape[1], len(labels.names)), len(labels.names)).to(dev)
+    model = prior_bias(torch.nn.Linear(x["train"].shape[1], len(labels.names)), len(labels.names), True).to(dev)
     optim = torch.optim.Adam(model.parameters(), lr=lr)
     t0, best, bad, result = time.perf_counter(), -1.0, 0, {}
     for epoch in range(1, epochs + 1):

@@ -28,8 +28,8 @@ from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, b
 from .decode import greedy
 from .metrics import cider, gap, micro_f1, tag_accuracy
 from .model import ModelConfig, S2VT, caption_loss, tag_loss
-from .tagheads import TAG_HEADS
 from .results import refuse_inputs
+from .tagheads import TAG_HEADS
 from .vocab import SPECIALS, Vocab
 
 CHECKPOINT_FORMAT = "s2vt-checkpoint-1"
@@ -94,7 +94,8 @@ class TrainConfig:
         rules = {name: (getattr(self, name) is None or getattr(self, name) >= 1, "at least 1") for name in counts}
         rules.update({  # NaN fails every comparison, so it is refused too
             "stop_after": (self.stop_after is None or self.stop_after >= 1, "at least 1"),
-            "lr": (self.lr is None or 0 <= self.lr < math.inf, "a number >= 0"),  # 0 freezes the model (the early-stopping test)
+            # lr 0 freezes the model (the early-stopping test)
+            "lr": (self.lr is None or 0 <= self.lr < math.inf, "a number >= 0"),
             "clip_norm": (0 < self.clip_norm < math.inf, "a number > 0"),
             "tag_weight": (0 <= self.tag_weight < math.inf, "a number >= 0"),
             "dropout": (0 <= self.dropout < 1, "in [0, 1)"),

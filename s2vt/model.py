@@ -116,7 +116,8 @@ class S2VT(nn.Module):
         self.out = nn.Linear(h, cfg.vocab_size)
         if cfg.tag_input not in ("encoder", "fused"):
             raise ValueError(f"tag_input must be encoder or fused, not {cfg.tag_input!r}")
-        self.tag_head = build_tag_head(cfg.tag_head, h, cfg.num_tags, cfg.dropout) if cfg.num_tags else None
+        self.tag_head = (build_tag_head(cfg.tag_head, h, cfg.num_tags, cfg.dropout, cfg.multilabel)
+                         if cfg.num_tags else None)
 
     def encode(self, feats, lengths):
         """Encoding steps: LSTM1 reads fused features, LSTM2 reads [h1; <pad> embedding].

@@ -21,11 +21,12 @@ from torch import nn
 TAG_HEADS = ("mlp", "moe", "nextvlad", "attention")
 
 
-def prior_bias(layer: nn.Linear, num_tags: int) -> nn.Linear:
-    """Start the output layer at p = 1/num_tags for every tag instead of 0.5: with thousands of
-    multi-label classes, Adam (steps of ~lr) would otherwise spend thousands of steps just pushing
-    every bias down from 0 (YouTube-8M: val GAP 0.06 after 5 epochs without, see README)."""
-    if num_tags > 1:
+def prior_bias(layer: nn.Linear, num_tags: int, multilabel: bool) -> nn.Linear:
+    """Start a multi-label output layer at p = 1/num_tags for every tag instead of 0.5: with
+    thousands of classes, Adam (steps of ~lr) would otherwise spend thousands of steps just pushing
+    every bias down from 0 (YouTube-8M, docs/benchmarks.md).
+    A softmax ignores a shift shared by all classes: single-label heads keep torch's init."""
+    if multilabel and num_tags > 1:
         nn.init.constant_(layer.bias, -math.log(num_tags))
     return layer
 
@@ -42,9 +43,9 @@ class MLPHead(nn.Sequential):
     """Mean over steps, then Linear-ReLU-Dropout-Linear. A Sequential, so its weights keep the names
     (tag_head.0.*, tag_head.3.*) of checkpoints saved before heads were selectable."""
 
-    def __init__(self, h: int, num_tags: int, dropout: float) -> None:
+    def __init__(self, h: int, num_tags: int, dropout: float, multilabel: bool) -> None:
         super().__init__(nn.Linear(h, h), nn.ReLU(), nn.Dropout(dropout),
-                         prior_bias(nn.Linear(h, num_tags), num_tags))
+                         prior_bias(nn.Linear(h, num_tags), num_tags, multilabel))
         self.dim = h
 
     def pool(self, x, mask=None):
@@ -61,12 +62,12 @@ class MoEHead(nn.Module):
     """video_level_models.MoeModel: per class, a softmax gate over `experts` + 1 (a dummy expert that
     always says 0) weighs sigmoid experts. Returns logit(p) so the same losses apply."""
 
-    def __init__(self, h: int, num_tags: int, dropout: float, experts: int = 2) -> None:
+    def __init__(self, h: int, num_tags: int, dropout: float, multilabel: bool, experts: int = 2) -> None:
         super().__init__()
         self.dim, self.experts, self.num_tags = h, experts, num_tags
         self.drop = nn.Dropout(dropout)
         self.gate = nn.Linear(h, num_tags * (experts + 1))
-        self.expert = prior_bias(nn.Linear(h, num_tags * experts), num_tags)
+        self.expert = prior_bias(nn.Linear(h, num_tags * experts), num_tags, multilabel)
 
     def pool(self, x, mask=None):
         return masked_mean(x, mask)
@@ -88,8 +89,8 @@ class NeXtVLADHead(nn.Module):
     a per-group sigmoid attention), aggregate the residuals to the cluster centres over steps and
     groups ([clusters, N'], intra-normalised), then Dropout-FC-BN and SE context gating."""
 
-    def __init__(self, h: int, num_tags: int, dropout: float, clusters: int = 32, groups: int = 8,
-                 expansion: int = 2, gating_reduction: int = 8) -> None:
+    def __init__(self, h: int, num_tags: int, dropout: float, multilabel: bool, clusters: int = 32,
+                 groups: int = 8, expansion: int = 2, gating_reduction: int = 8) -> None:
         super().__init__()
         wide = expansion * h
         if wide % groups:
@@ -105,7 +106,7 @@ class NeXtVLADHead(nn.Module):
         self.fc_bn = nn.BatchNorm1d(h)
         self.se = nn.Sequential(nn.Linear(h, h // gating_reduction), nn.BatchNorm1d(h // gating_reduction),
                                 nn.ReLU(), nn.Linear(h // gating_reduction, h), nn.BatchNorm1d(h), nn.Sigmoid())
-        self.out = prior_bias(nn.Linear(h, num_tags), num_tags)
+        self.out = prior_bias(nn.Linear(h, num_tags), num_tags, multilabel)
 
     def pool(self, x, mask=None):
         b, steps, _ = x.shape
@@ -132,11 +133,11 @@ class NeXtVLADHead(nn.Module):
 class AttentionHead(nn.Module):
     """Attention pooling: weights softmax(w . tanh(W x_t)) over the steps, then the MLP classifier."""
 
-    def __init__(self, h: int, num_tags: int, dropout: float) -> None:
+    def __init__(self, h: int, num_tags: int, dropout: float, multilabel: bool) -> None:
         super().__init__()
         self.dim = h
         self.score = nn.Sequential(nn.Linear(h, h), nn.Tanh(), nn.Linear(h, 1))
-        self.mlp = MLPHead(h, num_tags, dropout)
+        self.mlp = MLPHead(h, num_tags, dropout, multilabel)
 
     def pool(self, x, mask=None):
         s = self.score(x).squeeze(-1)                                           # [B, L]
@@ -151,9 +152,9 @@ class AttentionHead(nn.Module):
         return self.classify(self.pool(x, mask))
 
 
-def build(name: str, h: int, num_tags: int, dropout: float) -> nn.Module:
+def build(name: str, h: int, num_tags: int, dropout: float, multilabel: bool) -> nn.Module:
     """The tag head called `name` (one of TAG_HEADS) from hidden size h to num_tags logits."""
     heads = {"mlp": MLPHead, "moe": MoEHead, "nextvlad": NeXtVLADHead, "attention": AttentionHead}
     if name not in heads:
         raise ValueError(f"tag_head must be one of {', '.join(TAG_HEADS)}, not {name!r}")
-    return heads[name](h, num_tags, dropout)
+    return heads[name](h, num_tags, dropout, multilabel)

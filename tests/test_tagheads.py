@@ -18,7 +18,7 @@ FAST = dict(hidden=64, embed=64, batch_size=32, lr=3e-3, min_count=1, enc_len=10
 @pytest.mark.parametrize("name", TAG_HEADS)
 def test_head_shapes_mask_and_prior(name):
     torch.manual_seed(0)
-    head = build(name, 32, 500, 0.0).eval()
+    head = build(name, 32, 500, 0.0, multilabel=True).eval()
     x = torch.randn(3, 6, 32)
     logits = head(x)
     assert logits.shape == (3, 500)
