@@ -15,19 +15,21 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="feature store folder (optional when the manifest has text: a text-only model)")
     p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, metrics.csv, curves.png")
     p.add_argument("--modalities", default=None, help="comma-separated subset (default: all in the store)")
-    p.add_argument("--epochs", type=int, default=4, help="passes over every (video, caption) pair")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="passes over every (video, caption) pair (default: the recipe for the data, README)")
     p.add_argument("--patience", type=int, default=3,
                    help="validation checks (one per epoch) without improvement before stopping")
-    p.add_argument("--batch-size", type=int, default=64, help="(video, caption) pairs per step")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="(video, caption) pairs per step (default: the recipe for the data)")
     p.add_argument("--per-video", type=int, default=4,
                    help="captions of one video per batch group, sharing one encoder pass")
     p.add_argument("--one-caption-per-video", dest="per_caption", action="store_false",
                    help="an epoch shows one random caption per video instead of every caption")
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe for the data)")
     p.add_argument("--warmup", type=int, default=200, help="optimiser steps of linear warmup (at most one epoch)")
     p.add_argument("--schedule", choices=("cosine", "step"), default="cosine",
                    help="cosine: decay to 5%% of --lr by the last epoch; step: halve every 10 epochs")
-    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--hidden", type=int, default=None, help="(default: the recipe for the data)")
     p.add_argument("--embed", type=int, default=512)
     p.add_argument("--fusion", choices=("concat", "sum", "gated"), default="concat")
     # 0.5 + smoothing 0.1: val CIDEr-D 0.509, test 0.481 vs 0.500 / 0.457 with 0.3 + 0 (MLDS split)
@@ -41,7 +43,13 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-context", dest="context", action="store_false",
                    help="decoding steps feed LSTM1 zeros (the original S2VT) instead of the mean video feature")
     p.add_argument("--metric", default="auto",
-                   help="validation metric for early stopping (CIDEr, tag_acc, lic_score)")
+                   help="validation metric for early stopping (CIDEr, tag_acc, gap, lic_score; auto: CIDEr with "
+                   "captions, else lic_score for LIC2022 levels, gap for multi-label tags, tag_acc for single-label)")
+    p.add_argument("--tag-head", default=None, choices=("mlp", "moe", "nextvlad", "attention"),
+                   help="tag head (s2vt/tagheads.py; default: the recipe for the data)")
+    p.add_argument("--tag-input", default="auto", choices=("auto", "encoder", "fused"),
+                   help="what the tag head reads: the S2VT encoder's outputs or the fused features (no LSTM); "
+                   "auto: fused for tag-only data")
     p.add_argument("--no-text", dest="text", action="store_false", help="ignore the manifest's text")
     p.add_argument("--text-fusion", choices=("late", "guided"), default="late",
                    help="late: text vector beside the pooled video vector; guided: the text attends over the video")
@@ -77,7 +85,7 @@ def run_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(**kw)
     best = train(cfg)
     print(json.dumps({k: v for k, v in best.items()
-                      if k in ("epoch", "CIDEr", "tag_acc", "tag_f1", "level1_acc", "level2_acc", "lic_score")}))
+                      if k in ("epoch", "CIDEr", "tag_acc", "gap", "tag_f1", "level1_acc", "level2_acc", "lic_score")}))
     if best:
         from .predict import DEFAULT_CHECKPOINT, CHECKPOINT_ENV
         run = f"{cfg.out.rstrip('/')}/best.pt"

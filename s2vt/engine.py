@@ -26,10 +26,11 @@ from extract.store import FeatureStore, StoreError
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
                    drop_blank_captions, feature_dims, feature_stats, to_device)
 from .decode import greedy
-from .metrics import cider, micro_f1, tag_accuracy
+from .metrics import cider, gap, micro_f1, tag_accuracy
 from .levels import best_threshold, kinds, level_loss, probabilities
 from .model import ModelConfig, S2VT, caption_loss, squash, tag_loss
 from .results import refuse_inputs
+from .tagheads import TAG_HEADS
 from .text import TOKENIZERS, TextVocab, has_text
 from .vocab import SPECIALS, Vocab
 
@@ -42,6 +43,16 @@ class ConfigError(UserError):
     """A training setting out of range; one line for the user."""
 
 
+# settings whose default depends on the data (README "Training recipe"): a TrainConfig field left
+# None takes the caption recipe's value when the training split has captions, else the LIC2022
+# levels' when its tags are level1:/level2:/tag: names, else the tag-only one's
+RECIPES = {"captions": {"epochs": 4, "batch_size": 64, "lr": 1e-3, "hidden": 512, "tag_head": "mlp"},
+           # chosen on val GAP of 8 YouTube-8M shards (README "Tags on YouTube-8M")
+           "tags": {"epochs": 15, "batch_size": 256, "lr": 3e-3, "hidden": 1024, "tag_head": "moe"},
+           # LIC2022 level-1/level-2/topic-tag labels (README "Text"): tuned with these on kuairec val
+           "levels": {"epochs": 4, "batch_size": 64, "lr": 1e-3, "hidden": 512, "tag_head": "mlp"}}
+
+
 @dataclasses.dataclass
 class TrainConfig:
     manifest: str
@@ -50,15 +61,15 @@ class TrainConfig:
     modalities: list[str] | None = None
     # the recipe for a real dataset (README "Training recipe"): an epoch shows every (video, caption)
     # pair, captions of a video in groups sharing one encoding, warmup then cosine decay per step
-    epochs: int = 4
+    epochs: int | None = None       # None: RECIPES
     patience: int = 3               # validation checks (one per epoch) without improvement
-    batch_size: int = 64            # (video, caption) pairs per step
+    batch_size: int | None = None   # (video, caption) pairs per step; None: RECIPES
     per_video: int = 4              # captions of one video per group (one encoder pass for all of them)
     per_caption: bool = True        # False: an epoch shows one random caption per video (the demo)
-    lr: float = 1e-3
+    lr: float | None = None         # None: RECIPES
     warmup: int = 200               # optimiser steps of linear warmup
     schedule: str = "cosine"        # cosine: decay to 5% of lr over all epochs' steps; step: halve every 10 epochs
-    hidden: int = 512
+    hidden: int | None = None       # None: RECIPES
     embed: int = 512
     fusion: str = "concat"
     dropout: float = 0.5
@@ -79,6 +90,8 @@ class TrainConfig:
     min_tag_count: int = 3          # LIC2022 topic tags on fewer training videos are dropped
     attention: bool = True          # decoder attends over the encoder steps (ModelConfig.attention)
     log_features: bool = False      # sign(x) log(1 + |x|) before standardising (ModelConfig.log_features)
+    tag_head: str | None = None     # tagheads.TAG_HEADS; None: RECIPES
+    tag_input: str = "auto"         # auto: the fused features for tag-only data (no LSTM runs), else the encoder's
     seed: int = 0
     resume: bool = False
     overwrite: bool = False         # train over a run folder that already holds a model
@@ -92,19 +105,23 @@ class TrainConfig:
         """Refuse settings out of range now, not after the data is read or an epoch is trained."""
         counts = ("epochs", "patience", "batch_size", "per_video", "hidden", "embed", "min_count", "max_len",
                   "enc_len", "text_embed", "text_min_count", "min_tag_count")
-        rules = {name: (getattr(self, name) >= 1, "at least 1") for name in counts}
+        rules = {name: (getattr(self, name) is None or getattr(self, name) >= 1, "at least 1") for name in counts}
         rules.update({  # NaN fails every comparison, so it is refused too
             "stop_after": (self.stop_after is None or self.stop_after >= 1, "at least 1"),
-            "lr": (0 <= self.lr < math.inf, "a number >= 0"),  # 0 freezes the model (the early-stopping test)
+            # lr 0 freezes the model (the early-stopping test)
+            "lr": (self.lr is None or 0 <= self.lr < math.inf, "a number >= 0"),
             "clip_norm": (0 < self.clip_norm < math.inf, "a number > 0"),
             "tag_weight": (0 <= self.tag_weight < math.inf, "a number >= 0"),
             "dropout": (0 <= self.dropout < 1, "in [0, 1)"),
             "label_smoothing": (0 <= self.label_smoothing < 1, "in [0, 1)"),
             "sample_prob": (0 <= self.sample_prob <= 1, "in [0, 1]"),
-            "metric": (self.metric in ("auto", "CIDEr", "tag_acc", "lic_score"), "auto, CIDEr, tag_acc or lic_score"),
+            "metric": (self.metric in ("auto", "CIDEr", "tag_acc", "gap", "lic_score"),
+                       "auto, CIDEr, tag_acc, gap or lic_score"),
             "text_lr": (0 <= self.text_lr < math.inf, "a number >= 0"),
             "text_fusion": (self.text_fusion in ("late", "guided"), "late or guided"),
             "text_tokenizer": (self.text_tokenizer in TOKENIZERS, " or ".join(TOKENIZERS)),
+            "tag_head": (self.tag_head in (None, *TAG_HEADS), " or ".join(TAG_HEADS)),
+            "tag_input": (self.tag_input in ("auto", "encoder", "fused"), "auto, encoder or fused"),
             "warmup": (self.warmup >= 0, "at least 0"),
             "schedule": (self.schedule in ("cosine", "step"), "cosine or step"),
         })
@@ -223,14 +240,15 @@ def evaluate_split(model: S2VT, loader, vocab: Vocab, labels: Labels, device, ma
     with torch.no_grad():
         for batch in loader:
             batch = to_device(batch, device)
-            enc_out, states = model.encode(batch["feats"], batch["lengths"])
-            if any(batch["refs"]) and states is not None:
+            enc_out = None
+            if any(batch["refs"]):
+                enc_out, states = model.encode(batch["feats"], batch["lengths"])
                 ids = greedy(model, states, vocab.bos, vocab.eos, max_len)
                 for vid, row, r in zip(batch["video_id"], ids.tolist(), batch["refs"]):
                     if r:
                         preds[vid], refs[vid] = vocab.decode(row), r
             if model.tag_head is not None and batch["tag"] is not None:
-                logits = model.tags(enc_out, batch.get("text"))
+                logits = model.tag_logits(batch["feats"], batch["lengths"], enc_out, batch.get("text"))
                 scores.append(probabilities(logits, model.cfg.multilabel, groups).cpu().numpy())
                 vids += batch["video_id"]
                 t = batch["tag"].cpu()
@@ -248,6 +266,7 @@ def evaluate_split(model: S2VT, loader, vocab: Vocab, labels: Labels, device, ma
             level, out["tag_threshold"] = best_threshold(s, labels.names, groups, [tags[v] for v in vids])
             out.update(level)
         elif model.cfg.multilabel:
+            out["gap"] = gap(s, gold)
             best = max(((micro_f1([set(np.flatnonzero(r >= th)) for r in s], [set(g) for g in gold])[2], th)
                         for th in np.arange(0.05, 0.96, 0.05)), key=lambda x: x[0])
             out["tag_f1"], out["tag_threshold"] = float(best[0]), float(best[1])
@@ -391,7 +410,7 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
         raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
     was = ModelConfig(**last["config"])
     for key in ("modalities", "hidden", "embed", "fusion", "enc_len", "multilabel", "context", "attention",
-                "log_features", "text_embed", "text_fusion"):
+                "log_features", "text_embed", "text_fusion", "tag_head", "tag_input"):
         if getattr(was, key) != getattr(mcfg, key):
             raise CheckpointError(f"--resume: {path} was trained with {key}={getattr(was, key)}, "
                                   f"this run has {key}={getattr(mcfg, key)}")
@@ -408,7 +427,7 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
 
 def write_curves(history: list[dict], out: Path) -> None:
     """metrics.csv (every epoch) and curves.png (loss, validation CIDEr, tag accuracy)."""
-    keys = ["epoch", "train_loss", "CIDEr", "tag_acc", "level1_acc", "level2_acc", "tag_f1", "lic_score", "lr",
+    keys = ["epoch", "train_loss", "CIDEr", "tag_acc", "gap", "level1_acc", "level2_acc", "tag_f1", "lic_score", "lr",
             "seconds", "samples_per_s"]
     text = io.StringIO()
     w = csv.DictWriter(text, keys, extrasaction="ignore")
@@ -474,7 +493,11 @@ def train(cfg: TrainConfig) -> dict:
     has_caps = any(e.get("captions") for e in splits["train"])
     has_tags = bool(labels.names)
     groups = kinds(labels.names)
-    metric = cfg.metric if cfg.metric != "auto" else ("CIDEr" if has_caps else "lic_score" if groups else "tag_acc")
+    recipe = RECIPES["captions" if has_caps else "levels" if groups else "tags"]
+    cfg = dataclasses.replace(cfg, **{k: v for k, v in recipe.items() if getattr(cfg, k) is None})
+    metric = cfg.metric if cfg.metric != "auto" else (
+        "CIDEr" if has_caps else "lic_score" if groups else "gap" if labels.multilabel else "tag_acc")
+    tag_input = cfg.tag_input if cfg.tag_input != "auto" else ("encoder" if has_caps else "fused")
     text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
                   if cfg.text and has_text(splits["train"]) else None)
     text_extra = {"text_vocab": text_vocab.state()} if text_vocab else {}
@@ -482,7 +505,8 @@ def train(cfg: TrainConfig) -> dict:
                        embed=cfg.embed, enc_len=cfg.enc_len, fusion=cfg.fusion, dropout=cfg.dropout,
                        multilabel=labels.multilabel, pad_id=vocab.pad, context=cfg.context,
                        text_vocab=len(text_vocab) if text_vocab else 0, text_embed=cfg.text_embed,
-                       text_fusion=cfg.text_fusion, attention=cfg.attention, log_features=cfg.log_features)
+                       text_fusion=cfg.text_fusion, attention=cfg.attention, log_features=cfg.log_features,
+                       tag_head=cfg.tag_head, tag_input=tag_input)
     torch.manual_seed(cfg.seed)
     model = S2VT(mcfg)
     if modalities:
@@ -507,7 +531,9 @@ def train(cfg: TrainConfig) -> dict:
         sched.load_state_dict(last["scheduler"])
         start_epoch, best, bad, history = last["epoch"] + 1, last["best"], last["bad_epochs"], list(last["history"])
         log(f"resuming from {last_path} at epoch {start_epoch}")
-    net = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
+    # tag-only training leaves the caption decoder (and with fused tag input the LSTMs) without gradients
+    net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=not has_caps)
+           if ddp.world > 1 else model)
     meta = store.meta() if store is not None else {}
     log(f"train {len(train_ds.entries)} videos ({len(train_ds)} items, {len(sampler)} steps an epoch) / val "
         f"{len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
@@ -560,8 +586,8 @@ def train(cfg: TrainConfig) -> dict:
         else:
             bad += 1
         log(f"epoch {epoch}: loss {row['train_loss']:.3f}, " + ", ".join(
-            f"{k} {v:.3f}" for k, v in row.items() if k in ("CIDEr", "tag_acc", "tag_f1", "level1_acc", "level2_acc",
-                                                            "lic_score"))
+            f"{k} {v:.3f}" for k, v in row.items() if k in ("CIDEr", "tag_acc", "gap", "tag_f1", "level1_acc",
+                                                            "level2_acc", "lic_score"))
             + f", {row['samples_per_s']:.0f} samples/s" + (" *best*" if improved else ""))
         if ddp.main:
             if improved:

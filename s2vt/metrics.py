@@ -17,6 +17,7 @@ from .vocab import tokenize
 # its Meteor object hangs on its own lock); real captions have a few dozen words
 METEOR_MAX_WORDS = 1000
 CAPTION_KEYS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr")
+GAP_TOP_K = 20  # YouTube-8M's GAP@20: each video's top 20 predictions count
 TAG_KEYS = ("hit@1", "hit@2", "perr", "gap", "tag_precision", "tag_recall", "tag_f1")
 
 
@@ -111,28 +112,22 @@ def perr(scores: np.ndarray, gold: list[list[int]]) -> float:
     return float(np.mean(vals)) if vals else 0.0
 
 
-def gap(scores: np.ndarray, gold: list[list[int]], top_k: int = 20) -> float:
-    """Global Average Precision over every video's top-k predictions (YouTube-8M).
-
-    All videos' top-k (score, is-gold) pairs are pooled and sorted by score;
-    GAP = sum_i precision(i) * delta_recall(i), recall counted over ALL gold labels, so a
-    gold label that never reaches a top-k still lowers the score.
+def gap(scores: np.ndarray, gold: list[list[int]], top_k: int = GAP_TOP_K) -> float:
+    """Global Average Precision of every video's top-k predictions, as google/youtube-8m's
+    eval_util.calculate_gap: all videos' top-k (score, is-gold) pairs pooled and sorted by score,
+    GAP = sum_i precision(i) * [pair i is gold] / (number of gold labels of ALL videos), so a gold
+    label that never reaches its video's top k still lowers the score. (Pairs of equal score, one
+    gold and one not, have no defined order there either: it shuffles them with a fixed seed.)
     """
-    pairs = []
-    for s, g in zip(scores, gold):
-        gs = set(g)
-        for c in np.argsort(-s)[:top_k]:
-            pairs.append((float(s[c]), int(c) in gs))
     total = sum(len(set(g)) for g in gold)
-    if not total or not pairs:
+    if not total or not scores.size:
         return 0.0
-    pairs.sort(key=lambda p: -p[0])
-    hits, ap = 0, 0.0
-    for i, (_, ok) in enumerate(pairs, 1):
-        if ok:
-            hits += 1
-            ap += (hits / i) / total
-    return ap
+    k = min(top_k, scores.shape[1])
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    is_gold = np.stack([np.isin(t, list(g)) for t, g in zip(top, gold)]).ravel()
+    hits = is_gold[np.argsort(-np.take_along_axis(scores, top, 1).ravel(), kind="stable")]
+    ranks = np.flatnonzero(hits) + 1
+    return float(np.sum(np.arange(1, len(ranks) + 1) / ranks) / total)
 
 
 def micro_f1(pred_sets: list[set], gold_sets: list[set]) -> tuple[float, float, float]:

@@ -2,9 +2,11 @@
 
 features {modality: [B, T_m, D_m]} --(log,) standardise, resample to L steps--> Linear -> ReLU ->
 Dropout per modality --fuse (concat | sum | gated)--> [B, L, H] --S2VT encoder--> states
---S2VT decoder (optionally attending over the L fused steps)--> word logits;  mean of encoder outputs --MLP--> tag logits.
+--S2VT decoder (optionally attending over the L fused steps)--> word logits;  encoder outputs (or,
+`tag_input` fused, the fused features: no LSTM runs for tags) --tag head (tagheads.py: mlp | moe |
+nextvlad | attention)--> tag logits.
 With text (s2vt/text.py) the tag head reads [video vector; text vector]: the video vector is the
-mean of the encoder outputs (late fusion) or their mean weighted by the text's attention (guided);
+head's pooling of the steps (late fusion) or their mean weighted by the text's attention (guided);
 a model without video modalities tags from the text vector alone.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .decode import map_states
+from .tagheads import build as build_tag_head
 from .text import TextEncoder
 
 
@@ -38,6 +41,8 @@ class ModelConfig:
     text_fusion: str = "late"           # late | guided: how the text vector meets the video's
     attention: bool = False             # each word also reads an attention-weighted sum of the encoder steps
     log_features: bool = False          # sign(x) log(1 + |x|) before standardising (`squash`)
+    tag_head: str = "mlp"               # tagheads.TAG_HEADS
+    tag_input: str = "encoder"          # encoder | fused: what the tag head reads
 
 
 def squash(x: torch.Tensor) -> torch.Tensor:
@@ -95,12 +100,14 @@ class Fusion(nn.Module):
             getattr(self, f"mean_{i}").copy_(stats[m][0])
             getattr(self, f"std_{i}").copy_(stats[m][1])
 
-    def forward(self, feats: dict[str, torch.Tensor], lengths: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, feats: dict[str, torch.Tensor], lengths: dict[str, torch.Tensor],
+                steps: int | None = None) -> torch.Tensor:
+        """[B, steps, H] fused features (steps: enc_len unless given)."""
         parts = []
         for i, m in enumerate(self.names):
             x = squash(feats[m]) if self.cfg.log_features else feats[m]
             x = (x - getattr(self, f"mean_{i}")) / getattr(self, f"std_{i}")
-            p = self.proj[m](resample(x, lengths[m], self.cfg.enc_len))
+            p = self.proj[m](resample(x, lengths[m], steps or self.cfg.enc_len))
             absent = (lengths[m] == 0)[:, None, None]
             parts.append(torch.where(absent, self.missing[m].expand_as(p), p))
         if self.cfg.fusion == "concat":
@@ -130,10 +137,12 @@ class S2VT(nn.Module):
         self.text = TextEncoder(cfg.text_vocab, cfg.text_embed, h, cfg.dropout) if cfg.text_vocab else None
         if cfg.text_fusion not in ("late", "guided"):
             raise ValueError(f"text fusion must be late or guided, not {cfg.text_fusion!r}")
+        if cfg.tag_input not in ("encoder", "fused"):
+            raise ValueError(f"tag_input must be encoder or fused, not {cfg.tag_input!r}")
         self.query = nn.Linear(h, h) if self.text is not None and cfg.text_fusion == "guided" else None
-        pooled = h * ((self.fusion is not None) + (self.text is not None))
-        self.tag_head = nn.Sequential(nn.Linear(pooled, h), nn.ReLU(), nn.Dropout(cfg.dropout),
-                                      nn.Linear(h, cfg.num_tags)) if cfg.num_tags else None
+        width = h * ((self.fusion is not None) + (self.text is not None))  # what the head classifies
+        self.tag_head = (build_tag_head(cfg.tag_head, h, cfg.num_tags, cfg.dropout, cfg.multilabel, width)
+                         if cfg.num_tags else None)
 
     def encode(self, feats, lengths):
         """Encoding steps: LSTM1 reads fused features, LSTM2 reads [h1; <pad> embedding].
@@ -165,23 +174,35 @@ class S2VT(nn.Module):
             h2 = torch.tanh(self.att_mix(torch.cat([h2, weights @ frames], -1)))
         return self.out(self.drop(h2)), (s1, s2, context, *steps)
 
-    def tags(self, enc_out: torch.Tensor | None, text: dict | None = None) -> torch.Tensor | None:
-        """Tag logits from the mean of the encoder outputs (and the text, `pooled`)."""
-        return self.tag_head(self.pooled(enc_out, text)) if self.tag_head is not None else None
+    def tag_logits(self, feats, lengths, enc_out: torch.Tensor | None = None,
+                   text: dict | None = None) -> torch.Tensor | None:
+        """Tag logits [B, C]: the head reads the fused features (`tag_input` fused: the LSTMs do not
+        run) or the encoder outputs (`enc_out` where already computed), and the text."""
+        if self.tag_head is None:
+            return None
+        if self.fusion is None:  # text only
+            steps = None
+        elif self.cfg.tag_input == "fused":
+            # video-level features (one row per video): one step, not enc_len copies of it
+            single = all(int(n.max()) <= 1 for n in lengths.values())
+            steps = self.fusion(feats, lengths, 1 if single else None)
+        else:
+            steps = enc_out if enc_out is not None else self.encode(feats, lengths)[0]
+        return self.tag_head.classify(self.pooled(steps, text))
 
-    def pooled(self, enc_out: torch.Tensor | None, text: dict | None) -> torch.Tensor:
-        """What the tag head reads: the mean encoder output, the text vector, or both side by side.
-        Guided fusion (MultimodalVideoTag): the text vector is the query of an attention over the
-        encoder's steps, so what the title says picks the moments of the video that count."""
+    def pooled(self, steps: torch.Tensor | None, text: dict | None) -> torch.Tensor:
+        """What the head classifies: its pooling of the video steps, the text vector, or both side
+        by side. Guided fusion (MultimodalVideoTag): the text vector is the query of an attention
+        over the steps, so what the title says picks the moments of the video that count."""
         if self.text is None:
-            return enc_out.mean(1)
-        t = self.text(text, enc_out.shape[0] if enc_out is not None else 0)
-        if enc_out is None:
+            return self.tag_head.pool(steps)
+        t = self.text(text, steps.shape[0] if steps is not None else 0)
+        if steps is None:
             return t
         if self.query is None:
-            return torch.cat([enc_out.mean(1), t], -1)
-        w = torch.softmax((enc_out @ self.query(t).unsqueeze(-1)).squeeze(-1) / enc_out.shape[-1] ** 0.5, -1)
-        return torch.cat([(w.unsqueeze(-1) * enc_out).sum(1), t], -1)
+            return torch.cat([self.tag_head.pool(steps), t], -1)
+        w = torch.softmax((steps @ self.query(t).unsqueeze(-1)).squeeze(-1) / steps.shape[-1] ** 0.5, -1)
+        return torch.cat([(w.unsqueeze(-1) * steps).sum(1), t], -1)
 
     def forward(self, feats, lengths, words: torch.Tensor | None = None, sample_prob: float = 0.0,
                 video_index: torch.Tensor | None = None, text: dict | None = None):
@@ -192,8 +213,9 @@ class S2VT(nn.Module):
         With sample_prob > 0 (scheduled sampling) each step's input is, with that
         probability, the model's own previous prediction instead of the reference word.
         """
-        enc_out, states = self.encode(feats, lengths)
-        tag_logits = self.tags(enc_out, text)
+        enc_out, states = (self.encode(feats, lengths) if words is not None or self.cfg.tag_input == "encoder"
+                           else (None, None))  # tag-only with fused input: no LSTM runs
+        tag_logits = self.tag_logits(feats, lengths, enc_out, text)
         if video_index is not None:
             states = map_states(states, lambda s: s.index_select(1, video_index)) if states is not None else None
             tag_logits = tag_logits.index_select(0, video_index) if tag_logits is not None else None

@@ -16,7 +16,7 @@ from extract.store import META_KEYS, FeatureStore, StoreError
 from .data import Labels, VideoDataset, batches, collate, to_device
 from .decode import decode
 from .levels import LEVEL_KEYS, kinds, level_prediction, level_scores, probabilities
-from .metrics import CAPTION_KEYS, TAG_KEYS, caption_scores, tag_scores
+from .metrics import CAPTION_KEYS, GAP_TOP_K, TAG_KEYS, caption_scores, tag_scores
 from .model import S2VT
 from .results import refuse_inputs
 from .text import FIELDS
@@ -36,14 +36,16 @@ def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: int = 5, max_len: i
     """(captions, tag probabilities [B, C] or None) for one collated batch (`names`: the tag names,
     whose kinds say how a LIC2022 head turns logits into probabilities)."""
     model.eval()
-    enc_out, states = model.encode(feats, lengths)
-    b = enc_out.shape[0] if enc_out is not None else len(text["offsets"]) // len(FIELDS)
-    if len(vocab) > 4 and states is not None:  # a model trained with captions
+    enc_out, states = None, None
+    if len(vocab) > 4:  # a model trained with captions
+        enc_out, states = model.encode(feats, lengths)
+    b = len(next(iter(feats.values()))) if feats else len(text["offsets"]) // len(FIELDS)
+    if states is not None:
         ids = decode(model, states, vocab.bos, vocab.eos, beam, max_len)
         captions = [vocab.decode(row) for row in ids.tolist()]
     else:
         captions = [""] * b
-    logits = model.tags(enc_out, text)
+    logits = model.tag_logits(feats, lengths, enc_out, text)
     if logits is None:
         return captions, None
     probs = probabilities(logits, model.cfg.multilabel, kinds(names or []))
@@ -75,8 +77,10 @@ def predicted_tags(probs: np.ndarray, labels: Labels, threshold: float) -> list[
     return [{"tag": labels.names[i], "p": round(float(probs[i]), 4)} for i in keep]
 
 
-def top_tags(probs: np.ndarray, labels: Labels, k: int) -> list[dict]:
-    return [{"tag": labels.names[i], "p": round(float(probs[i]), 4)} for i in np.argsort(-probs)[:k]]
+def top_tags(probs: np.ndarray, labels: Labels, k: int, digits: int | None = 4) -> list[dict]:
+    """The k likeliest tags, p rounded to `digits` (None: as computed, float32's digits)."""
+    return [{"tag": labels.names[i], "p": float(probs[i]) if digits is None else round(float(probs[i]), digits)}
+            for i in np.argsort(-probs)[:k]]
 
 
 def feature_mismatch(meta: dict, ckpt_meta: dict, modalities: list[str], compare_precision: bool = True) -> str | None:
@@ -189,6 +193,9 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
         for i, vid in enumerate(batch["video_id"]):
             tags = predicted_tags(probs[i], labels, model.cfg.tag_threshold) if probs is not None else []
             preds[vid] = {"video_id": vid, "caption": captions[i], "tags": tags}
+            if probs is not None and labels.multilabel:  # GAP@20 can be recomputed from the file: unrounded,
+                # since rounding ties saturated probabilities and ties reorder the ranking GAP reads
+                preds[vid]["top_tags"] = top_tags(probs[i], labels, GAP_TOP_K, digits=None)
         if probs is not None:
             all_probs.append(probs)
     metrics: dict = {"split": split, "videos": len(entries), "beam": beam}
@@ -207,6 +214,8 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
         if kinds(labels.names):
             metrics.update(level_scores([[t["tag"] for t in preds[entries[i]["video_id"]]["tags"]] for i in rows],
                                         [entries[i]["tags"] for i in rows]))
+        elif labels.multilabel:  # the threshold of tag_precision/recall/f1, chosen on val in training
+            metrics["tag_threshold"] = model.cfg.tag_threshold
     metrics["seconds"] = round(time.time() - t0, 2)
     atomic_write_json(out_path, list(preds.values()))
     atomic_write_json(metrics_path, metrics)

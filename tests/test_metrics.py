@@ -122,3 +122,48 @@ def test_tokens_equal_java_tokenizer_on_msrvtt(sample_data):
     java = PTBTokenizer().tokenize(caps)
     assert len(caps) == 9940
     assert all(" ".join(tokenize(v[0]["caption"])) == java[k][0] for k, v in caps.items())
+
+
+def reference_gap(predictions: np.ndarray, actuals: np.ndarray, top_k: int = 20) -> float:
+    """google/youtube-8m eval_util.calculate_gap, written from its published definition:
+    top_k_by_class keeps each video's top-k (prediction, label) pairs and counts every class's
+    positives over ALL videos; AveragePrecisionCalculator.ap_at_n sorts the pooled pairs by
+    prediction and sums precision at each positive times delta_recall = 1 / total positives."""
+    pairs = []
+    for p, a in zip(predictions, actuals):
+        m = min(top_k, len(p))
+        pairs += [(p[i], a[i]) for i in np.argpartition(p, -m)[-m:]]
+    num_positives = actuals.sum()
+    pairs.sort(key=lambda t: -t[0])
+    ap, poscount = 0.0, 0
+    for i, (_, label) in enumerate(pairs):
+        if label > 0:
+            poscount += 1
+            ap += poscount / (i + 1) / num_positives
+    return ap
+
+
+def test_gap_equals_youtube8m_definition_with_ties_and_gold_outside_top_20():
+    rng = np.random.default_rng(0)
+    n, c = 12, 40
+    scores = rng.random((n, c)).round(2)     # rounding to 2 digits makes many ties across videos
+    actuals = np.zeros((n, c), int)
+    for v in range(n):
+        actuals[v, rng.choice(c, size=1 + v % 4, replace=False)] = 1
+    # positives outside every top 20: the lowest scores of videos 0 and 1
+    for v in (0, 1):
+        actuals[v, np.argmin(scores[v])] = 1
+    # the published order of tied (positive, negative) pairs is a seeded shuffle: keep ties between
+    # pairs of one kind only (positive-positive across videos, negative-negative everywhere)
+    scores[2, 5] = scores[3, 6] = 0.995
+    actuals[2, 5] = actuals[3, 6] = 1
+    for v in range(n):
+        for i in np.flatnonzero(actuals[v]):
+            if scores[v, i] not in (0.995,) and np.isin(scores[actuals == 0], scores[v, i]).any():
+                scores[v, i] += 0.001 * (v + 1) / n  # a positive never ties a negative
+    assert (np.unique(scores[actuals == 0], return_counts=True)[1] > 1).any()  # negative ties remain
+    gold = [np.flatnonzero(a).tolist() for a in actuals]
+    top20 = np.argsort(-scores, axis=1)[:, :20]
+    assert any(not set(g) <= set(t.tolist()) for g, t in zip(gold, top20))  # gold outside the top 20
+    assert gap(scores, gold) == pytest.approx(reference_gap(scores, actuals), abs=1e-6)
+    assert gap(scores, gold, top_k=5) == pytest.approx(reference_gap(scores, actuals, 5), abs=1e-6)

@@ -1,0 +1,137 @@
+"""Tag heads on YouTube-8M: val / test GAP@20, hit@1 and training time of each `--tag-head` (train.py
+on a tag-only manifest) against logistic regression on the same split (a linear layer on the
+standardised concatenated features, trained the same way: Adam, BCE, early stopping on val GAP).
+
+Data: a manifest with train / val / test splits and its store, as `s2vt import yt8m` writes them
+(README "YouTube-8M"). Each recipe is a comma-separated list of train.py settings (TrainConfig names);
+every head is trained with every recipe.
+Run: python bench/tagheads.py --manifest M --features STORE --out DIR [--device cuda]
+     [--heads mlp,moe,nextvlad,attention] [--recipe "epochs=20,lr=1e-3" ...] [--no-logreg]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from common import table  # noqa: E402
+
+from extract.device import pick_device  # noqa: E402
+from extract.manifest import read_manifest  # noqa: E402
+from extract.store import FeatureStore  # noqa: E402
+from s2vt.data import Labels  # noqa: E402
+from s2vt.engine import TrainConfig, train  # noqa: E402
+from s2vt.metrics import gap, hit_at_k  # noqa: E402
+from s2vt.predict import evaluate  # noqa: E402
+from s2vt.tagheads import prior_bias  # noqa: E402
+
+
+def parse_recipe(text: str) -> dict:
+    """'epochs=20,lr=1e-3' -> {"epochs": 20, "lr": 0.001}, typed as TrainConfig declares them."""
+    types = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+    out = {}
+    for part in filter(None, text.split(",")):
+        key, value = part.split("=", 1)
+        kind = types[key]
+        out[key] = (value.lower() in ("1", "true") if "bool" in kind else int(value) if kind.startswith("int")
+                    else float(value) if kind.startswith("float") else value)
+    return out
+
+
+def head_run(args, head: str, recipe: dict, out: Path) -> dict:
+    cfg = TrainConfig(manifest=args.manifest, features=args.features, out=str(out), device=args.device,
+                      quiet=True, overwrite=True, tag_head=head, **recipe)
+    t0 = time.perf_counter()
+    best = train(cfg)
+    seconds = time.perf_counter() - t0
+    test = evaluate(str(out / "best.pt"), args.manifest, args.features, "test", out=str(out / "preds_test.json"),
+                    batch_size=256, device=args.device)
+    return {"val_gap": best.get("gap"), "best_epoch": best.get("epoch"), "test_gap": test["gap"],
+            "test_hit@1": test["hit@1"], "train_s": round(seconds, 1)}
+
+
+def gold_rows(entries: list[dict], labels: Labels) -> list[list[int]]:
+    """Label ids per video; tags the model never saw get negative ids (they count against GAP), as in evaluate."""
+    index = {n: i for i, n in enumerate(labels.names)}
+    return [[index.get(t, -1 - j) for j, t in enumerate(e.get("tags", []))] for e in entries]
+
+
+def logreg(args, batch_size: int = 64, lr: float = 1e-3, epochs: int = 100, patience: int = 4) -> dict:
+    """Logistic regression: one linear layer (its bias started at the prior, as the heads'), Adam,
+    BCE, early stopping on val GAP."""
+    dev = pick_device(args.device)
+    entries = read_manifest(args.manifest)
+    store = FeatureStore(args.features)
+    split = {s: [e for e in entries if e.get("split") == s and e.get("tags")] for s in ("train", "val", "test")}
+    labels = Labels.build(split["train"] + split["val"])
+    mods = sorted(store.modalities())
+    x = {s: torch.tensor(np.stack([np.concatenate([store.read(m, e["video_id"]).mean(0) for m in mods])
+                                   for e in es]), dtype=torch.float32) for s, es in split.items()}
+    mean, std = x["train"].mean(0), x["train"].std(0) + 1e-6
+    x = {s: ((v - mean) / std).to(dev) for s, v in x.items()}
+    y = torch.stack([labels.target(e["tags"]) for e in split["train"]]).to(dev)
+    gold = {s: gold_rows(split[s], labels) for s in ("val", "test")}
+    torch.manual_seed(0)
+    model = prior_bias(torch.nn.Linear(x["train"].shape[1], len(labels.names)), len(labels.names), True).to(dev)
+    optim = torch.optim.Adam(model.parameters(), lr=lr)
+    t0, best, bad, result = time.perf_counter(), -1.0, 0, {}
+    for epoch in range(1, epochs + 1):
+        for idx in torch.randperm(len(y), device=dev).split(batch_size):
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x["train"][idx]), y[idx])
+            optim.zero_grad()
+            loss.backward()
+            optim.step()
+        with torch.no_grad():
+            scores = {s: torch.sigmoid(model(x[s])).cpu().numpy() for s in ("val", "test")}
+        val_gap = gap(scores["val"], gold["val"])
+        if val_gap > best:
+            best, bad = val_gap, 0
+            result = {"val_gap": val_gap, "best_epoch": epoch, "test_gap": gap(scores["test"], gold["test"]),
+                      "test_hit@1": hit_at_k(scores["test"], gold["test"], 1)}
+        else:
+            bad += 1
+            if bad >= patience:
+                break
+    return {**result, "train_s": round(time.perf_counter() - t0, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--manifest", required=True)
+    ap.add_argument("--features", required=True)
+    ap.add_argument("--out", required=True, help="folder for the runs and results.json")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--heads", default="mlp,moe,nextvlad,attention")
+    ap.add_argument("--recipe", action="append", default=None, help="train.py settings (repeatable)")
+    ap.add_argument("--no-logreg", dest="logreg", action="store_false")
+    args = ap.parse_args()
+    out = Path(args.out)
+    rows = []
+    if args.logreg:  # with the first recipe's batch size and learning rate
+        first = parse_recipe((args.recipe or [""])[0])
+        same = {k: first[k] for k in ("batch_size", "lr") if k in first}
+        rows.append({"head": "logistic regression", "recipe": ",".join(f"{k}={v}" for k, v in same.items())
+                     or "defaults", **logreg(args, **same)})
+        print(json.dumps(rows[-1]), flush=True)
+    for text in args.recipe or [""]:
+        for head in filter(None, args.heads.split(",")):
+            name = f"{head}-{len(rows)}"
+            rows.append({"head": head, "recipe": text or "defaults",
+                         **head_run(args, head, parse_recipe(text), out / name)})
+            print(json.dumps(rows[-1]), flush=True)
+    (out / "results.json").write_text(json.dumps(rows, indent=1))
+    fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731
+    keys = ["head", "recipe", "val_gap", "test_gap", "test_hit@1", "best_epoch", "train_s"]
+    print(table(keys, [[fmt(r.get(k)) for k in keys] for r in rows]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Tag heads: a per-step sequence [B, L, H] (encoder outputs or fused features) -> tag logits [B, C].
+
+Each head is `classify(pool(x, mask))`: `pool` makes one video vector [B, H], `classify` maps a
+vector of `width` (H, or more where another source such as text is concatenated in between) to logits. As the
+YouTube-8M starter's video_level_models.py, one small class per model, chosen by name (`build`):
+
+- mlp: mean over steps, Linear-ReLU-Dropout-Linear (the original head; its checkpoints still load)
+- moe: mean over steps, the starter's video-level mixture of experts (softmax gate over experts and a
+  dummy expert, sigmoid experts)
+- nextvlad: NeXtVLAD (Lin et al. 2018, seed 002) over the steps, FC, SE context gating, linear
+- attention: learned attention weights over the steps (AttentionLSTM's pooling, seeds 000/003), MLP
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+TAG_HEADS = ("mlp", "moe", "nextvlad", "attention")
+
+
+def prior_bias(layer: nn.Linear, num_tags: int, multilabel: bool) -> nn.Linear:
+    """Start a multi-label output layer at p = 1/num_tags for every tag instead of 0.5: with
+    thousands of classes, Adam (steps of ~lr) would otherwise spend thousands of steps just pushing
+    every bias down from 0 (YouTube-8M, docs/benchmarks.md).
+    A softmax ignores a shift shared by all classes: single-label heads keep torch's init."""
+    if multilabel and num_tags > 1:
+        nn.init.constant_(layer.bias, -math.log(num_tags))
+    return layer
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean of x [B, L, H] over the steps where mask [B, L] is true (all of them without a mask)."""
+    if mask is None:
+        return x.mean(1)
+    m = mask.unsqueeze(-1).to(x.dtype)
+    return (x * m).sum(1) / m.sum(1).clamp(min=1)
+
+
+class MLPHead(nn.Sequential):
+    """Mean over steps, then Linear-ReLU-Dropout-Linear. A Sequential, so its weights keep the names
+    (tag_head.0.*, tag_head.3.*) of checkpoints saved before heads were selectable."""
+
+    def __init__(self, h: int, num_tags: int, dropout: float, multilabel: bool, width: int | None = None) -> None:
+        super().__init__(nn.Linear(width or h, h), nn.ReLU(), nn.Dropout(dropout),
+                         prior_bias(nn.Linear(h, num_tags), num_tags, multilabel))
+
+    def pool(self, x, mask=None):
+        return masked_mean(x, mask)
+
+    def classify(self, v):
+        return super().forward(v)
+
+    def forward(self, x, mask=None):
+        return self.classify(self.pool(x, mask))
+
+
+class MoEHead(nn.Module):
+    """video_level_models.MoeModel: per class, a softmax gate over `experts` + 1 (a dummy expert that
+    always says 0) weighs sigmoid experts. Returns logit(p) so the same losses apply."""
+
+    def __init__(self, h: int, num_tags: int, dropout: float, multilabel: bool, width: int | None = None,
+                 experts: int = 2) -> None:
+        super().__init__()
+        self.experts, self.num_tags = experts, num_tags
+        self.drop = nn.Dropout(dropout)
+        self.gate = nn.Linear(width or h, num_tags * (experts + 1))
+        self.expert = prior_bias(nn.Linear(width or h, num_tags * experts), num_tags, multilabel)
+
+    def pool(self, x, mask=None):
+        return masked_mean(x, mask)
+
+    def classify(self, v):
+        v = self.drop(v)
+        gate = torch.softmax(self.gate(v).view(-1, self.num_tags, self.experts + 1), -1)
+        expert = torch.sigmoid(self.expert(v).view(-1, self.num_tags, self.experts))
+        p = (gate[..., :self.experts] * expert).sum(-1)
+        return torch.logit(p, eps=1e-6)
+
+    def forward(self, x, mask=None):
+        return self.classify(self.pool(x, mask))
+
+
+class NeXtVLADHead(nn.Module):
+    """NeXtVLAD (linrongc/youtube-8m nextvlad.py): expand each step's feature by `expansion`, split it
+    into `groups` of size N' = expansion*H/groups, soft-assign every group to `clusters` (weighted by
+    a per-group sigmoid attention), aggregate the residuals to the cluster centres over steps and
+    groups ([clusters, N'], intra-normalised), then Dropout-FC-BN and SE context gating."""
+
+    def __init__(self, h: int, num_tags: int, dropout: float, multilabel: bool, width: int | None = None,
+                 clusters: int = 32, groups: int = 8, expansion: int = 2, gating_reduction: int = 8) -> None:
+        super().__init__()
+        wide = expansion * h
+        if wide % groups:
+            raise ValueError(f"NeXtVLAD: {expansion} x hidden {h} is not divisible into {groups} groups")
+        self.clusters, self.groups, self.size = clusters, groups, wide // groups
+        self.expand = nn.Linear(h, wide)
+        self.attention = nn.Linear(wide, groups)
+        self.assign = nn.Linear(wide, groups * clusters, bias=False)
+        self.centres = nn.Parameter(torch.randn(1, self.size, clusters) * 0.01)
+        self.vlad_bn = nn.BatchNorm1d(self.size * clusters)
+        self.drop = nn.Dropout(dropout)
+        self.fc = nn.Linear(self.size * clusters, h)
+        self.fc_bn = nn.BatchNorm1d(h)
+        self.se = nn.Sequential(nn.Linear(h, h // gating_reduction), nn.BatchNorm1d(h // gating_reduction),
+                                nn.ReLU(), nn.Linear(h // gating_reduction, h), nn.BatchNorm1d(h), nn.Sigmoid())
+        self.out = prior_bias(nn.Linear(width or h, num_tags), num_tags, multilabel)
+
+    def pool(self, x, mask=None):
+        b, steps, _ = x.shape
+        x = self.expand(x)                                                      # [B, L, wide]
+        att = torch.sigmoid(self.attention(x))                                  # [B, L, G]
+        if mask is not None:
+            att = att * mask.unsqueeze(-1).to(att.dtype)
+        a = torch.softmax(self.assign(x).view(b, steps, self.groups, self.clusters), -1)
+        a = (a * att.unsqueeze(-1)).reshape(b, steps * self.groups, self.clusters)  # [B, L*G, K]
+        parts = x.reshape(b, steps * self.groups, self.size)                    # [B, L*G, N']
+        vlad = a.transpose(1, 2) @ parts                                        # [B, K, N']
+        vlad = vlad.transpose(1, 2) - a.sum(1, keepdim=True) * self.centres     # [B, N', K]
+        vlad = F.normalize(vlad, dim=1).reshape(b, -1)
+        v = self.fc_bn(self.fc(self.drop(self.vlad_bn(vlad))))
+        return v * self.se(v)
+
+    def classify(self, v):
+        return self.out(v)
+
+    def forward(self, x, mask=None):
+        return self.classify(self.pool(x, mask))
+
+
+class AttentionHead(nn.Module):
+    """Attention pooling: weights softmax(w . tanh(W x_t)) over the steps, then the MLP classifier."""
+
+    def __init__(self, h: int, num_tags: int, dropout: float, multilabel: bool, width: int | None = None) -> None:
+        super().__init__()
+        self.score = nn.Sequential(nn.Linear(h, h), nn.Tanh(), nn.Linear(h, 1))
+        self.mlp = MLPHead(h, num_tags, dropout, multilabel, width)
+
+    def pool(self, x, mask=None):
+        s = self.score(x).squeeze(-1)                                           # [B, L]
+        if mask is not None:
+            s = s.masked_fill(~mask, -torch.inf)
+        return (torch.softmax(s, -1).unsqueeze(-1) * x).sum(1)
+
+    def classify(self, v):
+        return self.mlp.classify(v)
+
+    def forward(self, x, mask=None):
+        return self.classify(self.pool(x, mask))
+
+
+def build(name: str, h: int, num_tags: int, dropout: float, multilabel: bool, width: int | None = None) -> nn.Module:
+    """The tag head called `name` (one of TAG_HEADS) from steps of hidden size h to num_tags logits;
+    `width`: what `classify` reads (default h)."""
+    heads = {"mlp": MLPHead, "moe": MoEHead, "nextvlad": NeXtVLADHead, "attention": AttentionHead}
+    if name not in heads:
+        raise ValueError(f"tag_head must be one of {', '.join(TAG_HEADS)}, not {name!r}")
+    return heads[name](h, num_tags, dropout, multilabel, width)
