@@ -15,7 +15,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="feature store folder (optional when the manifest has text: a text-only model)")
     p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, metrics.csv, curves.png")
     p.add_argument("--modalities", default=None, help="comma-separated subset (default: all in the store)")
-    p.add_argument("--epochs", type=int, default=4, help="passes over every (video, caption) pair")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="passes over every (video, caption) pair (default: 4, or 30 for tags without captions)")
     p.add_argument("--patience", type=int, default=3,
                    help="validation checks (one per epoch) without improvement before stopping")
     p.add_argument("--batch-size", type=int, default=64, help="(video, caption) pairs per step")
@@ -49,7 +50,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="char: character 1-3-grams; word: jieba words")
     p.add_argument("--text-embed", type=int, default=256, help="token embedding size")
     p.add_argument("--text-min-count", type=int, default=2, help="tokens on fewer training videos are dropped")
-    p.add_argument("--text-lr", type=float, default=0.2, help="learning rate of the token embeddings")
+    p.add_argument("--text-lr", type=float, default=0.05, help="learning rate of the token embeddings")
+    p.add_argument("--no-text-wide", dest="text_wide", action="store_false",
+                   help="no linear path from the TF-IDF tokens to the tag logits (the MLP alone)")
+    p.add_argument("--wide-lr", type=float, default=0.01, help="learning rate of that linear path")
     p.add_argument("--min-tag-count", type=int, default=3,
                    help="LIC2022 topic tags on fewer training videos are left out of the label set")
     p.add_argument("--seed", type=int, default=0)

@@ -50,7 +50,11 @@ class TrainConfig:
     modalities: list[str] | None = None
     # the recipe for a real dataset (README "Training recipe"): an epoch shows every (video, caption)
     # pair, captions of a video in groups sharing one encoding, warmup then cosine decay per step
-    epochs: int = 4
+    epochs: int | None = None       # None: caption_epochs, or tag_epochs when no training video has a caption
+    caption_epochs: int = 4
+    # tags only: one item per video (not per caption), so an epoch is few steps (4,479 LIC2022 videos:
+    # 70); early stopping on the task's score ends the run sooner where it stops improving
+    tag_epochs: int = 30
     patience: int = 3               # validation checks (one per epoch) without improvement
     batch_size: int = 64            # (video, caption) pairs per step
     per_video: int = 4              # captions of one video per group (one encoder pass for all of them)
@@ -75,7 +79,9 @@ class TrainConfig:
     text_tokenizer: str = "char"    # char: character 1-3-grams; word: jieba words (README "Text")
     text_embed: int = 256
     text_min_count: int = 2         # rarer tokens are dropped
-    text_lr: float = 0.2            # token embeddings: few updates each, a higher rate than --lr
+    text_lr: float = 0.05           # token embeddings: few updates each, a higher rate than --lr
+    text_wide: bool = True          # wide & deep: + a linear map from the TF-IDF tokens to the tag logits
+    wide_lr: float = 0.01           # the wide path's rate
     min_tag_count: int = 3          # LIC2022 topic tags on fewer training videos are dropped
     seed: int = 0
     resume: bool = False
@@ -88,11 +94,13 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Refuse settings out of range now, not after the data is read or an epoch is trained."""
-        counts = ("epochs", "patience", "batch_size", "per_video", "hidden", "embed", "min_count", "max_len",
-                  "enc_len", "text_embed", "text_min_count", "min_tag_count")
+        counts = ("patience", "batch_size", "per_video", "hidden", "embed", "min_count", "max_len",
+                  "enc_len", "text_embed", "text_min_count", "min_tag_count", "caption_epochs", "tag_epochs")
         rules = {name: (getattr(self, name) >= 1, "at least 1") for name in counts}
         rules.update({  # NaN fails every comparison, so it is refused too
             "stop_after": (self.stop_after is None or self.stop_after >= 1, "at least 1"),
+            "epochs": (self.epochs is None or self.epochs >= 1, "at least 1"),
+            "wide_lr": (0 <= self.wide_lr < math.inf, "a number >= 0"),
             "lr": (0 <= self.lr < math.inf, "a number >= 0"),  # 0 freezes the model (the early-stopping test)
             "clip_norm": (0 < self.clip_norm < math.inf, "a number > 0"),
             "tag_weight": (0 <= self.tag_weight < math.inf, "a number >= 0"),
@@ -388,7 +396,7 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
         raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
     was = ModelConfig(**last["config"])
     for key in ("modalities", "hidden", "embed", "fusion", "enc_len", "multilabel", "context", "text_embed",
-                "text_fusion"):
+                "text_fusion", "text_wide"):
         if getattr(was, key) != getattr(mcfg, key):
             raise CheckpointError(f"--resume: {path} was trained with {key}={getattr(was, key)}, "
                                   f"this run has {key}={getattr(mcfg, key)}")
@@ -447,10 +455,13 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
 
 def param_groups(model: S2VT, cfg: TrainConfig) -> list[dict]:
     """Adam's parameter groups: the token embeddings at --text-lr (each token is seen in few
-    batches, so at --lr they barely move in a few epochs), everything else at --lr."""
+    batches, so at --lr they barely move in a few epochs), the wide path at --wide-lr,
+    everything else at --lr."""
     text = list(model.text.bag.parameters()) if model.text is not None else []
-    rest = [p for p in model.parameters() if all(p is not t for t in text)]
-    return [{"params": rest}] + ([{"params": text, "lr": cfg.text_lr}] if text else [])
+    wide = list(model.wide.parameters()) if model.wide is not None else []
+    rest = [p for p in model.parameters() if all(p is not t for t in text + wide)]
+    return ([{"params": rest}] + ([{"params": text, "lr": cfg.text_lr}] if text else [])
+            + ([{"params": wide, "lr": cfg.wide_lr}] if wide else []))
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -469,6 +480,7 @@ def train(cfg: TrainConfig) -> dict:
     splits, store, modalities, vocab, labels = prepare(cfg)
     dims = feature_dims(store, splits["train"], modalities) if modalities else {}
     has_caps = any(e.get("captions") for e in splits["train"])
+    cfg = dataclasses.replace(cfg, epochs=cfg.epochs or (cfg.caption_epochs if has_caps else cfg.tag_epochs))
     has_tags = bool(labels.names)
     groups = kinds(labels.names)
     metric = cfg.metric if cfg.metric != "auto" else ("CIDEr" if has_caps else "lic_score" if groups else "tag_acc")
@@ -479,7 +491,7 @@ def train(cfg: TrainConfig) -> dict:
                        embed=cfg.embed, enc_len=cfg.enc_len, fusion=cfg.fusion, dropout=cfg.dropout,
                        multilabel=labels.multilabel, pad_id=vocab.pad, context=cfg.context,
                        text_vocab=len(text_vocab) if text_vocab else 0, text_embed=cfg.text_embed,
-                       text_fusion=cfg.text_fusion)
+                       text_fusion=cfg.text_fusion, text_wide=cfg.text_wide)
     torch.manual_seed(cfg.seed)
     model = S2VT(mcfg)
     if modalities:
@@ -529,8 +541,8 @@ def train(cfg: TrainConfig) -> dict:
             if logits is not None:
                 loss = loss + caption_loss(logits, words[:, 1:], vocab.pad, cfg.label_smoothing)
             if tag_logits is not None and batch["tag"] is not None:
-                loss = loss + cfg.tag_weight * (level_loss(tag_logits, batch["tag"], groups) if groups
-                                                else tag_loss(tag_logits, batch["tag"], mcfg.multilabel))
+                loss = loss + cfg.tag_weight * (level_loss(tag_logits, batch["tag"], groups, cfg.label_smoothing)
+                                                if groups else tag_loss(tag_logits, batch["tag"], mcfg.multilabel))
             optim.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .decode import map_states
-from .text import TextEncoder
+from .text import TextEncoder, TextLinear
 
 
 @dataclasses.dataclass
@@ -36,6 +36,7 @@ class ModelConfig:
     text_vocab: int = 0                 # text tokens (0: no text branch)
     text_embed: int = 256               # token embedding size
     text_fusion: str = "late"           # late | guided: how the text vector meets the video's
+    text_wide: bool = False             # + a linear map from the TF-IDF tokens to the tag logits (TextLinear)
 
 
 def resample(x: torch.Tensor, lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -122,6 +123,8 @@ class S2VT(nn.Module):
         pooled = h * ((self.fusion is not None) + (self.text is not None))
         self.tag_head = nn.Sequential(nn.Linear(pooled, h), nn.ReLU(), nn.Dropout(cfg.dropout),
                                       nn.Linear(h, cfg.num_tags)) if cfg.num_tags else None
+        self.wide = (TextLinear(cfg.text_vocab, cfg.num_tags)
+                     if cfg.text_wide and self.text is not None and self.tag_head is not None else None)
 
     def encode(self, feats, lengths):
         """Encoding steps: LSTM1 reads fused features, LSTM2 reads [h1; <pad> embedding].
@@ -149,8 +152,11 @@ class S2VT(nn.Module):
         return self.out(self.drop(h2)), (s1, s2, context)
 
     def tags(self, enc_out: torch.Tensor | None, text: dict | None = None) -> torch.Tensor | None:
-        """Tag logits from the mean of the encoder outputs (and the text, `pooled`)."""
-        return self.tag_head(self.pooled(enc_out, text)) if self.tag_head is not None else None
+        """Tag logits from the mean of the encoder outputs (and the text, `pooled`; plus the wide path's)."""
+        if self.tag_head is None:
+            return None
+        logits = self.tag_head(self.pooled(enc_out, text))
+        return logits + self.wide(text, logits.shape[0]) if self.wide is not None else logits
 
     def pooled(self, enc_out: torch.Tensor | None, text: dict | None) -> torch.Tensor:
         """What the tag head reads: the mean encoder output, the text vector, or both side by side.
