@@ -26,8 +26,8 @@ def kinds(names: list[str]) -> dict[str, list[int]] | None:
 
 def level_loss(logits: torch.Tensor, targets: torch.Tensor, groups: dict[str, list[int]],
                smoothing: float = 0.0) -> torch.Tensor:
-    """Cross-entropy over level 1 and over level 2 (videos with one; label-smoothed: a few
-    thousand titles are memorised within a few epochs otherwise), BCE over topic tags;
+    """Cross-entropy over level 1 and over level 2 (videos with one; label smoothing `smoothing`,
+    train.py's --label-smoothing), BCE over topic tags;
     `targets` is the 0/1 matrix of every name (Labels.target)."""
     loss = logits.new_zeros(())
     for kind in ("level1", "level2"):
