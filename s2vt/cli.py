@@ -57,7 +57,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="char: character 1-3-grams; word: jieba words")
     p.add_argument("--text-embed", type=int, default=256, help="token embedding size")
     p.add_argument("--text-min-count", type=int, default=2, help="tokens on fewer training videos are dropped")
-    p.add_argument("--text-lr", type=float, default=0.2, help="learning rate of the token embeddings")
+    p.add_argument("--text-lr", type=float, default=0.05, help="learning rate of the token embeddings")
+    p.add_argument("--no-text-wide", dest="text_wide", action="store_false",
+                   help="no linear path from the TF-IDF tokens to the tag logits (the MLP alone)")
+    p.add_argument("--wide-lr", type=float, default=0.01, help="learning rate of that linear path")
     p.add_argument("--min-tag-count", type=int, default=3,
                    help="LIC2022 topic tags on fewer training videos are left out of the label set")
     # MLDS split, epoch 2: val CIDEr-D 0.638 greedy vs 0.501 without, distinct captions 41 vs 19 of 80

@@ -50,7 +50,9 @@ RECIPES = {"captions": {"epochs": 4, "batch_size": 64, "lr": 1e-3, "hidden": 512
            # chosen on val GAP of 8 YouTube-8M shards (README "Tags on YouTube-8M")
            "tags": {"epochs": 15, "batch_size": 256, "lr": 3e-3, "hidden": 1024, "tag_head": "moe"},
            # LIC2022 level-1/level-2/topic-tag labels (README "Text"): tuned with these on kuairec val
-           "levels": {"epochs": 4, "batch_size": 64, "lr": 1e-3, "hidden": 512, "tag_head": "mlp"}}
+           # (tags only: one item per video, so an epoch is few steps, 70 for 4,479 videos; early
+           # stopping on lic_score ends the run where it stops improving)
+           "levels": {"epochs": 30, "batch_size": 64, "lr": 1e-3, "hidden": 512, "tag_head": "mlp"}}
 
 
 @dataclasses.dataclass
@@ -86,7 +88,9 @@ class TrainConfig:
     text_tokenizer: str = "char"    # char: character 1-3-grams; word: jieba words (README "Text")
     text_embed: int = 256
     text_min_count: int = 2         # rarer tokens are dropped
-    text_lr: float = 0.2            # token embeddings: few updates each, a higher rate than --lr
+    text_lr: float = 0.05           # token embeddings: few updates each, a higher rate than --lr
+    text_wide: bool = True          # wide & deep: + a linear map from the TF-IDF tokens to the tag logits
+    wide_lr: float = 0.01           # the wide path's rate
     min_tag_count: int = 3          # LIC2022 topic tags on fewer training videos are dropped
     attention: bool = True          # decoder attends over the encoder steps (ModelConfig.attention)
     log_features: bool = False      # sign(x) log(1 + |x|) before standardising (ModelConfig.log_features)
@@ -108,6 +112,7 @@ class TrainConfig:
         rules = {name: (getattr(self, name) is None or getattr(self, name) >= 1, "at least 1") for name in counts}
         rules.update({  # NaN fails every comparison, so it is refused too
             "stop_after": (self.stop_after is None or self.stop_after >= 1, "at least 1"),
+            "wide_lr": (0 <= self.wide_lr < math.inf, "a number >= 0"),
             # lr 0 freezes the model (the early-stopping test)
             "lr": (self.lr is None or 0 <= self.lr < math.inf, "a number >= 0"),
             "clip_norm": (0 < self.clip_norm < math.inf, "a number > 0"),
@@ -410,7 +415,7 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
         raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
     was = ModelConfig(**last["config"])
     for key in ("modalities", "hidden", "embed", "fusion", "enc_len", "multilabel", "context", "attention",
-                "log_features", "text_embed", "text_fusion", "tag_head", "tag_input"):
+                "log_features", "text_embed", "text_fusion", "text_wide", "tag_head", "tag_input"):
         if getattr(was, key) != getattr(mcfg, key):
             raise CheckpointError(f"--resume: {path} was trained with {key}={getattr(was, key)}, "
                                   f"this run has {key}={getattr(mcfg, key)}")
@@ -469,10 +474,13 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
 
 def param_groups(model: S2VT, cfg: TrainConfig) -> list[dict]:
     """Adam's parameter groups: the token embeddings at --text-lr (each token is seen in few
-    batches, so at --lr they barely move in a few epochs), everything else at --lr."""
+    batches, so at --lr they barely move in a few epochs), the wide path at --wide-lr,
+    everything else at --lr."""
     text = list(model.text.bag.parameters()) if model.text is not None else []
-    rest = [p for p in model.parameters() if all(p is not t for t in text)]
-    return [{"params": rest}] + ([{"params": text, "lr": cfg.text_lr}] if text else [])
+    wide = list(model.wide.parameters()) if model.wide is not None else []
+    rest = [p for p in model.parameters() if all(p is not t for t in text + wide)]
+    return ([{"params": rest}] + ([{"params": text, "lr": cfg.text_lr}] if text else [])
+            + ([{"params": wide, "lr": cfg.wide_lr}] if wide else []))
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -506,7 +514,7 @@ def train(cfg: TrainConfig) -> dict:
                        multilabel=labels.multilabel, pad_id=vocab.pad, context=cfg.context,
                        text_vocab=len(text_vocab) if text_vocab else 0, text_embed=cfg.text_embed,
                        text_fusion=cfg.text_fusion, attention=cfg.attention, log_features=cfg.log_features,
-                       tag_head=cfg.tag_head, tag_input=tag_input)
+                       tag_head=cfg.tag_head, tag_input=tag_input, text_wide=cfg.text_wide)
     torch.manual_seed(cfg.seed)
     model = S2VT(mcfg)
     if modalities:
@@ -559,8 +567,8 @@ def train(cfg: TrainConfig) -> dict:
             if logits is not None:
                 loss = loss + caption_loss(logits, words[:, 1:], vocab.pad, cfg.label_smoothing)
             if tag_logits is not None and batch["tag"] is not None:
-                loss = loss + cfg.tag_weight * (level_loss(tag_logits, batch["tag"], groups) if groups
-                                                else tag_loss(tag_logits, batch["tag"], mcfg.multilabel))
+                loss = loss + cfg.tag_weight * (level_loss(tag_logits, batch["tag"], groups, cfg.label_smoothing)
+                                                if groups else tag_loss(tag_logits, batch["tag"], mcfg.multilabel))
             optim.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)

@@ -24,8 +24,10 @@ def kinds(names: list[str]) -> dict[str, list[int]] | None:
     return {k: [i for i, n in enumerate(names) if n.startswith(p)] for k, p in prefix.items()}
 
 
-def level_loss(logits: torch.Tensor, targets: torch.Tensor, groups: dict[str, list[int]]) -> torch.Tensor:
-    """Cross-entropy over level 1 and over level 2 (videos with one), BCE over topic tags;
+def level_loss(logits: torch.Tensor, targets: torch.Tensor, groups: dict[str, list[int]],
+               smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy over level 1 and over level 2 (videos with one; label smoothing `smoothing`,
+    train.py's --label-smoothing), BCE over topic tags;
     `targets` is the 0/1 matrix of every name (Labels.target)."""
     loss = logits.new_zeros(())
     for kind in ("level1", "level2"):
@@ -33,7 +35,7 @@ def level_loss(logits: torch.Tensor, targets: torch.Tensor, groups: dict[str, li
         y = targets[:, idx]
         has = y.sum(1) > 0
         if idx and has.any():
-            loss = loss + F.cross_entropy(logits[has][:, idx], y[has].argmax(1))
+            loss = loss + F.cross_entropy(logits[has][:, idx], y[has].argmax(1), label_smoothing=smoothing)
     if groups["tag"]:
         idx = groups["tag"]
         loss = loss + F.binary_cross_entropy_with_logits(logits[:, idx], targets[:, idx].float())

@@ -19,7 +19,7 @@ from torch import nn
 
 from .decode import map_states
 from .tagheads import build as build_tag_head
-from .text import TextEncoder
+from .text import TextEncoder, TextLinear
 
 
 @dataclasses.dataclass
@@ -43,6 +43,7 @@ class ModelConfig:
     log_features: bool = False          # sign(x) log(1 + |x|) before standardising (`squash`)
     tag_head: str = "mlp"               # tagheads.TAG_HEADS
     tag_input: str = "encoder"          # encoder | fused: what the tag head reads
+    text_wide: bool = False             # + a linear map from the TF-IDF tokens to the tag logits (TextLinear)
 
 
 def squash(x: torch.Tensor) -> torch.Tensor:
@@ -143,6 +144,8 @@ class S2VT(nn.Module):
         width = h * ((self.fusion is not None) + (self.text is not None))  # what the head classifies
         self.tag_head = (build_tag_head(cfg.tag_head, h, cfg.num_tags, cfg.dropout, cfg.multilabel, width)
                          if cfg.num_tags else None)
+        self.wide = (TextLinear(cfg.text_vocab, cfg.num_tags)
+                     if cfg.text_wide and self.text is not None and self.tag_head is not None else None)
 
     def encode(self, feats, lengths):
         """Encoding steps: LSTM1 reads fused features, LSTM2 reads [h1; <pad> embedding].
@@ -177,7 +180,8 @@ class S2VT(nn.Module):
     def tag_logits(self, feats, lengths, enc_out: torch.Tensor | None = None,
                    text: dict | None = None) -> torch.Tensor | None:
         """Tag logits [B, C]: the head reads the fused features (`tag_input` fused: the LSTMs do not
-        run) or the encoder outputs (`enc_out` where already computed), and the text."""
+        run) or the encoder outputs (`enc_out` where already computed), and the text; plus the
+        wide path's (a linear map of the text's TF-IDF tokens) where there is one."""
         if self.tag_head is None:
             return None
         if self.fusion is None:  # text only
@@ -188,7 +192,8 @@ class S2VT(nn.Module):
             steps = self.fusion(feats, lengths, 1 if single else None)
         else:
             steps = enc_out if enc_out is not None else self.encode(feats, lengths)[0]
-        return self.tag_head.classify(self.pooled(steps, text))
+        logits = self.tag_head.classify(self.pooled(steps, text))
+        return logits + self.wide(text, logits.shape[0]) if self.wide is not None else logits
 
     def pooled(self, steps: torch.Tensor | None, text: dict | None) -> torch.Tensor:
         """What the head classifies: its pooling of the video steps, the text vector, or both side

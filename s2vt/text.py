@@ -142,10 +142,30 @@ class TextEncoder(nn.Module):
 
     def forward(self, text: dict | None, batch: int) -> torch.Tensor:
         """`text` from `collate_text` (None: `batch` videos without text, e.g. caption.py's)."""
-        if text is None:
-            device = self.bag.weight.device
-            text = {"ids": torch.zeros(0, dtype=torch.long, device=device),
-                    "weights": torch.zeros(0, device=device),
-                    "offsets": torch.zeros(batch * len(FIELDS), dtype=torch.long, device=device)}
-        e = self.bag(text["ids"], text["offsets"], per_sample_weights=text["weights"])
+        e = bag_fields(self.bag, text, batch)
         return self.proj(e.view(-1, len(FIELDS) * e.shape[-1]))
+
+
+class TextLinear(nn.Module):
+    """The wide half of wide & deep: one linear map from the TF-IDF token vector (the fields
+    summed) straight to the tag logits, beside the MLP over embeddings. It learns what TF-IDF +
+    a linear classifier learns (a `#hashtag` token -> its topic tag), which the narrow MLP
+    blurs. Starts at zero: the MLP's logits alone at first."""
+
+    def __init__(self, vocab_size: int, out: int) -> None:
+        super().__init__()
+        self.bag = nn.EmbeddingBag(vocab_size, out, mode="sum", padding_idx=0)
+        nn.init.zeros_(self.bag.weight)
+
+    def forward(self, text: dict | None, batch: int) -> torch.Tensor:
+        return bag_fields(self.bag, text, batch).view(-1, len(FIELDS), self.bag.embedding_dim).sum(1)
+
+
+def bag_fields(bag: nn.EmbeddingBag, text: dict | None, batch: int) -> torch.Tensor:
+    """[videos * fields, dim]: `bag` over each (video, field)'s weighted tokens; `text` None is
+    `batch` videos without text (zeros)."""
+    if text is None:
+        device = bag.weight.device
+        text = {"ids": torch.zeros(0, dtype=torch.long, device=device), "weights": torch.zeros(0, device=device),
+                "offsets": torch.zeros(batch * len(FIELDS), dtype=torch.long, device=device)}
+    return bag(text["ids"], text["offsets"], per_sample_weights=text["weights"])

@@ -188,3 +188,34 @@ def test_text_only_refusals(tmp_path, capsys):
                                                                          "@value": "a"}]}) + "\n")
     code, _, err = s2vt(capsys, "import", "lic2022", bad, "--out", tmp_path / "o.jsonl")
     assert code == 2 and "'title' must be a string" in err and not (tmp_path / "o.jsonl").exists()
+
+
+def test_wide_path_adds_token_weights_to_the_logits():
+    from s2vt.model import ModelConfig, S2VT
+    from s2vt.text import collate_text
+
+    model = S2VT(ModelConfig(modalities={}, vocab_size=4, num_tags=3, hidden=8, text_vocab=5, text_embed=4,
+                             text_wide=True)).eval()
+    text = collate_text([[([1, 2], [0.6, 0.8]), ([], []), ([2], [1.0])]])
+    deep = model.tag_head.classify(model.pooled(None, text))
+    assert torch.equal(model.tag_logits({}, {}, None, text), deep)  # the wide path starts at zero
+    with torch.no_grad():
+        model.wide.bag.weight[2] = torch.tensor([1.0, 0.0, -2.0])
+    # token 2 is in the title (weight 0.8) and the OCR (1.0): its row, summed over the fields
+    assert torch.allclose(model.tag_logits({}, {}, None, text) - deep, torch.tensor([[1.8, 0.0, -3.6]]))
+    assert torch.equal(model.wide(None, 2), torch.zeros(2, 3))  # videos without text: nothing added
+
+
+def test_level_labels_train_the_levels_recipe(tmp_path, capsys, monkeypatch):
+    from s2vt.engine import RECIPES, TrainConfig, train
+
+    lic = write_lic(tmp_path / "lic")
+    manifest = tmp_path / "m.jsonl"
+    assert s2vt(capsys, "import", "lic2022", lic / "train.json", "--out", manifest)[0] == 0
+    run = tmp_path / "run"
+    monkeypatch.setitem(RECIPES["levels"], "epochs", 3)
+    monkeypatch.setitem(RECIPES["captions"], "epochs", 1)
+    train(TrainConfig(str(manifest), None, str(run), patience=9, hidden=16,
+                      text_embed=8, batch_size=8, min_tag_count=1, quiet=True))
+    assert len((run / "metrics.csv").read_text().splitlines()) == 1 + 3  # level labels, no captions: its recipe
+    assert "wide.bag.weight" in torch.load(run / "best.pt", weights_only=True)["model"]
