@@ -297,6 +297,35 @@ def run_extract(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def add_weights_arguments(p: argparse.ArgumentParser) -> None:
+    from extract.backbones.weights import DEFAULT_WEIGHTS_DIR, SPECS
+
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    get = actions.add_parser("download", help="fetch, verify and install backbone weight files "
+                             "($S2VT_WEIGHTS_URL: a mirror's folder URL instead of the official ones)")
+    get.add_argument("names", nargs="*", metavar="NAME",
+                     help=f"any of {', '.join(SPECS)} (default: resnet152 c3d vggish)")
+    show = actions.add_parser("list", help="which weight files are present, verified, or missing")
+    for sp in (get, show):
+        sp.add_argument("--dir", default=DEFAULT_WEIGHTS_DIR, help="weights folder (as --weights-dir elsewhere)")
+    show.add_argument("--json", action="store_true")
+
+
+def run_weights(args: argparse.Namespace) -> int:
+    from extract.backbones.download import download, status
+    from extract.backbones.weights import SPECS
+
+    if args.action == "download":
+        if unknown := [n for n in args.names if n not in SPECS]:
+            raise ValueError(f"unknown weights {', '.join(unknown)}: choose from {', '.join(SPECS)}")
+        return download(args.names, args.dir)
+    rows = status(args.dir)
+    for r in rows:
+        print(json.dumps(r) if args.json else
+              f"{r['name']:<11} {r['status']:<9} {r['path'] or ''}" + (f"  ({r['reason']})" if r["reason"] else ""))
+    return 0
+
+
 COMMANDS = {  # name -> (help, add_arguments, run)
     "extract": ("extract features into a store (= python -m extract)", add_extract_arguments, run_extract),
     "train": ("train S2VT on a manifest and a feature store (= train.py)", add_train_arguments, run_train),
@@ -305,6 +334,7 @@ COMMANDS = {  # name -> (help, add_arguments, run)
     "evaluate": ("decode a split and print caption and tag metrics", add_evaluate_arguments, run_evaluate),
     "score": ("score predicted captions against references", add_score_arguments, run_score),
     "export": ("write a competition zip", add_export_arguments, run_export),
+    "weights": ("download or list the backbones' pretrained weight files", add_weights_arguments, run_weights),
 }
 
 
