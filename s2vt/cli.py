@@ -326,6 +326,28 @@ def run_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", default=None,
+                   help="best.pt of a training run (default: $S2VT_CHECKPOINT, else checkpoints/s2vt.pt)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="videos captioned at once")
+    p.add_argument("--queue", type=int, default=4, help="requests waiting beyond those (more: 503 + Retry-After)")
+    p.add_argument("--max-upload-mb", type=float, default=200, help="larger uploads get 413")
+    p.add_argument("--beam", type=int, default=5, help="beam width (1 = greedy)")
+    p.add_argument("--tags", type=int, default=3, help="how many top tags to answer")
+    p.add_argument("--weights-dir", default=None, help="folder with backbone weight files")
+    p.add_argument("--device", default="cpu")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from .predict import default_checkpoint
+    from .serve import serve
+
+    return serve(args.checkpoint or default_checkpoint(), args.host, args.port, args.workers, args.queue,
+                 args.max_upload_mb, args.beam, args.tags, args.device, args.weights_dir)
+
+
 COMMANDS = {  # name -> (help, add_arguments, run)
     "extract": ("extract features into a store (= python -m extract)", add_extract_arguments, run_extract),
     "train": ("train S2VT on a manifest and a feature store (= train.py)", add_train_arguments, run_train),
@@ -334,6 +356,8 @@ COMMANDS = {  # name -> (help, add_arguments, run)
     "evaluate": ("decode a split and print caption and tag metrics", add_evaluate_arguments, run_evaluate),
     "score": ("score predicted captions against references", add_score_arguments, run_score),
     "export": ("write a competition zip", add_export_arguments, run_export),
+    "serve": ("caption uploaded videos over HTTP: a JSON API and a web page (the serve extra)", add_serve_arguments,
+              run_serve),
     "weights": ("download or list the backbones' pretrained weight files", add_weights_arguments, run_weights),
 }
 

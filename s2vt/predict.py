@@ -216,39 +216,60 @@ def default_checkpoint() -> str:
                           f"trained best.pt to {DEFAULT_CHECKPOINT} (python train.py makes one; s2vt demo a toy one)")
 
 
-def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, device: str = "cpu",
-                  weights_dir: str | None = None):
-    """Yield, per video file, {"video", "caption", "tags", "seconds"} or {"video", "error"}.
+class Captioner:
+    """The backbones and the model of a checkpoint, loaded once; `caption(path)` per video file
+    (caption.py and `s2vt serve`).
 
     Uses the extraction settings recorded in the checkpoint, in memory (no store). The
-    backbones build in threads while the first video decodes and the model loads; `seconds`
-    is each video's wall time (the first one's includes waiting for the backbones).
+    backbones build in threads while the first video decodes and the model loads.
     """
-    from extract.ffmpeg import MediaError
-    from extract.pipeline import ExtractConfig, Extractor
 
-    from .engine import CheckpointError, model_from_checkpoint, pick_device, read_checkpoint
+    def __init__(self, checkpoint: str, beam: int = 5, tags: int = 3, device: str = "cpu",
+                 weights_dir: str | None = None) -> None:
+        from extract.pipeline import ExtractConfig, Extractor
 
-    check_settings(beam, tags)
-    device = pick_device(device)
-    ckpt = read_checkpoint(checkpoint, device)
-    try:
-        cfg = ExtractConfig.from_meta(ckpt.get("extract", {}), sorted(ckpt["config"]["modalities"]),
-                                      device=str(device), weights_dir=weights_dir)
-    except (ValueError, TypeError) as e:  # settings a hand-edited or foreign checkpoint recorded
-        raise CheckpointError(f"{checkpoint}: its extraction settings cannot be used: {e}") from None
-    extractor = Extractor(cfg, wait=False)
-    model, vocab, labels = model_from_checkpoint(ckpt, device, checkpoint)
-    for path in videos:
+        from .engine import CheckpointError, model_from_checkpoint, pick_device, read_checkpoint
+
+        check_settings(beam, tags)
+        self.beam, self.tags = beam, tags
+        device = pick_device(device)
+        self.ckpt = read_checkpoint(checkpoint, device)
+        try:
+            cfg = ExtractConfig.from_meta(self.ckpt.get("extract", {}), sorted(self.ckpt["config"]["modalities"]),
+                                          device=str(device), weights_dir=weights_dir)
+        except (ValueError, TypeError) as e:  # settings a hand-edited or foreign checkpoint recorded
+            raise CheckpointError(f"{checkpoint}: its extraction settings cannot be used: {e}") from None
+        self.extractor = Extractor(cfg, wait=False)
+        self.model, self.vocab, self.labels = model_from_checkpoint(self.ckpt, device, checkpoint)
+
+    def caption(self, path: str, with_media: bool = False):
+        """{"video", "caption", "tags", "seconds"} of one file (and its decoded Media when
+        `with_media`); MediaError for a file that is not a usable video."""
+        from extract.ffmpeg import MediaError
+
         t0 = time.time()
         try:
-            feats = extractor.extract(path)
+            feats, media = self.extractor.extract_media(path)
+        except MediaError:
+            _ = self.extractor.backbones  # a backbone that cannot be built outranks a bad video
+            raise
+        caption, top = answer(self.model, self.vocab, self.labels, feats, self.beam, self.tags)
+        result = {"video": path, "caption": caption, "tags": top, "seconds": round(time.time() - t0, 3)}
+        return (result, media) if with_media else result
+
+
+def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, device: str = "cpu",
+                  weights_dir: str | None = None):
+    """Yield, per video file, {"video", "caption", "tags", "seconds"} or {"video", "error"};
+    `seconds` is each video's wall time (the first one's includes waiting for the backbones)."""
+    from extract.ffmpeg import MediaError
+
+    captioner = Captioner(checkpoint, beam, tags, device, weights_dir)
+    for path in videos:
+        try:
+            yield captioner.caption(path)
         except MediaError as e:
-            _ = extractor.backbones  # a backbone that cannot be built outranks a bad video
             yield {"video": path, "error": str(e)}
-            continue
-        caption, top = answer(model, vocab, labels, feats, beam, tags)
-        yield {"video": path, "caption": caption, "tags": top, "seconds": round(time.time() - t0, 3)}
 
 
 def caption_videos(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, as_json: bool = False,
