@@ -31,7 +31,6 @@ setup(
     extras_require={
         # httpx: the serve tests' ASGI client; playwright drives the system chromium (the page test)
         "test": ["pytest>=7", "httpx", "playwright", *SERVE],
-        "towhee": ["towhee"],
         "serve": SERVE,
     },
     entry_points={"console_scripts": ["s2vt=s2vt.cli:main", "s2vt-extract=extract.__main__:main"]},

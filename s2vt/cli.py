@@ -99,13 +99,15 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--skip-missing", action="store_true",
                    help="leave out videos lacking a feature file (default: predict them from what they have)")
+    p.add_argument("--html", default=None, metavar="REPORT.html",
+                   help="also write a page: per video (worst CIDEr-D first) its frames, caption vs references, tags")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from .predict import evaluate, format_table
 
     metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, args.beam, args.out,
-                       args.batch_size, args.device, args.skip_missing)
+                       args.batch_size, args.device, args.skip_missing, args.html)
     print(json.dumps(metrics) if args.json else format_table(metrics))
     return 0
 
@@ -332,7 +334,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1, help="videos captioned at once")
-    p.add_argument("--queue", type=int, default=4, help="requests waiting beyond those (more: 503 + Retry-After)")
+    p.add_argument("--queue", type=int, default=16, help="requests waiting beyond those (more: 503 + Retry-After)")
     p.add_argument("--max-upload-mb", type=float, default=200, help="larger uploads get 413")
     p.add_argument("--beam", type=int, default=5, help="beam width (1 = greedy)")
     p.add_argument("--tags", type=int, default=3, help="how many top tags to answer")

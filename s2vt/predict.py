@@ -129,8 +129,10 @@ def with_features(entries: list[dict], store: FeatureStore, modalities: list[str
 
 
 def evaluate(checkpoint: str, manifest: str, features: str, split: str = "test", beam: int = 5,
-             out: str | None = None, batch_size: int = 64, device: str = "cpu", skip_missing: bool = False) -> dict:
-    """Decode a split, write predictions and `metrics_<split>.json` beside them, return the metrics.
+             out: str | None = None, batch_size: int = 64, device: str = "cpu", skip_missing: bool = False,
+             html: str | None = None) -> dict:
+    """Decode a split, write predictions and `metrics_<split>.json` beside them, return the metrics;
+    `html`: also a browsable report there (`s2vt.report`).
 
     A video without some (or all) feature files is still predicted (see `GapStore`) and counted
     in a warning; `skip_missing` leaves such videos out instead.
@@ -146,7 +148,7 @@ def evaluate(checkpoint: str, manifest: str, features: str, split: str = "test",
     if out_path.name == metrics_path.name:
         raise OutputError(f"cannot write {out_path}: that name is kept for the metrics of split {split}")
     # never write over what this command reads: the checkpoint, the manifest, the store
-    refuse_inputs([out_path, metrics_path], [checkpoint, manifest], folders=[features])
+    refuse_inputs([out_path, metrics_path, *([html] if html else [])], [checkpoint, manifest], folders=[features])
     model, vocab, labels, ckpt = load_checkpoint(checkpoint, dev)
     modalities = sorted(model.cfg.modalities)
     store = GapStore(features, model.cfg.modalities)
@@ -186,6 +188,12 @@ def evaluate(checkpoint: str, manifest: str, features: str, split: str = "test",
     metrics["seconds"] = round(time.time() - t0, 2)
     atomic_write_json(out_path, list(preds.values()))
     atomic_write_json(metrics_path, metrics)
+    if html:
+        from .metrics import cider_per_video
+        from .report import write_report
+
+        scores = cider_per_video(refs, {v: preds[v]["caption"] for v in refs}) if refs and len(vocab) > 4 else {}
+        write_report(html, entries, preds, scores, metrics)
     return metrics
 
 

@@ -6,8 +6,6 @@ request's video is streamed to a temp file (a size limit, removed whatever happe
 captioned in a bounded worker pool. Only uploads are read: the server never fetches a URL.
 """
 import asyncio
-import base64
-import io
 import math
 import os
 import tempfile
@@ -15,14 +13,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 
 from extract.errors import UserError
 from extract.ffmpeg import MediaError
 from extract.video import VIDEO_EXTENSIONS
 
+from .thumbnails import thumbnails
+
 PAGE = Path(__file__).with_name("static") / "index.html"
-THUMB_HEIGHT = 90
 MAX_THUMBNAILS = 16
 
 
@@ -40,23 +38,6 @@ def require_serve_extra() -> None:
             from None
 
 
-def thumbnails(frames: np.ndarray | None, times: np.ndarray | None, count: int) -> list[dict]:
-    """Up to `count` evenly spaced sampled frames as {"t", "src": JPEG data URL}, THUMB_HEIGHT high."""
-    from PIL import Image  # (a matplotlib and torchvision dependency)
-
-    if frames is None or times is None or count <= 0 or len(frames) == 0:
-        return []
-    out = []
-    for i in np.unique(np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int)):
-        img = Image.fromarray(frames[i])
-        img = img.resize((max(2, round(img.width * THUMB_HEIGHT / img.height)), THUMB_HEIGHT), Image.BILINEAR)
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=80)
-        out.append({"t": round(float(times[i]), 3),
-                    "src": "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()})
-    return out
-
-
 def limit_receive(receive, limit: int):
     """An ASGI `receive` that raises TooLarge once more than `limit` body bytes have come in."""
     seen = 0
@@ -72,7 +53,7 @@ def limit_receive(receive, limit: int):
     return wrapped
 
 
-def create_app(captioner, workers: int = 1, queue: int = 4, max_bytes: int = 200 << 20,
+def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 200 << 20,
                upload_dir: str | None = None, checkpoint_name: str = ""):
     """The ASGI app around a loaded `predict.Captioner`: at most `workers` videos captioned at
     once and `queue` more waiting (uploads included); beyond that 503 with Retry-After."""
@@ -159,7 +140,7 @@ def create_app(captioner, workers: int = 1, queue: int = 4, max_bytes: int = 200
     return app
 
 
-def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, queue: int = 4,
+def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, queue: int = 16,
           max_upload_mb: float = 200, beam: int = 5, tags: int = 3, device: str = "cpu",
           weights_dir: str | None = None) -> int:
     """`s2vt serve`: load the captioner (backbones included) once, then serve until Ctrl-C."""

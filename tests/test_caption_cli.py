@@ -97,3 +97,13 @@ def test_caption_default_checkpoint(trained, tmp_path):
     shutil.copy(trained / "run" / "best.pt", tmp_path / "checkpoints" / "s2vt.pt")
     proc = run_cli(script, good, cwd=tmp_path, env={"S2VT_CHECKPOINT": ""})
     assert proc.returncode == 0 and proc.stdout.startswith(good + ": "), proc.stderr[-2000:]
+
+
+def test_evaluate_html_report(trained, tmp_path):
+    report = tmp_path / "report.html"
+    proc = run_cli("-m", "s2vt.cli", "evaluate", "--checkpoint", str(trained / "run" / "best.pt"),
+                   "--manifest", str(trained / "manifest.jsonl"), "--features", str(trained / "features"),
+                   "--split", "test", "--beam", "2", "--out", str(tmp_path / "preds.json"), "--html", str(report))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    page = report.read_text()
+    assert page.count("<tr><td>") == 4 and page.count("data:image/jpeg;base64,") >= 4
