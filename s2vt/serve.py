@@ -53,6 +53,23 @@ def limit_receive(receive, limit: int):
     return wrapped
 
 
+def check_limits(workers: int, queue: int, max_bytes: int) -> None:
+    if workers < 1 or queue < 0 or max_bytes < 1:
+        raise ValueError(f"--workers must be at least 1, --queue at least 0 and --max-upload-mb positive "
+                         f"(got {workers}, {queue}, {max_bytes} bytes)")
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse an address this machine cannot listen on now (in use, not ours), before the model loads."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except (OSError, OverflowError) as e:
+        raise UserError(f"cannot listen on {host}:{port}: {getattr(e, 'strerror', None) or e}") from None
+
+
 def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 200 << 20,
                upload_dir: str | None = None, checkpoint_name: str = ""):
     """The ASGI app around a loaded `predict.Captioner`: at most `workers` videos captioned at
@@ -62,9 +79,7 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
     from fastapi.responses import HTMLResponse, JSONResponse
     from starlette.datastructures import UploadFile
 
-    if workers < 1 or queue < 0 or max_bytes < 1:
-        raise ValueError(f"--workers must be at least 1, --queue at least 0 and --max-upload-mb positive "
-                         f"(got {workers}, {queue}, {max_bytes} bytes)")
+    check_limits(workers, queue, max_bytes)
     app = FastAPI(title="s2vt", docs_url=None, redoc_url=None)
     pool = ThreadPoolExecutor(workers, thread_name_prefix="s2vt-caption")
     state = {"active": 0, "seconds": 1.0}  # requests holding a slot (the event loop is the only writer)
@@ -151,10 +166,14 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
     require_serve_extra()
     import uvicorn
 
+    max_bytes = int(max_upload_mb * (1 << 20))
+    check_limits(workers, queue, max_bytes)
+    check_address(host, port)
+
     with warnings.catch_warnings():  # the random-weights notice was given when the checkpoint was trained
         warnings.simplefilter("ignore")
         captioner = Captioner(checkpoint, beam, tags, device, weights_dir)
         _ = captioner.extractor.backbones  # built now, not on the first request
-    app = create_app(captioner, workers, queue, int(max_upload_mb * (1 << 20)), checkpoint_name=Path(checkpoint).name)
+    app = create_app(captioner, workers, queue, max_bytes, checkpoint_name=Path(checkpoint).name)
     uvicorn.run(app, host=host, port=port, log_level="info")
     return 0

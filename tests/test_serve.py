@@ -180,3 +180,17 @@ def test_page_in_headless_chromium(captioner, trained):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_serve_refuses_bad_settings_in_one_line(tmp_path):
+    from .conftest import run_cli
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        for args, message in ((["--workers", "0"], "--workers must be at least 1"),
+                              (["--port", port], "cannot listen on 127.0.0.1:" + port),
+                              (["--checkpoint", str(tmp_path / "none.pt")], "checkpoint not found")):
+            proc = run_cli("-m", "s2vt.cli", "serve", "--port", port if "--port" in args else "0",
+                           *(["--checkpoint", str(tmp_path / "none.pt")] if "--checkpoint" not in args else []), *args)
+            assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+            assert len(proc.stderr.strip().splitlines()) == 1
