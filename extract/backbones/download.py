@@ -146,11 +146,15 @@ def fetch(remote: Remote, folder: Path, attempts: int = ATTEMPTS) -> Path:
             if e.code < 500 or attempt == attempts:
                 raise DownloadError(f"{remote.url}: HTTP {e.code} {e.reason}") from None
         except (OSError, http.client.HTTPException) as e:
+            reason = getattr(e, "reason", None) or e
             if attempt == attempts:
                 kept = part.stat().st_size if part.exists() else 0
-                raise DownloadError(f"{remote.url}: {getattr(e, 'reason', None) or e} after {attempts} attempts; "
-                                    f"{kept:,} bytes kept in {part}: run the same command again to resume") from None
-        print(f"{remote.name}: connection lost ({attempt}/{attempts}), resuming", file=sys.stderr)
+                rerun = (f"{kept:,} bytes kept in {part}: run the same command again to resume" if kept else
+                         f"set {BASE_ENV} to a mirror if this machine cannot reach it")
+                raise DownloadError(f"{remote.url}: {reason} ({attempts} attempts); {rerun}") from None
+            print(f"{remote.name}: attempt {attempt}/{attempts} failed ({reason}), trying again", file=sys.stderr)
+            continue
+        print(f"{remote.name}: attempt {attempt}/{attempts} failed, trying again", file=sys.stderr)
     reason = problem(part, remote.file, remote.check)
     if reason:
         part.unlink(missing_ok=True)
