@@ -91,13 +91,19 @@ def main() -> None:
     p.add_argument("--videos", type=int, default=8)
     p.add_argument("--rounds", type=int, default=5, help="alternations of server and in-process measurement")
     p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "s2vt-bench-videos"))
+    p.add_argument("--write-checkpoint", help=argparse.SUPPRESS)  # (in a child: see below)
     args = p.parse_args()
+    if args.write_checkpoint:
+        return make_checkpoint(Path(args.write_checkpoint))
     videos = make_videos(Path(args.cache), args.videos, 2, size="320x180")
     bodies = [form(v) for v in videos]
     n = args.clients * args.requests
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "bench.pt"
-        make_checkpoint(ckpt)
+        # written by a child: building the backbones here once made this process's own captioning
+        # (the in-process baseline) several times slower than the server's, on the same checkpoint
+        subprocess.run([sys.executable, __file__, "--write-checkpoint", str(ckpt)], check=True,
+                       stderr=subprocess.DEVNULL)
         port = free_port()
         url = f"http://127.0.0.1:{port}/api/caption"
         env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
