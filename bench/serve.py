@@ -100,8 +100,7 @@ def main() -> None:
     n = args.clients * args.requests
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "bench.pt"
-        # written by a child: building the backbones here once made this process's own captioning
-        # (the in-process baseline) several times slower than the server's, on the same checkpoint
+        # written by a child, so this process holds what caption.py holds and no more
         subprocess.run([sys.executable, __file__, "--write-checkpoint", str(ckpt)], check=True,
                        stderr=subprocess.DEVNULL)
         port = free_port()
