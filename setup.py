@@ -2,6 +2,9 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
+# `s2vt serve`: a maintained ASGI stack (python-multipart parses the uploads)
+SERVE = ["fastapi>=0.110", "uvicorn>=0.29", "python-multipart>=0.0.9"]
+
 setup(
     name="s2vt",
     version="0.1.0",
@@ -11,6 +14,7 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["s2vt", "s2vt.*", "extract", "extract.*"]),
+    package_data={"s2vt": ["static/*.html"]},
     py_modules=["train", "caption"],
     install_requires=[
         "torch>=2.4",
@@ -26,8 +30,9 @@ setup(
         "jieba",  # Chinese word segmentation, dictionary included (--text-tokenizer word)
     ],
     extras_require={
-        "test": ["pytest>=7"],
-        "towhee": ["towhee"],
+        # httpx: the serve tests' ASGI client; playwright drives the system chromium (the page test)
+        "test": ["pytest>=7", "httpx", "playwright", *SERVE],
+        "serve": SERVE,
     },
     entry_points={"console_scripts": ["s2vt=s2vt.cli:main", "s2vt-extract=extract.__main__:main"]},
 )

@@ -19,11 +19,13 @@ from .video import decode_frames, probe
 @dataclasses.dataclass
 class Media:
     """What each backbone reads: frames [N, H, W, 3] and clips [K, 16, H, W, 3] uint8 RGB,
-    log-mel examples [A, 96, 64] float32 (None for a modality not asked for)."""
+    log-mel examples [A, 96, 64] float32 (None for a modality not asked for); `times`: the
+    sampled frames' times in seconds (None without a video modality)."""
     frames: np.ndarray | None = None
     clips: np.ndarray | None = None
     examples: np.ndarray | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
+    times: np.ndarray | None = None
 
     def of(self, modality: str) -> np.ndarray:
         """The decoded media a modality's backbone reads."""
@@ -52,7 +54,7 @@ def decode_media(path: str | os.PathLike, modalities, frames: int = 40, clips: i
         raise MediaError(f"{os.fspath(path)}: {type(e).__name__}: {e}") from e
     media = Media(fr.frames if fr is not None and "frames" in need else None,
                   fr.clips if fr is not None and "clips" in need else None, examples,
-                  list(fr.notes) if fr is not None else [])
+                  list(fr.notes) if fr is not None else [], fr.times if fr is not None else None)
     if examples is not None:
         audio_names = "/".join(m for m in modalities if REGISTRY[m].reads == "examples")
         if not info.has_audio:

@@ -192,10 +192,14 @@ class Extractor:
         Each backbone runs as soon as it is built: on a cold start the first features are
         computed while the slowest backbone is still loading.
         """
+        return self.extract_media(path)[0]
+
+    def extract_media(self, path: str) -> tuple[dict[str, np.ndarray], Media]:
+        """`extract`, plus the decoded media (`s2vt serve` shows the sampled frames)."""
         media = self._media(path)
         # rounded to the store's dtype: the model sees what it would read from a store (evaluate)
         return {m: net.embed(net.inputs(media.of(m)), self.cfg.batch_size).numpy().astype(self.cfg.dtype)
-                for m, net in self._built()}
+                for m, net in self._built()}, media
 
     def iter_decoded(self, items: Iterable[tuple[str, str]], workers: int = 2) -> Iterator[Decoded]:
         """Decode `items` in order, `workers` videos ahead of the consumer (ffmpeg runs in parallel)."""

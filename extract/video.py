@@ -164,11 +164,13 @@ def clip_indices(total: int, clips: int, clip_len: int = C3D_CLIP_LEN) -> np.nda
 @dataclasses.dataclass
 class Frames:
     """Decoded frames of one video: `frames` uint8 [N, H, W, 3] RGB and `clips` uint8 [K, 16, H, W, 3],
-    plus remarks on a stream that held fewer frames than its header said."""
+    plus remarks on a stream that held fewer frames than its header said; `times`: each sampled
+    frame's time in seconds (shown by `s2vt serve`)."""
     info: VideoInfo
     frames: np.ndarray
     clips: np.ndarray | None
     notes: list[str] = dataclasses.field(default_factory=list)
+    times: np.ndarray | None = None
 
 
 def _select_expr(indices: np.ndarray) -> str:
@@ -255,4 +257,4 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
     frames = decoded[[lookup[int(i)] for i in frame_idx]]
     clip_arr = decoded[[lookup[int(i)] for i in clip_idx.ravel()]].reshape(
         clips, C3D_CLIP_LEN, h, w, 3) if clips > 0 else None
-    return Frames(info, frames, clip_arr, notes)
+    return Frames(info, frames, clip_arr, notes, frame_idx / max(info.fps, 1e-6))

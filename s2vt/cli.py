@@ -130,13 +130,15 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--skip-missing", action="store_true",
                    help="leave out videos lacking a feature file (default: predict them from what they have)")
+    p.add_argument("--html", default=None, metavar="REPORT.html",
+                   help="also write a page: per video (worst CIDEr-D first) its frames, caption vs references, tags")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from .predict import evaluate, format_table
 
     metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, args.beam, args.out,
-                       args.batch_size, args.device, args.skip_missing)
+                       args.batch_size, args.device, args.skip_missing, args.html)
     print(json.dumps(metrics) if args.json else format_table(metrics))
     return 0
 
@@ -330,6 +332,57 @@ def run_extract(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def add_weights_arguments(p: argparse.ArgumentParser) -> None:
+    from extract.backbones.weights import DEFAULT_WEIGHTS_DIR, SPECS
+
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    get = actions.add_parser("download", help="fetch, verify and install backbone weight files "
+                             "($S2VT_WEIGHTS_URL: a mirror's folder URL instead of the official ones)")
+    get.add_argument("names", nargs="*", metavar="NAME",
+                     help=f"any of {', '.join(SPECS)} (default: resnet152 c3d vggish)")
+    show = actions.add_parser("list", help="which weight files are present, verified, or missing")
+    for sp in (get, show):
+        sp.add_argument("--dir", default=DEFAULT_WEIGHTS_DIR, help="weights folder (as --weights-dir elsewhere)")
+    show.add_argument("--json", action="store_true")
+
+
+def run_weights(args: argparse.Namespace) -> int:
+    from extract.backbones.download import download, status
+    from extract.backbones.weights import SPECS
+
+    if args.action == "download":
+        if unknown := [n for n in args.names if n not in SPECS]:
+            raise ValueError(f"unknown weights {', '.join(unknown)}: choose from {', '.join(SPECS)}")
+        return download(args.names, args.dir)
+    rows = status(args.dir)
+    for r in rows:
+        print(json.dumps(r) if args.json else
+              f"{r['name']:<11} {r['status']:<9} {r['path'] or ''}" + (f"  ({r['reason']})" if r["reason"] else ""))
+    return 0
+
+
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", default=None,
+                   help="best.pt of a training run (default: $S2VT_CHECKPOINT, else checkpoints/s2vt.pt)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="videos captioned at once")
+    p.add_argument("--queue", type=int, default=16, help="requests waiting beyond those (more: 503 + Retry-After)")
+    p.add_argument("--max-upload-mb", type=float, default=200, help="larger uploads get 413")
+    p.add_argument("--beam", type=int, default=5, help="beam width (1 = greedy)")
+    p.add_argument("--tags", type=int, default=3, help="how many top tags to answer")
+    p.add_argument("--weights-dir", default=None, help="folder with backbone weight files")
+    p.add_argument("--device", default="cpu")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from .predict import default_checkpoint
+    from .serve import serve
+
+    return serve(args.checkpoint or default_checkpoint(), args.host, args.port, args.workers, args.queue,
+                 args.max_upload_mb, args.beam, args.tags, args.device, args.weights_dir)
+
+
 COMMANDS = {  # name -> (help, add_arguments, run)
     "extract": ("extract features into a store (= python -m extract)", add_extract_arguments, run_extract),
     "train": ("train S2VT on a manifest and a feature store (= train.py)", add_train_arguments, run_train),
@@ -338,6 +391,9 @@ COMMANDS = {  # name -> (help, add_arguments, run)
     "evaluate": ("decode a split and print caption and tag metrics", add_evaluate_arguments, run_evaluate),
     "score": ("score predicted captions against references", add_score_arguments, run_score),
     "export": ("write a competition zip", add_export_arguments, run_export),
+    "serve": ("caption uploaded videos over HTTP: a JSON API and a web page (the serve extra)", add_serve_arguments,
+              run_serve),
+    "weights": ("download or list the backbones' pretrained weight files", add_weights_arguments, run_weights),
 }
 
 

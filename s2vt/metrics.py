@@ -80,11 +80,18 @@ def caption_scores(refs: dict[str, list[str]], preds: dict[str, str], meteor: bo
 
 def cider(refs: dict[str, list[str]], preds: dict[str, str]) -> float:
     """CIDEr-D alone (the validation metric during training)."""
+    return float(np.mean(list(cider_per_video(refs, preds).values())))
+
+
+def cider_per_video(refs: dict[str, list[str]], preds: dict[str, str]) -> dict[str, float]:
+    """Each video's CIDEr-D (document frequencies from all of `refs`'s videos in `preds`); their
+    mean is the corpus CIDEr-D."""
     from pycocoevalcap.cider.cider import Cider
 
     ids = sorted(preds)
     gts = tokenized({i: refs[i] for i in ids})
-    return float(Cider().compute_score(gts, {i: [" ".join(tokenize(preds[i]))] for i in ids})[0])
+    _, scores = Cider().compute_score(gts, {i: [" ".join(tokenize(preds[i]))] for i in ids})
+    return dict(zip(ids, map(float, scores)))
 
 
 # ---- tags: scores [N, C] (higher = more likely), gold = one list of label indices per video ----

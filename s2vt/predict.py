@@ -149,8 +149,10 @@ def with_features(entries: list[dict], store: FeatureStore, modalities: list[str
 
 
 def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = "test", beam: int = 5,
-             out: str | None = None, batch_size: int = 64, device: str = "cpu", skip_missing: bool = False) -> dict:
-    """Decode a split, write predictions and `metrics_<split>.json` beside them, return the metrics.
+             out: str | None = None, batch_size: int = 64, device: str = "cpu", skip_missing: bool = False,
+             html: str | None = None) -> dict:
+    """Decode a split, write predictions and `metrics_<split>.json` beside them, return the metrics;
+    `html`: also a browsable report there (`s2vt.report`).
 
     A video without some (or all) feature files is still predicted (see `GapStore`) and counted
     in a warning; `skip_missing` leaves such videos out instead.
@@ -166,7 +168,8 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     if out_path.name == metrics_path.name:
         raise OutputError(f"cannot write {out_path}: that name is kept for the metrics of split {split}")
     # never write over what this command reads: the checkpoint, the manifest, the store
-    refuse_inputs([out_path, metrics_path], [checkpoint, manifest], folders=[f for f in [features] if f])
+    refuse_inputs([out_path, metrics_path, *([html] if html else [])], [checkpoint, manifest],
+                  folders=[f for f in [features] if f])
     model, vocab, labels, ckpt = load_checkpoint(checkpoint, dev)
     modalities = sorted(model.cfg.modalities)
     if modalities and features is None:
@@ -219,6 +222,12 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     metrics["seconds"] = round(time.time() - t0, 2)
     atomic_write_json(out_path, list(preds.values()))
     atomic_write_json(metrics_path, metrics)
+    if html:
+        from .metrics import cider_per_video
+        from .report import write_report
+
+        scores = cider_per_video(refs, {v: preds[v]["caption"] for v in refs}) if refs and len(vocab) > 4 else {}
+        write_report(html, entries, preds, scores, metrics)
     return metrics
 
 
@@ -249,61 +258,84 @@ def default_checkpoint() -> str:
                           f"trained best.pt to {DEFAULT_CHECKPOINT} (python train.py makes one; s2vt demo a toy one)")
 
 
-def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, device: str = "cpu",
-                  weights_dir: str | None = None, precision: str | None = None):
-    """Yield, per video file, {"video", "caption", "tags", "seconds"} or {"video", "error"}.
+class Captioner:
+    """The backbones and the model of a checkpoint, loaded once; `caption(path)` per video file
+    (caption.py and `s2vt serve`).
 
     Features are computed as the checkpoint's training features were (its record of the
     extraction settings, weight files and precision), in memory (no store); a machine that
     cannot reproduce them is refused with one line. `precision` overrides the recorded one
     (e.g. bf16 on a GPU for a model trained on int8 CPU features), with a warning. The
-    backbones build in threads while the first video decodes and the model loads; `seconds`
-    is each video's wall time (the first one's includes waiting for the backbones).
+    backbones build in threads while the first video decodes and the model loads.
     """
-    from extract.ffmpeg import MediaError
-    from extract.pipeline import ExtractConfig, Extractor
 
-    from .engine import CheckpointError, model_from_checkpoint, pick_device, read_checkpoint
+    def __init__(self, checkpoint: str, beam: int = 5, tags: int = 3, device: str = "cpu",
+                 weights_dir: str | None = None, precision: str | None = None) -> None:
+        from extract.pipeline import ExtractConfig, Extractor
 
-    check_settings(beam, tags)
-    device = pick_device(device)
-    ckpt = read_checkpoint(checkpoint, device)
-    if not ckpt["config"]["modalities"]:
-        raise CheckpointError(f"{checkpoint}: a text-only model reads no video: tag with s2vt evaluate on a "
-                              "manifest with text")
-    meta, modalities = ckpt.get("extract", {}), sorted(ckpt["config"]["modalities"])
-    recorded = {m: meta.get("precision", {}).get(m) for m in modalities}
-    if precision is None and device.type != "cpu" and "int8" in recorded.values():
-        raise CheckpointError(f"{checkpoint}: its features were computed in int8, which runs on the CPU only: "
-                              "pass --device cpu, or --precision bf16 (or fp32) to accept features that differ "
-                              "slightly from the training ones")
-    if precision is not None and any(p not in (None, precision) for p in recorded.values()):
-        trained = ", ".join(sorted({p for p in recorded.values() if p}))
-        print(f"warning: features in {precision}, the model trained on {trained} features: answers may differ "
-              "slightly from evaluate's", file=sys.stderr)
-    try:
-        cfg = ExtractConfig.from_meta(meta, modalities, device=str(device), weights_dir=weights_dir,
-                                      **({"precision": precision} if precision else {}))
-    except (ValueError, TypeError) as e:  # settings a hand-edited or foreign checkpoint recorded
-        raise CheckpointError(f"{checkpoint}: its extraction settings cannot be used: {e}") from None
-    extractor = Extractor(cfg, wait=False)
-    model, vocab, labels = model_from_checkpoint(ckpt, device, checkpoint)
-    checked = False
-    for path in videos:
+        from .engine import CheckpointError, model_from_checkpoint, pick_device, read_checkpoint
+
+        check_settings(beam, tags)
+        self.beam, self.tags, self.checkpoint, self.precision = beam, tags, checkpoint, precision
+        device = pick_device(device)
+        self.ckpt = read_checkpoint(checkpoint, device)
+        if not self.ckpt["config"]["modalities"]:
+            raise CheckpointError(f"{checkpoint}: a text-only model reads no video: tag with s2vt evaluate on a "
+                                  "manifest with text")
+        self.meta, self.modalities = self.ckpt.get("extract", {}), sorted(self.ckpt["config"]["modalities"])
+        recorded = {m: self.meta.get("precision", {}).get(m) for m in self.modalities}
+        if precision is None and device.type != "cpu" and "int8" in recorded.values():
+            raise CheckpointError(f"{checkpoint}: its features were computed in int8, which runs on the CPU only: "
+                                  "pass --device cpu, or --precision bf16 (or fp32) to accept features that differ "
+                                  "slightly from the training ones")
+        if precision is not None and any(p not in (None, precision) for p in recorded.values()):
+            trained = ", ".join(sorted({p for p in recorded.values() if p}))
+            print(f"warning: features in {precision}, the model trained on {trained} features: answers may differ "
+                  "slightly from evaluate's", file=sys.stderr)
+        try:
+            cfg = ExtractConfig.from_meta(self.meta, self.modalities, device=str(device), weights_dir=weights_dir,
+                                          **({"precision": precision} if precision else {}))
+        except (ValueError, TypeError) as e:  # settings a hand-edited or foreign checkpoint recorded
+            raise CheckpointError(f"{checkpoint}: its extraction settings cannot be used: {e}") from None
+        self.extractor = Extractor(cfg, wait=False)
+        self.model, self.vocab, self.labels = model_from_checkpoint(self.ckpt, device, checkpoint)
+        self.checked = False  # the backbones built match the checkpoint's record (checked once built)
+
+    def caption(self, path: str, with_media: bool = False):
+        """{"video", "caption", "tags", "seconds"} of one file (and its decoded Media when
+        `with_media`); MediaError for a file that is not a usable video."""
+        from extract.ffmpeg import MediaError
+
         t0 = time.time()
         try:
-            feats = extractor.extract(path)
-        except MediaError as e:
-            _ = extractor.backbones  # a backbone that cannot be built outranks a bad video
-            yield {"video": path, "error": str(e)}
-            continue
-        if not checked:  # (once the backbones are built: they build while the first video decodes)
-            problem = feature_mismatch(extractor.meta(), meta, modalities, compare_precision=precision is None)
+            feats, media = self.extractor.extract_media(path)
+        except MediaError:
+            _ = self.extractor.backbones  # a backbone that cannot be built outranks a bad video
+            raise
+        if not self.checked:  # (once the backbones are built: they build while the first video decodes)
+            from .engine import CheckpointError
+            problem = feature_mismatch(self.extractor.meta(), self.meta, self.modalities,
+                                       compare_precision=self.precision is None)
             if problem:
-                raise CheckpointError(f"{checkpoint}: this machine cannot compute its features: {problem}")
-            checked = True
-        caption, top = answer(model, vocab, labels, feats, beam, tags)
-        yield {"video": path, "caption": caption, "tags": top, "seconds": round(time.time() - t0, 3)}
+                raise CheckpointError(f"{self.checkpoint}: this machine cannot compute its features: {problem}")
+            self.checked = True
+        caption, top = answer(self.model, self.vocab, self.labels, feats, self.beam, self.tags)
+        result = {"video": path, "caption": caption, "tags": top, "seconds": round(time.time() - t0, 3)}
+        return (result, media) if with_media else result
+
+
+def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, device: str = "cpu",
+                  weights_dir: str | None = None, precision: str | None = None):
+    """Yield, per video file, {"video", "caption", "tags", "seconds"} or {"video", "error"};
+    `seconds` is each video's wall time (the first one's includes waiting for the backbones)."""
+    from extract.ffmpeg import MediaError
+
+    captioner = Captioner(checkpoint, beam, tags, device, weights_dir, precision)
+    for path in videos:
+        try:
+            yield captioner.caption(path)
+        except MediaError as e:
+            yield {"video": path, "error": str(e)}
 
 
 def caption_videos(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, as_json: bool = False,

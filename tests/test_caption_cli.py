@@ -136,3 +136,11 @@ def test_loading_a_checkpoint_leaves_the_global_rng_alone(trained):
     model, _, _ = model_from_checkpoint(ckpt)
     assert torch.equal(torch.get_rng_state(), before)
     assert all(p.device.type == "cpu" for p in model.parameters())
+def test_evaluate_html_report(trained, tmp_path):
+    report = tmp_path / "report.html"
+    proc = run_cli("-m", "s2vt.cli", "evaluate", "--checkpoint", str(trained / "run" / "best.pt"),
+                   "--manifest", str(trained / "manifest.jsonl"), "--features", str(trained / "features"),
+                   "--split", "test", "--beam", "2", "--out", str(tmp_path / "preds.json"), "--html", str(report))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    page = report.read_text()
+    assert page.count("<tr><td>") == 4 and page.count("data:image/jpeg;base64,") >= 4

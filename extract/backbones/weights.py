@@ -18,10 +18,16 @@ class WeightsNotFound(UserError):
 
 @dataclasses.dataclass(frozen=True)
 class WeightSpec:
-    """The file names a backbone's weights go by, and where a user gets them."""
+    """The file names a backbone's weights go by (the first is the one `url` serves), and where a
+    user gets them: `url` (what `s2vt weights download` fetches) and an optional note."""
     what: str
     files: tuple[str, ...]
-    source: str
+    url: str
+    note: str = ""
+
+    @property
+    def source(self) -> str:
+        return f"{self.url} ({self.note})" if self.note else self.url
 
 
 SPECS = {
@@ -29,8 +35,8 @@ SPECS = {
                             ("resnet152-394f9c45.pth", "resnet152-f82ba261.pth"),
                             "https://download.pytorch.org/models/resnet152-394f9c45.pth"),
     "c3d": WeightSpec("C3D Sports-1M weights (PyTorch port)", ("c3d.pickle", "c3d_sports1m.pth"),
-                      "http://imagelab.ing.unimore.it/files/c3d_pytorch/c3d.pickle "
-                      "(linked from github.com/DavideA/c3d-pytorch)"),
+                      "http://imagelab.ing.unimore.it/files/c3d_pytorch/c3d.pickle",
+                      "linked from github.com/DavideA/c3d-pytorch"),
     "vggish": WeightSpec("VGGish AudioSet weights (PyTorch port)", ("vggish-10086976.pth",),
                          "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth"),
     "vggish_pca": WeightSpec("VGGish PCA parameters", ("vggish_pca_params.npz", "vggish_pca_params-970ea276.pth"),
@@ -57,7 +63,8 @@ def find_weights(name: str, weights_dir: str | os.PathLike | None = None, requir
         return None
     raise WeightsNotFound(
         f"{spec.what} not found: looked for {spec.files[0]} in {', '.join(str(d) for d in dirs)}; "
-        f"download it from {spec.source} into {dirs[0]}/ (or pass --weights random for seeded random weights)")
+        f"run `s2vt weights download {name} --dir {dirs[0]}` or download it from {spec.source} into {dirs[0]}/ "
+        f"(or pass --weights random for seeded random weights)")
 
 
 def load_state_dict(path: Path) -> dict:

@@ -1,0 +1,205 @@
+"""`s2vt weights download` / `s2vt weights list`: fetch and check the backbones' pretrained files.
+
+The URLs and file names are `weights.SPECS`; `S2VT_WEIGHTS_URL` replaces every URL's folder
+(a mirror, or a folder on an air-gapped site: `file:///mnt/weights`). A download goes to a
+hidden `.part-NAME` file (its suffix kept for the checks) (kept when the connection drops, and resumed with an HTTP Range
+request), is verified, and only then renamed to its real name: a failed or wrong download
+never leaves a file that `find_weights` would pick up.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import http.client
+import os
+import re
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+from tqdm import tqdm
+
+from ..errors import UserError
+from ..fileio import make_dirs
+from .weights import SPECS, WeightSpec, find_weights, load_state_dict, search_dirs
+
+BASE_ENV = "S2VT_WEIGHTS_URL"
+DEFAULT_NAMES = ("resnet152", "c3d", "vggish")  # the PCA file only when named: only --vggish-pca uses it
+# torchvision and torchvggish put the first hex digits of the file's sha256 in its name (torch.hub's rule)
+HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.[A-Za-z0-9]+$")
+ATTEMPTS = 3  # connections per file before giving up (each resumes where the last one stopped)
+TIMEOUT_S = 30
+
+
+class DownloadError(UserError):
+    """A file that could not be fetched, or was not the file it should be."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Remote:
+    """One downloadable file: where it comes from, the name it is saved as, and, for a name
+    without a sha256 prefix, the check it must pass (raises on a wrong file)."""
+    name: str
+    file: str
+    url: str
+    check: Callable[[Path], None] | None = None
+
+
+def strict_load(factory: Callable[[], "torch.nn.Module"]) -> Callable[[Path], None]:  # noqa: F821
+    """A check that loads the file (weights_only) into the architecture strictly: every key, every shape."""
+    def check(path: Path) -> None:
+        from . import empty_module
+
+        # on the meta device: shapes and keys are checked, nothing is allocated
+        empty_module(factory, materialize=False).load_state_dict(load_state_dict(path), strict=True, assign=True)
+    return check
+
+
+def check_c3d(path: Path) -> None:
+    from .c3d import C3DNet
+    strict_load(C3DNet)(path)
+
+
+def check_pca(path: Path) -> None:
+    from .vggish import load_pca
+    vectors, means = load_pca(path)
+    if vectors.shape != (128, 128) or means.shape != (128,):
+        raise ValueError(f"PCA parameters of shapes {list(vectors.shape)} and {list(means.shape)}, "
+                         "not [128, 128] and [128]")
+
+
+CHECKS = {"c3d": check_c3d, "vggish_pca": check_pca}
+
+
+def remotes(specs: dict[str, WeightSpec] = SPECS) -> dict[str, Remote]:
+    """name -> Remote from the spec table, with $S2VT_WEIGHTS_URL as the folder of every URL when set."""
+    base = os.environ.get(BASE_ENV, "").rstrip("/")
+    return {name: Remote(name, s.files[0], f"{base}/{s.files[0]}" if base else s.url, CHECKS.get(name))
+            for name, s in specs.items()}
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def problem(path: Path, name: str, check: Callable[[Path], None] | None) -> str | None:
+    """Why the file at `path` (saved as `name`) is not the right one, or None if it verifies."""
+    if m := HASH_IN_NAME.search(name):
+        digest = sha256(path)
+        return None if digest.startswith(m.group(1)) else f"sha256 {digest[:len(m.group(1))]}..., " \
+                                                           f"its name says {m.group(1)}"
+    if check is None:
+        return "no way to verify it (no sha256 in its name, no known architecture)"
+    try:
+        check(path)
+    except Exception as e:  # noqa: BLE001 - any failure to load means a wrong file
+        return f"does not load: {' '.join(str(e).split())[:300] or type(e).__name__}"  # one line
+    return None
+
+
+def transfer(url: str, part: Path, timeout: float = TIMEOUT_S) -> None:
+    """Fetch `url` into `part`, continuing after the bytes already there (HTTP Range). Raises
+    OSError when the connection fails or ends early (the bytes received stay in `part`)."""
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
+        total = resp.headers.get("Content-Length")
+        total = int(total) if total and total.isdigit() else None
+        if getattr(resp, "status", None) == 206:
+            m = re.match(r"bytes (\d+)-\d+/(\d+|\*)", resp.headers.get("Content-Range", ""))
+            if not m or int(m.group(1)) != have:
+                raise DownloadError(f"{url}: the server resumed at the wrong place "
+                                    f"({resp.headers.get('Content-Range')!r} for bytes={have}-)")
+            total = int(m.group(2)) if m.group(2) != "*" else None
+            mode = "ab"
+        else:  # a full answer (no Range support, or a file:// URL): start over
+            have, mode = 0, "wb"
+        with open(part, mode) as f, tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=part.name.removeprefix(".part-"),
+                                         disable=not sys.stderr.isatty(), leave=False) as bar:
+            while chunk := resp.read(1 << 16):
+                f.write(chunk)
+                bar.update(len(chunk))
+            f.flush()
+            os.fsync(f.fileno())
+    size = part.stat().st_size
+    if total is not None and size != total:
+        raise ConnectionError(f"the connection ended after {size:,} of {total:,} bytes")
+
+
+def fetch(remote: Remote, folder: Path, attempts: int = ATTEMPTS) -> Path:
+    """Download, verify and atomically rename one file into `folder`; its path."""
+    make_dirs(folder)
+    target, part = folder / remote.file, folder / f".part-{remote.file}"
+    for attempt in range(1, attempts + 1):
+        try:
+            transfer(remote.url, part)
+            break
+        except urllib.error.HTTPError as e:
+            if e.code == 416:  # nothing after the bytes we have: the part is whole (verified next)
+                break
+            if e.code < 500 or attempt == attempts:
+                raise DownloadError(f"{remote.url}: HTTP {e.code} {e.reason}") from None
+        except (OSError, http.client.HTTPException) as e:
+            reason = getattr(e, "reason", None) or e
+            if attempt == attempts:
+                kept = part.stat().st_size if part.exists() else 0
+                rerun = (f"{kept:,} bytes kept in {part}: run the same command again to resume" if kept else
+                         f"set {BASE_ENV} to a mirror if this machine cannot reach it")
+                raise DownloadError(f"{remote.url}: {reason} ({attempts} attempts); {rerun}") from None
+            print(f"{remote.name}: attempt {attempt}/{attempts} failed ({reason}), trying again", file=sys.stderr)
+            continue
+        print(f"{remote.name}: attempt {attempt}/{attempts} failed, trying again", file=sys.stderr)
+    reason = problem(part, remote.file, remote.check)
+    if reason:
+        part.unlink(missing_ok=True)
+        raise DownloadError(f"{remote.url}: wrong file ({reason}); the download was removed")
+    os.replace(part, target)
+    return target
+
+
+def download(names: list[str], folder: str | os.PathLike, table: dict[str, Remote] | None = None) -> int:
+    """`s2vt weights download`: each name fetched unless a verified copy is already found; a
+    failure is one line and the others go on. 0 when all are in place, else 2."""
+    table = table if table is not None else remotes()
+    folder = Path(folder)
+    failed = 0
+    for name in names or DEFAULT_NAMES:
+        remote = table[name]
+        found = find_weights(name, folder, required=False) if name in SPECS else None
+        found = found or ((folder / remote.file) if (folder / remote.file).is_file() else None)
+        if found is not None:
+            reason = problem(found, found.name, remote.check)
+            if reason is None:
+                print(f"{name}: {found} is already there (verified)", file=sys.stderr)
+                continue
+            print(f"{name}: {found} is not the right file ({reason}): downloading it again", file=sys.stderr)
+        try:
+            path = fetch(remote, folder)
+        except UserError as e:
+            print(f"error: {name}: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{name}: {path} ({path.stat().st_size:,} bytes, verified)", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def status(folder: str | os.PathLike | None, table: dict[str, Remote] | None = None) -> list[dict]:
+    """`s2vt weights list`: per known file, {"name", "status": verified|present|missing, "path", "reason"}."""
+    table = table if table is not None else remotes()
+    rows = []
+    for name, remote in table.items():
+        path = find_weights(name, folder, required=False)
+        if path is None:
+            rows.append({"name": name, "status": "missing", "path": None,
+                         "reason": f"looked in {', '.join(str(d) for d in search_dirs(folder))}"})
+            continue
+        reason = problem(path, path.name, remote.check)
+        rows.append({"name": name, "status": "present" if reason else "verified", "path": str(path),
+                     "reason": reason})
+    return rows

@@ -1,0 +1,65 @@
+"""`s2vt evaluate --html`: one page to see where a model fails. Per video, worst CIDEr-D first:
+a strip of its frames, the predicted caption beside the references, the tags with their
+probabilities (the true ones marked)."""
+from __future__ import annotations
+
+import html
+import os
+
+from extract.ffmpeg import MediaError
+from extract.fileio import atomic_write_bytes
+
+from .metrics import CAPTION_KEYS, TAG_KEYS
+from .thumbnails import THUMB_HEIGHT, thumbnails
+
+STRIP = 6  # frames shown per video
+
+STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse}
+td,th{border-top:1px solid #ddd;padding:.4em .6em;vertical-align:top;text-align:left}
+.strip img{height:60px;margin-right:2px}.pred{font-weight:600}.refs{color:#555;margin:.2em 0 0 1em;padding:0}
+.bar{display:inline-block;height:.8em;background:#4a8;margin-right:.4em}.gold{color:#070}.none{color:#999}"""
+
+
+def frame_strip(path: str | None) -> tuple[list[dict], str]:
+    """(thumbnails, why there are none) of a video file, decoded small."""
+    from extract.video import decode_frames
+
+    if not path or not os.path.isfile(path):
+        return [], "video file not found"
+    try:
+        fr = decode_frames(path, STRIP, 0, THUMB_HEIGHT)
+    except MediaError as e:
+        return [], str(e)
+    return thumbnails(fr.frames, fr.times, STRIP, THUMB_HEIGHT), ""
+
+
+def video_row(rank: int, entry: dict, pred: dict, score: float | None) -> str:
+    e = html.escape
+    strip, why = frame_strip(entry.get("abspath"))
+    frames = "".join(f'<img src="{f["src"]}" title="{f["t"]:.1f} s" alt="{f["t"]:.1f} s">' for f in strip) \
+        or f'<span class="none">{e(why)}</span>'
+    refs = "".join(f"<li>{e(r)}</li>" for r in entry.get("captions", []))
+    gold = set(entry.get("tags", []))
+    tags = "<br>".join(f'<span class="bar" style="width:{round(60 * t["p"])}px"></span>'
+                       f'<span class="{"gold" if t["tag"] in gold else ""}">{e(t["tag"])} {t["p"]:.2f}</span>'
+                       for t in pred.get("tags", []))
+    if gold:
+        tags += f'<br><span class="none">true: {e(", ".join(sorted(gold)))}</span>'
+    return (f"<tr><td>{rank}</td><td>{e(entry['video_id'])}</td><td>{'' if score is None else f'{score:.3f}'}</td>"
+            f'<td class="strip">{frames}</td><td><div class="pred">{e(pred["caption"])}</div>'
+            f'<ul class="refs">{refs}</ul></td><td>{tags}</td></tr>')
+
+
+def write_report(path: str | os.PathLike, entries: list[dict], preds: dict[str, dict],
+                 scores: dict[str, float], metrics: dict) -> None:
+    """The page, atomically; videos without a score (no references) come last."""
+    order = sorted(entries, key=lambda x: (x["video_id"] not in scores, scores.get(x["video_id"], 0.0)))
+    summary = ", ".join(f"{k} {metrics[k]:.3f}" for k in CAPTION_KEYS + TAG_KEYS
+                        if isinstance(metrics.get(k), float))
+    rows = "\n".join(video_row(i + 1, x, preds[x["video_id"]], scores.get(x["video_id"])) for i, x in enumerate(order))
+    page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>s2vt evaluation: '
+            f'{html.escape(metrics["split"])}</title><style>{STYLE}</style></head><body>'
+            f'<h1>{html.escape(metrics["split"])}: {metrics["videos"]} videos, worst CIDEr-D first</h1>'
+            f"<p>{html.escape(summary)}</p><table><tr><th>#</th><th>video</th><th>CIDEr-D</th><th>frames</th>"
+            f"<th>prediction / references</th><th>tags</th></tr>\n{rows}\n</table></body></html>\n")
+    atomic_write_bytes(path, page.encode())

@@ -1,0 +1,179 @@
+"""`s2vt serve`: a checkpoint's captioner behind a JSON API and a web page (the `.[serve]` extra:
+FastAPI + uvicorn + python-multipart).
+
+The backbones and the model load once (`predict.Captioner`, the path caption.py takes); each
+request's video is streamed to a temp file (a size limit, removed whatever happens) and
+captioned in a bounded worker pool. Only uploads are read: the server never fetches a URL.
+"""
+import asyncio
+import math
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+
+from extract.errors import UserError
+from extract.ffmpeg import MediaError
+from extract.video import VIDEO_EXTENSIONS
+
+from .thumbnails import thumbnails
+
+PAGE = Path(__file__).with_name("static") / "index.html"
+MAX_THUMBNAILS = 16
+
+
+class TooLarge(Exception):
+    """The request body passed the upload limit."""
+
+
+def require_serve_extra() -> None:
+    try:
+        import fastapi  # noqa: F401
+        import multipart  # noqa: F401  (python-multipart, for FastAPI's form parsing)
+        import uvicorn  # noqa: F401
+    except ImportError as e:
+        raise UserError(f"s2vt serve needs the serve extra ({e.name} is missing): pip install -e \".[serve]\"") \
+            from None
+
+
+def limit_receive(receive, limit: int):
+    """An ASGI `receive` that raises TooLarge once more than `limit` body bytes have come in."""
+    seen = 0
+
+    async def wrapped():
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise TooLarge
+        return message
+    return wrapped
+
+
+def check_limits(workers: int, queue: int, max_bytes: int) -> None:
+    if workers < 1 or queue < 0 or max_bytes < 1:
+        raise ValueError(f"--workers must be at least 1, --queue at least 0 and --max-upload-mb positive "
+                         f"(got {workers}, {queue}, {max_bytes} bytes)")
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse an address this machine cannot listen on now (in use, not ours), before the model loads."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except (OSError, OverflowError) as e:
+        raise UserError(f"cannot listen on {host}:{port}: {getattr(e, 'strerror', None) or e}") from None
+
+
+def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 200 << 20,
+               upload_dir: str | None = None, checkpoint_name: str = ""):
+    """The ASGI app around a loaded `predict.Captioner`: at most `workers` videos captioned at
+    once and `queue` more waiting (uploads included); beyond that 503 with Retry-After."""
+    # (no `from __future__ import annotations` in this module: FastAPI reads the handlers' annotations)
+    from fastapi import FastAPI, Request
+    from fastapi.responses import HTMLResponse, JSONResponse
+    from starlette.datastructures import UploadFile
+
+    check_limits(workers, queue, max_bytes)
+    app = FastAPI(title="s2vt", docs_url=None, redoc_url=None)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="s2vt-caption")
+    state = {"active": 0, "seconds": 1.0}  # requests holding a slot (the event loop is the only writer)
+    page = PAGE.read_text(encoding="utf-8")
+    ckpt, vocab, labels = captioner.ckpt, captioner.vocab, captioner.labels
+    model_info = {"checkpoint": checkpoint_name, "modalities": sorted(ckpt["config"]["modalities"]),
+                  "vocab_size": len(vocab), "tags": list(labels.names), "multilabel": labels.multilabel,
+                  "epoch": ckpt.get("epoch"), "metrics": ckpt.get("metrics", {}),
+                  "backbones": ckpt.get("extract", {}).get("backbones", {}), "beam": captioner.beam,
+                  "max_upload_bytes": max_bytes}
+
+    def error(status: int, message: str, **headers) -> JSONResponse:
+        return JSONResponse({"error": message}, status, headers=headers or None)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return page
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok", "active": state["active"], "workers": workers, "queue": queue}
+
+    @app.get("/api/model")
+    def model() -> dict:
+        return model_info
+
+    @app.post("/api/caption")
+    async def caption(request: Request, thumbs: int = 0):
+        if state["active"] >= workers + queue:
+            wait = math.ceil(state["seconds"] * (state["active"] + 1) / workers)
+            return error(503, f"busy: {state['active']} videos are being captioned or waiting; retry later",
+                         **{"Retry-After": str(max(1, wait))})
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            return error(413, f"upload of {int(declared):,} bytes is over the limit of {max_bytes:,}")
+        state["active"] += 1
+        path = form = None
+        try:
+            try:
+                form = await Request(request.scope, limit_receive(request.receive, max_bytes)).form(
+                    max_files=1, max_fields=8)
+            except TooLarge:
+                return error(413, f"upload is over the limit of {max_bytes:,} bytes")
+            upload = form.get("video")
+            if not isinstance(upload, UploadFile):
+                return error(422, "send the video as a multipart form field named 'video'")
+            name = os.path.basename(upload.filename or "upload")
+            suffix = Path(name).suffix.lower()
+            # the client's name is only shown, never used as a path: the temp file is ours
+            fd, path = tempfile.mkstemp(prefix="s2vt-upload-", suffix=suffix if suffix in VIDEO_EXTENSIONS else "",
+                                        dir=upload_dir)
+            with os.fdopen(fd, "wb") as f:
+                while chunk := await upload.read(1 << 20):
+                    f.write(chunk)
+            t0 = time.time()
+            try:
+                result, media = await asyncio.get_running_loop().run_in_executor(pool, captioner.caption, path, True)
+            except MediaError as e:  # caption.py's one line, naming the upload instead of the temp file
+                return error(422, str(e).replace(path, name))
+            state["seconds"] = 0.8 * state["seconds"] + 0.2 * (time.time() - t0)
+            result["video"] = name
+            result["frame_times"] = [round(float(t), 3) for t in media.times] if media.times is not None else []
+            if thumbs:
+                result["thumbnails"] = thumbnails(media.frames, media.times, min(thumbs, MAX_THUMBNAILS))
+            return result
+        finally:
+            state["active"] -= 1
+            if form is not None:
+                await form.close()
+            if path is not None:
+                Path(path).unlink(missing_ok=True)
+
+    return app
+
+
+def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, queue: int = 16,
+          max_upload_mb: float = 200, beam: int = 5, tags: int = 3, device: str = "cpu",
+          weights_dir: str | None = None) -> int:
+    """`s2vt serve`: load the captioner (backbones included) once, then serve until Ctrl-C."""
+    import warnings
+
+    from .predict import Captioner
+
+    require_serve_extra()
+    import uvicorn
+
+    max_bytes = int(max_upload_mb * (1 << 20))
+    check_limits(workers, queue, max_bytes)
+    check_address(host, port)
+
+    with warnings.catch_warnings():  # the random-weights notice was given when the checkpoint was trained
+        warnings.simplefilter("ignore")
+        captioner = Captioner(checkpoint, beam, tags, device, weights_dir)
+        _ = captioner.extractor.backbones  # built now, not on the first request
+    app = create_app(captioner, workers, queue, max_bytes, checkpoint_name=Path(checkpoint).name)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+    return 0

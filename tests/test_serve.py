@@ -1,0 +1,196 @@
+"""`s2vt serve` through its ASGI app (a tiny trained checkpoint, generated videos), and its page in
+a headless Chromium when one is installed."""
+import asyncio
+import os
+import shutil
+import socket
+import threading
+import time
+import warnings
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("multipart")
+httpx = pytest.importorskip("httpx")
+
+from extract.ffmpeg import MediaError  # noqa: E402
+from s2vt.predict import Captioner  # noqa: E402
+from s2vt.serve import create_app  # noqa: E402
+
+from .conftest import REPO  # noqa: E402
+from .test_caption_cli import trained  # noqa: E402,F401  (the module's tiny trained checkpoint)
+
+
+@pytest.fixture(scope="module")
+def captioner(trained):  # noqa: F811
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = Captioner(str(trained / "run" / "best.pt"), beam=2, tags=2)
+        _ = c.extractor.backbones
+    return c
+
+
+def call(app, *requests):
+    """Send requests (method, url, kwargs) at once to the app; their responses in order."""
+    async def go():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=120) as client:
+            return await asyncio.gather(*(client.request(m, u, **kw) for m, u, kw in requests))
+    return asyncio.run(go())
+
+
+def video_form(path, name=None):
+    return {"files": {"video": (name or path.name, path.read_bytes(), "video/mp4")}}
+
+
+def test_caption_model_health_page(captioner, trained, tmp_path):
+    app = create_app(captioner, upload_dir=str(tmp_path), checkpoint_name="best.pt")
+    video = trained / "videos" / "v00.mp4"
+    r, model, health, page = call(app, ("POST", "/api/caption?thumbs=3", video_form(video)), ("GET", "/api/model", {}),
+                                  ("GET", "/healthz", {}), ("GET", "/", {}))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    expected = captioner.caption(str(video))  # caption.py's path: the same answer
+    assert body["video"] == "v00.mp4" and body["caption"] == expected["caption"] and body["tags"] == expected["tags"]
+    assert len(body["frame_times"]) == 4 and body["frame_times"] == sorted(body["frame_times"])
+    assert 0 <= body["frame_times"][0] < body["frame_times"][-1] <= 1.0
+    assert len(body["thumbnails"]) == 3 and body["thumbnails"][0]["src"].startswith("data:image/jpeg;base64,")
+    assert list(tmp_path.iterdir()) == []  # the upload was removed
+    m = model.json()
+    assert m["modalities"] == ["c3d", "resnet152", "vggish"] and m["vocab_size"] == len(captioner.vocab)
+    assert sorted(m["tags"]) == ["left", "right"] and isinstance(m["metrics"], dict) and m["metrics"]
+    assert health.json()["status"] == "ok"
+    assert page.status_code == 200 and "api/caption" in page.text
+
+
+def test_not_a_video_is_422_with_caption_py_reason(captioner, broken, tmp_path):
+    app = create_app(captioner, upload_dir=str(tmp_path))
+    with pytest.raises(MediaError) as e:
+        captioner.caption(str(broken["text"]))
+    r, = call(app, ("POST", "/api/caption", video_form(broken["text"], "notes.mp4")))
+    assert r.status_code == 422
+    assert r.json()["error"] == str(e.value).replace(str(broken["text"]), "notes.mp4")
+    r, = call(app, ("POST", "/api/caption", {"data": {"other": "x"}}))
+    assert r.status_code == 422 and "'video'" in r.json()["error"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_oversized_upload_is_413(captioner, trained, tmp_path):
+    app = create_app(captioner, max_bytes=2000, upload_dir=str(tmp_path))
+    video = trained / "videos" / "v00.mp4"
+    assert video.stat().st_size > 4000
+
+    boundary = "s2vt-test-boundary-7f3a9c"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="v.mp4"\r\n'
+            'Content-Type: video/mp4\r\n\r\n').encode() + video.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+
+    async def chunks():  # no Content-Length: the limit is enforced while the body streams in
+        for i in range(0, len(body), 500):
+            yield body[i:i + 500]
+
+    multipart = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    declared, streamed, fits = call(app, ("POST", "/api/caption", video_form(video)),
+                                    ("POST", "/api/caption", {"content": chunks(), "headers": multipart}),
+                                    ("POST", "/api/caption", {"content": body[:1500] + f"\r\n--{boundary}--\r\n".encode(),
+                                                              "headers": multipart}))
+    assert declared.status_code == 413 and "over the limit" in declared.json()["error"]
+    assert streamed.status_code == 413 and "over the limit" in streamed.json()["error"]
+    assert fits.status_code == 422  # under the limit: read, and refused as a (truncated) video
+    assert list(tmp_path.iterdir()) == []
+
+
+class Gated:
+    """A captioner whose videos wait for a gate: requests pile up as behind a slow model."""
+
+    def __init__(self, inner):
+        self.inner, self.gate = inner, threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def caption(self, *args):
+        self.gate.wait(60)
+        return self.inner.caption(*args)
+
+
+def test_full_queue_is_503_with_retry_after(captioner, trained, tmp_path):
+    gated = Gated(captioner)
+    app = create_app(gated, workers=1, queue=1, upload_dir=str(tmp_path))
+    form = video_form(trained / "videos" / "v01.mp4")
+
+    async def go():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=120) as client:
+            first = [asyncio.create_task(client.post("/api/caption", **form)) for _ in range(2)]
+            await asyncio.sleep(0.5)  # both admitted: one captioning, one waiting
+            busy = await client.post("/api/caption", **form)
+            health = await client.get("/healthz")
+            gated.gate.set()
+            return busy, health, await asyncio.gather(*first)
+
+    busy, health, done = asyncio.run(go())
+    assert busy.status_code == 503 and int(busy.headers["Retry-After"]) >= 1
+    assert health.json()["active"] == 2
+    assert [r.status_code for r in done] == [200, 200]
+    assert list(tmp_path.iterdir()) == []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_page_in_headless_chromium(captioner, trained):
+    """Drive the page: pick a generated video, wait for the caption, keep a screenshot
+    ($S2VT_TEST_ARTIFACTS, default test-artifacts/ in the checkout)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.skip("no chromium binary on PATH")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(captioner, checkpoint_name="best.pt"), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            time.sleep(0.1)
+        out = os.environ.get("S2VT_TEST_ARTIFACTS", str(REPO / "test-artifacts"))
+        os.makedirs(out, exist_ok=True)
+        with sync_api.sync_playwright() as pw:
+            b = pw.chromium.launch(executable_path=browser, args=["--no-sandbox"])
+            page = b.new_page()
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_function("document.getElementById('model').textContent.includes('tags')")
+            page.set_input_files("#file", str(trained / "videos" / "v02.mp4"))
+            page.wait_for_selector("#result:not([hidden])", timeout=60_000)
+            caption = page.text_content("#caption")
+            bars = page.locator(".tag .bar").count()
+            frames = page.locator("#frames img").count()
+            page.screenshot(path=os.path.join(out, "serve-page.png"), full_page=True)
+            b.close()
+        assert caption and bars == 2 and frames == 4
+        assert os.path.getsize(os.path.join(out, "serve-page.png")) > 1000
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_serve_refuses_bad_settings_in_one_line(tmp_path):
+    from .conftest import run_cli
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        for args, message in ((["--workers", "0"], "--workers must be at least 1"),
+                              (["--port", port], "cannot listen on 127.0.0.1:" + port),
+                              (["--checkpoint", str(tmp_path / "none.pt")], "checkpoint not found")):
+            proc = run_cli("-m", "s2vt.cli", "serve", "--port", port if "--port" in args else "0",
+                           *(["--checkpoint", str(tmp_path / "none.pt")] if "--checkpoint" not in args else []), *args)
+            assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+            assert len(proc.stderr.strip().splitlines()) == 1

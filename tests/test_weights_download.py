@@ -1,0 +1,147 @@
+"""`s2vt weights download/list` against a loopback HTTP server: good file, wrong hash, a dropped
+connection resumed with a Range request, 404; a failed download never leaves a loadable file."""
+import hashlib
+import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from extract.backbones import download as dl
+from extract.backbones.weights import find_weights
+
+from .conftest import run_cli
+
+
+class Handler(BaseHTTPRequestHandler):
+    files: dict[str, bytes] = {}
+    drop_once: set[str] = set()  # paths whose first full answer stops halfway
+    log: list[tuple[str, str | None]] = []
+
+    def do_GET(self):  # noqa: N802
+        self.log.append((self.path, self.headers.get("Range")))
+        data = self.files.get(self.path)
+        if data is None:
+            self.send_error(404)
+            return
+        start = int(self.headers["Range"].split("=")[1].rstrip("-")) if self.headers.get("Range") else 0
+        self.send_response(206 if start else 200)
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        if self.path in self.drop_once and not start:
+            self.drop_once.discard(self.path)
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+            return
+        self.wfile.write(data[start:])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def state_bytes(module: nn.Module) -> bytes:
+    buf = io.BytesIO()
+    torch.save(module.state_dict(), buf)
+    return buf.getvalue()
+
+
+def hashed(stem: str, data: bytes) -> str:
+    """A file name carrying the first 8 hex digits of its content's sha256, as torchvision's do."""
+    return f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}.pth"
+
+
+def serve(name: str, data: bytes, drop: bool = False) -> str:
+    Handler.files[f"/{name}"] = data
+    if drop:
+        Handler.drop_once.add(f"/{name}")
+    return name
+
+
+def left_files(folder):
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_good_file_and_already_there(server, tmp_path, capsys):
+    data = state_bytes(nn.Linear(8, 4))
+    name = serve(hashed("good", data), data)
+    table = {"good": dl.Remote("good", name, f"{server}/{name}")}
+    assert dl.download(["good"], tmp_path, table) == 0
+    assert (tmp_path / name).read_bytes() == data and left_files(tmp_path) == [name]
+    Handler.log.clear()
+    assert dl.download(["good"], tmp_path, table) == 0  # verified copy present: no request
+    assert Handler.log == [] and "already there (verified)" in capsys.readouterr().err
+
+
+def test_wrong_hash_leaves_nothing(server, tmp_path, capsys):
+    data = state_bytes(nn.Linear(8, 4))
+    name = serve(hashed("bad", data).replace("-", "-0"), data)  # the name's hash is not the content's
+    table = {"bad": dl.Remote("bad", name, f"{server}/{name}")}
+    assert dl.download(["bad"], tmp_path, table) == 2
+    err = capsys.readouterr().err
+    assert "wrong file (sha256" in err and len(err.strip().splitlines()) == 1
+    assert left_files(tmp_path) == []
+
+
+def test_dropped_connection_resumes_with_range(server, tmp_path):
+    data = state_bytes(nn.Linear(64, 32))
+    name = serve(hashed("drop", data), data, drop=True)
+    Handler.log.clear()
+    table = {"drop": dl.Remote("drop", name, f"{server}/{name}")}
+    assert dl.download(["drop"], tmp_path, table) == 0
+    assert Handler.log == [(f"/{name}", None), (f"/{name}", f"bytes={len(data) // 2}-")]
+    assert (tmp_path / name).read_bytes() == data and left_files(tmp_path) == [name]
+
+
+def test_resume_of_a_part_left_by_an_earlier_run(server, tmp_path):
+    data = state_bytes(nn.Linear(16, 8))
+    name = serve(hashed("part", data), data)
+    (tmp_path / f".part-{name}").write_bytes(data[:100])
+    Handler.log.clear()
+    assert dl.fetch(dl.Remote("part", name, f"{server}/{name}"), tmp_path) == tmp_path / name
+    assert Handler.log == [(f"/{name}", "bytes=100-")] and (tmp_path / name).read_bytes() == data
+
+
+def test_404_and_strict_load_check(server, tmp_path, capsys):
+    table = {"gone": dl.Remote("gone", "gone.pth", f"{server}/gone.pth"),
+             # no hash in the name: verified by a strict load into its architecture
+             "arch": dl.Remote("arch", "arch.pth", f"{server}/arch.pth", dl.strict_load(lambda: nn.Linear(8, 4)))}
+    serve("arch.pth", state_bytes(nn.Linear(8, 3)))  # a shape the architecture does not have
+    assert dl.download(["gone", "arch"], tmp_path, table) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "HTTP 404" in err[0] and "does not load" in err[1] and "size mismatch" in err[1]
+    assert left_files(tmp_path) == []
+    serve("arch.pth", state_bytes(nn.Linear(8, 4)))
+    assert dl.download(["arch"], tmp_path, table) == 0 and left_files(tmp_path) == ["arch.pth"]
+
+
+def test_cli_with_mirror_url(server, tmp_path, monkeypatch):
+    """The real table through $S2VT_WEIGHTS_URL: the PCA file (verified by its shapes), then `list`."""
+    buf = io.BytesIO()
+    np.savez(buf, pca_eigen_vectors=np.eye(128), pca_means=np.zeros((128, 1)))
+    serve("vggish_pca_params.npz", buf.getvalue())
+    env = {"S2VT_WEIGHTS_URL": server + "/", "TORCH_HOME": str(tmp_path / "torch")}
+    monkeypatch.setenv("S2VT_WEIGHTS_URL", server)
+    assert dl.remotes()["resnet152"].url == f"{server}/resnet152-394f9c45.pth"
+    proc = run_cli("-m", "s2vt.cli", "weights", "download", "vggish_pca", "--dir", str(tmp_path / "w"), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert find_weights("vggish_pca", tmp_path / "w") == tmp_path / "w" / "vggish_pca_params.npz"
+    proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path / "w"), "--json", env=env)
+    rows = {r["name"]: r["status"] for r in map(json.loads, proc.stdout.splitlines())}
+    assert rows == {"resnet152": "missing", "c3d": "missing", "vggish": "missing", "vggish_pca": "verified"}
+    (tmp_path / "w" / "vggish_pca_params.npz").write_bytes(b"truncated")
+    proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path / "w"), env=env)
+    assert "vggish_pca  present" in proc.stdout and "does not load" in proc.stdout
