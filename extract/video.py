@@ -69,11 +69,12 @@ def count_frames(path: str | os.PathLike) -> tuple[int, float]:
     tb = re.search(r"^#tb 0: (\d+)/(\d+)", text, re.M)
     # packet lines: stream, dts, pts, duration, size, crc
     packets = [ln.split(",") for ln in text.splitlines() if ln and not ln.startswith("#")]
-    ends = [int(p[2]) + max(int(p[3]), 0) for p in packets if len(p) >= 5 and int(p[2]) > -(2 ** 62)]
-    if not tb or not ends:
+    # (pts, duration) of packets with a timestamp (no pts prints as INT64_MIN)
+    timed = [(int(p[2]), max(int(p[3]), 0)) for p in packets if len(p) >= 5 and int(p[2]) > -(2 ** 62)]
+    if not tb or not timed:
         return len(packets), 0.0
-    starts = [int(p[2]) for p in packets if len(p) >= 5 and int(p[2]) > -(2 ** 62)]
-    return len(packets), (max(ends) - min(starts)) * int(tb[1]) / int(tb[2])
+    span = max(pts + dur for pts, dur in timed) - min(pts for pts, _ in timed)
+    return len(packets), span * int(tb[1]) / int(tb[2])
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:

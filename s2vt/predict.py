@@ -37,7 +37,7 @@ def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: int = 5, max_len: i
     whose kinds say how a LIC2022 head turns logits into probabilities)."""
     model.eval()
     enc_out, states = None, None
-    if len(vocab) > 4:  # a model trained with captions
+    if vocab.has_words:  # a model trained with captions
         enc_out, states = model.encode(feats, lengths)
     b = len(next(iter(feats.values()))) if feats else len(text["offsets"]) // len(FIELDS)
     if states is not None:
@@ -172,12 +172,13 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
                   folders=[f for f in [features] if f])
     model, vocab, labels, ckpt = load_checkpoint(checkpoint, dev)
     modalities = sorted(model.cfg.modalities)
-    if modalities and features is None:
-        raise StoreError(f"{checkpoint} reads video features ({','.join(modalities)}): pass --features")
-    store = GapStore(features, model.cfg.modalities) if modalities else None
-    if store is not None and not store.root.is_dir():
-        raise StoreError(f"{store.root}: feature store not found")
-    if store is not None:
+    store = None
+    if modalities:  # (a text-only model reads no store)
+        if features is None:
+            raise StoreError(f"{checkpoint} reads video features ({','.join(modalities)}): pass --features")
+        store = GapStore(features, model.cfg.modalities)
+        if not store.root.is_dir():
+            raise StoreError(f"{store.root}: feature store not found")
         check_store_matches(store, ckpt.get("extract", {}), modalities)
     entries = [e for e in read_manifest(manifest) if e.get("split", "train") == split]
     if not entries:
@@ -203,7 +204,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
             all_probs.append(probs)
     metrics: dict = {"split": split, "videos": len(entries), "beam": beam}
     refs = {e["video_id"]: e["captions"] for e in entries if e.get("captions")}
-    if refs and len(vocab) > 4:
+    if refs and vocab.has_words:
         metrics.update(caption_scores(refs, {v: preds[v]["caption"] for v in refs}))
     tagged = [e for e in entries if e.get("tags")]
     if all_probs and tagged:
@@ -226,7 +227,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
         from .metrics import cider_per_video
         from .report import write_report
 
-        scores = cider_per_video(refs, {v: preds[v]["caption"] for v in refs}) if refs and len(vocab) > 4 else {}
+        scores = cider_per_video(refs, {v: preds[v]["caption"] for v in refs}) if refs and vocab.has_words else {}
         write_report(html, entries, preds, scores, metrics)
     return metrics
 

@@ -384,6 +384,11 @@ class Vocab:
         words = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
         return cls([*SPECIALS, *words])
 
+    @property
+    def has_words(self) -> bool:
+        """Whether the vocabulary holds words beyond the specials: a model trained with captions."""
+        return len(self) > len(SPECIALS)
+
     def __len__(self) -> int:
         return len(self.itos)
 
