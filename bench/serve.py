@@ -34,7 +34,7 @@ from common import REPO, cpu_name, make_videos, table
 
 from extract.pipeline import ExtractConfig, Extractor
 from s2vt.data import Labels
-from s2vt.engine import save_checkpoint
+from s2vt.checkpoint import save_checkpoint
 from s2vt.model import ModelConfig, S2VT
 from s2vt.predict import Captioner
 from s2vt.vocab import SPECIALS, Vocab
@@ -49,7 +49,7 @@ def make_checkpoint(path: Path) -> None:
     labels = Labels([f"tag{i}" for i in range(20)], multilabel=False)
     torch.manual_seed(0)
     model = S2VT(ModelConfig({m: b.dim for m, b in ex.backbones.items()}, len(vocab), 20, hidden=256, embed=256))
-    save_checkpoint(path, model, vocab, labels, ex.meta(), 0, {})
+    save_checkpoint(path, model, vocab, labels, ex.meta(), 0, {}, has_captions=True)
 
 
 def form(path: Path) -> bytes:

@@ -17,12 +17,13 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from extract.device import DeviceError, pick_device  # noqa: F401 (DeviceError: part of this API)
+from extract.device import pick_device
 from extract.errors import UserError
 from extract.fileio import atomic_write_bytes, make_dirs, output_error
 from extract.manifest import read_manifest
 from extract.store import FeatureStore, StoreError
 
+from .checkpoint import check_resumable, load_weights, read_checkpoint, save_checkpoint
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
                    drop_blank_captions, feature_dims, feature_stats, to_device)
 from .decode import greedy
@@ -34,7 +35,6 @@ from .tagheads import TAG_HEADS
 from .text import TOKENIZERS, TextVocab, has_text
 from .vocab import SPECIALS, Vocab
 
-CHECKPOINT_FORMAT = "s2vt-checkpoint-1"
 # a run folder holding any of these holds a trained model (or its history): never trained over unasked
 RUN_FILES = ("best.pt", "last.pt", "metrics.csv")
 
@@ -278,158 +278,6 @@ def evaluate_split(model: S2VT, loader, vocab: Vocab, labels: Labels, device, ma
     return out
 
 
-def save_checkpoint(path: Path, model: S2VT, vocab: Vocab, labels: Labels, meta: dict, epoch: int,
-                    metrics: dict, extra: dict | None = None) -> None:
-    """DESIGN.md's checkpoint (loadable with weights_only=True), written atomically."""
-    ckpt = {"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": dataclasses.asdict(model.cfg),
-            "vocab": vocab.itos, "labels": labels.names, "extract": meta, "epoch": epoch,
-            "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))}, **(extra or {})}
-    buf = io.BytesIO()
-    torch.save(ckpt, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-class CheckpointError(UserError):
-    """A checkpoint file that is missing, corrupt or not ours; one line for the user."""
-
-
-def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict:
-    """The checkpoint dict of a best.pt / last.pt (CheckpointError if it is not one)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        ckpt = torch.load(path, map_location=device, weights_only=True, mmap=True)
-    except Exception as e:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: not an s2vt checkpoint")
-    check_parts(ckpt, path)
-    return ckpt
-
-
-def is_strings(x) -> bool:
-    return isinstance(x, list) and all(isinstance(t, str) for t in x)
-
-
-def check_parts(ckpt: dict, path: Path) -> None:
-    """Refuse a checkpoint whose parts disagree: model config, vocabulary, tag names (the weights
-    are checked against the config when the model is built, `load_weights`)."""
-    config = ckpt.get("config")
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{path}: the checkpoint has no model config")
-    try:
-        cfg = ModelConfig(**config)
-    except TypeError as e:
-        raise CheckpointError(f"{path}: bad model config ({e})") from None
-    if not (isinstance(cfg.modalities, dict) and (cfg.modalities or cfg.text_vocab)
-            and all(isinstance(d, int) and d > 0 for d in cfg.modalities.values())):
-        raise CheckpointError(f"{path}: bad model config (modalities {cfg.modalities!r})")
-    whole = lambda v, low: isinstance(v, int) and not isinstance(v, bool) and v >= low  # noqa: E731
-    rules = {"hidden": whole(cfg.hidden, 1), "embed": whole(cfg.embed, 1), "enc_len": whole(cfg.enc_len, 1),
-             "vocab_size": whole(cfg.vocab_size, len(SPECIALS)), "num_tags": whole(cfg.num_tags, 0),
-             "pad_id": whole(cfg.pad_id, 0) and cfg.pad_id < cfg.vocab_size,
-             "multilabel": isinstance(cfg.multilabel, bool),
-             "tag_threshold": isinstance(cfg.tag_threshold, (int, float)) and 0 <= cfg.tag_threshold <= 1,
-             "dropout": isinstance(cfg.dropout, (int, float)) and 0 <= cfg.dropout < 1,
-             "attention": isinstance(cfg.attention, bool), "log_features": isinstance(cfg.log_features, bool)}
-    bad = [k for k, ok in rules.items() if not ok]
-    if bad:
-        raise CheckpointError(f"{path}: bad model config ({bad[0]}={getattr(cfg, bad[0])!r})")
-    if not isinstance(ckpt.get("model"), dict):
-        raise CheckpointError(f"{path}: the checkpoint has no model weights")
-    vocab, labels = ckpt.get("vocab"), ckpt.get("labels")
-    if not is_strings(vocab) or tuple(vocab[:len(SPECIALS)]) != SPECIALS:
-        raise CheckpointError(f"{path}: the checkpoint has no vocabulary starting with {', '.join(SPECIALS)}")
-    if len(vocab) != cfg.vocab_size:
-        raise CheckpointError(f"{path}: the vocabulary has {len(vocab)} words, the config says "
-                              f"vocab_size={cfg.vocab_size}")
-    if not is_strings(labels) or len(labels) != cfg.num_tags:
-        count = f"{len(labels)} tag names" if is_strings(labels) else "no list of tag names"
-        raise CheckpointError(f"{path}: {count}, the config says num_tags={cfg.num_tags}")
-    if not isinstance(ckpt.get("extract", {}), dict):
-        raise CheckpointError(f"{path}: bad extraction settings ('extract' is not a mapping)")
-    text = ckpt.get("text_vocab")
-    if cfg.text_vocab and not (isinstance(text, dict) and text.get("tokenizer") in TOKENIZERS
-                               and is_strings(text.get("tokens")) and len(text["tokens"]) == cfg.text_vocab
-                               and isinstance(text.get("idf"), list) and len(text["idf"]) == cfg.text_vocab):
-        raise CheckpointError(f"{path}: the config says text_vocab={cfg.text_vocab}, the checkpoint has no "
-                              "text vocabulary of that size")
-
-
-def text_vocab_of(ckpt: dict) -> TextVocab | None:
-    """The text vocabulary (and tokeniser) a checkpoint was trained with; None without text."""
-    return TextVocab.from_state(ckpt["text_vocab"]) if ckpt["config"].get("text_vocab") else None
-
-
-def load_weights(model: S2VT, state: dict, name: str | os.PathLike, assign: bool = False) -> None:
-    """`model.load_state_dict(state, assign=assign)`, but a state dict that does not fit the
-    model's config is a CheckpointError naming the first parameter that differs."""
-    cfg = model.cfg
-    built = (f"hidden={cfg.hidden}, embed={cfg.embed}, vocab_size={cfg.vocab_size}, num_tags={cfg.num_tags}, "
-             f"fusion={cfg.fusion}, modalities " + ",".join(f"{m}:{d}" for m, d in cfg.modalities.items()))
-    expected = model.state_dict()
-    shape = lambda t: "x".join(map(str, t.shape)) if torch.is_tensor(t) else type(t).__name__  # noqa: E731
-    for key, want in expected.items():
-        if key not in state:
-            raise CheckpointError(f"{name}: the weights lack {key}, which the config ({built}) has")
-        if not torch.is_tensor(state[key]) or state[key].shape != want.shape:
-            raise CheckpointError(f"{name}: weight {key} is {shape(state[key])}, the config ({built}) "
-                                  f"makes it {shape(want)}")
-        if state[key].is_floating_point() and not torch.isfinite(state[key]).all():
-            raise CheckpointError(f"{name}: weight {key} holds NaN or infinite values")
-    extra = [k for k in state if k not in expected]
-    if extra:
-        raise CheckpointError(f"{name}: weight {extra[0]} is not in the model the config ({built}) describes")
-    model.load_state_dict(state, assign=assign)
-
-
-def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu",
-                          name: str | os.PathLike = "checkpoint") -> tuple[S2VT, Vocab, Labels]:
-    """(model in eval mode, vocab, labels) of a checkpoint dict from `read_checkpoint`; `name` (its
-    path) starts the error line if its weights do not fit its config."""
-    try:
-        # built on the meta device (no random init) and given the checkpoint's tensors: no draw
-        # from torch's global RNG, which seeded random backbones built meanwhile in other
-        # threads (caption.py) are using, so their weights do not depend on thread timing
-        with torch.device("meta"):
-            model = S2VT(ModelConfig(**ckpt["config"]))
-    except (TypeError, ValueError, RuntimeError) as e:  # e.g. an unknown fusion, a size torch refuses
-        raise CheckpointError(f"{name}: bad model config ({e})") from None
-    load_weights(model, ckpt["model"], name, assign=True)
-    return model.to(device).eval(), Vocab(ckpt["vocab"]), Labels(list(ckpt["labels"]), model.cfg.multilabel)
-
-
-def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu"):
-    """(model in eval mode, vocab, labels, checkpoint dict) from a best.pt / last.pt."""
-    ckpt = read_checkpoint(path, device)
-    return (*model_from_checkpoint(ckpt, device, path), ckpt)
-
-
-def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path,
-                    text_vocab: dict | None = None) -> None:
-    """Refuse to resume a last.pt whose model this run would build differently (other settings,
-    modalities, vocabulary or tags), naming the first difference."""
-    missing = [k for k in ("optimizer", "scheduler", "best", "bad_epochs", "history") if k not in last]
-    if missing:
-        raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
-    was = ModelConfig(**last["config"])
-    for key in ("modalities", "hidden", "embed", "fusion", "enc_len", "multilabel", "context", "attention",
-                "log_features", "text_embed", "text_fusion", "text_wide", "tag_head", "tag_input"):
-        if getattr(was, key) != getattr(mcfg, key):
-            raise CheckpointError(f"--resume: {path} was trained with {key}={getattr(was, key)}, "
-                                  f"this run has {key}={getattr(mcfg, key)}")
-    if last["vocab"] != vocab.itos:
-        raise CheckpointError(f"--resume: the vocabulary differs from {path}'s ({len(vocab)} words now, "
-                              f"{len(last['vocab'])} there): the manifest or --min-count changed")
-    if last.get("text_vocab") != text_vocab:
-        raise CheckpointError(f"--resume: the text vocabulary differs from {path}'s: the manifest, --text-tokenizer "
-                              "or --text-min-count changed")
-    if last["labels"] != labels.names:
-        raise CheckpointError(f"--resume: the tags differ from {path}'s ({len(labels.names)} now, "
-                              f"{len(last['labels'])} there): the manifest changed")
-
-
 def write_curves(history: list[dict], out: Path) -> None:
     """metrics.csv (every epoch) and curves.png (loss, validation CIDEr, tag accuracy)."""
     keys = ["epoch", "train_loss", "CIDEr", "tag_acc", "gap", "level1_acc", "level2_acc", "tag_f1", "lic_score", "lr",
@@ -599,10 +447,10 @@ def train(cfg: TrainConfig) -> dict:
             + f", {row['samples_per_s']:.0f} samples/s" + (" *best*" if improved else ""))
         if ddp.main:
             if improved:
-                save_checkpoint(out / "best.pt", model, vocab, labels, meta, epoch, row, text_extra)
+                save_checkpoint(out / "best.pt", model, vocab, labels, meta, epoch, row, text_extra, has_captions=has_caps)
             save_checkpoint(out / "last.pt", model, vocab, labels, meta, epoch, row,
                             {**text_extra, "optimizer": optim.state_dict(), "scheduler": sched.state_dict(),
-                             "best": best, "bad_epochs": bad, "history": history})
+                             "best": best, "bad_epochs": bad, "history": history}, has_captions=has_caps)
             write_curves(history, out)
         if bad >= cfg.patience:
             log(f"early stopping: no improvement in {metric} for {cfg.patience} validation checks (best {best:.3f})")

@@ -10,9 +10,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from extract.device import pick_device
 from extract.fileio import OutputError, atomic_write_json, make_dirs
 from extract.store import META_KEYS, FeatureStore, StoreError
 
+from .checkpoint import (CheckpointError, has_captions, load_checkpoint, model_from_checkpoint, read_checkpoint,
+                         text_vocab_of)
 from .data import Labels, VideoDataset, batches, collate, to_device
 from .decode import decode
 from .levels import LEVEL_KEYS, kinds, level_prediction, level_scores, probabilities
@@ -32,12 +35,13 @@ def check_settings(beam: int, tags: int = 0, batch_size: int = 1) -> None:
 
 @torch.no_grad()
 def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: int = 5, max_len: int = 28, text: dict | None = None,
-            names: list[str] | None = None):
+            names: list[str] | None = None, *, with_captions: bool):
     """(captions, tag probabilities [B, C] or None) for one collated batch (`names`: the tag names,
-    whose kinds say how a LIC2022 head turns logits into probabilities)."""
+    whose kinds say how a LIC2022 head turns logits into probabilities; `with_captions`: the model was
+    trained on captions, `checkpoint.has_captions`; else every caption is "")."""
     model.eval()
     enc_out, states = None, None
-    if vocab.has_words:  # a model trained with captions
+    if with_captions:
         enc_out, states = model.encode(feats, lengths)
     b = len(next(iter(feats.values()))) if feats else len(text["offsets"]) // len(FIELDS)
     if states is not None:
@@ -53,7 +57,7 @@ def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: int = 5, max_len: i
 
 
 def answer(model: S2VT, vocab: Vocab, labels: Labels, feats: dict[str, np.ndarray], beam: int = 5,
-           tags: int = 3) -> tuple[str, list[dict]]:
+           tags: int = 3, *, with_captions: bool) -> tuple[str, list[dict]]:
     """(caption, top `tags` tags) of one video's features ({modality: [T, D]}).
 
     The batch is built by training's `collate`, so a modality without rows (a silent video's
@@ -62,7 +66,8 @@ def answer(model: S2VT, vocab: Vocab, labels: Labels, feats: dict[str, np.ndarra
     item = {"video_id": "", "refs": [], "words": None, "tag": None,
             "feats": {m: torch.from_numpy(np.asarray(x, np.float32)) for m, x in feats.items()}}
     batch = to_device(collate([item]), next(model.parameters()).device)
-    captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], beam, names=labels.names)
+    captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], beam, names=labels.names,
+                              with_captions=with_captions)
     return captions[0], top_tags(probs[0], labels, tags) if probs is not None and tags > 0 else []
 
 
@@ -159,8 +164,6 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     """
     from extract.manifest import read_manifest
 
-    from .engine import load_checkpoint, pick_device, text_vocab_of
-
     check_settings(beam, batch_size=batch_size)
     dev = pick_device(device)
     out_path = Path(out) if out else Path(checkpoint).with_name(f"preds_{split}.json")
@@ -171,6 +174,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     refuse_inputs([out_path, metrics_path, *([html] if html else [])], [checkpoint, manifest],
                   folders=[f for f in [features] if f])
     model, vocab, labels, ckpt = load_checkpoint(checkpoint, dev)
+    with_captions = has_captions(ckpt)
     modalities = sorted(model.cfg.modalities)
     store = None
     if modalities:  # (a text-only model reads no store)
@@ -193,7 +197,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     for batch in loader:
         batch = to_device(batch, dev)
         captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], beam, text=batch["text"],
-                                  names=labels.names)
+                                  names=labels.names, with_captions=with_captions)
         for i, vid in enumerate(batch["video_id"]):
             tags = predicted_tags(probs[i], labels, model.cfg.tag_threshold) if probs is not None else []
             preds[vid] = {"video_id": vid, "caption": captions[i], "tags": tags}
@@ -204,7 +208,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
             all_probs.append(probs)
     metrics: dict = {"split": split, "videos": len(entries), "beam": beam}
     refs = {e["video_id"]: e["captions"] for e in entries if e.get("captions")}
-    if refs and vocab.has_words:
+    if refs and with_captions:
         metrics.update(caption_scores(refs, {v: preds[v]["caption"] for v in refs}))
     tagged = [e for e in entries if e.get("tags")]
     if all_probs and tagged:
@@ -227,7 +231,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
         from .metrics import cider_per_video
         from .report import write_report
 
-        scores = cider_per_video(refs, {v: preds[v]["caption"] for v in refs}) if refs and vocab.has_words else {}
+        scores = cider_per_video(refs, {v: preds[v]["caption"] for v in refs}) if refs and with_captions else {}
         write_report(html, entries, preds, scores, metrics)
     return metrics
 
@@ -249,8 +253,6 @@ DEFAULT_CHECKPOINT = os.path.join("checkpoints", "s2vt.pt")
 
 def default_checkpoint() -> str:
     """$S2VT_CHECKPOINT, else checkpoints/s2vt.pt; with neither, a one-line error saying how to get a model."""
-    from .engine import CheckpointError
-
     if os.environ.get(CHECKPOINT_ENV):
         return os.environ[CHECKPOINT_ENV]  # a missing file is read_checkpoint's one line
     if os.path.isfile(DEFAULT_CHECKPOINT):
@@ -273,8 +275,6 @@ class Captioner:
     def __init__(self, checkpoint: str, beam: int = 5, tags: int = 3, device: str = "cpu",
                  weights_dir: str | None = None, precision: str | None = None) -> None:
         from extract.pipeline import ExtractConfig, Extractor
-
-        from .engine import CheckpointError, model_from_checkpoint, pick_device, read_checkpoint
 
         check_settings(beam, tags)
         self.beam, self.tags, self.checkpoint, self.precision = beam, tags, checkpoint, precision
@@ -300,6 +300,7 @@ class Captioner:
             raise CheckpointError(f"{checkpoint}: its extraction settings cannot be used: {e}") from None
         self.extractor = Extractor(cfg, wait=False)
         self.model, self.vocab, self.labels = model_from_checkpoint(self.ckpt, device, checkpoint)
+        self.has_captions = has_captions(self.ckpt)
         self.checked = False  # the backbones built match the checkpoint's record (checked once built)
 
     def caption(self, path: str, with_media: bool = False):
@@ -314,13 +315,13 @@ class Captioner:
             _ = self.extractor.backbones  # a backbone that cannot be built outranks a bad video
             raise
         if not self.checked:  # (once the backbones are built: they build while the first video decodes)
-            from .engine import CheckpointError
             problem = feature_mismatch(self.extractor.meta(), self.meta, self.modalities,
                                        compare_precision=self.precision is None)
             if problem:
                 raise CheckpointError(f"{self.checkpoint}: this machine cannot compute its features: {problem}")
             self.checked = True
-        caption, top = answer(self.model, self.vocab, self.labels, feats, self.beam, self.tags)
+        caption, top = answer(self.model, self.vocab, self.labels, feats, self.beam, self.tags,
+                              with_captions=self.has_captions)
         result = {"video": path, "caption": caption, "tags": top, "seconds": round(time.time() - t0, 3)}
         return (result, media) if with_media else result
 

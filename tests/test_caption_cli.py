@@ -130,7 +130,7 @@ def test_caption_refuses_features_it_cannot_reproduce(trained, tmp_path):
 def test_loading_a_checkpoint_leaves_the_global_rng_alone(trained):
     """caption.py loads the model while seeded random backbones build in other threads from
     torch's global RNG: a draw here made their weights, and so the answers, change run to run."""
-    from s2vt.engine import model_from_checkpoint, read_checkpoint
+    from s2vt.checkpoint import model_from_checkpoint, read_checkpoint
     ckpt = read_checkpoint(trained / "run" / "best.pt")
     before = torch.get_rng_state()
     model, _, _ = model_from_checkpoint(ckpt)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from s2vt.engine import TrainConfig, load_checkpoint, train
+from s2vt.checkpoint import load_checkpoint
+from s2vt.engine import TrainConfig, train
 from s2vt.metrics import gap
 from s2vt.model import S2VT, ModelConfig
 from s2vt.predict import evaluate

@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from s2vt.engine import CheckpointError, TrainConfig, load_checkpoint, train
+from s2vt.checkpoint import CheckpointError, has_captions, load_checkpoint, read_checkpoint
+from s2vt.engine import TrainConfig, train
 from s2vt.synthetic import make_store
 
 from .conftest import run_cli
@@ -81,10 +82,30 @@ def test_tag_only_and_caption_only(tmp_path):
     tag_only.write_text("".join(json.dumps({**e, "captions": []}) + "\n" for e in lines))
     best = train(TrainConfig(str(tag_only), str(store), str(tmp_path / "t"), epochs=2, **FAST))
     assert "tag_acc" in best and "CIDEr" not in best
+    assert load_checkpoint(tmp_path / "t" / "best.pt")[3]["has_captions"] is False
     cap_only = tmp_path / "caps.jsonl"
     cap_only.write_text("".join(json.dumps({**e, "tags": []}) + "\n" for e in lines))
     best = train(TrainConfig(str(cap_only), str(store), str(tmp_path / "c"), epochs=2, **FAST))
     assert "CIDEr" in best and "tag_acc" not in best
+    assert load_checkpoint(tmp_path / "c" / "best.pt")[3]["has_captions"] is True
+
+
+def test_has_captions_is_recorded_and_checked(tmp_path):
+    """A checkpoint says whether its decoder was trained; one from before that was recorded reads
+    it from its vocabulary; a value that cannot be true is refused in one line."""
+    manifest, store = make_store(tmp_path / "d", videos=24)
+    train(TrainConfig(str(manifest), str(store), str(tmp_path / "run"), epochs=1, **FAST))
+    ckpt = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    del ckpt["has_captions"]
+    torch.save(ckpt, tmp_path / "old.pt")
+    assert has_captions(read_checkpoint(tmp_path / "old.pt"))
+    ckpt["vocab"], ckpt["config"]["vocab_size"] = ckpt["vocab"][:4], 4  # a tag-only model's vocabulary
+    torch.save(ckpt, tmp_path / "old_tags.pt")
+    assert not has_captions(read_checkpoint(tmp_path / "old_tags.pt"))
+    for value, message in ((True, "the vocabulary has no words"), ("yes", "bad has_captions")):
+        torch.save({**ckpt, "has_captions": value}, tmp_path / "bad.pt")
+        with pytest.raises(CheckpointError, match=message):
+            read_checkpoint(tmp_path / "bad.pt")
 
 
 @pytest.mark.parametrize("fusion, sample_prob, smoothing", [("sum", 0.0, 0.0), ("gated", 0.5, 0.1)])

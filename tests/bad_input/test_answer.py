@@ -14,7 +14,8 @@ from extract.manifest import read_manifest, write_manifest
 from extract.store import FeatureStore
 from s2vt.cli import main
 from s2vt.data import VideoDataset, batches
-from s2vt.engine import TrainConfig, load_checkpoint, train
+from s2vt.checkpoint import has_captions, load_checkpoint
+from s2vt.engine import TrainConfig, train
 from s2vt.predict import answer, predict
 from s2vt.synthetic import make_store
 
@@ -65,21 +66,22 @@ def test_caption_silent_video_with_vggish_checkpoint(trained, tmp_path):
     assert all(r["caption"].strip() for r in rows)
     # serving and evaluation prepare features one way: the silent video's [0, 128] audio is
     # answered exactly as in a collated batch beside a sounding video (length 0 -> missing vector)
-    model, vocab, labels, _ = load_checkpoint(trained / "run" / "best.pt")
+    model, vocab, labels, ckpt = load_checkpoint(trained / "run" / "best.pt")
+    assert has_captions(ckpt)
     store = trained / "features"
     ds = VideoDataset([{"video_id": "syn00002"}, {"video_id": "syn00003"}], FeatureStore(store), sorted(DIMS),
                       vocab, None)
     batch = next(iter(batches(ds, 2)))
     assert batch["lengths"]["vggish"].tolist() == [0, 3]
-    captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], beam=2)
+    captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], beam=2, with_captions=True)
     feats = {m: np.load(store / m / "syn00002.npy").astype(np.float32) for m in DIMS}
     assert feats["vggish"].shape == (0, 128)
-    caption, top = answer(model, vocab, labels, feats, beam=2, tags=len(labels.names))
+    caption, top = answer(model, vocab, labels, feats, beam=2, tags=len(labels.names), with_captions=True)
     assert caption == captions[0]
     assert {t["tag"]: t["p"] for t in top} == pytest.approx(dict(zip(labels.names, probs[0])), abs=1e-4)
     with torch.no_grad():  # and what stands in is the learned missing vector
         model.fusion.missing["vggish"].add_(5.0)
-    assert answer(model, vocab, labels, feats, beam=2, tags=len(labels.names))[1] != top
+    assert answer(model, vocab, labels, feats, beam=2, tags=len(labels.names), with_captions=True)[1] != top
 
 
 def copy_store(trained, tmp_path):

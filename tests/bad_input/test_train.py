@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from s2vt.cli import main
-from s2vt.engine import DeviceError, TrainConfig, load_checkpoint, pick_device, train
+from extract.device import DeviceError, pick_device
+from s2vt.checkpoint import load_checkpoint
+from s2vt.engine import TrainConfig, train
 from s2vt.synthetic import make_store
 
 from ..conftest import fill_disk, make_video, run_cli
