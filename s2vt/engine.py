@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -237,8 +238,9 @@ def prepare(cfg: TrainConfig):
     return splits, store, modalities, vocab, labels
 
 
-def evaluate_split(model: S2VT, loader, vocab: Vocab, labels: Labels, device, max_len: int) -> dict:
-    """Greedy captions, CIDEr-D over all references, tag Hit@1 and (multi-label) micro-F1 / threshold."""
+def validate(model: S2VT, loader, vocab: Vocab, labels: Labels, device, max_len: int) -> dict:
+    """Greedy captions, CIDEr-D over all references, tag Hit@1 and (multi-label) micro-F1; for
+    multi-label and LIC2022 tags also the best `tag_threshold`, returned, not set on the model."""
     model.eval()
     preds, refs, scores, gold, vids = {}, {}, [], [], []
     groups = kinds(labels.names)
@@ -331,8 +333,60 @@ def param_groups(model: S2VT, cfg: TrainConfig) -> list[dict]:
             + ([{"params": wide, "lr": cfg.wide_lr}] if wide else []))
 
 
-def train(cfg: TrainConfig) -> dict:
-    """Train until `epochs` or early stopping; returns the best validation metrics."""
+class EarlyStopping:
+    """Stop after `patience` validation checks in a row without a score better than the best so far
+    (mode "max": higher is better, "min": lower); `best` and `bad` restore a resumed run's state."""
+
+    def __init__(self, patience: int, mode: str = "max", best: float | None = None, bad: int = 0) -> None:
+        if mode not in ("max", "min"):
+            raise ValueError(f"EarlyStopping mode must be max or min, not {mode!r}")
+        self.patience, self.mode, self.bad = patience, mode, bad
+        self.best = best if best is not None else -math.inf if mode == "max" else math.inf
+
+    def step(self, score: float) -> bool:
+        """Record one validation score; True when it is the best so far (a NaN never is)."""
+        improved = score > self.best if self.mode == "max" else score < self.best
+        if improved:
+            self.best, self.bad = score, 0
+        else:
+            self.bad += 1
+        return improved
+
+    @property
+    def stop(self) -> bool:
+        return self.bad >= self.patience
+
+
+@dataclasses.dataclass
+class Run:
+    """A training run as `build` sets it up, ready for its first (or resumed) epoch."""
+    cfg: TrainConfig              # with the recipe's values filled in
+    device: torch.device
+    ddp: Dist
+    log: Callable[..., None]      # print to stderr, or nothing (--quiet, ranks > 0)
+    model: S2VT
+    net: torch.nn.Module          # the model, or its DistributedDataParallel wrapper
+    vocab: Vocab
+    labels: Labels
+    groups: dict                  # LIC2022 tag kinds (levels.kinds); empty for other tags
+    metric: str                   # what early stopping and best.pt select on
+    has_captions: bool
+    text_extra: dict              # the text vocabulary, saved with every checkpoint
+    meta: dict                    # the feature store's meta.json, saved with every checkpoint
+    train_ds: VideoDataset
+    val_ds: VideoDataset
+    val_loader: torch.utils.data.DataLoader
+    sampler: CaptionGroups
+    optim: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    stopper: EarlyStopping
+    start_epoch: int = 1
+    history: list = dataclasses.field(default_factory=list)
+
+
+def build(cfg: TrainConfig) -> Run:
+    """Device and torchrun ranks, data, model, optimiser and (with --resume) the state of last.pt;
+    every check on the settings, the data and the run folder happens here, before any training."""
     device = pick_device(cfg.device)
     last_path = resume_point(cfg)
     out = Path(cfg.out)
@@ -378,14 +432,15 @@ def train(cfg: TrainConfig) -> dict:
                             ddp.rank, ddp.world)
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
-    start_epoch, best, bad, history = 1, -math.inf, 0, []
+    start_epoch, stopper, history = 1, EarlyStopping(cfg.patience), []
     if last_path is not None:
         last = read_checkpoint(last_path, device)  # (mmap is copy-on-write: updates stay in memory)
         check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"))
         load_weights(model, last["model"], last_path)
         optim.load_state_dict(last["optimizer"])
         sched.load_state_dict(last["scheduler"])
-        start_epoch, best, bad, history = last["epoch"] + 1, last["best"], last["bad_epochs"], list(last["history"])
+        start_epoch, history = last["epoch"] + 1, list(last["history"])
+        stopper = EarlyStopping(cfg.patience, best=last["best"], bad=last["bad_epochs"])
         log(f"resuming from {last_path} at epoch {start_epoch}")
     # tag-only training leaves the caption decoder (and with fused tag input the LSTMs) without gradients
     net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=not has_caps)
@@ -396,66 +451,83 @@ def train(cfg: TrainConfig) -> dict:
         + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens ({cfg.text_fusion} fusion), " if text_vocab else "")
         + f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, "
         f"{device}")
+    return Run(cfg, device, ddp, log, model, net, vocab, labels, groups, metric, has_caps, text_extra, meta,
+               train_ds, val_ds, val_loader, sampler, optim, sched, stopper, start_epoch, history)
+
+
+def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, sched, cfg: TrainConfig, pad: int,
+                    multilabel: bool, groups: dict, device, desc: str = "", bar: bool = False) -> tuple[float, int]:
+    """One pass over `loader`'s batches, a step of `optim` and `sched` each: (mean loss, items seen);
+    `bar`: a progress bar on stderr."""
+    net.train()
+    losses, seen = [], 0
+    steps = tqdm(loader, desc=desc, leave=False, unit="step", disable=not bar)
+    for batch in steps:
+        batch = to_device(batch, device)
+        words = batch["words"]
+        logits, tag_logits = net(batch["feats"], batch["lengths"], words[:, :-1] if words is not None else None,
+                                 cfg.sample_prob, batch["video_index"], batch["text"])
+        loss = torch.zeros((), device=device)
+        if logits is not None:
+            loss = loss + caption_loss(logits, words[:, 1:], pad, cfg.label_smoothing)
+        if tag_logits is not None and batch["tag"] is not None:
+            loss = loss + cfg.tag_weight * (level_loss(tag_logits, batch["tag"], groups, cfg.label_smoothing)
+                                            if groups else tag_loss(tag_logits, batch["tag"], multilabel))
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_norm)
+        optim.step()
+        sched.step()
+        losses.append(loss.item())
+        seen += len(batch["video_id"])
+        if len(losses) % 10 == 0:
+            steps.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+    return (float(np.mean(losses)) if losses else math.nan), seen
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Train until `epochs` or early stopping; returns the best validation metrics."""
+    run = build(cfg)
+    cfg, model, log, out = run.cfg, run.model, run.log, Path(cfg.out)
     best_metrics: dict = {}
-    for epoch in range(start_epoch, cfg.epochs + 1):
+    for epoch in range(run.start_epoch, cfg.epochs + 1):
         torch.manual_seed(cfg.seed * 1000 + epoch)  # dropout / sampling depend on (seed, epoch) only: resumable
-        train_ds.set_epoch(epoch)
-        sampler.set_epoch(epoch)
-        net.train()
-        t0, losses, seen = time.time(), [], 0
+        run.train_ds.set_epoch(epoch)
+        run.sampler.set_epoch(epoch)
+        t0 = time.time()
         # a bar on a terminal only (a log file or a test gets the one line per epoch)
-        bar = tqdm(batches(train_ds, cfg.batch_size, sampler), desc=f"epoch {epoch}", leave=False, unit="step",
-                   disable=cfg.quiet or not ddp.main or not sys.stderr.isatty())
-        for batch in bar:
-            batch = to_device(batch, device)
-            words = batch["words"]
-            logits, tag_logits = net(batch["feats"], batch["lengths"], words[:, :-1] if words is not None else None,
-                                     cfg.sample_prob, batch["video_index"], batch["text"])
-            loss = torch.zeros((), device=device)
-            if logits is not None:
-                loss = loss + caption_loss(logits, words[:, 1:], vocab.pad, cfg.label_smoothing)
-            if tag_logits is not None and batch["tag"] is not None:
-                loss = loss + cfg.tag_weight * (level_loss(tag_logits, batch["tag"], groups, cfg.label_smoothing)
-                                                if groups else tag_loss(tag_logits, batch["tag"], mcfg.multilabel))
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
-            optim.step()
-            sched.step()
-            losses.append(loss.item())
-            seen += len(batch["video_id"])
-            if len(losses) % 10 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+        loss, seen = train_one_epoch(run.net, batches(run.train_ds, cfg.batch_size, run.sampler), run.optim, run.sched,
+                                     cfg, run.vocab.pad, model.cfg.multilabel, run.groups, run.device,
+                                     f"epoch {epoch}", not cfg.quiet and run.ddp.main and sys.stderr.isatty())
         secs = time.time() - t0
-        val = evaluate_split(model, val_loader, vocab, labels, device, cfg.max_len) if len(val_ds) else {}
-        if "tag_threshold" in val:
+        val = validate(model, run.val_loader, run.vocab, run.labels, run.device, cfg.max_len) if len(run.val_ds) else {}
+        if "tag_threshold" in val:  # the one place it is set: the checkpoints below predict with it
             model.cfg.tag_threshold = val["tag_threshold"]
-        row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else math.nan,
-               "lr": optim.param_groups[0]["lr"], "seconds": round(secs, 2),
-               "samples_per_s": round(seen * ddp.world / secs, 1) if secs else 0.0,
+        row = {"epoch": epoch, "train_loss": loss, "lr": run.optim.param_groups[0]["lr"], "seconds": round(secs, 2),
+               "samples_per_s": round(seen * run.ddp.world / secs, 1) if secs else 0.0,
                **{k: v for k, v in val.items() if isinstance(v, float)}}
-        history.append(row)
-        score = val.get(metric, -row["train_loss"])
-        improved = score > best
+        run.history.append(row)
+        improved = run.stopper.step(val.get(run.metric, -row["train_loss"]))
         if improved:
-            best, bad, best_metrics = score, 0, row
-        else:
-            bad += 1
+            best_metrics = row
         log(f"epoch {epoch}: loss {row['train_loss']:.3f}, " + ", ".join(
             f"{k} {v:.3f}" for k, v in row.items() if k in ("CIDEr", "tag_acc", "gap", "tag_f1", "level1_acc",
                                                             "level2_acc", "lic_score"))
             + f", {row['samples_per_s']:.0f} samples/s" + (" *best*" if improved else ""))
-        if ddp.main:
+        if run.ddp.main:
             if improved:
-                save_checkpoint(out / "best.pt", model, vocab, labels, meta, epoch, row, text_extra, has_captions=has_caps)
-            save_checkpoint(out / "last.pt", model, vocab, labels, meta, epoch, row,
-                            {**text_extra, "optimizer": optim.state_dict(), "scheduler": sched.state_dict(),
-                             "best": best, "bad_epochs": bad, "history": history}, has_captions=has_caps)
-            write_curves(history, out)
-        if bad >= cfg.patience:
-            log(f"early stopping: no improvement in {metric} for {cfg.patience} validation checks (best {best:.3f})")
+                save_checkpoint(out / "best.pt", model, run.vocab, run.labels, run.meta, epoch, row, run.text_extra,
+                                has_captions=run.has_captions)
+            save_checkpoint(out / "last.pt", model, run.vocab, run.labels, run.meta, epoch, row,
+                            {**run.text_extra, "optimizer": run.optim.state_dict(), "scheduler": run.sched.state_dict(),
+                             "best": run.stopper.best, "bad_epochs": run.stopper.bad, "history": run.history},
+                            has_captions=run.has_captions)
+            write_curves(run.history, out)
+        if run.stopper.stop:
+            log(f"early stopping: no improvement in {run.metric} for {cfg.patience} validation checks "
+                f"(best {run.stopper.best:.3f})")
             break
         if cfg.stop_after is not None and epoch >= cfg.stop_after:
             break
-    ddp.close()
+    run.ddp.close()
     return best_metrics

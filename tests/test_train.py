@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from s2vt.checkpoint import CheckpointError, has_captions, load_checkpoint, read_checkpoint
-from s2vt.engine import TrainConfig, train
+from s2vt.data import batches
+from s2vt.engine import EarlyStopping, TrainConfig, build, train, train_one_epoch, validate
 from s2vt.synthetic import make_store
 
 from .conftest import run_cli
@@ -168,3 +169,52 @@ def test_cli_defaults_mirror_train_config():
     args = vars(p.parse_args(["--manifest", "m", "--features", "f", "--out", "o"]))
     fields = [f for f in dataclasses.fields(TrainConfig) if f.name in args and f.name not in ("manifest", "features", "out")]
     assert len(fields) > 25 and {f.name: args[f.name] for f in fields} == {f.name: f.default for f in fields}
+
+
+def test_early_stopping_counts_checks_without_improvement():
+    stop = EarlyStopping(patience=2)
+    assert [stop.step(x) for x in (0.5, 0.7, 0.7, 0.6)] == [True, True, False, False]  # a tie is no improvement
+    assert stop.stop and stop.best == 0.7 and stop.bad == 2
+    low = EarlyStopping(patience=3, mode="min", best=1.0, bad=2)  # a resumed run's state
+    assert not low.stop and low.step(0.9) and low.bad == 0 and not low.step(float("nan"))
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A built (not trained) run on 48 planted videos."""
+    manifest, store = make_store(tmp_path_factory.mktemp("small"), videos=48, signal=True)
+    out = tmp_path_factory.mktemp("small_run")
+    return build(TrainConfig(str(manifest), str(store), str(out / "run"), epochs=3, **FAST))
+
+
+def test_train_one_epoch_lowers_the_loss(small_run):
+    r = small_run
+    losses = []
+    for epoch in (1, 2, 3):
+        r.train_ds.set_epoch(epoch)
+        r.sampler.set_epoch(epoch)
+        loss, seen = train_one_epoch(r.net, batches(r.train_ds, r.cfg.batch_size, r.sampler), r.optim, r.sched, r.cfg,
+                                     r.vocab.pad, r.model.cfg.multilabel, r.groups, r.device)
+        losses.append(loss)
+        assert seen == len(r.train_ds)
+    assert losses[2] < losses[1] < losses[0]
+
+
+def test_validate_returns_metrics_and_leaves_the_model_alone(small_run):
+    r = small_run
+    before = r.model.cfg.tag_threshold
+    val = validate(r.model, r.val_loader, r.vocab, r.labels, r.device, r.cfg.max_len)
+    assert set(val) == {"CIDEr", "examples", "tag_acc"} and 0 <= val["tag_acc"] <= 1
+    assert set(val["examples"]) <= {e["video_id"] for e in r.val_ds.entries}
+    assert r.model.cfg.tag_threshold == before and not r.model.training
+
+
+def test_validate_returns_the_threshold_it_chose_for_multilabel_tags(tmp_path):
+    manifest, store = make_store(tmp_path / "d", videos=48)
+    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
+    manifest.write_text("".join(json.dumps({**e, "captions": [], "tags": e["tags"] + [e["captions"][0].split()[1]]})
+                                + "\n" for e in entries))  # two tags a video: its motion and its colour
+    r = build(TrainConfig(str(manifest), str(store), str(tmp_path / "run"), epochs=1, **FAST))
+    val = validate(r.model, r.val_loader, r.vocab, r.labels, r.device, r.cfg.max_len)
+    assert set(val) == {"tag_acc", "gap", "tag_f1", "tag_threshold"} and 0.05 <= val["tag_threshold"] <= 0.95
+    assert r.model.cfg.tag_threshold == 0.5  # chosen, returned, not set: train() sets it
