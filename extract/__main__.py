@@ -10,10 +10,9 @@ import time
 import warnings
 from pathlib import Path
 
-from .backbones import PRECISIONS
-from .modalities import MODALITIES
 from .errors import UserError
 from .fileio import make_dirs
+from .options import add_options, from_args
 from .manifest import ManifestError, read_manifest, sanitize_id, scan_videos
 from .pipeline import ExtractConfig, Extractor, default_workers
 from .store import FeatureStore, parse_shard, printable, source_identity, stable_shard
@@ -25,21 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The extraction options (shared by `python -m extract` and `s2vt extract`)."""
     p.add_argument("input", help="a manifest (.jsonl), a video file, or a folder of videos")
     p.add_argument("--out", required=True, help="feature store folder")
-    p.add_argument("--modalities", default=",".join(MODALITIES), help="comma-separated subset of %(default)s")
-    p.add_argument("--frames", type=int, default=40, help="frames sampled uniformly per video")
-    p.add_argument("--clips", type=int, default=8, help="16-frame C3D clips per video")
-    p.add_argument("--image-size", type=int, default=224, help="ResNet crop size (short side scaled to 256/224 of it)")
-    p.add_argument("--weights", choices=("pretrained", "random"), default="pretrained")
-    p.add_argument("--weights-dir", default=None, help="folder with weight files (default checkpoints/)")
-    p.add_argument("--seed", type=int, default=0, help="seed for --weights random")
+    add_options(p, ExtractConfig, skip=("device",))
     p.add_argument("--shard", default="0/1", help="I/N: only videos whose id hashes to shard I of N (0-based)")
-    p.add_argument("--precision", choices=PRECISIONS, default="auto")
-    p.add_argument("--dtype", choices=("float16", "float32"), default="float16")
     p.add_argument("--device", default="cuda" if _cuda() else "cpu")
-    p.add_argument("--batch-size", type=int, default=40, help="network batch (frames or clips)")
-    p.add_argument("--batch-videos", type=int, default=4, help="videos whose frames are batched together")
     p.add_argument("--workers", type=int, default=default_workers(), help="videos decoded ahead in parallel")
-    p.add_argument("--vggish-pca", action="store_true", help="apply the official VGGish PCA post-processing")
 
 
 def say(message: str) -> None:
@@ -80,11 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         shard = parse_shard(args.shard)
-        cfg = ExtractConfig(modalities=tuple(m.strip() for m in args.modalities.split(",") if m.strip()),
-                            frames=args.frames, clips=args.clips, image_size=args.image_size,
-                            weights=args.weights, weights_dir=args.weights_dir, seed=args.seed,
-                            precision=args.precision, dtype=args.dtype, device=args.device,
-                            batch_size=args.batch_size, batch_videos=args.batch_videos, vggish_pca=args.vggish_pca)
+        cfg = from_args(ExtractConfig, args)
         items = collect_items(args.input)
         store = FeatureStore(make_dirs(args.out))  # (an impossible --out fails before the backbones load)
         with warnings.catch_warnings():

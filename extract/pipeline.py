@@ -13,11 +13,12 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from .backbones import Backbone, build_backbone
+from .backbones import PRECISIONS, Backbone, build_backbone
 from .modalities import MODALITIES, REGISTRY
 from .device import pick_device
 from .ffmpeg import MediaError
 from .media import Media, decode_media
+from .options import check_choices, setting
 from .store import source_identity
 from .video import C3D_CLIP_LEN
 
@@ -34,22 +35,26 @@ def package_version() -> str:
 
 @dataclasses.dataclass
 class ExtractConfig:
-    """Extraction settings; everything that changes the features is recorded in meta.json."""
-    modalities: tuple[str, ...] = MODALITIES
-    frames: int = 40
-    clips: int = 8
-    image_size: int = 224
-    weights: str = "pretrained"
-    weights_dir: str | None = None
-    seed: int = 0
-    precision: str | dict[str, str] = "auto"  # one for every modality, or per modality (a checkpoint's record)
-    dtype: str = "float16"
-    device: str = "cpu"
-    batch_size: int = 40  # one video's frames (the default --frames) in one network call
-    batch_videos: int = 4
-    vggish_pca: bool = False
+    """Extraction settings; everything that changes the features is recorded in meta.json.
+    `python -m extract`'s options are generated from these fields (extract/options.py)."""
+    modalities: tuple[str, ...] = setting(MODALITIES, f"comma-separated subset of {','.join(MODALITIES)}")
+    frames: int = setting(40, "frames sampled uniformly per video")
+    clips: int = setting(8, "16-frame C3D clips per video")
+    image_size: int = setting(224, "ResNet crop size (short side scaled to 256/224 of it)")
+    weights: str = setting("pretrained", choices=("pretrained", "random"))
+    weights_dir: str | None = setting(None, "folder with weight files (default checkpoints/)")
+    seed: int = setting(0, "seed for --weights random")
+    # one for every modality, or per modality (a checkpoint's record)
+    precision: str | dict[str, str] = setting("auto", choices=PRECISIONS)
+    dtype: str = setting("float16", choices=("float16", "float32"))
+    device: str = "cpu"  # (python -m extract's --device defaults to the GPU when there is one)
+    # one video's frames (the default --frames) in one network call
+    batch_size: int = setting(40, "network batch (frames or clips)")
+    batch_videos: int = setting(4, "videos whose frames are batched together")
+    vggish_pca: bool = setting(False, "apply the official VGGish PCA post-processing")
 
     def __post_init__(self) -> None:
+        check_choices(self)
         self.modalities = tuple(self.modalities)
         unknown = [m for m in self.modalities if m not in MODALITIES]
         if unknown or not self.modalities:
@@ -64,8 +69,6 @@ class ExtractConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
         self.device = str(pick_device(self.device))  # DeviceError (one line) for a device this machine lacks
-        if self.dtype not in ("float16", "float32"):
-            raise ValueError(f"--dtype must be float16 or float32, not {self.dtype!r}")
         if isinstance(self.precision, dict):
             self.precision = {m: self.precision.get(m, "auto") for m in self.modalities}
 
@@ -89,10 +92,11 @@ class ExtractConfig:
             raise ValueError(f"modalities {', '.join(unknown)} were not extracted from video by this toolkit, "
                              "so they cannot be computed for a new video")
         weights = "random" if any(str(ids[m]).startswith("random") for m in modalities) else "pretrained"
-        kw = dict(modalities=tuple(modalities), frames=meta.get("frames", 40), clips=meta.get("clips", 8),
-                  image_size=meta.get("image_size", 224), weights=weights, seed=meta.get("seed", 0),
-                  dtype=meta.get("dtype", "float16"), vggish_pca=meta.get("vggish_pca", False),
-                  precision=dict(meta.get("precision") or {}) or "auto")  # (older records name none)
+        # a setting the record leaves out (an older store's) takes its default
+        kw = {k: meta[k] for k in ("frames", "clips", "image_size", "seed", "dtype", "vggish_pca") if k in meta}
+        kw.update(modalities=tuple(modalities), weights=weights)
+        if meta.get("precision"):
+            kw["precision"] = dict(meta["precision"])
         return cls(**{**kw, **overrides})
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 
@@ -10,82 +9,22 @@ from extract.errors import UserError
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--manifest", required=True, help="manifest JSONL (train/val splits)")
-    p.add_argument("--features", default=None,
-                   help="feature store folder (optional when the manifest has text: a text-only model)")
-    p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, metrics.csv, curves.png")
-    p.add_argument("--modalities", default=None, help="comma-separated subset (default: all in the store)")
-    p.add_argument("--epochs", type=int, default=None,
-                   help="passes over every (video, caption) pair (default: the recipe for the data, README)")
-    p.add_argument("--patience", type=int, default=3,
-                   help="validation checks (one per epoch) without improvement before stopping")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="(video, caption) pairs per step (default: the recipe for the data)")
-    p.add_argument("--per-video", type=int, default=4,
-                   help="captions of one video per batch group, sharing one encoder pass")
+    from extract.options import add_options
+
+    from .config import TrainConfig
+
+    add_options(p, TrainConfig)
     p.add_argument("--one-caption-per-video", dest="per_caption", action="store_false",
-                   help="an epoch shows one random caption per video instead of every caption")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe for the data)")
-    p.add_argument("--warmup", type=int, default=200, help="optimiser steps of linear warmup (at most one epoch)")
-    p.add_argument("--schedule", choices=("cosine", "step"), default="cosine",
-                   help="cosine: decay to 5%% of --lr by the last epoch; step: halve every 10 epochs")
-    p.add_argument("--hidden", type=int, default=None, help="(default: the recipe for the data)")
-    p.add_argument("--embed", type=int, default=512)
-    p.add_argument("--fusion", choices=("concat", "sum", "gated"), default="concat")
-    # 0.5 + smoothing 0.1: val CIDEr-D 0.509, test 0.481 vs 0.500 / 0.457 with 0.3 + 0 (MLDS split)
-    p.add_argument("--dropout", type=float, default=0.5)
-    p.add_argument("--tag-weight", type=float, default=1.0, help="lambda of the tag loss")
-    p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--sample-prob", type=float, default=0.0, help="scheduled sampling probability")
-    p.add_argument("--min-count", type=int, default=2, help="rarer words become <unk>")
-    p.add_argument("--max-len", type=int, default=28, help="caption length cap in tokens")
-    p.add_argument("--enc-len", type=int, default=20, help="encoder steps the frames are resampled to")
-    p.add_argument("--no-context", dest="context", action="store_false",
-                   help="decoding steps feed LSTM1 zeros (the original S2VT) instead of the mean video feature")
-    p.add_argument("--metric", default="auto",
-                   help="validation metric for early stopping (CIDEr, tag_acc, gap, lic_score; auto: CIDEr with "
-                   "captions, else lic_score for LIC2022 levels, gap for multi-label tags, tag_acc for single-label)")
-    p.add_argument("--tag-head", default=None, choices=("mlp", "moe", "nextvlad", "attention"),
-                   help="tag head (s2vt/tagheads.py; default: the recipe for the data)")
-    p.add_argument("--tag-input", default="auto", choices=("auto", "encoder", "fused"),
-                   help="what the tag head reads: the S2VT encoder's outputs or the fused features (no LSTM); "
-                   "auto: fused for tag-only data")
-    p.add_argument("--no-text", dest="text", action="store_false", help="ignore the manifest's text")
-    p.add_argument("--text-fusion", choices=("late", "guided"), default="late",
-                   help="late: text vector beside the pooled video vector; guided: the text attends over the video")
-    p.add_argument("--text-tokenizer", choices=("char", "word"), default="char",
-                   help="char: character 1-3-grams; word: jieba words")
-    p.add_argument("--text-embed", type=int, default=256, help="token embedding size")
-    p.add_argument("--text-min-count", type=int, default=2, help="tokens on fewer training videos are dropped")
-    p.add_argument("--text-lr", type=float, default=0.05, help="learning rate of the token embeddings")
-    p.add_argument("--no-text-wide", dest="text_wide", action="store_false",
-                   help="no linear path from the TF-IDF tokens to the tag logits (the MLP alone)")
-    p.add_argument("--wide-lr", type=float, default=0.01, help="learning rate of that linear path")
-    p.add_argument("--min-tag-count", type=int, default=3,
-                   help="LIC2022 topic tags on fewer training videos are left out of the label set")
-    # MLDS split, epoch 2: val CIDEr-D 0.638 greedy vs 0.501 without, distinct captions 41 vs 19 of 80
-    p.add_argument("--attention", action=argparse.BooleanOptionalAction, default=True,
-                   help="each word reads an attention-weighted sum of the encoder steps (Yao et al. 2015)")
-    p.add_argument("--log-features", action=argparse.BooleanOptionalAction, default=False,
-                   help="sign(x) log(1 + |x|) of the features before standardising them")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from OUT/last.pt (an empty or new OUT starts a new run, with a note)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="start a new run in an OUT that holds one (best.pt, last.pt or metrics.csv), each old file "
-                   "replaced as its new one is written; without --overwrite or --resume such an OUT is refused")
-    p.add_argument("--skip-missing", action="store_true", help="drop videos without features (with a warning)")
-    p.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
+                   help="an epoch shows one random caption per video (= --no-per-caption)")
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .engine import TrainConfig, train
+    from extract.options import from_args
 
-    kw = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(TrainConfig)}}
-    if kw.get("modalities"):
-        kw["modalities"] = [m.strip() for m in kw["modalities"].split(",") if m.strip()]
-    cfg = TrainConfig(**kw)
+    from .config import TrainConfig
+    from .engine import train
+
+    cfg = from_args(TrainConfig, args)
     best = train(cfg)
     print(json.dumps({k: v for k, v in best.items()
                       if k in ("epoch", "CIDEr", "tag_acc", "gap", "tag_f1", "level1_acc", "level2_acc", "lic_score")}))

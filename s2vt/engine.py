@@ -25,6 +25,7 @@ from extract.manifest import read_manifest
 from extract.store import FeatureStore, StoreError
 
 from .checkpoint import check_resumable, load_weights, read_checkpoint, save_checkpoint
+from .config import RECIPES, TrainConfig
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
                    drop_blank_captions, feature_dims, feature_stats, to_device)
 from .decode import greedy
@@ -32,110 +33,11 @@ from .metrics import cider, gap, micro_f1, tag_accuracy
 from .levels import best_threshold, kinds, level_loss, probabilities
 from .model import ModelConfig, S2VT, caption_loss, squash, tag_loss
 from .results import refuse_inputs
-from .tagheads import TAG_HEADS
-from .text import TOKENIZERS, TextVocab, has_text
+from .text import TextVocab, has_text
 from .vocab import SPECIALS, Vocab
 
 # a run folder holding any of these holds a trained model (or its history): never trained over unasked
 RUN_FILES = ("best.pt", "last.pt", "metrics.csv")
-
-
-class ConfigError(UserError):
-    """A training setting out of range; one line for the user."""
-
-
-# settings whose default depends on the data (README "Training recipe"): a TrainConfig field left
-# None takes the caption recipe's value when the training split has captions, else the LIC2022
-# levels' when its tags are level1:/level2:/tag: names, else the tag-only one's
-RECIPES = {"captions": {"epochs": 4, "batch_size": 64, "lr": 1e-3, "hidden": 512, "tag_head": "mlp"},
-           # chosen on val GAP of 8 YouTube-8M shards (README "Tags on YouTube-8M")
-           "tags": {"epochs": 15, "batch_size": 256, "lr": 3e-3, "hidden": 1024, "tag_head": "moe"},
-           # LIC2022 level-1/level-2/topic-tag labels (README "Text"): tuned with these on kuairec val
-           # (tags only: one item per video, so an epoch is few steps, 70 for 4,479 videos; early
-           # stopping on lic_score ends the run where it stops improving)
-           "levels": {"epochs": 30, "batch_size": 64, "lr": 1e-3, "hidden": 512, "tag_head": "mlp"}}
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    manifest: str
-    features: str | None            # None: text only (the manifest's text, no video modality)
-    out: str
-    modalities: list[str] | None = None
-    # the recipe for a real dataset (README "Training recipe"): an epoch shows every (video, caption)
-    # pair, captions of a video in groups sharing one encoding, warmup then cosine decay per step
-    epochs: int | None = None       # None: RECIPES
-    patience: int = 3               # validation checks (one per epoch) without improvement
-    batch_size: int | None = None   # (video, caption) pairs per step; None: RECIPES
-    per_video: int = 4              # captions of one video per group (one encoder pass for all of them)
-    per_caption: bool = True        # False: an epoch shows one random caption per video (the demo)
-    lr: float | None = None         # None: RECIPES
-    warmup: int = 200               # optimiser steps of linear warmup
-    schedule: str = "cosine"        # cosine: decay to 5% of lr over all epochs' steps; step: halve every 10 epochs
-    hidden: int | None = None       # None: RECIPES
-    embed: int = 512
-    fusion: str = "concat"
-    dropout: float = 0.5
-    tag_weight: float = 1.0
-    label_smoothing: float = 0.1
-    sample_prob: float = 0.0
-    clip_norm: float = 1.0
-    min_count: int = 2
-    max_len: int = 28
-    enc_len: int = 20
-    context: bool = True            # decoder reads the mean video feature (ModelConfig.context)
-    text: bool = True               # read the manifest's text (title, ASR, OCR) when it has any
-    text_fusion: str = "late"       # late | guided (ModelConfig.text_fusion)
-    text_tokenizer: str = "char"    # char: character 1-3-grams; word: jieba words (README "Text")
-    text_embed: int = 256
-    text_min_count: int = 2         # rarer tokens are dropped
-    text_lr: float = 0.05           # token embeddings: few updates each, a higher rate than --lr
-    text_wide: bool = True          # wide & deep: + a linear map from the TF-IDF tokens to the tag logits
-    wide_lr: float = 0.01           # the wide path's rate
-    min_tag_count: int = 3          # LIC2022 topic tags on fewer training videos are dropped
-    attention: bool = True          # decoder attends over the encoder steps (ModelConfig.attention)
-    log_features: bool = False      # sign(x) log(1 + |x|) before standardising (ModelConfig.log_features)
-    tag_head: str | None = None     # tagheads.TAG_HEADS; None: RECIPES
-    tag_input: str = "auto"         # auto: the fused features for tag-only data (no LSTM runs), else the encoder's
-    seed: int = 0
-    resume: bool = False
-    overwrite: bool = False         # train over a run folder that already holds a model
-    skip_missing: bool = False
-    metric: str = "auto"
-    device: str = "auto"
-    stop_after: int | None = None   # stop (as if killed) after this epoch; for tests and time-boxed runs
-    quiet: bool = False
-
-    def __post_init__(self) -> None:
-        """Refuse settings out of range now, not after the data is read or an epoch is trained."""
-        counts = ("epochs", "patience", "batch_size", "per_video", "hidden", "embed", "min_count", "max_len",
-                  "enc_len", "text_embed", "text_min_count", "min_tag_count")
-        rules = {name: (getattr(self, name) is None or getattr(self, name) >= 1, "at least 1") for name in counts}
-        rules.update({  # NaN fails every comparison, so it is refused too
-            "stop_after": (self.stop_after is None or self.stop_after >= 1, "at least 1"),
-            "wide_lr": (0 <= self.wide_lr < math.inf, "a number >= 0"),
-            # lr 0 freezes the model (the early-stopping test)
-            "lr": (self.lr is None or 0 <= self.lr < math.inf, "a number >= 0"),
-            "clip_norm": (0 < self.clip_norm < math.inf, "a number > 0"),
-            "tag_weight": (0 <= self.tag_weight < math.inf, "a number >= 0"),
-            "dropout": (0 <= self.dropout < 1, "in [0, 1)"),
-            "label_smoothing": (0 <= self.label_smoothing < 1, "in [0, 1)"),
-            "sample_prob": (0 <= self.sample_prob <= 1, "in [0, 1]"),
-            "metric": (self.metric in ("auto", "CIDEr", "tag_acc", "gap", "lic_score"),
-                       "auto, CIDEr, tag_acc, gap or lic_score"),
-            "text_lr": (0 <= self.text_lr < math.inf, "a number >= 0"),
-            "text_fusion": (self.text_fusion in ("late", "guided"), "late or guided"),
-            "text_tokenizer": (self.text_tokenizer in TOKENIZERS, " or ".join(TOKENIZERS)),
-            "tag_head": (self.tag_head in (None, *TAG_HEADS), " or ".join(TAG_HEADS)),
-            "tag_input": (self.tag_input in ("auto", "encoder", "fused"), "auto, encoder or fused"),
-            "warmup": (self.warmup >= 0, "at least 0"),
-            "schedule": (self.schedule in ("cosine", "step"), "cosine or step"),
-        })
-        for name, (ok, what) in rules.items():
-            if not ok:
-                raise ConfigError(f"--{name.replace('_', '-')} must be {what}, not {getattr(self, name)!r}")
-        if self.resume and self.overwrite:
-            raise ConfigError("--resume continues the run in --out, --overwrite replaces it: pass one of them")
 
 
 class Dist:

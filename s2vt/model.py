@@ -22,6 +22,9 @@ from .tagheads import build as build_tag_head
 from .text import TextEncoder, TextLinear
 
 
+FUSIONS = ("concat", "sum", "gated")  # how the modalities' projections combine (`Fusion`)
+
+
 @dataclasses.dataclass
 class ModelConfig:
     modalities: dict[str, int]          # name -> feature dim
@@ -93,7 +96,7 @@ class Fusion(nn.Module):
         elif cfg.fusion == "gated":
             self.gate = nn.Linear(len(self.names) * h, len(self.names))
         elif cfg.fusion != "sum":
-            raise ValueError(f"fusion must be concat, sum or gated, not {cfg.fusion!r}")
+            raise ValueError(f"fusion must be {', '.join(FUSIONS)}, not {cfg.fusion!r}")
 
     def set_stats(self, stats: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
         """Install per-dimension (mean, std) of each modality's features."""

@@ -158,19 +158,6 @@ def test_attention_and_log_features_train_and_old_checkpoints_load(planted, tmp_
         load_checkpoint(tmp_path / "forged.pt")
 
 
-def test_cli_defaults_mirror_train_config():
-    import argparse
-    import dataclasses
-
-    from s2vt.cli import add_train_arguments
-
-    p = argparse.ArgumentParser()
-    add_train_arguments(p)
-    args = vars(p.parse_args(["--manifest", "m", "--features", "f", "--out", "o"]))
-    fields = [f for f in dataclasses.fields(TrainConfig) if f.name in args and f.name not in ("manifest", "features", "out")]
-    assert len(fields) > 25 and {f.name: args[f.name] for f in fields} == {f.name: f.default for f in fields}
-
-
 def test_early_stopping_counts_checks_without_improvement():
     stop = EarlyStopping(patience=2)
     assert [stop.step(x) for x in (0.5, 0.7, 0.7, 0.6)] == [True, True, False, False]  # a tie is no improvement

@@ -1,0 +1,124 @@
+"""Training settings (`TrainConfig`), each declared once: `s2vt train` / train.py's options are
+generated from its fields (extract/options.py), and the recipes that fill the ones left None."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from extract.errors import SettingError
+from extract.options import check_choices, setting
+
+from .model import FUSIONS
+from .tagheads import TAG_HEADS
+from .text import TOKENIZERS
+
+
+class ConfigError(SettingError):
+    """A training setting out of range; one line for the user."""
+
+
+# settings whose default depends on the data (README "Training recipe"): a TrainConfig field left
+# None takes the caption recipe's value when the training split has captions, else the LIC2022
+# levels' when its tags are level1:/level2:/tag: names, else the tag-only one's
+RECIPES = {"captions": {"epochs": 4, "batch_size": 64, "lr": 1e-3, "hidden": 512, "tag_head": "mlp"},
+           # chosen on val GAP of 8 YouTube-8M shards (README "Tags on YouTube-8M")
+           "tags": {"epochs": 15, "batch_size": 256, "lr": 3e-3, "hidden": 1024, "tag_head": "moe"},
+           # LIC2022 level-1/level-2/topic-tag labels (README "Text"): tuned with these on kuairec val
+           # (tags only: one item per video, so an epoch is few steps, 70 for 4,479 videos; early
+           # stopping on lic_score ends the run where it stops improving)
+           "levels": {"epochs": 30, "batch_size": 64, "lr": 1e-3, "hidden": 512, "tag_head": "mlp"}}
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Training settings, each declared once: `s2vt train` / train.py's options are generated from
+    these fields (extract/options.py: help and allowed values from the field's metadata)."""
+    manifest: str = setting(help="manifest JSONL (train/val splits)")
+    features: str | None = setting(  # None: text only (the manifest's text, no video modality)
+        help="feature store folder (optional when the manifest has text: a text-only model)")
+    out: str = setting(help="run folder: best.pt, last.pt, metrics.csv, curves.png")
+    modalities: list[str] | None = setting(None, "comma-separated subset (default: all in the store)")
+    # the recipe for a real dataset (README "Training recipe"): an epoch shows every (video, caption)
+    # pair, captions of a video in groups sharing one encoding, warmup then cosine decay per step
+    epochs: int | None = setting(None, "passes over every (video, caption) pair (default: the recipe for the data, "
+                                       "README)")
+    patience: int = setting(3, "validation checks (one per epoch) without improvement before stopping")
+    batch_size: int | None = setting(None, "(video, caption) pairs per step (default: the recipe for the data)")
+    per_video: int = setting(4, "captions of one video per batch group, sharing one encoder pass")
+    per_caption: bool = setting(True, "an epoch shows every caption (--no-per-caption, or --one-caption-per-video: "
+                                      "one random caption per video, the demo)")
+    lr: float | None = setting(None, "peak learning rate (default: the recipe for the data)")
+    warmup: int = setting(200, "optimiser steps of linear warmup (at most one epoch)")
+    schedule: str = setting("cosine", "cosine: decay to 5% of --lr by the last epoch; step: halve every 10 epochs",
+                            ("cosine", "step"))
+    hidden: int | None = setting(None, "(default: the recipe for the data)")
+    embed: int = setting(512)
+    fusion: str = setting("concat", choices=FUSIONS)
+    # 0.5 + smoothing 0.1: val CIDEr-D 0.509, test 0.481 vs 0.500 / 0.457 with 0.3 + 0 (MLDS split)
+    dropout: float = setting(0.5)
+    tag_weight: float = setting(1.0, "lambda of the tag loss")
+    label_smoothing: float = setting(0.1)
+    sample_prob: float = setting(0.0, "scheduled sampling probability")
+    clip_norm: float = setting(1.0, "gradient norm clipping")
+    min_count: int = setting(2, "rarer words become <unk>")
+    max_len: int = setting(28, "caption length cap in tokens")
+    enc_len: int = setting(20, "encoder steps the frames are resampled to")
+    context: bool = setting(True, "decoding steps feed LSTM1 the mean video feature (--no-context: zeros, the "
+                                  "original S2VT)")
+    text: bool = setting(True, "read the manifest's text (title, ASR, OCR) when it has any")
+    text_fusion: str = setting("late", "late: text vector beside the pooled video vector; guided: the text attends "
+                                       "over the video", ("late", "guided"))
+    text_tokenizer: str = setting("char", "char: character 1-3-grams; word: jieba words (README \"Text\")",
+                                  TOKENIZERS)
+    text_embed: int = setting(256, "token embedding size")
+    text_min_count: int = setting(2, "tokens on fewer training videos are dropped")
+    text_lr: float = setting(0.05, "learning rate of the token embeddings (few updates each: higher than --lr)")
+    text_wide: bool = setting(True, "wide & deep: + a linear path from the TF-IDF tokens to the tag logits "
+                                    "(--no-text-wide: the MLP alone)")
+    wide_lr: float = setting(0.01, "learning rate of that linear path")
+    min_tag_count: int = setting(3, "LIC2022 topic tags on fewer training videos are left out of the label set")
+    # MLDS split, epoch 2: val CIDEr-D 0.638 greedy vs 0.501 without, distinct captions 41 vs 19 of 80
+    attention: bool = setting(True, "each word reads an attention-weighted sum of the encoder steps "
+                                    "(Yao et al. 2015)")
+    log_features: bool = setting(False, "sign(x) log(1 + |x|) of the features before standardising them")
+    tag_head: str | None = setting(None, "tag head (s2vt/tagheads.py; default: the recipe for the data)", TAG_HEADS)
+    tag_input: str = setting("auto", "what the tag head reads: the S2VT encoder's outputs or the fused features "
+                                     "(no LSTM); auto: fused for tag-only data", ("auto", "encoder", "fused"))
+    seed: int = setting(0)
+    resume: bool = setting(False, "continue from OUT/last.pt (an empty or new OUT starts a new run, with a note)")
+    overwrite: bool = setting(False, "start a new run in an OUT that holds one (best.pt, last.pt or metrics.csv), "
+                                     "each old file replaced as its new one is written; without --overwrite or "
+                                     "--resume such an OUT is refused")
+    skip_missing: bool = setting(False, "drop videos without features (with a warning)")
+    metric: str = setting("auto", "validation metric for early stopping (auto: CIDEr with captions, else lic_score "
+                                  "for LIC2022 levels, gap for multi-label tags, tag_acc for single-label)",
+                          ("auto", "CIDEr", "tag_acc", "gap", "lic_score"))
+    device: str = setting("auto", "auto, cpu, cuda or cuda:N")
+    # stop (as if killed) after this epoch; for tests and time-boxed runs
+    stop_after: int | None = setting(None, help=None)
+    quiet: bool = setting(False, "no progress lines on stderr")
+
+    def __post_init__(self) -> None:
+        """Refuse settings out of range now, not after the data is read or an epoch is trained."""
+        check_choices(self)
+        counts = ("epochs", "patience", "batch_size", "per_video", "hidden", "embed", "min_count", "max_len",
+                  "enc_len", "text_embed", "text_min_count", "min_tag_count")
+        rules = {name: (getattr(self, name) is None or getattr(self, name) >= 1, "at least 1") for name in counts}
+        rules.update({  # NaN fails every comparison, so it is refused too
+            "stop_after": (self.stop_after is None or self.stop_after >= 1, "at least 1"),
+            "wide_lr": (0 <= self.wide_lr < math.inf, "a number >= 0"),
+            # lr 0 freezes the model (the early-stopping test)
+            "lr": (self.lr is None or 0 <= self.lr < math.inf, "a number >= 0"),
+            "clip_norm": (0 < self.clip_norm < math.inf, "a number > 0"),
+            "tag_weight": (0 <= self.tag_weight < math.inf, "a number >= 0"),
+            "dropout": (0 <= self.dropout < 1, "in [0, 1)"),
+            "label_smoothing": (0 <= self.label_smoothing < 1, "in [0, 1)"),
+            "sample_prob": (0 <= self.sample_prob <= 1, "in [0, 1]"),
+            "text_lr": (0 <= self.text_lr < math.inf, "a number >= 0"),
+            "warmup": (self.warmup >= 0, "at least 0"),
+        })
+        for name, (ok, what) in rules.items():
+            if not ok:
+                raise ConfigError(f"--{name.replace('_', '-')} must be {what}, not {getattr(self, name)!r}")
+        if self.resume and self.overwrite:
+            raise ConfigError("--resume continues the run in --out, --overwrite replaces it: pass one of them")

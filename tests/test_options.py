@@ -1,0 +1,81 @@
+"""Command-line options generated from the settings dataclasses (extract/options.py)."""
+import argparse
+import dataclasses
+
+import pytest
+
+from extract.__main__ import main as extract_main
+from extract.errors import SettingError
+from extract.options import add_options, check_choices, from_args, setting
+from extract.pipeline import ExtractConfig
+from s2vt.cli import add_train_arguments, main
+from s2vt.config import TrainConfig
+
+
+@dataclasses.dataclass
+class Toy:
+    path: str = setting(help="required: no default")
+    store: str | None = setting(help="may be left out")
+    names: list[str] | None = setting(None, "comma-separated")
+    size: int = setting(3, "a size, 100% of it")
+    mode: str | None = setting(None, "a mode", ("fast", "slow"))
+    wide: bool = setting(True, "a switch")
+    hidden: int | None = setting(None, help=None)
+
+    def __post_init__(self):
+        check_choices(self)
+
+
+def parse(cls, argv):
+    p = argparse.ArgumentParser()
+    add_options(p, cls)
+    return p, p.parse_args(argv)
+
+
+def test_options_follow_the_fields():
+    p, args = parse(Toy, ["--path", "p", "--names", "a, b,", "--size", "5", "--no-wide"])
+    assert from_args(Toy, args) == Toy("p", None, ["a", "b"], 5, None, False, None)
+    assert from_args(Toy, parse(Toy, ["--path", "p", "--mode", "slow"])[1]).mode == "slow"
+    with pytest.raises(SystemExit):  # --path has no default: required
+        p.parse_args([])
+    text = p.format_help()
+    assert "100% of it" in text and "{fast,slow}" in text and "--no-wide" in text and "--hidden" not in text
+    with pytest.raises(SettingError, match=r"^--mode must be fast or slow, not 'quick'$"):
+        from_args(Toy, parse(Toy, ["--path", "p", "--mode", "quick"])[1])
+
+
+def test_train_options_are_the_config_fields_and_old_flags_still_work():
+    p = argparse.ArgumentParser()
+    add_train_arguments(p)
+    args = p.parse_args(["--manifest", "m", "--out", "o"])
+    fields = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    assert vars(args) == {**fields, "manifest": "m", "features": None, "out": "o"}  # one option a field
+    cfg = from_args(TrainConfig, p.parse_args(
+        ["--manifest", "m", "--features", "f", "--out", "o", "--one-caption-per-video", "--no-context",
+         "--no-attention", "--no-text", "--no-text-wide", "--log-features", "--resume", "--skip-missing",
+         "--modalities", "c3d,vggish", "--tag-head", "moe", "--lr", "0.01"]))
+    assert (cfg.per_caption, cfg.context, cfg.attention, cfg.text, cfg.text_wide, cfg.log_features, cfg.resume,
+            cfg.skip_missing) == (False, False, False, False, False, True, True, True)
+    assert cfg.modalities == ["c3d", "vggish"] and cfg.tag_head == "moe" and cfg.lr == 0.01
+
+
+@pytest.mark.parametrize("flag, value, allowed", [("--tag-head", "nonsense", "mlp, moe, nextvlad or attention"),
+                                                  ("--text-fusion", "x", "late or guided"),
+                                                  ("--fusion", "mean", "concat, sum or gated")])
+def test_a_bad_choice_is_one_line(flag, value, allowed, tmp_path, capsys):
+    code = main(["train", "--manifest", "m", "--out", str(tmp_path / "run"), flag, value])
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"error: {flag} must be {allowed}, not {value!r}\n"
+    assert not (tmp_path / "run").exists()
+
+
+def test_extract_options_are_the_config_fields(tmp_path, capsys):
+    p = argparse.ArgumentParser()
+    add_options(p, ExtractConfig, skip=("device",))
+    args = p.parse_args(["--modalities", "c3d", "--vggish-pca", "--precision", "fp32"])
+    cfg = from_args(ExtractConfig, args)
+    assert cfg == ExtractConfig(modalities=("c3d",), vggish_pca=True, precision="fp32")
+    assert extract_main([str(tmp_path), "--out", str(tmp_path / "s"), "--precision", "fp64"]) == 2
+    assert capsys.readouterr().err == "error: --precision must be auto, fp32, bf16 or int8, not 'fp64'\n"
+    with pytest.raises(SettingError, match="--precision must be"):  # a checkpoint's per-modality record too
+        ExtractConfig(modalities=("c3d",), precision={"c3d": "fp16"})
