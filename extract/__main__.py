@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         store.init_meta(extractor.meta())
         mine = [(v, p) for v, p in items if stable_shard(v, shard[1]) == shard[0]]
         todo = [(v, p) for v, p in mine if not store.done(v, cfg.modalities, source_identity(p))]
-    except (UserError, ValueError) as e:  # bad input, before any video runs: one line, exit 2
+    except UserError as e:  # bad input, before any video runs: one line, exit 2
         say(f"error: {e}")
         return 2
 

@@ -32,9 +32,9 @@ def valid_video_id(video_id: object) -> bool:
 
 
 def check_video_id(video_id: object, where: str = "") -> str:
-    """Return `video_id` if valid, else raise ValueError with a one-line reason."""
+    """Return `video_id` if valid, else raise ManifestError with a one-line reason."""
     if not valid_video_id(video_id):
-        raise ValueError(f"{where}invalid video_id {video_id!r}: must match [A-Za-z0-9_.-]{{1,128}}")
+        raise ManifestError(f"{where}invalid video_id {video_id!r}: must match [A-Za-z0-9_.-]{{1,128}}")
     return video_id  # type: ignore[return-value]
 
 
@@ -57,10 +57,7 @@ def check_entry(entry: object, where: str = "") -> dict:
     ManifestError starting with `where`. One check for the reader and the importers that write manifests."""
     if not isinstance(entry, dict) or "video_id" not in entry:
         raise ManifestError(f"{where}missing field 'video_id'")
-    try:
-        check_video_id(entry["video_id"])
-    except ValueError as e:
-        raise ManifestError(f"{where}{e}") from None
+    check_video_id(entry["video_id"], where)
     split = entry.get("split", "train")
     if split not in SPLITS:
         raise ManifestError(f"{where}split must be one of {', '.join(SPLITS)}, not {split!r}")
@@ -136,7 +133,7 @@ def scan_videos(folder: str | os.PathLike) -> list[tuple[str, Path]]:
 
     Symlinked sub-folders are followed, each real folder once (so a link to a folder already
     scanned, or back up the tree, neither loops nor finds its videos twice).
-    Two files that map to the same id raise ValueError naming both.
+    Two files that map to the same id raise ManifestError naming both.
     """
     found: dict[str, Path] = {}
     scanned: set[tuple[int, int]] = set()
@@ -152,6 +149,6 @@ def scan_videos(folder: str | os.PathLike) -> list[tuple[str, Path]]:
             if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file():
                 vid = sanitize_id(p.stem)
                 if vid in found:
-                    raise ValueError(f"duplicate video id {vid!r}: {found[vid]} and {p} (rename one)")
+                    raise ManifestError(f"duplicate video id {vid!r}: {found[vid]} and {p} (rename one)")
                 found[vid] = p
     return sorted(found.items())

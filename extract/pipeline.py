@@ -16,6 +16,7 @@ import torch
 from .backbones import PRECISIONS, Backbone, build_backbone
 from .modalities import MODALITIES, REGISTRY
 from .device import pick_device
+from .errors import SettingError
 from .ffmpeg import MediaError
 from .media import Media, decode_media
 from .options import check_choices, setting
@@ -58,16 +59,16 @@ class ExtractConfig:
         self.modalities = tuple(self.modalities)
         unknown = [m for m in self.modalities if m not in MODALITIES]
         if unknown or not self.modalities:
-            raise ValueError(f"modalities must be a non-empty subset of {','.join(MODALITIES)}, got {unknown}")
+            raise SettingError(f"--modalities must be a non-empty subset of {','.join(MODALITIES)}, got {unknown}")
         # upper bounds keep a hand-edited checkpoint or a typo from asking for more frames than memory holds
         for name, low, high in (("frames", 1, 1000), ("clips", 1, 256), ("image_size", 32, 1024)):
             value = getattr(self, name)
             if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
-                raise ValueError(f"--{name.replace('_', '-')} must be a whole number from {low} to {high}, "
-                                 f"not {value!r}")
+                raise SettingError(f"--{name.replace('_', '-')} must be a whole number from {low} to {high}, "
+                                   f"not {value!r}")
         for name in ("batch_size", "batch_videos"):
             if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
+                raise SettingError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
         self.device = str(pick_device(self.device))  # DeviceError (one line) for a device this machine lacks
         if isinstance(self.precision, dict):
             self.precision = {m: self.precision.get(m, "auto") for m in self.modalities}
@@ -84,13 +85,13 @@ class ExtractConfig:
     def from_meta(cls, meta: dict, modalities, **overrides) -> "ExtractConfig":
         """The settings a store was extracted with (a checkpoint keeps a copy of its meta.json)."""
         if meta.get("synthetic"):
-            raise ValueError("the checkpoint was trained on synthetic features (s2vt.synthetic), not on features "
-                             "of videos: it cannot caption a video")
+            raise SettingError("the checkpoint was trained on synthetic features (s2vt.synthetic), not on features "
+                               "of videos: it cannot caption a video")
         ids = meta.get("backbones", {})
         unknown = [m for m in modalities if m not in MODALITIES or m not in ids]
         if unknown:
-            raise ValueError(f"modalities {', '.join(unknown)} were not extracted from video by this toolkit, "
-                             "so they cannot be computed for a new video")
+            raise SettingError(f"modalities {', '.join(unknown)} were not extracted from video by this toolkit, "
+                               "so they cannot be computed for a new video")
         weights = "random" if any(str(ids[m]).startswith("random") for m in modalities) else "pretrained"
         # a setting the record leaves out (an older store's) takes its default
         kw = {k: meta[k] for k in ("frames", "clips", "image_size", "seed", "dtype", "vggish_pca") if k in meta}

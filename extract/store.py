@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from .errors import SettingError, UserError
 from .fileio import atomic_write_bytes, atomic_write_json, make_dirs, output_error
 from .manifest import check_video_id
 
@@ -58,9 +58,9 @@ def parse_shard(text: str) -> tuple[int, int]:
     try:
         i, n = (int(x) for x in text.split("/"))
     except ValueError:
-        raise ValueError(f"--shard must look like I/N (e.g. 0/4), not {text!r}") from None
+        raise SettingError(f"--shard must look like I/N (e.g. 0/4), not {text!r}") from None
     if not (n >= 1 and 0 <= i < n):
-        raise ValueError(f"--shard {text}: need 0 <= I < N")
+        raise SettingError(f"--shard {text}: need 0 <= I < N")
     return i, n
 
 

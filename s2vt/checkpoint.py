@@ -18,7 +18,7 @@ from .model import ModelConfig, S2VT
 from .text import TOKENIZERS, TextVocab
 from .vocab import SPECIALS, Vocab
 
-# format 1 checkpoints written before "has_captions" was recorded read as `has_captions` says
+# "has_captions" came within format 1: a checkpoint without it is read as `has_captions` says
 CHECKPOINT_FORMAT = "s2vt-checkpoint-1"
 
 

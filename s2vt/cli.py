@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from extract.errors import UserError
+from extract.errors import SettingError, UserError
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -291,7 +291,7 @@ def run_weights(args: argparse.Namespace) -> int:
 
     if args.action == "download":
         if unknown := [n for n in args.names if n not in SPECS]:
-            raise ValueError(f"unknown weights {', '.join(unknown)}: choose from {', '.join(SPECS)}")
+            raise SettingError(f"unknown weights {', '.join(unknown)}: choose from {', '.join(SPECS)}")
         return download(args.names, args.dir)
     rows = status(args.dir)
     for r in rows:
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return COMMANDS[args.command][2](args)
-    except (UserError, ValueError) as e:  # bad input (ValueError: settings out of range): one line
+    except UserError as e:  # bad input: one line (anything else is a bug: its traceback)
         print(f"error: {e}", file=sys.stderr)
         return 2
 

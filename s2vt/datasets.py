@@ -12,7 +12,7 @@ import numpy as np
 
 from extract.errors import UserError
 from extract.fileio import make_dirs, output_error
-from extract.manifest import check_entry, json_lines, read_manifest, scan_videos, valid_video_id
+from extract.manifest import ManifestError, check_entry, json_lines, read_manifest, scan_videos, valid_video_id
 from extract.store import FeatureStore, printable
 from extract.video import VIDEO_EXTENSIONS
 
@@ -220,7 +220,7 @@ def import_folder(folder: str) -> list[dict]:
     """Every video under `folder` -> a test entry without annotations (ids: sanitised stems)."""
     try:
         found = scan_videos(folder)
-    except ValueError as e:
+    except ManifestError as e:
         raise DatasetError(str(e)) from None
     # a manifest is UTF-8 JSON: a file name that is not UTF-8 cannot be written in one (extract reads such a
     # folder directly)

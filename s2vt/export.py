@@ -6,6 +6,7 @@ import json
 import zipfile
 from pathlib import Path
 
+from extract.errors import SettingError
 from extract.fileio import atomic_write_bytes
 from extract.manifest import check_video_id
 
@@ -35,7 +36,7 @@ def render(preds: dict[str, dict], fmt: str, order: list[str] | None = None) -> 
                            "external_data": {"used": "false", "details": ""}}).encode()
     if fmt == "lic2022":
         if order is None:
-            raise ValueError("lic2022 export needs --manifest (its order and its ids)")
+            raise SettingError("lic2022 export needs --manifest (its order and its ids)")
         lines = []
         for vid in order:
             l1, l2, tags = lic2022_fields(preds.get(vid, {}).get("tags", []))
@@ -43,7 +44,7 @@ def render(preds: dict[str, dict], fmt: str, order: list[str] | None = None) -> 
                                                               {"@meta": {"type": "level2"}, "@value": l2}],
                                      "tag": [{"@value": t} for t in tags]}, ensure_ascii=False))
         return ("\n".join(lines) + "\n").encode("utf-8")
-    raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    raise SettingError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
 
 
 def write_zip(preds: dict[str, dict], fmt: str, out: str | Path, order: list[str] | None = None) -> Path:

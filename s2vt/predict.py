@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from extract.device import pick_device
+from extract.errors import SettingError
 from extract.fileio import OutputError, atomic_write_json, make_dirs
 from extract.store import META_KEYS, FeatureStore, StoreError
 
@@ -27,10 +28,10 @@ from .vocab import Vocab
 
 
 def check_settings(beam: int, tags: int = 0, batch_size: int = 1) -> None:
-    """Refuse a beam, tag count or batch size out of range (ValueError: one line)."""
+    """Refuse a beam, tag count or batch size out of range (SettingError: one line)."""
     for name, value, least in (("--beam", beam, 1), ("--tags", tags, 0), ("--batch-size", batch_size, 1)):
         if value < least:
-            raise ValueError(f"{name} must be at least {least}, not {value}")
+            raise SettingError(f"{name} must be at least {least}, not {value}")
 
 
 @torch.no_grad()

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
-from extract.errors import UserError
+from extract.errors import SettingError, UserError
 from extract.ffmpeg import MediaError
 from extract.video import VIDEO_EXTENSIONS
 
@@ -55,8 +55,8 @@ def limit_receive(receive, limit: int):
 
 def check_limits(workers: int, queue: int, max_bytes: int) -> None:
     if workers < 1 or queue < 0 or max_bytes < 1:
-        raise ValueError(f"--workers must be at least 1, --queue at least 0 and --max-upload-mb positive "
-                         f"(got {workers}, {queue}, {max_bytes} bytes)")
+        raise SettingError(f"--workers must be at least 1, --queue at least 0 and --max-upload-mb positive "
+                           f"(got {workers}, {queue}, {max_bytes} bytes)")
 
 
 def check_address(host: str, port: int) -> None:

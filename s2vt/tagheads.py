@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from extract.errors import SettingError
+
 TAG_HEADS = ("mlp", "moe", "nextvlad", "attention")
 
 
@@ -94,7 +96,7 @@ class NeXtVLADHead(nn.Module):
         super().__init__()
         wide = expansion * h
         if wide % groups:
-            raise ValueError(f"NeXtVLAD: {expansion} x hidden {h} is not divisible into {groups} groups")
+            raise SettingError(f"--tag-head nextvlad: {expansion} x --hidden {h} is not divisible into {groups} groups")
         self.clusters, self.groups, self.size = clusters, groups, wide // groups
         self.expand = nn.Linear(h, wide)
         self.attention = nn.Linear(wide, groups)

@@ -4,6 +4,7 @@ import zipfile
 
 import pytest
 
+from extract.manifest import ManifestError
 from s2vt.export import write_zip
 
 from .conftest import run_cli
@@ -46,7 +47,7 @@ def test_lic2022_round_trip(tmp_path):
 
 
 def test_hostile_id_refused(tmp_path):
-    with pytest.raises(ValueError, match="invalid video_id"):
+    with pytest.raises(ManifestError, match="invalid video_id"):  # a UserError: one line in the CLI
         write_zip({"../../x": {"caption": "a", "tags": []}}, "coco", tmp_path / "a.zip")
     preds = tmp_path / "p.json"
     preds.write_text(json.dumps({"../../x": "a caption"}))

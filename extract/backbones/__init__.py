@@ -11,6 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..errors import SettingError
 from ..modalities import MODALITIES, REGISTRY
 
 
@@ -42,9 +43,9 @@ def resolve_precision(precision: str, device: torch.device, supports_int8: bool 
     fp32 when it is calibrated and falls back to fp32 if its features drift.
     """
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        raise SettingError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if precision == "int8" and device.type != "cpu":
-        raise ValueError("--precision int8 runs on the CPU only; use bf16 or fp32 on a GPU")
+        raise SettingError("--precision int8 runs on the CPU only; use bf16 or fp32 on a GPU")
     if precision == "auto":
         from . import int8
         if device.type == "cpu" and supports_int8 and int8.available():
@@ -164,9 +165,9 @@ def build_backbone(name: str, weights: str = "pretrained", weights_dir=None, see
                    device: str | torch.device = "cpu", precision: str = "auto", **options) -> Backbone:
     """Construct a backbone by modality name with pretrained or seeded random weights."""
     if weights not in ("pretrained", "random"):
-        raise ValueError(f"weights must be 'pretrained' or 'random', not {weights!r}")
+        raise SettingError(f"weights must be 'pretrained' or 'random', not {weights!r}")
     if name not in REGISTRY:
-        raise ValueError(f"unknown modality {name!r}; choose from {', '.join(MODALITIES)}")
+        raise SettingError(f"unknown modality {name!r}; choose from {', '.join(MODALITIES)}")
     cls = getattr(importlib.import_module(f".{REGISTRY[name].module}", __package__), REGISTRY[name].backbone)
     device = torch.device(device)
     precision = resolve_precision(precision, device, cls.supports_int8)

@@ -16,6 +16,10 @@ class WeightsNotFound(UserError):
     """No weight file for a backbone; the message names the file and where to get it."""
 
 
+class BadWeights(UserError):
+    """A weight file that holds no state dict; one line naming it."""
+
+
 @dataclasses.dataclass(frozen=True)
 class WeightSpec:
     """The file names a backbone's weights go by (the first is the one `url` serves), and where a
@@ -73,5 +77,5 @@ def load_state_dict(path: Path) -> dict:
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
-        raise ValueError(f"{path}: not a state dict")
+        raise BadWeights(f"{path}: not a state dict")
     return {k.removeprefix("module."): v for k, v in state.items()}

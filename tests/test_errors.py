@@ -1,0 +1,51 @@
+"""The commands turn a user's mistake (a UserError) into one line and exit 2, and nothing else:
+a bug's ValueError keeps its traceback."""
+import json
+
+import pytest
+
+from extract.__main__ import main as extract_main
+from s2vt import cli
+from s2vt.synthetic import make_store
+
+
+def one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    return err
+
+
+def test_a_bug_is_not_reported_as_bad_input(monkeypatch):
+    def bug(args):
+        raise ValueError("a bug, not the user's input")
+    monkeypatch.setitem(cli.COMMANDS, "score", (*cli.COMMANDS["score"][:2], bug))
+    with pytest.raises(ValueError, match="a bug"):
+        cli.main(["score", "refs.json", "preds.json"])
+
+
+def test_settings_that_were_value_errors_are_one_line(tmp_path, capsys):
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps({"v1": "a caption"}))
+    bad_id = tmp_path / "bad_id.json"
+    bad_id.write_text(json.dumps({"../v1": "a caption"}))
+    cases = [(["weights", "download", "nonsense"], "unknown weights nonsense"),
+             (["export", str(preds), "--format", "lic2022", "--out", str(tmp_path / "o.zip")], "needs --manifest"),
+             (["export", str(bad_id), "--format", "coco", "--out", str(tmp_path / "o.zip")], "invalid id '../v1'"),
+             (["caption", "v.mp4", "--checkpoint", "x.pt", "--beam", "0"], "--beam must be at least 1"),
+             (["serve", "--checkpoint", "x.pt", "--workers", "0"], "--workers must be at least 1")]
+    for argv, message in cases:
+        assert cli.main(argv) == 2, argv
+        assert message in one_line(capsys), argv
+    for argv, message in ((["--shard", "5/2"], "--shard 5/2: need 0 <= I < N"),
+                          (["--frames", "0"], "--frames must be a whole number from 1 to 1000"),
+                          (["--modalities", "c3d,sift"], "--modalities must be a non-empty subset")):
+        assert extract_main([str(tmp_path), "--out", str(tmp_path / "store"), *argv]) == 2, argv
+        assert message in one_line(capsys), argv
+
+
+def test_a_tag_head_that_cannot_take_the_hidden_size_is_one_line(tmp_path, capsys):
+    manifest, store = make_store(tmp_path / "d", videos=12)
+    argv = ["train", "--manifest", str(manifest), "--features", str(store), "--out", str(tmp_path / "run"),
+            "--tag-head", "nextvlad", "--hidden", "30", "--epochs", "1", "--quiet"]
+    assert cli.main(argv) == 2
+    assert "--tag-head nextvlad: 2 x --hidden 30 is not divisible into 8 groups" in one_line(capsys)
