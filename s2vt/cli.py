@@ -1,4 +1,4 @@
-"""`s2vt` command: one entry point, a subcommand per job (DESIGN.md's command contract)."""
+"""`s2vt` command: one entry point, a subcommand per job (docs/design.md's command contract)."""
 from __future__ import annotations
 
 import argparse

@@ -111,9 +111,9 @@ def _prepared(net: nn.Module) -> QuantizedNet:
         delattr(net, name)  # layers a feature never reaches: no point converting them
     fuse_modules(net, net.fuse_groups(), inplace=True)
     q = QuantizedNet(net)
-    # min/max activation ranges, not the default histogram search: as close to fp32 here
-    # (cosine 0.9998 on ResNet-152), never narrower than the calibration data, and their
-    # qparams come for free when the cache is loaded (the search costs ~3 s per load)
+    # min/max activation ranges, not the default histogram search: as close to fp32 here,
+    # never narrower than the calibration data, and their qparams come for free when the cache
+    # is loaded, where the search cost seconds per load (docs/benchmarks.md)
     q.qconfig = get_default_qconfig(torch.backends.quantized.engine)._replace(
         activation=MinMaxObserver.with_args(reduce_range=True))
     return prepare(q, inplace=True)
