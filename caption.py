@@ -7,7 +7,7 @@ from s2vt.cli import main
 if __name__ == "__main__":
     code = main(["caption", *sys.argv[1:]])
     # Every answer is printed and caption writes no files: skip the interpreter's teardown,
-    # where unloading torch (CUDA build) alone takes 0.5-0.9 s on a 2-core CPU.
+    # where unloading torch's libraries takes a measurable part of a cold run (docs/benchmarks.md).
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -49,7 +49,7 @@ def start_ffmpeg(args: Sequence[str], background: bool = False) -> subprocess.Po
 
     `background` is for decoding ahead of a network on the same cores: one thread, and a
     lower priority, so ffmpeg fills the gaps the network leaves instead of stalling its
-    threads (measured: 14.2 s vs 15.0 s for 8 videos through int8 ResNet-152 on 2 cores).
+    threads (docs/benchmarks.md, "Measurements behind choices in the code").
     """
     proc = subprocess.Popen(ffmpeg_cmd(args, background), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if background and hasattr(os, "setpriority"):

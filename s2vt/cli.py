@@ -1,4 +1,4 @@
-"""`s2vt` command: one entry point, a subcommand per job (DESIGN.md's command contract)."""
+"""`s2vt` command: one entry point, a subcommand per job (docs/design.md's command contract)."""
 from __future__ import annotations
 
 import argparse
@@ -28,9 +28,9 @@ def run_train(args: argparse.Namespace) -> int:
     best = train(cfg)
     print(json.dumps({k: v for k, v in best.items()
                       if k in ("epoch", "CIDEr", "tag_acc", "gap", "tag_f1", "level1_acc", "level2_acc", "lic_score")}))
-    if best:
-        from .predict import DEFAULT_CHECKPOINT, CHECKPOINT_ENV
-        run = f"{cfg.out.rstrip('/')}/best.pt"
+    run = f"{cfg.out.rstrip('/')}/best.pt"
+    from .predict import DEFAULT_CHECKPOINT, CHECKPOINT_ENV, captions_videos
+    if best and captions_videos(run):  # (not a model of text or imported features: caption.py refuses those)
         print(f"to caption with this model by default: cp {run} {DEFAULT_CHECKPOINT} "
               f"(or export {CHECKPOINT_ENV}={run}); then python caption.py VIDEO", file=sys.stderr)
     return 0

@@ -68,6 +68,7 @@ class Labels:
     """Tag names and whether the task is single-label (softmax) or multi-label (sigmoid)."""
     names: list[str]
     multilabel: bool
+    dropped: int = 0  # topic tags left out by min_tag_count (said once at training start)
 
     @classmethod
     def build(cls, entries: list[dict], min_tag_count: int = 1, train: list[dict] | None = None) -> "Labels":
@@ -75,9 +76,9 @@ class Labels:
         videos of `train` (default: `entries`): one-off tags would crowd the label space."""
         tagged = [e.get("tags", []) for e in entries if e.get("tags")]
         counts = collections.Counter(t for e in (entries if train is None else train) for t in set(e.get("tags", [])))
-        names = sorted({t for tags in tagged for t in tags
-                        if not t.startswith(SEMANTIC) or counts[t] >= min_tag_count})
-        return cls(names, multilabel=any(len(t) != 1 for t in tagged))
+        seen = {t for tags in tagged for t in tags}
+        names = sorted(t for t in seen if not t.startswith(SEMANTIC) or counts[t] >= min_tag_count)
+        return cls(names, multilabel=any(len(t) != 1 for t in tagged), dropped=len(seen) - len(names))
 
     def target(self, tags: list[str]) -> torch.Tensor:
         index = {n: i for i, n in enumerate(self.names)}

@@ -1,4 +1,4 @@
-"""Importers from public dataset formats to the manifest (JSON Lines, see DESIGN.md)."""
+"""Importers from public dataset formats to the manifest (JSON Lines, see docs/design.md)."""
 from __future__ import annotations
 
 import csv

@@ -301,6 +301,9 @@ def build(cfg: TrainConfig) -> Run:
     if ddp.main:
         check_writable(out)
     splits, store, modalities, vocab, labels = prepare(cfg)
+    if labels.dropped:
+        log(f"tags: {len(labels.names)} kept, {labels.dropped} topic tags dropped (on fewer than "
+            f"--min-tag-count {cfg.min_tag_count} training videos)")
     dims = feature_dims(store, splits["train"], modalities) if modalities else {}
     has_caps = any(e.get("captions") for e in splits["train"])
     has_tags = bool(labels.names)

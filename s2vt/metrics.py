@@ -147,7 +147,7 @@ def micro_f1(pred_sets: list[set], gold_sets: list[set]) -> tuple[float, float, 
 
 
 def tag_scores(scores: np.ndarray, gold: list[list[int]], pred_sets: list[set]) -> dict:
-    """Every tag metric under DESIGN.md's keys."""
+    """Every tag metric under docs/design.md's keys."""
     p, r, f = micro_f1(pred_sets, [set(g) for g in gold])
     return {"hit@1": hit_at_k(scores, gold, 1), "hit@2": hit_at_k(scores, gold, 2), "perr": perr(scores, gold),
             "gap": gap(scores, gold), "tag_precision": p, "tag_recall": r, "tag_f1": f}

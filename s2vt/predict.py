@@ -362,3 +362,18 @@ def caption_videos(videos: list[str], checkpoint: str, beam: int = 5, tags: int 
                 tag_text = ", ".join(f"{t['tag']} ({t['p']:.2f})" for t in r["tags"])
                 print(f"{r['video']}: {r['caption']}" + (f"\n  tags: {tag_text}" if tag_text else ""), flush=True)
     return 2 if failed else 0
+
+
+def captions_videos(checkpoint: str) -> bool:
+    """Whether caption.py can use this checkpoint: it reads features this toolkit extracts from
+    video (not text alone, synthetic features or imported precomputed ones)."""
+    from extract.pipeline import ExtractConfig
+
+    from .engine import read_checkpoint
+    ckpt = read_checkpoint(checkpoint)
+    modalities = sorted(ckpt["config"]["modalities"])
+    try:
+        ExtractConfig.from_meta(ckpt.get("extract", {}), modalities)
+    except (ValueError, TypeError):  # (no modality at all is a ValueError too)
+        return False
+    return True

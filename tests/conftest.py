@@ -76,7 +76,7 @@ def broken(tmp_path_factory, videos) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def sample_data() -> Path:
-    """The real clips in ../shared/data (or $S2VT_SAMPLE_DATA); skips when absent."""
+    """The real clips in $S2VT_SAMPLE_DATA (default: the project's shared data folder); skips when absent."""
     root = Path(os.environ.get("S2VT_SAMPLE_DATA", REPO.parent / "shared" / "data"))
     if not (root / "clips").is_dir():
         pytest.skip(f"sample data not found at {root} (set S2VT_SAMPLE_DATA)")

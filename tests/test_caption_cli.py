@@ -31,6 +31,7 @@ def trained(tmp_path_factory):
                    "--out", str(d / "run"), "--epochs", "3", "--hidden", "32", "--embed", "32", "--min-count", "1",
                    "--batch-size", "4")
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "then python caption.py VIDEO" in proc.stderr  # a model of extracted video features: the hint
     return d
 
 
@@ -41,8 +42,10 @@ def test_caption_text_and_json(trained):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [json.loads(x) for x in proc.stdout.splitlines()]
     assert [r["video"] for r in rows] == videos
+    words = {w for line in (trained / "manifest.jsonl").read_text().splitlines()
+             for c in json.loads(line)["captions"] for w in c.split()}  # the vocabulary (--min-count 1)
     for r in rows:
-        assert isinstance(r["caption"], str) and r["seconds"] > 0
+        assert r["caption"].split() and set(r["caption"].split()) <= words and r["seconds"] > 0
         assert len(r["tags"]) == 2 and {t["tag"] for t in r["tags"]} <= {"left", "right"}
         assert 0 <= r["tags"][1]["p"] <= r["tags"][0]["p"] <= 1
     text = run_cli("caption.py", videos[0], "--checkpoint", str(trained / "run" / "best.pt"))
@@ -75,11 +78,20 @@ def test_evaluate_and_export(trained, tmp_path):
                    "--split", "test", "--beam", "2", "--out", str(preds), "--json")
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = json.loads(proc.stdout)
-    assert metrics["videos"] == 4 and 0 <= metrics["CIDEr"] and 0 <= metrics["hit@1"] <= 1
+    assert metrics["videos"] == 4
     assert {"BLEU-4", "ROUGE-L", "METEOR", "gap", "tag_f1"} <= set(metrics)
     assert json.loads((tmp_path / "metrics_test.json").read_text()) == metrics
     rows = json.loads(preds.read_text())
     assert sorted(r["video_id"] for r in rows) == ["v12", "v13", "v14", "v15"]
+    assert all(r["caption"].split() for r in rows)
+    # the metrics are those of the written predictions: tag accuracy recounted, captions rescored
+    truth = {e["video_id"]: e["tags"][0] for e in map(json.loads, (trained / "manifest.jsonl").read_text().splitlines())}
+    assert metrics["hit@1"] == pytest.approx(sum(r["tags"][0]["tag"] == truth[r["video_id"]] for r in rows) / 4)
+    scored = run_cli("-m", "s2vt.cli", "score", str(trained / "manifest.jsonl"), str(preds), "--split", "test",
+                     "--json")
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    for key in ("BLEU-4", "CIDEr", "ROUGE-L"):
+        assert json.loads(scored.stdout)[key] == pytest.approx(metrics[key], abs=1e-9)
     out = tmp_path / "answer.zip"
     proc = run_cli("-m", "s2vt.cli", "export", str(preds), "--format", "msrvtt", "--out", str(out))
     assert proc.returncode == 0 and out.is_file()
@@ -136,6 +148,8 @@ def test_loading_a_checkpoint_leaves_the_global_rng_alone(trained):
     model, _, _ = model_from_checkpoint(ckpt)
     assert torch.equal(torch.get_rng_state(), before)
     assert all(p.device.type == "cpu" for p in model.parameters())
+
+
 def test_evaluate_html_report(trained, tmp_path):
     report = tmp_path / "report.html"
     proc = run_cli("-m", "s2vt.cli", "evaluate", "--checkpoint", str(trained / "run" / "best.pt"),

@@ -1,4 +1,4 @@
-"""Optional: the real MSVD / MSR-VTT clips in ../shared/data (skipped when absent)."""
+"""Optional: the real MSVD / MSR-VTT clips in $S2VT_SAMPLE_DATA, the project's shared data (skipped when absent)."""
 import json
 
 from extract.store import FeatureStore

@@ -92,7 +92,20 @@ def test_level_loss_and_scores():
 def test_min_tag_count():
     entries = [{"tags": ["level1:a", "tag:once"]}, {"tags": ["level1:a", "tag:twice"]},
                {"tags": ["level1:b", "tag:twice"]}]
-    assert Labels.build(entries, 2).names == ["level1:a", "level1:b", "tag:twice"]
+    labels = Labels.build(entries, 2)
+    assert labels.names == ["level1:a", "level1:b", "tag:twice"] and labels.dropped == 1
+
+
+def test_training_says_which_tags_it_dropped_and_gives_no_caption_hint(tmp_path, capsys):
+    manifest = tmp_path / "m.jsonl"
+    rows = [{"video_id": f"v{i}", "split": "train", "text": {"title": f"title {i % 2}"},
+             "tags": [f"level1:{i % 2}", "tag:common"] + (["tag:rare"] if i == 0 else [])} for i in range(8)]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, _, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "run", "--epochs", "1",
+                        "--hidden", "8", "--text-embed", "8")
+    assert code == 0, err
+    assert "tags: 3 kept, 1 topic tags dropped (on fewer than --min-tag-count 3 training videos)" in err
+    assert "caption.py" not in err  # a text-only model: caption.py would refuse it
 
 
 def write_lic(folder, features_missing=()):
@@ -131,7 +144,7 @@ def test_text_only_end_to_end(tmp_path, capsys):
                           "--text-embed", "8", "--batch-size", "8", "--min-tag-count", "1", "--text-lr", "0.1",
                           "--lr", "0.01", "--warmup", "0")
     assert code == 0, err
-    assert "text " in err and "select on lic_score" in err
+    assert "text " in err and "select on lic_score" in err and "caption.py" not in err
     assert json.loads(out.splitlines()[-1])["level1_acc"] == 1.0  # the title says the class
     preds = tmp_path / "preds.json"
     code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--split", "test",

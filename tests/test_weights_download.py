@@ -145,3 +145,16 @@ def test_cli_with_mirror_url(server, tmp_path, monkeypatch):
     (tmp_path / "w" / "vggish_pca_params.npz").write_bytes(b"truncated")
     proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path / "w"), env=env)
     assert "vggish_pca  present" in proc.stdout and "does not load" in proc.stdout
+
+
+def test_unreachable_mirror_is_one_line_at_once(tmp_path):
+    import socket
+    with socket.socket() as sock:  # a loopback port nobody listens on once this socket closes
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {"S2VT_WEIGHTS_URL": f"http://127.0.0.1:{port}", "TORCH_HOME": str(tmp_path / "torch")}
+    proc = run_cli("-m", "s2vt.cli", "weights", "download", "vggish_pca", "--dir", str(tmp_path / "w"), env=env)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "S2VT_WEIGHTS_URL" in lines[0] and "attempt" not in lines[0], lines
+    assert left_files(tmp_path / "w") == []

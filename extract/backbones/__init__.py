@@ -38,7 +38,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 def resolve_precision(precision: str, device: torch.device, supports_int8: bool = True) -> str:
     """'auto' -> int8 on an x86 CPU (for backbones that have it), else bf16 on bf16 hardware, else fp32.
 
-    int8 comes first on a CPU even where it has bf16 units: it measured ~3x faster than bf16
+    int8 comes first on a CPU even where it has bf16 units: it measured faster than bf16
     autocast there (docs/benchmarks.md, "Precision"). An int8 backbone checks itself against
     fp32 when it is calibrated and falls back to fp32 if its features drift.
     """
@@ -95,8 +95,9 @@ def empty_module(factory: Callable[[], nn.Module], materialize: bool = True) -> 
         module = factory()
     if not materialize:
         return module
-    # zeros allocated directly, not `to_empty`: its meta-tensor path imports sympy (~1 s of
-    # caption.py's cold start, holding the GIL while the other backbones build)
+    # zeros allocated directly, not `to_empty`: its meta-tensor path imports sympy (a measurable
+    # part of caption.py's cold start, holding the GIL while the other backbones build;
+    # docs/benchmarks.md, "Measurements behind choices in the code")
     for m in module.modules():
         for name, p in m._parameters.items():
             if p is not None:
@@ -122,7 +123,7 @@ class Backbone(nn.Module):
     name: str = ""
     dim: int = 0
     supports_int8 = False
-    # 2-D conv nets run faster channels-last on CPU (measured: VGGish 205 -> 139 ms for 10 examples)
+    # 2-D conv nets run faster channels-last on CPU (docs/benchmarks.md, "Measurements behind choices")
     channels_last = False
     net: nn.Module
 

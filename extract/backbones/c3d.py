@@ -94,7 +94,7 @@ class C3D(Backbone):
         """uint8 [K, 16, H, W, 3] RGB -> float [K, 3, 16, 112, 112] BGR, mean-subtracted (0-255 scale)."""
         k, t, h, w, _ = clips.shape
         x = torch.from_numpy(np.ascontiguousarray(clips)).reshape(k * t, h, w, 3).permute(0, 3, 1, 2)
-        # resized as uint8 (PyTorch's vectorised path, ~7x faster than float here; within one
+        # resized as uint8 (PyTorch's vectorised path, faster than float: docs/benchmarks.md; within one
         # grey level of the float resize), then to float for the mean subtraction
         x = F.interpolate(x, size=RESIZE_HW, mode="bilinear", align_corners=False, antialias=True)
         x = center_crop(x, CROP).flip(1).float()  # RGB -> BGR

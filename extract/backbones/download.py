@@ -147,11 +147,15 @@ def fetch(remote: Remote, folder: Path, attempts: int = ATTEMPTS) -> Path:
                 raise DownloadError(f"{remote.url}: HTTP {e.code} {e.reason}") from None
         except (OSError, http.client.HTTPException) as e:
             reason = getattr(e, "reason", None) or e
-            if attempt == attempts:
+            # no connection at all (unknown host, refused, no such file:// file): trying again would
+            # only repeat it, so it is the one error line; a transfer cut short is tried again
+            unreachable = isinstance(e, urllib.error.URLError)
+            if attempt == attempts or unreachable:
                 kept = part.stat().st_size if part.exists() else 0
                 rerun = (f"{kept:,} bytes kept in {part}: run the same command again to resume" if kept else
                          f"set {BASE_ENV} to a mirror if this machine cannot reach it")
-                raise DownloadError(f"{remote.url}: {reason} ({attempts} attempts); {rerun}") from None
+                tries = "" if unreachable else f" ({attempts} attempts)"
+                raise DownloadError(f"{remote.url}: {reason}{tries}; {rerun}") from None
             print(f"{remote.name}: attempt {attempt}/{attempts} failed ({reason}), trying again", file=sys.stderr)
             continue
         print(f"{remote.name}: attempt {attempt}/{attempts} failed, trying again", file=sys.stderr)

@@ -7,11 +7,13 @@ cosine 0.99 from fp32 falls back to fp32.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import platform
+import threading
 import warnings
 from pathlib import Path
 
@@ -31,13 +33,40 @@ CHECK_FRACTION = 4  # the last quarter of the calibration inputs is held out for
 # u8 x s8 pairs cannot saturate AVX2's 16-bit sums.
 ENGINES = ("onednn", "x86", "fbgemm")
 
-# torch.ao's notices, repeated on every call: filtered once here, by message, because
-# warnings.catch_warnings is not thread-safe and backbones are built in parallel threads
-for _message in ("torch.ao.quantization is deprecated", "Please use quant_min and quant_max",
-                 "torch.quantize_per_tensor, torch.quantize_per_channel and other quantized",
-                 "TypedStorage is deprecated",  # (torch.load of quantized tensors)
-                 "Default qconfig of oneDNN backend with reduce_range of false"):  # (replaced: reduce_range)
-    warnings.filterwarnings("ignore", message=_message)
+# torch.ao's notices (dozens per calibration: the eager API's deprecation, one per observer),
+# silenced only while an int8 network is built or loaded; the replacement path is in
+# docs/benchmarks.md ("int8 after torch.ao"). warnings.catch_warnings is not thread-safe and
+# backbones are built in parallel threads, so the first build in adds the filters and the last out
+# removes them.
+TORCH_AO_NOTICES = ("torch.ao.quantization is deprecated", "Please use quant_min and quant_max",
+                    "torch.quantize_per_tensor, torch.quantize_per_channel and other quantized",
+                    "TypedStorage is deprecated",  # (torch.load of quantized tensors)
+                    "Default qconfig of oneDNN backend with reduce_range of false")  # (replaced: reduce_range)
+_notices_lock = threading.Lock()
+_notices_users = 0
+_notices_filters: list = []
+
+
+@contextlib.contextmanager
+def torch_ao_notices_off():
+    """Ignore TORCH_AO_NOTICES inside the block (and only while some thread is inside one)."""
+    global _notices_users
+    with _notices_lock:
+        if _notices_users == 0:
+            for message in TORCH_AO_NOTICES:
+                warnings.filterwarnings("ignore", message=message)
+                _notices_filters.append(warnings.filters[0])
+        _notices_users += 1
+    try:
+        yield
+    finally:
+        with _notices_lock:
+            _notices_users -= 1
+            if _notices_users == 0:
+                for f in _notices_filters:
+                    if f in warnings.filters:  # (a caller's catch_warnings may have restored them away)
+                        warnings.filters.remove(f)
+                _notices_filters.clear()
 
 
 def engine() -> str | None:
@@ -82,9 +111,9 @@ def _prepared(net: nn.Module) -> QuantizedNet:
         delattr(net, name)  # layers a feature never reaches: no point converting them
     fuse_modules(net, net.fuse_groups(), inplace=True)
     q = QuantizedNet(net)
-    # min/max activation ranges, not the default histogram search: as close to fp32 here
-    # (cosine 0.9998 on ResNet-152), never narrower than the calibration data, and their
-    # qparams come for free when the cache is loaded (the search costs ~3 s per load)
+    # min/max activation ranges, not the default histogram search: as close to fp32 here,
+    # never narrower than the calibration data, and their qparams come for free when the cache
+    # is loaded, where the search cost seconds per load (docs/benchmarks.md)
     q.qconfig = get_default_qconfig(torch.backends.quantized.engine)._replace(
         activation=MinMaxObserver.with_args(reduce_range=True))
     return prepare(q, inplace=True)
@@ -221,6 +250,11 @@ def calibrate(model) -> tuple[float, dict]:
 
 def build_int8(cls, weights: str, weights_dir, seed: int, **options):
     """A backbone of class `cls` whose network runs in int8, or None where int8 drifts from fp32."""
+    with torch_ao_notices_off():
+        return _build_int8(cls, weights, weights_dir, seed, **options)
+
+
+def _build_int8(cls, weights: str, weights_dir, seed: int, **options):
     torch.backends.quantized.engine = engine()
     model = cls.create(weights=weights, weights_dir=weights_dir, seed=seed, load=False, **options)
     path = cache_path(model)

@@ -2,8 +2,8 @@
 
 The network is defined here with torchvision's module names, so torchvision's state dicts
 load strictly (a test checks the outputs equal `torchvision.models.resnet152`'s). Two
-reasons not to import torchvision on the hot path: importing it costs ~2.5 s of
-`caption.py`'s cold start (it pulls in torch._dynamo), and int8 quantisation needs a
+reasons not to import torchvision on the hot path: importing it costs seconds of
+`caption.py`'s cold start (it pulls in torch._dynamo; docs/benchmarks.md), and int8 quantisation needs a
 separate ReLU per use and a quantisable residual add, which torchvision's float model lacks.
 """
 from __future__ import annotations
@@ -114,7 +114,7 @@ class ResNet152(Backbone):
         super().__init__()
         self.net = net if net is not None else ResNet152Net()
         self.image_size = image_size
-        # (x / 255 - mean) / std as one multiply-add (a third of the time of three passes)
+        # (x / 255 - mean) / std as one multiply-add: one pass over the batch instead of three
         mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
         self.register_buffer("scale", 1 / (255 * std), persistent=False)
         self.register_buffer("shift", -mean / std, persistent=False)

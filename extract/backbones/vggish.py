@@ -79,7 +79,7 @@ class VGGish(Backbone):
         if weights == "random":
             warn_random("VGGish", seed)
             if load:
-                with seeded_init(seed):  # no default init first: he_init sets every weight (saves ~0.6 s)
+                with seeded_init(seed):  # no default init first: he_init sets every weight
                     model = cls(pca_params, he_init(empty_module(VGGishNet)))
             else:
                 model = cls(pca_params, empty_module(VGGishNet, materialize=False))
