@@ -10,9 +10,17 @@ from extract.errors import UserError
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--manifest", required=True, help="manifest JSONL (train/val splits)")
+    p.add_argument("--manifest", default=None,
+                   help="manifest JSONL (train/val splits); optional when --features names TFRecord shards")
     p.add_argument("--features", default=None,
-                   help="feature store folder (optional when the manifest has text: a text-only model)")
+                   help="feature store folder (optional when the manifest has text: a text-only model), or "
+                   "YouTube-8M TFRecord shards to stream (a .tfrecord file, a quoted glob or a folder of them)")
+    p.add_argument("--val-features", default=None,
+                   help="validation TFRecord shards, read fully (with shards and no --manifest: required)")
+    p.add_argument("--vocabulary", default=None,
+                   help="YouTube-8M vocabulary.csv: tag names of the shards' label ids (default: label<id>)")
+    p.add_argument("--shuffle-buffer", type=int, default=2048, help="records each shard reader shuffles among")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes reading the shards")
     p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, metrics.csv, curves.png")
     p.add_argument("--modalities", default=None, help="comma-separated subset (default: all in the store)")
     p.add_argument("--epochs", type=int, default=None,

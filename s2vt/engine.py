@@ -29,6 +29,7 @@ from .decode import greedy
 from .metrics import cider, gap, micro_f1, tag_accuracy
 from .levels import best_threshold, kinds, level_loss, probabilities
 from .model import ModelConfig, S2VT, caption_loss, squash, tag_loss
+from . import shards
 from .results import refuse_inputs
 from .tagheads import TAG_HEADS
 from .text import TOKENIZERS, TextVocab, has_text
@@ -57,7 +58,7 @@ RECIPES = {"captions": {"epochs": 4, "batch_size": 64, "lr": 1e-3, "hidden": 512
 
 @dataclasses.dataclass
 class TrainConfig:
-    manifest: str
+    manifest: str | None            # None: only with --features naming TFRecord shards (s2vt/shards.py)
     features: str | None            # None: text only (the manifest's text, no video modality)
     out: str
     modalities: list[str] | None = None
@@ -103,12 +104,17 @@ class TrainConfig:
     metric: str = "auto"
     device: str = "auto"
     stop_after: int | None = None   # stop (as if killed) after this epoch; for tests and time-boxed runs
+    # training from TFRecord shards (--features SHARDS, s2vt/shards.py)
+    val_features: str | None = None  # validation shards (read fully once); without them the manifest's val split
+    vocabulary: str | None = None   # YouTube-8M vocabulary.csv: tag names of the shards' label ids
+    shuffle_buffer: int = 2048      # records each shard reader mixes (raw bytes: ~5 KB video-, ~350 KB frame-level)
+    workers: int = 0                # DataLoader worker processes reading shards (0: the training process)
     quiet: bool = False
 
     def __post_init__(self) -> None:
         """Refuse settings out of range now, not after the data is read or an epoch is trained."""
         counts = ("epochs", "patience", "batch_size", "per_video", "hidden", "embed", "min_count", "max_len",
-                  "enc_len", "text_embed", "text_min_count", "min_tag_count")
+                  "enc_len", "text_embed", "text_min_count", "min_tag_count", "shuffle_buffer")
         rules = {name: (getattr(self, name) is None or getattr(self, name) >= 1, "at least 1") for name in counts}
         rules.update({  # NaN fails every comparison, so it is refused too
             "stop_after": (self.stop_after is None or self.stop_after >= 1, "at least 1"),
@@ -128,6 +134,7 @@ class TrainConfig:
             "tag_head": (self.tag_head in (None, *TAG_HEADS), " or ".join(TAG_HEADS)),
             "tag_input": (self.tag_input in ("auto", "encoder", "fused"), "auto, encoder or fused"),
             "warmup": (self.warmup >= 0, "at least 0"),
+            "workers": (self.workers >= 0, "at least 0"),
             "schedule": (self.schedule in ("cosine", "step"), "cosine or step"),
         })
         for name, (ok, what) in rules.items():
@@ -135,6 +142,9 @@ class TrainConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be {what}, not {getattr(self, name)!r}")
         if self.resume and self.overwrite:
             raise ConfigError("--resume continues the run in --out, --overwrite replaces it: pass one of them")
+        if not shards.is_shards(self.features) and (self.manifest is None or self.val_features or self.vocabulary):
+            raise ConfigError("--val-features, --vocabulary and leaving out --manifest need --features to name "
+                              "TFRecord shards (a .tfrecord file, a glob or a folder of them)")
 
 
 class Dist:
@@ -496,7 +506,8 @@ def train(cfg: TrainConfig) -> dict:
     refuse_inputs([out / name for name in RUN_FILES], [cfg.manifest], folders=[f for f in [cfg.features] if f])
     if ddp.main:
         check_writable(out)
-    splits, store, modalities, vocab, labels = prepare(cfg)
+    streaming = shards.is_shards(cfg.features)  # training records streamed from TFRecord shards
+    splits, store, modalities, vocab, labels = (shards.prepare if streaming else prepare)(cfg)
     dims = feature_dims(store, splits["train"], modalities) if modalities else {}
     has_caps = any(e.get("captions") for e in splits["train"])
     has_tags = bool(labels.names)
@@ -521,13 +532,14 @@ def train(cfg: TrainConfig) -> dict:
         model.fusion.set_stats(feature_stats(splits["train"], store, modalities, seed=cfg.seed,
                                              transform=squash if cfg.log_features else None))
     model = model.to(device)
-    train_ds = VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,
-                            cfg.max_len, cfg.seed, cfg.per_caption, text_vocab)
+    train_ds = (store.stream(cfg, labels, ddp.rank, ddp.world) if streaming else
+                VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,
+                             cfg.max_len, cfg.seed, cfg.per_caption, text_vocab))
     val_ds = VideoDataset(splits["val"], store, modalities, vocab, labels if has_tags else None, cfg.max_len, cfg.seed,
                           text_vocab=text_vocab)
     val_loader = batches(val_ds, cfg.batch_size)
-    sampler = CaptionGroups(train_ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed,
-                            ddp.rank, ddp.world)
+    sampler = train_ds.sampler if streaming else CaptionGroups(
+        train_ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed, ddp.rank, ddp.world)
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
     start_epoch, best, bad, history = 1, -math.inf, 0, []
@@ -543,7 +555,7 @@ def train(cfg: TrainConfig) -> dict:
     net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=not has_caps)
            if ddp.world > 1 else model)
     meta = store.meta() if store is not None else {}
-    log(f"train {len(train_ds.entries)} videos ({len(train_ds)} items, {len(sampler)} steps an epoch) / val "
+    log(f"train {len(train_ds) if streaming else len(train_ds.entries)} videos ({len(train_ds)} items, {len(sampler)} steps an epoch) / val "
         f"{len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
         + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens ({cfg.text_fusion} fusion), " if text_vocab else "")
         + f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, "
@@ -556,7 +568,7 @@ def train(cfg: TrainConfig) -> dict:
         net.train()
         t0, losses, seen = time.time(), [], 0
         # a bar on a terminal only (a log file or a test gets the one line per epoch)
-        bar = tqdm(batches(train_ds, cfg.batch_size, sampler), desc=f"epoch {epoch}", leave=False, unit="step",
+        bar = tqdm(train_ds.batches(device) if streaming else batches(train_ds, cfg.batch_size, sampler), desc=f"epoch {epoch}", leave=False, unit="step",
                    disable=cfg.quiet or not ddp.main or not sys.stderr.isatty())
         for batch in bar:
             batch = to_device(batch, device)
