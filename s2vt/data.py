@@ -79,8 +79,12 @@ class Labels:
                         if not t.startswith(SEMANTIC) or counts[t] >= min_tag_count})
         return cls(names, multilabel=any(len(t) != 1 for t in tagged))
 
+    def __post_init__(self) -> None:
+        # built once: target() runs for every item of every epoch (3,862 names for YouTube-8M)
+        self.index = {n: i for i, n in enumerate(self.names)}
+
     def target(self, tags: list[str]) -> torch.Tensor:
-        index = {n: i for i, n in enumerate(self.names)}
+        index = self.index
         if self.multilabel:
             y = torch.zeros(len(self.names))
             for t in tags:
