@@ -5,7 +5,7 @@ else 10 generated shards of 295 videos. Split by file as README "Tags on YouTube
 train, 8 val, 9 test. The shards are first imported (`s2vt import yt8m`, three imports into one
 temp store, one manifest); then train.py runs on that manifest from the store
 (`--features STORE`) and from the shards (`--features 'validate000[0-7]*.tfrecord'
---val-features 'validate0008*'`), alternating, for each model: train.py's tag-only defaults
+--val-features 'validate0008*'`), taking turns, for each model: train.py's tag-only defaults
 (moe, hidden 1024) and a small `mlp` head (hidden 64) whose steps are cheap, so that reading the
 data is a larger part of them. samples/s is train.py's own figure (metrics.csv: training items /
 seconds of the training loop, validation excluded), the median over epochs and repeats. A first
@@ -52,6 +52,12 @@ def import_split(shards: list[Path], tmp: Path) -> tuple[Path, Path, float]:
     return tmp / "manifest.jsonl", store, seconds
 
 
+def turns(sources: dict, repeat: int) -> list:
+    """The sources in turn, the first one going first in even repeats and last in odd ones (a machine
+    that warms up or gets busier favours neither)."""
+    return list(sources.items())[::-1 if repeat % 2 else 1]
+
+
 def loader_items_per_s(cfg: TrainConfig) -> float:
     """Items/s of one epoch of train.py's training loader for `cfg` (a store or shards), no model."""
     if streaming.is_shards(cfg.features):
@@ -87,7 +93,7 @@ def main() -> None:
         rows = []
         speed = {s: [] for s in sources}
         for r in range(args.repeats):
-            for source, feats in sources.items():
+            for source, feats in turns(sources, r):
                 speed[source].append(loader_items_per_s(TrainConfig(manifest=str(manifest), out=str(tmp / "unused"),
                                                                     batch_size=256, **feats)))
         med = {s: statistics.median(v) for s, v in speed.items()}
@@ -96,7 +102,7 @@ def main() -> None:
         for model, settings in MODELS.items():
             speed = {s: [] for s in sources}
             for r in range(args.repeats):
-                for source, feats in sources.items():
+                for source, feats in turns(sources, r):
                     out = tmp / f"run_{source}"
                     train(TrainConfig(manifest=str(manifest), out=str(out), epochs=args.epochs, patience=args.epochs,
                                       quiet=True, overwrite=True, device="cpu", **feats, **settings))
