@@ -555,7 +555,8 @@ def train(cfg: TrainConfig) -> dict:
     net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=not has_caps)
            if ddp.world > 1 else model)
     meta = store.meta() if store is not None else {}
-    log(f"train {len(train_ds) if streaming else len(train_ds.entries)} videos ({len(train_ds)} items, {len(sampler)} steps an epoch) / val "
+    log(f"train {len(train_ds) if streaming else len(train_ds.entries)} videos ({len(train_ds)} items, "
+        f"{len(sampler)} steps an epoch) / val "
         f"{len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
         + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens ({cfg.text_fusion} fusion), " if text_vocab else "")
         + f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, "
@@ -568,7 +569,8 @@ def train(cfg: TrainConfig) -> dict:
         net.train()
         t0, losses, seen = time.time(), [], 0
         # a bar on a terminal only (a log file or a test gets the one line per epoch)
-        bar = tqdm(train_ds.batches(device) if streaming else batches(train_ds, cfg.batch_size, sampler), desc=f"epoch {epoch}", leave=False, unit="step",
+        loader = train_ds.batches(device) if streaming else batches(train_ds, cfg.batch_size, sampler)
+        bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, unit="step",
                    disable=cfg.quiet or not ddp.main or not sys.stderr.isatty())
         for batch in bar:
             batch = to_device(batch, device)
