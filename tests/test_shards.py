@@ -215,3 +215,11 @@ def test_real_shard_streams_every_record(sample_data):
     got = list(stream([path], buffer=64).items())
     assert len(got) == count_records(path) > 200 and len({it["video_id"] for it in got}) == len(got)
     assert all(it["feats"]["rgb"].shape == (1, 1024) for it in got)
+
+
+def test_manifest_val_split_found_in_the_training_shards(data, tmp_path, capsys):
+    root, d = data  # the folder holds train*, validate* and test*: the manifest says which is which
+    best = train(TrainConfig(manifest=str(root / "manifest.jsonl"), features=str(d), out=str(tmp_path / "run"),
+                             epochs=1, **{**FAST, "quiet": False}))
+    err = capsys.readouterr().err
+    assert "gap" in best and "train 160 videos" in err and "/ val 40 videos" in err
