@@ -9,6 +9,7 @@ from extract.errors import SettingError
 from extract.options import check_choices, setting
 
 from .model import FUSIONS
+from .shards import is_shards
 from .tagheads import TAG_HEADS
 from .text import TOKENIZERS
 
@@ -33,9 +34,11 @@ RECIPES = {"captions": {"epochs": 4, "batch_size": 64, "lr": 1e-3, "hidden": 512
 class TrainConfig:
     """Training settings, each declared once: `s2vt train` / train.py's options are generated from
     these fields (extract/options.py: help and allowed values from the field's metadata)."""
-    manifest: str = setting(help="manifest JSONL (train/val splits)")
+    manifest: str | None = setting(  # None: only with --features naming TFRecord shards (s2vt/shards.py)
+        help="manifest JSONL (train/val splits); optional when --features names TFRecord shards")
     features: str | None = setting(  # None: text only (the manifest's text, no video modality)
-        help="feature store folder (optional when the manifest has text: a text-only model)")
+        help="feature store folder (optional when the manifest has text: a text-only model), or YouTube-8M "
+             "TFRecord shards to stream (a .tfrecord file, a quoted glob or a folder of them)")
     out: str = setting(help="run folder: best.pt, last.pt, metrics.csv, curves.png")
     modalities: list[str] | None = setting(None, "comma-separated subset (default: all in the store)")
     # the recipe for a real dataset (README "Training recipe"): an epoch shows every (video, caption)
@@ -97,12 +100,20 @@ class TrainConfig:
     # stop (as if killed) after this epoch; for tests and time-boxed runs
     stop_after: int | None = setting(None, help=None)
     quiet: bool = setting(False, "no progress lines on stderr")
+    # training from TFRecord shards (--features SHARDS, s2vt/shards.py)
+    val_features: str | None = setting(None, "validation TFRecord shards, read fully (with shards and no "
+                                              "--manifest: required)")
+    vocabulary: str | None = setting(None, "YouTube-8M vocabulary.csv: tag names of the shards' label ids "
+                                           "(default: label<id>)")
+    # raw record bytes: ~5 KB video-level, ~350 KB frame-level
+    shuffle_buffer: int = setting(2048, "records each shard reader shuffles among")
+    workers: int = setting(0, "DataLoader worker processes reading the shards (0: the training process)")
 
     def __post_init__(self) -> None:
         """Refuse settings out of range now, not after the data is read or an epoch is trained."""
         check_choices(self)
         counts = ("epochs", "patience", "batch_size", "per_video", "hidden", "embed", "min_count", "max_len",
-                  "enc_len", "text_embed", "text_min_count", "min_tag_count")
+                  "enc_len", "text_embed", "text_min_count", "min_tag_count", "shuffle_buffer")
         rules = {name: (getattr(self, name) is None or getattr(self, name) >= 1, "at least 1") for name in counts}
         rules.update({  # NaN fails every comparison, so it is refused too
             "stop_after": (self.stop_after is None or self.stop_after >= 1, "at least 1"),
@@ -116,9 +127,13 @@ class TrainConfig:
             "sample_prob": (0 <= self.sample_prob <= 1, "in [0, 1]"),
             "text_lr": (0 <= self.text_lr < math.inf, "a number >= 0"),
             "warmup": (self.warmup >= 0, "at least 0"),
+            "workers": (self.workers >= 0, "at least 0"),
         })
         for name, (ok, what) in rules.items():
             if not ok:
                 raise ConfigError(f"--{name.replace('_', '-')} must be {what}, not {getattr(self, name)!r}")
         if self.resume and self.overwrite:
             raise ConfigError("--resume continues the run in --out, --overwrite replaces it: pass one of them")
+        if not is_shards(self.features) and (self.manifest is None or self.val_features or self.vocabulary):
+            raise ConfigError("--val-features, --vocabulary and leaving out --manifest need --features to name "
+                              "TFRecord shards (a .tfrecord file, a glob or a folder of them)")

@@ -32,6 +32,7 @@ from .decode import greedy
 from .metrics import cider, gap, micro_f1, tag_accuracy
 from .levels import best_threshold, kinds, level_loss, probabilities
 from .model import ModelConfig, S2VT, caption_loss, squash, tag_loss
+from . import shards
 from .results import refuse_inputs
 from .text import TextVocab, has_text
 from .vocab import SPECIALS, Vocab
@@ -300,7 +301,8 @@ def build(cfg: TrainConfig) -> Run:
     refuse_inputs([out / name for name in RUN_FILES], [cfg.manifest], folders=[f for f in [cfg.features] if f])
     if ddp.main:
         check_writable(out)
-    splits, store, modalities, vocab, labels = prepare(cfg)
+    streaming = shards.is_shards(cfg.features)  # training records streamed from TFRecord shards
+    splits, store, modalities, vocab, labels = (shards.prepare if streaming else prepare)(cfg)
     if labels.dropped:
         log(f"tags: {len(labels.names)} kept, {labels.dropped} topic tags dropped (on fewer than "
             f"--min-tag-count {cfg.min_tag_count} training videos)")
@@ -328,13 +330,14 @@ def build(cfg: TrainConfig) -> Run:
         model.fusion.set_stats(feature_stats(splits["train"], store, modalities, seed=cfg.seed,
                                              transform=squash if cfg.log_features else None))
     model = model.to(device)
-    train_ds = VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,
-                            cfg.max_len, cfg.seed, cfg.per_caption, text_vocab)
+    train_ds = (store.stream(cfg, labels, ddp.rank, ddp.world) if streaming else
+                VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,
+                             cfg.max_len, cfg.seed, cfg.per_caption, text_vocab))
     val_ds = VideoDataset(splits["val"], store, modalities, vocab, labels if has_tags else None, cfg.max_len, cfg.seed,
                           text_vocab=text_vocab)
     val_loader = batches(val_ds, cfg.batch_size)
-    sampler = CaptionGroups(train_ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed,
-                            ddp.rank, ddp.world)
+    sampler = train_ds.sampler if streaming else CaptionGroups(
+        train_ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed, ddp.rank, ddp.world)
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
     start_epoch, stopper, history = 1, EarlyStopping(cfg.patience), []
@@ -351,7 +354,8 @@ def build(cfg: TrainConfig) -> Run:
     net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=not has_caps)
            if ddp.world > 1 else model)
     meta = store.meta() if store is not None else {}
-    log(f"train {len(train_ds.entries)} videos ({len(train_ds)} items, {len(sampler)} steps an epoch) / val "
+    log(f"train {len(train_ds) if streaming else len(train_ds.entries)} videos ({len(train_ds)} items, "
+        f"{len(sampler)} steps an epoch) / val "
         f"{len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
         + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens ({cfg.text_fusion} fusion), " if text_vocab else "")
         + f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, "
@@ -401,7 +405,8 @@ def train(cfg: TrainConfig) -> dict:
         run.sampler.set_epoch(epoch)
         t0 = time.time()
         # a bar on a terminal only (a log file or a test gets the one line per epoch)
-        loss, seen = train_one_epoch(run.net, batches(run.train_ds, cfg.batch_size, run.sampler), run.optim, run.sched,
+        loss, seen = train_one_epoch(run.net, (run.train_ds.batches(run.device) if shards.is_shards(cfg.features)
+                                      else batches(run.train_ds, cfg.batch_size, run.sampler)), run.optim, run.sched,
                                      cfg, run.vocab.pad, model.cfg.multilabel, run.groups, run.device,
                                      f"epoch {epoch}", not cfg.quiet and run.ddp.main and sys.stderr.isatty())
         secs = time.time() - t0

@@ -1,0 +1,296 @@
+"""Training straight from YouTube-8M TFRecord shards: a streaming dataset, no conversion step.
+
+`train.py --features SHARDS` (a .tfrecord file, a glob, or a folder of *.tfrecord) streams the
+training records instead of reading a per-video feature store (README "Training from shards").
+Each epoch the shard list is shuffled by (seed, epoch); rank r of w takes shards r::w and its
+DataLoader worker k of n takes its share of those (with fewer shards than readers, every reader
+reads every shard and keeps records j::N instead); each reader mixes its records in a seeded
+shuffle buffer. Validation reads its shards fully once and keeps them in memory.
+
+Where a video's split and tags come from:
+- with `--manifest`: its manifest entry (records of videos not in the manifest's train split are
+  passed over); validation = the manifest's val videos found in `--val-features` (or, without
+  it, in the training shards: one pass at the start). The label set is the manifest's, as for
+  a store, so a shard run and a store run of one manifest build the same model.
+- without one: every record of `--features` trains and every record of `--val-features`
+  validates; tags are the `--vocabulary` names of the record's labels and the label set is
+  the whole vocabulary (all 3,862 classes; no pass over the data to find them).
+"""
+from __future__ import annotations
+
+import glob
+import itertools
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from extract.manifest import read_manifest
+
+from .data import DataError, Labels, assign_val, collate
+from .tfrecord import TFRecordError, read_records
+from .vocab import Vocab
+from .yt8m import DIMS, NUM_CLASSES, SOURCES, SkipRecord, read_video, read_vocabulary
+
+GLOB_CHARS = "*?["
+STATS_SAMPLE = 1000  # training records held for the feature statistics (data.feature_stats' default limit)
+
+
+def is_shards(features: str | None) -> bool:
+    """True when --features names TFRecord shards (a .tfrecord file, a glob, or a folder of
+    *.tfrecord without a store's meta.json) rather than a feature store."""
+    if not features:
+        return False
+    path = Path(features)
+    if path.is_dir():
+        return not (path / "meta.json").exists() and any(path.glob("*.tfrecord"))
+    return path.suffix == ".tfrecord" or any(c in features for c in GLOB_CHARS)
+
+
+def shard_files(spec: str) -> list[str]:
+    """The sorted shard paths a file, glob or folder names; DataError when there are none."""
+    path = Path(spec)
+    if path.is_dir():
+        files = sorted(str(p) for p in path.glob("*.tfrecord"))
+    elif any(c in spec for c in GLOB_CHARS):
+        files = sorted(p for p in glob.glob(spec) if Path(p).is_file())
+    else:
+        files = [spec] if path.is_file() else []
+    if not files:
+        raise DataError(f"{spec}: no TFRecord shards there")
+    return files
+
+
+def count_records(path: str) -> int:
+    """Records in a shard from their length headers alone (no reading of the data, no checksums):
+    cheap enough to size an epoch over millions of records. A damaged file counts up to the damage."""
+    n, offset = 0, 0
+    with open(path, "rb") as f:
+        while len(header := f.read(12)) == 12:
+            offset += 12 + int.from_bytes(header[:8], "little") + 4
+            f.seek(offset)
+            n += 1
+    return n
+
+
+def shuffled(items, size: int, rng: random.Random):
+    """`items` through a shuffle buffer of `size`: each one out is drawn at random from the buffer."""
+    buf = []
+    for item in items:
+        if len(buf) < size:
+            buf.append(item)
+            continue
+        i = rng.randrange(size)
+        buf[i], item = item, buf[i]
+        yield item
+    rng.shuffle(buf)
+    yield from buf
+
+
+class ShardStream(IterableDataset):
+    """Training items streamed from TFRecord shards, the dicts `data.VideoDataset` yields."""
+
+    def __init__(self, files: list[str], modalities: list[str], labels: Labels, vocab: dict[int, str] | None,
+                 tags: dict[str, list[str]] | None, batch_size: int, buffer: int, seed: int, workers: int = 0,
+                 rank: int = 0, world: int = 1) -> None:
+        self.files, self.modalities, self.labels, self.vocab, self.tags = files, modalities, labels, vocab, tags
+        self.batch_size, self.buffer, self.seed, self.workers = batch_size, buffer, seed, workers
+        self.rank, self.world, self.epoch = rank, world, 0
+        # the epoch's length, for the learning-rate schedule and the progress bar: the manifest's
+        # training videos, else the shards' records (ranks stop together in `batches` regardless)
+        self.records = len(tags) if tags is not None else sum(count_records(f) for f in files)
+
+    def set_epoch(self, epoch: int) -> None:
+        """The shard order and the shuffle depend on (seed, epoch) only: resumable."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        """Training items of an epoch (about: the manifest's training videos, else the shards' records)."""
+        return self.records
+
+    @property
+    def sampler(self) -> "EpochSteps":
+        return EpochSteps(self)
+
+    def plan(self, rank: int, world: int, worker: int, workers: int) -> list[tuple[str, int, int]]:
+        """(shard, first record, step) for one reader of the epoch: whole shards when there are at
+        least as many as readers (rank r of w takes the shuffled files r::w, worker k of n its k::n of
+        those), else every shard with records j::N for reader j of N, so that no reader idles."""
+        files = list(self.files)
+        random.Random(f"{self.seed}-{self.epoch}").shuffle(files)
+        readers, reader = world * workers, rank * workers + worker
+        if len(files) < readers:
+            return [(f, reader, readers) for f in files]
+        return [(f, 0, 1) for f in files[rank::world][worker::workers]]
+
+    def records_of(self, plan: list[tuple[str, int, int]]):
+        """(shard, record number from 1, raw record) of a plan; a damaged shard is logged in one line
+        (file and offset) and the rest of it skipped, the other shards go on."""
+        for path, first, step in plan:
+            try:
+                for n, data in itertools.islice(enumerate(read_records(path), 1), first, None, step):
+                    yield path, n, data
+            except TFRecordError as e:
+                if first == 0:  # with records split j::N every reader meets the damage: one line
+                    print(f"warning: {e}; the rest of this shard is skipped", file=sys.stderr)
+
+    def item(self, path: str, n: int, data: bytes) -> dict | None:
+        """The training item of record `n` of `path`, None for one outside the training split or
+        unreadable (logged in one line, as `s2vt import yt8m` does)."""
+        try:
+            vid, tags, _, feats = read_video(data, self.vocab, "train")
+        except SkipRecord as e:
+            print(f"warning: {path}: record {n}: {e}; skipped", file=sys.stderr)
+            return None
+        if self.tags is not None:
+            if vid not in self.tags:
+                return None
+            tags = self.tags[vid]
+        return {"video_id": vid, "feats": {m: torch.tensor(feats[m]) for m in self.modalities},
+                "words": None, "tag": self.labels.target(tags), "refs": [], "text": None}
+
+    def items(self, worker: int = 0, workers: int = 1):
+        """The items of one reader (this rank's DataLoader worker `worker` of `workers`) for the epoch."""
+        rng = random.Random(f"{self.seed}-{self.epoch}-{self.rank}-{worker}")
+        # raw records in the buffer (smaller than decoded features, frame-level ones especially)
+        for record in shuffled(self.records_of(self.plan(self.rank, self.world, worker, workers)), self.buffer, rng):
+            item = self.item(*record)
+            if item is not None:
+                yield item
+
+    def __iter__(self):
+        info = get_worker_info()
+        return self.items(info.id, info.num_workers) if info is not None else self.items()
+
+    def batches(self, device: torch.device):
+        """This rank's collated batches of the epoch. Under torchrun the ranks stop together at
+        the first step one of them has no batch for (a step is collective); DataError when no
+        rank has any."""
+        loader = DataLoader(self, batch_size=self.batch_size, collate_fn=collate, num_workers=self.workers)
+        steps = 0
+        for batch in itertools.chain(loader, [None]):
+            more = batch is not None
+            if self.world > 1:
+                flag = torch.tensor([int(more)], device=device)
+                dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+                more = bool(flag.item())
+            if not more:
+                break
+            steps += 1
+            yield batch
+        if steps == 0:
+            raise DataError(f"no training record could be read from {len(self.files)} shard(s) "
+                            f"(first: {self.files[0]})")
+
+
+class EpochSteps:
+    """What engine.train asks of a batch sampler, for a stream: the steps of an epoch on one rank
+    (for the learning-rate schedule; skipped records and uneven readers move it a little)."""
+
+    def __init__(self, stream: ShardStream) -> None:
+        self.stream = stream
+
+    def set_epoch(self, epoch: int) -> None:
+        self.stream.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return max(1, -(-len(self.stream) // (self.stream.world * self.stream.batch_size)))
+
+
+class ShardSource:
+    """A shard run's data source. The features of a few videos are held in memory and read as
+    `extract.store.FeatureStore` reads them, so the validation set and the feature-statistics
+    sample go through the store's code (data.VideoDataset, feature_dims, feature_stats); the
+    training shards are streamed, `stream` per rank."""
+
+    def __init__(self, files: list[str], modalities: list[str], vocab: dict[int, str] | None,
+                 tags: dict[str, list[str]] | None) -> None:
+        self.root, self.files, self.modalities, self.vocab, self.tags = files[0], files, modalities, vocab, tags
+        self.kind: str | None = None
+        self.feats: dict[str, dict[str, np.ndarray]] = {}
+
+    def add(self, vid: str, kind: str, feats: dict[str, np.ndarray]) -> None:
+        if self.kind not in (None, kind):
+            raise DataError(f"{self.root}: {kind}-level records among {self.kind}-level ones")
+        self.kind = kind
+        self.feats[vid] = {m: feats[m].copy() for m in self.modalities}  # writable, as np.load gives them
+
+    def read(self, modality: str, video_id: str) -> np.ndarray:
+        return self.feats[video_id][modality]
+
+    def meta(self) -> dict:
+        """What `s2vt import yt8m` writes into a store's meta.json (a checkpoint records it)."""
+        kind = self.kind or "video"
+        return {"source": f"YouTube-8M precomputed features (2018 release), {kind}-level, streamed from "
+                          "TFRecord shards by train.py",
+                "backbones": {m: SOURCES[kind][m] for m in self.modalities},
+                "dims": {m: DIMS[m] for m in self.modalities}}
+
+    def read_split(self, files: list[str], split: str, keep, limit: int | None = None) -> list[dict]:
+        """Entries (of `split`) of the records that `keep(vid, tags)` gives tags (None: passed over),
+        their features held; at most `limit`. A damaged shard or record is logged in one line."""
+        entries = []
+        for path in files:
+            try:
+                for n, data in enumerate(read_records(path), 1):
+                    try:
+                        vid, tags, kind, feats = read_video(data, self.vocab, "train")
+                    except SkipRecord as e:
+                        print(f"warning: {path}: record {n}: {e}; skipped", file=sys.stderr)
+                        continue
+                    tags = keep(vid, tags)
+                    if tags is None or vid in self.feats:
+                        continue
+                    self.add(vid, kind, feats)
+                    entries.append({"video_id": vid, "split": split, "captions": [], "tags": tags})
+                    if limit is not None and len(entries) >= limit:
+                        return entries
+            except TFRecordError as e:
+                print(f"warning: {e}; the rest of this shard is skipped", file=sys.stderr)
+        return entries
+
+    def stream(self, cfg, labels: Labels, rank: int, world: int) -> ShardStream:
+        """The training stream of one rank."""
+        return ShardStream(self.files, self.modalities, labels, self.vocab, self.tags, cfg.batch_size,
+                           cfg.shuffle_buffer, cfg.seed, cfg.workers, rank, world)
+
+
+def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
+    """engine.prepare for shards: (splits, source, modalities, vocab, labels). splits["train"] holds
+    the first STATS_SAMPLE training records only (the feature statistics' sample); the training
+    records themselves are streamed (`ShardSource.stream`)."""
+    files = shard_files(cfg.features)
+    modalities = list(cfg.modalities or DIMS)
+    unknown = [m for m in modalities if m not in DIMS]
+    if unknown:
+        raise DataError(f"{cfg.features}: YouTube-8M shards hold {', '.join(DIMS)}, not {', '.join(unknown)}")
+    vocab = read_vocabulary(cfg.vocabulary) if cfg.vocabulary else None
+    val_files = shard_files(cfg.val_features) if cfg.val_features else None
+    if cfg.manifest:
+        entries = assign_val(read_manifest(cfg.manifest), seed=cfg.seed)
+        split = {s: {e["video_id"]: e.get("tags", []) for e in entries if e.get("split", "train") == s}
+                 for s in ("train", "val")}
+        if not split["train"]:
+            raise DataError(f"{cfg.manifest}: the training split is empty")
+        train = [e for e in entries if e.get("split", "train") == "train"]
+        labels = Labels.build([e for e in entries if e.get("split", "train") in ("train", "val")],
+                              cfg.min_tag_count, train)
+        source = ShardSource(files, modalities, vocab, split["train"])
+        val = source.read_split(val_files or files, "val", lambda vid, tags: split["val"].get(vid))
+        sample = source.read_split(files, "train", lambda vid, tags: split["train"].get(vid), STATS_SAMPLE)
+    else:
+        if val_files is None:
+            raise DataError(f"{cfg.features}: pass --val-features SHARDS (the validation shards) or a --manifest "
+                            "that splits the videos")
+        names = vocab if vocab is not None else {i: f"label{i}" for i in range(NUM_CLASSES)}
+        labels = Labels([names[i] for i in sorted(names)], multilabel=True)
+        source = ShardSource(files, modalities, vocab, None)
+        val = source.read_split(val_files, "val", lambda vid, tags: tags)
+        sample = source.read_split(files, "train", lambda vid, tags: tags, STATS_SAMPLE)
+    if not sample:
+        raise DataError(f"{cfg.features}: no training record could be read from {len(files)} shard(s)")
+    return {"train": sample, "val": val, "test": []}, source, modalities, Vocab.build([], 1), labels

@@ -1,0 +1,225 @@
+"""Training streamed from TFRecord shards (s2vt/shards.py): reader split, shuffle, runs, damage."""
+from __future__ import annotations
+
+import collections
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from s2vt.cli import main
+from s2vt.data import Labels
+from s2vt.engine import TrainConfig, load_checkpoint, train
+from s2vt.predict import evaluate
+from s2vt.shards import ShardStream, count_records, is_shards, shard_files
+from s2vt.yt8m import import_yt8m
+
+from .conftest import run_cli
+from s2vt.yt8m import dequantize
+
+from .test_yt8m import example, frames, video, write_shard
+
+FAST = dict(hidden=32, batch_size=16, lr=1e-2, dropout=0.0, quiet=True, tag_head="mlp", warmup=1)
+LABELS = Labels([f"label{i}" for i in range(5)], multilabel=True)
+
+
+def planted(vid: str, rng: np.random.Generator) -> bytes:
+    """A video-level Example whose first label (0-3) is written into the first rgb dimensions; half
+    of them also have label 4."""
+    label = int(rng.integers(4))
+    rgb = rng.standard_normal(1024).astype(np.float32)
+    rgb[:16] = 3.0 * label
+    return example({"id": [vid.encode()], "labels": [label] + [4] * int(rng.integers(2)),
+                    "mean_rgb": rgb, "mean_audio": rng.standard_normal(128).astype(np.float32)})
+
+
+def shards(folder, prefix: str, sizes: list[int], seed: int = 0) -> list[str]:
+    """Shards `prefix`0000.. of the given record counts, ids unique across calls with other prefixes."""
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(seed)
+    return [str(write_shard(folder / f"{prefix}{i:04d}.tfrecord",
+                            [planted(f"{prefix}{i}_{j}", rng) for j in range(n)])) for i, n in enumerate(sizes)]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """train0000-0003 (4 x 40), validate0000 (40), test0000 (20) and a store + manifest of them."""
+    root = tmp_path_factory.mktemp("yt8m")
+    d = root / "shards"
+    files = shards(d, "train", [40] * 4, 0) + shards(d, "validate", [40], 1) + shards(d, "test", [20], 2)
+    import_yt8m(files, root / "manifest.jsonl", root / "store")
+    return root, d
+
+
+def stream(files, world=1, rank=0, seed=0, buffer=8) -> ShardStream:
+    return ShardStream(files, ["rgb"], LABELS, None, None, batch_size=4, buffer=buffer, seed=seed, rank=rank,
+                       world=world)
+
+
+def ids(ds: ShardStream, workers: int = 1) -> list[str]:
+    return [it["video_id"] for k in range(workers) for it in ds.items(k, workers)]
+
+
+@pytest.mark.parametrize("sizes", [[5, 7, 3, 6, 4, 8, 2, 5], [9, 4, 6]])  # 8 shards >= 4 readers; 3 < 4
+def test_every_record_once_per_epoch_across_two_ranks_and_two_workers(tmp_path, sizes):
+    files = shards(tmp_path, "train", sizes)
+    for epoch in (1, 2):
+        seen = collections.Counter()
+        for rank in (0, 1):
+            ds = stream(files, world=2, rank=rank)
+            ds.set_epoch(epoch)
+            seen.update(ids(ds, workers=2))
+        assert len(seen) == sum(sizes) and set(seen.values()) == {1}
+
+
+def test_dataloader_workers_split_the_shards(tmp_path):
+    files = shards(tmp_path, "train", [6, 5, 7])
+    ds = ShardStream(files, ["rgb", "audio"], LABELS, None, None, batch_size=4, buffer=8, seed=0, workers=2)
+    got = [v for batch in ds.batches(torch.device("cpu")) for v in batch["video_id"]]
+    assert sorted(got) == sorted(ids(stream(files))) and len(got) == 18
+    batch = next(iter(ds.batches(torch.device("cpu"))))
+    assert batch["feats"]["rgb"].shape == (4, 1, 1024) and batch["tag"].shape == (4, 5)
+
+
+def test_frame_level_records_stream_dequantised_and_bad_records_are_named(tmp_path, capsys):
+    (a, qa), (b, qb) = frames("fa", 7), frames("fb", 3)
+    path = str(write_shard(tmp_path / "train0000.tfrecord", [a, video("nolabels", None)[0], b]))
+    items = {it["video_id"]: it for it in stream([path]).items()}
+    assert items.keys() == {"fa", "fb"} and items["fa"]["feats"]["rgb"].shape == (7, 1024)
+    assert torch.equal(items["fb"]["feats"]["rgb"], torch.from_numpy(dequantize(qb["rgb"])))
+    assert capsys.readouterr().err.strip() == f"warning: {path}: record 2: no labels; skipped"
+
+
+def test_shuffle_changes_between_epochs_and_repeats_for_a_seed(tmp_path):
+    files = shards(tmp_path, "train", [30, 30])
+
+    def order(epoch, seed=0):
+        ds = stream(files, seed=seed, buffer=16)
+        ds.set_epoch(epoch)
+        return ids(ds)
+    assert order(1) == order(1) and order(1) != order(2) and order(1) != order(1, seed=1)
+    assert sorted(order(1)) == sorted(order(2))
+    # the buffer mixes records across shard boundaries, not only the shard order
+    first = order(1)[:20]
+    assert len({v.split("_")[0] for v in first}) == 2
+
+
+def test_shards_are_named_by_file_glob_or_folder(data, tmp_path):
+    root, d = data
+    assert is_shards(str(d)) and is_shards(f"{d}/train*.tfrecord") and is_shards(str(d / "test0000.tfrecord"))
+    assert not is_shards(str(root / "store")) and not is_shards(None)
+    assert len(shard_files(f"{d}/train*")) == 4 and len(shard_files(str(d))) == 6
+    assert count_records(f"{d}/train0000.tfrecord") == 40
+
+
+def metrics_header(run):
+    with open(run / "metrics.csv") as f:
+        return next(csv.reader(f))
+
+
+def test_shard_run_matches_a_store_run_of_the_same_data(data, tmp_path):
+    root, d = data
+    kw = dict(manifest=str(root / "manifest.jsonl"), epochs=3, patience=5, **FAST)
+    store = train(TrainConfig(features=str(root / "store"), out=str(tmp_path / "store"), **kw))
+    streamed = train(TrainConfig(features=f"{d}/train*.tfrecord", val_features=f"{d}/validate*.tfrecord",
+                                 out=str(tmp_path / "shards"), **kw))
+    assert store.keys() == streamed.keys() and {"gap", "tag_acc", "tag_f1"} <= streamed.keys()
+    # the same data, model and steps: the same quality (not bit-equal: the order of the items differs)
+    assert streamed["gap"] == pytest.approx(store["gap"], abs=0.05)
+    *_, a = load_checkpoint(tmp_path / "store" / "best.pt")
+    *_, b = load_checkpoint(tmp_path / "shards" / "best.pt")
+    assert a["labels"] == b["labels"] and a["config"] == {**b["config"], "tag_threshold": a["config"]["tag_threshold"]}
+    assert a["extract"]["backbones"] == b["extract"]["backbones"] and a.keys() == b.keys()
+    assert metrics_header(tmp_path / "store") == metrics_header(tmp_path / "shards")
+    # `s2vt evaluate` takes a shard run's checkpoint on an imported store as it takes a store run's
+    test = evaluate(str(tmp_path / "shards" / "best.pt"), str(root / "manifest.jsonl"), str(root / "store"), "test",
+                    out=str(tmp_path / "preds.json"))
+    assert 0 <= test["gap"] <= 1
+
+
+def test_shards_alone_vocabulary_labels_and_cli(data, tmp_path, capsys):
+    root, d = data
+    vocab = tmp_path / "vocabulary.csv"
+    vocab.write_text("Index,Name\n" + "".join(f"{i},class {i}\n" for i in range(6)))
+    code = main(["train", "--features", str(d / "train0000.tfrecord"), "--val-features", f"{d}/validate*",
+                 "--vocabulary", str(vocab), "--out", str(tmp_path / "run"), "--epochs", "1", "--hidden", "32",
+                 "--batch-size", "16", "--tag-head", "mlp", "--shuffle-buffer", "4"])
+    assert code == 0, capsys.readouterr().err
+    *_, ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert ckpt["labels"] == [f"class {i}" for i in range(6)] and "gap" in ckpt["metrics"]
+
+
+def test_damaged_shard_is_logged_and_training_goes_on(data, tmp_path, capsys):
+    root, d = data
+    bad = tmp_path / "train0001.tfrecord"
+    whole = (d / "train0001.tfrecord").read_bytes()
+    bad.write_bytes(whole[:len(whole) // 2])  # cut inside a record
+    files = [str(d / "train0000.tfrecord"), str(bad)]
+    ds = stream(files)
+    got = ids(ds)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(bad) in err[0] and "truncated at byte" in err[0]
+    assert 40 < len(got) < 80  # all of the good shard, the records before the cut of the bad one
+    best = train(TrainConfig(manifest=str(root / "manifest.jsonl"), features=f"{tmp_path}/train*.tfrecord",
+                             val_features=f"{d}/validate*", out=str(tmp_path / "run"), epochs=1, **FAST))
+    assert "gap" in best
+
+
+def test_no_readable_data_exits_2(data, tmp_path, capsys):
+    root, d = data
+    (tmp_path / "train0000.tfrecord").write_bytes(b"not a tfrecord file at all")
+    common = ["--out", str(tmp_path / "run"), "--epochs", "1"]
+    assert main(["train", "--features", str(tmp_path / "train0000.tfrecord"), "--val-features",
+                 f"{d}/validate*", *common]) == 2
+    assert "no training record could be read" in capsys.readouterr().err
+    assert main(["train", "--features", f"{tmp_path}/nothing*.tfrecord", "--val-features", f"{d}/validate*",
+                 *common]) == 2
+    assert "no TFRecord shards there" in capsys.readouterr().err
+    assert main(["train", "--features", f"{d}/train*", *common]) == 2  # no val shards, no manifest
+    assert "--val-features" in capsys.readouterr().err
+    assert main(["train", "--manifest", str(root / "manifest.jsonl"), "--features", str(root / "store"),
+                 "--val-features", f"{d}/validate*", *common]) == 2  # a store takes no --val-features
+    assert "TFRecord shards" in capsys.readouterr().err
+
+
+def test_torchrun_uneven_shards_ranks_stop_together(data, tmp_path):
+    root, d = data
+    shards(tmp_path / "uneven", "train", [30, 5, 12])  # rank 0: two shards, rank 1: one
+    proc = run_cli("-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29541", "train.py",
+                   "--features", str(tmp_path / "uneven"), "--val-features", f"{d}/validate*", "--out",
+                   str(tmp_path / "ddp"), "--epochs", "2", "--hidden", "32", "--batch-size", "8", "--tag-head", "mlp",
+                   env={"OMP_NUM_THREADS": "1"}, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    *_, ckpt = load_checkpoint(tmp_path / "ddp" / "last.pt")
+    assert ckpt["epoch"] == 2
+
+
+def test_resumed_shard_run_matches_an_uninterrupted_one(data, tmp_path):
+    root, d = data
+    kw = dict(manifest=str(root / "manifest.jsonl"), features=f"{d}/train000[0-1].tfrecord",
+              val_features=f"{d}/validate*", epochs=2, patience=5, **FAST)
+    train(TrainConfig(out=str(tmp_path / "full"), **kw))
+    train(TrainConfig(out=str(tmp_path / "cut"), stop_after=1, **kw))
+    train(TrainConfig(out=str(tmp_path / "cut"), resume=True, **kw))
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the epoch-2 stream is (seed, epoch)'s alone
+
+
+def test_real_shard_streams_every_record(sample_data):
+    path = sample_data / "yt8m" / "validate0000.tfrecord"
+    if not path.is_file():
+        pytest.skip(f"no YouTube-8M shards in {path.parent}")
+    path = str(path)
+    got = list(stream([path], buffer=64).items())
+    assert len(got) == count_records(path) > 200 and len({it["video_id"] for it in got}) == len(got)
+    assert all(it["feats"]["rgb"].shape == (1, 1024) for it in got)
+
+
+def test_manifest_val_split_found_in_the_training_shards(data, tmp_path, capsys):
+    root, d = data  # the folder holds train*, validate* and test*: the manifest says which is which
+    best = train(TrainConfig(manifest=str(root / "manifest.jsonl"), features=str(d), out=str(tmp_path / "run"),
+                             epochs=1, **{**FAST, "quiet": False}))
+    err = capsys.readouterr().err
+    assert "gap" in best and "train 160 videos" in err and "/ val 40 videos" in err
