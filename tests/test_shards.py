@@ -10,7 +10,8 @@ import torch
 
 from s2vt.cli import main
 from s2vt.data import Labels
-from s2vt.engine import TrainConfig, load_checkpoint, train
+from s2vt.checkpoint import load_checkpoint
+from s2vt.engine import TrainConfig, train
 from s2vt.predict import evaluate
 from s2vt.shards import ShardStream, count_records, is_shards, shard_files
 from s2vt.yt8m import import_yt8m
