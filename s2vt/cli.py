@@ -237,8 +237,6 @@ def run_import_features(args: argparse.Namespace) -> int:
         if not entries:
             raise ds.DatasetError(f"{args.files[0]}: no captioned clip has a feature file")
     ds.cap_captions(entries)
-    if args.val < 0 or args.test < 0:
-        raise ds.DatasetError("--val and --test count videos: 0 or more")
     ds.hold_out(entries, args.val, args.test, args.seed)
     write_manifest(entries, args.out)
     say_imported(args.out, entries, f"; features in {store.root}")

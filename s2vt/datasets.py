@@ -310,6 +310,8 @@ def read_feature_file(path: Path) -> np.ndarray:
 
 def hold_out(entries: list[dict], val: int, test: int, seed: int) -> None:
     """Move `val` then `test` training videos (a seeded shuffle of the sorted ids) to those splits, in place."""
+    if val < 0 or test < 0:
+        raise DatasetError("--val and --test count videos: 0 or more")
     if not val and not test:
         return
     train = sorted((e for e in entries if e["split"] == "train"), key=lambda e: e["video_id"])

@@ -142,3 +142,14 @@ def test_folder_import_and_duplicates(tmp_path, videos):
     shutil.copy(videos["avi_mp3"], d / "a_clip.avi")
     dup = s2vt("import", "folder", str(d), "--out", str(tmp_path / "m2.jsonl"))
     assert dup.returncode == 2 and "duplicate video id 'a_clip'" in dup.stderr and "Traceback" not in dup.stderr
+
+
+def test_lic2022_import_refuses_negative_holdouts(tmp_path):
+    """`--val -3` once wrote a split with 297 of 300 videos in val, exit 0: one line, exit 2, nothing written."""
+    src = tmp_path / "train.json"
+    src.write_text("\n".join(json.dumps(lic_record(i, True), ensure_ascii=False) for i in range(10)) + "\n")
+    for flag in ("--val", "--test"):
+        out = tmp_path / f"m{flag}.jsonl"
+        proc = s2vt("import", "lic2022", str(src), flag, "-3", "--out", str(out))
+        assert proc.returncode == 2 and proc.stderr.strip() == "error: --val and --test count videos: 0 or more"
+        assert not out.exists()
