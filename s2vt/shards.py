@@ -272,13 +272,11 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
     val_files = shard_files(cfg.val_features) if cfg.val_features else None
     if cfg.manifest:
         entries = assign_val(read_manifest(cfg.manifest), seed=cfg.seed)
-        split = {s: {e["video_id"]: e.get("tags", []) for e in entries if e.get("split", "train") == s}
-                 for s in ("train", "val")}
-        if not split["train"]:
+        by_split = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val")}
+        if not by_split["train"]:
             raise DataError(f"{cfg.manifest}: the training split is empty")
-        train = [e for e in entries if e.get("split", "train") == "train"]
-        labels = Labels.build([e for e in entries if e.get("split", "train") in ("train", "val")],
-                              cfg.min_tag_count, train)
+        split = {s: {e["video_id"]: e.get("tags", []) for e in es} for s, es in by_split.items()}
+        labels = Labels.build(by_split["train"] + by_split["val"], cfg.min_tag_count, by_split["train"])
         source = ShardSource(files, modalities, vocab, split["train"])
         val = source.read_split(val_files or files, "val", lambda vid, tags: split["val"].get(vid))
         sample = source.read_split(files, "train", lambda vid, tags: split["train"].get(vid), STATS_SAMPLE)
@@ -292,5 +290,6 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
         val = source.read_split(val_files, "val", lambda vid, tags: tags)
         sample = source.read_split(files, "train", lambda vid, tags: tags, STATS_SAMPLE)
     if not sample:
-        raise DataError(f"{cfg.features}: no training record could be read from {len(files)} shard(s)")
+        raise DataError(f"{cfg.features}: no training record could be read from {len(files)} shard(s)"
+                        + (f" (none of their videos is in {cfg.manifest}'s train split)" if cfg.manifest else ""))
     return {"train": sample, "val": val, "test": []}, source, modalities, Vocab.build([], 1), labels
