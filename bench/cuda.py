@@ -29,8 +29,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from extract.store import FeatureStore  # noqa: E402
-from extract.manifest import read_manifest  # noqa: E402
+from s2vt.store import FeatureStore  # noqa: E402
+from s2vt.manifest import read_manifest  # noqa: E402
 from s2vt.demo import make_dataset  # noqa: E402
 from s2vt.synthetic import make_store  # noqa: E402
 

@@ -31,7 +31,7 @@ from yt8m_import import video_shards  # noqa: E402
 
 import torch  # noqa: E402
 
-from extract.manifest import write_manifest  # noqa: E402
+from s2vt.manifest import write_manifest  # noqa: E402
 from s2vt import shards as streaming  # noqa: E402
 from s2vt.data import CaptionGroups, VideoDataset, batches  # noqa: E402
 from s2vt.engine import TrainConfig, prepare, train  # noqa: E402

@@ -24,9 +24,9 @@ import torch  # noqa: E402
 
 from common import table  # noqa: E402
 
-from extract.device import pick_device  # noqa: E402
-from extract.manifest import read_manifest  # noqa: E402
-from extract.store import FeatureStore  # noqa: E402
+from s2vt.device import pick_device  # noqa: E402
+from s2vt.manifest import read_manifest  # noqa: E402
+from s2vt.store import FeatureStore  # noqa: E402
 from s2vt.data import Labels  # noqa: E402
 from s2vt.engine import TrainConfig, train  # noqa: E402
 from s2vt.metrics import gap, hit_at_k  # noqa: E402

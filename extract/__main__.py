@@ -10,12 +10,12 @@ import time
 import warnings
 from pathlib import Path
 
-from .errors import UserError
-from .fileio import make_dirs
-from .options import add_options, from_args
-from .manifest import ManifestError, read_manifest, sanitize_id, scan_videos
+from s2vt.errors import UserError
+from s2vt.fileio import make_dirs
+from s2vt.options import add_options, from_args
+from s2vt.manifest import ManifestError, read_manifest, sanitize_id, scan_videos
 from .pipeline import ExtractConfig, Extractor, default_workers
-from .store import FeatureStore, parse_shard, printable, source_identity, stable_shard
+from s2vt.store import FeatureStore, parse_shard, printable, source_identity, stable_shard
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
 

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from typing import Sequence
 
-from .errors import UserError
+from s2vt.errors import UserError
 
 
 class MediaError(UserError):

@@ -15,12 +15,12 @@ import torch
 
 from .backbones import PRECISIONS, Backbone, build_backbone
 from .modalities import MODALITIES, REGISTRY
-from .device import pick_device
-from .errors import SettingError
+from s2vt.device import pick_device
+from s2vt.errors import SettingError
 from .ffmpeg import MediaError
 from .media import Media, decode_media
-from .options import check_choices, setting
-from .store import source_identity
+from s2vt.options import check_choices, setting
+from s2vt.store import source_identity
 from .video import C3D_CLIP_LEN
 
 SCHEMA_VERSION = 1
@@ -37,7 +37,7 @@ def package_version() -> str:
 @dataclasses.dataclass
 class ExtractConfig:
     """Extraction settings; everything that changes the features is recorded in meta.json.
-    `python -m extract`'s options are generated from these fields (extract/options.py)."""
+    `python -m extract`'s options are generated from these fields (s2vt/options.py)."""
     modalities: tuple[str, ...] = setting(MODALITIES, f"comma-separated subset of {','.join(MODALITIES)}")
     frames: int = setting(40, "frames sampled uniformly per video")
     clips: int = setting(8, "16-frame C3D clips per video")

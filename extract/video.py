@@ -17,8 +17,6 @@ import numpy as np
 
 from .ffmpeg import MediaError, last_error_line, run_ffmpeg, start_ffmpeg
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv",
-                    ".wmv", ".3gp", ".ts", ".ogv")
 C3D_CLIP_LEN = 16
 
 

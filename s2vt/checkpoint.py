@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from extract.errors import UserError
-from extract.fileio import atomic_write_bytes
+from .errors import UserError
+from .fileio import atomic_write_bytes
 
 from .data import Labels
 from .model import ModelConfig, S2VT

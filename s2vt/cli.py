@@ -5,11 +5,11 @@ import argparse
 import json
 import sys
 
-from extract.errors import SettingError, UserError
+from .errors import SettingError, UserError
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    from extract.options import add_options
+    from .options import add_options
 
     from .config import TrainConfig
 
@@ -19,7 +19,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from extract.options import from_args
+    from .options import from_args
 
     from .config import TrainConfig
     from .engine import train
@@ -111,7 +111,7 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from extract.manifest import read_manifest
+    from .manifest import read_manifest
 
     from .export import write_zip
     from .results import load_predictions, refuse_inputs
@@ -172,7 +172,7 @@ def run_import(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from extract.manifest import write_manifest
+    from .manifest import write_manifest
 
     from . import datasets as ds
     from .results import refuse_inputs
@@ -220,8 +220,8 @@ def run_import_features(args: argparse.Namespace) -> int:
     """Precomputed per-clip features (an MLDS release or any .npy folder) -> store + manifest."""
     from pathlib import Path
 
-    from extract.manifest import write_manifest
-    from extract.store import FeatureStore
+    from .manifest import write_manifest
+    from .store import FeatureStore
 
     from . import datasets as ds
     from .results import refuse_inputs

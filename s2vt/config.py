@@ -1,12 +1,12 @@
 """Training settings (`TrainConfig`), each declared once: `s2vt train` / train.py's options are
-generated from its fields (extract/options.py), and the recipes that fill the ones left None."""
+generated from its fields (s2vt/options.py), and the recipes that fill the ones left None."""
 from __future__ import annotations
 
 import dataclasses
 import math
 
-from extract.errors import SettingError
-from extract.options import check_choices, setting
+from .errors import SettingError
+from .options import check_choices, setting
 
 from .model import FUSIONS
 from .shards import is_shards
@@ -33,7 +33,7 @@ RECIPES = {"captions": {"epochs": 4, "batch_size": 64, "lr": 1e-3, "hidden": 512
 @dataclasses.dataclass
 class TrainConfig:
     """Training settings, each declared once: `s2vt train` / train.py's options are generated from
-    these fields (extract/options.py: help and allowed values from the field's metadata)."""
+    these fields (s2vt/options.py: help and allowed values from the field's metadata)."""
     manifest: str | None = setting(  # None: only with --features naming TFRecord shards (s2vt/shards.py)
         help="manifest JSONL (train/val splits); optional when --features names TFRecord shards")
     features: str | None = setting(  # None: text only (the manifest's text, no video modality)

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from extract.errors import UserError
-from extract.store import FeatureStore
+from .errors import UserError
+from .store import FeatureStore
 
 from .export import SEMANTIC
 from .text import TextVocab, collate_text

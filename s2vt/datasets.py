@@ -10,18 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from extract.errors import UserError
-from extract.fileio import make_dirs, output_error
-from extract.manifest import ManifestError, check_entry, json_lines, read_manifest, scan_videos, valid_video_id
-from extract.store import FeatureStore, printable
-from extract.video import VIDEO_EXTENSIONS
+from .errors import UserError
+from .fileio import make_dirs, output_error
+from .formats import MSRVTT_CATEGORIES, lic2022_tags
+from .manifest import (VIDEO_EXTENSIONS, ManifestError, check_entry, json_lines, read_manifest, scan_videos,
+                       valid_video_id)
+from .store import FeatureStore, printable
 
-from .export import LEVEL1, LEVEL2, SEMANTIC
-
-MSRVTT_CATEGORIES = ("music", "people", "gaming", "sports/actions", "news/events/politics", "education",
-                     "tv shows", "movie/comedy", "animation", "vehicles/autos", "howto", "travel",
-                     "science/technology", "animals/pets", "kids/family", "documentary", "food/drink",
-                     "cooking", "beauty/fashion", "advertisement")
 MSVD_SPLIT = (1200, 100, 670)  # the standard train / val / test clip counts
 # far above any real caption (the longest in MSVD's and MSR-VTT's validation sets: 295 characters),
 # low enough that one runaway caption cannot dominate tokenising or scoring
@@ -152,18 +147,6 @@ def import_msrvtt(json_paths: list[str]) -> list[dict]:
         for vid in dict.fromkeys(touched):
             check_entry(videos[vid], f"{path}: video {vid!r}: ")
     return list(videos.values())
-
-
-def lic2022_tags(obj: dict) -> list[str]:
-    """Manifest tags of one LIC2022 record: level1:L1, level2:L1/L2 and tag:T."""
-    cats = {c.get("@meta", {}).get("type"): c.get("@value", "") for c in obj.get("category", [])}
-    tags = []
-    if cats.get("level1"):
-        tags.append(LEVEL1 + cats["level1"])
-        if cats.get("level2"):
-            tags.append(f"{LEVEL2}{cats['level1']}/{cats['level2']}")
-    tags += [SEMANTIC + t["@value"] for t in obj.get("tag", []) if t.get("@value")]
-    return tags
 
 
 def import_lic2022(json_paths: list[str]) -> list[dict]:

@@ -18,8 +18,8 @@ import warnings
 from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd
-from extract.fileio import atomic_write_json
-from extract.manifest import read_manifest, write_manifest
+from .fileio import atomic_write_json
+from .manifest import read_manifest, write_manifest
 
 COLOURS = {"red": "0xE02020", "green": "0x20C020", "blue": "0x2040E0", "yellow": "0xE0E020"}
 MOTIONS = {  # name -> (x(t), y(t)) of the square's top-left corner, for a W x H frame and D seconds

@@ -18,11 +18,11 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from extract.device import pick_device
-from extract.errors import UserError
-from extract.fileio import atomic_write_bytes, make_dirs, output_error
-from extract.manifest import read_manifest
-from extract.store import FeatureStore, StoreError
+from .device import pick_device
+from .errors import UserError
+from .fileio import atomic_write_bytes, make_dirs, output_error
+from .manifest import read_manifest
+from .store import FeatureStore, StoreError
 
 from .checkpoint import check_resumable, load_weights, read_checkpoint, save_checkpoint
 from .config import RECIPES, TrainConfig

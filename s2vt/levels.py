@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .export import LEVEL1, LEVEL2, SEMANTIC
+from .formats import LEVEL1, LEVEL2, SEMANTIC
 from .metrics import micro_f1
 
 LEVEL_KEYS = ("level1_acc", "level2_acc", "lic_score")  # beside metrics.TAG_KEYS in `s2vt evaluate`'s table

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from extract.device import pick_device
-from extract.errors import SettingError
-from extract.fileio import OutputError, atomic_write_json, make_dirs
-from extract.store import META_KEYS, FeatureStore, StoreError
+from .device import pick_device
+from .errors import SettingError
+from .fileio import OutputError, atomic_write_json, make_dirs
+from .store import META_KEYS, FeatureStore, StoreError
 
 from .checkpoint import (CheckpointError, has_captions, load_checkpoint, model_from_checkpoint, read_checkpoint,
                          text_vocab_of)
@@ -163,7 +163,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     A video without some (or all) feature files is still predicted (see `GapStore`) and counted
     in a warning; `skip_missing` leaves such videos out instead.
     """
-    from extract.manifest import read_manifest
+    from .manifest import read_manifest
 
     check_settings(beam, batch_size=batch_size)
     dev = pick_device(device)

@@ -7,7 +7,7 @@ import html
 import os
 
 from extract.ffmpeg import MediaError
-from extract.fileio import atomic_write_bytes
+from .fileio import atomic_write_bytes
 
 from .metrics import CAPTION_KEYS, TAG_KEYS
 from .thumbnails import THUMB_HEIGHT, thumbnails

@@ -5,9 +5,9 @@ import json
 import os
 from pathlib import Path
 
-from extract.errors import UserError
-from extract.fileio import OutputError
-from extract.manifest import ManifestError, read_manifest, valid_video_id
+from .errors import UserError
+from .fileio import OutputError
+from .manifest import ManifestError, read_manifest, valid_video_id
 
 
 class ResultsError(UserError):

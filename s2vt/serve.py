@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
-from extract.errors import SettingError, UserError
+from .errors import SettingError, UserError
 from extract.ffmpeg import MediaError
-from extract.video import VIDEO_EXTENSIONS
+from .manifest import VIDEO_EXTENSIONS
 
 from .thumbnails import thumbnails
 

@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from extract.manifest import read_manifest
+from .manifest import read_manifest
 
 from .data import DataError, Labels, assign_val, collate
 from .tfrecord import TFRecordError, read_records
@@ -203,7 +203,7 @@ class EpochSteps:
 
 class ShardSource:
     """A shard run's data source. The features of a few videos are held in memory and read as
-    `extract.store.FeatureStore` reads them, so the validation set and the feature-statistics
+    `s2vt.store.FeatureStore` reads them, so the validation set and the feature-statistics
     sample go through the store's code (data.VideoDataset, feature_dims, feature_stats); the
     training shards are streamed, `stream` per rank."""
 

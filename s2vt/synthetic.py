@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from extract.fileio import atomic_write_json
-from extract.manifest import write_manifest
-from extract.store import FeatureStore
+from .fileio import atomic_write_json
+from .manifest import write_manifest
+from .store import FeatureStore
 
 COLOURS = ("red", "green", "blue", "yellow")
 MOTIONS = ("left", "right", "up")

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from extract.errors import SettingError
+from .errors import SettingError
 
 TAG_HEADS = ("mlp", "moe", "nextvlad", "attention")
 

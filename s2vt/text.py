@@ -16,7 +16,7 @@ import unicodedata
 import torch
 from torch import nn
 
-from extract.errors import UserError
+from .errors import UserError
 
 FIELDS = ("title", "asr", "ocr")
 TOKENIZERS = ("char", "word")

@@ -19,7 +19,7 @@ from typing import Iterator, Union
 import google_crc32c
 import numpy as np
 
-from extract.errors import UserError
+from .errors import UserError
 
 Value = Union[list, np.ndarray]
 _HEADER = struct.Struct("<QI")

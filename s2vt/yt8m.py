@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from extract.manifest import SPLITS, valid_video_id, write_manifest
-from extract.store import FeatureStore
+from .manifest import SPLITS, valid_video_id, write_manifest
+from .store import FeatureStore
 
 from .datasets import DatasetError
 from .tfrecord import ProtoError, TFRecordError, parse_sequence_example, read_records

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from s2vt.demo import caption_for, make_video
-from extract.manifest import write_manifest
+from s2vt.manifest import write_manifest
 
 from .conftest import REPO, run_cli
 

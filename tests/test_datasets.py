@@ -4,7 +4,7 @@ import shutil
 
 import numpy as np
 
-from extract.manifest import read_manifest
+from s2vt.manifest import read_manifest
 
 from .conftest import run_cli
 

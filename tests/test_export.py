@@ -4,7 +4,7 @@ import zipfile
 
 import pytest
 
-from extract.manifest import ManifestError
+from s2vt.manifest import ManifestError
 from s2vt.export import write_zip
 
 from .conftest import run_cli

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from extract.store import FeatureStore, stable_shard
+from s2vt.store import FeatureStore, stable_shard
 
 from .conftest import REPO, run_cli
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from extract.store import FeatureStore
+from s2vt.store import FeatureStore
 from s2vt.data import CaptionGroups, VideoDataset
 from s2vt.engine import TrainConfig, lr_factor
 from s2vt.vocab import Vocab

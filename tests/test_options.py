@@ -1,12 +1,12 @@
-"""Command-line options generated from the settings dataclasses (extract/options.py)."""
+"""Command-line options generated from the settings dataclasses (s2vt/options.py)."""
 import argparse
 import dataclasses
 
 import pytest
 
 from extract.__main__ import main as extract_main
-from extract.errors import SettingError
-from extract.options import add_options, check_choices, from_args, setting
+from s2vt.errors import SettingError
+from s2vt.options import add_options, check_choices, from_args, setting
 from extract.pipeline import ExtractConfig
 from s2vt.cli import add_train_arguments, main
 from s2vt.config import TrainConfig

@@ -1,7 +1,7 @@
 """Optional: the real MSVD / MSR-VTT clips in $S2VT_SAMPLE_DATA, the project's shared data (skipped when absent)."""
 import json
 
-from extract.store import FeatureStore
+from s2vt.store import FeatureStore
 
 from .conftest import run_cli
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from extract.manifest import read_manifest
+from s2vt.manifest import read_manifest
 from s2vt.cli import main
 from s2vt.data import Labels
-from s2vt.export import lic2022_fields
+from s2vt.formats import lic2022_fields
 from s2vt.levels import kinds, level_loss, level_prediction, level_scores
 from s2vt.text import MAX_NGRAM, MAX_TEXT_CHARS, TextError, TextVocab, tokenize
 

@@ -13,8 +13,8 @@ import google_crc32c
 import numpy as np
 import pytest
 
-from extract.manifest import read_manifest
-from extract.store import FeatureStore, StoreError
+from s2vt.manifest import read_manifest
+from s2vt.store import FeatureStore, StoreError
 from s2vt.datasets import DatasetError
 from s2vt.tfrecord import TFRecordError, masked_crc32c, parse_example, parse_sequence_example, read_records
 from s2vt.yt8m import import_yt8m, read_vocabulary

@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..errors import SettingError
+from s2vt.errors import SettingError
 from ..modalities import MODALITIES, REGISTRY
 
 

@@ -21,8 +21,8 @@ from typing import Callable
 
 from tqdm import tqdm
 
-from ..errors import UserError
-from ..fileio import make_dirs
+from s2vt.errors import UserError
+from s2vt.fileio import make_dirs
 from .weights import SPECS, WeightSpec, find_weights, load_state_dict, search_dirs
 
 BASE_ENV = "S2VT_WEIGHTS_URL"

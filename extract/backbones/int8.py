@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..fileio import atomic_write_bytes
+from s2vt.fileio import atomic_write_bytes
 from . import cpu_supports
 
 CALIBRATION_VERSION = 3  # 3: residual adds fused on oneDNN; 2: converted int8 state; 1: prepared float state

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UserError
+from s2vt.errors import UserError
 
 DEFAULT_WEIGHTS_DIR = "checkpoints"
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from extract.fileio import atomic_write_json
-from extract.manifest import read_manifest, write_manifest
-from extract.store import FeatureStore
+from s2vt.fileio import atomic_write_json
+from s2vt.manifest import read_manifest, write_manifest
+from s2vt.store import FeatureStore
 from s2vt.cli import main
 from s2vt.data import VideoDataset, batches
 from s2vt.checkpoint import has_captions, load_checkpoint

@@ -12,8 +12,8 @@ import pytest
 
 from extract.__main__ import main
 from extract.ffmpeg import ffmpeg_cmd
-from extract.manifest import ManifestError, read_manifest, sanitize_id, scan_videos
-from extract.store import FeatureStore, StoreError
+from s2vt.manifest import ManifestError, read_manifest, sanitize_id, scan_videos
+from s2vt.store import FeatureStore, StoreError
 from extract.video import MAX_ASPECT, decode_frames
 
 from ..conftest import fill_disk, make_video

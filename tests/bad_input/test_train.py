@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from s2vt.cli import main
-from extract.device import DeviceError, pick_device
+from s2vt.device import DeviceError, pick_device
 from s2vt.checkpoint import load_checkpoint
 from s2vt.engine import TrainConfig, train
 from s2vt.synthetic import make_store

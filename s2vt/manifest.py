@@ -15,7 +15,10 @@ from typing import Iterator
 
 from .errors import UserError
 from .fileio import atomic_write_bytes
-from .video import VIDEO_EXTENSIONS
+
+# what a folder scan (and an upload) counts as a video file
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv",
+                    ".wmv", ".3gp", ".ts", ".ogv")
 
 VIDEO_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 SPLITS = ("train", "val", "test")

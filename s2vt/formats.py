@@ -1,0 +1,52 @@
+"""Public dataset formats, both ways: what the importers read (`s2vt.datasets`) and what the
+exporters write (`s2vt.export`) share their field names and tag kinds here."""
+from __future__ import annotations
+
+# MSR-VTT's videodatainfo `category` is an index into this list
+MSRVTT_CATEGORIES = ("music", "people", "gaming", "sports/actions", "news/events/politics", "education",
+                     "tv shows", "movie/comedy", "animation", "vehicles/autos", "howto", "travel",
+                     "science/technology", "animals/pets", "kids/family", "documentary", "food/drink",
+                     "cooking", "beauty/fashion", "advertisement")
+
+# how a LIC2022 label keeps its kind inside a manifest tag string
+LEVEL1, LEVEL2, SEMANTIC = "level1:", "level2:", "tag:"
+
+
+def lic2022_tags(obj: dict) -> list[str]:
+    """Manifest tags of one LIC2022 record: level1:L1, level2:L1/L2 and tag:T."""
+    cats = {c.get("@meta", {}).get("type"): c.get("@value", "") for c in obj.get("category", [])}
+    tags = []
+    if cats.get("level1"):
+        tags.append(LEVEL1 + cats["level1"])
+        if cats.get("level2"):
+            tags.append(f"{LEVEL2}{cats['level1']}/{cats['level2']}")
+    tags += [SEMANTIC + t["@value"] for t in obj.get("tag", []) if t.get("@value")]
+    return tags
+
+
+def lic2022_fields(tags: list[dict]) -> tuple[str, str, list[str]]:
+    """(level1, level2, semantic tags) from predicted tags [{"tag", "p"}], best-scored first."""
+    ranked = [t["tag"] for t in sorted(tags, key=lambda t: -float(t.get("p", 0)))]
+    l1 = next((t[len(LEVEL1):] for t in ranked if t.startswith(LEVEL1)), "")
+    l2 = next((t[len(LEVEL2):].split("/", 1)[-1] for t in ranked if t.startswith(LEVEL2)), "")
+    return l1, l2, [t[len(SEMANTIC):] for t in ranked if t.startswith(SEMANTIC)]
+
+
+def lic2022_record(vid: str, tags: list[dict]) -> dict:
+    """One line of a LIC2022 `result.txt` (the importer's record layout) from predicted tags."""
+    l1, l2, semantic = lic2022_fields(tags)
+    return {"@id": vid, "category": [{"@meta": {"type": "level1"}, "@value": l1},
+                                     {"@meta": {"type": "level2"}, "@value": l2}],
+            "tag": [{"@value": t} for t in semantic]}
+
+
+def coco_results(preds: dict[str, dict]) -> list[dict]:
+    """COCO caption results: [{"image_id", "caption"}]."""
+    return [{"image_id": v, "caption": p["caption"]} for v, p in preds.items()]
+
+
+def msrvtt_results(preds: dict[str, dict]) -> dict:
+    """MSR-VTT challenge results (its `version`/`result`/`external_data` envelope)."""
+    return {"version": "VERSION 1.0",
+            "result": [{"video_id": v, "caption": p["caption"]} for v, p in preds.items()],
+            "external_data": {"used": "false", "details": ""}}

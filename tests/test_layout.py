@@ -1,0 +1,42 @@
+"""The package layout docs/design.md describes: `extract` uses only s2vt's contract modules, and
+those import nothing from `extract` or from the rest of `s2vt`."""
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACTS = {"errors", "fileio", "manifest", "store", "options", "device", "formats"}
+
+
+def imports(path: Path) -> set[str]:
+    """Absolute names of the project modules a file imports (relative imports resolved)."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([base] if base else []))
+            out.add(base)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return {m for m in out if m.split(".")[0] in ("s2vt", "extract")}
+
+
+def test_extract_uses_only_s2vt_contracts():
+    for path in (ROOT / "extract").rglob("*.py"):
+        for mod in imports(path):
+            if mod.startswith("s2vt"):
+                assert mod.split(".")[1:2] and mod.split(".")[1] in CONTRACTS, f"{path.name} imports {mod}"
+
+
+def test_contract_modules_depend_only_on_each_other():
+    for name in CONTRACTS:
+        for mod in imports(ROOT / "s2vt" / f"{name}.py"):
+            assert mod.startswith("s2vt.") and mod.split(".")[1] in CONTRACTS, f"s2vt/{name}.py imports {mod}"
+
+
+def test_each_contract_has_one_home():
+    """No module of the same name in both packages (a stale copy would shadow the contract)."""
+    for name in CONTRACTS:
+        assert not (ROOT / "extract" / f"{name}.py").exists()
