@@ -7,6 +7,7 @@ Data: a manifest with train / val / test splits and its store, as `s2vt import y
 every head is trained with every recipe.
 Run: python bench/tagheads.py --manifest M --features STORE --out DIR [--device cuda]
      [--heads mlp,moe,nextvlad,attention] [--recipe "epochs=20,lr=1e-3" ...] [--no-logreg]
+     [--reference-mlp]
 """
 from __future__ import annotations
 
@@ -64,9 +65,11 @@ def gold_rows(entries: list[dict], labels: Labels) -> list[list[int]]:
     return [[index.get(t, -1 - j) for j, t in enumerate(e.get("tags", []))] for e in entries]
 
 
-def logreg(args, batch_size: int = 64, lr: float = 1e-3, epochs: int = 100, patience: int = 4) -> dict:
-    """Logistic regression: one linear layer (its bias started at the prior, as the heads'), Adam,
-    BCE, early stopping on val GAP."""
+def baseline(args, batch_size: int = 64, lr: float = 1e-3, epochs: int = 100, patience: int = 4,
+             hidden: int = 0, dropout: float = 0.0) -> dict:
+    """Logistic regression (hidden=0): one linear layer (its bias started at the prior, as the heads'),
+    Adam, BCE, early stopping on val GAP. hidden > 0: the plain two-layer MLP the issue's reference
+    figures use (Linear-ReLU-Dropout-Linear on the same input)."""
     dev = pick_device(args.device)
     entries = read_manifest(args.manifest)
     store = FeatureStore(args.features)
@@ -80,15 +83,20 @@ def logreg(args, batch_size: int = 64, lr: float = 1e-3, epochs: int = 100, pati
     y = torch.stack([labels.target(e["tags"]) for e in split["train"]]).to(dev)
     gold = {s: gold_rows(split[s], labels) for s in ("val", "test")}
     torch.manual_seed(0)
-    model = prior_bias(torch.nn.Linear(x["train"].shape[1], len(labels.names)), len(labels.names), True).to(dev)
+    width = x["train"].shape[1]
+    last = prior_bias(torch.nn.Linear(hidden or width, len(labels.names)), len(labels.names), True)
+    model = (torch.nn.Sequential(torch.nn.Linear(width, hidden), torch.nn.ReLU(), torch.nn.Dropout(dropout), last)
+             if hidden else last).to(dev)
     optim = torch.optim.Adam(model.parameters(), lr=lr)
     t0, best, bad, result = time.perf_counter(), -1.0, 0, {}
     for epoch in range(1, epochs + 1):
+        model.train()
         for idx in torch.randperm(len(y), device=dev).split(batch_size):
             loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x["train"][idx]), y[idx])
             optim.zero_grad()
             loss.backward()
             optim.step()
+        model.eval()
         with torch.no_grad():
             scores = {s: torch.sigmoid(model(x[s])).cpu().numpy() for s in ("val", "test")}
         val_gap = gap(scores["val"], gold["val"])
@@ -112,6 +120,8 @@ def main() -> None:
     ap.add_argument("--heads", default="mlp,moe,nextvlad,attention")
     ap.add_argument("--recipe", action="append", default=None, help="train.py settings (repeatable)")
     ap.add_argument("--no-logreg", dest="logreg", action="store_false")
+    ap.add_argument("--reference-mlp", action="store_true",
+                    help="add the plain MLP baseline: 2,048 hidden, dropout 0.5, 15 epochs, best epoch on val")
     args = ap.parse_args()
     out = Path(args.out)
     rows = []
@@ -119,7 +129,11 @@ def main() -> None:
         first = parse_recipe((args.recipe or [""])[0])
         same = {k: first[k] for k in ("batch_size", "lr") if k in first}
         rows.append({"head": "logistic regression", "recipe": ",".join(f"{k}={v}" for k, v in same.items())
-                     or "defaults", **logreg(args, **same)})
+                     or "defaults", **baseline(args, **same)})
+        print(json.dumps(rows[-1]), flush=True)
+    if args.reference_mlp:
+        rows.append({"head": "plain MLP 2048", "recipe": "epochs=15,dropout=0.5",
+                     **baseline(args, epochs=15, patience=15, hidden=2048, dropout=0.5)})
         print(json.dumps(rows[-1]), flush=True)
     for text in args.recipe or [""]:
         for head in filter(None, args.heads.split(",")):
