@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -41,18 +41,32 @@ from .vocab import SPECIALS, Vocab
 RUN_FILES = ("best.pt", "last.pt", "metrics.csv")
 
 
+def launch_rank() -> int:
+    """This process's torchrun rank (0 when not launched by torchrun)."""
+    return int(os.environ.get("RANK", "0"))
+
+
 class Dist:
     """Rank/world of a torchrun launch (a single process when not launched by torchrun)."""
 
     def __init__(self, device: torch.device) -> None:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
+        self.rank = launch_rank()
+        self.device = device  # nccl reduces tensors on the GPU, gloo on the CPU
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
     @property
     def main(self) -> bool:
         return self.rank == 0
+
+    def mean(self, total: float, count: int) -> float:
+        """sum(total) / sum(count) over the ranks: the whole epoch's mean, not this rank's share."""
+        if self.world > 1:
+            both = torch.tensor([total, count], dtype=torch.float64, device=self.device)
+            dist.all_reduce(both)
+            total, count = both.tolist()
+        return total / count if count else math.nan
 
     def close(self) -> None:
         if self.world > 1 and dist.is_initialized():
@@ -280,6 +294,7 @@ class Run:
     val_ds: VideoDataset
     val_loader: torch.utils.data.DataLoader
     sampler: CaptionGroups
+    epoch_batches: Callable[[], Iterable]  # an epoch's training batches: streamed from shards or from the store
     optim: torch.optim.Optimizer
     sched: torch.optim.lr_scheduler.LambdaLR
     stopper: EarlyStopping
@@ -338,6 +353,8 @@ def build(cfg: TrainConfig) -> Run:
     val_loader = batches(val_ds, cfg.batch_size)
     sampler = train_ds.sampler if streaming else CaptionGroups(
         train_ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed, ddp.rank, ddp.world)
+    epoch_batches = ((lambda: train_ds.batches(device)) if streaming else
+                     (lambda: batches(train_ds, cfg.batch_size, sampler)))
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
     start_epoch, stopper, history = 1, EarlyStopping(cfg.patience), []
@@ -361,13 +378,13 @@ def build(cfg: TrainConfig) -> Run:
         + f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, "
         f"{device}")
     return Run(cfg, device, ddp, log, model, net, vocab, labels, groups, metric, has_caps, text_extra, meta,
-               train_ds, val_ds, val_loader, sampler, optim, sched, stopper, start_epoch, history)
+               train_ds, val_ds, val_loader, sampler, epoch_batches, optim, sched, stopper, start_epoch, history)
 
 
 def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, sched, cfg: TrainConfig, pad: int,
-                    multilabel: bool, groups: dict, device, desc: str = "", bar: bool = False) -> tuple[float, int]:
-    """One pass over `loader`'s batches, a step of `optim` and `sched` each: (mean loss, items seen);
-    `bar`: a progress bar on stderr."""
+                    multilabel: bool, groups: dict, device, desc: str = "", bar: bool = False) -> tuple[float, int, int]:
+    """One pass over `loader`'s batches, a step of `optim` and `sched` each: (sum of the steps' losses,
+    steps, items seen); `bar`: a progress bar on stderr."""
     net.train()
     losses, seen = [], 0
     steps = tqdm(loader, desc=desc, leave=False, unit="step", disable=not bar)
@@ -391,7 +408,7 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
         seen += len(batch["video_id"])
         if len(losses) % 10 == 0:
             steps.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
-    return (float(np.mean(losses)) if losses else math.nan), seen
+    return float(np.sum(losses)), len(losses), seen
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -405,11 +422,11 @@ def train(cfg: TrainConfig) -> dict:
         run.sampler.set_epoch(epoch)
         t0 = time.time()
         # a bar on a terminal only (a log file or a test gets the one line per epoch)
-        loss, seen = train_one_epoch(run.net, (run.train_ds.batches(run.device) if shards.is_shards(cfg.features)
-                                      else batches(run.train_ds, cfg.batch_size, run.sampler)), run.optim, run.sched,
-                                     cfg, run.vocab.pad, model.cfg.multilabel, run.groups, run.device,
-                                     f"epoch {epoch}", not cfg.quiet and run.ddp.main and sys.stderr.isatty())
+        total, steps, seen = train_one_epoch(run.net, run.epoch_batches(), run.optim, run.sched, cfg, run.vocab.pad,
+                                             model.cfg.multilabel, run.groups, run.device, f"epoch {epoch}",
+                                             not cfg.quiet and run.ddp.main and sys.stderr.isatty())
         secs = time.time() - t0
+        loss = run.ddp.mean(total, steps)  # every rank's steps, so the logged loss is the global batches'
         val = validate(model, run.val_loader, run.vocab, run.labels, run.device, cfg.max_len) if len(run.val_ds) else {}
         if "tag_threshold" in val:  # the one place it is set: the checkpoints below predict with it
             model.cfg.tag_threshold = val["tag_threshold"]
