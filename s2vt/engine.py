@@ -31,8 +31,8 @@ from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, b
 from .decode import greedy
 from .metrics import cider, gap, micro_f1, tag_accuracy
 from .levels import best_threshold, kinds, level_loss, probabilities
-from .model import ModelConfig, S2VT, caption_loss, squash, tag_loss
-from . import shards
+from .model import S2VT, caption_loss, squash, tag_loss
+from . import options, shards
 from .results import refuse_inputs
 from .text import TextVocab, has_text
 from .vocab import SPECIALS, Vocab
@@ -326,24 +326,22 @@ def build(cfg: TrainConfig) -> Run:
     has_tags = bool(labels.names)
     groups = kinds(labels.names)
     recipe = RECIPES["captions" if has_caps else "levels" if groups else "tags"]
-    cfg = dataclasses.replace(cfg, **{k: v for k, v in recipe.items() if getattr(cfg, k) is None})
+    cfg = options.replace(cfg, **{k: v for k, v in recipe.items() if options.value(cfg, k) is None})
     metric = cfg.metric if cfg.metric != "auto" else (
         "CIDEr" if has_caps else "lic_score" if groups else "gap" if labels.multilabel else "tag_acc")
-    tag_input = cfg.tag_input if cfg.tag_input != "auto" else ("encoder" if has_caps else "fused")
+    tag_input = cfg.model.tag_input if cfg.model.tag_input != "auto" else ("encoder" if has_caps else "fused")
     text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
                   if cfg.text and has_text(splits["train"]) else None)
     text_extra = {"text_vocab": text_vocab.state()} if text_vocab else {}
-    mcfg = ModelConfig(modalities=dims, vocab_size=len(vocab), num_tags=len(labels.names), hidden=cfg.hidden,
-                       embed=cfg.embed, enc_len=cfg.enc_len, fusion=cfg.fusion, dropout=cfg.dropout,
-                       multilabel=labels.multilabel, pad_id=vocab.pad, context=cfg.context,
-                       text_vocab=len(text_vocab) if text_vocab else 0, text_embed=cfg.text_embed,
-                       text_fusion=cfg.text_fusion, attention=cfg.attention, log_features=cfg.log_features,
-                       tag_head=cfg.tag_head, tag_input=tag_input, text_wide=cfg.text_wide)
+    # the settings' architecture, with what the data decides
+    mcfg = dataclasses.replace(cfg.model, modalities=dims, vocab_size=len(vocab), num_tags=len(labels.names),
+                               multilabel=labels.multilabel, pad_id=vocab.pad, tag_input=tag_input,
+                               text_vocab=len(text_vocab) if text_vocab else 0)
     torch.manual_seed(cfg.seed)
     model = S2VT(mcfg)
     if modalities:
         model.fusion.set_stats(feature_stats(splits["train"], store, modalities, seed=cfg.seed,
-                                             transform=squash if cfg.log_features else None))
+                                             transform=squash if mcfg.log_features else None))
     model = model.to(device)
     train_ds = (store.stream(cfg, labels, ddp.rank, ddp.world) if streaming else
                 VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,
@@ -374,7 +372,7 @@ def build(cfg: TrainConfig) -> Run:
     log(f"train {len(train_ds) if streaming else len(train_ds.entries)} videos ({len(train_ds)} items, "
         f"{len(sampler)} steps an epoch) / val "
         f"{len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
-        + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens ({cfg.text_fusion} fusion), " if text_vocab else "")
+        + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens ({mcfg.text_fusion} fusion), " if text_vocab else "")
         + f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, "
         f"{device}")
     return Run(cfg, device, ddp, log, model, net, vocab, labels, groups, metric, has_caps, text_extra, meta,
