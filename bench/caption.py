@@ -40,7 +40,7 @@ def make_checkpoint(path: Path) -> None:
     vocab = Vocab([*SPECIALS, *(f"w{i}" for i in range(10000 - 4))])
     labels = Labels([f"tag{i}" for i in range(20)], multilabel=False)
     torch.manual_seed(0)
-    model = S2VT(ModelConfig({m: b.dim for m, b in ex.backbones.items()}, len(vocab), 20))
+    model = S2VT(ModelConfig.former({m: b.dim for m, b in ex.backbones.items()}, len(vocab), 20))
     save_checkpoint(path, model, vocab, labels, ex.meta(), 0, {}, has_captions=True)
 
 

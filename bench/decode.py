@@ -29,7 +29,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     torch.manual_seed(0)
-    model = S2VT(ModelConfig({m: d for m, (_, d) in SHAPES.items()}, args.vocab, 20)).eval()
+    model = S2VT(ModelConfig.former({m: d for m, (_, d) in SHAPES.items()}, args.vocab, 20)).eval()
     feats = {m: torch.randn(args.videos, t, d) for m, (t, d) in SHAPES.items()}
     lengths = {m: torch.full((args.videos,), t) for m, (t, _) in SHAPES.items()}
     with torch.no_grad():

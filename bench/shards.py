@@ -94,7 +94,7 @@ def main() -> None:
         speed = {s: [] for s in sources}
         for r in range(args.repeats):
             for source, feats in turns(sources, r):
-                speed[source].append(loader_items_per_s(TrainConfig(manifest=str(manifest), out=str(tmp / "unused"),
+                speed[source].append(loader_items_per_s(TrainConfig.of(manifest=str(manifest), out=str(tmp / "unused"),
                                                                     batch_size=256, **feats)))
         med = {s: statistics.median(v) for s, v in speed.items()}
         rows.append(["training loader alone (no model)", f"{med['store']:.0f}", f"{med['shards']:.0f}",
@@ -104,7 +104,7 @@ def main() -> None:
             for r in range(args.repeats):
                 for source, feats in turns(sources, r):
                     out = tmp / f"run_{source}"
-                    train(TrainConfig(manifest=str(manifest), out=str(out), epochs=args.epochs, patience=args.epochs,
+                    train(TrainConfig.of(manifest=str(manifest), out=str(out), epochs=args.epochs, patience=args.epochs,
                                       quiet=True, overwrite=True, device="cpu", **feats, **settings))
                     speed[source] += samples_per_s(out)
             med = {s: statistics.median(v) for s, v in speed.items()}

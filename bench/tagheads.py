@@ -12,7 +12,6 @@ Run: python bench/tagheads.py --manifest M --features STORE --out DIR [--device 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -30,6 +29,7 @@ from s2vt.manifest import read_manifest  # noqa: E402
 from s2vt.store import FeatureStore  # noqa: E402
 from s2vt.data import Labels  # noqa: E402
 from s2vt.engine import TrainConfig, train  # noqa: E402
+from s2vt.options import settings  # noqa: E402
 from s2vt.metrics import gap, hit_at_k  # noqa: E402
 from s2vt.predict import evaluate  # noqa: E402
 from s2vt.tagheads import prior_bias  # noqa: E402
@@ -37,7 +37,7 @@ from s2vt.tagheads import prior_bias  # noqa: E402
 
 def parse_recipe(text: str) -> dict:
     """'epochs=20,lr=1e-3' -> {"epochs": 20, "lr": 0.001}, typed as TrainConfig declares them."""
-    types = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+    types = {f.name: f.type for f, _ in settings(TrainConfig)}
     out = {}
     for part in filter(None, text.split(",")):
         key, value = part.split("=", 1)
@@ -48,7 +48,7 @@ def parse_recipe(text: str) -> dict:
 
 
 def head_run(args, head: str, recipe: dict, out: Path) -> dict:
-    cfg = TrainConfig(manifest=args.manifest, features=args.features, out=str(out), device=args.device,
+    cfg = TrainConfig.of(manifest=args.manifest, features=args.features, out=str(out), device=args.device,
                       quiet=True, overwrite=True, tag_head=head, **recipe)
     t0 = time.perf_counter()
     best = train(cfg)

@@ -30,7 +30,7 @@ CASES = {"msrvtt": {"resnet152": (40, 2048), "c3d": (8, 4096), "vggish": (15, 12
 
 def engine_rate(manifest: Path, store: Path, out: Path, batch: int) -> float:
     """samples/s of one engine epoch (training loop only, as its metrics.csv reports)."""
-    train(TrainConfig(str(manifest), str(store), str(out), epochs=1, batch_size=batch, min_count=1, quiet=True))
+    train(TrainConfig.of(str(manifest), str(store), str(out), epochs=1, batch_size=batch, min_count=1, quiet=True))
     import csv
     with open(out / "metrics.csv") as f:
         return float(next(csv.DictReader(f))["samples_per_s"])
@@ -38,13 +38,14 @@ def engine_rate(manifest: Path, store: Path, out: Path, batch: int) -> float:
 
 def plain_rate(manifest: Path, store: Path, batch: int, shapes: dict) -> float:
     """samples/s of a bare loop: same model and loss, batches pre-collated in memory."""
-    cfg = TrainConfig(str(manifest), str(store), "unused", min_count=1)
+    cfg = TrainConfig.of(str(manifest), str(store), "unused", min_count=1)
     splits, fs, modalities, vocab, labels = prepare(cfg)
     ds = VideoDataset(splits["train"], fs, modalities, vocab, labels, cfg.max_len, 0, cfg.per_caption)
     batches = [collate([ds[j] for j in b]) for b in CaptionGroups(ds, batch, cfg.per_video, 0)]
     torch.manual_seed(0)
-    model = S2VT(ModelConfig({m: d for m, (_, d) in shapes.items()}, len(vocab), len(labels.names),
-                             enc_len=cfg.enc_len, context=cfg.context, attention=cfg.attention))
+    model = S2VT(ModelConfig.former({m: d for m, (_, d) in shapes.items()}, len(vocab), len(labels.names),
+                                    enc_len=cfg.model.enc_len, context=cfg.model.context,
+                                    attention=cfg.model.attention))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     t0, n = time.time(), 0

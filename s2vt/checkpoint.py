@@ -64,7 +64,7 @@ def check_parts(ckpt: dict, path: Path) -> None:
     if not isinstance(config, dict):
         raise CheckpointError(f"{path}: the checkpoint has no model config")
     try:
-        cfg = ModelConfig(**config)
+        cfg = ModelConfig.former(**config)
     except TypeError as e:
         raise CheckpointError(f"{path}: bad model config ({e})") from None
     if not (isinstance(cfg.modalities, dict) and (cfg.modalities or cfg.text_vocab)
@@ -148,7 +148,7 @@ def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu",
         # from torch's global RNG, which seeded random backbones built meanwhile in other
         # threads (caption.py) are using, so their weights do not depend on thread timing
         with torch.device("meta"):
-            model = S2VT(ModelConfig(**ckpt["config"]))
+            model = S2VT(ModelConfig.former(**ckpt["config"]))
     except (TypeError, ValueError, RuntimeError) as e:  # e.g. an unknown fusion, a size torch refuses
         raise CheckpointError(f"{name}: bad model config ({e})") from None
     load_weights(model, ckpt["model"], name, assign=True)
@@ -168,7 +168,7 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
     missing = [k for k in ("optimizer", "scheduler", "best", "bad_epochs", "history") if k not in last]
     if missing:
         raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
-    was = ModelConfig(**last["config"])
+    was = ModelConfig.former(**last["config"])
     for key in ("modalities", "hidden", "embed", "fusion", "enc_len", "multilabel", "context", "attention",
                 "log_features", "text_embed", "text_fusion", "text_wide", "tag_head", "tag_input"):
         if getattr(was, key) != getattr(mcfg, key):

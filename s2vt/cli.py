@@ -22,10 +22,12 @@ def run_train(args: argparse.Namespace) -> int:
     from .options import from_args
 
     from .config import TrainConfig
-    from .engine import train
+    from .engine import launch_rank, train
 
     cfg = from_args(TrainConfig, args)
     best = train(cfg)
+    if launch_rank() != 0:  # under torchrun: rank 0 reports for the run
+        return 0
     print(json.dumps({k: v for k, v in best.items()
                       if k in ("epoch", "CIDEr", "tag_acc", "gap", "tag_f1", "level1_acc", "level2_acc", "lic_score")}))
     run = f"{cfg.out.rstrip('/')}/best.pt"

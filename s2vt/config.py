@@ -1,16 +1,15 @@
 """Training settings (`TrainConfig`), each declared once: `s2vt train` / train.py's options are
-generated from its fields (s2vt/options.py), and the recipes that fill the ones left None."""
+generated from its fields (s2vt/options.py) and those of its `model` (s2vt/model.py ModelConfig), and the recipes that fill the ones left None."""
 from __future__ import annotations
 
 import dataclasses
 import math
 
 from .errors import SettingError
-from .options import check_choices, setting
+from .options import check_choices, make, setting, value
 
-from .model import FUSIONS
+from .model import ModelConfig
 from .shards import is_shards
-from .tagheads import TAG_HEADS
 from .text import TOKENIZERS
 
 
@@ -54,39 +53,22 @@ class TrainConfig:
     warmup: int = setting(200, "optimiser steps of linear warmup (at most one epoch)")
     schedule: str = setting("cosine", "cosine: decay to 5% of --lr by the last epoch; step: halve every 10 epochs",
                             ("cosine", "step"))
-    hidden: int | None = setting(None, "(default: the recipe for the data)")
-    embed: int = setting(512)
-    fusion: str = setting("concat", choices=FUSIONS)
-    # 0.5 + smoothing 0.1: val CIDEr-D 0.509, test 0.481 vs 0.500 / 0.457 with 0.3 + 0 (MLDS split)
-    dropout: float = setting(0.5)
+    # the architecture: --hidden, --embed, --fusion, --dropout, --enc-len, --context, --attention, ...
+    # (declared in s2vt/model.py; the data-derived fields of ModelConfig are filled by engine.build)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     tag_weight: float = setting(1.0, "lambda of the tag loss")
     label_smoothing: float = setting(0.1)
     sample_prob: float = setting(0.0, "scheduled sampling probability")
     clip_norm: float = setting(1.0, "gradient norm clipping")
     min_count: int = setting(2, "rarer words become <unk>")
     max_len: int = setting(28, "caption length cap in tokens")
-    enc_len: int = setting(20, "encoder steps the frames are resampled to")
-    context: bool = setting(True, "decoding steps feed LSTM1 the mean video feature (--no-context: zeros, the "
-                                  "original S2VT)")
     text: bool = setting(True, "read the manifest's text (title, ASR, OCR) when it has any")
-    text_fusion: str = setting("late", "late: text vector beside the pooled video vector; guided: the text attends "
-                                       "over the video", ("late", "guided"))
     text_tokenizer: str = setting("char", "char: character 1-3-grams; word: jieba words (README \"Text\")",
                                   TOKENIZERS)
-    text_embed: int = setting(256, "token embedding size")
     text_min_count: int = setting(2, "tokens on fewer training videos are dropped")
     text_lr: float = setting(0.05, "learning rate of the token embeddings (few updates each: higher than --lr)")
-    text_wide: bool = setting(True, "wide & deep: + a linear path from the TF-IDF tokens to the tag logits "
-                                    "(--no-text-wide: the MLP alone)")
-    wide_lr: float = setting(0.01, "learning rate of that linear path")
+    wide_lr: float = setting(0.01, "learning rate of the wide path (--text-wide)")
     min_tag_count: int = setting(3, "LIC2022 topic tags on fewer training videos are left out of the label set")
-    # MLDS split, epoch 2: val CIDEr-D 0.638 greedy vs 0.501 without, distinct captions 41 vs 19 of 80
-    attention: bool = setting(True, "each word reads an attention-weighted sum of the encoder steps "
-                                    "(Yao et al. 2015)")
-    log_features: bool = setting(False, "sign(x) log(1 + |x|) of the features before standardising them")
-    tag_head: str | None = setting(None, "tag head (s2vt/tagheads.py; default: the recipe for the data)", TAG_HEADS)
-    tag_input: str = setting("auto", "what the tag head reads: the S2VT encoder's outputs or the fused features "
-                                     "(no LSTM); auto: fused for tag-only data", ("auto", "encoder", "fused"))
     seed: int = setting(0)
     resume: bool = setting(False, "continue from OUT/last.pt (an empty or new OUT starts a new run, with a note)")
     overwrite: bool = setting(False, "start a new run in an OUT that holds one (best.pt, last.pt or metrics.csv), "
@@ -109,12 +91,17 @@ class TrainConfig:
     shuffle_buffer: int = setting(2048, "records each shard reader shuffles among")
     workers: int = setting(0, "DataLoader worker processes reading the shards (0: the training process)")
 
+    @classmethod
+    def of(cls, *args, **settings) -> "TrainConfig":
+        """Built from flat setting names, as the options name them (`hidden=16` sets `.model.hidden`)."""
+        return make(cls, *args, **settings)
+
     def __post_init__(self) -> None:
         """Refuse settings out of range now, not after the data is read or an epoch is trained."""
         check_choices(self)
         counts = ("epochs", "patience", "batch_size", "per_video", "hidden", "embed", "min_count", "max_len",
                   "enc_len", "text_embed", "text_min_count", "min_tag_count", "shuffle_buffer")
-        rules = {name: (getattr(self, name) is None or getattr(self, name) >= 1, "at least 1") for name in counts}
+        rules = {name: (value(self, name) is None or value(self, name) >= 1, "at least 1") for name in counts}
         rules.update({  # NaN fails every comparison, so it is refused too
             "stop_after": (self.stop_after is None or self.stop_after >= 1, "at least 1"),
             "wide_lr": (0 <= self.wide_lr < math.inf, "a number >= 0"),
@@ -122,7 +109,7 @@ class TrainConfig:
             "lr": (self.lr is None or 0 <= self.lr < math.inf, "a number >= 0"),
             "clip_norm": (0 < self.clip_norm < math.inf, "a number > 0"),
             "tag_weight": (0 <= self.tag_weight < math.inf, "a number >= 0"),
-            "dropout": (0 <= self.dropout < 1, "in [0, 1)"),
+            "dropout": (0 <= self.model.dropout < 1, "in [0, 1)"),
             "label_smoothing": (0 <= self.label_smoothing < 1, "in [0, 1)"),
             "sample_prob": (0 <= self.sample_prob <= 1, "in [0, 1]"),
             "text_lr": (0 <= self.text_lr < math.inf, "a number >= 0"),
@@ -131,7 +118,7 @@ class TrainConfig:
         })
         for name, (ok, what) in rules.items():
             if not ok:
-                raise ConfigError(f"--{name.replace('_', '-')} must be {what}, not {getattr(self, name)!r}")
+                raise ConfigError(f"--{name.replace('_', '-')} must be {what}, not {value(self, name)!r}")
         if self.resume and self.overwrite:
             raise ConfigError("--resume continues the run in --out, --overwrite replaces it: pass one of them")
         if not is_shards(self.features) and (self.manifest is None or self.val_features or self.vocabulary):

@@ -149,7 +149,7 @@ def run_demo(out: Path, per_combo: int = 2) -> dict:
                     fusion="sum", overwrite=True, per_caption=False, schedule="step", warmup=0, context=False,
                     attention=False, dropout=0.3, label_smoothing=0.0)
     say(f"[3/6] training S2VT -> {out / 'run'}")
-    train(TrainConfig(str(manifest), str(out / "features"), str(out / "run"), **train_kw))
+    train(TrainConfig.of(str(manifest), str(out / "features"), str(out / "run"), **train_kw))
     say("[4/6] evaluating on the held-out test split")
     metrics = evaluate(str(out / "run" / "best.pt"), str(manifest), str(out / "features"), "test", beam=5,
                        out=str(out / "run" / "preds_test.json"))
@@ -162,7 +162,7 @@ def run_demo(out: Path, per_combo: int = 2) -> dict:
     for ex in examples:
         say(f"  {Path(ex['video']).name}: {ex.get('caption', ex.get('error'))}")
     say("[6/6] the same run without the audio modality (vggish), to show what sound adds")
-    train(TrainConfig(str(manifest), str(out / "features"), str(out / "run_no_audio"),
+    train(TrainConfig.of(str(manifest), str(out / "features"), str(out / "run_no_audio"),
                       modalities=["resnet152", "c3d"], quiet=True, **train_kw))
     evaluate(str(out / "run_no_audio" / "best.pt"), str(manifest), str(out / "features"), "test", beam=5,
              out=str(out / "run_no_audio" / "preds_test.json"))

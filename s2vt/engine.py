@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +31,8 @@ from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, b
 from .decode import greedy
 from .metrics import cider, gap, micro_f1, tag_accuracy
 from .levels import best_threshold, kinds, level_loss, probabilities
-from .model import ModelConfig, S2VT, caption_loss, squash, tag_loss
-from . import shards
+from .model import S2VT, caption_loss, squash, tag_loss
+from . import options, shards
 from .results import refuse_inputs
 from .text import TextVocab, has_text
 from .vocab import SPECIALS, Vocab
@@ -41,18 +41,32 @@ from .vocab import SPECIALS, Vocab
 RUN_FILES = ("best.pt", "last.pt", "metrics.csv")
 
 
+def launch_rank() -> int:
+    """This process's torchrun rank (0 when not launched by torchrun)."""
+    return int(os.environ.get("RANK", "0"))
+
+
 class Dist:
     """Rank/world of a torchrun launch (a single process when not launched by torchrun)."""
 
     def __init__(self, device: torch.device) -> None:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
+        self.rank = launch_rank()
+        self.device = device  # nccl reduces tensors on the GPU, gloo on the CPU
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
     @property
     def main(self) -> bool:
         return self.rank == 0
+
+    def mean(self, total: float, count: int) -> float:
+        """sum(total) / sum(count) over the ranks: the whole epoch's mean, not this rank's share."""
+        if self.world > 1:
+            both = torch.tensor([total, count], dtype=torch.float64, device=self.device)
+            dist.all_reduce(both)
+            total, count = both.tolist()
+        return total / count if count else math.nan
 
     def close(self) -> None:
         if self.world > 1 and dist.is_initialized():
@@ -280,6 +294,7 @@ class Run:
     val_ds: VideoDataset
     val_loader: torch.utils.data.DataLoader
     sampler: CaptionGroups
+    epoch_batches: Callable[[], Iterable]  # an epoch's training batches: streamed from shards or from the store
     optim: torch.optim.Optimizer
     sched: torch.optim.lr_scheduler.LambdaLR
     stopper: EarlyStopping
@@ -311,24 +326,22 @@ def build(cfg: TrainConfig) -> Run:
     has_tags = bool(labels.names)
     groups = kinds(labels.names)
     recipe = RECIPES["captions" if has_caps else "levels" if groups else "tags"]
-    cfg = dataclasses.replace(cfg, **{k: v for k, v in recipe.items() if getattr(cfg, k) is None})
+    cfg = options.replace(cfg, **{k: v for k, v in recipe.items() if options.value(cfg, k) is None})
     metric = cfg.metric if cfg.metric != "auto" else (
         "CIDEr" if has_caps else "lic_score" if groups else "gap" if labels.multilabel else "tag_acc")
-    tag_input = cfg.tag_input if cfg.tag_input != "auto" else ("encoder" if has_caps else "fused")
+    tag_input = cfg.model.tag_input if cfg.model.tag_input != "auto" else ("encoder" if has_caps else "fused")
     text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
                   if cfg.text and has_text(splits["train"]) else None)
     text_extra = {"text_vocab": text_vocab.state()} if text_vocab else {}
-    mcfg = ModelConfig(modalities=dims, vocab_size=len(vocab), num_tags=len(labels.names), hidden=cfg.hidden,
-                       embed=cfg.embed, enc_len=cfg.enc_len, fusion=cfg.fusion, dropout=cfg.dropout,
-                       multilabel=labels.multilabel, pad_id=vocab.pad, context=cfg.context,
-                       text_vocab=len(text_vocab) if text_vocab else 0, text_embed=cfg.text_embed,
-                       text_fusion=cfg.text_fusion, attention=cfg.attention, log_features=cfg.log_features,
-                       tag_head=cfg.tag_head, tag_input=tag_input, text_wide=cfg.text_wide)
+    # the settings' architecture, with what the data decides
+    mcfg = dataclasses.replace(cfg.model, modalities=dims, vocab_size=len(vocab), num_tags=len(labels.names),
+                               multilabel=labels.multilabel, pad_id=vocab.pad, tag_input=tag_input,
+                               text_vocab=len(text_vocab) if text_vocab else 0)
     torch.manual_seed(cfg.seed)
     model = S2VT(mcfg)
     if modalities:
         model.fusion.set_stats(feature_stats(splits["train"], store, modalities, seed=cfg.seed,
-                                             transform=squash if cfg.log_features else None))
+                                             transform=squash if mcfg.log_features else None))
     model = model.to(device)
     train_ds = (store.stream(cfg, labels, ddp.rank, ddp.world) if streaming else
                 VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,
@@ -338,6 +351,8 @@ def build(cfg: TrainConfig) -> Run:
     val_loader = batches(val_ds, cfg.batch_size)
     sampler = train_ds.sampler if streaming else CaptionGroups(
         train_ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed, ddp.rank, ddp.world)
+    epoch_batches = ((lambda: train_ds.batches(device)) if streaming else
+                     (lambda: batches(train_ds, cfg.batch_size, sampler)))
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
     start_epoch, stopper, history = 1, EarlyStopping(cfg.patience), []
@@ -357,17 +372,17 @@ def build(cfg: TrainConfig) -> Run:
     log(f"train {len(train_ds) if streaming else len(train_ds.entries)} videos ({len(train_ds)} items, "
         f"{len(sampler)} steps an epoch) / val "
         f"{len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
-        + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens ({cfg.text_fusion} fusion), " if text_vocab else "")
+        + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens ({mcfg.text_fusion} fusion), " if text_vocab else "")
         + f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, "
         f"{device}")
     return Run(cfg, device, ddp, log, model, net, vocab, labels, groups, metric, has_caps, text_extra, meta,
-               train_ds, val_ds, val_loader, sampler, optim, sched, stopper, start_epoch, history)
+               train_ds, val_ds, val_loader, sampler, epoch_batches, optim, sched, stopper, start_epoch, history)
 
 
 def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, sched, cfg: TrainConfig, pad: int,
-                    multilabel: bool, groups: dict, device, desc: str = "", bar: bool = False) -> tuple[float, int]:
-    """One pass over `loader`'s batches, a step of `optim` and `sched` each: (mean loss, items seen);
-    `bar`: a progress bar on stderr."""
+                    multilabel: bool, groups: dict, device, desc: str = "", bar: bool = False) -> tuple[float, int, int]:
+    """One pass over `loader`'s batches, a step of `optim` and `sched` each: (sum of the steps' losses,
+    steps, items seen); `bar`: a progress bar on stderr."""
     net.train()
     losses, seen = [], 0
     steps = tqdm(loader, desc=desc, leave=False, unit="step", disable=not bar)
@@ -391,7 +406,7 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
         seen += len(batch["video_id"])
         if len(losses) % 10 == 0:
             steps.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
-    return (float(np.mean(losses)) if losses else math.nan), seen
+    return float(np.sum(losses)), len(losses), seen
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -405,11 +420,11 @@ def train(cfg: TrainConfig) -> dict:
         run.sampler.set_epoch(epoch)
         t0 = time.time()
         # a bar on a terminal only (a log file or a test gets the one line per epoch)
-        loss, seen = train_one_epoch(run.net, (run.train_ds.batches(run.device) if shards.is_shards(cfg.features)
-                                      else batches(run.train_ds, cfg.batch_size, run.sampler)), run.optim, run.sched,
-                                     cfg, run.vocab.pad, model.cfg.multilabel, run.groups, run.device,
-                                     f"epoch {epoch}", not cfg.quiet and run.ddp.main and sys.stderr.isatty())
+        total, steps, seen = train_one_epoch(run.net, run.epoch_batches(), run.optim, run.sched, cfg, run.vocab.pad,
+                                             model.cfg.multilabel, run.groups, run.device, f"epoch {epoch}",
+                                             not cfg.quiet and run.ddp.main and sys.stderr.isatty())
         secs = time.time() - t0
+        loss = run.ddp.mean(total, steps)  # every rank's steps, so the logged loss is the global batches'
         val = validate(model, run.val_loader, run.vocab, run.labels, run.device, cfg.max_len) if len(run.val_ds) else {}
         if "tag_threshold" in val:  # the one place it is set: the checkpoints below predict with it
             model.cfg.tag_threshold = val["tag_threshold"]

@@ -2,6 +2,10 @@
 its field's default, `metadata["help"]` and `metadata["choices"]` (the allowed values, which the
 dataclass checks with `check_choices`: a wrong one is one line, exit 2, not argparse's usage block).
 
+A field whose type is a dataclass (TrainConfig.model: the ModelConfig) contributes its own settings
+under their own names (`--hidden`, not `--model-hidden`); a field marked `derived()` is filled from
+the data, not a setting, and has no option.
+
 The option of field `batch_size` is `--batch-size`; a bool field is `--x` / `--no-x`; a list or
 tuple field takes comma-separated values; a field without a default is a required option unless
 its type admits None (the option may then be left out).
@@ -20,6 +24,59 @@ def setting(default=dataclasses.MISSING, help: str | None = "", choices=None) ->
     """A dataclass field with its command-line help (None: a hidden option) and allowed values."""
     metadata = {"help": help, **({"choices": tuple(choices)} if choices is not None else {})}
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def derived(default=dataclasses.MISSING, default_factory=dataclasses.MISSING) -> dataclasses.Field:
+    """A dataclass field filled from the data (e.g. the vocabulary's size), not a setting: no option."""
+    return dataclasses.field(default=default, default_factory=default_factory, metadata={"setting": False})
+
+
+def nested(cls) -> dict[str, type]:
+    """{field name: dataclass} of the fields of `cls` that hold another settings dataclass."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if dataclasses.is_dataclass(hints[f.name])}
+
+
+def settings(cls) -> list[tuple[dataclasses.Field, object]]:
+    """(field, type hint) of each setting of `cls`, those of its nested dataclasses in their place."""
+    hints, inner, out = typing.get_type_hints(cls), nested(cls), []
+    for f in dataclasses.fields(cls):
+        if f.name in inner:
+            out += settings(inner[f.name])
+        elif f.metadata.get("setting", True):
+            out.append((f, hints[f.name]))
+    return out
+
+
+def make(cls, *args, **values):
+    """`cls(*args, ...)` from flat setting names, as the options name them: those of a nested
+    dataclass's settings build that field (`hidden=` -> `.model.hidden`); an unknown name is a TypeError."""
+    kwargs = dict(values)
+    for name, inner in nested(cls).items():
+        own = {f.name for f, _ in settings(inner)}
+        mine = {k: kwargs.pop(k) for k in list(kwargs) if k in own}
+        if mine:
+            kwargs[name] = make(inner, **mine)
+    return cls(*args, **kwargs)
+
+
+def value(config, name: str):
+    """The setting `name` of `config` or of its nested dataclass that holds it."""
+    for field in nested(type(config)):
+        if name in {f.name for f, _ in settings(type(getattr(config, field)))}:
+            return getattr(getattr(config, field), name)
+    return getattr(config, name)
+
+
+def replace(config, **values):
+    """`dataclasses.replace` by flat setting names (those of a nested dataclass replaced in it)."""
+    kwargs = dict(values)
+    for name, inner in nested(type(config)).items():
+        own = {f.name for f, _ in settings(inner)}
+        mine = {k: kwargs.pop(k) for k in list(kwargs) if k in own}
+        if mine:
+            kwargs[name] = dataclasses.replace(getattr(config, name), **mine)
+    return dataclasses.replace(config, **kwargs)
 
 
 def flag(name: str) -> str:
@@ -52,12 +109,11 @@ def value_type(hint):
 
 
 def add_options(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
-    """An option for each field of dataclass `cls` but those in `skip`."""
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
+    """An option for each setting of dataclass `cls` (`settings`) but those in `skip`."""
+    for f, hint in settings(cls):
         if f.name in skip:
             continue
-        kind, optional = value_type(hints[f.name])
+        kind, optional = value_type(hint)
         text = f.metadata.get("help", "")
         kw: dict = {"dest": f.name, "help": argparse.SUPPRESS if text is None else text.replace("%", "%%") or None}
         if f.default is not dataclasses.MISSING:
@@ -77,15 +133,19 @@ def add_options(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> 
 
 def check_choices(config) -> None:
     """SettingError naming the option and its allowed values for a field outside its choices (a
-    field whose default is None may also be None; a mapping's values are checked one by one)."""
+    field whose default is None may also be None; a mapping's values are checked one by one; a
+    nested settings dataclass is checked too)."""
     for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        for v in value.values() if isinstance(value, dict) else [value]:
+        held = getattr(config, f.name)
+        if dataclasses.is_dataclass(held):
+            check_choices(held)
+            continue
+        for v in held.values() if isinstance(held, dict) else [held]:
             if "choices" in f.metadata and v not in f.metadata["choices"] and not (v is None and f.default is None):
                 raise SettingError(f"{flag(f.name)} must be {one_of(f.metadata['choices'])}, not {v!r}")
 
 
 def from_args(cls, args: argparse.Namespace, **overrides):
-    """`cls` built from the parsed options of its fields (and `overrides`)."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in vars(args).items() if k in names}, **overrides)
+    """`cls` built from the parsed options of its settings (and `overrides`)."""
+    names = {f.name for f, _ in settings(cls)}
+    return make(cls, **{**{k: v for k, v in vars(args).items() if k in names}, **overrides})

@@ -10,7 +10,7 @@ BOS, EOS = 1, 2
 
 def random_model(seed=0):
     torch.manual_seed(seed)
-    return S2VT(ModelConfig({"a": 8}, vocab_size=30, hidden=32, embed=32, enc_len=5, dropout=0.0)).eval()
+    return S2VT(ModelConfig.former({"a": 8}, vocab_size=30, hidden=32, embed=32, enc_len=5, dropout=0.0)).eval()
 
 
 def test_beam_1_equals_greedy():
@@ -136,7 +136,7 @@ def test_beam_search_equals_a_full_vocabulary_search():
 
 def test_attention_decode_equals_teacher_forced_argmax():
     torch.manual_seed(1)
-    model = S2VT(ModelConfig({"a": 8}, vocab_size=30, hidden=32, embed=32, enc_len=5, dropout=0.0, context=True,
+    model = S2VT(ModelConfig.former({"a": 8}, vocab_size=30, hidden=32, embed=32, enc_len=5, dropout=0.0, context=True,
                              attention=True)).eval()
     _, states = model.encode({"a": torch.randn(6, 5, 8)}, {"a": torch.tensor([5, 5, 4, 3, 2, 1])})
     ids = greedy(model, states, BOS, EOS, 8)

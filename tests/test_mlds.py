@@ -95,7 +95,7 @@ def test_an_epoch_shows_every_caption_once_grouped_by_video(tmp_path):
 
 
 def test_learning_rate_warms_up_then_decays():
-    f = lr_factor(TrainConfig("m", "f", "o", epochs=4, warmup=10), steps_per_epoch=100)
+    f = lr_factor(TrainConfig.of("m", "f", "o", epochs=4, warmup=10), steps_per_epoch=100)
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
     assert f(200) < f(100) < 1.0 and f(399) == pytest.approx(0.05, abs=1e-3)
 

@@ -6,7 +6,7 @@ import pytest
 
 from extract.__main__ import main as extract_main
 from s2vt.errors import SettingError
-from s2vt.options import add_options, check_choices, from_args, setting
+from s2vt.options import add_options, check_choices, from_args, setting, settings
 from extract.pipeline import ExtractConfig
 from s2vt.cli import add_train_arguments, main
 from s2vt.config import TrainConfig
@@ -48,15 +48,16 @@ def test_train_options_are_the_config_fields_and_old_flags_still_work():
     p = argparse.ArgumentParser()
     add_train_arguments(p)
     args = p.parse_args(["--manifest", "m", "--out", "o"])
-    fields = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    fields = {f.name: f.default for f, _ in settings(TrainConfig)}  # the model's architecture among them
     assert vars(args) == {**fields, "manifest": "m", "features": None, "out": "o"}  # one option a field
     cfg = from_args(TrainConfig, p.parse_args(
         ["--manifest", "m", "--features", "f", "--out", "o", "--one-caption-per-video", "--no-context",
          "--no-attention", "--no-text", "--no-text-wide", "--log-features", "--resume", "--skip-missing",
          "--modalities", "c3d,vggish", "--tag-head", "moe", "--lr", "0.01"]))
-    assert (cfg.per_caption, cfg.context, cfg.attention, cfg.text, cfg.text_wide, cfg.log_features, cfg.resume,
+    assert (cfg.per_caption, cfg.model.context, cfg.model.attention, cfg.text, cfg.model.text_wide,
+            cfg.model.log_features, cfg.resume,
             cfg.skip_missing) == (False, False, False, False, False, True, True, True)
-    assert cfg.modalities == ["c3d", "vggish"] and cfg.tag_head == "moe" and cfg.lr == 0.01
+    assert cfg.modalities == ["c3d", "vggish"] and cfg.model.tag_head == "moe" and cfg.lr == 0.01
 
 
 @pytest.mark.parametrize("flag, value, allowed", [("--tag-head", "nonsense", "mlp, moe, nextvlad or attention"),

@@ -122,8 +122,8 @@ def metrics_header(run):
 def test_shard_run_matches_a_store_run_of_the_same_data(data, tmp_path):
     root, d = data
     kw = dict(manifest=str(root / "manifest.jsonl"), epochs=3, patience=5, **FAST)
-    store = train(TrainConfig(features=str(root / "store"), out=str(tmp_path / "store"), **kw))
-    streamed = train(TrainConfig(features=f"{d}/train*.tfrecord", val_features=f"{d}/validate*.tfrecord",
+    store = train(TrainConfig.of(features=str(root / "store"), out=str(tmp_path / "store"), **kw))
+    streamed = train(TrainConfig.of(features=f"{d}/train*.tfrecord", val_features=f"{d}/validate*.tfrecord",
                                  out=str(tmp_path / "shards"), **kw))
     assert store.keys() == streamed.keys() and {"gap", "tag_acc", "tag_f1"} <= streamed.keys()
     # the same data, model and steps: the same quality (not bit-equal: the order of the items differs)
@@ -162,7 +162,7 @@ def test_damaged_shard_is_logged_and_training_goes_on(data, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(bad) in err[0] and "truncated at byte" in err[0]
     assert 40 < len(got) < 80  # all of the good shard, the records before the cut of the bad one
-    best = train(TrainConfig(manifest=str(root / "manifest.jsonl"), features=f"{tmp_path}/train*.tfrecord",
+    best = train(TrainConfig.of(manifest=str(root / "manifest.jsonl"), features=f"{tmp_path}/train*.tfrecord",
                              val_features=f"{d}/validate*", out=str(tmp_path / "run"), epochs=1, **FAST))
     assert "gap" in best
 
@@ -200,9 +200,9 @@ def test_resumed_shard_run_matches_an_uninterrupted_one(data, tmp_path):
     root, d = data
     kw = dict(manifest=str(root / "manifest.jsonl"), features=f"{d}/train000[0-1].tfrecord",
               val_features=f"{d}/validate*", epochs=2, patience=5, **FAST)
-    train(TrainConfig(out=str(tmp_path / "full"), **kw))
-    train(TrainConfig(out=str(tmp_path / "cut"), stop_after=1, **kw))
-    train(TrainConfig(out=str(tmp_path / "cut"), resume=True, **kw))
+    train(TrainConfig.of(out=str(tmp_path / "full"), **kw))
+    train(TrainConfig.of(out=str(tmp_path / "cut"), stop_after=1, **kw))
+    train(TrainConfig.of(out=str(tmp_path / "cut"), resume=True, **kw))
     a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)  # the epoch-2 stream is (seed, epoch)'s alone
@@ -220,7 +220,7 @@ def test_real_shard_streams_every_record(sample_data):
 
 def test_manifest_val_split_found_in_the_training_shards(data, tmp_path, capsys):
     root, d = data  # the folder holds train*, validate* and test*: the manifest says which is which
-    best = train(TrainConfig(manifest=str(root / "manifest.jsonl"), features=str(d), out=str(tmp_path / "run"),
+    best = train(TrainConfig.of(manifest=str(root / "manifest.jsonl"), features=str(d), out=str(tmp_path / "run"),
                              epochs=1, **{**FAST, "quiet": False}))
     err = capsys.readouterr().err
     assert "gap" in best and "train 160 videos" in err and "/ val 40 videos" in err

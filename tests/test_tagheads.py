@@ -33,13 +33,13 @@ def test_head_shapes_mask_and_prior(name):
 
 
 def test_mlp_head_keeps_old_checkpoint_names():
-    model = S2VT(ModelConfig(modalities={"a": 4}, vocab_size=5, num_tags=3, hidden=8, embed=8))
+    model = S2VT(ModelConfig.former(modalities={"a": 4}, vocab_size=5, num_tags=3, hidden=8, embed=8))
     assert {k for k in model.state_dict() if k.startswith("tag_head")} == {
         "tag_head.0.weight", "tag_head.0.bias", "tag_head.3.weight", "tag_head.3.bias"}
 
 
 def test_fused_tag_input_runs_no_lstm():
-    cfg = ModelConfig(modalities={"a": 4}, vocab_size=5, num_tags=3, hidden=8, embed=8, enc_len=5, tag_input="fused")
+    cfg = ModelConfig.former(modalities={"a": 4}, vocab_size=5, num_tags=3, hidden=8, embed=8, enc_len=5, tag_input="fused")
     model = S2VT(cfg)
     model.lstm1.forward = model.lstm2.forward = None  # any call fails
     feats, lengths = {"a": torch.randn(2, 1, 4)}, {"a": torch.tensor([1, 1])}
@@ -61,7 +61,7 @@ def multilabel_store(path, shapes=None):
 def test_tag_only_multilabel_trains_on_gap_and_evaluates(tmp_path, head, shapes):
     manifest, store = multilabel_store(tmp_path / "d", shapes)
     run = tmp_path / "run"
-    best = train(TrainConfig(str(manifest), str(store), str(run), epochs=8, tag_head=head, **{**FAST, "lr": 1e-2}))
+    best = train(TrainConfig.of(str(manifest), str(store), str(run), epochs=8, tag_head=head, **{**FAST, "lr": 1e-2}))
     assert best["gap"] > 0.55  # chance is ~0.4; selected on GAP (the default for multi-label tag-only data)
     model, *_ = load_checkpoint(run / "best.pt")
     assert model.cfg.tag_head == head and model.cfg.tag_input == "fused"

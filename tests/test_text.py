@@ -207,7 +207,7 @@ def test_wide_path_adds_token_weights_to_the_logits():
     from s2vt.model import ModelConfig, S2VT
     from s2vt.text import collate_text
 
-    model = S2VT(ModelConfig(modalities={}, vocab_size=4, num_tags=3, hidden=8, text_vocab=5, text_embed=4,
+    model = S2VT(ModelConfig.former(modalities={}, vocab_size=4, num_tags=3, hidden=8, text_vocab=5, text_embed=4,
                              text_wide=True)).eval()
     text = collate_text([[([1, 2], [0.6, 0.8]), ([], []), ([2], [1.0])]])
     deep = model.tag_head.classify(model.pooled(None, text))
@@ -228,7 +228,7 @@ def test_level_labels_train_the_levels_recipe(tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
     monkeypatch.setitem(RECIPES["levels"], "epochs", 3)
     monkeypatch.setitem(RECIPES["captions"], "epochs", 1)
-    train(TrainConfig(str(manifest), None, str(run), patience=9, hidden=16,
+    train(TrainConfig.of(str(manifest), None, str(run), patience=9, hidden=16,
                       text_embed=8, batch_size=8, min_tag_count=1, quiet=True))
     assert len((run / "metrics.csv").read_text().splitlines()) == 1 + 3  # level labels, no captions: its recipe
     assert "wide.bag.weight" in torch.load(run / "best.pt", weights_only=True)["model"]

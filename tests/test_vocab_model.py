@@ -33,7 +33,7 @@ def test_resample_interpolates_and_flags_empty():
 
 
 def test_model_shapes_and_missing_modality():
-    cfg = ModelConfig(modalities={"a": 8, "b": 4}, vocab_size=11, num_tags=3, hidden=16, embed=16, enc_len=5)
+    cfg = ModelConfig.former(modalities={"a": 8, "b": 4}, vocab_size=11, num_tags=3, hidden=16, embed=16, enc_len=5)
     model = S2VT(cfg).eval()
     feats = {"a": torch.randn(2, 7, 8), "b": torch.randn(2, 3, 4)}
     lengths = {"a": torch.tensor([7, 4]), "b": torch.tensor([3, 0])}
@@ -48,7 +48,7 @@ def test_model_shapes_and_missing_modality():
 
 
 def test_attention_model_shapes_and_gradients():
-    cfg = ModelConfig(modalities={"a": 8}, vocab_size=11, hidden=16, embed=16, enc_len=5, context=True, attention=True)
+    cfg = ModelConfig.former(modalities={"a": 8}, vocab_size=11, hidden=16, embed=16, enc_len=5, context=True, attention=True)
     model = S2VT(cfg)
     feats, lengths = {"a": torch.randn(2, 7, 8)}, {"a": torch.tensor([7, 4])}
     # three captions of video 0, one of video 1: the attended steps follow each caption's video
@@ -57,14 +57,14 @@ def test_attention_model_shapes_and_gradients():
     logits.sum().backward()
     for p in (model.att_query.weight, model.att_mix.weight, model.fusion.proj["a"][0].weight):
         assert p.grad is not None and p.grad.abs().sum() > 0
-    plain = S2VT(ModelConfig(modalities={"a": 8}, vocab_size=11, hidden=16, embed=16, enc_len=5))
+    plain = S2VT(ModelConfig.former(modalities={"a": 8}, vocab_size=11, hidden=16, embed=16, enc_len=5))
     assert len(model.encode(feats, lengths)[1]) == 4 and len(plain.encode(feats, lengths)[1]) == 3
 
 
 def test_log_features_squash_before_standardising():
     torch.manual_seed(0)
-    on = S2VT(ModelConfig(modalities={"a": 8}, vocab_size=11, hidden=16, embed=16, enc_len=5, log_features=True)).eval()
-    off = S2VT(ModelConfig(modalities={"a": 8}, vocab_size=11, hidden=16, embed=16, enc_len=5)).eval()
+    on = S2VT(ModelConfig.former(modalities={"a": 8}, vocab_size=11, hidden=16, embed=16, enc_len=5, log_features=True)).eval()
+    off = S2VT(ModelConfig.former(modalities={"a": 8}, vocab_size=11, hidden=16, embed=16, enc_len=5)).eval()
     off.load_state_dict(on.state_dict())
     x, lengths = torch.randn(2, 7, 8) * 10, {"a": torch.tensor([7, 4])}
     assert torch.allclose(squash(torch.tensor([-3.0, 0.0, 3.0])), torch.tensor([-1.3863, 0.0, 1.3863]), atol=1e-4)

@@ -38,7 +38,7 @@ def trained(tmp_path_factory):
                    manifest)
     atomic_write_json(store / "meta.json", {"frames": 4, "clips": 1, "image_size": 64, "dims": DIMS,
                                             "backbones": {m: "random(seed=0)" for m in DIMS}})
-    train(TrainConfig(str(manifest), str(store), str(d / "run"), epochs=3, hidden=32, embed=32, min_count=1,
+    train(TrainConfig.of(str(manifest), str(store), str(d / "run"), epochs=3, hidden=32, embed=32, min_count=1,
                       batch_size=4, enc_len=4, quiet=True, device="cpu"))
     return d
 

@@ -30,7 +30,7 @@ def store(tmp_path_factory):
 def run(store, tmp_path_factory):
     """A finished one-epoch run folder (best.pt, last.pt, metrics.csv, curves.png)."""
     out = tmp_path_factory.mktemp("run") / "run"
-    train(TrainConfig(*map(str, store), str(out), epochs=1, hidden=8, embed=8, min_count=1, batch_size=8,
+    train(TrainConfig.of(*map(str, store), str(out), epochs=1, hidden=8, embed=8, min_count=1, batch_size=8,
                       quiet=True))
     return out
 
