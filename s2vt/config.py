@@ -132,11 +132,9 @@ class TrainConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be {what}, not {getattr(self, name)!r}")
         if self.resume and self.overwrite:
             raise ConfigError("--resume continues the run in --out, --overwrite replaces it: pass one of them")
-        if self.features and not is_shards(self.features) and not Path(self.features).exists():
-            raise ConfigError(f"{self.features}: no such file or folder (--features: a feature store, or TFRecord "
-                              "shards)")
-        if self.manifest is not None and not Path(self.manifest).exists():
-            raise ConfigError(f"{self.manifest}: manifest not found")
         if not is_shards(self.features) and (self.manifest is None or self.val_features or self.vocabulary):
+            if self.features and not Path(self.features).exists():  # (a typo, not a store where shards belong)
+                raise ConfigError(f"{self.features}: no such file or folder (--features: a feature store, or "
+                                  "TFRecord shards)")
             raise ConfigError("--val-features, --vocabulary and leaving out --manifest need --features to name "
                               "TFRecord shards (a .tfrecord file, a glob or a folder of them)")

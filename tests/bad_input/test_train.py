@@ -206,6 +206,9 @@ def test_features_path_that_does_not_exist(store, tmp_path, capsys):
     code, err = s2vt(capsys, "train", "--features", tmp_path / "nope", "--out", tmp_path / "out")
     assert code == 2 and err == [f"error: {tmp_path / 'nope'}: no such file or folder (--features: a feature store, "
                                  "or TFRecord shards)"]
+    code, err = s2vt(capsys, "train", "--manifest", store[0], "--features", tmp_path / "nope", "--out",
+                     tmp_path / "out")
+    assert code == 2 and err == [f"error: {tmp_path / 'nope'}: feature store not found"]
     assert not (tmp_path / "out").exists()
 
 
