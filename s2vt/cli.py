@@ -78,12 +78,10 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from .fileio import refuse_existing
     from .predict import evaluate, format_table
 
-    refuse_existing([args.out, args.html], args.force)
     metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, args.beam, args.out,
-                       args.batch_size, args.device, args.skip_missing, args.html)
+                       args.batch_size, args.device, args.skip_missing, args.html, args.force)
     print(json.dumps(metrics) if args.json else format_table(metrics))
     return 0
 
@@ -381,8 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import main as demo_main
         return demo_main(argv[1:])
     args, extra = parser.parse_known_args(argv)
-    if extra:
-        if stray := [a for a in extra if not a.startswith("-") and os.path.exists(a)]:
+    if extra:  # (only paths left over: an unknown option is argparse's to report)
+        if all(not a.startswith("-") for a in extra) and (stray := [a for a in extra if os.path.exists(a)]):
             print(f"error: {unquoted_pattern(argv, stray)}", file=sys.stderr)
             return 2
         parser.parse_args(argv)  # argparse's own message (and exit 2) for any other unknown argument

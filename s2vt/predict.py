@@ -13,7 +13,7 @@ import torch
 
 from .device import pick_device
 from .errors import UserError
-from .fileio import OutputError, atomic_write_json, make_dirs
+from .fileio import OutputError, atomic_write_json, make_dirs, refuse_existing
 from .options import at_least
 from .store import META_KEYS, FeatureStore, StoreError
 
@@ -192,9 +192,11 @@ def check_fit(checkpoint: str, manifest: str, split: str, entries: list[dict], n
 
 def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = "test", beam: int = 5,
              out: str | None = None, batch_size: int = 64, device: str = "cpu", skip_missing: bool = False,
-             html: str | None = None) -> dict:
+             html: str | None = None, force: bool = True) -> dict:
     """Decode a split, write predictions and `metrics_<split>.json` beside them, return the metrics;
-    `html`: also a browsable report there (`s2vt.report`).
+    `html`: also a browsable report there (`s2vt.report`). `force` False: an existing `out` or
+    `html` file is refused (`s2vt evaluate` without --force); the default predictions file beside
+    the checkpoint and the metrics file are always rewritten.
 
     A video without some (or all) feature files is still predicted (see `GapStore`) and counted
     in a warning; `skip_missing` leaves such videos out instead.
@@ -210,6 +212,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     # never write over what this command reads: the checkpoint, the manifest, the store
     refuse_inputs([out_path, metrics_path, *([html] if html else [])], [checkpoint, manifest],
                   folders=[f for f in [features] if f])
+    refuse_existing([out, html], force)  # (after refuse_inputs: writing over an input is refused even so)
     model, vocab, labels, ckpt = load_checkpoint(checkpoint, dev)
     with_captions = has_captions(ckpt)
     modalities = sorted(model.cfg.modalities)
