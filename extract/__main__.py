@@ -11,8 +11,8 @@ import warnings
 from pathlib import Path
 
 from s2vt.errors import UserError
-from s2vt.fileio import make_dirs
-from s2vt.options import add_options, from_args
+from s2vt.fileio import make_dirs, removed_if_failed
+from s2vt.options import add_options, at_least, from_args
 from s2vt.manifest import ManifestError, read_manifest, sanitize_id, scan_videos
 from .pipeline import ExtractConfig, Extractor, default_workers
 from s2vt.store import FeatureStore, parse_shard, printable, source_identity, stable_shard
@@ -62,18 +62,26 @@ def main(argv: list[str] | None = None) -> int:
     return run(p.parse_args(argv))
 
 
+def prepare(args: argparse.Namespace):
+    """(shard, config, items, store, extractor) of parsed arguments; a UserError for bad ones."""
+    shard = parse_shard(args.shard)
+    at_least("--workers", args.workers, 1)
+    cfg = from_args(ExtractConfig, args)
+    items = collect_items(args.input)
+    store = FeatureStore(make_dirs(args.out))  # (an impossible --out fails before the backbones load)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        extractor = Extractor(cfg)
+    return shard, cfg, items, store, extractor
+
+
 def run(args: argparse.Namespace) -> int:
     """Run extraction for parsed arguments; returns the exit code."""
     from tqdm import tqdm
 
     try:
-        shard = parse_shard(args.shard)
-        cfg = from_args(ExtractConfig, args)
-        items = collect_items(args.input)
-        store = FeatureStore(make_dirs(args.out))  # (an impossible --out fails before the backbones load)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            extractor = Extractor(cfg)
+        with removed_if_failed(args.out):  # a refusal after --out is made leaves no empty folder behind
+            shard, cfg, items, store, extractor = prepare(args)
         if cfg.weights == "random":
             print("WARNING: --weights random: seeded random backbones, features carry no learned semantics",
                   file=sys.stderr)

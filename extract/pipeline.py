@@ -50,8 +50,8 @@ class ExtractConfig:
     dtype: str = setting("float16", choices=("float16", "float32"))
     device: str = "cpu"  # (python -m extract's --device defaults to the GPU when there is one)
     # one video's frames (the default --frames) in one network call
-    batch_size: int = setting(40, "network batch (frames or clips)")
-    batch_videos: int = setting(4, "videos whose frames are batched together")
+    batch_size: int = setting(40, "network batch (frames or clips)", minimum=1)
+    batch_videos: int = setting(4, "videos whose frames are batched together", minimum=1)
     vggish_pca: bool = setting(False, "apply the official VGGish PCA post-processing")
 
     def __post_init__(self) -> None:
@@ -66,9 +66,6 @@ class ExtractConfig:
             if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
                 raise SettingError(f"--{name.replace('_', '-')} must be a whole number from {low} to {high}, "
                                    f"not {value!r}")
-        for name in ("batch_size", "batch_videos"):
-            if getattr(self, name) < 1:
-                raise SettingError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
         self.device = str(pick_device(self.device))  # DeviceError (one line) for a device this machine lacks
         if isinstance(self.precision, dict):
             self.precision = {m: self.precision.get(m, "auto") for m in self.modalities}

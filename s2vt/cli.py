@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .errors import SettingError, UserError
@@ -73,13 +74,16 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
                    help="leave out videos lacking a feature file (default: predict them from what they have)")
     p.add_argument("--html", default=None, metavar="REPORT.html",
                    help="also write a page: per video (worst CIDEr-D first) its frames, caption vs references, tags")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out or --html file (without it: refused; the default predictions "
+                   "file beside the checkpoint and metrics_<split>.json are always rewritten)")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from .predict import evaluate, format_table
 
     metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, args.beam, args.out,
-                       args.batch_size, args.device, args.skip_missing, args.html)
+                       args.batch_size, args.device, args.skip_missing, args.html, args.force)
     print(json.dumps(metrics) if args.json else format_table(metrics))
     return 0
 
@@ -110,19 +114,30 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", required=True, choices=("coco", "msrvtt", "lic2022"))
     p.add_argument("--out", required=True, help="zip file to write")
     p.add_argument("--manifest", default=None, help="for lic2022: the ids, in the order to write them")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"),
+                   help="for lic2022: the manifest split the predictions are for (as `s2vt evaluate --split`)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file (without it: refused)")
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from .fileio import refuse_existing
     from .manifest import read_manifest
 
     from .export import write_zip
-    from .results import load_predictions, refuse_inputs
+    from .results import ResultsError, load_predictions, refuse_inputs
 
     refuse_inputs([args.out], [args.preds, args.manifest])
+    refuse_existing([args.out], args.force)
     preds = load_predictions(args.preds)
-    order = [e["video_id"] for e in read_manifest(args.manifest)] if args.manifest else None
+    order = None
+    if args.manifest and args.format == "lic2022":  # only the split predicted: the other splits' videos would go in with empty answers
+        order = [e["video_id"] for e in read_manifest(args.manifest) if e.get("split", "train") == args.split]
+        if not order:
+            raise ResultsError(f"{args.manifest}: no videos in split {args.split!r} (pass --split)")
     path = write_zip(preds, args.format, args.out, order)
-    print(f"wrote {path}", file=sys.stderr)
+    count = len(order) if order is not None else len(preds)
+    what = f" (split {args.split} of {args.manifest}, {sum(v in preds for v in order)} predicted)" if order else ""
+    print(f"wrote {path}: {count} videos{what}", file=sys.stderr)
     return 0
 
 
@@ -336,6 +351,25 @@ COMMANDS = {  # name -> (help, add_arguments, run)
 }
 
 
+def unquoted_pattern(argv: list[str], stray: list[str]) -> str:
+    """What to say about file arguments no option takes: most likely an unquoted glob
+    (--features yt8m/*.tfrecord) that the shell expanded into many paths, the first taken by the
+    option and the rest left over."""
+    j = argv.index(stray[0]) - 1
+    while j >= 0 and not argv[j].startswith("-"):
+        j -= 1
+    option = argv[j] if j >= 0 and argv[j].startswith("--") else None
+    paths = argv[j + 1:argv.index(stray[0])] + stray if option else stray
+    folders, suffixes = {os.path.dirname(p) for p in paths}, {os.path.splitext(p)[1] for p in paths}
+    pattern = (os.path.join(folders.pop(), "*" + suffixes.pop()) if len(folders) == len(suffixes) == 1
+               else "PATTERN")
+    shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
+    if option is None:
+        return f"unexpected file arguments ({shown}); if they come from a pattern, quote it so the shell leaves it"
+    return (f"{option} takes one path, but the shell expanded a pattern into {len(paths)} files ({shown}): quote "
+            f"the pattern: {option} '{pattern}'")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="s2vt", description=__doc__)
@@ -346,7 +380,12 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["demo"]:
         from .demo import main as demo_main
         return demo_main(argv[1:])
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # (only paths left over: an unknown option is argparse's to report)
+        if all(not a.startswith("-") for a in extra) and (stray := [a for a in extra if os.path.exists(a)]):
+            print(f"error: {unquoted_pattern(argv, stray)}", file=sys.stderr)
+            return 2
+        parser.parse_args(argv)  # argparse's own message (and exit 2) for any other unknown argument
     if args.command is None:
         parser.print_help()
         return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 from .errors import SettingError
 from .options import check_choices, make, setting, value
@@ -43,14 +44,15 @@ class TrainConfig:
     # the recipe for a real dataset (README "Training recipe"): an epoch shows every (video, caption)
     # pair, captions of a video in groups sharing one encoding, warmup then cosine decay per step
     epochs: int | None = setting(None, "passes over every (video, caption) pair (default: the recipe for the data, "
-                                       "README)")
-    patience: int = setting(3, "validation checks (one per epoch) without improvement before stopping")
-    batch_size: int | None = setting(None, "(video, caption) pairs per step (default: the recipe for the data)")
-    per_video: int = setting(4, "captions of one video per batch group, sharing one encoder pass")
+                                       "README)", minimum=1)
+    patience: int = setting(3, "validation checks (one per epoch) without improvement before stopping", minimum=1)
+    batch_size: int | None = setting(None, "(video, caption) pairs per step (default: the recipe for the data)",
+                                     minimum=1)
+    per_video: int = setting(4, "captions of one video per batch group, sharing one encoder pass", minimum=1)
     per_caption: bool = setting(True, "an epoch shows every caption (--no-per-caption, or --one-caption-per-video: "
                                       "one random caption per video, the demo)")
     lr: float | None = setting(None, "peak learning rate (default: the recipe for the data)")
-    warmup: int = setting(200, "optimiser steps of linear warmup (at most one epoch)")
+    warmup: int = setting(200, "optimiser steps of linear warmup (at most one epoch)", minimum=0)
     schedule: str = setting("cosine", "cosine: decay to 5% of --lr by the last epoch; step: halve every 10 epochs",
                             ("cosine", "step"))
     # the architecture: --hidden, --embed, --fusion, --dropout, --enc-len, --context, --attention, ...
@@ -60,15 +62,16 @@ class TrainConfig:
     label_smoothing: float = setting(0.1)
     sample_prob: float = setting(0.0, "scheduled sampling probability")
     clip_norm: float = setting(1.0, "gradient norm clipping")
-    min_count: int = setting(2, "rarer words become <unk>")
-    max_len: int = setting(28, "caption length cap in tokens")
+    min_count: int = setting(2, "rarer words become <unk>", minimum=1)
+    max_len: int = setting(28, "caption length cap in tokens", minimum=1)
     text: bool = setting(True, "read the manifest's text (title, ASR, OCR) when it has any")
     text_tokenizer: str = setting("char", "char: character 1-3-grams; word: jieba words (README \"Text\")",
                                   TOKENIZERS)
-    text_min_count: int = setting(2, "tokens on fewer training videos are dropped")
+    text_min_count: int = setting(2, "tokens on fewer training videos are dropped", minimum=1)
     text_lr: float = setting(0.05, "learning rate of the token embeddings (few updates each: higher than --lr)")
     wide_lr: float = setting(0.01, "learning rate of the wide path (--text-wide)")
-    min_tag_count: int = setting(3, "LIC2022 topic tags on fewer training videos are left out of the label set")
+    min_tag_count: int = setting(3, "LIC2022 topic tags on fewer training videos are left out of the label set",
+                                 minimum=1)
     seed: int = setting(0)
     resume: bool = setting(False, "continue from OUT/last.pt (an empty or new OUT starts a new run, with a note)")
     overwrite: bool = setting(False, "start a new run in an OUT that holds one (best.pt, last.pt or metrics.csv), "
@@ -80,7 +83,7 @@ class TrainConfig:
                           ("auto", "CIDEr", "tag_acc", "gap", "lic_score"))
     device: str = setting("auto", "auto, cpu, cuda or cuda:N")
     # stop (as if killed) after this epoch; for tests and time-boxed runs
-    stop_after: int | None = setting(None, help=None)
+    stop_after: int | None = setting(None, help=None, minimum=1)
     quiet: bool = setting(False, "no progress lines on stderr")
     # training from TFRecord shards (--features SHARDS, s2vt/shards.py)
     val_features: str | None = setting(None, "validation TFRecord shards, read fully (with shards and no "
@@ -88,8 +91,8 @@ class TrainConfig:
     vocabulary: str | None = setting(None, "YouTube-8M vocabulary.csv: tag names of the shards' label ids "
                                            "(default: label<id>)")
     # raw record bytes: ~5 KB video-level, ~350 KB frame-level
-    shuffle_buffer: int = setting(2048, "records each shard reader shuffles among")
-    workers: int = setting(0, "DataLoader worker processes reading the shards (0: the training process)")
+    shuffle_buffer: int = setting(2048, "records each shard reader shuffles among", minimum=1)
+    workers: int = setting(0, "DataLoader worker processes reading the shards (0: the training process)", minimum=0)
 
     @classmethod
     def of(cls, *args, **settings) -> "TrainConfig":
@@ -99,11 +102,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         """Refuse settings out of range now, not after the data is read or an epoch is trained."""
         check_choices(self)
-        counts = ("epochs", "patience", "batch_size", "per_video", "hidden", "embed", "min_count", "max_len",
-                  "enc_len", "text_embed", "text_min_count", "min_tag_count", "shuffle_buffer")
-        rules = {name: (value(self, name) is None or value(self, name) >= 1, "at least 1") for name in counts}
-        rules.update({  # NaN fails every comparison, so it is refused too
-            "stop_after": (self.stop_after is None or self.stop_after >= 1, "at least 1"),
+        # (whole-number lower bounds are the fields' `minimum`, checked by check_choices)
+        rules = {  # NaN fails every comparison, so it is refused too
             "wide_lr": (0 <= self.wide_lr < math.inf, "a number >= 0"),
             # lr 0 freezes the model (the early-stopping test)
             "lr": (self.lr is None or 0 <= self.lr < math.inf, "a number >= 0"),
@@ -113,14 +113,15 @@ class TrainConfig:
             "label_smoothing": (0 <= self.label_smoothing < 1, "in [0, 1)"),
             "sample_prob": (0 <= self.sample_prob <= 1, "in [0, 1]"),
             "text_lr": (0 <= self.text_lr < math.inf, "a number >= 0"),
-            "warmup": (self.warmup >= 0, "at least 0"),
-            "workers": (self.workers >= 0, "at least 0"),
-        })
+        }
         for name, (ok, what) in rules.items():
             if not ok:
                 raise ConfigError(f"--{name.replace('_', '-')} must be {what}, not {value(self, name)!r}")
         if self.resume and self.overwrite:
             raise ConfigError("--resume continues the run in --out, --overwrite replaces it: pass one of them")
         if not is_shards(self.features) and (self.manifest is None or self.val_features or self.vocabulary):
+            if self.features and not Path(self.features).exists():  # (a typo, not a store where shards belong)
+                raise ConfigError(f"{self.features}: no such file or folder (--features: a feature store, or "
+                                  "TFRecord shards)")
             raise ConfigError("--val-features, --vocabulary and leaving out --manifest need --features to name "
                               "TFRecord shards (a .tfrecord file, a glob or a folder of them)")

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .device import pick_device
 from .errors import UserError
-from .fileio import atomic_write_bytes, make_dirs, output_error
+from .fileio import atomic_write_bytes, make_dirs, output_error, removed_if_failed
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError
 
@@ -113,7 +113,10 @@ def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | No
     if cfg.features is None:
         if cfg.modalities:
             raise DataError("--modalities needs --features (the store holding them)")
-        if not (cfg.text and has_text(entries)):
+        if not cfg.text:  # (whether or not the manifest has text: --no-text is what leaves nothing)
+            raise DataError("--no-text without --features leaves nothing to learn from: pass --features (a store) "
+                            "or drop --no-text to train on the manifest's text")
+        if not has_text(entries):
             raise DataError(f"{cfg.manifest}: no text (title, asr, ocr) to train on without --features")
         if any(e.get("captions") for e in entries):
             warnings.warn("no --features: captions need video, so only tags are learnt (from the text)")
@@ -325,6 +328,13 @@ def build(cfg: TrainConfig) -> Run:
     has_caps = any(e.get("captions") for e in splits["train"])
     has_tags = bool(labels.names)
     groups = kinds(labels.names)
+    if not modalities:  # settings about the video that a text-only model has no use for: said, not silent
+        if cfg.model.text_fusion == "guided":
+            log("warning: --text-fusion guided is ignored: a text-only model (no --features) has no video steps for "
+                "the text to attend over, so its text vector is classified alone")
+        if cfg.model.tag_head in ("nextvlad", "attention"):
+            log(f"warning: --tag-head {cfg.model.tag_head} pools video steps, and a text-only model (no --features) has "
+                "none: only its classifier runs, on the text vector")
     recipe = RECIPES["captions" if has_caps else "levels" if groups else "tags"]
     cfg = options.replace(cfg, **{k: v for k, v in recipe.items() if options.value(cfg, k) is None})
     metric = cfg.metric if cfg.metric != "auto" else (
@@ -372,9 +382,13 @@ def build(cfg: TrainConfig) -> Run:
     log(f"train {len(train_ds) if streaming else len(train_ds.entries)} videos ({len(train_ds)} items, "
         f"{len(sampler)} steps an epoch) / val "
         f"{len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
-        + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens ({mcfg.text_fusion} fusion), " if text_vocab else "")
+        + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens "
+           f"({mcfg.text_fusion + ' fusion' if modalities else 'text alone'}), " if text_vocab else "")
         + f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, "
         f"{device}")
+    if not len(val_ds):
+        log("note: no validation videos (no val split, and too few training videos to hold one out): early "
+            "stopping and best.pt use the training loss")
     return Run(cfg, device, ddp, log, model, net, vocab, labels, groups, metric, has_caps, text_extra, meta,
                train_ds, val_ds, val_loader, sampler, epoch_batches, optim, sched, stopper, start_epoch, history)
 
@@ -411,7 +425,8 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
 
 def train(cfg: TrainConfig) -> dict:
     """Train until `epochs` or early stopping; returns the best validation metrics."""
-    run = build(cfg)
+    with removed_if_failed(cfg.out):  # (build makes --out before reading the data: a refusal leaves none)
+        run = build(cfg)
     cfg, model, log, out = run.cfg, run.model, run.log, Path(cfg.out)
     best_metrics: dict = {}
     for epoch in range(run.start_epoch, cfg.epochs + 1):
@@ -435,10 +450,11 @@ def train(cfg: TrainConfig) -> dict:
         improved = run.stopper.step(val.get(run.metric, -row["train_loss"]))
         if improved:
             best_metrics = row
-        log(f"epoch {epoch}: loss {row['train_loss']:.3f}, " + ", ".join(
-            f"{k} {v:.3f}" for k, v in row.items() if k in ("CIDEr", "tag_acc", "gap", "tag_f1", "level1_acc",
-                                                            "level2_acc", "lic_score"))
-            + f", {row['samples_per_s']:.0f} samples/s" + (" *best*" if improved else ""))
+        # 4 significant digits: a converged tag loss (0.007 on YouTube-8M, less on small data) reads 0.000 at :.3f
+        log(", ".join([f"epoch {epoch}: loss {row['train_loss']:.4g}",
+                       *(f"{k} {v:.3f}" for k, v in row.items() if k in ("CIDEr", "tag_acc", "gap", "tag_f1",
+                                                                         "level1_acc", "level2_acc", "lic_score")),
+                       f"{row['samples_per_s']:.0f} samples/s"]) + (" *best*" if improved else ""))
         if run.ddp.main:
             if improved:
                 save_checkpoint(out / "best.pt", model, run.vocab, run.labels, run.meta, epoch, row, run.text_extra,
@@ -449,8 +465,9 @@ def train(cfg: TrainConfig) -> dict:
                             has_captions=run.has_captions)
             write_curves(run.history, out)
         if run.stopper.stop:
-            log(f"early stopping: no improvement in {run.metric} for {cfg.patience} validation checks "
-                f"(best {run.stopper.best:.3f})")
+            on_loss = run.metric not in val  # (the stopper was fed -loss: shown as the loss)
+            log(f"early stopping: no improvement in {'training loss' if on_loss else run.metric} for {cfg.patience} "
+                f"checks (best {-run.stopper.best if on_loss else run.stopper.best:.4g})")
             break
         if cfg.stop_after is not None and epoch >= cfg.stop_after:
             break

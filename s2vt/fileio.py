@@ -5,6 +5,7 @@ raises `OutputError`, a user error: the command line tools print it in one line 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -19,6 +20,36 @@ class OutputError(UserError):
 def output_error(path: str | os.PathLike, e: OSError) -> OutputError:
     """One line naming the output and the system's reason (e.g. 'No space left on device')."""
     return OutputError(f"cannot write {os.fsdecode(path)!s}: {e.strerror or type(e).__name__}")
+
+
+def refuse_existing(paths, force: bool) -> None:
+    """OutputError for a file the user named as an output that already exists, unless `force`:
+    a command never silently replaces a result the user may still want (`--force` to allow it)."""
+    for path in paths:
+        if path and not force and Path(path).exists():
+            raise OutputError(f"{os.fsdecode(path)} already exists: pass --force to replace it")
+
+
+@contextlib.contextmanager
+def removed_if_failed(folder: str | os.PathLike):
+    """Run the block; if it raises, remove `folder` and the parents it had to create, provided they
+    are still empty: a run refused after making its output folder leaves nothing behind (a folder
+    that existed before, or one holding anything, is kept)."""
+    folder = Path(folder).absolute()
+    new = []  # the folders that do not exist yet, deepest first
+    for f in (folder, *folder.parents):
+        if f.exists():
+            break
+        new.append(f)
+    try:
+        yield
+    except BaseException:
+        for f in new:
+            try:
+                f.rmdir()  # (only an empty folder: never anything written)
+            except OSError:
+                break
+        raise
 
 
 def make_dirs(folder: str | os.PathLike) -> Path:

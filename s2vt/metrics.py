@@ -30,8 +30,11 @@ def java_available() -> bool:
     return shutil.which("java") is not None
 
 
-def score_tokenized(gts: dict[str, list[str]], res: dict[str, list[str]], meteor: bool = True) -> dict:
-    """pycocoevalcap's scorers on already tokenised refs `gts` and single predictions `res`."""
+def score_tokenized(gts: dict[str, list[str]], res: dict[str, list[str]], meteor: bool = True,
+                    per_video: dict | None = None) -> dict:
+    """pycocoevalcap's scorers on already tokenised refs `gts` and single predictions `res`;
+    `per_video`, when given, is filled with each video's CIDEr-D (the same computation's, whose
+    mean is the corpus score: the report reuses it instead of scoring again)."""
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.rouge.rouge import Rouge
@@ -49,7 +52,10 @@ def score_tokenized(gts: dict[str, list[str]], res: dict[str, list[str]], meteor
     elif meteor:
         warnings.warn("METEOR needs Java on PATH; reported as null")
     out["ROUGE-L"] = float(Rouge().compute_score(gts, res)[0])
-    out["CIDEr"] = float(Cider().compute_score(gts, res)[0])
+    corpus, scores = Cider().compute_score(gts, res)
+    out["CIDEr"] = float(corpus)
+    if per_video is not None:  # (Cider scores the videos in gts' order)
+        per_video.update(zip(gts, map(float, scores)))
     return {k: out[k] for k in CAPTION_KEYS}
 
 
@@ -70,12 +76,14 @@ def meteor_score(gts: dict[str, list[str]], res: dict[str, list[str]]) -> float 
             m.lock.release()
 
 
-def caption_scores(refs: dict[str, list[str]], preds: dict[str, str], meteor: bool = True) -> dict:
-    """BLEU-1..4, METEOR (None without Java), ROUGE-L, CIDEr-D of `preds` against `refs`."""
+def caption_scores(refs: dict[str, list[str]], preds: dict[str, str], meteor: bool = True,
+                   per_video: dict | None = None) -> dict:
+    """BLEU-1..4, METEOR (None without Java), ROUGE-L, CIDEr-D of `preds` against `refs`
+    (`per_video`: filled with each video's CIDEr-D, see `score_tokenized`)."""
     ids = sorted(preds)
     gts = tokenized({i: refs[i] for i in ids})
     res = {i: [" ".join(tokenize(preds[i]))] for i in ids}
-    return score_tokenized(gts, res, meteor)
+    return score_tokenized(gts, res, meteor, per_video)
 
 
 def cider(refs: dict[str, list[str]], preds: dict[str, str]) -> float:

@@ -34,9 +34,9 @@ class ModelConfig:
     modalities: dict[str, int] = derived(default_factory=dict)   # name -> feature dim
     vocab_size: int = derived(0)
     num_tags: int = derived(0)
-    hidden: int | None = setting(None, "(default: the recipe for the data)")
-    embed: int = setting(512)
-    enc_len: int = setting(20, "encoder steps the frames are resampled to")
+    hidden: int | None = setting(None, "(default: the recipe for the data)", minimum=1)
+    embed: int = setting(512, minimum=1)
+    enc_len: int = setting(20, "encoder steps the frames are resampled to", minimum=1)
     fusion: str = setting("concat", choices=FUSIONS)
     # 0.5 + smoothing 0.1: val CIDEr-D 0.509, test 0.481 vs 0.500 / 0.457 with 0.3 + 0 (MLDS split)
     dropout: float = setting(0.5)
@@ -46,7 +46,7 @@ class ModelConfig:
     context: bool = setting(True, "decoding steps feed LSTM1 the mean video feature (--no-context: zeros, the "
                                   "original S2VT)")
     text_vocab: int = derived(0)         # text tokens (0: no text branch)
-    text_embed: int = setting(256, "token embedding size")
+    text_embed: int = setting(256, "token embedding size", minimum=1)
     text_fusion: str = setting("late", "late: text vector beside the pooled video vector; guided: the text attends "
                                        "over the video", ("late", "guided"))
     # MLDS split, epoch 2: val CIDEr-D 0.638 greedy vs 0.501 without, distinct captions 41 vs 19 of 80

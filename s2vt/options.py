@@ -1,6 +1,7 @@
 """Command-line options generated from a settings dataclass, so that each setting is declared once:
-its field's default, `metadata["help"]` and `metadata["choices"]` (the allowed values, which the
-dataclass checks with `check_choices`: a wrong one is one line, exit 2, not argparse's usage block).
+its field's default, `metadata["help"]`, `metadata["choices"]` (the allowed values) and
+`metadata["minimum"]` (the least number allowed), which the dataclass checks with `check_choices`:
+a wrong value is one line, exit 2, not argparse's usage block, for every command generated this way.
 
 A field whose type is a dataclass (TrainConfig.model: the ModelConfig) contributes its own settings
 under their own names (`--hidden`, not `--model-hidden`); a field marked `derived()` is filled from
@@ -20,9 +21,11 @@ import typing
 from .errors import SettingError
 
 
-def setting(default=dataclasses.MISSING, help: str | None = "", choices=None) -> dataclasses.Field:
-    """A dataclass field with its command-line help (None: a hidden option) and allowed values."""
-    metadata = {"help": help, **({"choices": tuple(choices)} if choices is not None else {})}
+def setting(default=dataclasses.MISSING, help: str | None = "", choices=None, minimum=None) -> dataclasses.Field:
+    """A dataclass field with its command-line help (None: a hidden option), allowed values and, for
+    a number, its least allowed value (None allowed where the default is None)."""
+    metadata = {"help": help, **({"choices": tuple(choices)} if choices is not None else {}),
+                **({"minimum": minimum} if minimum is not None else {})}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -131,15 +134,24 @@ def add_options(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> 
         p.add_argument(flag(f.name), **kw)
 
 
+def at_least(name: str, value, minimum) -> None:
+    """SettingError unless `value` is a number >= `minimum` (NaN is refused too): the one check of
+    a numeric option's lower bound, for the generated options and hand-written ones alike."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= minimum:
+        raise SettingError(f"{name} must be at least {minimum}, not {value!r}")
+
+
 def check_choices(config) -> None:
-    """SettingError naming the option and its allowed values for a field outside its choices (a
-    field whose default is None may also be None; a mapping's values are checked one by one; a
-    nested settings dataclass is checked too)."""
+    """SettingError naming the option and its allowed values for a field outside its choices or
+    below its minimum (a field whose default is None may also be None; a mapping's values are
+    checked one by one; a nested settings dataclass is checked too)."""
     for f in dataclasses.fields(config):
         held = getattr(config, f.name)
         if dataclasses.is_dataclass(held):
             check_choices(held)
             continue
+        if "minimum" in f.metadata and not (held is None and f.default is None):
+            at_least(flag(f.name), held, f.metadata["minimum"])
         for v in held.values() if isinstance(held, dict) else [held]:
             if "choices" in f.metadata and v not in f.metadata["choices"] and not (v is None and f.default is None):
                 raise SettingError(f"{flag(f.name)} must be {one_of(f.metadata['choices'])}, not {v!r}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -11,8 +12,9 @@ import numpy as np
 import torch
 
 from .device import pick_device
-from .errors import SettingError
-from .fileio import OutputError, atomic_write_json, make_dirs
+from .errors import UserError
+from .fileio import OutputError, atomic_write_json, make_dirs, refuse_existing
+from .options import at_least
 from .store import META_KEYS, FeatureStore, StoreError
 
 from .checkpoint import (CheckpointError, has_captions, load_checkpoint, model_from_checkpoint, read_checkpoint,
@@ -30,8 +32,7 @@ from .vocab import Vocab
 def check_settings(beam: int, tags: int = 0, batch_size: int = 1) -> None:
     """Refuse a beam, tag count or batch size out of range (SettingError: one line)."""
     for name, value, least in (("--beam", beam, 1), ("--tags", tags, 0), ("--batch-size", batch_size, 1)):
-        if value < least:
-            raise SettingError(f"{name} must be at least {least}, not {value}")
+        at_least(name, value, least)
 
 
 @torch.no_grad()
@@ -154,11 +155,48 @@ def with_features(entries: list[dict], store: FeatureStore, modalities: list[str
     return kept
 
 
+class MismatchError(UserError):
+    """A checkpoint and a manifest split that share nothing to score (disjoint tags, no text for a
+    text model): evaluating would print all-zero metrics; one line for the user instead."""
+
+
+def check_fit(checkpoint: str, manifest: str, split: str, entries: list[dict], names: list[str],
+              modalities: list[str], reads_text: bool) -> None:
+    """Refuse a split the model cannot be scored on (MismatchError), warn (one stderr line) when
+    only part of it fits: tags the model never learnt, text a text-reading model would miss."""
+    from .text import has_text
+
+    if reads_text and not has_text(entries):
+        if not modalities:
+            raise MismatchError(f"{checkpoint} reads only text (title, asr, ocr), and none of the {split} videos "
+                                f"in {manifest} has any")
+        print(f"warning: {checkpoint} reads text too, and none of the {split} videos in {manifest} has any: "
+              "predicted from the video alone", file=sys.stderr)
+    gold = {t for e in entries for t in e.get("tags", [])}
+    if not (names and gold):
+        return
+    known = set(names)
+    missing = sorted(gold - known)
+    if len(missing) == len(gold):
+        hint = ""
+        if all(re.fullmatch(r"label\d+", n) for n in names) and not all(re.fullmatch(r"label\d+", t) for t in gold):
+            hint = "; was it trained from YouTube-8M shards without --vocabulary (its tags are label<id>)?"
+        raise MismatchError(f"none of the checkpoint's {len(known)} tags is in the {split} split of {manifest} "
+                            f"({len(gold)} distinct tags, e.g. {', '.join(missing[:3])}; the checkpoint's: "
+                            f"{', '.join(names[:3])}){hint}")
+    if missing:
+        print(f"warning: {len(missing)} of the {len(gold)} distinct tags in the {split} split of {manifest} are not "
+              f"among the checkpoint's {len(known)} (first: {', '.join(missing[:3])}): they count as misses",
+              file=sys.stderr)
+
+
 def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = "test", beam: int = 5,
              out: str | None = None, batch_size: int = 64, device: str = "cpu", skip_missing: bool = False,
-             html: str | None = None) -> dict:
+             html: str | None = None, force: bool = True) -> dict:
     """Decode a split, write predictions and `metrics_<split>.json` beside them, return the metrics;
-    `html`: also a browsable report there (`s2vt.report`).
+    `html`: also a browsable report there (`s2vt.report`). `force` False: an existing `out` or
+    `html` file is refused (`s2vt evaluate` without --force); the default predictions file beside
+    the checkpoint and the metrics file are always rewritten.
 
     A video without some (or all) feature files is still predicted (see `GapStore`) and counted
     in a warning; `skip_missing` leaves such videos out instead.
@@ -174,6 +212,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     # never write over what this command reads: the checkpoint, the manifest, the store
     refuse_inputs([out_path, metrics_path, *([html] if html else [])], [checkpoint, manifest],
                   folders=[f for f in [features] if f])
+    refuse_existing([out, html], force)  # (after refuse_inputs: writing over an input is refused even so)
     model, vocab, labels, ckpt = load_checkpoint(checkpoint, dev)
     with_captions = has_captions(ckpt)
     modalities = sorted(model.cfg.modalities)
@@ -190,6 +229,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
         raise StoreError(f"{manifest}: no videos in split {split!r}")
     if store is not None:
         entries = with_features(entries, store, modalities, skip_missing, split)
+    check_fit(checkpoint, manifest, split, entries, labels.names, modalities, text_vocab_of(ckpt) is not None)
     make_dirs(out_path.parent)  # an impossible output folder fails now, not after decoding
     ds = VideoDataset(entries, store, modalities, vocab, None, text_vocab=text_vocab_of(ckpt))
     loader = batches(ds, batch_size)
@@ -209,8 +249,9 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
             all_probs.append(probs)
     metrics: dict = {"split": split, "videos": len(entries), "beam": beam}
     refs = {e["video_id"]: e["captions"] for e in entries if e.get("captions")}
+    per_video: dict[str, float] = {}  # each video's CIDEr-D, for the report
     if refs and with_captions:
-        metrics.update(caption_scores(refs, {v: preds[v]["caption"] for v in refs}))
+        metrics.update(caption_scores(refs, {v: preds[v]["caption"] for v in refs}, per_video=per_video))
     tagged = [e for e in entries if e.get("tags")]
     if all_probs and tagged:
         probs = np.concatenate(all_probs)
@@ -229,11 +270,9 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     atomic_write_json(out_path, list(preds.values()))
     atomic_write_json(metrics_path, metrics)
     if html:
-        from .metrics import cider_per_video
         from .report import write_report
 
-        scores = cider_per_video(refs, {v: preds[v]["caption"] for v in refs}) if refs and with_captions else {}
-        write_report(html, entries, preds, scores, metrics)
+        write_report(html, entries, preds, per_video, metrics)
     return metrics
 
 
@@ -328,12 +367,13 @@ class Captioner:
 
 
 def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, device: str = "cpu",
-                  weights_dir: str | None = None, precision: str | None = None):
+                  weights_dir: str | None = None, precision: str | None = None, captioner: Captioner | None = None):
     """Yield, per video file, {"video", "caption", "tags", "seconds"} or {"video", "error"};
-    `seconds` is each video's wall time (the first one's includes waiting for the backbones)."""
+    `seconds` is each video's wall time (the first one's includes waiting for the backbones).
+    `captioner`: one already loaded (the others' arguments are then unused)."""
     from extract.ffmpeg import MediaError
 
-    captioner = Captioner(checkpoint, beam, tags, device, weights_dir, precision)
+    captioner = captioner or Captioner(checkpoint, beam, tags, device, weights_dir, precision)
     for path in videos:
         try:
             yield captioner.caption(path)
@@ -352,7 +392,10 @@ def caption_videos(videos: list[str], checkpoint: str, beam: int = 5, tags: int 
     # raised in the backbone build threads) are silenced while the videos run
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for r in caption_files(videos, checkpoint, beam, tags, device, weights_dir, precision):
+        captioner = Captioner(checkpoint, beam, tags, device, weights_dir, precision)
+        # never "v.mp4: " with nothing after it: say why there is no caption
+        blank = "(empty caption)" if captioner.has_captions else "(no caption: the model writes tags only)"
+        for r in caption_files(videos, checkpoint, beam, tags, device, weights_dir, precision, captioner):
             if "error" in r:
                 print(f"error: {r['error']}", file=sys.stderr)
                 failed += 1
@@ -360,7 +403,7 @@ def caption_videos(videos: list[str], checkpoint: str, beam: int = 5, tags: int 
                 print(json.dumps(r, ensure_ascii=False), flush=True)
             else:
                 tag_text = ", ".join(f"{t['tag']} ({t['p']:.2f})" for t in r["tags"])
-                print(f"{r['video']}: {r['caption']}" + (f"\n  tags: {tag_text}" if tag_text else ""), flush=True)
+                print(f"{r['video']}: {r['caption'] or blank}" + (f"\n  tags: {tag_text}" if tag_text else ""), flush=True)
     return 2 if failed else 0
 
 

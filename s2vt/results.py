@@ -83,10 +83,14 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
     path = Path(path)
     if path.suffix == ".jsonl":
         try:
-            return {e["video_id"]: e["captions"] for e in read_manifest(path)
+            refs = {e["video_id"]: e["captions"] for e in read_manifest(path)
                     if e.get("captions") and (split is None or e.get("split", "train") == split)}
         except ManifestError as e:
             raise ResultsError(str(e)) from None
+        if not refs:  # (else match_ids would blame the ids and advise --split)
+            raise ResultsError(f"{path}: no reference captions" + (f" in split {split!r}" if split else "")
+                               + ": nothing to score captions against")
+        return refs
     if split is not None:
         raise ResultsError(f"{path}: --split needs a manifest (.jsonl) as the references")
     data = _load_json(path)

@@ -108,6 +108,8 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
 
     @app.post("/api/caption")
     async def caption(request: Request, thumbs: int = 0):
+        if thumbs < 0:  # (refused before the upload is read: the answer would not depend on it)
+            return error(400, f"thumbs must be at least 0, not {thumbs}")
         if state["active"] >= workers + queue:
             wait = math.ceil(state["seconds"] * (state["active"] + 1) / workers)
             return error(503, f"busy: {state['active']} videos are being captioned or waiting; retry later",

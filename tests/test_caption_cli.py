@@ -171,3 +171,17 @@ def test_evaluate_html_report(trained, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     page = report.read_text()
     assert page.count("<tr><td>") == 4 and page.count("data:image/jpeg;base64,") >= 4
+
+
+def test_tag_only_model_says_it_writes_no_caption(trained, tmp_path):
+    rows = [json.loads(line) for line in (trained / "manifest.jsonl").read_text().splitlines()]
+    manifest = tmp_path / "tags.jsonl"  # the same videos, tags only
+    manifest.write_text("".join(json.dumps({**{k: v for k, v in r.items() if k != "captions"},
+                                            "path": str(trained / r["path"])}) + "\n" for r in rows))
+    proc = run_cli("train.py", "--manifest", str(manifest), "--features", str(trained / "features"), "--out",
+                   str(tmp_path / "run"), "--epochs", "1", "--hidden", "16", "--batch-size", "4", "--quiet")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    video = str(trained / "videos" / "v00.mp4")
+    proc = run_cli("caption.py", video, "--checkpoint", str(tmp_path / "run" / "best.pt"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[0] == f"{video}: (no caption: the model writes tags only)"

@@ -53,3 +53,38 @@ def test_hostile_id_refused(tmp_path):
     preds.write_text(json.dumps({"../../x": "a caption"}))
     proc = run_cli("-m", "s2vt.cli", "export", str(preds), "--format", "coco", "--out", str(tmp_path / "b.zip"))
     assert proc.returncode == 2 and "invalid id" in proc.stderr and not (tmp_path / "b.zip").exists()
+
+
+def lic_manifest(path):
+    from s2vt.manifest import write_manifest
+    write_manifest([{"video_id": v, "split": s, "tags": ["level1:体育"]}
+                    for v, s in (("1", "train"), ("2", "val"), ("3", "test"), ("4", "test"))], path)
+    return path
+
+
+def test_lic2022_export_writes_only_the_predicted_split(tmp_path, capsys):
+    from s2vt.cli import main
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps([{"video_id": "3", "caption": "", "tags": ["level1:体育"]}]))
+    manifest = lic_manifest(tmp_path / "m.jsonl")
+    assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
+                 "--out", str(tmp_path / "a.zip")]) == 0
+    _, text = unzip(tmp_path / "a.zip")
+    assert [json.loads(line)["@id"] for line in text.splitlines()] == ["3", "4"]  # test only, manifest order
+    assert capsys.readouterr().err.strip() == f"wrote {tmp_path / 'a.zip'}: 2 videos (split test of {manifest}, 1 predicted)"
+    assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest), "--split", "val",
+                 "--out", str(tmp_path / "v.zip")]) == 0
+    assert [json.loads(line)["@id"] for line in unzip(tmp_path / "v.zip")[1].splitlines()] == ["2"]
+
+
+def test_export_refuses_to_overwrite_without_force(tmp_path, capsys):
+    from s2vt.cli import main
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps(PREDS_JSON := {k: v["caption"] for k, v in PREDS.items()}))
+    out = tmp_path / "a.zip"
+    out.write_bytes(b"an earlier submission")
+    assert main(["export", str(preds), "--format", "coco", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {out} already exists: pass --force to replace it"
+    assert out.read_bytes() == b"an earlier submission"
+    assert main(["export", str(preds), "--format", "coco", "--out", str(out), "--force"]) == 0
+    assert {r["image_id"]: r["caption"] for r in json.loads(unzip(out)[1])} == PREDS_JSON

@@ -80,3 +80,25 @@ def test_extract_options_are_the_config_fields(tmp_path, capsys):
     assert capsys.readouterr().err == "error: --precision must be auto, fp32, bf16 or int8, not 'fp64'\n"
     with pytest.raises(SettingError, match="--precision must be"):  # a checkpoint's per-modality record too
         ExtractConfig(modalities=("c3d",), precision={"c3d": "fp16"})
+
+
+def test_setting_minimum_is_checked_in_one_place():
+    import dataclasses as dc
+
+    from s2vt.errors import SettingError
+    from s2vt.options import check_choices, setting
+
+    @dc.dataclass
+    class Opts:
+        workers: int = setting(4, "threads", minimum=0)
+        limit: int | None = setting(None, "cap", minimum=1)
+
+        def __post_init__(self):
+            check_choices(self)
+
+    assert Opts(0).workers == 0 and Opts(limit=None).limit is None
+    for kwargs, message in (({"workers": -2}, "--workers must be at least 0, not -2"),
+                            ({"limit": 0}, "--limit must be at least 1, not 0")):
+        with pytest.raises(SettingError) as e:
+            Opts(**kwargs)
+        assert str(e.value) == message

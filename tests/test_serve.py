@@ -194,3 +194,10 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path):
                            *(["--checkpoint", str(tmp_path / "none.pt")] if "--checkpoint" not in args else []), *args)
             assert proc.returncode == 2 and message in proc.stderr, proc.stderr
             assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_negative_thumbs_is_400(captioner, trained, tmp_path):
+    app = create_app(captioner, upload_dir=str(tmp_path))
+    r, = call(app, ("POST", "/api/caption?thumbs=-5", video_form(trained / "videos" / "v00.mp4")))
+    assert r.status_code == 400 and r.json()["error"] == "thumbs must be at least 0, not -5"
+    assert list(tmp_path.iterdir()) == []  # refused before any upload was stored

@@ -101,7 +101,7 @@ def test_evaluate_predicts_videos_without_features(trained, tmp_path, capsys):
     preds = {p["video_id"]: p for p in json.loads((tmp_path / "p.json").read_text())}
     assert sorted(preds) == ["syn00001", "syn00008", "syn00015", "syn00022"]
     assert all(p["caption"] and p["tags"] for p in preds.values())
-    code, _, err = s2vt(capsys, *args, "--skip-missing")
+    code, _, err = s2vt(capsys, *args, "--skip-missing", "--force")  # (p.json exists: replaced)
     assert code == 0 and len(err) == 1 and "left out" in err[0]
     assert sorted(p["video_id"] for p in json.loads((tmp_path / "p.json").read_text())) == ["syn00015", "syn00022"]
 

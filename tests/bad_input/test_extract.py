@@ -207,3 +207,21 @@ def test_rerun_at_another_dtype_refuses_a_mixed_store(tmp_path, videos, capsys):
     rc, err = extract(capsys, videos["short"], "--out", store, *VGGISH, "--dtype", "float32")
     assert rc == 2 and one_line_error(err) and "store was extracted with dtype='float16'" in err
     assert json.loads((store / "meta.json").read_text())["dtype"] == "float16"
+
+
+def test_out_of_range_workers_refused_and_no_out_left(videos, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "deep" / "store"
+    rc, err = extract(capsys, videos["mp4_aac"], "--out", out, "--workers", "-2", *VGGISH)
+    assert rc == 2 and err.strip() == "error: --workers must be at least 1, not -2"
+    rc, err = extract(capsys, videos["mp4_aac"], "--out", out, "--batch-size", "0", *VGGISH)
+    assert rc == 2 and err.strip() == "error: --batch-size must be at least 1, not 0"  # a setting's minimum
+    # refused after --out was made (here: the backbones cannot be built): the folders it made are gone
+    from s2vt.errors import SettingError
+
+    def no_backbones(cfg):
+        assert out.is_dir()  # (made before the backbones load, so the failure below is the late kind)
+        raise SettingError("no weights")
+    monkeypatch.setattr("extract.__main__.Extractor", no_backbones)
+    rc, err = extract(capsys, videos["mp4_aac"], "--out", out, *VGGISH)
+    assert rc == 2 and err.strip() == "error: no weights"
+    assert not (tmp_path / "deep").exists() and tmp_path.is_dir()

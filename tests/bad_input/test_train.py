@@ -1,5 +1,6 @@
 """Bad input to training and checkpoints: one line on stderr, exit 2, and nothing already trained is lost."""
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -199,3 +200,72 @@ def test_out_inside_the_feature_store_is_refused(store, capsys):
     code, err = s2vt(capsys, *train_args(store, store[1]))
     assert code == 2 and len(err) == 1 and "an input of this command" in err[0]
     assert not (store[1] / "best.pt").exists() and not (store[1] / "metrics.csv").exists()
+
+
+def test_features_path_that_does_not_exist(store, tmp_path, capsys):
+    code, err = s2vt(capsys, "train", "--features", tmp_path / "nope", "--out", tmp_path / "out")
+    assert code == 2 and err == [f"error: {tmp_path / 'nope'}: no such file or folder (--features: a feature store, "
+                                 "or TFRecord shards)"]
+    code, err = s2vt(capsys, "train", "--manifest", store[0], "--features", tmp_path / "nope", "--out",
+                     tmp_path / "out")
+    assert code == 2 and err == [f"error: {tmp_path / 'nope'}: feature store not found"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_unquoted_glob_says_quote_it(tmp_path, capsys):
+    shards = [tmp_path / f"train{i}.tfrecord" for i in range(3)]
+    for s in shards:
+        s.write_bytes(b"")
+    code, err = s2vt(capsys, "train", "--features", *shards, "--out", tmp_path / "out")
+    assert code == 2 and len(err) == 1
+    assert err[0].endswith(f"quote the pattern: --features '{tmp_path}/*.tfrecord'") and "3 files" in err[0]
+
+
+def test_no_text_without_features_says_so(store, tmp_path, capsys):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({**json.loads(line), "text": {"title": "a clip"}}) + "\n"
+                                for line in Path(store[0]).read_text().splitlines()))
+    code, err = s2vt(capsys, "train", "--manifest", manifest, "--no-text", "--out", tmp_path / "out", *TINY)
+    assert code == 2 and err == ["error: --no-text without --features leaves nothing to learn from: pass --features "
+                                 "(a store) or drop --no-text to train on the manifest's text"]
+
+
+def test_failed_run_leaves_no_out_folder(store, tmp_path, capsys):
+    out = tmp_path / "runs" / "new"
+    code, err = s2vt(capsys, *train_args(store, out, "--modalities", "c3d"))  # found after --out was made
+    assert code == 2 and "no features for c3d" in err[-1]
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "mine").mkdir()  # a folder that was there before is kept
+    code, _ = s2vt(capsys, *train_args(store, tmp_path / "mine", "--modalities", "c3d"))
+    assert code == 2 and (tmp_path / "mine").is_dir()
+
+
+def test_setting_minimum_is_one_line(store, tmp_path, capsys):
+    code, err = s2vt(capsys, *train_args(store, tmp_path / "out", "--workers", "-1"))
+    assert code == 2 and err == ["error: --workers must be at least 0, not -1"]
+
+
+def test_no_validation_split_is_explained(store, tmp_path, capsys):
+    manifest = tmp_path / "one.jsonl"  # one training video: none can be held out for validation
+    manifest.write_text(Path(store[0]).read_text().splitlines()[2] + "\n")
+    code, err = s2vt(capsys, "train", "--manifest", manifest, "--features", store[1], "--out", tmp_path / "out",
+                     *TINY, "--epochs", "2")
+    assert code == 0
+    assert any(line.startswith("note: no validation videos") and "training loss" in line for line in err)
+    epochs = [line for line in err if line.startswith("epoch ")]
+    assert len(epochs) == 2 and all(", ," not in line for line in epochs)
+    assert re.fullmatch(r"epoch 1: loss [0-9.e+-]+, \d+ samples/s \*best\*", epochs[0])
+    rows = (tmp_path / "out" / "metrics.csv").read_text().splitlines()
+    loss = float(rows[1].split(",")[rows[0].split(",").index("train_loss")])
+    assert epochs[0].startswith(f"epoch 1: loss {loss:.4g}, ")  # 4 significant digits (a 0.007 loss is not 0.000)
+
+
+def test_video_settings_on_a_text_only_model_are_said_ignored(store, tmp_path, capsys):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({**json.loads(line), "text": {"title": f"clip {i % 3}"}}) + "\n"
+                                for i, line in enumerate(Path(store[0]).read_text().splitlines())))
+    code, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "out", *TINY, "--text-min-count",
+                     "1", "--text-fusion", "guided", "--tag-head", "nextvlad")
+    assert code == 0
+    assert any(line.startswith("warning: --text-fusion guided is ignored: a text-only model") for line in err)
+    assert any(line.startswith("warning: --tag-head nextvlad pools video steps") for line in err)

@@ -1,0 +1,84 @@
+"""Bad input to `s2vt evaluate`, `score` and their outputs: one line and exit 2 where nothing can be
+scored, a warning with the counts where part of it can, and no output replaced without --force."""
+import json
+from pathlib import Path
+
+import pytest
+
+from s2vt.predict import MismatchError, check_fit, evaluate
+
+from .test_train import run, s2vt, store  # noqa: F401  (the module's tiny store and one-epoch run)
+
+
+def relabelled(store, path: Path, rename) -> Path:
+    """The store's manifest with each test video's tags passed through `rename(index, tag)`."""
+    rows = [json.loads(line) for line in Path(store[0]).read_text().splitlines()]
+    tests = [r for r in rows if r["split"] == "test"]
+    for i, r in enumerate(tests):
+        r["tags"] = [rename(i, t) for t in r["tags"]]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_disjoint_tags_refused(store, run, tmp_path, capsys):  # noqa: F811
+    manifest = relabelled(store, tmp_path / "m.jsonl", lambda i, t: f"other_{t}")
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
+                     store[1], "--out", tmp_path / "p.json")
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"error: none of the checkpoint's 3 tags is in the test split of {manifest}")
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_partial_overlap_warns_with_counts(store, run, tmp_path, capsys):  # noqa: F811
+    manifest = relabelled(store, tmp_path / "m.jsonl", lambda i, t: t if i % 2 else f"other_{t}")
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
+                     store[1], "--out", tmp_path / "p.json", "--beam", "1")
+    assert code == 0
+    warning = [line for line in err if line.startswith("warning:") and "distinct tags" in line]
+    assert len(warning) == 1 and "not among the checkpoint's 3" in warning[0]
+    assert (tmp_path / "metrics_test.json").exists()
+
+
+def test_yt8m_label_ids_hint_vocabulary():
+    entries = [{"video_id": "a", "tags": ["Games"]}, {"video_id": "b", "tags": ["Car"]}]
+    with pytest.raises(MismatchError, match=r"none of the checkpoint's 3 tags .*trained from YouTube-8M shards "
+                                            r"without --vocabulary"):
+        check_fit("ckpt.pt", "m.jsonl", "test", entries, ["label0", "label1", "label2"], ["rgb"], False)
+
+
+def test_text_model_on_a_manifest_without_text():
+    entries = [{"video_id": "a", "tags": ["level1:x"]}]
+    with pytest.raises(MismatchError, match="reads only text .* none of the test videos in m.jsonl has any"):
+        check_fit("ckpt.pt", "m.jsonl", "test", entries, ["level1:x"], [], True)
+
+
+def test_out_and_html_not_replaced_without_force(store, run, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "p.json"
+    out.write_text("mine")
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--out", out,
+            "--beam", "1"]
+    code, err = s2vt(capsys, *args)
+    assert code == 2 and err == [f"error: {out} already exists: pass --force to replace it"] and out.read_text() == "mine"
+    code, _ = s2vt(capsys, *args, "--force")
+    assert code == 0 and json.loads(out.read_text())
+
+
+def test_html_report_scores_cider_once(store, run, tmp_path, monkeypatch):  # noqa: F811
+    from pycocoevalcap.cider.cider import Cider
+
+    calls = []
+    real = Cider.compute_score
+    monkeypatch.setattr(Cider, "compute_score", lambda self, *a: calls.append(1) or real(self, *a))
+    metrics = evaluate(str(run / "best.pt"), str(store[0]), str(store[1]), beam=1, out=str(tmp_path / "p.json"),
+                       html=str(tmp_path / "r.html"))
+    assert len(calls) == 1 and "CIDEr" in metrics and (tmp_path / "r.html").is_file()
+
+
+def test_score_on_a_split_without_captions_says_so(tmp_path, capsys):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"video_id": "a", "split": "test", "tags": ["x"]}) + "\n")
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({"a": "a caption"}))
+    code, err = s2vt(capsys, "score", manifest, preds, "--split", "test")
+    assert code == 2 and err == [f"error: {manifest}: no reference captions in split 'test': nothing to score "
+                                 "captions against"]
