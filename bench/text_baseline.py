@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from s2vt.manifest import read_manifest  # noqa: E402
-from s2vt.export import LEVEL1, LEVEL2, SEMANTIC  # noqa: E402
+from s2vt.formats import LEVEL1, LEVEL2, SEMANTIC  # noqa: E402
 from s2vt.levels import level_scores  # noqa: E402
 from s2vt.text import clean, fields  # noqa: E402
 
