@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from .errors import UserError
 from .store import FeatureStore
 
-from .export import SEMANTIC
+from .formats import SEMANTIC
 from .text import TextVocab, collate_text
 from .vocab import Vocab
 
