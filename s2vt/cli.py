@@ -39,11 +39,29 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_decode_arguments(p: argparse.ArgumentParser) -> None:
+    """--beam, --length-penalty, --anti-lm: generated from `DecodeConfig`, the same for caption,
+    evaluate and serve."""
+    from .decode import DecodeConfig
+    from .options import add_options
+
+    add_options(p, DecodeConfig)
+
+
+def decoding(args: argparse.Namespace):
+    """The DecodeConfig of parsed options (a value out of range: SettingError, one line)."""
+    import dataclasses
+
+    from .decode import DecodeConfig
+
+    return DecodeConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DecodeConfig)})
+
+
 def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("videos", nargs="+", metavar="VIDEO")
     p.add_argument("--checkpoint", default=None,
                    help="best.pt of a training run (default: $S2VT_CHECKPOINT, else checkpoints/s2vt.pt)")
-    p.add_argument("--beam", type=int, default=5, help="beam width (1 = greedy)")
+    add_decode_arguments(p)
     p.add_argument("--tags", type=int, default=3, help="how many top tags to show")
     p.add_argument("--json", action="store_true", help="one JSON object per video")
     p.add_argument("--weights-dir", default=None, help="folder with backbone weight files")
@@ -55,7 +73,7 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
 def run_caption(args: argparse.Namespace) -> int:
     from .predict import caption_videos, default_checkpoint
 
-    return caption_videos(args.videos, args.checkpoint or default_checkpoint(), args.beam, args.tags, args.json, args.device,
+    return caption_videos(args.videos, args.checkpoint or default_checkpoint(), decoding(args), args.tags, args.json, args.device,
                           args.weights_dir, args.precision)
 
 
@@ -64,7 +82,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--manifest", required=True)
     p.add_argument("--features", default=None, help="feature store (not needed by a text-only model)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--beam", type=int, default=5)
+    add_decode_arguments(p)
     p.add_argument("--batch-size", type=int, default=64, help="videos decoded together")
     p.add_argument("--out", default=None, help="predictions JSON (default: beside the checkpoint); "
                    "metrics_<split>.json is written beside it")
@@ -82,7 +100,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     from .predict import evaluate, format_table
 
-    metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, args.beam, args.out,
+    metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, decoding(args), args.out,
                        args.batch_size, args.device, args.skip_missing, args.html, args.force)
     print(json.dumps(metrics) if args.json else format_table(metrics))
     return 0
@@ -323,7 +341,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, help="videos captioned at once")
     p.add_argument("--queue", type=int, default=16, help="requests waiting beyond those (more: 503 + Retry-After)")
     p.add_argument("--max-upload-mb", type=float, default=200, help="larger uploads get 413")
-    p.add_argument("--beam", type=int, default=5, help="beam width (1 = greedy)")
+    add_decode_arguments(p)
     p.add_argument("--tags", type=int, default=3, help="how many top tags to answer")
     p.add_argument("--weights-dir", default=None, help="folder with backbone weight files")
     p.add_argument("--device", default="cpu")
@@ -334,7 +352,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from .serve import serve
 
     return serve(args.checkpoint or default_checkpoint(), args.host, args.port, args.workers, args.queue,
-                 args.max_upload_mb, args.beam, args.tags, args.device, args.weights_dir)
+                 args.max_upload_mb, decoding(args), args.tags, args.device, args.weights_dir)
 
 
 COMMANDS = {  # name -> (help, add_arguments, run)

@@ -132,12 +132,15 @@ class Fusion(nn.Module):
             getattr(self, f"std_{i}").copy_(stats[m][1])
 
     def forward(self, feats: dict[str, torch.Tensor], lengths: dict[str, torch.Tensor],
-                steps: int | None = None) -> torch.Tensor:
-        """[B, steps, H] fused features (steps: enc_len unless given)."""
+                steps: int | None = None, blank: bool = False) -> torch.Tensor:
+        """[B, steps, H] fused features (steps: enc_len unless given; `blank`: every frame the mean
+        training frame, i.e. zeros after normalisation, a video that shows nothing in particular)."""
         parts = []
         for i, m in enumerate(self.names):
             x = squash(feats[m]) if self.cfg.log_features else feats[m]
             x = (x - getattr(self, f"mean_{i}")) / getattr(self, f"std_{i}")
+            if blank:
+                x = torch.zeros_like(x)
             p = self.proj[m](resample(x, lengths[m], steps or self.cfg.enc_len))
             absent = (lengths[m] == 0)[:, None, None]
             parts.append(torch.where(absent, self.missing[m].expand_as(p), p))
@@ -179,8 +182,9 @@ class S2VT(nn.Module):
         self.wide = (TextLinear(cfg.text_vocab, cfg.num_tags)
                      if cfg.text_wide and self.text is not None and self.tag_head is not None else None)
 
-    def encode(self, feats, lengths):
-        """Encoding steps: LSTM1 reads fused features, LSTM2 reads [h1; <pad> embedding].
+    def encode(self, feats, lengths, blank: bool = False):
+        """Encoding steps: LSTM1 reads fused features, LSTM2 reads [h1; <pad> embedding]
+        (`blank`: of the mean video instead, for the anti-LM of `decode.beam_search`).
 
         Returns (encoder outputs of LSTM2 [B, L, H], (state1, state2, context [1, B, H][, steps [L, B, H]])):
         with `attention` the fused steps ride along in the states, batch in dim 1 as the decoders expect;
@@ -188,7 +192,7 @@ class S2VT(nn.Module):
         """
         if self.fusion is None:
             return None, None
-        x = self.fusion(feats, lengths)
+        x = self.fusion(feats, lengths, blank=blank)
         h1, s1 = self.lstm1(x)
         pad = self.embed.weight[self.cfg.pad_id].expand(x.shape[0], x.shape[1], -1)
         h2, s2 = self.lstm2(torch.cat([self.drop(h1), pad], -1))

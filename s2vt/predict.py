@@ -20,7 +20,7 @@ from .store import META_KEYS, FeatureStore, StoreError
 from .checkpoint import (CheckpointError, has_captions, load_checkpoint, model_from_checkpoint, read_checkpoint,
                          text_vocab_of)
 from .data import Labels, VideoDataset, batches, collate, to_device
-from .decode import decode
+from .decode import DecodeConfig, decode, decode_config
 from .levels import LEVEL_KEYS, kinds, level_prediction, level_scores, probabilities
 from .metrics import CAPTION_KEYS, GAP_TOP_K, TAG_KEYS, caption_scores, tag_scores
 from .model import S2VT
@@ -29,16 +29,18 @@ from .text import FIELDS
 from .vocab import Vocab
 
 
-def check_settings(beam: int, tags: int = 0, batch_size: int = 1) -> None:
+def check_settings(beam: DecodeConfig | int, tags: int = 0, batch_size: int = 1) -> None:
     """Refuse a beam, tag count or batch size out of range (SettingError: one line)."""
-    for name, value, least in (("--beam", beam, 1), ("--tags", tags, 0), ("--batch-size", batch_size, 1)):
+    decode_config(beam)  # (DecodeConfig checks its own fields)
+    for name, value, least in (("--tags", tags, 0), ("--batch-size", batch_size, 1)):
         at_least(name, value, least)
 
 
 @torch.no_grad()
-def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: int = 5, max_len: int = 28, text: dict | None = None,
-            names: list[str] | None = None, *, with_captions: bool):
-    """(captions, tag probabilities [B, C] or None) for one collated batch (`names`: the tag names,
+def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: DecodeConfig | int = 5, max_len: int = 28,
+            text: dict | None = None, names: list[str] | None = None, *, with_captions: bool):
+    """(captions, tag probabilities [B, C] or None) for one collated batch (`beam`: the decoding
+    settings, or a bare beam width with the other settings at their defaults; `names`: the tag names,
     whose kinds say how a LIC2022 head turns logits into probabilities; `with_captions`: the model was
     trained on captions, `checkpoint.has_captions`; else every caption is "")."""
     model.eval()
@@ -47,7 +49,10 @@ def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: int = 5, max_len: i
         enc_out, states = model.encode(feats, lengths)
     b = len(next(iter(feats.values()))) if feats else len(text["offsets"]) // len(FIELDS)
     if states is not None:
-        ids = decode(model, states, vocab.bos, vocab.eos, beam, max_len)
+        cfg = decode_config(beam)
+        # the anti-LM's "any video": the mean training frame at every step
+        lm_states = model.encode(feats, lengths, blank=True)[1] if cfg.anti_lm > 0 and cfg.beam > 1 else None
+        ids = decode(model, states, vocab.bos, vocab.eos, cfg, max_len, lm_states)
         captions = [vocab.decode(row) for row in ids.tolist()]
     else:
         captions = [""] * b
@@ -58,7 +63,7 @@ def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: int = 5, max_len: i
     return captions, probs.float().cpu().numpy()
 
 
-def answer(model: S2VT, vocab: Vocab, labels: Labels, feats: dict[str, np.ndarray], beam: int = 5,
+def answer(model: S2VT, vocab: Vocab, labels: Labels, feats: dict[str, np.ndarray], beam: DecodeConfig | int = 5,
            tags: int = 3, *, with_captions: bool) -> tuple[str, list[dict]]:
     """(caption, top `tags` tags) of one video's features ({modality: [T, D]}).
 
@@ -190,7 +195,8 @@ def check_fit(checkpoint: str, manifest: str, split: str, entries: list[dict], n
               file=sys.stderr)
 
 
-def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = "test", beam: int = 5,
+def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = "test",
+             beam: DecodeConfig | int = 5,
              out: str | None = None, batch_size: int = 64, device: str = "cpu", skip_missing: bool = False,
              html: str | None = None, force: bool = True) -> dict:
     """Decode a split, write predictions and `metrics_<split>.json` beside them, return the metrics;
@@ -247,7 +253,9 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
                 preds[vid]["top_tags"] = top_tags(probs[i], labels, GAP_TOP_K, digits=None)
         if probs is not None:
             all_probs.append(probs)
-    metrics: dict = {"split": split, "videos": len(entries), "beam": beam}
+    cfg = decode_config(beam)
+    metrics: dict = {"split": split, "videos": len(entries), "beam": cfg.beam,
+                     "length_penalty": cfg.length_penalty, "anti_lm": cfg.anti_lm}
     refs = {e["video_id"]: e["captions"] for e in entries if e.get("captions")}
     per_video: dict[str, float] = {}  # each video's CIDEr-D, for the report
     if refs and with_captions:
@@ -312,12 +320,13 @@ class Captioner:
     backbones build in threads while the first video decodes and the model loads.
     """
 
-    def __init__(self, checkpoint: str, beam: int = 5, tags: int = 3, device: str = "cpu",
+    def __init__(self, checkpoint: str, beam: DecodeConfig | int = 5, tags: int = 3, device: str = "cpu",
                  weights_dir: str | None = None, precision: str | None = None) -> None:
         from extract.pipeline import ExtractConfig, Extractor
 
         check_settings(beam, tags)
-        self.beam, self.tags, self.checkpoint, self.precision = beam, tags, checkpoint, precision
+        self.decoding = decode_config(beam)
+        self.beam, self.tags, self.checkpoint, self.precision = self.decoding.beam, tags, checkpoint, precision
         device = pick_device(device)
         self.ckpt = read_checkpoint(checkpoint, device)
         if not self.ckpt["config"]["modalities"]:
@@ -360,14 +369,15 @@ class Captioner:
             if problem:
                 raise CheckpointError(f"{self.checkpoint}: this machine cannot compute its features: {problem}")
             self.checked = True
-        caption, top = answer(self.model, self.vocab, self.labels, feats, self.beam, self.tags,
+        caption, top = answer(self.model, self.vocab, self.labels, feats, self.decoding, self.tags,
                               with_captions=self.has_captions)
         result = {"video": path, "caption": caption, "tags": top, "seconds": round(time.time() - t0, 3)}
         return (result, media) if with_media else result
 
 
-def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, device: str = "cpu",
-                  weights_dir: str | None = None, precision: str | None = None, captioner: Captioner | None = None):
+def caption_files(videos: list[str], checkpoint: str, beam: DecodeConfig | int = 5, tags: int = 3,
+                  device: str = "cpu", weights_dir: str | None = None, precision: str | None = None,
+                  captioner: Captioner | None = None):
     """Yield, per video file, {"video", "caption", "tags", "seconds"} or {"video", "error"};
     `seconds` is each video's wall time (the first one's includes waiting for the backbones).
     `captioner`: one already loaded (the others' arguments are then unused)."""
@@ -381,7 +391,7 @@ def caption_files(videos: list[str], checkpoint: str, beam: int = 5, tags: int =
             yield {"video": path, "error": str(e)}
 
 
-def caption_videos(videos: list[str], checkpoint: str, beam: int = 5, tags: int = 3, as_json: bool = False,
+def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int = 5, tags: int = 3, as_json: bool = False,
                    device: str = "cpu", weights_dir: str | None = None, precision: str | None = None) -> int:
     """Print captions and tags of video files (caption.py); a bad video prints one line on stderr
     and the rest go on. Returns 2 if any failed, else 0."""

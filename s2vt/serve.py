@@ -158,9 +158,10 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
 
 
 def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, queue: int = 16,
-          max_upload_mb: float = 200, beam: int = 5, tags: int = 3, device: str = "cpu",
+          max_upload_mb: float = 200, beam=5, tags: int = 3, device: str = "cpu",
           weights_dir: str | None = None) -> int:
-    """`s2vt serve`: load the captioner (backbones included) once, then serve until Ctrl-C."""
+    """`s2vt serve`: load the captioner (backbones included) once, then serve until Ctrl-C (`beam`: a
+    `DecodeConfig`, or a bare beam width)."""
     import warnings
 
     from .predict import Captioner

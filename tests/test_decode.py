@@ -1,8 +1,10 @@
 """Greedy and batched beam search."""
+import pytest
 import torch
 from torch import nn
 
-from s2vt.decode import _banned, beam_search, decode, greedy, map_states
+from s2vt.decode import DecodeConfig, _banned, beam_search, decode, greedy, map_states
+from s2vt.errors import SettingError
 from s2vt.model import ModelConfig, S2VT
 
 BOS, EOS = 1, 2
@@ -57,10 +59,10 @@ def test_beam_finds_better_than_greedy_path():
     states = video_states(3, same=True)  # batch of 3 identical videos
     g = greedy(model, states, BOS, EOS, 5)
     assert g[0].tolist()[:2] == [4, EOS]
-    best, scores = beam_search(model, states, BOS, EOS, beam=5, max_len=5, n_best=2)
+    best, scores = beam_search(model, states, BOS, EOS, beam=5, max_len=5, n_best=2, length_penalty=0.7)
     assert best[:, 0, :2].tolist() == [[5, EOS]] * 3
     assert best.shape[:2] == (3, 2) and torch.all(scores[:, 0] >= scores[:, 1])
-    assert decode(model, states, BOS, EOS, beam=5, max_len=5)[0, :2].tolist() == [5, EOS]
+    assert decode(model, states, BOS, EOS, DecodeConfig(beam=5, length_penalty=0.7), max_len=5)[0, :2].tolist() == [5, EOS]
 
 
 def test_never_unk_pad_or_bos():
@@ -148,3 +150,39 @@ def test_attention_decode_equals_teacher_forced_argmax():
     assert torch.equal(want[~ended], ids[~ended])
     b, _ = beam_search(model, states, BOS, EOS, beam=1, max_len=8)
     assert torch.equal(b[:, 0, :ids.shape[1]], ids)
+
+
+def test_anti_lm_zero_is_todays_beam_search_to_the_token():
+    model = random_model(3)
+    feats, lengths = {"a": torch.randn(16, 5, 8)}, {"a": torch.full((16,), 5)}
+    _, states = model.encode(feats, lengths)
+    _, blank = model.encode(feats, lengths, blank=True)
+    plain = beam_search(model, states, BOS, EOS, beam=5, max_len=12, length_penalty=0.7)[0][:, 0]
+    off = decode(model, states, BOS, EOS, DecodeConfig(beam=5, length_penalty=0.7, anti_lm=0.0), 12, lm_states=blank)
+    assert torch.equal(off, plain)
+    # and the anti-LM does act on the same model: some video's caption changes
+    on = decode(model, states, BOS, EOS, DecodeConfig(beam=5, length_penalty=0.7, anti_lm=0.9), 12, lm_states=blank)
+    assert not torch.equal(on, plain)
+
+
+def test_anti_lm_demotes_the_caption_any_video_gets():
+    # the video says 4 (0.55) a little more than 5 (0.45); the blank video says 4 almost always (0.9):
+    # 4 is the generic caption. Score of 4: log .55 - .3 log .9 = -0.57; of 5: log .45 - .3 log .1 = -0.11
+    logp = torch.full((2, 7, 7), -30.0)
+    for t, (p4, p5) in enumerate(((0.55, 0.45), (0.9, 0.1))):  # table 0: the video, 1: the blank video
+        logp[t, BOS, 4], logp[t, BOS, 5] = torch.tensor([p4, p5]).log()
+        logp[t, 4, EOS] = logp[t, 5, EOS] = 0.0
+    model = MarkovTables(logp)
+    states, blank = (torch.zeros(1, 3, 1),), (torch.ones(1, 3, 1),)
+    plain = decode(model, states, BOS, EOS, DecodeConfig(beam=3, anti_lm=0.0), 5, lm_states=blank)
+    mi = decode(model, states, BOS, EOS, DecodeConfig(beam=3, anti_lm=0.3), 5, lm_states=blank)
+    assert plain[:, 0].tolist() == [4, 4, 4]
+    assert mi[:, 0].tolist() == [5, 5, 5]
+    assert (mi[:, 1] == EOS).all()
+
+
+def test_decode_settings_out_of_range_are_one_line():
+    for kw, word in (({"beam": 0}, "--beam"), ({"anti_lm": 1.0}, "--anti-lm"), ({"anti_lm": -0.1}, "--anti-lm"),
+                     ({"length_penalty": -1.0}, "--length-penalty")):
+        with pytest.raises(SettingError, match=word):
+            DecodeConfig(**kw)
