@@ -6,6 +6,7 @@ One code path for CPU and GPU, and for every model exposing `step(words, states)
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 
@@ -35,8 +36,8 @@ class DecodeConfig:
             raise SettingError(f"--beam must be at least 1, not {self.beam}")
         if not 0 <= self.anti_lm < 1:  # at 1 the score no longer rewards fitting the video at all
             raise SettingError(f"--anti-lm must be in [0, 1), not {self.anti_lm}")
-        if self.length_penalty < 0:
-            raise SettingError(f"--length-penalty must be at least 0, not {self.length_penalty}")
+        if not 0 <= self.length_penalty < math.inf:  # (NaN fails the comparison too)
+            raise SettingError(f"--length-penalty must be a finite number >= 0, not {self.length_penalty}")
 
 
 def decode_config(settings: DecodeConfig | int) -> DecodeConfig:

@@ -26,6 +26,8 @@ def refuse_existing(paths, force: bool) -> None:
     """OutputError for a file the user named as an output that already exists, unless `force`:
     a command never silently replaces a result the user may still want (`--force` to allow it)."""
     for path in paths:
+        if path and Path(path).is_dir():
+            raise OutputError(f"{os.fsdecode(path)} is a folder: name a file to write")
         if path and not force and Path(path).exists():
             raise OutputError(f"{os.fsdecode(path)} already exists: pass --force to replace it")
 
@@ -65,6 +67,9 @@ def make_dirs(folder: str | os.PathLike) -> Path:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` via a temp file and os.replace; nothing partial is left on failure."""
     path = Path(path)
+    # the rename would swap a device, pipe or socket (e.g. /dev/null, run as root) for a plain file
+    if path.exists() and not path.is_file():
+        raise OutputError(f"cannot write {os.fsdecode(path)}: not a regular file")
     make_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:

@@ -215,6 +215,9 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     metrics_path = out_path.with_name(f"metrics_{split}.json")
     if out_path.name == metrics_path.name:
         raise OutputError(f"cannot write {out_path}: that name is kept for the metrics of split {split}")
+    if html and Path(html).absolute() in (out_path.absolute(), metrics_path.absolute()):
+        raise OutputError(f"cannot write the report to {html}: this run writes its predictions and metrics to "
+                          f"{out_path} and {metrics_path}")
     # never write over what this command reads: the checkpoint, the manifest, the store
     refuse_inputs([out_path, metrics_path, *([html] if html else [])], [checkpoint, manifest],
                   folders=[f for f in [features] if f])

@@ -82,3 +82,34 @@ def test_score_on_a_split_without_captions_says_so(tmp_path, capsys):
     code, err = s2vt(capsys, "score", manifest, preds, "--split", "test")
     assert code == 2 and err == [f"error: {manifest}: no reference captions in split 'test': nothing to score "
                                  "captions against"]
+
+
+def test_outputs_never_replace_a_device_or_each_other(tmp_path):
+    """An atomic write's rename would swap a device or pipe for a plain file (/dev/null as root);
+    a folder named as an output says so; the report never lands on this run's predictions."""
+    import os
+
+    import pytest
+
+    from s2vt.decode import DecodeConfig
+    from s2vt.errors import SettingError
+    from s2vt.fileio import OutputError, atomic_write_bytes, refuse_existing
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputError, match="not a regular file"):
+        atomic_write_bytes(fifo, b"x")
+    assert fifo.is_fifo()
+    with pytest.raises(OutputError, match="is a folder"):
+        refuse_existing([tmp_path], force=True)
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(SettingError, match="length-penalty"):
+            DecodeConfig(length_penalty=bad)
+
+
+def test_report_never_replaces_this_runs_predictions(store, run, tmp_path, capsys):  # noqa: F811
+    same = tmp_path / "same.json"
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features",
+                     store[1], "--out", same, "--html", same)
+    assert code == 2 and len(err) == 1 and "cannot write the report to" in err[0]
+    assert not same.exists()
