@@ -51,16 +51,23 @@ def settings(cls) -> list[tuple[dataclasses.Field, object]]:
     return out
 
 
+def by_owner(cls, values: dict) -> tuple[dict, dict[str, dict]]:
+    """Flat setting names split into (those of `cls` itself, {nested field: its settings' values})."""
+    own, inner = dict(values), {}
+    for name, sub in nested(cls).items():
+        names = {f.name for f, _ in settings(sub)}
+        mine = {k: own.pop(k) for k in list(own) if k in names}
+        if mine:
+            inner[name] = mine
+    return own, inner
+
+
 def make(cls, *args, **values):
     """`cls(*args, ...)` from flat setting names, as the options name them: those of a nested
     dataclass's settings build that field (`hidden=` -> `.model.hidden`); an unknown name is a TypeError."""
-    kwargs = dict(values)
-    for name, inner in nested(cls).items():
-        own = {f.name for f, _ in settings(inner)}
-        mine = {k: kwargs.pop(k) for k in list(kwargs) if k in own}
-        if mine:
-            kwargs[name] = make(inner, **mine)
-    return cls(*args, **kwargs)
+    own, inner = by_owner(cls, values)
+    kinds = nested(cls)
+    return cls(*args, **own, **{name: make(kinds[name], **v) for name, v in inner.items()})
 
 
 def value(config, name: str):
@@ -73,13 +80,9 @@ def value(config, name: str):
 
 def replace(config, **values):
     """`dataclasses.replace` by flat setting names (those of a nested dataclass replaced in it)."""
-    kwargs = dict(values)
-    for name, inner in nested(type(config)).items():
-        own = {f.name for f, _ in settings(inner)}
-        mine = {k: kwargs.pop(k) for k in list(kwargs) if k in own}
-        if mine:
-            kwargs[name] = dataclasses.replace(getattr(config, name), **mine)
-    return dataclasses.replace(config, **kwargs)
+    own, inner = by_owner(type(config), values)
+    return dataclasses.replace(config, **own, **{name: dataclasses.replace(getattr(config, name), **v)
+                                                 for name, v in inner.items()})
 
 
 def flag(name: str) -> str:
