@@ -50,11 +50,10 @@ def add_decode_arguments(p: argparse.ArgumentParser) -> None:
 
 def decoding(args: argparse.Namespace):
     """The DecodeConfig of parsed options (a value out of range: SettingError, one line)."""
-    import dataclasses
-
     from .decode import DecodeConfig
+    from .options import from_args
 
-    return DecodeConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DecodeConfig)})
+    return from_args(DecodeConfig, args)
 
 
 def add_caption_arguments(p: argparse.ArgumentParser) -> None:
