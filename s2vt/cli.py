@@ -131,8 +131,9 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", required=True, choices=("coco", "msrvtt", "lic2022"))
     p.add_argument("--out", required=True, help="zip file to write")
     p.add_argument("--manifest", default=None, help="for lic2022: the ids, in the order to write them")
-    p.add_argument("--split", default="test", choices=("train", "val", "test"),
-                   help="for lic2022: the manifest split the predictions are for (as `s2vt evaluate --split`)")
+    p.add_argument("--split", default=None, choices=("train", "val", "test"),
+                   help="for lic2022: the manifest split the predictions are for, as `s2vt evaluate --split` "
+                        "(default test)")
     p.add_argument("--force", action="store_true", help="replace an existing --out file (without it: refused)")
 
 
@@ -143,17 +144,24 @@ def run_export(args: argparse.Namespace) -> int:
     from .export import write_zip
     from .results import ResultsError, load_predictions, refuse_inputs
 
+    if args.format != "lic2022" and (args.manifest or args.split):
+        raise ResultsError(f"--manifest and --split are for --format lic2022; {args.format} writes every video "
+                           "of the predictions file")
+    split = args.split or "test"
     refuse_inputs([args.out], [args.preds, args.manifest])
     refuse_existing([args.out], args.force)
     preds = load_predictions(args.preds)
     order = None
     if args.manifest and args.format == "lic2022":  # only the split predicted: the other splits' videos would go in with empty answers
-        order = [e["video_id"] for e in read_manifest(args.manifest) if e.get("split", "train") == args.split]
+        order = [e["video_id"] for e in read_manifest(args.manifest) if e.get("split", "train") == split]
         if not order:
-            raise ResultsError(f"{args.manifest}: no videos in split {args.split!r} (pass --split)")
+            raise ResultsError(f"{args.manifest}: no videos in split {split!r} (pass --split)")
+        if not any(v in preds for v in order):
+            raise ResultsError(f"{args.preds} predicts none of the {len(order)} {split} videos of {args.manifest} "
+                               "(predictions for another split? pass the --split given to s2vt evaluate)")
     path = write_zip(preds, args.format, args.out, order)
     count = len(order) if order is not None else len(preds)
-    what = f" (split {args.split} of {args.manifest}, {sum(v in preds for v in order)} predicted)" if order else ""
+    what = f" (split {split} of {args.manifest}, {sum(v in preds for v in order)} predicted)" if order else ""
     print(f"wrote {path}: {count} videos{what}", file=sys.stderr)
     return 0
 

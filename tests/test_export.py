@@ -65,7 +65,7 @@ def lic_manifest(path):
 def test_lic2022_export_writes_only_the_predicted_split(tmp_path, capsys):
     from s2vt.cli import main
     preds = tmp_path / "p.json"
-    preds.write_text(json.dumps([{"video_id": "3", "caption": "", "tags": ["level1:体育"]}]))
+    preds.write_text(json.dumps([{"video_id": v, "caption": "", "tags": ["level1:体育"]} for v in ("3", "2")]))
     manifest = lic_manifest(tmp_path / "m.jsonl")
     assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
                  "--out", str(tmp_path / "a.zip")]) == 0
@@ -75,6 +75,23 @@ def test_lic2022_export_writes_only_the_predicted_split(tmp_path, capsys):
     assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest), "--split", "val",
                  "--out", str(tmp_path / "v.zip")]) == 0
     assert [json.loads(line)["@id"] for line in unzip(tmp_path / "v.zip")[1].splitlines()] == ["2"]
+
+
+def test_export_refuses_predictions_for_another_split(tmp_path, capsys):
+    from s2vt.cli import main
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps([{"video_id": "3", "caption": "", "tags": ["level1:体育"]}]))  # a test video
+    manifest = lic_manifest(tmp_path / "m.jsonl")
+    capsys.readouterr()
+    assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest), "--split", "val",
+                 "--out", str(tmp_path / "v.zip")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {preds} predicts none of the 1 val videos of {manifest}") and "\n" not in err
+    assert not (tmp_path / "v.zip").exists()
+    # --split / --manifest mean nothing for the caption formats: refused, not silently ignored
+    assert main(["export", str(preds), "--format", "coco", "--split", "val", "--out", str(tmp_path / "c.zip")]) == 2
+    assert "are for --format lic2022" in capsys.readouterr().err
+    assert not (tmp_path / "c.zip").exists()
 
 
 def test_export_refuses_to_overwrite_without_force(tmp_path, capsys):
