@@ -6,12 +6,10 @@ One code path for CPU and GPU, and for every model exposing `step(words, states)
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import torch
 
-from .errors import SettingError
-from .options import setting
+from .options import check_choices, setting
 from .vocab import SPECIALS, UNK
 
 UNK_ID = SPECIALS.index(UNK)  # Vocab's fixed ids
@@ -21,23 +19,20 @@ UNK_ID = SPECIALS.index(UNK)  # Vocab's fixed ids
 class DecodeConfig:
     """Decoding settings, each declared once: `s2vt caption`, `s2vt evaluate` and `s2vt serve`
     generate their options from these fields (s2vt/options.py) and pass them to `decode`."""
-    beam: int = setting(5, "beam width (1 = greedy)")
+    beam: int = setting(5, "beam width (1 = greedy)", minimum=1)
     # 1.5 and 0.2: chosen on the MLDS val split over two training seeds (docs/benchmarks.md "Decoding
     # for distinct captions"): mean val CIDEr-D 0.664 -> 0.731 and distinct captions 29 -> 41 of 80
     # against 0.7 / 0, which wrote the same few "a man is ..." captions for many videos
     length_penalty: float = setting(1.5, "beam search ranks finished captions by log-probability / "
-                                    "length ** this (0: raw log-probability, which favours short captions)")
+                                    "length ** this (0: raw log-probability, which favours short captions)",
+                                    within="[0, inf)")
+    # below 1: at 1 the score no longer rewards fitting the video at all
     anti_lm: float = setting(0.2, "mutual-information decoding: a word's score is log p(word | video) minus "
                              "this times log p(word | the mean video), demoting captions likely for any video "
-                             "(0: plain beam search; needs --beam > 1)")
+                             "(0: plain beam search; needs --beam > 1)", within="[0, 1)")
 
     def __post_init__(self) -> None:
-        if self.beam < 1:
-            raise SettingError(f"--beam must be at least 1, not {self.beam}")
-        if not 0 <= self.anti_lm < 1:  # at 1 the score no longer rewards fitting the video at all
-            raise SettingError(f"--anti-lm must be in [0, 1), not {self.anti_lm}")
-        if not 0 <= self.length_penalty < math.inf:  # (NaN fails the comparison too)
-            raise SettingError(f"--length-penalty must be a finite number >= 0, not {self.length_penalty}")
+        check_choices(self)
 
 
 def decode_config(settings: DecodeConfig | int) -> DecodeConfig:

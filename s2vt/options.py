@@ -1,6 +1,7 @@
 """Command-line options generated from a settings dataclass, so that each setting is declared once:
 its field's default, `metadata["help"]`, `metadata["choices"]` (the allowed values) and
-`metadata["minimum"]` (the least number allowed), which the dataclass checks with `check_choices`:
+`metadata["minimum"]` (the least number allowed) or `metadata["within"]` (an interval such as
+"[0, 1)" for a real number), which the dataclass checks with `check_choices`:
 a wrong value is one line, exit 2, not argparse's usage block, for every command generated this way.
 
 A field whose type is a dataclass (TrainConfig.model: the ModelConfig) contributes its own settings
@@ -21,12 +22,34 @@ import typing
 from .errors import SettingError
 
 
-def setting(default=dataclasses.MISSING, help: str | None = "", choices=None, minimum=None) -> dataclasses.Field:
+def setting(default=dataclasses.MISSING, help: str | None = "", choices=None, minimum=None,
+            within: str | None = None) -> dataclasses.Field:
     """A dataclass field with its command-line help (None: a hidden option), allowed values and, for
-    a number, its least allowed value (None allowed where the default is None)."""
+    a number, its least allowed value or the interval it must lie in ("[0, 1)", "(0, inf)": brackets
+    include the bound, parentheses exclude it); None is allowed where the default is None."""
+    if within is not None:
+        interval(within)  # a malformed interval fails where it is declared
     metadata = {"help": help, **({"choices": tuple(choices)} if choices is not None else {}),
-                **({"minimum": minimum} if minimum is not None else {})}
+                **({"minimum": minimum} if minimum is not None else {}),
+                **({"within": within} if within is not None else {})}
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def interval(text: str) -> tuple[bool, float, float, bool]:
+    """(closed on the left, low, high, closed on the right) of "[low, high)" and the like."""
+    left, right, (low, high) = text[0], text[-1], text[1:-1].split(",")
+    if left not in "[(" or right not in "])":
+        raise ValueError(f"not an interval: {text!r}")
+    return left == "[", float(low), float(high), right == "]"
+
+
+def in_interval(name: str, value, within: str) -> None:
+    """SettingError unless `value` is a number in the interval `within` (NaN is refused too)."""
+    closed_low, low, high, closed_high = interval(within)
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float))
+          and (low <= value if closed_low else low < value) and (value <= high if closed_high else value < high))
+    if not ok:
+        raise SettingError(f"{name} must be in {within}, not {value!r}")
 
 
 def derived(default=dataclasses.MISSING, default_factory=dataclasses.MISSING) -> dataclasses.Field:
@@ -145,8 +168,8 @@ def at_least(name: str, value, minimum) -> None:
 
 
 def check_choices(config) -> None:
-    """SettingError naming the option and its allowed values for a field outside its choices or
-    below its minimum (a field whose default is None may also be None; a mapping's values are
+    """SettingError naming the option and its allowed values for a field outside its choices, below
+    its minimum or outside its interval (a field whose default is None may also be None; a mapping's values are
     checked one by one; a nested settings dataclass is checked too)."""
     for f in dataclasses.fields(config):
         held = getattr(config, f.name)
@@ -155,6 +178,8 @@ def check_choices(config) -> None:
             continue
         if "minimum" in f.metadata and not (held is None and f.default is None):
             at_least(flag(f.name), held, f.metadata["minimum"])
+        if "within" in f.metadata and not (held is None and f.default is None):
+            in_interval(flag(f.name), held, f.metadata["within"])
         for v in held.values() if isinstance(held, dict) else [held]:
             if "choices" in f.metadata and v not in f.metadata["choices"] and not (v is None and f.default is None):
                 raise SettingError(f"{flag(f.name)} must be {one_of(f.metadata['choices'])}, not {v!r}")

@@ -92,13 +92,22 @@ def test_setting_minimum_is_checked_in_one_place():
     class Opts:
         workers: int = setting(4, "threads", minimum=0)
         limit: int | None = setting(None, "cap", minimum=1)
+        rate: float = setting(0.5, "a fraction", within="[0, 1)")
+        scale: float = setting(1.0, "a finite positive number", within="(0, inf)")
 
         def __post_init__(self):
             check_choices(self)
 
     assert Opts(0).workers == 0 and Opts(limit=None).limit is None
+    assert Opts(rate=0.0).rate == 0.0 and Opts(scale=1e30).scale == 1e30
     for kwargs, message in (({"workers": -2}, "--workers must be at least 0, not -2"),
-                            ({"limit": 0}, "--limit must be at least 1, not 0")):
+                            ({"limit": 0}, "--limit must be at least 1, not 0"),
+                            ({"rate": 1.0}, "--rate must be in [0, 1), not 1.0"),
+                            ({"rate": float("nan")}, "--rate must be in [0, 1), not nan"),
+                            ({"scale": 0.0}, "--scale must be in (0, inf), not 0.0"),
+                            ({"scale": float("inf")}, "--scale must be in (0, inf), not inf")):
         with pytest.raises(SettingError) as e:
             Opts(**kwargs)
         assert str(e.value) == message
+    with pytest.raises(ValueError):  # a malformed interval fails where it is declared
+        setting(0.0, "x", within="0..1")
