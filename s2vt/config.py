@@ -3,11 +3,10 @@ generated from its fields (s2vt/options.py) and those of its `model` (s2vt/model
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 from .errors import SettingError
-from .options import check_choices, make, setting, value
+from .options import check_choices, make, setting
 
 from .model import ModelConfig
 from .shards import is_shards
@@ -51,25 +50,27 @@ class TrainConfig:
     per_video: int = setting(4, "captions of one video per batch group, sharing one encoder pass", minimum=1)
     per_caption: bool = setting(True, "an epoch shows every caption (--no-per-caption, or --one-caption-per-video: "
                                       "one random caption per video, the demo)")
-    lr: float | None = setting(None, "peak learning rate (default: the recipe for the data)")
+    # lr 0 freezes the model (the early-stopping test)
+    lr: float | None = setting(None, "peak learning rate (default: the recipe for the data)", within="[0, inf)")
     warmup: int = setting(200, "optimiser steps of linear warmup (at most one epoch)", minimum=0)
     schedule: str = setting("cosine", "cosine: decay to 5% of --lr by the last epoch; step: halve every 10 epochs",
                             ("cosine", "step"))
     # the architecture: --hidden, --embed, --fusion, --dropout, --enc-len, --context, --attention, ...
     # (declared in s2vt/model.py; the data-derived fields of ModelConfig are filled by engine.build)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
-    tag_weight: float = setting(1.0, "lambda of the tag loss")
-    label_smoothing: float = setting(0.1)
-    sample_prob: float = setting(0.0, "scheduled sampling probability")
-    clip_norm: float = setting(1.0, "gradient norm clipping")
+    tag_weight: float = setting(1.0, "lambda of the tag loss", within="[0, inf)")
+    label_smoothing: float = setting(0.1, within="[0, 1)")
+    sample_prob: float = setting(0.0, "scheduled sampling probability", within="[0, 1]")
+    clip_norm: float = setting(1.0, "gradient norm clipping", within="(0, inf)")
     min_count: int = setting(2, "rarer words become <unk>", minimum=1)
     max_len: int = setting(28, "caption length cap in tokens", minimum=1)
     text: bool = setting(True, "read the manifest's text (title, ASR, OCR) when it has any")
     text_tokenizer: str = setting("char", "char: character 1-3-grams; word: jieba words (README \"Text\")",
                                   TOKENIZERS)
     text_min_count: int = setting(2, "tokens on fewer training videos are dropped", minimum=1)
-    text_lr: float = setting(0.05, "learning rate of the token embeddings (few updates each: higher than --lr)")
-    wide_lr: float = setting(0.01, "learning rate of the wide path (--text-wide)")
+    text_lr: float = setting(0.05, "learning rate of the token embeddings (few updates each: higher than --lr)",
+                             within="[0, inf)")
+    wide_lr: float = setting(0.01, "learning rate of the wide path (--text-wide)", within="[0, inf)")
     min_tag_count: int = setting(3, "LIC2022 topic tags on fewer training videos are left out of the label set",
                                  minimum=1)
     seed: int = setting(0)
@@ -101,22 +102,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Refuse settings out of range now, not after the data is read or an epoch is trained."""
-        check_choices(self)
-        # (whole-number lower bounds are the fields' `minimum`, checked by check_choices)
-        rules = {  # NaN fails every comparison, so it is refused too
-            "wide_lr": (0 <= self.wide_lr < math.inf, "a number >= 0"),
-            # lr 0 freezes the model (the early-stopping test)
-            "lr": (self.lr is None or 0 <= self.lr < math.inf, "a number >= 0"),
-            "clip_norm": (0 < self.clip_norm < math.inf, "a number > 0"),
-            "tag_weight": (0 <= self.tag_weight < math.inf, "a number >= 0"),
-            "dropout": (0 <= self.model.dropout < 1, "in [0, 1)"),
-            "label_smoothing": (0 <= self.label_smoothing < 1, "in [0, 1)"),
-            "sample_prob": (0 <= self.sample_prob <= 1, "in [0, 1]"),
-            "text_lr": (0 <= self.text_lr < math.inf, "a number >= 0"),
-        }
-        for name, (ok, what) in rules.items():
-            if not ok:
-                raise ConfigError(f"--{name.replace('_', '-')} must be {what}, not {value(self, name)!r}")
+        check_choices(self)  # (numbers: the fields' `minimum` and `within`)
         if self.resume and self.overwrite:
             raise ConfigError("--resume continues the run in --out, --overwrite replaces it: pass one of them")
         if not is_shards(self.features) and (self.manifest is None or self.val_features or self.vocabulary):

@@ -39,7 +39,7 @@ class ModelConfig:
     enc_len: int = setting(20, "encoder steps the frames are resampled to", minimum=1)
     fusion: str = setting("concat", choices=FUSIONS)
     # 0.5 + smoothing 0.1: val CIDEr-D 0.509, test 0.481 vs 0.500 / 0.457 with 0.3 + 0 (MLDS split)
-    dropout: float = setting(0.5)
+    dropout: float = setting(0.5, within="[0, 1)")
     multilabel: bool = derived(False)
     tag_threshold: float = derived(0.5)  # chosen on val (engine.train) for multi-label tags
     pad_id: int = derived(0)
