@@ -340,7 +340,7 @@ def build(cfg: TrainConfig) -> Run:
     if (cfg.model.tag_head or recipe["tag_head"]) not in MEAN_POOLING or cfg.model.text_fusion == "guided":
         # nextvlad and attention pool steps of the hidden size, as guided text fusion attends over them, one
         # head each: the recipe's features input and ensemble (for the mean-pooling heads) become fused, one
-        recipe.update(tag_input="fused" if recipe["tag_input"] == "features" else recipe["tag_input"], tag_ensemble=1)
+        recipe.update(tag_ensemble=1, tag_input="fused" if recipe["tag_input"] == "features" else recipe["tag_input"])
     # (tag_input's "auto" is the recipe's, as a None setting is)
     cfg = options.replace(cfg, **{k: v for k, v in recipe.items() if options.value(cfg, k) in (None, "auto")})
     metric = cfg.metric if cfg.metric != "auto" else (

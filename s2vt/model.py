@@ -197,8 +197,8 @@ class S2VT(nn.Module):
         if cfg.tag_input not in TAG_INPUTS:
             raise ValueError(f"tag_input must be {', '.join(TAG_INPUTS)}, not {cfg.tag_input!r}")
         features = cfg.tag_input == "features" and self.fusion is not None
-        if features and cfg.num_tags and (cfg.tag_head not in MEAN_POOLING or (self.text is not None
-                                                                             and cfg.text_fusion == "guided")):
+        guided = self.text is not None and cfg.text_fusion == "guided"
+        if features and cfg.num_tags and (cfg.tag_head not in MEAN_POOLING or guided):
             # (nextvlad, attention and guided text fusion read steps of the hidden size)
             raise SettingError(f"--tag-input features needs a mean-pooling head ({', '.join(MEAN_POOLING)}) and "
                                f"late text fusion, not --tag-head {cfg.tag_head} --text-fusion {cfg.text_fusion}")
