@@ -4,10 +4,10 @@ standardised concatenated features, trained the same way: Adam, BCE, early stopp
 
 Data: a manifest with train / val / test splits and its store, as `s2vt import yt8m` writes them
 (README "YouTube-8M"). Each recipe is a comma-separated list of train.py settings (TrainConfig names);
-every head is trained with every recipe.
+every head is trained with every recipe (head `default`: the tag-only recipe's own, no --tag-head).
 Run: python bench/tagheads.py --manifest M --features STORE --out DIR [--device cuda]
-     [--heads mlp,moe,nextvlad,attention] [--recipe "epochs=20,lr=1e-3" ...] [--no-logreg]
-     [--reference-mlp]
+     [--heads mlp,moe,nextvlad,attention,default] [--recipe "epochs=20,lr=1e-3" ...] [--no-logreg]
+     [--reference-mlp] [--seed N]
 """
 from __future__ import annotations
 
@@ -48,8 +48,9 @@ def parse_recipe(text: str) -> dict:
 
 
 def head_run(args, head: str, recipe: dict, out: Path) -> dict:
+    settings = {**({} if head == "default" else {"tag_head": head}), "seed": args.seed, **recipe}
     cfg = TrainConfig.of(manifest=args.manifest, features=args.features, out=str(out), device=args.device,
-                      quiet=True, overwrite=True, tag_head=head, **recipe)
+                      quiet=True, overwrite=True, **settings)
     t0 = time.perf_counter()
     best = train(cfg)
     seconds = time.perf_counter() - t0
@@ -66,7 +67,7 @@ def gold_rows(entries: list[dict], labels: Labels) -> list[list[int]]:
 
 
 def baseline(args, batch_size: int = 64, lr: float = 1e-3, epochs: int = 100, patience: int = 4,
-             hidden: int = 0, dropout: float = 0.0) -> dict:
+             hidden: int = 0, dropout: float = 0.0, seed: int = 0) -> dict:
     """Logistic regression (hidden=0): one linear layer (its bias started at the prior, as the heads'),
     Adam, BCE, early stopping on val GAP. hidden > 0: the plain two-layer MLP the issue's reference
     figures use (Linear-ReLU-Dropout-Linear on the same input)."""
@@ -82,7 +83,7 @@ def baseline(args, batch_size: int = 64, lr: float = 1e-3, epochs: int = 100, pa
     x = {s: ((v - mean) / std).to(dev) for s, v in x.items()}
     y = torch.stack([labels.target(e["tags"]) for e in split["train"]]).to(dev)
     gold = {s: gold_rows(split[s], labels) for s in ("val", "test")}
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     width = x["train"].shape[1]
     last = prior_bias(torch.nn.Linear(hidden or width, len(labels.names)), len(labels.names), True)
     model = (torch.nn.Sequential(torch.nn.Linear(width, hidden), torch.nn.ReLU(), torch.nn.Dropout(dropout), last)
@@ -117,7 +118,9 @@ def main() -> None:
     ap.add_argument("--features", required=True)
     ap.add_argument("--out", required=True, help="folder for the runs and results.json")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--heads", default="mlp,moe,nextvlad,attention")
+    ap.add_argument("--heads", default="mlp,moe,nextvlad,attention",
+                    help="comma-separated --tag-head names; default: the tag-only recipe's head")
+    ap.add_argument("--seed", type=int, default=0, help="of the baselines and of every head (unless a recipe sets it)")
     ap.add_argument("--recipe", action="append", default=None, help="train.py settings (repeatable)")
     ap.add_argument("--no-logreg", dest="logreg", action="store_false")
     ap.add_argument("--reference-mlp", action="store_true",
@@ -129,21 +132,21 @@ def main() -> None:
         first = parse_recipe((args.recipe or [""])[0])
         same = {k: first[k] for k in ("batch_size", "lr") if k in first}
         rows.append({"head": "logistic regression", "recipe": ",".join(f"{k}={v}" for k, v in same.items())
-                     or "defaults", **baseline(args, **same)})
+                     or "defaults", **baseline(args, **same, seed=args.seed)})
         print(json.dumps(rows[-1]), flush=True)
     if args.reference_mlp:
         rows.append({"head": "plain MLP 2048", "recipe": "epochs=15,dropout=0.5",
-                     **baseline(args, epochs=15, patience=15, hidden=2048, dropout=0.5)})
+                     **baseline(args, epochs=15, patience=15, hidden=2048, dropout=0.5, seed=args.seed)})
         print(json.dumps(rows[-1]), flush=True)
     for text in args.recipe or [""]:
         for head in filter(None, args.heads.split(",")):
             name = f"{head}-{len(rows)}"
-            rows.append({"head": head, "recipe": text or "defaults",
+            rows.append({"head": head, "seed": args.seed, "recipe": text or "defaults",
                          **head_run(args, head, parse_recipe(text), out / name)})
             print(json.dumps(rows[-1]), flush=True)
     (out / "results.json").write_text(json.dumps(rows, indent=1))
     fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731
-    keys = ["head", "recipe", "val_gap", "test_gap", "test_hit@1", "best_epoch", "train_s"]
+    keys = ["head", "seed", "recipe", "val_gap", "test_gap", "test_hit@1", "best_epoch", "train_s"]
     print(table(keys, [[fmt(r.get(k)) for k in keys] for r in rows]))
 
 

@@ -170,7 +170,7 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
         raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
     was = ModelConfig.former(**last["config"])
     for key in ("modalities", "hidden", "embed", "fusion", "enc_len", "multilabel", "context", "attention",
-                "log_features", "text_embed", "text_fusion", "text_wide", "tag_head", "tag_input"):
+                "log_features", "text_embed", "text_fusion", "text_wide", "tag_head", "tag_input", "tag_ensemble"):
         if getattr(was, key) != getattr(mcfg, key):
             raise CheckpointError(f"--resume: {path} was trained with {key}={getattr(was, key)}, "
                                   f"this run has {key}={getattr(mcfg, key)}")

@@ -32,6 +32,7 @@ from .decode import greedy
 from .metrics import cider, gap, micro_f1, tag_accuracy
 from .levels import best_threshold, kinds, level_loss, probabilities
 from .model import S2VT, caption_loss, squash, tag_loss
+from .tagheads import MEAN_POOLING
 from . import options, shards
 from .results import refuse_inputs
 from .text import TextVocab, has_text
@@ -335,11 +336,16 @@ def build(cfg: TrainConfig) -> Run:
         if cfg.model.tag_head in ("nextvlad", "attention"):
             log(f"warning: --tag-head {cfg.model.tag_head} pools video steps, and a text-only model (no --features) has "
                 "none: only its classifier runs, on the text vector")
-    recipe = RECIPES["captions" if has_caps else "levels" if groups else "tags"]
-    cfg = options.replace(cfg, **{k: v for k, v in recipe.items() if options.value(cfg, k) is None})
+    recipe = dict(RECIPES["captions" if has_caps else "levels" if groups else "tags"])
+    if (cfg.model.tag_head or recipe["tag_head"]) not in MEAN_POOLING or cfg.model.text_fusion == "guided":
+        # nextvlad and attention pool steps of the hidden size, as guided text fusion attends over them, one
+        # head each: the recipe's features input and ensemble (for the mean-pooling heads) become fused, one
+        recipe.update(tag_ensemble=1, tag_input="fused" if recipe["tag_input"] == "features" else recipe["tag_input"])
+    # (tag_input's "auto" is the recipe's, as a None setting is)
+    cfg = options.replace(cfg, **{k: v for k, v in recipe.items() if options.value(cfg, k) in (None, "auto")})
     metric = cfg.metric if cfg.metric != "auto" else (
         "CIDEr" if has_caps else "lic_score" if groups else "gap" if labels.multilabel else "tag_acc")
-    tag_input = cfg.model.tag_input if cfg.model.tag_input != "auto" else ("encoder" if has_caps else "fused")
+    tag_input = cfg.model.tag_input
     text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
                   if cfg.text and has_text(splits["train"]) else None)
     text_extra = {"text_vocab": text_vocab.state()} if text_vocab else {}

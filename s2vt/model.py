@@ -3,8 +3,9 @@
 features {modality: [B, T_m, D_m]} --(log,) standardise, resample to L steps--> Linear -> ReLU ->
 Dropout per modality --fuse (concat | sum | gated)--> [B, L, H] --S2VT encoder--> states
 --S2VT decoder (optionally attending over the L fused steps)--> word logits;  encoder outputs (or,
-`tag_input` fused, the fused features: no LSTM runs for tags) --tag head (tagheads.py: mlp | moe |
-nextvlad | attention)--> tag logits.
+`tag_input` fused, the fused features; `tag_input` features, the standardised features themselves:
+no LSTM runs for tags) --tag head (tagheads.py: mlp | moe | nextvlad | attention, or an ensemble of
+mlp / moe)--> tag logits.
 With text (s2vt/text.py) the tag head reads [video vector; text vector]: the video vector is the
 head's pooling of the steps (late fusion) or their mean weighted by the text's attention (guided);
 a model without video modalities tags from the text vector alone.
@@ -19,11 +20,13 @@ from torch import nn
 
 from .decode import map_states
 from .options import derived, setting
-from .tagheads import TAG_HEADS, build as build_tag_head
+from .errors import SettingError
+from .tagheads import MEAN_POOLING, TAG_HEADS, build as build_tag_head
 from .text import TextEncoder, TextLinear
 
 
 FUSIONS = ("concat", "sum", "gated")  # how the modalities' projections combine (`Fusion`)
+TAG_INPUTS = ("encoder", "fused", "features")  # what the tag head reads (S2VT.tag_logits)
 
 
 @dataclasses.dataclass
@@ -55,10 +58,13 @@ class ModelConfig:
     log_features: bool = setting(False, "sign(x) log(1 + |x|) of the features before standardising them")
     tag_head: str | None = setting(None, "tag head (s2vt/tagheads.py; default: the recipe for the data)", TAG_HEADS)
     # engine.build turns auto into encoder or fused (S2VT refuses auto)
-    tag_input: str = setting("auto", "what the tag head reads: the S2VT encoder's outputs or the fused features "
-                                     "(no LSTM); auto: fused for tag-only data", ("auto", "encoder", "fused"))
+    tag_input: str = setting("auto", "what the tag head reads: the S2VT encoder's outputs, the fused features (no "
+                                     "LSTM) or the standardised features themselves, each modality L2-normalised (no "
+                                     "projection); auto: the recipe for the data", ("auto",) + TAG_INPUTS)
     text_wide: bool = setting(True, "wide & deep: + a linear path from the TF-IDF tokens to the tag logits "
                                     "(--no-text-wide: the MLP alone)")
+    tag_ensemble: int | None = setting(None, "independently initialised tag heads (mlp, moe) whose probabilities are "
+                                             "averaged (default: the recipe for the data)", minimum=1)
 
     @classmethod
     def former(cls, *args, **kw) -> "ModelConfig":
@@ -73,7 +79,7 @@ class ModelConfig:
 BEFORE_FIELD = {"num_tags": 0, "multilabel": False, "tag_threshold": 0.5, "pad_id": 0, "context": False,
                 "text_vocab": 0, "text_embed": 256, "text_fusion": "late", "attention": False, "log_features": False,
                 "tag_head": "mlp", "tag_input": "encoder", "text_wide": False, "enc_len": 40, "dropout": 0.3,
-                "hidden": 512, "embed": 512, "fusion": "concat"}
+                "hidden": 512, "embed": 512, "fusion": "concat", "tag_ensemble": 1}
 
 
 def squash(x: torch.Tensor) -> torch.Tensor:
@@ -131,14 +137,29 @@ class Fusion(nn.Module):
             getattr(self, f"mean_{i}").copy_(stats[m][0])
             getattr(self, f"std_{i}").copy_(stats[m][1])
 
+    def standardised(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        """Modality i's features, (log-squashed and) standardised with the training set's statistics."""
+        x = squash(x) if self.cfg.log_features else x
+        return (x - getattr(self, f"mean_{i}")) / getattr(self, f"std_{i}")
+
+    def features(self, feats: dict[str, torch.Tensor], lengths: dict[str, torch.Tensor],
+                 steps: int | None = None) -> torch.Tensor:
+        """[B, steps, sum of D_m] the tag head reads with `tag_input` features: each modality standardised,
+        then L2-normalised to norm sqrt(D_m) at every step (a video's overall feature scale says
+        little about its tags; rgb and audio keep their share), concatenated; no learned projection."""
+        parts = []
+        for i, m in enumerate(self.names):
+            x = resample(self.standardised(feats[m], i), lengths[m], steps or self.cfg.enc_len)
+            parts.append(F.normalize(x, dim=-1) * x.shape[-1] ** 0.5)  # (a missing modality stays zeros)
+        return torch.cat(parts, -1)
+
     def forward(self, feats: dict[str, torch.Tensor], lengths: dict[str, torch.Tensor],
                 steps: int | None = None, blank: bool = False) -> torch.Tensor:
         """[B, steps, H] fused features (steps: enc_len unless given; `blank`: every frame the mean
         training frame, i.e. zeros after normalisation, a video that shows nothing in particular)."""
         parts = []
         for i, m in enumerate(self.names):
-            x = squash(feats[m]) if self.cfg.log_features else feats[m]
-            x = (x - getattr(self, f"mean_{i}")) / getattr(self, f"std_{i}")
+            x = self.standardised(feats[m], i)
             if blank:
                 x = torch.zeros_like(x)
             p = self.proj[m](resample(x, lengths[m], steps or self.cfg.enc_len))
@@ -173,12 +194,19 @@ class S2VT(nn.Module):
         self.text = TextEncoder(cfg.text_vocab, cfg.text_embed, h, cfg.dropout) if cfg.text_vocab else None
         if cfg.text_fusion not in ("late", "guided"):
             raise ValueError(f"text fusion must be late or guided, not {cfg.text_fusion!r}")
-        if cfg.tag_input not in ("encoder", "fused"):
-            raise ValueError(f"tag_input must be encoder or fused, not {cfg.tag_input!r}")
+        if cfg.tag_input not in TAG_INPUTS:
+            raise ValueError(f"tag_input must be {', '.join(TAG_INPUTS)}, not {cfg.tag_input!r}")
+        features = cfg.tag_input == "features" and self.fusion is not None
+        guided = self.text is not None and cfg.text_fusion == "guided"
+        if features and cfg.num_tags and (cfg.tag_head not in MEAN_POOLING or guided):
+            # (nextvlad, attention and guided text fusion read steps of the hidden size)
+            raise SettingError(f"--tag-input features needs a mean-pooling head ({', '.join(MEAN_POOLING)}) and "
+                               f"late text fusion, not --tag-head {cfg.tag_head} --text-fusion {cfg.text_fusion}")
         self.query = nn.Linear(h, h) if self.text is not None and cfg.text_fusion == "guided" else None
-        width = h * ((self.fusion is not None) + (self.text is not None))  # what the head classifies
-        self.tag_head = (build_tag_head(cfg.tag_head, h, cfg.num_tags, cfg.dropout, cfg.multilabel, width)
-                         if cfg.num_tags else None)
+        video = sum(cfg.modalities.values()) if features else h * (self.fusion is not None)
+        width = video + h * (self.text is not None)  # what the head classifies
+        self.tag_head = (build_tag_head(cfg.tag_head, h, cfg.num_tags, cfg.dropout, cfg.multilabel, width,
+                                        cfg.tag_ensemble or 1) if cfg.num_tags else None)
         self.wide = (TextLinear(cfg.text_vocab, cfg.num_tags)
                      if cfg.text_wide and self.text is not None and self.tag_head is not None else None)
 
@@ -222,10 +250,11 @@ class S2VT(nn.Module):
             return None
         if self.fusion is None:  # text only
             steps = None
-        elif self.cfg.tag_input == "fused":
+        elif self.cfg.tag_input in ("fused", "features"):
             # video-level features (one row per video): one step, not enc_len copies of it
             single = all(int(n.max()) <= 1 for n in lengths.values())
-            steps = self.fusion(feats, lengths, 1 if single else None)
+            steps = (self.fusion if self.cfg.tag_input == "fused" else self.fusion.features)(
+                feats, lengths, 1 if single else None)
         else:
             steps = enc_out if enc_out is not None else self.encode(feats, lengths)[0]
         logits = self.tag_head.classify(self.pooled(steps, text))
@@ -255,7 +284,7 @@ class S2VT(nn.Module):
         probability, the model's own previous prediction instead of the reference word.
         """
         enc_out, states = (self.encode(feats, lengths) if words is not None or self.cfg.tag_input == "encoder"
-                           else (None, None))  # tag-only with fused input: no LSTM runs
+                           else (None, None))  # tag-only with fused or features input: no LSTM runs
         tag_logits = self.tag_logits(feats, lengths, enc_out, text)
         if video_index is not None:
             states = map_states(states, lambda s: s.index_select(1, video_index)) if states is not None else None

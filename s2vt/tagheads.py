@@ -9,6 +9,9 @@ YouTube-8M starter's video_level_models.py, one small class per model, chosen by
   dummy expert, sigmoid experts)
 - nextvlad: NeXtVLAD (Lin et al. 2018, seed 002) over the steps, FC, SE context gating, linear
 - attention: learned attention weights over the steps (AttentionLSTM's pooling, seeds 000/003), MLP
+
+`ensemble` > 1 (`EnsembleHead`): that many independently initialised copies of a mean-pooling head
+(mlp, moe), their probabilities averaged.
 """
 from __future__ import annotations
 
@@ -153,10 +156,44 @@ class AttentionHead(nn.Module):
         return self.classify(self.pool(x, mask))
 
 
-def build(name: str, h: int, num_tags: int, dropout: float, multilabel: bool, width: int | None = None) -> nn.Module:
+class EnsembleHead(nn.Module):
+    """K copies of a mean-pooling head, each from its own random init, classifying the same pooled
+    vector; the output is the logit of their mean probability (multi-label; the mean of the logits for
+    a softmax head), trained as one model on that mean (the loss on the mean beat K losses, one a member,
+    on YouTube-8M: docs/benchmarks.md)."""
+
+    def __init__(self, members: list[nn.Module], multilabel: bool) -> None:
+        super().__init__()
+        self.members, self.multilabel = nn.ModuleList(members), multilabel
+
+    def pool(self, x, mask=None):
+        return masked_mean(x, mask)
+
+    def classify(self, v):
+        logits = torch.stack([m.classify(v) for m in self.members])
+        if not self.multilabel:
+            return logits.mean(0)
+        return torch.logit(torch.sigmoid(logits).mean(0), eps=1e-6)
+
+    def forward(self, x, mask=None):
+        return self.classify(self.pool(x, mask))
+
+
+def build(name: str, h: int, num_tags: int, dropout: float, multilabel: bool, width: int | None = None,
+          ensemble: int = 1) -> nn.Module:
     """The tag head called `name` (one of TAG_HEADS) from steps of hidden size h to num_tags logits;
-    `width`: what `classify` reads (default h)."""
+    `width`: what `classify` reads (default h); `ensemble` > 1: that many of them averaged (EnsembleHead)."""
     heads = {"mlp": MLPHead, "moe": MoEHead, "nextvlad": NeXtVLADHead, "attention": AttentionHead}
     if name not in heads:
         raise ValueError(f"tag_head must be one of {', '.join(TAG_HEADS)}, not {name!r}")
-    return heads[name](h, num_tags, dropout, multilabel, width)
+    if ensemble == 1:
+        return heads[name](h, num_tags, dropout, multilabel, width)
+    if name not in MEAN_POOLING:
+        # (their pooling is learned: K of them would each need their own pooled vector, and the text's
+        # vector sits beside one pooled vector in S2VT.pooled)
+        raise SettingError(f"--tag-ensemble {ensemble} needs a mean-pooling head ({', '.join(MEAN_POOLING)}), "
+                           f"not --tag-head {name}")
+    return EnsembleHead([heads[name](h, num_tags, dropout, multilabel, width) for _ in range(ensemble)], multilabel)
+
+
+MEAN_POOLING = ("mlp", "moe")  # heads whose pool is the mean over steps (EnsembleHead shares it)

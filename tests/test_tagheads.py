@@ -11,7 +11,8 @@ from s2vt.metrics import gap
 from s2vt.model import S2VT, ModelConfig
 from s2vt.predict import evaluate
 from s2vt.synthetic import make_store
-from s2vt.tagheads import TAG_HEADS, build
+from s2vt.errors import SettingError
+from s2vt.tagheads import TAG_HEADS, EnsembleHead, build
 
 FAST = dict(hidden=64, embed=64, batch_size=32, lr=3e-3, min_count=1, enc_len=10, dropout=0.1, quiet=True)
 
@@ -61,7 +62,9 @@ def multilabel_store(path, shapes=None):
 def test_tag_only_multilabel_trains_on_gap_and_evaluates(tmp_path, head, shapes):
     manifest, store = multilabel_store(tmp_path / "d", shapes)
     run = tmp_path / "run"
-    best = train(TrainConfig.of(str(manifest), str(store), str(run), epochs=8, tag_head=head, **{**FAST, "lr": 1e-2}))
+    # (the fused input, one head: what this test measured before the tag-only recipe's features input)
+    best = train(TrainConfig.of(str(manifest), str(store), str(run), epochs=8, tag_head=head, tag_input="fused",
+                                tag_ensemble=1, **{**FAST, "lr": 1e-2}))
     assert best["gap"] > 0.55  # chance is ~0.4; selected on GAP (the default for multi-label tag-only data)
     model, *_ = load_checkpoint(run / "best.pt")
     assert model.cfg.tag_head == head and model.cfg.tag_input == "fused"
@@ -75,3 +78,89 @@ def test_tag_only_multilabel_trains_on_gap_and_evaluates(tmp_path, head, shapes)
     gold = [[names.index(t) for t in gold_of[p["video_id"]]] for p in preds]
     assert gap(scores, gold) == pytest.approx(metrics["gap"], abs=1e-6)
     assert {"hit@1", "perr", "tag_precision", "tag_recall", "tag_f1", "tag_threshold"} <= set(metrics)
+
+
+@pytest.mark.parametrize("head", ["mlp", "moe"])
+def test_ensemble_head_averages_independent_members(head):
+    torch.manual_seed(0)
+    ens = build(head, 16, 40, 0.0, multilabel=True, width=12, ensemble=3).eval()
+    assert isinstance(ens, EnsembleHead) and len(ens.members) == 3
+    v = torch.randn(5, 12)
+    probs = torch.stack([torch.sigmoid(m.classify(v)) for m in ens.members])
+    assert not torch.allclose(probs[0], probs[1])  # each member from its own init
+    assert torch.allclose(torch.sigmoid(ens.classify(v)), probs.mean(0), atol=1e-5)
+    assert ens(torch.randn(5, 2, 12)).shape == (5, 40)
+    assert torch.sigmoid(ens.classify(v)).mean() < 0.1  # every member starts at the prior
+    # a softmax head averages the logits
+    single = build(head, 16, 40, 0.0, multilabel=False, width=12, ensemble=2).eval()
+    assert torch.allclose(single.classify(v), (single.members[0].classify(v) + single.members[1].classify(v)) / 2,
+                          atol=1e-5)
+
+
+def test_ensemble_head_learns_a_separable_case():
+    torch.manual_seed(0)
+    x = torch.randn(200, 1, 8)
+    y = torch.stack([(x[:, 0, 0] > 0), (x[:, 0, 1] > 0), (x[:, 0, 0] + x[:, 0, 1] > 0)], 1).float()
+    ens = build("mlp", 32, 3, 0.0, multilabel=True, width=8, ensemble=4)
+    opt = torch.optim.Adam(ens.parameters(), lr=1e-2)
+    for _ in range(150):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(ens(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert ((ens.eval()(x) > 0).float() == y).float().mean() > 0.95
+
+
+def test_ensemble_and_features_input_refuse_pooling_heads():
+    with pytest.raises(SettingError, match="mean-pooling"):
+        build("nextvlad", 16, 4, 0.0, multilabel=True, ensemble=2)
+    with pytest.raises(SettingError, match="mean-pooling"):
+        S2VT(ModelConfig(modalities={"a": 4}, vocab_size=5, num_tags=3, hidden=8, embed=8, tag_head="attention",
+                         tag_input="features"))
+
+
+def test_features_tag_input_is_each_modality_normalised():
+    cfg = ModelConfig(modalities={"a": 4, "b": 6}, vocab_size=5, num_tags=3, hidden=8, embed=8, tag_head="mlp",
+                      tag_input="features", tag_ensemble=2, multilabel=True)
+    model = S2VT(cfg).eval()
+    model.lstm1.forward = model.lstm2.forward = None  # any call fails: no LSTM runs
+    model.fusion.proj.forward = None  # nor the projections
+    feats = {"a": 5 * torch.randn(3, 1, 4), "b": torch.randn(3, 1, 6)}
+    lengths = {"a": torch.tensor([1, 1, 1]), "b": torch.tensor([1, 0, 1])}  # video 1 without b
+    x = model.fusion.features(feats, lengths, 1)
+    assert x.shape == (3, 1, 10)
+    assert torch.allclose(x[:, 0, :4].norm(dim=-1), torch.full((3,), 2.0))  # sqrt(4), whatever the scale
+    assert torch.allclose(x[[0, 2], 0, 4:].norm(dim=-1), torch.full((2,), 6 ** 0.5))
+    assert torch.all(x[1, 0, 4:] == 0)
+    _, logits = model(feats, lengths)
+    assert logits.shape == (3, 3)
+    assert model.tag_head.members[0][0].in_features == 10  # the features, no projection in between
+
+
+def test_tag_only_default_recipe_trains_and_round_trips(tmp_path):
+    """train.py's tag-only defaults (no head, input or ensemble named): 4 MLPs on the normalised features."""
+    manifest, store = multilabel_store(tmp_path / "d", {"rgb": (1, 16), "audio": (1, 8)})
+    run = tmp_path / "run"
+    best = train(TrainConfig.of(str(manifest), str(store), str(run), epochs=15, **{**FAST, "lr": 1e-2}))
+    assert best["gap"] > 0.55  # chance is ~0.4
+    model, *_ = load_checkpoint(run / "best.pt")
+    assert (model.cfg.tag_head, model.cfg.tag_input, model.cfg.tag_ensemble) == ("mlp", "features", 4)
+    assert isinstance(model.tag_head, EnsembleHead)
+    metrics = evaluate(str(run / "best.pt"), str(manifest), str(store), "val", out=str(tmp_path / "p.json"))
+    assert metrics["gap"] == pytest.approx(best["gap"], abs=1e-6)  # the reloaded model scores as it trained
+
+
+def test_old_checkpoint_config_builds_one_head():
+    model = S2VT(ModelConfig.former(modalities={"a": 4}, vocab_size=5, num_tags=3, hidden=8, embed=8))
+    assert model.cfg.tag_ensemble == 1 and not isinstance(model.tag_head, EnsembleHead)
+
+
+@pytest.mark.parametrize("given, expected", [({}, ("mlp", "features", 4)),
+                                             ({"tag_head": "nextvlad"}, ("nextvlad", "fused", 1)),
+                                             ({"tag_head": "moe", "tag_ensemble": 2}, ("moe", "features", 2)),
+                                             ({"tag_input": "fused"}, ("mlp", "fused", 4))])
+def test_tag_only_recipe_fills_head_input_and_ensemble(tmp_path, given, expected):
+    from s2vt.engine import build as build_run
+    manifest, store = multilabel_store(tmp_path / "d")
+    r = build_run(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), **{**FAST, "hidden": 16, **given}))
+    assert (r.model.cfg.tag_head, r.model.cfg.tag_input, r.model.cfg.tag_ensemble) == expected
