@@ -70,6 +70,11 @@ class TrainConfig:
     text_min_count: int = setting(2, "tokens on fewer training videos are dropped", minimum=1)
     text_lr: float = setting(0.05, "learning rate of the token embeddings (few updates each: higher than --lr)")
     wide_lr: float = setting(0.01, "learning rate of the wide path (--text-wide)")
+    # C=0.3: LinearSVC's best on kuairec val and 5-fold CV (docs/benchmarks.md)
+    linear_c: float = setting(0.3, "C of the fitted linear classifier (--text-linear): higher fits the training "
+                                   "videos closer")
+    linear_steps: int = setting(200, "L-BFGS iterations (at most) of each label kind's linear classifier fit",
+                                minimum=1)
     min_tag_count: int = setting(3, "LIC2022 topic tags on fewer training videos are left out of the label set",
                                  minimum=1)
     seed: int = setting(0)
@@ -113,6 +118,7 @@ class TrainConfig:
             "label_smoothing": (0 <= self.label_smoothing < 1, "in [0, 1)"),
             "sample_prob": (0 <= self.sample_prob <= 1, "in [0, 1]"),
             "text_lr": (0 <= self.text_lr < math.inf, "a number >= 0"),
+            "linear_c": (0 < self.linear_c < math.inf, "a number > 0"),
         }
         for name, (ok, what) in rules.items():
             if not ok:
