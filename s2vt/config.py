@@ -76,6 +76,11 @@ class TrainConfig:
     text_lr: float = setting(0.05, "learning rate of the token embeddings (few updates each: higher than --lr)",
                              within="[0, inf)")
     wide_lr: float = setting(0.01, "learning rate of the wide path (--text-wide)", within="[0, inf)")
+    # C=0.3: LinearSVC's best on kuairec val and 5-fold CV (docs/benchmarks.md)
+    linear_c: float = setting(0.3, "C of the fitted linear classifier (--text-linear): higher fits the training "
+                                   "videos closer", within="(0, inf)")
+    linear_steps: int = setting(200, "L-BFGS iterations (at most) of each label kind's linear classifier fit",
+                                minimum=1)
     min_tag_count: int = setting(3, "LIC2022 topic tags on fewer training videos are left out of the label set",
                                  minimum=1)
     seed: int = setting(0)

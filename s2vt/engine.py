@@ -35,7 +35,7 @@ from .model import S2VT, caption_loss, squash, tag_loss
 from .tagheads import MEAN_POOLING
 from . import options, shards
 from .results import refuse_inputs
-from .text import TextVocab, has_text
+from .text import CNB_WEIGHT, TextVocab, complement_nb, fit_linear, has_text, tfidf_matrix
 from .vocab import SPECIALS, Vocab
 
 # a run folder holding any of these holds a trained model (or its history): never trained over unasked
@@ -429,12 +429,17 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
     return float(np.sum(losses)), len(losses), seen
 
 
+# mixing weights of the fitted linear path tried on val (per label kind)
+MIXES = tuple(round(0.1 * i, 1) for i in range(11))
+
+
 def train(cfg: TrainConfig) -> dict:
     """Train until `epochs` or early stopping; returns the best validation metrics."""
     with removed_if_failed(cfg.out):  # (build makes --out before reading the data: a refusal leaves none)
         run = build(cfg)
     cfg, model, log, out = run.cfg, run.model, run.log, Path(cfg.out)
     best_metrics: dict = {}
+    paused = False
     for epoch in range(run.start_epoch, cfg.epochs + 1):
         torch.manual_seed(cfg.seed * 1000 + epoch)  # dropout / sampling depend on (seed, epoch) only: resumable
         run.train_ds.set_epoch(epoch)
@@ -476,6 +481,59 @@ def train(cfg: TrainConfig) -> dict:
                 f"checks (best {-run.stopper.best if on_loss else run.stopper.best:.4g})")
             break
         if cfg.stop_after is not None and epoch >= cfg.stop_after:
+            paused = epoch < cfg.epochs
             break
+    if not paused:  # the fit is part of finishing a run, not of a --stop-after pause
+        best_metrics = fit_text_linear(run) or best_metrics
     run.ddp.close()
     return best_metrics
+
+
+def fit_text_linear(run: Run) -> dict | None:
+    """best.pt's fitted linear path (model.TextFitted): one-vs-rest squared-hinge classifiers over the
+    training videos' TF-IDF tokens per label kind (levels: + complement naive Bayes), then the mixing weight of each kind chosen on val
+    (level-1 accuracy, level-2 accuracy, tag F1), best.pt rewritten with them; its val metrics, or
+    None where there is nothing to fit (no linear path, no LIC2022 levels, no val, another rank)."""
+    model, groups, out = run.model, run.groups, Path(run.cfg.out)
+    if model.linear is None or not groups or not len(run.val_ds) or not run.ddp.main or not (out / "best.pt").exists():
+        return None
+    best = read_checkpoint(out / "best.pt", run.device)
+    load_weights(model, best["model"], out / "best.pt")
+    model.cfg.tag_threshold = best["config"]["tag_threshold"]
+    t0 = time.time()
+    entries, labels = run.train_ds.entries, run.labels
+    x = tfidf_matrix(run.train_ds.text, model.cfg.text_vocab)
+    y = torch.stack([labels.target(e.get("tags", [])) for e in entries])
+    weight, bias = torch.zeros(model.cfg.text_vocab, len(labels.names)), torch.zeros(len(labels.names))
+    for kind in ("level1", "level2", "tag"):
+        idx = torch.tensor(groups[kind], dtype=torch.long)
+        if len(idx):  # level 1 and 2: the videos that have one; tags: every tagged video
+            rows = y[:, idx].sum(1) > 0 if kind != "tag" else y.sum(1) > 0
+            weight[:, idx], bias[idx] = fit_linear(x, y[:, idx], rows, run.cfg.linear_c, run.cfg.linear_steps)
+            if kind != "tag":  # one class a video: + complement naive Bayes (text.CNB_WEIGHT)
+                weight[:, idx] += CNB_WEIGHT * complement_nb(x, y[:, idx], rows)
+    linear = model.linear
+    with torch.no_grad():
+        linear.bag.weight.copy_(weight.to(linear.bag.weight.device))
+        linear.bias.copy_(bias.to(linear.bias.device))
+    # each kind's weight in turn, on val: level 2 after level 1 (its answer lies under level 1's)
+    tags = {e["video_id"]: e.get("tags", []) for e in run.val_ds.entries}
+    score = {"level1": "level1_acc", "level2": "level2_acc", "tag": "tag_f1"}
+    for kind in ("level1", "level2", "tag"):
+        idx = groups[kind]
+        if not idx:
+            continue
+        tried = {}
+        for mix in MIXES:
+            linear.mix[idx] = mix
+            tried[mix] = validate(model, run.val_loader, run.vocab, labels, run.device, run.cfg.max_len)[score[kind]]
+        linear.mix[idx] = max(MIXES, key=lambda m: (tried[m], m))  # a tie: the linear side, the steadier one
+    val = validate(model, run.val_loader, run.vocab, labels, run.device, run.cfg.max_len)
+    model.cfg.tag_threshold = val["tag_threshold"]
+    row = {**best["metrics"], **{k: v for k, v in val.items() if isinstance(v, float)}}
+    mixes = {kind: round(float(linear.mix[groups[kind][0]]), 2) for kind in ("level1", "level2", "tag") if groups[kind]}
+    run.log(f"fitted linear path ({time.time() - t0:.0f} s), mixed in at {mixes} (0: network alone, 1: linear alone): "
+            + ", ".join(f"{k} {row[k]:.3f}" for k in ("level1_acc", "level2_acc", "tag_f1", "lic_score")))
+    save_checkpoint(out / "best.pt", model, run.vocab, labels, run.meta, best["epoch"], row, run.text_extra,
+                    has_captions=run.has_captions)
+    return row

@@ -22,7 +22,7 @@ from .decode import map_states
 from .options import derived, setting
 from .errors import SettingError
 from .tagheads import MEAN_POOLING, TAG_HEADS, build as build_tag_head
-from .text import TextEncoder, TextLinear
+from .text import TextEncoder, TextFitted, TextLinear
 
 
 FUSIONS = ("concat", "sum", "gated")  # how the modalities' projections combine (`Fusion`)
@@ -65,6 +65,9 @@ class ModelConfig:
                                     "(--no-text-wide: the MLP alone)")
     tag_ensemble: int | None = setting(None, "independently initialised tag heads (mlp, moe) whose probabilities are "
                                              "averaged (default: the recipe for the data)", minimum=1)
+    text_linear: bool = setting(True, "+ a linear classifier over the TF-IDF tokens fitted to convergence after "
+                                      "training, mixed into the logits per label kind with weights chosen on val "
+                                      "(--no-text-linear: the network alone)")
 
     @classmethod
     def former(cls, *args, **kw) -> "ModelConfig":
@@ -78,7 +81,8 @@ class ModelConfig:
 # existed was trained with these, so its absent key takes this value, not today's default
 BEFORE_FIELD = {"num_tags": 0, "multilabel": False, "tag_threshold": 0.5, "pad_id": 0, "context": False,
                 "text_vocab": 0, "text_embed": 256, "text_fusion": "late", "attention": False, "log_features": False,
-                "tag_head": "mlp", "tag_input": "encoder", "text_wide": False, "enc_len": 40, "dropout": 0.3,
+                "tag_head": "mlp", "tag_input": "encoder", "text_wide": False, "text_linear": False,
+                "enc_len": 40, "dropout": 0.3,
                 "hidden": 512, "embed": 512, "fusion": "concat", "tag_ensemble": 1}
 
 
@@ -209,6 +213,8 @@ class S2VT(nn.Module):
                                         cfg.tag_ensemble or 1) if cfg.num_tags else None)
         self.wide = (TextLinear(cfg.text_vocab, cfg.num_tags)
                      if cfg.text_wide and self.text is not None and self.tag_head is not None else None)
+        self.linear = (TextFitted(cfg.text_vocab, cfg.num_tags)
+                       if cfg.text_linear and self.text is not None and self.tag_head is not None else None)
 
     def encode(self, feats, lengths, blank: bool = False):
         """Encoding steps: LSTM1 reads fused features, LSTM2 reads [h1; <pad> embedding]
@@ -245,7 +251,8 @@ class S2VT(nn.Module):
                    text: dict | None = None) -> torch.Tensor | None:
         """Tag logits [B, C]: the head reads the fused features (`tag_input` fused: the LSTMs do not
         run) or the encoder outputs (`enc_out` where already computed), and the text; plus the
-        wide path's (a linear map of the text's TF-IDF tokens) where there is one."""
+        wide path's (a linear map of the text's TF-IDF tokens) where there is one, mixed with the
+        fitted linear classifier's scores where it has been fitted (TextFitted)."""
         if self.tag_head is None:
             return None
         if self.fusion is None:  # text only
@@ -258,7 +265,8 @@ class S2VT(nn.Module):
         else:
             steps = enc_out if enc_out is not None else self.encode(feats, lengths)[0]
         logits = self.tag_head.classify(self.pooled(steps, text))
-        return logits + self.wide(text, logits.shape[0]) if self.wide is not None else logits
+        logits = logits + self.wide(text, logits.shape[0]) if self.wide is not None else logits
+        return self.linear.blend(logits, text) if self.linear is not None else logits
 
     def pooled(self, steps: torch.Tensor | None, text: dict | None) -> torch.Tensor:
         """What the head classifies: its pooling of the video steps, the text vector, or both side

@@ -12,6 +12,7 @@ import logging
 import math
 import re
 import unicodedata
+import warnings
 
 import torch
 from torch import nn
@@ -173,3 +174,94 @@ def bag_fields(bag: nn.EmbeddingBag, text: dict | None, batch: int) -> torch.Ten
         text = {"ids": torch.zeros(0, dtype=torch.long, device=device), "weights": torch.zeros(0, device=device),
                 "offsets": torch.zeros(batch * len(FIELDS), dtype=torch.long, device=device)}
     return bag(text["ids"], text["offsets"], per_sample_weights=text["weights"])
+
+
+# the fitted linear path's scores are margins (about +-1 at the hinge), the network's are logits: x4
+# puts a margin of 1 at p ~ 0.98, so a mixing weight in [0, 1] spans both scales
+MIX_SCALE = 4.0
+
+
+class TextFitted(nn.Module):
+    """A linear classifier over the TF-IDF token vector (the fields summed) fitted to convergence
+    after training (`fit_linear`: squared-hinge one-vs-rest with an L2 penalty, what a LinearSVC
+    solves), its scores mixed into the network's logits label by label: `mix` (0: the network
+    alone, 1: the linear classifier alone) is chosen on val per label kind. Adam trained jointly
+    with the MLP leaves such a path below a converged linear model on level 1 (docs/benchmarks.md)."""
+
+    def __init__(self, vocab_size: int, out: int) -> None:
+        super().__init__()
+        self.bag = nn.EmbeddingBag(vocab_size, out, mode="sum", padding_idx=0)
+        nn.init.zeros_(self.bag.weight)
+        self.bias = nn.Parameter(torch.zeros(out))
+        self.register_buffer("mix", torch.zeros(out))  # a buffer: saved in the checkpoint, not trained
+        self.requires_grad_(False)  # set by fit_linear, never by the optimiser
+
+    def scores(self, text: dict | None, batch: int) -> torch.Tensor:
+        return bag_fields(self.bag, text, batch).view(-1, len(FIELDS), self.bag.embedding_dim).sum(1) + self.bias
+
+    def blend(self, logits: torch.Tensor, text: dict | None) -> torch.Tensor:
+        if not bool(self.mix.any()):  # not fitted (during training): the network's logits untouched
+            return logits
+        return (1 - self.mix) * logits + self.mix * MIX_SCALE * self.scores(text, logits.shape[0])
+
+
+def tfidf_matrix(encoded: list[list[tuple[list[int], list[float]]]], vocab_size: int) -> torch.Tensor:
+    """Sparse (COO) [videos, vocab] TF-IDF matrix of `TextVocab.encode`d videos, the fields summed (as
+    TextFitted reads them)."""
+    rows, cols, vals = [], [], []
+    for r, video in enumerate(encoded):
+        for ids, weights in video:
+            rows += [r] * len(ids)
+            cols += ids
+            vals += weights
+    with warnings.catch_warnings():  # (torch's "sparse CSR support is in beta" note, on every run)
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_coo_tensor(torch.tensor([rows, cols], dtype=torch.long),
+                                       torch.tensor(vals, dtype=torch.float), (len(encoded), vocab_size)).coalesce()
+
+
+# the complement naive Bayes share of a level's linear weights and its smoothing: chosen by 5-fold CV
+# over kuairec train+val with these TF-IDF tokens (level 1 +0.009, level 2 +0.005 over the SVM alone;
+# docs/benchmarks.md)
+CNB_WEIGHT, CNB_ALPHA = 0.3, 0.3
+
+
+def complement_nb(x: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """[vocab, classes] weights of a complement naive Bayes classifier (Rennie et al. 2003; what
+    scikit-learn's ComplementNB scores with, smoothing CNB_ALPHA) over the videos in `rows` of the
+    one-class-a-video `targets`, centred over the classes: softmax and argmax see the same answer
+    and the weights add to a linear classifier's. A different bias from the hinge's (class
+    frequencies of tokens, not margins): the two together beat either on level 1."""
+    keep = torch.nonzero(rows).flatten()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        counts = torch.sparse.mm(torch.index_select(x, 0, keep).coalesce().t(), targets[keep].float())  # [V, C]
+    complement = counts.sum(1, keepdim=True) - counts + CNB_ALPHA
+    log_prob = torch.log(complement / complement.sum(0, keepdim=True))
+    return -(log_prob - log_prob.mean(1, keepdim=True))
+
+
+def fit_linear(x: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor, c: float,
+               steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weights [vocab, labels], bias [labels]) minimising 0.5 |W|^2 + c * sum over the videos in
+    `rows` ([videos] bool) of max(0, 1 - y (xW + b))^2 for each label (y = +-1 from the 0/1
+    `targets`): one-vs-rest squared hinge, LinearSVC's problem, by full-batch L-BFGS (`steps`
+    iterations at most), the bias unpenalised."""
+    keep = torch.nonzero(rows).flatten()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        x = torch.index_select(x, 0, keep).coalesce().to_sparse_csr()  # CSR: the fast sparse @ dense
+    sign = 2 * targets[keep].float() - 1
+    w = torch.zeros(x.shape[1], targets.shape[1], requires_grad=True)
+    b = torch.zeros(targets.shape[1], requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1, max_iter=steps, history_size=5, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-5, tolerance_change=1e-9)
+
+    def closure():
+        opt.zero_grad()
+        margin = (1 - sign * (x @ w + b)).clamp(min=0)
+        loss = 0.5 * (w * w).sum() + c * (margin * margin).sum()
+        loss.backward()
+        return loss
+    opt.step(closure)
+    return w.detach(), b.detach()

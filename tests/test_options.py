@@ -52,11 +52,11 @@ def test_train_options_are_the_config_fields_and_old_flags_still_work():
     assert vars(args) == {**fields, "manifest": "m", "features": None, "out": "o"}  # one option a field
     cfg = from_args(TrainConfig, p.parse_args(
         ["--manifest", "m", "--features", "f", "--out", "o", "--one-caption-per-video", "--no-context",
-         "--no-attention", "--no-text", "--no-text-wide", "--log-features", "--resume", "--skip-missing",
+         "--no-attention", "--no-text", "--no-text-wide", "--no-text-linear", "--log-features", "--resume", "--skip-missing",
          "--modalities", "c3d,vggish", "--tag-head", "moe", "--lr", "0.01"]))
     assert (cfg.per_caption, cfg.model.context, cfg.model.attention, cfg.text, cfg.model.text_wide,
-            cfg.model.log_features, cfg.resume,
-            cfg.skip_missing) == (False, False, False, False, False, True, True, True)
+            cfg.model.text_linear, cfg.model.log_features, cfg.resume,
+            cfg.skip_missing) == (False, False, False, False, False, False, True, True, True)
     assert cfg.modalities == ["c3d", "vggish"] and cfg.model.tag_head == "moe" and cfg.lr == 0.01
 
 

@@ -237,3 +237,64 @@ def test_level_labels_train_the_levels_recipe(tmp_path, capsys, monkeypatch):
                       text_embed=8, batch_size=8, min_tag_count=1, quiet=True))
     assert len((run / "metrics.csv").read_text().splitlines()) == 1 + 3  # level labels, no captions: its recipe
     assert "wide.bag.weight" in torch.load(run / "best.pt", weights_only=True)["model"]
+
+def test_fit_linear_solves_the_squared_hinge_problem():
+    from s2vt.text import fit_linear
+
+    rng = np.random.default_rng(0)
+    dense = torch.tensor(rng.random((30, 12)) * (rng.random((30, 12)) < 0.3), dtype=torch.float)
+    targets = (dense[:, :2] > 0.1).float()  # label k: "token k is present" (separable)
+    rows = torch.ones(30, dtype=torch.bool)
+    rows[:5] = False  # left out of the fit: their labels must not count
+    targets[:5] = 1 - targets[:5]
+    w, b = fit_linear(dense.to_sparse(), targets, rows, c=50.0, steps=500)  # c high: close to a hard margin
+    scores = dense @ w + b
+    assert torch.equal(scores[5:] > 0, targets[5:] > 0)
+    # converged: the objective (0.5 |w|^2 + c sum hinge^2 over the kept rows) of 4x the iterations is no lower
+
+    def objective(w, b):
+        margin = (1 - (2 * targets[5:] - 1) * (dense[5:] @ w + b)).clamp(min=0)
+        return float(0.5 * (w * w).sum() + 50.0 * (margin * margin).sum())
+    longer = fit_linear(dense.to_sparse(), targets, rows, c=50.0, steps=2000)
+    assert objective(w, b) == pytest.approx(objective(*longer), rel=1e-3)
+    start = objective(torch.zeros_like(w), torch.zeros_like(b))
+    assert objective(w, b) < 0.5 * start
+
+
+def test_fitted_linear_path_mixed_on_val_is_saved_and_used_by_evaluate(tmp_path, capsys):
+    from s2vt.engine import MIXES
+
+    lic = write_lic(tmp_path / "lic")
+    manifest = tmp_path / "m.jsonl"
+    assert s2vt(capsys, "import", "lic2022", lic / "train.json", lic / "test_a.json", "--out", manifest,
+                "--val", "10")[0] == 0
+    run = tmp_path / "run"
+    code, out, err = s2vt(capsys, "train", "--manifest", manifest, "--out", run, "--epochs", "2", "--hidden", "16",
+                          "--text-embed", "8", "--batch-size", "8", "--min-tag-count", "1")
+    assert code == 0, err
+    assert "fitted linear path" in err
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    mix = ckpt["model"]["linear.mix"]
+    assert set(mix.tolist()) <= set(MIXES) and mix.any()  # a network of 2 epochs: the linear path weighs in
+    assert ckpt["model"]["linear.bag.weight"].abs().sum() > 0
+    best = ckpt["metrics"]
+    assert json.loads(out.splitlines()[-1])["level1_acc"] == best["level1_acc"]
+    # evaluate predicts with the mix the checkpoint holds: its val scores are the ones chosen on val
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--split", "val",
+                        "--out", tmp_path / "preds.json")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "metrics_val.json").read_text())
+    assert metrics["level1_acc"] == pytest.approx(best["level1_acc"])
+    assert metrics["tag_f1"] == pytest.approx(best["tag_f1"])
+    ckpt["model"]["linear.mix"].zero_()  # the network alone: other answers (its 2 epochs learned little)
+    torch.save(ckpt, tmp_path / "zero.pt")
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", tmp_path / "zero.pt", "--manifest", manifest, "--split",
+                        "val", "--out", tmp_path / "zero.json")
+    assert code == 0, err
+    assert json.loads((tmp_path / "metrics_val.json").read_text()) != metrics
+
+
+def test_linear_c_must_be_positive(tmp_path, capsys):
+    code, _, err = s2vt(capsys, "train", "--manifest", "m", "--out", tmp_path / "run", "--linear-c", "0")
+    assert code == 2 and err == "error: --linear-c must be in (0, inf), not 0.0\n"
+    assert not (tmp_path / "run").exists()

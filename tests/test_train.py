@@ -244,8 +244,8 @@ def test_a_checkpoint_written_before_the_architecture_settings_loads_as_it_was_t
             "vocab": ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b"], "labels": ["x", "y"], "extract": {}, "epoch": 1}
     torch.save(ckpt, tmp_path / "first.pt")
     model, *_ = load_checkpoint(tmp_path / "first.pt")
-    assert (model.cfg.context, model.cfg.attention, model.cfg.text_wide, model.cfg.tag_head, model.cfg.tag_input,
-            model.cfg.enc_len) == (False, False, False, "mlp", "encoder", 5)
+    assert (model.cfg.context, model.cfg.attention, model.cfg.text_wide, model.cfg.text_linear, model.cfg.tag_head,
+            model.cfg.tag_input, model.cfg.enc_len) == (False, False, False, False, "mlp", "encoder", 5)
     feats, lengths = {"frames": torch.randn(2, 7, 8)}, {"frames": torch.tensor([7, 3])}
     with torch.no_grad():
         assert torch.equal(model(feats, lengths)[1], old(feats, lengths)[1])
