@@ -517,7 +517,6 @@ def fit_text_linear(run: Run) -> dict | None:
         linear.bag.weight.copy_(weight.to(linear.bag.weight.device))
         linear.bias.copy_(bias.to(linear.bias.device))
     # each kind's weight in turn, on val: level 2 after level 1 (its answer lies under level 1's)
-    tags = {e["video_id"]: e.get("tags", []) for e in run.val_ds.entries}
     score = {"level1": "level1_acc", "level2": "level2_acc", "tag": "tag_f1"}
     for kind in ("level1", "level2", "tag"):
         idx = groups[kind]
