@@ -141,7 +141,8 @@ def run_export(args: argparse.Namespace) -> int:
     from .fileio import refuse_existing
     from .manifest import read_manifest
 
-    from .export import write_zip
+    from .export import MEMBER, write_zip
+    from .formats import LEVEL1, LEVEL2, SEMANTIC
     from .results import ResultsError, load_predictions, refuse_inputs
 
     if args.format != "lic2022" and (args.manifest or args.split):
@@ -150,6 +151,8 @@ def run_export(args: argparse.Namespace) -> int:
     split = args.split or "test"
     refuse_inputs([args.out], [args.preds, args.manifest])
     refuse_existing([args.out], args.force)
+    if os.path.splitext(args.out)[1].lower() != ".zip":  # the results file goes inside, under its fixed name
+        raise ResultsError(f"--out {args.out}: export writes a zip holding {MEMBER[args.format]}; name it .zip")
     preds = load_predictions(args.preds)
     order = None
     if args.manifest and args.format == "lic2022":  # only the split predicted: the other splits' videos would go in with empty answers
@@ -159,6 +162,13 @@ def run_export(args: argparse.Namespace) -> int:
         if not any(v in preds for v in order):
             raise ResultsError(f"{args.preds} predicts none of the {len(order)} {split} videos of {args.manifest} "
                                "(predictions for another split? pass the --split given to s2vt evaluate)")
+        if not any(t["tag"].startswith((LEVEL1, LEVEL2, SEMANTIC)) for v in order for t in preds.get(v, {}).get("tags", [])):
+            raise ResultsError(f"{args.preds}: no predicted tag is a LIC2022 label (level1:, level2:, tag:): "
+                               "a model trained on LIC2022 data writes them")
+        missing, outside = sum(v not in preds for v in order), len(set(preds) - set(order))
+        if missing or outside:
+            print(f"warning: {missing} of the {len(order)} {split} videos have no prediction (written with empty "
+                  f"answers); {outside} predicted videos are not in that split (left out)", file=sys.stderr)
     path = write_zip(preds, args.format, args.out, order)
     count = len(order) if order is not None else len(preds)
     what = f" (split {split} of {args.manifest}, {sum(v in preds for v in order)} predicted)" if order else ""

@@ -25,7 +25,7 @@ class DecodeConfig:
     # against 0.7 / 0, which wrote the same few "a man is ..." captions for many videos
     length_penalty: float = setting(1.5, "beam search ranks finished captions by log-probability / "
                                     "length ** this (0: raw log-probability, which favours short captions)",
-                                    within="[0, inf)")
+                                    within="[0, 10]")  # (28 words ** 10 is far inside float32's range)
     # below 1: at 1 the score no longer rewards fitting the video at all
     anti_lm: float = setting(0.2, "mutual-information decoding: a word's score is log p(word | video) minus "
                              "this times log p(word | the mean video), demoting captions likely for any video "

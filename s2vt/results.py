@@ -60,20 +60,25 @@ def load_predictions(path: str | Path) -> dict[str, dict]:
         items = data
     else:
         raise ResultsError(f"{path}: expected {{id: caption}} or a list of objects")
+    first: dict[str, int] = {}
     for n, item in enumerate(items):
+        where = f"{path}: item {n}" if isinstance(data, list) else f"{path}: {item['video_id']!r} ({{id: caption}} form)"
         if not isinstance(item, dict):
-            raise ResultsError(f"{path}: item {n} is not an object")
+            raise ResultsError(f"{where} is not an object")
         vid = item.get("video_id", item.get("image_id"))
         vid = str(vid) if isinstance(vid, int) else vid
         if not valid_video_id(vid):
-            raise ResultsError(f"{path}: item {n}: invalid id {vid!r} (must match [A-Za-z0-9_.-]{{1,128}})")
+            raise ResultsError(f"{where}: invalid id {vid!r} (must match [A-Za-z0-9_.-]{{1,128}})")
+        if vid in first:  # which answer counts would be a guess
+            raise ResultsError(f"{where}: video {vid} is predicted twice (also item {first[vid]})")
+        first[vid] = n
         caption = item.get("caption", "")
         if not isinstance(caption, str):
-            raise ResultsError(f"{path}: item {n}: caption must be a string")
+            raise ResultsError(f"{where}: caption must be a string, not {type(caption).__name__}")
         tags = item.get("tags", [])
         if not isinstance(tags, list):
-            raise ResultsError(f"{path}: item {n}: tags must be a list")
-        out[vid] = {"caption": caption, "tags": [tag_item(t, f"{path}: item {n}: ") for t in tags]}
+            raise ResultsError(f"{where}: tags must be a list")
+        out[vid] = {"caption": caption, "tags": [tag_item(t, f"{where}: ") for t in tags]}
     return out
 
 

@@ -71,7 +71,9 @@ def test_lic2022_export_writes_only_the_predicted_split(tmp_path, capsys):
                  "--out", str(tmp_path / "a.zip")]) == 0
     _, text = unzip(tmp_path / "a.zip")
     assert [json.loads(line)["@id"] for line in text.splitlines()] == ["3", "4"]  # test only, manifest order
-    assert capsys.readouterr().err.strip() == f"wrote {tmp_path / 'a.zip'}: 2 videos (split test of {manifest}, 1 predicted)"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"wrote {tmp_path / 'a.zip'}: 2 videos (split test of {manifest}, 1 predicted)"
+    assert err[0].startswith("warning: 1 of the 2 test videos have no prediction")
     assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest), "--split", "val",
                  "--out", str(tmp_path / "v.zip")]) == 0
     assert [json.loads(line)["@id"] for line in unzip(tmp_path / "v.zip")[1].splitlines()] == ["2"]
@@ -105,3 +107,39 @@ def test_export_refuses_to_overwrite_without_force(tmp_path, capsys):
     assert out.read_bytes() == b"an earlier submission"
     assert main(["export", str(preds), "--format", "coco", "--out", str(out), "--force"]) == 0
     assert {r["image_id"]: r["caption"] for r in json.loads(unzip(out)[1])} == PREDS_JSON
+
+
+def test_export_checks_what_it_is_given(tmp_path, capsys):
+    from s2vt.cli import main
+    manifest = lic_manifest(tmp_path / "m.jsonl")
+    preds = tmp_path / "p.json"
+
+    def export(*extra, out="a.zip"):
+        capsys.readouterr()
+        code = main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
+                     "--out", str(tmp_path / out), *extra])
+        return code, capsys.readouterr().err.strip().splitlines()
+
+    # a tag model that is not a LIC2022 one (YouTube-8M names): refused, not blank answers
+    preds.write_text(json.dumps([{"video_id": "3", "caption": "", "tags": ["Car", "Game"]}]))
+    code, err = export()
+    assert code == 2 and len(err) == 1 and "no predicted tag is a LIC2022 label" in err[0]
+    # the results file is zipped under its fixed name: --out result.txt would hold a zip
+    preds.write_text(json.dumps([{"video_id": v, "caption": "", "tags": ["level1:体育"]} for v in ("3", "2")]))
+    code, err = export(out="result.txt")
+    assert code == 2 and err == [f"error: --out {tmp_path / 'result.txt'}: export writes a zip holding result.txt; "
+                                 "name it .zip"]
+    # part of the split predicted, and a video of another split: written, with one warning line
+    code, err = export()
+    assert code == 0 and err[0] == ("warning: 1 of the 2 test videos have no prediction (written with empty answers); "
+                                    "1 predicted videos are not in that split (left out)")
+    # the same video twice: which answer counts would be a guess
+    preds.write_text(json.dumps([{"video_id": "3", "caption": "a", "tags": []}, {"video_id": "3", "caption": "b"}]))
+    code, err = export(out="b.zip")
+    assert code == 2 and len(err) == 1 and "item 1: video 3 is predicted twice (also item 0)" in err[0]
+    # {id: caption} form: the message names the entry, not a list item
+    preds.write_text(json.dumps({"3": 1}))
+    code, err = export(out="c.zip")
+    assert code == 2 and err == [f"error: {preds}: '3' ({{id: caption}} form): caption must be a string, not int"]
+    assert sorted(p.name for p in tmp_path.glob("*.zip")) == ["a.zip"]
+

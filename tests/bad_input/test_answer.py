@@ -144,7 +144,7 @@ def test_unwritable_and_full_outputs_one_line(trained, tmp_path, capsys, small_d
     fill_disk(small_disk)
     for out in (blocker / "sub" / "out", small_disk / "out"):
         for args in (evaluate_args(trained, "--out", out),
-                     ["export", preds, "--format", "coco", "--out", out],
+                     ["export", preds, "--format", "coco", "--out", out.with_name("out.zip")],
                      ["import", "lic2022", lic, "--features", lic.parent, "--out", out]):
             code, _, err = s2vt(capsys, *args)
             assert code == 2 and len(err) == 1 and err[0].startswith("error: cannot write"), (args, err)
