@@ -60,6 +60,11 @@ def make_dirs(folder: str | os.PathLike) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
+        # mkdir's "File exists" for a path through a file says nothing useful: name the file
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise OutputError(f"cannot write {os.fsdecode(folder)}: {os.fsdecode(blocker)} is a file, "
+                              "not a folder") from None
         raise output_error(folder, e) from None
     return folder
 

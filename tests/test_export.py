@@ -142,4 +142,8 @@ def test_export_checks_what_it_is_given(tmp_path, capsys):
     code, err = export(out="c.zip")
     assert code == 2 and err == [f"error: {preds}: '3' ({{id: caption}} form): caption must be a string, not int"]
     assert sorted(p.name for p in tmp_path.glob("*.zip")) == ["a.zip"]
+    # an --out through a file: the message names the file in the way (mkdir said "File exists")
+    preds.write_text(json.dumps([{"video_id": "3", "caption": "", "tags": ["level1:体育"]}]))
+    code, err = export(out="p.json/x.zip")
+    assert code == 2 and err == [f"error: cannot write {preds}: {preds} is a file, not a folder"]
 

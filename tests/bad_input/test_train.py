@@ -174,7 +174,7 @@ def test_unwritable_out_fails_before_training(store, tmp_path, request, capsys):
     a_file = tmp_path / "a_file"
     a_file.write_text("not a folder\n")
     code, err = s2vt(capsys, *train_args(store, a_file / "run"))
-    assert code == 2 and err == [f"error: cannot write {a_file / 'run'}: Not a directory"]
+    assert code == 2 and err == [f"error: cannot write {a_file / 'run'}: {a_file} is a file, not a folder"]
     ro = read_only_folder(request, tmp_path)
     code, err = s2vt(capsys, *train_args(store, ro))
     assert code == 2 and len(err) == 1 and err[0].startswith(f"error: cannot write {ro}: "), err  # no epoch ran
