@@ -166,9 +166,10 @@ def run_export(args: argparse.Namespace) -> int:
             raise ResultsError(f"{args.preds}: no predicted tag is a LIC2022 label (level1:, level2:, tag:): "
                                "a model trained on LIC2022 data writes them")
         missing, outside = sum(v not in preds for v in order), len(set(preds) - set(order))
-        if missing or outside:
-            print(f"warning: {missing} of the {len(order)} {split} videos have no prediction (written with empty "
-                  f"answers); {outside} predicted videos are not in that split (left out)", file=sys.stderr)
+        notes = ([f"{missing} of the {len(order)} {split} videos have no prediction (written with empty answers)"]
+                 * bool(missing) + [f"{outside} predicted videos are not in split {split} (left out)"] * bool(outside))
+        if notes:
+            print("warning: " + "; ".join(notes), file=sys.stderr)
     path = write_zip(preds, args.format, args.out, order)
     count = len(order) if order is not None else len(preds)
     what = f" (split {split} of {args.manifest}, {sum(v in preds for v in order)} predicted)" if order else ""
