@@ -55,8 +55,10 @@ class TrainConfig:
     per_video: int = setting(4, "captions of one video per batch group, sharing one encoder pass", minimum=1)
     per_caption: bool = setting(True, "an epoch shows every caption (--no-per-caption, or --one-caption-per-video: "
                                       "one random caption per video, the demo)")
-    # lr 0 freezes the model (the early-stopping test)
-    lr: float | None = setting(None, "peak learning rate (default: the recipe for the data)", within="[0, inf)")
+    # lr 0 is allowed on purpose: a frozen model (the early-stopping test)
+    lr: float | None = setting(None, "peak learning rate (default: the recipe for the data; 0 freezes every "
+                                     "parameter but the text embeddings and the wide path, which train at --text-lr "
+                                     "and --wide-lr)", within="[0, inf)")
     warmup: int = setting(200, "optimiser steps of linear warmup (at most one epoch)", minimum=0)
     schedule: str = setting("cosine", "cosine: decay to 5% of --lr by the last epoch; step: halve every 10 epochs",
                             ("cosine", "step"))

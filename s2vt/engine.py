@@ -25,7 +25,7 @@ from .manifest import read_manifest
 from .store import FeatureStore, StoreError
 
 from .checkpoint import check_resumable, load_weights, read_checkpoint, save_checkpoint
-from .config import RECIPES, TrainConfig
+from .config import RECIPES, ConfigError, TrainConfig
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
                    drop_blank_captions, feature_dims, feature_stats, to_device)
 from .decode import greedy
@@ -306,9 +306,42 @@ class Run:
     history: list = dataclasses.field(default_factory=list)
 
 
-def build(cfg: TrainConfig) -> Run:
+def data_metrics(has_caps: bool, labels: Labels, groups: dict | None) -> list[str]:
+    """The --metric values `validate` scores on this data (what early stopping can select on)."""
+    tags = ["tag_acc"] + (["lic_score"] if groups else ["gap"] if labels.multilabel else []) if labels.names else []
+    return (["CIDEr"] if has_caps else []) + tags
+
+
+def check_metric(metric: str, has_caps: bool, labels: Labels, groups: dict | None) -> None:
+    """Refuse a --metric this data cannot produce: early stopping would silently select on the
+    training loss instead. (With no val videos every metric falls back to the loss, as said in build.)"""
+    have = data_metrics(has_caps, labels, groups)
+    if metric == "auto" or metric in have:
+        return
+    why = ("has no captions" if metric == "CIDEr" else "has no tags" if not labels.names
+           else "has no LIC2022 levels (level1:/level2:/tag: names)" if metric == "lic_score"
+           else "has LIC2022 levels, scored by lic_score" if groups else "has single-label tags")
+    raise ConfigError(f"--metric {metric}: this data {why}; its metrics are {', '.join(have)}")
+
+
+# settings that only the text branch reads: given on data without text, they do nothing (said once)
+TEXT_SETTINGS = ("text_tokenizer", "text_min_count", "text_lr", "wide_lr", "linear_c", "linear_steps",
+                 "text_embed", "text_fusion", "text_wide", "text_linear")
+
+
+def text_settings_given(cfg: TrainConfig, given: Iterable[str] | None) -> list[str]:
+    """The text settings the user set: those named in `given` (the options on the command line), or
+    without it (the Python API) those that differ from their defaults."""
+    if given is not None:
+        return [n for n in TEXT_SETTINGS if n in set(given)]
+    defaults = {f.name: f.default for f, _ in options.settings(TrainConfig)}
+    return [n for n in TEXT_SETTINGS if options.value(cfg, n) != defaults[n]]
+
+
+def build(cfg: TrainConfig, given: Iterable[str] | None = None) -> Run:
     """Device and torchrun ranks, data, model, optimiser and (with --resume) the state of last.pt;
-    every check on the settings, the data and the run folder happens here, before any training."""
+    every check on the settings, the data and the run folder happens here, before any training.
+    `given`: the names of the settings the user set (for warnings about those with no effect)."""
     device = pick_device(cfg.device)
     last_path = resume_point(cfg)
     out = Path(cfg.out)
@@ -345,10 +378,20 @@ def build(cfg: TrainConfig) -> Run:
     cfg = options.replace(cfg, **{k: v for k, v in recipe.items() if options.value(cfg, k) in (None, "auto")})
     metric = cfg.metric if cfg.metric != "auto" else (
         "CIDEr" if has_caps else "lic_score" if groups else "gap" if labels.multilabel else "tag_acc")
+    check_metric(cfg.metric, has_caps, labels, groups)
+    if not has_caps and cfg.tag_weight == 0:
+        raise ConfigError("--tag-weight 0 on data without captions trains nothing: the tag loss is its only loss "
+                          "(pass a positive --tag-weight)")
     tag_input = cfg.model.tag_input
     text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
                   if cfg.text and has_text(splits["train"]) else None)
     text_extra = {"text_vocab": text_vocab.state()} if text_vocab else {}
+    unused = text_settings_given(cfg, given) if text_vocab is None else []
+    if unused:  # (a warning, not a refusal: the run trains as it would without them)
+        log(f"warning: {', '.join(options.flag(n) for n in unused)} "
+            f"{'has' if len(unused) == 1 else 'have'} no effect: "
+            + ("--no-text leaves out the text" if not cfg.text else
+               "the training videos have no text (title, asr, ocr)"))
     # the settings' architecture, with what the data decides
     mcfg = dataclasses.replace(cfg.model, modalities=dims, vocab_size=len(vocab), num_tags=len(labels.names),
                                multilabel=labels.multilabel, pad_id=vocab.pad, tag_input=tag_input,
@@ -433,10 +476,10 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
 MIXES = tuple(round(0.1 * i, 1) for i in range(11))
 
 
-def train(cfg: TrainConfig) -> dict:
-    """Train until `epochs` or early stopping; returns the best validation metrics."""
+def train(cfg: TrainConfig, given: Iterable[str] | None = None) -> dict:
+    """Train until `epochs` or early stopping; returns the best validation metrics (`given`: as in build)."""
     with removed_if_failed(cfg.out):  # (build makes --out before reading the data: a refusal leaves none)
-        run = build(cfg)
+        run = build(cfg, given)
     cfg, model, log, out = run.cfg, run.model, run.log, Path(cfg.out)
     best_metrics: dict = {}
     paused = False

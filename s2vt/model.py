@@ -202,10 +202,15 @@ class S2VT(nn.Module):
             raise ValueError(f"tag_input must be {', '.join(TAG_INPUTS)}, not {cfg.tag_input!r}")
         features = cfg.tag_input == "features" and self.fusion is not None
         guided = self.text is not None and cfg.text_fusion == "guided"
-        if features and cfg.num_tags and (cfg.tag_head not in MEAN_POOLING or guided):
-            # (nextvlad, attention and guided text fusion read steps of the hidden size)
-            raise SettingError(f"--tag-input features needs a mean-pooling head ({', '.join(MEAN_POOLING)}) and "
-                               f"late text fusion, not --tag-head {cfg.tag_head} --text-fusion {cfg.text_fusion}")
+        # (nextvlad, attention and guided text fusion read steps of the hidden size; features are not)
+        if features and cfg.num_tags and cfg.tag_head not in MEAN_POOLING:
+            raise SettingError(f"--tag-head {cfg.tag_head} pools steps of the hidden size, which --tag-input features "
+                               f"are not: --tag-input features works with --tag-head {' or '.join(MEAN_POOLING)} "
+                               "only (or pass --tag-input fused)")
+        if features and cfg.num_tags and guided:
+            raise SettingError("--text-fusion guided attends over steps of the hidden size, which --tag-input "
+                               "features are not: --tag-input features needs --text-fusion late (or pass "
+                               "--tag-input fused)")
         self.query = nn.Linear(h, h) if self.text is not None and cfg.text_fusion == "guided" else None
         video = sum(cfg.modalities.values()) if features else h * (self.fusion is not None)
         width = video + h * (self.text is not None)  # what the head classifies

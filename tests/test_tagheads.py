@@ -114,9 +114,18 @@ def test_ensemble_head_learns_a_separable_case():
 def test_ensemble_and_features_input_refuse_pooling_heads():
     with pytest.raises(SettingError, match="mean-pooling"):
         build("nextvlad", 16, 4, 0.0, multilabel=True, ensemble=2)
-    with pytest.raises(SettingError, match="mean-pooling"):
+    # each message names what is wrong, not the value it asks for (--text-fusion late was already given)
+    with pytest.raises(SettingError) as e:
         S2VT(ModelConfig(modalities={"a": 4}, vocab_size=5, num_tags=3, hidden=8, embed=8, tag_head="attention",
                          tag_input="features"))
+    assert str(e.value) == ("--tag-head attention pools steps of the hidden size, which --tag-input features are "
+                            "not: --tag-input features works with --tag-head mlp or moe only (or pass --tag-input "
+                            "fused)")
+    with pytest.raises(SettingError) as e:
+        S2VT(ModelConfig(modalities={"a": 4}, vocab_size=5, num_tags=3, hidden=8, embed=8, tag_head="mlp",
+                         tag_input="features", text_vocab=6, text_fusion="guided"))
+    assert str(e.value).startswith("--text-fusion guided attends over steps of the hidden size") \
+        and "needs --text-fusion late" in str(e.value) and "--tag-head" not in str(e.value)
 
 
 def test_features_tag_input_is_each_modality_normalised():

@@ -12,7 +12,8 @@ import torch
 from s2vt.cli import main
 from s2vt.device import DeviceError, pick_device
 from s2vt.checkpoint import load_checkpoint
-from s2vt.engine import TrainConfig, train
+from s2vt.engine import TrainConfig, text_settings_given, train
+from s2vt.options import settings
 from s2vt.synthetic import make_store
 
 from ..conftest import fill_disk, make_video, run_cli
@@ -269,3 +270,59 @@ def test_video_settings_on_a_text_only_model_are_said_ignored(store, tmp_path, c
     assert code == 0
     assert any(line.startswith("warning: --text-fusion guided is ignored: a text-only model") for line in err)
     assert any(line.startswith("warning: --tag-head nextvlad pools video steps") for line in err)
+
+
+def rewritten(store, path: Path, change) -> Path:
+    """The store's manifest with `change(entry, i)` applied to each entry, written to `path`."""
+    path.write_text("".join(json.dumps(change(json.loads(line), i)) + "\n"
+                            for i, line in enumerate(Path(store[0]).read_text().splitlines())))
+    return path
+
+
+def test_metric_the_data_cannot_produce_is_refused(store, tmp_path, capsys):
+    tag_only = rewritten(store, tmp_path / "tags.jsonl", lambda e, i: {**e, "captions": []})
+    out = tmp_path / "runs" / "new"
+    code, err = s2vt(capsys, "train", "--manifest", tag_only, "--features", store[1], "--out", out, *TINY,
+                     "--metric", "CIDEr")
+    assert code == 2 and err == ["error: --metric CIDEr: this data has no captions; its metrics are tag_acc"]
+    assert not (tmp_path / "runs").exists()  # refused before training: no run folder left
+    code, err = s2vt(capsys, *train_args(store, out, "--metric", "gap"))
+    assert code == 2 and err == ["error: --metric gap: this data has single-label tags; its metrics are CIDEr, "
+                                 "tag_acc"]
+    code, err = s2vt(capsys, *train_args(store, out, "--metric", "lic_score"))
+    assert code == 2 and len(err) == 1 and "has no LIC2022 levels" in err[0]
+    levels = rewritten(store, tmp_path / "levels.jsonl",
+                       lambda e, i: {**e, "captions": [], "tags": [f"level1:{e['tags'][0]}", f"level2:x{i % 2}"]})
+    code, err = s2vt(capsys, "train", "--manifest", levels, "--features", store[1], "--out", out, *TINY,
+                     "--metric", "gap")
+    assert code == 2 and err == ["error: --metric gap: this data has LIC2022 levels, scored by lic_score; its "
+                                 "metrics are tag_acc, lic_score"]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_tag_weight_zero_without_captions_is_refused(store, tmp_path, capsys):
+    tag_only = rewritten(store, tmp_path / "tags.jsonl", lambda e, i: {**e, "captions": []})
+    code, err = s2vt(capsys, "train", "--manifest", tag_only, "--features", store[1], "--out", tmp_path / "out",
+                     *TINY, "--tag-weight", "0")
+    assert code == 2 and err == ["error: --tag-weight 0 on data without captions trains nothing: the tag loss is its "
+                                 "only loss (pass a positive --tag-weight)"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_text_settings_on_data_without_text_are_said_to_do_nothing(store, tmp_path, capsys):
+    code, err = s2vt(capsys, *train_args(store, tmp_path / "a", "--text-linear", "--linear-c", "0.3",
+                                         "--linear-steps", "5"))
+    assert code == 0  # a warning, not a refusal
+    warned = [line for line in err if "no effect" in line]
+    assert warned == ["warning: --linear-c, --linear-steps, --text-linear have no effect: the training videos have no "
+                      "text (title, asr, ocr)"]  # once, each named (--linear-c as given, at its default)
+    code, err = s2vt(capsys, *train_args(store, tmp_path / "b"))
+    assert code == 0 and not [line for line in err if "no effect" in line]
+    # the Python API (no command line): the text settings that differ from their defaults
+    cfg = TrainConfig.of(*map(str, store), str(tmp_path / "c"), linear_c=1.0, text_linear=True, text_fusion="guided")
+    assert text_settings_given(cfg, None) == ["linear_c", "text_fusion"]
+
+
+def test_lr_zero_is_documented_in_its_help():
+    help_text = next(f for f, _ in settings(TrainConfig) if f.name == "lr").metadata["help"]
+    assert "0 freezes" in help_text  # allowed on purpose (the early-stopping test), so said where it is set
