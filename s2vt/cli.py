@@ -19,16 +19,6 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="an epoch shows one random caption per video (= --no-per-caption)")
 
 
-def given_options(add, argv: list[str]) -> set[str]:
-    """The settings `argv` sets itself (not left at their defaults): parsed again by the options
-    `add` declares with every default suppressed, so only the options given come back."""
-    p = argparse.ArgumentParser(add_help=False)
-    add(p)
-    for action in p._actions:
-        action.default = argparse.SUPPRESS
-    return set(vars(p.parse_known_args(argv)[0]))
-
-
 def run_train(args: argparse.Namespace) -> int:
     from .options import from_args
 
@@ -36,7 +26,7 @@ def run_train(args: argparse.Namespace) -> int:
     from .engine import launch_rank, train
 
     cfg = from_args(TrainConfig, args)
-    best = train(cfg, getattr(args, "given", None))
+    best = train(cfg)
     if launch_rank() != 0:  # under torchrun: rank 0 reports for the run
         return 0
     print(json.dumps({k: v for k, v in best.items()
@@ -438,8 +428,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command not in COMMANDS:
         parser.print_help()
         return 2
-    if args.command == "train":  # (engine.build warns about text settings given on data without text)
-        args.given = given_options(add_train_arguments, argv[argv.index("train") + 1:])
     try:
         return COMMANDS[args.command][2](args)
     except UserError as e:  # bad input: one line (anything else is a bug: its traceback)

@@ -329,19 +329,15 @@ TEXT_SETTINGS = ("text_tokenizer", "text_min_count", "text_lr", "wide_lr", "line
                  "text_embed", "text_fusion", "text_wide", "text_linear")
 
 
-def text_settings_given(cfg: TrainConfig, given: Iterable[str] | None) -> list[str]:
-    """The text settings the user set: those named in `given` (the options on the command line), or
-    without it (the Python API) those that differ from their defaults."""
-    if given is not None:
-        return [n for n in TEXT_SETTINGS if n in set(given)]
+def text_settings_given(cfg: TrainConfig) -> list[str]:
+    """The text settings the user changed from their defaults (those that would have an effect)."""
     defaults = {f.name: f.default for f, _ in options.settings(TrainConfig)}
     return [n for n in TEXT_SETTINGS if options.value(cfg, n) != defaults[n]]
 
 
-def build(cfg: TrainConfig, given: Iterable[str] | None = None) -> Run:
+def build(cfg: TrainConfig) -> Run:
     """Device and torchrun ranks, data, model, optimiser and (with --resume) the state of last.pt;
-    every check on the settings, the data and the run folder happens here, before any training.
-    `given`: the names of the settings the user set (for warnings about those with no effect)."""
+    every check on the settings, the data and the run folder happens here, before any training."""
     device = pick_device(cfg.device)
     last_path = resume_point(cfg)
     out = Path(cfg.out)
@@ -386,7 +382,7 @@ def build(cfg: TrainConfig, given: Iterable[str] | None = None) -> Run:
     text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
                   if cfg.text and has_text(splits["train"]) else None)
     text_extra = {"text_vocab": text_vocab.state()} if text_vocab else {}
-    unused = text_settings_given(cfg, given) if text_vocab is None else []
+    unused = text_settings_given(cfg) if text_vocab is None else []
     if unused:  # (a warning, not a refusal: the run trains as it would without them)
         log(f"warning: {', '.join(options.flag(n) for n in unused)} "
             f"{'has' if len(unused) == 1 else 'have'} no effect: "
@@ -476,10 +472,10 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
 MIXES = tuple(round(0.1 * i, 1) for i in range(11))
 
 
-def train(cfg: TrainConfig, given: Iterable[str] | None = None) -> dict:
-    """Train until `epochs` or early stopping; returns the best validation metrics (`given`: as in build)."""
+def train(cfg: TrainConfig) -> dict:
+    """Train until `epochs` or early stopping; returns the best validation metrics."""
     with removed_if_failed(cfg.out):  # (build makes --out before reading the data: a refusal leaves none)
-        run = build(cfg, given)
+        run = build(cfg)
     cfg, model, log, out = run.cfg, run.model, run.log, Path(cfg.out)
     best_metrics: dict = {}
     paused = False

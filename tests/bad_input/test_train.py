@@ -310,17 +310,17 @@ def test_tag_weight_zero_without_captions_is_refused(store, tmp_path, capsys):
 
 
 def test_text_settings_on_data_without_text_are_said_to_do_nothing(store, tmp_path, capsys):
-    code, err = s2vt(capsys, *train_args(store, tmp_path / "a", "--text-linear", "--linear-c", "0.3",
+    code, err = s2vt(capsys, *train_args(store, tmp_path / "a", "--no-text-linear", "--linear-c", "0.5",
                                          "--linear-steps", "5"))
     assert code == 0  # a warning, not a refusal
     warned = [line for line in err if "no effect" in line]
     assert warned == ["warning: --linear-c, --linear-steps, --text-linear have no effect: the training videos have no "
-                      "text (title, asr, ocr)"]  # once, each named (--linear-c as given, at its default)
+                      "text (title, asr, ocr)"]  # once, each named
     code, err = s2vt(capsys, *train_args(store, tmp_path / "b"))
     assert code == 0 and not [line for line in err if "no effect" in line]
-    # the Python API (no command line): the text settings that differ from their defaults
+    # the text settings that differ from their defaults (one left at its default says nothing)
     cfg = TrainConfig.of(*map(str, store), str(tmp_path / "c"), linear_c=1.0, text_linear=True, text_fusion="guided")
-    assert text_settings_given(cfg, None) == ["linear_c", "text_fusion"]
+    assert text_settings_given(cfg) == ["linear_c", "text_fusion"]
 
 
 def test_lr_zero_is_documented_in_its_help():
