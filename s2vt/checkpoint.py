@@ -161,6 +161,13 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     return (*model_from_checkpoint(ckpt, device, path), ckpt)
 
 
+# ModelConfig fields a resumed run need not share with its last.pt: dropout makes no weights (this run's
+# applies), tag_threshold is chosen on val every epoch, and the vocabulary and tag sizes are compared below
+# with a line naming what changed. Every other field shapes the weights: a field added later is compared
+# by default, so a run with other architecture settings is refused with their names, not as a corrupt file.
+RESUME_FREE = frozenset({"dropout", "tag_threshold", "vocab_size", "num_tags", "pad_id", "text_vocab"})
+
+
 def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path,
                     text_vocab: dict | None = None) -> None:
     """Refuse to resume a last.pt whose model this run would build differently (other settings,
@@ -169,8 +176,7 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
     if missing:
         raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
     was = ModelConfig.former(**last["config"])
-    for key in ("modalities", "hidden", "embed", "fusion", "enc_len", "multilabel", "context", "attention",
-                "log_features", "text_embed", "text_fusion", "text_wide", "tag_head", "tag_input", "tag_ensemble"):
+    for key in (f.name for f in dataclasses.fields(ModelConfig) if f.name not in RESUME_FREE):
         if getattr(was, key) != getattr(mcfg, key):
             raise CheckpointError(f"--resume: {path} was trained with {key}={getattr(was, key)}, "
                                   f"this run has {key}={getattr(mcfg, key)}")

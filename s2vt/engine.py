@@ -96,6 +96,39 @@ def resume_point(cfg: TrainConfig) -> Path | None:
     return None
 
 
+# settings a resumed run takes from last.pt, not from this command line: Adam's state and the
+# scheduler's base learning rates hold each parameter group's learning rate
+RESUME_IGNORED = ("lr", "text_lr", "wide_lr")
+# where and how a run happens, not what it learns: a change is not worth a warning
+RESUME_UNREPORTED = ("manifest", "features", "out", "val_features", "vocabulary", "resume", "overwrite", "quiet",
+                     "device", "stop_after", "workers")
+
+
+def run_settings(cfg: TrainConfig) -> dict:
+    """Every setting's value by its flat name (after the recipe), saved in last.pt so that a resumed
+    run can say which settings its command line changed."""
+    return {f.name: options.value(cfg, f.name) for f, _ in options.settings(TrainConfig)}
+
+
+def changed_settings(was: dict, cfg: TrainConfig, finished: bool) -> str | None:
+    """The warning line for the settings this --resume changed from last.pt's (`was`, its
+    run_settings): those it ignores, then those that take effect; None when none changed. A
+    finished run trains no more, so every change is ignored."""
+    now = run_settings(cfg)
+    changed = [k for k in now if k in was and k not in RESUME_UNREPORTED and now[k] != was[k]]
+    if not changed:
+        return None
+    show = lambda v: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)  # noqa: E731
+    said = lambda keys: ", ".join(f"{options.flag(k)} {show(now[k])} (last.pt: {show(was[k])})"  # noqa: E731
+                                  for k in keys)
+    ignored = [k for k in changed if finished or k in RESUME_IGNORED]
+    taken = [k for k in changed if k not in ignored]
+    why = ("the run has finished, so nothing uses them" if finished
+           else "last.pt's optimiser and schedule keep its learning rates")
+    return "warning: --resume: " + "; ".join(([f"ignored ({why}): {said(ignored)}"] if ignored else [])
+                                             + ([f"taking effect: {said(taken)}"] if taken else []))
+
+
 def check_writable(folder: Path) -> None:
     """Create the run folder and write a scratch file there, so an unwritable --out (read-only, under a
     file, a full disk) fails now rather than when the first epoch's checkpoint is saved."""
@@ -304,6 +337,7 @@ class Run:
     stopper: EarlyStopping
     start_epoch: int = 1
     history: list = dataclasses.field(default_factory=list)
+    finished: bool = False        # resumed after its last epoch or its early stop: nothing left to train
 
 
 def data_metrics(has_caps: bool, labels: Labels, groups: dict | None) -> list[str]:
@@ -410,7 +444,7 @@ def build(cfg: TrainConfig) -> Run:
                      (lambda: batches(train_ds, cfg.batch_size, sampler)))
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
-    start_epoch, stopper, history = 1, EarlyStopping(cfg.patience), []
+    start_epoch, stopper, history, finished = 1, EarlyStopping(cfg.patience), [], False
     if last_path is not None:
         last = read_checkpoint(last_path, device)  # (mmap is copy-on-write: updates stay in memory)
         check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"))
@@ -419,23 +453,33 @@ def build(cfg: TrainConfig) -> Run:
         sched.load_state_dict(last["scheduler"])
         start_epoch, history = last["epoch"] + 1, list(last["history"])
         stopper = EarlyStopping(cfg.patience, best=last["best"], bad=last["bad_epochs"])
-        log(f"resuming from {last_path} at epoch {start_epoch}")
+        finished = start_epoch > cfg.epochs or stopper.stop
+        if "settings" in last:  # (a last.pt from before they were saved: nothing to compare)
+            warning = changed_settings(last["settings"], cfg, finished)
+            if warning:
+                log(warning)
+            # the values in use, saved again with last.pt: a later --resume compares with them
+            cfg = options.replace(cfg, **{k: last["settings"][k] for k in RESUME_IGNORED if k in last["settings"]})
+        if not finished:
+            log(f"resuming from {last_path} at epoch {start_epoch}")
     # tag-only training leaves the caption decoder (and with fused tag input the LSTMs) without gradients
     net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=not has_caps)
            if ddp.world > 1 else model)
     meta = store.meta() if store is not None else {}
-    log(f"train {len(train_ds) if streaming else len(train_ds.entries)} videos ({len(train_ds)} items, "
-        f"{len(sampler)} steps an epoch) / val "
-        f"{len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
-        + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens "
-           f"({mcfg.text_fusion + ' fusion' if modalities else 'text alone'}), " if text_vocab else "")
-        + f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, "
-        f"{device}")
-    if not len(val_ds):
+    if not finished:  # (a finished run trains nothing: train() says so instead)
+        log(f"train {len(train_ds) if streaming else len(train_ds.entries)} videos ({len(train_ds)} items, "
+            f"{len(sampler)} steps an epoch) / val "
+            f"{len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
+            + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens "
+               f"({mcfg.text_fusion + ' fusion' if modalities else 'text alone'}), " if text_vocab else "")
+            + f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, "
+            f"{device}")
+    if not len(val_ds) and not finished:
         log("note: no validation videos (no val split, and too few training videos to hold one out): early "
             "stopping and best.pt use the training loss")
     return Run(cfg, device, ddp, log, model, net, vocab, labels, groups, metric, has_caps, text_extra, meta,
-               train_ds, val_ds, val_loader, sampler, epoch_batches, optim, sched, stopper, start_epoch, history)
+               train_ds, val_ds, val_loader, sampler, epoch_batches, optim, sched, stopper, start_epoch, history,
+               finished)
 
 
 def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, sched, cfg: TrainConfig, pad: int,
@@ -477,6 +521,14 @@ def train(cfg: TrainConfig) -> dict:
     with removed_if_failed(cfg.out):  # (build makes --out before reading the data: a refusal leaves none)
         run = build(cfg)
     cfg, model, log, out = run.cfg, run.model, run.log, Path(cfg.out)
+    if run.finished:  # nothing is trained, fitted or rewritten: best.pt's result, as when it finished
+        best, done = best_result(out), run.start_epoch - 1
+        more = (f"--patience above {cfg.patience}" if run.stopper.stop else f"--epochs above {done}")
+        log(f"{out}: the run already finished at epoch {done}"
+            + (f" (best epoch {best['epoch']})" if "epoch" in best else "")
+            + f": nothing to train ({more} to train on, --overwrite to start over)")
+        run.ddp.close()
+        return best
     best_metrics: dict = {}
     paused = False
     for epoch in range(run.start_epoch, cfg.epochs + 1):
@@ -511,7 +563,8 @@ def train(cfg: TrainConfig) -> dict:
                                 has_captions=run.has_captions)
             save_checkpoint(out / "last.pt", model, run.vocab, run.labels, run.meta, epoch, row,
                             {**run.text_extra, "optimizer": run.optim.state_dict(), "scheduler": run.sched.state_dict(),
-                             "best": run.stopper.best, "bad_epochs": run.stopper.bad, "history": run.history},
+                             "best": run.stopper.best, "bad_epochs": run.stopper.bad, "history": run.history,
+                             "settings": run_settings(cfg)},
                             has_captions=run.has_captions)
             write_curves(run.history, out)
         if run.stopper.stop:
@@ -525,7 +578,14 @@ def train(cfg: TrainConfig) -> dict:
     if not paused:  # the fit is part of finishing a run, not of a --stop-after pause
         best_metrics = fit_text_linear(run) or best_metrics
     run.ddp.close()
-    return best_metrics
+    # a resumed run whose best epoch came before it: best.pt's, not nothing
+    return best_metrics or (best_result(out) if run.ddp.main else {})
+
+
+def best_result(out: Path) -> dict:
+    """The metrics best.pt was saved with (as `train` returns them); {} without a best.pt."""
+    path = out / "best.pt"
+    return dict(read_checkpoint(path)["metrics"]) if path.exists() else {}
 
 
 def fit_text_linear(run: Run) -> dict | None:
@@ -547,10 +607,14 @@ def fit_text_linear(run: Run) -> dict | None:
     for kind in ("level1", "level2", "tag"):
         idx = torch.tensor(groups[kind], dtype=torch.long)
         if len(idx):  # level 1 and 2: the videos that have one; tags: every tagged video
+            t_kind = time.time()
             rows = y[:, idx].sum(1) > 0 if kind != "tag" else y.sum(1) > 0
             weight[:, idx], bias[idx] = fit_linear(x, y[:, idx], rows, run.cfg.linear_c, run.cfg.linear_steps)
             if kind != "tag":  # one class a video: + complement naive Bayes (text.CNB_WEIGHT)
                 weight[:, idx] += CNB_WEIGHT * complement_nb(x, y[:, idx], rows)
+            # (minutes on a real dataset: said per kind, not silent)
+            run.log(f"linear path: {kind} fitted, {len(idx)} classes over {int(rows.sum())} videos, "
+                    f"{time.time() - t_kind:.0f} s")
     linear = model.linear
     with torch.no_grad():
         linear.bag.weight.copy_(weight.to(linear.bag.weight.device))

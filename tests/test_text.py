@@ -273,6 +273,7 @@ def test_fitted_linear_path_mixed_on_val_is_saved_and_used_by_evaluate(tmp_path,
                           "--text-embed", "8", "--batch-size", "8", "--min-tag-count", "1")
     assert code == 0, err
     assert "fitted linear path" in err
+    assert "linear path: level1 fitted, 2 classes over 30 videos, " in err  # a line per label kind: minutes on LIC
     ckpt = torch.load(run / "best.pt", weights_only=True)
     mix = ckpt["model"]["linear.mix"]
     assert set(mix.tolist()) <= set(MIXES) and mix.any()  # a network of 2 epochs: the linear path weighs in
@@ -298,3 +299,28 @@ def test_linear_c_must_be_positive(tmp_path, capsys):
     code, _, err = s2vt(capsys, "train", "--manifest", "m", "--out", tmp_path / "run", "--linear-c", "0")
     assert code == 2 and err == "error: --linear-c must be in (0, inf), not 0.0\n"
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_with_other_text_linear_is_refused_and_a_finished_run_is_not_refitted(tmp_path, capsys):
+    lic = write_lic(tmp_path / "lic")
+    manifest = tmp_path / "m.jsonl"
+    assert s2vt(capsys, "import", "lic2022", lic / "train.json", "--out", manifest, "--val", "10")[0] == 0
+    for first, then in ((["--no-text-linear"], []), ([], ["--no-text-linear"])):
+        run = tmp_path / f"run{len(first)}"
+        args = ["train", "--manifest", manifest, "--out", run, "--epochs", "2", "--hidden", "16", "--text-embed", "8",
+                "--batch-size", "8", "--min-tag-count", "1"]
+        assert s2vt(capsys, *args, *first, "--stop-after", "1")[0] == 0
+        code, _, err = s2vt(capsys, *args, *then, "--resume")
+        was, now = ("False", "True") if first else ("True", "False")
+        assert code == 2 and err == (f"error: --resume: {run / 'last.pt'} was trained with text_linear={was}, "
+                                     f"this run has text_linear={now}\n")
+    code, _, err = s2vt(capsys, *args, "--resume", "--quiet")  # (the default text linear, as run0 began)
+    assert code == 0 and err == "", err  # --quiet: no progress line of the fit either
+    best = (run / "best.pt").read_bytes()
+    code, out, err = s2vt(capsys, *args, "--resume", "--linear-c", "0.01")
+    assert code == 0, err
+    assert "the run already finished at epoch 2 (best epoch " in err and "linear path" not in err
+    assert "--linear-c 0.01 (last.pt: 0.3)" in err
+    assert (run / "best.pt").read_bytes() == best  # not refitted
+    metrics = torch.load(run / "best.pt", weights_only=True)["metrics"]
+    assert json.loads(out.splitlines()[-1])["level1_acc"] == metrics["level1_acc"]

@@ -43,6 +43,11 @@ def test_early_stopping_keeps_best_epoch(planted, tmp_path):
     hist = rows(tmp_path / "stall")
     assert len(hist) == 3  # epoch 1 sets the best, 2 and 3 do not improve -> stop
     assert torch.load(tmp_path / "stall" / "best.pt", weights_only=True)["epoch"] == 1
+    # resumed after it stopped early: no further epoch, best.pt's result
+    best = train(TrainConfig.of(*map(str, planted), out=str(tmp_path / "stall"), epochs=20, patience=2, resume=True,
+                                **{**FAST, "lr": 0.0}))
+    assert len(rows(tmp_path / "stall")) == 3 and best["epoch"] == 1
+    assert best == torch.load(tmp_path / "stall" / "best.pt", weights_only=True)["metrics"]
     cfg = TrainConfig.of(*map(str, planted), out=str(tmp_path / "ok"), epochs=6, patience=2, **FAST)
     train(cfg)
     hist = rows(tmp_path / "ok")

@@ -1,4 +1,5 @@
 """Bad input to training and checkpoints: one line on stderr, exit 2, and nothing already trained is lost."""
+import csv
 import json
 import re
 import os
@@ -123,6 +124,39 @@ def test_resume_with_other_vocabulary_or_sizes(store, run, tmp_path, capsys):
         assert code == 2 and len(err) == 1, (extra, err)
         assert err[0].startswith("error: --resume: ") and message in err[0], (extra, err)
     assert snapshot(resumed) == before
+
+
+def test_resume_says_which_changed_settings_it_ignores(store, run, tmp_path, capsys):
+    resumed = tmp_path / "resumed"
+    shutil.copytree(run, resumed)
+    code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--epochs", "2", "--lr", "0.5",
+                                         "--dropout", "0.9"))
+    assert code == 0, err
+    warning, = [line for line in err if line.startswith("warning: --resume")]
+    ignored, taken = warning.split("; taking effect: ")
+    assert "ignored" in ignored and "--lr 0.5 (last.pt: " in ignored and "--dropout" not in ignored, warning
+    assert "--dropout 0.9 (last.pt: 0.5)" in taken and "--epochs 2 (last.pt: 1)" in taken and "--lr" not in taken
+    lr = [float(r["lr"]) for r in csv.DictReader(open(resumed / "metrics.csv"))]
+    assert len(lr) == 2 and lr[1] < 0.01  # last.pt's schedule, as the warning says
+    # last.pt now holds the settings in use: --lr is last.pt's again, so not named as changed
+    code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--epochs", "3", "--dropout", "0.9"))
+    assert code == 0 and err[0] == "warning: --resume: taking effect: --epochs 3 (last.pt: 2)", err
+
+
+def test_resuming_a_finished_run_trains_nothing(store, run, tmp_path, capsys):
+    done = tmp_path / "done"
+    shutil.copytree(run, done)
+    before = snapshot(done)
+    code = main([str(a) for a in train_args(store, done, "--resume", "--dropout", "0.9")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"{done}: the run already finished at epoch 1 (best epoch 1): nothing to train" in err
+    assert err.startswith("warning: --resume: ignored (the run has finished, so nothing uses them): --dropout 0.9 "
+                          "(last.pt: 0.5)\n"), err
+    assert len(err.splitlines()) == 2 and "resuming from" not in err  # the warning and that line: no epoch
+    best = torch.load(done / "best.pt", weights_only=True)["metrics"]
+    assert json.loads(out.splitlines()[0]) == {k: best[k] for k in ("epoch", "CIDEr", "tag_acc") if k in best}
+    assert snapshot(done) == before
 
 
 def test_settings_out_of_range_are_refused_up_front(store, tmp_path, capsys):
