@@ -250,18 +250,21 @@ def fit_linear(x: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor, c: fl
     keep = torch.nonzero(rows).flatten()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        x = torch.index_select(x, 0, keep).coalesce().to_sparse_csr()  # CSR: the fast sparse @ dense
+        x = torch.index_select(x, 0, keep).coalesce()
+        # CSR both ways: the fast sparse @ dense for the scores and for the gradient (autograd's
+        # backward through a CSR product transposes it at every step)
+        xt, x = x.t().coalesce().to_sparse_csr(), x.to_sparse_csr()
     sign = 2 * targets[keep].float() - 1
-    w = torch.zeros(x.shape[1], targets.shape[1], requires_grad=True)
-    b = torch.zeros(targets.shape[1], requires_grad=True)
+    w = torch.zeros(x.shape[1], targets.shape[1])
+    b = torch.zeros(targets.shape[1])
     opt = torch.optim.LBFGS([w, b], lr=1, max_iter=steps, history_size=5, line_search_fn="strong_wolfe",
                             tolerance_grad=1e-5, tolerance_change=1e-9)
 
-    def closure():
-        opt.zero_grad()
+    def closure():  # the loss, with its gradient written by hand
         margin = (1 - sign * (x @ w + b)).clamp(min=0)
-        loss = 0.5 * (w * w).sum() + c * (margin * margin).sum()
-        loss.backward()
-        return loss
-    opt.step(closure)
-    return w.detach(), b.detach()
+        g = -2 * c * sign * margin  # d loss / d scores
+        w.grad, b.grad = w + xt @ g, g.sum(0)
+        return 0.5 * (w * w).sum() + c * (margin * margin).sum()
+    with torch.no_grad():
+        opt.step(closure)
+    return w, b
