@@ -142,7 +142,7 @@ def run_export(args: argparse.Namespace) -> int:
     from .manifest import read_manifest
 
     from .export import MEMBER, write_zip
-    from .formats import LEVEL1, LEVEL2, SEMANTIC
+    from .formats import lic2022_fields
     from .results import ResultsError, load_predictions, refuse_inputs
 
     if args.format != "lic2022" and (args.manifest or args.split):
@@ -162,7 +162,7 @@ def run_export(args: argparse.Namespace) -> int:
         if not any(v in preds for v in order):
             raise ResultsError(f"{args.preds} predicts none of the {len(order)} {split} videos of {args.manifest} "
                                "(predictions for another split? pass the --split given to s2vt evaluate)")
-        if not any(t["tag"].startswith((LEVEL1, LEVEL2, SEMANTIC)) for v in order for t in preds.get(v, {}).get("tags", [])):
+        if not any(any(lic2022_fields(preds[v]["tags"])) for v in order if v in preds):  # (what each line would hold)
             raise ResultsError(f"{args.preds}: no predicted tag is a LIC2022 label (level1:, level2:, tag:): "
                                "a model trained on LIC2022 data writes them")
         missing, outside = sum(v not in preds for v in order), len(set(preds) - set(order))
