@@ -172,7 +172,8 @@ def import_lic2022(json_paths: list[str]) -> list[dict]:
             if bad:
                 raise DatasetError(f"{where}@id {vid}: {bad[0]!r} must be a string")
             entries.append({"video_id": vid, "split": "train" if tags else "test", "captions": [], "tags": tags,
-                            "text": {k: v or "" for k, v in text.items()}})
+                            # a lone surrogate (valid JSON, not UTF-8) becomes "?": the manifest stays UTF-8
+                            "text": {k: (v or "").encode("utf-8", "replace").decode("utf-8") for k, v in text.items()}})
     return entries
 
 
