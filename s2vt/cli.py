@@ -230,6 +230,7 @@ def run_import(args: argparse.Namespace) -> int:
     from . import datasets as ds
     from .results import refuse_inputs
 
+    require_inputs(args)
     if args.kind == "yt8m":
         return run_import_yt8m(args)
     if args.kind in ("mlds", "features"):
@@ -258,6 +259,24 @@ def run_import(args: argparse.Namespace) -> int:
     write_manifest(entries, args.out)
     say_imported(args.out, entries)
     return 0
+
+
+def require_inputs(args: argparse.Namespace) -> None:
+    """Every input path of an import exists, checked before anything else: a mistyped path is
+    reported as itself, not as whatever an importer checks first (the split a shard's name
+    implies, the layout of a folder)."""
+    from .datasets import DatasetError
+
+    what = "folder" if args.kind in ("folder", "mlds", "features") else "file"
+    named = [(f, "", what) for f in args.files]
+    named += [(f, "--split-list ", "file") for f in getattr(args, "split_list", None) or []]
+    named += [(getattr(args, option, None), f"--{option} ", "file") for option in ("vocabulary", "captions")]
+    named.append((getattr(args, "videos", None), "--videos ", "folder"))
+    if args.kind == "lic2022":  # (for mlds, features and yt8m, --features is the store the import writes)
+        named.append((args.features, "--features ", "folder"))
+    for path, option, what in named:
+        if path is not None and not os.path.exists(path):
+            raise DatasetError(f"{option}{path}: no such {what}")
 
 
 def say_imported(out: str, entries: list[dict], where: str = "") -> None:
@@ -297,17 +316,26 @@ def run_import_features(args: argparse.Namespace) -> int:
 
 
 def run_import_yt8m(args: argparse.Namespace) -> int:
-    """YouTube-8M shards -> manifest + store (written by the importer); exit 1 when records were skipped."""
+    """YouTube-8M shards -> manifest + store (written by the importer); exit 1 when records or files
+    were skipped (the rest imported: a batch's partial failure, as `python -m extract`'s)."""
     from .results import refuse_inputs
     from .yt8m import import_yt8m
 
     refuse_inputs([args.out], [*args.files, *([args.vocabulary] if args.vocabulary else [])])
     entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary)
     say_imported(args.out, entries)
-    if report["skipped"] or report["failed_files"]:
-        print(f"{sum(report['skipped'].values())} records skipped "
-              f"({', '.join(f'{k}: {v}' for k, v in report['skipped'].items())}), "
-              f"{len(report['failed_files'])} files cut short", file=sys.stderr)
+    def count(n: int, what: str) -> str:
+        return f"{n} {what}{'s' * (n != 1)}"
+
+    problems = []
+    if report["failed_files"]:
+        problems.append(f"{len(report['failed_files'])} of {count(len(args.files), 'file')} not read to the end")
+    if report["skipped"]:
+        problems.append(f"{count(sum(report['skipped'].values()), 'record')} skipped "
+                        f"({', '.join(f'{k}: {v}' for k, v in report['skipped'].items())})")
+    if problems:
+        print(f"error: {' and '.join(problems)} (each named in a warning above); {count(len(entries), 'video')} "
+              "imported", file=sys.stderr)
         return 1
     return 0
 

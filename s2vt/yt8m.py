@@ -194,7 +194,8 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
                 entries.append({"video_id": vid, "split": splits[shard], "captions": [], "tags": tags})
         except TFRecordError as e:
             failed_files.append(str(e))
-            print(f"warning: {e}; the rest of this file is skipped ({n} records read)", file=sys.stderr)
+            rest = f"the rest of this file is skipped ({n} records read)" if n else "this file is skipped"
+            print(f"warning: {e}; {rest}", file=sys.stderr)
     if not entries:
         raise DatasetError(f"no video imported from {len(shards)} file(s) "
                            f"({sum(skipped.values())} records skipped, {len(failed_files)} files unreadable)")
