@@ -12,6 +12,7 @@ import torch
 
 from .errors import UserError
 from .fileio import atomic_write_bytes
+from .options import as_option, settings
 
 from .data import Labels
 from .model import ModelConfig, S2VT
@@ -168,6 +169,15 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
 RESUME_FREE = frozenset({"dropout", "tag_threshold", "vocab_size", "num_tags", "pad_id", "text_vocab"})
 
 
+def predated(config: dict, mcfg: ModelConfig) -> dict:
+    """The architecture settings a last.pt's `config` lacks (it was written before they existed) whose
+    value then (`ModelConfig.former`) differs from this run's: {name: that value}. Its weights were
+    trained that way, so a resumed run takes them, as it takes last.pt's learning rates."""
+    was = ModelConfig.former(**config)
+    return {f.name: getattr(was, f.name) for f, _ in settings(ModelConfig)
+            if f.name not in config and f.name not in RESUME_FREE and getattr(was, f.name) != getattr(mcfg, f.name)}
+
+
 def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path,
                     text_vocab: dict | None = None) -> None:
     """Refuse to resume a last.pt whose model this run would build differently (other settings,
@@ -176,10 +186,12 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
     if missing:
         raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
     was = ModelConfig.former(**last["config"])
+    options = {f.name for f, _ in settings(ModelConfig)}  # (the others come from the data: no option sets them)
     for key in (f.name for f in dataclasses.fields(ModelConfig) if f.name not in RESUME_FREE):
         if getattr(was, key) != getattr(mcfg, key):
+            hint = f": pass {as_option(key, getattr(was, key))} to resume it" if key in options else ""
             raise CheckpointError(f"--resume: {path} was trained with {key}={getattr(was, key)}, "
-                                  f"this run has {key}={getattr(mcfg, key)}")
+                                  f"this run has {key}={getattr(mcfg, key)}{hint}")
     if last["vocab"] != vocab.itos:
         raise CheckpointError(f"--resume: the vocabulary differs from {path}'s ({len(vocab)} words now, "
                               f"{len(last['vocab'])} there): the manifest or --min-count changed")

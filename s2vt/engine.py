@@ -24,7 +24,7 @@ from .fileio import atomic_write_bytes, make_dirs, output_error, removed_if_fail
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError
 
-from .checkpoint import check_resumable, load_weights, read_checkpoint, save_checkpoint
+from .checkpoint import check_resumable, load_weights, predated, read_checkpoint, save_checkpoint
 from .config import RECIPES, ConfigError, TrainConfig
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
                    drop_blank_captions, feature_dims, feature_stats, to_device)
@@ -426,6 +426,11 @@ def build(cfg: TrainConfig) -> Run:
     mcfg = dataclasses.replace(cfg.model, modalities=dims, vocab_size=len(vocab), num_tags=len(labels.names),
                                multilabel=labels.multilabel, pad_id=vocab.pad, tag_input=tag_input,
                                text_vocab=len(text_vocab) if text_vocab else 0)
+    last = read_checkpoint(last_path, device) if last_path is not None else None  # (mmap: copy-on-write)
+    if last is not None and (older := predated(last["config"], mcfg)):
+        log(f"warning: --resume: {last_path} was written before {', '.join(options.flag(k) for k in older)} "
+            f"existed: resuming it as it was trained ({' '.join(options.as_option(k, v) for k, v in older.items())})")
+        mcfg, cfg = dataclasses.replace(mcfg, **older), options.replace(cfg, **older)
     torch.manual_seed(cfg.seed)
     model = S2VT(mcfg)
     if modalities:
@@ -445,8 +450,7 @@ def build(cfg: TrainConfig) -> Run:
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
     start_epoch, stopper, history, finished = 1, EarlyStopping(cfg.patience), [], False
-    if last_path is not None:
-        last = read_checkpoint(last_path, device)  # (mmap is copy-on-write: updates stay in memory)
+    if last is not None:
         check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"))
         load_weights(model, last["model"], last_path)
         optim.load_state_dict(last["optimizer"])

@@ -112,6 +112,15 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def as_option(name: str, value) -> str:
+    """The command-line words that set `name` to `value`: `--x` or `--no-x` for a bool, `--x a,b` for a list."""
+    if isinstance(value, bool):
+        return flag(name) if value else "--no-" + flag(name)[2:]
+    if isinstance(value, (list, tuple)):
+        value = ",".join(map(str, value))
+    return f"{flag(name)} {value}"
+
+
 def one_of(choices) -> str:
     """'a, b or c'."""
     names = [str(c) for c in choices]

@@ -337,8 +337,9 @@ def test_resume_with_other_text_linear_is_refused_and_a_finished_run_is_not_refi
         assert s2vt(capsys, *args, *first, "--stop-after", "1")[0] == 0
         code, _, err = s2vt(capsys, *args, *then, "--resume")
         was, now = ("False", "True") if first else ("True", "False")
+        flag = "--no-text-linear" if first else "--text-linear"  # last.pt's
         assert code == 2 and err == (f"error: --resume: {run / 'last.pt'} was trained with text_linear={was}, "
-                                     f"this run has text_linear={now}\n")
+                                     f"this run has text_linear={now}: pass {flag} to resume it\n")
     code, _, err = s2vt(capsys, *args, "--resume", "--quiet")  # (the default text linear, as run0 began)
     assert code == 0 and err == "", err  # --quiet: no progress line of the fit either
     best = (run / "best.pt").read_bytes()
@@ -349,3 +350,30 @@ def test_resume_with_other_text_linear_is_refused_and_a_finished_run_is_not_refi
     assert (run / "best.pt").read_bytes() == best  # not refitted
     metrics = torch.load(run / "best.pt", weights_only=True)["metrics"]
     assert json.loads(out.splitlines()[-1])["level1_acc"] == metrics["level1_acc"]
+
+
+def test_resume_of_a_last_pt_from_before_text_linear(tmp_path, capsys):
+    """A last.pt saved before the setting existed has no linear path: resumed under the default
+    (on), it continues as it was trained, with a warning, not refused as another architecture."""
+    lic = write_lic(tmp_path / "lic")
+    manifest = tmp_path / "m.jsonl"
+    assert s2vt(capsys, "import", "lic2022", lic / "train.json", "--out", manifest, "--val", "10")[0] == 0
+    run = tmp_path / "run"
+    args = ["train", "--manifest", manifest, "--out", run, "--epochs", "3", "--hidden", "16", "--text-embed", "8",
+            "--batch-size", "8", "--min-tag-count", "1"]
+    assert s2vt(capsys, *args, "--no-text-linear", "--stop-after", "1")[0] == 0
+    last = torch.load(run / "last.pt", weights_only=True)
+    del last["config"]["text_linear"], last["settings"]["text_linear"]  # as that code wrote it
+    assert not any(k.startswith("linear.") for k in last["model"])
+    torch.save(last, run / "last.pt")
+    code, _, err = s2vt(capsys, *args, "--resume", "--stop-after", "2")
+    assert code == 0, err
+    assert (f"warning: --resume: {run / 'last.pt'} was written before --text-linear existed: resuming it as it was "
+            "trained (--no-text-linear)\n") in err
+    assert f"resuming from {run / 'last.pt'} at epoch 2" in err
+    last = torch.load(run / "last.pt", weights_only=True)
+    assert last["epoch"] == 2 and last["config"]["text_linear"] is False and last["settings"]["text_linear"] is False
+    # last.pt now records it: asking for the linear path is refused, naming the option that resumes
+    code, _, err = s2vt(capsys, *args, "--resume", "--text-linear")
+    assert code == 2 and err == (f"error: --resume: {run / 'last.pt'} was trained with text_linear=False, this run "
+                                 "has text_linear=True: pass --no-text-linear to resume it\n")

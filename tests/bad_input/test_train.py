@@ -116,7 +116,7 @@ def test_resume_with_other_vocabulary_or_sizes(store, run, tmp_path, capsys):
     resumed = tmp_path / "resumed"
     shutil.copytree(run, resumed)
     before = snapshot(resumed)
-    for extra, message in ((["--hidden", "16"], "hidden=8, this run has hidden=16"),
+    for extra, message in ((["--hidden", "16"], "hidden=8, this run has hidden=16: pass --hidden 8 to resume it"),
                            (["--embed", "16"], "embed=8"),
                            (["--modalities", "resnet152"], "modalities="),
                            (["--min-count", "7"], "vocabulary differs")):  # colours are seen 6 times each
