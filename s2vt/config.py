@@ -83,6 +83,8 @@ class TrainConfig:
                                    "videos closer", within="(0, inf)")
     linear_steps: int = setting(200, "L-BFGS iterations (at most) of each label kind's linear classifier fit",
                                 minimum=1)
+    linear_refit: bool = setting(True, "fit the linear classifiers (--text-linear) again on train + val once their "
+                                       "mixing weights are chosen on val (val's metrics are then those before)")
     min_tag_count: int = setting(3, "LIC2022 topic tags on fewer training videos are left out of the label set",
                                  minimum=1)
     seed: int = setting(0)

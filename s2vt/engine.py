@@ -360,7 +360,7 @@ def check_metric(metric: str, has_caps: bool, labels: Labels, groups: dict | Non
 
 # settings that only the text branch reads: given on data without text, they do nothing (said once)
 TEXT_SETTINGS = ("text_tokenizer", "text_min_count", "text_lr", "wide_lr", "linear_c", "linear_steps",
-                 "text_embed", "text_fusion", "text_wide", "text_linear")
+                 "linear_refit", "text_embed", "text_fusion", "text_wide", "text_linear")
 
 
 def text_settings_given(cfg: TrainConfig) -> list[str]:
@@ -592,39 +592,36 @@ def best_result(out: Path) -> dict:
     return dict(read_checkpoint(path)["metrics"]) if path.exists() else {}
 
 
-def fit_text_linear(run: Run) -> dict | None:
-    """best.pt's fitted linear path (model.TextFitted): one-vs-rest squared-hinge classifiers over the
-    training videos' TF-IDF tokens per label kind (levels: + complement naive Bayes), then the mixing weight of each kind chosen on val
-    (level-1 accuracy, level-2 accuracy, tag F1), best.pt rewritten with them; its val metrics, or
-    None where there is nothing to fit (no linear path, no LIC2022 levels, no val, another rank)."""
-    model, groups, out = run.model, run.groups, Path(run.cfg.out)
-    if model.linear is None or not groups or not len(run.val_ds) or not run.ddp.main or not (out / "best.pt").exists():
-        return None
-    best = read_checkpoint(out / "best.pt", run.device)
-    load_weights(model, best["model"], out / "best.pt")
-    model.cfg.tag_threshold = best["config"]["tag_threshold"]
-    t0 = time.time()
-    entries, labels = run.train_ds.entries, run.labels
-    x = tfidf_matrix(run.train_ds.text, model.cfg.text_vocab)
-    y = torch.stack([labels.target(e.get("tags", [])) for e in entries])
-    weight, bias = torch.zeros(model.cfg.text_vocab, len(labels.names)), torch.zeros(len(labels.names))
+def linear_weights(x: torch.Tensor, y: torch.Tensor, groups: dict, c: float, steps: int, log, what: str
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """[vocab, labels] weights and [labels] bias of the fitted linear path over the TF-IDF rows `x`
+    with 0/1 targets `y`: one-vs-rest squared hinge per label kind (levels: + complement naive Bayes);
+    a progress line per kind (minutes on a real dataset: said, not silent), `what` saying on what."""
+    weight, bias = torch.zeros(x.shape[1], y.shape[1]), torch.zeros(y.shape[1])
     for kind in ("level1", "level2", "tag"):
         idx = torch.tensor(groups[kind], dtype=torch.long)
         if len(idx):  # level 1 and 2: the videos that have one; tags: every tagged video
             t_kind = time.time()
             rows = y[:, idx].sum(1) > 0 if kind != "tag" else y.sum(1) > 0
-            weight[:, idx], bias[idx] = fit_linear(x, y[:, idx], rows, run.cfg.linear_c, run.cfg.linear_steps)
+            weight[:, idx], bias[idx] = fit_linear(x, y[:, idx], rows, c, steps)
             if kind != "tag":  # one class a video: + complement naive Bayes (text.CNB_WEIGHT)
                 weight[:, idx] += CNB_WEIGHT * complement_nb(x, y[:, idx], rows)
-            # (minutes on a real dataset: said per kind, not silent)
-            run.log(f"linear path: {kind} fitted, {len(idx)} classes over {int(rows.sum())} videos, "
-                    f"{time.time() - t_kind:.0f} s")
-    linear = model.linear
+            log(f"linear path: {kind} {what}, {len(idx)} classes over {int(rows.sum())} videos, "
+                f"{time.time() - t_kind:.0f} s")
+    return weight, bias
+
+
+def set_linear(linear, weight: torch.Tensor, bias: torch.Tensor) -> None:
     with torch.no_grad():
         linear.bag.weight.copy_(weight.to(linear.bag.weight.device))
         linear.bias.copy_(bias.to(linear.bias.device))
-    # each kind's weight in turn, on val: level 2 after level 1 (its answer lies under level 1's)
+
+
+def choose_mixes(model: S2VT, loader, vocab: Vocab, labels: Labels, groups: dict, device, max_len: int) -> None:
+    """Each label kind's mixing weight (model.linear.mix) in MIXES, the best on `loader`'s videos:
+    level 2 after level 1 (its answer lies under level 1's)."""
     score = {"level1": "level1_acc", "level2": "level2_acc", "tag": "tag_f1"}
+    linear = model.linear
     for kind in ("level1", "level2", "tag"):
         idx = groups[kind]
         if not idx:
@@ -632,14 +629,44 @@ def fit_text_linear(run: Run) -> dict | None:
         tried = {}
         for mix in MIXES:
             linear.mix[idx] = mix
-            tried[mix] = validate(model, run.val_loader, run.vocab, labels, run.device, run.cfg.max_len)[score[kind]]
+            tried[mix] = validate(model, loader, vocab, labels, device, max_len)[score[kind]]
         linear.mix[idx] = max(MIXES, key=lambda m: (tried[m], m))  # a tie: the linear side, the steadier one
-    val = validate(model, run.val_loader, run.vocab, labels, run.device, run.cfg.max_len)
-    model.cfg.tag_threshold = val["tag_threshold"]
+
+
+def fit_text_linear(run: Run) -> dict | None:
+    """best.pt's fitted linear path (model.TextFitted): one-vs-rest squared-hinge classifiers over the
+    training videos' TF-IDF tokens per label kind (levels: + complement naive Bayes), then the mixing
+    weight of each kind chosen on val (level-1 accuracy, level-2 accuracy, tag F1); with
+    --linear-refit the classifiers are then fitted again on train + val (the same tokens, IDF and C:
+    more videos, the mixes kept). best.pt is rewritten with them; the val metrics returned and saved
+    are those measured before the refit (after it val is training data). None where there is nothing
+    to fit (no linear path, no LIC2022 levels, no val, another rank)."""
+    model, groups, out, cfg = run.model, run.groups, Path(run.cfg.out), run.cfg
+    if model.linear is None or not groups or not len(run.val_ds) or not run.ddp.main or not (out / "best.pt").exists():
+        return None
+    best = read_checkpoint(out / "best.pt", run.device)
+    load_weights(model, best["model"], out / "best.pt")
+    model.cfg.tag_threshold = best["config"]["tag_threshold"]
+    t0 = time.time()
+    labels, linear = run.labels, model.linear
+    target = lambda ds: torch.stack([labels.target(e.get("tags", [])) for e in ds.entries])  # noqa: E731
+    weight, bias = linear_weights(tfidf_matrix(run.train_ds.text, model.cfg.text_vocab), target(run.train_ds), groups,
+                                  cfg.linear_c, cfg.linear_steps, run.log, "fitted")
+    set_linear(linear, weight, bias)
+    choose_mixes(model, run.val_loader, run.vocab, labels, groups, run.device, cfg.max_len)
+    val = validate(model, run.val_loader, run.vocab, labels, run.device, cfg.max_len)
+    model.cfg.tag_threshold = val["tag_threshold"]  # (chosen with the train-only fit, kept after the refit)
     row = {**best["metrics"], **{k: v for k, v in val.items() if isinstance(v, float)}}
     mixes = {kind: round(float(linear.mix[groups[kind][0]]), 2) for kind in ("level1", "level2", "tag") if groups[kind]}
+    if cfg.linear_refit:
+        both = run.train_ds.text + run.val_ds.text
+        y = torch.cat([target(run.train_ds), target(run.val_ds)])
+        weight, bias = linear_weights(tfidf_matrix(both, model.cfg.text_vocab), y, groups, cfg.linear_c,
+                                      cfg.linear_steps, run.log, "refitted on train + val")
+        set_linear(linear, weight, bias)
     run.log(f"fitted linear path ({time.time() - t0:.0f} s), mixed in at {mixes} (0: network alone, 1: linear alone): "
-            + ", ".join(f"{k} {row[k]:.3f}" for k in ("level1_acc", "level2_acc", "tag_f1", "lic_score")))
+            + ", ".join(f"{k} {row[k]:.3f}" for k in ("level1_acc", "level2_acc", "tag_f1", "lic_score"))
+            + (f" (val, before the refit on train + val, {len(both)} videos)" if cfg.linear_refit else ""))
     save_checkpoint(out / "best.pt", model, run.vocab, labels, run.meta, best["epoch"], row, run.text_extra,
                     has_captions=run.has_captions)
     return row

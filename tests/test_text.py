@@ -299,10 +299,27 @@ def test_fitted_linear_path_mixed_on_val_is_saved_and_used_by_evaluate(tmp_path,
     assert code == 0, err
     assert "fitted linear path" in err
     assert "linear path: level1 fitted, 2 classes over 30 videos, " in err  # a line per label kind: minutes on LIC
+    assert "linear path: level1 refitted on train + val, 2 classes over 40 videos, " in err  # then on train + val
+    assert "(val, before the refit on train + val, 40 videos)" in err
+    refit = torch.load(run / "best.pt", weights_only=True)
+    # the same run without the refit: the same network, mixes and val metrics (chosen and measured
+    # before the refit), other linear weights (those of the 30 training videos alone)
+    code, out, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "train_only", "--epochs", "2",
+                          "--hidden", "16", "--text-embed", "8", "--batch-size", "8", "--min-tag-count", "1",
+                          "--no-linear-refit")
+    assert code == 0, err
+    assert "refitted" not in err and "before the refit" not in err
+    run = tmp_path / "train_only"
     ckpt = torch.load(run / "best.pt", weights_only=True)
     mix = ckpt["model"]["linear.mix"]
     assert set(mix.tolist()) <= set(MIXES) and mix.any()  # a network of 2 epochs: the linear path weighs in
+    assert torch.equal(refit["model"]["linear.mix"], mix)
     assert ckpt["model"]["linear.bag.weight"].abs().sum() > 0
+    assert not torch.allclose(refit["model"]["linear.bag.weight"], ckpt["model"]["linear.bag.weight"])
+    timing = ("seconds", "samples_per_s")
+    assert {k: v for k, v in refit["metrics"].items() if k not in timing} == {
+        k: v for k, v in ckpt["metrics"].items() if k not in timing}
+    assert all(torch.equal(v, ckpt["model"][k]) for k, v in refit["model"].items() if not k.startswith("linear."))
     best = ckpt["metrics"]
     assert json.loads(out.splitlines()[-1])["level1_acc"] == best["level1_acc"]
     # evaluate predicts with the mix the checkpoint holds: its val scores are the ones chosen on val
