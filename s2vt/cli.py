@@ -216,6 +216,8 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
     for sp in (msvd, msrvtt, lic, folder, yt8m, mlds, feats):
         sp.add_argument("--out", required=True, help="manifest to write (JSONL)")
         sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--force", action="store_true",
+                        help="replace an existing --out even if it holds captions or tags this import would drop")
     for sp in (msvd, msrvtt):
         sp.add_argument("--videos", default=None, help="folder with the video files")
         sp.add_argument("--strict", action="store_true", help="missing videos are an error")
@@ -244,10 +246,13 @@ def run_import(args: argparse.Namespace) -> int:
         ds.hold_out(entries, args.val, args.test, args.seed)
     else:
         entries = ds.import_folder(args.files[0])
+    if not entries:  # (an empty manifest would train on nothing; an existing --out stays as it was)
+        raise ds.DatasetError(f"{', '.join(args.files)}: no video found: nothing to import")
     # checked before anything is written: the manifest never replaces an annotation file, a split list or a video
     refuse_inputs([args.out], [*args.files, *(getattr(args, "split_list", None) or []),
                                *(e.get("path") for e in entries)])
     ds.cap_captions(entries)
+    ds.refuse_dropping_annotations(args.out, entries, args.force)  # (before lic2022's feature links too)
     if args.kind == "folder":
         base = Path(args.out).resolve().parent
         for e in entries:
@@ -277,6 +282,10 @@ def require_inputs(args: argparse.Namespace) -> None:
     for path, option, what in named:
         if path is not None and not os.path.exists(path):
             raise DatasetError(f"{option}{path}: no such {what}")
+    for i, path in enumerate(args.files):  # (merged twice, every caption would count twice)
+        again = next((f for f in args.files[:i] if os.path.samefile(f, path)), None)
+        if again is not None:
+            raise DatasetError(f"{path}: given twice" + (f" (also as {again})" if again != path else ""))
 
 
 def say_imported(out: str, entries: list[dict], where: str = "") -> None:
@@ -292,7 +301,8 @@ def run_import_features(args: argparse.Namespace) -> int:
     """Precomputed per-clip features (an MLDS release or any .npy folder) -> store + manifest."""
     from pathlib import Path
 
-    from .manifest import write_manifest
+    from .fileio import OutputError
+    from .manifest import valid_video_id, write_manifest
     from .store import FeatureStore
 
     from . import datasets as ds
@@ -300,12 +310,27 @@ def run_import_features(args: argparse.Namespace) -> int:
 
     refuse_inputs([args.out], [*args.files, *([args.captions] if args.kind == "features" else [])])
     store = FeatureStore(args.features or Path(args.out).resolve().parent / "features")
+    if not valid_video_id(args.modality):
+        raise ds.DatasetError(f"--modality {args.modality!r}: must match [A-Za-z0-9_.-]{{1,128}}")
+    # the store's files for this modality are written by name: in the folder the .npy files are
+    # read from, they would replace them (float32 -> float16, in place)
+    target = store.root / args.modality
+    feat_dirs = ([Path(args.files[0])] if args.kind == "features"
+                 else [Path(args.files[0], d, "feat") for d in ("training_data", "testing_data")])
+    for folder in feat_dirs:
+        if target.is_dir() and folder.is_dir() and os.path.samefile(target, folder):
+            raise OutputError(f"cannot write {target}: it is an input of this command (the .npy files of "
+                              f"{folder}); pass another --features store or --modality")
+
+    def guard(entries: list[dict]) -> None:
+        ds.refuse_dropping_annotations(args.out, entries, args.force)
+
     if args.kind == "mlds":
-        entries = ds.import_mlds(args.files[0], store, args.modality)
+        entries = ds.import_mlds(args.files[0], store, args.modality, guard)
     else:
         source = f"precomputed features from {Path(args.files[0]).resolve()}, imported by `s2vt import features`"
         entries = ds.import_features(args.files[0], ds.read_captions(args.captions), args.modality, args.split,
-                                     store, source)
+                                     store, source, guard)
         if not entries:
             raise ds.DatasetError(f"{args.files[0]}: no captioned clip has a feature file")
     ds.cap_captions(entries)
@@ -322,7 +347,10 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
     from .yt8m import import_yt8m
 
     refuse_inputs([args.out], [*args.files, *([args.vocabulary] if args.vocabulary else [])])
-    entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary)
+    from .datasets import refuse_dropping_annotations
+
+    entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary,
+                                  lambda entries: refuse_dropping_annotations(args.out, entries, args.force))
     say_imported(args.out, entries)
     def count(n: int, what: str) -> str:
         return f"{n} {what}{'s' * (n != 1)}"

@@ -1,6 +1,7 @@
 """Importers from public dataset formats to the manifest (JSON Lines, see docs/design.md)."""
 from __future__ import annotations
 
+import collections
 import csv
 import json
 import os
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .fileio import make_dirs, output_error
+from .fileio import OutputError, make_dirs, output_error
 from .formats import MSRVTT_CATEGORIES, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, check_entry, json_lines, read_manifest, scan_videos,
                        valid_video_id)
@@ -100,6 +101,7 @@ def import_msvd(csv_path: str, language: str = "English", split_lists: list[str]
                 seed: int = 0) -> list[dict]:
     """MSVD's video_corpus.csv -> entries; id `<VideoID>_<Start>_<End>`; no tags."""
     caps: dict[str, list[str]] = {}
+    languages: set[str] = set()
     try:
         with open(csv_path, encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
@@ -111,12 +113,28 @@ def import_msvd(csv_path: str, language: str = "English", split_lists: list[str]
                 if not valid_video_id(vid):
                     raise DatasetError(f"{csv_path}: line {reader.line_num}: unusable clip id {vid!r}")
                 caps.setdefault(vid, [])
+                languages.add(row["Language"])
                 if (language == "all" or row["Language"] == language) and (row["Description"] or "").strip():
                     caps[vid].append(row["Description"].strip())
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DatasetError(f"{csv_path}: cannot read ({e})") from None
     caps = {v: c for v, c in caps.items() if c}
-    splits = read_split_lists(split_lists) if split_lists else proportional_split(list(caps), MSVD_SPLIT, seed)
+    if not caps:  # (an empty manifest would import "successfully" and train on nothing)
+        if language == "all":
+            raise DatasetError(f"{csv_path}: no caption in the file: nothing to import")
+        raise DatasetError(f"{csv_path}: no caption in language {language!r} (languages in the file: "
+                           f"{', '.join(sorted(languages)) or 'none'}); nothing to import")
+    if not split_lists:
+        splits = proportional_split(list(caps), MSVD_SPLIT, seed)
+    else:
+        splits = read_split_lists(split_lists)
+        unlisted = [v for v in caps if v not in splits]
+        if len(unlisted) == len(caps):  # ids of another form (a different corpus, file names): all would be train
+            raise DatasetError(f"--split-list: none of its {len(splits)} ids is a clip of {csv_path} (a listed id: "
+                               f"{next(iter(splits), '(none)')!r}, a clip id: {unlisted[0]!r})")
+        if unlisted:
+            print(f"warning: {len(unlisted)} of {len(caps)} clips are not in --split-list and go to train "
+                  f"(first: {', '.join(unlisted[:3])})", file=sys.stderr)
     return [{"video_id": v, "split": splits.get(v, "train"), "captions": c, "tags": []} for v, c in caps.items()]
 
 
@@ -127,8 +145,12 @@ def import_msrvtt(json_paths: list[str]) -> list[dict]:
     the file and the video: an unknown split, a caption that is not a string, a bad id).
     """
     videos: dict[str, dict] = {}
+    dropped = 0
     for path in json_paths:
         touched = []
+        # a caption an earlier file already gave the video (overlapping files) is not added again;
+        # repeats within one file are kept: they are the annotators' own
+        earlier = {vid: collections.Counter(v["captions"]) for vid, v in videos.items()}
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             for v in data["videos"]:
@@ -140,12 +162,20 @@ def import_msrvtt(json_paths: list[str]) -> list[dict]:
                 touched.append(vid)
             for s in data.get("sentences", []):
                 if s["video_id"] in videos:
+                    seen = earlier.get(s["video_id"])
+                    if seen and isinstance(s["caption"], str) and seen[s["caption"]] > 0:
+                        seen[s["caption"]] -= 1
+                        dropped += 1
+                        continue
                     videos[s["video_id"]]["captions"].append(s["caption"])
                     touched.append(s["video_id"])
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
             raise DatasetError(f"{path}: not an MSR-VTT videodatainfo file ({type(e).__name__}: {e})") from None
         for vid in dict.fromkeys(touched):
             check_entry(videos[vid], f"{path}: video {vid!r}: ")
+    if dropped:
+        print(f"warning: {dropped} captions repeat what an earlier file gave the same video (overlapping files); "
+              "each is kept once", file=sys.stderr)
     return list(videos.values())
 
 
@@ -251,32 +281,72 @@ def read_captions(path: str | os.PathLike) -> dict[str, list[str]]:
     return caps
 
 
+def plan_features(feat_dir: str | os.PathLike, captions: dict[str, list[str]], split: str
+                  ) -> tuple[list[tuple[dict, Path]], int | None]:
+    """The manifest entries of `split` for the clips in `captions` that have a `.npy` in `feat_dir`
+    (`<id>.npy` or `<id>.avi.npy`), each with its file, and the files' feature width (None when
+    there is none). Only the files' headers are read, every one of them: a bad or odd-width file
+    is refused before anything is written. A labelled clip without a file is counted in one warning."""
+    files = {clip_id(p.name[:-4]): p for p in Path(feat_dir).glob("*.npy")}
+    plan, missing, dim = [], [], None
+    for vid, caps in captions.items():
+        if vid not in files:
+            missing.append(vid)
+            continue
+        width = feature_width(files[vid])
+        if dim is None:
+            dim = width
+        elif width != dim:
+            raise DatasetError(f"{files[vid]}: {width} features per frame, the others have {dim}")
+        plan.append(({"video_id": vid, "split": split, "captions": caps, "tags": []}, files[vid]))
+    if missing:
+        print(f"warning: {len(missing)} of {len(captions)} labelled clips have no feature file in {feat_dir} and "
+              f"are left out (first: {', '.join(missing[:5])})", file=sys.stderr)
+    return plan, dim
+
+
+def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store: FeatureStore,
+                   source: str, before_write=None) -> list[dict]:
+    """Write `plan`'s files (from plan_features) into `store` as `modality` (float16); returns the entries.
+    A store already holding `modality` features of another width is refused first, then
+    `before_write(entries)` is called (a check of the caller's) before anything is written."""
+    if not valid_video_id(modality):
+        raise DatasetError(f"--modality {modality!r}: must match [A-Za-z0-9_.-]{{1,128}}")
+    if not plan:
+        return []
+    held = store.width(modality)
+    if held not in (None, dim):  # mixed widths in one modality: training would fail far from here
+        raise DatasetError(f"{store.root}: modality {modality!r} holds {held}-wide features, these are {dim}-wide; "
+                           "pass another --modality name or another --features store")
+    if before_write is not None:
+        before_write([entry for entry, _ in plan])
+    store.init_meta({"source": source, "backbones": {modality: "precomputed"}, "dims": {modality: dim},
+                     "dtype": "float16"})
+    for entry, path in plan:
+        store.write(modality, entry["video_id"], read_feature_file(path))
+    return [entry for entry, _ in plan]
+
+
 def import_features(feat_dir: str | os.PathLike, captions: dict[str, list[str]], modality: str, split: str,
-                    store: FeatureStore, source: str) -> list[dict]:
+                    store: FeatureStore, source: str, before_write=None) -> list[dict]:
     """Per-clip `.npy` files of `feat_dir` (`<id>.npy` or `<id>.avi.npy`; [T, D] or [D], any float
     dtype) -> `store` (float16) and manifest entries of `split` for the clips in `captions`.
     A labelled clip without a file is left out, counted in one warning."""
     if not valid_video_id(modality):
         raise DatasetError(f"--modality {modality!r}: must match [A-Za-z0-9_.-]{{1,128}}")
-    files = {clip_id(p.name[:-4]): p for p in Path(feat_dir).glob("*.npy")}
-    entries, missing, dim = [], [], None
-    for vid, caps in captions.items():
-        if vid not in files:
-            missing.append(vid)
-            continue
-        x = read_feature_file(files[vid])
-        if dim is None:
-            dim = x.shape[1]
-            store.init_meta({"source": source, "backbones": {modality: "precomputed"},
-                             "dims": {modality: dim}, "dtype": "float16"})
-        if x.shape[1] != dim:
-            raise DatasetError(f"{files[vid]}: {x.shape[1]} features per frame, the others have {dim}")
-        store.write(modality, vid, x)
-        entries.append({"video_id": vid, "split": split, "captions": caps, "tags": []})
-    if missing:
-        print(f"warning: {len(missing)} of {len(captions)} labelled clips have no feature file in {feat_dir} and "
-              f"are left out (first: {', '.join(missing[:5])})", file=sys.stderr)
-    return entries
+    plan, dim = plan_features(feat_dir, captions, split)
+    return write_features(plan, dim, modality, store, source, before_write)
+
+
+def feature_width(path: Path) -> int:
+    """Features per frame of a `.npy` file, from its header (mapped, not read); DatasetError as read_feature_file."""
+    try:
+        x = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise DatasetError(f"{path}: cannot read features ({e})") from None
+    if x.ndim not in (1, 2) or not np.issubdtype(x.dtype, np.floating) or x.shape[-1] == 0:
+        raise DatasetError(f"{path}: features must be a float [T, D] or [D] array, not {x.dtype} {list(x.shape)}")
+    return int(x.shape[-1])
 
 
 def read_feature_file(path: Path) -> np.ndarray:
@@ -290,6 +360,34 @@ def read_feature_file(path: Path) -> np.ndarray:
     if x.ndim != 2 or not np.issubdtype(x.dtype, np.floating) or x.shape[1] == 0:
         raise DatasetError(f"{path}: features must be a float [T, D] or [D] array, not {x.dtype} {list(x.shape)}")
     return x.astype(np.float32)
+
+
+def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], force: bool) -> None:
+    """OutputError when `out` exists and holds annotations (captions, tags, text) that `entries`
+    lack, unless `force`: an import rewrites its own manifest freely (the same annotations come
+    back), never a hand-written one (or a file that is no manifest at all) whose captions it would lose."""
+    out = Path(out)
+    if force or not out.is_file():
+        return
+    try:
+        old = read_manifest(out)
+    except UserError:
+        raise OutputError(f"{out} exists and is not a manifest: pass --force to replace it") from None
+
+    def notes(es: list[dict]) -> set[tuple[str, str, str]]:
+        found = set()
+        for e in es:
+            found |= {(e["video_id"], "caption", str(c)[:MAX_CAPTION_CHARS]) for c in e.get("captions") or []}
+            found |= {(e["video_id"], "tag", str(t)) for t in e.get("tags") or []}
+            text = e.get("text") if isinstance(e.get("text"), dict) else {}
+            found |= {(e["video_id"], str(k), str(v)) for k, v in text.items() if v}
+        return found
+
+    lost = sorted(notes(old) - notes(entries))
+    if lost:
+        vid, kind, value = lost[0]
+        raise OutputError(f"{out} exists and holds {len(lost)} annotations this import would drop (first: video "
+                          f"{vid}, {kind} {value[:60]!r}); pass --force to replace it, or another --out")
 
 
 def hold_out(entries: list[dict], val: int, test: int, seed: int) -> None:
@@ -308,18 +406,24 @@ def hold_out(entries: list[dict], val: int, test: int, seed: int) -> None:
         e["split"] = "test"
 
 
-def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = "cnn") -> list[dict]:
+def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = "cnn", before_write=None) -> list[dict]:
     """The MLDS hw2 release (training_label.json + training_data/feat/, testing_label.json +
     testing_data/feat/ when present) -> store + entries (train and test splits)."""
     root = Path(folder)
     if not (root / "training_label.json").is_file():
         raise DatasetError(f"{root}: no training_label.json (not an MLDS release folder)")
     source = f"precomputed MLDS hw2 frame features from {root.resolve()}, imported by `s2vt import mlds`"
-    entries = []
+    if not valid_video_id(modality):
+        raise DatasetError(f"--modality {modality!r}: must match [A-Za-z0-9_.-]{{1,128}}")
+    plan, dim = [], None
     for split, labels, feats in (("train", "training_label.json", "training_data/feat"),
                                  ("test", "testing_label.json", "testing_data/feat")):
         if (root / labels).is_file():
-            entries += import_features(root / feats, read_captions(root / labels), modality, split, store, source)
-    if not entries:
+            part, width = plan_features(root / feats, read_captions(root / labels), split)
+            if None not in (dim, width) and width != dim:
+                raise DatasetError(f"{root / feats}: {width} features per frame, the training clips have {dim}")
+            plan, dim = plan + part, dim or width
+    if not plan:
         raise DatasetError(f"{root}: no labelled clip has a feature file")
-    return entries
+    # both splits checked before either is written: a refusal leaves the store as it was
+    return write_features(plan, dim, modality, store, source, before_write)

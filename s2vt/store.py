@@ -70,6 +70,7 @@ class FeatureStore:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
         self._sources: dict[str, dict[str, dict]] | None = None
+        self._dims: dict[str, int] | None = None  # meta.json's, read once by `read`
 
     @property
     def meta_path(self) -> Path:
@@ -129,9 +130,29 @@ class FeatureStore:
         """[T, D] features as float32; StoreError naming the file for one that is not a numeric array."""
         path = self.path(modality, video_id)
         try:
-            return np.load(path, allow_pickle=False).astype(np.float32, copy=False)
+            x = np.load(path, allow_pickle=False).astype(np.float32, copy=False)
         except (OSError, ValueError, EOFError) as e:  # pickled objects, a truncated or foreign file
             raise StoreError(f"{printable(str(path))}: cannot read features ({e})") from None
+        if self._dims is None:
+            self._dims = self.meta().get("dims", {})
+        dim = self._dims.get(modality)
+        if dim is not None and (x.ndim != 2 or x.shape[1] != dim):  # (else a shape error deep inside the model)
+            raise StoreError(f"{printable(str(path))}: shape {list(x.shape)}, but {self.meta_path} gives {modality} "
+                             f"{dim} features per frame; the store mixes feature sizes: rebuild it, or import "
+                             "these features under another modality name")
+        return x
+
+    def width(self, modality: str) -> int | None:
+        """Features per frame `modality` holds: meta.json's, else one file's; None while it has no file."""
+        if not self._has_files(modality):
+            return None
+        dim = self.meta().get("dims", {}).get(modality)
+        if dim is None:
+            try:
+                dim = np.load(next((self.root / modality).glob("*.npy")), mmap_mode="r").shape[-1]
+            except (OSError, ValueError, EOFError, IndexError, StopIteration):
+                return None
+        return int(dim)
 
     def write(self, modality: str, video_id: str, array: np.ndarray, dtype: str = "float16") -> None:
         """Save [T, D] atomically; float16 falls back to float32 where values would overflow."""
@@ -159,6 +180,11 @@ class FeatureStore:
                 if old.get("backbones", {}).get(name, wid) != wid:
                     raise StoreError(f"{self.meta_path}: {name} features come from {old['backbones'][name]}, "
                                      f"this run uses {wid}; use another --out")
+            for name, dim in meta.get("dims", {}).items():
+                was = old.get("dims", {}).get(name, dim)
+                if was != dim and self._has_files(name):  # (a dims entry is what `read` checks every file against)
+                    raise StoreError(f"{self.meta_path}: {name} features are {was} per frame, this run's are "
+                                     f"{dim}; use another modality name or another store")
             for name, precision in meta.get("precision", {}).items():
                 was = old.get("precision", {}).get(name, precision)
                 if was != precision and self._has_files(name):
@@ -170,6 +196,7 @@ class FeatureStore:
             merged = meta
         if merged != old:
             atomic_write_json(self.meta_path, merged)
+        self._dims = None
         return merged
 
     def _has_files(self, modality: str) -> bool:

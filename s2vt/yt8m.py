@@ -148,7 +148,8 @@ def read_video(data: bytes, vocab: dict[int, str] | None, split: str) -> tuple[s
 
 
 def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: str | os.PathLike | None = None,
-                split: str | None = None, vocabulary: str | os.PathLike | None = None) -> tuple[list[dict], dict]:
+                split: str | None = None, vocabulary: str | os.PathLike | None = None,
+                before_write=None) -> tuple[list[dict], dict]:
     """Import YouTube-8M shards: features into the store (default `<manifest folder>/features`),
     entries into the manifest at `manifest_out`. Returns (entries, report).
 
@@ -157,6 +158,7 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
     file is logged in one line and the rest of that file skipped (records are counted from 1).
     The report counts both:
     {"videos", "skipped": {reason: count}, "failed_files": [message]}.
+    `before_write(entries)`, when given, is called before the manifest is written (a check of the caller's).
     """
     if split not in (None, *SPLITS):
         raise DatasetError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
@@ -199,5 +201,7 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
     if not entries:
         raise DatasetError(f"no video imported from {len(shards)} file(s) "
                            f"({sum(skipped.values())} records skipped, {len(failed_files)} files unreadable)")
+    if before_write is not None:
+        before_write(entries)
     write_manifest(entries, manifest_out)
     return entries, {"videos": len(entries), "skipped": dict(skipped), "failed_files": failed_files}

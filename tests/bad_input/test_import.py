@@ -1,9 +1,15 @@
 """Bad input to `s2vt import`: a missing path is named before anything else is checked (one line,
 exit 2, nothing written); a bad shard among good ones is one warning line, the rest import, and
 the command ends with one `error:` line and exit 1 (a batch's partial failure, as `python -m extract`)."""
+import json
+
+import numpy as np
 import pytest
 
 from s2vt.cli import main
+from s2vt.manifest import read_manifest
+from s2vt.store import FeatureStore, StoreError
+from s2vt.synthetic import make_store
 
 from ..test_yt8m import shard_of
 
@@ -66,3 +72,157 @@ def test_skipped_records_counted_in_the_last_line(tmp_path, capsys):
 def test_clean_import_exits_0(tmp_path, capsys):
     code, err = s2vt(capsys, "import", "yt8m", shard_of(tmp_path, "test0000.tfrecord", 2), "--out", tmp_path / "m.jsonl")
     assert code == 0 and len(err) == 1 and err[0].startswith("wrote ")
+
+
+# --- a hostile new user's trial: inputs never rewritten, stores never mixed, nothing empty or lost ---
+
+def feature_folder(folder, ids, dim, dtype=np.float32):
+    """`folder/<id>.npy` [3, dim] for each id (values 0.1 apart: float16 would change them)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, vid in enumerate(ids):
+        np.save(folder / f"{vid}.npy", (np.arange(3 * dim, dtype=np.float64).reshape(3, dim) * 0.1 + i).astype(dtype))
+    return folder
+
+
+def snapshot(folder) -> dict:
+    """Every file under `folder` with its bytes (compare before and after a refused command)."""
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_features_import_refuses_to_write_over_its_input_folder(tmp_path, capsys):
+    feature_folder(tmp_path / "st" / "cnn", ["v1", "v2"], 4)
+    (tmp_path / "caps.json").write_text(json.dumps({"v1": ["a cat"], "v2": ["a dog"]}))
+    before = snapshot(tmp_path)
+    code, err = s2vt(capsys, "import", "features", tmp_path / "st" / "cnn", "--captions", tmp_path / "caps.json",
+                     "--modality", "cnn", "--split", "train", "--features", tmp_path / "st",
+                     "--out", tmp_path / "st" / "m.jsonl")
+    assert code == 2 and err == [f"error: cannot write {tmp_path / 'st' / 'cnn'}: it is an input of this command "
+                                 f"(the .npy files of {tmp_path / 'st' / 'cnn'}); pass another --features store "
+                                 "or --modality"]
+    assert snapshot(tmp_path) == before  # still float32, no manifest, no meta.json
+
+
+def test_mlds_import_refuses_to_write_over_its_input_folder(tmp_path, capsys):
+    src = tmp_path / "mlds"
+    feature_folder(src / "training_data" / "feat", ["a1_0_5.avi", "b2_3_9.avi"], 4)
+    (src / "training_label.json").write_text(json.dumps([{"id": "a1_0_5.avi", "caption": ["a man"]},
+                                                         {"id": "b2_3_9.avi", "caption": ["a dog"]}]))
+    before = snapshot(tmp_path)
+    code, err = s2vt(capsys, "import", "mlds", src, "--features", src / "training_data", "--modality", "feat",
+                     "--out", tmp_path / "m.jsonl")
+    assert code == 2 and len(err) == 1 and "it is an input of this command" in err[0]
+    assert snapshot(tmp_path) == before
+
+
+def test_import_refuses_another_feature_size_under_a_modality_of_the_store(tmp_path, capsys):
+    src = tmp_path / "mlds"
+    feature_folder(src / "training_data" / "feat", ["a1_0_5.avi", "b2_3_9.avi"], 16)
+    (src / "training_label.json").write_text(json.dumps([{"id": "a1_0_5.avi", "caption": ["a man"]},
+                                                         {"id": "b2_3_9.avi", "caption": ["a dog"]}]))
+    assert s2vt(capsys, "import", "mlds", src, "--out", tmp_path / "m1" / "manifest.jsonl")[0] == 0
+    feature_folder(tmp_path / "feat64", ["c3", "d4"], 8)
+    (tmp_path / "caps.json").write_text(json.dumps({"c3": ["a cat"], "d4": ["a bird"]}))
+    before = snapshot(tmp_path / "m1")
+    code, err = s2vt(capsys, "import", "features", tmp_path / "feat64", "--captions", tmp_path / "caps.json",
+                     "--modality", "cnn", "--split", "train", "--features", tmp_path / "m1" / "features",
+                     "--out", tmp_path / "m2.jsonl")
+    assert code == 2 and err == [f"error: {tmp_path / 'm1' / 'features'}: modality 'cnn' holds 16-wide features, "
+                                 "these are 8-wide; pass another --modality name or another --features store"]
+    assert snapshot(tmp_path / "m1") == before and not (tmp_path / "m2.jsonl").exists()
+    # under another name they go into the same store
+    code, _ = s2vt(capsys, "import", "features", tmp_path / "feat64", "--captions", tmp_path / "caps.json",
+                   "--modality", "small", "--split", "train", "--features", tmp_path / "m1" / "features",
+                   "--out", tmp_path / "m2.jsonl")
+    assert code == 0 and FeatureStore(tmp_path / "m1" / "features").meta()["dims"] == {"cnn": 16, "small": 8}
+
+
+def test_a_store_file_of_another_width_than_meta_is_one_line_in_training(tmp_path, capsys):
+    manifest, store = make_store(tmp_path / "s", videos=12, shapes={"frames": (3, 8)})
+    np.save(store / "frames" / "syn00002.npy", np.ones((3, 5), np.float16))  # a file the meta does not describe
+    with pytest.raises(StoreError, match=r"syn00002.npy: shape \[3, 5\], but .*meta.json gives frames 8 features"):
+        FeatureStore(store).read("frames", "syn00002")
+    code, err = s2vt(capsys, "train", "--manifest", manifest, "--features", store, "--out", tmp_path / "run",
+                     "--epochs", "1", "--hidden", "8",
+                     "--embed", "8", "--min-count", "1", "--batch-size", "4")
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "syn00002.npy: shape [3, 5]" in err[0]
+
+
+def msvd_csv(path, rows):
+    lines = ["VideoID,Start,End,WorkerID,Source,AnnotationTime,Language,Description"]
+    lines += [f"{v},1,5,9,clean,3,{lang},{text}" for v, lang, text in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_msvd_import_of_no_caption_refuses_and_keeps_the_old_manifest(tmp_path, capsys):
+    csv = msvd_csv(tmp_path / "corpus.csv", [("a", "English", "a cat"), ("b", "German", "ein Hund")])
+    keep = tmp_path / "keep.jsonl"
+    keep.write_text('{"video_id": "x", "captions": ["mine"]}\n')
+    code, err = s2vt(capsys, "import", "msvd", csv, "--language", "EN", "--out", keep)
+    assert (code, err) == (2, [f"error: {csv}: no caption in language 'EN' (languages in the file: English, German); "
+                               "nothing to import"])
+    assert keep.read_text() == '{"video_id": "x", "captions": ["mine"]}\n'
+
+
+@pytest.mark.parametrize("kind, content", [
+    ("msrvtt", json.dumps({"videos": [], "sentences": []})),
+    ("lic2022", ""),
+])
+def test_an_import_of_no_video_refuses(kind, content, tmp_path, capsys):
+    (tmp_path / "in.json").write_text(content)
+    code, err = s2vt(capsys, "import", kind, tmp_path / "in.json", "--out", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: {tmp_path / 'in.json'}: no video found: nothing to import"])
+    assert not (tmp_path / "m.jsonl").exists()
+
+
+def test_msvd_split_list_matching_no_clip_refuses_and_part_warns(tmp_path, capsys):
+    csv = msvd_csv(tmp_path / "corpus.csv", [(v, "English", f"clip {v}") for v in ("a", "b", "c")])
+    other = tmp_path / "other.txt"
+    other.write_text("vid1.avi\nvid2.avi\n")
+    code, err = s2vt(capsys, "import", "msvd", csv, "--split-list", other, "--out", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: --split-list: none of its 2 ids is a clip of {csv} (a listed id: "
+                               "'vid1.avi', a clip id: 'a_1_5')"])
+    assert not (tmp_path / "m.jsonl").exists()
+    lists = [tmp_path / f"{s}.txt" for s in ("train", "val", "test")]
+    for path, ids in zip(lists, (["a_1_5"], ["b_1_5"], [])):
+        path.write_text("".join(f"{v}\n" for v in ids))
+    code, err = s2vt(capsys, "import", "msvd", csv, "--split-list", *lists, "--out", tmp_path / "m.jsonl")
+    assert code == 0 and err[0] == "warning: 1 of 3 clips are not in --split-list and go to train (first: c_1_5)"
+    assert {e["video_id"]: e["split"] for e in read_manifest(tmp_path / "m.jsonl")} == \
+        {"a_1_5": "train", "b_1_5": "val", "c_1_5": "train"}
+
+
+def test_folder_import_refuses_to_drop_a_hand_written_manifests_captions(tmp_path, capsys):
+    (tmp_path / "vid").mkdir()
+    (tmp_path / "vid" / "clip.mp4").write_bytes(b"x")
+    out = tmp_path / "vid" / "manifest.jsonl"
+    mine = '{"video_id": "clip", "path": "clip.mp4", "split": "train", "captions": ["my words"], "tags": ["t"]}\n'
+    out.write_text(mine)
+    code, err = s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out)
+    assert (code, err) == (2, [f"error: {out} exists and holds 2 annotations this import would drop (first: video "
+                               "clip, caption 'my words'); pass --force to replace it, or another --out"])
+    assert out.read_text() == mine
+    out.write_text("my notes\n")  # not a manifest at all
+    assert s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out)[1] == \
+        [f"error: {out} exists and is not a manifest: pass --force to replace it"]
+    # an import's own manifest is rewritten freely (rerunning an import updates it); --force replaces any
+    assert s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out, "--force")[0] == 0
+    assert s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out)[0] == 0
+    assert read_manifest(out)[0]["captions"] == []
+
+
+def test_msrvtt_overlapping_files_keep_each_caption_once(tmp_path, capsys):
+    def info(ids, sentences):
+        return json.dumps({"videos": [{"video_id": v, "category": 0, "split": "train"} for v in ids],
+                           "sentences": [{"video_id": v, "caption": c} for v, c in sentences]})
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(info(["video0"], [("video0", "a man sings"), ("video0", "a man sings"), ("video0", "music")]))
+    b.write_text(info(["video0", "video1"], [("video0", "a man sings"), ("video0", "new"), ("video1", "x")]))
+    code, err = s2vt(capsys, "import", "msrvtt", a, a, "--out", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: {a}: given twice"]) and not (tmp_path / "m.jsonl").exists()
+    code, err = s2vt(capsys, "import", "msrvtt", a, b, "--out", tmp_path / "m.jsonl")
+    assert code == 0 and err[0] == ("warning: 1 captions repeat what an earlier file gave the same video "
+                                    "(overlapping files); each is kept once")
+    caps = {e["video_id"]: e["captions"] for e in read_manifest(tmp_path / "m.jsonl")}
+    # a file's own repeats stay (the annotators'); the second file's copy of one is dropped
+    assert caps == {"video0": ["a man sings", "a man sings", "music", "new"], "video1": ["x"]}
