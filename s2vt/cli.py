@@ -71,13 +71,23 @@ def add_decode_arguments(p: argparse.ArgumentParser) -> None:
     from .options import add_options
 
     add_options(p, DecodeConfig)
+    # None unless given: decoding() refuses an --anti-lm the user asked for that --beam 1 would ignore,
+    # while greedy decoding with the default anti-LM weight stays plain --beam 1
+    p.set_defaults(anti_lm=None)
 
 
 def decoding(args: argparse.Namespace):
-    """The DecodeConfig of parsed options (a value out of range: SettingError, one line)."""
+    """The DecodeConfig of parsed options (a value out of range, or --anti-lm with --beam 1:
+    SettingError, one line)."""
     from .decode import DecodeConfig
     from .options import from_args
 
+    anti_lm = getattr(args, "anti_lm", None)
+    if anti_lm is None:
+        return from_args(DecodeConfig, args, anti_lm=DecodeConfig.anti_lm)
+    if anti_lm > 0 and args.beam == 1:
+        raise SettingError(f"--anti-lm {anti_lm} acts only in beam search: pass --beam 2 or more with it, or drop "
+                           "--anti-lm (--beam 1 is greedy decoding)")
     return from_args(DecodeConfig, args)
 
 

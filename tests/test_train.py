@@ -107,7 +107,7 @@ def test_torchrun_two_processes_equal_one_process_of_the_same_global_batch(tmp_p
     assert float(hist_one[1]["train_loss"]) < float(hist_one[0]["train_loss"])  # it trained
 
 
-def test_tag_only_and_caption_only(tmp_path):
+def test_tag_only_and_caption_only(tmp_path, capsys):
     manifest, store = make_store(tmp_path / "d", videos=60)
     lines = [json.loads(x) for x in manifest.read_text().splitlines()]
     tag_only = tmp_path / "tags.jsonl"
@@ -117,8 +117,11 @@ def test_tag_only_and_caption_only(tmp_path):
     assert load_checkpoint(tmp_path / "t" / "best.pt")[3]["has_captions"] is False
     cap_only = tmp_path / "caps.jsonl"
     cap_only.write_text("".join(json.dumps({**e, "tags": []}) + "\n" for e in lines))
-    best = train(TrainConfig.of(str(cap_only), str(store), str(tmp_path / "c"), epochs=2, **FAST))
+    capsys.readouterr()
+    best = train(TrainConfig.of(str(cap_only), str(store), str(tmp_path / "c"), epochs=2, **{**FAST, "quiet": False}))
     assert "CIDEr" in best and "tag_acc" not in best
+    head = capsys.readouterr().err.splitlines()[0]  # (caption-only data: no "0 tags (single-label)")
+    assert head.startswith("train ") and "vocab" in head and "tags" not in head and "label" not in head, head
     assert load_checkpoint(tmp_path / "c" / "best.pt")[3]["has_captions"] is True
 
 
