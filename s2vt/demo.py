@@ -190,6 +190,8 @@ def run_demo(out: Path, per_combo: int = 2, overwrite: bool = False) -> dict:
         "(demo settings: 8 frames, 1 clip, 112 px)")
     rc = extract_main([str(manifest), "--out", str(out / "features"), "--weights", weights,
                        "--frames", "8", "--clips", "1", "--image-size", "112"])
+    if rc == 130:  # Ctrl-C in extraction: the demo's own line (rerun with --overwrite) follows extract's
+        raise KeyboardInterrupt
     if rc != 0:
         raise SystemExit(rc)
     # sum fusion: with concat the sound words (128-d VGGish beside 6,144 visual dims) were learned
