@@ -78,6 +78,8 @@ def count_frames(path: str | os.PathLike) -> tuple[int, float]:
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Read duration, frame rate, display size, rotation and audio presence; MediaError if unusable."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise MediaError(f"{path}: a folder, not a video file")
     if not os.path.isfile(path):
         raise MediaError(f"{path}: no such file")
     if not os.access(path, os.R_OK):

@@ -42,6 +42,9 @@ class CheckpointError(UserError):
 def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict:
     """The checkpoint dict of a best.pt / last.pt (CheckpointError if it is not one)."""
     path = Path(path)
+    if path.is_dir():  # (most likely a run folder: its model is best.pt)
+        hint = f": pass {path / 'best.pt'}" if (path / "best.pt").is_file() else ""
+        raise CheckpointError(f"{path}: a folder, not a checkpoint file{hint}")
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:

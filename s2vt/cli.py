@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 from .errors import SettingError, UserError
 
@@ -26,7 +27,12 @@ def run_train(args: argparse.Namespace) -> int:
     from .engine import launch_rank, train
 
     cfg = from_args(TrainConfig, args)
-    best = train(cfg)
+    started = time.time()
+    try:
+        best = train(cfg)
+    except KeyboardInterrupt:
+        print(f"interrupted: {kept_by_train(cfg.out, started)}", file=sys.stderr)
+        return 130
     if launch_rank() != 0:  # under torchrun: rank 0 reports for the run
         return 0
     print(json.dumps({k: v for k, v in best.items()
@@ -39,6 +45,25 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def kept_by_train(out: str, started: float) -> str:
+    """What an interrupted training run leaves, for its one line: the last epoch saved (each epoch's
+    checkpoints are written whole, so last.pt is either the previous epoch's or this one's)."""
+    from pathlib import Path
+
+    from .checkpoint import read_checkpoint
+
+    last = Path(out) / "last.pt"
+    if not last.is_file():
+        return "no epoch finished, nothing saved"
+    if last.stat().st_mtime < started:  # (an earlier run's, kept as it was: --overwrite replaces on save)
+        return f"no epoch finished; {out} holds the earlier run, as it was"
+    try:
+        epoch = read_checkpoint(last)["epoch"]
+    except UserError:
+        return f"{last} kept: rerun the same command with --resume to continue"
+    return f"{last} kept at epoch {epoch}: rerun the same command with --resume to continue"
+
+
 def add_decode_arguments(p: argparse.ArgumentParser) -> None:
     """--beam, --length-penalty, --anti-lm: generated from `DecodeConfig`, the same for caption,
     evaluate and serve."""
@@ -46,13 +71,23 @@ def add_decode_arguments(p: argparse.ArgumentParser) -> None:
     from .options import add_options
 
     add_options(p, DecodeConfig)
+    # None unless given: decoding() refuses an --anti-lm the user asked for that --beam 1 would ignore,
+    # while greedy decoding with the default anti-LM weight stays plain --beam 1
+    p.set_defaults(anti_lm=None)
 
 
 def decoding(args: argparse.Namespace):
-    """The DecodeConfig of parsed options (a value out of range: SettingError, one line)."""
+    """The DecodeConfig of parsed options (a value out of range, or --anti-lm with --beam 1:
+    SettingError, one line)."""
     from .decode import DecodeConfig
     from .options import from_args
 
+    anti_lm = getattr(args, "anti_lm", None)
+    if anti_lm is None:
+        return from_args(DecodeConfig, args, anti_lm=DecodeConfig.anti_lm)
+    if anti_lm > 0 and args.beam == 1:
+        raise SettingError(f"--anti-lm {anti_lm} acts only in beam search: pass --beam 2 or more with it, or drop "
+                           "--anti-lm (--beam 1 is greedy decoding)")
     return from_args(DecodeConfig, args)
 
 
@@ -471,7 +506,15 @@ def main(argv: list[str] | None = None) -> int:
         add(sub.add_parser(name, help=what))
     if argv[:1] == ["demo"]:
         from .demo import main as demo_main
-        return demo_main(argv[1:])
+        try:
+            return demo_main(argv[1:])
+        except UserError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted: the demo folder holds a partial demo; rerun with --overwrite to start it again",
+                  file=sys.stderr)
+            return 130
     args, extra = parser.parse_known_args(argv)
     if extra:  # (only paths left over: an unknown option is argparse's to report)
         if all(not a.startswith("-") for a in extra) and (stray := [a for a in extra if os.path.exists(a)]):
@@ -489,6 +532,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:  # bad input: one line (anything else is a bug: its traceback)
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line and 130 (the commands write outputs whole, at their end)
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -52,8 +52,12 @@ def attach_paths(entries: list[dict], videos: str | Path | None, out: str | Path
             found = (videos or Path("videos")) / f"{e['video_id']}{default_ext}"
         e["path"] = os.path.relpath(Path(found).resolve(), base)
     if missing:
-        msg = (f"{len(missing)} of {len(entries)} videos not found under {videos or '(no --videos given)'} "
-               f"(first: {', '.join(missing[:5])})")
+        if videos is None:  # (nothing was looked for: say what the paths are, not that files are missing)
+            msg = (f"no --videos given: each of the {len(entries)} videos' paths is a guess, "
+                   f"videos/<id>{default_ext} under the current folder; pass --videos FOLDER to find the files")
+        else:
+            msg = (f"{len(missing)} of {len(entries)} videos not found under {videos} "
+                   f"(first: {', '.join(missing[:5])})")
         if strict:
             raise DatasetError(msg)
         print(f"warning: {msg}", file=sys.stderr)

@@ -11,6 +11,8 @@ import argparse
 import itertools
 import json
 import random
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -18,8 +20,9 @@ import warnings
 from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd
+from .errors import UserError
 from .fileio import atomic_write_json
-from .manifest import read_manifest, write_manifest
+from .manifest import ManifestError, read_manifest, write_manifest
 
 COLOURS = {"red": "0xE02020", "green": "0x20C020", "blue": "0x2040E0", "yellow": "0xE0E020"}
 MOTIONS = {  # name -> (x(t), y(t)) of the square's top-left corner, for a W x H frame and D seconds
@@ -121,7 +124,54 @@ def write_report(out: Path, metrics: dict, examples: list[dict], weights: str) -
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def run_demo(out: Path, per_combo: int = 2) -> dict:
+# everything a demo writes in its folder, the results first: --overwrite removes them in this order, so
+# an interrupted rerun never leaves the old report or metrics beside a new (or half-made) run
+DEMO_OUTPUTS = ("report.md", "metrics.json", "run", "run_no_audio", "features", "manifest.jsonl", "videos")
+# written first into a new demo folder: a partial demo is still recognised as one
+MARKER = ".s2vt-demo"
+
+
+class DemoFolderError(UserError):
+    """An --out the demo would write over (a user's files, or an earlier demo without --overwrite)."""
+
+
+def is_demo(out: Path) -> bool:
+    """Whether `out` holds a demo of ours, finished or partial: its marker, or (a demo from before the
+    marker) a manifest of demo videos only."""
+    if (out / MARKER).is_file():
+        return True
+    try:
+        entries = read_manifest(out / "manifest.jsonl")
+    except (ManifestError, OSError, ValueError):
+        return False
+    return bool(entries) and all(re.fullmatch(r"demo\d{3}_[a-z]+_[a-z]+", e["video_id"]) for e in entries)
+
+
+def prepare_folder(out: Path, overwrite: bool) -> None:
+    """Refuse a non-empty `out` unless it holds an earlier demo and `overwrite`; then remove that
+    demo's own outputs (anything else there is kept), so old and new results never mix."""
+    if out.exists() and not out.is_dir():
+        raise DemoFolderError(f"--out {out}: a file, not a folder")
+    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if held:
+        shown = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
+        if not is_demo(out):
+            raise DemoFolderError(f"--out {out} is not empty and holds no demo ({shown}): choose a new or empty "
+                                  "folder (the demo writes manifest.jsonl, videos/, features/, run/ there)")
+        if not overwrite:
+            raise DemoFolderError(f"--out {out} holds an earlier demo ({shown}): pass --overwrite to replace it, "
+                                  "or choose another folder")
+        for name in DEMO_OUTPUTS:
+            path = out / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("made by `s2vt demo`; `s2vt demo --overwrite` replaces this folder's demo\n")
+
+
+def run_demo(out: Path, per_combo: int = 2, overwrite: bool = False) -> dict:
     """The whole pipeline on a generated dataset; returns DIR/metrics.json's content."""
     from extract.__main__ import main as extract_main
     from extract.backbones.weights import find_weights
@@ -129,6 +179,7 @@ def run_demo(out: Path, per_combo: int = 2) -> dict:
     from .engine import TrainConfig, train
     from .predict import caption_files, evaluate
 
+    prepare_folder(out, overwrite)  # (before any work: a refusal leaves the folder as it was)
     start = time.time()
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     say(f"[1/6] rendering demo videos into {out / 'videos'}")
@@ -139,14 +190,15 @@ def run_demo(out: Path, per_combo: int = 2) -> dict:
         "(demo settings: 8 frames, 1 clip, 112 px)")
     rc = extract_main([str(manifest), "--out", str(out / "features"), "--weights", weights,
                        "--frames", "8", "--clips", "1", "--image-size", "112"])
+    if rc == 130:  # Ctrl-C in extraction: the demo's own line (rerun with --overwrite) follows extract's
+        raise KeyboardInterrupt
     if rc != 0:
         raise SystemExit(rc)
     # sum fusion: with concat the sound words (128-d VGGish beside 6,144 visual dims) were learned
     # only after ~25 epochs, sometimes after early stopping had already ended the run
-    # overwrite: the run folders are the demo's own output, rebuilt (like report.md) when the demo is rerun
     # the demo's own recipe (its 24-word world, one caption per video), not train.py's real-data defaults
     train_kw = dict(hidden=256, embed=256, batch_size=4, lr=1e-3, epochs=40, patience=8, min_count=1, enc_len=8,
-                    fusion="sum", overwrite=True, per_caption=False, schedule="step", warmup=0, context=False,
+                    fusion="sum", per_caption=False, schedule="step", warmup=0, context=False,
                     attention=False, dropout=0.3, label_smoothing=0.0)
     say(f"[3/6] training S2VT -> {out / 'run'}")
     train(TrainConfig.of(str(manifest), str(out / "features"), str(out / "run"), **train_kw))
@@ -181,8 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="s2vt demo", description=__doc__.splitlines()[0])
     p.add_argument("--out", default="s2vt-demo", help="output folder (default %(default)s)")
     p.add_argument("--per-combo", type=int, default=2, help="videos per colour x motion x sound combination")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier demo in --out (its outputs are removed first); a folder holding "
+                   "anything else is refused even so")
     args = p.parse_args(argv)
-    m = run_demo(Path(args.out), args.per_combo)
+    m = run_demo(Path(args.out), args.per_combo, args.overwrite)
     a = m["audio_word_accuracy"]
     print(f"demo done in {m['seconds']:.0f}s: test CIDEr-D {m['CIDEr']:.3f}, BLEU-4 {m['BLEU-4']:.3f}, "
           f"tag accuracy {m['hit@1']:.3f}; sound named right {a['with_vggish']:.2f} with VGGish vs "

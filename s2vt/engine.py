@@ -476,7 +476,9 @@ def build(cfg: TrainConfig) -> Run:
             f"{len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
             + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens "
                f"({mcfg.text_fusion + ' fusion' if modalities else 'text alone'}), " if text_vocab else "")
-            + f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), select on {metric}, "
+            + (f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), " if labels.names
+               else "")  # (caption-only data: nothing to say about tags)
+            + f"select on {metric}, "
             f"{device}")
     if not len(val_ds) and not finished:
         log("note: no validation videos (no val split, and too few training videos to hold one out): early "

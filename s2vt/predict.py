@@ -233,6 +233,12 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
         if not store.root.is_dir():
             raise StoreError(f"{store.root}: feature store not found")
         check_store_matches(store, ckpt.get("extract", {}), modalities)
+        # a modality with no file at all is a wrong store (or a wrong checkpoint), not a few missing
+        # videos: every prediction would come from the missing vector alone (train refuses it too)
+        present = [m for m in store.modalities() if any((store.root / m).glob("*.npy"))]
+        if absent := [m for m in modalities if m not in present]:
+            raise StoreError(f"{store.root}: no features for {','.join(absent)}, which {checkpoint} reads "
+                             f"({','.join(modalities)}; the store has {','.join(present) or 'none'})")
     entries = [e for e in read_manifest(manifest) if e.get("split", "train") == split]
     if not entries:
         raise StoreError(f"{manifest}: no videos in split {split!r}")

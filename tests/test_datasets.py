@@ -50,6 +50,8 @@ def test_msvd_split_list_and_language(tmp_path):
     assert by_id[ids[0]]["abspath"].endswith("videos/v1969_1_5.avi")
     german = s2vt("import", "msvd", str(csv), "--language", "German", "--out", str(tmp_path / "g.jsonl"))
     assert german.returncode == 0 and read_manifest(tmp_path / "g.jsonl")[0]["captions"] == ["Ein Clip"]
+    assert "no --videos given: each of the 1970 videos' paths is a guess" in german.stderr  # not "not found"
+    assert "not found under" not in german.stderr
     splits = [e["split"] for e in read_manifest(tmp_path / "g.jsonl")]
     assert (splits.count("train"), splits.count("val"), splits.count("test")) == (1200, 100, 670)
 

@@ -18,3 +18,62 @@ def test_demo_meets_its_targets(tmp_path):
     report = (out / "report.md").read_text()
     assert "CIDEr" in report and "caption.py" in report and "random" in report
     assert set(m) >= {"BLEU-4", "CIDEr", "METEOR", "ROUGE-L", "hit@1", "gap", "tag_f1", "seconds"}
+
+
+def demo_cli(capsys, *args):
+    from s2vt.cli import main
+
+    code = main(["demo", *map(str, args)])
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_demo_refuses_a_folder_of_the_users(tmp_path, capsys):
+    """A non-empty --out that holds no demo is never written into, --overwrite or not."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    mine = '{"video_id": "v1", "path": "v1.mp4", "captions": ["my own caption"]}\n'
+    (out / "manifest.jsonl").write_text(mine)
+    for extra in ([], ["--overwrite"]):
+        code, err = demo_cli(capsys, "--out", out, *extra)
+        assert code == 2 and len(err) == 1 and "not empty and holds no demo" in err[0], err
+        assert sorted(p.name for p in out.iterdir()) == ["manifest.jsonl"]
+        assert (out / "manifest.jsonl").read_text() == mine
+    (tmp_path / "file").write_text("x")
+    code, err = demo_cli(capsys, "--out", tmp_path / "file")
+    assert code == 2 and len(err) == 1 and "not a folder" in err[0]
+
+
+def fake_demo(out, marker=True):
+    from s2vt.demo import MARKER
+    from s2vt.manifest import write_manifest
+
+    (out / "run").mkdir(parents=True)
+    (out / "run" / "best.pt").write_bytes(b"old")
+    (out / "videos").mkdir()
+    (out / "report.md").write_text("# old report\n")
+    (out / "metrics.json").write_text("{}")
+    write_manifest([{"video_id": "demo000_red_left", "path": "videos/demo000_red_left.mp4", "captions": ["c"],
+                     "tags": ["left"], "split": "train"}], out / "manifest.jsonl")
+    if marker:
+        (out / MARKER).write_text("")
+    (out / "notes.txt").write_text("the user's")
+
+
+def test_demo_over_an_earlier_demo_needs_overwrite_and_clears_it(tmp_path, capsys):
+    from s2vt.demo import MARKER, prepare_folder
+
+    out = tmp_path / "demo"
+    fake_demo(out)
+    before = sorted(p.name for p in out.iterdir())
+    code, err = demo_cli(capsys, "--out", out)
+    assert code == 2 and len(err) == 1 and "earlier demo" in err[0] and "--overwrite" in err[0], err
+    assert sorted(p.name for p in out.iterdir()) == before and (out / "run" / "best.pt").read_bytes() == b"old"
+    prepare_folder(out, overwrite=True)  # what `s2vt demo --overwrite` does before rendering anything
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "notes.txt"]  # (not the demo's: kept)
+    old = tmp_path / "old"  # a demo made before the marker is recognised by its manifest
+    fake_demo(old, marker=False)
+    prepare_folder(old, overwrite=True)
+    assert sorted(p.name for p in old.iterdir()) == [MARKER, "notes.txt"]
+    new = tmp_path / "new" / "demo"  # a new folder: made, marked
+    prepare_folder(new, overwrite=False)
+    assert (new / MARKER).is_file()

@@ -49,3 +49,38 @@ def test_a_tag_head_that_cannot_take_the_hidden_size_is_one_line(tmp_path, capsy
             "--tag-head", "nextvlad", "--hidden", "30", "--epochs", "1", "--quiet"]
     assert cli.main(argv) == 2
     assert "--tag-head nextvlad: 2 x --hidden 30 is not divisible into 8 groups" in one_line(capsys)
+
+
+def test_a_folder_where_a_file_belongs_is_named_a_folder(tmp_path, capsys):
+    """caption.py FOLDER and --checkpoint RUN_FOLDER: said to be folders (with best.pt as the hint
+    where the folder holds one), not "no such file" / "checkpoint not found"."""
+    from extract.video import MediaError, probe
+    from s2vt.checkpoint import CheckpointError, read_checkpoint
+
+    with pytest.raises(MediaError, match="a folder, not a video file"):
+        probe(tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(CheckpointError, match=r"a folder, not a checkpoint file$"):
+        read_checkpoint(run)
+    (run / "best.pt").write_bytes(b"x")
+    assert cli.main(["caption", "v.mp4", "--checkpoint", str(run)]) == 2
+    assert f"{run}: a folder, not a checkpoint file: pass {run / 'best.pt'}" in one_line(capsys)
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        read_checkpoint(tmp_path / "nothing.pt")
+
+
+def test_anti_lm_with_greedy_decoding_is_refused_only_when_asked_for(capsys):
+    import argparse
+
+    from s2vt.decode import DecodeConfig
+
+    for command in (["caption", "v.mp4", "--checkpoint", "x.pt"], ["serve", "--checkpoint", "x.pt"]):
+        assert cli.main([*command, "--beam", "1", "--anti-lm", "0.9"]) == 2
+        assert "--anti-lm 0.9 acts only in beam search" in one_line(capsys)
+    p = argparse.ArgumentParser()
+    cli.add_decode_arguments(p)
+    assert cli.decoding(p.parse_args(["--beam", "1"])) == DecodeConfig(beam=1)  # the default weight: not asked for
+    assert cli.decoding(p.parse_args([])).anti_lm == DecodeConfig.anti_lm
+    assert cli.decoding(p.parse_args(["--beam", "1", "--anti-lm", "0"])).anti_lm == 0.0
+    assert cli.decoding(p.parse_args(["--beam", "3", "--anti-lm", "0.9"])).anti_lm == 0.9

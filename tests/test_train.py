@@ -1,6 +1,9 @@
 """Training end to end on synthetic stores with a planted signal."""
 import csv
 import json
+import os
+import sys
+import time
 
 import pytest
 import torch
@@ -10,7 +13,7 @@ from s2vt.checkpoint import CheckpointError, has_captions, load_checkpoint, read
 from s2vt.engine import EarlyStopping, TrainConfig, build, train, train_one_epoch, validate
 from s2vt.synthetic import make_store
 
-from .conftest import run_cli
+from .conftest import REPO, run_cli
 
 FAST = dict(hidden=64, embed=64, batch_size=32, lr=3e-3, min_count=1, enc_len=10, dropout=0.3, label_smoothing=0.0,
             quiet=True)
@@ -104,7 +107,7 @@ def test_torchrun_two_processes_equal_one_process_of_the_same_global_batch(tmp_p
     assert float(hist_one[1]["train_loss"]) < float(hist_one[0]["train_loss"])  # it trained
 
 
-def test_tag_only_and_caption_only(tmp_path):
+def test_tag_only_and_caption_only(tmp_path, capsys):
     manifest, store = make_store(tmp_path / "d", videos=60)
     lines = [json.loads(x) for x in manifest.read_text().splitlines()]
     tag_only = tmp_path / "tags.jsonl"
@@ -114,8 +117,11 @@ def test_tag_only_and_caption_only(tmp_path):
     assert load_checkpoint(tmp_path / "t" / "best.pt")[3]["has_captions"] is False
     cap_only = tmp_path / "caps.jsonl"
     cap_only.write_text("".join(json.dumps({**e, "tags": []}) + "\n" for e in lines))
-    best = train(TrainConfig.of(str(cap_only), str(store), str(tmp_path / "c"), epochs=2, **FAST))
+    capsys.readouterr()
+    best = train(TrainConfig.of(str(cap_only), str(store), str(tmp_path / "c"), epochs=2, **{**FAST, "quiet": False}))
     assert "CIDEr" in best and "tag_acc" not in best
+    head = capsys.readouterr().err.splitlines()[0]  # (caption-only data: no "0 tags (single-label)")
+    assert head.startswith("train ") and "vocab" in head and "tags" not in head and "label" not in head, head
     assert load_checkpoint(tmp_path / "c" / "best.pt")[3]["has_captions"] is True
 
 
@@ -267,3 +273,44 @@ def test_architecture_settings_live_in_the_model_config_and_the_recipe_fills_the
     assert (r.model.cfg.hidden, r.model.cfg.tag_head) == (RECIPES["captions"]["hidden"], RECIPES["captions"]["tag_head"])
     assert (r.model.cfg.embed, r.model.cfg.enc_len, r.model.cfg.vocab_size) == (16, 5, len(r.vocab))
     assert r.model.cfg.modalities == {"frames": 32, "audio": 16} and r.cfg.model.vocab_size == 0  # settings only
+
+
+def test_ctrl_c_during_training_exits_130_with_one_line(tmp_path):
+    """Ctrl-C while train.py trains (after "epoch 2:", so epoch 1 was saved): no traceback, exit 130,
+    one line naming the last.pt kept (docs/usage.md, exit codes)."""
+    import signal
+    import subprocess
+
+    manifest, store = make_store(tmp_path, videos=40, shapes={"resnet152": (4, 16)})
+    log = tmp_path / "stderr.txt"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "train.py", "--manifest", str(manifest), "--features", str(store),
+                                 "--out", str(tmp_path / "run"), "--epochs", "100000", "--patience", "100000",
+                                 "--hidden", "16", "--embed", "16", "--batch-size", "2", "--min-count", "1"],
+                                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.time() + 300
+            while "epoch 2:" not in log.read_text() and proc.poll() is None and time.time() < deadline:
+                time.sleep(0.2)
+            assert proc.poll() is None, log.read_text()[-2000:]
+            proc.send_signal(signal.SIGINT)
+            rc = proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    text = log.read_text()
+    assert rc == 130, text[-2000:]
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text, text[-2000:]
+    last = text.strip().splitlines()[-1]
+    epoch = read_checkpoint(tmp_path / "run" / "last.pt")["epoch"]
+    assert last.startswith("interrupted: ") and f"last.pt kept at epoch {epoch}" in last and "--resume" in last
+
+
+def test_kept_by_train_before_any_epoch(tmp_path):
+    from s2vt.cli import kept_by_train
+
+    assert kept_by_train(str(tmp_path / "new"), 0.0) == "no epoch finished, nothing saved"
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "last.pt").write_bytes(b"x")
+    assert "holds the earlier run" in kept_by_train(str(tmp_path / "old"), time.time() + 60)

@@ -106,6 +106,24 @@ def test_evaluate_predicts_videos_without_features(trained, tmp_path, capsys):
     assert sorted(p["video_id"] for p in json.loads((tmp_path / "p.json").read_text())) == ["syn00015", "syn00022"]
 
 
+def test_evaluate_refuses_a_store_without_a_modality(trained, tmp_path, capsys):
+    """A store holding none of a modality the checkpoint reads is refused before anything is
+    written (predicting every video from the missing vector alone is not an evaluation)."""
+    store = copy_store(trained, tmp_path)
+    shutil.rmtree(store / "vggish")
+    (store / "vggish").mkdir()  # (an empty folder is no better than none)
+    run = shutil.copytree(trained / "run", tmp_path / "run")
+    before = sorted(p.name for p in run.iterdir())
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", trained / "manifest.jsonl", "--features",
+            store, "--beam", "1"]
+    code, out, err = s2vt(capsys, *args)
+    assert code == 2 and len(err) == 1 and not out, err
+    assert "no features for vggish" in err[0] and str(store) in err[0]
+    assert sorted(p.name for p in run.iterdir()) == before  # no preds_test.json / metrics_test.json
+    code, _, err = s2vt(capsys, *args, "--out", tmp_path / "p.json")
+    assert code == 2 and not (tmp_path / "p.json").exists()
+
+
 def test_export_lic2022_plain_string_tags(tmp_path, capsys):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(json.dumps({"video_id": "123", "split": "test"}) + "\n")
