@@ -81,7 +81,8 @@ def check_parts(ckpt: dict, path: Path) -> None:
              "multilabel": isinstance(cfg.multilabel, bool),
              "tag_threshold": isinstance(cfg.tag_threshold, (int, float)) and 0 <= cfg.tag_threshold <= 1,
              "dropout": isinstance(cfg.dropout, (int, float)) and 0 <= cfg.dropout < 1,
-             "attention": isinstance(cfg.attention, bool), "log_features": isinstance(cfg.log_features, bool)}
+             "attention": isinstance(cfg.attention, bool), "log_features": isinstance(cfg.log_features, bool),
+             "lstm": isinstance(cfg.lstm, bool)}
     bad = [k for k, ok in rules.items() if not ok]
     if bad:
         raise CheckpointError(f"{path}: bad model config ({bad[0]}={getattr(cfg, bad[0])!r})")
@@ -167,9 +168,11 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
 
 # ModelConfig fields a resumed run need not share with its last.pt: dropout makes no weights (this run's
 # applies), tag_threshold is chosen on val every epoch, and the vocabulary and tag sizes are compared below
-# with a line naming what changed. Every other field shapes the weights: a field added later is compared
-# by default, so a run with other architecture settings is refused with their names, not as a corrupt file.
-RESUME_FREE = frozenset({"dropout", "tag_threshold", "vocab_size", "num_tags", "pad_id", "text_vocab"})
+# with a line naming what changed (lstm follows from them, tag_input and the modalities, each compared by
+# name; engine.build keeps an older last.pt's LSTMs). Every other field shapes the weights: a field added later
+# is compared by default, so a run with other architecture settings is refused with their names, not as a
+# corrupt file.
+RESUME_FREE = frozenset({"dropout", "tag_threshold", "vocab_size", "num_tags", "pad_id", "text_vocab", "lstm"})
 
 
 def predated(config: dict, mcfg: ModelConfig) -> dict:

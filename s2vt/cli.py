@@ -152,10 +152,13 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 def run_score(args: argparse.Namespace) -> int:
     from .metrics import caption_scores
     from .predict import format_table
-    from .results import load_predictions, load_references, match_ids
+    from .results import check_captions, load_predictions, load_references, match_ids
 
     refs, preds = load_references(args.refs, args.split), load_predictions(args.preds)
     ids = match_ids(refs, preds, args.allow_partial)
+    warning = check_captions({i: preds[i] for i in ids}, args.preds, "score")
+    if warning:
+        print(warning, file=sys.stderr)
     scores = caption_scores({i: refs[i] for i in ids}, {i: preds[i]["caption"] for i in ids})
     print(json.dumps(scores) if args.json else format_table(scores))
     return 0
@@ -176,9 +179,9 @@ def run_export(args: argparse.Namespace) -> int:
     from .fileio import refuse_existing
     from .manifest import read_manifest
 
-    from .export import MEMBER, write_zip
+    from .export import CAPTION_FORMATS, MEMBER, write_zip
     from .formats import lic2022_fields
-    from .results import ResultsError, load_predictions, refuse_inputs
+    from .results import ResultsError, check_captions, load_predictions, refuse_inputs
 
     if args.format != "lic2022" and (args.manifest or args.split):
         raise ResultsError(f"--manifest and --split are for --format lic2022; {args.format} writes every video "
@@ -188,7 +191,11 @@ def run_export(args: argparse.Namespace) -> int:
     refuse_existing([args.out], args.force)
     if os.path.splitext(args.out)[1].lower() != ".zip":  # the results file goes inside, under its fixed name
         raise ResultsError(f"--out {args.out}: export writes a zip holding {MEMBER[args.format]}; name it .zip")
-    preds = load_predictions(args.preds)
+    preds = load_predictions(args.preds, captions=args.format in CAPTION_FORMATS)
+    if args.format in CAPTION_FORMATS:
+        warning = check_captions(preds, args.preds, f"export as {args.format} captions")
+        if warning:
+            print(warning, file=sys.stderr)
     order = None
     if args.manifest and args.format == "lic2022":  # only the split predicted: the other splits' videos would go in with empty answers
         order = [e["video_id"] for e in read_manifest(args.manifest) if e.get("split", "train") == split]

@@ -202,7 +202,7 @@ def validate(model: S2VT, loader, vocab: Vocab, labels: Labels, device, max_len:
         for batch in loader:
             batch = to_device(batch, device)
             enc_out = None
-            if any(batch["refs"]):
+            if any(batch["refs"]) and model.cfg.lstm:  # (refs only in val: a tag-only model has no decoder)
                 enc_out, states = model.encode(batch["feats"], batch["lengths"])
                 ids = greedy(model, states, vocab.bos, vocab.eos, max_len)
                 for vid, row, r in zip(batch["video_id"], ids.tolist(), batch["refs"]):
@@ -425,12 +425,17 @@ def build(cfg: TrainConfig) -> Run:
     # the settings' architecture, with what the data decides
     mcfg = dataclasses.replace(cfg.model, modalities=dims, vocab_size=len(vocab), num_tags=len(labels.names),
                                multilabel=labels.multilabel, pad_id=vocab.pad, tag_input=tag_input,
-                               text_vocab=len(text_vocab) if text_vocab else 0)
+                               text_vocab=len(text_vocab) if text_vocab else 0,
+                               # tag-only, head not on the encoder: the LSTMs would never run (no dead weight saved)
+                               lstm=has_caps or vocab.has_words or (tag_input == "encoder" and bool(dims)))
     last = read_checkpoint(last_path, device) if last_path is not None else None  # (mmap: copy-on-write)
     if last is not None and (older := predated(last["config"], mcfg)):
         log(f"warning: --resume: {last_path} was written before {', '.join(options.flag(k) for k in older)} "
             f"existed: resuming it as it was trained ({' '.join(options.as_option(k, v) for k, v in older.items())})")
         mcfg, cfg = dataclasses.replace(mcfg, **older), options.replace(cfg, **older)
+    if last is not None and "lstm" not in last["config"] and not mcfg.lstm:
+        # a tag-only last.pt from before tag-only models left the LSTMs out holds their weights: keep them
+        mcfg = dataclasses.replace(mcfg, lstm=True)
     torch.manual_seed(cfg.seed)
     model = S2VT(mcfg)
     if modalities:

@@ -10,8 +10,10 @@ from .errors import SettingError
 from .fileio import atomic_write_bytes
 from .formats import coco_results, lic2022_record, msrvtt_results
 from .manifest import check_video_id
+from .results import check_captions
 
 FORMATS = ("coco", "msrvtt", "lic2022")
+CAPTION_FORMATS = ("coco", "msrvtt")  # (lic2022 holds tags only)
 MEMBER = {"coco": "results.json", "msrvtt": "results.json", "lic2022": "result.txt"}
 
 
@@ -19,6 +21,8 @@ def render(preds: dict[str, dict], fmt: str, order: list[str] | None = None) -> 
     """The results file's bytes. `order` (manifest order) is required for lic2022."""
     for vid in list(preds) + list(order or []):
         check_video_id(vid)
+    if fmt in CAPTION_FORMATS:
+        check_captions(preds, "export", f"export as {fmt} captions")
     if fmt == "coco":
         return json.dumps(coco_results(preds)).encode()
     if fmt == "msrvtt":

@@ -23,6 +23,7 @@ from .options import derived, setting
 from .errors import SettingError
 from .tagheads import MEAN_POOLING, TAG_HEADS, build as build_tag_head
 from .text import TextEncoder, TextFitted, TextLinear
+from .vocab import SPECIALS
 
 
 FUSIONS = ("concat", "sum", "gated")  # how the modalities' projections combine (`Fusion`)
@@ -68,6 +69,11 @@ class ModelConfig:
     text_linear: bool = setting(True, "+ a linear classifier over the TF-IDF tokens fitted to convergence after "
                                       "training, mixed into the logits per label kind with weights chosen on val "
                                       "(--no-text-linear: the network alone)")
+    # False: no S2VT LSTMs, word embedding, attention or word output, and with tag_input features no fused
+    # projections either (engine.build: a model without captions whose tag head does not read the encoder
+    # never runs them, and they were ~4/5 of a YouTube-8M checkpoint); True before it existed, so an older
+    # tag-only checkpoint, which holds them, still loads
+    lstm: bool = derived(True)
 
     @classmethod
     def former(cls, *args, **kw) -> "ModelConfig":
@@ -83,7 +89,7 @@ BEFORE_FIELD = {"num_tags": 0, "multilabel": False, "tag_threshold": 0.5, "pad_i
                 "text_vocab": 0, "text_embed": 256, "text_fusion": "late", "attention": False, "log_features": False,
                 "tag_head": "mlp", "tag_input": "encoder", "text_wide": False, "text_linear": False,
                 "enc_len": 40, "dropout": 0.3,
-                "hidden": 512, "embed": 512, "fusion": "concat", "tag_ensemble": 1}
+                "hidden": 512, "embed": 512, "fusion": "concat", "tag_ensemble": 1, "lstm": True}
 
 
 def squash(x: torch.Tensor) -> torch.Tensor:
@@ -119,21 +125,26 @@ class Fusion(nn.Module):
         self.cfg = cfg
         self.names = sorted(cfg.modalities)
         h = cfg.hidden
-        self.proj = nn.ModuleDict({m: nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Dropout(cfg.dropout))
-                                   for m, d in cfg.modalities.items()})
+        if cfg.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be {', '.join(FUSIONS)}, not {cfg.fusion!r}")
         # per-dimension standardisation of each modality, measured on the training set (after
         # `squash` with log_features: `set_stats`); kept in the state dict so a checkpoint normalises as it trained
         for i, m in enumerate(self.names):
             self.register_buffer(f"mean_{i}", torch.zeros(cfg.modalities[m]))
             self.register_buffer(f"std_{i}", torch.ones(cfg.modalities[m]))
+        # a model without LSTMs whose tag head reads the standardised features (`features`) never
+        # projects or fuses them: only the statistics above are built (a tenth of a YouTube-8M model)
+        self.projects = cfg.lstm or cfg.tag_input == "fused"
+        if not self.projects:
+            return
+        self.proj = nn.ModuleDict({m: nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Dropout(cfg.dropout))
+                                   for m, d in cfg.modalities.items()})
         # stands in for a modality with no rows (e.g. a silent video): the "missing" flag, learned
         self.missing = nn.ParameterDict({m: nn.Parameter(torch.zeros(h)) for m in self.names})
         if cfg.fusion == "concat":
             self.fuse = nn.Linear(len(self.names) * h, h)
         elif cfg.fusion == "gated":
             self.gate = nn.Linear(len(self.names) * h, len(self.names))
-        elif cfg.fusion != "sum":
-            raise ValueError(f"fusion must be {', '.join(FUSIONS)}, not {cfg.fusion!r}")
 
     def set_stats(self, stats: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
         """Install per-dimension (mean, std) of each modality's features."""
@@ -161,6 +172,8 @@ class Fusion(nn.Module):
                 steps: int | None = None, blank: bool = False) -> torch.Tensor:
         """[B, steps, H] fused features (steps: enc_len unless given; `blank`: every frame the mean
         training frame, i.e. zeros after normalisation, a video that shows nothing in particular)."""
+        if not self.projects:  # (S2VT calls `features` for such a model: reaching here is a bug)
+            raise RuntimeError("this model's tag head reads the features: it has no fused projections")
         parts = []
         for i, m in enumerate(self.names):
             x = self.standardised(feats[m], i)
@@ -187,14 +200,19 @@ class S2VT(nn.Module):
         self.cfg = cfg
         h, e = cfg.hidden, cfg.embed
         self.fusion = Fusion(cfg) if cfg.modalities else None  # None: text only
-        self.embed = nn.Embedding(cfg.vocab_size, e, padding_idx=cfg.pad_id)
-        self.lstm1 = nn.LSTM(h, h, batch_first=True)
-        self.lstm2 = nn.LSTM(h + e, h, batch_first=True)
+        if not cfg.lstm and cfg.vocab_size > len(SPECIALS):
+            raise ValueError(f"a model with a caption vocabulary ({cfg.vocab_size} words) needs its LSTMs (lstm=True)")
+        if not cfg.lstm and cfg.tag_input == "encoder" and cfg.num_tags and self.fusion is not None:
+            raise ValueError("tag_input encoder reads the S2VT encoder's outputs: it needs the LSTMs (lstm=True)")
         self.drop = nn.Dropout(cfg.dropout)
-        if cfg.attention:  # soft temporal attention (Yao et al. 2015), Luong's "general" score
-            self.att_query = nn.Linear(h, h, bias=False)
-            self.att_mix = nn.Linear(2 * h, h)
-        self.out = nn.Linear(h, cfg.vocab_size)
+        if cfg.lstm:
+            self.embed = nn.Embedding(cfg.vocab_size, e, padding_idx=cfg.pad_id)
+            self.lstm1 = nn.LSTM(h, h, batch_first=True)
+            self.lstm2 = nn.LSTM(h + e, h, batch_first=True)
+            if cfg.attention:  # soft temporal attention (Yao et al. 2015), Luong's "general" score
+                self.att_query = nn.Linear(h, h, bias=False)
+                self.att_mix = nn.Linear(2 * h, h)
+            self.out = nn.Linear(h, cfg.vocab_size)
         self.text = TextEncoder(cfg.text_vocab, cfg.text_embed, h, cfg.dropout) if cfg.text_vocab else None
         if cfg.text_fusion not in ("late", "guided"):
             raise ValueError(f"text fusion must be late or guided, not {cfg.text_fusion!r}")
@@ -231,6 +249,8 @@ class S2VT(nn.Module):
         """
         if self.fusion is None:
             return None, None
+        if not self.cfg.lstm:  # (callers check has_captions / tag_input first: reaching here is a bug)
+            raise RuntimeError("this tag-only model has no S2VT encoder (lstm=False): nothing to encode")
         x = self.fusion(feats, lengths, blank=blank)
         h1, s1 = self.lstm1(x)
         pad = self.embed.weight[self.cfg.pad_id].expand(x.shape[0], x.shape[1], -1)

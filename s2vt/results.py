@@ -48,10 +48,11 @@ def tag_item(tag, where: str) -> dict:
     return tag
 
 
-def load_predictions(path: str | Path) -> dict[str, dict]:
+def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]:
     """{id: {"caption": str, "tags": [{"tag", "p"}]}} from `{id: caption}` or a list of
     `{"image_id"|"video_id": id, "caption": ..., "tags": [...]}` (as `s2vt evaluate` writes;
-    tags may also be plain names)."""
+    tags may also be plain names). `captions`: the caller uses them, so an entry without one
+    (no "caption" key, or null) is refused, naming it; else such a caption reads as ""."""
     data = _load_json(path)
     out: dict[str, dict] = {}
     if isinstance(data, dict):
@@ -72,7 +73,10 @@ def load_predictions(path: str | Path) -> dict[str, dict]:
         if vid in first:  # which answer counts would be a guess
             raise ResultsError(f"{where}: video {vid} is predicted twice (also item {first[vid]})")
         first[vid] = n
-        caption = item.get("caption", "")
+        caption = item.get("caption")
+        if caption is None and captions:  # (a missing key is no more an answer than null is)
+            raise ResultsError(f"{where}: video {vid} has no caption (\"caption\" is missing or null)")
+        caption = "" if caption is None else caption
         if not isinstance(caption, str):
             raise ResultsError(f"{where}: caption must be a string, not {type(caption).__name__}")
         tags = item.get("tags", [])
@@ -80,6 +84,17 @@ def load_predictions(path: str | Path) -> dict[str, dict]:
             raise ResultsError(f"{where}: tags must be a list")
         out[vid] = {"caption": caption, "tags": [tag_item(t, f"{where}: ") for t in tags]}
     return out
+
+
+def check_captions(preds: dict[str, dict], path: str | Path, what: str) -> str | None:
+    """Refuse predictions whose captions are all empty (a tag-only model's: scoring or exporting them
+    would hand in blanks as answers); when only some are empty, the warning line to print, else None."""
+    empty = [v for v, p in preds.items() if not p["caption"].strip()]
+    if preds and len(empty) == len(preds):
+        raise ResultsError(f"{path}: these predictions have no captions (all {len(preds)} are empty), e.g. from a "
+                           f"tag-only model: nothing to {what}")
+    return (f"warning: {len(empty)} of {len(preds)} predicted captions are empty (first: {empty[0]}); "
+            f"they {'score' if what == 'score' else 'are exported'} as empty answers") if empty else None
 
 
 def load_references(path: str | Path, split: str | None = None) -> dict[str, list[str]]:

@@ -147,3 +147,66 @@ def test_export_checks_what_it_is_given(tmp_path, capsys):
     code, err = export(out="p.json/x.zip")
     assert code == 2 and err[-1] == f"error: cannot write {preds}: {preds} is a file, not a folder"
 
+
+def test_caption_export_refuses_predictions_without_captions(tmp_path, capsys):
+    """A tag-only model's predictions (every caption "") are no caption submission: refused in one
+    line, no zip; some empty captions are exported with a warning counting them."""
+    from s2vt.cli import main
+    from s2vt.results import ResultsError
+    preds = tmp_path / "p.json"
+    tags = [{"tag": "Car", "p": 0.9}]
+    preds.write_text(json.dumps([{"video_id": v, "caption": "", "tags": tags} for v in ("v1", "v2")]))
+    for fmt in ("coco", "msrvtt"):
+        capsys.readouterr()
+        assert main(["export", str(preds), "--format", fmt, "--out", str(tmp_path / f"{fmt}.zip")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: {preds}: these predictions have no captions (all 2 are empty), e.g. from a "
+                       f"tag-only model: nothing to export as {fmt} captions"]
+    assert not list(tmp_path.glob("*.zip"))
+    with pytest.raises(ResultsError, match="these predictions have no captions"):  # the library refuses too
+        write_zip({"v1": {"caption": " ", "tags": []}}, "coco", tmp_path / "lib.zip")
+    preds.write_text(json.dumps([{"video_id": "v1", "caption": "a car", "tags": tags},
+                                 {"video_id": "v2", "caption": "", "tags": tags}]))
+    assert main(["export", str(preds), "--format", "coco", "--out", str(tmp_path / "some.zip")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == ("warning: 1 of 2 predicted captions are empty (first: v2); they are exported as empty "
+                      "answers")
+    assert [r["caption"] for r in json.loads(unzip(tmp_path / "some.zip")[1])] == ["a car", ""]
+
+
+def test_missing_caption_is_refused_like_null_in_export_and_score(tmp_path, capsys):
+    from s2vt.cli import main
+    preds, refs = tmp_path / "p.json", tmp_path / "refs.json"
+    refs.write_text(json.dumps({"v1": ["a car drives"], "v2": ["a dog runs"]}))
+    for second in ({"video_id": "v2"}, {"video_id": "v2", "caption": None}):
+        preds.write_text(json.dumps([{"video_id": "v1", "caption": "a car"}, second]))
+        for args in (["export", str(preds), "--format", "coco", "--out", str(tmp_path / "a.zip")],
+                     ["score", str(refs), str(preds)]):
+            capsys.readouterr()
+            assert main(args) == 2, args
+            assert capsys.readouterr().err.strip().splitlines() == [
+                f"error: {preds}: item 1: video v2 has no caption (\"caption\" is missing or null)"]
+    assert not (tmp_path / "a.zip").exists()
+    # lic2022 is a tag format: tags without a caption are what it exports
+    manifest = lic_manifest(tmp_path / "m.jsonl")
+    preds.write_text(json.dumps([{"video_id": v, "tags": ["level1:体育"]} for v in ("3", "4")]))
+    assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
+                 "--out", str(tmp_path / "lic.zip")]) == 0
+    assert "体育" in unzip(tmp_path / "lic.zip")[1]
+
+
+def test_score_refuses_empty_captions_and_counts_some(tmp_path, capsys):
+    from s2vt.cli import main
+    preds, refs = tmp_path / "p.json", tmp_path / "refs.json"
+    refs.write_text(json.dumps({"v1": ["a car drives"], "v2": ["a dog runs"]}))
+    preds.write_text(json.dumps({"v1": "", "v2": " "}))
+    assert main(["score", str(refs), str(preds)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: {preds}: these predictions have no captions (all 2 are empty), e.g. from a tag-only model: "
+        "nothing to score"]
+    preds.write_text(json.dumps({"v1": "a car drives", "v2": ""}))
+    assert main(["score", str(refs), str(preds), "--json"]) == 0
+    out = capsys.readouterr()
+    assert out.err.strip().splitlines() == [
+        "warning: 1 of 2 predicted captions are empty (first: v2); they score as empty answers"]
+    assert json.loads(out.out)["BLEU-1"] > 0

@@ -155,6 +155,7 @@ def test_tag_only_default_recipe_trains_and_round_trips(tmp_path):
     model, *_ = load_checkpoint(run / "best.pt")
     assert (model.cfg.tag_head, model.cfg.tag_input, model.cfg.tag_ensemble) == ("mlp", "features", 4)
     assert isinstance(model.tag_head, EnsembleHead)
+    assert model.cfg.lstm is False and not hasattr(model, "lstm1")  # no caption decoder built, saved or loaded
     metrics = evaluate(str(run / "best.pt"), str(manifest), str(store), "val", out=str(tmp_path / "p.json"))
     assert metrics["gap"] == pytest.approx(best["gap"], abs=1e-6)  # the reloaded model scores as it trained
 
@@ -173,3 +174,64 @@ def test_tag_only_recipe_fills_head_input_and_ensemble(tmp_path, given, expected
     manifest, store = multilabel_store(tmp_path / "d")
     r = build_run(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), **{**FAST, "hidden": 16, **given}))
     assert (r.model.cfg.tag_head, r.model.cfg.tag_input, r.model.cfg.tag_ensemble) == expected
+
+
+CAPTION_PARTS = ("embed.", "lstm1.", "lstm2.", "att_query.", "att_mix.", "out.")
+PROJECTIONS = ("fusion.proj.", "fusion.missing.", "fusion.fuse.", "fusion.gate.")
+
+
+def test_tag_only_model_leaves_out_the_lstms_unless_its_head_reads_the_encoder(tmp_path):
+    """Tag-only data with the tag head on the features (or fused features): the S2VT LSTMs, word
+    embedding, attention and word output never run, so they are not built (nor saved); on the
+    features, nor are the fused projections."""
+    from s2vt.engine import build as build_run
+    manifest, store = multilabel_store(tmp_path / "d", {"rgb": (1, 16), "audio": (1, 8)})
+    runs = {given: build_run(TrainConfig.of(str(manifest), str(store), str(tmp_path / given), tag_input=given,
+                                            **FAST)).model for given in ("features", "fused", "encoder")}
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    for given, left_out in (("features", CAPTION_PARTS + PROJECTIONS), ("fused", CAPTION_PARTS)):
+        lean = runs[given]
+        assert lean.cfg.lstm is False and not [k for k in lean.state_dict() if k.startswith(left_out)]
+        assert {"fusion.mean_0", "fusion.std_1"} <= set(lean.state_dict())  # (the standardisation stays)
+        assert (given == "fused") == any(k.startswith(PROJECTIONS) for k in lean.state_dict())
+        # the same config with the LSTMs: exactly the parts left out more, several times the lean model's
+        full = S2VT(ModelConfig(**{**vars(lean.cfg), "lstm": True}))
+        dropped = sum(p.numel() for k, p in full.named_parameters() if k.startswith(left_out))
+        assert count(full) == count(lean) + dropped and dropped > 2 * count(lean)
+    encoder = runs["encoder"]  # its tag head reads LSTM2's outputs: kept
+    assert encoder.cfg.lstm is True and {"lstm1.weight_ih_l0", "lstm2.weight_ih_l0"} <= set(encoder.state_dict())
+    with pytest.raises(ValueError, match="needs its LSTMs"):
+        S2VT(ModelConfig(**{**vars(runs["fused"].cfg), "vocab_size": 6}))  # a caption vocabulary without a decoder
+    with pytest.raises(ValueError, match="needs the LSTMs"):
+        S2VT(ModelConfig(**{**vars(runs["fused"].cfg), "tag_input": "encoder"}))
+
+
+def test_tag_only_checkpoint_from_before_lean_models_still_loads_predicts_and_resumes(tmp_path):
+    """A tag-only checkpoint written before `lstm` existed holds the LSTM weights and no `lstm` key:
+    it is built with them (ModelConfig.former), loads strictly, predicts as the lean model does and
+    resumes with them."""
+    from s2vt.engine import param_groups
+    manifest, store = multilabel_store(tmp_path / "d", {"rgb": (1, 16), "audio": (1, 8)})
+    run = tmp_path / "run"
+    cfg = TrainConfig.of(str(manifest), str(store), str(run), epochs=1, **FAST)
+    train(cfg)
+    lean, *_ = load_checkpoint(run / "best.pt")
+    assert lean.cfg.lstm is False
+    for name in ("best.pt", "last.pt"):  # forged as the code before wrote them
+        ckpt = torch.load(run / name, weights_only=True)
+        config = {k: v for k, v in ckpt["config"].items() if k != "lstm"}
+        full = S2VT(ModelConfig.former(**config))
+        assert full.load_state_dict(ckpt["model"], strict=False).unexpected_keys == []
+        ckpt["model"], ckpt["config"] = full.state_dict(), config
+        if "optimizer" in ckpt:  # one Adam entry per parameter, the LSTMs' too
+            ckpt["optimizer"] = torch.optim.Adam(param_groups(full, cfg), lr=cfg.lr).state_dict()
+        torch.save(ckpt, tmp_path / name if name == "best.pt" else run / name)
+    old, *_ = load_checkpoint(tmp_path / "best.pt")
+    assert old.cfg.lstm is True and "lstm1.weight_ih_l0" in old.state_dict()
+    ours = evaluate(str(run / "best.pt"), str(manifest), str(store), "test", out=str(tmp_path / "lean.json"))
+    theirs = evaluate(str(tmp_path / "best.pt"), str(manifest), str(store), "test", out=str(tmp_path / "old.json"))
+    assert theirs["gap"] == pytest.approx(ours["gap"], abs=1e-6)
+    assert json.loads((tmp_path / "old.json").read_text()) == json.loads((tmp_path / "lean.json").read_text())
+    train(TrainConfig.of(str(manifest), str(store), str(run), epochs=2, resume=True, **FAST))
+    last = torch.load(run / "last.pt", weights_only=True)
+    assert last["epoch"] == 2 and "lstm1.weight_ih_l0" in last["model"] and last["config"]["lstm"] is True
