@@ -344,7 +344,7 @@ def run_import_features(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .fileio import OutputError
-    from .manifest import valid_video_id, write_manifest
+    from .manifest import write_manifest
     from .store import FeatureStore
 
     from . import datasets as ds
@@ -352,8 +352,7 @@ def run_import_features(args: argparse.Namespace) -> int:
 
     refuse_inputs([args.out], [*args.files, *([args.captions] if args.kind == "features" else [])])
     store = FeatureStore(args.features or Path(args.out).resolve().parent / "features")
-    if not valid_video_id(args.modality):
-        raise ds.DatasetError(f"--modality {args.modality!r}: must match [A-Za-z0-9_.-]{{1,128}}")
+    ds.check_modality(args.modality)  # (a folder of the store: checked before the path below is made)
     # the store's files for this modality are written by name: in the folder the .npy files are
     # read from, they would replace them (float32 -> float16, in place)
     target = store.root / args.modality
@@ -394,6 +393,7 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
     entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary,
                                   lambda entries: refuse_dropping_annotations(args.out, entries, args.force))
     say_imported(args.out, entries)
+
     def count(n: int, what: str) -> str:
         return f"{n} {what}{'s' * (n != 1)}"
 

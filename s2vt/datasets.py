@@ -309,13 +309,18 @@ def plan_features(feat_dir: str | os.PathLike, captions: dict[str, list[str]], s
     return plan, dim
 
 
+def check_modality(modality: str) -> None:
+    """A modality name is a store folder: DatasetError unless it is a plain name."""
+    if not valid_video_id(modality):
+        raise DatasetError(f"--modality {modality!r}: must match [A-Za-z0-9_.-]{{1,128}}")
+
+
 def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store: FeatureStore,
                    source: str, before_write=None) -> list[dict]:
     """Write `plan`'s files (from plan_features) into `store` as `modality` (float16); returns the entries.
     A store already holding `modality` features of another width is refused first, then
     `before_write(entries)` is called (a check of the caller's) before anything is written."""
-    if not valid_video_id(modality):
-        raise DatasetError(f"--modality {modality!r}: must match [A-Za-z0-9_.-]{{1,128}}")
+    check_modality(modality)
     if not plan:
         return []
     held = store.width(modality)
@@ -336,8 +341,6 @@ def import_features(feat_dir: str | os.PathLike, captions: dict[str, list[str]],
     """Per-clip `.npy` files of `feat_dir` (`<id>.npy` or `<id>.avi.npy`; [T, D] or [D], any float
     dtype) -> `store` (float16) and manifest entries of `split` for the clips in `captions`.
     A labelled clip without a file is left out, counted in one warning."""
-    if not valid_video_id(modality):
-        raise DatasetError(f"--modality {modality!r}: must match [A-Za-z0-9_.-]{{1,128}}")
     plan, dim = plan_features(feat_dir, captions, split)
     return write_features(plan, dim, modality, store, source, before_write)
 
@@ -417,8 +420,6 @@ def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = 
     if not (root / "training_label.json").is_file():
         raise DatasetError(f"{root}: no training_label.json (not an MLDS release folder)")
     source = f"precomputed MLDS hw2 frame features from {root.resolve()}, imported by `s2vt import mlds`"
-    if not valid_video_id(modality):
-        raise DatasetError(f"--modality {modality!r}: must match [A-Za-z0-9_.-]{{1,128}}")
     plan, dim = [], None
     for split, labels, feats in (("train", "training_label.json", "training_data/feat"),
                                  ("test", "testing_label.json", "testing_data/feat")):
