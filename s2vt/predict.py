@@ -235,7 +235,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
         check_store_matches(store, ckpt.get("extract", {}), modalities)
         # a modality with no file at all is a wrong store (or a wrong checkpoint), not a few missing
         # videos: every prediction would come from the missing vector alone (train refuses it too)
-        present = [m for m in store.modalities() if any((store.root / m).glob("*.npy"))]
+        present = [m for m in store.modalities() if store.has_files(m)]
         if absent := [m for m in modalities if m not in present]:
             raise StoreError(f"{store.root}: no features for {','.join(absent)}, which {checkpoint} reads "
                              f"({','.join(modalities)}; the store has {','.join(present) or 'none'})")

@@ -144,7 +144,7 @@ class FeatureStore:
 
     def width(self, modality: str) -> int | None:
         """Features per frame `modality` holds: meta.json's, else one file's; None while it has no file."""
-        if not self._has_files(modality):
+        if not self.has_files(modality):
             return None
         dim = self.meta().get("dims", {}).get(modality)
         if dim is None:
@@ -182,12 +182,12 @@ class FeatureStore:
                                      f"this run uses {wid}; use another --out")
             for name, dim in meta.get("dims", {}).items():
                 was = old.get("dims", {}).get(name, dim)
-                if was != dim and self._has_files(name):  # (a dims entry is what `read` checks every file against)
+                if was != dim and self.has_files(name):  # (a dims entry is what `read` checks every file against)
                     raise StoreError(f"{self.meta_path}: {name} features are {was} per frame, this run's are "
                                      f"{dim}; use another modality name or another store")
             for name, precision in meta.get("precision", {}).items():
                 was = old.get("precision", {}).get(name, precision)
-                if was != precision and self._has_files(name):
+                if was != precision and self.has_files(name):
                     raise StoreError(f"{self.meta_path}: {name} features were computed in {was}, this run "
                                      f"asks {precision}; pass --precision {was} or use another --out")
             merged = {**old, **meta, **{k: {**old.get(k, {}), **meta.get(k, {})}
@@ -199,7 +199,8 @@ class FeatureStore:
         self._dims = None
         return merged
 
-    def _has_files(self, modality: str) -> bool:
+    def has_files(self, modality: str) -> bool:
+        """Whether `modality` holds any feature file."""
         folder = self.root / modality
         return folder.is_dir() and any(p.suffix == ".npy" for p in folder.iterdir())
 
