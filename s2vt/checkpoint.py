@@ -17,6 +17,7 @@ from .options import as_option, settings
 from .data import Labels
 from .model import ModelConfig, S2VT
 from .text import TOKENIZERS, TextVocab
+from .consensus import CaptionMemory, ConsensusError
 from .vocab import SPECIALS, Vocab
 
 # "has_captions" came within format 1: a checkpoint without it is read as `has_captions` says
@@ -30,6 +31,11 @@ def save_checkpoint(path: Path, model: S2VT, vocab: Vocab, labels: Labels, meta:
     ckpt = {"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": dataclasses.asdict(model.cfg),
             "vocab": vocab.itos, "labels": labels.names, "extract": meta, "epoch": epoch, "has_captions": has_captions,
             "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))}, **(extra or {})}
+    write_checkpoint(path, ckpt)
+
+
+def write_checkpoint(path: Path, ckpt: dict) -> None:
+    """A checkpoint dict (save_checkpoint's, or read_checkpoint's with a part added) to `path`, atomically."""
     buf = io.BytesIO()
     torch.save(ckpt, buf)
     atomic_write_bytes(path, buf.getvalue())
@@ -157,7 +163,26 @@ def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu",
     except (TypeError, ValueError, RuntimeError) as e:  # e.g. an unknown fusion, a size torch refuses
         raise CheckpointError(f"{name}: bad model config ({e})") from None
     load_weights(model, ckpt["model"], name, assign=True)
-    return model.to(device).eval(), Vocab(ckpt["vocab"]), Labels(list(ckpt["labels"]), model.cfg.multilabel)
+    vocab = Vocab(ckpt["vocab"])
+    model.memory = memory_of(ckpt, vocab, name)
+    return model.to(device).eval(), vocab, Labels(list(ckpt["labels"]), model.cfg.multilabel)
+
+
+def memory_of(ckpt: dict, vocab: Vocab, name: str | os.PathLike = "checkpoint") -> CaptionMemory | None:
+    """The caption memory of consensus reranking that training wrote into best.pt (None in a checkpoint
+    without one: one written before it existed, a tag-only one, a last.pt)."""
+    state = ckpt.get("memory")
+    if state is None:
+        return None
+    try:
+        memory = CaptionMemory.from_state(state, vocab.eos)
+    except ConsensusError as e:
+        raise CheckpointError(f"{name}: {e}") from None
+    hidden = ckpt["config"].get("hidden")
+    if memory.keys.shape[1] != hidden or (
+            memory.raw["captions"].numel() and int(memory.raw["captions"].max()) >= len(vocab)):
+        raise CheckpointError(f"{name}: caption memory does not fit the model (hidden {hidden}, {len(vocab)} words)")
+    return memory
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu"):

@@ -65,30 +65,34 @@ def kept_by_train(out: str, started: float) -> str:
 
 
 def add_decode_arguments(p: argparse.ArgumentParser) -> None:
-    """--beam, --length-penalty, --anti-lm: generated from `DecodeConfig`, the same for caption,
-    evaluate and serve."""
+    """--beam, --length-penalty, --anti-lm, --consensus: generated from `DecodeConfig`, the same for
+    caption, evaluate and serve."""
     from .decode import DecodeConfig
     from .options import add_options
 
     add_options(p, DecodeConfig)
-    # None unless given: decoding() refuses an --anti-lm the user asked for that --beam 1 would ignore,
-    # while greedy decoding with the default anti-LM weight stays plain --beam 1
-    p.set_defaults(anti_lm=None)
+    # None unless given: decoding() refuses a beam-only setting the user asked for that --beam 1 would
+    # ignore, while greedy decoding with their default values stays plain --beam 1
+    p.set_defaults(**{name: None for name in BEAM_ONLY})
+
+
+BEAM_ONLY = ("anti_lm", "consensus")  # DecodeConfig fields that act only in beam search
 
 
 def decoding(args: argparse.Namespace):
-    """The DecodeConfig of parsed options (a value out of range, or --anti-lm with --beam 1:
-    SettingError, one line)."""
+    """The DecodeConfig of parsed options (a value out of range, or --anti-lm / --consensus with
+    --beam 1: SettingError, one line)."""
     from .decode import DecodeConfig
     from .options import from_args
 
-    anti_lm = getattr(args, "anti_lm", None)
-    if anti_lm is None:
-        return from_args(DecodeConfig, args, anti_lm=DecodeConfig.anti_lm)
-    if anti_lm > 0 and args.beam == 1:
-        raise SettingError(f"--anti-lm {anti_lm} acts only in beam search: pass --beam 2 or more with it, or drop "
-                           "--anti-lm (--beam 1 is greedy decoding)")
-    return from_args(DecodeConfig, args)
+    given = {name: getattr(args, name, None) for name in BEAM_ONLY}
+    for name, value in given.items():
+        if value and args.beam == 1:
+            flag = "--" + name.replace("_", "-")
+            raise SettingError(f"{flag} {value} acts only in beam search: pass --beam 2 or more with it, or drop "
+                               f"{flag} (--beam 1 is greedy decoding)")
+    return from_args(DecodeConfig, args, **{name: getattr(DecodeConfig, name) for name, value in given.items()
+                                            if value is None})
 
 
 def add_caption_arguments(p: argparse.ArgumentParser) -> None:

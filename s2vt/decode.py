@@ -30,6 +30,10 @@ class DecodeConfig:
     anti_lm: float = setting(0.2, "mutual-information decoding: a word's score is log p(word | video) minus "
                              "this times log p(word | the mean video), demoting captions likely for any video "
                              "(0: plain beam search; needs --beam > 1)", within="[0, 1)")
+    # 1: chosen on the MLDS val split over two training seeds (docs/benchmarks.md "Consensus reranking")
+    consensus: int = setting(1, "rerank the beam's captions by CIDEr-D against the captions of this many training "
+                             "videos nearest to the video (0: off; needs --beam > 1 and a checkpoint with a caption "
+                             "memory, which train.py writes)", minimum=0)
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -149,12 +153,18 @@ def beam_search(model, states, bos: int, eos: int, beam: int = 5, max_len: int =
 
 
 def decode(model, states, bos: int, eos: int, beam: DecodeConfig | int = 1, max_len: int = 28,
-           lm_states=None) -> torch.Tensor:
+           lm_states=None, memory=None, query: torch.Tensor | None = None) -> torch.Tensor:
     """Best token ids [B, T] per video: greedy for beam 1, else beam search with the settings `beam`
     (a bare int: that beam width, the other settings at their defaults); the anti-LM acts only
-    given `lm_states` (`S2VT.encode(..., blank=True)`, as `predict.predict` passes them)."""
+    given `lm_states` (`S2VT.encode(..., blank=True)`, as `predict.predict` passes them), consensus
+    reranking only given a `memory` (consensus.CaptionMemory) and the videos' `query` vectors
+    (`S2VT.summary`)."""
     cfg = decode_config(beam)
     if cfg.beam <= 1:
         return greedy(model, states, bos, eos, max_len)
-    return beam_search(model, states, bos, eos, cfg.beam, max_len, cfg.length_penalty,
-                       anti_lm=cfg.anti_lm, lm_states=lm_states)[0][:, 0]
+    rerank = cfg.consensus > 0 and memory is not None and query is not None
+    ids = beam_search(model, states, bos, eos, cfg.beam, max_len, cfg.length_penalty,
+                      n_best=cfg.beam if rerank else 1, anti_lm=cfg.anti_lm, lm_states=lm_states)[0]
+    if not rerank:
+        return ids[:, 0]
+    return ids[torch.arange(len(ids), device=ids.device), memory.rerank(ids, query, cfg.consensus)]

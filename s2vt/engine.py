@@ -24,7 +24,9 @@ from .fileio import atomic_write_bytes, make_dirs, output_error, removed_if_fail
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError
 
-from .checkpoint import check_resumable, load_weights, predated, read_checkpoint, save_checkpoint
+from .checkpoint import (check_resumable, load_weights, model_from_checkpoint, predated, read_checkpoint,
+                         save_checkpoint, write_checkpoint)
+from .consensus import CaptionMemory
 from .config import RECIPES, ConfigError, TrainConfig
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
                    drop_blank_captions, feature_dims, feature_stats, to_device)
@@ -586,8 +588,9 @@ def train(cfg: TrainConfig) -> dict:
         if cfg.stop_after is not None and epoch >= cfg.stop_after:
             paused = epoch < cfg.epochs
             break
-    if not paused:  # the fit is part of finishing a run, not of a --stop-after pause
+    if not paused:  # the fit and the memory are part of finishing a run, not of a --stop-after pause
         best_metrics = fit_text_linear(run) or best_metrics
+        write_caption_memory(run)
     run.ddp.close()
     # a resumed run whose best epoch came before it: best.pt's, not nothing
     return best_metrics or (best_result(out) if run.ddp.main else {})
@@ -597,6 +600,31 @@ def best_result(out: Path) -> dict:
     """The metrics best.pt was saved with (as `train` returns them); {} without a best.pt."""
     path = out / "best.pt"
     return dict(read_checkpoint(path)["metrics"]) if path.exists() else {}
+
+
+def write_caption_memory(run: Run) -> None:
+    """best.pt gets the caption memory of consensus reranking (s2vt/consensus.py): the summaries
+    (`S2VT.summary`, by best.pt's weights) and captions of the train and val videos. Val joins once
+    the run is over, as the linear path's refit does: the reranking's setting was chosen on val with
+    a memory of train alone, and at prediction time more videos are more neighbours."""
+    out = Path(run.cfg.out)
+    if not run.has_captions or not run.ddp.main or not (out / "best.pt").exists():
+        return
+    ckpt = read_checkpoint(out / "best.pt", run.device)
+    model, vocab, _ = model_from_checkpoint(ckpt, run.device, out / "best.pt")
+    entries = [e for e in (*run.train_ds.entries, *run.val_ds.entries) if e.get("captions")]
+    ds = VideoDataset(entries, run.train_ds.store, run.train_ds.modalities, vocab, None)
+    keys = []
+    with torch.no_grad():
+        for batch in batches(ds, 64):
+            batch = to_device(batch, run.device)
+            keys.append(model.summary(batch["feats"], batch["lengths"]).float().cpu())
+    # every word of every caption (the training max_len cuts only what the decoder learns to write)
+    captions = [[vocab.encode(c, max_len=10 ** 6)[1:-1] for c in e["captions"]] for e in entries]
+    ckpt["memory"] = CaptionMemory.build(torch.cat(keys), captions, vocab.eos).state()
+    write_checkpoint(out / "best.pt", ckpt)
+    run.log(f"caption memory for consensus reranking: {len(entries)} videos, "
+            f"{sum(map(len, captions))} captions (train + val)")
 
 
 def linear_weights(x: torch.Tensor, y: torch.Tensor, groups: dict, c: float, steps: int, log, what: str

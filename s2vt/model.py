@@ -238,6 +238,9 @@ class S2VT(nn.Module):
                      if cfg.text_wide and self.text is not None and self.tag_head is not None else None)
         self.linear = (TextFitted(cfg.text_vocab, cfg.num_tags)
                        if cfg.text_linear and self.text is not None and self.tag_head is not None else None)
+        # the training videos' summaries and captions for consensus reranking (s2vt/consensus.py): not a
+        # weight, set from best.pt's "memory" when there is one
+        self.memory = None
 
     def encode(self, feats, lengths, blank: bool = False):
         """Encoding steps: LSTM1 reads fused features, LSTM2 reads [h1; <pad> embedding]
@@ -257,6 +260,11 @@ class S2VT(nn.Module):
         h2, s2 = self.lstm2(torch.cat([self.drop(h1), pad], -1))
         context = x.mean(1)[None] if self.cfg.context else x.new_zeros(1, x.shape[0], x.shape[2])
         return h2, (s1, s2, context, x.transpose(0, 1)) if self.cfg.attention else (s1, s2, context)
+
+    def summary(self, feats, lengths) -> torch.Tensor:
+        """[B, H] one vector per video, its mean fused feature: how consensus reranking finds the
+        training videos nearest to a video."""
+        return self.fusion(feats, lengths).mean(1)
 
     def step(self, words: torch.Tensor, states):
         """Decoding steps for `words` [B, T] (the previous words) -> logits [B, T, V]. LSTM1 reads the

@@ -52,7 +52,9 @@ def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: DecodeConfig | int 
         cfg = decode_config(beam)
         # the anti-LM's "any video": the mean training frame at every step
         lm_states = model.encode(feats, lengths, blank=True)[1] if cfg.anti_lm > 0 and cfg.beam > 1 else None
-        ids = decode(model, states, vocab.bos, vocab.eos, cfg, max_len, lm_states)
+        memory = model.memory if cfg.consensus > 0 and cfg.beam > 1 else None
+        query = model.summary(feats, lengths) if memory is not None else None
+        ids = decode(model, states, vocab.bos, vocab.eos, cfg, max_len, lm_states, memory, query)
         captions = [vocab.decode(row) for row in ids.tolist()]
     else:
         captions = [""] * b
@@ -264,7 +266,9 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
             all_probs.append(probs)
     cfg = decode_config(beam)
     metrics: dict = {"split": split, "videos": len(entries), "beam": cfg.beam,
-                     "length_penalty": cfg.length_penalty, "anti_lm": cfg.anti_lm}
+                     "length_penalty": cfg.length_penalty, "anti_lm": cfg.anti_lm,
+                     # the reranking acts only with a caption memory (checkpoints of train.py since it writes one)
+                     "consensus": cfg.consensus if model.memory is not None and cfg.beam > 1 else 0}
     refs = {e["video_id"]: e["captions"] for e in entries if e.get("captions")}
     per_video: dict[str, float] = {}  # each video's CIDEr-D, for the report
     if refs and with_captions:

@@ -1,0 +1,155 @@
+"""Consensus reranking: the beam's finished captions re-ranked by CIDEr-D against the captions of
+the training videos nearest to the video (Devlin et al. 2015, "Language models for image captioning:
+the quirks and what works"; Mao et al. 2015's nearest-neighbour consensus).
+
+A small training set teaches the decoder a few safe sentences ("a man is playing a guitar"); among
+its beam's captions, the one that the most similar training videos' annotators would also have
+written is the more specific and the better one (docs/benchmarks.md, "Consensus reranking").
+
+The memory (best.pt's "memory", written by training) holds each training video's summary vector
+(`S2VT.summary`: its mean fused feature) and its captions as vocabulary ids. CIDEr-D is
+pycocoevalcap's formula (n-grams 1-4, sigma 6, clipped counts, x 10) with the document frequencies
+of the memory's videos, a fixed corpus: a single video scored alone needs the same weights as a
+batch.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+
+import numpy as np
+import torch
+
+from .errors import UserError
+
+NGRAMS, SIGMA = 4, 6.0  # pycocoevalcap's CiderScorer defaults
+
+
+class ConsensusError(UserError):
+    """A checkpoint's memory that is not what training writes (one line)."""
+
+
+def ngram_counts(words: tuple) -> Counter:
+    return Counter(tuple(words[i:i + n]) for n in range(1, NGRAMS + 1) for i in range(len(words) - n + 1))
+
+
+def words_of(row, eos: int, pad: int = 0) -> tuple:
+    """Token ids up to the first <eos> (padding dropped)."""
+    out = []
+    for t in row:
+        if t == eos:
+            break
+        if t != pad:
+            out.append(t)
+    return tuple(out)
+
+
+class CaptionMemory:
+    """Training videos' summary vectors and captions, and the consensus score of a candidate caption."""
+
+    def __init__(self, keys: torch.Tensor, captions: torch.Tensor, owner: torch.Tensor, eos: int) -> None:
+        keys = keys.float().cpu()
+        if keys.ndim != 2 or captions.ndim != 2 or owner.shape != captions.shape[:1] or not len(keys):
+            raise ConsensusError("caption memory: keys [N, H], captions [M, L] and owner [M] expected")
+        if len(owner) and (int(owner.min()) < 0 or int(owner.max()) >= len(keys)):
+            raise ConsensusError("caption memory: a caption's owner is not one of its videos")
+        self.raw = {"keys": keys.half(), "captions": captions.int().cpu(), "owner": owner.long().cpu()}
+        # centred before the cosine: mean fused features share a large common component
+        self.centre = keys.mean(0)
+        k = keys - self.centre
+        self.keys = k / k.norm(dim=1, keepdim=True).clamp(min=1e-8)
+        self.eos = eos
+        self.log_n = math.log(float(len(keys)))
+        self._rows: list[list[tuple]] | None = None  # each video's captions as words: built on first use
+        self.df: dict = {}
+        self._vecs: dict[int, list] = {}
+
+    def _index(self) -> None:
+        """Each video's captions and the document frequencies (a video's captions are one document), on
+        first use: a checkpoint loaded to decode with --consensus 0, or to tag, never pays for it."""
+        rows: list[list[tuple]] = [[] for _ in range(len(self.keys))]
+        for row, who in zip(self.raw["captions"].tolist(), self.raw["owner"].tolist()):
+            rows[who].append(words_of(row, self.eos))
+        df: defaultdict = defaultdict(float)
+        for caps in rows:
+            for g in {w[i:i + n] for w in caps for n in range(1, NGRAMS + 1) for i in range(len(w) - n + 1)}:
+                df[g] += 1
+        self._rows, self.df = rows, df
+
+    @classmethod
+    def build(cls, keys: torch.Tensor, captions: list[list[list[int]]], eos: int) -> "CaptionMemory":
+        """From [N, H] keys and each video's captions as token-id lists (without <bos> / <eos>)."""
+        rows = [c for caps in captions for c in caps]
+        width = max((len(r) for r in rows), default=0) + 1
+        ids = torch.zeros(len(rows), width, dtype=torch.int32)
+        for i, r in enumerate(rows):
+            ids[i, :len(r)] = torch.tensor(r, dtype=torch.int32)
+            ids[i, len(r)] = eos
+        owner = torch.tensor([v for v, caps in enumerate(captions) for _ in caps], dtype=torch.long)
+        return cls(keys, ids, owner, eos)
+
+    @classmethod
+    def from_state(cls, state: dict, eos: int) -> "CaptionMemory":
+        try:
+            return cls(state["keys"], state["captions"], state["owner"], eos)
+        except (KeyError, TypeError, AttributeError, RuntimeError):
+            raise ConsensusError("caption memory: not what training writes (keys, captions, owner)") from None
+
+    def state(self) -> dict:
+        return dict(self.raw)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def neighbours(self, query: torch.Tensor, k: int) -> torch.Tensor:
+        """Indices [B, k] of the memory's videos nearest (cosine, centred) to `query` [B, H]."""
+        q = query.float().cpu() - self.centre
+        q = q / q.norm(dim=1, keepdim=True).clamp(min=1e-8)
+        return (q @ self.keys.T).topk(min(k, len(self.keys)), dim=1).indices
+
+    def _vec(self, counts: Counter):
+        vec: list[dict] = [{} for _ in range(NGRAMS)]
+        norm = [0.0] * NGRAMS
+        length = 0
+        for g, tf in counts.items():
+            n = len(g) - 1
+            w = float(tf) * (self.log_n - math.log(max(1.0, self.df.get(g, 0.0))))
+            vec[n][g] = w
+            norm[n] += w * w
+            if n == 1:  # (pycocoevalcap's "length" counts bigrams)
+                length += tf
+        return vec, [math.sqrt(x) for x in norm], length
+
+    def _ref_vecs(self, video: int) -> list:
+        if video not in self._vecs:
+            self._vecs[video] = [self._vec(ngram_counts(w)) for w in self._rows[video]]
+        return self._vecs[video]
+
+    def cider(self, words: tuple, videos) -> float:
+        """CIDEr-D of the caption `words` against all captions of the memory's `videos`."""
+        if self._rows is None:
+            self._index()
+        vec, norm, length = self._vec(ngram_counts(words))
+        refs = [r for v in videos for r in self._ref_vecs(int(v))]
+        if not refs:
+            return 0.0
+        total = 0.0
+        for rvec, rnorm, rlength in refs:
+            penalty = math.exp(-((length - rlength) ** 2) / (2 * SIGMA ** 2))
+            for n in range(NGRAMS):
+                val = sum(min(w, rvec[n].get(g, 0.0)) * rvec[n].get(g, 0.0) for g, w in vec[n].items())
+                if norm[n] and rnorm[n]:
+                    val /= norm[n] * rnorm[n]
+                total += val * penalty
+        return total / NGRAMS / len(refs) * 10.0
+
+    def rerank(self, candidates: torch.Tensor, query: torch.Tensor, k: int) -> torch.Tensor:
+        """For each video, the index into its candidates [B, n, T] (token ids, <eos>-terminated) of the
+        one with the highest CIDEr-D against its `k` nearest memory videos' captions (ties: the
+        earlier, i.e. the beam's better-ranked)."""
+        near = self.neighbours(query, k).tolist()
+        best = []
+        for rows, videos in zip(candidates.tolist(), near):
+            scores = [self.cider(words_of(r, self.eos), videos) for r in rows]
+            best.append(int(np.argmax(scores)))
+        return torch.tensor(best, dtype=torch.long, device=candidates.device)

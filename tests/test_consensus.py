@@ -1,0 +1,94 @@
+"""Consensus reranking: CIDEr-D as pycocoevalcap computes it, neighbours, the checkpoint's memory."""
+import random
+
+import pytest
+import torch
+
+from s2vt.consensus import CaptionMemory, ConsensusError
+from s2vt.decode import DecodeConfig, decode
+
+from .test_decode import BOS, EOS, MarkovTables
+
+
+def test_cider_equals_pycocoevalcap_with_the_same_document_frequencies():
+    from pycocoevalcap.cider.cider import Cider
+
+    # 12 videos of 1-6 captions over 9 words (repeats, shared n-grams, captions of 1-9 words), each scored
+    # alone against its own captions: pycocoevalcap's document frequencies are then the memory's
+    rng = random.Random(0)
+    caps = [[[rng.randrange(3, 12) for _ in range(rng.randint(1, 9))] for _ in range(rng.randint(1, 6))]
+            for _ in range(12)]
+    hyps = [[rng.randrange(3, 12) for _ in range(rng.randint(1, 9))] for _ in range(12)]
+    hyps[0] = caps[0][0]  # one exact match
+    memory = CaptionMemory.build(torch.randn(12, 4), caps, EOS)
+    text = lambda ids: " ".join(f"w{i}" for i in ids)  # noqa: E731
+    _, want = Cider().compute_score({i: [text(c) for c in caps[i]] for i in range(12)},
+                                    {i: [text(hyps[i])] for i in range(12)})
+    got = [memory.cider(tuple(hyps[i]), [i]) for i in range(12)]
+    assert max(abs(g - float(w)) for g, w in zip(got, want)) < 1e-9
+    assert max(got) > 0.5  # (the case is not all zeros)
+
+
+def test_rerank_picks_the_candidate_the_nearest_videos_captions_agree_with():
+    # video 0 (key near +x) is "a man cooks food", video 1 (near -x) "a dog runs on grass"
+    keys = torch.tensor([[1.0, 0.1], [-1.0, 0.0], [0.0, 1.0]])
+    caps = [[[3, 4, 5, 6], [3, 4, 5]], [[3, 7, 8, 9, 10], [3, 7, 8]], [[3, 11]]]
+    memory = CaptionMemory.build(keys, caps, EOS)
+    cands = torch.tensor([[[3, 7, 8, EOS, 0], [3, 4, 5, 6, EOS]]] * 2)  # the beam ranked the dog first
+    query = torch.tensor([[0.9, 0.0], [-0.8, 0.1]])
+    assert memory.neighbours(query, 1).tolist() == [[0], [1]]
+    assert memory.rerank(cands, query, 1).tolist() == [1, 0]
+    state = CaptionMemory.from_state(memory.state(), EOS)
+    assert state.rerank(cands, query, 2).tolist() == memory.rerank(cands, query, 2).tolist()
+
+
+def test_decode_reranks_only_with_a_memory_and_beam_search():
+    # the beam prefers 4 (0.55) over 5 (0.45); the memory's only video says 5
+    logp = torch.full((1, 7, 7), -30.0)
+    logp[0, BOS, 4], logp[0, BOS, 5] = torch.tensor([0.55, 0.45]).log()
+    logp[0, 4, EOS] = logp[0, 5, EOS] = 0.0
+    model, states = MarkovTables(logp), (torch.zeros(1, 2, 1),)
+    memory = CaptionMemory.build(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), [[[5]], [[6]]], EOS)
+    query = torch.tensor([[1.0, 0.0], [1.0, 0.1]])
+    on = DecodeConfig(beam=3, anti_lm=0.0, consensus=1)
+    assert decode(model, states, BOS, EOS, on, 5, memory=memory, query=query)[:, 0].tolist() == [5, 5]
+    assert decode(model, states, BOS, EOS, on, 5)[:, 0].tolist() == [4, 4]  # no memory: the beam's best
+    off = DecodeConfig(beam=3, anti_lm=0.0, consensus=0)
+    assert decode(model, states, BOS, EOS, off, 5, memory=memory, query=query)[:, 0].tolist() == [4, 4]
+
+
+def test_a_malformed_memory_is_one_line():
+    good = CaptionMemory.build(torch.randn(2, 4), [[[3]], [[4]]], EOS).state()
+    for bad in ({}, {**good, "owner": torch.tensor([0, 5])}, {**good, "keys": torch.randn(4)},
+                {**good, "captions": "x"}):
+        with pytest.raises(ConsensusError, match="caption memory"):
+            CaptionMemory.from_state(bad, EOS)
+
+
+def test_training_writes_the_memory_and_evaluate_uses_it(tmp_path, capsys):
+    from s2vt import cli
+    from s2vt.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+    from s2vt.engine import TrainConfig, train
+    from s2vt.manifest import read_manifest
+    from s2vt.predict import evaluate
+    from s2vt.synthetic import make_store
+
+    from .test_train import FAST
+
+    manifest, store = make_store(tmp_path / "d", videos=40, signal=True)
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), epochs=1, **FAST))
+    best = tmp_path / "run" / "best.pt"
+    model, vocab, _, ckpt = load_checkpoint(best)
+    entries = [e for e in read_manifest(manifest) if e["split"] in ("train", "val")]
+    assert len(model.memory) == len(entries)  # the train and val videos
+    assert ckpt["memory"]["owner"].bincount().tolist() == [len(e["captions"]) for e in entries]
+    assert "memory" not in read_checkpoint(tmp_path / "run" / "last.pt")  # (best.pt's model's summaries only)
+    metrics = evaluate(str(best), str(manifest), str(store), "test", DecodeConfig(beam=3), out=str(tmp_path / "p.json"))
+    assert metrics["consensus"] == DecodeConfig.consensus  # (0 when the checkpoint has no memory)
+    # a memory that does not fit the model is one line
+    ckpt["memory"]["keys"] = ckpt["memory"]["keys"][:, :3]
+    torch.save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="caption memory does not fit the model"):
+        load_checkpoint(tmp_path / "bad.pt")
+    assert cli.main(["caption", "v.mp4", "--checkpoint", str(best), "--beam", "1", "--consensus", "2"]) == 2
+    assert "--consensus 2 acts only in beam search" in capsys.readouterr().err
