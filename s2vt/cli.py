@@ -261,7 +261,9 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
         sp.add_argument("--force", action="store_true",
                         help="replace an existing --out even if it holds captions or tags this import would drop")
     for sp in (msvd, msrvtt):
-        sp.add_argument("--videos", default=None, help="folder with the video files")
+        sp.add_argument("--videos", default=None,
+                        help="folder with the video files (default: the annotation file's folder; "
+                             "a video not found there gets no path in the manifest)")
         sp.add_argument("--strict", action="store_true", help="missing videos are an error")
 
 
@@ -302,7 +304,8 @@ def run_import(args: argparse.Namespace) -> int:
     if args.kind == "lic2022" and args.features:
         ds.link_lic2022_features(entries, args.features, args.out)
     if args.kind in ("msvd", "msrvtt"):
-        ds.attach_paths(entries, args.videos, args.out, ".avi" if args.kind == "msvd" else ".mp4", args.strict)
+        ds.attach_paths(entries, args.videos, args.out, ".avi" if args.kind == "msvd" else ".mp4", args.strict,
+                        annotations=args.files)
     write_manifest(entries, args.out)
     say_imported(args.out, entries)
     return 0
