@@ -393,8 +393,11 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
     refuse_inputs([args.out], [*args.files, *([args.vocabulary] if args.vocabulary else [])])
     from .datasets import refuse_dropping_annotations
 
-    entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary,
-                                  lambda entries: refuse_dropping_annotations(args.out, entries, args.force))
+    # the guard needs every entry, so it costs the importer a reading-only pass first (nothing is
+    # written before a refusal): asked for only where it can refuse, an existing --out without --force
+    guard = None if args.force or not os.path.isfile(args.out) else \
+        (lambda entries: refuse_dropping_annotations(args.out, entries, args.force))
+    entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary, guard)
     say_imported(args.out, entries)
 
     def count(n: int, what: str) -> str:
