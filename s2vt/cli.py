@@ -107,8 +107,8 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
 def run_caption(args: argparse.Namespace) -> int:
     from .predict import caption_videos, default_checkpoint
 
-    return caption_videos(args.videos, args.checkpoint or default_checkpoint(), decoding(args), args.tags, args.json, args.device,
-                          args.weights_dir, args.precision)
+    return caption_videos(args.videos, args.checkpoint or default_checkpoint(), decoding(args), args.tags, args.json,
+                          args.device, args.weights_dir, args.precision)
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
@@ -197,7 +197,8 @@ def run_export(args: argparse.Namespace) -> int:
         if warning:
             print(warning, file=sys.stderr)
     order = None
-    if args.manifest and args.format == "lic2022":  # only the split predicted: the other splits' videos would go in with empty answers
+    # only the split predicted: the other splits' videos would go in with empty answers
+    if args.manifest and args.format == "lic2022":
         order = [e["video_id"] for e in read_manifest(args.manifest) if e.get("split", "train") == split]
         if not order:
             raise ResultsError(f"{args.manifest}: no videos in split {split!r} (pass --split)")
