@@ -31,7 +31,8 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         best = train(cfg)
     except KeyboardInterrupt:
-        print(f"interrupted: {kept_by_train(cfg.out, started)}", file=sys.stderr)
+        if (line := interrupted_line(cfg.out, started, launch_rank())) is not None:
+            print(line, file=sys.stderr)
         return 130
     if launch_rank() != 0:  # under torchrun: rank 0 reports for the run
         return 0
@@ -43,6 +44,13 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"to caption with this model by default: cp {run} {DEFAULT_CHECKPOINT} "
               f"(or export {CHECKPOINT_ENV}={run}); then python caption.py VIDEO", file=sys.stderr)
     return 0
+
+
+def interrupted_line(out: str, started: float, rank: int) -> str | None:
+    """The one line an interrupted training run prints, or None for torchrun ranks other than 0: a
+    terminal's Ctrl-C reaches every rank's process, and one run should say it once (rank 0 also
+    speaks for the run when it ends normally)."""
+    return f"interrupted: {kept_by_train(out, started)}" if rank == 0 else None
 
 
 def kept_by_train(out: str, started: float) -> str:
