@@ -200,19 +200,13 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
     splits = {s: split or split_of(s) for s in shards}  # every name checked before any work
     store = FeatureStore(features if features is not None else Path(manifest_out).parent / "features")
 
-    def no_video(skipped, failed_files) -> DatasetError:
-        return DatasetError(f"no video imported from {len(shards)} file(s) "
-                            f"({sum(skipped.values())} records skipped, {len(failed_files)} files unreadable)")
-
     if before_write is not None:
         # (a refusal must leave the store as it was: the entries are known only once every shard is
         # read, so they are read once without keeping features, and checked, before any write)
-        skipped, failed_files = collections.Counter(), []
         planned = [{"video_id": vid, "split": sp, "captions": [], "tags": tags}
-                   for vid, sp, tags, _, _ in _videos(shards, splits, vocab, skipped, failed_files, quiet=True)]
-        if not planned:
-            raise no_video(skipped, failed_files)
-        before_write(planned)
+                   for vid, sp, tags, _, _ in _videos(shards, splits, vocab, collections.Counter(), [], quiet=True)]
+        if planned:  # (none: the writing pass writes nothing, and says why, record by record)
+            before_write(planned)
     entries: list[dict] = []
     skipped, failed_files = collections.Counter(), []
     for vid, sp, tags, kind, feats in _videos(shards, splits, vocab, skipped, failed_files):
@@ -224,6 +218,7 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
             store.write(modality, vid, x)
         entries.append({"video_id": vid, "split": sp, "captions": [], "tags": tags})
     if not entries:
-        raise no_video(skipped, failed_files)
+        raise DatasetError(f"no video imported from {len(shards)} file(s) "
+                           f"({sum(skipped.values())} records skipped, {len(failed_files)} files unreadable)")
     write_manifest(entries, manifest_out)
     return entries, {"videos": len(entries), "skipped": dict(skipped), "failed_files": failed_files}

@@ -237,6 +237,10 @@ def test_yt8m_refusal_to_drop_annotations_writes_nothing_to_the_store(tmp_path, 
     code, err = s2vt(capsys, "import", "yt8m", shard, "--out", tmp_path / "own.jsonl")
     assert code == 1 and sum("record 2: no labels" in line for line in err) == 1, err
     assert [e["video_id"] for e in read_manifest(tmp_path / "own.jsonl")] == ["a"]
+    # nothing to import over an existing --out: each skipped record still named, then the one error
+    empty = write_shard(tmp_path / "train0003.tfrecord", [video("c", labels=None)[0]])
+    code, err = s2vt(capsys, "import", "yt8m", empty, "--out", tmp_path / "own.jsonl")
+    assert code == 2 and "record 1: no labels" in err[0] and err[-1].startswith("error: no video imported"), err
 
 
 def test_msrvtt_overlapping_files_keep_each_caption_once(tmp_path, capsys):
