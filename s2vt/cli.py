@@ -31,7 +31,8 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         best = train(cfg)
     except KeyboardInterrupt:
-        print(f"interrupted: {kept_by_train(cfg.out, started)}", file=sys.stderr)
+        if (line := interrupted_line(cfg.out, started, launch_rank())) is not None:
+            print(line, file=sys.stderr)
         return 130
     if launch_rank() != 0:  # under torchrun: rank 0 reports for the run
         return 0
@@ -43,6 +44,13 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"to caption with this model by default: cp {run} {DEFAULT_CHECKPOINT} "
               f"(or export {CHECKPOINT_ENV}={run}); then python caption.py VIDEO", file=sys.stderr)
     return 0
+
+
+def interrupted_line(out: str, started: float, rank: int) -> str | None:
+    """The one line an interrupted training run prints, or None for torchrun ranks other than 0: a
+    terminal's Ctrl-C reaches every rank's process, and one run should say it once (rank 0 also
+    speaks for the run when it ends normally)."""
+    return f"interrupted: {kept_by_train(out, started)}" if rank == 0 else None
 
 
 def kept_by_train(out: str, started: float) -> str:
@@ -111,8 +119,8 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
 def run_caption(args: argparse.Namespace) -> int:
     from .predict import caption_videos, default_checkpoint
 
-    return caption_videos(args.videos, args.checkpoint or default_checkpoint(), decoding(args), args.tags, args.json, args.device,
-                          args.weights_dir, args.precision)
+    return caption_videos(args.videos, args.checkpoint or default_checkpoint(), decoding(args), args.tags, args.json,
+                          args.device, args.weights_dir, args.precision)
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
@@ -201,7 +209,8 @@ def run_export(args: argparse.Namespace) -> int:
         if warning:
             print(warning, file=sys.stderr)
     order = None
-    if args.manifest and args.format == "lic2022":  # only the split predicted: the other splits' videos would go in with empty answers
+    # only the split predicted: the other splits' videos would go in with empty answers
+    if args.manifest and args.format == "lic2022":
         order = [e["video_id"] for e in read_manifest(args.manifest) if e.get("split", "train") == split]
         if not order:
             raise ResultsError(f"{args.manifest}: no videos in split {split!r} (pass --split)")
@@ -265,7 +274,9 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
         sp.add_argument("--force", action="store_true",
                         help="replace an existing --out even if it holds captions or tags this import would drop")
     for sp in (msvd, msrvtt):
-        sp.add_argument("--videos", default=None, help="folder with the video files")
+        sp.add_argument("--videos", default=None,
+                        help="folder with the video files (default: the annotation file's folder; "
+                             "a video not found there gets no path in the manifest)")
         sp.add_argument("--strict", action="store_true", help="missing videos are an error")
 
 
@@ -306,7 +317,8 @@ def run_import(args: argparse.Namespace) -> int:
     if args.kind == "lic2022" and args.features:
         ds.link_lic2022_features(entries, args.features, args.out)
     if args.kind in ("msvd", "msrvtt"):
-        ds.attach_paths(entries, args.videos, args.out, ".avi" if args.kind == "msvd" else ".mp4", args.strict)
+        ds.attach_paths(entries, args.videos, args.out, ".avi" if args.kind == "msvd" else ".mp4", args.strict,
+                        annotations=args.files)
     write_manifest(entries, args.out)
     say_imported(args.out, entries)
     return 0
@@ -394,8 +406,11 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
     refuse_inputs([args.out], [*args.files, *([args.vocabulary] if args.vocabulary else [])])
     from .datasets import refuse_dropping_annotations
 
-    entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary,
-                                  lambda entries: refuse_dropping_annotations(args.out, entries, args.force))
+    # the guard needs every entry, so it costs the importer a reading-only pass first (nothing is
+    # written before a refusal): asked for only where it can refuse, an existing --out without --force
+    guard = None if args.force or not os.path.isfile(args.out) else \
+        (lambda entries: refuse_dropping_annotations(args.out, entries, args.force))
+    entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary, guard)
     say_imported(args.out, entries)
 
     def count(n: int, what: str) -> str:

@@ -40,24 +40,29 @@ def _find_video(videos: Path | None, vid: str) -> Path | None:
 
 
 def attach_paths(entries: list[dict], videos: str | Path | None, out: str | Path, default_ext: str,
-                 strict: bool = False) -> list[str]:
-    """Set each entry's `path` (relative to the manifest at `out`); returns ids whose video is missing."""
-    videos = Path(videos) if videos else None
+                 strict: bool = False, annotations: list[str] | None = None) -> list[str]:
+    """Set each entry's `path` (relative to the manifest at `out`); returns ids whose video is missing.
+
+    With `videos` (--videos), a video not found there gets the path it would have in that folder
+    (with a warning: the files may come later). Without it, videos are looked for beside the
+    `annotations` files, and one not found there gets no path at all: a guess under the current
+    folder would name files that depend on where the command happened to run."""
+    folders = [Path(videos)] if videos else list(dict.fromkeys(Path(a).parent for a in annotations or []))
     base = Path(out).resolve().parent
     missing = []
     for e in entries:
-        found = _find_video(videos, e["video_id"])
+        found = next((p for f in folders if (p := _find_video(f, e["video_id"])) is not None), None)
         if found is None:
             missing.append(e["video_id"])
-            found = (videos or Path("videos")) / f"{e['video_id']}{default_ext}"
+            if not videos:
+                continue
+            found = Path(videos) / f"{e['video_id']}{default_ext}"
         e["path"] = os.path.relpath(Path(found).resolve(), base)
     if missing:
-        if videos is None:  # (nothing was looked for: say what the paths are, not that files are missing)
-            msg = (f"no --videos given: each of the {len(entries)} videos' paths is a guess, "
-                   f"videos/<id>{default_ext} under the current folder; pass --videos FOLDER to find the files")
-        else:
-            msg = (f"{len(missing)} of {len(entries)} videos not found under {videos} "
-                   f"(first: {', '.join(missing[:5])})")
+        where = videos if videos else " or ".join(str(f) for f in folders)
+        msg = f"{len(missing)} of {len(entries)} videos not found under {where} (first: {', '.join(missing[:5])})"
+        if not videos and not strict:
+            msg += ": they have no path in the manifest; pass --videos FOLDER to name where the files are"
         if strict:
             raise DatasetError(msg)
         print(f"warning: {msg}", file=sys.stderr)

@@ -404,10 +404,12 @@ def caption_files(videos: list[str], checkpoint: str, beam: DecodeConfig | int =
             yield {"video": path, "error": str(e)}
 
 
-def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int = 5, tags: int = 3, as_json: bool = False,
-                   device: str = "cpu", weights_dir: str | None = None, precision: str | None = None) -> int:
+def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int = 5, tags: int = 3,
+                   as_json: bool = False, device: str = "cpu", weights_dir: str | None = None,
+                   precision: str | None = None) -> int:
     """Print captions and tags of video files (caption.py); a bad video prints one line on stderr
-    and the rest go on. Returns 2 if any failed, else 0."""
+    and the rest go on. Returns 1 if any failed (a batch's partial failure, as `python -m extract`'s;
+    2 is for a user error found before any video ran), else 0."""
     import warnings
 
     failed = 0
@@ -426,8 +428,9 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
                 print(json.dumps(r, ensure_ascii=False), flush=True)
             else:
                 tag_text = ", ".join(f"{t['tag']} ({t['p']:.2f})" for t in r["tags"])
-                print(f"{r['video']}: {r['caption'] or blank}" + (f"\n  tags: {tag_text}" if tag_text else ""), flush=True)
-    return 2 if failed else 0
+                print(f"{r['video']}: {r['caption'] or blank}" + (f"\n  tags: {tag_text}" if tag_text else ""),
+                      flush=True)
+    return 1 if failed else 0
 
 
 def captions_videos(checkpoint: str) -> bool:

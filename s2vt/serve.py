@@ -6,6 +6,7 @@ request's video is streamed to a temp file (a size limit, removed whatever happe
 captioned in a bounded worker pool. Only uploads are read: the server never fetches a URL.
 """
 import asyncio
+import logging
 import math
 import os
 import tempfile
@@ -22,6 +23,8 @@ from .thumbnails import thumbnails
 
 PAGE = Path(__file__).with_name("static") / "index.html"
 MAX_THUMBNAILS = 16
+# uvicorn's own logger: uvicorn configures its handlers, so the line shows beside its access log
+log = logging.getLogger("uvicorn.error")
 
 
 class TooLarge(Exception):
@@ -53,6 +56,11 @@ def limit_receive(receive, limit: int):
     return wrapped
 
 
+def _peer(request) -> str:
+    client = request.client
+    return f"{client.host}:{client.port}" if client else "?"
+
+
 def check_limits(workers: int, queue: int, max_bytes: int) -> None:
     if workers < 1 or queue < 0 or max_bytes < 1:
         raise SettingError(f"--workers must be at least 1, --queue at least 0 and --max-upload-mb positive "
@@ -78,6 +86,7 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
     from fastapi import FastAPI, Request
     from fastapi.responses import HTMLResponse, JSONResponse
     from starlette.datastructures import UploadFile
+    from starlette.requests import ClientDisconnect
 
     check_limits(workers, queue, max_bytes)
     app = FastAPI(title="s2vt", docs_url=None, redoc_url=None)
@@ -125,6 +134,10 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
                     max_files=1, max_fields=8)
             except TooLarge:
                 return error(413, f"upload is over the limit of {max_bytes:,} bytes")
+            except ClientDisconnect:  # a client gone mid-upload is routine, not a server fault: no traceback
+                # (starlette closed the spooled parts; our temp file is made only once the form is whole)
+                log.warning("client %s disconnected during upload", _peer(request))
+                return error(400, "client disconnected during upload")  # (uvicorn drops it: nobody listens)
             upload = form.get("video")
             if not isinstance(upload, UploadFile):
                 return error(422, "send the video as a multipart form field named 'video'")

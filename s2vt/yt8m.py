@@ -147,28 +147,11 @@ def read_video(data: bytes, vocab: dict[int, str] | None, split: str) -> tuple[s
     return vid, tags, "video", _video_level(context)
 
 
-def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: str | os.PathLike | None = None,
-                split: str | None = None, vocabulary: str | os.PathLike | None = None,
-                before_write=None) -> tuple[list[dict], dict]:
-    """Import YouTube-8M shards: features into the store (default `<manifest folder>/features`),
-    entries into the manifest at `manifest_out`. Returns (entries, report).
-
-    A bad record (no labels in a train/val file, a label outside the vocabulary, an invalid or
-    repeated id, wrong features) is logged in one line and skipped; a damaged or non-TFRecord
-    file is logged in one line and the rest of that file skipped (records are counted from 1).
-    The report counts both:
-    {"videos", "skipped": {reason: count}, "failed_files": [message]}.
-    `before_write(entries)`, when given, is called before the manifest is written (a check of the caller's).
-    """
-    if split not in (None, *SPLITS):
-        raise DatasetError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
-    vocab = read_vocabulary(vocabulary) if vocabulary else None
-    splits = {s: split or split_of(s) for s in shards}  # every name checked before any work
-    store = FeatureStore(features if features is not None else Path(manifest_out).parent / "features")
-    entries: list[dict] = []
+def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | None, skipped: collections.Counter,
+            failed_files: list[str], quiet: bool = False):
+    """(video id, split, tags, kind, features) of every record kept, in order; a skipped record or
+    unreadable file is counted in `skipped` / `failed_files` (and one warning line, unless `quiet`)."""
     seen: set[str] = set()
-    skipped: collections.Counter = collections.Counter()
-    failed_files: list[str] = []
     level = None
     for shard in shards:
         n = 0  # records read from this file
@@ -183,25 +166,59 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
                         raise SkipRecord(f"{kind}-level record among {level}-level ones")
                 except SkipRecord as e:
                     skipped[e.reason] += 1
-                    print(f"warning: {shard}: record {n}: {e}; skipped", file=sys.stderr)
+                    if not quiet:
+                        print(f"warning: {shard}: record {n}: {e}; skipped", file=sys.stderr)
                     continue
-                if level is None:
-                    level = kind
-                    store.init_meta({"source": "YouTube-8M precomputed features (2018 release), "
-                                               f"{kind}-level, imported by `s2vt import yt8m`",
-                                     "backbones": SOURCES[kind], "dims": DIMS, "dtype": "float16"})
-                for modality, x in feats.items():
-                    store.write(modality, vid, x)
+                level = kind
                 seen.add(vid)
-                entries.append({"video_id": vid, "split": splits[shard], "captions": [], "tags": tags})
+                yield vid, splits[shard], tags, kind, feats
         except TFRecordError as e:
             failed_files.append(str(e))
             rest = f"the rest of this file is skipped ({n} records read)" if n else "this file is skipped"
-            print(f"warning: {e}; {rest}", file=sys.stderr)
+            if not quiet:
+                print(f"warning: {e}; {rest}", file=sys.stderr)
+
+
+def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: str | os.PathLike | None = None,
+                split: str | None = None, vocabulary: str | os.PathLike | None = None,
+                before_write=None) -> tuple[list[dict], dict]:
+    """Import YouTube-8M shards: features into the store (default `<manifest folder>/features`),
+    entries into the manifest at `manifest_out`. Returns (entries, report).
+
+    A bad record (no labels in a train/val file, a label outside the vocabulary, an invalid or
+    repeated id, wrong features) is logged in one line and skipped; a damaged or non-TFRecord
+    file is logged in one line and the rest of that file skipped (records are counted from 1).
+    The report counts both:
+    {"videos", "skipped": {reason: count}, "failed_files": [message]}.
+    `before_write(entries)`, when given, is a check of the caller's that may refuse: it is called
+    on the entries of a first, reading-only pass over the shards, before anything (store or
+    manifest) is written; the shards are then read again to write. Without it, one pass.
+    """
+    if split not in (None, *SPLITS):
+        raise DatasetError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    vocab = read_vocabulary(vocabulary) if vocabulary else None
+    splits = {s: split or split_of(s) for s in shards}  # every name checked before any work
+    store = FeatureStore(features if features is not None else Path(manifest_out).parent / "features")
+
+    if before_write is not None:
+        # (a refusal must leave the store as it was: the entries are known only once every shard is
+        # read, so they are read once without keeping features, and checked, before any write)
+        planned = [{"video_id": vid, "split": sp, "captions": [], "tags": tags}
+                   for vid, sp, tags, _, _ in _videos(shards, splits, vocab, collections.Counter(), [], quiet=True)]
+        if planned:  # (none: the writing pass writes nothing, and says why, record by record)
+            before_write(planned)
+    entries: list[dict] = []
+    skipped, failed_files = collections.Counter(), []
+    for vid, sp, tags, kind, feats in _videos(shards, splits, vocab, skipped, failed_files):
+        if not entries:
+            store.init_meta({"source": "YouTube-8M precomputed features (2018 release), "
+                                       f"{kind}-level, imported by `s2vt import yt8m`",
+                             "backbones": SOURCES[kind], "dims": DIMS, "dtype": "float16"})
+        for modality, x in feats.items():
+            store.write(modality, vid, x)
+        entries.append({"video_id": vid, "split": sp, "captions": [], "tags": tags})
     if not entries:
         raise DatasetError(f"no video imported from {len(shards)} file(s) "
                            f"({sum(skipped.values())} records skipped, {len(failed_files)} files unreadable)")
-    if before_write is not None:
-        before_write(entries)
     write_manifest(entries, manifest_out)
     return entries, {"videos": len(entries), "skipped": dict(skipped), "failed_files": failed_files}

@@ -57,7 +57,7 @@ def test_caption_bad_inputs(trained, broken, tmp_path):
     good = str(trained / "videos" / "v00.mp4")
     for bad in (tmp_path / "missing.mp4", broken["text"], broken["audio_only"], broken["zero"]):
         proc = run_cli("caption.py", str(bad), good, "--checkpoint", ckpt)
-        assert proc.returncode == 2, proc.stderr
+        assert proc.returncode == 1, proc.stderr  # some items failed, the rest done: extract's code
         assert len(proc.stderr.strip().splitlines()) == 1 and str(bad) in proc.stderr
         assert good in proc.stdout  # the other video still ran
     corrupt = tmp_path / "corrupt.pt"
@@ -85,7 +85,8 @@ def test_evaluate_and_export(trained, tmp_path):
     assert sorted(r["video_id"] for r in rows) == ["v12", "v13", "v14", "v15"]
     assert all(r["caption"].split() for r in rows)
     # the metrics are those of the written predictions: tag accuracy recounted, captions rescored
-    truth = {e["video_id"]: e["tags"][0] for e in map(json.loads, (trained / "manifest.jsonl").read_text().splitlines())}
+    truth = {e["video_id"]: e["tags"][0]
+             for e in map(json.loads, (trained / "manifest.jsonl").read_text().splitlines())}
     assert metrics["hit@1"] == pytest.approx(sum(r["tags"][0]["tag"] == truth[r["video_id"]] for r in rows) / 4)
     scored = run_cli("-m", "s2vt.cli", "score", str(trained / "manifest.jsonl"), str(preds), "--split", "test",
                      "--json")

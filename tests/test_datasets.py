@@ -50,10 +50,31 @@ def test_msvd_split_list_and_language(tmp_path):
     assert by_id[ids[0]]["abspath"].endswith("videos/v1969_1_5.avi")
     german = s2vt("import", "msvd", str(csv), "--language", "German", "--out", str(tmp_path / "g.jsonl"))
     assert german.returncode == 0 and read_manifest(tmp_path / "g.jsonl")[0]["captions"] == ["Ein Clip"]
-    assert "no --videos given: each of the 1970 videos' paths is a guess" in german.stderr  # not "not found"
-    assert "not found under" not in german.stderr
+    assert f"1970 of 1970 videos not found under {tmp_path}" in german.stderr  # looked for beside the csv
+    assert all("path" not in e for e in read_manifest(tmp_path / "g.jsonl"))  # none found: no path, no guess
     splits = [e["split"] for e in read_manifest(tmp_path / "g.jsonl")]
     assert (splits.count("train"), splits.count("val"), splits.count("test")) == (1200, 100, 670)
+
+
+def test_msvd_without_videos_looks_beside_the_csv_never_under_cwd(tmp_path):
+    data, elsewhere = tmp_path / "msvd", tmp_path / "elsewhere"
+    data.mkdir()
+    (elsewhere / "videos").mkdir(parents=True)
+    csv = data / "video_corpus.csv"
+    csv.write_text("VideoID,Start,End,WorkerID,Source,AnnotationTime,Language,Description\n"
+                   "a,1,5,9,clean,3,English,a cat\nb,1,5,9,clean,3,English,a dog\n")
+    (data / "a_1_5.avi").write_bytes(b"x")  # beside the annotation file
+    (elsewhere / "videos" / "b_1_5.avi").write_bytes(b"x")  # where the old guess pointed: the cwd's videos/
+    out = tmp_path / "out" / "m.jsonl"
+    proc = s2vt("import", "msvd", str(csv), "--out", str(out), cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    by_id = {e["video_id"]: e for e in read_manifest(out)}
+    assert by_id["a_1_5"]["path"] == "../msvd/a_1_5.avi"
+    assert "path" not in by_id["b_1_5"]  # not found beside the csv: no path rather than a guess
+    assert f"1 of 2 videos not found under {data}" in proc.stderr and "--videos FOLDER" in proc.stderr
+    strict = s2vt("import", "msvd", str(csv), "--out", str(tmp_path / "s.jsonl"), "--strict", cwd=elsewhere)
+    assert strict.returncode == 2 and "1 of 2 videos not found" in strict.stderr
+    assert not (tmp_path / "s.jsonl").exists()
 
 
 def test_msrvtt_real_annotations(sample_data, tmp_path):

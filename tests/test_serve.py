@@ -44,7 +44,7 @@ def video_form(path, name=None):
     return {"files": {"video": (name or path.name, path.read_bytes(), "video/mp4")}}
 
 
-def test_caption_model_health_page(captioner, trained, tmp_path):
+def test_caption_model_health_page(captioner, trained, tmp_path):  # noqa: F811
     app = create_app(captioner, upload_dir=str(tmp_path), checkpoint_name="best.pt")
     video = trained / "videos" / "v00.mp4"
     r, model, health, page = call(app, ("POST", "/api/caption?thumbs=3", video_form(video)), ("GET", "/api/model", {}),
@@ -76,7 +76,7 @@ def test_not_a_video_is_422_with_caption_py_reason(captioner, broken, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_oversized_upload_is_413(captioner, trained, tmp_path):
+def test_oversized_upload_is_413(captioner, trained, tmp_path):  # noqa: F811
     app = create_app(captioner, max_bytes=2000, upload_dir=str(tmp_path))
     video = trained / "videos" / "v00.mp4"
     assert video.stat().st_size > 4000
@@ -90,10 +90,10 @@ def test_oversized_upload_is_413(captioner, trained, tmp_path):
             yield body[i:i + 500]
 
     multipart = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    truncated = body[:1500] + f"\r\n--{boundary}--\r\n".encode()
     declared, streamed, fits = call(app, ("POST", "/api/caption", video_form(video)),
                                     ("POST", "/api/caption", {"content": chunks(), "headers": multipart}),
-                                    ("POST", "/api/caption", {"content": body[:1500] + f"\r\n--{boundary}--\r\n".encode(),
-                                                              "headers": multipart}))
+                                    ("POST", "/api/caption", {"content": truncated, "headers": multipart}))
     assert declared.status_code == 413 and "over the limit" in declared.json()["error"]
     assert streamed.status_code == 413 and "over the limit" in streamed.json()["error"]
     assert fits.status_code == 422  # under the limit: read, and refused as a (truncated) video
@@ -114,7 +114,7 @@ class Gated:
         return self.inner.caption(*args)
 
 
-def test_full_queue_is_503_with_retry_after(captioner, trained, tmp_path):
+def test_full_queue_is_503_with_retry_after(captioner, trained, tmp_path):  # noqa: F811
     gated = Gated(captioner)
     app = create_app(gated, workers=1, queue=1, upload_dir=str(tmp_path))
     form = video_form(trained / "videos" / "v01.mp4")
@@ -142,7 +142,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_page_in_headless_chromium(captioner, trained):
+def test_page_in_headless_chromium(captioner, trained):  # noqa: F811
     """Drive the page: pick a generated video, wait for the caption, keep a screenshot
     ($S2VT_TEST_ARTIFACTS, default test-artifacts/ in the checkout)."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -196,8 +196,63 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path):
             assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_negative_thumbs_is_400(captioner, trained, tmp_path):
+def test_negative_thumbs_is_400(captioner, trained, tmp_path):  # noqa: F811
     app = create_app(captioner, upload_dir=str(tmp_path))
     r, = call(app, ("POST", "/api/caption?thumbs=-5", video_form(trained / "videos" / "v00.mp4")))
     assert r.status_code == 400 and r.json()["error"] == "thumbs must be at least 0, not -5"
     assert list(tmp_path.iterdir()) == []  # refused before any upload was stored
+
+
+class FakeCaptioner:
+    """Just what create_app reads: the disconnect test needs a live server, not a model."""
+    ckpt = {"config": {"modalities": ["c3d"]}}
+    vocab, beam = ["<pad>"], 1
+    labels = type("Labels", (), {"names": ["left"], "multilabel": False})()
+
+    def caption(self, path, with_media):
+        return {"caption": "a test", "tags": []}, type("Media", (), {"times": None, "frames": None})()
+
+
+def test_client_gone_mid_upload_logs_one_line_and_keeps_serving(tmp_path):
+    import logging
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(FakeCaptioner(), upload_dir=str(tmp_path)), host="127.0.0.1",
+                                           port=port, log_level="info"))
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("uvicorn.error")  # where uvicorn logs an app's exception with its traceback
+    logger.addHandler(handler)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            time.sleep(0.1)
+        boundary = "s2vt-test-boundary-drop"
+        head = (f"POST /api/caption HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
+                f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="v.mp4"\r\n'
+                "Content-Type: video/mp4\r\n\r\n").encode()
+        with socket.create_connection(("127.0.0.1", port)) as c:
+            c.sendall(head + b"x" * 3000)  # a third of the declared body, then gone
+            time.sleep(0.3)
+        for _ in range(50):
+            if any("disconnected" in r.getMessage() for r in records):
+                break
+            time.sleep(0.1)
+        after = httpx.post(f"http://127.0.0.1:{port}/api/caption", files={"video": ("v.mp4", b"data", "video/mp4")},
+                           timeout=30)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        logger.removeHandler(handler)
+    messages = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    assert [m for m in messages if "disconnected during upload" in m] and len(messages) == 1, messages
+    assert not any(r.exc_info for r in records)
+    assert after.status_code == 200 and after.json()["caption"] == "a test"  # still serving
+    assert list(tmp_path.iterdir()) == []

@@ -146,7 +146,7 @@ def test_has_captions_is_recorded_and_checked(tmp_path):
 @pytest.mark.parametrize("fusion, sample_prob, smoothing", [("sum", 0.0, 0.0), ("gated", 0.5, 0.1)])
 def test_fusion_and_sampling_options_train(planted, tmp_path, fusion, sample_prob, smoothing):
     best = train(TrainConfig.of(*map(str, planted), out=str(tmp_path / fusion), epochs=2, fusion=fusion,
-                             sample_prob=sample_prob, **{**FAST, "label_smoothing": smoothing}))
+                                sample_prob=sample_prob, **{**FAST, "label_smoothing": smoothing}))
     hist = rows(tmp_path / fusion)
     assert float(hist[1]["train_loss"]) < float(hist[0]["train_loss"])  # it learns with these options
     chosen = max(hist, key=lambda r: float(r["CIDEr"]))  # the first epoch of the best validation CIDEr
@@ -270,7 +270,8 @@ def test_architecture_settings_live_in_the_model_config_and_the_recipe_fills_the
     r = build(cfg)
     from s2vt.config import RECIPES
     # the recipe's hidden and tag head, the data's sizes; the settings given kept
-    assert (r.model.cfg.hidden, r.model.cfg.tag_head) == (RECIPES["captions"]["hidden"], RECIPES["captions"]["tag_head"])
+    assert (r.model.cfg.hidden, r.model.cfg.tag_head) == \
+        (RECIPES["captions"]["hidden"], RECIPES["captions"]["tag_head"])
     assert (r.model.cfg.embed, r.model.cfg.enc_len, r.model.cfg.vocab_size) == (16, 5, len(r.vocab))
     assert r.model.cfg.modalities == {"frames": 32, "audio": 16} and r.cfg.model.vocab_size == 0  # settings only
 
@@ -305,6 +306,14 @@ def test_ctrl_c_during_training_exits_130_with_one_line(tmp_path):
     last = text.strip().splitlines()[-1]
     epoch = read_checkpoint(tmp_path / "run" / "last.pt")["epoch"]
     assert last.startswith("interrupted: ") and f"last.pt kept at epoch {epoch}" in last and "--resume" in last
+
+
+def test_only_rank_0_says_interrupted(tmp_path):
+    from s2vt.cli import interrupted_line
+
+    assert interrupted_line(str(tmp_path / "new"), 0.0, 0) == "interrupted: no epoch finished, nothing saved"
+    assert interrupted_line(str(tmp_path / "new"), 0.0, 1) is None  # torchrun's other ranks stay quiet
+    assert interrupted_line(str(tmp_path / "new"), 0.0, 3) is None
 
 
 def test_kept_by_train_before_any_epoch(tmp_path):

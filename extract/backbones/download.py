@@ -2,8 +2,8 @@
 
 The URLs and file names are `weights.SPECS`; `S2VT_WEIGHTS_URL` replaces every URL's folder
 (a mirror, or a folder on an air-gapped site: `file:///mnt/weights`). A download goes to a
-hidden `.part-NAME` file (its suffix kept for the checks) (kept when the connection drops, and resumed with an HTTP Range
-request), is verified, and only then renamed to its real name: a failed or wrong download
+hidden `.part-NAME` file (its suffix kept for the checks) (kept when the connection drops, and
+resumed with an HTTP Range request), is verified, and only then renamed to its real name: a failed or wrong download
 never leaves a file that `find_weights` would pick up.
 """
 from __future__ import annotations
@@ -92,8 +92,8 @@ def problem(path: Path, name: str, check: Callable[[Path], None] | None) -> str 
     """Why the file at `path` (saved as `name`) is not the right one, or None if it verifies."""
     if m := HASH_IN_NAME.search(name):
         digest = sha256(path)
-        return None if digest.startswith(m.group(1)) else f"sha256 {digest[:len(m.group(1))]}..., " \
-                                                           f"its name says {m.group(1)}"
+        return None if digest.startswith(m.group(1)) else \
+            f"sha256 {digest[:len(m.group(1))]}..., its name says {m.group(1)}"
     if check is None:
         return "no way to verify it (no sha256 in its name, no known architecture)"
     try:
@@ -120,7 +120,8 @@ def transfer(url: str, part: Path, timeout: float = TIMEOUT_S) -> None:
             mode = "ab"
         else:  # a full answer (no Range support, or a file:// URL): start over
             have, mode = 0, "wb"
-        with open(part, mode) as f, tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=part.name.removeprefix(".part-"),
+        with open(part, mode) as f, tqdm(total=total, initial=have, unit="B", unit_scale=True,
+                                         desc=part.name.removeprefix(".part-"),
                                          disable=not sys.stderr.isatty(), leave=False) as bar:
             while chunk := resp.read(1 << 16):
                 f.write(chunk)
@@ -169,7 +170,8 @@ def fetch(remote: Remote, folder: Path, attempts: int = ATTEMPTS) -> Path:
 
 def download(names: list[str], folder: str | os.PathLike, table: dict[str, Remote] | None = None) -> int:
     """`s2vt weights download`: each name fetched unless a verified copy is already found; a
-    failure is one line and the others go on. 0 when all are in place, else 2."""
+    failure is one line and the others go on. 0 when all are in place, else 1 (a batch's partial
+    failure, as `python -m extract`'s; 2 is for a user error found before anything ran)."""
     table = table if table is not None else remotes()
     folder = Path(folder)
     failed = 0
@@ -190,7 +192,7 @@ def download(names: list[str], folder: str | os.PathLike, table: dict[str, Remot
             failed += 1
             continue
         print(f"{name}: {path} ({path.stat().st_size:,} bytes, verified)", file=sys.stderr)
-    return 2 if failed else 0
+    return 1 if failed else 0
 
 
 def status(folder: str | os.PathLike | None, table: dict[str, Remote] | None = None) -> list[dict]:

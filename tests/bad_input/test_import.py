@@ -70,7 +70,8 @@ def test_skipped_records_counted_in_the_last_line(tmp_path, capsys):
 
 
 def test_clean_import_exits_0(tmp_path, capsys):
-    code, err = s2vt(capsys, "import", "yt8m", shard_of(tmp_path, "test0000.tfrecord", 2), "--out", tmp_path / "m.jsonl")
+    shard = shard_of(tmp_path, "test0000.tfrecord", 2)
+    code, err = s2vt(capsys, "import", "yt8m", shard, "--out", tmp_path / "m.jsonl")
     assert code == 0 and len(err) == 1 and err[0].startswith("wrote ")
 
 
@@ -209,6 +210,37 @@ def test_folder_import_refuses_to_drop_a_hand_written_manifests_captions(tmp_pat
     assert s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out, "--force")[0] == 0
     assert s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out)[0] == 0
     assert read_manifest(out)[0]["captions"] == []
+
+
+def test_yt8m_refusal_to_drop_annotations_writes_nothing_to_the_store(tmp_path, capsys):
+    from ..test_yt8m import video, write_shard
+
+    def snapshot(folder):
+        return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    out, store = tmp_path / "m.jsonl", tmp_path / "features"
+    mine = '{"video_id": "v0", "split": "train", "captions": ["my words"], "tags": ["t"]}\n'
+    out.write_text(mine)
+    code, err = s2vt(capsys, "import", "yt8m", shard_of(tmp_path, "train0000.tfrecord", 2), "--out", out)
+    assert code == 2 and len(err) == 1 and "would drop" in err[0], err
+    assert not store.exists() and out.read_text() == mine  # refused before the store was made
+    # a store an earlier import filled stays exactly as it was
+    first = tmp_path / "first.jsonl"
+    assert s2vt(capsys, "import", "yt8m", shard_of(tmp_path, "train0001.tfrecord", 2, start=5), "--out", first,
+                "--features", store)[0] == 0
+    before = snapshot(store)
+    code, err = s2vt(capsys, "import", "yt8m", tmp_path / "train0000.tfrecord", "--out", out, "--features", store)
+    assert code == 2 and "would drop" in err[-1] and snapshot(store) == before
+    # rerunning an import over its own manifest: checked, then written; each warning said once
+    shard = write_shard(tmp_path / "train0002.tfrecord", [video("a")[0], video("b", labels=None)[0]])
+    assert s2vt(capsys, "import", "yt8m", shard, "--out", tmp_path / "own.jsonl")[0] == 1
+    code, err = s2vt(capsys, "import", "yt8m", shard, "--out", tmp_path / "own.jsonl")
+    assert code == 1 and sum("record 2: no labels" in line for line in err) == 1, err
+    assert [e["video_id"] for e in read_manifest(tmp_path / "own.jsonl")] == ["a"]
+    # nothing to import over an existing --out: each skipped record still named, then the one error
+    empty = write_shard(tmp_path / "train0003.tfrecord", [video("c", labels=None)[0]])
+    code, err = s2vt(capsys, "import", "yt8m", empty, "--out", tmp_path / "own.jsonl")
+    assert code == 2 and "record 1: no labels" in err[0] and err[-1].startswith("error: no video imported"), err
 
 
 def test_msrvtt_overlapping_files_keep_each_caption_once(tmp_path, capsys):
