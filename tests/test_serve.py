@@ -1,6 +1,7 @@
 """`s2vt serve` through its ASGI app (a tiny trained checkpoint, generated videos), and its page in
 a headless Chromium when one is installed."""
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -142,18 +143,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_page_in_headless_chromium(captioner, trained):  # noqa: F811
-    """Drive the page: pick a generated video, wait for the caption, keep a screenshot
-    ($S2VT_TEST_ARTIFACTS, default test-artifacts/ in the checkout)."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if browser is None:
-        pytest.skip("no chromium binary on PATH")
-    sync_api = pytest.importorskip("playwright.sync_api")
+@contextlib.contextmanager
+def live_server(app, log_level: str = "warning"):
+    """A uvicorn server of `app` on a free loopback port, in a thread; yields the port."""
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(captioner, checkpoint_name="best.pt"), host="127.0.0.1",
-                                           port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -161,6 +157,20 @@ def test_page_in_headless_chromium(captioner, trained):  # noqa: F811
             if server.started:
                 break
             time.sleep(0.1)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_page_in_headless_chromium(captioner, trained):  # noqa: F811
+    """Drive the page: pick a generated video, wait for the caption, keep a screenshot
+    ($S2VT_TEST_ARTIFACTS, default test-artifacts/ in the checkout)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.skip("no chromium binary on PATH")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with live_server(create_app(captioner, checkpoint_name="best.pt")) as port:
         out = os.environ.get("S2VT_TEST_ARTIFACTS", str(REPO / "test-artifacts"))
         os.makedirs(out, exist_ok=True)
         with sync_api.sync_playwright() as pw:
@@ -175,11 +185,8 @@ def test_page_in_headless_chromium(captioner, trained):  # noqa: F811
             frames = page.locator("#frames img").count()
             page.screenshot(path=os.path.join(out, "serve-page.png"), full_page=True)
             b.close()
-        assert caption and bars == 2 and frames == 4
-        assert os.path.getsize(os.path.join(out, "serve-page.png")) > 1000
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    assert caption and bars == 2 and frames == 4
+    assert os.path.getsize(os.path.join(out, "serve-page.png")) > 1000
 
 
 def test_serve_refuses_bad_settings_in_one_line(tmp_path):
@@ -216,40 +223,28 @@ class FakeCaptioner:
 def test_client_gone_mid_upload_logs_one_line_and_keeps_serving(tmp_path):
     import logging
 
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(FakeCaptioner(), upload_dir=str(tmp_path)), host="127.0.0.1",
-                                           port=port, log_level="info"))
     records = []
     handler = logging.Handler()
     handler.emit = records.append
     logger = logging.getLogger("uvicorn.error")  # where uvicorn logs an app's exception with its traceback
-    logger.addHandler(handler)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        for _ in range(100):
-            if server.started:
-                break
-            time.sleep(0.1)
-        boundary = "s2vt-test-boundary-drop"
-        head = (f"POST /api/caption HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n"
-                f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
-                f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="v.mp4"\r\n'
-                "Content-Type: video/mp4\r\n\r\n").encode()
-        with socket.create_connection(("127.0.0.1", port)) as c:
-            c.sendall(head + b"x" * 3000)  # a third of the declared body, then gone
-            time.sleep(0.3)
-        for _ in range(50):
-            if any("disconnected" in r.getMessage() for r in records):
-                break
-            time.sleep(0.1)
-        after = httpx.post(f"http://127.0.0.1:{port}/api/caption", files={"video": ("v.mp4", b"data", "video/mp4")},
-                           timeout=30)
+        with live_server(create_app(FakeCaptioner(), upload_dir=str(tmp_path)), log_level="info") as port:
+            logger.addHandler(handler)  # (after uvicorn's Config, whose logging setup replaces handlers)
+            boundary = "s2vt-test-boundary-drop"
+            head = (f"POST /api/caption HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n"
+                    f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="v.mp4"\r\n'
+                    "Content-Type: video/mp4\r\n\r\n").encode()
+            with socket.create_connection(("127.0.0.1", port)) as c:
+                c.sendall(head + b"x" * 3000)  # a third of the declared body, then gone
+                time.sleep(0.3)
+            for _ in range(50):
+                if any("disconnected" in r.getMessage() for r in records):
+                    break
+                time.sleep(0.1)
+            after = httpx.post(f"http://127.0.0.1:{port}/api/caption",
+                               files={"video": ("v.mp4", b"data", "video/mp4")}, timeout=30)
     finally:
-        server.should_exit = True
-        thread.join(10)
         logger.removeHandler(handler)
     messages = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
     assert [m for m in messages if "disconnected during upload" in m] and len(messages) == 1, messages
