@@ -47,13 +47,27 @@ def words_of(row, eos: int, pad: int = 0) -> tuple:
 class CaptionMemory:
     """Training videos' summary vectors and captions, and the consensus score of a candidate caption."""
 
-    def __init__(self, keys: torch.Tensor, captions: torch.Tensor, owner: torch.Tensor, eos: int) -> None:
+    def __init__(self, keys: torch.Tensor, captions: torch.Tensor, owner: torch.Tensor, eos: int,
+                 ids: list[str] | None = None) -> None:
+        if not all(isinstance(t, torch.Tensor) for t in (keys, captions, owner)):
+            raise ConsensusError("caption memory: keys, captions and owner must be tensors")
         keys = keys.float().cpu()
         if keys.ndim != 2 or captions.ndim != 2 or owner.shape != captions.shape[:1] or not len(keys):
             raise ConsensusError("caption memory: keys [N, H], captions [M, L] and owner [M] expected")
+        if not torch.isfinite(keys).all():  # (one inf key would make the centre, and every neighbour, garbage)
+            raise ConsensusError("caption memory: a video's key holds NaN or infinite values")
+        if captions.is_floating_point() or owner.is_floating_point():
+            raise ConsensusError("caption memory: captions and owner must hold integers")
         if len(owner) and (int(owner.min()) < 0 or int(owner.max()) >= len(keys)):
             raise ConsensusError("caption memory: a caption's owner is not one of its videos")
+        if ids is not None and (not isinstance(ids, list) or len(ids) != len(keys)
+                                or not all(isinstance(i, str) for i in ids)):
+            raise ConsensusError("caption memory: ids must name each of its videos")
         self.raw = {"keys": keys.half(), "captions": captions.int().cpu(), "owner": owner.long().cpu()}
+        # the videos' ids: evaluate says when a split's videos are in the memory (val, after training)
+        self.ids = ids or []
+        if ids is not None:
+            self.raw["ids"] = list(ids)
         # centred before the cosine: mean fused features share a large common component
         self.centre = keys.mean(0)
         k = keys - self.centre
@@ -74,25 +88,31 @@ class CaptionMemory:
         for caps in rows:
             for g in {w[i:i + n] for w in caps for n in range(1, NGRAMS + 1) for i in range(len(w) - n + 1)}:
                 df[g] += 1
-        self._rows, self.df = rows, df
+        # df first: `_rows` is what says the index is built (serve's worker threads may race here)
+        self.df = df
+        self._rows = rows
 
     @classmethod
-    def build(cls, keys: torch.Tensor, captions: list[list[list[int]]], eos: int) -> "CaptionMemory":
-        """From [N, H] keys and each video's captions as token-id lists (without <bos> / <eos>)."""
+    def build(cls, keys: torch.Tensor, captions: list[list[list[int]]], eos: int,
+              ids: list[str] | None = None) -> "CaptionMemory":
+        """From [N, H] keys and each video's captions as token-id lists (without <bos> / <eos>), and
+        the videos' `ids`."""
         rows = [c for caps in captions for c in caps]
         width = max((len(r) for r in rows), default=0) + 1
-        ids = torch.zeros(len(rows), width, dtype=torch.int32)
+        table = torch.zeros(len(rows), width, dtype=torch.int32)
         for i, r in enumerate(rows):
-            ids[i, :len(r)] = torch.tensor(r, dtype=torch.int32)
-            ids[i, len(r)] = eos
+            table[i, :len(r)] = torch.tensor(r, dtype=torch.int32)
+            table[i, len(r)] = eos
         owner = torch.tensor([v for v, caps in enumerate(captions) for _ in caps], dtype=torch.long)
-        return cls(keys, ids, owner, eos)
+        return cls(keys, table, owner, eos, ids)
 
     @classmethod
     def from_state(cls, state: dict, eos: int) -> "CaptionMemory":
+        if not isinstance(state, dict):
+            raise ConsensusError("caption memory: not what training writes (keys, captions, owner)")
         try:
-            return cls(state["keys"], state["captions"], state["owner"], eos)
-        except (KeyError, TypeError, AttributeError, RuntimeError):
+            return cls(state["keys"], state["captions"], state["owner"], eos, state.get("ids"))
+        except (KeyError, TypeError, AttributeError, RuntimeError, IndexError, ValueError):
             raise ConsensusError("caption memory: not what training writes (keys, captions, owner)") from None
 
     def state(self) -> dict:

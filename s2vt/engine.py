@@ -534,12 +534,16 @@ def train(cfg: TrainConfig) -> dict:
     with removed_if_failed(cfg.out):  # (build makes --out before reading the data: a refusal leaves none)
         run = build(cfg)
     cfg, model, log, out = run.cfg, run.model, run.log, Path(cfg.out)
-    if run.finished:  # nothing is trained, fitted or rewritten: best.pt's result, as when it finished
+    if run.finished:  # nothing is trained or fitted: best.pt's result, as when it finished
         best, done = best_result(out), run.start_epoch - 1
         more = (f"--patience above {cfg.patience}" if run.stopper.stop else f"--epochs above {done}")
         log(f"{out}: the run already finished at epoch {done}"
             + (f" (best epoch {best['epoch']})" if "epoch" in best else "")
             + f": nothing to train ({more} to train on, --overwrite to start over)")
+        # a run that finished before training wrote caption memories (or was stopped while writing
+        # one) gets its memory now: the one thing a finished run's best.pt may still lack
+        if run.ddp.main and (out / "best.pt").exists() and "memory" not in read_checkpoint(out / "best.pt"):
+            write_caption_memory(run)
         run.ddp.close()
         return best
     best_metrics: dict = {}
@@ -621,7 +625,8 @@ def write_caption_memory(run: Run) -> None:
             keys.append(model.summary(batch["feats"], batch["lengths"]).float().cpu())
     # every word of every caption (the training max_len cuts only what the decoder learns to write)
     captions = [[vocab.encode(c, max_len=10 ** 6)[1:-1] for c in e["captions"]] for e in entries]
-    ckpt["memory"] = CaptionMemory.build(torch.cat(keys), captions, vocab.eos).state()
+    ids = [e["video_id"] for e in entries]
+    ckpt["memory"] = CaptionMemory.build(torch.cat(keys), captions, vocab.eos, ids).state()
     write_checkpoint(out / "best.pt", ckpt)
     run.log(f"caption memory for consensus reranking: {len(entries)} videos, "
             f"{sum(map(len, captions))} captions (train + val)")

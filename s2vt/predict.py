@@ -65,6 +65,35 @@ def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: DecodeConfig | int 
     return captions, probs.float().cpu().numpy()
 
 
+def decoding_used(cfg: DecodeConfig, model: S2VT, with_captions: bool) -> dict:
+    """The decoding settings that acted, as metrics files record them: none for a model without
+    captions, the beam alone for greedy decoding, consensus 0 without a memory, and at most the
+    memory's size (more neighbours than videos is all of them)."""
+    if not with_captions:
+        return {}
+    if cfg.beam <= 1:
+        return {"beam": 1}
+    consensus = min(cfg.consensus, len(model.memory)) if model.memory is not None else 0
+    return {"beam": cfg.beam, "length_penalty": cfg.length_penalty, "anti_lm": cfg.anti_lm, "consensus": consensus}
+
+
+def memory_warnings(checkpoint: str, cfg: DecodeConfig, model: S2VT, with_captions: bool,
+                    video_ids: list[str] | None = None, split: str | None = None) -> list[str]:
+    """`warning:` lines about consensus reranking: asked for but impossible (a checkpoint without a
+    caption memory: written before it existed, or by a run interrupted before it ended), or flattering
+    (the `split`'s videos are in the memory: training puts val there)."""
+    if not with_captions or cfg.beam <= 1 or cfg.consensus <= 0:
+        return []
+    if model.memory is None:
+        return [f"warning: {checkpoint} has no caption memory (train.py writes it into best.pt when a run ends): "
+                "decoding without consensus reranking"]
+    inside = len(set(video_ids or ()) & set(model.memory.ids))
+    if inside:
+        return [f"warning: {inside} of {len(video_ids)} videos of split {split} are in {checkpoint}'s caption memory, "
+                "their own captions among the neighbours: scores are optimistic (--consensus 0 scores without it)"]
+    return []
+
+
 def answer(model: S2VT, vocab: Vocab, labels: Labels, feats: dict[str, np.ndarray], beam: DecodeConfig | int = 5,
            tags: int = 3, *, with_captions: bool) -> tuple[str, list[dict]]:
     """(caption, top `tags` tags) of one video's features ({modality: [T, D]}).
@@ -248,6 +277,9 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
         entries = with_features(entries, store, modalities, skip_missing, split)
     check_fit(checkpoint, manifest, split, entries, labels.names, modalities, text_vocab_of(ckpt) is not None)
     make_dirs(out_path.parent)  # an impossible output folder fails now, not after decoding
+    for line in memory_warnings(checkpoint, decode_config(beam), model, with_captions,
+                                [e["video_id"] for e in entries], split):
+        print(line, file=sys.stderr)
     ds = VideoDataset(entries, store, modalities, vocab, None, text_vocab=text_vocab_of(ckpt))
     loader = batches(ds, batch_size)
     t0 = time.time()
@@ -264,11 +296,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
                 preds[vid]["top_tags"] = top_tags(probs[i], labels, GAP_TOP_K, digits=None)
         if probs is not None:
             all_probs.append(probs)
-    cfg = decode_config(beam)
-    metrics: dict = {"split": split, "videos": len(entries), "beam": cfg.beam,
-                     "length_penalty": cfg.length_penalty, "anti_lm": cfg.anti_lm,
-                     # the reranking acts only with a caption memory (checkpoints of train.py since it writes one)
-                     "consensus": cfg.consensus if model.memory is not None and cfg.beam > 1 else 0}
+    metrics: dict = {"split": split, "videos": len(entries), **decoding_used(decode_config(beam), model, with_captions)}
     refs = {e["video_id"]: e["captions"] for e in entries if e.get("captions")}
     per_video: dict[str, float] = {}  # each video's CIDEr-D, for the report
     if refs and with_captions:
@@ -363,6 +391,8 @@ class Captioner:
         self.extractor = Extractor(cfg, wait=False)
         self.model, self.vocab, self.labels = model_from_checkpoint(self.ckpt, device, checkpoint)
         self.has_captions = has_captions(self.ckpt)
+        for line in memory_warnings(checkpoint, self.decoding, self.model, self.has_captions):
+            print(line, file=sys.stderr)
         self.checked = False  # the backbones built match the checkpoint's record (checked once built)
 
     def caption(self, path: str, with_media: bool = False):

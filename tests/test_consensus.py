@@ -4,6 +4,7 @@ import random
 import pytest
 import torch
 
+from s2vt.checkpoint import CheckpointError, load_checkpoint
 from s2vt.consensus import CaptionMemory, ConsensusError
 from s2vt.decode import DecodeConfig, decode
 
@@ -67,7 +68,7 @@ def test_a_malformed_memory_is_one_line():
 
 def test_training_writes_the_memory_and_evaluate_uses_it(tmp_path, capsys):
     from s2vt import cli
-    from s2vt.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+    from s2vt.checkpoint import read_checkpoint
     from s2vt.engine import TrainConfig, train
     from s2vt.manifest import read_manifest
     from s2vt.predict import evaluate
@@ -92,3 +93,41 @@ def test_training_writes_the_memory_and_evaluate_uses_it(tmp_path, capsys):
         load_checkpoint(tmp_path / "bad.pt")
     assert cli.main(["caption", "v.mp4", "--checkpoint", str(best), "--beam", "1", "--consensus", "2"]) == 2
     assert "--consensus 2 acts only in beam search" in capsys.readouterr().err
+
+
+def test_memory_warnings_and_the_settings_metrics_record(tmp_path, capsys):
+    from s2vt.engine import TrainConfig, train
+    from s2vt.predict import evaluate
+    from s2vt.synthetic import make_store
+
+    from .test_train import FAST
+
+    manifest, store = make_store(tmp_path / "d", videos=40, signal=True)
+    cfg = TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), epochs=1, **FAST)
+    train(cfg)
+    best = tmp_path / "run" / "best.pt"
+    ckpt = torch.load(best, weights_only=True)
+    # a finished run whose best.pt has no memory (trained before memories existed) gets one on --resume
+    memory = ckpt.pop("memory")
+    torch.save(ckpt, best)
+    capsys.readouterr()
+    m = evaluate(str(best), str(manifest), str(store), "test", DecodeConfig(beam=3, consensus=5),
+                 out=str(tmp_path / "p.json"))
+    assert "has no caption memory" in capsys.readouterr().err and m["consensus"] == 0
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), epochs=1, resume=True, **FAST))
+    again = torch.load(best, weights_only=True)["memory"]
+    assert torch.equal(again["keys"], memory["keys"]) and again["ids"] == memory["ids"]
+    # val is in the memory: said; the settings recorded are those that acted
+    m = evaluate(str(best), str(manifest), str(store), "val", DecodeConfig(beam=3, consensus=10 ** 6),
+                 out=str(tmp_path / "v.json"))
+    assert "videos of split val are in" in capsys.readouterr().err
+    assert m["consensus"] == len(memory["ids"]) and m["anti_lm"] == DecodeConfig.anti_lm
+    m = evaluate(str(best), str(manifest), str(store), "test", DecodeConfig(beam=1), out=str(tmp_path / "g.json"))
+    assert m["beam"] == 1 and "anti_lm" not in m and "consensus" not in m
+    assert "warning" not in capsys.readouterr().err
+    # a memory that is not what training writes is one line, whatever its shape
+    for bad in (torch.zeros(3), {**memory, "keys": memory["keys"].float().fill_(float("nan"))},
+                {**memory, "captions": memory["captions"].float()}, {**memory, "ids": ["x"]}):
+        torch.save({**ckpt, "memory": bad}, tmp_path / "bad.pt")
+        with pytest.raises(CheckpointError, match="caption memory"):
+            load_checkpoint(tmp_path / "bad.pt")
