@@ -393,6 +393,7 @@ class Captioner:
         self.has_captions = has_captions(self.ckpt)
         for line in memory_warnings(checkpoint, self.decoding, self.model, self.has_captions):
             print(line, file=sys.stderr)
+        self.decoding_used = decoding_used(self.decoding, self.model, self.has_captions)  # (what /api/model shows)
         self.checked = False  # the backbones built match the checkpoint's record (checked once built)
 
     def caption(self, path: str, with_media: bool = False):

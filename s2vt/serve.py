@@ -98,7 +98,7 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
                   "vocab_size": len(vocab), "tags": list(labels.names), "multilabel": labels.multilabel,
                   "epoch": ckpt.get("epoch"), "metrics": ckpt.get("metrics", {}),
                   "backbones": ckpt.get("extract", {}).get("backbones", {}), "beam": captioner.beam,
-                  "max_upload_bytes": max_bytes}
+                  "decoding": captioner.decoding_used, "max_upload_bytes": max_bytes}
 
     def error(status: int, message: str, **headers) -> JSONResponse:
         return JSONResponse({"error": message}, status, headers=headers or None)

@@ -61,6 +61,7 @@ def test_caption_model_health_page(captioner, trained, tmp_path):  # noqa: F811
     m = model.json()
     assert m["modalities"] == ["c3d", "resnet152", "vggish"] and m["vocab_size"] == len(captioner.vocab)
     assert sorted(m["tags"]) == ["left", "right"] and isinstance(m["metrics"], dict) and m["metrics"]
+    assert m["decoding"]["beam"] == captioner.beam and "consensus" in m["decoding"]  # (the settings that act)
     assert health.json()["status"] == "ok"
     assert page.status_code == 200 and "api/caption" in page.text
 
@@ -213,7 +214,7 @@ def test_negative_thumbs_is_400(captioner, trained, tmp_path):  # noqa: F811
 class FakeCaptioner:
     """Just what create_app reads: the disconnect test needs a live server, not a model."""
     ckpt = {"config": {"modalities": ["c3d"]}}
-    vocab, beam = ["<pad>"], 1
+    vocab, beam, decoding_used = ["<pad>"], 1, {"beam": 1}
     labels = type("Labels", (), {"names": ["left"], "multilabel": False})()
 
     def caption(self, path, with_media):
