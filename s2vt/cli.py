@@ -309,17 +309,18 @@ def run_import(args: argparse.Namespace) -> int:
     refuse_inputs([args.out], [*args.files, *(getattr(args, "split_list", None) or []),
                                *(e.get("path") for e in entries)])
     ds.cap_captions(entries)
-    ds.refuse_dropping_annotations(args.out, entries, args.force)  # (before lic2022's feature links too)
     if args.kind == "folder":
         base = Path(args.out).resolve().parent
         for e in entries:
             e["path"] = os.path.relpath(Path(e["path"]).resolve(), base)
-    if args.kind == "lic2022" and args.features:
-        check_out(args.out)  # (before the links: they are written beside --out)
-        ds.link_lic2022_features(entries, args.features, args.out)
     if args.kind in ("msvd", "msrvtt"):
         ds.attach_paths(entries, args.videos, args.out, ".avi" if args.kind == "msvd" else ".mp4", args.strict,
                         annotations=args.files)
+    # (after the paths are attached: it compares them too; before lic2022's feature links)
+    ds.refuse_dropping_annotations(args.out, entries, args.force)
+    if args.kind == "lic2022" and args.features:
+        check_out(args.out)  # (before the links: they are written beside --out)
+        ds.link_lic2022_features(entries, args.features, args.out)
     write_manifest(entries, args.out)
     say_imported(args.out, entries)
     return 0

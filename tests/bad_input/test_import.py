@@ -294,3 +294,24 @@ def test_an_out_that_cannot_be_written_is_refused_before_the_store_is_written(ki
             if where == "under a file" else f"{out} is a folder: name a file to write")
     assert (code, err) == (2, [f"error: {said}"])
     assert every_path(tmp_path) == before  # no store, no meta.json, no links
+
+
+def test_msvd_rerun_without_videos_refuses_to_drop_the_paths_of_one_made_with_it(tmp_path, capsys):
+    csv = msvd_csv(tmp_path / "corpus.csv", [(v, "English", f"clip {v}") for v in ("a", "b", "c")])
+    (tmp_path / "videos").mkdir()
+    for v in ("a", "b", "c"):
+        (tmp_path / "videos" / f"{v}_1_5.avi").write_bytes(b"x")
+    (tmp_path / "c_1_5.avi").write_bytes(b"x")  # the one video beside the annotations
+    out = tmp_path / "p" / "m.jsonl"
+    assert s2vt(capsys, "import", "msvd", csv, "--videos", tmp_path / "videos", "--out", out)[0] == 0
+    made = out.read_text()
+    code, err = s2vt(capsys, "import", "msvd", csv, "--out", out)
+    assert code == 2 and err[-1] == (f"error: {out} exists and holds 2 video paths this import would drop (first: "
+                                     "video a_1_5, path '../videos/a_1_5.avi'); pass --videos FOLDER to keep the "
+                                     "paths, --force to replace it, or another --out"), err
+    assert out.read_text() == made
+    # the same import again, or one naming the files elsewhere, keeps every video's path: rewritten freely
+    assert s2vt(capsys, "import", "msvd", csv, "--videos", tmp_path / "videos", "--out", out)[0] == 0
+    assert out.read_text() == made
+    assert s2vt(capsys, "import", "msvd", csv, "--out", out, "--force")[0] == 0
+    assert [e.get("path") for e in read_manifest(out)] == [None, None, "../c_1_5.avi"]
