@@ -55,9 +55,11 @@ def collect_items(source: str) -> list[tuple[str, str | None]]:
         if entries and not any(e["abspath"] for e in entries):
             raise ManifestError(f"{src}: none of its {len(entries)} entries has a 'path': {REIMPORT}")
         return [(e["video_id"], e["abspath"]) for e in entries]
-    if src.exists() or src.suffix:
-        return [(sanitize_id(src.stem), str(src))]
-    raise ManifestError(f"{source}: no such file or folder")
+    # a single named video that is not there is a mistyped argument, not a batch's failed item: refused
+    # before --out is made
+    if not src.exists():
+        raise ManifestError(f"{source}: no such file or folder")
+    return [(sanitize_id(src.stem), str(src))]
 
 
 def main(argv: list[str] | None = None) -> int:

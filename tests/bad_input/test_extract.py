@@ -247,3 +247,10 @@ def test_entries_without_a_path_are_logged_failures_and_the_rest_extracted(tmp_p
     assert (rc, err.strip()) == (2, f"error: {manifest}: none of its 2 entries has a 'path': re-import with "
                                     "--videos FOLDER to name where the videos are")
     assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize("name", ["nothere.mp4", "nothere.jsonl", "nodir/"])
+def test_a_named_input_that_is_not_there_is_one_line_and_nothing_is_made(name, tmp_path, capsys):
+    rc, err = extract(capsys, tmp_path / name, "--out", tmp_path / "st3", *VGGISH)
+    assert rc == 2 and one_line_error(err) and len(err.strip().splitlines()) == 1, err
+    assert str(tmp_path / name.rstrip("/")) in err and not (tmp_path / "st3").exists()
