@@ -40,20 +40,26 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def collect_items(source: str) -> list[tuple[str, str]]:
-    """(video_id, path) pairs from a manifest, a folder or a single video."""
+REIMPORT = "re-import with --videos FOLDER to name where the videos are"
+
+
+def collect_items(source: str) -> list[tuple[str, str | None]]:
+    """(video_id, path) pairs from a manifest, a folder or a single video. A manifest entry without
+    a path (an import that did not find its video) has path None: run() logs it as a failure, unless
+    no entry has one (ManifestError: nothing could be extracted)."""
     src = Path(source)
     if src.is_dir():
         return [(vid, str(p)) for vid, p in scan_videos(src)]
     if src.suffix.lower() in MANIFEST_SUFFIXES:
         entries = read_manifest(src)
-        missing = [e["video_id"] for e in entries if not e["abspath"]]
-        if missing:
-            raise ManifestError(f"{src}: {len(missing)} entries have no 'path' (first: {', '.join(missing[:3])})")
+        if entries and not any(e["abspath"] for e in entries):
+            raise ManifestError(f"{src}: none of its {len(entries)} entries has a 'path': {REIMPORT}")
         return [(e["video_id"], e["abspath"]) for e in entries]
-    if src.exists() or src.suffix:
-        return [(sanitize_id(src.stem), str(src))]
-    raise ManifestError(f"{source}: no such file or folder")
+    # a single named video that is not there is a mistyped argument, not a batch's failed item: refused
+    # before --out is made
+    if not src.exists():
+        raise ManifestError(f"{source}: no such file or folder")
+    return [(sanitize_id(src.stem), str(src))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,14 +93,22 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         store.init_meta(extractor.meta())
         mine = [(v, p) for v, p in items if stable_shard(v, shard[1]) == shard[0]]
-        todo = [(v, p) for v, p in mine if not store.done(v, cfg.modalities, source_identity(p))]
+        # (a path-less entry whose features an earlier run wrote is done, not failed)
+        pathless = [v for v, p in mine if p is None and not store.done(v, cfg.modalities)]
+        todo = [(v, p) for v, p in mine if p is not None and not store.done(v, cfg.modalities, source_identity(p))]
     except UserError as e:  # bad input, before any video runs: one line, exit 2
         say(f"error: {e}")
         return 2
 
-    say(f"{len(items)} videos, {len(mine)} in shard {args.shard}, {len(mine) - len(todo)} already done, "
-        f"{len(todo)} to extract -> {store.root}")
+    say(f"{len(items)} videos, {len(mine)} in shard {args.shard}, {len(mine) - len(todo) - len(pathless)} already "
+        f"done, {len(todo)} to extract -> {store.root}")
     failures = written = 0
+    if pathless:  # the rest are extracted: each logged, counted in one line
+        for v in pathless:
+            store.log_failure(v, None, f"no 'path' in the manifest: {REIMPORT}")
+        failures += len(pathless)
+        say(f"failed: {len(pathless)} videos have no 'path' in the manifest (first: {', '.join(pathless[:3])}): "
+            f"{REIMPORT}")
     bar = tqdm(total=len(todo), unit="video", dynamic_ncols=True, disable=None)
 
     interrupted = False

@@ -309,16 +309,18 @@ def run_import(args: argparse.Namespace) -> int:
     refuse_inputs([args.out], [*args.files, *(getattr(args, "split_list", None) or []),
                                *(e.get("path") for e in entries)])
     ds.cap_captions(entries)
-    ds.refuse_dropping_annotations(args.out, entries, args.force)  # (before lic2022's feature links too)
     if args.kind == "folder":
         base = Path(args.out).resolve().parent
         for e in entries:
             e["path"] = os.path.relpath(Path(e["path"]).resolve(), base)
-    if args.kind == "lic2022" and args.features:
-        ds.link_lic2022_features(entries, args.features, args.out)
     if args.kind in ("msvd", "msrvtt"):
         ds.attach_paths(entries, args.videos, args.out, ".avi" if args.kind == "msvd" else ".mp4", args.strict,
                         annotations=args.files)
+    # (after the paths are attached: it compares them too; before lic2022's feature links)
+    ds.refuse_dropping_annotations(args.out, entries, args.force)
+    if args.kind == "lic2022" and args.features:
+        check_out(args.out)  # (before the links: they are written beside --out)
+        ds.link_lic2022_features(entries, args.features, args.out)
     write_manifest(entries, args.out)
     say_imported(args.out, entries)
     return 0
@@ -346,6 +348,21 @@ def require_inputs(args: argparse.Namespace) -> None:
             raise DatasetError(f"{path}: given twice" + (f" (also as {again})" if again != path else ""))
 
 
+def check_out(out: str) -> None:
+    """OutputError now for an --out the manifest could not be written to (a folder, a path under a
+    file, a read-only place): importers that write a feature store or links first would otherwise
+    fill it and only then fail on the manifest. Makes --out's folder: callers remove it (if still
+    empty) when they fail later, with removed_if_failed."""
+    from pathlib import Path
+
+    from .fileio import check_writable, refuse_existing
+
+    # (force: only a folder at --out is refused here; whether an existing manifest may be replaced is
+    # refuse_dropping_annotations' call)
+    refuse_existing([out], force=True)
+    check_writable(Path(out).parent)
+
+
 def say_imported(out: str, entries: list[dict], where: str = "") -> None:
     """The one summary line every importer ends with."""
     splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test")}
@@ -359,7 +376,7 @@ def run_import_features(args: argparse.Namespace) -> int:
     """Precomputed per-clip features (an MLDS release or any .npy folder) -> store + manifest."""
     from pathlib import Path
 
-    from .fileio import OutputError
+    from .fileio import OutputError, removed_if_failed
     from .manifest import write_manifest
     from .store import FeatureStore
 
@@ -367,32 +384,34 @@ def run_import_features(args: argparse.Namespace) -> int:
     from .results import refuse_inputs
 
     refuse_inputs([args.out], [*args.files, *([args.captions] if args.kind == "features" else [])])
-    store = FeatureStore(args.features or Path(args.out).resolve().parent / "features")
-    ds.check_modality(args.modality)  # (a folder of the store: checked before the path below is made)
-    # the store's files for this modality are written by name: in the folder the .npy files are
-    # read from, they would replace them (float32 -> float16, in place)
-    target = store.root / args.modality
-    feat_dirs = ([Path(args.files[0])] if args.kind == "features"
-                 else [Path(args.files[0], d, "feat") for d in ("training_data", "testing_data")])
-    for folder in feat_dirs:
-        if target.is_dir() and folder.is_dir() and os.path.samefile(target, folder):
-            raise OutputError(f"cannot write {target}: it is an input of this command (the .npy files of "
-                              f"{folder}); pass another --features store or --modality")
+    with removed_if_failed(Path(args.out).absolute().parent):
+        check_out(args.out)  # (before the store is written)
+        store = FeatureStore(args.features or Path(args.out).resolve().parent / "features")
+        ds.check_modality(args.modality)  # (a folder of the store: checked before the path below is made)
+        # the store's files for this modality are written by name: in the folder the .npy files are
+        # read from, they would replace them (float32 -> float16, in place)
+        target = store.root / args.modality
+        feat_dirs = ([Path(args.files[0])] if args.kind == "features"
+                     else [Path(args.files[0], d, "feat") for d in ("training_data", "testing_data")])
+        for folder in feat_dirs:
+            if target.is_dir() and folder.is_dir() and os.path.samefile(target, folder):
+                raise OutputError(f"cannot write {target}: it is an input of this command (the .npy files of "
+                                  f"{folder}); pass another --features store or --modality")
 
-    def guard(entries: list[dict]) -> None:
-        ds.refuse_dropping_annotations(args.out, entries, args.force)
+        def guard(entries: list[dict]) -> None:
+            ds.refuse_dropping_annotations(args.out, entries, args.force)
 
-    if args.kind == "mlds":
-        entries = ds.import_mlds(args.files[0], store, args.modality, guard)
-    else:
-        source = f"precomputed features from {Path(args.files[0]).resolve()}, imported by `s2vt import features`"
-        entries = ds.import_features(args.files[0], ds.read_captions(args.captions), args.modality, args.split,
-                                     store, source, guard)
-        if not entries:
-            raise ds.DatasetError(f"{args.files[0]}: no captioned clip has a feature file")
-    ds.cap_captions(entries)
-    ds.hold_out(entries, args.val, args.test, args.seed)
-    write_manifest(entries, args.out)
+        if args.kind == "mlds":
+            entries = ds.import_mlds(args.files[0], store, args.modality, guard)
+        else:
+            source = f"precomputed features from {Path(args.files[0]).resolve()}, imported by `s2vt import features`"
+            entries = ds.import_features(args.files[0], ds.read_captions(args.captions), args.modality, args.split,
+                                         store, source, guard)
+            if not entries:
+                raise ds.DatasetError(f"{args.files[0]}: no captioned clip has a feature file")
+        ds.cap_captions(entries)
+        ds.hold_out(entries, args.val, args.test, args.seed)
+        write_manifest(entries, args.out)
     say_imported(args.out, entries, f"; features in {store.root}")
     return 0
 
@@ -400,6 +419,9 @@ def run_import_features(args: argparse.Namespace) -> int:
 def run_import_yt8m(args: argparse.Namespace) -> int:
     """YouTube-8M shards -> manifest + store (written by the importer); exit 1 when records or files
     were skipped (the rest imported: a batch's partial failure, as `python -m extract`'s)."""
+    from pathlib import Path
+
+    from .fileio import removed_if_failed
     from .results import refuse_inputs
     from .yt8m import import_yt8m
 
@@ -410,7 +432,9 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
     # written before a refusal): asked for only where it can refuse, an existing --out without --force
     guard = None if args.force or not os.path.isfile(args.out) else \
         (lambda entries: refuse_dropping_annotations(args.out, entries, args.force))
-    entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary, guard)
+    with removed_if_failed(Path(args.out).absolute().parent):
+        check_out(args.out)  # (before the store is written)
+        entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary, guard)
     say_imported(args.out, entries)
 
     def count(n: int, what: str) -> str:

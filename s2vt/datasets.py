@@ -375,9 +375,11 @@ def read_feature_file(path: Path) -> np.ndarray:
 
 
 def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], force: bool) -> None:
-    """OutputError when `out` exists and holds annotations (captions, tags, text) that `entries`
-    lack, unless `force`: an import rewrites its own manifest freely (the same annotations come
-    back), never a hand-written one (or a file that is no manifest at all) whose captions it would lose."""
+    """OutputError when `out` exists and holds annotations (captions, tags, text) or video paths that
+    `entries` lack, unless `force`: an import rewrites its own manifest freely (the same annotations
+    come back), never a hand-written one (or a file that is no manifest at all) whose captions it would
+    lose, nor one made with --videos whose paths a rerun without it would lose. A path counts as kept
+    when the video has any path in `entries` (the import's own, e.g. from another --videos)."""
     out = Path(out)
     if force or not out.is_file():
         return
@@ -395,11 +397,15 @@ def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], for
             found |= {(e["video_id"], str(k), str(v)) for k, v in text.items() if v}
         return found
 
-    lost = sorted(notes(old) - notes(entries))
+    pathed = {e["video_id"] for e in entries if e.get("path")}
+    paths = {(e["video_id"], "path", str(e["path"])) for e in old if e.get("path") and e["video_id"] not in pathed}
+    lost = sorted((notes(old) - notes(entries)) | paths)
     if lost:
         vid, kind, value = lost[0]
-        raise OutputError(f"{out} exists and holds {len(lost)} annotations this import would drop (first: video "
-                          f"{vid}, {kind} {value[:60]!r}); pass --force to replace it, or another --out")
+        what = " and ".join(w for w, n in (("annotations", len(lost) - len(paths)), ("video paths", len(paths))) if n)
+        raise OutputError(f"{out} exists and holds {len(lost)} {what} this import would drop (first: video {vid}, "
+                          f"{kind} {value[:60]!r}); pass " + "--videos FOLDER to keep the paths, " * bool(paths)
+                          + "--force to replace it, or another --out")
 
 
 def hold_out(entries: list[dict], val: int, test: int, seed: int) -> None:

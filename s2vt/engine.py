@@ -7,7 +7,6 @@ import io
 import math
 import os
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -20,7 +19,7 @@ from tqdm import tqdm
 
 from .device import pick_device
 from .errors import UserError
-from .fileio import atomic_write_bytes, make_dirs, output_error, removed_if_failed
+from .fileio import atomic_write_bytes, check_writable, removed_if_failed
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError
 
@@ -129,18 +128,6 @@ def changed_settings(was: dict, cfg: TrainConfig, finished: bool) -> str | None:
            else "last.pt's optimiser and schedule keep its learning rates")
     return "warning: --resume: " + "; ".join(([f"ignored ({why}): {said(ignored)}"] if ignored else [])
                                              + ([f"taking effect: {said(taken)}"] if taken else []))
-
-
-def check_writable(folder: Path) -> None:
-    """Create the run folder and write a scratch file there, so an unwritable --out (read-only, under a
-    file, a full disk) fails now rather than when the first epoch's checkpoint is saved."""
-    make_dirs(folder)
-    try:
-        with tempfile.TemporaryFile(dir=folder) as f:  # unnamed where the OS allows: nothing left behind
-            f.write(bytes(4096))
-            f.flush()
-    except OSError as e:
-        raise output_error(folder, e) from None
 
 
 def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | None, list[str]]:

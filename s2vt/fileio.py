@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from .errors import UserError
@@ -67,6 +68,19 @@ def make_dirs(folder: str | os.PathLike) -> Path:
                               "not a folder") from None
         raise output_error(folder, e) from None
     return folder
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Create `folder` and write a scratch file there, so an output that cannot be written (read-only,
+    under a file, a full disk) fails now, before the work, not after it (train: when the first
+    epoch's checkpoint is saved; an import: after filling a feature store)."""
+    folder = make_dirs(folder)
+    try:
+        with tempfile.TemporaryFile(dir=folder) as f:  # unnamed where the OS allows: nothing left behind
+            f.write(bytes(4096))
+            f.flush()
+    except OSError as e:
+        raise output_error(folder, e) from None
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -225,3 +225,32 @@ def test_out_of_range_workers_refused_and_no_out_left(videos, tmp_path, capsys, 
     rc, err = extract(capsys, videos["mp4_aac"], "--out", out, *VGGISH)
     assert rc == 2 and err.strip() == "error: no weights"
     assert not (tmp_path / "deep").exists() and tmp_path.is_dir()
+
+
+def test_entries_without_a_path_are_logged_failures_and_the_rest_extracted(tmp_path, videos, capsys):
+    manifest = tmp_path / "m.jsonl"  # an msvd import without --videos that found one video of three
+    manifest.write_text("".join(json.dumps(e) + "\n" for e in [
+        {"video_id": "a", "captions": ["x"]}, {"video_id": "here", "path": str(videos["mp4_aac"])},
+        {"video_id": "b", "captions": ["y"]}]))
+    store = tmp_path / "s"
+    rc, err = extract(capsys, manifest, "--out", store, *VGGISH)
+    assert rc == 1 and "Traceback" not in err
+    assert ("failed: 2 videos have no 'path' in the manifest (first: a, b): re-import with --videos FOLDER to name "
+            "where the videos are") in err.splitlines()
+    assert err.strip().splitlines()[-1].startswith("error: 2 video(s) failed")
+    assert (store / "vggish" / "here.npy").is_file()
+    logged = [json.loads(x) for x in (store / "failures.jsonl").read_text().splitlines()]
+    assert [(r["video_id"], r["path"]) for r in logged] == [("a", None), ("b", None)]
+    # every entry without a path: nothing could run, so one line, exit 2, nothing written
+    manifest.write_text(json.dumps({"video_id": "a"}) + "\n" + json.dumps({"video_id": "b"}) + "\n")
+    rc, err = extract(capsys, manifest, "--out", tmp_path / "t", *VGGISH)
+    assert (rc, err.strip()) == (2, f"error: {manifest}: none of its 2 entries has a 'path': re-import with "
+                                    "--videos FOLDER to name where the videos are")
+    assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize("name", ["nothere.mp4", "nothere.jsonl", "nodir/"])
+def test_a_named_input_that_is_not_there_is_one_line_and_nothing_is_made(name, tmp_path, capsys):
+    rc, err = extract(capsys, tmp_path / name, "--out", tmp_path / "st3", *VGGISH)
+    assert rc == 2 and one_line_error(err) and len(err.strip().splitlines()) == 1, err
+    assert str(tmp_path / name.rstrip("/")) in err and not (tmp_path / "st3").exists()

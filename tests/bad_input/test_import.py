@@ -258,3 +258,60 @@ def test_msrvtt_overlapping_files_keep_each_caption_once(tmp_path, capsys):
     caps = {e["video_id"]: e["captions"] for e in read_manifest(tmp_path / "m.jsonl")}
     # a file's own repeats stay (the annotators'); the second file's copy of one is dropped
     assert caps == {"video0": ["a man sings", "a man sings", "music", "new"], "video1": ["x"]}
+
+
+def every_path(folder) -> dict:
+    """Every file and folder under `folder` (files with their bytes): nothing made, nothing changed."""
+    return {p.relative_to(folder): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("kind", ["yt8m", "features", "mlds", "lic2022"])
+@pytest.mark.parametrize("where", ["under a file", "a folder"])
+def test_an_out_that_cannot_be_written_is_refused_before_the_store_is_written(kind, where, tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    if kind == "yt8m":
+        args = [shard_of(src, "train0000.tfrecord", 3), "--features", tmp_path / "st"]
+    elif kind == "features":
+        (src / "caps.json").write_text(json.dumps({"v1": ["a cat"], "v2": ["a dog"]}))
+        args = [feature_folder(src / "feat", ["v1", "v2"], 4), "--captions", src / "caps.json", "--modality", "x",
+                "--split", "train", "--features", tmp_path / "st"]
+    elif kind == "mlds":
+        feature_folder(src / "training_data" / "feat", ["a1_0_5.avi", "b2_3_9.avi"], 4)
+        (src / "training_label.json").write_text(json.dumps([{"id": "a1_0_5.avi", "caption": ["a man"]},
+                                                             {"id": "b2_3_9.avi", "caption": ["a dog"]}]))
+        args = [src, "--features", tmp_path / "st"]
+    else:  # (its features are linked beside --out)
+        (src / "train.json").write_text(json.dumps({"@id": "1001", "title": "t", "tag": [{"@value": "x"}]}) + "\n")
+        feature_folder(src / "tsn_features_train", ["1001"], 4)
+        args = [src / "train.json", "--features", src]
+    (tmp_path / "afile").write_text("not a folder\n")
+    (tmp_path / "adir").mkdir()
+    out = tmp_path / "afile" / "m.jsonl" if where == "under a file" else tmp_path / "adir"
+    before = every_path(tmp_path)
+    code, err = s2vt(capsys, "import", kind, *args, "--out", out)
+    said = (f"cannot write {tmp_path / 'afile'}: {tmp_path / 'afile'} is a file, not a folder"
+            if where == "under a file" else f"{out} is a folder: name a file to write")
+    assert (code, err) == (2, [f"error: {said}"])
+    assert every_path(tmp_path) == before  # no store, no meta.json, no links
+
+
+def test_msvd_rerun_without_videos_refuses_to_drop_the_paths_of_one_made_with_it(tmp_path, capsys):
+    csv = msvd_csv(tmp_path / "corpus.csv", [(v, "English", f"clip {v}") for v in ("a", "b", "c")])
+    (tmp_path / "videos").mkdir()
+    for v in ("a", "b", "c"):
+        (tmp_path / "videos" / f"{v}_1_5.avi").write_bytes(b"x")
+    (tmp_path / "c_1_5.avi").write_bytes(b"x")  # the one video beside the annotations
+    out = tmp_path / "p" / "m.jsonl"
+    assert s2vt(capsys, "import", "msvd", csv, "--videos", tmp_path / "videos", "--out", out)[0] == 0
+    made = out.read_text()
+    code, err = s2vt(capsys, "import", "msvd", csv, "--out", out)
+    assert code == 2 and err[-1] == (f"error: {out} exists and holds 2 video paths this import would drop (first: "
+                                     "video a_1_5, path '../videos/a_1_5.avi'); pass --videos FOLDER to keep the "
+                                     "paths, --force to replace it, or another --out"), err
+    assert out.read_text() == made
+    # the same import again, or one naming the files elsewhere, keeps every video's path: rewritten freely
+    assert s2vt(capsys, "import", "msvd", csv, "--videos", tmp_path / "videos", "--out", out)[0] == 0
+    assert out.read_text() == made
+    assert s2vt(capsys, "import", "msvd", csv, "--out", out, "--force")[0] == 0
+    assert [e.get("path") for e in read_manifest(out)] == [None, None, "../c_1_5.avi"]
