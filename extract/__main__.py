@@ -10,7 +10,7 @@ import time
 import warnings
 from pathlib import Path
 
-from s2vt.errors import UserError
+from s2vt.errors import UserError, one_line_warning
 from s2vt.fileio import make_dirs, removed_if_failed
 from s2vt.options import add_options, at_least, from_args
 from s2vt.manifest import ManifestError, read_manifest, sanitize_id, scan_videos
@@ -63,6 +63,7 @@ def collect_items(source: str) -> list[tuple[str, str | None]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = one_line_warning
     p = argparse.ArgumentParser(prog="python -m extract", description=__doc__)
     add_arguments(p)
     return run(p.parse_args(argv))

@@ -6,8 +6,9 @@ import json
 import os
 import sys
 import time
+import warnings
 
-from .errors import SettingError, UserError
+from .errors import SettingError, UserError, one_line_warning
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -549,6 +550,7 @@ def unquoted_pattern(argv: list[str], stray: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    warnings.formatwarning = one_line_warning
     parser = argparse.ArgumentParser(prog="s2vt", description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="render a small dataset and run the whole pipeline on it", add_help=False)

@@ -1,4 +1,5 @@
-"""The base class of the errors a user's input causes (a file, an argument, a checkpoint)."""
+"""The base class of the errors a user's input causes (a file, an argument, a checkpoint), and how
+a warning reads on the command line."""
 
 
 class UserError(Exception):
@@ -8,3 +9,9 @@ class UserError(Exception):
 class SettingError(UserError, ValueError):
     """A setting (an option, or one a checkpoint recorded) out of range or not one of its allowed
     values. Also a ValueError: code that checks settings by catching ValueError still does."""
+
+
+def one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """`warnings.formatwarning` for the command-line tools: `warning: MESSAGE`, one line like the
+    printed ones, not Python's `FILE:LINE: UserWarning: MESSAGE` with the source line under it."""
+    return f"warning: {message}\n"

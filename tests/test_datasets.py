@@ -132,8 +132,11 @@ def test_lic2022_fixture_import_train_export(tmp_path):
     assert not (store / "meta.json").exists() and (store / "tsn" / "1002.npy").exists()
     run = tmp_path / "run"
     proc = run_cli("train.py", "--manifest", str(out), "--features", str(store), "--out", str(run), "--epochs", "3",
-                   "--hidden", "32", "--embed", "32", "--skip-missing", "--modalities", "tsn", "--batch-size", "8")
+                   "--hidden", "32", "--embed", "32", "--skip-missing", "--modalities", "tsn", "--batch-size", "8",
+                   env={"PYTHONWARNINGS": "default"})  # (run_cli hides warnings: this one is the user's to read)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "warning: skipping 2 videos without features (first: 1000, 1001)\n" in proc.stderr  # one line, not
+    assert "UserWarning" not in proc.stderr and "warnings.warn(" not in proc.stderr  # Python's FILE:LINE format
     assert "tag_acc" in json.loads(proc.stdout.strip().splitlines()[-1])
     preds = tmp_path / "preds.json"
     proc = s2vt("evaluate", "--checkpoint", str(run / "best.pt"), "--manifest", str(out), "--features", str(store),
