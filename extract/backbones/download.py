@@ -99,7 +99,8 @@ def problem(path: Path, name: str, check: Callable[[Path], None] | None) -> str 
     try:
         check(path)
     except Exception as e:  # noqa: BLE001 - any failure to load means a wrong file
-        return f"does not load: {' '.join(str(e).split())[:300] or type(e).__name__}"  # one line
+        # one line, named by its type: some errors say only a number (a KeyError of a pickle's id)
+        return f"does not load: {type(e).__name__}: {' '.join(str(e).split())[:300]}".rstrip(": ")
     return None
 
 
@@ -153,7 +154,9 @@ def fetch(remote: Remote, folder: Path, attempts: int = ATTEMPTS) -> Path:
             unreachable = isinstance(e, urllib.error.URLError)
             if attempt == attempts or unreachable:
                 kept = part.stat().st_size if part.exists() else 0
+                mirror = os.environ.get(BASE_ENV)
                 rerun = (f"{kept:,} bytes kept in {part}: run the same command again to resume" if kept else
+                         f"check the mirror {BASE_ENV}={mirror}" if mirror else
                          f"set {BASE_ENV} to a mirror if this machine cannot reach it")
                 tries = "" if unreachable else f" ({attempts} attempts)"
                 raise DownloadError(f"{remote.url}: {reason}{tries}; {rerun}") from None
@@ -174,6 +177,7 @@ def download(names: list[str], folder: str | os.PathLike, table: dict[str, Remot
     failure, as `python -m extract`'s; 2 is for a user error found before anything ran)."""
     table = table if table is not None else remotes()
     folder = Path(folder)
+    made = not folder.exists()  # (a folder this command made and left empty is removed at the end)
     failed = 0
     for name in names or DEFAULT_NAMES:
         remote = table[name]
@@ -192,6 +196,8 @@ def download(names: list[str], folder: str | os.PathLike, table: dict[str, Remot
             failed += 1
             continue
         print(f"{name}: {path} ({path.stat().st_size:,} bytes, verified)", file=sys.stderr)
+    if made and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
     return 1 if failed else 0
 
 
