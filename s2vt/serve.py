@@ -86,6 +86,8 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
     from fastapi import FastAPI, Request
     from fastapi.responses import HTMLResponse, JSONResponse
     from starlette.datastructures import UploadFile
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.requests import ClientDisconnect
 
     check_limits(workers, queue, max_bytes)
@@ -102,6 +104,18 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
 
     def error(status: int, message: str, **headers) -> JSONResponse:
         return JSONResponse({"error": message}, status, headers=headers or None)
+
+    # FastAPI's and starlette's own refusals (an unknown path, a query that is not a number, a malformed
+    # form) answer as ours do, {"error": one line}, not {"detail": ...}
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ())[1:])
+        return error(422, f"{where}: {first.get('msg', 'invalid request')}" if where else first.get("msg", "invalid"))
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
