@@ -399,7 +399,8 @@ def run_import_features(args: argparse.Namespace) -> int:
                 raise OutputError(f"cannot write {target}: it is an input of this command (the .npy files of "
                                   f"{folder}); pass another --features store or --modality")
 
-        def guard(entries: list[dict]) -> None:
+        def guard(entries: list[dict]) -> None:  # (before the importer writes the store)
+            ds.check_hold_out(entries, args.val, args.test)
             ds.refuse_dropping_annotations(args.out, entries, args.force)
 
         if args.kind == "mlds":

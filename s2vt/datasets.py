@@ -408,15 +408,22 @@ def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], for
                           + "--force to replace it, or another --out")
 
 
-def hold_out(entries: list[dict], val: int, test: int, seed: int) -> None:
-    """Move `val` then `test` training videos (a seeded shuffle of the sorted ids) to those splits, in place."""
+def check_hold_out(entries: list[dict], val: int, test: int) -> None:
+    """Refuse `--val` / `--test` counts that `hold_out` could not take from `entries` (an importer
+    checks them before it writes its store)."""
     if val < 0 or test < 0:
         raise DatasetError("--val and --test count videos: 0 or more")
+    train = sum(e["split"] == "train" for e in entries)
+    if (val or test) and val + test > train - 1:
+        raise DatasetError(f"--val {val} --test {test}: only {train} training videos")
+
+
+def hold_out(entries: list[dict], val: int, test: int, seed: int) -> None:
+    """Move `val` then `test` training videos (a seeded shuffle of the sorted ids) to those splits, in place."""
+    check_hold_out(entries, val, test)
     if not val and not test:
         return
     train = sorted((e for e in entries if e["split"] == "train"), key=lambda e: e["video_id"])
-    if val + test > len(train) - 1:
-        raise DatasetError(f"--val {val} --test {test}: only {len(train)} training videos")
     random.Random(seed).shuffle(train)
     for e in train[:val]:
         e["split"] = "val"

@@ -113,3 +113,4 @@ def test_import_holds_out_a_seeded_val_and_test(tmp_path):
     src = release(tmp_path / "mlds")
     proc = run_cli("-m", "s2vt.cli", "import", "mlds", str(src), "--out", str(tmp_path / "m.jsonl"), "--val", "5")
     assert proc.returncode == 2 and "only 2 training videos" in proc.stderr
+    assert not (tmp_path / "features").exists()  # refused before the store was written
