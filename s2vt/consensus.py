@@ -29,8 +29,13 @@ class ConsensusError(UserError):
     """A checkpoint's memory that is not what training writes (one line)."""
 
 
+def ngrams(words: tuple):
+    """The caption's 1- to 4-grams, as pycocoevalcap's precook counts them."""
+    return (tuple(words[i:i + n]) for n in range(1, NGRAMS + 1) for i in range(len(words) - n + 1))
+
+
 def ngram_counts(words: tuple) -> Counter:
-    return Counter(tuple(words[i:i + n]) for n in range(1, NGRAMS + 1) for i in range(len(words) - n + 1))
+    return Counter(ngrams(words))
 
 
 def words_of(row, eos: int, pad: int = 0) -> tuple:
@@ -86,7 +91,7 @@ class CaptionMemory:
             rows[who].append(words_of(row, self.eos))
         df: defaultdict = defaultdict(float)
         for caps in rows:
-            for g in {w[i:i + n] for w in caps for n in range(1, NGRAMS + 1) for i in range(len(w) - n + 1)}:
+            for g in {g for w in caps for g in ngrams(w)}:
                 df[g] += 1
         # df first: `_rows` is what says the index is built (serve's worker threads may race here)
         self.df = df

@@ -241,6 +241,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     from .manifest import read_manifest
 
     check_settings(beam, batch_size=batch_size)
+    cfg = decode_config(beam)
     dev = pick_device(device)
     out_path = Path(out) if out else Path(checkpoint).with_name(f"preds_{split}.json")
     metrics_path = out_path.with_name(f"metrics_{split}.json")
@@ -277,7 +278,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
         entries = with_features(entries, store, modalities, skip_missing, split)
     check_fit(checkpoint, manifest, split, entries, labels.names, modalities, text_vocab_of(ckpt) is not None)
     make_dirs(out_path.parent)  # an impossible output folder fails now, not after decoding
-    for line in memory_warnings(checkpoint, decode_config(beam), model, with_captions,
+    for line in memory_warnings(checkpoint, cfg, model, with_captions,
                                 [e["video_id"] for e in entries], split):
         print(line, file=sys.stderr)
     ds = VideoDataset(entries, store, modalities, vocab, None, text_vocab=text_vocab_of(ckpt))
@@ -286,7 +287,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     preds, all_probs = {}, []
     for batch in loader:
         batch = to_device(batch, dev)
-        captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], beam, text=batch["text"],
+        captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], cfg, text=batch["text"],
                                   names=labels.names, with_captions=with_captions)
         for i, vid in enumerate(batch["video_id"]):
             tags = predicted_tags(probs[i], labels, model.cfg.tag_threshold) if probs is not None else []
@@ -296,7 +297,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
                 preds[vid]["top_tags"] = top_tags(probs[i], labels, GAP_TOP_K, digits=None)
         if probs is not None:
             all_probs.append(probs)
-    metrics: dict = {"split": split, "videos": len(entries), **decoding_used(decode_config(beam), model, with_captions)}
+    metrics: dict = {"split": split, "videos": len(entries), **decoding_used(cfg, model, with_captions)}
     refs = {e["video_id"]: e["captions"] for e in entries if e.get("captions")}
     per_video: dict[str, float] = {}  # each video's CIDEr-D, for the report
     if refs and with_captions:
