@@ -9,6 +9,7 @@ import asyncio
 import logging
 import math
 import os
+import re
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,19 +42,35 @@ def require_serve_extra() -> None:
             from None
 
 
-def limit_receive(receive, limit: int):
-    """An ASGI `receive` that raises TooLarge once more than `limit` body bytes have come in."""
-    seen = 0
+class BodyWatch:
+    """An ASGI `receive` wrapper: raises TooLarge once more than `limit` body bytes have come in, and
+    notes whether the multipart body's closing boundary (`--BOUNDARY--`) came, so that an upload cut
+    short is told apart from a form without a video (the parser accepts a truncated body silently)."""
 
-    async def wrapped():
-        nonlocal seen
-        message = await receive()
+    def __init__(self, receive, limit: int, boundary: bytes) -> None:
+        self.receive, self.limit = receive, limit
+        self.closing = b"--" + boundary + b"--"
+        self.seen = 0
+        self.closed = False
+        self.tail = b""  # the last bytes of the previous chunk: a marker may straddle two chunks
+
+    async def __call__(self):
+        message = await self.receive()
         if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
+            body = message.get("body", b"")
+            self.seen += len(body)
+            if self.seen > self.limit:
                 raise TooLarge
+            if not self.closed and self.closing != b"----":
+                self.closed = self.closing in self.tail + body
+                self.tail = (self.tail + body)[-len(self.closing):]
         return message
-    return wrapped
+
+
+def boundary_of(content_type: str) -> bytes:
+    """The multipart boundary named in a Content-Type header (b"" when there is none)."""
+    match = re.search(r'boundary="?([^";]+)"?', content_type or "")
+    return match.group(1).strip().encode("latin-1", "replace") if match else b""
 
 
 def _peer(request) -> str:
@@ -143,9 +160,9 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
         state["active"] += 1
         path = form = None
         try:
+            body = BodyWatch(request.receive, max_bytes, boundary_of(request.headers.get("content-type", "")))
             try:
-                form = await Request(request.scope, limit_receive(request.receive, max_bytes)).form(
-                    max_files=1, max_fields=8)
+                form = await Request(request.scope, body).form(max_files=1, max_fields=8)
             except TooLarge:
                 return error(413, f"upload is over the limit of {max_bytes:,} bytes")
             except ClientDisconnect:  # a client gone mid-upload is routine, not a server fault: no traceback
@@ -153,6 +170,9 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
                 log.warning("client %s disconnected during upload", _peer(request))
                 return error(400, "client disconnected during upload")  # (uvicorn drops it: nobody listens)
             upload = form.get("video")
+            if body.seen and not body.closed and "multipart/" in request.headers.get("content-type", ""):
+                return error(400, f"upload incomplete: the multipart body ends after {body.seen:,} bytes, "
+                                  "before its closing boundary")
             if not isinstance(upload, UploadFile):
                 return error(422, "send the video as a multipart form field named 'video'")
             name = os.path.basename(upload.filename or "upload")

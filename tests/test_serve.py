@@ -256,3 +256,30 @@ def test_client_gone_mid_upload_logs_one_line_and_keeps_serving(tmp_path):
     assert not any(r.exc_info for r in records)
     assert after.status_code == 200 and after.json()["caption"] == "a test"  # still serving
     assert list(tmp_path.iterdir()) == []
+
+
+def test_upload_cut_short_is_400_not_a_missing_field(tmp_path):
+    """A multipart body that ends before its closing boundary (a client that stopped sending and
+    closed cleanly) is named as such, not as a form without a video; a body streamed in small chunks,
+    the closing marker split between two of them, is whole."""
+    boundary = "s2vt-cut"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="v.mp4"\r\n'
+            "Content-Type: video/mp4\r\n\r\n").encode() + b"x" * 5000 + f"\r\n--{boundary}--\r\n".encode()
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+
+    async def in_chunks():
+        for i in range(0, len(body), 7):  # 7 bytes at a time: "--s2vt-cut--" straddles a chunk border
+            yield body[i:i + 7]
+
+    app = create_app(FakeCaptioner(), upload_dir=str(tmp_path))
+    cut_data, cut_head, unclosed, chunked = call(
+        app, ("POST", "/api/caption", {"content": body[:3000], "headers": headers}),
+        ("POST", "/api/caption", {"content": body[:40], "headers": headers}),
+        ("POST", "/api/caption", {"content": body[:-8], "headers": headers}),
+        ("POST", "/api/caption", {"content": in_chunks(), "headers": headers}))
+    for r, size in ((cut_data, "3,000"), (cut_head, "40"), (unclosed, f"{len(body) - 8:,}")):
+        assert r.status_code == 400, r.text
+        assert r.json() == {"error": f"upload incomplete: the multipart body ends after {size} bytes, "
+                                     "before its closing boundary"}
+    assert chunked.status_code == 200 and chunked.json()["caption"] == "a test"
+    assert list(tmp_path.iterdir()) == []
