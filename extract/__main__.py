@@ -1,4 +1,4 @@
-"""`python -m extract INPUT --out STORE`: features for a manifest, a video or a folder of videos."""
+"""`python -m extract INPUT... --out STORE`: features for a manifest, or for video files and folders."""
 from __future__ import annotations
 
 import argparse
@@ -22,7 +22,7 @@ MANIFEST_SUFFIXES = (".jsonl", ".json")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The extraction options (shared by `python -m extract` and `s2vt extract`)."""
-    p.add_argument("input", help="a manifest (.jsonl), a video file, or a folder of videos")
+    p.add_argument("input", nargs="+", help="a manifest (.jsonl), or video files and folders of videos")
     p.add_argument("--out", required=True, help="feature store folder")
     add_options(p, ExtractConfig, skip=("device",))
     p.add_argument("--shard", default="0/1", help="I/N: only videos whose id hashes to shard I of N (0-based)")
@@ -43,23 +43,39 @@ def _cuda() -> bool:
 REIMPORT = "re-import with --videos FOLDER to name where the videos are"
 
 
-def collect_items(source: str) -> list[tuple[str, str | None]]:
-    """(video_id, path) pairs from a manifest, a folder or a single video. A manifest entry without
-    a path (an import that did not find its video) has path None: run() logs it as a failure, unless
-    no entry has one (ManifestError: nothing could be extracted)."""
-    src = Path(source)
-    if src.is_dir():
-        return [(vid, str(p)) for vid, p in scan_videos(src)]
-    if src.suffix.lower() in MANIFEST_SUFFIXES:
+def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
+    """(video_id, path) pairs from a manifest, or from video files and folders (`clips/*.mp4`). A
+    manifest entry without a path (an import that did not find its video) has path None: run() logs it
+    as a failure, unless no entry has one (ManifestError: nothing could be extracted)."""
+    sources = [sources] if isinstance(sources, str) else list(sources)
+    manifests = [s for s in sources if Path(s).suffix.lower() in MANIFEST_SUFFIXES and not Path(s).is_dir()]
+    if manifests and len(sources) > 1:
+        raise ManifestError(f"{manifests[0]}: a manifest is given alone, not beside other inputs")
+    if manifests:
+        src = Path(manifests[0])
         entries = read_manifest(src)
         if entries and not any(e["abspath"] for e in entries):
             raise ManifestError(f"{src}: none of its {len(entries)} entries has a 'path': {REIMPORT}")
         return [(e["video_id"], e["abspath"]) for e in entries]
-    # a single named video that is not there is a mistyped argument, not a batch's failed item: refused
-    # before --out is made
-    if not src.exists():
-        raise ManifestError(f"{source}: no such file or folder")
-    return [(sanitize_id(src.stem), str(src))]
+    items: list[tuple[str, str | None]] = []
+    for source in sources:
+        src = Path(source)
+        if src.is_dir():
+            items += [(vid, str(p)) for vid, p in scan_videos(src)]
+        elif src.exists():
+            items.append((sanitize_id(src.stem), str(src)))
+        else:  # a named video that is not there is a mistyped argument, not a batch's failed item: refused
+            # before --out is made
+            raise ManifestError(f"{source}: no such file or folder")
+    seen: dict[str, str] = {}
+    unique = []
+    for vid, path in items:  # one id, one row in the store: two videos may not share it
+        first = seen.setdefault(vid, path)
+        if first is path:
+            unique.append((vid, path))
+        elif os.path.realpath(first) != os.path.realpath(path):  # (one video named twice: once)
+            raise ManifestError(f"duplicate video id {vid!r}: {first} and {path} (rename one)")
+    return unique
 
 
 def main(argv: list[str] | None = None) -> int:

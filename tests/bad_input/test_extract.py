@@ -254,3 +254,35 @@ def test_a_named_input_that_is_not_there_is_one_line_and_nothing_is_made(name, t
     rc, err = extract(capsys, tmp_path / name, "--out", tmp_path / "st3", *VGGISH)
     assert rc == 2 and one_line_error(err) and len(err.strip().splitlines()) == 1, err
     assert str(tmp_path / name.rstrip("/")) in err and not (tmp_path / "st3").exists()
+
+
+def test_several_files_and_folders_in_one_run(tmp_path, capsys, videos):
+    """`python -m extract clips/*.mp4 more/ --out S`: every named video and every video of the folders,
+    each once (a file also found in a named folder is not extracted twice)."""
+    more = tmp_path / "more"
+    more.mkdir()
+    shutil.copy(videos["mp4_aac"], more / "third.mp4")
+    first, second = tmp_path / "first.mp4", tmp_path / "second.mp4"
+    shutil.copy(videos["mp4_aac"], first)
+    shutil.copy(videos["mp4_aac"], second)
+    rc, err = extract(capsys, first, second, more, more / "third.mp4", "--out", tmp_path / "s", *VGGISH)
+    assert rc == 0, err
+    assert "3 videos" in err
+    assert sorted(p.stem for p in (tmp_path / "s" / "vggish").glob("*.npy")) == ["first", "second", "third"]
+
+
+@pytest.mark.parametrize("case", ["manifest beside a file", "two videos, one id"])
+def test_several_inputs_that_cannot_go_together_are_one_line(case, tmp_path, capsys, videos):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shutil.copy(videos["mp4_aac"], tmp_path / "a" / "clip.mp4")
+    shutil.copy(videos["mp4_aac"], tmp_path / "b" / "clip.mp4")
+    if case == "manifest beside a file":
+        manifest = tmp_path / "m.jsonl"
+        manifest.write_text(json.dumps({"video_id": "x", "path": str(tmp_path / "a" / "clip.mp4")}) + "\n")
+        args, expected = [manifest, tmp_path / "a" / "clip.mp4"], f"{manifest}: a manifest is given alone"
+    else:
+        args, expected = [tmp_path / "a", tmp_path / "b" / "clip.mp4"], "duplicate video id 'clip'"
+    rc, err = extract(capsys, *args, "--out", tmp_path / "s", *VGGISH)
+    assert rc == 2 and one_line_error(err) and len(err.strip().splitlines()) == 1, err
+    assert expected in err and not (tmp_path / "s").exists()
