@@ -33,6 +33,7 @@ from .decode import greedy
 from .metrics import cider, gap, micro_f1, tag_accuracy
 from .levels import best_threshold, kinds, level_loss, probabilities
 from .model import S2VT, caption_loss, squash, tag_loss
+from .predict import feature_mismatch
 from .tagheads import MEAN_POOLING
 from . import options, shards
 from .results import refuse_inputs
@@ -446,6 +447,10 @@ def build(cfg: TrainConfig) -> Run:
     start_epoch, stopper, history, finished = 1, EarlyStopping(cfg.patience), [], False
     if last is not None:
         check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"))
+        # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
+        problem = feature_mismatch(store.meta(), last.get("extract") or {}, modalities) if modalities else None
+        if problem:
+            raise StoreError(f"--resume: {getattr(store, 'meta_path', cfg.features)}: {problem} ({last_path})")
         load_weights(model, last["model"], last_path)
         optim.load_state_dict(last["optimizer"])
         sched.load_state_dict(last["scheduler"])

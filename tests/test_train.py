@@ -323,3 +323,26 @@ def test_kept_by_train_before_any_epoch(tmp_path):
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "last.pt").write_bytes(b"x")
     assert "holds the earlier run" in kept_by_train(str(tmp_path / "old"), time.time() + 60)
+
+
+def test_resume_on_features_extracted_otherwise_is_refused(tmp_path):
+    """--resume with a store of other extraction settings than the run's (as `evaluate` refuses it):
+    one line, before an epoch trains on a mix of the two."""
+    import shutil
+
+    from s2vt.store import StoreError
+
+    manifest, store = make_store(tmp_path / "d", videos=40, shapes={"resnet152": (6, 16)})
+    meta = json.loads((store / "meta.json").read_text())
+    (store / "meta.json").write_text(json.dumps({**meta, "frames": 4}))
+    kw = dict(epochs=2, patience=10, **{**FAST, "hidden": 16, "embed": 16, "enc_len": 6})
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), stop_after=1, **kw))
+    other = tmp_path / "other"
+    shutil.copytree(store, other)
+    (other / "meta.json").write_text(json.dumps({**meta, "frames": 2}))
+    before = (tmp_path / "run" / "last.pt").read_bytes()
+    with pytest.raises(StoreError, match=r"--resume: .*meta.json: frames=2 but the checkpoint was trained on frames=4"):
+        train(TrainConfig.of(str(manifest), str(other), str(tmp_path / "run"), resume=True, **kw))
+    assert (tmp_path / "run" / "last.pt").read_bytes() == before and len(rows(tmp_path / "run")) == 1
+    best = train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True, **kw))  # its own: fine
+    assert best and len(rows(tmp_path / "run")) == 2
