@@ -21,17 +21,17 @@ class ConfigError(SettingError):
 # None takes the caption recipe's value when the training split has captions, else the LIC2022
 # levels' when its tags are level1:/level2:/tag: names, else the tag-only one's
 RECIPES = {"captions": {"epochs": 4, "batch_size": 64, "lr": 1e-3, "hidden": 512, "tag_head": "mlp",
-                        "tag_input": "encoder", "tag_ensemble": 1},
+                        "tag_input": "encoder", "tag_ensemble": 1, "feature_dropout": 0.0},
            # chosen on val GAP of the YouTube-8M shards, seeds 0 and 1 (README "Tags on YouTube-8M"): 4 MLPs
            # on the L2-normalised features, averaged (the earlier moe, hidden 1024, batch 256, lr 3e-3 on
            # the fused features scored below a plain MLP there)
            "tags": {"epochs": 15, "batch_size": 64, "lr": 1e-3, "hidden": 2048, "tag_head": "mlp",
-                    "tag_input": "features", "tag_ensemble": 4},
+                    "tag_input": "features", "tag_ensemble": 4, "feature_dropout": 0.3},
            # LIC2022 level-1/level-2/topic-tag labels (README "Text"): tuned with these on kuairec val
            # (tags only: one item per video, so an epoch is few steps, 70 for 4,479 videos; early
            # stopping on lic_score ends the run where it stops improving)
            "levels": {"epochs": 30, "batch_size": 64, "lr": 1e-3, "hidden": 512, "tag_head": "mlp",
-                      "tag_input": "fused", "tag_ensemble": 1}}
+                      "tag_input": "fused", "tag_ensemble": 1, "feature_dropout": 0.0}}
 
 
 @dataclasses.dataclass

@@ -389,6 +389,7 @@ def build(cfg: TrainConfig) -> Run:
         if cfg.model.tag_head in ("nextvlad", "attention"):
             log(f"warning: --tag-head {cfg.model.tag_head} pools video steps, and a text-only model (no --features) has "
                 "none: only its classifier runs, on the text vector")
+    given_dropout = cfg.model.feature_dropout  # (before the recipe's: a warning only for the user's own)
     recipe = dict(RECIPES["captions" if has_caps else "levels" if groups else "tags"])
     if (cfg.model.tag_head or recipe["tag_head"]) not in MEAN_POOLING or cfg.model.text_fusion == "guided":
         # nextvlad and attention pool steps of the hidden size, as guided text fusion attends over them, one
@@ -403,6 +404,9 @@ def build(cfg: TrainConfig) -> Run:
         raise ConfigError("--tag-weight 0 on data without captions trains nothing: the tag loss is its only loss "
                           "(pass a positive --tag-weight)")
     tag_input = cfg.model.tag_input
+    if given_dropout and tag_input != "features":
+        log(f"warning: --feature-dropout {given_dropout} has no effect: the tag head reads the {tag_input} features "
+            "(it acts with --tag-input features)")
     text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
                   if cfg.text and has_text(splits["train"]) else None)
     text_extra = {"text_vocab": text_vocab.state()} if text_vocab else {}
@@ -416,6 +420,7 @@ def build(cfg: TrainConfig) -> Run:
     mcfg = dataclasses.replace(cfg.model, modalities=dims, vocab_size=len(vocab), num_tags=len(labels.names),
                                multilabel=labels.multilabel, pad_id=vocab.pad, tag_input=tag_input,
                                text_vocab=len(text_vocab) if text_vocab else 0,
+                               feature_dropout=cfg.model.feature_dropout if tag_input == "features" else 0.0,
                                # tag-only, head not on the encoder: the LSTMs would never run (no dead weight saved)
                                lstm=has_caps or vocab.has_words or (tag_input == "encoder" and bool(dims)))
     last = read_checkpoint(last_path, device) if last_path is not None else None  # (mmap: copy-on-write)

@@ -69,6 +69,10 @@ class ModelConfig:
     text_linear: bool = setting(True, "+ a linear classifier over the TF-IDF tokens fitted to convergence after "
                                       "training, mixed into the logits per label kind with weights chosen on val "
                                       "(--no-text-linear: the network alone)")
+    # only with tag_input features (the head's raw input: 1,152 numbers a YouTube-8M video); the tags recipe's
+    # value was chosen on the YouTube-8M shards' val GAP (docs/benchmarks.md "Input dropout")
+    feature_dropout: float | None = setting(None, "dropout on the features the tag head reads with --tag-input "
+                                                  "features (default: the recipe for the data)", within="[0, 1)")
     # False: no S2VT LSTMs, word embedding, attention or word output, and with tag_input features no fused
     # projections either (engine.build: a model without captions whose tag head does not read the encoder
     # never runs them, and they were ~4/5 of a YouTube-8M checkpoint); True before it existed, so an older
@@ -89,7 +93,8 @@ BEFORE_FIELD = {"num_tags": 0, "multilabel": False, "tag_threshold": 0.5, "pad_i
                 "text_vocab": 0, "text_embed": 256, "text_fusion": "late", "attention": False, "log_features": False,
                 "tag_head": "mlp", "tag_input": "encoder", "text_wide": False, "text_linear": False,
                 "enc_len": 40, "dropout": 0.3,
-                "hidden": 512, "embed": 512, "fusion": "concat", "tag_ensemble": 1, "lstm": True}
+                "hidden": 512, "embed": 512, "fusion": "concat", "tag_ensemble": 1, "lstm": True,
+                "feature_dropout": 0.0}
 
 
 def squash(x: torch.Tensor) -> torch.Tensor:
@@ -205,6 +210,7 @@ class S2VT(nn.Module):
         if not cfg.lstm and cfg.tag_input == "encoder" and cfg.num_tags and self.fusion is not None:
             raise ValueError("tag_input encoder reads the S2VT encoder's outputs: it needs the LSTMs (lstm=True)")
         self.drop = nn.Dropout(cfg.dropout)
+        self.feature_drop = nn.Dropout(cfg.feature_dropout or 0.0)  # (no weights: old checkpoints load as they are)
         if cfg.lstm:
             self.embed = nn.Embedding(cfg.vocab_size, e, padding_idx=cfg.pad_id)
             self.lstm1 = nn.LSTM(h, h, batch_first=True)
@@ -295,6 +301,8 @@ class S2VT(nn.Module):
             single = all(int(n.max()) <= 1 for n in lengths.values())
             steps = (self.fusion if self.cfg.tag_input == "fused" else self.fusion.features)(
                 feats, lengths, 1 if single else None)
+            if self.cfg.tag_input == "features":
+                steps = self.feature_drop(steps)
         else:
             steps = enc_out if enc_out is not None else self.encode(feats, lengths)[0]
         logits = self.tag_head.classify(self.pooled(steps, text))

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from s2vt.checkpoint import load_checkpoint
+from s2vt.config import RECIPES
 from s2vt.engine import TrainConfig, train
 from s2vt.metrics import gap
 from s2vt.model import S2VT, ModelConfig
@@ -163,6 +164,7 @@ def test_tag_only_default_recipe_trains_and_round_trips(tmp_path):
 def test_old_checkpoint_config_builds_one_head():
     model = S2VT(ModelConfig.former(modalities={"a": 4}, vocab_size=5, num_tags=3, hidden=8, embed=8))
     assert model.cfg.tag_ensemble == 1 and not isinstance(model.tag_head, EnsembleHead)
+    assert model.cfg.feature_dropout == 0.0  # (a checkpoint from before it: trained without)
 
 
 @pytest.mark.parametrize("given, expected", [({}, ("mlp", "features", 4)),
@@ -174,6 +176,26 @@ def test_tag_only_recipe_fills_head_input_and_ensemble(tmp_path, given, expected
     manifest, store = multilabel_store(tmp_path / "d")
     r = build_run(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), **{**FAST, "hidden": 16, **given}))
     assert (r.model.cfg.tag_head, r.model.cfg.tag_input, r.model.cfg.tag_ensemble) == expected
+    # the features input's dropout: the recipe's there, none for a head that reads anything else
+    assert r.model.cfg.feature_dropout == (RECIPES["tags"]["feature_dropout"] if expected[1] == "features" else 0.0)
+
+
+def test_feature_dropout_drops_the_features_input_in_training_only(tmp_path, capsys):
+    cfg = ModelConfig(modalities={"a": 64}, vocab_size=5, num_tags=3, hidden=8, embed=8, tag_head="mlp",
+                      tag_input="features", multilabel=True, feature_dropout=0.5)
+    model = S2VT(cfg)
+    feats, lengths = {"a": torch.randn(2, 1, 64)}, {"a": torch.tensor([1, 1])}
+    model.train()
+    assert not torch.equal(model.tag_logits(feats, lengths), model.tag_logits(feats, lengths))
+    model.eval()
+    assert torch.equal(model.tag_logits(feats, lengths), model.tag_logits(feats, lengths))
+    assert torch.equal(model.tag_logits(feats, lengths), model.tag_head.classify(model.fusion.features(feats, lengths, 1)[:, 0]))
+    from s2vt.engine import build as build_run
+    manifest, store = multilabel_store(tmp_path / "d")
+    r = build_run(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"),
+                                 **{**FAST, "hidden": 16, "quiet": False, "tag_input": "fused", "feature_dropout": 0.2}))
+    assert r.model.cfg.feature_dropout == 0.0
+    assert "warning: --feature-dropout 0.2 has no effect: the tag head reads the fused features" in capsys.readouterr().err
 
 
 CAPTION_PARTS = ("embed.", "lstm1.", "lstm2.", "att_query.", "att_mix.", "out.")
