@@ -575,6 +575,9 @@ def main(argv: list[str] | None = None) -> int:
             print("interrupted: the demo folder holds a partial demo; rerun with --overwrite to start it again",
                   file=sys.stderr)
             return 130
+    if argv[:1] == ["extract"]:
+        from extract.__main__ import joined_shard
+        argv = joined_shard(argv)  # (`--shard -1/2`: one line from parse_shard, not argparse's usage text)
     args, extra = parser.parse_known_args(argv)
     if extra:  # (only paths left over: an unknown option is argparse's to report)
         if all(not a.startswith("-") for a in extra) and (stray := [a for a in extra if os.path.exists(a)]):
