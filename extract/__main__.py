@@ -13,7 +13,7 @@ from pathlib import Path
 from s2vt.errors import UserError, one_line_warning
 from s2vt.fileio import make_dirs, removed_if_failed
 from s2vt.options import add_options, at_least, from_args
-from s2vt.manifest import ManifestError, read_manifest, sanitize_id, scan_videos
+from s2vt.manifest import VIDEO_EXTENSIONS, ManifestError, read_manifest, sanitize_id, scan_videos
 from .pipeline import ExtractConfig, Extractor, default_workers
 from s2vt.store import FeatureStore, parse_shard, printable, source_identity, stable_shard
 
@@ -43,30 +43,49 @@ def _cuda() -> bool:
 REIMPORT = "re-import with --videos FOLDER to name where the videos are"
 
 
+def named(sources: list[str]) -> str:
+    """The inputs for a message: a few, then how many more (a glob may name thousands)."""
+    more = f" and {len(sources) - 3} more" if len(sources) > 3 else ""
+    return ", ".join(map(str, sources[:3])) + more
+
+
 def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
     """(video_id, path) pairs from a manifest, or from video files and folders (`clips/*.mp4`). A
     manifest entry without a path (an import that did not find its video) has path None: run() logs it
-    as a failure, unless no entry has one (ManifestError: nothing could be extracted)."""
+    as a failure, unless no entry has one (ManifestError: nothing could be extracted).
+
+    A manifest is one only when it is the sole input. Among several inputs (a shell glob, `g/*`), a
+    named file that is not a video by its extension (subtitles, Thumbs.db, captions.json) is
+    skipped, all of them counted in one warning: a glob sweeps them in, and each would otherwise be a
+    failed video on every rerun or a clash of ids (clip.mp4, clip.srt). A single named file is tried
+    whatever its name."""
     sources = [sources] if isinstance(sources, str) else list(sources)
-    manifests = [s for s in sources if Path(s).suffix.lower() in MANIFEST_SUFFIXES and not Path(s).is_dir()]
-    if manifests and len(sources) > 1:
-        raise ManifestError(f"{manifests[0]}: a manifest is given alone, not beside other inputs")
-    if manifests:
-        src = Path(manifests[0])
+    for source in sources:  # a mistyped argument is named first, before what the others are
+        if not os.path.exists(source):  # (refused before --out is made)
+            raise ManifestError(f"{source}: no such file or folder")
+    src = Path(sources[0])
+    if len(sources) == 1 and src.suffix.lower() in MANIFEST_SUFFIXES and not src.is_dir():
         entries = read_manifest(src)
-        if entries and not any(e["abspath"] for e in entries):
+        if not entries:
+            raise ManifestError(f"no videos in {src}")
+        if not any(e["abspath"] for e in entries):
             raise ManifestError(f"{src}: none of its {len(entries)} entries has a 'path': {REIMPORT}")
         return [(e["video_id"], e["abspath"]) for e in entries]
     items: list[tuple[str, str | None]] = []
+    skipped = []
     for source in sources:
         src = Path(source)
         if src.is_dir():
             items += [(vid, str(p)) for vid, p in scan_videos(src)]
-        elif src.exists():
+        elif len(sources) > 1 and src.suffix.lower() not in VIDEO_EXTENSIONS:
+            skipped.append(source)
+        else:
             items.append((sanitize_id(src.stem), str(src)))
-        else:  # a named video that is not there is a mistyped argument, not a batch's failed item: refused
-            # before --out is made
-            raise ManifestError(f"{source}: no such file or folder")
+    if skipped:
+        say(f"warning: skipped {len(skipped)} named file(s) that are not videos by their extension (first: "
+            f"{', '.join(map(str, skipped[:3]))})")
+    if not items:  # (an empty folder or manifest: a store of nothing would look like a finished run)
+        raise ManifestError(f"no videos in {named(sources)}")
     seen: dict[str, str] = {}
     unique = []
     for vid, path in items:  # one id, one row in the store: two videos may not share it
@@ -78,11 +97,23 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
     return unique
 
 
+def joined_shard(argv: list[str]) -> list[str]:
+    """`argv` with `--shard -1/2` written `--shard=-1/2`: argparse takes a value that starts with '-'
+    for an option and answers with its usage text; joined, the value reaches parse_shard, whose one
+    line says what a shard must be."""
+    argv = list(argv)
+    for i in range(len(argv) - 1):
+        if argv[i] == "--shard" and argv[i + 1].startswith("-") and "/" in argv[i + 1]:
+            argv[i:i + 2] = [f"--shard={argv[i + 1]}"]
+            break
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = one_line_warning
     p = argparse.ArgumentParser(prog="python -m extract", description=__doc__)
     add_arguments(p)
-    return run(p.parse_args(argv))
+    return run(p.parse_args(joined_shard(sys.argv[1:] if argv is None else argv)))
 
 
 def prepare(args: argparse.Namespace):
@@ -116,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
     except UserError as e:  # bad input, before any video runs: one line, exit 2
         say(f"error: {e}")
         return 2
+    except KeyboardInterrupt:  # (loading the backbones takes seconds: a Ctrl-C is likely then; --out, if
+        # this run made it, is gone with it)
+        print("interrupted: 0 videos written; rerun the same command to resume", file=sys.stderr)
+        return 130
 
     say(f"{len(items)} videos, {len(mine)} in shard {args.shard}, {len(mine) - len(todo) - len(pathless)} already "
         f"done, {len(todo)} to extract -> {store.root}")

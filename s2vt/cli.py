@@ -285,10 +285,9 @@ def run_import(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from .manifest import write_manifest
+    from .manifest import VIDEO_EXTENSIONS, write_manifest
 
     from . import datasets as ds
-    from .results import refuse_inputs
 
     require_inputs(args)
     if args.kind == "yt8m":
@@ -306,9 +305,15 @@ def run_import(args: argparse.Namespace) -> int:
         entries = ds.import_folder(args.files[0])
     if not entries:  # (an empty manifest would train on nothing; an existing --out stays as it was)
         raise ds.DatasetError(f"{', '.join(args.files)}: no video found: nothing to import")
-    # checked before anything is written: the manifest never replaces an annotation file, a split list or a video
-    refuse_inputs([args.out], [*args.files, *(getattr(args, "split_list", None) or []),
-                               *(e.get("path") for e in entries)])
+    # checked before anything is written, --force or not: the manifest never replaces an annotation
+    # file, a split list, a video (in the folder videos are looked for in) or a linked feature file
+    if args.kind in ("msvd", "msrvtt"):
+        folders = [(args.videos, VIDEO_EXTENSIONS)] if args.videos else \
+            [(Path(f).parent, VIDEO_EXTENSIONS) for f in args.files]
+    else:
+        folders = [(args.files[0], VIDEO_EXTENSIONS)] if args.kind == "folder" else [(args.features, (".npy",))]
+    ds.refuse_import_inputs(args.out, [*args.files, *(getattr(args, "split_list", None) or []),
+                                       *(e.get("path") for e in entries)], folders)
     ds.cap_captions(entries)
     if args.kind == "folder":
         base = Path(args.out).resolve().parent
@@ -382,9 +387,11 @@ def run_import_features(args: argparse.Namespace) -> int:
     from .store import FeatureStore
 
     from . import datasets as ds
-    from .results import refuse_inputs
 
-    refuse_inputs([args.out], [*args.files, *([args.captions] if args.kind == "features" else [])])
+    # the manifest never replaces the labels, the captions or a .npy file read (nor is it named like one)
+    root = Path(args.files[0])
+    ds.refuse_import_inputs(args.out, [root, args.captions] if args.kind == "features" else
+                            [root, root / "training_label.json", root / "testing_label.json"], [(root, (".npy",))])
     with removed_if_failed(Path(args.out).absolute().parent):
         check_out(args.out)  # (before the store is written)
         store = FeatureStore(args.features or Path(args.out).resolve().parent / "features")
@@ -568,6 +575,9 @@ def main(argv: list[str] | None = None) -> int:
             print("interrupted: the demo folder holds a partial demo; rerun with --overwrite to start it again",
                   file=sys.stderr)
             return 130
+    if argv[:1] == ["extract"]:
+        from extract.__main__ import joined_shard
+        argv = joined_shard(argv)  # (`--shard -1/2`: one line from parse_shard, not argparse's usage text)
     args, extra = parser.parse_known_args(argv)
     if extra:  # (only paths left over: an unknown option is argparse's to report)
         if all(not a.startswith("-") for a in extra) and (stray := [a for a in extra if os.path.exists(a)]):

@@ -374,6 +374,27 @@ def read_feature_file(path: Path) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def refuse_import_inputs(out: str | os.PathLike, files: list, folders: list[tuple[str | os.PathLike, tuple]] = ()
+                         ) -> None:
+    """OutputError, whatever --force says, when the manifest at `out` would replace an input of the
+    import: one of `files` (annotations, split lists, a vocabulary, videos), or a file inside an input
+    folder named like what is read from it (`folders`: (folder, suffixes), e.g. the .npy files of a
+    feature folder, the videos of a video folder). Such a name is refused even when no file has it
+    yet: a manifest saved as X.npy among features would be read as one on the next import. Any other
+    name in such a folder is fine (a manifest.jsonl beside its videos)."""
+    from .results import refuse_inputs  # (results imports manifest, as this module does: no cycle)
+
+    refuse_inputs([out], files)
+    where = Path(out).parent.resolve() / Path(out).name
+    for folder, suffixes in folders:
+        if folder and Path(folder).is_dir() and where.is_relative_to(Path(folder).resolve()) \
+                and where.suffix.lower() in suffixes:
+            if where.exists():
+                raise OutputError(f"cannot write {out}: it is an input of this command")
+            raise OutputError(f"cannot write {out}: a {where.suffix} file in {folder}, an input of this command, "
+                              "would be read as one of its inputs; name the manifest .jsonl")
+
+
 def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], force: bool) -> None:
     """OutputError when `out` exists and holds annotations (captions, tags, text) or video paths that
     `entries` lack, unless `force`: an import rewrites its own manifest freely (the same annotations

@@ -23,6 +23,7 @@ from extract.ffmpeg import ffmpeg_cmd
 from .errors import UserError
 from .fileio import atomic_write_json
 from .manifest import ManifestError, read_manifest, write_manifest
+from .options import at_least
 
 COLOURS = {"red": "0xE02020", "green": "0x20C020", "blue": "0x2040E0", "yellow": "0xE0E020"}
 MOTIONS = {  # name -> (x(t), y(t)) of the square's top-left corner, for a W x H frame and D seconds
@@ -179,6 +180,7 @@ def run_demo(out: Path, per_combo: int = 2, overwrite: bool = False) -> dict:
     from .engine import TrainConfig, train
     from .predict import caption_files, evaluate
 
+    at_least("--per-combo", per_combo, 1)  # (0 renders nothing and would fail only after making folders)
     prepare_folder(out, overwrite)  # (before any work: a refusal leaves the folder as it was)
     start = time.time()
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731

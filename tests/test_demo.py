@@ -77,3 +77,10 @@ def test_demo_over_an_earlier_demo_needs_overwrite_and_clears_it(tmp_path, capsy
     new = tmp_path / "new" / "demo"  # a new folder: made, marked
     prepare_folder(new, overwrite=False)
     assert (new / MARKER).is_file()
+
+
+def test_demo_refuses_no_videos_per_combination_before_making_anything(tmp_path, capsys):
+    for n in (0, -3):
+        code, err = demo_cli(capsys, "--out", tmp_path / "d", "--per-combo", n)
+        assert (code, err) == (2, [f"error: --per-combo must be at least 1, not {n}"])
+        assert not (tmp_path / "d").exists()

@@ -271,18 +271,83 @@ def test_several_files_and_folders_in_one_run(tmp_path, capsys, videos):
     assert sorted(p.stem for p in (tmp_path / "s" / "vggish").glob("*.npy")) == ["first", "second", "third"]
 
 
-@pytest.mark.parametrize("case", ["manifest beside a file", "two videos, one id"])
-def test_several_inputs_that_cannot_go_together_are_one_line(case, tmp_path, capsys, videos):
+def test_two_videos_of_one_id_are_one_line(tmp_path, capsys, videos):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     shutil.copy(videos["mp4_aac"], tmp_path / "a" / "clip.mp4")
     shutil.copy(videos["mp4_aac"], tmp_path / "b" / "clip.mp4")
-    if case == "manifest beside a file":
-        manifest = tmp_path / "m.jsonl"
-        manifest.write_text(json.dumps({"video_id": "x", "path": str(tmp_path / "a" / "clip.mp4")}) + "\n")
-        args, expected = [manifest, tmp_path / "a" / "clip.mp4"], f"{manifest}: a manifest is given alone"
-    else:
-        args, expected = [tmp_path / "a", tmp_path / "b" / "clip.mp4"], "duplicate video id 'clip'"
+    args, expected = [tmp_path / "a", tmp_path / "b" / "clip.mp4"], "duplicate video id 'clip'"
     rc, err = extract(capsys, *args, "--out", tmp_path / "s", *VGGISH)
     assert rc == 2 and one_line_error(err) and len(err.strip().splitlines()) == 1, err
     assert expected in err and not (tmp_path / "s").exists()
+
+
+def test_a_glob_of_a_folder_extracts_its_videos_and_skips_the_other_files(tmp_path, capsys, videos):
+    """`python -m extract g/* --out S`: subtitles, Thumbs.db, a captions file or a manifest swept in by
+    the glob are skipped in one warning, not failed videos, id clashes or a refusal of the manifest."""
+    g = tmp_path / "g"
+    g.mkdir()
+    shutil.copy(videos["mp4_aac"], g / "clip.mp4")
+    (g / "clip.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n")
+    (g / "Thumbs.db").write_bytes(b"\0" * 64)
+    (g / "captions.json").write_text(json.dumps({"clip": ["a caption"]}))
+    (g / "manifest.jsonl").write_text(json.dumps({"video_id": "x", "path": "clip.mp4"}) + "\n")
+    named = sorted(g.iterdir())
+    for rerun in (False, True):
+        rc, err = extract(capsys, *named, "--out", tmp_path / "s", *VGGISH)
+        assert rc == 0 and "Traceback" not in err, err
+        assert err.splitlines()[0] == (f"warning: skipped 4 named file(s) that are not videos by their extension "
+                                       f"(first: {g / 'Thumbs.db'}, {g / 'captions.json'}, {g / 'clip.srt'})")
+        assert "1 videos" in err and not (tmp_path / "s" / "failures.jsonl").exists()
+    assert [p.name for p in (tmp_path / "s" / "vggish").iterdir()] == ["clip.npy"]
+
+
+def test_a_single_named_file_is_tried_whatever_its_name(tmp_path, capsys, videos):
+    shutil.copy(videos["mp4_aac"], tmp_path / "clip.video")
+    rc, err = extract(capsys, tmp_path / "clip.video", "--out", tmp_path / "s", *VGGISH)
+    assert rc == 0 and (tmp_path / "s" / "vggish" / "clip.npy").is_file(), err
+
+
+def test_a_missing_input_is_named_before_the_others_are_looked_at(tmp_path, capsys, videos):
+    rc, err = extract(capsys, tmp_path / "nope.jsonl", videos["mp4_aac"], "--out", tmp_path / "s", *VGGISH)
+    assert (rc, err.strip()) == (2, f"error: {tmp_path / 'nope.jsonl'}: no such file or folder")
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("case", ["empty folder", "empty manifest", "nothing but other files"])
+def test_no_videos_at_all_is_one_line_and_no_store(case, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "m.jsonl").write_text("")
+    (tmp_path / "a.srt").write_text("x")
+    (tmp_path / "b.txt").write_text("x")
+    args = {"empty folder": [tmp_path / "empty"], "empty manifest": [tmp_path / "m.jsonl"],
+            "nothing but other files": [tmp_path / "a.srt", tmp_path / "b.txt"]}[case]
+    rc, err = extract(capsys, *args, "--out", tmp_path / "deep" / "s", *VGGISH)
+    assert rc == 2 and err.strip().splitlines()[-1] == f"error: no videos in {', '.join(map(str, args))}", err
+    assert len(err.strip().splitlines()) == (2 if case == "nothing but other files" else 1)
+    assert not (tmp_path / "deep").exists()
+
+
+def test_ctrl_c_while_the_backbones_load_is_one_line_exit_130(tmp_path, capsys, videos, monkeypatch):
+    out = tmp_path / "deep" / "s"
+
+    def interrupted(cfg):
+        assert out.is_dir()  # (made before the backbones load: it must be gone after)
+        raise KeyboardInterrupt
+    monkeypatch.setattr("extract.__main__.Extractor", interrupted)
+    try:
+        rc, err = extract(capsys, videos["mp4_aac"], "--out", out, *VGGISH)
+    except KeyboardInterrupt:  # (escaping, it would end the whole test session, not fail this test)
+        pytest.fail("the KeyboardInterrupt escaped python -m extract (a traceback for the user)")
+    assert (rc, err.strip()) == (130, "interrupted: 0 videos written; rerun the same command to resume")
+    assert not (tmp_path / "deep").exists()
+
+
+@pytest.mark.parametrize("value", ["-1/2", "-0/-2"])
+def test_a_negative_shard_is_one_line(value, tmp_path, capsys, videos):
+    rc, err = extract(capsys, videos["mp4_aac"], "--out", tmp_path / "s", "--shard", value, *VGGISH)
+    assert (rc, err.strip()) == (2, f"error: --shard {value}: need 0 <= I < N")
+    from s2vt.cli import main as s2vt_main
+    assert s2vt_main(["extract", str(videos["mp4_aac"]), "--out", str(tmp_path / "s"), "--shard", value]) == 2
+    assert capsys.readouterr().err.strip() == f"error: --shard {value}: need 0 <= I < N"
+    assert not (tmp_path / "s").exists()

@@ -315,3 +315,76 @@ def test_msvd_rerun_without_videos_refuses_to_drop_the_paths_of_one_made_with_it
     assert out.read_text() == made
     assert s2vt(capsys, "import", "msvd", csv, "--out", out, "--force")[0] == 0
     assert [e.get("path") for e in read_manifest(out)] == [None, None, "../c_1_5.avi"]
+
+
+def import_inputs(tmp_path) -> dict:
+    """One small input of each importer, all under tmp_path/in: {kind: (arguments before --out)}."""
+    src = tmp_path / "in"
+    clips = src / "clips"
+    clips.mkdir(parents=True)
+    for name in ("a_1_5.avi", "video1.mp4"):
+        (clips / name).write_bytes(b"not really a video")
+    msvd_csv(clips / "corpus.csv", [("a", "English", "a cat")])
+    msrvtt_json = src / "info.json"
+    msrvtt_json.write_text(json.dumps({"videos": [{"video_id": "video1", "split": "train", "category": 1}],
+                                       "sentences": [{"video_id": "video1", "caption": "a dog"}]}))
+    feature_folder(src / "feat", ["vid0", "vid1"], 4)
+    (src / "caps.json").write_text(json.dumps({"vid0": ["a cat"], "vid1": ["a dog"]}))
+    mlds = src / "mlds"
+    feature_folder(mlds / "training_data" / "feat", ["a1_0_5.avi", "b2_3_9.avi"], 4)
+    (mlds / "training_label.json").write_text(json.dumps([{"id": "a1_0_5.avi", "caption": ["a man"]},
+                                                          {"id": "b2_3_9.avi", "caption": ["a dog"]}]))
+    (src / "lic.json").write_text(json.dumps({"@id": "1"}) + "\n")
+    feature_folder(src / "tsn" / "tsn_features_train", ["1"], 4)
+    shard_of(src, "train0000.tfrecord", 1)
+    (src / "vocabulary.csv").write_text("Index,Name\n0,Cat\n")
+    return {
+        "msvd": ["msvd", clips / "corpus.csv", "--videos", clips],
+        "msvd-beside": ["msvd", clips / "corpus.csv"],
+        "msrvtt": ["msrvtt", msrvtt_json, "--videos", clips],
+        "folder": ["folder", clips],
+        "features": ["features", src / "feat", "--captions", src / "caps.json", "--modality", "m", "--split",
+                     "train", "--features", tmp_path / "store"],
+        "mlds": ["mlds", mlds, "--features", tmp_path / "store"],
+        "lic2022": ["lic2022", src / "lic.json", "--features", src / "tsn"],
+        "yt8m": ["yt8m", src / "train0000.tfrecord", "--vocabulary", src / "vocabulary.csv",
+                 "--features", tmp_path / "store"],
+    }
+
+
+@pytest.mark.parametrize("kind, out", [
+    ("msvd", "clips/a_1_5.avi"), ("msvd", "clips/video1.mp4"), ("msvd", "clips/corpus.csv"),
+    ("msvd-beside", "clips/video1.mp4"), ("msrvtt", "clips/video1.mp4"), ("msrvtt", "info.json"),
+    ("folder", "clips/a_1_5.avi"), ("features", "feat/vid0.npy"), ("features", "caps.json"),
+    ("mlds", "mlds/training_data/feat/a1_0_5.avi.npy"), ("mlds", "mlds/training_label.json"),
+    ("lic2022", "lic.json"), ("lic2022", "tsn/tsn_features_train/1.npy"),
+    ("yt8m", "train0000.tfrecord"), ("yt8m", "vocabulary.csv"),
+])
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_import_never_writes_over_one_of_its_inputs(kind, out, force, tmp_path, capsys):
+    args = import_inputs(tmp_path)[kind]
+    before = snapshot(tmp_path)
+    out = tmp_path / "in" / out
+    code, err = s2vt(capsys, "import", *args, "--out", out, *force)
+    assert (code, err) == (2, [f"error: cannot write {out}: it is an input of this command"])
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("kind, out", [("features", "feat/new.npy"), ("mlds", "mlds/training_data/feat/X.npy"),
+                                       ("msvd", "clips/new.avi"), ("folder", "clips/sub/new.mp4")])
+def test_import_names_no_manifest_like_an_input_in_its_input_folder(kind, out, tmp_path, capsys):
+    args = import_inputs(tmp_path)[kind]
+    before = snapshot(tmp_path)
+    out = tmp_path / "in" / out
+    code, err = s2vt(capsys, "import", *args, "--out", out, "--force")
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"error: cannot write {out}: a {out.suffix} file in ")
+    assert err[0].endswith("would be read as one of its inputs; name the manifest .jsonl")
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("kind, out", [("msvd", "clips/manifest.jsonl"), ("folder", "clips/manifest.jsonl"),
+                                       ("features", "feat/manifest.jsonl")])
+def test_import_writes_its_manifest_beside_its_inputs(kind, out, tmp_path, capsys):
+    out = tmp_path / "in" / out
+    code, err = s2vt(capsys, "import", *import_inputs(tmp_path)[kind], "--out", out)
+    assert code == 0 and err[-1].startswith(f"wrote {out}: ") and read_manifest(out)
