@@ -9,7 +9,6 @@ import asyncio
 import logging
 import math
 import os
-import re
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,17 +18,25 @@ from pathlib import Path
 from .errors import SettingError, UserError
 from extract.ffmpeg import MediaError
 from .manifest import VIDEO_EXTENSIONS
+from .options import in_interval
 
 from .thumbnails import thumbnails
 
 PAGE = Path(__file__).with_name("static") / "index.html"
 MAX_THUMBNAILS = 16
+# `--upload-timeout`'s default (declared here once; cli.py reads it): long enough for a phone on a
+# poor link between two packets, short enough that idle connections cannot hold every slot for long
+UPLOAD_TIMEOUT = 30.0
 # uvicorn's own logger: uvicorn configures its handlers, so the line shows beside its access log
 log = logging.getLogger("uvicorn.error")
 
 
 class TooLarge(Exception):
     """The request body passed the upload limit."""
+
+
+class Stalled(Exception):
+    """No body bytes came within the upload timeout."""
 
 
 def require_serve_extra() -> None:
@@ -43,19 +50,24 @@ def require_serve_extra() -> None:
 
 
 class BodyWatch:
-    """An ASGI `receive` wrapper: raises TooLarge once more than `limit` body bytes have come in, and
-    notes whether the multipart body's closing boundary (`--BOUNDARY--`) came, so that an upload cut
-    short is told apart from a form without a video (the parser accepts a truncated body silently)."""
+    """An ASGI `receive` wrapper: raises TooLarge once more than `limit` body bytes have come in and
+    Stalled when nothing comes for `timeout` seconds (a client that stops sending would otherwise hold
+    its slot for as long as it keeps the connection open), and notes whether the multipart body's
+    closing boundary (`--BOUNDARY--`) came, so that an upload cut short is told apart from a form
+    without a video (the parser accepts a truncated body silently)."""
 
-    def __init__(self, receive, limit: int, boundary: bytes) -> None:
-        self.receive, self.limit = receive, limit
+    def __init__(self, receive, limit: int, boundary: bytes, timeout: float = UPLOAD_TIMEOUT) -> None:
+        self.receive, self.limit, self.timeout = receive, limit, timeout
         self.closing = b"--" + boundary + b"--"
         self.seen = 0
         self.closed = False
         self.tail = b""  # the last bytes of the previous chunk: a marker may straddle two chunks
 
     async def __call__(self):
-        message = await self.receive()
+        try:
+            message = await asyncio.wait_for(self.receive(), self.timeout)
+        except asyncio.TimeoutError:  # (the builtin TimeoutError from Python 3.11, its own class in 3.10)
+            raise Stalled from None
         if message["type"] == "http.request":
             body = message.get("body", b"")
             self.seen += len(body)
@@ -67,10 +79,16 @@ class BodyWatch:
         return message
 
 
-def boundary_of(content_type: str) -> bytes:
-    """The multipart boundary named in a Content-Type header (b"" when there is none)."""
-    match = re.search(r'boundary="?([^";]+)"?', content_type or "")
-    return match.group(1).strip().encode("latin-1", "replace") if match else b""
+def form_boundary(content_type: str | None) -> bytes:
+    """The boundary of a `multipart/form-data` Content-Type header, read as starlette's form parser
+    reads it (python-multipart's `parse_options_header`: the media type and the parameter names in any
+    case, blanks around `=`, quotes); b"" for any other media type or none named."""
+    try:  # where starlette imports it from: python-multipart >= 0.0.13, else its older module name
+        from python_multipart.multipart import parse_options_header
+    except ModuleNotFoundError:
+        from multipart.multipart import parse_options_header
+    media, params = parse_options_header(content_type)
+    return params.get(b"boundary", b"") if media == b"multipart/form-data" else b""
 
 
 def _peer(request) -> str:
@@ -78,10 +96,11 @@ def _peer(request) -> str:
     return f"{client.host}:{client.port}" if client else "?"
 
 
-def check_limits(workers: int, queue: int, max_bytes: int) -> None:
+def check_limits(workers: int, queue: int, max_bytes: int, upload_timeout: float = UPLOAD_TIMEOUT) -> None:
     if workers < 1 or queue < 0 or max_bytes < 1:
         raise SettingError(f"--workers must be at least 1, --queue at least 0 and --max-upload-mb positive "
                            f"(got {workers}, {queue}, {max_bytes} bytes)")
+    in_interval("--upload-timeout", upload_timeout, "(0, inf)")  # (NaN and inf refused: a timer needs a number)
 
 
 def check_address(host: str, port: int) -> None:
@@ -96,9 +115,10 @@ def check_address(host: str, port: int) -> None:
 
 
 def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 200 << 20,
-               upload_dir: str | None = None, checkpoint_name: str = ""):
+               upload_dir: str | None = None, checkpoint_name: str = "", upload_timeout: float = UPLOAD_TIMEOUT):
     """The ASGI app around a loaded `predict.Captioner`: at most `workers` videos captioned at
-    once and `queue` more waiting (uploads included); beyond that 503 with Retry-After."""
+    once and `queue` more waiting (uploads included); beyond that 503 with Retry-After; an upload
+    that sends nothing for `upload_timeout` seconds: 408, its slot freed."""
     # (no `from __future__ import annotations` in this module: FastAPI reads the handlers' annotations)
     from fastapi import FastAPI, Request
     from fastapi.responses import HTMLResponse, JSONResponse
@@ -107,7 +127,11 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.requests import ClientDisconnect
 
-    check_limits(workers, queue, max_bytes)
+    check_limits(workers, queue, max_bytes, upload_timeout)
+    # python-multipart warns of a malformed body on its own logger, which nothing configures, so the
+    # message came out as a bare line in the server's log beside our 400 (which says it): errors only
+    for name in ("python_multipart", "multipart"):  # (its module's name from 0.0.13, and before)
+        logging.getLogger(name).setLevel(logging.ERROR)
     app = FastAPI(title="s2vt", docs_url=None, redoc_url=None)
     pool = ThreadPoolExecutor(workers, thread_name_prefix="s2vt-caption")
     state = {"active": 0, "seconds": 1.0}  # requests holding a slot (the event loop is the only writer)
@@ -160,19 +184,27 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
         state["active"] += 1
         path = form = None
         try:
-            body = BodyWatch(request.receive, max_bytes, boundary_of(request.headers.get("content-type", "")))
+            boundary = form_boundary(request.headers.get("content-type"))
+            body = BodyWatch(request.receive, max_bytes, boundary, upload_timeout)
             try:
                 form = await Request(request.scope, body).form(max_files=1, max_fields=8)
             except TooLarge:
                 return error(413, f"upload is over the limit of {max_bytes:,} bytes")
+            except Stalled:  # (the rest of its body, should it come, is uvicorn's to drop: we close)
+                log.warning("client %s sent no upload bytes for %g s after %s bytes: answered 408", _peer(request),
+                            upload_timeout, f"{body.seen:,}")
+                return error(408, f"upload stalled: no bytes for {upload_timeout:g} s after {body.seen:,} bytes",
+                             Connection="close")
             except ClientDisconnect:  # a client gone mid-upload is routine, not a server fault: no traceback
                 # (starlette closed the spooled parts; our temp file is made only once the form is whole)
                 log.warning("client %s disconnected during upload", _peer(request))
                 return error(400, "client disconnected during upload")  # (uvicorn drops it: nobody listens)
             upload = form.get("video")
-            if body.seen and not body.closed and "multipart/" in request.headers.get("content-type", ""):
+            if body.seen and not body.closed and boundary:
                 return error(400, f"upload incomplete: the multipart body ends after {body.seen:,} bytes, "
                                   "before its closing boundary")
+            if isinstance(upload, str):  # a part named video without a filename: the parser's text field
+                return error(422, "the 'video' field must be a file (a multipart file upload with a filename)")
             if not isinstance(upload, UploadFile):
                 return error(422, "send the video as a multipart form field named 'video'")
             name = os.path.basename(upload.filename or "upload")
@@ -206,7 +238,7 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
 
 def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, queue: int = 16,
           max_upload_mb: float = 200, beam=5, tags: int = 3, device: str = "cpu",
-          weights_dir: str | None = None) -> int:
+          weights_dir: str | None = None, upload_timeout: float = UPLOAD_TIMEOUT) -> int:
     """`s2vt serve`: load the captioner (backbones included) once, then serve until Ctrl-C (`beam`: a
     `DecodeConfig`, or a bare beam width)."""
     import warnings
@@ -216,14 +248,16 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
     require_serve_extra()
     import uvicorn
 
+    in_interval("--max-upload-mb", max_upload_mb, "(0, inf)")  # (int() of NaN or inf would be a traceback)
     max_bytes = int(max_upload_mb * (1 << 20))
-    check_limits(workers, queue, max_bytes)
+    check_limits(workers, queue, max_bytes, upload_timeout)
     check_address(host, port)
 
     with warnings.catch_warnings():  # the random-weights notice was given when the checkpoint was trained
         warnings.simplefilter("ignore")
         captioner = Captioner(checkpoint, beam, tags, device, weights_dir)
         _ = captioner.extractor.backbones  # built now, not on the first request
-    app = create_app(captioner, workers, queue, max_bytes, checkpoint_name=Path(checkpoint).name)
+    app = create_app(captioner, workers, queue, max_bytes, checkpoint_name=Path(checkpoint).name,
+                     upload_timeout=upload_timeout)
     uvicorn.run(app, host=host, port=port, log_level="info")
     return 0

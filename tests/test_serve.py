@@ -2,6 +2,7 @@
 a headless Chromium when one is installed."""
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -197,7 +198,12 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path):
         port = str(taken.getsockname()[1])
         for args, message in ((["--workers", "0"], "--workers must be at least 1"),
                               (["--port", port], "cannot listen on 127.0.0.1:" + port),
-                              (["--checkpoint", str(tmp_path / "none.pt")], "checkpoint not found")):
+                              (["--checkpoint", str(tmp_path / "none.pt")], "checkpoint not found"),
+                              # a float that int() or a timer cannot take: refused in one line, not a traceback
+                              (["--max-upload-mb", "nan"], "--max-upload-mb must be in (0, inf), not nan"),
+                              (["--max-upload-mb", "inf"], "--max-upload-mb must be in (0, inf), not inf"),
+                              (["--upload-timeout", "nan"], "--upload-timeout must be in (0, inf), not nan"),
+                              (["--upload-timeout", "0"], "--upload-timeout must be in (0, inf), not 0.0")):
             proc = run_cli("-m", "s2vt.cli", "serve", "--port", port if "--port" in args else "0",
                            *(["--checkpoint", str(tmp_path / "none.pt")] if "--checkpoint" not in args else []), *args)
             assert proc.returncode == 2 and message in proc.stderr, proc.stderr
@@ -283,3 +289,93 @@ def test_upload_cut_short_is_400_not_a_missing_field(tmp_path):
                                      "before its closing boundary"}
     assert chunked.status_code == 200 and chunked.json()["caption"] == "a test"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_stalled_upload_is_408_and_frees_its_slot(tmp_path):
+    """A client that sends the headers and a few body bytes, then nothing, is answered 408 once the
+    upload timeout passes (one log line, the connection closed); its slot is free again."""
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("uvicorn.error")
+    app = create_app(FakeCaptioner(), queue=0, upload_dir=str(tmp_path), upload_timeout=1.0)
+    try:
+        with live_server(app, log_level="info") as port:
+            logger.addHandler(handler)
+            boundary = "s2vt-stall"
+            head = (f"POST /api/caption HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n"
+                    f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n").encode()
+            with socket.create_connection(("127.0.0.1", port), timeout=15) as c:
+                c.sendall(head + b"--s")  # 3 bytes of the body, then silence
+                peer = f"127.0.0.1:{c.getsockname()[1]}"
+                time.sleep(0.3)
+                busy = httpx.post(f"http://127.0.0.1:{port}/api/caption",
+                                  files={"video": ("v.mp4", b"data", "video/mp4")}, timeout=30)
+                answer = b""
+                while chunk := c.recv(4096):  # until the server closes the connection
+                    answer += chunk
+            after = httpx.post(f"http://127.0.0.1:{port}/api/caption",
+                               files={"video": ("v.mp4", b"data", "video/mp4")}, timeout=30)
+    finally:
+        logger.removeHandler(handler)
+    assert busy.status_code == 503  # (queue 0: the stalled upload held the only slot)
+    status, _, payload = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 408"), answer
+    assert b"connection: close" in status.lower()
+    assert json.loads(payload) == {"error": "upload stalled: no bytes for 1 s after 3 bytes"}
+    messages = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    assert messages == [f"client {peer} sent no upload bytes for 1 s after 3 bytes: "
+                        "answered 408"], messages
+    assert not any(r.exc_info for r in records)
+    assert after.status_code == 200 and after.json()["caption"] == "a test"  # the slot is free again
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("params", ["; BOUNDARY=XyZbound", "; boundary = XyZbound", '; boundary="XyZbound"',
+                                    "; xboundary=zzz; boundary=XyZbound", "; charset=utf-8; boundary=XyZbound"])
+@pytest.mark.parametrize("media", ["multipart/form-data", "Multipart/Form-Data"])
+def test_boundary_read_as_the_form_parser_reads_it(tmp_path, media, params):
+    """The "upload incomplete" check finds the boundary where the form parser does: whole bodies are
+    captioned, cut ones are 400, whatever the header's case, spacing or other parameters."""
+    boundary = "XyZbound"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="v.mp4"\r\n'
+            "Content-Type: video/mp4\r\n\r\n").encode() + b"x" * 500 + f"\r\n--{boundary}--\r\n".encode()
+    headers = {"content-type": media + params}
+    app = create_app(FakeCaptioner(), upload_dir=str(tmp_path))
+    whole, cut = call(app, ("POST", "/api/caption", {"content": body, "headers": headers}),
+                      ("POST", "/api/caption", {"content": body[:300], "headers": headers}))
+    assert whole.status_code == 200 and whole.json()["caption"] == "a test", whole.text
+    assert cut.status_code == 400 and cut.json()["error"].startswith("upload incomplete: "), cut.text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_malformed_body_leaves_no_parser_log_line(tmp_path):
+    """python-multipart's own warning about a malformed body (a bare line in the server's log) is
+    not shown: the client's 400 says it."""
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    app = create_app(FakeCaptioner(), upload_dir=str(tmp_path))
+    parser_log = logging.getLogger("python_multipart.multipart")
+    parser_log.addHandler(handler)
+    try:
+        r, = call(app, ("POST", "/api/caption", {"content": b"--garbage\r\n",
+                                                 "headers": {"content-type": "multipart/form-data; boundary=XyZ"}}))
+    finally:
+        parser_log.removeHandler(handler)
+    assert r.status_code == 400 and r.json() == {"error": "Invalid multipart data."}, r.text
+    assert [rec.getMessage() for rec in records] == []
+
+
+def test_video_text_field_is_told_to_be_a_file(tmp_path):
+    app = create_app(FakeCaptioner(), upload_dir=str(tmp_path))
+    text, other = call(app, ("POST", "/api/caption", {"data": {"video": "clip.mp4"}}),
+                       ("POST", "/api/caption", {"files": {"other": ("v.mp4", b"data", "video/mp4")}}))
+    assert text.status_code == 422
+    assert text.json()["error"] == "the 'video' field must be a file (a multipart file upload with a filename)"
+    assert other.status_code == 422
+    assert other.json()["error"] == "send the video as a multipart form field named 'video'"
