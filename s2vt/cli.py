@@ -165,10 +165,11 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 def run_score(args: argparse.Namespace) -> int:
     from .metrics import caption_scores
     from .predict import format_table
-    from .results import check_captions, load_predictions, load_references, match_ids
+    from .results import check_captions, load_predictions, load_references, match_ids, partial_advice
 
     refs, preds = load_references(args.refs, args.split), load_predictions(args.preds)
-    ids = match_ids(refs, preds, args.allow_partial)
+    agree = args.allow_partial or set(refs) == set(preds)
+    ids = match_ids(refs, preds, args.allow_partial, None if agree else partial_advice(args.refs, args.split, preds))
     warning = check_captions({i: preds[i] for i in ids}, args.preds, "score")
     if warning:
         print(warning, file=sys.stderr)
