@@ -43,6 +43,10 @@ def _cuda() -> bool:
 REIMPORT = "re-import with --videos FOLDER to name where the videos are"
 
 
+def same_id_advice(store: FeatureStore, vid: str) -> str:
+    return f"extract it into another --out, or delete {store.root / '*' / vid}.npy first to replace them"
+
+
 def named(sources: list[str]) -> str:
     """The inputs for a message: a few, then how many more (a glob may name thousands)."""
     more = f" and {len(sources) - 3} more" if len(sources) > 3 else ""
@@ -144,6 +148,12 @@ def run(args: argparse.Namespace) -> int:
         # (a path-less entry whose features an earlier run wrote is done, not failed)
         pathless = [v for v, p in mine if p is None and not store.done(v, cfg.modalities)]
         todo = [(v, p) for v, p in mine if p is not None and not store.done(v, cfg.modalities, source_identity(p))]
+        # another video already went by this id (in an earlier run: within one, collect_items refuses
+        # it): never replace its features silently, unless its file is gone (a dataset moved)
+        elsewhere = {v: store.other_source(v, cfg.modalities, source_identity(p), p) for v, p in todo}
+        clashes = [(v, p, elsewhere[v]) for v, p in todo if elsewhere[v] and os.path.exists(elsewhere[v])]
+        moved = {v: old for v, old in elsewhere.items() if old and not os.path.exists(old)}
+        todo = [(v, p) for v, p in todo if not (elsewhere[v] and os.path.exists(elsewhere[v]))]
     except UserError as e:  # bad input, before any video runs: one line, exit 2
         say(f"error: {e}")
         return 2
@@ -152,9 +162,17 @@ def run(args: argparse.Namespace) -> int:
         print("interrupted: 0 videos written; rerun the same command to resume", file=sys.stderr)
         return 130
 
-    say(f"{len(items)} videos, {len(mine)} in shard {args.shard}, {len(mine) - len(todo) - len(pathless)} already "
-        f"done, {len(todo)} to extract -> {store.root}")
+    say(f"{len(items)} videos, {len(mine)} in shard {args.shard}, "
+        f"{len(mine) - len(todo) - len(pathless) - len(clashes)} already done, {len(todo)} to extract -> {store.root}")
     failures = written = 0
+    if clashes:  # each logged with both paths, counted in one line
+        for v, p, old in clashes:
+            store.log_failure(v, p, f"{store.root} holds {v}'s features from another video, {old}; not replacing "
+                              f"them with {p}'s: {same_id_advice(store, v)}")
+        failures += len(clashes)
+        v, p, old = clashes[0]
+        say(f"failed: {len(clashes)} video(s) share an id with another video whose features {store.root} holds "
+            f"(first: {v}: {old}, this run {p}): {same_id_advice(store, v)}")
     if pathless:  # the rest are extracted: each logged, counted in one line
         for v in pathless:
             store.log_failure(v, None, f"no 'path' in the manifest: {REIMPORT}")
@@ -182,7 +200,10 @@ def run(args: argparse.Namespace) -> int:
             for m, arr in feats.items():
                 store.write(m, d.video_id, arr, cfg.dtype)
             if d.source:
-                store.record_source(d.video_id, d.source, feats)
+                store.record_source(d.video_id, d.source, feats, d.path)
+            if d.video_id in moved:
+                store.note(d.video_id, f"re-extracted from {d.path}: its features came from {moved[d.video_id]}, "
+                                       "which no longer exists (a moved or renamed dataset)")
             for note in d.notes:
                 store.note(d.video_id, note)
             written += 1

@@ -12,6 +12,7 @@ import dataclasses
 import math
 import os
 import re
+import stat
 
 import numpy as np
 
@@ -80,8 +81,14 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     path = os.fspath(path)
     if os.path.isdir(path):
         raise MediaError(f"{path}: a folder, not a video file")
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise MediaError(f"{path}: no such file")
+    if not os.path.isfile(path):  # (/dev/null, a pipe, a socket: ffmpeg could wait on one forever)
+        mode = os.stat(path).st_mode
+        kind = next((k for test, k in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                                       (stat.S_ISFIFO, "a pipe (FIFO)"), (stat.S_ISSOCK, "a socket"))
+                     if test(mode)), "not a regular file")
+        raise MediaError(f"{path}: {kind}, not a video file")
     if not os.access(path, os.R_OK):
         raise MediaError(f"{path}: not readable")
     if os.path.getsize(path) == 0:

@@ -165,10 +165,11 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 def run_score(args: argparse.Namespace) -> int:
     from .metrics import caption_scores
     from .predict import format_table
-    from .results import check_captions, load_predictions, load_references, match_ids
+    from .results import check_captions, load_predictions, load_references, match_ids, partial_advice
 
     refs, preds = load_references(args.refs, args.split), load_predictions(args.preds)
-    ids = match_ids(refs, preds, args.allow_partial)
+    agree = args.allow_partial or set(refs) == set(preds)
+    ids = match_ids(refs, preds, args.allow_partial, None if agree else partial_advice(args.refs, args.split, preds))
     warning = check_captions({i: preds[i] for i in ids}, args.preds, "score")
     if warning:
         print(warning, file=sys.stderr)
@@ -193,7 +194,7 @@ def run_export(args: argparse.Namespace) -> int:
     from .manifest import read_manifest
 
     from .export import CAPTION_FORMATS, MEMBER, write_zip
-    from .formats import lic2022_fields
+    from .formats import lic2022_fields, stray_level2
     from .results import ResultsError, check_captions, load_predictions, refuse_inputs
 
     if args.format != "lic2022" and (args.manifest or args.split):
@@ -224,6 +225,12 @@ def run_export(args: argparse.Namespace) -> int:
         missing, outside = sum(v not in preds for v in order), len(set(preds) - set(order))
         notes = ([f"{missing} of the {len(order)} {split} videos have no prediction (written with empty answers)"]
                  * bool(missing) + [f"{outside} predicted videos are not in split {split} (left out)"] * bool(outside))
+        # (hand-made or merged predictions: a level 2 names its level 1, `level2:L1/L2`)
+        stray = [(v, s) for v in order if v in preds and (s := stray_level2(preds[v]["tags"]))]
+        if stray:
+            v, tags = stray[0]
+            notes.append(f"{len(stray)} videos have a level 2 that is not under their level 1, dropped (the level 1 "
+                         f"kept; first: {v}: {tags[0]} with level1:{lic2022_fields(preds[v]['tags'])[0]})")
         if notes:
             print("warning: " + "; ".join(notes), file=sys.stderr)
     path = write_zip(preds, args.format, args.out, order)

@@ -24,11 +24,27 @@ def lic2022_tags(obj: dict) -> list[str]:
     return tags
 
 
-def lic2022_fields(tags: list[dict]) -> tuple[str, str, list[str]]:
-    """(level1, level2, semantic tags) from predicted tags [{"tag", "p"}], best-scored first."""
-    ranked = [t["tag"] for t in sorted(tags, key=lambda t: -float(t.get("p", 0)))]
+def _ranked(tags: list[dict]) -> list[str]:
+    return [t["tag"] for t in sorted(tags, key=lambda t: -float(t.get("p", 0)))]
+
+
+def stray_level2(tags: list[dict]) -> list[str]:
+    """The level-2 tags (`level2:L1/L2`) that are not under the best-scored level 1: a level 2
+    belongs to one level 1, so `lic2022_fields` drops these (as LIC2022 does an unknown level 2).
+    A level 2 without a parent in its name, or with no level 1 at all, is not checked."""
+    ranked = _ranked(tags)
     l1 = next((t[len(LEVEL1):] for t in ranked if t.startswith(LEVEL1)), "")
-    l2 = next((t[len(LEVEL2):].split("/", 1)[-1] for t in ranked if t.startswith(LEVEL2)), "")
+    return [t for t in ranked if l1 and t.startswith(LEVEL2) and "/" in t
+            and not t[len(LEVEL2):].startswith(l1 + "/")]
+
+
+def lic2022_fields(tags: list[dict]) -> tuple[str, str, list[str]]:
+    """(level1, level2, semantic tags) from predicted tags [{"tag", "p"}], best-scored first; the
+    level 2 is the best-scored one under the level 1 (none when none is: `stray_level2`)."""
+    ranked, stray = _ranked(tags), set(stray_level2(tags))
+    l1 = next((t[len(LEVEL1):] for t in ranked if t.startswith(LEVEL1)), "")
+    l2 = next((t[len(LEVEL2):].removeprefix(l1 + "/") if l1 else t[len(LEVEL2):].split("/", 1)[-1]
+               for t in ranked if t.startswith(LEVEL2) and t not in stray), "")
     return l1, l2, [t[len(SEMANTIC):] for t in ranked if t.startswith(SEMANTIC)]
 
 

@@ -16,8 +16,12 @@ class ResultsError(UserError):
 
 def _load_json(path: str | Path):
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise ResultsError(f"{path}: is a folder (expected a file)")
+    if not path.exists():
         raise ResultsError(f"{path}: file not found")
+    if not path.is_file():  # (a device or a pipe: reading one may never end)
+        raise ResultsError(f"{path}: not a regular file")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -119,8 +123,36 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
     return {str(k): [str(c) for c in v] for k, v in data.items() if v}
 
 
-def match_ids(refs: dict, preds: dict, allow_partial: bool) -> list[str]:
-    """Ids scored: all of them when refs and preds agree, else an error (or the overlap if allowed)."""
+def partial_advice(refs_path: str | Path, split: str | None, preds: dict) -> str:
+    """What to pass when the ids of references and predictions differ: the manifest split(s) the
+    predicted ids are in (when that is not `split`, the one given), else --allow-partial alone."""
+    if Path(refs_path).suffix != ".jsonl":  # (--split needs a manifest)
+        return "pass --allow-partial to score the overlap"
+    counts: dict[str, int] = {}
+    splits = set()
+    for e in read_manifest(refs_path):
+        if e.get("captions"):
+            splits.add(e.get("split", "train"))
+            if e["video_id"] in preds:
+                counts[e.get("split", "train")] = counts.get(e.get("split", "train"), 0) + 1
+    if len(splits) == 1 and split is None:  # (--split would change nothing)
+        return "pass --allow-partial to score the overlap"
+    covered = sorted(counts, key=lambda s: -counts[s])
+    if len(covered) == 1 and covered[0] != split:
+        given = f", not {split!r}" if split else ""
+        return (f"the predicted ids are in split {covered[0]} of {refs_path}{given}: pass --split {covered[0]}, "
+                "or --allow-partial to score the overlap")
+    if len(covered) > 1:
+        return (f"the predicted ids span splits {', '.join(covered)} of {refs_path}: pass --allow-partial to score "
+                "the overlap" + ("" if split else " (with --split SPLIT: its videos only)"))
+    if split:
+        return "pass --allow-partial to score the overlap"
+    return "pass --split SPLIT (a manifest's split) or --allow-partial to score the overlap"
+
+
+def match_ids(refs: dict, preds: dict, allow_partial: bool, advice: str | None = None) -> list[str]:
+    """Ids scored: all of them when refs and preds agree, else an error (or the overlap if allowed);
+    `advice`: what the error suggests (`partial_advice`)."""
     only_p, only_r = sorted(set(preds) - set(refs)), sorted(set(refs) - set(preds))
     if (only_p or only_r) and not allow_partial:
         parts = []
@@ -128,8 +160,8 @@ def match_ids(refs: dict, preds: dict, allow_partial: bool) -> list[str]:
             parts.append(f"{len(only_p)} predicted ids have no references (first: {', '.join(only_p[:3])})")
         if only_r:
             parts.append(f"{len(only_r)} referenced ids have no prediction (first: {', '.join(only_r[:3])})")
-        raise ResultsError("; ".join(parts) + "; pass --split SPLIT (a manifest's split) or --allow-partial "
-                           "to score the overlap")
+        raise ResultsError("; ".join(parts) + "; " + (advice or "pass --split SPLIT (a manifest's split) or "
+                                                      "--allow-partial to score the overlap"))
     ids = sorted(set(refs) & set(preds))
     if not ids:
         raise ResultsError("no id is both predicted and referenced")

@@ -1,8 +1,9 @@
 """The feature store: `meta.json` + `<modality>/<video_id>.npy`, atomic writes, resume, shards.
 
 Beside them, append-only JSON Lines logs: `failures.jsonl`, `notes.jsonl`, and `sources.jsonl`,
-one line per written video recording the size and mtime of the file its features came from
-(the last line for an id wins), so a rerun re-extracts a video whose file changed. Each line
+one line per written video recording the path, size and mtime of the file its features came from
+(the last line for an id wins), so a rerun re-extracts a video whose file changed, and refuses to
+replace the features of another video file that went by the same id (`other_source`). Each line
 is one append (O_APPEND), so concurrent shards writing one store never interleave lines.
 """
 from __future__ import annotations
@@ -36,6 +37,12 @@ def source_identity(path: str | os.PathLike) -> dict | None:
     except (OSError, ValueError):
         return None
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def same_file(a: dict | None, b: dict | None) -> bool:
+    """Whether two `source_identity` records (or sources.jsonl entries) name the same content;
+    the path is not compared: a dataset moved elsewhere keeps its features."""
+    return (a or {}).get("size") == (b or {}).get("size") and (a or {}).get("mtime_ns") == (b or {}).get("mtime_ns")
 
 
 def printable(text: str) -> str:
@@ -100,7 +107,19 @@ class FeatureStore:
         if not all(self.has(m, video_id) for m in modalities):
             return False
         known = self.sources().get(video_id, {}) if source is not None else {}
-        return all(known.get(m, source) == source for m in modalities)
+        return all(same_file(known.get(m, source), source) for m in modalities)
+
+    def other_source(self, video_id: str, modalities, source: dict | None, path: str) -> str | None:
+        """The recorded path of another video file whose features `video_id` holds (for one of
+        `modalities`), when its identity also differs from `source`'s: two videos went by one id
+        in different runs (a/v0.mp4, then b/v0.mp4). None when the features came from `path`
+        itself (a changed file there is re-extracted) or the record has no path (an older store)."""
+        for m in modalities:
+            old = self.sources().get(video_id, {}).get(m, {})
+            if (old.get("path") and self.has(m, video_id) and not same_file(old, source)
+                    and os.path.realpath(old["path"]) != os.path.realpath(path)):
+                return old["path"]
+        return None
 
     def sources(self) -> dict[str, dict[str, dict]]:
         """video id -> modality -> identity of the file its features came from (read once, last line wins)."""
@@ -115,6 +134,8 @@ class FeatureStore:
                 try:
                     r = json.loads(line)
                     ident = {"size": r["size"], "mtime_ns": r["mtime_ns"]}
+                    if isinstance(r.get("path"), str):  # (lines before paths were recorded have none)
+                        ident["path"] = r["path"]
                     self._sources.setdefault(r["video_id"], {}).update(dict.fromkeys(r["modalities"], ident))
                 except (ValueError, KeyError, TypeError, AttributeError):  # a line cut short by a crash
                     continue
@@ -219,10 +240,12 @@ class FeatureStore:
         """Record a video that could not be extracted in failures.jsonl (any bytes of its name escaped)."""
         self._append("failures.jsonl", {"video_id": video_id, "path": path, "reason": reason})
 
-    def record_source(self, video_id: str, source: dict, modalities) -> None:
-        """Record in sources.jsonl the file identity (`source_identity`) `modalities`' features were computed from."""
-        self._append("sources.jsonl", {"video_id": video_id, "modalities": list(modalities), **source})
-        self.sources().setdefault(video_id, {}).update(dict.fromkeys(modalities, source))
+    def record_source(self, video_id: str, source: dict, modalities, path: str | None = None) -> None:
+        """Record in sources.jsonl the file (its absolute `path` and `source_identity`) `modalities`'
+        features were computed from."""
+        ident = {**source, **({"path": os.path.abspath(path)} if path is not None else {})}
+        self._append("sources.jsonl", {"video_id": video_id, "modalities": list(modalities), **ident})
+        self.sources().setdefault(video_id, {}).update(dict.fromkeys(modalities, ident))
 
     def note(self, video_id: str, note: str) -> None:
         """Record a non-fatal remark (e.g. no audio track) in notes.jsonl."""

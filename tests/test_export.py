@@ -79,6 +79,25 @@ def test_lic2022_export_writes_only_the_predicted_split(tmp_path, capsys):
     assert [json.loads(line)["@id"] for line in unzip(tmp_path / "v.zip")[1].splitlines()] == ["2"]
 
 
+def test_lic2022_level2_not_under_the_level1_is_dropped_with_one_warning(tmp_path, capsys):
+    from s2vt.cli import main
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps([{"video_id": "3", "caption": "", "tags": ["level1:q", "level2:x/z", "tag:t"]},
+                                 {"video_id": "4", "caption": "", "tags": [  # the best under its level 1 wins
+                                     {"tag": "level1:q", "p": 0.9}, {"tag": "level2:x/z", "p": 0.8},
+                                     {"tag": "level2:q/w", "p": 0.5}]}]))
+    manifest = lic_manifest(tmp_path / "m.jsonl")
+    capsys.readouterr()
+    assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
+                 "--out", str(tmp_path / "a.zip")]) == 0
+    rows = [json.loads(line) for line in unzip(tmp_path / "a.zip")[1].splitlines()]
+    assert [[c["@value"] for c in r["category"]] for r in rows] == [["q", ""], ["q", "w"]]
+    assert rows[0]["tag"] == [{"@value": "t"}]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[0] == ("warning: 2 videos have a level 2 that is not under their level 1, dropped "
+                                        "(the level 1 kept; first: 3: level2:x/z with level1:q)"), err
+
+
 def test_export_refuses_predictions_for_another_split(tmp_path, capsys):
     from s2vt.cli import main
     preds = tmp_path / "p.json"

@@ -1,4 +1,5 @@
 import dataclasses
+import os
 import subprocess
 
 import numpy as np
@@ -35,6 +36,18 @@ def test_probe_reads_header(videos):
     assert abs(info.duration - 2.0) < 0.1 and info.fps == 25
     assert (info.width, info.height) == (160, 120) and info.has_audio
     assert not probe(videos["mov_silent"]).has_audio
+
+
+def test_probe_names_what_a_path_is_when_it_is_not_a_video_file(tmp_path):
+    # /dev/null (or a FIFO) exists but said "no such file"
+    os.mkfifo(tmp_path / "fifo")
+    for path, says in (("/dev/null", "/dev/null: a character device, not a video file"),
+                       (tmp_path / "fifo", f"{tmp_path / 'fifo'}: a pipe (FIFO), not a video file"),
+                       (tmp_path, f"{tmp_path}: a folder, not a video file"),
+                       (tmp_path / "nope.mp4", f"{tmp_path / 'nope.mp4'}: no such file")):
+        with pytest.raises(MediaError) as e:
+            probe(path)
+        assert str(e.value) == says
 
 
 def test_probe_rotation_swaps_display_size(videos):

@@ -128,6 +128,27 @@ def test_404_and_strict_load_check(server, tmp_path, capsys):
     assert dl.download(["arch"], tmp_path, table) == 0 and left_files(tmp_path) == ["arch.pth"]
 
 
+def test_a_garbage_weights_file_is_our_one_line_without_torchs_advice(server, tmp_path, capsys):
+    # torch's UnpicklingError advises weights_only=False (runs the file's code) over several lines
+    import datetime
+
+    saved = io.BytesIO()
+    torch.save({"w": datetime.timedelta(1)}, saved)  # (a class weights_only does not allow)
+    start = "not a PyTorch weights file (torch.load with weights_only=True failed: UnpicklingError: "
+    for data, cause in ((b"\x80\x02garbage" * 100, "Unsupported operand"),
+                        (saved.getvalue(), "Unsupported global: GLOBAL datetime.timedelta")):
+        (tmp_path / "c3d.pickle").write_bytes(data)
+        reason = {r["name"]: r["reason"] for r in dl.status(tmp_path)}["c3d"]
+        assert reason.startswith(start + cause) and reason.endswith(")"), reason
+        assert "False" not in reason and "\n" not in reason and len(reason) < 200
+    table = {"arch": dl.Remote("arch", "arch.pth", f"{server}/garbage.pth", dl.strict_load(lambda: nn.Linear(8, 4)))}
+    serve("garbage.pth", b"\x80\x02garbage" * 100)
+    assert dl.download(["arch"], tmp_path / "w", table) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert f"wrong file ({start}Unsupported operand" in err[-1] and "False" not in err[-1], err
+    assert left_files(tmp_path / "w") == []
+
+
 def test_cli_with_mirror_url(server, tmp_path, monkeypatch):
     """The real table through $S2VT_WEIGHTS_URL: the PCA file (verified by its shapes), then `list`."""
     buf = io.BytesIO()

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from s2vt.errors import UserError
 from s2vt.fileio import make_dirs
-from .weights import SPECS, WeightSpec, find_weights, load_state_dict, search_dirs
+from .weights import SPECS, BadWeights, WeightSpec, find_weights, load_state_dict, search_dirs
 
 BASE_ENV = "S2VT_WEIGHTS_URL"
 DEFAULT_NAMES = ("resnet152", "c3d", "vggish")  # the PCA file only when named: only --vggish-pca uses it
@@ -98,6 +98,8 @@ def problem(path: Path, name: str, check: Callable[[Path], None] | None) -> str 
         return "no way to verify it (no sha256 in its name, no known architecture)"
     try:
         check(path)
+    except BadWeights as e:  # (already one line; the row or message names the file)
+        return str(e).removeprefix(f"{path}: ")
     except Exception as e:  # noqa: BLE001 - any failure to load means a wrong file
         # one line, named by its type: some errors say only a number (a KeyError of a pickle's id)
         return f"does not load: {type(e).__name__}: {' '.join(str(e).split())[:300]}".rstrip(": ")

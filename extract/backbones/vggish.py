@@ -14,7 +14,7 @@ from torch import nn
 from . import Backbone, empty_module, he_init, seeded_init, warn_random
 from ..audio import SAMPLE_RATE, log_mel_examples
 from .synthetic import synthetic_audio
-from .weights import find_weights, load_state_dict
+from .weights import find_weights, load_state_dict, load_weights_file
 
 QUANTIZE_MIN, QUANTIZE_MAX = -2.0, 2.0
 
@@ -52,7 +52,7 @@ def load_pca(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if path.suffix == ".npz":
         with np.load(path) as f:
             return f["pca_eigen_vectors"].astype(np.float32), f["pca_means"].reshape(-1).astype(np.float32)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_weights_file(path)
     return (np.asarray(state["pca_eigen_vectors"], np.float32),
             np.asarray(state["pca_means"], np.float32).reshape(-1))
 

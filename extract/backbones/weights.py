@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -71,9 +72,29 @@ def find_weights(name: str, weights_dir: str | os.PathLike | None = None, requir
         f"(or pass --weights random for seeded random weights)")
 
 
+def load_weights_file(path: Path):
+    """torch.load(weights_only=True) of a weight file (no code execution); BadWeights, one line, for a
+    file it cannot load. torch's own message runs to several lines and advises weights_only=False,
+    which runs whatever code the file holds: only its cause is kept."""
+    try:
+        with warnings.catch_warnings():  # (a foreign pickle's protocol warning: noise before the error)
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:  # (unreadable: its own message)
+        raise
+    except Exception as e:  # noqa: BLE001 - an unpickling, zip or EOF error: not a weights file
+        text = str(e)
+        # the cause follows "WeightsUnpickler error:", after the advice (torch >= 2.4)
+        cause = text.split("WeightsUnpickler error:", 1)[1] if "WeightsUnpickler error:" in text else text
+        first = next((line.strip() for line in cause.splitlines() if line.strip()), "")
+        first = first.split(". ")[0].rstrip(".")  # (a second sentence is advice too: add_safe_globals)
+        raise BadWeights(f"{path}: not a PyTorch weights file (torch.load with weights_only=True failed: "
+                         f"{type(e).__name__}{': ' + first[:200] if first else ''})") from None
+
+
 def load_state_dict(path: Path) -> dict:
     """A state dict from a .pth/.pickle file, loaded with weights_only=True (no code execution)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_weights_file(path)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

@@ -84,6 +84,31 @@ def test_score_on_a_split_without_captions_says_so(tmp_path, capsys):
                                  "captions against"]
 
 
+def test_score_advice_fits_the_split_given_and_a_folder_is_named_so(tmp_path, capsys):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"video_id": v, "split": split, "captions": ["a cat"]}) + "\n"
+                                for v, split in (("a", "train"), ("b", "test"), ("c", "test"))))
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({"b": "a cat", "c": "a dog"}))
+    code, err = s2vt(capsys, "score", manifest, preds, "--split", "train")
+    assert code == 2 and len(err) == 1 and err[0].endswith(f"the predicted ids are in split test of {manifest}, "
+                                                           "not 'train': pass --split test, or --allow-partial to "
+                                                           "score the overlap"), err
+    code, err = s2vt(capsys, "score", manifest, preds)  # (no --split: the same split named)
+    assert code == 2 and err[0].endswith(f"in split test of {manifest}: pass --split test, or --allow-partial to "
+                                         "score the overlap"), err
+    refs = tmp_path / "refs.json"  # (--split needs a manifest: not advised)
+    refs.write_text(json.dumps({"b": ["a cat"]}))
+    code, err = s2vt(capsys, "score", refs, preds)
+    assert code == 2 and err[0].endswith("have no references (first: c); pass --allow-partial to score the overlap")
+    code, err = s2vt(capsys, "score", tmp_path, preds)
+    assert code == 2 and err == [f"error: {tmp_path}: is a folder (expected a file)"]
+    code, err = s2vt(capsys, "score", manifest, tmp_path, "--split", "test")
+    assert code == 2 and err == [f"error: {tmp_path}: is a folder (expected a file)"]
+    code, err = s2vt(capsys, "score", manifest, "/dev/null", "--split", "test")
+    assert code == 2 and err == ["error: /dev/null: not a regular file"]
+
+
 def test_outputs_never_replace_a_device_or_each_other(tmp_path):
     """An atomic write's rename would swap a device or pipe for a plain file (/dev/null as root);
     a folder named as an output says so; the report never lands on this run's predictions."""

@@ -154,6 +154,44 @@ def test_a_changed_file_under_an_existing_id_is_extracted_again(tmp_path, videos
     assert rc == 0 and "1 already done, 0 to extract" in err
 
 
+def test_another_video_under_a_stored_id_is_refused_unless_its_file_is_gone(tmp_path, videos, capsys):
+    # a/v0.mp4 then, in another run, b/v0.mp4: the second replaced a's features, as if a's file had changed
+    a, b, store = tmp_path / "a" / "v0.mp4", tmp_path / "b" / "v0.mp4", tmp_path / "s"
+    for path, video in ((a, "mp4_aac"), (b, "short")):
+        path.parent.mkdir()
+        shutil.copy(videos[video], path)
+    assert extract(capsys, a, "--out", store, *VGGISH)[0] == 0
+    rc, err = extract(capsys, b, "--out", store, *VGGISH)
+    assert rc == 1 and "Traceback" not in err and "0 already done, 0 to extract" in err
+    assert f"first: v0: {a}, this run {b}" in err and "another --out" in err and "v0.npy" in err
+    assert FeatureStore(store).read("vggish", "v0").shape == (2, 128)  # a's features, kept
+    reason = json.loads((store / "failures.jsonl").read_text().splitlines()[-1])["reason"]
+    assert str(a) in reason and str(b) in reason
+    shutil.copy(videos["short"], a)  # a changed file at its own path: extracted again, as before
+    assert extract(capsys, a, "--out", store, *VGGISH)[0] == 0
+    assert FeatureStore(store).read("vggish", "v0").shape == (0, 128)
+    a.unlink()  # a's file gone (a dataset moved or renamed): b's features replace a's, with a note
+    shutil.copy(videos["mp4_aac"], b)
+    rc, err = extract(capsys, b, "--out", store, *VGGISH)
+    assert rc == 0 and "0 already done, 1 to extract" in err
+    assert FeatureStore(store).read("vggish", "v0").shape == (2, 128)
+    assert f"its features came from {a}, which no longer exists" in (store / "notes.jsonl").read_text()
+
+
+def test_a_store_whose_sources_record_no_paths_re_extracts_as_before(tmp_path, videos, capsys):
+    a, b, store = tmp_path / "a" / "v0.mp4", tmp_path / "b" / "v0.mp4", tmp_path / "s"
+    for path, video in ((a, "mp4_aac"), (b, "short")):
+        path.parent.mkdir()
+        shutil.copy(videos[video], path)
+    assert extract(capsys, a, "--out", store, *VGGISH)[0] == 0
+    lines = [json.loads(line) for line in (store / "sources.jsonl").read_text().splitlines()]
+    assert all(r.pop("path") == str(a) for r in lines)
+    (store / "sources.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))  # as an older store's
+    rc, err = extract(capsys, b, "--out", store, *VGGISH)
+    assert rc == 0 and "0 already done, 1 to extract" in err
+    assert FeatureStore(store).read("vggish", "v0").shape == (0, 128)
+
+
 def test_non_ascii_names_get_distinct_stable_ids(tmp_path):
     for name in ("日本.mp4", "中国.mp4", "a b.mp4"):
         (tmp_path / name).write_bytes(b"x")
