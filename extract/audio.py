@@ -25,13 +25,14 @@ EXAMPLE_SECONDS = EXAMPLE_FRAMES * HOP / SAMPLE_RATE  # 0.96
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, has_audio: bool | None = None,
-               background: bool = False):
+               background: bool = False, max_seconds: float | None = None):
     """The audio track as a pydub AudioSegment (mono, `sample_rate` Hz, 16-bit), or None without audio.
 
     ffmpeg (the same binary the video path uses) decodes and resamples through a pipe;
     pydub's own `from_file` would need ffprobe, which the bundled ffmpeg lacks.
     Returns None when the file has no audio stream (`has_audio` skips the probe when known).
-    `background`: see `extract.ffmpeg.start_ffmpeg`.
+    `background`: see `extract.ffmpeg.start_ffmpeg`. `max_seconds`: decode no more than this
+    (a container whose header understates its length cannot make the track unbounded).
     """
     if has_audio is None:
         from .video import probe
@@ -40,7 +41,8 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, has_audi
         return None
     AudioSegment = pydub_segment_class()
     proc = run_ffmpeg(["-loglevel", "error", "-i", os.fspath(path), "-map", "0:a:0?", "-vn", "-sn",
-                       "-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "pipe:1"], timeout=3600,
+                       "-ac", "1", "-ar", str(sample_rate),
+                       *(["-t", f"{max_seconds:.6f}"] if max_seconds is not None else []), "-f", "s16le", "pipe:1"], timeout=3600,
                       background=background)
     if proc.returncode != 0:
         raise MediaError(f"{os.fspath(path)}: cannot decode audio ({last_error_line(proc.stderr)})")
@@ -105,28 +107,55 @@ def _frame(data: np.ndarray, length: int, hop: int) -> np.ndarray:
     return np.lib.stride_tricks.as_strided(data, shape=shape, strides=strides)
 
 
+# Examples computed per chunk: the float64 frames and their spectrum (~2 KB and ~4 KB a frame,
+# 96 frames an example) then take a fixed ~40 MB however long the audio is, instead of ~3 GB
+# an hour of audio at once (docs/benchmarks.md, "Audio memory"). Each frame's spectrum and
+# mel row are computed alone, so the chunking does not change a single value.
+CHUNK_EXAMPLES = 64
+
+
 def log_mel_examples(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """VGGish input examples [A, 96, 64] float32 from float samples in [-1, 1].
 
     Multi-channel input ([N, C]) is averaged to mono; other rates are resampled to 16 kHz.
     Audio shorter than one example (0.96 s) gives A = 0.
     """
-    data = np.asarray(samples, dtype=np.float64)
+    data = np.asarray(samples)
     if data.ndim > 1:
-        data = data.mean(axis=1)
-    data = resample(data, int(sample_rate), SAMPLE_RATE)
-    frames = _frame(data, WINDOW, HOP)
-    if len(frames) < EXAMPLE_FRAMES:
-        return np.zeros((0, EXAMPLE_FRAMES, MEL_BANDS), np.float32)
+        data = data.astype(np.float64).mean(axis=1)
+    if int(sample_rate) != SAMPLE_RATE:
+        data = resample(data.astype(np.float64), int(sample_rate), SAMPLE_RATE)
+    return _examples(data, 1.0)
+
+
+def pcm_examples(pcm: np.ndarray) -> np.ndarray:
+    """`log_mel_examples` of 16 kHz mono 16-bit samples, read in place (no float copy of the track)."""
+    return _examples(pcm, float(1 << 15))
+
+
+def _examples(data: np.ndarray, scale: float) -> np.ndarray:
+    """Examples of 16 kHz mono samples `data` / `scale` (as float64, like the reference), chunk by chunk."""
+    frames = 1 + (len(data) - WINDOW) // HOP if len(data) >= WINDOW else 0
+    out = np.empty((frames // EXAMPLE_FRAMES, EXAMPLE_FRAMES, MEL_BANDS), np.float32)
     window = 0.5 - 0.5 * np.cos(2 * np.pi / WINDOW * np.arange(WINDOW))  # periodic Hann
-    spectrum = np.abs(np.fft.rfft(frames * window, FFT))
-    log_mel = np.log(spectrum @ mel_matrix() + LOG_OFFSET)
-    return np.ascontiguousarray(_frame(log_mel, EXAMPLE_FRAMES, EXAMPLE_FRAMES), dtype=np.float32)
+    mel = mel_matrix()
+    span = EXAMPLE_FRAMES * HOP  # samples between the starts of consecutive examples
+    for start in range(0, len(out), CHUNK_EXAMPLES):
+        stop = min(len(out), start + CHUNK_EXAMPLES)
+        chunk = np.asarray(data[start * span:(stop - 1) * span + (EXAMPLE_FRAMES - 1) * HOP + WINDOW],
+                           dtype=np.float64)
+        if scale != 1.0:
+            chunk = chunk / scale  # a power of two: exact, as the reference's division
+        spectrum = np.abs(np.fft.rfft(_frame(chunk, WINDOW, HOP) * window, FFT))
+        out[start:stop] = np.log(spectrum @ mel + LOG_OFFSET).reshape(stop - start, EXAMPLE_FRAMES, MEL_BANDS)
+    return out
 
 
-def audio_examples(path: str | os.PathLike, has_audio: bool | None = None, background: bool = False) -> np.ndarray:
-    """[A, 96, 64] VGGish examples of a file's audio track ([0, 96, 64] without audio)."""
-    segment = load_audio(path, has_audio=has_audio, background=background)
+def audio_examples(path: str | os.PathLike, has_audio: bool | None = None, background: bool = False,
+                   max_seconds: float | None = None) -> np.ndarray:
+    """[A, 96, 64] VGGish examples of a file's audio track ([0, 96, 64] without audio), of at most
+    its first `max_seconds`."""
+    segment = load_audio(path, has_audio=has_audio, background=background, max_seconds=max_seconds)
     if segment is None:
         return np.zeros((0, EXAMPLE_FRAMES, MEL_BANDS), np.float32)
-    return log_mel_examples(segment_to_float(segment), segment.frame_rate)
+    return pcm_examples(np.frombuffer(segment.raw_data, dtype="<i2"))

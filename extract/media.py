@@ -32,18 +32,28 @@ class Media:
         return getattr(self, REGISTRY[modality].reads)
 
 
+class TooLong(MediaError):
+    """A video longer than the caller accepts (`decode_media`'s `max_seconds`)."""
+
+
 def decode_media(path: str | os.PathLike, modalities, frames: int = 40, clips: int = 8, short_side: int = 256,
-                 background: bool = False) -> Media:
+                 background: bool = False, max_seconds: float | None = None) -> Media:
     """Decode `path` once for the video modalities (one ffmpeg pass) and once for its audio (beside it).
 
     Raises MediaError for a file that cannot be decoded, unexpected decoder failures included.
     `background` (decoding ahead of the networks): ffmpeg single-threaded at low priority.
+    `max_seconds`: TooLong for a video whose probed duration is longer, before anything is decoded
+    (the audio's memory and time grow with its length; `s2vt serve`'s `--max-video-seconds`).
     """
     need = reads(modalities)
     try:
         info = probe(path)
+        if max_seconds is not None and info.duration > max_seconds:
+            raise TooLong(f"{os.fspath(path)}: video lasts {info.duration:,.1f} s, over the limit of "
+                          f"{max_seconds:,g} s")
         with ThreadPoolExecutor(1) as pool:
-            audio = (pool.submit(audio_examples, path, has_audio=info.has_audio, background=background)
+            audio = (pool.submit(audio_examples, path, has_audio=info.has_audio, background=background,
+                                 max_seconds=max_seconds)
                      if "examples" in need else None)
             fr = (decode_frames(path, frames, clips if "clips" in need else 0, short_side, info, background)
                   if need & {"frames", "clips"} else None)

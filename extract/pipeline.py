@@ -157,9 +157,9 @@ class Extractor:
             yield names[f], f.result()
         _ = self.backbones  # all built: keep them, free the build threads
 
-    def _media(self, path: str, background: bool = False) -> Media:
+    def _media(self, path: str, background: bool = False, max_seconds: float | None = None) -> Media:
         c = self.cfg
-        return decode_media(path, c.modalities, c.frames, c.clips, c.short_side, background)
+        return decode_media(path, c.modalities, c.frames, c.clips, c.short_side, background, max_seconds)
 
     def decode(self, video_id: str, path: str, background: bool = False) -> Decoded:
         """Decode one video to backbone inputs; a MediaError becomes `error` (never raised).
@@ -196,9 +196,10 @@ class Extractor:
         """
         return self.extract_media(path)[0]
 
-    def extract_media(self, path: str) -> tuple[dict[str, np.ndarray], Media]:
-        """`extract`, plus the decoded media (`s2vt serve` shows the sampled frames)."""
-        media = self._media(path)
+    def extract_media(self, path: str, max_seconds: float | None = None) -> tuple[dict[str, np.ndarray], Media]:
+        """`extract`, plus the decoded media (`s2vt serve` shows the sampled frames); `max_seconds`:
+        see `decode_media`."""
+        media = self._media(path, max_seconds=max_seconds)
         # rounded to the store's dtype: the model sees what it would read from a store (evaluate)
         return {m: net.embed(net.inputs(media.of(m)), self.cfg.batch_size).numpy().astype(self.cfg.dtype)
                 for m, net in self._built()}, media

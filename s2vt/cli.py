@@ -516,10 +516,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, help="videos captioned at once")
     p.add_argument("--queue", type=int, default=16, help="requests waiting beyond those (more: 503 + Retry-After)")
     p.add_argument("--max-upload-mb", type=float, default=200, help="larger uploads get 413")
-    from .serve import UPLOAD_TIMEOUT
+    from .serve import MAX_VIDEO_SECONDS, UPLOAD_TIMEOUT
 
     p.add_argument("--upload-timeout", type=float, default=UPLOAD_TIMEOUT, metavar="SECONDS",
                    help="an upload that sends nothing for this long gets 408 and frees its slot")
+    p.add_argument("--max-video-seconds", type=float, default=MAX_VIDEO_SECONDS, metavar="SECONDS",
+                   help="longer videos get 422, from their probed duration, before any decoding")
     add_decode_arguments(p)
     p.add_argument("--tags", type=int, default=3, help="how many top tags to answer")
     p.add_argument("--weights-dir", default=None, help="folder with backbone weight files")
@@ -531,7 +533,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from .serve import serve
 
     return serve(args.checkpoint or default_checkpoint(), args.host, args.port, args.workers, args.queue,
-                 args.max_upload_mb, decoding(args), args.tags, args.device, args.weights_dir, args.upload_timeout)
+                 args.max_upload_mb, decoding(args), args.tags, args.device, args.weights_dir, args.upload_timeout,
+                 args.max_video_seconds)
 
 
 COMMANDS = {  # name -> (help, add_arguments, run)

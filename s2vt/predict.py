@@ -397,14 +397,15 @@ class Captioner:
         self.decoding_used = decoding_used(self.decoding, self.model, self.has_captions)  # (what /api/model shows)
         self.checked = False  # the backbones built match the checkpoint's record (checked once built)
 
-    def caption(self, path: str, with_media: bool = False):
+    def caption(self, path: str, with_media: bool = False, max_seconds: float | None = None):
         """{"video", "caption", "tags", "seconds"} of one file (and its decoded Media when
-        `with_media`); MediaError for a file that is not a usable video."""
+        `with_media`); MediaError for a file that is not a usable video, or (`max_seconds`) one
+        that lasts longer."""
         from extract.ffmpeg import MediaError
 
         t0 = time.time()
         try:
-            feats, media = self.extractor.extract_media(path)
+            feats, media = self.extractor.extract_media(path, max_seconds)
         except MediaError:
             _ = self.extractor.backbones  # a backbone that cannot be built outranks a bad video
             raise

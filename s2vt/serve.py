@@ -27,6 +27,10 @@ MAX_THUMBNAILS = 16
 # `--upload-timeout`'s default (declared here once; cli.py reads it): long enough for a phone on a
 # poor link between two packets, short enough that idle connections cannot hold every slot for long
 UPLOAD_TIMEOUT = 30.0
+# `--max-video-seconds`'s default: a small upload can hold hours of audio (an hour of 6 kb/s Opus is
+# under 4 MB), and the audio's decoding time and memory grow with its length; an hour covers talks
+# and episodes, and a longer video is refused from its probed duration before anything is decoded
+MAX_VIDEO_SECONDS = 3600.0
 # uvicorn's own logger: uvicorn configures its handlers, so the line shows beside its access log
 log = logging.getLogger("uvicorn.error")
 
@@ -96,11 +100,13 @@ def _peer(request) -> str:
     return f"{client.host}:{client.port}" if client else "?"
 
 
-def check_limits(workers: int, queue: int, max_bytes: int, upload_timeout: float = UPLOAD_TIMEOUT) -> None:
+def check_limits(workers: int, queue: int, max_bytes: int, upload_timeout: float = UPLOAD_TIMEOUT,
+                 max_seconds: float = MAX_VIDEO_SECONDS) -> None:
     if workers < 1 or queue < 0 or max_bytes < 1:
         raise SettingError(f"--workers must be at least 1, --queue at least 0 and --max-upload-mb positive "
                            f"(got {workers}, {queue}, {max_bytes} bytes)")
     in_interval("--upload-timeout", upload_timeout, "(0, inf)")  # (NaN and inf refused: a timer needs a number)
+    in_interval("--max-video-seconds", max_seconds, "(0, inf)")  # (NaN would refuse nothing; inf is no JSON)
 
 
 def check_address(host: str, port: int) -> None:
@@ -115,10 +121,12 @@ def check_address(host: str, port: int) -> None:
 
 
 def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 200 << 20,
-               upload_dir: str | None = None, checkpoint_name: str = "", upload_timeout: float = UPLOAD_TIMEOUT):
+               upload_dir: str | None = None, checkpoint_name: str = "", upload_timeout: float = UPLOAD_TIMEOUT,
+               max_seconds: float = MAX_VIDEO_SECONDS):
     """The ASGI app around a loaded `predict.Captioner`: at most `workers` videos captioned at
     once and `queue` more waiting (uploads included); beyond that 503 with Retry-After; an upload
-    that sends nothing for `upload_timeout` seconds: 408, its slot freed."""
+    that sends nothing for `upload_timeout` seconds: 408, its slot freed; a video lasting more than
+    `max_seconds`: 422, from its probed duration (nothing decoded)."""
     # (no `from __future__ import annotations` in this module: FastAPI reads the handlers' annotations)
     from fastapi import FastAPI, Request
     from fastapi.responses import HTMLResponse, JSONResponse
@@ -127,7 +135,7 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.requests import ClientDisconnect
 
-    check_limits(workers, queue, max_bytes, upload_timeout)
+    check_limits(workers, queue, max_bytes, upload_timeout, max_seconds)
     # python-multipart warns of a malformed body on its own logger, which nothing configures, so the
     # message came out as a bare line in the server's log beside our 400 (which says it): errors only
     for name in ("python_multipart", "multipart"):  # (its module's name from 0.0.13, and before)
@@ -141,7 +149,8 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
                   "vocab_size": len(vocab), "tags": list(labels.names), "multilabel": labels.multilabel,
                   "epoch": ckpt.get("epoch"), "metrics": ckpt.get("metrics", {}),
                   "backbones": ckpt.get("extract", {}).get("backbones", {}), "beam": captioner.beam,
-                  "decoding": captioner.decoding_used, "max_upload_bytes": max_bytes}
+                  "decoding": captioner.decoding_used, "max_upload_bytes": max_bytes,
+                  "max_video_seconds": max_seconds}
 
     def error(status: int, message: str, **headers) -> JSONResponse:
         return JSONResponse({"error": message}, status, headers=headers or None)
@@ -217,8 +226,9 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
                     f.write(chunk)
             t0 = time.time()
             try:
-                result, media = await asyncio.get_running_loop().run_in_executor(pool, captioner.caption, path, True)
-            except MediaError as e:  # caption.py's one line, naming the upload instead of the temp file
+                result, media = await asyncio.get_running_loop().run_in_executor(
+                    pool, lambda: captioner.caption(path, True, max_seconds=max_seconds))
+            except MediaError as e:  # caption.py's one line (or too long), naming the upload, not the temp file
                 return error(422, str(e).replace(path, name))
             state["seconds"] = 0.8 * state["seconds"] + 0.2 * (time.time() - t0)
             result["video"] = name
@@ -238,7 +248,8 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
 
 def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, queue: int = 16,
           max_upload_mb: float = 200, beam=5, tags: int = 3, device: str = "cpu",
-          weights_dir: str | None = None, upload_timeout: float = UPLOAD_TIMEOUT) -> int:
+          weights_dir: str | None = None, upload_timeout: float = UPLOAD_TIMEOUT,
+          max_video_seconds: float = MAX_VIDEO_SECONDS) -> int:
     """`s2vt serve`: load the captioner (backbones included) once, then serve until Ctrl-C (`beam`: a
     `DecodeConfig`, or a bare beam width)."""
     import warnings
@@ -250,7 +261,7 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
 
     in_interval("--max-upload-mb", max_upload_mb, "(0, inf)")  # (int() of NaN or inf would be a traceback)
     max_bytes = int(max_upload_mb * (1 << 20))
-    check_limits(workers, queue, max_bytes, upload_timeout)
+    check_limits(workers, queue, max_bytes, upload_timeout, max_video_seconds)
     check_address(host, port)
 
     with warnings.catch_warnings():  # the random-weights notice was given when the checkpoint was trained
@@ -258,6 +269,6 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
         captioner = Captioner(checkpoint, beam, tags, device, weights_dir)
         _ = captioner.extractor.backbones  # built now, not on the first request
     app = create_app(captioner, workers, queue, max_bytes, checkpoint_name=Path(checkpoint).name,
-                     upload_timeout=upload_timeout)
+                     upload_timeout=upload_timeout, max_seconds=max_video_seconds)
     uvicorn.run(app, host=host, port=port, log_level="info")
     return 0

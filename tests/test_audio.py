@@ -1,7 +1,8 @@
 """The VGGish log-mel front end against a line-by-line transcription of the reference code."""
 import numpy as np
 
-from extract.audio import audio_examples, hertz_to_mel, load_audio, log_mel_examples, segment_to_float
+import extract.audio
+from extract.audio import audio_examples, hertz_to_mel, load_audio, log_mel_examples, pcm_examples, segment_to_float
 
 
 def reference_examples(data: np.ndarray) -> np.ndarray:
@@ -78,6 +79,25 @@ def test_load_audio_codecs(videos):
     assert load_audio(videos["mov_silent"]) is None
     assert audio_examples(videos["mov_silent"]).shape == (0, 96, 64)
     assert audio_examples(videos["mp4_aac"]).shape == (2, 96, 64)
+    # decoding stops at max_seconds (a header that understates the length cannot make it unbounded)
+    assert abs(len(load_audio(videos["mp4_aac"], max_seconds=1.2)) - 1200) < 40
+    assert audio_examples(videos["mp4_aac"], max_seconds=1.2).shape == (1, 96, 64)
+
+
+def test_chunked_examples_are_the_whole_tracks(monkeypatch):
+    """Long audio is computed a chunk of examples at a time (bounded memory): not one value changes,
+    and 16-bit samples read in place give what their float copy gives."""
+    rng = np.random.default_rng(1)
+    pcm = rng.integers(-(1 << 15), 1 << 15, 16000 * 12 + 1234, dtype=np.int16)  # 12 examples and a remainder
+    floats = pcm / 32768.0
+    monkeypatch.setattr(extract.audio, "CHUNK_EXAMPLES", 1000)
+    whole = log_mel_examples(floats, 16000)
+    assert whole.shape == (12, 96, 64)
+    for chunk in (1, 5, 12):
+        monkeypatch.setattr(extract.audio, "CHUNK_EXAMPLES", chunk)
+        assert np.array_equal(log_mel_examples(floats, 16000), whole)
+        assert np.array_equal(pcm_examples(pcm), whole)
+    assert np.max(np.abs(whole - reference_examples(floats))) < 1e-4
 
 
 def test_real_audio_matches_reference(sample_data):

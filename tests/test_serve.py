@@ -79,6 +79,26 @@ def test_not_a_video_is_422_with_caption_py_reason(captioner, broken, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_video_over_max_seconds_is_422_before_decoding(captioner, trained, tmp_path, monkeypatch):  # noqa: F811
+    """A small upload can hold hours of audio: its probed duration is refused before any decoding."""
+    import extract.media
+    from extract.video import probe
+
+    def undecoded(*args, **kwargs):
+        raise AssertionError("a video over the limit was decoded")
+    video = trained / "videos" / "v00.mp4"
+    seconds = probe(video).duration
+    assert seconds > 0.5
+    monkeypatch.setattr(extract.media, "audio_examples", undecoded)
+    monkeypatch.setattr(extract.media, "decode_frames", undecoded)
+    app = create_app(captioner, upload_dir=str(tmp_path), max_seconds=0.5)
+    r, model = call(app, ("POST", "/api/caption", video_form(video, "long.mp4")), ("GET", "/api/model", {}))
+    assert r.status_code == 422
+    assert r.json() == {"error": f"long.mp4: video lasts {seconds:,.1f} s, over the limit of 0.5 s"}
+    assert model.json()["max_video_seconds"] == 0.5
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_oversized_upload_is_413(captioner, trained, tmp_path):  # noqa: F811
     app = create_app(captioner, max_bytes=2000, upload_dir=str(tmp_path))
     video = trained / "videos" / "v00.mp4"
@@ -112,9 +132,9 @@ class Gated:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def caption(self, *args):
+    def caption(self, *args, **kwargs):
         self.gate.wait(60)
-        return self.inner.caption(*args)
+        return self.inner.caption(*args, **kwargs)
 
 
 def test_full_queue_is_503_with_retry_after(captioner, trained, tmp_path):  # noqa: F811
@@ -203,7 +223,9 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path):
                               (["--max-upload-mb", "nan"], "--max-upload-mb must be in (0, inf), not nan"),
                               (["--max-upload-mb", "inf"], "--max-upload-mb must be in (0, inf), not inf"),
                               (["--upload-timeout", "nan"], "--upload-timeout must be in (0, inf), not nan"),
-                              (["--upload-timeout", "0"], "--upload-timeout must be in (0, inf), not 0.0")):
+                              (["--upload-timeout", "0"], "--upload-timeout must be in (0, inf), not 0.0"),
+                              (["--max-video-seconds", "nan"], "--max-video-seconds must be in (0, inf), not nan"),
+                              (["--max-video-seconds", "-1"], "--max-video-seconds must be in (0, inf), not -1.0")):
             proc = run_cli("-m", "s2vt.cli", "serve", "--port", port if "--port" in args else "0",
                            *(["--checkpoint", str(tmp_path / "none.pt")] if "--checkpoint" not in args else []), *args)
             assert proc.returncode == 2 and message in proc.stderr, proc.stderr
@@ -227,7 +249,7 @@ class FakeCaptioner:
     vocab, beam, decoding_used = ["<pad>"], 1, {"beam": 1}
     labels = type("Labels", (), {"names": ["left"], "multilabel": False})()
 
-    def caption(self, path, with_media):
+    def caption(self, path, with_media, max_seconds=None):
         return {"caption": "a test", "tags": []}, type("Media", (), {"times": None, "frames": None})()
 
 
