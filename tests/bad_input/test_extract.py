@@ -154,12 +154,18 @@ def test_a_changed_file_under_an_existing_id_is_extracted_again(tmp_path, videos
     assert rc == 0 and "1 already done, 0 to extract" in err
 
 
-def test_another_video_under_a_stored_id_is_refused_unless_its_file_is_gone(tmp_path, videos, capsys):
-    # a/v0.mp4 then, in another run, b/v0.mp4: the second replaced a's features, as if a's file had changed
-    a, b, store = tmp_path / "a" / "v0.mp4", tmp_path / "b" / "v0.mp4", tmp_path / "s"
+def two_videos_one_id(tmp_path, videos):
+    """a/v0.mp4 and b/v0.mp4, two different videos whose names give one id, and a store path."""
+    a, b = tmp_path / "a" / "v0.mp4", tmp_path / "b" / "v0.mp4"
     for path, video in ((a, "mp4_aac"), (b, "short")):
         path.parent.mkdir()
         shutil.copy(videos[video], path)
+    return a, b, tmp_path / "s"
+
+
+def test_another_video_under_a_stored_id_is_refused_unless_its_file_is_gone(tmp_path, videos, capsys):
+    # a/v0.mp4 then, in another run, b/v0.mp4: the second replaced a's features, as if a's file had changed
+    a, b, store = two_videos_one_id(tmp_path, videos)
     assert extract(capsys, a, "--out", store, *VGGISH)[0] == 0
     rc, err = extract(capsys, b, "--out", store, *VGGISH)
     assert rc == 1 and "Traceback" not in err and "0 already done, 0 to extract" in err
@@ -179,10 +185,7 @@ def test_another_video_under_a_stored_id_is_refused_unless_its_file_is_gone(tmp_
 
 
 def test_a_store_whose_sources_record_no_paths_re_extracts_as_before(tmp_path, videos, capsys):
-    a, b, store = tmp_path / "a" / "v0.mp4", tmp_path / "b" / "v0.mp4", tmp_path / "s"
-    for path, video in ((a, "mp4_aac"), (b, "short")):
-        path.parent.mkdir()
-        shutil.copy(videos[video], path)
+    a, b, store = two_videos_one_id(tmp_path, videos)
     assert extract(capsys, a, "--out", store, *VGGISH)[0] == 0
     lines = [json.loads(line) for line in (store / "sources.jsonl").read_text().splitlines()]
     assert all(r.pop("path") == str(a) for r in lines)
