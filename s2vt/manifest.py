@@ -111,7 +111,8 @@ def read_manifest(path: str | os.PathLike) -> list[dict]:
     """
     path = Path(path)
     if not path.is_file():
-        raise ManifestError(f"{path}: manifest not found")
+        what = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "manifest not found"
+        raise ManifestError(f"{path}: {what}" + (", not a manifest (a .jsonl file)" if path.is_dir() else ""))
     entries, seen = [], set()
     for where, entry in json_lines(path):
         vid = check_entry(entry, where)["video_id"]

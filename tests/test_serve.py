@@ -237,8 +237,10 @@ def test_negative_thumbs_is_400(captioner, trained, tmp_path):  # noqa: F811
     r, = call(app, ("POST", "/api/caption?thumbs=-5", video_form(trained / "videos" / "v00.mp4")))
     assert r.status_code == 400 and r.json()["error"] == "thumbs must be at least 0, not -5"
     # the framework's own refusals answer in the same shape
-    nope, bad = call(app, ("GET", "/nope", {}), ("POST", "/api/caption?thumbs=abc", {}))
+    nope, bad, slash = call(app, ("GET", "/nope", {}), ("POST", "/api/caption?thumbs=abc", {}),
+                            ("POST", "/api/caption/", video_form(trained / "videos" / "v00.mp4")))
     assert nope.status_code == 404 and nope.json() == {"error": "Not Found"}
+    assert slash.status_code == 404 and slash.json() == {"error": "Not Found"}  # not a bodiless 307
     assert bad.status_code == 422 and bad.json()["error"].startswith("thumbs: ")
     assert list(tmp_path.iterdir()) == []  # refused before any upload was stored
 

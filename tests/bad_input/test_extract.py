@@ -392,3 +392,13 @@ def test_a_negative_shard_is_one_line(value, tmp_path, capsys, videos):
     assert s2vt_main(["extract", str(videos["mp4_aac"]), "--out", str(tmp_path / "s"), "--shard", value]) == 2
     assert capsys.readouterr().err.strip() == f"error: --shard {value}: need 0 <= I < N"
     assert not (tmp_path / "s").exists()
+
+
+def test_a_manifest_path_that_is_a_folder_or_a_device_says_so(tmp_path):
+    (tmp_path / "data.jsonl").mkdir()  # a folder named like a manifest
+    with pytest.raises(ManifestError, match=r"data.jsonl: a folder, not a manifest \(a .jsonl file\)"):
+        read_manifest(tmp_path / "data.jsonl")
+    with pytest.raises(ManifestError, match=r"/dev/null: not a regular file"):
+        read_manifest("/dev/null")
+    with pytest.raises(ManifestError, match=r"nope.jsonl: manifest not found"):
+        read_manifest(tmp_path / "nope.jsonl")
