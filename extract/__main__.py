@@ -58,7 +58,8 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
     manifest entry without a path (an import that did not find its video) has path None: run() logs it
     as a failure, unless no entry has one (ManifestError: nothing could be extracted).
 
-    A manifest is one only when it is the sole input. Among several inputs (a shell glob, `g/*`), a
+    A manifest is one only when it is the sole input (a .jsonl beside other inputs is refused: its
+    videos would go unextracted). Among several inputs (a shell glob, `g/*`), a
     named file that is not a video by its extension (subtitles, Thumbs.db, captions.json) is
     skipped, all of them counted in one warning: a glob sweeps them in, and each would otherwise be a
     failed video on every rerun or a clash of ids (clip.mp4, clip.srt). A single named file is tried
@@ -81,6 +82,8 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
         src = Path(source)
         if src.is_dir():
             items += [(vid, str(p)) for vid, p in scan_videos(src)]
+        elif len(sources) > 1 and src.suffix.lower() == ".jsonl":  # (a manifest: its videos would be lost)
+            raise ManifestError(f"{source}: a manifest is given alone, not beside other inputs")
         elif len(sources) > 1 and src.suffix.lower() not in VIDEO_EXTENSIONS:
             skipped.append(source)
         else:
@@ -150,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         todo = [(v, p) for v, p in mine if p is not None and not store.done(v, cfg.modalities, source_identity(p))]
         # another video already went by this id (in an earlier run: within one, collect_items refuses
         # it): never replace its features silently, unless its file is gone (a dataset moved)
-        elsewhere = {v: store.other_source(v, cfg.modalities, source_identity(p), p) for v, p in todo}
+        elsewhere = {v: store.other_source(v, source_identity(p), p) for v, p in todo}
         clashes = [(v, p, elsewhere[v]) for v, p in todo if elsewhere[v] and os.path.exists(elsewhere[v])]
         moved = {v: old for v, old in elsewhere.items() if old and not os.path.exists(old)}
         todo = [(v, p) for v, p in todo if not (elsewhere[v] and os.path.exists(elsewhere[v]))]

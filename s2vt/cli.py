@@ -399,6 +399,7 @@ def run_import_features(args: argparse.Namespace) -> int:
     root = Path(args.files[0])
     ds.refuse_import_inputs(args.out, [root, args.captions] if args.kind == "features" else
                             [root, root / "training_label.json", root / "testing_label.json"], [(root, (".npy",))])
+    ds.refuse_out_in_store(args.out, args.features)
     with removed_if_failed(Path(args.out).absolute().parent):
         check_out(args.out)  # (before the store is written)
         store = FeatureStore(args.features or Path(args.out).resolve().parent / "features")
@@ -442,7 +443,9 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
     from .yt8m import import_yt8m
 
     refuse_inputs([args.out], [*args.files, *([args.vocabulary] if args.vocabulary else [])])
-    from .datasets import refuse_dropping_annotations
+    from .datasets import refuse_dropping_annotations, refuse_out_in_store
+
+    refuse_out_in_store(args.out, args.features)
 
     # the guard needs every entry, so it costs the importer a reading-only pass first (nothing is
     # written before a refusal): asked for only where it can refuse, an existing --out without --force

@@ -395,6 +395,17 @@ def refuse_import_inputs(out: str | os.PathLike, files: list, folders: list[tupl
                               "would be read as one of its inputs; name the manifest .jsonl")
 
 
+def refuse_out_in_store(out: str | os.PathLike, store: str | os.PathLike | None) -> None:
+    """OutputError, whatever --force says, when the manifest at `out` lies inside the feature store
+    the import writes: it would replace the store's meta.json or a feature file, or sit among them."""
+    if store is None:
+        return
+    where = Path(out).parent.resolve() / Path(out).name
+    if where.is_relative_to(Path(store).resolve()):
+        raise OutputError(f"cannot write {out}: it is inside the feature store {store} this command writes; "
+                          "put the manifest beside the store")
+
+
 def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], force: bool) -> None:
     """OutputError when `out` exists and holds annotations (captions, tags, text) or video paths that
     `entries` lack, unless `force`: an import rewrites its own manifest freely (the same annotations

@@ -137,6 +137,8 @@ def partial_advice(refs_path: str | Path, split: str | None, preds: dict) -> str
                 counts[e.get("split", "train")] = counts.get(e.get("split", "train"), 0) + 1
     if len(splits) == 1 and split is None:  # (--split would change nothing)
         return "pass --allow-partial to score the overlap"
+    if not counts:  # (no predicted id is in the manifest: no split would help)
+        return "none of the predicted ids is in the manifest"
     covered = sorted(counts, key=lambda s: -counts[s])
     if len(covered) == 1 and covered[0] != split:
         given = f", not {split!r}" if split else ""
@@ -154,6 +156,11 @@ def match_ids(refs: dict, preds: dict, allow_partial: bool, advice: str | None =
     """Ids scored: all of them when refs and preds agree, else an error (or the overlap if allowed);
     `advice`: what the error suggests (`partial_advice`)."""
     only_p, only_r = sorted(set(preds) - set(refs)), sorted(set(refs) - set(preds))
+    if not set(refs) & set(preds) and not (advice and "--split" in advice):
+        # (no overlap at all, and no split to try: --allow-partial would score nothing either)
+        first = f" (first predicted: {', '.join(only_p[:3])})" if only_p else ""
+        raise ResultsError(f"no id is both predicted and referenced: {len(preds)} predicted{first}, "
+                           f"{len(refs)} referenced; are these predictions of another dataset?")
     if (only_p or only_r) and not allow_partial:
         parts = []
         if only_p:
@@ -163,6 +170,6 @@ def match_ids(refs: dict, preds: dict, allow_partial: bool, advice: str | None =
         raise ResultsError("; ".join(parts) + "; " + (advice or "pass --split SPLIT (a manifest's split) or "
                                                       "--allow-partial to score the overlap"))
     ids = sorted(set(refs) & set(preds))
-    if not ids:
+    if not ids:  # (with --allow-partial, after a split was advised)
         raise ResultsError("no id is both predicted and referenced")
     return ids

@@ -109,13 +109,13 @@ class FeatureStore:
         known = self.sources().get(video_id, {}) if source is not None else {}
         return all(same_file(known.get(m, source), source) for m in modalities)
 
-    def other_source(self, video_id: str, modalities, source: dict | None, path: str) -> str | None:
-        """The recorded path of another video file whose features `video_id` holds (for one of
-        `modalities`), when its identity also differs from `source`'s: two videos went by one id
-        in different runs (a/v0.mp4, then b/v0.mp4). None when the features came from `path`
-        itself (a changed file there is re-extracted) or the record has no path (an older store)."""
-        for m in modalities:
-            old = self.sources().get(video_id, {}).get(m, {})
+    def other_source(self, video_id: str, source: dict | None, path: str) -> str | None:
+        """The recorded path of another video file whose features `video_id` holds (in any modality:
+        a run for another modality must not give the id a second video's features), when its
+        identity also differs from `source`'s: two videos went by one id in different runs (a/v0.mp4,
+        then b/v0.mp4). None when the features came from `path` itself (a changed file there is
+        re-extracted) or the record has no path (an older store)."""
+        for m, old in self.sources().get(video_id, {}).items():
             if (old.get("path") and self.has(m, video_id) and not same_file(old, source)
                     and os.path.realpath(old["path"]) != os.path.realpath(path)):
                 return old["path"]

@@ -107,6 +107,14 @@ def test_score_advice_fits_the_split_given_and_a_folder_is_named_so(tmp_path, ca
     assert code == 2 and err == [f"error: {tmp_path}: is a folder (expected a file)"]
     code, err = s2vt(capsys, "score", manifest, "/dev/null", "--split", "test")
     assert code == 2 and err == ["error: /dev/null: not a regular file"]
+    other = tmp_path / "other.json"  # (ids of another dataset: no split and no --allow-partial would help)
+    for content, first in (({"zzz": "a cat", "yyy": "a dog"}, " (first predicted: yyy, zzz)"), ({}, "")):
+        other.write_text(json.dumps(content))
+        for extra in ([], ["--allow-partial"], ["--split", "test"]):
+            code, err = s2vt(capsys, "score", manifest, other, *extra)
+            assert code == 2 and err == [f"error: no id is both predicted and referenced: {len(content)} predicted"
+                                         f"{first}, {3 if not extra or extra[0] != '--split' else 2} referenced; "
+                                         "are these predictions of another dataset?"], (extra, err)
 
 
 def test_outputs_never_replace_a_device_or_each_other(tmp_path):

@@ -324,23 +324,27 @@ def test_two_videos_of_one_id_are_one_line(tmp_path, capsys, videos):
 
 
 def test_a_glob_of_a_folder_extracts_its_videos_and_skips_the_other_files(tmp_path, capsys, videos):
-    """`python -m extract g/* --out S`: subtitles, Thumbs.db, a captions file or a manifest swept in by
-    the glob are skipped in one warning, not failed videos, id clashes or a refusal of the manifest."""
+    """`python -m extract g/* --out S`: subtitles, Thumbs.db or a captions file swept in by the glob are
+    skipped in one warning, not failed videos or id clashes; a manifest (.jsonl) beside other inputs is
+    refused (its videos would go unextracted)."""
     g = tmp_path / "g"
     g.mkdir()
     shutil.copy(videos["mp4_aac"], g / "clip.mp4")
     (g / "clip.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n")
     (g / "Thumbs.db").write_bytes(b"\0" * 64)
     (g / "captions.json").write_text(json.dumps({"clip": ["a caption"]}))
-    (g / "manifest.jsonl").write_text(json.dumps({"video_id": "x", "path": "clip.mp4"}) + "\n")
     named = sorted(g.iterdir())
     for rerun in (False, True):
         rc, err = extract(capsys, *named, "--out", tmp_path / "s", *VGGISH)
         assert rc == 0 and "Traceback" not in err, err
-        assert err.splitlines()[0] == (f"warning: skipped 4 named file(s) that are not videos by their extension "
+        assert err.splitlines()[0] == (f"warning: skipped 3 named file(s) that are not videos by their extension "
                                        f"(first: {g / 'Thumbs.db'}, {g / 'captions.json'}, {g / 'clip.srt'})")
         assert "1 videos" in err and not (tmp_path / "s" / "failures.jsonl").exists()
     assert [p.name for p in (tmp_path / "s" / "vggish").iterdir()] == ["clip.npy"]
+    (g / "manifest.jsonl").write_text(json.dumps({"video_id": "x", "path": "clip.mp4"}) + "\n")
+    rc, err = extract(capsys, *sorted(g.iterdir()), "--out", tmp_path / "t", *VGGISH)
+    assert (rc, err.strip()) == (2, f"error: {g / 'manifest.jsonl'}: a manifest is given alone, not beside other inputs")
+    assert not (tmp_path / "t").exists()
 
 
 def test_a_single_named_file_is_tried_whatever_its_name(tmp_path, capsys, videos):
@@ -402,3 +406,12 @@ def test_a_manifest_path_that_is_a_folder_or_a_device_says_so(tmp_path):
         read_manifest("/dev/null")
     with pytest.raises(ManifestError, match=r"nope.jsonl: manifest not found"):
         read_manifest(tmp_path / "nope.jsonl")
+
+
+def test_a_run_for_another_modality_gives_an_id_no_second_video(tmp_path, videos, capsys):
+    """a/v0.mp4's resnet152, then b/v0.mp4 for vggish: the id would hold two videos' features."""
+    a, b, store = two_videos_one_id(tmp_path, videos)
+    assert extract(capsys, a, "--out", store, *RESNET)[0] == 0
+    rc, err = extract(capsys, b, "--out", store, *VGGISH)
+    assert rc == 1 and f"first: v0: {a}, this run {b}" in err
+    assert not (store / "vggish" / "v0.npy").exists()

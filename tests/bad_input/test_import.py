@@ -388,3 +388,18 @@ def test_import_writes_its_manifest_beside_its_inputs(kind, out, tmp_path, capsy
     out = tmp_path / "in" / out
     code, err = s2vt(capsys, "import", *import_inputs(tmp_path)[kind], "--out", out)
     assert code == 0 and err[-1].startswith(f"wrote {out}: ") and read_manifest(out)
+
+
+@pytest.mark.parametrize("kind", ["features", "mlds", "yt8m"])
+@pytest.mark.parametrize("name", ["meta.json", "m/vid0.npy", "manifest.jsonl"])
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_import_puts_no_manifest_inside_the_store_it_writes(kind, name, force, tmp_path, capsys):
+    """--out inside --features: it would replace the store's meta.json or a feature file (or sit among
+    them), the store then unreadable; refused before the store is made, --force or not."""
+    args = import_inputs(tmp_path)[kind]
+    before = snapshot(tmp_path)
+    out = tmp_path / "store" / name
+    code, err = s2vt(capsys, "import", *args, "--out", out, *force)
+    assert (code, err) == (2, [f"error: cannot write {out}: it is inside the feature store {tmp_path / 'store'} "
+                               "this command writes; put the manifest beside the store"])
+    assert snapshot(tmp_path) == before and not (tmp_path / "store").exists()
