@@ -15,7 +15,7 @@ from s2vt.fileio import make_dirs, removed_if_failed
 from s2vt.options import add_options, at_least, from_args
 from s2vt.manifest import VIDEO_EXTENSIONS, ManifestError, read_manifest, sanitize_id, scan_videos
 from .pipeline import ExtractConfig, Extractor, default_workers
-from s2vt.store import FeatureStore, parse_shard, printable, source_identity, stable_shard
+from s2vt.store import FeatureStore, parse_shard, printable, same_file, source_identity, stable_shard
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
 
@@ -45,6 +45,21 @@ REIMPORT = "re-import with --videos FOLDER to name where the videos are"
 
 def same_id_advice(store: FeatureStore, vid: str) -> str:
     return f"extract it into another --out, or delete {store.root / '*' / vid}.npy first to replace them"
+
+
+def follow_moves(store: FeatureStore, mine: list[tuple[str, str | None]], pending: set[str]) -> None:
+    """A video already done whose file is now found at another path (the same size and mtime: a
+    dataset moved) gets that path recorded: the old path is no longer where its features came from,
+    and another video placed there later must not pass for it."""
+    for v, p in mine:
+        if p is None or v in pending:
+            continue
+        ident = source_identity(p)
+        stale = sorted(m for m, old in store.sources().get(v, {}).items()
+                       if old.get("path") and same_file(old, ident)
+                       and os.path.realpath(old["path"]) != os.path.realpath(p))
+        if stale:
+            store.record_source(v, ident, stale, p)
 
 
 def named(sources: list[str]) -> str:
@@ -157,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         clashes = [(v, p, elsewhere[v]) for v, p in todo if elsewhere[v] and os.path.exists(elsewhere[v])]
         moved = {v: old for v, old in elsewhere.items() if old and not os.path.exists(old)}
         todo = [(v, p) for v, p in todo if not (elsewhere[v] and os.path.exists(elsewhere[v]))]
+        follow_moves(store, mine, {v for v, _ in todo} | {v for v, _, _ in clashes})
     except UserError as e:  # bad input, before any video runs: one line, exit 2
         say(f"error: {e}")
         return 2

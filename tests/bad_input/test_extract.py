@@ -415,3 +415,18 @@ def test_a_run_for_another_modality_gives_an_id_no_second_video(tmp_path, videos
     rc, err = extract(capsys, b, "--out", store, *VGGISH)
     assert rc == 1 and f"first: v0: {a}, this run {b}" in err
     assert not (store / "vggish" / "v0.npy").exists()
+
+
+def test_a_moved_dataset_is_followed_so_a_new_video_at_the_old_path_does_not_pass_for_it(tmp_path, videos, capsys):
+    ds, store = tmp_path / "ds", tmp_path / "s"
+    ds.mkdir()
+    shutil.copy(videos["mp4_aac"], ds / "clip.mp4")
+    assert extract(capsys, ds / "clip.mp4", "--out", store, *VGGISH)[0] == 0
+    ds.rename(tmp_path / "ds_old")  # (mv keeps the mtime: the same file, elsewhere)
+    rc, err = extract(capsys, tmp_path / "ds_old" / "clip.mp4", "--out", store, *VGGISH)
+    assert rc == 0 and "1 already done, 0 to extract" in err
+    ds.mkdir()
+    shutil.copy(videos["short"], ds / "clip.mp4")  # another video where the first one was
+    rc, err = extract(capsys, ds / "clip.mp4", "--out", store, *VGGISH)
+    assert rc == 1 and f"first: clip: {tmp_path / 'ds_old' / 'clip.mp4'}, this run {ds / 'clip.mp4'}" in err
+    assert FeatureStore(store).read("vggish", "clip").shape == (2, 128)  # the first video's, kept
