@@ -399,7 +399,6 @@ def run_import_features(args: argparse.Namespace) -> int:
     root = Path(args.files[0])
     ds.refuse_import_inputs(args.out, [root, args.captions] if args.kind == "features" else
                             [root, root / "training_label.json", root / "testing_label.json"], [(root, (".npy",))])
-    ds.refuse_out_in_store(args.out, args.features)
     with removed_if_failed(Path(args.out).absolute().parent):
         check_out(args.out)  # (before the store is written)
         store = FeatureStore(args.features or Path(args.out).resolve().parent / "features")
@@ -413,6 +412,7 @@ def run_import_features(args: argparse.Namespace) -> int:
             if target.is_dir() and folder.is_dir() and os.path.samefile(target, folder):
                 raise OutputError(f"cannot write {target}: it is an input of this command (the .npy files of "
                                   f"{folder}); pass another --features store or --modality")
+        ds.refuse_out_in_store(args.out, store.root)
 
         def guard(entries: list[dict]) -> None:  # (before the importer writes the store)
             ds.check_hold_out(entries, args.val, args.test)
