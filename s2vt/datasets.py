@@ -374,6 +374,11 @@ def read_feature_file(path: Path) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def _destination(out: str | os.PathLike) -> Path:
+    """Where `out` will be written, its folder resolved (the file itself may not exist yet)."""
+    return Path(out).parent.resolve() / Path(out).name
+
+
 def refuse_import_inputs(out: str | os.PathLike, files: list, folders: list[tuple[str | os.PathLike, tuple]] = ()
                          ) -> None:
     """OutputError, whatever --force says, when the manifest at `out` would replace an input of the
@@ -385,7 +390,7 @@ def refuse_import_inputs(out: str | os.PathLike, files: list, folders: list[tupl
     from .results import refuse_inputs  # (results imports manifest, as this module does: no cycle)
 
     refuse_inputs([out], files)
-    where = Path(out).parent.resolve() / Path(out).name
+    where = _destination(out)
     for folder, suffixes in folders:
         if folder and Path(folder).is_dir() and where.is_relative_to(Path(folder).resolve()) \
                 and where.suffix.lower() in suffixes:
@@ -400,7 +405,7 @@ def refuse_out_in_store(out: str | os.PathLike, store: str | os.PathLike | None)
     the import writes: it would replace the store's meta.json or a feature file, or sit among them."""
     if store is None:
         return
-    where = Path(out).parent.resolve() / Path(out).name
+    where = _destination(out)
     if where.is_relative_to(Path(store).resolve()):
         raise OutputError(f"cannot write {out}: it is inside the feature store {store} this command writes; "
                           "put the manifest beside the store")
