@@ -212,17 +212,12 @@ def predated(config: dict, mcfg: ModelConfig) -> dict:
 def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path,
                     text_vocab: dict | None = None) -> None:
     """Refuse to resume a last.pt whose model this run would build differently (other settings,
-    modalities, vocabulary or tags), naming the first difference."""
+    modalities, vocabulary or tags): the data's difference, else every setting's in one line."""
     missing = [k for k in ("optimizer", "scheduler", "best", "bad_epochs", "history") if k not in last]
     if missing:
         raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
-    was = ModelConfig.former(**last["config"])
-    options = {f.name for f, _ in settings(ModelConfig)}  # (the others come from the data: no option sets them)
-    for key in (f.name for f in dataclasses.fields(ModelConfig) if f.name not in RESUME_FREE):
-        if getattr(was, key) != getattr(mcfg, key):
-            hint = f": pass {as_option(key, getattr(was, key))} to resume it" if key in options else ""
-            raise CheckpointError(f"--resume: {path} was trained with {key}={getattr(was, key)}, "
-                                  f"this run has {key}={getattr(mcfg, key)}{hint}")
+    # the data first: another manifest changes the recipe too, and its settings would be named
+    # before the real cause
     if last["vocab"] != vocab.itos:
         raise CheckpointError(f"--resume: the vocabulary differs from {path}'s ({len(vocab)} words now, "
                               f"{len(last['vocab'])} there): the manifest or --min-count changed")
@@ -232,3 +227,12 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
     if last["labels"] != labels.names:
         raise CheckpointError(f"--resume: the tags differ from {path}'s ({len(labels.names)} now, "
                               f"{len(last['labels'])} there): the manifest changed")
+    was = ModelConfig.former(**last["config"])
+    options = {f.name for f, _ in settings(ModelConfig)}  # (the others come from the data: no option sets them)
+    differ = [k for k in (f.name for f in dataclasses.fields(ModelConfig) if f.name not in RESUME_FREE)
+              if getattr(was, k) != getattr(mcfg, k)]
+    if differ:  # every difference in one line, and the options that give last.pt's model back
+        fix = [as_option(k, getattr(was, k)) for k in differ if k in options]
+        raise CheckpointError(f"--resume: {path} was trained with "
+                              + ", ".join(f"{k}={getattr(was, k)} (this run: {getattr(mcfg, k)})" for k in differ)
+                              + (f": pass {' '.join(fix)} to resume it" if fix else ""))

@@ -474,6 +474,10 @@ def build(cfg: TrainConfig) -> Run:
     net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=not has_caps)
            if ddp.world > 1 else model)
     meta = store.meta() if store is not None else {}
+    # val videos without what the metric scores (captions for CIDEr, tags for the others): validate has
+    # no metric to give, and early stopping falls back to the training loss, as with no val at all
+    refs = "captions" if metric == "CIDEr" else "tags"
+    scored = any(e.get(refs) for e in splits["val"])
     if not finished:  # (a finished run trains nothing: train() says so instead)
         log(f"train {len(train_ds) if streaming else len(train_ds.entries)} videos ({len(train_ds)} items, "
             f"{len(sampler)} steps an epoch) / val "
@@ -482,11 +486,14 @@ def build(cfg: TrainConfig) -> Run:
                f"({mcfg.text_fusion + ' fusion' if modalities else 'text alone'}), " if text_vocab else "")
             + (f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), " if labels.names
                else "")  # (caption-only data: nothing to say about tags)
-            + f"select on {metric}, "
+            + f"select on {metric if scored else 'training loss'}, "
             f"{device}")
     if not len(val_ds) and not finished:
         log("note: no validation videos (no val split, and too few training videos to hold one out): early "
             "stopping and best.pt use the training loss")
+    elif not scored and not finished:
+        log(f"note: none of the {len(val_ds)} validation videos has {refs} to score {metric} on: early stopping and "
+            "best.pt use the training loss")
     return Run(cfg, device, ddp, log, model, net, vocab, labels, groups, metric, has_caps, text_extra, meta,
                train_ds, val_ds, val_loader, sampler, epoch_batches, optim, sched, stopper, start_epoch, history,
                finished)
@@ -537,10 +544,9 @@ def train(cfg: TrainConfig) -> dict:
         log(f"{out}: the run already finished at epoch {done}"
             + (f" (best epoch {best['epoch']})" if "epoch" in best else "")
             + f": nothing to train ({more} to train on, --overwrite to start over)")
-        # a run that finished before training wrote caption memories (or was stopped while writing
-        # one) gets its memory now: the one thing a finished run's best.pt may still lack
-        if run.ddp.main and (out / "best.pt").exists() and "memory" not in read_checkpoint(out / "best.pt"):
-            write_caption_memory(run)
+        # a run stopped (Ctrl-C) during its last steps, or finished before training wrote caption
+        # memories: what best.pt still lacks is done now
+        best = finish(run, resumed=True) or best
         run.ddp.close()
         return best
     best_metrics: dict = {}
@@ -590,11 +596,30 @@ def train(cfg: TrainConfig) -> dict:
             paused = epoch < cfg.epochs
             break
     if not paused:  # the fit and the memory are part of finishing a run, not of a --stop-after pause
-        best_metrics = fit_text_linear(run) or best_metrics
-        write_caption_memory(run)
+        best_metrics = finish(run) or best_metrics
     run.ddp.close()
     # a resumed run whose best epoch came before it: best.pt's, not nothing
     return best_metrics or (best_result(out) if run.ddp.main else {})
+
+
+def finish(run: Run, resumed: bool = False) -> dict | None:
+    """The steps that end a run after its last epoch, each recorded in best.pt: the linear path's fit
+    (fit_text_linear, "linear_fitted"), then the caption memory ("memory"). A --resume of a finished
+    run does what its best.pt lacks (a Ctrl-C during a step leaves best.pt as it was: atomic writes).
+    The metrics of the fit, or None."""
+    out = Path(run.cfg.out)
+    if not run.ddp.main or not (out / "best.pt").exists():
+        return None
+    done = read_checkpoint(out / "best.pt")
+    fit = run.model.linear is not None and bool(run.groups) and len(run.val_ds) > 0 and not done.get("linear_fitted")
+    memory = run.has_captions and "memory" not in done
+    if resumed and (fit or memory):
+        run.log("note: best.pt lacks the run's last steps (stopped while they ran?): "
+                + " and ".join(["the linear path's fit"] * fit + ["the caption memory"] * memory) + ", done now")
+    row = fit_text_linear(run) if fit else None
+    if memory:
+        write_caption_memory(run)
+    return row
 
 
 def best_result(out: Path) -> dict:
@@ -704,6 +729,6 @@ def fit_text_linear(run: Run) -> dict | None:
     run.log(f"fitted linear path ({time.time() - t0:.0f} s), mixed in at {mixes} (0: network alone, 1: linear alone): "
             + ", ".join(f"{k} {row[k]:.3f}" for k in ("level1_acc", "level2_acc", "tag_f1", "lic_score"))
             + (f" (val, before the refit on train + val, {len(both)} videos)" if cfg.linear_refit else ""))
-    save_checkpoint(out / "best.pt", model, run.vocab, labels, run.meta, best["epoch"], row, run.text_extra,
-                    has_captions=run.has_captions)
+    save_checkpoint(out / "best.pt", model, run.vocab, labels, run.meta, best["epoch"], row,
+                    {**run.text_extra, "linear_fitted": True}, has_captions=run.has_captions)
     return row

@@ -355,8 +355,8 @@ def test_resume_with_other_text_linear_is_refused_and_a_finished_run_is_not_refi
         code, _, err = s2vt(capsys, *args, *then, "--resume")
         was, now = ("False", "True") if first else ("True", "False")
         flag = "--no-text-linear" if first else "--text-linear"  # last.pt's
-        assert code == 2 and err == (f"error: --resume: {run / 'last.pt'} was trained with text_linear={was}, "
-                                     f"this run has text_linear={now}: pass {flag} to resume it\n")
+        assert code == 2 and err == (f"error: --resume: {run / 'last.pt'} was trained with text_linear={was} "
+                                     f"(this run: {now}): pass {flag} to resume it\n")
     code, _, err = s2vt(capsys, *args, "--resume", "--quiet")  # (the default text linear, as run0 began)
     assert code == 0 and err == "", err  # --quiet: no progress line of the fit either
     best = (run / "best.pt").read_bytes()
@@ -367,6 +367,37 @@ def test_resume_with_other_text_linear_is_refused_and_a_finished_run_is_not_refi
     assert (run / "best.pt").read_bytes() == best  # not refitted
     metrics = torch.load(run / "best.pt", weights_only=True)["metrics"]
     assert json.loads(out.splitlines()[-1])["level1_acc"] == metrics["level1_acc"]
+
+
+def test_resume_fits_the_linear_path_a_ctrl_c_stopped(tmp_path, capsys, monkeypatch):
+    """Ctrl-C during the fit after the last epoch (exit 130, "rerun with --resume") left a best.pt
+    without the linear path, and --resume said "already finished" and never fitted it."""
+    from s2vt import engine
+    lic = write_lic(tmp_path / "lic")
+    manifest = tmp_path / "m.jsonl"
+    assert s2vt(capsys, "import", "lic2022", lic / "train.json", "--out", manifest, "--val", "10")[0] == 0
+    run = tmp_path / "run"
+    args = ["train", "--manifest", manifest, "--out", run, "--epochs", "1", "--hidden", "16", "--text-embed", "8",
+            "--batch-size", "8", "--min-tag-count", "1"]
+
+    def ctrl_c(*_):
+        raise KeyboardInterrupt
+    with monkeypatch.context() as m:
+        m.setattr(engine, "linear_weights", ctrl_c)
+        code, _, err = s2vt(capsys, *args)
+    assert code == 130 and "--resume" in err, err
+    best = torch.load(run / "best.pt", weights_only=True)
+    assert "linear_fitted" not in best and not best["model"]["linear.bag.weight"].any()
+    code, out, err = s2vt(capsys, *args, "--resume")
+    assert code == 0, err
+    assert "the run already finished at epoch 1" in err
+    assert "note: best.pt lacks the run's last steps (stopped while they ran?): the linear path's fit, done now" in err
+    best = torch.load(run / "best.pt", weights_only=True)
+    assert best["linear_fitted"] is True and best["model"]["linear.bag.weight"].any()
+    assert json.loads(out.splitlines()[-1])["level1_acc"] == best["metrics"]["level1_acc"]
+    fitted = (run / "best.pt").read_bytes()
+    code, _, err = s2vt(capsys, *args, "--resume")  # now whole: nothing is done again
+    assert code == 0 and "note:" not in err and (run / "best.pt").read_bytes() == fitted
 
 
 def test_resume_of_a_last_pt_from_before_text_linear(tmp_path, capsys):
@@ -392,5 +423,5 @@ def test_resume_of_a_last_pt_from_before_text_linear(tmp_path, capsys):
     assert last["epoch"] == 2 and last["config"]["text_linear"] is False and last["settings"]["text_linear"] is False
     # last.pt now records it: asking for the linear path is refused, naming the option that resumes
     code, _, err = s2vt(capsys, *args, "--resume", "--text-linear")
-    assert code == 2 and err == (f"error: --resume: {run / 'last.pt'} was trained with text_linear=False, this run "
-                                 "has text_linear=True: pass --no-text-linear to resume it\n")
+    assert code == 2 and err == (f"error: --resume: {run / 'last.pt'} was trained with text_linear=False (this run: "
+                                 "True): pass --no-text-linear to resume it\n")

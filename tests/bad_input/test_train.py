@@ -116,13 +116,19 @@ def test_resume_with_other_vocabulary_or_sizes(store, run, tmp_path, capsys):
     resumed = tmp_path / "resumed"
     shutil.copytree(run, resumed)
     before = snapshot(resumed)
-    for extra, message in ((["--hidden", "16"], "hidden=8, this run has hidden=16: pass --hidden 8 to resume it"),
+    for extra, message in ((["--hidden", "16"], "hidden=8 (this run: 16): pass --hidden 8 to resume it"),
                            (["--embed", "16"], "embed=8"),
                            (["--modalities", "resnet152"], "modalities="),
-                           (["--min-count", "7"], "vocabulary differs")):  # colours are seen 6 times each
+                           (["--min-count", "7"], "vocabulary differs"),  # colours are seen 6 times each
+                           # other data and other settings (another manifest changes the recipe): the data named
+                           (["--min-count", "7", "--hidden", "16"], "vocabulary differs")):
         code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--epochs", "2", *extra))
         assert code == 2 and len(err) == 1, (extra, err)
         assert err[0].startswith("error: --resume: ") and message in err[0], (extra, err)
+    # several settings differ: all of them in one line, with every option that gives last.pt's model back
+    code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--epochs", "2", "--hidden", "16", "--embed", "16"))
+    assert code == 2 and len(err) == 1 and "hidden=8 (this run: 16), embed=8 (this run: 16)" in err[0], err
+    assert err[0].endswith("pass --hidden 8 --embed 8 to resume it"), err
     assert snapshot(resumed) == before
 
 
@@ -157,6 +163,26 @@ def test_resuming_a_finished_run_trains_nothing(store, run, tmp_path, capsys):
     best = torch.load(done / "best.pt", weights_only=True)["metrics"]
     assert json.loads(out.splitlines()[0]) == {k: best[k] for k in ("epoch", "CIDEr", "tag_acc") if k in best}
     assert snapshot(done) == before
+
+
+def test_val_without_references_says_training_selects_on_the_loss(store, tmp_path, capsys):
+    """Val videos without captions (a caption model) used to be announced as "select on CIDEr" while
+    every epoch was chosen by the training loss, silently."""
+    manifest, features = store
+    rows = [json.loads(line) for line in Path(manifest).read_text().splitlines()]
+    for r in rows:
+        if r["split"] != "train":
+            r["captions"], r["tags"] = [], []
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, err = s2vt(capsys, "train", "--manifest", bare, "--features", features, "--out", tmp_path / "run", *TINY)
+    assert code == 0, err
+    assert any("select on training loss" in line for line in err), err
+    val = sum(r["split"] == "val" for r in rows)
+    assert (f"note: none of the {val} validation videos has captions to score CIDEr on: early stopping and best.pt "
+            "use the training loss") in err
+    code, err = s2vt(capsys, *train_args(store, tmp_path / "ok"))  # with references: no such note
+    assert code == 0 and not any("note: none of the" in line for line in err), err
 
 
 def test_settings_out_of_range_are_refused_up_front(store, tmp_path, capsys):
