@@ -188,12 +188,28 @@ def import_msrvtt(json_paths: list[str]) -> list[dict]:
     return list(videos.values())
 
 
+def refuse_json_array(path: str | os.PathLike) -> None:
+    """DatasetError when `path` holds one JSON array (its first character, after a BOM and blanks,
+    is `[`) where JSON lines are read: each line would otherwise be refused for what it is not."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)  # (a first line of blanks longer than this is no array worth naming)
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot read ({e.strerror})") from None
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"[":
+        raise DatasetError(f"{path}: not JSON lines (one object per line): it is a JSON array; write one object "
+                           f"per line, e.g. jq -c '.[]' {path} > lines.json")
+
+
 def import_lic2022(json_paths: list[str]) -> list[dict]:
     """LIC2022 JSON-lines files -> entries (files with labels -> train, without -> test)."""
     entries, seen = [], set()
     for path in json_paths:
+        refuse_json_array(path)
         for where, obj in json_lines(path, DatasetError):
-            vid = str(obj.get("@id", "")) if isinstance(obj, dict) else ""
+            if not isinstance(obj, dict):
+                raise DatasetError(f"{where}not a JSON object (each line holds one video's object)")
+            vid = str(obj.get("@id", ""))
             if not vid.isdigit() or not valid_video_id(vid):
                 raise DatasetError(f"{where}'@id' must be digits, not {vid!r}")
             if vid in seen:

@@ -180,3 +180,17 @@ def test_lic2022_import_refuses_negative_holdouts(tmp_path):
         proc = s2vt("import", "lic2022", str(src), flag, "-3", "--out", str(out))
         assert proc.returncode == 2 and proc.stderr.strip() == "error: --val and --test count videos: 0 or more"
         assert not out.exists()
+
+
+def test_lic2022_json_array_is_named(tmp_path):
+    """A JSON array said `arr.json:1: '@id' must be digits, not ''`."""
+    recs = [lic_record(i, True) for i in range(3)]
+    for name, text in (("arr.json", json.dumps(recs, ensure_ascii=False)),
+                       ("pretty.json", "\ufeff  \n" + json.dumps(recs, ensure_ascii=False, indent=2))):
+        (tmp_path / name).write_text(text)
+        proc = s2vt("import", "lic2022", str(tmp_path / name), "--out", str(tmp_path / "m.jsonl"))
+        assert proc.returncode == 2 and not (tmp_path / "m.jsonl").exists()
+        assert proc.stderr.startswith(f"error: {tmp_path / name}: not JSON lines (one object per line): "), proc.stderr
+    (tmp_path / "line.json").write_text(json.dumps(lic_record(1, True)) + "\n[1, 2]\n")
+    proc = s2vt("import", "lic2022", str(tmp_path / "line.json"), "--out", str(tmp_path / "m.jsonl"))
+    assert proc.returncode == 2 and f"{tmp_path / 'line.json'}:2: not a JSON object" in proc.stderr
