@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import collections
 import csv
+import io
 import json
 import os
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -106,27 +108,96 @@ def read_split_lists(files: list[str]) -> dict[str, str]:
     raise DatasetError("--split-list takes one ordered clip list or three files (train, val, test)")
 
 
+class BadRows:
+    """Rows of an annotation file an importer skips (or keeps in part), by kind: one `warning:` line
+    per kind, with the count and the first example, the rest of the file imported (a batch's
+    logged failure, as `import mlds` counts the clips it leaves out)."""
+
+    def __init__(self, path: str | os.PathLike, unit: str = "row", outcome: str = "skipped"):
+        self.path, self.unit, self.outcome = path, unit, outcome
+        self.kinds: dict[str, list] = {}  # what is wrong with them -> [count, first example]
+
+    def add(self, what: str, first: str) -> None:
+        self.kinds.setdefault(what, [0, first])[0] += 1
+
+    def __len__(self) -> int:
+        return sum(n for n, _ in self.kinds.values())
+
+    def warn(self, total: int) -> None:
+        """The warning lines, `total` being how many rows the file has."""
+        for what, (n, first) in self.kinds.items():
+            print(f"warning: {self.path}: {n} of {total} {self.unit}{'s' * (total != 1)} {self.outcome}: {what} "
+                  f"(first: {first})", file=sys.stderr)
+
+
+def csv_records(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list[str], str | None]]]:
+    """The header and each record of a CSV file as (first line number, fields, cut): `cut` says how
+    the last record is cut short (the file ends inside a quoted field, or mid-line with fewer
+    fields than the header), else None. Blank lines are skipped; OSError, UnicodeDecodeError."""
+    lines = io.StringIO(Path(path).read_text(encoding="utf-8-sig"), newline="").readlines()
+    reader = csv.reader(lines)
+    header, records, start = None, [], 0
+    for fields in reader:
+        first, start = start + 1, reader.line_num
+        if not fields:
+            continue
+        if header is None:
+            header = fields
+            continue
+        cut = None
+        if start == len(lines):  # the last record: a cut file ends inside it
+            try:  # (strict: the one way to learn that the file ended inside a quoted field)
+                list(csv.reader(lines[first - 1:], strict=True))
+            except csv.Error as e:
+                if "end of data" in str(e):
+                    cut = "the file ends inside a quoted field"
+            if cut is None and not lines[-1].endswith(("\n", "\r")) and len(fields) < len(header):
+                cut = f"the file ends mid-line: {len(fields)} of {len(header)} fields"
+        records.append((first, fields, cut))
+    return header or [], records
+
+
 def import_msvd(csv_path: str, language: str = "English", split_lists: list[str] | None = None,
                 seed: int = 0) -> list[dict]:
-    """MSVD's video_corpus.csv -> entries; id `<VideoID>_<Start>_<End>`; no tags."""
+    """MSVD's video_corpus.csv -> entries; id `<VideoID>_<Start>_<End>`; no tags.
+
+    A bad row (not the header's fields, a Start or End that is not a whole number, an unusable
+    id, the last line cut short) is skipped, counted in one warning line per kind."""
     caps: dict[str, list[str]] = {}
     languages: set[str] = set()
+    bad = BadRows(csv_path)
     try:
-        with open(csv_path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
-            need = {"VideoID", "Start", "End", "Language", "Description"}
-            if not need <= set(reader.fieldnames or []):
-                raise DatasetError(f"{csv_path}: not a video_corpus.csv (needs columns {', '.join(sorted(need))})")
-            for row in reader:
-                vid = f"{row['VideoID']}_{row['Start']}_{row['End']}"
-                if not valid_video_id(vid):
-                    raise DatasetError(f"{csv_path}: line {reader.line_num}: unusable clip id {vid!r}")
-                caps.setdefault(vid, [])
-                languages.add(row["Language"])
-                if (language == "all" or row["Language"] == language) and (row["Description"] or "").strip():
-                    caps[vid].append(row["Description"].strip())
+        header, records = csv_records(csv_path)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DatasetError(f"{csv_path}: cannot read ({e})") from None
+    need = {"VideoID", "Start", "End", "Language", "Description"}
+    if not need <= set(header):
+        raise DatasetError(f"{csv_path}: not a video_corpus.csv (needs columns {', '.join(sorted(need))})")
+    for line, fields, cut in records:
+        where = f"{csv_path}:{line}"
+        if cut:
+            bad.add("the last line cut short", f"{where}: {cut}")
+            continue
+        if len(fields) != len(header):  # (a row of another shape: which field is which is a guess)
+            bad.add(f"not the header's {len(header)} fields", f"{where}: {len(fields)} fields")
+            continue
+        row = dict(zip(header, fields))
+        # Start and End are whole seconds in the corpus, and name the clip file: anything else is no clip
+        odd = next((k for k in ("Start", "End") if not re.fullmatch(r"[0-9]+", row[k])), None)
+        if odd:
+            bad.add("a Start or End that is not a whole number", f"{where}: {odd} {row[odd]!r}")
+            continue
+        vid = f"{row['VideoID']}_{row['Start']}_{row['End']}"
+        if not row["VideoID"] or not valid_video_id(vid):
+            bad.add("an unusable clip id", f"{where}: {vid!r}")
+            continue
+        caps.setdefault(vid, [])
+        languages.add(row["Language"])
+        if (language == "all" or row["Language"] == language) and row["Description"].strip():
+            caps[vid].append(row["Description"].strip())
+    bad.warn(len(records))
+    if records and len(bad) == len(records):
+        raise DatasetError(f"{csv_path}: no usable row ({len(bad)} bad rows, counted above): nothing to import")
     caps = {v: c for v, c in caps.items() if c}
     if not caps:  # (an empty manifest would import "successfully" and train on nothing)
         if language == "all":

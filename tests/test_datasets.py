@@ -182,6 +182,56 @@ def test_lic2022_import_refuses_negative_holdouts(tmp_path):
         assert not out.exists()
 
 
+MSVD_HEADER = "VideoID,Start,End,WorkerID,Source,AnnotationTime,Language,Description"
+
+
+def warnings_of(stderr, path):
+    """The warning lines about the annotation file `path` (not those about videos not found)."""
+    return [ln for ln in stderr.splitlines() if ln.startswith(f"warning: {path}: ")]
+
+
+def test_msvd_bad_rows_are_skipped_and_counted_once_per_kind(tmp_path):
+    """A malformed row (`abc,1`), a non-numeric Start and a CSV cut inside a quoted caption were
+    skipped or imported without a word (the Start even became part of an id)."""
+    csv = tmp_path / "video_corpus.csv"
+    csv.write_text("\n".join([
+        MSVD_HEADER,
+        "a,1,5,9,clean,3,English,a cat",          # line 2
+        "abc,1",                                   # line 3: 2 fields
+        "b,x,166,9,clean,3,English,a dog",         # line 4: Start not a number
+        "b,1,5,9,clean,3,English,a dog,extra",     # line 5: 9 fields
+        "c,1,5,9,clean,3,English,a cow",           # line 6
+        "ab,2,6.5,9,clean,3,English,a bird",       # line 7: End not a whole number
+        "d,1,5,9,clean,3,English,\"a cut capt",    # line 8: the file ends inside the quotes
+    ]))
+    out = tmp_path / "m.jsonl"
+    proc = s2vt("import", "msvd", str(csv), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert {e["video_id"]: e["captions"] for e in read_manifest(out)} == {"a_1_5": ["a cat"], "c_1_5": ["a cow"]}
+    warned = warnings_of(proc.stderr, csv)
+    assert warned == [  # one line per kind, in the order first met
+        f"warning: {csv}: 2 of 7 rows skipped: not the header's 8 fields (first: {csv}:3: 2 fields)",
+        f"warning: {csv}: 2 of 7 rows skipped: a Start or End that is not a whole number (first: {csv}:4: Start 'x')",
+        f"warning: {csv}: 1 of 7 rows skipped: the last line cut short (first: {csv}:8: the file ends inside a "
+        "quoted field)"]
+    assert "wrote" in proc.stderr.splitlines()[-1] and "2 videos" in proc.stderr.splitlines()[-1]
+
+
+def test_msvd_last_line_cut_short_and_all_rows_bad(tmp_path):
+    csv = tmp_path / "video_corpus.csv"
+    csv.write_text(f"{MSVD_HEADER}\r\na,1,5,9,clean,3,English,a cat\r\nb,1,5,9,cle")  # cut, no newline at the end
+    out = tmp_path / "m.jsonl"
+    proc = s2vt("import", "msvd", str(csv), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert [e["video_id"] for e in read_manifest(out)] == ["a_1_5"]
+    assert warnings_of(proc.stderr, csv) == [f"warning: {csv}: 1 of 2 rows skipped: the last line cut short (first: "
+                                        f"{csv}:3: the file ends mid-line: 5 of 8 fields)"]
+    csv.write_text(f"{MSVD_HEADER}\nabc,1\nb,x,y,9,clean,3,English,a dog\n")
+    proc = s2vt("import", "msvd", str(csv), "--out", str(tmp_path / "none.jsonl"))
+    assert proc.returncode == 2 and not (tmp_path / "none.jsonl").exists()
+    assert proc.stderr.splitlines()[-1] == f"error: {csv}: no usable row (2 bad rows, counted above): nothing to import"
+
+
 def test_lic2022_json_array_is_named(tmp_path):
     """A JSON array said `arr.json:1: '@id' must be digits, not ''`."""
     recs = [lic_record(i, True) for i in range(3)]
