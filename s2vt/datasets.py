@@ -218,30 +218,44 @@ def import_msvd(csv_path: str, language: str = "English", split_lists: list[str]
     return [{"video_id": v, "split": splits.get(v, "train"), "captions": c, "tags": []} for v, c in caps.items()]
 
 
-def import_msrvtt(json_paths: list[str]) -> list[dict]:
-    """MSR-VTT videodatainfo JSON files (merged) -> entries; tag = the category name.
+def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]:
+    """MSR-VTT videodatainfo JSON files (merged) -> entries; tag = the category name; split: each
+    video's own, or `split` for all.
 
     Each entry a file adds to is checked as the manifest reader checks it (ManifestError naming
-    the file and the video: an unknown split, a caption that is not a string, a bad id).
+    the file and the video: an unknown split, a caption that is not a string, a bad id). A
+    category that is not an id 0-19 (the video is imported without a tag) and a caption of a video
+    no file so far lists (left out) are counted, one warning line each per file.
     """
     videos: dict[str, dict] = {}
     dropped = 0
     for path in json_paths:
         touched = []
+        odd_category = BadRows(path, "video", "imported without a tag")
+        orphans = BadRows(path, "caption", "left out")
         # a caption an earlier file already gave the video (overlapping files) is not added again;
         # repeats within one file are kept: they are the annotators' own
         earlier = {vid: collections.Counter(v["captions"]) for vid, v in videos.items()}
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-            for v in data["videos"]:
+            for i, v in enumerate(data["videos"]):
                 vid = v["video_id"]
-                split = {"validate": "val"}.get(v.get("split", "train"), v.get("split", "train"))
+                own = {"validate": "val"}.get(v.get("split", "train"), v.get("split", "train"))
                 cat = v.get("category")
-                tags = [MSRVTT_CATEGORIES[cat]] if isinstance(cat, int) and 0 <= cat < 20 else []
-                videos.setdefault(vid, {"video_id": vid, "split": split, "captions": [], "tags": tags})
+                # (bool is an int to Python, not to the format; no category at all is an unlabelled video)
+                known = isinstance(cat, int) and not isinstance(cat, bool) and 0 <= cat < len(MSRVTT_CATEGORIES)
+                if cat is not None and not known:
+                    odd_category.add(f"a category that is not an id 0-{len(MSRVTT_CATEGORIES) - 1}",
+                                     f"videos[{i}], {vid}: {cat!r}")
+                tags = [MSRVTT_CATEGORIES[cat]] if known else []
+                videos.setdefault(vid, {"video_id": vid, "split": split or own, "captions": [], "tags": tags})
                 touched.append(vid)
-            for s in data.get("sentences", []):
-                if s["video_id"] in videos:
+            sentences = data.get("sentences", [])
+            for i, s in enumerate(sentences):
+                if s["video_id"] not in videos:
+                    orphans.add("their video_id is not among the videos of this file or an earlier one",
+                                f"sentences[{i}]: {s['video_id']!r}")
+                else:
                     seen = earlier.get(s["video_id"])
                     if seen and isinstance(s["caption"], str) and seen[s["caption"]] > 0:
                         seen[s["caption"]] -= 1
@@ -251,6 +265,8 @@ def import_msrvtt(json_paths: list[str]) -> list[dict]:
                     touched.append(s["video_id"])
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
             raise DatasetError(f"{path}: not an MSR-VTT videodatainfo file ({type(e).__name__}: {e})") from None
+        odd_category.warn(len(data["videos"]))
+        orphans.warn(len(sentences))
         for vid in dict.fromkeys(touched):
             check_entry(videos[vid], f"{path}: video {vid!r}: ")
     if dropped:

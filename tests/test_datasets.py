@@ -232,6 +232,61 @@ def test_msvd_last_line_cut_short_and_all_rows_bad(tmp_path):
     assert proc.stderr.splitlines()[-1] == f"error: {csv}: no usable row (2 bad rows, counted above): nothing to import"
 
 
+def test_msrvtt_bad_categories_and_orphan_captions_are_counted(tmp_path):
+    """A category of "music" or 25 left the video untagged, and a caption of a video not in
+    `videos` was dropped, both without a word."""
+    videos = [{"video_id": f"video{i}", "category": cat, "split": "train", "id": i}
+              for i, cat in enumerate([3, "music", 25, True, 0, None])]
+    sentences = [{"video_id": f"video{i}", "caption": f"caption {i}", "sen_id": i} for i in range(6)]
+    sentences.insert(2, {"video_id": "video99", "caption": "of no video", "sen_id": 99})
+    src = tmp_path / "videodatainfo.json"
+    src.write_text(json.dumps({"info": {}, "videos": videos, "sentences": sentences}))
+    out = tmp_path / "m.jsonl"
+    proc = s2vt("import", "msrvtt", str(src), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    tags = {e["video_id"]: e["tags"] for e in read_manifest(out)}
+    assert tags == {"video0": ["sports/actions"], "video1": [], "video2": [], "video3": [], "video4": ["music"],
+                    "video5": []}  # (no category at all: an unlabelled video, as a test set's may be)
+    warned = warnings_of(proc.stderr, src)
+    assert f"warning: {src}: 3 of 6 videos imported without a tag: a category that is not an id 0-19 " \
+           f"(first: videos[1], video1: 'music')" in warned
+    assert f"warning: {src}: 1 of 7 captions left out: their video_id is not among the videos of this file or " \
+           f"an earlier one (first: sentences[2]: 'video99')" in warned
+    assert len(warned) == 2 and sum(len(e["captions"]) for e in read_manifest(out)) == 6
+
+
+def test_msrvtt_split_and_holdouts(tmp_path):
+    """The shared val file imported as 497 val / 0 train, with no way to hold videos out for training."""
+    src = tmp_path / "videodatainfo_val.json"
+    src.write_text(json.dumps({"info": {}, "videos": [{"video_id": f"video{i}", "category": 1, "split": "validate"}
+                                                       for i in range(10)],
+                               "sentences": [{"video_id": f"video{i}", "caption": "a"} for i in range(10)]}))
+    refused = s2vt("import", "msrvtt", str(src), "--val", "2", "--out", str(tmp_path / "r.jsonl"))
+    assert refused.returncode == 2 and not (tmp_path / "r.jsonl").exists()
+    assert refused.stderr.strip() == ("error: --val/--test hold out training videos and these files have none "
+                                      "(10 val): pass --split train to import every video as training first")
+    splits = {}
+    for seed in (0, 1):
+        out = tmp_path / f"m{seed}.jsonl"
+        proc = s2vt("import", "msrvtt", str(src), "--split", "train", "--val", "2", "--test", "3", "--seed", str(seed),
+                    "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+        splits[seed] = {e["video_id"]: e["split"] for e in read_manifest(out)}
+        assert sorted(splits[seed].values()) == ["test"] * 3 + ["train"] * 5 + ["val"] * 2
+    assert splits[0] != splits[1]  # --seed acts
+
+
+def test_seed_only_where_it_acts(tmp_path):
+    """`--seed` was accepted by import folder and yt8m, which never used it."""
+    (tmp_path / "vids").mkdir()
+    for kind in ("folder", "yt8m"):
+        proc = s2vt("import", kind, str(tmp_path / "vids"), "--seed", "3", "--out", str(tmp_path / "m.jsonl"))
+        assert proc.returncode == 2 and "unrecognized arguments: --seed 3" in proc.stderr
+        assert "--seed" not in s2vt("import", kind, "--help").stdout
+    helped = s2vt("import", "msrvtt", "--help").stdout
+    assert all(option in helped for option in ("--seed", "--val", "--test", "--split"))
+
+
 def test_lic2022_json_array_is_named(tmp_path):
     """A JSON array said `arr.json:1: '@id' must be digits, not ''`."""
     recs = [lic_record(i, True) for i in range(3)]
