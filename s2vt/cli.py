@@ -249,6 +249,9 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
                       help="the official ordered clip list (1200/100/670), or train, val and test lists")
     msrvtt = kinds.add_parser("msrvtt", help="MSR-VTT videodatainfo JSON (several files are merged)")
     msrvtt.add_argument("files", nargs="+", metavar="videodatainfo.json")
+    msrvtt.add_argument("--split", default=None, choices=("train", "val", "test"),
+                        help="split of every video (default: each video's own 'split'); --split train makes a "
+                             "val or test file trainable, --val/--test then hold some of it out")
     lic = kinds.add_parser("lic2022", help="LIC2022 video-tagging JSON lines (train.json, test_a.json)")
     lic.add_argument("files", nargs="+", metavar="FILE.json")
     lic.add_argument("--features", default=None, help="folder holding tsn_features_*/<id>.npy")
@@ -273,12 +276,14 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
     feats.add_argument("--split", required=True, choices=("train", "val", "test"))
     for sp in (mlds, feats):
         sp.add_argument("--features", default=None, help="feature store to write (default: <manifest folder>/features)")
-    for sp in (mlds, feats, lic):
+    for sp in (mlds, feats, lic, msrvtt):
         sp.add_argument("--val", type=int, default=0, help="training videos to hold out as val (seeded by --seed)")
         sp.add_argument("--test", type=int, default=0, help="training videos to hold out as test (seeded by --seed)")
+    # (not for folder and yt8m: nothing of theirs is random, and an option that does nothing misleads)
+    for sp in (msvd, msrvtt, lic, mlds, feats):
+        sp.add_argument("--seed", type=int, default=0, help="seeds the split" if sp is msvd else "seeds --val/--test")
     for sp in (msvd, msrvtt, lic, folder, yt8m, mlds, feats):
         sp.add_argument("--out", required=True, help="manifest to write (JSONL)")
-        sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--force", action="store_true",
                         help="replace an existing --out even if it holds captions or tags this import would drop")
     for sp in (msvd, msrvtt):
@@ -289,6 +294,7 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    import collections
     import os
     from pathlib import Path
 
@@ -304,7 +310,13 @@ def run_import(args: argparse.Namespace) -> int:
     if args.kind == "msvd":
         entries = ds.import_msvd(args.files[0], args.language, args.split_list, args.seed)
     elif args.kind == "msrvtt":
-        entries = ds.import_msrvtt(args.files)
+        entries = ds.import_msrvtt(args.files, args.split)
+        if (args.val > 0 or args.test > 0) and not any(e["split"] == "train" for e in entries):
+            splits = collections.Counter(e["split"] for e in entries)
+            raise ds.DatasetError("--val/--test hold out training videos and these files have none ("
+                                  + ", ".join(f"{n} {s}" for s, n in sorted(splits.items()))
+                                  + "): pass --split train to import every video as training first")
+        ds.hold_out(entries, args.val, args.test, args.seed)
     elif args.kind == "lic2022":
         entries = ds.import_lic2022(args.files)
         ds.hold_out(entries, args.val, args.test, args.seed)

@@ -36,6 +36,20 @@ def assign_val(entries: list[dict], fraction: float = 0.1, seed: int = 0) -> lis
     return entries
 
 
+def empty_training_split(manifest, counts: dict[str, int]) -> DataError:
+    """The error for a manifest left without a training video: which splits it has (`counts`: the
+    videos of each split as read, before any were skipped for missing features) and how to make a
+    training split (hold_out takes val and test from train, so a file imported whole as val or test
+    needs `--split train` first)."""
+    if counts.get("train"):  # (only --skip-missing empties a split that had videos)
+        return DataError(f"{manifest}: the training split is empty: none of its {counts['train']} training videos "
+                         "has features (--skip-missing left them all out)")
+    held = "only " + " and ".join(f"{s} ({n})" for s, n in counts.items() if n) if any(counts.values()) else "no video"
+    return DataError(f"{manifest}: the training split is empty (the manifest has {held})"
+                     ": import the videos with --split train and hold some out with --val N / --test N (s2vt import "
+                     "msrvtt or features), or set their \"split\" to \"train\" in the manifest")
+
+
 def check_features(entries: list[dict], store: FeatureStore, modalities: list[str], skip_missing: bool) -> list[dict]:
     """Entries whose feature files all exist; missing ones are an error unless `skip_missing`."""
     missing = [e["video_id"] for e in entries if not store.done(e["video_id"], modalities)]

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import collections
 import csv
+import io
 import json
 import os
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -106,27 +108,96 @@ def read_split_lists(files: list[str]) -> dict[str, str]:
     raise DatasetError("--split-list takes one ordered clip list or three files (train, val, test)")
 
 
+class BadRows:
+    """Rows of an annotation file an importer skips (or keeps in part), by kind: one `warning:` line
+    per kind, with the count and the first example, the rest of the file imported (a batch's
+    logged failure, as `import mlds` counts the clips it leaves out)."""
+
+    def __init__(self, path: str | os.PathLike, unit: str = "row", outcome: str = "skipped"):
+        self.path, self.unit, self.outcome = path, unit, outcome
+        self.kinds: dict[str, list] = {}  # what is wrong with them -> [count, first example]
+
+    def add(self, what: str, first: str) -> None:
+        self.kinds.setdefault(what, [0, first])[0] += 1
+
+    def __len__(self) -> int:
+        return sum(n for n, _ in self.kinds.values())
+
+    def warn(self, total: int) -> None:
+        """The warning lines, `total` being how many rows the file has."""
+        for what, (n, first) in self.kinds.items():
+            print(f"warning: {self.path}: {n} of {total} {self.unit}{'s' * (total != 1)} {self.outcome}: {what} "
+                  f"(first: {first})", file=sys.stderr)
+
+
+def csv_records(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list[str], str | None]]]:
+    """The header and each record of a CSV file as (first line number, fields, cut): `cut` says how
+    the last record is cut short (the file ends inside a quoted field, or mid-line with fewer
+    fields than the header), else None. Blank lines are skipped; OSError, UnicodeDecodeError."""
+    lines = io.StringIO(Path(path).read_text(encoding="utf-8-sig"), newline="").readlines()
+    reader = csv.reader(lines)
+    header, records, start = None, [], 0
+    for fields in reader:
+        first, start = start + 1, reader.line_num
+        if not fields:
+            continue
+        if header is None:
+            header = fields
+            continue
+        cut = None
+        if start == len(lines):  # the last record: a cut file ends inside it
+            try:  # (strict: the one way to learn that the file ended inside a quoted field)
+                list(csv.reader(lines[first - 1:], strict=True))
+            except csv.Error as e:
+                if "end of data" in str(e):
+                    cut = "the file ends inside a quoted field"
+            if cut is None and not lines[-1].endswith(("\n", "\r")) and len(fields) < len(header):
+                cut = f"the file ends mid-line: {len(fields)} of {len(header)} fields"
+        records.append((first, fields, cut))
+    return header or [], records
+
+
 def import_msvd(csv_path: str, language: str = "English", split_lists: list[str] | None = None,
                 seed: int = 0) -> list[dict]:
-    """MSVD's video_corpus.csv -> entries; id `<VideoID>_<Start>_<End>`; no tags."""
+    """MSVD's video_corpus.csv -> entries; id `<VideoID>_<Start>_<End>`; no tags.
+
+    A bad row (not the header's fields, a Start or End that is not a whole number, an unusable
+    id, the last line cut short) is skipped, counted in one warning line per kind."""
     caps: dict[str, list[str]] = {}
     languages: set[str] = set()
+    bad = BadRows(csv_path)
     try:
-        with open(csv_path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
-            need = {"VideoID", "Start", "End", "Language", "Description"}
-            if not need <= set(reader.fieldnames or []):
-                raise DatasetError(f"{csv_path}: not a video_corpus.csv (needs columns {', '.join(sorted(need))})")
-            for row in reader:
-                vid = f"{row['VideoID']}_{row['Start']}_{row['End']}"
-                if not valid_video_id(vid):
-                    raise DatasetError(f"{csv_path}: line {reader.line_num}: unusable clip id {vid!r}")
-                caps.setdefault(vid, [])
-                languages.add(row["Language"])
-                if (language == "all" or row["Language"] == language) and (row["Description"] or "").strip():
-                    caps[vid].append(row["Description"].strip())
+        header, records = csv_records(csv_path)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DatasetError(f"{csv_path}: cannot read ({e})") from None
+    need = {"VideoID", "Start", "End", "Language", "Description"}
+    if not need <= set(header):
+        raise DatasetError(f"{csv_path}: not a video_corpus.csv (needs columns {', '.join(sorted(need))})")
+    for line, fields, cut in records:
+        where = f"{csv_path}:{line}"
+        if cut:
+            bad.add("the last line cut short", f"{where}: {cut}")
+            continue
+        if len(fields) != len(header):  # (a row of another shape: which field is which is a guess)
+            bad.add(f"not the header's {len(header)} fields", f"{where}: {len(fields)} fields")
+            continue
+        row = dict(zip(header, fields))
+        # Start and End are whole seconds in the corpus, and name the clip file: anything else is no clip
+        odd = next((k for k in ("Start", "End") if not re.fullmatch(r"[0-9]+", row[k])), None)
+        if odd:
+            bad.add("a Start or End that is not a whole number", f"{where}: {odd} {row[odd]!r}")
+            continue
+        vid = f"{row['VideoID']}_{row['Start']}_{row['End']}"
+        if not row["VideoID"] or not valid_video_id(vid):
+            bad.add("an unusable clip id", f"{where}: {vid!r}")
+            continue
+        caps.setdefault(vid, [])
+        languages.add(row["Language"])
+        if (language == "all" or row["Language"] == language) and row["Description"].strip():
+            caps[vid].append(row["Description"].strip())
+    bad.warn(len(records))
+    if records and len(bad) == len(records):
+        raise DatasetError(f"{csv_path}: no usable row ({len(bad)} bad rows, counted above): nothing to import")
     caps = {v: c for v, c in caps.items() if c}
     if not caps:  # (an empty manifest would import "successfully" and train on nothing)
         if language == "all":
@@ -147,30 +218,44 @@ def import_msvd(csv_path: str, language: str = "English", split_lists: list[str]
     return [{"video_id": v, "split": splits.get(v, "train"), "captions": c, "tags": []} for v, c in caps.items()]
 
 
-def import_msrvtt(json_paths: list[str]) -> list[dict]:
-    """MSR-VTT videodatainfo JSON files (merged) -> entries; tag = the category name.
+def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]:
+    """MSR-VTT videodatainfo JSON files (merged) -> entries; tag = the category name; split: each
+    video's own, or `split` for all.
 
     Each entry a file adds to is checked as the manifest reader checks it (ManifestError naming
-    the file and the video: an unknown split, a caption that is not a string, a bad id).
+    the file and the video: an unknown split, a caption that is not a string, a bad id). A
+    category that is not an id 0-19 (the video is imported without a tag) and a caption of a video
+    no file so far lists (left out) are counted, one warning line each per file.
     """
     videos: dict[str, dict] = {}
     dropped = 0
     for path in json_paths:
         touched = []
+        odd_category = BadRows(path, "video", "imported without a tag")
+        orphans = BadRows(path, "caption", "left out")
         # a caption an earlier file already gave the video (overlapping files) is not added again;
         # repeats within one file are kept: they are the annotators' own
         earlier = {vid: collections.Counter(v["captions"]) for vid, v in videos.items()}
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-            for v in data["videos"]:
+            for i, v in enumerate(data["videos"]):
                 vid = v["video_id"]
-                split = {"validate": "val"}.get(v.get("split", "train"), v.get("split", "train"))
+                own = {"validate": "val"}.get(v.get("split", "train"), v.get("split", "train"))
                 cat = v.get("category")
-                tags = [MSRVTT_CATEGORIES[cat]] if isinstance(cat, int) and 0 <= cat < 20 else []
-                videos.setdefault(vid, {"video_id": vid, "split": split, "captions": [], "tags": tags})
+                # (bool is an int to Python, not to the format; no category at all is an unlabelled video)
+                known = isinstance(cat, int) and not isinstance(cat, bool) and 0 <= cat < len(MSRVTT_CATEGORIES)
+                if cat is not None and not known:
+                    odd_category.add(f"a category that is not an id 0-{len(MSRVTT_CATEGORIES) - 1}",
+                                     f"videos[{i}], {vid}: {cat!r}")
+                tags = [MSRVTT_CATEGORIES[cat]] if known else []
+                videos.setdefault(vid, {"video_id": vid, "split": split or own, "captions": [], "tags": tags})
                 touched.append(vid)
-            for s in data.get("sentences", []):
-                if s["video_id"] in videos:
+            sentences = data.get("sentences", [])
+            for i, s in enumerate(sentences):
+                if s["video_id"] not in videos:
+                    orphans.add("their video_id is not among the videos of this file or an earlier one",
+                                f"sentences[{i}]: {s['video_id']!r}")
+                else:
                     seen = earlier.get(s["video_id"])
                     if seen and isinstance(s["caption"], str) and seen[s["caption"]] > 0:
                         seen[s["caption"]] -= 1
@@ -180,6 +265,8 @@ def import_msrvtt(json_paths: list[str]) -> list[dict]:
                     touched.append(s["video_id"])
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
             raise DatasetError(f"{path}: not an MSR-VTT videodatainfo file ({type(e).__name__}: {e})") from None
+        odd_category.warn(len(data["videos"]))
+        orphans.warn(len(sentences))
         for vid in dict.fromkeys(touched):
             check_entry(videos[vid], f"{path}: video {vid!r}: ")
     if dropped:
@@ -188,12 +275,28 @@ def import_msrvtt(json_paths: list[str]) -> list[dict]:
     return list(videos.values())
 
 
+def refuse_json_array(path: str | os.PathLike) -> None:
+    """DatasetError when `path` holds one JSON array (its first character, after a BOM and blanks,
+    is `[`) where JSON lines are read: each line would otherwise be refused for what it is not."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)  # (a first line of blanks longer than this is no array worth naming)
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot read ({e.strerror})") from None
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"[":
+        raise DatasetError(f"{path}: not JSON lines (one object per line): it is a JSON array; write one object "
+                           f"per line, e.g. jq -c '.[]' {path} > lines.json")
+
+
 def import_lic2022(json_paths: list[str]) -> list[dict]:
     """LIC2022 JSON-lines files -> entries (files with labels -> train, without -> test)."""
     entries, seen = [], set()
     for path in json_paths:
+        refuse_json_array(path)
         for where, obj in json_lines(path, DatasetError):
-            vid = str(obj.get("@id", "")) if isinstance(obj, dict) else ""
+            if not isinstance(obj, dict):
+                raise DatasetError(f"{where}not a JSON object (each line holds one video's object)")
+            vid = str(obj.get("@id", ""))
             if not vid.isdigit() or not valid_video_id(vid):
                 raise DatasetError(f"{where}'@id' must be digits, not {vid!r}")
             if vid in seen:

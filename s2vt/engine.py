@@ -28,7 +28,7 @@ from .checkpoint import (check_resumable, load_weights, model_from_checkpoint, p
 from .consensus import CaptionMemory
 from .config import RECIPES, ConfigError, TrainConfig
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
-                   drop_blank_captions, feature_dims, feature_stats, to_device)
+                   drop_blank_captions, empty_training_split, feature_dims, feature_stats, to_device)
 from .decode import greedy
 from .metrics import cider, gap, micro_f1, tag_accuracy
 from .levels import best_threshold, kinds, level_loss, probabilities
@@ -163,10 +163,11 @@ def prepare(cfg: TrainConfig):
     entries = assign_val(read_manifest(cfg.manifest), seed=cfg.seed)
     store, modalities = open_store(cfg, entries)
     splits = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val", "test")}
+    counts = {s: len(es) for s, es in splits.items()}
     for s in ("train", "val") if store is not None else ():
         splits[s] = check_features(splits[s], store, modalities, cfg.skip_missing)
     if not splits["train"]:
-        raise DataError(f"{cfg.manifest}: the training split is empty")
+        raise empty_training_split(cfg.manifest, counts)
     blank = drop_blank_captions(splits["train"] + splits["val"])
     has_caps = any(e.get("captions") for e in splits["train"])
     if not has_caps and not any(e.get("tags") for e in splits["train"]):

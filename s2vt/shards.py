@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .manifest import read_manifest
 
-from .data import DataError, Labels, assign_val, collate
+from .data import DataError, Labels, assign_val, collate, empty_training_split
 from .tfrecord import TFRecordError, read_records
 from .vocab import Vocab
 from .yt8m import DIMS, NUM_CLASSES, SOURCES, SkipRecord, read_video, read_vocabulary
@@ -274,7 +274,8 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
         entries = assign_val(read_manifest(cfg.manifest), seed=cfg.seed)
         by_split = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val")}
         if not by_split["train"]:
-            raise DataError(f"{cfg.manifest}: the training split is empty")
+            raise empty_training_split(cfg.manifest, {s: sum(e.get("split", "train") == s for e in entries)
+                                                      for s in ("train", "val", "test")})
         split = {s: {e["video_id"]: e.get("tags", []) for e in es} for s, es in by_split.items()}
         labels = Labels.build(by_split["train"] + by_split["val"], cfg.min_tag_count, by_split["train"])
         source = ShardSource(files, modalities, vocab, split["train"])

@@ -180,3 +180,122 @@ def test_lic2022_import_refuses_negative_holdouts(tmp_path):
         proc = s2vt("import", "lic2022", str(src), flag, "-3", "--out", str(out))
         assert proc.returncode == 2 and proc.stderr.strip() == "error: --val and --test count videos: 0 or more"
         assert not out.exists()
+
+
+MSVD_HEADER = "VideoID,Start,End,WorkerID,Source,AnnotationTime,Language,Description"
+
+
+def warnings_of(stderr, path):
+    """The warning lines about the annotation file `path` (not those about videos not found)."""
+    return [ln for ln in stderr.splitlines() if ln.startswith(f"warning: {path}: ")]
+
+
+def test_msvd_bad_rows_are_skipped_and_counted_once_per_kind(tmp_path):
+    """A malformed row (`abc,1`), a non-numeric Start and a CSV cut inside a quoted caption were
+    skipped or imported without a word (the Start even became part of an id)."""
+    csv = tmp_path / "video_corpus.csv"
+    csv.write_text("\n".join([
+        MSVD_HEADER,
+        "a,1,5,9,clean,3,English,a cat",          # line 2
+        "abc,1",                                   # line 3: 2 fields
+        "b,x,166,9,clean,3,English,a dog",         # line 4: Start not a number
+        "b,1,5,9,clean,3,English,a dog,extra",     # line 5: 9 fields
+        "c,1,5,9,clean,3,English,a cow",           # line 6
+        "ab,2,6.5,9,clean,3,English,a bird",       # line 7: End not a whole number
+        "d,1,5,9,clean,3,English,\"a cut capt",    # line 8: the file ends inside the quotes
+    ]))
+    out = tmp_path / "m.jsonl"
+    proc = s2vt("import", "msvd", str(csv), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert {e["video_id"]: e["captions"] for e in read_manifest(out)} == {"a_1_5": ["a cat"], "c_1_5": ["a cow"]}
+    warned = warnings_of(proc.stderr, csv)
+    assert warned == [  # one line per kind, in the order first met
+        f"warning: {csv}: 2 of 7 rows skipped: not the header's 8 fields (first: {csv}:3: 2 fields)",
+        f"warning: {csv}: 2 of 7 rows skipped: a Start or End that is not a whole number (first: {csv}:4: Start 'x')",
+        f"warning: {csv}: 1 of 7 rows skipped: the last line cut short (first: {csv}:8: the file ends inside a "
+        "quoted field)"]
+    assert "wrote" in proc.stderr.splitlines()[-1] and "2 videos" in proc.stderr.splitlines()[-1]
+
+
+def test_msvd_last_line_cut_short_and_all_rows_bad(tmp_path):
+    csv = tmp_path / "video_corpus.csv"
+    csv.write_text(f"{MSVD_HEADER}\r\na,1,5,9,clean,3,English,a cat\r\nb,1,5,9,cle")  # cut, no newline at the end
+    out = tmp_path / "m.jsonl"
+    proc = s2vt("import", "msvd", str(csv), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert [e["video_id"] for e in read_manifest(out)] == ["a_1_5"]
+    assert warnings_of(proc.stderr, csv) == [f"warning: {csv}: 1 of 2 rows skipped: the last line cut short (first: "
+                                        f"{csv}:3: the file ends mid-line: 5 of 8 fields)"]
+    csv.write_text(f"{MSVD_HEADER}\nabc,1\nb,x,y,9,clean,3,English,a dog\n")
+    proc = s2vt("import", "msvd", str(csv), "--out", str(tmp_path / "none.jsonl"))
+    assert proc.returncode == 2 and not (tmp_path / "none.jsonl").exists()
+    assert proc.stderr.splitlines()[-1] == f"error: {csv}: no usable row (2 bad rows, counted above): nothing to import"
+
+
+def test_msrvtt_bad_categories_and_orphan_captions_are_counted(tmp_path):
+    """A category of "music" or 25 left the video untagged, and a caption of a video not in
+    `videos` was dropped, both without a word."""
+    videos = [{"video_id": f"video{i}", "category": cat, "split": "train", "id": i}
+              for i, cat in enumerate([3, "music", 25, True, 0, None])]
+    sentences = [{"video_id": f"video{i}", "caption": f"caption {i}", "sen_id": i} for i in range(6)]
+    sentences.insert(2, {"video_id": "video99", "caption": "of no video", "sen_id": 99})
+    src = tmp_path / "videodatainfo.json"
+    src.write_text(json.dumps({"info": {}, "videos": videos, "sentences": sentences}))
+    out = tmp_path / "m.jsonl"
+    proc = s2vt("import", "msrvtt", str(src), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    tags = {e["video_id"]: e["tags"] for e in read_manifest(out)}
+    assert tags == {"video0": ["sports/actions"], "video1": [], "video2": [], "video3": [], "video4": ["music"],
+                    "video5": []}  # (no category at all: an unlabelled video, as a test set's may be)
+    warned = warnings_of(proc.stderr, src)
+    assert f"warning: {src}: 3 of 6 videos imported without a tag: a category that is not an id 0-19 " \
+           f"(first: videos[1], video1: 'music')" in warned
+    assert f"warning: {src}: 1 of 7 captions left out: their video_id is not among the videos of this file or " \
+           f"an earlier one (first: sentences[2]: 'video99')" in warned
+    assert len(warned) == 2 and sum(len(e["captions"]) for e in read_manifest(out)) == 6
+
+
+def test_msrvtt_split_and_holdouts(tmp_path):
+    """The shared val file imported as 497 val / 0 train, with no way to hold videos out for training."""
+    src = tmp_path / "videodatainfo_val.json"
+    src.write_text(json.dumps({"info": {}, "videos": [{"video_id": f"video{i}", "category": 1, "split": "validate"}
+                                                       for i in range(10)],
+                               "sentences": [{"video_id": f"video{i}", "caption": "a"} for i in range(10)]}))
+    refused = s2vt("import", "msrvtt", str(src), "--val", "2", "--out", str(tmp_path / "r.jsonl"))
+    assert refused.returncode == 2 and not (tmp_path / "r.jsonl").exists()
+    assert refused.stderr.strip() == ("error: --val/--test hold out training videos and these files have none "
+                                      "(10 val): pass --split train to import every video as training first")
+    splits = {}
+    for seed in (0, 1):
+        out = tmp_path / f"m{seed}.jsonl"
+        proc = s2vt("import", "msrvtt", str(src), "--split", "train", "--val", "2", "--test", "3", "--seed", str(seed),
+                    "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+        splits[seed] = {e["video_id"]: e["split"] for e in read_manifest(out)}
+        assert sorted(splits[seed].values()) == ["test"] * 3 + ["train"] * 5 + ["val"] * 2
+    assert splits[0] != splits[1]  # --seed acts
+
+
+def test_seed_only_where_it_acts(tmp_path):
+    """`--seed` was accepted by import folder and yt8m, which never used it."""
+    (tmp_path / "vids").mkdir()
+    for kind in ("folder", "yt8m"):
+        proc = s2vt("import", kind, str(tmp_path / "vids"), "--seed", "3", "--out", str(tmp_path / "m.jsonl"))
+        assert proc.returncode == 2 and "unrecognized arguments: --seed 3" in proc.stderr
+        assert "--seed" not in s2vt("import", kind, "--help").stdout
+    helped = s2vt("import", "msrvtt", "--help").stdout
+    assert all(option in helped for option in ("--seed", "--val", "--test", "--split"))
+
+
+def test_lic2022_json_array_is_named(tmp_path):
+    """A JSON array said `arr.json:1: '@id' must be digits, not ''`."""
+    recs = [lic_record(i, True) for i in range(3)]
+    for name, text in (("arr.json", json.dumps(recs, ensure_ascii=False)),
+                       ("pretty.json", "\ufeff  \n" + json.dumps(recs, ensure_ascii=False, indent=2))):
+        (tmp_path / name).write_text(text)
+        proc = s2vt("import", "lic2022", str(tmp_path / name), "--out", str(tmp_path / "m.jsonl"))
+        assert proc.returncode == 2 and not (tmp_path / "m.jsonl").exists()
+        assert proc.stderr.startswith(f"error: {tmp_path / name}: not JSON lines (one object per line): "), proc.stderr
+    (tmp_path / "line.json").write_text(json.dumps(lic_record(1, True)) + "\n[1, 2]\n")
+    proc = s2vt("import", "lic2022", str(tmp_path / "line.json"), "--out", str(tmp_path / "m.jsonl"))
+    assert proc.returncode == 2 and f"{tmp_path / 'line.json'}:2: not a JSON object" in proc.stderr

@@ -158,7 +158,8 @@ def test_bad_inputs_exit_2(planted, tmp_path):
     cases = {
         "not valid JSON": ("{oops\n", None),
         "invalid video_id": (json.dumps({"video_id": "../x", "split": "train"}) + "\n", None),
-        "training split is empty": (json.dumps({"video_id": "syn00000", "split": "test"}) + "\n", None),
+        "the training split is empty (the manifest has only test (1)): import the videos with --split train":
+            (json.dumps({"video_id": "syn00000", "split": "test"}) + "\n", None),
         "have no features": (json.dumps({"video_id": "nothere", "split": "train", "captions": ["a b"]}) + "\n", None),
         "no features for": (manifest.read_text(), "resnet152"),
     }
@@ -170,6 +171,18 @@ def test_bad_inputs_exit_2(planted, tmp_path):
         proc = run_cli(*args)
         assert proc.returncode == 2, (message, proc.stderr[-2000:])
         assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_empty_training_split_says_what_the_manifest_has():
+    """A manifest imported whole as val (MSR-VTT's val file) said only "the training split is empty"."""
+    from s2vt.data import empty_training_split
+
+    only_val = str(empty_training_split("m.jsonl", {"train": 0, "val": 497, "test": 0}))
+    assert only_val.startswith("m.jsonl: the training split is empty (the manifest has only val (497)): ")
+    assert "--split train" in only_val and "--val N" in only_val
+    assert "only val (400) and test (97)" in str(empty_training_split("m.jsonl", {"train": 0, "val": 400, "test": 97}))
+    skipped = str(empty_training_split("m.jsonl", {"train": 3, "val": 1, "test": 0}))
+    assert "none of its 3 training videos has features (--skip-missing" in skipped
 
 
 def test_attention_and_log_features_train_and_old_checkpoints_load(planted, tmp_path):
