@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from .errors import UserError
-from .fileio import OutputError
+from .fileio import DuplicateKeyError, OutputError, read_json
 from .manifest import ManifestError, read_manifest, valid_video_id
 
 
@@ -23,9 +23,16 @@ def _load_json(path: str | Path):
     if not path.is_file():  # (a device or a pipe: reading one may never end)
         raise ResultsError(f"{path}: not a regular file")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path)
+    except DuplicateKeyError as e:
+        raise ResultsError(f"{path}: {e.key!r} appears twice in one object: which of its values counts would be "
+                           "a guess") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ResultsError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise ResultsError(f"{path}: not usable JSON (nested too deeply)") from None
+    except OSError as e:
+        raise ResultsError(f"{path}: cannot read ({e.strerror})") from None
 
 
 def refuse_inputs(outputs: list, inputs: list, folders: list = ()) -> None:

@@ -180,3 +180,19 @@ def test_lic2022_import_refuses_negative_holdouts(tmp_path):
         proc = s2vt("import", "lic2022", str(src), flag, "-3", "--out", str(out))
         assert proc.returncode == 2 and proc.stderr.strip() == "error: --val and --test count videos: 0 or more"
         assert not out.exists()
+
+
+def test_caption_json_files_may_start_with_a_bom_and_refuse_a_key_twice(tmp_path):
+    """As the manifest reader (a BOM, as Windows editors write, is no error); a key given twice is
+    refused in one line rather than the last one silently kept."""
+    info = {"info": {}, "videos": [{"video_id": "video0", "category": 13, "split": "train", "id": 0}],
+            "sentences": [{"video_id": "video0", "caption": "a cat sleeps", "sen_id": 0}]}
+    a = tmp_path / "info.json"
+    a.write_bytes(b"\xef\xbb\xbf" + json.dumps(info).encode())
+    proc = s2vt("import", "msrvtt", str(a), "--out", str(tmp_path / "m.jsonl"))
+    assert proc.returncode == 0, proc.stderr
+    assert read_manifest(tmp_path / "m.jsonl")[0]["captions"] == ["a cat sleeps"]
+    a.write_text(json.dumps(info).replace('"category": 13', '"category": 13, "category": 2'))
+    proc = s2vt("import", "msrvtt", str(a), "--out", str(tmp_path / "m2.jsonl"))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "'category' appears twice" in proc.stderr
+    assert not (tmp_path / "m2.jsonl").exists()

@@ -20,6 +20,12 @@ FIXED = {"BLEU-1": 0.8731398525797581, "BLEU-2": 0.6902776624981679, "BLEU-3": 0
          "METEOR": 0.34390502409810053}
 
 
+@pytest.fixture
+def no_java(monkeypatch):
+    """METEOR off (its JVM takes seconds to start): the tests that use this check something else."""
+    monkeypatch.setattr("s2vt.metrics.java_available", lambda: False)
+
+
 def test_fixed_case_written_down(tmp_path):
     refs, preds = tmp_path / "refs.json", tmp_path / "preds.json"
     refs.write_text(json.dumps(GTS))
@@ -167,3 +173,34 @@ def test_gap_equals_youtube8m_definition_with_ties_and_gold_outside_top_20():
     assert any(not set(g) <= set(t.tolist()) for g, t in zip(gold, top20))  # gold outside the top 20
     assert gap(scores, gold) == pytest.approx(reference_gap(scores, actuals), abs=1e-6)
     assert gap(scores, gold, top_k=5) == pytest.approx(reference_gap(scores, actuals, 5), abs=1e-6)
+
+
+def test_an_id_given_twice_in_the_object_forms_is_refused(tmp_path, capsys):
+    """{id: ...} with a key twice: json keeps the last; which one the user meant would be a guess."""
+    from s2vt.cli import main
+    refs, preds = tmp_path / "refs.json", tmp_path / "preds.json"
+    refs.write_text(json.dumps({"a": ["a man is cooking"]}))
+    preds.write_text('{"a": "a man is cooking", "a": "zzz"}')
+    assert main(["score", str(refs), str(preds)]) == 2
+    assert capsys.readouterr().err == (f"error: {preds}: 'a' appears twice in one object: which of its values "
+                                       "counts would be a guess\n")
+    preds.write_text(json.dumps({"a": "a man is cooking"}))
+    refs.write_text('{"a": ["a man is cooking"], "a": ["zzz"]}')
+    assert main(["score", str(refs), str(preds)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {refs}: 'a' appears twice in one object")
+    refs.write_text(json.dumps({"a": ["a man is cooking"]}))  # (the export reads the same way)
+    assert main(["export", str(tmp_path / "p2.json"), "--format", "coco", "--out", str(tmp_path / "a.zip")]) == 2
+    (tmp_path / "p2.json").write_text('[{"video_id": "a", "caption": "x", "caption": "y"}]')
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "p2.json"), "--format", "coco", "--out", str(tmp_path / "a.zip")]) == 2
+    assert "'caption' appears twice" in capsys.readouterr().err and not (tmp_path / "a.zip").exists()
+
+
+def test_a_utf8_bom_is_accepted_in_predictions_and_references(tmp_path, capsys, no_java):
+    """Windows editors write one; the manifest reader accepts it, and so do the JSON readers."""
+    from s2vt.cli import main
+    refs, preds = tmp_path / "refs.json", tmp_path / "preds.json"
+    refs.write_bytes(b"\xef\xbb\xbf" + json.dumps(GTS).encode())
+    preds.write_bytes(b"\xef\xbb\xbf" + json.dumps(RES).encode())
+    assert main(["score", str(refs), str(preds), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["CIDEr"] == pytest.approx(FIXED["CIDEr"], abs=1e-9)
