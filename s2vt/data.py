@@ -16,7 +16,7 @@ from .store import FeatureStore
 
 from .formats import SEMANTIC
 from .text import TextVocab, collate_text
-from .vocab import Vocab
+from .vocab import Vocab, drop_blank_captions  # noqa: F401  (engine's import: one definition of blank)
 
 
 class DataError(UserError):
@@ -46,21 +46,6 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
         warnings.warn(f"skipping {len(missing)} videos without features (first: {', '.join(missing[:5])})")
     gone = set(missing)
     return [e for e in entries if e["video_id"] not in gone]
-
-
-def drop_blank_captions(entries: list[dict]) -> int:
-    """Remove empty or whitespace-only captions from `entries` (in place); returns how many.
-
-    A blank caption is no description: it would teach the decoder to stop at once, and a
-    validation split of blank references has nothing to score.
-    """
-    dropped = 0
-    for e in entries:
-        if "captions" in e:
-            kept = [c for c in e["captions"] if c.strip()]
-            dropped += len(e["captions"]) - len(kept)
-            e["captions"] = kept
-    return dropped
 
 
 @dataclasses.dataclass

@@ -26,7 +26,7 @@ from .metrics import CAPTION_KEYS, GAP_TOP_K, TAG_KEYS, caption_scores, tag_scor
 from .model import S2VT
 from .results import refuse_inputs
 from .text import FIELDS
-from .vocab import Vocab
+from .vocab import Vocab, drop_blank_captions
 
 
 def check_settings(beam: DecodeConfig | int, tags: int = 0, batch_size: int = 1) -> None:
@@ -274,6 +274,9 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     entries = [e for e in read_manifest(manifest) if e.get("split", "train") == split]
     if not entries:
         raise StoreError(f"{manifest}: no videos in split {split!r}")
+    if blank := drop_blank_captions(entries):  # (no references, as `score` and training read them)
+        print(f"warning: {manifest}: ignoring {blank} blank reference caption{'s' if blank > 1 else ''} in split "
+              f"{split!r}", file=sys.stderr)
     if store is not None:
         entries = with_features(entries, store, modalities, skip_missing, split)
     check_fit(checkpoint, manifest, split, entries, labels.names, modalities, text_vocab_of(ckpt) is not None)

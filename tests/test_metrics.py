@@ -175,6 +175,42 @@ def test_gap_equals_youtube8m_definition_with_ties_and_gold_outside_top_20():
     assert gap(scores, gold, top_k=5) == pytest.approx(reference_gap(scores, actuals, 5), abs=1e-6)
 
 
+def test_blank_references_are_left_out_and_all_blank_is_one_line(tmp_path, capsys, no_java):
+    """A blank reference (empty, spaces, punctuation alone: no word after tokenisation) is no
+    reference, as training reads it: it moves no score, and references that are all blank are one
+    line (exit 2), not pycocoevalcap's `max() arg is an empty sequence`."""
+    from s2vt.cli import main
+    refs, preds = tmp_path / "refs.json", tmp_path / "preds.json"
+    preds.write_text(json.dumps(RES))
+    refs.write_text(json.dumps(GTS))
+    assert main(["score", str(refs), str(preds), "--json"]) == 0
+    clean = json.loads(capsys.readouterr().out)
+    refs.write_text(json.dumps({k: v + ["", "  ", " . "] for k, v in GTS.items()}))
+    assert main(["score", str(refs), str(preds), "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out) == clean  # (CIDEr's document frequencies counted "" before)
+    assert out.err.strip().splitlines() == [f"warning: {refs}: ignoring 9 blank reference captions"]
+    preds.write_text(json.dumps({"a": "a man is cooking"}))
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"video_id": "a", "split": "test", "captions": [""]}) + "\n")
+    for captions in ([""], [" ", "\t"], ["."]):
+        refs.write_text(json.dumps({"a": captions}))
+        for ref, split in ((refs, []), (manifest, []), (manifest, ["--split", "test"])):
+            assert main(["score", str(ref), str(preds), *split]) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and err.startswith(f"error: {ref}: no reference captions"), err
+
+
+def test_score_refuses_references_that_are_not_strings(tmp_path, capsys):
+    from s2vt.cli import main
+    refs, preds = tmp_path / "refs.json", tmp_path / "preds.json"
+    preds.write_text(json.dumps({"a": "a man is cooking"}))
+    for bad in ([1, 2], ["a man", None], [["a man"]]):
+        refs.write_text(json.dumps({"a": bad}))
+        assert main(["score", str(refs), str(preds)]) == 2
+        assert capsys.readouterr().err == f"error: {refs}: 'a': 'captions' must be a list of strings\n"
+
+
 def test_an_id_given_twice_in_the_object_forms_is_refused(tmp_path, capsys):
     """{id: ...} with a key twice: json keeps the last; which one the user meant would be a guess."""
     from s2vt.cli import main
