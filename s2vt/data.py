@@ -16,7 +16,7 @@ from .store import FeatureStore
 
 from .formats import SEMANTIC
 from .text import TextVocab, collate_text
-from .vocab import Vocab, drop_blank_captions  # noqa: F401  (engine's import: one definition of blank)
+from .vocab import Vocab
 
 
 class DataError(UserError):
