@@ -149,7 +149,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, decoding(args), args.out,
                        args.batch_size, args.device, args.skip_missing, args.html, args.force)
-    print(json.dumps(metrics) if args.json else format_table(metrics))
+    table = format_table(metrics)
+    if args.json or table:  # (no table at all when nothing was scored: evaluate said why, in one line)
+        print(json.dumps(metrics) if args.json else table)
     return 0
 
 

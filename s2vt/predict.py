@@ -274,7 +274,8 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     entries = [e for e in read_manifest(manifest) if e.get("split", "train") == split]
     if not entries:
         raise StoreError(f"{manifest}: no videos in split {split!r}")
-    if blank := drop_blank_captions(entries):  # (no references, as `score` and training read them)
+    blank = drop_blank_captions(entries)  # (no references, as `score` and training read them)
+    if blank and any(e.get("captions") or e.get("tags") for e in entries):  # (else the note at the end says it)
         print(f"warning: {manifest}: ignoring {blank} blank reference caption{'s' if blank > 1 else ''} in split "
               f"{split!r}", file=sys.stderr)
     if store is not None:
@@ -322,6 +323,14 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     metrics["seconds"] = round(time.time() - t0, 2)
     atomic_write_json(out_path, list(preds.values()))
     atomic_write_json(metrics_path, metrics)
+    if not any(k in metrics for k in CAPTION_KEYS + TAG_KEYS):  # (the predictions are still a product)
+        only = f" (only {blank} blank {'ones' if blank > 1 else 'one'})" if blank else ""
+        caps = f"no reference captions{only}" if not refs else ""
+        why = (f"split {split!r} of {manifest} has {caps} or tags" if not refs and not tagged else
+               f"split {split!r} of {manifest} has {caps} and {checkpoint} predicts no tags" if not refs else
+               f"{checkpoint} writes no captions and split {split!r} of {manifest} has no tags" if not tagged else
+               f"{checkpoint} writes no captions and predicts no tags")
+        print(f"note: {why}: nothing to score; only the predictions were written, to {out_path}", file=sys.stderr)
     if html:
         from .report import write_report
 

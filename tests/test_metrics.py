@@ -240,3 +240,43 @@ def test_a_utf8_bom_is_accepted_in_predictions_and_references(tmp_path, capsys, 
     preds.write_bytes(b"\xef\xbb\xbf" + json.dumps(RES).encode())
     assert main(["score", str(refs), str(preds), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["CIDEr"] == pytest.approx(FIXED["CIDEr"], abs=1e-9)
+
+
+def test_evaluate_of_a_split_without_references_says_so_in_one_line(tmp_path, capsys, no_java):
+    """Nothing to score (no captions, blank ones only, no tags): one line saying only the
+    predictions were written, exit 0 (they are a valid product), no empty line on stdout."""
+    from s2vt.cli import main
+    from s2vt.engine import TrainConfig, train
+    from s2vt.synthetic import make_store
+
+    from .test_train import FAST
+
+    manifest, store = make_store(tmp_path / "d", videos=28, shapes={"frames": (4, 8)})
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), epochs=1, **FAST))
+    best = tmp_path / "run" / "best.pt"
+    rows = [json.loads(x) for x in manifest.read_text().splitlines()]
+    for captions, only in (([""], " (only 4 blank ones)"), ([" ", "."], " (only 8 blank ones)"), (None, "")):
+        bare = tmp_path / "bare.jsonl"
+        bare.write_text("".join(json.dumps({**{k: v for k, v in r.items() if k not in ("captions", "tags")},
+                                            **({"captions": captions} if captions else {})}) + "\n"
+                                for r in rows if r["split"] == "test"))
+        out = tmp_path / "p.json"
+        capsys.readouterr()
+        assert main(["evaluate", "--checkpoint", str(best), "--manifest", str(bare), "--features", str(store),
+                     "--out", str(out), "--force", "--beam", "1"]) == 0
+        got = capsys.readouterr()
+        assert got.out == ""
+        assert got.err.strip().splitlines() == [
+            f"note: split 'test' of {bare} has no reference captions{only} or tags: nothing to score; only the "
+            f"predictions were written, to {out}"]
+        assert len(json.loads(out.read_text())) == len([r for r in rows if r["split"] == "test"])
+        assert not {"CIDEr", "hit@1"} & set(json.loads((tmp_path / "metrics_test.json").read_text()))
+    # blank captions beside real ones: left out with a warning, the rest scored as `score` scores them
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("".join(json.dumps({**r, "captions": r["captions"] + [""]}) + "\n" for r in rows))
+    assert main(["evaluate", "--checkpoint", str(best), "--manifest", str(mixed), "--features", str(store),
+                 "--out", str(out), "--force", "--beam", "1", "--json"]) == 0
+    got = capsys.readouterr()
+    assert got.err.strip().splitlines() == [f"warning: {mixed}: ignoring 4 blank reference captions in split 'test'"]
+    assert main(["score", str(manifest), str(out), "--split", "test", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["CIDEr"] == pytest.approx(json.loads(got.out)["CIDEr"], abs=1e-9)
