@@ -612,7 +612,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command][2](args)
     except UserError as e:  # bad input: one line (anything else is a bug: its traceback)
-        print(f"error: {e}", file=sys.stderr)
+        from .store import printable  # (a path that is not UTF-8: \xff, as the rest of the output shows it)
+        print(f"error: {printable(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: one line and 130 (the commands write outputs whole, at their end)
         print("interrupted", file=sys.stderr)

@@ -15,7 +15,7 @@ from .device import pick_device
 from .errors import UserError
 from .fileio import OutputError, atomic_write_json, make_dirs, refuse_existing
 from .options import at_least
-from .store import META_KEYS, FeatureStore, StoreError
+from .store import META_KEYS, FeatureStore, StoreError, printable
 
 from .checkpoint import (CheckpointError, has_captions, load_checkpoint, model_from_checkpoint, read_checkpoint,
                          text_vocab_of)
@@ -466,8 +466,11 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
         # never "v.mp4: " with nothing after it: say why there is no caption
         blank = "(empty caption)" if captioner.has_captions else "(no caption: the model writes tags only)"
         for r in caption_files(videos, checkpoint, beam, tags, device, weights_dir, precision, captioner):
+            # a file name that is not UTF-8 (its bytes kept as lone surrogates) is shown escaped (\xff),
+            # as extract's failures.jsonl shows it: the output stays UTF-8, and JSON that parses
+            r["video"] = printable(r["video"])
             if "error" in r:
-                print(f"error: {r['error']}", file=sys.stderr)
+                print(f"error: {printable(r['error'])}", file=sys.stderr)
                 failed += 1
             elif as_json:
                 print(json.dumps(r, ensure_ascii=False), flush=True)
