@@ -149,7 +149,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, decoding(args), args.out,
                        args.batch_size, args.device, args.skip_missing, args.html, args.force)
-    print(json.dumps(metrics) if args.json else format_table(metrics))
+    table = format_table(metrics)
+    if args.json or table:  # (no table at all when nothing was scored: evaluate said why, in one line)
+        print(json.dumps(metrics) if args.json else table)
     return 0
 
 
@@ -622,7 +624,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command][2](args)
     except UserError as e:  # bad input: one line (anything else is a bug: its traceback)
-        print(f"error: {e}", file=sys.stderr)
+        from .store import printable  # (a path that is not UTF-8: \xff, as the rest of the output shows it)
+        print(f"error: {printable(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: one line and 130 (the commands write outputs whole, at their end)
         print("interrupted", file=sys.stderr)

@@ -62,21 +62,6 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
     return [e for e in entries if e["video_id"] not in gone]
 
 
-def drop_blank_captions(entries: list[dict]) -> int:
-    """Remove empty or whitespace-only captions from `entries` (in place); returns how many.
-
-    A blank caption is no description: it would teach the decoder to stop at once, and a
-    validation split of blank references has nothing to score.
-    """
-    dropped = 0
-    for e in entries:
-        if "captions" in e:
-            kept = [c for c in e["captions"] if c.strip()]
-            dropped += len(e["captions"]) - len(kept)
-            e["captions"] = kept
-    return dropped
-
-
 @dataclasses.dataclass
 class Labels:
     """Tag names and whether the task is single-label (softmax) or multi-label (sigmoid)."""

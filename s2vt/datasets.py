@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .fileio import OutputError, make_dirs, output_error
+from .fileio import OutputError, make_dirs, output_error, read_json
 from .formats import MSRVTT_CATEGORIES, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, check_entry, json_lines, read_manifest, scan_videos,
                        valid_video_id)
@@ -237,7 +237,7 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
         # repeats within one file are kept: they are the annotators' own
         earlier = {vid: collections.Counter(v["captions"]) for vid, v in videos.items()}
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = read_json(path)  # (a BOM allowed, a key given twice refused)
             for i, v in enumerate(data["videos"]):
                 vid = v["video_id"]
                 own = {"validate": "val"}.get(v.get("split", "train"), v.get("split", "train"))
@@ -263,7 +263,7 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
                         continue
                     videos[s["video_id"]]["captions"].append(s["caption"])
                     touched.append(s["video_id"])
-        except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
             raise DatasetError(f"{path}: not an MSR-VTT videodatainfo file ({type(e).__name__}: {e})") from None
         odd_category.warn(len(data["videos"]))
         orphans.warn(len(sentences))
@@ -373,7 +373,7 @@ def read_captions(path: str | os.PathLike) -> dict[str, list[str]]:
         pairs = [(e["video_id"], e.get("captions", [])) for e in read_manifest(path)]
     else:
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = read_json(path)  # (a BOM allowed, a key given twice refused)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise DatasetError(f"{path}: cannot read captions ({e})") from None
         try:

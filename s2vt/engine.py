@@ -28,7 +28,7 @@ from .checkpoint import (check_resumable, load_weights, model_from_checkpoint, p
 from .consensus import CaptionMemory
 from .config import RECIPES, ConfigError, TrainConfig
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
-                   drop_blank_captions, empty_training_split, feature_dims, feature_stats, to_device)
+                   empty_training_split, feature_dims, feature_stats, to_device)
 from .decode import greedy
 from .metrics import cider, gap, micro_f1, tag_accuracy
 from .levels import best_threshold, kinds, level_loss, probabilities
@@ -38,7 +38,7 @@ from .tagheads import MEAN_POOLING
 from . import options, shards
 from .results import refuse_inputs
 from .text import CNB_WEIGHT, TextVocab, complement_nb, fit_linear, has_text, tfidf_matrix
-from .vocab import SPECIALS, Vocab
+from .vocab import SPECIALS, Vocab, drop_blank_captions
 
 # a run folder holding any of these holds a trained model (or its history): never trained over unasked
 RUN_FILES = ("best.pt", "last.pt", "metrics.csv")

@@ -1,4 +1,5 @@
-"""Atomic file writes: a temp file in the same folder, then a rename, so readers never see half a file.
+"""Atomic file writes: a temp file in the same folder, then a rename, so readers never see half a file;
+and `read_json`, how every user JSON file (not JSON Lines: `manifest.json_lines`) is read.
 
 A write that the file system refuses (read-only folder, a path under a file, a full disk)
 raises `OutputError`, a user error: the command line tools print it in one line and exit 2.
@@ -16,6 +17,36 @@ from .errors import UserError
 
 class OutputError(UserError):
     """An output that cannot be written (permissions, a path under a file, no space left)."""
+
+
+class DuplicateKeyError(json.JSONDecodeError):
+    """A JSON object that gives one key twice. A JSONDecodeError, so a caller that refuses invalid
+    JSON refuses this too; its message names the key (there is no position to name: the parser's
+    hook sees the object, not where it was)."""
+
+    def __init__(self, key: str) -> None:
+        ValueError.__init__(self, f"key {key!r} appears twice in one object")
+        self.key, self.msg, self.doc, self.pos, self.lineno, self.colno = key, str(self), "", 0, 1, 1
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    # json keeps the last of two equal keys: for {id: caption} that silently drops an answer or a
+    # reference, and which one the user meant would be a guess
+    out = dict(pairs)
+    if len(out) < len(pairs):
+        seen = set()
+        raise DuplicateKeyError(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return out
+
+
+def read_json(path: str | os.PathLike):
+    """A user's JSON file, parsed: UTF-8 with or without a leading BOM (Windows editors write one;
+    the manifest reader accepts it too), and an object that gives a key twice refused.
+
+    Raises what reading and parsing raise (OSError, UnicodeDecodeError, json.JSONDecodeError,
+    DuplicateKeyError being one, RecursionError for absurd nesting): callers word them for their input.
+    """
+    return json.loads(Path(path).read_bytes().decode("utf-8-sig"), object_pairs_hook=_unique_keys)
 
 
 def output_error(path: str | os.PathLike, e: OSError) -> OutputError:

@@ -15,7 +15,7 @@ from .device import pick_device
 from .errors import UserError
 from .fileio import OutputError, atomic_write_json, make_dirs, refuse_existing
 from .options import at_least
-from .store import META_KEYS, FeatureStore, StoreError
+from .store import META_KEYS, FeatureStore, StoreError, printable
 
 from .checkpoint import (CheckpointError, has_captions, load_checkpoint, model_from_checkpoint, read_checkpoint,
                          text_vocab_of)
@@ -26,7 +26,7 @@ from .metrics import CAPTION_KEYS, GAP_TOP_K, TAG_KEYS, caption_scores, tag_scor
 from .model import S2VT
 from .results import refuse_inputs
 from .text import FIELDS
-from .vocab import Vocab
+from .vocab import Vocab, drop_blank_captions
 
 
 def check_settings(beam: DecodeConfig | int, tags: int = 0, batch_size: int = 1) -> None:
@@ -274,6 +274,10 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     entries = [e for e in read_manifest(manifest) if e.get("split", "train") == split]
     if not entries:
         raise StoreError(f"{manifest}: no videos in split {split!r}")
+    blank = drop_blank_captions(entries)  # (no references, as `score` and training read them)
+    if blank and any(e.get("captions") or e.get("tags") for e in entries):  # (else the note at the end says it)
+        print(f"warning: {manifest}: ignoring {blank} blank reference caption{'s' if blank > 1 else ''} in split "
+              f"{split!r}", file=sys.stderr)
     if store is not None:
         entries = with_features(entries, store, modalities, skip_missing, split)
     check_fit(checkpoint, manifest, split, entries, labels.names, modalities, text_vocab_of(ckpt) is not None)
@@ -319,6 +323,14 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     metrics["seconds"] = round(time.time() - t0, 2)
     atomic_write_json(out_path, list(preds.values()))
     atomic_write_json(metrics_path, metrics)
+    if not any(k in metrics for k in CAPTION_KEYS + TAG_KEYS):  # (the predictions are still a product)
+        only = f" (only {blank} blank {'ones' if blank > 1 else 'one'})" if blank else ""
+        caps = f"no reference captions{only}" if not refs else ""
+        why = (f"split {split!r} of {manifest} has {caps} or tags" if not refs and not tagged else
+               f"split {split!r} of {manifest} has {caps} and {checkpoint} predicts no tags" if not refs else
+               f"{checkpoint} writes no captions and split {split!r} of {manifest} has no tags" if not tagged else
+               f"{checkpoint} writes no captions and predicts no tags")
+        print(f"note: {why}: nothing to score; only the predictions were written, to {out_path}", file=sys.stderr)
     if html:
         from .report import write_report
 
@@ -454,8 +466,11 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
         # never "v.mp4: " with nothing after it: say why there is no caption
         blank = "(empty caption)" if captioner.has_captions else "(no caption: the model writes tags only)"
         for r in caption_files(videos, checkpoint, beam, tags, device, weights_dir, precision, captioner):
+            # a file name that is not UTF-8 (its bytes kept as lone surrogates) is shown escaped (\xff),
+            # as extract's failures.jsonl shows it: the output stays UTF-8, and JSON that parses
+            r["video"] = printable(r["video"])
             if "error" in r:
-                print(f"error: {r['error']}", file=sys.stderr)
+                print(f"error: {printable(r['error'])}", file=sys.stderr)
                 failed += 1
             elif as_json:
                 print(json.dumps(r, ensure_ascii=False), flush=True)

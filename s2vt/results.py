@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from .errors import UserError
-from .fileio import OutputError
+from .fileio import DuplicateKeyError, OutputError, read_json
 from .manifest import ManifestError, read_manifest, valid_video_id
+from .vocab import drop_blank_captions, is_blank
 
 
 class ResultsError(UserError):
@@ -23,9 +25,16 @@ def _load_json(path: str | Path):
     if not path.is_file():  # (a device or a pipe: reading one may never end)
         raise ResultsError(f"{path}: not a regular file")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path)
+    except DuplicateKeyError as e:
+        raise ResultsError(f"{path}: {e.key!r} appears twice in one object: which of its values counts would be "
+                           "a guess") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ResultsError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise ResultsError(f"{path}: not usable JSON (nested too deeply)") from None
+    except OSError as e:
+        raise ResultsError(f"{path}: cannot read ({e.strerror})") from None
 
 
 def refuse_inputs(outputs: list, inputs: list, folders: list = ()) -> None:
@@ -103,24 +112,36 @@ def check_captions(preds: dict[str, dict], path: str | Path, what: str) -> str |
 
 def load_references(path: str | Path, split: str | None = None) -> dict[str, list[str]]:
     """{id: [captions]} from a manifest (.jsonl; only `split`'s videos when given) or a JSON object
-    of that shape. Ids without a caption are left out: they have no references to score against."""
+    of that shape. Blank captions are left out (`vocab.drop_blank_captions`, as training does: a
+    warning line counts them), and so are ids left without a caption: they have nothing to score against.
+    A file with no reference caption at all is refused."""
     path = Path(path)
     if path.suffix == ".jsonl":
         try:
-            refs = {e["video_id"]: e["captions"] for e in read_manifest(path)
-                    if e.get("captions") and (split is None or e.get("split", "train") == split)}
+            entries = [{"video_id": e["video_id"], "captions": e.get("captions", [])} for e in read_manifest(path)
+                       if split is None or e.get("split", "train") == split]
         except ManifestError as e:
             raise ResultsError(str(e)) from None
-        if not refs:  # (else match_ids would blame the ids and advise --split)
-            raise ResultsError(f"{path}: no reference captions" + (f" in split {split!r}" if split else "")
-                               + ": nothing to score captions against")
-        return refs
-    if split is not None:
-        raise ResultsError(f"{path}: --split needs a manifest (.jsonl) as the references")
-    data = _load_json(path)
-    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
-        raise ResultsError(f"{path}: expected {{id: [captions]}} or a manifest (.jsonl)")
-    return {str(k): [str(c) for c in v] for k, v in data.items() if v}
+    else:
+        if split is not None:
+            raise ResultsError(f"{path}: --split needs a manifest (.jsonl) as the references")
+        data = _load_json(path)
+        if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+            raise ResultsError(f"{path}: expected {{id: [captions]}} or a manifest (.jsonl)")
+        for k, v in data.items():  # (as the manifest reader says it)
+            if not all(isinstance(c, str) for c in v):
+                raise ResultsError(f"{path}: {k!r}: 'captions' must be a list of strings")
+        entries = [{"video_id": str(k), "captions": list(v)} for k, v in data.items()]
+    blank = drop_blank_captions(entries)
+    refs = {e["video_id"]: e["captions"] for e in entries if e["captions"]}
+    if not refs:  # (else match_ids would blame the ids and advise --split)
+        only = f" (only {blank} blank {'ones' if blank > 1 else 'one'})" if blank else ""
+        raise ResultsError(f"{path}: no reference captions" + (f" in split {split!r}" if split else "")
+                           + f"{only}: nothing to score captions against")
+    if blank:
+        print(f"warning: {path}: ignoring {blank} blank reference caption{'s' if blank > 1 else ''}",
+              file=sys.stderr)
+    return refs
 
 
 def partial_advice(refs_path: str | Path, split: str | None, preds: dict) -> str:
@@ -131,7 +152,7 @@ def partial_advice(refs_path: str | Path, split: str | None, preds: dict) -> str
     counts: dict[str, int] = {}
     splits = set()
     for e in read_manifest(refs_path):
-        if e.get("captions"):
+        if any(not is_blank(c) for c in e.get("captions", [])):
             splits.add(e.get("split", "train"))
             if e["video_id"] in preds:
                 counts[e.get("split", "train")] = counts.get(e.get("split", "train"), 0) + 1

@@ -360,6 +360,27 @@ def tokenize(text: str) -> list[str]:
     return [t for t in tokens if t and t not in PUNCTUATIONS]
 
 
+def is_blank(caption: str) -> bool:
+    """A caption with no word after tokenisation (empty, spaces, punctuation alone): no description."""
+    return not tokenize(caption)
+
+
+def drop_blank_captions(entries: list[dict]) -> int:
+    """Remove blank captions (`is_blank`) from `entries`' "captions" lists, in place; returns how many.
+
+    The one rule for every reader of captions (training, `evaluate`, `score`): a blank caption is
+    no description. Training on one would teach the decoder to stop at once, and as a reference it
+    would move the scores (CIDEr's document frequencies count it) though it describes nothing.
+    """
+    dropped = 0
+    for e in entries:
+        if e.get("captions"):
+            kept = [c for c in e["captions"] if not is_blank(c)]
+            dropped += len(e["captions"]) - len(kept)
+            e["captions"] = kept
+    return dropped
+
+
 def join_tokens(tokens: list[str]) -> str:
     """Tokens -> caption text (characters of CJK captions are joined without spaces)."""
     if tokens and all(_CJK.fullmatch(t) for t in tokens):

@@ -186,3 +186,38 @@ def test_tag_only_model_says_it_writes_no_caption(trained, tmp_path):
     proc = run_cli("caption.py", video, "--checkpoint", str(tmp_path / "run" / "best.pt"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.splitlines()[0] == f"{video}: (no caption: the model writes tags only)"
+
+
+def test_a_file_name_that_is_not_utf8_is_printed_escaped(monkeypatch, capsys):
+    """caption.py's output stays UTF-8 (and its JSON parses as such) for a name with a raw 0xff byte:
+    shown as \\xff, as extract's failures.jsonl shows it, on stdout and in an error line alike."""
+    import os
+
+    from extract.ffmpeg import MediaError
+    from s2vt import predict
+
+    class Fake:  # (what caption_videos reads of a Captioner: the names are the point, not the model)
+        has_captions = True
+
+        def __init__(self, *args):
+            pass
+
+        def caption(self, path):
+            if "broken" in path:
+                raise MediaError(f"{path}: not a readable video")
+            return {"video": path, "caption": "a cat", "tags": [{"tag": "pets", "p": 0.5}], "seconds": 0.1}
+
+    monkeypatch.setattr(predict, "Captioner", Fake)
+    good, bad = os.fsdecode(b"bad\xffname.mp4"), os.fsdecode(b"broken\xfe.mp4")
+    assert predict.caption_videos([good, bad], "ck.pt", as_json=True) == 1
+    out = capsys.readouterr()
+    assert out.out.encode("utf-8") and out.err.encode("utf-8")  # (a lone surrogate would not encode)
+    assert json.loads(out.out)["video"] == "bad\\xffname.mp4"
+    assert out.err == "error: broken\\xfe.mp4: not a readable video\n"
+    assert predict.caption_videos([good], "ck.pt") == 0
+    assert capsys.readouterr().out.splitlines() == ["bad\\xffname.mp4: a cat", "  tags: pets (0.50)"]
+    # a command's one-line error names such a path the same way
+    from s2vt.cli import main
+    monkeypatch.undo()  # (the real Captioner)
+    assert main(["caption", good, "--checkpoint", os.fsdecode(b"x\xff.pt")]) == 2
+    assert capsys.readouterr().err == "error: x\\xff.pt: checkpoint not found\n"

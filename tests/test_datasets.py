@@ -299,3 +299,19 @@ def test_lic2022_json_array_is_named(tmp_path):
     (tmp_path / "line.json").write_text(json.dumps(lic_record(1, True)) + "\n[1, 2]\n")
     proc = s2vt("import", "lic2022", str(tmp_path / "line.json"), "--out", str(tmp_path / "m.jsonl"))
     assert proc.returncode == 2 and f"{tmp_path / 'line.json'}:2: not a JSON object" in proc.stderr
+
+
+def test_caption_json_files_may_start_with_a_bom_and_refuse_a_key_twice(tmp_path):
+    """As the manifest reader (a BOM, as Windows editors write, is no error); a key given twice is
+    refused in one line rather than the last one silently kept."""
+    info = {"info": {}, "videos": [{"video_id": "video0", "category": 13, "split": "train", "id": 0}],
+            "sentences": [{"video_id": "video0", "caption": "a cat sleeps", "sen_id": 0}]}
+    a = tmp_path / "info.json"
+    a.write_bytes(b"\xef\xbb\xbf" + json.dumps(info).encode())
+    proc = s2vt("import", "msrvtt", str(a), "--out", str(tmp_path / "m.jsonl"))
+    assert proc.returncode == 0, proc.stderr
+    assert read_manifest(tmp_path / "m.jsonl")[0]["captions"] == ["a cat sleeps"]
+    a.write_text(json.dumps(info).replace('"category": 13', '"category": 13, "category": 2'))
+    proc = s2vt("import", "msrvtt", str(a), "--out", str(tmp_path / "m2.jsonl"))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "'category' appears twice" in proc.stderr
+    assert not (tmp_path / "m2.jsonl").exists()

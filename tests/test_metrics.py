@@ -20,6 +20,12 @@ FIXED = {"BLEU-1": 0.8731398525797581, "BLEU-2": 0.6902776624981679, "BLEU-3": 0
          "METEOR": 0.34390502409810053}
 
 
+@pytest.fixture
+def no_java(monkeypatch):
+    """METEOR off (its JVM takes seconds to start): the tests that use this check something else."""
+    monkeypatch.setattr("s2vt.metrics.java_available", lambda: False)
+
+
 def test_fixed_case_written_down(tmp_path):
     refs, preds = tmp_path / "refs.json", tmp_path / "preds.json"
     refs.write_text(json.dumps(GTS))
@@ -167,3 +173,110 @@ def test_gap_equals_youtube8m_definition_with_ties_and_gold_outside_top_20():
     assert any(not set(g) <= set(t.tolist()) for g, t in zip(gold, top20))  # gold outside the top 20
     assert gap(scores, gold) == pytest.approx(reference_gap(scores, actuals), abs=1e-6)
     assert gap(scores, gold, top_k=5) == pytest.approx(reference_gap(scores, actuals, 5), abs=1e-6)
+
+
+def test_blank_references_are_left_out_and_all_blank_is_one_line(tmp_path, capsys, no_java):
+    """A blank reference (empty, spaces, punctuation alone: no word after tokenisation) is no
+    reference, as training reads it: it moves no score, and references that are all blank are one
+    line (exit 2), not pycocoevalcap's `max() arg is an empty sequence`."""
+    from s2vt.cli import main
+    refs, preds = tmp_path / "refs.json", tmp_path / "preds.json"
+    preds.write_text(json.dumps(RES))
+    refs.write_text(json.dumps(GTS))
+    assert main(["score", str(refs), str(preds), "--json"]) == 0
+    clean = json.loads(capsys.readouterr().out)
+    refs.write_text(json.dumps({k: v + ["", "  ", " . "] for k, v in GTS.items()}))
+    assert main(["score", str(refs), str(preds), "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out) == clean  # (CIDEr's document frequencies counted "" before)
+    assert out.err.strip().splitlines() == [f"warning: {refs}: ignoring 9 blank reference captions"]
+    preds.write_text(json.dumps({"a": "a man is cooking"}))
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"video_id": "a", "split": "test", "captions": [""]}) + "\n")
+    for captions in ([""], [" ", "\t"], ["."]):
+        refs.write_text(json.dumps({"a": captions}))
+        for ref, split in ((refs, []), (manifest, []), (manifest, ["--split", "test"])):
+            assert main(["score", str(ref), str(preds), *split]) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and err.startswith(f"error: {ref}: no reference captions"), err
+
+
+def test_score_refuses_references_that_are_not_strings(tmp_path, capsys):
+    from s2vt.cli import main
+    refs, preds = tmp_path / "refs.json", tmp_path / "preds.json"
+    preds.write_text(json.dumps({"a": "a man is cooking"}))
+    for bad in ([1, 2], ["a man", None], [["a man"]]):
+        refs.write_text(json.dumps({"a": bad}))
+        assert main(["score", str(refs), str(preds)]) == 2
+        assert capsys.readouterr().err == f"error: {refs}: 'a': 'captions' must be a list of strings\n"
+
+
+def test_an_id_given_twice_in_the_object_forms_is_refused(tmp_path, capsys):
+    """{id: ...} with a key twice: json keeps the last; which one the user meant would be a guess."""
+    from s2vt.cli import main
+    refs, preds = tmp_path / "refs.json", tmp_path / "preds.json"
+    refs.write_text(json.dumps({"a": ["a man is cooking"]}))
+    preds.write_text('{"a": "a man is cooking", "a": "zzz"}')
+    assert main(["score", str(refs), str(preds)]) == 2
+    assert capsys.readouterr().err == (f"error: {preds}: 'a' appears twice in one object: which of its values "
+                                       "counts would be a guess\n")
+    preds.write_text(json.dumps({"a": "a man is cooking"}))
+    refs.write_text('{"a": ["a man is cooking"], "a": ["zzz"]}')
+    assert main(["score", str(refs), str(preds)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {refs}: 'a' appears twice in one object")
+    refs.write_text(json.dumps({"a": ["a man is cooking"]}))  # (the export reads the same way)
+    assert main(["export", str(tmp_path / "p2.json"), "--format", "coco", "--out", str(tmp_path / "a.zip")]) == 2
+    (tmp_path / "p2.json").write_text('[{"video_id": "a", "caption": "x", "caption": "y"}]')
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "p2.json"), "--format", "coco", "--out", str(tmp_path / "a.zip")]) == 2
+    assert "'caption' appears twice" in capsys.readouterr().err and not (tmp_path / "a.zip").exists()
+
+
+def test_a_utf8_bom_is_accepted_in_predictions_and_references(tmp_path, capsys, no_java):
+    """Windows editors write one; the manifest reader accepts it, and so do the JSON readers."""
+    from s2vt.cli import main
+    refs, preds = tmp_path / "refs.json", tmp_path / "preds.json"
+    refs.write_bytes(b"\xef\xbb\xbf" + json.dumps(GTS).encode())
+    preds.write_bytes(b"\xef\xbb\xbf" + json.dumps(RES).encode())
+    assert main(["score", str(refs), str(preds), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["CIDEr"] == pytest.approx(FIXED["CIDEr"], abs=1e-9)
+
+
+def test_evaluate_of_a_split_without_references_says_so_in_one_line(tmp_path, capsys, no_java):
+    """Nothing to score (no captions, blank ones only, no tags): one line saying only the
+    predictions were written, exit 0 (they are a valid product), no empty line on stdout."""
+    from s2vt.cli import main
+    from s2vt.engine import TrainConfig, train
+    from s2vt.synthetic import make_store
+
+    from .test_train import FAST
+
+    manifest, store = make_store(tmp_path / "d", videos=28, shapes={"frames": (4, 8)})
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), epochs=1, **FAST))
+    best = tmp_path / "run" / "best.pt"
+    rows = [json.loads(x) for x in manifest.read_text().splitlines()]
+    for captions, only in (([""], " (only 4 blank ones)"), ([" ", "."], " (only 8 blank ones)"), (None, "")):
+        bare = tmp_path / "bare.jsonl"
+        bare.write_text("".join(json.dumps({**{k: v for k, v in r.items() if k not in ("captions", "tags")},
+                                            **({"captions": captions} if captions else {})}) + "\n"
+                                for r in rows if r["split"] == "test"))
+        out = tmp_path / "p.json"
+        capsys.readouterr()
+        assert main(["evaluate", "--checkpoint", str(best), "--manifest", str(bare), "--features", str(store),
+                     "--out", str(out), "--force", "--beam", "1"]) == 0
+        got = capsys.readouterr()
+        assert got.out == ""
+        assert got.err.strip().splitlines() == [
+            f"note: split 'test' of {bare} has no reference captions{only} or tags: nothing to score; only the "
+            f"predictions were written, to {out}"]
+        assert len(json.loads(out.read_text())) == len([r for r in rows if r["split"] == "test"])
+        assert not {"CIDEr", "hit@1"} & set(json.loads((tmp_path / "metrics_test.json").read_text()))
+    # blank captions beside real ones: left out with a warning, the rest scored as `score` scores them
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("".join(json.dumps({**r, "captions": r["captions"] + [""]}) + "\n" for r in rows))
+    assert main(["evaluate", "--checkpoint", str(best), "--manifest", str(mixed), "--features", str(store),
+                 "--out", str(out), "--force", "--beam", "1", "--json"]) == 0
+    got = capsys.readouterr()
+    assert got.err.strip().splitlines() == [f"warning: {mixed}: ignoring 4 blank reference captions in split 'test'"]
+    assert main(["score", str(manifest), str(out), "--split", "test", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["CIDEr"] == pytest.approx(json.loads(got.out)["CIDEr"], abs=1e-9)

@@ -71,3 +71,13 @@ def test_log_features_squash_before_standardising():
     with torch.no_grad():
         assert torch.allclose(on.fusion({"a": x}, lengths), off.fusion({"a": squash(x)}, lengths))
         assert not torch.allclose(on.fusion({"a": x}, lengths), off.fusion({"a": x}, lengths))
+
+
+def test_a_blank_caption_is_one_without_a_word_everywhere():
+    """Training, `evaluate` and `score` drop the same captions: none with a word after tokenisation."""
+    from s2vt.vocab import drop_blank_captions, is_blank
+
+    entries = [{"captions": ["a dog runs", "", "  ", " . ", "?", "...", "狗"]}, {"tags": ["x"]}]
+    assert drop_blank_captions(entries) == 5
+    assert entries == [{"captions": ["a dog runs", "狗"]}, {"tags": ["x"]}]
+    assert is_blank("...") and not is_blank("a.")
