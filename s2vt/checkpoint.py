@@ -233,6 +233,8 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
               if getattr(was, k) != getattr(mcfg, k)]
     if differ:  # every difference in one line, and the options that give last.pt's model back
         fix = [as_option(k, getattr(was, k)) for k in differ if k in options]
+        if "modalities" in differ:  # (the store's dims, data; the option names them)
+            fix.append("--modalities " + ",".join(was.modalities))
         raise CheckpointError(f"--resume: {path} was trained with "
                               + ", ".join(f"{k}={getattr(was, k)} (this run: {getattr(mcfg, k)})" for k in differ)
                               + (f": pass {' '.join(fix)} to resume it" if fix else ""))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import collections
 import csv
 import io
-import json
 import os
 import random
 import re
@@ -130,10 +129,13 @@ class BadRows:
                   f"(first: {first})", file=sys.stderr)
 
 
-def csv_records(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list[str], str | None]]]:
-    """The header and each record of a CSV file as (first line number, fields, cut): `cut` says how
-    the last record is cut short (the file ends inside a quoted field, or mid-line with fewer
-    fields than the header), else None. Blank lines are skipped; OSError, UnicodeDecodeError."""
+def csv_records(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list[str], tuple[str, str] | None]]]:
+    """The header and each record of a CSV file as (first line number, fields, problem): `problem`
+    is (what, detail) for a record that cannot be trusted, else None: the last record cut short
+    (the file ends inside a quoted field, or mid-line with fewer fields than the header), or a
+    quote left open whose field swallowed lines that are rows of their own. A quote never closed
+    that swallows more than its own line is a DatasetError: the rest of the file would be lost.
+    Blank lines are skipped; OSError, UnicodeDecodeError."""
     lines = io.StringIO(Path(path).read_text(encoding="utf-8-sig"), newline="").readlines()
     reader = csv.reader(lines)
     header, records, start = None, [], 0
@@ -144,16 +146,25 @@ def csv_records(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, lis
         if header is None:
             header = fields
             continue
-        cut = None
+        problem = None
         if start == len(lines):  # the last record: a cut file ends inside it
             try:  # (strict: the one way to learn that the file ended inside a quoted field)
                 list(csv.reader(lines[first - 1:], strict=True))
             except csv.Error as e:
                 if "end of data" in str(e):
-                    cut = "the file ends inside a quoted field"
-            if cut is None and not lines[-1].endswith(("\n", "\r")) and len(fields) < len(header):
-                cut = f"the file ends mid-line: {len(fields)} of {len(header)} fields"
-        records.append((first, fields, cut))
+                    if start > first:  # (a stray quote, not a cut: every line after it would be one caption)
+                        raise DatasetError(f"{path}:{first}: a quote opened on this line is never closed, so the "
+                                           f"{start - first} lines after it would be read as one field: close or "
+                                           "remove it") from None
+                    problem = ("the last line cut short", "the file ends inside a quoted field")
+            if problem is None and not lines[-1].endswith(("\n", "\r")) and len(fields) < len(header):
+                problem = ("the last line cut short", f"the file ends mid-line: {len(fields)} of {len(header)} fields")
+        # a field over several lines that hold whole rows: a quote left open (a real caption has no such lines)
+        if problem is None and start > first and any(len(next(csv.reader([line]), [])) >= len(header)
+                                                     for line in lines[first:start]):
+            problem = ("a quote left open (the rows inside its field are not imported)",
+                       f"the field runs over lines {first}-{start}")
+        records.append((first, fields, problem))
     return header or [], records
 
 
@@ -162,7 +173,8 @@ def import_msvd(csv_path: str, language: str = "English", split_lists: list[str]
     """MSVD's video_corpus.csv -> entries; id `<VideoID>_<Start>_<End>`; no tags.
 
     A bad row (not the header's fields, a Start or End that is not a whole number, an unusable
-    id, the last line cut short) is skipped, counted in one warning line per kind."""
+    id, the last line cut short, a quote left open over other rows) is skipped, counted in one
+    warning line per kind."""
     caps: dict[str, list[str]] = {}
     languages: set[str] = set()
     bad = BadRows(csv_path)
@@ -173,10 +185,10 @@ def import_msvd(csv_path: str, language: str = "English", split_lists: list[str]
     need = {"VideoID", "Start", "End", "Language", "Description"}
     if not need <= set(header):
         raise DatasetError(f"{csv_path}: not a video_corpus.csv (needs columns {', '.join(sorted(need))})")
-    for line, fields, cut in records:
+    for line, fields, problem in records:
         where = f"{csv_path}:{line}"
-        if cut:
-            bad.add("the last line cut short", f"{where}: {cut}")
+        if problem:
+            bad.add(problem[0], f"{where}: {problem[1]}")
             continue
         if len(fields) != len(header):  # (a row of another shape: which field is which is a guess)
             bad.add(f"not the header's {len(header)} fields", f"{where}: {len(fields)} fields")
@@ -263,7 +275,7 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
                         continue
                     videos[s["video_id"]]["captions"].append(s["caption"])
                     touched.append(s["video_id"])
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
+        except (OSError, ValueError, RecursionError, KeyError, TypeError) as e:  # (ValueError: bad JSON or UTF-8)
             raise DatasetError(f"{path}: not an MSR-VTT videodatainfo file ({type(e).__name__}: {e})") from None
         odd_category.warn(len(data["videos"]))
         orphans.warn(len(sentences))
@@ -374,7 +386,7 @@ def read_captions(path: str | os.PathLike) -> dict[str, list[str]]:
     else:
         try:
             data = read_json(path)  # (a BOM allowed, a key given twice refused)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        except (OSError, ValueError, RecursionError) as e:  # (ValueError: bad JSON or UTF-8, a 4,300-digit number)
             raise DatasetError(f"{path}: cannot read captions ({e})") from None
         try:
             pairs = ([(d["id"], d["caption"]) for d in data] if isinstance(data, list)

@@ -117,7 +117,9 @@ def changed_settings(was: dict, cfg: TrainConfig, finished: bool) -> str | None:
     run_settings): those it ignores, then those that take effect; None when none changed. A
     finished run trains no more, so every change is ignored."""
     now = run_settings(cfg)
-    changed = [k for k in now if k in was and k not in RESUME_UNREPORTED and now[k] != was[k]]
+    changed = [k for k in now if k in was and k not in RESUME_UNREPORTED and now[k] != was[k]
+               # a finished run's --epochs / --patience are what decided it is finished (its own line says so)
+               and not (finished and k in ("epochs", "patience"))]
     if not changed:
         return None
     show = lambda v: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)  # noqa: E731
@@ -541,7 +543,11 @@ def train(cfg: TrainConfig) -> dict:
     cfg, model, log, out = run.cfg, run.model, run.log, Path(cfg.out)
     if run.finished:  # nothing is trained or fitted: best.pt's result, as when it finished
         best, done = best_result(out), run.start_epoch - 1
-        more = (f"--patience above {cfg.patience}" if run.stopper.stop else f"--epochs above {done}")
+        # (the early-stopping count last.pt holds, not this command's --patience: what would train on)
+        more = (f"--patience above {run.stopper.bad}" if run.stopper.stop else f"--epochs above {done}")
+        if run.ddp.main and not (out / "best.pt").exists():
+            raise RunFolderError(f"{out}: the run finished at epoch {done} but its best.pt is missing: pass --overwrite "
+                                 "to train it again")
         log(f"{out}: the run already finished at epoch {done}"
             + (f" (best epoch {best['epoch']})" if "epoch" in best else "")
             + f": nothing to train ({more} to train on, --overwrite to start over)")
@@ -612,7 +618,9 @@ def finish(run: Run, resumed: bool = False) -> dict | None:
     if not run.ddp.main or not (out / "best.pt").exists():
         return None
     done = read_checkpoint(out / "best.pt")
-    fit = run.model.linear is not None and bool(run.groups) and len(run.val_ds) > 0 and not done.get("linear_fitted")
+    # (a best.pt from before "linear_fitted" was recorded: fitted if its linear weights are, zeros until then)
+    fitted = done.get("linear_fitted") or bool(done["model"].get("linear.bag.weight", torch.zeros(1)).any())
+    fit = run.model.linear is not None and bool(run.groups) and len(run.val_ds) > 0 and not fitted
     memory = run.has_captions and "memory" not in done
     if resumed and (fit or memory):
         run.log("note: best.pt lacks the run's last steps (stopped while they ran?): "

@@ -29,7 +29,7 @@ class DuplicateKeyError(json.JSONDecodeError):
         self.key, self.msg, self.doc, self.pos, self.lineno, self.colno = key, str(self), "", 0, 1, 1
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+def unique_keys(pairs: list[tuple[str, object]]) -> dict:
     # json keeps the last of two equal keys: for {id: caption} that silently drops an answer or a
     # reference, and which one the user meant would be a guess
     out = dict(pairs)
@@ -46,7 +46,7 @@ def read_json(path: str | os.PathLike):
     Raises what reading and parsing raise (OSError, UnicodeDecodeError, json.JSONDecodeError,
     DuplicateKeyError being one, RecursionError for absurd nesting): callers word them for their input.
     """
-    return json.loads(Path(path).read_bytes().decode("utf-8-sig"), object_pairs_hook=_unique_keys)
+    return json.loads(Path(path).read_bytes().decode("utf-8-sig"), object_pairs_hook=unique_keys)
 
 
 def output_error(path: str | os.PathLike, e: OSError) -> OutputError:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import UserError
-from .fileio import atomic_write_bytes
+from .fileio import DuplicateKeyError, atomic_write_bytes, unique_keys
 
 # what a folder scan (and an upload) counts as a video file
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv",
@@ -95,10 +95,15 @@ def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError) 
             raise error(f"{where}not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})") from None
         if not line.strip():
             continue
-        try:
-            value = json.loads(line)
+        try:  # (a key given twice: json would keep the last one, silently)
+            value = json.loads(line, object_pairs_hook=unique_keys)
+        except DuplicateKeyError as e:
+            raise error(f"{where}{e.key!r} appears twice in one object: which of its values counts would be a "
+                        "guess") from None
         except json.JSONDecodeError as e:
             raise error(f"{where}not valid JSON ({e.msg})") from None
+        except ValueError as e:  # (an integer of over 4,300 digits)
+            raise error(f"{where}not usable JSON ({e})") from None
         except RecursionError:
             raise error(f"{where}not usable JSON (nested too deeply)") from None
         yield where, value

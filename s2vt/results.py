@@ -31,6 +31,8 @@ def _load_json(path: str | Path):
                            "a guess") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ResultsError(f"{path}: not valid JSON ({e})") from None
+    except ValueError as e:  # (an integer of over 4,300 digits)
+        raise ResultsError(f"{path}: not usable JSON ({e})") from None
     except RecursionError:
         raise ResultsError(f"{path}: not usable JSON (nested too deeply)") from None
     except OSError as e:
@@ -102,7 +104,7 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
 def check_captions(preds: dict[str, dict], path: str | Path, what: str) -> str | None:
     """Refuse predictions whose captions are all empty (a tag-only model's: scoring or exporting them
     would hand in blanks as answers); when only some are empty, the warning line to print, else None."""
-    empty = [v for v, p in preds.items() if not p["caption"].strip()]
+    empty = [v for v, p in preds.items() if is_blank(p["caption"])]  # (the references' rule: "..." is no answer)
     if preds and len(empty) == len(preds):
         raise ResultsError(f"{path}: these predictions have no captions (all {len(preds)} are empty), e.g. from a "
                            f"tag-only model: nothing to {what}")

@@ -361,8 +361,9 @@ def tokenize(text: str) -> list[str]:
 
 
 def is_blank(caption: str) -> bool:
-    """A caption with no word after tokenisation (empty, spaces, punctuation alone): no description."""
-    return not tokenize(caption)
+    """A caption with no letter or digit in any script (empty, spaces, punctuation or emoji alone):
+    no description, in any language."""
+    return not any(ch.isalnum() for ch in caption)
 
 
 def drop_blank_captions(entries: list[dict]) -> int:

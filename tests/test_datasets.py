@@ -232,6 +232,30 @@ def test_msvd_last_line_cut_short_and_all_rows_bad(tmp_path):
     assert proc.stderr.splitlines()[-1] == f"error: {csv}: no usable row (2 bad rows, counted above): nothing to import"
 
 
+def test_msvd_a_quote_left_open_is_named_not_swallowing_rows(tmp_path):
+    """One stray quote swallowed the rest of the file (reported as "1 of 2 rows skipped: the last line
+    cut short", exit 0), or, closed by a later `6" tall`, merged the rows between into one caption."""
+    csv = tmp_path / "video_corpus.csv"
+    rows = [f"v{i},1,5,9,clean,3,English,a man {i} sings" for i in range(2, 40)]
+    csv.write_text("\n".join([MSVD_HEADER, "a,1,5,9,clean,3,English,a cat", 'b,1,5,9,clean,3,English,"a dog barks',
+                               *rows]) + "\n")
+    out = tmp_path / "m.jsonl"
+    proc = s2vt("import", "msvd", str(csv), "--out", str(out))
+    assert proc.returncode == 2 and not out.exists()
+    assert proc.stderr.strip() == (f"error: {csv}:3: a quote opened on this line is never closed, so the 38 lines "
+                                   "after it would be read as one field: close or remove it")
+    csv.write_text("\n".join([MSVD_HEADER, 'b,1,5,9,clean,3,English,"a dog barks', *rows[:3],
+                               'c,1,5,9,clean,3,English,he is 6" tall', "d,1,5,9,clean,3,English,a bird",
+                               'e,1,5,9,clean,3,English,"two', 'lines"']) + "\n")
+    proc = s2vt("import", "msvd", str(csv), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert {e["video_id"]: e["captions"] for e in read_manifest(out)} == {"d_1_5": ["a bird"],
+                                                                          "e_1_5": ["two\nlines"]}
+    assert warnings_of(proc.stderr, csv) == [
+        f"warning: {csv}: 1 of 3 rows skipped: a quote left open (the rows inside its field are not imported) "
+        f"(first: {csv}:2: the field runs over lines 2-6)"]
+
+
 def test_msrvtt_bad_categories_and_orphan_captions_are_counted(tmp_path):
     """A category of "music" or 25 left the video untagged, and a caption of a video not in
     `videos` was dropped, both without a word."""

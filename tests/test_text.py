@@ -398,6 +398,12 @@ def test_resume_fits_the_linear_path_a_ctrl_c_stopped(tmp_path, capsys, monkeypa
     fitted = (run / "best.pt").read_bytes()
     code, _, err = s2vt(capsys, *args, "--resume")  # now whole: nothing is done again
     assert code == 0 and "note:" not in err and (run / "best.pt").read_bytes() == fitted
+    # a best.pt fitted before "linear_fitted" was recorded holds fitted weights: finished, not refitted
+    best.pop("linear_fitted")
+    torch.save(best, run / "best.pt")
+    old = (run / "best.pt").read_bytes()
+    code, _, err = s2vt(capsys, *args, "--resume")
+    assert code == 0 and "note:" not in err and (run / "best.pt").read_bytes() == old
 
 
 def test_resume_of_a_last_pt_from_before_text_linear(tmp_path, capsys):

@@ -118,7 +118,7 @@ def test_resume_with_other_vocabulary_or_sizes(store, run, tmp_path, capsys):
     before = snapshot(resumed)
     for extra, message in ((["--hidden", "16"], "hidden=8 (this run: 16): pass --hidden 8 to resume it"),
                            (["--embed", "16"], "embed=8"),
-                           (["--modalities", "resnet152"], "modalities="),
+                           (["--modalities", "resnet152"], "pass --modalities resnet152,vggish to resume it"),
                            (["--min-count", "7"], "vocabulary differs"),  # colours are seen 6 times each
                            # other data and other settings (another manifest changes the recipe): the data named
                            (["--min-count", "7", "--hidden", "16"], "vocabulary differs")):
@@ -183,6 +183,27 @@ def test_val_without_references_says_training_selects_on_the_loss(store, tmp_pat
             "use the training loss") in err
     code, err = s2vt(capsys, *train_args(store, tmp_path / "ok"))  # with references: no such note
     assert code == 0 and not any("note: none of the" in line for line in err), err
+
+
+def test_resuming_a_finished_run_without_best_pt_says_so(store, run, tmp_path, capsys):
+    done = tmp_path / "done"
+    shutil.copytree(run, done)
+    (done / "best.pt").unlink()
+    code, err = s2vt(capsys, *train_args(store, done, "--resume"))
+    assert code == 2 and err == [f"error: {done}: the run finished at epoch 1 but its best.pt is missing: pass "
+                                 "--overwrite to train it again"], err
+
+
+def test_an_early_stopped_run_is_told_the_patience_it_stopped_at(store, tmp_path, capsys):
+    out = tmp_path / "stopped"
+    assert s2vt(capsys, *train_args(store, out, "--lr", "0", "--patience", "2", "--epochs", "5"))[0] == 0
+    # lr 0: no improvement after epoch 1, stopped after 2 bad checks; resumed with --patience 1 it is
+    # finished still, and the advice is last.pt's count, not this command's 1
+    code, err = s2vt(capsys, *train_args(store, out, "--resume", "--lr", "0", "--epochs", "5", "--patience", "1"))
+    assert code == 0, err
+    line, = [e for e in err if "already finished" in e]
+    assert "--patience above 2 to train on" in line, err
+    assert not any("--patience 1 (last.pt: 2)" in e for e in err), err  # what decided it: not "ignored"
 
 
 def test_settings_out_of_range_are_refused_up_front(store, tmp_path, capsys):

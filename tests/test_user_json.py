@@ -1,0 +1,63 @@
+"""Users' JSON and JSON-lines files: a key given twice, absurd numbers and nesting are one line and
+exit 2 in every reader; one blank-caption rule (a letter or digit in any script is a caption)."""
+import json
+
+from s2vt.vocab import is_blank
+
+from .conftest import run_cli
+
+
+def s2vt(*args):
+    return run_cli("-m", "s2vt.cli", *map(str, args))
+
+
+def one_error(proc, start):
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    line, = proc.stderr.strip().splitlines()
+    assert line.startswith(start) and "Traceback" not in proc.stderr, proc.stderr
+    return line
+
+
+def test_json_lines_refuse_a_key_given_twice(tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"video_id":"a1","split":"test","captions":["a man sings"],"captions":[]}\n')
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({"a1": "a man sings"}))
+    line = one_error(s2vt("score", manifest, preds), f"error: {manifest}:1: ")
+    assert "'captions' appears twice in one object" in line
+    lic = tmp_path / "lic.json"
+    lic.write_text('{"@id": "7", "@id": "999", "title": "x", "category": [{"@meta": {"type": "level1"}, '
+                   '"@value": "a"}]}\n')
+    line = one_error(s2vt("import", "lic2022", lic, "--out", tmp_path / "l.jsonl"), f"error: {lic}:1: ")
+    assert "'@id' appears twice" in line
+
+
+def test_huge_numbers_and_deep_nesting_are_one_line(tmp_path):
+    refs = tmp_path / "r.json"
+    refs.write_text(json.dumps({"v1": ["a b"]}))
+    huge = tmp_path / "h.json"
+    huge.write_text('[{"video_id": %s, "caption": "x"}]' % ("9" * 5000))
+    one_error(s2vt("score", refs, huge), f"error: {huge}: not usable JSON")
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"videos":' + "[" * 100000 + "]" * 100000 + "}")
+    one_error(s2vt("import", "msrvtt", deep, "--out", tmp_path / "x.jsonl"), f"error: {deep}: ")
+    one_error(s2vt("import", "msrvtt", huge, "--out", tmp_path / "x.jsonl"), f"error: {huge}: ")
+    lines = tmp_path / "n.jsonl"
+    lines.write_text('{"video_id": "a", "n": %s}\n' % ("9" * 5000))
+    one_error(s2vt("score", lines, refs), f"error: {lines}:1: not usable JSON")
+
+
+def test_blank_means_no_letter_or_digit_in_any_script():
+    for text in ("", "  ", "...", "!!!", "“”", "(", "。", "！", "—", "😀🐶"):
+        assert is_blank(text), text
+    for text in ("a", "1", "一个男人在弹吉他", "𠮷野家", "𨋢", "𝓗𝓮𝓵𝓵𝓸", "мужчина поёт", "رجل", "!?a"):
+        assert not is_blank(text), text
+
+
+def test_predictions_of_punctuation_alone_are_empty_answers(tmp_path):
+    refs = tmp_path / "r.json"
+    refs.write_text(json.dumps({"v1": ["a man sings"], "v2": ["a dog runs"]}))
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({"v1": "...", "v2": "!!!"}))
+    line = one_error(s2vt("score", refs, preds), f"error: {preds}: these predictions have no captions")
+    assert "all 2 are empty" in line
