@@ -212,7 +212,7 @@ def validate(model: S2VT, loader, vocab: Vocab, labels: Labels, device, max_len:
     if preds:
         out["CIDEr"] = cider(refs, preds)
         out["examples"] = dict(list(preds.items())[:3])
-    if scores:
+    if scores and any(gold):  # (val videos without tags: nothing to score, not a score of 0)
         s = np.concatenate(scores)
         out["tag_acc"] = tag_accuracy(s, gold)
         if groups:  # scored against every gold tag, those the label set left out too
@@ -546,8 +546,8 @@ def train(cfg: TrainConfig) -> dict:
         # (the early-stopping count last.pt holds, not this command's --patience: what would train on)
         more = (f"--patience above {run.stopper.bad}" if run.stopper.stop else f"--epochs above {done}")
         if run.ddp.main and not (out / "best.pt").exists():
-            raise RunFolderError(f"{out}: the run finished at epoch {done} but its best.pt is missing: pass --overwrite "
-                                 "to train it again")
+            raise RunFolderError(f"{out}: the run finished at epoch {done} but its best.pt is missing: pass "
+                                 "--overwrite to train it again")
         log(f"{out}: the run already finished at epoch {done}"
             + (f" (best epoch {best['epoch']})" if "epoch" in best else "")
             + f": nothing to train ({more} to train on, --overwrite to start over)")

@@ -134,15 +134,18 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
             if not all(isinstance(c, str) for c in v):
                 raise ResultsError(f"{path}: {k!r}: 'captions' must be a list of strings")
         entries = [{"video_id": str(k), "captions": list(v)} for k, v in data.items()]
+    had = [e["video_id"] for e in entries if e["captions"]]
     blank = drop_blank_captions(entries)
     refs = {e["video_id"]: e["captions"] for e in entries if e["captions"]}
+    emptied = [v for v in had if v not in refs]  # (said: else their predictions read as of unknown ids)
     if not refs:  # (else match_ids would blame the ids and advise --split)
         only = f" (only {blank} blank {'ones' if blank > 1 else 'one'})" if blank else ""
         raise ResultsError(f"{path}: no reference captions" + (f" in split {split!r}" if split else "")
                            + f"{only}: nothing to score captions against")
     if blank:
-        print(f"warning: {path}: ignoring {blank} blank reference caption{'s' if blank > 1 else ''}",
-              file=sys.stderr)
+        print(f"warning: {path}: ignoring {blank} blank reference caption{'s' if blank > 1 else ''}"
+              + (f"; {len(emptied)} of the videos had only blank ones and have no reference left (first: "
+                 f"{', '.join(emptied[:3])})" if emptied else ""), file=sys.stderr)
     return refs
 
 

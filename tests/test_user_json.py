@@ -61,3 +61,14 @@ def test_predictions_of_punctuation_alone_are_empty_answers(tmp_path):
     preds.write_text(json.dumps({"v1": "...", "v2": "!!!"}))
     line = one_error(s2vt("score", refs, preds), f"error: {preds}: these predictions have no captions")
     assert "all 2 are empty" in line
+
+
+def test_references_left_empty_by_blank_captions_are_named(tmp_path):
+    refs = tmp_path / "r.json"
+    refs.write_text(json.dumps({"v1": ["🐶🐶"], "v2": ["a dog runs"]}))
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({"v1": "a man", "v2": "a dog runs"}))
+    proc = s2vt("score", refs, preds)
+    assert proc.returncode == 2
+    assert (f"warning: {refs}: ignoring 1 blank reference caption; 1 of the videos had only blank ones and have no "
+            "reference left (first: v1)") in proc.stderr

@@ -181,6 +181,8 @@ def test_val_without_references_says_training_selects_on_the_loss(store, tmp_pat
     val = sum(r["split"] == "val" for r in rows)
     assert (f"note: none of the {val} validation videos has captions to score CIDEr on: early stopping and best.pt "
             "use the training loss") in err
+    metrics = torch.load(tmp_path / "run" / "best.pt", weights_only=True)["metrics"]
+    assert "CIDEr" not in metrics and "tag_acc" not in metrics, metrics  # no tags in val: no tag score of 0
     code, err = s2vt(capsys, *train_args(store, tmp_path / "ok"))  # with references: no such note
     assert code == 0 and not any("note: none of the" in line for line in err), err
 
