@@ -463,8 +463,9 @@ def build(cfg: TrainConfig) -> Run:
         start_epoch, history = last["epoch"] + 1, list(last["history"])
         stopper = EarlyStopping(cfg.patience, best=last["best"], bad=last["bad_epochs"])
         finished = start_epoch > cfg.epochs or stopper.stop
-        # (last.pt's setting, not this command line's: a finished run's changed settings are ignored)
-        refit_due = finished and bool(last.get("settings", {}).get("refit"))
+        # (last.pt's setting, not this command line's: a finished run's changed settings are ignored;
+        # a shard run never refits, said once when it finished)
+        refit_due = finished and bool(last.get("settings", {}).get("refit")) and not streaming
         if "settings" in last:  # (a last.pt from before they were saved: nothing to compare)
             warning = changed_settings(last["settings"], cfg, finished)
             if warning:
