@@ -331,6 +331,7 @@ class Run:
     start_epoch: int = 1
     history: list = dataclasses.field(default_factory=list)
     finished: bool = False        # resumed after its last epoch or its early stop: nothing left to train
+    refit_due: bool = False       # finished, begun with --refit: best.pt gets the refit if it lacks it (killed in it)
 
 
 def data_metrics(has_caps: bool, labels: Labels, groups: dict | None) -> list[str]:
@@ -452,7 +453,7 @@ def build(cfg: TrainConfig) -> Run:
                      (lambda: batches(train_ds, cfg.batch_size, sampler)))
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
-    start_epoch, stopper, history, finished = 1, EarlyStopping(cfg.patience), [], False
+    start_epoch, stopper, history, finished, refit_due = 1, EarlyStopping(cfg.patience), [], False, False
     if last is not None:
         check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"))
         # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
@@ -465,6 +466,9 @@ def build(cfg: TrainConfig) -> Run:
         start_epoch, history = last["epoch"] + 1, list(last["history"])
         stopper = EarlyStopping(cfg.patience, best=last["best"], bad=last["bad_epochs"])
         finished = start_epoch > cfg.epochs or stopper.stop
+        # (last.pt's setting, not this command line's: a finished run's changed settings are ignored;
+        # a shard run never refits, said once when it finished)
+        refit_due = finished and bool(last.get("settings", {}).get("refit")) and not streaming
         if "settings" in last:  # (a last.pt from before they were saved: nothing to compare)
             warning = changed_settings(last["settings"], cfg, finished)
             if warning:
@@ -499,7 +503,7 @@ def build(cfg: TrainConfig) -> Run:
             "best.pt use the training loss")
     return Run(cfg, device, ddp, log, model, net, vocab, labels, groups, metric, has_caps, text_extra, meta,
                train_ds, val_ds, val_loader, sampler, epoch_batches, optim, sched, stopper, start_epoch, history,
-               finished)
+               finished, refit_due)
 
 
 def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, sched, cfg: TrainConfig, pad: int,
@@ -611,24 +615,100 @@ def train(cfg: TrainConfig) -> dict:
 
 def finish(run: Run, resumed: bool = False) -> dict | None:
     """The steps that end a run after its last epoch, each recorded in best.pt: the linear path's fit
-    (fit_text_linear, "linear_fitted"), then the caption memory ("memory"). A --resume of a finished
-    run does what its best.pt lacks (a Ctrl-C during a step leaves best.pt as it was: atomic writes).
-    The metrics of the fit, or None."""
+    (fit_text_linear, "linear_fitted"), the refit on train + val (refit_network, "refit"), then the
+    caption memory ("memory", by the final weights). A --resume of a finished run does what its
+    best.pt lacks (a Ctrl-C during a step leaves best.pt as it was: atomic writes). Every rank
+    calls it (the refit trains on all of them); the metrics of the fit, or None."""
     out = Path(run.cfg.out)
-    if not run.ddp.main or not (out / "best.pt").exists():
+    if run.ddp.world > 1:  # best.pt as rank 0 wrote it at the last epoch, on every rank
+        dist.barrier()
+    if not (out / "best.pt").exists():
         return None
     done = read_checkpoint(out / "best.pt")
     # (a best.pt from before "linear_fitted" was recorded: fitted if its linear weights are, zeros until then)
     fitted = done.get("linear_fitted") or bool(done["model"].get("linear.bag.weight", torch.zeros(1)).any())
-    fit = run.model.linear is not None and bool(run.groups) and len(run.val_ds) > 0 and not fitted
-    memory = run.has_captions and "memory" not in done
-    if resumed and (fit or memory):
+    fit = run.ddp.main and run.model.linear is not None and bool(run.groups) and len(run.val_ds) > 0 and not fitted
+    # (resumed: only a run begun with --refit, last.pt's setting, that was killed before its refit was done)
+    refit = (bool(run.cfg.refit) and len(run.val_ds) > 0 and "refit" not in done
+             and (run.refit_due or not resumed))
+    memory = run.ddp.main and run.has_captions and "memory" not in done
+    if resumed and (fit or refit or memory):
         run.log("note: best.pt lacks the run's last steps (stopped while they ran?): "
-                + " and ".join(["the linear path's fit"] * fit + ["the caption memory"] * memory) + ", done now")
+                + ", ".join(["the linear path's fit"] * fit + ["the refit on train + val"] * refit
+                            + ["the caption memory"] * memory) + ": done now")
     row = fit_text_linear(run) if fit else None
+    if refit:  # (after the linear path's mixes are chosen on val with the train-only network)
+        refit_network(run)
     if memory:
         write_caption_memory(run)
     return row
+
+
+def refit_network(run: Run) -> None:
+    """--refit: once early stopping has chosen best.pt's epoch e* on val, a fresh network (the same
+    seed, settings and initial weights) trains on train + val for e* epochs, on the learning-rate
+    schedule of the run (over its --epochs, stopped after e*: the epoch val chose on it), and
+    best.pt gets its weights. Kept from the train-only run: the label set, the feature statistics
+    and the text vocabulary (the training split's), the tag threshold and the linear path's fit
+    and mixes (chosen on val), and best.pt's val metrics and epoch: after the refit val is training
+    data, so they are those measured before it. best.pt is replaced once the refit is done (a run
+    killed during it keeps the train-only best.pt, and `--resume` refits then). Every rank trains
+    (torchrun), rank 0 writes. Nothing to do without --refit, val videos or best.pt; streamed
+    TFRecord shards are skipped with a note."""
+    cfg, out, log = run.cfg, Path(run.cfg.out), run.log
+    if not cfg.refit or not len(run.val_ds):
+        return
+    if run.ddp.world > 1:  # rank 0 may still be writing best.pt (or fitting the linear path): all read it after
+        dist.barrier()
+    if not (out / "best.pt").exists():
+        return
+    if shards.is_shards(cfg.features):
+        log("note: no refit on train + val: the training records are streamed from TFRecord shards, apart from "
+            "val's videos (best.pt keeps the weights trained on the training records alone)")
+        return
+    best = read_checkpoint(out / "best.pt", run.device)
+    epochs = int(best["epoch"])
+    t0 = time.time()
+    torch.manual_seed(cfg.seed)  # the initial weights of the run's own model (build)
+    model = S2VT(run.model.cfg)
+    if model.fusion is not None:  # the feature statistics of the training split, not recomputed on train + val
+        model.fusion.load_state_dict({k: v for k, v in run.model.fusion.state_dict().items()
+                                      if k.startswith(("mean_", "std_"))}, strict=False)
+    model = model.to(run.device)
+    entries = run.train_ds.entries + run.val_ds.entries
+    ds = VideoDataset(entries, run.train_ds.store, run.train_ds.modalities, run.vocab,
+                      run.labels if run.labels.names else None, cfg.max_len, cfg.seed, cfg.per_caption)
+    if run.train_ds.text is not None:  # (tokenised once, with the training split's text vocabulary)
+        ds.text = run.train_ds.text + run.val_ds.text
+    sampler = CaptionGroups(ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed, run.ddp.rank,
+                            run.ddp.world)
+    net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=not run.has_captions)
+           if run.ddp.world > 1 else model)
+    optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
+    for epoch in range(1, epochs + 1):
+        torch.manual_seed(cfg.seed * 1000 + epoch)
+        ds.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+        t1 = time.time()
+        total, steps, seen = train_one_epoch(net, batches(ds, cfg.batch_size, sampler), optim, sched, cfg,
+                                             run.vocab.pad, model.cfg.multilabel, run.groups, run.device,
+                                             f"refit epoch {epoch}",
+                                             not cfg.quiet and run.ddp.main and sys.stderr.isatty())
+        log(f"refit epoch {epoch}/{epochs}: loss {run.ddp.mean(total, steps):.4g}, {seen * run.ddp.world} items, "
+            f"{time.time() - t1:.0f} s")
+    if not run.ddp.main:
+        return
+    state = model.state_dict()
+    # the fitted linear path is not trained by the optimiser: best.pt's fit (and its mixes) are kept
+    state.update({k: v for k, v in best["model"].items() if k.startswith("linear.")})
+    best["model"] = state
+    best["refit"] = {"videos": len(entries), "epochs": epochs}
+    write_checkpoint(out / "best.pt", best)
+    score = best["metrics"].get(run.metric)
+    log(f"refitted on train + val for {epochs} epoch{'s' if epochs != 1 else ''} ({time.time() - t0:.0f} s): "
+        + (f"best.pt's {run.metric} {score:.3f} " if score is not None else "")
+        + f"(val, before the refit on train + val, {len(entries)} videos)")
 
 
 def best_result(out: Path) -> dict:

@@ -121,7 +121,8 @@ def metrics_header(run):
 
 def test_shard_run_matches_a_store_run_of_the_same_data(data, tmp_path):
     root, d = data
-    kw = dict(manifest=str(root / "manifest.jsonl"), epochs=3, patience=5, **FAST)
+    # (--no-refit: the same training from a store and from shards; a shard run skips the refit)
+    kw = dict(manifest=str(root / "manifest.jsonl"), epochs=3, patience=5, refit=False, **FAST)
     store = train(TrainConfig.of(features=str(root / "store"), out=str(tmp_path / "store"), **kw))
     streamed = train(TrainConfig.of(features=f"{d}/train*.tfrecord", val_features=f"{d}/validate*.tfrecord",
                                  out=str(tmp_path / "shards"), **kw))
@@ -224,3 +225,6 @@ def test_manifest_val_split_found_in_the_training_shards(data, tmp_path, capsys)
                              epochs=1, **{**FAST, "quiet": False}))
     err = capsys.readouterr().err
     assert "gap" in best and "train 160 videos" in err and "/ val 40 videos" in err
+    # the tag-only recipe refits on train + val, but not from streamed shards: said in one line
+    assert err.count("note: no refit on train + val: the training records are streamed") == 1
+    assert "refit" not in torch.load(tmp_path / "run" / "best.pt", weights_only=True)

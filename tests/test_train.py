@@ -359,3 +359,75 @@ def test_resume_on_features_extracted_otherwise_is_refused(tmp_path):
     assert (tmp_path / "run" / "last.pt").read_bytes() == before and len(rows(tmp_path / "run")) == 1
     best = train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True, **kw))  # its own: fine
     assert best and len(rows(tmp_path / "run")) == 2
+
+
+def tag_only(tmp_path, videos=60):
+    """A tag-only manifest (the tag-only recipe, which refits by default) and its store."""
+    manifest, store = make_store(tmp_path / "d", videos=videos)
+    lines = [json.loads(x) for x in manifest.read_text().splitlines()]
+    tags = tmp_path / "tags.jsonl"
+    tags.write_text("".join(json.dumps({**e, "captions": []}) + "\n" for e in lines))
+    return tags, store, {s: sum(e["split"] == s for e in lines) for s in ("train", "val")}
+
+
+def test_refit_trains_on_train_and_val_for_the_chosen_epochs_and_keeps_the_val_metrics(tmp_path, capsys):
+    manifest, store, n = tag_only(tmp_path)
+    kw = dict(epochs=4, patience=10, **{**FAST, "hidden": 16, "quiet": False})
+    best = train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "refit"), **kw))
+    err = capsys.readouterr().err
+    plain = train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "plain"), refit=False, **kw))
+    assert "refit" not in capsys.readouterr().err  # --no-refit: today's run
+    refit = torch.load(tmp_path / "refit" / "best.pt", weights_only=True)
+    was = torch.load(tmp_path / "plain" / "best.pt", weights_only=True)
+    epochs, videos = was["epoch"], n["train"] + n["val"]
+    # e* epochs from scratch on train + val, every video once an epoch
+    lines = [x for x in err.splitlines() if x.startswith("refit epoch ")]
+    assert [x.split(":")[0] for x in lines] == [f"refit epoch {k}/{epochs}" for k in range(1, epochs + 1)]
+    assert all(f", {videos} items, " in x for x in lines) and 0 < n["val"] < videos
+    assert f"(val, before the refit on train + val, {videos} videos)" in err
+    assert refit["refit"] == {"videos": videos, "epochs": epochs} and "refit" not in was
+    # the val metrics, epoch, threshold and labels of the train-only run; other weights
+    timing = ("seconds", "samples_per_s")
+    untimed = lambda m: {k: v for k, v in m.items() if k not in timing}  # noqa: E731
+    assert untimed(best) == untimed(plain) == untimed(refit["metrics"]) == untimed(was["metrics"])
+    assert refit["epoch"] == was["epoch"] and refit["config"] == was["config"] and refit["labels"] == was["labels"]
+    head = [k for k in was["model"] if k.startswith("tag_head.") and k.endswith(".weight")]
+    assert head and not any(torch.equal(refit["model"][k], was["model"][k]) for k in head)
+    # the feature statistics stay the training split's
+    assert all(torch.equal(refit["model"][k], was["model"][k]) for k in was["model"] if ".mean_" in k or ".std_" in k)
+
+
+def test_the_caption_recipe_does_not_refit_unless_asked(planted, tmp_path, capsys):
+    kw = dict(epochs=1, **{**FAST, "hidden": 16, "embed": 16, "quiet": False})
+    train(TrainConfig.of(*map(str, planted), out=str(tmp_path / "caps"), **kw))
+    assert "refit" not in capsys.readouterr().err
+    assert "refit" not in torch.load(tmp_path / "caps" / "best.pt", weights_only=True)
+    train(TrainConfig.of(*map(str, planted), out=str(tmp_path / "asked"), refit=True, **kw))
+    assert "refit epoch 1/1: " in capsys.readouterr().err
+    assert torch.load(tmp_path / "asked" / "best.pt", weights_only=True)["refit"]["epochs"] == 1
+
+
+def test_a_run_killed_during_the_refit_keeps_its_best_pt_and_resume_refits(tmp_path, monkeypatch):
+    import s2vt.engine as engine
+
+    manifest, store, n = tag_only(tmp_path)
+    kw = dict(epochs=2, patience=10, **{**FAST, "hidden": 16})
+    real = engine.train_one_epoch
+
+    def killed(*args, **kwargs):
+        if kwargs.get("desc", args[9] if len(args) > 9 else "").startswith("refit"):
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "train_one_epoch", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), **kw))
+    before = read_checkpoint(tmp_path / "run" / "best.pt")
+    assert "refit" not in before and not list((tmp_path / "run").glob(".*.tmp-*"))  # the train-only best.pt, whole
+    monkeypatch.setattr(engine, "train_one_epoch", real)
+    best = train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True, **kw))
+    after = read_checkpoint(tmp_path / "run" / "best.pt")
+    assert after["refit"]["videos"] == n["train"] + n["val"] and best == before["metrics"] == after["metrics"]
+    done = (tmp_path / "run" / "best.pt").read_bytes()
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True, **kw))
+    assert (tmp_path / "run" / "best.pt").read_bytes() == done  # refitted once
