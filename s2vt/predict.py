@@ -285,6 +285,10 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     for line in memory_warnings(checkpoint, cfg, model, with_captions,
                                 [e["video_id"] for e in entries], split):
         print(line, file=sys.stderr)
+    if split == "val" and ckpt.get("refit"):  # (train.py --refit: val became training data)
+        print(f"warning: {checkpoint} was refitted on train + val ({ckpt['refit'].get('videos')} videos): split val "
+              "is among its training videos, so these scores are optimistic (best.pt's own val metrics are those "
+              "from before the refit)", file=sys.stderr)
     ds = VideoDataset(entries, store, modalities, vocab, None, text_vocab=text_vocab_of(ckpt))
     loader = batches(ds, batch_size)
     t0 = time.time()

@@ -343,14 +343,25 @@ def test_linear_c_must_be_positive(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
-def test_resume_with_other_text_linear_is_refused_and_a_finished_run_is_not_refitted(tmp_path, capsys):
+def lic_manifest(tmp_path, capsys):
+    """The small release imported with 10 videos held out as val: the manifest's path."""
     lic = write_lic(tmp_path / "lic")
     manifest = tmp_path / "m.jsonl"
     assert s2vt(capsys, "import", "lic2022", lic / "train.json", "--out", manifest, "--val", "10")[0] == 0
+    return manifest
+
+
+def text_run_args(manifest, run, epochs):
+    """train.py's arguments for a small, fast text-only run."""
+    return ["train", "--manifest", manifest, "--out", run, "--epochs", str(epochs), "--hidden", "16", "--text-embed",
+            "8", "--batch-size", "8", "--min-tag-count", "1"]
+
+
+def test_resume_with_other_text_linear_is_refused_and_a_finished_run_is_not_refitted(tmp_path, capsys):
+    manifest = lic_manifest(tmp_path, capsys)
     for first, then in ((["--no-text-linear"], []), ([], ["--no-text-linear"])):
         run = tmp_path / f"run{len(first)}"
-        args = ["train", "--manifest", manifest, "--out", run, "--epochs", "2", "--hidden", "16", "--text-embed", "8",
-                "--batch-size", "8", "--min-tag-count", "1"]
+        args = text_run_args(manifest, run, 2)
         assert s2vt(capsys, *args, *first, "--stop-after", "1")[0] == 0
         code, _, err = s2vt(capsys, *args, *then, "--resume")
         was, now = ("False", "True") if first else ("True", "False")
@@ -373,12 +384,9 @@ def test_resume_fits_the_linear_path_a_ctrl_c_stopped(tmp_path, capsys, monkeypa
     """Ctrl-C during the fit after the last epoch (exit 130, "rerun with --resume") left a best.pt
     without the linear path, and --resume said "already finished" and never fitted it."""
     from s2vt import engine
-    lic = write_lic(tmp_path / "lic")
-    manifest = tmp_path / "m.jsonl"
-    assert s2vt(capsys, "import", "lic2022", lic / "train.json", "--out", manifest, "--val", "10")[0] == 0
+    manifest = lic_manifest(tmp_path, capsys)
     run = tmp_path / "run"
-    args = ["train", "--manifest", manifest, "--out", run, "--epochs", "1", "--hidden", "16", "--text-embed", "8",
-            "--batch-size", "8", "--min-tag-count", "1"]
+    args = text_run_args(manifest, run, 1)
 
     def ctrl_c(*_):
         raise KeyboardInterrupt
@@ -409,12 +417,9 @@ def test_resume_fits_the_linear_path_a_ctrl_c_stopped(tmp_path, capsys, monkeypa
 def test_resume_of_a_last_pt_from_before_text_linear(tmp_path, capsys):
     """A last.pt saved before the setting existed has no linear path: resumed under the default
     (on), it continues as it was trained, with a warning, not refused as another architecture."""
-    lic = write_lic(tmp_path / "lic")
-    manifest = tmp_path / "m.jsonl"
-    assert s2vt(capsys, "import", "lic2022", lic / "train.json", "--out", manifest, "--val", "10")[0] == 0
+    manifest = lic_manifest(tmp_path, capsys)
     run = tmp_path / "run"
-    args = ["train", "--manifest", manifest, "--out", run, "--epochs", "3", "--hidden", "16", "--text-embed", "8",
-            "--batch-size", "8", "--min-tag-count", "1"]
+    args = text_run_args(manifest, run, 3)
     assert s2vt(capsys, *args, "--no-text-linear", "--stop-after", "1")[0] == 0
     last = torch.load(run / "last.pt", weights_only=True)
     del last["config"]["text_linear"], last["settings"]["text_linear"]  # as that code wrote it

@@ -395,6 +395,12 @@ def test_refit_trains_on_train_and_val_for_the_chosen_epochs_and_keeps_the_val_m
     assert head and not any(torch.equal(refit["model"][k], was["model"][k]) for k in head)
     # the feature statistics stay the training split's
     assert all(torch.equal(refit["model"][k], was["model"][k]) for k in was["model"] if ".mean_" in k or ".std_" in k)
+    # evaluate on val scores the refitted model's own training videos: said; the train-only one: not
+    from s2vt.predict import evaluate
+    for run, said in (("refit", True), ("plain", False)):
+        evaluate(str(tmp_path / run / "best.pt"), str(manifest), str(store), "val", out=str(tmp_path / f"{run}.json"))
+        err = capsys.readouterr().err
+        assert ("was refitted on train + val" in err and "split val is among its training videos" in err) == said, err
 
 
 def test_the_caption_recipe_does_not_refit_unless_asked(planted, tmp_path, capsys):
