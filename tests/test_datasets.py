@@ -309,6 +309,14 @@ def test_seed_only_where_it_acts(tmp_path):
         assert "--seed" not in s2vt("import", kind, "--help").stdout
     helped = s2vt("import", "msrvtt", "--help").stdout
     assert all(option in helped for option in ("--seed", "--val", "--test", "--split"))
+    # accepted where hold-outs may use it, and said to do nothing when none is asked for
+    lic = tmp_path / "lic.json"
+    lic.write_text("".join(json.dumps(lic_record(i, True)) + "\n" for i in range(6)))
+    proc = s2vt("import", "lic2022", str(lic), "--seed", "3", "--out", str(tmp_path / "l.jsonl"))
+    assert proc.returncode == 0 and ("warning: --seed 3 has no effect: it seeds the --val/--test hold-outs, and none "
+                                     "is asked for") in proc.stderr, proc.stderr
+    proc = s2vt("import", "lic2022", str(lic), "--seed", "3", "--val", "2", "--out", str(tmp_path / "l2.jsonl"))
+    assert proc.returncode == 0 and "--seed" not in proc.stderr, proc.stderr
 
 
 def test_lic2022_json_array_is_named(tmp_path):
