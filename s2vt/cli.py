@@ -306,7 +306,8 @@ def run_import(args: argparse.Namespace) -> int:
 
     require_inputs(args)
     # (--seed seeds the --val/--test hold-outs, and msvd's split when no --split-list gives it)
-    seeded = (args.kind == "msvd" and not args.split_list) or getattr(args, "val", 0) > 0 or getattr(args, "test", 0) > 0
+    seeded = ((args.kind == "msvd" and not args.split_list)
+              or getattr(args, "val", 0) > 0 or getattr(args, "test", 0) > 0)
     if getattr(args, "seed", 0) and not seeded:
         print(f"warning: --seed {args.seed} has no effect: it seeds the --val/--test hold-outs, and none is asked for"
               if args.kind != "msvd" else f"warning: --seed {args.seed} has no effect: --split-list gives the split",
