@@ -235,21 +235,21 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
     video's own, or `split` for all.
 
     Each entry a file adds to is checked as the manifest reader checks it (ManifestError naming
-    the file and the video: an unknown split, a caption that is not a string, a bad id). A
-    category that is not an id 0-19 (the video is imported without a tag) and a caption of a video
-    no file so far lists (left out) are counted, one warning line each per file.
+    the file and the video: an unknown split, a caption that is not a string, a bad id). The
+    videos of every file are read before any caption, so the files' order changes nothing but
+    which file a repeated caption is kept from. A category that is not an id 0-19 (the video is
+    imported without a tag) and a caption of a video no file lists (left out) are counted, one
+    warning line each per file.
     """
+    def failed(path, e):
+        return DatasetError(f"{path}: not an MSR-VTT videodatainfo file ({type(e).__name__}: {e})")
     videos: dict[str, dict] = {}
-    dropped = 0
+    files = []
     for path in json_paths:
-        touched = []
         odd_category = BadRows(path, "video", "imported without a tag")
-        orphans = BadRows(path, "caption", "left out")
-        # a caption an earlier file already gave the video (overlapping files) is not added again;
-        # repeats within one file are kept: they are the annotators' own
-        earlier = {vid: collections.Counter(v["captions"]) for vid, v in videos.items()}
         try:
             data = read_json(path)  # (a BOM allowed, a key given twice refused)
+            touched = []
             for i, v in enumerate(data["videos"]):
                 vid = v["video_id"]
                 own = {"validate": "val"}.get(v.get("split", "train"), v.get("split", "train"))
@@ -263,21 +263,31 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
                 videos.setdefault(vid, {"video_id": vid, "split": split or own, "captions": [], "tags": tags})
                 touched.append(vid)
             sentences = data.get("sentences", [])
+        except (OSError, ValueError, RecursionError, KeyError, TypeError) as e:  # (ValueError: bad JSON or UTF-8)
+            raise failed(path, e) from None
+        odd_category.warn(len(data["videos"]))
+        files.append((path, sentences, touched))
+    dropped = 0
+    for path, sentences, touched in files:
+        orphans = BadRows(path, "caption", "left out")
+        # a caption an earlier file already gave the video (overlapping files) is not added again;
+        # repeats within one file are kept: they are the annotators' own
+        earlier = {vid: collections.Counter(v["captions"]) for vid, v in videos.items() if v["captions"]}
+        try:
             for i, s in enumerate(sentences):
                 if s["video_id"] not in videos:
-                    orphans.add("their video_id is not among the videos of this file or an earlier one",
+                    orphans.add("their video_id is not among the videos of any file given",
                                 f"sentences[{i}]: {s['video_id']!r}")
-                else:
-                    seen = earlier.get(s["video_id"])
-                    if seen and isinstance(s["caption"], str) and seen[s["caption"]] > 0:
-                        seen[s["caption"]] -= 1
-                        dropped += 1
-                        continue
-                    videos[s["video_id"]]["captions"].append(s["caption"])
-                    touched.append(s["video_id"])
-        except (OSError, ValueError, RecursionError, KeyError, TypeError) as e:  # (ValueError: bad JSON or UTF-8)
-            raise DatasetError(f"{path}: not an MSR-VTT videodatainfo file ({type(e).__name__}: {e})") from None
-        odd_category.warn(len(data["videos"]))
+                    continue
+                seen = earlier.get(s["video_id"])
+                if seen and isinstance(s["caption"], str) and seen[s["caption"]] > 0:
+                    seen[s["caption"]] -= 1
+                    dropped += 1
+                    continue
+                videos[s["video_id"]]["captions"].append(s["caption"])
+                touched.append(s["video_id"])
+        except (KeyError, TypeError) as e:
+            raise failed(path, e) from None
         orphans.warn(len(sentences))
         for vid in dict.fromkeys(touched):
             check_entry(videos[vid], f"{path}: video {vid!r}: ")
