@@ -653,15 +653,11 @@ def refit_network(run: Run) -> None:
     and mixes (chosen on val), and best.pt's val metrics and epoch: after the refit val is training
     data, so they are those measured before it. best.pt is replaced once the refit is done (a run
     killed during it keeps the train-only best.pt, and `--resume` refits then). Every rank trains
-    (torchrun), rank 0 writes. Nothing to do without --refit, val videos or best.pt; streamed
+    (torchrun), rank 0 writes. Called by `finish` with --refit, val videos and best.pt; streamed
     TFRecord shards are skipped with a note."""
     cfg, out, log = run.cfg, Path(run.cfg.out), run.log
-    if not cfg.refit or not len(run.val_ds):
-        return
     if run.ddp.world > 1:  # rank 0 may still be writing best.pt (or fitting the linear path): all read it after
         dist.barrier()
-    if not (out / "best.pt").exists():
-        return
     if shards.is_shards(cfg.features):
         log("note: no refit on train + val: the training records are streamed from TFRecord shards, apart from "
             "val's videos (best.pt keeps the weights trained on the training records alone)")
@@ -721,10 +717,9 @@ def write_caption_memory(run: Run) -> None:
     """best.pt gets the caption memory of consensus reranking (s2vt/consensus.py): the summaries
     (`S2VT.summary`, by best.pt's weights) and captions of the train and val videos. Val joins once
     the run is over, as the linear path's refit does: the reranking's setting was chosen on val with
-    a memory of train alone, and at prediction time more videos are more neighbours."""
+    a memory of train alone, and at prediction time more videos are more neighbours. Rank 0 only, for
+    a caption model with a best.pt (`finish` decides)."""
     out = Path(run.cfg.out)
-    if not run.has_captions or not run.ddp.main or not (out / "best.pt").exists():
-        return
     ckpt = read_checkpoint(out / "best.pt", run.device)
     model, vocab, _ = model_from_checkpoint(ckpt, run.device, out / "best.pt")
     entries = [e for e in (*run.train_ds.entries, *run.val_ds.entries) if e.get("captions")]
@@ -784,17 +779,15 @@ def choose_mixes(model: S2VT, loader, vocab: Vocab, labels: Labels, groups: dict
         linear.mix[idx] = max(MIXES, key=lambda m: (tried[m], m))  # a tie: the linear side, the steadier one
 
 
-def fit_text_linear(run: Run) -> dict | None:
+def fit_text_linear(run: Run) -> dict:
     """best.pt's fitted linear path (model.TextFitted): one-vs-rest squared-hinge classifiers over the
     training videos' TF-IDF tokens per label kind (levels: + complement naive Bayes), then the mixing
     weight of each kind chosen on val (level-1 accuracy, level-2 accuracy, tag F1); with
     --linear-refit the classifiers are then fitted again on train + val (the same tokens, IDF and C:
     more videos, the mixes kept). best.pt is rewritten with them; the val metrics returned and saved
-    are those measured before the refit (after it val is training data). None where there is nothing
-    to fit (no linear path, no LIC2022 levels, no val, another rank)."""
+    are those measured before the refit (after it val is training data). Rank 0 only, with a linear
+    path, LIC2022 levels, val and best.pt (`finish` decides)."""
     model, groups, out, cfg = run.model, run.groups, Path(run.cfg.out), run.cfg
-    if model.linear is None or not groups or not len(run.val_ds) or not run.ddp.main or not (out / "best.pt").exists():
-        return None
     best = read_checkpoint(out / "best.pt", run.device)
     load_weights(model, best["model"], out / "best.pt")
     model.cfg.tag_threshold = best["config"]["tag_threshold"]

@@ -25,7 +25,7 @@ class DuplicateKeyError(json.JSONDecodeError):
     hook sees the object, not where it was)."""
 
     def __init__(self, key: str) -> None:
-        ValueError.__init__(self, f"key {key!r} appears twice in one object")
+        ValueError.__init__(self, f"{key!r} appears twice in one object: which of its values counts would be a guess")
         self.key, self.msg, self.doc, self.pos, self.lineno, self.colno = key, str(self), "", 0, 1, 1
 
 

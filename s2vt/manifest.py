@@ -98,8 +98,7 @@ def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError) 
         try:  # (a key given twice: json would keep the last one, silently)
             value = json.loads(line, object_pairs_hook=unique_keys)
         except DuplicateKeyError as e:
-            raise error(f"{where}{e.key!r} appears twice in one object: which of its values counts would be a "
-                        "guess") from None
+            raise error(f"{where}{e}") from None
         except json.JSONDecodeError as e:
             raise error(f"{where}not valid JSON ({e.msg})") from None
         except ValueError as e:  # (an integer of over 4,300 digits)

@@ -27,8 +27,7 @@ def _load_json(path: str | Path):
     try:
         return read_json(path)
     except DuplicateKeyError as e:
-        raise ResultsError(f"{path}: {e.key!r} appears twice in one object: which of its values counts would be "
-                           "a guess") from None
+        raise ResultsError(f"{path}: {e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ResultsError(f"{path}: not valid JSON ({e})") from None
     except ValueError as e:  # (an integer of over 4,300 digits)
