@@ -466,6 +466,10 @@ def build(cfg: TrainConfig) -> Run:
         start_epoch, history = last["epoch"] + 1, list(last["history"])
         stopper = EarlyStopping(cfg.patience, best=last["best"], bad=last["bad_epochs"])
         finished = start_epoch > cfg.epochs or stopper.stop
+        if not finished and ddp.main and not (out / "best.pt").exists():
+            # (resumed epochs that do not beat last.pt's best would leave the run without any model)
+            raise RunFolderError(f"{out}: last.pt is at epoch {start_epoch - 1} but best.pt, the model val chose, is "
+                                 "missing: pass --overwrite to train it again")
         # (last.pt's setting, not this command line's: a finished run's changed settings are ignored;
         # a shard run never refits, said once when it finished)
         refit_due = finished and bool(last.get("settings", {}).get("refit")) and not streaming

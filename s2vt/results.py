@@ -143,7 +143,7 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
                            + f"{only}: nothing to score captions against")
     if blank:
         print(f"warning: {path}: ignoring {blank} blank reference caption{'s' if blank > 1 else ''}"
-              + (f"; {len(emptied)} of the videos had only blank ones and have no reference left (first: "
+              + (f"; videos left without a reference, their captions all blank: {len(emptied)} (first: "
                  f"{', '.join(emptied[:3])})" if emptied else ""), file=sys.stderr)
     return refs
 

@@ -70,5 +70,5 @@ def test_references_left_empty_by_blank_captions_are_named(tmp_path):
     preds.write_text(json.dumps({"v1": "a man", "v2": "a dog runs"}))
     proc = s2vt("score", refs, preds)
     assert proc.returncode == 2
-    assert (f"warning: {refs}: ignoring 1 blank reference caption; 1 of the videos had only blank ones and have no "
-            "reference left (first: v1)") in proc.stderr
+    assert (f"warning: {refs}: ignoring 1 blank reference caption; videos left without a reference, their captions "
+            "all blank: 1 (first: v1)") in proc.stderr

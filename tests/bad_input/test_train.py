@@ -194,6 +194,11 @@ def test_resuming_a_finished_run_without_best_pt_says_so(store, run, tmp_path, c
     code, err = s2vt(capsys, *train_args(store, done, "--resume"))
     assert code == 2 and err == [f"error: {done}: the run finished at epoch 1 but its best.pt is missing: pass "
                                  "--overwrite to train it again"], err
+    # a run that would go on: refused too (epochs not beating last.pt's best would leave no model at all)
+    code, err = s2vt(capsys, *train_args(store, done, "--resume", "--epochs", "3"))
+    assert code == 2 and err == [f"error: {done}: last.pt is at epoch 1 but best.pt, the model val chose, is missing: "
+                                 "pass --overwrite to train it again"], err
+    assert not (done / "best.pt").exists() and torch.load(done / "last.pt", weights_only=True)["epoch"] == 1
 
 
 def test_an_early_stopped_run_is_told_the_patience_it_stopped_at(store, tmp_path, capsys):
