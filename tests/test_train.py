@@ -15,8 +15,10 @@ from s2vt.synthetic import make_store
 
 from .conftest import REPO, run_cli
 
+# refit=False: the recipes' refit on train + val (tested on its own below, with refit=None: the
+# recipe's) would train each run twice, and make best.pt's weights other than those val scored
 FAST = dict(hidden=64, embed=64, batch_size=32, lr=3e-3, min_count=1, enc_len=10, dropout=0.3, label_smoothing=0.0,
-            quiet=True)
+            quiet=True, refit=False)
 
 
 @pytest.fixture(scope="module")
@@ -372,10 +374,10 @@ def tag_only(tmp_path, videos=60):
 
 def test_refit_trains_on_train_and_val_for_the_chosen_epochs_and_keeps_the_val_metrics(tmp_path, capsys):
     manifest, store, n = tag_only(tmp_path)
-    kw = dict(epochs=4, patience=10, **{**FAST, "hidden": 16, "quiet": False})
+    kw = dict(epochs=4, patience=10, **{**FAST, "hidden": 16, "quiet": False, "refit": None})
     best = train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "refit"), **kw))
     err = capsys.readouterr().err
-    plain = train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "plain"), refit=False, **kw))
+    plain = train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "plain"), **{**kw, "refit": False}))
     assert "refit" not in capsys.readouterr().err  # --no-refit: today's run
     refit = torch.load(tmp_path / "refit" / "best.pt", weights_only=True)
     was = torch.load(tmp_path / "plain" / "best.pt", weights_only=True)
@@ -403,21 +405,38 @@ def test_refit_trains_on_train_and_val_for_the_chosen_epochs_and_keeps_the_val_m
         assert ("was refitted on train + val" in err and "split val is among its training videos" in err) == said, err
 
 
-def test_the_caption_recipe_does_not_refit_unless_asked(planted, tmp_path, capsys):
-    kw = dict(epochs=1, **{**FAST, "hidden": 16, "embed": 16, "quiet": False})
+def test_the_caption_recipe_refits_and_its_memory_is_built_from_the_refitted_weights(planted, tmp_path, capsys):
+    from s2vt.data import VideoDataset, batches
+    from s2vt.manifest import read_manifest
+    from s2vt.store import FeatureStore
+
+    kw = dict(epochs=1, **{**FAST, "hidden": 16, "embed": 16, "quiet": False, "refit": None})
     train(TrainConfig.of(*map(str, planted), out=str(tmp_path / "caps"), **kw))
+    err = capsys.readouterr().err
+    assert "refit epoch 1/1: " in err and err.index("refit epoch 1/1: ") < err.index("caption memory for consensus")
+    refit = torch.load(tmp_path / "caps" / "best.pt", weights_only=True)
+    train(TrainConfig.of(*map(str, planted), out=str(tmp_path / "plain"), **{**kw, "refit": False}))  # --no-refit
     assert "refit" not in capsys.readouterr().err
-    assert "refit" not in torch.load(tmp_path / "caps" / "best.pt", weights_only=True)
-    train(TrainConfig.of(*map(str, planted), out=str(tmp_path / "asked"), refit=True, **kw))
-    assert "refit epoch 1/1: " in capsys.readouterr().err
-    assert torch.load(tmp_path / "asked" / "best.pt", weights_only=True)["refit"]["epochs"] == 1
+    plain = torch.load(tmp_path / "plain" / "best.pt", weights_only=True)
+    videos = sum(e["split"] in ("train", "val") for e in read_manifest(planted[0]))
+    assert refit["refit"] == {"videos": videos, "epochs": 1} and "refit" not in plain
+    # the memory's keys are the refitted model's summaries of the train + val videos, not the train-only one's
+    model, vocab, _, _ = load_checkpoint(tmp_path / "caps" / "best.pt")
+    ids = refit["memory"]["ids"][:8]
+    entries = {e["video_id"]: e for e in read_manifest(planted[0])}
+    ds = VideoDataset([entries[v] for v in ids], FeatureStore(planted[1]), model.cfg.modalities, vocab, None)
+    batch = next(iter(batches(ds, 8)))
+    with torch.no_grad():
+        keys = model.summary(batch["feats"], batch["lengths"]).half()
+    assert torch.allclose(refit["memory"]["keys"][:8].float(), keys.float(), atol=1e-2)
+    assert not torch.allclose(plain["memory"]["keys"][:8].float(), keys.float(), atol=1e-2)
 
 
 def test_a_run_killed_during_the_refit_keeps_its_best_pt_and_resume_refits(tmp_path, monkeypatch):
     import s2vt.engine as engine
 
     manifest, store, n = tag_only(tmp_path)
-    kw = dict(epochs=2, patience=10, **{**FAST, "hidden": 16})
+    kw = dict(epochs=2, patience=10, **{**FAST, "hidden": 16, "refit": None})
     real = engine.train_one_epoch
 
     def killed(*args, **kwargs):
