@@ -137,5 +137,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike, obj) -> None:
-    """Pretty-printed UTF-8 JSON, atomically."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode())
+    """Pretty-printed UTF-8 JSON, atomically; OutputError (nothing written) for a NaN or infinite
+    number, which JSON has no way to write (json's default writes `NaN`, which JSON readers refuse)."""
+    try:
+        text = json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError as e:
+        if "Out of range float" not in str(e):  # (a circular reference: a bug, its traceback)
+            raise
+        raise OutputError(f"cannot write {os.fsdecode(path)}: a value is NaN or infinite, which JSON cannot "
+                          "hold (nothing written)") from None
+    atomic_write_bytes(path, (text + "\n").encode())

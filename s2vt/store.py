@@ -148,12 +148,18 @@ class FeatureStore:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def read(self, modality: str, video_id: str) -> np.ndarray:
-        """[T, D] features as float32; StoreError naming the file for one that is not a numeric array."""
+        """[T, D] features as float32; StoreError naming the file for one that is not a numeric array
+        or holds NaN or infinite values."""
         path = self.path(modality, video_id)
         try:
             x = np.load(path, allow_pickle=False).astype(np.float32, copy=False)
         except (OSError, ValueError, EOFError) as e:  # pickled objects, a truncated or foreign file
             raise StoreError(f"{printable(str(path))}: cannot read features ({e})") from None
+        # one NaN poisons the feature statistics and every loss after it: training would end with a
+        # NaN model and evaluate with NaN scores, neither naming the file
+        if not np.isfinite(x).all():
+            raise StoreError(f"{printable(str(path))}: cannot read features (holds NaN or infinite values); "
+                             "re-extract it")
         if self._dims is None:
             self._dims = self.meta().get("dims", {})
         dim = self._dims.get(modality)

@@ -130,6 +130,19 @@ def test_undecodable_manifest_and_store_files_are_named(tmp_path):
             store.read("resnet152", vid)
 
 
+def test_non_finite_features_are_named_with_re_extract(tmp_path):
+    store = FeatureStore(tmp_path / "s")
+    (tmp_path / "s" / "c3d").mkdir(parents=True)
+    np.save(tmp_path / "s" / "c3d" / "nan.npy", np.full((1, 4096), np.nan, np.float16))
+    np.save(tmp_path / "s" / "c3d" / "inf.npy", np.array([[0.0, -np.inf]], np.float32))
+    np.save(tmp_path / "s" / "c3d" / "ok.npy", np.ones((2, 4), np.float16))
+    for vid in ("nan", "inf"):
+        with pytest.raises(StoreError, match=f"^{re.escape(str(store.path('c3d', vid)))}: cannot read features "
+                                             r"\(holds NaN or infinite values\); re-extract it$"):
+            store.read("c3d", vid)
+    assert store.read("c3d", "ok").tolist() == [[1.0] * 4] * 2
+
+
 def test_symlinked_sub_folders_are_scanned_once(tmp_path):
     root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
     (root / "real").mkdir(parents=True)
