@@ -93,6 +93,20 @@ TINY_TRAIN = ["--epochs", "1", "--hidden", "8", "--embed", "8", "--min-count", "
     ("--out", ["train", "--manifest", "{m}", "--features", "{f}", "--out", "", *TINY_TRAIN]),
     ("--manifest", ["train", "--manifest", "", "--features", "{f}", "--out", "run", *TINY_TRAIN]),
     ("--features", ["train", "--manifest", "{m}", "--features", "", "--out", "run", *TINY_TRAIN]),
+    ("--out", ["extract", "{v}", "--out", "", "--weights", "random"]),
+    ("--out", ["python -m extract", "{v}", "--out", "", "--weights", "random"]),
+    ("INPUT", ["python -m extract", "", "--out", "store", "--weights", "random"]),
+    ("--out", ["import", "folder", "{d}", "--out", ""]),
+    ("--features", ["import", "features", "{d}", "--captions", "{c}", "--modality", "x", "--split", "train",
+                    "--out", "m.jsonl", "--features", ""]),
+    ("--out", ["evaluate", "--checkpoint", "{c}", "--manifest", "{m}", "--features", "{f}", "--out", ""]),
+    ("--html", ["evaluate", "--checkpoint", "{c}", "--manifest", "{m}", "--features", "{f}", "--html", ""]),
+    ("--out", ["export", "{c}", "--format", "coco", "--out", ""]),
+    ("--checkpoint", ["caption", "{v}", "--checkpoint", ""]),
+    ("VIDEO", ["caption", ""]),
+    ("--checkpoint", ["serve", "--checkpoint", ""]),
+    ("--dir", ["weights", "list", "--dir", ""]),
+    ("--out", ["demo", "--out", ""]),
 ])
 def test_an_empty_path_is_refused_before_anything_is_written(option, args, tmp_path, monkeypatch, capsys):
     """`--out "$RUN"` with RUN unset: "" is the current folder to the file system (a run or a store
