@@ -215,6 +215,9 @@ def run(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt
         if feats is None:
             failures += 1
+            # its file changed since its features were extracted: they must not pass for this file's
+            if store.drop_stale(d.video_id, d.source):
+                d.error += "; its old features, of the file as it was, were removed"
             store.log_failure(d.video_id, d.path, d.error)
             bar.write(printable(f"failed: {d.video_id}: {d.error}"), file=sys.stderr)
         else:

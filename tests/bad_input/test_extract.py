@@ -167,6 +167,29 @@ def test_a_changed_file_under_an_existing_id_is_extracted_again(tmp_path, videos
     assert rc == 0 and "1 already done, 0 to extract" in err
 
 
+def test_a_changed_file_that_fails_to_extract_loses_its_old_features(tmp_path, videos, capsys):
+    # its features were of the file as it was: kept, train and evaluate would read them for the new one
+    folder, store = tmp_path / "chg", tmp_path / "s"
+    folder.mkdir()
+    shutil.copy(videos["mp4_aac"], folder / "v0.mp4")
+    shutil.copy(videos["mp4_aac"], folder / "v1.mp4")
+    assert extract(capsys, folder, "--out", store, *VGGISH)[0] == 0
+    (folder / "v0.mp4").write_text("not a video any more")
+    rc, err = extract(capsys, folder, "--out", store, *VGGISH)
+    failed = [line for line in err.splitlines() if line.startswith("failed: v0: ")]
+    assert rc == 1 and len(failed) == 1
+    assert failed[0].endswith("; its old features, of the file as it was, were removed")
+    assert sorted(p.name for p in (store / "vggish").iterdir()) == ["v1.npy"] and leftovers(store) == []
+    assert "v0" not in FeatureStore(store).sources() or not FeatureStore(store).sources()["v0"]
+    assert FeatureStore(store).sources()["v1"]["vggish"]["size"] == (folder / "v1.mp4").stat().st_size
+    rc, err = extract(capsys, folder, "--out", store, *VGGISH)  # nothing left to remove: said once
+    assert rc == 1 and "failed: v0: " in err and "were removed" not in err
+    shutil.copy(videos["mp4_aac"], folder / "v0.mp4")  # a video again: extracted as any missing one
+    rc, err = extract(capsys, folder, "--out", store, *VGGISH)
+    assert rc == 0 and "1 already done, 1 to extract" in err
+    assert FeatureStore(store).read("vggish", "v0").shape == (2, 128)
+
+
 def two_videos_one_id(tmp_path, videos):
     """a/v0.mp4 and b/v0.mp4, two different videos whose names give one id, and a store path."""
     a, b = tmp_path / "a" / "v0.mp4", tmp_path / "b" / "v0.mp4"
