@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 
 from s2vt.errors import UserError, one_line_warning
-from s2vt.fileio import make_dirs, removed_if_failed
+from s2vt.fileio import make_dirs, refuse_empty_paths, removed_if_failed
 from s2vt.options import add_options, at_least, from_args
 from s2vt.manifest import VIDEO_EXTENSIONS, ManifestError, read_manifest, sanitize_id, scan_videos
 from .pipeline import ExtractConfig, Extractor, default_workers
@@ -156,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     try:
+        # ("" is the current folder to the file system: a store would be written there)
+        refuse_empty_paths({"--out": args.out, "INPUT": args.input, "--weights-dir": args.weights_dir})
         with removed_if_failed(args.out):  # a refusal after --out is made leaves no empty folder behind
             shard, cfg, items, store, extractor = prepare(args)
         if cfg.weights == "random":
@@ -213,6 +215,9 @@ def run(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt
         if feats is None:
             failures += 1
+            # its file changed since its features were extracted: they must not pass for this file's
+            if store.drop_stale(d.video_id, d.source):
+                d.error += "; its old features, of the file as it was, were removed"
             store.log_failure(d.video_id, d.path, d.error)
             bar.write(printable(f"failed: {d.video_id}: {d.error}"), file=sys.stderr)
         else:

@@ -594,6 +594,22 @@ def unquoted_pattern(argv: list[str], stray: list[str]) -> str:
             f"the pattern: {option} '{pattern}'")
 
 
+# the options and arguments of the commands that name a file or folder (train's are also checked by
+# TrainConfig itself, for code that trains without the command line)
+PATH_OPTIONS = ("out", "features", "manifest", "checkpoint", "html", "weights_dir", "videos", "captions",
+                "vocabulary", "split_list", "dir")
+PATH_ARGUMENTS = {"input": "INPUT", "files": "FILE", "preds": "PREDS", "refs": "REFS"}
+
+
+def path_arguments(args: argparse.Namespace) -> dict[str, object]:
+    """{how the user wrote it: value} of the paths among the parsed arguments, for refuse_empty_paths."""
+    from .options import flag
+
+    positional = {**PATH_ARGUMENTS, **({"videos": "VIDEO"} if args.command == "caption" else {})}
+    return {positional.get(name) or flag(name): getattr(args, name)
+            for name in (*PATH_OPTIONS, *PATH_ARGUMENTS) if hasattr(args, name)}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     warnings.formatwarning = one_line_warning
@@ -629,6 +645,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from .fileio import refuse_empty_paths
+        refuse_empty_paths(path_arguments(args))
         return COMMANDS[args.command][2](args)
     except UserError as e:  # bad input: one line (anything else is a bug: its traceback)
         from .store import printable  # (a path that is not UTF-8: \xff, as the rest of the output shows it)

@@ -6,7 +6,8 @@ import dataclasses
 from pathlib import Path
 
 from .errors import SettingError
-from .options import check_choices, make, setting
+from .fileio import refuse_empty_paths
+from .options import check_choices, flag, make, setting
 
 from .model import ModelConfig
 from .shards import is_shards
@@ -132,6 +133,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         """Refuse settings out of range now, not after the data is read or an epoch is trained."""
         check_choices(self)  # (numbers: the fields' `minimum` and `within`)
+        refuse_empty_paths({flag(name): getattr(self, name)
+                            for name in ("manifest", "features", "out", "val_features", "vocabulary")}, ConfigError)
         if self.resume and self.overwrite:
             raise ConfigError("--resume continues the run in --out, --overwrite replaces it: pass one of them")
         if not is_shards(self.features) and (self.manifest is None or self.val_features or self.vocabulary):

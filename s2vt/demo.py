@@ -21,7 +21,7 @@ from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd
 from .errors import UserError
-from .fileio import atomic_write_json
+from .fileio import atomic_write_json, refuse_empty_paths
 from .manifest import ManifestError, read_manifest, write_manifest
 from .options import at_least
 
@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="replace an earlier demo in --out (its outputs are removed first); a folder holding "
                    "anything else is refused even so")
     args = p.parse_args(argv)
+    refuse_empty_paths({"--out": args.out})  # ("" is the current folder)
     m = run_demo(Path(args.out), args.per_combo, args.overwrite)
     a = m["audio_word_accuracy"]
     print(f"demo done in {m['seconds']:.0f}s: test CIDEr-D {m['CIDEr']:.3f}, BLEU-4 {m['BLEU-4']:.3f}, "

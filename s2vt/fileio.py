@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import UserError
+from .errors import SettingError, UserError
 
 
 class OutputError(UserError):
@@ -62,6 +62,16 @@ def refuse_existing(paths, force: bool) -> None:
             raise OutputError(f"{os.fsdecode(path)} is a folder: name a file to write")
         if path and not force and Path(path).exists():
             raise OutputError(f"{os.fsdecode(path)} already exists: pass --force to replace it")
+
+
+def refuse_empty_paths(paths: dict[str, object], error: type[UserError] = SettingError) -> None:
+    """`error` naming the first of `paths` ({option: value}; a list value is checked item by item)
+    given as an empty string, before anything is read or made: the file system takes "" for the
+    current folder (Path("") is "."), so `--out "$RUN"` with RUN unset would fill the current
+    folder, and `--checkpoint ""` would fall back silently to the default checkpoint."""
+    for option, value in paths.items():
+        if any(v == "" for v in (value if isinstance(value, (list, tuple)) else [value])):
+            raise error(f"{option} is empty (an unset shell variable?): give a path")
 
 
 @contextlib.contextmanager
@@ -137,5 +147,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike, obj) -> None:
-    """Pretty-printed UTF-8 JSON, atomically."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode())
+    """Pretty-printed UTF-8 JSON, atomically; OutputError (nothing written) for a NaN or infinite
+    number, which JSON has no way to write (json's default writes `NaN`, which JSON readers refuse)."""
+    try:
+        text = json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError as e:
+        if "Out of range float" not in str(e):  # (a circular reference: a bug, its traceback)
+            raise
+        raise OutputError(f"cannot write {os.fsdecode(path)}: a value is NaN or infinite, which JSON cannot "
+                          "hold (nothing written)") from None
+    atomic_write_bytes(path, (text + "\n").encode())

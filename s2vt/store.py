@@ -3,7 +3,8 @@
 Beside them, append-only JSON Lines logs: `failures.jsonl`, `notes.jsonl`, and `sources.jsonl`,
 one line per written video recording the path, size and mtime of the file its features came from
 (the last line for an id wins), so a rerun re-extracts a video whose file changed, and refuses to
-replace the features of another video file that went by the same id (`other_source`). Each line
+replace the features of another video file that went by the same id (`other_source`); a line with
+`"removed": true` says those modalities' features were deleted (`drop_stale`). Each line
 is one append (O_APPEND), so concurrent shards writing one store never interleave lines.
 """
 from __future__ import annotations
@@ -133,6 +134,10 @@ class FeatureStore:
             for line in lines:
                 try:
                     r = json.loads(line)
+                    if r.get("removed") is True:  # (drop_stale: those features were deleted)
+                        for m in r["modalities"]:
+                            self._sources.get(r["video_id"], {}).pop(m, None)
+                        continue
                     ident = {"size": r["size"], "mtime_ns": r["mtime_ns"]}
                     if isinstance(r.get("path"), str):  # (lines before paths were recorded have none)
                         ident["path"] = r["path"]
@@ -148,12 +153,18 @@ class FeatureStore:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def read(self, modality: str, video_id: str) -> np.ndarray:
-        """[T, D] features as float32; StoreError naming the file for one that is not a numeric array."""
+        """[T, D] features as float32; StoreError naming the file for one that is not a numeric array
+        or holds NaN or infinite values."""
         path = self.path(modality, video_id)
         try:
             x = np.load(path, allow_pickle=False).astype(np.float32, copy=False)
         except (OSError, ValueError, EOFError) as e:  # pickled objects, a truncated or foreign file
             raise StoreError(f"{printable(str(path))}: cannot read features ({e})") from None
+        # one NaN poisons the feature statistics and every loss after it: training would end with a
+        # NaN model and evaluate with NaN scores, neither naming the file
+        if not np.isfinite(x).all():
+            raise StoreError(f"{printable(str(path))}: cannot read features (holds NaN or infinite values); "
+                             "re-extract it")
         if self._dims is None:
             self._dims = self.meta().get("dims", {})
         dim = self._dims.get(modality)
@@ -246,6 +257,26 @@ class FeatureStore:
         ident = {**source, **({"path": os.path.abspath(path)} if path is not None else {})}
         self._append("sources.jsonl", {"video_id": video_id, "modalities": list(modalities), **ident})
         self.sources().setdefault(video_id, {}).update(dict.fromkeys(modalities, ident))
+
+    def drop_stale(self, video_id: str, source: dict | None) -> list[str]:
+        """Delete `video_id`'s feature files that sources.jsonl says came from another file than the
+        one `source` identifies (its video changed, and its re-extraction failed: they would pass
+        for the new file's features), then record their removal there; the modalities removed.
+        Each file goes at once (an unlink); the record follows, so a crash between the two leaves a
+        missing file, never stale features passing for current ones."""
+        stale = sorted(m for m, old in self.sources().get(video_id, {}).items()
+                       if self.has(m, video_id) and not same_file(old, source))
+        for m in stale:
+            path = self.path(m, video_id)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as e:
+                raise output_error(path, e) from None
+        if stale:
+            self._append("sources.jsonl", {"video_id": video_id, "modalities": stale, "removed": True})
+            for m in stale:
+                self.sources()[video_id].pop(m, None)
+        return stale
 
     def note(self, video_id: str, note: str) -> None:
         """Record a non-fatal remark (e.g. no audio track) in notes.jsonl."""

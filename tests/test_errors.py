@@ -84,3 +84,48 @@ def test_anti_lm_with_greedy_decoding_is_refused_only_when_asked_for(capsys):
     assert cli.decoding(p.parse_args([])).anti_lm == DecodeConfig.anti_lm
     assert cli.decoding(p.parse_args(["--beam", "1", "--anti-lm", "0"])).anti_lm == 0.0
     assert cli.decoding(p.parse_args(["--beam", "3", "--anti-lm", "0.9"])).anti_lm == 0.9
+
+
+TINY_TRAIN = ["--epochs", "1", "--hidden", "8", "--embed", "8", "--min-count", "1", "--batch-size", "8"]
+
+
+@pytest.mark.parametrize("option, args", [
+    ("--out", ["train", "--manifest", "{m}", "--features", "{f}", "--out", "", *TINY_TRAIN]),
+    ("--manifest", ["train", "--manifest", "", "--features", "{f}", "--out", "run", *TINY_TRAIN]),
+    ("--features", ["train", "--manifest", "{m}", "--features", "", "--out", "run", *TINY_TRAIN]),
+    ("--out", ["extract", "{v}", "--out", "", "--weights", "random"]),
+    ("--out", ["python -m extract", "{v}", "--out", "", "--weights", "random"]),
+    ("INPUT", ["python -m extract", "", "--out", "store", "--weights", "random"]),
+    ("--out", ["import", "folder", "{d}", "--out", ""]),
+    ("--features", ["import", "features", "{d}", "--captions", "{c}", "--modality", "x", "--split", "train",
+                    "--out", "m.jsonl", "--features", ""]),
+    ("--out", ["evaluate", "--checkpoint", "{c}", "--manifest", "{m}", "--features", "{f}", "--out", ""]),
+    ("--html", ["evaluate", "--checkpoint", "{c}", "--manifest", "{m}", "--features", "{f}", "--html", ""]),
+    ("--out", ["export", "{c}", "--format", "coco", "--out", ""]),
+    ("--checkpoint", ["caption", "{v}", "--checkpoint", ""]),
+    ("VIDEO", ["caption", ""]),
+    ("--checkpoint", ["serve", "--checkpoint", ""]),
+    ("--dir", ["weights", "list", "--dir", ""]),
+    ("--out", ["demo", "--out", ""]),
+])
+def test_an_empty_path_is_refused_before_anything_is_written(option, args, tmp_path, monkeypatch, capsys):
+    """`--out "$RUN"` with RUN unset: "" is the current folder to the file system (a run or a store
+    was written there, or a default checkpoint used silently)."""
+    from s2vt.config import ConfigError, TrainConfig
+
+    manifest, features = make_store(tmp_path / "data", videos=12)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.mp4").write_bytes(b"not decoded: refused before")
+    (tmp_path / "c.json").write_text("{}")
+    given = {"m": manifest, "f": features, "v": tmp_path / "d" / "a.mp4", "d": tmp_path / "d",
+             "c": tmp_path / "c.json"}
+    args = [a.format(**given) for a in args]
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    code = extract_main(args[1:]) if args[0] == "python -m extract" else cli.main(args)
+    assert code == 2 and one_line(capsys) == f"error: {option} is empty (an unset shell variable?): give a path\n"
+    assert list(cwd.iterdir()) == [] and sorted(p.name for p in (tmp_path / "d").iterdir()) == ["a.mp4"]
+    if args[0] == "train":
+        with pytest.raises(ConfigError, match=f"^{option} is empty"):
+            TrainConfig.of(*(args[args.index(o) + 1] for o in ("--manifest", "--features", "--out")))

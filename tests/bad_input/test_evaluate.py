@@ -7,7 +7,7 @@ import pytest
 
 from s2vt.predict import MismatchError, check_fit, evaluate
 
-from .test_train import run, s2vt, store  # noqa: F401  (the module's tiny store and one-epoch run)
+from .test_train import run, s2vt, store, with_nan_features  # noqa: F401  (the module's tiny store and one-epoch run)
 
 
 def relabelled(store, path: Path, rename) -> Path:
@@ -138,6 +138,30 @@ def test_outputs_never_replace_a_device_or_each_other(tmp_path):
     for bad in (float("nan"), float("inf"), -1.0):
         with pytest.raises(SettingError, match="length-penalty"):
             DecodeConfig(length_penalty=bad)
+
+
+def test_non_finite_features_are_one_line_and_nothing_written(store, run, tmp_path, capsys):  # noqa: F811
+    manifest, features, bad = with_nan_features(store, tmp_path, "test")
+    for extra in ([], ["--skip-missing"]):  # (a file there but unreadable is no missing one to skip)
+        code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
+                         features, "--out", tmp_path / "p.json", "--beam", "1", *extra)
+        assert code == 2 and err == [f"error: {bad}: cannot read features (holds NaN or infinite values); "
+                                     "re-extract it"]
+        assert not (tmp_path / "p.json").exists() and not (tmp_path / "metrics_test.json").exists()
+
+
+def test_json_outputs_never_hold_nan(tmp_path):
+    import pytest
+
+    from s2vt.fileio import OutputError, atomic_write_json
+
+    (tmp_path / "m.json").write_text("kept")
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(OutputError, match=r"^cannot write .*m\.json: a value is NaN or infinite"):
+            atomic_write_json(tmp_path / "m.json", {"scores": [{"p": bad}]})
+    assert (tmp_path / "m.json").read_text() == "kept" and [p.name for p in tmp_path.iterdir()] == ["m.json"]
+    atomic_write_json(tmp_path / "m.json", {"p": 0.5})
+    assert json.loads((tmp_path / "m.json").read_text()) == {"p": 0.5}
 
 
 def test_report_never_replaces_this_runs_predictions(store, run, tmp_path, capsys):  # noqa: F811

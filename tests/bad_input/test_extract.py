@@ -130,6 +130,19 @@ def test_undecodable_manifest_and_store_files_are_named(tmp_path):
             store.read("resnet152", vid)
 
 
+def test_non_finite_features_are_named_with_re_extract(tmp_path):
+    store = FeatureStore(tmp_path / "s")
+    (tmp_path / "s" / "c3d").mkdir(parents=True)
+    np.save(tmp_path / "s" / "c3d" / "nan.npy", np.full((1, 4096), np.nan, np.float16))
+    np.save(tmp_path / "s" / "c3d" / "inf.npy", np.array([[0.0, -np.inf]], np.float32))
+    np.save(tmp_path / "s" / "c3d" / "ok.npy", np.ones((2, 4), np.float16))
+    for vid in ("nan", "inf"):
+        with pytest.raises(StoreError, match=f"^{re.escape(str(store.path('c3d', vid)))}: cannot read features "
+                                             r"\(holds NaN or infinite values\); re-extract it$"):
+            store.read("c3d", vid)
+    assert store.read("c3d", "ok").tolist() == [[1.0] * 4] * 2
+
+
 def test_symlinked_sub_folders_are_scanned_once(tmp_path):
     root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
     (root / "real").mkdir(parents=True)
@@ -152,6 +165,29 @@ def test_a_changed_file_under_an_existing_id_is_extracted_again(tmp_path, videos
     assert FeatureStore(store).read("vggish", "clip").shape == (0, 128)
     rc, err = extract(capsys, clip, "--out", store, *VGGISH)  # unchanged now: resume skips it
     assert rc == 0 and "1 already done, 0 to extract" in err
+
+
+def test_a_changed_file_that_fails_to_extract_loses_its_old_features(tmp_path, videos, capsys):
+    # its features were of the file as it was: kept, train and evaluate would read them for the new one
+    folder, store = tmp_path / "chg", tmp_path / "s"
+    folder.mkdir()
+    shutil.copy(videos["mp4_aac"], folder / "v0.mp4")
+    shutil.copy(videos["mp4_aac"], folder / "v1.mp4")
+    assert extract(capsys, folder, "--out", store, *VGGISH)[0] == 0
+    (folder / "v0.mp4").write_text("not a video any more")
+    rc, err = extract(capsys, folder, "--out", store, *VGGISH)
+    failed = [line for line in err.splitlines() if line.startswith("failed: v0: ")]
+    assert rc == 1 and len(failed) == 1
+    assert failed[0].endswith("; its old features, of the file as it was, were removed")
+    assert sorted(p.name for p in (store / "vggish").iterdir()) == ["v1.npy"] and leftovers(store) == []
+    assert "v0" not in FeatureStore(store).sources() or not FeatureStore(store).sources()["v0"]
+    assert FeatureStore(store).sources()["v1"]["vggish"]["size"] == (folder / "v1.mp4").stat().st_size
+    rc, err = extract(capsys, folder, "--out", store, *VGGISH)  # nothing left to remove: said once
+    assert rc == 1 and "failed: v0: " in err and "were removed" not in err
+    shutil.copy(videos["mp4_aac"], folder / "v0.mp4")  # a video again: extracted as any missing one
+    rc, err = extract(capsys, folder, "--out", store, *VGGISH)
+    assert rc == 0 and "1 already done, 1 to extract" in err
+    assert FeatureStore(store).read("vggish", "v0").shape == (2, 128)
 
 
 def two_videos_one_id(tmp_path, videos):

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -327,6 +328,24 @@ def test_failed_run_leaves_no_out_folder(store, tmp_path, capsys):
     (tmp_path / "mine").mkdir()  # a folder that was there before is kept
     code, _ = s2vt(capsys, *train_args(store, tmp_path / "mine", "--modalities", "c3d"))
     assert code == 2 and (tmp_path / "mine").is_dir()
+
+
+def with_nan_features(store, folder: Path, split: str) -> tuple[Path, Path, Path]:
+    """A copy of the store whose first `split` video's resnet152 file holds NaN: (manifest, store, that file)."""
+    shutil.copytree(store[1], folder / "features")
+    vid = next(json.loads(line)["video_id"] for line in Path(store[0]).read_text().splitlines()
+               if json.loads(line)["split"] == split)
+    bad = folder / "features" / "resnet152" / f"{vid}.npy"
+    np.save(bad, np.full((4, 8), np.nan, np.float16))
+    return Path(store[0]), folder / "features", bad
+
+
+def test_non_finite_features_are_refused_before_any_checkpoint(store, tmp_path, capsys):
+    manifest, features, bad = with_nan_features(store, tmp_path, "train")
+    out = tmp_path / "run"
+    code, err = s2vt(capsys, *train_args((manifest, features), out))
+    assert code == 2 and err == [f"error: {bad}: cannot read features (holds NaN or infinite values); re-extract it"]
+    assert not any((out / n).exists() for n in RUN_FILES)
 
 
 def test_setting_minimum_is_one_line(store, tmp_path, capsys):
