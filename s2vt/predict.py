@@ -385,13 +385,16 @@ class Captioner:
         check_settings(beam, tags)
         self.decoding = decode_config(beam)
         self.beam, self.tags, self.checkpoint, self.precision = self.decoding.beam, tags, checkpoint, precision
-        device = pick_device(device)
+        auto, device = device == "auto", pick_device(device)
         self.ckpt = read_checkpoint(checkpoint, device)
         if not self.ckpt["config"]["modalities"]:
             raise CheckpointError(f"{checkpoint}: a text-only model reads no video: tag with s2vt evaluate on a "
                                   "manifest with text")
         self.meta, self.modalities = self.ckpt.get("extract", {}), sorted(self.ckpt["config"]["modalities"])
         recorded = {m: self.meta.get("precision", {}).get(m) for m in self.modalities}
+        if precision is None and device.type != "cpu" and "int8" in recorded.values() and auto:
+            # --device auto (the default) on a GPU machine: the CPU, the one device that reproduces these features
+            device = torch.device("cpu")
         if precision is None and device.type != "cpu" and "int8" in recorded.values():
             raise CheckpointError(f"{checkpoint}: its features were computed in int8, which runs on the CPU only: "
                                   "pass --device cpu, or --precision bf16 (or fp32) to accept features that differ "

@@ -60,6 +60,23 @@ def test_train_options_are_the_config_fields_and_old_flags_still_work():
     assert cfg.modalities == ["c3d", "vggish"] and cfg.model.tag_head == "moe" and cfg.lr == 0.01
 
 
+def test_caption_evaluate_and_serve_pick_the_device_as_train_does():
+    import torch
+
+    from s2vt.cli import COMMANDS
+    from s2vt.device import pick_device
+
+    train = argparse.ArgumentParser()
+    add_train_arguments(train)
+    assert train.get_default("device") == "auto"
+    for name in ("caption", "evaluate", "serve"):  # (caption.py is `s2vt caption`'s parser)
+        p = argparse.ArgumentParser()
+        COMMANDS[name][1](p)
+        assert p.get_default("device") == train.get_default("device"), name
+        # the README's promise: a CUDA GPU when present, else the CPU
+        assert pick_device(p.get_default("device")).type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
 @pytest.mark.parametrize("flag, value, allowed", [("--tag-head", "nonsense", "mlp, moe, nextvlad or attention"),
                                                   ("--text-fusion", "x", "late or guided"),
                                                   ("--fusion", "mean", "concat, sum or gated")])
