@@ -164,7 +164,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("refs", help="manifest (.jsonl) or JSON {id: [captions]}")
+    p.add_argument("refs", help="manifest (JSON lines, any name) or JSON {id: [captions]}")
     p.add_argument("preds", help="JSON {id: caption} or [{\"image_id\"|\"video_id\": id, \"caption\": ...}]")
     p.add_argument("--json", action="store_true")
     p.add_argument("--split", default=None, choices=("train", "val", "test"),

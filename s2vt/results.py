@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .fileio import DuplicateKeyError, OutputError, read_json
-from .manifest import ManifestError, read_manifest, valid_video_id
+from .manifest import ManifestError, is_manifest, read_manifest, valid_video_id
 from .vocab import drop_blank_captions, is_blank
 
 
@@ -112,12 +112,13 @@ def check_captions(preds: dict[str, dict], path: str | Path, what: str) -> str |
 
 
 def load_references(path: str | Path, split: str | None = None) -> dict[str, list[str]]:
-    """{id: [captions]} from a manifest (.jsonl; only `split`'s videos when given) or a JSON object
+    """{id: [captions]} from a manifest (`manifest.is_manifest`: .jsonl, or JSON lines of records with a
+    video_id whatever the name; only `split`'s videos when given) or a JSON object
     of that shape. Blank captions are left out (`vocab.drop_blank_captions`, as training does: a
     warning line counts them), and so are ids left without a caption: they have nothing to score against.
     A file with no reference caption at all is refused."""
     path = Path(path)
-    if path.suffix == ".jsonl":
+    if is_manifest(path):
         try:
             entries = [{"video_id": e["video_id"], "captions": e.get("captions", [])} for e in read_manifest(path)
                        if split is None or e.get("split", "train") == split]
@@ -125,10 +126,10 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
             raise ResultsError(str(e)) from None
     else:
         if split is not None:
-            raise ResultsError(f"{path}: --split needs a manifest (.jsonl) as the references")
+            raise ResultsError(f"{path}: --split needs a manifest (JSON lines of video_id records) as the references")
         data = _load_json(path)
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
-            raise ResultsError(f"{path}: expected {{id: [captions]}} or a manifest (.jsonl)")
+            raise ResultsError(f"{path}: expected {{id: [captions]}} or a manifest (JSON lines of video_id records)")
         for k, v in data.items():  # (as the manifest reader says it)
             if not all(isinstance(c, str) for c in v):
                 raise ResultsError(f"{path}: {k!r}: 'captions' must be a list of strings")
@@ -151,7 +152,7 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
 def partial_advice(refs_path: str | Path, split: str | None, preds: dict) -> str:
     """What to pass when the ids of references and predictions differ: the manifest split(s) the
     predicted ids are in (when that is not `split`, the one given), else --allow-partial alone."""
-    if Path(refs_path).suffix != ".jsonl":  # (--split needs a manifest)
+    if not is_manifest(refs_path):  # (--split needs a manifest)
         return "pass --allow-partial to score the overlap"
     counts: dict[str, int] = {}
     splits = set()
