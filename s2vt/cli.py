@@ -165,7 +165,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("refs", help="manifest (JSON lines, any name) or JSON {id: [captions]}")
-    p.add_argument("preds", help="JSON {id: caption} or [{\"image_id\"|\"video_id\": id, \"caption\": ...}]")
+    p.add_argument("preds", help="JSON {id: caption} or [{\"image_id\"|\"video_id\": id, \"caption\": ...}], "
+                   "bare or as MSR-VTT's results.json (export's files)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--split", default=None, choices=("train", "val", "test"),
                    help="score against this split of the manifest only (as `s2vt evaluate --split` predicts it)")

@@ -61,6 +61,15 @@ def coco_results(preds: dict[str, dict]) -> list[dict]:
     return [{"image_id": v, "caption": p["caption"]} for v, p in preds.items()]
 
 
+def msrvtt_items(data) -> list | None:
+    """The [{"video_id", "caption"}] inside an MSR-VTT results envelope (`msrvtt_results`), None for
+    anything else: an {id: caption} object never has a list for a caption, so "version" beside a
+    "result" list is the envelope."""
+    if isinstance(data, dict) and "version" in data and isinstance(data.get("result"), list):
+        return data["result"]
+    return None
+
+
 def msrvtt_results(preds: dict[str, dict]) -> dict:
     """MSR-VTT challenge results (its `version`/`result`/`external_data` envelope)."""
     return {"version": "VERSION 1.0",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .fileio import DuplicateKeyError, OutputError, read_json
+from .formats import msrvtt_items
 from .manifest import ManifestError, is_manifest, read_manifest, valid_video_id
 from .vocab import drop_blank_captions, is_blank
 
@@ -65,10 +66,13 @@ def tag_item(tag, where: str) -> dict:
 def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]:
     """{id: {"caption": str, "tags": [{"tag", "p"}]}} from `{id: caption}` or a list of
     `{"image_id"|"video_id": id, "caption": ..., "tags": [...]}` (as `s2vt evaluate` writes;
-    tags may also be plain names). `captions`: the caller uses them, so an entry without one
+    tags may also be plain names), that list also inside MSR-VTT's results envelope (what `s2vt
+    export --format msrvtt` writes). `captions`: the caller uses them, so an entry without one
     (no "caption" key, or null) is refused, naming it; else such a caption reads as ""."""
     data = _load_json(path)
     out: dict[str, dict] = {}
+    if (inner := msrvtt_items(data)) is not None:
+        data = inner  # (its items name their place as a list's do)
     if isinstance(data, dict):
         items = [{"video_id": k, "caption": v} for k, v in data.items()]
     elif isinstance(data, list):

@@ -229,3 +229,26 @@ def test_score_refuses_empty_captions_and_counts_some(tmp_path, capsys):
     assert out.err.strip().splitlines() == [
         "warning: 1 of 2 predicted captions are empty (first: v2); they score as empty answers"]
     assert json.loads(out.out)["BLEU-1"] > 0
+
+
+@pytest.mark.parametrize("fmt", ["coco", "msrvtt"])
+def test_score_reads_every_caption_format_export_writes(fmt, tmp_path, capsys, monkeypatch):
+    """export, unzip, score: the results file of each caption format reads back as the predictions."""
+    from s2vt.cli import main
+    from s2vt.export import CAPTION_FORMATS
+    from s2vt.manifest import write_manifest
+
+    assert fmt in CAPTION_FORMATS
+    monkeypatch.setattr("s2vt.metrics.java_available", lambda: False)  # (METEOR's JVM: seconds, not checked here)
+    preds = tmp_path / "preds_test.json"
+    preds.write_text(json.dumps([{"video_id": v, "caption": p["caption"], "tags": []} for v, p in PREDS.items()]))
+    manifest = tmp_path / "manifest.jsonl"
+    write_manifest([{"video_id": v, "captions": [p["caption"]], "split": "test"} for v, p in PREDS.items()]
+                   + [{"video_id": "video1", "captions": ["a dog runs"], "split": "train"}], manifest)
+    assert main(["export", str(preds), "--format", fmt, "--out", str(tmp_path / "answer.zip")]) == 0
+    name, text = unzip(tmp_path / "answer.zip")
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    capsys.readouterr()
+    assert main(["score", str(manifest), str(tmp_path / name), "--split", "test", "--json"]) == 0, \
+        capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["BLEU-1"] == pytest.approx(1.0)  # the references themselves
