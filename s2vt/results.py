@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -60,6 +61,8 @@ def tag_item(tag, where: str) -> dict:
     if not (isinstance(tag, dict) and isinstance(tag.get("tag"), str)
             and isinstance(p, (int, float)) and not isinstance(p, bool)):
         raise ResultsError(f"{where}each tag must be a name or {{\"tag\": name, \"p\": number}}, not {tag!r}")
+    if not math.isfinite(p):  # (Python's json reads NaN and Infinity: a NaN sorts anywhere, ranking nothing)
+        raise ResultsError(f"{where}tag {tag['tag']!r} has probability {p}: p must be a finite number")
     return tag
 
 
@@ -100,7 +103,7 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
         tags = item.get("tags", [])
         if not isinstance(tags, list):
             raise ResultsError(f"{where}: tags must be a list")
-        out[vid] = {"caption": caption, "tags": [tag_item(t, f"{where}: ") for t in tags]}
+        out[vid] = {"caption": caption, "tags": [tag_item(t, f"{where}: video {vid}: ") for t in tags]}
     return out
 
 

@@ -252,3 +252,32 @@ def test_score_reads_every_caption_format_export_writes(fmt, tmp_path, capsys, m
     assert main(["score", str(manifest), str(tmp_path / name), "--split", "test", "--json"]) == 0, \
         capsys.readouterr().err
     assert json.loads(capsys.readouterr().out)["BLEU-1"] == pytest.approx(1.0)  # the references themselves
+
+
+def test_lic2022_level2_alone_brings_its_own_level1(tmp_path, capsys):
+    from s2vt.cli import main
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps([{"video_id": "3", "caption": "", "tags": [{"tag": "level2:摄影/主题摄影", "p": 0.9}]},
+                                 {"video_id": "4", "caption": "", "tags": [  # the best-scored level 2's parent
+                                     {"tag": "level2:x/z", "p": 0.4}, {"tag": "level2:q/w", "p": 0.5}]}]))
+    manifest = lic_manifest(tmp_path / "m.jsonl")
+    assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
+                 "--out", str(tmp_path / "a.zip")]) == 0
+    rows = [json.loads(line) for line in unzip(tmp_path / "a.zip")[1].splitlines()]
+    assert [[c["@value"] for c in r["category"]] for r in rows] == [["摄影", "主题摄影"], ["q", "w"]]
+    assert "warning" not in capsys.readouterr().err  # (no level 1 to be stray from)
+
+
+@pytest.mark.parametrize("p", ["NaN", "Infinity", "-Infinity"])
+def test_a_probability_that_is_not_finite_is_refused_naming_the_video(p, tmp_path, capsys):
+    from s2vt.cli import main
+    preds = tmp_path / "p.json"
+    preds.write_text('[{"video_id": "3", "caption": "", "tags": [{"tag": "level1:q", "p": 0.5}]}, '
+                     '{"video_id": "4", "caption": "", "tags": [{"tag": "level1:q", "p": %s}]}]' % p)
+    manifest = lic_manifest(tmp_path / "m.jsonl")
+    capsys.readouterr()
+    assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
+                 "--out", str(tmp_path / "a.zip")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "video 4" in err and "level1:q" in err and "finite" in err, err
+    assert not (tmp_path / "a.zip").exists()
