@@ -82,6 +82,8 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
         items = data
     else:
         raise ResultsError(f"{path}: expected {{id: caption}} or a list of objects")
+    if not items:  # (score and export alike: an empty answer file is never what was meant to be handed in)
+        raise ResultsError(f"{path}: no predictions (an empty {'object' if isinstance(data, dict) else 'list'})")
     first: dict[str, int] = {}
     for n, item in enumerate(items):
         where = f"{path}: item {n}" if isinstance(data, list) else f"{path}: {item['video_id']!r} ({{id: caption}} form)"

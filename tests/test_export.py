@@ -281,3 +281,20 @@ def test_a_probability_that_is_not_finite_is_refused_naming_the_video(p, tmp_pat
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "video 4" in err and "level1:q" in err and "finite" in err, err
     assert not (tmp_path / "a.zip").exists()
+
+
+@pytest.mark.parametrize("empty", ["[]", "{}", '{"version": "VERSION 1.0", "result": []}'])
+def test_empty_predictions_are_refused_by_export_as_by_score(empty, tmp_path, capsys):
+    from s2vt.cli import main
+    preds, refs = tmp_path / "p.json", tmp_path / "refs.json"
+    preds.write_text(empty)
+    refs.write_text(json.dumps({"a": ["a man"]}))
+    capsys.readouterr()
+    assert main(["score", str(refs), str(preds)]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith(f"error: {preds}: no predictions"), said
+    for fmt in ("coco", "msrvtt", "lic2022"):
+        assert main(["export", str(preds), "--format", fmt, "--out", str(tmp_path / "e.zip")]
+                    + (["--manifest", str(lic_manifest(tmp_path / "m.jsonl"))] if fmt == "lic2022" else [])) == 2
+        assert capsys.readouterr().err == said, fmt  # the same line
+        assert not (tmp_path / "e.zip").exists()
