@@ -363,8 +363,12 @@ def default_checkpoint() -> str:
         return os.environ[CHECKPOINT_ENV]  # a missing file is read_checkpoint's one line
     if os.path.isfile(DEFAULT_CHECKPOINT):
         return DEFAULT_CHECKPOINT
-    raise CheckpointError(f"no model: pass --checkpoint RUN/best.pt, set {CHECKPOINT_ENV}=RUN/best.pt, or copy a "
-                          f"trained best.pt to {DEFAULT_CHECKPOINT} (python train.py makes one; s2vt demo a toy one)")
+    # (named absolute: the default is relative to the current folder, so the same command finds a model
+    # in one folder and not in another)
+    raise CheckpointError(f"no model: {os.path.abspath(DEFAULT_CHECKPOINT)} not found and {CHECKPOINT_ENV} not set: "
+                          f"pass --checkpoint RUN/best.pt, set {CHECKPOINT_ENV}=RUN/best.pt, or copy a trained "
+                          f"best.pt to {DEFAULT_CHECKPOINT} under the folder you run in (python train.py makes one; "
+                          "s2vt demo a toy one)")
 
 
 class Captioner:
