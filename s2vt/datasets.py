@@ -390,7 +390,8 @@ def clip_id(name: str) -> str:
 
 def read_captions(path: str | os.PathLike) -> dict[str, list[str]]:
     """{clip id: [captions]} from an MLDS label list ([{"id", "caption"}]), a JSON {id: [captions]}
-    or a manifest (.jsonl). Ids lose a video extension; an invalid id is a DatasetError (ids name files)."""
+    or a manifest (`manifest.is_manifest`: by its content, whatever its name). Ids lose a video
+    extension; an invalid id is a DatasetError (ids name files)."""
     if is_manifest(path):  # (.jsonl, or JSON lines of video_id records whatever the name: as score tells)
         pairs = [(e["video_id"], e.get("captions", [])) for e in read_manifest(path)]
     else:
