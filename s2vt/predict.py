@@ -371,6 +371,15 @@ def default_checkpoint() -> str:
                           "s2vt demo a toy one)")
 
 
+def captioning_device(name: str, int8: bool) -> torch.device:
+    """The device caption.py and serve run on for --device `name`; `int8`: the checkpoint's features
+    were computed in int8 (and no --precision overrides it). `auto` (the default) on a GPU machine
+    is then the CPU, the one device whose int8 backbones reproduce those features; a GPU asked for
+    by name stays, for Captioner to refuse in one line."""
+    device = pick_device(name)
+    return torch.device("cpu") if name == "auto" and int8 and device.type != "cpu" else device
+
+
 class Captioner:
     """The backbones and the model of a checkpoint, loaded once; `caption(path)` per video file
     (caption.py and `s2vt serve`).
@@ -389,16 +398,14 @@ class Captioner:
         check_settings(beam, tags)
         self.decoding = decode_config(beam)
         self.beam, self.tags, self.checkpoint, self.precision = self.decoding.beam, tags, checkpoint, precision
-        auto, device = device == "auto", pick_device(device)
+        name, device = device, pick_device(device)
         self.ckpt = read_checkpoint(checkpoint, device)
         if not self.ckpt["config"]["modalities"]:
             raise CheckpointError(f"{checkpoint}: a text-only model reads no video: tag with s2vt evaluate on a "
                                   "manifest with text")
         self.meta, self.modalities = self.ckpt.get("extract", {}), sorted(self.ckpt["config"]["modalities"])
         recorded = {m: self.meta.get("precision", {}).get(m) for m in self.modalities}
-        if precision is None and device.type != "cpu" and "int8" in recorded.values() and auto:
-            # --device auto (the default) on a GPU machine: the CPU, the one device that reproduces these features
-            device = torch.device("cpu")
+        device = captioning_device(name, precision is None and "int8" in recorded.values())
         if precision is None and device.type != "cpu" and "int8" in recorded.values():
             raise CheckpointError(f"{checkpoint}: its features were computed in int8, which runs on the CPU only: "
                                   "pass --device cpu, or --precision bf16 (or fp32) to accept features that differ "
