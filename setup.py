@@ -33,6 +33,8 @@ setup(
         # httpx: the serve tests' ASGI client; playwright drives the system chromium (the page test)
         "test": ["pytest>=7", "httpx", "playwright", *SERVE],
         "serve": SERVE,
+        # bench/text_baseline.py's TF-IDF + linear classifier baselines (README "Text")
+        "bench": ["scikit-learn"],
     },
     entry_points={"console_scripts": ["s2vt=s2vt.cli:main", "s2vt-extract=extract.__main__:main"]},
 )

@@ -5,7 +5,7 @@ The manifest is a LIC2022 import with a held-out test split, e.g.
   s2vt import lic2022 ../shared/data/kuairec/train.json --val 560 --test 560 --out work/manifest.jsonl
 The baselines train on train + val (they tune nothing); the model trains on train, selects on val.
 Both are scored on test by s2vt.levels.level_scores (level-1 / level-2 accuracy, topic-tag F1).
-Needs scikit-learn (a benchmark dependency, not the package's): pip install scikit-learn
+Needs scikit-learn (a benchmark dependency, not the package's): pip install -e ".[bench]"
 Run: python bench/text_baseline.py --manifest work/manifest.jsonl --out work/text_run [--skip-model]
 """
 from __future__ import annotations
@@ -77,12 +77,24 @@ def model(manifest: Path, out: Path) -> tuple[dict, float]:
     return json.loads((out / "metrics_test.json").read_text()), time.time() - t0
 
 
+def require_sklearn() -> None:
+    """The baselines' one dependency the package's install leaves out: without it, one line naming
+    what to install and exit 2 (a user's missing install, not a bug: no traceback)."""
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        print('error: bench/text_baseline.py needs scikit-learn: pip install -e ".[bench]" (or pip install '
+              'scikit-learn)', file=sys.stderr)
+        sys.exit(2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--manifest", required=True, type=Path)
     ap.add_argument("--out", required=True, type=Path, help="run folder for train.py")
     ap.add_argument("--skip-model", action="store_true", help="only the scikit-learn baselines")
     args = ap.parse_args()
+    require_sklearn()
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import LinearSVC
 

@@ -85,6 +85,14 @@ def add_decode_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(**{name: None for name in BEAM_ONLY})
 
 
+def add_device_argument(p: argparse.ArgumentParser) -> None:
+    """--device for caption, evaluate and serve: train's default and help (s2vt/device.py), so every
+    command uses a GPU when there is one."""
+    from .device import DEFAULT_DEVICE, DEVICE_HELP
+
+    p.add_argument("--device", default=DEFAULT_DEVICE, help=DEVICE_HELP)
+
+
 BEAM_ONLY = ("anti_lm", "consensus")  # DecodeConfig fields that act only in beam search
 
 
@@ -112,7 +120,7 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tags", type=int, default=3, help="how many top tags to show")
     p.add_argument("--json", action="store_true", help="one JSON object per video")
     p.add_argument("--weights-dir", default=None, help="folder with backbone weight files")
-    p.add_argument("--device", default="cpu")
+    add_device_argument(p)
     p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default=None,
                    help="backbone precision (default: the one the checkpoint's features were computed in)")
 
@@ -134,7 +142,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="predictions JSON (default: beside the checkpoint); "
                    "metrics_<split>.json is written beside it")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    p.add_argument("--device", default="cpu")
+    add_device_argument(p)
     p.add_argument("--skip-missing", action="store_true",
                    help="leave out videos lacking a feature file (default: predict them from what they have)")
     p.add_argument("--html", default=None, metavar="REPORT.html",
@@ -156,8 +164,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("refs", help="manifest (.jsonl) or JSON {id: [captions]}")
-    p.add_argument("preds", help="JSON {id: caption} or [{\"image_id\"|\"video_id\": id, \"caption\": ...}]")
+    p.add_argument("refs", help="manifest (JSON lines, any name) or JSON {id: [captions]}")
+    p.add_argument("preds", help="JSON {id: caption} or [{\"image_id\"|\"video_id\": id, \"caption\": ...}], "
+                   "bare or as MSR-VTT's results.json (export's files)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--split", default=None, choices=("train", "val", "test"),
                    help="score against this split of the manifest only (as `s2vt evaluate --split` predicts it)")
@@ -549,7 +558,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     add_decode_arguments(p)
     p.add_argument("--tags", type=int, default=3, help="how many top tags to answer")
     p.add_argument("--weights-dir", default=None, help="folder with backbone weight files")
-    p.add_argument("--device", default="cpu")
+    add_device_argument(p)
 
 
 def run_serve(args: argparse.Namespace) -> int:

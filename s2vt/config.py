@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from .device import DEFAULT_DEVICE, DEVICE_HELP
 from .errors import SettingError
 from .fileio import refuse_empty_paths
 from .options import check_choices, flag, make, setting
@@ -112,7 +113,7 @@ class TrainConfig:
     metric: str = setting("auto", "validation metric for early stopping (auto: CIDEr with captions, else lic_score "
                                   "for LIC2022 levels, gap for multi-label tags, tag_acc for single-label)",
                           ("auto", "CIDEr", "tag_acc", "gap", "lic_score"))
-    device: str = setting("auto", "auto, cpu, cuda or cuda:N")
+    device: str = setting(DEFAULT_DEVICE, DEVICE_HELP)
     # stop (as if killed) after this epoch; for tests and time-boxed runs
     stop_after: int | None = setting(None, help=None, minimum=1)
     quiet: bool = setting(False, "no progress lines on stderr")

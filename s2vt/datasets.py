@@ -15,8 +15,8 @@ import numpy as np
 from .errors import UserError
 from .fileio import OutputError, make_dirs, output_error, read_json
 from .formats import MSRVTT_CATEGORIES, lic2022_tags
-from .manifest import (VIDEO_EXTENSIONS, ManifestError, check_entry, json_lines, read_manifest, scan_videos,
-                       valid_video_id)
+from .manifest import (VIDEO_EXTENSIONS, ManifestError, check_entry, is_manifest, json_lines, read_manifest,
+                       scan_videos, valid_video_id)
 from .store import FeatureStore, printable
 
 MSVD_SPLIT = (1200, 100, 670)  # the standard train / val / test clip counts
@@ -390,8 +390,9 @@ def clip_id(name: str) -> str:
 
 def read_captions(path: str | os.PathLike) -> dict[str, list[str]]:
     """{clip id: [captions]} from an MLDS label list ([{"id", "caption"}]), a JSON {id: [captions]}
-    or a manifest (.jsonl). Ids lose a video extension; an invalid id is a DatasetError (ids name files)."""
-    if str(path).endswith(".jsonl"):
+    or a manifest (`manifest.is_manifest`: by its content, whatever its name). Ids lose a video
+    extension; an invalid id is a DatasetError (ids name files)."""
+    if is_manifest(path):  # (.jsonl, or JSON lines of video_id records whatever the name: as score tells)
         pairs = [(e["video_id"], e.get("captions", [])) for e in read_manifest(path)]
     else:
         try:

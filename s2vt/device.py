@@ -8,6 +8,12 @@ import torch
 from .errors import UserError
 
 
+# every command's --device default (train, caption, evaluate, serve): a GPU when there is one, as
+# the README promises; extract's own default picks the GPU the same way
+DEFAULT_DEVICE = "auto"
+DEVICE_HELP = "auto (a CUDA GPU when there is one, else the CPU), cpu, cuda or cuda:N"
+
+
 class DeviceError(UserError):
     """A --device that is not a device, or not on this machine; one line for the user."""
 

@@ -40,9 +40,13 @@ def stray_level2(tags: list[dict]) -> list[str]:
 
 def lic2022_fields(tags: list[dict]) -> tuple[str, str, list[str]]:
     """(level1, level2, semantic tags) from predicted tags [{"tag", "p"}], best-scored first; the
-    level 2 is the best-scored one under the level 1 (none when none is: `stray_level2`)."""
+    level 2 is the best-scored one under the level 1 (none when none is: `stray_level2`). Without a
+    level-1 tag, the level 1 is the best level 2's own parent (`level2:L1/L2`): a level 2 never
+    stands without its level 1 in a result line."""
     ranked, stray = _ranked(tags), set(stray_level2(tags))
     l1 = next((t[len(LEVEL1):] for t in ranked if t.startswith(LEVEL1)), "")
+    if not l1:
+        l1 = next((t[len(LEVEL2):].split("/", 1)[0] for t in ranked if t.startswith(LEVEL2) and "/" in t), "")
     l2 = next((t[len(LEVEL2):].removeprefix(l1 + "/") if l1 else t[len(LEVEL2):].split("/", 1)[-1]
                for t in ranked if t.startswith(LEVEL2) and t not in stray), "")
     return l1, l2, [t[len(SEMANTIC):] for t in ranked if t.startswith(SEMANTIC)]
@@ -59,6 +63,15 @@ def lic2022_record(vid: str, tags: list[dict]) -> dict:
 def coco_results(preds: dict[str, dict]) -> list[dict]:
     """COCO caption results: [{"image_id", "caption"}]."""
     return [{"image_id": v, "caption": p["caption"]} for v, p in preds.items()]
+
+
+def msrvtt_items(data) -> list | None:
+    """The [{"video_id", "caption"}] inside an MSR-VTT results envelope (`msrvtt_results`), None for
+    anything else: an {id: caption} object never has a list for a caption, so "version" beside a
+    "result" list is the envelope."""
+    if isinstance(data, dict) and "version" in data and isinstance(data.get("result"), list):
+        return data["result"]
+    return None
 
 
 def msrvtt_results(preds: dict[str, dict]) -> dict:

@@ -108,6 +108,25 @@ def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError) 
         yield where, value
 
 
+def is_manifest(path: str | os.PathLike) -> bool:
+    """Whether `path` is a manifest: named .jsonl, or JSON lines whose first record is an object with
+    a string "video_id", whatever its name (an import's --out m.json). What score and `import mlds
+    --captions` go by to tell a manifest from a JSON {id: [captions]}: a JSON object of ids never has
+    a string "video_id" on its first line."""
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        return True
+    if not path.is_file():  # (a folder, a pipe: left to the reader's own message)
+        return False
+    try:
+        with path.open("rb") as f:
+            first = next((line for line in f if line.strip()), b"")
+        record = json.loads(first.decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError):  # (ValueError: not UTF-8, not JSON on its own line)
+        return False
+    return isinstance(record, dict) and isinstance(record.get("video_id"), str)
+
+
 def read_manifest(path: str | os.PathLike) -> list[dict]:
     """Entries of a JSONL manifest, validated; `path` fields resolved against its folder.
 

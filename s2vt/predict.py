@@ -363,8 +363,21 @@ def default_checkpoint() -> str:
         return os.environ[CHECKPOINT_ENV]  # a missing file is read_checkpoint's one line
     if os.path.isfile(DEFAULT_CHECKPOINT):
         return DEFAULT_CHECKPOINT
-    raise CheckpointError(f"no model: pass --checkpoint RUN/best.pt, set {CHECKPOINT_ENV}=RUN/best.pt, or copy a "
-                          f"trained best.pt to {DEFAULT_CHECKPOINT} (python train.py makes one; s2vt demo a toy one)")
+    # (named absolute: the default is relative to the current folder, so the same command finds a model
+    # in one folder and not in another)
+    raise CheckpointError(f"no model: {os.path.abspath(DEFAULT_CHECKPOINT)} not found and {CHECKPOINT_ENV} not set: "
+                          f"pass --checkpoint RUN/best.pt, set {CHECKPOINT_ENV}=RUN/best.pt, or copy a trained "
+                          f"best.pt to {DEFAULT_CHECKPOINT} under the folder you run in (python train.py makes one; "
+                          "s2vt demo a toy one)")
+
+
+def captioning_device(name: str, int8: bool) -> torch.device:
+    """The device caption.py and serve run on for --device `name`; `int8`: the checkpoint's features
+    were computed in int8 (and no --precision overrides it). `auto` (the default) on a GPU machine
+    is then the CPU, the one device whose int8 backbones reproduce those features; a GPU asked for
+    by name stays, for Captioner to refuse in one line."""
+    device = pick_device(name)
+    return torch.device("cpu") if name == "auto" and int8 and device.type != "cpu" else device
 
 
 class Captioner:
@@ -385,13 +398,14 @@ class Captioner:
         check_settings(beam, tags)
         self.decoding = decode_config(beam)
         self.beam, self.tags, self.checkpoint, self.precision = self.decoding.beam, tags, checkpoint, precision
-        device = pick_device(device)
+        name, device = device, pick_device(device)
         self.ckpt = read_checkpoint(checkpoint, device)
         if not self.ckpt["config"]["modalities"]:
             raise CheckpointError(f"{checkpoint}: a text-only model reads no video: tag with s2vt evaluate on a "
                                   "manifest with text")
         self.meta, self.modalities = self.ckpt.get("extract", {}), sorted(self.ckpt["config"]["modalities"])
         recorded = {m: self.meta.get("precision", {}).get(m) for m in self.modalities}
+        device = captioning_device(name, precision is None and "int8" in recorded.values())
         if precision is None and device.type != "cpu" and "int8" in recorded.values():
             raise CheckpointError(f"{checkpoint}: its features were computed in int8, which runs on the CPU only: "
                                   "pass --device cpu, or --precision bf16 (or fp32) to accept features that differ "

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
 
 from .errors import UserError
 from .fileio import DuplicateKeyError, OutputError, read_json
-from .manifest import ManifestError, read_manifest, valid_video_id
+from .formats import msrvtt_items
+from .manifest import ManifestError, is_manifest, read_manifest, valid_video_id
 from .vocab import drop_blank_captions, is_blank
 
 
@@ -59,22 +61,29 @@ def tag_item(tag, where: str) -> dict:
     if not (isinstance(tag, dict) and isinstance(tag.get("tag"), str)
             and isinstance(p, (int, float)) and not isinstance(p, bool)):
         raise ResultsError(f"{where}each tag must be a name or {{\"tag\": name, \"p\": number}}, not {tag!r}")
+    if not math.isfinite(p):  # (Python's json reads NaN and Infinity: a NaN sorts anywhere, ranking nothing)
+        raise ResultsError(f"{where}tag {tag['tag']!r} has probability {p}: p must be a finite number")
     return tag
 
 
 def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]:
     """{id: {"caption": str, "tags": [{"tag", "p"}]}} from `{id: caption}` or a list of
     `{"image_id"|"video_id": id, "caption": ..., "tags": [...]}` (as `s2vt evaluate` writes;
-    tags may also be plain names). `captions`: the caller uses them, so an entry without one
+    tags may also be plain names), that list also inside MSR-VTT's results envelope (what `s2vt
+    export --format msrvtt` writes). `captions`: the caller uses them, so an entry without one
     (no "caption" key, or null) is refused, naming it; else such a caption reads as ""."""
     data = _load_json(path)
     out: dict[str, dict] = {}
+    if (inner := msrvtt_items(data)) is not None:
+        data = inner  # (its items name their place as a list's do)
     if isinstance(data, dict):
         items = [{"video_id": k, "caption": v} for k, v in data.items()]
     elif isinstance(data, list):
         items = data
     else:
         raise ResultsError(f"{path}: expected {{id: caption}} or a list of objects")
+    if not items:  # (score and export alike: an empty answer file is never what was meant to be handed in)
+        raise ResultsError(f"{path}: no predictions (an empty {'object' if isinstance(data, dict) else 'list'})")
     first: dict[str, int] = {}
     for n, item in enumerate(items):
         where = f"{path}: item {n}" if isinstance(data, list) else f"{path}: {item['video_id']!r} ({{id: caption}} form)"
@@ -96,7 +105,7 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
         tags = item.get("tags", [])
         if not isinstance(tags, list):
             raise ResultsError(f"{where}: tags must be a list")
-        out[vid] = {"caption": caption, "tags": [tag_item(t, f"{where}: ") for t in tags]}
+        out[vid] = {"caption": caption, "tags": [tag_item(t, f"{where}: video {vid}: ") for t in tags]}
     return out
 
 
@@ -112,12 +121,13 @@ def check_captions(preds: dict[str, dict], path: str | Path, what: str) -> str |
 
 
 def load_references(path: str | Path, split: str | None = None) -> dict[str, list[str]]:
-    """{id: [captions]} from a manifest (.jsonl; only `split`'s videos when given) or a JSON object
+    """{id: [captions]} from a manifest (`manifest.is_manifest`: .jsonl, or JSON lines of records with a
+    video_id whatever the name; only `split`'s videos when given) or a JSON object
     of that shape. Blank captions are left out (`vocab.drop_blank_captions`, as training does: a
     warning line counts them), and so are ids left without a caption: they have nothing to score against.
     A file with no reference caption at all is refused."""
     path = Path(path)
-    if path.suffix == ".jsonl":
+    if is_manifest(path):
         try:
             entries = [{"video_id": e["video_id"], "captions": e.get("captions", [])} for e in read_manifest(path)
                        if split is None or e.get("split", "train") == split]
@@ -125,10 +135,10 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
             raise ResultsError(str(e)) from None
     else:
         if split is not None:
-            raise ResultsError(f"{path}: --split needs a manifest (.jsonl) as the references")
+            raise ResultsError(f"{path}: --split needs a manifest (JSON lines of video_id records) as the references")
         data = _load_json(path)
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
-            raise ResultsError(f"{path}: expected {{id: [captions]}} or a manifest (.jsonl)")
+            raise ResultsError(f"{path}: expected {{id: [captions]}} or a manifest (JSON lines of video_id records)")
         for k, v in data.items():  # (as the manifest reader says it)
             if not all(isinstance(c, str) for c in v):
                 raise ResultsError(f"{path}: {k!r}: 'captions' must be a list of strings")
@@ -151,7 +161,7 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
 def partial_advice(refs_path: str | Path, split: str | None, preds: dict) -> str:
     """What to pass when the ids of references and predictions differ: the manifest split(s) the
     predicted ids are in (when that is not `split`, the one given), else --allow-partial alone."""
-    if Path(refs_path).suffix != ".jsonl":  # (--split needs a manifest)
+    if not is_manifest(refs_path):  # (--split needs a manifest)
         return "pass --allow-partial to score the overlap"
     counts: dict[str, int] = {}
     splits = set()

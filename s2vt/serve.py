@@ -169,15 +169,17 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
         where = ".".join(str(x) for x in first.get("loc", ())[1:])
         return error(422, f"{where}: {first.get('msg', 'invalid request')}" if where else first.get("msg", "invalid"))
 
-    @app.get("/", response_class=HTMLResponse)
+    # each GET route answers HEAD too (curl -I, uptime probes), as a web server does: @app.get alone
+    # answers HEAD with 405
+    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
     def index() -> str:
         return page
 
-    @app.get("/healthz")
+    @app.api_route("/healthz", methods=["GET", "HEAD"])
     def healthz() -> dict:
         return {"status": "ok", "active": state["active"], "workers": workers, "queue": queue}
 
-    @app.get("/api/model")
+    @app.api_route("/api/model", methods=["GET", "HEAD"])
     def model() -> dict:
         return model_info
 

@@ -103,13 +103,27 @@ def test_caption_default_checkpoint(trained, tmp_path):
     script, good = str(REPO / "caption.py"), str(trained / "videos" / "v00.mp4")
     proc = run_cli(script, good, cwd=tmp_path, env={"S2VT_CHECKPOINT": ""})
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "no model: pass --checkpoint" in proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "pass --checkpoint" in proc.stderr
+    assert f"no model: {tmp_path / 'checkpoints' / 's2vt.pt'} not found" in proc.stderr  # where it looked
     proc = run_cli(script, good, cwd=tmp_path, env={"S2VT_CHECKPOINT": str(trained / "run" / "best.pt")})
     assert proc.returncode == 0 and proc.stdout.startswith(good + ": "), proc.stderr[-2000:]
     (tmp_path / "checkpoints").mkdir()
     shutil.copy(trained / "run" / "best.pt", tmp_path / "checkpoints" / "s2vt.pt")
     proc = run_cli(script, good, cwd=tmp_path, env={"S2VT_CHECKPOINT": ""})
     assert proc.returncode == 0 and proc.stdout.startswith(good + ": "), proc.stderr[-2000:]
+
+
+def test_no_model_names_the_absolute_path_it_looked_at(tmp_path, monkeypatch):
+    """The default checkpoint is relative to the current folder: the error says which file that was."""
+    from s2vt.predict import CHECKPOINT_ENV, CheckpointError, default_checkpoint
+
+    monkeypatch.delenv(CHECKPOINT_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointError) as e:
+        default_checkpoint()
+    looked = tmp_path.resolve() / "checkpoints" / "s2vt.pt"
+    assert str(e.value).startswith(f"no model: {looked} not found and {CHECKPOINT_ENV} not set: ")
+    assert "\n" not in str(e.value)
 
 
 def test_caption_equals_evaluate_on_the_same_videos(trained, tmp_path):

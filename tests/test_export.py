@@ -229,3 +229,72 @@ def test_score_refuses_empty_captions_and_counts_some(tmp_path, capsys):
     assert out.err.strip().splitlines() == [
         "warning: 1 of 2 predicted captions are empty (first: v2); they score as empty answers"]
     assert json.loads(out.out)["BLEU-1"] > 0
+
+
+@pytest.mark.parametrize("fmt", ["coco", "msrvtt"])
+def test_score_reads_every_caption_format_export_writes(fmt, tmp_path, capsys, monkeypatch):
+    """export, unzip, score: the results file of each caption format reads back as the predictions."""
+    from s2vt.cli import main
+    from s2vt.export import CAPTION_FORMATS
+    from s2vt.manifest import write_manifest
+
+    assert fmt in CAPTION_FORMATS
+    monkeypatch.setattr("s2vt.metrics.java_available", lambda: False)  # (METEOR's JVM: seconds, not checked here)
+    preds = tmp_path / "preds_test.json"
+    preds.write_text(json.dumps([{"video_id": v, "caption": p["caption"], "tags": []} for v, p in PREDS.items()]))
+    manifest = tmp_path / "manifest.jsonl"
+    write_manifest([{"video_id": v, "captions": [p["caption"]], "split": "test"} for v, p in PREDS.items()]
+                   + [{"video_id": "video1", "captions": ["a dog runs"], "split": "train"}], manifest)
+    assert main(["export", str(preds), "--format", fmt, "--out", str(tmp_path / "answer.zip")]) == 0
+    name, text = unzip(tmp_path / "answer.zip")
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    capsys.readouterr()
+    assert main(["score", str(manifest), str(tmp_path / name), "--split", "test", "--json"]) == 0, \
+        capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["BLEU-1"] == pytest.approx(1.0)  # the references themselves
+
+
+def test_lic2022_level2_alone_brings_its_own_level1(tmp_path, capsys):
+    from s2vt.cli import main
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps([{"video_id": "3", "caption": "", "tags": [{"tag": "level2:摄影/主题摄影", "p": 0.9}]},
+                                 {"video_id": "4", "caption": "", "tags": [  # the best-scored level 2's parent
+                                     {"tag": "level2:x/z", "p": 0.4}, {"tag": "level2:q/w", "p": 0.5}]}]))
+    manifest = lic_manifest(tmp_path / "m.jsonl")
+    assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
+                 "--out", str(tmp_path / "a.zip")]) == 0
+    rows = [json.loads(line) for line in unzip(tmp_path / "a.zip")[1].splitlines()]
+    assert [[c["@value"] for c in r["category"]] for r in rows] == [["摄影", "主题摄影"], ["q", "w"]]
+    assert "warning" not in capsys.readouterr().err  # (no level 1 to be stray from)
+
+
+@pytest.mark.parametrize("p", ["NaN", "Infinity", "-Infinity"])
+def test_a_probability_that_is_not_finite_is_refused_naming_the_video(p, tmp_path, capsys):
+    from s2vt.cli import main
+    preds = tmp_path / "p.json"
+    preds.write_text('[{"video_id": "3", "caption": "", "tags": [{"tag": "level1:q", "p": 0.5}]}, '
+                     '{"video_id": "4", "caption": "", "tags": [{"tag": "level1:q", "p": %s}]}]' % p)
+    manifest = lic_manifest(tmp_path / "m.jsonl")
+    capsys.readouterr()
+    assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
+                 "--out", str(tmp_path / "a.zip")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "video 4" in err and "level1:q" in err and "finite" in err, err
+    assert not (tmp_path / "a.zip").exists()
+
+
+@pytest.mark.parametrize("empty", ["[]", "{}", '{"version": "VERSION 1.0", "result": []}'])
+def test_empty_predictions_are_refused_by_export_as_by_score(empty, tmp_path, capsys):
+    from s2vt.cli import main
+    preds, refs = tmp_path / "p.json", tmp_path / "refs.json"
+    preds.write_text(empty)
+    refs.write_text(json.dumps({"a": ["a man"]}))
+    capsys.readouterr()
+    assert main(["score", str(refs), str(preds)]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith(f"error: {preds}: no predictions"), said
+    for fmt in ("coco", "msrvtt", "lic2022"):
+        assert main(["export", str(preds), "--format", fmt, "--out", str(tmp_path / "e.zip")]
+                    + (["--manifest", str(lic_manifest(tmp_path / "m.jsonl"))] if fmt == "lic2022" else [])) == 2
+        assert capsys.readouterr().err == said, fmt  # the same line
+        assert not (tmp_path / "e.zip").exists()

@@ -280,3 +280,29 @@ def test_evaluate_of_a_split_without_references_says_so_in_one_line(tmp_path, ca
     assert got.err.strip().splitlines() == [f"warning: {mixed}: ignoring 4 blank reference captions in split 'test'"]
     assert main(["score", str(manifest), str(out), "--split", "test", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["CIDEr"] == pytest.approx(json.loads(got.out)["CIDEr"], abs=1e-9)
+
+
+def test_score_knows_a_manifest_by_its_content_not_its_name(tmp_path, capsys, no_java):
+    """`s2vt import ... --out m.json` writes a manifest under another suffix: score (and import mlds
+    --captions) still read it as one, --split included."""
+    from s2vt.cli import main
+    from s2vt.datasets import read_captions
+    from s2vt.manifest import write_manifest
+
+    entries = [{"video_id": k, "captions": v, "split": "test" if k != "v3" else "train"} for k, v in GTS.items()]
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps({k: RES[k] for k in ("v1", "v2")}))
+    for name in ("m.json", "manifest"):
+        write_manifest(entries, tmp_path / name)
+        capsys.readouterr()
+        assert main(["score", str(tmp_path / name), str(preds), "--split", "test", "--json"]) == 0, \
+            capsys.readouterr().err
+        assert json.loads(capsys.readouterr().out)["CIDEr"] > 0
+        # without --split: the manifest's ids, v3 unpredicted (the manifest's advice, not a JSON error)
+        assert main(["score", str(tmp_path / name), str(preds)]) == 2
+        err = capsys.readouterr().err
+        assert "not valid JSON" not in err and "--split test" in err, err
+        assert read_captions(tmp_path / name) == {k: v for k, v in GTS.items()}
+    # a JSON {id: [captions]} on one line is still references, not a manifest
+    (tmp_path / "refs.json").write_text(json.dumps({k: GTS[k] for k in ("v1", "v2")}))
+    assert main(["score", str(tmp_path / "refs.json"), str(preds), "--json"]) == 0

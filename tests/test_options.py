@@ -60,6 +60,36 @@ def test_train_options_are_the_config_fields_and_old_flags_still_work():
     assert cfg.modalities == ["c3d", "vggish"] and cfg.model.tag_head == "moe" and cfg.lr == 0.01
 
 
+def test_caption_evaluate_and_serve_pick_the_device_as_train_does():
+    import torch
+
+    from s2vt.cli import COMMANDS
+    from s2vt.device import pick_device
+
+    train = argparse.ArgumentParser()
+    add_train_arguments(train)
+    assert train.get_default("device") == "auto"
+    for name in ("caption", "evaluate", "serve"):  # (caption.py is `s2vt caption`'s parser)
+        p = argparse.ArgumentParser()
+        COMMANDS[name][1](p)
+        assert p.get_default("device") == train.get_default("device"), name
+        # the README's promise: a CUDA GPU when present, else the CPU
+        assert pick_device(p.get_default("device")).type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_auto_captions_int8_features_on_the_cpu_even_with_a_gpu(monkeypatch):
+    """A model of int8 features (the CPU default) under --device auto on a GPU machine: the CPU, the
+    one device that reproduces them, not a refusal; a GPU named is kept (Captioner refuses it in one line)."""
+    import torch
+
+    from s2vt.predict import captioning_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # (a GPU machine, as pick_device sees it)
+    assert captioning_device("auto", int8=True) == torch.device("cpu")
+    assert captioning_device("auto", int8=False).type == "cuda"
+    assert captioning_device("cpu", int8=False) == torch.device("cpu")
+
+
 @pytest.mark.parametrize("flag, value, allowed", [("--tag-head", "nonsense", "mlp, moe, nextvlad or attention"),
                                                   ("--text-fusion", "x", "late or guided"),
                                                   ("--fusion", "mean", "concat, sum or gated")])

@@ -403,3 +403,17 @@ def test_video_text_field_is_told_to_be_a_file(tmp_path):
     assert text.json()["error"] == "the 'video' field must be a file (a multipart file upload with a filename)"
     assert other.status_code == 422
     assert other.json()["error"] == "send the video as a multipart form field named 'video'"
+
+
+def test_head_is_answered_wherever_get_is(tmp_path):
+    app = create_app(FakeCaptioner(), upload_dir=str(tmp_path))
+    paths = ("/", "/healthz", "/api/model")
+    gets = call(app, *(("GET", p, {}) for p in paths))
+    heads = call(app, *(("HEAD", p, {}) for p in paths))
+    for path, get, head in zip(paths, gets, heads):
+        assert get.status_code == head.status_code == 200, (path, head.status_code, head.text)
+        assert head.headers["content-type"] == get.headers["content-type"], path
+        assert head.headers["content-length"] == str(len(get.content)), path  # the GET's length, as HTTP says
+    # a route without GET still refuses HEAD; an unknown path is still 404 {"error"}
+    post, nope = call(app, ("HEAD", "/api/caption", {}), ("HEAD", "/nope", {}))
+    assert post.status_code == 405 and nope.status_code == 404
