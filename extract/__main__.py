@@ -14,6 +14,7 @@ from s2vt.errors import UserError, one_line_warning
 from s2vt.fileio import make_dirs, refuse_empty_paths, removed_if_failed
 from s2vt.options import add_options, at_least, from_args
 from s2vt.manifest import VIDEO_EXTENSIONS, ManifestError, read_manifest, sanitize_id, scan_videos
+from .ffmpeg import check_ffmpeg
 from .pipeline import ExtractConfig, Extractor, default_workers
 from s2vt.store import FeatureStore, parse_shard, printable, same_file, source_identity, stable_shard
 
@@ -142,6 +143,7 @@ def prepare(args: argparse.Namespace):
     """(shard, config, items, store, extractor) of parsed arguments; a UserError for bad ones."""
     shard = parse_shard(args.shard)
     at_least("--workers", args.workers, 1)
+    check_ffmpeg()  # (before any video: a broken ffmpeg would fail them all)
     cfg = from_args(ExtractConfig, args)
     items = collect_items(args.input)
     store = FeatureStore(make_dirs(args.out))  # (an impossible --out fails before the backbones load)

@@ -35,6 +35,20 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def check_ffmpeg() -> None:
+    """MediaError unless the ffmpeg binary runs (`ffmpeg -version`): a wrong $S2VT_FFMPEG or a broken
+    install is one line before any video, not every video of a batch failed (and a changed video's
+    old features removed for a failure that was not its file's)."""
+    exe = ffmpeg_exe()
+    where = " ($S2VT_FFMPEG)" if os.environ.get("S2VT_FFMPEG") else ""
+    try:
+        proc = subprocess.run([exe, "-version"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise MediaError(f"ffmpeg {exe}{where} does not run: {e.strerror if isinstance(e, OSError) else e}") from None
+    if proc.returncode != 0:
+        raise MediaError(f"ffmpeg {exe}{where} does not run: `-version` exited with {proc.returncode}")
+
+
 BACKGROUND_NICE = 10
 
 

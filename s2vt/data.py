@@ -195,8 +195,13 @@ def collate(items: list[dict]) -> dict:
         for b, s in enumerate(seqs):
             padded[b, :len(s)] = s
         out["feats"][m], out["lengths"][m] = padded, lengths
-    if all(it["words"] is not None for it in items):
-        out["words"] = torch.nn.utils.rnn.pad_sequence([it["words"] for it in items], batch_first=True)
+    if any(it["words"] is not None for it in items):
+        # a video without captions (tags only) beside captioned ones: its row is all <pad> (id 0), which
+        # the caption loss ignores, so the batch's other items still teach captions (with None for the
+        # whole batch, one such video silenced the caption loss of every item sharing its batch)
+        blank = torch.zeros(2, dtype=torch.long)
+        out["words"] = torch.nn.utils.rnn.pad_sequence(
+            [it["words"] if it["words"] is not None else blank for it in items], batch_first=True)
     else:
         out["words"] = None
     out["tag"] = torch.stack([it["tag"] for it in items]) if items[0]["tag"] is not None else None

@@ -123,8 +123,9 @@ def changed_settings(was: dict, cfg: TrainConfig, finished: bool) -> str | None:
     if not changed:
         return None
     show = lambda v: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)  # noqa: E731
-    said = lambda keys: ", ".join(f"{options.flag(k)} {show(now[k])} (last.pt: {show(was[k])})"  # noqa: E731
-                                  for k in keys)
+    said = lambda keys: ", ".join(  # noqa: E731
+        f"{options.as_option(k, now[k])} (last.pt: {options.as_option(k, was[k])})" if isinstance(now[k], bool)
+        else f"{options.flag(k)} {show(now[k])} (last.pt: {show(was[k])})" for k in keys)
     ignored = [k for k in changed if finished or k in RESUME_IGNORED]
     taken = [k for k in changed if k not in ignored]
     why = ("the run has finished, so nothing uses them" if finished
@@ -477,8 +478,13 @@ def build(cfg: TrainConfig) -> Run:
             warning = changed_settings(last["settings"], cfg, finished)
             if warning:
                 log(warning)
-            # the values in use, saved again with last.pt: a later --resume compares with them
-            cfg = options.replace(cfg, **{k: last["settings"][k] for k in RESUME_IGNORED if k in last["settings"]})
+            # the values in use, saved again with last.pt: a later --resume compares with them; a
+            # finished run's steps still to do (the linear fit, the refit, the memory) use all of the
+            # run's own settings, as the warning says, so that they give what the unbroken run gave
+            now = run_settings(cfg)
+            keep = ([k for k in last["settings"] if k in now and k not in RESUME_UNREPORTED] if finished
+                    else [k for k in RESUME_IGNORED if k in last["settings"]])
+            cfg = options.replace(cfg, **{k: last["settings"][k] for k in keep})
         if not finished:
             log(f"resuming from {last_path} at epoch {start_epoch}")
     # tag-only training leaves the caption decoder (and with fused tag input the LSTMs) without gradients
@@ -635,7 +641,8 @@ def finish(run: Run, resumed: bool = False) -> dict | None:
     # (resumed: only a run begun with --refit, last.pt's setting, that was killed before its refit was done)
     refit = (bool(run.cfg.refit) and len(run.val_ds) > 0 and "refit" not in done
              and (run.refit_due or not resumed))
-    memory = run.ddp.main and run.has_captions and "memory" not in done
+    # (a refit replaces the weights the memory's summaries came from: built again after it)
+    memory = run.ddp.main and run.has_captions and ("memory" not in done or refit)
     if resumed and (fit or refit or memory):
         run.log("note: best.pt lacks the run's last steps (stopped while they ran?): "
                 + ", ".join(["the linear path's fit"] * fit + ["the refit on train + val"] * refit
@@ -707,8 +714,8 @@ def refit_network(run: Run) -> None:
     write_checkpoint(out / "best.pt", best)
     score = best["metrics"].get(run.metric)
     log(f"refitted on train + val for {epochs} epoch{'s' if epochs != 1 else ''} ({time.time() - t0:.0f} s): "
-        + (f"best.pt's {run.metric} {score:.3f} " if score is not None else "")
-        + f"(val, before the refit on train + val, {len(entries)} videos)")
+        + (f"best.pt's {run.metric} {score:.3f} (val, before the refit on the {len(entries)} train + val videos)"
+           if score is not None else f"{len(entries)} videos"))
 
 
 def best_result(out: Path) -> dict:
@@ -814,7 +821,7 @@ def fit_text_linear(run: Run) -> dict:
         set_linear(linear, weight, bias)
     run.log(f"fitted linear path ({time.time() - t0:.0f} s), mixed in at {mixes} (0: network alone, 1: linear alone): "
             + ", ".join(f"{k} {row[k]:.3f}" for k in ("level1_acc", "level2_acc", "tag_f1", "lic_score"))
-            + (f" (val, before the refit on train + val, {len(both)} videos)" if cfg.linear_refit else ""))
+            + (f" (val, before the refit on the {len(both)} train + val videos)" if cfg.linear_refit else ""))
     save_checkpoint(out / "best.pt", model, run.vocab, labels, run.meta, best["epoch"], row,
                     {**run.text_extra, "linear_fitted": True}, has_captions=run.has_captions)
     return row

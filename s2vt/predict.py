@@ -243,6 +243,9 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     check_settings(beam, batch_size=batch_size)
     cfg = decode_config(beam)
     dev = pick_device(device)
+    # (".", "/" or "runs/x/" name a folder: Path drops the slash, and "." has no name to replace)
+    if out and (not Path(out).name or out.endswith(("/", os.sep)) or Path(out).is_dir()):
+        raise OutputError(f"{out} is a folder: name a file to write (--out: the predictions JSON)")
     out_path = Path(out) if out else Path(checkpoint).with_name(f"preds_{split}.json")
     metrics_path = out_path.with_name(f"metrics_{split}.json")
     if out_path.name == metrics_path.name:

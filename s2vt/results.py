@@ -61,8 +61,12 @@ def tag_item(tag, where: str) -> dict:
     if not (isinstance(tag, dict) and isinstance(tag.get("tag"), str)
             and isinstance(p, (int, float)) and not isinstance(p, bool)):
         raise ResultsError(f"{where}each tag must be a name or {{\"tag\": name, \"p\": number}}, not {tag!r}")
-    if not math.isfinite(p):  # (Python's json reads NaN and Infinity: a NaN sorts anywhere, ranking nothing)
-        raise ResultsError(f"{where}tag {tag['tag']!r} has probability {p}: p must be a finite number")
+    try:  # (Python's json reads NaN and Infinity: a NaN sorts anywhere, ranking nothing)
+        shown = p if math.isfinite(p) else None
+    except OverflowError:  # (an integer of 400 digits: no float holds it, and the line would not either)
+        shown = "an integer too large for a float"
+    if shown is None or isinstance(shown, str):
+        raise ResultsError(f"{where}tag {tag['tag']!r} has probability {shown or p}: p must be a finite number")
     return tag
 
 

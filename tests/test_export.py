@@ -268,7 +268,7 @@ def test_lic2022_level2_alone_brings_its_own_level1(tmp_path, capsys):
     assert "warning" not in capsys.readouterr().err  # (no level 1 to be stray from)
 
 
-@pytest.mark.parametrize("p", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("p", ["NaN", "Infinity", "-Infinity", "9" * 400])
 def test_a_probability_that_is_not_finite_is_refused_naming_the_video(p, tmp_path, capsys):
     from s2vt.cli import main
     preds = tmp_path / "p.json"

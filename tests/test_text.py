@@ -300,7 +300,7 @@ def test_fitted_linear_path_mixed_on_val_is_saved_and_used_by_evaluate(tmp_path,
     assert "fitted linear path" in err
     assert "linear path: level1 fitted, 2 classes over 30 videos, " in err  # a line per label kind: minutes on LIC
     assert "linear path: level1 refitted on train + val, 2 classes over 40 videos, " in err  # then on train + val
-    assert "(val, before the refit on train + val, 40 videos)" in err
+    assert "(val, before the refit on the 40 train + val videos)" in err
     refit = torch.load(run / "best.pt", weights_only=True)
     # the same run without the refit: the same network, mixes and val metrics (chosen and measured
     # before the refit), other linear weights (those of the 30 training videos alone)

@@ -127,6 +127,30 @@ def test_tag_only_and_caption_only(tmp_path, capsys):
     assert load_checkpoint(tmp_path / "c" / "best.pt")[3]["has_captions"] is True
 
 
+def test_a_video_without_captions_does_not_silence_the_caption_loss_of_its_batch(tmp_path):
+    from s2vt.data import collate
+
+    def item(vid, words):
+        return {"video_id": vid, "feats": {"m": torch.ones(3, 2)}, "words": words, "tag": None, "refs": [],
+                "text": None}
+
+    batch = collate([item("a", torch.tensor([1, 5, 6, 2])), item("b", None)])
+    assert batch["words"].tolist() == [[1, 5, 6, 2], [0, 0, 0, 0]]  # (<pad>: the loss ignores it)
+    assert collate([item("b", None)])["words"] is None
+    # one training video's captions removed, every item in one batch: the loss is still a caption loss
+    manifest, store = make_store(tmp_path / "d", videos=40)
+    lines = [json.loads(x) for x in manifest.read_text().splitlines()]
+    one = next(i for i, e in enumerate(lines) if e["split"] == "train")
+    holed = tmp_path / "holed.jsonl"
+    holed.write_text("".join(json.dumps({**e, "captions": [] if i == one else e["captions"]}) + "\n"
+                             for i, e in enumerate(lines)))
+    kw = dict(epochs=1, **{**FAST, "batch_size": 4096, "lr": 0.0})
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "all"), **kw))
+    train(TrainConfig.of(str(holed), str(store), str(tmp_path / "holed"), **kw))
+    full, holed_loss = (float(rows(tmp_path / r)[0]["train_loss"]) for r in ("all", "holed"))
+    assert holed_loss == pytest.approx(full, rel=0.05)  # (the tag loss alone is a fraction of it)
+
+
 def test_has_captions_is_recorded_and_checked(tmp_path):
     """A checkpoint says whether its decoder was trained; one from before that was recorded reads
     it from its vocabulary; a value that cannot be true is refused in one line."""
@@ -386,7 +410,7 @@ def test_refit_trains_on_train_and_val_for_the_chosen_epochs_and_keeps_the_val_m
     lines = [x for x in err.splitlines() if x.startswith("refit epoch ")]
     assert [x.split(":")[0] for x in lines] == [f"refit epoch {k}/{epochs}" for k in range(1, epochs + 1)]
     assert all(f", {videos} items, " in x for x in lines) and 0 < n["val"] < videos
-    assert f"(val, before the refit on train + val, {videos} videos)" in err
+    assert f"(val, before the refit on the {videos} train + val videos)" in err
     assert refit["refit"] == {"videos": videos, "epochs": epochs} and "refit" not in was
     # the val metrics, epoch, threshold and labels of the train-only run; other weights
     timing = ("seconds", "samples_per_s")
@@ -430,6 +454,38 @@ def test_the_caption_recipe_refits_and_its_memory_is_built_from_the_refitted_wei
         keys = model.summary(batch["feats"], batch["lengths"]).half()
     assert torch.allclose(refit["memory"]["keys"][:8].float(), keys.float(), atol=1e-2)
     assert not torch.allclose(plain["memory"]["keys"][:8].float(), keys.float(), atol=1e-2)
+
+
+def test_a_caption_run_killed_in_its_refit_resumes_with_its_own_settings_whatever_the_command_says(
+        tmp_path, monkeypatch, capsys):
+    """--resume of a run killed in its refit: the refit and the memory after it use last.pt's
+    settings (the warning calls the command's changes ignored: they are), so best.pt is the
+    unbroken run's, memory included."""
+    import s2vt.engine as engine
+
+    manifest, store = make_store(tmp_path / "d", videos=40)
+    kw = dict(epochs=2, patience=10, **{**FAST, "hidden": 16, "embed": 16, "refit": None})
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "whole"), **kw))
+    real = engine.train_one_epoch
+
+    def killed(*args, **kwargs):
+        if kwargs.get("desc", args[9] if len(args) > 9 else "").startswith("refit"):
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "train_one_epoch", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), **kw))
+    monkeypatch.setattr(engine, "train_one_epoch", real)
+    capsys.readouterr()
+    changed = {**kw, "refit": False, "batch_size": 8, "seed": 7, "label_smoothing": 0.2, "epochs": 1, "quiet": False}
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True, **changed))
+    err = capsys.readouterr().err
+    assert "ignored (the run has finished, so nothing uses them): " in err and "--no-refit (last.pt: --refit)" in err
+    whole, run = (read_checkpoint(tmp_path / r / "best.pt") for r in ("whole", "run"))
+    assert run["refit"] == whole["refit"]
+    assert all(torch.equal(run["model"][k], v) for k, v in whole["model"].items())
+    assert torch.equal(run["memory"]["keys"], whole["memory"]["keys"])  # (built after the refit, from its weights)
 
 
 def test_a_run_killed_during_the_refit_keeps_its_best_pt_and_resume_refits(tmp_path, monkeypatch):

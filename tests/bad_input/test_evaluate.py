@@ -108,13 +108,16 @@ def test_score_advice_fits_the_split_given_and_a_folder_is_named_so(tmp_path, ca
     code, err = s2vt(capsys, "score", manifest, "/dev/null", "--split", "test")
     assert code == 2 and err == ["error: /dev/null: not a regular file"]
     other = tmp_path / "other.json"  # (ids of another dataset: no split and no --allow-partial would help)
-    for content, first in (({"zzz": "a cat", "yyy": "a dog"}, " (first predicted: yyy, zzz)"), ({}, "")):
-        other.write_text(json.dumps(content))
-        for extra in ([], ["--allow-partial"], ["--split", "test"]):
-            code, err = s2vt(capsys, "score", manifest, other, *extra)
-            assert code == 2 and err == [f"error: no id is both predicted and referenced: {len(content)} predicted"
-                                         f"{first}, {3 if not extra or extra[0] != '--split' else 2} referenced; "
-                                         "are these predictions of another dataset?"], (extra, err)
+    other.write_text(json.dumps({"zzz": "a cat", "yyy": "a dog"}))
+    for extra in ([], ["--allow-partial"], ["--split", "test"]):
+        code, err = s2vt(capsys, "score", manifest, other, *extra)
+        assert code == 2 and err == ["error: no id is both predicted and referenced: 2 predicted (first predicted: "
+                                     f"yyy, zzz), {3 if not extra or extra[0] != '--split' else 2} referenced; "
+                                     "are these predictions of another dataset?"], (extra, err)
+    other.write_text("{}")  # (nothing predicted: said as such, as export says it)
+    for extra in ([], ["--allow-partial"], ["--split", "test"]):
+        code, err = s2vt(capsys, "score", manifest, other, *extra)
+        assert code == 2 and err == [f"error: {other}: no predictions (an empty object)"], (extra, err)
 
 
 def test_outputs_never_replace_a_device_or_each_other(tmp_path):
@@ -170,3 +173,13 @@ def test_report_never_replaces_this_runs_predictions(store, run, tmp_path, capsy
                      store[1], "--out", same, "--html", same)
     assert code == 2 and len(err) == 1 and "cannot write the report to" in err[0]
     assert not same.exists()
+
+
+def test_an_out_naming_a_folder_is_one_line(store, run, tmp_path, capsys, monkeypatch):  # noqa: F811
+    # ".", "/" had no name to replace (a traceback); "newdir/" wrote a file named newdir
+    monkeypatch.chdir(tmp_path)
+    for out in (".", "./", "/", "newdir/"):
+        code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features",
+                         store[1], "--out", out, "--beam", "1")
+        assert code == 2 and err == [f"error: {out} is a folder: name a file to write (--out: the predictions JSON)"]
+    assert not (tmp_path / "newdir").exists() and not (tmp_path / "metrics_test.json").exists()

@@ -190,6 +190,27 @@ def test_a_changed_file_that_fails_to_extract_loses_its_old_features(tmp_path, v
     assert FeatureStore(store).read("vggish", "v0").shape == (2, 128)
 
 
+def test_an_ffmpeg_that_does_not_run_is_one_line_before_any_video(tmp_path, videos, capsys, monkeypatch):
+    # a wrong $S2VT_FFMPEG failed every video, and a video whose mtime had changed lost its features
+    from extract.ffmpeg import ffmpeg_exe
+
+    folder, store = tmp_path / "v", tmp_path / "s"
+    folder.mkdir()
+    shutil.copy(videos["mp4_aac"], folder / "v0.mp4")
+    assert extract(capsys, folder, "--out", store, *VGGISH)[0] == 0
+    os.utime(folder / "v0.mp4", ns=(10 ** 9, 10 ** 9))  # (restored from a backup: re-extracted next time)
+    for exe in (str(tmp_path / "nothere"), "/bin/false"):
+        monkeypatch.setenv("S2VT_FFMPEG", exe)
+        ffmpeg_exe.cache_clear()
+        rc, err = extract(capsys, folder, "--out", store, *VGGISH)
+        assert rc == 2 and one_line_error(err) and f"ffmpeg {exe} ($S2VT_FFMPEG) does not run" in err, err
+        assert (store / "vggish" / "v0.npy").exists()
+        rc, err = extract(capsys, folder, "--out", tmp_path / "new", *VGGISH)
+        assert rc == 2 and not (tmp_path / "new").exists()  # (nothing made)
+    monkeypatch.delenv("S2VT_FFMPEG")
+    ffmpeg_exe.cache_clear()
+
+
 def two_videos_one_id(tmp_path, videos):
     """a/v0.mp4 and b/v0.mp4, two different videos whose names give one id, and a store path."""
     a, b = tmp_path / "a" / "v0.mp4", tmp_path / "b" / "v0.mp4"
