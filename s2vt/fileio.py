@@ -70,8 +70,9 @@ def refuse_empty_paths(paths: dict[str, object], error: type[UserError] = Settin
     current folder (Path("") is "."), so `--out "$RUN"` with RUN unset would fill the current
     folder, and `--checkpoint ""` would fall back silently to the default checkpoint."""
     for option, value in paths.items():
-        if any(v == "" for v in (value if isinstance(value, (list, tuple)) else [value])):
-            raise error(f"{option} is empty (an unset shell variable?): give a path")
+        for v in (value if isinstance(value, (list, tuple)) else [value]):
+            if isinstance(v, str) and not v.strip():  # ("  ": a folder named by spaces is never what was meant)
+                raise error(f"{option} is {'empty' if v == '' else 'blank'} (an unset shell variable?): give a path")
 
 
 @contextlib.contextmanager

@@ -112,7 +112,7 @@ def is_manifest(path: str | os.PathLike) -> bool:
     """Whether `path` is a manifest: named .jsonl, or JSON lines whose first record is an object with
     a string "video_id", whatever its name (an import's --out m.json). What score and `import mlds
     --captions` go by to tell a manifest from a JSON {id: [captions]}: a JSON object of ids never has
-    a string "video_id" on its first line."""
+    a string "video_id" on its first line, nor a second line after a first that is a whole object."""
     path = Path(path)
     if path.suffix == ".jsonl":
         return True
@@ -120,11 +120,14 @@ def is_manifest(path: str | os.PathLike) -> bool:
         return False
     try:
         with path.open("rb") as f:
-            first = next((line for line in f if line.strip()), b"")
+            lines = (line for line in f if line.strip())
+            first, second = next(lines, b""), next(lines, None)
         record = json.loads(first.decode("utf-8-sig"))
     except (OSError, ValueError, RecursionError):  # (ValueError: not UTF-8, not JSON on its own line)
         return False
-    return isinstance(record, dict) and isinstance(record.get("video_id"), str)
+    # a first line that is a whole JSON object followed by more lines is JSON lines too (a manifest
+    # whose first record lacks its video_id: the manifest reader names the line)
+    return isinstance(record, dict) and (isinstance(record.get("video_id"), str) or second is not None)
 
 
 def read_manifest(path: str | os.PathLike) -> list[dict]:

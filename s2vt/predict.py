@@ -363,7 +363,11 @@ DEFAULT_CHECKPOINT = os.path.join("checkpoints", "s2vt.pt")
 def default_checkpoint() -> str:
     """$S2VT_CHECKPOINT, else checkpoints/s2vt.pt; with neither, a one-line error saying how to get a model."""
     if os.environ.get(CHECKPOINT_ENV):
-        return os.environ[CHECKPOINT_ENV]  # a missing file is read_checkpoint's one line
+        path = os.environ[CHECKPOINT_ENV]
+        if not os.path.lexists(path):  # (said as the variable's: a relative path is the current folder's)
+            raise CheckpointError(f"no model: {CHECKPOINT_ENV}={path} names no file ({os.path.abspath(path)} not "
+                                  f"found): set it to a trained best.pt, or pass --checkpoint")
+        return path  # (a file that is not a checkpoint: read_checkpoint's one line)
     if os.path.isfile(DEFAULT_CHECKPOINT):
         return DEFAULT_CHECKPOINT
     # (named absolute: the default is relative to the current folder, so the same command finds a model

@@ -161,7 +161,7 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
     # form) answer as ours do, {"error": one line}, not {"detail": ...}
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error(exc.status_code, str(exc.detail))
+        return error(exc.status_code, str(exc.detail), **(exc.headers or {}))  # (a 405's Allow, for one)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -124,6 +124,11 @@ def test_no_model_names_the_absolute_path_it_looked_at(tmp_path, monkeypatch):
     looked = tmp_path.resolve() / "checkpoints" / "s2vt.pt"
     assert str(e.value).startswith(f"no model: {looked} not found and {CHECKPOINT_ENV} not set: ")
     assert "\n" not in str(e.value)
+    monkeypatch.setenv(CHECKPOINT_ENV, "nothere.pt")  # (relative: the current folder's)
+    with pytest.raises(CheckpointError) as e:
+        default_checkpoint()
+    assert str(e.value).startswith(f"no model: {CHECKPOINT_ENV}=nothere.pt names no file "
+                                   f"({tmp_path.resolve() / 'nothere.pt'} not found)")
 
 
 def test_caption_equals_evaluate_on_the_same_videos(trained, tmp_path):

@@ -129,3 +129,17 @@ def test_an_empty_path_is_refused_before_anything_is_written(option, args, tmp_p
     if args[0] == "train":
         with pytest.raises(ConfigError, match=f"^{option} is empty"):
             TrainConfig.of(*(args[args.index(o) + 1] for o in ("--manifest", "--features", "--out")))
+
+
+def test_a_blank_path_is_refused_as_an_empty_one(tmp_path, monkeypatch, capsys):
+    """`--out "  "` made a folder named by two spaces, exit 0."""
+    from s2vt.config import ConfigError, TrainConfig
+
+    manifest, features = make_store(tmp_path / "data", videos=12)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "--manifest", str(manifest), "--features", str(features), "--out", "  ",
+                     *TINY_TRAIN]) == 2
+    assert one_line(capsys) == "error: --out is blank (an unset shell variable?): give a path\n"
+    assert not (tmp_path / "  ").exists()
+    with pytest.raises(ConfigError, match="^--out is blank"):
+        TrainConfig.of(str(manifest), str(features), " ")

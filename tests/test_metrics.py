@@ -303,6 +303,11 @@ def test_score_knows_a_manifest_by_its_content_not_its_name(tmp_path, capsys, no
         err = capsys.readouterr().err
         assert "not valid JSON" not in err and "--split test" in err, err
         assert read_captions(tmp_path / name) == {k: v for k, v in GTS.items()}
+    # a manifest under another name whose first record lacks its video_id: the manifest reader's line
+    (tmp_path / "bad.json").write_text('{"captions": ["a"]}\n' + json.dumps(entries[0]) + "\n")
+    assert main(["score", str(tmp_path / "bad.json"), str(preds)]) == 2
+    err = capsys.readouterr().err
+    assert "not valid JSON" not in err and "video_id" in err and ":1" in err, err
     # a JSON {id: [captions]} on one line is still references, not a manifest
     (tmp_path / "refs.json").write_text(json.dumps({k: GTS[k] for k in ("v1", "v2")}))
     assert main(["score", str(tmp_path / "refs.json"), str(preds), "--json"]) == 0

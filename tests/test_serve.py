@@ -417,3 +417,4 @@ def test_head_is_answered_wherever_get_is(tmp_path):
     # a route without GET still refuses HEAD; an unknown path is still 404 {"error"}
     post, nope = call(app, ("HEAD", "/api/caption", {}), ("HEAD", "/nope", {}))
     assert post.status_code == 405 and nope.status_code == 404
+    assert post.headers["allow"] == "POST"  # (a 405 says what is allowed, as HTTP asks)
