@@ -447,6 +447,11 @@ def build(cfg: TrainConfig) -> Run:
                              cfg.max_len, cfg.seed, cfg.per_caption, text_vocab))
     val_ds = VideoDataset(splits["val"], store, modalities, vocab, labels if has_tags else None, cfg.max_len, cfg.seed,
                           text_vocab=text_vocab)
+    if modalities and last is None:  # (a val file that cannot be read: said now, not after an epoch of training)
+        for e in splits["val"]:
+            for m in modalities:
+                if store.has(m, e["video_id"]):
+                    store.read(m, e["video_id"])
     val_loader = batches(val_ds, cfg.batch_size)
     sampler = train_ds.sampler if streaming else CaptionGroups(
         train_ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed, ddp.rank, ddp.world)
