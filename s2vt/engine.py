@@ -447,7 +447,8 @@ def build(cfg: TrainConfig) -> Run:
                              cfg.max_len, cfg.seed, cfg.per_caption, text_vocab))
     val_ds = VideoDataset(splits["val"], store, modalities, vocab, labels if has_tags else None, cfg.max_len, cfg.seed,
                           text_vocab=text_vocab)
-    if modalities and last is None:  # (a val file that cannot be read: said now, not after an epoch of training)
+    if modalities and last is None and not streaming:  # (a val file that cannot be read: said now,
+        # not after an epoch of training; from shards val is read whole before training anyway)
         for e in splits["val"]:
             for m in modalities:
                 if store.has(m, e["video_id"]):
