@@ -456,16 +456,11 @@ def test_the_caption_recipe_refits_and_its_memory_is_built_from_the_refitted_wei
     assert not torch.allclose(plain["memory"]["keys"][:8].float(), keys.float(), atol=1e-2)
 
 
-def test_a_caption_run_killed_in_its_refit_resumes_with_its_own_settings_whatever_the_command_says(
-        tmp_path, monkeypatch, capsys):
-    """--resume of a run killed in its refit: the refit and the memory after it use last.pt's
-    settings (the warning calls the command's changes ignored: they are), so best.pt is the
-    unbroken run's, memory included."""
+def killed_in_the_refit(monkeypatch, cfg: TrainConfig) -> None:
+    """Train `cfg` with a Ctrl-C at its first refit epoch (its train-only best.pt written), then
+    give train_one_epoch back."""
     import s2vt.engine as engine
 
-    manifest, store = make_store(tmp_path / "d", videos=40)
-    kw = dict(epochs=2, patience=10, **{**FAST, "hidden": 16, "embed": 16, "refit": None})
-    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "whole"), **kw))
     real = engine.train_one_epoch
 
     def killed(*args, **kwargs):
@@ -475,8 +470,19 @@ def test_a_caption_run_killed_in_its_refit_resumes_with_its_own_settings_whateve
 
     monkeypatch.setattr(engine, "train_one_epoch", killed)
     with pytest.raises(KeyboardInterrupt):
-        train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), **kw))
+        train(cfg)
     monkeypatch.setattr(engine, "train_one_epoch", real)
+
+
+def test_a_caption_run_killed_in_its_refit_resumes_with_its_own_settings_whatever_the_command_says(
+        tmp_path, monkeypatch, capsys):
+    """--resume of a run killed in its refit: the refit and the memory after it use last.pt's
+    settings (the warning calls the command's changes ignored: they are), so best.pt is the
+    unbroken run's, memory included."""
+    manifest, store = make_store(tmp_path / "d", videos=40)
+    kw = dict(epochs=2, patience=10, **{**FAST, "hidden": 16, "embed": 16, "refit": None})
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "whole"), **kw))
+    killed_in_the_refit(monkeypatch, TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), **kw))
     capsys.readouterr()
     changed = {**kw, "refit": False, "batch_size": 8, "seed": 7, "label_smoothing": 0.2, "epochs": 1, "quiet": False}
     train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True, **changed))
@@ -489,23 +495,11 @@ def test_a_caption_run_killed_in_its_refit_resumes_with_its_own_settings_whateve
 
 
 def test_a_run_killed_during_the_refit_keeps_its_best_pt_and_resume_refits(tmp_path, monkeypatch):
-    import s2vt.engine as engine
-
     manifest, store, n = tag_only(tmp_path)
     kw = dict(epochs=2, patience=10, **{**FAST, "hidden": 16, "refit": None})
-    real = engine.train_one_epoch
-
-    def killed(*args, **kwargs):
-        if kwargs.get("desc", args[9] if len(args) > 9 else "").startswith("refit"):
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(engine, "train_one_epoch", killed)
-    with pytest.raises(KeyboardInterrupt):
-        train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), **kw))
+    killed_in_the_refit(monkeypatch, TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), **kw))
     before = read_checkpoint(tmp_path / "run" / "best.pt")
     assert "refit" not in before and not list((tmp_path / "run").glob(".*.tmp-*"))  # the train-only best.pt, whole
-    monkeypatch.setattr(engine, "train_one_epoch", real)
     best = train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True, **kw))
     after = read_checkpoint(tmp_path / "run" / "best.pt")
     assert after["refit"]["videos"] == n["train"] + n["val"] and best == before["metrics"] == after["metrics"]
