@@ -294,6 +294,8 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
     for sp in (msvd, msrvtt, lic, mlds, feats):
         sp.add_argument("--seed", type=int, default=0, help="seeds the split" if sp is msvd else "seeds --val/--test")
     for sp in (msvd, msrvtt, lic, folder, yt8m, mlds, feats):
+        # (an empty input is refused by the name the help shows: DIR, SHARD, ..., see path_arguments)
+        sp.set_defaults(files_metavar=next(a.metavar for a in sp._actions if a.dest == "files"))
         sp.add_argument("--out", required=True, help="manifest to write (JSONL)")
         sp.add_argument("--force", action="store_true",
                         help="replace an existing --out even if it holds captions or tags this import would drop")
@@ -614,7 +616,8 @@ def path_arguments(args: argparse.Namespace) -> dict[str, object]:
     """{how the user wrote it: value} of the paths among the parsed arguments, for refuse_empty_paths."""
     from .options import flag
 
-    positional = {**PATH_ARGUMENTS, **({"videos": "VIDEO"} if args.command == "caption" else {})}
+    positional = {**PATH_ARGUMENTS, **({"videos": "VIDEO"} if args.command == "caption" else {}),
+                  **({"files": args.files_metavar} if hasattr(args, "files_metavar") else {})}
     return {positional.get(name) or flag(name): getattr(args, name)
             for name in (*PATH_OPTIONS, *PATH_ARGUMENTS) if hasattr(args, name)}
 

@@ -81,6 +81,11 @@ class RunFolderError(UserError):
     """A run folder that would be trained over or cannot be resumed; one line for the user."""
 
 
+class DivergedError(UserError):
+    """The loss or the weights became NaN or infinite (a learning rate far too high): training stops
+    before a checkpoint, a validation or a caption memory is made of them."""
+
+
 def resume_point(cfg: TrainConfig) -> Path | None:
     """OUT/last.pt when this run continues one; refuses (before any work) to train over a folder
     that holds a model unless --overwrite, and --resume where last.pt is missing but other run files
@@ -543,12 +548,25 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_norm)
-        optim.step()
+        try:
+            optim.step()
+        except RuntimeError as e:  # a learning rate beyond float32 (--lr 1e39): the step cannot be taken
+            if "overflow" not in str(e):
+                raise
+            raise DivergedError(f"training cannot take a step in {desc or 'an epoch'}: {e}: lower --lr "
+                                f"(now {cfg.lr:g}), --text-lr or --wide-lr") from None
         sched.step()
         losses.append(loss.item())
+        if not math.isfinite(losses[-1]):
+            raise DivergedError(f"training diverged in {desc or 'an epoch'}, step {len(losses)}: the loss is "
+                                f"{losses[-1]}: lower --lr (now {cfg.lr:g})")
         seen += len(batch["video_id"])
         if len(losses) % 10 == 0:
             steps.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+    # (a last step can overflow the weights with a finite loss: caught before they are validated or saved)
+    if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+        raise DivergedError(f"training diverged in {desc or 'an epoch'}: its last steps left NaN or infinite "
+                            f"weights: lower --lr (now {cfg.lr:g})")
     return float(np.sum(losses)), len(losses), seen
 
 
@@ -558,8 +576,14 @@ MIXES = tuple(round(0.1 * i, 1) for i in range(11))
 
 def train(cfg: TrainConfig) -> dict:
     """Train until `epochs` or early stopping; returns the best validation metrics."""
-    with removed_if_failed(cfg.out):  # (build makes --out before reading the data: a refusal leaves none)
-        run = build(cfg)
+    # (build makes --out before reading the data: a refusal, or a stop before anything is written
+    # in it, leaves no empty folder behind)
+    with removed_if_failed(cfg.out):
+        return train_run(cfg)
+
+
+def train_run(cfg: TrainConfig) -> dict:
+    run = build(cfg)
     cfg, model, log, out = run.cfg, run.model, run.log, Path(cfg.out)
     if run.finished:  # nothing is trained or fitted: best.pt's result, as when it finished
         best, done = best_result(out), run.start_epoch - 1
@@ -584,9 +608,16 @@ def train(cfg: TrainConfig) -> dict:
         run.sampler.set_epoch(epoch)
         t0 = time.time()
         # a bar on a terminal only (a log file or a test gets the one line per epoch)
-        total, steps, seen = train_one_epoch(run.net, run.epoch_batches(), run.optim, run.sched, cfg, run.vocab.pad,
-                                             model.cfg.multilabel, run.groups, run.device, f"epoch {epoch}",
-                                             not cfg.quiet and run.ddp.main and sys.stderr.isatty())
+        try:
+            total, steps, seen = train_one_epoch(run.net, run.epoch_batches(), run.optim, run.sched, cfg,
+                                                 run.vocab.pad, model.cfg.multilabel, run.groups, run.device,
+                                                 f"epoch {epoch}",
+                                                 not cfg.quiet and run.ddp.main and sys.stderr.isatty())
+        except DivergedError as e:
+            kept = best_result(out).get("epoch")
+            raise DivergedError(f"{e} and train again" + (
+                f" (--overwrite); {out / 'best.pt'} keeps epoch {kept}, the best before it" if kept is not None
+                else "; no checkpoint was written")) from None
         secs = time.time() - t0
         loss = run.ddp.mean(total, steps)  # every rank's steps, so the logged loss is the global batches'
         val = validate(model, run.val_loader, run.vocab, run.labels, run.device, cfg.max_len) if len(run.val_ds) else {}
@@ -704,10 +735,14 @@ def refit_network(run: Run) -> None:
         ds.set_epoch(epoch)
         sampler.set_epoch(epoch)
         t1 = time.time()
-        total, steps, seen = train_one_epoch(net, batches(ds, cfg.batch_size, sampler), optim, sched, cfg,
-                                             run.vocab.pad, model.cfg.multilabel, run.groups, run.device,
-                                             f"refit epoch {epoch}",
-                                             not cfg.quiet and run.ddp.main and sys.stderr.isatty())
+        try:
+            total, steps, seen = train_one_epoch(net, batches(ds, cfg.batch_size, sampler), optim, sched, cfg,
+                                                 run.vocab.pad, model.cfg.multilabel, run.groups, run.device,
+                                                 f"refit epoch {epoch}",
+                                                 not cfg.quiet and run.ddp.main and sys.stderr.isatty())
+        except DivergedError as e:
+            raise DivergedError(f"{e}, or train with --no-refit; {out / 'best.pt'} keeps the weights trained "
+                                "on train alone") from None
         log(f"refit epoch {epoch}/{epochs}: loss {run.ddp.mean(total, steps):.4g}, {seen * run.ddp.world} items, "
             f"{time.time() - t1:.0f} s")
     if not run.ddp.main:

@@ -97,6 +97,12 @@ TINY_TRAIN = ["--epochs", "1", "--hidden", "8", "--embed", "8", "--min-count", "
     ("--out", ["python -m extract", "{v}", "--out", "", "--weights", "random"]),
     ("INPUT", ["python -m extract", "", "--out", "store", "--weights", "random"]),
     ("--out", ["import", "folder", "{d}", "--out", ""]),
+    # (the positional by the name the command's help gives it)
+    ("DIR", ["import", "mlds", "", "--out", "m.jsonl"]),
+    ("FEAT_DIR", ["import", "features", "", "--captions", "{c}", "--modality", "x", "--split", "train",
+                  "--out", "m.jsonl"]),
+    ("SHARD", ["import", "yt8m", "{c}", "", "--out", "m.jsonl"]),
+    ("FILE.json", ["import", "lic2022", "", "--out", "m.jsonl"]),
     ("--features", ["import", "features", "{d}", "--captions", "{c}", "--modality", "x", "--split", "train",
                     "--out", "m.jsonl", "--features", ""]),
     ("--out", ["evaluate", "--checkpoint", "{c}", "--manifest", "{m}", "--features", "{f}", "--out", ""]),

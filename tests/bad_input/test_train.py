@@ -435,3 +435,23 @@ def test_text_settings_on_data_without_text_are_said_to_do_nothing(store, tmp_pa
 def test_lr_zero_is_documented_in_its_help():
     help_text = next(f for f, _ in settings(TrainConfig) if f.name == "lr").metadata["help"]
     assert "0 freezes" in help_text  # allowed on purpose (the early-stopping test), so said where it is set
+
+
+def test_a_diverging_run_stops_in_one_line_before_a_checkpoint_holds_nan(tmp_path, capsys):
+    """`--lr 1e30` trained on with loss nan, then failed on a NaN caption memory (best.pt held the
+    weights Adam's steps had blown up)."""
+    manifest, features = make_store(tmp_path / "d", videos=60, signal=True)
+    args = ["train", "--manifest", manifest, "--features", features, "--epochs", "3", "--hidden", "32", "--embed",
+            "32", "--no-refit", "--quiet"]  # (batch 64: one step an epoch)
+    # Adam's first step at lr 1e30 leaves finite weights of ~1e30, and the next loss is nan
+    code, err = s2vt(capsys, *args, "--out", tmp_path / "nan", "--lr", "1e30")
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("error: training diverged in epoch 2, step 1: the loss is nan: lower --lr (now 1e+30)")
+    assert err[0].endswith(f"{tmp_path / 'nan' / 'best.pt'} keeps epoch 1, the best before it")
+    with open(tmp_path / "nan" / "metrics.csv") as f:
+        assert [r["epoch"] for r in csv.DictReader(f)] == ["1"]  # the diverged epoch is not recorded
+    assert torch.load(tmp_path / "nan" / "last.pt", weights_only=True)["epoch"] == 1
+    # a learning rate beyond float32: the step itself fails; the folder train made is not left behind
+    code, err = s2vt(capsys, *args, "--out", tmp_path / "big", "--lr", "1e39")
+    assert code == 2 and len(err) == 1 and "lower --lr (now 1e+39)" in err[0], err
+    assert err[0].endswith("no checkpoint was written") and not (tmp_path / "big").exists()
