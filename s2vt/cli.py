@@ -623,13 +623,24 @@ def path_arguments(args: argparse.Namespace) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return run_command(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:  # (Ctrl-C while the modules load, before a command's own handling)
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def run_command(argv: list[str]) -> int:
     warnings.formatwarning = one_line_warning
     parser = argparse.ArgumentParser(prog="s2vt", description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="render a small dataset and run the whole pipeline on it", add_help=False)
     for name, (what, add, _) in COMMANDS.items():
-        add(sub.add_parser(name, help=what))
+        command = sub.add_parser(name, help=what)
+        # only the command run gets its options: extract's import torch (seconds), which `s2vt
+        # import ...` or `s2vt --help` would otherwise wait for
+        if argv[:1] == [name]:
+            add(command)
     if argv[:1] == ["demo"]:
         from .demo import main as demo_main
         try:

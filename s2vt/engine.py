@@ -379,6 +379,12 @@ def build(cfg: TrainConfig) -> Run:
     log = (lambda *a: print(*a, file=sys.stderr)) if ddp.main and not cfg.quiet else (lambda *a: None)
     if cfg.resume and last_path is None:
         log(f"note: no {out / 'last.pt'} to resume from: starting a new run")
+    if cfg.overwrite and last_path is None and any((out / name).exists() for name in RUN_FILES):
+        # (a user's evaluate --out or export into the run folder: left as they are, but no longer of its model)
+        if stray := sorted(p.name for p in out.iterdir() if p.name not in (*RUN_FILES, "curves.png")):
+            log(f"warning: --overwrite replaces the run in {out}, not the other files there, which came from "
+                f"the model it replaces: {', '.join(stray[:5])}" + (f" and {len(stray) - 5} more" if len(stray) > 5
+                                                                    else ""))
     # the run's files never land in (or on) what it reads: the feature store, the manifest
     refuse_inputs([out / name for name in RUN_FILES], [cfg.manifest], folders=[f for f in [cfg.features] if f])
     if ddp.main:

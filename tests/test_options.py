@@ -10,6 +10,7 @@ from s2vt.options import add_options, check_choices, from_args, setting, setting
 from extract.pipeline import ExtractConfig
 from s2vt.cli import add_train_arguments, main
 from s2vt.config import TrainConfig
+from .conftest import run_cli
 
 
 @dataclasses.dataclass
@@ -141,3 +142,17 @@ def test_setting_minimum_is_checked_in_one_place():
         assert str(e.value) == message
     with pytest.raises(ValueError):  # a malformed interval fails where it is declared
         setting(0.0, "x", within="0..1")
+
+
+def test_a_command_builds_only_its_own_options_and_torch_waits_for_one_that_needs_it():
+    """`s2vt --help` and `s2vt import ...` built every command's options, extract's among them, whose
+    default --device imports torch: seconds before anything, and Ctrl-C there was a traceback."""
+    code = ("import sys\nfrom s2vt.cli import main\n"
+            "for argv in (['--help'], ['import', 'mlds', '--help'], ['score', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit as e:\n        assert e.code == 0, argv\n"
+            "print('torch' in sys.modules)\n"
+            "try:\n    main(['extract', '--help'])\nexcept SystemExit:\n    pass\n")
+    proc = run_cli("-c", code)
+    assert proc.returncode == 0, proc.stderr
+    assert "--weights" in proc.stdout and "shard" in proc.stdout  # extract's own options, when it is run
+    assert proc.stdout.split("usage: s2vt extract")[0].rstrip().endswith("False")

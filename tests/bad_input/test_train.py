@@ -455,3 +455,16 @@ def test_a_diverging_run_stops_in_one_line_before_a_checkpoint_holds_nan(tmp_pat
     code, err = s2vt(capsys, *args, "--out", tmp_path / "big", "--lr", "1e39")
     assert code == 2 and len(err) == 1 and "lower --lr (now 1e+39)" in err[0], err
     assert err[0].endswith("no checkpoint was written") and not (tmp_path / "big").exists()
+
+
+def test_overwrite_names_the_files_of_the_model_it_replaces(store, run, tmp_path, capsys):
+    """The old model's preds_test.json and metrics sat beside the new best.pt without a word."""
+    folder = tmp_path / "run"
+    shutil.copytree(run, folder)
+    (folder / "preds_test.json").write_text("{}")
+    (folder / "coco.zip").write_bytes(b"")
+    code, err = s2vt(capsys, *train_args(store, folder, "--overwrite"))
+    assert code == 0
+    assert (f"warning: --overwrite replaces the run in {folder}, not the other files there, which came from the "
+            "model it replaces: coco.zip, preds_test.json") in err
+    assert (folder / "preds_test.json").read_text() == "{}"  # (the user's: never deleted)
