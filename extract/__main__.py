@@ -10,7 +10,10 @@ import time
 import warnings
 from pathlib import Path
 
-from s2vt.errors import UserError, one_line_warning
+from s2vt.errors import UserError, interrupt_quietly, one_line_warning
+
+if __name__ == "__main__":
+    interrupt_quietly()  # (before the imports below load torch: seconds)
 from s2vt.fileio import make_dirs, refuse_empty_paths, removed_if_failed
 from s2vt.options import add_options, at_least, from_args
 from s2vt.manifest import VIDEO_EXTENSIONS, ManifestError, read_manifest, sanitize_id, scan_videos

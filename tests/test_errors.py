@@ -8,6 +8,8 @@ from extract.__main__ import main as extract_main
 from s2vt import cli
 from s2vt.synthetic import make_store
 
+from .conftest import REPO, run_cli
+
 
 def one_line(capsys) -> str:
     err = capsys.readouterr().err
@@ -149,3 +151,14 @@ def test_a_blank_path_is_refused_as_an_empty_one(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "  ").exists()
     with pytest.raises(ConfigError, match="^--out is blank"):
         TrainConfig.of(str(manifest), str(features), " ")
+
+
+def test_a_ctrl_c_while_the_modules_load_is_one_line_and_sigint_status():
+    """`python -m extract` interrupted in its first seconds (torch loading) printed a 43-line traceback."""
+    import signal
+
+    proc = run_cli("-c", "from s2vt.errors import interrupt_quietly\ninterrupt_quietly()\nraise KeyboardInterrupt")
+    assert proc.stderr == "interrupted\n" and proc.returncode in (130, -signal.SIGINT)
+    proc = run_cli("-c", "from s2vt.errors import interrupt_quietly\ninterrupt_quietly()\nraise ValueError('bug')")
+    assert "Traceback" in proc.stderr and "ValueError: bug" in proc.stderr  # anything else: a bug's traceback
+    assert "interrupt_quietly()" in (REPO / "extract" / "__main__.py").read_text().split("from .pipeline")[0]

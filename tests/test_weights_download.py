@@ -181,3 +181,18 @@ def test_unreachable_mirror_is_one_line_at_once(tmp_path):
     assert "attempt" not in lines[0] and not (tmp_path / "w").exists()  # (the folder it made, empty: removed)
     proc = run_cli("-m", "s2vt.cli", "weights", "download", "nosuch", "--dir", str(tmp_path / "w"), env=env)
     assert proc.returncode == 2 and "unknown weights nosuch" in proc.stderr  # a user error before anything ran
+
+
+def test_a_mirror_given_as_a_plain_folder_is_read_as_one(tmp_path):
+    """`S2VT_WEIGHTS_URL=./m3` (an air-gapped user's folder) was a ValueError traceback, exit 1."""
+    (tmp_path / "m3").mkdir()
+    np.savez(tmp_path / "m3" / "vggish_pca_params.npz", pca_eigen_vectors=np.eye(128), pca_means=np.zeros((128, 1)))
+    env = {"S2VT_WEIGHTS_URL": "./m3", "TORCH_HOME": str(tmp_path / "torch")}
+    proc = run_cli("-m", "s2vt.cli", "weights", "download", "vggish_pca", "--dir", "w", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert find_weights("vggish_pca", tmp_path / "w") == tmp_path / "w" / "vggish_pca_params.npz"
+    # two slashes make m3 the host: refused in one line before any folder is made
+    env["S2VT_WEIGHTS_URL"] = "file://m3"
+    proc = run_cli("-m", "s2vt.cli", "weights", "download", "vggish_pca", "--dir", "w2", env=env, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "file:///FOLDER (three slashes)" in proc.stderr and not (tmp_path / "w2").exists()

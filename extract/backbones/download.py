@@ -1,7 +1,7 @@
 """`s2vt weights download` / `s2vt weights list`: fetch and check the backbones' pretrained files.
 
 The URLs and file names are `weights.SPECS`; `S2VT_WEIGHTS_URL` replaces every URL's folder
-(a mirror, or a folder on an air-gapped site: `file:///mnt/weights`). A download goes to a
+(a mirror, or a folder on an air-gapped site: `/mnt/weights` or `file:///mnt/weights`). A download goes to a
 hidden `.part-NAME` file (its suffix kept for the checks) (kept when the connection drops, and
 resumed with an HTTP Range request), is verified, and only then renamed to its real name: a failed or wrong download
 never leaves a file that `find_weights` would pick up.
@@ -73,9 +73,23 @@ def check_pca(path: Path) -> None:
 CHECKS = {"c3d": check_c3d, "vggish_pca": check_pca}
 
 
+def mirror() -> str:
+    """$S2VT_WEIGHTS_URL as a URL ("" when unset): a plain folder (`./weights`, `/mnt/weights`) is
+    taken as its file:// URL, as an air-gapped user types it; `file://weights` (two slashes: a host
+    named weights) is refused in one line, since urllib would look for /FILE at the root."""
+    base = os.environ.get(BASE_ENV, "").strip().rstrip("/")
+    scheme, _, rest = base.partition("://")
+    if base and not rest:  # (no scheme)
+        return Path(base).expanduser().resolve().as_uri()
+    if scheme.lower() == "file" and rest.split("/", 1)[0] not in ("", "localhost"):
+        raise DownloadError(f"{BASE_ENV}={base}: a file URL names an absolute folder, file:///FOLDER (three "
+                            "slashes); or give the folder itself")
+    return base
+
+
 def remotes(specs: dict[str, WeightSpec] = SPECS) -> dict[str, Remote]:
     """name -> Remote from the spec table, with $S2VT_WEIGHTS_URL as the folder of every URL when set."""
-    base = os.environ.get(BASE_ENV, "").rstrip("/")
+    base = mirror()
     return {name: Remote(name, s.files[0], f"{base}/{s.files[0]}" if base else s.url, CHECKS.get(name))
             for name, s in specs.items()}
 
