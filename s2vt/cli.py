@@ -282,9 +282,12 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
     feats = kinds.add_parser("features", help="a folder of per-video .npy features ([T, D] or [D]) with captions")
     feats.add_argument("files", nargs=1, metavar="FEAT_DIR")
     feats.add_argument("--captions", required=True,
-                       help="MLDS label list, JSON {id: [captions]} or a manifest (.jsonl)")
+                       help="MLDS label list, JSON {id: [captions]} or a manifest (.jsonl: its captions, tags, "
+                            "text and splits are kept)")
     feats.add_argument("--modality", required=True, help="modality name of the features in the store")
-    feats.add_argument("--split", required=True, choices=("train", "val", "test"))
+    feats.add_argument("--split", default=None, choices=("train", "val", "test"),
+                       help="split of every video (required unless --captions is a manifest, whose own splits "
+                            "are the default)")
     for sp in (mlds, feats):
         sp.add_argument("--features", default=None, help="feature store to write (default: <manifest folder>/features)")
     for sp in (mlds, feats, lic, msrvtt):
@@ -454,10 +457,10 @@ def run_import_features(args: argparse.Namespace) -> int:
             entries = ds.import_mlds(args.files[0], store, args.modality, guard)
         else:
             source = f"precomputed features from {Path(args.files[0]).resolve()}, imported by `s2vt import features`"
-            entries = ds.import_features(args.files[0], ds.read_captions(args.captions), args.modality, args.split,
-                                         store, source, guard)
+            entries = ds.import_features(args.files[0], ds.read_labels(args.captions, args.split), args.modality,
+                                         store, source, args.captions, guard)
             if not entries:
-                raise ds.DatasetError(f"{args.files[0]}: no captioned clip has a feature file")
+                raise ds.DatasetError(f"{args.files[0]}: no clip of {args.captions} has a feature file")
         ds.cap_captions(entries)
         ds.hold_out(entries, args.val, args.test, args.seed)
         write_manifest(entries, args.out)

@@ -16,9 +16,11 @@ from .errors import UserError
 from .fileio import OutputError, make_dirs, output_error, read_json
 from .formats import MSRVTT_CATEGORIES, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, check_entry, is_manifest, json_lines, read_manifest,
-                       scan_videos, valid_video_id)
+                       sanitize_id, scan_videos, valid_video_id)
 from .store import FeatureStore, printable
 
+# a manifest entry's fields an import of features sets itself (a video path is dropped: features, not videos)
+ENTRY_KEYS = ("video_id", "split", "captions", "tags", "path", "abspath")
 MSVD_SPLIT = (1200, 100, 670)  # the standard train / val / test clip counts
 # far above any real caption (the longest in MSVD's and MSR-VTT's validation sets: 295 characters),
 # low enough that one runaway caption cannot dominate tokenising or scoring
@@ -388,43 +390,92 @@ def clip_id(name: str) -> str:
     return stem if dot and f".{ext.lower()}" in VIDEO_EXTENSIONS else name
 
 
+def name_id(name: object) -> str | None:
+    """The id of a clip named `name` (a caption key, a feature file's name less `.npy`): without a
+    video extension, and an unusable one made an id as extract makes a file's (`sanitize_id`: `my
+    clip` -> `my_clip`, `日本 clip` -> `___<8 hex>`), so captions keyed by a file's name find its
+    features. None for what no file name can be (a path, an empty name, not a string)."""
+    if not isinstance(name, str) or not name.strip() or "/" in name or "\\" in name or name in (".", ".."):
+        return None
+    vid = clip_id(name)
+    return vid if valid_video_id(vid) else sanitize_id(vid)
+
+
 def read_captions(path: str | os.PathLike) -> dict[str, list[str]]:
     """{clip id: [captions]} from an MLDS label list ([{"id", "caption"}]), a JSON {id: [captions]}
     or a manifest (`manifest.is_manifest`: by its content, whatever its name). Ids lose a video
-    extension; an invalid id is a DatasetError (ids name files)."""
+    extension and are made ids as file names are (`name_id`); a name no file can have is a DatasetError."""
+    return {vid: e["captions"] for vid, e in read_labels(path, "train").items()}
+
+
+def read_labels(path: str | os.PathLike, split: str | None) -> dict[str, dict]:
+    """{clip id: manifest entry} from what `read_captions` reads. A manifest's entries keep their
+    captions, tags, text and split (`split`, when given, replaces every one; their video paths are
+    dropped: the import writes features, not videos); the others' get `split`, which they need."""
     if is_manifest(path):  # (.jsonl, or JSON lines of video_id records whatever the name: as score tells)
-        pairs = [(e["video_id"], e.get("captions", [])) for e in read_manifest(path)]
-    else:
-        try:
-            data = read_json(path)  # (a BOM allowed, a key given twice refused)
-        except (OSError, ValueError, RecursionError) as e:  # (ValueError: bad JSON or UTF-8, a 4,300-digit number)
-            raise DatasetError(f"{path}: cannot read captions ({e})") from None
-        try:
-            pairs = ([(d["id"], d["caption"]) for d in data] if isinstance(data, list)
-                     else list(data.items()))
-        except (KeyError, TypeError, AttributeError):
-            raise DatasetError(f"{path}: not a caption file (an MLDS list of {{\"id\", \"caption\"}}, "
-                               "a JSON {id: [captions]} or a manifest)") from None
-    caps: dict[str, list[str]] = {}
+        labels = {}
+        for e in read_manifest(path):
+            labels[e["video_id"]] = {"video_id": e["video_id"], "split": split or e.get("split", "train"),
+                                     "captions": e.get("captions", []), "tags": e.get("tags", []),
+                                     **{k: v for k, v in e.items() if k not in ENTRY_KEYS}}
+        return labels
+    if split is None:
+        raise DatasetError(f"{path}: a caption file gives no split: pass --split train, val or test "
+                           "(a manifest as --captions gives each video's own)")
+    try:
+        data = read_json(path)  # (a BOM allowed, a key given twice refused)
+    except (OSError, ValueError, RecursionError) as e:  # (ValueError: bad JSON or UTF-8, a 4,300-digit number)
+        raise DatasetError(f"{path}: cannot read captions ({e})") from None
+    try:
+        pairs = ([(d["id"], d["caption"]) for d in data] if isinstance(data, list)
+                 else list(data.items()))
+    except (KeyError, TypeError, AttributeError):
+        raise DatasetError(f"{path}: not a caption file (an MLDS list of {{\"id\", \"caption\"}}, "
+                           "a JSON {id: [captions]} or a manifest)") from None
+    labels: dict[str, dict] = {}
+    named: dict[str, str] = {}  # id -> the name (less a video extension) that gave it
     for raw, captions in pairs:
-        vid = clip_id(raw) if isinstance(raw, str) else raw
-        if not valid_video_id(vid):
+        vid = name_id(raw)
+        if vid is None:
             raise DatasetError(f"{path}: unusable clip id {raw!r}")
+        if named.setdefault(vid, clip_id(raw)) != clip_id(raw):  # ('my clip' and 'my_clip': two clips, one id)
+            raise DatasetError(f"{path}: clips {named[vid]!r} and {raw!r} are both clip {vid}: rename one")
         if not isinstance(captions, list) or not all(isinstance(c, str) for c in captions):
             raise DatasetError(f"{path}: clip {vid}: captions must be a list of strings")
-        caps.setdefault(vid, []).extend(c.strip() for c in captions if c.strip())
-    return caps
+        entry = labels.setdefault(vid, {"video_id": vid, "split": split, "captions": [], "tags": []})
+        entry["captions"].extend(c.strip() for c in captions if c.strip())
+    return labels
 
 
-def plan_features(feat_dir: str | os.PathLike, captions: dict[str, list[str]], split: str
+def feature_files(feat_dir: str | os.PathLike) -> dict[str, Path]:
+    """{clip id: file} for the `.npy` files of `feat_dir`, ids by `name_id` (`<id>.npy`, `<id>.avi.npy`,
+    `my clip.npy` -> `my_clip`); two files of one id are a DatasetError naming both."""
+    files: dict[str, Path] = {}
+    for p in sorted(Path(feat_dir).glob("*.npy")):
+        vid = name_id(p.name[:-4])
+        if vid is None:  # ('.npy' alone)
+            continue
+        if vid in files:
+            raise DatasetError(f"{files[vid]} and {p} are both clip {vid}: rename one")
+        files[vid] = p
+    return files
+
+
+def is_labelled(entry: dict) -> bool:
+    """Whether a video has something to learn or score: a caption or a tag."""
+    return bool(entry.get("captions") or entry.get("tags"))
+
+
+def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: str | os.PathLike
                   ) -> tuple[list[tuple[dict, Path]], int | None]:
-    """The manifest entries of `split` for the clips in `captions` that have a `.npy` in `feat_dir`
-    (`<id>.npy` or `<id>.avi.npy`), each with its file, and the files' feature width (None when
+    """The manifest entries of `labels` (from read_labels, read from `named`) that have a `.npy` in
+    `feat_dir` (see `feature_files`), each with its file, and the files' feature width (None when
     there is none). Only the files' headers are read, every one of them: a bad or odd-width file
-    is refused before anything is written. A labelled clip without a file is counted in one warning."""
-    files = {clip_id(p.name[:-4]): p for p in Path(feat_dir).glob("*.npy")}
+    is refused before anything is written. A clip without a file, and a file without an entry, are
+    each counted in one warning."""
+    files = feature_files(feat_dir)
     plan, missing, dim = [], [], None
-    for vid, caps in captions.items():
+    for vid, entry in labels.items():
         if vid not in files:
             missing.append(vid)
             continue
@@ -433,10 +484,13 @@ def plan_features(feat_dir: str | os.PathLike, captions: dict[str, list[str]], s
             dim = width
         elif width != dim:
             raise DatasetError(f"{files[vid]}: {width} features per frame, the others have {dim}")
-        plan.append(({"video_id": vid, "split": split, "captions": caps, "tags": []}, files[vid]))
+        plan.append((entry, files[vid]))
     if missing:
-        print(f"warning: {len(missing)} of {len(captions)} labelled clips have no feature file in {feat_dir} and "
+        print(f"warning: {len(missing)} of {len(labels)} clips of {named} have no feature file in {feat_dir} and "
               f"are left out (first: {', '.join(missing[:5])})", file=sys.stderr)
+    if unnamed := [p.name for vid, p in files.items() if vid not in labels]:
+        print(f"warning: {len(unnamed)} of {len(files)} feature files in {feat_dir} have no entry in {named} and "
+              f"are left out (first: {', '.join(unnamed[:5])})", file=sys.stderr)
     return plan, dim
 
 
@@ -446,11 +500,44 @@ def check_modality(modality: str) -> None:
         raise DatasetError(f"--modality {modality!r}: must match [A-Za-z0-9_.-]{{1,128}}")
 
 
+def refuse_replacing(plan: list[tuple[dict, Path]], modality: str, store: FeatureStore, source: str) -> None:
+    """DatasetError when the store's `modality` already holds features of a planned clip that came
+    from another feature file (another folder's import, or one the store has no record of) and differ
+    from what this import would write: an import never silently replaces another's features (a
+    model evaluated on the first import's manifest would score differently). A rerun of the same
+    import, and new clips from another folder, are fine."""
+    clashes = []
+    for entry, path in plan:
+        was = store.imported_elsewhere(modality, entry["video_id"], path, source)
+        if was is not None and not same_features(store, modality, entry["video_id"], path):
+            clashes.append((entry["video_id"], was))
+    if clashes:
+        vid, was = clashes[0]
+        where = Path(was).parent if os.path.isabs(was) and was.endswith(".npy") else was
+        raise DatasetError(f"{store.root}: modality {modality!r} already holds features of {len(clashes)} of these "
+                           f"clips from {where} (first: {vid}); this import would replace them: pass another "
+                           "--modality name or another --features store")
+
+
+def same_features(store: FeatureStore, modality: str, video_id: str, path: Path) -> bool:
+    """Whether the store's file holds exactly what importing `path` would write (nothing would change)."""
+    try:
+        held = np.load(store.path(modality, video_id), allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return False
+    new = read_feature_file(path)
+    return held.shape == new.shape and np.array_equal(held.astype(np.float32), store.encode(new).astype(np.float32))
+
+
 def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store: FeatureStore,
-                   source: str, before_write=None) -> list[dict]:
-    """Write `plan`'s files (from plan_features) into `store` as `modality` (float16); returns the entries.
-    A store already holding `modality` features of another width is refused first, then
-    `before_write(entries)` is called (a check of the caller's) before anything is written."""
+                   source: str, labels_from: str | os.PathLike, before_write=None) -> list[dict]:
+    """Write `plan`'s files (from plan_features) into `store` as `modality` (float16), each recorded
+    (`record_import`; one copied already from the same file is skipped); returns the entries.
+    Refused first: a store already holding `modality` features of another width, or whose meta.json
+    disagrees (`check_meta`: e.g. an extracted modality), a plan where no clip has captions or tags
+    (named as read from `labels_from`), features of these clips another import wrote
+    (`refuse_replacing`); then `before_write(entries)` is called (a check of the caller's) before
+    anything is written."""
     check_modality(modality)
     if not plan:
         return []
@@ -458,22 +545,29 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     if held not in (None, dim):  # mixed widths in one modality: training would fail far from here
         raise DatasetError(f"{store.root}: modality {modality!r} holds {held}-wide features, these are {dim}-wide; "
                            "pass another --modality name or another --features store")
+    if not any(is_labelled(entry) for entry, _ in plan):  # (training would refuse: nothing to learn)
+        raise DatasetError(f"{labels_from}: no clip with a feature file has captions or tags ({len(plan)} "
+                           f"clip{'s' * (len(plan) != 1)} without): nothing to train or evaluate on")
+    meta = {"source": source, "backbones": {modality: "precomputed"}, "dims": {modality: dim}, "dtype": "float16"}
+    store.check_meta(meta)  # (an extracted modality is named as such, before its files count as another source)
+    refuse_replacing(plan, modality, store, source)
     if before_write is not None:
         before_write([entry for entry, _ in plan])
-    store.init_meta({"source": source, "backbones": {modality: "precomputed"}, "dims": {modality: dim},
-                     "dtype": "float16"})
+    store.init_meta(meta)
     for entry, path in plan:
-        store.write(modality, entry["video_id"], read_feature_file(path))
+        if not store.import_done(modality, entry["video_id"], path):  # (a rerun: the same file, copied already)
+            store.write(modality, entry["video_id"], read_feature_file(path))
+            store.record_import(entry["video_id"], modality, path)
     return [entry for entry, _ in plan]
 
 
-def import_features(feat_dir: str | os.PathLike, captions: dict[str, list[str]], modality: str, split: str,
-                    store: FeatureStore, source: str, before_write=None) -> list[dict]:
+def import_features(feat_dir: str | os.PathLike, labels: dict[str, dict], modality: str, store: FeatureStore,
+                    source: str, named: str | os.PathLike, before_write=None) -> list[dict]:
     """Per-clip `.npy` files of `feat_dir` (`<id>.npy` or `<id>.avi.npy`; [T, D] or [D], any float
-    dtype) -> `store` (float16) and manifest entries of `split` for the clips in `captions`.
-    A labelled clip without a file is left out, counted in one warning."""
-    plan, dim = plan_features(feat_dir, captions, split)
-    return write_features(plan, dim, modality, store, source, before_write)
+    dtype) -> `store` (float16) and the entries of `labels` (read_labels, from `named`) that have one.
+    A clip without a file, or a file without a clip, is left out, counted in one warning."""
+    plan, dim = plan_features(feat_dir, labels, named)
+    return write_features(plan, dim, modality, store, source, named, before_write)
 
 
 def feature_width(path: Path) -> int:
@@ -605,11 +699,11 @@ def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = 
     for split, labels, feats in (("train", "training_label.json", "training_data/feat"),
                                  ("test", "testing_label.json", "testing_data/feat")):
         if (root / labels).is_file():
-            part, width = plan_features(root / feats, read_captions(root / labels), split)
+            part, width = plan_features(root / feats, read_labels(root / labels, split), root / labels)
             if None not in (dim, width) and width != dim:
                 raise DatasetError(f"{root / feats}: {width} features per frame, the training clips have {dim}")
             plan, dim = plan + part, dim or width
     if not plan:
         raise DatasetError(f"{root}: no labelled clip has a feature file")
     # both splits checked before either is written: a refusal leaves the store as it was
-    return write_features(plan, dim, modality, store, source, before_write)
+    return write_features(plan, dim, modality, store, source, root, before_write)

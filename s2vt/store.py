@@ -4,7 +4,10 @@ Beside them, append-only JSON Lines logs: `failures.jsonl`, `notes.jsonl`, and `
 one line per written video recording the path, size and mtime of the file its features came from
 (the last line for an id wins), so a rerun re-extracts a video whose file changed, and refuses to
 replace the features of another video file that went by the same id (`other_source`); a line with
-`"removed": true` says those modalities' features were deleted (`drop_stale`). Each line
+`"removed": true` says those modalities' features were deleted (`drop_stale`). A line with
+`"imported": true` records the `.npy` file an import copied (`record_import`): kept apart from the
+video files (`imported`), so extract's checks never take a feature file for a video, and an import
+never replaces features another folder's import wrote (`imported_elsewhere`). Each line
 is one append (O_APPEND), so concurrent shards writing one store never interleave lines.
 """
 from __future__ import annotations
@@ -78,6 +81,7 @@ class FeatureStore:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
         self._sources: dict[str, dict[str, dict]] | None = None
+        self._imported: dict[str, dict[str, dict]] = {}  # (filled with _sources, by `sources`)
         self._dims: dict[str, int] | None = None  # meta.json's, read once by `read`
 
     @property
@@ -125,7 +129,7 @@ class FeatureStore:
     def sources(self) -> dict[str, dict[str, dict]]:
         """video id -> modality -> identity of the file its features came from (read once, last line wins)."""
         if self._sources is None:
-            self._sources = {}
+            self._sources, self._imported = {}, {}
             path = self.root / "sources.jsonl"
             try:
                 lines = path.read_bytes().splitlines() if path.exists() else []
@@ -141,10 +145,47 @@ class FeatureStore:
                     ident = {"size": r["size"], "mtime_ns": r["mtime_ns"]}
                     if isinstance(r.get("path"), str):  # (lines before paths were recorded have none)
                         ident["path"] = r["path"]
-                    self._sources.setdefault(r["video_id"], {}).update(dict.fromkeys(r["modalities"], ident))
+                    into = self._imported if r.get("imported") is True else self._sources
+                    into.setdefault(r["video_id"], {}).update(dict.fromkeys(r["modalities"], ident))
                 except (ValueError, KeyError, TypeError, AttributeError):  # a line cut short by a crash
                     continue
         return self._sources
+
+    def imported(self) -> dict[str, dict[str, dict]]:
+        """video id -> modality -> identity and path of the `.npy` file an import copied (last line wins)."""
+        self.sources()
+        return self._imported
+
+    def imported_elsewhere(self, modality: str, video_id: str, path: str | os.PathLike, source: str) -> str | None:
+        """Where the store's `modality` features of `video_id` came from when that is not the feature
+        file `path` (another path, and another size or mtime: a copy kept with its mtime is the same
+        file): the recorded path; for a file with no record (an import from before records were
+        kept, a file put there by hand), meta.json's `source` unless it names this import's `source`.
+        None when the store holds no such file, or it came from `path`."""
+        if not self.has(modality, video_id):
+            return None
+        old = self.imported().get(video_id, {}).get(modality)
+        if old is None or not old.get("path"):
+            was = self.meta().get("source")
+            if isinstance(was, str) and source in was:
+                return None
+            return was if isinstance(was, str) and was else f"{self.root / modality} (recorded by no import)"
+        if same_file(old, source_identity(path)) or os.path.realpath(old["path"]) == os.path.realpath(path):
+            return None
+        return old["path"]
+
+    def import_done(self, modality: str, video_id: str, path: str | os.PathLike) -> bool:
+        """Whether `modality`'s file of `video_id` exists and was copied from the feature file `path` as it is
+        now (the same path, size and mtime): a rerun of an import skips it, and records nothing again."""
+        old = self.imported().get(video_id, {}).get(modality)
+        return (old is not None and self.has(modality, video_id) and same_file(old, source_identity(path))
+                and old.get("path") == os.path.abspath(path))
+
+    def record_import(self, video_id: str, modality: str, path: str | os.PathLike) -> None:
+        """Record in sources.jsonl that `modality`'s features of `video_id` were copied from the feature file `path`."""
+        ident = {**(source_identity(path) or {"size": None, "mtime_ns": None}), "path": os.path.abspath(path)}
+        self._append("sources.jsonl", {"video_id": video_id, "modalities": [modality], "imported": True, **ident})
+        self.imported().setdefault(video_id, {})[modality] = ident
 
     def modalities(self) -> list[str]:
         """Modality folders present in the store."""
@@ -186,44 +227,62 @@ class FeatureStore:
                 return None
         return int(dim)
 
-    def write(self, modality: str, video_id: str, array: np.ndarray, dtype: str = "float16") -> None:
-        """Save [T, D] atomically; float16 falls back to float32 where values would overflow."""
+    @staticmethod
+    def encode(array: np.ndarray, dtype: str = "float16") -> np.ndarray:
+        """`array` as `write` saves it: float16 falls back to float32 where values would overflow."""
         array = np.asarray(array, dtype=np.float32)
         if dtype == "float16" and (array.size == 0 or np.abs(array).max() < FP16_MAX):
             array = array.astype(np.float16)
+        return array
+
+    def write(self, modality: str, video_id: str, array: np.ndarray, dtype: str = "float16") -> None:
+        """Save [T, D] atomically (`encode`d)."""
         buf = io.BytesIO()
-        np.save(buf, array, allow_pickle=False)
+        np.save(buf, self.encode(array, dtype), allow_pickle=False)
         atomic_write_bytes(self.path(modality, video_id), buf.getvalue())
 
-    def init_meta(self, meta: dict) -> dict:
-        """Create meta.json, or check an existing one agrees and merge new modalities into it.
+    def check_meta(self, meta: dict) -> dict:
+        """StoreError unless an existing meta.json agrees with `meta` (as `init_meta` needs); returns
+        meta.json's content. Writes nothing: an importer asks before its other checks.
 
         A modality's precision may change only while the store holds none of its files: one
         modality's features all come from one precision.
         """
-        make_dirs(self.root)
         old = self.meta()
+        for key in (*META_KEYS, "dtype"):  # (one store, one dtype: float16 and float32 files never mix)
+            if key in old and key in meta and old[key] != meta[key]:
+                raise StoreError(f"{self.meta_path}: store was extracted with {key}={old[key]!r}, "
+                                 f"this run asks {meta[key]!r}; use another --out")
+        for name, wid in meta.get("backbones", {}).items():
+            if old.get("backbones", {}).get(name, wid) != wid:
+                raise StoreError(f"{self.meta_path}: {name} features come from {old['backbones'][name]}, "
+                                 f"this run uses {wid}; use another --out")
+        for name, dim in meta.get("dims", {}).items():
+            was = old.get("dims", {}).get(name, dim)
+            if was != dim and self.has_files(name):  # (a dims entry is what `read` checks every file against)
+                raise StoreError(f"{self.meta_path}: {name} features are {was} per frame, this run's are "
+                                 f"{dim}; use another modality name or another store")
+        for name, precision in meta.get("precision", {}).items():
+            was = old.get("precision", {}).get(name, precision)
+            if was != precision and self.has_files(name):
+                raise StoreError(f"{self.meta_path}: {name} features were computed in {was}, this run "
+                                 f"asks {precision}; pass --precision {was} or use another --out")
+        return old
+
+    def init_meta(self, meta: dict) -> dict:
+        """Create meta.json, or check an existing one agrees (`check_meta`) and merge new modalities into it.
+
+        `source` keeps every source written into the store, '; '-separated (a second import, from
+        another folder, adds its own): it stays one string, as every store's.
+        """
+        make_dirs(self.root)
+        old = self.check_meta(meta)
         if old:
-            for key in (*META_KEYS, "dtype"):  # (one store, one dtype: float16 and float32 files never mix)
-                if key in old and key in meta and old[key] != meta[key]:
-                    raise StoreError(f"{self.meta_path}: store was extracted with {key}={old[key]!r}, "
-                                     f"this run asks {meta[key]!r}; use another --out")
-            for name, wid in meta.get("backbones", {}).items():
-                if old.get("backbones", {}).get(name, wid) != wid:
-                    raise StoreError(f"{self.meta_path}: {name} features come from {old['backbones'][name]}, "
-                                     f"this run uses {wid}; use another --out")
-            for name, dim in meta.get("dims", {}).items():
-                was = old.get("dims", {}).get(name, dim)
-                if was != dim and self.has_files(name):  # (a dims entry is what `read` checks every file against)
-                    raise StoreError(f"{self.meta_path}: {name} features are {was} per frame, this run's are "
-                                     f"{dim}; use another modality name or another store")
-            for name, precision in meta.get("precision", {}).items():
-                was = old.get("precision", {}).get(name, precision)
-                if was != precision and self.has_files(name):
-                    raise StoreError(f"{self.meta_path}: {name} features were computed in {was}, this run "
-                                     f"asks {precision}; pass --precision {was} or use another --out")
             merged = {**old, **meta, **{k: {**old.get(k, {}), **meta.get(k, {})}
                                         for k in ("backbones", "dims", "precision") if k in meta}}
+            was = old.get("source")
+            if isinstance(was, str) and isinstance(meta.get("source"), str):
+                merged["source"] = was if meta["source"] in was else f"{was}; {meta['source']}"
         else:
             merged = meta
         if merged != old:

@@ -403,3 +403,146 @@ def test_import_puts_no_manifest_inside_the_store_it_writes(kind, name, force, t
     assert (code, err) == (2, [f"error: cannot write {out}: it is inside the feature store {tmp_path / 'store'} "
                                "this command writes; put the manifest beside the store"])
     assert snapshot(tmp_path) == before and not (tmp_path / "store").exists()
+
+
+# --- a second import into one store; a manifest as --captions; file names that are no ids ---
+
+def import_features(capsys, src, caps, store, out, modality="cnn", *more):
+    return s2vt(capsys, "import", "features", src, "--captions", caps, "--modality", modality, *more,
+                "--features", store, "--out", out)
+
+
+def test_an_import_never_replaces_features_another_folder_imported(tmp_path, capsys):
+    """The same ids from another folder into the same modality: refused before anything is written
+    (the first import's manifest would otherwise evaluate on other features); the same import
+    again is a no-op; new ids from another folder join the modality, meta.json naming both folders."""
+    feature_folder(tmp_path / "a", ["v0", "v1"], 4)
+    feature_folder(tmp_path / "b", ["v1", "v0"], 4)  # (the same ids, other values)
+    feature_folder(tmp_path / "c", ["w0"], 4)
+    caps = tmp_path / "caps.json"
+    caps.write_text(json.dumps({"v0": ["a cat"], "v1": ["a dog"], "w0": ["a bird"]}))
+    store = tmp_path / "m" / "features"
+    assert import_features(capsys, tmp_path / "a", caps, store, tmp_path / "m" / "a.jsonl", "cnn",
+                           "--split", "test")[0] == 0
+    before = snapshot(tmp_path / "m")
+    assert import_features(capsys, tmp_path / "a", caps, store, tmp_path / "m" / "a.jsonl", "cnn",
+                           "--split", "test")[0] == 0
+    assert snapshot(tmp_path / "m") == before  # (a rerun copies and records nothing again)
+    np.save(tmp_path / "a" / "v1.npy", np.full((2, 4), 7, np.float32))  # (a file of that folder changed)
+    assert import_features(capsys, tmp_path / "a", caps, store, tmp_path / "m" / "a.jsonl", "cnn",
+                           "--split", "test")[0] == 0
+    assert FeatureStore(store).read("cnn", "v1").tolist() == [[7.0] * 4] * 2
+    before = snapshot(tmp_path / "m")
+    code, err = import_features(capsys, tmp_path / "b", caps, store, tmp_path / "m" / "b.jsonl", "cnn",
+                                "--split", "test")
+    assert code == 2 and err[-1] == (f"error: {store}: modality 'cnn' already holds features of 2 of these clips "
+                                     f"from {tmp_path / 'a'} (first: v0); this import would replace them: pass "
+                                     "another --modality name or another --features store")
+    assert snapshot(tmp_path / "m") == before and not (tmp_path / "m" / "b.jsonl").exists()
+    assert import_features(capsys, tmp_path / "b", caps, store, tmp_path / "m" / "b.jsonl", "cnn2",
+                           "--split", "test")[0] == 0
+    assert import_features(capsys, tmp_path / "c", caps, store, tmp_path / "m" / "c.jsonl", "cnn",
+                           "--split", "train")[0] == 0
+    s = FeatureStore(store)
+    assert np.array_equal(s.read("cnn", "v0"), np.load(tmp_path / "a" / "v0.npy").astype(np.float16))
+    assert s.meta()["source"] == "; ".join(f"precomputed features from {tmp_path / d}, imported by `s2vt import "
+                                           "features`" for d in "abc")
+    assert s.sources() == {}  # (an import's records are no video files: extract's checks never see them)
+
+
+def test_an_import_into_a_store_without_records_replaces_only_what_it_would_not_change(tmp_path, capsys):
+    """A store written before imports were recorded: its files count as another source's unless
+    they hold exactly what this import would write."""
+    feature_folder(tmp_path / "a", ["v0"], 4)
+    caps = tmp_path / "caps.json"
+    caps.write_text(json.dumps({"v0": ["a cat"]}))
+    store = tmp_path / "features"
+    assert import_features(capsys, tmp_path / "a", caps, store, tmp_path / "a.jsonl", "cnn", "--split", "test")[0] == 0
+    (store / "sources.jsonl").unlink()
+    import shutil
+    shutil.copytree(tmp_path / "a", tmp_path / "copy")  # (the same values, another mtime)
+    assert import_features(capsys, tmp_path / "copy", caps, store, tmp_path / "b.jsonl", "cnn",
+                           "--split", "test")[0] == 0
+    (store / "sources.jsonl").unlink()
+    feature_folder(tmp_path / "other", ["x", "v0"], 4)
+    code, err = import_features(capsys, tmp_path / "other", caps, store, tmp_path / "c.jsonl", "cnn",
+                                "--split", "test")
+    assert code == 2 and err[-1].startswith(f"error: {store}: modality 'cnn' already holds features of 1 of these "
+                                            f"clips from precomputed features from {tmp_path / 'a'}, imported by")
+
+
+def test_a_manifest_as_captions_keeps_its_captions_tags_text_and_splits(tmp_path, capsys):
+    feature_folder(tmp_path / "feat", ["v0", "v1", "v2", "extra"], 4)
+    rows = [{"video_id": "v0", "split": "train", "captions": ["a cat"], "tags": ["pets"], "text": {"title": "Cat"},
+             "path": "videos/v0.mp4"},
+            {"video_id": "v1", "split": "val", "tags": ["music"]},  # (a YouTube-8M entry: tags, no captions)
+            {"video_id": "v2", "split": "test"}]
+    manifest = tmp_path / "labels.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "o" / "m.jsonl"
+    code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", out)
+    assert code == 0 and err[0] == (f"warning: 1 of 4 feature files in {tmp_path / 'feat'} have no entry in {manifest} "
+                                    "and are left out (first: extra.npy)")
+    assert read_manifest(out) == [
+        {"video_id": "v0", "split": "train", "captions": ["a cat"], "tags": ["pets"], "text": {"title": "Cat"},
+         "abspath": None},
+        {"video_id": "v1", "split": "val", "captions": [], "tags": ["music"], "abspath": None},
+        {"video_id": "v2", "split": "test", "captions": [], "tags": [], "abspath": None}]
+    # --split replaces every video's
+    assert import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", out, "cnn", "--split", "train")[0] == 0
+    assert {e["split"] for e in read_manifest(out)} == {"train"}
+
+
+def test_a_caption_file_needs_split_and_an_import_of_nothing_labelled_is_refused(tmp_path, capsys):
+    feature_folder(tmp_path / "feat", ["v0", "v1"], 4)
+    (tmp_path / "caps.json").write_text(json.dumps({"v0": ["a cat"]}))
+    code, err = import_features(capsys, tmp_path / "feat", tmp_path / "caps.json", tmp_path / "st", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: {tmp_path / 'caps.json'}: a caption file gives no split: pass --split train, "
+                               "val or test (a manifest as --captions gives each video's own)"])
+    manifest = tmp_path / "folder.jsonl"  # (as `import folder` writes: no captions, no tags)
+    manifest.write_text("".join(json.dumps({"video_id": v, "split": "test", "captions": [], "tags": []}) + "\n"
+                                for v in ("v0", "v1")))
+    code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: {manifest}: no clip with a feature file has captions or tags (2 clips "
+                               "without): nothing to train or evaluate on"])
+    assert not (tmp_path / "st").exists() and not (tmp_path / "m.jsonl").exists()
+
+
+def test_feature_files_named_like_no_id_get_extracts_ids_and_their_captions(tmp_path, capsys):
+    """`my clip.npy` is clip my_clip, as extract names `my clip.mp4`; captions keyed by the file's
+    name (`my clip`, `日本 clip.avi`) find it."""
+    from s2vt.manifest import sanitize_id
+    feature_folder(tmp_path / "feat", ["my clip", "日本 clip", "v0"], 4)
+    (tmp_path / "caps.json").write_text(json.dumps({"my clip": ["a cat"], "日本 clip.avi": ["a dog"],
+                                                    "v0": ["a bird"]}))
+    out = tmp_path / "m.jsonl"
+    code, err = import_features(capsys, tmp_path / "feat", tmp_path / "caps.json", tmp_path / "st", out, "cnn",
+                                "--split", "train")
+    assert code == 0 and len(err) == 1, err
+    assert {e["video_id"]: e["captions"] for e in read_manifest(out)} == {
+        "my_clip": ["a cat"], sanitize_id("日本 clip"): ["a dog"], "v0": ["a bird"]}
+    assert sanitize_id("日本 clip").startswith("___clip_")
+    assert FeatureStore(tmp_path / "st").read("cnn", "my_clip").shape == (3, 4)
+    # two caption keys of one id, two files of one id: refused naming both
+    (tmp_path / "caps2.json").write_text(json.dumps({"my clip": ["a cat"], "my_clip.avi": ["a dog"]}))
+    code, err = import_features(capsys, tmp_path / "feat", tmp_path / "caps2.json", tmp_path / "st2", out, "cnn",
+                                "--split", "train")
+    assert (code, err) == (2, [f"error: {tmp_path / 'caps2.json'}: clips 'my clip' and 'my_clip.avi' are both clip "
+                               "my_clip: rename one"])
+    feature_folder(tmp_path / "feat", ["my_clip"], 4)
+    code, err = import_features(capsys, tmp_path / "feat", tmp_path / "caps.json", tmp_path / "st2", out, "cnn",
+                                "--split", "train")
+    assert (code, err) == (2, [f"error: {tmp_path / 'feat' / 'my clip.npy'} and {tmp_path / 'feat' / 'my_clip.npy'} "
+                               "are both clip my_clip: rename one"])
+
+
+def test_an_import_into_an_extracted_modality_is_named_as_such_not_as_another_folder(tmp_path, capsys):
+    store = FeatureStore(tmp_path / "st")
+    store.init_meta({"backbones": {"resnet152": "random(seed=0)"}, "dims": {"resnet152": 4}, "dtype": "float16"})
+    store.write("resnet152", "v0", np.zeros((2, 4), np.float32))
+    feature_folder(tmp_path / "feat", ["v0"], 4)
+    (tmp_path / "caps.json").write_text(json.dumps({"v0": ["a cat"]}))
+    code, err = import_features(capsys, tmp_path / "feat", tmp_path / "caps.json", tmp_path / "st", tmp_path / "m.jsonl",
+                                "resnet152", "--split", "train")
+    assert (code, err) == (2, [f"error: {store.meta_path}: resnet152 features come from random(seed=0), this run "
+                               "uses precomputed; use another --out"])
