@@ -188,7 +188,9 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
         if thumbs < 0:  # (refused before the upload is read: the answer would not depend on it)
             return error(400, f"thumbs must be at least 0, not {thumbs}")
         if state["active"] >= workers + queue:
-            wait = math.ceil(state["seconds"] * (state["active"] + 1) / workers)
+            # when a slot frees: the first of the videos being captioned ends, in a caption's time
+            # over the workers on average (the waiting ones hold their slots until then)
+            wait = math.ceil(state["seconds"] / workers)
             return error(503, f"busy: {state['active']} videos are being captioned or waiting; retry later",
                          **{"Retry-After": str(max(1, wait))})
         declared = request.headers.get("content-length", "")
@@ -228,13 +230,15 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
             with os.fdopen(fd, "wb") as f:
                 while chunk := await upload.read(1 << 20):
                     f.write(chunk)
-            t0 = time.time()
+            def timed():  # (in the worker: a caption's own time, not its wait for a worker)
+                t0 = time.time()
+                return captioner.caption(path, True, max_seconds=max_seconds), time.time() - t0
+
             try:
-                result, media = await asyncio.get_running_loop().run_in_executor(
-                    pool, lambda: captioner.caption(path, True, max_seconds=max_seconds))
+                (result, media), took = await asyncio.get_running_loop().run_in_executor(pool, timed)
             except MediaError as e:  # caption.py's one line (or too long), naming the upload, not the temp file
                 return error(422, str(e).replace(path, name))
-            state["seconds"] = 0.8 * state["seconds"] + 0.2 * (time.time() - t0)
+            state["seconds"] = 0.8 * state["seconds"] + 0.2 * took
             result["video"] = name
             result["frame_times"] = [round(float(t), 3) for t in media.times] if media.times is not None else []
             if thumbs:
