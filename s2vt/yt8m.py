@@ -188,7 +188,8 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
                 yield vid, splits[shard], tags, kind, feats
         except TFRecordError as e:
             failed_files.append(str(e))
-            rest = f"the rest of this file is skipped ({n} records read)" if n else "this file is skipped"
+            rest = f"the rest of this file is skipped ({n} record{'s' * (n != 1)} read)" if n else \
+                "this file is skipped"
             if not quiet:
                 print(f"warning: {e}; {rest}", file=sys.stderr)
         if repeated and not quiet:

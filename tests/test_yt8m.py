@@ -16,7 +16,8 @@ import pytest
 from s2vt.manifest import read_manifest
 from s2vt.store import FeatureStore, StoreError
 from s2vt.datasets import DatasetError
-from s2vt.tfrecord import CorruptRecord, TFRecordError, masked_crc32c, parse_example, parse_sequence_example, read_records
+from s2vt.tfrecord import (CorruptRecord, TFRecordError, masked_crc32c, parse_example, parse_sequence_example,
+                           read_records)
 from s2vt.yt8m import import_yt8m, read_vocabulary
 
 RNG = np.random.default_rng(0)
@@ -193,7 +194,7 @@ def test_broken_framing_skips_the_rest_of_the_file(tmp_path, capsys):
     assert [e["video_id"] for e in entries] == ["v0", "v10", "v11"]
     assert report["failed_files"] == [f"{bad}: corrupt record (bad length checksum at byte {second})"]
     assert f"{bad}: corrupt record (bad length checksum at byte {second}); the rest of this file is skipped " \
-        "(1 records read)" in capsys.readouterr().err
+        "(1 record read)" in capsys.readouterr().err
 
 
 def test_truncated_shard(tmp_path):
