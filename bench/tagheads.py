@@ -12,6 +12,7 @@ Run: python bench/tagheads.py --manifest M --features STORE --out DIR [--device 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
 import time
@@ -25,6 +26,7 @@ import torch  # noqa: E402
 from common import table  # noqa: E402
 
 from s2vt.device import pick_device  # noqa: E402
+from s2vt.errors import UserError  # noqa: E402
 from s2vt.manifest import read_manifest  # noqa: E402
 from s2vt.store import FeatureStore  # noqa: E402
 from s2vt.data import Labels  # noqa: E402
@@ -36,15 +38,40 @@ from s2vt.tagheads import prior_bias  # noqa: E402
 
 
 def parse_recipe(text: str) -> dict:
-    """'epochs=20,lr=1e-3' -> {"epochs": 20, "lr": 0.001}, typed as TrainConfig declares them."""
+    """'epochs=20,lr=1e-3' -> {"epochs": 20, "lr": 0.001}, typed as TrainConfig declares them;
+    UserError (one line) naming a part that is not `name=value`, an unknown name or a bad value."""
     types = {f.name: f.type for f, _ in settings(TrainConfig)}
     out = {}
     for part in filter(None, text.split(",")):
-        key, value = part.split("=", 1)
+        key, eq, value = part.partition("=")
+        key = key.strip()
+        if not eq:
+            raise UserError(f"--recipe {text!r}: {part!r} is not name=value")
+        if key not in types:
+            close = difflib.get_close_matches(key, types, 1)
+            raise UserError(f"--recipe {text!r}: unknown setting {key!r}"
+                            + (f" (did you mean {close[0]!r}?)" if close else " (train.py's settings, with _ for -)"))
         kind = types[key]
-        out[key] = (value.lower() in ("1", "true") if "bool" in kind else int(value) if kind.startswith("int")
-                    else float(value) if kind.startswith("float") else value)
+        try:
+            out[key] = (value.lower() in ("1", "true") if "bool" in kind else int(value) if kind.startswith("int")
+                        else float(value) if kind.startswith("float") else value)
+        except ValueError:
+            raise UserError(f"--recipe {text!r}: {key} takes {kind.split()[0]}, not {value!r}") from None
     return out
+
+
+def check_tags(args) -> None:
+    """Refuse, before any model trains, a manifest whose splits lack the tagged videos this benchmark
+    scores (a captions-only one has none: evaluate would have no GAP to report after the training)."""
+    entries = read_manifest(args.manifest)
+    if not any(e.get("tags") for e in entries):
+        raise UserError(f"{args.manifest}: no tags on any video (a captions-only manifest?); this benchmark "
+                        "scores tag predictions (s2vt import yt8m)")
+    needed = ["train", "test"] + (["val"] if args.logreg or args.reference_mlp else [])  # (baselines stop on val)
+    missing = [s for s in needed if not any(e.get("tags") and e.get("split") == s for e in entries)]
+    if missing:
+        raise UserError(f"{args.manifest}: no tagged videos in the {' or '.join(missing)} split(s); this "
+                        "benchmark needs tagged train, val and test videos")
 
 
 def head_run(args, head: str, recipe: dict, out: Path) -> dict:
@@ -126,10 +153,20 @@ def main() -> None:
     ap.add_argument("--reference-mlp", action="store_true",
                     help="add the plain MLP baseline: 2,048 hidden, dropout 0.5, 15 epochs, best epoch on val")
     args = ap.parse_args()
+    try:
+        run(args)
+    except UserError as e:  # a typo in a recipe, a manifest without tags, a missing file: one line
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def run(args) -> None:
+    recipes = [parse_recipe(text) for text in args.recipe or [""]]  # every recipe checked before any training
+    check_tags(args)
     out = Path(args.out)
     rows = []
     if args.logreg:  # with the first recipe's batch size and learning rate
-        first = parse_recipe((args.recipe or [""])[0])
+        first = recipes[0]
         same = {k: first[k] for k in ("batch_size", "lr") if k in first}
         rows.append({"head": "logistic regression", "recipe": ",".join(f"{k}={v}" for k, v in same.items())
                      or "defaults", **baseline(args, **same, seed=args.seed)})
@@ -138,11 +175,11 @@ def main() -> None:
         rows.append({"head": "plain MLP 2048", "recipe": "epochs=15,dropout=0.5",
                      **baseline(args, epochs=15, patience=15, hidden=2048, dropout=0.5, seed=args.seed)})
         print(json.dumps(rows[-1]), flush=True)
-    for text in args.recipe or [""]:
+    for text, recipe in zip(args.recipe or [""], recipes):
         for head in filter(None, args.heads.split(",")):
             name = f"{head}-{len(rows)}"
             rows.append({"head": head, "seed": args.seed, "recipe": text or "defaults",
-                         **head_run(args, head, parse_recipe(text), out / name)})
+                         **head_run(args, head, recipe, out / name)})
             print(json.dumps(rows[-1]), flush=True)
     (out / "results.json").write_text(json.dumps(rows, indent=1))
     fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731

@@ -6,11 +6,16 @@ The manifest is a LIC2022 import with a held-out test split, e.g.
 The baselines train on train + val (they tune nothing); the model trains on train, selects on val.
 Both are scored on test by s2vt.levels.level_scores (level-1 / level-2 accuracy, topic-tag F1).
 Needs scikit-learn (a benchmark dependency, not the package's): pip install -e ".[bench]"
-Run: python bench/text_baseline.py --manifest work/manifest.jsonl --out work/text_run [--skip-model]
+Run: python bench/text_baseline.py --manifest work/manifest.jsonl --out work/text_run [--skip-model] [--overwrite]
+Paths are taken from the current folder. Checked before the (slow) baselines start: the manifest
+(LIC2022 tags and levels, text, a labelled test split) and --out (a folder that holds a run is
+refused unless --overwrite). A failing train.py or evaluate is one line with its exit code, and
+this script exits with it, after the baselines' table.
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import subprocess
 import sys
@@ -21,9 +26,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from s2vt.manifest import read_manifest  # noqa: E402
+from s2vt.errors import UserError  # noqa: E402
 from s2vt.formats import LEVEL1, LEVEL2, SEMANTIC  # noqa: E402
 from s2vt.levels import level_scores  # noqa: E402
-from s2vt.text import clean, fields  # noqa: E402
+from s2vt.text import clean, fields, has_text  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MIN_TAG_COUNT = 3  # as train.py's --min-tag-count default
@@ -67,14 +73,69 @@ def baseline(train: list[dict], test: list[dict], make) -> tuple[dict, float]:
     return level_scores(pred, [e["tags"] for e in test]), time.time() - t0
 
 
-def model(manifest: Path, out: Path) -> tuple[dict, float]:
-    """(test scores, seconds) of `train.py` with its defaults, then `s2vt evaluate --split test`."""
+RUN_FILES = ("best.pt", "last.pt", "metrics.csv")  # what train.py refuses to replace without --overwrite
+
+
+class StepFailed(Exception):
+    """train.py or evaluate exited non-zero (it printed why): `code` is its exit code."""
+
+    def __init__(self, what: str, code: int) -> None:
+        super().__init__(f"{what} failed (exit {code}; its message is above)")
+        self.code = code
+
+
+def model(manifest: Path, out: Path, overwrite: bool) -> tuple[dict, float]:
+    """(test scores, seconds) of `train.py` with its defaults, then `s2vt evaluate --split test`.
+    `manifest` and `out` are absolute: the children run in the repository (cwd=REPO, so that its
+    s2vt is the one imported), where a relative path would name another file."""
     t0 = time.time()
-    run = lambda *a: subprocess.run([sys.executable, *a], check=True, cwd=REPO)  # noqa: E731
-    run("train.py", "--manifest", str(manifest), "--out", str(out), "--overwrite")
-    run("-m", "s2vt.cli", "evaluate", "--checkpoint", str(out / "best.pt"), "--manifest", str(manifest),
-        "--split", "test", "--json")
+
+    def run(what: str, *a: str) -> None:
+        code = subprocess.run([sys.executable, *a], cwd=REPO).returncode
+        if code:
+            raise StepFailed(what, code)
+
+    run("train.py", "train.py", "--manifest", str(manifest), "--out", str(out), *(["--overwrite"] * overwrite))
+    run("s2vt evaluate", "-m", "s2vt.cli", "evaluate", "--checkpoint", str(out / "best.pt"), "--manifest",
+        str(manifest), "--split", "test", "--json")
     return json.loads((out / "metrics_test.json").read_text()), time.time() - t0
+
+
+def check_out(out: Path, overwrite: bool) -> None:
+    """Refuse, before the baselines' minutes, an --out train.py would refuse or whose run it would replace."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: not a folder (--out is the model's run folder)")
+    held = [name for name in RUN_FILES if (out / name).exists()]
+    if held and not overwrite:
+        raise UserError(f"{out} already holds a training run ({', '.join(held)}): pass --overwrite to replace it, "
+                        "or another --out")
+
+
+def split_for_baselines(manifest: Path, entries: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(train + val, test) entries with tags; UserError naming what the manifest lacks for this
+    benchmark (tags, text, levels, a test split), so that nothing fails after the baselines ran."""
+    tagged = [e for e in entries if e.get("tags")]
+    if not tagged:  # (a captions-only manifest: MLDS, MSVD)
+        raise UserError(f"{manifest}: no tags or levels on any video; this benchmark scores LIC2022 tagging "
+                        "(level1:, level2:, tag:; s2vt import lic2022)")
+    train = [e for e in tagged if e.get("split") in ("train", "val")]
+    test = [e for e in tagged if e.get("split") == "test"]
+    if not has_text(train):
+        raise UserError(f"{manifest}: no text (title, ASR, OCR) on any train/val video: nothing for a text "
+                        "baseline to read")
+    if not test:
+        raise UserError(f"{manifest}: no labelled test videos (import with --test N)")
+    for prefix in (LEVEL1, LEVEL2):  # a classifier needs two classes to tell apart
+        found = {first(e["tags"], prefix) for e in train} - {None}
+        if len(found) < 2:
+            raise UserError(f"{manifest}: {len(found)} distinct {prefix[:-1]} value(s) among the train/val videos; "
+                            "the baselines need at least 2")
+    topics = collections.Counter(t for e in train for t in set(e["tags"]) if t.startswith(SEMANTIC))
+    kept = sum(c >= MIN_TAG_COUNT for c in topics.values())
+    if kept < 2:  # (scikit-learn's one-vs-rest needs two: with one its predictions lose a dimension)
+        raise UserError(f"{manifest}: {kept} topic tag(s) ({SEMANTIC}) on {MIN_TAG_COUNT} or more train/val videos; "
+                        "the baselines need at least 2")
+    return train, test
 
 
 def require_sklearn() -> None:
@@ -93,24 +154,36 @@ def main() -> None:
     ap.add_argument("--manifest", required=True, type=Path)
     ap.add_argument("--out", required=True, type=Path, help="run folder for train.py")
     ap.add_argument("--skip-model", action="store_true", help="only the scikit-learn baselines")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace a run already in --out (train.py --overwrite); without it such an --out is refused")
     args = ap.parse_args()
     require_sklearn()
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import LinearSVC
 
-    entries = read_manifest(args.manifest)
-    train = [e for e in entries if e.get("split") in ("train", "val") and e.get("tags")]
-    test = [e for e in entries if e.get("split") == "test" and e.get("tags")]
-    if not test:
-        sys.exit(f"{args.manifest}: no labelled test videos (import with --test N)")
+    manifest, out = args.manifest.absolute(), args.out.absolute()
+    try:
+        train, test = split_for_baselines(args.manifest, read_manifest(manifest))
+        if not args.skip_model:
+            check_out(args.out, args.overwrite)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     rows = {"TF-IDF char 1-3 + LinearSVC": baseline(train, test, lambda: LinearSVC()),
             "TF-IDF char 1-3 + LogisticRegression": baseline(train, test, lambda: LogisticRegression(max_iter=2000))}
+    failed = None
     if not args.skip_model:
-        rows["train.py defaults (text only)"] = model(args.manifest, args.out)
+        try:
+            rows["train.py defaults (text only)"] = model(manifest, out, args.overwrite)
+        except StepFailed as e:
+            failed = e  # (the baselines' rows are still printed: minutes of work)
     print(f"{len(train)} train+val / {len(test)} test videos")
     print("| system | level-1 acc | level-2 acc | tag F1 | seconds |\n| --- | --- | --- | --- | --- |")
     for name, (s, secs) in rows.items():
         print(f"| {name} | {s['level1_acc']:.3f} | {s['level2_acc']:.3f} | {s['tag_f1']:.3f} | {secs:.0f} |")
+    if failed is not None:
+        print(f"error: {failed}; the table above has the baselines only", file=sys.stderr)
+        sys.exit(failed.code)
 
 
 if __name__ == "__main__":

@@ -501,7 +501,7 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
         problems.append(f"{count(sum(report['skipped'].values()), 'record')} skipped "
                         f"({', '.join(f'{k}: {v}' for k, v in report['skipped'].items())})")
     if problems:
-        print(f"error: {' and '.join(problems)} (each named in a warning above); {count(len(entries), 'video')} "
+        print(f"error: {' and '.join(problems)} (see the warnings above); {count(len(entries), 'video')} "
               "imported", file=sys.stderr)
         return 1
     return 0

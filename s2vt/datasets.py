@@ -232,6 +232,9 @@ def import_msvd(csv_path: str, language: str = "English", split_lists: list[str]
     return [{"video_id": v, "split": splits.get(v, "train"), "captions": c, "tags": []} for v, c in caps.items()]
 
 
+CLASHES_SHOWN = 3  # videos named in the warning on files that disagree
+
+
 def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]:
     """MSR-VTT videodatainfo JSON files (merged) -> entries; tag = the category name; split: each
     video's own, or `split` for all.
@@ -239,13 +242,15 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
     Each entry a file adds to is checked as the manifest reader checks it (ManifestError naming
     the file and the video: an unknown split, a caption that is not a string, a bad id). The
     videos of every file are read before any caption, so the files' order changes nothing but
-    which file a repeated caption is kept from. A category that is not an id 0-19 (the video is
-    imported without a tag) and a caption of a video no file lists (left out) are counted, one
-    warning line each per file.
+    which file a repeated caption is kept from, and whose split and category a video keeps when
+    files disagree (the first file's; the videos are counted in one warning line, the first few
+    named). A category that is not an id 0-19 (the video is imported without a tag) and a caption
+    of a video no file lists (left out) are counted, one warning line each per file.
     """
     def failed(path, e):
         return DatasetError(f"{path}: not an MSR-VTT videodatainfo file ({type(e).__name__}: {e})")
     videos: dict[str, dict] = {}
+    clashes: dict[str, str] = {}  # video -> its first disagreement between files (split or category)
     files = []
     for path in json_paths:
         odd_category = BadRows(path, "video", "imported without a tag")
@@ -262,7 +267,12 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
                     odd_category.add(f"a category that is not an id 0-{len(MSRVTT_CATEGORIES) - 1}",
                                      f"videos[{i}], {vid}: {cat!r}")
                 tags = [MSRVTT_CATEGORIES[cat]] if known else []
-                videos.setdefault(vid, {"video_id": vid, "split": split or own, "captions": [], "tags": tags})
+                kept = videos.setdefault(vid, {"video_id": vid, "split": split or own, "captions": [], "tags": tags})
+                # overlapping files that disagree: the first value stays, but never silently
+                for what, theirs, ours in (("split", split or own, kept["split"]),
+                                           ("category", (tags or ["none"])[0], (kept["tags"] or ["none"])[0])):
+                    if theirs != ours:
+                        clashes.setdefault(vid, f"{vid}: {what} {ours} kept, {theirs} in {path}")
                 touched.append(vid)
             sentences = data.get("sentences", [])
         except (OSError, ValueError, RecursionError, KeyError, TypeError) as e:  # (ValueError: bad JSON or UTF-8)
@@ -296,6 +306,11 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
     if dropped:
         print(f"warning: {dropped} captions repeat what an earlier file gave the same video (overlapping files); "
               "each is kept once", file=sys.stderr)
+    if clashes:
+        first = "; ".join(list(clashes.values())[:CLASHES_SHOWN]) + ("; ..." if len(clashes) > CLASHES_SHOWN else "")
+        many = len(clashes) != 1
+        print(f"warning: {len(clashes)} video{'s' * many} {'have' if many else 'has'} another split or category in a "
+              f"later file; the first file's is kept (first: {first})", file=sys.stderr)
     return list(videos.values())
 
 

@@ -34,7 +34,7 @@ from .manifest import read_manifest
 from .data import DataError, Labels, assign_val, collate, empty_training_split
 from .tfrecord import TFRecordError, read_records
 from .vocab import Vocab
-from .yt8m import DIMS, NUM_CLASSES, SOURCES, SkipRecord, read_video, read_vocabulary
+from .yt8m import DIMS, NUM_CLASSES, SOURCES, SkipRecord, checked, read_video, read_vocabulary
 
 GLOB_CHARS = "*?["
 STATS_SAMPLE = 1000  # training records held for the feature statistics (data.feature_stats' default limit)
@@ -128,11 +128,13 @@ class ShardStream(IterableDataset):
         return [(f, 0, 1) for f in files[rank::world][worker::workers]]
 
     def records_of(self, plan: list[tuple[str, int, int]]):
-        """(shard, record number from 1, raw record) of a plan; a damaged shard is logged in one line
-        (file and offset) and the rest of it skipped, the other shards go on."""
+        """(shard, record number from 1, raw record) of a plan; a shard whose framing is broken is logged
+        in one line (file and offset) and the rest of it skipped, the other shards go on. A record with
+        a bad data checksum comes as its `CorruptRecord` (`item` logs and skips it; the reader goes on)."""
         for path, first, step in plan:
             try:
-                for n, data in itertools.islice(enumerate(read_records(path), 1), first, None, step):
+                records = enumerate(read_records(path, keep_going=True), 1)
+                for n, data in itertools.islice(records, first, None, step):
                     yield path, n, data
             except TFRecordError as e:
                 if first == 0:  # with records split j::N every reader meets the damage: one line
@@ -142,7 +144,7 @@ class ShardStream(IterableDataset):
         """The training item of record `n` of `path`, None for one outside the training split or
         unreadable (logged in one line, as `s2vt import yt8m` does)."""
         try:
-            vid, tags, _, feats = read_video(data, self.vocab, "train")
+            vid, tags, _, feats = read_video(checked(data), self.vocab, "train")
         except SkipRecord as e:
             print(f"warning: {path}: record {n}: {e}; skipped", file=sys.stderr)
             return None
@@ -232,13 +234,14 @@ class ShardSource:
 
     def read_split(self, files: list[str], split: str, keep, limit: int | None = None) -> list[dict]:
         """Entries (of `split`) of the records that `keep(vid, tags)` gives tags (None: passed over),
-        their features held; at most `limit`. A damaged shard or record is logged in one line."""
+        their features held; at most `limit`. A bad record (a bad data checksum included) is logged in
+        one line and skipped; a shard whose framing is broken in one line and the rest of it skipped."""
         entries = []
         for path in files:
             try:
-                for n, data in enumerate(read_records(path), 1):
+                for n, data in enumerate(read_records(path, keep_going=True), 1):
                     try:
-                        vid, tags, kind, feats = read_video(data, self.vocab, "train")
+                        vid, tags, kind, feats = read_video(checked(data), self.vocab, "train")
                     except SkipRecord as e:
                         print(f"warning: {path}: record {n}: {e}; skipped", file=sys.stderr)
                         continue

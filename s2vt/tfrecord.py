@@ -2,9 +2,12 @@
 
 A TFRecord file is a run of records, each
     uint64 length | uint32 masked crc32c(length) | data[length] | uint32 masked crc32c(data)
-(little-endian). Both checksums are checked: a bad one, or a file that ends inside a record,
-raises `TFRecordError` naming the file and the byte offset of the record. A record cannot be
-found again after damage (lengths are not self-synchronising), so a reader stops there.
+(little-endian). Both checksums are checked. A bad length checksum, or a file that ends inside a
+record, raises `TFRecordError` naming the file and the byte offset of the record: the framing is
+lost there, and the next record cannot be found (lengths are not self-synchronising), so a
+reader stops. A bad data checksum under a good length checksum damages that record only: its
+length is trusted, so the next record is where it says. `read_records` raises `CorruptRecord`
+there too, unless asked to yield it in the record's place and read on (`keep_going`).
 
 The messages are decoded from the protobuf wire format directly (tensorflow/core/example/
 example.proto and feature.proto); a feature's value is a list of bytes (bytes_list), or a
@@ -31,6 +34,15 @@ class TFRecordError(UserError):
     """A file that is not a TFRecord file, or one damaged at a given offset; one line."""
 
 
+class CorruptRecord(TFRecordError):
+    """A record whose data checksum is bad though its length and the length's checksum are good:
+    that record is lost, the ones after it are still found. `offset`: where the record starts."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
 class ProtoError(UserError):
     """A record whose bytes are not the expected protobuf message."""
 
@@ -41,8 +53,13 @@ def masked_crc32c(data: bytes) -> int:
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
-def read_records(path: str | os.PathLike) -> Iterator[bytes]:
-    """The data of each record of a TFRecord file, checksums checked, in order."""
+def read_records(path: str | os.PathLike, keep_going: bool = False) -> Iterator[bytes | CorruptRecord]:
+    """The data of each record of a TFRecord file, checksums checked, in order.
+
+    A record with a bad data checksum raises `CorruptRecord`; with `keep_going` it is yielded
+    instead (an exception object, not raised, in the record's place: callers counting records
+    keep the right numbers) and reading goes on with the next record. Broken framing (bad
+    length checksum, truncation) always raises `TFRecordError`."""
     path = os.fspath(path)
     try:
         f = open(path, "rb")
@@ -67,8 +84,12 @@ def read_records(path: str | os.PathLike) -> Iterator[bytes]:
             data = f.read(length)
             (data_crc,) = _CRC.unpack(f.read(_CRC.size))
             if masked_crc32c(data) != data_crc:
-                raise TFRecordError(f"{path}: corrupt record (bad data checksum at byte {offset})")
-            yield data
+                bad = CorruptRecord(f"{path}: corrupt record (bad data checksum at byte {offset})", offset)
+                if not keep_going:
+                    raise bad
+                yield bad
+            else:
+                yield data
             offset += _HEADER.size + length + _CRC.size
 
 

@@ -19,7 +19,7 @@ from .manifest import SPLITS, valid_video_id, write_manifest
 from .store import FeatureStore
 
 from .datasets import DatasetError
-from .tfrecord import ProtoError, TFRecordError, parse_sequence_example, read_records
+from .tfrecord import CorruptRecord, ProtoError, TFRecordError, parse_sequence_example, read_records
 
 NUM_CLASSES = 3862  # the 2018 vocabulary; used as the label range when no vocabulary is given
 DIMS = {"rgb": 1024, "audio": 128}
@@ -31,6 +31,7 @@ SOURCES = {"video": {"rgb": "youtube-8m:video-level mean_rgb (Inception-v3, PCA)
            "frame": {"rgb": "youtube-8m:frame-level rgb (Inception-v3, PCA, dequantised)",
                      "audio": "youtube-8m:frame-level audio (VGG-like, PCA, dequantised)"}}
 SPLIT_PREFIXES = (("train", "train"), ("validate", "val"), ("test", "test"))
+REPEATED_SHOWN = 3  # repeated ids named in a file's one warning line
 
 
 class SkipRecord(Exception):
@@ -134,6 +135,14 @@ def _frame_level(lists: dict) -> dict[str, np.ndarray]:
     return feats
 
 
+def checked(data: bytes | CorruptRecord) -> bytes:
+    """A record's data; SkipRecord for one whose data checksum is bad (`read_records(keep_going=True)`
+    yields it: that record alone is lost, its framing is intact, so reading goes on with the next)."""
+    if isinstance(data, CorruptRecord):
+        raise SkipRecord("corrupt record", f"bad data checksum at byte {data.offset}")
+    return data
+
+
 def read_video(data: bytes, vocab: dict[int, str] | None, split: str) -> tuple[str, list[str], str, dict]:
     """(video id, tags, 'video' or 'frame', {modality: [T, D] float32}) of one record."""
     try:
@@ -155,13 +164,18 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
     level = None
     for shard in shards:
         n = 0  # records read from this file
+        # ids this file repeats: counted in one line per file, as a copied shard imported beside its
+        # original repeats every one of its records (one line each buried the other warnings)
+        repeated: list[str] = []
         try:
-            for data in read_records(shard):
+            for data in read_records(shard, keep_going=True):
                 n += 1
                 try:
-                    vid, tags, kind, feats = read_video(data, vocab, splits[shard])
+                    vid, tags, kind, feats = read_video(checked(data), vocab, splits[shard])
                     if vid in seen:
-                        raise SkipRecord("repeated id")
+                        skipped["repeated id"] += 1
+                        repeated.append(vid)
+                        continue
                     if level not in (None, kind):
                         raise SkipRecord(f"{kind}-level record among {level}-level ones")
                 except SkipRecord as e:
@@ -174,9 +188,14 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
                 yield vid, splits[shard], tags, kind, feats
         except TFRecordError as e:
             failed_files.append(str(e))
-            rest = f"the rest of this file is skipped ({n} records read)" if n else "this file is skipped"
+            rest = f"the rest of this file is skipped ({n} record{'s' * (n != 1)} read)" if n else \
+                "this file is skipped"
             if not quiet:
                 print(f"warning: {e}; {rest}", file=sys.stderr)
+        if repeated and not quiet:
+            first = ", ".join(repeated[:REPEATED_SHOWN]) + (", ..." if len(repeated) > REPEATED_SHOWN else "")
+            print(f"warning: {shard}: {len(repeated)} of {n} record{'s' if n != 1 else ''} skipped: repeated id, "
+                  f"already imported (first: {first})", file=sys.stderr)
 
 
 def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: str | os.PathLike | None = None,
@@ -185,9 +204,11 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
     """Import YouTube-8M shards: features into the store (default `<manifest folder>/features`),
     entries into the manifest at `manifest_out`. Returns (entries, report).
 
-    A bad record (no labels in a train/val file, a label outside the vocabulary, an invalid or
-    repeated id, wrong features) is logged in one line and skipped; a damaged or non-TFRecord
-    file is logged in one line and the rest of that file skipped (records are counted from 1).
+    A bad record (no labels in a train/val file, a label outside the vocabulary, an invalid id,
+    wrong features, a bad data checksum) is logged in one line and skipped; the records of a file
+    whose ids were already imported are logged in one line for the file; a file whose framing is
+    broken (bad length checksum, truncated) or that is not a TFRecord file is logged in one line
+    and the rest of it skipped (records are counted from 1).
     The report counts both:
     {"videos", "skipped": {reason: count}, "failed_files": [message]}.
     `before_write(entries)`, when given, is a check of the caller's that may refuse: it is called

@@ -1,6 +1,9 @@
 """bench/ scripts a README command runs: a missing benchmark dependency is one line, not a traceback."""
+import json
 import runpy
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,3 +20,123 @@ def test_text_baseline_without_sklearn_names_the_extra(monkeypatch, capsys, tmp_
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "scikit-learn" in err and '".[bench]"' in err and "Traceback" not in err
     assert not (tmp_path / "RUN").exists()
+
+
+# --- bench/text_baseline.py: paths, the run folder, a failing train.py, what a manifest lacks -----------
+
+def lic_manifest(path, tags: bool = True, text: bool = True, test: bool = True):
+    """A small LIC2022-shaped manifest: 2 level-1 and 2 level-2 classes, 2 topic tags on 8 videos each."""
+    rows = []
+    for i in range(16):
+        a = i % 2
+        entry = {"video_id": f"v{i}", "split": "test" if test and i >= 12 else "train" if i < 10 else "val",
+                 "captions": [], "tags": [f"level1:l{a}", f"level2:l{a}/m{a}"] + [f"tag:t{i % 3 % 2}"]}
+        if not tags:
+            entry["tags"], entry["captions"] = [], [f"a caption {i}"]
+        if text:
+            entry["text"] = {"title": f"title {'cats cats' if a else 'dogs dogs'} {i}", "asr": "", "ocr": ""}
+        rows.append(entry)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def text_baseline(monkeypatch, *argv, train_code: int = 0):
+    """Run bench/text_baseline.py with `argv`, its children faked: (exit code, children's argv). train.py
+    exits with `train_code`; evaluate writes OUT/metrics_test.json."""
+    pytest.importorskip("sklearn")
+    calls = []
+
+    def fake_run(cmd, cwd=None, **kw):
+        calls.append(cmd[1:])
+        if cmd[1] == "train.py":
+            if not train_code:
+                Path(cmd[cmd.index("--out") + 1]).mkdir(exist_ok=True)
+            return subprocess.CompletedProcess(cmd, train_code)
+        out = Path(cmd[cmd.index("--checkpoint") + 1]).parent
+        (out / "metrics_test.json").write_text(json.dumps({"level1_acc": 1.0, "level2_acc": 1.0, "tag_f1": 1.0}))
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(sys, "argv", ["text_baseline.py", *argv])
+    code = 0
+    try:
+        runpy.run_path(str(REPO / "bench" / "text_baseline.py"), run_name="__main__")
+    except SystemExit as e:
+        code = e.code
+    return code, calls
+
+
+def test_text_baseline_relative_paths_work_from_any_folder(monkeypatch, capsys, tmp_path):
+    lic_manifest(tmp_path / "M.jsonl")
+    monkeypatch.chdir(tmp_path)
+    code, calls = text_baseline(monkeypatch, "--manifest", "M.jsonl", "--out", "RUN")
+    assert code == 0
+    train_args = calls[0]
+    assert train_args[train_args.index("--manifest") + 1] == str(tmp_path / "M.jsonl")  # the children run in REPO
+    assert train_args[train_args.index("--out") + 1] == str(tmp_path / "RUN") and "--overwrite" not in train_args
+    assert "| train.py defaults (text only) | 1.000 |" in capsys.readouterr().out
+
+
+def test_text_baseline_refuses_an_existing_run_before_the_baselines(monkeypatch, capsys, tmp_path):
+    lic_manifest(tmp_path / "M.jsonl")
+    (tmp_path / "RUN").mkdir()
+    (tmp_path / "RUN" / "best.pt").write_bytes(b"a run")
+    code, calls = text_baseline(monkeypatch, "--manifest", str(tmp_path / "M.jsonl"), "--out", str(tmp_path / "RUN"))
+    out, err = capsys.readouterr()
+    assert code == 2 and calls == [] and out == ""  # refused before the baselines ran
+    assert err == f"error: {tmp_path / 'RUN'} already holds a training run (best.pt): pass --overwrite to replace " \
+                  "it, or another --out\n"
+    code, calls = text_baseline(monkeypatch, "--manifest", str(tmp_path / "M.jsonl"), "--out", str(tmp_path / "RUN"),
+                                "--overwrite")
+    assert code == 0 and "--overwrite" in calls[0]
+
+
+def test_text_baseline_failing_train_is_one_line_and_its_code_after_the_baselines(monkeypatch, capsys, tmp_path):
+    lic_manifest(tmp_path / "M.jsonl")
+    code, calls = text_baseline(monkeypatch, "--manifest", str(tmp_path / "M.jsonl"), "--out", str(tmp_path / "RUN"),
+                                train_code=3)
+    out, err = capsys.readouterr()
+    assert code == 3 and len(calls) == 1  # no evaluate after a failed training
+    assert "| TF-IDF char 1-3 + LinearSVC |" in out and "train.py defaults" not in out
+    assert err == "error: train.py failed (exit 3; its message is above); the table above has the baselines only\n"
+
+
+@pytest.mark.parametrize("kind, message", [
+    ({"tags": False}, "no tags or levels on any video"),  # captions only (MLDS), though imported with --test
+    ({"text": False}, "no text (title, ASR, OCR) on any train/val video"),  # tags, no text (YouTube-8M)
+    ({"test": False}, "no labelled test videos (import with --test N)"),
+])
+def test_text_baseline_names_what_the_manifest_lacks(monkeypatch, capsys, tmp_path, kind, message):
+    m = lic_manifest(tmp_path / "M.jsonl", **kind)
+    code, calls = text_baseline(monkeypatch, "--manifest", str(m), "--out", str(tmp_path / "RUN"), "--skip-model")
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith(f"error: {m}: {message}")
+
+
+# --- bench/tagheads.py: a recipe typo, a manifest without tags ------------------------------------------
+
+def tagheads(monkeypatch, *argv) -> int:
+    monkeypatch.setattr(sys, "argv", ["tagheads.py", *argv])
+    monkeypatch.syspath_prepend(str(REPO / "bench"))  # (its `from common import table`)
+    with pytest.raises(SystemExit) as e:
+        runpy.run_path(str(REPO / "bench" / "tagheads.py"), run_name="__main__")
+    return e.value.code
+
+
+def test_tagheads_recipe_typo_is_one_line(monkeypatch, capsys, tmp_path):
+    m = lic_manifest(tmp_path / "M.jsonl")
+    common = ["--manifest", str(m), "--features", str(tmp_path / "store"), "--out", str(tmp_path / "out")]
+    for recipe, message in [("epoch=1", "unknown setting 'epoch' (did you mean 'epochs'?)"),
+                            ("epochs", "'epochs' is not name=value"), ("epochs=x", "epochs takes int, not 'x'")]:
+        assert tagheads(monkeypatch, *common, "--recipe", recipe) == 2
+        assert capsys.readouterr().err == f"error: --recipe {recipe!r}: {message}\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_tagheads_refuses_a_manifest_without_tags_before_training(monkeypatch, capsys, tmp_path):
+    m = lic_manifest(tmp_path / "M.jsonl", tags=False)
+    assert tagheads(monkeypatch, "--manifest", str(m), "--features", str(tmp_path / "store"), "--out",
+                    str(tmp_path / "out"), "--no-logreg", "--heads", "mlp") == 2
+    assert capsys.readouterr().err == f"error: {m}: no tags on any video (a captions-only manifest?); this " \
+                                      "benchmark scores tag predictions (s2vt import yt8m)\n"
+    assert not (tmp_path / "out").exists()

@@ -4,6 +4,7 @@ import shutil
 
 import numpy as np
 
+from s2vt.datasets import import_msrvtt
 from s2vt.manifest import read_manifest
 
 from .conftest import run_cli
@@ -294,6 +295,26 @@ def test_msrvtt_files_order_does_not_drop_captions(tmp_path):
         assert proc.returncode == 0 and "left out" not in proc.stderr, proc.stderr
         got.append({e["video_id"]: e["captions"] for e in read_manifest(out)})
     assert got[0] == got[1] == {"video0": ["a man runs"], "video1": ["a cat sleeps"]}
+
+
+def test_msrvtt_files_that_disagree_on_a_split_or_category_are_counted(tmp_path, capsys):
+    """The first file's split and category won, silently."""
+    def info(rows):
+        return json.dumps({"videos": [{"video_id": v, "category": c, "split": sp} for v, c, sp in rows],
+                           "sentences": []})
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(info([("video0", 3, "train"), ("video1", 4, "train"), ("video2", 5, "validate"),
+                       ("video3", 6, "test"), ("video4", 7, "train"), ("video5", 8, "train")]))
+    b.write_text(info([("video0", 3, "train"), ("video1", 4, "test"), ("video2", 0, "validate"),
+                       ("video3", 1, "train"), ("video4", None, "train"), ("video5", 9, "train")]))
+    entries = {e["video_id"]: e for e in import_msrvtt([str(a), str(b)])}
+    assert (entries["video1"]["split"], entries["video2"]["tags"]) == ("train", ["education"])  # a's kept
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: 5 videos have another split or category in a later file; the first file's is kept (first: "
+        f"video1: split train kept, test in {b}; video2: category education kept, "
+        f"music in {b}; video3: split test kept, train in {b}; ...)"]
+    import_msrvtt([str(a), str(b)], split="train")  # every video's split given: only categories can disagree
+    assert capsys.readouterr().err.startswith("warning: 4 videos have another split or category")
 
 
 def test_msrvtt_split_and_holdouts(tmp_path):

@@ -168,6 +168,25 @@ def test_damaged_shard_is_logged_and_training_goes_on(data, tmp_path, capsys):
     assert "gap" in best
 
 
+def test_record_with_a_bad_data_checksum_is_skipped_and_its_shard_read_on(tmp_path, capsys):
+    from s2vt.shards import ShardSource
+    files = shards(tmp_path, "train", [6])
+    raw = bytearray(open(files[0], "rb").read())
+    third = 0
+    for _ in range(2):  # past two records: 12-byte header, data, 4-byte checksum
+        third += 12 + int.from_bytes(raw[third:third + 8], "little") + 4
+    raw[third + 30] ^= 0xFF  # in the 3rd record's data; its length and length checksum intact
+    open(files[0], "wb").write(bytes(raw))
+    line = f"warning: {files[0]}: record 3: corrupt record (bad data checksum at byte {third}); skipped"
+    for world in (1, 2):  # whole shards, and records split j::N between readers: one line either way
+        got = [v for rank in range(world) for v in ids(stream(files, world=world, rank=rank))]
+        assert sorted(got) == [f"train0_{j}" for j in (0, 1, 3, 4, 5)]
+        assert capsys.readouterr().err.splitlines() == [line]
+    entries = ShardSource(files, ["rgb"], None, None).read_split(files, "val", lambda vid, tags: tags)
+    assert [e["video_id"] for e in entries] == [f"train0_{j}" for j in (0, 1, 3, 4, 5)]
+    assert capsys.readouterr().err.splitlines() == [line]
+
+
 def test_no_readable_data_exits_2(data, tmp_path, capsys):
     root, d = data
     (tmp_path / "train0000.tfrecord").write_bytes(b"not a tfrecord file at all")

@@ -16,7 +16,8 @@ import pytest
 from s2vt.manifest import read_manifest
 from s2vt.store import FeatureStore, StoreError
 from s2vt.datasets import DatasetError
-from s2vt.tfrecord import TFRecordError, masked_crc32c, parse_example, parse_sequence_example, read_records
+from s2vt.tfrecord import (CorruptRecord, TFRecordError, masked_crc32c, parse_example, parse_sequence_example,
+                           read_records)
 from s2vt.yt8m import import_yt8m, read_vocabulary
 
 RNG = np.random.default_rng(0)
@@ -164,18 +165,36 @@ def test_frame_level_round_trip_dequantised(tmp_path):
     assert store.read("audio", "f2")[0, 0] == pytest.approx(128 * 4 / 255 + 4 / 512 - 2, abs=1e-3)
 
 
-def test_corrupt_record_names_file_and_offset_and_other_files_import(tmp_path, capsys):
+def test_corrupt_record_names_file_record_and_offset_and_the_rest_of_its_file_imports(tmp_path, capsys):
     bad = shard_of(tmp_path, "train0000.tfrecord", 3)
     raw = bytearray(bad.read_bytes())
     second = len(record(video("v0")[0]))  # every record here has the same size: the 2nd starts there
-    raw[second + 20] ^= 0xFF  # a byte of the 2nd record's data
+    raw[second + 20] ^= 0xFF  # a byte of the 2nd record's data: its length and length checksum intact
+    bad.write_bytes(bytes(raw))
+    good = shard_of(tmp_path, "train0001.tfrecord", 2, start=10)
+    entries, report = import_yt8m([str(bad), str(good)], tmp_path / "m.jsonl")
+    assert [e["video_id"] for e in entries] == ["v0", "v2", "v10", "v11"]
+    assert report["failed_files"] == [] and report["skipped"] == {"corrupt record": 1}
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {bad}: record 2: corrupt record (bad data checksum at byte {second}); skipped"]
+    with pytest.raises(CorruptRecord, match=f"bad data checksum at byte {second}"):
+        list(read_records(bad))  # strict by default
+    got = list(read_records(bad, keep_going=True))
+    assert [type(r) for r in got] == [bytes, CorruptRecord, bytes] and got[1].offset == second
+
+
+def test_broken_framing_skips_the_rest_of_the_file(tmp_path, capsys):
+    bad = shard_of(tmp_path, "train0000.tfrecord", 3)
+    raw = bytearray(bad.read_bytes())
+    second = len(record(video("v0")[0]))
+    raw[second] ^= 0xFF  # the 2nd record's length: where the 3rd starts is lost
     bad.write_bytes(bytes(raw))
     good = shard_of(tmp_path, "train0001.tfrecord", 2, start=10)
     entries, report = import_yt8m([str(bad), str(good)], tmp_path / "m.jsonl")
     assert [e["video_id"] for e in entries] == ["v0", "v10", "v11"]
-    assert report["failed_files"] == [f"{bad}: corrupt record (bad data checksum at byte {second})"]
-    assert f"{bad}: corrupt record (bad data checksum at byte {second}); the rest of this file is skipped" \
-        in capsys.readouterr().err
+    assert report["failed_files"] == [f"{bad}: corrupt record (bad length checksum at byte {second})"]
+    assert f"{bad}: corrupt record (bad length checksum at byte {second}); the rest of this file is skipped " \
+        "(1 record read)" in capsys.readouterr().err
 
 
 def test_truncated_shard(tmp_path):
@@ -246,6 +265,17 @@ def test_repeated_id_skipped(tmp_path):
     a, b = shard_of(tmp_path, "train0000.tfrecord", 2), shard_of(tmp_path, "train0001.tfrecord", 1, start=1)
     entries, report = import_yt8m([str(a), str(b)], tmp_path / "m.jsonl")
     assert [e["video_id"] for e in entries] == ["v0", "v1"] and report["skipped"] == {"repeated id": 1}
+
+
+def test_copied_shard_repeats_counted_in_one_line_per_file(tmp_path, capsys):
+    a = shard_of(tmp_path, "train0000.tfrecord", 5)
+    (tmp_path / "copy").mkdir()
+    copy = tmp_path / "copy" / "train0000.tfrecord"
+    copy.write_bytes(a.read_bytes())
+    entries, report = import_yt8m([str(a), str(copy)], tmp_path / "m.jsonl")
+    assert len(entries) == 5 and report["skipped"] == {"repeated id": 5}
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {copy}: 5 of 5 records skipped: repeated id, already imported (first: v0, v1, v2, ...)"]
 
 
 def test_vocabulary_empty_and_repeated_names(tmp_path):

@@ -58,7 +58,7 @@ def test_text_file_among_shards_named_and_the_rest_imported(tmp_path, capsys):
     assert err[0] == f"warning: {text}: not a TFRecord file (bad length checksum at byte 0); this file is skipped"
     assert err[1] == f"warning: {short}: not a TFRecord file (record header cut short); this file is skipped"
     assert err[2].startswith(f"wrote {out}: 3 videos")
-    assert err[3:] == ["error: 2 of 3 files not read to the end (each named in a warning above); 3 videos imported"]
+    assert err[3:] == ["error: 2 of 3 files not read to the end (see the warnings above); 3 videos imported"]
 
 
 def test_skipped_records_counted_in_the_last_line(tmp_path, capsys):
@@ -66,7 +66,7 @@ def test_skipped_records_counted_in_the_last_line(tmp_path, capsys):
     shard = write_shard(tmp_path / "train0000.tfrecord", [video("a")[0], video("b", labels=None)[0]])
     code, err = s2vt(capsys, "import", "yt8m", shard, "--out", tmp_path / "m.jsonl")
     assert code == 1
-    assert err[-1] == "error: 1 record skipped (no labels: 1) (each named in a warning above); 1 video imported"
+    assert err[-1] == "error: 1 record skipped (no labels: 1) (see the warnings above); 1 video imported"
 
 
 def test_clean_import_exits_0(tmp_path, capsys):
