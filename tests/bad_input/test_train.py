@@ -468,3 +468,21 @@ def test_overwrite_names_the_files_of_the_model_it_replaces(store, run, tmp_path
     assert (f"warning: --overwrite replaces the run in {folder}, not the other files there, which came from the "
             "model it replaces: coco.zip, preds_test.json") in err
     assert (folder / "preds_test.json").read_text() == "{}"  # (the user's: never deleted)
+
+
+def test_the_line_to_make_a_model_the_default_can_be_pasted(tmp_path, capsys):
+    """It read `cp runs real/r1/best.pt checkpoints/s2vt.pt`: unquoted, and into a folder that exists
+    only in the repository."""
+    import shlex
+
+    manifest, features = make_store(tmp_path / "d", videos=24, shapes={"resnet152": (4, 8), "vggish": (3, 4)})
+    meta = json.loads((features / "meta.json").read_text())  # (as extracted: caption.py can use the model)
+    (features / "meta.json").write_text(json.dumps({**{k: v for k, v in meta.items() if k != "synthetic"},
+                                                    "backbones": {"resnet152": "random", "vggish": "random"}}))
+    out = tmp_path / "runs real" / "r1"
+    code, err = s2vt(capsys, *train_args((manifest, features), out))
+    assert code == 0
+    line = next(e for e in err if e.startswith("to caption with this model by default: "))
+    words = shlex.split(line.split(": ", 1)[1].split(" (or ")[0])
+    assert words == ["mkdir", "-p", "checkpoints", "&&", "cp", f"{out}/best.pt", os.path.join("checkpoints", "s2vt.pt")]
+    assert shlex.split(line.split("export ", 1)[1].split(")")[0]) == [f"S2VT_CHECKPOINT={out}/best.pt"]
