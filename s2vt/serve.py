@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -230,14 +231,27 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
             with os.fdopen(fd, "wb") as f:
                 while chunk := await upload.read(1 << 20):
                     f.write(chunk)
+            # a client that leaves while its video waits for a worker (a timeout, a closed tab) is not
+            # captioned when the worker comes: an hour-long video nobody reads would hold it for minutes
+            gone = threading.Event()
+            watch = asyncio.create_task(watch_disconnect(request.receive, gone))
+
             def timed():  # (in the worker: a caption's own time, not its wait for a worker)
+                if gone.is_set():
+                    return None, 0.0
                 t0 = time.time()
                 return captioner.caption(path, True, max_seconds=max_seconds), time.time() - t0
 
             try:
-                (result, media), took = await asyncio.get_running_loop().run_in_executor(pool, timed)
+                answer, took = await asyncio.get_running_loop().run_in_executor(pool, timed)
             except MediaError as e:  # caption.py's one line (or too long), naming the upload, not the temp file
                 return error(422, str(e).replace(path, name))
+            finally:
+                watch.cancel()
+            if answer is None:
+                log.warning("client %s disconnected while its video waited: not captioned", _peer(request))
+                return error(400, "client disconnected before its video was captioned")  # (nobody listens)
+            result, media = answer
             state["seconds"] = 0.8 * state["seconds"] + 0.2 * took
             result["video"] = name
             result["frame_times"] = [round(float(t), 3) for t in media.times] if media.times is not None else []
@@ -252,6 +266,14 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
                 Path(path).unlink(missing_ok=True)
 
     return app
+
+
+async def watch_disconnect(receive, gone: threading.Event) -> None:
+    """Set `gone` once the client disconnects. After the request body, an ASGI server's `receive`
+    answers only `http.disconnect`: when the client leaves, or once the response is sent."""
+    while (await receive()).get("type") != "http.disconnect":
+        pass
+    gone.set()
 
 
 def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, queue: int = 16,

@@ -438,3 +438,54 @@ def test_head_is_answered_wherever_get_is(tmp_path):
     post, nope = call(app, ("HEAD", "/api/caption", {}), ("HEAD", "/nope", {}))
     assert post.status_code == 405 and nope.status_code == 404
     assert post.headers["allow"] == "POST"  # (a 405 says what is allowed, as HTTP asks)
+
+
+def test_a_video_whose_client_left_while_it_waited_is_not_captioned(captioner, trained, tmp_path):  # noqa: F811
+    """Five clients that timed out after their hour-long uploads were all captioned, one after the
+    other, while a real user's video waited behind them."""
+    calls = []
+
+    class Counted(Gated):
+        def caption(self, *args, **kwargs):
+            calls.append(args[0])
+            return super().caption(*args, **kwargs)
+
+    gated = Counted(captioner)
+    app = create_app(gated, workers=1, queue=2, upload_dir=str(tmp_path))
+    form = video_form(trained / "videos" / "v01.mp4")
+    request = httpx.Request("POST", "http://test/api/caption", **form)
+    body, content_type = request.read(), request.headers["content-type"]
+    answers = []
+
+    async def leaving_client():  # raw ASGI: the body, then the client is gone
+        sent = []
+
+        async def receive():
+            if not sent:
+                sent.append(1)
+                return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                answers.append(message["status"])
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/api/caption", "raw_path": b"/api/caption", "query_string": b"",
+                 "root_path": "", "client": ("127.0.0.1", 5), "server": ("test", 80),
+                 "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]}
+        await app(scope, receive, send)
+
+    async def go():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=120) as client:
+            first = asyncio.create_task(client.post("/api/caption", **form))  # holds the one worker
+            await asyncio.sleep(0.5)
+            left = asyncio.create_task(leaving_client())
+            await asyncio.sleep(0.5)
+            gated.gate.set()
+            return await first, await left
+
+    first, _ = asyncio.run(go())
+    assert first.status_code == 200 and len(calls) == 1  # the leaving client's video was never captioned
+    assert answers == [400] and list(tmp_path.iterdir()) == []
