@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -102,7 +103,10 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
         if src.is_dir():
             items += [(vid, str(p)) for vid, p in scan_videos(src)]
         elif len(sources) > 1 and src.suffix.lower() == ".jsonl":  # (a manifest: its videos would be lost)
-            raise ManifestError(f"{source}: a manifest is given alone, not beside other inputs")
+            # (`extract DIR/*` with DIR's manifest among the files: the shell's glob, not a choice)
+            raise ManifestError(f"{source}: a manifest is given alone, not beside other inputs: pass "
+                                f"{shlex.quote(source)} alone (its videos), or the videos or their folder "
+                                f"({shlex.quote(str(src.parent))}) without it")
         elif len(sources) > 1 and src.suffix.lower() not in VIDEO_EXTENSIONS:
             skipped.append(source)
         else:

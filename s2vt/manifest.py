@@ -100,12 +100,24 @@ def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError) 
         except DuplicateKeyError as e:
             raise error(f"{where}{e}") from None
         except json.JSONDecodeError as e:
+            if one_document(data):  # (a pretty-printed array or object: its first line alone is no JSON)
+                raise error(f"{path}: one JSON document over {len(data.splitlines())} lines, not JSON lines "
+                            "(one object a line)") from None
             raise error(f"{where}not valid JSON ({e.msg})") from None
         except ValueError as e:  # (an integer of over 4,300 digits)
             raise error(f"{where}not usable JSON ({e})") from None
         except RecursionError:
             raise error(f"{where}not usable JSON (nested too deeply)") from None
         yield where, value
+
+
+def one_document(data: bytes) -> bool:
+    """Whether `data` is one JSON document (valid as a whole, so not JSON lines that failed)."""
+    try:
+        json.loads(data.decode("utf-8-sig"))
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def is_manifest(path: str | os.PathLike) -> bool:

@@ -99,6 +99,8 @@ def test_shards_partition_the_videos(videos, tmp_path):
     ('{"video_id": "../../etc/passwd", "path": "x.mp4"}', "invalid video_id"),
     ('{"video_id": "ok", "path": "x.mp4"', "not valid JSON"),
     ('{"path": "x.mp4"}', "missing field 'video_id'"),
+    # a pretty-printed JSON array: its first line alone was "not valid JSON", of a valid file
+    ('[\n  {"video_id": "ok", "path": "x.mp4"}\n]', "bad.jsonl: one JSON document over 3 lines, not JSON lines"),
 ])
 def test_bad_manifest_is_one_line_exit_2(tmp_path, line, message):
     manifest = tmp_path / "bad.jsonl"

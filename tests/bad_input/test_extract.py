@@ -400,7 +400,9 @@ def test_a_glob_of_a_folder_extracts_its_videos_and_skips_the_other_files(tmp_pa
     assert [p.name for p in (tmp_path / "s" / "vggish").iterdir()] == ["clip.npy"]
     (g / "manifest.jsonl").write_text(json.dumps({"video_id": "x", "path": "clip.mp4"}) + "\n")
     rc, err = extract(capsys, *sorted(g.iterdir()), "--out", tmp_path / "t", *VGGISH)
-    assert (rc, err.strip()) == (2, f"error: {g / 'manifest.jsonl'}: a manifest is given alone, not beside other inputs")
+    assert (rc, err.strip()) == (2, f"error: {g / 'manifest.jsonl'}: a manifest is given alone, not beside other "
+                                    f"inputs: pass {g / 'manifest.jsonl'} alone (its videos), or the videos or their "
+                                    f"folder ({g}) without it")
     assert not (tmp_path / "t").exists()
 
 
