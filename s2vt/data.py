@@ -231,12 +231,12 @@ def to_device(batch: dict, device: torch.device) -> dict:
 
 
 def feature_dims(store: FeatureStore, entries: list[dict], modalities: list[str]) -> dict[str, int]:
-    """Feature dim of each modality, from meta.json or (stores without one, e.g. LIC2022 tsn) a file."""
+    """Feature dim of each modality, from meta.json or (stores without one, e.g. LIC2022 tsn) the
+    files of `entries`, each checked to agree (`FeatureStore.settle_width`)."""
     dims = dict(store.meta().get("dims", {}))
     for m in modalities:
         if m not in dims:
-            arr = np.load(store.path(m, entries[0]["video_id"]), mmap_mode="r")
-            dims[m] = int(arr.shape[1])
+            dims[m] = store.settle_width(m, [e["video_id"] for e in entries])
     return {m: int(dims[m]) for m in modalities}
 
 

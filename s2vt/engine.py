@@ -388,7 +388,8 @@ def build(cfg: TrainConfig) -> Run:
     if labels.dropped:
         log(f"tags: {len(labels.names)} kept, {labels.dropped} topic tags dropped (on fewer than "
             f"--min-tag-count {cfg.min_tag_count} training videos)")
-    dims = feature_dims(store, splits["train"], modalities) if modalities else {}
+    # (val's files too: one of another width would otherwise stop the run at its first validation)
+    dims = feature_dims(store, splits["train"] + splits["val"], modalities) if modalities else {}
     has_caps = any(e.get("captions") for e in splits["train"])
     has_tags = bool(labels.names)
     groups = kinds(labels.names)
