@@ -461,7 +461,7 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     if before_write is not None:
         before_write([entry for entry, _ in plan])
     store.init_meta({"source": source, "backbones": {modality: "precomputed"}, "dims": {modality: dim},
-                     "dtype": "float16"})
+                     "dtype": "float16"}, store_option="--features")
     for entry, path in plan:
         store.write(modality, entry["video_id"], read_feature_file(path))
     return [entry for entry, _ in plan]

@@ -262,8 +262,10 @@ class FeatureStore:
         np.save(buf, array, allow_pickle=False)
         atomic_write_bytes(self.path(modality, video_id), buf.getvalue())
 
-    def init_meta(self, meta: dict) -> dict:
-        """Create meta.json, or check an existing one agrees and merge new modalities into it.
+    def init_meta(self, meta: dict, store_option: str = "--out") -> dict:
+        """Create meta.json, or check an existing one agrees and merge new modalities into it;
+        `store_option` is the option that named the store, which a refusal says to change
+        (extract's --out, an import's --features).
 
         A modality's precision may change only while the store holds none of its files: one
         modality's features all come from one precision.
@@ -274,11 +276,11 @@ class FeatureStore:
             for key in (*META_KEYS, "dtype"):  # (one store, one dtype: float16 and float32 files never mix)
                 if key in old and key in meta and old[key] != meta[key]:
                     raise StoreError(f"{self.meta_path}: store was extracted with {key}={old[key]!r}, "
-                                     f"this run asks {meta[key]!r}; use another --out")
+                                     f"this run asks {meta[key]!r}; use another {store_option}")
             for name, wid in meta.get("backbones", {}).items():
                 if old.get("backbones", {}).get(name, wid) != wid:
                     raise StoreError(f"{self.meta_path}: {name} features come from {old['backbones'][name]}, "
-                                     f"this run uses {wid}; use another --out")
+                                     f"this run uses {wid}; use another {store_option}")
             for name, dim in meta.get("dims", {}).items():
                 was = old.get("dims", {}).get(name, dim)
                 if was != dim and self.has_files(name):  # (a dims entry is what `read` checks every file against)
@@ -288,7 +290,7 @@ class FeatureStore:
                 was = old.get("precision", {}).get(name, precision)
                 if was != precision and self.has_files(name):
                     raise StoreError(f"{self.meta_path}: {name} features were computed in {was}, this run "
-                                     f"asks {precision}; pass --precision {was} or use another --out")
+                                     f"asks {precision}; pass --precision {was} or use another {store_option}")
             merged = {**old, **meta, **{k: {**old.get(k, {}), **meta.get(k, {})}
                                         for k in ("backbones", "dims", "precision") if k in meta}}
         else:

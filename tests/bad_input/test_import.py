@@ -194,6 +194,18 @@ def test_a_one_frame_vector_in_a_store_without_meta_is_one_frame_in_training_and
     assert code == 0, err
 
 
+def test_import_refused_by_an_extracted_store_names_its_features_option(tmp_path, capsys):
+    """The refusal said "use another --out", the manifest's option; the store is --features."""
+    manifest, store = make_store(tmp_path / "s", videos=4, shapes={"cnn": (3, 8)})
+    meta = json.loads((store / "meta.json").read_text())
+    (store / "meta.json").write_text(json.dumps({**meta, "dtype": "float32"}))  # (as extract --dtype float32 writes)
+    feature_folder(tmp_path / "pooled", [f"syn{i:05d}" for i in range(4)], 6)
+    code, err = s2vt(capsys, "import", "features", tmp_path / "pooled", "--captions", manifest, "--modality", "pooled",
+                     "--split", "train", "--features", store, "--out", tmp_path / "m.jsonl")
+    assert code == 2 and err == [f"error: {store / 'meta.json'}: store was extracted with dtype='float32', this run "
+                                 "asks 'float16'; use another --features"]
+
+
 def msvd_csv(path, rows):
     lines = ["VideoID,Start,End,WorkerID,Source,AnnotationTime,Language,Description"]
     lines += [f"{v},1,5,9,clean,3,{lang},{text}" for v, lang, text in rows]
