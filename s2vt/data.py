@@ -54,8 +54,15 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
     """Entries whose feature files all exist; missing ones are an error unless `skip_missing`."""
     missing = [e["video_id"] for e in entries if not store.done(e["video_id"], modalities)]
     if missing and not skip_missing:
-        raise DataError(f"{len(missing)} videos have no features for {','.join(modalities)} in {store.root} "
-                        f"(first: {', '.join(missing[:5])}); extract them or pass --skip-missing")
+        # named by what they lack; a modality all of them have (a store another import added a modality
+        # to) is a third way out: training on it alone
+        lacking = [m for m in modalities if not all(store.has(m, v) for v in missing)]
+        complete = [m for m in modalities if m not in lacking]
+        advice = (f"pass --modalities {','.join(complete)} to train on the features they have, extract "
+                  f"{','.join(lacking)} for them, or pass --skip-missing to leave them out" if complete
+                  else "extract them or pass --skip-missing")
+        raise DataError(f"{len(missing)} videos have no features for {','.join(lacking)} in {store.root} "
+                        f"(first: {', '.join(missing[:5])}); {advice}")
     if missing:
         warnings.warn(f"skipping {len(missing)} videos without features (first: {', '.join(missing[:5])})")
     gone = set(missing)
