@@ -186,8 +186,8 @@ def test_an_out_naming_a_folder_is_one_line(store, run, tmp_path, capsys, monkey
 
 
 @pytest.mark.parametrize("decoding, reranks", [([], True), (["--consensus", "0"], False), (["--beam", "1"], False)])
-def test_test_videos_the_model_trained_on_are_said_however_decoded(decoding, reranks, store, run, tmp_path,
-                                                                      capsys):  # noqa: F811
+def test_test_videos_the_model_trained_on_are_said_however_decoded(decoding, reranks, store, run,  # noqa: F811
+                                                                   tmp_path, capsys):
     """A manifest re-imported with another --seed puts training videos in test: the only warning was consensus
     reranking's, and none with --consensus 0, though the scores overstate the model either way."""
     rows = [json.loads(line) for line in Path(store[0]).read_text().splitlines()]
