@@ -54,8 +54,15 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
     """Entries whose feature files all exist; missing ones are an error unless `skip_missing`."""
     missing = [e["video_id"] for e in entries if not store.done(e["video_id"], modalities)]
     if missing and not skip_missing:
-        raise DataError(f"{len(missing)} videos have no features for {','.join(modalities)} in {store.root} "
-                        f"(first: {', '.join(missing[:5])}); extract them or pass --skip-missing")
+        # named by what they lack; a modality all of them have (a store another import added a modality
+        # to) is a third way out: training on it alone
+        lacking = [m for m in modalities if not all(store.has(m, v) for v in missing)]
+        complete = [m for m in modalities if m not in lacking]
+        advice = (f"pass --modalities {','.join(complete)} to train on the features they have, extract "
+                  f"{','.join(lacking)} for them, or pass --skip-missing to leave them out" if complete
+                  else "extract them or pass --skip-missing")
+        raise DataError(f"{len(missing)} videos have no features for {','.join(lacking)} in {store.root} "
+                        f"(first: {', '.join(missing[:5])}); {advice}")
     if missing:
         warnings.warn(f"skipping {len(missing)} videos without features (first: {', '.join(missing[:5])})")
     gone = set(missing)
@@ -231,12 +238,12 @@ def to_device(batch: dict, device: torch.device) -> dict:
 
 
 def feature_dims(store: FeatureStore, entries: list[dict], modalities: list[str]) -> dict[str, int]:
-    """Feature dim of each modality, from meta.json or (stores without one, e.g. LIC2022 tsn) a file."""
+    """Feature dim of each modality, from meta.json or (stores without one, e.g. LIC2022 tsn) the
+    files of `entries`, each checked to agree (`FeatureStore.settle_width`)."""
     dims = dict(store.meta().get("dims", {}))
     for m in modalities:
         if m not in dims:
-            arr = np.load(store.path(m, entries[0]["video_id"]), mmap_mode="r")
-            dims[m] = int(arr.shape[1])
+            dims[m] = store.settle_width(m, [e["video_id"] for e in entries])
     return {m: int(dims[m]) for m in modalities}
 
 

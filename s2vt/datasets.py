@@ -564,11 +564,12 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
         raise DatasetError(f"{labels_from}: no clip with a feature file has captions or tags ({len(plan)} "
                            f"clip{'s' * (len(plan) != 1)} without): nothing to train or evaluate on")
     meta = {"source": source, "backbones": {modality: "precomputed"}, "dims": {modality: dim}, "dtype": "float16"}
-    store.check_meta(meta)  # (an extracted modality is named as such, before its files count as another source)
+    # (an extracted modality is named as such, before its files count as another source)
+    store.check_meta(meta, "--features")
     refuse_replacing(plan, modality, store, source)
     if before_write is not None:
         before_write([entry for entry, _ in plan])
-    store.init_meta(meta)
+    store.init_meta(meta, store_option="--features")
     for entry, path in plan:
         if not store.import_done(modality, entry["video_id"], path):  # (a rerun: the same file, copied already)
             store.write(modality, entry["video_id"], read_feature_file(path))

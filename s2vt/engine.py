@@ -167,7 +167,8 @@ def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | No
 
 
 def prepare(cfg: TrainConfig):
-    """Read and check manifest + store; returns (entries by split, store, modalities, vocab, labels)."""
+    """Read and check manifest + store; returns (entries by split, store, modalities, vocab, labels);
+    the splits also give "val_skipped", how many val videos --skip-missing left out."""
     entries = assign_val(read_manifest(cfg.manifest), seed=cfg.seed)
     store, modalities = open_store(cfg, entries)
     splits = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val", "test")}
@@ -176,6 +177,8 @@ def prepare(cfg: TrainConfig):
         splits[s] = check_features(splits[s], store, modalities, cfg.skip_missing)
     if not splits["train"]:
         raise empty_training_split(cfg.manifest, counts)
+    # (a val split --skip-missing emptied: build says so, not "no val split")
+    splits["val_skipped"] = counts["val"] - len(splits["val"])
     blank = drop_blank_captions(splits["train"] + splits["val"])
     has_caps = any(e.get("captions") for e in splits["train"])
     if not has_caps and not any(e.get("tags") for e in splits["train"]):
@@ -394,7 +397,8 @@ def build(cfg: TrainConfig) -> Run:
     if labels.dropped:
         log(f"tags: {len(labels.names)} kept, {labels.dropped} topic tags dropped (on fewer than "
             f"--min-tag-count {cfg.min_tag_count} training videos)")
-    dims = feature_dims(store, splits["train"], modalities) if modalities else {}
+    # (val's files too: one of another width would otherwise stop the run at its first validation)
+    dims = feature_dims(store, splits["train"] + splits["val"], modalities) if modalities else {}
     has_caps = any(e.get("captions") for e in splits["train"])
     has_tags = bool(labels.names)
     groups = kinds(labels.names)
@@ -523,8 +527,9 @@ def build(cfg: TrainConfig) -> Run:
             + f"select on {metric if scored else 'training loss'}, "
             f"{device}")
     if not len(val_ds) and not finished:
-        log("note: no validation videos (no val split, and too few training videos to hold one out): early "
-            "stopping and best.pt use the training loss")
+        why = (f"--skip-missing left out all {splits['val_skipped']} videos of the val split: they lack features"
+               if splits.get("val_skipped") else "no val split, and too few training videos to hold one out")
+        log(f"note: no validation videos ({why}): early stopping and best.pt use the training loss")
     elif not scored and not finished:
         log(f"note: none of the {len(val_ds)} validation videos has {refs} to score {metric} on: early stopping and "
             "best.pt use the training loss")
@@ -792,8 +797,9 @@ def write_caption_memory(run: Run) -> None:
     ids = [e["video_id"] for e in entries]
     ckpt["memory"] = CaptionMemory.build(torch.cat(keys), captions, vocab.eos, ids).state()
     write_checkpoint(out / "best.pt", ckpt)
+    val = any(e.get("captions") for e in run.val_ds.entries)  # (none: no val, or its videos were all skipped)
     run.log(f"caption memory for consensus reranking: {len(entries)} videos, "
-            f"{sum(map(len, captions))} captions (train + val)")
+            f"{sum(map(len, captions))} captions ({'train + val' if val else 'train'})")
 
 
 def linear_weights(x: torch.Tensor, y: torch.Tensor, groups: dict, c: float, steps: int, log, what: str

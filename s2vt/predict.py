@@ -79,18 +79,23 @@ def decoding_used(cfg: DecodeConfig, model: S2VT, with_captions: bool) -> dict:
 
 def memory_warnings(checkpoint: str, cfg: DecodeConfig, model: S2VT, with_captions: bool,
                     video_ids: list[str] | None = None, split: str | None = None) -> list[str]:
-    """`warning:` lines about consensus reranking: asked for but impossible (a checkpoint without a
-    caption memory: written before it existed, or by a run interrupted before it ended), or flattering
-    (the `split`'s videos are in the memory: training puts val there)."""
-    if not with_captions or cfg.beam <= 1 or cfg.consensus <= 0:
+    """`warning:` lines about the caption memory: consensus reranking asked for but impossible (a
+    checkpoint without one: written before it existed, or by a run interrupted before it ended), and
+    `split`'s videos that the memory lists, which were training or val videos of the model (a manifest
+    re-imported with another --seed splits anew): their scores overstate it however they are decoded,
+    and consensus reranking finds their own captions among the neighbours too."""
+    if not with_captions:  # (a tag-only model has no memory, and no record of its training videos)
         return []
+    reranks = cfg.beam > 1 and cfg.consensus > 0
     if model.memory is None:
         return [f"warning: {checkpoint} has no caption memory (train.py writes it into best.pt when a run ends): "
-                "decoding without consensus reranking"]
+                "decoding without consensus reranking"] if reranks else []
     inside = len(set(video_ids or ()) & set(model.memory.ids))
     if inside:
-        return [f"warning: {inside} of {len(video_ids)} videos of split {split} are in {checkpoint}'s caption memory, "
-                "their own captions among the neighbours: scores are optimistic (--consensus 0 scores without it)"]
+        return [f"warning: {inside} of {len(video_ids)} videos of split {split} were training or val videos of "
+                f"{checkpoint} (its caption memory lists them): the scores overstate the model"
+                + (", and consensus reranking finds their own captions among the neighbours" if reranks else "")
+                + (" (was the manifest re-imported with another --seed?)" if split == "test" else "")]
     return []
 
 

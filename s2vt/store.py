@@ -12,6 +12,7 @@ is one append (O_APPEND), so concurrent shards writing one store never interleav
 """
 from __future__ import annotations
 
+import collections
 import hashlib
 import io
 import json
@@ -28,6 +29,10 @@ from .manifest import check_video_id
 FP16_MAX = 65504.0
 # settings that must agree between runs writing into one store (and with a checkpoint)
 META_KEYS = ("frames", "image_size", "clips", "clip_len", "sample_rate", "vggish_pca")
+
+
+# what to do about a file whose width differs from the other files of its modality
+MIXED_FIX = "re-extract it, or leave its video out of the manifest"
 
 
 class StoreError(UserError):
@@ -59,6 +64,24 @@ def printable(text: str) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+def npy_shape(path: str | os.PathLike) -> tuple[int, ...]:
+    """The shape a `.npy` file's header gives, without reading its data."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(f)[0]
+        if version == (2, 0):
+            return np.lib.format.read_array_header_2_0(f)[0]
+    return np.load(path, mmap_mode="r", allow_pickle=False).shape  # (version 3: no public header reader)
+
+
+def check_rank(path: str | os.PathLike, shape: tuple) -> None:
+    """StoreError naming the file unless `shape` is [T, D] or [D] (one frame) with D > 0."""
+    if len(shape) not in (1, 2) or shape[-1] == 0:
+        raise StoreError(f"{printable(str(path))}: shape {list(shape)}: features must be [T, D] "
+                         "(frames by features), or [D] for one frame; re-extract it")
+
+
 def stable_shard(video_id: str, num_shards: int) -> int:
     """Shard of a video: sha1 of its id modulo N (the same on every machine and run)."""
     return int(hashlib.sha1(video_id.encode()).hexdigest(), 16) % num_shards
@@ -82,7 +105,8 @@ class FeatureStore:
         self.root = Path(root)
         self._sources: dict[str, dict[str, dict]] | None = None
         self._imported: dict[str, dict[str, dict]] = {}  # (filled with _sources, by `sources`)
-        self._dims: dict[str, int] | None = None  # meta.json's, read once by `read`
+        self._dims: dict[str, int] | None = None  # widths `read` checks against (`_widths`)
+        self._settled_widths: dict[str, tuple[int, str]] = {}  # `settle_width`'s, for stores without meta.json
 
     @property
     def meta_path(self) -> Path:
@@ -194,26 +218,69 @@ class FeatureStore:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def read(self, modality: str, video_id: str) -> np.ndarray:
-        """[T, D] features as float32; StoreError naming the file for one that is not a numeric array
-        or holds NaN or infinite values."""
+        """[T, D] features as float32 (a [D] vector is one frame, [1, D], as `import features` stores
+        one); StoreError naming the file for one that is not a numeric array of either shape, holds
+        NaN or infinite values, or is not as wide as meta.json (or `settle_width`) says."""
         path = self.path(modality, video_id)
         try:
             x = np.load(path, allow_pickle=False).astype(np.float32, copy=False)
         except (OSError, ValueError, EOFError) as e:  # pickled objects, a truncated or foreign file
             raise StoreError(f"{printable(str(path))}: cannot read features ({e})") from None
+        check_rank(path, x.shape)
+        x = x[None] if x.ndim == 1 else x
         # one NaN poisons the feature statistics and every loss after it: training would end with a
         # NaN model and evaluate with NaN scores, neither naming the file
         if not np.isfinite(x).all():
             raise StoreError(f"{printable(str(path))}: cannot read features (holds NaN or infinite values); "
                              "re-extract it")
-        if self._dims is None:
-            self._dims = self.meta().get("dims", {})
-        dim = self._dims.get(modality)
-        if dim is not None and (x.ndim != 2 or x.shape[1] != dim):  # (else a shape error deep inside the model)
-            raise StoreError(f"{printable(str(path))}: shape {list(x.shape)}, but {self.meta_path} gives {modality} "
-                             f"{dim} features per frame; the store mixes feature sizes: rebuild it, or import "
-                             "these features under another modality name")
+        dim = self._widths().get(modality)
+        if dim is not None and x.shape[1] != dim:  # (else a shape error deep inside the model)
+            settled = self._settled_widths.get(modality)
+            raise StoreError(f"{printable(str(path))}: shape {list(x.shape)}, but " + (
+                f"the other {modality} files hold {dim} features per frame ({settled[1]}); the store mixes "
+                f"feature sizes: {MIXED_FIX}" if settled else
+                f"{self.meta_path} gives {modality} {dim} features per frame; the store mixes feature sizes: "
+                "rebuild it, or import these features under another modality name"))
         return x
+
+    def _widths(self) -> dict[str, int]:
+        """Features per frame of each modality: meta.json's dims, and those `settle_width` found."""
+        if self._dims is None:
+            self._dims = {**self.meta().get("dims", {}), **{m: w for m, (w, _) in self._settled_widths.items()}}
+        return self._dims
+
+    def settle_width(self, modality: str, video_ids) -> int | None:
+        """Features per frame of `modality` for these videos (None: none has a file): meta.json's,
+        which `read` checks each file against; in a store without it (LIC2022's linked tsn files)
+        the width of most of their files, after every file's header is checked against it, so that
+        an odd file is refused naming it before training, not met as a shape error in some batch;
+        `read` checks against it from then on."""
+        if modality in self.meta().get("dims", {}):
+            return int(self._widths()[modality])
+        shapes: dict[Path, tuple] = {}
+        for vid in video_ids:
+            path = self.path(modality, vid)
+            if path.is_file():
+                try:
+                    shapes[path] = npy_shape(path)
+                except (OSError, ValueError, EOFError) as e:
+                    raise StoreError(f"{printable(str(path))}: cannot read features ({e})") from None
+                check_rank(path, shapes[path])
+        if not shapes:
+            return None
+        counts = collections.Counter(shape[-1] for shape in shapes.values())
+        width, n = counts.most_common(1)[0]  # (a tie: the width met first)
+        example = next(p for p, shape in shapes.items() if shape[-1] == width)
+        seen = f"{n} of {len(shapes)}, e.g. {printable(str(example))} {list(shapes[example])}"
+        odd = next((p for p, shape in shapes.items() if shape[-1] != width), None)
+        if odd is not None:
+            target = f" (a link to {printable(os.path.realpath(odd))})" if odd.is_symlink() else ""
+            raise StoreError(f"{printable(str(odd))}{target}: shape {list(shapes[odd])}, but the other {modality} "
+                             f"files hold {width} features per frame ({seen}); the store mixes feature sizes "
+                             f"and has no meta.json to say which is right: {MIXED_FIX}")
+        self._settled_widths[modality] = (width, seen)
+        self._dims = None
+        return width
 
     def width(self, modality: str) -> int | None:
         """Features per frame `modality` holds: meta.json's, else one file's; None while it has no file."""
@@ -241,9 +308,11 @@ class FeatureStore:
         np.save(buf, self.encode(array, dtype), allow_pickle=False)
         atomic_write_bytes(self.path(modality, video_id), buf.getvalue())
 
-    def check_meta(self, meta: dict) -> dict:
+    def check_meta(self, meta: dict, store_option: str = "--out") -> dict:
         """StoreError unless an existing meta.json agrees with `meta` (as `init_meta` needs); returns
-        meta.json's content. Writes nothing: an importer asks before its other checks.
+        meta.json's content. Writes nothing: an importer asks before its other checks. `store_option`
+        is the option that named the store, which a refusal says to change (extract's --out, an
+        import's --features).
 
         A modality's precision may change only while the store holds none of its files: one
         modality's features all come from one precision.
@@ -252,11 +321,11 @@ class FeatureStore:
         for key in (*META_KEYS, "dtype"):  # (one store, one dtype: float16 and float32 files never mix)
             if key in old and key in meta and old[key] != meta[key]:
                 raise StoreError(f"{self.meta_path}: store was extracted with {key}={old[key]!r}, "
-                                 f"this run asks {meta[key]!r}; use another --out")
+                                 f"this run asks {meta[key]!r}; use another {store_option}")
         for name, wid in meta.get("backbones", {}).items():
             if old.get("backbones", {}).get(name, wid) != wid:
                 raise StoreError(f"{self.meta_path}: {name} features come from {old['backbones'][name]}, "
-                                 f"this run uses {wid}; use another --out")
+                                 f"this run uses {wid}; use another {store_option}")
         for name, dim in meta.get("dims", {}).items():
             was = old.get("dims", {}).get(name, dim)
             if was != dim and self.has_files(name):  # (a dims entry is what `read` checks every file against)
@@ -266,17 +335,17 @@ class FeatureStore:
             was = old.get("precision", {}).get(name, precision)
             if was != precision and self.has_files(name):
                 raise StoreError(f"{self.meta_path}: {name} features were computed in {was}, this run "
-                                 f"asks {precision}; pass --precision {was} or use another --out")
+                                 f"asks {precision}; pass --precision {was} or use another {store_option}")
         return old
 
-    def init_meta(self, meta: dict) -> dict:
+    def init_meta(self, meta: dict, store_option: str = "--out") -> dict:
         """Create meta.json, or check an existing one agrees (`check_meta`) and merge new modalities into it.
 
         `source` keeps every source written into the store, '; '-separated (a second import, from
         another folder, adds its own): it stays one string, as every store's.
         """
         make_dirs(self.root)
-        old = self.check_meta(meta)
+        old = self.check_meta(meta, store_option)
         if old:
             merged = {**old, **meta, **{k: {**old.get(k, {}), **meta.get(k, {})}
                                         for k in ("backbones", "dims", "precision") if k in meta}}

@@ -234,7 +234,8 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
         if not entries:
             store.init_meta({"source": "YouTube-8M precomputed features (2018 release), "
                                        f"{kind}-level, imported by `s2vt import yt8m`",
-                             "backbones": SOURCES[kind], "dims": DIMS, "dtype": "float16"})
+                             "backbones": SOURCES[kind], "dims": DIMS, "dtype": "float16"},
+                            store_option="--features")
         for modality, x in feats.items():
             store.write(modality, vid, x)
         entries.append({"video_id": vid, "split": sp, "captions": [], "tags": tags})

@@ -120,7 +120,7 @@ def test_memory_warnings_and_the_settings_metrics_record(tmp_path, capsys):
     # val is in the memory: said; the settings recorded are those that acted
     m = evaluate(str(best), str(manifest), str(store), "val", DecodeConfig(beam=3, consensus=10 ** 6),
                  out=str(tmp_path / "v.json"))
-    assert "videos of split val are in" in capsys.readouterr().err
+    assert "videos of split val were training or val videos of" in capsys.readouterr().err
     assert m["consensus"] == len(memory["ids"]) and m["anti_lm"] == DecodeConfig.anti_lm
     m = evaluate(str(best), str(manifest), str(store), "test", DecodeConfig(beam=1), out=str(tmp_path / "g.json"))
     assert m["beam"] == 1 and "anti_lm" not in m and "consensus" not in m

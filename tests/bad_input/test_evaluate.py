@@ -183,3 +183,27 @@ def test_an_out_naming_a_folder_is_one_line(store, run, tmp_path, capsys, monkey
                          store[1], "--out", out, "--beam", "1")
         assert code == 2 and err == [f"error: {out} is a folder: name a file to write (--out: the predictions JSON)"]
     assert not (tmp_path / "newdir").exists() and not (tmp_path / "metrics_test.json").exists()
+
+
+@pytest.mark.parametrize("decoding, reranks", [([], True), (["--consensus", "0"], False), (["--beam", "1"], False)])
+def test_test_videos_the_model_trained_on_are_said_however_decoded(decoding, reranks, store, run,  # noqa: F811
+                                                                   tmp_path, capsys):
+    """A manifest re-imported with another --seed puts training videos in test: the only warning was consensus
+    reranking's, and none with --consensus 0, though the scores overstate the model either way."""
+    rows = [json.loads(line) for line in Path(store[0]).read_text().splitlines()]
+    tests = sum(r["split"] == "test" for r in rows)
+    for r in [r for r in rows if r["split"] == "train"][:3]:
+        r["split"] = "test"
+    manifest = tmp_path / "reseeded.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
+                     store[1], "--out", tmp_path / "p.json", *decoding)
+    assert code == 0
+    said = [line for line in err if "training or val videos" in line]
+    assert said == [f"warning: 3 of {tests + 3} videos of split test were training or val videos of "
+                    f"{run / 'best.pt'} (its caption memory lists them): the scores overstate the model"
+                    + (", and consensus reranking finds their own captions among the neighbours" if reranks else "")
+                    + " (was the manifest re-imported with another --seed?)"]
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features",
+                     store[1], "--out", tmp_path / "q.json", *decoding)
+    assert code == 0 and not any("training or val videos" in line for line in err)

@@ -148,6 +148,64 @@ def test_a_store_file_of_another_width_than_meta_is_one_line_in_training(tmp_pat
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "syn00002.npy: shape [3, 5]" in err[0]
 
 
+def store_without_meta(tmp_path) -> tuple:
+    """(manifest, store, first training video, first val video, first test video) of a store without
+    meta.json, as `import lic2022 --features` links one: nothing but the files says their width."""
+    manifest, store = make_store(tmp_path / "s", videos=14, shapes={"frames": (3, 8)})
+    (store / "meta.json").unlink()
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    return (manifest, store, *(next(r["video_id"] for r in rows if r["split"] == s) for s in ("train", "val", "test")))
+
+
+TRAIN_TINY = ["--epochs", "1", "--hidden", "8", "--embed", "8", "--min-count", "1", "--batch-size", "4"]
+
+
+@pytest.mark.parametrize("split, shape, says", [
+    ("train", (3, 5), "shape [3, 5], but the other frames files hold 8 features per frame (11 of 12, e.g. "),
+    ("val", (3, 5), "shape [3, 5], but the other frames files hold 8 features per frame (11 of 12, e.g. "),
+    ("train", (5,), "shape [5], but the other frames files hold 8 features per frame (11 of 12, e.g. "),
+    ("train", (2, 3, 8), "shape [2, 3, 8]: features must be [T, D] (frames by features), or [D] for one frame"),
+])
+def test_a_store_file_of_another_width_than_the_others_is_one_line_in_training_without_meta(
+        split, shape, says, tmp_path, capsys):
+    """Without meta.json such a file was a traceback (numpy's concatenate, an IndexError, a tensor copy) from
+    wherever training first met it; now every train and val file's header is checked before training."""
+    manifest, store, *first = store_without_meta(tmp_path)
+    bad = store / "frames" / f"{first[('train', 'val').index(split)]}.npy"
+    np.save(bad, np.ones(shape, np.float16))
+    code, err = s2vt(capsys, "train", "--manifest", manifest, "--features", store, "--out", tmp_path / "run",
+                     *TRAIN_TINY)
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {bad}: {says}")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_one_frame_vector_in_a_store_without_meta_is_one_frame_in_training_and_evaluate(tmp_path, capsys):
+    """A [D] file is [1, D], as `import features` stores one: training once failed on it (numpy's
+    concatenate) and evaluate refused it ("the checkpoint takes [T, 8]")."""
+    manifest, store, train, val, test = store_without_meta(tmp_path)
+    for vid in (train, val, test):
+        np.save(store / "frames" / f"{vid}.npy", np.ones(8, np.float16))
+    assert FeatureStore(store).read("frames", train).shape == (1, 8)
+    code, err = s2vt(capsys, "train", "--manifest", manifest, "--features", store, "--out", tmp_path / "run",
+                     *TRAIN_TINY)
+    assert code == 0, err
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", tmp_path / "run" / "best.pt", "--manifest", manifest,
+                     "--features", store, "--out", tmp_path / "p.json", "--beam", "1")
+    assert code == 0, err
+
+
+def test_import_refused_by_an_extracted_store_names_its_features_option(tmp_path, capsys):
+    """The refusal said "use another --out", the manifest's option; the store is --features."""
+    manifest, store = make_store(tmp_path / "s", videos=4, shapes={"cnn": (3, 8)})
+    meta = json.loads((store / "meta.json").read_text())
+    (store / "meta.json").write_text(json.dumps({**meta, "dtype": "float32"}))  # (as extract --dtype float32 writes)
+    feature_folder(tmp_path / "pooled", [f"syn{i:05d}" for i in range(4)], 6)
+    code, err = s2vt(capsys, "import", "features", tmp_path / "pooled", "--captions", manifest, "--modality", "pooled",
+                     "--split", "train", "--features", store, "--out", tmp_path / "m.jsonl")
+    assert code == 2 and err == [f"error: {store / 'meta.json'}: store was extracted with dtype='float32', this run "
+                                 "asks 'float16'; use another --features"]
+
+
 def msvd_csv(path, rows):
     lines = ["VideoID,Start,End,WorkerID,Source,AnnotationTime,Language,Description"]
     lines += [f"{v},1,5,9,clean,3,{lang},{text}" for v, lang, text in rows]

@@ -486,3 +486,35 @@ def test_the_line_to_make_a_model_the_default_can_be_pasted(tmp_path, capsys):
     words = shlex.split(line.split(": ", 1)[1].split(" (or ")[0])
     assert words == ["mkdir", "-p", "checkpoints", "&&", "cp", f"{out}/best.pt", os.path.join("checkpoints", "s2vt.pt")]
     assert shlex.split(line.split("export ", 1)[1].split(")")[0]) == [f"S2VT_CHECKPOINT={out}/best.pt"]
+def test_videos_lacking_one_modality_are_told_the_modalities_they_have(store, tmp_path, capsys):
+    """After another import added a modality, the advice was "extract them or pass --skip-missing", naming
+    every modality as missing: --modalities with those they all have is the third way."""
+    shutil.copytree(store[1], tmp_path / "features")
+    meta = json.loads((tmp_path / "features" / "meta.json").read_text())
+    meta["backbones"]["pooled"], meta["dims"]["pooled"] = "precomputed", 4
+    (tmp_path / "features" / "meta.json").write_text(json.dumps(meta))
+    (tmp_path / "features" / "pooled").mkdir()
+    rows = [json.loads(line) for line in Path(store[0]).read_text().splitlines()]
+    lacking = [r["video_id"] for r in rows if r["split"] == "train"][:3]
+    for r in rows:
+        if r["video_id"] not in lacking:
+            np.save(tmp_path / "features" / "pooled" / f"{r['video_id']}.npy", np.ones((1, 4), np.float16))
+    code, err = s2vt(capsys, *train_args((store[0], tmp_path / "features"), tmp_path / "out"))
+    assert code == 2 and err == [f"error: 3 videos have no features for pooled in {tmp_path / 'features'} (first: "
+                                 f"{', '.join(lacking)}); pass --modalities resnet152,vggish to train on the features "
+                                 "they have, extract pooled for them, or pass --skip-missing to leave them out"]
+
+
+def test_a_val_split_skipped_whole_for_missing_features_is_said_so(store, tmp_path, capsys):
+    """It said "no val split" and that the caption memory held "train + val"."""
+    shutil.copytree(store[1], tmp_path / "features")
+    rows = [json.loads(line) for line in Path(store[0]).read_text().splitlines()]
+    val = [r["video_id"] for r in rows if r["split"] == "val"]
+    for vid in val:
+        (tmp_path / "features" / "resnet152" / f"{vid}.npy").unlink()
+    code, err = s2vt(capsys, *train_args((store[0], tmp_path / "features"), tmp_path / "out", "--skip-missing"))
+    assert code == 0
+    assert (f"note: no validation videos (--skip-missing left out all {len(val)} videos of the val split: they lack "
+            "features): early stopping and best.pt use the training loss") in err
+    memory = [line for line in err if line.startswith("caption memory")]
+    assert len(memory) == 1 and memory[0].endswith(" captions (train)")
