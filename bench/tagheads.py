@@ -53,11 +53,25 @@ def parse_recipe(text: str) -> dict:
                             + (f" (did you mean {close[0]!r}?)" if close else " (train.py's settings, with _ for -)"))
         kind = types[key]
         try:
-            out[key] = (value.lower() in ("1", "true") if "bool" in kind else int(value) if kind.startswith("int")
+            out[key] = (BOOLS[value.lower()] if "bool" in kind else int(value) if kind.startswith("int")
                         else float(value) if kind.startswith("float") else value)
-        except ValueError:
-            raise UserError(f"--recipe {text!r}: {key} takes {kind.split()[0]}, not {value!r}") from None
+        except (ValueError, KeyError):  # (KeyError: `refit=ture` read as False, silently)
+            raise UserError(f"--recipe {text!r}: {key} takes {kind.split()[0]}"
+                            + (" (1/0, true/false, yes/no, on/off)" if "bool" in kind else "")
+                            + f", not {value!r}") from None
     return out
+
+
+BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def check_runs(args, recipes: list[dict]) -> None:
+    """Every head x recipe's settings checked as train.py checks them (ranges, choices: `--tag-head
+    mlpp`, `epochs=-1`) before the baselines train: a typo is one line at once, not after minutes."""
+    for head in filter(None, args.heads.split(",")):
+        for recipe in recipes:
+            TrainConfig.of(manifest=args.manifest, features=args.features, out=args.out, device=args.device,
+                           **{**({} if head == "default" else {"tag_head": head}), "seed": args.seed, **recipe})
 
 
 def check_tags(args) -> None:
@@ -162,6 +176,7 @@ def main() -> None:
 
 def run(args) -> None:
     recipes = [parse_recipe(text) for text in args.recipe or [""]]  # every recipe checked before any training
+    check_runs(args, recipes)
     check_tags(args)
     out = Path(args.out)
     rows = []

@@ -385,8 +385,8 @@ def build(cfg: TrainConfig) -> Run:
     if cfg.overwrite and last_path is None and any((out / name).exists() for name in RUN_FILES):
         # (a user's evaluate --out or export into the run folder: left as they are, but no longer of its model)
         if stray := sorted(p.name for p in out.iterdir() if p.name not in (*RUN_FILES, "curves.png")):
-            log(f"warning: --overwrite replaces the run in {out}, not the other files there, which came from "
-                f"the model it replaces: {', '.join(stray[:5])}" + (f" and {len(stray) - 5} more" if len(stray) > 5
+            log(f"warning: --overwrite replaces the run in {out}, not the other files there (results of the "
+                f"model it replaces?): {', '.join(stray[:5])}" + (f" and {len(stray) - 5} more" if len(stray) > 5
                                                                     else ""))
     # the run's files never land in (or on) what it reads: the feature store, the manifest
     refuse_inputs([out / name for name in RUN_FILES], [cfg.manifest], folders=[f for f in [cfg.features] if f])
@@ -627,7 +627,8 @@ def train_run(cfg: TrainConfig) -> dict:
         except DivergedError as e:
             kept = best_result(out).get("epoch")
             raise DivergedError(f"{e} and train again" + (
-                f" (--overwrite); {out / 'best.pt'} keeps epoch {kept}, the best before it" if kept is not None
+                f" (--overwrite); {out / 'best.pt'} keeps epoch {kept}, the best before it (at that --lr, it may be "
+                "unusable too)" if kept is not None
                 else "; no checkpoint was written")) from None
         secs = time.time() - t0
         loss = run.ddp.mean(total, steps)  # every rank's steps, so the logged loss is the global batches'
@@ -752,8 +753,8 @@ def refit_network(run: Run) -> None:
                                                  f"refit epoch {epoch}",
                                                  not cfg.quiet and run.ddp.main and sys.stderr.isatty())
         except DivergedError as e:
-            raise DivergedError(f"{e}, or train with --no-refit; {out / 'best.pt'} keeps the weights trained "
-                                "on train alone") from None
+            raise DivergedError(f"{e} and train again (--overwrite; or --no-refit); {out / 'best.pt'} keeps the "
+                                "weights trained on train alone, without its refit") from None
         log(f"refit epoch {epoch}/{epochs}: loss {run.ddp.mean(total, steps):.4g}, {seen * run.ddp.world} items, "
             f"{time.time() - t1:.0f} s")
     if not run.ddp.main:
@@ -795,7 +796,14 @@ def write_caption_memory(run: Run) -> None:
     # every word of every caption (the training max_len cuts only what the decoder learns to write)
     captions = [[vocab.encode(c, max_len=10 ** 6)[1:-1] for c in e["captions"]] for e in entries]
     ids = [e["video_id"] for e in entries]
-    ckpt["memory"] = CaptionMemory.build(torch.cat(keys), captions, vocab.eos, ids).state()
+    keys = torch.cat(keys)
+    # (the memory keeps its keys in float16; finite weights blown up by a learning rate far too high
+    # give summaries beyond its range: a memory, and a model, evaluate would refuse)
+    if not torch.isfinite(keys.half()).all():
+        raise DivergedError(f"training diverged: the video summaries of {out / 'best.pt'} (epoch {ckpt['epoch']}) "
+                            f"are NaN or beyond float16's range, as a learning rate far too high leaves the weights: "
+                            f"lower --lr (now {run.cfg.lr:g}) and train again (--overwrite)")
+    ckpt["memory"] = CaptionMemory.build(keys, captions, vocab.eos, ids).state()
     write_checkpoint(out / "best.pt", ckpt)
     val = any(e.get("captions") for e in run.val_ds.entries)  # (none: no val, or its videos were all skipped)
     run.log(f"caption memory for consensus reranking: {len(entries)} videos, "

@@ -305,6 +305,10 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
         batch = to_device(batch, dev)
         captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], cfg, text=batch["text"],
                                   names=labels.names, with_captions=with_captions)
+        if probs is not None and not np.isfinite(probs).all():  # (the features were checked finite: the weights)
+            raise CheckpointError(f"{checkpoint}: its tag scores are NaN or infinite (first in this batch: "
+                                  f"{batch['video_id'][0]}): its weights are unusable, as a training run that "
+                                  "diverged leaves them: train again with a lower --lr")
         for i, vid in enumerate(batch["video_id"]):
             tags = predicted_tags(probs[i], labels, model.cfg.tag_threshold) if probs is not None else []
             preds[vid] = {"video_id": vid, "caption": captions[i], "tags": tags}

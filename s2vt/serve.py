@@ -145,7 +145,9 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
     # a path with a trailing slash is not ours: 404 {"error"}, not a 307 to a POST's other path
     app.router.redirect_slashes = False
     pool = ThreadPoolExecutor(workers, thread_name_prefix="s2vt-caption")
-    state = {"active": 0, "seconds": 1.0}  # requests holding a slot (the event loop is the only writer)
+    # requests holding a slot, and a caption's time (None until one is measured; the event loop is the
+    # only writer)
+    state = {"active": 0, "seconds": None}
     page = PAGE.read_text(encoding="utf-8")
     ckpt, vocab, labels = captioner.ckpt, captioner.vocab, captioner.labels
     model_info = {"checkpoint": checkpoint_name, "modalities": sorted(ckpt["config"]["modalities"]),
@@ -191,7 +193,7 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
         if state["active"] >= workers + queue:
             # when a slot frees: the first of the videos being captioned ends, in a caption's time
             # over the workers on average (the waiting ones hold their slots until then)
-            wait = math.ceil(state["seconds"] / workers)
+            wait = math.ceil((state["seconds"] or 1.0) / workers)
             return error(503, f"busy: {state['active']} videos are being captioned or waiting; retry later",
                          **{"Retry-After": str(max(1, wait))})
         declared = request.headers.get("content-length", "")
@@ -252,7 +254,8 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
                 log.warning("client %s disconnected while its video waited: not captioned", _peer(request))
                 return error(400, "client disconnected before its video was captioned")  # (nobody listens)
             result, media = answer
-            state["seconds"] = 0.8 * state["seconds"] + 0.2 * took
+            # (the first caption sets it: averaged with a guess, it took ~10 captions to reach a real time)
+            state["seconds"] = took if state["seconds"] is None else 0.8 * state["seconds"] + 0.2 * took
             result["video"] = name
             result["frame_times"] = [round(float(t), 3) for t in media.times] if media.times is not None else []
             if thumbs:

@@ -130,6 +130,13 @@ def test_tagheads_recipe_typo_is_one_line(monkeypatch, capsys, tmp_path):
                             ("epochs", "'epochs' is not name=value"), ("epochs=x", "epochs takes int, not 'x'")]:
         assert tagheads(monkeypatch, *common, "--recipe", recipe) == 2
         assert capsys.readouterr().err == f"error: --recipe {recipe!r}: {message}\n"
+    # values train.py would refuse, and a head typo: refused before the baselines train, not after
+    assert tagheads(monkeypatch, *common, "--recipe", "refit=ture") == 2  # (was False, silently)
+    assert "refit takes bool (1/0, true/false, yes/no, on/off), not 'ture'" in capsys.readouterr().err
+    for extra, message in [(["--recipe", "epochs=-1"], "--epochs"), (["--heads", "mlpp"], "'mlpp'")]:
+        assert tagheads(monkeypatch, *common, *extra) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "out").exists()
 
 

@@ -196,3 +196,13 @@ def test_a_mirror_given_as_a_plain_folder_is_read_as_one(tmp_path):
     proc = run_cli("-m", "s2vt.cli", "weights", "download", "vggish_pca", "--dir", "w2", env=env, cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "file:///FOLDER (three slashes)" in proc.stderr and not (tmp_path / "w2").exists()
+
+
+@pytest.mark.parametrize("given, url", [
+    ("file:/mnt/w", "file:///mnt/w/vggish_pca_params.npz"),  # one slash: a file URL too, not a folder "file:"
+    ("/", "file:///vggish_pca_params.npz"),  # the root, not "" (which fell back to the internet)
+    ("http://mirror:8/a/", "http://mirror:8/a/vggish_pca_params.npz"),
+])
+def test_mirror_forms(given, url, monkeypatch):
+    monkeypatch.setenv("S2VT_WEIGHTS_URL", given)
+    assert dl.remotes()["vggish_pca"].url == url

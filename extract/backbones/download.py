@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Callable
@@ -74,23 +75,27 @@ CHECKS = {"c3d": check_c3d, "vggish_pca": check_pca}
 
 
 def mirror() -> str:
-    """$S2VT_WEIGHTS_URL as a URL ("" when unset): a plain folder (`./weights`, `/mnt/weights`) is
-    taken as its file:// URL, as an air-gapped user types it; `file://weights` (two slashes: a host
-    named weights) is refused in one line, since urllib would look for /FILE at the root."""
-    base = os.environ.get(BASE_ENV, "").strip().rstrip("/")
-    scheme, _, rest = base.partition("://")
-    if base and not rest:  # (no scheme)
-        return Path(base).expanduser().resolve().as_uri()
-    if scheme.lower() == "file" and rest.split("/", 1)[0] not in ("", "localhost"):
+    """$S2VT_WEIGHTS_URL as the URL of a folder, ending in / ("" when unset or blank): a URL as given
+    (http, https, ftp, file: `file:///mnt/w`, `file:/mnt/w`); anything else is a folder path
+    (`./weights`, `/mnt/weights`, `~/w`), as an air-gapped user types it, taken as its file:// URL.
+    `file://weights` (a host named weights) is refused in one line: urllib would look for /FILE."""
+    base = os.environ.get(BASE_ENV, "").strip()
+    if not base:
+        return ""
+    url = urllib.parse.urlsplit(base)
+    if url.scheme.lower() not in ("http", "https", "ftp", "file"):  # (no scheme, or C: on Windows)
+        return Path(base).expanduser().resolve().as_uri().rstrip("/") + "/"
+    if url.scheme.lower() == "file" and url.netloc not in ("", "localhost"):
         raise DownloadError(f"{BASE_ENV}={base}: a file URL names an absolute folder, file:///FOLDER (three "
                             "slashes); or give the folder itself")
-    return base
+    return base.rstrip("/") + "/"
 
 
 def remotes(specs: dict[str, WeightSpec] = SPECS) -> dict[str, Remote]:
     """name -> Remote from the spec table, with $S2VT_WEIGHTS_URL as the folder of every URL when set."""
     base = mirror()
-    return {name: Remote(name, s.files[0], f"{base}/{s.files[0]}" if base else s.url, CHECKS.get(name))
+    return {name: Remote(name, s.files[0], urllib.parse.urljoin(base, s.files[0]) if base else s.url,
+                         CHECKS.get(name))
             for name, s in specs.items()}
 
 

@@ -207,3 +207,24 @@ def test_test_videos_the_model_trained_on_are_said_however_decoded(decoding, rer
     code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features",
                      store[1], "--out", tmp_path / "q.json", *decoding)
     assert code == 0 and not any("training or val videos" in line for line in err)
+
+
+def test_a_model_that_scores_nan_is_named_not_the_output_file(store, run, tmp_path, capsys, monkeypatch):  # noqa: F811
+    """Finite but blown-up weights (a diverged run's best.pt) gave NaN scores, and the one line
+    blamed the predictions file: "cannot write p.json: a value is NaN"."""
+    import numpy as np
+
+    from s2vt import predict
+
+    real = predict.predict
+
+    def blown_up(*args, **kwargs):
+        captions, probs = real(*args, **kwargs)
+        return captions, np.full_like(probs, np.nan)
+
+    monkeypatch.setattr(predict, "predict", blown_up)
+    manifest, features = store
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
+                     features, "--split", "val", "--out", tmp_path / "p.json")
+    assert code == 2 and err[-1].startswith(f"error: {run / 'best.pt'}: its tag scores are NaN or infinite"), err
+    assert "lower --lr" in err[-1] and not (tmp_path / "p.json").exists()

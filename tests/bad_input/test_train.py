@@ -447,7 +447,7 @@ def test_a_diverging_run_stops_in_one_line_before_a_checkpoint_holds_nan(tmp_pat
     code, err = s2vt(capsys, *args, "--out", tmp_path / "nan", "--lr", "1e30")
     assert code == 2 and len(err) == 1, err
     assert err[0].startswith("error: training diverged in epoch 2, step 1: the loss is nan: lower --lr (now 1e+30)")
-    assert err[0].endswith(f"{tmp_path / 'nan' / 'best.pt'} keeps epoch 1, the best before it")
+    assert f"{tmp_path / 'nan' / 'best.pt'} keeps epoch 1, the best before it" in err[0]
     with open(tmp_path / "nan" / "metrics.csv") as f:
         assert [r["epoch"] for r in csv.DictReader(f)] == ["1"]  # the diverged epoch is not recorded
     assert torch.load(tmp_path / "nan" / "last.pt", weights_only=True)["epoch"] == 1
@@ -465,8 +465,8 @@ def test_overwrite_names_the_files_of_the_model_it_replaces(store, run, tmp_path
     (folder / "coco.zip").write_bytes(b"")
     code, err = s2vt(capsys, *train_args(store, folder, "--overwrite"))
     assert code == 0
-    assert (f"warning: --overwrite replaces the run in {folder}, not the other files there, which came from the "
-            "model it replaces: coco.zip, preds_test.json") in err
+    assert (f"warning: --overwrite replaces the run in {folder}, not the other files there (results of the "
+            "model it replaces?): coco.zip, preds_test.json") in err
     assert (folder / "preds_test.json").read_text() == "{}"  # (the user's: never deleted)
 
 
@@ -484,7 +484,9 @@ def test_the_line_to_make_a_model_the_default_can_be_pasted(tmp_path, capsys):
     assert code == 0
     line = next(e for e in err if e.startswith("to caption with this model by default: "))
     words = shlex.split(line.split(": ", 1)[1].split(" (or ")[0])
+    # (absolute: pasted in the folder caption.py runs in, not the one train.py ran in)
     assert words == ["mkdir", "-p", "checkpoints", "&&", "cp", f"{out}/best.pt", os.path.join("checkpoints", "s2vt.pt")]
+    assert out.is_absolute()
     assert shlex.split(line.split("export ", 1)[1].split(")")[0]) == [f"S2VT_CHECKPOINT={out}/best.pt"]
 def test_videos_lacking_one_modality_are_told_the_modalities_they_have(store, tmp_path, capsys):
     """After another import added a modality, the advice was "extract them or pass --skip-missing", naming
@@ -518,3 +520,16 @@ def test_a_val_split_skipped_whole_for_missing_features_is_said_so(store, tmp_pa
             "features): early stopping and best.pt use the training loss") in err
     memory = [line for line in err if line.startswith("caption memory")]
     assert len(memory) == 1 and memory[0].endswith(" captions (train)")
+
+
+def test_weights_blown_up_but_finite_are_refused_before_a_memory_evaluate_cannot_read(tmp_path, capsys):
+    """`--lr 10` on real features: finite losses of 1e8, a run that "finished", and a best.pt whose
+    float16 memory keys were inf, which evaluate refused."""
+    manifest, features = make_store(tmp_path / "d", videos=60, signal=True)
+    code, err = s2vt(capsys, "train", "--manifest", manifest, "--features", features, "--out", tmp_path / "run",
+                     "--epochs", "2", "--hidden", "32", "--embed", "32", "--batch-size", "8", "--no-refit",
+                     "--quiet", "--lr", "1000")
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"error: training diverged: the video summaries of {tmp_path / 'run' / 'best.pt'}")
+    assert "lower --lr (now 1000)" in err[0]
+    assert "memory" not in torch.load(tmp_path / "run" / "best.pt", weights_only=True)
