@@ -603,4 +603,4 @@ def test_an_import_into_an_extracted_modality_is_named_as_such_not_as_another_fo
     code, err = import_features(capsys, tmp_path / "feat", tmp_path / "caps.json", tmp_path / "st", tmp_path / "m.jsonl",
                                 "resnet152", "--split", "train")
     assert (code, err) == (2, [f"error: {store.meta_path}: resnet152 features come from random(seed=0), this run "
-                               "uses precomputed; use another --out"])
+                               "uses precomputed; use another --features"])
