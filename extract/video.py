@@ -16,6 +16,8 @@ import stat
 
 import numpy as np
 
+from s2vt.manifest import missing_note
+
 from .ffmpeg import MediaError, last_error_line, run_ffmpeg, start_ffmpeg
 
 C3D_CLIP_LEN = 16
@@ -82,7 +84,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     if os.path.isdir(path):
         raise MediaError(f"{path}: a folder, not a video file")
     if not os.path.exists(path):
-        raise MediaError(f"{path}: no such file")
+        raise MediaError(f"{path}: no such file{missing_note(path)}")
     if not os.path.isfile(path):  # (/dev/null, a pipe, a socket: ffmpeg could wait on one forever)
         mode = os.stat(path).st_mode
         kind = next((k for test, k in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),

@@ -111,6 +111,14 @@ def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError) 
         yield where, value
 
 
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def missing_note(path: str | os.PathLike) -> str:
+    """What to add to "no such file" for a path that is a URL (https://…/v.mp4): only files are read."""
+    return " (a URL: videos are read from files; download it first)" if URL.match(os.fspath(path)) else ""
+
+
 def one_document(data: bytes) -> bool:
     """Whether `data` is one JSON document (valid as a whole, so not JSON lines that failed)."""
     try:

@@ -44,7 +44,10 @@ def test_probe_names_what_a_path_is_when_it_is_not_a_video_file(tmp_path):
     for path, says in (("/dev/null", "/dev/null: a character device, not a video file"),
                        (tmp_path / "fifo", f"{tmp_path / 'fifo'}: a pipe (FIFO), not a video file"),
                        (tmp_path, f"{tmp_path}: a folder, not a video file"),
-                       (tmp_path / "nope.mp4", f"{tmp_path / 'nope.mp4'}: no such file")):
+                       (tmp_path / "nope.mp4", f"{tmp_path / 'nope.mp4'}: no such file"),
+                       # (caption.py https://…: said "no such file" and no more)
+                       ("https://example.com/v.mp4", "https://example.com/v.mp4: no such file (a URL: videos are "
+                                                     "read from files; download it first)")):
         with pytest.raises(MediaError) as e:
             probe(path)
         assert str(e.value) == says
