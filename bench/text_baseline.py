@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from s2vt.manifest import read_manifest  # noqa: E402
+from s2vt.engine import RUN_FILES  # noqa: E402  (what train.py refuses to replace without --overwrite)
 from s2vt.errors import UserError  # noqa: E402
 from s2vt.formats import LEVEL1, LEVEL2, SEMANTIC  # noqa: E402
 from s2vt.levels import level_scores  # noqa: E402
@@ -73,7 +74,6 @@ def baseline(train: list[dict], test: list[dict], make) -> tuple[dict, float]:
     return level_scores(pred, [e["tags"] for e in test]), time.time() - t0
 
 
-RUN_FILES = ("best.pt", "last.pt", "metrics.csv")  # what train.py refuses to replace without --overwrite
 
 
 class StepFailed(Exception):

@@ -43,9 +43,10 @@ def run_train(args: argparse.Namespace) -> int:
     from .predict import DEFAULT_CHECKPOINT, CHECKPOINT_ENV, captions_videos
     if best and captions_videos(run):  # (not a model of text or imported features: caption.py refuses those)
         import shlex  # (a line to paste: quoted paths, and the folder made, wherever it is pasted)
+        model = shlex.quote(os.path.abspath(run))
         print(f"to caption with this model by default: mkdir -p {os.path.dirname(DEFAULT_CHECKPOINT)} && "
-              f"cp {shlex.quote(os.path.abspath(run))} {DEFAULT_CHECKPOINT} (or export "
-              f"{CHECKPOINT_ENV}={shlex.quote(os.path.abspath(run))}); then python caption.py VIDEO", file=sys.stderr)
+              f"cp {model} {DEFAULT_CHECKPOINT} (or export {CHECKPOINT_ENV}={model}); then python caption.py VIDEO",
+              file=sys.stderr)
     return 0
 
 
