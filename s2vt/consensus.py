@@ -29,6 +29,10 @@ class ConsensusError(UserError):
     """A checkpoint's memory that is not what training writes (one line)."""
 
 
+class NonFiniteKeys(ConsensusError):
+    """A key NaN, infinite or beyond float16's range (the model's summaries: its weights blown up)."""
+
+
 def ngrams(words: tuple):
     """The caption's 1- to 4-grams, as pycocoevalcap's precook counts them."""
     return (tuple(words[i:i + n]) for n in range(1, NGRAMS + 1) for i in range(len(words) - n + 1))
@@ -59,8 +63,10 @@ class CaptionMemory:
         keys = keys.float().cpu()
         if keys.ndim != 2 or captions.ndim != 2 or owner.shape != captions.shape[:1] or not len(keys):
             raise ConsensusError("caption memory: keys [N, H], captions [M, L] and owner [M] expected")
-        if not torch.isfinite(keys).all():  # (one inf key would make the centre, and every neighbour, garbage)
-            raise ConsensusError("caption memory: a video's key holds NaN or infinite values")
+        # (one inf key would make the centre, and every neighbour, garbage; the keys are kept in float16,
+        # so a finite key beyond its range is one too)
+        if not torch.isfinite(keys.half()).all():
+            raise NonFiniteKeys("caption memory: a video's key holds NaN or infinite values")
         if captions.is_floating_point() or owner.is_floating_point():
             raise ConsensusError("caption memory: captions and owner must hold integers")
         if len(owner) and (int(owner.min()) < 0 or int(owner.max()) >= len(keys)):

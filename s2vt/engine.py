@@ -25,7 +25,7 @@ from .store import FeatureStore, StoreError
 
 from .checkpoint import (check_resumable, load_weights, model_from_checkpoint, predated, read_checkpoint,
                          save_checkpoint, write_checkpoint)
-from .consensus import CaptionMemory
+from .consensus import CaptionMemory, NonFiniteKeys
 from .config import RECIPES, ConfigError, TrainConfig
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
                    empty_training_split, feature_dims, feature_stats, to_device)
@@ -796,14 +796,14 @@ def write_caption_memory(run: Run) -> None:
     # every word of every caption (the training max_len cuts only what the decoder learns to write)
     captions = [[vocab.encode(c, max_len=10 ** 6)[1:-1] for c in e["captions"]] for e in entries]
     ids = [e["video_id"] for e in entries]
-    keys = torch.cat(keys)
-    # (the memory keeps its keys in float16; finite weights blown up by a learning rate far too high
-    # give summaries beyond its range: a memory, and a model, evaluate would refuse)
-    if not torch.isfinite(keys.half()).all():
+    try:
+        memory = CaptionMemory.build(torch.cat(keys), captions, vocab.eos, ids)
+    except NonFiniteKeys:  # (NaN or beyond float16's range: finite weights blown up by a learning rate far
+        # too high give such summaries, a memory, and a model, evaluate would refuse)
         raise DivergedError(f"training diverged: the video summaries of {out / 'best.pt'} (epoch {ckpt['epoch']}) "
                             f"are NaN or beyond float16's range, as a learning rate far too high leaves the weights: "
-                            f"lower --lr (now {run.cfg.lr:g}) and train again (--overwrite)")
-    ckpt["memory"] = CaptionMemory.build(keys, captions, vocab.eos, ids).state()
+                            f"lower --lr (now {run.cfg.lr:g}) and train again (--overwrite)") from None
+    ckpt["memory"] = memory.state()
     write_checkpoint(out / "best.pt", ckpt)
     val = any(e.get("captions") for e in run.val_ds.entries)  # (none: no val, or its videos were all skipped)
     run.log(f"caption memory for consensus reranking: {len(entries)} videos, "
