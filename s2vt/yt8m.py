@@ -137,7 +137,8 @@ def _frame_level(lists: dict) -> dict[str, np.ndarray]:
 
 def checked(data: bytes | CorruptRecord) -> bytes:
     """A record's data; SkipRecord for one whose data checksum is bad (`read_records(keep_going=True)`
-    yields it: that record alone is lost, its framing is intact, so reading goes on with the next)."""
+    yields it: that record alone is lost, its framing is intact, so reading goes on with the next).
+    (For the training stream, which logs per record; the import counts these per file.)"""
     if isinstance(data, CorruptRecord):
         raise SkipRecord("corrupt record", f"bad data checksum at byte {data.offset}")
     return data
@@ -167,11 +168,18 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
         # ids this file repeats: counted in one line per file, as a copied shard imported beside its
         # original repeats every one of its records (one line each buried the other warnings)
         repeated: list[str] = []
+        # records with a bad data checksum: also one line per file, as damage rarely stops at one
+        # record (a shard whose every record was damaged printed a line per record)
+        corrupt: list[tuple[int, int]] = []  # (record number, byte offset)
         try:
             for data in read_records(shard, keep_going=True):
                 n += 1
+                if isinstance(data, CorruptRecord):
+                    skipped["corrupt record"] += 1
+                    corrupt.append((n, data.offset))
+                    continue
                 try:
-                    vid, tags, kind, feats = read_video(checked(data), vocab, splits[shard])
+                    vid, tags, kind, feats = read_video(data, vocab, splits[shard])
                     if vid in seen:
                         skipped["repeated id"] += 1
                         repeated.append(vid)
@@ -192,6 +200,10 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
                 "this file is skipped"
             if not quiet:
                 print(f"warning: {e}; {rest}", file=sys.stderr)
+        if corrupt and not quiet:
+            record, offset = corrupt[0]
+            print(f"warning: {shard}: {len(corrupt)} of {n} record{'s' if n != 1 else ''} skipped: corrupt record "
+                  f"(bad data checksum; first: record {record}, at byte {offset})", file=sys.stderr)
         if repeated and not quiet:
             first = ", ".join(repeated[:REPEATED_SHOWN]) + (", ..." if len(repeated) > REPEATED_SHOWN else "")
             print(f"warning: {shard}: {len(repeated)} of {n} record{'s' if n != 1 else ''} skipped: repeated id, "
@@ -205,8 +217,8 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
     entries into the manifest at `manifest_out`. Returns (entries, report).
 
     A bad record (no labels in a train/val file, a label outside the vocabulary, an invalid id,
-    wrong features, a bad data checksum) is logged in one line and skipped; the records of a file
-    whose ids were already imported are logged in one line for the file; a file whose framing is
+    wrong features) is logged in one line and skipped; the records of a file whose data checksum is
+    bad, or whose ids were already imported, are logged in one line for the file; a file whose framing is
     broken (bad length checksum, truncated) or that is not a TFRecord file is logged in one line
     and the rest of it skipped (records are counted from 1).
     The report counts both:
