@@ -140,11 +140,13 @@ def joined_shard(argv: list[str]) -> list[str]:
     return argv
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, rerun_line: bool = True) -> int:
+    """`rerun_line`: say how to resume after a Ctrl-C (`s2vt demo` runs this as one of its steps and
+    says itself what to rerun: 'the same command' is not the demo's)."""
     warnings.formatwarning = one_line_warning
     p = argparse.ArgumentParser(prog="python -m extract", description=__doc__)
     add_arguments(p)
-    return run(p.parse_args(joined_shard(sys.argv[1:] if argv is None else argv)))
+    return run(p.parse_args(joined_shard(sys.argv[1:] if argv is None else argv)), rerun_line)
 
 
 def prepare(args: argparse.Namespace):
@@ -161,8 +163,9 @@ def prepare(args: argparse.Namespace):
     return shard, cfg, items, store, extractor
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run extraction for parsed arguments; returns the exit code."""
+def run(args: argparse.Namespace, rerun_line: bool = True) -> int:
+    """Run extraction for parsed arguments; returns the exit code (130 after a Ctrl-C, with a line
+    saying how to resume unless not `rerun_line`)."""
     from tqdm import tqdm
 
     try:
@@ -190,7 +193,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:  # (loading the backbones takes seconds: a Ctrl-C is likely then; --out, if
         # this run made it, is gone with it)
-        print("interrupted: 0 videos written; rerun the same command to resume", file=sys.stderr)
+        if rerun_line:
+            print("interrupted: 0 videos written; rerun the same command to resume", file=sys.stderr)
         return 130
 
     say(f"{len(items)} videos, {len(mine)} in shard {args.shard}, "
@@ -262,8 +266,9 @@ def run(args: argparse.Namespace) -> int:
             "rerun the same command to resume)")
         return 2
     if interrupted:  # (also one dropped during the last video)
-        print(f"interrupted: {written} videos written (complete files only); rerun the same command to resume",
-              file=sys.stderr)
+        if rerun_line:
+            print(f"interrupted: {written} videos written (complete files only); rerun the same command to resume",
+                  file=sys.stderr)
         return 130
     secs = time.time() - start
     print(f"done: {written} written, {failures} failed in {secs:.1f}s"

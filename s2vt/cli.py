@@ -654,9 +654,8 @@ def run_command(argv: list[str]) -> int:
         except UserError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
-            print("interrupted: the demo folder holds a partial demo; rerun with --overwrite to start it again",
-                  file=sys.stderr)
+        except KeyboardInterrupt:  # (before the demo began: once it has, demo.main says what to rerun)
+            print("interrupted", file=sys.stderr)
             return 130
     if argv[:1] == ["extract"]:
         from extract.__main__ import joined_shard

@@ -12,6 +12,7 @@ import itertools
 import json
 import random
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -191,8 +192,8 @@ def run_demo(out: Path, per_combo: int = 2, overwrite: bool = False) -> dict:
     say(f"[2/6] extracting features with {'pretrained' if pretrained else 'SEEDED RANDOM'} weights "
         "(demo settings: 8 frames, 1 clip, 112 px)")
     rc = extract_main([str(manifest), "--out", str(out / "features"), "--weights", weights,
-                       "--frames", "8", "--clips", "1", "--image-size", "112"])
-    if rc == 130:  # Ctrl-C in extraction: the demo's own line (rerun with --overwrite) follows extract's
+                       "--frames", "8", "--clips", "1", "--image-size", "112"], rerun_line=False)
+    if rc == 130:  # Ctrl-C in extraction: the demo's one line (`main`) says what to rerun, not extract's
         raise KeyboardInterrupt
     if rc != 0:
         raise SystemExit(rc)
@@ -240,7 +241,16 @@ def main(argv: list[str] | None = None) -> int:
                    "anything else is refused even so")
     args = p.parse_args(argv)
     refuse_empty_paths({"--out": args.out})  # ("" is the current folder)
-    m = run_demo(Path(args.out), args.per_combo, args.overwrite)
+    try:
+        m = run_demo(Path(args.out), args.per_combo, args.overwrite)
+    except KeyboardInterrupt:
+        # a demo does not resume (a plain rerun refuses the partial demo in --out): start it again
+        again = ["s2vt", "demo", "--out", args.out, "--overwrite"]
+        if args.per_combo != p.get_default("per_combo"):
+            again[4:4] = ["--per-combo", str(args.per_combo)]
+        print(f"interrupted: {args.out} holds a partial demo; to start it again: {shlex.join(again)}",
+              file=sys.stderr)
+        return 130
     a = m["audio_word_accuracy"]
     print(f"demo done in {m['seconds']:.0f}s: test CIDEr-D {m['CIDEr']:.3f}, BLEU-4 {m['BLEU-4']:.3f}, "
           f"tag accuracy {m['hit@1']:.3f}; sound named right {a['with_vggish']:.2f} with VGGish vs "

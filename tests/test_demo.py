@@ -84,3 +84,34 @@ def test_demo_refuses_no_videos_per_combination_before_making_anything(tmp_path,
         code, err = demo_cli(capsys, "--out", tmp_path / "d", "--per-combo", n)
         assert (code, err) == (2, [f"error: --per-combo must be at least 1, not {n}"])
         assert not (tmp_path / "d").exists()
+
+
+def test_an_interrupted_demo_says_one_line_of_what_to_rerun(tmp_path, capsys, monkeypatch):
+    """A Ctrl-C during extraction printed extract's 'rerun the same command to resume' and then the
+    demo's 'rerun with --overwrite': a plain rerun refuses the partial demo."""
+    import extract.__main__
+    import s2vt.demo
+    import s2vt.engine
+    from s2vt.manifest import write_manifest
+
+    def one_video(out, per_combo=1, seed=0):  # (no ffmpeg rendering: the stages after it are interrupted)
+        (out / "videos").mkdir(parents=True, exist_ok=True)
+        (out / "videos" / "demo000_red_left.mp4").write_bytes(b"")
+        write_manifest([{"video_id": "demo000_red_left", "path": "videos/demo000_red_left.mp4", "captions": ["c"],
+                         "tags": ["left"], "split": "train"}], out / "manifest.jsonl")
+        return out / "manifest.jsonl"
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(s2vt.demo, "make_dataset", one_video)
+    out = tmp_path / "demo"
+    for stage, (module, name) in {"extract": (extract.__main__, "Extractor"), "train": (s2vt.engine, "train"),
+                                  "render": (s2vt.demo, "make_dataset")}.items():
+        if stage == "train":  # (extraction done, as far as the demo can tell)
+            monkeypatch.setattr(extract.__main__, "main", lambda argv, rerun_line=True: 0)
+        monkeypatch.setattr(module, name, interrupt)
+        code, err = demo_cli(capsys, "--out", out, "--overwrite", "--per-combo", 3)
+        interrupted = [line for line in err if line.startswith("interrupted")]
+        assert code == 130 and interrupted == [f"interrupted: {out} holds a partial demo; to start it again: "
+                                               f"s2vt demo --out {out} --per-combo 3 --overwrite"], (stage, err)
