@@ -429,8 +429,8 @@ def read_labels(path: str | os.PathLike, split: str | None) -> dict[str, dict]:
     dropped: the import writes features, not videos); the others' get `split`, which they need."""
     if is_manifest(path):  # (.jsonl, or JSON lines of video_id records whatever the name: as score tells)
         labels = {}
-        for e in read_manifest(path):
-            labels[e["video_id"]] = {"video_id": e["video_id"], "split": split or e.get("split", "train"),
+        for e in read_manifest(path, split):
+            labels[e["video_id"]] = {"video_id": e["video_id"], "split": e.get("split", "train"),
                                      "captions": e.get("captions", []), "tags": e.get("tags", []),
                                      **{k: v for k, v in e.items() if k not in ENTRY_KEYS}}
         return labels

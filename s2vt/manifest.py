@@ -150,10 +150,12 @@ def is_manifest(path: str | os.PathLike) -> bool:
     return isinstance(record, dict) and (isinstance(record.get("video_id"), str) or second is not None)
 
 
-def read_manifest(path: str | os.PathLike) -> list[dict]:
+def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[dict]:
     """Entries of a JSONL manifest, validated; `path` fields resolved against its folder.
 
-    Each entry keeps its fields and gains `abspath` (None when it has no `path`).
+    Each entry keeps its fields and gains `abspath` (None when it has no `path`). `split` (an
+    import's --split) replaces every entry's split before the check: the file's own, valid or not,
+    is then not used, so it cannot refuse what the user asked for.
     """
     path = Path(path)
     if not path.is_file():
@@ -161,6 +163,8 @@ def read_manifest(path: str | os.PathLike) -> list[dict]:
         raise ManifestError(f"{path}: {what}" + (", not a manifest (a .jsonl file)" if path.is_dir() else ""))
     entries, seen = [], set()
     for where, entry in json_lines(path):
+        if split is not None and isinstance(entry, dict):
+            entry["split"] = split
         vid = check_entry(entry, where)["video_id"]
         if vid in seen:
             raise ManifestError(f"{where}duplicate video_id {vid!r}")
