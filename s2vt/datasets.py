@@ -244,8 +244,9 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
     videos of every file are read before any caption, so the files' order changes nothing but
     which file a repeated caption is kept from, and whose split and category a video keeps when
     files disagree (the first file's; the videos are counted in one warning line, the first few
-    named). A category that is not an id 0-19 (the video is imported without a tag) and a caption
-    of a video no file lists (left out) are counted, one warning line each per file.
+    named). A category that is not an id 0-19 on the row a video's tags come from (the video is
+    imported without a tag: counted once, in the file that first lists it) and a caption of a video
+    no file lists (left out) are counted, one warning line each per file.
     """
     def failed(path, e):
         return DatasetError(f"{path}: not an MSR-VTT videodatainfo file ({type(e).__name__}: {e})")
@@ -257,13 +258,17 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
         try:
             data = read_json(path)  # (a BOM allowed, a key given twice refused)
             touched = []
+            listed = set()  # the file's videos, each once (a video it lists twice is one video)
             for i, v in enumerate(data["videos"]):
                 vid = v["video_id"]
                 own = {"validate": "val"}.get(v.get("split", "train"), v.get("split", "train"))
                 cat = v.get("category")
                 # (bool is an int to Python, not to the format; no category at all is an unlabelled video)
                 known = isinstance(cat, int) and not isinstance(cat, bool) and 0 <= cat < len(MSRVTT_CATEGORIES)
-                if cat is not None and not known:
+                listed.add(vid)
+                # counted only where this row gives the video its tags: a video an earlier row or file
+                # gave keeps those (a disagreement is the clash warning's), so it is not imported without one
+                if cat is not None and not known and vid not in videos:
                     odd_category.add(f"a category that is not an id 0-{len(MSRVTT_CATEGORIES) - 1}",
                                      f"videos[{i}], {vid}: {cat!r}")
                 tags = [MSRVTT_CATEGORIES[cat]] if known else []
@@ -277,7 +282,7 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
             sentences = data.get("sentences", [])
         except (OSError, ValueError, RecursionError, KeyError, TypeError) as e:  # (ValueError: bad JSON or UTF-8)
             raise failed(path, e) from None
-        odd_category.warn(len(data["videos"]))
+        odd_category.warn(len(listed))
         files.append((path, sentences, touched))
     dropped = 0
     for path, sentences, touched in files:

@@ -317,6 +317,21 @@ def test_msrvtt_files_that_disagree_on_a_split_or_category_are_counted(tmp_path,
     assert capsys.readouterr().err.startswith("warning: 4 videos have another split or category")
 
 
+def test_msrvtt_videos_without_a_tag_are_counted_as_imported(tmp_path, capsys):
+    """A video an earlier file tagged, and a video listed twice, were counted as imported without a tag
+    (b.json: "3 of 3 videos", where one video, video3, was)."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"videos": [{"video_id": "video1", "category": 3}], "sentences": []}))
+    b.write_text(json.dumps({"videos": [{"video_id": "video1", "category": 99}, {"video_id": "video3", "category": 77},
+                                        {"video_id": "video3", "category": 77}], "sentences": []}))
+    entries = import_msrvtt([str(a), str(b)])
+    untagged = [e["video_id"] for e in entries if not e["tags"]]
+    assert untagged == ["video3"]
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"warning: {b}: {len(untagged)} of 2 videos imported without a tag: a category that is not an id 0-19 "
+        "(first: videos[1], video3: 77)")
+
+
 def test_msrvtt_split_and_holdouts(tmp_path):
     """The shared val file imported as 497 val / 0 train, with no way to hold videos out for training."""
     src = tmp_path / "videodatainfo_val.json"
