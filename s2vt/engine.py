@@ -262,11 +262,12 @@ def write_curves(history: list[dict], out: Path) -> None:
     atomic_write_bytes(out / "curves.png", png.getvalue())
 
 
-def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
+def lr_factor(cfg: TrainConfig, steps_per_epoch: int, epochs: int | None = None):
     """The learning-rate multiplier after `step` optimiser steps: linear warmup over `warmup` steps,
-    then cosine decay to 5% at the last step of `epochs` (or `step`: halve every 10 epochs). The
-    warmup lasts at most the first epoch: a small dataset is not left training at a fraction of lr."""
-    total, warmup = max(1, cfg.epochs * steps_per_epoch), min(cfg.warmup, steps_per_epoch)
+    then cosine decay to 5% at the last step of `epochs` (default cfg.epochs; or `step`: halve every
+    10 epochs). The warmup lasts at most the first epoch: a small dataset is not left training at a
+    fraction of lr."""
+    total, warmup = max(1, (epochs or cfg.epochs) * steps_per_epoch), min(cfg.warmup, steps_per_epoch)
 
     def factor(step: int) -> float:
         if cfg.schedule == "step":
@@ -275,6 +276,26 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
             return (step + 1) / warmup
         done = min(1.0, (step - warmup) / max(1, total - warmup))
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done))
+    return factor
+
+
+def refit_lr_factor(cfg: TrainConfig, steps_per_epoch: int, history: list[dict]):
+    """The refit's learning-rate multiplier: each epoch e at the factor of the schedule epoch e was
+    trained under (`lr_factor` over the --epochs in force then, its history row's `schedule_epochs`).
+    The rule: the refit replays the schedule the selected epoch saw. A run resumed with a larger
+    --epochs trained its first epochs on the shorter schedule and the later ones on the longer one
+    (the scheduler's step count is kept, its length is this command's), so neither --epochs alone
+    is it. (A row from before `schedule_epochs` was recorded: cfg.epochs, as the refit used then.)"""
+    schedules = {h["epoch"]: h.get("schedule_epochs", cfg.epochs) for h in history}
+    factors: dict[int, Callable[[int], float]] = {}
+
+    def factor(step: int) -> float:
+        # (step s runs at the factor set after step s - 1: the first step after a --resume ran at the
+        # old schedule's last factor, which last.pt's optimiser state kept)
+        epochs = schedules.get(max(step - 1, 0) // steps_per_epoch + 1, cfg.epochs)
+        if epochs not in factors:
+            factors[epochs] = lr_factor(cfg, steps_per_epoch, epochs)
+        return factors[epochs](step)
     return factor
 
 
@@ -638,7 +659,8 @@ def train_run(cfg: TrainConfig) -> dict:
         row = {"epoch": epoch, "train_loss": loss, "lr": run.optim.param_groups[0]["lr"], "seconds": round(secs, 2),
                "samples_per_s": round(seen * run.ddp.world / secs, 1) if secs else 0.0,
                **{k: v for k, v in val.items() if isinstance(v, float)}}
-        run.history.append(row)
+        # (the schedule length this epoch trained under: --resume may change --epochs; the refit replays it)
+        run.history.append({**row, "schedule_epochs": cfg.epochs})
         improved = run.stopper.step(val.get(run.metric, -row["train_loss"]))
         if improved:
             best_metrics = row
@@ -707,7 +729,8 @@ def finish(run: Run, resumed: bool = False) -> dict | None:
 def refit_network(run: Run) -> None:
     """--refit: once early stopping has chosen best.pt's epoch e* on val, a fresh network (the same
     seed, settings and initial weights) trains on train + val for e* epochs, on the learning-rate
-    schedule of the run (over its --epochs, stopped after e*: the epoch val chose on it), and
+    schedule epochs 1..e* were trained on (`refit_lr_factor`: over --epochs, stopped after e*; a
+    --resume that changed --epochs changed it from there on), and
     best.pt gets its weights. Kept from the train-only run: the label set, the feature statistics
     and the text vocabulary (the training split's), the tag threshold and the linear path's fit
     and mixes (chosen on val), and best.pt's val metrics and epoch: after the refit val is training
@@ -741,7 +764,7 @@ def refit_network(run: Run) -> None:
     net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=not run.has_captions)
            if run.ddp.world > 1 else model)
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, refit_lr_factor(cfg, len(sampler), run.history))
     for epoch in range(1, epochs + 1):
         torch.manual_seed(cfg.seed * 1000 + epoch)
         ds.set_epoch(epoch)

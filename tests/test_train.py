@@ -387,9 +387,9 @@ def test_resume_on_features_extracted_otherwise_is_refused(tmp_path):
     assert best and len(rows(tmp_path / "run")) == 2
 
 
-def tag_only(tmp_path, videos=60):
+def tag_only(tmp_path, videos=60, signal=False):
     """A tag-only manifest (the tag-only recipe, which refits by default) and its store."""
-    manifest, store = make_store(tmp_path / "d", videos=videos)
+    manifest, store = make_store(tmp_path / "d", videos=videos, signal=signal)
     lines = [json.loads(x) for x in manifest.read_text().splitlines()]
     tags = tmp_path / "tags.jsonl"
     tags.write_text("".join(json.dumps({**e, "captions": []}) + "\n" for e in lines))
@@ -427,6 +427,35 @@ def test_refit_trains_on_train_and_val_for_the_chosen_epochs_and_keeps_the_val_m
         evaluate(str(tmp_path / run / "best.pt"), str(manifest), str(store), "val", out=str(tmp_path / f"{run}.json"))
         err = capsys.readouterr().err
         assert ("was refitted on train + val" in err and "split val is among its training videos" in err) == said, err
+
+
+def test_a_refit_after_a_resume_with_more_epochs_replays_the_schedule_its_epochs_were_trained_on(
+        tmp_path, monkeypatch):
+    """Resumed with --epochs 5 after 2 epochs of --epochs 2, the refit ran every epoch on the 5-epoch
+    cosine: its first epochs at learning rates the selected epoch's weights never trained at."""
+    import s2vt.engine
+
+    manifest, store, _ = tag_only(tmp_path, videos=120, signal=True)  # (learnable: val picks a later epoch)
+    started = []  # (the epoch's label, the learning rate of its first step)
+    trained = s2vt.engine.train_one_epoch
+
+    def recorded(*args):
+        started.append((args[9], args[2].param_groups[0]["lr"]))
+        return trained(*args)
+    monkeypatch.setattr(s2vt.engine, "train_one_epoch", recorded)
+    kw = dict(patience=10, **{**FAST, "hidden": 16, "refit": None})
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), epochs=2, **{**kw, "refit": False}))
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), epochs=5, resume=True, **kw))
+    epochs = torch.load(tmp_path / "run" / "best.pt", weights_only=True)["refit"]["epochs"]
+    trained_at = [lr for desc, lr in started if desc.startswith("epoch ")]
+    refit_at = [lr for desc, lr in started if desc.startswith("refit epoch ")]
+    assert len(trained_at) == 5 and len(refit_at) == epochs >= 3
+    # (epoch 1 begins in the warmup, whose steps are the refit's own, more, per epoch: not compared)
+    assert refit_at[1:] == pytest.approx(trained_at[1:epochs])
+    assert trained_at[2] < trained_at[1]  # (the old schedule's last step: not what a 5-epoch cosine gives there)
+    assert s2vt.engine.refit_lr_factor(TrainConfig.of("m", "f", "o", epochs=5), 4, [
+        {"epoch": 1, "schedule_epochs": 2}, {"epoch": 2, "schedule_epochs": 2}, {"epoch": 3, "schedule_epochs": 5}
+    ])(8) == pytest.approx(0.05)  # (the first step of epoch 3: the 2-epoch cosine's end, as training ran it)
 
 
 def test_the_caption_recipe_refits_and_its_memory_is_built_from_the_refitted_weights(planted, tmp_path, capsys):
