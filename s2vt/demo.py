@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import random
 import re
 import shlex
@@ -131,6 +132,10 @@ def write_report(out: Path, metrics: dict, examples: list[dict], weights: str) -
 DEMO_OUTPUTS = ("report.md", "metrics.json", "run", "run_no_audio", "features", "manifest.jsonl", "videos")
 # written first into a new demo folder: a partial demo is still recognised as one
 MARKER = ".s2vt-demo"
+# held (O_EXCL) by the demo writing into the folder, its pid inside, removed when it ends: a second
+# demo, --overwrite or not, would otherwise remove the first one's outputs while it writes them
+LOCK = ".s2vt-demo.lock"
+LOCK_WRITING_S = 10  # a lock still empty (its pid not written yet) is another demo's for this long
 
 
 class DemoFolderError(UserError):
@@ -149,12 +154,70 @@ def is_demo(out: Path) -> bool:
     return bool(entries) and all(re.fullmatch(r"demo\d{3}_[a-z]+_[a-z]+", e["video_id"]) for e in entries)
 
 
-def prepare_folder(out: Path, overwrite: bool) -> None:
-    """Refuse a non-empty `out` unless it holds an earlier demo and `overwrite`; then remove that
-    demo's own outputs (anything else there is kept), so old and new results never mix."""
+def lock_owner(lock: Path) -> int | None:
+    """The pid of the live demo that holds `lock`; None for a stale lock (its process is gone)."""
+    try:
+        text = lock.read_text().strip()
+        age = time.time() - lock.stat().st_mtime
+    except FileNotFoundError:
+        return None
+    if not text.isdigit():  # (created, its pid not yet written; or garbled, and old)
+        return -1 if age < LOCK_WRITING_S else None
+    pid = int(text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # (another user's process: alive)
+        pass
+    return pid
+
+
+def refuse_running(out: Path) -> None:
+    """DemoFolderError when another demo holds `out`'s lock."""
+    pid = lock_owner(out / LOCK)
+    if pid is not None:
+        who = "another s2vt demo" + (f" (pid {pid})" if pid > 0 else "")
+        raise DemoFolderError(f"--out {out}: {who} is writing into this folder: wait for it to end, or choose "
+                              f"another folder (if none runs, remove {out / LOCK})")
+
+
+def take_lock(out: Path) -> Path:
+    """Create `out`'s lock (O_EXCL: of two demos starting together one gets it) with this pid; a
+    stale one is replaced. DemoFolderError while another demo holds it."""
+    lock = out / LOCK
+    for _ in range(3):  # (a stale lock removed; a race with another demo lost and won again is refused)
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            refuse_running(out)
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()}\n")
+        return lock
+    refuse_running(out)
+    raise DemoFolderError(f"--out {out}: cannot take {lock}: another demo keeps replacing it")
+
+
+def release_lock(lock: Path) -> None:
+    """Remove `lock` if it is still this process's (a stale one taken over by another demo is not)."""
+    try:
+        if lock.read_text().strip() == str(os.getpid()):
+            lock.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def prepare_folder(out: Path, overwrite: bool) -> Path:
+    """Refuse a non-empty `out` unless it holds an earlier demo and `overwrite`, or one another demo
+    is writing into; take its lock, then remove that demo's own outputs (anything else there is
+    kept), so old and new results never mix. Returns the lock: the caller releases it (release_lock)."""
     if out.exists() and not out.is_dir():
         raise DemoFolderError(f"--out {out}: a file, not a folder")
-    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if out.is_dir():
+        refuse_running(out)  # (before the other refusals: "pass --overwrite" would not help)
+    held = sorted(p.name for p in out.iterdir() if p.name != LOCK) if out.is_dir() else []
     if held:
         shown = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
         if not is_demo(out):
@@ -163,26 +226,40 @@ def prepare_folder(out: Path, overwrite: bool) -> None:
         if not overwrite:
             raise DemoFolderError(f"--out {out} holds an earlier demo ({shown}): pass --overwrite to replace it, "
                                   "or choose another folder")
-        for name in DEMO_OUTPUTS:
+    out.mkdir(parents=True, exist_ok=True)
+    lock = take_lock(out)
+    try:
+        for name in DEMO_OUTPUTS if held else ():
             path = out / name
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
             elif path.exists() or path.is_symlink():
                 path.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("made by `s2vt demo`; `s2vt demo --overwrite` replaces this folder's demo\n")
+        (out / MARKER).write_text("made by `s2vt demo`; `s2vt demo --overwrite` replaces this folder's demo\n")
+    except BaseException:
+        release_lock(lock)
+        raise
+    return lock
 
 
 def run_demo(out: Path, per_combo: int = 2, overwrite: bool = False) -> dict:
     """The whole pipeline on a generated dataset; returns DIR/metrics.json's content."""
+    at_least("--per-combo", per_combo, 1)  # (0 renders nothing and would fail only after making folders)
+    lock = prepare_folder(out, overwrite)  # (before any work: a refusal leaves the folder as it was)
+    try:
+        return demo_steps(out, per_combo)
+    finally:  # (a Ctrl-C or a failure too: the next demo in this folder is not refused)
+        release_lock(lock)
+
+
+def demo_steps(out: Path, per_combo: int) -> dict:
+    """run_demo's steps, in a prepared folder whose lock this process holds."""
     from extract.__main__ import main as extract_main
     from extract.backbones.weights import find_weights
 
     from .engine import TrainConfig, train
     from .predict import caption_files, evaluate
 
-    at_least("--per-combo", per_combo, 1)  # (0 renders nothing and would fail only after making folders)
-    prepare_folder(out, overwrite)  # (before any work: a refusal leaves the folder as it was)
     start = time.time()
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     say(f"[1/6] rendering demo videos into {out / 'videos'}")

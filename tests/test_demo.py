@@ -60,7 +60,7 @@ def fake_demo(out, marker=True):
 
 
 def test_demo_over_an_earlier_demo_needs_overwrite_and_clears_it(tmp_path, capsys):
-    from s2vt.demo import MARKER, prepare_folder
+    from s2vt.demo import MARKER, prepare_folder, release_lock
 
     out = tmp_path / "demo"
     fake_demo(out)
@@ -68,14 +68,14 @@ def test_demo_over_an_earlier_demo_needs_overwrite_and_clears_it(tmp_path, capsy
     code, err = demo_cli(capsys, "--out", out)
     assert code == 2 and len(err) == 1 and "earlier demo" in err[0] and "--overwrite" in err[0], err
     assert sorted(p.name for p in out.iterdir()) == before and (out / "run" / "best.pt").read_bytes() == b"old"
-    prepare_folder(out, overwrite=True)  # what `s2vt demo --overwrite` does before rendering anything
+    release_lock(prepare_folder(out, overwrite=True))  # what `s2vt demo --overwrite` does before rendering
     assert sorted(p.name for p in out.iterdir()) == [MARKER, "notes.txt"]  # (not the demo's: kept)
     old = tmp_path / "old"  # a demo made before the marker is recognised by its manifest
     fake_demo(old, marker=False)
-    prepare_folder(old, overwrite=True)
+    release_lock(prepare_folder(old, overwrite=True))
     assert sorted(p.name for p in old.iterdir()) == [MARKER, "notes.txt"]
     new = tmp_path / "new" / "demo"  # a new folder: made, marked
-    prepare_folder(new, overwrite=False)
+    release_lock(prepare_folder(new, overwrite=False))
     assert (new / MARKER).is_file()
 
 
@@ -115,3 +115,30 @@ def test_an_interrupted_demo_says_one_line_of_what_to_rerun(tmp_path, capsys, mo
         interrupted = [line for line in err if line.startswith("interrupted")]
         assert code == 130 and interrupted == [f"interrupted: {out} holds a partial demo; to start it again: "
                                                f"s2vt demo --out {out} --per-combo 3 --overwrite"], (stage, err)
+        assert not (out / s2vt.demo.LOCK).exists()  # (released: the rerun it names is not refused)
+
+
+def test_a_demo_into_a_folder_another_demo_is_writing_is_refused(tmp_path, capsys):
+    """`s2vt demo --overwrite` removed the outputs of a demo still writing them in the same --out."""
+    import os
+    import subprocess
+    import sys
+
+    from s2vt.demo import LOCK, prepare_folder, release_lock
+
+    out = tmp_path / "demo"
+    fake_demo(out)
+    (out / LOCK).write_text(f"{os.getpid()}\n")  # (a live process: as the running demo's lock holds)
+    before = sorted(p.name for p in out.iterdir())
+    for extra in (["--overwrite"], []):
+        code, err = demo_cli(capsys, "--out", out, *extra)
+        assert (code, err) == (2, [f"error: --out {out}: another s2vt demo (pid {os.getpid()}) is writing into this "
+                                   f"folder: wait for it to end, or choose another folder (if none runs, remove "
+                                   f"{out / LOCK})"])
+        assert sorted(p.name for p in out.iterdir()) == before and (out / "run" / "best.pt").read_bytes() == b"old"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (out / LOCK).write_text(gone.stdout)  # a killed demo's lock: its process is gone, the lock is stale
+    lock = prepare_folder(out, overwrite=True)
+    assert lock.read_text() == f"{os.getpid()}\n" and not (out / "run").exists()
+    release_lock(lock)
+    assert not lock.exists()
