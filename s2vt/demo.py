@@ -210,8 +210,8 @@ def release_lock(lock: Path) -> None:
 
 
 def prepare_folder(out: Path, overwrite: bool) -> Path:
-    """Refuse a non-empty `out` unless it holds an earlier demo and `overwrite`, or one another demo
-    is writing into; take its lock, then remove that demo's own outputs (anything else there is
+    """Refuse `out` while another demo writes into it, and a non-empty one unless it holds an earlier
+    demo and `overwrite`; take its lock, then remove that demo's own outputs (anything else there is
     kept), so old and new results never mix. Returns the lock: the caller releases it (release_lock)."""
     if out.exists() and not out.is_dir():
         raise DemoFolderError(f"--out {out}: a file, not a folder")
