@@ -23,7 +23,7 @@ from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd
 from .errors import UserError
-from .fileio import atomic_write_json, refuse_empty_paths
+from .fileio import atomic_write_json, refusal, refuse_empty_paths
 from .manifest import ManifestError, read_manifest, write_manifest
 from .options import at_least
 
@@ -212,7 +212,16 @@ def release_lock(lock: Path) -> None:
 def prepare_folder(out: Path, overwrite: bool) -> Path:
     """Refuse `out` while another demo writes into it, and a non-empty one unless it holds an earlier
     demo and `overwrite`; take its lock, then remove that demo's own outputs (anything else there is
-    kept), so old and new results never mix. Returns the lock: the caller releases it (release_lock)."""
+    kept), so old and new results never mix. Returns the lock: the caller releases it (release_lock).
+    A folder the file system refuses (/proc, /sys, read-only, a path under a file) is a DemoFolderError."""
+    try:
+        return claim_folder(out, overwrite)
+    except OSError as e:  # (from mkdir, the lock, the marker or the removals: the lock is released by then)
+        raise DemoFolderError(f"--out {out}: cannot write there: {refusal(out, e)}") from None
+
+
+def claim_folder(out: Path, overwrite: bool) -> Path:
+    """prepare_folder's steps; what the file system refuses is its OSError."""
     if out.exists() and not out.is_dir():
         raise DemoFolderError(f"--out {out}: a file, not a folder")
     if out.is_dir():

@@ -103,13 +103,19 @@ def make_dirs(folder: str | os.PathLike) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        # mkdir's "File exists" for a path through a file says nothing useful: name the file
-        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
-        if blocker is not None:
-            raise OutputError(f"cannot write {os.fsdecode(folder)}: {os.fsdecode(blocker)} is a file, "
-                              "not a folder") from None
-        raise output_error(folder, e) from None
+        raise OutputError(f"cannot write {os.fsdecode(folder)}: {refusal(folder, e)}") from None
     return folder
+
+
+def refusal(path: str | os.PathLike, e: OSError) -> str:
+    """Why the file system refused to make or write `path`, for a one-line error: the file on its way
+    when there is one (mkdir's "File exists" or "Not a directory" for a path through a file says
+    nothing useful), else the system's reason."""
+    path = Path(path)
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        return f"{os.fsdecode(blocker)} is a file, not a folder"
+    return e.strerror or type(e).__name__
 
 
 def check_writable(folder: str | os.PathLike) -> None:

@@ -43,6 +43,27 @@ def test_demo_refuses_a_folder_of_the_users(tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "not a folder" in err[0]
 
 
+def test_demo_refuses_a_folder_the_file_system_refuses_in_one_line(tmp_path, capsys, monkeypatch):
+    """mkdir's OSError (a path under a file, /proc) and one from taking the lock in a folder that exists
+    (read-only: root ignores modes, so the refusal is simulated) were tracebacks, exit 1."""
+    import os
+
+    (tmp_path / "file").write_text("x")
+    code, err = demo_cli(capsys, "--out", tmp_path / "file" / "sub")
+    assert code == 2 and err == [f"error: --out {tmp_path / 'file' / 'sub'}: cannot write there: "
+                                 f"{tmp_path / 'file'} is a file, not a folder"]
+    code, err = demo_cli(capsys, "--out", "/proc/s2vt-demo")
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: --out /proc/s2vt-demo: cannot write there: ")
+
+    def read_only(*a, **kw):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(os, "open", read_only)
+    (tmp_path / "ro").mkdir()
+    code, err = demo_cli(capsys, "--out", tmp_path / "ro")
+    assert code == 2 and err == [f"error: --out {tmp_path / 'ro'}: cannot write there: Permission denied"]
+    assert list((tmp_path / "ro").iterdir()) == []
+
+
 def fake_demo(out, marker=True):
     from s2vt.demo import MARKER
     from s2vt.manifest import write_manifest
