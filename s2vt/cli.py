@@ -142,8 +142,9 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     add_decode_arguments(p)
     p.add_argument("--batch-size", type=int, default=64, help="videos decoded together")
-    p.add_argument("--out", default=None, help="predictions JSON (default: beside the checkpoint); "
-                   "metrics_<split>.json is written beside it")
+    p.add_argument("--out", default=None, help="predictions JSON (default: preds_<split>.json beside the "
+                   "checkpoint); its metrics are written beside it: metrics_<split>.json for a preds_<split>.json, "
+                   "else named after it (greedy.json: greedy.metrics.json)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_device_argument(p)
     p.add_argument("--skip-missing", action="store_true",
@@ -151,8 +152,9 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--html", default=None, metavar="REPORT.html",
                    help="also write a page: per video (worst CIDEr-D first) its frames, caption vs references, tags")
     p.add_argument("--force", action="store_true",
-                   help="replace an existing --out or --html file (without it: refused; the default predictions "
-                   "file beside the checkpoint and metrics_<split>.json are always rewritten)")
+                   help="replace an existing --out, its metrics file or --html file (without it: refused; the "
+                   "default predictions file beside the checkpoint and its metrics_<split>.json are always "
+                   "rewritten)")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -231,14 +231,23 @@ def check_fit(checkpoint: str, manifest: str, split: str, entries: list[dict], n
               file=sys.stderr)
 
 
+def metrics_file(preds: Path, split: str) -> Path:
+    """Where evaluate writes the metrics of the predictions file `preds`: beside it, `metrics_<split>.json`
+    for the default name `preds_<split>.json`, else named after it (`greedy.json` -> `greedy.metrics.json`),
+    so predictions written under another name never rewrite the metrics of the run beside them."""
+    if preds.name == f"preds_{split}.json":
+        return preds.with_name(f"metrics_{split}.json")
+    return preds.with_name(f"{preds.stem}.metrics.json")
+
+
 def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = "test",
              beam: DecodeConfig | int = 5,
              out: str | None = None, batch_size: int = 64, device: str = "cpu", skip_missing: bool = False,
              html: str | None = None, force: bool = True) -> dict:
-    """Decode a split, write predictions and `metrics_<split>.json` beside them, return the metrics;
-    `html`: also a browsable report there (`s2vt.report`). `force` False: an existing `out` or
-    `html` file is refused (`s2vt evaluate` without --force); the default predictions file beside
-    the checkpoint and the metrics file are always rewritten.
+    """Decode a split, write predictions and their metrics beside them (`metrics_file`), return the
+    metrics; `html`: also a browsable report there (`s2vt.report`). `force` False: an existing `out`,
+    its metrics file or `html` is refused (`s2vt evaluate` without --force); the default predictions
+    file beside the checkpoint and its `metrics_<split>.json` are always rewritten.
 
     A video without some (or all) feature files is still predicted (see `GapStore`) and counted
     in a warning; `skip_missing` leaves such videos out instead.
@@ -252,8 +261,8 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     if out and (not Path(out).name or out.endswith(("/", os.sep)) or Path(out).is_dir()):
         raise OutputError(f"{out} is a folder: name a file to write (--out: the predictions JSON)")
     out_path = Path(out) if out else Path(checkpoint).with_name(f"preds_{split}.json")
-    metrics_path = out_path.with_name(f"metrics_{split}.json")
-    if out_path.name == metrics_path.name:
+    metrics_path = metrics_file(out_path, split)
+    if out_path.name == f"metrics_{split}.json":  # (readers of a run's folder take that file for its metrics)
         raise OutputError(f"cannot write {out_path}: that name is kept for the metrics of split {split}")
     if html and Path(html).absolute() in (out_path.absolute(), metrics_path.absolute()):
         raise OutputError(f"cannot write the report to {html}: this run writes its predictions and metrics to "
@@ -261,7 +270,9 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     # never write over what this command reads: the checkpoint, the manifest, the store
     refuse_inputs([out_path, metrics_path, *([html] if html else [])], [checkpoint, manifest],
                   folders=[f for f in [features] if f])
-    refuse_existing([out, html], force)  # (after refuse_inputs: writing over an input is refused even so)
+    # (after refuse_inputs: writing over an input is refused even so); the metrics of a named --out
+    # are refused with it: replacing them alone would leave an earlier run's predictions unexplained
+    refuse_existing([out, out and metrics_path, html], force)
     model, vocab, labels, ckpt = load_checkpoint(checkpoint, dev)
     with_captions = has_captions(ckpt)
     modalities = sorted(model.cfg.modalities)

@@ -80,7 +80,7 @@ def test_evaluate_and_export(trained, tmp_path):
     metrics = json.loads(proc.stdout)
     assert metrics["videos"] == 4
     assert {"BLEU-4", "ROUGE-L", "METEOR", "gap", "tag_f1"} <= set(metrics)
-    assert json.loads((tmp_path / "metrics_test.json").read_text()) == metrics
+    assert json.loads((tmp_path / "preds.metrics.json").read_text()) == metrics
     rows = json.loads(preds.read_text())
     assert sorted(r["video_id"] for r in rows) == ["v12", "v13", "v14", "v15"]
     assert all(r["caption"].split() for r in rows)

@@ -270,7 +270,7 @@ def test_evaluate_of_a_split_without_references_says_so_in_one_line(tmp_path, ca
             f"note: split 'test' of {bare} has no reference captions{only} or tags: nothing to score; only the "
             f"predictions were written, to {out}"]
         assert len(json.loads(out.read_text())) == len([r for r in rows if r["split"] == "test"])
-        assert not {"CIDEr", "hit@1"} & set(json.loads((tmp_path / "metrics_test.json").read_text()))
+        assert not {"CIDEr", "hit@1"} & set(json.loads((tmp_path / "p.metrics.json").read_text()))
     # blank captions beside real ones: left out with a warning, the rest scored as `score` scores them
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text("".join(json.dumps({**r, "captions": r["captions"] + [""]}) + "\n" for r in rows))

@@ -326,7 +326,7 @@ def test_fitted_linear_path_mixed_on_val_is_saved_and_used_by_evaluate(tmp_path,
     code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--split", "val",
                         "--out", tmp_path / "preds.json")
     assert code == 0, err
-    metrics = json.loads((tmp_path / "metrics_val.json").read_text())
+    metrics = json.loads((tmp_path / "preds.metrics.json").read_text())
     assert metrics["level1_acc"] == pytest.approx(best["level1_acc"])
     assert metrics["tag_f1"] == pytest.approx(best["tag_f1"])
     ckpt["model"]["linear.mix"].zero_()  # the network alone: other answers (its 2 epochs learned little)
@@ -334,7 +334,7 @@ def test_fitted_linear_path_mixed_on_val_is_saved_and_used_by_evaluate(tmp_path,
     code, _, err = s2vt(capsys, "evaluate", "--checkpoint", tmp_path / "zero.pt", "--manifest", manifest, "--split",
                         "val", "--out", tmp_path / "zero.json")
     assert code == 0, err
-    assert json.loads((tmp_path / "metrics_val.json").read_text()) != metrics
+    assert json.loads((tmp_path / "zero.metrics.json").read_text()) != metrics
 
 
 def test_linear_c_must_be_positive(tmp_path, capsys):

@@ -36,7 +36,7 @@ def test_partial_overlap_warns_with_counts(store, run, tmp_path, capsys):  # noq
     assert code == 0
     warning = [line for line in err if line.startswith("warning:") and "distinct tags" in line]
     assert len(warning) == 1 and "not among the checkpoint's 3" in warning[0]
-    assert (tmp_path / "metrics_test.json").exists()
+    assert (tmp_path / "p.metrics.json").exists()  # (its metrics, named after it)
 
 
 def test_yt8m_label_ids_hint_vocabulary():
@@ -61,6 +61,30 @@ def test_out_and_html_not_replaced_without_force(store, run, tmp_path, capsys): 
     assert code == 2 and err == [f"error: {out} already exists: pass --force to replace it"] and out.read_text() == "mine"
     code, _ = s2vt(capsys, *args, "--force")
     assert code == 0 and json.loads(out.read_text())
+
+
+def test_a_named_out_keeps_its_own_metrics_and_never_rewrites_the_runs(store, run, tmp_path, capsys):  # noqa: F811
+    """`--out R/greedy.json` rewrote R/metrics_test.json, which then no longer described R/preds_test.json."""
+    import shutil
+
+    r = tmp_path / "R"
+    shutil.copytree(run, r)
+    base = ["evaluate", "--checkpoint", r / "best.pt", "--manifest", store[0], "--features", store[1]]
+    assert s2vt(capsys, *base, "--beam", "2")[0] == 0  # the default: R/preds_test.json, R/metrics_test.json
+    default = (r / "metrics_test.json").read_text()
+    assert json.loads(default)["beam"] == 2
+    assert s2vt(capsys, *base, "--beam", "1", "--out", r / "greedy.json")[0] == 0
+    assert (r / "metrics_test.json").read_text() == default
+    assert json.loads((r / "greedy.metrics.json").read_text())["beam"] == 1
+    # refused as the predictions file is: its metrics alone, an earlier run's, are no more replaced silently
+    (r / "greedy.json").unlink()
+    code, err = s2vt(capsys, *base, "--beam", "1", "--out", r / "greedy.json")
+    assert code == 2 and err == [f"error: {r / 'greedy.metrics.json'} already exists: pass --force to replace it"]
+    assert not (r / "greedy.json").exists()
+    assert s2vt(capsys, *base, "--beam", "1", "--out", r / "greedy.json", "--force")[0] == 0
+    # a named preds_<split>.json keeps the name readers of a run's folder look for
+    assert s2vt(capsys, *base, "--out", tmp_path / "preds_test.json", "--beam", "1")[0] == 0
+    assert json.loads((tmp_path / "metrics_test.json").read_text())["split"] == "test"
 
 
 def test_html_report_scores_cider_once(store, run, tmp_path, monkeypatch):  # noqa: F811
@@ -150,7 +174,7 @@ def test_non_finite_features_are_one_line_and_nothing_written(store, run, tmp_pa
                          features, "--out", tmp_path / "p.json", "--beam", "1", *extra)
         assert code == 2 and err == [f"error: {bad}: cannot read features (holds NaN or infinite values); "
                                      "re-extract it"]
-        assert not (tmp_path / "p.json").exists() and not (tmp_path / "metrics_test.json").exists()
+        assert not (tmp_path / "p.json").exists() and not (tmp_path / "p.metrics.json").exists()
 
 
 def test_json_outputs_never_hold_nan(tmp_path):
