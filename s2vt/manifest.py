@@ -182,14 +182,13 @@ def write_manifest(entries: list[dict], path: str | os.PathLike) -> None:
     atomic_write_bytes(path, "".join(lines).encode("utf-8"))
 
 
-def scan_videos(folder: str | os.PathLike) -> list[tuple[str, Path]]:
-    """(id, path) for every video file under `folder`, recursively, sorted; ids from sanitised stems.
+def video_files(folder: str | os.PathLike):
+    """Yield every video file (by its extension) under `folder`, recursively: each folder's files in
+    sorted order, then its sub-folders in sorted order.
 
     Symlinked sub-folders are followed, each real folder once (so a link to a folder already
     scanned, or back up the tree, neither loops nor finds its videos twice).
-    Two files that map to the same id raise ManifestError naming both.
     """
-    found: dict[str, Path] = {}
     scanned: set[tuple[int, int]] = set()
     for root, dirs, files in os.walk(folder, followlinks=True):
         st = os.stat(root)
@@ -201,8 +200,17 @@ def scan_videos(folder: str | os.PathLike) -> list[tuple[str, Path]]:
         for name in sorted(files):
             p = Path(root, name)
             if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file():
-                vid = sanitize_id(p.stem)
-                if vid in found:
-                    raise ManifestError(f"duplicate video id {vid!r}: {found[vid]} and {p} (rename one)")
-                found[vid] = p
+                yield p
+
+
+def scan_videos(folder: str | os.PathLike) -> list[tuple[str, Path]]:
+    """(id, path) for every video file under `folder` (`video_files`), sorted by id; ids from
+    sanitised stems. Two files that map to the same id raise ManifestError naming both.
+    """
+    found: dict[str, Path] = {}
+    for p in video_files(folder):
+        vid = sanitize_id(p.stem)
+        if vid in found:
+            raise ManifestError(f"duplicate video id {vid!r}: {found[vid]} and {p} (rename one)")
+        found[vid] = p
     return sorted(found.items())

@@ -494,14 +494,36 @@ def caption_files(videos: list[str], checkpoint: str, beam: DecodeConfig | int =
             yield {"video": path, "error": str(e)}
 
 
+def with_folders_expanded(videos: list[str]) -> list[str | dict]:
+    """caption.py's inputs in order, a folder replaced by its video files as `python -m extract` finds
+    them (`video_files`: recursively, by extension, sorted); a folder with none is a failed input,
+    {"video", "error"}. UserError when no video is left at all: there is nothing to caption."""
+    from .manifest import VIDEO_EXTENSIONS, video_files
+
+    items: list[str | dict] = []
+    for v in videos:
+        if not os.path.isdir(v):
+            items.append(v)  # (a missing or bad file fails as a video, in its turn)
+            continue
+        found = [str(p) for p in video_files(v)]
+        why = f"{v}: no video files in this folder (by extension: {', '.join(VIDEO_EXTENSIONS[:4])}, ...)"
+        items += found or [{"video": v, "error": why}]
+    if all(isinstance(i, dict) for i in items):
+        raise UserError(items[0]["error"] if len(items) == 1 else
+                        f"no video files in {', '.join(i['video'] for i in items)}: nothing to caption")
+    return items
+
+
 def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int = 5, tags: int = 3,
                    as_json: bool = False, device: str = "cpu", weights_dir: str | None = None,
                    precision: str | None = None) -> int:
-    """Print captions and tags of video files (caption.py); a bad video prints one line on stderr
-    and the rest go on. Returns 1 if any failed (a batch's partial failure, as `python -m extract`'s;
-    2 is for a user error found before any video ran), else 0."""
+    """Print captions and tags of video files and folders of them (caption.py); a bad video (or a
+    folder without any) prints one line on stderr, and with `as_json` its {"video", "error"} object
+    on stdout, and the rest go on. Returns 1 if any failed (a batch's partial failure, as `python -m
+    extract`'s; 2 is for a user error found before any video ran), else 0."""
     import warnings
 
+    items = with_folders_expanded(videos)  # (before the model loads: seconds)
     failed = 0
     # stderr is for errors: the library's notices (random weights, torch deprecations, some
     # raised in the backbone build threads) are silenced while the videos run
@@ -510,16 +532,20 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
         captioner = Captioner(checkpoint, beam, tags, device, weights_dir, precision)
         # never "v.mp4: " with nothing after it: say why there is no caption
         blank = "(empty caption)" if captioner.has_captions else "(no caption: the model writes tags only)"
-        for r in caption_files(videos, checkpoint, beam, tags, device, weights_dir, precision, captioner):
+        results = caption_files([i for i in items if isinstance(i, str)], checkpoint, beam, tags, device,
+                                weights_dir, precision, captioner)
+        for item in items:  # (in input order: a folder without videos among the answers, where it was named)
+            r = next(results) if isinstance(item, str) else dict(item)
             # a file name that is not UTF-8 (its bytes kept as lone surrogates) is shown escaped (\xff),
             # as extract's failures.jsonl shows it: the output stays UTF-8, and JSON that parses
             r["video"] = printable(r["video"])
             if "error" in r:
-                print(f"error: {printable(r['error'])}", file=sys.stderr)
+                r["error"] = printable(r["error"])
+                print(f"error: {r['error']}", file=sys.stderr)
                 failed += 1
-            elif as_json:
+            if as_json:  # (a failed input too, {"video", "error"}: a script reading stdout sees every input)
                 print(json.dumps(r, ensure_ascii=False), flush=True)
-            else:
+            elif "error" not in r:
                 tag_text = ", ".join(f"{t['tag']} ({t['p']:.2f})" for t in r["tags"])
                 print(f"{r['video']}: {r['caption'] or blank}" + (f"\n  tags: {tag_text}" if tag_text else ""),
                       flush=True)

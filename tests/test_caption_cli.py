@@ -113,6 +113,67 @@ def test_caption_default_checkpoint(trained, tmp_path):
     assert proc.returncode == 0 and proc.stdout.startswith(good + ": "), proc.stderr[-2000:]
 
 
+class FakeCaptioner:
+    """Captioner's interface without a model: a path with "bad" in it is not a usable video."""
+    has_captions = True
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def caption(self, path):
+        from extract.ffmpeg import MediaError
+        if "bad" in path:
+            raise MediaError(f"{path}: not a video")
+        return {"video": path, "caption": "a caption", "tags": [], "seconds": 0.1}
+
+
+def fake_caption(capsys, monkeypatch, *args):
+    """`caption.py ARGS` with FakeCaptioner: (exit code, stdout lines, stderr lines)."""
+    import s2vt.predict
+    from s2vt.cli import main
+
+    monkeypatch.setattr(s2vt.predict, "Captioner", FakeCaptioner)
+    code = main(["caption", *map(str, args), "--checkpoint", "unused.pt"])
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err.splitlines()
+
+
+def test_caption_json_has_one_object_per_input_failed_ones_too(tmp_path, capsys, monkeypatch):
+    """A failed video had only its stderr line: a script reading --json's stdout lost it."""
+    code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "bad.mp4", "b.mp4", "--json")
+    assert code == 1 and err == ["error: bad.mp4: not a video"]
+    assert [json.loads(line) for line in out] == [
+        {"video": "a.mp4", "caption": "a caption", "tags": [], "seconds": 0.1},
+        {"video": "bad.mp4", "error": "bad.mp4: not a video"},
+        {"video": "b.mp4", "caption": "a caption", "tags": [], "seconds": 0.1}]
+    code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "bad.mp4")  # (text: stdout has answers only)
+    assert code == 1 and out == ["a.mp4: a caption"] and err == ["error: bad.mp4: not a video"]
+
+
+def test_caption_takes_folders_as_extract_does(tmp_path, capsys, monkeypatch):
+    """A folder was `error: DIR: a folder, not a video file`, while python -m extract takes folders."""
+    clips = tmp_path / "clips"
+    (clips / "sub").mkdir(parents=True)
+    for name in ("b.mp4", "a.webm", "notes.txt", "sub/c.avi"):
+        (clips / name).write_bytes(b"")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "readme.txt").write_text("no video\n")
+    code, out, err = fake_caption(capsys, monkeypatch, "x.mp4", clips, tmp_path / "empty", "--json")
+    assert code == 1
+    assert [json.loads(line)["video"] for line in out] == [
+        "x.mp4", str(clips / "a.webm"), str(clips / "b.mp4"), str(clips / "sub" / "c.avi"), str(tmp_path / "empty")]
+    assert json.loads(out[-1])["error"].startswith(f"{tmp_path / 'empty'}: no video files in this folder")
+    assert len(err) == 1 and err[0].startswith(f"error: {tmp_path / 'empty'}: no video files in this folder")
+    # nothing at all to caption: one line, exit 2, nothing on stdout
+    code, out, err = fake_caption(capsys, monkeypatch, tmp_path / "docs")
+    assert code == 2 and out == [] and len(err) == 1
+    assert err[0].startswith(f"error: {tmp_path / 'docs'}: no video files in this folder (by extension: .mp4, ")
+    code, out, err = fake_caption(capsys, monkeypatch, tmp_path / "docs", tmp_path / "empty")
+    assert code == 2 and out == [] and err == [
+        f"error: no video files in {tmp_path / 'docs'}, {tmp_path / 'empty'}: nothing to caption"]
+
+
 def test_no_model_names_the_absolute_path_it_looked_at(tmp_path, monkeypatch):
     """The default checkpoint is relative to the current folder: the error says which file that was."""
     from s2vt.predict import CHECKPOINT_ENV, CheckpointError, default_checkpoint
@@ -231,7 +292,9 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(monkeypatch, capsys):
     assert predict.caption_videos([good, bad], "ck.pt", as_json=True) == 1
     out = capsys.readouterr()
     assert out.out.encode("utf-8") and out.err.encode("utf-8")  # (a lone surrogate would not encode)
-    assert json.loads(out.out)["video"] == "bad\\xffname.mp4"
+    assert [json.loads(line) for line in out.out.splitlines()][1] == {
+        "video": "broken\\xfe.mp4", "error": "broken\\xfe.mp4: not a readable video"}  # (the failed one's too)
+    assert json.loads(out.out.splitlines()[0])["video"] == "bad\\xffname.mp4"
     assert out.err == "error: broken\\xfe.mp4: not a readable video\n"
     assert predict.caption_videos([good], "ck.pt") == 0
     assert capsys.readouterr().out.splitlines() == ["bad\\xffname.mp4: a cat", "  tags: pets (0.50)"]
