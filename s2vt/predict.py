@@ -13,7 +13,7 @@ import torch
 
 from .device import pick_device
 from .errors import UserError
-from .fileio import OutputError, atomic_write_json, make_dirs, refuse_existing
+from .fileio import OutputError, atomic_write_json, make_dirs, refuse_empty_paths, refuse_existing
 from .options import at_least
 from .store import META_KEYS, FeatureStore, StoreError, printable
 
@@ -381,9 +381,12 @@ DEFAULT_CHECKPOINT = os.path.join("checkpoints", "s2vt.pt")
 
 
 def default_checkpoint() -> str:
-    """$S2VT_CHECKPOINT, else checkpoints/s2vt.pt; with neither, a one-line error saying how to get a model."""
-    if os.environ.get(CHECKPOINT_ENV):
+    """$S2VT_CHECKPOINT, else checkpoints/s2vt.pt; with neither, a one-line error saying how to get a model
+    (caption.py and `s2vt serve`). Set but empty is refused as an empty --checkpoint is, not taken for unset:
+    `S2VT_CHECKPOINT=$CKPT` with CKPT unset must not answer with checkpoints/s2vt.pt's model."""
+    if CHECKPOINT_ENV in os.environ:
         path = os.environ[CHECKPOINT_ENV]
+        refuse_empty_paths({CHECKPOINT_ENV: path}, CheckpointError)
         if not os.path.lexists(path):  # (said as the variable's: a relative path is the current folder's)
             raise CheckpointError(f"no model: {CHECKPOINT_ENV}={path} names no file ({os.path.abspath(path)} not "
                                   f"found): set it to a trained best.pt, or pass --checkpoint")

@@ -84,8 +84,9 @@ def sample_data() -> Path:
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600):
-    """Run `python -m ...`-style commands with this interpreter; returns CompletedProcess (text)."""
-    full_env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
+    """Run `python -m ...`-style commands with this interpreter; returns CompletedProcess (text).
+    `env`: variables to set, a None value to unset."""
+    full_env = {k: v for k, v in {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}.items() if v is not None}
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd or REPO,
                           env=full_env, timeout=timeout)
 

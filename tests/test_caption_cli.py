@@ -1,5 +1,6 @@
 """caption.py and `s2vt evaluate` end to end: generated videos -> features -> trained checkpoint -> answers."""
 import json
+import os
 import shutil
 
 import pytest
@@ -101,7 +102,7 @@ def test_evaluate_and_export(trained, tmp_path):
 def test_caption_default_checkpoint(trained, tmp_path):
     """`python caption.py video.mp4` as written: $S2VT_CHECKPOINT, else checkpoints/s2vt.pt, else one line."""
     script, good = str(REPO / "caption.py"), str(trained / "videos" / "v00.mp4")
-    proc = run_cli(script, good, cwd=tmp_path, env={"S2VT_CHECKPOINT": ""})
+    proc = run_cli(script, good, cwd=tmp_path, env={"S2VT_CHECKPOINT": None})
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "pass --checkpoint" in proc.stderr
     assert f"no model: {tmp_path / 'checkpoints' / 's2vt.pt'} not found" in proc.stderr  # where it looked
@@ -109,7 +110,7 @@ def test_caption_default_checkpoint(trained, tmp_path):
     assert proc.returncode == 0 and proc.stdout.startswith(good + ": "), proc.stderr[-2000:]
     (tmp_path / "checkpoints").mkdir()
     shutil.copy(trained / "run" / "best.pt", tmp_path / "checkpoints" / "s2vt.pt")
-    proc = run_cli(script, good, cwd=tmp_path, env={"S2VT_CHECKPOINT": ""})
+    proc = run_cli(script, good, cwd=tmp_path, env={"S2VT_CHECKPOINT": None})
     assert proc.returncode == 0 and proc.stdout.startswith(good + ": "), proc.stderr[-2000:]
 
 
@@ -172,6 +173,21 @@ def test_caption_takes_folders_as_extract_does(tmp_path, capsys, monkeypatch):
     code, out, err = fake_caption(capsys, monkeypatch, tmp_path / "docs", tmp_path / "empty")
     assert code == 2 and out == [] and err == [
         f"error: no video files in {tmp_path / 'docs'}, {tmp_path / 'empty'}: nothing to caption"]
+
+
+def test_an_empty_checkpoint_variable_is_refused_not_taken_for_unset(tmp_path, monkeypatch):
+    """S2VT_CHECKPOINT= fell back silently to checkpoints/s2vt.pt (caption.py and serve share the helper)."""
+    from s2vt.predict import CHECKPOINT_ENV, CheckpointError, default_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "s2vt.pt").write_bytes(b"")  # (the fallback that must not be taken)
+    for value, said in (("", "empty"), (" ", "blank")):
+        monkeypatch.setenv(CHECKPOINT_ENV, value)
+        with pytest.raises(CheckpointError, match=f"^{CHECKPOINT_ENV} is {said} \\(an unset shell variable\\?\\)"):
+            default_checkpoint()
+    monkeypatch.delenv(CHECKPOINT_ENV)
+    assert default_checkpoint() == os.path.join("checkpoints", "s2vt.pt")
 
 
 def test_no_model_names_the_absolute_path_it_looked_at(tmp_path, monkeypatch):
