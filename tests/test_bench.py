@@ -147,3 +147,32 @@ def test_tagheads_refuses_a_manifest_without_tags_before_training(monkeypatch, c
     assert capsys.readouterr().err == f"error: {m}: no tags on any video (a captions-only manifest?); this " \
                                       "benchmark scores tag predictions (s2vt import yt8m)\n"
     assert not (tmp_path / "out").exists()
+
+
+# --- bench/mlds_reference.py: issue 17's reference captioner ---------------------------------------------
+
+def test_mlds_reference_trains_and_scores_val_and_test_each_epoch(tmp_path):
+    """One JSON line per epoch and split with the caption metrics; a manifest that is not one: one line, exit 2."""
+    import numpy as np
+
+    from s2vt.store import FeatureStore
+
+    store = FeatureStore(tmp_path / "features")
+    store.init_meta({"source": "precomputed", "backbones": {"cnn": "precomputed"}, "dims": {"cnn": 8},
+                     "dtype": "float16"})
+    rows, rng = [], np.random.default_rng(0)
+    for i in range(12):
+        store.write("cnn", f"v{i}", rng.standard_normal((20, 8)).astype(np.float32) + i % 2)
+        caps = ["a cat is eating food", "a cat eats"] if i % 2 else ["a man is playing a guitar", "a man plays"]
+        rows.append({"video_id": f"v{i}", "split": "train" if i < 8 else "val" if i < 10 else "test", "captions": caps})
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    script = [sys.executable, str(REPO / "bench" / "mlds_reference.py"), "--features", str(tmp_path / "features"),
+              "--epochs", "2"]
+    done = subprocess.run([*script, "--manifest", str(manifest)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(x) for x in done.stdout.splitlines()]
+    assert [(x["epoch"], x["split"]) for x in lines] == [(1, "val"), (1, "test"), (2, "val"), (2, "test")]
+    assert all(0 <= x["CIDEr"] and 0 <= x["BLEU-4"] <= 1 and 1 <= x["distinct"] <= 2 for x in lines)
+    bad = subprocess.run([*script, "--manifest", str(tmp_path / "nope.jsonl")], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1, bad.stderr
