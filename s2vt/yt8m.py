@@ -31,7 +31,7 @@ SOURCES = {"video": {"rgb": "youtube-8m:video-level mean_rgb (Inception-v3, PCA)
            "frame": {"rgb": "youtube-8m:frame-level rgb (Inception-v3, PCA, dequantised)",
                      "audio": "youtube-8m:frame-level audio (VGG-like, PCA, dequantised)"}}
 SPLIT_PREFIXES = (("train", "train"), ("validate", "val"), ("test", "test"))
-REPEATED_SHOWN = 3  # repeated ids named in a file's one warning line
+REPEATED_SHOWN = 3  # repeated ids (or corrupt records) named in a file's one warning line
 
 
 class SkipRecord(Exception):
@@ -201,9 +201,9 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
             if not quiet:
                 print(f"warning: {e}; {rest}", file=sys.stderr)
         if corrupt and not quiet:
-            record, offset = corrupt[0]
+            where = ", ".join(f"record {r} at byte {o}" for r, o in corrupt[:REPEATED_SHOWN])
             print(f"warning: {shard}: {len(corrupt)} of {n} record{'s' if n != 1 else ''} skipped: corrupt record "
-                  f"(bad data checksum; first: record {record}, at byte {offset})", file=sys.stderr)
+                  f"(bad data checksum: {where}{', ...' if len(corrupt) > REPEATED_SHOWN else ''})", file=sys.stderr)
         if repeated and not quiet:
             first = ", ".join(repeated[:REPEATED_SHOWN]) + (", ..." if len(repeated) > REPEATED_SHOWN else "")
             print(f"warning: {shard}: {len(repeated)} of {n} record{'s' if n != 1 else ''} skipped: repeated id, "

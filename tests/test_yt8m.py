@@ -176,14 +176,14 @@ def test_corrupt_record_names_file_record_and_offset_and_the_rest_of_its_file_im
     assert [e["video_id"] for e in entries] == ["v0", "v2", "v10", "v11"]
     assert report["failed_files"] == [] and report["skipped"] == {"corrupt record": 1}
     assert capsys.readouterr().err.splitlines() == [
-        f"warning: {bad}: 1 of 3 records skipped: corrupt record (bad data checksum; first: record 2, at byte {second})"]
+        f"warning: {bad}: 1 of 3 records skipped: corrupt record (bad data checksum: record 2 at byte {second})"]
     with pytest.raises(CorruptRecord, match=f"bad data checksum at byte {second}"):
         list(read_records(bad))  # strict by default
     got = list(read_records(bad, keep_going=True))
     assert [type(r) for r in got] == [bytes, CorruptRecord, bytes] and got[1].offset == second
 
 
-def test_a_shard_of_corrupt_records_is_one_line_with_the_count_and_the_first(tmp_path, capsys):
+def test_a_shard_of_corrupt_records_is_one_line_with_the_count_and_the_first_few(tmp_path, capsys):
     bad = shard_of(tmp_path, "train0000.tfrecord", 8)  # v0..v7: every record the same size
     raw = bytearray(bad.read_bytes())
     size = len(record(video("v0")[0]))
@@ -195,7 +195,8 @@ def test_a_shard_of_corrupt_records_is_one_line_with_the_count_and_the_first(tmp
     assert [e["video_id"] for e in entries] == ["v10"]
     assert report["failed_files"] == [] and report["skipped"] == {"corrupt record": 8}
     assert capsys.readouterr().err.splitlines() == [
-        f"warning: {bad}: 8 of 8 records skipped: corrupt record (bad data checksum; first: record 1, at byte 0)"]
+        f"warning: {bad}: 8 of 8 records skipped: corrupt record (bad data checksum: record 1 at byte 0, record 2 at "
+        f"byte {size}, record 3 at byte {2 * size}, ...)"]
 
 
 def test_broken_framing_skips_the_rest_of_the_file(tmp_path, capsys):
