@@ -630,12 +630,22 @@ def path_arguments(args: argparse.Namespace) -> dict[str, object]:
             for name in (*PATH_OPTIONS, *PATH_ARGUMENTS) if hasattr(args, name)}
 
 
+# the exit status of a program killed by SIGPIPE (128 + 13), as a C tool's in `... | head` would be
+BROKEN_PIPE = 141
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        return run_command(sys.argv[1:] if argv is None else argv)
+        code = run_command(sys.argv[1:] if argv is None else argv)
+        sys.stdout.flush()  # (a reader gone raises here, not in the interpreter's exit)
+        return code
     except KeyboardInterrupt:  # (Ctrl-C while the modules load, before a command's own handling)
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout's reader is gone (`caption.py DIR --json | head -1`): it wanted no more
+        # (what is still buffered goes nowhere: flushed at exit into a closed pipe it would raise again)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
 
 
 def run_command(argv: list[str]) -> int:

@@ -13,7 +13,7 @@ import torch
 
 from .device import pick_device
 from .errors import UserError
-from .fileio import OutputError, atomic_write_json, make_dirs, refuse_empty_paths, refuse_existing
+from .fileio import OutputError, atomic_write_json, check_writable, make_dirs, refuse_empty_paths, refuse_existing
 from .options import at_least
 from .store import META_KEYS, FeatureStore, StoreError, printable
 
@@ -262,8 +262,17 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
         raise OutputError(f"{out} is a folder: name a file to write (--out: the predictions JSON)")
     out_path = Path(out) if out else Path(checkpoint).with_name(f"preds_{split}.json")
     metrics_path = metrics_file(out_path, split)
-    if out_path.name == f"metrics_{split}.json":  # (readers of a run's folder take that file for its metrics)
+    # names a run's readers (and a later evaluate) take for another file: predictions under them would
+    # be read as metrics, or replaced without --force by the default run of another split
+    if out_path.name == f"metrics_{split}.json":
         raise OutputError(f"cannot write {out_path}: that name is kept for the metrics of split {split}")
+    if re.fullmatch(r"metrics_.*\.json|.*\.metrics\.json", out_path.name):
+        raise OutputError(f"cannot write {out_path}: names like metrics_<split>.json and X.metrics.json are kept "
+                          "for metrics files: name the predictions otherwise")
+    other = re.fullmatch(r"preds_(train|val|test)\.json", out_path.name)
+    if other and other[1] != split:
+        raise OutputError(f"cannot write {out_path}: that name is kept for the predictions of split {other[1]} "
+                          f"(this is split {split})")
     if html and Path(html).absolute() in (out_path.absolute(), metrics_path.absolute()):
         raise OutputError(f"cannot write the report to {html}: this run writes its predictions and metrics to "
                           f"{out_path} and {metrics_path}")
@@ -273,6 +282,8 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     # (after refuse_inputs: writing over an input is refused even so); the metrics of a named --out
     # are refused with it: replacing them alone would leave an earlier run's predictions unexplained
     refuse_existing([out, out and metrics_path, html], force)
+    for folder in {out_path.parent, *([Path(html).parent] if html else [])}:
+        check_writable(folder)  # (now: not after decoding the whole split)
     model, vocab, labels, ckpt = load_checkpoint(checkpoint, dev)
     with_captions = has_captions(ckpt)
     modalities = sorted(model.cfg.modalities)
@@ -499,21 +510,25 @@ def caption_files(videos: list[str], checkpoint: str, beam: DecodeConfig | int =
 
 def with_folders_expanded(videos: list[str]) -> list[str | dict]:
     """caption.py's inputs in order, a folder replaced by its video files as `python -m extract` finds
-    them (`video_files`: recursively, by extension, sorted); a folder with none is a failed input,
-    {"video", "error"}. UserError when no video is left at all: there is nothing to caption."""
-    from .manifest import VIDEO_EXTENSIONS, video_files
+    them (`video_files`: recursively, by extension, sorted); a folder with none, or a path that does not
+    exist, is a failed input, {"video", "error"}. UserError when no video is left at all: there is
+    nothing to caption (a user's mistake, exit 2, before the model loads)."""
+    from .manifest import VIDEO_EXTENSIONS, missing_note, video_files
 
     items: list[str | dict] = []
     for v in videos:
+        if not os.path.exists(v):  # (found now, not after the model loads: a mistyped path alone is exit 2)
+            items.append({"video": v, "error": f"{v}: no such file{missing_note(v)}"})
+            continue
         if not os.path.isdir(v):
-            items.append(v)  # (a missing or bad file fails as a video, in its turn)
+            items.append(v)  # (a bad file fails as a video, in its turn)
             continue
         found = [str(p) for p in video_files(v)]
         why = f"{v}: no video files in this folder (by extension: {', '.join(VIDEO_EXTENSIONS[:4])}, ...)"
         items += found or [{"video": v, "error": why}]
     if all(isinstance(i, dict) for i in items):
-        raise UserError(items[0]["error"] if len(items) == 1 else
-                        f"no video files in {', '.join(i['video'] for i in items)}: nothing to caption")
+        shown = "; ".join(i["error"] for i in items[:3]) + ("; ..." if len(items) > 3 else "")
+        raise UserError(items[0]["error"] if len(items) == 1 else f"nothing to caption: {shown}")
     return items
 
 

@@ -141,6 +141,9 @@ def fake_caption(capsys, monkeypatch, *args):
 
 def test_caption_json_has_one_object_per_input_failed_ones_too(tmp_path, capsys, monkeypatch):
     """A failed video had only its stderr line: a script reading --json's stdout lost it."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.mp4", "bad.mp4", "b.mp4"):
+        (tmp_path / name).write_bytes(b"")
     code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "bad.mp4", "b.mp4", "--json")
     assert code == 1 and err == ["error: bad.mp4: not a video"]
     assert [json.loads(line) for line in out] == [
@@ -149,6 +152,14 @@ def test_caption_json_has_one_object_per_input_failed_ones_too(tmp_path, capsys,
         {"video": "b.mp4", "caption": "a caption", "tags": [], "seconds": 0.1}]
     code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "bad.mp4")  # (text: stdout has answers only)
     assert code == 1 and out == ["a.mp4: a caption"] and err == ["error: bad.mp4: not a video"]
+    # a mistyped path is found before the model loads: among videos, a failed input; alone, exit 2
+    code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "nope.mp4", "--json")
+    assert code == 1 and [json.loads(line)["video"] for line in out] == ["a.mp4", "nope.mp4"]
+    assert err == ["error: nope.mp4: no such file"] and json.loads(out[1])["error"] == "nope.mp4: no such file"
+    code, out, err = fake_caption(capsys, monkeypatch, "nope.mp4", "--json")
+    assert (code, out, err) == (2, [], ["error: nope.mp4: no such file"])
+    code, out, err = fake_caption(capsys, monkeypatch, "nope.mp4", "gone.mp4")
+    assert (code, out, err) == (2, [], ["error: nothing to caption: nope.mp4: no such file; gone.mp4: no such file"])
 
 
 def test_caption_takes_folders_as_extract_does(tmp_path, capsys, monkeypatch):
@@ -160,6 +171,8 @@ def test_caption_takes_folders_as_extract_does(tmp_path, capsys, monkeypatch):
     (tmp_path / "empty").mkdir()
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "readme.txt").write_text("no video\n")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.mp4").write_bytes(b"")
     code, out, err = fake_caption(capsys, monkeypatch, "x.mp4", clips, tmp_path / "empty", "--json")
     assert code == 1
     assert [json.loads(line)["video"] for line in out] == [
@@ -171,8 +184,9 @@ def test_caption_takes_folders_as_extract_does(tmp_path, capsys, monkeypatch):
     assert code == 2 and out == [] and len(err) == 1
     assert err[0].startswith(f"error: {tmp_path / 'docs'}: no video files in this folder (by extension: .mp4, ")
     code, out, err = fake_caption(capsys, monkeypatch, tmp_path / "docs", tmp_path / "empty")
-    assert code == 2 and out == [] and err == [
-        f"error: no video files in {tmp_path / 'docs'}, {tmp_path / 'empty'}: nothing to caption"]
+    assert code == 2 and out == [] and len(err) == 1 and err[0].startswith(
+        f"error: nothing to caption: {tmp_path / 'docs'}: no video files in this folder (by extension: ")
+    assert f"; {tmp_path / 'empty'}: no video files in this folder" in err[0]
 
 
 def test_an_empty_checkpoint_variable_is_refused_not_taken_for_unset(tmp_path, monkeypatch):

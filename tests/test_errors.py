@@ -53,7 +53,7 @@ def test_a_tag_head_that_cannot_take_the_hidden_size_is_one_line(tmp_path, capsy
     assert "--tag-head nextvlad: 2 x --hidden 30 is not divisible into 8 groups" in one_line(capsys)
 
 
-def test_a_folder_where_a_file_belongs_is_named_a_folder(tmp_path, capsys):
+def test_a_folder_where_a_file_belongs_is_named_a_folder(tmp_path, capsys, monkeypatch):
     """caption.py FOLDER and --checkpoint RUN_FOLDER: said to be folders (with best.pt as the hint
     where the folder holds one), not "no such file" / "checkpoint not found"."""
     from extract.video import MediaError, probe
@@ -66,6 +66,8 @@ def test_a_folder_where_a_file_belongs_is_named_a_folder(tmp_path, capsys):
     with pytest.raises(CheckpointError, match=r"a folder, not a checkpoint file$"):
         read_checkpoint(run)
     (run / "best.pt").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "v.mp4").write_bytes(b"")  # (a video that is not there is refused first: its own line)
     assert cli.main(["caption", "v.mp4", "--checkpoint", str(run)]) == 2
     assert f"{run}: a folder, not a checkpoint file: pass {run / 'best.pt'}" in one_line(capsys)
     with pytest.raises(CheckpointError, match="checkpoint not found"):
@@ -162,3 +164,15 @@ def test_a_ctrl_c_while_the_modules_load_is_one_line_and_sigint_status():
     proc = run_cli("-c", "from s2vt.errors import interrupt_quietly\ninterrupt_quietly()\nraise ValueError('bug')")
     assert "Traceback" in proc.stderr and "ValueError: bug" in proc.stderr  # anything else: a bug's traceback
     assert "interrupt_quietly()" in (REPO / "extract" / "__main__.py").read_text().split("from .pipeline")[0]
+
+
+def test_a_reader_that_stops_early_is_no_traceback(tmp_path):
+    """`caption.py DIR --json | head -1` ended in a BrokenPipeError traceback once head had its line."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()  # (before the CLI prints its table: it writes into a pipe with no reader)
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == cli.BROKEN_PIPE and err == "", err

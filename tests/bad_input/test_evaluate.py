@@ -1,6 +1,7 @@
 """Bad input to `s2vt evaluate`, `score` and their outputs: one line and exit 2 where nothing can be
 scored, a warning with the counts where part of it can, and no output replaced without --force."""
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -252,3 +253,25 @@ def test_a_model_that_scores_nan_is_named_not_the_output_file(store, run, tmp_pa
                      features, "--split", "val", "--out", tmp_path / "p.json")
     assert code == 2 and err[-1].startswith(f"error: {run / 'best.pt'}: its tag scores are NaN or infinite"), err
     assert "lower --lr" in err[-1] and not (tmp_path / "p.json").exists()
+
+
+def test_out_names_kept_for_other_files_and_unwritable_folders_are_refused_before_decoding(
+        store, run, tmp_path, capsys, monkeypatch):  # noqa: F811
+    """--out preds_val.json for split test was taken, then replaced by a plain `evaluate --split val`;
+    --out X.metrics.json was read as metrics; an --out in a folder nothing can be written to was found
+    only after the whole split was decoded."""
+    from s2vt import predict
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the checkpoint was loaded: the refusal came after the work")
+    monkeypatch.setattr(predict, "load_checkpoint", no_decoding)
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--beam", "1"]
+    for name, why in [("preds_val.json", "kept for the predictions of split val (this is split test)"),
+                      ("metrics_val.json", "names like metrics_<split>.json and X.metrics.json are kept"),
+                      ("x.metrics.json", "names like metrics_<split>.json and X.metrics.json are kept")]:
+        code, err = s2vt(capsys, *args, "--out", tmp_path / name)
+        assert code == 2 and len(err) == 1 and why in err[0], err
+        assert not (tmp_path / name).exists()
+    if os.path.isdir("/proc/self"):  # (nothing can be created in /proc, root or not)
+        code, err = s2vt(capsys, *args, "--out", "/proc/x.json")
+        assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "/proc" in err[0], err
