@@ -298,7 +298,7 @@ def test_tag_only_model_says_it_writes_no_caption(trained, tmp_path):
     assert proc.stdout.splitlines()[0] == f"{video}: (no caption: the model writes tags only)"
 
 
-def test_a_file_name_that_is_not_utf8_is_printed_escaped(monkeypatch, capsys):
+def test_a_file_name_that_is_not_utf8_is_printed_escaped(monkeypatch, capsys, tmp_path):
     """caption.py's output stays UTF-8 (and its JSON parses as such) for a name with a raw 0xff byte:
     shown as \\xff, as extract's failures.jsonl shows it, on stdout and in an error line alike."""
     import os
@@ -319,6 +319,9 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(monkeypatch, capsys):
 
     monkeypatch.setattr(predict, "Captioner", Fake)
     good, bad = os.fsdecode(b"bad\xffname.mp4"), os.fsdecode(b"broken\xfe.mp4")
+    monkeypatch.chdir(tmp_path)
+    for name in (good, bad):  # (they exist: a missing path is refused before the captioner runs)
+        open(name, "wb").close()
     assert predict.caption_videos([good, bad], "ck.pt", as_json=True) == 1
     out = capsys.readouterr()
     assert out.out.encode("utf-8") and out.err.encode("utf-8")  # (a lone surrogate would not encode)
@@ -331,5 +334,6 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(monkeypatch, capsys):
     # a command's one-line error names such a path the same way
     from s2vt.cli import main
     monkeypatch.undo()  # (the real Captioner)
+    monkeypatch.chdir(tmp_path)
     assert main(["caption", good, "--checkpoint", os.fsdecode(b"x\xff.pt")]) == 2
     assert capsys.readouterr().err == "error: x\\xff.pt: checkpoint not found\n"
