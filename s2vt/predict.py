@@ -541,6 +541,7 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
     extract`'s; 2 is for a user error found before any video ran), else 0."""
     import warnings
 
+    check_settings(beam, tags)  # (a setting's mistake first, as every command says it)
     items = with_folders_expanded(videos)  # (before the model loads: seconds)
     failed = 0
     # stderr is for errors: the library's notices (random weights, torch deprecations, some
