@@ -16,7 +16,7 @@ import stat
 
 import numpy as np
 
-from s2vt.manifest import missing_note
+from s2vt.manifest import no_such_video
 
 from .ffmpeg import MediaError, last_error_line, run_ffmpeg, start_ffmpeg
 
@@ -84,7 +84,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     if os.path.isdir(path):
         raise MediaError(f"{path}: a folder, not a video file")
     if not os.path.exists(path):
-        raise MediaError(f"{path}: no such file{missing_note(path)}")
+        raise MediaError(no_such_video(path))
     if not os.path.isfile(path):  # (/dev/null, a pipe, a socket: ffmpeg could wait on one forever)
         mode = os.stat(path).st_mode
         kind = next((k for test, k in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),

@@ -119,6 +119,11 @@ def missing_note(path: str | os.PathLike) -> str:
     return " (a URL: videos are read from files; download it first)" if URL.match(os.fspath(path)) else ""
 
 
+def no_such_video(path: str | os.PathLike) -> str:
+    """The one-line reason for a video path that is not there (extract's probe, caption.py's inputs)."""
+    return f"{os.fspath(path)}: no such file{missing_note(path)}"
+
+
 def one_document(data: bytes) -> bool:
     """Whether `data` is one JSON document (valid as a whole, so not JSON lines that failed)."""
     try:

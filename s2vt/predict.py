@@ -513,12 +513,12 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
     them (`video_files`: recursively, by extension, sorted); a folder with none, or a path that does not
     exist, is a failed input, {"video", "error"}. UserError when no video is left at all: there is
     nothing to caption (a user's mistake, exit 2, before the model loads)."""
-    from .manifest import VIDEO_EXTENSIONS, missing_note, video_files
+    from .manifest import VIDEO_EXTENSIONS, no_such_video, video_files
 
     items: list[str | dict] = []
     for v in videos:
         if not os.path.exists(v):  # (found now, not after the model loads: a mistyped path alone is exit 2)
-            items.append({"video": v, "error": f"{v}: no such file{missing_note(v)}"})
+            items.append({"video": v, "error": no_such_video(v)})
             continue
         if not os.path.isdir(v):
             items.append(v)  # (a bad file fails as a video, in its turn)
