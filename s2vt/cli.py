@@ -8,7 +8,7 @@ import sys
 import time
 import warnings
 
-from .errors import SettingError, UserError, one_line_warning
+from .errors import SettingError, UserError, invoked_as, one_line_warning
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -160,12 +160,39 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     from .predict import evaluate, format_table
 
-    metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, decoding(args), args.out,
-                       args.batch_size, args.device, args.skip_missing, args.html, args.force)
+    written: list = []
+    try:
+        metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, decoding(args), args.out,
+                           args.batch_size, args.device, args.skip_missing, args.html, args.force, written)
+    except KeyboardInterrupt:
+        print(interrupted_evaluate(args, written), file=sys.stderr)
+        return 130
     table = format_table(metrics)
     if args.json or table:  # (no table at all when nothing was scored: evaluate said why, in one line)
         print(json.dumps(metrics) if args.json else table)
     return 0
+
+
+def interrupted_evaluate(args: argparse.Namespace, written: list) -> str:
+    """The one line an interrupted evaluate prints: which outputs it did not write (each is written
+    whole, at the end, so none is half-written), and the command that starts it again (with --force
+    when an output of the user's it did write would refuse a plain rerun)."""
+    import shlex
+    from pathlib import Path
+
+    from .predict import metrics_file, predictions_file
+
+    preds = predictions_file(args.checkpoint, args.split, args.out)
+    outputs = [preds, metrics_file(preds, args.split), *([Path(args.html)] if args.html else [])]
+    missing = [os.fsdecode(p) for p in outputs if p not in written]
+    done = [os.fsdecode(p) for p in outputs if p in written]
+    again = [*invoked_as(args.argv[0]), *args.argv[1:]]
+    if done and (args.out or args.html) and not args.force:
+        again.append("--force")
+    def listed(paths: list[str]) -> str:
+        return " and ".join([", ".join(paths[:-1]), paths[-1]] if len(paths) > 1 else paths)
+    said = f"{listed(missing)} not written" + (f" ({listed(done)} written)" if done else "")
+    return f"interrupted: {said}; to start again: {shlex.join(again)}"
 
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:
@@ -684,6 +711,7 @@ def run_command(argv: list[str]) -> int:
     if args.command not in COMMANDS:
         parser.print_help()
         return 2
+    args.argv = argv  # (a line saying how to start the command again repeats it)
     try:
         from .fileio import refuse_empty_paths
         refuse_empty_paths(path_arguments(args))

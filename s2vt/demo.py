@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd
-from .errors import UserError
+from .errors import UserError, invoked_as
 from .fileio import atomic_write_json, refusal, refuse_empty_paths
 from .manifest import ManifestError, read_manifest, write_manifest
 from .options import at_least
@@ -331,9 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         m = run_demo(Path(args.out), args.per_combo, args.overwrite)
     except KeyboardInterrupt:
         # a demo does not resume (a plain rerun refuses the partial demo in --out): start it again
-        again = ["s2vt", "demo", "--out", args.out, "--overwrite"]
+        again = [*invoked_as("demo"), "--out", args.out, "--overwrite"]
         if args.per_combo != p.get_default("per_combo"):
-            again[4:4] = ["--per-combo", str(args.per_combo)]
+            again[-1:-1] = ["--per-combo", str(args.per_combo)]
         print(f"interrupted: {args.out} holds a partial demo; to start it again: {shlex.join(again)}",
               file=sys.stderr)
         return 130

@@ -30,3 +30,27 @@ def interrupt_quietly() -> None:
         else:
             previous(kind, value, tb)
     sys.excepthook = hook
+
+
+def invoked_as(command: str) -> list[str]:
+    """The words that start `command` (demo, evaluate, ...) the way the user started this program, for
+    a line saying how to start it again: `s2vt demo`, `python -m s2vt.cli demo`, `python -m s2vt.demo`,
+    `python train.py` (the script names its command itself). Read from sys.argv[0], which the shell
+    resolved (`s2vt` is its console script); anything else (a test runner, an embedding program) is
+    said as `s2vt COMMAND`."""
+    import os
+
+    path = sys.argv[0] if sys.argv and sys.argv[0] else ""
+    name, folder = os.path.basename(path), os.path.basename(os.path.dirname(os.path.abspath(path))) if path else ""
+    orig = getattr(sys, "orig_argv", None)
+    python = os.path.basename(orig[0]) if orig and orig[0] else "python"  # (as typed: python, python3)
+    modules = {("s2vt", "cli.py"): ("s2vt.cli", True), ("s2vt", "demo.py"): ("s2vt.demo", False),
+               ("extract", "__main__.py"): ("extract", False)}
+    if (folder, name) in modules:
+        module, names_command = modules[folder, name]
+        return [python, "-m", module, *([command] if names_command else [])]
+    if name in ("train.py", "caption.py") and command == name[:-3]:  # (the script adds its command)
+        return [python, path]
+    if name == "s2vt-extract" and command == "extract":
+        return [name]
+    return ["s2vt", command]

@@ -1,6 +1,7 @@
 """From a checkpoint to answers: batch prediction, `s2vt evaluate`, and `caption.py`."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -13,7 +14,8 @@ import torch
 
 from .device import pick_device
 from .errors import UserError
-from .fileio import OutputError, atomic_write_json, check_writable, make_dirs, refuse_empty_paths, refuse_existing
+from .fileio import (OutputError, atomic_write_json, check_writable, make_dirs, refuse_empty_paths, refuse_existing,
+                     removed_if_failed)
 from .options import at_least
 from .store import META_KEYS, FeatureStore, StoreError, printable
 
@@ -240,18 +242,38 @@ def metrics_file(preds: Path, split: str) -> Path:
     return preds.with_name(f"{preds.stem}.metrics.json")
 
 
+def predictions_file(checkpoint: str, split: str, out: str | None = None) -> Path:
+    """Where evaluate writes its predictions: `out`, else `preds_<split>.json` beside the checkpoint."""
+    return Path(out) if out else Path(checkpoint).with_name(f"preds_{split}.json")
+
+
 def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = "test",
              beam: DecodeConfig | int = 5,
              out: str | None = None, batch_size: int = 64, device: str = "cpu", skip_missing: bool = False,
-             html: str | None = None, force: bool = True) -> dict:
+             html: str | None = None, force: bool = True, written: list[Path] | None = None) -> dict:
     """Decode a split, write predictions and their metrics beside them (`metrics_file`), return the
     metrics; `html`: also a browsable report there (`s2vt.report`). `force` False: an existing `out`,
     its metrics file or `html` is refused (`s2vt evaluate` without --force); the default predictions
-    file beside the checkpoint and its `metrics_<split>.json` are always rewritten.
+    file beside the checkpoint and its `metrics_<split>.json` are always rewritten. `written`: each
+    file is appended to it once written whole (what a Ctrl-C left is then known exactly).
 
     A video without some (or all) feature files is still predicted (see `GapStore`) and counted
-    in a warning; `skip_missing` leaves such videos out instead.
+    in a warning; `skip_missing` leaves such videos out instead. An output folder this call made is
+    removed again if it fails or is interrupted before writing into it.
     """
+    written = [] if written is None else written
+    with contextlib.ExitStack() as made:
+        folders = {predictions_file(checkpoint, split, out).parent, *([Path(html).parent] if html else [])}
+        for folder in sorted(folders, key=lambda f: len(f.absolute().parts)):  # (the deepest removed first)
+            made.enter_context(removed_if_failed(folder))
+        return evaluate_split(checkpoint, manifest, features, split, beam, out, batch_size, device, skip_missing,
+                              html, force, written)
+
+
+def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: str, beam: DecodeConfig | int,
+                   out: str | None, batch_size: int, device: str, skip_missing: bool, html: str | None, force: bool,
+                   written: list[Path]) -> dict:
+    """evaluate's steps, its output folders removed by the caller if they are left empty."""
     from .manifest import read_manifest
 
     check_settings(beam, batch_size=batch_size)
@@ -260,7 +282,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
     # (".", "/" or "runs/x/" name a folder: Path drops the slash, and "." has no name to replace)
     if out and (not Path(out).name or out.endswith(("/", os.sep)) or Path(out).is_dir()):
         raise OutputError(f"{out} is a folder: name a file to write (--out: the predictions JSON)")
-    out_path = Path(out) if out else Path(checkpoint).with_name(f"preds_{split}.json")
+    out_path = predictions_file(checkpoint, split, out)
     metrics_path = metrics_file(out_path, split)
     # names a run's readers (and a later evaluate) take for another file: predictions under them would
     # be read as metrics, or replaced without --force by the default run of another split
@@ -360,7 +382,9 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
             metrics["tag_threshold"] = model.cfg.tag_threshold
     metrics["seconds"] = round(time.time() - t0, 2)
     atomic_write_json(out_path, list(preds.values()))
+    written.append(out_path)
     atomic_write_json(metrics_path, metrics)
+    written.append(metrics_path)
     if not any(k in metrics for k in CAPTION_KEYS + TAG_KEYS):  # (the predictions are still a product)
         only = f" (only {blank} blank {'ones' if blank > 1 else 'one'})" if blank else ""
         caps = f"no reference captions{only}" if not refs else ""
@@ -373,6 +397,7 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
         from .report import write_report
 
         write_report(html, entries, preds, per_video, metrics)
+        written.append(Path(html))
     return metrics
 
 

@@ -176,3 +176,32 @@ def test_a_reader_that_stops_early_is_no_traceback(tmp_path):
     p.stdout.close()  # (before the CLI prints its table: it writes into a pipe with no reader)
     err = p.stderr.read().decode()
     assert p.wait(timeout=120) == cli.BROKEN_PIPE and err == "", err
+
+
+@pytest.mark.parametrize("argv0, command, words", [
+    ("/venv/bin/s2vt", "demo", ["s2vt", "demo"]),
+    ("/repo/s2vt/cli.py", "evaluate", ["python3", "-m", "s2vt.cli", "evaluate"]),
+    ("/repo/s2vt/demo.py", "demo", ["python3", "-m", "s2vt.demo"]),
+    ("train.py", "train", ["python3", "train.py"]),
+    ("/repo/extract/__main__.py", "extract", ["python3", "-m", "extract"]),
+    ("/usr/bin/pytest", "demo", ["s2vt", "demo"])])  # (an unknown program: the console script's name)
+def test_restart_lines_name_the_command_as_it_was_typed(argv0, command, words, monkeypatch):
+    """`python -m s2vt.cli demo`, interrupted, said to start it again with `s2vt demo ...`."""
+    from s2vt.errors import invoked_as
+
+    monkeypatch.setattr("sys.argv", [argv0, "--out", "x"])
+    monkeypatch.setattr("sys.orig_argv", ["python3", argv0, "--out", "x"])
+    assert invoked_as(command) == words
+
+
+def test_an_interrupted_demo_started_as_a_module_says_so(tmp_path, capsys, monkeypatch):
+    import s2vt.demo
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(s2vt.demo, "demo_steps", ctrl_c)
+    monkeypatch.setattr("sys.argv", ["/repo/s2vt/cli.py", "demo", "--out", str(tmp_path / "d")])
+    monkeypatch.setattr("sys.orig_argv", ["python", "-m", "s2vt.cli", "demo", "--out", str(tmp_path / "d")])
+    assert cli.main(["demo", "--out", str(tmp_path / "d")]) == 130
+    assert capsys.readouterr().err == (f"interrupted: {tmp_path / 'd'} holds a partial demo; to start it again: "
+                                       f"python -m s2vt.cli demo --out {tmp_path / 'd'} --overwrite\n")

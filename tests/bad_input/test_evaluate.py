@@ -11,7 +11,7 @@ from s2vt.predict import MismatchError, check_fit, evaluate
 from .test_train import run, s2vt, store, with_nan_features  # noqa: F401  (the module's tiny store and one-epoch run)
 
 
-def relabelled(store, path: Path, rename) -> Path:
+def relabelled(store, path: Path, rename) -> Path:  # noqa: F811
     """The store's manifest with each test video's tags passed through `rename(index, tag)`."""
     rows = [json.loads(line) for line in Path(store[0]).read_text().splitlines()]
     tests = [r for r in rows if r["split"] == "test"]
@@ -275,3 +275,27 @@ def test_out_names_kept_for_other_files_and_unwritable_folders_are_refused_befor
     if os.path.isdir("/proc/self"):  # (nothing can be created in /proc, root or not)
         code, err = s2vt(capsys, *args, "--out", "/proc/x.json")
         assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "/proc" in err[0], err
+
+
+def test_a_ctrl_c_while_decoding_leaves_no_new_folder_and_says_what_to_rerun(store, run, tmp_path, capsys,  # noqa: F811
+                                                                              monkeypatch):
+    """Ctrl-C while decoding left the --out folder it had made, empty, and said a bare "interrupted"."""
+    from s2vt import predict
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(predict, "predict", ctrl_c)
+    out = tmp_path / "new" / "deeper" / "p.json"
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--out", out,
+            "--beam", "1"]
+    code, err = s2vt(capsys, *args)
+    assert code == 130 and err == [f"interrupted: {out} and {out.with_name('p.metrics.json')} not written; to "
+                                   f"start again: s2vt {' '.join(map(str, args))}"], err
+    assert not (tmp_path / "new").exists()
+
+    monkeypatch.undo()
+    monkeypatch.setattr(predict, "atomic_write_json", lambda path, obj: (_ for _ in ()).throw(KeyboardInterrupt)
+                        if path.name.endswith(".metrics.json") else Path(path).write_text("[]"))
+    code, err = s2vt(capsys, *args)  # (between the two files: the rerun needs --force for the one written)
+    assert code == 130 and err == [f"interrupted: {out.with_name('p.metrics.json')} not written ({out} written); to "
+                                   f"start again: s2vt {' '.join(map(str, args))} --force"], err
