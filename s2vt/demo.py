@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import random
 import re
 import shlex
@@ -23,7 +22,8 @@ from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd
 from .errors import UserError, invoked_as
-from .fileio import atomic_write_json, refusal, refuse_empty_paths
+from .fileio import atomic_write_json, lock_owner, refusal, refuse_empty_paths, release_lock  # noqa: F401 (release_lock: demo's API)
+from .fileio import take_lock as take_file_lock
 from .manifest import ManifestError, read_manifest, write_manifest
 from .options import at_least
 
@@ -135,7 +135,6 @@ MARKER = ".s2vt-demo"
 # held (O_EXCL) by the demo writing into the folder, its pid inside, removed when it ends: a second
 # demo, --overwrite or not, would otherwise remove the first one's outputs while it writes them
 LOCK = ".s2vt-demo.lock"
-LOCK_WRITING_S = 10  # a lock still empty (its pid not written yet) is another demo's for this long
 
 
 class DemoFolderError(UserError):
@@ -154,59 +153,23 @@ def is_demo(out: Path) -> bool:
     return bool(entries) and all(re.fullmatch(r"demo\d{3}_[a-z]+_[a-z]+", e["video_id"]) for e in entries)
 
 
-def lock_owner(lock: Path) -> int | None:
-    """The pid of the live demo that holds `lock`; None for a stale lock (its process is gone)."""
-    try:
-        text = lock.read_text().strip()
-        age = time.time() - lock.stat().st_mtime
-    except FileNotFoundError:
-        return None
-    if not text.isdigit():  # (created, its pid not yet written; or garbled, and old)
-        return -1 if age < LOCK_WRITING_S else None
-    pid = int(text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:  # (another user's process: alive)
-        pass
-    return pid
-
-
 def refuse_running(out: Path) -> None:
     """DemoFolderError when another demo holds `out`'s lock."""
     pid = lock_owner(out / LOCK)
     if pid is not None:
-        who = "another s2vt demo" + (f" (pid {pid})" if pid > 0 else "")
-        raise DemoFolderError(f"--out {out}: {who} is writing into this folder: wait for it to end, or choose "
-                              f"another folder (if none runs, remove {out / LOCK})")
+        raise running_demo(out, pid)
+
+
+def running_demo(out: Path, pid: int) -> DemoFolderError:
+    who = "another s2vt demo" + (f" (pid {pid})" if pid > 0 else "")
+    return DemoFolderError(f"--out {out}: {who} is writing into this folder: wait for it to end, or choose "
+                           f"another folder (if none runs, remove {out / LOCK})")
 
 
 def take_lock(out: Path) -> Path:
-    """Create `out`'s lock (O_EXCL: of two demos starting together one gets it) with this pid; a
-    stale one is replaced. DemoFolderError while another demo holds it."""
-    lock = out / LOCK
-    for _ in range(3):  # (a stale lock removed; a race with another demo lost and won again is refused)
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            refuse_running(out)
-            lock.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()}\n")
-        return lock
-    refuse_running(out)
-    raise DemoFolderError(f"--out {out}: cannot take {lock}: another demo keeps replacing it")
-
-
-def release_lock(lock: Path) -> None:
-    """Remove `lock` if it is still this process's (a stale one taken over by another demo is not)."""
-    try:
-        if lock.read_text().strip() == str(os.getpid()):
-            lock.unlink()
-    except FileNotFoundError:
-        pass
+    """Create `out`'s lock (`fileio.take_lock`: of two demos starting together one gets it; a stale one
+    is replaced). DemoFolderError while another demo holds it."""
+    return take_file_lock(out / LOCK, lambda pid: running_demo(out, pid))
 
 
 def prepare_folder(out: Path, overwrite: bool) -> Path:

@@ -10,7 +10,9 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
+from typing import Callable
 
 from .errors import SettingError, UserError
 
@@ -164,3 +166,67 @@ def atomic_write_json(path: str | os.PathLike, obj) -> None:
         raise OutputError(f"cannot write {os.fsdecode(path)}: a value is NaN or infinite, which JSON cannot "
                           "hold (nothing written)") from None
     atomic_write_bytes(path, (text + "\n").encode())
+
+
+# A lock file: held (created with O_EXCL, its pid inside) by the process writing a folder or an output,
+# removed when it ends, so two runs never write the same outputs at once (`s2vt demo`'s folder,
+# `s2vt evaluate`'s --out); one whose process is gone (killed) is stale and taken over.
+LOCK_WRITING_S = 10  # a lock still empty (its pid not written yet) is another run's for this long
+
+
+def lock_owner(lock: Path) -> int | None:
+    """The pid of the live process that holds `lock` (-1: one that has not written its pid yet); None
+    for no lock or a stale one (its process is gone)."""
+    try:
+        text = lock.read_text().strip()
+        age = time.time() - lock.stat().st_mtime
+    except FileNotFoundError:
+        return None
+    if not text.isdigit():  # (created, its pid not yet written; or garbled, and old)
+        return -1 if age < LOCK_WRITING_S else None
+    pid = int(text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # (another user's process: alive)
+        pass
+    return pid
+
+
+def take_lock(lock: Path, busy: Callable[[int], UserError]) -> Path:
+    """Create `lock` (O_EXCL: of two runs starting together one gets it) with this pid; a stale one
+    is replaced. Raises `busy(pid)` while another live process holds it (pid -1: not written yet)."""
+    for _ in range(3):  # (a stale lock removed; a race with another run lost and won again is refused)
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if (pid := lock_owner(lock)) is not None:
+                raise busy(pid) from None
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()}\n")
+        return lock
+    if (pid := lock_owner(lock)) is not None:
+        raise busy(pid)
+    raise busy(-1)
+
+
+def release_lock(lock: Path) -> None:
+    """Remove `lock` if it is still this process's (a stale one taken over by another run is not)."""
+    try:
+        if lock.read_text().strip() == str(os.getpid()):
+            lock.unlink()
+    except FileNotFoundError:
+        pass
+
+
+@contextlib.contextmanager
+def locked(lock: Path, busy: Callable[[int], UserError]):
+    """Hold `lock` (take_lock) while the block runs, released however it ends."""
+    take_lock(lock, busy)
+    try:
+        yield lock
+    finally:
+        release_lock(lock)

@@ -15,7 +15,7 @@ import torch
 from .device import pick_device
 from .errors import UserError
 from .fileio import (OutputError, atomic_write_json, check_writable, make_dirs, refuse_empty_paths, refuse_existing,
-                     removed_if_failed)
+                     locked, removed_if_failed)
 from .options import at_least
 from .store import META_KEYS, FeatureStore, StoreError, printable
 
@@ -267,13 +267,28 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
         for folder in sorted(folders, key=lambda f: len(f.absolute().parts)):  # (the deepest removed first)
             made.enter_context(removed_if_failed(folder))
         return evaluate_split(checkpoint, manifest, features, split, beam, out, batch_size, device, skip_missing,
-                              html, force, written)
+                              html, force, written, made)
+
+
+def output_lock(path: Path) -> Path:
+    """The lock file (`fileio.take_lock`) an evaluate holds while it writes `path`, beside it."""
+    return path.with_name(f".{path.name}.lock")
+
+
+def writing_elsewhere(path: Path, option: str):
+    """The refusal for an output another evaluate is writing (the `busy` of `fileio.take_lock`)."""
+    def busy(pid: int) -> OutputError:
+        who = "another s2vt evaluate" + (f" (pid {pid})" if pid > 0 else "")
+        return OutputError(f"{option}{path}: {who} is writing it: wait for it to end, or name another "
+                           f"{option.strip() or '--out'} (if none runs, remove {output_lock(path)})")
+    return busy
 
 
 def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: str, beam: DecodeConfig | int,
                    out: str | None, batch_size: int, device: str, skip_missing: bool, html: str | None, force: bool,
-                   written: list[Path]) -> dict:
-    """evaluate's steps, its output folders removed by the caller if they are left empty."""
+                   written: list[Path], hold: contextlib.ExitStack) -> dict:
+    """evaluate's steps, its output folders removed by the caller if they are left empty; the locks of
+    its outputs are entered into `hold` (released by the caller, before those folders are removed)."""
     from .manifest import read_manifest
 
     check_settings(beam, batch_size=batch_size)
@@ -306,6 +321,9 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     refuse_existing([out, out and metrics_path, html], force)
     for folder in {out_path.parent, *([Path(html).parent] if html else [])}:
         check_writable(folder)  # (now: not after decoding the whole split)
+    # two runs writing the same outputs at once: the one that ended last would silently win
+    for path, option in [(out_path, "--out " if out else ""), *([(Path(html), "--html ")] if html else [])]:
+        hold.enter_context(locked(output_lock(path), writing_elsewhere(path, option)))
     model, vocab, labels, ckpt = load_checkpoint(checkpoint, dev)
     with_captions = has_captions(ckpt)
     modalities = sorted(model.cfg.modalities)

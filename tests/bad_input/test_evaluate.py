@@ -299,3 +299,23 @@ def test_a_ctrl_c_while_decoding_leaves_no_new_folder_and_says_what_to_rerun(sto
     code, err = s2vt(capsys, *args)  # (between the two files: the rerun needs --force for the one written)
     assert code == 130 and err == [f"interrupted: {out.with_name('p.metrics.json')} not written ({out} written); to "
                                    f"start again: s2vt {' '.join(map(str, args))} --force"], err
+
+
+def test_an_out_another_evaluate_is_writing_is_refused(store, run, tmp_path, capsys):  # noqa: F811
+    """Two evaluates into the same --out at once both succeeded, the one ending last silently winning."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "p.json"
+    lock = tmp_path / ".p.json.lock"
+    lock.write_text(f"{os.getpid()}\n")  # (a live process: as a running evaluate's lock holds)
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--out", out,
+            "--beam", "1", "--force"]
+    code, err = s2vt(capsys, *args)
+    assert (code, err) == (2, [f"error: --out {out}: another s2vt evaluate (pid {os.getpid()}) is writing it: wait "
+                               f"for it to end, or name another --out (if none runs, remove {lock})"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".p.json.lock"]
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock.write_text(gone.stdout)  # a killed evaluate's lock: its process is gone, the lock is stale
+    code, err = s2vt(capsys, *args)
+    assert code == 0 and out.is_file() and not lock.exists(), err
