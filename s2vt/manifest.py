@@ -192,7 +192,11 @@ def video_files(folder: str | os.PathLike):
     sorted order, then its sub-folders in sorted order.
 
     Symlinked sub-folders are followed, each real folder once (so a link to a folder already
-    scanned, or back up the tree, neither loops nor finds its videos twice).
+    scanned, or back up the tree, neither loops nor finds its videos twice). Hidden files and
+    sub-folders (a name starting with '.') are skipped: macOS leaves `._clip.mp4` (AppleDouble
+    metadata, not a video) beside each video copied to a foreign disk, `.DS_Store` in each folder,
+    and a `.AppleDouble/` of such files on network shares; each would be a failed video. (A hidden
+    file named as an input itself is still tried: that is a choice, not a folder's content.)
     """
     scanned: set[tuple[int, int]] = set()
     for root, dirs, files in os.walk(folder, followlinks=True):
@@ -201,8 +205,11 @@ def video_files(folder: str | os.PathLike):
             dirs.clear()
             continue
         scanned.add((st.st_dev, st.st_ino))
-        dirs.sort()  # (walked in order: the first of two paths to one folder is the one kept)
+        # (walked in order: the first of two paths to one folder is the one kept)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
+            if name.startswith("."):
+                continue
             p = Path(root, name)
             if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file():
                 yield p

@@ -492,3 +492,20 @@ def test_a_moved_dataset_is_followed_so_a_new_video_at_the_old_path_does_not_pas
     rc, err = extract(capsys, ds / "clip.mp4", "--out", store, *VGGISH)
     assert rc == 1 and f"first: clip: {tmp_path / 'ds_old' / 'clip.mp4'}, this run {ds / 'clip.mp4'}" in err
     assert FeatureStore(store).read("vggish", "clip").shape == (2, 128)  # the first video's, kept
+
+
+def test_hidden_files_in_a_scanned_folder_are_not_videos(tmp_path, capsys):
+    """macOS's AppleDouble `._clip.mp4` (and `.DS_Store`) in a video folder were each a failed video,
+    in `python -m extract DIR` and `caption.py DIR` alike; one named on the command line is still tried."""
+    from extract.__main__ import collect_items
+    from s2vt.predict import with_folders_expanded
+
+    root = tmp_path / "clips"
+    (root / ".AppleDouble").mkdir(parents=True)
+    for name in ("a.mp4", "._a.mp4", ".DS_Store", ".AppleDouble/a.mp4"):
+        (root / name).write_bytes(b"x")
+    assert scan_videos(root) == [("a", root / "a.mp4")]
+    assert collect_items([str(root)]) == [("a", str(root / "a.mp4"))]
+    assert with_folders_expanded([str(root)]) == [str(root / "a.mp4")]
+    assert collect_items([str(root / "._a.mp4")]) == [(sanitize_id("._a"), str(root / "._a.mp4"))]
+    assert with_folders_expanded([str(root / "._a.mp4")]) == [str(root / "._a.mp4")]
