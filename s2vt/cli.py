@@ -489,10 +489,17 @@ def run_import_features(args: argparse.Namespace) -> int:
             entries = ds.import_mlds(args.files[0], store, args.modality, guard)
         else:
             source = f"precomputed features from {Path(args.files[0]).resolve()}, imported by `s2vt import features`"
-            entries = ds.import_features(args.files[0], ds.read_labels(args.captions, args.split), args.modality,
-                                         store, source, args.captions, guard)
+            unsplit: list[str] = []
+            entries = ds.import_features(args.files[0], ds.read_labels(args.captions, args.split, unsplit),
+                                         args.modality, store, source, args.captions, guard)
             if not entries:
                 raise ds.DatasetError(f"{args.files[0]}: no clip of {args.captions} has a feature file")
+            imported = {e["video_id"] for e in entries}
+            if unsplit := [v for v in unsplit if v in imported]:  # (said: a test video trained on inflates scores)
+                shown = ", ".join(unsplit[:3]) + (", ..." if len(unsplit) > 3 else "")
+                print(f"warning: {args.captions}: {len(unsplit)} of the {len(entries)} videos imported have no "
+                      f"split (first: {shown}) and went to train; pass --split train, val or test to give every "
+                      "video that split", file=sys.stderr)
         ds.cap_captions(entries)
         ds.hold_out(entries, args.val, args.test, args.seed)
         write_manifest(entries, args.out)

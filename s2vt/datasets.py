@@ -428,13 +428,18 @@ def read_captions(path: str | os.PathLike) -> dict[str, list[str]]:
     return {vid: e["captions"] for vid, e in read_labels(path, "train").items()}
 
 
-def read_labels(path: str | os.PathLike, split: str | None) -> dict[str, dict]:
+def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] | None = None) -> dict[str, dict]:
     """{clip id: manifest entry} from what `read_captions` reads. A manifest's entries keep their
     captions, tags, text and split (`split`, when given, replaces every one; their video paths are
-    dropped: the import writes features, not videos); the others' get `split`, which they need."""
+    dropped: the import writes features, not videos); the others' get `split`, which they need.
+    `unsplit`: the ids of the manifest's entries that give no split (train, a manifest's default) are
+    appended to it, for a warning once the import is done."""
     if is_manifest(path):  # (.jsonl, or JSON lines of video_id records whatever the name: as score tells)
         labels = {}
-        for e in read_manifest(path, split):
+        entries = read_manifest(path, split)
+        if unsplit is not None and split is None:
+            unsplit += [e["video_id"] for e in entries if "split" not in e]
+        for e in entries:
             labels[e["video_id"]] = {"video_id": e["video_id"], "split": e.get("split", "train"),
                                      "captions": e.get("captions", []), "tags": e.get("tags", []),
                                      **{k: v for k, v in e.items() if k not in ENTRY_KEYS}}

@@ -612,3 +612,22 @@ def test_an_import_into_an_extracted_modality_is_named_as_such_not_as_another_fo
                                 "resnet152", "--split", "train")
     assert (code, err) == (2, [f"error: {store.meta_path}: resnet152 features come from random(seed=0), this run "
                                "uses precomputed; use another --features"])
+
+
+def test_manifest_entries_without_a_split_are_said_to_go_to_train(tmp_path, capsys):
+    """A --captions manifest entry without a split was silently imported as a training video."""
+    ids = [f"v{i}" for i in range(6)]
+    feature_folder(tmp_path / "feat", ids, 4)
+    manifest = tmp_path / "labels.jsonl"
+    manifest.write_text("".join(json.dumps({"video_id": v, "captions": ["a cat"], **({"split": "test"} if i < 2 else {})})
+                                + "\n" for i, v in enumerate(ids)))
+    out = tmp_path / "o" / "m.jsonl"
+    code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", out)
+    assert code == 0 and err[0] == (f"warning: {manifest}: 4 of the 6 videos imported have no split (first: v2, v3, "
+                                    "v4, ...) and went to train; pass --split train, val or test to give every video "
+                                    "that split"), err
+    assert [e["split"] for e in read_manifest(out)] == ["test", "test", "train", "train", "train", "train"]
+    code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", out, "cnn", "--split", "val",
+                                "--force")
+    assert code == 0 and not any(line.startswith("warning") for line in err), err
+    assert {e["split"] for e in read_manifest(out)} == {"val"}
