@@ -442,7 +442,8 @@ def default_checkpoint() -> str:
         path = os.environ[CHECKPOINT_ENV]
         refuse_empty_paths({CHECKPOINT_ENV: path}, CheckpointError)
         if not os.path.lexists(path):  # (said as the variable's: a relative path is the current folder's)
-            raise CheckpointError(f"no model: {CHECKPOINT_ENV}={path} names no file ({os.path.abspath(path)} not "
+            # (quoted: stray spaces, `S2VT_CHECKPOINT=" ckpt.pt"`, would be invisible)
+            raise CheckpointError(f"no model: {CHECKPOINT_ENV}={path!r} names no file ({os.path.abspath(path)!r} not "
                                   f"found): set it to a trained best.pt, or pass --checkpoint")
         return path  # (a file that is not a checkpoint: read_checkpoint's one line)
     if os.path.isfile(DEFAULT_CHECKPOINT):

@@ -218,8 +218,13 @@ def test_no_model_names_the_absolute_path_it_looked_at(tmp_path, monkeypatch):
     monkeypatch.setenv(CHECKPOINT_ENV, "nothere.pt")  # (relative: the current folder's)
     with pytest.raises(CheckpointError) as e:
         default_checkpoint()
-    assert str(e.value).startswith(f"no model: {CHECKPOINT_ENV}=nothere.pt names no file "
-                                   f"({tmp_path.resolve() / 'nothere.pt'} not found)")
+    assert str(e.value).startswith(f"no model: {CHECKPOINT_ENV}='nothere.pt' names no file "
+                                   f"('{tmp_path.resolve() / 'nothere.pt'}' not found)")
+    monkeypatch.setenv(CHECKPOINT_ENV, "  nothere.pt ")  # (stray spaces: shown, quoted)
+    with pytest.raises(CheckpointError) as e:
+        default_checkpoint()
+    assert str(e.value).startswith(f"no model: {CHECKPOINT_ENV}='  nothere.pt ' names no file "
+                                   f"('{tmp_path.resolve() / '  nothere.pt '}' not found)")
 
 
 def test_caption_equals_evaluate_on_the_same_videos(trained, tmp_path):
