@@ -112,11 +112,17 @@ def make_dirs(folder: str | os.PathLike) -> Path:
 def refusal(path: str | os.PathLike, e: OSError) -> str:
     """Why the file system refused to make or write `path`, for a one-line error: the file on its way
     when there is one (mkdir's "File exists" or "Not a directory" for a path through a file says
-    nothing useful), else the system's reason."""
+    nothing useful), a broken symbolic link on its way (mkdir's "File exists" again), else the
+    system's reason."""
     path = Path(path)
     blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
     if blocker is not None:
         return f"{os.fsdecode(blocker)} is a file, not a folder"
+    # (a link to nothing: mkdir says "File exists" for it, and ls shows it as present)
+    broken = next((p for p in (path, *path.parents) if p.is_symlink() and not p.exists()), None)
+    if broken is not None:
+        return f"{os.fsdecode(broken)} is a broken symbolic link (to {os.fsdecode(os.readlink(broken))}, which does " \
+               "not exist): remove it, or make what it points to"
     return e.strerror or type(e).__name__
 
 

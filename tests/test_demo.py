@@ -64,6 +64,18 @@ def test_demo_refuses_a_folder_the_file_system_refuses_in_one_line(tmp_path, cap
     assert list((tmp_path / "ro").iterdir()) == []
 
 
+def test_demo_into_a_broken_symbolic_link_says_so(tmp_path, capsys):
+    """--out naming a link to a folder since removed said "cannot write there: File exists"."""
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "gone")
+    for out in (link, link / "sub"):
+        code, err = demo_cli(capsys, "--out", out)
+        assert (code, err) == (2, [f"error: --out {out}: cannot write there: {link} is a broken symbolic link (to "
+                                   f"{tmp_path / 'gone'}, which does not exist): remove it, or make what it points "
+                                   "to"])
+    assert link.is_symlink() and not (tmp_path / "gone").exists()
+
+
 def fake_demo(out, marker=True):
     from s2vt.demo import MARKER
     from s2vt.manifest import write_manifest
