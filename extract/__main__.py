@@ -140,9 +140,13 @@ def joined_shard(argv: list[str]) -> list[str]:
     return argv
 
 
-def main(argv: list[str] | None = None, rerun_line: bool = True) -> int:
-    """`rerun_line`: say how to resume after a Ctrl-C (`s2vt demo` runs this as one of its steps and
-    says itself what to rerun: 'the same command' is not the demo's)."""
+RESUME = "rerun the same command to resume"
+
+
+def main(argv: list[str] | None = None, rerun_line: bool | str = True) -> int:
+    """`rerun_line`: say how to resume after a Ctrl-C or an output that fails mid-run. A string is a
+    caller's own advice for such a failure, and a Ctrl-C is then the caller's to report (`s2vt demo` runs
+    this as one of its steps: 'the same command' is not the demo's); False: no advice."""
     warnings.formatwarning = one_line_warning
     p = argparse.ArgumentParser(prog="python -m extract", description=__doc__)
     add_arguments(p)
@@ -163,9 +167,11 @@ def prepare(args: argparse.Namespace):
     return shard, cfg, items, store, extractor
 
 
-def run(args: argparse.Namespace, rerun_line: bool = True) -> int:
+def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
     """Run extraction for parsed arguments; returns the exit code (130 after a Ctrl-C, with a line
-    saying how to resume unless not `rerun_line`)."""
+    saying how to resume when `rerun_line` is True; `main` says what a string means)."""
+    advice = RESUME if rerun_line is True else rerun_line or ""
+    rerun_line = rerun_line is True
     from tqdm import tqdm
 
     try:
@@ -194,7 +200,7 @@ def run(args: argparse.Namespace, rerun_line: bool = True) -> int:
     except KeyboardInterrupt:  # (loading the backbones takes seconds: a Ctrl-C is likely then; --out, if
         # this run made it, is gone with it)
         if rerun_line:
-            print("interrupted: 0 videos written; rerun the same command to resume", file=sys.stderr)
+            print(f"interrupted: 0 videos written; {RESUME}", file=sys.stderr)
         return 130
 
     say(f"{len(items)} videos, {len(mine)} in shard {args.shard}, "
@@ -262,13 +268,12 @@ def run(args: argparse.Namespace, rerun_line: bool = True) -> int:
             signal.signal(signal.SIGINT, previous)
     bar.close()
     if stopped:
-        say(f"error: {stopped} (stopped after {written} videos written, complete files only; "
-            "rerun the same command to resume)")
+        say(f"error: {stopped} (stopped after {written} videos written, complete files only" +
+            (f"; {advice})" if advice else ")"))
         return 2
     if interrupted:  # (also one dropped during the last video)
         if rerun_line:
-            print(f"interrupted: {written} videos written (complete files only); rerun the same command to resume",
-                  file=sys.stderr)
+            print(f"interrupted: {written} videos written (complete files only); {RESUME}", file=sys.stderr)
         return 130
     secs = time.time() - start
     print(f"done: {written} written, {failures} failed in {secs:.1f}s"

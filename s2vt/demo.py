@@ -137,6 +137,9 @@ MARKER = ".s2vt-demo"
 LOCK = ".s2vt-demo.lock"
 
 
+DEFAULT_PER_COMBO = 2  # videos per colour x motion x sound
+
+
 class DemoFolderError(UserError):
     """An --out the demo would write over (a user's files, or an earlier demo without --overwrite)."""
 
@@ -214,7 +217,7 @@ def claim_folder(out: Path, overwrite: bool) -> Path:
     return lock
 
 
-def run_demo(out: Path, per_combo: int = 2, overwrite: bool = False) -> dict:
+def run_demo(out: Path, per_combo: int = DEFAULT_PER_COMBO, overwrite: bool = False) -> dict:
     """The whole pipeline on a generated dataset; returns DIR/metrics.json's content."""
     at_least("--per-combo", per_combo, 1)  # (0 renders nothing and would fail only after making folders)
     lock = prepare_folder(out, overwrite)  # (before any work: a refusal leaves the folder as it was)
@@ -240,8 +243,10 @@ def demo_steps(out: Path, per_combo: int) -> dict:
     weights = "pretrained" if pretrained else "random"
     say(f"[2/6] extracting features with {'pretrained' if pretrained else 'SEEDED RANDOM'} weights "
         "(demo settings: 8 frames, 1 clip, 112 px)")
+    # (a failure's advice is the demo's: extract's "rerun the same command" would resume nothing here)
     rc = extract_main([str(manifest), "--out", str(out / "features"), "--weights", weights,
-                       "--frames", "8", "--clips", "1", "--image-size", "112"], rerun_line=False)
+                       "--frames", "8", "--clips", "1", "--image-size", "112"],
+                      rerun_line=f"to start the demo again: {restart_command(str(out), per_combo)}")
     if rc == 130:  # Ctrl-C in extraction: the demo's one line (`main`) says what to rerun, not extract's
         raise KeyboardInterrupt
     if rc != 0:
@@ -281,10 +286,19 @@ def demo_steps(out: Path, per_combo: int) -> dict:
     return metrics
 
 
+def restart_command(out: str, per_combo: int) -> str:
+    """The command that starts a demo in `out` again, as the user started this one (a demo does not
+    resume: a plain rerun refuses the partial demo in `out`)."""
+    again = [*invoked_as("demo"), "--out", out, "--overwrite"]
+    if per_combo != DEFAULT_PER_COMBO:
+        again[-1:-1] = ["--per-combo", str(per_combo)]
+    return shlex.join(again)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="s2vt demo", description=__doc__.splitlines()[0])
     p.add_argument("--out", default="s2vt-demo", help="output folder (default %(default)s)")
-    p.add_argument("--per-combo", type=int, default=2, help="videos per colour x motion x sound combination")
+    p.add_argument("--per-combo", type=int, default=DEFAULT_PER_COMBO, help="videos per colour x motion x sound combination")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier demo in --out (its outputs are removed first); a folder holding "
                    "anything else is refused even so")
@@ -294,11 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         m = run_demo(Path(args.out), args.per_combo, args.overwrite)
     except KeyboardInterrupt:
         # a demo does not resume (a plain rerun refuses the partial demo in --out): start it again
-        again = [*invoked_as("demo"), "--out", args.out, "--overwrite"]
-        if args.per_combo != p.get_default("per_combo"):
-            again[-1:-1] = ["--per-combo", str(args.per_combo)]
-        print(f"interrupted: {args.out} holds a partial demo; to start it again: {shlex.join(again)}",
-              file=sys.stderr)
+        print(f"interrupted: {args.out} holds a partial demo; to start it again: "
+              f"{restart_command(args.out, args.per_combo)}", file=sys.stderr)
         return 130
     a = m["audio_word_accuracy"]
     print(f"demo done in {m['seconds']:.0f}s: test CIDEr-D {m['CIDEr']:.3f}, BLEU-4 {m['BLEU-4']:.3f}, "

@@ -151,6 +151,45 @@ def test_an_interrupted_demo_says_one_line_of_what_to_rerun(tmp_path, capsys, mo
         assert not (out / s2vt.demo.LOCK).exists()  # (released: the rerun it names is not refused)
 
 
+def test_an_extraction_that_fails_in_a_demo_gives_the_demos_advice(tmp_path, capsys, monkeypatch):
+    """A store that cannot be written mid-extraction (a full disk) ended the demo with extract's own
+    advice, "rerun the same command to resume", which for the demo is refused (a partial demo in --out)."""
+    import pytest
+
+    import extract.__main__
+    import s2vt.demo
+    from s2vt.fileio import OutputError
+    from s2vt.manifest import write_manifest
+
+    def one_video(out, per_combo=1, seed=0):
+        (out / "videos").mkdir(parents=True, exist_ok=True)
+        (out / "videos" / "demo000_red_left.mp4").write_bytes(b"")
+        write_manifest([{"video_id": "demo000_red_left", "path": "videos/demo000_red_left.mp4", "captions": ["c"],
+                         "tags": ["left"], "split": "train"}], out / "manifest.jsonl")
+        return out / "manifest.jsonl"
+
+    class FullDisk:
+        def __init__(self, cfg):
+            pass
+
+        def meta(self):
+            return {}
+
+        def run(self, todo, on_result, workers=1):
+            raise OutputError("cannot write features/vggish/demo000_red_left.npy: No space left on device")
+
+    monkeypatch.setattr(s2vt.demo, "make_dataset", one_video)
+    monkeypatch.setattr(extract.__main__, "Extractor", FullDisk)
+    out = tmp_path / "demo"
+    with pytest.raises(SystemExit) as e:
+        demo_cli(capsys, "--out", out, "--per-combo", 3)
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
+    assert e.value.code == 2 and err == [
+        "error: cannot write features/vggish/demo000_red_left.npy: No space left on device (stopped after 0 videos "
+        f"written, complete files only; to start the demo again: s2vt demo --out {out} --per-combo 3 --overwrite)"]
+    assert not (out / s2vt.demo.LOCK).exists()
+
+
 def test_a_demo_into_a_folder_another_demo_is_writing_is_refused(tmp_path, capsys):
     """`s2vt demo --overwrite` removed the outputs of a demo still writing them in the same --out."""
     import os
