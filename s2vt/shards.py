@@ -32,9 +32,9 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from .manifest import read_manifest
 
 from .data import DataError, Labels, assign_val, collate, empty_training_split
-from .tfrecord import TFRecordError, read_records
+from .tfrecord import CorruptRecord, TFRecordError, read_records
 from .vocab import Vocab
-from .yt8m import DIMS, NUM_CLASSES, SOURCES, SkipRecord, checked, read_video, read_vocabulary
+from .yt8m import DIMS, NUM_CLASSES, SOURCES, SkipRecord, checked, corrupt_warning, read_video, read_vocabulary
 
 GLOB_CHARS = "*?["
 STATS_SAMPLE = 1000  # training records held for the feature statistics (data.feature_stats' default limit)
@@ -129,16 +129,23 @@ class ShardStream(IterableDataset):
 
     def records_of(self, plan: list[tuple[str, int, int]]):
         """(shard, record number from 1, raw record) of a plan; a shard whose framing is broken is logged
-        in one line (file and offset) and the rest of it skipped, the other shards go on. A record with
-        a bad data checksum comes as its `CorruptRecord` (`item` logs and skips it; the reader goes on)."""
+        in one line (file and offset) and the rest of it skipped, the other shards go on. Records with
+        a bad data checksum are skipped (the reader goes on), counted in one line per file once it is
+        read (`yt8m.corrupt_warning`, as `s2vt import yt8m` says them)."""
         for path, first, step in plan:
+            corrupt: list[tuple[int, int]] = []
+            n = 0
             try:
-                records = enumerate(read_records(path, keep_going=True), 1)
-                for n, data in itertools.islice(records, first, None, step):
-                    yield path, n, data
+                for n, data in enumerate(read_records(path, keep_going=True), 1):
+                    if isinstance(data, CorruptRecord):
+                        corrupt.append((n, data.offset))
+                    elif n - 1 >= first and (n - 1 - first) % step == 0:  # (this reader's records j::N)
+                        yield path, n, data
             except TFRecordError as e:
                 if first == 0:  # with records split j::N every reader meets the damage: one line
                     print(f"warning: {e}; the rest of this shard is skipped", file=sys.stderr)
+            if corrupt and first == 0:  # (every reader reads every record's checksum: reader 0 says it)
+                print(corrupt_warning(path, corrupt, n), file=sys.stderr)
 
     def item(self, path: str, n: int, data: bytes) -> dict | None:
         """The training item of record `n` of `path`, None for one outside the training split or
@@ -238,10 +245,15 @@ class ShardSource:
         one line and skipped; a shard whose framing is broken in one line and the rest of it skipped."""
         entries = []
         for path in files:
+            corrupt: list[tuple[int, int]] = []  # (bad data checksums: one line per file, `corrupt_warning`)
+            n = 0
             try:
                 for n, data in enumerate(read_records(path, keep_going=True), 1):
+                    if isinstance(data, CorruptRecord):
+                        corrupt.append((n, data.offset))
+                        continue
                     try:
-                        vid, tags, kind, feats = read_video(checked(data), self.vocab, "train")
+                        vid, tags, kind, feats = read_video(data, self.vocab, "train")
                     except SkipRecord as e:
                         print(f"warning: {path}: record {n}: {e}; skipped", file=sys.stderr)
                         continue
@@ -254,6 +266,9 @@ class ShardSource:
                         return entries
             except TFRecordError as e:
                 print(f"warning: {e}; the rest of this shard is skipped", file=sys.stderr)
+            finally:  # (a limit reached: of the records read)
+                if corrupt:
+                    print(corrupt_warning(path, corrupt, n), file=sys.stderr)
         return entries
 
     def stream(self, cfg, labels: Labels, rank: int, world: int) -> ShardStream:

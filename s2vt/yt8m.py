@@ -157,6 +157,15 @@ def read_video(data: bytes, vocab: dict[int, str] | None, split: str) -> tuple[s
     return vid, tags, "video", _video_level(context)
 
 
+def corrupt_warning(shard: str, corrupt: list[tuple[int, int]], n: int) -> str:
+    """The one line for a file's records with a bad data checksum, `corrupt` [(record number from 1,
+    byte offset)] of the `n` read: their count and the first few (damage rarely stops at one record,
+    and a line per record buried every other message). The import's, and training's from shards."""
+    where = ", ".join(f"record {r} at byte {o}" for r, o in corrupt[:REPEATED_SHOWN])
+    return (f"warning: {shard}: {len(corrupt)} of {n} record{'s' if n != 1 else ''} skipped: corrupt record "
+            f"(bad data checksum: {where}{', ...' if len(corrupt) > REPEATED_SHOWN else ''})")
+
+
 def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | None, skipped: collections.Counter,
             failed_files: list[str], quiet: bool = False):
     """(video id, split, tags, kind, features) of every record kept, in order; a skipped record or
@@ -201,9 +210,7 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
             if not quiet:
                 print(f"warning: {e}; {rest}", file=sys.stderr)
         if corrupt and not quiet:
-            where = ", ".join(f"record {r} at byte {o}" for r, o in corrupt[:REPEATED_SHOWN])
-            print(f"warning: {shard}: {len(corrupt)} of {n} record{'s' if n != 1 else ''} skipped: corrupt record "
-                  f"(bad data checksum: {where}{', ...' if len(corrupt) > REPEATED_SHOWN else ''})", file=sys.stderr)
+            print(corrupt_warning(shard, corrupt, n), file=sys.stderr)
         if repeated and not quiet:
             first = ", ".join(repeated[:REPEATED_SHOWN]) + (", ..." if len(repeated) > REPEATED_SHOWN else "")
             print(f"warning: {shard}: {len(repeated)} of {n} record{'s' if n != 1 else ''} skipped: repeated id, "
