@@ -22,7 +22,7 @@ from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd
 from .errors import UserError, invoked_as
-from .fileio import atomic_write_json, lock_owner, refusal, refuse_empty_paths, release_lock  # noqa: F401 (release_lock: demo's API)
+from .fileio import atomic_write_json, lock_owner, refusal, refuse_empty_paths, release_lock
 from .fileio import take_lock as take_file_lock
 from .manifest import ManifestError, read_manifest, write_manifest
 from .options import at_least
@@ -135,8 +135,6 @@ MARKER = ".s2vt-demo"
 # held (O_EXCL) by the demo writing into the folder, its pid inside, removed when it ends: a second
 # demo, --overwrite or not, would otherwise remove the first one's outputs while it writes them
 LOCK = ".s2vt-demo.lock"
-
-
 DEFAULT_PER_COMBO = 2  # videos per colour x motion x sound
 
 
@@ -298,7 +296,8 @@ def restart_command(out: str, per_combo: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="s2vt demo", description=__doc__.splitlines()[0])
     p.add_argument("--out", default="s2vt-demo", help="output folder (default %(default)s)")
-    p.add_argument("--per-combo", type=int, default=DEFAULT_PER_COMBO, help="videos per colour x motion x sound combination")
+    p.add_argument("--per-combo", type=int, default=DEFAULT_PER_COMBO,
+                   help="videos per colour x motion x sound combination")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier demo in --out (its outputs are removed first); a folder holding "
                    "anything else is refused even so")

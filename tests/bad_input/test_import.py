@@ -619,8 +619,8 @@ def test_manifest_entries_without_a_split_are_said_to_go_to_train(tmp_path, caps
     ids = [f"v{i}" for i in range(6)]
     feature_folder(tmp_path / "feat", ids, 4)
     manifest = tmp_path / "labels.jsonl"
-    manifest.write_text("".join(json.dumps({"video_id": v, "captions": ["a cat"], **({"split": "test"} if i < 2 else {})})
-                                + "\n" for i, v in enumerate(ids)))
+    rows = [{"video_id": v, "captions": ["a cat"], **({"split": "test"} if i < 2 else {})} for i, v in enumerate(ids)]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "o" / "m.jsonl"
     code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", out)
     assert code == 0 and err[0] == (f"warning: {manifest}: 4 of the 6 videos imported have no split (first: v2, v3, "
