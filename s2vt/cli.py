@@ -59,15 +59,25 @@ def interrupted_line(out: str, started: float, rank: int) -> str | None:
 
 def kept_by_train(out: str, started: float) -> str:
     """What an interrupted training run leaves, for its one line: the last epoch saved (each epoch's
-    checkpoints are written whole, so last.pt is either the previous epoch's or this one's)."""
+    checkpoints are written whole, best.pt then last.pt, so last.pt is either the previous epoch's or
+    this one's). A Ctrl-C between the two in the first epoch leaves best.pt without a last.pt: a run
+    that cannot be resumed, said so, with the advice that works (--overwrite)."""
     from pathlib import Path
 
     from .checkpoint import read_checkpoint
 
-    last = Path(out) / "last.pt"
+    last, best = Path(out) / "last.pt", Path(out) / "best.pt"
+    new_last = last.is_file() and last.stat().st_mtime >= started
+    if not new_last and best.is_file() and best.stat().st_mtime >= started:  # (this run's best.pt, no last.pt)
+        try:
+            at = f" at epoch {read_checkpoint(best)['epoch']}"
+        except (UserError, KeyError):
+            at = ""
+        return (f"{best} saved{at}, but not last.pt (stopped between the two): the run cannot be resumed; "
+                f"{best} is usable as it is, or rerun the same command with --overwrite to train again")
     if not last.is_file():
         return "no epoch finished, nothing saved"
-    if last.stat().st_mtime < started:  # (an earlier run's, kept as it was: --overwrite replaces on save)
+    if not new_last:  # (an earlier run's, kept as it was: --overwrite replaces on save)
         return f"no epoch finished; {out} holds the earlier run, as it was"
     try:
         epoch = read_checkpoint(last)["epoch"]

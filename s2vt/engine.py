@@ -98,8 +98,9 @@ def resume_point(cfg: TrainConfig) -> Path | None:
         raise RunFolderError(f"{out}: --resume needs last.pt, which is missing (the folder holds {', '.join(held)}); "
                              "pass --overwrite to start a new run there")
     if held and not cfg.overwrite:
-        raise RunFolderError(f"{out} already holds a training run ({', '.join(held)}): pass --resume to continue it "
-                             "or --overwrite to replace it")
+        raise RunFolderError(f"{out} already holds a training run ({', '.join(held)}): "
+                             + ("pass --resume to continue it or --overwrite to replace it" if "last.pt" in held
+                                else "without last.pt it cannot be resumed: pass --overwrite to replace it"))
     return None
 
 

@@ -364,6 +364,27 @@ def test_kept_by_train_before_any_epoch(tmp_path):
     assert "holds the earlier run" in kept_by_train(str(tmp_path / "old"), time.time() + 60)
 
 
+def test_kept_by_train_best_saved_but_not_last(tmp_path):
+    """Ctrl-C after the first epoch's best.pt, before its last.pt: the line says best.pt is there and
+    advises --overwrite (--resume would be refused: no last.pt), and a plain rerun advises it too."""
+    from s2vt.cli import kept_by_train
+    from s2vt.engine import RunFolderError, resume_point
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best.pt").write_bytes(b"a model")  # (unreadable: the line names no epoch then)
+    line = kept_by_train(str(run), time.time() - 60)
+    assert "nothing saved" not in line and "best.pt saved, but not last.pt" in line and "--overwrite" in line
+    assert "--resume" not in line.replace("cannot be resumed", "")
+    (run / "last.pt").write_bytes(b"an earlier run's")
+    os.utime(run / "last.pt", (0, 0))  # (older than this run: the earlier one's)
+    assert "best.pt saved" in kept_by_train(str(run), time.time() - 60)
+    (run / "last.pt").unlink()
+    with pytest.raises(RunFolderError) as e:
+        resume_point(TrainConfig.of("m.jsonl", "f", str(run)))
+    assert "--overwrite" in str(e.value) and "pass --resume" not in str(e.value)
+
+
 def test_resume_on_features_extracted_otherwise_is_refused(tmp_path):
     """--resume with a store of other extraction settings than the run's (as `evaluate` refuses it):
     one line, before an epoch trains on a mix of the two."""
