@@ -22,7 +22,7 @@ from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd
 from .errors import UserError, invoked_as
-from .fileio import atomic_write_json, lock_owner, refusal, refuse_empty_paths, release_lock
+from .fileio import LockFileError, atomic_write_json, lock_owner, refusal, refuse_empty_paths, release_lock
 from .fileio import take_lock as take_file_lock
 from .manifest import ManifestError, read_manifest, write_manifest
 from .options import at_least
@@ -170,7 +170,10 @@ def running_demo(out: Path, pid: int) -> DemoFolderError:
 def take_lock(out: Path) -> Path:
     """Create `out`'s lock (`fileio.take_lock`: of two demos starting together one gets it; a stale one
     is replaced). DemoFolderError while another demo holds it."""
-    return take_file_lock(out / LOCK, lambda pid: running_demo(out, pid))
+    try:
+        return take_file_lock(out / LOCK, lambda pid: running_demo(out, pid))
+    except LockFileError as e:  # (prepare_folder words it for the folder, as mkdir's)
+        raise e.error from None
 
 
 def prepare_folder(out: Path, overwrite: bool) -> Path:

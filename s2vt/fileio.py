@@ -7,6 +7,7 @@ raises `OutputError`, a user error: the command line tools print it in one line 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -115,6 +116,8 @@ def refusal(path: str | os.PathLike, e: OSError) -> str:
     nothing useful), a broken symbolic link on its way (mkdir's "File exists" again), else the
     system's reason."""
     path = Path(path)
+    if e.errno == errno.ENAMETOOLONG:  # (a stat of the path itself would raise it too)
+        return e.strerror
     blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
     if blocker is not None:
         return f"{os.fsdecode(blocker)} is a file, not a folder"
@@ -124,6 +127,26 @@ def refusal(path: str | os.PathLike, e: OSError) -> str:
         return f"{os.fsdecode(broken)} is a broken symbolic link (to {os.fsdecode(os.readlink(broken))}, which does " \
                "not exist): remove it, or make what it points to"
     return e.strerror or type(e).__name__
+
+
+def refuse_long_names(paths) -> None:
+    """OutputError for an output whose name, with what s2vt adds to it while writing ('.NAME.tmp-PID',
+    the temp file of atomic_write_bytes; '.NAME.lock', take_lock's), is longer than the file system
+    allows: said before any work, not a traceback (or a lost result) when it is written."""
+    for path in paths:
+        if not path:
+            continue
+        path = Path(path)
+        folder = next((f for f in (path.parent, *path.parent.parents) if f.is_dir()), Path("."))
+        try:
+            limit = os.pathconf(folder, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            limit = 255
+        longest = len(os.fsencode(f".{path.name}.tmp-{os.getpid()}"))
+        if longest > limit:
+            raise OutputError(f"cannot write {os.fsdecode(path)}: its name is too long ({len(os.fsencode(path.name))} "
+                              f"bytes; with the '.' and '.tmp-{os.getpid()}' s2vt adds while writing it, the file "
+                              f"system allows {limit}): name it shorter")
 
 
 def check_writable(folder: str | os.PathLike) -> None:
@@ -182,14 +205,20 @@ LOCK_WRITING_S = 10  # a lock still empty (its pid not written yet) is another r
 
 def lock_owner(lock: Path) -> int | None:
     """The pid of the live process that holds `lock` (-1: one that has not written its pid yet); None
-    for no lock or a stale one (its process is gone)."""
+    for no lock or a stale one (its process is gone, or empty for LOCK_WRITING_S). A file of that name
+    holding anything else is not s2vt's (a user's own): OutputError, never taken over (removed)."""
     try:
-        text = lock.read_text().strip()
+        data = lock.read_bytes()
         age = time.time() - lock.stat().st_mtime
     except FileNotFoundError:
         return None
-    if not text.isdigit():  # (created, its pid not yet written; or garbled, and old)
+    except IsADirectoryError:
+        raise not_a_lock(lock, "a folder") from None
+    text = data.decode("utf-8", "replace").strip()
+    if not text:  # (created, its pid not yet written; or its writer killed then, and old)
         return -1 if age < LOCK_WRITING_S else None
+    if not text.isascii() or not text.isdigit():
+        raise not_a_lock(lock, "a file that holds something other than a process id")
     pid = int(text)
     try:
         os.kill(pid, 0)
@@ -197,12 +226,29 @@ def lock_owner(lock: Path) -> int | None:
         return None
     except PermissionError:  # (another user's process: alive)
         pass
+    except (OverflowError, ValueError):  # (no such process id can exist)
+        raise not_a_lock(lock, "a file that holds something other than a process id") from None
     return pid
+
+
+class LockFileError(OutputError):
+    """A lock file the file system refused to make (`error`, its OSError: a caller may word it itself)."""
+
+    def __init__(self, message: str, error: OSError) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+def not_a_lock(lock: Path, what: str) -> OutputError:
+    return OutputError(f"{os.fsdecode(lock)} is not s2vt's lock ({what}), but s2vt writes its lock under that name: "
+                       "move or rename it")
 
 
 def take_lock(lock: Path, busy: Callable[[int], UserError]) -> Path:
     """Create `lock` (O_EXCL: of two runs starting together one gets it) with this pid; a stale one
-    is replaced. Raises `busy(pid)` while another live process holds it (pid -1: not written yet)."""
+    is replaced (one that is empty or names a process that is gone: anything else is not s2vt's,
+    an OutputError). Raises `busy(pid)` while another live process holds it (pid -1: not written yet),
+    and OutputError for a lock the file system refuses to make (a name too long, a read-only folder)."""
     for _ in range(3):  # (a stale lock removed; a race with another run lost and won again is refused)
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -211,6 +257,10 @@ def take_lock(lock: Path, busy: Callable[[int], UserError]) -> Path:
                 raise busy(pid) from None
             lock.unlink(missing_ok=True)
             continue
+        except OSError as e:
+            why = refusal(lock, e) + (" (the lock's name is the output's with '.' before and '.lock' after: "
+                                      "name the output shorter)" if e.errno == errno.ENAMETOOLONG else "")
+            raise LockFileError(f"cannot write the lock file {os.fsdecode(lock)}: {why}", e) from None
         with os.fdopen(fd, "w") as f:
             f.write(f"{os.getpid()}\n")
         return lock

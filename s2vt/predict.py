@@ -15,7 +15,7 @@ import torch
 from .device import pick_device
 from .errors import UserError
 from .fileio import (OutputError, atomic_write_json, check_writable, make_dirs, refuse_empty_paths, refuse_existing,
-                     locked, removed_if_failed)
+                     locked, refuse_long_names, removed_if_failed)
 from .options import at_least
 from .store import META_KEYS, FeatureStore, StoreError, printable
 
@@ -313,6 +313,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     if html and Path(html).absolute() in (out_path.absolute(), metrics_path.absolute()):
         raise OutputError(f"cannot write the report to {html}: this run writes its predictions and metrics to "
                           f"{out_path} and {metrics_path}")
+    refuse_long_names([out_path, metrics_path, html])
     # never write over what this command reads: the checkpoint, the manifest, the store
     refuse_inputs([out_path, metrics_path, *([html] if html else [])], [checkpoint, manifest],
                   folders=[f for f in [features] if f])

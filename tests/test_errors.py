@@ -205,3 +205,48 @@ def test_an_interrupted_demo_started_as_a_module_says_so(tmp_path, capsys, monke
     assert cli.main(["demo", "--out", str(tmp_path / "d")]) == 130
     assert capsys.readouterr().err == (f"interrupted: {tmp_path / 'd'} holds a partial demo; to start it again: "
                                        f"python -m s2vt.cli demo --out {tmp_path / 'd'} --overwrite\n")
+
+
+def test_a_users_file_named_like_a_lock_is_never_taken_over(tmp_path):
+    """A file of the lock's name holding anything but a pid is the user's, not a stale lock: refused
+    (named, said not to be s2vt's), never removed; an empty old one, or a dead pid's, is taken over."""
+    import os
+
+    from s2vt.fileio import LOCK_WRITING_S, OutputError, take_lock
+
+    def busy(pid):
+        return OutputError(f"busy {pid}")
+
+    lock = tmp_path / ".p.json.lock"
+    for content in (b"my notes\n", b"\xff\xfe binary", b"12abc"):
+        lock.write_bytes(content)
+        os.utime(lock, (1, 1))  # (older than LOCK_WRITING_S: a garbled lock used to be stale)
+        with pytest.raises(OutputError, match=r"\.p\.json\.lock is not s2vt's lock") as e:
+            take_lock(lock, busy)
+        assert "\n" not in str(e.value) and lock.read_bytes() == content
+    lock.unlink()
+    lock.mkdir()
+    with pytest.raises(OutputError, match="not s2vt's lock"):
+        take_lock(lock, busy)
+    lock.rmdir()
+    lock.write_text("")
+    os.utime(lock, (1, 1))
+    assert LOCK_WRITING_S < 60 and take_lock(lock, busy) == lock and lock.read_text() == f"{os.getpid()}\n"
+    lock.write_text("1\n")  # (a live process, however old its lock: refused, the caller's line says what to remove)
+    os.utime(lock, (1, 1))
+    with pytest.raises(OutputError, match="busy 1"):
+        take_lock(lock, busy)
+
+
+def test_an_output_name_too_long_for_its_lock_is_one_line(tmp_path, capsys):
+    """--out of 250 bytes: '.NAME.lock' and '.NAME.tmp-PID' pass the file system's 255, an OSError
+    traceback (from the metrics file's stat, or the lock) before."""
+    from s2vt.fileio import OutputError, take_lock
+
+    with pytest.raises(OutputError, match="cannot write the lock file .*File name too long.*name the output shorter"):
+        take_lock(tmp_path / f".{'p' * 250}.lock", lambda pid: OutputError("busy"))
+    out = tmp_path / ("p" * 245 + ".json")
+    code = cli.main(["evaluate", "--checkpoint", str(tmp_path / "best.pt"), "--manifest", str(tmp_path / "m.jsonl"),
+                     "--out", str(out)])
+    assert code == 2 and "its name is too long" in one_line(capsys)
+    assert sorted(tmp_path.iterdir()) == []
