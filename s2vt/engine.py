@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .device import pick_device
 from .errors import UserError
-from .fileio import atomic_write_bytes, check_writable, removed_if_failed
+from .fileio import OutputError, atomic_write_bytes, check_writable, lock_owner, removed_if_failed
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError
 
@@ -394,6 +394,26 @@ def text_settings_given(cfg: TrainConfig) -> list[str]:
     return [n for n in TEXT_SETTINGS if options.value(cfg, n) != defaults[n]]
 
 
+def is_lock_name(name: str) -> bool:
+    """A lock file's name (`fileio.take_lock`'s, beside an output: `.p.json.lock`)."""
+    return name.startswith(".") and name.endswith(".lock")
+
+
+def refuse_locked(out: Path) -> None:
+    """RunFolderError while another s2vt command (an evaluate writing its predictions there) holds a
+    live lock in the run folder: training would replace the model under it. A stale lock, or a file
+    of such a name that is not s2vt's, is no refusal."""
+    for lock in sorted(p for p in out.iterdir() if is_lock_name(p.name)):
+        try:
+            pid = lock_owner(lock)
+        except OutputError:  # (not s2vt's lock)
+            continue
+        if pid is not None:
+            raise RunFolderError(f"{out}: another s2vt command" + (f" (pid {pid})" if pid > 0 else "")
+                                 + f" is writing there, from this run's model: wait for it to end (if none runs, "
+                                 f"remove {lock})")
+
+
 def build(cfg: TrainConfig) -> Run:
     """Device and torchrun ranks, data, model, optimiser and (with --resume) the state of last.pt;
     every check on the settings, the data and the run folder happens here, before any training."""
@@ -404,9 +424,13 @@ def build(cfg: TrainConfig) -> Run:
     log = (lambda *a: print(*a, file=sys.stderr)) if ddp.main and not cfg.quiet else (lambda *a: None)
     if cfg.resume and last_path is None:
         log(f"note: no {out / 'last.pt'} to resume from: starting a new run")
+    if any((out / name).exists() for name in RUN_FILES):
+        refuse_locked(out)
     if cfg.overwrite and last_path is None and any((out / name).exists() for name in RUN_FILES):
-        # (a user's evaluate --out or export into the run folder: left as they are, but no longer of its model)
-        if stray := sorted(p.name for p in out.iterdir() if p.name not in (*RUN_FILES, "curves.png")):
+        # (a user's evaluate --out or export into the run folder: left as they are, but no longer of its
+        # model; lock files, live or stale, are not the user's)
+        if stray := sorted(p.name for p in out.iterdir()
+                           if p.name not in (*RUN_FILES, "curves.png") and not is_lock_name(p.name)):
             log(f"warning: --overwrite replaces the run in {out}, not the other files there (results of the "
                 f"model it replaces?): {', '.join(stray[:5])}" + (f" and {len(stray) - 5} more" if len(stray) > 5
                                                                     else ""))

@@ -5,6 +5,7 @@ import re
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -463,11 +464,27 @@ def test_overwrite_names_the_files_of_the_model_it_replaces(store, run, tmp_path
     shutil.copytree(run, folder)
     (folder / "preds_test.json").write_text("{}")
     (folder / "coco.zip").write_bytes(b"")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (folder / ".preds_val.json.lock").write_text(gone.stdout)  # (a killed evaluate's: stale, not the user's)
     code, err = s2vt(capsys, *train_args(store, folder, "--overwrite"))
     assert code == 0
     assert (f"warning: --overwrite replaces the run in {folder}, not the other files there (results of the "
-            "model it replaces?): coco.zip, preds_test.json") in err
+            "model it replaces?): coco.zip, preds_test.json\n") in "\n".join(err) + "\n"
     assert (folder / "preds_test.json").read_text() == "{}"  # (the user's: never deleted)
+
+
+def test_training_over_a_run_an_evaluate_is_writing_in_is_refused(store, run, tmp_path, capsys):
+    """--overwrite replaced best.pt while an evaluate (its live lock in the folder) wrote its predictions."""
+    folder = tmp_path / "run"
+    shutil.copytree(run, folder)
+    before = snapshot(folder)
+    (folder / ".preds_test.json.lock").write_text(f"{os.getpid()}\n")  # (a live process: a running evaluate's)
+    for extra in ("--overwrite", "--resume"):
+        code, err = s2vt(capsys, *train_args(store, folder, extra))
+        assert code == 2 and err == [f"error: {folder}: another s2vt command (pid {os.getpid()}) is writing there, "
+                                     "from this run's model: wait for it to end (if none runs, remove "
+                                     f"{folder / '.preds_test.json.lock'})"], err
+        assert snapshot(folder) == before
 
 
 def test_the_line_to_make_a_model_the_default_can_be_pasted(tmp_path, capsys):
