@@ -313,6 +313,13 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     if html and Path(html).absolute() in (out_path.absolute(), metrics_path.absolute()):
         raise OutputError(f"cannot write the report to {html}: this run writes its predictions and metrics to "
                           f"{out_path} and {metrics_path}")
+    # (the report under a name kept for metrics or predictions: a later evaluate, or a reader, takes it for those)
+    if html and re.fullmatch(r"metrics_.*\.json|.*\.metrics\.json", Path(html).name):
+        raise OutputError(f"cannot write the report to {html}: names like metrics_<split>.json and X.metrics.json "
+                          "are kept for metrics files: name it REPORT.html")
+    if html and (kept := re.fullmatch(r"preds_(train|val|test)\.json", Path(html).name)):
+        raise OutputError(f"cannot write the report to {html}: that name is kept for the predictions of split "
+                          f"{kept[1]}: name it REPORT.html")
     refuse_long_names([out_path, metrics_path, html])
     # never write over what this command reads: the checkpoint, the manifest, the store
     refuse_inputs([out_path, metrics_path, *([html] if html else [])], [checkpoint, manifest],

@@ -198,6 +198,14 @@ def test_report_never_replaces_this_runs_predictions(store, run, tmp_path, capsy
                      store[1], "--out", same, "--html", same)
     assert code == 2 and len(err) == 1 and "cannot write the report to" in err[0]
     assert not same.exists()
+    # names kept for other files (as --out refuses them): a later evaluate or a reader takes the page for those
+    for name, why in [("p.metrics.json", "kept for metrics files"), ("metrics_val.json", "kept for metrics files"),
+                      ("preds_test.json", "predictions of split test"), ("preds_val.json", "predictions of split val")]:
+        code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features",
+                         store[1], "--out", same, "--html", tmp_path / name, "--beam", "1")
+        assert code == 2 and len(err) == 1 and f"cannot write the report to {tmp_path / name}" in err[0], err
+        assert why in err[0] and not (tmp_path / name).exists()
+    assert sorted(tmp_path.iterdir()) == []
 
 
 def test_an_out_naming_a_folder_is_one_line(store, run, tmp_path, capsys, monkeypatch):  # noqa: F811
