@@ -631,3 +631,11 @@ def test_manifest_entries_without_a_split_are_said_to_go_to_train(tmp_path, caps
                                 "--force")
     assert code == 0 and not any(line.startswith("warning") for line in err), err
     assert {e["split"] for e in read_manifest(out)} == {"val"}
+    # --val / --test hold some of them out afterwards: only those left in train are said to be there
+    code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", out, "cnn", "--val", "1",
+                                "--test", "1", "--force")
+    trained = [e["video_id"] for e in read_manifest(out) if e["split"] == "train"]
+    assert code == 0 and len(trained) == 2 and err[0] == (
+        f"warning: {manifest}: 2 of the 6 videos imported have no split (first: {', '.join(trained)}) and went to "
+        "train (2 more went to val or test by --val / --test); pass --split train, val or test to give every video "
+        "that split"), err
