@@ -61,10 +61,21 @@ def refuse_existing(paths, force: bool) -> None:
     """OutputError for a file the user named as an output that already exists, unless `force`:
     a command never silently replaces a result the user may still want (`--force` to allow it)."""
     for path in paths:
+        if path:
+            refuse_broken_link(path)
         if path and Path(path).is_dir():
             raise OutputError(f"{os.fsdecode(path)} is a folder: name a file to write")
         if path and not force and Path(path).exists():
             raise OutputError(f"{os.fsdecode(path)} already exists: pass --force to replace it")
+
+
+def refuse_broken_link(path: str | os.PathLike) -> None:
+    """OutputError for an output that is a symbolic link to nothing (a write through it would either
+    fail after the work or, renamed over it, replace the link with a plain file): one line, `refusal`'s."""
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise OutputError(f"cannot write {os.fsdecode(path)}: "
+                          f"{refusal(path, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)))}")
 
 
 def refuse_empty_paths(paths: dict[str, object], error: type[UserError] = SettingError) -> None:
@@ -165,6 +176,9 @@ def check_writable(folder: str | os.PathLike) -> None:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` via a temp file and os.replace; nothing partial is left on failure."""
     path = Path(path)
+    if path.is_symlink():  # (the rename would replace the link by a plain file: the file it names is written)
+        refuse_broken_link(path)
+        path = Path(os.path.realpath(path))
     # the rename would swap a device, pipe or socket (e.g. /dev/null, run as root) for a plain file
     if path.exists() and not path.is_file():
         raise OutputError(f"cannot write {os.fsdecode(path)}: not a regular file")

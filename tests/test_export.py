@@ -128,6 +128,36 @@ def test_export_refuses_to_overwrite_without_force(tmp_path, capsys):
     assert {r["image_id"]: r["caption"] for r in json.loads(unzip(out)[1])} == PREDS_JSON
 
 
+def test_export_through_a_symbolic_link_writes_its_file_and_a_broken_one_is_refused(tmp_path, capsys):
+    """--out LINK: the rename replaced the link with a plain file (its target untouched); a broken
+    link was replaced the same way."""
+    import os
+
+    from s2vt.cli import main
+    from s2vt.fileio import OutputError, atomic_write_bytes
+
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({k: v["caption"] for k, v in PREDS.items()}))
+    (tmp_path / "subs").mkdir()
+    target, link = tmp_path / "subs" / "a.zip", tmp_path / "a.zip"
+    target.write_bytes(b"an earlier submission")
+    link.symlink_to(target)
+    assert main(["export", str(preds), "--format", "coco", "--out", str(link), "--force"]) == 0
+    assert link.is_symlink() and os.readlink(link) == str(target) and len(unzip(target)[1]) > 0
+    assert sorted(p.name for p in (tmp_path / "subs").iterdir()) == ["a.zip"]
+    broken = tmp_path / "b.zip"
+    broken.symlink_to(tmp_path / "gone" / "b.zip")
+    capsys.readouterr()
+    assert main(["export", str(preds), "--format", "coco", "--out", str(broken), "--force"]) == 2
+    assert capsys.readouterr().err == (f"error: cannot write {broken}: {broken} is a broken symbolic link (to "
+                                       f"{tmp_path / 'gone' / 'b.zip'}, which does not exist): remove it, or make "
+                                       "what it points to\n")
+    assert broken.is_symlink() and not (tmp_path / "gone").exists()
+    with pytest.raises(OutputError, match="is a broken symbolic link"):  # (the one place every output goes through)
+        atomic_write_bytes(broken, b"x")
+    assert broken.is_symlink()
+
+
 def test_export_checks_what_it_is_given(tmp_path, capsys):
     from s2vt.cli import main
     manifest = lic_manifest(tmp_path / "m.jsonl")

@@ -208,6 +208,28 @@ def test_report_never_replaces_this_runs_predictions(store, run, tmp_path, capsy
     assert sorted(tmp_path.iterdir()) == []
 
 
+def test_an_out_through_a_symbolic_link_writes_its_file(store, run, tmp_path, capsys):  # noqa: F811
+    """--out LINK was replaced by a plain file (the file it named untouched); a broken link as well,
+    after the whole split was decoded: now refused in one line before."""
+    import os
+
+    (tmp_path / "keep").mkdir()
+    target, link = tmp_path / "keep" / "p.json", tmp_path / "p.json"
+    target.write_text("{}")
+    link.symlink_to(target)
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--beam", "1"]
+    code, err = s2vt(capsys, *args, "--out", link, "--force")
+    assert code == 0 and link.is_symlink() and os.readlink(link) == str(target), err
+    assert json.loads(target.read_text()) and (tmp_path / "p.metrics.json").is_file()
+    broken = tmp_path / "q.json"
+    broken.symlink_to(tmp_path / "gone.json")
+    code, err = s2vt(capsys, *args, "--out", broken)
+    assert code == 2 and err == [f"error: cannot write {broken}: {broken} is a broken symbolic link (to "
+                                 f"{tmp_path / 'gone.json'}, which does not exist): remove it, or make what it "
+                                 "points to"], err
+    assert broken.is_symlink() and not (tmp_path / "q.metrics.json").exists()
+
+
 def test_an_out_naming_a_folder_is_one_line(store, run, tmp_path, capsys, monkeypatch):  # noqa: F811
     # ".", "/" had no name to replace (a traceback); "newdir/" wrote a file named newdir
     monkeypatch.chdir(tmp_path)
