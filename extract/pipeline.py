@@ -19,7 +19,7 @@ from s2vt.device import pick_device
 from s2vt.errors import SettingError
 from .ffmpeg import MediaError
 from .media import Media, decode_media
-from s2vt.options import check_choices, setting
+from s2vt.options import MAX_BATCH, check_choices, setting
 from s2vt.store import source_identity
 from .video import C3D_CLIP_LEN
 
@@ -50,8 +50,8 @@ class ExtractConfig:
     dtype: str = setting("float16", choices=("float16", "float32"))
     device: str = "cpu"  # (python -m extract's --device defaults to the GPU when there is one)
     # one video's frames (the default --frames) in one network call
-    batch_size: int = setting(40, "network batch (frames or clips)", minimum=1)
-    batch_videos: int = setting(4, "videos whose frames are batched together", minimum=1)
+    batch_size: int = setting(40, "network batch (frames or clips)", minimum=1, maximum=MAX_BATCH)
+    batch_videos: int = setting(4, "videos whose frames are batched together", minimum=1, maximum=MAX_BATCH)
     vggish_pca: bool = setting(False, "apply the official VGGish PCA post-processing")
 
     def __post_init__(self) -> None:

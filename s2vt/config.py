@@ -8,7 +8,7 @@ from pathlib import Path
 from .device import DEFAULT_DEVICE, DEVICE_HELP
 from .errors import SettingError
 from .fileio import refuse_empty_paths
-from .options import check_choices, flag, make, setting
+from .options import MAX_BATCH, check_choices, flag, make, setting
 
 from .model import ModelConfig
 from .shards import is_shards
@@ -63,7 +63,7 @@ class TrainConfig:
                                        "README)", minimum=1)
     patience: int = setting(3, "validation checks (one per epoch) without improvement before stopping", minimum=1)
     batch_size: int | None = setting(None, "(video, caption) pairs per step (default: the recipe for the data)",
-                                     minimum=1)
+                                     minimum=1, maximum=MAX_BATCH)
     per_video: int = setting(4, "captions of one video per batch group, sharing one encoder pass", minimum=1)
     per_caption: bool = setting(True, "an epoch shows every caption (--no-per-caption, or --one-caption-per-video: "
                                       "one random caption per video, the demo)")

@@ -19,7 +19,7 @@ UNK_ID = SPECIALS.index(UNK)  # Vocab's fixed ids
 class DecodeConfig:
     """Decoding settings, each declared once: `s2vt caption`, `s2vt evaluate` and `s2vt serve`
     generate their options from these fields (s2vt/options.py) and pass them to `decode`."""
-    beam: int = setting(5, "beam width (1 = greedy)", minimum=1)
+    beam: int = setting(5, "beam width (1 = greedy)", minimum=1, maximum=100)
     # 1.5 and 0.2: chosen on the MLDS val split over two training seeds (docs/benchmarks.md "Decoding
     # for distinct captions"): mean val CIDEr-D 0.664 -> 0.731 and distinct captions 29 -> 41 of 80
     # against 0.7 / 0, which wrote the same few "a man is ..." captions for many videos

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .decode import map_states
-from .options import derived, setting
+from .options import MAX_WIDTH, derived, setting
 from .errors import SettingError
 from .tagheads import MEAN_POOLING, TAG_HEADS, build as build_tag_head
 from .text import TextEncoder, TextFitted, TextLinear
@@ -38,9 +38,9 @@ class ModelConfig:
     modalities: dict[str, int] = derived(default_factory=dict)   # name -> feature dim
     vocab_size: int = derived(0)
     num_tags: int = derived(0)
-    hidden: int | None = setting(None, "(default: the recipe for the data)", minimum=1)
-    embed: int = setting(512, minimum=1)
-    enc_len: int = setting(20, "encoder steps the frames are resampled to", minimum=1)
+    hidden: int | None = setting(None, "(default: the recipe for the data)", minimum=1, maximum=MAX_WIDTH)
+    embed: int = setting(512, minimum=1, maximum=MAX_WIDTH)
+    enc_len: int = setting(20, "encoder steps the frames are resampled to", minimum=1, maximum=10000)
     fusion: str = setting("concat", choices=FUSIONS)
     # 0.5 + smoothing 0.1: val CIDEr-D 0.509, test 0.481 vs 0.500 / 0.457 with 0.3 + 0 (MLDS split)
     dropout: float = setting(0.5, within="[0, 1)")
@@ -50,7 +50,7 @@ class ModelConfig:
     context: bool = setting(True, "decoding steps feed LSTM1 the mean video feature (--no-context: zeros, the "
                                   "original S2VT)")
     text_vocab: int = derived(0)         # text tokens (0: no text branch)
-    text_embed: int = setting(256, "token embedding size", minimum=1)
+    text_embed: int = setting(256, "token embedding size", minimum=1, maximum=MAX_WIDTH)
     text_fusion: str = setting("late", "late: text vector beside the pooled video vector; guided: the text attends "
                                        "over the video", ("late", "guided"))
     # MLDS split, epoch 2: val CIDEr-D 0.638 greedy vs 0.501 without, distinct captions 41 vs 19 of 80
@@ -65,7 +65,8 @@ class ModelConfig:
     text_wide: bool = setting(True, "wide & deep: + a linear path from the TF-IDF tokens to the tag logits "
                                     "(--no-text-wide: the MLP alone)")
     tag_ensemble: int | None = setting(None, "independently initialised tag heads (mlp, moe) whose probabilities are "
-                                             "averaged (default: the recipe for the data)", minimum=1)
+                                             "averaged (default: the recipe for the data)", minimum=1,
+                                    maximum=64)
     text_linear: bool = setting(True, "+ a linear classifier over the TF-IDF tokens fitted to convergence after "
                                       "training, mixed into the logits per label kind with weights chosen on val "
                                       "(--no-text-linear: the network alone)")

@@ -1,6 +1,7 @@
 """Command-line options generated from a settings dataclass, so that each setting is declared once:
 its field's default, `metadata["help"]`, `metadata["choices"]` (the allowed values) and
-`metadata["minimum"]` (the least number allowed) or `metadata["within"]` (an interval such as
+`metadata["minimum"]` (the least number allowed), `metadata["maximum"]` (the greatest: a size or a
+count beyond it would ask for terabytes, overflow, or hang) or `metadata["within"]` (an interval such as
 "[0, 1)" for a real number), which the dataclass checks with `check_choices`:
 a wrong value is one line, exit 2, not argparse's usage block, for every command generated this way.
 
@@ -21,16 +22,22 @@ import typing
 
 from .errors import SettingError
 
+# the greatest batch (videos, caption pairs, frames) and layer width (hidden, embed) an option takes:
+# far above any machine's memory for it, far below what overflows or asks for terabytes in one line
+MAX_BATCH = 2 ** 20
+MAX_WIDTH = 65536
+
 
 def setting(default=dataclasses.MISSING, help: str | None = "", choices=None, minimum=None,
-            within: str | None = None) -> dataclasses.Field:
+            within: str | None = None, maximum=None) -> dataclasses.Field:
     """A dataclass field with its command-line help (None: a hidden option), allowed values and, for
-    a number, its least allowed value or the interval it must lie in ("[0, 1)", "(0, inf)": brackets
-    include the bound, parentheses exclude it); None is allowed where the default is None."""
+    a number, its least and greatest allowed values or the interval it must lie in ("[0, 1)", "(0, inf)":
+    brackets include the bound, parentheses exclude it); None is allowed where the default is None."""
     if within is not None:
         interval(within)  # a malformed interval fails where it is declared
     metadata = {"help": help, **({"choices": tuple(choices)} if choices is not None else {}),
                 **({"minimum": minimum} if minimum is not None else {}),
+                **({"maximum": maximum} if maximum is not None else {}),
                 **({"within": within} if within is not None else {})}
     return dataclasses.field(default=default, metadata=metadata)
 
@@ -176,9 +183,17 @@ def at_least(name: str, value, minimum) -> None:
         raise SettingError(f"{name} must be at least {minimum}, not {value!r}")
 
 
+def at_most(name: str, value, maximum) -> None:
+    """SettingError unless `value` is a number <= `maximum` (NaN is refused too): the upper bound of a
+    size or a count (a batch, a beam, a layer's width), whose absurd values would otherwise overflow,
+    allocate terabytes or run for hours before failing."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value <= maximum:
+        raise SettingError(f"{name} must be at most {maximum}, not {value!r}")
+
+
 def check_choices(config) -> None:
     """SettingError naming the option and its allowed values for a field outside its choices, below
-    its minimum or outside its interval (a field whose default is None may also be None; a mapping's values are
+    its minimum, above its maximum or outside its interval (a field whose default is None may also be None; a mapping's values are
     checked one by one; a nested settings dataclass is checked too)."""
     for f in dataclasses.fields(config):
         held = getattr(config, f.name)
@@ -187,6 +202,8 @@ def check_choices(config) -> None:
             continue
         if "minimum" in f.metadata and not (held is None and f.default is None):
             at_least(flag(f.name), held, f.metadata["minimum"])
+        if "maximum" in f.metadata and not (held is None and f.default is None):
+            at_most(flag(f.name), held, f.metadata["maximum"])
         if "within" in f.metadata and not (held is None and f.default is None):
             in_interval(flag(f.name), held, f.metadata["within"])
         for v in held.values() if isinstance(held, dict) else [held]:

@@ -16,7 +16,7 @@ from .device import pick_device
 from .errors import UserError
 from .fileio import (OutputError, atomic_write_json, check_writable, make_dirs, refuse_empty_paths, refuse_existing,
                      locked, refuse_long_names, removed_if_failed)
-from .options import at_least
+from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, printable
 
 from .checkpoint import (CheckpointError, has_captions, load_checkpoint, model_from_checkpoint, read_checkpoint,
@@ -36,6 +36,7 @@ def check_settings(beam: DecodeConfig | int, tags: int = 0, batch_size: int = 1)
     decode_config(beam)  # (DecodeConfig checks its own fields)
     for name, value, least in (("--tags", tags, 0), ("--batch-size", batch_size, 1)):
         at_least(name, value, least)
+    at_most("--batch-size", batch_size, MAX_BATCH)
 
 
 @torch.no_grad()

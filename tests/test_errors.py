@@ -250,3 +250,28 @@ def test_an_output_name_too_long_for_its_lock_is_one_line(tmp_path, capsys):
                      "--out", str(out)])
     assert code == 2 and "its name is too long" in one_line(capsys)
     assert sorted(tmp_path.iterdir()) == []
+
+
+def test_huge_sizes_and_counts_are_one_line_before_any_output(tmp_path, capsys):
+    """--batch-size 1e20 (ValueError in islice, OverflowError), --hidden 1e11 (terabytes asked for),
+    --beam 100000 (27 GB, or a caption.py that hangs): an upper bound, said in one line, exit 2."""
+    (tmp_path / "m.jsonl").write_text("")
+    big = "99999999999999999999"
+    train = ["train", "--manifest", str(tmp_path / "m.jsonl"), "--out", str(tmp_path / "run")]
+    evaluate = ["evaluate", "--checkpoint", str(tmp_path / "best.pt"), "--manifest", str(tmp_path / "m.jsonl"),
+                "--out", str(tmp_path / "o" / "p.json")]
+    cases = [(train + ["--batch-size", big], f"--batch-size must be at most 1048576, not {big}"),
+             (train + ["--enc-len", big], f"--enc-len must be at most 10000, not {big}"),
+             (train + ["--hidden", "99999999999"], "--hidden must be at most 65536, not 99999999999"),
+             (train + ["--embed", "70000"], "--embed must be at most 65536"),
+             (train + ["--tag-ensemble", "65"], "--tag-ensemble must be at most 64"),
+             (evaluate + ["--batch-size", big], f"--batch-size must be at most 1048576, not {big}"),
+             (evaluate + ["--beam", "100000"], "--beam must be at most 100, not 100000"),
+             (["caption", "v.mp4", "--checkpoint", "x.pt", "--beam", "101"], "--beam must be at most 100")]
+    for argv, message in cases:
+        assert cli.main(argv) == 2, argv
+        assert message in one_line(capsys), argv
+    for option in ("--batch-size", "--batch-videos"):
+        assert extract_main([str(tmp_path), "--out", str(tmp_path / "store"), option, big]) == 2
+        assert f"{option} must be at most 1048576" in one_line(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl"]
