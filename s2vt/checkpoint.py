@@ -51,8 +51,9 @@ def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     if path.is_dir():  # (most likely a run folder: its model is best.pt)
         hint = f": pass {path / 'best.pt'}" if (path / "best.pt").is_file() else ""
         raise CheckpointError(f"{path}: a folder, not a checkpoint file{hint}")
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
+    if not path.is_file():  # (quoted where spaces begin or end it: `--checkpoint "best.pt "` shows them)
+        name = os.fspath(path)
+        raise CheckpointError(f"{repr(name) if name != name.strip() else name}: checkpoint not found")
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True, mmap=True)
     except Exception as e:

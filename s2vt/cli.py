@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 import warnings
@@ -702,7 +703,9 @@ def run_command(argv: list[str]) -> int:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="render a small dataset and run the whole pipeline on it", add_help=False)
     for name, (what, add, _) in COMMANDS.items():
-        command = sub.add_parser(name, help=what)
+        # (argparse's usage and error lines name the program as it was started: `python caption.py`)
+        command = sub.add_parser(name, help=what, **({"prog": shlex.join(invoked_as(name))} if argv[:1] == [name]
+                                                     else {}))
         # only the command run gets its options: extract's import torch (seconds), which `s2vt
         # import ...` or `s2vt --help` would otherwise wait for
         if argv[:1] == [name]:
@@ -725,7 +728,11 @@ def run_command(argv: list[str]) -> int:
         if all(not a.startswith("-") for a in extra) and (stray := [a for a in extra if os.path.exists(a)]):
             print(f"error: {unquoted_pattern(argv, stray)}", file=sys.stderr)
             return 2
-        parser.parse_args(argv)  # argparse's own message (and exit 2) for any other unknown argument
+        # any other unknown argument: one line naming the program as it was started (argparse's own
+        # message is two, its usage line and its error, under the name `s2vt` even for `python caption.py`)
+        prog = shlex.join(invoked_as(args.command)) if args.command in COMMANDS else "s2vt"
+        print(f"error: unrecognized arguments: {' '.join(extra)} (see {prog} --help)", file=sys.stderr)
+        return 2
     if args.command is None:
         parser.print_help()
         return 2

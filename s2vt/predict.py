@@ -577,7 +577,8 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
             items.append(v)  # (a bad file fails as a video, in its turn)
             continue
         found = [str(p) for p in video_files(v)]
-        why = f"{v}: no video files in this folder (by extension: {', '.join(VIDEO_EXTENSIONS[:4])}, ...)"
+        why = (f"{v}: no video files in this folder (by extension: {', '.join(VIDEO_EXTENSIONS[:4])}, ...; hidden "
+               "files, such as macOS's ._clip.mp4, are skipped)")
         items += found or [{"video": v, "error": why}]
     if all(isinstance(i, dict) for i in items):
         shown = "; ".join(i["error"] for i in items[:3]) + ("; ..." if len(items) > 3 else "")

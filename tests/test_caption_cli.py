@@ -187,6 +187,24 @@ def test_caption_takes_folders_as_extract_does(tmp_path, capsys, monkeypatch):
     assert code == 2 and out == [] and len(err) == 1 and err[0].startswith(
         f"error: nothing to caption: {tmp_path / 'docs'}: no video files in this folder (by extension: ")
     assert f"; {tmp_path / 'empty'}: no video files in this folder" in err[0]
+    (tmp_path / "mac").mkdir()  # (only macOS's AppleDouble file of a clip: the folder is said to skip it)
+    (tmp_path / "mac" / "._clip.mp4").write_bytes(b"\0\5\26\7")
+    code, out, err = fake_caption(capsys, monkeypatch, tmp_path / "mac")
+    assert code == 2 and len(err) == 1 and err[0].endswith("hidden files, such as macOS's ._clip.mp4, are skipped)")
+
+
+def test_unknown_options_and_a_spaced_checkpoint_are_one_clear_line(tmp_path, capsys, monkeypatch):
+    """`caption.py x.mp4 --batch-size 0` was argparse's usage and error lines under the name `s2vt`;
+    `--checkpoint "best.pt "` was `best.pt : checkpoint not found`, its space unseen."""
+    from s2vt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.mp4").write_bytes(b"")
+    monkeypatch.setattr("sys.argv", ["caption.py"])
+    assert main(["caption", "x.mp4", "--batch-size", "0"]) == 2
+    assert capsys.readouterr().err == "error: unrecognized arguments: --batch-size 0 (see python caption.py --help)\n"
+    assert main(["caption", "x.mp4", "--checkpoint", "best.pt "]) == 2
+    assert capsys.readouterr().err == "error: 'best.pt ': checkpoint not found\n"
 
 
 def test_an_empty_checkpoint_variable_is_refused_not_taken_for_unset(tmp_path, monkeypatch):
