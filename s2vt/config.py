@@ -58,13 +58,15 @@ class TrainConfig:
     out: str = setting(help="run folder: best.pt, last.pt, metrics.csv, curves.png")
     modalities: list[str] | None = setting(None, "comma-separated subset (default: all in the store)")
     # the recipe for a real dataset (README "Training recipe"): an epoch shows every (video, caption)
-    # pair, captions of a video in groups sharing one encoding, warmup then cosine decay per step
+    # pair in batches of pairs from different videos, warmup then cosine decay per step
     epochs: int | None = setting(None, "passes over every (video, caption) pair (default: the recipe for the data, "
                                        "README)", minimum=1)
     patience: int = setting(3, "validation checks (one per epoch) without improvement before stopping", minimum=1)
     batch_size: int | None = setting(None, "(video, caption) pairs per step (default: the recipe for the data)",
                                      minimum=1, maximum=MAX_BATCH)
-    per_video: int = setting(4, "captions of one video per batch group, sharing one encoder pass", minimum=1)
+    # 1: a batch's 64 pairs come from ~64 videos; groups of 4 captions of a video (one encoding shared)
+    # train faster but scored below it on val over 3 seeds (docs/benchmarks.md "Batches of 64 videos")
+    per_video: int = setting(1, "captions of one video per batch group, sharing one encoder pass", minimum=1)
     per_caption: bool = setting(True, "an epoch shows every caption (--no-per-caption, or --one-caption-per-video: "
                                       "one random caption per video, the demo)")
     # lr 0 is allowed on purpose: a frozen model (the early-stopping test)
