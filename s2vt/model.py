@@ -65,8 +65,7 @@ class ModelConfig:
     text_wide: bool = setting(True, "wide & deep: + a linear path from the TF-IDF tokens to the tag logits "
                                     "(--no-text-wide: the MLP alone)")
     tag_ensemble: int | None = setting(None, "independently initialised tag heads (mlp, moe) whose probabilities are "
-                                             "averaged (default: the recipe for the data)", minimum=1,
-                                    maximum=64)
+                                             "averaged (default: the recipe for the data)", minimum=1, maximum=64)
     text_linear: bool = setting(True, "+ a linear classifier over the TF-IDF tokens fitted to convergence after "
                                       "training, mixed into the logits per label kind with weights chosen on val "
                                       "(--no-text-linear: the network alone)")
