@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .device import pick_device
 from .errors import UserError
-from .fileio import OutputError, atomic_write_bytes, check_writable, lock_owner, removed_if_failed
+from .fileio import OutputError, atomic_write_bytes, check_writable, is_lock_name, lock_owner, removed_if_failed
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError
 
@@ -392,11 +392,6 @@ def text_settings_given(cfg: TrainConfig) -> list[str]:
     """The text settings the user changed from their defaults (those that would have an effect)."""
     defaults = {f.name: f.default for f, _ in options.settings(TrainConfig)}
     return [n for n in TEXT_SETTINGS if options.value(cfg, n) != defaults[n]]
-
-
-def is_lock_name(name: str) -> bool:
-    """A lock file's name (`fileio.take_lock`'s, beside an output: `.p.json.lock`)."""
-    return name.startswith(".") and name.endswith(".lock")
 
 
 def refuse_locked(out: Path) -> None:

@@ -217,6 +217,16 @@ def atomic_write_json(path: str | os.PathLike, obj) -> None:
 LOCK_WRITING_S = 10  # a lock still empty (its pid not written yet) is another run's for this long
 
 
+def lock_path(path: Path) -> Path:
+    """The lock file a command holds while it writes `path` (take_lock), beside it: `.NAME.lock`."""
+    return path.with_name(f".{path.name}.lock")
+
+
+def is_lock_name(name: str) -> bool:
+    """A lock file's name (`lock_path`'s, or the demo's `.s2vt-demo.lock`)."""
+    return name.startswith(".") and name.endswith(".lock")
+
+
 def lock_owner(lock: Path) -> int | None:
     """The pid of the live process that holds `lock` (-1: one that has not written its pid yet); None
     for no lock or a stale one (its process is gone, or empty for LOCK_WRITING_S). A file of that name

@@ -15,7 +15,7 @@ import torch
 from .device import pick_device
 from .errors import UserError
 from .fileio import (OutputError, atomic_write_json, check_writable, make_dirs, refuse_empty_paths, refuse_existing,
-                     locked, refuse_long_names, removed_if_failed)
+                     lock_path, locked, refuse_long_names, removed_if_failed)
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, printable
 
@@ -243,6 +243,12 @@ def metrics_file(preds: Path, split: str) -> Path:
     return preds.with_name(f"{preds.stem}.metrics.json")
 
 
+# names kept for a run's other files (an output under one would be read as metrics, or replaced without
+# --force by the default run of another split)
+KEPT_METRICS = re.compile(r"metrics_.*\.json|.*\.metrics\.json")
+KEPT_PREDS = re.compile(r"preds_(train|val|test)\.json")
+
+
 def predictions_file(checkpoint: str, split: str, out: str | None = None) -> Path:
     """Where evaluate writes its predictions: `out`, else `preds_<split>.json` beside the checkpoint."""
     return Path(out) if out else Path(checkpoint).with_name(f"preds_{split}.json")
@@ -271,9 +277,6 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
                               html, force, written, made)
 
 
-def output_lock(path: Path) -> Path:
-    """The lock file (`fileio.take_lock`) an evaluate holds while it writes `path`, beside it."""
-    return path.with_name(f".{path.name}.lock")
 
 
 def writing_elsewhere(path: Path, option: str):
@@ -281,7 +284,7 @@ def writing_elsewhere(path: Path, option: str):
     def busy(pid: int) -> OutputError:
         who = "another s2vt evaluate" + (f" (pid {pid})" if pid > 0 else "")
         return OutputError(f"{option}{path}: {who} is writing it: wait for it to end, or name another "
-                           f"{option.strip() or '--out'} (if none runs, remove {output_lock(path)})")
+                           f"{option.strip() or '--out'} (if none runs, remove {lock_path(path)})")
     return busy
 
 
@@ -304,10 +307,10 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     # be read as metrics, or replaced without --force by the default run of another split
     if out_path.name == f"metrics_{split}.json":
         raise OutputError(f"cannot write {out_path}: that name is kept for the metrics of split {split}")
-    if re.fullmatch(r"metrics_.*\.json|.*\.metrics\.json", out_path.name):
+    if KEPT_METRICS.fullmatch(out_path.name):
         raise OutputError(f"cannot write {out_path}: names like metrics_<split>.json and X.metrics.json are kept "
                           "for metrics files: name the predictions otherwise")
-    other = re.fullmatch(r"preds_(train|val|test)\.json", out_path.name)
+    other = KEPT_PREDS.fullmatch(out_path.name)
     if other and other[1] != split:
         raise OutputError(f"cannot write {out_path}: that name is kept for the predictions of split {other[1]} "
                           f"(this is split {split})")
@@ -315,10 +318,10 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         raise OutputError(f"cannot write the report to {html}: this run writes its predictions and metrics to "
                           f"{out_path} and {metrics_path}")
     # (the report under a name kept for metrics or predictions: a later evaluate, or a reader, takes it for those)
-    if html and re.fullmatch(r"metrics_.*\.json|.*\.metrics\.json", Path(html).name):
+    if html and KEPT_METRICS.fullmatch(Path(html).name):
         raise OutputError(f"cannot write the report to {html}: names like metrics_<split>.json and X.metrics.json "
                           "are kept for metrics files: name it REPORT.html")
-    if html and (kept := re.fullmatch(r"preds_(train|val|test)\.json", Path(html).name)):
+    if html and (kept := KEPT_PREDS.fullmatch(Path(html).name)):
         raise OutputError(f"cannot write the report to {html}: that name is kept for the predictions of split "
                           f"{kept[1]}: name it REPORT.html")
     refuse_long_names([out_path, metrics_path, html])
@@ -332,7 +335,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         check_writable(folder)  # (now: not after decoding the whole split)
     # two runs writing the same outputs at once: the one that ended last would silently win
     for path, option in [(out_path, "--out " if out else ""), *([(Path(html), "--html ")] if html else [])]:
-        hold.enter_context(locked(output_lock(path), writing_elsewhere(path, option)))
+        hold.enter_context(locked(lock_path(path), writing_elsewhere(path, option)))
     model, vocab, labels, ckpt = load_checkpoint(checkpoint, dev)
     with_captions = has_captions(ckpt)
     modalities = sorted(model.cfg.modalities)
