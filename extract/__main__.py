@@ -16,7 +16,7 @@ from s2vt.errors import UserError, interrupt_quietly, one_line_warning
 if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
 from s2vt.fileio import make_dirs, refuse_empty_paths, removed_if_failed
-from s2vt.options import add_options, at_least, from_args
+from s2vt.options import Parser, add_options, at_least, from_args
 from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, missing_note, read_manifest, sanitize_id,
                            scan_videos)
 from .ffmpeg import check_ffmpeg
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None, rerun_line: bool | str = True) -> int:
     caller's own advice for such a failure, and a Ctrl-C is then the caller's to report (`s2vt demo` runs
     this as one of its steps: 'the same command' is not the demo's); False: no advice."""
     warnings.formatwarning = one_line_warning
-    p = argparse.ArgumentParser(prog="python -m extract", description=__doc__)
+    p = Parser(prog="python -m extract", description=__doc__)
     add_arguments(p)
     return run(p.parse_args(joined_shard(sys.argv[1:] if argv is None else argv)), rerun_line)
 

@@ -10,6 +10,7 @@ import time
 import warnings
 
 from .errors import SettingError, UserError, invoked_as, one_line_warning
+from .options import Parser
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -699,7 +700,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_command(argv: list[str]) -> int:
     warnings.formatwarning = one_line_warning
-    parser = argparse.ArgumentParser(prog="s2vt", description=__doc__)
+    parser = Parser(prog="s2vt", description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="render a small dataset and run the whole pipeline on it", add_help=False)
     for name, (what, add, _) in COMMANDS.items():

@@ -7,7 +7,6 @@ modality has something only it can tell.
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import random
@@ -25,7 +24,7 @@ from .errors import UserError, invoked_as
 from .fileio import LockFileError, atomic_write_json, lock_owner, refusal, refuse_empty_paths, release_lock
 from .fileio import take_lock as take_file_lock
 from .manifest import ManifestError, read_manifest, write_manifest
-from .options import at_least
+from .options import Parser, at_least
 
 COLOURS = {"red": "0xE02020", "green": "0x20C020", "blue": "0x2040E0", "yellow": "0xE0E020"}
 MOTIONS = {  # name -> (x(t), y(t)) of the square's top-left corner, for a W x H frame and D seconds
@@ -297,7 +296,7 @@ def restart_command(out: str, per_combo: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="s2vt demo", description=__doc__.splitlines()[0])
+    p = Parser(prog="s2vt demo", description=__doc__.splitlines()[0])
     p.add_argument("--out", default="s2vt-demo", help="output folder (default %(default)s)")
     p.add_argument("--per-combo", type=int, default=DEFAULT_PER_COMBO,
                    help="videos per colour x motion x sound combination")

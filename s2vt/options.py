@@ -42,6 +42,15 @@ def setting(default=dataclasses.MISSING, help: str | None = "", choices=None, mi
     return dataclasses.field(default=default, metadata=metadata)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser with its errors on one line, `error: MESSAGE (see PROG --help)`, exit 2, instead
+    of the whole usage block with the error under it (a forgotten --out scrolled train.py's 40 usage lines
+    past); subcommands' parsers are of this class too (argparse makes them of their parent's)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def interval(text: str) -> tuple[bool, float, float, bool]:
     """(closed on the left, low, high, closed on the right) of "[low, high)" and the like."""
     left, right, (low, high) = text[0], text[-1], text[1:-1].split(",")

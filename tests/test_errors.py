@@ -275,3 +275,28 @@ def test_huge_sizes_and_counts_are_one_line_before_any_output(tmp_path, capsys):
         assert extract_main([str(tmp_path), "--out", str(tmp_path / "store"), option, big]) == 2
         assert f"{option} must be at most 1048576" in one_line(capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl"]
+
+
+@pytest.mark.parametrize("argv0, argv, expected", [
+    ("train.py", ["train"], "error: the following arguments are required: --out (see python train.py --help)\n"),
+    ("s2vt", ["import", "mlds"], "error: the following arguments are required: DIR, --out (see s2vt import mlds --help)\n"),
+    ("s2vt", ["bogus"], "error: argument COMMAND: invalid choice: 'bogus'"),
+    ("caption.py", ["caption", "x.mp4", "--beam"], "error: argument --beam: expected one argument (see python caption.py "
+                                                   "--help)\n"),
+])
+def test_a_missing_or_malformed_argument_is_one_line_not_the_usage_block(argv0, argv, expected, capsys, monkeypatch):
+    """`python train.py` without --out printed its 40 usage lines with the error under them."""
+    monkeypatch.setattr("sys.argv", [argv0])
+    with pytest.raises(SystemExit) as stop:
+        cli.main(argv)
+    assert stop.value.code == 2
+    assert one_line(capsys).startswith(expected)
+
+
+def test_extract_and_demo_name_themselves_in_a_one_line_argument_error(capsys):
+    from s2vt.demo import main as demo_main
+
+    for run, argv, prog in [(extract_main, [], "python -m extract"), (demo_main, ["--per-combo", "x"], "s2vt demo")]:
+        with pytest.raises(SystemExit) as stop:
+            run(argv)
+        assert stop.value.code == 2 and one_line(capsys).endswith(f"(see {prog} --help)\n")
