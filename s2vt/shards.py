@@ -32,9 +32,9 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from .manifest import read_manifest
 
 from .data import DataError, Labels, assign_val, collate, empty_training_split
-from .tfrecord import CorruptRecord, TFRecordError, read_records
+from .tfrecord import TFRecordError
 from .vocab import Vocab
-from .yt8m import DIMS, NUM_CLASSES, SOURCES, SkipRecord, checked, corrupt_warning, read_video, read_vocabulary
+from .yt8m import DIMS, NUM_CLASSES, SOURCES, ShardRecords, SkipRecord, read_video, read_vocabulary
 
 GLOB_CHARS = "*?["
 STATS_SAMPLE = 1000  # training records held for the feature statistics (data.feature_stats' default limit)
@@ -130,28 +130,22 @@ class ShardStream(IterableDataset):
     def records_of(self, plan: list[tuple[str, int, int]]):
         """(shard, record number from 1, raw record) of a plan; a shard whose framing is broken is logged
         in one line (file and offset) and the rest of it skipped, the other shards go on. Records with
-        a bad data checksum are skipped (the reader goes on), counted in one line per file once it is
-        read (`yt8m.corrupt_warning`, as `s2vt import yt8m` says them)."""
+        a bad data checksum are skipped and said in one line per file (`yt8m.ShardRecords`); with records
+        split j::N every reader meets the damage, so reader 0 alone says it."""
         for path, first, step in plan:
-            corrupt: list[tuple[int, int]] = []
-            n = 0
             try:
-                for n, data in enumerate(read_records(path, keep_going=True), 1):
-                    if isinstance(data, CorruptRecord):
-                        corrupt.append((n, data.offset))
-                    elif n - 1 >= first and (n - 1 - first) % step == 0:  # (this reader's records j::N)
+                for n, data in ShardRecords(path, warn=first == 0):
+                    if n - 1 >= first and (n - 1 - first) % step == 0:  # (this reader's records j::N)
                         yield path, n, data
             except TFRecordError as e:
-                if first == 0:  # with records split j::N every reader meets the damage: one line
+                if first == 0:
                     print(f"warning: {e}; the rest of this shard is skipped", file=sys.stderr)
-            if corrupt and first == 0:  # (every reader reads every record's checksum: reader 0 says it)
-                print(corrupt_warning(path, corrupt, n), file=sys.stderr)
 
     def item(self, path: str, n: int, data: bytes) -> dict | None:
         """The training item of record `n` of `path`, None for one outside the training split or
         unreadable (logged in one line, as `s2vt import yt8m` does)."""
         try:
-            vid, tags, _, feats = read_video(checked(data), self.vocab, "train")
+            vid, tags, _, feats = read_video(data, self.vocab, "train")
         except SkipRecord as e:
             print(f"warning: {path}: record {n}: {e}; skipped", file=sys.stderr)
             return None
@@ -245,13 +239,8 @@ class ShardSource:
         one line and skipped; a shard whose framing is broken in one line and the rest of it skipped."""
         entries = []
         for path in files:
-            corrupt: list[tuple[int, int]] = []  # (bad data checksums: one line per file, `corrupt_warning`)
-            n = 0
             try:
-                for n, data in enumerate(read_records(path, keep_going=True), 1):
-                    if isinstance(data, CorruptRecord):
-                        corrupt.append((n, data.offset))
-                        continue
+                for n, data in ShardRecords(path):
                     try:
                         vid, tags, kind, feats = read_video(data, self.vocab, "train")
                     except SkipRecord as e:
@@ -263,12 +252,9 @@ class ShardSource:
                     self.add(vid, kind, feats)
                     entries.append({"video_id": vid, "split": split, "captions": [], "tags": tags})
                     if limit is not None and len(entries) >= limit:
-                        return entries
+                        return entries  # (the corrupt records read so far are said as the reader closes)
             except TFRecordError as e:
                 print(f"warning: {e}; the rest of this shard is skipped", file=sys.stderr)
-            finally:  # (a limit reached: of the records read)
-                if corrupt:
-                    print(corrupt_warning(path, corrupt, n), file=sys.stderr)
         return entries
 
     def stream(self, cfg, labels: Labels, rank: int, world: int) -> ShardStream:

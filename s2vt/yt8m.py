@@ -135,15 +135,6 @@ def _frame_level(lists: dict) -> dict[str, np.ndarray]:
     return feats
 
 
-def checked(data: bytes | CorruptRecord) -> bytes:
-    """A record's data; SkipRecord for one whose data checksum is bad (`read_records(keep_going=True)`
-    yields it: that record alone is lost, its framing is intact, so reading goes on with the next).
-    (For the training stream, which logs per record; the import counts these per file.)"""
-    if isinstance(data, CorruptRecord):
-        raise SkipRecord("corrupt record", f"bad data checksum at byte {data.offset}")
-    return data
-
-
 def read_video(data: bytes, vocab: dict[int, str] | None, split: str) -> tuple[str, list[str], str, dict]:
     """(video id, tags, 'video' or 'frame', {modality: [T, D] float32}) of one record."""
     try:
@@ -160,10 +151,34 @@ def read_video(data: bytes, vocab: dict[int, str] | None, split: str) -> tuple[s
 def corrupt_warning(shard: str, corrupt: list[tuple[int, int]], n: int) -> str:
     """The one line for a file's records with a bad data checksum, `corrupt` [(record number from 1,
     byte offset)] of the `n` read: their count and the first few (damage rarely stops at one record,
-    and a line per record buried every other message). The import's, and training's from shards."""
+    and a line per record buried every other message)."""
     where = ", ".join(f"record {r} at byte {o}" for r, o in corrupt[:REPEATED_SHOWN])
     return (f"warning: {shard}: {len(corrupt)} of {n} record{'s' if n != 1 else ''} skipped: corrupt record "
             f"(bad data checksum: {where}{', ...' if len(corrupt) > REPEATED_SHOWN else ''})")
+
+
+class ShardRecords:
+    """The intact records of one shard, `(record number from 1, data)`, for the import and for training
+    from shards alike. A record whose data checksum is bad is skipped (its framing is intact: reading goes
+    on) and listed in `corrupt`; once the file is left, read to its end or not, they are said in one line
+    (`corrupt_warning`) unless `warn` is False. Broken framing raises `TFRecordError` (after that line):
+    the rest of the file is lost. `n` is the records read so far, the corrupt ones included."""
+
+    def __init__(self, path: str, warn: bool = True) -> None:
+        self.path, self.warn = path, warn
+        self.n = 0
+        self.corrupt: list[tuple[int, int]] = []  # (record number, byte offset)
+
+    def __iter__(self):
+        try:
+            for self.n, data in enumerate(read_records(self.path, keep_going=True), 1):
+                if isinstance(data, CorruptRecord):
+                    self.corrupt.append((self.n, data.offset))
+                else:
+                    yield self.n, data
+        finally:
+            if self.corrupt and self.warn:
+                print(corrupt_warning(self.path, self.corrupt, self.n), file=sys.stderr)
 
 
 def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | None, skipped: collections.Counter,
@@ -173,20 +188,12 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
     seen: set[str] = set()
     level = None
     for shard in shards:
-        n = 0  # records read from this file
         # ids this file repeats: counted in one line per file, as a copied shard imported beside its
         # original repeats every one of its records (one line each buried the other warnings)
         repeated: list[str] = []
-        # records with a bad data checksum: also one line per file, as damage rarely stops at one
-        # record (a shard whose every record was damaged printed a line per record)
-        corrupt: list[tuple[int, int]] = []  # (record number, byte offset)
+        records = ShardRecords(shard, warn=not quiet)
         try:
-            for data in read_records(shard, keep_going=True):
-                n += 1
-                if isinstance(data, CorruptRecord):
-                    skipped["corrupt record"] += 1
-                    corrupt.append((n, data.offset))
-                    continue
+            for n, data in records:
                 try:
                     vid, tags, kind, feats = read_video(data, vocab, splits[shard])
                     if vid in seen:
@@ -205,13 +212,15 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
                 yield vid, splits[shard], tags, kind, feats
         except TFRecordError as e:
             failed_files.append(str(e))
+            n = records.n
             rest = f"the rest of this file is skipped ({n} record{'s' * (n != 1)} read)" if n else \
                 "this file is skipped"
             if not quiet:
                 print(f"warning: {e}; {rest}", file=sys.stderr)
-        if corrupt and not quiet:
-            print(corrupt_warning(shard, corrupt, n), file=sys.stderr)
+        if records.corrupt:
+            skipped["corrupt record"] += len(records.corrupt)
         if repeated and not quiet:
+            n = records.n
             first = ", ".join(repeated[:REPEATED_SHOWN]) + (", ..." if len(repeated) > REPEATED_SHOWN else "")
             print(f"warning: {shard}: {len(repeated)} of {n} record{'s' if n != 1 else ''} skipped: repeated id, "
                   f"already imported (first: {first})", file=sys.stderr)
