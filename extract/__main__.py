@@ -20,7 +20,7 @@ from s2vt.options import Parser, add_options, at_least, from_args
 from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, missing_note, read_manifest, sanitize_id,
                            scan_videos)
 from .ffmpeg import check_ffmpeg
-from .pipeline import ExtractConfig, Extractor, default_workers
+from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
 from s2vt.store import FeatureStore, parse_shard, printable, same_file, source_identity, stable_shard
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
@@ -161,6 +161,7 @@ def prepare(args: argparse.Namespace):
     cfg = from_args(ExtractConfig, args)
     items = collect_items(args.input)
     store = FeatureStore(make_dirs(args.out))  # (an impossible --out fails before the backbones load)
+    store.check_meta(settings_meta(cfg))  # (so does a store of other settings)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         extractor = Extractor(cfg)

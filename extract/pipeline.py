@@ -98,6 +98,14 @@ class ExtractConfig:
         return cls(**{**kw, **overrides})
 
 
+def settings_meta(c: ExtractConfig) -> dict:
+    """The part of a store's meta.json that the settings alone give (`Extractor.meta` adds what the
+    backbones do): an existing store is checked against it before they load (seconds to minutes)."""
+    return {"schema": SCHEMA_VERSION, "frames": c.frames, "image_size": c.image_size, "clips": c.clips,
+            "clip_len": C3D_CLIP_LEN, "sample_rate": 16000, "vggish_pca": c.vggish_pca, "seed": c.seed,
+            "dtype": c.dtype}
+
+
 @dataclasses.dataclass
 class Decoded:
     """One video's backbone inputs (CPU tensors) and remarks, or the error that stopped it;
@@ -139,13 +147,11 @@ class Extractor:
 
     def meta(self) -> dict:
         """The store's meta.json for these settings."""
-        c = self.cfg
-        return {"schema": SCHEMA_VERSION, "frames": c.frames, "image_size": c.image_size, "clips": c.clips,
-                "clip_len": C3D_CLIP_LEN, "sample_rate": 16000, "vggish_pca": c.vggish_pca, "seed": c.seed,
+        return {**settings_meta(self.cfg),
                 "backbones": {m: b.weight_id for m, b in self.backbones.items()},
                 "dims": {m: b.dim for m, b in self.backbones.items()},
                 "precision": {m: b.precision for m, b in self.backbones.items()},
-                "dtype": c.dtype, "version": package_version()}
+                "version": package_version()}
 
     def _built(self) -> Iterator[tuple[str, Backbone]]:
         """(modality, backbone) pairs, each as soon as its build finishes; build errors raise here."""

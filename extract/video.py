@@ -78,9 +78,10 @@ def count_frames(path: str | os.PathLike) -> tuple[int, float]:
     return len(packets), span * int(tb[1]) / int(tb[2])
 
 
-def probe(path: str | os.PathLike) -> VideoInfo:
-    """Read duration, frame rate, display size, rotation and audio presence; MediaError if unusable."""
-    path = os.fspath(path)
+def check_video_file(path: str) -> None:
+    """MediaError for a path no video can be read from, found without ffmpeg: a folder, nothing there, a
+    device or pipe, an unreadable or empty file (caption.py checks its named inputs so before the model
+    loads)."""
     if os.path.isdir(path):
         raise MediaError(f"{path}: a folder, not a video file")
     if not os.path.exists(path):
@@ -95,6 +96,12 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         raise MediaError(f"{path}: not readable")
     if os.path.getsize(path) == 0:
         raise MediaError(f"{path}: empty file (0 bytes)")
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Read duration, frame rate, display size, rotation and audio presence; MediaError if unusable."""
+    path = os.fspath(path)
+    check_video_file(path)
     proc = run_ffmpeg(["-i", path], timeout=120)
     text = proc.stderr.decode("utf-8", "replace")
     if "Input #0" not in text:

@@ -313,7 +313,7 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
     folder = kinds.add_parser("folder", help="every video file under a folder, without annotations")
     folder.add_argument("files", nargs=1, metavar="DIR")
     yt8m = kinds.add_parser("yt8m", help="YouTube-8M TFRecord shards (2018 release, video- or frame-level)")
-    yt8m.add_argument("files", nargs="+", metavar="SHARD")
+    yt8m.add_argument("files", nargs="+", metavar="SHARD", help="TFRecord files, or folders of *.tfrecord files")
     yt8m.add_argument("--features", default=None, help="feature store to write (default: <manifest folder>/features)")
     yt8m.add_argument("--split", default=None, choices=("train", "val", "test"),
                       help="split of every shard (default: from the file name: train*, validate* -> val, test*)")
@@ -409,10 +409,13 @@ def run_import(args: argparse.Namespace) -> int:
         ds.attach_paths(entries, args.videos, args.out, ".avi" if args.kind == "msvd" else ".mp4", args.strict,
                         annotations=args.files)
     # (after the paths are attached: it compares them too; before lic2022's feature links)
-    ds.refuse_dropping_annotations(args.out, entries, args.force)
+    ds.refuse_dropping_annotations(args.out, entries, args.force, videos_option=args.kind in ("msvd", "msrvtt"))
     if args.kind == "lic2022" and args.features:
-        check_out(args.out)  # (before the links: they are written beside --out)
-        ds.link_lic2022_features(entries, args.features, args.out)
+        from .fileio import removed_if_failed
+
+        with removed_if_failed(Path(args.out).absolute().parent):  # (a refusal leaves no folder it made)
+            check_out(args.out)  # (before the links: they are written beside --out)
+            ds.link_lic2022_features(entries, args.features, args.out)
     write_manifest(entries, args.out)
     say_imported(args.out, entries)
     return 0
@@ -530,8 +533,9 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
 
     from .fileio import removed_if_failed
     from .results import refuse_inputs
-    from .yt8m import import_yt8m
+    from .yt8m import expand_folders, import_yt8m
 
+    args.files = expand_folders(args.files)  # (a folder of shards, as train.py --features takes it)
     refuse_inputs([args.out], [*args.files, *([args.vocabulary] if args.vocabulary else [])])
     from .datasets import refuse_dropping_annotations, refuse_out_in_store
 
@@ -588,12 +592,14 @@ def add_weights_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_weights(args: argparse.Namespace) -> int:
     from extract.backbones.download import download, status
-    from extract.backbones.weights import SPECS
+    from extract.backbones.weights import DEFAULT_WEIGHTS_DIR, SPECS
 
     if args.action == "download":
         if unknown := [n for n in args.names if n not in SPECS]:
             raise SettingError(f"unknown weights {', '.join(unknown)}: choose from {', '.join(SPECS)}")
         return download(args.names, args.dir)
+    if args.dir != DEFAULT_WEIGHTS_DIR and not os.path.isdir(args.dir):  # (a typo would read as "not downloaded")
+        raise SettingError(f"--dir {args.dir}: " + ("not a folder" if os.path.exists(args.dir) else "no such folder"))
     rows = status(args.dir)
     for r in rows:
         print(json.dumps(r) if args.json else
@@ -732,6 +738,8 @@ def run_command(argv: list[str]) -> int:
         # any other unknown argument: one line naming the program as it was started (argparse's own
         # message is two, its usage line and its error, under the name `s2vt` even for `python caption.py`)
         prog = shlex.join(invoked_as(args.command)) if args.command in COMMANDS else "s2vt"
+        # (`s2vt import yt8m --bogus`: the options are the format's, so is the help to see)
+        prog += "".join(f" {getattr(args, sub)}" for sub in ("kind", "action") if getattr(args, sub, None))
         print(f"error: unrecognized arguments: {' '.join(extra)} (see {prog} --help)", file=sys.stderr)
         return 2
     if args.command is None:

@@ -365,14 +365,17 @@ def import_lic2022(json_paths: list[str]) -> list[dict]:
 
 def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[str]:
     """Link `features`' tsn_features_*/<id>.npy into `<out dir>/features/tsn/` (a store without
-    meta.json); returns the ids without a file, also listed in a warning."""
+    meta.json); returns the ids without a file, also listed in a warning. DatasetError, before anything
+    is made, when no video has one (the wrong folder: an empty store would only fail at training)."""
     files = {p.stem: p for p in Path(features).glob("tsn_features_*/*.npy")}
+    missing = [e["video_id"] for e in entries if e["video_id"] not in files]
+    if len(missing) == len(entries):
+        raise DatasetError(f"--features {features}: none of the {len(entries)} videos has a tsn_features_*/<id>.npy "
+                           "file there; name the folder holding the tsn_features_* folders, or leave out --features "
+                           "to import the text alone")
     tsn = make_dirs(Path(out).resolve().parent / "features" / "tsn")
-    missing = []
     for e in entries:
-        src = files.get(e["video_id"])
-        if src is None:
-            missing.append(e["video_id"])
+        if (src := files.get(e["video_id"])) is None:
             continue
         link = tsn / f"{e['video_id']}.npy"
         if not link.exists():
@@ -617,7 +620,13 @@ def read_feature_file(path: Path) -> np.ndarray:
         x = x[None]
     if x.ndim != 2 or not np.issubdtype(x.dtype, np.floating) or x.shape[1] == 0:
         raise DatasetError(f"{path}: features must be a float [T, D] or [D] array, not {x.dtype} {list(x.shape)}")
-    return x.astype(np.float32)
+    x = x.astype(np.float32)
+    # refused here, by the file's own name: in the store they would stop training far from here with
+    # "re-extract it" about a file that was imported, not extracted
+    if not np.isfinite(x).all():
+        raise DatasetError(f"{path}: features hold NaN or infinite values: fix the file, or leave it out of the "
+                           "captions file")
+    return x
 
 
 def _destination(out: str | os.PathLike) -> Path:
@@ -657,12 +666,14 @@ def refuse_out_in_store(out: str | os.PathLike, store: str | os.PathLike | None)
                           "put the manifest beside the store")
 
 
-def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], force: bool) -> None:
+def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], force: bool,
+                                videos_option: bool = False) -> None:
     """OutputError when `out` exists and holds annotations (captions, tags, text) or video paths that
     `entries` lack, unless `force`: an import rewrites its own manifest freely (the same annotations
     come back), never a hand-written one (or a file that is no manifest at all) whose captions it would
     lose, nor one made with --videos whose paths a rerun without it would lose. A path counts as kept
-    when the video has any path in `entries` (the import's own, e.g. from another --videos)."""
+    when the video has any path in `entries` (the import's own, e.g. from another --videos). `videos_option`:
+    the import has a --videos option (msvd, msrvtt), which the refusal may advise."""
     out = Path(out)
     if force or not out.is_file():
         return
@@ -687,7 +698,7 @@ def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], for
         vid, kind, value = lost[0]
         what = " and ".join(w for w, n in (("annotations", len(lost) - len(paths)), ("video paths", len(paths))) if n)
         raise OutputError(f"{out} exists and holds {len(lost)} {what} this import would drop (first: video {vid}, "
-                          f"{kind} {value[:60]!r}); pass " + "--videos FOLDER to keep the paths, " * bool(paths)
+                          f"{kind} {value[:60]!r}); pass " + "--videos FOLDER to keep the paths, " * (bool(paths) and videos_option)
                           + "--force to replace it, or another --out")
 
 

@@ -567,17 +567,23 @@ def caption_files(videos: list[str], checkpoint: str, beam: DecodeConfig | int =
 def with_folders_expanded(videos: list[str]) -> list[str | dict]:
     """caption.py's inputs in order, a folder replaced by its video files as `python -m extract` finds
     them (`video_files`: recursively, by extension, sorted); a folder with none, or a path that does not
-    exist, is a failed input, {"video", "error"}. UserError when no video is left at all: there is
-    nothing to caption (a user's mistake, exit 2, before the model loads)."""
-    from .manifest import VIDEO_EXTENSIONS, no_such_video, video_files
+    exist, is a failed input, {"video", "error"}, and so is a named file that is plainly no video (empty,
+    unreadable, a device). UserError when no video is left at all: there is nothing to caption (a user's
+    mistake, exit 2, before the model loads)."""
+    from extract.ffmpeg import MediaError
+    from extract.video import check_video_file
+
+    from .manifest import VIDEO_EXTENSIONS, video_files
 
     items: list[str | dict] = []
     for v in videos:
-        if not os.path.exists(v):  # (found now, not after the model loads: a mistyped path alone is exit 2)
-            items.append({"video": v, "error": no_such_video(v)})
-            continue
         if not os.path.isdir(v):
-            items.append(v)  # (a bad file fails as a video, in its turn)
+            try:  # (found now, not after the model loads: a mistyped path or an empty file alone is exit 2)
+                check_video_file(v)
+            except MediaError as e:
+                items.append({"video": v, "error": str(e)})
+                continue
+            items.append(v)  # (a file ffmpeg cannot read fails as a video, in its turn)
             continue
         found = [str(p) for p in video_files(v)]
         why = (f"{v}: no video files in this folder (by extension: {', '.join(VIDEO_EXTENSIONS[:4])}, ...; hidden "
@@ -594,8 +600,9 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
                    precision: str | None = None) -> int:
     """Print captions and tags of video files and folders of them (caption.py); a bad video (or a
     folder without any) prints one line on stderr, and with `as_json` its {"video", "error"} object
-    on stdout, and the rest go on. Returns 1 if any failed (a batch's partial failure, as `python -m
-    extract`'s; 2 is for a user error found before any video ran), else 0."""
+    on stdout, and the rest go on. Returns 1 if some failed (a batch's partial failure, as `python -m
+    extract`'s), 2 if every one did (nothing was captioned: a user's mistake, as one found before any video
+    ran), else 0."""
     import warnings
 
     check_settings(beam, tags)  # (a setting's mistake first, as every command says it)
@@ -625,7 +632,7 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
                 tag_text = ", ".join(f"{t['tag']} ({t['p']:.2f})" for t in r["tags"])
                 print(f"{r['video']}: {r['caption'] or blank}" + (f"\n  tags: {tag_text}" if tag_text else ""),
                       flush=True)
-    return 1 if failed else 0
+    return 0 if not failed else 2 if failed == len(items) else 1
 
 
 def captions_videos(checkpoint: str) -> bool:

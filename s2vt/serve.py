@@ -19,7 +19,7 @@ from pathlib import Path
 from .errors import SettingError, UserError
 from extract.ffmpeg import MediaError
 from .manifest import VIDEO_EXTENSIONS
-from .options import in_interval
+from .options import at_least, in_interval
 
 from .thumbnails import thumbnails
 
@@ -103,9 +103,10 @@ def _peer(request) -> str:
 
 def check_limits(workers: int, queue: int, max_bytes: int, upload_timeout: float = UPLOAD_TIMEOUT,
                  max_seconds: float = MAX_VIDEO_SECONDS) -> None:
-    if workers < 1 or queue < 0 or max_bytes < 1:
-        raise SettingError(f"--workers must be at least 1, --queue at least 0 and --max-upload-mb positive "
-                           f"(got {workers}, {queue}, {max_bytes} bytes)")
+    at_least("--workers", workers, 1)
+    at_least("--queue", queue, 0)
+    if max_bytes < 1:  # (serve refused 0 and less in MB; here a fraction of a byte)
+        raise SettingError(f"--max-upload-mb must allow at least one byte ({1 / (1 << 20):.1e} MB)")
     in_interval("--upload-timeout", upload_timeout, "(0, inf)")  # (NaN and inf refused: a timer needs a number)
     in_interval("--max-video-seconds", max_seconds, "(0, inf)")  # (NaN would refuse nothing; inf is no JSON)
 

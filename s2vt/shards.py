@@ -34,7 +34,8 @@ from .manifest import read_manifest
 from .data import DataError, Labels, assign_val, collate, empty_training_split
 from .tfrecord import TFRecordError
 from .vocab import Vocab
-from .yt8m import DIMS, NUM_CLASSES, SOURCES, ShardRecords, SkipRecord, read_video, read_vocabulary
+from .yt8m import (DIMS, NUM_CLASSES, SOURCES, ShardRecords, SkipRecord, folder_shards, read_video,
+                   read_vocabulary)
 
 GLOB_CHARS = "*?["
 STATS_SAMPLE = 1000  # training records held for the feature statistics (data.feature_stats' default limit)
@@ -55,7 +56,7 @@ def shard_files(spec: str) -> list[str]:
     """The sorted shard paths a file, glob or folder names; DataError when there are none."""
     path = Path(spec)
     if path.is_dir():
-        files = sorted(str(p) for p in path.glob("*.tfrecord"))
+        files = folder_shards(path)
     elif any(c in spec for c in GLOB_CHARS):
         files = sorted(p for p in glob.glob(spec) if Path(p).is_file())
     else:

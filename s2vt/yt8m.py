@@ -148,6 +148,30 @@ def read_video(data: bytes, vocab: dict[int, str] | None, split: str) -> tuple[s
     return vid, tags, "video", _video_level(context)
 
 
+def folder_shards(folder: str | os.PathLike) -> list[str]:
+    """The sorted `*.tfrecord` files of a folder (hidden ones left out: an editor's or a copy's temporary
+    file), as `s2vt import yt8m DIR` and `train.py --features DIR` read them."""
+    return sorted(str(p) for p in Path(folder).glob("*.tfrecord") if not p.name.startswith("."))
+
+
+def expand_folders(names: list[str]) -> list[str]:
+    """Shard paths with each folder among `names` replaced by its shards (`folder_shards`); DatasetError
+    for a folder without any, or a shard named twice (merged twice, every video would be a repeat)."""
+    files = []
+    for name in names:
+        if os.path.isdir(name):
+            if not (found := folder_shards(name)):
+                raise DatasetError(f"{name}: a folder without TFRecord shards (*.tfrecord)")
+            files += found
+        else:
+            files.append(name)
+    seen: dict[str, str] = {}
+    for f in files:
+        if (again := seen.setdefault(os.path.realpath(f), f)) is not f:
+            raise DatasetError(f"{f}: given twice (also as {again})" if again != f else f"{f}: given twice")
+    return files
+
+
 def corrupt_warning(shard: str, corrupt: list[tuple[int, int]], n: int) -> str:
     """The one line for a file's records with a bad data checksum, `corrupt` [(record number from 1,
     byte offset)] of the `n` read: their count and the first few (damage rarely stops at one record,

@@ -142,8 +142,9 @@ def fake_caption(capsys, monkeypatch, *args):
 def test_caption_json_has_one_object_per_input_failed_ones_too(tmp_path, capsys, monkeypatch):
     """A failed video had only its stderr line: a script reading --json's stdout lost it."""
     monkeypatch.chdir(tmp_path)
-    for name in ("a.mp4", "bad.mp4", "b.mp4"):
-        (tmp_path / name).write_bytes(b"")
+    for name in ("a.mp4", "bad.mp4", "b.mp4", "bad2.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "empty.mp4").write_bytes(b"")
     code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "bad.mp4", "b.mp4", "--json")
     assert code == 1 and err == ["error: bad.mp4: not a video"]
     assert [json.loads(line) for line in out] == [
@@ -160,6 +161,14 @@ def test_caption_json_has_one_object_per_input_failed_ones_too(tmp_path, capsys,
     assert (code, out, err) == (2, [], ["error: nope.mp4: no such file"])
     code, out, err = fake_caption(capsys, monkeypatch, "nope.mp4", "gone.mp4")
     assert (code, out, err) == (2, [], ["error: nothing to caption: nope.mp4: no such file; gone.mp4: no such file"])
+    # an empty file is found before the model loads too; every video failing is exit 2, not a partial 1
+    code, out, err = fake_caption(capsys, monkeypatch, "empty.mp4")
+    assert (code, out, err) == (2, [], ["error: empty.mp4: empty file (0 bytes)"])
+    code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "empty.mp4")
+    assert code == 1 and out == ["a.mp4: a caption"] and err == ["error: empty.mp4: empty file (0 bytes)"]
+    code, out, err = fake_caption(capsys, monkeypatch, "bad.mp4", "bad2.mp4", "empty.mp4")
+    assert code == 2 and out == [] and err == ["error: bad.mp4: not a video", "error: bad2.mp4: not a video",
+                                                "error: empty.mp4: empty file (0 bytes)"]  # (in input order)
 
 
 def test_caption_takes_folders_as_extract_does(tmp_path, capsys, monkeypatch):
@@ -172,7 +181,7 @@ def test_caption_takes_folders_as_extract_does(tmp_path, capsys, monkeypatch):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "readme.txt").write_text("no video\n")
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "x.mp4").write_bytes(b"")
+    (tmp_path / "x.mp4").write_bytes(b"x")  # (an empty file named alone is refused before the model loads)
     code, out, err = fake_caption(capsys, monkeypatch, "x.mp4", clips, tmp_path / "empty", "--json")
     assert code == 1
     assert [json.loads(line)["video"] for line in out] == [
@@ -343,8 +352,9 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(monkeypatch, capsys, tm
     monkeypatch.setattr(predict, "Captioner", Fake)
     good, bad = os.fsdecode(b"bad\xffname.mp4"), os.fsdecode(b"broken\xfe.mp4")
     monkeypatch.chdir(tmp_path)
-    for name in (good, bad):  # (they exist: a missing path is refused before the captioner runs)
-        open(name, "wb").close()
+    for name in (good, bad):  # (they exist: a missing path or an empty file is refused before the captioner runs)
+        with open(name, "wb") as f:
+            f.write(b"x")
     assert predict.caption_videos([good, bad], "ck.pt", as_json=True) == 1
     out = capsys.readouterr()
     assert out.out.encode("utf-8") and out.err.encode("utf-8")  # (a lone surrogate would not encode)

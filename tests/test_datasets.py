@@ -400,3 +400,19 @@ def test_caption_json_files_may_start_with_a_bom_and_refuse_a_key_twice(tmp_path
     proc = s2vt("import", "msrvtt", str(a), "--out", str(tmp_path / "m2.jsonl"))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "'category' appears twice" in proc.stderr
     assert not (tmp_path / "m2.jsonl").exists()
+
+
+def test_lic2022_features_folder_without_any_of_the_videos_is_refused(tmp_path, capsys):
+    """`--features` naming the wrong folder wrote an empty store, exit 0, and training then failed on it."""
+    from s2vt import cli
+
+    (tmp_path / "lic").mkdir()
+    (tmp_path / "lic" / "train.json").write_text("\n".join(json.dumps(lic_record(i, True), ensure_ascii=False)
+                                                           for i in range(4)) + "\n")
+    (tmp_path / "wrong" / "tsn_features_train").mkdir(parents=True)
+    out = tmp_path / "work" / "manifest.jsonl"
+    assert cli.main(["import", "lic2022", str(tmp_path / "lic" / "train.json"), "--features", str(tmp_path / "wrong"),
+                     "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --features {tmp_path / 'wrong'}: none of the 4 videos has a tsn_features_*/<id>.npy")
+    assert err.count("\n") == 1 and not (tmp_path / "work").exists()  # (nothing made, not even --out's folder)

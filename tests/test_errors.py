@@ -300,3 +300,9 @@ def test_extract_and_demo_name_themselves_in_a_one_line_argument_error(capsys):
         with pytest.raises(SystemExit) as stop:
             run(argv)
         assert stop.value.code == 2 and one_line(capsys).endswith(f"(see {prog} --help)\n")
+
+
+def test_an_unknown_option_of_an_import_format_points_at_that_formats_help(capsys, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["s2vt"])
+    assert cli.main(["import", "yt8m", "x.tfrecord", "--out", "m.jsonl", "--videos", "v"]) == 2
+    assert capsys.readouterr().err == "error: unrecognized arguments: --videos v (see s2vt import yt8m --help)\n"

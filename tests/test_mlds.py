@@ -114,3 +114,23 @@ def test_import_holds_out_a_seeded_val_and_test(tmp_path):
     proc = run_cli("-m", "s2vt.cli", "import", "mlds", str(src), "--out", str(tmp_path / "m.jsonl"), "--val", "5")
     assert proc.returncode == 2 and "only 2 training videos" in proc.stderr
     assert not (tmp_path / "features").exists()  # refused before the store was written
+
+
+def test_import_features_refuses_nan_by_the_files_name_and_writes_no_manifest(tmp_path, capsys):
+    """NaN features were imported without a word; training then said "re-extract it" about a file
+    that was imported, not extracted."""
+    from s2vt import cli
+
+    feat = tmp_path / "feat"
+    feat.mkdir()
+    np.save(feat / "a.npy", np.ones((3, 4), np.float32))
+    bad = np.ones((3, 4), np.float32)
+    bad[1, 2] = np.nan
+    np.save(feat / "b.npy", bad)
+    (tmp_path / "caps.json").write_text(json.dumps({"a": ["a cat sits"], "b": ["a dog runs"]}))
+    out = tmp_path / "m" / "m.jsonl"
+    assert cli.main(["import", "features", str(feat), "--captions", str(tmp_path / "caps.json"), "--modality", "cnn",
+                     "--split", "train", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"error: {feat / 'b.npy'}: features hold NaN or infinite values: fix the "
+                                       "file, or leave it out of the captions file\n")
+    assert not out.exists()

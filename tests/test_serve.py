@@ -256,7 +256,9 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path):
 
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = str(taken.getsockname()[1])
-        for args, message in ((["--workers", "0"], "--workers must be at least 1"),
+        for args, message in ((["--workers", "0"], "--workers must be at least 1, not 0"),
+                              (["--queue", "-1"], "--queue must be at least 0, not -1"),
+                              (["--max-upload-mb", "1e-9"], "--max-upload-mb must allow at least one byte"),
                               (["--port", port], "cannot listen on 127.0.0.1:" + port),
                               (["--checkpoint", str(tmp_path / "none.pt")], "checkpoint not found"),
                               # a float that int() or a timer cannot take: refused in one line, not a traceback

@@ -168,6 +168,16 @@ def test_cli_with_mirror_url(server, tmp_path, monkeypatch):
     assert "vggish_pca  present" in proc.stdout and "does not load" in proc.stdout
 
 
+def test_list_of_a_folder_that_is_not_there_is_one_line(tmp_path, capsys):
+    """`weights list --dir /nope` listed every file "missing", as if not downloaded, with exit 0."""
+    from s2vt import cli
+
+    (tmp_path / "file").write_text("x")
+    for where, what in ((tmp_path / "nope", "no such folder"), (tmp_path / "file", "not a folder")):
+        assert cli.main(["weights", "list", "--dir", str(where)]) == 2
+        assert capsys.readouterr() == ("", f"error: --dir {where}: {what}\n")
+
+
 def test_unreachable_mirror_is_one_line_at_once(tmp_path):
     import socket
     with socket.socket() as sock:  # a loopback port nobody listens on once this socket closes

@@ -345,3 +345,31 @@ def test_real_shards(sample_data, tmp_path):
     for e in entries[::100]:
         x = store.read("rgb", e["video_id"])
         assert x.shape == (1, 1024) and np.isfinite(x).all() and np.isfinite(store.read("audio", e["video_id"])).all()
+
+
+def test_import_takes_a_folder_of_shards_as_train_py_does(tmp_path, capsys):
+    """A folder was "cannot tell the split from the file name", then with --split "cannot read (Is a
+    directory)"; train.py --features takes the same folder."""
+    from s2vt import cli
+
+    d = tmp_path / "shards"
+    d.mkdir()
+    shard_of(d, "validate0001.tfrecord", 3, start=2)
+    shard_of(d, "validate0000.tfrecord", 2)
+    (d / ".validate0002.tfrecord").write_bytes(b"an editor's temporary file")
+    (d / "notes.txt").write_text("not a shard\n")
+    assert cli.main(["import", "yt8m", str(d), "--out", str(tmp_path / "m.jsonl")]) == 0
+    assert [(e["video_id"], e["split"]) for e in read_manifest(tmp_path / "m.jsonl")] == [
+        (f"v{i}", "val") for i in range(5)]  # (the shards in name order)
+    capsys.readouterr()
+    (tmp_path / "empty").mkdir()
+    for files, message in (([tmp_path / "empty"], f"{tmp_path / 'empty'}: a folder without TFRecord shards (*.tfrecord)"),
+                           ([d, d / "validate0001.tfrecord"], f"{d / 'validate0001.tfrecord'}: given twice")):
+        assert cli.main(["import", "yt8m", *map(str, files), "--out", str(tmp_path / "x.jsonl")]) == 2
+        assert capsys.readouterr().err == f"error: {message}\n"
+    # a hand-written manifest in the way: the refusal names only options import yt8m has
+    (tmp_path / "hand.jsonl").write_text(json.dumps({"video_id": "v0", "path": "v0.mp4", "split": "train",
+                                                     "captions": ["a cat sits"]}) + "\n")
+    assert cli.main(["import", "yt8m", str(d), "--out", str(tmp_path / "hand.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "pass --force to replace it, or another --out" in err and "--videos" not in err, err

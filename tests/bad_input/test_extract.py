@@ -509,3 +509,18 @@ def test_hidden_files_in_a_scanned_folder_are_not_videos(tmp_path, capsys):
     assert with_folders_expanded([str(root)]) == [str(root / "a.mp4")]
     assert collect_items([str(root / "._a.mp4")]) == [(sanitize_id("._a"), str(root / "._a.mp4"))]
     assert with_folders_expanded([str(root / "._a.mp4")]) == [str(root / "._a.mp4")]
+
+
+def test_a_store_of_other_settings_is_refused_before_the_backbones_load(tmp_path, capsys, monkeypatch):
+    """The refusal came after the backbones were built (~1 min on a loaded machine)."""
+    import extract.__main__ as cli
+
+    def no_backbones(*args, **kwargs):
+        raise AssertionError("backbones built before the store's settings were checked")
+
+    monkeypatch.setattr(cli, "Extractor", no_backbones)
+    FeatureStore(tmp_path / "store").init_meta({"frames": 8, "image_size": 112, "dtype": "float16"})
+    (tmp_path / "x.mp4").write_bytes(b"x")
+    rc, err = extract(capsys, tmp_path / "x.mp4", "--out", tmp_path / "store", "--weights", "random")
+    assert rc == 2 and err == (f"error: {tmp_path / 'store' / 'meta.json'}: store was extracted with frames=8, this "
+                               "run asks 40; use another --out\n")
