@@ -117,20 +117,22 @@ def test_ensemble_and_features_input_refuse_pooling_heads():
         build("nextvlad", 16, 4, 0.0, multilabel=True, ensemble=2)
     # each message names what is wrong, not the value it asks for (--text-fusion late was already given)
     with pytest.raises(SettingError) as e:
-        S2VT(ModelConfig(modalities={"a": 4}, vocab_size=5, num_tags=3, hidden=8, embed=8, tag_head="attention",
+        S2VT(ModelConfig(modalities={"a": 4}, vocab_size=5, num_tags=3, hidden=8, embed=8,
+                         dropout=0.5, tag_head="attention",
                          tag_input="features"))
     assert str(e.value) == ("--tag-head attention pools steps of the hidden size, which --tag-input features are "
                             "not: --tag-input features works with --tag-head mlp or moe only (or pass --tag-input "
                             "fused)")
     with pytest.raises(SettingError) as e:
-        S2VT(ModelConfig(modalities={"a": 4}, vocab_size=5, num_tags=3, hidden=8, embed=8, tag_head="mlp",
+        S2VT(ModelConfig(modalities={"a": 4}, vocab_size=5, num_tags=3, hidden=8, embed=8, dropout=0.5, tag_head="mlp",
                          tag_input="features", text_vocab=6, text_fusion="guided"))
     assert str(e.value).startswith("--text-fusion guided attends over steps of the hidden size") \
         and "needs --text-fusion late" in str(e.value) and "--tag-head" not in str(e.value)
 
 
 def test_features_tag_input_is_each_modality_normalised():
-    cfg = ModelConfig(modalities={"a": 4, "b": 6}, vocab_size=5, num_tags=3, hidden=8, embed=8, tag_head="mlp",
+    cfg = ModelConfig(modalities={"a": 4, "b": 6}, vocab_size=5, num_tags=3, hidden=8, embed=8,
+                      dropout=0.5, tag_head="mlp",
                       tag_input="features", tag_ensemble=2, multilabel=True)
     model = S2VT(cfg).eval()
     model.lstm1.forward = model.lstm2.forward = None  # any call fails: no LSTM runs
@@ -183,7 +185,7 @@ def test_tag_only_recipe_fills_head_input_and_ensemble(tmp_path, given, expected
 
 
 def test_feature_dropout_drops_the_features_input_in_training_only(tmp_path, capsys):
-    cfg = ModelConfig(modalities={"a": 64}, vocab_size=5, num_tags=3, hidden=8, embed=8, tag_head="mlp",
+    cfg = ModelConfig(modalities={"a": 64}, vocab_size=5, num_tags=3, hidden=8, embed=8, dropout=0.5, tag_head="mlp",
                       tag_input="features", multilabel=True, feature_dropout=0.5)
     model = S2VT(cfg)
     feats, lengths = {"a": torch.randn(2, 1, 64)}, {"a": torch.tensor([1, 1])}
