@@ -698,7 +698,8 @@ def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], for
         vid, kind, value = lost[0]
         what = " and ".join(w for w, n in (("annotations", len(lost) - len(paths)), ("video paths", len(paths))) if n)
         raise OutputError(f"{out} exists and holds {len(lost)} {what} this import would drop (first: video {vid}, "
-                          f"{kind} {value[:60]!r}); pass " + "--videos FOLDER to keep the paths, " * (bool(paths) and videos_option)
+                          f"{kind} {value[:60]!r}); pass "
+                          + "--videos FOLDER to keep the paths, " * (bool(paths) and videos_option)
                           + "--force to replace it, or another --out")
 
 

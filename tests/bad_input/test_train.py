@@ -143,7 +143,7 @@ def test_resume_says_which_changed_settings_it_ignores(store, run, tmp_path, cap
     warning, = [line for line in err if line.startswith("warning: --resume")]
     ignored, taken = warning.split("; taking effect: ")
     assert "ignored" in ignored and "--lr 0.5 (last.pt: " in ignored and "--dropout" not in ignored, warning
-    assert "--dropout 0.9 (last.pt: 0.5)" in taken and "--epochs 2 (last.pt: 1)" in taken and "--lr" not in taken
+    assert "--dropout 0.9 (last.pt: 0.3)" in taken and "--epochs 2 (last.pt: 1)" in taken and "--lr" not in taken
     lr = [float(r["lr"]) for r in csv.DictReader(open(resumed / "metrics.csv"))]
     assert len(lr) == 2 and lr[1] < 0.01  # last.pt's schedule, as the warning says
     # last.pt now holds the settings in use: --lr is last.pt's again, so not named as changed
@@ -160,7 +160,7 @@ def test_resuming_a_finished_run_trains_nothing(store, run, tmp_path, capsys):
     assert code == 0, err
     assert f"{done}: the run already finished at epoch 1 (best epoch 1): nothing to train" in err
     assert err.startswith("warning: --resume: ignored (the run has finished, so nothing uses them): --dropout 0.9 "
-                          "(last.pt: 0.5)\n"), err
+                          "(last.pt: 0.3)\n"), err
     assert len(err.splitlines()) == 2 and "resuming from" not in err  # the warning and that line: no epoch
     best = torch.load(done / "best.pt", weights_only=True)["metrics"]
     assert json.loads(out.splitlines()[0]) == {k: best[k] for k in ("epoch", "CIDEr", "tag_acc") if k in best}
