@@ -208,7 +208,7 @@ def test_unknown_options_and_a_spaced_checkpoint_are_one_clear_line(tmp_path, ca
     from s2vt.cli import main
 
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "x.mp4").write_bytes(b"")
+    (tmp_path / "x.mp4").write_bytes(b"x")  # (not empty: an empty file is refused before the checkpoint is read)
     monkeypatch.setattr("sys.argv", ["caption.py"])
     assert main(["caption", "x.mp4", "--batch-size", "0"]) == 2
     assert capsys.readouterr().err == "error: unrecognized arguments: --batch-size 0 (see python caption.py --help)\n"

@@ -67,7 +67,7 @@ def test_a_folder_where_a_file_belongs_is_named_a_folder(tmp_path, capsys, monke
         read_checkpoint(run)
     (run / "best.pt").write_bytes(b"x")
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "v.mp4").write_bytes(b"")  # (a video that is not there is refused first: its own line)
+    (tmp_path / "v.mp4").write_bytes(b"x")  # (a video that is not there, or empty, is refused first: its own line)
     assert cli.main(["caption", "v.mp4", "--checkpoint", str(run)]) == 2
     assert f"{run}: a folder, not a checkpoint file: pass {run / 'best.pt'}" in one_line(capsys)
     with pytest.raises(CheckpointError, match="checkpoint not found"):

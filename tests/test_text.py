@@ -161,7 +161,7 @@ def test_text_only_end_to_end(tmp_path, capsys):
     assert by_id["1100"]["category"][0]["@value"] == "体育" and by_id["1101"]["category"][0]["@value"] == "音乐"
     assert by_id["1100"]["category"][1]["@value"] == "足球"
     assert "比赛" in {t["@value"] for t in by_id["1100"]["tag"]}
-    (tmp_path / "any.mp4").write_bytes(b"")  # (there: a missing video is refused first, in its own line)
+    (tmp_path / "any.mp4").write_bytes(b"x")  # (there, not empty: such a video is refused first, in its own line)
     code, _, err = s2vt(capsys, "caption", tmp_path / "any.mp4", "--checkpoint", run / "best.pt")
     assert code == 2 and "a text-only model reads no video" in err
 
