@@ -165,10 +165,11 @@ def expand_folders(names: list[str]) -> list[str]:
             files += found
         else:
             files.append(name)
-    seen: dict[str, str] = {}
+    seen: dict[str, str] = {}  # real path -> the name it was first given by
     for f in files:
-        if (again := seen.setdefault(os.path.realpath(f), f)) is not f:
-            raise DatasetError(f"{f}: given twice (also as {again})" if again != f else f"{f}: given twice")
+        if (again := seen.get(key := os.path.realpath(f))) is not None:
+            raise DatasetError(f"{f}: given twice" + (f" (also as {again})" if again != f else ""))
+        seen[key] = f
     return files
 
 
