@@ -260,11 +260,17 @@ def fit_linear(x: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor, c: fl
     opt = torch.optim.LBFGS([w, b], lr=1, max_iter=steps, history_size=5, line_search_fn="strong_wolfe",
                             tolerance_grad=1e-5, tolerance_change=1e-9)
 
-    def closure():  # the loss, with its gradient written by hand
-        margin = (1 - sign * (x @ w + b)).clamp(min=0)
-        g = -2 * c * sign * margin  # d loss / d scores
-        w.grad, b.grad = w + xt @ g, g.sum(0)
-        return 0.5 * (w * w).sum() + c * (margin * margin).sum()
+    def closure():
+        loss, w.grad, b.grad = squared_hinge(x, xt, sign, c, w, b)
+        return loss
     with torch.no_grad():
         opt.step(closure)
     return w, b
+
+
+def squared_hinge(x, xt, sign, c: float, w: torch.Tensor, b: torch.Tensor):
+    """(loss, d loss / d w, d loss / d b) of fit_linear's problem, the gradient written by hand:
+    `x` [videos, vocab] and its transpose `xt` (both sparse), `sign` +-1 [videos, labels]."""
+    margin = (1 - sign * (x @ w + b)).clamp(min=0)
+    g = -2 * c * sign * margin  # d loss / d scores
+    return 0.5 * (w * w).sum() + c * (margin * margin).sum(), w + xt @ g, g.sum(0)

@@ -263,28 +263,27 @@ def test_fit_linear_solves_the_squared_hinge_problem():
 
 
 def test_fit_linear_hand_gradient_equals_autograd():
-    """fit_linear writes the squared hinge's gradient by hand (CSR both ways): the same
-    L-BFGS run through autograd must land on the same weights."""
-    from s2vt.text import fit_linear
+    """fit_linear writes the squared hinge's gradient by hand (CSR both ways): at any weights it
+    must equal autograd's gradient of the same loss. (Comparing whole L-BFGS runs instead is not
+    exact: the float sums differ between CPUs and the iterates drift apart by ~1e-4.)"""
+    from s2vt.text import squared_hinge
 
     torch.manual_seed(0)
     dense = (torch.rand(200, 300) < 0.05).float() * torch.rand(200, 300)
-    targets = (torch.rand(200, 6) < 0.2).float()
-    w = torch.zeros(300, 6, requires_grad=True)
-    b = torch.zeros(6, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1, max_iter=100, history_size=5, line_search_fn="strong_wolfe",
-                            tolerance_grad=1e-5, tolerance_change=1e-9)
-    sign = 2 * targets - 1
-
-    def closure():
-        opt.zero_grad()
+    sign = 2 * (torch.rand(200, 6) < 0.2).float() - 1
+    x = dense.to_sparse_csr()
+    xt = dense.t().contiguous().to_sparse_csr()
+    for scale in (0.0, 0.1, 1.0):  # all margins active, some, few
+        w = (scale * torch.randn(300, 6)).requires_grad_()
+        b = (scale * torch.randn(6)).requires_grad_()
         margin = (1 - sign * (dense @ w + b)).clamp(min=0)
         loss = 0.5 * (w * w).sum() + 0.3 * (margin * margin).sum()
         loss.backward()
-        return loss
-    opt.step(closure)
-    ours = fit_linear(dense.to_sparse(), targets, torch.ones(200, dtype=torch.bool), c=0.3, steps=100)
-    assert torch.allclose(ours[0], w.detach(), atol=1e-5) and torch.allclose(ours[1], b.detach(), atol=1e-5)
+        with torch.no_grad():
+            ours, gw, gb = squared_hinge(x, xt, sign, 0.3, w, b)
+        assert float(ours) == pytest.approx(float(loss), rel=1e-5)
+        assert torch.allclose(gw, w.grad, atol=1e-5, rtol=1e-4) and torch.allclose(gb, b.grad, atol=1e-5, rtol=1e-4)
+        assert gw.abs().max() > 1e-3  # a gradient that could be wrong
 
 
 def test_fitted_linear_path_mixed_on_val_is_saved_and_used_by_evaluate(tmp_path, capsys):
