@@ -15,6 +15,7 @@ from .fileio import atomic_write_bytes
 from .options import as_option, settings
 
 from .data import Labels
+from .device import on_meta
 from .model import ModelConfig, S2VT
 from .text import TOKENIZERS, TextVocab
 from .consensus import CaptionMemory, ConsensusError
@@ -159,7 +160,7 @@ def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu",
         # built on the meta device (no random init) and given the checkpoint's tensors: no draw
         # from torch's global RNG, which seeded random backbones built meanwhile in other
         # threads (caption.py) are using, so their weights do not depend on thread timing
-        with torch.device("meta"):
+        with on_meta():
             model = S2VT(ModelConfig.former(**ckpt["config"]))
     except (TypeError, ValueError, RuntimeError) as e:  # e.g. an unknown fusion, a size torch refuses
         raise CheckpointError(f"{name}: bad model config ({e})") from None

@@ -1,6 +1,7 @@
 """`--device` for every command: one check that the device exists on this machine."""
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -40,3 +41,24 @@ def pick_device(name: str) -> torch.device:
     if index >= torch.cuda.device_count():
         raise DeviceError(f"--device {name}: there is no GPU {index} ({torch.cuda.device_count()} found)")
     return torch.device("cuda", index)
+
+
+class _SkipNormalOnMeta(torch.overrides.TorchFunctionMode):
+    """`normal_` on a meta tensor does nothing (there is nothing to draw): torch runs it through its
+    Python reference, whose first call imports torch._dynamo, seconds of a cold start."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in (torch.Tensor.normal_, torch.nn.init.normal_):
+            tensor = args[0] if args else kwargs.get("tensor", kwargs.get("self"))
+            if getattr(tensor, "is_meta", False):
+                return tensor
+        return func(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def on_meta():
+    """Build modules on the meta device: shapes only, no random initialisation (their weights are
+    given next), and no draw from torch's global random generator."""
+    with torch.device("meta"), _SkipNormalOnMeta():
+        yield

@@ -6,7 +6,9 @@ METEOR needs Java (pycocoevalcap runs its jar) and is None without it, never a f
 """
 from __future__ import annotations
 
+import atexit
 import shutil
+import threading
 import warnings
 
 import numpy as np
@@ -59,21 +61,42 @@ def score_tokenized(gts: dict[str, list[str]], res: dict[str, list[str]], meteor
     return {k: out[k] for k in CAPTION_KEYS}
 
 
+_meteor = None  # one METEOR JVM for the process: it takes seconds to start and its answers are stateless
+_meteor_lock = threading.Lock()
+
+
 def meteor_score(gts: dict[str, list[str]], res: dict[str, list[str]]) -> float | None:
-    """pycocoevalcap's METEOR, or None (with a warning) when its jar fails."""
+    """pycocoevalcap's METEOR, or None (with a warning) when its jar fails. The jar is started on
+    the first call and kept for the next ones (a caller scoring every epoch, tests); one that died
+    or failed is replaced."""
+    global _meteor
     from pycocoevalcap.meteor.meteor import Meteor
 
-    m = Meteor()
-    try:
-        return float(m.compute_score(gts, res)[0])
-    except (OSError, ValueError) as e:  # the JVM died or answered garbage
-        warnings.warn(f"METEOR failed ({type(e).__name__}); reported as null")
-        return None
-    finally:  # stop the JVM now rather than at garbage collection, and never leave its lock held
-        m.meteor_p.kill()
-        m.meteor_p.wait()
-        if m.lock.locked():
-            m.lock.release()
+    with _meteor_lock:
+        if _meteor is None or _meteor.meteor_p.poll() is not None:
+            _stop_meteor()
+            _meteor = Meteor()
+        try:
+            return float(_meteor.compute_score(gts, res)[0])
+        except (OSError, ValueError) as e:  # the JVM died or answered garbage
+            _stop_meteor()
+            warnings.warn(f"METEOR failed ({type(e).__name__}); reported as null")
+            return None
+
+
+def _stop_meteor() -> None:
+    """Stop the kept JVM now rather than at garbage collection, its lock never left held (pycocoevalcap's
+    __del__ would wait on it)."""
+    global _meteor
+    if _meteor is not None:
+        _meteor.meteor_p.kill()
+        _meteor.meteor_p.wait()
+        if _meteor.lock.locked():
+            _meteor.lock.release()
+        _meteor = None
+
+
+atexit.register(_stop_meteor)
 
 
 def caption_scores(refs: dict[str, list[str]], preds: dict[str, str], meteor: bool = True,

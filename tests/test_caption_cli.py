@@ -53,23 +53,33 @@ def test_caption_text_and_json(trained):
     assert text.returncode == 0 and text.stdout.startswith(videos[0] + ": ") and "tags: " in text.stdout
 
 
-def test_caption_bad_inputs(trained, broken, tmp_path):
+def test_caption_bad_inputs(trained, broken, tmp_path, capsys):
+    """caption.py itself once; the other cases through cli.main in this process (caption.py is
+    `main(["caption", ...])`), as a fresh interpreter and model each cost most of a minute in all."""
+    from s2vt.cli import main
+
     ckpt = str(trained / "run" / "best.pt")
     good = str(trained / "videos" / "v00.mp4")
-    for bad in (tmp_path / "missing.mp4", broken["text"], broken["audio_only"], broken["zero"]):
-        proc = run_cli("caption.py", str(bad), good, "--checkpoint", ckpt)
-        assert proc.returncode == 1, proc.stderr  # some items failed, the rest done: extract's code
-        assert len(proc.stderr.strip().splitlines()) == 1 and str(bad) in proc.stderr
-        assert good in proc.stdout  # the other video still ran
+    proc = run_cli("caption.py", str(broken["text"]), good, "--checkpoint", ckpt)
+    assert proc.returncode == 1, proc.stderr  # some items failed, the rest done: extract's code
+    assert len(proc.stderr.strip().splitlines()) == 1 and str(broken["text"]) in proc.stderr
+    assert good in proc.stdout  # the other video still ran
+    for bad in (tmp_path / "missing.mp4", broken["audio_only"], broken["zero"]):
+        code = main(["caption", str(bad), good, "--checkpoint", ckpt])
+        out, err = capsys.readouterr()
+        assert code == 1, err
+        assert len(err.strip().splitlines()) == 1 and str(bad) in err
+        assert good in out
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a checkpoint")
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(2)}, other)
     for ck, message in ((tmp_path / "none.pt", "not found"), (corrupt, "not a readable checkpoint"),
                         (other, "not an s2vt checkpoint")):
-        proc = run_cli("caption.py", good, "--checkpoint", str(ck))
-        assert proc.returncode == 2 and message in proc.stderr
-        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+        code = main(["caption", good, "--checkpoint", str(ck)])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_evaluate_and_export(trained, tmp_path):

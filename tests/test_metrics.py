@@ -311,3 +311,37 @@ def test_score_knows_a_manifest_by_its_content_not_its_name(tmp_path, capsys, no
     # a JSON {id: [captions]} on one line is still references, not a manifest
     (tmp_path / "refs.json").write_text(json.dumps({k: GTS[k] for k in ("v1", "v2")}))
     assert main(["score", str(tmp_path / "refs.json"), str(preds), "--json"]) == 0
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="METEOR needs Java")
+def test_meteor_keeps_one_jvm_and_replaces_one_that_died(monkeypatch):
+    """The jar takes seconds to start: it is kept for the process's next scores, which equal a fresh
+    jar's (its stdio answers are stateless); a dead or failed one is replaced, not reused."""
+    from pycocoevalcap.meteor.meteor import Meteor
+
+    from s2vt import metrics
+
+    gts = {"a": ["a man is playing a guitar", "someone plays the guitar"], "b": ["a cat sleeps"]}
+    res = {"a": ["a man plays guitar"], "b": ["a dog is sleeping"]}
+    first = metrics.meteor_score(gts, res)
+    jvm = metrics._meteor.meteor_p
+    sub = metrics.meteor_score({"b": gts["b"]}, {"b": res["b"]})  # another call between: no state carried
+    assert metrics.meteor_score(gts, res) == first and metrics._meteor.meteor_p is jvm
+    fresh = Meteor()
+    try:
+        assert float(fresh.compute_score(gts, res)[0]) == first
+        assert float(fresh.compute_score({"b": gts["b"]}, {"b": res["b"]})[0]) == sub
+    finally:
+        fresh.meteor_p.kill()
+        fresh.meteor_p.wait()
+    jvm.kill()
+    jvm.wait()
+    assert metrics.meteor_score(gts, res) == first and metrics._meteor.meteor_p is not jvm
+
+    def broken(self, gts, res):
+        raise ValueError("garbage")
+    monkeypatch.setattr(Meteor, "compute_score", broken)
+    kept = metrics._meteor.meteor_p
+    with pytest.warns(UserWarning, match=r"METEOR failed \(ValueError\)"):
+        assert metrics.meteor_score(gts, res) is None
+    assert metrics._meteor is None and kept.poll() is not None  # that JVM is stopped, not left running

@@ -156,3 +156,30 @@ def test_a_command_builds_only_its_own_options_and_torch_waits_for_one_that_need
     assert proc.returncode == 0, proc.stderr
     assert "--weights" in proc.stdout and "shard" in proc.stdout  # extract's own options, when it is run
     assert proc.stdout.split("usage: s2vt extract")[0].rstrip().endswith("False")
+
+
+def test_models_built_for_loaded_weights_draw_nothing_and_import_no_compiler():
+    """Modules built for weights loaded next (checkpoints, backbones) are shapes only: no draw from
+    torch's global generator (seeded random backbones build meanwhile in other threads), and no
+    `normal_` on meta tensors, whose first call imports torch._dynamo and sympy (seconds of a cold
+    caption.py). A fresh interpreter, as the import is once per process."""
+    code = """
+import sys, torch
+from s2vt.device import on_meta
+from extract.backbones import empty_module
+state = torch.get_rng_state()
+with on_meta():
+    e = torch.nn.Embedding(10, 4)
+    c = torch.nn.Conv2d(3, 4, 3)
+    torch.nn.init.kaiming_normal_(c.weight)
+    torch.nn.init.normal_(tensor=e.weight)
+    with torch.no_grad():
+        c.weight.normal_(0, 1)
+z = empty_module(lambda: torch.nn.Sequential(torch.nn.Embedding(5, 3), torch.nn.LSTM(3, 4)))
+assert e.weight.is_meta and c.weight.is_meta and not z[0].weight.is_meta and float(z[0].weight.abs().sum()) == 0
+assert torch.equal(torch.get_rng_state(), state)
+print(sorted(m for m in ("torch._dynamo", "sympy") if m in sys.modules))
+"""
+    proc = run_cli("-c", code)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"

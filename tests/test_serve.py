@@ -251,9 +251,16 @@ def test_page_in_headless_chromium(captioner, trained):  # noqa: F811
     assert os.path.getsize(os.path.join(out, "serve-page.png")) > 1000
 
 
-def test_serve_refuses_bad_settings_in_one_line(tmp_path):
+def test_serve_refuses_bad_settings_in_one_line(tmp_path, capsys):
+    """Each bad setting in one line, exit 2; the command itself once, the others through
+    cli.main in this process (a fresh interpreter each cost a minute in all)."""
+    from s2vt.cli import main
+
     from .conftest import run_cli
 
+    proc = run_cli("-m", "s2vt.cli", "serve", "--port", "0", "--checkpoint", str(tmp_path / "none.pt"),
+                   "--workers", "0")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == ["error: --workers must be at least 1, not 0"]
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = str(taken.getsockname()[1])
         for args, message in ((["--workers", "0"], "--workers must be at least 1, not 0"),
@@ -268,10 +275,11 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path):
                               (["--upload-timeout", "0"], "--upload-timeout must be in (0, inf), not 0.0"),
                               (["--max-video-seconds", "nan"], "--max-video-seconds must be in (0, inf), not nan"),
                               (["--max-video-seconds", "-1"], "--max-video-seconds must be in (0, inf), not -1.0")):
-            proc = run_cli("-m", "s2vt.cli", "serve", "--port", port if "--port" in args else "0",
-                           *(["--checkpoint", str(tmp_path / "none.pt")] if "--checkpoint" not in args else []), *args)
-            assert proc.returncode == 2 and message in proc.stderr, proc.stderr
-            assert len(proc.stderr.strip().splitlines()) == 1
+            code = main(["serve", "--port", port if "--port" in args else "0",
+                         *(["--checkpoint", str(tmp_path / "none.pt")] if "--checkpoint" not in args else []), *args])
+            err = capsys.readouterr().err
+            assert code == 2 and message in err, err
+            assert len(err.strip().splitlines()) == 1
 
 
 def test_negative_thumbs_is_400(captioner, trained, tmp_path):  # noqa: F811

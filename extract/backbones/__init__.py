@@ -11,6 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from s2vt.device import on_meta
 from s2vt.errors import SettingError
 from ..modalities import MODALITIES, REGISTRY
 
@@ -91,7 +92,7 @@ def empty_module(factory: Callable[[], nn.Module], materialize: bool = True) -> 
     `materialize=False` leaves every tensor on the meta device (shapes only), for a network
     whose layers are all replaced next, as loading a cached int8 network does.
     """
-    with torch.device("meta"):
+    with on_meta():
         module = factory()
     if not materialize:
         return module
