@@ -462,16 +462,19 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
                            "a JSON {id: [captions]} or a manifest)") from None
     labels: dict[str, dict] = {}
     named: dict[str, str] = {}  # id -> the name (less a video extension) that gave it
-    for raw, captions in pairs:
+    for n, (raw, captions) in enumerate(pairs, 1):
         vid = name_id(raw)
         if vid is None:
             raise DatasetError(f"{path}: unusable clip id {raw!r}")
         if named.setdefault(vid, clip_id(raw)) != clip_id(raw):  # ('my clip' and 'my_clip': two clips, one id)
             raise DatasetError(f"{path}: clips {named[vid]!r} and {raw!r} are both clip {vid}: rename one")
+        if vid in labels:  # (a list can repeat one: its captions were counted twice, or two lists merged unseen)
+            raise DatasetError(f"{path}: clip {vid} is listed twice (entry {n} and an earlier one): give each "
+                               "clip one entry")
         if not isinstance(captions, list) or not all(isinstance(c, str) for c in captions):
             raise DatasetError(f"{path}: clip {vid}: captions must be a list of strings")
-        entry = labels.setdefault(vid, {"video_id": vid, "split": split, "captions": [], "tags": []})
-        entry["captions"].extend(c.strip() for c in captions if c.strip())
+        labels[vid] = {"video_id": vid, "split": split, "captions": [c.strip() for c in captions if c.strip()],
+                       "tags": []}
     return labels
 
 

@@ -91,7 +91,8 @@ def resume_point(cfg: TrainConfig) -> Path | None:
     that holds a model unless --overwrite, and --resume where last.pt is missing but other run files
     are there (starting over would replace them). --resume into an empty or new folder starts a new run."""
     out = Path(cfg.out)
-    held = [name for name in RUN_FILES if (out / name).exists()]
+    # (curves.png too: a run writes it with metrics.csv, so alone it is someone's own file)
+    held = [name for name in (*RUN_FILES, "curves.png") if (out / name).exists()]
     if cfg.resume and "last.pt" in held:
         return out / "last.pt"
     if cfg.resume and held:

@@ -134,3 +134,18 @@ def test_import_features_refuses_nan_by_the_files_name_and_writes_no_manifest(tm
     assert capsys.readouterr().err == (f"error: {feat / 'b.npy'}: features hold NaN or infinite values: fix the "
                                        "file, or leave it out of the captions file\n")
     assert not out.exists()
+
+
+def test_import_mlds_refuses_a_clip_listed_twice(tmp_path, capsys):
+    """A repeated entry of training_label.json doubled the clip's captions (or merged two lists) unseen."""
+    from s2vt.cli import main
+
+    src = release(tmp_path / "mlds")
+    labels = json.loads((src / "training_label.json").read_text())
+    (src / "training_label.json").write_text(json.dumps(labels + [dict(labels[1], caption=["another list"])]))
+    out = tmp_path / "m" / "manifest.jsonl"
+    assert main(["import", "mlds", str(src), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {src / 'training_label.json'}: clip b2_3_9 is listed twice (entry 4 and an earlier "
+                   "one): give each clip one entry"]
+    assert not out.exists() and not (tmp_path / "m" / "features").exists()

@@ -69,6 +69,12 @@ def test_training_into_a_folder_that_holds_a_model_is_refused(store, run, tmp_pa
     shutil.copy(run / "metrics.csv", history_only)
     code, err = s2vt(capsys, *train_args(store, history_only))
     assert code == 2 and len(err) == 1 and "metrics.csv" in err[0]
+    plot_only = tmp_path / "plot_only"  # a curves.png alone (a run writes it with metrics.csv) was replaced
+    plot_only.mkdir()
+    (plot_only / "curves.png").write_text("my own plot")
+    code, err = s2vt(capsys, *train_args(store, plot_only))
+    assert code == 2 and len(err) == 1 and "curves.png" in err[0] and "--overwrite" in err[0]
+    assert (plot_only / "curves.png").read_text() == "my own plot"
     code, err = s2vt(capsys, *train_args(store, kept, "--overwrite", "--hidden", "16"))
     assert code == 0, err
     assert load_checkpoint(kept / "best.pt")[3]["config"]["hidden"] == 16  # replaced by the new run
