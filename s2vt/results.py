@@ -31,13 +31,28 @@ def _load_json(path: str | Path):
     except DuplicateKeyError as e:
         raise ResultsError(f"{path}: {e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ResultsError(f"{path}: not valid JSON ({e})") from None
+        raise ResultsError(f"{path}: not valid JSON ({e})" + _caption_lines_note(path, e)) from None
     except ValueError as e:  # (an integer of over 4,300 digits)
         raise ResultsError(f"{path}: not usable JSON ({e})") from None
     except RecursionError:
         raise ResultsError(f"{path}: not usable JSON (nested too deeply)") from None
     except OSError as e:
         raise ResultsError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def _caption_lines_note(path: Path, error: ValueError) -> str:
+    """What to say when a file that is not one JSON document is `caption.py --json`'s output (JSON lines
+    naming each video by its path): answers to score or export are evaluate's, by video id."""
+    if not (isinstance(error, json.JSONDecodeError) and error.msg == "Extra data"):
+        return ""
+    try:
+        first = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return ""
+    if isinstance(first, dict) and "video" in first and "video_id" not in first:
+        return ("; it reads like caption.py --json's lines, which name videos by path, not by id: score and "
+                "export take `s2vt evaluate --out` predictions (or a JSON {id: caption})")
+    return ""
 
 
 def refuse_inputs(outputs: list, inputs: list, folders: list = ()) -> None:

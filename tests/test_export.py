@@ -328,3 +328,22 @@ def test_empty_predictions_are_refused_by_export_as_by_score(empty, tmp_path, ca
                     + (["--manifest", str(lic_manifest(tmp_path / "m.jsonl"))] if fmt == "lic2022" else [])) == 2
         assert capsys.readouterr().err == said, fmt  # the same line
         assert not (tmp_path / "e.zip").exists()
+
+
+def test_score_of_caption_py_json_lines_says_what_it_takes(tmp_path, capsys):
+    """`caption.py --json > cap.jsonl` then `s2vt score refs cap.jsonl` said only "not valid JSON (Extra data)"."""
+    from s2vt.cli import main
+
+    refs = tmp_path / "refs.json"
+    refs.write_text(json.dumps({"v1": ["a cat"], "v2": ["a dog"]}))
+    lines = tmp_path / "cap.jsonl"
+    lines.write_text("".join(json.dumps({"video": f"clips/{v}.mp4", "caption": "a cat", "tags": []}) + "\n"
+                             for v in ("v1", "v2")))
+    assert main(["score", str(refs), str(lines)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {lines}: not valid JSON (Extra data")
+    assert "caption.py --json" in err[0] and "s2vt evaluate --out" in err[0]
+    lines.write_text('{"video_id": "v1", "caption": "a cat"}\n{"video_id": "v2", "caption": "a dog"}\n')
+    assert main(["score", str(refs), str(lines)]) == 2  # other JSON lines: no such note
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "caption.py" not in err[0]
