@@ -149,3 +149,18 @@ def test_import_mlds_refuses_a_clip_listed_twice(tmp_path, capsys):
     assert err == [f"error: {src / 'training_label.json'}: clip b2_3_9 is listed twice (entry 4 and an earlier "
                    "one): give each clip one entry"]
     assert not out.exists() and not (tmp_path / "m" / "features").exists()
+
+
+def test_import_features_names_the_file_of_the_odd_width(tmp_path, capsys):
+    """With the first file 9 wide and the others 8, the refusal named the second (a good file)."""
+    from s2vt.cli import main
+
+    (tmp_path / "feat").mkdir()
+    for vid, dim in (("v0", 9), ("v1", 8), ("v2", 8)):
+        np.save(tmp_path / "feat" / f"{vid}.npy", np.ones((2, dim), np.float32))
+    (tmp_path / "caps.json").write_text(json.dumps({v: ["a cat"] for v in ("v0", "v1", "v2")}))
+    assert main(["import", "features", str(tmp_path / "feat"), "--captions", str(tmp_path / "caps.json"),
+                 "--modality", "clip", "--split", "train", "--out", str(tmp_path / "m.jsonl")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'feat' / 'v0.npy'}: 9 features per frame, but 2 of the 3 files have 8"]
+    assert not (tmp_path / "m.jsonl").exists()
