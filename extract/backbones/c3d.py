@@ -13,7 +13,7 @@ from torch import nn
 from . import Backbone, empty_module, he_init, seeded_init, warn_random
 from .resnet import center_crop
 from .synthetic import synthetic_video
-from .weights import find_weights, load_state_dict
+from .weights import find_weights, load_state_dict, load_strict
 from ..video import C3D_CLIP_LEN as CLIP_LEN
 
 SPORTS1M_MEAN_BGR = (90.25, 97.66, 101.41)
@@ -85,7 +85,7 @@ class C3D(Backbone):
         path = find_weights("c3d", weights_dir)
         model = cls(empty_module(C3DNet, materialize=load))  # the file (or the int8 cache) supplies every weight
         if load:
-            model.net.load_state_dict(load_state_dict(path), strict=True)
+            load_strict(model.net, load_state_dict(path), path, "C3D")
         model.weight_id = path.name
         model.weight_file = path
         return model

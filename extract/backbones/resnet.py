@@ -15,7 +15,7 @@ from torch.ao.nn.quantized import FloatFunctional
 
 from . import Backbone, empty_module, seeded_init, warn_random
 from .synthetic import synthetic_video
-from .weights import find_weights, load_state_dict
+from .weights import find_weights, load_state_dict, load_strict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -135,7 +135,8 @@ class ResNet152(Backbone):
             model.weight_file = path
             state = load_state_dict(path) if load else None
         if state is not None:
-            model.net.load_state_dict({k: v for k, v in state.items() if not k.startswith("fc.")}, strict=True)
+            load_strict(model.net, {k: v for k, v in state.items() if not k.startswith("fc.")},
+                        model.weight_file or model.weight_id, "ResNet-152")
         return model
 
     def inputs(self, frames: np.ndarray) -> torch.Tensor:

@@ -14,7 +14,7 @@ from torch import nn
 from . import Backbone, empty_module, he_init, seeded_init, warn_random
 from ..audio import SAMPLE_RATE, log_mel_examples
 from .synthetic import synthetic_audio
-from .weights import find_weights, load_state_dict, load_weights_file
+from .weights import BadWeights, find_weights, load_state_dict, load_strict, load_weights_file
 
 QUANTIZE_MIN, QUANTIZE_MAX = -2.0, 2.0
 
@@ -48,13 +48,35 @@ class VGGishNet(nn.Module):
 
 
 def load_pca(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(eigen_vectors [128, 128], means [128]) from the official .npz or the port's .pth."""
-    if path.suffix == ".npz":
-        with np.load(path) as f:
-            return f["pca_eigen_vectors"].astype(np.float32), f["pca_means"].reshape(-1).astype(np.float32)
-    state = load_weights_file(path)
-    return (np.asarray(state["pca_eigen_vectors"], np.float32),
-            np.asarray(state["pca_means"], np.float32).reshape(-1))
+    """(eigen_vectors [128, 128], means [128]) from the official .npz or the port's .pth; BadWeights,
+    one line naming the file, for any other file: checked here, as the store is made, not when the
+    first video's features fail to multiply (`s2vt weights list` runs this check too)."""
+    try:
+        if path.suffix == ".npz":
+            with np.load(path) as f:
+                vectors, means = pca_arrays(path, f)
+        else:
+            vectors, means = pca_arrays(path, load_weights_file(path))
+        vectors, means = np.asarray(vectors, np.float32), np.asarray(means, np.float32).reshape(-1)
+    except (OSError, BadWeights):  # (unreadable, not a torch file, no such array: their own one-line messages)
+        raise
+    except Exception as e:  # noqa: BLE001 - not an .npz (numpy refuses pickles), not numbers
+        reason = " ".join(str(e).split()).split(". ")[0][:200]  # (a second sentence is advice: allow_pickle)
+        raise BadWeights(f"{path}: does not load as VGGish PCA parameters ({type(e).__name__}: {reason})") \
+            from None
+    if vectors.shape != (128, 128) or means.shape != (128,):
+        raise BadWeights(f"{path}: does not load as VGGish PCA parameters: shapes {list(vectors.shape)} and "
+                         f"{list(means.shape)}, not [128, 128] and [128]")
+    return vectors, means
+
+
+def pca_arrays(path: Path, arrays) -> tuple:
+    """The two PCA arrays of a loaded .npz or state dict; BadWeights naming the ones it lacks."""
+    names = ("pca_eigen_vectors", "pca_means")
+    missing = [k for k in names if not isinstance(arrays, dict | np.lib.npyio.NpzFile) or k not in arrays]
+    if missing:
+        raise BadWeights(f"{path}: does not load as VGGish PCA parameters (no {' or '.join(missing)} array)")
+    return arrays[names[0]], arrays[names[1]]
 
 
 class VGGish(Backbone):
@@ -89,7 +111,7 @@ class VGGish(Backbone):
         model = cls(pca_params, empty_module(VGGishNet, materialize=load))  # the file supplies every weight
         if load:
             state = {k: v for k, v in load_state_dict(path).items() if not k.startswith("pca_")}
-            model.net.load_state_dict(state, strict=True)
+            load_strict(model.net, state, path, "VGGish")
         model.weight_id = path.name
         model.weight_file = path
         return model

@@ -100,3 +100,26 @@ def load_state_dict(path: Path) -> dict:
     if not isinstance(state, dict):
         raise BadWeights(f"{path}: not a state dict")
     return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def few(keys: list[str], shown: int = 3) -> str:
+    """A few key names, then how many in all (a wrong file lacks hundreds: one line stays short)."""
+    return ", ".join(keys[:shown]) + (f", ... {len(keys)} in all" if len(keys) > shown else "")
+
+
+def load_strict(net: torch.nn.Module, state: dict, path, what: str, assign: bool = False) -> None:
+    """`net.load_state_dict(state, strict=True)`, but a file of other keys or shapes (a torch file of
+    some other network) is BadWeights in one line naming it: torch's own error lists every key (kilobytes)."""
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [k for k in expected if k in state
+             and (not torch.is_tensor(state[k]) or state[k].shape != expected[k].shape)]
+    if missing or unexpected or wrong:
+        shape = lambda t: list(t.shape) if torch.is_tensor(t) else type(t).__name__  # noqa: E731
+        parts = [f"missing keys: {few(missing)}"] if missing else []
+        parts += [f"unexpected: {few(unexpected)}"] if unexpected else []
+        parts += [f"{wrong[0]} is {shape(state[wrong[0]])}, not {list(expected[wrong[0]].shape)}"
+                  + (f" ({len(wrong)} of wrong shape)" if len(wrong) > 1 else "")] if wrong else []
+        raise BadWeights(f"{path}: not {what} weights ({'; '.join(parts)})")
+    net.load_state_dict(state, strict=True, assign=assign)

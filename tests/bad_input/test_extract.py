@@ -524,3 +524,49 @@ def test_a_store_of_other_settings_is_refused_before_the_backbones_load(tmp_path
     rc, err = extract(capsys, tmp_path / "x.mp4", "--out", tmp_path / "store", "--weights", "random")
     assert rc == 2 and err == (f"error: {tmp_path / 'store' / 'meta.json'}: store was extracted with frames=8, this "
                                "run asks 40; use another --out\n")
+
+
+def bad_pca(folder, kind):
+    """A vggish_pca_params.npz that is not the PCA parameters: wrong shapes, other arrays, or text."""
+    path = folder / "vggish_pca_params.npz"
+    if kind == "shapes":
+        np.savez(path, pca_eigen_vectors=np.zeros((3, 3)), pca_means=np.zeros(3))
+    elif kind == "names":
+        np.savez(path, a=np.zeros(3))
+    else:
+        path.write_text("not an npz\n")
+    return path
+
+
+@pytest.mark.parametrize("kind, says", [("shapes", "shapes [3, 3] and [3], not [128, 128] and [128]"),
+                                        ("names", "no pca_eigen_vectors or pca_means array"),
+                                        ("text", "ValueError")])
+def test_a_bad_vggish_pca_file_is_one_line_naming_it_and_no_store(kind, says, tmp_path, videos, capsys):
+    """It was a traceback at the first video's PCA (or its loading), exit 1, and a store's meta.json left."""
+    path = bad_pca(tmp_path, kind)
+    out = tmp_path / "store"
+    rc, err = extract(capsys, videos["mp4_aac"], "--out", out, *VGGISH, "--vggish-pca", "--weights-dir", tmp_path)
+    assert rc == 2 and "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith(f"error: {path}: does not load as VGGish PCA parameters") and says in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("modality, file, state, says", [
+    ("resnet152", "resnet152-394f9c45.pth", {"foo": [3]},
+     "not ResNet-152 weights (missing keys: conv1.weight, bn1.weight, bn1.bias, ... 930 in all; unexpected: foo)"),
+    ("c3d", "c3d.pickle", {"foo": [3]}, "not C3D weights (missing keys: conv1.weight, conv1.bias, conv2.weight, "
+     "... 22 in all; unexpected: foo)"),
+    ("vggish", "vggish-10086976.pth", {"features.0.weight": [3]},
+     "not VGGish weights (missing keys: features.0.bias, features.3.weight, features.3.bias, ... 17 in all; "
+     "features.0.weight is [3], not [64, 1, 3, 3])")])
+def test_weights_of_another_network_are_one_short_line_naming_the_file(modality, file, state, says, tmp_path,
+                                                                       videos, capsys):
+    """A torch file of the wrong keys or shapes under a backbone's name was torch's multi-kilobyte
+    "Error(s) in loading state_dict" traceback, exit 1 (caption.py and `s2vt serve` load the same way)."""
+    import torch
+    torch.save({k: torch.zeros(shape) for k, shape in state.items()}, tmp_path / file)
+    out = tmp_path / "store"
+    rc, err = extract(capsys, videos["mp4_aac"], "--out", out, *FAST, "--weights", "pretrained",
+                      "--modalities", modality, "--weights-dir", tmp_path)
+    assert rc == 2 and err == f"error: {tmp_path / file}: {says}\n"
+    assert not out.exists()
