@@ -807,7 +807,8 @@ def refit_network(run: Run) -> None:
     # the fitted linear path is not trained by the optimiser: best.pt's fit (and its mixes) are kept
     state.update({k: v for k, v in best["model"].items() if k.startswith("linear.")})
     best["model"] = state
-    best["refit"] = {"videos": len(entries), "epochs": epochs}
+    # (the ids: evaluate tells a split among them by its videos, not by its name, whatever the manifest)
+    best["refit"] = {"videos": len(entries), "epochs": epochs, "ids": [e["video_id"] for e in entries]}
     write_checkpoint(out / "best.pt", best)
     score = best["metrics"].get(run.metric)
     log(f"refitted on train + val for {epochs} epoch{'s' if epochs != 1 else ''} ({time.time() - t0:.0f} s): "

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import unicodedata
 from pathlib import Path
 from typing import Iterator
@@ -166,7 +167,7 @@ def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[dic
     if not path.is_file():
         what = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "manifest not found"
         raise ManifestError(f"{path}: {what}" + (", not a manifest (a .jsonl file)" if path.is_dir() else ""))
-    entries, seen = [], set()
+    entries, seen, repeats = [], set(), []
     for where, entry in json_lines(path):
         if split is not None and isinstance(entry, dict):
             entry["split"] = split
@@ -174,9 +175,16 @@ def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[dic
         if vid in seen:
             raise ManifestError(f"{where}duplicate video_id {vid!r}")
         seen.add(vid)
+        tags = entry.get("tags")
+        if tags and len(set(tags)) != len(tags):  # a tag given twice is one tag: each counts once, order kept
+            entry["tags"] = list(dict.fromkeys(tags))
+            repeats.append(vid)
         rel = entry.get("path")
         entry["abspath"] = str(path.parent / rel) if rel else None
         entries.append(entry)
+    if repeats:  # (else single-label data with one ["a", "a"] would read as multi-label)
+        print(f"warning: {path}: {len(repeats)} video{'s list' if len(repeats) > 1 else ' lists'} a tag more than "
+              f"once (first: {', '.join(repeats[:3])}): each counts once", file=sys.stderr)
     return entries
 
 

@@ -102,6 +102,35 @@ def memory_warnings(checkpoint: str, cfg: DecodeConfig, model: S2VT, with_captio
     return []
 
 
+def refit_warning(checkpoint: str, ckpt: dict, model: S2VT, with_captions: bool, video_ids: list[str],
+                  split: str) -> str | None:
+    """The `warning:` line for a checkpoint refitted on train + val (train.py --refit) evaluated on
+    videos it trained on, or None. Said by the videos' ids, whatever the split's name (another dataset's
+    val split is no training data of it): those the refit recorded, else those of the caption memory,
+    which `memory_warnings` has already counted (None then: one warning for one fact). A checkpoint
+    that records neither (a tag-only one written before the refit recorded its ids) is told about for
+    split val alone, conditionally: which manifest it trained on is unknown."""
+    refit = ckpt.get("refit")
+    if not isinstance(refit, dict):
+        return None
+    memory = model.memory.ids if with_captions and model.memory is not None else None
+    if memory is not None and set(video_ids) & set(memory):  # (memory_warnings has said it)
+        return None
+    ids = refit.get("ids")
+    if isinstance(ids, list):
+        inside = len(set(video_ids) & set(ids))
+        if not inside:
+            return None
+        return (f"warning: {inside} of {len(video_ids)} videos of split {split} were training videos of {checkpoint} "
+                f"(it was refitted on train + val, {len(ids)} videos, and lists them): the scores overstate the "
+                "model (best.pt's own val metrics are those from before the refit)")
+    if memory is not None or split != "val":  # (the memory lists train + val: none of them is here)
+        return None
+    return (f"warning: {checkpoint} was refitted on train + val ({refit.get('videos')} videos) and does not record "
+            "their ids: if this is the manifest it was trained on, split val is among its training videos, so "
+            "these scores are optimistic (best.pt's own val metrics are those from before the refit)")
+
+
 def answer(model: S2VT, vocab: Vocab, labels: Labels, feats: dict[str, np.ndarray], beam: DecodeConfig | int = 5,
            tags: int = 3, *, with_captions: bool) -> tuple[str, list[dict]]:
     """(caption, top `tags` tags) of one video's features ({modality: [T, D]}).
@@ -180,15 +209,21 @@ class GapStore(FeatureStore):
 
 
 def with_features(entries: list[dict], store: FeatureStore, modalities: list[str], skip_missing: bool,
-                  split: str) -> list[dict]:
+                  split: str, manifest: str = "the manifest", from_text: bool = False) -> list[dict]:
     """`entries`, less those lacking a feature file when `skip_missing`; either way one stderr line
-    says how many lack which modality (those kept are predicted from what they have)."""
+    says how many lack which modality (those kept are predicted from what they have). No video
+    with any feature file at all is refused (StoreError): the store of another dataset, most likely,
+    and every prediction would be the missing vector's; unless `from_text` (the model reads text and
+    the split has some: it is predicted from that)."""
     gaps = {e["video_id"]: [m for m in modalities if not store.has(m, e["video_id"])] for e in entries}
     gaps = {v: ms for v, ms in gaps.items() if ms}
     if not gaps:
         return entries
     counts = ", ".join(f"{m} {n}" for m in modalities if (n := sum(m in ms for ms in gaps.values())))
     bare = sum(len(ms) == len(modalities) for ms in gaps.values())
+    if bare == len(entries) and not from_text:
+        raise StoreError(f"{store.root}: none of the {len(entries)} {split} videos of {manifest} has features there "
+                         f"(first: {', '.join(list(gaps)[:3])}): is it the feature store of another dataset?")
     what = ("left out (--skip-missing)" if skip_missing else "predicted from the features they have, the model's "
             "learned missing vector standing in for the rest (--skip-missing leaves them out)")
     print(f"warning: {len(gaps)} of {len(entries)} {split} videos lack features in {store.root} ({counts}; "
@@ -361,16 +396,18 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         print(f"warning: {manifest}: ignoring {blank} blank reference caption{'s' if blank > 1 else ''} in split "
               f"{split!r}", file=sys.stderr)
     if store is not None:
-        entries = with_features(entries, store, modalities, skip_missing, split)
+        from .text import has_text
+
+        entries = with_features(entries, store, modalities, skip_missing, split, manifest,
+                                text_vocab_of(ckpt) is not None and has_text(entries))
     check_fit(checkpoint, manifest, split, entries, labels.names, modalities, text_vocab_of(ckpt) is not None)
     make_dirs(out_path.parent)  # an impossible output folder fails now, not after decoding
     for line in memory_warnings(checkpoint, cfg, model, with_captions,
                                 [e["video_id"] for e in entries], split):
         print(line, file=sys.stderr)
-    if split == "val" and ckpt.get("refit"):  # (train.py --refit: val became training data)
-        print(f"warning: {checkpoint} was refitted on train + val ({ckpt['refit'].get('videos')} videos): split val "
-              "is among its training videos, so these scores are optimistic (best.pt's own val metrics are those "
-              "from before the refit)", file=sys.stderr)
+    line = refit_warning(checkpoint, ckpt, model, with_captions, [e["video_id"] for e in entries], split)
+    if line:
+        print(line, file=sys.stderr)
     ds = VideoDataset(entries, store, modalities, vocab, None, text_vocab=text_vocab_of(ckpt))
     loader = batches(ds, batch_size)
     t0 = time.time()

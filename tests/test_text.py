@@ -192,6 +192,13 @@ def test_text_and_tsn_fusion(tmp_path, capsys, fusion):
     lines = result_lines(capsys, preds, manifest, tmp_path / "r.zip")
     assert [x["@id"] for x in lines] == [e["video_id"] for e in read_manifest(manifest) if e["split"] == "test"]
     assert all(x["category"][0]["@value"] for x in lines if x["@id"].startswith("11"))
+    # no test video with video features: predicted from its text (a text model's split is no wrong store)
+    for e in read_manifest(manifest):
+        if e["split"] == "test":
+            (store / "tsn" / f"{e['video_id']}.npy").unlink(missing_ok=True)
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
+                        store, "--split", "test", "--out", preds, "--force")
+    assert code == 0 and "8 of 8 test videos lack features" in err and "8 with none at all" in err, err
 
 
 def test_text_only_refusals(tmp_path, capsys):

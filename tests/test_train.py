@@ -432,7 +432,9 @@ def test_refit_trains_on_train_and_val_for_the_chosen_epochs_and_keeps_the_val_m
     assert [x.split(":")[0] for x in lines] == [f"refit epoch {k}/{epochs}" for k in range(1, epochs + 1)]
     assert all(f", {videos} items, " in x for x in lines) and 0 < n["val"] < videos
     assert f"(val, before the refit on the {videos} train + val videos)" in err
-    assert refit["refit"] == {"videos": videos, "epochs": epochs} and "refit" not in was
+    assert refit["refit"] == {"videos": videos, "epochs": epochs, "ids": refit["refit"]["ids"]} and "refit" not in was
+    lines = map(json.loads, manifest.read_text().splitlines())
+    assert sorted(refit["refit"]["ids"]) == sorted(e["video_id"] for e in lines if e["split"] in ("train", "val"))
     # the val metrics, epoch, threshold and labels of the train-only run; other weights
     timing = ("seconds", "samples_per_s")
     untimed = lambda m: {k: v for k, v in m.items() if k not in timing}  # noqa: E731
@@ -447,7 +449,8 @@ def test_refit_trains_on_train_and_val_for_the_chosen_epochs_and_keeps_the_val_m
     for run, said in (("refit", True), ("plain", False)):
         evaluate(str(tmp_path / run / "best.pt"), str(manifest), str(store), "val", out=str(tmp_path / f"{run}.json"))
         err = capsys.readouterr().err
-        assert ("was refitted on train + val" in err and "split val is among its training videos" in err) == said, err
+        assert (f"{n['val']} of {n['val']} videos of split val were training videos of" in err
+                and "refitted on train + val" in err) == said, err
 
 
 def test_a_refit_after_a_resume_with_more_epochs_replays_the_schedule_its_epochs_were_trained_on(
@@ -493,7 +496,7 @@ def test_the_caption_recipe_refits_and_its_memory_is_built_from_the_refitted_wei
     assert "refit" not in capsys.readouterr().err
     plain = torch.load(tmp_path / "plain" / "best.pt", weights_only=True)
     videos = sum(e["split"] in ("train", "val") for e in read_manifest(planted[0]))
-    assert refit["refit"] == {"videos": videos, "epochs": 1} and "refit" not in plain
+    assert refit["refit"] == {"videos": videos, "epochs": 1, "ids": refit["memory"]["ids"]} and "refit" not in plain
     # the memory's keys are the refitted model's summaries of the train + val videos, not the train-only one's
     model, vocab, _, _ = load_checkpoint(tmp_path / "caps" / "best.pt")
     ids = refit["memory"]["ids"][:8]

@@ -349,3 +349,114 @@ def test_an_out_another_evaluate_is_writing_is_refused(store, run, tmp_path, cap
     lock.write_text(gone.stdout)  # a killed evaluate's lock: its process is gone, the lock is stale
     code, err = s2vt(capsys, *args)
     assert code == 0 and out.is_file() and not lock.exists(), err
+
+
+def renamed(store, path: Path, splits=("test",), keep: int = 0) -> Path:  # noqa: F811
+    """The store's manifest with the videos of `splits` renamed (another dataset's ids, e.g. MSR-VTT's),
+    but for the first `keep` of them."""
+    rows = [json.loads(line) for line in Path(store[0]).read_text().splitlines()]
+    for i, r in enumerate([r for r in rows if r["split"] in splits][keep:]):
+        r["video_id"] = f"video{i}"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_a_store_with_none_of_the_splits_videos_is_refused(store, run, tmp_path, capsys):  # noqa: F811
+    """The wrong --features (another dataset's store): it printed "4 of 4 test videos lack features ...
+    4 with none at all", then scored predictions made from the missing vector alone, exit 0."""
+    manifest = renamed(store, tmp_path / "m.jsonl")
+    out = tmp_path / "sub" / "p.json"
+    for extra in ([], ["--skip-missing"]):
+        code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
+                         store[1], "--out", out, "--beam", "1", *extra)
+        assert code == 2 and err == [f"error: {store[1]}: none of the 4 test videos of {manifest} has features there "
+                                     "(first: video0, video1, video2): is it the feature store of another dataset?"]
+        assert not out.exists() and not out.parent.exists()
+    # some of them there: predicted as before, with the warning
+    manifest = renamed(store, tmp_path / "m.jsonl", keep=1)
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
+                     store[1], "--out", out, "--beam", "1")
+    assert code == 0 and out.exists()
+    assert [line for line in err if "lack features" in line and "3 of 4 test videos" in line and "3 with none" in line]
+
+
+def refitted_without_memory(run, path: Path, ids: bool) -> Path:  # noqa: F811
+    """The run's best.pt as a checkpoint without a caption memory (a tag-only model has none), its
+    refit's ids kept or dropped (a checkpoint written before the refit recorded them)."""
+    import torch
+
+    from s2vt.checkpoint import write_checkpoint
+
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    del ckpt["memory"]
+    if not ids:
+        del ckpt["refit"]["ids"]
+    write_checkpoint(path, ckpt)
+    return path
+
+
+def test_the_refit_warning_goes_by_the_videos_not_the_splits_name(store, run, tmp_path, capsys):  # noqa: F811
+    """Another dataset's val split was called "among its training videos" of a refitted best.pt."""
+    import torch
+
+    refit = torch.load(run / "best.pt", weights_only=True)["refit"]
+    val = [json.loads(x)["video_id"] for x in Path(store[0]).read_text().splitlines() if '"val"' in x]
+    assert refit["videos"] == len(refit["ids"]) and set(val) <= set(refit["ids"])  # (training records them)
+    import shutil
+
+    other = renamed(store, tmp_path / "other.jsonl", ("val",))
+    features = shutil.copytree(store[1], tmp_path / "features")  # (another dataset's: its val videos' own ids)
+    for i, vid in enumerate(val):
+        for f in features.glob(f"*/{vid}.npy"):
+            f.rename(f.with_name(f"video{i}.npy"))
+    base = ["--split", "val", "--beam", "1", "--out"]
+    said = f"warning: {len(val)} of {len(val)} videos of split val were training or val videos of {run / 'best.pt'}"
+    # a caption model: its memory lists them, one warning (not a second one for the refit)
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features",
+                     store[1], *base, tmp_path / "a.json")
+    assert code == 0 and [x for x in err if x.startswith(said)] and len(err) == 1, err
+    for ckpt, ids in ((tmp_path / "ids.pt", True), (tmp_path / "old.pt", False)):
+        refitted_without_memory(run, ckpt, ids)
+        code, err = s2vt(capsys, "evaluate", "--checkpoint", ckpt, "--manifest", store[0], "--features", store[1],
+                         *base, tmp_path / "b.json", "--force")
+        assert code == 0 and len(err) == 1, err
+        if ids:
+            assert err[0].startswith(f"warning: {len(val)} of {len(val)} videos of split val were training videos of "
+                                     f"{ckpt} (it was refitted on train + val, {refit['videos']} videos")
+        else:  # (which manifest it trained on is unknown: said as a condition)
+            assert err[0].startswith(f"warning: {ckpt} was refitted on train + val ({refit['videos']} videos) and does "
+                                     "not record their ids: if this is the manifest it was trained on, split val")
+        # another dataset's val split: no warning when the ids are known
+        code, err = s2vt(capsys, "evaluate", "--checkpoint", ckpt, "--manifest", other, "--features", features,
+                         *base, tmp_path / "c.json", "--force")
+        assert code == 0
+        if ids:
+            assert not [x for x in err if "refitted" in x or "training videos" in x], err
+        else:  # (the condition is all it can say)
+            assert len(err) == 1 and "if this is the manifest it was trained on" in err[0], err
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", other, "--features",
+                     features, *base, tmp_path / "d.json")
+    assert code == 0 and not [x for x in err if "refitted" in x or "training" in x], err
+
+
+def test_a_tag_repeated_in_one_video_counts_once(tmp_path, capsys):
+    """["a", "a"] in one line turned single-label data into multi-label (another loss, other metrics)."""
+    from s2vt.data import Labels
+    from s2vt.manifest import read_manifest
+
+    manifest = tmp_path / "m.jsonl"
+    rows = [{"video_id": "v0", "tags": ["a", "a"]}, {"video_id": "v1", "tags": ["b"]},
+            {"video_id": "v2", "tags": ["b", "c", "b", "c"]}, {"video_id": "v3", "tags": ["c"]}]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    entries = read_manifest(manifest)
+    assert [e["tags"] for e in entries] == [["a"], ["b"], ["b", "c"], ["c"]]  # (order kept)
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {manifest}: 2 videos list a tag more than once (first: v0, v2): each counts once"]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))
+    labels = Labels.build(read_manifest(manifest))
+    assert labels.names == ["a", "b"] and not labels.multilabel  # single-label, as the data is
+    assert capsys.readouterr().err.strip() == f"warning: {manifest}: 1 video lists a tag more than once (first: v0): " \
+                                              "each counts once"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows[1:2]))
+    read_manifest(manifest)
+    assert capsys.readouterr().err == ""  # (no repeat: no warning)
