@@ -42,6 +42,7 @@ from .vocab import SPECIALS, Vocab, drop_blank_captions
 
 # a run folder holding any of these holds a trained model (or its history): never trained over unasked
 RUN_FILES = ("best.pt", "last.pt", "metrics.csv")
+REFIT_IDS_MAX = 100_000  # best.pt lists the videos of its refit up to this many
 
 
 def launch_rank() -> int:
@@ -807,8 +808,11 @@ def refit_network(run: Run) -> None:
     # the fitted linear path is not trained by the optimiser: best.pt's fit (and its mixes) are kept
     state.update({k: v for k, v in best["model"].items() if k.startswith("linear.")})
     best["model"] = state
-    # (the ids: evaluate tells a split among them by its videos, not by its name, whatever the manifest)
-    best["refit"] = {"videos": len(entries), "epochs": epochs, "ids": [e["video_id"] for e in entries]}
+    # the ids: evaluate tells a split among them by its videos, not by its name, whatever the manifest;
+    # not for a run of YouTube-8M's millions (megabytes in every best.pt: evaluate then warns for val alone)
+    best["refit"] = {"videos": len(entries), "epochs": epochs}
+    if len(entries) <= REFIT_IDS_MAX:
+        best["refit"]["ids"] = [e["video_id"] for e in entries]
     write_checkpoint(out / "best.pt", best)
     score = best["metrics"].get(run.metric)
     log(f"refitted on train + val for {epochs} epoch{'s' if epochs != 1 else ''} ({time.time() - t0:.0f} s): "
