@@ -505,17 +505,18 @@ def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: s
     is refused before anything is written. A clip without a file, and a file without an entry, are
     each counted in one warning."""
     files = feature_files(feat_dir)
-    plan, missing, widths = [], [], collections.Counter()
+    plan, missing, width = [], [], {}
     for vid, entry in labels.items():
         if vid not in files:
             missing.append(vid)
             continue
         plan.append((entry, files[vid]))
-        widths[feature_width(files[vid])] += 1
+        width[files[vid]] = feature_width(files[vid])
+    widths = collections.Counter(width.values())
     dim = widths.most_common(1)[0][0] if widths else None
     if len(widths) > 1:  # the odd one out is named, not whichever file happened to come after it
-        odd = next(p for _, p in plan if feature_width(p) != dim)
-        raise DatasetError(f"{odd}: {feature_width(odd)} features per frame, but {widths[dim]} of the "
+        odd = next(p for p, w in width.items() if w != dim)
+        raise DatasetError(f"{odd}: {width[odd]} features per frame, but {widths[dim]} of the "
                            f"{len(plan)} files have {dim}")
     if missing:
         print(f"warning: {len(missing)} of {len(labels)} clips of {named} have no feature file in {feat_dir} and "

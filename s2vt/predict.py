@@ -209,7 +209,7 @@ class GapStore(FeatureStore):
 
 
 def with_features(entries: list[dict], store: FeatureStore, modalities: list[str], skip_missing: bool,
-                  split: str, manifest: str = "the manifest", from_text: bool = False) -> list[dict]:
+                  split: str, manifest: str, from_text: bool) -> list[dict]:
     """`entries`, less those lacking a feature file when `skip_missing`; either way one stderr line
     says how many lack which modality (those kept are predicted from what they have). No video
     with any feature file at all is refused (StoreError): the store of another dataset, most likely,
