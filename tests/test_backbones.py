@@ -220,3 +220,14 @@ def test_inputs_stay_on_the_cpu_wherever_the_network_runs():
     net = C3D().to("meta")  # stands in for a device other than the CPU
     x = net.inputs(np.zeros((1, 16, 128, 171, 3), np.uint8))
     assert x.device.type == "cpu" and x.shape == (1, 3, 16, 112, 112)
+
+
+def test_nonfinite_names_nan_and_inf_tensors_only():
+    """The sum that finds a NaN or inf fast also overflows on large fp16 values: those are not named."""
+    from extract.backbones.weights import nonfinite
+
+    big = torch.full((1000,), 60000.0, dtype=torch.float16)  # finite, but its fp16 sum is inf
+    assert not torch.isfinite(big.sum())
+    tensors = [("big", big), ("nan", torch.tensor([1.0, float("nan")])), ("ints", torch.arange(3)),
+               ("inf", torch.tensor([float("-inf")], dtype=torch.bfloat16)), ("ok", torch.ones(4))]
+    assert nonfinite(tensors) == ["nan", "inf"]

@@ -67,6 +67,11 @@ def load_pca(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if vectors.shape != (128, 128) or means.shape != (128,):
         raise BadWeights(f"{path}: does not load as VGGish PCA parameters: shapes {list(vectors.shape)} and "
                          f"{list(means.shape)}, not [128, 128] and [128]")
+    # a NaN or inf would pass the shapes and turn every feature into NaN (exit 0, invalid JSON later)
+    for name, a in (("pca_eigen_vectors", vectors), ("pca_means", means)):
+        if not np.isfinite(a).all():
+            raise BadWeights(f"{path}: does not load as VGGish PCA parameters: {name} holds "
+                             f"{np.count_nonzero(~np.isfinite(a)):,} NaN or infinite values")
     return vectors, means
 
 

@@ -18,7 +18,7 @@ class WeightsNotFound(UserError):
 
 
 class BadWeights(UserError):
-    """A weight file that holds no state dict; one line naming it."""
+    """A weight file that holds no usable state dict (or PCA parameters); one line naming it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +76,8 @@ def load_weights_file(path: Path):
     """torch.load(weights_only=True) of a weight file (no code execution); BadWeights, one line, for a
     file it cannot load. torch's own message runs to several lines and advises weights_only=False,
     which runs whatever code the file holds: only its cause is kept."""
+    if path.stat().st_size == 0:  # (torch's own word for it is a bare EOFError)
+        raise BadWeights(f"{path}: empty file, not a PyTorch weights file")
     try:
         with warnings.catch_warnings():  # (a foreign pickle's protocol warning: noise before the error)
             warnings.simplefilter("ignore")
@@ -122,4 +124,16 @@ def load_strict(net: torch.nn.Module, state: dict, path, what: str, assign: bool
         parts += [f"{wrong[0]} is {shape(state[wrong[0]])}, not {list(expected[wrong[0]].shape)}"
                   + (f" ({len(wrong)} of wrong shape)" if len(wrong) > 1 else "")] if wrong else []
         raise BadWeights(f"{path}: not {what} weights ({'; '.join(parts)})")
+    if bad := nonfinite([(k, state[k]) for k in expected]):
+        raise BadWeights(f"{path}: not usable {what} weights ({bad[0]} holds NaN or infinite values"
+                         + (f"; {len(bad)} tensors do" if len(bad) > 1 else "") + ")")
     net.load_state_dict(state, strict=True, assign=assign)
+
+
+def nonfinite(tensors: list[tuple[str, torch.Tensor]]) -> list[str]:
+    """Names of the floating tensors holding a NaN or inf: such a file loads, and every feature is NaN.
+    A sum is the test (NaN and inf carry through it): about 0.02 s on ResNet-152's 60M values on one
+    core, where isfinite().all() takes about 0.17 s; a non-finite sum of finite values (an fp16
+    overflow) is confirmed by isfinite before the tensor is named."""
+    return [k for k, t in tensors if t.is_floating_point() and not bool(t.sum().isfinite())
+            and not bool(torch.isfinite(t).all())]

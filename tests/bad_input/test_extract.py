@@ -533,6 +533,10 @@ def bad_pca(folder, kind):
         np.savez(path, pca_eigen_vectors=np.zeros((3, 3)), pca_means=np.zeros(3))
     elif kind == "names":
         np.savez(path, a=np.zeros(3))
+    elif kind in ("nan", "inf"):  # right names and shapes: every feature was NaN, exit 0
+        vectors = np.eye(128, dtype=np.float32)
+        vectors[5, 7] = float(kind)
+        np.savez(path, pca_eigen_vectors=vectors, pca_means=np.zeros(128, np.float32))
     else:
         path.write_text("not an npz\n")
     return path
@@ -540,7 +544,9 @@ def bad_pca(folder, kind):
 
 @pytest.mark.parametrize("kind, says", [("shapes", "shapes [3, 3] and [3], not [128, 128] and [128]"),
                                         ("names", "no pca_eigen_vectors or pca_means array"),
-                                        ("text", "ValueError")])
+                                        ("text", "ValueError"),
+                                        ("nan", "pca_eigen_vectors holds 1 NaN or infinite values"),
+                                        ("inf", "pca_eigen_vectors holds 1 NaN or infinite values")])
 def test_a_bad_vggish_pca_file_is_one_line_naming_it_and_no_store(kind, says, tmp_path, videos, capsys):
     """It was a traceback at the first video's PCA (or its loading), exit 1, and a store's meta.json left."""
     path = bad_pca(tmp_path, kind)
@@ -558,13 +564,26 @@ def test_a_bad_vggish_pca_file_is_one_line_naming_it_and_no_store(kind, says, tm
      "... 22 in all; unexpected: foo)"),
     ("vggish", "vggish-10086976.pth", {"features.0.weight": [3]},
      "not VGGish weights (missing keys: features.0.bias, features.3.weight, features.3.bias, ... 17 in all; "
-     "features.0.weight is [3], not [64, 1, 3, 3])")])
+     "features.0.weight is [3], not [64, 1, 3, 3])"),
+    ("c3d", "c3d.pickle", "nan", "not usable C3D weights (conv3a.bias holds NaN or infinite values)"),
+    ("c3d", "c3d.pickle", "inf", "not usable C3D weights (conv1.weight holds NaN or infinite values; 2 tensors do)"),
+    ("c3d", "c3d.pickle", "empty", "empty file, not a PyTorch weights file")])
 def test_weights_of_another_network_are_one_short_line_naming_the_file(modality, file, state, says, tmp_path,
                                                                        videos, capsys):
     """A torch file of the wrong keys or shapes under a backbone's name was torch's multi-kilobyte
     "Error(s) in loading state_dict" traceback, exit 1 (caption.py and `s2vt serve` load the same way)."""
     import torch
-    torch.save({k: torch.zeros(shape) for k, shape in state.items()}, tmp_path / file)
+    from extract.backbones.c3d import C3DNet
+
+    if state == "empty":
+        (tmp_path / file).write_bytes(b"")
+    elif state in ("nan", "inf"):  # the right keys and shapes: every feature was NaN, exit 0
+        good = {k: torch.zeros(v.shape) for k, v in C3DNet().state_dict().items()}
+        for key in ("conv3a.bias",) if state == "nan" else ("conv1.weight", "fc7.bias"):
+            good[key].view(-1)[4] = float(state)
+        torch.save(good, tmp_path / file)
+    else:
+        torch.save({k: torch.zeros(shape) for k, shape in state.items()}, tmp_path / file)
     out = tmp_path / "store"
     rc, err = extract(capsys, videos["mp4_aac"], "--out", out, *FAST, "--weights", "pretrained",
                       "--modalities", modality, "--weights-dir", tmp_path)
