@@ -584,7 +584,7 @@ def add_weights_arguments(p: argparse.ArgumentParser) -> None:
                              "($S2VT_WEIGHTS_URL: a mirror's folder URL instead of the official ones)")
     get.add_argument("names", nargs="*", metavar="NAME",
                      help=f"any of {', '.join(SPECS)} (default: resnet152 c3d vggish)")
-    show = actions.add_parser("list", help="which weight files are present, verified, or missing")
+    show = actions.add_parser("list", help="which weight files are verified, present, unusable or missing")
     for sp in (get, show):
         sp.add_argument("--dir", default=DEFAULT_WEIGHTS_DIR, help="weights folder (as --weights-dir elsewhere)")
     show.add_argument("--json", action="store_true")

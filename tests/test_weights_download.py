@@ -165,7 +165,32 @@ def test_cli_with_mirror_url(server, tmp_path, monkeypatch):
     assert rows == {"resnet152": "missing", "c3d": "missing", "vggish": "missing", "vggish_pca": "verified"}
     (tmp_path / "w" / "vggish_pca_params.npz").write_bytes(b"truncated")
     proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path / "w"), env=env)
-    assert "vggish_pca  present" in proc.stdout and "does not load" in proc.stdout
+    assert "vggish_pca  unusable" in proc.stdout and "does not load" in proc.stdout
+
+
+def test_list_says_unusable_for_a_file_extract_would_refuse(tmp_path, monkeypatch):
+    """An empty or text file under a hash-named file's name was "present", as if only unverified."""
+    from extract.backbones import weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # (the hub cache: tmp_path/hub/checkpoints, empty)
+    (tmp_path / "resnet152-394f9c45.pth").write_bytes(b"")
+    (tmp_path / "vggish-10086976.pth").write_text("<html>404 Not Found</html>\n")
+    np.savez(tmp_path / "vggish_pca_params.npz", pca_eigen_vectors=np.full((128, 128), np.nan), pca_means=np.zeros(128))
+    proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), env={"TORCH_HOME": str(tmp_path)})
+    lines = {line.split()[0]: line for line in proc.stdout.splitlines()}
+    assert proc.returncode == 0 and lines["c3d"].split()[1] == "missing", proc.stdout
+    assert lines["resnet152"].split()[1] == "unusable" and "empty file" in lines["resnet152"]
+    assert lines["vggish"].split()[1] == "unusable" and "not a PyTorch weights file" in lines["vggish"]
+    assert lines["vggish_pca"].split()[1] == "unusable" and "NaN" in lines["vggish_pca"]
+    # a file of another sha256 that loads all the same is present (extract uses it); one that does not, unusable
+    monkeypatch.setitem(weights.SPECS, "tiny", weights.WeightSpec("tiny", ("tiny-0badc0de.pth",), "unused"))
+    table = {"tiny": dl.Remote("tiny", "tiny-0badc0de.pth", "unused", dl.strict_load(lambda: nn.Linear(8, 4)))}
+    for data, status, says in ((state_bytes(nn.Linear(8, 4)), "present", "its name says 0badc0de"),
+                               (state_bytes(nn.Linear(8, 3)), "unusable", "size mismatch"),
+                               (b"", "unusable", "empty file")):
+        (tmp_path / "tiny-0badc0de.pth").write_bytes(data)
+        [row] = dl.status(tmp_path, table)
+        assert row["status"] == status and says in row["reason"], row
 
 
 def test_list_of_a_folder_that_is_not_there_is_one_line(tmp_path, capsys):

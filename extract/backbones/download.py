@@ -58,9 +58,22 @@ def strict_load(factory: Callable[[], "torch.nn.Module"]) -> Callable[[Path], No
     return check
 
 
-def check_c3d(path: Path) -> None:
-    from .c3d import C3DNet
-    strict_load(C3DNet)(path)
+def as_extract_loads(name: str) -> Callable[[Path], None]:
+    """A check that loads the file as `python -m extract` does (keys, shapes, no NaN or inf: `load_strict`),
+    into a network on the meta device (nothing allocated beyond the file's own tensors)."""
+    def check(path: Path) -> None:
+        from . import empty_module
+        from .c3d import C3DNet
+        from .resnet import ResNet152Net
+        from .vggish import VGGishNet
+        from .weights import load_strict
+
+        # (the backbone's own create() drops the same keys: resnet's classifier, the port's PCA)
+        factory, what, dropped = {"resnet152": (ResNet152Net, "ResNet-152", "fc."), "c3d": (C3DNet, "C3D", None),
+                                  "vggish": (VGGishNet, "VGGish", "pca_")}[name]
+        state = {k: v for k, v in load_state_dict(path).items() if not (dropped and k.startswith(dropped))}
+        load_strict(empty_module(factory, materialize=False), state, path, what, assign=True)
+    return check
 
 
 def check_pca(path: Path) -> None:
@@ -68,7 +81,10 @@ def check_pca(path: Path) -> None:
     load_pca(path)  # (checks the shapes too: extract refuses the same files)
 
 
-CHECKS = {"c3d": check_c3d, "vggish_pca": check_pca}
+# resnet152's and vggish's are verified by the sha256 in their names; their checks say whether a file
+# of another hash is one extract can load (`weights list`: present) or not (unusable)
+CHECKS = {"resnet152": as_extract_loads("resnet152"), "c3d": as_extract_loads("c3d"),
+          "vggish": as_extract_loads("vggish"), "vggish_pca": check_pca}
 
 
 def mirror() -> str:
@@ -112,6 +128,11 @@ def problem(path: Path, name: str, check: Callable[[Path], None] | None) -> str 
             f"sha256 {digest[:len(m.group(1))]}..., its name says {m.group(1)}"
     if check is None:
         return "no way to verify it (no sha256 in its name, no known architecture)"
+    return load_problem(path, check)
+
+
+def load_problem(path: Path, check: Callable[[Path], None]) -> str | None:
+    """Why the file at `path` fails `check` (does not load as its backbone's weights), or None."""
     try:
         check(path)
     except BadWeights as e:  # (already one line; the row or message names the file)
@@ -220,7 +241,9 @@ def download(names: list[str], folder: str | os.PathLike, table: dict[str, Remot
 
 
 def status(folder: str | os.PathLike | None, table: dict[str, Remote] | None = None) -> list[dict]:
-    """`s2vt weights list`: per known file, {"name", "status": verified|present|missing, "path", "reason"}."""
+    """`s2vt weights list`: per known file, {"name", "status", "path", "reason"}; the status is verified,
+    present (found, not verified, but extract loads it: a sha256 other than its name's), unusable
+    (extract would refuse it: empty, text, another network's, NaN) or missing."""
     table = table if table is not None else remotes()
     rows = []
     for name, remote in table.items():
@@ -230,6 +253,11 @@ def status(folder: str | os.PathLike | None, table: dict[str, Remote] | None = N
                          "reason": f"looked in {', '.join(str(d) for d in search_dirs(folder))}"})
             continue
         reason = problem(path, path.name, remote.check)
-        rows.append({"name": name, "status": "present" if reason else "verified", "path": str(path),
-                     "reason": reason})
+        unusable = reason
+        if reason and HASH_IN_NAME.search(path.name):  # (a sha256 mismatch: does it load all the same?)
+            # the whole file is read a second time here, but only for a file that failed its sha256
+            unusable = load_problem(path, remote.check) if remote.check else None
+            reason = f"{unusable}; {reason}" if unusable else reason
+        rows.append({"name": name, "status": "verified" if not reason else "unusable" if unusable else "present",
+                     "path": str(path), "reason": reason})
     return rows
