@@ -735,6 +735,11 @@ def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = 
     """The MLDS hw2 release (training_label.json + training_data/feat/, testing_label.json +
     testing_data/feat/ when present) -> store + entries (train and test splits)."""
     root = Path(folder)
+    if not root.is_dir():  # (a file: "no training_label.json" would contradict a path ending in it)
+        raise DatasetError(f"{root}: a file; pass the MLDS release folder that holds it: {root.parent}"
+                           if (root.parent / "training_label.json").is_file() else
+                           f"{root}: a file, not a folder; pass the MLDS release folder (the one holding "
+                           "training_label.json and training_data/)")
     if not (root / "training_label.json").is_file():
         raise DatasetError(f"{root}: no training_label.json (not an MLDS release folder)")
     source = f"precomputed MLDS hw2 frame features from {root.resolve()}, imported by `s2vt import mlds`"

@@ -115,6 +115,20 @@ def test_mlds_import_refuses_to_write_over_its_input_folder(tmp_path, capsys):
     assert snapshot(tmp_path) == before
 
 
+def test_mlds_import_of_a_file_asks_for_the_release_folder(tmp_path, capsys):
+    """The label file itself was "X/training_label.json: no training_label.json (not an MLDS release folder)"."""
+    src = tmp_path / "mlds"
+    feature_folder(src / "training_data" / "feat", ["a1_0_5.avi"], 4)
+    (src / "training_label.json").write_text(json.dumps([{"id": "a1_0_5.avi", "caption": ["a man"]}]))
+    (tmp_path / "notes.txt").write_text("x\n")
+    out = tmp_path / "m" / "manifest.jsonl"
+    for given, says in ((src / "training_label.json", f"a file; pass the MLDS release folder that holds it: {src}"),
+                        (tmp_path / "notes.txt", "a file, not a folder; pass the MLDS release folder (the one "
+                                                 "holding training_label.json and training_data/)")):
+        assert s2vt(capsys, "import", "mlds", given, "--out", out) == (2, [f"error: {given}: {says}"])
+    assert not out.parent.exists()
+
+
 def test_import_refuses_another_feature_size_under_a_modality_of_the_store(tmp_path, capsys):
     src = tmp_path / "mlds"
     feature_folder(src / "training_data" / "feat", ["a1_0_5.avi", "b2_3_9.avi"], 16)
