@@ -514,10 +514,8 @@ def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: s
         width[files[vid]] = feature_width(files[vid])
     widths = collections.Counter(width.values())
     dim = widths.most_common(1)[0][0] if widths else None
-    if len(widths) > 1:  # the odd one out is named, not whichever file happened to come after it
-        odd = next(p for p, w in width.items() if w != dim)
-        raise DatasetError(f"{odd}: {width[odd]} features per frame, but {widths[dim]} of the "
-                           f"{len(plan)} files have {dim}")
+    if len(widths) > 1:
+        raise DatasetError(mixed_widths(feat_dir, width))
     if missing:
         print(f"warning: {len(missing)} of {len(labels)} clips of {named} have no feature file in {feat_dir} and "
               f"are left out (first: {', '.join(missing[:5])})", file=sys.stderr)
@@ -525,6 +523,25 @@ def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: s
         print(f"warning: {len(unnamed)} of {len(files)} feature files in {feat_dir} have no entry in {named} and "
               f"are left out (first: {', '.join(unnamed[:5])})", file=sys.stderr)
     return plan, dim
+
+
+def mixed_widths(feat_dir: str | os.PathLike, width: dict[Path, int], shown: int = 5) -> str:
+    """The refusal of feature files of several widths ({file: width}). When most files share one
+    width, the odd one out is named (not whichever file happened to come after it); when none does,
+    calling one of them odd would be arbitrary: each width found is listed with a file of it."""
+    widths = collections.Counter(width.values())
+    dim, count = widths.most_common(1)[0]
+    if 2 * count > len(width):
+        odd = next(p for p, w in width.items() if w != dim)
+        return f"{odd}: {width[odd]} features per frame, but {count} of the {len(width)} files have {dim}"
+    example: dict[int, Path] = {}
+    for p, w in width.items():
+        example.setdefault(w, p)
+    found = [f"{w} in {example[w].name}" if n == 1 else f"{w} in {n} files (e.g. {example[w].name})"
+             for w, n in widths.most_common(shown)]
+    more = f"; ... {len(widths)} widths in all" if len(widths) > shown else ""
+    return (f"{feat_dir}: the {len(width)} feature files disagree on features per frame, with no width "
+            f"in most of them: {'; '.join(found)}{more}")
 
 
 def check_modality(modality: str) -> None:

@@ -164,3 +164,22 @@ def test_import_features_names_the_file_of_the_odd_width(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {tmp_path / 'feat' / 'v0.npy'}: 9 features per frame, but 2 of the 3 files have 8"]
     assert not (tmp_path / "m.jsonl").exists()
+
+
+@pytest.mark.parametrize("dims, says", [
+    ((64, 63, 62), "the 3 feature files disagree on features per frame, with no width in most of them: "
+                   "64 in v0.npy; 63 in v1.npy; 62 in v2.npy"),
+    ((8, 8, 9, 9, 7), "the 5 feature files disagree on features per frame, with no width in most of them: "
+                      "8 in 2 files (e.g. v0.npy); 9 in 2 files (e.g. v2.npy); 7 in v4.npy")])
+def test_import_features_without_a_majority_width_lists_the_widths(dims, says, tmp_path, capsys):
+    """64/63/62 wide, one file each: the refusal named v1.npy as "the odd one" (any file could be)."""
+    from s2vt.cli import main
+
+    (tmp_path / "feat").mkdir()
+    for i, dim in enumerate(dims):
+        np.save(tmp_path / "feat" / f"v{i}.npy", np.ones((2, dim), np.float32))
+    (tmp_path / "caps.json").write_text(json.dumps({f"v{i}": ["a cat"] for i in range(len(dims))}))
+    assert main(["import", "features", str(tmp_path / "feat"), "--captions", str(tmp_path / "caps.json"),
+                 "--modality", "clip", "--split", "train", "--out", str(tmp_path / "m.jsonl")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: {tmp_path / 'feat'}: {says}"]
+    assert not (tmp_path / "m.jsonl").exists()
