@@ -49,10 +49,24 @@ def _caption_lines_note(path: Path, error: ValueError) -> str:
         first = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
     except (OSError, ValueError, IndexError):
         return ""
-    if isinstance(first, dict) and "video" in first and "video_id" not in first:
-        return ("; it reads like caption.py --json's lines, which name videos by path, not by id: score and "
-                "export take `s2vt evaluate --out` predictions (or a JSON {id: caption})")
-    return ""
+    return CAPTION_LINES_NOTE if _is_caption_line(first) else ""
+
+
+CAPTION_LINES_NOTE = ("; it reads like caption.py --json's lines, which name videos by path, not by id: score and "
+                      "export take `s2vt evaluate --out` predictions (or a JSON {id: caption})")
+
+# What caption.py --json (and serve) put beside "video": {"video", "caption", "tags", "seconds"}, or
+# {"video", "error"} for a file that failed.
+_CAPTION_LINE_KEYS = {"caption", "tags", "seconds", "error"}
+
+
+def _is_caption_line(obj) -> bool:
+    """Whether `obj` is one of caption.py --json's lines: an object naming its video by path ("video"
+    and no "video_id"), beside a caption or an error. Such a line alone (one video captioned) is valid
+    JSON, so it would read as {id: caption} with ids "video", "caption", ... (a failed video's line
+    was exported so, as two fake videos)."""
+    return (isinstance(obj, dict) and "video" in obj and "video_id" not in obj
+            and bool(_CAPTION_LINE_KEYS & obj.keys()))
 
 
 def refuse_inputs(outputs: list, inputs: list, folders: list = ()) -> None:
@@ -95,6 +109,8 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
     out: dict[str, dict] = {}
     if (inner := msrvtt_items(data)) is not None:
         data = inner  # (its items name their place as a list's do)
+    if _is_caption_line(data):  # (a single video's caption.py --json line; ids "video", "error" would be a guess)
+        raise ResultsError(f"{path}: one object with a \"video\" key, not {{id: caption}}" + CAPTION_LINES_NOTE)
     if isinstance(data, dict):
         items = [{"video_id": k, "caption": v} for k, v in data.items()]
     elif isinstance(data, list):
@@ -110,8 +126,9 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
             raise ResultsError(f"{where} is not an object")
         vid = item.get("video_id", item.get("image_id"))
         vid = str(vid) if isinstance(vid, int) else vid
-        if not valid_video_id(vid):
-            raise ResultsError(f"{where}: invalid id {vid!r} (must match [A-Za-z0-9_.-]{{1,128}})")
+        if not valid_video_id(vid):  # (caption.py's lines gathered into a list: said as for its lines)
+            note = CAPTION_LINES_NOTE if vid is None and _is_caption_line(item) else ""
+            raise ResultsError(f"{where}: invalid id {vid!r} (must match [A-Za-z0-9_.-]{{1,128}})" + note)
         if vid in first:  # which answer counts would be a guess
             raise ResultsError(f"{where}: video {vid} is predicted twice (also item {first[vid]})")
         first[vid] = n

@@ -347,3 +347,60 @@ def test_score_of_caption_py_json_lines_says_what_it_takes(tmp_path, capsys):
     assert main(["score", str(refs), str(lines)]) == 2  # other JSON lines: no such note
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "caption.py" not in err[0]
+
+
+@pytest.mark.parametrize("line", [{"video": "clips/v1.mp4", "caption": "a cat", "tags": [], "seconds": 0.2},
+                                  {"video": "clips/v1.mp4", "error": "cannot decode clips/v1.mp4"}],
+                         ids=["captioned", "failed"])
+def test_one_caption_py_json_line_is_refused_by_score_and_export(tmp_path, capsys, line):
+    """`caption.py v1.mp4 --json > cap.jsonl` is one line, so valid JSON: it read as {id: caption} with
+    ids "video", "caption", "tags" (score: a misleading error), and a failed video's {"video", "error"}
+    was exported as two fake videos, exit 0."""
+    from s2vt.cli import main
+
+    refs = tmp_path / "refs.json"
+    refs.write_text(json.dumps({"v1": ["a cat"]}))
+    one = tmp_path / "cap.jsonl"
+    one.write_text(json.dumps(line) + "\n")
+    capsys.readouterr()
+    assert main(["score", str(refs), str(one)]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith(f"error: {one}: ") and said.count("\n") == 1, said
+    assert "caption.py --json" in said and "s2vt evaluate --out" in said
+    for fmt in ("coco", "msrvtt", "lic2022"):
+        out = tmp_path / "e.zip"
+        assert main(["export", str(one), "--format", fmt, "--out", str(out)]
+                    + (["--manifest", str(lic_manifest(tmp_path / "m.jsonl"))] if fmt == "lic2022" else [])) == 2
+        assert capsys.readouterr().err == said, fmt  # the same line
+        # nothing written: no zip, and no partial or temporary file beside it
+        assert {p.name for p in tmp_path.iterdir()} <= {"cap.jsonl", "refs.json", "m.jsonl"}, fmt
+
+
+def test_caption_py_lines_in_a_list_say_so(tmp_path, capsys):
+    """The same lines gathered into a JSON list: "invalid id None" alone did not say why."""
+    from s2vt.cli import main
+
+    preds = tmp_path / "cap.json"
+    preds.write_text(json.dumps([{"video": "clips/v1.mp4", "caption": "a cat", "tags": []}]))
+    assert main(["export", str(preds), "--format", "coco", "--out", str(tmp_path / "e.zip")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "invalid id None" in err[0] and "caption.py --json" in err[0], err
+    assert not (tmp_path / "e.zip").exists()
+
+
+@pytest.mark.parametrize("value", [{"caption": "a cat"}, ["a cat"], 3])
+def test_id_caption_form_refuses_a_caption_that_is_no_string(tmp_path, capsys, value):
+    """{id: caption} whose value is an object, a list or a number: refused naming the id, not exported."""
+    from s2vt.cli import main
+
+    refs = tmp_path / "refs.json"
+    refs.write_text(json.dumps({"v1": ["a cat"], "v2": ["a dog"]}))
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps({"v1": "a cat", "v2": value}))
+    capsys.readouterr()
+    assert main(["score", str(refs), str(preds)]) == 2
+    said = capsys.readouterr().err
+    assert said == f"error: {preds}: 'v2' ({{id: caption}} form): caption must be a string, not {type(value).__name__}\n"
+    assert main(["export", str(preds), "--format", "coco", "--out", str(tmp_path / "e.zip")]) == 2
+    assert capsys.readouterr().err == said
+    assert not (tmp_path / "e.zip").exists()
