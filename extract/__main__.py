@@ -11,7 +11,7 @@ import time
 import warnings
 from pathlib import Path
 
-from s2vt.errors import UserError, interrupt_quietly, one_line_warning
+from s2vt.errors import UserError, exit_status, interrupt_quietly, one_line_warning, terminate_as_interrupt
 
 if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
@@ -150,7 +150,9 @@ def main(argv: list[str] | None = None, rerun_line: bool | str = True) -> int:
     warnings.formatwarning = one_line_warning
     p = Parser(prog="python -m extract", description=__doc__)
     add_arguments(p)
-    return run(p.parse_args(joined_shard(sys.argv[1:] if argv is None else argv)), rerun_line)
+    with terminate_as_interrupt() as terminated:  # (s2vt-extract's entry: a SIGTERM stops it as a Ctrl-C does)
+        return exit_status(run(p.parse_args(joined_shard(sys.argv[1:] if argv is None else argv)), rerun_line),
+                           terminated)
 
 
 def prepare(args: argparse.Namespace):

@@ -9,7 +9,7 @@ import sys
 import time
 import warnings
 
-from .errors import SettingError, UserError, invoked_as, one_line_warning
+from .errors import SettingError, UserError, exit_status, invoked_as, one_line_warning, terminate_as_interrupt
 from .options import Parser
 
 
@@ -691,6 +691,12 @@ BROKEN_PIPE = 141
 
 
 def main(argv: list[str] | None = None) -> int:
+    # (train.py and caption.py run this too): a SIGTERM ends a command as a Ctrl-C does, exit 143
+    with terminate_as_interrupt() as terminated:
+        return exit_status(run_main(argv), terminated)
+
+
+def run_main(argv: list[str] | None) -> int:
     try:
         code = run_command(sys.argv[1:] if argv is None else argv)
         sys.stdout.flush()  # (a reader gone raises here, not in the interpreter's exit)

@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd
-from .errors import UserError, invoked_as
+from .errors import UserError, exit_status, invoked_as, terminate_as_interrupt
 from .fileio import LockFileError, atomic_write_json, lock_owner, refusal, refuse_empty_paths, release_lock
 from .fileio import take_lock as take_file_lock
 from .manifest import ManifestError, read_manifest, write_manifest
@@ -296,6 +296,11 @@ def restart_command(out: str, per_combo: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with terminate_as_interrupt() as terminated:  # (`python -m s2vt.demo`: a SIGTERM stops it as a Ctrl-C does)
+        return exit_status(run_main(argv), terminated)
+
+
+def run_main(argv: list[str] | None) -> int:
     p = Parser(prog="s2vt demo", description=__doc__.splitlines()[0])
     p.add_argument("--out", default="s2vt-demo", help="output folder (default %(default)s)")
     p.add_argument("--per-combo", type=int, default=DEFAULT_PER_COMBO,

@@ -1,6 +1,9 @@
-"""The base class of the errors a user's input causes (a file, an argument, a checkpoint), and how
-a warning reads on the command line."""
+"""The base class of the errors a user's input causes (a file, an argument, a checkpoint), how
+a warning reads on the command line, and how a command-line entry point takes Ctrl-C and SIGTERM."""
+import contextlib
+import signal
 import sys
+import threading
 
 
 class UserError(Exception):
@@ -30,6 +33,49 @@ def interrupt_quietly() -> None:
         else:
             previous(kind, value, tb)
     sys.excepthook = hook
+
+
+INTERRUPTED = 130  # a command's exit status after a Ctrl-C (128 + SIGINT), with its `interrupted` line
+TERMINATED = 128 + signal.SIGTERM  # 143: the same after a SIGTERM (a `kill`, a job scheduler, a container stop)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is (`terminate_as_interrupt`). A KeyboardInterrupt, so every
+    command's Ctrl-C handling runs for it too: its `interrupted:` line saying what was written and how to
+    start again, its finally blocks (locks, temporary files, output folders it made), and atexit (the
+    METEOR JVM)."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """For a command-line entry point: while the block runs, SIGTERM raises `Terminated`. Python's own
+    SIGTERM ends the process at once, running no finally block or atexit function: an evaluate killed so
+    left its output's lock file (refusing the next run until removed by hand) and its METEOR JVM running.
+    Yields a list that holds True once a SIGTERM came: the entry point then exits TERMINATED, not
+    INTERRUPTED. Nothing is changed outside the main thread (only it can set a handler), nor when SIGTERM
+    is already ignored or handled (a parent's SIG_IGN, or a program that calls the entry point in-process
+    with its own handler); the handler before is put back at the end."""
+    came: list[bool] = []
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield came
+        return
+
+    def on_sigterm(signum, frame) -> None:
+        came.append(True)
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield came
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def exit_status(code: int, terminated: list) -> int:
+    """`code` as the entry point returns it: a command's INTERRUPTED becomes TERMINATED when a SIGTERM
+    (`terminate_as_interrupt`) was what interrupted it."""
+    return TERMINATED if terminated and code == INTERRUPTED else code
 
 
 def invoked_as(command: str) -> list[str]:

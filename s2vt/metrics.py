@@ -7,6 +7,7 @@ METEOR needs Java (pycocoevalcap runs its jar) and is None without it, never a f
 from __future__ import annotations
 
 import atexit
+import contextlib
 import shutil
 import threading
 import warnings
@@ -86,11 +87,17 @@ def meteor_score(gts: dict[str, list[str]], res: dict[str, list[str]]) -> float 
 
 def _stop_meteor() -> None:
     """Stop the kept JVM now rather than at garbage collection, its lock never left held (pycocoevalcap's
-    __del__ would wait on it)."""
+    __del__ would wait on it). Also at exit, after a Ctrl-C or SIGTERM (`errors.terminate_as_interrupt`)
+    that may have come between its writes: its pipes are closed here, quietly, since __del__'s close of
+    stdin would flush what is left into the dead JVM and print a BrokenPipeError as the process ends."""
     global _meteor
     if _meteor is not None:
-        _meteor.meteor_p.kill()
-        _meteor.meteor_p.wait()
+        proc = _meteor.meteor_p
+        proc.kill()  # (not a polite EOF on stdin: a JVM that is busy or stuck would keep the process waiting)
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            with contextlib.suppress(OSError):
+                pipe.close()
         if _meteor.lock.locked():
             _meteor.lock.release()
         _meteor = None

@@ -306,3 +306,41 @@ def test_an_unknown_option_of_an_import_format_points_at_that_formats_help(capsy
     monkeypatch.setattr("sys.argv", ["s2vt"])
     assert cli.main(["import", "yt8m", "x.tfrecord", "--out", "m.jsonl", "--videos", "v"]) == 2
     assert capsys.readouterr().err == "error: unrecognized arguments: --videos v (see s2vt import yt8m --help)\n"
+
+
+def test_sigterm_is_taken_as_a_ctrl_c_only_while_an_entry_point_runs():
+    """A SIGTERM ended the commands at once (Python's default: no finally block, no atexit). While an
+    entry point runs it raises Terminated (a KeyboardInterrupt, so each command's Ctrl-C handling runs)
+    and the exit status is 143; importing the library, or a command run in-process ending, leaves the
+    process's handler as it was, and a SIGTERM its parent ignores stays ignored."""
+    import os
+    import signal
+    import threading
+
+    from s2vt.errors import TERMINATED, Terminated, exit_status, terminate_as_interrupt
+
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # (imported above: nothing installed)
+    with terminate_as_interrupt() as came:
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # (else the kill below ends pytest)
+        with pytest.raises(Terminated):
+            os.kill(os.getpid(), signal.SIGTERM)
+            threading.Event().wait(5)  # (the handler runs in this thread, at once)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert came == [True] and exit_status(130, came) == TERMINATED == 143 and exit_status(2, came) == 2
+    with terminate_as_interrupt() as quiet:
+        pass
+    assert exit_status(130, quiet) == 130  # a Ctrl-C's status is left as it was
+    assert cli.main(["score", "no-refs.json", "no-preds.json"]) == 2
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        with terminate_as_interrupt():
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    seen = []  # (another thread cannot set a handler: a command run there changes nothing)
+    thread = threading.Thread(target=lambda: seen.append(terminate_as_interrupt().__enter__() == []))
+    thread.start()
+    thread.join()
+    assert seen == [True] and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

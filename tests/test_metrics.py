@@ -345,3 +345,18 @@ def test_meteor_keeps_one_jvm_and_replaces_one_that_died(monkeypatch):
     with pytest.warns(UserWarning, match=r"METEOR failed \(ValueError\)"):
         assert metrics.meteor_score(gts, res) is None
     assert metrics._meteor is None and kept.poll() is not None  # that JVM is stopped, not left running
+
+
+def test_stopping_meteor_between_its_writes_prints_nothing():
+    """A Ctrl-C or SIGTERM can come between a write to the METEOR JVM and its flush: at exit pycocoevalcap's
+    __del__ then flushed the rest into the killed JVM, and the user saw a BrokenPipeError traceback."""
+    if shutil.which("java") is None:
+        pytest.skip("java not on PATH")
+    proc = run_cli("-c", "from pycocoevalcap.meteor.meteor import Meteor\n"
+                         "from s2vt import metrics\n"
+                         "metrics._meteor = Meteor()\n"
+                         "metrics._meteor.meteor_p.stdin.write(b'SCORE ||| a cat ||| a cat')  # (buffered)\n"
+                         "java = metrics._meteor.meteor_p\n"
+                         "metrics._stop_meteor()\n"
+                         "print(java.returncode)\n", timeout=60)
+    assert (proc.returncode, proc.stderr) == (0, "") and proc.stdout.strip() not in ("", "None"), proc.stderr

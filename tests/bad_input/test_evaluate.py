@@ -460,3 +460,57 @@ def test_a_tag_repeated_in_one_video_counts_once(tmp_path, capsys):
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows[1:2]))
     read_manifest(manifest)
     assert capsys.readouterr().err == ""  # (no repeat: no warning)
+
+
+# `s2vt evaluate` held where a SIGTERM does most harm, its --out lock taken: with Java, as METEOR's JVM
+# starts scoring (not after: loading its tables takes seconds), else as the predictions are about to be
+# written. It prints the JVM's pid (0: none) when it gets there.
+HELD_EVALUATE = """
+import sys, threading
+from pycocoevalcap.meteor.meteor import Meteor
+from s2vt import predict
+def held(pid):
+    print(pid, flush=True)
+    threading.Event().wait(60)
+Meteor.compute_score = lambda self, gts, res: held(self.meteor_p.pid)
+predict.atomic_write_json = lambda path, obj: held(0)
+from s2vt.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_sigterm_while_writing_leaves_no_lock_folder_or_jvm(store, run, tmp_path):  # noqa: F811
+    """A SIGTERM (`kill`, a scheduler or a container stopping the job) ended evaluate at once, as Python's
+    default does: the --out lock stayed (the next evaluate was refused until it was removed by hand), so
+    did the folder it had made, and METEOR's JVM outlived it. Now it ends as a Ctrl-C does, exit 143."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    from ..conftest import REPO
+
+    out = tmp_path / "new" / "p.json"
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--out", out,
+            "--beam", "1"]
+    proc = subprocess.Popen([sys.executable, "-c", HELD_EVALUATE, *map(str, args)], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    try:
+        java = proc.stdout.readline().strip()
+        assert java.isdigit(), proc.communicate(timeout=20)[1]  # (it never got there: its error)
+        assert (out.parent / ".p.json.lock").is_file()  # (held: the signal comes while it is writing)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = [line for line in proc.stderr.read().splitlines() if not line.startswith("warning: ")]
+    assert code == 143 and err == [f"interrupted: {out} and {out.with_name('p.metrics.json')} not written; to "
+                                   f"start again: s2vt {' '.join(map(str, args))}"], (code, err)
+    assert not (tmp_path / "new").exists()  # its lock, and the folder this run made for --out
+    if shutil.which("java"):
+        assert int(java) > 0  # (METEOR ran: the JVM was there to stop)
+        with pytest.raises(ProcessLookupError):  # (stopped and reaped: not even a zombie is left)
+            os.kill(int(java), 0)
