@@ -365,6 +365,7 @@ class Run:
     history: list = dataclasses.field(default_factory=list)
     finished: bool = False        # resumed after its last epoch or its early stop: nothing left to train
     refit_due: bool = False       # finished, begun with --refit: best.pt gets the refit if it lacks it (killed in it)
+    first_loss: float | None = None  # the run's first step's loss (every rank's mean): what a blown-up loss is told by
 
 
 def data_metrics(has_caps: bool, labels: Labels, groups: dict | None) -> list[str]:
@@ -519,6 +520,7 @@ def build(cfg: TrainConfig) -> Run:
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
     start_epoch, stopper, history, finished, refit_due = 1, EarlyStopping(cfg.patience), [], False, False
+    first_loss = None
     if last is not None:
         check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"))
         # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
@@ -538,6 +540,7 @@ def build(cfg: TrainConfig) -> Run:
         # (last.pt's setting, not this command line's: a finished run's changed settings are ignored;
         # a shard run never refits, said once when it finished)
         refit_due = finished and bool(last.get("settings", {}).get("refit")) and not streaming
+        first_loss = last.get("first_loss")  # (None in a last.pt from before it was saved: the resumed first step's)
         if "settings" in last:  # (a last.pt from before they were saved: nothing to compare)
             warning = changed_settings(last["settings"], cfg, finished)
             if warning:
@@ -578,13 +581,15 @@ def build(cfg: TrainConfig) -> Run:
             "best.pt use the training loss")
     return Run(cfg, device, ddp, log, model, net, vocab, labels, groups, metric, has_caps, text_extra, meta,
                train_ds, val_ds, val_loader, sampler, epoch_batches, optim, sched, stopper, start_epoch, history,
-               finished, refit_due)
+               finished, refit_due, first_loss)
 
 
 def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, sched, cfg: TrainConfig, pad: int,
-                    multilabel: bool, groups: dict, device, desc: str = "", bar: bool = False) -> tuple[float, int, int]:
+                    multilabel: bool, groups: dict, device, desc: str = "", bar: bool = False,
+                    first: list | None = None) -> tuple[float, int, int]:
     """One pass over `loader`'s batches, a step of `optim` and `sched` each: (sum of the steps' losses,
-    steps, items seen); `bar`: a progress bar on stderr."""
+    steps, items seen); `bar`: a progress bar on stderr; `first`: an empty list gets the first
+    step's loss (the run's scale, which `check_epoch_loss` measures a blown-up loss by)."""
     net.train()
     losses, seen = [], 0
     steps = tqdm(loader, desc=desc, leave=False, unit="step", disable=not bar)
@@ -611,17 +616,60 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
                                 f"(now {cfg.lr:g}), --text-lr or --wide-lr") from None
         sched.step()
         losses.append(loss.item())
+        if first is not None and not first:
+            first.append(losses[-1])
         if not math.isfinite(losses[-1]):
             raise DivergedError(f"training diverged in {desc or 'an epoch'}, step {len(losses)}: the loss is "
                                 f"{losses[-1]}: lower --lr (now {cfg.lr:g})")
         seen += len(batch["video_id"])
         if len(losses) % 10 == 0:
             steps.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
-    # (a last step can overflow the weights with a finite loss: caught before they are validated or saved)
-    if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+    # (a last step can overflow the weights with a finite loss: caught before they are validated or saved;
+    # the buffers too, as every tensor of the state dict goes into best.pt)
+    if not all(bool(torch.isfinite(t).all()) for t in net.state_dict().values() if t.is_floating_point()):
         raise DivergedError(f"training diverged in {desc or 'an epoch'}: its last steps left NaN or infinite "
                             f"weights: lower --lr (now {cfg.lr:g})")
     return float(np.sum(losses)), len(losses), seen
+
+
+# an epoch whose mean loss is this many times the run's first step's has diverged, finite as it is:
+# `--lr 1e9` trained on at losses of 1e10 to 1e17 (never NaN), refitted, and only the caption
+# memory's float16 summaries overflowed, after best.pt was written. An untrained model's loss is
+# about the largest a sound run sees (its curve falls from there), and a spike of a few steps moves
+# an epoch's mean far less than this: no sound run comes near it
+LOSS_BLOWUP = 1e3
+
+
+def check_epoch_loss(loss: float, first: float | None, desc: str, cfg: TrainConfig) -> None:
+    """DivergedError when an epoch's mean `loss` is not finite or above LOSS_BLOWUP times `first`, the
+    run's first step's loss (None, or not a positive number: the ratio is not checked)."""
+    if not math.isfinite(loss):
+        raise DivergedError(f"training diverged in {desc}: its mean loss is {loss}: lower --lr (now {cfg.lr:g})")
+    if first is not None and math.isfinite(first) and first > 0 and loss > LOSS_BLOWUP * first:
+        raise DivergedError(f"training diverged in {desc}: its mean loss {loss:.3g} is over {LOSS_BLOWUP:g} times "
+                            f"the first step's ({first:.3g}): lower --lr (now {cfg.lr:g})")
+
+
+def check_summaries(model: S2VT, loader, device, desc: str, cfg: TrainConfig) -> None:
+    """DivergedError when a video summary (`S2VT.summary`) of `loader`'s videos is NaN or beyond
+    float16's range, as finite weights blown up by a learning rate far too high leave them (`--lr 10`:
+    losses of a few hundred, then a caption memory whose float16 keys were inf). The memory is built
+    from best.pt at the run's end: checked on val at each epoch's end, this keeps such weights out of
+    best.pt (and the refit's out of it), not only out of its memory."""
+    model.eval()
+    with torch.no_grad():
+        for batch in loader:
+            batch = to_device(batch, device)
+            if not torch.isfinite(model.summary(batch["feats"], batch["lengths"]).half()).all():
+                raise DivergedError(f"training diverged in {desc}: its weights give video summaries that are NaN "
+                                    f"or beyond float16's range: lower --lr (now {cfg.lr:g})")
+
+
+def first_step_loss(ddp: Dist, first: list) -> float | None:
+    """The first step's loss as `train_one_epoch` recorded it in `first`, averaged over the ranks
+    (every rank calls this after its first epoch: the same reference everywhere); None without a step."""
+    mean = ddp.mean(sum(first), len(first))
+    return mean if math.isfinite(mean) else None
 
 
 # mixing weights of the fitted linear path tried on val (per label kind)
@@ -662,11 +710,19 @@ def train_run(cfg: TrainConfig) -> dict:
         run.sampler.set_epoch(epoch)
         t0 = time.time()
         # a bar on a terminal only (a log file or a test gets the one line per epoch)
+        first = [] if run.first_loss is None else None
         try:
             total, steps, seen = train_one_epoch(run.net, run.epoch_batches(), run.optim, run.sched, cfg,
                                                  run.vocab.pad, model.cfg.multilabel, run.groups, run.device,
                                                  f"epoch {epoch}",
-                                                 not cfg.quiet and run.ddp.main and sys.stderr.isatty())
+                                                 not cfg.quiet and run.ddp.main and sys.stderr.isatty(), first)
+            if first is not None:
+                run.first_loss = first_step_loss(run.ddp, first)
+            loss = run.ddp.mean(total, steps)  # every rank's steps, so the logged loss is the global batches'
+            # (before validation and any checkpoint: a finite but blown-up loss never becomes best.pt)
+            check_epoch_loss(loss, run.first_loss, f"epoch {epoch}", cfg)
+            if run.has_captions and model.fusion is not None:  # (what the caption memory is made of)
+                check_summaries(model, run.val_loader, run.device, f"epoch {epoch}", cfg)
         except DivergedError as e:
             kept = best_result(out).get("epoch")
             raise DivergedError(f"{e} and train again" + (
@@ -674,7 +730,6 @@ def train_run(cfg: TrainConfig) -> dict:
                 "unusable too)" if kept is not None
                 else "; no checkpoint was written")) from None
         secs = time.time() - t0
-        loss = run.ddp.mean(total, steps)  # every rank's steps, so the logged loss is the global batches'
         val = validate(model, run.val_loader, run.vocab, run.labels, run.device, cfg.max_len) if len(run.val_ds) else {}
         if "tag_threshold" in val:  # the one place it is set: the checkpoints below predict with it
             model.cfg.tag_threshold = val["tag_threshold"]
@@ -698,7 +753,7 @@ def train_run(cfg: TrainConfig) -> dict:
             save_checkpoint(out / "last.pt", model, run.vocab, run.labels, run.meta, epoch, row,
                             {**run.text_extra, "optimizer": run.optim.state_dict(), "scheduler": run.sched.state_dict(),
                              "best": run.stopper.best, "bad_epochs": run.stopper.bad, "history": run.history,
-                             "settings": run_settings(cfg)},
+                             "settings": run_settings(cfg), "first_loss": run.first_loss},
                             has_captions=run.has_captions)
             write_curves(run.history, out)
         if run.stopper.stop:
@@ -792,15 +847,22 @@ def refit_network(run: Run) -> None:
         ds.set_epoch(epoch)
         sampler.set_epoch(epoch)
         t1 = time.time()
+        first = [] if run.first_loss is None else None  # (a last.pt from before it was saved)
         try:
             total, steps, seen = train_one_epoch(net, batches(ds, cfg.batch_size, sampler), optim, sched, cfg,
                                                  run.vocab.pad, model.cfg.multilabel, run.groups, run.device,
                                                  f"refit epoch {epoch}",
-                                                 not cfg.quiet and run.ddp.main and sys.stderr.isatty())
+                                                 not cfg.quiet and run.ddp.main and sys.stderr.isatty(), first)
+            if first is not None:
+                run.first_loss = first_step_loss(run.ddp, first)
+            loss = run.ddp.mean(total, steps)
+            check_epoch_loss(loss, run.first_loss, f"refit epoch {epoch}", cfg)
+            if run.has_captions and model.fusion is not None:  # (val is training data now: its summaries all the same)
+                check_summaries(model, run.val_loader, run.device, f"refit epoch {epoch}", cfg)
         except DivergedError as e:
             raise DivergedError(f"{e} and train again (--overwrite; or --no-refit); {out / 'best.pt'} keeps the "
                                 "weights trained on train alone, without its refit") from None
-        log(f"refit epoch {epoch}/{epochs}: loss {run.ddp.mean(total, steps):.4g}, {seen * run.ddp.world} items, "
+        log(f"refit epoch {epoch}/{epochs}: loss {loss:.4g}, {seen * run.ddp.world} items, "
             f"{time.time() - t1:.0f} s")
     if not run.ddp.main:
         return

@@ -444,13 +444,23 @@ def test_lr_zero_is_documented_in_its_help():
     assert "0 freezes" in help_text  # allowed on purpose (the early-stopping test), so said where it is set
 
 
-def test_a_diverging_run_stops_in_one_line_before_a_checkpoint_holds_nan(tmp_path, capsys):
+def test_a_diverging_run_stops_in_one_line_before_a_checkpoint_holds_nan(tmp_path, capsys, monkeypatch):
     """`--lr 1e30` trained on with loss nan, then failed on a NaN caption memory (best.pt held the
     weights Adam's steps had blown up)."""
+    from s2vt import engine
+
     manifest, features = make_store(tmp_path / "d", videos=60, signal=True)
     args = ["train", "--manifest", manifest, "--features", features, "--epochs", "3", "--hidden", "32", "--embed",
             "32", "--no-refit", "--quiet"]  # (batch 64: one step an epoch)
-    # Adam's first step at lr 1e30 leaves finite weights of ~1e30, and the next loss is nan
+    # Adam's first step at lr 1e30 leaves finite weights of ~1e30: their summaries overflow, so epoch 1
+    # is refused before its best.pt
+    code, err = s2vt(capsys, *args, "--out", tmp_path / "first", "--lr", "1e30")
+    assert code == 2 and err == ["error: training diverged in epoch 1: its weights give video summaries that are NaN "
+                                 "or beyond float16's range: lower --lr (now 1e+30) and train again; no checkpoint "
+                                 "was written"], err
+    assert not (tmp_path / "first").exists()
+    # without that check, epoch 1 is saved and the next loss is nan: the step is named, epoch 1 kept
+    monkeypatch.setattr(engine, "check_summaries", lambda *a: None)
     code, err = s2vt(capsys, *args, "--out", tmp_path / "nan", "--lr", "1e30")
     assert code == 2 and len(err) == 1, err
     assert err[0].startswith("error: training diverged in epoch 2, step 1: the loss is nan: lower --lr (now 1e+30)")
@@ -545,14 +555,54 @@ def test_a_val_split_skipped_whole_for_missing_features_is_said_so(store, tmp_pa
     assert len(memory) == 1 and memory[0].endswith(" captions (train)")
 
 
-def test_weights_blown_up_but_finite_are_refused_before_a_memory_evaluate_cannot_read(tmp_path, capsys):
+def test_weights_blown_up_but_finite_are_refused_before_a_memory_evaluate_cannot_read(tmp_path, capsys,
+                                                                                         monkeypatch):
     """`--lr 10` on real features: finite losses of 1e8, a run that "finished", and a best.pt whose
     float16 memory keys were inf, which evaluate refused."""
+    from s2vt import engine
+
+    manifest, features = make_store(tmp_path / "d", videos=60, signal=True)
+    args = ["train", "--manifest", manifest, "--features", features, "--epochs", "3", "--hidden", "32", "--embed",
+            "32", "--batch-size", "8", "--no-refit", "--quiet", "--lr", "10"]
+    # losses of a few hundred (under the blow-up ratio), but epoch 2's weights overflow float16's summaries:
+    # stopped there, before its best.pt; epoch 1's is kept
+    code, err = s2vt(capsys, *args, "--out", tmp_path / "run")
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("error: training diverged in epoch 2: its weights give video summaries that are NaN or "
+                             "beyond float16's range: lower --lr (now 10)"), err
+    assert f"{tmp_path / 'run' / 'best.pt'} keeps epoch 1" in err[0]
+    assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["epoch"] == 1
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert last["epoch"] == 1 and last["first_loss"] > 0  # (a --resume measures a blow-up by the same first step)
+    # the caption memory's own check stays the last line (train videos' summaries val's did not show)
+    monkeypatch.setattr(engine, "check_summaries", lambda *a: None)
+    code, err = s2vt(capsys, *args, "--out", tmp_path / "memory")
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"error: training diverged: the video summaries of {tmp_path / 'memory' / 'best.pt'}")
+    assert "lower --lr (now 10)" in err[0]
+    assert "memory" not in torch.load(tmp_path / "memory" / "best.pt", weights_only=True)
+
+
+def test_a_finite_but_exploding_loss_stops_the_run_in_that_epoch(tmp_path, capsys):
+    """`--lr 1e9`: losses of 1e10 to 1e17, never NaN, so every epoch and the refit ran and wrote
+    best.pt; only the caption memory then found NaN summaries, and best.pt still evaluated."""
     manifest, features = make_store(tmp_path / "d", videos=60, signal=True)
     code, err = s2vt(capsys, "train", "--manifest", manifest, "--features", features, "--out", tmp_path / "run",
-                     "--epochs", "2", "--hidden", "32", "--embed", "32", "--batch-size", "8", "--no-refit",
-                     "--quiet", "--lr", "1000")
+                     "--epochs", "3", "--hidden", "32", "--embed", "32", "--batch-size", "8", "--refit", "--quiet",
+                     "--lr", "1e9")
     assert code == 2 and len(err) == 1, err
-    assert err[0].startswith(f"error: training diverged: the video summaries of {tmp_path / 'run' / 'best.pt'}")
-    assert "lower --lr (now 1000)" in err[0]
-    assert "memory" not in torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    assert re.fullmatch(r"error: training diverged in epoch 1: its mean loss \S+ is over 1000 times the first "
+                        r"step's \(\S+\): lower --lr \(now 1e\+09\) and train again; no checkpoint was written",
+                        err[0]), err
+    assert not (tmp_path / "run").exists()  # (nothing of the diverged epoch, and no empty folder)
+
+
+def test_the_loss_blow_up_check_leaves_sound_losses_alone():
+    from s2vt.engine import DivergedError, check_epoch_loss
+
+    cfg = TrainConfig.of("m", "f", "o", lr=1e-3)
+    for loss, first in ((5.0, 5.0), (3000.0, 4.0), (1e6, None), (1e6, 0.0), (1e6, float("nan"))):
+        check_epoch_loss(loss, first, "epoch 2", cfg)  # (no reference: only a non-finite mean is refused)
+    for loss in (4001.0, float("inf"), float("nan")):
+        with pytest.raises(DivergedError, match="diverged in epoch 2: .*lower --lr"):
+            check_epoch_loss(loss, 4.0, "epoch 2", cfg)
