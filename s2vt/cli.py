@@ -659,14 +659,30 @@ def unquoted_pattern(argv: list[str], stray: list[str]) -> str:
         j -= 1
     option = argv[j] if j >= 0 and argv[j].startswith("--") else None
     paths = argv[j + 1:argv.index(stray[0])] + stray if option else stray
-    folders, suffixes = {os.path.dirname(p) for p in paths}, {os.path.splitext(p)[1] for p in paths}
-    pattern = (os.path.join(folders.pop(), "*" + suffixes.pop()) if len(folders) == len(suffixes) == 1
-               else "PATTERN")
+    pattern = common_pattern(paths)
     shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
     if option is None:
         return f"unexpected file arguments ({shown}); if they come from a pattern, quote it so the shell leaves it"
     return (f"{option} takes one path, but the shell expanded a pattern into {len(paths)} files ({shown}): quote "
-            f"the pattern: {option} '{pattern}'")
+            f"the pattern: {option} {shlex.quote(pattern) if pattern else 'PATTERN'}")
+
+
+def common_pattern(paths: list[str]) -> str | None:
+    """The narrowest one-star pattern matching all `paths`: their folder, and the common start and end
+    of their names around a `*` (yt8m/validate0000.tfrecord ... yt8m/validate0003.tfrecord:
+    yt8m/validate000*.tfrecord). Advice to quote `yt8m/*.tfrecord` would take in the train shards
+    beside them, files the user's own pattern left out. None for paths in several folders or
+    names with nothing in common (no pattern of one star names them but a much wider one)."""
+    folders = {os.path.dirname(p) for p in paths}
+    if len(folders) != 1:
+        return None
+    names = [os.path.basename(p) for p in paths]
+    start = os.path.commonprefix(names)
+    # (the common end of what is left after the common start: the two never overlap)
+    end = os.path.commonprefix([n[len(start):][::-1] for n in names])[::-1]
+    if not start and not end:
+        return None
+    return os.path.join(folders.pop(), start + "*" + end)
 
 
 # the options and arguments of the commands that name a file or folder (train's are also checked by

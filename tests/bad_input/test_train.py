@@ -315,7 +315,30 @@ def test_unquoted_glob_says_quote_it(tmp_path, capsys):
         s.write_bytes(b"")
     code, err = s2vt(capsys, "train", "--features", *shards, "--out", tmp_path / "out")
     assert code == 2 and len(err) == 1
-    assert err[0].endswith(f"quote the pattern: --features '{tmp_path}/*.tfrecord'") and "3 files" in err[0]
+    assert err[0].endswith(f"quote the pattern: --features '{tmp_path}/train*.tfrecord'") and "3 files" in err[0]
+
+
+def test_the_pattern_to_quote_is_no_wider_than_the_files_it_came_from(tmp_path, capsys):
+    """`--features yt8m/validate000*.tfrecord`, unquoted, was told to quote 'yt8m/*.tfrecord': the
+    training shards beside them too."""
+    from s2vt.cli import common_pattern
+
+    for split in ("train", "validate"):
+        for i in range(4):
+            (tmp_path / f"{split}000{i}.tfrecord").write_bytes(b"")
+    given = sorted(tmp_path.glob("validate000*.tfrecord"))
+    code, err = s2vt(capsys, "train", "--features", *given, "--out", tmp_path / "out")
+    assert code == 2 and len(err) == 1, err
+    assert err[0].endswith(f"quote the pattern: --features '{tmp_path}/validate000*.tfrecord'"), err
+    assert sorted(tmp_path.glob(common_pattern(list(map(str, given)))[len(str(tmp_path)) + 1:])) == given
+    assert common_pattern(["a/x1.npy", "a/x22.npy"]) == "a/x*.npy"
+    assert common_pattern(["a/s1.tfrecord", "b/s2.tfrecord"]) is None  # (several folders: no one-star pattern)
+    assert common_pattern(["a/one", "a/two.npy"]) is None  # (nothing in common: '*' would take in every file)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "m.txt").write_text("")
+    code, err = s2vt(capsys, "train", "--features", tmp_path / "train0000.tfrecord", tmp_path / "elsewhere" / "m.txt",
+                     "--out", tmp_path / "out")
+    assert code == 2 and err[0].endswith("quote the pattern: --features PATTERN"), err
 
 
 def test_no_text_without_features_says_so(store, tmp_path, capsys):
