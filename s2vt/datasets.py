@@ -251,7 +251,9 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
     def failed(path, e):
         return DatasetError(f"{path}: not an MSR-VTT videodatainfo file ({type(e).__name__}: {e})")
     videos: dict[str, dict] = {}
-    clashes: dict[str, str] = {}  # video -> its first disagreement between files (split or category)
+    # video -> its first disagreement (split or category): (what is said of it, whether it is within one file)
+    clashes: dict[str, tuple[str, bool]] = {}
+    origin: dict[str, str] = {}  # video -> the file whose row gave it its split and category
     files = []
     for path in json_paths:
         odd_category = BadRows(path, "video", "imported without a tag")
@@ -273,11 +275,15 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
                                      f"videos[{i}], {vid}: {cat!r}")
                 tags = [MSRVTT_CATEGORIES[cat]] if known else []
                 kept = videos.setdefault(vid, {"video_id": vid, "split": split or own, "captions": [], "tags": tags})
-                # overlapping files that disagree: the first value stays, but never silently
+                origin.setdefault(vid, path)
+                # overlapping files (or two rows of one file) that disagree: the first value stays, but
+                # never silently, and said as what it is: a file's own repeat is not a later file's
+                within = origin[vid] == path
                 for what, theirs, ours in (("split", split or own, kept["split"]),
                                            ("category", (tags or ["none"])[0], (kept["tags"] or ["none"])[0])):
                     if theirs != ours:
-                        clashes.setdefault(vid, f"{vid}: {what} {ours} kept, {theirs} in {path}")
+                        clashes.setdefault(vid, (f"{vid}: {what} {ours} kept, {theirs} "
+                                                 + (f"on a later row of {path}" if within else f"in {path}"), within))
                 touched.append(vid)
             sentences = data.get("sentences", [])
         except (OSError, ValueError, RecursionError, KeyError, TypeError) as e:  # (ValueError: bad JSON or UTF-8)
@@ -312,10 +318,15 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
         print(f"warning: {dropped} captions repeat what an earlier file gave the same video (overlapping files); "
               "each is kept once", file=sys.stderr)
     if clashes:
-        first = "; ".join(list(clashes.values())[:CLASHES_SHOWN]) + ("; ..." if len(clashes) > CLASHES_SHOWN else "")
+        shown = [text for text, _ in clashes.values()]
+        first = "; ".join(shown[:CLASHES_SHOWN]) + ("; ..." if len(clashes) > CLASHES_SHOWN else "")
         many = len(clashes) != 1
-        print(f"warning: {len(clashes)} video{'s' * many} {'have' if many else 'has'} another split or category in a "
-              f"later file; the first file's is kept (first: {first})", file=sys.stderr)
+        kinds = {within for _, within in clashes.values()}
+        where = ("in a later row of the same file; the first row's" if kinds == {True}
+                 else "in a later file; the first file's" if kinds == {False}
+                 else "in a later row of the same file or in a later file; the first one")
+        print(f"warning: {len(clashes)} video{'s' * many} {'have' if many else 'has'} another split or category "
+              f"{where} is kept (first: {first})", file=sys.stderr)
     return list(videos.values())
 
 

@@ -317,6 +317,27 @@ def test_msrvtt_files_that_disagree_on_a_split_or_category_are_counted(tmp_path,
     assert capsys.readouterr().err.startswith("warning: 4 videos have another split or category")
 
 
+def test_msrvtt_a_video_repeated_within_one_file_is_not_said_to_be_in_a_later_file(tmp_path, capsys):
+    """A video listed twice in one file, with another split, was said to have it "in a later file"
+    (only one file was given)."""
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    a.write_text(json.dumps({"videos": [{"video_id": "video0", "category": 3, "split": "train"},
+                                        {"video_id": "video0", "category": 3, "split": "test"}], "sentences": []}))
+    entries = {e["video_id"]: e for e in import_msrvtt([str(a)])}
+    assert entries["video0"]["split"] == "train"  # the first row's
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: 1 video has another split or category in a later row of the same file; the first row's is kept "
+        f"(first: video0: split train kept, test on a later row of {a})"]
+    # both kinds at once: each video said as what it is, the summary naming both
+    c.write_text(json.dumps({"videos": [{"video_id": "video1", "category": 4, "split": "test"}], "sentences": []}))
+    b.write_text(json.dumps({"videos": [{"video_id": "video1", "category": 3, "split": "train"}], "sentences": []}))
+    import_msrvtt([str(a), str(b), str(c)])  # (b: video1 in train, c: in test)
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: 2 videos have another split or category in a later row of the same file or in a later file; the "
+        f"first one is kept (first: video0: split train kept, test on a later row of {a}; video1: split train kept, "
+        f"test in {c})"]
+
+
 def test_msrvtt_videos_without_a_tag_are_counted_as_imported(tmp_path, capsys):
     """A video an earlier file tagged, and a video listed twice, were counted as imported without a tag
     (b.json: "3 of 3 videos", where one video, video3, was)."""
