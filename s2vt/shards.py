@@ -92,13 +92,25 @@ def shuffled(items, size: int, rng: random.Random):
     yield from buf
 
 
+def say_broken(said: set[str], e: TFRecordError, path: str) -> None:
+    """The one line for a shard whose framing is broken (the rest of it is lost), unless `said` (the
+    run's shards already said) holds `path`: a run reads its first shards for val and the feature
+    statistics' sample, then streams them again every epoch, and the same line each time (three for
+    one shard in a two-epoch run) read as damage to other shards. A DataLoader worker (--workers)
+    gets a copy of the set as it starts: what it says, the next epoch's workers say again."""
+    if path not in said:
+        said.add(path)
+        print(f"warning: {e}; the rest of this shard is skipped", file=sys.stderr)
+
+
 class ShardStream(IterableDataset):
     """Training items streamed from TFRecord shards, the dicts `data.VideoDataset` yields."""
 
     def __init__(self, files: list[str], modalities: list[str], labels: Labels, vocab: dict[int, str] | None,
                  tags: dict[str, list[str]] | None, batch_size: int, buffer: int, seed: int, workers: int = 0,
-                 rank: int = 0, world: int = 1) -> None:
+                 rank: int = 0, world: int = 1, said: set[str] | None = None) -> None:
         self.files, self.modalities, self.labels, self.vocab, self.tags = files, modalities, labels, vocab, tags
+        self.said = set() if said is None else said  # broken shards already said (`say_broken`)
         self.batch_size, self.buffer, self.seed, self.workers = batch_size, buffer, seed, workers
         self.rank, self.world, self.epoch = rank, world, 0
         # the epoch's length, for the learning-rate schedule and the progress bar: the manifest's
@@ -140,7 +152,7 @@ class ShardStream(IterableDataset):
                         yield path, n, data
             except TFRecordError as e:
                 if first == 0:
-                    print(f"warning: {e}; the rest of this shard is skipped", file=sys.stderr)
+                    say_broken(self.said, e, path)
 
     def item(self, path: str, n: int, data: bytes) -> dict | None:
         """The training item of record `n` of `path`, None for one outside the training split or
@@ -216,6 +228,7 @@ class ShardSource:
         self.root, self.files, self.modalities, self.vocab, self.tags = files[0], files, modalities, vocab, tags
         self.kind: str | None = None
         self.feats: dict[str, dict[str, np.ndarray]] = {}
+        self.said: set[str] = set()  # broken shards already said (`say_broken`), shared with the stream
 
     def add(self, vid: str, kind: str, feats: dict[str, np.ndarray]) -> None:
         if self.kind not in (None, kind):
@@ -255,13 +268,13 @@ class ShardSource:
                     if limit is not None and len(entries) >= limit:
                         return entries  # (the corrupt records read so far are said as the reader closes)
             except TFRecordError as e:
-                print(f"warning: {e}; the rest of this shard is skipped", file=sys.stderr)
+                say_broken(self.said, e, path)
         return entries
 
     def stream(self, cfg, labels: Labels, rank: int, world: int) -> ShardStream:
         """The training stream of one rank."""
         return ShardStream(self.files, self.modalities, labels, self.vocab, self.tags, cfg.batch_size,
-                           cfg.shuffle_buffer, cfg.seed, cfg.workers, rank, world)
+                           cfg.shuffle_buffer, cfg.seed, cfg.workers, rank, world, self.said)
 
 
 def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:

@@ -164,8 +164,11 @@ def test_damaged_shard_is_logged_and_training_goes_on(data, tmp_path, capsys):
     assert len(err) == 1 and str(bad) in err[0] and "truncated at byte" in err[0]
     assert 40 < len(got) < 80  # all of the good shard, the records before the cut of the bad one
     best = train(TrainConfig.of(manifest=str(root / "manifest.jsonl"), features=f"{tmp_path}/train*.tfrecord",
-                             val_features=f"{d}/validate*", out=str(tmp_path / "run"), epochs=1, **FAST))
+                             val_features=f"{d}/validate*", out=str(tmp_path / "run"), epochs=2, **FAST))
     assert "gap" in best
+    # read for the feature statistics' sample, then streamed in each epoch: said once, not three times
+    broken = [line for line in capsys.readouterr().err.splitlines() if "the rest of this shard is skipped" in line]
+    assert len(broken) == 1 and str(bad) in broken[0], broken
 
 
 def test_records_with_a_bad_data_checksum_are_skipped_in_one_line_per_shard(tmp_path, capsys):
