@@ -84,16 +84,26 @@ class BodyWatch:
         return message
 
 
-def form_boundary(content_type: str | None) -> bytes:
-    """The boundary of a `multipart/form-data` Content-Type header, read as starlette's form parser
-    reads it (python-multipart's `parse_options_header`: the media type and the parameter names in any
-    case, blanks around `=`, quotes); b"" for any other media type or none named."""
+def content_type(header: str | None) -> tuple[bytes, dict]:
+    """A Content-Type header's (media type, parameters), read as starlette's form parser reads it
+    (python-multipart's `parse_options_header`: the media type and the parameter names in any case,
+    blanks around `=`, quotes)."""
     try:  # where starlette imports it from: python-multipart >= 0.0.13, else its older module name
         from python_multipart.multipart import parse_options_header
     except ModuleNotFoundError:
         from multipart.multipart import parse_options_header
-    media, params = parse_options_header(content_type)
+    return parse_options_header(header)
+
+
+def form_boundary(header: str | None) -> bytes:
+    """The boundary of a `multipart/form-data` Content-Type header; b"" for any other media type or
+    none named."""
+    media, params = content_type(header)
     return params.get(b"boundary", b"") if media == b"multipart/form-data" else b""
+
+
+# how a video is sent, said wherever one is sent otherwise
+SEND_AS = "send the video as multipart/form-data with a file field named 'video' (curl -F video=@clip.mp4)"
 
 
 def _peer(request) -> str:
@@ -191,6 +201,15 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
     async def caption(request: Request, thumbs: int = 0):
         if thumbs < 0:  # (refused before the upload is read: the answer would not depend on it)
             return error(400, f"thumbs must be at least 0, not {thumbs}")
+        # a raw body (`curl --data-binary @clip.mp4`: urlencoded by curl's default, or octet-stream) was
+        # parsed as a form: the parser's "Too many fields", or a form without a video. Refused by its
+        # media type, before a byte is read
+        media, params = content_type(request.headers.get("content-type"))
+        if media != b"multipart/form-data":
+            return error(415, f"{SEND_AS}, not a body of type {media.decode('latin-1')}" if media
+                         else f"{SEND_AS}: the request has no Content-Type")
+        if not params.get(b"boundary"):  # (the parser's own "Missing boundary in multipart." says less)
+            return error(400, f"{SEND_AS}: the Content-Type multipart/form-data names no boundary")
         if state["active"] >= workers + queue:
             # when a slot frees: the first of the videos being captioned ends, in a caption's time
             # over the workers on average (the waiting ones hold their slots until then)
@@ -225,7 +244,7 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
             if isinstance(upload, str):  # a part named video without a filename: the parser's text field
                 return error(422, "the 'video' field must be a file (a multipart file upload with a filename)")
             if not isinstance(upload, UploadFile):
-                return error(422, "send the video as a multipart form field named 'video'")
+                return error(422, SEND_AS)
             name = os.path.basename(upload.filename or "upload")
             suffix = Path(name).suffix.lower()
             # the client's name is only shown, never used as a path: the temp file is ours

@@ -75,7 +75,7 @@ def test_not_a_video_is_422_with_caption_py_reason(captioner, broken, tmp_path):
     r, = call(app, ("POST", "/api/caption", video_form(broken["text"], "notes.mp4")))
     assert r.status_code == 422
     assert r.json()["error"] == str(e.value).replace(str(broken["text"]), "notes.mp4")
-    r, = call(app, ("POST", "/api/caption", {"data": {"other": "x"}}))
+    r, = call(app, ("POST", "/api/caption", {"files": {"other": (None, b"x")}}))  # (a form without a video)
     assert r.status_code == 422 and "'video'" in r.json()["error"]
     assert list(tmp_path.iterdir()) == []
 
@@ -447,12 +447,39 @@ def test_malformed_body_leaves_no_parser_log_line(tmp_path):
 
 def test_video_text_field_is_told_to_be_a_file(tmp_path):
     app = create_app(FakeCaptioner(), upload_dir=str(tmp_path))
-    text, other = call(app, ("POST", "/api/caption", {"data": {"video": "clip.mp4"}}),
+    # (a multipart part without a filename: the parser's text field)
+    text, other = call(app, ("POST", "/api/caption", {"files": {"video": (None, b"clip.mp4")}}),
                        ("POST", "/api/caption", {"files": {"other": ("v.mp4", b"data", "video/mp4")}}))
     assert text.status_code == 422
     assert text.json()["error"] == "the 'video' field must be a file (a multipart file upload with a filename)"
     assert other.status_code == 422
-    assert other.json()["error"] == "send the video as a multipart form field named 'video'"
+    assert other.json()["error"] == ("send the video as multipart/form-data with a file field named 'video' "
+                                     "(curl -F video=@clip.mp4)")
+
+
+def test_a_raw_or_urlencoded_body_is_told_to_send_multipart(tmp_path):
+    """`curl --data-binary @clip.mp4` (urlencoded: curl's default) was answered by the form parser:
+    400 "Too many fields. Maximum number of fields is 8.", and an octet-stream body 422 as a form
+    without a video."""
+    send = "send the video as multipart/form-data with a file field named 'video' (curl -F video=@clip.mp4)"
+    clip = bytes(range(256)) * 20 + b"&=" * 100  # (binary, with many `&`: many "fields" to a form parser)
+    app = create_app(FakeCaptioner(), upload_dir=str(tmp_path))
+    urlencoded, octet = ({"content-type": f"application/{t}"} for t in ("x-www-form-urlencoded", "octet-stream"))
+    curl, octet, typeless, words, no_boundary = call(
+        app, ("POST", "/api/caption", {"content": clip, "headers": urlencoded}),
+        ("POST", "/api/caption", {"content": clip, "headers": octet}),
+        ("POST", "/api/caption", {"content": clip}),
+        ("POST", "/api/caption", {"data": {"video": "clip.mp4"}}),
+        ("POST", "/api/caption", {"content": clip, "headers": {"content-type": "multipart/form-data"}}))
+    for r, media in ((curl, "application/x-www-form-urlencoded"), (octet, "application/octet-stream"),
+                     (words, "application/x-www-form-urlencoded")):
+        assert r.status_code == 415 and r.json() == {"error": f"{send}, not a body of type {media}"}, r.text
+    assert typeless.status_code == 415 and typeless.json() == {"error": f"{send}: the request has no Content-Type"}
+    assert no_boundary.status_code == 400
+    assert no_boundary.json() == {"error": f"{send}: the Content-Type multipart/form-data names no boundary"}
+    assert list(tmp_path.iterdir()) == []
+    ok, = call(app, ("POST", "/api/caption", {"files": {"video": ("v.mp4", clip, "video/mp4")}}))
+    assert ok.status_code == 200 and ok.json()["caption"] == "a test"  # (the multipart upload still is captioned)
 
 
 def test_head_is_answered_wherever_get_is(tmp_path):
