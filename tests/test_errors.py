@@ -287,6 +287,7 @@ def test_huge_sizes_and_counts_are_one_line_before_any_output(tmp_path, capsys):
 def test_a_missing_or_malformed_argument_is_one_line_not_the_usage_block(argv0, argv, expected, capsys, monkeypatch):
     """`python train.py` without --out printed its 40 usage lines with the error under them."""
     monkeypatch.setattr("sys.argv", [argv0])
+    monkeypatch.setattr("sys.orig_argv", ["python", argv0])  # (as typed: under the `pytest` script it is python3)
     with pytest.raises(SystemExit) as stop:
         cli.main(argv)
     assert stop.value.code == 2
