@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import glob
 import itertools
+import os
 import random
 import sys
 from pathlib import Path
@@ -34,8 +35,8 @@ from .manifest import read_manifest
 from .data import DataError, Labels, assign_val, collate, empty_training_split
 from .tfrecord import TFRecordError
 from .vocab import Vocab
-from .yt8m import (DIMS, NUM_CLASSES, SOURCES, ShardRecords, SkipRecord, folder_shards, read_video,
-                   read_vocabulary)
+from .yt8m import (DIMS, NUM_CLASSES, REPEATED_SHOWN, SOURCES, ShardRecords, SkipRecord, folder_shards,
+                   read_video, read_vocabulary)
 
 GLOB_CHARS = "*?["
 STATS_SAMPLE = 1000  # training records held for the feature statistics (data.feature_stats' default limit)
@@ -57,13 +58,43 @@ def shard_files(spec: str) -> list[str]:
     path = Path(spec)
     if path.is_dir():
         files = folder_shards(path)
+    elif path.is_file():  # (before the glob: a shard named `day[1].tfrecord` is itself, not `day1.tfrecord`)
+        files = [spec]
     elif any(c in spec for c in GLOB_CHARS):
         files = sorted(p for p in glob.glob(spec) if Path(p).is_file())
     else:
-        files = [spec] if path.is_file() else []
+        files = []
     if not files:
         raise DataError(f"{spec}: no TFRecord shards there")
     return files
+
+
+def refuse_shared_shards(files: list[str], val_files: list[str]) -> None:
+    """DataError when a shard is both a training and a validation one (every record of --val-features
+    validates without a manifest: validating on training records inflates the scores). The same file
+    by any spelling, symlink or hard link: compared by device and inode, not by name."""
+    def key(path: str) -> tuple[int, int]:
+        st = os.stat(path)
+        return st.st_dev, st.st_ino
+    trained = {key(f): f for f in files}
+    both = [(f, trained[k]) for f in val_files if (k := key(f)) in trained]
+    if both:
+        f, t = both[0]
+        raise DataError(f"--val-features {f} is also a training shard" + (f" (--features gives it as {t})" if t != f
+                                                                          else "")
+                        + (f", as are {len(both) - 1} more of the {len(val_files)}" if len(both) > 1 else "")
+                        + ": validating on training records inflates the scores; pass validation shards that "
+                          "--features does not name")
+
+
+def shared_ids_error(ids: list[str], where: str) -> DataError:
+    """The refusal for training records whose video ids are validation ones (the same videos in other
+    shards, a copy's or a re-export's): `where` says which records were looked at."""
+    shown = ", ".join(ids[:REPEATED_SHOWN]) + (", ..." if len(ids) > REPEATED_SHOWN else "")
+    return DataError(f"--val-features: {len(ids)} video id{'s' if len(ids) != 1 else ''} of the validation shards "
+                     f"{'are' if len(ids) != 1 else 'is'} in --features' training records too ({where}; "
+                     f"first: {shown}): validating on training videos inflates the scores; pass validation "
+                     "shards whose videos are not among the training ones")
 
 
 def count_records(path: str) -> int:
@@ -108,9 +139,11 @@ class ShardStream(IterableDataset):
 
     def __init__(self, files: list[str], modalities: list[str], labels: Labels, vocab: dict[int, str] | None,
                  tags: dict[str, list[str]] | None, batch_size: int, buffer: int, seed: int, workers: int = 0,
-                 rank: int = 0, world: int = 1, said: set[str] | None = None) -> None:
+                 rank: int = 0, world: int = 1, said: set[str] | None = None,
+                 val_ids: frozenset[str] = frozenset()) -> None:
         self.files, self.modalities, self.labels, self.vocab, self.tags = files, modalities, labels, vocab, tags
         self.said = set() if said is None else said  # broken shards already said (`say_broken`)
+        self.val_ids = val_ids  # validation videos no training record may be (`batches`)
         self.batch_size, self.buffer, self.seed, self.workers = batch_size, buffer, seed, workers
         self.rank, self.world, self.epoch = rank, world, 0
         # the epoch's length, for the learning-rate schedule and the progress bar: the manifest's
@@ -185,15 +218,25 @@ class ShardStream(IterableDataset):
     def batches(self, device: torch.device):
         """This rank's collated batches of the epoch. Under torchrun the ranks stop together at
         the first step one of them has no batch for (a step is collective); DataError when no
-        rank has any."""
+        rank has any, or (on every rank, before the step) when a batch holds a validation video:
+        the statistics' sample saw the first training records only, the stream sees them all (a
+        set look-up per record: no pass over the shards of its own)."""
         loader = DataLoader(self, batch_size=self.batch_size, collate_fn=collate, num_workers=self.workers)
         steps = 0
         for batch in itertools.chain(loader, [None]):
             more = batch is not None
-            if self.world > 1:
-                flag = torch.tensor([int(more)], device=device)
+            shared = [v for v in batch["video_id"] if v in self.val_ids] if more and self.val_ids else []
+            anywhere = bool(shared)
+            if self.world > 1:  # (one reduction for both: the min of -shared is minus their max)
+                flag = torch.tensor([int(more), -int(anywhere)], device=device)
                 dist.all_reduce(flag, op=dist.ReduceOp.MIN)
-                more = bool(flag.item())
+                more, anywhere = bool(flag[0].item()), bool(flag[1].item())
+            if anywhere:  # (the count is the first such batch's: the step stops there)
+                if not shared:
+                    raise DataError("--val-features: a video of the validation shards is in --features' training "
+                                    f"records too (found streaming epoch {self.epoch} on another rank)")
+                raise shared_ids_error(shared, f"found streaming epoch {self.epoch}, in one batch"
+                                       + (f" of rank {self.rank}" if self.world > 1 else ""))
             if not more:
                 break
             steps += 1
@@ -229,6 +272,7 @@ class ShardSource:
         self.kind: str | None = None
         self.feats: dict[str, dict[str, np.ndarray]] = {}
         self.said: set[str] = set()  # broken shards already said (`say_broken`), shared with the stream
+        self.val_ids: frozenset[str] = frozenset()  # without a manifest: the val videos, checked in the stream
 
     def add(self, vid: str, kind: str, feats: dict[str, np.ndarray]) -> None:
         if self.kind not in (None, kind):
@@ -274,7 +318,7 @@ class ShardSource:
     def stream(self, cfg, labels: Labels, rank: int, world: int) -> ShardStream:
         """The training stream of one rank."""
         return ShardStream(self.files, self.modalities, labels, self.vocab, self.tags, cfg.batch_size,
-                           cfg.shuffle_buffer, cfg.seed, cfg.workers, rank, world, self.said)
+                           cfg.shuffle_buffer, cfg.seed, cfg.workers, rank, world, self.said, self.val_ids)
 
 
 def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
@@ -305,9 +349,21 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
                             "that splits the videos")
         names = vocab if vocab is not None else {i: f"label{i}" for i in range(NUM_CLASSES)}
         labels = Labels([names[i] for i in sorted(names)], multilabel=True)
+        refuse_shared_shards(files, val_files)
         source = ShardSource(files, modalities, vocab, None)
         val = source.read_split(val_files, "val", lambda vid, tags: tags)
-        sample = source.read_split(files, "train", lambda vid, tags: tags, STATS_SAMPLE)
+        source.val_ids = frozenset(e["video_id"] for e in val)
+        shared = []  # (the statistics' sample, a pass made anyway: a shared video is refused before any step)
+
+        def train_tags(vid: str, tags: list[str]) -> list[str] | None:
+            if vid in source.val_ids:
+                shared.append(vid)
+                return None
+            return tags
+        sample = source.read_split(files, "train", train_tags, STATS_SAMPLE)
+        if shared:
+            raise shared_ids_error(shared, f"among the first {len(sample) + len(shared)} training records read for "
+                                           "the feature statistics")
     if not sample:
         raise DataError(f"{cfg.features}: no training record could be read from {len(files)} shard(s)"
                         + (f" (none of their videos is in {cfg.manifest}'s train split)" if cfg.manifest else ""))

@@ -254,3 +254,49 @@ def test_manifest_val_split_found_in_the_training_shards(data, tmp_path, capsys)
     # the tag-only recipe refits on train + val, but not from streamed shards: said in one line
     assert err.count("note: no refit on train + val: the training records are streamed") == 1
     assert "refit" not in torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+
+
+def test_a_shard_in_both_features_and_val_features_is_refused(data, tmp_path, capsys):
+    root, d = data
+    (tmp_path / "link.tfrecord").symlink_to(d / "train0001.tfrecord")
+    common = ["--out", str(tmp_path / "run"), "--epochs", "1", "--hidden", "32", "--tag-head", "mlp"]
+    for val in (str(d / "train0001.tfrecord"), f"{d}/train000[1]*", str(tmp_path / "link.tfrecord")):
+        assert main(["train", "--features", f"{d}/train*", "--val-features", val, *common]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: --val-features ") and "is also a training shard" in err[0]
+        assert "train0001.tfrecord" in err[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_validation_videos_among_the_training_records_are_refused(data, tmp_path, capsys, monkeypatch):
+    root, d = data
+    train_dir = tmp_path / "train"
+    train_dir.mkdir()
+    for name in ("train0000.tfrecord", "train0001.tfrecord"):
+        (train_dir / name).write_bytes((d / name).read_bytes())
+    # another file with the validation shard's records (a copy): the same videos, not the same file
+    (train_dir / "zcopy.tfrecord").write_bytes((d / "validate0000.tfrecord").read_bytes())
+    common = ["--features", str(train_dir), "--val-features", str(d / "validate0000.tfrecord"), "--epochs", "1",
+              "--hidden", "32", "--tag-head", "mlp", "--batch-size", "16"]
+    # in the statistics' sample (all 120 records here): refused before training, with the count and ids
+    assert main(["train", *common, "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: --val-features: 40 video ids ") and "first: validate0_0" in err[-1], err
+    assert not (tmp_path / "a").exists()
+    # beyond the sample: the stream meets them in epoch 1, before any checkpoint
+    monkeypatch.setattr("s2vt.shards.STATS_SAMPLE", 10)
+    assert main(["train", *common, "--out", str(tmp_path / "b"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: --val-features: ") and "found streaming epoch 1" in err[-1], err
+    assert "validate0_" in err[-1]
+    assert not any((tmp_path / "b" / name).exists() for name in ("best.pt", "last.pt", "metrics.csv"))
+
+
+def test_an_existing_shard_whose_name_looks_like_a_glob_is_read_as_named(data, tmp_path):
+    root, d = data
+    literal = tmp_path / "day[1].tfrecord"
+    literal.write_bytes((d / "test0000.tfrecord").read_bytes())
+    (tmp_path / "day1.tfrecord").write_bytes((d / "train0000.tfrecord").read_bytes())  # what the glob matches
+    assert shard_files(str(literal)) == [str(literal)]
+    assert shard_files(f"{tmp_path}/day[1].tfrecord") == [str(literal)]
+    assert shard_files(f"{tmp_path}/day?.tfrecord") == [str(tmp_path / "day1.tfrecord")]  # not a file: a glob
