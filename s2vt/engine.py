@@ -366,6 +366,7 @@ class Run:
     finished: bool = False        # resumed after its last epoch or its early stop: nothing left to train
     refit_due: bool = False       # finished, begun with --refit: best.pt gets the refit if it lacks it (killed in it)
     first_loss: float | None = None  # the run's first step's loss (every rank's mean): what a blown-up loss is told by
+    shards: dict | None = None    # a shard run's training and val shards (shards.shard_ids), saved in last.pt
 
 
 def data_metrics(has_caps: bool, labels: Labels, groups: dict | None) -> list[str]:
@@ -520,6 +521,9 @@ def build(cfg: TrainConfig) -> Run:
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
     start_epoch, stopper, history, finished, refit_due = 1, EarlyStopping(cfg.patience), [], False, False
+    # (what a --resume compares its shards with: not the flags, a glob or a folder can name other files later)
+    shard_list = ({"features": shards.shard_ids(store.files), "val_features": shards.shard_ids(store.val_files)}
+                  if streaming else None)
     first_loss = None
     if last is not None:
         check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"))
@@ -552,6 +556,14 @@ def build(cfg: TrainConfig) -> Run:
             keep = ([k for k in last["settings"] if k in now and k not in RESUME_UNREPORTED] if finished
                     else [k for k in RESUME_IGNORED if k in last["settings"]])
             cfg = options.replace(cfg, **{k: last["settings"][k] for k in keep})
+        if streaming and not finished and "shards" in last:  # (a last.pt from before they were saved: not known)
+            on_loss = not any(metric in h for h in last["history"])
+            warning = shards.changed_shards(last["shards"], shard_list, last.get("settings", {}),
+                                            {"features": cfg.features, "val_features": cfg.val_features},
+                                            f"training loss {-last['best']:.4g}" if on_loss
+                                            else f"{metric} {last['best']:.3f}")
+            if warning:
+                log(warning)
         if not finished:
             log(f"resuming from {last_path} at epoch {start_epoch}")
     # tag-only training leaves the caption decoder (and with fused tag input the LSTMs) without gradients
@@ -581,7 +593,7 @@ def build(cfg: TrainConfig) -> Run:
             "best.pt use the training loss")
     return Run(cfg, device, ddp, log, model, net, vocab, labels, groups, metric, has_caps, text_extra, meta,
                train_ds, val_ds, val_loader, sampler, epoch_batches, optim, sched, stopper, start_epoch, history,
-               finished, refit_due, first_loss)
+               finished, refit_due, first_loss, shard_list)
 
 
 def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, sched, cfg: TrainConfig, pad: int,
@@ -753,7 +765,8 @@ def train_run(cfg: TrainConfig) -> dict:
             save_checkpoint(out / "last.pt", model, run.vocab, run.labels, run.meta, epoch, row,
                             {**run.text_extra, "optimizer": run.optim.state_dict(), "scheduler": run.sched.state_dict(),
                              "best": run.stopper.best, "bad_epochs": run.stopper.bad, "history": run.history,
-                             "settings": run_settings(cfg), "first_loss": run.first_loss},
+                             "settings": run_settings(cfg), "first_loss": run.first_loss,
+                             **({"shards": run.shards} if run.shards else {})},
                             has_captions=run.has_captions)
             write_curves(run.history, out)
         if run.stopper.stop:

@@ -97,6 +97,39 @@ def shared_ids_error(ids: list[str], where: str) -> DataError:
                      "shards whose videos are not among the training ones")
 
 
+def shard_ids(files: list[str]) -> list[list]:
+    """[real path, bytes] of each shard, as last.pt records the shards a run trained and validated on."""
+    return [[os.path.realpath(f), os.path.getsize(f)] for f in files]
+
+
+def changed_shards(was: dict, now: dict, specs: dict, given: dict, best: str) -> str | None:
+    """The warning line of a --resume whose shards are not last.pt's (`was`, `now`: {"features", "val_features":
+    shard_ids}; `specs` the flags last.pt was given, `given` this run's): the flags, what was added and left
+    out; other validation shards also say that best.pt's score (`best`) was measured on last.pt's. A shard is
+    known by its file name and size, not its folder: a moved copy of the data is the same data."""
+    key = lambda ids: {(os.path.basename(p), n) for p, n in ids}  # noqa: E731
+    spec = lambda s: s or "(none: val from the training shards)"  # noqa: E731
+
+    def listed(names: list[str], what: str) -> list[str]:
+        return [f"{len(names)} shard{'s' * (len(names) != 1)} {what} ({names[0]}{', ...' * (len(names) > 1)})"
+                ] if names else []
+    parts, val = [], False
+    for name in ("features", "val_features"):
+        old, new = key(was.get(name, [])), key(now[name])
+        if name in was and old != new:
+            val |= name == "val_features"
+            what = (listed(sorted(f for f, _ in new - old), "added") + listed(sorted(f for f, _ in old - new), "left out")
+                    if {f for f, _ in old} != {f for f, _ in new} else ["the same names, other sizes"])
+            parts.append(f"--{name.replace('_', '-')} {spec(given[name])} (last.pt: {spec(specs.get(name))}; "
+                         f"{', '.join(what)})")
+    if not parts:
+        return None
+    back = f" (pass --val-features {specs['val_features']} to validate on them)" if specs.get("val_features") else ""
+    return ("warning: --resume: other shards than last.pt's: " + "; ".join(parts)
+            + (f": the epochs to come are compared with best.pt's {best}, measured on last.pt's validation shards"
+               + back if val else ""))
+
+
 def count_records(path: str) -> int:
     """Records in a shard from their length headers alone (no reading of the data, no checksums):
     cheap enough to size an epoch over millions of records. A damaged file counts up to the damage."""
@@ -273,6 +306,7 @@ class ShardSource:
         self.feats: dict[str, dict[str, np.ndarray]] = {}
         self.said: set[str] = set()  # broken shards already said (`say_broken`), shared with the stream
         self.val_ids: frozenset[str] = frozenset()  # without a manifest: the val videos, checked in the stream
+        self.val_files = files  # the shards val was read from (--val-features, else the training ones)
 
     def add(self, vid: str, kind: str, feats: dict[str, np.ndarray]) -> None:
         if self.kind not in (None, kind):
@@ -341,6 +375,7 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
         split = {s: {e["video_id"]: e.get("tags", []) for e in es} for s, es in by_split.items()}
         labels = Labels.build(by_split["train"] + by_split["val"], cfg.min_tag_count, by_split["train"])
         source = ShardSource(files, modalities, vocab, split["train"])
+        source.val_files = val_files or files
         val = source.read_split(val_files or files, "val", lambda vid, tags: split["val"].get(vid))
         sample = source.read_split(files, "train", lambda vid, tags: split["train"].get(vid), STATS_SAMPLE)
     else:
@@ -351,6 +386,7 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
         labels = Labels([names[i] for i in sorted(names)], multilabel=True)
         refuse_shared_shards(files, val_files)
         source = ShardSource(files, modalities, vocab, None)
+        source.val_files = val_files
         val = source.read_split(val_files, "val", lambda vid, tags: tags)
         source.val_ids = frozenset(e["video_id"] for e in val)
         shared = []  # (the statistics' sample, a pass made anyway: a shared video is refused before any step)

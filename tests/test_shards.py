@@ -300,3 +300,27 @@ def test_an_existing_shard_whose_name_looks_like_a_glob_is_read_as_named(data, t
     assert shard_files(str(literal)) == [str(literal)]
     assert shard_files(f"{tmp_path}/day[1].tfrecord") == [str(literal)]
     assert shard_files(f"{tmp_path}/day?.tfrecord") == [str(tmp_path / "day1.tfrecord")]  # not a file: a glob
+
+
+def test_resume_with_other_shards_says_which_changed(data, tmp_path, capsys):
+    root, d = data
+    (tmp_path / "moved").mkdir()
+    for name in ("train0000.tfrecord", "train0001.tfrecord", "validate0000.tfrecord"):
+        (tmp_path / "moved" / name).write_bytes((d / name).read_bytes())
+    kw = dict(manifest=None, epochs=3, patience=5, out=str(tmp_path / "run"), **{**FAST, "quiet": False})
+    train(TrainConfig.of(features=f"{d}/train000[0-1].tfrecord", val_features=str(d / "validate0000.tfrecord"),
+                         stop_after=1, **kw))
+    capsys.readouterr()
+    # the same shards from another folder (a moved copy): nothing to say
+    train(TrainConfig.of(features=str(tmp_path / "moved" / "train*"),
+                         val_features=str(tmp_path / "moved" / "validate0000.tfrecord"), stop_after=2, resume=True,
+                         **kw))
+    assert "other shards" not in capsys.readouterr().err
+    # other val shards: best.pt's score was measured on the old ones, which the warning names
+    train(TrainConfig.of(features=f"{d}/train000[0-2].tfrecord", val_features=str(d / "test0000.tfrecord"),
+                         resume=True, **kw))
+    line = [x for x in capsys.readouterr().err.splitlines() if "other shards" in x]
+    assert len(line) == 1 and line[0].startswith("warning: --resume: other shards than last.pt's: --features "), line
+    assert "1 shard added (train0002.tfrecord)" in line[0] and "1 shard left out (validate0000.tfrecord)" in line[0]
+    assert "compared with best.pt's gap " in line[0]
+    assert f"pass --val-features {tmp_path / 'moved' / 'validate0000.tfrecord'}" in line[0]
