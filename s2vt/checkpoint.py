@@ -212,9 +212,10 @@ def predated(config: dict, mcfg: ModelConfig) -> dict:
 
 
 def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path,
-                    text_vocab: dict | None = None) -> None:
+                    text_vocab: dict | None = None, tags_cause: str = "the manifest changed") -> None:
     """Refuse to resume a last.pt whose model this run would build differently (other settings,
-    modalities, vocabulary or tags): the data's difference, else every setting's in one line."""
+    modalities, vocabulary or tags): the data's difference, else every setting's in one line;
+    `tags_cause`: what to say made the tags differ (engine.tags_cause)."""
     missing = [k for k in ("optimizer", "scheduler", "best", "bad_epochs", "history") if k not in last]
     if missing:
         raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
@@ -226,9 +227,12 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
     if last.get("text_vocab") != text_vocab:
         raise CheckpointError(f"--resume: the text vocabulary differs from {path}'s: the manifest, --text-tokenizer "
                               "or --text-min-count changed")
+    # (as many tags: other names or another order, which "3862 now, 3862 there" said neither of)
     if last["labels"] != labels.names:
-        raise CheckpointError(f"--resume: the tags differ from {path}'s ({len(labels.names)} now, "
-                              f"{len(last['labels'])} there): the manifest changed")
+        raise CheckpointError(f"--resume: the tags differ from {path}'s ("
+                              + (f"{len(labels.names)} now, {len(last['labels'])} there" if len(labels.names)
+                                 != len(last["labels"]) else f"as many, {len(labels.names)}, in other names or order")
+                              + f"): {tags_cause}")
     was = ModelConfig.former(**last["config"])
     options = {f.name for f, _ in settings(ModelConfig)}  # (the others come from the data: no option sets them)
     differ = [k for k in (f.name for f in dataclasses.fields(ModelConfig) if f.name not in RESUME_FREE)

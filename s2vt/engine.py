@@ -142,6 +142,27 @@ def changed_settings(was: dict, cfg: TrainConfig, finished: bool) -> str | None:
                                              + ([f"taking effect: {said(taken)}"] if taken else []))
 
 
+def tags_cause(was: dict, cfg: TrainConfig, streaming: bool) -> str:
+    """What made a --resume's tags differ from last.pt's (`was`, its run_settings; {} in a last.pt from
+    before they were saved), as check_resumable says it: the setting that changed and its value then,
+    else the file the tags come from."""
+    def moved(name: str) -> bool:  # (another spelling of the same file is not another file)
+        then, now = was.get(name), options.value(cfg, name)
+        return name in was and then != now and not (then and now and os.path.realpath(then) == os.path.realpath(now))
+    if moved("vocabulary"):
+        return (f"the run started with --vocabulary {was['vocabulary']}: pass the same --vocabulary to resume it"
+                if was["vocabulary"] else "the run started without --vocabulary (tags label0, label1, ...): leave "
+                "--vocabulary out to resume it")
+    if moved("manifest"):
+        return (f"the run started with --manifest {was['manifest']}: pass the same --manifest to resume it"
+                if was["manifest"] else "the run started without --manifest: leave it out to resume the run")
+    if "min_tag_count" in was and was["min_tag_count"] != cfg.min_tag_count:
+        return f"the run started with --min-tag-count {was['min_tag_count']}: pass it to resume the run"
+    if streaming and not cfg.manifest:  # (the tags are the vocabulary's names, in its order)
+        return f"{cfg.vocabulary} changed since the run started" if cfg.vocabulary else "the tag vocabulary changed"
+    return f"{cfg.manifest} changed since the run started" if cfg.manifest else "the manifest changed"
+
+
 def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | None, list[str]]:
     """The feature store and the modalities to train on; (None, []) without --features, which
     needs text in the manifest (a text-only model; captions need video and are set aside)."""
@@ -526,7 +547,8 @@ def build(cfg: TrainConfig) -> Run:
                   if streaming else None)
     first_loss = None
     if last is not None:
-        check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"))
+        check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
+                        tags_cause(last.get("settings", {}), cfg, streaming))
         # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
         problem = feature_mismatch(store.meta(), last.get("extract") or {}, modalities) if modalities else None
         if problem:

@@ -118,8 +118,9 @@ def changed_shards(was: dict, now: dict, specs: dict, given: dict, best: str) ->
         old, new = key(was.get(name, [])), key(now[name])
         if name in was and old != new:
             val |= name == "val_features"
-            what = (listed(sorted(f for f, _ in new - old), "added") + listed(sorted(f for f, _ in old - new), "left out")
-                    if {f for f, _ in old} != {f for f, _ in new} else ["the same names, other sizes"])
+            added, gone = sorted(f for f, _ in new - old), sorted(f for f, _ in old - new)
+            what = (listed(added, "added") + listed(gone, "left out") if set(added) != set(gone)
+                    else ["the same names, other sizes"])
             parts.append(f"--{name.replace('_', '-')} {spec(given[name])} (last.pt: {spec(specs.get(name))}; "
                          f"{', '.join(what)})")
     if not parts:

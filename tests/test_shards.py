@@ -324,3 +324,19 @@ def test_resume_with_other_shards_says_which_changed(data, tmp_path, capsys):
     assert "1 shard added (train0002.tfrecord)" in line[0] and "1 shard left out (validate0000.tfrecord)" in line[0]
     assert "compared with best.pt's gap " in line[0]
     assert f"pass --val-features {tmp_path / 'moved' / 'validate0000.tfrecord'}" in line[0]
+
+
+def test_resume_without_the_vocabulary_it_started_with_names_it(data, tmp_path, capsys):
+    root, d = data
+    vocab = tmp_path / "vocabulary.csv"
+    vocab.write_text("Index,Name\n" + "".join(f"{i},class {i}\n" for i in range(3862)))  # (as many as label0..)
+    common = ["train", "--features", f"{d}/train000[0-1].tfrecord", "--val-features", str(d / "validate0000.tfrecord"),
+              "--out", str(tmp_path / "run"), "--epochs", "2", "--hidden", "32", "--tag-head", "mlp", "--quiet"]
+    assert main([*common, "--vocabulary", str(vocab), "--stop-after", "1"]) == 0
+    capsys.readouterr()
+    assert main([*common, "--resume"]) == 2  # label0.. now, "class 0".. there: as many tags, other names
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --resume: the tags differ from "), err
+    assert "(as many, 3862, in other names or order)" in err[0] and "manifest" not in err[0]
+    assert err[0].endswith(f"the run started with --vocabulary {vocab}: pass the same --vocabulary to resume it")
+    assert main([*common, "--resume", "--vocabulary", str(vocab)]) == 0
