@@ -289,6 +289,28 @@ def predictions_file(checkpoint: str, split: str, out: str | None = None) -> Pat
     return Path(out) if out else Path(checkpoint).with_name(f"preds_{split}.json")
 
 
+def not_a_store(features: str, split: str, labels: Labels) -> str | None:
+    """The refusal for --features naming YouTube-8M TFRecord shards (what train.py streams), with the
+    import that makes them a store and a manifest evaluate reads; None when they are not shards."""
+    import shlex
+
+    from .data import DataError
+    from .shards import GLOB_CHARS, is_shards, shard_files
+    try:
+        if not is_shards(features) or not shard_files(features):
+            return None
+    except DataError:  # (a .tfrecord name that is not there: not found, as a store's)
+        return None
+    # (tags named by a vocabulary: the import names them so too, or no tag would match the model's)
+    vocab = "" if labels.names[:1] in ([], ["label0"]) else " --vocabulary vocabulary.csv"
+    # (a glob unquoted: the import takes files and folders, the shell expands the glob into them)
+    glob = any(c in features for c in GLOB_CHARS) and not os.path.exists(features)
+    given = features if glob else shlex.quote(features)
+    return (f"{features}: YouTube-8M TFRecord shards, not a feature store: evaluate reads a store and its manifest; "
+            f"import the shards first (s2vt import yt8m {given} --split {split}{vocab} --features "
+            "STORE --out MANIFEST.jsonl) and pass --manifest MANIFEST.jsonl --features STORE")
+
+
 def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = "test",
              beam: DecodeConfig | int = 5,
              out: str | None = None, batch_size: int = 64, device: str = "cpu", skip_missing: bool = False,
@@ -379,6 +401,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         if features is None:
             raise StoreError(f"{checkpoint} reads video features ({','.join(modalities)}): pass --features")
         store = GapStore(features, model.cfg.modalities)
+        if shards := not_a_store(features, split, labels):  # (a folder of them too: no store's meta.json there)
+            raise StoreError(shards)
         if not store.root.is_dir():
             raise StoreError(f"{store.root}: feature store not found")
         check_store_matches(store, ckpt.get("extract", {}), modalities)

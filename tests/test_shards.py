@@ -340,3 +340,30 @@ def test_resume_without_the_vocabulary_it_started_with_names_it(data, tmp_path, 
     assert "(as many, 3862, in other names or order)" in err[0] and "manifest" not in err[0]
     assert err[0].endswith(f"the run started with --vocabulary {vocab}: pass the same --vocabulary to resume it")
     assert main([*common, "--resume", "--vocabulary", str(vocab)]) == 0
+
+
+def test_evaluate_on_shards_says_to_import_them_and_that_import_works(data, tmp_path, capsys):
+    import shlex
+
+    root, d = data
+    run = tmp_path / "run"
+    assert main(["train", "--features", str(d / "train0000.tfrecord"),
+                 "--val-features", str(d / "validate0000.tfrecord"), "--out", str(run), "--epochs", "1",
+                 "--hidden", "32", "--tag-head", "mlp", "--quiet"]) == 0
+    capsys.readouterr()
+    for given in (str(d / "test0000.tfrecord"), str(d), f"{d}/test*.tfrecord"):
+        assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--manifest", str(tmp_path / "m.jsonl"),
+                     "--features", given]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: {given}: YouTube-8M TFRecord shards, not a feature store")
+        assert "feature store not found" not in err[0] and "--vocabulary" not in err[0]  # (label0..: none was given)
+    # the import it says, as it says it (the shell's part: the glob expanded), then evaluate as it says
+    command = err[0].split("import the shards first (")[1].split(")")[0]
+    store, manifest = tmp_path / "store", tmp_path / "test.jsonl"
+    words = [str(store) if w == "STORE" else str(manifest) if w == "MANIFEST.jsonl" else w
+             for w in shlex.split(command)]
+    assert words[:3] == ["s2vt", "import", "yt8m"] and words[3] == f"{d}/test*.tfrecord"
+    words[3] = str(d / "test0000.tfrecord")
+    assert main(words[1:]) == 0
+    assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--manifest", str(manifest),
+                 "--features", str(store), "--out", str(tmp_path / "preds.json")]) == 0
