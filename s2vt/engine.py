@@ -578,9 +578,10 @@ def build(cfg: TrainConfig) -> Run:
             keep = ([k for k in last["settings"] if k in now and k not in RESUME_UNREPORTED] if finished
                     else [k for k in RESUME_IGNORED if k in last["settings"]])
             cfg = options.replace(cfg, **{k: last["settings"][k] for k in keep})
-        if streaming and not finished and "shards" in last:  # (a last.pt from before they were saved: not known)
+        was_shards = last.get("shards") or shards.named_then(last.get("settings", {}))
+        if streaming and not finished and was_shards:
             on_loss = not any(metric in h for h in last["history"])
-            warning = shards.changed_shards(last["shards"], shard_list, last.get("settings", {}),
+            warning = shards.changed_shards(was_shards, shard_list, last.get("settings", {}),
                                             {"features": cfg.features, "val_features": cfg.val_features},
                                             f"training loss {-last['best']:.4g}" if on_loss
                                             else f"{metric} {last['best']:.3f}")

@@ -102,6 +102,18 @@ def shard_ids(files: list[str]) -> list[list]:
     return [[os.path.realpath(f), os.path.getsize(f)] for f in files]
 
 
+def named_then(settings: dict) -> dict | None:
+    """What a last.pt from before it recorded its shards (`shard_ids`) trained and validated on, as far as
+    its flags (`settings`) name those shards now; None when they name none any more (moved: not known)."""
+    if not settings.get("features"):
+        return None
+    try:  # (no --val-features: val came from the training shards, as ShardSource.val_files says)
+        return {"features": shard_ids(shard_files(settings["features"])),
+                "val_features": shard_ids(shard_files(settings.get("val_features") or settings["features"]))}
+    except (DataError, OSError):
+        return None
+
+
 def changed_shards(was: dict, now: dict, specs: dict, given: dict, best: str) -> str | None:
     """The warning line of a --resume whose shards are not last.pt's (`was`, `now`: {"features", "val_features":
     shard_ids}; `specs` the flags last.pt was given, `given` this run's): the flags, what was added and left

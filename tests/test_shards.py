@@ -367,3 +367,18 @@ def test_evaluate_on_shards_says_to_import_them_and_that_import_works(data, tmp_
     assert main(words[1:]) == 0
     assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--manifest", str(manifest),
                  "--features", str(store), "--out", str(tmp_path / "preds.json")]) == 0
+
+
+def test_resume_of_a_last_pt_without_its_shard_list_compares_the_shards_its_flags_name(data, tmp_path, capsys):
+    root, d = data
+    kw = dict(manifest=None, epochs=3, patience=5, out=str(tmp_path / "run"), **{**FAST, "quiet": False})
+    train(TrainConfig.of(features=f"{d}/train000[0-1].tfrecord", val_features=str(d / "validate0000.tfrecord"),
+                         stop_after=1, **kw))
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    del last["shards"]  # (as a last.pt written before it was recorded)
+    torch.save(last, tmp_path / "run" / "last.pt")
+    capsys.readouterr()
+    train(TrainConfig.of(features=f"{d}/train000[0-1].tfrecord", val_features=str(d / "test0000.tfrecord"),
+                         stop_after=2, resume=True, **kw))
+    line = [x for x in capsys.readouterr().err.splitlines() if "other shards" in x]
+    assert len(line) == 1 and "--val-features " in line[0] and "--features " not in line[0].split(": ", 2)[2], line
