@@ -140,6 +140,25 @@ def test_resume_with_other_vocabulary_or_sizes(store, run, tmp_path, capsys):
     assert snapshot(resumed) == before
 
 
+def test_resume_with_other_tags_names_the_setting_or_file_they_came_from(tmp_path, monkeypatch):
+    from s2vt.engine import tags_cause
+    (tmp_path / "v.csv").write_text("Index,Name\n0,a\n")
+    cfg = TrainConfig.of(str(tmp_path / "m.jsonl"), None, str(tmp_path / "run"), min_tag_count=3)
+    was = {"manifest": str(tmp_path / "m.jsonl"), "vocabulary": None, "min_tag_count": 3}
+    assert tags_cause(was, cfg, False) == f"{tmp_path / 'm.jsonl'} changed since the run started"
+    assert tags_cause({**was, "min_tag_count": 5}, cfg, False) == \
+        "the run started with --min-tag-count 5: pass it to resume the run"
+    assert tags_cause({**was, "manifest": "old.jsonl"}, cfg, False) == \
+        "the run started with --manifest old.jsonl: pass the same --manifest to resume it"
+    assert tags_cause({}, cfg, False) == f"{tmp_path / 'm.jsonl'} changed since the run started"  # (unrecorded)
+    # another spelling of the same vocabulary file is not another vocabulary: the file changed
+    shards = TrainConfig.of(None, str(tmp_path / "a.tfrecord"), str(tmp_path / "run"),
+                            val_features=str(tmp_path / "b.tfrecord"), vocabulary=str(tmp_path / "v.csv"))
+    monkeypatch.chdir(tmp_path)
+    assert tags_cause({"vocabulary": "v.csv"}, shards, True) == f"{tmp_path / 'v.csv'} changed since the run started"
+    assert tags_cause({"vocabulary": None}, shards, True).startswith("the run started without --vocabulary")
+
+
 def test_resume_says_which_changed_settings_it_ignores(store, run, tmp_path, capsys):
     resumed = tmp_path / "resumed"
     shutil.copytree(run, resumed)
