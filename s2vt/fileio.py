@@ -49,7 +49,25 @@ def read_json(path: str | os.PathLike):
     Raises what reading and parsing raise (OSError, UnicodeDecodeError, json.JSONDecodeError,
     DuplicateKeyError being one, RecursionError for absurd nesting): callers word them for their input.
     """
-    return json.loads(Path(path).read_bytes().decode("utf-8-sig"), object_pairs_hook=unique_keys)
+    return parse_json(Path(path).read_bytes())
+
+
+def parse_json(data: bytes):
+    """`read_json` of bytes already read (a zip's member)."""
+    return json.loads(data.decode("utf-8-sig"), object_pairs_hook=unique_keys)
+
+
+def json_error(e: ValueError) -> str:
+    """The parser's reason with where it is ('Expecting value at line 3 column 5'), for a message's
+    parentheses (`e.msg` alone left the user to hunt for the mistake); a key given twice names the key
+    instead (the hook has no position); bytes that are not UTF-8 are named by offset."""
+    if isinstance(e, DuplicateKeyError):
+        return str(e)
+    if isinstance(e, json.JSONDecodeError):
+        return f"{e.msg} at line {e.lineno} column {e.colno}"
+    if isinstance(e, UnicodeDecodeError):
+        return f"not UTF-8: byte 0x{e.object[e.start]:02x} at offset {e.start}"
+    return str(e)
 
 
 def output_error(path: str | os.PathLike, e: OSError) -> OutputError:

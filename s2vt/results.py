@@ -1,14 +1,16 @@
 """Prediction and reference files: the formats `score`, `evaluate` and `export` read and write."""
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 from .errors import UserError
-from .fileio import DuplicateKeyError, OutputError, read_json
+from .fileio import DuplicateKeyError, OutputError, parse_json
 from .formats import msrvtt_items
 from .manifest import ManifestError, is_manifest, read_manifest, valid_video_id
 from .vocab import drop_blank_captions, is_blank
@@ -27,26 +29,50 @@ def _load_json(path: str | Path):
     if not path.is_file():  # (a device or a pipe: reading one may never end)
         raise ResultsError(f"{path}: not a regular file")
     try:
-        return read_json(path)
-    except DuplicateKeyError as e:
-        raise ResultsError(f"{path}: {e}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ResultsError(f"{path}: not valid JSON ({e})" + _caption_lines_note(path, e)) from None
-    except ValueError as e:  # (an integer of over 4,300 digits)
-        raise ResultsError(f"{path}: not usable JSON ({e})") from None
-    except RecursionError:
-        raise ResultsError(f"{path}: not usable JSON (nested too deeply)") from None
+        data = path.read_bytes()
     except OSError as e:
         raise ResultsError(f"{path}: cannot read ({e.strerror})") from None
+    where = path
+    if data.startswith(ZIP_MAGIC):  # (no JSON text starts so) `s2vt export`'s zip: its one results file
+        where, data = _zip_member(path, data)
+    try:
+        return parse_json(data)
+    except DuplicateKeyError as e:
+        raise ResultsError(f"{where}: {e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ResultsError(f"{where}: not valid JSON ({e})" + _caption_lines_note(data, e)) from None
+    except ValueError as e:  # (an integer of over 4,300 digits)
+        raise ResultsError(f"{where}: not usable JSON ({e})") from None
+    except RecursionError:
+        raise ResultsError(f"{where}: not usable JSON (nested too deeply)") from None
 
 
-def _caption_lines_note(path: Path, error: ValueError) -> str:
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _zip_member(path: Path, data: bytes) -> tuple[str, bytes]:
+    """('ZIP (MEMBER)', its bytes) for a zip holding a single .json file, as `s2vt export --format coco|msrvtt`
+    writes one; any other zip is refused in one line (lic2022's result.txt holds tags, no captions)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = [i.filename for i in z.infolist() if not i.is_dir()]
+            if len(names) != 1 or not names[0].lower().endswith(".json"):
+                held = ", ".join(names[:3]) + (f", ... ({len(names)})" if len(names) > 3 else "") or "nothing"
+                raise ResultsError(f"{path}: a zip holding {held}; expected a zip holding one .json results "
+                                   "file, as `s2vt export --format coco|msrvtt` writes")
+            return f"{path} ({names[0]})", z.read(names[0])
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as e:
+        # (NotImplementedError: a compression method this Python lacks; the rest: a damaged or cut zip)
+        raise ResultsError(f"{path}: not a readable zip ({e})") from None
+
+
+def _caption_lines_note(data: bytes, error: ValueError) -> str:
     """What to say when a file that is not one JSON document is `caption.py --json`'s output (JSON lines
     naming each video by its path): answers to score or export are evaluate's, by video id."""
     if not (isinstance(error, json.JSONDecodeError) and error.msg == "Extra data"):
         return ""
     try:
-        first = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+        first = json.loads(data.decode("utf-8").splitlines()[0])
     except (OSError, ValueError, IndexError):
         return ""
     return CAPTION_LINES_NOTE if _is_caption_line(first) else ""

@@ -263,7 +263,8 @@ def test_score_refuses_empty_captions_and_counts_some(tmp_path, capsys):
 
 @pytest.mark.parametrize("fmt", ["coco", "msrvtt"])
 def test_score_reads_every_caption_format_export_writes(fmt, tmp_path, capsys, monkeypatch):
-    """export, unzip, score: the results file of each caption format reads back as the predictions."""
+    """export then score: the zip export writes, and the results file in it, read back as the predictions
+    (only the unzipped file was scored here, and score refused the zip itself as not UTF-8)."""
     from s2vt.cli import main
     from s2vt.export import CAPTION_FORMATS
     from s2vt.manifest import write_manifest
@@ -278,10 +279,41 @@ def test_score_reads_every_caption_format_export_writes(fmt, tmp_path, capsys, m
     assert main(["export", str(preds), "--format", fmt, "--out", str(tmp_path / "answer.zip")]) == 0
     name, text = unzip(tmp_path / "answer.zip")
     (tmp_path / name).write_text(text, encoding="utf-8")
+    for scored in (tmp_path / "answer.zip", tmp_path / name):
+        capsys.readouterr()
+        assert main(["score", str(manifest), str(scored), "--split", "test", "--json"]) == 0, \
+            capsys.readouterr().err
+        assert json.loads(capsys.readouterr().out)["BLEU-1"] == pytest.approx(1.0)  # the references themselves
+
+
+def test_score_refuses_a_zip_without_one_json_results_file(tmp_path, capsys):
+    """lic2022's zip (tags in result.txt), a zip of two files, a cut zip, bad JSON inside: one line each."""
+    from s2vt.cli import main
+
+    refs = tmp_path / "refs.json"
+    refs.write_text(json.dumps({"v1": ["a cat"]}))
+    z = tmp_path / "answer.zip"
+
+    def score(members):
+        with zipfile.ZipFile(z, "w") as f:
+            for name, text in members.items():
+                f.writestr(name, text)
+        capsys.readouterr()
+        assert main(["score", str(refs), str(z)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        return err.strip()
+
+    assert score({"result.txt": "{}\n"}) == (f"error: {z}: a zip holding result.txt; expected a zip holding one "
+                                             ".json results file, as `s2vt export --format coco|msrvtt` writes")
+    assert f"a zip holding a.json, b.json;" in score({"a.json": "{}", "b.json": "{}"})
+    assert score({"results.json": '{"v1": "a cat",}'}) == (
+        f"error: {z} (results.json): not valid JSON (Expecting property name enclosed in double quotes: "
+        "line 1 column 16 (char 15))")
+    z.write_bytes(z.read_bytes()[:40])  # (a download cut short)
     capsys.readouterr()
-    assert main(["score", str(manifest), str(tmp_path / name), "--split", "test", "--json"]) == 0, \
-        capsys.readouterr().err
-    assert json.loads(capsys.readouterr().out)["BLEU-1"] == pytest.approx(1.0)  # the references themselves
+    assert main(["score", str(refs), str(z)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {z}: not a readable zip (")
 
 
 def test_lic2022_level2_alone_brings_its_own_level1(tmp_path, capsys):
