@@ -104,7 +104,7 @@ def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError) 
             if one_document(data):  # (a pretty-printed array or object: its first line alone is no JSON)
                 raise error(f"{path}: one JSON document over {len(data.splitlines())} lines, not JSON lines "
                             "(one object a line)") from None
-            raise error(f"{where}not valid JSON ({e.msg})") from None
+            raise error(f"{where}not valid JSON ({e.msg} at column {e.colno})") from None  # (where: its line)
         except ValueError as e:  # (an integer of over 4,300 digits)
             raise error(f"{where}not usable JSON ({e})") from None
         except RecursionError:

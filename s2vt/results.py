@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import UserError
-from .fileio import DuplicateKeyError, OutputError, parse_json
+from .fileio import DuplicateKeyError, OutputError, json_error, parse_json
 from .formats import msrvtt_items
 from .manifest import ManifestError, is_manifest, read_manifest, valid_video_id
 from .vocab import drop_blank_captions, is_blank
@@ -20,7 +20,10 @@ class ResultsError(UserError):
     """A predictions or references file that cannot be used; one line for the user."""
 
 
-def _load_json(path: str | Path):
+def _load_json(path: str | Path, expected: str):
+    """The parsed JSON of a predictions or references file (or of the one file in export's zip); any
+    reason it cannot be read is a ResultsError, its line naming the file. `expected`: what the caller
+    reads, said to a file of JSON lines."""
     path = Path(path)
     if path.is_dir():
         raise ResultsError(f"{path}: is a folder (expected a file)")
@@ -40,7 +43,10 @@ def _load_json(path: str | Path):
     except DuplicateKeyError as e:
         raise ResultsError(f"{where}: {e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ResultsError(f"{where}: not valid JSON ({e})" + _caption_lines_note(data, e)) from None
+        if not (note := _caption_lines_note(data, e)) and _is_json_lines(data, e):
+            raise ResultsError(f"{where}: JSON lines (a JSON value on each line); expected one JSON document, "
+                               f"{expected}") from None
+        raise ResultsError(f"{where}: not valid JSON ({json_error(e)})" + note) from None
     except ValueError as e:  # (an integer of over 4,300 digits)
         raise ResultsError(f"{where}: not usable JSON ({e})") from None
     except RecursionError:
@@ -76,6 +82,20 @@ def _caption_lines_note(data: bytes, error: ValueError) -> str:
     except (OSError, ValueError, IndexError):
         return ""
     return CAPTION_LINES_NOTE if _is_caption_line(first) else ""
+
+
+def _is_json_lines(data: bytes, error: ValueError) -> bool:
+    """Whether a file the parser stopped at with 'Extra data' is JSON lines, a value on each line (a
+    manifest, a log): its error at 'line 2 column 1' would send the user looking for a typo there."""
+    if not (isinstance(error, json.JSONDecodeError) and error.msg == "Extra data"):
+        return False
+    try:
+        lines = [line for line in data.decode("utf-8-sig").splitlines() if line.strip()]
+        for line in lines:
+            json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return len(lines) > 1
 
 
 CAPTION_LINES_NOTE = ("; it reads like caption.py --json's lines, which name videos by path, not by id: score and "
@@ -131,7 +151,7 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
     tags may also be plain names), that list also inside MSR-VTT's results envelope (what `s2vt
     export --format msrvtt` writes). `captions`: the caller uses them, so an entry without one
     (no "caption" key, or null) is refused, naming it; else such a caption reads as ""."""
-    data = _load_json(path)
+    data = _load_json(path, "a JSON list [{\"video_id\", \"caption\"}, ...] or an object {id: caption}")
     out: dict[str, dict] = {}
     if (inner := msrvtt_items(data)) is not None:
         data = inner  # (its items name their place as a list's do)
@@ -198,7 +218,7 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
     else:
         if split is not None:
             raise ResultsError(f"{path}: --split needs a manifest (JSON lines of video_id records) as the references")
-        data = _load_json(path)
+        data = _load_json(path, "a JSON object {id: [captions]} (or a manifest: JSON lines of video_id records)")
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
             raise ResultsError(f"{path}: expected {{id: [captions]}} or a manifest (JSON lines of video_id records)")
         for k, v in data.items():  # (as the manifest reader says it)

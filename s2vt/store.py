@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SettingError, UserError
-from .fileio import atomic_write_bytes, atomic_write_json, make_dirs, output_error
+from .fileio import atomic_write_bytes, atomic_write_json, json_error, make_dirs, output_error
 from .manifest import check_video_id
 
 FP16_MAX = 65504.0
@@ -117,9 +117,9 @@ class FeatureStore:
         if not self.meta_path.is_file():
             return {}
         try:
-            return json.loads(self.meta_path.read_text())
-        except json.JSONDecodeError as e:
-            raise StoreError(f"{self.meta_path}: not valid JSON ({e.msg})") from None
+            return json.loads(self.meta_path.read_bytes().decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise StoreError(f"{self.meta_path}: not valid JSON ({json_error(e)})") from None
 
     def path(self, modality: str, video_id: str) -> Path:
         check_video_id(video_id)

@@ -308,8 +308,8 @@ def test_score_refuses_a_zip_without_one_json_results_file(tmp_path, capsys):
                                              ".json results file, as `s2vt export --format coco|msrvtt` writes")
     assert f"a zip holding a.json, b.json;" in score({"a.json": "{}", "b.json": "{}"})
     assert score({"results.json": '{"v1": "a cat",}'}) == (
-        f"error: {z} (results.json): not valid JSON (Expecting property name enclosed in double quotes: "
-        "line 1 column 16 (char 15))")
+        f"error: {z} (results.json): not valid JSON (Expecting property name enclosed in double quotes at "
+        "line 1 column 16)")
     z.write_bytes(z.read_bytes()[:40])  # (a download cut short)
     capsys.readouterr()
     assert main(["score", str(refs), str(z)]) == 2
@@ -376,9 +376,11 @@ def test_score_of_caption_py_json_lines_says_what_it_takes(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith(f"error: {lines}: not valid JSON (Extra data")
     assert "caption.py --json" in err[0] and "s2vt evaluate --out" in err[0]
     lines.write_text('{"video_id": "v1", "caption": "a cat"}\n{"video_id": "v2", "caption": "a dog"}\n')
-    assert main(["score", str(refs), str(lines)]) == 2  # other JSON lines: no such note
+    assert main(["score", str(refs), str(lines)]) == 2  # other JSON lines: no such note, but what is expected
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "caption.py" not in err[0]
+    assert err[0] == (f"error: {lines}: JSON lines (a JSON value on each line); expected one JSON document, "
+                      'a JSON list [{"video_id", "caption"}, ...] or an object {id: caption}')
 
 
 @pytest.mark.parametrize("line", [{"video": "clips/v1.mp4", "caption": "a cat", "tags": [], "seconds": 0.2},

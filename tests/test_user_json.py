@@ -2,6 +2,8 @@
 exit 2 in every reader; one blank-caption rule (a letter or digit in any script is a caption)."""
 import json
 
+import pytest
+
 from s2vt.vocab import is_blank
 
 from .conftest import run_cli
@@ -72,3 +74,47 @@ def test_references_left_empty_by_blank_captions_are_named(tmp_path):
     assert proc.returncode == 2
     assert (f"warning: {refs}: ignoring 1 blank reference caption; videos left without a reference, their captions "
             "all blank: 1 (first: v1)") in proc.stderr
+
+
+def test_a_json_mistake_is_said_with_its_line_and_column(tmp_path, capsys):
+    """The parser's position was dropped (manifests, feature stores: e.msg alone) or came as
+    '(char 41)': the line says where to look."""
+    from s2vt.cli import main
+    from s2vt.store import FeatureStore, StoreError
+
+    refs = tmp_path / "r.json"
+    refs.write_text(json.dumps({"v1": ["a man sings"]}))
+    preds = tmp_path / "p.json"
+    preds.write_text('[\n  {"video_id": "v1", "caption": "a man"},\n  {"video_id": "v2" "caption": "x"}\n]\n')
+    capsys.readouterr()
+    assert main(["score", str(refs), str(preds)]) == 2
+    assert capsys.readouterr().err == (f"error: {preds}: not valid JSON (Expecting ',' delimiter at line 3 "
+                                       "column 21)\n")
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"video_id": "v1", "captions": ["a man sings"]}\n{"video_id": "v2", captions: []}\n')
+    assert main(["score", str(manifest), str(preds)]) == 2
+    assert capsys.readouterr().err == (f"error: {manifest}:2: not valid JSON (Expecting property name enclosed in "
+                                       "double quotes at column 20)\n")
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "meta.json").write_text('{"backbones": {}\n')
+    with pytest.raises(StoreError, match=r"not valid JSON \(Expecting ',' delimiter at line 2 column 1\)$"):
+        FeatureStore(tmp_path / "store").meta()
+
+
+def test_json_lines_where_one_document_is_expected_say_so(tmp_path, capsys):
+    """Predictions written a JSON value a line read 'Extra data: line 2
+    column 1', as if line 2 held a typo."""
+    from s2vt.cli import main
+
+    refs = tmp_path / "r.json"
+    refs.write_text(json.dumps({"v1": ["a man sings"], "v2": ["a dog runs"]}))
+    preds = tmp_path / "p.jsonl"
+    preds.write_text('{"video_id": "v1", "caption": "a man"}\n\n{"video_id": "v2", "caption": "a dog"}\n')
+    capsys.readouterr()
+    assert main(["score", str(refs), str(preds)]) == 2
+    assert capsys.readouterr().err == (f"error: {preds}: JSON lines (a JSON value on each line); expected one "
+                                       'JSON document, a JSON list [{"video_id", "caption"}, ...] or an object '
+                                       "{id: caption}\n")
+    preds.write_text('{"v1": "a man"}\n{"v2": "a dog"\n')  # (its second line broken: that is the mistake to say)
+    assert main(["score", str(refs), str(preds)]) == 2
+    assert capsys.readouterr().err == f"error: {preds}: not valid JSON (Extra data at line 2 column 1)\n"
