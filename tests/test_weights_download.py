@@ -122,7 +122,9 @@ def test_404_and_strict_load_check(server, tmp_path, capsys):
     serve("arch.pth", state_bytes(nn.Linear(8, 3)))  # a shape the architecture does not have
     assert dl.download(["gone", "arch"], tmp_path, table) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert "HTTP 404" in err[0] and "does not load: RuntimeError:" in err[1] and "size mismatch" in err[1]
+    assert "HTTP 404" in err[0], err
+    assert "wrong file (not Linear weights (weight is [3, 8], not [4, 8]; 2 of wrong shape))" in err[1], err
+    assert "Error(s) in loading" not in err[1] and "torch.Size" not in err[1]  # (not torch's own text)
     assert left_files(tmp_path) == []
     serve("arch.pth", state_bytes(nn.Linear(8, 4)))
     assert dl.download(["arch"], tmp_path, table) == 0 and left_files(tmp_path) == ["arch.pth"]
@@ -186,11 +188,38 @@ def test_list_says_unusable_for_a_file_extract_would_refuse(tmp_path, monkeypatc
     monkeypatch.setitem(weights.SPECS, "tiny", weights.WeightSpec("tiny", ("tiny-0badc0de.pth",), "unused"))
     table = {"tiny": dl.Remote("tiny", "tiny-0badc0de.pth", "unused", dl.strict_load(lambda: nn.Linear(8, 4)))}
     for data, status, says in ((state_bytes(nn.Linear(8, 4)), "present", "its name says 0badc0de"),
-                               (state_bytes(nn.Linear(8, 3)), "unusable", "size mismatch"),
+                               (state_bytes(nn.Linear(8, 3)), "unusable", "weight is [3, 8], not [4, 8]"),
                                (b"", "unusable", "empty file")):
         (tmp_path / "tiny-0badc0de.pth").write_bytes(data)
         [row] = dl.status(tmp_path, table)
         assert row["status"] == status and says in row["reason"], row
+
+
+def test_list_gives_a_short_plain_reason_not_torchs_text(tmp_path, monkeypatch):
+    """`weights list` showed torch's exception text for a file of other keys ("Error(s) in loading
+    state_dict for Linear: Missing key(s) in state_dict: ...", every key) or of odd content ("does not
+    load: AttributeError: 'int' object has no attribute 'removeprefix'")."""
+    from extract.backbones import weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setitem(weights.SPECS, "tiny", weights.WeightSpec("tiny", ("tiny.pth",), "unused"))
+    table = {"tiny": dl.Remote("tiny", "tiny.pth", "unused", dl.strict_load(lambda: nn.Sequential(
+        *(nn.Linear(4, 4) for _ in range(5)))))}
+
+    def reason(obj):
+        torch.save(obj, tmp_path / "tiny.pth")
+        [row] = dl.status(tmp_path, table)
+        assert row["status"] == "unusable" and "\n" not in row["reason"] and len(row["reason"]) < 200, row
+        return row["reason"]
+
+    assert reason({"model": nn.Linear(4, 4).state_dict()}) == (
+        "not Sequential weights (missing keys: 0.weight, 0.bias, 1.weight, ... 10 in all; unexpected: model)")
+    assert reason({1: torch.zeros(2)}) == "not a PyTorch state dict (a mapping of layer names to tensors)"
+    assert reason([torch.zeros(2)]) == "not a PyTorch state dict (a mapping of layer names to tensors)"
+    # any other failure: its type and first sentence, not the advice or key lists after it
+    table["tiny"] = dl.Remote("tiny", "tiny.pth", "unused", lambda path: (_ for _ in ()).throw(
+        RuntimeError("Error(s) in loading. Missing key(s) in state_dict: " + ", ".join(map(str, range(500))))))
+    assert reason({}) == "does not load (RuntimeError: Error(s) in loading)"
 
 
 def test_list_of_a_folder_that_is_not_there_is_one_line(tmp_path, capsys):

@@ -52,9 +52,12 @@ def strict_load(factory: Callable[[], "torch.nn.Module"]) -> Callable[[Path], No
     """A check that loads the file (weights_only) into the architecture strictly: every key, every shape."""
     def check(path: Path) -> None:
         from . import empty_module
+        from .weights import load_strict
 
-        # on the meta device: shapes and keys are checked, nothing is allocated
-        empty_module(factory, materialize=False).load_state_dict(load_state_dict(path), strict=True, assign=True)
+        # on the meta device: shapes and keys are checked, nothing is allocated; load_strict, not torch's
+        # load_state_dict, whose error quotes every key (the reason `weights list` shows on one line)
+        net = empty_module(factory, materialize=False)
+        load_strict(net, load_state_dict(path), path, type(net).__name__, assign=True)
     return check
 
 
@@ -137,9 +140,13 @@ def load_problem(path: Path, check: Callable[[Path], None]) -> str | None:
         check(path)
     except BadWeights as e:  # (already one line; the row or message names the file)
         return str(e).removeprefix(f"{path}: ")
+    except OSError as e:  # (a file that cannot be read is not known to be wrong)
+        return f"cannot read it ({e.strerror or type(e).__name__})"
     except Exception as e:  # noqa: BLE001 - any failure to load means a wrong file
-        # one line, named by its type: some errors say only a number (a KeyError of a pickle's id)
-        return f"does not load: {type(e).__name__}: {' '.join(str(e).split())[:300]}".rstrip(": ")
+        # one short line, named by its type (some errors say only a number: a KeyError of a pickle's id);
+        # only the first sentence: what follows in library errors is advice or a list of every key
+        first = " ".join(str(e).split()).split(". ")[0].rstrip(".")
+        return f"does not load ({type(e).__name__}{': ' + first[:120] if first else ''})"
     return None
 
 

@@ -99,8 +99,8 @@ def load_state_dict(path: Path) -> dict:
     state = load_weights_file(path)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise BadWeights(f"{path}: not a state dict")
+    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):  # (names, as torch saves them)
+        raise BadWeights(f"{path}: not a PyTorch state dict (a mapping of layer names to tensors)")
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
@@ -122,7 +122,7 @@ def load_strict(net: torch.nn.Module, state: dict, path, what: str, assign: bool
         parts = [f"missing keys: {few(missing)}"] if missing else []
         parts += [f"unexpected: {few(unexpected)}"] if unexpected else []
         parts += [f"{wrong[0]} is {shape(state[wrong[0]])}, not {list(expected[wrong[0]].shape)}"
-                  + (f" ({len(wrong)} of wrong shape)" if len(wrong) > 1 else "")] if wrong else []
+                  + (f"; {len(wrong)} of wrong shape" if len(wrong) > 1 else "")] if wrong else []
         raise BadWeights(f"{path}: not {what} weights ({'; '.join(parts)})")
     if bad := nonfinite([(k, state[k]) for k in expected]):
         raise BadWeights(f"{path}: not usable {what} weights ({bad[0]} holds NaN or infinite values"
