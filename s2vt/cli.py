@@ -764,9 +764,9 @@ def run_command(argv: list[str]) -> int:
         prog += "".join(f" {getattr(args, sub)}" for sub in ("kind", "action") if getattr(args, sub, None))
         print(f"error: unrecognized arguments: {' '.join(extra)} (see {prog} --help)", file=sys.stderr)
         return 2
-    if args.command is None:
+    if args.command is None:  # bare `s2vt` asks what it can do: the help on stdout, exit 0 (as bare `pip`)
         parser.print_help()
-        return 2
+        return 0
     if args.command not in COMMANDS:
         parser.print_help()
         return 2

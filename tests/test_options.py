@@ -183,3 +183,16 @@ print(sorted(m for m in ("torch._dynamo", "sympy") if m in sys.modules))
     proc = run_cli("-c", code)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[]"
+
+
+def test_bare_s2vt_prints_its_help_and_succeeds(capsys):
+    """Bare `s2vt` printed the help and exited 2, as if asking what it does were a mistake; a command
+    missing its own required argument is still one line and exit 2."""
+    assert main([]) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("usage: s2vt") and "export" in out.out and "score" in out.out and out.err == ""
+    with pytest.raises(SystemExit) as e:  # (argparse's exit, through the project's one-line Parser.error)
+        main(["weights"])
+    assert e.value.code == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1 and "required: ACTION" in out.err, out.err
