@@ -61,9 +61,10 @@ def interrupted_line(out: str, started: float, rank: int) -> str | None:
 
 def kept_by_train(out: str, started: float) -> str:
     """What an interrupted training run leaves, for its one line: the last epoch saved (each epoch's
-    checkpoints are written whole, best.pt then last.pt, so last.pt is either the previous epoch's or
-    this one's). A Ctrl-C between the two in the first epoch leaves best.pt without a last.pt: a run
-    that cannot be resumed, said so, with the advice that works (--overwrite)."""
+    checkpoints are written whole, best.pt then last.pt, a Ctrl-C or SIGTERM held until both are:
+    `errors.interrupts_held`, so last.pt is either the previous epoch's or this one's). A folder with
+    this run's best.pt and no last.pt (no longer left by a signal; kept for one that got here some other
+    way) cannot be resumed: said so, with the advice that works (--overwrite)."""
     from pathlib import Path
 
     from .checkpoint import read_checkpoint

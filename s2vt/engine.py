@@ -18,7 +18,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from .device import pick_device
-from .errors import UserError
+from .errors import UserError, interrupts_held
 from .fileio import OutputError, atomic_write_bytes, check_writable, is_lock_name, lock_owner, removed_if_failed
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError
@@ -782,15 +782,18 @@ def train_run(cfg: TrainConfig) -> dict:
                                                                          "level1_acc", "level2_acc", "lic_score")),
                        f"{row['samples_per_s']:.0f} samples/s"]) + (" *best*" if improved else ""))
         if run.ddp.main:
-            if improved:
-                save_checkpoint(out / "best.pt", model, run.vocab, run.labels, run.meta, epoch, row, run.text_extra,
+            # both of the epoch's checkpoints or neither: a Ctrl-C between them (epoch 1) left best.pt without
+            # the last.pt that --resume needs, and later ones a best.pt newer than last.pt's record of it
+            with interrupts_held():
+                if improved:
+                    save_checkpoint(out / "best.pt", model, run.vocab, run.labels, run.meta, epoch, row,
+                                    run.text_extra, has_captions=run.has_captions)
+                save_checkpoint(out / "last.pt", model, run.vocab, run.labels, run.meta, epoch, row,
+                                {**run.text_extra, "optimizer": run.optim.state_dict(),
+                                 "scheduler": run.sched.state_dict(), "best": run.stopper.best,
+                                 "bad_epochs": run.stopper.bad, "history": run.history,
+                                 "settings": run_settings(cfg), "first_loss": run.first_loss},
                                 has_captions=run.has_captions)
-            save_checkpoint(out / "last.pt", model, run.vocab, run.labels, run.meta, epoch, row,
-                            {**run.text_extra, "optimizer": run.optim.state_dict(), "scheduler": run.sched.state_dict(),
-                             "best": run.stopper.best, "bad_epochs": run.stopper.bad, "history": run.history,
-                             "settings": run_settings(cfg), "first_loss": run.first_loss,
-                             **({"shards": run.shards} if run.shards else {})},
-                            has_captions=run.has_captions)
             write_curves(run.history, out)
         if run.stopper.stop:
             on_loss = run.metric not in val  # (the stopper was fed -loss: shown as the loss)

@@ -72,6 +72,31 @@ def terminate_as_interrupt():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+@contextlib.contextmanager
+def interrupts_held():
+    """While the block runs, a SIGINT (Ctrl-C) or SIGTERM is held, not acted on; when the block ends it
+    is delivered to the handler that was there before (KeyboardInterrupt, `Terminated`, or SIGTERM's
+    default end of the process). For writes that must happen together: training's best.pt and last.pt
+    of one epoch, which a Ctrl-C between them left as a run folder that `--resume` refuses (best.pt,
+    no last.pt). Outside the main thread (only it can set a handler, and only it gets the signals) the
+    block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in before:
+        signal.signal(s, lambda signum, frame: came.append(signum))
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+        if came:  # (a SIGTERM is the stronger word: its exit status, 143, is the one said)
+            # raise_signal runs the restored Python handler at once, raising here
+            signal.raise_signal(signal.SIGTERM if signal.SIGTERM in came else signal.SIGINT)
+
+
 def exit_status(code: int, terminated: list) -> int:
     """`code` as the entry point returns it: a command's INTERRUPTED becomes TERMINATED when a SIGTERM
     (`terminate_as_interrupt`) was what interrupted it."""

@@ -385,6 +385,57 @@ def test_kept_by_train_best_saved_but_not_last(tmp_path):
     assert "--overwrite" in str(e.value) and "pass --resume" not in str(e.value)
 
 
+def test_a_signal_between_best_and_last_waits_for_both(tmp_path, monkeypatch):
+    """Ctrl-C (or SIGTERM) while epoch 1's best.pt was written left no last.pt: a run --resume refused.
+    The signal is held until both are written, then interrupts; the run resumes."""
+    import signal
+
+    import s2vt.engine as engine
+
+    manifest, store = make_store(tmp_path / "d", videos=40)
+    kw = dict(epochs=2, patience=10, **{**FAST, "hidden": 16, "embed": 16, "enc_len": 6})
+    run = tmp_path / "run"
+    real = engine.save_checkpoint
+    written = []
+
+    def save_then_signal(path, *args, **kwargs):
+        real(path, *args, **kwargs)
+        written.append(path.name)
+        if path.name == "best.pt":  # (the moment the old code stopped at)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(engine, "save_checkpoint", save_then_signal)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig.of(str(manifest), str(store), str(run), **kw))
+    assert written == ["best.pt", "last.pt"]  # interrupted after both, before epoch 2
+    assert read_checkpoint(run / "last.pt")["epoch"] == 1 == read_checkpoint(run / "best.pt")["epoch"]
+    monkeypatch.setattr(engine, "save_checkpoint", real)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # (put back as it was)
+    train(TrainConfig.of(str(manifest), str(store), str(run), resume=True, **kw))
+    assert [int(r["epoch"]) for r in rows(run)] == [1, 2] and read_checkpoint(run / "last.pt")["epoch"] == 2
+
+
+def test_interrupts_held_delivers_sigterm_as_terminated_after_the_block():
+    import signal
+    import threading
+
+    from s2vt.errors import Terminated, interrupts_held, terminate_as_interrupt
+
+    done = []
+    with terminate_as_interrupt() as terminated:
+        with pytest.raises(Terminated):
+            with interrupts_held():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # (a handler would have run by now)
+                done.append("block")
+        assert done == ["block"] and terminated == [True]
+    # outside the main thread the block runs as it is (no handler can be set there)
+    thread = threading.Thread(target=lambda: done.append(interrupts_held().__enter__()))
+    thread.start()
+    thread.join()
+    assert done == ["block", None]
+
+
 def test_resume_on_features_extracted_otherwise_is_refused(tmp_path):
     """--resume with a store of other extraction settings than the run's (as `evaluate` refuses it):
     one line, before an epoch trains on a mix of the two."""
