@@ -54,6 +54,7 @@ def _load_json(path: str | Path, expected: str):
 
 
 ZIP_MAGIC = b"PK\x03\x04"
+MAX_UNZIPPED = 1 << 30  # bytes; 3,000 answered videos (MSR-VTT's test split) are well under 1 MB
 
 
 def _zip_member(path: Path, data: bytes) -> tuple[str, bytes]:
@@ -66,9 +67,12 @@ def _zip_member(path: Path, data: bytes) -> tuple[str, bytes]:
                 held = ", ".join(names[:3]) + (f", ... ({len(names)})" if len(names) > 3 else "") or "nothing"
                 raise ResultsError(f"{path}: a zip holding {held}; expected a zip holding one .json results "
                                    "file, as `s2vt export --format coco|msrvtt` writes")
+            if (size := z.getinfo(names[0]).file_size) > MAX_UNZIPPED:  # (read whole: a few KB can unzip to GBs)
+                raise ResultsError(f"{path}: {names[0]} unzips to {size:,} bytes, more than a results file holds")
             return f"{path} ({names[0]})", z.read(names[0])
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as e:
-        # (NotImplementedError: a compression method this Python lacks; the rest: a damaged or cut zip)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError) as e:
+        # (NotImplementedError: a compression method this Python lacks; RuntimeError: an encrypted member;
+        # the rest: a damaged or cut zip)
         raise ResultsError(f"{path}: not a readable zip ({e})") from None
 
 

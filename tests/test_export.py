@@ -286,7 +286,7 @@ def test_score_reads_every_caption_format_export_writes(fmt, tmp_path, capsys, m
         assert json.loads(capsys.readouterr().out)["BLEU-1"] == pytest.approx(1.0)  # the references themselves
 
 
-def test_score_refuses_a_zip_without_one_json_results_file(tmp_path, capsys):
+def test_score_refuses_a_zip_without_one_json_results_file(tmp_path, capsys, monkeypatch):
     """lic2022's zip (tags in result.txt), a zip of two files, a cut zip, bad JSON inside: one line each."""
     from s2vt.cli import main
 
@@ -310,6 +310,9 @@ def test_score_refuses_a_zip_without_one_json_results_file(tmp_path, capsys):
     assert score({"results.json": '{"v1": "a cat",}'}) == (
         f"error: {z} (results.json): not valid JSON (Expecting property name enclosed in double quotes at "
         "line 1 column 16)")
+    monkeypatch.setattr("s2vt.results.MAX_UNZIPPED", 10)  # (a zip bomb's member is not read whole)
+    assert score({"results.json": " " * 11}) == f"error: {z}: results.json unzips to 11 bytes, more than a " \
+                                                   "results file holds"
     z.write_bytes(z.read_bytes()[:40])  # (a download cut short)
     capsys.readouterr()
     assert main(["score", str(refs), str(z)]) == 2
