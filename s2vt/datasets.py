@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .fileio import OutputError, make_dirs, output_error, read_json
+from .fileio import OutputError, json_error, make_dirs, output_error, read_json
 from .formats import MSRVTT_CATEGORIES, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, check_entry, is_manifest, json_lines, read_manifest,
                        sanitize_id, scan_videos, valid_video_id)
@@ -464,7 +464,7 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
     try:
         data = read_json(path)  # (a BOM allowed, a key given twice refused)
     except (OSError, ValueError, RecursionError) as e:  # (ValueError: bad JSON or UTF-8, a 4,300-digit number)
-        raise DatasetError(f"{path}: cannot read captions ({e})") from None
+        raise DatasetError(f"{path}: cannot read captions ({json_error(e)})") from None
     try:
         pairs = ([(d["id"], d["caption"]) for d in data] if isinstance(data, list)
                  else list(data.items()))

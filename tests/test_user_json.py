@@ -95,6 +95,11 @@ def test_a_json_mistake_is_said_with_its_line_and_column(tmp_path, capsys):
     assert main(["score", str(manifest), str(preds)]) == 2
     assert capsys.readouterr().err == (f"error: {manifest}:2: not valid JSON (Expecting property name enclosed in "
                                        "double quotes at column 20)\n")
+    from s2vt.datasets import DatasetError, read_labels
+    caps = tmp_path / "caps.json"  # (import features --captions: an MLDS list)
+    caps.write_text('[\n  {"id": "c1", "caption": ["a man"]}\n  {"id": "c2", "caption": ["a dog"]}\n]\n')
+    with pytest.raises(DatasetError, match=r"cannot read captions \(Expecting ',' delimiter at line 3 column 3\)$"):
+        read_labels(caps, "train")
     (tmp_path / "store").mkdir()
     (tmp_path / "store" / "meta.json").write_text('{"backbones": {}\n')
     with pytest.raises(StoreError, match=r"not valid JSON \(Expecting ',' delimiter at line 2 column 1\)$"):
