@@ -792,7 +792,8 @@ def train_run(cfg: TrainConfig) -> dict:
                                 {**run.text_extra, "optimizer": run.optim.state_dict(),
                                  "scheduler": run.sched.state_dict(), "best": run.stopper.best,
                                  "bad_epochs": run.stopper.bad, "history": run.history,
-                                 "settings": run_settings(cfg), "first_loss": run.first_loss},
+                                 "settings": run_settings(cfg), "first_loss": run.first_loss,
+                                 **({"shards": run.shards} if run.shards else {})},
                                 has_captions=run.has_captions)
             write_curves(run.history, out)
         if run.stopper.stop:
