@@ -42,7 +42,7 @@ from .vocab import SPECIALS, Vocab, drop_blank_captions
 
 # a run folder holding any of these holds a trained model (or its history): never trained over unasked
 RUN_FILES = ("best.pt", "last.pt", "metrics.csv")
-REFIT_IDS_MAX = 100_000  # best.pt lists the videos of its refit up to this many
+REFIT_IDS_MAX = 100_000  # best.pt lists the videos of its refit (and a tag-only model its training videos) up to this many
 
 
 def launch_rank() -> int:
@@ -787,7 +787,8 @@ def train_run(cfg: TrainConfig) -> dict:
             with interrupts_held():
                 if improved:
                     save_checkpoint(out / "best.pt", model, run.vocab, run.labels, run.meta, epoch, row,
-                                    run.text_extra, has_captions=run.has_captions)
+                                    {**run.text_extra, **training_ids(run)},
+                                    has_captions=run.has_captions)
                 save_checkpoint(out / "last.pt", model, run.vocab, run.labels, run.meta, epoch, row,
                                 {**run.text_extra, "optimizer": run.optim.state_dict(),
                                  "scheduler": run.sched.state_dict(), "best": run.stopper.best,
@@ -922,6 +923,18 @@ def refit_network(run: Run) -> None:
            if score is not None else f"{len(entries)} videos"))
 
 
+def training_ids(run: Run, with_val: bool = False) -> dict:
+    """best.pt's record of the videos a tag-only model learnt from, {"training_ids": [...]}: the
+    training split's, + val's once the linear path is refitted on train + val (`with_val`). evaluate
+    warns by them when a split holds such videos (a manifest re-imported with another --seed, val
+    after the refit): their scores overstate the model. A caption model's memory lists its videos
+    already; streamed shards and runs over REFIT_IDS_MAX videos record none (megabytes in best.pt)."""
+    if run.has_captions or shards.is_shards(run.cfg.features):
+        return {}
+    entries = run.train_ds.entries + (run.val_ds.entries if with_val else [])
+    return {"training_ids": [e["video_id"] for e in entries]} if len(entries) <= REFIT_IDS_MAX else {}
+
+
 def best_result(out: Path) -> dict:
     """The metrics best.pt was saved with (as `train` returns them); {} without a best.pt."""
     path = out / "best.pt"
@@ -1035,5 +1048,6 @@ def fit_text_linear(run: Run) -> dict:
             + ", ".join(f"{k} {row[k]:.3f}" for k in ("level1_acc", "level2_acc", "tag_f1", "lic_score"))
             + (f" (val, before the refit on the {len(both)} train + val videos)" if cfg.linear_refit else ""))
     save_checkpoint(out / "best.pt", model, run.vocab, labels, run.meta, best["epoch"], row,
-                    {**run.text_extra, "linear_fitted": True}, has_captions=run.has_captions)
+                    {**run.text_extra, **training_ids(run, with_val=cfg.linear_refit), "linear_fitted": True},
+                    has_captions=run.has_captions)
     return row

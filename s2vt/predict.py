@@ -87,7 +87,7 @@ def memory_warnings(checkpoint: str, cfg: DecodeConfig, model: S2VT, with_captio
     `split`'s videos that the memory lists, which were training or val videos of the model (a manifest
     re-imported with another --seed splits anew): their scores overstate it however they are decoded,
     and consensus reranking finds their own captions among the neighbours too."""
-    if not with_captions:  # (a tag-only model has no memory, and no record of its training videos)
+    if not with_captions:  # (a tag-only model has no memory: `refit_warning` reads its training_ids)
         return []
     reranks = cfg.beam > 1 and cfg.consensus > 0
     if model.memory is None:
@@ -104,28 +104,37 @@ def memory_warnings(checkpoint: str, cfg: DecodeConfig, model: S2VT, with_captio
 
 def refit_warning(checkpoint: str, ckpt: dict, model: S2VT, with_captions: bool, video_ids: list[str],
                   split: str) -> str | None:
-    """The `warning:` line for a checkpoint refitted on train + val (train.py --refit) evaluated on
-    videos it trained on, or None. Said by the videos' ids, whatever the split's name (another dataset's
-    val split is no training data of it): those the refit recorded, else those of the caption memory,
-    which `memory_warnings` has already counted (None then: one warning for one fact). A checkpoint
-    that records neither (a tag-only one written before the refit recorded its ids) is told about for
-    split val alone, conditionally: which manifest it trained on is unknown."""
-    refit = ckpt.get("refit")
-    if not isinstance(refit, dict):
+    """The `warning:` line for a checkpoint evaluated on videos it trained on, or None: those of a
+    refit on train + val (train.py --refit) or of a tag-only model's training (`training_ids`: the
+    training split, + val once its linear path was refitted on train + val). Said by the videos'
+    ids, whatever the split's name (another dataset's val split is no training data of it), unless
+    the caption memory lists them, which `memory_warnings` has already counted (None then: one warning
+    for one fact). A refitted checkpoint that records no ids (a tag-only one written before they were
+    recorded) is told about for split val alone, conditionally: which manifest it trained on is unknown."""
+    refit = ckpt.get("refit") if isinstance(ckpt.get("refit"), dict) else None
+    trained = ckpt.get("training_ids")
+    if refit is None and not isinstance(trained, list):
         return None
     memory = model.memory.ids if with_captions and model.memory is not None else None
     if memory is not None and set(video_ids) & set(memory):  # (memory_warnings has said it)
         return None
-    ids = refit.get("ids")
+    ids = refit.get("ids") if refit is not None else None
+    reseeded = " (was the manifest re-imported with another --seed?)" if split == "test" else ""
     if isinstance(ids, list):
         inside = len(set(video_ids) & set(ids))
+        if inside:
+            return (f"warning: {inside} of {len(video_ids)} videos of split {split} were training videos of "
+                    f"{checkpoint} (it was refitted on train + val, {len(ids)} videos, and lists them): the scores "
+                    "overstate the model (best.pt's own val metrics are those from before the refit)" + reseeded)
+    if isinstance(trained, list):
+        inside = len(set(video_ids) & set(trained))
         if not inside:
             return None
+        # (the linear path's refit adds val to the list: its videos here are no longer held out)
         return (f"warning: {inside} of {len(video_ids)} videos of split {split} were training videos of {checkpoint} "
-                f"(it was refitted on train + val, {len(ids)} videos, and lists them): the scores overstate the "
-                "model (best.pt's own val metrics are those from before the refit)")
-    if memory is not None or split != "val":  # (the memory lists train + val: none of them is here)
-        return None
+                f"(it lists the {len(trained)} videos it was fitted on): the scores overstate the model" + reseeded)
+    if refit is None or isinstance(ids, list) or memory is not None or split != "val":
+        return None  # (the memory lists train + val: none of them is here)
     return (f"warning: {checkpoint} was refitted on train + val ({refit.get('videos')} videos) and does not record "
             "their ids: if this is the manifest it was trained on, split val is among its training videos, so "
             "these scores are optimistic (best.pt's own val metrics are those from before the refit)")
