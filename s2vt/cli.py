@@ -10,6 +10,7 @@ import time
 import warnings
 
 from .errors import SettingError, UserError, exit_status, invoked_as, one_line_warning, terminate_as_interrupt
+from .manifest import SPLITS
 from .options import Parser
 
 
@@ -152,7 +153,8 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--manifest", required=True)
     p.add_argument("--features", default=None, help="feature store (not needed by a text-only model)")
-    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--split", default="test", choices=SPLITS,
+                   help="the manifest's videos to predict and score (challenge: a LIC2022 file without labels)")
     add_decode_arguments(p)
     p.add_argument("--batch-size", type=int, default=64, help="videos decoded together")
     p.add_argument("--out", default=None, help="predictions JSON (default: preds_<split>.json beside the "
@@ -213,7 +215,7 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("preds", help="JSON {id: caption} or [{\"image_id\"|\"video_id\": id, \"caption\": ...}], "
                    "bare or as MSR-VTT's results.json (export's files)")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--split", default=None, choices=("train", "val", "test"),
+    p.add_argument("--split", default=None, choices=SPLITS,
                    help="score against this split of the manifest only (as `s2vt evaluate --split` predicts it)")
     p.add_argument("--allow-partial", action="store_true", help="score only the ids present in both")
 
@@ -239,9 +241,9 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", required=True, choices=("coco", "msrvtt", "lic2022"))
     p.add_argument("--out", required=True, help="zip file to write")
     p.add_argument("--manifest", default=None, help="for lic2022: the ids, in the order to write them")
-    p.add_argument("--split", default=None, choices=("train", "val", "test"),
+    p.add_argument("--split", default=None, choices=SPLITS,
                    help="for lic2022: the manifest split the predictions are for, as `s2vt evaluate --split` "
-                        "(default test)")
+                        "(default challenge, the unlabelled file's videos, when the manifest has them; else test)")
     p.add_argument("--force", action="store_true", help="replace an existing --out file (without it: refused)")
 
 
@@ -256,7 +258,6 @@ def run_export(args: argparse.Namespace) -> int:
     if args.format != "lic2022" and (args.manifest or args.split):
         raise ResultsError(f"--manifest and --split are for --format lic2022; {args.format} writes every video "
                            "of the predictions file")
-    split = args.split or "test"
     refuse_inputs([args.out], [args.preds, args.manifest])
     refuse_existing([args.out], args.force)
     if os.path.splitext(args.out)[1].lower() != ".zip":  # the results file goes inside, under its fixed name
@@ -266,10 +267,14 @@ def run_export(args: argparse.Namespace) -> int:
         warning = check_captions(preds, args.preds, f"export as {args.format} captions")
         if warning:
             print(warning, file=sys.stderr)
-    order = None
+    order, split = None, args.split or "test"
     # only the split predicted: the other splits' videos would go in with empty answers
     if args.manifest and args.format == "lic2022":
-        order = [e["video_id"] for e in read_manifest(args.manifest) if e.get("split", "train") == split]
+        entries = read_manifest(args.manifest)
+        # (the challenge's unlabelled videos are what a submission answers; a labelled test split is scored here)
+        if args.split is None and any(e.get("split") == "challenge" for e in entries):
+            split = "challenge"
+        order = [e["video_id"] for e in entries if e.get("split", "train") == split]
         if not order:
             raise ResultsError(f"{args.manifest}: no videos in split {split!r} (pass --split)")
         if not any(v in preds for v in order):
@@ -461,9 +466,11 @@ def check_out(out: str) -> None:
 
 def say_imported(out: str, entries: list[dict], where: str = "") -> None:
     """The one summary line every importer ends with."""
-    splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test")}
+    splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test", "challenge")}
     tags = {t for e in entries for t in e.get("tags", [])}
-    print(f"wrote {out}: {len(entries)} videos ({splits['train']} train, {splits['val']} val, {splits['test']} test), "
+    challenge = f", {splits['challenge']} challenge" if splits["challenge"] else ""  # (LIC2022's unlabelled file)
+    print(f"wrote {out}: {len(entries)} videos ({splits['train']} train, {splits['val']} val, {splits['test']} test"
+          f"{challenge}), "
           f"{sum(len(e.get('captions', [])) for e in entries)} captions, {len(tags)} distinct tags{where}",
           file=sys.stderr)
 

@@ -344,7 +344,8 @@ def refuse_json_array(path: str | os.PathLike) -> None:
 
 
 def import_lic2022(json_paths: list[str]) -> list[dict]:
-    """LIC2022 JSON-lines files -> entries (files with labels -> train, without -> test)."""
+    """LIC2022 JSON-lines files -> entries (labelled videos -> train, unlabelled -> challenge: the
+    challenge's test file, what `s2vt export` submits, apart from the labelled ones --test holds out)."""
     entries, seen = [], set()
     for path in json_paths:
         refuse_json_array(path)
@@ -368,7 +369,7 @@ def import_lic2022(json_paths: list[str]) -> list[dict]:
             bad = [k for k, v in text.items() if v is not None and not isinstance(v, str)]
             if bad:
                 raise DatasetError(f"{where}@id {vid}: {bad[0]!r} must be a string")
-            entries.append({"video_id": vid, "split": "train" if tags else "test", "captions": [], "tags": tags,
+            entries.append({"video_id": vid, "split": "train" if tags else "challenge", "captions": [], "tags": tags,
                             # a lone surrogate (valid JSON, not UTF-8) becomes "?": the manifest stays UTF-8
                             "text": {k: (v or "").encode("utf-8", "replace").decode("utf-8") for k, v in text.items()}})
     return entries

@@ -42,7 +42,8 @@ from .vocab import SPECIALS, Vocab, drop_blank_captions
 
 # a run folder holding any of these holds a trained model (or its history): never trained over unasked
 RUN_FILES = ("best.pt", "last.pt", "metrics.csv")
-REFIT_IDS_MAX = 100_000  # best.pt lists the videos of its refit (and a tag-only model its training videos) up to this many
+# best.pt lists the videos of its refit (and a tag-only model its training videos) up to this many
+REFIT_IDS_MAX = 100_000
 
 
 def launch_rank() -> int:

@@ -1,6 +1,7 @@
 """From a checkpoint to answers: batch prediction, `s2vt evaluate`, and `caption.py`."""
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -290,7 +291,7 @@ def metrics_file(preds: Path, split: str) -> Path:
 # names kept for a run's other files (an output under one would be read as metrics, or replaced without
 # --force by the default run of another split)
 KEPT_METRICS = re.compile(r"metrics_.*\.json|.*\.metrics\.json")
-KEPT_PREDS = re.compile(r"preds_(train|val|test)\.json")
+KEPT_PREDS = re.compile(r"preds_(train|val|test|challenge)\.json")
 
 
 def predictions_file(checkpoint: str, split: str, out: str | None = None) -> Path:
@@ -421,9 +422,12 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         if absent := [m for m in modalities if m not in present]:
             raise StoreError(f"{store.root}: no features for {','.join(absent)}, which {checkpoint} reads "
                              f"({','.join(modalities)}; the store has {','.join(present) or 'none'})")
-    entries = [e for e in read_manifest(manifest) if e.get("split", "train") == split]
+    every = read_manifest(manifest)
+    entries = [e for e in every if e.get("split", "train") == split]
     if not entries:
-        raise StoreError(f"{manifest}: no videos in split {split!r}")
+        have = collections.Counter(e.get("split", "train") for e in every)
+        raise StoreError(f"{manifest}: no videos in split {split!r} (it has "
+                         + ", ".join(f"{n} {s}" for s, n in have.items()) + "): pass --split")
     blank = drop_blank_captions(entries)  # (no references, as `score` and training read them)
     if blank and any(e.get("captions") or e.get("tags") for e in entries):  # (else the note at the end says it)
         print(f"warning: {manifest}: ignoring {blank} blank reference caption{'s' if blank > 1 else ''} in split "
@@ -480,6 +484,14 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
                                         [entries[i]["tags"] for i in rows]))
         elif labels.multilabel:  # the threshold of tag_precision/recall/f1, chosen on val in training
             metrics["tag_threshold"] = model.cfg.tag_threshold
+    # the videos the scores are over: a split that mixes labelled and unlabelled videos (a manifest imported
+    # before LIC2022's unlabelled file had a split of its own) is scored on its labelled ones alone
+    scored = len({*(refs if refs and with_captions else ()), *(e["video_id"] for e in tagged if all_probs)})
+    if scored:
+        metrics["scored"] = scored
+        if scored < len(entries):
+            print(f"note: the scores are over the {scored} of the {len(entries)} {split} videos that have references "
+                  f"(captions or tags); the other {len(entries) - scored} were predicted only", file=sys.stderr)
     metrics["seconds"] = round(time.time() - t0, 2)
     atomic_write_json(out_path, list(preds.values()))
     written.append(out_path)

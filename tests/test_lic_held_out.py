@@ -2,6 +2,7 @@
 its training videos, the challenge's unlabelled videos keep a split of their own, and videos
 without any text are counted."""
 import json
+import zipfile
 
 import torch
 
@@ -50,3 +51,67 @@ def test_a_text_model_says_when_it_is_scored_on_videos_it_was_fitted_on(tmp_path
     assert warnings_of(err) == [f"warning: {inside} of 10 videos of split test were training videos of "
                                 f"{plain / 'best.pt'} (it lists the 30 videos it was fitted on): the scores overstate "
                                 "the model (was the manifest re-imported with another --seed?)"]
+
+
+def test_the_unlabelled_file_is_a_split_of_its_own_and_export_writes_exactly_it(tmp_path, capsys):
+    """`import lic2022 labelled.json unlabelled.json --test N` put the held-out labelled videos in the
+    unlabelled file's split: result.txt held ids the challenge never asked for, and evaluate's metrics
+    counted every video where only the labelled ones were scored."""
+    lic = write_lic(tmp_path / "lic")  # train.json: 40 labelled, test_a.json: 8 without labels
+    manifest = tmp_path / "m.jsonl"
+    code, _, err = s2vt(capsys, "import", "lic2022", lic / "train.json", lic / "test_a.json", "--out", manifest,
+                        "--val", "10", "--test", "5")
+    assert code == 0, err
+    assert "48 videos (25 train, 10 val, 5 test, 8 challenge)" in err
+    unlabelled = [json.loads(x)["@id"] for x in (lic / "test_a.json").read_text().splitlines()]
+    entries = read_manifest(manifest)
+    assert [e["video_id"] for e in entries if e["split"] == "challenge"] == unlabelled
+    held = [e for e in entries if e["split"] == "test"]
+    assert len(held) == 5 and all(e["tags"] for e in held)
+    run = tmp_path / "run"
+    assert s2vt(capsys, *text_run_args(manifest, run, 1))[0] == 0
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--split", "test",
+                        "--out", tmp_path / "test.json")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "test.metrics.json").read_text())
+    assert (metrics["videos"], metrics["scored"]) == (5, 5) and "level1_acc" in metrics
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--split",
+                        "challenge", "--out", tmp_path / "challenge.json")
+    assert code == 0 and "nothing to score" in err, err
+    # export's default split is the challenge's: exactly test_a.json's ids, in its order
+    code, _, err = s2vt(capsys, "export", tmp_path / "challenge.json", "--format", "lic2022", "--manifest", manifest,
+                        "--out", tmp_path / "r.zip")
+    assert code == 0 and "8 videos (split challenge of" in err and "warning" not in err, err
+    with zipfile.ZipFile(tmp_path / "r.zip") as z:
+        assert [json.loads(x)["@id"] for x in z.read("result.txt").decode().splitlines()] == unlabelled
+    # the labelled held-out predictions are no submission: said, not written in the challenge's place
+    code, _, err = s2vt(capsys, "export", tmp_path / "test.json", "--format", "lic2022", "--manifest", manifest,
+                        "--out", tmp_path / "t.zip")
+    assert code == 2 and "predicts none of the 8 challenge videos" in err and not (tmp_path / "t.zip").exists()
+    # the default split (test) of a manifest without one names the splits it has
+    bare = tmp_path / "bare.jsonl"
+    assert s2vt(capsys, "import", "lic2022", lic / "train.json", lic / "test_a.json", "--out", bare)[0] == 0
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", bare, "--out",
+                        tmp_path / "x.json")
+    assert code == 2 and err == f"error: {bare}: no videos in split 'test' (it has 40 train, 8 challenge): pass --split\n"
+
+
+def test_a_split_mixing_labelled_and_unlabelled_videos_says_which_were_scored(tmp_path, capsys):
+    """A manifest imported before the unlabelled file had a split of its own holds both in test."""
+    lic = write_lic(tmp_path / "lic")
+    manifest = tmp_path / "m.jsonl"
+    assert s2vt(capsys, "import", "lic2022", lic / "train.json", lic / "test_a.json", "--out", manifest,
+                "--val", "10", "--test", "5")[0] == 0
+    run = tmp_path / "run"
+    assert s2vt(capsys, *text_run_args(manifest, run, 1))[0] == 0
+    rows = [json.loads(x) for x in manifest.read_text().splitlines()]
+    old = tmp_path / "old.jsonl"
+    old.write_text("".join(json.dumps({**r, "split": "test" if r["split"] == "challenge" else r["split"]},
+                                      ensure_ascii=False) + "\n" for r in rows))
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", old, "--out",
+                        tmp_path / "p.json")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "p.metrics.json").read_text())
+    assert (metrics["videos"], metrics["scored"]) == (13, 5)
+    assert ("note: the scores are over the 5 of the 13 test videos that have references (captions or tags); the "
+            "other 8 were predicted only\n") in err
