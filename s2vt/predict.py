@@ -253,7 +253,7 @@ def check_fit(checkpoint: str, manifest: str, split: str, entries: list[dict], n
               modalities: list[str], reads_text: bool) -> None:
     """Refuse a split the model cannot be scored on (MismatchError), warn (one stderr line) when
     only part of it fits: tags the model never learnt, text a text-reading model would miss."""
-    from .text import has_text
+    from .text import fields, has_text
 
     if reads_text and not has_text(entries):
         if not modalities:
@@ -261,6 +261,12 @@ def check_fit(checkpoint: str, manifest: str, split: str, entries: list[dict], n
                                 f"in {manifest} has any")
         print(f"warning: {checkpoint} reads text too, and none of the {split} videos in {manifest} has any: "
               "predicted from the video alone", file=sys.stderr)
+    elif reads_text and (bare := [e["video_id"] for e in entries if not any(f.strip() for f in fields(e))]):
+        # (LIC2022 videos with an empty title, ASR and OCR: a text-only model answers each of them the same)
+        alone = ("a text-only model gives each the same answer, its guess for empty text" if not modalities
+                 else "predicted from the video alone")
+        print(f"warning: {len(bare)} of the {len(entries)} {split} videos in {manifest} have no text (title, asr, "
+              f"ocr; first: {', '.join(bare[:3])}): {alone}", file=sys.stderr)
     gold = {t for e in entries for t in e.get("tags", [])}
     if not (names and gold):
         return

@@ -115,3 +115,28 @@ def test_a_split_mixing_labelled_and_unlabelled_videos_says_which_were_scored(tm
     assert (metrics["videos"], metrics["scored"]) == (13, 5)
     assert ("note: the scores are over the 5 of the 13 test videos that have references (captions or tags); the "
             "other 8 were predicted only\n") in err
+
+
+def test_videos_without_any_text_are_counted_when_a_text_model_predicts_them(tmp_path, capsys):
+    """A video with no title, ASR or OCR was tagged silently: a text-only model's answer to empty text."""
+    manifest = lic_manifest(tmp_path, capsys)
+    run = tmp_path / "run"
+    assert s2vt(capsys, *text_run_args(manifest, run, 1), "--no-linear-refit")[0] == 0
+    rows = [json.loads(x) for x in manifest.read_text().splitlines()]
+    val = [r for r in rows if r["split"] == "val"]
+    for r in val[:2]:
+        r["text"] = {"title": "", "asr": "", "ocr": ""}
+    val[2]["text"] = {"title": "  \n", "asr": "", "ocr": ""}  # (blanks: no token either)
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", blank, "--split", "val",
+                        "--out", tmp_path / "p.json")
+    assert code == 0, err
+    first = ", ".join(r["video_id"] for r in val[:3])
+    assert warnings_of(err) == [f"warning: 3 of the 10 val videos in {blank} have no text (title, asr, ocr; first: "
+                                f"{first}): a text-only model gives each the same answer, its guess for empty text"]
+    preds = {p["video_id"]: p["tags"] for p in json.loads((tmp_path / "p.json").read_text())}
+    assert preds[val[0]["video_id"]] == preds[val[1]["video_id"]]  # (what the warning says)
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--split", "val",
+                        "--out", tmp_path / "q.json")
+    assert code == 0 and not warnings_of(err), err
