@@ -88,7 +88,7 @@ def memory_warnings(checkpoint: str, cfg: DecodeConfig, model: S2VT, with_captio
     `split`'s videos that the memory lists, which were training or val videos of the model (a manifest
     re-imported with another --seed splits anew): their scores overstate it however they are decoded,
     and consensus reranking finds their own captions among the neighbours too."""
-    if not with_captions:  # (a tag-only model has no memory: `refit_warning` reads its training_ids)
+    if not with_captions:  # (a tag-only model has no memory: `training_warning` reads its training_ids)
         return []
     reranks = cfg.beam > 1 and cfg.consensus > 0
     if model.memory is None:
@@ -103,8 +103,8 @@ def memory_warnings(checkpoint: str, cfg: DecodeConfig, model: S2VT, with_captio
     return []
 
 
-def refit_warning(checkpoint: str, ckpt: dict, model: S2VT, with_captions: bool, video_ids: list[str],
-                  split: str) -> str | None:
+def training_warning(checkpoint: str, ckpt: dict, model: S2VT, with_captions: bool, video_ids: list[str],
+                     split: str) -> str | None:
     """The `warning:` line for a checkpoint evaluated on videos it trained on, or None: those of a
     refit on train + val (train.py --refit) or of a tag-only model's training (`training_ids`: the
     training split, + val once its linear path was refitted on train + val). Said by the videos'
@@ -448,7 +448,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     for line in memory_warnings(checkpoint, cfg, model, with_captions,
                                 [e["video_id"] for e in entries], split):
         print(line, file=sys.stderr)
-    line = refit_warning(checkpoint, ckpt, model, with_captions, [e["video_id"] for e in entries], split)
+    line = training_warning(checkpoint, ckpt, model, with_captions, [e["video_id"] for e in entries], split)
     if line:
         print(line, file=sys.stderr)
     ds = VideoDataset(entries, store, modalities, vocab, None, text_vocab=text_vocab_of(ckpt))
