@@ -93,7 +93,8 @@ def test_the_unlabelled_file_is_a_split_of_its_own_and_export_writes_exactly_it(
     assert s2vt(capsys, "import", "lic2022", lic / "train.json", lic / "test_a.json", "--out", bare)[0] == 0
     code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", bare, "--out",
                         tmp_path / "x.json")
-    assert code == 2 and err == f"error: {bare}: no videos in split 'test' (it has 40 train, 8 challenge): pass --split\n"
+    assert code == 2
+    assert err == f"error: {bare}: no videos in split 'test' (it has 40 train, 8 challenge): pass --split\n"
 
 
 def test_a_split_mixing_labelled_and_unlabelled_videos_says_which_were_scored(tmp_path, capsys):
