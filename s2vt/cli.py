@@ -153,8 +153,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--manifest", required=True)
     p.add_argument("--features", default=None, help="feature store (not needed by a text-only model)")
-    p.add_argument("--split", default="test", choices=SPLITS,
-                   help="the manifest's videos to predict and score (challenge: a LIC2022 file without labels)")
+    p.add_argument("--split", default="test", choices=SPLITS, help="the manifest's videos to predict and score")
     add_decode_arguments(p)
     p.add_argument("--batch-size", type=int, default=64, help="videos decoded together")
     p.add_argument("--out", default=None, help="predictions JSON (default: preds_<split>.json beside the "
@@ -243,7 +242,7 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--manifest", default=None, help="for lic2022: the ids, in the order to write them")
     p.add_argument("--split", default=None, choices=SPLITS,
                    help="for lic2022: the manifest split the predictions are for, as `s2vt evaluate --split` "
-                        "(default challenge, the unlabelled file's videos, when the manifest has them; else test)")
+                        "(default test)")
     p.add_argument("--force", action="store_true", help="replace an existing --out file (without it: refused)")
 
 
@@ -270,11 +269,7 @@ def run_export(args: argparse.Namespace) -> int:
     order, split = None, args.split or "test"
     # only the split predicted: the other splits' videos would go in with empty answers
     if args.manifest and args.format == "lic2022":
-        entries = read_manifest(args.manifest)
-        # (the challenge's unlabelled videos are what a submission answers; a labelled test split is scored here)
-        if args.split is None and any(e.get("split") == "challenge" for e in entries):
-            split = "challenge"
-        order = [e["video_id"] for e in entries if e.get("split", "train") == split]
+        order = [e["video_id"] for e in read_manifest(args.manifest) if e.get("split", "train") == split]
         if not order:
             raise ResultsError(f"{args.manifest}: no videos in split {split!r} (pass --split)")
         if not any(v in preds for v in order):
@@ -391,7 +386,7 @@ def run_import(args: argparse.Namespace) -> int:
                                   + "): pass --split train to import every video as training first")
         ds.hold_out(entries, args.val, args.test, args.seed)
     elif args.kind == "lic2022":
-        entries = ds.import_lic2022(args.files)
+        entries = ds.import_lic2022(args.files, args.test)  # (refuses --test beside a file without labels)
         ds.hold_out(entries, args.val, args.test, args.seed)
     else:
         entries = ds.import_folder(args.files[0])
@@ -466,11 +461,9 @@ def check_out(out: str) -> None:
 
 def say_imported(out: str, entries: list[dict], where: str = "") -> None:
     """The one summary line every importer ends with."""
-    splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test", "challenge")}
+    splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test")}
     tags = {t for e in entries for t in e.get("tags", [])}
-    challenge = f", {splits['challenge']} challenge" if splits["challenge"] else ""  # (LIC2022's unlabelled file)
-    print(f"wrote {out}: {len(entries)} videos ({splits['train']} train, {splits['val']} val, {splits['test']} test"
-          f"{challenge}), "
+    print(f"wrote {out}: {len(entries)} videos ({splits['train']} train, {splits['val']} val, {splits['test']} test), "
           f"{sum(len(e.get('captions', [])) for e in entries)} captions, {len(tags)} distinct tags{where}",
           file=sys.stderr)
 

@@ -343,12 +343,14 @@ def refuse_json_array(path: str | os.PathLike) -> None:
                            f"per line, e.g. jq -c '.[]' {path} > lines.json")
 
 
-def import_lic2022(json_paths: list[str]) -> list[dict]:
-    """LIC2022 JSON-lines files -> entries (labelled videos -> train, unlabelled -> challenge: the
-    challenge's test file, what `s2vt export` submits, apart from the labelled ones --test holds out)."""
-    entries, seen = [], set()
+def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
+    """LIC2022 JSON-lines files -> entries (files with labels -> train, without -> test: the
+    challenge's test file, which `s2vt export` writes). DatasetError for `test` > 0 (`--test`, labelled
+    videos held out as test) with videos without labels: the two would mix in split test."""
+    entries, seen, counts = [], set(), {}
     for path in json_paths:
         refuse_json_array(path)
+        start = len(entries)
         for where, obj in json_lines(path, DatasetError):
             if not isinstance(obj, dict):
                 raise DatasetError(f"{where}not a JSON object (each line holds one video's object)")
@@ -369,10 +371,33 @@ def import_lic2022(json_paths: list[str]) -> list[dict]:
             bad = [k for k, v in text.items() if v is not None and not isinstance(v, str)]
             if bad:
                 raise DatasetError(f"{where}@id {vid}: {bad[0]!r} must be a string")
-            entries.append({"video_id": vid, "split": "train" if tags else "challenge", "captions": [], "tags": tags,
+            entries.append({"video_id": vid, "split": "train" if tags else "test", "captions": [], "tags": tags,
                             # a lone surrogate (valid JSON, not UTF-8) becomes "?": the manifest stays UTF-8
                             "text": {k: (v or "").encode("utf-8", "replace").decode("utf-8") for k, v in text.items()}})
+        counts[path] = (len(entries) - start, sum(e["split"] == "test" for e in entries[start:]))
+    if test > 0 and any(bare for _, bare in counts.values()):
+        refuse_test_with_unlabelled(counts, test)
     return entries
+
+
+def refuse_test_with_unlabelled(counts: dict[str, tuple[int, int]], test: int) -> None:
+    """DatasetError for `--test N` beside LIC2022 videos without labels (`counts`: each file's videos
+    and those without labels): held-out labelled videos and the challenge's test file would be one
+    split test, scored on part of it and exported as a submission with ids the challenge never asked for."""
+    def names(paths: list[str]) -> str:
+        return ", ".join(str(p) for p in paths[:-1]) + (" and " if len(paths) > 1 else "") + str(paths[-1])
+
+    unlabelled = [p for p, (_, bare) in counts.items() if bare]
+    labelled = [p for p, (n, bare) in counts.items() if n and not bare]
+    if len(unlabelled) == 1:
+        n, bare = counts[unlabelled[0]]
+        what = f"{unlabelled[0]} ({'no labels' if bare == n else f'{bare} of its {n} videos without labels'}) is"
+    else:
+        what = f"{names(unlabelled)} (without labels) are"
+    alone = names(labelled) if labelled else "the labelled videos"
+    raise DatasetError(f"--test {test} holds labelled videos out as split test, but {what} the test split here: "
+                       f"to measure on held-out labelled videos import {alone} alone with --test; to predict "
+                       f"{names(unlabelled)} leave out --test")
 
 
 def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[str]:

@@ -22,9 +22,7 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".m
                     ".wmv", ".3gp", ".ts", ".ogv")
 
 VIDEO_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
-# challenge: a LIC2022 file without labels (the challenge's test_a.json), kept apart from the labelled
-# videos held out as test, so `s2vt export` writes exactly the challenge's ids and scores name the scored
-SPLITS = ("train", "val", "test", "challenge")
+SPLITS = ("train", "val", "test")
 
 
 class ManifestError(UserError):

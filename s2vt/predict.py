@@ -297,7 +297,7 @@ def metrics_file(preds: Path, split: str) -> Path:
 # names kept for a run's other files (an output under one would be read as metrics, or replaced without
 # --force by the default run of another split)
 KEPT_METRICS = re.compile(r"metrics_.*\.json|.*\.metrics\.json")
-KEPT_PREDS = re.compile(r"preds_(train|val|test|challenge)\.json")
+KEPT_PREDS = re.compile(r"preds_(train|val|test)\.json")
 
 
 def predictions_file(checkpoint: str, split: str, out: str | None = None) -> Path:
@@ -490,8 +490,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
                                         [entries[i]["tags"] for i in rows]))
         elif labels.multilabel:  # the threshold of tag_precision/recall/f1, chosen on val in training
             metrics["tag_threshold"] = model.cfg.tag_threshold
-    # the videos the scores are over: a split that mixes labelled and unlabelled videos (a manifest imported
-    # before LIC2022's unlabelled file had a split of its own) is scored on its labelled ones alone
+    # the videos the scores are over: a split that mixes labelled and unlabelled videos (an old LIC2022 import
+    # with --test, or a hand-made manifest) is scored on its labelled ones alone
     scored = len({*(refs if refs and with_captions else ()), *(e["video_id"] for e in tagged if all_probs)})
     if scored:
         metrics["scored"] = scored

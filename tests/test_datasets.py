@@ -141,7 +141,7 @@ def test_lic2022_fixture_import_train_export(tmp_path):
     assert "tag_acc" in json.loads(proc.stdout.strip().splitlines()[-1])
     preds = tmp_path / "preds.json"
     proc = s2vt("evaluate", "--checkpoint", str(run / "best.pt"), "--manifest", str(out), "--features", str(store),
-                "--split", "challenge", "--out", str(preds))
+                "--split", "test", "--out", str(preds))
     assert proc.returncode == 0, proc.stderr[-2000:]
     proc = s2vt("export", str(preds), "--format", "lic2022", "--manifest", str(out), "--out", str(tmp_path / "r.zip"))
     assert proc.returncode == 0, proc.stderr
@@ -149,8 +149,8 @@ def test_lic2022_fixture_import_train_export(tmp_path):
     with zipfile.ZipFile(tmp_path / "r.zip") as z:
         assert z.namelist() == ["result.txt"]
         lines = [json.loads(x) for x in z.read("result.txt").decode("utf-8").splitlines()]
-    # manifest order, every id of the exported split (export --split, default challenge: test_a.json's videos)
-    assert [x["@id"] for x in lines] == [e["video_id"] for e in entries if e["split"] == "challenge"]
+    # manifest order, every id of the exported split (export --split, default test)
+    assert [x["@id"] for x in lines] == [e["video_id"] for e in entries if e["split"] == "test"]
     test_line = next(x for x in lines if x["@id"] == "1100")
     assert [c["@meta"]["type"] for c in test_line["category"]] == ["level1", "level2"]
     assert test_line["category"][0]["@value"] in ("体育", "音乐")

@@ -1,6 +1,7 @@
 """LIC2022 text models and the videos they are scored on: a tag-only model says when a split holds
-its training videos, the challenge's unlabelled videos keep a split of their own, and videos
-without any text are counted."""
+its training videos, --test is refused beside the challenge's unlabelled file (they would share
+split test), a split that mixes them anyway says which videos were scored, and videos without any
+text are counted."""
 import json
 import zipfile
 
@@ -53,62 +54,75 @@ def test_a_text_model_says_when_it_is_scored_on_videos_it_was_fitted_on(tmp_path
                                 "the model (was the manifest re-imported with another --seed?)"]
 
 
-def test_the_unlabelled_file_is_a_split_of_its_own_and_export_writes_exactly_it(tmp_path, capsys):
-    """`import lic2022 labelled.json unlabelled.json --test N` put the held-out labelled videos in the
-    unlabelled file's split: result.txt held ids the challenge never asked for, and evaluate's metrics
-    counted every video where only the labelled ones were scored."""
+def test_the_unlabelled_file_is_split_test_and_export_writes_exactly_it(tmp_path, capsys):
+    """The documented flow: `import lic2022 train.json test_a.json` (test_a.json without labels),
+    train, `evaluate --split test`, `export --format lic2022`: result.txt answers every video of
+    test_a.json, in its order, and nothing else (--val stays allowed: it draws from the labelled)."""
     lic = write_lic(tmp_path / "lic")  # train.json: 40 labelled, test_a.json: 8 without labels
     manifest = tmp_path / "m.jsonl"
     code, _, err = s2vt(capsys, "import", "lic2022", lic / "train.json", lic / "test_a.json", "--out", manifest,
-                        "--val", "10", "--test", "5")
+                        "--val", "10")
     assert code == 0, err
-    assert "48 videos (25 train, 10 val, 5 test, 8 challenge)" in err
+    assert "48 videos (30 train, 10 val, 8 test)" in err
     unlabelled = [json.loads(x)["@id"] for x in (lic / "test_a.json").read_text().splitlines()]
-    entries = read_manifest(manifest)
-    assert [e["video_id"] for e in entries if e["split"] == "challenge"] == unlabelled
-    held = [e for e in entries if e["split"] == "test"]
-    assert len(held) == 5 and all(e["tags"] for e in held)
+    assert [e["video_id"] for e in read_manifest(manifest) if e["split"] == "test"] == unlabelled
     run = tmp_path / "run"
     assert s2vt(capsys, *text_run_args(manifest, run, 1))[0] == 0
     code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--split", "test",
                         "--out", tmp_path / "test.json")
-    assert code == 0, err
-    metrics = json.loads((tmp_path / "test.metrics.json").read_text())
-    assert (metrics["videos"], metrics["scored"]) == (5, 5) and "level1_acc" in metrics
-    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--split",
-                        "challenge", "--out", tmp_path / "challenge.json")
     assert code == 0 and "nothing to score" in err, err
-    # export's default split is the challenge's: exactly test_a.json's ids, in its order
-    code, _, err = s2vt(capsys, "export", tmp_path / "challenge.json", "--format", "lic2022", "--manifest", manifest,
+    # export's default split is test: exactly test_a.json's ids, in its order
+    code, _, err = s2vt(capsys, "export", tmp_path / "test.json", "--format", "lic2022", "--manifest", manifest,
                         "--out", tmp_path / "r.zip")
-    assert code == 0 and "8 videos (split challenge of" in err and "warning" not in err, err
+    assert code == 0 and "8 videos (split test of" in err and "warning" not in err, err
     with zipfile.ZipFile(tmp_path / "r.zip") as z:
         assert [json.loads(x)["@id"] for x in z.read("result.txt").decode().splitlines()] == unlabelled
-    # the labelled held-out predictions are no submission: said, not written in the challenge's place
-    code, _, err = s2vt(capsys, "export", tmp_path / "test.json", "--format", "lic2022", "--manifest", manifest,
-                        "--out", tmp_path / "t.zip")
-    assert code == 2 and "predicts none of the 8 challenge videos" in err and not (tmp_path / "t.zip").exists()
     # the default split (test) of a manifest without one names the splits it has
     bare = tmp_path / "bare.jsonl"
-    assert s2vt(capsys, "import", "lic2022", lic / "train.json", lic / "test_a.json", "--out", bare)[0] == 0
+    assert s2vt(capsys, "import", "lic2022", lic / "train.json", "--out", bare)[0] == 0
     code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", bare, "--out",
                         tmp_path / "x.json")
     assert code == 2
-    assert err == f"error: {bare}: no videos in split 'test' (it has 40 train, 8 challenge): pass --split\n"
+    assert err == f"error: {bare}: no videos in split 'test' (it has 40 train): pass --split\n"
+
+
+def test_test_beside_a_file_without_labels_is_refused(tmp_path, capsys):
+    """`import lic2022 train.json test_a.json --test N` put the held-out labelled videos in test_a.json's
+    split: result.txt held ids the challenge never asked for, and the scores were over part of the split."""
+    lic = write_lic(tmp_path / "lic")
+    out = tmp_path / "new" / "m.jsonl"
+    code, _, err = s2vt(capsys, "import", "lic2022", lic / "train.json", lic / "test_a.json", "--out", out,
+                        "--val", "10", "--test", "5")
+    assert code == 2
+    assert err == (f"error: --test 5 holds labelled videos out as split test, but {lic / 'test_a.json'} (no labels) "
+                   f"is the test split here: to measure on held-out labelled videos import {lic / 'train.json'} "
+                   f"alone with --test; to predict {lic / 'test_a.json'} leave out --test\n")
+    assert not (tmp_path / "new").exists()
+    # an existing manifest stays as it was
+    out.parent.mkdir()
+    out.write_text("kept\n")
+    code, _, err = s2vt(capsys, "import", "lic2022", lic / "test_a.json", lic / "train.json", "--out", out,
+                        "--test", "5", "--force")
+    assert code == 2 and err.count("\n") == 1 and "--test 5 holds labelled videos out" in err, err
+    assert out.read_text() == "kept\n"
+    # what the refusal says to do instead: either import works
+    code, _, err = s2vt(capsys, "import", "lic2022", lic / "train.json", "--out", out, "--test", "5", "--force")
+    assert code == 0 and "40 videos (35 train, 0 val, 5 test)" in err, err
 
 
 def test_a_split_mixing_labelled_and_unlabelled_videos_says_which_were_scored(tmp_path, capsys):
-    """A manifest imported before the unlabelled file had a split of its own holds both in test."""
+    """A manifest that holds both in test (imported before --test was refused beside a file without
+    labels, or put together by hand) is scored on its labelled videos alone, and says so."""
     lic = write_lic(tmp_path / "lic")
-    manifest = tmp_path / "m.jsonl"
-    assert s2vt(capsys, "import", "lic2022", lic / "train.json", lic / "test_a.json", "--out", manifest,
-                "--val", "10", "--test", "5")[0] == 0
+    manifest, unlabelled = tmp_path / "m.jsonl", tmp_path / "u.jsonl"
+    code, _, err = s2vt(capsys, "import", "lic2022", lic / "train.json", "--out", manifest, "--val", "10",
+                        "--test", "5")
+    assert code == 0, err
+    assert s2vt(capsys, "import", "lic2022", lic / "test_a.json", "--out", unlabelled)[0] == 0
     run = tmp_path / "run"
     assert s2vt(capsys, *text_run_args(manifest, run, 1))[0] == 0
-    rows = [json.loads(x) for x in manifest.read_text().splitlines()]
     old = tmp_path / "old.jsonl"
-    old.write_text("".join(json.dumps({**r, "split": "test" if r["split"] == "challenge" else r["split"]},
-                                      ensure_ascii=False) + "\n" for r in rows))
+    old.write_text(manifest.read_text() + unlabelled.read_text())
     code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", old, "--out",
                         tmp_path / "p.json")
     assert code == 0, err
@@ -116,6 +130,10 @@ def test_a_split_mixing_labelled_and_unlabelled_videos_says_which_were_scored(tm
     assert (metrics["videos"], metrics["scored"]) == (13, 5)
     assert ("note: the scores are over the 5 of the 13 test videos that have references (captions or tags); the "
             "other 8 were predicted only\n") in err
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--out",
+                        tmp_path / "q.json")
+    assert code == 0 and "note:" not in err, err
+    assert json.loads((tmp_path / "q.metrics.json").read_text())["scored"] == 5
 
 
 def test_videos_without_any_text_are_counted_when_a_text_model_predicts_them(tmp_path, capsys):

@@ -151,12 +151,12 @@ def test_text_only_end_to_end(tmp_path, capsys):
     assert "text " in err and "select on lic_score" in err and "caption.py" not in err
     assert json.loads(out.splitlines()[-1])["level1_acc"] == 1.0  # the title says the class
     preds = tmp_path / "preds.json"
-    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--split",
-                        "challenge", "--out", preds)
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--split", "test",
+                        "--out", preds)
     assert code == 0, err
     lines = result_lines(capsys, preds, manifest, tmp_path / "r.zip")
-    # the exported split only (export --split, default challenge, the unlabelled file's videos), in manifest order
-    assert [x["@id"] for x in lines] == [e["video_id"] for e in read_manifest(manifest) if e["split"] == "challenge"]
+    # the exported split only (export --split, default test), in manifest order
+    assert [x["@id"] for x in lines] == [e["video_id"] for e in read_manifest(manifest) if e["split"] == "test"]
     by_id = {x["@id"]: x for x in lines}
     assert by_id["1100"]["category"][0]["@value"] == "体育" and by_id["1101"]["category"][0]["@value"] == "音乐"
     assert by_id["1100"]["category"][1]["@value"] == "足球"
@@ -182,23 +182,23 @@ def test_text_and_tsn_fusion(tmp_path, capsys, fusion):
     ckpt = torch.load(run / "best.pt", weights_only=True)
     assert ckpt["config"]["text_fusion"] == fusion and ("query.weight" in ckpt["model"]) == (fusion == "guided")
     preds = tmp_path / "preds.json"
-    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--split",
-                        "challenge", "--out", preds)
+    code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--split", "test",
+                        "--out", preds)
     assert code == 2 and "reads video features (tsn): pass --features" in err and not preds.exists()
     code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
-                        store, "--split", "challenge", "--out", preds)
+                        store, "--split", "test", "--out", preds)
     assert code == 0, err
-    assert "1 of 8 challenge videos lack features" in err  # 1103: predicted from its text and the missing vector
+    assert "1 of 8 test videos lack features" in err  # 1103: predicted from its text and the missing vector
     lines = result_lines(capsys, preds, manifest, tmp_path / "r.zip")
-    assert [x["@id"] for x in lines] == [e["video_id"] for e in read_manifest(manifest) if e["split"] == "challenge"]
+    assert [x["@id"] for x in lines] == [e["video_id"] for e in read_manifest(manifest) if e["split"] == "test"]
     assert all(x["category"][0]["@value"] for x in lines if x["@id"].startswith("11"))
     # no test video with video features: predicted from its text (a text model's split is no wrong store)
     for e in read_manifest(manifest):
-        if e["split"] == "challenge":
+        if e["split"] == "test":
             (store / "tsn" / f"{e['video_id']}.npy").unlink(missing_ok=True)
     code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
-                        store, "--split", "challenge", "--out", preds, "--force")
-    assert code == 0 and "8 of 8 challenge videos lack features" in err and "8 with none at all" in err, err
+                        store, "--split", "test", "--out", preds, "--force")
+    assert code == 0 and "8 of 8 test videos lack features" in err and "8 with none at all" in err, err
 
 
 def test_text_only_refusals(tmp_path, capsys):

@@ -567,7 +567,7 @@ def test_a_manifest_as_captions_keeps_its_captions_tags_text_and_splits(tmp_path
     rows[1]["split"] = "validation"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", out)
-    assert (code, err[-1]) == (2, f"error: {manifest}:2: split must be one of train, val, test, challenge, not 'validation'")
+    assert (code, err[-1]) == (2, f"error: {manifest}:2: split must be one of train, val, test, not 'validation'")
     code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", out, "cnn", "--split", "val")
     assert code == 0, err
     assert [(e["video_id"], e["split"]) for e in read_manifest(out)] == [("v0", "val"), ("v1", "val"), ("v2", "val")]
