@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
 import math
 import os
@@ -389,6 +390,9 @@ class Run:
     refit_due: bool = False       # finished, begun with --refit: best.pt gets the refit if it lacks it (killed in it)
     first_loss: float | None = None  # the run's first step's loss (every rank's mean): what a blown-up loss is told by
     shards: dict | None = None    # a shard run's training and val shards (shards.shard_ids), saved in last.pt
+    # last.pt's record of the videos: every training video of the run so far (with a manifest, up to
+    # REFIT_IDS_MAX) and a digest of the validation ones, which a --resume checks its val split against
+    videos: dict = dataclasses.field(default_factory=dict)
 
 
 def data_metrics(has_caps: bool, labels: Labels, groups: dict | None) -> list[str]:
@@ -546,10 +550,34 @@ def build(cfg: TrainConfig) -> Run:
     # (what a --resume compares its shards with: not the flags, a glob or a folder can name other files later)
     shard_list = ({"features": shards.shard_ids(store.files), "val_features": shards.shard_ids(store.val_files)}
                   if streaming else None)
+    if streaming:
+        shard_list["trained"] = shard_list["features"]
     first_loss = None
+    val_ids = [e["video_id"] for e in splits["val"]]
+    videos = {"val_digest": hashlib.sha1("\n".join(sorted(val_ids)).encode()).hexdigest()[:16]}
+    if cfg.manifest:  # (the manifest's training videos; from shards: the train split, streamed ones among them)
+        now_ids = list(store.tags) if streaming else [e["video_id"] for e in splits["train"]]
+        before = last.get("trained_ids", []) if last is not None else []
+        if last is not None and last.get("trained_ids_skipped"):
+            videos["trained_ids_skipped"] = True
+        else:
+            ids = list(dict.fromkeys([*before, *now_ids]))
+            if len(ids) <= REFIT_IDS_MAX:
+                videos["trained_ids"] = ids
+            else:
+                log(f"note: {len(ids)} training videos, over {REFIT_IDS_MAX}: last.pt does not list them, so a later "
+                    "--resume cannot check that its validation videos are not among them")
+                videos["trained_ids_skipped"] = True
     if last is not None:
         check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
                         tags_cause(last.get("settings", {}), cfg, streaming))
+        was_trained = set(last.get("trained_ids") or [])
+        if cfg.manifest and (seen := [v for v in val_ids if v in was_trained]):
+            raise DataError(f"--resume: {len(seen)} of the {len(val_ids)} validation videos of {cfg.manifest} are "
+                            f"videos the run in {last_path} trained on (first: "
+                            + ", ".join(seen[:3]) + (", ..." if len(seen) > 3 else "")
+                            + "): validating on them inflates the scores and best.pt's choice; pass the manifest "
+                              "(and --seed) the run started with")
         # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
         problem = feature_mismatch(store.meta(), last.get("extract") or {}, modalities) if modalities else None
         if problem:
@@ -580,14 +608,23 @@ def build(cfg: TrainConfig) -> Run:
                     else [k for k in RESUME_IGNORED if k in last["settings"]])
             cfg = options.replace(cfg, **{k: last["settings"][k] for k in keep})
         was_shards = last.get("shards") or shards.named_then(last.get("settings", {}))
+        if streaming:  # (every training shard the run ever had: a later val shard must not be one)
+            if not cfg.manifest and was_shards:
+                shards.refuse_trained_val(shards.trained_shards(was_shards, []), shard_list["val_features"],
+                                          cfg.val_features, str(last_path))
+            shard_list["trained"] = shards.trained_shards(was_shards, shard_list["features"])
+        on_loss = not any(metric in h for h in last["history"])
+        best_said = f"training loss {-last['best']:.4g}" if on_loss else f"{metric} {last['best']:.3f}"
+        warning = None
         if streaming and not finished and was_shards:
-            on_loss = not any(metric in h for h in last["history"])
             warning = shards.changed_shards(was_shards, shard_list, last.get("settings", {}),
-                                            {"features": cfg.features, "val_features": cfg.val_features},
-                                            f"training loss {-last['best']:.4g}" if on_loss
-                                            else f"{metric} {last['best']:.3f}")
+                                            {"features": cfg.features, "val_features": cfg.val_features}, best_said)
             if warning:
                 log(warning)
+        if (not finished and last.get("val_digest") not in (None, videos["val_digest"])
+                and not (warning and "--val-features" in warning)):
+            log(f"warning: --resume: the {len(val_ids)} validation videos are not those of {last_path}'s epochs: the "
+                f"epochs to come are compared with best.pt's {best_said}, measured on other videos")
         if not finished:
             log(f"resuming from {last_path} at epoch {start_epoch}")
     # tag-only training leaves the caption decoder (and with fused tag input the LSTMs) without gradients
@@ -617,7 +654,7 @@ def build(cfg: TrainConfig) -> Run:
             "best.pt use the training loss")
     return Run(cfg, device, ddp, log, model, net, vocab, labels, groups, metric, has_caps, text_extra, meta,
                train_ds, val_ds, val_loader, sampler, epoch_batches, optim, sched, stopper, start_epoch, history,
-               finished, refit_due, first_loss, shard_list)
+               finished, refit_due, first_loss, shard_list, videos)
 
 
 def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, sched, cfg: TrainConfig, pad: int,
@@ -795,7 +832,7 @@ def train_run(cfg: TrainConfig) -> dict:
                                  "scheduler": run.sched.state_dict(), "best": run.stopper.best,
                                  "bad_epochs": run.stopper.bad, "history": run.history,
                                  "settings": run_settings(cfg), "first_loss": run.first_loss,
-                                 **({"shards": run.shards} if run.shards else {})},
+                                 **({"shards": run.shards} if run.shards else {}), **run.videos},
                                 has_captions=run.has_captions)
             write_curves(run.history, out)
         if run.stopper.stop:

@@ -18,7 +18,9 @@ Where a video's split and tags come from:
 """
 from __future__ import annotations
 
+import functools
 import glob
+import hashlib
 import itertools
 import os
 import random
@@ -97,9 +99,69 @@ def shared_ids_error(ids: list[str], where: str) -> DataError:
                      "shards whose videos are not among the training ones")
 
 
+DIGEST_BYTES = 1 << 16  # read from a shard's start for its content identity (`shard_ids`)
+
+
+def content_digest(path: str) -> str:
+    """A cheap content identity of a shard: the sha1 of its first DIGEST_BYTES (a shard's first records,
+    their video ids among them); with the size, a copy or a renamed file is the same shard."""
+    st = os.stat(path)
+    return _digest(os.path.realpath(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=None)
+def _digest(path: str, size: int, mtime: int) -> str:  # (once per file and version: prepare and last.pt ask)
+    with open(path, "rb") as f:
+        return hashlib.sha1(f.read(DIGEST_BYTES)).hexdigest()[:16]
+
+
 def shard_ids(files: list[str]) -> list[list]:
-    """[real path, bytes] of each shard, as last.pt records the shards a run trained and validated on."""
-    return [[os.path.realpath(f), os.path.getsize(f)] for f in files]
+    """[real path, bytes, content digest] of each shard, as last.pt records the shards a run trained and
+    validated on (a last.pt from before the digest holds [real path, bytes])."""
+    return [[os.path.realpath(f), os.path.getsize(f), content_digest(f)] for f in files]
+
+
+def same_shard(a: list, b: list) -> bool:
+    """Whether two `shard_ids` entries are one shard: by size and content digest, or by file name and size
+    where one lacks the digest (an older last.pt's)."""
+    if len(a) > 2 and len(b) > 2:
+        return a[1] == b[1] and a[2] == b[2]
+    return os.path.basename(a[0]) == os.path.basename(b[0]) and a[1] == b[1]
+
+
+def trained_shards(was: dict | None, now: list[list]) -> list[list]:
+    """Every training shard of a run so far: last.pt's record (`was`, its "shards"; its "trained", or its
+    "features" in a last.pt from before that was kept) with this run's `now` added."""
+    before = list((was or {}).get("trained") or (was or {}).get("features") or [])
+    return before + [s for s in now if not any(same_shard(s, b) for b in before)]
+
+
+def refuse_trained_val(trained: list[list], val: list[list], val_spec: str, last: str) -> None:
+    """DataError for a --resume whose validation shards the run trained on earlier (without a manifest every
+    record of --val-features validates: its score would be inflated, and best.pt chosen on it)."""
+    both = [(v, t) for v in val for t in trained if same_shard(v, t)]
+    if both:
+        (v, _), (_, t) = both[0], both[0]
+        name = os.path.basename(v[0])
+        raise DataError(f"--resume: --val-features {val_spec}: {name} is a shard the run in {last} trained on"
+                        + (f" (as {os.path.basename(t[0])})" if os.path.basename(t[0]) != name else "")
+                        + (f", as are {len(both) - 1} more of the {len(val)}" if len(both) > 1 else "")
+                        + ": validating on training records inflates the scores; pass validation shards the run "
+                          "never trained on")
+
+
+def refuse_twice(files: list[str], flag: str = "--features") -> None:
+    """DataError for one shard given twice (the same file by two names, or a copy of it: the same size and
+    content digest): every record of it would train twice an epoch."""
+    seen: dict = {}
+    for f in files:
+        st = os.stat(f)
+        for key in ((st.st_dev, st.st_ino), (st.st_size, content_digest(f))):
+            if (again := seen.get(key)) is not None:
+                raise DataError(f"{flag}: {f} and {again} are the same shard"
+                                + (" (a copy)" if isinstance(key[1], str) else "")
+                                + ": its records would train twice an epoch; name each shard once")
+            seen[key] = f
 
 
 def named_then(settings: dict) -> dict | None:
@@ -119,7 +181,7 @@ def changed_shards(was: dict, now: dict, specs: dict, given: dict, best: str) ->
     shard_ids}; `specs` the flags last.pt was given, `given` this run's): the flags, what was added and left
     out; other validation shards also say that best.pt's score (`best`) was measured on last.pt's. A shard is
     known by its file name and size, not its folder: a moved copy of the data is the same data."""
-    key = lambda ids: {(os.path.basename(p), n) for p, n in ids}  # noqa: E731
+    key = lambda ids: {(os.path.basename(p), n) for p, n, *_ in ids}  # noqa: E731
     spec = lambda s: s or "(none: val from the training shards)"  # noqa: E731
 
     def listed(names: list[str], what: str) -> list[str]:

@@ -386,3 +386,52 @@ def test_resume_of_a_last_pt_without_its_shard_list_compares_the_shards_its_flag
                          stop_after=2, resume=True, **kw))
     line = [x for x in capsys.readouterr().err.splitlines() if "other shards" in x]
     assert len(line) == 1 and "--val-features " in line[0] and "--features " not in line[0].split(": ", 2)[2], line
+
+
+def test_resume_refuses_val_shards_the_run_trained_on_even_two_resumes_back(data, tmp_path, capsys):
+    root, d = data
+    run = tmp_path / "run"
+    common = ["train", "--out", str(run), "--epochs", "4", "--hidden", "32", "--tag-head", "mlp", "--quiet"]
+    assert main([*common, "--features", f"{d}/train000[0-1].tfrecord", "--val-features",
+                 str(d / "validate0000.tfrecord"), "--stop-after", "1"]) == 0
+    assert main([*common, "--features", str(d / "train0002.tfrecord"), "--val-features",
+                 str(d / "validate0000.tfrecord"), "--stop-after", "2", "--resume"]) == 0
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    # train0000 trained epoch 1 (last.pt's latest shards are train0002's alone): refused, also as a copy
+    (tmp_path / "copy.tfrecord").write_bytes((d / "train0000.tfrecord").read_bytes())
+    for val in (str(d / "train0000.tfrecord"), str(tmp_path / "copy.tfrecord")):
+        assert main([*common, "--features", str(d / "train0003.tfrecord"), "--val-features", val, "--resume"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: --resume: --val-features {val}: "), err
+        assert "the run in" in err[0] and "trained on" in err[0] and "inflates the scores" in err[0]
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    ckpt = torch.load(run / "last.pt", weights_only=True)
+    assert [p.rsplit("/", 1)[1] for p, *_ in ckpt["shards"]["trained"]] == ["train0000.tfrecord",
+                                                                            "train0001.tfrecord", "train0002.tfrecord"]
+
+
+def test_resume_refuses_a_manifest_whose_val_videos_the_run_trained_on(data, tmp_path, capsys):
+    root, d = data
+    entries = [json.loads(x) for x in (root / "manifest.jsonl").read_text().splitlines()]
+    moved = [{**e, "split": "val"} if e["video_id"] in ("train0_0", "train0_1", "train0_2", "train0_3") else e
+             for e in entries]
+    other = [{**e, "split": "test"} if e["video_id"].startswith("validate0_1") else e for e in entries]
+    for name, es in (("moved.jsonl", moved), ("other.jsonl", other)):
+        (tmp_path / name).write_text("".join(json.dumps(e) + "\n" for e in es))
+    run = tmp_path / "run"
+    common = ["train", "--features", str(root / "store"), "--out", str(run), "--epochs", "3", "--hidden", "32",
+              "--tag-head", "mlp", "--no-refit"]
+    assert main([*common, "--manifest", str(root / "manifest.jsonl"), "--stop-after", "1", "--quiet"]) == 0
+    assert len(torch.load(run / "last.pt", weights_only=True)["trained_ids"]) == 160
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert main([*common, "--manifest", str(tmp_path / "moved.jsonl"), "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --resume: 4 of the 44 validation videos of "), err
+    assert "(first: train0_0, train0_1, train0_2, ...)" in err[0]
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    # another val split with no training video in it: a warning, best.pt's score was on other videos
+    assert main([*common, "--manifest", str(tmp_path / "other.jsonl"), "--resume", "--stop-after", "2"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert sum("validation videos are not those of" in x for x in err) == 1, err
