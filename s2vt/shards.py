@@ -452,6 +452,10 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
         source = ShardSource(files, modalities, vocab, split["train"])
         source.val_files = val_files or files
         val = source.read_split(val_files or files, "val", lambda vid, tags: split["val"].get(vid))
+        if val_files and not val:
+            raise DataError(f"--val-features {cfg.val_features}: no validation video could be read from "
+                            f"{len(val_files)} shard(s) (first: {val_files[0]}; none readable, or none of "
+                            f"{cfg.manifest}'s val split)")
         sample = source.read_split(files, "train", lambda vid, tags: split["train"].get(vid), STATS_SAMPLE)
     else:
         if val_files is None:
@@ -463,6 +467,9 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
         source = ShardSource(files, modalities, vocab, None)
         source.val_files = val_files
         val = source.read_split(val_files, "val", lambda vid, tags: tags)
+        if not val:  # (training without validation, and a note blaming too few training videos: as no training record)
+            raise DataError(f"--val-features {cfg.val_features}: no validation record could be read from "
+                            f"{len(val_files)} shard(s) (first: {val_files[0]})")
         source.val_ids = frozenset(e["video_id"] for e in val)
         shared = []  # (the statistics' sample, a pass made anyway: a shared video is refused before any step)
 

@@ -435,3 +435,16 @@ def test_resume_refuses_a_manifest_whose_val_videos_the_run_trained_on(data, tmp
     assert main([*common, "--manifest", str(tmp_path / "other.jsonl"), "--resume", "--stop-after", "2"]) == 0
     err = capsys.readouterr().err.splitlines()
     assert sum("validation videos are not those of" in x for x in err) == 1, err
+
+
+def test_val_features_without_a_readable_record_exits_2(data, tmp_path, capsys):
+    root, d = data
+    (tmp_path / "empty.tfrecord").write_bytes(b"")
+    (tmp_path / "vocabulary.csv").write_text("Index,TrainVideoCount,Name\n0,10,Game\n")
+    for val in (str(tmp_path / "empty.tfrecord"), str(tmp_path / "vocabulary.csv")):
+        for manifest in ([], ["--manifest", str(root / "manifest.jsonl")]):
+            assert main(["train", "--features", str(d / "train0000.tfrecord"), "--val-features", val, *manifest,
+                         "--out", str(tmp_path / "run"), "--epochs", "1", "--quiet"]) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert err[-1].startswith(f"error: --val-features {val}: no validation ") and "could be read" in err[-1]
+            assert not any("no validation videos" in x for x in err) and not (tmp_path / "run").exists()
