@@ -19,6 +19,7 @@ Where a video's split and tags come from:
 from __future__ import annotations
 
 import functools
+import collections
 import glob
 import hashlib
 import itertools
@@ -37,7 +38,7 @@ from .manifest import read_manifest
 from .data import DataError, Labels, assign_val, collate, empty_training_split
 from .tfrecord import TFRecordError
 from .vocab import Vocab
-from .yt8m import (DIMS, NUM_CLASSES, REPEATED_SHOWN, SOURCES, ShardRecords, SkipRecord, folder_shards,
+from .yt8m import (DIMS, NUM_CLASSES, OUTSIDE, REPEATED_SHOWN, SOURCES, ShardRecords, SkipRecord, folder_shards,
                    read_video, read_vocabulary)
 
 GLOB_CHARS = "*?["
@@ -242,6 +243,39 @@ def say_broken(said: set[str], e: TFRecordError, path: str) -> None:
         print(f"warning: {e}; the rest of this shard is skipped", file=sys.stderr)
 
 
+class LabelMisses:
+    """Records skipped for a label outside --vocabulary, said in one line per shard (their count, the first
+    labels) once its reading is done, not one line per record (a truncated vocabulary skipped hundreds);
+    `said` (the run's) keeps a shard from being said again in later reads of it."""
+
+    def __init__(self, said: set[str]) -> None:
+        self.said = said
+        self.read: collections.Counter = collections.Counter()  # records read per shard
+        self.labels: dict[str, list[str]] = {}  # shard -> the labels of its skipped records
+
+    def skip(self, path: str, e: SkipRecord) -> bool:
+        """True when `e` is a label outside the vocabulary, counted to be said later; else False."""
+        if e.reason != OUTSIDE:
+            return False
+        self.labels.setdefault(path, []).append(e.detail)
+        return True
+
+    def say(self) -> None:
+        for path, labels in self.labels.items():
+            if ("labels", path) in self.said:
+                continue
+            self.said.add(("labels", path))
+            n, m = len(labels), max(self.read[path], len(labels))
+            first = list(dict.fromkeys(labels))
+            print(f"warning: {path}: {n} of {m} record{'s' if m != 1 else ''} skipped: {OUTSIDE} (label"
+                  f"{'s' if len(first) > 1 else ''} {', '.join(first[:REPEATED_SHOWN])}"
+                  f"{', ...' if len(first) > REPEATED_SHOWN else ''})"
+                  + ("; most of its records: is --vocabulary truncated, or another dataset's?" if 2 * n > m else ""),
+                  file=sys.stderr)
+        self.labels.clear()
+        self.read.clear()
+
+
 class ShardStream(IterableDataset):
     """Training items streamed from TFRecord shards, the dicts `data.VideoDataset` yields."""
 
@@ -295,13 +329,15 @@ class ShardStream(IterableDataset):
                 if first == 0:
                     say_broken(self.said, e, path)
 
-    def item(self, path: str, n: int, data: bytes) -> dict | None:
+    def item(self, path: str, n: int, data: bytes, misses: LabelMisses) -> dict | None:
         """The training item of record `n` of `path`, None for one outside the training split or
         unreadable (logged in one line, as `s2vt import yt8m` does)."""
+        misses.read[path] += 1
         try:
             vid, tags, _, feats = read_video(data, self.vocab, "train")
         except SkipRecord as e:
-            print(f"warning: {path}: record {n}: {e}; skipped", file=sys.stderr)
+            if not misses.skip(path, e):
+                print(f"warning: {path}: record {n}: {e}; skipped", file=sys.stderr)
             return None
         if self.tags is not None:
             if vid not in self.tags:
@@ -314,10 +350,15 @@ class ShardStream(IterableDataset):
         """The items of one reader (this rank's DataLoader worker `worker` of `workers`) for the epoch."""
         rng = random.Random(f"{self.seed}-{self.epoch}-{self.rank}-{worker}")
         # raw records in the buffer (smaller than decoded features, frame-level ones especially)
-        for record in shuffled(self.records_of(self.plan(self.rank, self.world, worker, workers)), self.buffer, rng):
-            item = self.item(*record)
-            if item is not None:
-                yield item
+        misses = LabelMisses(self.said)
+        try:
+            for record in shuffled(self.records_of(self.plan(self.rank, self.world, worker, workers)), self.buffer,
+                                   rng):
+                item = self.item(*record, misses)
+                if item is not None:
+                    yield item
+        finally:
+            misses.say()
 
     def __iter__(self):
         info = get_worker_info()
@@ -404,14 +445,16 @@ class ShardSource:
         """Entries (of `split`) of the records that `keep(vid, tags)` gives tags (None: passed over),
         their features held; at most `limit`. A bad record (a bad data checksum included) is logged in
         one line and skipped; a shard whose framing is broken in one line and the rest of it skipped."""
-        entries = []
+        entries, misses = [], LabelMisses(self.said)
         for path in files:
             try:
                 for n, data in ShardRecords(path):
+                    misses.read[path] += 1
                     try:
                         vid, tags, kind, feats = read_video(data, self.vocab, "train")
                     except SkipRecord as e:
-                        print(f"warning: {path}: record {n}: {e}; skipped", file=sys.stderr)
+                        if not misses.skip(path, e):
+                            print(f"warning: {path}: record {n}: {e}; skipped", file=sys.stderr)
                         continue
                     tags = keep(vid, tags)
                     if tags is None or vid in self.feats:
@@ -419,9 +462,11 @@ class ShardSource:
                     self.add(vid, kind, feats)
                     entries.append({"video_id": vid, "split": split, "captions": [], "tags": tags})
                     if limit is not None and len(entries) >= limit:
+                        misses.say()
                         return entries  # (the corrupt records read so far are said as the reader closes)
             except TFRecordError as e:
                 say_broken(self.said, e, path)
+            misses.say()
         return entries
 
     def stream(self, cfg, labels: Labels, rank: int, world: int) -> ShardStream:
@@ -469,7 +514,8 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
         val = source.read_split(val_files, "val", lambda vid, tags: tags)
         if not val:  # (training without validation, and a note blaming too few training videos: as no training record)
             raise DataError(f"--val-features {cfg.val_features}: no validation record could be read from "
-                            f"{len(val_files)} shard(s) (first: {val_files[0]})")
+                            + (f"{len(val_files)} shards (first: {val_files[0]})" if len(val_files) > 1
+                               else f"{val_files[0]}"))
         source.val_ids = frozenset(e["video_id"] for e in val)
         shared = []  # (the statistics' sample, a pass made anyway: a shared video is refused before any step)
 

@@ -39,7 +39,10 @@ class SkipRecord(Exception):
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason} ({detail})" if detail else reason)
-        self.reason = reason
+        self.reason, self.detail = reason, detail
+
+
+OUTSIDE = "label outside the vocabulary"  # a SkipRecord reason said once per file (shards.LabelMisses), not per record
 
 
 def dequantize(quantized: np.ndarray, max_quantized_value: float = 2.0,
@@ -64,6 +67,9 @@ def read_vocabulary(path: str | os.PathLike) -> dict[int, str]:
             rows = [(row["Index"], (row["Name"] or "").strip(), reader.line_num) for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DatasetError(f"{path}: cannot read ({e})") from None
+    if not rows:  # (every record's labels would be outside it: a flood of skipped records, nothing trained)
+        raise DatasetError(f"{path}: a vocabulary without any class (its header alone): pass the whole "
+                           "vocabulary.csv, or leave --vocabulary out (tags label<id>)")
     names: dict[int, str] = {}
     for index, name, line in rows:
         try:
@@ -110,7 +116,7 @@ def _tags(context: dict, vocab: dict[int, str] | None, split: str) -> list[str]:
     for label in dict.fromkeys(labels.tolist()):  # unique, in order
         known = label in vocab if vocab is not None else 0 <= label < NUM_CLASSES
         if not known:
-            raise SkipRecord("label outside the vocabulary", str(label))
+            raise SkipRecord(OUTSIDE, str(label))
         tags.append(vocab[label] if vocab is not None else f"label{label}")
     return tags
 

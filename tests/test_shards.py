@@ -448,3 +448,29 @@ def test_val_features_without_a_readable_record_exits_2(data, tmp_path, capsys):
             err = capsys.readouterr().err.strip().splitlines()
             assert err[-1].startswith(f"error: --val-features {val}: no validation ") and "could be read" in err[-1]
             assert not any("no validation videos" in x for x in err) and not (tmp_path / "run").exists()
+
+
+def test_a_header_only_vocabulary_is_refused_and_a_truncated_one_said_once_per_shard(data, tmp_path, capsys):
+    root, d = data
+    common = ["train", "--features", f"{d}/train000[0-1].tfrecord", "--val-features", str(d / "validate0000.tfrecord"),
+              "--epochs", "2", "--hidden", "32", "--tag-head", "mlp", "--quiet"]
+    (tmp_path / "header.csv").write_text("Index,TrainVideoCount,KnowledgeGraphId,Name\n")
+    assert main([*common, "--vocabulary", str(tmp_path / "header.csv"), "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {tmp_path / 'header.csv'}: a vocabulary without any class")
+    assert not (tmp_path / "a").exists()
+    # classes 0-3 of the planted 0-4: half the records (those with label 4) are skipped, in one line per shard
+    (tmp_path / "short.csv").write_text("Index,Name\n" + "".join(f"{i},class {i}\n" for i in range(4)))
+    assert main([*common, "--vocabulary", str(tmp_path / "short.csv"), "--out", str(tmp_path / "b")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert not any(": record " in x for x in err), err[:5]
+    said = [x for x in err if "label outside the vocabulary" in x]
+    assert sorted(x.split(":")[1].strip() for x in said) == sorted(
+        str(d / f"{n}.tfrecord") for n in ("validate0000", "train0000", "train0001")), said
+    assert all(" records skipped: label outside the vocabulary (label 4)" in x for x in said), said
+    # (every record outside it: the line asks whether the vocabulary is truncated)
+    (tmp_path / "other.csv").write_text("Index,Name\n900,x\n901,y\n")
+    assert main([*common, "--vocabulary", str(tmp_path / "other.csv"), "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any("40 of 40 records skipped" in x and "is --vocabulary truncated" in x for x in err), err
+    assert len(err) <= 4, err
