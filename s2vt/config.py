@@ -3,6 +3,7 @@ generated from its fields (s2vt/options.py) and those of its `model` (s2vt/model
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from pathlib import Path
 
 from .device import DEFAULT_DEVICE, DEVICE_HELP
@@ -144,9 +145,24 @@ class TrainConfig:
                             for name in ("manifest", "features", "out", "val_features", "vocabulary")}, ConfigError)
         if self.resume and self.overwrite:
             raise ConfigError("--resume continues the run in --out, --overwrite replaces it: pass one of them")
+        if self.resume and not self.features and self.manifest is None:
+            raise ConfigError(resume_needs_data(self.out))
         if not is_shards(self.features) and (self.manifest is None or self.val_features or self.vocabulary):
             if self.features and not Path(self.features).exists():  # (a typo, not a store where shards belong)
                 raise ConfigError(f"{self.features}: no such file or folder (--features: a feature store, or "
                                   "TFRecord shards)")
             raise ConfigError("--val-features, --vocabulary and leaving out --manifest need --features to name "
                               "TFRecord shards (a .tfrecord file, a glob or a folder of them)")
+
+
+def resume_needs_data(out: str) -> str:
+    """The refusal of a --resume given neither --features nor --manifest: what it needs, named from
+    OUT/last.pt's record of the run's flags where it can be read."""
+    line = "--resume needs the same --features (and --manifest, if any) the run started with"
+    try:
+        import torch
+        was = torch.load(Path(out) / "last.pt", map_location="cpu", weights_only=True, mmap=True).get("settings", {})
+    except Exception:  # (no last.pt, or not one: the general line)
+        return line
+    given = [f"{flag(k)} {shlex.quote(str(was[k]))}" for k in ("features", "val_features", "manifest", "vocabulary") if was.get(k)]
+    return line + (f": pass {' '.join(given)} (as {Path(out) / 'last.pt'} records)" if given else "")

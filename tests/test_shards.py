@@ -474,3 +474,22 @@ def test_a_header_only_vocabulary_is_refused_and_a_truncated_one_said_once_per_s
     err = capsys.readouterr().err.strip().splitlines()
     assert any("40 of 40 records skipped" in x and "is --vocabulary truncated" in x for x in err), err
     assert len(err) <= 4, err
+
+
+def test_resume_without_shard_flags_says_what_the_run_started_with(data, tmp_path, capsys):
+    root, d = data
+    run = tmp_path / "run"
+    assert main(["train", "--features", f"{d}/train000[0-1].tfrecord", "--val-features", str(d / "validate0000.tfrecord"),
+                 "--out", str(run), "--epochs", "2", "--stop-after", "1", "--hidden", "32", "--tag-head", "mlp",
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert main(["train", "--out", str(run), "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --resume needs the same --features"), err
+    assert f"pass --features '{d}/train000[0-1].tfrecord' --val-features {d / 'validate0000.tfrecord'}" in err[0]
+    assert "--vocabulary" not in err[0] and "leaving out" not in err[0]
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
+    assert capsys.readouterr().err.strip().endswith("--resume needs the same --features (and --manifest, if any) the "
+                                                    "run started with")
