@@ -157,7 +157,7 @@ def refuse_twice(files: list[str], flag: str = "--features") -> None:
     seen: dict = {}
     for f in files:
         st = os.stat(f)
-        for key in ((st.st_dev, st.st_ino), (st.st_size, content_digest(f))):
+        for key in ((st.st_dev, st.st_ino), *([(st.st_size, content_digest(f))] if st.st_size else [])):
             if (again := seen.get(key)) is not None:
                 raise DataError(f"{flag}: {f} and {again} are the same shard"
                                 + (" (a copy)" if isinstance(key[1], str) else "")
@@ -243,6 +243,18 @@ def say_broken(said: set[str], e: TFRecordError, path: str) -> None:
         print(f"warning: {e}; the rest of this shard is skipped", file=sys.stderr)
 
 
+REPEAT_TRACKED = 1_000_000  # training ids an epoch's stream keeps to find repeated ones (about 100 MB)
+
+
+def say_repeated(ids: list[str], where: str) -> None:
+    """The one warning line for training video ids met in more than one record (two shards holding the same
+    videos, a copy's or a re-export's): each trains more than once an epoch."""
+    first = list(dict.fromkeys(ids))
+    print(f"warning: --features: {len(first)} video id{'s' * (len(first) != 1)} in more than one training record "
+          f"({where}; first: {', '.join(first[:REPEATED_SHOWN])}{', ...' * (len(first) > REPEATED_SHOWN)}): "
+          "those videos train more than once an epoch; leave out the shards that repeat them", file=sys.stderr)
+
+
 class LabelMisses:
     """Records skipped for a label outside --vocabulary, said in one line per shard (their count, the first
     labels) once its reading is done, not one line per record (a truncated vocabulary skipped hundreds);
@@ -286,6 +298,7 @@ class ShardStream(IterableDataset):
         self.files, self.modalities, self.labels, self.vocab, self.tags = files, modalities, labels, vocab, tags
         self.said = set() if said is None else said  # broken shards already said (`say_broken`)
         self.val_ids = val_ids  # validation videos no training record may be (`batches`)
+        self.repeats_said = False  # training ids met twice looked for (an epoch's, once a run: `batches`)
         self.batch_size, self.buffer, self.seed, self.workers = batch_size, buffer, seed, workers
         self.rank, self.world, self.epoch = rank, world, 0
         # the epoch's length, for the learning-rate schedule and the progress bar: the manifest's
@@ -372,8 +385,17 @@ class ShardStream(IterableDataset):
         set look-up per record: no pass over the shards of its own)."""
         loader = DataLoader(self, batch_size=self.batch_size, collate_fn=collate, num_workers=self.workers)
         steps = 0
+        # the first epoch's training ids, to say repeated videos once (a set look-up per record, as for val;
+        # up to REPEAT_TRACKED ids, the memory it may take)
+        seen, repeated = (set(), []) if not self.repeats_said else (None, [])
         for batch in itertools.chain(loader, [None]):
             more = batch is not None
+            if more and seen is not None:
+                for v in batch["video_id"]:
+                    if v in seen:
+                        repeated.append(v)
+                    elif len(seen) < REPEAT_TRACKED:
+                        seen.add(v)
             shared = [v for v in batch["video_id"] if v in self.val_ids] if more and self.val_ids else []
             anywhere = bool(shared)
             if self.world > 1:  # (one reduction for both: the min of -shared is minus their max)
@@ -390,6 +412,10 @@ class ShardStream(IterableDataset):
                 break
             steps += 1
             yield batch
+        if seen is not None:
+            self.repeats_said = True
+            if repeated:
+                say_repeated(repeated, f"epoch {self.epoch}" + (f", rank {self.rank}" if self.world > 1 else ""))
         if steps == 0:
             raise DataError(f"no training record could be read from {len(self.files)} shard(s) "
                             f"(first: {self.files[0]})")
@@ -423,6 +449,8 @@ class ShardSource:
         self.said: set[str] = set()  # broken shards already said (`say_broken`), shared with the stream
         self.val_ids: frozenset[str] = frozenset()  # without a manifest: the val videos, checked in the stream
         self.val_files = files  # the shards val was read from (--val-features, else the training ones)
+        self.repeats_said = False
+        self.repeated: list[str] = []  # training video ids met twice in the statistics' sample (`say_repeated`)
 
     def add(self, vid: str, kind: str, feats: dict[str, np.ndarray]) -> None:
         if self.kind not in (None, kind):
@@ -457,7 +485,11 @@ class ShardSource:
                             print(f"warning: {path}: record {n}: {e}; skipped", file=sys.stderr)
                         continue
                     tags = keep(vid, tags)
-                    if tags is None or vid in self.feats:
+                    if tags is None:
+                        continue
+                    if vid in self.feats:
+                        if split == "train" and vid not in self.repeated:
+                            self.repeated.append(vid)
                         continue
                     self.add(vid, kind, feats)
                     entries.append({"video_id": vid, "split": split, "captions": [], "tags": tags})
@@ -471,8 +503,10 @@ class ShardSource:
 
     def stream(self, cfg, labels: Labels, rank: int, world: int) -> ShardStream:
         """The training stream of one rank."""
-        return ShardStream(self.files, self.modalities, labels, self.vocab, self.tags, cfg.batch_size,
-                           cfg.shuffle_buffer, cfg.seed, cfg.workers, rank, world, self.said, self.val_ids)
+        stream = ShardStream(self.files, self.modalities, labels, self.vocab, self.tags, cfg.batch_size,
+                             cfg.shuffle_buffer, cfg.seed, cfg.workers, rank, world, self.said, self.val_ids)
+        stream.repeats_said = self.repeats_said  # (said from the statistics' sample: not again)
+        return stream
 
 
 def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
@@ -480,6 +514,7 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
     the first STATS_SAMPLE training records only (the feature statistics' sample); the training
     records themselves are streamed (`ShardSource.stream`)."""
     files = shard_files(cfg.features)
+    refuse_twice(files)
     modalities = list(cfg.modalities or DIMS)
     unknown = [m for m in modalities if m not in DIMS]
     if unknown:
@@ -528,6 +563,9 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
         if shared:
             raise shared_ids_error(shared, f"among the first {len(sample) + len(shared)} training records read for "
                                            "the feature statistics")
+    if source.repeated:  # (said once: the stream, which looks at every record of its first epoch, then says none)
+        source.repeats_said = True
+        say_repeated(source.repeated, f"among the first {len(sample) + len(source.repeated)} training records read")
     if not sample:
         raise DataError(f"{cfg.features}: no training record could be read from {len(files)} shard(s)"
                         + (f" (none of their videos is in {cfg.manifest}'s train split)" if cfg.manifest else ""))

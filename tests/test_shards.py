@@ -493,3 +493,33 @@ def test_resume_without_shard_flags_says_what_the_run_started_with(data, tmp_pat
     assert main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert capsys.readouterr().err.strip().endswith("--resume needs the same --features (and --manifest, if any) the "
                                                     "run started with")
+
+
+def test_a_shard_given_twice_is_refused_and_repeated_videos_said_once(data, tmp_path, capsys, monkeypatch):
+    root, d = data
+    twice = tmp_path / "twice"
+    twice.mkdir()
+    (twice / "train0000.tfrecord").write_bytes((d / "train0000.tfrecord").read_bytes())
+    (twice / "train0000 copy.tfrecord").write_bytes((d / "train0000.tfrecord").read_bytes())
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "a.tfrecord").symlink_to(d / "train0001.tfrecord")
+    (tmp_path / "linked" / "b.tfrecord").symlink_to(d / "train0001.tfrecord")
+    common = ["--val-features", str(d / "validate0000.tfrecord"), "--epochs", "2", "--hidden", "32", "--tag-head",
+              "mlp", "--quiet"]
+    for features in (str(twice), str(tmp_path / "linked")):
+        assert main(["train", "--features", features, *common, "--out", str(tmp_path / "a")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: --features: ") and "are the same shard" in err[0], err
+        assert not (tmp_path / "a").exists()
+    # other records of 5 of train0000's videos (a re-export): trained, with one warning naming them
+    other = tmp_path / "other"
+    shards(other, "train", [5], seed=9)
+    (twice / "train0000 copy.tfrecord").write_bytes((other / "train0000.tfrecord").read_bytes())
+    (twice / "train0001.tfrecord").write_bytes((d / "train0001.tfrecord").read_bytes())
+    # in the statistics' sample, and (the sample the copy's 5 records alone) met by the stream only
+    for sample, run, where in ((1000, "b", "among the first"), (5, "c", "epoch 1")):
+        monkeypatch.setattr("s2vt.shards.STATS_SAMPLE", sample)
+        assert main(["train", "--features", str(twice), *common, "--out", str(tmp_path / run)]) == 0
+        err = [x for x in capsys.readouterr().err.splitlines() if "in more than one training record" in x]
+        assert len(err) == 1 and err[0].startswith("warning: --features: 5 video ids in more than one"), err
+        assert f"({where}" in err[0] and "first: train0_" in err[0]
