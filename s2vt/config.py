@@ -164,5 +164,6 @@ def resume_needs_data(out: str) -> str:
         was = torch.load(Path(out) / "last.pt", map_location="cpu", weights_only=True, mmap=True).get("settings", {})
     except Exception:  # (no last.pt, or not one: the general line)
         return line
-    given = [f"{flag(k)} {shlex.quote(str(was[k]))}" for k in ("features", "val_features", "manifest", "vocabulary") if was.get(k)]
+    given = [f"{flag(k)} {shlex.quote(str(was[k]))}"
+             for k in ("features", "val_features", "manifest", "vocabulary") if was.get(k)]
     return line + (f": pass {' '.join(given)} (as {Path(out) / 'last.pt'} records)" if given else "")

@@ -19,7 +19,6 @@ Where a video's split and tags come from:
 from __future__ import annotations
 
 import functools
-import collections
 import glob
 import hashlib
 import itertools
@@ -38,7 +37,7 @@ from .manifest import read_manifest
 from .data import DataError, Labels, assign_val, collate, empty_training_split
 from .tfrecord import TFRecordError
 from .vocab import Vocab
-from .yt8m import (DIMS, NUM_CLASSES, OUTSIDE, REPEATED_SHOWN, SOURCES, ShardRecords, SkipRecord, folder_shards,
+from .yt8m import (DIMS, NUM_CLASSES, REPEATED_SHOWN, SOURCES, LabelMisses, ShardRecords, SkipRecord, folder_shards,
                    read_video, read_vocabulary)
 
 GLOB_CHARS = "*?["
@@ -255,39 +254,6 @@ def say_repeated(ids: list[str], where: str) -> None:
           "those videos train more than once an epoch; leave out the shards that repeat them", file=sys.stderr)
 
 
-class LabelMisses:
-    """Records skipped for a label outside --vocabulary, said in one line per shard (their count, the first
-    labels) once its reading is done, not one line per record (a truncated vocabulary skipped hundreds);
-    `said` (the run's) keeps a shard from being said again in later reads of it."""
-
-    def __init__(self, said: set[str]) -> None:
-        self.said = said
-        self.read: collections.Counter = collections.Counter()  # records read per shard
-        self.labels: dict[str, list[str]] = {}  # shard -> the labels of its skipped records
-
-    def skip(self, path: str, e: SkipRecord) -> bool:
-        """True when `e` is a label outside the vocabulary, counted to be said later; else False."""
-        if e.reason != OUTSIDE:
-            return False
-        self.labels.setdefault(path, []).append(e.detail)
-        return True
-
-    def say(self) -> None:
-        for path, labels in self.labels.items():
-            if ("labels", path) in self.said:
-                continue
-            self.said.add(("labels", path))
-            n, m = len(labels), max(self.read[path], len(labels))
-            first = list(dict.fromkeys(labels))
-            print(f"warning: {path}: {n} of {m} record{'s' if m != 1 else ''} skipped: {OUTSIDE} (label"
-                  f"{'s' if len(first) > 1 else ''} {', '.join(first[:REPEATED_SHOWN])}"
-                  f"{', ...' if len(first) > REPEATED_SHOWN else ''})"
-                  + ("; most of its records: is --vocabulary truncated, or another dataset's?" if 2 * n > m else ""),
-                  file=sys.stderr)
-        self.labels.clear()
-        self.read.clear()
-
-
 class ShardStream(IterableDataset):
     """Training items streamed from TFRecord shards, the dicts `data.VideoDataset` yields."""
 
@@ -363,7 +329,7 @@ class ShardStream(IterableDataset):
         """The items of one reader (this rank's DataLoader worker `worker` of `workers`) for the epoch."""
         rng = random.Random(f"{self.seed}-{self.epoch}-{self.rank}-{worker}")
         # raw records in the buffer (smaller than decoded features, frame-level ones especially)
-        misses = LabelMisses(self.said)
+        misses = LabelMisses(self.said, "--vocabulary")
         try:
             for record in shuffled(self.records_of(self.plan(self.rank, self.world, worker, workers)), self.buffer,
                                    rng):
@@ -473,7 +439,7 @@ class ShardSource:
         """Entries (of `split`) of the records that `keep(vid, tags)` gives tags (None: passed over),
         their features held; at most `limit`. A bad record (a bad data checksum included) is logged in
         one line and skipped; a shard whose framing is broken in one line and the rest of it skipped."""
-        entries, misses = [], LabelMisses(self.said)
+        entries, misses = [], LabelMisses(self.said, "--vocabulary")
         for path in files:
             try:
                 for n, data in ShardRecords(path):

@@ -188,6 +188,39 @@ def corrupt_warning(shard: str, corrupt: list[tuple[int, int]], n: int) -> str:
             f"(bad data checksum: {where}{', ...' if len(corrupt) > REPEATED_SHOWN else ''})")
 
 
+class LabelMisses:
+    """Records skipped for a label outside the vocabulary, said in one line per shard (their count, the first
+    labels) once its reading is done, not one line per record (a truncated vocabulary skipped hundreds);
+    `said` (the run's) keeps a shard from being said again in later reads of it."""
+
+    def __init__(self, said: set, name: str = "the vocabulary") -> None:
+        self.said, self.name = said, name  # (name: how the line calls the vocabulary)
+        self.read: collections.Counter = collections.Counter()  # records read per shard
+        self.labels: dict[str, list[str]] = {}  # shard -> the labels of its skipped records
+
+    def skip(self, path: str, e: SkipRecord) -> bool:
+        """True when `e` is a label outside the vocabulary, counted to be said later; else False."""
+        if e.reason != OUTSIDE:
+            return False
+        self.labels.setdefault(path, []).append(e.detail)
+        return True
+
+    def say(self) -> None:
+        for path, labels in self.labels.items():
+            if ("labels", path) in self.said:
+                continue
+            self.said.add(("labels", path))
+            n, m = len(labels), max(self.read[path], len(labels))
+            first = list(dict.fromkeys(labels))
+            print(f"warning: {path}: {n} of {m} record{'s' if m != 1 else ''} skipped: {OUTSIDE} (label"
+                  f"{'s' if len(first) > 1 else ''} {', '.join(first[:REPEATED_SHOWN])}"
+                  f"{', ...' if len(first) > REPEATED_SHOWN else ''})"
+                  + (f"; most of its records: is {self.name} truncated, or another dataset's?" if 2 * n > m else ""),
+                  file=sys.stderr)
+        self.labels.clear()
+        self.read.clear()
+
+
 class ShardRecords:
     """The intact records of one shard, `(record number from 1, data)`, for the import and for training
     from shards alike. A record whose data checksum is bad is skipped (its framing is intact: reading goes
@@ -218,6 +251,7 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
     unreadable file is counted in `skipped` / `failed_files` (and one warning line, unless `quiet`)."""
     seen: set[str] = set()
     level = None
+    misses = LabelMisses(set())
     for shard in shards:
         # ids this file repeats: counted in one line per file, as a copied shard imported beside its
         # original repeats every one of its records (one line each buried the other warnings)
@@ -225,6 +259,7 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
         records = ShardRecords(shard, warn=not quiet)
         try:
             for n, data in records:
+                misses.read[shard] += 1
                 try:
                     vid, tags, kind, feats = read_video(data, vocab, splits[shard])
                     if vid in seen:
@@ -235,7 +270,7 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
                         raise SkipRecord(f"{kind}-level record among {level}-level ones")
                 except SkipRecord as e:
                     skipped[e.reason] += 1
-                    if not quiet:
+                    if not misses.skip(shard, e) and not quiet:
                         print(f"warning: {shard}: record {n}: {e}; skipped", file=sys.stderr)
                     continue
                 level = kind
@@ -248,6 +283,9 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
                 "this file is skipped"
             if not quiet:
                 print(f"warning: {e}; {rest}", file=sys.stderr)
+        if not quiet:  # (records whose label is outside the vocabulary: one line for the file)
+            misses.say()
+        misses.labels.clear()
         if records.corrupt:
             skipped["corrupt record"] += len(records.corrupt)
         if repeated and not quiet:

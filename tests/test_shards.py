@@ -479,9 +479,9 @@ def test_a_header_only_vocabulary_is_refused_and_a_truncated_one_said_once_per_s
 def test_resume_without_shard_flags_says_what_the_run_started_with(data, tmp_path, capsys):
     root, d = data
     run = tmp_path / "run"
-    assert main(["train", "--features", f"{d}/train000[0-1].tfrecord", "--val-features", str(d / "validate0000.tfrecord"),
-                 "--out", str(run), "--epochs", "2", "--stop-after", "1", "--hidden", "32", "--tag-head", "mlp",
-                 "--quiet"]) == 0
+    assert main(["train", "--features", f"{d}/train000[0-1].tfrecord", "--val-features",
+                 str(d / "validate0000.tfrecord"), "--out", str(run), "--epochs", "2", "--stop-after", "1", "--hidden",
+                 "32", "--tag-head", "mlp", "--quiet"]) == 0
     capsys.readouterr()
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     assert main(["train", "--out", str(run), "--resume"]) == 2
