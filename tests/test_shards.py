@@ -237,6 +237,8 @@ def test_resumed_shard_run_matches_an_uninterrupted_one(data, tmp_path):
     a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)  # the epoch-2 stream is (seed, epoch)'s alone
+    # (the manifest's training videos, which a later --resume's val split is checked against)
+    assert len(torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["trained_ids"]) == 160
 
 
 def test_real_shard_streams_every_record(sample_data):
