@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -89,6 +90,14 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
     full_env = {k: v for k, v in {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}.items() if v is not None}
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd or REPO,
                           env=full_env, timeout=timeout)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (torchrun's rendezvous): a fixed one collided when two test
+    runs shared the machine."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from s2vt.predict import evaluate
 from s2vt.shards import ShardStream, count_records, is_shards, shard_files
 from s2vt.yt8m import import_yt8m
 
-from .conftest import run_cli
+from .conftest import free_port, run_cli
 from s2vt.yt8m import dequantize
 
 from .test_yt8m import example, frames, video, write_shard
@@ -218,7 +218,7 @@ def test_no_readable_data_exits_2(data, tmp_path, capsys):
 def test_torchrun_uneven_shards_ranks_stop_together(data, tmp_path):
     root, d = data
     shards(tmp_path / "uneven", "train", [30, 5, 12])  # rank 0: two shards, rank 1: one
-    proc = run_cli("-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29541", "train.py",
+    proc = run_cli("-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}", "train.py",
                    "--features", str(tmp_path / "uneven"), "--val-features", f"{d}/validate*", "--out",
                    str(tmp_path / "ddp"), "--epochs", "2", "--hidden", "32", "--batch-size", "8", "--tag-head", "mlp",
                    env={"OMP_NUM_THREADS": "1"}, timeout=240)

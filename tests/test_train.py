@@ -13,7 +13,7 @@ from s2vt.checkpoint import CheckpointError, has_captions, load_checkpoint, read
 from s2vt.engine import EarlyStopping, TrainConfig, build, train, train_one_epoch, validate
 from s2vt.synthetic import make_store
 
-from .conftest import REPO, run_cli
+from .conftest import REPO, free_port, run_cli
 
 # refit=False: the recipes' refit on train + val (tested on its own below, with refit=None: the
 # recipe's) would train each run twice, and make best.pt's weights other than those val scored
@@ -87,7 +87,7 @@ def test_torchrun_two_processes_equal_one_process_of_the_same_global_batch(tmp_p
     kw = dict(epochs=2, patience=10, hidden=32, embed=32, enc_len=10, min_count=1, lr=3e-3, warmup=0,
               dropout=0.0, label_smoothing=0.0)  # no dropout: its masks depend on the batch's shape
     args = [f"--{k.replace('_', '-')}={v}" for k, v in kw.items()]
-    proc = run_cli("-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533", "train.py",
+    proc = run_cli("-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}", "train.py",
                    "--manifest", str(manifest), "--features", str(store), "--out", str(tmp_path / "ddp"),
                    "--batch-size=16", *args, env={"OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
