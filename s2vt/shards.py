@@ -32,6 +32,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from .errors import interrupts_held
 from .manifest import read_manifest
 
 from .data import DataError, Labels, assign_val, collate, empty_training_split
@@ -349,12 +350,22 @@ class ShardStream(IterableDataset):
         rank has any, or (on every rank, before the step) when a batch holds a validation video:
         the statistics' sample saw the first training records only, the stream sees them all (a
         set look-up per record: no pass over the shards of its own)."""
-        loader = DataLoader(self, batch_size=self.batch_size, collate_fn=collate, num_workers=self.workers)
+        loader = DataLoader(self, batch_size=self.batch_size, collate_fn=collate, num_workers=self.workers,
+                            worker_init_fn=worker_ignores_interrupts if self.workers else None)
+        with interrupts_held():  # (a Ctrl-C while the workers fork: held, not lost in a fork hook)
+            it = iter(loader)
+        try:
+            yield from self.checked(it, device)
+        finally:  # (an interrupt, an error or a finished epoch: the workers end here, not in __del__)
+            close_loader(it)
+
+    def checked(self, it, device: torch.device):
+        """`batches`' loop over the loader's iterator `it`."""
         steps = 0
         # the first epoch's training ids, to say repeated videos once (a set look-up per record, as for val;
         # up to REPEAT_TRACKED ids, the memory it may take)
         seen, repeated = (set(), []) if not self.repeats_said else (None, [])
-        for batch in itertools.chain(loader, [None]):
+        for batch in itertools.chain(it, [None]):
             more = batch is not None
             if more and seen is not None:
                 for v in batch["video_id"]:
@@ -385,6 +396,36 @@ class ShardStream(IterableDataset):
         if steps == 0:
             raise DataError(f"no training record could be read from {len(self.files)} shard(s) "
                             f"(first: {self.files[0]})")
+
+
+def worker_ignores_interrupts(worker: int) -> None:
+    """A DataLoader worker's init: a Ctrl-C or SIGTERM (sent to the whole process group, as a terminal
+    or `timeout` does) is the training process's to act on, which then ends the workers itself
+    (`close_loader`); a worker ended by the signal made the loader print a traceback before the
+    `interrupted:` line."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def close_loader(it) -> None:
+    """Ends the worker processes of a DataLoader iterator now (they ignore SIGTERM, so one still alive
+    after the loader's own shutdown is killed), for an interrupted run's one `interrupted:` line with no
+    `Exception ignored in ... __del__` traceback before it."""
+    stopping = sys.exc_info()[1] is not None  # (an interrupt or an error on its way out: this is its finally)
+    try:
+        with interrupts_held():  # (a Ctrl-C while they stop: acted on once they have, or dropped when stopping)
+            shutdown = getattr(it, "_shutdown_workers", None)  # (workers > 0: torch's multiprocessing iterator)
+            if shutdown is not None:
+                shutdown()
+            for w in getattr(it, "_workers", []):
+                if w.is_alive():
+                    w.kill()
+                    w.join()
+    except KeyboardInterrupt:
+        if not stopping:
+            raise
 
 
 class EpochSteps:

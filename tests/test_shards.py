@@ -525,3 +525,43 @@ def test_a_shard_given_twice_is_refused_and_repeated_videos_said_once(data, tmp_
         err = [x for x in capsys.readouterr().err.splitlines() if "in more than one training record" in x]
         assert len(err) == 1 and err[0].startswith("warning: --features: 5 video ids in more than one"), err
         assert f"({where}" in err[0] and "first: train0_" in err[0]
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_signal_to_the_process_group_with_workers_says_one_line(tmp_path, sig):
+    """SIGTERM (or Ctrl-C) to train.py's process group while its --workers 2 DataLoader workers read the
+    shards: the workers got it too, and died of it, and the loader printed `Exception ignored in
+    _MultiProcessingDataLoaderIter.__del__` with a traceback before the `interrupted:` line. The workers
+    now leave the signal to the training process, which ends them itself: its one line, exit 130/143."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import REPO
+
+    files = shards(tmp_path / "s", "train", [400] * 4) + shards(tmp_path / "s", "validate", [40], 1)
+    log = tmp_path / "stderr.txt"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "train.py", "--features", str(tmp_path / "s" / "train*.tfrecord"),
+                                 "--val-features", files[-1], "--out", str(tmp_path / "run"), "--workers", "2",
+                                 "--epochs", "100000", "--patience", "100000", "--hidden", "16", "--embed", "16",
+                                 "--batch-size", "4"],
+                                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        try:
+            deadline = time.time() + 300
+            while "epoch 1:" not in log.read_text() and proc.poll() is None and time.time() < deadline:
+                time.sleep(0.2)
+            assert proc.poll() is None, log.read_text()[-2000:]
+            time.sleep(0.5)  # (into epoch 2: the workers are reading)
+            os.killpg(proc.pid, getattr(signal, sig))  # (as a terminal's Ctrl-C or `timeout` sends it)
+            rc = proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    text = log.read_text()
+    assert rc == (143 if sig == "SIGTERM" else 130), text[-2000:]
+    assert "Traceback" not in text and "Exception ignored" not in text, text[-2000:]
+    assert text.strip().splitlines()[-1].startswith("interrupted: "), text[-2000:]
