@@ -25,17 +25,18 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .options import from_args
-
-    from .config import TrainConfig
-    from .engine import launch_rank, train
-
-    cfg = from_args(TrainConfig, args)
     started = time.time()
-    try:
+    try:  # (the imports too: torch takes seconds to load, a Ctrl-C then says what the run kept as well)
+        from .options import from_args
+
+        from .config import TrainConfig
+        from .engine import launch_rank, train
+
+        cfg = from_args(TrainConfig, args)
         best = train(cfg)
     except KeyboardInterrupt:
-        if (line := interrupted_line(cfg.out, started, launch_rank())) is not None:
+        rank = int(os.environ.get("RANK", "0"))  # (engine.launch_rank, which may not be imported yet)
+        if (line := interrupted_line(args.out, started, rank)) is not None:
             print(line, file=sys.stderr)
         return 130
     if launch_rank() != 0:  # under torchrun: rank 0 reports for the run
@@ -172,10 +173,10 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from .predict import evaluate, format_table
-
     written: list = []
-    try:
+    try:  # (the import too: a Ctrl-C while torch loads says what to rerun as well)
+        from .predict import evaluate, format_table
+
         metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, decoding(args), args.out,
                            args.batch_size, args.device, args.skip_missing, args.html, args.force, written)
     except KeyboardInterrupt:
@@ -314,7 +315,9 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
     folder = kinds.add_parser("folder", help="every video file under a folder, without annotations")
     folder.add_argument("files", nargs=1, metavar="DIR")
     yt8m = kinds.add_parser("yt8m", help="YouTube-8M TFRecord shards (2018 release, video- or frame-level)")
-    yt8m.add_argument("files", nargs="+", metavar="SHARD", help="TFRecord files, or folders of *.tfrecord files")
+    yt8m.add_argument("files", nargs="+", metavar="SHARD",
+                      help="TFRecord files, globs of them (quoted, as train.py --features takes one), or folders of "
+                      "*.tfrecord files")
     yt8m.add_argument("--features", default=None, help="feature store to write (default: <manifest folder>/features)")
     yt8m.add_argument("--split", default=None, choices=("train", "val", "test"),
                       help="split of every shard (default: from the file name: train*, validate* -> val, test*)")
@@ -363,6 +366,9 @@ def run_import(args: argparse.Namespace) -> int:
 
     from . import datasets as ds
 
+    if args.kind == "yt8m":  # (a quoted glob, as train.py --features takes it)
+        from .yt8m import expand_patterns
+        args.files = expand_patterns(args.files)
     require_inputs(args)
     # (--seed seeds the --val/--test hold-outs, and msvd's split when no --split-list gives it)
     seeded = ((args.kind == "msvd" and not args.split_list)
@@ -374,7 +380,12 @@ def run_import(args: argparse.Namespace) -> int:
     if args.kind == "yt8m":
         return run_import_yt8m(args)
     if args.kind in ("mlds", "features"):
-        return run_import_features(args)
+        try:
+            return run_import_features(args)
+        except KeyboardInterrupt:
+            print(interrupted_import(args.features or Path(args.out).resolve().parent / "features", args.out,
+                                     args.argv), file=sys.stderr)
+            return 130
     if args.kind == "msvd":
         entries = ds.import_msvd(args.files[0], args.language, args.split_list, args.seed)
     elif args.kind == "msrvtt":
@@ -527,6 +538,20 @@ def run_import_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def interrupted_import(store: str | os.PathLike, out: str, argv: list[str]) -> str:
+    """The line of an import interrupted while it wrote its feature store: the store keeps the features
+    written so far (each file whole), the manifest, written last, is not there; a rerun finishes."""
+    from pathlib import Path
+
+    root = Path(store)
+    counts = [sum(1 for _ in d.glob("*.npy")) for d in root.iterdir() if d.is_dir()] if root.is_dir() else []
+    again = again_line(argv)
+    kept = (f"the store {shlex.quote(str(root))} holds the features of {max(counts)} videos written so far"
+            if counts and max(counts) else f"no feature was written to {shlex.quote(str(root))}")
+    return f"interrupted: {kept}; the manifest {shlex.quote(out)}, written last, was not; " + \
+        (f"run the same command again to finish: {again}" if again else "run the same command again to finish")
+
+
 def run_import_yt8m(args: argparse.Namespace) -> int:
     """YouTube-8M shards -> manifest + store (written by the importer); exit 1 when records or files
     were skipped (the rest imported: a batch's partial failure, as `python -m extract`'s)."""
@@ -546,9 +571,14 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
     # written before a refusal): asked for only where it can refuse, an existing --out without --force
     guard = None if args.force or not os.path.isfile(args.out) else \
         (lambda entries: refuse_dropping_annotations(args.out, entries, args.force))
-    with removed_if_failed(Path(args.out).absolute().parent):
-        check_out(args.out)  # (before the store is written)
-        entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary, guard)
+    try:
+        with removed_if_failed(Path(args.out).absolute().parent):
+            check_out(args.out)  # (before the store is written)
+            entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary, guard)
+    except KeyboardInterrupt:
+        print(interrupted_import(args.features or Path(args.out).parent / "features", args.out, args.argv),
+              file=sys.stderr)
+        return 130
     say_imported(args.out, entries)
 
     def count(n: int, what: str) -> str:
@@ -707,10 +737,20 @@ def path_arguments(args: argparse.Namespace) -> dict[str, object]:
 BROKEN_PIPE = 141
 
 
-def main(argv: list[str] | None = None) -> int:
-    # (train.py and caption.py run this too): a SIGTERM ends a command as a Ctrl-C does, exit 143
-    with terminate_as_interrupt() as terminated:
-        return exit_status(run_main(argv), terminated)
+def main(argv: list[str] | None = None, program: bool | None = None) -> int:
+    """The program's entry point (train.py and caption.py run this too, `program` True: the process ends
+    when it returns; by default, when it reads sys.argv itself); a SIGTERM ends a command as a Ctrl-C
+    does, exit 143."""
+    terminated: list = []
+    try:
+        with terminate_as_interrupt() as terminated:
+            code = exit_status(run_main(argv), terminated)
+    except KeyboardInterrupt:  # (a signal just as the command returned: it had finished)
+        code = exit_status(130, terminated)
+    if argv is None if program is None else program:  # (not a caller's own process: its handlers stay)
+        from .errors import exit_quietly_after
+        exit_quietly_after(" ".join((sys.argv[1:] if argv is None else argv)[:1]) or "the command")
+    return code
 
 
 def run_main(argv: list[str] | None) -> int:
@@ -719,7 +759,7 @@ def run_main(argv: list[str] | None) -> int:
         sys.stdout.flush()  # (a reader gone raises here, not in the interpreter's exit)
         return code
     except KeyboardInterrupt:  # (Ctrl-C while the modules load, before a command's own handling)
-        print("interrupted", file=sys.stderr)
+        print(interrupted_starting(sys.argv[1:] if argv is None else argv), file=sys.stderr)
         return 130
     except BrokenPipeError:  # stdout's reader is gone (`caption.py DIR --json | head -1`): it wanted no more
         # (what is still buffered goes nowhere: flushed at exit into a closed pipe it would raise again)
@@ -748,7 +788,7 @@ def run_command(argv: list[str]) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:  # (before the demo began: once it has, demo.main says what to rerun)
-            print("interrupted", file=sys.stderr)
+            print(interrupted_starting(argv), file=sys.stderr)
             return 130
     if argv[:1] == ["extract"]:
         from extract.__main__ import joined_shard
@@ -781,8 +821,32 @@ def run_command(argv: list[str]) -> int:
         print(f"error: {printable(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: one line and 130 (the commands write outputs whole, at their end)
-        print("interrupted", file=sys.stderr)
+        print(interrupted_command(args.command, argv), file=sys.stderr)
         return 130
+
+
+def again_line(argv: list[str]) -> str:
+    """The command line that starts `argv` (a command and its arguments) again, quoted to paste."""
+    return shlex.join([*invoked_as(argv[0]), *argv[1:]]) if argv and argv[0] in (*COMMANDS, "demo") else ""
+
+
+def interrupted_starting(argv: list[str]) -> str:
+    """The line of a Ctrl-C or SIGTERM while the program was starting (its modules loading), before the
+    command's own handling: nothing was written yet."""
+    again = again_line(argv)
+    return "interrupted: while starting, before anything was written" + (f"; to start again: {again}" if again else "")
+
+
+def interrupted_command(command: str, argv: list[str]) -> str:
+    """The line of a command interrupted that has no line of its own: the server stopped; any other
+    writes its outputs whole, at its end (a temporary file renamed), so none was half-written."""
+    if command == "serve":
+        return "interrupted: the server stopped"
+    if command == "caption":  # (each video's answer is printed as it is made)
+        return "interrupted: the videos above were captioned, the rest were not" + \
+            (f"; to start again: {again}" if (again := again_line(argv)) else "")
+    return f"interrupted: {command} did not finish (it writes its outputs whole, at its end: none was written)" + \
+        (f"; to start again: {again}" if (again := again_line(argv)) else "")
 
 
 if __name__ == "__main__":

@@ -825,7 +825,7 @@ def train_run(cfg: TrainConfig) -> dict:
             with interrupts_held():
                 if improved:
                     save_checkpoint(out / "best.pt", model, run.vocab, run.labels, run.meta, epoch, row,
-                                    {**run.text_extra, **training_ids(run)},
+                                    {**run.text_extra, **training_ids(run), **vocabulary_used(cfg)},
                                     has_captions=run.has_captions)
                 save_checkpoint(out / "last.pt", model, run.vocab, run.labels, run.meta, epoch, row,
                                 {**run.text_extra, "optimizer": run.optim.state_dict(),
@@ -961,6 +961,12 @@ def refit_network(run: Run) -> None:
            if score is not None else f"{len(entries)} videos"))
 
 
+def vocabulary_used(cfg: TrainConfig) -> dict:
+    """best.pt's record of the --vocabulary its tags were named by, {"vocabulary": absolute path}: evaluate's
+    advice for shards (`predict.not_a_store`) names the same file, wherever it is run from."""
+    return {"vocabulary": os.path.abspath(cfg.vocabulary)} if cfg.vocabulary else {}
+
+
 def training_ids(run: Run, with_val: bool = False) -> dict:
     """best.pt's record of the videos a tag-only model learnt from, {"training_ids": [...]}: the
     training split's, + val's once the linear path is refitted on train + val (`with_val`). evaluate
@@ -1086,6 +1092,7 @@ def fit_text_linear(run: Run) -> dict:
             + ", ".join(f"{k} {row[k]:.3f}" for k in ("level1_acc", "level2_acc", "tag_f1", "lic_score"))
             + (f" (val, before the refit on the {len(both)} train + val videos)" if cfg.linear_refit else ""))
     save_checkpoint(out / "best.pt", model, run.vocab, labels, run.meta, best["epoch"], row,
-                    {**run.text_extra, **training_ids(run, with_val=cfg.linear_refit), "linear_fitted": True},
+                    {**run.text_extra, **training_ids(run, with_val=cfg.linear_refit), **vocabulary_used(cfg),
+                     "linear_fitted": True},
                     has_captions=run.has_captions)
     return row

@@ -24,12 +24,12 @@ def one_line_warning(message, category, filename, lineno, line=None) -> str:
 def interrupt_quietly() -> None:
     """For a command-line entry point, before its heavy imports: a Ctrl-C that no handler catches
     (one in the seconds torch takes to load, before the command's own `interrupted:` line) prints
-    `interrupted`, not a traceback through the imports; the exit status stays SIGINT's (130)."""
+    `interrupted: while starting, ...`, not a traceback through the imports; the exit status stays SIGINT's (130)."""
     previous = sys.excepthook
 
     def hook(kind, value, tb):
         if issubclass(kind, KeyboardInterrupt):
-            print("interrupted", file=sys.stderr)
+            print("interrupted: while starting, before anything was written", file=sys.stderr)
         else:
             previous(kind, value, tb)
     sys.excepthook = hook
@@ -95,6 +95,44 @@ def interrupts_held():
         if came:  # (a SIGTERM is the stronger word: its exit status, 143, is the one said)
             # raise_signal runs the restored Python handler at once, raising here
             signal.raise_signal(signal.SIGTERM if signal.SIGTERM in came else signal.SIGINT)
+
+
+def exit_quietly_after(command: str) -> None:
+    """For a command-line program once its command has returned: a SIGTERM or Ctrl-C while the process
+    exits (atexit functions, the interpreter unloading torch: a second or so) printed nothing and exited
+    143 (SIGTERM's default), or a KeyboardInterrupt traceback. Now, until the atexit functions run, one
+    line, the output flushed, METEOR's JVM stopped, and the process ends at once with the signal's status
+    (143, 130); from then on the signal is ignored and the finished command exits as it would have. Only
+    a handler left at its default is replaced; only in the main thread (the only one that may set one)."""
+    import os
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_signal(signum, frame) -> None:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            print(f"interrupted: while exiting, after {command} had finished: nothing was cut short",
+                  file=sys.stderr, flush=True)
+        if (metrics := sys.modules.get("s2vt.metrics")) is not None:
+            with contextlib.suppress(Exception):
+                metrics._stop_meteor()
+        os._exit(TERMINATED if signum == signal.SIGTERM else INTERRUPTED)
+
+    mine = [s for s, default in ((signal.SIGTERM, signal.SIG_DFL), (signal.SIGINT, signal.default_int_handler))
+            if signal.getsignal(s) is default]
+    for s in mine:
+        signal.signal(s, on_signal)
+
+    def ignore_from_now() -> None:
+        # the last stretch (atexit functions, then the interpreter's teardown, where torch's libraries
+        # unload: no Python handler runs there, and Python puts back SIGTERM's default, which ended the
+        # finished command with 143 and no line): the signal is ignored, the process ends by itself
+        for s in mine:
+            if signal.getsignal(s) is on_signal:
+                signal.signal(s, signal.SIG_IGN)
+    import atexit
+    atexit.register(ignore_from_now)  # (atexit runs the last registered first: before METEOR's stop)
 
 
 def exit_status(code: int, terminated: list) -> int:

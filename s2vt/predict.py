@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .device import pick_device
-from .errors import UserError
+from .errors import UserError, invoked_as
 from .fileio import (OutputError, atomic_write_json, check_writable, make_dirs, refuse_empty_paths, refuse_existing,
                      lock_path, locked, refuse_long_names, removed_if_failed)
 from .options import MAX_BATCH, at_least, at_most
@@ -305,26 +305,46 @@ def predictions_file(checkpoint: str, split: str, out: str | None = None) -> Pat
     return Path(out) if out else Path(checkpoint).with_name(f"preds_{split}.json")
 
 
-def not_a_store(features: str, split: str, labels: Labels) -> str | None:
+def not_a_store(features: str, split: str, labels: Labels, ckpt: dict | None = None,
+                checkpoint: str | os.PathLike | None = None) -> str | None:
     """The refusal for --features naming YouTube-8M TFRecord shards (what train.py streams), with the
-    import that makes them a store and a manifest evaluate reads; None when they are not shards."""
+    import that makes them a store and a manifest evaluate reads; None when they are not shards. The
+    --vocabulary said is the one the model was trained with (`vocabulary_of`), VOCABULARY.csv when
+    none was recorded; every path is quoted as it is pasted into a shell."""
     import shlex
 
     from .data import DataError
-    from .shards import GLOB_CHARS, is_shards, shard_files
+    from .shards import is_shards, shard_files
     try:
         if not is_shards(features) or not shard_files(features):
             return None
     except DataError:  # (a .tfrecord name that is not there: not found, as a store's)
         return None
     # (tags named by a vocabulary: the import names them so too, or no tag would match the model's)
-    vocab = "" if labels.names[:1] in ([], ["label0"]) else " --vocabulary vocabulary.csv"
-    # (a glob unquoted: the import takes files and folders, the shell expands the glob into them)
-    glob = any(c in features for c in GLOB_CHARS) and not os.path.exists(features)
-    given = features if glob else shlex.quote(features)
+    vocab = "" if labels.names[:1] in ([], ["label0"]) else \
+        f" --vocabulary {shlex.quote(vocabulary_of(ckpt or {}, checkpoint) or 'VOCABULARY.csv')}"
+    # (a glob quoted too: the import expands it as train.py --features does, `yt8m.expand_patterns`)
+    given = shlex.quote(features)
     return (f"{features}: YouTube-8M TFRecord shards, not a feature store: evaluate reads a store and its manifest; "
-            f"import the shards first (s2vt import yt8m {given} --split {split}{vocab} --features "
+            f"import the shards first ({shlex.join(invoked_as('import'))} yt8m {given} --split {split}{vocab} --features "
             "STORE --out MANIFEST.jsonl) and pass --manifest MANIFEST.jsonl --features STORE")
+
+
+def vocabulary_of(ckpt: dict, checkpoint: str | os.PathLike | None) -> str | None:
+    """The --vocabulary a model was trained with, as a path usable from here (relative when under the
+    current folder): best.pt's record (engine.vocabulary_used), else the settings of its last.pt, or of
+    the last.pt beside it (those name it as it was typed, from where the run started)."""
+    path = ckpt.get("vocabulary") or ckpt.get("settings", {}).get("vocabulary")
+    if not path and checkpoint is not None and (last := Path(checkpoint).with_name("last.pt")).is_file():
+        try:
+            from .checkpoint import read_checkpoint
+            path = read_checkpoint(last).get("settings", {}).get("vocabulary")
+        except Exception:  # (an unreadable last.pt: the placeholder is said instead)
+            path = None
+    if not path:
+        return None
+    relative = os.path.relpath(path)
+    return path if not os.path.isabs(path) else (relative if not relative.startswith("..") else path)
 
 
 def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = "test",
@@ -417,7 +437,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         if features is None:
             raise StoreError(f"{checkpoint} reads video features ({','.join(modalities)}): pass --features")
         store = GapStore(features, model.cfg.modalities)
-        if shards := not_a_store(features, split, labels):  # (a folder of them too: no store's meta.json there)
+        if shards := not_a_store(features, split, labels, ckpt, checkpoint):  # (a folder of them too: no store's meta.json there)
             raise StoreError(shards)
         if not store.root.is_dir():
             raise StoreError(f"{store.root}: feature store not found")

@@ -160,6 +160,19 @@ def folder_shards(folder: str | os.PathLike) -> list[str]:
     return sorted(str(p) for p in Path(folder).glob("*.tfrecord") if not p.name.startswith("."))
 
 
+def expand_patterns(names: list[str]) -> list[str]:
+    """`names` with each glob that names no file itself (`'yt8m/validate000[0-7].tfrecord'`, quoted, as
+    train.py --features takes it) replaced by the files it matches, sorted; one matching none stays as
+    it is (reported as not found)."""
+    import glob
+
+    files = []
+    for name in names:
+        matches = sorted(glob.glob(name)) if any(c in name for c in "*?[") and not os.path.exists(name) else []
+        files += matches or [name]
+    return files
+
+
 def expand_folders(names: list[str]) -> list[str]:
     """Shard paths with each folder among `names` replaced by its shards (`folder_shards`); DatasetError
     for a folder without any, or a shard named twice (merged twice, every video would be a repeat)."""

@@ -160,7 +160,7 @@ def test_a_ctrl_c_while_the_modules_load_is_one_line_and_sigint_status():
     import signal
 
     proc = run_cli("-c", "from s2vt.errors import interrupt_quietly\ninterrupt_quietly()\nraise KeyboardInterrupt")
-    assert proc.stderr == "interrupted\n" and proc.returncode in (130, -signal.SIGINT)
+    assert proc.stderr == "interrupted: while starting, before anything was written\n" and proc.returncode in (130, -signal.SIGINT)
     proc = run_cli("-c", "from s2vt.errors import interrupt_quietly\ninterrupt_quietly()\nraise ValueError('bug')")
     assert "Traceback" in proc.stderr and "ValueError: bug" in proc.stderr  # anything else: a bug's traceback
     assert "interrupt_quietly()" in (REPO / "extract" / "__main__.py").read_text().split("from .pipeline")[0]
@@ -345,3 +345,42 @@ def test_sigterm_is_taken_as_a_ctrl_c_only_while_an_entry_point_runs():
     thread.start()
     thread.join()
     assert seen == [True] and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_interrupted_lines_say_what_was_kept_and_how_to_start_again(tmp_path):
+    """A bare `interrupted` was all a Ctrl-C or SIGTERM said while the modules loaded, in a command with no
+    line of its own, or in `s2vt import yt8m` (which had written part of its store, and no manifest)."""
+    from s2vt.cli import interrupted_command, interrupted_import, interrupted_starting
+
+    line = interrupted_starting(["evaluate", "--checkpoint", "my run/best.pt"])
+    assert line.startswith("interrupted: while starting, before anything was written; to start again: ")
+    assert line.endswith("s2vt evaluate --checkpoint 'my run/best.pt'")
+    assert interrupted_command("score", ["score", "p.json"]).startswith("interrupted: score did not finish")
+    assert interrupted_command("serve", ["serve"]) == "interrupted: the server stopped"
+    store = tmp_path / "my store"
+    for m, n in (("rgb", 3), ("audio", 2)):
+        (store / m).mkdir(parents=True)
+        for i in range(n):
+            (store / m / f"v{i}.npy").write_bytes(b"")
+    line = interrupted_import(store, "m.jsonl", ["import", "yt8m", "a b.tfrecord", "--out", "m.jsonl"])
+    assert line == (f"interrupted: the store '{store}' holds the features of 3 videos written so far; the manifest "
+                    "m.jsonl, written last, was not; run the same command again to finish: "
+                    "s2vt import yt8m 'a b.tfrecord' --out m.jsonl")
+    assert "no feature was written" in interrupted_import(tmp_path / "none", "m.jsonl", ["import", "yt8m"])
+
+
+def test_a_signal_after_the_command_finished_is_one_line_or_none():
+    """evaluate killed by a SIGTERM after it wrote its files (its process exiting) ended 143, no line."""
+    import signal
+
+    code = ("import os, signal, sys\nfrom s2vt.errors import exit_quietly_after\nexit_quietly_after('evaluate')\n"
+            "print('table')\nos.kill(os.getpid(), signal.SIGTERM)\nimport time; time.sleep(5)\n")
+    proc = run_cli("-c", code)
+    assert proc.returncode == 143 and proc.stdout == "table\n"
+    assert proc.stderr == "interrupted: while exiting, after evaluate had finished: nothing was cut short\n"
+    # (an atexit function registered before, as METEOR's stop is: it runs in the last stretch, ignored there)
+    code = ("import atexit, os, signal\natexit.register(lambda: os.kill(os.getpid(), signal.SIGTERM))\n"
+            "from s2vt.errors import exit_quietly_after\nexit_quietly_after('evaluate')\n")
+    proc = run_cli("-c", code)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

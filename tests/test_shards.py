@@ -363,13 +363,13 @@ def test_evaluate_on_shards_says_to_import_them_and_that_import_works(data, tmp_
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith(f"error: {given}: YouTube-8M TFRecord shards, not a feature store")
         assert "feature store not found" not in err[0] and "--vocabulary" not in err[0]  # (label0..: none was given)
-    # the import it says, as it says it (the shell's part: the glob expanded), then evaluate as it says
+    # the import it says, as it says it (the glob quoted: the import expands it, as train.py does), then
+    # evaluate as it says
     command = err[0].split("import the shards first (")[1].split(")")[0]
     store, manifest = tmp_path / "store", tmp_path / "test.jsonl"
     words = [str(store) if w == "STORE" else str(manifest) if w == "MANIFEST.jsonl" else w
              for w in shlex.split(command)]
     assert words[:3] == ["s2vt", "import", "yt8m"] and words[3] == f"{d}/test*.tfrecord"
-    words[3] = str(d / "test0000.tfrecord")
     assert main(words[1:]) == 0
     assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--manifest", str(manifest),
                  "--features", str(store), "--out", str(tmp_path / "preds.json")]) == 0
@@ -565,3 +565,27 @@ def test_a_signal_to_the_process_group_with_workers_says_one_line(tmp_path, sig)
     assert rc == (143 if sig == "SIGTERM" else 130), text[-2000:]
     assert "Traceback" not in text and "Exception ignored" not in text, text[-2000:]
     assert text.strip().splitlines()[-1].startswith("interrupted: "), text[-2000:]
+
+
+def test_evaluate_on_shards_names_the_vocabulary_trained_with_quoted(data, tmp_path, capsys, monkeypatch):
+    """The advice said `--vocabulary vocabulary.csv` (the file's name alone) for a model trained with
+    `--vocabulary yt8m/vocabulary.csv`, and paths with spaces unquoted: now the path trained with, as
+    usable from here, each path quoted to paste."""
+    import shlex
+
+    root, d = data
+    (tmp_path / "my data").mkdir()
+    vocab = tmp_path / "my data" / "vocabulary.csv"
+    vocab.write_text("Index,Name\n" + "".join(f"{i},class {i}\n" for i in range(5)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--features", str(d / "train0000.tfrecord"), "--val-features", str(d / "validate0000.tfrecord"),
+                 "--vocabulary", "my data/vocabulary.csv", "--out", "my run", "--epochs", "1", "--hidden", "32",
+                 "--tag-head", "mlp", "--quiet"]) == 0
+    capsys.readouterr()
+    (tmp_path / "my shards").mkdir()
+    (tmp_path / "my shards" / "a.tfrecord").write_bytes((d / "test0000.tfrecord").read_bytes())
+    assert main(["evaluate", "--checkpoint", "my run/best.pt", "--manifest", "m.jsonl",
+                 "--features", "my shards/a.tfrecord"]) == 2
+    err = capsys.readouterr().err.strip()
+    words = shlex.split(err.split("import the shards first (")[1].split(")")[0])
+    assert words[3] == "my shards/a.tfrecord" and words[words.index("--vocabulary") + 1] == "my data/vocabulary.csv"
