@@ -36,7 +36,7 @@ def _load_json(path: str | Path, expected: str):
     except OSError as e:
         raise ResultsError(f"{path}: cannot read ({e.strerror})") from None
     where = path
-    if data.startswith(ZIP_MAGIC):  # (no JSON text starts so) `s2vt export`'s zip: its one results file
+    if data.startswith(ZIP_MAGICS):  # (no JSON text starts so) `s2vt export`'s zip: its one results file
         where, data = _zip_member(path, data)
     try:
         return parse_json(data)
@@ -54,6 +54,9 @@ def _load_json(path: str | Path, expected: str):
 
 
 ZIP_MAGIC = b"PK\x03\x04"
+# a zip's first bytes: a member's header, or the end-of-directory record of an empty zip (and a spanned
+# zip's marker): the empty one is "a zip holding nothing", not "not valid JSON"
+ZIP_MAGICS = (ZIP_MAGIC, b"PK\x05\x06", b"PK\x07\x08")
 MAX_UNZIPPED = 1 << 30  # bytes; 3,000 answered videos (MSR-VTT's test split) are well under 1 MB
 
 

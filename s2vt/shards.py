@@ -200,7 +200,9 @@ def changed_shards(was: dict, now: dict, specs: dict, given: dict, best: str) ->
                          f"{', '.join(what)})")
     if not parts:
         return None
-    back = f" (pass --val-features {specs['val_features']} to validate on them)" if specs.get("val_features") else ""
+    import shlex  # (to paste: a path with spaces, or a glob, quoted)
+    back = f" (pass --val-features {shlex.quote(specs['val_features'])} to validate on them)" \
+        if specs.get("val_features") else ""
     return ("warning: --resume: other shards than last.pt's: " + "; ".join(parts)
             + (f": the epochs to come are compared with best.pt's {best}, measured on last.pt's validation shards"
                + back if val else ""))

@@ -307,6 +307,8 @@ def test_score_refuses_a_zip_without_one_json_results_file(tmp_path, capsys, mon
     assert score({"result.txt": "{}\n"}) == (f"error: {z}: a zip holding result.txt; expected a zip holding one "
                                              ".json results file, as `s2vt export --format coco|msrvtt` writes")
     assert "a zip holding a.json, b.json;" in score({"a.json": "{}", "b.json": "{}"})
+    # an empty zip starts with its end record (PK\x05\x06), not a member's: it read as "not valid JSON"
+    assert score({}).startswith(f"error: {z}: a zip holding nothing; expected a zip holding one .json")
     assert score({"results.json": '{"v1": "a cat",}'}) == (
         f"error: {z} (results.json): not valid JSON (Expecting property name enclosed in double quotes at "
         "line 1 column 16)")
