@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import csv
 import io
+import json
 import os
 import random
 import re
@@ -13,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .fileio import OutputError, json_error, make_dirs, output_error, read_json
+from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_problem, make_dirs,
+                     output_error, read_json)
 from .formats import MSRVTT_CATEGORIES, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, check_entry, is_manifest, json_lines, read_manifest,
                        sanitize_id, scan_videos, valid_video_id)
@@ -249,7 +252,15 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
     no file lists (left out) are counted, one warning line each per file.
     """
     def failed(path, e):
-        return DatasetError(f"{path}: not an MSR-VTT videodatainfo file ({type(e).__name__}: {e})")
+        if isinstance(e, OSError):
+            return DatasetError(f"{path}: cannot read ({e.strerror or type(e).__name__})")
+        if isinstance(e, (UnicodeDecodeError, json.JSONDecodeError, DuplicateKeyError)):
+            with contextlib.suppress(OSError):
+                return DatasetError(f"{path}: {json_problem(Path(path).read_bytes(), e, MSRVTT_EXPECTED)}")
+        if isinstance(e, (ValueError, RecursionError)):  # (a 4,300-digit number, absurd nesting)
+            return DatasetError(f"{path}: not usable JSON ({e or type(e).__name__})")
+        missing = f" (no {e.args[0]!r} key)" if isinstance(e, KeyError) and e.args else ""
+        return DatasetError(f"{path}: not an MSR-VTT videodatainfo file{missing}: expected {MSRVTT_EXPECTED}")
     videos: dict[str, dict] = {}
     # video -> its first disagreement (split or category): (what is said of it, whether it is within one file)
     clashes: dict[str, tuple[str, bool]] = {}
@@ -468,6 +479,24 @@ def read_captions(path: str | os.PathLike) -> dict[str, list[str]]:
     return {vid: e["captions"] for vid, e in read_labels(path, "train").items()}
 
 
+MSRVTT_EXPECTED = ('a JSON object {"videos": [{"video_id", "split", "category"}, ...], '
+                   '"sentences": [{"video_id", "caption"}, ...]}')
+CAPTIONS_EXPECTED = ('a JSON {id: [captions]} (one object), an MLDS list [{"id", "caption"}, ...] or a manifest '
+                     '(one {"video_id", ...} object per line)')
+
+
+def caption_lines(path: str | os.PathLike) -> bool:
+    """Whether `path` is JSON lines of {id: [captions]} objects, none with a "video_id": `is_manifest`
+    takes JSON lines for a manifest, whose reader then said line 1 had no video_id."""
+    try:
+        lines = [json.loads(line) for line in Path(path).read_bytes().decode("utf-8-sig").splitlines()
+                 if line.strip()]
+    except (OSError, ValueError, RecursionError):
+        return False
+    return len(lines) > 1 and all(isinstance(v, dict) and v and "video_id" not in v and
+                                  all(isinstance(c, (list, str)) for c in v.values()) for v in lines)
+
+
 def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] | None = None) -> dict[str, dict]:
     """{clip id: manifest entry} from what `read_captions` reads. A manifest's entries keep their
     captions, tags, text and split (`split`, when given, replaces every one; their video paths are
@@ -475,6 +504,9 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
     `unsplit`: the ids of the manifest's entries that give no split (train, a manifest's default) are
     appended to it, for a warning once the import is done."""
     if is_manifest(path):  # (.jsonl, or JSON lines of video_id records whatever the name: as score tells)
+        if caption_lines(path):
+            raise DatasetError(f"{path}: JSON lines of {{id: captions}} objects, not a captions format; expected "
+                               f"{CAPTIONS_EXPECTED}")
         labels = {}
         entries = read_manifest(path, split)
         if unsplit is not None and split is None:
@@ -489,14 +521,21 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
                            "(a manifest as --captions gives each video's own)")
     try:
         data = read_json(path)  # (a BOM allowed, a key given twice refused)
-    except (OSError, ValueError, RecursionError) as e:  # (ValueError: bad JSON or UTF-8, a 4,300-digit number)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            data = b""
+        if is_json_lines(data, e):  # (JSON lines of something else than a manifest's records)
+            raise DatasetError(f"{path}: {json_problem(data, e, CAPTIONS_EXPECTED)}") from None
+        raise DatasetError(f"{path}: cannot read captions ({json_error(e)})") from None
+    except (OSError, ValueError, RecursionError) as e:  # (ValueError: a 4,300-digit number, a key given twice)
         raise DatasetError(f"{path}: cannot read captions ({json_error(e)})") from None
     try:
         pairs = ([(d["id"], d["caption"]) for d in data] if isinstance(data, list)
                  else list(data.items()))
     except (KeyError, TypeError, AttributeError):
-        raise DatasetError(f"{path}: not a caption file (an MLDS list of {{\"id\", \"caption\"}}, "
-                           "a JSON {id: [captions]} or a manifest)") from None
+        raise DatasetError(f"{path}: not a caption file; expected {CAPTIONS_EXPECTED}") from None
     labels: dict[str, dict] = {}
     named: dict[str, str] = {}  # id -> the name (less a video extension) that gave it
     for n, (raw, captions) in enumerate(pairs, 1):

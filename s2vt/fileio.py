@@ -63,11 +63,34 @@ def json_error(e: ValueError) -> str:
     instead (the hook has no position); bytes that are not UTF-8 are named by offset."""
     if isinstance(e, DuplicateKeyError):
         return str(e)
-    if isinstance(e, json.JSONDecodeError):
-        return f"{e.msg} at line {e.lineno} column {e.colno}"
+    if isinstance(e, json.JSONDecodeError):  # ('Unterminated string starting at': its own 'at' once)
+        return f"{e.msg.removesuffix(' at')} at line {e.lineno} column {e.colno}"
     if isinstance(e, UnicodeDecodeError):
         return f"not UTF-8: byte 0x{e.object[e.start]:02x} at offset {e.start}"
     return str(e)
+
+
+def is_json_lines(data: bytes, error: ValueError) -> bool:
+    """Whether a file the parser stopped at with 'Extra data' is JSON lines, a value on each line (a
+    manifest, a log): its error at 'line 2 column 1' would send the user looking for a typo there."""
+    if not (isinstance(error, json.JSONDecodeError) and error.msg == "Extra data"):
+        return False
+    try:
+        lines = [line for line in data.decode("utf-8-sig").splitlines() if line.strip()]
+        for line in lines:
+            json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return len(lines) > 1
+
+
+def json_problem(data: bytes, error: ValueError, expected: str) -> str:
+    """What is wrong with a user's file that does not parse as one JSON document, for the line after
+    its name: JSON lines (a value a line) said as such, with what was `expected`; else 'not valid
+    JSON (REASON at line L column C)' (`json_error`: no '(char N)')."""
+    if is_json_lines(data, error):
+        return f"JSON lines (a JSON value on each line); expected one JSON document, {expected}"
+    return f"not valid JSON ({json_error(error)})"
 
 
 def output_error(path: str | os.PathLike, e: OSError) -> OutputError:

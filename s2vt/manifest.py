@@ -59,7 +59,12 @@ def sanitize_id(stem: str) -> str:
 def check_entry(entry: object, where: str = "") -> dict:
     """Return `entry` if it is a valid manifest entry (id, split, captions, tags, path), else raise
     ManifestError starting with `where`. One check for the reader and the importers that write manifests."""
-    if not isinstance(entry, dict) or "video_id" not in entry:
+    if not isinstance(entry, dict):  # (a list, a string: said as what it is, not as a missing field)
+        kind = {list: "a JSON list", str: "a JSON string", bool: "a JSON boolean", type(None): "null"}.get(
+            type(entry), "a JSON number")
+        raise ManifestError(f"{where}{kind}, not an object: a manifest is one JSON object per line "
+                            "({\"video_id\": ..., \"split\": ..., \"captions\": [...]})")
+    if "video_id" not in entry:
         raise ManifestError(f"{where}missing field 'video_id'")
     check_video_id(entry["video_id"], where)
     split = entry.get("split", "train")

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import UserError
-from .fileio import DuplicateKeyError, OutputError, json_error, parse_json
+from .fileio import DuplicateKeyError, OutputError, is_json_lines, json_error, parse_json
 from .formats import msrvtt_items
 from .manifest import ManifestError, is_manifest, read_manifest, valid_video_id
 from .vocab import drop_blank_captions, is_blank
@@ -43,7 +43,7 @@ def _load_json(path: str | Path, expected: str):
     except DuplicateKeyError as e:
         raise ResultsError(f"{where}: {e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        if not (note := _caption_lines_note(data, e)) and _is_json_lines(data, e):
+        if not (note := _caption_lines_note(data, e)) and is_json_lines(data, e):
             raise ResultsError(f"{where}: JSON lines (a JSON value on each line); expected one JSON document, "
                                f"{expected}") from None
         raise ResultsError(f"{where}: not valid JSON ({json_error(e)})" + note) from None
@@ -89,20 +89,6 @@ def _caption_lines_note(data: bytes, error: ValueError) -> str:
     except (OSError, ValueError, IndexError):
         return ""
     return CAPTION_LINES_NOTE if _is_caption_line(first) else ""
-
-
-def _is_json_lines(data: bytes, error: ValueError) -> bool:
-    """Whether a file the parser stopped at with 'Extra data' is JSON lines, a value on each line (a
-    manifest, a log): its error at 'line 2 column 1' would send the user looking for a typo there."""
-    if not (isinstance(error, json.JSONDecodeError) and error.msg == "Extra data"):
-        return False
-    try:
-        lines = [line for line in data.decode("utf-8-sig").splitlines() if line.strip()]
-        for line in lines:
-            json.loads(line)
-    except (ValueError, RecursionError):
-        return False
-    return len(lines) > 1
 
 
 CAPTION_LINES_NOTE = ("; it reads like caption.py --json's lines, which name videos by path, not by id: score and "

@@ -123,3 +123,47 @@ def test_json_lines_where_one_document_is_expected_say_so(tmp_path, capsys):
     preds.write_text('{"v1": "a man"}\n{"v2": "a dog"\n')  # (its second line broken: that is the mistake to say)
     assert main(["score", str(refs), str(preds)]) == 2
     assert capsys.readouterr().err == f"error: {preds}: not valid JSON (Extra data at line 2 column 1)\n"
+
+
+def test_import_json_mistakes_say_what_was_expected(tmp_path, capsys):
+    """`import msrvtt` of a JSON list said `(TypeError: list indices must be integers...)`, of a cut file
+    `(char 2000)`, of JSON lines `Extra data`; `import features --captions` of JSON lines of {id: [captions]}
+    and a manifest whose line 1 is a list both said `missing field 'video_id'`."""
+    import numpy as np
+
+    from s2vt.cli import main
+
+    def error(*args):
+        capsys.readouterr()
+        assert main(list(map(str, args))) == 2
+        line, = capsys.readouterr().err.strip().splitlines()
+        return line
+
+    listed = tmp_path / "list.json"
+    listed.write_text(json.dumps([{"video_id": "v"}]))
+    assert error("import", "msrvtt", listed, "--out", tmp_path / "m.jsonl") == (
+        f"error: {listed}: not an MSR-VTT videodatainfo file: expected a JSON object "
+        '{"videos": [{"video_id", "split", "category"}, ...], "sentences": [{"video_id", "caption"}, ...]}')
+    cut = tmp_path / "cut.json"
+    cut.write_text(json.dumps({"videos": [{"video_id": f"video{i}", "split": "train"} for i in range(99)]})[:2000])
+    line = error("import", "msrvtt", cut, "--out", tmp_path / "m.jsonl")
+    assert line == f"error: {cut}: not valid JSON (Unterminated string starting at line 1 column 1994)", line
+    lines = tmp_path / "lines.json"
+    lines.write_text('{"videos": []}\n{"sentences": []}\n')
+    assert error("import", "msrvtt", lines, "--out", tmp_path / "m.jsonl").startswith(
+        f"error: {lines}: JSON lines (a JSON value on each line); expected one JSON document, a JSON object")
+    (tmp_path / "feat").mkdir()
+    for c in ("c1", "c2"):
+        np.save(tmp_path / "feat" / f"{c}.npy", np.zeros((3, 4), np.float32))
+    caps = tmp_path / "caps.json"
+    caps.write_text('{"c1": ["a man"]}\n{"c2": ["a dog"]}\n')
+    common = ["import", "features", tmp_path / "feat", "--modality", "rgb", "--out", tmp_path / "m.jsonl"]
+    assert error(*common, "--captions", caps, "--split", "train") == (
+        f"error: {caps}: JSON lines of {{id: captions}} objects, not a captions format; expected a JSON "
+        '{id: [captions]} (one object), an MLDS list [{"id", "caption"}, ...] or a manifest (one {"video_id", ...} '
+        "object per line)")
+    manifest = tmp_path / "m_list.jsonl"
+    manifest.write_text('["c1", "a man"]\n')
+    assert error(*common, "--captions", manifest).startswith(
+        f"error: {manifest}:1: a JSON list, not an object: a manifest is one JSON object per line")
+    assert not (tmp_path / "m.jsonl").exists()
