@@ -769,7 +769,8 @@ def run_main(argv: list[str] | None) -> int:
 
 def run_command(argv: list[str]) -> int:
     warnings.formatwarning = one_line_warning
-    parser = Parser(prog="s2vt", description=__doc__)
+    # (named as the user started it, as each command's parser is: `(see python -m s2vt.cli --help)`)
+    parser = Parser(prog=shlex.join(w for w in invoked_as("COMMAND") if w != "COMMAND"), description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="render a small dataset and run the whole pipeline on it", add_help=False)
     for name, (what, add, _) in COMMANDS.items():
@@ -800,7 +801,7 @@ def run_command(argv: list[str]) -> int:
             return 2
         # any other unknown argument: one line naming the program as it was started (argparse's own
         # message is two, its usage line and its error, under the name `s2vt` even for `python caption.py`)
-        prog = shlex.join(invoked_as(args.command)) if args.command in COMMANDS else "s2vt"
+        prog = shlex.join(invoked_as(args.command)) if args.command in COMMANDS else parser.prog
         # (`s2vt import yt8m --bogus`: the options are the format's, so is the help to see)
         prog += "".join(f" {getattr(args, sub)}" for sub in ("kind", "action") if getattr(args, sub, None))
         print(f"error: unrecognized arguments: {' '.join(extra)} (see {prog} --help)", file=sys.stderr)

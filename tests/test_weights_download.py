@@ -143,6 +143,12 @@ def test_a_garbage_weights_file_is_our_one_line_without_torchs_advice(server, tm
         reason = {r["name"]: r["reason"] for r in dl.status(tmp_path)}["c3d"]
         assert reason.startswith(start + cause) and reason.endswith(")"), reason
         assert "False" not in reason and "\n" not in reason and len(reason) < 200
+    # a text file (a note, a web page saved under the name) read as `KeyError: 101`: said plainly
+    for text, said in (("hello\n", "it reads as text"), ("<html><body>404</body></html>", "it reads as HTML")):
+        (tmp_path / "c3d.pickle").write_text(text)
+        reason = {r["name"]: r["reason"] for r in dl.status(tmp_path)}["c3d"]
+        assert reason.startswith("not a PyTorch weights file (neither a torch zip nor a pickle: " + said), reason
+        assert "KeyError" not in reason
     table = {"arch": dl.Remote("arch", "arch.pth", f"{server}/garbage.pth", dl.strict_load(lambda: nn.Linear(8, 4)))}
     serve("garbage.pth", b"\x80\x02garbage" * 100)
     assert dl.download(["arch"], tmp_path / "w", table) == 1

@@ -72,6 +72,25 @@ def find_weights(name: str, weights_dir: str | os.PathLike | None = None, requir
         f"(or pass --weights random for seeded random weights)")
 
 
+def not_a_pickle(path: Path) -> str | None:
+    """Why a file torch.load refused is no PyTorch file at all, from its first bytes, or None when it starts
+    as one does (a torch zip, PK..., or a pickle of protocol 2 or later, as torch.save writes)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return None
+    if head.startswith((b"PK\x03\x04", b"\x80")):
+        return None
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "neither a torch zip nor a pickle"
+    if text.lstrip().startswith("<"):
+        return "neither a torch zip nor a pickle: it reads as HTML or XML text (a web page saved instead?)"
+    return "neither a torch zip nor a pickle: it reads as text"
+
+
 def load_weights_file(path: Path):
     """torch.load(weights_only=True) of a weight file (no code execution); BadWeights, one line, for a
     file it cannot load. torch's own message runs to several lines and advises weights_only=False,
@@ -85,6 +104,8 @@ def load_weights_file(path: Path):
     except OSError:  # (unreadable: its own message)
         raise
     except Exception as e:  # noqa: BLE001 - an unpickling, zip or EOF error: not a weights file
+        if (plain := not_a_pickle(path)) is not None:  # (torch's word for a text file: `KeyError: 101`)
+            raise BadWeights(f"{path}: not a PyTorch weights file ({plain})") from None
         text = str(e)
         # the cause follows "WeightsUnpickler error:", after the advice (torch >= 2.4)
         cause = text.split("WeightsUnpickler error:", 1)[1] if "WeightsUnpickler error:" in text else text
