@@ -843,6 +843,9 @@ def interrupted_command(command: str, argv: list[str]) -> str:
     writes its outputs whole, at its end (a temporary file renamed), so none was half-written."""
     if command == "serve":
         return "interrupted: the server stopped"
+    if command == "weights" and "download" in argv[1:]:  # (each file installed once verified; a part kept)
+        return ("interrupted: the weight files installed so far stay, a partial download is kept (.part-NAME) "
+                "and resumed by a rerun" + (f": {again}" if (again := again_line(argv)) else ""))
     if command == "caption":  # (each video's answer is printed as it is made)
         return "interrupted: the videos above were captioned, the rest were not" + \
             (f"; to start again: {again}" if (again := again_line(argv)) else "")

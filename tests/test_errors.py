@@ -365,6 +365,9 @@ def test_interrupted_lines_say_what_was_kept_and_how_to_start_again(tmp_path):
     assert line.endswith("s2vt evaluate --checkpoint 'my run/best.pt'")
     assert interrupted_command("score", ["score", "p.json"]).startswith("interrupted: score did not finish")
     assert interrupted_command("serve", ["serve"]) == "interrupted: the server stopped"
+    assert "a partial download is kept (.part-NAME) and resumed by a rerun: s2vt weights download c3d" in \
+        interrupted_command("weights", ["weights", "download", "c3d"])
+    assert interrupted_command("caption", ["caption", "v.mp4"]).startswith("interrupted: the videos above were")
     store = tmp_path / "my store"
     for m, n in (("rgb", 3), ("audio", 2)):
         (store / m).mkdir(parents=True)
