@@ -18,6 +18,7 @@ Where a video's split and tags come from:
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import glob
 import hashlib
@@ -25,6 +26,7 @@ import itertools
 import os
 import random
 import sys
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -356,6 +358,8 @@ class ShardStream(IterableDataset):
                             worker_init_fn=worker_ignores_interrupts if self.workers else None)
         with interrupts_held():  # (a Ctrl-C while the workers fork: held, not lost in a fork hook)
             it = iter(loader)
+            if self.workers:
+                LIVE_LOADERS.add(it)
         try:
             yield from self.checked(it, device)
         finally:  # (an interrupt, an error or a finished epoch: the workers end here, not in __del__)
@@ -411,10 +415,26 @@ def worker_ignores_interrupts(worker: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+LIVE_LOADERS: weakref.WeakSet = weakref.WeakSet()  # the iterators of `batches` with workers, until closed
+
+
+@atexit.register  # (after torch's and multiprocessing's registered: it runs before them)
+def close_live_loaders() -> None:
+    """At exit, the workers of an iterator not closed yet (an interrupted epoch's, kept by a reference
+    cycle): multiprocessing's own exit ends daemon processes with SIGTERM, which the workers ignore, and
+    then waits for them."""
+    for it in list(LIVE_LOADERS):
+        close_loader(it)
+
+
 def close_loader(it) -> None:
     """Ends the worker processes of a DataLoader iterator now (they ignore SIGTERM, so one still alive
     after the loader's own shutdown is killed), for an interrupted run's one `interrupted:` line with no
     `Exception ignored in ... __del__` traceback before it."""
+    LIVE_LOADERS.discard(it)
+    if not hasattr(it, "_workers") or getattr(it, "closed_by_s2vt", False):  # (no workers, or closed at exit)
+        return
+    it.closed_by_s2vt = True
     stopping = sys.exc_info()[1] is not None  # (an interrupt or an error on its way out: this is its finally)
     try:
         with interrupts_held():  # (a Ctrl-C while they stop: acted on once they have, or dropped when stopping)

@@ -589,3 +589,23 @@ def test_evaluate_on_shards_names_the_vocabulary_trained_with_quoted(data, tmp_p
     err = capsys.readouterr().err.strip()
     words = shlex.split(err.split("import the shards first (")[1].split(")")[0])
     assert words[3] == "my shards/a.tfrecord" and words[words.index("--vocabulary") + 1] == "my data/vocabulary.csv"
+
+
+def test_an_epoch_left_open_at_exit_ends_its_workers(tmp_path):
+    """The workers ignore SIGTERM (the training process ends them): an epoch's loader still open when the
+    process exits (an interrupted epoch kept by a reference cycle) would leave multiprocessing's exit,
+    which ends daemon processes with SIGTERM, waiting for them for ever."""
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    files = shards(tmp_path, "train", [40, 40])
+    code = ("import sys, torch\nfrom s2vt.shards import ShardStream\nfrom s2vt.data import Labels\n"
+            f"ds = ShardStream({files!r}, ['rgb'], Labels([f'label{{i}}' for i in range(5)], multilabel=True), "
+            "None, None, batch_size=4, buffer=8, seed=0, workers=2)\n"
+            "g = ds.batches(torch.device('cpu'))\nnext(g)\nKEEP = [g, KEEP] if 'KEEP' in dir() else [g]\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, \
+        proc.stderr[-2000:]
