@@ -7,6 +7,7 @@ import hashlib
 import io
 import math
 import os
+import shlex
 import sys
 import time
 import warnings
@@ -152,11 +153,11 @@ def tags_cause(was: dict, cfg: TrainConfig, streaming: bool) -> str:
         then, now = was.get(name), options.value(cfg, name)
         return name in was and then != now and not (then and now and os.path.realpath(then) == os.path.realpath(now))
     if moved("vocabulary"):
-        return (f"the run started with --vocabulary {was['vocabulary']}: pass the same --vocabulary to resume it"
+        return (f"the run started with --vocabulary {shlex.quote(was['vocabulary'])}: pass the same --vocabulary to resume it"
                 if was["vocabulary"] else "the run started without --vocabulary (tags label0, label1, ...): leave "
                 "--vocabulary out to resume it")
     if moved("manifest"):
-        return (f"the run started with --manifest {was['manifest']}: pass the same --manifest to resume it"
+        return (f"the run started with --manifest {shlex.quote(was['manifest'])}: pass the same --manifest to resume it"
                 if was["manifest"] else "the run started without --manifest: leave it out to resume the run")
     if "min_tag_count" in was and was["min_tag_count"] != cfg.min_tag_count:
         return f"the run started with --min-tag-count {was['min_tag_count']}: pass it to resume the run"

@@ -276,3 +276,17 @@ def test_a_mirror_given_as_a_plain_folder_is_read_as_one(tmp_path):
 def test_mirror_forms(given, url, monkeypatch):
     monkeypatch.setenv("S2VT_WEIGHTS_URL", given)
     assert dl.remotes()["vggish_pca"].url == url
+
+
+def test_the_download_hint_quotes_its_folder(tmp_path):
+    """`run s2vt weights download c3d --dir my weights` (a folder with a space, unquoted) split into two."""
+    import shlex
+
+    from extract.backbones.weights import WeightsNotFound, find_weights
+
+    folder = tmp_path / "my weights"
+    folder.mkdir()
+    with pytest.raises(WeightsNotFound) as e:
+        find_weights("c3d", folder)
+    command = str(e.value).split("run `")[1].split("`")[0]
+    assert shlex.split(command)[-4:] == ["download", "c3d", "--dir", str(folder)]

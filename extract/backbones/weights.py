@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import warnings
 from pathlib import Path
 
 import torch
 
-from s2vt.errors import UserError
+from s2vt.errors import UserError, invoked_as
 
 DEFAULT_WEIGHTS_DIR = "checkpoints"
 
@@ -68,7 +69,7 @@ def find_weights(name: str, weights_dir: str | os.PathLike | None = None, requir
         return None
     raise WeightsNotFound(
         f"{spec.what} not found: looked for {spec.files[0]} in {', '.join(str(d) for d in dirs)}; "
-        f"run `s2vt weights download {name} --dir {dirs[0]}` or download it from {spec.source} into {dirs[0]}/ "
+        f"run `{shlex.join([*weights_command(), 'download', name, '--dir', str(dirs[0])])}` or download it from {spec.source} into {dirs[0]}/ "
         f"(or pass --weights random for seeded random weights)")
 
 
@@ -89,6 +90,13 @@ def not_a_pickle(path: Path) -> str | None:
     if text.lstrip().startswith("<"):
         return "neither a torch zip nor a pickle: it reads as HTML or XML text (a web page saved instead?)"
     return "neither a torch zip nor a pickle: it reads as text"
+
+
+def weights_command() -> list[str]:
+    """How to start `s2vt weights` as this program was started (`python -m s2vt.cli weights`); `s2vt weights`
+    from a program without that command (`python -m extract`, `caption.py`)."""
+    words = invoked_as("weights")
+    return words if words[-1] == "weights" else ["s2vt", "weights"]
 
 
 def load_weights_file(path: Path):
