@@ -973,9 +973,15 @@ def training_ids(run: Run, with_val: bool = False) -> dict:
     training split's, + val's once the linear path is refitted on train + val (`with_val`). evaluate
     warns by them when a split holds such videos (a manifest re-imported with another --seed, val
     after the refit): their scores overstate the model. A caption model's memory lists its videos
-    already; streamed shards and runs over REFIT_IDS_MAX videos record none (megabytes in best.pt)."""
-    if run.has_captions or shards.is_shards(run.cfg.features):
+    already; runs over REFIT_IDS_MAX videos record none (megabytes in best.pt). A shard run lists the
+    ids its stream met in this process's first epoch (`ShardStream.streamed`; a shard run never refits).
+    Under torchrun that is rank 0's part alone (rank 0 writes best.pt; the other ranks' ids are not
+    gathered): evaluate's warning may then under-count training videos, never count a held-out one."""
+    if run.has_captions:
         return {}
+    if shards.is_shards(run.cfg.features):
+        ids = getattr(run.train_ds, "streamed", None)
+        return {"training_ids": sorted(ids)} if ids is not None and len(ids) <= REFIT_IDS_MAX else {}
     entries = run.train_ds.entries + (run.val_ds.entries if with_val else [])
     return {"training_ids": [e["video_id"] for e in entries]} if len(entries) <= REFIT_IDS_MAX else {}
 

@@ -270,6 +270,9 @@ class ShardStream(IterableDataset):
         self.said = set() if said is None else said  # broken shards already said (`say_broken`)
         self.val_ids = val_ids  # validation videos no training record may be (`batches`)
         self.repeats_said = False  # training ids met twice looked for (an epoch's, once a run: `batches`)
+        # the training ids this process's first epoch streamed (the set `checked` tracks repeats by, up to
+        # REPEAT_TRACKED, as it fills): best.pt lists them (`engine.training_ids`) for evaluate's warning
+        self.streamed: set[str] | None = None
         self.batch_size, self.buffer, self.seed, self.workers = batch_size, buffer, seed, workers
         self.rank, self.world, self.epoch = rank, world, 0
         # the epoch's length, for the learning-rate schedule and the progress bar: the manifest's
@@ -371,6 +374,8 @@ class ShardStream(IterableDataset):
         # the first epoch's training ids, to say repeated videos once (a set look-up per record, as for val;
         # up to REPEAT_TRACKED ids, the memory it may take)
         seen, repeated = (set(), []) if not self.repeats_said else (None, [])
+        if seen is not None:
+            self.streamed = seen
         for batch in itertools.chain(it, [None]):
             more = batch is not None
             if more and seen is not None:

@@ -133,8 +133,9 @@ def test_shard_run_matches_a_store_run_of_the_same_data(data, tmp_path):
     *_, a = load_checkpoint(tmp_path / "store" / "best.pt")
     *_, b = load_checkpoint(tmp_path / "shards" / "best.pt")
     assert a["labels"] == b["labels"] and a["config"] == {**b["config"], "tag_threshold": a["config"]["tag_threshold"]}
-    # (a store run lists its training videos' ids for evaluate's warning; streamed records are not listed)
-    assert a["extract"]["backbones"] == b["extract"]["backbones"] and a.keys() - {"training_ids"} == b.keys()
+    # (both list their training videos' ids for evaluate's warning: the stream's, the manifest's train split)
+    assert a["extract"]["backbones"] == b["extract"]["backbones"] and a.keys() == b.keys()
+    assert sorted(a["training_ids"]) == b["training_ids"]
     assert len(a["training_ids"]) == sum(json.loads(x)["split"] == "train"
                                          for x in (root / "manifest.jsonl").read_text().splitlines())
     assert metrics_header(tmp_path / "store") == metrics_header(tmp_path / "shards")
@@ -373,6 +374,30 @@ def test_evaluate_on_shards_says_to_import_them_and_that_import_works(data, tmp_
     assert main(words[1:]) == 0
     assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--manifest", str(manifest),
                  "--features", str(store), "--out", str(tmp_path / "preds.json")]) == 0
+
+
+def test_shard_run_lists_its_streamed_ids_and_evaluate_on_its_training_shard_warns(data, tmp_path, capsys):
+    root, d = data
+    run = tmp_path / "run"
+    assert main(["train", "--features", f"{d}/train000[0-1].tfrecord", "--val-features",
+                 str(d / "validate0000.tfrecord"), "--out", str(run), "--epochs", "2", "--hidden", "32",
+                 "--tag-head", "mlp", "--quiet"]) == 0
+    *_, ckpt = load_checkpoint(run / "best.pt")
+    assert ckpt["training_ids"] == sorted(f"train{i}_{j}" for i in range(2) for j in range(40))
+    capsys.readouterr()
+    # a manifest of one of its training shards, named split val, as `s2vt import yt8m` of validate* files is
+    manifest, store = tmp_path / "m.jsonl", tmp_path / "store"
+    import_yt8m([str(d / "train0001.tfrecord")], manifest, store, split="val")
+    assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--manifest", str(manifest), "--features",
+                 str(store), "--split", "val", "--out", str(tmp_path / "preds.json")]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: 40 of 40 videos of split val were training videos of {run / 'best.pt'}" in err, err
+    # held-out videos: no warning
+    held, held_store = tmp_path / "h.jsonl", tmp_path / "held"
+    import_yt8m([str(d / "train0002.tfrecord")], held, held_store, split="val")
+    assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--manifest", str(held), "--features",
+                 str(held_store), "--split", "val", "--out", str(tmp_path / "held.json")]) == 0
+    assert "training videos" not in capsys.readouterr().err
 
 
 def test_resume_of_a_last_pt_without_its_shard_list_compares_the_shards_its_flags_name(data, tmp_path, capsys):
