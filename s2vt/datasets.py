@@ -313,8 +313,11 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
                     orphans.add("their video_id is not among the videos of any file given",
                                 f"sentences[{i}]: {s['video_id']!r}")
                     continue
+                if not isinstance(s["caption"], str):  # named as the user wrote it, not as the entry holds it
+                    raise ManifestError(f"{path}: sentences[{i}] (video {s['video_id']!r}): "
+                                        f"'caption' must be a string, not {json.dumps(s['caption'])}")
                 seen = earlier.get(s["video_id"])
-                if seen and isinstance(s["caption"], str) and seen[s["caption"]] > 0:
+                if seen and seen[s["caption"]] > 0:
                     seen[s["caption"]] -= 1
                     dropped += 1
                     continue

@@ -653,3 +653,15 @@ def test_manifest_entries_without_a_split_are_said_to_go_to_train(tmp_path, caps
         f"warning: {manifest}: 2 of the 6 videos imported have no split (first: {', '.join(trained)}) and went to "
         "train (2 more went to val or test by --val / --test); pass --split train, val or test to give every video "
         "that split"), err
+
+
+@pytest.mark.parametrize("caption", [None, 3, ["a cat"]])
+def test_msrvtt_a_caption_that_is_not_a_string_is_named_as_the_sentence_it_is(caption, tmp_path, capsys):
+    info = tmp_path / "info.json"
+    info.write_text(json.dumps({"videos": [{"video_id": "v1", "category": 0, "split": "train"}],
+                                "sentences": [{"video_id": "v1", "caption": "a man"},
+                                              {"video_id": "v1", "caption": caption}]}))
+    code, err = s2vt(capsys, "import", "msrvtt", info, "--out", tmp_path / "m.jsonl")
+    assert code == 2 and err == [f"error: {info}: sentences[1] (video 'v1'): 'caption' must be a string, "
+                                 f"not {json.dumps(caption)}"], err
+    assert not (tmp_path / "m.jsonl").exists()
