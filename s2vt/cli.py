@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -9,7 +10,8 @@ import sys
 import time
 import warnings
 
-from .errors import SettingError, UserError, exit_status, invoked_as, one_line_warning, terminate_as_interrupt
+from .errors import (SettingError, UserError, exit_status, finished_line, invoked_as, one_line_warning,
+                     terminate_as_interrupt)
 from .manifest import SPLITS
 from .options import Parser
 
@@ -34,6 +36,7 @@ def run_train(args: argparse.Namespace) -> int:
 
         cfg = from_args(TrainConfig, args)
         best = train(cfg)
+        getattr(args, "finished", []).append(True)  # (its outputs written: a signal now cuts nothing)
     except KeyboardInterrupt:
         rank = int(os.environ.get("RANK", "0"))  # (engine.launch_rank, which may not be imported yet)
         if (line := interrupted_line(args.out, started, rank)) is not None:
@@ -742,24 +745,36 @@ def main(argv: list[str] | None = None, program: bool | None = None) -> int:
     when it returns; by default, when it reads sys.argv itself); a SIGTERM ends a command as a Ctrl-C
     does, exit 143."""
     terminated: list = []
+    finished: list = []  # (True once the command's function has returned: its outputs are written)
     try:
         with terminate_as_interrupt() as terminated:
-            code = exit_status(run_main(argv), terminated)
+            code = exit_status(run_main(argv, finished), terminated)
     except KeyboardInterrupt:  # (a signal just as the command returned: it had finished)
+        if finished:
+            with contextlib.suppress(Exception):
+                print(finished_line(command_of(argv)), file=sys.stderr)
         code = exit_status(130, terminated)
     if argv is None if program is None else program:  # (not a caller's own process: its handlers stay)
         from .errors import exit_quietly_after
-        exit_quietly_after(" ".join((sys.argv[1:] if argv is None else argv)[:1]) or "the command")
+        exit_quietly_after(command_of(argv))
     return code
 
 
-def run_main(argv: list[str] | None) -> int:
+def command_of(argv: list[str] | None) -> str:
+    """The command `argv` (None: the program's own arguments) runs, as the lines name it."""
+    return " ".join((sys.argv[1:] if argv is None else argv)[:1]) or "the command"
+
+
+def run_main(argv: list[str] | None, finished: list | None = None) -> int:
+    finished = [] if finished is None else finished
     try:
-        code = run_command(sys.argv[1:] if argv is None else argv)
+        code = run_command(sys.argv[1:] if argv is None else argv, finished)
+        finished.append(True)
         sys.stdout.flush()  # (a reader gone raises here, not in the interpreter's exit)
         return code
     except KeyboardInterrupt:  # (Ctrl-C while the modules load, before a command's own handling)
-        print(interrupted_starting(sys.argv[1:] if argv is None else argv), file=sys.stderr)
+        print(finished_line(command_of(argv)) if finished else interrupted_starting(sys.argv[1:] if argv is None
+                                                                                     else argv), file=sys.stderr)
         return 130
     except BrokenPipeError:  # stdout's reader is gone (`caption.py DIR --json | head -1`): it wanted no more
         # (what is still buffered goes nowhere: flushed at exit into a closed pipe it would raise again)
@@ -767,7 +782,10 @@ def run_main(argv: list[str] | None) -> int:
         return BROKEN_PIPE
 
 
-def run_command(argv: list[str]) -> int:
+def run_command(argv: list[str], finished: list | None = None) -> int:
+    """`argv`'s command run; `finished` gets True once the command's function has returned (train's: once
+    its outputs are written), so that a signal from then on is said as one that cut nothing short."""
+    finished = [] if finished is None else finished
     warnings.formatwarning = one_line_warning
     # (named as the user started it, as each command's parser is: `(see python -m s2vt.cli --help)`)
     parser = Parser(prog=shlex.join(w for w in invoked_as("COMMAND") if w != "COMMAND"), description=__doc__)
@@ -813,16 +831,20 @@ def run_command(argv: list[str]) -> int:
         parser.print_help()
         return 2
     args.argv = argv  # (a line saying how to start the command again repeats it)
+    args.finished = finished
     try:
         from .fileio import refuse_empty_paths
         refuse_empty_paths(path_arguments(args))
-        return COMMANDS[args.command][2](args)
+        code = COMMANDS[args.command][2](args)
+        finished.append(True)
+        return code
     except UserError as e:  # bad input: one line (anything else is a bug: its traceback)
         from .store import printable  # (a path that is not UTF-8: \xff, as the rest of the output shows it)
         print(f"error: {printable(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: one line and 130 (the commands write outputs whole, at their end)
-        print(interrupted_command(args.command, argv), file=sys.stderr)
+        # (a signal just after the command returned, or after train's outputs were written: it had finished)
+        print(finished_line(args.command) if finished else interrupted_command(args.command, argv), file=sys.stderr)
         return 130
 
 

@@ -97,6 +97,11 @@ def interrupts_held():
             signal.raise_signal(signal.SIGTERM if signal.SIGTERM in came else signal.SIGINT)
 
 
+def finished_line(command: str) -> str:
+    """The line of a Ctrl-C or SIGTERM that came once `command` had finished (its outputs written)."""
+    return f"interrupted: while exiting, after {command} had finished: nothing was cut short"
+
+
 def exit_quietly_after(command: str) -> None:
     """For a command-line program once its command has returned: a SIGTERM or Ctrl-C while the process
     exits (atexit functions, the interpreter unloading torch: a second or so) printed nothing and exited
@@ -112,8 +117,7 @@ def exit_quietly_after(command: str) -> None:
     def on_signal(signum, frame) -> None:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
-            print(f"interrupted: while exiting, after {command} had finished: nothing was cut short",
-                  file=sys.stderr, flush=True)
+            print(finished_line(command), file=sys.stderr, flush=True)
         if (metrics := sys.modules.get("s2vt.metrics")) is not None:
             with contextlib.suppress(Exception):
                 metrics._stop_meteor()

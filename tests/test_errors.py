@@ -169,6 +169,8 @@ def test_a_ctrl_c_while_the_modules_load_is_one_line_and_sigint_status():
 def test_a_reader_that_stops_early_is_no_traceback(tmp_path):
     """`caption.py DIR --json | head -1` ended in a BrokenPipeError traceback once head had its line."""
     import subprocess
+    import argparse
+    import io
     import sys
 
     p = subprocess.Popen([sys.executable, "-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path)],
@@ -395,3 +397,39 @@ def test_a_signal_after_the_command_finished_is_one_line_or_none():
     proc = run_cli("-c", code)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_signal_once_the_command_returned_says_it_had_finished(tmp_path, capsys, monkeypatch):
+    """A SIGTERM just after train's outputs were written (its last lines printing, or the command's
+    function returned) said `train did not finish (...: none was written)`, exit 143."""
+    import argparse
+    import io
+    import sys
+
+    import s2vt.engine
+    import s2vt.options
+    import s2vt.predict
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt  # (what a Ctrl-C or SIGTERM raises there)
+    monkeypatch.setattr(s2vt.options, "from_args", lambda cls, args: argparse.Namespace(out=args.out))
+    monkeypatch.setattr(s2vt.engine, "train", lambda cfg: {"epoch": 1, "CIDEr": 0.5})
+    monkeypatch.setattr(s2vt.predict, "captions_videos", interrupt)
+    code = cli.main(["train", "--out", str(tmp_path / "run")], program=False)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 130 and err == ["interrupted: while exiting, after train had finished: nothing was cut short"], err
+    # any command: its function returned, the signal came as the output was flushed
+    add = lambda p: None  # noqa: E731 (no arguments: the command is all that is run)
+    monkeypatch.setitem(cli.COMMANDS, "score", ("score", add, lambda args: 0))
+    class Interrupting(io.StringIO):
+        flush = interrupt
+    with monkeypatch.context() as m:
+        m.setattr(sys, "stdout", Interrupting())
+        code = cli.main(["score"], program=False)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 130 and err == ["interrupted: while exiting, after score had finished: nothing was cut short"], err
+    # (before it returned: as before)
+    monkeypatch.setitem(cli.COMMANDS, "score", ("score", add, interrupt))
+    code = cli.main(["score"], program=False)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 130 and err[0].startswith("interrupted: score did not finish"), err
