@@ -637,7 +637,9 @@ def build(cfg: TrainConfig) -> Run:
     refs = "captions" if metric == "CIDEr" else "tags"
     scored = any(e.get(refs) for e in splits["val"])
     if not finished:  # (a finished run trains nothing: train() says so instead)
-        log(f"train {len(train_ds) if streaming else len(train_ds.entries)} videos ({len(train_ds)} items, "
+        # (shards without a manifest: their records, counted before any is read, a video in two of them twice)
+        counted = "records" if streaming and getattr(train_ds, "tags", None) is None else "videos"
+        log(f"train {len(train_ds) if streaming else len(train_ds.entries)} {counted} ({len(train_ds)} items, "
             f"{len(sampler)} steps an epoch) / val "
             f"{len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
             + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens "

@@ -552,6 +552,24 @@ def test_a_shard_given_twice_is_refused_and_repeated_videos_said_once(data, tmp_
         assert f"({where}" in err[0] and "first: train0_" in err[0]
 
 
+def test_the_summary_counts_records_not_videos_without_a_manifest(data, tmp_path, capsys):
+    """Shards with a video in two of them said `train 881 videos (881 items, ...)`: their records."""
+    root, d = data
+    twice = tmp_path / "twice"
+    twice.mkdir()
+    (twice / "train0000.tfrecord").write_bytes((d / "train0000.tfrecord").read_bytes())
+    (twice / "train0001.tfrecord").write_bytes((d / "train0001.tfrecord").read_bytes()
+                                               + (d / "train0000.tfrecord").read_bytes())
+    args = ["--val-features", str(d / "validate0000.tfrecord"), "--epochs", "1", "--hidden", "32", "--tag-head", "mlp"]
+    assert main(["train", "--features", str(twice), *args, "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "train 120 records (120 items, " in err and "videos (" not in err.split("/ val")[0], err
+    # with the manifest: its training videos, as before
+    assert main(["train", "--features", str(d), "--manifest", str(root / "manifest.jsonl"), *args[2:],
+                 "--out", str(tmp_path / "m")]) == 0
+    assert "train 160 videos (160 items, " in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
 def test_a_signal_to_the_process_group_with_workers_says_one_line(tmp_path, sig):
     """SIGTERM (or Ctrl-C) to train.py's process group while its --workers 2 DataLoader workers read the
