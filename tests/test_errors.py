@@ -169,8 +169,6 @@ def test_a_ctrl_c_while_the_modules_load_is_one_line_and_sigint_status():
 def test_a_reader_that_stops_early_is_no_traceback(tmp_path):
     """`caption.py DIR --json | head -1` ended in a BrokenPipeError traceback once head had its line."""
     import subprocess
-    import argparse
-    import io
     import sys
 
     p = subprocess.Popen([sys.executable, "-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path)],
