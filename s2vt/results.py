@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import UserError
-from .fileio import DuplicateKeyError, OutputError, is_json_lines, json_error, parse_json
+from .fileio import DuplicateKeyError, OutputError, json_error, json_problem, parse_json
 from .formats import msrvtt_items
 from .manifest import ManifestError, is_manifest, read_manifest, valid_video_id
 from .vocab import drop_blank_captions, is_blank
@@ -43,10 +43,9 @@ def _load_json(path: str | Path, expected: str):
     except DuplicateKeyError as e:
         raise ResultsError(f"{where}: {e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        if not (note := _caption_lines_note(data, e)) and is_json_lines(data, e):
-            raise ResultsError(f"{where}: JSON lines (a JSON value on each line); expected one JSON document, "
-                               f"{expected}") from None
-        raise ResultsError(f"{where}: not valid JSON ({json_error(e)})" + note) from None
+        if note := _caption_lines_note(data, e):
+            raise ResultsError(f"{where}: not valid JSON ({json_error(e)})" + note) from None
+        raise ResultsError(f"{where}: {json_problem(data, e, expected)}") from None
     except ValueError as e:  # (an integer of over 4,300 digits)
         raise ResultsError(f"{where}: not usable JSON ({e})") from None
     except RecursionError:

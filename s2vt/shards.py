@@ -74,15 +74,18 @@ def shard_files(spec: str) -> list[str]:
     return files
 
 
+def file_key(path: str) -> tuple[int, int]:
+    """One file however it is named (another spelling, a symlink, a hard link): its device and inode."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
 def refuse_shared_shards(files: list[str], val_files: list[str]) -> None:
     """DataError when a shard is both a training and a validation one (every record of --val-features
     validates without a manifest: validating on training records inflates the scores). The same file
     by any spelling, symlink or hard link: compared by device and inode, not by name."""
-    def key(path: str) -> tuple[int, int]:
-        st = os.stat(path)
-        return st.st_dev, st.st_ino
-    trained = {key(f): f for f in files}
-    both = [(f, trained[k]) for f in val_files if (k := key(f)) in trained]
+    trained = {file_key(f): f for f in files}
+    both = [(f, trained[k]) for f in val_files if (k := file_key(f)) in trained]
     if both:
         f, t = both[0]
         raise DataError(f"--val-features {f} is also a training shard" + (f" (--features gives it as {t})" if t != f
@@ -158,8 +161,8 @@ def refuse_twice(files: list[str], flag: str = "--features") -> None:
     content digest): every record of it would train twice an epoch."""
     seen: dict = {}
     for f in files:
-        st = os.stat(f)
-        for key in ((st.st_dev, st.st_ino), *([(st.st_size, content_digest(f))] if st.st_size else [])):
+        size = os.path.getsize(f)
+        for key in (file_key(f), *([(size, content_digest(f))] if size else [])):
             if (again := seen.get(key)) is not None:
                 raise DataError(f"{flag}: {f} and {again} are the same shard"
                                 + (" (a copy)" if isinstance(key[1], str) else "")
