@@ -1,6 +1,7 @@
 """Training: Adam, clipping, early stopping on validation, best/last checkpoints, exact resume, DDP."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -74,6 +75,15 @@ class Dist:
             dist.all_reduce(both)
             total, count = both.tolist()
         return total / count if count else math.nan
+
+    def gather(self, obj) -> list:
+        """Every rank's `obj` (picklable), in rank order. (nccl gathers on the current GPU: this rank's.)"""
+        if self.world == 1:
+            return [obj]
+        parts = [None] * self.world
+        with torch.cuda.device(self.device) if self.device.type == "cuda" else contextlib.nullcontext():
+            dist.all_gather_object(parts, obj)
+        return parts
 
     def close(self) -> None:
         if self.world > 1 and dist.is_initialized():
@@ -391,9 +401,11 @@ class Run:
     refit_due: bool = False       # finished, begun with --refit: best.pt gets the refit if it lacks it (killed in it)
     first_loss: float | None = None  # the run's first step's loss (every rank's mean): what a blown-up loss is told by
     shards: dict | None = None    # a shard run's training and val shards (shards.shard_ids), saved in last.pt
-    # last.pt's record of the videos: every training video of the run so far (with a manifest, up to
-    # REFIT_IDS_MAX) and a digest of the validation ones, which a --resume checks its val split against
+    # last.pt's record of the videos: every training video of the run so far (up to REFIT_IDS_MAX; shards
+    # without a manifest: those streamed, `record_streamed`) and a digest of the validation ones, which a
+    # --resume checks its val split against
     videos: dict = dataclasses.field(default_factory=dict)
+    streamed_recorded: bool = False  # this process's streamed training ids are in `videos` (`record_streamed`)
 
 
 def data_metrics(has_caps: bool, labels: Labels, groups: dict | None) -> list[str]:
@@ -569,6 +581,8 @@ def build(cfg: TrainConfig) -> Run:
                 log(f"note: {len(ids)} training videos, over {REFIT_IDS_MAX}: last.pt does not list them, so a later "
                     "--resume cannot check that its validation videos are not among them")
                 videos["trained_ids_skipped"] = True
+    elif streaming and last is not None:  # (no manifest: the ids are known as they stream, `record_streamed`)
+        videos.update({k: last[k] for k in ("trained_ids", "trained_ids_skipped") if k in last})
     if last is not None:
         check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
                         tags_cause(last.get("settings", {}), cfg, streaming))
@@ -614,6 +628,14 @@ def build(cfg: TrainConfig) -> Run:
                 shards.refuse_trained_val(shards.trained_shards(was_shards, []), shard_list["val_features"],
                                           cfg.val_features, str(last_path))
             shard_list["trained"] = shards.trained_shards(was_shards, shard_list["features"])
+            # (the videos, wherever they sit: a val file holding training shards' records, concatenated or
+            # re-exported, is another shard by its identity; val is read whole anyway, a set look-up each)
+            if not cfg.manifest and (seen := [v for v in val_ids if v in was_trained]):
+                raise DataError(f"--resume: --val-features {cfg.val_features}: {len(seen)} of its {len(val_ids)} "
+                                f"videos are videos the run in {last_path} trained on (first: "
+                                + ", ".join(seen[:3]) + (", ..." if len(seen) > 3 else "")
+                                + "): validating on them inflates the scores and best.pt's choice; pass validation "
+                                  "shards whose videos the run never trained on")
         on_loss = not any(metric in h for h in last["history"])
         best_said = f"training loss {-last['best']:.4g}" if on_loss else f"{metric} {last['best']:.3f}"
         warning = None
@@ -822,6 +844,7 @@ def train_run(cfg: TrainConfig) -> dict:
                        *(f"{k} {v:.3f}" for k, v in row.items() if k in ("CIDEr", "tag_acc", "gap", "tag_f1",
                                                                          "level1_acc", "level2_acc", "lic_score")),
                        f"{row['samples_per_s']:.0f} samples/s"]) + (" *best*" if improved else ""))
+        record_streamed(run)
         if run.ddp.main:
             # both of the epoch's checkpoints or neither: a Ctrl-C between them (epoch 1) left best.pt without
             # the last.pt that --resume needs, and later ones a best.pt newer than last.pt's record of it
@@ -986,6 +1009,31 @@ def training_ids(run: Run, with_val: bool = False) -> dict:
         return {"training_ids": sorted(ids)} if ids is not None and len(ids) <= REFIT_IDS_MAX else {}
     entries = run.train_ds.entries + (run.val_ds.entries if with_val else [])
     return {"training_ids": [e["video_id"] for e in entries]} if len(entries) <= REFIT_IDS_MAX else {}
+
+
+def record_streamed(run: Run) -> None:
+    """A shard run without a manifest: the training ids this process's first epoch streamed
+    (`ShardStream.streamed`), every rank's, are added to last.pt's "trained_ids" (a manifest run's key: a
+    later --resume refuses val videos among them, wherever they sit). Over REFIT_IDS_MAX, none are kept
+    ("trained_ids_skipped", said once), as for a manifest. Once a process (its later epochs stream the same
+    records), after its first epoch; every rank calls it (the gather is collective)."""
+    ids = getattr(run.train_ds, "streamed", None)
+    if run.streamed_recorded or run.cfg.manifest or not shards.is_shards(run.cfg.features) or ids is None:
+        return
+    run.streamed_recorded = True
+    mine = sorted(ids) if len(ids) <= REFIT_IDS_MAX else None  # (a rank over it: the run is over it)
+    parts = run.ddp.gather(mine)
+    if run.videos.get("trained_ids_skipped"):
+        return
+    both = (list(dict.fromkeys([*run.videos.get("trained_ids", []), *(v for p in parts for v in p)]))
+            if all(p is not None for p in parts) else None)
+    if both is not None and len(both) <= REFIT_IDS_MAX:
+        run.videos["trained_ids"] = both
+        return
+    run.videos.pop("trained_ids", None)
+    run.videos["trained_ids_skipped"] = True
+    run.log(f"note: over {REFIT_IDS_MAX} training videos: last.pt does not list them, so a later --resume cannot "
+            "check that its validation videos are not among them")
 
 
 def best_result(out: Path) -> dict:

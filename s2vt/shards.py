@@ -272,7 +272,8 @@ class ShardStream(IterableDataset):
         self.files, self.modalities, self.labels, self.vocab, self.tags = files, modalities, labels, vocab, tags
         self.said = set() if said is None else said  # broken shards already said (`say_broken`)
         self.val_ids = val_ids  # validation videos no training record may be (`batches`)
-        self.repeats_said = False  # training ids met twice looked for (an epoch's, once a run: `batches`)
+        self.repeats_said = False  # training ids met twice said, or looked for (an epoch's, once a run: `batches`)
+        self.tracked = False  # an epoch's training ids tracked (`streamed`, the first epoch this process finished)
         # the training ids this process's first epoch streamed (the set `checked` tracks repeats by, up to
         # REPEAT_TRACKED, as it fills): best.pt lists them (`engine.training_ids`) for evaluate's warning
         self.streamed: set[str] | None = None
@@ -375,8 +376,9 @@ class ShardStream(IterableDataset):
         """`batches`' loop over the loader's iterator `it`."""
         steps = 0
         # the first epoch's training ids, to say repeated videos once (a set look-up per record, as for val;
-        # up to REPEAT_TRACKED ids, the memory it may take)
-        seen, repeated = (set(), []) if not self.repeats_said else (None, [])
+        # up to REPEAT_TRACKED ids, the memory it may take) and for best.pt and last.pt to list (`streamed`),
+        # also when the statistics' sample said the repeats already
+        seen, repeated = (set(), []) if not self.tracked else (None, [])
         if seen is not None:
             self.streamed = seen
         for batch in itertools.chain(it, [None]):
@@ -404,9 +406,10 @@ class ShardStream(IterableDataset):
             steps += 1
             yield batch
         if seen is not None:
-            self.repeats_said = True
-            if repeated:
+            self.tracked = True
+            if repeated and not self.repeats_said:
                 say_repeated(repeated, f"epoch {self.epoch}" + (f", rank {self.rank}" if self.world > 1 else ""))
+            self.repeats_said = True
         if steps == 0:
             raise DataError(f"no training record could be read from {len(self.files)} shard(s) "
                             f"(first: {self.files[0]})")

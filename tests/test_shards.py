@@ -438,6 +438,33 @@ def test_resume_refuses_val_shards_the_run_trained_on_even_two_resumes_back(data
                                                                             "train0001.tfrecord", "train0002.tfrecord"]
 
 
+def test_resume_refuses_val_records_the_run_trained_on_inside_another_file(data, tmp_path, capsys):
+    """Without a manifest last.pt lists the ids the run streamed: a val file that holds training records
+    among others (a concatenation, a re-export) is another shard by size and digest, found by its videos."""
+    root, d = data
+    run = tmp_path / "run"
+    common = ["train", "--out", str(run), "--epochs", "4", "--hidden", "32", "--tag-head", "mlp", "--quiet"]
+    assert main([*common, "--features", str(d / "train0000.tfrecord"), "--val-features",
+                 str(d / "validate0000.tfrecord"), "--stop-after", "1"]) == 0
+    assert sorted(torch.load(run / "last.pt", weights_only=True)["trained_ids"]) == sorted(
+        f"train0_{j}" for j in range(40))
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    both = tmp_path / "both.tfrecord"  # train0000's 40 records, then test0000's 20
+    both.write_bytes((d / "train0000.tfrecord").read_bytes() + (d / "test0000.tfrecord").read_bytes())
+    assert main([*common, "--features", str(d / "train0001.tfrecord"), "--val-features", str(both), "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --resume: --val-features {both}: 40 of its 60 videos are "
+                                               f"videos the run in {run / 'last.pt'} trained on (first: "), err
+    assert "inflates the scores" in err[0]
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    # disjoint videos: resumed; last.pt then lists both epochs' training shards' ids
+    assert main([*common, "--features", str(d / "train0001.tfrecord"), "--val-features", str(d / "test0000.tfrecord"),
+                 "--stop-after", "2", "--resume"]) == 0
+    assert sorted(torch.load(run / "last.pt", weights_only=True)["trained_ids"]) == sorted(
+        f"train{i}_{j}" for i in range(2) for j in range(40))
+
+
 def test_resume_refuses_a_manifest_whose_val_videos_the_run_trained_on(data, tmp_path, capsys):
     root, d = data
     entries = [json.loads(x) for x in (root / "manifest.jsonl").read_text().splitlines()]
