@@ -226,6 +226,8 @@ def test_torchrun_uneven_shards_ranks_stop_together(data, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     *_, ckpt = load_checkpoint(tmp_path / "ddp" / "last.pt")
     assert ckpt["epoch"] == 2
+    # (every rank's streamed ids, gathered: rank 0 streams two of the shards, rank 1 the other)
+    assert len({v.split("_")[0] for v in ckpt["trained_ids"]}) == 3
 
 
 def test_resumed_shard_run_matches_an_uninterrupted_one(data, tmp_path):
