@@ -18,7 +18,6 @@ Where a video's split and tags come from:
 """
 from __future__ import annotations
 
-import atexit
 import functools
 import glob
 import hashlib
@@ -26,7 +25,6 @@ import itertools
 import os
 import random
 import sys
-import weakref
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +33,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .errors import interrupts_held
+from .loaders import LIVE_LOADERS, close_loader, worker_ignores_interrupts
 from .manifest import read_manifest
 
 from .data import DataError, Labels, assign_val, collate, empty_training_split
@@ -413,52 +412,6 @@ class ShardStream(IterableDataset):
         if steps == 0:
             raise DataError(f"no training record could be read from {len(self.files)} shard(s) "
                             f"(first: {self.files[0]})")
-
-
-def worker_ignores_interrupts(worker: int) -> None:
-    """A DataLoader worker's init: a Ctrl-C or SIGTERM (sent to the whole process group, as a terminal
-    or `timeout` does) is the training process's to act on, which then ends the workers itself
-    (`close_loader`); a worker ended by the signal made the loader print a traceback before the
-    `interrupted:` line."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-
-LIVE_LOADERS: weakref.WeakSet = weakref.WeakSet()  # the iterators of `batches` with workers, until closed
-
-
-@atexit.register  # (after torch's and multiprocessing's registered: it runs before them)
-def close_live_loaders() -> None:
-    """At exit, the workers of an iterator not closed yet (an interrupted epoch's, kept by a reference
-    cycle): multiprocessing's own exit ends daemon processes with SIGTERM, which the workers ignore, and
-    then waits for them."""
-    for it in list(LIVE_LOADERS):
-        close_loader(it)
-
-
-def close_loader(it) -> None:
-    """Ends the worker processes of a DataLoader iterator now (they ignore SIGTERM, so one still alive
-    after the loader's own shutdown is killed), for an interrupted run's one `interrupted:` line with no
-    `Exception ignored in ... __del__` traceback before it."""
-    LIVE_LOADERS.discard(it)
-    if not hasattr(it, "_workers") or getattr(it, "closed_by_s2vt", False):  # (no workers, or closed at exit)
-        return
-    it.closed_by_s2vt = True
-    stopping = sys.exc_info()[1] is not None  # (an interrupt or an error on its way out: this is its finally)
-    try:
-        with interrupts_held():  # (a Ctrl-C while they stop: acted on once they have, or dropped when stopping)
-            shutdown = getattr(it, "_shutdown_workers", None)  # (workers > 0: torch's multiprocessing iterator)
-            if shutdown is not None:
-                shutdown()
-            for w in getattr(it, "_workers", []):
-                if w.is_alive():
-                    w.kill()
-                    w.join()
-    except KeyboardInterrupt:
-        if not stopping:
-            raise
 
 
 class EpochSteps:

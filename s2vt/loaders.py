@@ -1,0 +1,63 @@
+"""The shutdown of DataLoader worker processes, for an interrupted run's one `interrupted:` line.
+
+A Ctrl-C or SIGTERM reaches the whole process group: workers that died of it made the loader print
+a traceback before that line, and workers left alive at exit kept the process waiting. Here the
+workers ignore the signals (`worker_ignores_interrupts`) and the training process ends them itself:
+when the epoch's iterator is done with (`close_loader`), or at exit for one an interrupted epoch
+kept alive (`LIVE_LOADERS`, `close_live_loaders`).
+"""
+from __future__ import annotations
+
+import atexit
+import sys
+import weakref
+
+import torch.utils.data  # noqa: F401  (torch's and multiprocessing's exit hooks registered before ours: ours runs first)
+
+from .errors import interrupts_held
+
+
+def worker_ignores_interrupts(worker: int) -> None:
+    """A DataLoader worker's init: a Ctrl-C or SIGTERM (sent to the whole process group, as a terminal
+    or `timeout` does) is the training process's to act on, which then ends the workers itself
+    (`close_loader`); a worker ended by the signal made the loader print a traceback before the
+    `interrupted:` line."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+LIVE_LOADERS: weakref.WeakSet = weakref.WeakSet()  # the iterators of `shards.ShardStream.batches` with workers, until closed
+
+
+@atexit.register  # (after torch's and multiprocessing's registered: it runs before them)
+def close_live_loaders() -> None:
+    """At exit, the workers of an iterator not closed yet (an interrupted epoch's, kept by a reference
+    cycle): multiprocessing's own exit ends daemon processes with SIGTERM, which the workers ignore, and
+    then waits for them."""
+    for it in list(LIVE_LOADERS):
+        close_loader(it)
+
+
+def close_loader(it) -> None:
+    """Ends the worker processes of a DataLoader iterator now (they ignore SIGTERM, so one still alive
+    after the loader's own shutdown is killed), for an interrupted run's one `interrupted:` line with no
+    `Exception ignored in ... __del__` traceback before it."""
+    LIVE_LOADERS.discard(it)
+    if not hasattr(it, "_workers") or getattr(it, "closed_by_s2vt", False):  # (no workers, or closed at exit)
+        return
+    it.closed_by_s2vt = True
+    stopping = sys.exc_info()[1] is not None  # (an interrupt or an error on its way out: this is its finally)
+    try:
+        with interrupts_held():  # (a Ctrl-C while they stop: acted on once they have, or dropped when stopping)
+            shutdown = getattr(it, "_shutdown_workers", None)  # (workers > 0: torch's multiprocessing iterator)
+            if shutdown is not None:
+                shutdown()
+            for w in getattr(it, "_workers", []):
+                if w.is_alive():
+                    w.kill()
+                    w.join()
+    except KeyboardInterrupt:
+        if not stopping:
+            raise
