@@ -38,7 +38,7 @@ from .levels import best_threshold, kinds, level_loss, probabilities
 from .model import S2VT, caption_loss, squash, tag_loss
 from .predict import feature_mismatch
 from .tagheads import MEAN_POOLING
-from . import options, shards
+from . import options, shardkeys, shards
 from .results import refuse_inputs
 from .text import CNB_WEIGHT, TextVocab, complement_nb, fit_linear, has_text, tfidf_matrix
 from .vocab import SPECIALS, Vocab, drop_blank_captions
@@ -400,7 +400,7 @@ class Run:
     finished: bool = False        # resumed after its last epoch or its early stop: nothing left to train
     refit_due: bool = False       # finished, begun with --refit: best.pt gets the refit if it lacks it (killed in it)
     first_loss: float | None = None  # the run's first step's loss (every rank's mean): what a blown-up loss is told by
-    shards: dict | None = None    # a shard run's training and val shards (shards.shard_ids), saved in last.pt
+    shards: dict | None = None    # a shard run's training and val shards (shardkeys.shard_ids), saved in last.pt
     # last.pt's record of the videos: every training video of the run so far (up to REFIT_IDS_MAX; shards
     # without a manifest: those streamed, `record_streamed`) and a digest of the validation ones, which a
     # --resume checks its val split against
@@ -561,7 +561,8 @@ def build(cfg: TrainConfig) -> Run:
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
     start_epoch, stopper, history, finished, refit_due = 1, EarlyStopping(cfg.patience), [], False, False
     # (what a --resume compares its shards with: not the flags, a glob or a folder can name other files later)
-    shard_list = ({"features": shards.shard_ids(store.files), "val_features": shards.shard_ids(store.val_files)}
+    shard_list = ({"features": shardkeys.shard_ids(store.files),
+                   "val_features": shardkeys.shard_ids(store.val_files)}
                   if streaming else None)
     if streaming:
         shard_list["trained"] = shard_list["features"]

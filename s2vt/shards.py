@@ -18,9 +18,7 @@ Where a video's split and tags come from:
 """
 from __future__ import annotations
 
-import functools
 import glob
-import hashlib
 import itertools
 import os
 import random
@@ -35,6 +33,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from .errors import interrupts_held
 from .loaders import LIVE_LOADERS, close_loader, worker_ignores_interrupts
 from .manifest import read_manifest
+from .shardkeys import content_key, file_key, name_key, same_shard, shard_id, shard_ids
 
 from .data import DataError, Labels, assign_val, collate, empty_training_split
 from .tfrecord import TFRecordError
@@ -73,16 +72,10 @@ def shard_files(spec: str) -> list[str]:
     return files
 
 
-def file_key(path: str) -> tuple[int, int]:
-    """One file however it is named (another spelling, a symlink, a hard link): its device and inode."""
-    st = os.stat(path)
-    return st.st_dev, st.st_ino
-
-
 def refuse_shared_shards(files: list[str], val_files: list[str]) -> None:
     """DataError when a shard is both a training and a validation one (every record of --val-features
     validates without a manifest: validating on training records inflates the scores). The same file
-    by any spelling, symlink or hard link: compared by device and inode, not by name."""
+    by any spelling, symlink or hard link: compared by device and inode (`file_key`), not by name."""
     trained = {file_key(f): f for f in files}
     both = [(f, trained[k]) for f in val_files if (k := file_key(f)) in trained]
     if both:
@@ -102,36 +95,6 @@ def shared_ids_error(ids: list[str], where: str) -> DataError:
                      f"{'are' if len(ids) != 1 else 'is'} in --features' training records too ({where}; "
                      f"first: {shown}): validating on training videos inflates the scores; pass validation "
                      "shards whose videos are not among the training ones")
-
-
-DIGEST_BYTES = 1 << 16  # read from a shard's start for its content identity (`shard_ids`)
-
-
-def content_digest(path: str) -> str:
-    """A cheap content identity of a shard: the sha1 of its first DIGEST_BYTES (a shard's first records,
-    their video ids among them); with the size, a copy or a renamed file is the same shard."""
-    st = os.stat(path)
-    return _digest(os.path.realpath(path), st.st_size, st.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=None)
-def _digest(path: str, size: int, mtime: int) -> str:  # (once per file and version: prepare and last.pt ask)
-    with open(path, "rb") as f:
-        return hashlib.sha1(f.read(DIGEST_BYTES)).hexdigest()[:16]
-
-
-def shard_ids(files: list[str]) -> list[list]:
-    """[real path, bytes, content digest] of each shard, as last.pt records the shards a run trained and
-    validated on (a last.pt from before the digest holds [real path, bytes])."""
-    return [[os.path.realpath(f), os.path.getsize(f), content_digest(f)] for f in files]
-
-
-def same_shard(a: list, b: list) -> bool:
-    """Whether two `shard_ids` entries are one shard: by size and content digest, or by file name and size
-    where one lacks the digest (an older last.pt's)."""
-    if len(a) > 2 and len(b) > 2:
-        return a[1] == b[1] and a[2] == b[2]
-    return os.path.basename(a[0]) == os.path.basename(b[0]) and a[1] == b[1]
 
 
 def trained_shards(was: dict | None, now: list[list]) -> list[list]:
@@ -156,15 +119,15 @@ def refuse_trained_val(trained: list[list], val: list[list], val_spec: str, last
 
 
 def refuse_twice(files: list[str], flag: str = "--features") -> None:
-    """DataError for one shard given twice (the same file by two names, or a copy of it: the same size and
-    content digest): every record of it would train twice an epoch."""
+    """DataError for one shard given twice (the same file by two names, `file_key`, or a copy of it: the same
+    size and content digest, `content_key`): every record of it would train twice an epoch."""
     seen: dict = {}
     for f in files:
-        size = os.path.getsize(f)
-        for key in (file_key(f), *([(size, content_digest(f))] if size else [])):
+        entry = shard_id(f)  # (an empty file's content is every empty file's: known by its file alone)
+        for key in [("file", file_key(f))] + ([("copy", content_key(entry))] if entry[1] else []):
             if (again := seen.get(key)) is not None:
                 raise DataError(f"{flag}: {f} and {again} are the same shard"
-                                + (" (a copy)" if isinstance(key[1], str) else "")
+                                + (" (a copy)" if key[0] == "copy" else "")
                                 + ": its records would train twice an epoch; name each shard once")
             seen[key] = f
 
@@ -185,8 +148,8 @@ def changed_shards(was: dict, now: dict, specs: dict, given: dict, best: str) ->
     """The warning line of a --resume whose shards are not last.pt's (`was`, `now`: {"features", "val_features":
     shard_ids}; `specs` the flags last.pt was given, `given` this run's): the flags, what was added and left
     out; other validation shards also say that best.pt's score (`best`) was measured on last.pt's. A shard is
-    known by its file name and size, not its folder: a moved copy of the data is the same data."""
-    key = lambda ids: {(os.path.basename(p), n) for p, n, *_ in ids}  # noqa: E731
+    known by its file name and size (`name_key`), not its folder: a moved copy of the data is the same data."""
+    key = lambda ids: {name_key(s) for s in ids}  # noqa: E731
     spec = lambda s: s or "(none: val from the training shards)"  # noqa: E731
 
     def listed(names: list[str], what: str) -> list[str]:
