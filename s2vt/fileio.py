@@ -57,14 +57,16 @@ def parse_json(data: bytes):
     return json.loads(data.decode("utf-8-sig"), object_pairs_hook=unique_keys)
 
 
-def json_error(e: ValueError) -> str:
+def json_error(e: ValueError, line: bool = True) -> str:
     """The parser's reason with where it is ('Expecting value at line 3 column 5'), for a message's
     parentheses (`e.msg` alone left the user to hunt for the mistake); a key given twice names the key
-    instead (the hook has no position); bytes that are not UTF-8 are named by offset."""
+    instead (the hook has no position); bytes that are not UTF-8 are named by offset. Without `line`,
+    the column alone: the text parsed was one line of a file (JSON lines), which the message names
+    before (its 'line 1' would be wrong)."""
     if isinstance(e, DuplicateKeyError):
         return str(e)
     if isinstance(e, json.JSONDecodeError):  # ('Unterminated string starting at': its own 'at' once)
-        return f"{e.msg.removesuffix(' at')} at line {e.lineno} column {e.colno}"
+        return f"{e.msg.removesuffix(' at')} at " + (f"line {e.lineno} " if line else "") + f"column {e.colno}"
     if isinstance(e, UnicodeDecodeError):
         return f"not UTF-8: byte 0x{e.object[e.start]:02x} at offset {e.start}"
     return str(e)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import UserError
-from .fileio import DuplicateKeyError, atomic_write_bytes, unique_keys
+from .fileio import DuplicateKeyError, atomic_write_bytes, json_error, unique_keys
 
 # what a folder scan (and an upload) counts as a video file
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv",
@@ -109,7 +109,7 @@ def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError) 
             if one_document(data):  # (a pretty-printed array or object: its first line alone is no JSON)
                 raise error(f"{path}: one JSON document over {len(data.splitlines())} lines, not JSON lines "
                             "(one object a line)") from None
-            raise error(f"{where}not valid JSON ({e.msg} at column {e.colno})") from None  # (where: its line)
+            raise error(f"{where}not valid JSON ({json_error(e, line=False)})") from None  # (where: its line)
         except ValueError as e:  # (an integer of over 4,300 digits)
             raise error(f"{where}not usable JSON ({e})") from None
         except RecursionError:

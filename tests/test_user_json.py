@@ -95,6 +95,10 @@ def test_a_json_mistake_is_said_with_its_line_and_column(tmp_path, capsys):
     assert main(["score", str(manifest), str(preds)]) == 2
     assert capsys.readouterr().err == (f"error: {manifest}:2: not valid JSON (Expecting property name enclosed in "
                                        "double quotes at column 20)\n")
+    # (through fileio.json_error: 'Unterminated string starting at' said its 'at' twice)
+    manifest.write_text('{"video_id": "v1", "captions": ["a man sings"]}\n{"video_id": "v2\n')
+    assert main(["score", str(manifest), str(preds)]) == 2
+    assert capsys.readouterr().err == f"error: {manifest}:2: not valid JSON (Unterminated string starting at column 14)\n"
     from s2vt.datasets import DatasetError, read_labels
     caps = tmp_path / "caps.json"  # (import features --captions: an MLDS list)
     caps.write_text('[\n  {"id": "c1", "caption": ["a man"]}\n  {"id": "c2", "caption": ["a dog"]}\n]\n')
