@@ -2,6 +2,10 @@
 import os
 import sys
 
+from s2vt.errors import interrupt_quietly
+
+if __name__ == "__main__":  # (before s2vt.cli loads: a signal meanwhile is one line, not a traceback)
+    interrupt_quietly(["caption", *sys.argv[1:]])
 from s2vt.cli import main
 
 if __name__ == "__main__":

@@ -36,5 +36,5 @@ setup(
         # bench/text_baseline.py's TF-IDF + linear classifier baselines (README "Text")
         "bench": ["scikit-learn"],
     },
-    entry_points={"console_scripts": ["s2vt=s2vt.cli:main", "s2vt-extract=extract.__main__:main"]},
+    entry_points={"console_scripts": ["s2vt=s2vt.__main__:main", "s2vt-extract=extract.__main__:main"]},
 )

@@ -10,8 +10,11 @@ import sys
 import time
 import warnings
 
-from .errors import (SettingError, UserError, exit_status, finished_line, invoked_as, one_line_warning,
-                     terminate_as_interrupt)
+from .errors import (SettingError, UserError, exit_status, finished_line, interrupt_quietly, invoked_as,
+                     one_line_warning, terminate_as_interrupt)
+
+if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
+    interrupt_quietly(sys.argv[1:])
 from .manifest import SPLITS
 from .options import Parser
 

@@ -21,18 +21,46 @@ def one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"
 
 
-def interrupt_quietly() -> None:
-    """For a command-line entry point, before its heavy imports: a Ctrl-C that no handler catches
-    (one in the seconds torch takes to load, before the command's own `interrupted:` line) prints
-    `interrupted: while starting, ...`, not a traceback through the imports; the exit status stays SIGINT's (130)."""
+def interrupt_quietly(argv: list[str] | None = None) -> None:
+    """For a command-line entry point, before its heavy imports: a Ctrl-C or SIGTERM that no handler catches
+    (one while the modules load, before the command's own `interrupted:` line) prints `interrupted: while
+    starting, ...` (with the line that starts `argv`, a command and its arguments, again), not a traceback
+    through the imports nor, for SIGTERM, a silent end; the exit status is the signal's (130, 143). Only the
+    standard library: it is in place before anything heavy loads. `terminate_as_interrupt` takes SIGTERM over
+    once the command runs."""
+    import os
+
     previous = sys.excepthook
 
     def hook(kind, value, tb):
-        if issubclass(kind, KeyboardInterrupt):
-            print("interrupted: while starting, before anything was written", file=sys.stderr)
-        else:
+        if not issubclass(kind, KeyboardInterrupt):
             previous(kind, value, tb)
+            return
+        for s in (signal.SIGINT, signal.SIGTERM):  # (a second signal: no traceback out of this hook)
+            with contextlib.suppress(Exception):
+                signal.signal(s, signal.SIG_IGN)
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            print(starting_line(argv), file=sys.stderr, flush=True)
+        os._exit(TERMINATED if issubclass(kind, Terminated) else INTERRUPTED)
     sys.excepthook = hook
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, terminated_while_starting)
+
+
+def terminated_while_starting(signum, frame) -> None:
+    """SIGTERM's handler from `interrupt_quietly` until `terminate_as_interrupt` replaces it."""
+    raise Terminated
+
+
+def starting_line(argv: list[str] | None) -> str:
+    """`cli.interrupted_starting`'s line, from an entry point whose modules may not have loaded: s2vt.cli
+    loads without torch (a tenth of a second), and without it the line is said without its rerun part."""
+    if argv:
+        with contextlib.suppress(Exception):
+            from s2vt.cli import interrupted_starting
+            return interrupted_starting(argv)
+    return "interrupted: while starting, before anything was written"
 
 
 INTERRUPTED = 130  # a command's exit status after a Ctrl-C (128 + SIGINT), with its `interrupted` line
@@ -56,8 +84,9 @@ def terminate_as_interrupt():
     is already ignored or handled (a parent's SIG_IGN, or a program that calls the entry point in-process
     with its own handler); the handler before is put back at the end."""
     came: list[bool] = []
+    # (an entry point's `interrupt_quietly` handler, there while the modules loaded, is taken over)
     if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, terminated_while_starting):
         yield came
         return
 
@@ -157,7 +186,8 @@ def invoked_as(command: str) -> list[str]:
     name, folder = os.path.basename(path), os.path.basename(os.path.dirname(os.path.abspath(path))) if path else ""
     orig = getattr(sys, "orig_argv", None)
     python = os.path.basename(orig[0]) if orig and orig[0] else "python"  # (as typed: python, python3)
-    modules = {("s2vt", "cli.py"): ("s2vt.cli", True), ("s2vt", "demo.py"): ("s2vt.demo", False),
+    modules = {("s2vt", "cli.py"): ("s2vt.cli", True), ("s2vt", "__main__.py"): ("s2vt", True),
+               ("s2vt", "demo.py"): ("s2vt.demo", False),
                ("extract", "__main__.py"): ("extract", False)}
     if (folder, name) in modules:
         module, names_command = modules[folder, name]

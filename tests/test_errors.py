@@ -166,6 +166,50 @@ def test_a_ctrl_c_while_the_modules_load_is_one_line_and_sigint_status():
     assert "interrupt_quietly()" in (REPO / "extract" / "__main__.py").read_text().split("from .pipeline")[0]
 
 
+# (a test's own sitecustomize, not the product's: the signal comes exactly while s2vt.options loads, which
+# every entry point imports before its command's own handling, instead of at a guessed moment)
+SIGNAL_WHILE_LOADING = """import os, signal, sys
+
+
+class SignalOnImport:
+    def find_spec(self, name, path=None, target=None):
+        if name == "s2vt.options":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.{sig})
+        return None
+
+
+sys.meta_path.insert(0, SignalOnImport())
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("entry, again", [
+    (["train.py", "--out", "a b"], ["{python}", "train.py", "--out", "a b"]),
+    (["caption.py", "v.mp4"], ["{python}", "caption.py", "v.mp4"]),
+    (["-m", "s2vt", "score", "p.json"], ["{python}", "-m", "s2vt", "score", "p.json"]),
+    (["-m", "s2vt.cli", "evaluate", "--checkpoint", "c.pt"], ["{python}", "-m", "s2vt.cli", "evaluate", "--checkpoint",
+                                                               "c.pt"]),
+    (["-m", "s2vt.cli"], None)])  # (no command: nothing to start again)
+def test_a_signal_while_an_entry_point_loads_its_modules_is_one_line(tmp_path, sig, entry, again):
+    """A Ctrl-C while `python train.py` (caption.py, `python -m s2vt`, `s2vt`) was still importing printed
+    Python's KeyboardInterrupt traceback through the imports; a SIGTERM then ended it with no line at all."""
+    import os
+    import shlex
+    import signal
+    import sys
+
+    (tmp_path / "sitecustomize.py").write_text(SIGNAL_WHILE_LOADING.format(sig=sig))
+    proc = run_cli(*entry, env={"PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}, timeout=120)
+    line = "interrupted: while starting, before anything was written"
+    if again:
+        python = os.path.basename(sys.executable)
+        line += "; to start again: " + shlex.join(w.format(python=python) for w in again)
+    assert proc.stderr == line + "\n" and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == (143 if sig == "SIGTERM" else 130) == 128 + getattr(signal, sig)
+    assert proc.stdout == ""
+
+
 def test_a_reader_that_stops_early_is_no_traceback(tmp_path):
     """`caption.py DIR --json | head -1` ended in a BrokenPipeError traceback once head had its line."""
     import subprocess
