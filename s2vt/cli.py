@@ -372,6 +372,7 @@ def run_import(args: argparse.Namespace) -> int:
 
     from . import datasets as ds
 
+    args.started = time.time()  # (an interrupted import says how many videos it wrote: files changed since)
     if args.kind == "yt8m":  # (a quoted glob, as train.py --features takes it)
         from .yt8m import expand_patterns
         args.files = expand_patterns(args.files)
@@ -390,7 +391,7 @@ def run_import(args: argparse.Namespace) -> int:
             return run_import_features(args)
         except KeyboardInterrupt:
             print(interrupted_import(args.features or Path(args.out).resolve().parent / "features", args.out,
-                                     args.argv), file=sys.stderr)
+                                     args.argv, args.started), file=sys.stderr)
             return 130
     if args.kind == "msvd":
         entries = ds.import_msvd(args.files[0], args.language, args.split_list, args.seed)
@@ -544,16 +545,26 @@ def run_import_features(args: argparse.Namespace) -> int:
     return 0
 
 
-def interrupted_import(store: str | os.PathLike, out: str, argv: list[str]) -> str:
-    """The line of an import interrupted while it wrote its feature store: the store keeps the features
-    written so far (each file whole), the manifest, written last, is not there; a rerun finishes."""
+def interrupted_import(store: str | os.PathLike, out: str, argv: list[str], since: float | None = None) -> str:
+    """The line of an import interrupted while it wrote its feature store: how many videos' features this
+    run wrote (files changed since `since`, when it started; None: every file counts as this run's) and how
+    many the store holds, earlier imports' included (each file whole), the manifest, written last, is not
+    there; a rerun finishes."""
     from pathlib import Path
 
     root = Path(store)
-    counts = [sum(1 for _ in d.glob("*.npy")) for d in root.iterdir() if d.is_dir()] if root.is_dir() else []
-    again = again_line(argv)
-    kept = (f"the store {shlex.quote(str(root))} holds the features of {max(counts)} videos written so far"
-            if counts and max(counts) else f"no feature was written to {shlex.quote(str(root))}")
+    folders = [d for d in root.iterdir() if d.is_dir()] if root.is_dir() else []
+    held = max((sum(1 for _ in d.glob("*.npy")) for d in folders), default=0)
+    # (a slack of 50 ms: a file's mtime is the kernel's coarse clock, a tick or so behind time.time(); an
+    # import run just before, back to back, ended more than that before this one got here)
+    wrote = held if since is None else \
+        max((sum(1 for f in d.glob("*.npy") if f.stat().st_mtime >= since - 0.05) for d in folders), default=0)
+    where, again = shlex.quote(str(root)), again_line(argv)
+    if wrote:
+        kept = (f"it wrote the features of {wrote} video{'s' * (wrote != 1)} to the store {where} before it stopped"
+                + (f" (the store holds {held})" if held != wrote else ""))
+    else:
+        kept = f"no feature was written to {where}" + (f" (the store holds the {held} from before)" if held else "")
     return f"interrupted: {kept}; the manifest {shlex.quote(out)}, written last, was not; " + \
         (f"run the same command again to finish: {again}" if again else "run the same command again to finish")
 
@@ -582,8 +593,8 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
             check_out(args.out)  # (before the store is written)
             entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary, guard)
     except KeyboardInterrupt:
-        print(interrupted_import(args.features or Path(args.out).parent / "features", args.out, args.argv),
-              file=sys.stderr)
+        print(interrupted_import(args.features or Path(args.out).parent / "features", args.out, args.argv,
+                                 getattr(args, "started", None)), file=sys.stderr)
         return 130
     say_imported(args.out, entries)
 

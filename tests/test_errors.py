@@ -418,10 +418,61 @@ def test_interrupted_lines_say_what_was_kept_and_how_to_start_again(tmp_path):
         for i in range(n):
             (store / m / f"v{i}.npy").write_bytes(b"")
     line = interrupted_import(store, "m.jsonl", ["import", "yt8m", "a b.tfrecord", "--out", "m.jsonl"])
-    assert line == (f"interrupted: the store '{store}' holds the features of 3 videos written so far; the manifest "
-                    "m.jsonl, written last, was not; run the same command again to finish: "
+    assert line == (f"interrupted: it wrote the features of 3 videos to the store '{store}' before it stopped; the "
+                    "manifest m.jsonl, written last, was not; run the same command again to finish: "
                     "s2vt import yt8m 'a b.tfrecord' --out m.jsonl")
     assert "no feature was written" in interrupted_import(tmp_path / "none", "m.jsonl", ["import", "yt8m"])
+    # an earlier import's files (older than this run's start) are the store's, not this run's
+    import os
+    import time
+
+    started = time.time()
+    for f in store.glob("*/*.npy"):
+        os.utime(f, (started - 60, started - 60))
+    (store / "rgb" / "new.npy").write_bytes(b"")
+    assert interrupted_import(store, "m.jsonl", ["import", "yt8m"], started).startswith(
+        f"interrupted: it wrote the features of 1 video to the store '{store}' before it stopped (the store holds 4);")
+    (store / "rgb" / "new.npy").unlink()
+    assert interrupted_import(store, "m.jsonl", ["import", "yt8m"], started).startswith(
+        f"interrupted: no feature was written to '{store}' (the store holds the 3 from before);")
+
+
+def test_an_interrupted_import_counts_what_it_wrote_not_the_store(tmp_path, monkeypatch, capsys):
+    """A second import into a store of 5 videos, interrupted after 2 of its own, said 'the store holds the
+    features of 7 videos written so far': the earlier import's counted as this run's."""
+    import os
+    import time
+
+    import numpy as np
+
+    from s2vt.store import FeatureStore
+
+    def features(folder, ids):
+        folder.mkdir()
+        for v in ids:
+            np.save(folder / f"{v}.npy", np.ones((2, 4), np.float32))
+        (folder.parent / f"{folder.name}.json").write_text(json.dumps({v: ["a cat"] for v in ids}))
+        return ["import", "features", str(folder), "--captions", str(folder.parent / f"{folder.name}.json"),
+                "--modality", "clip", "--split", "train", "--features", str(tmp_path / "store")]
+
+    assert cli.main([*features(tmp_path / "a", [f"a{i}" for i in range(5)]), "--out", str(tmp_path / "a.jsonl")]) == 0
+    for f in (tmp_path / "store" / "clip").glob("*.npy"):  # (an import some time ago)
+        os.utime(f, (time.time() - 60, time.time() - 60))
+    capsys.readouterr()
+    write, calls = FeatureStore.write, []
+
+    def write_two(self, *args, **kwargs):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(args)
+        return write(self, *args, **kwargs)
+    monkeypatch.setattr(FeatureStore, "write", write_two)
+    argv = [*features(tmp_path / "b", [f"b{i}" for i in range(4)]), "--out", str(tmp_path / "b.jsonl")]
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.startswith(f"interrupted: it wrote the features of 2 videos to the store {tmp_path / 'store'} "
+                          "before it stopped (the store holds 7); the manifest ") and "Traceback" not in err, err
+    assert len(err.splitlines()) == 1
 
 
 def test_a_signal_after_the_command_finished_is_one_line_or_none():
