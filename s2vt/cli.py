@@ -152,8 +152,9 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
 def run_caption(args: argparse.Namespace) -> int:
     from .predict import caption_videos, default_checkpoint
 
+    args.progress = {}  # (an interrupted run's line counts the videos captioned: `interrupted_command`)
     return caption_videos(args.videos, args.checkpoint or default_checkpoint(), decoding(args), args.tags, args.json,
-                          args.device, args.weights_dir, args.precision)
+                          args.device, args.weights_dir, args.precision, args.progress)
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
@@ -858,7 +859,8 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         return 2
     except KeyboardInterrupt:  # Ctrl-C: one line and 130 (the commands write outputs whole, at their end)
         # (a signal just after the command returned, or after train's outputs were written: it had finished)
-        print(finished_line(args.command) if finished else interrupted_command(args.command, argv), file=sys.stderr)
+        print(finished_line(args.command) if finished else
+              interrupted_command(args.command, argv, getattr(args, "progress", None)), file=sys.stderr)
         return 130
 
 
@@ -874,19 +876,34 @@ def interrupted_starting(argv: list[str]) -> str:
     return "interrupted: while starting, before anything was written" + (f"; to start again: {again}" if again else "")
 
 
-def interrupted_command(command: str, argv: list[str]) -> str:
-    """The line of a command interrupted that has no line of its own: the server stopped; any other
-    writes its outputs whole, at its end (a temporary file renamed), so none was half-written."""
+def interrupted_command(command: str, argv: list[str], progress: dict | None = None) -> str:
+    """The line of a command interrupted that has no line of its own: the server stopped; caption's
+    videos captioned so far (`progress`, as `predict.caption_videos` counts them); any other writes its
+    outputs whole, at its end (a temporary file renamed), so none was half-written."""
     if command == "serve":
         return "interrupted: the server stopped"
     if command == "weights" and "download" in argv[1:]:  # (each file installed once verified; a part kept)
         return ("interrupted: the weight files installed so far stay, a partial download is kept (.part-NAME) "
                 "and resumed by a rerun" + (f": {again}" if (again := again_line(argv)) else ""))
     if command == "caption":  # (each video's answer is printed as it is made)
-        return "interrupted: the videos above were captioned, the rest were not" + \
+        return f"interrupted: {captioned_so_far(progress or {})}" + \
             (f"; to start again: {again}" if (again := again_line(argv)) else "")
     return f"interrupted: {command} did not finish (it writes its outputs whole, at its end: none was written)" + \
         (f"; to start again: {again}" if (again := again_line(argv)) else "")
+
+
+def captioned_so_far(progress: dict) -> str:
+    """How many of an interrupted caption run's videos were captioned: `predict.caption_videos`' counts
+    ({} before its folders were listed)."""
+    total, done, failed = progress.get("videos"), progress.get("captioned", 0), progress.get("failed", 0)
+    if total is None:
+        return "no video was captioned"
+    if not done and not failed:
+        return "the video was not captioned" if total == 1 else f"none of the {total} videos was captioned"
+    rest = total - done - failed
+    return (f"{done} of {total} video{'s' * (total != 1)} {'was' if done == 1 else 'were'} captioned (above)"
+            + (f", {failed} failed" if failed else "") + (f", the other {rest} {'was' if rest == 1 else 'were'} not"
+                                                          if rest else ""))
 
 
 if __name__ == "__main__":

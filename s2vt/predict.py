@@ -705,17 +705,20 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
 
 def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int = 5, tags: int = 3,
                    as_json: bool = False, device: str = "cpu", weights_dir: str | None = None,
-                   precision: str | None = None) -> int:
+                   precision: str | None = None, progress: dict | None = None) -> int:
     """Print captions and tags of video files and folders of them (caption.py); a bad video (or a
     folder without any) prints one line on stderr, and with `as_json` its {"video", "error"} object
     on stdout, and the rest go on. Returns 1 if some failed (a batch's partial failure, as `python -m
     extract`'s), 2 if every one did (nothing was captioned: a user's mistake, as one found before any video
-    ran), else 0."""
+    ran), else 0. `progress`, when given, gets "videos" (the video files to caption) once the folders are
+    listed, and "captioned" and "failed" as the answers are printed: an interrupted run's line counts them."""
     import warnings
 
     check_settings(beam, tags)  # (a setting's mistake first, as every command says it)
     items = with_folders_expanded(videos)  # (before the model loads: seconds)
     failed = 0
+    progress = {} if progress is None else progress
+    progress.update(videos=sum(isinstance(i, str) for i in items), captioned=0, failed=0)
     # stderr is for errors: the library's notices (random weights, torch deprecations, some
     # raised in the backbone build threads) are silenced while the videos run
     with warnings.catch_warnings():
@@ -734,12 +737,14 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
                 r["error"] = printable(r["error"])
                 print(f"error: {r['error']}", file=sys.stderr)
                 failed += 1
+                progress["failed"] += isinstance(item, str)  # (a folder without videos is no video)
             if as_json:  # (a failed input too, {"video", "error"}: a script reading stdout sees every input)
                 print(json.dumps(r, ensure_ascii=False), flush=True)
             elif "error" not in r:
                 tag_text = ", ".join(f"{t['tag']} ({t['p']:.2f})" for t in r["tags"])
                 print(f"{r['video']}: {r['caption'] or blank}" + (f"\n  tags: {tag_text}" if tag_text else ""),
                       flush=True)
+            progress["captioned"] += "error" not in r  # (once its answer is out)
     return 0 if not failed else 2 if failed == len(items) else 1
 
 

@@ -380,3 +380,45 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(monkeypatch, capsys, tm
     monkeypatch.chdir(tmp_path)
     assert main(["caption", good, "--checkpoint", os.fsdecode(b"x\xff.pt")]) == 2
     assert capsys.readouterr().err == "error: x\\xff.pt: checkpoint not found\n"
+
+
+def test_an_interrupted_caption_run_counts_the_videos_captioned(tmp_path, monkeypatch, capsys):
+    """A Ctrl-C in a caption run over several videos said 'the videos above were captioned, the rest were
+    not': how many, of how many, was left to count by hand."""
+    import signal
+
+    from extract.ffmpeg import MediaError
+    from s2vt import predict
+    from s2vt.cli import captioned_so_far, main
+
+    class Fake:  # (a Captioner's names: the 5th video gets a real SIGINT, as a Ctrl-C while it runs)
+        has_captions = True
+
+        def __init__(self, *args):
+            self.calls = 0
+
+        def caption(self, path):
+            self.calls += 1
+            if self.calls == 5:
+                os.kill(os.getpid(), signal.SIGINT)
+            if "broken" in path:
+                raise MediaError(f"{path}: not a readable video")
+            return {"video": path, "caption": "a cat", "tags": [], "seconds": 0.1}
+
+    monkeypatch.setattr(predict, "Captioner", Fake)
+    monkeypatch.chdir(tmp_path)
+    names = [f"v{i}.mp4" if i != 1 else "broken.mp4" for i in range(10)]
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    assert main(["caption", *names, "--checkpoint", "ck.pt"]) == 130
+    out = capsys.readouterr()
+    assert out.out.splitlines() == ["v0.mp4: a cat", "v2.mp4: a cat", "v3.mp4: a cat"]
+    assert out.err.splitlines() == [
+        "error: broken.mp4: not a readable video",
+        "interrupted: 3 of 10 videos were captioned (above), 1 failed, the other 6 were not; to start again: "
+        f"s2vt caption {' '.join(names)} --checkpoint ck.pt"]
+    assert captioned_so_far({}) == "no video was captioned"  # (interrupted while the folders were listed)
+    assert captioned_so_far({"videos": 4, "captioned": 0, "failed": 0}) == "none of the 4 videos was captioned"
+    assert captioned_so_far({"videos": 1, "captioned": 0, "failed": 0}) == "the video was not captioned"
+    assert captioned_so_far({"videos": 3, "captioned": 1, "failed": 0}) == \
+        "1 of 3 videos was captioned (above), the other 2 were not"

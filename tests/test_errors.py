@@ -411,7 +411,8 @@ def test_interrupted_lines_say_what_was_kept_and_how_to_start_again(tmp_path):
     assert interrupted_command("serve", ["serve"]) == "interrupted: the server stopped"
     assert "a partial download is kept (.part-NAME) and resumed by a rerun: s2vt weights download c3d" in \
         interrupted_command("weights", ["weights", "download", "c3d"])
-    assert interrupted_command("caption", ["caption", "v.mp4"]).startswith("interrupted: the videos above were")
+    assert interrupted_command("caption", ["caption", "a", "b"], {"videos": 2, "captioned": 1, "failed": 0}) == \
+        "interrupted: 1 of 2 videos was captioned (above), the other 1 was not; to start again: s2vt caption a b"
     store = tmp_path / "my store"
     for m, n in (("rgb", 3), ("audio", 2)):
         (store / m).mkdir(parents=True)
