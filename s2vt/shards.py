@@ -201,15 +201,17 @@ def shuffled(items, size: int, rng: random.Random):
     yield from buf
 
 
-def say_broken(said: set[str], e: TFRecordError, path: str) -> None:
+def say_broken(said: set[str], e: TFRecordError, path: str, speaks: bool = True) -> None:
     """The one line for a shard whose framing is broken (the rest of it is lost), unless `said` (the
     run's shards already said) holds `path`: a run reads its first shards for val and the feature
     statistics' sample, then streams them again every epoch, and the same line each time (three for
     one shard in a two-epoch run) read as damage to other shards. A DataLoader worker (--workers)
-    gets a copy of the set as it starts: what it says, the next epoch's workers say again."""
+    gets a copy of the set as it starts, which its own additions never reach back from: workers speak in
+    the run's first streamed epoch only (`ShardStream.items`). `speaks` False: marked said, not printed."""
     if path not in said:
         said.add(path)
-        print(f"warning: {e}; the rest of this shard is skipped", file=sys.stderr)
+        if speaks:
+            print(f"warning: {e}; the rest of this shard is skipped", file=sys.stderr)
 
 
 REPEAT_TRACKED = 1_000_000  # training ids an epoch's stream keeps to find repeated ones (about 100 MB)
@@ -241,6 +243,8 @@ class ShardStream(IterableDataset):
         self.streamed: set[str] | None = None
         self.batch_size, self.buffer, self.seed, self.workers = batch_size, buffer, seed, workers
         self.rank, self.world, self.epoch = rank, world, 0
+        # the first epoch this process streams (`batches`): DataLoader workers say shard lines in it only
+        self.first_epoch: int | None = None
         # the epoch's length, for the learning-rate schedule and the progress bar: the manifest's
         # training videos, else the shards' records (ranks stop together in `batches` regardless)
         self.records = len(tags) if tags is not None else sum(count_records(f) for f in files)
@@ -268,11 +272,12 @@ class ShardStream(IterableDataset):
             return [(f, reader, readers) for f in files]
         return [(f, 0, 1) for f in files[rank::world][worker::workers]]
 
-    def records_of(self, plan: list[tuple[str, int, int]]):
+    def records_of(self, plan: list[tuple[str, int, int]], speaks: bool = True):
         """(shard, record number from 1, raw record) of a plan; a shard whose framing is broken is logged
         in one line (file and offset) and the rest of it skipped, the other shards go on. Records with
         a bad data checksum are skipped and said in one line per file (`yt8m.ShardRecords`); with records
-        split j::N every reader meets the damage, so reader 0 alone says it."""
+        split j::N every reader meets the damage, so reader 0 alone says it. `speaks` (`items`): whether
+        this reader says a broken shard at all."""
         for path, first, step in plan:
             try:
                 for n, data in ShardRecords(path, warn=first == 0):
@@ -280,7 +285,7 @@ class ShardStream(IterableDataset):
                         yield path, n, data
             except TFRecordError as e:
                 if first == 0:
-                    say_broken(self.said, e, path)
+                    say_broken(self.said, e, path, speaks)
 
     def item(self, path: str, n: int, data: bytes, misses: LabelMisses) -> dict | None:
         """The training item of record `n` of `path`, None for one outside the training split or
@@ -302,11 +307,17 @@ class ShardStream(IterableDataset):
     def items(self, worker: int = 0, workers: int = 1):
         """The items of one reader (this rank's DataLoader worker `worker` of `workers`) for the epoch."""
         rng = random.Random(f"{self.seed}-{self.epoch}-{self.rank}-{worker}")
+        plan = self.plan(self.rank, self.world, worker, workers)
+        # a shard's line once a run, whoever reads it: with records split j::N (every reader reads every
+        # shard, each its share) reader 0 alone says it, from its share; a DataLoader worker's `said` is a
+        # copy of the main process's that its additions never reach back from, so the workers say what they
+        # meet in the run's first streamed epoch only (every shard is read in it), not again every epoch
+        speaks = all(first == 0 for _, first, _ in plan) and \
+            (get_worker_info() is None or self.epoch == self.first_epoch)
         # raw records in the buffer (smaller than decoded features, frame-level ones especially)
-        misses = LabelMisses(self.said, "--vocabulary")
+        misses = LabelMisses(self.said, "--vocabulary", speaks)
         try:
-            for record in shuffled(self.records_of(self.plan(self.rank, self.world, worker, workers)), self.buffer,
-                                   rng):
+            for record in shuffled(self.records_of(plan, speaks), self.buffer, rng):
                 item = self.item(*record, misses)
                 if item is not None:
                     yield item
@@ -323,6 +334,8 @@ class ShardStream(IterableDataset):
         rank has any, or (on every rank, before the step) when a batch holds a validation video:
         the statistics' sample saw the first training records only, the stream sees them all (a
         set look-up per record: no pass over the shards of its own)."""
+        if self.first_epoch is None:  # (before the workers start: they get it with their copy)
+            self.first_epoch = self.epoch
         loader = DataLoader(self, batch_size=self.batch_size, collate_fn=collate, num_workers=self.workers,
                             worker_init_fn=worker_ignores_interrupts if self.workers else None)
         with interrupts_held():  # (a Ctrl-C while the workers fork: held, not lost in a fork hook)
@@ -398,8 +411,11 @@ class ShardSource:
     training shards are streamed, `stream` per rank."""
 
     def __init__(self, files: list[str], modalities: list[str], vocab: dict[int, str] | None,
-                 tags: dict[str, list[str]] | None) -> None:
+                 tags: dict[str, list[str]] | None, speaks: bool = True) -> None:
         self.root, self.files, self.modalities, self.vocab, self.tags = files[0], files, modalities, vocab, tags
+        # every torchrun rank reads the same val and sample records: rank 0 alone says their lines (the
+        # others mark them said all the same, so that their streams do not say them either)
+        self.speaks = speaks
         self.kind: str | None = None
         self.feats: dict[str, dict[str, np.ndarray]] = {}
         self.said: set[str] = set()  # broken shards already said (`say_broken`), shared with the stream
@@ -429,15 +445,15 @@ class ShardSource:
         """Entries (of `split`) of the records that `keep(vid, tags)` gives tags (None: passed over),
         their features held; at most `limit`. A bad record (a bad data checksum included) is logged in
         one line and skipped; a shard whose framing is broken in one line and the rest of it skipped."""
-        entries, misses = [], LabelMisses(self.said, "--vocabulary")
+        entries, misses = [], LabelMisses(self.said, "--vocabulary", self.speaks)
         for path in files:
             try:
-                for n, data in ShardRecords(path):
+                for n, data in ShardRecords(path, warn=self.speaks):
                     misses.read[path] += 1
                     try:
                         vid, tags, kind, feats = read_video(data, self.vocab, "train")
                     except SkipRecord as e:
-                        if not misses.skip(path, e):
+                        if not misses.skip(path, e) and self.speaks:
                             print(f"warning: {path}: record {n}: {e}; skipped", file=sys.stderr)
                         continue
                     tags = keep(vid, tags)
@@ -453,7 +469,7 @@ class ShardSource:
                         misses.say()
                         return entries  # (the corrupt records read so far are said as the reader closes)
             except TFRecordError as e:
-                say_broken(self.said, e, path)
+                say_broken(self.said, e, path, self.speaks)
             misses.say()
         return entries
 
@@ -477,6 +493,7 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
         raise DataError(f"{cfg.features}: YouTube-8M shards hold {', '.join(DIMS)}, not {', '.join(unknown)}")
     vocab = read_vocabulary(cfg.vocabulary) if cfg.vocabulary else None
     val_files = shard_files(cfg.val_features) if cfg.val_features else None
+    speaks = int(os.environ.get("RANK", "0")) == 0  # (engine.launch_rank: torchrun's rank 0 says the lines)
     if cfg.manifest:
         entries = assign_val(read_manifest(cfg.manifest), seed=cfg.seed)
         by_split = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val")}
@@ -485,7 +502,7 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
                                                       for s in ("train", "val", "test")})
         split = {s: {e["video_id"]: e.get("tags", []) for e in es} for s, es in by_split.items()}
         labels = Labels.build(by_split["train"] + by_split["val"], cfg.min_tag_count, by_split["train"])
-        source = ShardSource(files, modalities, vocab, split["train"])
+        source = ShardSource(files, modalities, vocab, split["train"], speaks)
         source.val_files = val_files or files
         val = source.read_split(val_files or files, "val", lambda vid, tags: split["val"].get(vid))
         if val_files and not val:
@@ -500,7 +517,7 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
         names = vocab if vocab is not None else {i: f"label{i}" for i in range(NUM_CLASSES)}
         labels = Labels([names[i] for i in sorted(names)], multilabel=True)
         refuse_shared_shards(files, val_files)
-        source = ShardSource(files, modalities, vocab, None)
+        source = ShardSource(files, modalities, vocab, None, speaks)
         source.val_files = val_files
         val = source.read_split(val_files, "val", lambda vid, tags: tags)
         if not val:  # (training without validation, and a note blaming too few training videos: as no training record)
@@ -521,7 +538,9 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
                                            "the feature statistics")
     if source.repeated:  # (said once: the stream, which looks at every record of its first epoch, then says none)
         source.repeats_said = True
-        say_repeated(source.repeated, f"among the first {len(sample) + len(source.repeated)} training records read")
+        if speaks:  # (every rank read the same sample)
+            say_repeated(source.repeated,
+                         f"among the first {len(sample) + len(source.repeated)} training records read")
     if not sample:
         raise DataError(f"{cfg.features}: no training record could be read from {len(files)} shard(s)"
                         + (f" (none of their videos is in {cfg.manifest}'s train split)" if cfg.manifest else ""))

@@ -204,10 +204,11 @@ def corrupt_warning(shard: str, corrupt: list[tuple[int, int]], n: int) -> str:
 class LabelMisses:
     """Records skipped for a label outside the vocabulary, said in one line per shard (their count, the first
     labels) once its reading is done, not one line per record (a truncated vocabulary skipped hundreds);
-    `said` (the run's) keeps a shard from being said again in later reads of it."""
+    `said` (the run's) keeps a shard from being said again in later reads of it; `speaks` False: the shards
+    are marked said, no line printed (another process says them: torchrun's rank 0, DataLoader worker 0)."""
 
-    def __init__(self, said: set, name: str = "the vocabulary") -> None:
-        self.said, self.name = said, name  # (name: how the line calls the vocabulary)
+    def __init__(self, said: set, name: str = "the vocabulary", speaks: bool = True) -> None:
+        self.said, self.name, self.speaks = said, name, speaks  # (name: how the line calls the vocabulary)
         self.read: collections.Counter = collections.Counter()  # records read per shard
         self.labels: dict[str, list[str]] = {}  # shard -> the labels of its skipped records
 
@@ -223,6 +224,8 @@ class LabelMisses:
             if ("labels", path) in self.said:
                 continue
             self.said.add(("labels", path))
+            if not self.speaks:
+                continue
             n, m = len(labels), max(self.read[path], len(labels))
             first = list(dict.fromkeys(labels))
             print(f"warning: {path}: {n} of {m} record{'s' if m != 1 else ''} skipped: {OUTSIDE} (label"

@@ -681,3 +681,36 @@ def test_an_epoch_left_open_at_exit_ends_its_workers(tmp_path):
                           env={**__import__("os").environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0 and "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, \
         proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("sizes, workers", [([12, 10, 14, 9], 2),  # whole shards: 4 shards >= 2 readers
+                                            ([12, 10], 3)])  # records split j::3: every worker reads every shard
+def test_a_shard_line_from_dataloader_workers_is_said_once_a_run(tmp_path, capfd, sizes, workers):
+    """With --workers, a shard's line (labels outside a truncated --vocabulary) came once per epoch, each
+    epoch's workers starting from the main process's set of lines said, and with fewer shards than readers
+    from every worker: the same line N times."""
+    files = shards(tmp_path, "train", sizes)
+    vocab = {i: f"label{i}" for i in range(4)}  # (label 4, planted in half the records, is outside it)
+    ds = ShardStream(files, ["rgb"], LABELS, vocab, None, batch_size=4, buffer=8, seed=0, workers=workers)
+    capfd.readouterr()
+    for epoch in (0, 1):
+        ds.set_epoch(epoch)
+        assert sum(len(b["video_id"]) for b in ds.batches(torch.device("cpu"))) > 0
+    said = [x for x in capfd.readouterr().err.splitlines() if "label outside the vocabulary" in x]
+    assert sorted(x.split(":")[1].strip() for x in said) == sorted(files), said  # (each shard once)
+
+
+def test_torchrun_ranks_say_a_shard_line_once(data, tmp_path):
+    """Under torchrun every rank read the same validation and statistics records and said their lines
+    (labels outside a truncated --vocabulary): each line twice with two ranks."""
+    root, d = data
+    (tmp_path / "short.csv").write_text("Index,Name\n" + "".join(f"{i},class {i}\n" for i in range(4)))
+    proc = run_cli("-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}", "train.py",
+                   "--features", f"{d}/train000[0-1].tfrecord", "--val-features", str(d / "validate0000.tfrecord"),
+                   "--vocabulary", str(tmp_path / "short.csv"), "--out", str(tmp_path / "ddp"), "--epochs", "2",
+                   "--hidden", "32", "--batch-size", "8", "--tag-head", "mlp", "--quiet",
+                   env={"OMP_NUM_THREADS": "1"}, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = [x for x in proc.stderr.splitlines() if "label outside the vocabulary" in x]
+    assert sorted(x.split(":")[1].strip() for x in said) == sorted(
+        str(d / f"{n}.tfrecord") for n in ("validate0000", "train0000", "train0001")), said
