@@ -75,6 +75,26 @@ def test_resume_matches_uninterrupted(planted, tmp_path):
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
+def test_torchrun_ranks_say_a_data_warning_once(tmp_path):
+    """Every torchrun rank read the same manifest and store and warned of what it found (videos without
+    features skipped, blank captions): each line once per rank."""
+    manifest, store = make_store(tmp_path / "d", videos=30)
+    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
+    entries[0]["captions"] = [" "]
+    manifest.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    gone = next(e["video_id"] for e in entries[1:] if e.get("split", "train") == "train")
+    for f in store.glob(f"*/{gone}.npy"):
+        f.unlink()
+    proc = run_cli("-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}", "train.py",
+                   "--manifest", str(manifest), "--features", str(store), "--out", str(tmp_path / "ddp"),
+                   "--skip-missing", "--epochs", "1", "--hidden", "32", "--batch-size", "8", "--quiet",
+                   env={"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": None}, timeout=240)  # (run_cli's: ignore)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    warned = [x for x in proc.stderr.splitlines() if x.startswith("warning: ")]
+    assert sum("without features" in x for x in warned) == 1 and sum("blank caption" in x for x in warned) == 1, \
+        proc.stderr[-3000:]
+
+
 def test_torchrun_two_processes_equal_one_process_of_the_same_global_batch(tmp_path):
     """2 gloo ranks of 16 pairs a step train as 1 process of 32: CaptionGroups gives rank r every
     world-th batch of 16 (together one batch of 32) and DDP averages the gradients."""
