@@ -210,6 +210,23 @@ def test_a_signal_while_an_entry_point_loads_its_modules_is_one_line(tmp_path, s
     assert proc.stdout == ""
 
 
+def test_the_starting_sigterm_handler_is_handed_to_the_command():
+    """`interrupt_quietly`'s SIGTERM handler, there while the modules load, is replaced by the command's
+    (`terminate_as_interrupt`), which puts SIGTERM's default back at its end (`exit_quietly_after` then
+    takes it for the process's exit)."""
+    import signal
+
+    from s2vt.errors import terminate_as_interrupt, terminated_while_starting
+
+    previous = signal.signal(signal.SIGTERM, terminated_while_starting)
+    try:
+        with terminate_as_interrupt():
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, terminated_while_starting)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def test_a_reader_that_stops_early_is_no_traceback(tmp_path):
     """`caption.py DIR --json | head -1` ended in a BrokenPipeError traceback once head had its line."""
     import subprocess
