@@ -11,7 +11,7 @@ import time
 import warnings
 
 from .errors import (SettingError, UserError, exit_status, finished_line, interrupt_quietly, invoked_as,
-                     one_line_warning, terminate_as_interrupt)
+                     one_line_warning, starting_line, terminate_as_interrupt)
 
 if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
     interrupt_quietly(sys.argv[1:])
@@ -872,8 +872,7 @@ def again_line(argv: list[str]) -> str:
 def interrupted_starting(argv: list[str]) -> str:
     """The line of a Ctrl-C or SIGTERM while the program was starting (its modules loading), before the
     command's own handling: nothing was written yet."""
-    again = again_line(argv)
-    return "interrupted: while starting, before anything was written" + (f"; to start again: {again}" if again else "")
+    return starting_line(argv, (*COMMANDS, "demo"))
 
 
 def interrupted_command(command: str, argv: list[str], progress: dict | None = None) -> str:

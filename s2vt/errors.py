@@ -1,6 +1,7 @@
 """The base class of the errors a user's input causes (a file, an argument, a checkpoint), how
 a warning reads on the command line, and how a command-line entry point takes Ctrl-C and SIGTERM."""
 import contextlib
+import shlex
 import signal
 import sys
 import threading
@@ -53,14 +54,15 @@ def terminated_while_starting(signum, frame) -> None:
     raise Terminated
 
 
-def starting_line(argv: list[str] | None) -> str:
-    """`cli.interrupted_starting`'s line, from an entry point whose modules may not have loaded: s2vt.cli
-    loads without torch (a tenth of a second), and without it the line is said without its rerun part."""
-    if argv:
-        with contextlib.suppress(Exception):
-            from s2vt.cli import interrupted_starting
-            return interrupted_starting(argv)
-    return "interrupted: while starting, before anything was written"
+def starting_line(argv: list[str] | None, commands: tuple[str, ...] | None = None) -> str:
+    """The line of a Ctrl-C or SIGTERM while the program was starting (its modules loading), before the
+    command's own handling: nothing was written yet; how to start `argv` again when its first word is one
+    of `commands` (the CLI's; None, from an entry point whose CLI has not loaded: any first word that is
+    not an option)."""
+    first = argv[0] if argv else ""
+    known = first in commands if commands is not None else bool(first) and not first.startswith("-")
+    again = shlex.join([*invoked_as(first), *argv[1:]]) if known else ""
+    return "interrupted: while starting, before anything was written" + (f"; to start again: {again}" if again else "")
 
 
 INTERRUPTED = 130  # a command's exit status after a Ctrl-C (128 + SIGINT), with its `interrupted` line
