@@ -11,7 +11,8 @@ import time
 import warnings
 
 from .errors import (SettingError, UserError, exit_status, finished_line, interrupt_quietly, invoked_as,
-                     one_line_warning, starting_line, terminate_as_interrupt)
+                     interrupts_unwrapped, one_line_warning, starting_line,
+                     terminate_as_interrupt)
 
 if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
     interrupt_quietly(sys.argv[1:])
@@ -783,7 +784,8 @@ def command_of(argv: list[str] | None) -> str:
 def run_main(argv: list[str] | None, finished: list | None = None) -> int:
     finished = [] if finished is None else finished
     try:
-        code = run_command(sys.argv[1:] if argv is None else argv, finished)
+        with interrupts_unwrapped():  # (a signal Python wrapped in a RuntimeError: said as the signal it was)
+            code = run_command(sys.argv[1:] if argv is None else argv, finished)
         finished.append(True)
         sys.stdout.flush()  # (a reader gone raises here, not in the interpreter's exit)
         return code

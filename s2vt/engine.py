@@ -21,7 +21,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from .device import pick_device
-from .errors import UserError, interrupts_held
+from .errors import UserError, interrupts_held, interrupts_unwrapped
 from .fileio import OutputError, atomic_write_bytes, check_writable, is_lock_name, lock_owner, removed_if_failed
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError
@@ -282,9 +282,10 @@ def write_curves(history: list[dict], out: Path) -> None:
     w.writeheader()
     w.writerows(history)
     atomic_write_bytes(out / "metrics.csv", text.getvalue().encode())
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    with interrupts_unwrapped():  # (the first call imports matplotlib: a second or so a signal may fall in)
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
     epochs = [h["epoch"] for h in history]
     for ax, key, title in zip(axes, ("train_loss", "CIDEr", "tag_acc"), ("training loss", "val CIDEr-D", "val tag acc")):

@@ -77,6 +77,20 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
+def interrupts_unwrapped():
+    """A Ctrl-C or SIGTERM as itself when Python wrapped it: before 3.12 an exception raised while a class is
+    made (a signal while a module such as matplotlib defines its classes, in `__set_name__`) comes out as a
+    RuntimeError whose cause is the KeyboardInterrupt, so an `except KeyboardInterrupt` missed it and the
+    user got a traceback (train.py stopped while it first drew curves.png)."""
+    try:
+        yield
+    except RuntimeError as e:
+        if isinstance(e.__cause__, KeyboardInterrupt):
+            raise e.__cause__ from None
+        raise
+
+
+@contextlib.contextmanager
 def terminate_as_interrupt():
     """For a command-line entry point: while the block runs, SIGTERM raises `Terminated`. Python's own
     SIGTERM ends the process at once, running no finally block or atexit function: an evaluate killed so

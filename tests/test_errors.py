@@ -544,3 +544,32 @@ def test_a_signal_once_the_command_returned_says_it_had_finished(tmp_path, capsy
     code = cli.main(["score"], program=False)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 130 and err[0].startswith("interrupted: score did not finish"), err
+
+
+def test_a_signal_python_wrapped_while_a_class_was_made_is_said_as_the_signal(monkeypatch, capsys):
+    """A SIGTERM while train.py first imported matplotlib (curves.png, after epoch 1) fell inside a class's
+    `__set_name__`, which Python before 3.12 wraps in a RuntimeError: the user got a traceback and exit 1."""
+    import pytest
+
+    from s2vt import cli, errors
+
+    class Descriptor:
+        def __set_name__(self, owner, name):
+            raise errors.Terminated  # (as the signal handler raises it at that moment)
+
+    def make_class():
+        type("Axes", (), {"xaxis_inverted": Descriptor()})
+
+    with pytest.raises(errors.Terminated):  # (3.11: wrapped, unwrapped here; 3.12+: never wrapped)
+        with errors.interrupts_unwrapped():
+            make_class()
+    with pytest.raises(RuntimeError):  # (any other RuntimeError is left as it is)
+        with errors.interrupts_unwrapped():
+            raise RuntimeError("a bug")
+
+    def command(argv, finished):
+        make_class()
+    monkeypatch.setattr(cli, "run_command", command)
+    assert cli.run_main(["score", "p.json"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted: while starting") and "Traceback" not in err
