@@ -612,9 +612,8 @@ def build(cfg: TrainConfig) -> Run:
             # (resumed epochs that do not beat last.pt's best would leave the run without any model)
             raise RunFolderError(f"{out}: last.pt is at epoch {start_epoch - 1} but best.pt, the model val chose, is "
                                  "missing: pass --overwrite to train it again")
-        # (last.pt's setting, not this command line's: a finished run's changed settings are ignored;
-        # a shard run never refits, said once when it finished)
-        refit_due = finished and bool(last.get("settings", {}).get("refit")) and not streaming
+        # (last.pt's setting, not this command line's: a finished run's changed settings are ignored)
+        refit_due = finished and bool(last.get("settings", {}).get("refit"))
         first_loss = last.get("first_loss")  # (None in a last.pt from before it was saved: the resumed first step's)
         if "settings" in last:  # (a last.pt from before they were saved: nothing to compare)
             warning = changed_settings(last["settings"], cfg, finished)
@@ -913,6 +912,50 @@ def finish(run: Run, resumed: bool = False) -> dict | None:
     return row
 
 
+@dataclasses.dataclass
+class RefitData:
+    """What the refit trains on (`refit_network`): train + val, from the store or streamed from shards."""
+    videos: int                           # the videos (shards without a manifest: records) trained on
+    what: str                             # how the log line calls them: "videos" or "records"
+    steps: int                            # optimiser steps an epoch on this rank (for the schedule)
+    set_epoch: Callable[[int], None]
+    epoch_batches: Callable[[], Iterable]
+    ids: Callable[[], list[str] | None]   # the ids trained on for best.pt (every rank calls it), None over REFIT_IDS_MAX
+
+
+def store_refit_data(run: Run) -> RefitData:
+    """The train + val entries of a store run (or a text-only one), in the training split's batches."""
+    cfg = run.cfg
+    entries = run.train_ds.entries + run.val_ds.entries
+    ds = VideoDataset(entries, run.train_ds.store, run.train_ds.modalities, run.vocab,
+                      run.labels if run.labels.names else None, cfg.max_len, cfg.seed, cfg.per_caption)
+    if run.train_ds.text is not None:  # (tokenised once, with the training split's text vocabulary)
+        ds.text = run.train_ds.text + run.val_ds.text
+    sampler = CaptionGroups(ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed, run.ddp.rank,
+                            run.ddp.world)
+
+    def set_epoch(epoch: int) -> None:
+        ds.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+    ids = [e["video_id"] for e in entries] if len(entries) <= REFIT_IDS_MAX else None
+    return RefitData(len(entries), "videos", len(sampler), set_epoch, lambda: batches(ds, cfg.batch_size, sampler),
+                     lambda: ids)
+
+
+def shard_refit_data(run: Run) -> RefitData:
+    """A shard run's train + val, streamed (`ShardSource.refit_stream`); its ids are those the refit's first
+    epoch streamed on every rank (gathered: the call is collective)."""
+    stream = run.val_ds.store.refit_stream(run.cfg, run.labels, run.val_ds.entries, run.ddp.rank, run.ddp.world)
+
+    def ids() -> list[str] | None:
+        seen = stream.streamed
+        parts = run.ddp.gather(sorted(seen) if seen is not None and len(seen) <= REFIT_IDS_MAX else None)
+        both = list(dict.fromkeys(v for p in parts for v in p)) if all(p is not None for p in parts) else None
+        return both if both is not None and len(both) <= REFIT_IDS_MAX else None
+    return RefitData(len(stream), "records" if stream.tags is None else "videos", len(stream.sampler),
+                     stream.set_epoch, lambda: stream.batches(run.device), ids)
+
+
 def refit_network(run: Run) -> None:
     """--refit: once early stopping has chosen best.pt's epoch e* on val, a fresh network (the same
     seed, settings and initial weights) trains on train + val for e* epochs, on the learning-rate
@@ -923,15 +966,12 @@ def refit_network(run: Run) -> None:
     and mixes (chosen on val), and best.pt's val metrics and epoch: after the refit val is training
     data, so they are those measured before it. best.pt is replaced once the refit is done (a run
     killed during it keeps the train-only best.pt, and `--resume` refits then). Every rank trains
-    (torchrun), rank 0 writes. Called by `finish` with --refit, val videos and best.pt; streamed
-    TFRecord shards are skipped with a note."""
+    (torchrun), rank 0 writes. Called by `finish` with --refit, val videos and best.pt. Streamed
+    TFRecord shards: the training shards' records and the validation shards' stream together
+    (`shard_refit_data`), split over the ranks and workers as in training."""
     cfg, out, log = run.cfg, Path(run.cfg.out), run.log
     if run.ddp.world > 1:  # rank 0 may still be writing best.pt (or fitting the linear path): all read it after
         dist.barrier()
-    if shards.is_shards(cfg.features):
-        log("note: no refit on train + val: the training records are streamed from TFRecord shards, apart from "
-            "val's videos (best.pt keeps the weights trained on the training records alone)")
-        return
     best = read_checkpoint(out / "best.pt", run.device)
     epochs = int(best["epoch"])
     t0 = time.time()
@@ -941,25 +981,18 @@ def refit_network(run: Run) -> None:
         model.fusion.load_state_dict({k: v for k, v in run.model.fusion.state_dict().items()
                                       if k.startswith(("mean_", "std_"))}, strict=False)
     model = model.to(run.device)
-    entries = run.train_ds.entries + run.val_ds.entries
-    ds = VideoDataset(entries, run.train_ds.store, run.train_ds.modalities, run.vocab,
-                      run.labels if run.labels.names else None, cfg.max_len, cfg.seed, cfg.per_caption)
-    if run.train_ds.text is not None:  # (tokenised once, with the training split's text vocabulary)
-        ds.text = run.train_ds.text + run.val_ds.text
-    sampler = CaptionGroups(ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed, run.ddp.rank,
-                            run.ddp.world)
+    data = shard_refit_data(run) if shards.is_shards(cfg.features) else store_refit_data(run)
     net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=not run.has_captions)
            if run.ddp.world > 1 else model)
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, refit_lr_factor(cfg, len(sampler), run.history))
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, refit_lr_factor(cfg, data.steps, run.history))
     for epoch in range(1, epochs + 1):
         torch.manual_seed(cfg.seed * 1000 + epoch)
-        ds.set_epoch(epoch)
-        sampler.set_epoch(epoch)
+        data.set_epoch(epoch)
         t1 = time.time()
         first = [] if run.first_loss is None else None  # (a last.pt from before it was saved)
         try:
-            total, steps, seen = train_one_epoch(net, batches(ds, cfg.batch_size, sampler), optim, sched, cfg,
+            total, steps, seen = train_one_epoch(net, data.epoch_batches(), optim, sched, cfg,
                                                  run.vocab.pad, model.cfg.multilabel, run.groups, run.device,
                                                  f"refit epoch {epoch}",
                                                  not cfg.quiet and run.ddp.main and sys.stderr.isatty(), first)
@@ -974,6 +1007,7 @@ def refit_network(run: Run) -> None:
                                 "weights trained on train alone, without its refit") from None
         log(f"refit epoch {epoch}/{epochs}: loss {loss:.4g}, {seen * run.ddp.world} items, "
             f"{time.time() - t1:.0f} s")
+    ids = data.ids()  # (on every rank: a shard run gathers them)
     if not run.ddp.main:
         return
     state = model.state_dict()
@@ -982,14 +1016,14 @@ def refit_network(run: Run) -> None:
     best["model"] = state
     # the ids: evaluate tells a split among them by its videos, not by its name, whatever the manifest;
     # not for a run of YouTube-8M's millions (megabytes in every best.pt: evaluate then warns for val alone)
-    best["refit"] = {"videos": len(entries), "epochs": epochs}
-    if len(entries) <= REFIT_IDS_MAX:
-        best["refit"]["ids"] = [e["video_id"] for e in entries]
+    best["refit"] = {"videos": data.videos, "epochs": epochs}
+    if ids is not None:
+        best["refit"]["ids"] = ids
     write_checkpoint(out / "best.pt", best)
     score = best["metrics"].get(run.metric)
     log(f"refitted on train + val for {epochs} epoch{'s' if epochs != 1 else ''} ({time.time() - t0:.0f} s): "
-        + (f"best.pt's {run.metric} {score:.3f} (val, before the refit on the {len(entries)} train + val videos)"
-           if score is not None else f"{len(entries)} videos"))
+        + (f"best.pt's {run.metric} {score:.3f} (val, before the refit on the {data.videos} train + val {data.what})"
+           if score is not None else f"{data.videos} {data.what}"))
 
 
 def vocabulary_used(cfg: TrainConfig) -> dict:
@@ -1004,7 +1038,8 @@ def training_ids(run: Run, with_val: bool = False) -> dict:
     warns by them when a split holds such videos (a manifest re-imported with another --seed, val
     after the refit): their scores overstate the model. A caption model's memory lists its videos
     already; runs over REFIT_IDS_MAX videos record none (megabytes in best.pt). A shard run lists the
-    ids its stream met in this process's first epoch (`ShardStream.streamed`; a shard run never refits).
+    ids its stream met in this process's first epoch (`ShardStream.streamed`; its refit's, val's among
+    them, are best.pt's "refit" ids).
     Under torchrun that is rank 0's part alone (rank 0 writes best.pt; the other ranks' ids are not
     gathered): evaluate's warning may then under-count training videos, never count a held-out one."""
     if run.has_captions:

@@ -122,7 +122,7 @@ def metrics_header(run):
 
 def test_shard_run_matches_a_store_run_of_the_same_data(data, tmp_path):
     root, d = data
-    # (--no-refit: the same training from a store and from shards; a shard run skips the refit)
+    # (--no-refit: the same training from a store and from shards, without the refit after it)
     kw = dict(manifest=str(root / "manifest.jsonl"), epochs=3, patience=5, refit=False, **FAST)
     store = train(TrainConfig.of(features=str(root / "store"), out=str(tmp_path / "store"), **kw))
     streamed = train(TrainConfig.of(features=f"{d}/train*.tfrecord", val_features=f"{d}/validate*.tfrecord",
@@ -257,12 +257,18 @@ def test_real_shard_streams_every_record(sample_data):
 def test_manifest_val_split_found_in_the_training_shards(data, tmp_path, capsys):
     root, d = data  # the folder holds train*, validate* and test*: the manifest says which is which
     best = train(TrainConfig.of(manifest=str(root / "manifest.jsonl"), features=str(d), out=str(tmp_path / "run"),
-                             epochs=1, **{**FAST, "quiet": False}))
+                             epochs=2, **{**FAST, "quiet": False}))
     err = capsys.readouterr().err
     assert "gap" in best and "train 160 videos" in err and "/ val 40 videos" in err
-    # the tag-only recipe refits on train + val, but not from streamed shards: said in one line
-    assert err.count("note: no refit on train + val: the training records are streamed") == 1
-    assert "refit" not in torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    # the tag-only recipe refits on train + val: the manifest's train and val videos, streamed from the same
+    # shards (each once), not its test videos
+    ckpt = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    epochs = ckpt["epoch"]
+    assert ckpt["refit"]["epochs"] == epochs and ckpt["refit"]["videos"] == 200
+    assert f"refitted on train + val for {epochs} epoch" in err and "the 200 train + val videos" in err
+    assert all(", 200 items, " in x for x in err.splitlines() if x.startswith("refit epoch "))
+    lines = map(json.loads, (root / "manifest.jsonl").read_text().splitlines())
+    assert sorted(ckpt["refit"]["ids"]) == sorted(e["video_id"] for e in lines if e["split"] in ("train", "val"))
 
 
 def test_a_shard_in_both_features_and_val_features_is_refused(data, tmp_path, capsys):
@@ -714,3 +720,63 @@ def test_torchrun_ranks_say_a_shard_line_once(data, tmp_path):
     said = [x for x in proc.stderr.splitlines() if "label outside the vocabulary" in x]
     assert sorted(x.split(":")[1].strip() for x in said) == sorted(
         str(d / f"{n}.tfrecord") for n in ("validate0000", "train0000", "train0001")), said
+
+
+def refit_args(d, *more: str) -> list[str]:
+    return ["train", "--features", f"{d}/train000[0-1].tfrecord", "--val-features", str(d / "validate0000.tfrecord"),
+            "--epochs", "2", "--hidden", "32", "--batch-size", "16", "--tag-head", "mlp", *more]
+
+
+def test_a_shard_run_refits_on_the_training_and_validation_records(data, tmp_path, capsys):
+    """The tag-only recipe's refit on train + val was skipped for shards (a note): now a fresh network
+    trains on the training shards' records and the validation shards' for the epochs val chose."""
+    root, d = data
+    assert main(refit_args(d, "--out", str(tmp_path / "refit"))) == 0
+    err = capsys.readouterr().err
+    assert main(refit_args(d, "--no-refit", "--out", str(tmp_path / "plain"))) == 0
+    assert "refit" not in capsys.readouterr().err  # --no-refit: no refit, no note
+    refit, was = (torch.load(tmp_path / r / "best.pt", weights_only=True) for r in ("refit", "plain"))
+    epochs = was["epoch"]
+    lines = [x for x in err.splitlines() if x.startswith("refit epoch ")]
+    assert [x.split(":")[0] for x in lines] == [f"refit epoch {k}/{epochs}" for k in range(1, epochs + 1)]
+    assert all(", 120 items, " in x for x in lines), lines  # (80 training records + 40 validation ones)
+    assert f"refitted on train + val for {epochs} epoch" in err and "the 120 train + val records" in err
+    assert "refit" not in was and refit["refit"]["epochs"] == epochs and refit["refit"]["videos"] == 120
+    assert sorted(refit["refit"]["ids"]) == sorted([f"train{i}_{j}" for i in range(2) for j in range(40)]
+                                                   + [f"validate0_{j}" for j in range(40)])
+    untimed = lambda m: {k: v for k, v in m.items() if k not in ("seconds", "samples_per_s")}  # noqa: E731
+    assert untimed(refit["metrics"]) == untimed(was["metrics"]) and refit["training_ids"] == was["training_ids"]
+    head = [k for k in was["model"] if k.startswith("tag_head.") and k.endswith(".weight")]
+    assert head and not any(torch.equal(refit["model"][k], was["model"][k]) for k in head)
+    assert all(torch.equal(refit["model"][k], was["model"][k]) for k in was["model"] if ".mean_" in k or ".std_" in k)
+    a, b = (torch.load(tmp_path / r / "last.pt", weights_only=True)["model"] for r in ("refit", "plain"))
+    assert all(torch.equal(a[k], b[k]) for k in a)  # last.pt: the training's, untouched by the refit
+
+
+def test_a_shard_refit_with_workers_trains_on_val_without_refusing_it(data, tmp_path, capfd):
+    """The refit's stream holds the validation records: the training stream's refusal of val videos
+    (checked per batch) must not fire there, nor a shard's line be said again by the refit's workers."""
+    root, d = data
+    (tmp_path / "short.csv").write_text("Index,Name\n" + "".join(f"{i},class {i}\n" for i in range(4)))
+    assert main(refit_args(d, "--workers", "2", "--vocabulary", str(tmp_path / "short.csv"),
+                           "--out", str(tmp_path / "run"))) == 0
+    err = capfd.readouterr().err
+    ckpt = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    assert ckpt["refit"]["epochs"] == ckpt["epoch"] and "refitted on train + val" in err
+    # (label 4 is outside the vocabulary: records skipped, the same in the refit, said once a shard)
+    said = [x for x in err.splitlines() if "label outside the vocabulary" in x]
+    assert sorted(x.split(":")[1].strip() for x in said) == sorted(
+        str(d / f"{n}.tfrecord") for n in ("validate0000", "train0000", "train0001")), said
+
+
+def test_a_shard_run_killed_in_its_refit_refits_on_resume(data, tmp_path, monkeypatch):
+    from .test_train import killed_in_the_refit
+
+    root, d = data
+    kw = dict(manifest=None, features=f"{d}/train000[0-1].tfrecord", val_features=str(d / "validate0000.tfrecord"),
+              epochs=2, out=str(tmp_path / "run"), **FAST)
+    killed_in_the_refit(monkeypatch, TrainConfig.of(**kw))
+    assert "refit" not in torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    train(TrainConfig.of(resume=True, **kw))
+    ckpt = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    assert ckpt["refit"]["epochs"] == ckpt["epoch"] and ckpt["refit"]["videos"] == 120
