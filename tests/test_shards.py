@@ -242,6 +242,12 @@ def test_resumed_shard_run_matches_an_uninterrupted_one(data, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)  # the epoch-2 stream is (seed, epoch)'s alone
     # (the manifest's training videos, which a later --resume's val split is checked against)
     assert len(torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["trained_ids"]) == 160
+    # the refit (the tags recipe's default) on the manifest's train videos in the training shards + its val
+    # videos in --val-features: the resumed run's is the unbroken one's
+    a, b = (torch.load(tmp_path / r / "best.pt", weights_only=True) for r in ("full", "cut"))
+    assert a["refit"] == b["refit"] and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert sorted(a["refit"]["ids"]) == sorted([f"train{i}_{j}" for i in range(2) for j in range(40)]
+                                               + [f"validate0_{j}" for j in range(40)])
 
 
 def test_real_shard_streams_every_record(sample_data):
