@@ -105,7 +105,8 @@ def main() -> None:
                 for source, feats in turns(sources, r):
                     out = tmp / f"run_{source}"
                     train(TrainConfig.of(manifest=str(manifest), out=str(out), epochs=args.epochs, patience=args.epochs,
-                                      quiet=True, overwrite=True, device="cpu", **feats, **settings))
+                                      quiet=True, overwrite=True, device="cpu", refit=False,  # (speed: the epochs alone)
+                                      **feats, **settings))
                     speed[source] += samples_per_s(out)
             med = {s: statistics.median(v) for s, v in speed.items()}
             rows.append([model, f"{med['store']:.0f}", f"{med['shards']:.0f}", f"{med['shards'] / med['store']:.2f}"])
