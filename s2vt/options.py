@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import sys
 import types
 import typing
 
@@ -47,8 +49,20 @@ class Parser(argparse.ArgumentParser):
     of the whole usage block with the error under it (a forgotten --out scrolled train.py's 40 usage lines
     past); subcommands' parsers are of this class too (argparse makes them of their parent's)."""
 
+    def parse_known_args(self, args=None, namespace=None):
+        self.given = list(sys.argv[1:] if args is None else args)  # (for `error`'s hint)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str):
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"error: {message}{dash_hint(getattr(self, 'given', []))} (see {self.prog} --help)\n")
+
+
+def dash_hint(given: list[str]) -> str:
+    """The hint for a file whose name starts with "-" (`caption.py -clip.mp4`): argparse reads it as an
+    option and says "required: VIDEO" or "unrecognized arguments", which hides the cause."""
+    files = [a for a in given if a.startswith("-") and a not in ("-", "--") and os.path.isfile(a)]
+    return (f"; {files[0]} is a file: name it ./{files[0]} (a word starting with - reads as an option)"
+            if files else "")
 
 
 def interval(text: str) -> tuple[bool, float, float, bool]:

@@ -422,3 +422,18 @@ def test_an_interrupted_caption_run_counts_the_videos_captioned(tmp_path, monkey
     assert captioned_so_far({"videos": 1, "captioned": 0, "failed": 0}) == "the video was not captioned"
     assert captioned_so_far({"videos": 3, "captioned": 1, "failed": 0}) == \
         "1 of 3 videos was captioned (above), the other 2 were not"
+
+
+def test_a_video_named_with_a_leading_dash_gets_a_hint(tmp_path):
+    """`caption.py -clip.mp4` said only "the following arguments are required: VIDEO" (argparse reads the
+    name as an option), and `caption.py a.mp4 -clip.mp4` "unrecognized arguments": both now name the file
+    and how to pass it."""
+    from .conftest import REPO, run_cli
+
+    (tmp_path / "-clip.mp4").write_bytes(b"")
+    for args in (["-clip.mp4"], ["a.mp4", "-clip.mp4"]):
+        proc = run_cli(str(REPO / "caption.py"), *args, "--checkpoint", "x.pt", cwd=tmp_path, timeout=120)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert "-clip.mp4 is a file: name it ./-clip.mp4" in proc.stderr, proc.stderr
+    proc = run_cli(str(REPO / "caption.py"), "a.mp4", "-zz", cwd=tmp_path, timeout=120)  # (not a file: no hint)
+    assert proc.returncode == 2 and "is a file" not in proc.stderr and "unrecognized arguments: -zz" in proc.stderr
