@@ -154,7 +154,8 @@ def run_caption(args: argparse.Namespace) -> int:
     from .predict import caption_videos, default_checkpoint
 
     args.progress = {}  # (an interrupted run's line counts the videos captioned: `interrupted_command`)
-    return caption_videos(args.videos, args.checkpoint or default_checkpoint(), decoding(args), args.tags, args.json,
+    settings = decoding(args)  # (a bad --beam is said before a missing model is looked for)
+    return caption_videos(args.videos, args.checkpoint or default_checkpoint(), settings, args.tags, args.json,
                           args.device, args.weights_dir, args.precision, args.progress)
 
 

@@ -437,3 +437,13 @@ def test_a_video_named_with_a_leading_dash_gets_a_hint(tmp_path):
         assert "-clip.mp4 is a file: name it ./-clip.mp4" in proc.stderr, proc.stderr
     proc = run_cli(str(REPO / "caption.py"), "a.mp4", "-zz", cwd=tmp_path, timeout=120)  # (not a file: no hint)
     assert proc.returncode == 2 and "is a file" not in proc.stderr and "unrecognized arguments: -zz" in proc.stderr
+
+
+def test_a_bad_decoding_setting_is_said_before_a_missing_model(tmp_path):
+    """`caption.py x.mp4 --beam 0` with no model said the model was missing; fixing that, the user then
+    met the --beam error: both are the command line's, the setting is said first."""
+    from .conftest import REPO, run_cli
+
+    proc = run_cli(str(REPO / "caption.py"), "x.mp4", "--beam", "0", cwd=tmp_path,
+                   env={"S2VT_CHECKPOINT": None}, timeout=120)
+    assert proc.returncode == 2 and proc.stderr == "error: --beam must be at least 1, not 0\n", proc.stderr
