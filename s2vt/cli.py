@@ -666,10 +666,14 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, help="videos captioned at once")
     p.add_argument("--queue", type=int, default=16, help="requests waiting beyond those (more: 503 + Retry-After)")
     p.add_argument("--max-upload-mb", type=float, default=200, help="larger uploads get 413")
-    from .serve import MAX_VIDEO_SECONDS, UPLOAD_TIMEOUT
+    from .serve import MAX_VIDEO_SECONDS, MIN_UPLOAD_RATE, UPLOAD_TIMEOUT
 
     p.add_argument("--upload-timeout", type=float, default=UPLOAD_TIMEOUT, metavar="SECONDS",
                    help="an upload that sends nothing for this long gets 408 and frees its slot")
+    p.add_argument("--min-upload-rate", type=float, default=MIN_UPLOAD_RATE, metavar="KB/S",
+                   help="an upload must average at least this many KB/s after its first --upload-timeout seconds, "
+                        "else 408 and its slot freed (a 200 MB upload may take --upload-timeout + 5.7 h at the "
+                        "default; 0: no minimum)")
     p.add_argument("--max-video-seconds", type=float, default=MAX_VIDEO_SECONDS, metavar="SECONDS",
                    help="longer videos get 422, from their probed duration, before any decoding")
     add_decode_arguments(p)
@@ -684,7 +688,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     return serve(args.checkpoint or default_checkpoint(), args.host, args.port, args.workers, args.queue,
                  args.max_upload_mb, decoding(args), args.tags, args.device, args.weights_dir, args.upload_timeout,
-                 args.max_video_seconds)
+                 args.max_video_seconds, args.min_upload_rate)
 
 
 COMMANDS = {  # name -> (help, add_arguments, run)

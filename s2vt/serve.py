@@ -28,6 +28,11 @@ MAX_THUMBNAILS = 16
 # `--upload-timeout`'s default (declared here once; cli.py reads it): long enough for a phone on a
 # poor link between two packets, short enough that idle connections cannot hold every slot for long
 UPLOAD_TIMEOUT = 30.0
+# `--min-upload-rate`'s default, in KB/s (1024 bytes): the idle timeout alone let a client trickling a
+# byte per interval hold its slot for as long as it liked, so the body must also average this rate
+# after a first `--upload-timeout` seconds of grace. 10 KB/s (80 kb/s) is below a 2G phone's uplink;
+# a 200 MB upload has 30 s + 5.7 h
+MIN_UPLOAD_RATE = 10.0
 # `--max-video-seconds`'s default: a small upload can hold hours of audio (an hour of 6 kb/s Opus is
 # under 4 MB), and the audio's decoding time and memory grow with its length; an hour covers talks
 # and episodes, and a longer video is refused from its probed duration before anything is decoded
@@ -44,6 +49,10 @@ class Stalled(Exception):
     """No body bytes came within the upload timeout."""
 
 
+class TooSlow(Exception):
+    """The body came in slower than the minimum average rate (after the grace seconds)."""
+
+
 def require_serve_extra() -> None:
     try:
         import fastapi  # noqa: F401
@@ -55,24 +64,43 @@ def require_serve_extra() -> None:
 
 
 class BodyWatch:
-    """An ASGI `receive` wrapper: raises TooLarge once more than `limit` body bytes have come in and
+    """An ASGI `receive` wrapper: raises TooLarge once more than `limit` body bytes have come in,
     Stalled when nothing comes for `timeout` seconds (a client that stops sending would otherwise hold
-    its slot for as long as it keeps the connection open), and notes whether the multipart body's
-    closing boundary (`--BOUNDARY--`) came, so that an upload cut short is told apart from a form
-    without a video (the parser accepts a truncated body silently)."""
+    its slot for as long as it keeps the connection open) and TooSlow once fewer than
+    `min_rate * (elapsed - timeout)` bytes have come `elapsed` seconds after the first read (a client
+    trickling a byte just inside every timeout would otherwise hold its slot as long; `min_rate` 0: no
+    minimum), and notes whether the multipart body's closing boundary (`--BOUNDARY--`) came, so that an
+    upload cut short is told apart from a form without a video (the parser accepts a truncated body
+    silently)."""
 
-    def __init__(self, receive, limit: int, boundary: bytes, timeout: float = UPLOAD_TIMEOUT) -> None:
-        self.receive, self.limit, self.timeout = receive, limit, timeout
+    def __init__(self, receive, limit: int, boundary: bytes, timeout: float = UPLOAD_TIMEOUT,
+                 min_rate: float = MIN_UPLOAD_RATE * 1024) -> None:
+        self.receive, self.limit, self.timeout, self.min_rate = receive, limit, timeout, min_rate
         self.closing = b"--" + boundary + b"--"
         self.seen = 0
         self.closed = False
         self.tail = b""  # the last bytes of the previous chunk: a marker may straddle two chunks
+        self.start = None  # when the body was first read: the rate's clock
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def due(self) -> float:
+        """Seconds until the bytes seen so far fall under the minimum rate (inf without one)."""
+        return self.timeout + self.seen / self.min_rate - self.elapsed() if self.min_rate else math.inf
 
     async def __call__(self):
+        if self.start is None:
+            self.start = time.monotonic()
+        # each read waits for the sooner of the idle timeout and the rate's deadline: a trickle that
+        # beats the first is caught by the second without waiting for its next byte
+        due = self.due()
+        if due <= 0:
+            raise TooSlow
         try:
-            message = await asyncio.wait_for(self.receive(), self.timeout)
+            message = await asyncio.wait_for(self.receive(), min(self.timeout, due))
         except asyncio.TimeoutError:  # (the builtin TimeoutError from Python 3.11, its own class in 3.10)
-            raise Stalled from None
+            raise TooSlow if due < self.timeout else Stalled from None
         if message["type"] == "http.request":
             body = message.get("body", b"")
             self.seen += len(body)
@@ -112,13 +140,14 @@ def _peer(request) -> str:
 
 
 def check_limits(workers: int, queue: int, max_bytes: int, upload_timeout: float = UPLOAD_TIMEOUT,
-                 max_seconds: float = MAX_VIDEO_SECONDS) -> None:
+                 max_seconds: float = MAX_VIDEO_SECONDS, min_upload_rate: float = MIN_UPLOAD_RATE) -> None:
     at_least("--workers", workers, 1)
     at_least("--queue", queue, 0)
     if max_bytes < 1:  # (serve refused 0 and less in MB; here a fraction of a byte)
         raise SettingError(f"--max-upload-mb must allow at least one byte ({1 / (1 << 20):.1e} MB)")
     in_interval("--upload-timeout", upload_timeout, "(0, inf)")  # (NaN and inf refused: a timer needs a number)
     in_interval("--max-video-seconds", max_seconds, "(0, inf)")  # (NaN would refuse nothing; inf is no JSON)
+    in_interval("--min-upload-rate", min_upload_rate, "[0, inf)")  # (0: no minimum; NaN would refuse nothing)
 
 
 def check_address(host: str, port: int) -> None:
@@ -134,11 +163,12 @@ def check_address(host: str, port: int) -> None:
 
 def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 200 << 20,
                upload_dir: str | None = None, checkpoint_name: str = "", upload_timeout: float = UPLOAD_TIMEOUT,
-               max_seconds: float = MAX_VIDEO_SECONDS):
+               max_seconds: float = MAX_VIDEO_SECONDS, min_upload_rate: float = MIN_UPLOAD_RATE):
     """The ASGI app around a loaded `predict.Captioner`: at most `workers` videos captioned at
     once and `queue` more waiting (uploads included); beyond that 503 with Retry-After; an upload
-    that sends nothing for `upload_timeout` seconds: 408, its slot freed; a video lasting more than
-    `max_seconds`: 422, from its probed duration (nothing decoded)."""
+    that sends nothing for `upload_timeout` seconds, or averages under `min_upload_rate` KB/s after
+    its first `upload_timeout` seconds: 408, its slot freed; a video lasting more than `max_seconds`:
+    422, from its probed duration (nothing decoded)."""
     # (no `from __future__ import annotations` in this module: FastAPI reads the handlers' annotations)
     from fastapi import FastAPI, Request
     from fastapi.responses import HTMLResponse, JSONResponse
@@ -147,7 +177,7 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.requests import ClientDisconnect
 
-    check_limits(workers, queue, max_bytes, upload_timeout, max_seconds)
+    check_limits(workers, queue, max_bytes, upload_timeout, max_seconds, min_upload_rate)
     # python-multipart warns of a malformed body on its own logger, which nothing configures, so the
     # message came out as a bare line in the server's log beside our 400 (which says it): errors only
     for name in ("python_multipart", "multipart"):  # (its module's name from 0.0.13, and before)
@@ -223,7 +253,7 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
         path = form = None
         try:
             boundary = form_boundary(request.headers.get("content-type"))
-            body = BodyWatch(request.receive, max_bytes, boundary, upload_timeout)
+            body = BodyWatch(request.receive, max_bytes, boundary, upload_timeout, min_upload_rate * 1024)
             try:
                 form = await Request(request.scope, body).form(max_files=1, max_fields=8)
             except TooLarge:
@@ -233,6 +263,12 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
                             upload_timeout, f"{body.seen:,}")
                 return error(408, f"upload stalled: no bytes for {upload_timeout:g} s after {body.seen:,} bytes",
                              Connection="close")
+            except TooSlow:  # (a trickle that never goes idle long enough to be Stalled)
+                took = body.elapsed()
+                log.warning("client %s sent %s upload bytes in %.1f s, under %g KB/s after %g s: answered 408",
+                            _peer(request), f"{body.seen:,}", took, min_upload_rate, upload_timeout)
+                return error(408, f"upload too slow: {body.seen:,} bytes in {took:.1f} s, under the minimum of "
+                                  f"{min_upload_rate:g} KB/s after the first {upload_timeout:g} s", Connection="close")
             except ClientDisconnect:  # a client gone mid-upload is routine, not a server fault: no traceback
                 # (starlette closed the spooled parts; our temp file is made only once the form is whole)
                 log.warning("client %s disconnected during upload", _peer(request))
@@ -302,7 +338,7 @@ async def watch_disconnect(receive, gone: threading.Event) -> None:
 def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, queue: int = 16,
           max_upload_mb: float = 200, beam=5, tags: int = 3, device: str = "cpu",
           weights_dir: str | None = None, upload_timeout: float = UPLOAD_TIMEOUT,
-          max_video_seconds: float = MAX_VIDEO_SECONDS) -> int:
+          max_video_seconds: float = MAX_VIDEO_SECONDS, min_upload_rate: float = MIN_UPLOAD_RATE) -> int:
     """`s2vt serve`: load the captioner (backbones included) once, then serve until Ctrl-C (`beam`: a
     `DecodeConfig`, or a bare beam width)."""
     import warnings
@@ -314,7 +350,7 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
 
     in_interval("--max-upload-mb", max_upload_mb, "(0, inf)")  # (int() of NaN or inf would be a traceback)
     max_bytes = int(max_upload_mb * (1 << 20))
-    check_limits(workers, queue, max_bytes, upload_timeout, max_video_seconds)
+    check_limits(workers, queue, max_bytes, upload_timeout, max_video_seconds, min_upload_rate)
     check_address(host, port)
 
     with warnings.catch_warnings():  # the random-weights notice was given when the checkpoint was trained
@@ -322,6 +358,6 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
         captioner = Captioner(checkpoint, beam, tags, device, weights_dir)
         _ = captioner.extractor.backbones  # built now, not on the first request
     app = create_app(captioner, workers, queue, max_bytes, checkpoint_name=Path(checkpoint).name,
-                     upload_timeout=upload_timeout, max_seconds=max_video_seconds)
+                     upload_timeout=upload_timeout, max_seconds=max_video_seconds, min_upload_rate=min_upload_rate)
     uvicorn.run(app, host=host, port=port, log_level="info")
     return 0

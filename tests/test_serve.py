@@ -274,7 +274,9 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path, capsys):
                               (["--upload-timeout", "nan"], "--upload-timeout must be in (0, inf), not nan"),
                               (["--upload-timeout", "0"], "--upload-timeout must be in (0, inf), not 0.0"),
                               (["--max-video-seconds", "nan"], "--max-video-seconds must be in (0, inf), not nan"),
-                              (["--max-video-seconds", "-1"], "--max-video-seconds must be in (0, inf), not -1.0")):
+                              (["--max-video-seconds", "-1"], "--max-video-seconds must be in (0, inf), not -1.0"),
+                              (["--min-upload-rate", "nan"], "--min-upload-rate must be in [0, inf), not nan"),
+                              (["--min-upload-rate", "-1"], "--min-upload-rate must be in [0, inf), not -1.0")):
             code = main(["serve", "--port", port if "--port" in args else "0",
                          *(["--checkpoint", str(tmp_path / "none.pt")] if "--checkpoint" not in args else []), *args])
             err = capsys.readouterr().err
@@ -403,6 +405,62 @@ def test_stalled_upload_is_408_and_frees_its_slot(tmp_path):
     assert messages == [f"client {peer} sent no upload bytes for 1 s after 3 bytes: "
                         "answered 408"], messages
     assert not any(r.exc_info for r in records)
+    assert after.status_code == 200 and after.json()["caption"] == "a test"  # the slot is free again
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_trickled_upload_is_408_within_the_rate_bound_and_frees_its_slot(tmp_path):
+    """A client that sends a byte just often enough never to be idle for --upload-timeout (the slowloris
+    that held every slot) is answered 408 once it averages under --min-upload-rate after the first
+    --upload-timeout seconds, without waiting for its next byte; its slot is free again."""
+    import logging
+    import select
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("uvicorn.error")
+    # 1 s of grace, then 1 KB/s: 3 bytes every 0.2 s are due 408 about 1 s after they start
+    app = create_app(FakeCaptioner(), queue=0, upload_dir=str(tmp_path), upload_timeout=1.0, min_upload_rate=1.0)
+    try:
+        with live_server(app, log_level="info") as port:
+            logger.addHandler(handler)
+            head = ("POST /api/caption HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n"
+                    "Content-Type: multipart/form-data; boundary=s2vt-drip\r\n\r\n"
+                    '--s2vt-drip\r\nContent-Disposition: form-data; name="video"; filename="v.mp4"\r\n'
+                    "Content-Type: video/mp4\r\n\r\n").encode()
+            with socket.create_connection(("127.0.0.1", port), timeout=15) as c:
+                c.sendall(head)  # then the video's bytes, a few at a time
+                peer = f"127.0.0.1:{c.getsockname()[1]}"
+                t0, busy, answer = time.monotonic(), None, b""
+                while time.monotonic() - t0 < 6:  # (without the rule: dripping on, never answered)
+                    try:
+                        c.sendall(b"xyz")
+                    except OSError:  # (the server answered and closed between two drips)
+                        pass
+                    if busy is None:
+                        time.sleep(0.2)
+                        busy = httpx.post(f"http://127.0.0.1:{port}/api/caption",
+                                          files={"video": ("v.mp4", b"data", "video/mp4")}, timeout=30)
+                    if select.select([c], [], [], 0.2)[0]:
+                        while chunk := c.recv(4096):  # until the server closes the connection
+                            answer += chunk
+                        break
+                took = time.monotonic() - t0
+            after = httpx.post(f"http://127.0.0.1:{port}/api/caption",
+                               files={"video": ("v.mp4", b"data", "video/mp4")}, timeout=30)
+    finally:
+        logger.removeHandler(handler)
+    assert busy.status_code == 503  # (queue 0: the trickle held the only slot)
+    status, _, payload = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 408"), answer
+    assert b"connection: close" in status.lower()
+    assert took < 4, took  # 1 s of grace plus a few bytes' worth at 1 KB/s, with room for a loaded machine
+    error = json.loads(payload)["error"]
+    assert error.startswith("upload too slow: ") and error.endswith(" under the minimum of 1 KB/s after the first 1 s")
+    messages = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    assert len(messages) == 1 and messages[0].startswith(f"client {peer} sent ") \
+        and messages[0].endswith(" under 1 KB/s after 1 s: answered 408"), messages
     assert after.status_code == 200 and after.json()["caption"] == "a test"  # the slot is free again
     assert list(tmp_path.iterdir()) == []
 
