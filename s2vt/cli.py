@@ -358,7 +358,8 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
         sp.set_defaults(files_metavar=next(a.metavar for a in sp._actions if a.dest == "files"))
         sp.add_argument("--out", required=True, help="manifest to write (JSONL)")
         sp.add_argument("--force", action="store_true",
-                        help="replace an existing --out even if it holds captions or tags this import would drop")
+                        help="replace an existing --out even if it holds captions or tags this import would drop, "
+                             "or this import would move its videos to other splits (re-split it)")
     for sp in (msvd, msrvtt):
         sp.add_argument("--videos", default=None,
                         help="folder with the video files (default: the annotation file's folder; "
@@ -520,7 +521,10 @@ def run_import_features(args: argparse.Namespace) -> int:
 
         def guard(entries: list[dict]) -> None:  # (before the importer writes the store)
             ds.check_hold_out(entries, args.val, args.test)
-            ds.refuse_dropping_annotations(args.out, entries, args.force)
+            # (compared with the splits the manifest will get: --val/--test are held out below, after the store)
+            final = [dict(e) for e in entries]
+            ds.hold_out(final, args.val, args.test, args.seed)
+            ds.refuse_dropping_annotations(args.out, final, args.force)
 
         if args.kind == "mlds":
             entries = ds.import_mlds(args.files[0], store, args.modality, guard)

@@ -770,9 +770,11 @@ def refuse_out_in_store(out: str | os.PathLike, store: str | os.PathLike | None)
 def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], force: bool,
                                 videos_option: bool = False) -> None:
     """OutputError when `out` exists and holds annotations (captions, tags, text) or video paths that
-    `entries` lack, unless `force`: an import rewrites its own manifest freely (the same annotations
-    come back), never a hand-written one (or a file that is no manifest at all) whose captions it would
-    lose, nor one made with --videos whose paths a rerun without it would lose. A path counts as kept
+    `entries` lack, or puts a video it shares with `entries` in another split, unless `force`: an import
+    rewrites its own manifest freely (the same annotations and splits come back), never a hand-written
+    one (or a file that is no manifest at all) whose captions it would lose, nor one made with --videos
+    whose paths a rerun without it would lose, nor one whose held-out val/test videos it would move
+    (`entries` carry their final splits, --val/--test held out). A path counts as kept
     when the video has any path in `entries` (the import's own, e.g. from another --videos). `videos_option`:
     the import has a --videos option (msvd, msrvtt), which the refusal may advise."""
     out = Path(out)
@@ -802,6 +804,17 @@ def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], for
                           f"{kind} {value[:60]!r}); pass "
                           + "--videos FOLDER to keep the paths, " * (bool(paths) and videos_option)
                           + "--force to replace it, or another --out")
+    # a re-import that moves videos between splits (another --seed, --val/--test left out) silently
+    # undid a held-out split: the next training run would train on the old test videos
+    split_of = {e["video_id"]: e.get("split") for e in entries}
+    moves = collections.Counter((e.get("split"), split_of[e["video_id"]]) for e in old
+                                if e["video_id"] in split_of and e.get("split") != split_of[e["video_id"]])
+    if moves:
+        n = sum(moves.values())
+        how = ", ".join(f"{k} of its {was} videos to {now}"
+                        for (was, now), k in sorted(moves.items(), key=lambda m: (-m[1], m[0])))
+        raise OutputError(f"{out}: {n} video{'s' * (n != 1)} would change split ({how}): pass --force to re-split, "
+                          "or --out a new manifest")
 
 
 def check_hold_out(entries: list[dict], val: int, test: int) -> None:

@@ -560,15 +560,17 @@ def test_a_manifest_as_captions_keeps_its_captions_tags_text_and_splits(tmp_path
          "abspath": None},
         {"video_id": "v1", "split": "val", "captions": [], "tags": ["music"], "abspath": None},
         {"video_id": "v2", "split": "test", "captions": [], "tags": [], "abspath": None}]
-    # --split replaces every video's
-    assert import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", out, "cnn", "--split", "train")[0] == 0
+    # --split replaces every video's (--force: it re-splits the manifest written above)
+    assert import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", out, "cnn", "--split", "train",
+                           "--force")[0] == 0
     assert {e["split"] for e in read_manifest(out)} == {"train"}
     # ... an invalid one too: it refused the import the user's --split asked for
     rows[1]["split"] = "validation"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", out)
     assert (code, err[-1]) == (2, f"error: {manifest}:2: split must be one of train, val, test, not 'validation'")
-    code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", out, "cnn", "--split", "val")
+    code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", out, "cnn", "--split", "val",
+                                "--force")
     assert code == 0, err
     assert [(e["video_id"], e["split"]) for e in read_manifest(out)] == [("v0", "val"), ("v1", "val"), ("v2", "val")]
 
@@ -665,3 +667,39 @@ def test_msrvtt_a_caption_that_is_not_a_string_is_named_as_the_sentence_it_is(ca
     assert code == 2 and err == [f"error: {info}: sentences[1] (video 'v1'): 'caption' must be a string, "
                                  f"not {json.dumps(caption)}"], err
     assert not (tmp_path / "m.jsonl").exists()
+
+
+def test_a_reimport_that_would_move_videos_between_splits_is_refused(tmp_path, capsys):
+    """Re-importing onto an existing manifest without --val/--test, or with another --seed, silently
+    re-split it (its held-out test videos went to train: the next training run trained on them).
+    Refused in one line saying how many move, unless --force; the same import again stays allowed."""
+    from ..test_text import write_lic
+
+    lic = write_lic(tmp_path / "lic") / "train.json"  # 40 labelled videos
+    out = tmp_path / "m.jsonl"
+    assert s2vt(capsys, "import", "lic2022", lic, "--val", "5", "--test", "5", "--seed", "0", "--out", out)[0] == 0
+    held = out.read_text()
+    assert s2vt(capsys, "import", "lic2022", lic, "--val", "5", "--test", "5", "--seed", "0", "--out", out)[0] == 0
+    assert out.read_text() == held  # (an identical re-import)
+    code, err = s2vt(capsys, "import", "lic2022", lic, "--out", out)
+    assert (code, err) == (2, [f"error: {out}: 10 videos would change split (5 of its test videos to train, 5 of its "
+                               "val videos to train): pass --force to re-split, or --out a new manifest"])
+    assert out.read_text() == held
+    code, err = s2vt(capsys, "import", "lic2022", lic, "--val", "5", "--test", "5", "--seed", "5", "--out", out)
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {out}: ") and "would change split" in err[0]
+    assert out.read_text() == held
+    code, err = s2vt(capsys, "import", "lic2022", lic, "--out", out, "--force")
+    assert code == 0 and {e["split"] for e in read_manifest(out)} == {"train"}
+    # an import that writes a store compares the splits --val/--test give, before the store is written
+    ids = [f"v{i}" for i in range(8)]
+    feature_folder(tmp_path / "feat", ids, 4)
+    caps = tmp_path / "caps.json"
+    caps.write_text(json.dumps({v: ["a cat"] for v in ids}))
+    fout, store = tmp_path / "f.jsonl", tmp_path / "st"
+    args = (capsys, tmp_path / "feat", caps, store, fout, "cnn", "--split", "train", "--test", "2")
+    assert import_features(*args)[0] == 0
+    assert import_features(*args)[0] == 0  # (the same held-out test split again)
+    before, held = snapshot(store), fout.read_text()
+    code, err = import_features(*args, "--seed", "3")
+    assert code == 2 and len(err) == 1 and "would change split" in err[0], err
+    assert snapshot(store) == before and fout.read_text() == held
