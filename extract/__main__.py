@@ -15,7 +15,7 @@ from s2vt.errors import UserError, exit_status, interrupt_quietly, one_line_warn
 
 if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
-from s2vt.fileio import make_dirs, refuse_empty_paths, removed_if_failed
+from s2vt.fileio import make_dirs, new_folders, refuse_empty_paths, remove_if_empty
 from s2vt.options import Parser, add_options, at_least, from_args
 from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, missing_note, read_manifest, sanitize_id,
                            scan_videos)
@@ -177,15 +177,33 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
     rerun_line = rerun_line is True
     from tqdm import tqdm
 
+    # the folders of --out this run makes: a run that stops (refused, a full disk, a Ctrl-C) before it
+    # has written anything removes them again, still empty; a folder that existed before is kept
+    made: list[Path] = []
+    begun = False
+    meta: dict = {}
+
+    def begin() -> None:
+        """Write meta.json, once: an empty --out gets it with the run's first record (a feature file,
+        a failure), so a run stopped before its first video leaves the folder empty (and removes it
+        when it made it)."""
+        nonlocal begun
+        if not begun:
+            store.init_meta(meta)
+            begun = True
+
     try:
         # ("" is the current folder to the file system: a store would be written there)
         refuse_empty_paths({"--out": args.out, "INPUT": args.input, "--weights-dir": args.weights_dir})
-        with removed_if_failed(args.out):  # a refusal after --out is made leaves no empty folder behind
-            shard, cfg, items, store, extractor = prepare(args)
+        made = new_folders(args.out)  # (before prepare makes it)
+        shard, cfg, items, store, extractor = prepare(args)
         if cfg.weights == "random":
             print("WARNING: --weights random: seeded random backbones, features carry no learned semantics",
                   file=sys.stderr)
-        store.init_meta(extractor.meta())
+        meta = extractor.meta()
+        store.check_meta(meta)  # (a store of other backbones is refused now, whenever meta.json is written)
+        if any(store.root.iterdir()):  # a store that holds anything gets its meta.json now, as it always did
+            begin()
         mine = [(v, p) for v, p in items if stable_shard(v, shard[1]) == shard[0]]
         # (a path-less entry whose features an earlier run wrote is done, not failed)
         pathless = [v for v, p in mine if p is None and not store.done(v, cfg.modalities)]
@@ -197,11 +215,15 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         moved = {v: old for v, old in elsewhere.items() if old and not os.path.exists(old)}
         todo = [(v, p) for v, p in todo if not (elsewhere[v] and os.path.exists(elsewhere[v]))]
         follow_moves(store, mine, {v for v, _ in todo} | {v for v, _, _ in clashes})
+        if not todo:  # (no video to record: the store is written now)
+            begin()
     except UserError as e:  # bad input, before any video runs: one line, exit 2
+        remove_if_empty(made)
         say(f"error: {e}")
         return 2
     except KeyboardInterrupt:  # (loading the backbones takes seconds: a Ctrl-C is likely then; --out, if
         # this run made it, is gone with it)
+        remove_if_empty(made)
         if rerun_line:
             print(f"interrupted: 0 videos written; {RESUME}", file=sys.stderr)
         return 130
@@ -209,6 +231,8 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
     say(f"{len(items)} videos, {len(mine)} in shard {args.shard}, "
         f"{len(mine) - len(todo) - len(pathless) - len(clashes)} already done, {len(todo)} to extract -> {store.root}")
     failures = written = 0
+    if clashes or pathless:  # (failures are records: meta.json first)
+        begin()
     if clashes:  # each logged with both paths, counted in one line
         for v, p, old in clashes:
             store.log_failure(v, p, f"{store.root} holds {v}'s features from another video, {old}; not replacing "
@@ -236,6 +260,7 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         nonlocal failures, written
         if interrupted:  # Python drops a KeyboardInterrupt raised inside a __del__: never lose a Ctrl-C
             raise KeyboardInterrupt
+        begin()
         if feats is None:
             failures += 1
             # its file changed since its features were extracted: they must not pass for this file's
@@ -270,6 +295,8 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         if in_main:
             signal.signal(signal.SIGINT, previous)
     bar.close()
+    if stopped or interrupted:  # (a Ctrl-C or a full disk before the first record: --out, if this run made it, goes)
+        remove_if_empty(made)
     if stopped:
         say(f"error: {stopped} (stopped after {written} videos written, complete files only" +
             (f"; {advice})" if advice else ")"))

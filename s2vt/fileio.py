@@ -137,21 +137,34 @@ def removed_if_failed(folder: str | os.PathLike):
     """Run the block; if it raises, remove `folder` and the parents it had to create, provided they
     are still empty: a run refused after making its output folder leaves nothing behind (a folder
     that existed before, or one holding anything, is kept)."""
+    new = new_folders(folder)
+    try:
+        yield
+    except BaseException:
+        remove_if_empty(new)
+        raise
+
+
+def new_folders(folder: str | os.PathLike) -> list[Path]:
+    """`folder` and its parents that do not exist yet, deepest first: the ones a run that makes
+    `folder` creates (`remove_if_empty` takes them back)."""
     folder = Path(folder).absolute()
-    new = []  # the folders that do not exist yet, deepest first
+    new = []
     for f in (folder, *folder.parents):
         if f.exists():
             break
         new.append(f)
-    try:
-        yield
-    except BaseException:
-        for f in new:
-            try:
-                f.rmdir()  # (only an empty folder: never anything written)
-            except OSError:
-                break
-        raise
+    return new
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    """Remove `folders` (new_folders' list, deepest first) while each is empty: never anything written,
+    never a folder that holds something, nor one above it."""
+    for f in folders:
+        try:
+            f.rmdir()  # (only an empty folder)
+        except OSError:
+            break
 
 
 def make_dirs(folder: str | os.PathLike) -> Path:

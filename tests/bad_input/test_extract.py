@@ -589,3 +589,42 @@ def test_weights_of_another_network_are_one_short_line_naming_the_file(modality,
                       "--modalities", modality, "--weights-dir", tmp_path)
     assert rc == 2 and err == f"error: {tmp_path / file}: {says}\n"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("existed", [False, True])
+@pytest.mark.parametrize("stop", ["disk full at meta.json", "ctrl-c before the first video"])
+def test_a_run_stopped_before_writing_anything_leaves_no_out_folder_it_made(stop, existed, tmp_path, capsys, videos,
+                                                                            monkeypatch):
+    """A full disk at meta.json (exit 2) or a Ctrl-C after the "N to extract -> OUT" line, before the
+    first video (exit 130), left the empty --out behind; a folder that existed before is kept."""
+    import errno
+
+    out = tmp_path / "deep" / "s"
+    if existed:
+        out.mkdir(parents=True)
+    if stop == "disk full at meta.json":
+        replace = os.replace
+
+        def full(src, dst):
+            if os.path.basename(dst) == "meta.json":
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return replace(src, dst)
+        monkeypatch.setattr(os, "replace", full)
+    else:
+        def interrupted(self, items, on_result, workers=2):
+            raise KeyboardInterrupt
+        monkeypatch.setattr("extract.pipeline.Extractor.run", interrupted)
+    try:
+        rc, err = extract(capsys, videos["mp4_aac"], "--out", out, *VGGISH)
+    except KeyboardInterrupt:
+        pytest.fail("the KeyboardInterrupt escaped python -m extract (a traceback for the user)")
+    last = err.strip().splitlines()[-1]
+    if stop == "disk full at meta.json":
+        assert rc == 2 and last.startswith(f"error: cannot write {out / 'meta.json'}: No space left on device"), err
+    else:
+        assert rc == 130 and last.startswith("interrupted: 0 videos written"), err
+    assert "Traceback" not in err
+    if existed:
+        assert out.is_dir() and list(out.iterdir()) == []  # kept as it was
+    else:
+        assert not (tmp_path / "deep").exists()
