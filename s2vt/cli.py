@@ -769,6 +769,8 @@ def main(argv: list[str] | None = None, program: bool | None = None) -> int:
     """The program's entry point (train.py and caption.py run this too, `program` True: the process ends
     when it returns; by default, when it reads sys.argv itself); a SIGTERM ends a command as a Ctrl-C
     does, exit 143."""
+    if sys.stdout is None:  # stdout closed (`caption.py v.mp4 >&-`): its output is discarded, as print() does
+        discard_stdout()
     terminated: list = []
     finished: list = []  # (True once the command's function has returned: its outputs are written)
     try:
@@ -790,8 +792,61 @@ def command_of(argv: list[str] | None) -> str:
     return " ".join((sys.argv[1:] if argv is None else argv)[:1]) or "the command"
 
 
+class WatchedStdout:
+    """sys.stdout while a command runs: notes the OSError its writes raise, so that a stdout that cannot be
+    written (`> /dev/full`, a full disk) is told apart from an OSError of the command's own, a bug that keeps
+    its traceback (a failed write says nothing of the file it was for, and the stream drops what it could not
+    write: the error itself is the only trace). Anything else is the stream's own."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.failed: list[OSError] = []
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError as e:
+            self.failed.append(e)
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as e:
+            self.failed.append(e)
+            raise
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def discard_stdout() -> None:
+    """What is printed from now on goes nowhere: fd 1 is /dev/null (what is still buffered, flushed at exit,
+    would raise again; a closed fd 1 would be taken by the next file opened, and a child's output go there)
+    and sys.stdout writes to it (None when stdout was closed at start)."""
+    try:
+        fd = sys.stdout.fileno() if sys.stdout is not None else 1
+    except (OSError, ValueError):  # (a caller's own stdout, in a test, has no fd: left alone)
+        return
+    null = os.open(os.devnull, os.O_WRONLY)  # (fd 1 itself when it was closed: the lowest free one)
+    if null != fd:
+        os.dup2(null, fd)
+        os.close(null)
+    if sys.stdout is None:
+        sys.stdout = open(1, "w", closefd=False)
+
+
 def run_main(argv: list[str] | None, finished: list | None = None) -> int:
     finished = [] if finished is None else finished
+    stdout = sys.stdout = WatchedStdout(sys.stdout)
+    try:
+        return run_watched(argv, finished, stdout)
+    finally:
+        if sys.stdout is stdout:
+            sys.stdout = stdout.stream
+
+
+def run_watched(argv: list[str] | None, finished: list, stdout: WatchedStdout) -> int:
     try:
         with interrupts_unwrapped():  # (a signal Python wrapped in a RuntimeError: said as the signal it was)
             code = run_command(sys.argv[1:] if argv is None else argv, finished)
@@ -804,8 +859,15 @@ def run_main(argv: list[str] | None, finished: list | None = None) -> int:
         return 130
     except BrokenPipeError:  # stdout's reader is gone (`caption.py DIR --json | head -1`): it wanted no more
         # (what is still buffered goes nowhere: flushed at exit into a closed pipe it would raise again)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        discard_stdout()
         return BROKEN_PIPE
+    except OSError as e:
+        if not any(e is failed for failed in stdout.failed):  # (not stdout's: a bug, its traceback)
+            raise
+        # (`caption.py ... > /dev/full`: the answers cannot go out, so the run stops; files written stay)
+        print(f"error: cannot write to standard output: {e.strerror or e}", file=sys.stderr)
+        discard_stdout()
+        return 2
 
 
 def run_command(argv: list[str], finished: list | None = None) -> int:

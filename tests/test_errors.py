@@ -1,6 +1,9 @@
 """The commands turn a user's mistake (a UserError) into one line and exit 2, and nothing else:
 a bug's ValueError keeps its traceback."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -573,3 +576,53 @@ def test_a_signal_python_wrapped_while_a_class_was_made_is_said_as_the_signal(mo
     assert cli.run_main(["score", "p.json"]) == 130
     err = capsys.readouterr().err
     assert err.startswith("interrupted: while starting") and "Traceback" not in err
+
+
+SCORED = ('{"video_id": "a", "captions": ["a man walks"], "split": "test"}\n', '{"a": "a man walks"}')
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+def test_a_stdout_that_cannot_be_written_is_one_line(tmp_path, capsys, monkeypatch):
+    """`s2vt score ... > /dev/full` (or a full disk) was an OSError traceback, exit 1; caption.py's the same
+    after its first answer."""
+    from .test_caption_cli import fake_caption
+
+    (tmp_path / "man.jsonl").write_text(SCORED[0])
+    (tmp_path / "preds.json").write_text(SCORED[1])
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "s2vt.cli", "score", "man.jsonl", "preds.json", "--json"],
+                              stdout=full, stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=300,
+                              env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"})
+    assert (proc.returncode, proc.stderr) == (2, "error: cannot write to standard output: No space left on device\n")
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    with open("/dev/full", "w") as full:
+        monkeypatch.setattr("sys.stdout", full)
+        code, _, err = fake_caption(capsys, monkeypatch, "a.mp4", "b.mp4", "--json")
+        assert sys.stdout is full  # (put back as it was)
+    # (the first answer's write failed: the run stopped there, as any output that fails mid-run stops it)
+    assert (code, err) == (2, ["error: cannot write to standard output: No space left on device"])
+
+
+def test_an_oserror_of_the_command_itself_keeps_its_traceback(monkeypatch):
+    """Only stdout's own failure is the one line: any other OSError is a bug, raised as it is."""
+    def fails(args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setitem(cli.COMMANDS, "score", (*cli.COMMANDS["score"][:2], fails))
+    with pytest.raises(OSError):
+        cli.main(["score", "r.jsonl", "p.json"])
+
+
+def test_a_closed_stdout_is_output_discarded(tmp_path):
+    """`caption.py v.mp4 >&-` (sys.stdout None) was an AttributeError traceback, exit 1, whatever the run."""
+    (tmp_path / "man.jsonl").write_text(SCORED[0])
+    (tmp_path / "preds.json").write_text(SCORED[1])
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
+    for argv, code, err in ((["-m", "s2vt.cli", "score", "man.jsonl", "preds.json", "--json"], 0, ""),
+                            ([str(REPO / "caption.py"), "nope.mp4", "--checkpoint", "x.pt"], 2,
+                             "error: nope.mp4: no such file\n")):
+        proc = subprocess.run([sys.executable, *argv], stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env,
+                              preexec_fn=lambda: os.close(1), timeout=300)
+        assert (proc.returncode, proc.stderr) == (code, err)
