@@ -42,11 +42,15 @@ def check_ffmpeg() -> None:
     exe = ffmpeg_exe()
     where = " ($S2VT_FFMPEG)" if os.environ.get("S2VT_FFMPEG") else ""
     try:
-        proc = subprocess.run([exe, "-version"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+        proc = subprocess.run([exe, "-version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise MediaError(f"ffmpeg {exe}{where} does not run: {e.strerror if isinstance(e, OSError) else e}") from None
     if proc.returncode != 0:
         raise MediaError(f"ffmpeg {exe}{where} does not run: `-version` exited with {proc.returncode}")
+    # (a program that runs and is no ffmpeg, $S2VT_FFMPEG=/bin/true: every video would fail as unreadable;
+    # every ffmpeg build's `-version` starts so)
+    if not proc.stdout.startswith(b"ffmpeg version"):
+        raise MediaError(f"ffmpeg {exe}{where} is not ffmpeg: its `-version` does not start with 'ffmpeg version'")
 
 
 BACKGROUND_NICE = 10

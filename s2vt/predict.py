@@ -714,8 +714,12 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
     listed, and "captioned" and "failed" as the answers are printed: an interrupted run's line counts them."""
     import warnings
 
+    from extract.ffmpeg import check_ffmpeg
+
     check_settings(beam, tags)  # (a setting's mistake first, as every command says it)
     items = with_folders_expanded(videos)  # (before the model loads: seconds)
+    # a wrong $S2VT_FFMPEG was said as every video's failure, each after the model loaded: one line first
+    check_ffmpeg()
     failed = 0
     progress = {} if progress is None else progress
     progress.update(videos=sum(isinstance(i, str) for i in items), captioned=0, failed=0)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 from .errors import SettingError, UserError
-from extract.ffmpeg import MediaError
+from extract.ffmpeg import MediaError, check_ffmpeg
 from .manifest import VIDEO_EXTENSIONS
 from .options import at_least, in_interval
 
@@ -352,6 +352,7 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
     max_bytes = int(max_upload_mb * (1 << 20))
     check_limits(workers, queue, max_bytes, upload_timeout, max_video_seconds, min_upload_rate)
     check_address(host, port)
+    check_ffmpeg()  # (a wrong $S2VT_FFMPEG: refused now, not every upload answered 422 as a bad video)
 
     with warnings.catch_warnings():  # the random-weights notice was given when the checkpoint was trained
         warnings.simplefilter("ignore")

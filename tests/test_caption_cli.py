@@ -447,3 +447,26 @@ def test_a_bad_decoding_setting_is_said_before_a_missing_model(tmp_path):
     proc = run_cli(str(REPO / "caption.py"), "x.mp4", "--beam", "0", cwd=tmp_path,
                    env={"S2VT_CHECKPOINT": None}, timeout=120)
     assert proc.returncode == 2 and proc.stderr == "error: --beam must be at least 1, not 0\n", proc.stderr
+
+
+def test_an_ffmpeg_that_does_not_run_is_one_line_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    """A wrong $S2VT_FFMPEG was blamed on each video (`error: v.mp4: FileNotFoundError: ...`), after the
+    model loaded: one line now, exit 2, as python -m extract says it."""
+    from extract.ffmpeg import ffmpeg_exe
+
+    (tmp_path / "v.mp4").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    proc = run_cli(str(REPO / "caption.py"), "v.mp4", "--checkpoint", "none.pt", cwd=tmp_path,
+                   env={"S2VT_FFMPEG": "/nonexistent"})
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == "error: ffmpeg /nonexistent ($S2VT_FFMPEG) does not run: No such file or directory\n"
+    try:
+        for exe, why in (("/etc/passwd", "does not run: Permission denied"), ("/bin/true", "is not ffmpeg")):
+            monkeypatch.setenv("S2VT_FFMPEG", exe)
+            ffmpeg_exe.cache_clear()
+            code, out, err = fake_caption(capsys, monkeypatch, "v.mp4", "v.mp4")  # (FakeCaptioner: no ffmpeg)
+            assert (code, out) == (2, []) and len(err) == 1 and err[0].startswith(f"error: ffmpeg {exe} "
+                                                                                  f"($S2VT_FFMPEG) {why}"), err
+    finally:
+        monkeypatch.delenv("S2VT_FFMPEG")
+        ffmpeg_exe.cache_clear()

@@ -284,6 +284,24 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path, capsys):
             assert len(err.strip().splitlines()) == 1
 
 
+def test_serve_refuses_an_ffmpeg_that_does_not_run(tmp_path, capsys, monkeypatch):
+    """A wrong $S2VT_FFMPEG: serve started and answered every upload 422, blaming the video."""
+    from extract.ffmpeg import ffmpeg_exe
+    from s2vt.cli import main
+
+    try:
+        for exe, why in (("/nonexistent", "does not run"), ("/bin/true", "is not ffmpeg")):
+            monkeypatch.setenv("S2VT_FFMPEG", exe)
+            ffmpeg_exe.cache_clear()
+            code = main(["serve", "--port", "0", "--checkpoint", str(tmp_path / "none.pt")])
+            err = capsys.readouterr().err
+            assert code == 2 and err.startswith(f"error: ffmpeg {exe} ($S2VT_FFMPEG) {why}"), err
+            assert len(err.strip().splitlines()) == 1
+    finally:
+        monkeypatch.delenv("S2VT_FFMPEG")
+        ffmpeg_exe.cache_clear()
+
+
 def test_negative_thumbs_is_400(captioner, trained, tmp_path):  # noqa: F811
     app = create_app(captioner, upload_dir=str(tmp_path))
     r, = call(app, ("POST", "/api/caption?thumbs=-5", video_form(trained / "videos" / "v00.mp4")))

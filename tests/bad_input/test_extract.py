@@ -199,11 +199,13 @@ def test_an_ffmpeg_that_does_not_run_is_one_line_before_any_video(tmp_path, vide
     shutil.copy(videos["mp4_aac"], folder / "v0.mp4")
     assert extract(capsys, folder, "--out", store, *VGGISH)[0] == 0
     os.utime(folder / "v0.mp4", ns=(10 ** 9, 10 ** 9))  # (restored from a backup: re-extracted next time)
-    for exe in (str(tmp_path / "nothere"), "/bin/false"):
+    # (/bin/true runs, and is no ffmpeg: every video failed as unreadable)
+    for exe, why in ((str(tmp_path / "nothere"), "does not run"), ("/bin/false", "does not run"),
+                     ("/bin/true", "is not ffmpeg")):
         monkeypatch.setenv("S2VT_FFMPEG", exe)
         ffmpeg_exe.cache_clear()
         rc, err = extract(capsys, folder, "--out", store, *VGGISH)
-        assert rc == 2 and one_line_error(err) and f"ffmpeg {exe} ($S2VT_FFMPEG) does not run" in err, err
+        assert rc == 2 and one_line_error(err) and f"ffmpeg {exe} ($S2VT_FFMPEG) {why}" in err, err
         assert (store / "vggish" / "v0.npy").exists()
         rc, err = extract(capsys, folder, "--out", tmp_path / "new", *VGGISH)
         assert rc == 2 and not (tmp_path / "new").exists()  # (nothing made)
