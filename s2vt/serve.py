@@ -360,5 +360,11 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
         _ = captioner.extractor.backbones  # built now, not on the first request
     app = create_app(captioner, workers, queue, max_bytes, checkpoint_name=Path(checkpoint).name,
                      upload_timeout=upload_timeout, max_seconds=max_video_seconds, min_upload_rate=min_upload_rate)
-    uvicorn.run(app, host=host, port=port, log_level="info")
-    return 0
+    # uvicorn.run swallows the Ctrl-C or SIGTERM its server re-raises after its clean shutdown, and returned
+    # 0: its Server, run itself, lets it through, to the command's `interrupted:` line and 130 or 143
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    server.run()
+    return 0 if server.started else STARTUP_FAILURE  # (uvicorn logged why: the port taken since it was checked)
+
+
+STARTUP_FAILURE = 3  # uvicorn.run's exit status when the server could not start

@@ -622,3 +622,52 @@ def test_a_video_whose_client_left_while_it_waited_is_not_captioned(captioner, t
     first, _ = asyncio.run(go())
     assert first.status_code == 200 and len(calls) == 1  # the leaving client's video was never captioned
     assert answers == [400] and list(tmp_path.iterdir()) == []
+
+
+SERVE_STUB = """
+import sys, types
+import s2vt.predict, s2vt.serve
+from fastapi import FastAPI
+
+class Stub:  # (no model: what serve does once it has its app is what is tested)
+    def __init__(self, *args, **kwargs):
+        self.extractor = types.SimpleNamespace(backbones=None)
+
+s2vt.predict.Captioner = Stub
+s2vt.serve.create_app = lambda *args, **kwargs: FastAPI()
+from s2vt.cli import main
+sys.exit(main(["serve", "--port", sys.argv[1], "--checkpoint", "unused.pt"], program=True))
+"""
+
+
+@pytest.mark.parametrize("sig, code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_stops_the_server_cleanly_with_the_signals_exit_status(tmp_path, sig, code):
+    """A SIGTERM (a `kill`, a container stop) exited 0 after serve's clean shutdown: uvicorn.run swallowed the
+    signal its server re-raises. usage.md's exit codes: 143 (Ctrl-C: 130), with the `interrupted:` line."""
+    import signal
+    import subprocess
+    import sys
+
+    from .conftest import free_port
+
+    port = free_port()
+    (tmp_path / "stub.py").write_text(SERVE_STUB)
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "stub.py"), str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"})
+    try:
+        deadline = time.time() + 300
+        while proc.poll() is None and time.time() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()[1]
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == code, err
+    assert "Application shutdown complete" in err and err.endswith("\ninterrupted: the server stopped\n"), err
+    assert "Traceback" not in err
