@@ -58,11 +58,44 @@ def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True, mmap=True)
     except Exception as e:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
+        raise CheckpointError(f"{path}: {unreadable(path, e)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not an s2vt checkpoint")
     check_parts(ckpt, path)
     return ckpt
+
+
+# how every pickle torch.save wrote before PyTorch 1.6 made its files zip archives begins (its magic number)
+LEGACY_TORCH = b"\x80\x02\x8a\n"
+
+
+def unreadable(path: Path, e: Exception) -> str:
+    """What is wrong with a checkpoint file torch.load failed on (`e`), in plain words: torch's own errors
+    (a RuntimeError whose text speaks of mmap, miniz or a central directory) said nothing a user could act
+    on, and its type alone (`not a readable checkpoint (RuntimeError)`) still less."""
+    import pickle
+    import zipfile
+
+    if isinstance(e, OSError):
+        return f"cannot read the checkpoint: {e.strerror or e}"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        whole = zipfile.is_zipfile(path)  # (a zip's end: its central directory, written last)
+    except OSError as err:
+        return f"cannot read the checkpoint: {err.strerror or err}"
+    if not head:
+        return "empty file (0 bytes), not a checkpoint"
+    if head.startswith(b"PK\x03\x04") and not whole:  # (a zip's start, no end: cut short)
+        return "checkpoint file cut short or corrupt (a zip archive without its end: an interrupted copy or save?)"
+    if head == LEGACY_TORCH:
+        return "a PyTorch file in the legacy format (before 1.6, not a zip archive): not an s2vt checkpoint"
+    if not whole:
+        return "not a PyTorch checkpoint (not a zip archive)"
+    if isinstance(e, pickle.UnpicklingError):  # (weights_only: objects beyond tensors and plain data)
+        return "not an s2vt checkpoint: it holds Python objects other than tensors and plain data (not loaded: " \
+               "loading them could run code)"
+    return "a zip archive but not a PyTorch checkpoint"
 
 
 def is_strings(x) -> bool:

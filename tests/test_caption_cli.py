@@ -74,7 +74,7 @@ def test_caption_bad_inputs(trained, broken, tmp_path, capsys):
     corrupt.write_bytes(b"not a checkpoint")
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(2)}, other)
-    for ck, message in ((tmp_path / "none.pt", "not found"), (corrupt, "not a readable checkpoint"),
+    for ck, message in ((tmp_path / "none.pt", "not found"), (corrupt, "not a PyTorch checkpoint (not a zip archive)"),
                         (other, "not an s2vt checkpoint")):
         code = main(["caption", good, "--checkpoint", str(ck)])
         err = capsys.readouterr().err

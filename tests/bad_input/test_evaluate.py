@@ -514,3 +514,30 @@ def test_a_sigterm_while_writing_leaves_no_lock_folder_or_jvm(store, run, tmp_pa
         assert int(java) > 0  # (METEOR ran: the JVM was there to stop)
         with pytest.raises(ProcessLookupError):  # (stopped and reaped: not even a zombie is left)
             os.kill(int(java), 0)
+
+
+def test_a_file_that_is_no_checkpoint_is_said_in_plain_words(tmp_path, capsys):
+    """`not a readable checkpoint (RuntimeError)` said nothing a user could act on (torch's own text spoke
+    of mmap and miniz): what the file is instead, or what is wrong with it."""
+    import fractions
+
+    import torch
+
+    from s2vt.cli import main
+
+    torch.save({"a": torch.zeros(2)}, tmp_path / "whole.pt")
+    whole = (tmp_path / "whole.pt").read_bytes()
+    files = {"text.pt": b"not a checkpoint", "empty.pt": b"", "cut.pt": whole[:len(whole) // 2]}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    torch.save({"a": torch.zeros(2)}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    torch.save({"a": fractions.Fraction(1, 3)}, tmp_path / "objects.pt")  # (weights_only refuses it: no plain data)
+    (tmp_path / "m.jsonl").write_text('{"video_id": "a", "captions": ["a cat"], "split": "test"}\n')
+    for name, said in (("text.pt", "not a PyTorch checkpoint (not a zip archive)"),
+                       ("empty.pt", "empty file (0 bytes), not a checkpoint"),
+                       ("cut.pt", "checkpoint file cut short or corrupt"),
+                       ("legacy.pt", "a PyTorch file in the legacy format"),
+                       ("objects.pt", "not an s2vt checkpoint: it holds Python objects other than tensors")):
+        code = main(["evaluate", "--checkpoint", str(tmp_path / name), "--manifest", str(tmp_path / "m.jsonl")])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith(f"error: {tmp_path / name}: {said}") and err.count("\n") == 1, err
