@@ -806,9 +806,9 @@ def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], for
                           + "--force to replace it, or another --out")
     # a re-import that moves videos between splits (another --seed, --val/--test left out) silently
     # undid a held-out split: the next training run would train on the old test videos
-    split_of = {e["video_id"]: e.get("split") for e in entries}
-    moves = collections.Counter((e.get("split"), split_of[e["video_id"]]) for e in old
-                                if e["video_id"] in split_of and e.get("split") != split_of[e["video_id"]])
+    split_of = {e["video_id"]: e.get("split") or "train" for e in entries}  # (no split: train, as read)
+    moves = collections.Counter((e.get("split") or "train", split_of[e["video_id"]]) for e in old
+                                if e["video_id"] in split_of and (e.get("split") or "train") != split_of[e["video_id"]])
     if moves:
         n = sum(moves.values())
         how = ", ".join(f"{k} of its {was} videos to {now}"
