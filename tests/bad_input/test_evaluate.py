@@ -527,7 +527,9 @@ def test_a_file_that_is_no_checkpoint_is_said_in_plain_words(tmp_path, capsys):
 
     torch.save({"a": torch.zeros(2)}, tmp_path / "whole.pt")
     whole = (tmp_path / "whole.pt").read_bytes()
-    files = {"text.pt": b"not a checkpoint", "empty.pt": b"", "cut.pt": whole[:len(whole) // 2]}
+    torch.save({"a": torch.zeros(100_000)}, tmp_path / "big.pt")  # (cut early, torch says OSError EINVAL)
+    files = {"text.pt": b"not a checkpoint", "empty.pt": b"", "cut.pt": whole[:len(whole) // 2],
+             "cut_early.pt": (tmp_path / "big.pt").read_bytes()[:5000]}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     torch.save({"a": torch.zeros(2)}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
@@ -536,6 +538,7 @@ def test_a_file_that_is_no_checkpoint_is_said_in_plain_words(tmp_path, capsys):
     for name, said in (("text.pt", "not a PyTorch checkpoint (not a zip archive)"),
                        ("empty.pt", "empty file (0 bytes), not a checkpoint"),
                        ("cut.pt", "checkpoint file cut short or corrupt"),
+                       ("cut_early.pt", "checkpoint file cut short or corrupt"),
                        ("legacy.pt", "a PyTorch file in the legacy format"),
                        ("objects.pt", "not an s2vt checkpoint: it holds Python objects other than tensors")):
         code = main(["evaluate", "--checkpoint", str(tmp_path / name), "--manifest", str(tmp_path / "m.jsonl")])
