@@ -60,8 +60,9 @@ class Parser(argparse.ArgumentParser):
 def dash_hint(given: list[str]) -> str:
     """The hint for a file whose name starts with "-" (`caption.py -clip.mp4`): argparse reads it as an
     option and says "required: VIDEO" or "unrecognized arguments", which hides the cause."""
-    files = [a for a in given if a.startswith("-") and a not in ("-", "--") and os.path.isfile(a)]
-    return (f"; {files[0]} is a file: name it ./{files[0]} (a word starting with - reads as an option)"
+    files = [a for a in given if a.startswith("-") and a not in ("-", "--") and os.path.exists(a)]
+    kind = "folder" if files and os.path.isdir(files[0]) else "file"
+    return (f"; {files[0]} is a {kind}: name it ./{files[0]} (a word starting with - reads as an option)"
             if files else "")
 
 

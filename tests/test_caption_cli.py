@@ -435,6 +435,9 @@ def test_a_video_named_with_a_leading_dash_gets_a_hint(tmp_path):
         proc = run_cli(str(REPO / "caption.py"), *args, "--checkpoint", "x.pt", cwd=tmp_path, timeout=120)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert "-clip.mp4 is a file: name it ./-clip.mp4" in proc.stderr, proc.stderr
+    (tmp_path / "-vids").mkdir()  # (a folder of videos, as caption.py takes)
+    proc = run_cli(str(REPO / "caption.py"), "-vids", "--checkpoint", "x.pt", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2 and "-vids is a folder: name it ./-vids" in proc.stderr, proc.stderr
     proc = run_cli(str(REPO / "caption.py"), "a.mp4", "-zz", cwd=tmp_path, timeout=120)  # (not a file: no hint)
     assert proc.returncode == 2 and "is a file" not in proc.stderr and "unrecognized arguments: -zz" in proc.stderr
 
