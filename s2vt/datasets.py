@@ -782,8 +782,10 @@ def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], for
         return
     try:
         old = read_manifest(out)
-    except UserError:
-        raise OutputError(f"{out} exists and is not a manifest: pass --force to replace it") from None
+    except UserError as e:  # (what is wrong with it: one bad line is mended by hand, not by --force's re-split)
+        why = re.sub(r"^(\d+):", r"line \1:", str(e).removeprefix(f"{out}:").strip())  # (`M:3: ...`: line 3)
+        raise OutputError(f"{out} exists and is not a manifest ({why}): mend it, pass --force to replace it, or "
+                          "--out another manifest") from None
 
     def notes(es: list[dict]) -> set[tuple[str, str, str]]:
         found = set()

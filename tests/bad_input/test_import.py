@@ -276,8 +276,13 @@ def test_folder_import_refuses_to_drop_a_hand_written_manifests_captions(tmp_pat
                                "clip, caption 'my words'); pass --force to replace it, or another --out"])
     assert out.read_text() == mine
     out.write_text("my notes\n")  # not a manifest at all
+    err = s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out)[1]
+    assert len(err) == 1 and err[0].startswith(f"error: {out} exists and is not a manifest (") and \
+        err[0].endswith("): mend it, pass --force to replace it, or --out another manifest"), err
+    out.write_text(mine.replace('"train"', '"dev"'))  # one bad line: said where and what, to mend by hand
     assert s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out)[1] == \
-        [f"error: {out} exists and is not a manifest: pass --force to replace it"]
+        [f"error: {out} exists and is not a manifest (line 1: split must be one of train, val, test, not 'dev'): "
+         "mend it, pass --force to replace it, or --out another manifest"]
     # an import's own manifest is rewritten freely (rerunning an import updates it); --force replaces any
     assert s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out, "--force")[0] == 0
     assert s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out)[0] == 0
