@@ -526,6 +526,9 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
             raise DataError(f"--val-features {cfg.val_features}: no validation video could be read from "
                             f"{len(val_files)} shard(s) (first: {val_files[0]}; none readable, or none of "
                             f"{cfg.manifest}'s val split)")
+        if not val_files and by_split["val"] and not val:  # (else: no validation, blamed on too few videos)
+            raise DataError(f"{cfg.manifest}: none of its {len(by_split['val'])} val videos is in --features "
+                            f"{cfg.features}: pass --val-features SHARDS that hold them")
         sample = source.read_split(files, "train", lambda vid, tags: split["train"].get(vid), STATS_SAMPLE)
     else:
         if val_files is None:

@@ -277,6 +277,19 @@ def test_manifest_val_split_found_in_the_training_shards(data, tmp_path, capsys)
     assert sorted(ckpt["refit"]["ids"]) == sorted(e["video_id"] for e in lines if e["split"] in ("train", "val"))
 
 
+def test_manifest_val_videos_missing_from_the_shards_are_said(data, tmp_path, capsys):
+    """A manifest whose val videos sit in shards not given to --features said "no validation videos (no val
+    split, and too few training videos to hold one out)", both halves false, and trained without validation."""
+    root, d = data
+    code = main(["train", "--manifest", str(root / "manifest.jsonl"), "--features", f"{d}/train*",
+                 "--out", str(tmp_path / "run"), "--epochs", "1", "--hidden", "32", "--tag-head", "mlp"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"error: {root / 'manifest.jsonl'}: none of its 40 val videos is in --features ") and \
+        err[0].endswith("pass --val-features SHARDS that hold them"), err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_shard_in_both_features_and_val_features_is_refused(data, tmp_path, capsys):
     root, d = data
     (tmp_path / "link.tfrecord").symlink_to(d / "train0001.tfrecord")
