@@ -875,6 +875,10 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
     its outputs are written), so that a signal from then on is said as one that cut nothing short."""
     finished = [] if finished is None else finished
     warnings.formatwarning = one_line_warning
+    if argv[:1] and not argv[0].startswith("-"):  # (a command: it loads torch)
+        # numpy before torch: torch's C start-up imports it and swallows a Ctrl-C that falls there (the
+        # command then ran on, numpy half-imported); imported here, the signal is the command's to say
+        import numpy  # noqa: F401
     # (named as the user started it, as each command's parser is: `(see python -m s2vt.cli --help)`)
     parser = Parser(prog=shlex.join(w for w in invoked_as("COMMAND") if w != "COMMAND"), description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

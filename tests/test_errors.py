@@ -626,3 +626,17 @@ def test_a_closed_stdout_is_output_discarded(tmp_path):
         proc = subprocess.run([sys.executable, *argv], stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env,
                               preexec_fn=lambda: os.close(1), timeout=300)
         assert (proc.returncode, proc.stderr) == (code, err)
+
+
+@pytest.mark.parametrize("entry", [[str(REPO / "caption.py"), "v.mp4", "--checkpoint", "none.pt"],
+                                   ["-m", "extract", "v.mp4", "--out", "o"]])
+def test_a_signal_while_torch_loads_numpy_is_not_swallowed(tmp_path, entry):
+    """torch's C start-up imports numpy and swallows a Ctrl-C that falls in that import: caption.py ran on
+    (here: to its 'checkpoint not found'), numpy half-imported. numpy is imported first, so the signal is said."""
+    import os
+
+    (tmp_path / "sitecustomize.py").write_text(SIGNAL_WHILE_LOADING.format(sig="SIGINT").replace('"s2vt.options"',
+                                                                                                 '"numpy"'))
+    proc = run_cli(*entry, cwd=tmp_path, env={"PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}, timeout=120)
+    assert proc.returncode == 130 and proc.stderr.startswith("interrupted: while starting"), proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "o").exists()
