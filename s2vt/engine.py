@@ -1016,14 +1016,16 @@ def refit_network(run: Run) -> None:
     best["model"] = state
     # the ids: evaluate tells a split among them by its videos, not by its name, whatever the manifest;
     # not for a run of YouTube-8M's millions (megabytes in every best.pt: evaluate then warns for val alone)
-    best["refit"] = {"videos": data.videos, "epochs": epochs}
+    # (the videos trained on when listed: a shard's records skipped, unread or repeated are not among them)
+    count, what = (len(ids), "videos") if ids is not None else (data.videos, data.what)
+    best["refit"] = {"videos": count, "epochs": epochs}
     if ids is not None:
         best["refit"]["ids"] = ids
     write_checkpoint(out / "best.pt", best)
     score = best["metrics"].get(run.metric)
     log(f"refitted on train + val for {epochs} epoch{'s' if epochs != 1 else ''} ({time.time() - t0:.0f} s): "
-        + (f"best.pt's {run.metric} {score:.3f} (val, before the refit on the {data.videos} train + val {data.what})"
-           if score is not None else f"{data.videos} {data.what}"))
+        + (f"best.pt's {run.metric} {score:.3f} (val, before the refit on the {count} train + val {what})"
+           if score is not None else f"{count} {what}"))
 
 
 def vocabulary_used(cfg: TrainConfig) -> dict:

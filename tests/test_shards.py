@@ -759,7 +759,7 @@ def test_a_shard_run_refits_on_the_training_and_validation_records(data, tmp_pat
     lines = [x for x in err.splitlines() if x.startswith("refit epoch ")]
     assert [x.split(":")[0] for x in lines] == [f"refit epoch {k}/{epochs}" for k in range(1, epochs + 1)]
     assert all(", 120 items, " in x for x in lines), lines  # (80 training records + 40 validation ones)
-    assert f"refitted on train + val for {epochs} epoch" in err and "the 120 train + val records" in err
+    assert f"refitted on train + val for {epochs} epoch" in err and "the 120 train + val videos" in err
     assert "refit" not in was and refit["refit"]["epochs"] == epochs and refit["refit"]["videos"] == 120
     assert sorted(refit["refit"]["ids"]) == sorted([f"train{i}_{j}" for i in range(2) for j in range(40)]
                                                    + [f"validate0_{j}" for j in range(40)])
@@ -782,6 +782,9 @@ def test_a_shard_refit_with_workers_trains_on_val_without_refusing_it(data, tmp_
     err = capfd.readouterr().err
     ckpt = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
     assert ckpt["refit"]["epochs"] == ckpt["epoch"] and "refitted on train + val" in err
+    # the videos trained on, not the shards' records (those skipped for their label counted 120 before)
+    n = ckpt["refit"]["videos"]
+    assert n == len(set(ckpt["refit"]["ids"])) < 120 and f"the {n} train + val videos" in err
     # (label 4 is outside the vocabulary: records skipped, the same in the refit, said once a shard)
     said = [x for x in err.splitlines() if "label outside the vocabulary" in x]
     assert sorted(x.split(":")[1].strip() for x in said) == sorted(
