@@ -865,7 +865,9 @@ def run_watched(argv: list[str] | None, finished: list, stdout: WatchedStdout) -
         if not any(e is failed for failed in stdout.failed):  # (not stdout's: a bug, its traceback)
             raise
         # (`caption.py ... > /dev/full`: the answers cannot go out, so the run stops; files written stay)
-        print(f"error: cannot write to standard output: {e.strerror or e}", file=sys.stderr)
+        # (a run's files are written by then: train.py > /dev/full looked like a failed training)
+        done = f" (after {command_of(argv)} had finished: only what it printed is lost)" if finished else ""
+        print(f"error: cannot write to standard output: {e.strerror or e}{done}", file=sys.stderr)
         discard_stdout()
         return 2
 

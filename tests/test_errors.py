@@ -640,3 +640,19 @@ def test_a_signal_while_torch_loads_numpy_is_not_swallowed(tmp_path, entry):
     proc = run_cli(*entry, cwd=tmp_path, env={"PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}, timeout=120)
     assert proc.returncode == 130 and proc.stderr.startswith("interrupted: while starting"), proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "o").exists()
+
+
+def test_a_stdout_that_fails_after_the_command_finished_says_so(monkeypatch, capsys):
+    """`train.py ... > /dev/full`: every file written, the refit done, then stdout's last flush failed and
+    the line read as a failed training; it says the command had finished."""
+    from s2vt import cli
+
+    def command(argv, finished):
+        print("best.pt: gap 0.586")  # (buffered: the write fails at the flush after the command returned)
+        return 0
+    monkeypatch.setattr(cli, "run_command", command)
+    with open("/dev/full", "w") as full:
+        monkeypatch.setattr("sys.stdout", full)
+        code = cli.run_main(["train", "--out", "run"])
+    assert code == 2 and capsys.readouterr().err == ("error: cannot write to standard output: No space left on device"
+                                                     " (after train had finished: only what it printed is lost)\n")
