@@ -861,15 +861,31 @@ def run_watched(argv: list[str] | None, finished: list, stdout: WatchedStdout) -
         # (what is still buffered goes nowhere: flushed at exit into a closed pipe it would raise again)
         discard_stdout()
         return BROKEN_PIPE
+    except SystemExit:  # (argparse's --help ends so: what it printed must reach stdout too, or be said lost)
+        try:
+            sys.stdout.flush()
+        except OSError as e:
+            return stdout_lost(e, argv, finished, stdout)
+        if stdout.failed:  # (argparse's own write swallows the OSError, the watch saw it)
+            return stdout_lost(stdout.failed[-1], argv, finished, stdout)
+        raise
     except OSError as e:
-        if not any(e is failed for failed in stdout.failed):  # (not stdout's: a bug, its traceback)
-            raise
-        # (`caption.py ... > /dev/full`: the answers cannot go out, so the run stops; files written stay)
-        # (a run's files are written by then: train.py > /dev/full looked like a failed training)
-        done = f" (after {command_of(argv)} had finished: only what it printed is lost)" if finished else ""
-        print(f"error: cannot write to standard output: {e.strerror or e}{done}", file=sys.stderr)
+        return stdout_lost(e, argv, finished, stdout)
+
+
+def stdout_lost(e: OSError, argv: list[str] | None, finished: list, stdout: WatchedStdout) -> int:
+    """A command's OSError: stdout's own (its one line, exit 2) or a bug's (raised again, its traceback)."""
+    if not any(e is failed for failed in stdout.failed):  # (not stdout's: a bug, its traceback)
+        raise e
+    if isinstance(e, BrokenPipeError):  # (its reader is gone, `--help | head -1`: it wanted no more)
         discard_stdout()
-        return 2
+        return BROKEN_PIPE
+    # (`caption.py ... > /dev/full`: the answers cannot go out, so the run stops; files written stay)
+    # (a run's files are written by then: train.py > /dev/full looked like a failed training)
+    done = f" (after {command_of(argv)} had finished: only what it printed is lost)" if finished else ""
+    print(f"error: cannot write to standard output: {e.strerror or e}{done}", file=sys.stderr)
+    discard_stdout()
+    return 2
 
 
 def run_command(argv: list[str], finished: list | None = None) -> int:

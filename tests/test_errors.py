@@ -656,3 +656,13 @@ def test_a_stdout_that_fails_after_the_command_finished_says_so(monkeypatch, cap
         code = cli.run_main(["train", "--out", "run"])
     assert code == 2 and capsys.readouterr().err == ("error: cannot write to standard output: No space left on device"
                                                      " (after train had finished: only what it printed is lost)\n")
+
+
+def test_help_to_a_stdout_that_cannot_be_written_is_said(tmp_path):
+    """`s2vt --help > /dev/full` exited 0 with nothing said: argparse swallows its own write's OSError."""
+    for args in (["-m", "s2vt.cli", "--help"], [str(REPO / "train.py"), "--help"]):
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run([sys.executable, *args], stdout=full, stderr=subprocess.PIPE, text=True,
+                                  cwd=tmp_path, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert (proc.returncode, proc.stderr) == (2, "error: cannot write to standard output: No space left on "
+                                                     "device\n"), proc.stderr
