@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import gc
 import hashlib
 import io
 import math
@@ -87,6 +88,10 @@ class Dist:
 
     def close(self) -> None:
         if self.world > 1 and dist.is_initialized():
+            # DDP wrappers left to the interpreter's teardown (the refit's, in a reference cycle) kept gloo work
+            # alive past the process group: a rank once aborted at exit ("terminate called without an active
+            # exception", torchrun then failing a finished run). Freed now, before the group goes.
+            gc.collect()
             dist.barrier()
             dist.destroy_process_group()
 
@@ -802,6 +807,7 @@ def train_run(cfg: TrainConfig) -> dict:
         # a run stopped (Ctrl-C) during its last steps, or finished before training wrote caption
         # memories: what best.pt still lacks is done now
         best = finish(run, resumed=True) or best
+        run.net = run.model  # (its DDP wrapper freed before the process group: `Dist.close`)
         run.ddp.close()
         return best
     best_metrics: dict = {}
@@ -875,6 +881,7 @@ def train_run(cfg: TrainConfig) -> dict:
             break
     if not paused:  # the fit and the memory are part of finishing a run, not of a --stop-after pause
         best_metrics = finish(run) or best_metrics
+    run.net = run.model  # (its DDP wrapper freed before the process group: `Dist.close`)
     run.ddp.close()
     # a resumed run whose best epoch came before it: best.pt's, not nothing
     return best_metrics or (best_result(out) if run.ddp.main else {})
