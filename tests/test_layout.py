@@ -40,3 +40,17 @@ def test_each_contract_has_one_home():
     """No module of the same name in both packages (a stale copy would shadow the contract)."""
     for name in CONTRACTS:
         assert not (ROOT / "extract" / f"{name}.py").exists()
+
+
+def test_design_lists_every_module():
+    """docs/design.md's module table names every module of both packages (a module added without its row
+    is a layout nobody described)."""
+    design = (ROOT / "docs" / "design.md").read_text()
+    table = "\n".join(line for line in design.splitlines() if line.startswith("| `"))
+    for path in [*(ROOT / "s2vt").glob("*.py"), *(ROOT / "extract").glob("*.py")]:
+        if path.name == "__init__.py":
+            continue
+        rel = path.relative_to(ROOT).as_posix()
+        assert f"`{rel}`" in table, f"docs/design.md's module table has no row for {rel}"
+    for path in (ROOT / "extract" / "backbones").glob("*.py"):  # (one row for the folder, each file named in it)
+        assert path.name == "__init__.py" or f"`{path.name}`" in table, f"design.md does not name backbones/{path.name}"
