@@ -10,9 +10,8 @@ import sys
 import time
 import warnings
 
-from .errors import (SettingError, UserError, exit_status, finished_line, interrupt_quietly, invoked_as,
-                     interrupts_unwrapped, one_line_warning, starting_line,
-                     terminate_as_interrupt)
+from .errors import (SettingError, UserError, again_line, exit_status, finished_line, interrupt_quietly,
+                     invoked_as, interrupts_unwrapped, one_line_warning, starting_line, terminate_as_interrupt)
 
 if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
     interrupt_quietly(sys.argv[1:])
@@ -566,7 +565,7 @@ def interrupted_import(store: str | os.PathLike, out: str, argv: list[str], sinc
     # import run just before, back to back, ended more than that before this one got here)
     wrote = held if since is None else \
         max((sum(1 for f in d.glob("*.npy") if f.stat().st_mtime >= since - 0.05) for d in folders), default=0)
-    where, again = shlex.quote(str(root)), again_line(argv)
+    where, again = shlex.quote(str(root)), again_line(argv, STARTED_AGAIN)
     if wrote:
         kept = (f"it wrote the features of {wrote} video{'s' * (wrote != 1)} to the store {where} before it stopped"
                 + (f" (the store holds {held})" if held != wrote else ""))
@@ -707,6 +706,7 @@ COMMANDS = {  # name -> (help, add_arguments, run)
               run_serve),
     "weights": ("download or list the backbones' pretrained weight files", add_weights_arguments, run_weights),
 }
+STARTED_AGAIN = (*COMMANDS, "demo")  # the commands an `interrupted:` line says how to start again (`again_line`)
 
 
 def unquoted_pattern(argv: list[str], stray: list[str]) -> str:
@@ -959,15 +959,10 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         return 130
 
 
-def again_line(argv: list[str]) -> str:
-    """The command line that starts `argv` (a command and its arguments) again, quoted to paste."""
-    return shlex.join([*invoked_as(argv[0]), *argv[1:]]) if argv and argv[0] in (*COMMANDS, "demo") else ""
-
-
 def interrupted_starting(argv: list[str]) -> str:
     """The line of a Ctrl-C or SIGTERM while the program was starting (its modules loading), before the
     command's own handling: nothing was written yet."""
-    return starting_line(argv, (*COMMANDS, "demo"))
+    return starting_line(argv, STARTED_AGAIN)
 
 
 def interrupted_command(command: str, argv: list[str], progress: dict | None = None) -> str:
@@ -978,12 +973,12 @@ def interrupted_command(command: str, argv: list[str], progress: dict | None = N
         return "interrupted: the server stopped"
     if command == "weights" and "download" in argv[1:]:  # (each file installed once verified; a part kept)
         return ("interrupted: the weight files installed so far stay, a partial download is kept (.part-NAME) "
-                "and resumed by a rerun" + (f": {again}" if (again := again_line(argv)) else ""))
+                "and resumed by a rerun" + (f": {again}" if (again := again_line(argv, STARTED_AGAIN)) else ""))
     if command == "caption":  # (each video's answer is printed as it is made)
         return f"interrupted: {captioned_so_far(progress or {})}" + \
-            (f"; to start again: {again}" if (again := again_line(argv)) else "")
+            (f"; to start again: {again}" if (again := again_line(argv, STARTED_AGAIN)) else "")
     return f"interrupted: {command} did not finish (it writes its outputs whole, at its end: none was written)" + \
-        (f"; to start again: {again}" if (again := again_line(argv)) else "")
+        (f"; to start again: {again}" if (again := again_line(argv, STARTED_AGAIN)) else "")
 
 
 def captioned_so_far(progress: dict) -> str:

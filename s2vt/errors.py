@@ -54,14 +54,19 @@ def terminated_while_starting(signum, frame) -> None:
     raise Terminated
 
 
-def starting_line(argv: list[str] | None, commands: tuple[str, ...] | None = None) -> str:
-    """The line of a Ctrl-C or SIGTERM while the program was starting (its modules loading), before the
-    command's own handling: nothing was written yet; how to start `argv` again when its first word is one
-    of `commands` (the CLI's; None, from an entry point whose CLI has not loaded: any first word that is
-    not an option)."""
+def again_line(argv: list[str] | None, commands: tuple[str, ...] | None = None) -> str:
+    """The command line that starts `argv` (a command and its arguments) again, quoted to paste, when its
+    first word is one of `commands` (the CLI's; None, from an entry point whose CLI has not loaded: any
+    first word that is not an option); "" otherwise."""
     first = argv[0] if argv else ""
     known = first in commands if commands is not None else bool(first) and not first.startswith("-")
-    again = shlex.join([*invoked_as(first), *argv[1:]]) if known else ""
+    return shlex.join([*invoked_as(first), *argv[1:]]) if known else ""
+
+
+def starting_line(argv: list[str] | None, commands: tuple[str, ...] | None = None) -> str:
+    """The line of a Ctrl-C or SIGTERM while the program was starting (its modules loading), before the
+    command's own handling: nothing was written yet; how to start `argv` again (`again_line`)."""
+    again = again_line(argv, commands)
     return "interrupted: while starting, before anything was written" + (f"; to start again: {again}" if again else "")
 
 

@@ -258,6 +258,22 @@ def test_restart_lines_name_the_command_as_it_was_typed(argv0, command, words, m
     assert invoked_as(command) == words
 
 
+def test_the_start_again_line_has_one_home(monkeypatch):
+    """The CLI's `interrupted:` lines and the one while the modules load built the line to paste each
+    their own way (`cli.again_line`, `errors.starting_line`): `errors.again_line` is the one."""
+    from s2vt.errors import again_line, starting_line
+
+    monkeypatch.setattr("sys.argv", ["/venv/bin/s2vt"])
+    argv = ["evaluate", "--checkpoint", "my run/best.pt"]
+    assert again_line(argv, cli.STARTED_AGAIN) == again_line(argv) == "s2vt evaluate --checkpoint 'my run/best.pt'"
+    assert again_line(["nope", "x"], cli.STARTED_AGAIN) == again_line(["--help"]) == again_line([]) == ""
+    assert again_line(["nope", "x"]) == "s2vt nope x"  # (no CLI loaded: any first word not an option)
+    assert starting_line(argv, cli.STARTED_AGAIN) == cli.interrupted_starting(argv) == \
+        "interrupted: while starting, before anything was written; to start again: " + again_line(argv)
+    assert starting_line(["nope"], cli.STARTED_AGAIN) == "interrupted: while starting, before anything was written"
+    assert f"to start again: {again_line(['caption', 'a b'])}" in cli.interrupted_command("caption", ["caption", "a b"])
+
+
 def test_an_interrupted_demo_started_as_a_module_says_so(tmp_path, capsys, monkeypatch):
     import s2vt.demo
 
