@@ -237,9 +237,10 @@ class ShardStream(IterableDataset):
         self.said = set() if said is None else said  # broken shards already said (`say_broken`)
         self.val_ids = val_ids  # validation videos no training record may be (`batches`)
         self.repeats_said = False  # training ids met twice said, or looked for (an epoch's, once a run: `batches`)
-        # no lines about the shards at all: the refit's stream (`ShardSource.refit_stream`) reads shards the run
-        # read (and said) already, in this process or, for a --resume, in the one it continues
-        self.silent = False
+        # lines about the shards said at all (as `ShardSource.speaks`); False for the refit's stream
+        # (`ShardSource.refit_stream`), which reads shards the run read (and said) already, in this process or,
+        # for a --resume, in the one it continues
+        self.speaks = True
         self.tracked = False  # an epoch's training ids tracked (`streamed`, the first epoch this process finished)
         # the training ids this process's first epoch streamed (the set `checked` tracks repeats by, up to
         # REPEAT_TRACKED, as it fills): best.pt lists them (`engine.training_ids`) for evaluate's warning
@@ -283,7 +284,7 @@ class ShardStream(IterableDataset):
         this reader says a broken shard at all."""
         for path, first, step in plan:
             try:
-                for n, data in ShardRecords(path, warn=first == 0 and not self.silent):
+                for n, data in ShardRecords(path, warn=first == 0 and self.speaks):
                     if n - 1 >= first and (n - 1 - first) % step == 0:  # (this reader's records j::N)
                         yield path, n, data
             except TFRecordError as e:
@@ -297,7 +298,7 @@ class ShardStream(IterableDataset):
         try:
             vid, tags, _, feats = read_video(data, self.vocab, "train")
         except SkipRecord as e:
-            if not misses.skip(path, e) and not self.silent:
+            if not misses.skip(path, e) and self.speaks:
                 print(f"warning: {path}: record {n}: {e}; skipped", file=sys.stderr)
             return None
         if self.tags is not None:
@@ -315,7 +316,7 @@ class ShardStream(IterableDataset):
         # shard, each its share) reader 0 alone says it, from its share; a DataLoader worker's `said` is a
         # copy of the main process's that its additions never reach back from, so the workers say what they
         # meet in the run's first streamed epoch only (every shard is read in it), not again every epoch
-        speaks = not self.silent and all(first == 0 for _, first, _ in plan) and \
+        speaks = self.speaks and all(first == 0 for _, first, _ in plan) and \
             (get_worker_info() is None or self.epoch == self.first_epoch)
         # raw records in the buffer (smaller than decoded features, frame-level ones especially)
         misses = LabelMisses(self.said, "--vocabulary", speaks)
@@ -488,13 +489,13 @@ class ShardSource:
         and the validation ones (without a manifest every record of both; with one the manifest's train
         videos and `val`, the val entries read, wherever they sit), split over ranks and workers as the
         training stream is. Val is training data here: no val ids refused; and no line is said again
-        (`silent`; repeated ids were looked for in the training stream's first epoch)."""
+        (`speaks` False; repeated ids were looked for in the training stream's first epoch)."""
         known = {file_key(f) for f in self.files}  # (a manifest's val from the training shards: those same files)
         files = self.files + [f for f in self.val_files if file_key(f) not in known]
         tags = None if self.tags is None else {**self.tags, **{e["video_id"]: e.get("tags", []) for e in val}}
         stream = ShardStream(files, self.modalities, labels, self.vocab, tags, cfg.batch_size, cfg.shuffle_buffer,
                              cfg.seed, cfg.workers, rank, world, self.said)
-        stream.repeats_said, stream.silent = True, True
+        stream.repeats_said, stream.speaks = True, False
         return stream
 
 

@@ -199,6 +199,34 @@ def test_records_with_a_bad_data_checksum_are_skipped_in_one_line_per_shard(tmp_
     assert capsys.readouterr().err.splitlines() == [line]
 
 
+def test_a_stream_or_source_that_does_not_speak_reads_the_same_and_says_nothing(tmp_path, capsys):
+    """`speaks`, one flag for the stream (the refit's reads the shards the run said already) and the source
+    (a rank other than 0 reads the val and sample records rank 0 says): the stream's was `silent`."""
+    from types import SimpleNamespace
+
+    from s2vt.shards import ShardSource
+
+    (a, _), (b, _) = frames("fa", 7), frames("fb", 3)
+    path = str(write_shard(tmp_path / "train0000.tfrecord", [a, video("nolabels", None)[0], b]))
+    whole = open(path, "rb").read()
+    (tmp_path / "train0001.tfrecord").write_bytes(whole[:len(whole) // 2])  # (cut inside a record)
+    files = [path, str(tmp_path / "train0001.tfrecord")]
+    loud, quiet = stream(files), stream(files)
+    quiet.speaks = False
+    assert loud.speaks and (got := ids(loud)) and "fa" in got
+    err = capsys.readouterr().err
+    assert f"{path}: record 2: no labels; skipped" in err and "the rest of this shard is skipped" in err
+    assert err.count("\n") == 2
+    assert ids(quiet) == got and capsys.readouterr().err == ""
+    read = [ShardSource(files, ["rgb"], None, None, speaks).read_split(files, "val", lambda vid, tags: tags)
+            for speaks in (True, False)]
+    assert read[0] == read[1] and [e["video_id"] for e in read[0]] == ["fa", "fb"]
+    assert sorted(capsys.readouterr().err.splitlines()) == sorted(err.splitlines())  # (the loud one's, once)
+    cfg = SimpleNamespace(batch_size=4, shuffle_buffer=8, seed=0, workers=0)
+    source = ShardSource(files, ["rgb"], None, None)
+    assert source.stream(cfg, LABELS, 0, 1).speaks and not source.refit_stream(cfg, LABELS, [], 0, 1).speaks
+
+
 def test_no_readable_data_exits_2(data, tmp_path, capsys):
     root, d = data
     (tmp_path / "train0000.tfrecord").write_bytes(b"not a tfrecord file at all")
