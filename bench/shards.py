@@ -61,7 +61,7 @@ def turns(sources: dict, repeat: int) -> list:
 def loader_items_per_s(cfg: TrainConfig) -> float:
     """Items/s of one epoch of train.py's training loader for `cfg` (a store or shards), no model."""
     if streaming.is_shards(cfg.features):
-        _, source, _, _, labels = streaming.prepare(cfg)
+        _, source, _, _, labels = streaming.prepare(cfg, True)  # (one process: rank 0 of 1, as its stream)
         loader = source.stream(cfg, labels, 0, 1).batches(torch.device("cpu"))
     else:
         splits, store, modalities, vocab, labels = prepare(cfg)

@@ -486,7 +486,7 @@ def build(cfg: TrainConfig) -> Run:
     with warnings.catch_warnings():
         if not ddp.main:  # (every rank reads the same manifest and store: rank 0 alone says their warnings)
             warnings.simplefilter("ignore")
-        splits, store, modalities, vocab, labels = (shards.prepare if streaming else prepare)(cfg)
+        splits, store, modalities, vocab, labels = shards.prepare(cfg, ddp.main) if streaming else prepare(cfg)
     if labels.dropped:
         log(f"tags: {len(labels.names)} kept, {labels.dropped} topic tags dropped (on fewer than "
             f"--min-tag-count {cfg.min_tag_count} training videos)")

@@ -499,10 +499,11 @@ class ShardSource:
         return stream
 
 
-def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
+def prepare(cfg, speaks: bool) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
     """engine.prepare for shards: (splits, source, modalities, vocab, labels). splits["train"] holds
     the first STATS_SAMPLE training records only (the feature statistics' sample); the training
-    records themselves are streamed (`ShardSource.stream`)."""
+    records themselves are streamed (`ShardSource.stream`). `speaks`: this process says the lines about
+    the val and sample records (torchrun's rank 0, `engine.launch_rank`: every rank reads the same ones)."""
     files = shard_files(cfg.features)
     refuse_twice(files)
     modalities = list(cfg.modalities or DIMS)
@@ -511,7 +512,6 @@ def prepare(cfg) -> tuple[dict, ShardSource, list[str], Vocab, Labels]:
         raise DataError(f"{cfg.features}: YouTube-8M shards hold {', '.join(DIMS)}, not {', '.join(unknown)}")
     vocab = read_vocabulary(cfg.vocabulary) if cfg.vocabulary else None
     val_files = shard_files(cfg.val_features) if cfg.val_features else None
-    speaks = int(os.environ.get("RANK", "0")) == 0  # (engine.launch_rank: torchrun's rank 0 says the lines)
     if cfg.manifest:
         entries = assign_val(read_manifest(cfg.manifest), seed=cfg.seed)
         by_split = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val")}
