@@ -375,7 +375,7 @@ def run_import(args: argparse.Namespace) -> int:
 
     from . import datasets as ds
 
-    args.started = time.time()  # (an interrupted import says how many videos it wrote: files changed since)
+    args.progress = {}  # (an interrupted import says how many videos it wrote: the importer's count, "written")
     if args.kind == "yt8m":  # (a quoted glob, as train.py --features takes it)
         from .yt8m import expand_patterns
         args.files = expand_patterns(args.files)
@@ -394,7 +394,7 @@ def run_import(args: argparse.Namespace) -> int:
             return run_import_features(args)
         except KeyboardInterrupt:
             print(interrupted_import(args.features or Path(args.out).resolve().parent / "features", args.out,
-                                     args.argv, args.started), file=sys.stderr)
+                                     args.argv, args.progress.get("written", 0)), file=sys.stderr)
             return 130
     if args.kind == "msvd":
         entries = ds.import_msvd(args.files[0], args.language, args.split_list, args.seed)
@@ -526,12 +526,12 @@ def run_import_features(args: argparse.Namespace) -> int:
             ds.refuse_dropping_annotations(args.out, final, args.force)
 
         if args.kind == "mlds":
-            entries = ds.import_mlds(args.files[0], store, args.modality, guard)
+            entries = ds.import_mlds(args.files[0], store, args.modality, guard, args.progress)
         else:
             source = f"precomputed features from {Path(args.files[0]).resolve()}, imported by `s2vt import features`"
             unsplit: list[str] = []
             entries = ds.import_features(args.files[0], ds.read_labels(args.captions, args.split, unsplit),
-                                         args.modality, store, source, args.captions, guard)
+                                         args.modality, store, source, args.captions, guard, args.progress)
             if not entries:
                 raise ds.DatasetError(f"{args.files[0]}: no clip of {args.captions} has a feature file")
         ds.cap_captions(entries)
@@ -551,20 +551,15 @@ def run_import_features(args: argparse.Namespace) -> int:
     return 0
 
 
-def interrupted_import(store: str | os.PathLike, out: str, argv: list[str], since: float | None = None) -> str:
+def interrupted_import(store: str | os.PathLike, out: str, argv: list[str], wrote: int) -> str:
     """The line of an import interrupted while it wrote its feature store: how many videos' features this
-    run wrote (files changed since `since`, when it started; None: every file counts as this run's) and how
-    many the store holds, earlier imports' included (each file whole), the manifest, written last, is not
-    there; a rerun finishes."""
+    run wrote (`wrote`, the importer's count: `progress["written"]`) and how many the store holds, earlier
+    imports' included (each file whole), the manifest, written last, is not there; a rerun finishes."""
     from pathlib import Path
 
     root = Path(store)
     folders = [d for d in root.iterdir() if d.is_dir()] if root.is_dir() else []
     held = max((sum(1 for _ in d.glob("*.npy")) for d in folders), default=0)
-    # (a slack of 50 ms: a file's mtime is the kernel's coarse clock, a tick or so behind time.time(); an
-    # import run just before, back to back, ended more than that before this one got here)
-    wrote = held if since is None else \
-        max((sum(1 for f in d.glob("*.npy") if f.stat().st_mtime >= since - 0.05) for d in folders), default=0)
     where, again = shlex.quote(str(root)), again_line(argv, STARTED_AGAIN)
     if wrote:
         kept = (f"it wrote the features of {wrote} video{'s' * (wrote != 1)} to the store {where} before it stopped"
@@ -597,10 +592,11 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
     try:
         with removed_if_failed(Path(args.out).absolute().parent):
             check_out(args.out)  # (before the store is written)
-            entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary, guard)
+            entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary, guard,
+                                          args.progress)
     except KeyboardInterrupt:
         print(interrupted_import(args.features or Path(args.out).parent / "features", args.out, args.argv,
-                                 getattr(args, "started", None)), file=sys.stderr)
+                                 args.progress.get("written", 0)), file=sys.stderr)
         return 130
     say_imported(args.out, entries)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from .errors import UserError, interrupts_held
 from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_problem, make_dirs,
                      output_error, read_json)
 from .formats import MSRVTT_CATEGORIES, lic2022_tags
@@ -659,14 +659,18 @@ def same_features(store: FeatureStore, modality: str, video_id: str, path: Path)
 
 
 def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store: FeatureStore,
-                   source: str, labels_from: str | os.PathLike, before_write=None) -> list[dict]:
+                   source: str, labels_from: str | os.PathLike, before_write=None,
+                   progress: dict | None = None) -> list[dict]:
     """Write `plan`'s files (from plan_features) into `store` as `modality` (float16), each recorded
     (`record_import`; one copied already from the same file is skipped); returns the entries.
     Refused first: a store already holding `modality` features of another width, or whose meta.json
     disagrees (`check_meta`: e.g. an extracted modality), a plan where no clip has captions or tags
     (named as read from `labels_from`), features of these clips another import wrote
     (`refuse_replacing`); then `before_write(entries)` is called (a check of the caller's) before
-    anything is written."""
+    anything is written. `progress`, when given, gets "written": the videos whose file this run wrote
+    so far (an interrupted import says it: `cli.interrupted_import`)."""
+    progress = {} if progress is None else progress
+    progress["written"] = 0
     check_modality(modality)
     if not plan:
         return []
@@ -686,18 +690,23 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     store.init_meta(meta, store_option="--features")
     for entry, path in plan:
         if not store.import_done(modality, entry["video_id"], path):  # (a rerun: the same file, copied already)
-            store.write(modality, entry["video_id"], read_feature_file(path))
-            store.record_import(entry["video_id"], modality, path)
+            x = read_feature_file(path)
+            with interrupts_held():  # (a Ctrl-C or SIGTERM comes after the file, its record and its count)
+                store.write(modality, entry["video_id"], x)
+                store.record_import(entry["video_id"], modality, path)
+                progress["written"] += 1
     return [entry for entry, _ in plan]
 
 
 def import_features(feat_dir: str | os.PathLike, labels: dict[str, dict], modality: str, store: FeatureStore,
-                    source: str, named: str | os.PathLike, before_write=None) -> list[dict]:
+                    source: str, named: str | os.PathLike, before_write=None,
+                    progress: dict | None = None) -> list[dict]:
     """Per-clip `.npy` files of `feat_dir` (`<id>.npy` or `<id>.avi.npy`; [T, D] or [D], any float
     dtype) -> `store` (float16) and the entries of `labels` (read_labels, from `named`) that have one.
-    A clip without a file, or a file without a clip, is left out, counted in one warning."""
+    A clip without a file, or a file without a clip, is left out, counted in one warning. `progress`:
+    as `write_features`'."""
     plan, dim = plan_features(feat_dir, labels, named)
-    return write_features(plan, dim, modality, store, source, named, before_write)
+    return write_features(plan, dim, modality, store, source, named, before_write, progress)
 
 
 def feature_width(path: Path) -> int:
@@ -842,9 +851,11 @@ def hold_out(entries: list[dict], val: int, test: int, seed: int) -> None:
         e["split"] = "test"
 
 
-def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = "cnn", before_write=None) -> list[dict]:
+def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = "cnn", before_write=None,
+                progress: dict | None = None) -> list[dict]:
     """The MLDS hw2 release (training_label.json + training_data/feat/, testing_label.json +
-    testing_data/feat/ when present) -> store + entries (train and test splits)."""
+    testing_data/feat/ when present) -> store + entries (train and test splits). `progress`: as
+    `write_features`'."""
     root = Path(folder)
     if not root.is_dir():  # (a file: "no training_label.json" would contradict a path ending in it)
         raise DatasetError(f"{root}: a file; pass the MLDS release folder that holds it: {root.parent}"
@@ -865,4 +876,4 @@ def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = 
     if not plan:
         raise DatasetError(f"{root}: no labelled clip has a feature file")
     # both splits checked before either is written: a refusal leaves the store as it was
-    return write_features(plan, dim, modality, store, source, root, before_write)
+    return write_features(plan, dim, modality, store, source, root, before_write, progress)

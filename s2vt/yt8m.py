@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import interrupts_held
 from .manifest import SPLITS, valid_video_id, write_manifest
 from .store import FeatureStore
 
@@ -313,7 +314,7 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
 
 def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: str | os.PathLike | None = None,
                 split: str | None = None, vocabulary: str | os.PathLike | None = None,
-                before_write=None) -> tuple[list[dict], dict]:
+                before_write=None, progress: dict | None = None) -> tuple[list[dict], dict]:
     """Import YouTube-8M shards: features into the store (default `<manifest folder>/features`),
     entries into the manifest at `manifest_out`. Returns (entries, report).
 
@@ -327,7 +328,11 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
     `before_write(entries)`, when given, is a check of the caller's that may refuse: it is called
     on the entries of a first, reading-only pass over the shards, before anything (store or
     manifest) is written; the shards are then read again to write. Without it, one pass.
+    `progress`, when given, gets "written": the videos whose features this run wrote so far (an
+    interrupted import says it: `cli.interrupted_import`).
     """
+    progress = {} if progress is None else progress
+    progress["written"] = 0
     if split not in (None, *SPLITS):
         raise DatasetError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
     vocab = read_vocabulary(vocabulary) if vocabulary else None
@@ -349,8 +354,10 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
                                        f"{kind}-level, imported by `s2vt import yt8m`",
                              "backbones": SOURCES[kind], "dims": DIMS, "dtype": "float16"},
                             store_option="--features")
-        for modality, x in feats.items():
-            store.write(modality, vid, x)
+        with interrupts_held():  # (a Ctrl-C or SIGTERM comes after the video's files and its count)
+            for modality, x in feats.items():
+                store.write(modality, vid, x)
+            progress["written"] += 1
         entries.append({"video_id": vid, "split": sp, "captions": [], "tags": tags})
     if not entries:
         raise DatasetError(f"no video imported from {len(shards)} file(s) "

@@ -454,23 +454,17 @@ def test_interrupted_lines_say_what_was_kept_and_how_to_start_again(tmp_path):
         (store / m).mkdir(parents=True)
         for i in range(n):
             (store / m / f"v{i}.npy").write_bytes(b"")
-    line = interrupted_import(store, "m.jsonl", ["import", "yt8m", "a b.tfrecord", "--out", "m.jsonl"])
+    line = interrupted_import(store, "m.jsonl", ["import", "yt8m", "a b.tfrecord", "--out", "m.jsonl"], 3)
     assert line == (f"interrupted: it wrote the features of 3 videos to the store '{store}' before it stopped; the "
                     "manifest m.jsonl, written last, was not; run the same command again to finish: "
                     "s2vt import yt8m 'a b.tfrecord' --out m.jsonl")
-    assert "no feature was written" in interrupted_import(tmp_path / "none", "m.jsonl", ["import", "yt8m"])
-    # an earlier import's files (older than this run's start) are the store's, not this run's
-    import os
-    import time
-
-    started = time.time()
-    for f in store.glob("*/*.npy"):
-        os.utime(f, (started - 60, started - 60))
+    assert "no feature was written" in interrupted_import(tmp_path / "none", "m.jsonl", ["import", "yt8m"], 0)
+    # what this run wrote is the importer's count (`progress["written"]`); the rest of the store is earlier imports'
     (store / "rgb" / "new.npy").write_bytes(b"")
-    assert interrupted_import(store, "m.jsonl", ["import", "yt8m"], started).startswith(
+    assert interrupted_import(store, "m.jsonl", ["import", "yt8m"], 1).startswith(
         f"interrupted: it wrote the features of 1 video to the store '{store}' before it stopped (the store holds 4);")
     (store / "rgb" / "new.npy").unlink()
-    assert interrupted_import(store, "m.jsonl", ["import", "yt8m"], started).startswith(
+    assert interrupted_import(store, "m.jsonl", ["import", "yt8m"], 0).startswith(
         f"interrupted: no feature was written to '{store}' (the store holds the 3 from before);")
 
 
@@ -510,6 +504,39 @@ def test_an_interrupted_import_counts_what_it_wrote_not_the_store(tmp_path, monk
     assert err.startswith(f"interrupted: it wrote the features of 2 videos to the store {tmp_path / 'store'} "
                           "before it stopped (the store holds 7); the manifest ") and "Traceback" not in err, err
     assert len(err.splitlines()) == 1
+
+
+def test_an_interrupted_import_counts_the_videos_its_importer_wrote(tmp_path, monkeypatch, capsys):
+    """The count was the store's files changed since the run started (their mtimes, with a 50 ms slack), which
+    an import just before, back to back, fell into: the importer counts the videos it writes
+    (`progress["written"]`), a video once its files are all written (a Ctrl-C waits for them)."""
+    import signal
+
+    from s2vt.store import FeatureStore
+
+    from .test_yt8m import shard_of
+
+    store = tmp_path / "store"
+    first = ["import", "yt8m", str(shard_of(tmp_path, "train0000.tfrecord", 3)), "--features", str(store)]
+    assert cli.main([*first, "--out", str(tmp_path / "a.jsonl")]) == 0
+    capsys.readouterr()
+    write, calls = FeatureStore.write, []
+
+    def ctrl_c_in_the_third_video(self, *args, **kwargs):
+        calls.append(args[:2])
+        if len(calls) == 5:  # (its rgb file, its audio one to come)
+            signal.raise_signal(signal.SIGINT)
+        return write(self, *args, **kwargs)
+    monkeypatch.setattr(FeatureStore, "write", ctrl_c_in_the_third_video)
+    argv = ["import", "yt8m", str(shard_of(tmp_path, "train0001.tfrecord", 4, 3)), "--features", str(store),
+            "--out", str(tmp_path / "b.jsonl")]
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.startswith(f"interrupted: it wrote the features of 3 videos to the store {store} before it stopped "
+                          "(the store holds 6); the manifest ") and len(err.splitlines()) == 1, err
+    assert len(calls) == 6 and sorted(p.name for p in store.glob("*/*.npy")) == sorted(f"v{i}.npy" for i in range(6)
+                                                                                     for _ in range(2))
+    assert not (tmp_path / "b.jsonl").exists()
 
 
 def test_a_signal_after_the_command_finished_is_one_line_or_none():
