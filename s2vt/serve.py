@@ -187,8 +187,9 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
     app.router.redirect_slashes = False
     pool = ThreadPoolExecutor(workers, thread_name_prefix="s2vt-caption")
     # requests holding a slot, and a caption's time (None until one is measured; the event loop is the
-    # only writer)
-    state = {"active": 0, "seconds": None}
+    # only writer); `stopping`: the server is cutting off the requests in progress (`cut_off`)
+    state = {"active": 0, "seconds": None, "stopping": False}
+    requests = set()  # the tasks of the caption requests in progress (`cut_off` cancels them)
     page = PAGE.read_text(encoding="utf-8")
     ckpt, vocab, labels = captioner.ckpt, captioner.vocab, captioner.labels
     model_info = {"checkpoint": checkpoint_name, "modalities": sorted(ckpt["config"]["modalities"]),
@@ -250,7 +251,9 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
         if declared.isdigit() and int(declared) > max_bytes:
             return error(413, f"upload of {int(declared):,} bytes is over the limit of {max_bytes:,}")
         state["active"] += 1
-        path = form = None
+        requests.add(task := asyncio.current_task())
+        path = form = body = None
+        captioning = False  # (past the upload: waiting for a worker, or being captioned)
         try:
             boundary = form_boundary(request.headers.get("content-type"))
             body = BodyWatch(request.receive, max_bytes, boundary, upload_timeout, min_upload_rate * 1024)
@@ -291,15 +294,17 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
                     f.write(chunk)
             # a client that leaves while its video waits for a worker (a timeout, a closed tab) is not
             # captioned when the worker comes: an hour-long video nobody reads would hold it for minutes
-            gone = threading.Event()
+            gone, began = threading.Event(), threading.Event()
             watch = asyncio.create_task(watch_disconnect(request.receive, gone))
 
             def timed():  # (in the worker: a caption's own time, not its wait for a worker)
-                if gone.is_set():
+                if gone.is_set() or state["stopping"]:  # (nor when the server stops: it would wait for them all)
                     return None, 0.0
+                began.set()
                 t0 = time.time()
                 return captioner.caption(path, True, max_seconds=max_seconds), time.time() - t0
 
+            captioning = True
             try:
                 answer, took = await asyncio.get_running_loop().run_in_executor(pool, timed)
             except MediaError as e:  # caption.py's one line (or too long), naming the upload, not the temp file
@@ -317,13 +322,36 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
             if thumbs:
                 result["thumbnails"] = thumbnails(media.frames, media.times, min(thumbs, MAX_THUMBNAILS))
             return result
+        except asyncio.CancelledError:  # `cut_off`: the server is being forced to stop (a second Ctrl-C)
+            if not state["stopping"]:
+                raise  # (a cancel that is not ours is passed on)
+            task.uncancel()  # (answered, not cancelled: its response still goes out before the server stops)
+            if captioning:
+                log.warning("server stopping: client %s's video was not captioned: answered 503%s", _peer(request),
+                            # (a thread cannot be stopped: the process waits for it to end)
+                            "; the server exits once the caption begun ends" if began.is_set() else "")
+                return error(503, "the server stopped before the video was captioned", Connection="close")
+            seen = f"{body.seen:,}" if body is not None else "0"
+            log.warning("server stopping: client %s's upload cut off after %s bytes: answered 503", _peer(request),
+                        seen)
+            return error(503, f"the server stopped during the upload, after {seen} bytes", Connection="close")
         finally:
+            requests.discard(task)
             state["active"] -= 1
             if form is not None:
                 await form.close()
             if path is not None:
                 Path(path).unlink(missing_ok=True)
 
+    def cut_off() -> list:
+        """Stop the caption requests in progress (a forced stop: a second Ctrl-C): each is answered 503
+        and logged as cut off by the server; their tasks, to await before the event loop closes."""
+        state["stopping"] = True
+        for task in requests:
+            task.cancel()
+        return list(requests)
+
+    app.state.cut_off = cut_off
     return app
 
 
@@ -362,9 +390,41 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
                      upload_timeout=upload_timeout, max_seconds=max_video_seconds, min_upload_rate=min_upload_rate)
     # uvicorn.run swallows the Ctrl-C or SIGTERM its server re-raises after its clean shutdown, and returned
     # 0: its Server, run itself, lets it through, to the command's `interrupted:` line and 130 or 143
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    server = stopping_server(uvicorn.Config(app, host=host, port=port, log_level="info"))
     server.run()
     return 0 if server.started else STARTUP_FAILURE  # (uvicorn logged why: the port taken since it was checked)
 
 
 STARTUP_FAILURE = 3  # uvicorn.run's exit status when the server could not start
+
+
+def stopping_server(config):
+    """A uvicorn Server for `config` (its app: `create_app`'s) whose forced stop (a second Ctrl-C, the first
+    waiting for the requests in progress) ends those requests itself, each answered 503, and shuts the app
+    down: uvicorn left them, and the app's lifespan, to asyncio.run's clean-up, which cancelled each with a
+    CancelledError traceback in the log and a bare 500 to its client."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        cut = ()
+
+        def handle_exit(self, sig, frame) -> None:
+            forced = self.force_exit
+            super().handle_exit(sig, frame)
+            if self.force_exit and not forced:
+                try:  # (a signal handler: the requests are cut off from the event loop, at its next turn)
+                    asyncio.get_running_loop().call_soon_threadsafe(self.cut_off)
+                except RuntimeError:  # no loop running (not started, or ended): no request to cut off
+                    pass
+
+        def cut_off(self) -> None:
+            self.cut = config.app.state.cut_off()
+
+        async def shutdown(self, sockets=None) -> None:
+            await super().shutdown(sockets)
+            if self.force_exit:
+                if self.cut:  # their 503s sent (a few loop turns) before the loop closes
+                    await asyncio.wait(self.cut, timeout=5)
+                await self.lifespan.shutdown()  # (the app has no shutdown hook of its own to hang on)
+
+    return Server(config)

@@ -671,3 +671,138 @@ def test_a_signal_stops_the_server_cleanly_with_the_signals_exit_status(tmp_path
     assert proc.returncode == code, err
     assert "Application shutdown complete" in err and err.endswith("\ninterrupted: the server stopped\n"), err
     assert "Traceback" not in err
+
+
+SERVE_APP_STUB = """
+import sys, types
+import s2vt.predict
+
+class Stub:  # (no model: the real app, around a captioner that is never reached)
+    ckpt = {"config": {"modalities": ["c3d"]}}
+    vocab, beam, decoding_used = ["<pad>"], 1, {"beam": 1}
+    labels = types.SimpleNamespace(names=["left"], multilabel=False)
+    def __init__(self, *args, **kwargs):
+        self.extractor = types.SimpleNamespace(backbones=None)
+
+s2vt.predict.Captioner = Stub
+from s2vt.cli import main
+sys.exit(main(["serve", "--port", sys.argv[1], "--checkpoint", "unused.pt"], program=True))
+"""
+
+
+def test_a_second_ctrl_c_during_an_upload_stops_at_once_without_a_traceback(tmp_path):
+    """The first Ctrl-C waits for the requests in progress; the second forced the stop, and asyncio.run's
+    clean-up cancelled the upload: two CancelledError tracebacks in the log, a bare 500 to the client. Now
+    the upload is answered 503, logged as cut off by the server stopping, and the command ends with its
+    one line and 130."""
+    import signal
+    import subprocess
+    import sys
+
+    from .conftest import free_port
+
+    port = free_port()
+    (tmp_path / "stub.py").write_text(SERVE_APP_STUB)
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "stub.py"), str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"})
+    boundary = "s2vt-test-boundary-stop"
+    head = (f"POST /api/caption HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="v.mp4"\r\n'
+            "Content-Type: video/mp4\r\n\r\n").encode()
+    client = None
+    try:
+        deadline = time.time() + 300
+        while proc.poll() is None and time.time() < deadline:
+            with contextlib.suppress(OSError):
+                client = socket.create_connection(("127.0.0.1", port), timeout=1)
+                break
+            time.sleep(0.2)
+        assert client is not None and proc.poll() is None, proc.communicate()[1]
+        client.sendall(head + b"x" * 3000)  # an upload in progress: a third of its body sent
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)  # graceful: waits for the upload
+        for _ in range(300):  # (until it stops listening: its shutdown has begun)
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                break
+            time.sleep(0.1)
+        time.sleep(0.3)
+        assert proc.poll() is None  # (still waiting for the upload)
+        t0 = time.time()
+        proc.send_signal(signal.SIGINT)  # forced
+        _, err = proc.communicate(timeout=120)
+        took = time.time() - t0
+        client.settimeout(10)
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := client.recv(65536):
+                answer += chunk
+    finally:
+        if client is not None:
+            client.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130 and took < 30, (took, err)
+    assert "Traceback" not in err and "CancelledError" not in err and "Exception in ASGI" not in err, err
+    assert err.endswith("\ninterrupted: the server stopped\n") and err.count("interrupted:") == 1, err
+    sent = len(head.partition(b"\r\n\r\n")[2]) + 3000  # (the body's bytes: the part's header and 3000)
+    assert "server stopping: client 127.0.0.1:" in err and f"upload cut off after {sent:,} bytes" in err, err
+    assert "disconnected" not in err, err
+    status, _, body = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 503"), answer
+    assert json.loads(body) == {"error": f"the server stopped during the upload, after {sent:,} bytes"}
+
+
+def test_a_forced_stop_answers_the_videos_in_progress_and_captions_no_waiting_one(tmp_path):
+    """The server's forced stop (`cut_off`): the video being captioned and the one waiting for the worker
+    are answered 503, logged as the server stopping (not as their clients leaving), and the waiting one is
+    never captioned (the process would wait for every queued caption before it exits)."""
+    import logging
+
+    calls = []
+
+    class Slow(FakeCaptioner):
+        gate = threading.Event()
+
+        def caption(self, path, with_media, max_seconds=None):
+            calls.append(path)
+            self.gate.wait(60)
+            return super().caption(path, with_media, max_seconds)
+
+    slow = Slow()
+    app = create_app(slow, workers=1, queue=2, upload_dir=str(tmp_path))
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("uvicorn.error")
+    form = {"files": {"video": ("v.mp4", b"data", "video/mp4")}}
+
+    async def go():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=120) as client:
+            posts = [asyncio.create_task(client.post("/api/caption", **form)) for _ in range(2)]
+            await asyncio.sleep(0.5)  # one captioning, one waiting for the worker
+            cut = app.state.cut_off()
+            answers = await asyncio.gather(*posts)
+            slow.gate.set()  # (the caption begun ends: its worker is free)
+            await asyncio.sleep(0.3)
+            return cut, answers
+
+    logger.addHandler(handler)
+    try:
+        cut, answers = asyncio.run(go())
+    finally:
+        logger.removeHandler(handler)
+        slow.gate.set()
+    assert len(cut) == 2 and [r.status_code for r in answers] == [503, 503]
+    assert {r.json()["error"] for r in answers} == {"the server stopped before the video was captioned"}
+    assert len(calls) == 1  # the waiting video was not captioned once the worker was free
+    messages = sorted(r.getMessage() for r in records)
+    assert len(messages) == 2 and all(m.startswith("server stopping: client 127.0.0.1:") for m in messages), messages
+    assert messages[0].endswith("answered 503") and messages[1].endswith("exits once the caption begun ends")
+    assert not any("disconnected" in m for m in messages) and not any(r.exc_info for r in records)
+    assert list(tmp_path.iterdir()) == []
