@@ -35,22 +35,50 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+# how long `check_ffmpeg` waits for each of its two calls (each takes ~0.01 s): a program that hangs was
+# waited for 60 s, then said to "not run"
+CHECK_TIMEOUT = 10.0
+# the check's real work: a 2x2 grey frame from stdin, scaled and written as the rgb24 frames that video
+# decoding reads (extract.video), 4x4x3 bytes; the rawvideo demuxer, not lavfi's test sources, which a
+# build without libavdevice lacks
+PROBE = ["-v", "error", "-f", "rawvideo", "-pix_fmt", "gray", "-s", "2x2", "-i", "pipe:0",
+         "-vf", "scale=4:4", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+PROBE_FRAME, PROBE_BYTES = bytes([0, 64, 128, 255]), 4 * 4 * 3
+
+
 def check_ffmpeg() -> None:
-    """MediaError unless the ffmpeg binary runs (`ffmpeg -version`): a wrong $S2VT_FFMPEG or a broken
-    install is one line before any video, not every video of a batch failed (and a changed video's
-    old features removed for a failure that was not its file's)."""
+    """MediaError unless the ffmpeg binary runs and works: `-version` says ffmpeg, and a tiny frame is
+    converted (`PROBE`, ~0.01 s). A wrong $S2VT_FFMPEG or a broken install is one line before any video,
+    not every video of a batch failed (and a changed video's old features removed for a failure that was
+    not its file's)."""
     exe = ffmpeg_exe()
     where = " ($S2VT_FFMPEG)" if os.environ.get("S2VT_FFMPEG") else ""
-    try:
-        proc = subprocess.run([exe, "-version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise MediaError(f"ffmpeg {exe}{where} does not run: {e.strerror if isinstance(e, OSError) else e}") from None
+    if os.path.isdir(exe):  # (running it says only "Permission denied")
+        raise MediaError(f"ffmpeg {exe}{where} is a folder, not a program")
+
+    def call(args: list[str], what: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run([exe, "-hide_banner", *args], input=stdin, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, timeout=CHECK_TIMEOUT)
+        except OSError as e:
+            raise MediaError(f"ffmpeg {exe}{where} does not run: {e.strerror or e}") from None
+        except subprocess.TimeoutExpired:  # (killed by subprocess.run)
+            raise MediaError(f"ffmpeg {exe}{where} did not answer: {what} took over {CHECK_TIMEOUT:g} s") from None
+
+    proc = call(["-version"], "`-version`")
     if proc.returncode != 0:
         raise MediaError(f"ffmpeg {exe}{where} does not run: `-version` exited with {proc.returncode}")
     # (a program that runs and is no ffmpeg, $S2VT_FFMPEG=/bin/true: every video would fail as unreadable;
     # every ffmpeg build's `-version` starts so)
     if not proc.stdout.startswith(b"ffmpeg version"):
         raise MediaError(f"ffmpeg {exe}{where} is not ffmpeg: its `-version` does not start with 'ffmpeg version'")
+    # (a program that only says so, or an ffmpeg that cannot decode and convert a frame)
+    proc = call(PROBE, "converting a 2x2 test frame", PROBE_FRAME)
+    if proc.returncode != 0 or len(proc.stdout) != PROBE_BYTES:
+        why = last_error_line(proc.stderr) if proc.returncode != 0 and proc.stderr.strip() else \
+            f"exited with {proc.returncode}" if proc.returncode != 0 else \
+            f"wrote {len(proc.stdout)} bytes, not {PROBE_BYTES}"
+        raise MediaError(f"ffmpeg {exe}{where} does not work: converting a 2x2 test frame failed ({why})")
 
 
 BACKGROUND_NICE = 10

@@ -213,6 +213,39 @@ def test_an_ffmpeg_that_does_not_run_is_one_line_before_any_video(tmp_path, vide
     ffmpeg_exe.cache_clear()
 
 
+def test_a_fake_a_folder_or_a_hanging_ffmpeg_is_one_line_before_any_video(tmp_path, capsys, monkeypatch):
+    """A program that printed "ffmpeg version" passed the check (every video then failed as unreadable);
+    $S2VT_FFMPEG=/tmp said "Permission denied"; a program hanging on -version was waited for 60 s."""
+    from extract import ffmpeg as ffmpeg_module  # (not `import extract.ffmpeg`: `extract` is this file's helper)
+    from extract.ffmpeg import check_ffmpeg, ffmpeg_exe
+
+    def program(name: str, body: str) -> str:
+        path = tmp_path / name
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+        return str(path)
+
+    says = program("says", 'case "$*" in *-version*) echo "ffmpeg version 7.0 Copyright (c) the FFmpeg developers";; esac')
+    echoes = program("echoes", 'echo "ffmpeg version 7.0"; cat')  # (writes something: not the frame)
+    hangs = program("hangs", "exec sleep 30")
+    monkeypatch.setattr(ffmpeg_module, "CHECK_TIMEOUT", 0.5)
+    cases = [(says, "does not work: converting a 2x2 test frame failed (wrote 0 bytes, not 48)"),
+             (echoes, "does not work: converting a 2x2 test frame failed (wrote 23 bytes, not 48)"),
+             (str(tmp_path), "is a folder, not a program"),
+             (hangs, "did not answer: `-version` took over 0.5 s")]
+    try:
+        for exe, why in cases:
+            monkeypatch.setenv("S2VT_FFMPEG", exe)
+            ffmpeg_exe.cache_clear()
+            rc, err = extract(capsys, tmp_path / "none", "--out", tmp_path / "s", *VGGISH)
+            assert rc == 2 and one_line_error(err) and err.strip() == f"error: ffmpeg {exe} ($S2VT_FFMPEG) {why}", err
+            assert not (tmp_path / "s").exists()
+    finally:
+        monkeypatch.delenv("S2VT_FFMPEG")
+        ffmpeg_exe.cache_clear()
+    check_ffmpeg()  # the real one passes (its probe's frame converted)
+
+
 def two_videos_one_id(tmp_path, videos):
     """a/v0.mp4 and b/v0.mp4, two different videos whose names give one id, and a store path."""
     a, b = tmp_path / "a" / "v0.mp4", tmp_path / "b" / "v0.mp4"
