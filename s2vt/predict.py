@@ -720,6 +720,12 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
     items = with_folders_expanded(videos)  # (before the model loads: seconds)
     # a wrong $S2VT_FFMPEG was said as every video's failure, each after the model loaded: one line first
     check_ffmpeg()
+    # the inputs failed already (a missing or empty file, a folder without videos) are said now, before the
+    # model loads: said in their turn, a run interrupted before it never said them (--json's objects stay in
+    # input order, for a script reading stdout)
+    for item in items:
+        if isinstance(item, dict):
+            print(f"error: {printable(item['error'])}", file=sys.stderr, flush=True)
     failed = 0
     progress = {} if progress is None else progress
     progress.update(videos=sum(isinstance(i, str) for i in items), captioned=0, failed=0)
@@ -739,7 +745,8 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
             r["video"] = printable(r["video"])
             if "error" in r:
                 r["error"] = printable(r["error"])
-                print(f"error: {r['error']}", file=sys.stderr)
+                if isinstance(item, str):  # (a failed input's line was said before the model loaded)
+                    print(f"error: {r['error']}", file=sys.stderr)
                 failed += 1
                 progress["failed"] += isinstance(item, str)  # (a folder without videos is no video)
             if as_json:  # (a failed input too, {"video", "error"}: a script reading stdout sees every input)

@@ -177,8 +177,43 @@ def test_caption_json_has_one_object_per_input_failed_ones_too(tmp_path, capsys,
     code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "empty.mp4")
     assert code == 1 and out == ["a.mp4: a caption"] and err == ["error: empty.mp4: empty file (0 bytes)"]
     code, out, err = fake_caption(capsys, monkeypatch, "bad.mp4", "bad2.mp4", "empty.mp4")
-    assert code == 2 and out == [] and err == ["error: bad.mp4: not a video", "error: bad2.mp4: not a video",
-                                                "error: empty.mp4: empty file (0 bytes)"]  # (in input order)
+    # (the input found failed before the model loads is said then, first; the videos' failures in input order)
+    assert code == 2 and out == [] and err == ["error: empty.mp4: empty file (0 bytes)", "error: bad.mp4: not a video",
+                                                "error: bad2.mp4: not a video"]
+    code, out, err = fake_caption(capsys, monkeypatch, "bad.mp4", "nope.mp4", "a.mp4", "--json")
+    assert code == 1 and [json.loads(line)["video"] for line in out] == ["bad.mp4", "nope.mp4", "a.mp4"]
+    assert err == ["error: nope.mp4: no such file", "error: bad.mp4: not a video"]  # (each said once)
+
+
+def test_a_missing_file_is_said_before_the_model_loads_so_an_interrupted_run_said_it(tmp_path, monkeypatch, capsys):
+    """`caption.py a.mp4 missing.mp4` interrupted during a.mp4 never said missing.mp4 was missing: found before
+    the model loaded, its line waited for its turn, after a.mp4's."""
+    import signal
+
+    from s2vt import predict
+    from s2vt.cli import main
+
+    said = []
+
+    class Fake:  # (a Ctrl-C while the first video is captioned)
+        has_captions = True
+
+        def __init__(self, *args):
+            said.append(capsys.readouterr().err)  # (what was said when the model loaded)
+
+        def caption(self, path):
+            os.kill(os.getpid(), signal.SIGINT)
+            return {"video": path, "caption": "a cat", "tags": [], "seconds": 0.1}
+
+    monkeypatch.setattr(predict, "Captioner", Fake)
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    assert main(["caption", "a.mp4", "missing.mp4", "b.mp4", "empty.mp4", "--checkpoint", "ck.pt"]) == 130
+    assert said == ["error: missing.mp4: no such file\nerror: empty.mp4: empty file (0 bytes)\n"]
+    out = capsys.readouterr()
+    assert out.out == "" and len(out.err.splitlines()) == 1 and out.err.startswith("interrupted: "), out.err
 
 
 def test_caption_takes_folders_as_extract_does(tmp_path, capsys, monkeypatch):
