@@ -10,6 +10,8 @@ import functools
 import os
 import shutil
 import subprocess
+import threading
+import weakref
 from typing import Sequence
 
 from s2vt.errors import UserError
@@ -82,6 +84,27 @@ def check_ffmpeg() -> None:
 
 
 BACKGROUND_NICE = 10
+# the ffmpeg processes started (those still running: `stop_ffmpeg` ends them), and how later ones start
+_started: weakref.WeakSet = weakref.WeakSet()
+_starting = threading.Lock()
+_mode = {"own_session": False, "stopped": False}
+
+
+def ffmpeg_in_own_session() -> None:
+    """Start each later ffmpeg in a session of its own (s2vt serve): a Ctrl-C at the terminal reaches the
+    server alone, whose first Ctrl-C lets the captions in progress finish (ffmpeg, in the terminal's process
+    group, quit on it: the video being decoded failed as unreadable)."""
+    _mode["own_session"] = True
+
+
+def stop_ffmpeg() -> None:
+    """Kill the ffmpeg processes running and refuse later ones (MediaError): a server's forced stop (its
+    second Ctrl-C), whose captions in progress then end at once, not when their videos are decoded."""
+    with _starting:
+        _mode["stopped"] = True
+        for proc in list(_started):
+            if proc.poll() is None:
+                proc.kill()
 
 
 def ffmpeg_cmd(args: Sequence[str], background: bool = False) -> list[str]:
@@ -97,7 +120,12 @@ def start_ffmpeg(args: Sequence[str], background: bool = False) -> subprocess.Po
     lower priority, so ffmpeg fills the gaps the network leaves instead of stalling its
     threads (docs/benchmarks.md, "Measurements behind choices in the code").
     """
-    proc = subprocess.Popen(ffmpeg_cmd(args, background), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with _starting:
+        if _mode["stopped"]:
+            raise MediaError("ffmpeg not started: the server is stopping")
+        proc = subprocess.Popen(ffmpeg_cmd(args, background), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=_mode["own_session"])
+        _started.add(proc)
     if background and hasattr(os, "setpriority"):
         try:
             os.setpriority(os.PRIO_PROCESS, proc.pid, BACKGROUND_NICE)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 from .errors import SettingError, UserError
-from extract.ffmpeg import MediaError, check_ffmpeg
+from extract.ffmpeg import MediaError, check_ffmpeg, ffmpeg_in_own_session, stop_ffmpeg
 from .manifest import VIDEO_EXTENSIONS
 from .options import at_least, in_interval
 
@@ -391,6 +391,7 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
     # uvicorn.run swallows the Ctrl-C or SIGTERM its server re-raises after its clean shutdown, and returned
     # 0: its Server, run itself, lets it through, to the command's `interrupted:` line and 130 or 143
     server = stopping_server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    ffmpeg_in_own_session()  # (a Ctrl-C at the terminal is the server's to act on: `stopping_server`)
     server.run()
     return 0 if server.started else STARTUP_FAILURE  # (uvicorn logged why: the port taken since it was checked)
 
@@ -400,9 +401,9 @@ STARTUP_FAILURE = 3  # uvicorn.run's exit status when the server could not start
 
 def stopping_server(config):
     """A uvicorn Server for `config` (its app: `create_app`'s) whose forced stop (a second Ctrl-C, the first
-    waiting for the requests in progress) ends those requests itself, each answered 503, and shuts the app
-    down: uvicorn left them, and the app's lifespan, to asyncio.run's clean-up, which cancelled each with a
-    CancelledError traceback in the log and a bare 500 to its client."""
+    waiting for the requests in progress) ends those requests itself, each answered 503, their ffmpeg killed,
+    and shuts the app down: uvicorn left them, and the app's lifespan, to asyncio.run's clean-up, which
+    cancelled each with a CancelledError traceback in the log and a bare 500 to its client."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -419,6 +420,7 @@ def stopping_server(config):
 
         def cut_off(self) -> None:
             self.cut = config.app.state.cut_off()
+            stop_ffmpeg()  # (the captions begun end now: a worker's thread cannot be stopped, its ffmpeg can)
 
         async def shutdown(self, sockets=None) -> None:
             await super().shutdown(sockets)

@@ -684,6 +684,12 @@ class Stub:  # (no model: the real app, around a captioner that is never reached
     def __init__(self, *args, **kwargs):
         self.extractor = types.SimpleNamespace(backbones=None)
 
+    def caption(self, path, with_media, max_seconds=None):  # a minute of decoding, in real time
+        from extract.ffmpeg import MediaError, run_ffmpeg
+        open("began", "w").close()
+        proc = run_ffmpeg(["-v", "error", "-re", "-f", "lavfi", "-i", "nullsrc=s=16x16:d=60", "-f", "null", "-"])
+        raise MediaError(f"ffmpeg ended with {proc.returncode}")
+
 s2vt.predict.Captioner = Stub
 from s2vt.cli import main
 sys.exit(main(["serve", "--port", sys.argv[1], "--checkpoint", "unused.pt"], program=True))
@@ -721,7 +727,11 @@ def test_a_second_ctrl_c_during_an_upload_stops_at_once_without_a_traceback(tmp_
             time.sleep(0.2)
         assert client is not None and proc.poll() is None, proc.communicate()[1]
         client.sendall(head + b"x" * 3000)  # an upload in progress: a third of its body sent
-        time.sleep(0.5)
+        for _ in range(300):  # (until the app has it: a connection not yet accepted would just be refused)
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()["active"] == 1:
+                break
+            time.sleep(0.1)
+        time.sleep(0.3)
         proc.send_signal(signal.SIGINT)  # graceful: waits for the upload
         for _ in range(300):  # (until it stops listening: its shutdown has begun)
             try:
@@ -785,7 +795,11 @@ def test_a_forced_stop_answers_the_videos_in_progress_and_captions_no_waiting_on
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=120) as client:
             posts = [asyncio.create_task(client.post("/api/caption", **form)) for _ in range(2)]
-            await asyncio.sleep(0.5)  # one captioning, one waiting for the worker
+            for _ in range(300):  # one captioning, one waiting for the worker
+                if calls and (await client.get("/healthz")).json()["active"] == 2:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.3)  # (the waiting one's 4 bytes read)
             cut = app.state.cut_off()
             answers = await asyncio.gather(*posts)
             slow.gate.set()  # (the caption begun ends: its worker is free)
@@ -806,3 +820,77 @@ def test_a_forced_stop_answers_the_videos_in_progress_and_captions_no_waiting_on
     assert messages[0].endswith("answered 503") and messages[1].endswith("exits once the caption begun ends")
     assert not any("disconnected" in m for m in messages) and not any(r.exc_info for r in records)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_at_the_terminal_lets_a_caption_finish_and_a_second_stops_its_ffmpeg(tmp_path):
+    """A Ctrl-C at the terminal went to ffmpeg too (the terminal's process group): the first, meant to let
+    the captions in progress finish, failed the video being decoded as unreadable; the second left the
+    server waiting for the caption's worker thread, as long as its video's decoding. Now ffmpeg runs in a
+    session of its own, and the forced stop kills it."""
+    import signal
+    import subprocess
+    import sys
+
+    from .conftest import free_port
+
+    port = free_port()
+    (tmp_path / "stub.py").write_text(SERVE_APP_STUB)
+    # (a session of its own, as a terminal's foreground job: its process group gets the Ctrl-C)
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "stub.py"), str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"})
+    answers = []
+    poster = None
+    try:
+        deadline = time.time() + 300
+        while proc.poll() is None and time.time() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()[1]
+
+        def post():
+            answers.append(httpx.post(f"http://127.0.0.1:{port}/api/caption", timeout=120,
+                                      files={"video": ("v.mp4", b"data", "video/mp4")}))
+
+        poster = threading.Thread(target=post)
+        poster.start()
+        for _ in range(300):  # (until its caption has begun: ffmpeg decoding for a minute)
+            if (tmp_path / "began").exists():
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)  # the terminal's first Ctrl-C: graceful
+        time.sleep(2)
+        assert proc.poll() is None and not answers  # still captioning: its ffmpeg did not get the Ctrl-C
+        t0 = time.time()
+        os.killpg(proc.pid, signal.SIGINT)  # the second: forced
+        _, err = proc.communicate(timeout=120)
+        took = time.time() - t0
+        poster.join(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130 and took < 30, (took, err)
+    assert "Traceback" not in err and err.endswith("\ninterrupted: the server stopped\n"), err
+    assert "video was not captioned: answered 503; the server exits once the caption begun ends" in err, err
+    assert len(answers) == 1 and answers[0].status_code == 503, answers
+    assert answers[0].json() == {"error": "the server stopped before the video was captioned"}
+
+
+def test_stop_ffmpeg_kills_those_running_and_refuses_later_ones(monkeypatch):
+    from extract import ffmpeg
+
+    monkeypatch.setattr(ffmpeg, "_mode", {"own_session": False, "stopped": False})  # (restored after)
+    ended = []
+    worker = threading.Thread(target=lambda: ended.append(ffmpeg.run_ffmpeg(
+        ["-v", "error", "-re", "-f", "lavfi", "-i", "nullsrc=s=16x16:d=60", "-f", "null", "-"]).returncode))
+    worker.start()
+    time.sleep(1)
+    assert not ended  # (decoding a minute in real time)
+    ffmpeg.stop_ffmpeg()
+    worker.join(30)
+    assert ended and ended[0] != 0
+    with pytest.raises(MediaError, match="ffmpeg not started: the server is stopping"):
+        ffmpeg.run_ffmpeg(["-version"])
