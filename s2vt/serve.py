@@ -325,7 +325,8 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
         except asyncio.CancelledError:  # `cut_off`: the server is being forced to stop (a second Ctrl-C)
             if not state["stopping"]:
                 raise  # (a cancel that is not ours is passed on)
-            task.uncancel()  # (answered, not cancelled: its response still goes out before the server stops)
+            if hasattr(task, "uncancel"):  # (Python 3.11+: answered, not cancelled; its response still goes out)
+                task.uncancel()
             if captioning:
                 log.warning("server stopping: client %s's video was not captioned: answered 503%s", _peer(request),
                             # (a thread cannot be stopped: the process waits for it to end)
@@ -427,6 +428,8 @@ def stopping_server(config):
             if self.force_exit:
                 if self.cut:  # their 503s sent (a few loop turns) before the loop closes
                     await asyncio.wait(self.cut, timeout=5)
-                await self.lifespan.shutdown()  # (the app has no shutdown hook of its own to hang on)
+                done = getattr(self.lifespan, "shutdown_event", None)  # (forced during uvicorn's own call: done)
+                if done is None or not done.is_set():
+                    await self.lifespan.shutdown()  # (the app has no shutdown hook of its own to hang on)
 
     return Server(config)
