@@ -199,6 +199,11 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
                   "decoding": captioner.decoding_used, "max_upload_bytes": max_bytes,
                   "max_video_seconds": max_seconds}
 
+    def while_stopping() -> str:
+        """What a client's disconnect line adds once the server has been told to stop (`stopping_server`): a
+        Ctrl-C at a terminal may have stopped a client started there too."""
+        return ", while the server was stopping" if app.state.stop_requested else ""
+
     def error(status: int, message: str, **headers) -> JSONResponse:
         return JSONResponse({"error": message}, status, headers=headers or None)
 
@@ -274,7 +279,7 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
                                   f"{min_upload_rate:g} KB/s after the first {upload_timeout:g} s", Connection="close")
             except ClientDisconnect:  # a client gone mid-upload is routine, not a server fault: no traceback
                 # (starlette closed the spooled parts; our temp file is made only once the form is whole)
-                log.warning("client %s disconnected during upload", _peer(request))
+                log.warning("client %s disconnected during upload%s", _peer(request), while_stopping())
                 return error(400, "client disconnected during upload")  # (uvicorn drops it: nobody listens)
             upload = form.get("video")
             if body.seen and not body.closed and boundary:
@@ -312,7 +317,8 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
             finally:
                 watch.cancel()
             if answer is None:
-                log.warning("client %s disconnected while its video waited: not captioned", _peer(request))
+                log.warning("client %s disconnected while its video waited: not captioned%s", _peer(request),
+                            while_stopping())
                 return error(400, "client disconnected before its video was captioned")  # (nobody listens)
             result, media = answer
             # (the first caption sets it: averaged with a guess, it took ~10 captions to reach a real time)
@@ -353,6 +359,7 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
         return list(requests)
 
     app.state.cut_off = cut_off
+    app.state.stop_requested = False  # (set by `stopping_server` at the first Ctrl-C or SIGTERM)
     return app
 
 
@@ -413,6 +420,7 @@ def stopping_server(config):
         def handle_exit(self, sig, frame) -> None:
             forced = self.force_exit
             super().handle_exit(sig, frame)
+            config.app.state.stop_requested = True
             if self.force_exit and not forced:
                 try:  # (a signal handler: the requests are cut off from the event loop, at its next turn)
                     asyncio.get_running_loop().call_soon_threadsafe(self.cut_off)

@@ -894,3 +894,46 @@ def test_stop_ffmpeg_kills_those_running_and_refuses_later_ones(monkeypatch):
     assert ended and ended[0] != 0
     with pytest.raises(MediaError, match="ffmpeg not started: the server is stopping"):
         ffmpeg.run_ffmpeg(["-version"])
+
+
+def test_a_client_gone_while_the_server_stops_is_said_so(tmp_path):
+    """A client gone during the server's stop was logged as any client leaving: a Ctrl-C at the terminal that
+    stops the server may have stopped a client started there too."""
+    import logging
+
+    app = create_app(FakeCaptioner(), upload_dir=str(tmp_path))
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("uvicorn.error")
+    boundary = "s2vt-test-boundary-gone"
+    part = (f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="v.mp4"\r\n\r\n').encode()
+
+    async def leaving_client():  # raw ASGI: part of the body, then the client is gone
+        messages = [{"type": "http.request", "body": part + b"x" * 100, "more_body": True},
+                    {"type": "http.disconnect"}]
+
+        async def receive():
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message):
+            pass
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/api/caption", "raw_path": b"/api/caption", "query_string": b"",
+                 "root_path": "", "client": ("127.0.0.1", 5), "server": ("test", 80),
+                 "headers": [(b"content-type", f"multipart/form-data; boundary={boundary}".encode()),
+                             (b"content-length", b"100000")]}
+        await app(scope, receive, send)
+
+    logger.addHandler(handler)
+    try:
+        asyncio.run(leaving_client())
+        app.state.stop_requested = True  # (`stopping_server`'s, at the first Ctrl-C)
+        asyncio.run(leaving_client())
+    finally:
+        logger.removeHandler(handler)
+    assert [r.getMessage() for r in records] == [
+        "client 127.0.0.1:5 disconnected during upload",
+        "client 127.0.0.1:5 disconnected during upload, while the server was stopping"]
+    assert list(tmp_path.iterdir()) == []
