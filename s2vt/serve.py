@@ -37,6 +37,11 @@ MIN_UPLOAD_RATE = 10.0
 # under 4 MB), and the audio's decoding time and memory grow with its length; an hour covers talks
 # and episodes, and a longer video is refused from its probed duration before anything is decoded
 MAX_VIDEO_SECONDS = 3600.0
+# `--max-upload-mb` limits the video file; the multipart body around it (boundaries, part headers, the
+# client's file name, up to 8 small fields) may be this much larger. A body past both is cut off as it
+# streams (or refused from its Content-Length before a byte is read); the file's own size is then
+# checked exactly: a 1,048,500-byte file was refused under `--max-upload-mb 1` for its 200-byte envelope
+FORM_ALLOWANCE = 64 << 10
 # uvicorn's own logger: uvicorn configures its handlers, so the line shows beside its access log
 log = logging.getLogger("uvicorn.error")
 
@@ -252,20 +257,23 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
             wait = math.ceil((state["seconds"] or 1.0) / workers)
             return error(503, f"busy: {state['active']} videos are being captioned or waiting; retry later",
                          **{"Retry-After": str(max(1, wait))})
+        envelope = f"the limit of {max_bytes:,} bytes for the video (plus {FORM_ALLOWANCE:,} for the multipart form " \
+                   "around it)"
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
-            return error(413, f"upload of {int(declared):,} bytes is over the limit of {max_bytes:,}")
+        if declared.isdigit() and int(declared) > max_bytes + FORM_ALLOWANCE:
+            return error(413, f"upload of {int(declared):,} bytes is over {envelope}")
         state["active"] += 1
         requests.add(task := asyncio.current_task())
         path = form = body = None
         captioning = False  # (past the upload: waiting for a worker, or being captioned)
         try:
             boundary = form_boundary(request.headers.get("content-type"))
-            body = BodyWatch(request.receive, max_bytes, boundary, upload_timeout, min_upload_rate * 1024)
+            body = BodyWatch(request.receive, max_bytes + FORM_ALLOWANCE, boundary, upload_timeout,
+                             min_upload_rate * 1024)
             try:
                 form = await Request(request.scope, body).form(max_files=1, max_fields=8)
             except TooLarge:
-                return error(413, f"upload is over the limit of {max_bytes:,} bytes")
+                return error(413, f"upload is over {envelope}")
             except Stalled:  # (the rest of its body, should it come, is uvicorn's to drop: we close)
                 log.warning("client %s sent no upload bytes for %g s after %s bytes: answered 408", _peer(request),
                             upload_timeout, f"{body.seen:,}")
@@ -290,6 +298,10 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
             if not isinstance(upload, UploadFile):
                 return error(422, SEND_AS)
             name = os.path.basename(upload.filename or "upload")
+            # the limit is on the file: its own size, exactly (the parser counted it as it spooled it)
+            size = upload.size
+            if size > max_bytes:
+                return error(413, f"{name}: video of {size:,} bytes is over the limit of {max_bytes:,} bytes")
             suffix = Path(name).suffix.lower()
             # the client's name is only shown, never used as a path: the temp file is ours
             fd, path = tempfile.mkstemp(prefix="s2vt-upload-", suffix=suffix if suffix in VIDEO_EXTENSIONS else "",

@@ -118,9 +118,49 @@ def test_oversized_upload_is_413(captioner, trained, tmp_path):  # noqa: F811
     declared, streamed, fits = call(app, ("POST", "/api/caption", video_form(video)),
                                     ("POST", "/api/caption", {"content": chunks(), "headers": multipart}),
                                     ("POST", "/api/caption", {"content": truncated, "headers": multipart}))
-    assert declared.status_code == 413 and "over the limit" in declared.json()["error"]
-    assert streamed.status_code == 413 and "over the limit" in streamed.json()["error"]
+    size = f"{video.stat().st_size:,}"  # (the limit is the file's: its own size said, not the body's)
+    assert declared.status_code == 413
+    assert declared.json() == {"error": f"v00.mp4: video of {size} bytes is over the limit of 2,000 bytes"}
+    assert streamed.status_code == 413
+    assert streamed.json() == {"error": f"v.mp4: video of {size} bytes is over the limit of 2,000 bytes"}
     assert fits.status_code == 422  # under the limit: read, and refused as a (truncated) video
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_limit_is_on_the_file_not_its_multipart_body(tmp_path):
+    """`--max-upload-mb 1` refused a 1,048,500-byte file: the limit counted the multipart body around it.
+    A file of exactly the limit is read (its body is larger); one byte more is 413 giving the file's size;
+    a body far over the limit is still cut off early, and a declared one refused before it is read."""
+    from s2vt.serve import FORM_ALLOWANCE
+
+    limit = 3000
+    app = create_app(FakeCaptioner(), max_bytes=limit, upload_dir=str(tmp_path))
+    exact, over = call(app, ("POST", "/api/caption", {"files": {"video": ("v.mp4", b"x" * limit, "video/mp4")}}),
+                       ("POST", "/api/caption", {"files": {"video": ("w.mp4", b"x" * (limit + 1), "video/mp4")}}))
+    assert exact.status_code == 200 and exact.json()["caption"] == "a test", exact.text
+    assert over.status_code == 413
+    assert over.json() == {"error": "w.mp4: video of 3,001 bytes is over the limit of 3,000 bytes"}
+
+    boundary = "s2vt-far"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="v.mp4"\r\n'
+            "Content-Type: video/mp4\r\n\r\n").encode()
+    read = []
+
+    async def endless():  # no Content-Length: cut off while it streams, long before its end
+        yield head
+        for i in range(1000):
+            read.append(i)
+            yield b"x" * 1000
+    multipart = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    far, declared = call(app, ("POST", "/api/caption", {"content": endless(), "headers": multipart}),
+                         ("POST", "/api/caption", {"content": head + b"x" * 100_000, "headers": multipart}))
+    assert far.status_code == 413
+    assert far.json() == {"error": f"upload is over the limit of 3,000 bytes for the video "
+                                   f"(plus {FORM_ALLOWANCE:,} for the multipart form around it)"}
+    assert len(read) <= (limit + FORM_ALLOWANCE) // 1000 + 2  # (a chunk or two past the allowance, not 1 MB)
+    assert declared.status_code == 413
+    assert declared.json() == {"error": f"upload of {len(head) + 100_000:,} bytes is over the limit of 3,000 bytes "
+                                        f"for the video (plus {FORM_ALLOWANCE:,} for the multipart form around it)"}
     assert list(tmp_path.iterdir()) == []
 
 
