@@ -187,7 +187,8 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
     # message came out as a bare line in the server's log beside our 400 (which says it): errors only
     for name in ("python_multipart", "multipart"):  # (its module's name from 0.0.13, and before)
         logging.getLogger(name).setLevel(logging.ERROR)
-    app = FastAPI(title="s2vt", docs_url=None, redoc_url=None)
+    # (no schema either: /docs was 404 while /openapi.json answered one nothing documents)
+    app = FastAPI(title="s2vt", docs_url=None, redoc_url=None, openapi_url=None)
     # a path with a trailing slash is not ours: 404 {"error"}, not a 307 to a POST's other path
     app.router.redirect_slashes = False
     pool = ThreadPoolExecutor(workers, thread_name_prefix="s2vt-caption")

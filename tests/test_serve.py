@@ -164,6 +164,13 @@ def test_the_limit_is_on_the_file_not_its_multipart_body(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_no_openapi_schema_is_served(tmp_path):
+    """/docs was 404 while /openapi.json answered a schema nothing documents."""
+    schema, docs = call(create_app(FakeCaptioner(), upload_dir=str(tmp_path)),
+                        ("GET", "/openapi.json", {}), ("GET", "/docs", {}))
+    assert schema.status_code == docs.status_code == 404 and schema.json() == {"error": "Not Found"}
+
+
 class Gated:
     """A captioner whose videos wait for a gate: requests pile up as behind a slow model."""
 
