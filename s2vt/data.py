@@ -238,7 +238,7 @@ def to_device(batch: dict, device: torch.device) -> dict:
 
 
 def feature_dims(store: FeatureStore, entries: list[dict], modalities: list[str]) -> dict[str, int]:
-    """Feature dim of each modality, from meta.json or (stores without one, e.g. LIC2022 tsn) the
+    """Feature dim of each modality, from meta.json or (a modality it gives no width of, e.g. LIC2022 tsn) the
     files of `entries`, each checked to agree (`FeatureStore.settle_width`)."""
     dims = dict(store.meta().get("dims", {}))
     for m in modalities:

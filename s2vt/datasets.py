@@ -415,16 +415,23 @@ def refuse_test_with_unlabelled(counts: dict[str, tuple[int, int]], test: int) -
 
 
 def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[str]:
-    """Link `features`' tsn_features_*/<id>.npy into `<out dir>/features/tsn/` (a store without
-    meta.json); returns the ids without a file, also listed in a warning. DatasetError, before anything
-    is made, when no video has one (the wrong folder: an empty store would only fail at training)."""
+    """Link `features`' tsn_features_*/<id>.npy into `<out dir>/features/tsn/`, listing tsn in the store's
+    meta.json (created, or merged into an extract's: training's modalities default to meta.json's, so
+    tsn left out of it was not trained on, nor offered as a way out for the videos lacking the others;
+    no width is recorded: training checks the linked files' widths before it starts); returns the ids
+    without a file, also listed in a warning. DatasetError, before anything is made, when no video has
+    one (the wrong folder: an empty store would only fail at training)."""
     files = {p.stem: p for p in Path(features).glob("tsn_features_*/*.npy")}
     missing = [e["video_id"] for e in entries if e["video_id"] not in files]
     if len(missing) == len(entries):
         raise DatasetError(f"--features {features}: none of the {len(entries)} videos has a tsn_features_*/<id>.npy "
                            "file there; name the folder holding the tsn_features_* folders, or leave out --features "
                            "to import the text alone")
-    tsn = make_dirs(Path(out).resolve().parent / "features" / "tsn")
+    store = FeatureStore(Path(out).resolve().parent / "features")
+    meta = {"source": f"LIC2022 tsn features linked from {Path(features).resolve()} by `s2vt import lic2022`",
+            "backbones": {"tsn": "precomputed"}}
+    store.check_meta(meta, "--out")  # (a store whose meta.json says otherwise: refused before a link is made)
+    tsn = make_dirs(store.root / "tsn")
     for e in entries:
         if (src := files.get(e["video_id"])) is None:
             continue
@@ -434,6 +441,7 @@ def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[
                 link.symlink_to(src.resolve())
             except OSError as err:
                 raise output_error(link, err) from None
+    store.init_meta(meta, "--out")
     if missing:
         print(f"warning: {len(missing)} ids have no tsn_features_*/<id>.npy (first: {', '.join(missing[:5])}); "
               "train with --skip-missing", file=sys.stderr)

@@ -113,7 +113,7 @@ class FeatureStore:
         return self.root / "meta.json"
 
     def meta(self) -> dict:
-        """meta.json's content ({} for a store without one, e.g. LIC2022's tsn folders)."""
+        """meta.json's content ({} for a store without one, e.g. .npy folders put together by hand)."""
         if not self.meta_path.is_file():
             return {}
         try:
@@ -251,7 +251,7 @@ class FeatureStore:
 
     def settle_width(self, modality: str, video_ids) -> int | None:
         """Features per frame of `modality` for these videos (None: none has a file): meta.json's,
-        which `read` checks each file against; in a store without it (LIC2022's linked tsn files)
+        which `read` checks each file against; for a modality it gives no width of (LIC2022's linked tsn files)
         the width of most of their files, after every file's header is checked against it, so that
         an odd file is refused naming it before training, not met as a shape error in some batch;
         `read` checks against it from then on."""
@@ -277,7 +277,7 @@ class FeatureStore:
             target = f" (a link to {printable(os.path.realpath(odd))})" if odd.is_symlink() else ""
             raise StoreError(f"{printable(str(odd))}{target}: shape {list(shapes[odd])}, but the other {modality} "
                              f"files hold {width} features per frame ({seen}); the store mixes feature sizes "
-                             f"and has no meta.json to say which is right: {MIXED_FIX}")
+                             f"and no meta.json says which is right: {MIXED_FIX}")
         self._settled_widths[modality] = (width, seen)
         self._dims = None
         return width

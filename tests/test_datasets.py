@@ -130,7 +130,8 @@ def test_lic2022_fixture_import_train_export(tmp_path):
     entries = read_manifest(out)
     assert entries[0]["tags"] == ["level1:体育", "level2:体育/足球", "tag:比赛", "tag:视频"]
     store = tmp_path / "work" / "features"
-    assert not (store / "meta.json").exists() and (store / "tsn" / "1002.npy").exists()
+    assert json.loads((store / "meta.json").read_text())["backbones"] == {"tsn": "precomputed"}  # (no width: the files')
+    assert (store / "tsn" / "1002.npy").is_symlink()
     run = tmp_path / "run"
     proc = run_cli("train.py", "--manifest", str(out), "--features", str(store), "--out", str(run), "--epochs", "3",
                    "--hidden", "32", "--embed", "32", "--skip-missing", "--modalities", "tsn", "--batch-size", "8",
@@ -437,3 +438,36 @@ def test_lic2022_features_folder_without_any_of_the_videos_is_refused(tmp_path, 
     err = capsys.readouterr().err
     assert err.startswith(f"error: --features {tmp_path / 'wrong'}: none of the 4 videos has a tsn_features_*/<id>.npy")
     assert err.count("\n") == 1 and not (tmp_path / "work").exists()  # (nothing made, not even --out's folder)
+
+
+def test_lic2022_features_into_an_extract_store_are_listed_in_its_meta(tmp_path, capsys):
+    """tsn linked into a folder holding an extract store was not listed in its meta.json: training, whose
+    modalities default to meta.json's, said the LIC2022 videos had no resnet152,c3d,vggish features without
+    the 'pass --modalities tsn' way out; a store made by the import alone lists it too."""
+    from s2vt import cli
+    from s2vt.store import FeatureStore
+
+    lic = tmp_path / "lic"
+    (lic / "tsn_features_train").mkdir(parents=True)
+    (lic / "train.json").write_text("\n".join(json.dumps(lic_record(i, True), ensure_ascii=False)
+                                              for i in range(4)) + "\n")
+    for i in range(4):
+        np.save(lic / "tsn_features_train" / f"{1000 + i}.npy", np.ones((5, 16), np.float32))
+    extracted = {"resnet152": 2048, "c3d": 4096, "vggish": 128}
+    store = FeatureStore(tmp_path / "work" / "features")
+    store.init_meta({"frames": 8, "backbones": {m: f"{m}-random" for m in extracted}, "dims": extracted,
+                     "dtype": "float16"})
+    for m, dim in extracted.items():  # (another video's features: the store is in use)
+        store.write(m, "other", np.zeros((2, dim)))
+    out = tmp_path / "work" / "manifest.jsonl"
+    assert cli.main(["import", "lic2022", str(lic / "train.json"), "--features", str(lic), "--out", str(out)]) == 0
+    meta = store.meta()
+    assert meta["backbones"] == {**{m: f"{m}-random" for m in extracted}, "tsn": "precomputed"}
+    assert meta["dims"] == extracted and meta["frames"] == 8  # (the extract's record kept)
+    proc = run_cli("train.py", "--manifest", str(out), "--features", str(store.root), "--out", str(tmp_path / "run"),
+                   "--epochs", "1")
+    assert proc.returncode == 2 and "3 videos have no features for resnet152,c3d,vggish" in proc.stderr, proc.stderr
+    assert "pass --modalities tsn to train on the features they have" in proc.stderr
+    alone = tmp_path / "alone" / "manifest.jsonl"
+    assert cli.main(["import", "lic2022", str(lic / "train.json"), "--features", str(lic), "--out", str(alone)]) == 0
+    assert FeatureStore(tmp_path / "alone" / "features").meta()["backbones"] == {"tsn": "precomputed"}

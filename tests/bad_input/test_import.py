@@ -164,7 +164,7 @@ def test_a_store_file_of_another_width_than_meta_is_one_line_in_training(tmp_pat
 
 def store_without_meta(tmp_path) -> tuple:
     """(manifest, store, first training video, first val video, first test video) of a store without
-    meta.json, as `import lic2022 --features` links one: nothing but the files says their width."""
+    meta.json: nothing but the files says their width (as for the tsn files `import lic2022 --features` links)."""
     manifest, store = make_store(tmp_path / "s", videos=14, shapes={"frames": (3, 8)})
     (store / "meta.json").unlink()
     rows = [json.loads(line) for line in manifest.read_text().splitlines()]
