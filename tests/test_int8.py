@@ -135,3 +135,19 @@ def test_torch_ao_notices_are_silenced_only_while_building(tmp_path, monkeypatch
         warnings.warn(int8.TORCH_AO_NOTICES[0], DeprecationWarning)  # outside a build: shown
     assert str(caught[-1].message) == int8.TORCH_AO_NOTICES[0]
     assert warnings.filters == before
+
+
+def test_an_unwritable_cache_dir_is_a_warning_naming_the_variable_not_a_stop(tmp_path, monkeypatch, capsys):
+    """S2VT_CACHE_DIR=/proc/nope stopped extraction with `error: cannot write /proc/nope: ...`, naming neither
+    the variable nor the cache: the cache only saves the next run's calibration, so the backbone is built
+    without it, with one warning (not one per backbone) saying so."""
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("S2VT_CACHE_DIR", str(tmp_path / "file" / "cache"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (as the commands build backbones: the warning is still said)
+        nets = [build_backbone("vggish", "random", precision="int8") for _ in range(2)]
+    assert all(net.precision == "int8" for net in nets)
+    said = [line for line in capsys.readouterr().err.splitlines() if "cache" in line]
+    assert len(said) == 1 and said[0].startswith(
+        f"warning: $S2VT_CACHE_DIR ({tmp_path / 'file' / 'cache'}): cannot keep the int8 calibration cache there "
+        f"({tmp_path / 'file'} is a file, not a folder)"), said

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import platform
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from s2vt.fileio import atomic_write_bytes
+from s2vt.fileio import OutputError, atomic_write_bytes, refusal
 from . import cpu_supports
 
 CALIBRATION_VERSION = 3  # 3: residual adds fused on oneDNN; 2: converted int8 state; 1: prepared float state
@@ -89,6 +90,34 @@ def available() -> bool:
 def cache_dir() -> Path:
     """$S2VT_CACHE_DIR, else <torch hub dir>/s2vt-int8."""
     return Path(os.environ.get("S2VT_CACHE_DIR") or Path(torch.hub.get_dir()) / "s2vt-int8")
+
+
+_unwritable: set[str] = set()  # cache folders already warned of (backbones are built in parallel threads)
+_unwritable_lock = threading.Lock()
+
+
+def keep_cache(path: Path, data: bytes) -> None:
+    """Write the cache file `path`; where its folder cannot hold it, one warning per folder naming it (and
+    $S2VT_CACHE_DIR, where that set it), not an error: the cache only spares the next run a calibration,
+    and `S2VT_CACHE_DIR=/proc/nope` stopped extraction saying `cannot write /proc/nope`, naming neither."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data)
+        return
+    except OSError as e:  # (mkdir's)
+        reason = refusal(folder, e)
+    except OutputError as e:  # (the write's: a full disk, a read-only folder)
+        reason = str(e).removeprefix(f"cannot write {os.fsdecode(path)}: ")
+    with _unwritable_lock:
+        if str(folder) in _unwritable:
+            return
+        _unwritable.add(str(folder))
+    named = f"$S2VT_CACHE_DIR ({folder})" if os.environ.get("S2VT_CACHE_DIR") else str(folder)
+    # (printed, not warnings.warn: the commands build backbones with warnings off, for the random-weight notices)
+    print(f"warning: {named}: cannot keep the int8 calibration cache there ({reason}); the backbones are "
+          "calibrated again on each run until " + ("it names a writable folder" if named != str(folder)
+                                                   else "it is writable or $S2VT_CACHE_DIR names one"), file=sys.stderr)
 
 
 class QuantizedNet(nn.Module):
@@ -258,7 +287,7 @@ def _build_int8(cls, weights: str, weights_dir, seed: int, **options):
     torch.backends.quantized.engine = engine()
     model = cls.create(weights=weights, weights_dir=weights_dir, seed=seed, load=False, **options)
     path = cache_path(model)
-    if path.is_file():
+    if os.path.isfile(path):  # (False, not a PermissionError, for a cache folder this user cannot read)
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             q = _int8_structure(model.net)
@@ -277,7 +306,7 @@ def _build_int8(cls, weights: str, weights_dir, seed: int, **options):
         return None
     buf = io.BytesIO()
     torch.save({"state_dict": state, "cosine": cos}, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    keep_cache(path, buf.getvalue())
     model.int8_cosine = cos
     model.precision = "int8"
     return model
