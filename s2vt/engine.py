@@ -672,7 +672,8 @@ def build(cfg: TrainConfig) -> Run:
         counted = "records" if streaming and getattr(train_ds, "tags", None) is None else "videos"
         log(f"train {len(train_ds) if streaming else len(train_ds.entries)} {counted} ({len(train_ds)} items, "
             f"{len(sampler)} steps an epoch) / val "
-            f"{len(val_ds)} videos, modalities {dims}, vocab {len(vocab)}, "
+            f"{len(val_ds)} videos, modalities {dims}, "
+            + (f"vocab {len(vocab)}, " if has_caps else "")  # (tag-only: no caption vocabulary is used)
             + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens "
                f"({mcfg.text_fusion + ' fusion' if modalities else 'text alone'}), " if text_vocab else "")
             + (f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), " if labels.names

@@ -134,8 +134,11 @@ def test_tag_only_and_caption_only(tmp_path, capsys):
     lines = [json.loads(x) for x in manifest.read_text().splitlines()]
     tag_only = tmp_path / "tags.jsonl"
     tag_only.write_text("".join(json.dumps({**e, "captions": []}) + "\n" for e in lines))
-    best = train(TrainConfig.of(str(tag_only), str(store), str(tmp_path / "t"), epochs=2, **FAST))
+    capsys.readouterr()
+    best = train(TrainConfig.of(str(tag_only), str(store), str(tmp_path / "t"), epochs=2, **{**FAST, "quiet": False}))
     assert "tag_acc" in best and "CIDEr" not in best
+    head = capsys.readouterr().err.splitlines()[0]  # (tag-only data: no caption vocabulary to count)
+    assert head.startswith("train ") and "vocab" not in head and "tags (single-label)" in head, head
     assert load_checkpoint(tmp_path / "t" / "best.pt")[3]["has_captions"] is False
     cap_only = tmp_path / "caps.jsonl"
     cap_only.write_text("".join(json.dumps({**e, "tags": []}) + "\n" for e in lines))
