@@ -87,8 +87,10 @@ class ExtractConfig:
         ids = meta.get("backbones", {})
         unknown = [m for m in modalities if m not in MODALITIES or m not in ids]
         if unknown:
-            raise SettingError(f"modalities {', '.join(unknown)} were not extracted from video by this toolkit, "
-                               "so they cannot be computed for a new video")
+            one = len(unknown) == 1
+            raise SettingError(f"{'modality' if one else 'modalities'} {', '.join(unknown)} "
+                               f"{'was' if one else 'were'} not extracted from video by this toolkit, so "
+                               f"{'it' if one else 'they'} cannot be computed for a new video")
         weights = "random" if any(str(ids[m]).startswith("random") for m in modalities) else "pretrained"
         # a setting the record leaves out (an older store's) takes its default
         kw = {k: meta[k] for k in ("frames", "clips", "image_size", "seed", "dtype", "vggish_pca") if k in meta}

@@ -113,6 +113,19 @@ def test_extract_options_are_the_config_fields(tmp_path, capsys):
         ExtractConfig(modalities=("c3d",), precision={"c3d": "fp16"})
 
 
+def test_modalities_not_extracted_by_the_toolkit_are_named_in_number():
+    """'modalities cnn were not extracted' for one modality."""
+    meta = {"backbones": {"cnn": "precomputed", "tsn": "precomputed", "c3d": "c3d-random"}}
+    with pytest.raises(SettingError) as one:
+        ExtractConfig.from_meta(meta, ["cnn", "c3d"])
+    assert str(one.value).startswith("modality cnn was not extracted from video by this toolkit, so it cannot be "
+                                     "computed for a new video")
+    with pytest.raises(SettingError) as two:
+        ExtractConfig.from_meta(meta, ["cnn", "tsn"])
+    assert str(two.value).startswith("modalities cnn, tsn were not extracted from video by this toolkit, so they "
+                                     "cannot be computed for a new video")
+
+
 def test_setting_minimum_is_checked_in_one_place():
     import dataclasses as dc
 
