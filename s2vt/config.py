@@ -145,6 +145,9 @@ class TrainConfig:
                             for name in ("manifest", "features", "out", "val_features", "vocabulary")}, ConfigError)
         if self.resume and self.overwrite:
             raise ConfigError("--resume continues the run in --out, --overwrite replaces it: pass one of them")
+        if not self.per_caption and self.per_video != 1:  # (it did nothing, silently: the sampler takes 1)
+            raise ConfigError(f"--per-video {self.per_video} groups captions of one video, and "
+                              "--one-caption-per-video (--no-per-caption) shows one caption per video: pass one of them")
         if self.resume and not self.features and self.manifest is None:
             raise ConfigError(resume_needs_data(self.out))
         if not is_shards(self.features) and (self.manifest is None or self.val_features or self.vocabulary):

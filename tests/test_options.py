@@ -126,6 +126,20 @@ def test_modalities_not_extracted_by_the_toolkit_are_named_in_number():
                                      "cannot be computed for a new video")
 
 
+def test_per_video_with_one_caption_per_video_is_one_line(tmp_path, capsys):
+    """`--per-video 4 --one-caption-per-video` was accepted, and --per-video silently did nothing."""
+    (tmp_path / "store").mkdir()
+    argv = ["train", "--manifest", str(tmp_path / "m.jsonl"), "--features", str(tmp_path / "store"), "--out",
+            str(tmp_path / "r")]
+    for given in (["--per-video", "4", "--one-caption-per-video"], ["--no-per-caption", "--per-video", "2"]):
+        assert main(argv + given) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --per-video {given[given.index('--per-video') + 1]} groups captions of one "
+                              "video, and ") and err.count("\n") == 1, err
+    assert TrainConfig.of(str(tmp_path / "m.jsonl"), str(tmp_path / "store"), str(tmp_path / "r"),
+                          per_caption=False).per_video == 1  # (the default alone: nothing to refuse)
+
+
 def test_setting_minimum_is_checked_in_one_place():
     import dataclasses as dc
 
