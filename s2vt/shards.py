@@ -523,6 +523,16 @@ def prepare(cfg, speaks: bool) -> tuple[dict, ShardSource, list[str], Vocab, Lab
         source = ShardSource(files, modalities, vocab, split["train"], speaks)
         source.val_files = val_files or files
         val = source.read_split(val_files or files, "val", lambda vid, tags: split["val"].get(vid))
+        read = [0]  # (the training records read for the sample: every one of them when none is of the train split)
+
+        def train_tags(vid: str, tags: list[str]) -> list[str] | None:
+            read[0] += 1
+            return split["train"].get(vid)
+        sample = source.read_split(files, "train", train_tags, STATS_SAMPLE)
+        if not sample and read[0]:  # (said before a val split missing too: --val-features would not help)
+            raise DataError(f"{cfg.manifest}: none of its {len(split['train'])} train videos is in these shards "
+                            f"({read[0]} records read from {len(files)} shard{'s' if len(files) > 1 else ''} of "
+                            f"--features {cfg.features}): features of another dataset?")
         if val_files and not val:
             raise DataError(f"--val-features {cfg.val_features}: no validation video could be read from "
                             f"{len(val_files)} shard(s) (first: {val_files[0]}; none readable, or none of "
@@ -530,7 +540,6 @@ def prepare(cfg, speaks: bool) -> tuple[dict, ShardSource, list[str], Vocab, Lab
         if not val_files and by_split["val"] and not val:  # (else: no validation, blamed on too few videos)
             raise DataError(f"{cfg.manifest}: none of its {len(by_split['val'])} val videos is in --features "
                             f"{cfg.features}: pass --val-features SHARDS that hold them")
-        sample = source.read_split(files, "train", lambda vid, tags: split["train"].get(vid), STATS_SAMPLE)
     else:
         if val_files is None:
             raise DataError(f"{cfg.features}: pass --val-features SHARDS (the validation shards) or a --manifest "

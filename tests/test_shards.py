@@ -830,3 +830,21 @@ def test_a_shard_run_killed_in_its_refit_refits_on_resume(data, tmp_path, monkey
     train(TrainConfig.of(resume=True, **kw))
     ckpt = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
     assert ckpt["refit"]["epochs"] == ckpt["epoch"] and ckpt["refit"]["videos"] == 120
+
+
+def test_a_manifest_of_another_dataset_says_so_before_its_val_split(data, tmp_path, capsys):
+    """A manifest of one dataset (MLDS's) with the shards of another (YouTube-8M's) said only "none of its
+    40 val videos is in --features ...: pass --val-features", and with --val-features that no validation
+    video could be read: the training split is missing as well, and that is said first."""
+    root, d = data
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps({"video_id": f"clip{i}", "split": s, "captions": ["a man talks"]}) + "\n"
+                                for i, s in enumerate(["train"] * 6 + ["val"] * 2 + ["test"])))
+    for extra in ([], ["--val-features", f"{d}/validate*"]):
+        code = main(["train", "--manifest", str(manifest), "--features", f"{d}/train000[01]*", *extra,
+                     "--out", str(tmp_path / "run"), "--epochs", "1", "--quiet"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert (code, err) == (2, [f"error: {manifest}: none of its 6 train videos is in these shards (80 records "
+                                   f"read from 2 shards of --features {d}/train000[01]*): features of another "
+                                   "dataset?"]), extra
+        assert not (tmp_path / "run").exists()
