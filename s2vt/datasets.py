@@ -357,6 +357,24 @@ def refuse_json_array(path: str | os.PathLike) -> None:
                            f"per line, e.g. jq -c '.[]' {path} > lines.json")
 
 
+def not_lic2022(path: str | os.PathLike, where: str, obj: dict) -> str:
+    """Why a JSON-lines value without '@id' (`obj`, at `where`) is no LIC2022 video: the file as a whole
+    when it is one JSON document (MSR-VTT's videodatainfo JSON, say), else the line."""
+    keys = list(obj)
+    what = (f"an object with key{'s' * (len(keys) > 1)} {', '.join(map(str, keys[:6]))}"
+            f"{', ...' if len(keys) > 6 else ''}" if keys else "an empty object")
+    lines = "not LIC2022 JSON lines (one video's object a line, each with '@id')"
+    try:
+        alone = Path(path).read_bytes().strip().count(b"\n") == 0
+    except OSError:  # (read a moment ago)
+        alone = False
+    if not alone:
+        return f"{where}no '@id' key ({what}): {lines}"
+    hint = "; it looks like MSR-VTT's videodatainfo JSON: s2vt import msrvtt" \
+        if {"videos", "sentences"} <= obj.keys() else ""
+    return f"{path}: one JSON document ({what}), {lines}{hint}"
+
+
 def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
     """LIC2022 JSON-lines files -> entries (files with labels -> train, without -> test: the
     challenge's test file, which `s2vt export` writes). DatasetError for `test` > 0 (`--test`, labelled
@@ -368,6 +386,8 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
         for where, obj in json_lines(path, DatasetError):
             if not isinstance(obj, dict):
                 raise DatasetError(f"{where}not a JSON object (each line holds one video's object)")
+            if "@id" not in obj:
+                raise DatasetError(not_lic2022(path, where, obj))
             vid = str(obj.get("@id", ""))
             if not vid.isdigit() or not valid_video_id(vid):
                 raise DatasetError(f"{where}'@id' must be digits, not {vid!r}")

@@ -708,3 +708,23 @@ def test_a_reimport_that_would_move_videos_between_splits_is_refused(tmp_path, c
     code, err = import_features(*args, "--seed", "3")
     assert code == 2 and len(err) == 1 and "would change split" in err[0], err
     assert snapshot(store) == before and fout.read_text() == held
+
+
+def test_a_file_that_is_not_lic2022_json_lines_says_what_it_is(tmp_path, capsys):
+    """MSR-VTT's videodatainfo JSON given to `import lic2022` said `:1: '@id' must be digits, not ''`:
+    the key is absent, and the file is one JSON document, not JSON lines."""
+    info = tmp_path / "videodatainfo_val.json"
+    info.write_text(json.dumps({"info": {}, "videos": [{"video_id": "video0"}], "sentences": []}))
+    code, err = s2vt(capsys, "import", "lic2022", info, "--out", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: {info}: one JSON document (an object with keys info, videos, sentences), "
+                               "not LIC2022 JSON lines (one video's object a line, each with '@id'); it looks "
+                               "like MSR-VTT's videodatainfo JSON: s2vt import msrvtt"])
+    lines = tmp_path / "other.jsonl"
+    lines.write_text(json.dumps({"video_id": "v0", "captions": []}) + "\n" + json.dumps({"video_id": "v1"}) + "\n")
+    code, err = s2vt(capsys, "import", "lic2022", lines, "--out", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: {lines}:1: no '@id' key (an object with keys video_id, captions): not "
+                               "LIC2022 JSON lines (one video's object a line, each with '@id')"])
+    lines.write_text('{"@id": ""}\n')  # (there, but empty: said as before)
+    code, err = s2vt(capsys, "import", "lic2022", lines, "--out", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: {lines}:1: '@id' must be digits, not ''"])
+    assert not (tmp_path / "m.jsonl").exists()
