@@ -19,7 +19,7 @@ from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, 
                      output_error, read_json)
 from .formats import MSRVTT_CATEGORIES, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, check_entry, is_manifest, json_lines, read_manifest,
-                       sanitize_id, scan_videos, valid_video_id)
+                       sanitize_id, scan_videos, valid_video_id, video_id_problem)
 from .store import FeatureStore, printable
 
 # a manifest entry's fields an import of features sets itself (a video path is dropped: features, not videos)
@@ -653,8 +653,9 @@ def mixed_widths(feat_dir: str | os.PathLike, width: dict[Path, int], shown: int
 
 def check_modality(modality: str) -> None:
     """A modality name is a store folder: DatasetError unless it is a plain name."""
-    if not valid_video_id(modality):
-        raise DatasetError(f"--modality {modality!r}: must match [A-Za-z0-9_.-]{{1,128}}")
+    problem = video_id_problem(modality)
+    if problem:
+        raise DatasetError(f"--modality {modality!r}: {problem}")
 
 
 def refuse_replacing(plan: list[tuple[dict, Path]], modality: str, store: FeatureStore, source: str) -> None:

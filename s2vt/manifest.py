@@ -29,16 +29,29 @@ class ManifestError(UserError):
     """A manifest that cannot be used; the message is one line naming file and line."""
 
 
+def video_id_problem(video_id: object) -> str | None:
+    """Why `video_id` is no valid id (ids name files: `<id>.npy`, a folder of frames), or None.
+    Valid: [A-Za-z0-9_.-]{1,128}, not '.' or '..', not starting with '.' (a hidden file); a leading
+    '-' (a YouTube id, MSVD's) is allowed."""
+    if not isinstance(video_id, str) or VIDEO_ID_RE.fullmatch(video_id) is None:
+        return "must match [A-Za-z0-9_.-]{1,128}"
+    if video_id in (".", ".."):
+        return "'.' and '..' name folders, not files"
+    if video_id.startswith("."):
+        return "must not start with '.' (a hidden file)"
+    return None
+
+
 def valid_video_id(video_id: object) -> bool:
-    """True for ids matching [A-Za-z0-9_.-]{1,128} that are not '.' or '..' (ids name files)."""
-    return (isinstance(video_id, str) and VIDEO_ID_RE.fullmatch(video_id) is not None
-            and video_id not in (".", ".."))
+    """True for ids that `video_id_problem` finds nothing wrong with."""
+    return video_id_problem(video_id) is None
 
 
 def check_video_id(video_id: object, where: str = "") -> str:
     """Return `video_id` if valid, else raise ManifestError with a one-line reason."""
-    if not valid_video_id(video_id):
-        raise ManifestError(f"{where}invalid video_id {video_id!r}: must match [A-Za-z0-9_.-]{{1,128}}")
+    problem = video_id_problem(video_id)
+    if problem:
+        raise ManifestError(f"{where}invalid video_id {video_id!r}: {problem}")
     return video_id  # type: ignore[return-value]
 
 

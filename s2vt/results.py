@@ -12,7 +12,7 @@ from pathlib import Path
 from .errors import UserError
 from .fileio import DuplicateKeyError, OutputError, json_error, json_problem, parse_json
 from .formats import msrvtt_items
-from .manifest import ManifestError, is_manifest, read_manifest, valid_video_id
+from .manifest import ManifestError, is_manifest, read_manifest, valid_video_id, video_id_problem
 from .vocab import drop_blank_captions, is_blank
 
 
@@ -166,7 +166,7 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
         vid = str(vid) if isinstance(vid, int) else vid
         if not valid_video_id(vid):  # (caption.py's lines gathered into a list: said as for its lines)
             note = CAPTION_LINES_NOTE if vid is None and _is_caption_line(item) else ""
-            raise ResultsError(f"{where}: invalid id {vid!r} (must match [A-Za-z0-9_.-]{{1,128}})" + note)
+            raise ResultsError(f"{where}: invalid id {vid!r} ({video_id_problem(vid)})" + note)
         if vid in first:  # which answer counts would be a guess
             raise ResultsError(f"{where}: video {vid} is predicted twice (also item {first[vid]})")
         first[vid] = n

@@ -663,3 +663,28 @@ def test_a_run_stopped_before_writing_anything_leaves_no_out_folder_it_made(stop
         assert out.is_dir() and list(out.iterdir()) == []  # kept as it was
     else:
         assert not (tmp_path / "deep").exists()
+
+
+def test_dot_ids_are_refused_with_the_true_reason(tmp_path, capsys):
+    """'.' said "must match [A-Za-z0-9_.-]{1,128}", which it does; '.x' was taken and became the hidden
+    file .x.npy. Ids name files: '.' and '..' are refused as such, a leading '.' as a hidden file; a
+    leading '-' (MSVD's YouTube ids) stays allowed."""
+    from s2vt.manifest import check_video_id, valid_video_id
+
+    cases = {".": "'.' and '..' name folders, not files",
+             "..": "'.' and '..' name folders, not files",
+             ".x": "must not start with '.' (a hidden file)",
+             "a/b": "must match [A-Za-z0-9_.-]{1,128}",
+             "": "must match [A-Za-z0-9_.-]{1,128}"}
+    for vid, reason in cases.items():
+        manifest = tmp_path / "m.jsonl"
+        manifest.write_text(json.dumps({"video_id": vid, "path": "x.mp4"}) + "\n")
+        with pytest.raises(ManifestError) as e:
+            read_manifest(manifest)
+        assert str(e.value) == f"{manifest}:1: invalid video_id {vid!r}: {reason}", vid
+        rc, err = extract(capsys, manifest, "--out", tmp_path / "s", *VGGISH)
+        assert (rc, err.strip().splitlines()[-1]) == (2, f"error: {e.value}")
+        assert not (tmp_path / "s").exists()
+    for vid in ("-4wsuPCjDBc_5_10", "a.b", "x.", "_", "-"):
+        assert valid_video_id(vid) and check_video_id(vid) == vid
+    assert sanitize_id(".x") == "x" and valid_video_id(sanitize_id("._a"))
