@@ -240,7 +240,17 @@ def run_score(args: argparse.Namespace) -> int:
     if warning:
         print(warning, file=sys.stderr)
     scores = caption_scores({i: refs[i] for i in ids}, {i: preds[i]["caption"] for i in ids})
-    print(json.dumps(scores) if args.json else format_table(scores))
+    if len(ids) < len(refs) or len(ids) < len(preds):  # (--allow-partial: the overlap alone, said as evaluate's note)
+        unreferenced = len(preds) - len(ids)
+        missing = len(refs) - len(ids)
+        others = [f"the {missing} others have no prediction" if missing > 1 else "the other has no prediction"] \
+            if missing else []
+        if unreferenced:
+            others.append(f"{unreferenced} predicted id{'s' * (unreferenced > 1)} without references "
+                          f"{'were' if unreferenced > 1 else 'was'} left out")
+        print(f"note: scored {len(ids)} of the {len(refs)} referenced videos (--allow-partial: {'; '.join(others)})",
+              file=sys.stderr)
+    print(json.dumps({**scores, "scored": len(ids)}) if args.json else format_table(scores))
     return 0
 
 

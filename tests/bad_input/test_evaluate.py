@@ -544,3 +544,25 @@ def test_a_file_that_is_no_checkpoint_is_said_in_plain_words(tmp_path, capsys):
         code = main(["evaluate", "--checkpoint", str(tmp_path / name), "--manifest", str(tmp_path / "m.jsonl")])
         err = capsys.readouterr().err
         assert code == 2 and err.startswith(f"error: {tmp_path / name}: {said}") and err.count("\n") == 1, err
+
+
+def test_score_allow_partial_says_how_many_videos_it_scored(tmp_path, capsys):
+    """`score --allow-partial` said nothing of how many references were scored (evaluate reports `scored`)."""
+    from s2vt.cli import main
+
+    refs = tmp_path / "refs.json"
+    refs.write_text(json.dumps({v: ["a cat sits on a mat"] for v in "abcdef"}))
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({"a": "a cat sits", "b": "a dog runs", "z": "a bird"}))
+    code = main(["score", str(refs), str(preds), "--allow-partial", "--json"])
+    out, err = capsys.readouterr()
+    note = ("note: scored 2 of the 6 referenced videos (--allow-partial: the 4 others have no prediction; "
+            "1 predicted id without references was left out)")
+    assert (code, err.strip().splitlines()) == (0, [note]) and json.loads(out)["scored"] == 2
+    code = main(["score", str(refs), str(preds), "--allow-partial"])
+    out, err = capsys.readouterr()
+    assert (code, err.strip().splitlines()) == (0, [note]) and out.startswith("BLEU-1")
+    preds.write_text(json.dumps({v: "a cat" for v in "abcdef"}))  # (all of them: no note; scored in the JSON)
+    code = main(["score", str(refs), str(preds), "--json"])
+    out, err = capsys.readouterr()
+    assert (code, err, json.loads(out)["scored"]) == (0, "", 6)
