@@ -173,7 +173,8 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-missing", action="store_true",
                    help="leave out videos lacking a feature file (default: predict them from what they have)")
     p.add_argument("--html", default=None, metavar="REPORT.html",
-                   help="also write a page: per video (worst CIDEr-D first) its frames, caption vs references, tags")
+                   help="also write a page: per video (worst CIDEr-D first; a tag-only model's worst tag AP "
+                        "first) its frames, caption vs references, tags")
     p.add_argument("--force", action="store_true",
                    help="replace an existing --out, its metrics file or --html file (without it: refused; the "
                    "default predictions file beside the checkpoint and its metrics_<split>.json are always "

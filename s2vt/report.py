@@ -1,6 +1,6 @@
-"""`s2vt evaluate --html`: one page to see where a model fails. Per video, worst CIDEr-D first:
-a strip of its frames, the predicted caption beside the references, the tags with their
-probabilities (the true ones marked)."""
+"""`s2vt evaluate --html`: one page to see where a model fails. Per video, worst first (by CIDEr-D;
+a tag-only model's by tag AP; with neither, the manifest's order): a strip of its frames, the
+predicted caption beside the references, the tags with their probabilities (the true ones marked)."""
 from __future__ import annotations
 
 import html
@@ -24,7 +24,9 @@ def frame_strip(path: str | None) -> tuple[list[dict], str]:
     """(thumbnails, why there are none) of a video file, decoded small."""
     from extract.video import decode_frames
 
-    if not path or not os.path.isfile(path):
+    if not path:
+        return [], "no video path in the manifest"
+    if not os.path.isfile(path):
         return [], "video file not found"
     try:
         fr = decode_frames(path, STRIP, 0, THUMB_HEIGHT)
@@ -33,11 +35,28 @@ def frame_strip(path: str | None) -> tuple[list[dict], str]:
     return thumbnails(fr.frames, fr.times, STRIP, THUMB_HEIGHT), ""
 
 
-def video_row(rank: int, entry: dict, pred: dict, score: float | None) -> str:
+def tag_ap(pred: dict, gold: set[str]) -> float:
+    """A video's average precision over its ranked tags (the top tags when kept, else the predicted
+    ones): the mean, over its true tags, of the precision at the rank each is found (0 if never);
+    a single-label model's one predicted tag makes it hit@1."""
+    ranked = [t["tag"] for t in pred.get("top_tags") or pred.get("tags", [])]
+    hits, total = 0, 0.0
+    for rank, tag in enumerate(ranked, 1):
+        if tag in gold:
+            hits += 1
+            total += hits / rank
+    return total / len(gold)
+
+
+def video_row(rank: int, entry: dict, pred: dict, score: float | None, frames_shown: bool = True) -> str:
     e = html.escape
-    strip, why = frame_strip(entry.get("abspath"))
-    frames = "".join(f'<img src="{f["src"]}" title="{f["t"]:.1f} s" alt="{f["t"]:.1f} s">' for f in strip) \
-        or f'<span class="none">{e(why)}</span>'
+    if frames_shown:
+        strip, why = frame_strip(entry.get("abspath"))
+        frames = "".join(f'<img src="{f["src"]}" title="{f["t"]:.1f} s" alt="{f["t"]:.1f} s">' for f in strip) \
+            or f'<span class="none">{e(why)}</span>'
+        frames = f'<td class="strip">{frames}</td>'
+    else:
+        frames = ""
     refs = "".join(f"<li>{e(r)}</li>" for r in entry.get("captions", []))
     gold = set(entry.get("tags", []))
     tags = "<br>".join(f'<span class="bar" style="width:{round(60 * t["p"])}px"></span>'
@@ -46,20 +65,34 @@ def video_row(rank: int, entry: dict, pred: dict, score: float | None) -> str:
     if gold:
         tags += f'<br><span class="none">true: {e(", ".join(sorted(gold)))}</span>'
     return (f"<tr><td>{rank}</td><td>{e(entry['video_id'])}</td><td>{'' if score is None else f'{score:.3f}'}</td>"
-            f'<td class="strip">{frames}</td><td><div class="pred">{e(pred["caption"])}</div>'
+            f'{frames}<td><div class="pred">{e(pred["caption"])}</div>'
             f'<ul class="refs">{refs}</ul></td><td>{tags}</td></tr>')
 
 
 def write_report(path: str | os.PathLike, entries: list[dict], preds: dict[str, dict],
                  scores: dict[str, float], metrics: dict) -> None:
-    """The page, atomically; videos without a score (no references) come last."""
+    """The page, atomically; worst first by `scores` (each video's CIDEr-D), without them by tag AP
+    (`tag_ap`) when the model predicts tags and videos have true ones, else in the manifest's order;
+    videos without a score (no references) come last. A manifest without video paths shows no frames,
+    said once."""
+    if scores:
+        column, order_said = "CIDEr-D", "worst CIDEr-D first"
+    elif any(x.get("tags") for x in entries) and any(p.get("tags") or p.get("top_tags") for p in preds.values()):
+        scores = {x["video_id"]: tag_ap(preds[x["video_id"]], set(x["tags"])) for x in entries if x.get("tags")}
+        column, order_said = "tag AP", "worst tag AP first (each video's average precision over its ranked tags)"
+    else:
+        column, order_said = "", "in the manifest's order"
     order = sorted(entries, key=lambda x: (x["video_id"] not in scores, scores.get(x["video_id"], 0.0)))
     summary = ", ".join(f"{k} {metrics[k]:.3f}" for k in CAPTION_KEYS + TAG_KEYS
                         if isinstance(metrics.get(k), float))
-    rows = "\n".join(video_row(i + 1, x, preds[x["video_id"]], scores.get(x["video_id"])) for i, x in enumerate(order))
+    frames_shown = any(x.get("abspath") for x in entries)  # (MLDS's, YouTube-8M's manifests: features alone)
+    said = "" if frames_shown else "<p>no frames: the manifest has no video paths (&#x27;path&#x27;)</p>"
+    rows = "\n".join(video_row(i + 1, x, preds[x["video_id"]], scores.get(x["video_id"]), frames_shown)
+                     for i, x in enumerate(order))
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>s2vt evaluation: '
             f'{html.escape(metrics["split"])}</title><style>{STYLE}</style></head><body>'
-            f'<h1>{html.escape(metrics["split"])}: {metrics["videos"]} videos, worst CIDEr-D first</h1>'
-            f"<p>{html.escape(summary)}</p><table><tr><th>#</th><th>video</th><th>CIDEr-D</th><th>frames</th>"
-            f"<th>prediction / references</th><th>tags</th></tr>\n{rows}\n</table></body></html>\n")
+            f'<h1>{html.escape(metrics["split"])}: {metrics["videos"]} videos, {order_said}</h1>'
+            f"<p>{html.escape(summary)}</p>{said}<table><tr><th>#</th><th>video</th><th>{column}</th>"
+            + ("<th>frames</th>" if frames_shown else "")
+            + f"<th>prediction / references</th><th>tags</th></tr>\n{rows}\n</table></body></html>\n")
     atomic_write_bytes(path, page.encode())

@@ -25,3 +25,29 @@ def test_report_order_frames_and_escaping(tmp_path):
     assert page.count('<img src="data:image/jpeg;base64,') == 6  # the one video that exists: its strip
     assert "video file not found" in page and "a &lt;b&gt;blue&lt;/b&gt; square" in page
     assert 'class="gold">left 0.90' in page
+
+
+def test_a_tag_only_report_says_its_order_and_a_manifest_without_paths_says_so_once(tmp_path):
+    """A tag-only model's page said 'worst CIDEr-D first' with no CIDEr-D and no such order; a manifest with
+    no `path` at all (MLDS's, YouTube-8M's) said 'video file not found' in every row."""
+    entries = [{"video_id": v, "abspath": None, "tags": gold} for v, gold in
+               (("hit", ["cat"]), ("miss", ["dog"]), ("half", ["cat", "dog"]), ("untagged", []))]
+    preds = {"hit": {"caption": "", "tags": [{"tag": "cat", "p": 0.9}]},
+             "miss": {"caption": "", "tags": [{"tag": "cat", "p": 0.8}], "top_tags": [
+                 {"tag": "cat", "p": 0.8}, {"tag": "bird", "p": 0.1}, {"tag": "dog", "p": 0.05}]},
+             "half": {"caption": "", "tags": [{"tag": "dog", "p": 0.7}, {"tag": "bird", "p": 0.6}]},
+             "untagged": {"caption": "", "tags": [{"tag": "cat", "p": 0.5}]}}
+    out = tmp_path / "report.html"
+    write_report(out, entries, preds, {}, {"split": "test", "videos": 4, "GAP@20": 0.5})
+    page = out.read_text()
+    assert "CIDEr" not in page and "video file not found" not in page
+    assert "4 videos, worst tag AP first (each video's average precision over its ranked tags)" in page
+    # miss: dog third of the top tags, AP 1/3; half: dog first, cat never, AP 1/2
+    assert re.findall(r"<tr><td>\d+</td><td>(\w+)</td><td>([\d.]*)</td>", page) == [
+        ("miss", "0.333"), ("half", "0.500"), ("hit", "1.000"), ("untagged", "")]
+    assert page.count("no frames: the manifest has no video paths") == 1 and "<th>frames</th>" not in page
+    write_report(out, entries, {v: {"caption": "", "tags": []} for v in preds}, {},  # (no tags either)
+                 {"split": "test", "videos": 4})
+    page = out.read_text()
+    assert "4 videos, in the manifest's order" in page and "CIDEr" not in page
+    assert re.findall(r"<tr><td>\d+</td><td>(\w+)</td>", page) == ["hit", "miss", "half", "untagged"]
