@@ -243,21 +243,26 @@ def predated(config: dict, mcfg: ModelConfig) -> dict:
 
 
 def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path,
-                    text_vocab: dict | None = None, tags_cause: str = "the manifest changed") -> None:
+                    text_vocab: dict | None = None, tags_cause: str = "the manifest changed",
+                    resplit: bool = False) -> None:
     """Refuse to resume a last.pt whose model this run would build differently (other settings,
     modalities, vocabulary or tags): the data's difference, else every setting's in one line;
-    `tags_cause`: what to say made the tags differ (engine.tags_cause)."""
+    `tags_cause`: what to say made the tags differ (engine.tags_cause); `resplit`: the validation
+    videos are not last.pt's (the split changed: so did the training captions the vocabularies come from)."""
     missing = [k for k in ("optimizer", "scheduler", "best", "bad_epochs", "history") if k not in last]
     if missing:
         raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
     # the data first: another manifest changes the recipe too, and its settings would be named
     # before the real cause
+    split = ("the manifest's split changed (its validation videos are not those of the run), and with it the "
+             "training videos: pass the manifest (and --seed) the run started with")
     if last["vocab"] != vocab.itos:
         raise CheckpointError(f"--resume: the vocabulary differs from {path}'s ({len(vocab)} words now, "
-                              f"{len(last['vocab'])} there): the manifest or --min-count changed")
+                              f"{len(last['vocab'])} there): " + (split if resplit else "the manifest or --min-count "
+                                                                 "changed"))
     if last.get("text_vocab") != text_vocab:
-        raise CheckpointError(f"--resume: the text vocabulary differs from {path}'s: the manifest, --text-tokenizer "
-                              "or --text-min-count changed")
+        raise CheckpointError(f"--resume: the text vocabulary differs from {path}'s: "
+                              + (split if resplit else "the manifest, --text-tokenizer or --text-min-count changed"))
     # (as many tags: other names or another order, which "3862 now, 3862 there" said neither of)
     if last["labels"] != labels.names:
         raise CheckpointError(f"--resume: the tags differ from {path}'s ("

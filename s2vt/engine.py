@@ -594,8 +594,8 @@ def build(cfg: TrainConfig) -> Run:
     elif streaming and last is not None:  # (no manifest: the ids are known as they stream, `record_streamed`)
         videos.update({k: last[k] for k in ("trained_ids", "trained_ids_skipped") if k in last})
     if last is not None:
-        check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
-                        tags_cause(last.get("settings", {}), cfg, streaming))
+        # the split first: a manifest split again (another seed) has another vocabulary too (the training
+        # captions changed), which check_resumable would say instead of the cause
         was_trained = set(last.get("trained_ids") or [])
         if cfg.manifest and (seen := [v for v in val_ids if v in was_trained]):
             raise DataError(f"--resume: {len(seen)} of the {len(val_ids)} validation videos of {cfg.manifest} are "
@@ -603,6 +603,9 @@ def build(cfg: TrainConfig) -> Run:
                             + ", ".join(seen[:3]) + (", ..." if len(seen) > 3 else "")
                             + "): validating on them inflates the scores and best.pt's choice; pass the manifest "
                               "(and --seed) the run started with")
+        resplit = last.get("val_digest") not in (None, videos["val_digest"])
+        check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
+                        tags_cause(last.get("settings", {}), cfg, streaming), resplit)
         # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
         problem = feature_mismatch(store.meta(), last.get("extract") or {}, modalities) if modalities else None
         if problem:
