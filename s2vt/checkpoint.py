@@ -55,6 +55,8 @@ def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     if not path.is_file():  # (quoted where spaces begin or end it: `--checkpoint "best.pt "` shows them)
         name = os.fspath(path)
         raise CheckpointError(f"{repr(name) if name != name.strip() else name}: checkpoint not found")
+    if torch.device(device).type == "cpu":  # (a map_location of "cpu:0" fails on every checkpoint)
+        device = "cpu"
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True, mmap=True)
     except Exception as e:
@@ -93,7 +95,24 @@ def unreadable(path: Path, e: Exception) -> str:
     if isinstance(e, pickle.UnpicklingError):  # (weights_only: objects beyond tensors and plain data)
         return "not an s2vt checkpoint: it holds Python objects other than tensors and plain data (not loaded: " \
                "loading them could run code)"
-    return "a zip archive but not a PyTorch checkpoint"
+    if is_content_error(e):
+        return "a zip archive but not a PyTorch checkpoint"
+    # (a device or memory that failed the load, not the file: said as torch said it, never as a corrupt file)
+    said = next((line.strip() for line in str(e).splitlines() if line.strip()), "")
+    return f"cannot load it, not a fault of the file: {type(e).__name__}" + (f": {said}" if said else "")
+
+
+# what torch.load raises for a zip archive whose content is not a PyTorch checkpoint: its zip reader's errors
+# (no data.pkl, files outside its folder, a record it cannot read) and a pickle's bytes that are not one
+ZIP_READER = ("PytorchStreamReader", "inline_container", "archive")
+
+
+def is_content_error(e: Exception) -> bool:
+    """Whether torch.load's `e` comes from the file's content (the rest, e.g. an unknown map_location or
+    CUDA out of memory, is no fault of the file)."""
+    if isinstance(e, (EOFError, UnicodeDecodeError, KeyError, IndexError, TypeError, ValueError)):
+        return True
+    return type(e) is RuntimeError and any(word in str(e) for word in ZIP_READER)
 
 
 def is_strings(x) -> bool:

@@ -20,7 +20,8 @@ class DeviceError(UserError):
 
 
 def pick_device(name: str) -> torch.device:
-    """The torch device for --device: auto (a GPU when there is one, else the CPU), cpu, cuda or cuda:N.
+    """The torch device for --device: auto (a GPU when there is one, else the CPU), cpu, cuda or cuda:N
+    (cpu:N is taken for cpu).
 
     A bare `cuda` under torchrun means this process's GPU (LOCAL_RANK), as `auto` does.
     """
@@ -31,8 +32,8 @@ def pick_device(name: str) -> torch.device:
         device = torch.device(name)
     except RuntimeError:
         raise DeviceError(f"--device {name}: not a device (auto, cpu, cuda or cuda:N)") from None
-    if device.type == "cpu":
-        return device
+    if device.type == "cpu":  # (cpu:N is valid torch, and the one CPU: a map_location of "cpu:N" fails to
+        return torch.device("cpu")  # load any checkpoint, "don't know how to restore data location")
     if device.type != "cuda":
         raise DeviceError(f"--device {name}: not supported (auto, cpu, cuda or cuda:N)")
     if not torch.cuda.is_available():

@@ -260,6 +260,33 @@ def test_unavailable_device_is_one_line(store, tmp_path, capsys):
         pick_device("cuda:99")  # no GPU here, or no 100th one
 
 
+def test_cpu_with_an_index_is_the_cpu(store, run, tmp_path, capsys):
+    """`--device cpu:0` (valid torch) passed the check, then every checkpoint load failed (map_location
+    'cpu:0': "don't know how to restore data location"), said as a corrupt checkpoint (hostile trial)."""
+    assert pick_device("cpu:1") == torch.device("cpu") and str(pick_device("cpu:0")) == "cpu"
+    code, err = s2vt(capsys, *train_args(store, tmp_path / "run", "--device", "cpu:1"))
+    assert code == 0 and (tmp_path / "run" / "best.pt").is_file(), err
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features",
+                     store[1], "--split", "val", "--out", tmp_path / "preds.json", "--device", "cpu:1")
+    assert code == 0 and (tmp_path / "preds.json").is_file(), err
+
+
+def test_a_load_failure_that_is_not_the_file_is_not_called_corrupt(run, monkeypatch):
+    """A torch.load that failed for a reason outside the file (a device, memory) was said as 'a zip archive
+    but not a PyTorch checkpoint': the file's fault is named only for errors of reading the file."""
+    from s2vt.checkpoint import CheckpointError, read_checkpoint
+
+    def fails(*a, **k):
+        raise RuntimeError("don't know how to restore data location of torch.storage.UntypedStorage "
+                           "(tagged with cpu:1)\nmore")
+    monkeypatch.setattr(torch, "load", fails)
+    with pytest.raises(CheckpointError) as e:
+        read_checkpoint(run / "best.pt")
+    said = str(e.value)
+    assert "not a PyTorch checkpoint" not in said and "corrupt" not in said and "\n" not in said, said
+    assert "don't know how to restore data location" in said and "not a fault of the file" in said, said
+
+
 def test_manifest_whose_captions_are_all_blank(store, tmp_path, capsys):
     entries = [json.loads(x) for x in store[0].read_text().splitlines()]
     blank = tmp_path / "blank.jsonl"
