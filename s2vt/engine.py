@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from .device import pick_device
 from .errors import UserError, interrupts_held, interrupts_unwrapped
-from .fileio import OutputError, atomic_write_bytes, check_writable, is_lock_name, lock_owner, removed_if_failed
+from .fileio import (OutputError, atomic_write_bytes, check_writable, is_lock_name, lock_owner, locked,
+                     removed_if_failed)
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError
 
@@ -443,11 +444,34 @@ def text_settings_given(cfg: TrainConfig) -> list[str]:
     return [n for n in TEXT_SETTINGS if options.value(cfg, n) != defaults[n]]
 
 
+# the lock a training run holds in its run folder (rank 0's pid) from its checks to its end: two runs into one
+# --out at once wrote over each other's checkpoints, and the result each printed was not the folder's
+TRAIN_LOCK = ".s2vt-train.lock"
+
+
+def training_elsewhere(out: Path) -> Callable[[int], UserError]:
+    """The refusal of a run folder another training run holds (the `busy` of `fileio.take_lock`)."""
+    def busy(pid: int) -> RunFolderError:
+        return RunFolderError(f"{out}: another training run" + (f" (pid {pid})" if pid > 0 else "")
+                              + f" is writing there: wait for it to end, or pass another --out (if none runs, "
+                              f"remove {out / TRAIN_LOCK})")
+    return busy
+
+
+def refuse_training(out: Path) -> None:
+    """RunFolderError while another training run holds `out` (before its files are read: they are that
+    run's, changing). Rank 0 alone: under torchrun the other ranks write nothing there, and rank 0's own
+    lock must not refuse them (rank 0 of a second launch is refused, which ends that launch)."""
+    out = Path(out)
+    if launch_rank() == 0 and out.is_dir() and (pid := lock_owner(out / TRAIN_LOCK)) is not None:
+        raise training_elsewhere(out)(pid)
+
+
 def refuse_locked(out: Path) -> None:
     """RunFolderError while another s2vt command (an evaluate writing its predictions there) holds a
     live lock in the run folder: training would replace the model under it. A stale lock, or a file
-    of such a name that is not s2vt's, is no refusal."""
-    for lock in sorted(p for p in out.iterdir() if is_lock_name(p.name)):
+    of such a name that is not s2vt's, is no refusal; nor is a training run's lock (`refuse_training`)."""
+    for lock in sorted(p for p in out.iterdir() if is_lock_name(p.name) and p.name != TRAIN_LOCK):
         try:
             pid = lock_owner(lock)
         except OutputError:  # (not s2vt's lock)
@@ -458,10 +482,12 @@ def refuse_locked(out: Path) -> None:
                                  f"remove {lock})")
 
 
-def build(cfg: TrainConfig) -> Run:
+def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     """Device and torchrun ranks, data, model, optimiser and (with --resume) the state of last.pt;
-    every check on the settings, the data and the run folder happens here, before any training."""
+    every check on the settings, the data and the run folder happens here, before any training.
+    `hold`: the run folder's lock (TRAIN_LOCK, rank 0) is entered into it, for the caller to release."""
     device = pick_device(cfg.device)
+    refuse_training(Path(cfg.out))
     last_path = resume_point(cfg)
     out = Path(cfg.out)
     ddp = Dist(device)
@@ -482,6 +508,10 @@ def build(cfg: TrainConfig) -> Run:
     refuse_inputs([out / name for name in RUN_FILES], [cfg.manifest], folders=[f for f in [cfg.features] if f])
     if ddp.main:
         check_writable(out)
+        if hold is not None:
+            hold.enter_context(locked(out / TRAIN_LOCK, training_elsewhere(out)))
+            # (the folder as it is now this run's: another run may have written it since it was read above)
+            last_path = resume_point(cfg)
     streaming = shards.is_shards(cfg.features)  # training records streamed from TFRecord shards
     with warnings.catch_warnings():
         if not ddp.main:  # (every rank reads the same manifest and store: rank 0 alone says their warnings)
@@ -791,12 +821,13 @@ def train(cfg: TrainConfig) -> dict:
     """Train until `epochs` or early stopping; returns the best validation metrics."""
     # (build makes --out before reading the data: a refusal, or a stop before anything is written
     # in it, leaves no empty folder behind)
-    with removed_if_failed(cfg.out):
-        return train_run(cfg)
+    # (the run folder's lock released before an empty folder is removed)
+    with removed_if_failed(cfg.out), contextlib.ExitStack() as hold:
+        return train_run(cfg, hold)
 
 
-def train_run(cfg: TrainConfig) -> dict:
-    run = build(cfg)
+def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dict:
+    run = build(cfg, hold)
     cfg, model, log, out = run.cfg, run.model, run.log, Path(cfg.out)
     if run.finished:  # nothing is trained or fitted: best.pt's result, as when it finished
         best, done = best_result(out), run.start_epoch - 1

@@ -82,6 +82,66 @@ def test_training_into_a_folder_that_holds_a_model_is_refused(store, run, tmp_pa
     assert code == 2 and len(err) == 1 and "one of them" in err[0]
 
 
+def dead_pid() -> int:
+    """The pid of a process that has ended (a stale lock's)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_second_training_into_a_folder_being_trained_is_refused(store, run, tmp_path, capsys, monkeypatch):
+    """Two train.py runs into one --out both ran to the end (exit 0), each writing over the other's files: the
+    second's printed result was not what the folder held (hostile trial). A run holds OUT/.s2vt-train.lock."""
+    from s2vt import engine
+
+    other = os.getppid()  # (a live process that is not this one: the run holding the folder)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / ".s2vt-train.lock").write_text(f"{other}\n")
+    kept = tmp_path / "kept"
+    shutil.copytree(run, kept)
+    (kept / ".s2vt-train.lock").write_text(f"{other}\n")
+    before = snapshot(kept)
+    for folder, extra in ((busy, []), (kept, ["--resume"]), (kept, ["--overwrite"]), (kept, [])):
+        code, err = s2vt(capsys, *train_args(store, folder, *extra))
+        assert code == 2 and len(err) == 1 and f"another training run (pid {other}) is writing there" in err[0], err
+        assert (folder / ".s2vt-train.lock").read_text() == f"{other}\n"  # (its lock, not this run's to remove)
+    assert sorted(p.name for p in busy.iterdir()) == [".s2vt-train.lock"] and snapshot(kept) == before
+
+    # a stale lock (its process gone) does not block; the run holds the lock while it trains, and removes it
+    # however it ends: done, refused after taking it (--resume of another model), interrupted
+    (busy / ".s2vt-train.lock").write_text(f"{dead_pid()}\n")
+    seen = []
+    curves = engine.write_curves
+    monkeypatch.setattr(engine, "write_curves", lambda *a: (seen.append((busy / ".s2vt-train.lock").read_text()),
+                                                           curves(*a)))
+    code, err = s2vt(capsys, *train_args(store, busy))
+    assert code == 0 and seen == [f"{os.getpid()}\n"] and not (busy / ".s2vt-train.lock").exists(), err
+    code, err = s2vt(capsys, *train_args(store, busy, "--resume", "--hidden", "16"))
+    assert code == 2 and "hidden=8 (this run: 16)" in err[-1] and not (busy / ".s2vt-train.lock").exists(), err
+
+    def interrupted(*a):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(engine, "write_curves", interrupted)
+    code, err = s2vt(capsys, *train_args(store, busy, "--overwrite"))
+    assert code == 130 and not (busy / ".s2vt-train.lock").exists(), err
+
+
+def test_only_rank_0_holds_the_training_lock(store, run, tmp_path, monkeypatch):
+    """Under torchrun rank 0 alone takes the run folder's lock: the other ranks, which write nothing
+    there, are not refused by it (rank 0 of a second launch is, and with it the launch)."""
+    from s2vt.engine import RunFolderError, refuse_locked, refuse_training
+
+    kept = tmp_path / "kept"
+    shutil.copytree(run, kept)
+    (kept / ".s2vt-train.lock").write_text(f"{os.getppid()}\n")
+    with pytest.raises(RunFolderError, match="another training run"):
+        refuse_training(kept)
+    monkeypatch.setenv("RANK", "1")
+    refuse_training(kept)
+    refuse_locked(kept)  # (the evaluate locks' check: the training lock is not one of them)
+
+
 def test_resume_without_last_pt(store, run, tmp_path, capsys):
     no_last = tmp_path / "no_last"
     shutil.copytree(run, no_last)
