@@ -381,6 +381,28 @@ def writing_elsewhere(path: Path, option: str):
     return busy
 
 
+def refuse_listed_videos(outputs: list[Path], manifest: str) -> list[dict] | None:
+    """OutputError for an output that is a video the manifest lists (any split; by its resolved path, so
+    through a link either way too): `--out clip.mp4 --force` wrote the predictions over it, and the report
+    then read them as that video. Only when an output exists (one that is not there is no video written
+    over) is the manifest read: its entries then, for the caller to use; else None."""
+    there = [p for p in outputs if os.path.lexists(p)]
+    if not there:
+        return None
+    from .manifest import read_manifest
+
+    every = read_manifest(manifest)
+    listed: dict[str, str] = {}  # resolved video path -> the first id listing it
+    for e in every:
+        if e.get("abspath"):
+            listed.setdefault(os.path.realpath(e["abspath"]), e["video_id"])
+    for path in there:
+        if (vid := listed.get(os.path.realpath(path))) is not None:
+            raise OutputError(f"cannot write {path}: it is a video {manifest} lists ({vid}), an input of this "
+                              "command")
+    return every
+
+
 def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: str, beam: DecodeConfig | int,
                    out: str | None, batch_size: int, device: str, skip_missing: bool, html: str | None, force: bool,
                    written: list[Path], hold: contextlib.ExitStack) -> dict:
@@ -421,6 +443,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     # never write over what this command reads: the checkpoint, the manifest, the store
     refuse_inputs([out_path, metrics_path, *([html] if html else [])], [checkpoint, manifest],
                   folders=[f for f in [features] if f])
+    every = refuse_listed_videos([out_path, metrics_path, *([Path(html)] if html else [])], manifest)
     # (after refuse_inputs: writing over an input is refused even so); the metrics of a named --out
     # are refused with it: replacing them alone would leave an earlier run's predictions unexplained
     refuse_existing([out, out and metrics_path, html], force)
@@ -448,7 +471,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         if absent := [m for m in modalities if m not in present]:
             raise StoreError(f"{store.root}: no features for {','.join(absent)}, which {checkpoint} reads "
                              f"({','.join(modalities)}; the store has {','.join(present) or 'none'})")
-    every = read_manifest(manifest)
+    every = read_manifest(manifest) if every is None else every
     entries = [e for e in every if e.get("split", "train") == split]
     if not entries:
         have = collections.Counter(e.get("split", "train") for e in every)

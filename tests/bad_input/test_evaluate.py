@@ -208,6 +208,42 @@ def test_report_never_replaces_this_runs_predictions(store, run, tmp_path, capsy
     assert sorted(tmp_path.iterdir()) == []
 
 
+def test_outputs_never_write_over_a_video_the_manifest_lists(store, run, tmp_path, capsys):  # noqa: F811
+    """`--out odd/good1.mp4 --force` replaced that video, one of the manifest's, by the predictions (and the
+    HTML, which reads it, then showed 'no video stream'): --out, its metrics file and --html are refused
+    when they are (or lead by a link to) any video the manifest lists, whatever its split (hostile trial)."""
+    rows = [json.loads(line) for line in Path(store[0]).read_text().splitlines()]
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for r in rows:
+        r["path"] = f"videos/{r['video_id']}.mp4"
+        (tmp_path / r["path"]).write_bytes(b"a video " + r["video_id"].encode())
+    train_video = next(r["video_id"] for r in rows if r["split"] == "train")
+    rows[0]["path"] = "videos/linked.mp4"  # (listed through a link: the file it leads to is the video)
+    (videos / "linked.mp4").symlink_to(videos / "real.mp4")
+    (videos / "real.mp4").write_bytes(b"the real video")
+    rows[1]["path"] = "videos/clip.metrics.json"  # (a video under the name of a metrics file: odd, but listed)
+    (videos / "clip.metrics.json").write_bytes(b"a video named oddly")
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "to_video.html").symlink_to(videos / f"{train_video}.mp4")
+    before = {p: p.read_bytes() for p in videos.iterdir()}
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features", store[1], "--beam", "1",
+            "--force"]
+    for extra, named in ((["--out", videos / f"{train_video}.mp4"], videos / f"{train_video}.mp4"),
+                         (["--out", videos / "real.mp4"], videos / "real.mp4"),
+                         (["--out", videos / "clip.json"], videos / "clip.metrics.json"),
+                         (["--out", tmp_path / "p.json", "--html", tmp_path / "to_video.html"],
+                          tmp_path / "to_video.html")):
+        code, err = s2vt(capsys, *args, *extra)
+        assert code == 2 and len(err) == 1, err
+        assert err[0].startswith(f"error: cannot write {named}: it is a video {manifest} lists ("), err
+        assert {p: p.read_bytes() for p in videos.iterdir()} == before
+    assert not (tmp_path / "p.json").exists()
+    code, err = s2vt(capsys, *args, "--out", videos / "p.json", "--html", tmp_path / "r.html")  # (beside them: fine)
+    assert code == 0 and (videos / "p.json").is_file() and (tmp_path / "r.html").is_file(), err
+
+
 def test_an_out_through_a_symbolic_link_writes_its_file(store, run, tmp_path, capsys):  # noqa: F811
     """--out LINK was replaced by a plain file (the file it named untouched); a broken link as well,
     after the whole split was decoded: now refused in one line before."""
