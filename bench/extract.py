@@ -25,7 +25,7 @@ import torch
 from common import cpu_name, fresh_int8_cache, make_videos, table, timed
 
 from extract.backbones import build_backbone
-from extract.ffmpeg import ffmpeg_cmd
+from extract.ffmpeg import ffmpeg_cmd, ffmpeg_path
 from extract.pipeline import ExtractConfig, Extractor
 
 warnings.filterwarnings("ignore")
@@ -38,7 +38,7 @@ def baseline_video(path: Path, net, tmp: Path) -> np.ndarray:
 
     frames = tmp / path.stem
     frames.mkdir(exist_ok=True)
-    subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-y", "-i", str(path), "-vf", "scale=400:300", "-q:v", "2",
+    subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-y", "-i", ffmpeg_path(path), "-vf", "scale=400:300", "-q:v", "2",
                                str(frames / "%05d.jpg")]), check=True)
     files = sorted(frames.glob("*.jpg"))
     pick = [files[i] for i in np.linspace(0, len(files) - 1, 40).astype(int)]

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from .ffmpeg import MediaError, ffmpeg_exe, last_error_line, run_ffmpeg
+from .ffmpeg import MediaError, ffmpeg_exe, ffmpeg_path, last_error_line, run_ffmpeg
 
 SAMPLE_RATE = 16000
 WINDOW = 400
@@ -40,7 +40,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, has_audi
     if not has_audio:
         return None
     AudioSegment = pydub_segment_class()
-    proc = run_ffmpeg(["-loglevel", "error", "-i", os.fspath(path), "-map", "0:a:0?", "-vn", "-sn",
+    proc = run_ffmpeg(["-loglevel", "error", "-i", ffmpeg_path(path), "-map", "0:a:0?", "-vn", "-sn",
                        "-ac", "1", "-ar", str(sample_rate),
                        *(["-t", f"{max_seconds:.6f}"] if max_seconds is not None else []), "-f", "s16le", "pipe:1"], timeout=3600,
                       background=background)

@@ -107,6 +107,15 @@ def stop_ffmpeg() -> None:
                 proc.kill()
 
 
+def ffmpeg_path(path: str | os.PathLike) -> str:
+    """`path` as ffmpeg must be given it to read (or write) that file and nothing else: `file:` and the
+    absolute path, which ffmpeg takes literally (colons, `?`, `%` included). A bare name holding a colon
+    is a URL to ffmpeg: `file:x.mp4` was read from x.mp4 (another video's features, silently), and
+    `2024-05-01T10:30:00.mp4` failed with 'Protocol not found'. Every file path handed to ffmpeg goes
+    through here."""
+    return "file:" + os.path.abspath(os.fsdecode(path))
+
+
 def ffmpeg_cmd(args: Sequence[str], background: bool = False) -> list[str]:
     """The argv for one quiet, non-interactive ffmpeg call (`background`: one decoding thread)."""
     threads = ["-threads", "1", "-filter_threads", "1"] if background else []

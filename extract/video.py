@@ -18,7 +18,7 @@ import numpy as np
 
 from s2vt.manifest import no_such_video
 
-from .ffmpeg import MediaError, last_error_line, run_ffmpeg, start_ffmpeg
+from .ffmpeg import MediaError, ffmpeg_path, last_error_line, run_ffmpeg, start_ffmpeg
 
 C3D_CLIP_LEN = 16
 
@@ -64,7 +64,7 @@ def count_frames(path: str | os.PathLike) -> tuple[int, float]:
     muxer writes one line per packet in the same format in every ffmpeg version; the progress
     line's `frame=` that this once read is absent for stream copies in ffmpeg 7.0.
     """
-    proc = run_ffmpeg(["-v", "error", "-i", os.fspath(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
+    proc = run_ffmpeg(["-v", "error", "-i", ffmpeg_path(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
                       timeout=600)
     text = proc.stdout.decode("utf-8", "replace")
     tb = re.search(r"^#tb 0: (\d+)/(\d+)", text, re.M)
@@ -102,7 +102,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     """Read duration, frame rate, display size, rotation and audio presence; MediaError if unusable."""
     path = os.fspath(path)
     check_video_file(path)
-    proc = run_ffmpeg(["-i", path], timeout=120)
+    proc = run_ffmpeg(["-i", ffmpeg_path(path)], timeout=120)
     text = proc.stderr.decode("utf-8", "replace")
     if "Input #0" not in text:
         raise MediaError(f"{path}: not a readable video ({last_error_line(proc.stderr)})")
@@ -216,7 +216,7 @@ def _read_frames(path: str | os.PathLike, wanted: np.ndarray, geometry: str, siz
                  background: bool) -> tuple[np.ndarray, bytes]:
     """([n, h, w, 3] frames at the indices `wanted`, ffmpeg's stderr); n < len(wanted) when the stream ends first."""
     w, h = size
-    args = ["-loglevel", "error", "-i", os.fspath(path), "-map", "0:v:0", "-an", "-sn",
+    args = ["-loglevel", "error", "-i", ffmpeg_path(path), "-map", "0:v:0", "-an", "-sn",
             "-vf", f"select='{_select_expr(wanted)}',{geometry}",
             "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     # read straight into one array: no per-frame bytes objects, no stacking copy

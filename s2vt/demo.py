@@ -19,7 +19,7 @@ import time
 import warnings
 from pathlib import Path
 
-from extract.ffmpeg import ffmpeg_cmd
+from extract.ffmpeg import ffmpeg_cmd, ffmpeg_path
 from .errors import UserError, exit_status, invoked_as, terminate_as_interrupt
 from .fileio import LockFileError, atomic_write_json, lock_owner, refusal, refuse_empty_paths, release_lock
 from .fileio import take_lock as take_file_lock
@@ -60,7 +60,7 @@ def make_video(path: Path, colour: str, motion: str, sound: str, seconds: float 
             else SOUNDS[sound],
             "-filter_complex", f"[0][1]overlay=x='{x}':y='{y}':shortest=1[v]",
             "-map", "[v]", "-map", "2:a", "-t", str(seconds),
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)]
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", ffmpeg_path(path)]
     subprocess.run(ffmpeg_cmd(args), check=True, capture_output=True)
 
 

@@ -1,5 +1,6 @@
 import dataclasses
 import os
+import shutil
 import subprocess
 
 import numpy as np
@@ -99,3 +100,28 @@ def test_broken_inputs_raise_media_error(broken, name):
 def test_missing_file(tmp_path):
     with pytest.raises(MediaError, match="no such file"):
         probe(tmp_path / "nope.mp4")
+
+
+def test_names_with_a_colon_are_files_not_urls(videos, tmp_path, monkeypatch):
+    """A bare name holding a colon is a URL to ffmpeg: `file:x.mp4` was decoded from x.mp4 (another video,
+    silently) and an ISO-timestamp name failed 'Protocol not found'. Frames, clips, the frame count and the
+    audio all come from the named file."""
+    from extract.audio import audio_examples
+    from extract.media import decode_media
+    from extract.video import count_frames
+
+    shutil.copy(videos["mp4_aac"], tmp_path / "file:x.mp4")  # testsrc2, 440 Hz, 2 s
+    shutil.copy(videos["mp4_aac"], tmp_path / "2024-05-01T10:30:00.mp4")
+    shutil.copy(videos["mp4_aac"], tmp_path / "plain.mp4")
+    shutil.copy(videos["short"], tmp_path / "x.mp4")  # 0.4 s: another video's frames, clips and audio
+    monkeypatch.chdir(tmp_path)
+    mods = ["resnet152", "c3d", "vggish"]
+    plain = decode_media("plain.mp4", mods, frames=4, clips=1, short_side=64)
+    other = decode_media("x.mp4", mods, frames=4, clips=1, short_side=64)
+    assert not np.array_equal(plain.frames, other.frames)
+    for name in ("file:x.mp4", "2024-05-01T10:30:00.mp4"):
+        got = decode_media(name, mods, frames=4, clips=1, short_side=64)
+        for what in ("frames", "clips", "examples"):
+            assert np.array_equal(getattr(got, what), getattr(plain, what)), (name, what)
+        assert count_frames(name) == count_frames("plain.mp4")
+        assert np.array_equal(audio_examples(name), audio_examples("plain.mp4"))
