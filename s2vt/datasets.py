@@ -18,8 +18,8 @@ from .errors import UserError, interrupts_held
 from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_problem, make_dirs,
                      output_error, read_json)
 from .formats import MSRVTT_CATEGORIES, lic2022_tags
-from .manifest import (VIDEO_EXTENSIONS, ManifestError, check_entry, is_manifest, json_lines, read_manifest,
-                       sanitize_id, scan_videos, valid_video_id, video_id_problem)
+from .manifest import (VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
+                       no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id, video_id_problem)
 from .store import FeatureStore, printable
 
 # a manifest entry's fields an import of features sets itself (a video path is dropped: features, not videos)
@@ -481,8 +481,15 @@ def import_folder(folder: str) -> list[dict]:
         print(f"warning: left out {len(unnamed)} videos whose file names are not UTF-8 (first: "
               f"{printable(str(unnamed[0]))}); rename them, or extract the folder directly", file=sys.stderr)
     found = [(vid, p) for vid, p in found if p not in unnamed]
+    # (a link to nothing, its disk not mounted: each said, left out; extract would fail it as a video)
+    broken = [p for _, p in found if broken_link(p)]
+    for p in broken:
+        print(f"warning: left out {printable(no_such_video(p))}", file=sys.stderr)
+    found = [(vid, p) for vid, p in found if p not in broken]
     if not found:
-        raise DatasetError(f"{folder}: no video files found")
+        raise DatasetError(f"{folder}: no video files found" + (
+            f" (only {len(broken)} broken symbolic link(s), first: {printable(no_such_video(broken[0]))})"
+            if broken else ""))
     return [{"video_id": vid, "path": str(p), "split": "test", "captions": [], "tags": []} for vid, p in found]
 
 

@@ -139,8 +139,19 @@ def missing_note(path: str | os.PathLike) -> str:
 
 
 def no_such_video(path: str | os.PathLike) -> str:
-    """The one-line reason for a video path that is not there (extract's probe, caption.py's inputs)."""
+    """The one-line reason for a video path that is not there (extract's probe, caption.py's inputs): a
+    symbolic link to nothing (a disk not mounted) says where it points."""
+    if os.path.islink(path):
+        try:
+            return f"{os.fspath(path)}: broken symbolic link to {os.readlink(path)}"
+        except OSError:  # (removed meanwhile)
+            pass
     return f"{os.fspath(path)}: no such file{missing_note(path)}"
+
+
+def broken_link(path: str | os.PathLike) -> bool:
+    """Whether `path` is a symbolic link to nothing (or a loop of links)."""
+    return os.path.islink(path) and not os.path.exists(path)
 
 
 def one_document(data: bytes) -> bool:
@@ -223,6 +234,8 @@ def video_files(folder: str | os.PathLike):
     metadata, not a video) beside each video copied to a foreign disk, `.DS_Store` in each folder,
     and a `.AppleDouble/` of such files on network shares; each would be a failed video. (A hidden
     file named as an input itself is still tried: that is a choice, not a folder's content.)
+    A symbolic link to nothing (`broken_link`: its disk not mounted) is yielded too, to fail as a video
+    (`no_such_video` names where it points): left out, its video was missing from the batch unsaid.
     """
     scanned: set[tuple[int, int]] = set()
     for root, dirs, files in os.walk(folder, followlinks=True):
@@ -237,7 +250,7 @@ def video_files(folder: str | os.PathLike):
             if name.startswith("."):
                 continue
             p = Path(root, name)
-            if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file():
+            if p.suffix.lower() in VIDEO_EXTENSIONS and (p.is_file() or broken_link(p)):
                 yield p
 
 

@@ -704,7 +704,7 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
     from extract.ffmpeg import MediaError
     from extract.video import check_video_file
 
-    from .manifest import VIDEO_EXTENSIONS, video_files
+    from .manifest import VIDEO_EXTENSIONS, broken_link, no_such_video, video_files
 
     items: list[str | dict] = []
     for v in videos:
@@ -716,7 +716,9 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
                 continue
             items.append(v)  # (a file ffmpeg cannot read fails as a video, in its turn)
             continue
-        found = [str(p) for p in video_files(v)]
+        # (a link to nothing, its disk not mounted: failed now, as a missing named file is)
+        found = [str(p) if not broken_link(p) else {"video": str(p), "error": no_such_video(p)}
+                 for p in video_files(v)]
         why = (f"{v}: no video files in this folder (by extension: {', '.join(VIDEO_EXTENSIONS[:4])}, ...; hidden "
                "files, such as macOS's ._clip.mp4, are skipped)")
         items += found or [{"video": v, "error": why}]

@@ -508,3 +508,23 @@ def test_an_ffmpeg_that_does_not_run_is_one_line_before_the_model_loads(tmp_path
     finally:
         monkeypatch.delenv("S2VT_FFMPEG")
         ffmpeg_exe.cache_clear()
+
+
+def test_broken_links_in_a_folder_are_failed_videos_not_skipped(tmp_path, capsys, monkeypatch):
+    """A link to a disk not mounted was left out of a folder unsaid: 'no videos in brk', or among good videos
+    never counted. Each is a failed input naming where it points; a folder of only those says so."""
+    (tmp_path / "mixed").mkdir()
+    (tmp_path / "mixed" / "a.mp4").write_bytes(b"x")
+    (tmp_path / "mixed" / "v1.mp4").symlink_to("/mnt/unmounted/v1.mp4")
+    (tmp_path / "brk").mkdir()
+    (tmp_path / "brk" / "v1.mp4").symlink_to("/mnt/unmounted/v1.mp4")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = fake_caption(capsys, monkeypatch, "mixed", "--json")
+    assert code == 1 and [json.loads(line) for line in out] == [
+        {"video": "mixed/a.mp4", "caption": "a caption", "tags": [], "seconds": 0.1},
+        {"video": "mixed/v1.mp4", "error": "mixed/v1.mp4: broken symbolic link to /mnt/unmounted/v1.mp4"}]
+    assert err == ["error: mixed/v1.mp4: broken symbolic link to /mnt/unmounted/v1.mp4"]
+    code, out, err = fake_caption(capsys, monkeypatch, "brk")
+    assert (code, out, err) == (2, [], ["error: brk/v1.mp4: broken symbolic link to /mnt/unmounted/v1.mp4"])
+    code, out, err = fake_caption(capsys, monkeypatch, "brk/v1.mp4")  # (named alone: where it points, too)
+    assert (code, out, err) == (2, [], ["error: brk/v1.mp4: broken symbolic link to /mnt/unmounted/v1.mp4"])

@@ -471,3 +471,21 @@ def test_lic2022_features_into_an_extract_store_are_listed_in_its_meta(tmp_path,
     alone = tmp_path / "alone" / "manifest.jsonl"
     assert cli.main(["import", "lic2022", str(lic / "train.json"), "--features", str(lic), "--out", str(alone)]) == 0
     assert FeatureStore(tmp_path / "alone" / "features").meta()["backbones"] == {"tsn": "precomputed"}
+
+
+def test_folder_import_says_each_broken_link(tmp_path, videos):
+    """A link to a disk not mounted was left out unsaid; a folder of only such links was 'no video files'."""
+    d = tmp_path / "vids"
+    d.mkdir()
+    shutil.copy(videos["mp4_aac"], d / "a.mp4")
+    (d / "v1.mp4").symlink_to("/mnt/unmounted/v1.mp4")
+    proc = s2vt("import", "folder", str(d), "--out", str(tmp_path / "m.jsonl"))
+    assert proc.returncode == 0, proc.stderr
+    assert f"warning: left out {d / 'v1.mp4'}: broken symbolic link to /mnt/unmounted/v1.mp4" in proc.stderr
+    assert [e["video_id"] for e in read_manifest(tmp_path / "m.jsonl")] == ["a"]
+    (d / "a.mp4").unlink()
+    proc = s2vt("import", "folder", str(d), "--out", str(tmp_path / "m2.jsonl"))
+    assert proc.returncode == 2 and not (tmp_path / "m2.jsonl").exists()
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: {d}: no video files found (only 1 broken symbolic link(s), first: {d / 'v1.mp4'}: broken "
+        "symbolic link to /mnt/unmounted/v1.mp4)")

@@ -171,3 +171,19 @@ def test_runs_from_a_worker_thread(tmp_path, videos):
     t.start()
     t.join()
     assert out.get("rc") == 0 and len(list((tmp_path / "s" / "vggish").glob("*.npy"))) == 1
+
+
+def test_broken_links_in_a_folder_are_logged_failures(tmp_path, videos):
+    """A link to a disk not mounted was skipped unsaid ('no videos in brk'; beside good videos, not counted nor
+    in failures.jsonl): now a failure naming where it points, and the rest go on."""
+    d = tmp_path / "mixed"
+    d.mkdir()
+    shutil.copy(videos["short"], d / "good.mp4")
+    (d / "v1.mp4").symlink_to("/mnt/unmounted/v1.mp4")
+    store = tmp_path / "s"
+    proc = run_cli("-m", "extract", str(d), "--out", str(store), *SMALL, "--modalities", "resnet152")
+    assert proc.returncode == 1 and "1 written, 1 failed" in proc.stdout + proc.stderr
+    why = f"{d / 'v1.mp4'}: broken symbolic link to /mnt/unmounted/v1.mp4"
+    assert f"failed: v1: {why}" in proc.stderr
+    assert [(f["video_id"], f["reason"]) for f in map(json.loads, (store / "failures.jsonl").open())] == [("v1", why)]
+    assert FeatureStore(store).has("resnet152", "good")
