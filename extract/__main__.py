@@ -273,6 +273,7 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
                 store.write(m, d.video_id, arr, cfg.dtype)
             if d.source:
                 store.record_source(d.video_id, d.source, feats, d.path)
+            store.forget(d.video_id)  # (an earlier run's failure, notes about the file as it was: no longer so)
             if d.video_id in moved:
                 store.note(d.video_id, f"re-extracted from {d.path}: its features came from {moved[d.video_id]}, "
                                        "which no longer exists (a moved or renamed dataset)")

@@ -1,6 +1,7 @@
 """The feature store: `meta.json` + `<modality>/<video_id>.npy`, atomic writes, resume, shards.
 
-Beside them, append-only JSON Lines logs: `failures.jsonl`, `notes.jsonl`, and `sources.jsonl`,
+Beside them, JSON Lines logs: `failures.jsonl` and `notes.jsonl` (a video's lines removed once it is
+written, `FeatureStore.forget`), and the append-only `sources.jsonl`,
 one line per written video recording the path, size and mtime of the file its features came from
 (the last line for an id wins), so a rerun re-extracts a video whose file changed, and refuses to
 replace the features of another video file that went by the same id (`other_source`); a line with
@@ -13,12 +14,14 @@ is one append (O_APPEND), so concurrent shards writing one store never interleav
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import io
 import json
 import os
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -26,7 +29,14 @@ from .errors import SettingError, UserError
 from .fileio import atomic_write_bytes, atomic_write_json, json_error, make_dirs, output_error
 from .manifest import check_video_id
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - (not POSIX)
+    fcntl = None
+
 FP16_MAX = 65504.0
+# the logs of one video's past that `FeatureStore.forget` clears once its features are written
+FORGETTABLE = ("failures.jsonl", "notes.jsonl")
 # settings that must agree between runs writing into one store (and with a checkpoint)
 META_KEYS = ("frames", "image_size", "clips", "clip_len", "sample_rate", "vggish_pca")
 
@@ -107,6 +117,7 @@ class FeatureStore:
         self._imported: dict[str, dict[str, dict]] = {}  # (filled with _sources, by `sources`)
         self._dims: dict[str, int] | None = None  # widths `read` checks against (`_widths`)
         self._settled_widths: dict[str, tuple[int, str]] = {}  # `settle_width`'s, for stores without meta.json
+        self._listed: dict[str, set] = {}  # ids failures.jsonl and notes.jsonl hold (`forget`), once read
 
     @property
     def meta_path(self) -> Path:
@@ -364,16 +375,54 @@ class FeatureStore:
         folder = self.root / modality
         return folder.is_dir() and any(p.suffix == ".npy" for p in folder.iterdir())
 
+    @contextlib.contextmanager
+    def _logs_locked(self, exclusive: bool) -> Iterator[None]:
+        """Held while failures.jsonl or notes.jsonl is written: shared by appends (O_APPEND keeps their lines
+        whole), exclusive for `forget`'s rewrite, whose rename would lose a line another shard appended to
+        the file it read. The lock is the store folder's own (flock): no lock file is left behind."""
+        if fcntl is None:  # pragma: no cover - (no flock: a rewrite is as safe as the shards are apart)
+            yield
+            return
+        try:
+            fd = os.open(make_dirs(self.root), os.O_RDONLY)
+        except OSError as e:
+            raise output_error(self.root, e) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # (releases the lock)
+
     def _append(self, name: str, record: dict) -> None:
         # one short line per write with O_APPEND: concurrent shards do not interleave lines
         record = {k: printable(v) if isinstance(v, str) else v for k, v in record.items()}
         line = json.dumps({**record, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}, ensure_ascii=False) + "\n"
         path = make_dirs(self.root) / name
+        lock = self._logs_locked(False) if name in FORGETTABLE else contextlib.nullcontext()
         try:
-            with open(path, "ab") as f:
+            with lock, open(path, "ab") as f:
                 f.write(line.encode("utf-8"))
         except OSError as e:
             raise output_error(path, e) from None
+        if name in self._listed:
+            self._listed[name].add(record.get("video_id"))
+
+    def forget(self, video_id: str) -> None:
+        """Remove `video_id`'s lines from failures.jsonl and notes.jsonl (each rewritten atomically, only
+        when it lists the id): its features were just written, so an earlier run's failure (a file since
+        repaired) no longer holds, nor the notes about the file as it was. Called before the new notes."""
+        for name in FORGETTABLE:
+            path = self.root / name
+            if name not in self._listed:  # (read once: later lines of this run are counted by _append)
+                self._listed[name] = {video_id_of(line) for line in read_lines(path)}
+            if video_id not in self._listed[name]:
+                continue
+            with self._logs_locked(True):
+                lines = read_lines(path)  # (again, under the lock: another shard's lines are kept)
+                kept = [line for line in lines if video_id_of(line) != video_id]
+                if len(kept) != len(lines):
+                    atomic_write_bytes(path, b"".join(kept))
+            self._listed[name].discard(video_id)
 
     def log_failure(self, video_id: str, path: str, reason: str) -> None:
         """Record a video that could not be extracted in failures.jsonl (any bytes of its name escaped)."""
@@ -409,3 +458,23 @@ class FeatureStore:
     def note(self, video_id: str, note: str) -> None:
         """Record a non-fatal remark (e.g. no audio track) in notes.jsonl."""
         self._append("notes.jsonl", {"video_id": video_id, "note": note})
+
+
+def read_lines(path: Path) -> list[bytes]:
+    """A log's lines (bytes, each with its newline; [] without the file)."""
+    try:
+        with open(path, "rb") as f:
+            return f.readlines()
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise output_error(path, e) from None
+
+
+def video_id_of(line: bytes) -> object:
+    """The "video_id" of one log line (None for a line that is not a JSON object: kept as it is)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record.get("video_id") if isinstance(record, dict) else None

@@ -187,3 +187,44 @@ def test_broken_links_in_a_folder_are_logged_failures(tmp_path, videos):
     assert f"failed: v1: {why}" in proc.stderr
     assert [(f["video_id"], f["reason"]) for f in map(json.loads, (store / "failures.jsonl").open())] == [("v1", why)]
     assert FeatureStore(store).has("resnet152", "good")
+
+
+def test_a_video_extracted_after_failing_is_no_longer_listed_as_failed(tmp_path, videos):
+    """failures.jsonl kept a video's failure after a later run extracted it fine ('1 written, 0 failed', exit 0,
+    yet listed as unreadable): a written video's old failure, and its notes about the file as it was, are gone."""
+    d = tmp_path / "v"
+    d.mkdir()
+    shutil.copy(videos["mov_silent"], d / "good1.mp4")  # first without audio: noted
+    shutil.copy(videos["mov_silent"], d / "other.mov")  # (its note stays: it is not extracted again)
+    store = tmp_path / "s"
+    args = ["-m", "extract", str(d), "--out", str(store), *SMALL, "--modalities", "resnet152,vggish"]
+    assert run_cli(*args).returncode == 0
+    assert sorted(json.loads(x)["video_id"] for x in (store / "notes.jsonl").open()) == ["good1", "other"]
+    data = videos["mp4_aac"].read_bytes()
+    (d / "good1.mp4").write_bytes(data[:3000])
+    proc = run_cli(*args)
+    assert proc.returncode == 1, proc.stderr
+    assert [json.loads(x)["video_id"] for x in (store / "failures.jsonl").open()] == ["good1"]
+    (d / "good1.mp4").write_bytes(data)  # restored, with audio
+    proc = run_cli(*args)
+    assert proc.returncode == 0 and "1 written, 0 failed" in proc.stdout + proc.stderr, proc.stderr
+    assert (store / "failures.jsonl").read_bytes() == b""
+    assert [json.loads(x)["video_id"] for x in (store / "notes.jsonl").open()] == ["other"]
+    assert leftovers(store) == []
+
+
+def test_store_forget_keeps_other_videos_lines(tmp_path):
+    store = FeatureStore(tmp_path / "s")
+    store.log_failure("a", "a.mp4", "unreadable")
+    store.note("a", "no audio track")
+    store.log_failure("b", "b.mp4", "unreadable")
+    with open(store.root / "failures.jsonl", "ab") as f:
+        f.write(b"not json\n")  # (a line it cannot read is kept as it is)
+    store.forget("a")
+    assert [json.loads(x)["video_id"] for x in (store.root / "failures.jsonl").read_bytes().splitlines()[:1]] == ["b"]
+    assert (store.root / "failures.jsonl").read_bytes().splitlines()[1:] == [b"not json"]
+    assert (store.root / "notes.jsonl").read_bytes() == b""
+    store.log_failure("a", "a.mp4", "unreadable again")  # (logged in this process after the first read)
+    store.forget("a")
+    assert b'"a"' not in (store.root / "failures.jsonl").read_bytes()
+    assert leftovers(store.root) == []
