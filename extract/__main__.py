@@ -21,7 +21,7 @@ from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, missing_note, read_m
                            scan_videos)
 from .ffmpeg import check_ffmpeg
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
-from s2vt.store import FeatureStore, parse_shard, printable, same_file, source_identity, stable_shard
+from s2vt.store import FeatureStore, one_line, parse_shard, same_file, source_identity, stable_shard
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
 
@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def say(message: str) -> None:
     """One line on stderr; the bytes of a non-UTF-8 path in it shown escaped (\\xff), never an error."""
-    print(printable(message), file=sys.stderr)
+    print(one_line(message), file=sys.stderr)
 
 
 def _cuda() -> bool:
@@ -267,7 +267,7 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
             if store.drop_stale(d.video_id, d.source):
                 d.error += "; its old features, of the file as it was, were removed"
             store.log_failure(d.video_id, d.path, d.error)
-            bar.write(printable(f"failed: {d.video_id}: {d.error}"), file=sys.stderr)
+            bar.write(one_line(f"failed: {d.video_id}: {d.error}"), file=sys.stderr)
         else:
             for m, arr in feats.items():
                 store.write(m, d.video_id, arr, cfg.dtype)

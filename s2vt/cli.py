@@ -956,8 +956,8 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         finished.append(True)
         return code
     except UserError as e:  # bad input: one line (anything else is a bug: its traceback)
-        from .store import printable  # (a path that is not UTF-8: \xff, as the rest of the output shows it)
-        print(f"error: {printable(str(e))}", file=sys.stderr)
+        from .store import one_line  # (a path that is not UTF-8: \xff, as the rest of the output shows it; a
+        print(f"error: {one_line(str(e))}", file=sys.stderr)  # newline in a name: \n, the error stays one line
         return 2
     except KeyboardInterrupt:  # Ctrl-C: one line and 130 (the commands write outputs whole, at their end)
         # (a signal just after the command returned, or after train's outputs were written: it had finished)

@@ -18,7 +18,7 @@ from .errors import UserError, invoked_as
 from .fileio import (OutputError, atomic_write_json, check_writable, make_dirs, refuse_empty_paths, refuse_existing,
                      lock_path, locked, refuse_long_names, removed_if_failed)
 from .options import MAX_BATCH, at_least, at_most
-from .store import META_KEYS, FeatureStore, StoreError, printable
+from .store import META_KEYS, FeatureStore, StoreError, one_line, printable
 
 from .checkpoint import (CheckpointError, has_captions, load_checkpoint, model_from_checkpoint, read_checkpoint,
                          text_vocab_of)
@@ -750,7 +750,7 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
     # input order, for a script reading stdout)
     for item in items:
         if isinstance(item, dict):
-            print(f"error: {printable(item['error'])}", file=sys.stderr, flush=True)
+            print(f"error: {one_line(item['error'])}", file=sys.stderr, flush=True)
     failed = 0
     progress = {} if progress is None else progress
     progress.update(videos=sum(isinstance(i, str) for i in items), captioned=0, failed=0)
@@ -771,15 +771,16 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
             if "error" in r:
                 r["error"] = printable(r["error"])
                 if isinstance(item, str):  # (a failed input's line was said before the model loaded)
-                    print(f"error: {r['error']}", file=sys.stderr)
+                    print(f"error: {one_line(r['error'])}", file=sys.stderr)
                 failed += 1
                 progress["failed"] += isinstance(item, str)  # (a folder without videos is no video)
             if as_json:  # (a failed input too, {"video", "error"}: a script reading stdout sees every input)
                 print(json.dumps(r, ensure_ascii=False), flush=True)
             elif "error" not in r:
                 tag_text = ", ".join(f"{t['tag']} ({t['p']:.2f})" for t in r["tags"])
-                print(f"{r['video']}: {r['caption'] or blank}" + (f"\n  tags: {tag_text}" if tag_text else ""),
-                      flush=True)
+                # (a name holding a newline or an escape sequence: escaped, one line per video)
+                print(f"{one_line(r['video'])}: {r['caption'] or blank}"
+                      + (f"\n  tags: {tag_text}" if tag_text else ""), flush=True)
             progress["captioned"] += "error" not in r  # (once its answer is out)
     return 0 if not failed else 2 if failed == len(items) else 1
 

@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Iterator
@@ -72,6 +73,19 @@ def printable(text: str) -> str:
     except UnicodeEncodeError:  # a surrogate no file name decodes to (e.g. a JSON "\\ud800")
         raw = text.encode("utf-8", "backslashreplace")
     return raw.decode("utf-8", "backslashreplace")
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """`printable(text)` for a terminal line: control characters (C0, DEL, C1, the Unicode line and paragraph
+    separators) escaped too (`\\n`, `\\x1b`, `\\u2028`), as the bytes of a name that is not UTF-8 are. A file
+    name holding a newline, printed as is, broke caption.py's one line per video (and an escape sequence
+    would act on the terminal). JSON output needs no such escaping: json.dumps writes them escaped."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m[0]) or (f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
+                                                          else f"\\u{ord(m[0]):04x}"), printable(text))
 
 
 def npy_shape(path: str | os.PathLike) -> tuple[int, ...]:

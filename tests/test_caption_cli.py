@@ -528,3 +528,15 @@ def test_broken_links_in_a_folder_are_failed_videos_not_skipped(tmp_path, capsys
     assert (code, out, err) == (2, [], ["error: brk/v1.mp4: broken symbolic link to /mnt/unmounted/v1.mp4"])
     code, out, err = fake_caption(capsys, monkeypatch, "brk/v1.mp4")  # (named alone: where it points, too)
     assert (code, out, err) == (2, [], ["error: brk/v1.mp4: broken symbolic link to /mnt/unmounted/v1.mp4"])
+
+
+def test_a_name_holding_a_newline_stays_on_its_line(tmp_path, capsys, monkeypatch):
+    """A file name holding a newline was printed as is: two lines for one video (an escape sequence acted on
+    the terminal). Text output and error lines escape them, as non-UTF-8 bytes are; --json keeps the name."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("a\nb.mp4", "bad\x1b[2J.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    code, out, err = fake_caption(capsys, monkeypatch, "a\nb.mp4", "bad\x1b[2J.mp4")
+    assert code == 1 and out == ["a\\nb.mp4: a caption"] and err == ["error: bad\\x1b[2J.mp4: not a video"]
+    code, out, err = fake_caption(capsys, monkeypatch, "a\nb.mp4", "--json")
+    assert code == 0 and [json.loads(line)["video"] for line in out] == ["a\nb.mp4"]
