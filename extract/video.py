@@ -33,6 +33,7 @@ class VideoInfo:
     height: int
     rotation: int
     has_audio: bool
+    timed: bool = True  # False: a stream without timestamps (raw H.264), its duration its frames over `fps`
 
     @property
     def est_frames(self) -> int:
@@ -128,11 +129,15 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     rotation = int(round(float(rot_m.group(1)))) % 360 if rot_m else 0
     if rotation in (90, 270):
         width, height = height, width
-    duration = _parse_duration(text) or count_frames(path)[1]
+    duration, timed = _parse_duration(text), True
+    if not duration:
+        frames, duration = count_frames(path)
+        if duration <= 0 < frames:  # frames without timestamps (a raw .h264 stream): counted, decoded by index
+            duration, timed = frames / fps, False
     if duration <= 0:
         raise MediaError(f"{path}: video has no duration (no decodable frames)")
     has_audio = re.search(r"Stream #\d+:\d+.*?: Audio:", text) is not None
-    return VideoInfo(path, duration, fps, width, height, rotation, has_audio)
+    return VideoInfo(path, duration, fps, width, height, rotation, has_audio, timed)
 
 
 # The long side is decoded up to 4x the short side; beyond that, only its centre. Every film and
@@ -266,6 +271,9 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
         if 0 < len(decoded) < len(wanted):
             notes.append(f"{len(wanted) - len(decoded)} of the {len(wanted)} frames sampled could not be decoded: "
                          "the last decoded frame stands in")
+    if not info.timed:
+        notes.append(f"video stream has no timestamps (a raw stream?): its {total} frames sampled by their order, "
+                     f"their times taken at {info.fps:g} fps")
     got = len(decoded)
     if not got:
         raise MediaError(f"{os.fspath(path)}: no decodable video frames ({last_error_line(err)})")

@@ -125,3 +125,27 @@ def test_names_with_a_colon_are_files_not_urls(videos, tmp_path, monkeypatch):
             assert np.array_equal(getattr(got, what), getattr(plain, what)), (name, what)
         assert count_frames(name) == count_frames("plain.mp4")
         assert np.array_equal(audio_examples(name), audio_examples("plain.mp4"))
+
+
+def test_a_raw_stream_without_timestamps_is_decoded_by_frame_order(tmp_path):
+    """A raw H.264 stream (no container, no timestamps) was refused as 'video has no duration (no decodable
+    frames)' though it holds every frame: its frames are counted and sampled by their order (those a plain
+    decode gives), with a note saying their times are assumed."""
+    from extract.media import decode_media
+
+    raw = tmp_path / "raw.h264"
+    subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=3",
+                               "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "h264",  # (B-frames: no pts)
+                               str(raw)]), check=True, capture_output=True)
+    # every frame it holds, in order, as a plain ffmpeg decode gives them
+    every = subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-i", str(raw), "-vf", "scale=64:48:flags=bilinear",
+                                       "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]),
+                           check=True, capture_output=True).stdout
+    every = np.frombuffer(every, np.uint8).reshape(-1, 48, 64, 3)
+    got = decode_media(raw, ["resnet152", "c3d"], frames=6, clips=2, short_side=48)
+    assert len(every) == 75 and not probe(raw).timed and probe(raw).est_frames == 75
+    idx = uniform_indices(75, 6)
+    assert np.array_equal(got.frames, every[idx]) and np.array_equal(got.clips, every[clip_indices(75, 2)])
+    assert np.allclose(got.times, idx / 25)
+    assert got.notes == ["video stream has no timestamps (a raw stream?): its 75 frames sampled by their order, "
+                         "their times taken at 25 fps"]
