@@ -686,29 +686,39 @@ from s2vt.cli import main
 sys.exit(main(["serve", "--port", sys.argv[1], "--checkpoint", "unused.pt"], program=True))
 """
 
+def started_stub(tmp_path, source: str, port: int, new_session: bool = False):
+    """A serve stub (`source`, run with the port) in a process of its own, its output captured as text."""
+    import subprocess
+    import sys
+
+    (tmp_path / "stub.py").write_text(source)
+    return subprocess.Popen([sys.executable, str(tmp_path / "stub.py"), str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=new_session,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"})
+
+
+def wait_listening(proc, port: int, seconds: float = 300) -> None:
+    """Until the stub listens on `port` (its model built), or fail with its stderr if it ended."""
+    deadline = time.time() + seconds
+    while proc.poll() is None and time.time() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()[1]
+
 
 @pytest.mark.parametrize("sig, code", [("SIGTERM", 143), ("SIGINT", 130)])
 def test_a_signal_stops_the_server_cleanly_with_the_signals_exit_status(tmp_path, sig, code):
     """A SIGTERM (a `kill`, a container stop) exited 0 after serve's clean shutdown: uvicorn.run swallowed the
     signal its server re-raises. usage.md's exit codes: 143 (Ctrl-C: 130), with the `interrupted:` line."""
     import signal
-    import subprocess
-    import sys
 
     from .conftest import free_port
 
     port = free_port()
-    (tmp_path / "stub.py").write_text(SERVE_STUB)
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "stub.py"), str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"})
+    proc = started_stub(tmp_path, SERVE_STUB, port)
     try:
-        deadline = time.time() + 300
-        while proc.poll() is None and time.time() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            time.sleep(0.2)
-        assert proc.poll() is None, proc.communicate()[1]
+        wait_listening(proc, port)
         proc.send_signal(getattr(signal, sig))
         _, err = proc.communicate(timeout=120)
     finally:
@@ -749,16 +759,11 @@ def test_a_second_ctrl_c_during_an_upload_stops_at_once_without_a_traceback(tmp_
     the upload is answered 503, logged as cut off by the server stopping, and the command ends with its
     one line and 130."""
     import signal
-    import subprocess
-    import sys
 
     from .conftest import free_port
 
     port = free_port()
-    (tmp_path / "stub.py").write_text(SERVE_APP_STUB)
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "stub.py"), str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"})
+    proc = started_stub(tmp_path, SERVE_APP_STUB, port)
     boundary = "s2vt-test-boundary-stop"
     head = (f"POST /api/caption HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n"
             f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
@@ -875,26 +880,16 @@ def test_ctrl_c_at_the_terminal_lets_a_caption_finish_and_a_second_stops_its_ffm
     server waiting for the caption's worker thread, as long as its video's decoding. Now ffmpeg runs in a
     session of its own, and the forced stop kills it."""
     import signal
-    import subprocess
-    import sys
 
     from .conftest import free_port
 
     port = free_port()
-    (tmp_path / "stub.py").write_text(SERVE_APP_STUB)
     # (a session of its own, as a terminal's foreground job: its process group gets the Ctrl-C)
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "stub.py"), str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"})
+    proc = started_stub(tmp_path, SERVE_APP_STUB, port, new_session=True)
     answers = []
     poster = None
     try:
-        deadline = time.time() + 300
-        while proc.poll() is None and time.time() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            time.sleep(0.2)
-        assert proc.poll() is None, proc.communicate()[1]
+        wait_listening(proc, port)
 
         def post():
             answers.append(httpx.post(f"http://127.0.0.1:{port}/api/caption", timeout=120,
