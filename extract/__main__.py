@@ -273,7 +273,7 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
                 store.write(m, d.video_id, arr, cfg.dtype)
             if d.source:
                 store.record_source(d.video_id, d.source, feats, d.path)
-            store.forget(d.video_id)  # (an earlier run's failure, notes about the file as it was: no longer so)
+            store.forget(d.video_id, d.path)  # (an earlier failure of this file no longer holds: at the run's end)
             if d.video_id in moved:
                 store.note(d.video_id, f"re-extracted from {d.path}: its features came from {moved[d.video_id]}, "
                                        "which no longer exists (a moved or renamed dataset)")
@@ -296,6 +296,12 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         if in_main:
             signal.signal(signal.SIGINT, previous)
     bar.close()
+    try:  # (interrupted or stopped too: the videos written are done; a failure here says what it could not)
+        store.settle_failures()
+    except UserError as e:
+        stopped = stopped or e
+    except KeyboardInterrupt:  # (a second Ctrl-C: failures.jsonl is as it was, whole; a rerun settles it)
+        interrupted = True
     if stopped or interrupted:  # (a Ctrl-C or a full disk before the first record: --out, if this run made it, goes)
         remove_if_empty(made)
     if stopped:

@@ -1,7 +1,7 @@
 """The feature store: `meta.json` + `<modality>/<video_id>.npy`, atomic writes, resume, shards.
 
-Beside them, JSON Lines logs: `failures.jsonl` and `notes.jsonl` (a video's lines removed once it is
-written, `FeatureStore.forget`), and the append-only `sources.jsonl`,
+Beside them, JSON Lines logs: `failures.jsonl` (a video file's failure removed once its features are
+written, at the run's end: `FeatureStore.settle_failures`), and the append-only `notes.jsonl` and `sources.jsonl`,
 one line per written video recording the path, size and mtime of the file its features came from
 (the last line for an id wins), so a rerun re-extracts a video whose file changed, and refuses to
 replace the features of another video file that went by the same id (`other_source`); a line with
@@ -36,8 +36,8 @@ except ImportError:  # pragma: no cover - (not POSIX)
     fcntl = None
 
 FP16_MAX = 65504.0
-# the logs of one video's past that `FeatureStore.forget` clears once its features are written
-FORGETTABLE = ("failures.jsonl", "notes.jsonl")
+# the log of the videos that still have no features from their file (`FeatureStore.settle_failures`)
+FAILURES = "failures.jsonl"
 # settings that must agree between runs writing into one store (and with a checkpoint)
 META_KEYS = ("frames", "image_size", "clips", "clip_len", "sample_rate", "vggish_pca")
 
@@ -131,7 +131,7 @@ class FeatureStore:
         self._imported: dict[str, dict[str, dict]] = {}  # (filled with _sources, by `sources`)
         self._dims: dict[str, int] | None = None  # widths `read` checks against (`_widths`)
         self._settled_widths: dict[str, tuple[int, str]] = {}  # `settle_width`'s, for stores without meta.json
-        self._listed: dict[str, set] = {}  # ids failures.jsonl and notes.jsonl hold (`forget`), once read
+        self._written: set[tuple[str, str | None]] = set()  # (id, file) written this run (`forget`)
 
     @property
     def meta_path(self) -> Path:
@@ -391,8 +391,8 @@ class FeatureStore:
 
     @contextlib.contextmanager
     def _logs_locked(self, exclusive: bool) -> Iterator[None]:
-        """Held while failures.jsonl or notes.jsonl is written: shared by appends (O_APPEND keeps their lines
-        whole), exclusive for `forget`'s rewrite, whose rename would lose a line another shard appended to
+        """Held while failures.jsonl is written: shared by appends (O_APPEND keeps their lines whole),
+        exclusive for `settle_failures`' rewrite, whose rename would lose a line another shard appended to
         the file it read. The lock is the store folder's own (flock): no lock file is left behind."""
         if fcntl is None:  # pragma: no cover - (no flock: a rewrite is as safe as the shards are apart)
             yield
@@ -412,35 +412,41 @@ class FeatureStore:
         record = {k: printable(v) if isinstance(v, str) else v for k, v in record.items()}
         line = json.dumps({**record, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}, ensure_ascii=False) + "\n"
         path = make_dirs(self.root) / name
-        lock = self._logs_locked(False) if name in FORGETTABLE else contextlib.nullcontext()
+        lock = self._logs_locked(False) if name == FAILURES else contextlib.nullcontext()
         try:
             with lock, open(path, "ab") as f:
                 f.write(line.encode("utf-8"))
         except OSError as e:
             raise output_error(path, e) from None
-        if name in self._listed:
-            self._listed[name].add(record.get("video_id"))
 
-    def forget(self, video_id: str) -> None:
-        """Remove `video_id`'s lines from failures.jsonl and notes.jsonl (each rewritten atomically, only
-        when it lists the id): its features were just written, so an earlier run's failure (a file since
-        repaired) no longer holds, nor the notes about the file as it was. Called before the new notes."""
-        for name in FORGETTABLE:
-            path = self.root / name
-            if name not in self._listed:  # (read once: later lines of this run are counted by _append)
-                self._listed[name] = {video_id_of(line) for line in read_lines(path)}
-            if video_id not in self._listed[name]:
-                continue
-            with self._logs_locked(True):
-                lines = read_lines(path)  # (again, under the lock: another shard's lines are kept)
-                kept = [line for line in lines if video_id_of(line) != video_id]
-                if len(kept) != len(lines):
-                    atomic_write_bytes(path, b"".join(kept))
-            self._listed[name].discard(video_id)
+    def forget(self, video_id: str, path: str | None) -> None:
+        """`video_id`'s features were just written from the file `path`: its failures of that file, in an
+        earlier run or this one, no longer hold (a file since repaired). Marked now, removed from
+        failures.jsonl by `settle_failures` at the run's end (one rewrite a run, not one a video)."""
+        self._written.add((video_id, _same_path(path)))
+
+    def settle_failures(self) -> None:
+        """Rewrite failures.jsonl (atomically, under the exclusive lock, only when it changes) without the
+        lines `forget` marked (the same id and the same file: another file that went by the id keeps its
+        failure) and with only the newest line of a video file that failed again. Lines it cannot read are
+        kept as they are."""
+        path = self.root / FAILURES
+        if not path.is_file():
+            self._written.clear()
+            return
+        with self._logs_locked(True):
+            lines = read_lines(path)  # (under the lock: another shard's lines are kept)
+            keys = [failure_key(line) for line in lines]
+            newest = {k: i for i, k in enumerate(keys) if k is not None}
+            kept = [line for i, (line, k) in enumerate(zip(lines, keys))
+                    if k is None or (k not in self._written and newest[k] == i)]
+            if len(kept) != len(lines):
+                atomic_write_bytes(path, b"".join(kept))
+        self._written.clear()
 
     def log_failure(self, video_id: str, path: str, reason: str) -> None:
         """Record a video that could not be extracted in failures.jsonl (any bytes of its name escaped)."""
-        self._append("failures.jsonl", {"video_id": video_id, "path": path, "reason": reason})
+        self._append(FAILURES, {"video_id": video_id, "path": path, "reason": reason})
 
     def record_source(self, video_id: str, source: dict, modalities, path: str | None = None) -> None:
         """Record in sources.jsonl the file (its absolute `path` and `source_identity`) `modalities`'
@@ -485,10 +491,19 @@ def read_lines(path: Path) -> list[bytes]:
         raise output_error(path, e) from None
 
 
-def video_id_of(line: bytes) -> object:
-    """The "video_id" of one log line (None for a line that is not a JSON object: kept as it is)."""
+def _same_path(path: str | None) -> str | None:
+    """A logged file path as `failure_key` compares it: absolute (a relative one is taken from the current
+    folder, as the run that logged it was given it)."""
+    return os.path.abspath(path) if isinstance(path, str) and path else None
+
+
+def failure_key(line: bytes) -> tuple[str, str | None] | None:
+    """(video id, file) of one failures.jsonl line; None for a line that is not such a JSON object (kept as it
+    is)."""
     try:
         record = json.loads(line)
     except ValueError:
         return None
-    return record.get("video_id") if isinstance(record, dict) else None
+    if not isinstance(record, dict) or not isinstance(record.get("video_id"), str):
+        return None
+    return record["video_id"], _same_path(record.get("path"))

@@ -191,40 +191,48 @@ def test_broken_links_in_a_folder_are_logged_failures(tmp_path, videos):
 
 def test_a_video_extracted_after_failing_is_no_longer_listed_as_failed(tmp_path, videos):
     """failures.jsonl kept a video's failure after a later run extracted it fine ('1 written, 0 failed', exit 0,
-    yet listed as unreadable): a written video's old failure, and its notes about the file as it was, are gone."""
+    yet listed as unreadable): a written file's old failure is gone; notes.jsonl, a record of remarks about
+    the features in the store (a run for another modality keeps them), stays append-only."""
     d = tmp_path / "v"
     d.mkdir()
     shutil.copy(videos["mov_silent"], d / "good1.mp4")  # first without audio: noted
-    shutil.copy(videos["mov_silent"], d / "other.mov")  # (its note stays: it is not extracted again)
     store = tmp_path / "s"
     args = ["-m", "extract", str(d), "--out", str(store), *SMALL, "--modalities", "resnet152,vggish"]
     assert run_cli(*args).returncode == 0
-    assert sorted(json.loads(x)["video_id"] for x in (store / "notes.jsonl").open()) == ["good1", "other"]
+    assert [json.loads(x)["video_id"] for x in (store / "notes.jsonl").open()] == ["good1"]
     data = videos["mp4_aac"].read_bytes()
     (d / "good1.mp4").write_bytes(data[:3000])
-    proc = run_cli(*args)
-    assert proc.returncode == 1, proc.stderr
+    for _ in range(2):  # (failed twice: one line, the newest)
+        proc = run_cli(*args)
+        assert proc.returncode == 1, proc.stderr
     assert [json.loads(x)["video_id"] for x in (store / "failures.jsonl").open()] == ["good1"]
     (d / "good1.mp4").write_bytes(data)  # restored, with audio
     proc = run_cli(*args)
     assert proc.returncode == 0 and "1 written, 0 failed" in proc.stdout + proc.stderr, proc.stderr
     assert (store / "failures.jsonl").read_bytes() == b""
-    assert [json.loads(x)["video_id"] for x in (store / "notes.jsonl").open()] == ["other"]
+    assert [json.loads(x)["video_id"] for x in (store / "notes.jsonl").open()] == ["good1"]  # (kept)
     assert leftovers(store) == []
 
 
-def test_store_forget_keeps_other_videos_lines(tmp_path):
+def test_a_written_video_clears_its_own_files_failures_only(tmp_path):
+    """The failure of another file that went by the same id (refused: the store holds the first's features)
+    was removed when the first file was extracted again: its video still has no features, so it stays;
+    a line that is not a failure record is kept; the file is rewritten once, at the run's end."""
     store = FeatureStore(tmp_path / "s")
-    store.log_failure("a", "a.mp4", "unreadable")
-    store.note("a", "no audio track")
-    store.log_failure("b", "b.mp4", "unreadable")
+    store.log_failure("v0", str(tmp_path / "a" / "v0.mp4"), "unreadable")
+    store.log_failure("v0", str(tmp_path / "b" / "v0.mp4"), "holds v0's features from another video")
+    store.log_failure("v1", "v1.mp4", "unreadable")
     with open(store.root / "failures.jsonl", "ab") as f:
-        f.write(b"not json\n")  # (a line it cannot read is kept as it is)
-    store.forget("a")
-    assert [json.loads(x)["video_id"] for x in (store.root / "failures.jsonl").read_bytes().splitlines()[:1]] == ["b"]
-    assert (store.root / "failures.jsonl").read_bytes().splitlines()[1:] == [b"not json"]
-    assert (store.root / "notes.jsonl").read_bytes() == b""
-    store.log_failure("a", "a.mp4", "unreadable again")  # (logged in this process after the first read)
-    store.forget("a")
-    assert b'"a"' not in (store.root / "failures.jsonl").read_bytes()
+        f.write(b"not json\n")
+    store.log_failure("v1", "v1.mp4", "unreadable again")  # (the same file failed again: the newest kept)
+    before = (store.root / "failures.jsonl").read_bytes()
+    store.forget("v0", str(tmp_path / "a" / "v0.mp4"))
+    assert (store.root / "failures.jsonl").read_bytes() == before  # (marked: settled at the run's end)
+    store.settle_failures()
+    lines = (store.root / "failures.jsonl").read_bytes().splitlines()
+    assert [json.loads(x)["path"] if x != b"not json" else x for x in lines] == [
+        str(tmp_path / "b" / "v0.mp4"), b"not json", "v1.mp4"]
+    assert json.loads(lines[-1])["reason"] == "unreadable again"
+    store.settle_failures()  # (nothing to change: not rewritten)
+    assert (store.root / "failures.jsonl").read_bytes().splitlines() == lines
     assert leftovers(store.root) == []
