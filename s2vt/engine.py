@@ -23,8 +23,8 @@ from tqdm import tqdm
 
 from .device import pick_device
 from .errors import UserError, interrupts_held, interrupts_unwrapped
-from .fileio import (OutputError, atomic_write_bytes, check_writable, is_lock_name, lock_owner, locked,
-                     removed_if_failed)
+from .fileio import (TRAIN_LOCK, OutputError, atomic_write_bytes, check_writable, is_lock_name, lock_owner,
+                     locked, removed_if_failed)
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError
 
@@ -442,11 +442,6 @@ def text_settings_given(cfg: TrainConfig) -> list[str]:
     """The text settings the user changed from their defaults (those that would have an effect)."""
     defaults = {f.name: f.default for f, _ in options.settings(TrainConfig)}
     return [n for n in TEXT_SETTINGS if options.value(cfg, n) != defaults[n]]
-
-
-# the lock a training run holds in its run folder (rank 0's pid) from its checks to its end: two runs into one
-# --out at once wrote over each other's checkpoints, and the result each printed was not the folder's
-TRAIN_LOCK = ".s2vt-train.lock"
 
 
 def training_elsewhere(out: Path) -> Callable[[int], UserError]:

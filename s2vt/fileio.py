@@ -270,6 +270,11 @@ def atomic_write_json(path: str | os.PathLike, obj) -> None:
 # A lock file: held (created with O_EXCL, its pid inside) by the process writing a folder or an output,
 # removed when it ends, so two runs never write the same outputs at once (`s2vt demo`'s folder,
 # `s2vt evaluate`'s --out); one whose process is gone (killed) is stale and taken over.
+# the lock a training run holds in its run folder (rank 0's pid) from its checks to its end: two runs into one
+# --out at once wrote over each other's checkpoints, and the result each printed was not the folder's; an
+# evaluate writing into such a folder is refused too (predict.refuse_training_runs)
+TRAIN_LOCK = ".s2vt-train.lock"
+
 LOCK_WRITING_S = 10  # a lock still empty (its pid not written yet) is another run's for this long
 
 

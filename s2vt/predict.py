@@ -15,8 +15,8 @@ import torch
 
 from .device import pick_device
 from .errors import UserError, invoked_as
-from .fileio import (OutputError, atomic_write_json, check_writable, make_dirs, refuse_empty_paths, refuse_existing,
-                     lock_path, locked, refuse_long_names, removed_if_failed)
+from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, check_writable, lock_owner, make_dirs,
+                     refuse_empty_paths, refuse_existing, lock_path, locked, refuse_long_names, removed_if_failed)
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, one_line, printable
 
@@ -381,6 +381,32 @@ def writing_elsewhere(path: Path, option: str):
     return busy
 
 
+def refuse_training_runs(outputs: list[tuple[Path, str]]) -> None:
+    """OutputError for an output (path, its option) in a folder a live training run holds (its TRAIN_LOCK):
+    `--out RUN/best.pt --force` replaced the model under the run. A lock that is stale, or not s2vt's, or
+    a folder that cannot be read (refused later, as for any output) is no refusal here."""
+    for path, option in outputs:
+        folder = Path(path).absolute().parent
+        try:
+            pid = lock_owner(folder / TRAIN_LOCK)
+        except (OutputError, OSError):
+            continue
+        if pid is not None:
+            raise OutputError(f"cannot write {path}: a training run" + (f" (pid {pid})" if pid > 0 else "")
+                              + f" is writing {Path(path).parent}: wait for it to end, or name another {option} "
+                              f"(if none runs, remove {Path(path).parent / TRAIN_LOCK})")
+
+
+def refuse_checkpoints(outputs: list[Path]) -> None:
+    """OutputError for an output that is a PyTorch checkpoint (a zip archive: a finished run's best.pt or
+    last.pt), even with --force: predictions written over it lose the model for good."""
+    import zipfile
+
+    for path in outputs:
+        if os.path.isfile(path) and zipfile.is_zipfile(path):
+            raise OutputError(f"cannot write {path}: it is a checkpoint: evaluate never writes over one")
+
+
 def refuse_listed_videos(outputs: list[Path], manifest: str) -> list[dict] | None:
     """OutputError for an output that is a video the manifest lists (any split; by its resolved path, so
     through a link either way too): `--out clip.mp4 --force` wrote the predictions over it, and the report
@@ -444,6 +470,9 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     refuse_inputs([out_path, metrics_path, *([html] if html else [])], [checkpoint, manifest],
                   folders=[f for f in [features] if f])
     every = refuse_listed_videos([out_path, metrics_path, *([Path(html)] if html else [])], manifest)
+    # (even with --force) not into a folder a training run is writing, nor over a checkpoint
+    refuse_training_runs([(out_path, "--out"), (metrics_path, "--out"), *([(Path(html), "--html")] if html else [])])
+    refuse_checkpoints([out_path, metrics_path, *([Path(html)] if html else [])])
     # (after refuse_inputs: writing over an input is refused even so); the metrics of a named --out
     # are refused with it: replacing them alone would leave an earlier run's predictions unexplained
     refuse_existing([out, out and metrics_path, html], force)

@@ -602,3 +602,34 @@ def test_score_allow_partial_says_how_many_videos_it_scored(tmp_path, capsys):
     code = main(["score", str(refs), str(preds), "--json"])
     out, err = capsys.readouterr()
     assert (code, err, json.loads(out)["scored"]) == (0, "", 6)
+
+
+def test_evaluate_never_writes_into_a_live_training_run_nor_over_a_checkpoint(store, run, tmp_path, capsys):  # noqa: F811
+    """`evaluate --out RUN/best.pt --force` (or --out RUN/metrics.csv, --html RUN/last.pt) wrote over a training
+    run's files while it trained, and over a finished run's checkpoints (hostile trial)."""
+    import shutil
+
+    live = tmp_path / "live"
+    shutil.copytree(run, live)
+    lock = live / ".s2vt-train.lock"
+    other = os.getppid()  # (a live process that is not this one: the training run)
+    lock.write_text(f"{other}\n")
+    before = {p.name: p.read_bytes() for p in live.iterdir()}
+    base = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--beam", "1",
+            "--force"]
+    for extra, path, option in ((["--out", live / "metrics.csv"], live / "metrics.csv", "--out"),
+                                (["--out", live / "p.json"], live / "p.json", "--out"),
+                                (["--out", tmp_path / "p.json", "--html", live / "r.html"], live / "r.html", "--html")):
+        code, err = s2vt(capsys, *base, *extra)
+        assert (code, err) == (2, [f"error: cannot write {path}: a training run (pid {other}) is writing {live}: wait "
+                                   f"for it to end, or name another {option} (if none runs, remove {lock})"]), err
+    assert {p.name: p.read_bytes() for p in live.iterdir()} == before and not (tmp_path / "p.json").exists()
+
+    lock.unlink()  # (the run ended: its checkpoints are still never replaced by predictions)
+    for extra, path in ((["--out", live / "last.pt"], live / "last.pt"),
+                        (["--out", tmp_path / "p.json", "--html", live / "best.pt"], live / "best.pt")):
+        code, err = s2vt(capsys, *base, *extra)
+        assert (code, err) == (2, [f"error: cannot write {path}: it is a checkpoint: evaluate never writes over one"])
+    assert {p.name: p.read_bytes() for p in live.iterdir()} == {k: v for k, v in before.items() if k != lock.name}
+    code, err = s2vt(capsys, *base, "--out", live / "p.json")  # (beside them, under a name of its own: written)
+    assert code == 0 and (live / "p.json").is_file(), err
