@@ -48,6 +48,21 @@ PROBE = ["-v", "error", "-f", "rawvideo", "-pix_fmt", "gray", "-s", "2x2", "-i",
 PROBE_FRAME, PROBE_BYTES = bytes([0, 64, 128, 255]), 4 * 4 * 3
 
 
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kill `proc`'s process group (it leads one: start_new_session) and reap it; its pipes closed. (Before
+    it is reaped its pid, the group's id, cannot be another process's.)"""
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
 def check_ffmpeg() -> None:
     """MediaError unless the ffmpeg binary runs and works: `-version` says ffmpeg, and a tiny frame is
     converted (`PROBE`, ~0.01 s). A wrong $S2VT_FFMPEG or a broken install is one line before any video,
@@ -59,13 +74,22 @@ def check_ffmpeg() -> None:
         raise MediaError(f"ffmpeg {exe}{where} is a folder, not a program")
 
     def call(args: list[str], what: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
+        # (in a session of its own, the whole of which is killed if it hangs: a script's children too,
+        # `sleep 100` left running, orphaned, when subprocess.run killed the script alone)
         try:
-            return subprocess.run([exe, "-hide_banner", *args], input=stdin, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, timeout=CHECK_TIMEOUT)
+            proc = subprocess.Popen([exe, "-hide_banner", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, start_new_session=True)
         except OSError as e:
             raise MediaError(f"ffmpeg {exe}{where} does not run: {e.strerror or e}") from None
-        except subprocess.TimeoutExpired:  # (killed by subprocess.run)
+        try:
+            out, err = proc.communicate(stdin, timeout=CHECK_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
             raise MediaError(f"ffmpeg {exe}{where} did not answer: {what} took over {CHECK_TIMEOUT:g} s") from None
+        except BaseException:  # (Ctrl-C while it runs)
+            kill_group(proc)
+            raise
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
     proc = call(["-version"], "`-version`")
     if proc.returncode != 0:

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -244,6 +245,44 @@ def test_a_fake_a_folder_or_a_hanging_ffmpeg_is_one_line_before_any_video(tmp_pa
         monkeypatch.delenv("S2VT_FFMPEG")
         ffmpeg_exe.cache_clear()
     check_ffmpeg()  # the real one passes (its probe's frame converted)
+
+
+def test_a_hanging_ffmpeg_check_leaves_no_process_behind(tmp_path, monkeypatch):
+    """S2VT_FFMPEG=a script running `sleep 100` timed out after 10 s, but the sleep ran on, orphaned (hostile
+    trial): the check's program runs in a session of its own, the whole of which is killed on a timeout."""
+    import time
+
+    from extract import ffmpeg as ffmpeg_module
+    from extract.ffmpeg import MediaError, check_ffmpeg, ffmpeg_exe
+
+    child = tmp_path / "child.pid"
+    script = tmp_path / "hangs"
+    script.write_text(f"#!/bin/sh\nsleep 100 &\necho $! > {child}\nwait\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(ffmpeg_module, "CHECK_TIMEOUT", 1.0)
+    monkeypatch.setenv("S2VT_FFMPEG", str(script))
+    ffmpeg_exe.cache_clear()
+    try:
+        with pytest.raises(MediaError, match="did not answer"):
+            check_ffmpeg()
+    finally:
+        monkeypatch.delenv("S2VT_FFMPEG")
+        ffmpeg_exe.cache_clear()
+    pid = int(child.read_text())
+
+    def running() -> bool:  # (a zombie, killed and waiting for init to reap it, is not running)
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+    deadline = time.monotonic() + 5
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert not running(), f"the script's child {pid} is still running"
+    finally:
+        if running():
+            os.kill(pid, 9)
 
 
 def two_videos_one_id(tmp_path, videos):
