@@ -18,8 +18,10 @@ from .errors import UserError
 from .fileio import DuplicateKeyError, atomic_write_bytes, json_error, unique_keys
 
 # what a folder scan (and an upload) counts as a video file
+# (raw elementary streams too: decoded by their frames' order, a note saying their times assume ffmpeg's rate)
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv",
-                    ".wmv", ".3gp", ".ts", ".ogv")
+                    ".wmv", ".3gp", ".ts", ".ogv",
+                    ".h264", ".264", ".hevc", ".h265", ".265", ".m2v", ".ivf", ".mjpeg", ".mjpg")
 
 VIDEO_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 SPLITS = ("train", "val", "test")

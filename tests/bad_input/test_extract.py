@@ -727,3 +727,12 @@ def test_dot_ids_are_refused_with_the_true_reason(tmp_path, capsys):
     for vid in ("-4wsuPCjDBc_5_10", "a.b", "x.", "_", "-"):
         assert valid_video_id(vid) and check_video_id(vid) == vid
     assert sanitize_id(".x") == "x" and valid_video_id(sanitize_id("._a"))
+
+
+def test_raw_elementary_streams_are_videos_by_their_extension(tmp_path):
+    """Raw streams decode (by frame order) when named alone, but a folder of them said 'no videos in DIR' and
+    `python -m extract a.h264` skipped it as not a video by its extension (hostile trial)."""
+    names = ["a.h264", "b.264", "c.hevc", "d.h265", "e.265", "f.m2v", "g.ivf", "h.mjpeg", "i.MJPG"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"\0")
+    assert [p.name for _, p in scan_videos(tmp_path)] == names
