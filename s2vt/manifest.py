@@ -5,6 +5,7 @@ definition of what a valid id and a valid manifest line are.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -145,9 +146,16 @@ def no_such_video(path: str | os.PathLike) -> str:
     symbolic link to nothing (a disk not mounted) says where it points."""
     if os.path.islink(path):
         try:
-            return f"{os.fspath(path)}: broken symbolic link to {os.readlink(path)}"
+            target = os.readlink(path)
         except OSError:  # (removed meanwhile)
             pass
+        else:
+            try:
+                os.stat(path)
+            except OSError as e:
+                if e.errno == errno.ELOOP:  # (`ln -s loop.mp4 loop.mp4`, or a.mp4 -> b.mp4 -> a.mp4)
+                    return f"{os.fspath(path)}: a symbolic link loop (to {target})"
+            return f"{os.fspath(path)}: broken symbolic link to {target}"
     return f"{os.fspath(path)}: no such file{missing_note(path)}"
 
 

@@ -736,3 +736,17 @@ def test_raw_elementary_streams_are_videos_by_their_extension(tmp_path):
     for name in names:
         (tmp_path / name).write_bytes(b"\0")
     assert [p.name for _, p in scan_videos(tmp_path)] == names
+
+
+def test_a_symbolic_link_loop_is_called_one(tmp_path):
+    """`ln -s loop.mp4 d/loop.mp4` was reported as 'broken symbolic link to loop.mp4' (hostile trial)."""
+    from s2vt.manifest import no_such_video
+
+    (tmp_path / "loop.mp4").symlink_to("loop.mp4")
+    (tmp_path / "a.mp4").symlink_to("b.mp4")
+    (tmp_path / "b.mp4").symlink_to("a.mp4")
+    (tmp_path / "gone.mp4").symlink_to("/mnt/unmounted/gone.mp4")
+    assert no_such_video(tmp_path / "loop.mp4") == f"{tmp_path / 'loop.mp4'}: a symbolic link loop (to loop.mp4)"
+    assert no_such_video(tmp_path / "a.mp4") == f"{tmp_path / 'a.mp4'}: a symbolic link loop (to b.mp4)"
+    assert no_such_video(tmp_path / "gone.mp4") == (f"{tmp_path / 'gone.mp4'}: broken symbolic link to "
+                                                    "/mnt/unmounted/gone.mp4")
