@@ -368,11 +368,25 @@ def not_lic2022(path: str | os.PathLike, where: str, obj: dict) -> str:
         alone = Path(path).read_bytes().strip().count(b"\n") == 0
     except OSError:  # (read a moment ago)
         alone = False
-    if not alone:
+    # (a file of one line is JSON lines too, `{"id": 1, ...}` one video's object: said as a line unless it is
+    # MSR-VTT's videodatainfo JSON, one document written on one line)
+    if not alone or not {"videos", "sentences"} <= obj.keys():
         return f"{where}no '@id' key ({what}): {lines}"
-    hint = "; it looks like MSR-VTT's videodatainfo JSON: s2vt import msrvtt" \
-        if {"videos", "sentences"} <= obj.keys() else ""
-    return f"{path}: one JSON document ({what}), {lines}{hint}"
+    return f"{path}: one JSON document ({what}), {lines}; it looks like MSR-VTT's videodatainfo JSON: s2vt import msrvtt"
+
+
+def mlds_labels(path: str | os.PathLike) -> bool:
+    """Whether `path` is a JSON array of MLDS label records ({"caption": [...], "id": ...}: training_label.json),
+    given to `import lic2022`: rewritten as JSON lines it would only fail next for lack of '@id'."""
+    try:
+        data = Path(path).read_bytes()
+        if data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] != b"[":
+            return False
+        records = json.loads(data.decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError):  # (left to the reader's own message)
+        return False
+    return bool(records) and all(isinstance(r, dict) and isinstance(r.get("caption"), list) and "id" in r
+                                 for r in records[:10])
 
 
 def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
@@ -381,6 +395,9 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
     videos held out as test) with videos without labels: the two would mix in split test."""
     entries, seen, counts = [], set(), {}
     for path in json_paths:
+        if mlds_labels(path):
+            raise DatasetError(f"{path}: not JSON lines (one object per line): it is a JSON array; it looks like "
+                               "MLDS's training_label.json: s2vt import mlds")
         refuse_json_array(path)
         start = len(entries)
         for where, obj in json_lines(path, DatasetError):

@@ -724,6 +724,17 @@ def test_a_file_that_is_not_lic2022_json_lines_says_what_it_is(tmp_path, capsys)
     code, err = s2vt(capsys, "import", "lic2022", lines, "--out", tmp_path / "m.jsonl")
     assert (code, err) == (2, [f"error: {lines}:1: no '@id' key (an object with keys video_id, captions): not "
                                "LIC2022 JSON lines (one video's object a line, each with '@id')"])
+    # a one-line file is JSON lines too: said as the multi-line one (it was called 'one JSON document')
+    lines.write_text('{"id": 1, "title": "x"}\n')
+    code, err = s2vt(capsys, "import", "lic2022", lines, "--out", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: {lines}:1: no '@id' key (an object with keys id, title): not "
+                               "LIC2022 JSON lines (one video's object a line, each with '@id')"])
+    # MLDS's training_label.json: `jq -c '.[]'` would only fail next for lack of '@id'
+    mlds = tmp_path / "training_label.json"
+    mlds.write_text(json.dumps([{"caption": ["a cat"], "id": "v0.avi"}], indent=1))
+    code, err = s2vt(capsys, "import", "lic2022", mlds, "--out", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: {mlds}: not JSON lines (one object per line): it is a JSON array; it looks "
+                               "like MLDS's training_label.json: s2vt import mlds"])
     lines.write_text('{"@id": ""}\n')  # (there, but empty: said as before)
     code, err = s2vt(capsys, "import", "lic2022", lines, "--out", tmp_path / "m.jsonl")
     assert (code, err) == (2, [f"error: {lines}:1: '@id' must be digits, not ''"])
