@@ -699,7 +699,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         # (shards without a manifest: their records, counted before any is read, a video in two of them twice)
         counted = "records" if streaming and getattr(train_ds, "tags", None) is None else "videos"
         log(f"train {len(train_ds) if streaming else len(train_ds.entries)} {counted} ({len(train_ds)} items, "
-            f"{len(sampler)} steps an epoch) / val "
+            f"{len(sampler)} step{'s' * (len(sampler) != 1)} an epoch) / val "
             f"{len(val_ds)} videos, modalities {dims}, "
             + (f"vocab {len(vocab)}, " if has_caps else "")  # (tag-only: no caption vocabulary is used)
             + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens "

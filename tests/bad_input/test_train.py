@@ -785,3 +785,13 @@ def test_resume_with_a_re_split_manifest_says_the_split_changed_first(store, tmp
     assert (code, err) == (2, [f"error: --resume: the vocabulary differs from {run / 'last.pt'}'s (14 words now, 15 "
                                "there): the manifest's split changed (its validation videos are not those of the run), "
                                "and with it the training videos: pass the manifest (and --seed) the run started with"])
+
+
+def test_the_start_line_says_1_step_not_1_steps(store, tmp_path, capsys):  # noqa: F811
+    """train's start line said '1 steps an epoch' (hostile trial)."""
+    code, err = s2vt(capsys, *train_args(store, tmp_path / "one", "--batch-size", "64"))
+    start = [x for x in err if x.startswith("train ") and " items, " in x]
+    assert code == 0 and len(start) == 1 and " items, 1 step an epoch) / val " in start[0], err
+    code, err = s2vt(capsys, *train_args(store, tmp_path / "more"))  # (batch 8)
+    start = [x for x in err if x.startswith("train ") and " items, " in x]
+    assert code == 0 and len(start) == 1 and re.search(r" items, [2-9] steps an epoch\) / val ", start[0]), err
