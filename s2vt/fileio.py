@@ -288,10 +288,32 @@ def is_lock_name(name: str) -> bool:
     return name.startswith(".") and name.endswith(".lock")
 
 
+def process_start(pid: int) -> str | None:
+    """When process `pid` started (Linux: field 22 of /proc/PID/stat, clock ticks since boot), written in a
+    lock beside the pid: a lock whose pid is now another process's (reused after a reboot or a container
+    restart) is stale. None where that cannot be read (no /proc, the process gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = stat.rsplit(b")", 1)[-1].split()  # (after the command's name, which may hold spaces)
+    start = fields[19] if len(fields) > 19 else b""  # (fields 3 on: 22 is the 20th)
+    return start.decode("ascii") if start.isdigit() else None
+
+
+def lock_text() -> str:
+    """What this process writes in a lock: its pid, and its start time where known (`process_start`)."""
+    pid = os.getpid()
+    start = process_start(pid)
+    return f"{pid} {start}\n" if start else f"{pid}\n"
+
+
 def lock_owner(lock: Path) -> int | None:
     """The pid of the live process that holds `lock` (-1: one that has not written its pid yet); None
-    for no lock or a stale one (its process is gone, or empty for LOCK_WRITING_S). A file of that name
-    holding anything else is not s2vt's (a user's own): OutputError, never taken over (removed)."""
+    for no lock or a stale one (its process is gone, or empty for LOCK_WRITING_S, or its pid now another
+    process's: started at another time than the lock says; a lock of a pid alone, as written before, is
+    not checked so). A file of that name holding anything else is not s2vt's (a user's own): OutputError,
+    never taken over (removed)."""
     try:
         data = lock.read_bytes()
         age = time.time() - lock.stat().st_mtime
@@ -302,9 +324,10 @@ def lock_owner(lock: Path) -> int | None:
     text = data.decode("utf-8", "replace").strip()
     if not text:  # (created, its pid not yet written; or its writer killed then, and old)
         return -1 if age < LOCK_WRITING_S else None
-    if not text.isascii() or not text.isdigit():
+    parts = text.split()
+    if not text.isascii() or len(parts) > 2 or not all(p.isdigit() for p in parts):
         raise not_a_lock(lock, "a file that holds something other than a process id")
-    pid = int(text)
+    pid = int(parts[0])
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -313,6 +336,8 @@ def lock_owner(lock: Path) -> int | None:
         pass
     except (OverflowError, ValueError):  # (no such process id can exist)
         raise not_a_lock(lock, "a file that holds something other than a process id") from None
+    if len(parts) == 2 and (start := process_start(pid)) is not None and start != parts[1]:
+        return None  # (the pid reused: another process than the one that took the lock)
     return pid
 
 
@@ -347,7 +372,7 @@ def take_lock(lock: Path, busy: Callable[[int], UserError]) -> Path:
                                       "name the output shorter)" if e.errno == errno.ENAMETOOLONG else "")
             raise LockFileError(f"cannot write the lock file {os.fsdecode(lock)}: {why}", e) from None
         with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()}\n")
+            f.write(lock_text())
         return lock
     if (pid := lock_owner(lock)) is not None:
         raise busy(pid)
@@ -357,7 +382,7 @@ def take_lock(lock: Path, busy: Callable[[int], UserError]) -> Path:
 def release_lock(lock: Path) -> None:
     """Remove `lock` if it is still this process's (a stale one taken over by another run is not)."""
     try:
-        if lock.read_text().strip() == str(os.getpid()):
+        if lock.read_text().split()[:1] == [str(os.getpid())]:
             lock.unlink()
     except FileNotFoundError:
         pass

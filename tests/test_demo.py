@@ -197,6 +197,7 @@ def test_a_demo_into_a_folder_another_demo_is_writing_is_refused(tmp_path, capsy
     import sys
 
     from s2vt.demo import LOCK, prepare_folder, release_lock
+    from s2vt.fileio import lock_text
 
     out = tmp_path / "demo"
     fake_demo(out)
@@ -211,6 +212,6 @@ def test_a_demo_into_a_folder_another_demo_is_writing_is_refused(tmp_path, capsy
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     (out / LOCK).write_text(gone.stdout)  # a killed demo's lock: its process is gone, the lock is stale
     lock = prepare_folder(out, overwrite=True)
-    assert lock.read_text() == f"{os.getpid()}\n" and not (out / "run").exists()
+    assert lock.read_text() == lock_text() and not (out / "run").exists()  # (its pid and start time)
     release_lock(lock)
     assert not lock.exists()

@@ -311,11 +311,45 @@ def test_a_users_file_named_like_a_lock_is_never_taken_over(tmp_path):
     lock.rmdir()
     lock.write_text("")
     os.utime(lock, (1, 1))
-    assert LOCK_WRITING_S < 60 and take_lock(lock, busy) == lock and lock.read_text() == f"{os.getpid()}\n"
+    assert LOCK_WRITING_S < 60 and take_lock(lock, busy) == lock and lock.read_text().split()[0] == str(os.getpid())
     lock.write_text("1\n")  # (a live process, however old its lock: refused, the caller's line says what to remove)
     os.utime(lock, (1, 1))
     with pytest.raises(OutputError, match="busy 1"):
         take_lock(lock, busy)
+
+
+def test_a_lock_whose_pid_is_now_another_process_is_stale(tmp_path):
+    """`echo 1 > RUN/.s2vt-train.lock` (a pid reused after a reboot or a container restart) blocked the folder
+    for good (hostile trial): a lock records its process's start time beside its pid, and one whose pid's
+    process started at another time is stale. A lock of the old format (a pid alone) is taken as before."""
+    import os
+
+    from s2vt.fileio import OutputError, lock_owner, process_start, release_lock, take_lock
+
+    def busy(pid):
+        return OutputError(f"busy {pid}")
+
+    me, started = os.getpid(), process_start(os.getpid())
+    assert started is not None and started.isdigit()
+    lock = tmp_path / ".s2vt-train.lock"
+    assert take_lock(lock, busy) == lock and lock.read_text() == f"{me} {started}\n"
+    assert lock_owner(lock) == me
+    release_lock(lock)
+    assert not lock.exists()
+    other = os.getppid()  # (a live process: its pid reused by another start than the lock's)
+    lock.write_text(f"{other} {int(process_start(other)) + 1}\n")
+    assert lock_owner(lock) is None
+    assert take_lock(lock, busy) == lock and lock.read_text() == f"{me} {started}\n"
+    lock.write_text(f"{other} {process_start(other)}\n")  # (that very process: it holds the lock)
+    with pytest.raises(OutputError, match=f"busy {other}"):
+        take_lock(lock, busy)
+    lock.write_text(f"{other}\n")  # (the old format: live, as before)
+    with pytest.raises(OutputError, match=f"busy {other}"):
+        take_lock(lock, busy)
+    for content in (f"{other} x\n", f"{other} 1 2\n"):  # (not s2vt's)
+        lock.write_text(content)
+        with pytest.raises(OutputError, match="not s2vt's lock"):
+            take_lock(lock, busy)
 
 
 def test_an_output_name_too_long_for_its_lock_is_one_line(tmp_path, capsys):
