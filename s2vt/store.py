@@ -445,8 +445,9 @@ class FeatureStore:
         self._written.clear()
 
     def log_failure(self, video_id: str, path: str, reason: str) -> None:
-        """Record a video that could not be extracted in failures.jsonl (any bytes of its name escaped)."""
-        self._append(FAILURES, {"video_id": video_id, "path": path, "reason": reason})
+        """Record a video that could not be extracted in failures.jsonl (its path absolute, as `settle_failures`
+        compares it whatever folder a later run starts in; any bytes of its name escaped)."""
+        self._append(FAILURES, {"video_id": video_id, "path": _same_path(path), "reason": reason})
 
     def record_source(self, video_id: str, source: dict, modalities, path: str | None = None) -> None:
         """Record in sources.jsonl the file (its absolute `path` and `source_identity`) `modalities`'
@@ -492,8 +493,8 @@ def read_lines(path: Path) -> list[bytes]:
 
 
 def _same_path(path: str | None) -> str | None:
-    """A logged file path as `failure_key` compares it: absolute (a relative one is taken from the current
-    folder, as the run that logged it was given it)."""
+    """A file path as failures.jsonl holds it and `failure_key` compares it: absolute (a relative one from an
+    older log is taken from the current folder)."""
     return os.path.abspath(path) if isinstance(path, str) and path else None
 
 

@@ -231,7 +231,7 @@ def test_a_written_video_clears_its_own_files_failures_only(tmp_path):
     store.settle_failures()
     lines = (store.root / "failures.jsonl").read_bytes().splitlines()
     assert [json.loads(x)["path"] if x != b"not json" else x for x in lines] == [
-        str(tmp_path / "b" / "v0.mp4"), b"not json", "v1.mp4"]
+        str(tmp_path / "b" / "v0.mp4"), b"not json", os.path.abspath("v1.mp4")]  # (logged absolute)
     assert json.loads(lines[-1])["reason"] == "unreadable again"
     store.settle_failures()  # (nothing to change: not rewritten)
     assert (store.root / "failures.jsonl").read_bytes().splitlines() == lines
