@@ -71,17 +71,24 @@ def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
 LEGACY_TORCH = b"\x80\x02\x8a\n"
 
 
+def is_checkpoint_file(path: str | os.PathLike) -> bool:
+    """Whether `path` is a file in PyTorch's checkpoint format: a whole zip archive (its central directory,
+    written last, found), as every torch.save since 1.6 writes (not whether it is an s2vt checkpoint)."""
+    import zipfile
+
+    return os.path.isfile(path) and zipfile.is_zipfile(path)
+
+
 def unreadable(path: Path, e: Exception) -> str:
     """What is wrong with a checkpoint file torch.load failed on (`e`), in plain words: torch's own errors
     (a RuntimeError whose text speaks of mmap, miniz or a central directory) said nothing a user could act
     on, and its type alone (`not a readable checkpoint (RuntimeError)`) still less."""
     import pickle
-    import zipfile
 
     try:  # (torch's own OSError, EINVAL for some files cut short, is no read error: the file tells)
         with open(path, "rb") as f:
             head = f.read(4)
-        whole = zipfile.is_zipfile(path)  # (a zip's end: its central directory, written last)
+        whole = is_checkpoint_file(path)
     except OSError as err:
         return f"cannot read the checkpoint: {err.strerror or err}"
     if not head:

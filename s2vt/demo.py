@@ -21,7 +21,7 @@ from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd, ffmpeg_path
 from .errors import UserError, exit_status, invoked_as, terminate_as_interrupt
-from .fileio import LockFileError, atomic_write_json, lock_owner, refusal, refuse_empty_paths, release_lock
+from .fileio import LockFileError, atomic_write_json, busy_line, lock_owner, refusal, refuse_empty_paths, release_lock
 from .fileio import take_lock as take_file_lock
 from .manifest import ManifestError, read_manifest, write_manifest
 from .options import Parser, at_least
@@ -161,9 +161,8 @@ def refuse_running(out: Path) -> None:
 
 
 def running_demo(out: Path, pid: int) -> DemoFolderError:
-    who = "another s2vt demo" + (f" (pid {pid})" if pid > 0 else "")
-    return DemoFolderError(f"--out {out}: {who} is writing into this folder: wait for it to end, or choose "
-                           f"another folder (if none runs, remove {out / LOCK})")
+    return DemoFolderError(busy_line(f"--out {out}", "another s2vt demo", pid, "is writing into this folder",
+                                     "choose another folder", out / LOCK))
 
 
 def take_lock(out: Path) -> Path:

@@ -23,8 +23,8 @@ from tqdm import tqdm
 
 from .device import pick_device
 from .errors import UserError, interrupts_held, interrupts_unwrapped
-from .fileio import (TRAIN_LOCK, OutputError, atomic_write_bytes, check_writable, is_lock_name, lock_owner,
-                     locked, removed_if_failed)
+from .fileio import (TRAIN_LOCK, OutputError, atomic_write_bytes, busy_line, check_writable, is_lock_name, lock_owner,
+                     locked, removed_if_failed, training_run)
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError
 
@@ -447,9 +447,8 @@ def text_settings_given(cfg: TrainConfig) -> list[str]:
 def training_elsewhere(out: Path) -> Callable[[int], UserError]:
     """The refusal of a run folder another training run holds (the `busy` of `fileio.take_lock`)."""
     def busy(pid: int) -> RunFolderError:
-        return RunFolderError(f"{out}: another training run" + (f" (pid {pid})" if pid > 0 else "")
-                              + f" is writing there: wait for it to end, or pass another --out (if none runs, "
-                              f"remove {out / TRAIN_LOCK})")
+        return RunFolderError(busy_line(str(out), "another training run", pid, "is writing there",
+                                        "pass another --out", out / TRAIN_LOCK))
     return busy
 
 
@@ -458,7 +457,7 @@ def refuse_training(out: Path) -> None:
     run's, changing). Rank 0 alone: under torchrun the other ranks write nothing there, and rank 0's own
     lock must not refuse them (rank 0 of a second launch is refused, which ends that launch)."""
     out = Path(out)
-    if launch_rank() == 0 and out.is_dir() and (pid := lock_owner(out / TRAIN_LOCK)) is not None:
+    if launch_rank() == 0 and out.is_dir() and (pid := training_run(out)) is not None:
         raise training_elsewhere(out)(pid)
 
 
@@ -472,9 +471,8 @@ def refuse_locked(out: Path) -> None:
         except OutputError:  # (not s2vt's lock)
             continue
         if pid is not None:
-            raise RunFolderError(f"{out}: another s2vt command" + (f" (pid {pid})" if pid > 0 else "")
-                                 + f" is writing there, from this run's model: wait for it to end (if none runs, "
-                                 f"remove {lock})")
+            raise RunFolderError(busy_line(str(out), "another s2vt command", pid,
+                                           "is writing there, from this run's model", "", lock))
 
 
 def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:

@@ -379,6 +379,20 @@ def take_lock(lock: Path, busy: Callable[[int], UserError]) -> Path:
     raise busy(-1)
 
 
+def busy_line(subject: str, who: str, pid: int, doing: str, instead: str, lock: Path) -> str:
+    """The line for a command refused by a live lock (the `busy` of `take_lock`, or a check before one):
+    `SUBJECT: WHO (pid N) DOING: wait for it to end, or INSTEAD (if none runs, remove LOCK)`; pid -1 (not
+    written yet) is not named, nor INSTEAD when empty."""
+    return (f"{subject}: {who}" + (f" (pid {pid})" if pid > 0 else "") + f" {doing}: wait for it to end"
+            + (f", or {instead}" if instead else "") + f" (if none runs, remove {os.fsdecode(lock)})")
+
+
+def training_run(folder: Path) -> int | None:
+    """The pid of the live training run holding `folder` (its TRAIN_LOCK; -1: its pid not written yet), None
+    when none does; OutputError for a file of that name that is not s2vt's lock (`lock_owner`)."""
+    return lock_owner(Path(folder) / TRAIN_LOCK)
+
+
 def release_lock(lock: Path) -> None:
     """Remove `lock` if it is still this process's (a stale one taken over by another run is not)."""
     try:

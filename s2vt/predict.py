@@ -15,13 +15,14 @@ import torch
 
 from .device import pick_device
 from .errors import UserError, invoked_as
-from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, check_writable, lock_owner, make_dirs,
-                     refuse_empty_paths, refuse_existing, lock_path, locked, refuse_long_names, removed_if_failed)
+from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, busy_line, check_writable, make_dirs,
+                     refuse_empty_paths, refuse_existing, lock_path, locked, refuse_long_names, removed_if_failed,
+                     training_run)
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, one_line, printable
 
-from .checkpoint import (CheckpointError, has_captions, load_checkpoint, model_from_checkpoint, read_checkpoint,
-                         text_vocab_of)
+from .checkpoint import (CheckpointError, has_captions, is_checkpoint_file, load_checkpoint, model_from_checkpoint,
+                         read_checkpoint, text_vocab_of)
 from .data import Labels, VideoDataset, batches, collate, to_device
 from .decode import DecodeConfig, decode, decode_config
 from .levels import LEVEL_KEYS, kinds, level_prediction, level_scores, probabilities
@@ -370,14 +371,11 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
                               html, force, written, made)
 
 
-
-
 def writing_elsewhere(path: Path, option: str):
     """The refusal for an output another evaluate is writing (the `busy` of `fileio.take_lock`)."""
     def busy(pid: int) -> OutputError:
-        who = "another s2vt evaluate" + (f" (pid {pid})" if pid > 0 else "")
-        return OutputError(f"{option}{path}: {who} is writing it: wait for it to end, or name another "
-                           f"{option.strip() or '--out'} (if none runs, remove {lock_path(path)})")
+        return OutputError(busy_line(f"{option}{path}", "another s2vt evaluate", pid, "is writing it",
+                                     f"name another {option.strip() or '--out'}", lock_path(path)))
     return busy
 
 
@@ -386,24 +384,21 @@ def refuse_training_runs(outputs: list[tuple[Path, str]]) -> None:
     `--out RUN/best.pt --force` replaced the model under the run. A lock that is stale, or not s2vt's, or
     a folder that cannot be read (refused later, as for any output) is no refusal here."""
     for path, option in outputs:
-        folder = Path(path).absolute().parent
         try:
-            pid = lock_owner(folder / TRAIN_LOCK)
+            pid = training_run(Path(path).absolute().parent)
         except (OutputError, OSError):
             continue
         if pid is not None:
-            raise OutputError(f"cannot write {path}: a training run" + (f" (pid {pid})" if pid > 0 else "")
-                              + f" is writing {Path(path).parent}: wait for it to end, or name another {option} "
-                              f"(if none runs, remove {Path(path).parent / TRAIN_LOCK})")
+            raise OutputError(busy_line(f"cannot write {path}", "a training run", pid,
+                                        f"is writing {Path(path).parent}", f"name another {option}",
+                                        Path(path).parent / TRAIN_LOCK))
 
 
 def refuse_checkpoints(outputs: list[Path]) -> None:
-    """OutputError for an output that is a PyTorch checkpoint (a zip archive: a finished run's best.pt or
-    last.pt), even with --force: predictions written over it lose the model for good."""
-    import zipfile
-
+    """OutputError for an output that is a PyTorch checkpoint (a finished run's best.pt or last.pt), even
+    with --force: predictions written over it lose the model for good."""
     for path in outputs:
-        if os.path.isfile(path) and zipfile.is_zipfile(path):
+        if is_checkpoint_file(path):
             raise OutputError(f"cannot write {path}: it is a checkpoint: evaluate never writes over one")
 
 

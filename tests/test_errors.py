@@ -352,6 +352,43 @@ def test_a_lock_whose_pid_is_now_another_process_is_stale(tmp_path):
             take_lock(lock, busy)
 
 
+def test_every_lock_refusal_says_who_holds_it_and_how_to_clear_it_alike(tmp_path):
+    """The lines of train's, evaluate's and the demo's lock refusals were built four ways; they have one home
+    (`fileio.busy_line`): the holder and its pid (not a pid not written yet), what to do, the lock to remove."""
+    import os
+
+    from s2vt.demo import running_demo
+    from s2vt.engine import refuse_locked, refuse_training
+    from s2vt.engine import RunFolderError
+    from s2vt.fileio import TRAIN_LOCK, OutputError, busy_line, lock_text
+    from s2vt.predict import refuse_training_runs, writing_elsewhere
+
+    assert busy_line("x", "another run", 12, "is writing there", "pass another --out", tmp_path / "L") == \
+        f"x: another run (pid 12) is writing there: wait for it to end, or pass another --out (if none runs, " \
+        f"remove {tmp_path / 'L'})"
+    assert busy_line("x", "a run", -1, "writes", "", tmp_path / "L") == \
+        f"x: a run writes: wait for it to end (if none runs, remove {tmp_path / 'L'})"
+    me = os.getpid()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / TRAIN_LOCK).write_text(lock_text())
+    with pytest.raises(OutputError) as refused:
+        refuse_training_runs([(run / "best.pt", "--out")])
+    assert str(refused.value) == busy_line(f"cannot write {run / 'best.pt'}", "a training run", me,
+                                           f"is writing {run}", "name another --out", run / TRAIN_LOCK)
+    with pytest.raises(RunFolderError, match=rf"another training run \(pid {me}\) is writing there: .* remove "):
+        refuse_training(run)
+    (run / TRAIN_LOCK).unlink()
+    (run / ".preds.json.lock").write_text(lock_text())
+    with pytest.raises(RunFolderError, match=rf"another s2vt command \(pid {me}\) is writing there, from this "
+                                             r"run's model: wait for it to end \(if none runs, remove "):
+        refuse_locked(run)
+    assert "another s2vt evaluate (pid 5) is writing it: wait for it to end, or name another --html" \
+        in str(writing_elsewhere(run / "p.html", "--html ")(5))
+    assert "another s2vt demo is writing into this folder: wait for it to end, or choose another folder" \
+        in str(running_demo(run, -1))
+
+
 def test_an_output_name_too_long_for_its_lock_is_one_line(tmp_path, capsys):
     """--out of 250 bytes: '.NAME.lock' and '.NAME.tmp-PID' pass the file system's 255, an OSError
     traceback (from the metrics file's stat, or the lock) before."""
