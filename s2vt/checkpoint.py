@@ -1,6 +1,6 @@
 """Checkpoint files: the format, writing (atomic) and reading (`weights_only=True`), and the
 checks that a checkpoint's parts agree (config <-> vocabulary <-> tag names <-> weights), each a
-one-line CheckpointError. Training writes them (engine.py); evaluate, caption.py and serve read them."""
+one-line CheckpointError. Training writes them (engine.py, finish.py); evaluate, caption.py and serve read them."""
 from __future__ import annotations
 
 import dataclasses

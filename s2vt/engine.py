@@ -1,4 +1,4 @@
-"""Training: Adam, clipping, early stopping on validation, best/last checkpoints, exact resume, DDP."""
+"""A training run: its setup (checks, data, model, resume, DDP), its epochs, best/last checkpoints, exact resume."""
 from __future__ import annotations
 
 import contextlib
@@ -16,10 +16,8 @@ import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
-from tqdm import tqdm
 
 from .device import pick_device
 from .errors import UserError, interrupts_held, interrupts_unwrapped
@@ -28,27 +26,24 @@ from .fileio import (TRAIN_LOCK, OutputError, atomic_write_bytes, busy_line, che
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError
 
-from .checkpoint import (check_resumable, load_weights, model_from_checkpoint, predated, read_checkpoint,
-                         save_checkpoint, write_checkpoint)
-from .consensus import CaptionMemory, NonFiniteKeys
+from .checkpoint import check_resumable, load_weights, predated, read_checkpoint, save_checkpoint
 from .config import RECIPES, ConfigError, TrainConfig
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
-                   empty_training_split, feature_dims, feature_stats, to_device)
-from .decode import greedy
-from .metrics import cider, gap, micro_f1, tag_accuracy
-from .levels import best_threshold, kinds, level_loss, probabilities
-from .model import S2VT, caption_loss, squash, tag_loss
+                   empty_training_split, feature_dims, feature_stats)
+from .epoch import (DivergedError, EarlyStopping, check_epoch_loss, check_summaries, first_step_loss, lr_factor,
+                    param_groups, train_one_epoch, validate)
+from .finish import REFIT_IDS_MAX, finish, training_ids, vocabulary_used
+from .levels import kinds
+from .model import S2VT, squash
 from .predict import feature_mismatch
 from .tagheads import MEAN_POOLING
 from . import options, shardkeys, shards
 from .results import refuse_inputs
-from .text import CNB_WEIGHT, TextVocab, complement_nb, fit_linear, has_text, tfidf_matrix
+from .text import TextVocab, has_text
 from .vocab import SPECIALS, Vocab, drop_blank_captions
 
 # a run folder holding any of these holds a trained model (or its history): never trained over unasked
 RUN_FILES = ("best.pt", "last.pt", "metrics.csv")
-# best.pt lists the videos of its refit (and a tag-only model its training videos) up to this many
-REFIT_IDS_MAX = 100_000
 
 
 def launch_rank() -> int:
@@ -99,11 +94,6 @@ class Dist:
 
 class RunFolderError(UserError):
     """A run folder that would be trained over or cannot be resumed; one line for the user."""
-
-
-class DivergedError(UserError):
-    """The loss or the weights became NaN or infinite (a learning rate far too high): training stops
-    before a checkpoint, a validation or a caption memory is made of them."""
 
 
 def resume_point(cfg: TrainConfig) -> Path | None:
@@ -237,48 +227,6 @@ def prepare(cfg: TrainConfig):
     return splits, store, modalities, vocab, labels
 
 
-def validate(model: S2VT, loader, vocab: Vocab, labels: Labels, device, max_len: int) -> dict:
-    """Greedy captions, CIDEr-D over all references, tag Hit@1 and (multi-label) micro-F1; for
-    multi-label and LIC2022 tags also the best `tag_threshold`, returned, not set on the model."""
-    model.eval()
-    preds, refs, scores, gold, vids = {}, {}, [], [], []
-    groups = kinds(labels.names)
-    with torch.no_grad():
-        for batch in loader:
-            batch = to_device(batch, device)
-            enc_out = None
-            if any(batch["refs"]) and model.cfg.lstm:  # (refs only in val: a tag-only model has no decoder)
-                enc_out, states = model.encode(batch["feats"], batch["lengths"])
-                ids = greedy(model, states, vocab.bos, vocab.eos, max_len)
-                for vid, row, r in zip(batch["video_id"], ids.tolist(), batch["refs"]):
-                    if r:
-                        preds[vid], refs[vid] = vocab.decode(row), r
-            if model.tag_head is not None and batch["tag"] is not None:
-                logits = model.tag_logits(batch["feats"], batch["lengths"], enc_out, batch.get("text"))
-                scores.append(probabilities(logits, model.cfg.multilabel, groups).cpu().numpy())
-                vids += batch["video_id"]
-                t = batch["tag"].cpu()
-                gold += ([torch.nonzero(r).flatten().tolist() for r in t] if model.cfg.multilabel
-                         else [[int(x)] if x >= 0 else [] for x in t])
-    out: dict = {}
-    if preds:
-        out["CIDEr"] = cider(refs, preds)
-        out["examples"] = dict(list(preds.items())[:3])
-    if scores and any(gold):  # (val videos without tags: nothing to score, not a score of 0)
-        s = np.concatenate(scores)
-        out["tag_acc"] = tag_accuracy(s, gold)
-        if groups:  # scored against every gold tag, those the label set left out too
-            tags = {e["video_id"]: e.get("tags", []) for e in loader.dataset.entries}
-            level, out["tag_threshold"] = best_threshold(s, labels.names, groups, [tags[v] for v in vids])
-            out.update(level)
-        elif model.cfg.multilabel:
-            out["gap"] = gap(s, gold)
-            best = max(((micro_f1([set(np.flatnonzero(r >= th)) for r in s], [set(g) for g in gold])[2], th)
-                        for th in np.arange(0.05, 0.96, 0.05)), key=lambda x: x[0])
-            out["tag_f1"], out["tag_threshold"] = float(best[0]), float(best[1])
-    return out
-
-
 def write_curves(history: list[dict], out: Path) -> None:
     """metrics.csv (every epoch) and curves.png (loss, validation CIDEr, tag accuracy)."""
     keys = ["epoch", "train_loss", "CIDEr", "tag_acc", "gap", "level1_acc", "level2_acc", "tag_f1", "lic_score", "lr",
@@ -304,78 +252,6 @@ def write_curves(history: list[dict], out: Path) -> None:
     fig.savefig(png, format="png")
     plt.close(fig)
     atomic_write_bytes(out / "curves.png", png.getvalue())
-
-
-def lr_factor(cfg: TrainConfig, steps_per_epoch: int, epochs: int | None = None):
-    """The learning-rate multiplier after `step` optimiser steps: linear warmup over `warmup` steps,
-    then cosine decay to 5% at the last step of `epochs` (default cfg.epochs; or `step`: halve every
-    10 epochs). The warmup lasts at most the first epoch: a small dataset is not left training at a
-    fraction of lr."""
-    total, warmup = max(1, (epochs or cfg.epochs) * steps_per_epoch), min(cfg.warmup, steps_per_epoch)
-
-    def factor(step: int) -> float:
-        if cfg.schedule == "step":
-            return 0.5 ** (step // (10 * steps_per_epoch))
-        if step < warmup:
-            return (step + 1) / warmup
-        done = min(1.0, (step - warmup) / max(1, total - warmup))
-        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done))
-    return factor
-
-
-def refit_lr_factor(cfg: TrainConfig, steps_per_epoch: int, history: list[dict]):
-    """The refit's learning-rate multiplier: each epoch e at the factor of the schedule epoch e was
-    trained under (`lr_factor` over the --epochs in force then, its history row's `schedule_epochs`).
-    The rule: the refit replays the schedule the selected epoch saw. A run resumed with a larger
-    --epochs trained its first epochs on the shorter schedule and the later ones on the longer one
-    (the scheduler's step count is kept, its length is this command's), so neither --epochs alone
-    is it. (A row from before `schedule_epochs` was recorded: cfg.epochs, as the refit used then.)"""
-    schedules = {h["epoch"]: h.get("schedule_epochs", cfg.epochs) for h in history}
-    factors: dict[int, Callable[[int], float]] = {}
-
-    def factor(step: int) -> float:
-        # (step s runs at the factor set after step s - 1: the first step after a --resume ran at the
-        # old schedule's last factor, which last.pt's optimiser state kept)
-        epochs = schedules.get(max(step - 1, 0) // steps_per_epoch + 1, cfg.epochs)
-        if epochs not in factors:
-            factors[epochs] = lr_factor(cfg, steps_per_epoch, epochs)
-        return factors[epochs](step)
-    return factor
-
-
-def param_groups(model: S2VT, cfg: TrainConfig) -> list[dict]:
-    """Adam's parameter groups: the token embeddings at --text-lr (each token is seen in few
-    batches, so at --lr they barely move in a few epochs), the wide path at --wide-lr,
-    everything else at --lr."""
-    text = list(model.text.bag.parameters()) if model.text is not None else []
-    wide = list(model.wide.parameters()) if model.wide is not None else []
-    rest = [p for p in model.parameters() if all(p is not t for t in text + wide)]
-    return ([{"params": rest}] + ([{"params": text, "lr": cfg.text_lr}] if text else [])
-            + ([{"params": wide, "lr": cfg.wide_lr}] if wide else []))
-
-
-class EarlyStopping:
-    """Stop after `patience` validation checks in a row without a score better than the best so far
-    (mode "max": higher is better, "min": lower); `best` and `bad` restore a resumed run's state."""
-
-    def __init__(self, patience: int, mode: str = "max", best: float | None = None, bad: int = 0) -> None:
-        if mode not in ("max", "min"):
-            raise ValueError(f"EarlyStopping mode must be max or min, not {mode!r}")
-        self.patience, self.mode, self.bad = patience, mode, bad
-        self.best = best if best is not None else -math.inf if mode == "max" else math.inf
-
-    def step(self, score: float) -> bool:
-        """Record one validation score; True when it is the best so far (a NaN never is)."""
-        improved = score > self.best if self.mode == "max" else score < self.best
-        if improved:
-            self.best, self.bad = score, 0
-        else:
-            self.bad += 1
-        return improved
-
-    @property
-    def stop(self) -> bool:
-        return self.bad >= self.patience
 
 
 @dataclasses.dataclass
@@ -718,98 +594,6 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                finished, refit_due, first_loss, shard_list, videos)
 
 
-def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, sched, cfg: TrainConfig, pad: int,
-                    multilabel: bool, groups: dict, device, desc: str = "", bar: bool = False,
-                    first: list | None = None) -> tuple[float, int, int]:
-    """One pass over `loader`'s batches, a step of `optim` and `sched` each: (sum of the steps' losses,
-    steps, items seen); `bar`: a progress bar on stderr; `first`: an empty list gets the first
-    step's loss (the run's scale, which `check_epoch_loss` measures a blown-up loss by)."""
-    net.train()
-    losses, seen = [], 0
-    steps = tqdm(loader, desc=desc, leave=False, unit="step", disable=not bar)
-    for batch in steps:
-        batch = to_device(batch, device)
-        words = batch["words"]
-        logits, tag_logits = net(batch["feats"], batch["lengths"], words[:, :-1] if words is not None else None,
-                                 cfg.sample_prob, batch["video_index"], batch["text"])
-        loss = torch.zeros((), device=device)
-        if logits is not None:
-            loss = loss + caption_loss(logits, words[:, 1:], pad, cfg.label_smoothing)
-        if tag_logits is not None and batch["tag"] is not None:
-            loss = loss + cfg.tag_weight * (level_loss(tag_logits, batch["tag"], groups, cfg.label_smoothing)
-                                            if groups else tag_loss(tag_logits, batch["tag"], multilabel))
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_norm)
-        try:
-            optim.step()
-        except RuntimeError as e:  # a learning rate beyond float32 (--lr 1e39): the step cannot be taken
-            if "overflow" not in str(e):
-                raise
-            raise DivergedError(f"training cannot take a step in {desc or 'an epoch'}: {e}: lower --lr "
-                                f"(now {cfg.lr:g}), --text-lr or --wide-lr") from None
-        sched.step()
-        losses.append(loss.item())
-        if first is not None and not first:
-            first.append(losses[-1])
-        if not math.isfinite(losses[-1]):
-            raise DivergedError(f"training diverged in {desc or 'an epoch'}, step {len(losses)}: the loss is "
-                                f"{losses[-1]}: lower --lr (now {cfg.lr:g})")
-        seen += len(batch["video_id"])
-        if len(losses) % 10 == 0:
-            steps.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
-    # (a last step can overflow the weights with a finite loss: caught before they are validated or saved;
-    # the buffers too, as every tensor of the state dict goes into best.pt)
-    if not all(bool(torch.isfinite(t).all()) for t in net.state_dict().values() if t.is_floating_point()):
-        raise DivergedError(f"training diverged in {desc or 'an epoch'}: its last steps left NaN or infinite "
-                            f"weights: lower --lr (now {cfg.lr:g})")
-    return float(np.sum(losses)), len(losses), seen
-
-
-# an epoch whose mean loss is this many times the run's first step's has diverged, finite as it is:
-# `--lr 1e9` trained on at losses of 1e10 to 1e17 (never NaN), refitted, and only the caption
-# memory's float16 summaries overflowed, after best.pt was written. An untrained model's loss is
-# about the largest a sound run sees (its curve falls from there), and a spike of a few steps moves
-# an epoch's mean far less than this: no sound run comes near it
-LOSS_BLOWUP = 1e3
-
-
-def check_epoch_loss(loss: float, first: float | None, desc: str, cfg: TrainConfig) -> None:
-    """DivergedError when an epoch's mean `loss` is not finite or above LOSS_BLOWUP times `first`, the
-    run's first step's loss (None, or not a positive number: the ratio is not checked)."""
-    if not math.isfinite(loss):
-        raise DivergedError(f"training diverged in {desc}: its mean loss is {loss}: lower --lr (now {cfg.lr:g})")
-    if first is not None and math.isfinite(first) and first > 0 and loss > LOSS_BLOWUP * first:
-        raise DivergedError(f"training diverged in {desc}: its mean loss {loss:.3g} is over {LOSS_BLOWUP:g} times "
-                            f"the first step's ({first:.3g}): lower --lr (now {cfg.lr:g})")
-
-
-def check_summaries(model: S2VT, loader, device, desc: str, cfg: TrainConfig) -> None:
-    """DivergedError when a video summary (`S2VT.summary`) of `loader`'s videos is NaN or beyond
-    float16's range, as finite weights blown up by a learning rate far too high leave them (`--lr 10`:
-    losses of a few hundred, then a caption memory whose float16 keys were inf). The memory is built
-    from best.pt at the run's end: checked on val at each epoch's end, this keeps such weights out of
-    best.pt (and the refit's out of it), not only out of its memory."""
-    model.eval()
-    with torch.no_grad():
-        for batch in loader:
-            batch = to_device(batch, device)
-            if not torch.isfinite(model.summary(batch["feats"], batch["lengths"]).half()).all():
-                raise DivergedError(f"training diverged in {desc}: its weights give video summaries that are NaN "
-                                    f"or beyond float16's range: lower --lr (now {cfg.lr:g})")
-
-
-def first_step_loss(ddp: Dist, first: list) -> float | None:
-    """The first step's loss as `train_one_epoch` recorded it in `first`, averaged over the ranks
-    (every rank calls this after its first epoch: the same reference everywhere); None without a step."""
-    mean = ddp.mean(sum(first), len(first))
-    return mean if math.isfinite(mean) else None
-
-
-# mixing weights of the fitted linear path tried on val (per label kind)
-MIXES = tuple(round(0.1 * i, 1) for i in range(11))
-
-
 def train(cfg: TrainConfig) -> dict:
     """Train until `epochs` or early stopping; returns the best validation metrics."""
     # (build makes --out before reading the data: a refusal, or a stop before anything is written
@@ -915,179 +699,6 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
     return best_metrics or (best_result(out) if run.ddp.main else {})
 
 
-def finish(run: Run, resumed: bool = False) -> dict | None:
-    """The steps that end a run after its last epoch, each recorded in best.pt: the linear path's fit
-    (fit_text_linear, "linear_fitted"), the refit on train + val (refit_network, "refit"), then the
-    caption memory ("memory", by the final weights). A --resume of a finished run does what its
-    best.pt lacks (a Ctrl-C during a step leaves best.pt as it was: atomic writes). Every rank
-    calls it (the refit trains on all of them); the metrics of the fit, or None."""
-    out = Path(run.cfg.out)
-    if run.ddp.world > 1:  # best.pt as rank 0 wrote it at the last epoch, on every rank
-        dist.barrier()
-    if not (out / "best.pt").exists():
-        return None
-    done = read_checkpoint(out / "best.pt")
-    # (a best.pt from before "linear_fitted" was recorded: fitted if its linear weights are, zeros until then)
-    fitted = done.get("linear_fitted") or bool(done["model"].get("linear.bag.weight", torch.zeros(1)).any())
-    fit = run.ddp.main and run.model.linear is not None and bool(run.groups) and len(run.val_ds) > 0 and not fitted
-    # (resumed: only a run begun with --refit, last.pt's setting, that was killed before its refit was done)
-    refit = (bool(run.cfg.refit) and len(run.val_ds) > 0 and "refit" not in done
-             and (run.refit_due or not resumed))
-    # (a refit replaces the weights the memory's summaries came from: built again after it)
-    memory = run.ddp.main and run.has_captions and ("memory" not in done or refit)
-    if resumed and (fit or refit or memory):
-        run.log("note: best.pt lacks the run's last steps (stopped while they ran?): "
-                + ", ".join(["the linear path's fit"] * fit + ["the refit on train + val"] * refit
-                            + ["the caption memory"] * memory) + ": done now")
-    row = fit_text_linear(run) if fit else None
-    if refit:  # (after the linear path's mixes are chosen on val with the train-only network)
-        refit_network(run)
-    if memory:
-        write_caption_memory(run)
-    return row
-
-
-@dataclasses.dataclass
-class RefitData:
-    """What the refit trains on (`refit_network`): train + val, from the store or streamed from shards."""
-    videos: int                           # the videos (shards without a manifest: records) trained on
-    what: str                             # how the log line calls them: "videos" or "records"
-    steps: int                            # optimiser steps an epoch on this rank (for the schedule)
-    set_epoch: Callable[[int], None]
-    epoch_batches: Callable[[], Iterable]
-    ids: Callable[[], list[str] | None]   # the ids trained on for best.pt (every rank calls it), None over REFIT_IDS_MAX
-
-
-def store_refit_data(run: Run) -> RefitData:
-    """The train + val entries of a store run (or a text-only one), in the training split's batches."""
-    cfg = run.cfg
-    entries = run.train_ds.entries + run.val_ds.entries
-    ds = VideoDataset(entries, run.train_ds.store, run.train_ds.modalities, run.vocab,
-                      run.labels if run.labels.names else None, cfg.max_len, cfg.seed, cfg.per_caption)
-    if run.train_ds.text is not None:  # (tokenised once, with the training split's text vocabulary)
-        ds.text = run.train_ds.text + run.val_ds.text
-    sampler = CaptionGroups(ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed, run.ddp.rank,
-                            run.ddp.world)
-
-    def set_epoch(epoch: int) -> None:
-        ds.set_epoch(epoch)
-        sampler.set_epoch(epoch)
-    ids = [e["video_id"] for e in entries] if len(entries) <= REFIT_IDS_MAX else None
-    return RefitData(len(entries), "videos", len(sampler), set_epoch, lambda: batches(ds, cfg.batch_size, sampler),
-                     lambda: ids)
-
-
-def shard_refit_data(run: Run) -> RefitData:
-    """A shard run's train + val, streamed (`ShardSource.refit_stream`); its ids are those the refit's first
-    epoch streamed on every rank (gathered: the call is collective)."""
-    stream = run.val_ds.store.refit_stream(run.cfg, run.labels, run.val_ds.entries, run.ddp.rank, run.ddp.world)
-
-    def ids() -> list[str] | None:
-        seen = stream.streamed
-        parts = run.ddp.gather(sorted(seen) if seen is not None and len(seen) <= REFIT_IDS_MAX else None)
-        both = list(dict.fromkeys(v for p in parts for v in p)) if all(p is not None for p in parts) else None
-        return both if both is not None and len(both) <= REFIT_IDS_MAX else None
-    return RefitData(len(stream), "records" if stream.tags is None else "videos", len(stream.sampler),
-                     stream.set_epoch, lambda: stream.batches(run.device), ids)
-
-
-def refit_network(run: Run) -> None:
-    """--refit: once early stopping has chosen best.pt's epoch e* on val, a fresh network (the same
-    seed, settings and initial weights) trains on train + val for e* epochs, on the learning-rate
-    schedule epochs 1..e* were trained on (`refit_lr_factor`: over --epochs, stopped after e*; a
-    --resume that changed --epochs changed it from there on), and
-    best.pt gets its weights. Kept from the train-only run: the label set, the feature statistics
-    and the text vocabulary (the training split's), the tag threshold and the linear path's fit
-    and mixes (chosen on val), and best.pt's val metrics and epoch: after the refit val is training
-    data, so they are those measured before it. best.pt is replaced once the refit is done (a run
-    killed during it keeps the train-only best.pt, and `--resume` refits then). Every rank trains
-    (torchrun), rank 0 writes. Called by `finish` with --refit, val videos and best.pt. Streamed
-    TFRecord shards: the training shards' records and the validation shards' stream together
-    (`shard_refit_data`), split over the ranks and workers as in training."""
-    cfg, out, log = run.cfg, Path(run.cfg.out), run.log
-    if run.ddp.world > 1:  # rank 0 may still be writing best.pt (or fitting the linear path): all read it after
-        dist.barrier()
-    best = read_checkpoint(out / "best.pt", run.device)
-    epochs = int(best["epoch"])
-    t0 = time.time()
-    torch.manual_seed(cfg.seed)  # the initial weights of the run's own model (build)
-    model = S2VT(run.model.cfg)
-    if model.fusion is not None:  # the feature statistics of the training split, not recomputed on train + val
-        model.fusion.load_state_dict({k: v for k, v in run.model.fusion.state_dict().items()
-                                      if k.startswith(("mean_", "std_"))}, strict=False)
-    model = model.to(run.device)
-    data = shard_refit_data(run) if shards.is_shards(cfg.features) else store_refit_data(run)
-    net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=not run.has_captions)
-           if run.ddp.world > 1 else model)
-    optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, refit_lr_factor(cfg, data.steps, run.history))
-    for epoch in range(1, epochs + 1):
-        torch.manual_seed(cfg.seed * 1000 + epoch)
-        data.set_epoch(epoch)
-        t1 = time.time()
-        first = [] if run.first_loss is None else None  # (a last.pt from before it was saved)
-        try:
-            total, steps, seen = train_one_epoch(net, data.epoch_batches(), optim, sched, cfg,
-                                                 run.vocab.pad, model.cfg.multilabel, run.groups, run.device,
-                                                 f"refit epoch {epoch}",
-                                                 not cfg.quiet and run.ddp.main and sys.stderr.isatty(), first)
-            if first is not None:
-                run.first_loss = first_step_loss(run.ddp, first)
-            loss = run.ddp.mean(total, steps)
-            check_epoch_loss(loss, run.first_loss, f"refit epoch {epoch}", cfg)
-            if run.has_captions and model.fusion is not None:  # (val is training data now: its summaries all the same)
-                check_summaries(model, run.val_loader, run.device, f"refit epoch {epoch}", cfg)
-        except DivergedError as e:
-            raise DivergedError(f"{e} and train again (--overwrite; or --no-refit); {out / 'best.pt'} keeps the "
-                                "weights trained on train alone, without its refit") from None
-        log(f"refit epoch {epoch}/{epochs}: loss {loss:.4g}, {seen * run.ddp.world} items, "
-            f"{time.time() - t1:.0f} s")
-    ids = data.ids()  # (on every rank: a shard run gathers them)
-    if not run.ddp.main:
-        return
-    state = model.state_dict()
-    # the fitted linear path is not trained by the optimiser: best.pt's fit (and its mixes) are kept
-    state.update({k: v for k, v in best["model"].items() if k.startswith("linear.")})
-    best["model"] = state
-    # the ids: evaluate tells a split among them by its videos, not by its name, whatever the manifest;
-    # not for a run of YouTube-8M's millions (megabytes in every best.pt: evaluate then warns for val alone)
-    # (the videos trained on when listed: a shard's records skipped, unread or repeated are not among them)
-    count, what = (len(ids), "videos") if ids is not None else (data.videos, data.what)
-    best["refit"] = {"videos": count, "epochs": epochs}
-    if ids is not None:
-        best["refit"]["ids"] = ids
-    write_checkpoint(out / "best.pt", best)
-    score = best["metrics"].get(run.metric)
-    log(f"refitted on train + val for {epochs} epoch{'s' if epochs != 1 else ''} ({time.time() - t0:.0f} s): "
-        + (f"best.pt's {run.metric} {score:.3f} (val, before the refit on the {count} train + val {what})"
-           if score is not None else f"{count} {what}"))
-
-
-def vocabulary_used(cfg: TrainConfig) -> dict:
-    """best.pt's record of the --vocabulary its tags were named by, {"vocabulary": absolute path}: evaluate's
-    advice for shards (`predict.not_a_store`) names the same file, wherever it is run from."""
-    return {"vocabulary": os.path.abspath(cfg.vocabulary)} if cfg.vocabulary else {}
-
-
-def training_ids(run: Run, with_val: bool = False) -> dict:
-    """best.pt's record of the videos a tag-only model learnt from, {"training_ids": [...]}: the
-    training split's, + val's once the linear path is refitted on train + val (`with_val`). evaluate
-    warns by them when a split holds such videos (a manifest re-imported with another --seed, val
-    after the refit): their scores overstate the model. A caption model's memory lists its videos
-    already; runs over REFIT_IDS_MAX videos record none (megabytes in best.pt). A shard run lists the
-    ids its stream met in this process's first epoch (`ShardStream.streamed`; its refit's, val's among
-    them, are best.pt's "refit" ids).
-    Under torchrun that is rank 0's part alone (rank 0 writes best.pt; the other ranks' ids are not
-    gathered): evaluate's warning may then under-count training videos, never count a held-out one."""
-    if run.has_captions:
-        return {}
-    if shards.is_shards(run.cfg.features):
-        ids = getattr(run.train_ds, "streamed", None)
-        return {"training_ids": sorted(ids)} if ids is not None and len(ids) <= REFIT_IDS_MAX else {}
-    entries = run.train_ds.entries + (run.val_ds.entries if with_val else [])
-    return {"training_ids": [e["video_id"] for e in entries]} if len(entries) <= REFIT_IDS_MAX else {}
-
-
 def record_streamed(run: Run) -> None:
     """A shard run without a manifest: the training ids this process's first epoch streamed
     (`ShardStream.streamed`), every rank's, are added to last.pt's "trained_ids" (a manifest run's key: a
@@ -1117,116 +728,3 @@ def best_result(out: Path) -> dict:
     """The metrics best.pt was saved with (as `train` returns them); {} without a best.pt."""
     path = out / "best.pt"
     return dict(read_checkpoint(path)["metrics"]) if path.exists() else {}
-
-
-def write_caption_memory(run: Run) -> None:
-    """best.pt gets the caption memory of consensus reranking (s2vt/consensus.py): the summaries
-    (`S2VT.summary`, by best.pt's weights) and captions of the train and val videos. Val joins once
-    the run is over, as the linear path's refit does: the reranking's setting was chosen on val with
-    a memory of train alone, and at prediction time more videos are more neighbours. Rank 0 only, for
-    a caption model with a best.pt (`finish` decides)."""
-    out = Path(run.cfg.out)
-    ckpt = read_checkpoint(out / "best.pt", run.device)
-    model, vocab, _ = model_from_checkpoint(ckpt, run.device, out / "best.pt")
-    entries = [e for e in (*run.train_ds.entries, *run.val_ds.entries) if e.get("captions")]
-    ds = VideoDataset(entries, run.train_ds.store, run.train_ds.modalities, vocab, None)
-    keys = []
-    with torch.no_grad():
-        for batch in batches(ds, 64):
-            batch = to_device(batch, run.device)
-            keys.append(model.summary(batch["feats"], batch["lengths"]).float().cpu())
-    # every word of every caption (the training max_len cuts only what the decoder learns to write)
-    captions = [[vocab.encode(c, max_len=10 ** 6)[1:-1] for c in e["captions"]] for e in entries]
-    ids = [e["video_id"] for e in entries]
-    try:
-        memory = CaptionMemory.build(torch.cat(keys), captions, vocab.eos, ids)
-    except NonFiniteKeys:  # (NaN or beyond float16's range: finite weights blown up by a learning rate far
-        # too high give such summaries, a memory, and a model, evaluate would refuse)
-        raise DivergedError(f"training diverged: the video summaries of {out / 'best.pt'} (epoch {ckpt['epoch']}) "
-                            f"are NaN or beyond float16's range, as a learning rate far too high leaves the weights: "
-                            f"lower --lr (now {run.cfg.lr:g}) and train again (--overwrite)") from None
-    ckpt["memory"] = memory.state()
-    write_checkpoint(out / "best.pt", ckpt)
-    val = any(e.get("captions") for e in run.val_ds.entries)  # (none: no val, or its videos were all skipped)
-    run.log(f"caption memory for consensus reranking: {len(entries)} videos, "
-            f"{sum(map(len, captions))} captions ({'train + val' if val else 'train'})")
-
-
-def linear_weights(x: torch.Tensor, y: torch.Tensor, groups: dict, c: float, steps: int, log, what: str
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """[vocab, labels] weights and [labels] bias of the fitted linear path over the TF-IDF rows `x`
-    with 0/1 targets `y`: one-vs-rest squared hinge per label kind (levels: + complement naive Bayes);
-    a progress line per kind (minutes on a real dataset: said, not silent), `what` saying on what."""
-    weight, bias = torch.zeros(x.shape[1], y.shape[1]), torch.zeros(y.shape[1])
-    for kind in ("level1", "level2", "tag"):
-        idx = torch.tensor(groups[kind], dtype=torch.long)
-        if len(idx):  # level 1 and 2: the videos that have one; tags: every tagged video
-            t_kind = time.time()
-            rows = y[:, idx].sum(1) > 0 if kind != "tag" else y.sum(1) > 0
-            weight[:, idx], bias[idx] = fit_linear(x, y[:, idx], rows, c, steps)
-            if kind != "tag":  # one class a video: + complement naive Bayes (text.CNB_WEIGHT)
-                weight[:, idx] += CNB_WEIGHT * complement_nb(x, y[:, idx], rows)
-            log(f"linear path: {kind} {what}, {len(idx)} classes over {int(rows.sum())} videos, "
-                f"{time.time() - t_kind:.0f} s")
-    return weight, bias
-
-
-def set_linear(linear, weight: torch.Tensor, bias: torch.Tensor) -> None:
-    with torch.no_grad():
-        linear.bag.weight.copy_(weight.to(linear.bag.weight.device))
-        linear.bias.copy_(bias.to(linear.bias.device))
-
-
-def choose_mixes(model: S2VT, loader, vocab: Vocab, labels: Labels, groups: dict, device, max_len: int) -> None:
-    """Each label kind's mixing weight (model.linear.mix) in MIXES, the best on `loader`'s videos:
-    level 2 after level 1 (its answer lies under level 1's)."""
-    score = {"level1": "level1_acc", "level2": "level2_acc", "tag": "tag_f1"}
-    linear = model.linear
-    for kind in ("level1", "level2", "tag"):
-        idx = groups[kind]
-        if not idx:
-            continue
-        tried = {}
-        for mix in MIXES:
-            linear.mix[idx] = mix
-            tried[mix] = validate(model, loader, vocab, labels, device, max_len)[score[kind]]
-        linear.mix[idx] = max(MIXES, key=lambda m: (tried[m], m))  # a tie: the linear side, the steadier one
-
-
-def fit_text_linear(run: Run) -> dict:
-    """best.pt's fitted linear path (model.TextFitted): one-vs-rest squared-hinge classifiers over the
-    training videos' TF-IDF tokens per label kind (levels: + complement naive Bayes), then the mixing
-    weight of each kind chosen on val (level-1 accuracy, level-2 accuracy, tag F1); with
-    --linear-refit the classifiers are then fitted again on train + val (the same tokens, IDF and C:
-    more videos, the mixes kept). best.pt is rewritten with them; the val metrics returned and saved
-    are those measured before the refit (after it val is training data). Rank 0 only, with a linear
-    path, LIC2022 levels, val and best.pt (`finish` decides)."""
-    model, groups, out, cfg = run.model, run.groups, Path(run.cfg.out), run.cfg
-    best = read_checkpoint(out / "best.pt", run.device)
-    load_weights(model, best["model"], out / "best.pt")
-    model.cfg.tag_threshold = best["config"]["tag_threshold"]
-    t0 = time.time()
-    labels, linear = run.labels, model.linear
-    target = lambda ds: torch.stack([labels.target(e.get("tags", [])) for e in ds.entries])  # noqa: E731
-    weight, bias = linear_weights(tfidf_matrix(run.train_ds.text, model.cfg.text_vocab), target(run.train_ds), groups,
-                                  cfg.linear_c, cfg.linear_steps, run.log, "fitted")
-    set_linear(linear, weight, bias)
-    choose_mixes(model, run.val_loader, run.vocab, labels, groups, run.device, cfg.max_len)
-    val = validate(model, run.val_loader, run.vocab, labels, run.device, cfg.max_len)
-    model.cfg.tag_threshold = val["tag_threshold"]  # (chosen with the train-only fit, kept after the refit)
-    row = {**best["metrics"], **{k: v for k, v in val.items() if isinstance(v, float)}}
-    mixes = {kind: round(float(linear.mix[groups[kind][0]]), 2) for kind in ("level1", "level2", "tag") if groups[kind]}
-    if cfg.linear_refit:
-        both = run.train_ds.text + run.val_ds.text
-        y = torch.cat([target(run.train_ds), target(run.val_ds)])
-        weight, bias = linear_weights(tfidf_matrix(both, model.cfg.text_vocab), y, groups, cfg.linear_c,
-                                      cfg.linear_steps, run.log, "refitted on train + val")
-        set_linear(linear, weight, bias)
-    run.log(f"fitted linear path ({time.time() - t0:.0f} s), mixed in at {mixes} (0: network alone, 1: linear alone): "
-            + ", ".join(f"{k} {row[k]:.3f}" for k in ("level1_acc", "level2_acc", "tag_f1", "lic_score"))
-            + (f" (val, before the refit on the {len(both)} train + val videos)" if cfg.linear_refit else ""))
-    save_checkpoint(out / "best.pt", model, run.vocab, labels, run.meta, best["epoch"], row,
-                    {**run.text_extra, **training_ids(run, with_val=cfg.linear_refit), **vocabulary_used(cfg),
-                     "linear_fitted": True},
-                    has_captions=run.has_captions)
-    return row

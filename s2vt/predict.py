@@ -333,7 +333,7 @@ def not_a_store(features: str, split: str, labels: Labels, ckpt: dict | None = N
 
 def vocabulary_of(ckpt: dict, checkpoint: str | os.PathLike | None) -> str | None:
     """The --vocabulary a model was trained with, as a path usable from here (relative when under the
-    current folder): best.pt's record (engine.vocabulary_used), else the settings of its last.pt, or of
+    current folder): best.pt's record (finish.vocabulary_used), else the settings of its last.pt, or of
     the last.pt beside it (those name it as it was typed, from where the run started)."""
     path = ckpt.get("vocabulary") or ckpt.get("settings", {}).get("vocabulary")
     if not path and checkpoint is not None and (last := Path(checkpoint).with_name("last.pt")).is_file():

@@ -243,7 +243,7 @@ class ShardStream(IterableDataset):
         self.speaks = True
         self.tracked = False  # an epoch's training ids tracked (`streamed`, the first epoch this process finished)
         # the training ids this process's first epoch streamed (the set `checked` tracks repeats by, up to
-        # REPEAT_TRACKED, as it fills): best.pt lists them (`engine.training_ids`) for evaluate's warning
+        # REPEAT_TRACKED, as it fills): best.pt lists them (`finish.training_ids`) for evaluate's warning
         self.streamed: set[str] | None = None
         self.batch_size, self.buffer, self.seed, self.workers = batch_size, buffer, seed, workers
         self.rank, self.world, self.epoch = rank, world, 0
@@ -485,7 +485,7 @@ class ShardSource:
         return stream
 
     def refit_stream(self, cfg, labels: Labels, val: list[dict], rank: int, world: int) -> ShardStream:
-        """The stream of the refit on train + val (engine.refit_network) for one rank: the training shards
+        """The stream of the refit on train + val (finish.refit_network) for one rank: the training shards
         and the validation ones (without a manifest every record of both; with one the manifest's train
         videos and `val`, the val entries read, wherever they sit), split over ranks and workers as the
         training stream is. Val is training data here: no val ids refused; and no line is said again

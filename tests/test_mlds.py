@@ -6,7 +6,8 @@ import pytest
 
 from s2vt.store import FeatureStore
 from s2vt.data import CaptionGroups, VideoDataset
-from s2vt.engine import TrainConfig, lr_factor
+from s2vt.engine import TrainConfig
+from s2vt.epoch import lr_factor
 from s2vt.vocab import Vocab
 from tests.conftest import run_cli
 

@@ -236,7 +236,7 @@ def test_tag_only_checkpoint_from_before_lean_models_still_loads_predicts_and_re
     """A tag-only checkpoint written before `lstm` existed holds the LSTM weights and no `lstm` key:
     it is built with them (ModelConfig.former), loads strictly, predicts as the lean model does and
     resumes with them."""
-    from s2vt.engine import param_groups
+    from s2vt.epoch import param_groups
     manifest, store = multilabel_store(tmp_path / "d", {"rgb": (1, 16), "audio": (1, 8)})
     run = tmp_path / "run"
     cfg = TrainConfig.of(str(manifest), str(store), str(run), epochs=1, **FAST)

@@ -294,7 +294,7 @@ def test_fit_linear_hand_gradient_equals_autograd():
 
 
 def test_fitted_linear_path_mixed_on_val_is_saved_and_used_by_evaluate(tmp_path, capsys):
-    from s2vt.engine import MIXES
+    from s2vt.finish import MIXES
 
     lic = write_lic(tmp_path / "lic")
     manifest = tmp_path / "m.jsonl"
@@ -390,7 +390,7 @@ def test_resume_with_other_text_linear_is_refused_and_a_finished_run_is_not_refi
 def test_resume_fits_the_linear_path_a_ctrl_c_stopped(tmp_path, capsys, monkeypatch):
     """Ctrl-C during the fit after the last epoch (exit 130, "rerun with --resume") left a best.pt
     without the linear path, and --resume said "already finished" and never fitted it."""
-    from s2vt import engine
+    from s2vt import finish
     manifest = lic_manifest(tmp_path, capsys)
     run = tmp_path / "run"
     args = text_run_args(manifest, run, 1)
@@ -398,7 +398,7 @@ def test_resume_fits_the_linear_path_a_ctrl_c_stopped(tmp_path, capsys, monkeypa
     def ctrl_c(*_):
         raise KeyboardInterrupt
     with monkeypatch.context() as m:
-        m.setattr(engine, "linear_weights", ctrl_c)
+        m.setattr(finish, "linear_weights", ctrl_c)
         code, _, err = s2vt(capsys, *args)
     assert code == 130 and "--resume" in err, err
     best = torch.load(run / "best.pt", weights_only=True)

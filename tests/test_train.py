@@ -10,7 +10,8 @@ import torch
 
 from s2vt.checkpoint import CheckpointError, has_captions, load_checkpoint, read_checkpoint
 
-from s2vt.engine import EarlyStopping, TrainConfig, build, train, train_one_epoch, validate
+from s2vt.engine import TrainConfig, build, train
+from s2vt.epoch import EarlyStopping, train_one_epoch, validate
 from s2vt.synthetic import make_store
 
 from .conftest import REPO, free_port, run_cli
@@ -531,16 +532,17 @@ def test_a_refit_after_a_resume_with_more_epochs_replays_the_schedule_its_epochs
         tmp_path, monkeypatch):
     """Resumed with --epochs 5 after 2 epochs of --epochs 2, the refit ran every epoch on the 5-epoch
     cosine: its first epochs at learning rates the selected epoch's weights never trained at."""
-    import s2vt.engine
+    from s2vt import engine, epoch, finish
 
     manifest, store, _ = tag_only(tmp_path, videos=120, signal=True)  # (learnable: val picks a later epoch)
     started = []  # (the epoch's label, the learning rate of its first step)
-    trained = s2vt.engine.train_one_epoch
+    trained = epoch.train_one_epoch
 
     def recorded(*args):
         started.append((args[9], args[2].param_groups[0]["lr"]))
         return trained(*args)
-    monkeypatch.setattr(s2vt.engine, "train_one_epoch", recorded)
+    monkeypatch.setattr(engine, "train_one_epoch", recorded)  # (the run's epochs)
+    monkeypatch.setattr(finish, "train_one_epoch", recorded)  # (the refit's)
     kw = dict(patience=10, **{**FAST, "hidden": 16, "refit": None})
     train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), epochs=2, **{**kw, "refit": False}))
     train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), epochs=5, resume=True, **kw))
@@ -551,7 +553,7 @@ def test_a_refit_after_a_resume_with_more_epochs_replays_the_schedule_its_epochs
     # (epoch 1 begins in the warmup, whose steps are the refit's own, more, per epoch: not compared)
     assert refit_at[1:] == pytest.approx(trained_at[1:epochs])
     assert trained_at[2] < trained_at[1]  # (the old schedule's last step: not what a 5-epoch cosine gives there)
-    assert s2vt.engine.refit_lr_factor(TrainConfig.of("m", "f", "o", epochs=5), 4, [
+    assert epoch.refit_lr_factor(TrainConfig.of("m", "f", "o", epochs=5), 4, [
         {"epoch": 1, "schedule_epochs": 2}, {"epoch": 2, "schedule_epochs": 2}, {"epoch": 3, "schedule_epochs": 5}
     ])(8) == pytest.approx(0.05)  # (the first step of epoch 3: the 2-epoch cosine's end, as training ran it)
 
@@ -586,19 +588,19 @@ def test_the_caption_recipe_refits_and_its_memory_is_built_from_the_refitted_wei
 def killed_in_the_refit(monkeypatch, cfg: TrainConfig) -> None:
     """Train `cfg` with a Ctrl-C at its first refit epoch (its train-only best.pt written), then
     give train_one_epoch back."""
-    import s2vt.engine as engine
+    import s2vt.finish as finish  # (the refit's epochs: finish.refit_network)
 
-    real = engine.train_one_epoch
+    real = finish.train_one_epoch
 
     def killed(*args, **kwargs):
         if kwargs.get("desc", args[9] if len(args) > 9 else "").startswith("refit"):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "train_one_epoch", killed)
+    monkeypatch.setattr(finish, "train_one_epoch", killed)
     with pytest.raises(KeyboardInterrupt):
         train(cfg)
-    monkeypatch.setattr(engine, "train_one_epoch", real)
+    monkeypatch.setattr(finish, "train_one_epoch", real)
 
 
 def test_a_caption_run_killed_in_its_refit_resumes_with_its_own_settings_whatever_the_command_says(

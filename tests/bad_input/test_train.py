@@ -688,7 +688,7 @@ def test_weights_blown_up_but_finite_are_refused_before_a_memory_evaluate_cannot
                                                                                          monkeypatch):
     """`--lr 10` on real features: finite losses of 1e8, a run that "finished", and a best.pt whose
     float16 memory keys were inf, which evaluate refused."""
-    from s2vt import engine
+    from s2vt import engine, finish
 
     manifest, features = make_store(tmp_path / "d", videos=60, signal=True)
     args = ["train", "--manifest", manifest, "--features", features, "--epochs", "3", "--hidden", "32", "--embed",
@@ -716,7 +716,7 @@ def test_weights_blown_up_but_finite_are_refused_before_a_memory_evaluate_cannot
     assert last["epoch"] == 1 and last["first_loss"] > 0  # (a --resume measures a blow-up by the same first step)
     # the caption memory's own check stays the last line (train videos' summaries val's did not show):
     # best.pt's summaries blown up as the memory reads them, the epochs' check off
-    real = engine.model_from_checkpoint
+    real = finish.model_from_checkpoint  # (the caption memory's: finish.write_caption_memory)
 
     def blown_up(*a, **k):
         model, *rest = real(*a, **k)
@@ -724,7 +724,7 @@ def test_weights_blown_up_but_finite_are_refused_before_a_memory_evaluate_cannot
         model.summary = lambda feats, lengths: summary(feats, lengths) * 1e6
         return (model, *rest)
 
-    monkeypatch.setattr(engine, "model_from_checkpoint", blown_up)
+    monkeypatch.setattr(finish, "model_from_checkpoint", blown_up)
     monkeypatch.setattr(engine, "check_summaries", lambda *a: None)
     code, err = s2vt(capsys, *args, "--out", tmp_path / "memory")
     assert code == 2 and len(err) == 1, err
@@ -748,7 +748,7 @@ def test_a_finite_but_exploding_loss_stops_the_run_in_that_epoch(tmp_path, capsy
 
 
 def test_the_loss_blow_up_check_leaves_sound_losses_alone():
-    from s2vt.engine import DivergedError, check_epoch_loss
+    from s2vt.epoch import DivergedError, check_epoch_loss
 
     cfg = TrainConfig.of("m", "f", "o", lr=1e-3)
     for loss, first in ((5.0, 5.0), (3000.0, 4.0), (1e6, None), (1e6, 0.0), (1e6, float("nan"))):

@@ -1,0 +1,229 @@
+"""One epoch of training (Adam, clipping, divergence checks) and of validation; the lr schedule, early stopping."""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .errors import UserError
+from .config import TrainConfig
+from .data import Labels, to_device
+from .decode import greedy
+from .metrics import cider, gap, micro_f1, tag_accuracy
+from .levels import best_threshold, kinds, level_loss, probabilities
+from .model import S2VT, caption_loss, tag_loss
+from .vocab import Vocab
+
+if TYPE_CHECKING:  # (engine imports this module: its Dist is named here for the annotation only)
+    from .engine import Dist
+
+
+class DivergedError(UserError):
+    """The loss or the weights became NaN or infinite (a learning rate far too high): training stops
+    before a checkpoint, a validation or a caption memory is made of them."""
+
+
+def validate(model: S2VT, loader, vocab: Vocab, labels: Labels, device, max_len: int) -> dict:
+    """Greedy captions, CIDEr-D over all references, tag Hit@1 and (multi-label) micro-F1; for
+    multi-label and LIC2022 tags also the best `tag_threshold`, returned, not set on the model."""
+    model.eval()
+    preds, refs, scores, gold, vids = {}, {}, [], [], []
+    groups = kinds(labels.names)
+    with torch.no_grad():
+        for batch in loader:
+            batch = to_device(batch, device)
+            enc_out = None
+            if any(batch["refs"]) and model.cfg.lstm:  # (refs only in val: a tag-only model has no decoder)
+                enc_out, states = model.encode(batch["feats"], batch["lengths"])
+                ids = greedy(model, states, vocab.bos, vocab.eos, max_len)
+                for vid, row, r in zip(batch["video_id"], ids.tolist(), batch["refs"]):
+                    if r:
+                        preds[vid], refs[vid] = vocab.decode(row), r
+            if model.tag_head is not None and batch["tag"] is not None:
+                logits = model.tag_logits(batch["feats"], batch["lengths"], enc_out, batch.get("text"))
+                scores.append(probabilities(logits, model.cfg.multilabel, groups).cpu().numpy())
+                vids += batch["video_id"]
+                t = batch["tag"].cpu()
+                gold += ([torch.nonzero(r).flatten().tolist() for r in t] if model.cfg.multilabel
+                         else [[int(x)] if x >= 0 else [] for x in t])
+    out: dict = {}
+    if preds:
+        out["CIDEr"] = cider(refs, preds)
+        out["examples"] = dict(list(preds.items())[:3])
+    if scores and any(gold):  # (val videos without tags: nothing to score, not a score of 0)
+        s = np.concatenate(scores)
+        out["tag_acc"] = tag_accuracy(s, gold)
+        if groups:  # scored against every gold tag, those the label set left out too
+            tags = {e["video_id"]: e.get("tags", []) for e in loader.dataset.entries}
+            level, out["tag_threshold"] = best_threshold(s, labels.names, groups, [tags[v] for v in vids])
+            out.update(level)
+        elif model.cfg.multilabel:
+            out["gap"] = gap(s, gold)
+            best = max(((micro_f1([set(np.flatnonzero(r >= th)) for r in s], [set(g) for g in gold])[2], th)
+                        for th in np.arange(0.05, 0.96, 0.05)), key=lambda x: x[0])
+            out["tag_f1"], out["tag_threshold"] = float(best[0]), float(best[1])
+    return out
+
+
+def lr_factor(cfg: TrainConfig, steps_per_epoch: int, epochs: int | None = None):
+    """The learning-rate multiplier after `step` optimiser steps: linear warmup over `warmup` steps,
+    then cosine decay to 5% at the last step of `epochs` (default cfg.epochs; or `step`: halve every
+    10 epochs). The warmup lasts at most the first epoch: a small dataset is not left training at a
+    fraction of lr."""
+    total, warmup = max(1, (epochs or cfg.epochs) * steps_per_epoch), min(cfg.warmup, steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if cfg.schedule == "step":
+            return 0.5 ** (step // (10 * steps_per_epoch))
+        if step < warmup:
+            return (step + 1) / warmup
+        done = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done))
+    return factor
+
+
+def refit_lr_factor(cfg: TrainConfig, steps_per_epoch: int, history: list[dict]):
+    """The refit's learning-rate multiplier: each epoch e at the factor of the schedule epoch e was
+    trained under (`lr_factor` over the --epochs in force then, its history row's `schedule_epochs`).
+    The rule: the refit replays the schedule the selected epoch saw. A run resumed with a larger
+    --epochs trained its first epochs on the shorter schedule and the later ones on the longer one
+    (the scheduler's step count is kept, its length is this command's), so neither --epochs alone
+    is it. (A row from before `schedule_epochs` was recorded: cfg.epochs, as the refit used then.)"""
+    schedules = {h["epoch"]: h.get("schedule_epochs", cfg.epochs) for h in history}
+    factors: dict[int, Callable[[int], float]] = {}
+
+    def factor(step: int) -> float:
+        # (step s runs at the factor set after step s - 1: the first step after a --resume ran at the
+        # old schedule's last factor, which last.pt's optimiser state kept)
+        epochs = schedules.get(max(step - 1, 0) // steps_per_epoch + 1, cfg.epochs)
+        if epochs not in factors:
+            factors[epochs] = lr_factor(cfg, steps_per_epoch, epochs)
+        return factors[epochs](step)
+    return factor
+
+
+def param_groups(model: S2VT, cfg: TrainConfig) -> list[dict]:
+    """Adam's parameter groups: the token embeddings at --text-lr (each token is seen in few
+    batches, so at --lr they barely move in a few epochs), the wide path at --wide-lr,
+    everything else at --lr."""
+    text = list(model.text.bag.parameters()) if model.text is not None else []
+    wide = list(model.wide.parameters()) if model.wide is not None else []
+    rest = [p for p in model.parameters() if all(p is not t for t in text + wide)]
+    return ([{"params": rest}] + ([{"params": text, "lr": cfg.text_lr}] if text else [])
+            + ([{"params": wide, "lr": cfg.wide_lr}] if wide else []))
+
+
+class EarlyStopping:
+    """Stop after `patience` validation checks in a row without a score better than the best so far
+    (mode "max": higher is better, "min": lower); `best` and `bad` restore a resumed run's state."""
+
+    def __init__(self, patience: int, mode: str = "max", best: float | None = None, bad: int = 0) -> None:
+        if mode not in ("max", "min"):
+            raise ValueError(f"EarlyStopping mode must be max or min, not {mode!r}")
+        self.patience, self.mode, self.bad = patience, mode, bad
+        self.best = best if best is not None else -math.inf if mode == "max" else math.inf
+
+    def step(self, score: float) -> bool:
+        """Record one validation score; True when it is the best so far (a NaN never is)."""
+        improved = score > self.best if self.mode == "max" else score < self.best
+        if improved:
+            self.best, self.bad = score, 0
+        else:
+            self.bad += 1
+        return improved
+
+    @property
+    def stop(self) -> bool:
+        return self.bad >= self.patience
+
+
+def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, sched, cfg: TrainConfig, pad: int,
+                    multilabel: bool, groups: dict, device, desc: str = "", bar: bool = False,
+                    first: list | None = None) -> tuple[float, int, int]:
+    """One pass over `loader`'s batches, a step of `optim` and `sched` each: (sum of the steps' losses,
+    steps, items seen); `bar`: a progress bar on stderr; `first`: an empty list gets the first
+    step's loss (the run's scale, which `check_epoch_loss` measures a blown-up loss by)."""
+    net.train()
+    losses, seen = [], 0
+    steps = tqdm(loader, desc=desc, leave=False, unit="step", disable=not bar)
+    for batch in steps:
+        batch = to_device(batch, device)
+        words = batch["words"]
+        logits, tag_logits = net(batch["feats"], batch["lengths"], words[:, :-1] if words is not None else None,
+                                 cfg.sample_prob, batch["video_index"], batch["text"])
+        loss = torch.zeros((), device=device)
+        if logits is not None:
+            loss = loss + caption_loss(logits, words[:, 1:], pad, cfg.label_smoothing)
+        if tag_logits is not None and batch["tag"] is not None:
+            loss = loss + cfg.tag_weight * (level_loss(tag_logits, batch["tag"], groups, cfg.label_smoothing)
+                                            if groups else tag_loss(tag_logits, batch["tag"], multilabel))
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_norm)
+        try:
+            optim.step()
+        except RuntimeError as e:  # a learning rate beyond float32 (--lr 1e39): the step cannot be taken
+            if "overflow" not in str(e):
+                raise
+            raise DivergedError(f"training cannot take a step in {desc or 'an epoch'}: {e}: lower --lr "
+                                f"(now {cfg.lr:g}), --text-lr or --wide-lr") from None
+        sched.step()
+        losses.append(loss.item())
+        if first is not None and not first:
+            first.append(losses[-1])
+        if not math.isfinite(losses[-1]):
+            raise DivergedError(f"training diverged in {desc or 'an epoch'}, step {len(losses)}: the loss is "
+                                f"{losses[-1]}: lower --lr (now {cfg.lr:g})")
+        seen += len(batch["video_id"])
+        if len(losses) % 10 == 0:
+            steps.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+    # (a last step can overflow the weights with a finite loss: caught before they are validated or saved;
+    # the buffers too, as every tensor of the state dict goes into best.pt)
+    if not all(bool(torch.isfinite(t).all()) for t in net.state_dict().values() if t.is_floating_point()):
+        raise DivergedError(f"training diverged in {desc or 'an epoch'}: its last steps left NaN or infinite "
+                            f"weights: lower --lr (now {cfg.lr:g})")
+    return float(np.sum(losses)), len(losses), seen
+
+
+# an epoch whose mean loss is this many times the run's first step's has diverged, finite as it is:
+# `--lr 1e9` trained on at losses of 1e10 to 1e17 (never NaN), refitted, and only the caption
+# memory's float16 summaries overflowed, after best.pt was written. An untrained model's loss is
+# about the largest a sound run sees (its curve falls from there), and a spike of a few steps moves
+# an epoch's mean far less than this: no sound run comes near it
+LOSS_BLOWUP = 1e3
+
+
+def check_epoch_loss(loss: float, first: float | None, desc: str, cfg: TrainConfig) -> None:
+    """DivergedError when an epoch's mean `loss` is not finite or above LOSS_BLOWUP times `first`, the
+    run's first step's loss (None, or not a positive number: the ratio is not checked)."""
+    if not math.isfinite(loss):
+        raise DivergedError(f"training diverged in {desc}: its mean loss is {loss}: lower --lr (now {cfg.lr:g})")
+    if first is not None and math.isfinite(first) and first > 0 and loss > LOSS_BLOWUP * first:
+        raise DivergedError(f"training diverged in {desc}: its mean loss {loss:.3g} is over {LOSS_BLOWUP:g} times "
+                            f"the first step's ({first:.3g}): lower --lr (now {cfg.lr:g})")
+
+
+def check_summaries(model: S2VT, loader, device, desc: str, cfg: TrainConfig) -> None:
+    """DivergedError when a video summary (`S2VT.summary`) of `loader`'s videos is NaN or beyond
+    float16's range, as finite weights blown up by a learning rate far too high leave them (`--lr 10`:
+    losses of a few hundred, then a caption memory whose float16 keys were inf). The memory is built
+    from best.pt at the run's end: checked on val at each epoch's end, this keeps such weights out of
+    best.pt (and the refit's out of it), not only out of its memory."""
+    model.eval()
+    with torch.no_grad():
+        for batch in loader:
+            batch = to_device(batch, device)
+            if not torch.isfinite(model.summary(batch["feats"], batch["lengths"]).half()).all():
+                raise DivergedError(f"training diverged in {desc}: its weights give video summaries that are NaN "
+                                    f"or beyond float16's range: lower --lr (now {cfg.lr:g})")
+
+
+def first_step_loss(ddp: Dist, first: list) -> float | None:
+    """The first step's loss as `train_one_epoch` recorded it in `first`, averaged over the ranks
+    (every rank calls this after its first epoch: the same reference everywhere); None without a step."""
+    mean = ddp.mean(sum(first), len(first))
+    return mean if math.isfinite(mean) else None

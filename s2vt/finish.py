@@ -1,0 +1,318 @@
+"""A run's last steps, each recorded in best.pt: the linear path's fit, the refit on train + val, the caption memory."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+import torch.distributed as dist
+
+from .checkpoint import load_weights, model_from_checkpoint, read_checkpoint, save_checkpoint, write_checkpoint
+from .consensus import CaptionMemory, NonFiniteKeys
+from .config import TrainConfig
+from .data import CaptionGroups, Labels, VideoDataset, batches, to_device
+from .epoch import (DivergedError, check_epoch_loss, check_summaries, first_step_loss, param_groups, refit_lr_factor,
+                    train_one_epoch, validate)
+from .model import S2VT
+from . import shards
+from .text import CNB_WEIGHT, complement_nb, fit_linear, tfidf_matrix
+from .vocab import Vocab
+
+if TYPE_CHECKING:  # (engine imports this module: its Run is named here for the annotations only)
+    from .engine import Run
+
+# best.pt lists the videos of its refit (and a tag-only model its training videos) up to this many
+REFIT_IDS_MAX = 100_000
+# mixing weights of the fitted linear path tried on val (per label kind)
+MIXES = tuple(round(0.1 * i, 1) for i in range(11))
+
+
+def finish(run: Run, resumed: bool = False) -> dict | None:
+    """The steps that end a run after its last epoch, each recorded in best.pt: the linear path's fit
+    (fit_text_linear, "linear_fitted"), the refit on train + val (refit_network, "refit"), then the
+    caption memory ("memory", by the final weights). A --resume of a finished run does what its
+    best.pt lacks (a Ctrl-C during a step leaves best.pt as it was: atomic writes). Every rank
+    calls it (the refit trains on all of them); the metrics of the fit, or None."""
+    out = Path(run.cfg.out)
+    if run.ddp.world > 1:  # best.pt as rank 0 wrote it at the last epoch, on every rank
+        dist.barrier()
+    if not (out / "best.pt").exists():
+        return None
+    done = read_checkpoint(out / "best.pt")
+    # (a best.pt from before "linear_fitted" was recorded: fitted if its linear weights are, zeros until then)
+    fitted = done.get("linear_fitted") or bool(done["model"].get("linear.bag.weight", torch.zeros(1)).any())
+    fit = run.ddp.main and run.model.linear is not None and bool(run.groups) and len(run.val_ds) > 0 and not fitted
+    # (resumed: only a run begun with --refit, last.pt's setting, that was killed before its refit was done)
+    refit = (bool(run.cfg.refit) and len(run.val_ds) > 0 and "refit" not in done
+             and (run.refit_due or not resumed))
+    # (a refit replaces the weights the memory's summaries came from: built again after it)
+    memory = run.ddp.main and run.has_captions and ("memory" not in done or refit)
+    if resumed and (fit or refit or memory):
+        run.log("note: best.pt lacks the run's last steps (stopped while they ran?): "
+                + ", ".join(["the linear path's fit"] * fit + ["the refit on train + val"] * refit
+                            + ["the caption memory"] * memory) + ": done now")
+    row = fit_text_linear(run) if fit else None
+    if refit:  # (after the linear path's mixes are chosen on val with the train-only network)
+        refit_network(run)
+    if memory:
+        write_caption_memory(run)
+    return row
+
+
+@dataclasses.dataclass
+class RefitData:
+    """What the refit trains on (`refit_network`): train + val, from the store or streamed from shards."""
+    videos: int                           # the videos (shards without a manifest: records) trained on
+    what: str                             # how the log line calls them: "videos" or "records"
+    steps: int                            # optimiser steps an epoch on this rank (for the schedule)
+    set_epoch: Callable[[int], None]
+    epoch_batches: Callable[[], Iterable]
+    ids: Callable[[], list[str] | None]   # the ids trained on for best.pt (every rank calls it), None over REFIT_IDS_MAX
+
+
+def store_refit_data(run: Run) -> RefitData:
+    """The train + val entries of a store run (or a text-only one), in the training split's batches."""
+    cfg = run.cfg
+    entries = run.train_ds.entries + run.val_ds.entries
+    ds = VideoDataset(entries, run.train_ds.store, run.train_ds.modalities, run.vocab,
+                      run.labels if run.labels.names else None, cfg.max_len, cfg.seed, cfg.per_caption)
+    if run.train_ds.text is not None:  # (tokenised once, with the training split's text vocabulary)
+        ds.text = run.train_ds.text + run.val_ds.text
+    sampler = CaptionGroups(ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed, run.ddp.rank,
+                            run.ddp.world)
+
+    def set_epoch(epoch: int) -> None:
+        ds.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+    ids = [e["video_id"] for e in entries] if len(entries) <= REFIT_IDS_MAX else None
+    return RefitData(len(entries), "videos", len(sampler), set_epoch, lambda: batches(ds, cfg.batch_size, sampler),
+                     lambda: ids)
+
+
+def shard_refit_data(run: Run) -> RefitData:
+    """A shard run's train + val, streamed (`ShardSource.refit_stream`); its ids are those the refit's first
+    epoch streamed on every rank (gathered: the call is collective)."""
+    stream = run.val_ds.store.refit_stream(run.cfg, run.labels, run.val_ds.entries, run.ddp.rank, run.ddp.world)
+
+    def ids() -> list[str] | None:
+        seen = stream.streamed
+        parts = run.ddp.gather(sorted(seen) if seen is not None and len(seen) <= REFIT_IDS_MAX else None)
+        both = list(dict.fromkeys(v for p in parts for v in p)) if all(p is not None for p in parts) else None
+        return both if both is not None and len(both) <= REFIT_IDS_MAX else None
+    return RefitData(len(stream), "records" if stream.tags is None else "videos", len(stream.sampler),
+                     stream.set_epoch, lambda: stream.batches(run.device), ids)
+
+
+def refit_network(run: Run) -> None:
+    """--refit: once early stopping has chosen best.pt's epoch e* on val, a fresh network (the same
+    seed, settings and initial weights) trains on train + val for e* epochs, on the learning-rate
+    schedule epochs 1..e* were trained on (`refit_lr_factor`: over --epochs, stopped after e*; a
+    --resume that changed --epochs changed it from there on), and
+    best.pt gets its weights. Kept from the train-only run: the label set, the feature statistics
+    and the text vocabulary (the training split's), the tag threshold and the linear path's fit
+    and mixes (chosen on val), and best.pt's val metrics and epoch: after the refit val is training
+    data, so they are those measured before it. best.pt is replaced once the refit is done (a run
+    killed during it keeps the train-only best.pt, and `--resume` refits then). Every rank trains
+    (torchrun), rank 0 writes. Called by `finish` with --refit, val videos and best.pt. Streamed
+    TFRecord shards: the training shards' records and the validation shards' stream together
+    (`shard_refit_data`), split over the ranks and workers as in training."""
+    cfg, out, log = run.cfg, Path(run.cfg.out), run.log
+    if run.ddp.world > 1:  # rank 0 may still be writing best.pt (or fitting the linear path): all read it after
+        dist.barrier()
+    best = read_checkpoint(out / "best.pt", run.device)
+    epochs = int(best["epoch"])
+    t0 = time.time()
+    torch.manual_seed(cfg.seed)  # the initial weights of the run's own model (build)
+    model = S2VT(run.model.cfg)
+    if model.fusion is not None:  # the feature statistics of the training split, not recomputed on train + val
+        model.fusion.load_state_dict({k: v for k, v in run.model.fusion.state_dict().items()
+                                      if k.startswith(("mean_", "std_"))}, strict=False)
+    model = model.to(run.device)
+    data = shard_refit_data(run) if shards.is_shards(cfg.features) else store_refit_data(run)
+    net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=not run.has_captions)
+           if run.ddp.world > 1 else model)
+    optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, refit_lr_factor(cfg, data.steps, run.history))
+    for epoch in range(1, epochs + 1):
+        torch.manual_seed(cfg.seed * 1000 + epoch)
+        data.set_epoch(epoch)
+        t1 = time.time()
+        first = [] if run.first_loss is None else None  # (a last.pt from before it was saved)
+        try:
+            total, steps, seen = train_one_epoch(net, data.epoch_batches(), optim, sched, cfg,
+                                                 run.vocab.pad, model.cfg.multilabel, run.groups, run.device,
+                                                 f"refit epoch {epoch}",
+                                                 not cfg.quiet and run.ddp.main and sys.stderr.isatty(), first)
+            if first is not None:
+                run.first_loss = first_step_loss(run.ddp, first)
+            loss = run.ddp.mean(total, steps)
+            check_epoch_loss(loss, run.first_loss, f"refit epoch {epoch}", cfg)
+            if run.has_captions and model.fusion is not None:  # (val is training data now: its summaries all the same)
+                check_summaries(model, run.val_loader, run.device, f"refit epoch {epoch}", cfg)
+        except DivergedError as e:
+            raise DivergedError(f"{e} and train again (--overwrite; or --no-refit); {out / 'best.pt'} keeps the "
+                                "weights trained on train alone, without its refit") from None
+        log(f"refit epoch {epoch}/{epochs}: loss {loss:.4g}, {seen * run.ddp.world} items, "
+            f"{time.time() - t1:.0f} s")
+    ids = data.ids()  # (on every rank: a shard run gathers them)
+    if not run.ddp.main:
+        return
+    state = model.state_dict()
+    # the fitted linear path is not trained by the optimiser: best.pt's fit (and its mixes) are kept
+    state.update({k: v for k, v in best["model"].items() if k.startswith("linear.")})
+    best["model"] = state
+    # the ids: evaluate tells a split among them by its videos, not by its name, whatever the manifest;
+    # not for a run of YouTube-8M's millions (megabytes in every best.pt: evaluate then warns for val alone)
+    # (the videos trained on when listed: a shard's records skipped, unread or repeated are not among them)
+    count, what = (len(ids), "videos") if ids is not None else (data.videos, data.what)
+    best["refit"] = {"videos": count, "epochs": epochs}
+    if ids is not None:
+        best["refit"]["ids"] = ids
+    write_checkpoint(out / "best.pt", best)
+    score = best["metrics"].get(run.metric)
+    log(f"refitted on train + val for {epochs} epoch{'s' if epochs != 1 else ''} ({time.time() - t0:.0f} s): "
+        + (f"best.pt's {run.metric} {score:.3f} (val, before the refit on the {count} train + val {what})"
+           if score is not None else f"{count} {what}"))
+
+
+def vocabulary_used(cfg: TrainConfig) -> dict:
+    """best.pt's record of the --vocabulary its tags were named by, {"vocabulary": absolute path}: evaluate's
+    advice for shards (`predict.not_a_store`) names the same file, wherever it is run from."""
+    return {"vocabulary": os.path.abspath(cfg.vocabulary)} if cfg.vocabulary else {}
+
+
+def training_ids(run: Run, with_val: bool = False) -> dict:
+    """best.pt's record of the videos a tag-only model learnt from, {"training_ids": [...]}: the
+    training split's, + val's once the linear path is refitted on train + val (`with_val`). evaluate
+    warns by them when a split holds such videos (a manifest re-imported with another --seed, val
+    after the refit): their scores overstate the model. A caption model's memory lists its videos
+    already; runs over REFIT_IDS_MAX videos record none (megabytes in best.pt). A shard run lists the
+    ids its stream met in this process's first epoch (`ShardStream.streamed`; its refit's, val's among
+    them, are best.pt's "refit" ids).
+    Under torchrun that is rank 0's part alone (rank 0 writes best.pt; the other ranks' ids are not
+    gathered): evaluate's warning may then under-count training videos, never count a held-out one."""
+    if run.has_captions:
+        return {}
+    if shards.is_shards(run.cfg.features):
+        ids = getattr(run.train_ds, "streamed", None)
+        return {"training_ids": sorted(ids)} if ids is not None and len(ids) <= REFIT_IDS_MAX else {}
+    entries = run.train_ds.entries + (run.val_ds.entries if with_val else [])
+    return {"training_ids": [e["video_id"] for e in entries]} if len(entries) <= REFIT_IDS_MAX else {}
+
+
+def write_caption_memory(run: Run) -> None:
+    """best.pt gets the caption memory of consensus reranking (s2vt/consensus.py): the summaries
+    (`S2VT.summary`, by best.pt's weights) and captions of the train and val videos. Val joins once
+    the run is over, as the linear path's refit does: the reranking's setting was chosen on val with
+    a memory of train alone, and at prediction time more videos are more neighbours. Rank 0 only, for
+    a caption model with a best.pt (`finish` decides)."""
+    out = Path(run.cfg.out)
+    ckpt = read_checkpoint(out / "best.pt", run.device)
+    model, vocab, _ = model_from_checkpoint(ckpt, run.device, out / "best.pt")
+    entries = [e for e in (*run.train_ds.entries, *run.val_ds.entries) if e.get("captions")]
+    ds = VideoDataset(entries, run.train_ds.store, run.train_ds.modalities, vocab, None)
+    keys = []
+    with torch.no_grad():
+        for batch in batches(ds, 64):
+            batch = to_device(batch, run.device)
+            keys.append(model.summary(batch["feats"], batch["lengths"]).float().cpu())
+    # every word of every caption (the training max_len cuts only what the decoder learns to write)
+    captions = [[vocab.encode(c, max_len=10 ** 6)[1:-1] for c in e["captions"]] for e in entries]
+    ids = [e["video_id"] for e in entries]
+    try:
+        memory = CaptionMemory.build(torch.cat(keys), captions, vocab.eos, ids)
+    except NonFiniteKeys:  # (NaN or beyond float16's range: finite weights blown up by a learning rate far
+        # too high give such summaries, a memory, and a model, evaluate would refuse)
+        raise DivergedError(f"training diverged: the video summaries of {out / 'best.pt'} (epoch {ckpt['epoch']}) "
+                            f"are NaN or beyond float16's range, as a learning rate far too high leaves the weights: "
+                            f"lower --lr (now {run.cfg.lr:g}) and train again (--overwrite)") from None
+    ckpt["memory"] = memory.state()
+    write_checkpoint(out / "best.pt", ckpt)
+    val = any(e.get("captions") for e in run.val_ds.entries)  # (none: no val, or its videos were all skipped)
+    run.log(f"caption memory for consensus reranking: {len(entries)} videos, "
+            f"{sum(map(len, captions))} captions ({'train + val' if val else 'train'})")
+
+
+def linear_weights(x: torch.Tensor, y: torch.Tensor, groups: dict, c: float, steps: int, log, what: str
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """[vocab, labels] weights and [labels] bias of the fitted linear path over the TF-IDF rows `x`
+    with 0/1 targets `y`: one-vs-rest squared hinge per label kind (levels: + complement naive Bayes);
+    a progress line per kind (minutes on a real dataset: said, not silent), `what` saying on what."""
+    weight, bias = torch.zeros(x.shape[1], y.shape[1]), torch.zeros(y.shape[1])
+    for kind in ("level1", "level2", "tag"):
+        idx = torch.tensor(groups[kind], dtype=torch.long)
+        if len(idx):  # level 1 and 2: the videos that have one; tags: every tagged video
+            t_kind = time.time()
+            rows = y[:, idx].sum(1) > 0 if kind != "tag" else y.sum(1) > 0
+            weight[:, idx], bias[idx] = fit_linear(x, y[:, idx], rows, c, steps)
+            if kind != "tag":  # one class a video: + complement naive Bayes (text.CNB_WEIGHT)
+                weight[:, idx] += CNB_WEIGHT * complement_nb(x, y[:, idx], rows)
+            log(f"linear path: {kind} {what}, {len(idx)} classes over {int(rows.sum())} videos, "
+                f"{time.time() - t_kind:.0f} s")
+    return weight, bias
+
+
+def set_linear(linear, weight: torch.Tensor, bias: torch.Tensor) -> None:
+    with torch.no_grad():
+        linear.bag.weight.copy_(weight.to(linear.bag.weight.device))
+        linear.bias.copy_(bias.to(linear.bias.device))
+
+
+def choose_mixes(model: S2VT, loader, vocab: Vocab, labels: Labels, groups: dict, device, max_len: int) -> None:
+    """Each label kind's mixing weight (model.linear.mix) in MIXES, the best on `loader`'s videos:
+    level 2 after level 1 (its answer lies under level 1's)."""
+    score = {"level1": "level1_acc", "level2": "level2_acc", "tag": "tag_f1"}
+    linear = model.linear
+    for kind in ("level1", "level2", "tag"):
+        idx = groups[kind]
+        if not idx:
+            continue
+        tried = {}
+        for mix in MIXES:
+            linear.mix[idx] = mix
+            tried[mix] = validate(model, loader, vocab, labels, device, max_len)[score[kind]]
+        linear.mix[idx] = max(MIXES, key=lambda m: (tried[m], m))  # a tie: the linear side, the steadier one
+
+
+def fit_text_linear(run: Run) -> dict:
+    """best.pt's fitted linear path (model.TextFitted): one-vs-rest squared-hinge classifiers over the
+    training videos' TF-IDF tokens per label kind (levels: + complement naive Bayes), then the mixing
+    weight of each kind chosen on val (level-1 accuracy, level-2 accuracy, tag F1); with
+    --linear-refit the classifiers are then fitted again on train + val (the same tokens, IDF and C:
+    more videos, the mixes kept). best.pt is rewritten with them; the val metrics returned and saved
+    are those measured before the refit (after it val is training data). Rank 0 only, with a linear
+    path, LIC2022 levels, val and best.pt (`finish` decides)."""
+    model, groups, out, cfg = run.model, run.groups, Path(run.cfg.out), run.cfg
+    best = read_checkpoint(out / "best.pt", run.device)
+    load_weights(model, best["model"], out / "best.pt")
+    model.cfg.tag_threshold = best["config"]["tag_threshold"]
+    t0 = time.time()
+    labels, linear = run.labels, model.linear
+    target = lambda ds: torch.stack([labels.target(e.get("tags", [])) for e in ds.entries])  # noqa: E731
+    weight, bias = linear_weights(tfidf_matrix(run.train_ds.text, model.cfg.text_vocab), target(run.train_ds), groups,
+                                  cfg.linear_c, cfg.linear_steps, run.log, "fitted")
+    set_linear(linear, weight, bias)
+    choose_mixes(model, run.val_loader, run.vocab, labels, groups, run.device, cfg.max_len)
+    val = validate(model, run.val_loader, run.vocab, labels, run.device, cfg.max_len)
+    model.cfg.tag_threshold = val["tag_threshold"]  # (chosen with the train-only fit, kept after the refit)
+    row = {**best["metrics"], **{k: v for k, v in val.items() if isinstance(v, float)}}
+    mixes = {kind: round(float(linear.mix[groups[kind][0]]), 2) for kind in ("level1", "level2", "tag") if groups[kind]}
+    if cfg.linear_refit:
+        both = run.train_ds.text + run.val_ds.text
+        y = torch.cat([target(run.train_ds), target(run.val_ds)])
+        weight, bias = linear_weights(tfidf_matrix(both, model.cfg.text_vocab), y, groups, cfg.linear_c,
+                                      cfg.linear_steps, run.log, "refitted on train + val")
+        set_linear(linear, weight, bias)
+    run.log(f"fitted linear path ({time.time() - t0:.0f} s), mixed in at {mixes} (0: network alone, 1: linear alone): "
+            + ", ".join(f"{k} {row[k]:.3f}" for k in ("level1_acc", "level2_acc", "tag_f1", "lic_score"))
+            + (f" (val, before the refit on the {len(both)} train + val videos)" if cfg.linear_refit else ""))
+    save_checkpoint(out / "best.pt", model, run.vocab, labels, run.meta, best["epoch"], row,
+                    {**run.text_extra, **training_ids(run, with_val=cfg.linear_refit), **vocabulary_used(cfg),
+                     "linear_fitted": True},
+                    has_captions=run.has_captions)
+    return row
