@@ -338,7 +338,6 @@ def vocabulary_of(ckpt: dict, checkpoint: str | os.PathLike | None) -> str | Non
     path = ckpt.get("vocabulary") or ckpt.get("settings", {}).get("vocabulary")
     if not path and checkpoint is not None and (last := Path(checkpoint).with_name("last.pt")).is_file():
         try:
-            from .checkpoint import read_checkpoint
             path = read_checkpoint(last).get("settings", {}).get("vocabulary")
         except Exception:  # (an unreadable last.pt: the placeholder is said instead)
             path = None
@@ -814,7 +813,6 @@ def captions_videos(checkpoint: str) -> bool:
     video (not text alone, synthetic features or imported precomputed ones)."""
     from extract.pipeline import ExtractConfig
 
-    from .engine import read_checkpoint
     ckpt = read_checkpoint(checkpoint)
     modalities = sorted(ckpt["config"]["modalities"])
     try:
