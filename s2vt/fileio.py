@@ -328,6 +328,8 @@ def lock_owner(lock: Path) -> int | None:
     if not text.isascii() or len(parts) > 2 or not all(p.isdigit() for p in parts):
         raise not_a_lock(lock, "a file that holds something other than a process id")
     pid = int(parts[0])
+    if pid <= 0:  # (no process's id: os.kill(0, 0) signals the caller's own group, so '0' was live for good)
+        raise not_a_lock(lock, "a file that holds something other than a process id")
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

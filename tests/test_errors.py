@@ -352,6 +352,38 @@ def test_a_lock_whose_pid_is_now_another_process_is_stale(tmp_path):
             take_lock(lock, busy)
 
 
+def test_a_lock_of_pid_0_is_not_s2vts_lock(tmp_path, capsys):
+    """A lock holding `0` (or `0 0`) blocked its folder for good, "another training run is writing there"
+    (hostile trial): os.kill(0, 0) signals the caller's own process group, and succeeds. Pid 0 is no
+    process's: not s2vt's lock (as `-5`), for train's, evaluate's and the demo's locks alike, never removed."""
+    from s2vt.demo import LOCK
+    from s2vt.engine import refuse_training
+    from s2vt.fileio import TRAIN_LOCK, OutputError, lock_owner, take_lock
+
+    def busy(pid):
+        return OutputError(f"busy {pid}")
+
+    for content in ("0\n", "0 0\n", "00\n"):
+        lock = tmp_path / ".p.json.lock"
+        lock.write_text(content)
+        with pytest.raises(OutputError, match=r"\.p\.json\.lock is not s2vt's lock \(a file that holds something "
+                                              r"other than a process id\)"):
+            lock_owner(lock)
+        with pytest.raises(OutputError, match="not s2vt's lock"):
+            take_lock(lock, busy)
+        assert lock.read_text() == content
+        (tmp_path / TRAIN_LOCK).write_text(content)
+        with pytest.raises(OutputError, match=f"{TRAIN_LOCK} is not s2vt's lock"):
+            refuse_training(tmp_path)
+        demo = tmp_path / "demo"
+        demo.mkdir(exist_ok=True)
+        (demo / LOCK).write_text(content)
+        assert cli.main(["demo", "--out", str(demo)]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and f"{LOCK} is not s2vt's lock" in err[0] and "another s2vt demo" not in err[0], err
+        assert (demo / LOCK).read_text() == content
+
+
 def test_every_lock_refusal_says_who_holds_it_and_how_to_clear_it_alike(tmp_path):
     """The lines of train's, evaluate's and the demo's lock refusals were built four ways; they have one home
     (`fileio.busy_line`): the holder and its pid (not a pid not written yet), what to do, the lock to remove."""
