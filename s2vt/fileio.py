@@ -10,6 +10,7 @@ import contextlib
 import errno
 import json
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -308,19 +309,56 @@ def lock_text() -> str:
     return f"{pid} {start}\n" if start else f"{pid}\n"
 
 
+LOCK_MAX_BYTES = 512  # more than any lock holds: a bigger file is not one, and is never read whole
+
+
+def special_file(mode: int) -> str | None:
+    """What a file of `mode` is when not a regular file, in words (`not_a_lock`'s); None for a regular one."""
+    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a pipe"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return what
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+def read_lock(lock: Path) -> tuple[bytes, float] | None:
+    """The first LOCK_MAX_BYTES + 1 bytes of `lock` and its age in seconds; None when there is none (a
+    dangling symbolic link too: taken over, as a link to a stale lock is). Never blocks nor reads without
+    bound: a pipe there hung the command for good, a link to /dev/zero read until memory ran out, and a
+    link loop was an OSError traceback (hostile trial); those, a folder, a socket or a device are
+    OutputError, not s2vt's lock. Other OSErrors (unreadable) are raised as they are."""
+    try:
+        # the type before opening: opening a device may do something (a tape rewinds, a watchdog arms)
+        if what := special_file(os.stat(lock).st_mode):
+            raise not_a_lock(lock, what)
+        # O_NONBLOCK: a pipe put there since the stat opens at once instead of waiting for a writer
+        fd = os.open(lock, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise not_a_lock(lock, "a symbolic link loop") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if what := special_file(info.st_mode):  # (replaced between the stat and the open)
+            raise not_a_lock(lock, what)
+        return os.read(fd, LOCK_MAX_BYTES + 1), time.time() - info.st_mtime
+    finally:
+        os.close(fd)
+
+
 def lock_owner(lock: Path) -> int | None:
     """The pid of the live process that holds `lock` (-1: one that has not written its pid yet); None
     for no lock or a stale one (its process is gone, or empty for LOCK_WRITING_S, or its pid now another
     process's: started at another time than the lock says; a lock of a pid alone, as written before, is
-    not checked so). A file of that name holding anything else is not s2vt's (a user's own): OutputError,
-    never taken over (removed)."""
-    try:
-        data = lock.read_bytes()
-        age = time.time() - lock.stat().st_mtime
-    except FileNotFoundError:
+    not checked so). A file of that name holding anything else is not s2vt's (a user's own), nor is
+    anything but a regular file (`read_lock`): OutputError, never taken over (removed)."""
+    if (got := read_lock(lock)) is None:
         return None
-    except IsADirectoryError:
-        raise not_a_lock(lock, "a folder") from None
+    data, age = got
+    if len(data) > LOCK_MAX_BYTES:
+        raise not_a_lock(lock, "a file that holds something other than a process id")
     text = data.decode("utf-8", "replace").strip()
     if not text:  # (created, its pid not yet written; or its writer killed then, and old)
         return -1 if age < LOCK_WRITING_S else None
@@ -398,10 +436,11 @@ def training_run(folder: Path) -> int | None:
 def release_lock(lock: Path) -> None:
     """Remove `lock` if it is still this process's (a stale one taken over by another run is not)."""
     try:
-        if lock.read_text().split()[:1] == [str(os.getpid())]:
-            lock.unlink()
-    except FileNotFoundError:
-        pass
+        got = read_lock(lock)  # (bounded, never blocking: a pipe put there since must not hang the run's end)
+    except (OutputError, OSError):  # (not a lock any more, or unreadable: not this process's to remove)
+        return
+    if got is not None and got[0].split()[:1] == [str(os.getpid()).encode()]:
+        lock.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -384,6 +384,92 @@ def test_a_lock_of_pid_0_is_not_s2vts_lock(tmp_path, capsys):
         assert (demo / LOCK).read_text() == content
 
 
+def test_a_special_file_at_a_locks_name_is_one_line_never_a_hang(tmp_path, capsys):
+    """A symbolic link loop at the lock's name was an OSError traceback (train.py) or a chained one (evaluate),
+    a pipe hung the command for good reading it, a link to /dev/zero read until a MemoryError (hostile
+    trial). None is read unbounded nor waited on: each is not s2vt's lock, one line, and is kept; a dangling
+    link, or a link to a stale lock, is still taken over."""
+    import os
+    import signal
+    import socket
+
+    from s2vt.demo import LOCK
+    from s2vt.engine import refuse_locked, refuse_training
+    from s2vt.fileio import TRAIN_LOCK, OutputError, lock_owner, release_lock, take_lock
+
+    def busy(pid):
+        return OutputError(f"busy {pid}")
+
+    def hung(*_):
+        raise TimeoutError("blocked reading the lock")
+
+    def make(lock, kind):
+        if kind == "a symbolic link loop":
+            lock.symlink_to(lock.name)
+        elif kind == "a pipe":
+            os.mkfifo(lock)
+        elif kind == "a socket":
+            sock = socket.socket(socket.AF_UNIX)
+            sock.bind(str(lock))
+            sock.close()
+        else:
+            lock.symlink_to(os.devnull)
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)  # (the old code waited on the pipe for a writer: fail, never hang the suite)
+    try:
+        for kind in ("a symbolic link loop", "a pipe", "a socket", "a device"):
+            folder = tmp_path / kind.split()[-1]
+            folder.mkdir()
+            lock = folder / TRAIN_LOCK
+            make(lock, kind)
+            with pytest.raises(OutputError, match=rf"{TRAIN_LOCK} is not s2vt's lock \({kind}\), but s2vt writes"):
+                lock_owner(lock)
+            with pytest.raises(OutputError, match=rf"not s2vt's lock \({kind}\)"):
+                take_lock(lock, busy)
+            with pytest.raises(OutputError, match=rf"not s2vt's lock \({kind}\)"):
+                refuse_training(folder)
+            release_lock(lock)  # (not this process's: kept, and no hang)
+            evaluate_lock = folder / ".p.json.lock"
+            make(evaluate_lock, kind)
+            refuse_locked(folder)  # (training's check of evaluate locks: not s2vt's, no refusal, no hang)
+            demo = folder / "demo"
+            demo.mkdir()
+            make(demo / LOCK, kind)
+            assert cli.main(["demo", "--out", str(demo)]) == 2
+            err = capsys.readouterr().err.splitlines()
+            assert err == [f"error: {demo / LOCK} is not s2vt's lock ({kind}), but s2vt writes its lock under that "
+                           "name: move or rename it"], err
+            assert all(p.is_symlink() or p.exists() for p in (lock, evaluate_lock, demo / LOCK))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    # /dev/zero: the old code read it whole (a MemoryError); in a child with 1 GiB of memory, never this suite's
+    zero = tmp_path / "zero.lock"
+    zero.symlink_to("/dev/zero")
+    child = subprocess.run([sys.executable, "-c", "import resource, sys; from pathlib import Path\n"
+                            "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+                            "from s2vt.fileio import OutputError, lock_owner\n"
+                            "try:\n    lock_owner(Path(sys.argv[1]))\nexcept OutputError as e:\n    print(e)",
+                            str(zero)], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert child.stdout.startswith(f"{zero} is not s2vt's lock (a device)"), child.stdout + child.stderr
+    # a link that names nothing, or a stale lock: taken over (the link replaced, what it named left alone)
+    stale = tmp_path / "stale"
+    stale.write_text(gone.stdout)
+    for target in (tmp_path / "nothing", stale):
+        link = tmp_path / ".q.json.lock"
+        link.symlink_to(target)
+        assert take_lock(link, busy) == link and not link.is_symlink() and lock_owner(link) == os.getpid()
+        release_lock(link)
+        assert not link.exists()
+    assert stale.read_text() == gone.stdout
+    big = tmp_path / ".big.lock"
+    big.write_bytes(b"1" * 100_000)
+    with pytest.raises(OutputError, match="not s2vt's lock"):
+        take_lock(big, busy)
+
+
 def test_every_lock_refusal_says_who_holds_it_and_how_to_clear_it_alike(tmp_path):
     """The lines of train's, evaluate's and the demo's lock refusals were built four ways; they have one home
     (`fileio.busy_line`): the holder and its pid (not a pid not written yet), what to do, the lock to remove."""
