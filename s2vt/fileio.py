@@ -10,6 +10,7 @@ import contextlib
 import errno
 import json
 import os
+import socket
 import stat
 import tempfile
 import time
@@ -307,11 +308,28 @@ def process_start(pid: int) -> str | None:
     return start.decode("ascii") if start.isdigit() else None
 
 
+def this_host() -> str:
+    """This machine's name as a lock records it (socket.gethostname, one word of printable ASCII)."""
+    return "".join(c if "!" <= c <= "~" else "_" for c in socket.gethostname()) or "_"
+
+
+class LockHolder(int):
+    """The pid of a lock taken on another host (`host`: its name). An int, so every caller of `lock_owner`
+    and every `busy` takes it as any pid; `busy_line` names the host."""
+    host: str
+
+    def __new__(cls, pid: int, host: str) -> LockHolder:
+        holder = super().__new__(cls, pid)
+        holder.host = host
+        return holder
+
+
 def lock_text() -> str:
-    """What this process writes in a lock: its pid, and its start time where known (`process_start`)."""
+    """What this process writes in a lock: its pid, its start time ('-' where unknown: `process_start`)
+    and this host's name: a run on a shared file system is then never judged by another machine's
+    processes (its pid absent there, its lock was taken over as stale)."""
     pid = os.getpid()
-    start = process_start(pid)
-    return f"{pid} {start}\n" if start else f"{pid}\n"
+    return f"{pid} {process_start(pid) or '-'} {this_host()}\n"
 
 
 LOCK_MAX_BYTES = 512  # more than any lock holds: a bigger file is not one, and is never read whole
@@ -357,7 +375,8 @@ def lock_owner(lock: Path) -> int | None:
     """The pid of the live process that holds `lock` (-1: one that has not written its pid yet); None
     for no lock or a stale one (its process is gone, or empty for LOCK_WRITING_S, or its pid now another
     process's: started at another time than the lock says; a lock of a pid alone, as written before, is
-    not checked so). A file of that name holding anything else is not s2vt's (a user's own), nor is
+    not checked so). A lock of another host is live: a LockHolder naming it. A file of that name holding
+    anything else is not s2vt's (a user's own), nor is
     anything but a regular file (`read_lock`): OutputError, never taken over (removed)."""
     if (got := read_lock(lock)) is None:
         return None
@@ -367,12 +386,19 @@ def lock_owner(lock: Path) -> int | None:
     text = data.decode("utf-8", "replace").strip()
     if not text:  # (created, its pid not yet written; or its writer killed then, and old)
         return -1 if age < LOCK_WRITING_S else None
+    # "PID START HOST" (START '-' where unknown); written before: "PID START", and "PID" alone
     parts = text.split()
-    if not text.isascii() or len(parts) > 2 or not all(p.isdigit() for p in parts):
+    if (not text.isascii() or len(parts) > 3 or not parts[0].isdigit()
+            or not (len(parts) < 2 or parts[1].isdigit() or (parts[1] == "-" and len(parts) == 3))
+            or not (len(parts) < 3 or parts[2].isprintable())):
         raise not_a_lock(lock, "a file that holds something other than a process id")
     pid = int(parts[0])
     if pid <= 0:  # (no process's id: os.kill(0, 0) signals the caller's own group, so '0' was live for good)
         raise not_a_lock(lock, "a file that holds something other than a process id")
+    if len(parts) == 3 and parts[2] != this_host():
+        # another machine's run (a shared file system): its process cannot be looked up from here, so
+        # it is live; the refusal names the host, where the user can tell (`busy_line`)
+        return LockHolder(pid, parts[2])
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -381,7 +407,7 @@ def lock_owner(lock: Path) -> int | None:
         pass
     except (OverflowError, ValueError):  # (no such process id can exist)
         raise not_a_lock(lock, "a file that holds something other than a process id") from None
-    if len(parts) == 2 and (start := process_start(pid)) is not None and start != parts[1]:
+    if len(parts) >= 2 and parts[1] != "-" and (start := process_start(pid)) is not None and start != parts[1]:
         return None  # (the pid reused: another process than the one that took the lock)
     return pid
 
@@ -460,9 +486,12 @@ def takeover_guard(lock: Path):
 def busy_line(subject: str, who: str, pid: int, doing: str, instead: str, lock: Path) -> str:
     """The line for a command refused by a live lock (the `busy` of `take_lock`, or a check before one):
     `SUBJECT: WHO (pid N) DOING: wait for it to end, or INSTEAD (if none runs, remove LOCK)`; pid -1 (not
-    written yet) is not named, nor INSTEAD when empty."""
-    return (f"{subject}: {who}" + (f" (pid {pid})" if pid > 0 else "") + f" {doing}: wait for it to end"
-            + (f", or {instead}" if instead else "") + f" (if none runs, remove {os.fsdecode(lock)})")
+    written yet) is not named, nor INSTEAD when empty. A lock of another host (a LockHolder) names it:
+    `WHO on host H (pid N) ... (if none runs on H, remove LOCK)`: from here it cannot be told."""
+    host = getattr(pid, "host", None)
+    return (f"{subject}: {who}" + (f" on host {host}" if host else "") + (f" (pid {pid})" if pid > 0 else "")
+            + f" {doing}: wait for it to end" + (f", or {instead}" if instead else "")
+            + f" (if none runs{f' on {host}' if host else ''}, remove {os.fsdecode(lock)})")
 
 
 def training_run(folder: Path) -> int | None:
@@ -477,7 +506,9 @@ def release_lock(lock: Path) -> None:
         got = read_lock(lock)  # (bounded, never blocking: a pipe put there since must not hang the run's end)
     except (OutputError, OSError):  # (not a lock any more, or unreadable: not this process's to remove)
         return
-    if got is not None and got[0].split()[:1] == [str(os.getpid()).encode()]:
+    parts = got[0].split() if got is not None else []
+    # (this pid, and this host where the lock names one: the same pid on another machine is another run)
+    if parts[:1] == [str(os.getpid()).encode()] and parts[2:] in ([], [this_host().encode()]):
         lock.unlink(missing_ok=True)
 
 

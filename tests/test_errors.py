@@ -324,29 +324,29 @@ def test_a_lock_whose_pid_is_now_another_process_is_stale(tmp_path):
     process started at another time is stale. A lock of the old format (a pid alone) is taken as before."""
     import os
 
-    from s2vt.fileio import OutputError, lock_owner, process_start, release_lock, take_lock
+    from s2vt.fileio import OutputError, lock_owner, process_start, release_lock, take_lock, this_host
 
     def busy(pid):
         return OutputError(f"busy {pid}")
 
-    me, started = os.getpid(), process_start(os.getpid())
+    me, started, host = os.getpid(), process_start(os.getpid()), this_host()
     assert started is not None and started.isdigit()
     lock = tmp_path / ".s2vt-train.lock"
-    assert take_lock(lock, busy) == lock and lock.read_text() == f"{me} {started}\n"
+    assert take_lock(lock, busy) == lock and lock.read_text() == f"{me} {started} {host}\n"
     assert lock_owner(lock) == me
     release_lock(lock)
     assert not lock.exists()
     other = os.getppid()  # (a live process: its pid reused by another start than the lock's)
     lock.write_text(f"{other} {int(process_start(other)) + 1}\n")
     assert lock_owner(lock) is None
-    assert take_lock(lock, busy) == lock and lock.read_text() == f"{me} {started}\n"
+    assert take_lock(lock, busy) == lock and lock.read_text() == f"{me} {started} {host}\n"
     lock.write_text(f"{other} {process_start(other)}\n")  # (that very process: it holds the lock)
     with pytest.raises(OutputError, match=f"busy {other}"):
         take_lock(lock, busy)
     lock.write_text(f"{other}\n")  # (the old format: live, as before)
     with pytest.raises(OutputError, match=f"busy {other}"):
         take_lock(lock, busy)
-    for content in (f"{other} x\n", f"{other} 1 2\n"):  # (not s2vt's)
+    for content in (f"{other} x\n", f"{other} 1 2 3\n", f"{other} -\n", f"{other} x {host}\n"):  # (not s2vt's)
         lock.write_text(content)
         with pytest.raises(OutputError, match="not s2vt's lock"):
             take_lock(lock, busy)
@@ -535,6 +535,57 @@ def test_two_runs_taking_over_one_stale_lock_never_both_hold_it(tmp_path):
     both, neither, left = race.stdout.split()
     assert (both, neither, left) == ("0", "0", "False"), race.stdout  # (one winner a race; its lock removed)
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # (the guard leaves no file behind)
+
+
+def test_a_lock_of_another_host_is_never_taken_over(tmp_path, capsys, monkeypatch):
+    """Locks recorded no host: on a shared file system (docs/usage.md, multi-node) a second launch from
+    another machine into the same --out found the live run's pid absent there, called the lock stale and
+    took it over (hostile trial). A lock records this host's name; another host's is live, and the refusal
+    names that host (from here none can tell whether it still runs there). The older formats read as before."""
+    import os
+
+    from s2vt.demo import LOCK
+    from s2vt.engine import RunFolderError, refuse_training
+    from s2vt.fileio import TRAIN_LOCK, OutputError, lock_owner, lock_text, release_lock, take_lock, this_host
+
+    def busy(pid):
+        return OutputError(f"busy {pid} {getattr(pid, 'host', '')}")
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(gone.stdout)  # (no process here: another machine's run, or a killed one of this machine's)
+    host = this_host()
+    assert lock_text().split()[::2] == [str(os.getpid()), host] and host != "node7"
+    lock = tmp_path / TRAIN_LOCK
+    for content in (f"{dead} 12345 node7\n", f"{dead} - node7\n"):
+        lock.write_text(content)
+        assert lock_owner(lock) == dead and lock_owner(lock).host == "node7"
+        with pytest.raises(OutputError, match=f"busy {dead} node7"):
+            take_lock(lock, busy)
+        with pytest.raises(RunFolderError) as refused:
+            refuse_training(tmp_path)
+        assert str(refused.value) == (f"{tmp_path}: another training run on host node7 (pid {dead}) is writing there: "
+                                      f"wait for it to end, or pass another --out (if none runs on node7, remove {lock})")
+        assert lock.read_text() == content
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / LOCK).write_text(f"{dead} 12345 node7\n")
+    assert cli.main(["demo", "--out", str(demo)]) == 2
+    assert capsys.readouterr().err == (f"error: --out {demo}: another s2vt demo on host node7 (pid {dead}) is writing "
+                                       f"into this folder: wait for it to end, or choose another folder (if none "
+                                       f"runs on node7, remove {demo / LOCK})\n")
+    # this host's lock of a process gone, and the older formats (pid; pid and start): stale, taken over
+    for content in (f"{dead} 12345 {host}\n", f"{dead} - {host}\n", f"{dead} 12345\n", f"{dead}\n"):
+        lock.write_text(content)
+        assert lock_owner(lock) is None
+        assert take_lock(lock, busy) == lock and lock.read_text() == lock_text()
+        release_lock(lock)
+        assert not lock.exists()
+    # this pid on another machine is another run: not this process's lock to remove
+    lock.write_text(f"{os.getpid()} 12345 node7\n")
+    release_lock(lock)
+    assert lock.read_text() == f"{os.getpid()} 12345 node7\n"
+    monkeypatch.setattr("socket.gethostname", lambda: "my host\x01é")  # (one printable word, whatever the name)
+    assert this_host() == "my_host__" and lock_text().split()[2] == "my_host__"
 
 
 def test_every_lock_refusal_says_who_holds_it_and_how_to_clear_it_alike(tmp_path):
