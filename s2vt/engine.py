@@ -346,9 +346,9 @@ def refuse_locked(out: Path) -> None:
             pid = lock_owner(lock)
         except OutputError:  # (not s2vt's lock)
             continue
-        if pid is not None:
-            raise RunFolderError(busy_line(str(out), "another s2vt command", pid,
-                                           "is writing there, from this run's model", "", lock))
+        if pid is not None:  # (its model may be another run's: the lock says only that it writes here)
+            raise RunFolderError(busy_line(str(out), "another s2vt command", pid, "is writing into this folder",
+                                           "", lock))
 
 
 def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:

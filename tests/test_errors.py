@@ -616,8 +616,8 @@ def test_every_lock_refusal_says_who_holds_it_and_how_to_clear_it_alike(tmp_path
         refuse_training(run)
     (run / TRAIN_LOCK).unlink()
     (run / ".preds.json.lock").write_text(lock_text())
-    with pytest.raises(RunFolderError, match=rf"another s2vt command \(pid {me}\) is writing there, from this "
-                                             r"run's model: wait for it to end \(if none runs, remove "):
+    with pytest.raises(RunFolderError, match=rf"another s2vt command \(pid {me}\) is writing into this folder: "
+                                             r"wait for it to end \(if none runs, remove "):
         refuse_locked(run)
     assert "another s2vt evaluate (pid 5) is writing it: wait for it to end, or name another --html" \
         in str(writing_elsewhere(run / "p.html", "--html ")(5))

@@ -619,15 +619,17 @@ def test_overwrite_names_the_files_of_the_model_it_replaces(store, run, tmp_path
 
 
 def test_training_over_a_run_an_evaluate_is_writing_in_is_refused(store, run, tmp_path, capsys):
-    """--overwrite replaced best.pt while an evaluate (its live lock in the folder) wrote its predictions."""
+    """--overwrite replaced best.pt while an evaluate (its live lock in the folder) wrote its predictions. The
+    refusal said the evaluate wrote "from this run's model" whatever model it used (hostile trial): it says
+    only what the lock tells, that another command is writing into this folder."""
     folder = tmp_path / "run"
     shutil.copytree(run, folder)
     before = snapshot(folder)
     (folder / ".preds_test.json.lock").write_text(f"{os.getpid()}\n")  # (a live process: a running evaluate's)
     for extra in ("--overwrite", "--resume"):
         code, err = s2vt(capsys, *train_args(store, folder, extra))
-        assert code == 2 and err == [f"error: {folder}: another s2vt command (pid {os.getpid()}) is writing there, "
-                                     "from this run's model: wait for it to end (if none runs, remove "
+        assert code == 2 and err == [f"error: {folder}: another s2vt command (pid {os.getpid()}) is writing into "
+                                     "this folder: wait for it to end (if none runs, remove "
                                      f"{folder / '.preds_test.json.lock'})"], err
         assert snapshot(folder) == before
 
