@@ -15,7 +15,7 @@ from s2vt.errors import UserError, exit_status, interrupt_quietly, one_line_warn
 
 if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
-from s2vt.fileio import make_dirs, new_folders, refuse_empty_paths, remove_if_empty
+from s2vt.fileio import make_dirs, new_folders, refuse_unusable_paths, remove_if_empty
 from s2vt.options import Parser, add_options, at_least, from_args
 from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, missing_note, read_manifest, sanitize_id,
                            scan_videos)
@@ -194,7 +194,7 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
 
     try:
         # ("" is the current folder to the file system: a store would be written there)
-        refuse_empty_paths({"--out": args.out, "INPUT": args.input, "--weights-dir": args.weights_dir})
+        refuse_unusable_paths({"--out": args.out, "INPUT": args.input, "--weights-dir": args.weights_dir})
         made = new_folders(args.out)  # (before prepare makes it)
         shard, cfg, items, store, extractor = prepare(args)
         if cfg.weights == "random":

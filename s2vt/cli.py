@@ -759,7 +759,7 @@ PATH_ARGUMENTS = {"input": "INPUT", "files": "FILE", "preds": "PREDS", "refs": "
 
 
 def path_arguments(args: argparse.Namespace) -> dict[str, object]:
-    """{how the user wrote it: value} of the paths among the parsed arguments, for refuse_empty_paths."""
+    """{how the user wrote it: value} of the paths among the parsed arguments, for refuse_unusable_paths."""
     from .options import flag
 
     positional = {**PATH_ARGUMENTS, **({"videos": "VIDEO"} if args.command == "caption" else {}),
@@ -950,8 +950,8 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
     args.argv = argv  # (a line saying how to start the command again repeats it)
     args.finished = finished
     try:
-        from .fileio import refuse_empty_paths
-        refuse_empty_paths(path_arguments(args))
+        from .fileio import refuse_unusable_paths
+        refuse_unusable_paths(path_arguments(args))
         code = COMMANDS[args.command][2](args)
         finished.append(True)
         return code

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .device import DEFAULT_DEVICE, DEVICE_HELP
 from .errors import SettingError
-from .fileio import refuse_empty_paths
+from .fileio import refuse_unusable_paths
 from .options import MAX_BATCH, check_choices, flag, make, setting
 
 from .model import ModelConfig
@@ -141,7 +141,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         """Refuse settings out of range now, not after the data is read or an epoch is trained."""
         check_choices(self)  # (numbers: the fields' `minimum` and `within`)
-        refuse_empty_paths({flag(name): getattr(self, name)
+        refuse_unusable_paths({flag(name): getattr(self, name)
                             for name in ("manifest", "features", "out", "val_features", "vocabulary")}, ConfigError)
         if self.resume and self.overwrite:
             raise ConfigError("--resume continues the run in --out, --overwrite replaces it: pass one of them")

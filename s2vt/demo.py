@@ -21,7 +21,8 @@ from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd, ffmpeg_path
 from .errors import UserError, exit_status, invoked_as, terminate_as_interrupt
-from .fileio import LockFileError, atomic_write_json, busy_line, lock_owner, refusal, refuse_empty_paths, release_lock
+from .fileio import (LockFileError, atomic_write_json, busy_line, lock_owner, refusal, refuse_unusable_paths,
+                     release_lock)
 from .fileio import take_lock as take_file_lock
 from .manifest import ManifestError, read_manifest, write_manifest
 from .options import Parser, at_least
@@ -308,7 +309,7 @@ def run_main(argv: list[str] | None) -> int:
                    help="replace an earlier demo in --out (its outputs are removed first); a folder holding "
                    "anything else is refused even so")
     args = p.parse_args(argv)
-    refuse_empty_paths({"--out": args.out})  # ("" is the current folder)
+    refuse_unusable_paths({"--out": args.out})  # ("" is the current folder; "nosuch/..")
     try:
         m = run_demo(Path(args.out), args.per_combo, args.overwrite)
     except KeyboardInterrupt:

@@ -139,6 +139,43 @@ def refuse_empty_paths(paths: dict[str, object], error: type[UserError] = Settin
                 raise error(f"{option} is {'empty' if v == '' else 'blank'} (an unset shell variable?): give a path")
 
 
+def refuse_unusable_paths(paths: dict[str, object], error: type[UserError] = SettingError) -> None:
+    """The checks every command makes of the paths it was given ({option: value}, as `refuse_empty_paths`
+    takes them), before anything is read or made: no empty path (`refuse_empty_paths`), and none that goes
+    through a folder that does not exist before a '..' (`refuse_dotdot_after_missing`)."""
+    refuse_empty_paths(paths, error)
+    refuse_dotdot_after_missing(paths, error)
+
+
+def missing_before_dotdot(path: str | os.PathLike) -> str | None:
+    """The part of `path` before a '..' that is not a folder (`nosuch` of `nosuch/../model.pt`), else None.
+    Glob patterns are left alone (a folder named by '*' is no folder yet)."""
+    text = os.fsdecode(path)
+    parts = text.split(os.sep)
+    for i, part in enumerate(parts):
+        if part != ".." or i == 0:
+            continue
+        before = os.sep.join(parts[:i]) or os.sep
+        if any(c in before for c in "*?["):
+            return None
+        if not os.path.isdir(before):
+            return before
+    return None
+
+
+def refuse_dotdot_after_missing(paths: dict[str, object], error: type[UserError] = OutputError) -> None:
+    """`error` for a path (`refuse_empty_paths`' {option: value}) through a folder that does not exist, then
+    '..': `--out nosuch/../model.pt` passed every check made on the path as typed (it "does not exist"), then
+    writing made `nosuch` and the path named the real model.pt, which was replaced (hostile trial). The
+    system cannot follow such a path until the folder is made, so it is refused as typed, nothing made."""
+    for option, value in paths.items():
+        for v in (value if isinstance(value, (list, tuple)) else [value]):
+            if isinstance(v, (str, os.PathLike)) and (missing := missing_before_dotdot(v)) is not None:
+                what = "is not a folder" if os.path.lexists(missing) else "does not exist"
+                raise error(f"{option} {os.fsdecode(v)}: {missing} {what}, and the path goes on with '..' after "
+                            "it: name the path without it")
+
+
 @contextlib.contextmanager
 def removed_if_failed(folder: str | os.PathLike):
     """Run the block; if it raises, remove `folder` and the parents it had to create, provided they
@@ -177,6 +214,8 @@ def remove_if_empty(folders: list[Path]) -> None:
 def make_dirs(folder: str | os.PathLike) -> Path:
     """mkdir -p, with an OutputError instead of an OSError."""
     folder = Path(folder)
+    # (mkdir -p of `nosuch/..` makes `nosuch`, and the path then names a folder other than the one checked)
+    refuse_dotdot_after_missing({"cannot write": folder})
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -633,3 +633,35 @@ def test_evaluate_never_writes_into_a_live_training_run_nor_over_a_checkpoint(st
     assert {p.name: p.read_bytes() for p in live.iterdir()} == {k: v for k, v in before.items() if k != lock.name}
     code, err = s2vt(capsys, *base, "--out", live / "p.json")  # (beside them, under a name of its own: written)
     assert code == 0 and (live / "p.json").is_file(), err
+
+
+@pytest.mark.parametrize("command", [
+    ["evaluate", "--checkpoint", "model.pt", "--manifest", "manifest.jsonl", "--out", "nosuch/../model.pt", "--force"],
+    ["evaluate", "--checkpoint", "model.pt", "--manifest", "manifest.jsonl", "--out", "p.json", "--html",
+     "videos/nosuch/../a.mp4"],
+    ["export", "q.json", "--format", "coco", "--out", "nosuch/../qz.zip"],
+    ["train", "--manifest", "manifest.jsonl", "--features", "features", "--out", "run/nosuch/.."],
+    ["extract", "videos", "--out", "nosuch/../features"],
+    ["import", "folder", "videos", "--out", "nosuch/../manifest.jsonl", "--force"],
+    ["demo", "--out", "run/nosuch/.."],
+])
+def test_an_output_through_a_missing_folder_then_dotdot_is_refused(command, tmp_path, capsys, monkeypatch):
+    """`evaluate --out nosuch/../model.pt --force` passed every check made on the path as typed (it "does not
+    exist"), then writing made nosuch/ and the path named the real model.pt, which it replaced (hostile trial);
+    export, train, extract, import and demo as well: now one line, exit 2, nothing made or replaced."""
+    from s2vt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("model.pt", "manifest.jsonl", "q.json", "qz.zip", "videos/a.mp4", "features/meta.json",
+                 "run/best.pt"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(name)
+    before = {p: p.read_bytes() if p.is_file() else None for p in tmp_path.rglob("*")}
+    code = main(command)
+    err = capsys.readouterr().err.strip().splitlines()
+    path = next(a for a in command if "nosuch" in a)
+    option = command[command.index(path) - 1]
+    missing = path.split("/..")[0]
+    assert (code, err) == (2, [f"error: {option} {path}: {missing} does not exist, and the path goes on with '..' "
+                               "after it: name the path without it"]), err
+    assert {p: p.read_bytes() if p.is_file() else None for p in tmp_path.rglob("*")} == before
