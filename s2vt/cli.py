@@ -202,12 +202,12 @@ def interrupted_evaluate(args: argparse.Namespace, written: list) -> str:
     whole, at the end, so none is half-written), and the command that starts it again (with --force
     when an output of the user's it did write would refuse a plain rerun)."""
     import shlex
-    from pathlib import Path
 
+    from .fileio import written_file
     from .predict import metrics_file, predictions_file
 
     preds = predictions_file(args.checkpoint, args.split, args.out)
-    outputs = [preds, metrics_file(preds, args.split), *([Path(args.html)] if args.html else [])]
+    outputs = [preds, metrics_file(preds, args.split), *([written_file(args.html)] if args.html else [])]
     missing = [os.fsdecode(p) for p in outputs if p not in written]
     done = [os.fsdecode(p) for p in outputs if p in written]
     again = [*invoked_as(args.argv[0]), *args.argv[1:]]

@@ -275,12 +275,24 @@ def check_writable(folder: str | os.PathLike) -> None:
         raise output_error(folder, e) from None
 
 
+def written_file(path: str | os.PathLike) -> Path:
+    """The file a write of `path` replaces: the one a symbolic link names (atomic_write_bytes writes through
+    a link, the link kept), else `path` itself. Every check, lock and derived name (evaluate's metrics file)
+    of an output goes by it: judged by the link's own folder and name, `--out LINK` rewrote a live training
+    run's file, locked beside the link while another command wrote the same file (hostile trial). A broken
+    link is left as it is, for `refuse_broken_link`."""
+    path = Path(path)
+    if path.is_symlink() and path.exists():
+        return Path(os.path.realpath(path))
+    return path
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` via a temp file and os.replace; nothing partial is left on failure."""
     path = Path(path)
     if path.is_symlink():  # (the rename would replace the link by a plain file: the file it names is written)
         refuse_broken_link(path)
-        path = Path(os.path.realpath(path))
+        path = written_file(path)
     # the rename would swap a device, pipe or socket (e.g. /dev/null, run as root) for a plain file
     if path.exists() and not path.is_file():
         raise OutputError(f"cannot write {os.fsdecode(path)}: not a regular file")

@@ -17,7 +17,7 @@ from .device import pick_device
 from .errors import UserError, invoked_as
 from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, busy_line, check_writable, make_dirs,
                      refuse_empty_paths, refuse_existing, lock_path, locked, refuse_long_names, removed_if_failed,
-                     training_run)
+                     training_run, written_file)
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, one_line, printable
 
@@ -302,8 +302,10 @@ KEPT_PREDS = re.compile(r"preds_(train|val|test)\.json")
 
 
 def predictions_file(checkpoint: str, split: str, out: str | None = None) -> Path:
-    """Where evaluate writes its predictions: `out`, else `preds_<split>.json` beside the checkpoint."""
-    return Path(out) if out else Path(checkpoint).with_name(f"preds_{split}.json")
+    """Where evaluate writes its predictions: `out` (the file it names when it is a symbolic link:
+    `fileio.written_file`, so its metrics file and lock are the written file's), else `preds_<split>.json`
+    beside the checkpoint."""
+    return written_file(out) if out else Path(checkpoint).with_name(f"preds_{split}.json")
 
 
 def not_a_store(features: str, split: str, labels: Labels, ckpt: dict | None = None,
@@ -438,6 +440,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         raise OutputError(f"{out} is a folder: name a file to write (--out: the predictions JSON)")
     out_path = predictions_file(checkpoint, split, out)
     metrics_path = metrics_file(out_path, split)
+    report = written_file(html) if html else None  # (through a link: the file written, as for --out)
     # names a run's readers (and a later evaluate) take for another file: predictions under them would
     # be read as metrics, or replaced without --force by the default run of another split
     if out_path.name == f"metrics_{split}.json":
@@ -459,21 +462,21 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     if html and (kept := KEPT_PREDS.fullmatch(Path(html).name)):
         raise OutputError(f"cannot write the report to {html}: that name is kept for the predictions of split "
                           f"{kept[1]}: name it REPORT.html")
-    refuse_long_names([out_path, metrics_path, html])
+    refuse_long_names([out_path, metrics_path, report])
     # never write over what this command reads: the checkpoint, the manifest, the store
-    refuse_inputs([out_path, metrics_path, *([html] if html else [])], [checkpoint, manifest],
+    refuse_inputs([out_path, metrics_path, *([report] if html else [])], [checkpoint, manifest],
                   folders=[f for f in [features] if f])
-    every = refuse_listed_videos([out_path, metrics_path, *([Path(html)] if html else [])], manifest)
+    every = refuse_listed_videos([out_path, metrics_path, *([report] if html else [])], manifest)
     # (even with --force) not into a folder a training run is writing, nor over a checkpoint
-    refuse_training_runs([(out_path, "--out"), (metrics_path, "--out"), *([(Path(html), "--html")] if html else [])])
-    refuse_checkpoints([out_path, metrics_path, *([Path(html)] if html else [])])
+    refuse_training_runs([(out_path, "--out"), (metrics_path, "--out"), *([(report, "--html")] if html else [])])
+    refuse_checkpoints([out_path, metrics_path, *([report] if html else [])])
     # (after refuse_inputs: writing over an input is refused even so); the metrics of a named --out
     # are refused with it: replacing them alone would leave an earlier run's predictions unexplained
-    refuse_existing([out, out and metrics_path, html], force)
-    for folder in {out_path.parent, *([Path(html).parent] if html else [])}:
+    refuse_existing([out and out_path, out and metrics_path, report], force)
+    for folder in {out_path.parent, *([report.parent] if html else [])}:
         check_writable(folder)  # (now: not after decoding the whole split)
     # two runs writing the same outputs at once: the one that ended last would silently win
-    for path, option in [(out_path, "--out " if out else ""), *([(Path(html), "--html ")] if html else [])]:
+    for path, option in [(out_path, "--out " if out else ""), *([(report, "--html ")] if html else [])]:
         hold.enter_context(locked(lock_path(path), writing_elsewhere(path, option)))
     model, vocab, labels, ckpt = load_checkpoint(checkpoint, dev)
     with_captions = has_captions(ckpt)
@@ -580,8 +583,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     if html:
         from .report import write_report
 
-        write_report(html, entries, preds, per_video, metrics)
-        written.append(Path(html))
+        write_report(report, entries, preds, per_video, metrics)
+        written.append(report)
     return metrics
 
 

@@ -234,7 +234,7 @@ def test_outputs_never_write_over_a_video_the_manifest_lists(store, run, tmp_pat
                          (["--out", videos / "real.mp4"], videos / "real.mp4"),
                          (["--out", videos / "clip.json"], videos / "clip.metrics.json"),
                          (["--out", tmp_path / "p.json", "--html", tmp_path / "to_video.html"],
-                          tmp_path / "to_video.html")):
+                          videos / f"{train_video}.mp4")):  # (named as the file a link leads to: the one written)
         code, err = s2vt(capsys, *args, *extra)
         assert code == 2 and len(err) == 1, err
         assert err[0].startswith(f"error: cannot write {named}: it is a video {manifest} lists ("), err
@@ -256,7 +256,8 @@ def test_an_out_through_a_symbolic_link_writes_its_file(store, run, tmp_path, ca
     args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--beam", "1"]
     code, err = s2vt(capsys, *args, "--out", link, "--force")
     assert code == 0 and link.is_symlink() and os.readlink(link) == str(target), err
-    assert json.loads(target.read_text()) and (tmp_path / "p.metrics.json").is_file()
+    # (its metrics beside the file written, named after it: see the test below)
+    assert json.loads(target.read_text()) and (tmp_path / "keep" / "p.metrics.json").is_file()
     broken = tmp_path / "q.json"
     broken.symlink_to(tmp_path / "gone.json")
     code, err = s2vt(capsys, *args, "--out", broken)
@@ -264,6 +265,43 @@ def test_an_out_through_a_symbolic_link_writes_its_file(store, run, tmp_path, ca
                                  f"{tmp_path / 'gone.json'}, which does not exist): remove it, or make what it "
                                  "points to"], err
     assert broken.is_symlink() and not (tmp_path / "q.metrics.json").exists()
+
+
+def test_an_out_that_is_a_symbolic_link_is_judged_locked_and_paired_by_the_file_written(store, run, tmp_path,  # noqa: F811
+                                                                                      capsys):
+    """`--out LINK` was judged by the link's folder and name, not the file written (hostile trial): a link into a
+    live training run's folder rewrote its file (`--out RUN/p.json` refused), the lock was taken beside the link
+    (two evaluates wrote q.json at once), and `--out qlink.json --force --beam 1` left q.json's beam-1 predictions
+    beside q.metrics.json of beam 5. Now the checks, the lock and the metrics file are the written file's."""
+    import shutil
+
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--beam", "1",
+            "--force"]
+    live = tmp_path / "live"
+    shutil.copytree(run, live)
+    train_lock = live / ".s2vt-train.lock"
+    other = os.getppid()  # (a live process that is not this one: the training run, or another evaluate)
+    train_lock.write_text(f"{other}\n")
+    (live / "x.json").write_text("run's")
+    (tmp_path / "xlink.json").symlink_to(live / "x.json")
+    code, err = s2vt(capsys, *args, "--out", tmp_path / "xlink.json")
+    assert (code, err) == (2, [f"error: cannot write {live / 'x.json'}: a training run (pid {other}) is writing {live}: "
+                               f"wait for it to end, or name another --out (if none runs, remove {train_lock})"]), err
+    assert (live / "x.json").read_text() == "run's" and not (tmp_path / "xlink.metrics.json").exists()
+
+    q, qlink = tmp_path / "q.json", tmp_path / "qlink.json"
+    qlink.symlink_to(q.name)
+    assert s2vt(capsys, *args[:-3], "--beam", "2", "--out", q)[0] == 0
+    lock = tmp_path / ".q.json.lock"
+    lock.write_text(f"{other}\n")  # (another evaluate writing q.json)
+    code, err = s2vt(capsys, *args, "--out", qlink)
+    assert (code, err) == (2, [f"error: --out {q}: another s2vt evaluate (pid {other}) is writing it: wait for it to "
+                               f"end, or name another --out (if none runs, remove {lock})"]), err
+    lock.unlink()
+    code, err = s2vt(capsys, *args, "--out", qlink)
+    assert code == 0 and qlink.is_symlink(), err
+    assert json.loads((tmp_path / "q.metrics.json").read_text())["beam"] == 1  # (the predictions' own, rewritten)
+    assert not (tmp_path / "qlink.metrics.json").exists() and not (tmp_path / ".qlink.json.lock").exists()
 
 
 def test_an_out_naming_a_folder_is_one_line(store, run, tmp_path, capsys, monkeypatch):  # noqa: F811
