@@ -165,7 +165,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", choices=SPLITS, help="the manifest's videos to predict and score")
     add_decode_arguments(p)
     p.add_argument("--batch-size", type=int, default=64, help="videos decoded together")
-    p.add_argument("--out", default=None, help="predictions JSON (default: preds_<split>.json beside the "
+    p.add_argument("--out", default=None, help="predictions JSON, NAME.json (default: preds_<split>.json beside the "
                    "checkpoint); its metrics are written beside it: metrics_<split>.json for a preds_<split>.json, "
                    "else named after it (greedy.json: greedy.metrics.json)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")

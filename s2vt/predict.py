@@ -470,13 +470,22 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     # (even with --force) not into a folder a training run is writing, nor over a checkpoint
     refuse_training_runs([(out_path, "--out"), (metrics_path, "--out"), *([(report, "--html")] if html else [])])
     refuse_checkpoints([out_path, metrics_path, *([report] if html else [])])
+    # the metrics file is named after the predictions' stem: `--out m1`, `m1.txt` and `m1.json` all paired
+    # with m1.metrics.json (hostile trial: `--out m1 --beam 1 --force` left it beside m1.json of beam 5); after
+    # the refusals above, which say more (`--out RUN/last.pt`: a checkpoint)
+    if out_path.suffix != ".json":
+        raise OutputError(f"cannot write {out_path}: evaluate writes its predictions as NAME.json and their metrics "
+                          "beside them as NAME.metrics.json: name --out NAME.json")
     # (after refuse_inputs: writing over an input is refused even so); the metrics of a named --out
     # are refused with it: replacing them alone would leave an earlier run's predictions unexplained
     refuse_existing([out and out_path, out and metrics_path, report], force)
     for folder in {out_path.parent, *([report.parent] if html else [])}:
         check_writable(folder)  # (now: not after decoding the whole split)
     # two runs writing the same outputs at once: the one that ended last would silently win
-    for path, option in [(out_path, "--out " if out else ""), *([(report, "--html ")] if html else [])]:
+    # (its metrics file too, held as an output of its own: by whatever name another command reaches it, no two
+    # write it at once)
+    for path, option in [(out_path, "--out " if out else ""), (metrics_path, "--out " if out else ""),
+                         *([(report, "--html ")] if html else [])]:
         hold.enter_context(locked(lock_path(path), writing_elsewhere(path, option)))
     model, vocab, labels, ckpt = load_checkpoint(checkpoint, dev)
     with_captions = has_captions(ckpt)

@@ -304,6 +304,34 @@ def test_an_out_that_is_a_symbolic_link_is_judged_locked_and_paired_by_the_file_
     assert not (tmp_path / "qlink.metrics.json").exists() and not (tmp_path / ".qlink.json.lock").exists()
 
 
+def test_one_metrics_file_belongs_to_one_out_and_is_locked_with_it(store, run, tmp_path, capsys):  # noqa: F811
+    """`--out m1.json`, `--out m1` and `--out m1.txt` all wrote m1.metrics.json, only the --out name locked: two
+    evaluates could write one metrics file, and `--out m1 --beam 1 --force` left m1.metrics.json of beam 1 beside
+    m1.json of beam 5 (hostile trial). Now --out is NAME.json (one name per metrics file), and the metrics file
+    is locked too."""
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--beam", "1",
+            "--force"]
+    m1 = tmp_path / "m1.json"
+    assert s2vt(capsys, *args[:-3], "--beam", "2", "--out", m1)[0] == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for name in ("m1", "m1.txt", "m1.JSON"):
+        code, err = s2vt(capsys, *args, "--out", tmp_path / name)
+        assert (code, err) == (2, [f"error: cannot write {tmp_path / name}: evaluate writes its predictions as "
+                                   "NAME.json and their metrics beside them as NAME.metrics.json: name --out "
+                                   "NAME.json"]), err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    lock = tmp_path / ".m1.metrics.json.lock"
+    lock.write_text(f"{os.getppid()}\n")  # (another live process writing m1.metrics.json)
+    code, err = s2vt(capsys, *args, "--out", m1)
+    assert (code, err) == (2, [f"error: --out {tmp_path / 'm1.metrics.json'}: another s2vt evaluate (pid "
+                               f"{os.getppid()}) is writing it: wait for it to end, or name another --out (if none "
+                               f"runs, remove {lock})"]), err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p != lock} == before
+    lock.unlink()
+    assert s2vt(capsys, *args, "--out", m1)[0] == 0
+    assert json.loads((tmp_path / "m1.metrics.json").read_text())["beam"] == 1 and not lock.exists()
+
+
 def test_an_out_naming_a_folder_is_one_line(store, run, tmp_path, capsys, monkeypatch):  # noqa: F811
     # ".", "/" had no name to replace (a traceback); "newdir/" wrote a file named newdir
     monkeypatch.chdir(tmp_path)
