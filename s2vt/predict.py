@@ -452,9 +452,12 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     if other and other[1] != split:
         raise OutputError(f"cannot write {out_path}: that name is kept for the predictions of split {other[1]} "
                           f"(this is split {split})")
-    if html and Path(html).absolute() in (out_path.absolute(), metrics_path.absolute()):
-        raise OutputError(f"cannot write the report to {html}: this run writes its predictions and metrics to "
-                          f"{out_path} and {metrics_path}")
+    # (compared as the system resolves them: `sub3/../p8.json` is p8.json, and was refused as locked by another
+    # evaluate, this one, hostile trial)
+    if html and (same := next((name for name, p in (("--out", out_path), ("its metrics file", metrics_path))
+                               if os.path.realpath(report) == os.path.realpath(p)), None)):
+        raise OutputError(f"cannot write the report to {html}: --html names the same file as {same} "
+                          f"({out_path if same == '--out' else metrics_path})")
     # (the report under a name kept for metrics or predictions: a later evaluate, or a reader, takes it for those)
     if html and KEPT_METRICS.fullmatch(Path(html).name):
         raise OutputError(f"cannot write the report to {html}: names like metrics_<split>.json and X.metrics.json "

@@ -332,6 +332,23 @@ def test_one_metrics_file_belongs_to_one_out_and_is_locked_with_it(store, run, t
     assert json.loads((tmp_path / "m1.metrics.json").read_text())["beam"] == 1 and not lock.exists()
 
 
+def test_an_html_naming_the_out_file_by_another_path_is_said_so(store, run, tmp_path, capsys, monkeypatch):  # noqa: F811
+    """`mkdir sub3; evaluate --out p8.json --html sub3/../p8.json` said another evaluate (the pid of this one) was
+    writing it (hostile trial): one file named twice is said as such."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub3").mkdir()
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--beam", "1",
+            "--out", "p8.json"]
+    code, err = s2vt(capsys, *args, "--html", "sub3/../p8.json")
+    assert (code, err) == (2, ["error: cannot write the report to sub3/../p8.json: --html names the same file as "
+                               "--out (p8.json)"]), err
+    (tmp_path / "link.html").symlink_to("p8.metrics.json")  # (through a link: the metrics file)
+    code, err = s2vt(capsys, *args, "--html", "link.html")
+    assert (code, err) == (2, ["error: cannot write the report to link.html: --html names the same file as its "
+                               "metrics file (p8.metrics.json)"]), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.html", "sub3"]
+
+
 def test_an_out_naming_a_folder_is_one_line(store, run, tmp_path, capsys, monkeypatch):  # noqa: F811
     # ".", "/" had no name to replace (a traceback); "newdir/" wrote a file named newdir
     monkeypatch.chdir(tmp_path)
