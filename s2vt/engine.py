@@ -21,8 +21,8 @@ import torch.distributed as dist
 
 from .device import pick_device
 from .errors import UserError, interrupts_held, interrupts_unwrapped
-from .fileio import (TRAIN_LOCK, OutputError, atomic_write_bytes, busy_line, check_writable, is_lock_name, lock_owner,
-                     locked, removed_if_failed, training_run)
+from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, busy_line, check_writable,
+                     is_lock_name, lock_owner, locked, removed_if_failed, training_run)
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError
 
@@ -102,7 +102,7 @@ def resume_point(cfg: TrainConfig) -> Path | None:
     are there (starting over would replace them). --resume into an empty or new folder starts a new run."""
     out = Path(cfg.out)
     # (curves.png too: a run writes it with metrics.csv, so alone it is someone's own file)
-    held = [name for name in (*RUN_FILES, "curves.png") if (out / name).exists()]
+    held = [name for name in RUN_OUTPUTS if (out / name).exists()]
     if cfg.resume and "last.pt" in held:
         return out / "last.pt"
     if cfg.resume and held:
@@ -369,7 +369,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         # (a user's evaluate --out or export into the run folder: left as they are, but no longer of its
         # model; lock files, live or stale, are not the user's)
         if stray := sorted(p.name for p in out.iterdir()
-                           if p.name not in (*RUN_FILES, "curves.png") and not is_lock_name(p.name)):
+                           if p.name not in RUN_OUTPUTS and not is_lock_name(p.name)):
             log(f"warning: --overwrite replaces the run in {out}, not the other files there (results of the "
                 f"model it replaces?): {', '.join(stray[:5])}" + (f" and {len(stray) - 5} more" if len(stray) > 5
                                                                     else ""))

@@ -333,6 +333,21 @@ def atomic_write_json(path: str | os.PathLike, obj) -> None:
 # evaluate writing into such a folder is refused too (predict.refuse_training_runs)
 TRAIN_LOCK = ".s2vt-train.lock"
 
+# the files a training run writes in its folder (engine.RUN_FILES, which mark one, and its plot): no other
+# command writes over them, --force or not, in a folder holding a run (`run_file`)
+RUN_OUTPUTS = ("best.pt", "last.pt", "metrics.csv", "curves.png")
+
+
+def run_file(path: str | os.PathLike) -> Path | None:
+    """The run folder whose own file `path` is (one of RUN_OUTPUTS, in a folder holding best.pt or last.pt),
+    else None: `evaluate --out RUN/metrics.csv --force` replaced a finished run's metrics with predictions."""
+    path = Path(path)
+    folder = path.absolute().parent
+    if path.name in RUN_OUTPUTS and any((folder / name).is_file() for name in ("best.pt", "last.pt")):
+        return folder
+    return None
+
+
 LOCK_WRITING_S = 10  # a lock still empty (its pid not written yet) is another run's for this long
 
 

@@ -17,7 +17,7 @@ from .device import pick_device
 from .errors import UserError, invoked_as
 from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, busy_line, check_writable, make_dirs,
                      refuse_empty_paths, refuse_existing, lock_path, locked, refuse_long_names, removed_if_failed,
-                     training_run, written_file)
+                     run_file, training_run, written_file)
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, one_line, printable
 
@@ -396,11 +396,15 @@ def refuse_training_runs(outputs: list[tuple[Path, str]]) -> None:
 
 
 def refuse_checkpoints(outputs: list[Path]) -> None:
-    """OutputError for an output that is a PyTorch checkpoint (a finished run's best.pt or last.pt), even
-    with --force: predictions written over it lose the model for good."""
+    """OutputError for an output that is a PyTorch checkpoint (a finished run's best.pt or last.pt), or
+    another file a training run writes in its folder (fileio.run_file: metrics.csv, curves.png), even with
+    --force: predictions written over it lose the model, or the run's record, for good."""
     for path in outputs:
         if is_checkpoint_file(path):
             raise OutputError(f"cannot write {path}: it is a checkpoint: evaluate never writes over one")
+        if (run := run_file(path)) is not None:
+            raise OutputError(f"cannot write {path}: {path.name} is a file of the training run in {run}: evaluate "
+                              "never writes over one")
 
 
 def refuse_listed_videos(outputs: list[Path], manifest: str) -> list[dict] | None:

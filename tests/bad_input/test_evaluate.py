@@ -748,3 +748,30 @@ def test_an_output_through_a_missing_folder_then_dotdot_is_refused(command, tmp_
     assert (code, err) == (2, [f"error: {option} {path}: {missing} does not exist, and the path goes on with '..' "
                                "after it: name the path without it"]), err
     assert {p: p.read_bytes() if p.is_file() else None for p in tmp_path.rglob("*")} == before
+
+
+def test_evaluate_never_writes_over_a_finished_runs_own_files(store, run, tmp_path, capsys):  # noqa: F811
+    """`evaluate --out RUN/metrics.csv --force` on a finished run replaced its metrics.csv with predictions JSON
+    (hostile trial): only its checkpoints were protected. Now every file a run writes in its folder (best.pt,
+    last.pt, metrics.csv, curves.png) is refused as an output there, --force or not, there yet or not."""
+    import shutil
+
+    done = tmp_path / "done"
+    shutil.copytree(run, done)
+    (done / "curves.png").unlink(missing_ok=True)  # (a run without its plot: the name is still the run's)
+    before = {p.name: p.read_bytes() for p in done.iterdir()}
+    assert "metrics.csv" in before
+    base = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--beam", "1",
+            "--force", "--out", tmp_path / "p.json"]
+    for name in ("metrics.csv", "curves.png"):
+        code, err = s2vt(capsys, *base, "--html", done / name)
+        assert (code, err) == (2, [f"error: cannot write {done / name}: {name} is a file of the training run in "
+                                   f"{done}: evaluate never writes over one"]), err
+    code, err = s2vt(capsys, *base[:-2], "--out", done / "metrics.csv")  # (the trial's own)
+    assert (code, err) == (2, [f"error: cannot write {done / 'metrics.csv'}: metrics.csv is a file of the training "
+                               f"run in {done}: evaluate never writes over one"]), err
+    assert {p.name: p.read_bytes() for p in done.iterdir()} == before and not (tmp_path / "p.json").exists()
+    other = tmp_path / "other"  # (outside a run folder the name is the user's own)
+    other.mkdir()
+    code, err = s2vt(capsys, *base, "--html", other / "curves.png")
+    assert code == 0 and (other / "curves.png").read_text().lstrip().startswith("<"), err
