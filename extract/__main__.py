@@ -164,6 +164,7 @@ def prepare(args: argparse.Namespace):
     items = collect_items(args.input)
     store = FeatureStore(make_dirs(args.out))  # (an impossible --out fails before the backbones load)
     store.check_meta(settings_meta(cfg))  # (so does a store of other settings)
+    store.check_logs()  # (and a log that cannot be appended to: found at a video, after its features)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         extractor = Extractor(cfg)
@@ -269,16 +270,20 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
             store.log_failure(d.video_id, d.path, d.error)
             bar.write(one_line(f"failed: {d.video_id}: {d.error}"), file=sys.stderr)
         else:
-            for m, arr in feats.items():
-                store.write(m, d.video_id, arr, cfg.dtype)
-            if d.source:
-                store.record_source(d.video_id, d.source, feats, d.path)
-            store.forget(d.video_id, d.path)  # (an earlier failure of this file no longer holds: at the run's end)
+            # its notes before its features: a note or feature file that cannot be written (a full disk) stops
+            # the run before this video is done, so it is not counted and a rerun extracts it again, notes and
+            # all; written after them, a failed note left the video done (its features and their source
+            # recorded), counted as not written and its notes lost for good
             if d.video_id in moved:
                 store.note(d.video_id, f"re-extracted from {d.path}: its features came from {moved[d.video_id]}, "
                                        "which no longer exists (a moved or renamed dataset)")
             for note in d.notes:
                 store.note(d.video_id, note)
+            for m, arr in feats.items():
+                store.write(m, d.video_id, arr, cfg.dtype)
+            if d.source:
+                store.record_source(d.video_id, d.source, feats, d.path)
+            store.forget(d.video_id, d.path)  # (an earlier failure of this file no longer holds: at the run's end)
             written += 1
         bar.update(1)
 

@@ -419,6 +419,20 @@ class FeatureStore:
         except OSError as e:
             raise output_error(path, e) from None
 
+    def check_logs(self) -> None:
+        """OutputError naming the first of the store's logs that exists but cannot be appended to (a folder
+        by that name, a read-only file), before any video: found at a video's first note or failure, it
+        stopped the run after that video's features were written and recorded (a rerun found it done, and
+        its notes were never written). A log not there yet is left to be made (nothing is created here)."""
+        for name in ("notes.jsonl", "sources.jsonl", FAILURES):
+            path = self.root / name
+            if not os.path.exists(path):  # (nor through a link to nothing: the append makes its file)
+                continue
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+            except OSError as e:
+                raise output_error(path, e) from None
+
     def forget(self, video_id: str, path: str | None) -> None:
         """`video_id`'s features were just written from the file `path`: its failures of that file, in an
         earlier run or this one, no longer hold (a file since repaired). Marked now, removed from

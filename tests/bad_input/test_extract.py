@@ -750,3 +750,47 @@ def test_a_symbolic_link_loop_is_called_one(tmp_path):
     assert no_such_video(tmp_path / "a.mp4") == f"{tmp_path / 'a.mp4'}: a symbolic link loop (to b.mp4)"
     assert no_such_video(tmp_path / "gone.mp4") == (f"{tmp_path / 'gone.mp4'}: broken symbolic link to "
                                                     "/mnt/unmounted/gone.mp4")
+
+
+@pytest.mark.parametrize("log", ["notes.jsonl", "failures.jsonl", "sources.jsonl"])
+def test_a_store_log_that_cannot_be_appended_to_is_refused_before_any_video(log, tmp_path, videos, capsys):
+    """`mkdir STORE/notes.jsonl` stopped extract after its first video's features and sources.jsonl line were
+    written, saying '0 videos written'; a rerun found the video done and its notes were never written
+    (hostile trial). Now one line before any video; once the log is fixed the rerun writes everything."""
+    store = tmp_path / "s"
+    (store / log).mkdir(parents=True)
+    rc, err = extract(capsys, videos["mov_silent"], "--out", store, *VGGISH)
+    assert rc == 2 and one_line_error(err) and err.strip().splitlines()[-1] == (
+        f"error: cannot write {store / log}: Is a directory"), err
+    assert sorted(p.name for p in store.iterdir()) == [log]  # nothing of the video written
+    (store / log).rmdir()
+    rc, err = extract(capsys, videos["mov_silent"], "--out", store, *VGGISH)
+    assert rc == 0 and "1 written" in err, err
+    notes = [json.loads(x) for x in (store / "notes.jsonl").read_text().splitlines()]
+    assert [n["video_id"] for n in notes] == ["mov_silent"] and "no audio track" in notes[0]["note"]
+
+
+def test_a_note_that_fails_mid_run_leaves_its_video_to_the_rerun(tmp_path, videos, capsys, monkeypatch):
+    """A note that cannot be written (a full disk) once the run is going: its video's features are not
+    written either, the count says so, and the rerun extracts it, notes and all."""
+    from s2vt.fileio import OutputError
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(videos["mov_silent"], folder / "a.mov")
+    shutil.copy(videos["mov_silent"], folder / "b.mov")
+    store = tmp_path / "s"
+    note = FeatureStore.note
+
+    def full(self, video_id, text):
+        if video_id == "b":
+            raise OutputError(f"cannot write {self.root / 'notes.jsonl'}: No space left on device")
+        note(self, video_id, text)
+    monkeypatch.setattr(FeatureStore, "note", full)
+    rc, err = extract(capsys, folder, "--out", store, *VGGISH, "--batch-videos", "1", "--workers", "1")
+    assert rc == 2 and "stopped after 1 videos written" in err, err
+    assert sorted(p.name for p in (store / "vggish").iterdir()) == ["a.npy"]
+    monkeypatch.setattr(FeatureStore, "note", note)
+    rc, err = extract(capsys, folder, "--out", store, *VGGISH)
+    assert rc == 0 and "1 already done, 1 to extract" in err and "1 written" in err, err
+    assert [json.loads(x)["video_id"] for x in (store / "notes.jsonl").read_text().splitlines()] == ["a", "b"]
