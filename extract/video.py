@@ -8,6 +8,7 @@ header says is decoded a second time, over the frames it really holds.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 import os
@@ -65,18 +66,32 @@ def count_frames(path: str | os.PathLike) -> tuple[int, float]:
     muxer writes one line per packet in the same format in every ffmpeg version; the progress
     line's `frame=` that this once read is absent for stream copies in ffmpeg 7.0.
     """
+    return _packets(path)[:2]
+
+
+def _packets(path: str | os.PathLike) -> tuple[int, float, float | None]:
+    """`count_frames`' (frames, seconds), and the frames per second the packets' own durations give (None
+    when they give none): the rate a raw stream's headers carry (an H.264 or HEVC stream's timing, an
+    MPEG-2 frame rate code), which ffmpeg's `NN fps` never shows for such a stream (it says 25, its
+    default) and its `tbr` shows only in some versions (ffmpeg 9 gives an H.264 stream's field rate,
+    twice its frame rate)."""
     proc = run_ffmpeg(["-v", "error", "-i", ffmpeg_path(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
                       timeout=600)
     text = proc.stdout.decode("utf-8", "replace")
     tb = re.search(r"^#tb 0: (\d+)/(\d+)", text, re.M)
     # packet lines: stream, dts, pts, duration, size, crc
     packets = [ln.split(",") for ln in text.splitlines() if ln and not ln.startswith("#")]
+    if not tb:
+        return len(packets), 0.0, None
+    unit = int(tb[1]) / int(tb[2])
+    durations = collections.Counter(int(p[3]) for p in packets if len(p) >= 5 and int(p[3]) > 0)
+    rate = 1 / (durations.most_common(1)[0][0] * unit) if durations else None  # (the usual frame's duration)
     # (pts, duration) of packets with a timestamp (no pts prints as INT64_MIN)
     timed = [(int(p[2]), max(int(p[3]), 0)) for p in packets if len(p) >= 5 and int(p[2]) > -(2 ** 62)]
-    if not tb or not timed:
-        return len(packets), 0.0
+    if not timed:
+        return len(packets), 0.0, rate
     span = max(pts + dur for pts, dur in timed) - min(pts for pts, _ in timed)
-    return len(packets), span * int(tb[1]) / int(tb[2])
+    return len(packets), span * unit, rate
 
 
 def check_video_file(path: str) -> None:
@@ -130,8 +145,10 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     if rotation in (90, 270):
         width, height = height, width
     duration, timed = _parse_duration(text), True
-    if not duration:
-        frames, duration = count_frames(path)
+    if not duration:  # (no container: a raw stream, whose rate is its packets', not the `25 fps` ffmpeg shows)
+        frames, duration, rate = _packets(path)
+        if rate is not None and 0.1 <= rate <= 1000:
+            fps = rate
         if duration <= 0 < frames:  # frames without timestamps (a raw .h264 stream): counted, decoded by index
             duration, timed = frames / fps, False
     if duration <= 0:

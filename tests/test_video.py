@@ -149,3 +149,35 @@ def test_a_raw_stream_without_timestamps_is_decoded_by_frame_order(tmp_path):
     assert np.allclose(got.times, idx / 25)
     assert got.notes == ["video stream has no timestamps (a raw stream?): its 75 frames sampled by their order, "
                          "their times taken at 25 fps"]
+
+
+def test_a_raw_stream_is_timed_at_its_own_rate(tmp_path):
+    """Raw streams were timed at 25 fps whatever they carry: a 3 s 60 fps raw H.264 (timestamps, no container)
+    was read as 75 frames (the first 1.25 s sampled, times to 2.8 s), a 10 fps raw HEVC (`25 fps, 10 tbr`)
+    as 1.2 s, its note saying 25 fps, so serve's --max-video-seconds let it through (hostile trial). The
+    rate is the packets' own (ffmpeg 9's tbr of an H.264 stream is its field rate, twice the frame rate);
+    a stream that carries none (MJPEG) keeps 25."""
+    from extract.media import TooLong, decode_media
+
+    def raw(name, rate, codec, *extra):
+        subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-f", "lavfi", "-i", f"testsrc2=size=64x48:rate={rate}:"
+                                   "duration=3", "-c:v", codec, "-pix_fmt", "yuv420p", *extra, str(tmp_path / name)]),
+                       check=True, capture_output=True)
+        return tmp_path / name
+
+    r60 = raw("r60.h264", 60, "libx264", "-bf", "0")  # (no B-frames: timestamps)
+    info = probe(r60)
+    assert (info.fps, info.timed, info.est_frames) == (60, True, 180)
+    got = decode_frames(r60, 6, short_side=48)
+    assert np.allclose(got.times, uniform_indices(180, 6) / 60) and got.times[-1] < 3 and got.notes == []
+    r10 = raw("r10.hevc", 10, "libx265", "-x265-params", "log-level=error")
+    info = probe(r10)
+    assert (info.fps, info.timed, info.duration) == (10, False, 3.0)
+    got = decode_frames(r10, 6, short_side=48)
+    assert np.allclose(got.times, uniform_indices(30, 6) / 10)
+    assert got.notes == ["video stream has no timestamps (a raw stream?): its 30 frames sampled by their order, "
+                         "their times taken at 10 fps"]
+    with pytest.raises(TooLong, match="lasts 3.0 s"):
+        decode_media(r10, ["resnet152"], frames=4, clips=0, short_side=48, max_seconds=2)
+    mjpeg = raw("m.mjpeg", 10, "mjpeg", "-pix_fmt", "yuvj420p")
+    assert probe(mjpeg).fps == 25
