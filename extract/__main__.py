@@ -11,7 +11,8 @@ import time
 import warnings
 from pathlib import Path
 
-from s2vt.errors import UserError, exit_status, interrupt_quietly, one_line_warning, terminate_as_interrupt
+from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, exit_quietly_after, exit_status, interrupt_quietly,
+                         one_line_warning, quiet_once_interrupted, running_as_program, terminate_as_interrupt)
 
 if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
@@ -150,9 +151,14 @@ def main(argv: list[str] | None = None, rerun_line: bool | str = True) -> int:
     warnings.formatwarning = one_line_warning
     p = Parser(prog="python -m extract", description=__doc__)
     add_arguments(p)
+    if argv is None:  # the program's own run (not a caller's process: its handlers stay)
+        running_as_program("extract")
     with terminate_as_interrupt() as terminated:  # (s2vt-extract's entry: a SIGTERM stops it as a Ctrl-C does)
-        return exit_status(run(p.parse_args(joined_shard(sys.argv[1:] if argv is None else argv)), rerun_line),
+        code = exit_status(run(p.parse_args(joined_shard(sys.argv[1:] if argv is None else argv)), rerun_line),
                            terminated)
+    if argv is None:  # the program's own run (not a caller's process: its handlers stay)
+        exit_quietly_after("extract", said=code in (INTERRUPTED, TERMINATED))
+    return code
 
 
 def prepare(args: argparse.Namespace):
@@ -254,6 +260,8 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
 
     def on_sigint(signum, frame) -> None:
         nonlocal interrupted
+        if interrupted:  # (a Ctrl-C pressed again while the stopped run winds down: the same stop, said once)
+            return
         interrupted = True
         raise KeyboardInterrupt
 
@@ -298,15 +306,30 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
     except UserError as e:  # the store cannot be written (disk full, permissions): every next video would fail too
         stopped = e
     finally:
+        # (once interrupted, on_sigint stays until the run's line is said: a further Ctrl-C then is no
+        # KeyboardInterrupt out of the lines below, a traceback)
+        if in_main and not interrupted:
+            signal.signal(signal.SIGINT, previous)
+    try:
+        return ended(store, bar, made, written, failures, stopped, interrupted, start, advice, rerun_line)
+    finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)
+            if interrupted:  # (before this frame is freed: the bar's __del__ then took a Ctrl-C pressed again
+                quiet_once_interrupted()  # for an "Exception ignored" traceback)
+
+
+def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: int, stopped: UserError | None,
+          interrupted: bool, start: float, advice: str, rerun_line: bool) -> int:
+    """The end of `run` once its videos are extracted, stopped or interrupted: failures.jsonl settled, the
+    line that says so, the exit code."""
     bar.close()
     try:  # (interrupted or stopped too: the videos written are done; a failure here says what it could not)
         store.settle_failures()
     except UserError as e:
         stopped = stopped or e
-    except KeyboardInterrupt:  # (a second Ctrl-C: failures.jsonl is as it was, whole; a rerun settles it)
-        interrupted = True
+    except KeyboardInterrupt:  # (a Ctrl-C once the videos were done: failures.jsonl is as it was, whole; a rerun
+        interrupted = True     # settles it)
     if stopped or interrupted:  # (a Ctrl-C or a full disk before the first record: --out, if this run made it, goes)
         remove_if_empty(made)
     if stopped:

@@ -780,6 +780,9 @@ def main(argv: list[str] | None = None, program: bool | None = None) -> int:
         discard_stdout()
     terminated: list = []
     finished: list = []  # (True once the command's function has returned: its outputs are written)
+    if argv is None if program is None else program:
+        from .errors import running_as_program
+        running_as_program(command_of(argv))
     try:
         with terminate_as_interrupt() as terminated:
             code = exit_status(run_main(argv, finished), terminated)
@@ -789,8 +792,8 @@ def main(argv: list[str] | None = None, program: bool | None = None) -> int:
                 print(finished_line(command_of(argv)), file=sys.stderr)
         code = exit_status(130, terminated)
     if argv is None if program is None else program:  # (not a caller's own process: its handlers stay)
-        from .errors import exit_quietly_after
-        exit_quietly_after(command_of(argv))
+        from .errors import INTERRUPTED, TERMINATED, exit_quietly_after
+        exit_quietly_after(command_of(argv), said=code in (INTERRUPTED, TERMINATED))
     return code
 
 

@@ -669,7 +669,9 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
         record_streamed(run)
         if run.ddp.main:
             # both of the epoch's checkpoints or neither: a Ctrl-C between them (epoch 1) left best.pt without
-            # the last.pt that --resume needs, and later ones a best.pt newer than last.pt's record of it
+            # the last.pt that --resume needs, and later ones a best.pt newer than last.pt's record of it; and
+            # its metrics.csv and curves.png with them: a Ctrl-C held there came out before them (Ctrl-C pressed
+            # six times after "epoch 1": a run folder without them, until a later epoch wrote them)
             with interrupts_held():
                 if improved:
                     save_checkpoint(out / "best.pt", model, run.vocab, run.labels, run.meta, epoch, row,
@@ -682,7 +684,7 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
                                  "settings": run_settings(cfg), "first_loss": run.first_loss,
                                  **({"shards": run.shards} if run.shards else {}), **run.videos},
                                 has_captions=run.has_captions)
-            write_curves(run.history, out)
+                write_curves(run.history, out)
         if run.stopper.stop:
             on_loss = run.metric not in val  # (the stopper was fed -loss: shown as the loss)
             log(f"early stopping: no improvement in {'training loss' if on_loss else run.metric} for {cfg.patience} "

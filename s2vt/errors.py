@@ -152,13 +152,18 @@ def finished_line(command: str) -> str:
     return f"interrupted: while exiting, after {command} had finished: nothing was cut short"
 
 
-def exit_quietly_after(command: str) -> None:
+def exit_quietly_after(command: str, said: bool = False) -> None:
     """For a command-line program once its command has returned: a SIGTERM or Ctrl-C while the process
     exits (atexit functions, the interpreter unloading torch: a second or so) printed nothing and exited
     143 (SIGTERM's default), or a KeyboardInterrupt traceback. Now, until the atexit functions run, one
     line, the output flushed, METEOR's JVM stopped, and the process ends at once with the signal's status
     (143, 130); from then on the signal is ignored and the finished command exits as it would have. Only
-    a handler left at its default is replaced; only in the main thread (the only one that may set one)."""
+    a handler left at its default is replaced; only in the main thread (the only one that may set one).
+
+    `said`: the command was itself interrupted and has said so (its `interrupted:` line): a further Ctrl-C
+    (a user pressing it again while the process exits: extract's decoding threads being joined gave an
+    "Exception ignored in: <module 'threading'>" traceback) ends the process the same way, with no second
+    line: nothing more was cut short."""
     import os
 
     if threading.current_thread() is not threading.main_thread():
@@ -167,7 +172,9 @@ def exit_quietly_after(command: str) -> None:
     def on_signal(signum, frame) -> None:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
-            print(finished_line(command), file=sys.stderr, flush=True)
+            if not said:
+                print(finished_line(command), file=sys.stderr, flush=True)
+            sys.stderr.flush()
         if (metrics := sys.modules.get("s2vt.metrics")) is not None:
             with contextlib.suppress(Exception):
                 metrics._stop_meteor()
@@ -187,6 +194,27 @@ def exit_quietly_after(command: str) -> None:
                 signal.signal(s, signal.SIG_IGN)
     import atexit
     atexit.register(ignore_from_now)  # (atexit runs the last registered first: before METEOR's stop)
+
+
+# the command a program's entry point runs as the process itself (`running_as_program`); empty in a caller's
+# process (a test, the demo running extract in-process), whose signal handlers are its own
+_program: list[str] = []
+
+
+def running_as_program(command: str) -> None:
+    """Called by a program's entry point, in its own process only, before `command` runs: an interrupted
+    command's `quiet_once_interrupted` then hands further signals to `exit_quietly_after`."""
+    _program[:] = [command]
+
+
+def quiet_once_interrupted() -> None:
+    """For a command interrupted that has said so, as it returns, in its handler's place: in a program's own
+    run, a further Ctrl-C (pressed again while the process exits: its frames freed, its threads joined) ends
+    the process at once, quietly (`exit_quietly_after`, `said`); put in place by the entry point only once the
+    command had returned, it came late: a signal in between was a KeyboardInterrupt out of the finished
+    command. In a caller's process, nothing."""
+    if _program:
+        exit_quietly_after(_program[0], said=True)
 
 
 def exit_status(code: int, terminated: list) -> int:

@@ -863,6 +863,23 @@ def test_a_signal_after_the_command_finished_is_one_line_or_none():
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+def test_a_signal_after_an_interrupted_command_said_so_is_quiet():
+    """A Ctrl-C pressed again once an interrupted command said `interrupted: ...` (its process exiting) was an
+    "Exception ignored ... KeyboardInterrupt" traceback (extract, hostile trial): in a program's own run it
+    ends the process at once, 130, no second line; in a caller's process nothing is changed."""
+    import signal
+
+    from s2vt.errors import quiet_once_interrupted
+
+    code = ("import os, signal, sys, time\nfrom s2vt.errors import quiet_once_interrupted, running_as_program\n"
+            "running_as_program('extract')\nprint('interrupted: 3 videos written', file=sys.stderr)\n"
+            "quiet_once_interrupted()\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(5)\n")
+    proc = run_cli("-c", code)
+    assert (proc.returncode, proc.stderr) == (130, "interrupted: 3 videos written\n")
+    quiet_once_interrupted()  # (this process is pytest's: not running as a program)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_a_signal_once_the_command_returned_says_it_had_finished(tmp_path, capsys, monkeypatch):
     """A SIGTERM just after train's outputs were written (its last lines printing, or the command's
     function returned) said `train did not finish (...: none was written)`, exit 143."""

@@ -149,6 +149,32 @@ def test_ctrl_c_loses_nothing(tmp_path, videos):
     assert len(list(store.glob("resnet152/*.npy"))) == n and leftovers(store) == []
 
 
+@pytest.mark.parametrize("entry", [["-m", "extract"], ["-m", "s2vt", "extract"]])
+def test_ctrl_c_pressed_again_and_again_is_said_once(entry, tmp_path, videos):
+    """Five SIGINTs 50 ms apart printed `interrupted: 0 videos written ...`, then "Exception ignored in:
+    <module 'threading'> Traceback ... KeyboardInterrupt" (hostile trial): the ones after the first, falling
+    while the run wound down or the process exited (its frames freed, its decoding threads joined), are quiet."""
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"video_id": f"v{i}", "path": str(videos["mp4_aac"])}) + "\n"
+                                for i in range(40)))
+    args = [sys.executable, *entry, str(manifest), "--out", str(tmp_path / "s"), *SMALL]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    err = []
+    for line in proc.stderr:
+        err.append(line)
+        if "to extract" in line:
+            time.sleep(0.3)
+            for _ in range(5):
+                proc.send_signal(signal.SIGINT)
+                time.sleep(0.05)
+            break
+    err = "".join(err) + proc.stderr.read()
+    assert proc.wait(timeout=120) == 130, err
+    assert "Traceback" not in err and "Exception ignored" not in err and err.count("interrupted:") == 1, err
+    assert err.strip().splitlines()[-1].startswith("interrupted: ")
+
+
 def test_in_memory_extraction_matches_store(extracted, videos):
     from extract.pipeline import ExtractConfig, Extractor
 

@@ -432,6 +432,9 @@ def test_a_signal_between_best_and_last_waits_for_both(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         train(TrainConfig.of(str(manifest), str(store), str(run), **kw))
     assert written == ["best.pt", "last.pt"]  # interrupted after both, before epoch 2
+    # (and after the epoch's metrics.csv and curves.png: Ctrl-C six times after "epoch 1" left a run folder
+    # without them, hostile trial)
+    assert [int(r["epoch"]) for r in rows(run)] == [1] and (run / "curves.png").stat().st_size > 0
     assert read_checkpoint(run / "last.pt")["epoch"] == 1 == read_checkpoint(run / "best.pt")["epoch"]
     monkeypatch.setattr(engine, "save_checkpoint", real)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # (put back as it was)
