@@ -76,7 +76,9 @@ def named(sources: list[str]) -> str:
 
 
 def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
-    """(video_id, path) pairs from a manifest, or from video files and folders (`clips/*.mp4`). A
+    """(video_id, path) pairs from a manifest, or from video files and folders (`clips/*.mp4`), each path
+    absolute (as a manifest's are): failures.jsonl records it so, and a failure's reason and line name the
+    same file the same way (`v.m2v: not a readable video` beside "path": "/data/v.m2v"). A
     manifest entry without a path (an import that did not find its video) has path None: run() logs it
     as a failure, unless no entry has one (ManifestError: nothing could be extracted).
 
@@ -103,7 +105,7 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
     for source in sources:
         src = Path(source)
         if src.is_dir():
-            items += [(vid, str(p)) for vid, p in scan_videos(src)]
+            items += [(vid, os.path.abspath(p)) for vid, p in scan_videos(src)]
         elif len(sources) > 1 and src.suffix.lower() == ".jsonl":  # (a manifest: its videos would be lost)
             # (`extract DIR/*` with DIR's manifest among the files: the shell's glob, not a choice)
             raise ManifestError(f"{source}: a manifest is given alone, not beside other inputs: pass "
@@ -112,7 +114,7 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
         elif len(sources) > 1 and src.suffix.lower() not in VIDEO_EXTENSIONS:
             skipped.append(source)
         else:
-            items.append((sanitize_id(src.stem), str(src)))
+            items.append((sanitize_id(src.stem), os.path.abspath(src)))
     if skipped:
         say(f"warning: skipped {len(skipped)} named file(s) that are not videos by their extension (first: "
             f"{', '.join(map(str, skipped[:3]))})")
@@ -284,9 +286,9 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
             # recorded), counted as not written and its notes lost for good
             if d.video_id in moved:
                 store.note(d.video_id, f"re-extracted from {d.path}: its features came from {moved[d.video_id]}, "
-                                       "which no longer exists (a moved or renamed dataset)")
+                                       "which no longer exists (a moved or renamed dataset)", d.source, d.path)
             for note in d.notes:
-                store.note(d.video_id, note)
+                store.note(d.video_id, note, d.source, d.path)
             for m, arr in feats.items():
                 store.write(m, d.video_id, arr, cfg.dtype)
             if d.source:

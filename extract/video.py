@@ -127,8 +127,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         raise MediaError(f"{path}: no video stream")
     vline = vlines[0]
     size = _SIZE.search(vline)
-    if not size:
-        raise MediaError(f"{path}: video stream has no frame size")
+    if not size:  # (random bytes named .hevc: ffmpeg's raw demuxer takes any file, finding no picture in it)
+        raise MediaError(f"{path}: not a readable video (ffmpeg finds no frame size in it)")
     width, height = int(size.group(1)), int(size.group(2))
     sar = _SAR.search(vline)
     if sar and int(sar.group(1)) > 0 and int(sar.group(2)) > 0:

@@ -54,12 +54,21 @@ class Parser(argparse.ArgumentParser):
         return super().parse_known_args(args, namespace)
 
     def error(self, message: str):
-        self.exit(2, f"error: {message}{dash_hint(getattr(self, 'given', []))} (see {self.prog} --help)\n")
+        given = getattr(self, "given", [])
+        self.exit(2, f"error: {message}{dash_hint(given, self._option_string_actions)} (see {self.prog} --help)\n")
 
 
-def dash_hint(given: list[str]) -> str:
+def dash_hint(given: list[str], options=()) -> str:
     """The hint for a file whose name starts with "-" (`caption.py -clip.mp4`): argparse reads it as an
-    option and says "required: VIDEO" or "unrecognized arguments", which hides the cause."""
+    option and says "required: VIDEO" or "unrecognized arguments", which hides the cause. After '--' every
+    word is a file name, as the user meant by it: what is wrong there is one of the parser's `options`
+    written after it (`python -m extract -- * --out X` was told to name ./--help.m2v, a file its glob swept
+    in, which '--' had already made a file name)."""
+    if "--" in given:
+        given, after = given[:given.index("--")], given[given.index("--") + 1:]
+        late = next((a for a in after if a.split("=")[0] in options), None)
+        if late is not None:
+            return f"; {late.split('=')[0]} after '--' is taken as a file name: put options before '--'"
     files = [a for a in given if a.startswith("-") and a not in ("-", "--") and os.path.exists(a)]
     kind = "folder" if files and os.path.isdir(files[0]) else "file"
     return (f"; {files[0]} is a {kind}: name it ./{files[0]} (a word starting with - reads as an option)"

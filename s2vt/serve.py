@@ -275,6 +275,14 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
                 form = await Request(request.scope, body).form(max_files=1, max_fields=8)
             except TooLarge:
                 return error(413, f"upload is over {envelope}")
+            except StarletteHTTPException as e:  # (the parser's limits, in its words: "Too many files. Maximum
+                # number of files is 1." for two 'video' parts; said as what to send)
+                if "Too many files" in str(e.detail):
+                    return error(400, "send one file in the 'video' field (this form has more than one file)")
+                if "Too many fields" in str(e.detail):
+                    return error(400, "send one file in the 'video' field and at most 8 other fields (this form "
+                                      "has more)")
+                raise
             except Stalled:  # (the rest of its body, should it come, is uvicorn's to drop: we close)
                 log.warning("client %s sent no upload bytes for %g s after %s bytes: answered 408", _peer(request),
                             upload_timeout, f"{body.seen:,}")

@@ -490,9 +490,13 @@ class FeatureStore:
                 self.sources()[video_id].pop(m, None)
         return stale
 
-    def note(self, video_id: str, note: str) -> None:
-        """Record a non-fatal remark (e.g. no audio track) in notes.jsonl."""
-        self._append("notes.jsonl", {"video_id": video_id, "note": note})
+    def note(self, video_id: str, note: str, source: dict | None = None, path: str | None = None) -> None:
+        """Record a non-fatal remark (e.g. no audio track) in notes.jsonl, with the file it is about (its absolute
+        `path` and `source_identity`, as sources.jsonl records it): the log is append-only, so the note of a
+        file since replaced and extracted again stays, and this tells it from the notes of the features the
+        store holds now (those whose size and mtime are sources.jsonl's last for the video)."""
+        about = {**(source or {}), **({"path": os.path.abspath(path)} if path is not None else {})}
+        self._append("notes.jsonl", {"video_id": video_id, "note": note, **about})
 
 
 def read_lines(path: Path) -> list[bytes]:

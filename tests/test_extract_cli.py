@@ -237,6 +237,13 @@ def test_a_video_extracted_after_failing_is_no_longer_listed_as_failed(tmp_path,
     assert proc.returncode == 0 and "1 written, 0 failed" in proc.stdout + proc.stderr, proc.stderr
     assert (store / "failures.jsonl").read_bytes() == b""
     assert [json.loads(x)["video_id"] for x in (store / "notes.jsonl").open()] == ["good1"]  # (kept)
+    # (hostile trial: the silent file's "no audio track" note read as the new file's; it names the file it was
+    # about, which sources.jsonl's last line for good1, the file as it is now, is not)
+    (note,) = map(json.loads, (store / "notes.jsonl").open())
+    last = [json.loads(x) for x in (store / "sources.jsonl").open()][-1]
+    assert note["note"].startswith("no audio track") and note["path"] == last["path"] == str(d / "good1.mp4")
+    assert (note["size"], note["mtime_ns"]) != (last["size"], last["mtime_ns"])
+    assert last["size"] == os.path.getsize(d / "good1.mp4")
     assert leftovers(store) == []
 
 

@@ -580,6 +580,20 @@ def test_video_text_field_is_told_to_be_a_file(tmp_path):
                                      "(curl -F video=@clip.mp4)")
 
 
+def test_two_files_or_many_fields_are_told_to_send_one_video(tmp_path):
+    """Two `video` parts were answered in the form parser's words, "Too many files. Maximum number of files is
+    1." (hostile trial), nine extra fields "Too many fields. Maximum number of fields is 8.": said as what to send."""
+    app = create_app(FakeCaptioner(), upload_dir=str(tmp_path))
+    part = ("a.mp4", b"x" * 100, "video/mp4")
+    two, fields = call(app, ("POST", "/api/caption", {"files": [("video", part), ("video", part)]}),
+                       ("POST", "/api/caption", {"files": {"video": part}, "data": {f"f{i}": "1" for i in range(9)}}))
+    assert (two.status_code, two.json()) == (400, {"error": "send one file in the 'video' field (this form has "
+                                                            "more than one file)"}), two.text
+    assert (fields.status_code, fields.json()) == (400, {"error": "send one file in the 'video' field and at most 8 "
+                                                                  "other fields (this form has more)"}), fields.text
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_raw_or_urlencoded_body_is_told_to_send_multipart(tmp_path):
     """`curl --data-binary @clip.mp4` (urlencoded: curl's default) was answered by the form parser:
     400 "Too many fields. Maximum number of fields is 8.", and an octet-stream body 422 as a form

@@ -782,10 +782,10 @@ def test_a_note_that_fails_mid_run_leaves_its_video_to_the_rerun(tmp_path, video
     store = tmp_path / "s"
     note = FeatureStore.note
 
-    def full(self, video_id, text):
+    def full(self, video_id, text, *about):
         if video_id == "b":
             raise OutputError(f"cannot write {self.root / 'notes.jsonl'}: No space left on device")
-        note(self, video_id, text)
+        note(self, video_id, text, *about)
     monkeypatch.setattr(FeatureStore, "note", full)
     rc, err = extract(capsys, folder, "--out", store, *VGGISH, "--batch-videos", "1", "--workers", "1")
     assert rc == 2 and "stopped after 1 videos written" in err, err
@@ -794,3 +794,55 @@ def test_a_note_that_fails_mid_run_leaves_its_video_to_the_rerun(tmp_path, video
     rc, err = extract(capsys, folder, "--out", store, *VGGISH)
     assert rc == 0 and "1 already done, 1 to extract" in err and "1 written" in err, err
     assert [json.loads(x)["video_id"] for x in (store / "notes.jsonl").read_text().splitlines()] == ["a", "b"]
+
+
+def test_failures_are_worded_for_the_user_and_name_files_as_failures_jsonl_does(tmp_path, videos, capsys,
+                                                                                 monkeypatch):
+    """Hostile trial: a failure's reason kept the path as typed ("v.m2v: not a readable video") beside an absolute
+    "path", and a same-id failure said "this run v.h264"; random bytes named .hevc were said to have "video
+    stream has no frame size"; a truncated VP8 .ivf said "Terminating thread with return code -1145393733
+    (Error number -1145393733 occurred)", ffmpeg's internals."""
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    folder = Path("in")
+    folder.mkdir()
+    (folder / "v.m2v").write_bytes(b"not a video\n")
+    (folder / "r.hevc").write_bytes(np.random.default_rng(0).bytes(20000))
+    whole = make_video(tmp_path / "t.ivf", 1.0, "64x48", vcodec="libvpx", audio=None).read_bytes()
+    (folder / "t.ivf").write_bytes(whole[:100])  # (its header and the start of its first frame)
+    rc, err = extract(capsys, folder, "--out", "s", *RESNET)
+    assert rc == 1 and "Traceback" not in err, err
+    failures = {f["video_id"]: f for f in map(json.loads, Path("s/failures.jsonl").read_text().splitlines())}
+    for vid, says in (("v", "not a readable video"), ("r", "not a readable video"),
+                      ("t", "cut short or corrupt: its frames fail to decode")):
+        f = failures[vid]
+        assert f["path"] == str(tmp_path / "in" / Path(f["path"]).name), f
+        assert f["reason"].startswith(f"{f['path']}: ") and says in f["reason"], f
+        assert f"failed: {vid}: {f['reason']}" in err
+        assert f["reason"].startswith(f"{f['path']}: {says}") or vid == "t", f
+        assert "Error number" not in f["reason"] and "@ 0x" not in f["reason"]
+    # a second video under a stored id, named relative: its path as the store records the first's
+    for name, video in (("a", "mp4_aac"), ("b", "short")):
+        Path(name).mkdir()
+        shutil.copy(videos[video], Path(name) / "c.mp4")
+    assert extract(capsys, "a/c.mp4", "--out", "s2", *VGGISH)[0] == 0
+    rc, err = extract(capsys, "b/c.mp4", "--out", "s2", *VGGISH)
+    assert rc == 1 and f"(first: c: {tmp_path / 'a' / 'c.mp4'}, this run {tmp_path / 'b' / 'c.mp4'})" in err, err
+
+
+def test_an_option_after_double_dash_is_named_not_a_dash_file(tmp_path, capsys, monkeypatch):
+    """`python -m extract -- * --out X` (a folder holding --help.m2v) said "--help.m2v is a file: name it
+    ./--help.m2v", though '--' had made it a file name: the option after '--' is what is wrong."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.m2v", "--help.m2v"):
+        Path(name).write_bytes(b"\0")
+    with pytest.raises(SystemExit) as e:
+        main(["--", "--help.m2v", "a.m2v", "--out", "X"])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == ("error: the following arguments are required: --out; --out after '--' is "
+                                       "taken as a file name: put options before '--' (see python -m extract --help)\n")
+    with pytest.raises(SystemExit):  # (without '--', a file named like an option still gets its hint)
+        main(["--help.m2v", "a.m2v"])
+    assert "--help.m2v is a file: name it ./--help.m2v" in capsys.readouterr().err
+    assert not Path("X").exists()
