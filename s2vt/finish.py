@@ -134,6 +134,9 @@ def refit_network(run: Run) -> None:
                                       if k.startswith(("mean_", "std_"))}, strict=False)
     model = model.to(run.device)
     data = shard_refit_data(run) if shards.is_shards(cfg.features) else store_refit_data(run)
+    # (said before it starts: the refit takes as long as the epochs it replays, and printed nothing until its first)
+    log(f"refit: a fresh network on train + val ({data.videos} {data.what}) for the {epochs} "
+        f"epoch{'s' if epochs != 1 else ''} val chose")
     net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=not run.has_captions)
            if run.ddp.world > 1 else model)
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
@@ -292,6 +295,7 @@ def fit_text_linear(run: Run) -> dict:
     load_weights(model, best["model"], out / "best.pt")
     model.cfg.tag_threshold = best["config"]["tag_threshold"]
     t0 = time.time()
+    run.log(f"fitting the linear path on the {len(run.train_ds)} training videos' text, its mixes on val")
     labels, linear = run.labels, model.linear
     target = lambda ds: torch.stack([labels.target(e.get("tags", [])) for e in ds.entries])  # noqa: E731
     weight, bias = linear_weights(tfidf_matrix(run.train_ds.text, model.cfg.text_vocab), target(run.train_ds), groups,

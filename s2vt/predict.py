@@ -561,6 +561,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     per_video: dict[str, float] = {}  # each video's CIDEr-D, for the report
     if refs and with_captions:
         metrics.update(caption_scores(refs, {v: preds[v]["caption"] for v in refs}, per_video=per_video))
+        # (a model that says one caption for every video scores well above zero: how many differ tells it apart)
+        metrics["distinct_captions"] = len({preds[v]["caption"] for v in refs})
     tagged = [e for e in entries if e.get("tags")]
     if all_probs and tagged:
         probs = np.concatenate(all_probs)
@@ -611,6 +613,8 @@ def format_table(metrics: dict) -> str:
         if k in metrics:
             v = metrics[k]
             lines.append(f"{k:<14}{'n/a (no Java)' if v is None else f'{v:.4f}'}")
+        if k == "CIDEr" and "distinct_captions" in metrics:
+            lines.append(f"{'distinct':<14}{metrics['distinct_captions']} captions")
     return "\n".join(lines)
 
 

@@ -95,6 +95,10 @@ def test_evaluate_and_export(trained, tmp_path):
     rows = json.loads(preds.read_text())
     assert sorted(r["video_id"] for r in rows) == ["v12", "v13", "v14", "v15"]
     assert all(r["caption"].split() for r in rows)
+    # how many captions differ (the README's "distinct" column), counted from the written predictions
+    assert metrics["distinct_captions"] == len({r["caption"] for r in rows})
+    from s2vt.predict import format_table
+    assert f"distinct      {metrics['distinct_captions']} captions" in format_table(metrics).splitlines()
     # the metrics are those of the written predictions: tag accuracy recounted, captions rescored
     truth = {e["video_id"]: e["tags"][0]
              for e in map(json.loads, (trained / "manifest.jsonl").read_text().splitlines())}

@@ -300,6 +300,8 @@ def test_manifest_val_split_found_in_the_training_shards(data, tmp_path, capsys)
     epochs = ckpt["epoch"]
     assert ckpt["refit"]["epochs"] == epochs and ckpt["refit"]["videos"] == 200
     assert f"refitted on train + val for {epochs} epoch" in err and "the 200 train + val videos" in err
+    # (said when it starts: the refit replays the chosen epochs, minutes without a line on real data)
+    assert f"refit: a fresh network on train + val (200 videos) for the {epochs} epoch" in err
     assert all(", 200 items, " in x for x in err.splitlines() if x.startswith("refit epoch "))
     lines = map(json.loads, (root / "manifest.jsonl").read_text().splitlines())
     assert sorted(ckpt["refit"]["ids"]) == sorted(e["video_id"] for e in lines if e["split"] in ("train", "val"))

@@ -305,6 +305,8 @@ def test_fitted_linear_path_mixed_on_val_is_saved_and_used_by_evaluate(tmp_path,
                           "--text-embed", "8", "--batch-size", "8", "--min-tag-count", "1")
     assert code == 0, err
     assert "fitted linear path" in err
+    # (each of the run's last steps says it starts: minutes without a line on the real data)
+    assert "fitting the linear path on the 30 training videos' text, its mixes on val" in err
     assert "linear path: level1 fitted, 2 classes over 30 videos, " in err  # a line per label kind: minutes on LIC
     assert "linear path: level1 refitted on train + val, 2 classes over 40 videos, " in err  # then on train + val
     assert "(val, before the refit on the 40 train + val videos)" in err
