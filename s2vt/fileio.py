@@ -145,19 +145,47 @@ def refuse_unusable_paths(paths: dict[str, object], error: type[UserError] = Set
     through a folder that does not exist before a '..' (`refuse_dotdot_after_missing`)."""
     refuse_empty_paths(paths, error)
     refuse_dotdot_after_missing(paths, error)
+    refuse_unreachable(paths, error)
+
+
+# the positional arguments that name a batch's items (caption.py's videos, extract's inputs, an import's files)
+BATCH_ARGUMENTS = ("VIDEO", "INPUT", "FILE")
+
+
+def refuse_unreachable(paths: dict[str, object], error: type[UserError] = OutputError) -> None:
+    """`error` for a path the system cannot look up at all: through a symbolic link loop, or with a part longer
+    than the file system takes (255 bytes): each was an OSError or RuntimeError traceback, exit 1, in export,
+    train, evaluate, import and extract (hostile trial). One line, before anything is read or made. The videos
+    or files of a batch (VIDEO, INPUT, FILE) are left to it: one of them is a logged failure, the rest go on."""
+    for option, value in paths.items():
+        if option in BATCH_ARGUMENTS:
+            continue
+        for v in (value if isinstance(value, (list, tuple)) else [value]):
+            if not isinstance(v, (str, os.PathLike)):
+                continue
+            try:
+                os.stat(v)
+            except OSError as e:
+                if e.errno == errno.ELOOP:
+                    raise error(f"{option} {os.fsdecode(v)}: goes through a symbolic link loop: name another "
+                                "path") from None
+                if e.errno == errno.ENAMETOOLONG:
+                    raise error(f"{option} {os.fsdecode(v)}: longer than the file system takes (a name over 255 "
+                                "bytes, or the whole path over 4,096): name it shorter") from None
+            except ValueError:  # (a NUL byte: said where the path is used)
+                pass
 
 
 def missing_before_dotdot(path: str | os.PathLike) -> str | None:
     """The part of `path` before a '..' that is not a folder (`nosuch` of `nosuch/../model.pt`), else None.
-    Glob patterns are left alone (a folder named by '*' is no folder yet)."""
+    A glob character changes nothing: an output path is never expanded (`n[x/../a.json` made `n[x` and
+    replaced a.json), and a '..' after a pattern in an input is no path a user means."""
     text = os.fsdecode(path)
     parts = text.split(os.sep)
     for i, part in enumerate(parts):
         if part != ".." or i == 0:
             continue
         before = os.sep.join(parts[:i]) or os.sep
-        if any(c in before for c in "*?["):
-            return None
         if not os.path.isdir(before):
             return before
     return None
@@ -282,8 +310,11 @@ def written_file(path: str | os.PathLike) -> Path:
     run's file, locked beside the link while another command wrote the same file (hostile trial). A broken
     link is left as it is, for `refuse_broken_link`."""
     path = Path(path)
-    if path.is_symlink() and path.exists():
-        return Path(os.path.realpath(path))
+    try:
+        if path.is_symlink() and path.exists():
+            return Path(os.path.realpath(path))
+    except OSError:  # (a name too long to look up: refused where the output is checked, as any unusable name)
+        pass
     return path
 
 

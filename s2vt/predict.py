@@ -443,7 +443,9 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     if out and (not Path(out).name or out.endswith(("/", os.sep)) or Path(out).is_dir()):
         raise OutputError(f"{out} is a folder: name a file to write (--out: the predictions JSON)")
     out_path = predictions_file(checkpoint, split, out)
-    metrics_path = metrics_file(out_path, split)
+    # (a metrics file that is itself a link is judged, locked and written as its target, as --out and --html
+    # are: `q.metrics.json -> RUN/metrics.csv` rewrote a run's file past every check; hostile trial)
+    metrics_path = written_file(metrics_file(out_path, split))
     report = written_file(html) if html else None  # (through a link: the file written, as for --out)
     # names a run's readers (and a later evaluate) take for another file: predictions under them would
     # be read as metrics, or replaced without --force by the default run of another split

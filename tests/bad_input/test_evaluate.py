@@ -288,6 +288,18 @@ def test_an_out_that_is_a_symbolic_link_is_judged_locked_and_paired_by_the_file_
     assert (code, err) == (2, [f"error: cannot write {live / 'x.json'}: a training run (pid {other}) is writing {live}: "
                                f"wait for it to end, or name another --out (if none runs, remove {train_lock})"]), err
     assert (live / "x.json").read_text() == "run's" and not (tmp_path / "xlink.metrics.json").exists()
+    # the metrics file a link too: judged as the file it names (it rewrote a run's metrics.csv, a live run's
+    # file, a store's meta.json past every check; hostile trial)
+    (tmp_path / "ml.metrics.json").symlink_to(live / "x.json")
+    code, err = s2vt(capsys, *args, "--out", tmp_path / "ml.json")
+    assert (code, err) == (2, [f"error: cannot write {live / 'x.json'}: a training run (pid {other}) is writing {live}: "
+                               f"wait for it to end, or name another --out (if none runs, remove {train_lock})"]), err
+    (tmp_path / "meta.metrics.json").symlink_to(Path(store[1]) / "meta.json")
+    meta = (Path(store[1]) / "meta.json").read_bytes()
+    code, err = s2vt(capsys, *args, "--out", tmp_path / "meta.json")
+    assert code == 2 and len(err) == 1 and f"{Path(store[1]) / 'meta.json'}" in err[0], err
+    assert (Path(store[1]) / "meta.json").read_bytes() == meta and (live / "x.json").read_text() == "run's"
+    assert not (tmp_path / "ml.json").exists() and not (tmp_path / "meta.json").exists()
 
     q, qlink = tmp_path / "q.json", tmp_path / "qlink.json"
     qlink.symlink_to(q.name)
@@ -727,6 +739,11 @@ def test_evaluate_never_writes_into_a_live_training_run_nor_over_a_checkpoint(st
     ["extract", "videos", "--out", "nosuch/../features"],
     ["import", "folder", "videos", "--out", "nosuch/../manifest.jsonl", "--force"],
     ["demo", "--out", "run/nosuch/.."],
+    # (a glob character in the missing part let it through: output paths are never expanded, so `n[x` is a
+    # folder like any other, made, and the path named the real file; hostile trial)
+    ["evaluate", "--checkpoint", "model.pt", "--manifest", "manifest.jsonl", "--out", "nosuch[x/../q.json"],
+    ["export", "q.json", "--format", "coco", "--out", "nosuch*/../qz.zip"],
+    ["import", "folder", "videos", "--out", "nosuch?/../manifest.jsonl"],
 ])
 def test_an_output_through_a_missing_folder_then_dotdot_is_refused(command, tmp_path, capsys, monkeypatch):
     """`evaluate --out nosuch/../model.pt --force` passed every check made on the path as typed (it "does not
@@ -748,6 +765,34 @@ def test_an_output_through_a_missing_folder_then_dotdot_is_refused(command, tmp_
     assert (code, err) == (2, [f"error: {option} {path}: {missing} does not exist, and the path goes on with '..' "
                                "after it: name the path without it"]), err
     assert {p: p.read_bytes() if p.is_file() else None for p in tmp_path.rglob("*")} == before
+
+
+@pytest.mark.parametrize("out", ["loop/p.json", "k" * 300 + ".json"])
+@pytest.mark.parametrize("command", [
+    ["evaluate", "--checkpoint", "model.pt", "--manifest", "manifest.jsonl", "--out"],
+    ["export", "q.json", "--format", "coco", "--out"],
+    ["train", "--manifest", "manifest.jsonl", "--features", "features", "--out"],
+    ["extract", "videos", "--out"],
+    ["import", "folder", "videos", "--out"],
+])
+def test_an_output_through_a_link_loop_or_with_a_name_too_long_is_one_line(command, out, tmp_path, capsys,
+                                                                          monkeypatch):
+    """An output through a symbolic link loop (`ln -s loop loop; --out loop/p.json`) was a RuntimeError traceback,
+    one with a name over 255 bytes an OSError traceback, exit 1, in evaluate, export, train, import and extract
+    (hostile trial): one line, exit 2, nothing made."""
+    from s2vt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "loop").symlink_to("loop")
+    for name in ("model.pt", "manifest.jsonl", "q.json", "videos/a.mp4", "features/meta.json"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(name)
+    before = sorted(tmp_path.rglob("*"))
+    code = main([*command, out])
+    err = capsys.readouterr().err.strip().splitlines()
+    why = ("goes through a symbolic link loop" if out.startswith("loop") else "longer than the file system takes")
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"error: --out {out}: {why}"), err
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_evaluate_never_writes_over_a_finished_runs_own_files(store, run, tmp_path, capsys):  # noqa: F811
