@@ -27,7 +27,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import SettingError, UserError
-from .fileio import atomic_write_bytes, atomic_write_json, json_error, make_dirs, output_error
+from .fileio import OutputError, atomic_write_bytes, atomic_write_json, json_error, make_dirs, output_error, special_file
 from .manifest import check_video_id
 
 try:
@@ -180,6 +180,7 @@ class FeatureStore:
         if self._sources is None:
             self._sources, self._imported = {}, {}
             path = self.root / "sources.jsonl"
+            refuse_special(path)
             try:
                 lines = path.read_bytes().splitlines() if path.exists() else []
             except OSError as e:
@@ -428,6 +429,7 @@ class FeatureStore:
             path = self.root / name
             if not os.path.exists(path):  # (nor through a link to nothing: the append makes its file)
                 continue
+            refuse_special(path)
             try:
                 os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
             except OSError as e:
@@ -499,8 +501,21 @@ class FeatureStore:
         self._append("notes.jsonl", {"video_id": video_id, "note": note, **about})
 
 
+def refuse_special(path: Path) -> None:
+    """OutputError when the store's log `path` is there but is a pipe, a device or a socket (itself or through a
+    link): reading a pipe waited for good, a link to /dev/zero or /dev/full read until the kernel killed the
+    process, and notes appended to /dev/zero vanished (hostile trial). A folder is said where it is opened."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):  # (not there, or not to be looked up: said where it is opened)
+        return
+    if (what := special_file(mode)) and what != "a folder":
+        raise OutputError(f"{path} is {what}, not a file: the store keeps its log under that name: move it")
+
+
 def read_lines(path: Path) -> list[bytes]:
     """A log's lines (bytes, each with its newline; [] without the file)."""
+    refuse_special(path)
     try:
         with open(path, "rb") as f:
             return f.readlines()

@@ -770,6 +770,34 @@ def test_a_store_log_that_cannot_be_appended_to_is_refused_before_any_video(log,
     assert [n["video_id"] for n in notes] == ["mov_silent"] and "no audio track" in notes[0]["note"]
 
 
+@pytest.mark.parametrize("log, special", [("failures.jsonl", "fifo"), ("notes.jsonl", "fifo"),
+                                          ("sources.jsonl", "/dev/zero"), ("notes.jsonl", "/dev/zero"),
+                                          ("failures.jsonl", "/dev/full")])
+def test_a_store_log_that_is_a_pipe_or_a_device_is_one_line_never_a_hang(log, special, tmp_path, videos, capsys):
+    """A FIFO at STORE/failures.jsonl or notes.jsonl hung extract for good; STORE/sources.jsonl a link to /dev/full
+    read until the kernel killed it; notes.jsonl a link to /dev/zero passed and the notes vanished (hostile
+    trial). Now one line, exit 2, before any video, the file left as it is."""
+    import signal
+
+    store = tmp_path / "s"
+    store.mkdir()
+    if special == "fifo":
+        os.mkfifo(store / log)
+    else:
+        (store / log).symlink_to(special)
+    previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("extract waited on the pipe"))
+    signal.alarm(60)
+    try:
+        rc, err = extract(capsys, videos["mov_silent"], "--out", store, *VGGISH)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    what = "a pipe" if special == "fifo" else "a device"
+    assert rc == 2 and one_line_error(err) and err.strip().splitlines()[-1] == (
+        f"error: {store / log} is {what}, not a file: the store keeps its log under that name: move it"), err
+    assert sorted(p.name for p in store.iterdir()) == [log]
+
+
 def test_a_note_that_fails_mid_run_leaves_its_video_to_the_rerun(tmp_path, videos, capsys, monkeypatch):
     """A note that cannot be written (a full disk) once the run is going: its video's features are not
     written either, the count says so, and the rerun extracts it, notes and all."""
