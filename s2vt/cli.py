@@ -277,10 +277,15 @@ def run_export(args: argparse.Namespace) -> int:
     if args.format != "lic2022" and (args.manifest or args.split):
         raise ResultsError(f"--manifest and --split are for --format lic2022; {args.format} writes every video "
                            "of the predictions file")
+    from .fileio import written_file
+
     refuse_inputs([args.out], [args.preds, args.manifest])
     refuse_existing([args.out], args.force)
-    if os.path.splitext(args.out)[1].lower() != ".zip":  # the results file goes inside, under its fixed name
-        raise ResultsError(f"--out {args.out}: export writes a zip holding {MEMBER[args.format]}; name it .zip")
+    # the results file goes inside, under its fixed name; a link is judged by the file written through it too
+    # (`--out bl.zip --force`, bl.zip a link to RUN/best.pt, replaced the checkpoint; hostile trial)
+    for name in dict.fromkeys([os.fsdecode(args.out), os.fsdecode(written_file(args.out))]):
+        if os.path.splitext(name)[1].lower() != ".zip":
+            raise ResultsError(f"--out {name}: export writes a zip holding {MEMBER[args.format]}; name it .zip")
     preds = load_predictions(args.preds, captions=args.format in CAPTION_FORMATS)
     if args.format in CAPTION_FORMATS:
         warning = check_captions(preds, args.preds, f"export as {args.format} captions")

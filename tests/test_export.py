@@ -178,6 +178,14 @@ def test_export_checks_what_it_is_given(tmp_path, capsys):
     code, err = export(out="result.txt")
     assert code == 2 and err == [f"error: --out {tmp_path / 'result.txt'}: export writes a zip holding result.txt; "
                                  "name it .zip"]
+    # a .zip name that is a link to another file (a checkpoint) is judged by that file too: never replaced
+    (tmp_path / "best.pt").write_bytes(b"model")
+    (tmp_path / "bl.zip").symlink_to(tmp_path / "best.pt")
+    code, err = export("--force", out="bl.zip")
+    assert code == 2 and err == [f"error: --out {tmp_path / 'best.pt'}: export writes a zip holding result.txt; "
+                                 "name it .zip"], err
+    assert (tmp_path / "best.pt").read_bytes() == b"model"
+    (tmp_path / "bl.zip").unlink()
     # part of the split predicted, and a video of another split: written, with one warning line
     code, err = export()
     assert code == 0 and err[0] == ("warning: 1 of the 2 test videos have no prediction (written with empty answers); "
