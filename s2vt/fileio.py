@@ -128,21 +128,29 @@ def refuse_broken_link(path: str | os.PathLike) -> None:
                           f"{refusal(path, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)))}")
 
 
+def each_path(paths: dict[str, object]):
+    """(option, value) for every path of `paths` ({option: value}; a list value item by item), as the
+    refuse_* checks below take them."""
+    for option, value in paths.items():
+        for v in (value if isinstance(value, (list, tuple)) else [value]):
+            yield option, v
+
+
 def refuse_empty_paths(paths: dict[str, object], error: type[UserError] = SettingError) -> None:
     """`error` naming the first of `paths` ({option: value}; a list value is checked item by item)
     given as an empty string, before anything is read or made: the file system takes "" for the
     current folder (Path("") is "."), so `--out "$RUN"` with RUN unset would fill the current
     folder, and `--checkpoint ""` would fall back silently to the default checkpoint."""
-    for option, value in paths.items():
-        for v in (value if isinstance(value, (list, tuple)) else [value]):
-            if isinstance(v, str) and not v.strip():  # ("  ": a folder named by spaces is never what was meant)
-                raise error(f"{option} is {'empty' if v == '' else 'blank'} (an unset shell variable?): give a path")
+    for option, v in each_path(paths):
+        if isinstance(v, str) and not v.strip():  # ("  ": a folder named by spaces is never what was meant)
+            raise error(f"{option} is {'empty' if v == '' else 'blank'} (an unset shell variable?): give a path")
 
 
 def refuse_unusable_paths(paths: dict[str, object], error: type[UserError] = SettingError) -> None:
     """The checks every command makes of the paths it was given ({option: value}, as `refuse_empty_paths`
-    takes them), before anything is read or made: no empty path (`refuse_empty_paths`), and none that goes
-    through a folder that does not exist before a '..' (`refuse_dotdot_after_missing`)."""
+    takes them), before anything is read or made: no empty path (`refuse_empty_paths`), none that goes
+    through a folder that does not exist before a '..' (`refuse_dotdot_after_missing`), none the system cannot
+    look up (`refuse_unreachable`)."""
     refuse_empty_paths(paths, error)
     refuse_dotdot_after_missing(paths, error)
     refuse_unreachable(paths, error)
@@ -157,23 +165,20 @@ def refuse_unreachable(paths: dict[str, object], error: type[UserError] = Output
     than the file system takes (255 bytes): each was an OSError or RuntimeError traceback, exit 1, in export,
     train, evaluate, import and extract (hostile trial). One line, before anything is read or made. The videos
     or files of a batch (VIDEO, INPUT, FILE) are left to it: one of them is a logged failure, the rest go on."""
-    for option, value in paths.items():
-        if option in BATCH_ARGUMENTS:
+    for option, v in each_path(paths):
+        if option in BATCH_ARGUMENTS or not isinstance(v, (str, os.PathLike)):
             continue
-        for v in (value if isinstance(value, (list, tuple)) else [value]):
-            if not isinstance(v, (str, os.PathLike)):
-                continue
-            try:
-                os.stat(v)
-            except OSError as e:
-                if e.errno == errno.ELOOP:
-                    raise error(f"{option} {os.fsdecode(v)}: goes through a symbolic link loop: name another "
-                                "path") from None
-                if e.errno == errno.ENAMETOOLONG:
-                    raise error(f"{option} {os.fsdecode(v)}: longer than the file system takes (a name over 255 "
-                                "bytes, or the whole path over 4,096): name it shorter") from None
-            except ValueError:  # (a NUL byte: said where the path is used)
-                pass
+        try:
+            os.stat(v)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise error(f"{option} {os.fsdecode(v)}: goes through a symbolic link loop: name another "
+                            "path") from None
+            if e.errno == errno.ENAMETOOLONG:
+                raise error(f"{option} {os.fsdecode(v)}: longer than the file system takes (a name over 255 "
+                            "bytes, or the whole path over 4,096): name it shorter") from None
+        except ValueError:  # (a NUL byte: said where the path is used)
+            pass
 
 
 def missing_before_dotdot(path: str | os.PathLike) -> str | None:
@@ -196,12 +201,11 @@ def refuse_dotdot_after_missing(paths: dict[str, object], error: type[UserError]
     '..': `--out nosuch/../model.pt` passed every check made on the path as typed (it "does not exist"), then
     writing made `nosuch` and the path named the real model.pt, which was replaced (hostile trial). The
     system cannot follow such a path until the folder is made, so it is refused as typed, nothing made."""
-    for option, value in paths.items():
-        for v in (value if isinstance(value, (list, tuple)) else [value]):
-            if isinstance(v, (str, os.PathLike)) and (missing := missing_before_dotdot(v)) is not None:
-                what = "is not a folder" if os.path.lexists(missing) else "does not exist"
-                raise error(f"{option} {os.fsdecode(v)}: {missing} {what}, and the path goes on with '..' after "
-                            "it: name the path without it")
+    for option, v in each_path(paths):
+        if isinstance(v, (str, os.PathLike)) and (missing := missing_before_dotdot(v)) is not None:
+            what = "is not a folder" if os.path.lexists(missing) else "does not exist"
+            raise error(f"{option} {os.fsdecode(v)}: {missing} {what}, and the path goes on with '..' after "
+                        "it: name the path without it")
 
 
 @contextlib.contextmanager

@@ -471,14 +471,14 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     if html and (kept := KEPT_PREDS.fullmatch(Path(html).name)):
         raise OutputError(f"cannot write the report to {html}: that name is kept for the predictions of split "
                           f"{kept[1]}: name it REPORT.html")
-    refuse_long_names([out_path, metrics_path, report])
+    outputs = [out_path, metrics_path, *([report] if html else [])]
+    refuse_long_names(outputs)
     # never write over what this command reads: the checkpoint, the manifest, the store
-    refuse_inputs([out_path, metrics_path, *([report] if html else [])], [checkpoint, manifest],
-                  folders=[f for f in [features] if f])
-    every = refuse_listed_videos([out_path, metrics_path, *([report] if html else [])], manifest)
+    refuse_inputs(outputs, [checkpoint, manifest], folders=[f for f in [features] if f])
+    every = refuse_listed_videos(outputs, manifest)
     # (even with --force) not into a folder a training run is writing, nor over a checkpoint
     refuse_training_runs([(out_path, "--out"), (metrics_path, "--out"), *([(report, "--html")] if html else [])])
-    refuse_checkpoints([out_path, metrics_path, *([report] if html else [])])
+    refuse_checkpoints(outputs)
     # the metrics file is named after the predictions' stem: `--out m1`, `m1.txt` and `m1.json` all paired
     # with m1.metrics.json (hostile trial: `--out m1 --beam 1 --force` left it beside m1.json of beam 5); after
     # the refusals above, which say more (`--out RUN/last.pt`: a checkpoint)
