@@ -9,6 +9,7 @@ import asyncio
 import logging
 import math
 import os
+import re
 import tempfile
 import threading
 import time
@@ -282,6 +283,11 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
                 if "Too many fields" in str(e.detail):
                     return error(400, "send one file in the 'video' field and at most 8 other fields (this form "
                                       "has more)")
+                if "exceeded maximum size" in str(e.detail):  # a text part over the parser's limit (its own
+                    # "Part exceeded maximum size of 1024KB."): `curl -F video=<clip.mp4` sends a file's bytes so
+                    limit = re.search(r"(\d+)\s*KB", str(e.detail))
+                    return error(400, f"{SEND_AS}: this form has a text field (a part without a filename) over "
+                                      + (f"{int(limit[1]):,} KB" if limit else "the form parser's limit"))
                 raise
             except Stalled:  # (the rest of its body, should it come, is uvicorn's to drop: we close)
                 log.warning("client %s sent no upload bytes for %g s after %s bytes: answered 408", _peer(request),
@@ -298,10 +304,14 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
                 # (starlette closed the spooled parts; our temp file is made only once the form is whole)
                 log.warning("client %s disconnected during upload%s", _peer(request), while_stopping())
                 return error(400, "client disconnected during upload")  # (uvicorn drops it: nobody listens)
-            upload = form.get("video")
             if body.seen and not body.closed and boundary:
                 return error(400, f"upload incomplete: the multipart body ends after {body.seen:,} bytes, "
                                   "before its closing boundary")
+            # one 'video' part, as two files are refused above: a file and a text part were answered by the
+            # last one (captioned, or 422 "must be a file" though a file was sent)
+            if (parts := len(form.getlist("video"))) > 1:
+                return error(400, f"send one file in the 'video' field (this form has {parts} 'video' parts)")
+            upload = form.get("video")
             if isinstance(upload, str):  # a part named video without a filename: the parser's text field
                 return error(422, "the 'video' field must be a file (a multipart file upload with a filename)")
             if not isinstance(upload, UploadFile):

@@ -594,6 +594,31 @@ def test_two_files_or_many_fields_are_told_to_send_one_video(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_more_than_one_video_part_of_any_kind_is_400_and_a_big_text_field_is_said_in_our_words(tmp_path):
+    """`curl -F video=@clip.mp4 -F video=hello` was 422 "'video' must be a file" though a file was sent, and
+    the other order was captioned (the last part won), where two files are 400 (hostile trial): any second
+    'video' part is the two files' 400, whatever the order and kinds. A text part over the form parser's
+    limit (`-F video=<clip.mp4` sends the file's bytes as text) was answered in its words, "Part exceeded
+    maximum size of 1024KB.": said as what to send."""
+    app = create_app(FakeCaptioner(), upload_dir=str(tmp_path))
+    file = ("video", ("a.mp4", b"x" * 100, "video/mp4"))
+    text = ("video", (None, b"hello"))
+    answers = call(app, *(("POST", "/api/caption", {"files": parts})
+                          for parts in ([file, text], [text, file], [text, text], [text, text, file])))
+    for r in answers:
+        assert r.status_code == 400, r.text
+        assert r.json()["error"].startswith("send one file in the 'video' field (this form has "), r.text
+    assert answers[0].json()["error"] == "send one file in the 'video' field (this form has 2 'video' parts)"
+    big, = call(app, ("POST", "/api/caption", {"files": [("video", (None, b"x" * (2 << 20)))]}))
+    assert big.status_code == 400, big.text
+    assert big.json()["error"] == ("send the video as multipart/form-data with a file field named 'video' "
+                                   "(curl -F video=@clip.mp4): this form has a text field (a part without a "
+                                   "filename) over 1,024 KB"), big.text
+    one, = call(app, ("POST", "/api/caption", {"files": [file], "data": {"note": "hello"}}))
+    assert one.status_code == 200 and one.json()["caption"] == "a test"  # (other fields beside one video: fine)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_raw_or_urlencoded_body_is_told_to_send_multipart(tmp_path):
     """`curl --data-binary @clip.mp4` (urlencoded: curl's default) was answered by the form parser:
     400 "Too many fields. Maximum number of fields is 8.", and an octet-stream body 422 as a form
