@@ -35,6 +35,9 @@ class VideoInfo:
     rotation: int
     has_audio: bool
     timed: bool = True  # False: a stream without timestamps (raw H.264), its duration its frames over `fps`
+    # True: a stream that carries no frame rate at all (raw MJPEG): `fps` is ffmpeg's default, 25, and the
+    # duration only its frames over that
+    fps_assumed: bool = False
 
     @property
     def est_frames(self) -> int:
@@ -48,6 +51,11 @@ _SIZE = re.compile(r"\b([1-9]\d{0,4})x([1-9]\d{0,4})\b")  # 2000x2 too; not a co
 _SAR = re.compile(r"SAR (\d+):(\d+)")
 _FPS = re.compile(r"([\d.]+)(k?) (?:fps|tbr)\b")
 _ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees", re.IGNORECASE)
+_FORMAT = re.compile(r"^Input #0, ([\w,]+), from", re.M)
+# ffmpeg's demuxers of streams with no timing anywhere, whose frames it times at its default 25 fps: raw
+# MJPEG is JPEGs one after another, and a multipart JPEG stream's parts carry no time either (their packets'
+# durations are that default, so they cannot time it as they do a raw H.264, HEVC or MPEG-2 stream)
+RATELESS_FORMATS = {"mjpeg", "mpjpeg"}
 
 
 def _parse_duration(text: str) -> float | None:
@@ -154,7 +162,9 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     if duration <= 0:
         raise MediaError(f"{path}: video has no duration (no decodable frames)")
     has_audio = re.search(r"Stream #\d+:\d+.*?: Audio:", text) is not None
-    return VideoInfo(path, duration, fps, width, height, rotation, has_audio, timed)
+    fmt = _FORMAT.search(text)
+    return VideoInfo(path, duration, fps, width, height, rotation, has_audio, timed,
+                     fps_assumed=bool(fmt) and fmt[1] in RATELESS_FORMATS)
 
 
 # The long side is decoded up to 4x the short side; beyond that, only its centre. Every film and
@@ -288,7 +298,10 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
         if 0 < len(decoded) < len(wanted):
             notes.append(f"{len(wanted) - len(decoded)} of the {len(wanted)} frames sampled could not be decoded: "
                          "the last decoded frame stands in")
-    if not info.timed:
+    if info.fps_assumed:
+        notes.append(f"video stream carries no frame rate (raw MJPEG): its {total} frames sampled by their order, "
+                     f"their times and its duration ({info.duration:,.1f} s) taken at {info.fps:g} fps")
+    elif not info.timed:
         notes.append(f"video stream has no timestamps (a raw stream?): its {total} frames sampled by their order, "
                      f"their times taken at {info.fps:g} fps")
     got = len(decoded)
