@@ -515,6 +515,13 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         start_epoch, history = last["epoch"] + 1, list(last["history"])
         stopper = EarlyStopping(cfg.patience, best=last["best"], bad=last["bad_epochs"])
         finished = start_epoch > cfg.epochs or stopper.stop
+        # a run paused before its own --epochs (--stop-after, a kill) cannot end before epochs it trained:
+        # --epochs below them was called "already finished" at that epoch, then refitted for best.pt's
+        ends = last.get("settings", {}).get("epochs")  # (None in a last.pt from before settings were saved)
+        if not stopper.stop and cfg.epochs < last["epoch"] and ends is not None and ends > last["epoch"]:
+            raise RunFolderError(f"{out}: --resume --epochs {cfg.epochs}: the run is at epoch {last['epoch']} (of its "
+                                 f"--epochs {ends}): pass --epochs {last['epoch']} to end it there, more to train on, "
+                                 "or --overwrite to start over")
         if not finished and ddp.main and not (out / "best.pt").exists():
             # (resumed epochs that do not beat last.pt's best would leave the run without any model)
             raise RunFolderError(f"{out}: last.pt is at epoch {start_epoch - 1} but best.pt, the model val chose, is "
@@ -613,7 +620,10 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
         if run.ddp.main and not (out / "best.pt").exists():
             raise RunFolderError(f"{out}: the run finished at epoch {done} but its best.pt is missing: pass "
                                  "--overwrite to train it again")
-        log(f"{out}: the run already finished at epoch {done}"
+        # (cfg holds last.pt's --epochs now: below it, this command's --epochs, the epoch it is at, ends the run)
+        ended = ("" if run.stopper.stop or done >= cfg.epochs
+                 else f"--epochs {done} ends the run at epoch {done}, where it is")
+        log(f"{out}: " + (ended or f"the run already finished at epoch {done}")
             + (f" (best epoch {best['epoch']})" if "epoch" in best else "")
             + f": nothing to train ({more} to train on, --overwrite to start over)")
         # a run stopped (Ctrl-C) during its last steps, or finished before training wrote caption

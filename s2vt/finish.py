@@ -53,7 +53,10 @@ def finish(run: Run, resumed: bool = False) -> dict | None:
     # (a refit replaces the weights the memory's summaries came from: built again after it)
     memory = run.ddp.main and run.has_captions and ("memory" not in done or refit)
     if resumed and (fit or refit or memory):
-        run.log("note: best.pt lacks the run's last steps (stopped while they ran?): "
+        # (a paused run that this --resume's --epochs ends has not run them yet: nothing stopped them)
+        ended = not run.stopper.stop and run.start_epoch - 1 < run.cfg.epochs
+        run.log(("note: the run's last steps: " if ended
+                 else "note: best.pt lacks the run's last steps (stopped while they ran?): ")
                 + ", ".join(["the linear path's fit"] * fit + ["the refit on train + val"] * refit
                             + ["the caption memory"] * memory) + ": done now")
     row = fit_text_linear(run) if fit else None

@@ -300,6 +300,32 @@ def test_an_early_stopped_run_is_told_the_patience_it_stopped_at(store, tmp_path
     assert not any("--patience 1 (last.pt: 2)" in e for e in err), err  # what decided it: not "ignored"
 
 
+def test_resume_with_fewer_epochs_than_a_paused_run_has_done_is_refused(store, tmp_path, capsys):
+    """A run stopped at epoch 2 of 3, resumed with --epochs 1, was called "already finished at epoch 1"
+    and then refitted for best.pt's epochs (hostile trial): nothing can end it before epochs it trained."""
+    out = tmp_path / "paused"
+    args = train_args(store, out, "--epochs", "3", "--refit")
+    assert s2vt(capsys, *args, "--stop-after", "2")[0] == 0
+    before = snapshot(out)
+    code, err = s2vt(capsys, *args, "--resume", "--epochs", "1")
+    assert code == 2 and err == [f"error: {out}: --resume --epochs 1: the run is at epoch 2 (of its --epochs 3): pass "
+                                 "--epochs 2 to end it there, more to train on, or --overwrite to start over"], err
+    assert snapshot(out) == before and "refit" not in torch.load(out / "best.pt", weights_only=True)
+    # --epochs 2, where it is: the run ends there, said as such, and its last steps (the refit) are done
+    code, err = s2vt(capsys, *args, "--resume", "--epochs", "2")
+    assert code == 0, err
+    assert not any("already finished" in e or "stopped while" in e for e in err), err
+    assert any(e.startswith(f"{out}: --epochs 2 ends the run at epoch 2, where it is (best epoch ") for e in err), err
+    assert "note: the run's last steps: the refit on train + val, the caption memory: done now" in err, err
+    assert torch.load(out / "best.pt", weights_only=True)["refit"]["epochs"] >= 1
+    # a run that reached its own --epochs is finished, whatever --epochs a later --resume gives
+    done = tmp_path / "done"
+    assert s2vt(capsys, *train_args(store, done, "--epochs", "2"))[0] == 0
+    code, err = s2vt(capsys, *train_args(store, done, "--epochs", "1", "--resume"))
+    assert code == 0, err
+    assert any(e.startswith(f"{done}: the run already finished at epoch 2 (best epoch ") for e in err), err
+
+
 def test_settings_out_of_range_are_refused_up_front(store, tmp_path, capsys):
     for flag, value in (("--batch-size", "0"), ("--epochs", "0"), ("--hidden", "0"), ("--embed", "-1"),
                         ("--lr", "-0.001"), ("--lr", "nan"), ("--patience", "0"), ("--dropout", "1"),
