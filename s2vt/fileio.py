@@ -79,6 +79,13 @@ def json_error(e: ValueError, line: bool = True) -> str:
     return str(e)
 
 
+def json_kind(value: object) -> str:
+    """What a parsed JSON value is, as a message says it ('a JSON list'): a file holding another kind
+    of value than its format's is told so, not said to lack a field."""
+    return {dict: "a JSON object", list: "a JSON list", str: "a JSON string", bool: "a JSON boolean",
+            type(None): "null"}.get(type(value), "a JSON number")
+
+
 def is_json_lines(data: bytes, error: ValueError) -> bool:
     """Whether a file the parser stopped at with 'Extra data' is JSON lines, a value on each line (a
     manifest, a log): its error at 'line 2 column 1' would send the user looking for a typo there."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import UserError
-from .fileio import DuplicateKeyError, atomic_write_bytes, json_error, unique_keys
+from .fileio import DuplicateKeyError, atomic_write_bytes, json_error, json_kind, unique_keys
 
 # what a folder scan (and an upload) counts as a video file
 # (raw elementary streams too: decoded by their frames' order, a note saying their times assume ffmpeg's rate)
@@ -76,9 +76,7 @@ def check_entry(entry: object, where: str = "") -> dict:
     """Return `entry` if it is a valid manifest entry (id, split, captions, tags, path), else raise
     ManifestError starting with `where`. One check for the reader and the importers that write manifests."""
     if not isinstance(entry, dict):  # (a list, a string: said as what it is, not as a missing field)
-        kind = {list: "a JSON list", str: "a JSON string", bool: "a JSON boolean", type(None): "null"}.get(
-            type(entry), "a JSON number")
-        raise ManifestError(f"{where}{kind}, not an object: a manifest is one JSON object per line "
+        raise ManifestError(f"{where}{json_kind(entry)}, not an object: a manifest is one JSON object per line "
                             "({\"video_id\": ..., \"split\": ..., \"captions\": [...]})")
     if "video_id" not in entry:
         raise ManifestError(f"{where}missing field 'video_id'")

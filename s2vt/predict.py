@@ -190,11 +190,28 @@ def feature_mismatch(meta: dict, ckpt_meta: dict, modalities: list[str], compare
     return None
 
 
+def meta_gaps(meta: dict, ckpt_meta: dict, modalities: list[str]) -> list[str]:
+    """What a checkpoint's record of its features (`ckpt_meta`) says that a store's `meta` does not, so
+    that `feature_mismatch` cannot compare it: its settings, then its modalities' backbones and precision."""
+    gaps = [k for k in META_KEYS if k in ckpt_meta and k not in meta]
+    for key, one, many in (("backbones", "backbone", "backbones"), ("precision", "precision", "precision")):
+        lack = [m for m in modalities if ckpt_meta.get(key, {}).get(m) and not meta.get(key, {}).get(m)]
+        if lack:
+            gaps.append(f"the {many if len(lack) > 1 else one} of "
+                        + (f"{', '.join(lack[:-1])} and {lack[-1]}" if len(lack) > 1 else lack[0]))
+    return gaps
+
+
 def check_store_matches(store: FeatureStore, ckpt_meta: dict, modalities: list[str]) -> None:
     """Refuse a store extracted with other settings or weights than the checkpoint's training store."""
+    assumed = "assuming it was extracted with the checkpoint's settings"
     if ckpt_meta and not store.meta_path.is_file():
-        print(f"warning: {store.root} has no meta.json: assuming it was extracted with the checkpoint's settings",
-              file=sys.stderr)
+        print(f"warning: {store.root} has no meta.json: {assumed}", file=sys.stderr)
+    # a meta.json of {}, or cut short, was taken silently: what it does not say is not compared either (a
+    # modality the store has no folder of has nothing to compare: its videos are said to lack features)
+    elif ckpt_meta and (gaps := meta_gaps(store.meta(), ckpt_meta, [m for m in modalities
+                                                                     if (store.root / m).is_dir()])):
+        print(f"warning: {store.meta_path} lacks {', '.join(gaps)}: {assumed}", file=sys.stderr)
     problem = feature_mismatch(store.meta(), ckpt_meta, modalities)
     if problem:
         raise StoreError(f"{store.meta_path}: {problem}")

@@ -27,7 +27,8 @@ from typing import Iterator
 import numpy as np
 
 from .errors import SettingError, UserError
-from .fileio import OutputError, atomic_write_bytes, atomic_write_json, json_error, make_dirs, output_error, special_file
+from .fileio import (OutputError, atomic_write_bytes, atomic_write_json, json_error, json_kind, make_dirs,
+                     output_error, special_file)
 from .manifest import check_video_id
 
 try:
@@ -40,6 +41,8 @@ FP16_MAX = 65504.0
 FAILURES = "failures.jsonl"
 # settings that must agree between runs writing into one store (and with a checkpoint)
 META_KEYS = ("frames", "image_size", "clips", "clip_len", "sample_rate", "vggish_pca")
+# meta.json's objects keyed by modality
+MODALITY_KEYS = ("backbones", "dims", "precision")
 
 
 # what to do about a file whose width differs from the other files of its modality
@@ -138,13 +141,23 @@ class FeatureStore:
         return self.root / "meta.json"
 
     def meta(self) -> dict:
-        """meta.json's content ({} for a store without one, e.g. .npy folders put together by hand)."""
+        """meta.json's content ({} for a store without one, e.g. .npy folders put together by hand); StoreError
+        for one that is not a JSON object, or whose objects by modality (MODALITY_KEYS) are not."""
         if not self.meta_path.is_file():
             return {}
         try:
-            return json.loads(self.meta_path.read_bytes().decode("utf-8"))
+            meta = json.loads(self.meta_path.read_bytes().decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise StoreError(f"{self.meta_path}: not valid JSON ({json_error(e)})") from None
+        # (every reader looks keys up in it, and modalities up in these: anything else was a traceback)
+        if not isinstance(meta, dict):
+            raise StoreError(f"{self.meta_path}: {json_kind(meta)}, not an object of the store's settings"
+                             "; re-extract, or remove it to read the store without them")
+        for key in MODALITY_KEYS:
+            if not isinstance(meta.get(key, {}), dict):
+                raise StoreError(f"{self.meta_path}: {key} is {json_kind(meta[key])}, not an object by "
+                                 "modality; re-extract, or remove meta.json to read the store without it")
+        return meta
 
     def path(self, modality: str, video_id: str) -> Path:
         check_video_id(video_id)
@@ -374,7 +387,7 @@ class FeatureStore:
         old = self.check_meta(meta, store_option)
         if old:
             merged = {**old, **meta, **{k: {**old.get(k, {}), **meta.get(k, {})}
-                                        for k in ("backbones", "dims", "precision") if k in meta}}
+                                        for k in MODALITY_KEYS if k in meta}}
             was = old.get("source")
             if isinstance(was, str) and isinstance(meta.get("source"), str):
                 merged["source"] = was if meta["source"] in was else f"{was}; {meta['source']}"

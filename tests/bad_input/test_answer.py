@@ -250,6 +250,27 @@ def test_evaluate_store_without_meta_says_what_it_assumes(trained, tmp_path, cap
                                  "checkpoint's settings"]
 
 
+def test_evaluate_store_with_an_empty_or_partial_meta_says_what_it_lacks(trained, tmp_path, capsys):
+    """A meta.json of `{}` was taken silently, as if it said the checkpoint's settings, where a missing one
+    warns (hostile trial); one that is not a JSON object was a traceback."""
+    store = copy_store(trained, tmp_path)
+    args = evaluate_args(trained, "--features", store, "--out", tmp_path / "p.json", "--force")
+    for meta, lacks in (({}, "frames, image_size, clips, the backbones of resnet152 and vggish"),
+                        ({"frames": 4, "image_size": 64, "backbones": {"resnet152": "random(seed=0)"}},
+                         "clips, the backbone of vggish")):
+        atomic_write_json(store / "meta.json", meta)
+        code, _, err = s2vt(capsys, *args)
+        assert code == 0 and err == [f"warning: {store / 'meta.json'} lacks {lacks}: assuming it was extracted with "
+                                     "the checkpoint's settings"], (meta, err)
+    for meta, what in (([], "a JSON list"), ({"backbones": ["x"]}, "backbones is a JSON list")):
+        (store / "meta.json").write_text(json.dumps(meta))
+        code, _, err = s2vt(capsys, *args)
+        assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {store / 'meta.json'}: {what}, "), err
+    atomic_write_json(store / "meta.json", json.loads((trained / "features" / "meta.json").read_text()))
+    code, _, err = s2vt(capsys, *args)
+    assert code == 0 and err == [], err  # the whole meta.json: nothing to say
+
+
 def test_hand_edited_checkpoint_settings_are_one_line(trained, tmp_path, capsys):
     """Values a hand-edited checkpoint may hold: a frame count beyond memory, a string where a number
     goes, an impossible encoder length or pad id, a NaN threshold or weight, a synthetic-feature model."""
