@@ -582,6 +582,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         metrics.update(caption_scores(refs, {v: preds[v]["caption"] for v in refs}, per_video=per_video))
         # (a model that says one caption for every video scores well above zero: how many differ tells it apart)
         metrics["distinct_captions"] = len({preds[v]["caption"] for v in refs})
+        # (of the videos with reference captions, those the caption scores are over: not every video predicted)
+        metrics["distinct_captions_of"] = len(refs)
     tagged = [e for e in entries if e.get("tags")]
     if all_probs and tagged:
         probs = np.concatenate(all_probs)
@@ -633,7 +635,9 @@ def format_table(metrics: dict) -> str:
             v = metrics[k]
             lines.append(f"{k:<14}{'n/a (no Java)' if v is None else f'{v:.4f}'}")
         if k == "CIDEr" and "distinct_captions" in metrics:
-            lines.append(f"{'distinct':<14}{metrics['distinct_captions']} captions")
+            of = metrics.get("distinct_captions_of")
+            lines.append(f"{'distinct':<14}{metrics['distinct_captions']} captions"
+                         + (f" for the {of} videos with reference captions" if of is not None else ""))
     return "\n".join(lines)
 
 

@@ -98,7 +98,8 @@ def test_evaluate_and_export(trained, tmp_path):
     # how many captions differ (the README's "distinct" column), counted from the written predictions
     assert metrics["distinct_captions"] == len({r["caption"] for r in rows})
     from s2vt.predict import format_table
-    assert f"distinct      {metrics['distinct_captions']} captions" in format_table(metrics).splitlines()
+    assert (f"distinct      {metrics['distinct_captions']} captions for the 4 videos with reference captions"
+            in format_table(metrics).splitlines())
     # the metrics are those of the written predictions: tag accuracy recounted, captions rescored
     truth = {e["video_id"]: e["tags"][0]
              for e in map(json.loads, (trained / "manifest.jsonl").read_text().splitlines())}

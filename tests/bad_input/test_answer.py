@@ -271,6 +271,26 @@ def test_evaluate_store_with_an_empty_or_partial_meta_says_what_it_lacks(trained
     assert code == 0 and err == [], err  # the whole meta.json: nothing to say
 
 
+def test_evaluate_says_which_videos_its_distinct_captions_are_of(trained, tmp_path, capsys):
+    """"distinct  3 captions" counted the captions of the videos with reference captions alone, and did not
+    say so: a split with some videos unreferenced read as if every video's were counted (hostile trial)."""
+    entries = read_manifest(trained / "manifest.jsonl")
+    val = [e["video_id"] for e in entries if e["split"] == "val"]
+    write_manifest([{**e, "captions": [] if e["video_id"] == val[0] else e["captions"]} for e in entries],
+                   tmp_path / "manifest.jsonl")
+    code, out, err = s2vt(capsys, "evaluate", "--checkpoint", trained / "run" / "best.pt", "--manifest",
+                          tmp_path / "manifest.jsonl", "--features", trained / "features", "--split", "val",
+                          "--beam", "1", "--out", tmp_path / "p.json")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "p.metrics.json").read_text())
+    preds = {r["video_id"]: r["caption"] for r in json.loads((tmp_path / "p.json").read_text())}
+    assert metrics["distinct_captions"] == len({preds[v] for v in val[1:]})
+    assert metrics["distinct_captions_of"] == len(val) - 1
+    line, = [x for x in out.splitlines() if x.startswith("distinct")]
+    assert line == (f"distinct      {metrics['distinct_captions']} captions for the {len(val) - 1} videos with "
+                    "reference captions"), line
+
+
 def test_hand_edited_checkpoint_settings_are_one_line(trained, tmp_path, capsys):
     """Values a hand-edited checkpoint may hold: a frame count beyond memory, a string where a number
     goes, an impossible encoder length or pad id, a NaN threshold or weight, a synthetic-feature model."""
