@@ -452,6 +452,20 @@ def special_file(mode: int) -> str | None:
     return None if stat.S_ISREG(mode) else "not a regular file"
 
 
+def refuse_special(path: str | os.PathLike | int, refused: Callable[[str], UserError], folders: bool = True) -> None:
+    """Raise `refused(WHAT)` when `path` (followed through links; or an open descriptor) is there and is not a
+    regular file: a pipe, a socket, a device, a folder unless `folders` is False (WHAT: `special_file`'s words).
+    The one check of "this name holds no file" (a lock's, a store's log, an output's): each caller words the
+    refusal for what s2vt keeps under the name. Nothing there, or not to be looked up: no refusal (said where
+    the path is opened)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return
+    if (what := special_file(mode)) and (folders or what != "a folder"):
+        raise refused(what)
+
+
 def read_lock(lock: Path) -> tuple[bytes, float] | None:
     """The first LOCK_MAX_BYTES + 1 bytes of `lock` and its age in seconds; None when there is none (a
     dangling symbolic link too: taken over, as a link to a stale lock is). Never blocks nor reads without
@@ -460,8 +474,7 @@ def read_lock(lock: Path) -> tuple[bytes, float] | None:
     OutputError, not s2vt's lock. Other OSErrors (unreadable) are raised as they are."""
     try:
         # the type before opening: opening a device may do something (a tape rewinds, a watchdog arms)
-        if what := special_file(os.stat(lock).st_mode):
-            raise not_a_lock(lock, what)
+        refuse_special(lock, lambda what: not_a_lock(lock, what))
         # O_NONBLOCK: a pipe put there since the stat opens at once instead of waiting for a writer
         fd = os.open(lock, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except FileNotFoundError:
@@ -471,9 +484,8 @@ def read_lock(lock: Path) -> tuple[bytes, float] | None:
             raise not_a_lock(lock, "a symbolic link loop") from None
         raise
     try:
+        refuse_special(fd, lambda what: not_a_lock(lock, what))  # (replaced between the stat and the open)
         info = os.fstat(fd)
-        if what := special_file(info.st_mode):  # (replaced between the stat and the open)
-            raise not_a_lock(lock, what)
         return os.read(fd, LOCK_MAX_BYTES + 1), time.time() - info.st_mtime
     finally:
         os.close(fd)

@@ -28,7 +28,7 @@ import numpy as np
 
 from .errors import SettingError, UserError
 from .fileio import (OutputError, atomic_write_bytes, atomic_write_json, json_error, json_kind, make_dirs,
-                     output_error, special_file)
+                     output_error, refuse_special)
 from .manifest import check_video_id
 
 try:
@@ -193,7 +193,7 @@ class FeatureStore:
         if self._sources is None:
             self._sources, self._imported = {}, {}
             path = self.root / "sources.jsonl"
-            refuse_special(path)
+            refuse_special_log(path)
             try:
                 lines = path.read_bytes().splitlines() if path.exists() else []
             except OSError as e:
@@ -442,7 +442,7 @@ class FeatureStore:
             path = self.root / name
             if not os.path.exists(path):  # (nor through a link to nothing: the append makes its file)
                 continue
-            refuse_special(path)
+            refuse_special_log(path)
             try:
                 os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
             except OSError as e:
@@ -514,21 +514,17 @@ class FeatureStore:
         self._append("notes.jsonl", {"video_id": video_id, "note": note, **about})
 
 
-def refuse_special(path: Path) -> None:
+def refuse_special_log(path: Path) -> None:
     """OutputError when the store's log `path` is there but is a pipe, a device or a socket (itself or through a
     link): reading a pipe waited for good, a link to /dev/zero or /dev/full read until the kernel killed the
     process, and notes appended to /dev/zero vanished (hostile trial). A folder is said where it is opened."""
-    try:
-        mode = os.stat(path).st_mode
-    except (OSError, ValueError):  # (not there, or not to be looked up: said where it is opened)
-        return
-    if (what := special_file(mode)) and what != "a folder":
-        raise OutputError(f"{path} is {what}, not a file: the store keeps its log under that name: move it")
+    refuse_special(path, lambda what: OutputError(f"{path} is {what}, not a file: the store keeps its log under "
+                                                  "that name: move it"), folders=False)
 
 
 def read_lines(path: Path) -> list[bytes]:
     """A log's lines (bytes, each with its newline; [] without the file)."""
-    refuse_special(path)
+    refuse_special_log(path)
     try:
         with open(path, "rb") as f:
             return f.readlines()
