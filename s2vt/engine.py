@@ -22,7 +22,7 @@ import torch.distributed as dist
 from .device import pick_device
 from .errors import UserError, interrupts_held, interrupts_unwrapped
 from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, busy_line, check_writable,
-                     is_lock_name, lock_owner, locked, removed_if_failed, training_run)
+                     is_lock_name, lock_owner, locked, refuse_special_outputs, removed_if_failed, training_run)
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError
 
@@ -357,6 +357,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     `hold`: the run folder's lock (TRAIN_LOCK, rank 0) is entered into it, for the caller to release."""
     device = pick_device(cfg.device)
     refuse_training(Path(cfg.out))
+    # a run file that is a pipe or a device: refused at its first write, after training (before its 'already
+    # holds a run', which --overwrite cannot answer; and before a --resume reads last.pt)
+    refuse_special_outputs([Path(cfg.out) / name for name in RUN_OUTPUTS])
     last_path = resume_point(cfg)
     out = Path(cfg.out)
     ddp = Dist(device)

@@ -122,8 +122,22 @@ def refuse_existing(paths, force: bool) -> None:
             refuse_broken_link(path)
         if path and Path(path).is_dir():
             raise OutputError(f"{os.fsdecode(path)} is a folder: name a file to write")
+        refuse_special_outputs([path])  # (before 'already exists': --force would not help)
         if path and not force and Path(path).exists():
             raise OutputError(f"{os.fsdecode(path)} already exists: pass --force to replace it")
+
+
+def refuse_special_outputs(paths, folders: bool = False) -> None:
+    """OutputError for an output (falsy: none) that is there, itself or through a link, and is a pipe, a device or a
+    socket (a folder too with `folders`; `refuse_existing` words that one): the atomic write refused it only at the
+    end, after the work (evaluate decoded the whole split and wrote its predictions, then refused `--html FIFO` or a
+    metrics file linked to one; hostile trial), and a rename over it would swap a device for a plain file (as root,
+    /dev/null). Every command checks its outputs so before any work; `atomic_write_bytes` once more, at the write."""
+    for path in paths:
+        if path:
+            refuse_special(path, lambda what: OutputError(f"cannot write {os.fsdecode(written_file(path))}: it is "
+                                                          f"{what}, not a regular file: move it, or name another "
+                                                          "output"), folders)
 
 
 def refuse_broken_link(path: str | os.PathLike) -> None:
@@ -335,9 +349,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     if path.is_symlink():  # (the rename would replace the link by a plain file: the file it names is written)
         refuse_broken_link(path)
         path = written_file(path)
-    # the rename would swap a device, pipe or socket (e.g. /dev/null, run as root) for a plain file
-    if path.exists() and not path.is_file():
-        raise OutputError(f"cannot write {os.fsdecode(path)}: not a regular file")
+    refuse_special_outputs([path], folders=True)  # (a pipe put there since the command's checks)
     make_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:

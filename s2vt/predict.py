@@ -16,8 +16,8 @@ import torch
 from .device import pick_device
 from .errors import UserError, invoked_as
 from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, busy_line, check_writable, make_dirs,
-                     refuse_empty_paths, refuse_existing, lock_path, locked, refuse_long_names, removed_if_failed,
-                     run_file, training_run, written_file)
+                     refuse_empty_paths, refuse_existing, lock_path, locked, refuse_long_names, refuse_special_outputs,
+                     removed_if_failed, run_file, training_run, written_file)
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, one_line, printable
 
@@ -489,6 +489,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         raise OutputError(f"cannot write the report to {html}: that name is kept for the predictions of split "
                           f"{kept[1]}: name it REPORT.html")
     outputs = [out_path, metrics_path, *([report] if html else [])]
+    refuse_special_outputs(outputs)  # (the default predictions file too: it is replaced without --force)
     refuse_long_names(outputs)
     # never write over what this command reads: the checkpoint, the manifest, the store
     refuse_inputs(outputs, [checkpoint, manifest], folders=[f for f in [features] if f])

@@ -158,6 +158,27 @@ def test_export_through_a_symbolic_link_writes_its_file_and_a_broken_one_is_refu
     assert broken.is_symlink()
 
 
+
+def test_export_to_a_pipe_or_a_device_is_refused_before_reading(tmp_path, capsys):
+    """--out FIFO.zip was told 'already exists: pass --force', which could not help, and with --force refused
+    only at the write, after the predictions were read (hostile trial): one line, exit 2, before any work."""
+    import os
+
+    from s2vt.cli import main
+
+    preds = tmp_path / "p.json"
+    preds.write_text("not read")
+    fifo, dev = tmp_path / "a.zip", tmp_path / "d.zip"
+    os.mkfifo(fifo)
+    dev.symlink_to("/dev/null")
+    for out, path, what in [(fifo, fifo, "a pipe"), (dev, "/dev/null", "a device")]:
+        for force in ([], ["--force"]):
+            assert main(["export", str(preds), "--format", "coco", "--out", str(out), *force]) == 2
+            assert capsys.readouterr().err == (f"error: cannot write {path}: it is {what}, not a regular file: move "
+                                               "it, or name another output\n"), (out, force)
+    assert fifo.is_fifo() and dev.is_symlink()
+
+
 def test_export_checks_what_it_is_given(tmp_path, capsys):
     from s2vt.cli import main
     manifest = lic_manifest(tmp_path / "m.jsonl")

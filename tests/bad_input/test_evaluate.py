@@ -820,3 +820,30 @@ def test_evaluate_never_writes_over_a_finished_runs_own_files(store, run, tmp_pa
     other.mkdir()
     code, err = s2vt(capsys, *base, "--html", other / "curves.png")
     assert code == 0 and (other / "curves.png").read_text().lstrip().startswith("<"), err
+
+
+def test_an_output_that_is_a_pipe_or_a_device_is_refused_before_decoding(store, run, tmp_path, capsys,  # noqa: F811
+                                                                          monkeypatch):
+    """`--html X` with X a FIFO (or a device), or the metrics file beside --out a link to a FIFO, was refused only
+    when written: after the whole split was decoded, the predictions already written (hostile trial); without
+    --force, 'already exists: pass --force', which could never help. Now one line, exit 2, before any work."""
+    from s2vt import predict
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the checkpoint was loaded: the refusal came after the work")
+    monkeypatch.setattr(predict, "load_checkpoint", no_decoding)
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--beam", "1"]
+    fifo, fifo2, dev = tmp_path / "fifo", tmp_path / "fifo2", tmp_path / "dev.html"
+    os.mkfifo(fifo)
+    os.mkfifo(fifo2)
+    dev.symlink_to("/dev/null")
+    (tmp_path / "q.metrics.json").symlink_to(fifo2)
+    for extra, path, what in [(["--html", fifo], fifo, "a pipe"), (["--html", dev], Path("/dev/null"), "a device"),
+                              (["--out", fifo], fifo, "a pipe"), (["--out", tmp_path / "q.json"], fifo2, "a pipe")]:
+        out = [] if "--out" in extra else ["--out", tmp_path / "m.json"]
+        for force in ([], ["--force"]):
+            code, err = s2vt(capsys, *args, *out, *extra, *force)
+            assert (code, err) == (2, [f"error: cannot write {path}: it is {what}, not a regular file: move it, or "
+                                       "name another output"]), (extra, force, err)
+            assert not (tmp_path / "m.json").exists() and not (tmp_path / "q.json").exists()
+            assert fifo.is_fifo() and fifo2.is_fifo()

@@ -82,6 +82,27 @@ def test_training_into_a_folder_that_holds_a_model_is_refused(store, run, tmp_pa
     assert code == 2 and len(err) == 1 and "one of them" in err[0]
 
 
+
+@pytest.mark.parametrize("name", ["best.pt", "last.pt", "metrics.csv", "curves.png"])
+def test_a_run_file_that_is_a_pipe_is_refused_before_training(name, store, tmp_path, capsys, monkeypatch):
+    """`train --out RUN --overwrite` with RUN/metrics.csv a FIFO trained the whole epoch, wrote best.pt and
+    last.pt, then was refused at the write (best.pt a FIFO: after the first epoch); without --overwrite it was
+    told to pass --overwrite, which could not help (hostile trial). Now one line, exit 2, before any training."""
+    from s2vt import engine
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the run's data was read: the refusal came after the work")
+    monkeypatch.setattr(engine, "prepare", no_training)
+    out = tmp_path / "run"
+    out.mkdir()
+    os.mkfifo(out / name)
+    for extra in ([], ["--overwrite"], ["--resume"]):
+        code, err = s2vt(capsys, *train_args(store, out, *extra))
+        assert (code, err) == (2, [f"error: cannot write {out / name}: it is a pipe, not a regular file: move it, "
+                                   "or name another output"]), (extra, err)
+        assert [p.name for p in out.iterdir()] == [name] and (out / name).is_fifo()
+
+
 def dead_pid() -> int:
     """The pid of a process that has ended (a stale lock's)."""
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
