@@ -279,13 +279,14 @@ def run_export(args: argparse.Namespace) -> int:
                            "of the predictions file")
     from .fileio import written_file
 
-    refuse_inputs([args.out], [args.preds, args.manifest])
-    refuse_existing([args.out], args.force)
-    # the results file goes inside, under its fixed name; a link is judged by the file written through it too
-    # (`--out bl.zip --force`, bl.zip a link to RUN/best.pt, replaced the checkpoint; hostile trial)
-    for name in dict.fromkeys([os.fsdecode(args.out), os.fsdecode(written_file(args.out))]):
-        if os.path.splitext(name)[1].lower() != ".zip":
-            raise ResultsError(f"--out {name}: export writes a zip holding {MEMBER[args.format]}; name it .zip")
+    # through a link, every check is of the file written, as evaluate's outputs are (`--out bl.zip --force`, bl.zip a
+    # link to RUN/best.pt, replaced the checkpoint; hostile trial)
+    out = written_file(args.out)
+    refuse_inputs([out], [args.preds, args.manifest])
+    refuse_existing([out], args.force)
+    # the results file goes inside, under its fixed name
+    if out.suffix.lower() != ".zip":
+        raise ResultsError(f"--out {out}: export writes a zip holding {MEMBER[args.format]}; name it .zip")
     preds = load_predictions(args.preds, captions=args.format in CAPTION_FORMATS)
     if args.format in CAPTION_FORMATS:
         warning = check_captions(preds, args.preds, f"export as {args.format} captions")
@@ -314,7 +315,7 @@ def run_export(args: argparse.Namespace) -> int:
                          f"kept; first: {v}: {tags[0]} with level1:{lic2022_fields(preds[v]['tags'])[0]})")
         if notes:
             print("warning: " + "; ".join(notes), file=sys.stderr)
-    path = write_zip(preds, args.format, args.out, order)
+    path = write_zip(preds, args.format, out, order)
     count = len(order) if order is not None else len(preds)
     what = f" (split {split} of {args.manifest}, {sum(v in preds for v in order)} predicted)" if order else ""
     print(f"wrote {path}: {count} videos{what}", file=sys.stderr)

@@ -159,6 +159,33 @@ def test_export_through_a_symbolic_link_writes_its_file_and_a_broken_one_is_refu
 
 
 
+
+def test_export_judges_a_link_out_by_the_file_written_as_evaluate_does(tmp_path, capsys):
+    """--out LINK: every check goes by the file written through it (fileio.written_file, as evaluate's outputs):
+    the .zip name was asked of the link and of its target, so a link `mine` to subs/a.zip was refused, and an
+    input reached through a link was named by the link, not the file export would have written over."""
+    import os
+
+    from s2vt.cli import main
+
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({k: v["caption"] for k, v in PREDS.items()}))
+    (tmp_path / "subs").mkdir()
+    target, link = tmp_path / "subs" / "a.zip", tmp_path / "mine"
+    target.write_bytes(b"an earlier submission")
+    link.symlink_to(target)
+    assert main(["export", str(preds), "--format", "coco", "--out", str(link)]) == 2
+    assert capsys.readouterr().err == f"error: {target} already exists: pass --force to replace it\n"
+    assert main(["export", str(preds), "--format", "coco", "--out", str(link), "--force"]) == 0
+    assert capsys.readouterr().err == f"wrote {target}: 2 videos\n"
+    assert link.is_symlink() and os.readlink(link) == str(target) and len(unzip(target)[1]) > 0
+    (tmp_path / "in.zip").symlink_to(preds)
+    before = preds.read_bytes()
+    assert main(["export", str(preds), "--format", "coco", "--out", str(tmp_path / "in.zip"), "--force"]) == 2
+    assert capsys.readouterr().err == f"error: cannot write {preds}: it is an input of this command\n"
+    assert preds.read_bytes() == before
+
+
 def test_export_to_a_pipe_or_a_device_is_refused_before_reading(tmp_path, capsys):
     """--out FIFO.zip was told 'already exists: pass --force', which could not help, and with --force refused
     only at the write, after the predictions were read (hostile trial): one line, exit 2, before any work."""
