@@ -265,10 +265,10 @@ def remove_if_empty(folders: list[Path]) -> None:
 
 
 def make_dirs(folder: str | os.PathLike) -> Path:
-    """mkdir -p, with an OutputError instead of an OSError."""
+    """mkdir -p, with an OutputError instead of an OSError. (A path through a missing folder then '..', which
+    mkdir -p would make, is refused where the command's arguments are read: `refuse_unusable_paths`, once, not
+    at each folder made or store-log append.)"""
     folder = Path(folder)
-    # (mkdir -p of `nosuch/..` makes `nosuch`, and the path then names a folder other than the one checked)
-    refuse_dotdot_after_missing({"cannot write": folder})
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -744,6 +744,11 @@ def test_evaluate_never_writes_into_a_live_training_run_nor_over_a_checkpoint(st
     ["evaluate", "--checkpoint", "model.pt", "--manifest", "manifest.jsonl", "--out", "nosuch[x/../q.json"],
     ["export", "q.json", "--format", "coco", "--out", "nosuch*/../qz.zip"],
     ["import", "folder", "videos", "--out", "nosuch?/../manifest.jsonl"],
+    # (every other option that names a folder to make: checked with the arguments, as make_dirs does not)
+    ["train", "--manifest", "manifest.jsonl", "--features", "features", "--out", "run2", "--val-features",
+     "nosuch/../features"],
+    ["import", "yt8m", "q.json", "--out", "manifest.jsonl", "--features", "nosuch/../features", "--force"],
+    ["weights", "download", "--dir", "nosuch/../checkpoints"],
 ])
 def test_an_output_through_a_missing_folder_then_dotdot_is_refused(command, tmp_path, capsys, monkeypatch):
     """`evaluate --out nosuch/../model.pt --force` passed every check made on the path as typed (it "does not
