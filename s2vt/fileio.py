@@ -120,8 +120,8 @@ def refuse_existing(paths, force: bool) -> None:
     for path in paths:
         if path:
             refuse_broken_link(path)
-        if path and Path(path).is_dir():
-            raise OutputError(f"{os.fsdecode(path)} is a folder: name a file to write")
+        if path and (what := folder_path(path)):
+            raise OutputError(f"{os.fsdecode(path)} {what}: name a file to write")
         refuse_special_outputs([path])  # (before 'already exists': --force would not help)
         if path and not force and Path(path).exists():
             raise OutputError(f"{os.fsdecode(path)} already exists: pass --force to replace it")
@@ -138,6 +138,20 @@ def refuse_special_outputs(paths, folders: bool = False) -> None:
             refuse_special(path, lambda what: OutputError(f"cannot write {os.fsdecode(written_file(path))}: it is "
                                                           f"{what}, not a regular file: move it, or name another "
                                                           "output"), folders)
+
+
+def folder_path(path: str | os.PathLike) -> str | None:
+    """How `path`, an output that is to be a file, names a folder instead, in words for the line after it:
+    'is a folder', or where none is there yet `ends_as_folder`'s; None for a file's path."""
+    return "is a folder" if os.path.isdir(path) else ends_as_folder(path)
+
+
+def ends_as_folder(path: str | os.PathLike) -> str | None:
+    """'ends with '/', so it names a folder, not a file' for a path as typed that ends with '/', '/.' or
+    '/..', else None. Path drops a trailing '/' or '/.': `import --out new.jsonl/` wrote the file new.jsonl,
+    export told `--out new.zip/` to end in .zip, and evaluate called it "a folder" though none was there."""
+    _, sep, tail = os.fsdecode(path).rpartition(os.sep)
+    return f"ends with '{sep}{tail}', so it names a folder, not a file" if sep and tail in ("", ".", "..") else None
 
 
 def refuse_broken_link(path: str | os.PathLike) -> None:
@@ -345,6 +359,8 @@ def written_file(path: str | os.PathLike) -> Path:
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` via a temp file and os.replace; nothing partial is left on failure."""
+    if what := ends_as_folder(path):  # (before Path drops the '/')
+        raise OutputError(f"{os.fsdecode(path)} {what}: name a file to write")
     path = Path(path)
     if path.is_symlink():  # (the rename would replace the link by a plain file: the file it names is written)
         refuse_broken_link(path)

@@ -15,7 +15,7 @@ import torch
 
 from .device import pick_device
 from .errors import UserError, invoked_as
-from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, busy_line, check_writable, make_dirs,
+from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, busy_line, check_writable, folder_path, make_dirs,
                      refuse_empty_paths, refuse_existing, lock_path, locked, refuse_long_names, refuse_special_outputs,
                      removed_if_failed, run_file, training_run, written_file)
 from .options import MAX_BATCH, at_least, at_most
@@ -457,8 +457,9 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     cfg = decode_config(beam)
     dev = pick_device(device)
     # (".", "/" or "runs/x/" name a folder: Path drops the slash, and "." has no name to replace)
-    if out and (not Path(out).name or out.endswith(("/", os.sep)) or Path(out).is_dir()):
-        raise OutputError(f"{out} is a folder: name a file to write (--out: the predictions JSON)")
+    for path, what in ((out, "--out: the predictions JSON"), (html, "--html: the report")):
+        if path and (folder := folder_path(path)):
+            raise OutputError(f"{path} {folder}: name a file to write ({what})")
     out_path = predictions_file(checkpoint, split, out)
     # (a metrics file that is itself a link is judged, locked and written as its target, as --out and --html
     # are: `q.metrics.json -> RUN/metrics.csv` rewrote a run's file past every check; hostile trial)

@@ -1033,3 +1033,27 @@ def test_help_to_a_stdout_that_cannot_be_written_is_said(tmp_path):
                                   cwd=tmp_path, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
         assert (proc.returncode, proc.stderr) == (2, "error: cannot write to standard output: No space left on "
                                                      "device\n"), proc.stderr
+
+
+@pytest.mark.parametrize("out", ["new.json/", "new.json/."])
+@pytest.mark.parametrize("command, said", [
+    (["evaluate", "--checkpoint", "model.pt", "--manifest", "manifest.jsonl", "--out"], " (--out: the predictions JSON)"),
+    (["evaluate", "--checkpoint", "model.pt", "--manifest", "manifest.jsonl", "--out", "p.json", "--html"],
+     " (--html: the report)"),
+    (["export", "q.json", "--format", "coco", "--out"], ""),
+    (["import", "folder", "videos", "--out"], ""),
+])
+def test_a_file_output_ending_with_a_slash_is_said_to_name_a_folder(command, said, out, tmp_path, capsys,
+                                                                     monkeypatch):
+    """`--out new.json/` (nothing there) was called "a folder" by evaluate, told to "name it .zip" by export and
+    written as the file new.json by import (hostile trial): the path names a folder where a file is expected."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("model.pt", "manifest.jsonl", "q.json", "videos/a.mp4"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(name)
+    before = sorted(tmp_path.rglob("*"))
+    assert cli.main([*command, out]) == 2
+    tail = out.rpartition("/")[1:]
+    assert one_line(capsys) == (f"error: {out} ends with '{''.join(tail)}', so it names a folder, not a file: "
+                                f"name a file to write{said}\n")
+    assert sorted(tmp_path.rglob("*")) == before

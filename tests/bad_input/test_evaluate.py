@@ -367,7 +367,8 @@ def test_an_out_naming_a_folder_is_one_line(store, run, tmp_path, capsys, monkey
     for out in (".", "./", "/", "newdir/"):
         code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features",
                          store[1], "--out", out, "--beam", "1")
-        assert code == 2 and err == [f"error: {out} is a folder: name a file to write (--out: the predictions JSON)"]
+        what = "ends with '/', so it names a folder, not a file" if out == "newdir/" else "is a folder"
+        assert code == 2 and err == [f"error: {out} {what}: name a file to write (--out: the predictions JSON)"]
     assert not (tmp_path / "newdir").exists() and not (tmp_path / "metrics_test.json").exists()
 
 
