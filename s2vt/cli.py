@@ -494,7 +494,7 @@ def check_out(out: str) -> None:
     # (force: only a folder at --out is refused here; whether an existing manifest may be replaced is
     # refuse_dropping_annotations' call)
     refuse_existing([out], force=True)
-    check_writable(Path(out).parent)
+    check_writable(Path(out).parent, out)
 
 
 def say_imported(out: str, entries: list[dict], where: str = "") -> None:

@@ -109,9 +109,20 @@ def json_problem(data: bytes, error: ValueError, expected: str) -> str:
     return f"not valid JSON ({json_error(error)})"
 
 
-def output_error(path: str | os.PathLike, e: OSError) -> OutputError:
-    """One line naming the output and the system's reason (e.g. 'No space left on device')."""
-    return OutputError(f"cannot write {os.fsdecode(path)!s}: {e.strerror or type(e).__name__}")
+def output_error(path: str | os.PathLike, e: OSError, folder: str | os.PathLike | None = None) -> OutputError:
+    """One line naming the output and the system's reason (e.g. 'No space left on device'); `folder`, the
+    folder `path` was being made in, where a caller knows it was there (`taking_nothing`)."""
+    why = folder is not None and taking_nothing(Path(folder), e)
+    return OutputError(f"cannot write {os.fsdecode(path)!s}: {why or e.strerror or type(e).__name__}")
+
+
+def taking_nothing(folder: Path, e: OSError) -> str | None:
+    """The reason for an ENOENT from making a name in `folder` while `folder` is there: /proc and /sys refuse a
+    new file or folder so, and 'cannot write /proc: No such file or directory' named a folder that is there
+    (hostile trial). None for any other error, or a folder gone (removed meanwhile: the system's word holds)."""
+    if e.errno == errno.ENOENT and folder.is_dir():
+        return f"{os.fsdecode(folder)} takes nothing new ('{e.strerror}', though {os.fsdecode(folder)} is there)"
+    return None
 
 
 def refuse_existing(paths, force: bool) -> None:
@@ -306,7 +317,9 @@ def refusal(path: str | os.PathLike, e: OSError) -> str:
     if broken is not None:
         return f"{os.fsdecode(broken)} is a broken symbolic link (to {os.fsdecode(os.readlink(broken))}, which does " \
                "not exist): remove it, or make what it points to"
-    return e.strerror or type(e).__name__
+    # (mkdir -p: the first folder missing is made in the last one there)
+    return taking_nothing(next((p for p in path.parents if p.exists()), Path(".")), e) or e.strerror or \
+        type(e).__name__
 
 
 def refuse_long_names(paths) -> None:
@@ -329,17 +342,18 @@ def refuse_long_names(paths) -> None:
                               f"system allows {limit}): name it shorter")
 
 
-def check_writable(folder: str | os.PathLike) -> None:
+def check_writable(folder: str | os.PathLike, output: str | os.PathLike | None = None) -> None:
     """Create `folder` and write a scratch file there, so an output that cannot be written (read-only,
     under a file, a full disk) fails now, before the work, not after it (train: when the first
-    epoch's checkpoint is saved; an import: after filling a feature store)."""
+    epoch's checkpoint is saved; an import: after filling a feature store). `output`: the file to be
+    written there, which the refusal names (else the folder)."""
     folder = make_dirs(folder)
     try:
         with tempfile.TemporaryFile(dir=folder) as f:  # unnamed where the OS allows: nothing left behind
             f.write(bytes(4096))
             f.flush()
     except OSError as e:
-        raise output_error(folder, e) from None
+        raise output_error(output or folder, e, folder) from None
 
 
 def written_file(path: str | os.PathLike) -> Path:
@@ -378,7 +392,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         except OSError:
             pass
         if isinstance(e, OSError):
-            raise output_error(path, e) from None
+            raise output_error(path, e, path.parent) from None
         raise
 
 

@@ -507,8 +507,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     # (after refuse_inputs: writing over an input is refused even so); the metrics of a named --out
     # are refused with it: replacing them alone would leave an earlier run's predictions unexplained
     refuse_existing([out and out_path, out and metrics_path, report], force)
-    for folder in {out_path.parent, *([report.parent] if html else [])}:
-        check_writable(folder)  # (now: not after decoding the whole split)
+    for folder, path in {p.parent: p for p in [*([report] if html else []), out_path]}.items():
+        check_writable(folder, path)  # (now: not after decoding the whole split)
     # two runs writing the same outputs at once: the one that ended last would silently win
     # (its metrics file too, held as an output of its own: by whatever name another command reaches it, no two
     # write it at once)

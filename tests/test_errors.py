@@ -1057,3 +1057,25 @@ def test_a_file_output_ending_with_a_slash_is_said_to_name_a_folder(command, sai
     assert one_line(capsys) == (f"error: {out} ends with '{''.join(tail)}', so it names a folder, not a file: "
                                 f"name a file to write{said}\n")
     assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")
+@pytest.mark.parametrize("command, out", [
+    (["evaluate", "--checkpoint", "model.pt", "--manifest", "manifest.jsonl", "--out"], "/proc/x.json"),
+    (["export", "p.json", "--format", "coco", "--out"], "/proc/x.zip"),
+    (["import", "folder", "videos", "--out"], "/proc/x.jsonl"),
+    (["train", "--manifest", "manifest.jsonl", "--features", "features", "--out"], "/proc/r"),
+    (["demo", "--out"], "/proc/r"),
+])
+def test_an_output_in_a_folder_that_takes_no_new_file_says_why(command, out, tmp_path, capsys, monkeypatch):
+    """`--out /proc/x.json` said "cannot write /proc: No such file or directory", a folder that is there (the
+    system's word for a new name in /proc): the output is named, and that /proc takes nothing new."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("model.pt", "manifest.jsonl", "videos/a.mp4", "features/meta.json"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(name)
+    (tmp_path / "p.json").write_text('{"v1": "a cat"}')
+    assert cli.main([*command, out]) == 2
+    said = one_line(capsys)
+    assert f"{out}:" in said and said.endswith(": /proc takes nothing new ('No such file or directory', though "
+                                               "/proc is there)\n"), said
