@@ -315,11 +315,23 @@ def refusal(path: str | os.PathLike, e: OSError) -> str:
     # (a link to nothing: mkdir says "File exists" for it, and ls shows it as present)
     broken = next((p for p in (path, *path.parents) if p.is_symlink() and not p.exists()), None)
     if broken is not None:
-        return f"{os.fsdecode(broken)} is a broken symbolic link (to {os.fsdecode(os.readlink(broken))}, which does " \
+        target = os.fsdecode(os.readlink(broken))
+        if is_link_loop(broken):  # (no target made mends it: "make what it points to" sent the user round it)
+            return f"{os.fsdecode(broken)} is a symbolic link loop (to {target}): remove it, or point it elsewhere"
+        return f"{os.fsdecode(broken)} is a broken symbolic link (to {target}, which does " \
                "not exist): remove it, or make what it points to"
     # (mkdir -p: the first folder missing is made in the last one there)
     return taking_nothing(next((p for p in path.parents if p.exists()), Path(".")), e) or e.strerror or \
         type(e).__name__
+
+
+def is_link_loop(path: Path) -> bool:
+    """Whether following the link `path` goes round links for good (`ln -s loop loop`, a -> b -> a)."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        return e.errno == errno.ELOOP
+    return False
 
 
 def refuse_long_names(paths) -> None:

@@ -1079,3 +1079,16 @@ def test_an_output_in_a_folder_that_takes_no_new_file_says_why(command, out, tmp
     said = one_line(capsys)
     assert f"{out}:" in said and said.endswith(": /proc takes nothing new ('No such file or directory', though "
                                                "/proc is there)\n"), said
+
+
+def test_a_demo_folder_through_a_symbolic_link_loop_is_called_one(tmp_path):
+    """The demo called a link loop on its --out's way 'a broken symbolic link (..., which does not exist): remove
+    it, or make what it points to', which no target made could mend (hostile trial)."""
+    from s2vt.demo import DemoFolderError, prepare_folder
+
+    (tmp_path / "loop").symlink_to("loop")
+    out = tmp_path / "loop" / "sub"
+    with pytest.raises(DemoFolderError) as refused:
+        prepare_folder(out, False)
+    assert str(refused.value) == (f"--out {out}: cannot write there: {tmp_path / 'loop'} is a symbolic link loop "
+                                  "(to loop): remove it, or point it elsewhere")

@@ -752,6 +752,19 @@ def test_a_symbolic_link_loop_is_called_one(tmp_path):
                                                     "/mnt/unmounted/gone.mp4")
 
 
+
+def test_a_store_folder_that_is_a_symbolic_link_loop_is_called_one(tmp_path, videos, capsys):
+    """A store whose vggish/ is a link loop was refused as 'a broken symbolic link (to vggish, which does not
+    exist): remove it, or make what it points to', which no target made could mend (hostile trial)."""
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "vggish").symlink_to("vggish")
+    rc, err = extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH)
+    assert rc == 2 and one_line_error(err)
+    assert err.strip().splitlines()[-1].startswith(f"error: cannot write {store / 'vggish'}: {store / 'vggish'} is a "
+                                                   "symbolic link loop (to vggish): remove it, or point it elsewhere")
+    assert (store / "vggish").is_symlink()
+
 @pytest.mark.parametrize("log", ["notes.jsonl", "failures.jsonl", "sources.jsonl"])
 def test_a_store_log_that_cannot_be_appended_to_is_refused_before_any_video(log, tmp_path, videos, capsys):
     """`mkdir STORE/notes.jsonl` stopped extract after its first video's features and sources.jsonl line were
