@@ -750,6 +750,8 @@ def test_evaluate_never_writes_into_a_live_training_run_nor_over_a_checkpoint(st
      "nosuch/../features"],
     ["import", "yt8m", "q.json", "--out", "manifest.jsonl", "--features", "nosuch/../features", "--force"],
     ["weights", "download", "--dir", "nosuch/../checkpoints"],
+    # (train.py's run folder: `--out 'r[/../t1'` left a folder r[ behind, hostile trial 29)
+    ["train", "--manifest", "manifest.jsonl", "--features", "features", "--out", "nosuch[/../t1"],
 ])
 def test_an_output_through_a_missing_folder_then_dotdot_is_refused(command, tmp_path, capsys, monkeypatch):
     """`evaluate --out nosuch/../model.pt --force` passed every check made on the path as typed (it "does not
