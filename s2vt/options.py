@@ -75,6 +75,16 @@ def dash_hint(given: list[str], options=()) -> str:
             if files else "")
 
 
+def option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option `parser` and the command parsers under it take (`--out`, `-h`), for `dash_hint`."""
+    found = set(parser._option_string_actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= option_strings(sub)
+    return found
+
+
 def interval(text: str) -> tuple[bool, float, float, bool]:
     """(closed on the left, low, high, closed on the right) of "[low, high)" and the like."""
     left, right, (low, high) = text[0], text[-1], text[1:-1].split(",")

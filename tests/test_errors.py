@@ -1092,3 +1092,23 @@ def test_a_demo_folder_through_a_symbolic_link_loop_is_called_one(tmp_path):
         prepare_folder(out, False)
     assert str(refused.value) == (f"--out {out}: cannot write there: {tmp_path / 'loop'} is a symbolic link loop "
                                   "(to loop): remove it, or point it elsewhere")
+
+
+@pytest.mark.parametrize("command, prog", [
+    (["train", "--manifest", "manifest.jsonl", "--features", "features", "--out", "r1"], "s2vt train"),
+    (["evaluate", "--checkpoint", "model.pt", "--manifest", "manifest.jsonl", "--out", "p1.json"], "s2vt evaluate"),
+    (["export", "q.json", "--format", "coco", "--out", "q1.zip"], "s2vt export"),
+    (["import", "folder", "videos", "--out", "m1.jsonl"], "s2vt import folder"),
+])
+def test_an_out_after_double_dash_beside_an_earlier_one_is_named(command, prog, tmp_path, capsys, monkeypatch):
+    """`train.py --out a1 -- --out a2` said only "unrecognized arguments: -- --out a2" (the hint that '--' made
+    the second --out a file name came only when no --out was given before it; hostile trial)."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("model.pt", "manifest.jsonl", "q.json", "videos/a.mp4", "features/meta.json"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(name)
+    before = sorted(tmp_path.rglob("*"))
+    assert cli.main([*command, "--", "--out", "x2"]) == 2
+    assert one_line(capsys) == ("error: unrecognized arguments: -- --out x2; --out after '--' is taken as a file name: "
+                                f"put options before '--' (see {prog} --help)\n")
+    assert sorted(tmp_path.rglob("*")) == before
