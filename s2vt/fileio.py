@@ -486,11 +486,12 @@ class LockHolder(int):
         return holder
 
 
-def lock_text() -> str:
+def lock_text(pid: int | None = None) -> str:
     """What this process writes in a lock: its pid, its start time ('-' where unknown: `process_start`)
     and this host's name: a run on a shared file system is then never judged by another machine's
-    processes (its pid absent there, its lock was taken over as stale)."""
-    pid = os.getpid()
+    processes (its pid absent there, its lock was taken over as stale). `pid`: another process of this
+    host's, as its lock would read (a test's stand-in for a running command)."""
+    pid = os.getpid() if pid is None else pid
     return f"{pid} {process_start(pid) or '-'} {this_host()}\n"
 
 
@@ -583,7 +584,13 @@ def lock_owner(lock: Path) -> int | None:
         raise not_a_lock(lock, "a file that holds something other than a process id") from None
     if len(parts) >= 2 and parts[1] != "-" and (start := process_start(pid)) is not None and start != parts[1]:
         return None  # (the pid reused: another process than the one that took the lock)
-    return pid
+    return pid if len(parts) >= 2 else BarePid(pid)
+
+
+class BarePid(int):
+    """The pid of a live process named by a lock that holds nothing else (as s2vt wrote before it recorded a start
+    time): it may be any process that got that pid since (pid 1 was said as "another s2vt evaluate"; hostile
+    trial). An int, as `lock_owner`'s callers take it; `busy_line` words it as not known to be s2vt's."""
 
 
 class LockFileError(OutputError):
@@ -661,7 +668,12 @@ def busy_line(subject: str, who: str, pid: int, doing: str, instead: str, lock: 
     """The line for a command refused by a live lock (the `busy` of `take_lock`, or a check before one):
     `SUBJECT: WHO (pid N) DOING: wait for it to end, or INSTEAD (if none runs, remove LOCK)`; pid -1 (not
     written yet) is not named, nor INSTEAD when empty. A lock of another host (a LockHolder) names it:
-    `WHO on host H (pid N) ... (if none runs on H, remove LOCK)`: from here it cannot be told."""
+    `WHO on host H (pid N) ... (if none runs on H, remove LOCK)`: from here it cannot be told; one of a pid alone
+    (a BarePid) is not said to be WHO at all."""
+    if isinstance(pid, BarePid):
+        return (f"{subject}: the lock file {os.fsdecode(lock)} names pid {pid}, a running process that may not be "
+                f"{who} (the lock holds a process id alone, as older s2vt versions wrote it): remove "
+                f"{os.fsdecode(lock)} if no s2vt command is running" + (f", or {instead}" if instead else ""))
     host = getattr(pid, "host", None)
     return (f"{subject}: {who}" + (f" on host {host}" if host else "") + (f" (pid {pid})" if pid > 0 else "")
             + f" {doing}: wait for it to end" + (f", or {instead}" if instead else "")

@@ -201,7 +201,7 @@ def test_a_demo_into_a_folder_another_demo_is_writing_is_refused(tmp_path, capsy
 
     out = tmp_path / "demo"
     fake_demo(out)
-    (out / LOCK).write_text(f"{os.getpid()}\n")  # (a live process: as the running demo's lock holds)
+    (out / LOCK).write_text(lock_text())  # (a live process: as the running demo's lock holds)
     before = sorted(p.name for p in out.iterdir())
     for extra in (["--overwrite"], []):
         code, err = demo_cli(capsys, "--out", out, *extra)

@@ -1112,3 +1112,33 @@ def test_an_out_after_double_dash_beside_an_earlier_one_is_named(command, prog, 
     assert one_line(capsys) == ("error: unrecognized arguments: -- --out x2; --out after '--' is taken as a file name: "
                                 f"put options before '--' (see {prog} --help)\n")
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_a_lock_of_a_bare_pid_is_not_said_to_be_s2vts_run(tmp_path, capsys, monkeypatch):
+    """A lock holding a pid alone (as s2vt wrote before it recorded a start time) of any live process, pid 1
+    there, was said as "another s2vt evaluate (pid 1) is writing it": with no start time, whether that process
+    is s2vt's cannot be told (the pid may be reused; hostile trial). A lock s2vt writes now is said as before."""
+    from s2vt.fileio import TRAIN_LOCK, busy_line, lock_owner, lock_text
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.pt").write_text("x")
+    (tmp_path / "m.jsonl").write_text('{"video_id": "v1", "split": "test", "captions": ["a cat"]}\n')
+    (tmp_path / ".p.json.lock").write_text("1\n")
+    assert cli.main(["evaluate", "--checkpoint", "model.pt", "--manifest", "m.jsonl", "--out", "p.json"]) == 2
+    assert one_line(capsys) == ("error: --out p.json: the lock file .p.json.lock names pid 1, a running process that "
+                                "may not be another s2vt evaluate (the lock holds a process id alone, as older s2vt "
+                                "versions wrote it): remove .p.json.lock if no s2vt command is running, or name "
+                                "another --out\n")
+    assert (tmp_path / ".p.json.lock").read_text() == "1\n" and not (tmp_path / "p.json").exists()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / TRAIN_LOCK).write_text(f"{os.getpid()}\n")
+    assert cli.main(["train", "--manifest", "m.jsonl", "--features", "f", "--out", str(run)]) == 2
+    assert one_line(capsys) == (f"error: {run}: the lock file {run / TRAIN_LOCK} names pid {os.getpid()}, a running "
+                                "process that may not be another training run (the lock holds a process id alone, as "
+                                f"older s2vt versions wrote it): remove {run / TRAIN_LOCK} if no s2vt command is "
+                                "running, or pass another --out\n")
+    (run / TRAIN_LOCK).write_text(lock_text())  # (this process's own lock, as written now: a run of s2vt's)
+    assert busy_line("x", "another training run", lock_owner(run / TRAIN_LOCK), "is writing there", "",
+                     run / TRAIN_LOCK) == (f"x: another training run (pid {os.getpid()}) is writing there: wait for it "
+                                           f"to end (if none runs, remove {run / TRAIN_LOCK})")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from s2vt.fileio import lock_text
 from s2vt.predict import MismatchError, check_fit, evaluate
 
 from .test_train import run, s2vt, store, with_nan_features  # noqa: F401  (the module's tiny store and one-epoch run)
@@ -281,7 +282,7 @@ def test_an_out_that_is_a_symbolic_link_is_judged_locked_and_paired_by_the_file_
     shutil.copytree(run, live)
     train_lock = live / ".s2vt-train.lock"
     other = os.getppid()  # (a live process that is not this one: the training run, or another evaluate)
-    train_lock.write_text(f"{other}\n")
+    train_lock.write_text(lock_text(other))
     (live / "x.json").write_text("run's")
     (tmp_path / "xlink.json").symlink_to(live / "x.json")
     code, err = s2vt(capsys, *args, "--out", tmp_path / "xlink.json")
@@ -305,7 +306,7 @@ def test_an_out_that_is_a_symbolic_link_is_judged_locked_and_paired_by_the_file_
     qlink.symlink_to(q.name)
     assert s2vt(capsys, *args[:-3], "--beam", "2", "--out", q)[0] == 0
     lock = tmp_path / ".q.json.lock"
-    lock.write_text(f"{other}\n")  # (another evaluate writing q.json)
+    lock.write_text(lock_text(other))  # (another evaluate writing q.json)
     code, err = s2vt(capsys, *args, "--out", qlink)
     assert (code, err) == (2, [f"error: --out {q}: another s2vt evaluate (pid {other}) is writing it: wait for it to "
                                f"end, or name another --out (if none runs, remove {lock})"]), err
@@ -333,7 +334,7 @@ def test_one_metrics_file_belongs_to_one_out_and_is_locked_with_it(store, run, t
                                    "NAME.json"]), err
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     lock = tmp_path / ".m1.metrics.json.lock"
-    lock.write_text(f"{os.getppid()}\n")  # (another live process writing m1.metrics.json)
+    lock.write_text(lock_text(os.getppid()))  # (another live process writing m1.metrics.json)
     code, err = s2vt(capsys, *args, "--out", m1)
     assert (code, err) == (2, [f"error: --out {tmp_path / 'm1.metrics.json'}: another s2vt evaluate (pid "
                                f"{os.getppid()}) is writing it: wait for it to end, or name another --out (if none "
@@ -470,7 +471,7 @@ def test_an_out_another_evaluate_is_writing_is_refused(store, run, tmp_path, cap
 
     out = tmp_path / "p.json"
     lock = tmp_path / ".p.json.lock"
-    lock.write_text(f"{os.getpid()}\n")  # (a live process: as a running evaluate's lock holds)
+    lock.write_text(lock_text())  # (a live process: as a running evaluate's lock holds)
     args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--out", out,
             "--beam", "1", "--force"]
     code, err = s2vt(capsys, *args)
@@ -709,7 +710,7 @@ def test_evaluate_never_writes_into_a_live_training_run_nor_over_a_checkpoint(st
     shutil.copytree(run, live)
     lock = live / ".s2vt-train.lock"
     other = os.getppid()  # (a live process that is not this one: the training run)
-    lock.write_text(f"{other}\n")
+    lock.write_text(lock_text(other))
     before = {p.name: p.read_bytes() for p in live.iterdir()}
     base = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--beam", "1",
             "--force"]

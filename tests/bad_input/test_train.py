@@ -16,6 +16,7 @@ from s2vt.cli import main
 from s2vt.device import DeviceError, pick_device
 from s2vt.checkpoint import load_checkpoint
 from s2vt.engine import TrainConfig, text_settings_given, train
+from s2vt.fileio import lock_text
 from s2vt.options import settings
 from s2vt.synthetic import make_store
 
@@ -118,15 +119,15 @@ def test_a_second_training_into_a_folder_being_trained_is_refused(store, run, tm
     other = os.getppid()  # (a live process that is not this one: the run holding the folder)
     busy = tmp_path / "busy"
     busy.mkdir()
-    (busy / ".s2vt-train.lock").write_text(f"{other}\n")
+    (busy / ".s2vt-train.lock").write_text(lock_text(other))
     kept = tmp_path / "kept"
     shutil.copytree(run, kept)
-    (kept / ".s2vt-train.lock").write_text(f"{other}\n")
+    (kept / ".s2vt-train.lock").write_text(lock_text(other))
     before = snapshot(kept)
     for folder, extra in ((busy, []), (kept, ["--resume"]), (kept, ["--overwrite"]), (kept, [])):
         code, err = s2vt(capsys, *train_args(store, folder, *extra))
         assert code == 2 and len(err) == 1 and f"another training run (pid {other}) is writing there" in err[0], err
-        assert (folder / ".s2vt-train.lock").read_text() == f"{other}\n"  # (its lock, not this run's to remove)
+        assert (folder / ".s2vt-train.lock").read_text() == lock_text(other)  # (its lock, not this run's to remove)
     assert sorted(p.name for p in busy.iterdir()) == [".s2vt-train.lock"] and snapshot(kept) == before
 
     # a stale lock (its process gone) does not block; the run holds the lock while it trains, and removes it
@@ -155,7 +156,7 @@ def test_only_rank_0_holds_the_training_lock(store, run, tmp_path, monkeypatch):
 
     kept = tmp_path / "kept"
     shutil.copytree(run, kept)
-    (kept / ".s2vt-train.lock").write_text(f"{os.getppid()}\n")
+    (kept / ".s2vt-train.lock").write_text(lock_text(os.getppid()))
     with pytest.raises(RunFolderError, match="another training run"):
         refuse_training(kept)
     monkeypatch.setenv("RANK", "1")
@@ -672,7 +673,7 @@ def test_training_over_a_run_an_evaluate_is_writing_in_is_refused(store, run, tm
     folder = tmp_path / "run"
     shutil.copytree(run, folder)
     before = snapshot(folder)
-    (folder / ".preds_test.json.lock").write_text(f"{os.getpid()}\n")  # (a live process: a running evaluate's)
+    (folder / ".preds_test.json.lock").write_text(lock_text())  # (a live process: a running evaluate's)
     for extra in ("--overwrite", "--resume"):
         code, err = s2vt(capsys, *train_args(store, folder, extra))
         assert code == 2 and err == [f"error: {folder}: another s2vt command (pid {os.getpid()}) is writing into "
