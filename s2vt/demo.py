@@ -297,7 +297,12 @@ def restart_command(out: str, per_combo: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     with terminate_as_interrupt() as terminated:  # (`python -m s2vt.demo`: a SIGTERM stops it as a Ctrl-C does)
-        return exit_status(run_main(argv), terminated)
+        try:
+            return exit_status(run_main(argv), terminated)
+        except UserError as e:  # (bad input, one line: `python -m s2vt.demo --out ""` was a traceback, exit 1)
+            from .store import one_line
+            print(f"error: {one_line(str(e))}", file=sys.stderr)
+            return 2
 
 
 def run_main(argv: list[str] | None) -> int:

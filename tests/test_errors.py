@@ -1142,3 +1142,16 @@ def test_a_lock_of_a_bare_pid_is_not_said_to_be_s2vts_run(tmp_path, capsys, monk
     assert busy_line("x", "another training run", lock_owner(run / TRAIN_LOCK), "is writing there", "",
                      run / TRAIN_LOCK) == (f"x: another training run (pid {os.getpid()}) is writing there: wait for it "
                                            f"to end (if none runs, remove {run / TRAIN_LOCK})")
+
+
+def test_the_demo_started_as_a_module_says_bad_input_in_one_line(tmp_path, capsys):
+    """`python -m s2vt.demo --out loop` (a link loop), `--out /proc/d` or `--out ""` was a DemoFolderError or
+    SettingError traceback, exit 1: only `s2vt demo` said it in one line (hostile trial)."""
+    from s2vt.demo import main as demo_main
+
+    (tmp_path / "loop").symlink_to("loop")
+    for out, said in ((tmp_path / "loop", "goes through a symbolic link loop"), ("", "--out is empty"),
+                      (tmp_path / "file" / "d", "is a file, not a folder")):
+        (tmp_path / "file").write_text("x")
+        assert demo_main(["--out", str(out)]) == 2
+        assert said in one_line(capsys)
