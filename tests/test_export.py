@@ -158,8 +158,6 @@ def test_export_through_a_symbolic_link_writes_its_file_and_a_broken_one_is_refu
     assert broken.is_symlink()
 
 
-
-
 def test_export_judges_a_link_out_by_the_file_written_as_evaluate_does(tmp_path, capsys):
     """--out LINK: every check goes by the file written through it (fileio.written_file, as evaluate's outputs):
     the .zip name was asked of the link and of its target, so a link `mine` to subs/a.zip was refused, and an
