@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from .errors import UserError
-from .fileio import atomic_write_bytes
+from .fileio import atomic_write_bytes, is_checkpoint_file  # noqa: F401 (checkpoint.is_checkpoint_file)
 from .options import as_option, settings
 
 from .data import Labels
@@ -69,14 +69,6 @@ def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
 
 # how every pickle torch.save wrote before PyTorch 1.6 made its files zip archives begins (its magic number)
 LEGACY_TORCH = b"\x80\x02\x8a\n"
-
-
-def is_checkpoint_file(path: str | os.PathLike) -> bool:
-    """Whether `path` is a file in PyTorch's checkpoint format: a whole zip archive (its central directory,
-    written last, found), as every torch.save since 1.6 writes (not whether it is an s2vt checkpoint)."""
-    import zipfile
-
-    return os.path.isfile(path) and zipfile.is_zipfile(path)
 
 
 def unreadable(path: Path, e: Exception) -> str:

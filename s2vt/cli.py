@@ -439,6 +439,7 @@ def run_import(args: argparse.Namespace) -> int:
         folders = [(args.files[0], VIDEO_EXTENSIONS)] if args.kind == "folder" else [(args.features, (".npy",))]
     ds.refuse_import_inputs(args.out, [*args.files, *(getattr(args, "split_list", None) or []),
                                        *(e.get("path") for e in entries)], folders)
+    ds.refuse_foreign_out(args.out)  # (after: an input is named as one)
     ds.cap_captions(entries)
     if args.kind == "folder":
         base = Path(args.out).resolve().parent
@@ -520,6 +521,7 @@ def run_import_features(args: argparse.Namespace) -> int:
     root = Path(args.files[0])
     ds.refuse_import_inputs(args.out, [root, args.captions] if args.kind == "features" else
                             [root, root / "training_label.json", root / "testing_label.json"], [(root, (".npy",))])
+    ds.refuse_foreign_out(args.out)
     with removed_if_failed(Path(args.out).absolute().parent):
         check_out(args.out)  # (before the store is written)
         store = FeatureStore(args.features or Path(args.out).resolve().parent / "features")
@@ -598,7 +600,9 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
 
     args.files = expand_folders(args.files)  # (a folder of shards, as train.py --features takes it)
     refuse_inputs([args.out], [*args.files, *([args.vocabulary] if args.vocabulary else [])])
-    from .datasets import refuse_dropping_annotations, refuse_out_in_store
+    from .datasets import refuse_dropping_annotations, refuse_foreign_out, refuse_out_in_store
+
+    refuse_foreign_out(args.out)
 
     refuse_out_in_store(args.out, args.features)
 

@@ -1,6 +1,7 @@
 """Importers from public dataset formats to the manifest (JSON Lines, see docs/design.md)."""
 from __future__ import annotations
 
+import codecs
 import collections
 import contextlib
 import csv
@@ -15,12 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError, interrupts_held
-from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_problem, make_dirs,
-                     output_error, read_json)
+from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_kind, json_problem, make_dirs,
+                     output_error, read_json, refuse_checkpoints, written_file)
 from .formats import MSRVTT_CATEGORIES, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
                        no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id, video_id_problem)
-from .store import FeatureStore, printable
+from .store import FeatureStore, printable, store_of
 
 # a manifest entry's fields an import of features sets itself (a video path is dropped: features, not videos)
 ENTRY_KEYS = ("video_id", "split", "captions", "tags", "path", "abspath")
@@ -827,6 +828,68 @@ def refuse_out_in_store(out: str | os.PathLike, store: str | os.PathLike | None)
     if where.is_relative_to(Path(store).resolve()):
         raise OutputError(f"cannot write {out}: it is inside the feature store {store} this command writes; "
                           "put the manifest beside the store")
+
+
+# the start of an existing --out read to tell a manifest from another file (a video named so may be gigabytes);
+# a manifest's first line is far shorter
+MANIFEST_HEAD_BYTES = 1 << 20
+
+
+def not_a_manifest(path: str | os.PathLike) -> str | None:
+    """Why the existing file `path` is no manifest at all, for a refusal's parentheses: its first non-blank line is
+    not UTF-8, not JSON, or not an object with a "video_id". None for a manifest, a damaged one included (a bad
+    value in that object, a bad line further on: mended by hand, or replaced with --force), for an empty file
+    (nothing in it to lose) and for one that cannot be read (said where it is written). Only the file's first
+    MANIFEST_HEAD_BYTES are read."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(MANIFEST_HEAD_BYTES)
+    except OSError:
+        return None
+    lines = head.removeprefix(codecs.BOM_UTF8).splitlines()
+    for n, raw in enumerate(lines, 1):
+        whole = len(head) < MANIFEST_HEAD_BYTES or n < len(lines)  # (else cut where the read stopped)
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if whole or e.start < len(raw) - 3:  # (a character cut at the end of the read is no error)
+                return f"line {n}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})"
+            line = raw[:e.start].decode("utf-8")
+        if not line.strip():
+            continue
+        if not whole:  # (a first line of over a MiB: a manifest's, if it opens one of its records)
+            return None if line.lstrip().startswith("{") and '"video_id"' in line else \
+                f"line {n}: not a JSON object with a video_id"
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as e:
+            return f"line {n}: not valid JSON ({json_error(e, line=False)})"
+        except (ValueError, RecursionError):
+            return f"line {n}: not usable JSON"
+        if not isinstance(value, dict) or "video_id" not in value:
+            return f"line {n}: {json_kind(value)}" + (" without a video_id" if isinstance(value, dict) else
+                                                      ", not an object with a video_id")
+        return None
+    return None
+
+
+def refuse_foreign_out(out: str | os.PathLike) -> None:
+    """OutputError, whatever --force says, when the manifest at `out` (through a link: the file written) would
+    replace what no manifest may: a checkpoint or a training run's own file (`fileio.refuse_checkpoints`, as
+    evaluate's outputs), a file in a feature store (its meta.json, its logs, a feature file), a video (by its
+    name, there or not: the next import of the folder would read it as one), or an existing file that is no
+    manifest at all (`not_a_manifest`): `--out run/best.pt --force` replaced the model (hostile trial). --force
+    replaces only a manifest."""
+    where = written_file(out)
+    refuse_checkpoints([where], "import")
+    if (store := store_of(where)) is not None:
+        raise OutputError(f"cannot write {out}: it is inside the feature store {store}: put the manifest beside "
+                          "the store")
+    if where.suffix.lower() in VIDEO_EXTENSIONS:
+        raise OutputError(f"cannot write {out}: a {where.suffix} name is a video's: name the manifest .jsonl")
+    if where.is_file() and (why := not_a_manifest(where)):
+        raise OutputError(f"cannot write {out}: it is there and is not a manifest ({why}): import replaces only a "
+                          "manifest: move it, or name another --out")
 
 
 def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], force: bool,

@@ -444,6 +444,26 @@ def run_file(path: str | os.PathLike) -> Path | None:
     return None
 
 
+def is_checkpoint_file(path: str | os.PathLike) -> bool:
+    """Whether `path` is a file in PyTorch's checkpoint format: a whole zip archive (its central directory,
+    written last, found), as every torch.save since 1.6 writes (not whether it is an s2vt checkpoint)."""
+    import zipfile
+
+    return os.path.isfile(path) and zipfile.is_zipfile(path)
+
+
+def refuse_checkpoints(outputs: list[Path], command: str) -> None:
+    """OutputError for an output that is a PyTorch checkpoint (a finished run's best.pt or last.pt), or
+    another file a training run writes in its folder (`run_file`: metrics.csv, curves.png), even with
+    --force: `command`'s output written over it loses the model, or the run's record, for good."""
+    for path in outputs:
+        if is_checkpoint_file(path):
+            raise OutputError(f"cannot write {path}: it is a checkpoint: {command} never writes over one")
+        if (run := run_file(path)) is not None:
+            raise OutputError(f"cannot write {path}: {path.name} is a file of the training run in {run}: {command} "
+                              "never writes over one")
+
+
 LOCK_WRITING_S = 10  # a lock still empty (its pid not written yet) is another run's for this long
 
 

@@ -17,11 +17,11 @@ from .device import pick_device
 from .errors import UserError, invoked_as
 from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, busy_line, check_writable, folder_path, make_dirs,
                      refuse_empty_paths, refuse_existing, lock_path, locked, refuse_long_names, refuse_special_outputs,
-                     removed_if_failed, run_file, training_run, written_file)
+                     refuse_checkpoints, removed_if_failed, training_run, written_file)
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, one_line, printable
 
-from .checkpoint import (CheckpointError, has_captions, is_checkpoint_file, load_checkpoint, model_from_checkpoint,
+from .checkpoint import (CheckpointError, has_captions, load_checkpoint, model_from_checkpoint,
                          read_checkpoint, text_vocab_of)
 from .data import Labels, VideoDataset, batches, collate, to_device
 from .decode import DecodeConfig, decode, decode_config
@@ -412,18 +412,6 @@ def refuse_training_runs(outputs: list[tuple[Path, str]]) -> None:
                                         Path(path).parent / TRAIN_LOCK))
 
 
-def refuse_checkpoints(outputs: list[Path]) -> None:
-    """OutputError for an output that is a PyTorch checkpoint (a finished run's best.pt or last.pt), or
-    another file a training run writes in its folder (fileio.run_file: metrics.csv, curves.png), even with
-    --force: predictions written over it lose the model, or the run's record, for good."""
-    for path in outputs:
-        if is_checkpoint_file(path):
-            raise OutputError(f"cannot write {path}: it is a checkpoint: evaluate never writes over one")
-        if (run := run_file(path)) is not None:
-            raise OutputError(f"cannot write {path}: {path.name} is a file of the training run in {run}: evaluate "
-                              "never writes over one")
-
-
 def refuse_listed_videos(outputs: list[Path], manifest: str) -> list[dict] | None:
     """OutputError for an output that is a video the manifest lists (any split; by its resolved path, so
     through a link either way too): `--out clip.mp4 --force` wrote the predictions over it, and the report
@@ -497,7 +485,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     every = refuse_listed_videos(outputs, manifest)
     # (even with --force) not into a folder a training run is writing, nor over a checkpoint
     refuse_training_runs([(out_path, "--out"), (metrics_path, "--out"), *([(report, "--html")] if html else [])])
-    refuse_checkpoints(outputs)
+    refuse_checkpoints(outputs, "evaluate")
     # the metrics file is named after the predictions' stem: `--out m1`, `m1.txt` and `m1.json` all paired
     # with m1.metrics.json (hostile trial: `--out m1 --beam 1 --force` left it beside m1.json of beam 5); after
     # the refusals above, which say more (`--out RUN/last.pt`: a checkpoint)

@@ -44,6 +44,9 @@ META_KEYS = ("frames", "image_size", "clips", "clip_len", "sample_rate", "vggish
 # meta.json's objects keyed by modality
 MODALITY_KEYS = ("backbones", "dims", "precision")
 
+# every key a feature store's meta.json may hold (extract's settings, backbones and version, an import's source,
+# the synthetic stores' mark): a meta.json with any other is another program's (`foreign_meta`)
+STORE_META_KEYS = frozenset({"schema", *META_KEYS, "seed", "dtype", *MODALITY_KEYS, "version", "source", "synthetic"})
 
 # what to do about a file whose width differs from the other files of its modality
 MIXED_FIX = "re-extract it, or leave its video out of the manifest"
@@ -512,6 +515,32 @@ class FeatureStore:
         store holds now (those whose size and mtime are sources.jsonl's last for the video)."""
         about = {**(source or {}), **({"path": os.path.abspath(path)} if path is not None else {})}
         self._append("notes.jsonl", {"video_id": video_id, "note": note, **about})
+
+
+def foreign_meta(meta: object) -> str | None:
+    """Why the content of a meta.json is not a feature store's, in words ('a JSON list', 'its key 'name' is no
+    store's'); None for a store's (an object of STORE_META_KEYS)."""
+    if not isinstance(meta, dict):
+        return json_kind(meta)
+    if other := sorted(set(meta) - STORE_META_KEYS):
+        return f"its key {other[0]!r} is no store's"
+    return None
+
+
+def store_of(path: str | os.PathLike) -> Path | None:
+    """The feature store `path` lies in, as another command's output: its folder, or that folder's folder (a
+    modality's), when it holds a store's meta.json (a non-empty object of store keys: `foreign_meta`); else None."""
+    folder = Path(path).absolute().parent
+    for root in (folder, folder.parent):
+        if not (root / "meta.json").is_file():  # (a pipe by that name would never end a read)
+            continue
+        try:
+            meta = json.loads((root / "meta.json").read_bytes())
+        except (OSError, ValueError, RecursionError):  # (none there, or not JSON: no store's)
+            continue
+        if meta and foreign_meta(meta) is None:
+            return root
+    return None
 
 
 def refuse_special_log(path: Path) -> None:

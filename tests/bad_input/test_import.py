@@ -275,10 +275,11 @@ def test_folder_import_refuses_to_drop_a_hand_written_manifests_captions(tmp_pat
     assert (code, err) == (2, [f"error: {out} exists and holds 2 annotations this import would drop (first: video "
                                "clip, caption 'my words'); pass --force to replace it, or another --out"])
     assert out.read_text() == mine
-    out.write_text("my notes\n")  # not a manifest at all
-    err = s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out)[1]
-    assert len(err) == 1 and err[0].startswith(f"error: {out} exists and is not a manifest (") and \
-        err[0].endswith("): mend it, pass --force to replace it, or --out another manifest"), err
+    out.write_text("my notes\n")  # not a manifest at all: --force does not replace it either
+    for force in [], ["--force"]:
+        assert s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out, *force)[1] == \
+            [f"error: cannot write {out}: it is there and is not a manifest (line 1: not valid JSON (Expecting value "
+             "at column 1)): import replaces only a manifest: move it, or name another --out"]
     out.write_text(mine.replace('"train"', '"dev"'))  # one bad line: said where and what, to mend by hand
     assert s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out)[1] == \
         [f"error: {out} exists and is not a manifest (line 1: split must be one of train, val, test, not 'dev'): "
@@ -739,3 +740,55 @@ def test_a_file_that_is_not_lic2022_json_lines_says_what_it_is(tmp_path, capsys)
     code, err = s2vt(capsys, "import", "lic2022", lines, "--out", tmp_path / "m.jsonl")
     assert (code, err) == (2, [f"error: {lines}:1: '@id' must be digits, not ''"])
     assert not (tmp_path / "m.jsonl").exists()
+
+
+def foreign_outputs(tmp_path) -> dict:
+    """Files no manifest may replace, under tmp_path/other: {name: the refusal's words after 'cannot write PATH: '}."""
+    import zipfile
+
+    other = tmp_path / "other"
+    (other / "run").mkdir(parents=True)
+    for name in ("ck_copy.pt", "run/best.pt"):  # (a checkpoint is a zip archive, as torch.save writes it)
+        with zipfile.ZipFile(other / name, "w") as z:
+            z.writestr("archive/data.pkl", b"weights")
+    (other / "run" / "metrics.csv").write_text("epoch,loss\n1,2.0\n")
+    (other / "run" / "curves.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    store = FeatureStore(other / "st")
+    store.init_meta({"frames": 40, "dims": {"cnn": 4}, "dtype": "float16"})
+    store.write("cnn", "v0", np.zeros((3, 4), np.float32))
+    store.record_source("v0", {"size": 1, "mtime_ns": 1}, ["cnn"], str(tmp_path / "v0.mp4"))
+    (other / "keep.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    (other / "notes.txt").write_text("my notes\n")
+    return {"ck_copy.pt": "it is a checkpoint: import never writes over one",
+            "run/best.pt": "it is a checkpoint: import never writes over one",
+            "run/metrics.csv": f"metrics.csv is a file of the training run in {other / 'run'}: import never writes "
+                               "over one",
+            "run/curves.png": f"curves.png is a file of the training run in {other / 'run'}: import never writes "
+                              "over one",
+            "st/meta.json": f"it is inside the feature store {other / 'st'}: put the manifest beside the store",
+            "st/sources.jsonl": f"it is inside the feature store {other / 'st'}: put the manifest beside the store",
+            "st/cnn/v0.npy": f"it is inside the feature store {other / 'st'}: put the manifest beside the store",
+            "st/new.jsonl": f"it is inside the feature store {other / 'st'}: put the manifest beside the store",
+            "keep.mp4": "a .mp4 name is a video's: name the manifest .jsonl",
+            "new.avi": "a .avi name is a video's: name the manifest .jsonl",
+            "notes.txt": "it is there and is not a manifest (line 1: not valid JSON (Expecting value at column 1)): "
+                         "import replaces only a manifest: move it, or name another --out"}
+
+
+@pytest.mark.parametrize("name", [
+    "ck_copy.pt", "run/best.pt", "run/metrics.csv", "run/curves.png", "st/meta.json", "st/sources.jsonl",
+    "st/cnn/v0.npy", "st/new.jsonl", "keep.mp4", "new.avi", "notes.txt"])
+@pytest.mark.parametrize("kind", ["folder", "features", "yt8m"])
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_import_never_writes_over_a_checkpoint_a_run_a_store_or_a_video(name, kind, force, tmp_path, capsys):
+    """`import ... --out run/best.pt --force` replaced the model with a manifest (a store's meta.json or
+    sources.jsonl, a video, curves.png alike), and the refusal without --force suggested the flag (hostile
+    trial): such an --out is refused in one line, --force or not, before anything is written; --force
+    replaces only a manifest."""
+    args = import_inputs(tmp_path)[kind]
+    words = foreign_outputs(tmp_path)[name]
+    before = snapshot(tmp_path)
+    out = tmp_path / "other" / name
+    code, err = s2vt(capsys, "import", *args, "--out", out, *force)
+    assert (code, err) == (2, [f"error: cannot write {out}: {words}"])
+    assert snapshot(tmp_path) == before and not (tmp_path / "store").exists()
