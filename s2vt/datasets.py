@@ -20,8 +20,8 @@ from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, 
                      output_error, read_json, refuse_checkpoints, written_file)
 from .formats import MSRVTT_CATEGORIES, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
-                       no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id, video_id_problem)
-from .store import FeatureStore, printable, store_of
+                       no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id)
+from .store import FeatureStore, modality_problem, printable, store_of
 
 # a manifest entry's fields an import of features sets itself (a video path is dropped: features, not videos)
 ENTRY_KEYS = ("video_id", "split", "captions", "tags", "path", "abspath")
@@ -677,8 +677,8 @@ def mixed_widths(feat_dir: str | os.PathLike, width: dict[Path, int], shown: int
 
 
 def check_modality(modality: str) -> None:
-    """A modality name is a store folder: DatasetError unless it is a plain name."""
-    problem = video_id_problem(modality)
+    """A modality name is a store folder: DatasetError unless it is a plain name, not one of the store's files."""
+    problem = modality_problem(modality)
     if problem:
         raise DatasetError(f"--modality {modality!r}: {problem}")
 
@@ -739,6 +739,11 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     # (an extracted modality is named as such, before its files count as another source)
     store.check_meta(meta, "--features")
     refuse_replacing(plan, modality, store, source)
+    # (now, not at the first file: meta.json, written before it, would list a modality the store cannot hold)
+    folder = store.root / modality
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise OutputError(f"cannot write {folder}: it is {'a file' if folder.is_file() else 'no folder'}, not the "
+                          f"folder of modality {modality!r}: pass another --modality name or another --features store")
     if before_write is not None:
         before_write([entry for entry, _ in plan])
     store.init_meta(meta, store_option="--features")

@@ -29,7 +29,7 @@ import numpy as np
 from .errors import SettingError, UserError
 from .fileio import (OutputError, atomic_write_bytes, atomic_write_json, json_error, json_kind, make_dirs,
                      output_error, refuse_special)
-from .manifest import check_video_id
+from .manifest import check_video_id, video_id_problem
 
 try:
     import fcntl
@@ -47,6 +47,9 @@ MODALITY_KEYS = ("backbones", "dims", "precision")
 # every key a feature store's meta.json may hold (extract's settings, backbones and version, an import's source,
 # the synthetic stores' mark): a meta.json with any other is another program's (`foreign_meta`)
 STORE_META_KEYS = frozenset({"schema", *META_KEYS, "seed", "dtype", *MODALITY_KEYS, "version", "source", "synthetic"})
+# the files a store keeps beside its modality folders (lock and temporary files start with '.', which no
+# modality name does): a modality named like one would make its folder there, or fail after meta.json listed it
+STORE_FILES = ("meta.json", "sources.jsonl", "notes.jsonl", FAILURES)
 
 # what to do about a file whose width differs from the other files of its modality
 MIXED_FIX = "re-extract it, or leave its video out of the manifest"
@@ -515,6 +518,17 @@ class FeatureStore:
         store holds now (those whose size and mtime are sources.jsonl's last for the video)."""
         about = {**(source or {}), **({"path": os.path.abspath(path)} if path is not None else {})}
         self._append("notes.jsonl", {"video_id": video_id, "note": note, **about})
+
+
+def modality_problem(name: str) -> str | None:
+    """Why `name` cannot name a modality, a folder of the store (for a message after the name); None when it can:
+    a plain name (as a video id: no '/', '.' or '..', no hidden file) that is not one of the store's own files
+    (STORE_FILES, in any case: a file system may not tell them apart)."""
+    if problem := video_id_problem(name):
+        return problem
+    if name.lower() in STORE_FILES:
+        return f"the feature store keeps its own {name.lower()} under that name; name the modality otherwise"
+    return None
 
 
 def foreign_meta(meta: object) -> str | None:

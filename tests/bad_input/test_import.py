@@ -792,3 +792,41 @@ def test_import_never_writes_over_a_checkpoint_a_run_a_store_or_a_video(name, ki
     code, err = s2vt(capsys, "import", *args, "--out", out, *force)
     assert (code, err) == (2, [f"error: cannot write {out}: {words}"])
     assert snapshot(tmp_path) == before and not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("modality", ["meta.json", "sources.jsonl", "notes.jsonl", "failures.jsonl", "META.JSON"])
+@pytest.mark.parametrize("kind", ["features", "mlds"])
+def test_no_modality_is_named_like_a_file_the_store_keeps(modality, kind, tmp_path, capsys):
+    """`import features ... --modality notes.jsonl` into a store made its log a folder, and `--modality meta.json`
+    was refused only after meta.json listed it as a modality: train and extract then failed on the store; into a
+    new store `--modality sources.jsonl` was the system's 'Is a directory' (hostile trial). Refused in one line
+    before anything is written."""
+    args = import_inputs(tmp_path)[kind]
+    store = tmp_path / "store"
+    assert s2vt(capsys, "import", *args, "--out", tmp_path / "first.jsonl")[0] == 0
+    FeatureStore(store).note("vid0", "a note")  # (the store's logs there, as extract leaves them)
+    FeatureStore(store).log_failure("vid9", str(tmp_path / "vid9.mp4"), "no video")
+    before = snapshot(tmp_path)
+    chosen = [*(args[:args.index("--modality")] if "--modality" in args else args), "--modality", modality,
+              *(args[args.index("--modality") + 2:] if "--modality" in args else [])]
+    for where, out in ((store, tmp_path / "m.jsonl"), (tmp_path / "new", tmp_path / "n.jsonl")):
+        code, err = s2vt(capsys, "import", *chosen[:chosen.index("--features") + 1], where,
+                         *chosen[chosen.index("--features") + 2:], "--out", out)
+        assert (code, err) == (2, [f"error: --modality {modality!r}: the feature store keeps its own "
+                                   f"{modality.lower()} under that name; name the modality otherwise"])
+        assert snapshot(tmp_path) == before and not (tmp_path / "new").exists()
+
+
+def test_a_refused_import_leaves_meta_json_as_it_was(tmp_path, capsys):
+    """An import refused at its first feature file (the modality's folder a file there) had already added the
+    modality to meta.json (hostile trial): usage.md promises the refusal comes before anything is written."""
+    args = import_inputs(tmp_path)["features"]
+    store = tmp_path / "store"
+    assert s2vt(capsys, "import", *args, "--out", tmp_path / "first.jsonl")[0] == 0
+    (store / "cnn2").write_text("someone's file\n")
+    before = snapshot(tmp_path)
+    chosen = [a if a != "m" else "cnn2" for a in args]
+    code, err = s2vt(capsys, "import", *chosen, "--out", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: cannot write {store / 'cnn2'}: it is a file, not the folder of modality "
+                               "'cnn2': pass another --modality name or another --features store"])
+    assert snapshot(tmp_path) == before
