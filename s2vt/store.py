@@ -363,6 +363,8 @@ class FeatureStore:
         modality's features all come from one precision.
         """
         old = self.meta()
+        if why := foreign_meta(old):  # (another program's file: merged into, it lost its own settings)
+            raise StoreError(f"{self.meta_path} is not a feature store's meta.json ({why}): name another {store_option}")
         for key in (*META_KEYS, "dtype"):  # (one store, one dtype: float16 and float32 files never mix)
             if key in old and key in meta and old[key] != meta[key]:
                 raise StoreError(f"{self.meta_path}: store was extracted with {key}={old[key]!r}, "
@@ -441,7 +443,8 @@ class FeatureStore:
 
     def check_logs(self) -> None:
         """OutputError naming the first of the store's logs that exists but cannot be appended to (a folder
-        by that name, a read-only file), before any video: found at a video's first note or failure, it
+        by that name, a read-only file), StoreError for one holding a line no store writes (`foreign_line`), before
+        any video: found at a video's first note or failure, it
         stopped the run after that video's features were written and recorded (a rerun found it done, and
         its notes were never written). A log not there yet is left to be made (nothing is created here)."""
         for name in ("notes.jsonl", "sources.jsonl", FAILURES):
@@ -453,6 +456,9 @@ class FeatureStore:
                 os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
             except OSError as e:
                 raise output_error(path, e) from None
+            if foreign := foreign_line(read_lines(path)):  # (another program's file: appended to, silently)
+                raise StoreError(f"{path} is not a feature store's {name} (line {foreign[0]}: {foreign[1]}): name "
+                                 "another --out")
 
     def forget(self, video_id: str, path: str | None) -> None:
         """`video_id`'s features were just written from the file `path`: its failures of that file, in an
@@ -563,6 +569,24 @@ def refuse_special_log(path: Path) -> None:
     process, and notes appended to /dev/zero vanished (hostile trial). A folder is said where it is opened."""
     refuse_special(path, lambda what: OutputError(f"{path} is {what}, not a file: the store keeps its log under "
                                                   "that name: move it"), folders=False)
+
+
+def foreign_line(lines: list[bytes]) -> tuple[int, str] | None:
+    """(line number, why) of the first of a log's `lines` that no store writes: not a JSON object with a string
+    "video_id"; None when there is none. A last line without its newline (an append a crash cut short) and blank
+    lines are passed over: the readers skip them."""
+    for n, line in enumerate(lines, 1):
+        if not line.strip() or not line.endswith(b"\n"):
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            return n, "not valid JSON"
+        if not isinstance(record, dict):
+            return n, f"{json_kind(record)}, not a record of a video"
+        if not isinstance(record.get("video_id"), str):
+            return n, "no video_id"
+    return None
 
 
 def read_lines(path: Path) -> list[bytes]:

@@ -887,3 +887,44 @@ def test_an_option_after_double_dash_is_named_not_a_dash_file(tmp_path, capsys, 
         main(["--help.m2v", "a.m2v"])
     assert "--help.m2v is a file: name it ./--help.m2v" in capsys.readouterr().err
     assert not Path("X").exists()
+
+
+@pytest.mark.parametrize("meta, why", [({"name": "my app", "version": "2.0"}, "its key 'name' is no store's"),
+                                       ({"frames": 40, "owner": "me"}, "its key 'owner' is no store's")])
+def test_extract_refuses_a_meta_json_that_is_no_stores(meta, why, tmp_path, capsys, monkeypatch):
+    """Another program's meta.json in --out was merged into (its "version" replaced by the package's, no word
+    said; hostile trial): refused in one line before the backbones load, the file as it was."""
+    import extract.__main__ as cli
+
+    monkeypatch.setattr(cli, "Extractor", lambda *a, **k: pytest.fail("backbones built"))
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "meta.json").write_text(json.dumps(meta))
+    (tmp_path / "x.mp4").write_bytes(b"x")
+    rc, err = extract(capsys, tmp_path / "x.mp4", "--out", tmp_path / "proj", "--weights", "random")
+    assert (rc, err) == (2, f"error: {tmp_path / 'proj' / 'meta.json'} is not a feature store's meta.json ({why}): "
+                            "name another --out\n")
+    assert json.loads((tmp_path / "proj" / "meta.json").read_text()) == meta
+
+
+@pytest.mark.parametrize("log", ["sources.jsonl", "notes.jsonl", "failures.jsonl"])
+@pytest.mark.parametrize("line, why", [("keep me\n", "not valid JSON"), ('{"name": "x"}\n', "no video_id")])
+def test_extract_refuses_a_log_that_is_no_stores(log, line, why, tmp_path, capsys, monkeypatch):
+    """A foreign line in --out's sources.jsonl ('keep me') was accepted and appended to silently (hostile trial):
+    refused in one line before the backbones load; a last line cut short (a crash mid-append) is no refusal."""
+    import extract.__main__ as cli
+
+    monkeypatch.setattr(cli, "Extractor", lambda *a, **k: pytest.fail("backbones built"))
+    store = FeatureStore(tmp_path / "st")
+    store.record_source("v0", {"size": 1, "mtime_ns": 1}, ["resnet152"], str(tmp_path / "v0.mp4"))
+    path = tmp_path / "st" / log
+    good = path.read_bytes() if path.exists() else b""
+    path.write_bytes(good + line.encode())
+    (tmp_path / "x.mp4").write_bytes(b"x")
+    rc, err = extract(capsys, tmp_path / "x.mp4", "--out", tmp_path / "st", "--weights", "random")
+    assert rc == 2 and err.startswith(f"error: {path} is not a feature store's {log} (line {good.count(b'{') + 1}: "
+                                      f"{why}") and err.endswith("): name another --out\n"), err
+    assert path.read_bytes() == good + line.encode()
+    path.write_bytes(good + b'{"video_id": "v1", "modal')  # (cut short: the append a crash stopped)
+    monkeypatch.setattr(cli, "Extractor", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    rc, err = extract(capsys, tmp_path / "x.mp4", "--out", tmp_path / "st", "--weights", "random")
+    assert "is not a feature store's" not in err
