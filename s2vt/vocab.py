@@ -2,8 +2,8 @@
 
 Captions are tokenised as pycocoevalcap's PTBTokenizer does (Stanford CoreNLP 3.4.1's PTBLexer
 run with -preserveLines -lowerCase, then its punctuation tokens dropped), in Python: `_lexer`
-replays the lexer's rules. A caption with CJK characters is split into characters, so Chinese
-captions train without a segmenter.
+replays the lexer's rules; scoring takes those tokens, training learns `words` (them less brackets).
+A caption with CJK characters is split into characters, so Chinese captions train without a segmenter.
 """
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ SPECIALS = (PAD, BOS, EOS, UNK)
 # pycocoevalcap.tokenizer.ptbtokenizer.PUNCTUATIONS
 PUNCTUATIONS = {"''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--",
                 "...", ";"}
+# Brackets as the lexer names them, lower-cased. pycocoevalcap matches its upper-case -LRB- etc. against
+# lower-cased tokens, so scoring keeps them (and `tokenize` must too); but a bracket is no word of a
+# description, and a model that learns one writes it ("a a a -rrb- a a cat"): training leaves them out
+BRACKETS = {"-lrb-", "-rrb-", "-lsb-", "-rsb-", "-lcb-", "-rcb-"}
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _SPACE = "[ \t\u00a0\u2000-\u200a\u3000]"  # what Stanford's lexer takes for a space
@@ -360,6 +364,11 @@ def tokenize(text: str) -> list[str]:
     return [t for t in tokens if t and t not in PUNCTUATIONS]
 
 
+def words(text: str) -> list[str]:
+    """The tokens a model learns to write: `tokenize`'s, less brackets (`BRACKETS`)."""
+    return [t for t in tokenize(text) if t not in BRACKETS]
+
+
 def is_blank(caption: str) -> bool:
     """A caption with no letter or digit in any script (empty, spaces, punctuation or emoji alone):
     no description, in any language."""
@@ -401,10 +410,10 @@ class Vocab:
 
     @classmethod
     def build(cls, captions: Iterable[str], min_count: int = 2) -> "Vocab":
-        """Words seen at least `min_count` times, most frequent first (ties alphabetical)."""
-        counts = collections.Counter(t for c in captions for t in tokenize(c))
-        words = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
-        return cls([*SPECIALS, *words])
+        """Words (`words`) seen at least `min_count` times, most frequent first (ties alphabetical)."""
+        counts = collections.Counter(t for c in captions for t in words(c))
+        kept = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
+        return cls([*SPECIALS, *kept])
 
     @property
     def has_words(self) -> bool:
@@ -416,16 +425,17 @@ class Vocab:
 
     def encode(self, caption: str, max_len: int = 28) -> list[int]:
         """<bos> w1 .. wn <eos>, at most `max_len` words."""
-        ids = [self.stoi.get(t, self.unk) for t in tokenize(caption)[:max_len]]
+        ids = [self.stoi.get(t, self.unk) for t in words(caption)[:max_len]]
         return [self.bos, *ids, self.eos]
 
     def decode(self, ids: Iterable[int]) -> str:
-        """Ids -> caption, stopping at <eos> and skipping <bos>/<pad>."""
+        """Ids -> caption, stopping at <eos> and skipping <bos>/<pad> (and brackets, which only a
+        vocabulary built before `words` left them out holds)."""
         words = []
         for i in ids:
             i = int(i)
             if i == self.eos:
                 break
-            if i not in (self.bos, self.pad):
+            if i not in (self.bos, self.pad) and self.itos[i] not in BRACKETS:
                 words.append(self.itos[i])
         return join_tokens(words)

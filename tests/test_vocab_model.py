@@ -81,3 +81,21 @@ def test_a_blank_caption_is_one_without_a_word_everywhere():
     assert drop_blank_captions(entries) == 5
     assert entries == [{"captions": ["a dog runs", "狗"]}, {"tags": ["x"]}]
     assert is_blank("...") and not is_blank("a.")
+
+
+def test_training_words_leave_out_brackets_scoring_keeps():
+    # the scorer keeps -lrb- (pycocoevalcap's list is upper-case, its tokens lower-case), but a model
+    # trained on them wrote them into captions ("a a a -rrb- a a cat"): the vocabulary and the
+    # training targets take the words alone
+    caps = ["a cat (a kitten) sits", "a [red] car {fast}", "a cat ( ) [ ] { } sits", "a -LRB- cat -RRB-"]
+    v = Vocab.build(caps, min_count=1)
+    assert not {"-lrb-", "-rrb-", "-lsb-", "-rsb-", "-lcb-", "-rcb-"} & set(v.itos)
+    assert [v.itos[i] for i in v.encode("a cat (a kitten) sits")] == ["<bos>", "a", "cat", "a", "kitten", "sits",
+                                                                    "<eos>"]
+    assert v.encode("( [ { } ] )") == [v.bos, v.eos]
+    assert tokenize("a cat (a kitten)") == ["a", "cat", "-lrb-", "a", "kitten", "-rrb-"]
+
+
+def test_an_older_vocabulary_with_brackets_decodes_without_them():
+    v = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "a", "-rrb-", "cat"])
+    assert v.decode([4, 5, 6, 2]) == "a cat"
