@@ -612,8 +612,15 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     if html:
         from .report import write_report
 
-        write_report(report, entries, preds, per_video, metrics)
+        # (the store's own records: a manifest path pointed at another file would show its frames, unremarked)
+        sources = {e["video_id"]: [r for m in modalities if (r := store.sources().get(e["video_id"], {}).get(m))]
+                   for e in entries} if store is not None else None
+        moved = write_report(report, entries, preds, per_video, metrics, sources)
         written.append(report)
+        if moved:
+            print(f"warning: {report}: the frames of {moved} video{'s' if moved > 1 else ''} are not of the file "
+                  f"{'their' if moved > 1 else 'its'} features were extracted from ({store.root / 'sources.jsonl'}): "
+                  f"{'each is' if moved > 1 else 'it is'} noted under its frames", file=sys.stderr)
     return metrics
 
 

@@ -10,6 +10,7 @@ from extract.ffmpeg import MediaError
 from .fileio import atomic_write_bytes
 
 from .metrics import CAPTION_KEYS, TAG_KEYS
+from .store import same_file, source_identity
 from .thumbnails import THUMB_HEIGHT, thumbnails
 
 STRIP = 6  # frames shown per video
@@ -17,7 +18,8 @@ STRIP = 6  # frames shown per video
 STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse}
 td,th{border-top:1px solid #ddd;padding:.4em .6em;vertical-align:top;text-align:left}
 .strip img{height:60px;margin-right:2px}.pred{font-weight:600}.refs{color:#555;margin:.2em 0 0 1em;padding:0}
-.bar{display:inline-block;height:.8em;background:#4a8;margin-right:.4em}.gold{color:#070}.none{color:#999}"""
+.bar{display:inline-block;height:.8em;background:#4a8;margin-right:.4em}.gold{color:#070}.none{color:#999}
+.moved{color:#a40;max-width:40em}"""
 
 
 def frame_strip(path: str | None) -> tuple[list[dict], str]:
@@ -35,6 +37,22 @@ def frame_strip(path: str | None) -> tuple[list[dict], str]:
     return thumbnails(fr.frames, fr.times, STRIP, THUMB_HEIGHT), ""
 
 
+def other_source(path: str | None, recorded: list[dict]) -> str:
+    """Why the file `path` names now may not be the video its features came from ('' when it is, or when
+    nothing tells): `recorded` holds the store's sources.jsonl records of those features. The manifest's
+    `path` can have been pointed elsewhere, or the file replaced, since extraction: the frames shown
+    would then be another video's, beside a prediction made from the first."""
+    now = source_identity(path) if path else None
+    if now is None:  # (no file: `frame_strip` says so)
+        return ""
+    for was in recorded:
+        if not same_file(was, now):  # (the path alone may differ: a dataset moved keeps its files)
+            if was.get("path") and os.path.realpath(was["path"]) != os.path.realpath(path):
+                return f"its features were extracted from another file, {was['path']}: these frames are not theirs"
+            return "this file changed (size or time) since its features were extracted: these frames may not be theirs"
+    return ""
+
+
 def tag_ap(pred: dict, gold: set[str]) -> float:
     """A video's average precision over its ranked tags (the top tags when kept, else the predicted
     ones): the mean, over its true tags, of the precision at the rank each is found (0 if never);
@@ -48,12 +66,16 @@ def tag_ap(pred: dict, gold: set[str]) -> float:
     return total / len(gold)
 
 
-def video_row(rank: int, entry: dict, pred: dict, score: float | None, frames_shown: bool = True) -> str:
+def video_row(rank: int, entry: dict, pred: dict, score: float | None, frames_shown: bool = True,
+              moved: str = "") -> str:
+    """One video's row; `moved`: `other_source`'s note, said under its frames."""
     e = html.escape
     if frames_shown:
         strip, why = frame_strip(entry.get("abspath"))
         frames = "".join(f'<img src="{f["src"]}" title="{f["t"]:.1f} s" alt="{f["t"]:.1f} s">' for f in strip) \
             or f'<span class="none">{e(why)}</span>'
+        if moved:
+            frames += f'<div class="moved">{e(moved)}</div>'
         frames = f'<td class="strip">{frames}</td>'
     else:
         frames = ""
@@ -70,11 +92,12 @@ def video_row(rank: int, entry: dict, pred: dict, score: float | None, frames_sh
 
 
 def write_report(path: str | os.PathLike, entries: list[dict], preds: dict[str, dict],
-                 scores: dict[str, float], metrics: dict) -> None:
+                 scores: dict[str, float], metrics: dict, sources: dict[str, list[dict]] | None = None) -> int:
     """The page, atomically; worst first by `scores` (each video's CIDEr-D), without them by tag AP
     (`tag_ap`) when the model predicts tags and videos have true ones, else in the manifest's order;
     videos without a score (no references) come last. A manifest without video paths shows no frames,
-    said once."""
+    said once. `sources`: video id -> the store's records of the files its features came from; a video
+    whose file is not that one is noted under its frames (`other_source`). Returns how many were."""
     if scores:
         column, order_said = "CIDEr-D", "worst CIDEr-D first"
     elif any(x.get("tags") for x in entries) and any(p.get("tags") or p.get("top_tags") for p in preds.values()):
@@ -87,8 +110,10 @@ def write_report(path: str | os.PathLike, entries: list[dict], preds: dict[str, 
                         if isinstance(metrics.get(k), float))
     frames_shown = any(x.get("abspath") for x in entries)  # (MLDS's, YouTube-8M's manifests: features alone)
     said = "" if frames_shown else "<p>no frames: the manifest has no video paths (&#x27;path&#x27;)</p>"
-    rows = "\n".join(video_row(i + 1, x, preds[x["video_id"]], scores.get(x["video_id"]), frames_shown)
-                     for i, x in enumerate(order))
+    moved = {x["video_id"]: other_source(x.get("abspath"), (sources or {}).get(x["video_id"], []))
+             for x in entries} if frames_shown else {}
+    rows = "\n".join(video_row(i + 1, x, preds[x["video_id"]], scores.get(x["video_id"]), frames_shown,
+                               moved.get(x["video_id"], "")) for i, x in enumerate(order))
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>s2vt evaluation: '
             f'{html.escape(metrics["split"])}</title><style>{STYLE}</style></head><body>'
             f'<h1>{html.escape(metrics["split"])}: {metrics["videos"]} videos, {order_said}</h1>'
@@ -96,3 +121,4 @@ def write_report(path: str | os.PathLike, entries: list[dict], preds: dict[str, 
             + ("<th>frames</th>" if frames_shown else "")
             + f"<th>prediction / references</th><th>tags</th></tr>\n{rows}\n</table></body></html>\n")
     atomic_write_bytes(path, page.encode())
+    return sum(1 for why in moved.values() if why)

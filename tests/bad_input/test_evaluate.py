@@ -2,6 +2,7 @@
 scored, a warning with the counts where part of it can, and no output replaced without --force."""
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -856,3 +857,47 @@ def test_an_output_that_is_a_pipe_or_a_device_is_refused_before_decoding(store, 
                                        "name another output"]), (extra, force, err)
             assert not (tmp_path / "m.json").exists() and not (tmp_path / "q.json").exists()
             assert fifo.is_fifo() and fifo2.is_fifo()
+
+
+def test_report_says_when_a_videos_frames_are_not_the_file_its_features_came_from(store, run, tmp_path,  # noqa: F811
+                                                                                capsys):
+    """Pointing a video's manifest path at a copy of another video made `--html` show the other video's
+    frames beside the prediction, with no warning, though sources.jsonl names the file its features came
+    from (hostile trial): such a video, or one whose file changed since, is noted under its frames and
+    counted in one warning line."""
+    import shutil
+
+    from s2vt.store import FeatureStore, source_identity
+
+    from ..conftest import make_video
+
+    features = tmp_path / "store"
+    shutil.copytree(store[1], features)
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    a, b, c = (make_video(videos / f"{n}.mp4", seconds=s, size="96x64", audio=None)
+               for n, s in (("a", 1.0), ("b", 1.5), ("c", 2.0)))
+    rows = [json.loads(line) for line in Path(store[0]).read_text().splitlines()]
+    tests = [r for r in rows if r["split"] == "test"]
+    moved, same, changed, older = (r["video_id"] for r in tests[:4])
+    fs = FeatureStore(features)
+    for vid, src in ((moved, a), (same, b), (changed, c)):
+        fs.record_source(vid, source_identity(src), ["resnet152", "vggish"], str(src))
+    shutil.copy(b, videos / "copy.mp4")  # (a copy of b: another size than a, a new mtime)
+    paths = {moved: "videos/copy.mp4", same: "videos/b.mp4", changed: "videos/c.mp4"}
+    for r in rows:
+        r["path"] = paths.get(r["video_id"], "videos/b.mp4")  # (older: no record, nothing to compare)
+    os.utime(c, ns=(1, 1))  # (c changed since its features were extracted)
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
+                     features, "--out", tmp_path / "p.json", "--html", tmp_path / "r.html", "--beam", "1")
+    assert code == 0, err
+    warned = [line for line in err if "sources.jsonl" in line]
+    assert warned == [f"warning: {tmp_path / 'r.html'}: the frames of 2 videos are not of the file their features "
+                      f"were extracted from ({features / 'sources.jsonl'}): each is noted under its frames"], err
+    rows_html = {re.search(r"<td>\d+</td><td>([\w.-]+)</td>", row)[1]: row for row in (tmp_path / "r.html").read_text()
+                 .split("<tr>")[2:]}
+    assert f"its features were extracted from another file, {a}" in rows_html[moved]
+    assert "changed (size or time) since its features were extracted" in rows_html[changed]
+    assert not any("features were extracted" in rows_html[v] for v in (same, older))
