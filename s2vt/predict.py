@@ -722,7 +722,7 @@ class Captioner:
         self.checked = False  # the backbones built match the checkpoint's record (checked once built)
 
     def caption(self, path: str, with_media: bool = False, max_seconds: float | None = None):
-        """{"video", "caption", "tags", "seconds"} of one file (and its decoded Media when
+        """{"video", "caption", "tags", "seconds", "notes"} of one file (and its decoded Media when
         `with_media`); MediaError for a file that is not a usable video, or (`max_seconds`) one
         that lasts longer."""
         from extract.ffmpeg import MediaError
@@ -741,14 +741,16 @@ class Captioner:
             self.checked = True
         caption, top = answer(self.model, self.vocab, self.labels, feats, self.decoding, self.tags,
                               with_captions=self.has_captions)
-        result = {"video": path, "caption": caption, "tags": top, "seconds": round(time.time() - t0, 3)}
+        # (extract's notes of the video, which its store keeps in notes.jsonl: a file cut short, no audio track)
+        result = {"video": path, "caption": caption, "tags": top, "seconds": round(time.time() - t0, 3),
+                  "notes": list(media.notes)}
         return (result, media) if with_media else result
 
 
 def caption_files(videos: list[str], checkpoint: str, beam: DecodeConfig | int = 5, tags: int = 3,
                   device: str = "cpu", weights_dir: str | None = None, precision: str | None = None,
                   captioner: Captioner | None = None):
-    """Yield, per video file, {"video", "caption", "tags", "seconds"} or {"video", "error"};
+    """Yield, per video file, {"video", "caption", "tags", "seconds", "notes"} or {"video", "error"};
     `seconds` is each video's wall time (the first one's includes waiting for the backbones).
     `captioner`: one already loaded (the others' arguments are then unused)."""
     from extract.ffmpeg import MediaError
@@ -840,6 +842,8 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
                     print(f"error: {one_line(r['error'])}", file=sys.stderr)
                 failed += 1
                 progress["failed"] += isinstance(item, str)  # (a folder without videos is no video)
+            for note in r.get("notes", []):  # (extract keeps them in notes.jsonl: the answer stands, on less video)
+                print(f"note: {one_line(r['video'])}: {one_line(note)}", file=sys.stderr)
             if as_json:  # (a failed input too, {"video", "error"}: a script reading stdout sees every input)
                 print(json.dumps(r, ensure_ascii=False), flush=True)
             elif "error" not in r:

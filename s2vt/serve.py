@@ -355,6 +355,7 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
             # (the first caption sets it: averaged with a guess, it took ~10 captions to reach a real time)
             state["seconds"] = took if state["seconds"] is None else 0.8 * state["seconds"] + 0.2 * took
             result["video"] = name
+            result["notes"] = [n.replace(path, name) for n in result.get("notes", [])]  # (never the temp file)
             result["frame_times"] = [round(float(t), 3) for t in media.times] if media.times is not None else []
             if thumbs:
                 result["thumbnails"] = thumbnails(media.frames, media.times, min(thumbs, MAX_THUMBNAILS))

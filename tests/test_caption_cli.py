@@ -545,3 +545,23 @@ def test_a_name_holding_a_newline_stays_on_its_line(tmp_path, capsys, monkeypatc
     assert code == 1 and out == ["a\\nb.mp4: a caption"] and err == ["error: bad\\x1b[2J.mp4: not a video"]
     code, out, err = fake_caption(capsys, monkeypatch, "a\nb.mp4", "--json")
     assert code == 0 and [json.loads(line)["video"] for line in out] == ["a\nb.mp4"]
+
+
+def test_caption_says_extracts_notes_of_a_video(trained, tmp_path, capsys):
+    """A faststart MP4 cut short was captioned with no remark, where extract notes it (the header promises
+    more frames than the stream holds): caption.py says its notes as 'note:' lines on stderr, and --json
+    gives each video a "notes" list (hostile trial)."""
+    from s2vt.cli import main
+
+    from .conftest import make_video as lavfi_video
+
+    whole = lavfi_video(tmp_path / "whole.mp4", 8.0, size="64x48", extra=["-movflags", "+faststart"]).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) * 3 // 10])
+    good = str(trained / "videos" / "v00.mp4")
+    code = main(["caption", str(cut), good, "--checkpoint", str(trained / "run" / "best.pt"), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rows[0]["notes"] and rows[0]["notes"][0].startswith("video stream holds only ") and rows[1]["notes"] == []
+    assert err.splitlines() == [f"note: {cut}: {n}" for n in rows[0]["notes"]]

@@ -1018,3 +1018,19 @@ def test_a_client_gone_while_the_server_stops_is_said_so(tmp_path):
         "client 127.0.0.1:5 disconnected during upload",
         "client 127.0.0.1:5 disconnected during upload, while the server was stopping"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_answer_gives_extracts_notes_of_the_upload(captioner, tmp_path):
+    """caption.py's --json "notes" (a video cut short, no audio track), naming the upload, never the temp file."""
+    from .conftest import make_video
+
+    whole = make_video(tmp_path / "whole.mp4", 8.0, size="64x48", extra=["-movflags", "+faststart"]).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) * 3 // 10])
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    r, = call(create_app(captioner, upload_dir=str(uploads)), ("POST", "/api/caption", video_form(cut, "c.mp4")))
+    assert r.status_code == 200, r.text
+    notes = r.json()["notes"]
+    assert notes == captioner.caption(str(cut))["notes"] and notes[0].startswith("video stream holds only ")
+    assert not any(str(uploads) in n for n in notes)
