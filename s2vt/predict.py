@@ -538,6 +538,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         entries = with_features(entries, store, modalities, skip_missing, split, manifest,
                                 text_vocab_of(ckpt) is not None and has_text(entries))
     check_fit(checkpoint, manifest, split, entries, labels.names, modalities, text_vocab_of(ckpt) is not None)
+    if html and store is not None:
+        store.sources()  # (the report reads them: a pipe or unreadable sources.jsonl refused now, not after decoding)
     make_dirs(out_path.parent)  # an impossible output folder fails now, not after decoding
     for line in memory_warnings(checkpoint, cfg, model, with_captions,
                                 [e["video_id"] for e in entries], split):

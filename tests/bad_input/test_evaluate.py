@@ -901,3 +901,19 @@ def test_report_says_when_a_videos_frames_are_not_the_file_its_features_came_fro
     assert f"its features were extracted from another file, {a}" in rows_html[moved]
     assert "changed (size or time) since its features were extracted" in rows_html[changed]
     assert not any("features were extracted" in rows_html[v] for v in (same, older))
+
+
+def test_report_refuses_a_sources_log_that_is_a_pipe_before_decoding(store, run, tmp_path, capsys):  # noqa: F811
+    """`--html` reads the store's sources.jsonl (whose file each video's features came from): a pipe there was
+    refused only after the split was decoded and its predictions written; now before."""
+    import shutil
+
+    features = tmp_path / "store"
+    shutil.copytree(store[1], features)
+    (features / "sources.jsonl").unlink(missing_ok=True)
+    os.mkfifo(features / "sources.jsonl")
+    out = tmp_path / "p.json"
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features",
+                     features, "--out", out, "--html", tmp_path / "r.html", "--beam", "1")
+    assert code == 2 and len(err) == 1 and "sources.jsonl is a pipe" in err[0], err
+    assert not out.exists() and not (tmp_path / "r.html").exists()
