@@ -107,6 +107,20 @@ def _is_caption_line(obj) -> bool:
             and bool(_CAPTION_LINE_KEYS & obj.keys()))
 
 
+# The keys of one prediction, as a list's items (and evaluate's) hold them.
+_PREDICTION_ID_KEYS = {"video_id", "image_id", "id"}
+_PREDICTION_KEYS = _PREDICTION_ID_KEYS | {"caption", "tags"}
+
+
+def _is_one_prediction(obj) -> bool:
+    """Whether `obj` is a single prediction, {"video_id": id, "caption": ...}, not an {id: caption} map:
+    it names an id and an answer by their field names, and those fields are most of its keys. Such an
+    object is valid JSON that would read as {id: caption} with ids "video_id" and "caption" (export
+    wrote it as two videos; hostile trial). A map whose ids merely include "caption" among others is a map."""
+    return (isinstance(obj, dict) and bool(_PREDICTION_ID_KEYS & obj.keys())
+            and bool({"caption", "tags"} & obj.keys()) and 2 * len(_PREDICTION_KEYS & obj.keys()) >= len(obj))
+
+
 def refuse_inputs(outputs: list, inputs: list, folders: list = ()) -> None:
     """OutputError for an output that is one of the command's input files (by any path or link:
     same file) or lies inside one of its input `folders` (a feature store): outputs never
@@ -149,6 +163,9 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
         data = inner  # (its items name their place as a list's do)
     if _is_caption_line(data):  # (a single video's caption.py --json line; ids "video", "error" would be a guess)
         raise ResultsError(f"{path}: one object with a \"video\" key, not {{id: caption}}" + CAPTION_LINES_NOTE)
+    if _is_one_prediction(data):
+        raise ResultsError(f"{path}: one prediction ({', '.join(sorted(data))}), not a list of them or an "
+                           "{id: caption} map; write [{\"video_id\": id, \"caption\": ...}] or {id: caption}")
     if isinstance(data, dict):
         items = [{"video_id": k, "caption": v} for k, v in data.items()]
     elif isinstance(data, list):

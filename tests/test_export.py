@@ -497,3 +497,35 @@ def test_id_caption_form_refuses_a_caption_that_is_no_string(tmp_path, capsys, v
     assert main(["export", str(preds), "--format", "coco", "--out", str(tmp_path / "e.zip")]) == 2
     assert capsys.readouterr().err == said
     assert not (tmp_path / "e.zip").exists()
+
+
+@pytest.mark.parametrize("one", [{"video_id": "a", "caption": "x"}, {"image_id": "a", "caption": "x", "tags": []},
+                                 {"id": "a", "caption": "x"}],
+                         ids=["video_id", "image_id", "id"])
+def test_one_prediction_object_is_refused_by_score_and_export(tmp_path, capsys, one):
+    """`{"video_id": "a", "caption": "x"}` read as {id: caption}: export wrote two videos, ids "video_id" and
+    "caption" (exit 0), and score said no id was both predicted and referenced (hostile trial)."""
+    from s2vt.cli import main
+
+    refs = tmp_path / "refs.json"
+    refs.write_text(json.dumps({"a": ["a cat"]}))
+    preds = tmp_path / "p_obj.json"
+    preds.write_text(json.dumps(one))
+    capsys.readouterr()
+    assert main(["score", str(refs), str(preds)]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith(f"error: {preds}: one prediction") and said.count("\n") == 1, said
+    assert "[" in said and "{id: caption}" in said, said
+    for fmt in ("coco", "msrvtt"):
+        assert main(["export", str(preds), "--format", fmt, "--out", str(tmp_path / "e.zip")]) == 2
+        assert capsys.readouterr().err == said, fmt  # the same line
+        assert not (tmp_path / "e.zip").exists()
+
+
+def test_ids_named_like_fields_among_others_still_read_as_id_caption(tmp_path):
+    """{id: caption} whose ids merely include a field's name ("caption" among real ids) is still that form."""
+    from s2vt.results import load_predictions
+
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({"v1": "a cat", "v2": "a dog", "v3": "a bird", "caption": "a fish"}))
+    assert set(load_predictions(preds)) == {"v1", "v2", "v3", "caption"}
