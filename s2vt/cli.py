@@ -273,6 +273,7 @@ def run_export(args: argparse.Namespace) -> int:
     from .export import CAPTION_FORMATS, MEMBER, write_zip
     from .formats import lic2022_fields, stray_level2
     from .results import ResultsError, check_captions, load_predictions, refuse_inputs
+    from .store import one_line
 
     if args.format != "lic2022" and (args.manifest or args.split):
         raise ResultsError(f"--manifest and --split are for --format lic2022; {args.format} writes every video "
@@ -311,8 +312,10 @@ def run_export(args: argparse.Namespace) -> int:
         stray = [(v, s) for v in order if v in preds and (s := stray_level2(preds[v]["tags"]))]
         if stray:
             v, tags = stray[0]
+            # (tags are the predictions file's text: one_line escapes a newline, which would break the line)
             notes.append(f"{len(stray)} videos have a level 2 that is not under their level 1, dropped (the level 1 "
-                         f"kept; first: {v}: {tags[0]} with level1:{lic2022_fields(preds[v]['tags'])[0]})")
+                         f"kept; first: {v}: {one_line(tags[0])} with "
+                         f"level1:{one_line(lic2022_fields(preds[v]['tags'])[0])})")
         if notes:
             print("warning: " + "; ".join(notes), file=sys.stderr)
     path = write_zip(preds, args.format, out, order)

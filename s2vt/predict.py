@@ -297,9 +297,9 @@ def check_fit(checkpoint: str, manifest: str, split: str, entries: list[dict], n
         raise MismatchError(f"none of the checkpoint's {len(known)} tags is in the {split} split of {manifest} "
                             f"({len(gold)} distinct tags, e.g. {', '.join(missing[:3])}; the checkpoint's: "
                             f"{', '.join(names[:3])}){hint}")
-    if missing:
+    if missing:  # (a tag is the manifest's text: a newline in one would break the line, one_line escapes it)
         print(f"warning: {len(missing)} of the {len(gold)} distinct tags in the {split} split of {manifest} are not "
-              f"among the checkpoint's {len(known)} (first: {', '.join(missing[:3])}): they count as misses",
+              f"among the checkpoint's {len(known)} (first: {one_line(', '.join(missing[:3]))}): they count as misses",
               file=sys.stderr)
 
 

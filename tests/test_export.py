@@ -98,6 +98,19 @@ def test_lic2022_level2_not_under_the_level1_is_dropped_with_one_warning(tmp_pat
                                         "(the level 1 kept; first: 3: level2:x/z with level1:q)"), err
 
 
+def test_lic2022_level2_warning_with_a_newline_stays_one_line(tmp_path, capsys):
+    """A stray level 2 tag holding a raw newline broke export's warning after 'level1:<b>"x' (hostile trial)."""
+    from s2vt.cli import main
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps([{"video_id": "3", "caption": "", "tags": ["level1:<b>\"x", "level2:a\nb/c\u2028"]}]))
+    manifest = lic_manifest(tmp_path / "m.jsonl")
+    capsys.readouterr()
+    assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
+                 "--out", str(tmp_path / "a.zip")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[0].endswith('first: 3: level2:a\\nb/c\\u2028 with level1:<b>"x)'), err
+
+
 def test_export_refuses_predictions_for_another_split(tmp_path, capsys):
     from s2vt.cli import main
     preds = tmp_path / "p.json"
