@@ -21,7 +21,7 @@ from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, 
 from .formats import MSRVTT_CATEGORIES, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
                        no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id)
-from .store import FeatureStore, modality_problem, printable, store_of
+from .store import FeatureStore, load_npy, modality_problem, printable, store_of
 
 # a manifest entry's fields an import of features sets itself (a video path is dropped: features, not videos)
 ENTRY_KEYS = ("video_id", "split", "captions", "tags", "path", "abspath")
@@ -771,7 +771,7 @@ def import_features(feat_dir: str | os.PathLike, labels: dict[str, dict], modali
 def feature_width(path: Path) -> int:
     """Features per frame of a `.npy` file, from its header (mapped, not read); DatasetError as read_feature_file."""
     try:
-        x = np.load(path, mmap_mode="r", allow_pickle=False)
+        x = load_npy(path, mmap_mode="r")
     except (OSError, ValueError, EOFError) as e:
         raise DatasetError(f"{path}: cannot read features ({e})") from None
     if x.ndim not in (1, 2) or not np.issubdtype(x.dtype, np.floating) or x.shape[-1] == 0:
@@ -782,7 +782,7 @@ def feature_width(path: Path) -> int:
 def read_feature_file(path: Path) -> np.ndarray:
     """A clip's features as float32 [T, D] (a [D] vector is one frame); DatasetError for anything else."""
     try:
-        x = np.load(path, allow_pickle=False)
+        x = load_npy(path)
     except (OSError, ValueError, EOFError) as e:
         raise DatasetError(f"{path}: cannot read features ({e})") from None
     if x.ndim == 1:

@@ -18,8 +18,10 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import os
 import re
+import stat
 import time
 from pathlib import Path
 from typing import Iterator
@@ -97,15 +99,69 @@ def one_line(text: str) -> str:
                                                           else f"\\u{ord(m[0]):04x}"), printable(text))
 
 
+class NpyError(ValueError):
+    """Why a file is no readable .npy array, in a few words: callers say "cannot read features (REASON)"."""
+
+
+_NOT_A_FILE = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+               (stat.S_ISFIFO, "a pipe"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_npy(path: str | os.PathLike) -> None:
+    """NpyError unless `path` is a regular file starting as a .npy file does. Checked before numpy reads it:
+    numpy calls a file without its magic string pickled data ('If you trust the file you can load it
+    unsafely ...': a text file named .npy, a link to /dev/zero; hostile trial), and a pipe would be
+    read for ever."""
+    mode = os.stat(path).st_mode
+    for test, kind in _NOT_A_FILE:
+        if test(mode):
+            raise NpyError(f"{kind}, not a file")
+    with open(path, "rb") as f:
+        head = f.read(len(np.lib.format.MAGIC_PREFIX))
+    if head != np.lib.format.MAGIC_PREFIX:
+        raise NpyError("not a .npy file" + (" (empty)" if not head else ""))
+
+
+def cut_short(path: str | os.PathLike) -> str | None:
+    """"cut short (N of M bytes)" when the file is shorter than its header says (numpy's words for it:
+    'mmap length is greater than file size', 'Failed to read all data ...'), else None."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            reader = {(1, 0): np.lib.format.read_array_header_1_0,
+                      (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if reader is None:
+                return None
+            shape, _, dtype = reader(f)
+            need = f.tell() + math.prod(shape) * dtype.itemsize
+            size = os.fstat(f.fileno()).st_size
+    except (OSError, ValueError, EOFError):
+        return None
+    return f"cut short ({size:,} of {need:,} bytes)" if size < need else None
+
+
+def load_npy(path: str | os.PathLike, mmap_mode: str | None = None) -> np.ndarray:
+    """np.load of a features file (no pickles); a file it cannot read raises NpyError (a ValueError) with the
+    true short reason where one is known (`check_npy`, `cut_short`), else numpy's OSError or ValueError."""
+    check_npy(path)
+    try:
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except (ValueError, EOFError):
+        if reason := cut_short(path):
+            raise NpyError(reason) from None
+        raise
+
+
 def npy_shape(path: str | os.PathLike) -> tuple[int, ...]:
     """The shape a `.npy` file's header gives, without reading its data."""
+    check_npy(path)
     with open(path, "rb") as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
             return np.lib.format.read_array_header_1_0(f)[0]
         if version == (2, 0):
             return np.lib.format.read_array_header_2_0(f)[0]
-    return np.load(path, mmap_mode="r", allow_pickle=False).shape  # (version 3: no public header reader)
+    return load_npy(path, mmap_mode="r").shape  # (version 3: no public header reader)
 
 
 def check_rank(path: str | os.PathLike, shape: tuple) -> None:
@@ -268,7 +324,7 @@ class FeatureStore:
         NaN or infinite values, or is not as wide as meta.json (or `settle_width`) says."""
         path = self.path(modality, video_id)
         try:
-            x = np.load(path, allow_pickle=False).astype(np.float32, copy=False)
+            x = load_npy(path).astype(np.float32, copy=False)
         except (OSError, ValueError, EOFError) as e:  # pickled objects, a truncated or foreign file
             raise StoreError(f"{printable(str(path))}: cannot read features ({e})") from None
         check_rank(path, x.shape)

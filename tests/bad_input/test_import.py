@@ -2,6 +2,7 @@
 exit 2, nothing written); a bad shard among good ones is one warning line, the rest import, and
 the command ends with one `error:` line and exit 1 (a batch's partial failure, as `python -m extract`)."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -488,6 +489,36 @@ def test_import_puts_no_manifest_inside_the_store_it_writes(kind, name, force, t
 def import_features(capsys, src, caps, store, out, modality="cnn", *more):
     return s2vt(capsys, "import", "features", src, "--captions", caps, "--modality", modality, *more,
                 "--features", store, "--out", out)
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("text", "not a .npy file"), ("device", "a device, not a file"), ("cut", "cut short (228 of 320 bytes)"),
+    ("empty", "not a .npy file (empty)")])
+def test_an_unreadable_feature_file_gives_its_true_reason(kind, reason, tmp_path, capsys):
+    """A text file named .npy and a link to /dev/zero were said to hold pickled data ('If you trust the file
+    you can load it unsafely ...'), a truncated one 'mmap length is greater than file size' (hostile trial)."""
+    src = feature_folder(tmp_path / "f", ["good1", "good2"], 8)
+    bad = src / "bad.npy"
+    if kind == "text":
+        bad.write_text("not numpy\n")
+    elif kind == "device":
+        bad.symlink_to("/dev/zero")
+    elif kind == "cut":
+        np.save(bad, np.zeros((3, 8), np.float64))  # 128 header bytes and 192 of data
+        bad.write_bytes(bad.read_bytes()[:228])
+    else:
+        bad.write_bytes(b"")
+    caps = tmp_path / "caps.json"
+    caps.write_text(json.dumps({"good1": ["a cat"], "good2": ["a dog"], "bad": ["a bird"]}))
+    code, err = import_features(capsys, src, caps, tmp_path / "s", tmp_path / "o" / "m.jsonl", "cnn",
+                                "--split", "train")
+    assert code == 2 and err == [f"error: {bad}: cannot read features ({reason})"], err
+    store = FeatureStore(tmp_path / "s2")  # the store's reader says the same
+    (tmp_path / "s2" / "cnn").mkdir(parents=True)
+    os.rename(bad, tmp_path / "s2" / "cnn" / "bad.npy")
+    with pytest.raises(StoreError) as e:
+        store.read("cnn", "bad")
+    assert str(e.value) == f"{store.path('cnn', 'bad')}: cannot read features ({reason})"
 
 
 def test_an_import_never_replaces_features_another_folder_imported(tmp_path, capsys):
