@@ -182,6 +182,7 @@ def import_msvd(csv_path: str, language: str = "English", split_lists: list[str]
     id, the last line cut short, a quote left open over other rows) is skipped, counted in one
     warning line per kind."""
     caps: dict[str, list[str]] = {}
+    blank: list[str] = []  # (the clip of each blank caption, said in one warning)
     languages: set[str] = set()
     bad = BadRows(csv_path)
     try:
@@ -211,9 +212,13 @@ def import_msvd(csv_path: str, language: str = "English", split_lists: list[str]
             continue
         caps.setdefault(vid, [])
         languages.add(row["Language"])
-        if (language == "all" or row["Language"] == language) and row["Description"].strip():
-            caps[vid].append(row["Description"].strip())
+        if language == "all" or row["Language"] == language:
+            if row["Description"].strip():
+                caps[vid].append(row["Description"].strip())
+            else:
+                blank.append(vid)
     bad.warn(len(records))
+    say_blank_captions(csv_path, len(blank), [v for v in dict.fromkeys(blank) if not caps[v]], "left out")
     if records and len(bad) == len(records):
         raise DatasetError(f"{csv_path}: no usable row ({len(bad)} bad rows, counted above): nothing to import")
     caps = {v: c for v, c in caps.items() if c}
@@ -594,6 +599,7 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
         raise DatasetError(f"{path}: not a caption file; expected {CAPTIONS_EXPECTED}") from None
     labels: dict[str, dict] = {}
     named: dict[str, str] = {}  # id -> the name (less a video extension) that gave it
+    blank, emptied = 0, []
     for n, (raw, captions) in enumerate(pairs, 1):
         vid = name_id(raw)
         if vid is None:
@@ -607,7 +613,21 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
             raise DatasetError(f"{path}: clip {vid}: captions must be a list of strings")
         labels[vid] = {"video_id": vid, "split": split, "captions": [c.strip() for c in captions if c.strip()],
                        "tags": []}
+        blank += len(captions) - len(labels[vid]["captions"])
+        if captions and not labels[vid]["captions"]:
+            emptied.append(vid)
+    say_blank_captions(path, blank, emptied, "imported without captions")
     return labels
+
+
+def say_blank_captions(path: str | os.PathLike, blank: int, emptied: list[str], fate: str) -> None:
+    """The warning line for the `blank` captions ("", "   ") an importer left out of `path`, and the clips
+    `emptied` of every caption by it (what became of them: `fate`): dropped unsaid, a clip of blanks
+    went into train with none (hostile trial)."""
+    if blank:
+        print(f"warning: {path}: ignoring {blank} blank caption{'s' * (blank > 1)}" + (
+            f"; clips left without a caption, their captions all blank: {len(emptied)} (first: "
+            f"{', '.join(emptied[:3])}), {fate}" if emptied else ""), file=sys.stderr)
 
 
 def feature_files(feat_dir: str | os.PathLike) -> dict[str, Path]:

@@ -521,6 +521,25 @@ def test_an_unreadable_feature_file_gives_its_true_reason(kind, reason, tmp_path
     assert str(e.value) == f"{store.path('cnn', 'bad')}: cannot read features ({reason})"
 
 
+def test_blank_captions_an_import_drops_are_counted_in_one_warning(tmp_path, capsys):
+    """Blank captions ("", "   ") were dropped without a word, and a clip whose captions were all blank went
+    into train with none (hostile trial): one warning line counts both, naming the first such clips."""
+    src = feature_folder(tmp_path / "f", ["a", "b", "c"], 8)
+    caps = tmp_path / "caps.json"
+    caps.write_text(json.dumps({"a": ["   "], "b": ["x", ""], "c": ["y"]}))
+    code, err = import_features(capsys, src, caps, tmp_path / "s", tmp_path / "o" / "m.jsonl", "cnn",
+                                "--split", "train")
+    assert code == 0
+    warning = [line for line in err if line.startswith("warning:")]
+    assert warning == [f"warning: {caps}: ignoring 2 blank captions; clips left without a caption, their captions "
+                       "all blank: 1 (first: a), imported without captions"], err
+    rows = [("v", "English", "  "), ("w", "English", "a cat"), ("w", "English", "")]
+    assert main(["import", "msvd", str(msvd_csv(tmp_path / "c.csv", rows)), "--out", str(tmp_path / "o2" / "m.jsonl")]) == 0
+    warning = [line for line in capsys.readouterr().err.splitlines() if " blank caption" in line]
+    assert warning == [f"warning: {tmp_path / 'c.csv'}: ignoring 2 blank captions; clips left without a caption, "
+                       "their captions all blank: 1 (first: v_1_5), left out"], warning
+
+
 def test_an_import_never_replaces_features_another_folder_imported(tmp_path, capsys):
     """The same ids from another folder into the same modality: refused before anything is written
     (the first import's manifest would otherwise evaluate on other features); the same import
