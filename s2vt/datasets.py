@@ -632,15 +632,25 @@ def say_blank_captions(path: str | os.PathLike, blank: int, emptied: list[str], 
 
 def feature_files(feat_dir: str | os.PathLike) -> dict[str, Path]:
     """{clip id: file} for the `.npy` files of `feat_dir`, ids by `name_id` (`<id>.npy`, `<id>.avi.npy`,
-    `my clip.npy` -> `my_clip`); two files of one id are a DatasetError naming both."""
+    `my clip.npy` -> `my_clip`); two files of one id are a DatasetError naming both. Hidden files are
+    skipped, counted in one warning."""
     files: dict[str, Path] = {}
+    hidden = []
     for p in sorted(Path(feat_dir).glob("*.npy")):
+        # skipped as extract's folder scan skips them (`manifest.video_files`): a stray dotfile, or macOS's
+        # `._x.npy`, was imported as clip x, in place of x.npy's features or beside them
+        if p.name.startswith("."):
+            hidden.append(p.name)
+            continue
         vid = name_id(p.name[:-4])
         if vid is None:  # ('.npy' alone)
             continue
         if vid in files:
             raise DatasetError(f"{files[vid]} and {p} are both clip {vid}: rename one")
         files[vid] = p
+    if hidden:
+        print(f"warning: {feat_dir}: skipped {len(hidden)} hidden file{'s' * (len(hidden) > 1)} (a name starting "
+              f"with '.'; first: {', '.join(hidden[:3])})", file=sys.stderr)
     return files
 
 

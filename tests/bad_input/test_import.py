@@ -540,6 +540,22 @@ def test_blank_captions_an_import_drops_are_counted_in_one_warning(tmp_path, cap
                        "their captions all blank: 1 (first: v_1_5), left out"], warning
 
 
+def test_hidden_feature_files_are_skipped_and_counted(tmp_path, capsys):
+    """`.hidden.npy` was imported as clip 'hidden' and `..x.npy` as 'x' (hostile trial): a stray dotfile could
+    stand in for a real clip's features. Hidden files are skipped, as extract's folder scan skips them, and counted."""
+    src = feature_folder(tmp_path / "f", ["x", "y"], 8)
+    np.save(src / ".hidden.npy", np.ones((3, 8), np.float32))
+    np.save(src / "..x.npy", np.ones((3, 8), np.float32))
+    caps = tmp_path / "caps.json"
+    caps.write_text(json.dumps({"x": ["a cat"], "y": ["a dog"], "hidden": ["a bird"]}))
+    code, err = import_features(capsys, src, caps, tmp_path / "s", tmp_path / "o" / "m.jsonl", "cnn",
+                                "--split", "train")
+    assert code == 0
+    assert f"warning: {src}: skipped 2 hidden files (a name starting with '.'; first: ..x.npy, .hidden.npy)" in err, err
+    assert sorted(e["video_id"] for e in read_manifest(tmp_path / "o" / "m.jsonl")) == ["x", "y"]
+    assert np.array_equal(FeatureStore(tmp_path / "s").read("cnn", "x"), np.load(src / "x.npy").astype(np.float16))
+
+
 def test_an_import_never_replaces_features_another_folder_imported(tmp_path, capsys):
     """The same ids from another folder into the same modality: refused before anything is written
     (the first import's manifest would otherwise evaluate on other features); the same import
