@@ -51,8 +51,13 @@ def empty_training_split(manifest, counts: dict[str, int]) -> DataError:
 
 
 def check_features(entries: list[dict], store: FeatureStore, modalities: list[str], skip_missing: bool) -> list[dict]:
-    """Entries whose feature files all exist; missing ones are an error unless `skip_missing`."""
-    missing = [e["video_id"] for e in entries if not store.done(e["video_id"], modalities)]
+    """Entries whose feature files all exist; missing ones are an error unless `skip_missing`. Counted
+    over all `entries` (training checks train and val at once), by split when they are in several."""
+    lost = [e for e in entries if not store.done(e["video_id"], modalities)]
+    missing = [e["video_id"] for e in lost]
+    by_split = collections.Counter(e.get("split", "train") for e in lost)
+    videos = f"{len(missing)} videos" + (f" ({', '.join(f'{n} {s}' for s, n in by_split.items())})"
+                                         if len(by_split) > 1 else "")
     if missing and not skip_missing:
         # named by what they lack; a modality all of them have (a store another import added a modality
         # to) is a third way out: training on it alone
@@ -61,10 +66,10 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
         advice = (f"pass --modalities {','.join(complete)} to train on the features they have, extract "
                   f"{','.join(lacking)} for them, or pass --skip-missing to leave them out" if complete
                   else "extract them or pass --skip-missing")
-        raise DataError(f"{len(missing)} videos have no features for {','.join(lacking)} in {store.root} "
+        raise DataError(f"{videos} have no features for {','.join(lacking)} in {store.root} "
                         f"(first: {', '.join(missing[:5])}); {advice}")
     if missing:
-        warnings.warn(f"skipping {len(missing)} videos without features (first: {', '.join(missing[:5])})")
+        warnings.warn(f"skipping {videos} without features (first: {', '.join(missing[:5])})")
     gone = set(missing)
     return [e for e in entries if e["video_id"] not in gone]
 

@@ -206,8 +206,10 @@ def prepare(cfg: TrainConfig):
     store, modalities = open_store(cfg, entries)
     splits = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val", "test")}
     counts = {s: len(es) for s, es in splits.items()}
-    for s in ("train", "val") if store is not None else ():
-        splits[s] = check_features(splits[s], store, modalities, cfg.skip_missing)
+    if store is not None:  # (train and val at once: the first's error counted the videos of train alone)
+        kept = {id(e) for e in check_features(splits["train"] + splits["val"], store, modalities, cfg.skip_missing)}
+        for s in ("train", "val"):
+            splits[s] = [e for e in splits[s] if id(e) in kept]
     if not splits["train"]:
         raise empty_training_split(cfg.manifest, counts)
     # (a val split --skip-missing emptied: build says so, not "no val split")

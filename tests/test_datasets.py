@@ -466,7 +466,7 @@ def test_lic2022_features_into_an_extract_store_are_listed_in_its_meta(tmp_path,
     assert meta["dims"] == extracted and meta["frames"] == 8  # (the extract's record kept)
     proc = run_cli("train.py", "--manifest", str(out), "--features", str(store.root), "--out", str(tmp_path / "run"),
                    "--epochs", "1")
-    assert proc.returncode == 2 and "3 videos have no features for resnet152,c3d,vggish" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "4 videos (3 train, 1 val) have no features for resnet152,c3d,vggish" in proc.stderr, proc.stderr
     assert "pass --modalities tsn to train on the features they have" in proc.stderr
     alone = tmp_path / "alone" / "manifest.jsonl"
     assert cli.main(["import", "lic2022", str(lic / "train.json"), "--features", str(lic), "--out", str(alone)]) == 0

@@ -719,6 +719,24 @@ def test_videos_lacking_one_modality_are_told_the_modalities_they_have(store, tm
                                  "they have, extract pooled for them, or pass --skip-missing to leave them out"]
 
 
+def test_videos_without_features_are_counted_in_train_and_val_together(store, tmp_path, capsys):
+    """'7 videos have no features for tiny' where 8 had none: 7 in train, and 1 in the val split held out of it,
+    checked after the first error (hostile trial). The count is all of them, by split."""
+    shutil.copytree(store[1], tmp_path / "features")
+    rows = [json.loads(line) for line in Path(store[0]).read_text().splitlines()]
+    train = [r["video_id"] for r in rows if r["split"] == "train"]
+    val = [r["video_id"] for r in rows if r["split"] == "val"]
+    assert len(train) >= 2 and val
+    for vid in train[:2] + val[:1]:
+        for m in ("resnet152", "vggish"):
+            (tmp_path / "features" / m / f"{vid}.npy").unlink()
+    code, err = s2vt(capsys, *train_args((store[0], tmp_path / "features"), tmp_path / "out"))
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"error: 3 videos (2 train, 1 val) have no features for resnet152,vggish in "
+                             f"{tmp_path / 'features'} (first: "), err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_a_val_split_skipped_whole_for_missing_features_is_said_so(store, tmp_path, capsys):
     """It said "no val split" and that the caption memory held "train + val"."""
     shutil.copytree(store[1], tmp_path / "features")
