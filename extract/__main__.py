@@ -18,7 +18,7 @@ if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
 from s2vt.fileio import make_dirs, new_folders, refuse_unusable_paths, remove_if_empty
 from s2vt.options import Parser, add_options, at_least, from_args
-from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, missing_note, read_manifest, sanitize_id,
+from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, dash_refusal, missing_note, read_manifest, sanitize_id,
                            scan_videos)
 from .ffmpeg import check_ffmpeg
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
@@ -91,7 +91,7 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
     sources = [sources] if isinstance(sources, str) else list(sources)
     for source in sources:  # a mistyped argument is named first, before what the others are
         if not os.path.exists(source):  # (refused before --out is made)
-            raise ManifestError(f"{source}: no such file or folder{missing_note(source)}")
+            raise ManifestError(dash_refusal(source) or f"{source}: no such file or folder{missing_note(source)}")
     src = Path(sources[0])
     if len(sources) == 1 and src.suffix.lower() in MANIFEST_SUFFIXES and not src.is_dir():
         entries = read_manifest(src)

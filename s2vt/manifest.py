@@ -139,9 +139,21 @@ def missing_note(path: str | os.PathLike) -> str:
     return " (a URL: videos are read from files; download it first)" if URL.match(os.fspath(path)) else ""
 
 
+STDIN_DASH = "reading from standard input ('-') is not supported: name a file"
+
+
+def dash_refusal(path: str | os.PathLike) -> str | None:
+    """The line for '-', the usual name of standard input, as an input path when no file is so named (one
+    that is, is read): "-: no such file" (caption.py) or "-: file not found" (export, score) read as if
+    the dash were a file's name (hostile trial). None for any other path."""
+    return STDIN_DASH if os.fspath(path) == "-" and not os.path.lexists(path) else None
+
+
 def no_such_video(path: str | os.PathLike) -> str:
     """The one-line reason for a video path that is not there (extract's probe, caption.py's inputs): a
-    symbolic link to nothing (a disk not mounted) says where it points."""
+    symbolic link to nothing (a disk not mounted) says where it points; '-', that stdin is not read."""
+    if dash := dash_refusal(path):
+        return dash
     if os.path.islink(path):
         try:
             target = os.readlink(path)

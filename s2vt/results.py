@@ -12,7 +12,8 @@ from pathlib import Path
 from .errors import UserError
 from .fileio import DuplicateKeyError, OutputError, json_error, json_problem, parse_json
 from .formats import msrvtt_items
-from .manifest import ManifestError, is_manifest, read_manifest, valid_video_id, video_id_problem
+from .manifest import (ManifestError, dash_refusal, is_manifest, read_manifest, valid_video_id,
+                       video_id_problem)
 from .vocab import drop_blank_captions, is_blank
 
 
@@ -27,6 +28,8 @@ def _load_json(path: str | Path, expected: str):
     path = Path(path)
     if path.is_dir():
         raise ResultsError(f"{path}: is a folder (expected a file)")
+    if dash := dash_refusal(path):
+        raise ResultsError(dash)
     if not path.exists():
         raise ResultsError(f"{path}: file not found")
     if not path.is_file():  # (a device or a pipe: reading one may never end)

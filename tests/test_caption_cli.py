@@ -154,6 +154,13 @@ def fake_caption(capsys, monkeypatch, *args):
     return code, out.splitlines(), err.splitlines()
 
 
+def test_a_dash_for_standard_input_is_said_to_be_unsupported(tmp_path, capsys, monkeypatch):
+    """`caption.py -` said "-: no such file", as if a file named '-' were looked for (hostile trial); export
+    and score say the same line (test_export), and python -m extract."""
+    monkeypatch.chdir(tmp_path)
+    assert fake_caption(capsys, monkeypatch, "-") == (2, [], ["error: reading from standard input ('-') is not supported: name a file"])
+
+
 def test_caption_json_has_one_object_per_input_failed_ones_too(tmp_path, capsys, monkeypatch):
     """A failed video had only its stderr line: a script reading --json's stdout lost it."""
     monkeypatch.chdir(tmp_path)

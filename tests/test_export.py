@@ -542,3 +542,17 @@ def test_ids_named_like_fields_among_others_still_read_as_id_caption(tmp_path):
     preds = tmp_path / "p.json"
     preds.write_text(json.dumps({"v1": "a cat", "v2": "a dog", "v3": "a bird", "caption": "a fish"}))
     assert set(load_predictions(preds)) == {"v1", "v2", "v3", "caption"}
+
+
+def test_a_dash_for_standard_input_is_said_to_be_unsupported_by_score_and_export(tmp_path, capsys, monkeypatch):
+    """`s2vt export - ...` and `s2vt score refs -` said "-: file not found" (hostile trial)."""
+    from s2vt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "refs.json").write_text(json.dumps({"a": ["a cat"]}))
+    capsys.readouterr()
+    for args in (["score", "refs.json", "-"], ["score", "-", "refs.json"],
+                 ["export", "-", "--format", "coco", "--out", "e.zip"]):
+        assert main(args) == 2, args
+        assert capsys.readouterr().err == "error: reading from standard input ('-') is not supported: name a file\n", args
+    assert not (tmp_path / "e.zip").exists()

@@ -490,6 +490,8 @@ def test_a_missing_input_is_named_before_the_others_are_looked_at(tmp_path, caps
     rc, err = extract(capsys, tmp_path / "nope.jsonl", videos["mp4_aac"], "--out", tmp_path / "s", *VGGISH)
     assert (rc, err.strip()) == (2, f"error: {tmp_path / 'nope.jsonl'}: no such file or folder")
     assert not (tmp_path / "s").exists()
+    rc, err = extract(capsys, "-", "--out", tmp_path / "s", *VGGISH)  # ("-: no such file or folder": hostile trial)
+    assert (rc, err.strip()) == (2, "error: reading from standard input ('-') is not supported: name a file")
     rc, err = extract(capsys, "https://example.com/v.mp4", "--out", tmp_path / "s", *VGGISH)
     assert (rc, err.strip()) == (2, "error: https://example.com/v.mp4: no such file or folder (a URL: videos are "
                                     "read from files; download it first)")
