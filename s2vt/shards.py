@@ -39,7 +39,7 @@ from .data import DataError, Labels, assign_val, collate, empty_training_split
 from .tfrecord import TFRecordError
 from .vocab import Vocab
 from .yt8m import (DIMS, NUM_CLASSES, REPEATED_SHOWN, SOURCES, LabelMisses, ShardRecords, SkipRecord, folder_shards,
-                   read_video, read_vocabulary)
+                   read_video, read_vocabulary, skipped_line)
 
 GLOB_CHARS = "*?["
 STATS_SAMPLE = 1000  # training records held for the feature statistics (data.feature_stats' default limit)
@@ -299,7 +299,7 @@ class ShardStream(IterableDataset):
             vid, tags, _, feats = read_video(data, self.vocab, "train")
         except SkipRecord as e:
             if not misses.skip(path, e) and self.speaks:
-                print(f"warning: {path}: record {n}: {e}; skipped", file=sys.stderr)
+                print(skipped_line(path, n, e), file=sys.stderr)
             return None
         if self.tags is not None:
             if vid not in self.tags:
@@ -458,7 +458,7 @@ class ShardSource:
                         vid, tags, kind, feats = read_video(data, self.vocab, "train")
                     except SkipRecord as e:
                         if not misses.skip(path, e) and self.speaks:
-                            print(f"warning: {path}: record {n}: {e}; skipped", file=sys.stderr)
+                            print(skipped_line(path, n, e), file=sys.stderr)
                         continue
                     tags = keep(vid, tags)
                     if tags is None:

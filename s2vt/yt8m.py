@@ -38,12 +38,19 @@ REPEATED_SHOWN = 3  # repeated ids (or corrupt records) named in a file's one wa
 class SkipRecord(Exception):
     """A record that cannot be imported: `reason` (the report counts records by it) and details."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", vid: str | None = None) -> None:
         super().__init__(f"{reason} ({detail})" if detail else reason)
         self.reason, self.detail = reason, detail
+        self.vid = vid  # the record's id, where it was read before the record failed
+
+
+def skipped_line(path: str, n: int, e: SkipRecord) -> str:
+    """The warning line of record `n` of `path` skipped for `e` (the import's and training's alike)."""
+    return f"warning: {path}: record {n}" + (f" (id {e.vid})" if e.vid else "") + f": {e}; skipped"
 
 
 OUTSIDE = "label outside the vocabulary"  # a SkipRecord reason said once per file (shards.LabelMisses), not per record
+NON_FINITE = "features hold NaN or infinite values"
 
 
 def dequantize(quantized: np.ndarray, max_quantized_value: float = 2.0,
@@ -128,6 +135,11 @@ def _video_level(context: dict) -> dict[str, np.ndarray]:
         x = context.get(key)
         if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.size != DIMS[modality]:
             raise SkipRecord(f"{key} is not {DIMS[modality]} floats")
+        # (stored, they would stop training with "re-extract it" about a file no one extracted; the
+        # record is skipped and counted like any other bad record. Finite values past float16's range
+        # are kept: the store writes such a file as float32)
+        if not np.isfinite(x).all():
+            raise SkipRecord(NON_FINITE, key)
         feats[modality] = x.reshape(1, -1)
     return feats
 
@@ -150,9 +162,13 @@ def read_video(data: bytes, vocab: dict[int, str] | None, split: str) -> tuple[s
         raise SkipRecord("not a tf.train.Example", str(e)) from None
     vid = _video_id(context)
     tags = _tags(context, vocab, split)
-    if lists:
-        return vid, tags, "frame", _frame_level(lists)
-    return vid, tags, "video", _video_level(context)
+    try:
+        if lists:
+            return vid, tags, "frame", _frame_level(lists)
+        return vid, tags, "video", _video_level(context)
+    except SkipRecord as e:  # (its features: the line names the video, its id being known by now)
+        e.vid = vid
+        raise
 
 
 def folder_shards(folder: str | os.PathLike) -> list[str]:
@@ -288,7 +304,7 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
                 except SkipRecord as e:
                     skipped[e.reason] += 1
                     if not misses.skip(shard, e) and not quiet:
-                        print(f"warning: {shard}: record {n}: {e}; skipped", file=sys.stderr)
+                        print(skipped_line(shard, n, e), file=sys.stderr)
                     continue
                 level = kind
                 seen.add(vid)

@@ -896,3 +896,30 @@ def test_a_refused_import_leaves_meta_json_as_it_was(tmp_path, capsys):
     assert (code, err) == (2, [f"error: cannot write {store / 'cnn2'}: it is a file, not the folder of modality "
                                "'cnn2': pass another --modality name or another --features store"])
     assert snapshot(tmp_path) == before
+
+
+def test_a_yt8m_record_of_nan_or_infinite_features_is_skipped_and_counted(tmp_path, capsys):
+    """A record whose mean_rgb was all NaN was stored as it was (exit 0), and training then refused its file with
+    "re-extract it", which no one can do to an imported feature; now it is a skipped record, said and counted.
+    Finite values past float16's range are kept, in a float32 file (as the store writes any such values)."""
+    from ..test_yt8m import example, write_shard
+    rgb = np.ones(1024, np.float32)
+    records = [example({"id": [vid.encode()], "labels": [1], "mean_rgb": x, "mean_audio": np.ones(128, np.float32)})
+               for vid, x in (("good", rgb), ("nanv", np.full(1024, np.nan, np.float32)),
+                              ("infv", np.where(np.arange(1024) == 5, np.inf, rgb).astype(np.float32)),
+                              ("big", rgb * 1e6))]
+    shard = write_shard(tmp_path / "train0.tfrecord", records)
+    out = tmp_path / "m" / "m.jsonl"
+    code, err = s2vt(capsys, "import", "yt8m", shard, "--out", out)
+    assert code == 1
+    assert err[:2] == [f"warning: {shard}: record 2 (id nanv): features hold NaN or infinite values (mean_rgb); "
+                       "skipped",
+                       f"warning: {shard}: record 3 (id infv): features hold NaN or infinite values (mean_rgb); "
+                       "skipped"]
+    assert err[-1] == ("error: 2 records skipped (features hold NaN or infinite values: 2) (see the warnings above); "
+                       "2 videos imported")
+    assert [e["video_id"] for e in read_manifest(out)] == ["good", "big"]
+    store = FeatureStore(out.parent / "features")
+    assert not store.path("rgb", "nanv").exists() and not store.path("rgb", "infv").exists()
+    big = np.load(store.path("rgb", "big"))
+    assert big.dtype == np.float32 and np.array_equal(store.read("rgb", "big"), rgb[None] * 1e6)
