@@ -470,6 +470,7 @@ def require_inputs(args: argparse.Namespace) -> None:
     reported as itself, not as whatever an importer checks first (the split a shard's name
     implies, the layout of a folder)."""
     from .datasets import DatasetError
+    from .fileio import special_file
 
     what = "folder" if args.kind in ("folder", "mlds", "features") else "file"
     named = [(f, "", what) for f in args.files]
@@ -481,6 +482,17 @@ def require_inputs(args: argparse.Namespace) -> None:
     for path, option, what in named:
         if path is not None and not os.path.exists(path):
             raise DatasetError(f"{option}{path}: no such {what}")
+    # a file is read once, so a pipe is fine (`<(head -5 train.json)`, /dev/stdin); a device is not (/dev/zero
+    # never ends, /dev/null is no file); a shard is read by its size, and twice, so not from a pipe either
+    for path, option, what in named:
+        special = special_file(os.stat(path).st_mode) if path is not None and what == "file" else None
+        shard = args.kind == "yt8m" and not option
+        if special in (None, "a folder") or (special == "a pipe" and not shard):
+            continue
+        if shard:
+            raise DatasetError(f"{path}: {special}, not a TFRecord file: shards are read from files (save it to one, "
+                               "then import that)")
+        raise DatasetError(f"{option}{path}: {special}, not a file")
     for i, path in enumerate(args.files):  # (merged twice, every caption would count twice)
         again = next((f for f in args.files[:i] if os.path.samefile(f, path)), None)
         if again is not None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import UserError, interrupts_held
 from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_kind, json_problem, make_dirs,
-                     output_error, read_json, refuse_checkpoints, written_file)
+                     output_error, read_json, refuse_checkpoints, special_file, written_file)
 from .formats import MSRVTT_CATEGORIES, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
                        no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id)
@@ -133,6 +133,27 @@ class BadRows:
         for what, (n, first) in self.kinds.items():
             print(f"warning: {self.path}: {n} of {total} {self.unit}{'s' * (total != 1)} {self.outcome}: {what} "
                   f"(first: {first})", file=sys.stderr)
+
+
+def regular_files(folder: str | os.PathLike, found: list[Path], quiet: bool = False) -> list[Path]:
+    """The files an import's scan of `folder` `found`, less those that are no regular file once links are
+    followed: a pipe, a socket, a device (reading one waits for a writer for good, or never ends; extract's
+    folder scan leaves them out too), said in one warning line unless `quiet`. A folder or a link to nothing
+    is kept: its reader names it."""
+    def kind(p: Path) -> str | None:
+        try:
+            what = special_file(os.stat(p).st_mode)
+        except OSError:
+            return None
+        return None if what == "a folder" else what
+
+    odd = [(p, what) for p in found if (what := kind(p))]
+    if odd and not quiet:
+        n, (first, what) = len(odd), odd[0]
+        name = os.path.relpath(first, folder)
+        print(f"warning: {folder}: left out {n} file{'s' * (n != 1)} that {'is' if n == 1 else 'are'} not a regular "
+              f"file{'s' * (n != 1)} ({'first: ' * (n != 1)}{name}: {what})", file=sys.stderr)
+    return [p for p in found if p not in {p for p, _ in odd}]
 
 
 def csv_records(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list[str], tuple[str, str] | None]]]:
@@ -464,7 +485,7 @@ def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[
     no width is recorded: training checks the linked files' widths before it starts); returns the ids
     without a file, also listed in a warning. DatasetError, before anything is made, when no video has
     one (the wrong folder: an empty store would only fail at training)."""
-    files = {p.stem: p for p in Path(features).glob("tsn_features_*/*.npy")}
+    files = {p.stem: p for p in regular_files(features, sorted(Path(features).glob("tsn_features_*/*.npy")))}
     missing = [e["video_id"] for e in entries if e["video_id"] not in files]
     if len(missing) == len(entries):
         raise DatasetError(f"--features {features}: none of the {len(entries)} videos has a tsn_features_*/<id>.npy "
@@ -636,7 +657,7 @@ def feature_files(feat_dir: str | os.PathLike) -> dict[str, Path]:
     skipped, counted in one warning."""
     files: dict[str, Path] = {}
     hidden = []
-    for p in sorted(Path(feat_dir).glob("*.npy")):
+    for p in regular_files(feat_dir, sorted(Path(feat_dir).glob("*.npy"))):
         # skipped as extract's folder scan skips them (`manifest.video_files`): a stray dotfile, or macOS's
         # `._x.npy`, was imported as clip x, in place of x.npy's features or beside them
         if p.name.startswith("."):

@@ -19,7 +19,7 @@ from .errors import interrupts_held
 from .manifest import SPLITS, valid_video_id, write_manifest
 from .store import FeatureStore
 
-from .datasets import DatasetError
+from .datasets import DatasetError, regular_files
 from .tfrecord import CorruptRecord, ProtoError, TFRecordError, parse_sequence_example, read_records
 
 NUM_CLASSES = 3862  # the 2018 vocabulary; used as the label range when no vocabulary is given
@@ -171,10 +171,12 @@ def read_video(data: bytes, vocab: dict[int, str] | None, split: str) -> tuple[s
         raise
 
 
-def folder_shards(folder: str | os.PathLike) -> list[str]:
+def folder_shards(folder: str | os.PathLike, quiet: bool = True) -> list[str]:
     """The sorted `*.tfrecord` files of a folder (hidden ones left out: an editor's or a copy's temporary
-    file), as `s2vt import yt8m DIR` and `train.py --features DIR` read them."""
-    return sorted(str(p) for p in Path(folder).glob("*.tfrecord") if not p.name.startswith("."))
+    file; so are pipes and devices, said in one line unless `quiet`: `datasets.regular_files`), as
+    `s2vt import yt8m DIR` and `train.py --features DIR` read them."""
+    found = sorted(p for p in Path(folder).glob("*.tfrecord") if not p.name.startswith("."))
+    return [str(p) for p in regular_files(folder, found, quiet)]
 
 
 def expand_patterns(names: list[str]) -> list[str]:
@@ -196,7 +198,7 @@ def expand_folders(names: list[str]) -> list[str]:
     files = []
     for name in names:
         if os.path.isdir(name):
-            if not (found := folder_shards(name)):
+            if not (found := folder_shards(name, quiet=False)):
                 raise DatasetError(f"{name}: a folder without TFRecord shards (*.tfrecord)")
             files += found
         else:

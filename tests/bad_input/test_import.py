@@ -1,8 +1,10 @@
 """Bad input to `s2vt import`: a missing path is named before anything else is checked (one line,
 exit 2, nothing written); a bad shard among good ones is one warning line, the rest import, and
 the command ends with one `error:` line and exit 1 (a batch's partial failure, as `python -m extract`)."""
+import contextlib
 import json
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -923,3 +925,76 @@ def test_a_yt8m_record_of_nan_or_infinite_features_is_skipped_and_counted(tmp_pa
     assert not store.path("rgb", "nanv").exists() and not store.path("rgb", "infv").exists()
     big = np.load(store.path("rgb", "big"))
     assert big.dtype == np.float32 and np.array_equal(store.read("rgb", "big"), rgb[None] * 1e6)
+
+
+@contextlib.contextmanager
+def never_waiting(what: str):
+    """Fail (not hang) a command that waits on a pipe for a minute."""
+    previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail(f"{what} waited on the pipe"))
+    signal.alarm(60)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("kind, pipe", [("features", "feat/vid1.npy"), ("mlds", "mlds/training_data/feat/b2_3_9.avi.npy"),
+                                        ("lic2022", "tsn/tsn_features_train/2.npy"), ("yt8m", "train0001.tfrecord")])
+def test_a_pipe_an_import_finds_in_a_folder_is_left_out_in_one_line_never_waited_on(kind, pipe, tmp_path, capsys):
+    """A stray FIFO among the .npy files `import features` (or mlds) reads, the tsn files lic2022 links or a folder's
+    shards hung the import with no word (training too, from a linked pipe); extract's folder scan leaves such files
+    out. Now the import leaves it out too, says so in one line, and imports the rest."""
+    args = import_inputs(tmp_path)[kind]
+    src = tmp_path / "in"
+    if kind == "lic2022":
+        (src / "lic.json").write_text(json.dumps({"@id": "1"}) + "\n" + json.dumps({"@id": "2"}) + "\n")
+    if kind == "yt8m":
+        args = ["yt8m", src]  # (the folder of shards)
+    pipe = src / pipe
+    if pipe.exists():
+        pipe.unlink()
+    os.mkfifo(pipe)
+    out = tmp_path / "m" / "m.jsonl"
+    with never_waiting(f"import {kind}"):
+        code, err = s2vt(capsys, "import", *args, "--out", out)
+    assert code == 0, err
+    scanned = src / "tsn" if kind == "lic2022" else pipe.parent
+    assert err[0] == (f"warning: {scanned}: left out 1 file that is not a regular file "
+                      f"({pipe.relative_to(scanned)}: a pipe)")
+    assert err[-1].startswith(f"wrote {out}: ") and pipe.is_fifo()
+    assert [p for p in (out.parent / "features").rglob("*") if p.name == pipe.name] == []
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/null"])
+def test_a_shard_that_is_a_pipe_or_a_device_is_one_line_never_waited_on(special, tmp_path, capsys):
+    """`s2vt import yt8m FIFO` waited for good (and a pipe with a writer read as 0 records: its size is 0); now it
+    is refused in one line, exit 2, before anything is read or written."""
+    shard = tmp_path / "train0001.tfrecord"
+    if special == "fifo":
+        os.mkfifo(shard)
+    else:
+        shard.symlink_to(special)
+    what = "a pipe" if special == "fifo" else "a device"
+    out = tmp_path / "m" / "m.jsonl"
+    with never_waiting("import yt8m"):
+        code, err = s2vt(capsys, "import", "yt8m", shard, "--out", out)
+    assert (code, err) == (2, [f"error: {shard}: {what}, not a TFRecord file: shards are read from files (save it "
+                               "to one, then import that)"])
+    assert not out.parent.exists()
+
+
+@pytest.mark.parametrize("kind", ["lic2022", "msrvtt", "msvd", "captions", "vocabulary"])
+def test_an_annotation_file_that_is_a_device_is_one_line(kind, tmp_path, capsys):
+    """/dev/zero named as an annotation file was read without end (memory), /dev/null read as an empty file;
+    now a device is refused by name, in one line, exit 2. (A pipe is read, once: `<(head -5 train.json)`.)"""
+    dev = tmp_path / "dev.json"
+    dev.symlink_to("/dev/null")
+    args = import_inputs(tmp_path)
+    args = {"lic2022": ["lic2022", dev], "msrvtt": ["msrvtt", dev], "msvd": ["msvd", dev],
+            "captions": args["features"][:2] + ["--captions", dev] + args["features"][4:],
+            "vocabulary": args["yt8m"][:2] + ["--vocabulary", dev]}[kind]
+    option = {"captions": "--captions ", "vocabulary": "--vocabulary "}.get(kind, "")
+    out = tmp_path / "m" / "m.jsonl"
+    assert s2vt(capsys, "import", *args, "--out", out) == (2, [f"error: {option}{dev}: a device, not a file"])
+    assert not out.parent.exists()
