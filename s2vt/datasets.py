@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import codecs
 import collections
-import contextlib
 import csv
 import io
 import json
@@ -17,7 +16,7 @@ import numpy as np
 
 from .errors import UserError, interrupts_held
 from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_kind, json_problem, make_dirs,
-                     output_error, read_json, refuse_checkpoints, special_file, written_file)
+                     output_error, parse_json, refuse_checkpoints, special_file, written_file)
 from .formats import MSRVTT_CATEGORIES, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
                        no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id)
@@ -278,12 +277,11 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
     imported without a tag: counted once, in the file that first lists it) and a caption of a video
     no file lists (left out) are counted, one warning line each per file.
     """
-    def failed(path, e):
+    def failed(path, e, raw=b""):  # (raw: the file's bytes, read once: a pipe holds them only once)
         if isinstance(e, OSError):
             return DatasetError(f"{path}: cannot read ({e.strerror or type(e).__name__})")
         if isinstance(e, (UnicodeDecodeError, json.JSONDecodeError, DuplicateKeyError)):
-            with contextlib.suppress(OSError):
-                return DatasetError(f"{path}: {json_problem(Path(path).read_bytes(), e, MSRVTT_EXPECTED)}")
+            return DatasetError(f"{path}: {json_problem(raw, e, MSRVTT_EXPECTED)}")
         if isinstance(e, (ValueError, RecursionError)):  # (a 4,300-digit number, absurd nesting)
             return DatasetError(f"{path}: not usable JSON ({e or type(e).__name__})")
         missing = f" (no {e.args[0]!r} key)" if isinstance(e, KeyError) and e.args else ""
@@ -295,8 +293,10 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
     files = []
     for path in json_paths:
         odd_category = BadRows(path, "video", "imported without a tag")
+        raw = b""
         try:
-            data = read_json(path)  # (a BOM allowed, a key given twice refused)
+            raw = Path(path).read_bytes()  # (once: a pipe, `<(...)`, gives them only once)
+            data = parse_json(raw)  # (a BOM allowed, a key given twice refused)
             touched = []
             listed = set()  # the file's videos, each once (a video it lists twice is one video)
             for i, v in enumerate(data["videos"]):
@@ -325,7 +325,7 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
                 touched.append(vid)
             sentences = data.get("sentences", [])
         except (OSError, ValueError, RecursionError, KeyError, TypeError) as e:  # (ValueError: bad JSON or UTF-8)
-            raise failed(path, e) from None
+            raise failed(path, e, raw) from None
         odd_category.warn(len(listed))
         files.append((path, sentences, touched))
     dropped = 0
@@ -371,30 +371,22 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
     return list(videos.values())
 
 
-def refuse_json_array(path: str | os.PathLike) -> None:
-    """DatasetError when `path` holds one JSON array (its first character, after a BOM and blanks,
-    is `[`) where JSON lines are read: each line would otherwise be refused for what it is not."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4096)  # (a first line of blanks longer than this is no array worth naming)
-    except OSError as e:
-        raise DatasetError(f"{path}: cannot read ({e.strerror})") from None
-    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"[":
+def refuse_json_array(path: str | os.PathLike, data: bytes) -> None:
+    """DatasetError when `path` holds one JSON array (`data`, its bytes: the first character, after a BOM
+    and blanks, is `[`) where JSON lines are read: each line would otherwise be refused for what it is not."""
+    if data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"[":
         raise DatasetError(f"{path}: not JSON lines (one object per line): it is a JSON array; write one object "
                            f"per line, e.g. jq -c '.[]' {path} > lines.json")
 
 
-def not_lic2022(path: str | os.PathLike, where: str, obj: dict) -> str:
+def not_lic2022(path: str | os.PathLike, where: str, obj: dict, data: bytes) -> str:
     """Why a JSON-lines value without '@id' (`obj`, at `where`) is no LIC2022 video: the file as a whole
-    when it is one JSON document (MSR-VTT's videodatainfo JSON, say), else the line."""
+    (`data`) when it is one JSON document (MSR-VTT's videodatainfo JSON, say), else the line."""
     keys = list(obj)
     what = (f"an object with key{'s' * (len(keys) > 1)} {', '.join(map(str, keys[:6]))}"
             f"{', ...' if len(keys) > 6 else ''}" if keys else "an empty object")
     lines = "not LIC2022 JSON lines (one video's object a line, each with '@id')"
-    try:
-        alone = Path(path).read_bytes().strip().count(b"\n") == 0
-    except OSError:  # (read a moment ago)
-        alone = False
+    alone = data.strip().count(b"\n") == 0
     # (a file of one line is JSON lines too, `{"id": 1, ...}` one video's object: said as a line unless it is
     # MSR-VTT's videodatainfo JSON, one document written on one line)
     if not alone or not {"videos", "sentences"} <= obj.keys():
@@ -402,15 +394,15 @@ def not_lic2022(path: str | os.PathLike, where: str, obj: dict) -> str:
     return f"{path}: one JSON document ({what}), {lines}; it looks like MSR-VTT's videodatainfo JSON: s2vt import msrvtt"
 
 
-def mlds_labels(path: str | os.PathLike) -> bool:
-    """Whether `path` is a JSON array of MLDS label records ({"caption": [...], "id": ...}: training_label.json),
-    given to `import lic2022`: rewritten as JSON lines it would only fail next for lack of '@id'."""
+def mlds_labels(data: bytes) -> bool:
+    """Whether a file's `data` is a JSON array of MLDS label records ({"caption": [...], "id": ...}:
+    training_label.json), given to `import lic2022`: rewritten as JSON lines it would only fail next for lack
+    of '@id'."""
     try:
-        data = Path(path).read_bytes()
         if data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] != b"[":
             return False
         records = json.loads(data.decode("utf-8-sig"))
-    except (OSError, ValueError, RecursionError):  # (left to the reader's own message)
+    except (ValueError, RecursionError):  # (left to the reader's own message)
         return False
     return bool(records) and all(isinstance(r, dict) and isinstance(r.get("caption"), list) and "id" in r
                                  for r in records[:10])
@@ -422,16 +414,20 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
     videos held out as test) with videos without labels: the two would mix in split test."""
     entries, seen, counts = [], set(), {}
     for path in json_paths:
-        if mlds_labels(path):
+        try:  # (read once, every check then reads the bytes: a pipe, /dev/stdin or `<(...)`, gives them once)
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise DatasetError(f"{path}: cannot read ({e.strerror})") from None
+        if mlds_labels(data):
             raise DatasetError(f"{path}: not JSON lines (one object per line): it is a JSON array; it looks like "
                                "MLDS's training_label.json: s2vt import mlds")
-        refuse_json_array(path)
+        refuse_json_array(path, data)
         start = len(entries)
-        for where, obj in json_lines(path, DatasetError):
+        for where, obj in json_lines(path, DatasetError, data):
             if not isinstance(obj, dict):
                 raise DatasetError(f"{where}not a JSON object (each line holds one video's object)")
             if "@id" not in obj:
-                raise DatasetError(not_lic2022(path, where, obj))
+                raise DatasetError(not_lic2022(path, where, obj, data))
             vid = str(obj.get("@id", ""))
             if not vid.isdigit() or not valid_video_id(vid):
                 raise DatasetError(f"{where}'@id' must be digits, not {vid!r}")
@@ -601,15 +597,13 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
     if split is None:
         raise DatasetError(f"{path}: a caption file gives no split: pass --split train, val or test "
                            "(a manifest as --captions gives each video's own)")
+    raw = b""
     try:
-        data = read_json(path)  # (a BOM allowed, a key given twice refused)
+        raw = Path(path).read_bytes()  # (once: a pipe, `<(...)`, gives them only once)
+        data = parse_json(raw)  # (a BOM allowed, a key given twice refused)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        try:
-            data = Path(path).read_bytes()
-        except OSError:
-            data = b""
-        if is_json_lines(data, e):  # (JSON lines of something else than a manifest's records)
-            raise DatasetError(f"{path}: {json_problem(data, e, CAPTIONS_EXPECTED)}") from None
+        if is_json_lines(raw, e):  # (JSON lines of something else than a manifest's records)
+            raise DatasetError(f"{path}: {json_problem(raw, e, CAPTIONS_EXPECTED)}") from None
         raise DatasetError(f"{path}: cannot read captions ({json_error(e)})") from None
     except (OSError, ValueError, RecursionError) as e:  # (ValueError: a 4,300-digit number, a key given twice)
         raise DatasetError(f"{path}: cannot read captions ({json_error(e)})") from None

@@ -97,14 +97,16 @@ def check_entry(entry: object, where: str = "") -> dict:
     return entry
 
 
-def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError) -> Iterator[tuple[str, object]]:
-    """(where, value) for each non-blank line of a JSON Lines file, `where` being 'PATH:LINE: '.
+def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError,
+               data: bytes | None = None) -> Iterator[tuple[str, object]]:
+    """(where, value) for each non-blank line of a JSON Lines file, `where` being 'PATH:LINE: ';
+    `data`: its bytes, where the caller read them already (a pipe gives them only once).
 
     A file that cannot be read, or a line that is not UTF-8 or not JSON, raises `error` in one
     line naming the file and the line.
     """
     try:
-        data = Path(path).read_bytes()
+        data = Path(path).read_bytes() if data is None else data
     except OSError as e:
         raise error(f"{path}: cannot read ({e.strerror})") from None
     for n, raw in enumerate(data.splitlines(), 1):

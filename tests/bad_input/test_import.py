@@ -5,6 +5,9 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -998,3 +1001,54 @@ def test_an_annotation_file_that_is_a_device_is_one_line(kind, tmp_path, capsys)
     out = tmp_path / "m" / "m.jsonl"
     assert s2vt(capsys, "import", *args, "--out", out) == (2, [f"error: {option}{dev}: a device, not a file"])
     assert not out.parent.exists()
+
+
+def written_once(fifo, data: bytes):
+    """A thread that writes `data` into the FIFO once, as `<(head -5 train.json)` or a pipe into /dev/stdin does."""
+    import threading
+
+    def write():
+        with open(fifo, "wb") as f:
+            f.write(data)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_lic2022_from_stdin_reads_the_pipe_once(tmp_path):
+    """`head -5 train.json | s2vt import lic2022 /dev/stdin` said "no video found: nothing to import": the file was
+    read twice (whether it is MLDS's JSON array, then its lines), the second time from an empty pipe."""
+    lines = "".join(json.dumps({"@id": str(i), "title": f"t{i}", "tag": [{"@value": "cat"}]}) + "\n" for i in range(5))
+    out = tmp_path / "m.jsonl"
+    done = subprocess.run([sys.executable, "-m", "s2vt", "import", "lic2022", "/dev/stdin", "--out", str(out)],
+                          input=lines, capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr
+    assert [e["video_id"] for e in read_manifest(out)] == ["0", "1", "2", "3", "4"]
+
+
+@pytest.mark.parametrize("kind, data, says", [
+    ("lic2022", '{"@id": "1", "tag": [{"@value": "cat"}]}\n', None),
+    ("lic2022", '{"@id": "1"}\n{"id": 2}\n', "{pipe}:2: no '@id' key (an object with key id): not LIC2022 JSON lines "
+                                            "(one video's object a line, each with '@id')"),
+    ("msrvtt", "{oops", "{pipe}: not valid JSON (Expecting property name enclosed in double quotes at line 1 "
+                        "column 2)"),
+    ("captions", "{oops", "{pipe}: cannot read captions (Expecting property name enclosed in double quotes "
+                          "at line 1 column 2)"),
+])
+def test_an_annotation_file_that_is_a_named_pipe_is_read_once(kind, data, says, tmp_path, capsys):
+    """A FIFO's second open waits for a writer for good: lic2022 read its file twice (and then hung), msrvtt and
+    --captions read theirs a second time to say what was wrong with it."""
+    pipe = tmp_path / "pipe.json"
+    os.mkfifo(pipe)
+    args = import_inputs(tmp_path)
+    args = {"lic2022": ["lic2022", pipe], "msrvtt": ["msrvtt", pipe],
+            "captions": args["features"][:2] + ["--captions", pipe] + args["features"][4:]}[kind]
+    writer = written_once(pipe, data.encode())
+    with never_waiting(f"import {kind}"):
+        code, err = s2vt(capsys, "import", *args, "--out", tmp_path / "m" / "m.jsonl")
+    writer.join(5)
+    if says is None:
+        assert code == 0 and err[-1].startswith("wrote "), err
+    else:
+        assert (code, err) == (2, ["error: " + says.format(pipe=pipe)])
