@@ -510,7 +510,7 @@ def prepare(cfg, speaks: bool) -> tuple[dict, ShardSource, list[str], Vocab, Lab
     unknown = [m for m in modalities if m not in DIMS]
     if unknown:
         raise DataError(f"{cfg.features}: YouTube-8M shards hold {', '.join(DIMS)}, not {', '.join(unknown)}")
-    vocab = read_vocabulary(cfg.vocabulary) if cfg.vocabulary else None
+    vocab = read_vocabulary(cfg.vocabulary, speaks) if cfg.vocabulary else None
     val_files = shard_files(cfg.val_features) if cfg.val_features else None
     if cfg.manifest:
         entries = assign_val(read_manifest(cfg.manifest), seed=cfg.seed)

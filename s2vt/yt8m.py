@@ -64,9 +64,10 @@ def dequantize(quantized: np.ndarray, max_quantized_value: float = 2.0,
     return quantized.astype(np.float32) * np.float32(scalar) + np.float32(bias)
 
 
-def read_vocabulary(path: str | os.PathLike) -> dict[int, str]:
+def read_vocabulary(path: str | os.PathLike, speaks: bool = True) -> dict[int, str]:
     """Class index -> tag: the `Name`, or `label<Index>` where the name is empty or shared by
-    several classes (a tag must name one class)."""
+    several classes (a tag must name one class; said in one warning line unless `speaks` is False).
+    An Index given twice is a DatasetError: which name its videos get would be a guess."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
@@ -79,13 +80,27 @@ def read_vocabulary(path: str | os.PathLike) -> dict[int, str]:
         raise DatasetError(f"{path}: a vocabulary without any class (its header alone): pass the whole "
                            "vocabulary.csv, or leave --vocabulary out (tags label<id>)")
     names: dict[int, str] = {}
+    lines: dict[int, int] = {}  # index -> its line
     for index, name, line in rows:
         try:
-            names[int(index)] = name
+            i = int(index)
         except ValueError:
             raise DatasetError(f"{path}: line {line}: Index must be an integer, not {index!r}") from None
-    counts = collections.Counter(names.values())
-    return {i: name if name and counts[name] == 1 else f"label{i}" for i, name in names.items()}
+        if i in names:
+            raise DatasetError(f"{path}: line {line}: Index {i} is given twice (also on line {lines[i]}): give each "
+                               "class one row")
+        names[i], lines[i] = name, line
+    shared: dict[str, list[int]] = {}
+    for i, name in names.items():
+        shared.setdefault(name, []).append(i)
+    shared = {name: idx for name, idx in shared.items() if name and len(idx) > 1}
+    if shared and speaks:
+        name, idx = next(iter(shared.items()))
+        n = len(shared)
+        print(f"warning: {path}: {n} name{'s are each' if n > 1 else ' is'} given to several classes ({'first: ' * (n > 1)}{name!r}, "
+              f"Index {', '.join(map(str, idx[:REPEATED_SHOWN]))}{', ...' if len(idx) > REPEATED_SHOWN else ''}): "
+              "those classes are tagged label<Index>", file=sys.stderr)
+    return {i: name if name and name not in shared else f"label{i}" for i, name in names.items()}
 
 
 def split_of(path: str | os.PathLike) -> str:

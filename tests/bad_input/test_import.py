@@ -1052,3 +1052,22 @@ def test_an_annotation_file_that_is_a_named_pipe_is_read_once(kind, data, says, 
         assert code == 0 and err[-1].startswith("wrote "), err
     else:
         assert (code, err) == (2, ["error: " + says.format(pipe=pipe)])
+
+
+def test_a_vocabulary_index_given_twice_is_refused_and_repeated_names_are_said(tmp_path, capsys):
+    """A second row for Index 0 silently replaced its name ("Game" -> "Conflicting" on every video of that class),
+    and names shared by several classes became label<Index> unsaid (hostile trial). Now a repeated Index is one
+    line naming the file and both lines (exit 2, nothing written), and repeated names one warning line."""
+    from ..test_yt8m import video, write_shard
+    shard = write_shard(tmp_path / "train0000.tfrecord", [video("a", [0, 2])[0], video("b", [3])[0]])
+    vocab = tmp_path / "vocabulary.csv"
+    vocab.write_text("Index,Name\n0,Game\n1,Car\n0,Conflicting\n")
+    out = tmp_path / "m" / "m.jsonl"
+    assert s2vt(capsys, "import", "yt8m", shard, "--vocabulary", vocab, "--out", out) == (
+        2, [f"error: {vocab}: line 4: Index 0 is given twice (also on line 2): give each class one row"])
+    assert not out.parent.exists()
+    vocab.write_text("Index,Name\n0,Game\n1,Dog\n2,Dog\n3,Dog\n4,Cat\n5,Cat\n")
+    code, err = s2vt(capsys, "import", "yt8m", shard, "--vocabulary", vocab, "--out", out)
+    assert code == 0 and err[0] == (f"warning: {vocab}: 2 names are each given to several classes (first: 'Dog', "
+                                    "Index 1, 2, 3): those classes are tagged label<Index>")
+    assert [e["tags"] for e in read_manifest(out)] == [["Game", "label2"], ["label3"]]
