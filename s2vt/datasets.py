@@ -607,11 +607,16 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
         raise DatasetError(f"{path}: cannot read captions ({json_error(e)})") from None
     except (OSError, ValueError, RecursionError) as e:  # (ValueError: a 4,300-digit number, a key given twice)
         raise DatasetError(f"{path}: cannot read captions ({json_error(e)})") from None
-    try:
-        pairs = ([(d["id"], d["caption"]) for d in data] if isinstance(data, list)
-                 else list(data.items()))
-    except (KeyError, TypeError, AttributeError):
-        raise DatasetError(f"{path}: not a caption file; expected {CAPTIONS_EXPECTED}") from None
+    records = isinstance(data, list) and any(isinstance(d, dict) and {"id", "caption"} & d.keys() for d in data)
+    if not (records or isinstance(data, dict)):
+        raise DatasetError(f"{path}: not a caption file; expected {CAPTIONS_EXPECTED}")
+    if records:  # (an MLDS list: an entry that is wrong is named, not the whole file said to be no caption file)
+        for n, d in enumerate(data, 1):
+            if not isinstance(d, dict):
+                raise DatasetError(f'{path}: entry {n}: not an object {{"id", "caption"}}, but {json_kind(d)}')
+            if missing := next((k for k in ("id", "caption") if k not in d), None):
+                raise DatasetError(f'{path}: entry {n}: no "{missing}"')
+    pairs = [(d["id"], d["caption"]) for d in data] if records else list(data.items())
     labels: dict[str, dict] = {}
     named: dict[str, str] = {}  # id -> the name (less a video extension) that gave it
     blank, emptied = 0, []

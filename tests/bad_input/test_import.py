@@ -1071,3 +1071,20 @@ def test_a_vocabulary_index_given_twice_is_refused_and_repeated_names_are_said(t
     assert code == 0 and err[0] == (f"warning: {vocab}: 2 names are each given to several classes (first: 'Dog', "
                                     "Index 1, 2, 3): those classes are tagged label<Index>")
     assert [e["tags"] for e in read_manifest(out)] == [["Game", "label2"], ["label3"]]
+
+
+@pytest.mark.parametrize("entry, says", [({"id": "a1_0_5.avi"}, 'entry 1: no "caption"'),
+                                         ({"caption": ["a man"]}, 'entry 1: no "id"'),
+                                         ("a1_0_5.avi", "entry 1: not an object {\"id\", \"caption\"}, but a JSON string")])
+def test_an_mlds_entry_without_its_caption_is_named(entry, says, tmp_path, capsys):
+    """One MLDS entry without "caption" said the whole file was 'not a caption file; expected a JSON {id: [captions]}
+    ...' (hostile trial); the entry is named now."""
+    src = tmp_path / "mlds"
+    feature_folder(src / "training_data" / "feat", ["a1_0_5.avi", "b2_3_9.avi"], 4)
+    labels = src / "training_label.json"
+    labels.write_text(json.dumps([entry, {"id": "b2_3_9.avi", "caption": ["a dog"]}]))
+    out = tmp_path / "m" / "m.jsonl"
+    assert s2vt(capsys, "import", "mlds", src, "--out", out) == (2, [f"error: {labels}: {says}"])
+    code, err = s2vt(capsys, "import", "features", src / "training_data" / "feat", "--captions", labels,
+                     "--modality", "m", "--split", "train", "--out", out)
+    assert (code, err) == (2, [f"error: {labels}: {says}"])
