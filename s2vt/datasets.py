@@ -161,8 +161,15 @@ def csv_records(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, lis
     (the file ends inside a quoted field, or mid-line with fewer fields than the header), or a
     quote left open whose field swallowed lines that are rows of their own. A quote never closed
     that swallows more than its own line is a DatasetError: the rest of the file would be lost.
-    Blank lines are skipped; OSError, UnicodeDecodeError."""
-    lines = io.StringIO(Path(path).read_text(encoding="utf-8-sig"), newline="").readlines()
+    Blank lines are skipped; OSError; DatasetError for bytes that are not UTF-8 (naming their line)."""
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:  # (named by line, as the other readers name one: not by offset in the file)
+        start, line = data.rfind(b"\n", 0, e.start) + 1, data.count(b"\n", 0, e.start) + 1
+        raise DatasetError(f"{path}:{line}: not valid UTF-8 (byte "
+                           f"0x{data[e.start]:02x} at column {e.start - start + 1})") from None
+    lines = io.StringIO(text, newline="").readlines()
     reader = csv.reader(lines)
     header, records, start = None, [], 0
     for fields in reader:
@@ -394,6 +401,28 @@ def not_lic2022(path: str | os.PathLike, where: str, obj: dict, data: bytes) -> 
     return f"{path}: one JSON document ({what}), {lines}; it looks like MSR-VTT's videodatainfo JSON: s2vt import msrvtt"
 
 
+def cut_last_line(path: str | os.PathLike, data: bytes) -> bytes:
+    """JSON lines' `data` less its last line when the file ends inside it (no newline after it) and it is not
+    whole (not UTF-8, not JSON): a file cut short (a copy stopped, a download broken off), said in one warning
+    line as msvd says its cut last line; the lines before it import. Any other bad line is the reader's to refuse."""
+    start = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+    last = data[start:]
+    if not last.strip():  # (no last line, or the file ends with its newline)
+        return data
+    try:
+        json.loads(last.decode("utf-8-sig" if start == 0 else "utf-8"))
+        return data
+    except UnicodeDecodeError:
+        why = "not valid UTF-8"
+    except (ValueError, RecursionError):
+        why = "not valid JSON"
+    n = len(data.splitlines())  # (as json_lines numbers them)
+    bad = BadRows(path, "line")
+    bad.add("the last line cut short", f"{path}:{n}: the file ends mid-line: {why}")
+    bad.warn(n)
+    return data[:start]
+
+
 def mlds_labels(data: bytes) -> bool:
     """Whether a file's `data` is a JSON array of MLDS label records ({"caption": [...], "id": ...}:
     training_label.json), given to `import lic2022`: rewritten as JSON lines it would only fail next for lack
@@ -422,6 +451,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             raise DatasetError(f"{path}: not JSON lines (one object per line): it is a JSON array; it looks like "
                                "MLDS's training_label.json: s2vt import mlds")
         refuse_json_array(path, data)
+        data = cut_last_line(path, data)
         start = len(entries)
         for where, obj in json_lines(path, DatasetError, data):
             if not isinstance(obj, dict):

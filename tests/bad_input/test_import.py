@@ -1088,3 +1088,34 @@ def test_an_mlds_entry_without_its_caption_is_named(entry, says, tmp_path, capsy
     code, err = s2vt(capsys, "import", "features", src / "training_data" / "feat", "--captions", labels,
                      "--modality", "m", "--split", "train", "--out", out)
     assert (code, err) == (2, [f"error: {labels}: {says}"])
+
+
+@pytest.mark.parametrize("cut", ["mid-character", "mid-JSON"])
+def test_lic2022_a_last_line_cut_short_is_skipped_as_msvd_skips_one(cut, tmp_path, capsys):
+    """A file cut mid-character or mid-JSON on its last line refused the whole import ("k.json:3: not valid UTF-8
+    (byte 0xe5 at column 48)") where msvd skips a cut last line with a warning (hostile trial); now lic2022 does
+    the same. A bad line that is not the last, or a last line ended by a newline, is refused as before."""
+    lines = [json.dumps({"@id": str(i), "title": "标题", "tag": [{"@value": "cat"}]}, ensure_ascii=False)
+             for i in range(3)]
+    data = "\n".join(lines).encode()
+    data = data[:-10] if cut == "mid-JSON" else data[:data.rindex("题".encode()) + 1]
+    lic = tmp_path / "k.json"
+    lic.write_bytes(data)
+    out = tmp_path / "m.jsonl"
+    code, err = s2vt(capsys, "import", "lic2022", lic, "--out", out)
+    why = "not valid UTF-8" if cut == "mid-character" else "not valid JSON"
+    assert code == 0 and err[0].startswith(f"warning: {lic}: 1 of 3 lines skipped: the last line cut short (first: "
+                                           f"{lic}:3: the file ends mid-line: {why}"), err
+    assert [e["video_id"] for e in read_manifest(out)] == ["0", "1"]
+    lic.write_bytes(data + b"\n")  # (a newline after it: not cut, a bad line)
+    code, err = s2vt(capsys, "import", "lic2022", lic, "--out", out)
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {lic}:3: {why}")
+
+
+def test_msvd_a_byte_that_is_not_utf8_is_named_by_line(tmp_path, capsys):
+    """One Latin-1 byte said "cannot read ('utf-8' codec can't decode byte 0xe9 in position 4293 ...)"; the other
+    readers give file:line."""
+    csv = msvd_csv(tmp_path / "corpus.csv", [("a", "English", "a cat"), ("b", "French", "un caf\xe9")])
+    csv.write_bytes(csv.read_bytes().replace("é".encode(), b"\xe9"))
+    code, err = s2vt(capsys, "import", "msvd", csv, "--out", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: {csv}:3: not valid UTF-8 (byte 0xe9 at column 30)"])
