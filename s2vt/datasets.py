@@ -512,6 +512,18 @@ def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[
     without a file, also listed in a warning. DatasetError, before anything is made, when no video has
     one (the wrong folder: an empty store would only fail at training)."""
     files = {p.stem: p for p in regular_files(features, sorted(Path(features).glob("tsn_features_*/*.npy")))}
+    # every file checked as `import features` checks its own, before a link is made: a bad one would stop a
+    # training run, one a run, with "re-extract it" about a file no one extracted; left out, it is missing
+    bad, width = BadRows(features, "feature file", "left out"), {}
+    for vid in [e["video_id"] for e in entries if e["video_id"] in files]:
+        try:
+            width[files[vid]] = usable_width(files[vid])
+        except DatasetError as err:
+            bad.add("not usable features", str(err))
+            del files[vid]
+    bad.warn(len(width) + len(bad))
+    if len(collections.Counter(width.values())) > 1:
+        raise DatasetError(mixed_widths(features, width))
     missing = [e["video_id"] for e in entries if e["video_id"] not in files]
     if len(missing) == len(entries):
         raise DatasetError(f"--features {features}: none of the {len(entries)} videos has a tsn_features_*/<id>.npy "
@@ -857,6 +869,16 @@ def feature_width(path: Path) -> int:
     if x.ndim not in (1, 2) or not np.issubdtype(x.dtype, np.floating) or x.shape[-1] == 0:
         raise DatasetError(f"{path}: features must be a float [T, D] or [D] array, not {x.dtype} {list(x.shape)}")
     return int(x.shape[-1])
+
+
+def usable_width(path: Path) -> int:
+    """`feature_width`, and every value finite (read through a memory map, nothing copied); DatasetError as
+    read_feature_file."""
+    dim = feature_width(path)
+    x = np.load(path, mmap_mode="r", allow_pickle=False)
+    if not all(np.isfinite(x[i:i + 4096]).all() for i in range(0, len(x), 4096)):  # (in slices: a bounded copy)
+        raise DatasetError(f"{path}: features hold NaN or infinite values")
+    return dim
 
 
 def read_feature_file(path: Path) -> np.ndarray:

@@ -1119,3 +1119,28 @@ def test_msvd_a_byte_that_is_not_utf8_is_named_by_line(tmp_path, capsys):
     csv.write_bytes(csv.read_bytes().replace("é".encode(), b"\xe9"))
     code, err = s2vt(capsys, "import", "msvd", csv, "--out", tmp_path / "m.jsonl")
     assert (code, err) == (2, [f"error: {csv}:3: not valid UTF-8 (byte 0xe9 at column 30)"])
+
+
+def test_lic2022_leaves_out_tsn_files_that_are_no_usable_features(tmp_path, capsys):
+    """`import lic2022 --features` linked a [5, 4, 4] file, a text file or one of NaN values unchecked: each then
+    stopped a training run, one a run, with "re-extract it" about a file no one extracted (hostile trial). Every
+    file is checked now, as `import features` checks its files: a bad one is left out, said in one line with the
+    first, its video among those without a tsn file; files of mixed widths are refused, naming the odd one."""
+    src = tmp_path / "tsn"
+    feat = feature_folder(src / "tsn_features_train", ["1", "5"], 4)
+    np.save(feat / "2.npy", np.ones((5, 4, 4), np.float32))
+    (feat / "3.npy").write_text("not features\n")
+    np.save(feat / "4.npy", np.full((3, 4), np.nan, np.float32))
+    lic = tmp_path / "lic.json"
+    lic.write_text("".join(json.dumps({"@id": str(i), "tag": [{"@value": "cat"}]}) + "\n" for i in range(1, 6)))
+    out = tmp_path / "m" / "m.jsonl"
+    code, err = s2vt(capsys, "import", "lic2022", lic, "--features", src, "--out", out)
+    assert code == 0, err
+    assert err[0].startswith(f"warning: {src}: 3 of 5 feature files left out: not usable features (first: "
+                             f"{feat / '2.npy'}: features must be a float [T, D] or [D] array, not float32 [5, 4, 4])")
+    assert err[1].startswith("warning: 3 ids have no tsn_features_*/<id>.npy (first: 2, 3, 4)")
+    assert sorted(p.name for p in (out.parent / "features" / "tsn").iterdir()) == ["1.npy", "5.npy"]
+    np.save(feat / "2.npy", np.ones((3, 8), np.float32))  # (another width than most)
+    code, err = s2vt(capsys, "import", "lic2022", lic, "--features", src, "--out", tmp_path / "n" / "m.jsonl")
+    assert code == 2 and err[-1] == f"error: {feat / '2.npy'}: 8 features per frame, but 2 of the 3 files have 4"
+    assert not (tmp_path / "n").exists()
