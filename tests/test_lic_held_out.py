@@ -100,11 +100,11 @@ def test_test_beside_a_file_without_labels_is_refused(tmp_path, capsys):
     assert not (tmp_path / "new").exists()
     # an existing manifest stays as it was
     out.parent.mkdir()
-    out.write_text("kept\n")
+    out.write_text('{"video_id": "kept"}\n')
     code, _, err = s2vt(capsys, "import", "lic2022", lic / "test_a.json", lic / "train.json", "--out", out,
                         "--test", "5", "--force")
     assert code == 2 and err.count("\n") == 1 and "--test 5 holds labelled videos out" in err, err
-    assert out.read_text() == "kept\n"
+    assert out.read_text() == '{"video_id": "kept"}\n'
     # what the refusal says to do instead: either import works
     code, _, err = s2vt(capsys, "import", "lic2022", lic / "train.json", "--out", out, "--test", "5", "--force")
     assert code == 0 and "40 videos (35 train, 0 val, 5 test)" in err, err
