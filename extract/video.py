@@ -35,9 +35,9 @@ class VideoInfo:
     rotation: int
     has_audio: bool
     timed: bool = True  # False: a stream without timestamps (raw H.264), its duration its frames over `fps`
-    # True: a stream that carries no frame rate at all (raw MJPEG): `fps` is ffmpeg's default, 25, and the
-    # duration only its frames over that
-    fps_assumed: bool = False
+    # a stream that carries no frame rate at all (raw MJPEG, a piped image sequence): its demuxer's name, what
+    # a note calls it; `fps` is then ffmpeg's default, 25, and the duration only its frames over that
+    fps_assumed: str = ""
 
     @property
     def est_frames(self) -> int:
@@ -54,8 +54,15 @@ _ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees", re.IGNORECASE)
 _FORMAT = re.compile(r"^Input #0, ([\w,]+), from", re.M)
 # ffmpeg's demuxers of streams with no timing anywhere, whose frames it times at its default 25 fps: raw
 # MJPEG is JPEGs one after another, and a multipart JPEG stream's parts carry no time either (their packets'
-# durations are that default, so they cannot time it as they do a raw H.264, HEVC or MPEG-2 stream)
-RATELESS_FORMATS = {"mjpeg", "mpjpeg"}
+# durations are that default, so they cannot time it as they do a raw H.264, HEVC or MPEG-2 stream). Raw JPEGs
+# that are not 4:2:0 (a USB webcam's 4:2:2, 4:4:4, grey) are read by `jpeg_pipe`, as every piped image sequence
+# by its `<codec>_pipe` (hostile trial: a 4:2:2 stream was timed at 25 fps unsaid): those too.
+RATELESS_FORMATS = {"mjpeg", "mpjpeg", "image2pipe", "ingenient", "mjpeg_2000"}
+
+
+def rateless(demuxer: str) -> bool:
+    """Whether ffmpeg's demuxer `demuxer` reads a stream that carries no frame rate (`RATELESS_FORMATS`)."""
+    return demuxer in RATELESS_FORMATS or demuxer.endswith("_pipe")
 
 
 def _parse_duration(text: str) -> float | None:
@@ -164,7 +171,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     has_audio = re.search(r"Stream #\d+:\d+.*?: Audio:", text) is not None
     fmt = _FORMAT.search(text)
     return VideoInfo(path, duration, fps, width, height, rotation, has_audio, timed,
-                     fps_assumed=bool(fmt) and fmt[1] in RATELESS_FORMATS)
+                     fps_assumed=fmt[1] if fmt and rateless(fmt[1]) else "")
 
 
 # The long side is decoded up to 4x the short side; beyond that, only its centre. Every film and
@@ -299,7 +306,8 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
             notes.append(f"{len(wanted) - len(decoded)} of the {len(wanted)} frames sampled could not be decoded: "
                          "the last decoded frame stands in")
     if info.fps_assumed:
-        notes.append(f"video stream carries no frame rate (raw MJPEG): its {total} frames sampled by their order, "
+        what = "raw MJPEG" if info.fps_assumed in ("mjpeg", "mpjpeg", "jpeg_pipe") else info.fps_assumed
+        notes.append(f"video stream carries no frame rate ({what}): its {total} frames sampled by their order, "
                      f"their times and its duration ({info.duration:,.1f} s) taken at {info.fps:g} fps")
     elif not info.timed:
         notes.append(f"video stream has no timestamps (a raw stream?): its {total} frames sampled by their order, "

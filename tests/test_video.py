@@ -183,8 +183,11 @@ def test_a_raw_stream_is_timed_at_its_own_rate(tmp_path):
     assert probe(mjpeg).fps == 25
 
 
-@pytest.mark.parametrize("muxer", ["mjpeg", "mpjpeg"])
-def test_a_raw_mjpeg_stream_says_its_rate_is_assumed_and_is_not_refused_for_a_guessed_duration(tmp_path, muxer):
+@pytest.mark.parametrize("muxer, pix_fmt", [("mjpeg", "yuvj420p"), ("mpjpeg", "yuvj420p"),
+                                             # (read by ffmpeg's jpeg_pipe, not its mjpeg demuxer: hostile trial)
+                                             ("mjpeg", "yuvj422p"), ("mjpeg", "yuvj444p"), ("mjpeg", "gray")])
+def test_a_raw_mjpeg_stream_says_its_rate_is_assumed_and_is_not_refused_for_a_guessed_duration(tmp_path, muxer,
+                                                                                              pix_fmt):
     """A raw MJPEG stream (JPEGs one after another, or a multipart stream) carries no frame rate: a 4 s 60 fps
     one was timed at ffmpeg's 25 fps with no note, and serve's --max-video-seconds 5 refused it as lasting
     9.6 s (hostile trial). Its frames are still all sampled (by order), its times and duration said to be taken
@@ -194,11 +197,11 @@ def test_a_raw_mjpeg_stream_says_its_rate_is_assumed_and_is_not_refused_for_a_gu
 
     clip = tmp_path / "m60.mjpeg"
     subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=60:duration=4",
-                               "-c:v", "mjpeg", "-pix_fmt", "yuvj420p", "-f", muxer, str(clip)]),
+                               "-c:v", "mjpeg", "-pix_fmt", pix_fmt, "-f", muxer, str(clip)]),
                    check=True, capture_output=True)
     got = decode_media(clip, ["resnet152"], frames=4, clips=0, short_side=48, max_seconds=5)
     assert got.frames.shape == (4, 48, 64, 3) and np.allclose(got.times, uniform_indices(240, 4) / 25)
     assert got.notes == ["video stream carries no frame rate (raw MJPEG): its 240 frames sampled by their order, "
                          "their times and its duration (9.6 s) taken at 25 fps"]
     info = probe(clip)
-    assert (info.fps, info.est_frames, info.fps_assumed, info.has_audio) == (25, 240, True, False)
+    assert (info.fps, info.est_frames, bool(info.fps_assumed), info.has_audio) == (25, 240, True, False)
