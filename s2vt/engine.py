@@ -26,7 +26,7 @@ from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, b
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError
 
-from .checkpoint import check_resumable, load_weights, predated, read_checkpoint, save_checkpoint
+from .checkpoint import check_resumable, load_weights, predated, read_checkpoint, save_checkpoint, write_checkpoint
 from .config import RECIPES, ConfigError, TrainConfig
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
                    empty_training_split, feature_dims, feature_stats)
@@ -615,6 +615,14 @@ def train(cfg: TrainConfig) -> dict:
         return train_run(cfg, hold)
 
 
+def end_run_at(last: Path, epoch: int) -> None:
+    """Record in `last` (a paused run's last.pt) that the run ends at `epoch`, the one it is at: its --epochs."""
+    ckpt = read_checkpoint(last)
+    ckpt["settings"] = {**ckpt.get("settings", {}), "epochs": epoch}
+    with interrupts_held():
+        write_checkpoint(last, ckpt)
+
+
 def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dict:
     run = build(cfg, hold)
     cfg, model, log, out = run.cfg, run.model, run.log, Path(cfg.out)
@@ -634,6 +642,8 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
         # a run stopped (Ctrl-C) during its last steps, or finished before training wrote caption
         # memories: what best.pt still lacks is done now
         best = finish(run, resumed=True) or best
+        if ended and run.ddp.main:  # (last.pt still held its --epochs: a later --resume would train on past it)
+            end_run_at(out / "last.pt", done)
         run.net = run.model  # (its DDP wrapper freed before the process group: `Dist.close`)
         run.ddp.close()
         return best

@@ -340,6 +340,15 @@ def test_resume_with_fewer_epochs_than_a_paused_run_has_done_is_refused(store, t
     assert any(e.startswith(f"{out}: --epochs 2 ends the run at epoch 2, where it is (best epoch ") for e in err), err
     assert "note: the run's last steps: the refit on train + val, the caption memory: done now" in err, err
     assert torch.load(out / "best.pt", weights_only=True)["refit"]["epochs"] >= 1
+    # ended there, it is finished at 2: a later --resume --epochs 1 was refused as "at epoch 2 (of its --epochs
+    # 3)", and one with --epochs 3 would train on past the refit (hostile trial)
+    assert torch.load(out / "last.pt", weights_only=True)["settings"]["epochs"] == 2
+    refit = snapshot(out)
+    for more in (["--epochs", "1"], ["--epochs", "2"]):
+        code, err = s2vt(capsys, *args, "--resume", *more)
+        assert code == 0 and any(e.startswith(f"{out}: the run already finished at epoch 2 (best epoch ")
+                                 for e in err), err
+    assert snapshot(out) == refit
     # a run that reached its own --epochs is finished, whatever --epochs a later --resume gives
     done = tmp_path / "done"
     assert s2vt(capsys, *train_args(store, done, "--epochs", "2"))[0] == 0
