@@ -53,6 +53,9 @@ STORE_META_KEYS = frozenset({"schema", *META_KEYS, "seed", "dtype", *MODALITY_KE
 # modality name does): a modality named like one would make its folder there, or fail after meta.json listed it
 STORE_FILES = ("meta.json", "sources.jsonl", "notes.jsonl", FAILURES)
 
+# how every line of a store's log starts (each caller of `_append` gives video_id first): a line that begins so but is no JSON is one
+# of the store's own, cut short by a crash (`foreign_line`)
+RECORD_START = b'{"video_id": "'
 # what to do about a file whose width differs from the other files of its modality
 MIXED_FIX = "re-extract it, or leave its video out of the manifest"
 
@@ -493,7 +496,9 @@ class FeatureStore:
         lock = self._logs_locked(False) if name == FAILURES else contextlib.nullcontext()
         try:
             with lock, open(path, "ab") as f:
-                f.write(line.encode("utf-8"))
+                # a log whose last line a crash cut short: this record starts a line of its own (written onto the
+                # cut one, both were one line of invalid JSON, and the next run called the store foreign)
+                f.write(b"\n" * _ends_mid_line(path) + line.encode("utf-8"))
         except OSError as e:
             raise output_error(path, e) from None
 
@@ -629,10 +634,12 @@ def refuse_special_log(path: Path) -> None:
 
 def foreign_line(lines: list[bytes]) -> tuple[int, str] | None:
     """(line number, why) of the first of a log's `lines` that no store writes: not a JSON object with a string
-    "video_id"; None when there is none. A last line without its newline (an append a crash cut short) and blank
-    lines are passed over: the readers skip them."""
+    "video_id"; None when there is none. A last line without its newline (an append a crash cut short), one such
+    line that a later append ended (`_append` starts a new line after it: the start of a store's record, cut) and
+    blank lines are passed over: the readers skip them."""
     for n, line in enumerate(lines, 1):
-        if not line.strip() or not line.endswith(b"\n"):
+        head = line.strip()
+        if not head or not line.endswith(b"\n") or head.startswith(RECORD_START) or RECORD_START.startswith(head):
             continue
         try:
             record = json.loads(line)
@@ -643,6 +650,18 @@ def foreign_line(lines: list[bytes]) -> tuple[int, str] | None:
         if not isinstance(record.get("video_id"), str):
             return n, "no video_id"
     return None
+
+
+def _ends_mid_line(path: Path) -> bool:
+    """Whether the log `path` holds bytes after its last newline (an append a crash cut short)."""
+    try:
+        with open(path, "rb") as f:
+            if f.seek(0, os.SEEK_END) == 0:
+                return False
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) != b"\n"
+    except OSError:  # (unreadable: the append says what is wrong, if anything)
+        return False
 
 
 def read_lines(path: Path) -> list[bytes]:

@@ -930,3 +930,20 @@ def test_extract_refuses_a_log_that_is_no_stores(log, line, why, tmp_path, capsy
     monkeypatch.setattr(cli, "Extractor", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     rc, err = extract(capsys, tmp_path / "x.mp4", "--out", tmp_path / "st", "--weights", "random")
     assert "is not a feature store's" not in err
+
+
+def test_a_log_cut_short_by_a_crash_takes_the_next_runs_records_on_lines_of_their_own(tmp_path, videos, capsys):
+    """A crash cut sources.jsonl's last line short; the next run appended its record straight onto it, making one
+    line of invalid JSON that ends in a newline, so the run after that called the store foreign ('line 2: not
+    valid JSON: name another --out') and the record was lost (hostile trial). Now an append starts a line of its
+    own, the cut line is passed over by every reader, and later runs go on."""
+    store = tmp_path / "s"
+    assert extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH)[0] == 0
+    log = store / "sources.jsonl"
+    log.write_bytes(log.read_bytes()[:-20])  # (the last line cut short, no newline)
+    for video in ("mkv_pcm", "avi_mp3"):
+        rc, err = extract(capsys, videos[video], "--out", store, *VGGISH)
+        assert rc == 0 and "1 written" in err, err
+    assert sorted(FeatureStore(store).sources()) == ["avi_mp3", "mkv_pcm"]
+    lines = log.read_bytes().splitlines()
+    assert len(lines) == 3 and [json.loads(x)["video_id"] for x in lines[1:]] == ["mkv_pcm", "avi_mp3"]
