@@ -533,6 +533,7 @@ def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[
     meta = {"source": f"LIC2022 tsn features linked from {Path(features).resolve()} by `s2vt import lic2022`",
             "backbones": {"tsn": "precomputed"}}
     store.check_meta(meta, "--out")  # (a store whose meta.json says otherwise: refused before a link is made)
+    store.check_logs("--out")  # (and one whose logs are another program's, as extract refuses it)
     tsn = make_dirs(store.root / "tsn")
     for e in entries:
         if (src := files.get(e["video_id"])) is None:
@@ -830,6 +831,7 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     meta = {"source": source, "backbones": {modality: "precomputed"}, "dims": {modality: dim}, "dtype": "float16"}
     # (an extracted modality is named as such, before its files count as another source)
     store.check_meta(meta, "--features")
+    store.check_logs("--features")  # (another program's sources.jsonl: appended to, silently, where extract refuses)
     refuse_replacing(plan, modality, store, source)
     # (now, not at the first file: meta.json, written before it, would list a modality the store cannot hold)
     folder = store.root / modality

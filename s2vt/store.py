@@ -502,12 +502,14 @@ class FeatureStore:
         except OSError as e:
             raise output_error(path, e) from None
 
-    def check_logs(self) -> None:
+    def check_logs(self, store_option: str = "--out") -> None:
         """OutputError naming the first of the store's logs that exists but cannot be appended to (a folder
         by that name, a read-only file), StoreError for one holding a line no store writes (`foreign_line`), before
         any video: found at a video's first note or failure, it
         stopped the run after that video's features were written and recorded (a rerun found it done, and
-        its notes were never written). A log not there yet is left to be made (nothing is created here)."""
+        its notes were never written). A log not there yet is left to be made (nothing is created here).
+        Asked beside `check_meta` by every command that writes into a store (extract, the imports); `store_option`
+        as there."""
         for name in ("notes.jsonl", "sources.jsonl", FAILURES):
             path = self.root / name
             if not os.path.exists(path):  # (nor through a link to nothing: the append makes its file)
@@ -519,7 +521,7 @@ class FeatureStore:
                 raise output_error(path, e) from None
             if foreign := foreign_line(read_lines(path)):  # (another program's file: appended to, silently)
                 raise StoreError(f"{path} is not a feature store's {name} (line {foreign[0]}: {foreign[1]}): name "
-                                 "another --out")
+                                 f"another {store_option}")
 
     def forget(self, video_id: str, path: str | None) -> None:
         """`video_id`'s features were just written from the file `path`: its failures of that file, in an

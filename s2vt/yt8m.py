@@ -371,6 +371,7 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
     vocab = read_vocabulary(vocabulary) if vocabulary else None
     splits = {s: split or split_of(s) for s in shards}  # every name checked before any work
     store = FeatureStore(features if features is not None else Path(manifest_out).parent / "features")
+    store.check_logs("--features")  # (a store whose logs are another program's: refused before any shard is read)
 
     if before_write is not None:
         # (a refusal must leave the store as it was: the entries are known only once every shard is

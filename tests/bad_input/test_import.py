@@ -1147,3 +1147,21 @@ def test_lic2022_leaves_out_tsn_files_that_are_no_usable_features(tmp_path, caps
     code, err = s2vt(capsys, "import", "lic2022", lic, "--features", src, "--out", tmp_path / "n" / "m.jsonl")
     assert code == 2 and err[-1] == f"error: {feat / '2.npy'}: 8 features per frame, but 2 of the 3 files have 4"
     assert not (tmp_path / "n").exists()
+
+
+@pytest.mark.parametrize("kind", ["features", "mlds", "yt8m", "lic2022"])
+def test_an_import_refuses_a_store_whose_log_is_no_stores(kind, tmp_path, capsys):
+    """`import features ... --features fj` appended its records to fj/sources.jsonl holding 'keep me', another
+    program's file, where extract refuses such a store (hostile trial): every import that writes into a store
+    refuses it in one line, as extract does, before anything is written."""
+    args = import_inputs(tmp_path)[kind]
+    if kind == "yt8m":  # (its vocabulary there lacks the shard's label: a refusal of its own)
+        args = [a for i, a in enumerate(args) if "--vocabulary" not in args[i - 1:i + 1]]
+    store, option = (tmp_path / "features", "--out") if kind == "lic2022" else (tmp_path / "store", "--features")
+    store.mkdir()
+    (store / "sources.jsonl").write_text("keep me\n")
+    before = snapshot(tmp_path)
+    code, err = s2vt(capsys, "import", *args, "--out", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: {store / 'sources.jsonl'} is not a feature store's sources.jsonl (line 1: "
+                               f"not valid JSON): name another {option}"])
+    assert snapshot(tmp_path) == before
