@@ -29,8 +29,8 @@ from typing import Iterator
 import numpy as np
 
 from .errors import SettingError, UserError
-from .fileio import (OutputError, atomic_write_bytes, atomic_write_json, json_error, json_kind, make_dirs,
-                     output_error, refuse_special)
+from .fileio import (OutputError, atomic_write_bytes, atomic_write_json, is_link_loop, json_error, json_kind,
+                     make_dirs, output_error, refuse_broken_link, refuse_special)
 from .manifest import check_video_id, video_id_problem
 
 try:
@@ -513,6 +513,10 @@ class FeatureStore:
         for name in ("notes.jsonl", "sources.jsonl", FAILURES):
             path = self.root / name
             if not os.path.exists(path):  # (nor through a link to nothing: the append makes its file)
+                # unless the link goes round for good, or into a folder that is not there: the append fails then,
+                # after the video's features are written
+                if path.is_symlink() and (is_link_loop(path) or not Path(os.path.realpath(path)).parent.is_dir()):
+                    refuse_broken_link(path)
                 continue
             refuse_special_log(path)
             try:

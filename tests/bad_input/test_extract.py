@@ -947,3 +947,27 @@ def test_a_log_cut_short_by_a_crash_takes_the_next_runs_records_on_lines_of_thei
     assert sorted(FeatureStore(store).sources()) == ["avi_mp3", "mkv_pcm"]
     lines = log.read_bytes().splitlines()
     assert len(lines) == 3 and [json.loads(x)["video_id"] for x in lines[1:]] == ["mkv_pcm", "avi_mp3"]
+
+
+@pytest.mark.parametrize("log", ["sources.jsonl", "notes.jsonl", "failures.jsonl"])
+@pytest.mark.parametrize("target, says", [
+    ("{log}", "is a symbolic link loop (to {log}): remove it, or point it elsewhere"),
+    ("gone/{log}", "is a broken symbolic link (to gone/{log}, which does not exist): remove it, or make what it "
+                   "points to")])
+def test_a_store_log_that_is_a_link_loop_or_a_link_into_nothing_is_refused_before_any_video(
+        log, target, says, tmp_path, videos, capsys):
+    """`ln -s sources.jsonl STORE/sources.jsonl` passed the check of the logs (a loop is not there to
+    os.path.exists), and extract wrote the video's features, then stopped: 'cannot write STORE/sources.jsonl: Too
+    many levels of symbolic links (stopped after 0 videos written ...)' (hostile trial). Now one line before any
+    video; a link to a file not made yet, in a folder that is there, is still a log the append makes."""
+    store = tmp_path / "s"
+    store.mkdir()
+    (store / log).symlink_to(target.format(log=log))
+    rc, err = extract(capsys, videos["mov_silent"], "--out", store, *VGGISH)
+    assert rc == 2 and one_line_error(err) and err.strip().splitlines()[-1] == (
+        f"error: cannot write {store / log}: {store / log} {says.format(log=log)}"), err
+    assert sorted(p.name for p in store.iterdir()) == [log]
+    (store / log).unlink()
+    (store / log).symlink_to(tmp_path / "elsewhere.jsonl")
+    rc, err = extract(capsys, videos["mov_silent"], "--out", store, *VGGISH)
+    assert rc == 0 and "1 written" in err, err
