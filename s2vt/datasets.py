@@ -21,6 +21,7 @@ from .formats import MSRVTT_CATEGORIES, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
                        no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id)
 from .store import FeatureStore, load_npy, modality_problem, printable, store_of
+from .vocab import is_blank
 
 # a manifest entry's fields an import of features sets itself (a video path is dropped: features, not videos)
 ENTRY_KEYS = ("video_id", "split", "captions", "tags", "path", "abspath")
@@ -240,7 +241,7 @@ def import_msvd(csv_path: str, language: str = "English", split_lists: list[str]
         caps.setdefault(vid, [])
         languages.add(row["Language"])
         if language == "all" or row["Language"] == language:
-            if row["Description"].strip():
+            if not is_blank(row["Description"]):
                 caps[vid].append(row["Description"].strip())
             else:
                 blank.append(vid)
@@ -336,6 +337,7 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
         odd_category.warn(len(listed))
         files.append((path, sentences, touched))
     dropped = 0
+    blanks: dict[str, list[str]] = {}  # file -> the video of each blank caption it gives (left out, as training would)
     for path, sentences, touched in files:
         orphans = BadRows(path, "caption", "left out")
         # a caption an earlier file already gave the video (overlapping files) is not added again;
@@ -350,6 +352,9 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
                 if not isinstance(s["caption"], str):  # named as the user wrote it, not as the entry holds it
                     raise ManifestError(f"{path}: sentences[{i}] (video {s['video_id']!r}): "
                                         f"'caption' must be a string, not {json.dumps(s['caption'])}")
+                if is_blank(s["caption"]):
+                    blanks.setdefault(path, []).append(s["video_id"])
+                    continue
                 seen = earlier.get(s["video_id"])
                 if seen and seen[s["caption"]] > 0:
                     seen[s["caption"]] -= 1
@@ -362,6 +367,9 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
         orphans.warn(len(sentences))
         for vid in dict.fromkeys(touched):
             check_entry(videos[vid], f"{path}: video {vid!r}: ")
+    for path, vids in blanks.items():  # (once every file is read: another file may give the video a caption)
+        say_blank_captions(path, len(vids), [v for v in dict.fromkeys(vids) if not videos[v]["captions"]],
+                           "imported without captions")
     if dropped:
         print(f"warning: {dropped} captions repeat what an earlier file gave the same video (overlapping files); "
               "each is kept once", file=sys.stderr)
@@ -632,10 +640,16 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
         entries = read_manifest(path, split)
         if unsplit is not None and split is None:
             unsplit += [e["video_id"] for e in entries if "split" not in e]
+        blank, emptied = 0, []
         for e in entries:
+            captions = [c for c in e.get("captions", []) if not is_blank(c)]
+            blank += len(e.get("captions", [])) - len(captions)
+            if e.get("captions") and not captions:
+                emptied.append(e["video_id"])
             labels[e["video_id"]] = {"video_id": e["video_id"], "split": e.get("split", "train"),
-                                     "captions": e.get("captions", []), "tags": e.get("tags", []),
+                                     "captions": captions, "tags": e.get("tags", []),
                                      **{k: v for k, v in e.items() if k not in ENTRY_KEYS}}
+        say_blank_captions(path, blank, emptied, "imported without captions")
         return labels
     if split is None:
         raise DatasetError(f"{path}: a caption file gives no split: pass --split train, val or test "
@@ -674,7 +688,8 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
                                "clip one entry")
         if not isinstance(captions, list) or not all(isinstance(c, str) for c in captions):
             raise DatasetError(f"{path}: clip {vid}: captions must be a list of strings")
-        labels[vid] = {"video_id": vid, "split": split, "captions": [c.strip() for c in captions if c.strip()],
+        labels[vid] = {"video_id": vid, "split": split,
+                       "captions": [c.strip() for c in captions if not is_blank(c)],
                        "tags": []}
         blank += len(captions) - len(labels[vid]["captions"])
         if captions and not labels[vid]["captions"]:
@@ -684,9 +699,10 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
 
 
 def say_blank_captions(path: str | os.PathLike, blank: int, emptied: list[str], fate: str) -> None:
-    """The warning line for the `blank` captions ("", "   ") an importer left out of `path`, and the clips
-    `emptied` of every caption by it (what became of them: `fate`): dropped unsaid, a clip of blanks
-    went into train with none (hostile trial)."""
+    """The warning line for the `blank` captions (`vocab.is_blank`: "", "   ", "...") an importer left out of
+    `path`, and the clips `emptied` of every caption by it (what became of them: `fate`): dropped unsaid, a
+    clip of blanks went into train with none (hostile trial). Training's rule, not one of the importer's
+    own: a caption of punctuation alone imported silently, and training then left it out."""
     if blank:
         print(f"warning: {path}: ignoring {blank} blank caption{'s' * (blank > 1)}" + (
             f"; clips left without a caption, their captions all blank: {len(emptied)} (first: "

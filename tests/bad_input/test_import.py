@@ -548,6 +548,48 @@ def test_blank_captions_an_import_drops_are_counted_in_one_warning(tmp_path, cap
                        "their captions all blank: 1 (first: v_1_5), left out"], warning
 
 
+@pytest.mark.parametrize("source", ["mlds", "object", "manifest", "msvd", "msrvtt"])
+def test_captions_of_no_letter_or_digit_are_blank_to_every_importer_as_to_training(source, tmp_path, capsys):
+    """MLDS labels ["...", "😀", "-"] imported silently (blank was `c.strip()` alone) and training then said
+    'ignoring 3 blank captions', the clip trained with none; a manifest as --captions kept '' and '  ' and
+    counted them (hostile trial). Every importer drops what training drops (`vocab.is_blank`), in one warning."""
+    blanks = ["...", "😀", "-", "", "  "]
+    feat = feature_folder(tmp_path / "feat", ["a", "b"], 4)
+    out = tmp_path / "o" / "m.jsonl"
+    if source == "mlds":
+        feature_folder(tmp_path / "r" / "training_data" / "feat", ["a.avi", "b.avi"], 4)
+        given = tmp_path / "r" / "training_label.json"
+        given.write_text(json.dumps([{"id": "a.avi", "caption": blanks}, {"id": "b.avi", "caption": ["a dog", "?"]}]))
+        code, err = s2vt(capsys, "import", "mlds", tmp_path / "r", "--out", out)
+    elif source == "object":
+        given = tmp_path / "caps.json"
+        given.write_text(json.dumps({"a": blanks, "b": ["a dog", "?"]}))
+        code, err = import_features(capsys, feat, given, tmp_path / "s", out, "cnn", "--split", "train")
+    elif source == "manifest":
+        given = tmp_path / "caps.jsonl"
+        given.write_text("".join(json.dumps({"video_id": v, "split": "train", "captions": c}) + "\n"
+                                 for v, c in (("a", blanks), ("b", ["a dog", "?"]))))
+        code, err = import_features(capsys, feat, given, tmp_path / "s", out)
+    elif source == "msvd":
+        given = msvd_csv(tmp_path / "c.csv", [("a", "English", c) for c in blanks if c != "-"]  # (6 blanks less "-":
+                         + [("b", "English", "a dog"), ("b", "English", "?"), ("a", "English", "!")])  # the CSV's "")
+        code, err = s2vt(capsys, "import", "msvd", given, "--out", out)
+    else:
+        given = tmp_path / "info.json"
+        given.write_text(json.dumps({"videos": [{"video_id": v, "category": 0, "split": "train"} for v in "ab"],
+                                     "sentences": [{"video_id": "a", "caption": c} for c in blanks]
+                                     + [{"video_id": "b", "caption": c} for c in ("a dog", "?")]}))
+        code, err = s2vt(capsys, "import", "msrvtt", given, "--out", out)
+    assert code == 0, err
+    fate = "left out" if source == "msvd" else "imported without captions"
+    first = {"mlds": "a", "msvd": "a_1_5"}.get(source, "a")
+    assert [line for line in err if "blank" in line] == [
+        f"warning: {given}: ignoring 6 blank captions; clips left without a caption, their captions all blank: 1 "
+        f"(first: {first}), {fate}"], err
+    caps = {e["video_id"]: e["captions"] for e in read_manifest(out)}
+    assert caps.get(first, []) == [] and caps[{"msvd": "b_1_5"}.get(source, "b")] == ["a dog"], caps
+
+
 def test_hidden_feature_files_are_skipped_and_counted(tmp_path, capsys):
     """`.hidden.npy` was imported as clip 'hidden' and `..x.npy` as 'x' (hostile trial): a stray dotfile could
     stand in for a real clip's features. Hidden files are skipped, as extract's folder scan skips them, and counted."""
