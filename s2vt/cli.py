@@ -16,7 +16,7 @@ from .errors import (SettingError, UserError, again_line, exit_status, finished_
 if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
     interrupt_quietly(sys.argv[1:])
 from .manifest import SPLITS
-from .options import Parser, dash_hint, option_strings
+from .options import Parser, command_parser, dash_hint, option_strings, takes_files
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -968,9 +968,12 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         prog = shlex.join(invoked_as(args.command)) if args.command in COMMANDS else parser.prog
         # (`s2vt import yt8m --bogus`: the options are the format's, so is the help to see)
         prog += "".join(f" {getattr(args, sub)}" for sub in ("kind", "action") if getattr(args, sub, None))
-        # (the command's options too: `--out a1 -- --out a2` was not told that '--' made the second a file name)
-        print(f"error: unrecognized arguments: {' '.join(extra)}{dash_hint(extra, option_strings(parser))} "
-              f"(see {prog} --help)", file=sys.stderr)
+        # (the command's options too: `--out a1 -- --out a2` was not told that '--' made the second a file name;
+        # argparse drops the '--' once a positional took a word: `export --out a1 p.json -- --out a2` left
+        # `--out a2`, so the words after argv's '--' are read from argv)
+        told = extra if "--" in extra or "--" not in argv else [*extra, *argv[argv.index("--"):]]
+        hint = dash_hint(told, option_strings(parser), takes_files(command_parser(parser, args)))
+        print(f"error: unrecognized arguments: {' '.join(extra)}{hint} (see {prog} --help)", file=sys.stderr)
         return 2
     if args.command is None:  # bare `s2vt` asks what it can do: the help on stdout, exit 0 (as bare `pip`)
         parser.print_help()

@@ -55,20 +55,23 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         given = getattr(self, "given", [])
-        self.exit(2, f"error: {message}{dash_hint(given, self._option_string_actions)} (see {self.prog} --help)\n")
+        hint = dash_hint(given, self._option_string_actions, takes_files(self))
+        self.exit(2, f"error: {message}{hint} (see {self.prog} --help)\n")
 
 
-def dash_hint(given: list[str], options=()) -> str:
+def dash_hint(given: list[str], options=(), files: bool = True) -> str:
     """The hint for a file whose name starts with "-" (`caption.py -clip.mp4`): argparse reads it as an
     option and says "required: VIDEO" or "unrecognized arguments", which hides the cause. After '--' every
     word is a file name, as the user meant by it: what is wrong there is one of the parser's `options`
     written after it (`python -m extract -- * --out X` was told to name ./--help.m2v, a file its glob swept
-    in, which '--' had already made a file name)."""
+    in, which '--' had already made a file name). `files`: whether the command takes file names (arguments
+    without an option): `train -- --out X` takes none, so its --out is not said to be one."""
     if "--" in given:
         given, after = given[:given.index("--")], given[given.index("--") + 1:]
         late = next((a for a in after if a.split("=")[0] in options), None)
         if late is not None:
-            return f"; {late.split('=')[0]} after '--' is taken as a file name: put options before '--'"
+            fate = "is taken as a file name" if files else "is not read as an option"
+            return f"; {late.split('=')[0]} after '--' {fate}: put options before '--'"
     files = [a for a in given if a.startswith("-") and a not in ("-", "--") and os.path.exists(a)]
     kind = "folder" if files and os.path.isdir(files[0]) else "file"
     return (f"; {files[0]} is a {kind}: name it ./{files[0]} (a word starting with - reads as an option)"
@@ -83,6 +86,19 @@ def option_strings(parser: argparse.ArgumentParser) -> set[str]:
             for sub in action.choices.values():
                 found |= option_strings(sub)
     return found
+
+
+def takes_files(parser: argparse.ArgumentParser) -> bool:
+    """Whether `parser` takes arguments without an option (`export P.json`, `import mlds DIR`)."""
+    return any(not a.option_strings and not isinstance(a, argparse._SubParsersAction) for a in parser._actions)
+
+
+def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the command `args` were parsed for (`s2vt import mlds ...`: import's `mlds` parser)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and getattr(args, action.dest, None) in action.choices:
+            return command_parser(action.choices[getattr(args, action.dest)], args)
+    return parser
 
 
 def interval(text: str) -> tuple[bool, float, float, bool]:

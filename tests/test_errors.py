@@ -1094,22 +1094,29 @@ def test_a_demo_folder_through_a_symbolic_link_loop_is_called_one(tmp_path):
                                   "(to loop): remove it, or point it elsewhere")
 
 
-@pytest.mark.parametrize("command, prog", [
-    (["train", "--manifest", "manifest.jsonl", "--features", "features", "--out", "r1"], "s2vt train"),
-    (["evaluate", "--checkpoint", "model.pt", "--manifest", "manifest.jsonl", "--out", "p1.json"], "s2vt evaluate"),
-    (["export", "q.json", "--format", "coco", "--out", "q1.zip"], "s2vt export"),
-    (["import", "folder", "videos", "--out", "m1.jsonl"], "s2vt import folder"),
+@pytest.mark.parametrize("command, prog, left", [
+    (["train", "--manifest", "manifest.jsonl", "--features", "features", "--out", "r1"], "s2vt train", "-- "),
+    (["evaluate", "--checkpoint", "model.pt", "--manifest", "manifest.jsonl", "--out", "p1.json"], "s2vt evaluate",
+     "-- "),
+    (["export", "q.json", "--format", "coco", "--out", "q1.zip"], "s2vt export", "-- "),
+    (["import", "folder", "videos", "--out", "m1.jsonl"], "s2vt import folder", "-- "),
+    # (a positional after the options: argparse drops the '--' from what it leaves over)
+    (["export", "--format", "coco", "--out", "q1.zip", "q.json"], "s2vt export", ""),
+    (["import", "mlds", "--out", "m1.jsonl", "videos"], "s2vt import mlds", ""),
 ])
-def test_an_out_after_double_dash_beside_an_earlier_one_is_named(command, prog, tmp_path, capsys, monkeypatch):
+def test_an_out_after_double_dash_beside_an_earlier_one_is_named(command, prog, left, tmp_path, capsys, monkeypatch):
     """`train.py --out a1 -- --out a2` said only "unrecognized arguments: -- --out a2" (the hint that '--' made
-    the second --out a file name came only when no --out was given before it; hostile trial)."""
+    the second --out a file name came only when no --out was given before it; hostile trial); `s2vt export
+    --format coco --out a1.zip p.json -- --out a2.zip` had no hint at all, and train's said '--out' was taken as a
+    file name by a command that takes none (hostile trial)."""
     monkeypatch.chdir(tmp_path)
     for name in ("model.pt", "manifest.jsonl", "q.json", "videos/a.mp4", "features/meta.json"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text(name)
     before = sorted(tmp_path.rglob("*"))
     assert cli.main([*command, "--", "--out", "x2"]) == 2
-    assert one_line(capsys) == ("error: unrecognized arguments: -- --out x2; --out after '--' is taken as a file name: "
+    fate = "is not read as an option" if command[0] in ("train", "evaluate") else "is taken as a file name"
+    assert one_line(capsys) == (f"error: unrecognized arguments: {left}--out x2; --out after '--' {fate}: "
                                 f"put options before '--' (see {prog} --help)\n")
     assert sorted(tmp_path.rglob("*")) == before
 
