@@ -278,11 +278,12 @@ def run_export(args: argparse.Namespace) -> int:
     if args.format != "lic2022" and (args.manifest or args.split):
         raise ResultsError(f"--manifest and --split are for --format lic2022; {args.format} writes every video "
                            "of the predictions file")
-    from .fileio import ends_as_folder, written_file
+    from .fileio import ends_as_folder, refuse_special_outputs, written_file
 
     # through a link, every check is of the file written, as evaluate's outputs are (`--out bl.zip --force`, bl.zip a
     # link to RUN/best.pt, replaced the checkpoint; hostile trial)
     # (as typed where it ends with '/': refuse_existing says it names a folder, which a Path would drop)
+    refuse_special_outputs([args.out])  # (as typed: a link to a device is named as the link, not as the device)
     out = args.out if ends_as_folder(args.out) else written_file(args.out)
     refuse_inputs([out], [args.preds, args.manifest])
     refuse_existing([out], args.force)

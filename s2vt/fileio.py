@@ -146,9 +146,26 @@ def refuse_special_outputs(paths, folders: bool = False) -> None:
     /dev/null). Every command checks its outputs so before any work; `atomic_write_bytes` once more, at the write."""
     for path in paths:
         if path:
-            refuse_special(path, lambda what: OutputError(f"cannot write {os.fsdecode(written_file(path))}: it is "
-                                                          f"{what}, not a regular file: move it, or name another "
-                                                          "output"), folders)
+            refuse_special(path, lambda what: OutputError(f"cannot write {special_output(path, what)}"), folders)
+
+
+SYSTEM_FOLDERS = ("/dev", "/proc", "/sys")  # (the system's own files: none of them is the user's to move)
+
+
+def special_output(path: str | os.PathLike, what: str) -> str:
+    """'PATH: it is WHAT, not a regular file: ...' for an output that is a pipe, a device or a socket (`what`),
+    named as the user gave it. The file written through a link was named instead, with 'move it': `RUN/curves.png`
+    linked to /dev/null was 'cannot write /dev/null: ... move it', and `--out /dev/stdout` became
+    /proc/PID/fd/pipe:[N] (hostile trial). A link is named with what it links to, to be removed; a file of the
+    system's (/dev/null, /dev/stdout) is no one's to move."""
+    given = os.fsdecode(path)
+    if any(os.path.abspath(given).startswith(f"{folder}/") for folder in SYSTEM_FOLDERS):
+        return f"{given}: it is {what}, not a regular file: name another output"
+    if os.path.islink(given):
+        target = os.path.realpath(given)  # (/proc/self/fd/1's is 'pipe:[N]', no path: the link's kind is said)
+        to = f"{target}, {what}" if os.path.exists(target) else what
+        return f"{given}: it is a link to {to}, not a regular file: remove the link, or name another output"
+    return f"{given}: it is {what}, not a regular file: move it, or name another output"
 
 
 def folder_path(path: str | os.PathLike) -> str | None:

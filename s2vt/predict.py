@@ -453,6 +453,9 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     # are: `q.metrics.json -> RUN/metrics.csv` rewrote a run's file past every check; hostile trial)
     metrics_path = written_file(metrics_file(out_path, split))
     report = written_file(html) if html else None  # (through a link: the file written, as for --out)
+    # (as the user gave them: a link named as one, /dev/stdout not as /proc/PID/fd/pipe:[N]; the default
+    # predictions file too: it is replaced without --force)
+    refuse_special_outputs([out or out_path, metrics_file(out_path, split), html])
     # names a run's readers (and a later evaluate) take for another file: predictions under them would
     # be read as metrics, or replaced without --force by the default run of another split
     if out_path.name == f"metrics_{split}.json":
@@ -478,7 +481,6 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         raise OutputError(f"cannot write the report to {html}: that name is kept for the predictions of split "
                           f"{kept[1]}: name it REPORT.html")
     outputs = [out_path, metrics_path, *([report] if html else [])]
-    refuse_special_outputs(outputs)  # (the default predictions file too: it is replaced without --force)
     refuse_long_names(outputs)
     # never write over what this command reads: the checkpoint, the manifest, the store
     refuse_inputs(outputs, [checkpoint, manifest], folders=[f for f in [features] if f])

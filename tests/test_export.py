@@ -209,11 +209,13 @@ def test_export_to_a_pipe_or_a_device_is_refused_before_reading(tmp_path, capsys
     fifo, dev = tmp_path / "a.zip", tmp_path / "d.zip"
     os.mkfifo(fifo)
     dev.symlink_to("/dev/null")
-    for out, path, what in [(fifo, fifo, "a pipe"), (dev, "/dev/null", "a device")]:
+    # (through a link: the link named, to be removed; hostile trial: 'cannot write /dev/null: ... move it')
+    for out, said in [(fifo, "it is a pipe, not a regular file: move it, or name another output"),
+                      (dev, "it is a link to /dev/null, a device, not a regular file: remove the link, or name another "
+                            "output")]:
         for force in ([], ["--force"]):
             assert main(["export", str(preds), "--format", "coco", "--out", str(out), *force]) == 2
-            assert capsys.readouterr().err == (f"error: cannot write {path}: it is {what}, not a regular file: move "
-                                               "it, or name another output\n"), (out, force)
+            assert capsys.readouterr().err == f"error: cannot write {out}: {said}\n", (out, force)
     assert fifo.is_fifo() and dev.is_symlink()
 
 

@@ -859,15 +859,26 @@ def test_an_output_that_is_a_pipe_or_a_device_is_refused_before_decoding(store, 
     os.mkfifo(fifo2)
     dev.symlink_to("/dev/null")
     (tmp_path / "q.metrics.json").symlink_to(fifo2)
-    for extra, path, what in [(["--html", fifo], fifo, "a pipe"), (["--html", dev], Path("/dev/null"), "a device"),
-                              (["--out", fifo], fifo, "a pipe"), (["--out", tmp_path / "q.json"], fifo2, "a pipe")]:
+    # (a link is named as the user's, never with advice to move /dev/null; a device of the system's is not to move;
+    # /dev/fd/N, as /dev/stdout, was named /proc/PID/fd/pipe:[N], its target, and refused for its suffix; hostile trial)
+    readable, writable = os.pipe()
+    piped = f"/dev/fd/{writable}"
+    link = "remove the link, or name another output"
+    for extra, said in [(["--html", fifo], f"{fifo}: it is a pipe, not a regular file: move it, or name another output"),
+                        (["--html", dev], f"{dev}: it is a link to /dev/null, a device, not a regular file: {link}"),
+                        (["--out", fifo], f"{fifo}: it is a pipe, not a regular file: move it, or name another output"),
+                        (["--out", tmp_path / "q.json"],
+                         f"{tmp_path / 'q.metrics.json'}: it is a link to {fifo2}, a pipe, not a regular file: {link}"),
+                        (["--out", "/dev/null"], "/dev/null: it is a device, not a regular file: name another output"),
+                        (["--out", piped], f"{piped}: it is a pipe, not a regular file: name another output")]:
         out = [] if "--out" in extra else ["--out", tmp_path / "m.json"]
         for force in ([], ["--force"]):
             code, err = s2vt(capsys, *args, *out, *extra, *force)
-            assert (code, err) == (2, [f"error: cannot write {path}: it is {what}, not a regular file: move it, or "
-                                       "name another output"]), (extra, force, err)
+            assert (code, err) == (2, [f"error: cannot write {said}"]), (extra, force, err)
             assert not (tmp_path / "m.json").exists() and not (tmp_path / "q.json").exists()
             assert fifo.is_fifo() and fifo2.is_fifo()
+    os.close(readable)
+    os.close(writable)
 
 
 def test_report_says_when_a_videos_frames_are_not_the_file_its_features_came_from(store, run, tmp_path,  # noqa: F811

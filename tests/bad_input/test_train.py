@@ -104,6 +104,24 @@ def test_a_run_file_that_is_a_pipe_is_refused_before_training(name, store, tmp_p
         assert [p.name for p in out.iterdir()] == [name] and (out / name).is_fifo()
 
 
+def test_a_run_file_that_links_to_a_device_names_the_link_not_the_device(store, tmp_path, capsys, monkeypatch):
+    """RUN/curves.png a link to /dev/null said 'cannot write /dev/null: it is a device, not a regular file: move
+    it, or name another output': advice to move /dev/null (hostile trial). The refusal names the path in the run
+    and what it links to, and says to remove the link."""
+    from s2vt import engine
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the run's data was read: the refusal came after the work")
+    monkeypatch.setattr(engine, "prepare", no_training)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "curves.png").symlink_to("/dev/null")
+    code, err = s2vt(capsys, *train_args(store, out, "--overwrite"))
+    assert (code, err) == (2, [f"error: cannot write {out / 'curves.png'}: it is a link to /dev/null, a device, not "
+                               "a regular file: remove the link, or name another output"]), err
+    assert (out / "curves.png").is_symlink()
+
+
 def dead_pid() -> int:
     """The pid of a process that has ended (a stale lock's)."""
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
