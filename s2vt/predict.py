@@ -619,12 +619,15 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         # (the store's own records: a manifest path pointed at another file would show its frames, unremarked)
         sources = {e["video_id"]: [r for m in modalities if (r := store.sources().get(e["video_id"], {}).get(m))]
                    for e in entries} if store is not None else None
-        moved = write_report(report, entries, preds, per_video, metrics, sources)
+        other, maybe = write_report(report, entries, preds, per_video, metrics, sources)
         written.append(report)
-        if moved:
-            print(f"warning: {report}: the frames of {moved} video{'s' if moved > 1 else ''} are not of the file "
-                  f"{'their' if moved > 1 else 'its'} features were extracted from ({store.root / 'sources.jsonl'}): "
-                  f"{'each is' if moved > 1 else 'it is'} noted under its frames", file=sys.stderr)
+        if other or maybe:  # (counted as the notes word them: a copy of the file 'may not be', not 'is not')
+            n = other or maybe
+            more = f", and those of {maybe} more may not be" if other and maybe else ""
+            print(f"warning: {report}: the frames of {n} video{'s' if n > 1 else ''} "
+                  f"{'are not' if other else 'may not be'} of the file {'their' if n > 1 else 'its'} features were "
+                  f"extracted from{more} ({store.root / 'sources.jsonl'}): "
+                  f"{'each is' if other + maybe > 1 else 'it is'} noted under its frames", file=sys.stderr)
     return metrics
 
 

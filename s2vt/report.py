@@ -37,20 +37,26 @@ def frame_strip(path: str | None) -> tuple[list[dict], str]:
     return thumbnails(fr.frames, fr.times, STRIP, THUMB_HEIGHT), ""
 
 
-def other_source(path: str | None, recorded: list[dict]) -> str:
+def other_source(path: str | None, recorded: list[dict]) -> tuple[str, bool]:
     """Why the file `path` names now may not be the video its features came from ('' when it is, or when
-    nothing tells): `recorded` holds the store's sources.jsonl records of those features. The manifest's
-    `path` can have been pointed elsewhere, or the file replaced, since extraction: the frames shown
-    would then be another video's, beside a prediction made from the first."""
+    nothing tells), and whether it surely is not: `recorded` holds the store's sources.jsonl records of those
+    features. The manifest's `path` can have been pointed elsewhere, or the file replaced, since extraction:
+    the frames shown would then be another video's, beside a prediction made from the first. Only another
+    size at another path is sure: a copy keeps the size, not the mtime (a dataset copied without its mtimes
+    was said to be other files, every video; hostile trial), and a file changed in place may be the same video."""
     now = source_identity(path) if path else None
     if now is None:  # (no file: `frame_strip` says so)
-        return ""
+        return "", False
     for was in recorded:
         if not same_file(was, now):  # (the path alone may differ: a dataset moved keeps its files)
             if was.get("path") and os.path.realpath(was["path"]) != os.path.realpath(path):
-                return f"its features were extracted from another file, {was['path']}: these frames are not theirs"
-            return "this file changed (size or time) since its features were extracted: these frames may not be theirs"
-    return ""
+                if was.get("size") == now["size"]:
+                    return (f"its features were extracted from {was['path']} (same size, another path or time): "
+                            "these frames may not be theirs"), False
+                return f"its features were extracted from another file, {was['path']}: these frames are not theirs", True
+            return ("this file changed (size or time) since its features were extracted: these frames may not be "
+                    "theirs"), False
+    return "", False
 
 
 def tag_ap(pred: dict, gold: set[str]) -> float:
@@ -92,12 +98,14 @@ def video_row(rank: int, entry: dict, pred: dict, score: float | None, frames_sh
 
 
 def write_report(path: str | os.PathLike, entries: list[dict], preds: dict[str, dict],
-                 scores: dict[str, float], metrics: dict, sources: dict[str, list[dict]] | None = None) -> int:
+                 scores: dict[str, float], metrics: dict, sources: dict[str, list[dict]] | None = None
+                 ) -> tuple[int, int]:
     """The page, atomically; worst first by `scores` (each video's CIDEr-D), without them by tag AP
     (`tag_ap`) when the model predicts tags and videos have true ones, else in the manifest's order;
     videos without a score (no references) come last. A manifest without video paths shows no frames,
     said once. `sources`: video id -> the store's records of the files its features came from; a video
-    whose file is not that one is noted under its frames (`other_source`). Returns how many were."""
+    whose file is not that one is noted under its frames (`other_source`). Returns how many surely were not,
+    and how many may not be (a warning's counts, worded as the notes are)."""
     if scores:
         column, order_said = "CIDEr-D", "worst CIDEr-D first"
     elif any(x.get("tags") for x in entries) and any(p.get("tags") or p.get("top_tags") for p in preds.values()):
@@ -113,7 +121,7 @@ def write_report(path: str | os.PathLike, entries: list[dict], preds: dict[str, 
     moved = {x["video_id"]: other_source(x.get("abspath"), (sources or {}).get(x["video_id"], []))
              for x in entries} if frames_shown else {}
     rows = "\n".join(video_row(i + 1, x, preds[x["video_id"]], scores.get(x["video_id"]), frames_shown,
-                               moved.get(x["video_id"], "")) for i, x in enumerate(order))
+                               moved.get(x["video_id"], ("", False))[0]) for i, x in enumerate(order))
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>s2vt evaluation: '
             f'{html.escape(metrics["split"])}</title><style>{STYLE}</style></head><body>'
             f'<h1>{html.escape(metrics["split"])}: {metrics["videos"]} videos, {order_said}</h1>'
@@ -121,4 +129,5 @@ def write_report(path: str | os.PathLike, entries: list[dict], preds: dict[str, 
             + ("<th>frames</th>" if frames_shown else "")
             + f"<th>prediction / references</th><th>tags</th></tr>\n{rows}\n</table></body></html>\n")
     atomic_write_bytes(path, page.encode())
-    return sum(1 for why in moved.values() if why)
+    return (sum(1 for why, sure in moved.values() if why and sure),
+            sum(1 for why, sure in moved.values() if why and not sure))

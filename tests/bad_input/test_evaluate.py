@@ -886,7 +886,9 @@ def test_report_says_when_a_videos_frames_are_not_the_file_its_features_came_fro
     """Pointing a video's manifest path at a copy of another video made `--html` show the other video's
     frames beside the prediction, with no warning, though sources.jsonl names the file its features came
     from (hostile trial): such a video, or one whose file changed since, is noted under its frames and
-    counted in one warning line."""
+    counted in one warning line. A byte-identical copy (a dataset copied without its mtimes) was said flatly to be
+    another file, 'these frames are not theirs' (hostile trial): a file of the recorded size at another path
+    'may not be' theirs, and the warning counts the two apart."""
     import shutil
 
     from s2vt.store import FeatureStore, source_identity
@@ -897,16 +899,18 @@ def test_report_says_when_a_videos_frames_are_not_the_file_its_features_came_fro
     shutil.copytree(store[1], features)
     videos = tmp_path / "videos"
     videos.mkdir()
-    a, b, c = (make_video(videos / f"{n}.mp4", seconds=s, size="96x64", audio=None)
-               for n, s in (("a", 1.0), ("b", 1.5), ("c", 2.0)))
+    a, b, c, d = (make_video(videos / f"{n}.mp4", seconds=s, size="96x64", audio=None)
+                  for n, s in (("a", 1.0), ("b", 1.5), ("c", 2.0), ("d", 2.5)))
     rows = [json.loads(line) for line in Path(store[0]).read_text().splitlines()]
+    next(r for r in rows if r["split"] == "val")["split"] = "test"  # (a fifth test video)
     tests = [r for r in rows if r["split"] == "test"]
-    moved, same, changed, older = (r["video_id"] for r in tests[:4])
+    moved, same, changed, older, twin = (r["video_id"] for r in tests[:5])
     fs = FeatureStore(features)
-    for vid, src in ((moved, a), (same, b), (changed, c)):
+    for vid, src in ((moved, a), (same, b), (changed, c), (twin, d)):
         fs.record_source(vid, source_identity(src), ["resnet152", "vggish"], str(src))
     shutil.copy(b, videos / "copy.mp4")  # (a copy of b: another size than a, a new mtime)
-    paths = {moved: "videos/copy.mp4", same: "videos/b.mp4", changed: "videos/c.mp4"}
+    shutil.copy(d, videos / "d_copy.mp4")  # (a copy of d: its size, a new mtime)
+    paths = {moved: "videos/copy.mp4", same: "videos/b.mp4", changed: "videos/c.mp4", twin: "videos/d_copy.mp4"}
     for r in rows:
         r["path"] = paths.get(r["video_id"], "videos/b.mp4")  # (older: no record, nothing to compare)
     os.utime(c, ns=(1, 1))  # (c changed since its features were extracted)
@@ -916,12 +920,15 @@ def test_report_says_when_a_videos_frames_are_not_the_file_its_features_came_fro
                      features, "--out", tmp_path / "p.json", "--html", tmp_path / "r.html", "--beam", "1")
     assert code == 0, err
     warned = [line for line in err if "sources.jsonl" in line]
-    assert warned == [f"warning: {tmp_path / 'r.html'}: the frames of 2 videos are not of the file their features "
-                      f"were extracted from ({features / 'sources.jsonl'}): each is noted under its frames"], err
+    assert warned == [f"warning: {tmp_path / 'r.html'}: the frames of 1 video are not of the file its features were "
+                      f"extracted from, and those of 2 more may not be ({features / 'sources.jsonl'}): each is noted "
+                      "under its frames"], err
     rows_html = {re.search(r"<td>\d+</td><td>([\w.-]+)</td>", row)[1]: row for row in (tmp_path / "r.html").read_text()
                  .split("<tr>")[2:]}
     assert f"its features were extracted from another file, {a}" in rows_html[moved]
     assert "changed (size or time) since its features were extracted" in rows_html[changed]
+    assert (f"its features were extracted from {d} (same size, another path or time): these frames may not be "
+            "theirs") in rows_html[twin]
     assert not any("features were extracted" in rows_html[v] for v in (same, older))
 
 
