@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +16,11 @@ from extract.ffmpeg import ffmpeg_cmd
 REPO = Path(__file__).resolve().parents[1]
 # int8 calibration caches go to a per-run folder, never the user's torch hub cache
 os.environ.setdefault("S2VT_CACHE_DIR", tempfile.mkdtemp(prefix="s2vt-test-cache-"))
+# the Ctrl-C tests need SIGINT delivered: a suite started as a background job (`nohup ... &` from a script, as
+# some CI runners do) inherits it ignored, and so did every command the tests start (17 failed so, though
+# nothing was wrong). Python's own handler here; the commands started get the default one at exec.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def make_video(path: Path, seconds: float = 2.0, size: str = "160x120", rate: int = 25,
