@@ -141,6 +141,17 @@ def test_export_refuses_to_overwrite_without_force(tmp_path, capsys):
     assert {r["image_id"]: r["caption"] for r in json.loads(unzip(out)[1])} == PREDS_JSON
 
 
+def linked_submission(tmp_path, name: str):
+    """(p.json of PREDS' captions, subs/a.zip holding an earlier submission, the link `name` to it)."""
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({k: v["caption"] for k, v in PREDS.items()}))
+    (tmp_path / "subs").mkdir()
+    target, link = tmp_path / "subs" / "a.zip", tmp_path / name
+    target.write_bytes(b"an earlier submission")
+    link.symlink_to(target)
+    return preds, target, link
+
+
 def test_export_through_a_symbolic_link_writes_its_file_and_a_broken_one_is_refused(tmp_path, capsys):
     """--out LINK: the rename replaced the link with a plain file (its target untouched); a broken
     link was replaced the same way."""
@@ -149,12 +160,7 @@ def test_export_through_a_symbolic_link_writes_its_file_and_a_broken_one_is_refu
     from s2vt.cli import main
     from s2vt.fileio import OutputError, atomic_write_bytes
 
-    preds = tmp_path / "p.json"
-    preds.write_text(json.dumps({k: v["caption"] for k, v in PREDS.items()}))
-    (tmp_path / "subs").mkdir()
-    target, link = tmp_path / "subs" / "a.zip", tmp_path / "a.zip"
-    target.write_bytes(b"an earlier submission")
-    link.symlink_to(target)
+    preds, target, link = linked_submission(tmp_path, "a.zip")
     assert main(["export", str(preds), "--format", "coco", "--out", str(link), "--force"]) == 0
     assert link.is_symlink() and os.readlink(link) == str(target) and len(unzip(target)[1]) > 0
     assert sorted(p.name for p in (tmp_path / "subs").iterdir()) == ["a.zip"]
@@ -179,12 +185,7 @@ def test_export_judges_a_link_out_by_the_file_written_as_evaluate_does(tmp_path,
 
     from s2vt.cli import main
 
-    preds = tmp_path / "p.json"
-    preds.write_text(json.dumps({k: v["caption"] for k, v in PREDS.items()}))
-    (tmp_path / "subs").mkdir()
-    target, link = tmp_path / "subs" / "a.zip", tmp_path / "mine"
-    target.write_bytes(b"an earlier submission")
-    link.symlink_to(target)
+    preds, target, link = linked_submission(tmp_path, "mine")
     assert main(["export", str(preds), "--format", "coco", "--out", str(link)]) == 2
     assert capsys.readouterr().err == f"error: {target} already exists: pass --force to replace it\n"
     assert main(["export", str(preds), "--format", "coco", "--out", str(link), "--force"]) == 0
