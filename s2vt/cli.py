@@ -35,7 +35,7 @@ def run_train(args: argparse.Namespace) -> int:
         from .options import from_args
 
         from .config import TrainConfig
-        from .engine import launch_rank, train
+        from .engine import Paused, launch_rank, train
 
         cfg = from_args(TrainConfig, args)
         best = train(cfg)
@@ -46,6 +46,9 @@ def run_train(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         return 130
     if launch_rank() != 0:  # under torchrun: rank 0 reports for the run
+        return 0
+    if isinstance(best, Paused):  # (not the result of a run, nor its model to caption with: the run goes on)
+        print(best.line, file=sys.stderr)
         return 0
     print(json.dumps({k: v for k, v in best.items()
                       if k in ("epoch", "CIDEr", "tag_acc", "gap", "tag_f1", "level1_acc", "level2_acc", "lic_score")}))

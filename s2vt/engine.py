@@ -606,8 +606,18 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                finished, refit_due, first_loss, shard_list, videos)
 
 
+class Paused(dict):
+    """What `train` returns for a run paused by --stop-after before its --epochs: the best metrics so far,
+    and `line`, the one line that says so (not a finished run's result: nothing has ended it)."""
+
+    def __init__(self, metrics: dict, line: str):
+        super().__init__(metrics)
+        self.line = line
+
+
 def train(cfg: TrainConfig) -> dict:
-    """Train until `epochs` or early stopping; returns the best validation metrics."""
+    """Train until `epochs` or early stopping; returns the best validation metrics (`Paused` when
+    --stop-after paused the run before them)."""
     # (build makes --out before reading the data: a refusal, or a stop before anything is written
     # in it, leaves no empty folder behind)
     # (the run folder's lock released before an empty folder is removed)
@@ -723,7 +733,12 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
     run.net = run.model  # (its DDP wrapper freed before the process group: `Dist.close`)
     run.ddp.close()
     # a resumed run whose best epoch came before it: best.pt's, not nothing
-    return best_metrics or (best_result(out) if run.ddp.main else {})
+    best_metrics = best_metrics or (best_result(out) if run.ddp.main else {})
+    if paused:
+        return Paused(best_metrics, f"paused after epoch {epoch} of {cfg.epochs} (--stop-after {cfg.stop_after}): "
+                                    f"{out / 'last.pt'} kept; rerun the same command with --resume and without "
+                                    "--stop-after to train on")
+    return best_metrics
 
 
 def record_streamed(run: Run) -> None:

@@ -340,6 +340,19 @@ def test_an_early_stopped_run_is_told_the_patience_it_stopped_at(store, tmp_path
     assert not any("--patience 1 (last.pt: 2)" in e for e in err), err  # what decided it: not "ignored"
 
 
+def test_a_paused_run_says_it_paused_not_what_a_finished_run_says(store, tmp_path, capsys):
+    """`--stop-after 1` of 3 epochs printed best.pt's result (the JSON line) and the line on how to caption
+    with the model, as a run that ended does (hostile trial): it says it paused, and how to go on."""
+    out = tmp_path / "paused"
+    code = main([str(a) for a in train_args(store, out, "--epochs", "3", "--quiet", "--stop-after", "1")])
+    said = capsys.readouterr()
+    assert code == 0 and said.out == "", said
+    assert said.err.strip().splitlines() == [
+        f"paused after epoch 1 of 3 (--stop-after 1): {out / 'last.pt'} kept; rerun the same command with --resume "
+        "and without --stop-after to train on"], said.err
+    assert "refit" not in torch.load(out / "best.pt", weights_only=True)
+
+
 def test_resume_with_fewer_epochs_than_a_paused_run_has_done_is_refused(store, tmp_path, capsys):
     """A run stopped at epoch 2 of 3, resumed with --epochs 1, was called "already finished at epoch 1"
     and then refitted for best.pt's epochs (hostile trial): nothing can end it before epochs it trained."""
