@@ -20,24 +20,24 @@ from .options import Parser, command_parser, dash_hint, option_strings, takes_fi
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    from .options import add_options
+    from .options import add_options, recorded
 
     from .config import TrainConfig
 
     add_options(p, TrainConfig)
-    p.add_argument("--one-caption-per-video", dest="per_caption", action="store_false",
+    p.add_argument("--one-caption-per-video", dest="per_caption", action=recorded(p, "store_false"),
                    help="an epoch shows one random caption per video (= --no-per-caption)")
 
 
 def run_train(args: argparse.Namespace) -> int:
     started = time.time()
     try:  # (the imports too: torch takes seconds to load, a Ctrl-C then says what the run kept as well)
-        from .options import from_args
+        from .options import from_args, given
 
         from .config import TrainConfig
         from .engine import Paused, launch_rank, train
 
-        cfg = from_args(TrainConfig, args)
+        cfg = from_args(TrainConfig, args, given=given(args))
         best = train(cfg)
         getattr(args, "finished", []).append(True)  # (its outputs written: a signal now cuts nothing)
     except KeyboardInterrupt:

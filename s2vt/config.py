@@ -9,7 +9,7 @@ from pathlib import Path
 from .device import DEFAULT_DEVICE, DEVICE_HELP
 from .errors import SettingError
 from .fileio import refuse_unusable_paths
-from .options import MAX_BATCH, check_choices, flag, make, setting
+from .options import MAX_BATCH, check_choices, derived, flag, make, setting
 
 from .model import ModelConfig
 from .shards import is_shards
@@ -132,11 +132,16 @@ class TrainConfig:
     # raw record bytes: ~5 KB video-level, ~350 KB frame-level
     shuffle_buffer: int = setting(2048, "records each shard reader shuffles among", minimum=1)
     workers: int = setting(0, "DataLoader worker processes reading the shards (0: the training process)", minimum=0)
+    # the settings the user gave (the command line's options, `of`'s names); a --resume takes the run's own
+    # (last.pt's) for the others: None, every setting counts as given
+    given: tuple[str, ...] | None = derived(None)
 
     @classmethod
     def of(cls, *args, **settings) -> "TrainConfig":
-        """Built from flat setting names, as the options name them (`hidden=16` sets `.model.hidden`)."""
-        return make(cls, *args, **settings)
+        """Built from flat setting names, as the options name them (`hidden=16` sets `.model.hidden`); those
+        named, and the positional ones, are the settings given."""
+        named = (*(f.name for f in dataclasses.fields(cls)[:len(args)]), *settings)
+        return make(cls, *args, **{"given": named, **settings})
 
     def __post_init__(self) -> None:
         """Refuse settings out of range now, not after the data is read or an epoch is trained."""

@@ -129,6 +129,17 @@ def run_settings(cfg: TrainConfig) -> dict:
     return {f.name: options.value(cfg, f.name) for f, _ in options.settings(TrainConfig)}
 
 
+def resumed_settings(cfg: TrainConfig, was: dict) -> TrainConfig:
+    """A --resume's settings: last.pt's (`was`, its run_settings) for each one its command did not give
+    (`cfg.given`), so that a plain --resume goes on as the run began (its --epochs, not the recipe's; its
+    --hidden, not refused as another model); where and how it runs (RESUME_UNREPORTED) stay this command's."""
+    if cfg.given is None:  # (a TrainConfig built field by field: every setting is its caller's)
+        return cfg
+    names = {f.name for f, _ in options.settings(TrainConfig)}  # (a setting since removed: not one)
+    kept = {k: v for k, v in was.items() if k in names and k not in cfg.given and k not in RESUME_UNREPORTED}
+    return options.replace(cfg, **kept)
+
+
 def changed_settings(was: dict, cfg: TrainConfig, finished: bool) -> str | None:
     """The warning line for the settings this --resume changed from last.pt's (`was`, its
     run_settings): those it ignores, then those that take effect; None when none changed. A
@@ -386,6 +397,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             hold.enter_context(locked(out / TRAIN_LOCK, training_elsewhere(out)))
             # (the folder as it is now this run's: another run may have written it since it was read above)
             last_path = resume_point(cfg)
+    last = read_checkpoint(last_path, device) if last_path is not None else None  # (mmap: copy-on-write)
+    if last is not None:  # (before the data is read: --seed, --min-count and others decide it)
+        cfg = resumed_settings(cfg, last.get("settings", {}))
     streaming = shards.is_shards(cfg.features)  # training records streamed from TFRecord shards
     with warnings.catch_warnings():
         if not ddp.main:  # (every rank reads the same manifest and store: rank 0 alone says their warnings)
@@ -440,7 +454,6 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                                feature_dropout=cfg.model.feature_dropout if tag_input == "features" else 0.0,
                                # tag-only, head not on the encoder: the LSTMs would never run (no dead weight saved)
                                lstm=has_caps or vocab.has_words or (tag_input == "encoder" and bool(dims)))
-    last = read_checkpoint(last_path, device) if last_path is not None else None  # (mmap: copy-on-write)
     if last is not None and (older := predated(last["config"], mcfg)):
         log(f"warning: --resume: {last_path} was written before {', '.join(options.flag(k) for k in older)} "
             f"existed: resuming it as it was trained ({' '.join(options.as_option(k, v) for k, v in older.items())})")

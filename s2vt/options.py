@@ -212,8 +212,30 @@ def value_type(hint):
     return hint, optional
 
 
+GIVEN = "given_settings"  # the parsed options' attribute naming the settings given on the command line
+
+
+def recorded(p: argparse.ArgumentParser, action) -> type:
+    """argparse's `action` (a name or a class) that also adds its setting to the namespace's GIVEN set when
+    the command line gives it: argparse's defaults cannot tell '--patience 3' from no --patience, and a
+    --resume keeps the run's own value of a setting not given (engine.resumed_settings)."""
+    kind = p._registry_get("action", action, action)
+
+    class Recorded(kind):
+        def __call__(self, parser, namespace, values, option_string=None):
+            super().__call__(parser, namespace, values, option_string)
+            setattr(namespace, GIVEN, {*getattr(namespace, GIVEN, ()), self.dest})
+    return Recorded
+
+
+def given(args: argparse.Namespace) -> tuple[str, ...]:
+    """The settings the command line of `args` gave (`recorded`), sorted."""
+    return tuple(sorted(getattr(args, GIVEN, ())))
+
+
 def add_options(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
-    """An option for each setting of dataclass `cls` (`settings`) but those in `skip`."""
+    """An option for each setting of dataclass `cls` (`settings`) but those in `skip`; each one given is
+    recorded (`given`)."""
     for f, hint in settings(cls):
         if f.name in skip:
             continue
@@ -227,9 +249,9 @@ def add_options(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> 
         else:
             kw["required"] = True
         if kind is bool:
-            kw["action"] = argparse.BooleanOptionalAction
+            kw["action"] = recorded(p, argparse.BooleanOptionalAction)
         else:
-            kw["type"] = kind
+            kw["type"], kw["action"] = kind, recorded(p, "store")
         if "choices" in f.metadata:  # shown, and checked by the dataclass (one line), not by argparse
             kw["metavar"] = "{" + ",".join(map(str, f.metadata["choices"])) + "}"
         p.add_argument(flag(f.name), **kw)

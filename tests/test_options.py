@@ -6,7 +6,8 @@ import pytest
 
 from extract.__main__ import main as extract_main
 from s2vt.errors import SettingError
-from s2vt.options import add_options, check_choices, from_args, setting, settings
+from s2vt.options import GIVEN, add_options, check_choices, from_args, setting, settings
+from s2vt.options import given as given_settings
 from extract.pipeline import ExtractConfig
 from s2vt.cli import add_train_arguments, main
 from s2vt.config import TrainConfig
@@ -50,7 +51,11 @@ def test_train_options_are_the_config_fields_and_old_flags_still_work():
     add_train_arguments(p)
     args = p.parse_args(["--manifest", "m", "--out", "o"])
     fields = {f.name: f.default for f, _ in settings(TrainConfig)}  # the model's architecture among them
-    assert vars(args) == {**fields, "manifest": "m", "features": None, "out": "o"}  # one option a field
+    assert given_settings(args) == ("manifest", "out")  # (what a --resume takes as this command's, the rest the run's)
+    assert {k: v for k, v in vars(args).items() if k != GIVEN} == {**fields, "manifest": "m", "features": None,
+                                                                   "out": "o"}  # one option a field
+    assert given_settings(p.parse_args(["--out", "o", "--one-caption-per-video", "--no-context", "--patience", "3"])) == (
+        "context", "out", "patience", "per_caption")
     cfg = from_args(TrainConfig, p.parse_args(
         ["--manifest", "m", "--features", "f", "--out", "o", "--one-caption-per-video", "--no-context",
          "--no-attention", "--no-text", "--no-text-wide", "--no-text-linear", "--log-features", "--resume", "--skip-missing",

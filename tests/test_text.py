@@ -368,7 +368,8 @@ def text_run_args(manifest, run, epochs):
 
 def test_resume_with_other_text_linear_is_refused_and_a_finished_run_is_not_refitted(tmp_path, capsys):
     manifest = lic_manifest(tmp_path, capsys)
-    for first, then in ((["--no-text-linear"], []), ([], ["--no-text-linear"])):
+    # (given: a setting not given is the run's own, so a plain --resume of a --no-text-linear run goes on)
+    for first, then in ((["--no-text-linear"], ["--text-linear"]), ([], ["--no-text-linear"])):
         run = tmp_path / f"run{len(first)}"
         args = text_run_args(manifest, run, 2)
         assert s2vt(capsys, *args, *first, "--stop-after", "1")[0] == 0

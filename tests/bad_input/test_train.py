@@ -276,6 +276,30 @@ def test_resume_says_which_changed_settings_it_ignores(store, run, tmp_path, cap
     assert code == 0 and err[0] == "warning: --resume: taking effect: --epochs 3 (last.pt: 2)", err
 
 
+def test_a_plain_resume_goes_on_with_the_runs_own_settings(store, tmp_path, capsys):
+    """`--resume` with only the data and --out took this command's defaults for the rest: the recipe's
+    --epochs 4 for a run begun with --epochs 3 ("taking effect: --epochs 4 (last.pt: 3)"), and a refusal for
+    its --hidden 8 (hostile trial). A setting the command line does not give is the run's own; one it gives
+    still changes, and is said."""
+    manifest, features = store
+    out = tmp_path / "run"
+    plain = ["train", "--manifest", manifest, "--features", features, "--out", out]
+    own = ["--epochs", "3", "--hidden", "8", "--embed", "8", "--min-count", "1", "--batch-size", "8", "--patience", "5"]
+    assert s2vt(capsys, *plain, *own, "--stop-after", "1")[0] == 0
+    code, err = s2vt(capsys, *plain, "--resume", "--stop-after", "2")
+    assert code == 0, err
+    assert not any("taking effect" in e or e.startswith("error") for e in err), err
+    assert err[-1].startswith("paused after epoch 2 of 3 "), err
+    settings = torch.load(out / "last.pt", weights_only=True)["settings"]
+    assert (settings["epochs"], settings["hidden"], settings["patience"]) == (3, 8, 5)
+    # given, a setting changes, and the warning names it alone
+    code, err = s2vt(capsys, *plain, "--resume", "--patience", "4")
+    assert code == 0, err
+    assert [e for e in err if "--resume:" in e] == ["warning: --resume: taking effect: --patience 4 (last.pt: 5)"], err
+    assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 3
+    assert len(list(csv.DictReader(open(out / "metrics.csv")))) == 3
+
+
 def test_resuming_a_finished_run_trains_nothing(store, run, tmp_path, capsys):
     done = tmp_path / "done"
     shutil.copytree(run, done)
