@@ -281,15 +281,15 @@ def run_export(args: argparse.Namespace) -> int:
     if args.format != "lic2022" and (args.manifest or args.split):
         raise ResultsError(f"--manifest and --split are for --format lic2022; {args.format} writes every video "
                            "of the predictions file")
-    from .fileio import ends_as_folder, refuse_special_outputs, written_file
+    from .fileio import ends_as_folder, written_file
 
     # through a link, every check is of the file written, as evaluate's outputs are (`--out bl.zip --force`, bl.zip a
     # link to RUN/best.pt, replaced the checkpoint; hostile trial)
     # (as typed where it ends with '/': refuse_existing says it names a folder, which a Path would drop)
-    refuse_special_outputs([args.out])  # (as typed: a link to a device is named as the link, not as the device)
     out = args.out if ends_as_folder(args.out) else written_file(args.out)
     refuse_inputs([out], [args.preds, args.manifest])
-    refuse_existing([out], args.force)
+    # (as typed: a link to a device is named as the link, not as the device; one it would replace, as its file)
+    refuse_existing([args.out], args.force)
     # the results file goes inside, under its fixed name
     if out.suffix.lower() != ".zip":
         raise ResultsError(f"--out {out}: export writes a zip holding {MEMBER[args.format]}; name it .zip")
@@ -323,10 +323,11 @@ def run_export(args: argparse.Namespace) -> int:
                          f"level1:{one_line(lic2022_fields(preds[v]['tags'])[0])})")
         if notes:
             print("warning: " + "; ".join(notes), file=sys.stderr)
-    path = write_zip(preds, args.format, out, order)
+    write_zip(preds, args.format, out, order)
     count = len(order) if order is not None else len(preds)
     what = f" (split {split} of {args.manifest}, {sum(v in preds for v in order)} predicted)" if order else ""
-    print(f"wrote {path}: {count} videos{what}", file=sys.stderr)
+    # (as the user gave it, as evaluate names its outputs: through a link, its target is not what they typed)
+    print(f"wrote {args.out}: {count} videos{what}", file=sys.stderr)
     return 0
 
 

@@ -127,7 +127,9 @@ def taking_nothing(folder: Path, e: OSError) -> str | None:
 
 def refuse_existing(paths, force: bool) -> None:
     """OutputError for a file the user named as an output that already exists, unless `force`:
-    a command never silently replaces a result the user may still want (`--force` to allow it)."""
+    a command never silently replaces a result the user may still want (`--force` to allow it). A path
+    is judged as typed (a link to a device named as the link) and, existing, named as the file a write
+    replaces (`written_file`: through a link, its target)."""
     for path in paths:
         if path:
             refuse_broken_link(path)
@@ -135,7 +137,7 @@ def refuse_existing(paths, force: bool) -> None:
             raise OutputError(f"{os.fsdecode(path)} {what}: name a file to write")
         refuse_special_outputs([path])  # (before 'already exists': --force would not help)
         if path and not force and Path(path).exists():
-            raise OutputError(f"{os.fsdecode(path)} already exists: pass --force to replace it")
+            raise OutputError(f"{os.fsdecode(written_file(path))} already exists: pass --force to replace it")
 
 
 def refuse_special_outputs(paths, folders: bool = False) -> None:
