@@ -588,8 +588,8 @@ def read_lock(lock: Path) -> tuple[bytes, float] | None:
 def lock_owner(lock: Path) -> int | None:
     """The pid of the live process that holds `lock` (-1: one that has not written its pid yet); None
     for no lock or a stale one (its process is gone, or empty for LOCK_WRITING_S, or its pid now another
-    process's: started at another time than the lock says; a lock of a pid alone, as written before, is
-    not checked so). A lock of another host is live: a LockHolder naming it. A file of that name holding
+    process's: started at another time than the lock says; a lock of a pid alone, as written before, or of
+    no start time ('-') is not checked so: a BarePid). A lock of another host is live: a LockHolder naming it. A file of that name holding
     anything else is not s2vt's (a user's own), nor is
     anything but a regular file (`read_lock`): OutputError, never taken over (removed)."""
     if (got := read_lock(lock)) is None:
@@ -623,13 +623,25 @@ def lock_owner(lock: Path) -> int | None:
         raise not_a_lock(lock, "a file that holds something other than a process id") from None
     if len(parts) >= 2 and parts[1] != "-" and (start := process_start(pid)) is not None and start != parts[1]:
         return None  # (the pid reused: another process than the one that took the lock)
-    return pid if len(parts) >= 2 else BarePid(pid)
+    if len(parts) == 1:
+        return BarePid(pid, "the lock holds a process id alone, as older s2vt versions wrote it")
+    if parts[1] == "-":  # (written where the system gave no start time: the pid alone is checked, as above)
+        return BarePid(pid, "the lock records no start time beside it, so a process that got that pid since cannot "
+                            "be told from the one that took the lock")
+    return pid
 
 
 class BarePid(int):
-    """The pid of a live process named by a lock that holds nothing else (as s2vt wrote before it recorded a start
-    time): it may be any process that got that pid since (pid 1 was said as "another s2vt evaluate"; hostile
-    trial). An int, as `lock_owner`'s callers take it; `busy_line` words it as not known to be s2vt's."""
+    """The pid of a live process named by a lock without its start time (`why`, in words): a pid alone, as s2vt
+    wrote before it recorded one, or 'PID - HOST', written where the system gave none. It may be any process that
+    got that pid since (pid 1 was said as "another s2vt evaluate"; hostile trial). An int, as `lock_owner`'s
+    callers take it; `busy_line` words it as not known to be s2vt's."""
+    why: str
+
+    def __new__(cls, pid: int, why: str) -> BarePid:
+        bare = super().__new__(cls, pid)
+        bare.why = why
+        return bare
 
 
 class LockFileError(OutputError):
@@ -708,10 +720,10 @@ def busy_line(subject: str, who: str, pid: int, doing: str, instead: str, lock: 
     `SUBJECT: WHO (pid N) DOING: wait for it to end, or INSTEAD (if none runs, remove LOCK)`; pid -1 (not
     written yet) is not named, nor INSTEAD when empty. A lock of another host (a LockHolder) names it:
     `WHO on host H (pid N) ... (if none runs on H, remove LOCK)`: from here it cannot be told; one of a pid alone
-    (a BarePid) is not said to be WHO at all."""
+    or without its start time (a BarePid) is not said to be WHO at all."""
     if isinstance(pid, BarePid):
         return (f"{subject}: the lock file {os.fsdecode(lock)} names pid {pid}, a running process that may not be "
-                f"{who} (the lock holds a process id alone, as older s2vt versions wrote it): remove "
+                f"{who} ({pid.why}): remove "
                 f"{os.fsdecode(lock)} if no s2vt command is running" + (f", or {instead}" if instead else ""))
     host = getattr(pid, "host", None)
     return (f"{subject}: {who}" + (f" on host {host}" if host else "") + (f" (pid {pid})" if pid > 0 else "")

@@ -1151,6 +1151,25 @@ def test_a_lock_of_a_bare_pid_is_not_said_to_be_s2vts_run(tmp_path, capsys, monk
                                            f"to end (if none runs, remove {run / TRAIN_LOCK})")
 
 
+def test_a_lock_without_a_start_time_is_not_said_to_be_s2vts_run(tmp_path, capsys, monkeypatch):
+    """A lock 'PID - HOST' (this host's; '-': no start time, where the system gave none when it was written) of
+    any live process, pid 1 there, was said as "another s2vt evaluate (pid 1) is writing it", though without a
+    start time a process that got the pid since cannot be told from s2vt's (hostile trial): said as unconfirmed,
+    with how to remove it."""
+    from s2vt.fileio import this_host
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.pt").write_text("x")
+    (tmp_path / "m.jsonl").write_text('{"video_id": "v1", "split": "test", "captions": ["a cat"]}\n')
+    (tmp_path / ".p.json.lock").write_text(f"1 - {this_host()}\n")
+    assert cli.main(["evaluate", "--checkpoint", "model.pt", "--manifest", "m.jsonl", "--out", "p.json"]) == 2
+    assert one_line(capsys) == ("error: --out p.json: the lock file .p.json.lock names pid 1, a running process that "
+                                "may not be another s2vt evaluate (the lock records no start time beside it, so a "
+                                "process that got that pid since cannot be told from the one that took the lock): "
+                                "remove .p.json.lock if no s2vt command is running, or name another --out\n")
+    assert (tmp_path / ".p.json.lock").read_text() == f"1 - {this_host()}\n" and not (tmp_path / "p.json").exists()
+
+
 def test_the_demo_started_as_a_module_says_bad_input_in_one_line(tmp_path, capsys):
     """`python -m s2vt.demo --out loop` (a link loop), `--out /proc/d` or `--out ""` was a DemoFolderError or
     SettingError traceback, exit 1: only `s2vt demo` said it in one line (hostile trial)."""
