@@ -19,6 +19,7 @@ import numpy as np
 
 from s2vt.manifest import no_such_video
 
+from . import avi
 from .ffmpeg import MediaError, ffmpeg_path, last_error_line, run_ffmpeg, start_ffmpeg
 
 C3D_CLIP_LEN = 16
@@ -38,6 +39,9 @@ class VideoInfo:
     # a stream that carries no frame rate at all (raw MJPEG, a piped image sequence): its demuxer's name, what
     # a note calls it; `fps` is then ffmpeg's default, 25, and the duration only its frames over that
     fps_assumed: str = ""
+    # an AVI cut short: what its header declares (more bytes than the file holds); its duration above is then
+    # ffmpeg's guess, the header's scaled by the bytes left (`extract.avi`)
+    avi_cut: avi.Declared | None = None
 
     @property
     def est_frames(self) -> int:
@@ -171,7 +175,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     has_audio = re.search(r"Stream #\d+:\d+.*?: Audio:", text) is not None
     fmt = _FORMAT.search(text)
     return VideoInfo(path, duration, fps, width, height, rotation, has_audio, timed,
-                     fps_assumed=fmt[1] if fmt and rateless(fmt[1]) else "")
+                     fps_assumed=fmt[1] if fmt and rateless(fmt[1]) else "",
+                     avi_cut=avi.cut_short(path) if fmt and fmt[1] == "avi" else None)
 
 
 # The long side is decoded up to 4x the short side; beyond that, only its centre. Every film and
@@ -282,7 +287,9 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
     the long side cut to its centre beyond MAX_ASPECT x the short side. Indices spread over the
     frames the header implies; when the stream ends before that (a cover image over long audio,
     a truncated file), its real frames are counted (a remux, no decoding) and sampled instead,
-    with a note. Samples that still find no frame repeat the last decoded one, noted too.
+    with a note. An AVI cut short (`VideoInfo.avi_cut`: its duration a guess) has them counted first, and
+    a note if they are fewer than its header's. Samples that still find no frame repeat the last decoded
+    one, noted too.
     `background`: see `extract.ffmpeg.start_ffmpeg`.
     """
     info = info or probe(path)
@@ -291,10 +298,16 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
     crop = "" if (cw, ch) == (info.width, info.height) else \
         f"crop=iw*{cw / info.width:.6f}:ih*{ch / info.height:.6f},"  # (before scaling: small frames)
     geometry = f"{crop}scale={w}:{h}:flags=bilinear,format=rgb24"
-    total = info.est_frames
+    total, notes = info.est_frames, []
+    if info.avi_cut is not None:  # (the guess may fall over the frames held, or under: the last never sampled)
+        real = count_frames(path)[0]
+        total = real or total
+        if 0 < real < info.avi_cut.frames:
+            notes.append(f"file cut short ({os.path.getsize(path):,} of the {info.avi_cut.size:,} bytes its AVI "
+                         f"header gives): its video stream holds {real} of the header's {info.avi_cut.frames} "
+                         "frames: sampled over those")
     frame_idx, clip_idx, wanted = _sample(total, num_frames, clips)
     decoded, err = _read_frames(path, wanted, geometry, size, background)
-    notes = []
     if len(decoded) < len(wanted):  # the header promised more than the stream holds
         real = count_frames(path)[0]
         if 0 < real < total:

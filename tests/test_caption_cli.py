@@ -565,10 +565,16 @@ def test_caption_says_extracts_notes_of_a_video(trained, tmp_path, capsys):
     whole = lavfi_video(tmp_path / "whole.mp4", 8.0, size="64x48", extra=["-movflags", "+faststart"]).read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(whole[: len(whole) * 3 // 10])
+    # an AVI cut short, whose duration ffmpeg guesses from the bytes left: no note, or one counting that guess
+    whole = lavfi_video(tmp_path / "whole.avi", 4.0, size="64x48", vcodec="mpeg4", audio=None).read_bytes()
+    cut_avi = tmp_path / "cut.avi"
+    cut_avi.write_bytes(whole[: len(whole) * 3 // 10])
     good = str(trained / "videos" / "v00.mp4")
-    code = main(["caption", str(cut), good, "--checkpoint", str(trained / "run" / "best.pt"), "--json"])
+    code = main(["caption", str(cut), good, str(cut_avi), "--checkpoint", str(trained / "run" / "best.pt"), "--json"])
     out, err = capsys.readouterr()
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert rows[0]["notes"] and rows[0]["notes"][0].startswith("video stream holds only ") and rows[1]["notes"] == []
-    assert err.splitlines() == [f"note: {cut}: {n}" for n in rows[0]["notes"]]
+    assert rows[2]["caption"] and rows[2]["notes"][0].startswith(f"file cut short ({cut_avi.stat().st_size:,} of the "
+                                                                 f"{len(whole):,} bytes its AVI header gives): ")
+    assert err.splitlines() == [f"note: {r['video']}: {n}" for r in rows for n in r["notes"]]

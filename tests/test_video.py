@@ -1,5 +1,6 @@
 import dataclasses
 import os
+import re
 import shutil
 import subprocess
 
@@ -8,6 +9,8 @@ import pytest
 
 from extract.ffmpeg import MediaError, ffmpeg_cmd
 from extract.video import clip_indices, decode_frames, probe, scaled_size, uniform_indices
+
+from .conftest import make_video
 
 
 def test_uniform_indices_spread_and_repeat():
@@ -205,3 +208,52 @@ def test_a_raw_mjpeg_stream_says_its_rate_is_assumed_and_is_not_refused_for_a_gu
                          "their times and its duration (9.6 s) taken at 25 fps"]
     info = probe(clip)
     assert (info.fps, info.est_frames, bool(info.fps_assumed), info.has_audio) == (25, 240, True, False)
+
+
+CUT_AVI = re.compile(r"file cut short \(([\d,]+) of the ([\d,]+) bytes its AVI header gives\): its video stream "
+                     r"holds (\d+) of the header's (\d+) frames: sampled over those")
+
+
+def cut_avi_notes(path, frames: int = 8):
+    """decode_frames' notes of `path`, and (bytes, header's bytes, frames held, header's frames) of its cut-short
+    note, None without one."""
+    fr = decode_frames(path, frames, clips=1, short_side=64)
+    m = CUT_AVI.fullmatch(fr.notes[0]) if fr.notes else None
+    return fr, (tuple(int(g.replace(",", "")) for g in m.groups()) if m else None)
+
+
+def test_an_avi_cut_short_is_noted_so(tmp_path, videos):
+    """An AVI cut short (a copy or download broken off) was captioned with no note, or with one counting the
+    frames ffmpeg guesses from the bytes left (ffmpeg scales its header's duration by them, so the frames decoded
+    agreed with the guess): its header's own size and frame count tell it, and its frames are counted and
+    sampled (hostile trial). An intact AVI gets no note."""
+    from extract.video import count_frames
+
+    whole = make_video(tmp_path / "whole.avi", 4.0, vcodec="mpeg4", audio=None)  # 100 frames
+    assert decode_frames(whole, 8, clips=1, short_side=64).notes == []
+    assert decode_frames(videos["avi_mp3"], 8, clips=1, short_side=64).notes == []  # (sound interleaved)
+    data = whole.read_bytes()
+    for part in (3, 5, 6, 7, 9):  # (ffmpeg's guess falls under the frames held at some, over at others)
+        cut = tmp_path / f"cut{part}.avi"
+        cut.write_bytes(data[: len(data) * part // 10])
+        held = count_frames(cut)[0]
+        fr, said = cut_avi_notes(cut)
+        assert said == (cut.stat().st_size, len(data), held, 100), (part, fr.notes)
+        assert fr.times.max() < held / 25  # (over the frames it holds)
+        # (the last frame it holds may be cut through: its packet counted, its picture not whole)
+        assert all(re.fullmatch(r"1 of the \d+ frames sampled could not be decoded: the last decoded frame stands in",
+                                n) for n in fr.notes[1:]), fr.notes
+
+
+def test_the_real_avi_clips_cut_short_are_noted_so(sample_data, tmp_path):
+    """The shared MSVD clips (MEncoder AVIs): whole, no note; cut to 30 % or 60 % of their bytes, the note."""
+    clips = sorted((sample_data / "clips").glob("*.avi"))
+    assert clips
+    for clip in clips:
+        assert decode_frames(clip, 8, clips=1, short_side=64).notes == [], clip.name
+        data = clip.read_bytes()
+        for part in (3, 6):
+            cut = tmp_path / f"{part}_{clip.name}"
+            cut.write_bytes(data[: len(data) * part // 10])
+            fr, said = cut_avi_notes(cut)
+            assert said and said[:2] == (cut.stat().st_size, len(data)) and said[2] < said[3], (cut.name, fr.notes)

@@ -1,0 +1,71 @@
+"""What an AVI file's own header declares: the bytes of its RIFF chunk and the frames of its video stream.
+
+ffmpeg reads an AVI cut short without a word: its demuxer scales the header's duration by the share of the
+bytes left (said only at `-v debug`: "File is truncated adjusting duration"), so the frames decoded agree
+with that guess and a cut file looked whole. The header read here tells it: a RIFF chunk declared longer
+than the file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import struct
+
+# the sizes a writer that could not seek back leaves in place of the real ones (ffmpeg's avienc writing to
+# a pipe: a RIFF size of 0xFFFFFFFF): such a header declares no size, and a file shorter than it is not cut
+_UNSET = (0, 0xFFFFFFFF)
+_MAX_HEADER = 1 << 20  # (the header list, `hdrl`: a few hundred bytes, an OpenDML index some KiB)
+
+
+@dataclasses.dataclass(frozen=True)
+class Declared:
+    """What an AVI's header declares: `size`, the bytes of the file its first RIFF chunk ends at, and
+    `frames`, its first video stream's length (`strh` dwLength)."""
+    size: int
+    frames: int
+
+
+def _chunks(data: bytes, start: int, end: int):
+    """(fourcc, body start, body end) of the RIFF chunks in data[start:end]."""
+    pos = start
+    while pos + 8 <= end:
+        tag, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        yield tag, pos + 8, min(pos + 8 + size, end)
+        pos += 8 + size + (size & 1)  # (chunks are word-aligned)
+
+
+def _video_frames(data: bytes) -> int:
+    """The length of the first video stream's `strh` in the `hdrl` list at the start of `data`, 0 if none."""
+    for tag, start, end in _chunks(data, 0, len(data)):
+        if tag != b"LIST" or data[start:start + 4] != b"hdrl":
+            return 0  # (the header list comes first)
+        for tag, s, e in _chunks(data, start + 4, end):
+            if tag == b"LIST" and data[s:s + 4] == b"strl":
+                for tag, s2, e2 in _chunks(data, s + 4, e):
+                    if tag == b"strh" and e2 - s2 >= 36 and data[s2:s2 + 4] == b"vids":
+                        return struct.unpack_from("<I", data, s2 + 32)[0]
+        return 0
+    return 0
+
+
+def declared(path: str | os.PathLike) -> Declared | None:
+    """What the AVI at `path` declares; None for a file that is no AVI, or whose header declares no size or
+    no video frames (a header never completed: written to a pipe)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"AVI ":
+                return None
+            riff = struct.unpack_from("<I", head, 4)[0]
+            data = f.read(_MAX_HEADER)
+    except OSError:
+        return None
+    frames = _video_frames(data)
+    return Declared(8 + riff, frames) if riff not in _UNSET and frames else None
+
+
+def cut_short(path: str | os.PathLike) -> Declared | None:
+    """What the header declares, for an AVI whose RIFF chunk is declared longer than the file: one cut short
+    (a copy or download broken off), whose duration ffmpeg guesses from the bytes left; else None."""
+    d = declared(path)
+    return d if d is not None and d.size > os.path.getsize(path) else None
