@@ -3,7 +3,7 @@
 ffmpeg reads an AVI cut short without a word: its demuxer scales the header's duration by the share of the
 bytes left (said only at `-v debug`: "File is truncated adjusting duration"), so the frames decoded agree
 with that guess and a cut file looked whole. The header read here tells it: a RIFF chunk declared longer
-than the file.
+than the file. A header never completed (written to a pipe) is scaled so too: its duration is a guess.
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import os
 import struct
 
 # the sizes a writer that could not seek back leaves in place of the real ones (ffmpeg's avienc writing to
-# a pipe: a RIFF size of 0xFFFFFFFF): such a header declares no size, and a file shorter than it is not cut
+# a pipe: a RIFF size of 0xFFFFFFFF, a length of 2^30 frames): such a header declares no size, and a file
+# shorter than it is not cut
 _UNSET = (0, 0xFFFFFFFF)
 _MAX_HEADER = 1 << 20  # (the header list, `hdrl`: a few hundred bytes, an OpenDML index some KiB)
 
@@ -23,6 +24,11 @@ class Declared:
     `frames`, its first video stream's length (`strh` dwLength)."""
     size: int
     frames: int
+
+    @property
+    def complete(self) -> bool:
+        """Whether the header was completed: its RIFF size is one (not a placeholder written to a pipe)."""
+        return self.size - 8 not in _UNSET
 
 
 def _chunks(data: bytes, start: int, end: int):
@@ -49,8 +55,8 @@ def _video_frames(data: bytes) -> int:
 
 
 def declared(path: str | os.PathLike) -> Declared | None:
-    """What the AVI at `path` declares; None for a file that is no AVI, or whose header declares no size or
-    no video frames (a header never completed: written to a pipe)."""
+    """What the AVI at `path` declares; None for a file that is no AVI, or whose header gives its video
+    stream no length (ffmpeg then has no duration to scale)."""
     try:
         with open(path, "rb") as f:
             head = f.read(12)
@@ -61,11 +67,12 @@ def declared(path: str | os.PathLike) -> Declared | None:
     except OSError:
         return None
     frames = _video_frames(data)
-    return Declared(8 + riff, frames) if riff not in _UNSET and frames else None
+    return Declared(8 + riff, frames) if frames else None
 
 
-def cut_short(path: str | os.PathLike) -> Declared | None:
-    """What the header declares, for an AVI whose RIFF chunk is declared longer than the file: one cut short
-    (a copy or download broken off), whose duration ffmpeg guesses from the bytes left; else None."""
+def size_guessed(path: str | os.PathLike) -> Declared | None:
+    """What the header declares, for an AVI whose duration ffmpeg guesses from the file's size (its RIFF chunk
+    declared longer than the file: cut short, a copy or download broken off, when `complete`; else a header
+    never completed); else None."""
     d = declared(path)
     return d if d is not None and d.size > os.path.getsize(path) else None

@@ -42,6 +42,9 @@ class VideoInfo:
     # an AVI cut short: what its header declares (more bytes than the file holds); its duration above is then
     # ffmpeg's guess, the header's scaled by the bytes left (`extract.avi`)
     avi_cut: avi.Declared | None = None
+    # the duration is ffmpeg's guess from the file's size (an AVI cut short or written to a pipe, a duration it
+    # says it estimated from the bitrate), not one a header or timestamps give: what a note says of its frames
+    size_guess: bool = False
 
     @property
     def est_frames(self) -> int:
@@ -56,6 +59,7 @@ _SAR = re.compile(r"SAR (\d+):(\d+)")
 _FPS = re.compile(r"([\d.]+)(k?) (?:fps|tbr)\b")
 _ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees", re.IGNORECASE)
 _FORMAT = re.compile(r"^Input #0, ([\w,]+), from", re.M)
+_BITRATE_GUESS = "Estimating duration from bitrate"  # (ffmpeg's warning when no header or timestamp gives one)
 # ffmpeg's demuxers of streams with no timing anywhere, whose frames it times at its default 25 fps: raw
 # MJPEG is JPEGs one after another, and a multipart JPEG stream's parts carry no time either (their packets'
 # durations are that default, so they cannot time it as they do a raw H.264, HEVC or MPEG-2 stream). Raw JPEGs
@@ -174,9 +178,11 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         raise MediaError(f"{path}: video has no duration (no decodable frames)")
     has_audio = re.search(r"Stream #\d+:\d+.*?: Audio:", text) is not None
     fmt = _FORMAT.search(text)
+    scaled = avi.size_guessed(path) if fmt and fmt[1] == "avi" else None
     return VideoInfo(path, duration, fps, width, height, rotation, has_audio, timed,
                      fps_assumed=fmt[1] if fmt and rateless(fmt[1]) else "",
-                     avi_cut=avi.cut_short(path) if fmt and fmt[1] == "avi" else None)
+                     avi_cut=scaled if scaled is not None and scaled.complete else None,
+                     size_guess=scaled is not None or _BITRATE_GUESS in text)
 
 
 # The long side is decoded up to 4x the short side; beyond that, only its centre. Every film and
@@ -313,8 +319,8 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
         if 0 < real < total:
             frame_idx, clip_idx, wanted = _sample(real, num_frames, clips)
             decoded, err = _read_frames(path, wanted, geometry, size, background)
-            notes.append(f"video stream holds only {real} of the {total} frames its header implies: "
-                         "sampled over those")
+            whose = "ffmpeg guesses from the file's size" if info.size_guess else "its header implies"
+            notes.append(f"video stream holds only {real} of the {total} frames {whose}: sampled over those")
         if 0 < len(decoded) < len(wanted):
             notes.append(f"{len(wanted) - len(decoded)} of the {len(wanted)} frames sampled could not be decoded: "
                          "the last decoded frame stands in")

@@ -257,3 +257,34 @@ def test_the_real_avi_clips_cut_short_are_noted_so(sample_data, tmp_path):
             cut.write_bytes(data[: len(data) * part // 10])
             fr, said = cut_avi_notes(cut)
             assert said and said[:2] == (cut.stat().st_size, len(data)) and said[2] < said[3], (cut.name, fr.notes)
+
+
+def test_a_note_counting_frames_ffmpeg_guessed_from_the_file_size_does_not_say_the_header_implies_them(tmp_path,
+                                                                                                    monkeypatch):
+    """An AVI written to a pipe (its header's sizes never filled in: ffmpeg's to-pipe length of 2^30 frames)
+    was noted 'video stream holds only 100 of the 42281 frames its header implies', a number ffmpeg made by
+    scaling that length by the bytes in the file (hostile trial); a duration ffmpeg says it estimated from the
+    bitrate is a guess from the size too. Such a note says whose number it is; a header's stays as it was."""
+    import extract.ffmpeg
+    from extract.ffmpeg import ffmpeg_exe
+
+    piped = tmp_path / "piped.avi"
+    with open(piped, "wb") as f:
+        subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=4",
+                                   "-c:v", "mpeg4", "-f", "avi", "pipe:1"]), stdout=f, check=True)
+    guess = probe(piped).est_frames
+    assert guess > 1000  # (4 s, 100 frames)
+    assert decode_frames(piped, 8, clips=1, short_side=64).notes == [
+        f"video stream holds only 100 of the {guess} frames ffmpeg guesses from the file's size: sampled over those"]
+    # an ffmpeg that says it estimated the duration from the bitrate (its warning, at the default log level)
+    counter = tmp_path / "counter.mkv"
+    subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=4",
+                               "-c:v", "ffv1", str(counter)]), check=True)
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(f"#!/bin/sh\n'{ffmpeg_exe()}' \"$@\"\nrc=$?\n"
+                       "echo '[in#0 @ 0x1] Estimating duration from bitrate, this may be inaccurate' >&2\nexit $rc\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(extract.ffmpeg, "ffmpeg_exe", lambda: str(wrapper))
+    long = dataclasses.replace(probe(counter), duration=8.0)
+    assert decode_frames(counter, 8, short_side=64, info=long).notes == [
+        "video stream holds only 40 of the 80 frames ffmpeg guesses from the file's size: sampled over those"]
