@@ -754,10 +754,17 @@ class Captioner:
         return (result, media) if with_media else result
 
 
+def failed(video: str, error: str) -> dict:
+    """The answer for a video that failed, {"video", "error", "notes"}: its notes none, as every answer has
+    them (a script reads each object's "notes": a failed one's lacked the key)."""
+    return {"video": video, "error": error, "notes": []}
+
+
 def caption_files(videos: list[str], checkpoint: str, beam: DecodeConfig | int = 5, tags: int = 3,
                   device: str = "cpu", weights_dir: str | None = None, precision: str | None = None,
                   captioner: Captioner | None = None):
-    """Yield, per video file, {"video", "caption", "tags", "seconds", "notes"} or {"video", "error"};
+    """Yield, per video file, {"video", "caption", "tags", "seconds", "notes"} or `failed`'s {"video", "error",
+    "notes"};
     `seconds` is each video's wall time (the first one's includes waiting for the backbones).
     `captioner`: one already loaded (the others' arguments are then unused)."""
     from extract.ffmpeg import MediaError
@@ -767,14 +774,14 @@ def caption_files(videos: list[str], checkpoint: str, beam: DecodeConfig | int =
         try:
             yield captioner.caption(path)
         except MediaError as e:
-            yield {"video": path, "error": str(e)}
+            yield failed(path, str(e))
 
 
 def with_folders_expanded(videos: list[str]) -> list[str | dict]:
     """caption.py's inputs in order, a folder replaced by its video files as `python -m extract` finds
     them (`video_files`: recursively, by extension, sorted); a folder with none, or a path that does not
-    exist, is a failed input, {"video", "error"}, and so is a named file that is plainly no video (empty,
-    unreadable, a device). UserError when no video is left at all: there is nothing to caption (a user's
+    exist, is a failed input, `failed`'s {"video", "error", "notes"}, and so is a named file that is plainly
+    no video (empty, unreadable, a device). UserError when no video is left at all: there is nothing to caption (a user's
     mistake, exit 2, before the model loads)."""
     from extract.ffmpeg import MediaError
     from extract.video import check_video_file
@@ -787,16 +794,16 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
             try:  # (found now, not after the model loads: a mistyped path or an empty file alone is exit 2)
                 check_video_file(v)
             except MediaError as e:
-                items.append({"video": v, "error": str(e)})
+                items.append(failed(v, str(e)))
                 continue
             items.append(v)  # (a file ffmpeg cannot read fails as a video, in its turn)
             continue
         # (a link to nothing, its disk not mounted: failed now, as a missing named file is)
-        found = [str(p) if not broken_link(p) else {"video": str(p), "error": no_such_video(p)}
+        found = [str(p) if not broken_link(p) else failed(str(p), no_such_video(p))
                  for p in video_files(v)]
         why = (f"{v}: no video files in this folder (by extension: {', '.join(VIDEO_EXTENSIONS[:4])}, ...; hidden "
                "files, such as macOS's ._clip.mp4, are skipped)")
-        items += found or [{"video": v, "error": why}]
+        items += found or [failed(v, why)]
     if all(isinstance(i, dict) for i in items):
         shown = "; ".join(i["error"] for i in items[:3]) + ("; ..." if len(items) > 3 else "")
         raise UserError(items[0]["error"] if len(items) == 1 else f"nothing to caption: {shown}")
@@ -807,7 +814,7 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
                    as_json: bool = False, device: str = "cpu", weights_dir: str | None = None,
                    precision: str | None = None, progress: dict | None = None) -> int:
     """Print captions and tags of video files and folders of them (caption.py); a bad video (or a
-    folder without any) prints one line on stderr, and with `as_json` its {"video", "error"} object
+    folder without any) prints one line on stderr, and with `as_json` its {"video", "error", "notes"} object
     on stdout, and the rest go on. Returns 1 if some failed (a batch's partial failure, as `python -m
     extract`'s), 2 if every one did (nothing was captioned: a user's mistake, as one found before any video
     ran), else 0. `progress`, when given, gets "videos" (the video files to caption) once the folders are
@@ -851,7 +858,7 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
                 progress["failed"] += isinstance(item, str)  # (a folder without videos is no video)
             for note in r.get("notes", []):  # (extract keeps them in notes.jsonl: the answer stands, on less video)
                 print(f"note: {one_line(r['video'])}: {one_line(note)}", file=sys.stderr)
-            if as_json:  # (a failed input too, {"video", "error"}: a script reading stdout sees every input)
+            if as_json:  # (a failed input too, `failed`'s object: a script reading stdout sees every input)
                 print(json.dumps(r, ensure_ascii=False), flush=True)
             elif "error" not in r:
                 tag_text = ", ".join(f"{t['tag']} ({t['p']:.2f})" for t in r["tags"])

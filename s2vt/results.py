@@ -96,8 +96,8 @@ def _caption_lines_note(data: bytes, error: ValueError) -> str:
 CAPTION_LINES_NOTE = ("; it reads like caption.py --json's lines, which name videos by path, not by id: score and "
                       "export take `s2vt evaluate --out` predictions (or a JSON {id: caption})")
 
-# What caption.py --json (and serve) put beside "video": {"video", "caption", "tags", "seconds"}, or
-# {"video", "error"} for a file that failed.
+# What caption.py --json (and serve) put beside "video": {"video", "caption", "tags", "seconds", "notes"}, or
+# {"video", "error", "notes"} for a file that failed.
 _CAPTION_LINE_KEYS = {"caption", "tags", "seconds", "error"}
 
 

@@ -140,7 +140,7 @@ class FakeCaptioner:
         from extract.ffmpeg import MediaError
         if "bad" in path:
             raise MediaError(f"{path}: not a video")
-        return {"video": path, "caption": "a caption", "tags": [], "seconds": 0.1}
+        return {"video": path, "caption": "a caption", "tags": [], "seconds": 0.1, "notes": []}
 
 
 def fake_caption(capsys, monkeypatch, *args):
@@ -170,9 +170,14 @@ def test_caption_json_has_one_object_per_input_failed_ones_too(tmp_path, capsys,
     code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "bad.mp4", "b.mp4", "--json")
     assert code == 1 and err == ["error: bad.mp4: not a video"]
     assert [json.loads(line) for line in out] == [
-        {"video": "a.mp4", "caption": "a caption", "tags": [], "seconds": 0.1},
-        {"video": "bad.mp4", "error": "bad.mp4: not a video"},
-        {"video": "b.mp4", "caption": "a caption", "tags": [], "seconds": 0.1}]
+        {"video": "a.mp4", "caption": "a caption", "tags": [], "seconds": 0.1, "notes": []},
+        {"video": "bad.mp4", "error": "bad.mp4: not a video", "notes": []},
+        {"video": "b.mp4", "caption": "a caption", "tags": [], "seconds": 0.1, "notes": []}]
+    # every object has its "notes", a failed input's too (none): a script reads r["notes"] of each
+    (tmp_path / "empty_folder").mkdir()
+    code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "bad.mp4", "nope.mp4", "empty.mp4", "empty_folder",
+                                  "--json")
+    assert code == 1 and [json.loads(line)["notes"] for line in out] == [[]] * 5
     code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "bad.mp4")  # (text: stdout has answers only)
     assert code == 1 and out == ["a.mp4: a caption"] and err == ["error: bad.mp4: not a video"]
     # a mistyped path is found before the model loads: among videos, a failed input; alone, exit 2
@@ -416,7 +421,8 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(monkeypatch, capsys, tm
     out = capsys.readouterr()
     assert out.out.encode("utf-8") and out.err.encode("utf-8")  # (a lone surrogate would not encode)
     assert [json.loads(line) for line in out.out.splitlines()][1] == {
-        "video": "broken\\xfe.mp4", "error": "broken\\xfe.mp4: not a readable video"}  # (the failed one's too)
+        "video": "broken\\xfe.mp4", "error": "broken\\xfe.mp4: not a readable video",
+        "notes": []}  # (the failed one's too)
     assert json.loads(out.out.splitlines()[0])["video"] == "bad\\xffname.mp4"
     assert out.err == "error: broken\\xfe.mp4: not a readable video\n"
     assert predict.caption_videos([good], "ck.pt") == 0
@@ -533,8 +539,9 @@ def test_broken_links_in_a_folder_are_failed_videos_not_skipped(tmp_path, capsys
     monkeypatch.chdir(tmp_path)
     code, out, err = fake_caption(capsys, monkeypatch, "mixed", "--json")
     assert code == 1 and [json.loads(line) for line in out] == [
-        {"video": "mixed/a.mp4", "caption": "a caption", "tags": [], "seconds": 0.1},
-        {"video": "mixed/v1.mp4", "error": "mixed/v1.mp4: broken symbolic link to /mnt/unmounted/v1.mp4"}]
+        {"video": "mixed/a.mp4", "caption": "a caption", "tags": [], "seconds": 0.1, "notes": []},
+        {"video": "mixed/v1.mp4", "error": "mixed/v1.mp4: broken symbolic link to /mnt/unmounted/v1.mp4",
+         "notes": []}]
     assert err == ["error: mixed/v1.mp4: broken symbolic link to /mnt/unmounted/v1.mp4"]
     code, out, err = fake_caption(capsys, monkeypatch, "brk")
     assert (code, out, err) == (2, [], ["error: brk/v1.mp4: broken symbolic link to /mnt/unmounted/v1.mp4"])

@@ -56,6 +56,7 @@ def test_caption_model_health_page(captioner, trained, tmp_path):  # noqa: F811
     body = r.json()
     expected = captioner.caption(str(video))  # caption.py's path: the same answer
     assert body["video"] == "v00.mp4" and body["caption"] == expected["caption"] and body["tags"] == expected["tags"]
+    assert body["notes"] == expected["notes"] == []  # (caption.py's object: "notes" whether or not there are any)
     assert len(body["frame_times"]) == 4 and body["frame_times"] == sorted(body["frame_times"])
     assert 0 <= body["frame_times"][0] < body["frame_times"][-1] <= 1.0
     assert len(body["thumbnails"]) == 3 and body["thumbnails"][0]["src"].startswith("data:image/jpeg;base64,")
