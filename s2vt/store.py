@@ -23,6 +23,7 @@ import os
 import re
 import stat
 import time
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -53,7 +54,7 @@ STORE_META_KEYS = frozenset({"schema", *META_KEYS, "seed", "dtype", *MODALITY_KE
 # modality name does): a modality named like one would make its folder there, or fail after meta.json listed it
 STORE_FILES = ("meta.json", "sources.jsonl", "notes.jsonl", FAILURES)
 
-# how every line of a store's log starts (each caller of `_append` gives video_id first): a line that begins so but is no JSON is one
+# how every line of a store's log starts (`_append` puts video_id first): a line that begins so but is no JSON is one
 # of the store's own, cut short by a crash (`foreign_line`)
 RECORD_START = b'{"video_id": "'
 # what to do about a file whose width differs from the other files of its modality
@@ -263,6 +264,7 @@ class FeatureStore:
                 lines = path.read_bytes().splitlines() if path.exists() else []
             except OSError as e:
                 raise StoreError(f"{path}: cannot read ({e.strerror})") from None
+            cut = 0
             for line in lines:
                 try:
                     r = json.loads(line)
@@ -276,7 +278,10 @@ class FeatureStore:
                     into = self._imported if r.get("imported") is True else self._sources
                     into.setdefault(r["video_id"], {}).update(dict.fromkeys(r["modalities"], ident))
                 except (ValueError, KeyError, TypeError, AttributeError):  # a line cut short by a crash
-                    continue
+                    cut += bool(line.strip())
+            if cut:  # (said: those videos' sources are unknown, and count as unchanged)
+                warnings.warn(f"{printable(str(path))}: passed over {cut} record(s) cut short (a write a crash "
+                              "stopped): the files those videos' features came from are not known")
         return self._sources
 
     def imported(self) -> dict[str, dict[str, dict]]:
@@ -490,7 +495,10 @@ class FeatureStore:
 
     def _append(self, name: str, record: dict) -> None:
         # one short line per write with O_APPEND: concurrent shards do not interleave lines
-        record = {k: printable(v) if isinstance(v, str) else v for k, v in record.items()}
+        if not isinstance(record.get("video_id"), str):  # (a caller's mistake: no store log holds such a line)
+            raise TypeError(f"a record of the store's {name} needs a video_id: {record!r}")
+        # video_id first, whatever order the caller gave: RECORD_START tells a cut line of ours by it
+        record = {k: printable(v) if isinstance(v, str) else v for k, v in {"video_id": "", **record}.items()}
         line = json.dumps({**record, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}, ensure_ascii=False) + "\n"
         path = make_dirs(self.root) / name
         lock = self._logs_locked(False) if name == FAILURES else contextlib.nullcontext()

@@ -14,7 +14,7 @@ import pytest
 from extract.__main__ import main
 from extract.ffmpeg import ffmpeg_cmd
 from s2vt.manifest import ManifestError, read_manifest, sanitize_id, scan_videos
-from s2vt.store import FeatureStore, StoreError
+from s2vt.store import RECORD_START, FeatureStore, StoreError
 from extract.video import MAX_ASPECT, decode_frames
 
 from ..conftest import fill_disk, make_video
@@ -947,6 +947,35 @@ def test_a_log_cut_short_by_a_crash_takes_the_next_runs_records_on_lines_of_thei
     assert sorted(FeatureStore(store).sources()) == ["avi_mp3", "mkv_pcm"]
     lines = log.read_bytes().splitlines()
     assert len(lines) == 3 and [json.loads(x)["video_id"] for x in lines[1:]] == ["mkv_pcm", "avi_mp3"]
+
+
+def test_reading_a_log_with_cut_records_says_how_many_once(tmp_path):
+    """sources.jsonl lines a crash cut short were passed over without a word: those videos' sources went
+    unknown (counted unchanged) and nothing said so (hostile trial). Now one warning gives the count and the
+    file; a blank line is no record and is not counted."""
+    store = FeatureStore(tmp_path)
+    store.record_source("a", {"size": 1, "mtime_ns": 2}, ["vggish"], path=str(tmp_path / "a.mp4"))
+    log = tmp_path / "sources.jsonl"
+    whole = log.read_bytes()
+    log.write_bytes(whole + b'{"video_id": "b", "mod\n\n' + whole + b'{"video_id": "c", "modalities": ["vg')
+    with pytest.warns(UserWarning) as said:
+        assert sorted(FeatureStore(tmp_path).sources()) == ["a"]
+    assert [str(w.message) for w in said] == [
+        f"{log}: passed over 2 record(s) cut short (a write a crash stopped): the files those videos' features "
+        "came from are not known"]
+
+
+def test_every_store_log_record_starts_with_its_video_id(tmp_path):
+    """RECORD_START tells a cut line of the store's own from another program's by its start, and relied on each
+    caller of `_append` giving video_id first, which nothing enforced: `_append` puts it first itself, and refuses
+    a record without one (a programming error: no store log holds such a line)."""
+    store = FeatureStore(tmp_path)
+    store._append("notes.jsonl", {"note": "no audio track", "video_id": "v"})
+    line = (tmp_path / "notes.jsonl").read_bytes()
+    assert line.startswith(RECORD_START) and json.loads(line)["note"] == "no audio track"
+    with pytest.raises(TypeError, match="needs a video_id"):
+        store._append("notes.jsonl", {"note": "x"})
+    assert (tmp_path / "notes.jsonl").read_bytes() == line
 
 
 @pytest.mark.parametrize("log", ["sources.jsonl", "notes.jsonl", "failures.jsonl"])
