@@ -48,12 +48,11 @@ class CheckpointError(UserError):
 
 def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict:
     """The checkpoint dict of a best.pt / last.pt (CheckpointError if it is not one)."""
-    path = Path(path)
+    name, path = os.fspath(path), Path(path)  # (named as given: Path('./-') is '-', which reads as stdin)
     if path.is_dir():  # (most likely a run folder: its model is best.pt)
         hint = f": pass {path / 'best.pt'}" if (path / "best.pt").is_file() else ""
         raise CheckpointError(f"{path}: a folder, not a checkpoint file{hint}")
     if not path.is_file():  # (quoted where spaces begin or end it: `--checkpoint "best.pt "` shows them)
-        name = os.fspath(path)
         raise CheckpointError(f"{repr(name) if name != name.strip() else name}: checkpoint not found")
     if torch.device(device).type == "cpu":  # (a map_location of "cpu:0" fails on every checkpoint)
         device = "cpu"

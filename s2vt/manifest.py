@@ -214,10 +214,10 @@ def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[dic
     import's --split) replaces every entry's split before the check: the file's own, valid or not,
     is then not used, so it cannot refuse what the user asked for.
     """
-    path = Path(path)
+    name, path = os.fspath(path), Path(path)  # (named as given: Path('./-') is '-', which reads as stdin)
     if not path.is_file():
         what = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "manifest not found"
-        raise ManifestError(f"{path}: {what}" + (", not a manifest (a .jsonl file)" if path.is_dir() else ""))
+        raise ManifestError(f"{name}: {what}" + (", not a manifest (a .jsonl file)" if path.is_dir() else ""))
     entries, seen, repeats = [], set(), []
     for where, entry in json_lines(path):
         if split is not None and isinstance(entry, dict):

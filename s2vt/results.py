@@ -25,13 +25,14 @@ def _load_json(path: str | Path, expected: str):
     """The parsed JSON of a predictions or references file (or of the one file in export's zip); any
     reason it cannot be read is a ResultsError, its line naming the file. `expected`: what the caller
     reads, said to a file of JSON lines."""
-    path = Path(path)
+    # (the name as given: Path('./-') is '-', which the user did not type, and a bare '-' alone is stdin)
+    name, path = os.fspath(path), Path(path)
     if path.is_dir():
-        raise ResultsError(f"{path}: is a folder (expected a file)")
-    if dash := dash_refusal(path):
+        raise ResultsError(f"{name}: is a folder (expected a file)")
+    if dash := dash_refusal(name):
         raise ResultsError(dash)
     if not path.exists():
-        raise ResultsError(f"{path}: file not found")
+        raise ResultsError(f"{name}: file not found")
     if not path.is_file():  # (a device or a pipe: reading one may never end)
         raise ResultsError(f"{path}: not a regular file")
     try:
@@ -220,7 +221,7 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
     of that shape. Blank captions are left out (`vocab.drop_blank_captions`, as training does: a
     warning line counts them), and so are ids left without a caption: they have nothing to score against.
     A file with no reference caption at all is refused."""
-    path = Path(path)
+    path = os.fspath(path)  # (as given: Path('./-') would be '-', standard input's name)
     if is_manifest(path):
         try:
             entries = [{"video_id": e["video_id"], "captions": e.get("captions", [])} for e in read_manifest(path)

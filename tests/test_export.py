@@ -560,3 +560,28 @@ def test_a_dash_for_standard_input_is_said_to_be_unsupported_by_score_and_export
         assert main(args) == 2, args
         assert capsys.readouterr().err == "error: reading from standard input ('-') is not supported: name a file\n", args
     assert not (tmp_path / "e.zip").exists()
+
+
+def test_dot_slash_dash_is_the_file_named_dash_not_standard_input(tmp_path, capsys, monkeypatch):
+    """`./-` names the file '-' in the current folder, yet Path('./-') is '-': `s2vt score ./- refs.json` said
+    reading standard input is not supported, and train and evaluate said "-: ... not found" (hostile trial). Only a
+    bare '-' is standard input: `./-` is read as that file, or said missing as typed."""
+    from s2vt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "refs.json").write_text(json.dumps({"a": ["a cat"]}))
+    (tmp_path / "m.jsonl").write_text(json.dumps({"video_id": "a", "captions": ["a cat"]}) + "\n")
+    capsys.readouterr()
+    for args, said in [(["score", "refs.json", "./-"], "./-: file not found"),
+                       (["score", "./-", "refs.json"], "./-: file not found"),
+                       (["export", "./-", "--format", "coco", "--out", "e.zip"], "./-: file not found"),
+                       (["evaluate", "--checkpoint", "./-", "--manifest", "m.jsonl"], "./-: checkpoint not found"),
+                       (["train", "--manifest", "./-", "--out", "r"], "./-: manifest not found")]:
+        assert main(args) == 2, args
+        assert capsys.readouterr().err == f"error: {said}\n", args
+    (tmp_path / "-").write_text(json.dumps({"a": "a cat"}))  # (predictions in a file named '-')
+    assert main(["score", "refs.json", "./-", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["scored"] == 1
+    assert main(["score", "./-", "refs.json"]) == 2  # (the file is read: its content is no references)
+    assert capsys.readouterr().err.startswith("error: ./-: expected {id: [captions]}")
+    assert not (tmp_path / "e.zip").exists() and not (tmp_path / "r").exists()
