@@ -112,18 +112,50 @@ _NOT_A_FILE = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a device"), (stat.S_I
 
 
 def check_npy(path: str | os.PathLike) -> None:
-    """NpyError unless `path` is a regular file starting as a .npy file does. Checked before numpy reads it:
-    numpy calls a file without its magic string pickled data ('If you trust the file you can load it
-    unsafely ...': a text file named .npy, a link to /dev/zero; hostile trial), and a pipe would be
-    read for ever."""
-    mode = os.stat(path).st_mode
+    """NpyError unless `path` is a regular file starting as a .npy file does, with a whole header of numbers.
+    Checked before numpy reads it: numpy calls a file without its magic string pickled data ('If you trust
+    the file you can load it unsafely ...': a text file named .npy, a link to /dev/zero; hostile trial), a
+    pipe would be read for ever, and numpy's and the system's words for a header cut short ('EOF: reading
+    array header, expected 118 bytes got 20'), an array of Python objects ('Array can't be memory-mapped')
+    and a link to nothing ('[Errno 2] ...' naming the link) say nothing a user can act on."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise NpyError(f"a link to a missing file {printable(os.readlink(path))}") from None
+        raise
     for test, kind in _NOT_A_FILE:
         if test(mode):
             raise NpyError(f"{kind}, not a file")
     with open(path, "rb") as f:
         head = f.read(len(np.lib.format.MAGIC_PREFIX))
-    if head != np.lib.format.MAGIC_PREFIX:
-        raise NpyError("not a .npy file" + (" (empty)" if not head else ""))
+        if head != np.lib.format.MAGIC_PREFIX:
+            raise NpyError("not a .npy file" + (" (empty)" if not head else ""))
+        dtype = _header_dtype(f, os.fstat(f.fileno()).st_size)
+    if dtype is not None and dtype.hasobject:  # (numpy would need allow_pickle, which no features file needs)
+        raise NpyError("holds Python objects, not numbers: refused, as loading them could run code")
+
+
+def _header_dtype(f, size: int) -> np.dtype | None:
+    """The dtype the header of the .npy file `f` gives (read past its magic string, `size` bytes long); None for a
+    format version numpy alone reads (3: no public reader). NpyError when the file ends inside its header."""
+    start = f.tell()
+    version = f.read(2)
+    width = {1: 2, 2: 4, 3: 4}.get(version[0], 0) if len(version) == 2 else 2
+    if not width:  # (a version numpy does not know: its own words say so)
+        return None
+    length = f.read(width) if len(version) == 2 else b""
+    if len(length) < width:
+        raise NpyError(f"header cut short ({size:,} bytes)")
+    need = start + 2 + width + int.from_bytes(length, "little")
+    if size < need:
+        raise NpyError(f"header cut short ({size:,} of {need:,} bytes)")
+    if version[0] not in (1, 2):
+        return None
+    f.seek(start - len(np.lib.format.MAGIC_PREFIX))
+    np.lib.format.read_magic(f)
+    reader = np.lib.format.read_array_header_1_0 if version[0] == 1 else np.lib.format.read_array_header_2_0
+    return reader(f)[2]
 
 
 def cut_short(path: str | os.PathLike) -> str | None:

@@ -498,13 +498,27 @@ def import_features(capsys, src, caps, store, out, modality="cnn", *more):
 
 @pytest.mark.parametrize("kind, reason", [
     ("text", "not a .npy file"), ("device", "a device, not a file"), ("cut", "cut short (228 of 320 bytes)"),
-    ("empty", "not a .npy file (empty)")])
+    ("empty", "not a .npy file (empty)"), ("header", "header cut short (50 of 128 bytes)"),
+    ("length", "header cut short (9 bytes)"),
+    ("objects", "holds Python objects, not numbers: refused, as loading them could run code"),
+    ("link", "a link to a missing file {gone}")])
 def test_an_unreadable_feature_file_gives_its_true_reason(kind, reason, tmp_path, capsys):
     """A text file named .npy and a link to /dev/zero were said to hold pickled data ('If you trust the file
-    you can load it unsafely ...'), a truncated one 'mmap length is greater than file size' (hostile trial)."""
+    you can load it unsafely ...'), a truncated one 'mmap length is greater than file size' (hostile trial).
+    So were numpy's and the system's own words given for a file whose header is cut short ('EOF: reading array
+    header, expected 118 bytes got 20'), one of Python objects ('Array can't be memory-mapped: Python objects in
+    dtype.') and a link to a file not there ('[Errno 2] No such file or directory')."""
     src = feature_folder(tmp_path / "f", ["good1", "good2"], 8)
     bad = src / "bad.npy"
-    if kind == "text":
+    reason = reason.format(gone=tmp_path / "gone.npy")
+    if kind == "header" or kind == "length":
+        np.save(bad, np.zeros((3, 8), np.float64))
+        bad.write_bytes(bad.read_bytes()[:50 if kind == "header" else 9])
+    elif kind == "objects":
+        np.save(bad, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    elif kind == "link":
+        bad.symlink_to(tmp_path / "gone.npy")
+    elif kind == "text":
         bad.write_text("not numpy\n")
     elif kind == "device":
         bad.symlink_to("/dev/zero")
