@@ -962,6 +962,22 @@ def test_a_refused_import_leaves_meta_json_as_it_was(tmp_path, capsys):
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.parametrize("target, what", [("gone", "a link to a missing target ({store}/gone)"),
+                                          ("cnn2", "a symbolic link loop (to cnn2)")])
+def test_a_modality_folder_that_is_a_link_to_nothing_is_said_so(target, what, tmp_path, capsys):
+    """A modality folder that is a link to a missing target was refused as 'it is no folder', though `ls` shows
+    it there (hostile trial): it is said to be a link to what is not there, or a loop."""
+    args = import_inputs(tmp_path)["features"]
+    store = tmp_path / "store"
+    assert s2vt(capsys, "import", *args, "--out", tmp_path / "first.jsonl")[0] == 0
+    (store / "cnn2").symlink_to(store / target if target != "cnn2" else target)
+    before = snapshot(tmp_path)
+    code, err = s2vt(capsys, "import", *[a if a != "m" else "cnn2" for a in args], "--out", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: cannot write {store / 'cnn2'}: it is {what.format(store=store)}, not the "
+                               "folder of modality 'cnn2': pass another --modality name or another --features store"])
+    assert snapshot(tmp_path) == before
+
+
 def test_a_yt8m_record_of_nan_or_infinite_features_is_skipped_and_counted(tmp_path, capsys):
     """A record whose mean_rgb was all NaN was stored as it was (exit 0), and training then refused its file with
     "re-extract it", which no one can do to an imported feature; now it is a skipped record, said and counted.
