@@ -122,7 +122,17 @@ def taking_nothing(folder: Path, e: OSError) -> str | None:
     (hostile trial). None for any other error, or a folder gone (removed meanwhile: the system's word holds)."""
     if e.errno == errno.ENOENT and folder.is_dir():
         return f"{os.fsdecode(folder)} takes nothing new ('{e.strerror}', though {os.fsdecode(folder)} is there)"
+    # (/sys refuses so: 'Permission denied' even to root, a bare word with no advice; hostile trial)
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and (root := kernel_folder(folder)) and folder.is_dir():
+        return (f"{os.fsdecode(folder)} takes nothing new ('{e.strerror}': {root} holds the kernel's files): "
+                "name another output")
     return None
+
+
+def kernel_folder(path: str | os.PathLike) -> str | None:
+    """/proc or /sys when `path` is one of them or in one (the kernel's files, no place for an output), else None."""
+    where = os.path.abspath(os.fsdecode(path))
+    return next((root for root in KERNEL_FOLDERS if where == root or where.startswith(f"{root}/")), None)
 
 
 def refuse_existing(paths, force: bool) -> None:
@@ -151,7 +161,8 @@ def refuse_special_outputs(paths, folders: bool = False) -> None:
             refuse_special(path, lambda what: OutputError(f"cannot write {special_output(path, what)}"), folders)
 
 
-SYSTEM_FOLDERS = ("/dev", "/proc", "/sys")  # (the system's own files: none of them is the user's to move)
+KERNEL_FOLDERS = ("/proc", "/sys")  # (the kernel's files: no new one can be made there, `taking_nothing`)
+SYSTEM_FOLDERS = ("/dev", *KERNEL_FOLDERS)  # (the system's own files: none of them is the user's to move)
 
 
 def special_output(path: str | os.PathLike, what: str) -> str:

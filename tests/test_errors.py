@@ -1081,6 +1081,29 @@ def test_an_output_in_a_folder_that_takes_no_new_file_says_why(command, out, tmp
                                                "/proc is there)\n"), said
 
 
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs /sys")
+@pytest.mark.parametrize("command, out", [
+    (["evaluate", "--checkpoint", "model.pt", "--manifest", "manifest.jsonl", "--out"], "/sys/x.json"),
+    (["export", "p.json", "--format", "coco", "--out"], "/sys/kernel/x.zip"),
+    (["import", "folder", "videos", "--out"], "/sys/x.jsonl"),
+    (["train", "--manifest", "manifest.jsonl", "--features", "features", "--out"], "/sys/kernel/r"),
+])
+def test_an_output_under_sys_says_the_kernel_takes_nothing_new(command, out, tmp_path, capsys, monkeypatch):
+    """`--out /sys/x.json` said only "cannot write /sys/x.json: Permission denied" ('Operation not permitted' for
+    a folder), even to root, with no advice (hostile trial): /sys is said to take nothing new, as /proc is."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("model.pt", "manifest.jsonl", "videos/a.mp4", "features/meta.json"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(name)
+    (tmp_path / "p.json").write_text('{"v1": "a cat"}')
+    assert cli.main([*command, out]) == 2
+    said = one_line(capsys)
+    folder = os.path.dirname(out)
+    assert said.startswith(f"error: cannot write {out}: {folder} takes nothing new ('") and said.endswith(
+        "': /sys holds the kernel's files): name another output\n"), said
+    assert not os.path.lexists(out)
+
+
 def test_a_demo_folder_through_a_symbolic_link_loop_is_called_one(tmp_path):
     """The demo called a link loop on its --out's way 'a broken symbolic link (..., which does not exist): remove
     it, or make what it points to', which no target made could mend (hostile trial)."""
