@@ -47,6 +47,14 @@ META_KEYS = ("frames", "image_size", "clips", "clip_len", "sample_rate", "vggish
 # meta.json's objects keyed by modality
 MODALITY_KEYS = ("backbones", "dims", "precision")
 
+# what each key of meta.json holds (the objects by modality: what each modality's value is): read into settings,
+# checks and checkpoints, a value of another type was a traceback (dims "x") or recorded as it was ("frames": "x",
+# then caption.py's settings from it)
+META_TYPES = {"schema": int, **dict.fromkeys(("frames", "image_size", "clips", "clip_len", "sample_rate", "seed"), int),
+              "vggish_pca": bool, "synthetic": bool, "dtype": str, "version": str, "source": str,
+              "backbones": str, "dims": int, "precision": str}
+_TYPE_WORDS = {int: "a whole number", bool: "true or false", str: "a string"}
+
 # every key a feature store's meta.json may hold (extract's settings, backbones and version, an import's source,
 # the synthetic stores' mark): a meta.json with any other is another program's (`foreign_meta`)
 STORE_META_KEYS = frozenset({"schema", *META_KEYS, "seed", "dtype", *MODALITY_KEYS, "version", "source", "synthetic"})
@@ -240,7 +248,26 @@ class FeatureStore:
 
     def meta(self) -> dict:
         """meta.json's content ({} for a store without one, e.g. .npy folders put together by hand); StoreError
-        for one that is not a JSON object, or whose objects by modality (MODALITY_KEYS) are not."""
+        for one that is not a JSON object, whose objects by modality (MODALITY_KEYS) are not, or that holds a
+        value of another type than META_TYPES says."""
+        meta = self._meta_object()
+        self._check_types(meta)
+        return meta
+
+    def _check_types(self, meta: dict) -> None:
+        """StoreError naming the first key of `meta` (a modality's value, for the objects by modality) whose value
+        is not of the type META_TYPES gives it."""
+        for key, want in META_TYPES.items():
+            values = meta.get(key, {}).items() if key in MODALITY_KEYS else [(None, meta[key])] if key in meta else []
+            for modality, value in values:
+                # (bool is an int to Python: a JSON true is no number of frames)
+                if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+                    name = f"{key} of {modality!r}" if modality is not None else key
+                    raise StoreError(f"{self.meta_path}: {name} is {json_kind(value)}, not {_TYPE_WORDS[want]}; "
+                                     "re-extract, or remove meta.json to read the store without it")
+
+    def _meta_object(self) -> dict:
+        """`meta` before its values' types are checked: `check_meta` first says another program's file is one."""
         if not self.meta_path.is_file():
             return {}
         try:
@@ -458,9 +485,10 @@ class FeatureStore:
         A modality's precision may change only while the store holds none of its files: one
         modality's features all come from one precision.
         """
-        old = self.meta()
+        old = self._meta_object()
         if why := foreign_meta(old):  # (another program's file: merged into, it lost its own settings)
             raise StoreError(f"{self.meta_path} is not a feature store's meta.json ({why}): name another {store_option}")
+        self._check_types(old)
         for key in (*META_KEYS, "dtype"):  # (one store, one dtype: float16 and float32 files never mix)
             if key in old and key in meta and old[key] != meta[key]:
                 raise StoreError(f"{self.meta_path}: store was extracted with {key}={old[key]!r}, "

@@ -459,6 +459,28 @@ def test_a_load_failure_that_is_not_the_file_is_not_called_corrupt(run, monkeypa
     assert "don't know how to restore data location" in said and "not a fault of the file" in said, said
 
 
+@pytest.mark.parametrize("key, value, said", [
+    ("frames", "x", "frames is a JSON string, not a whole number"),
+    ("frames", True, "frames is a JSON boolean, not a whole number"),
+    ("source", 5, "source is a JSON number, not a string"),
+    ("version", 5, "version is a JSON number, not a string"),
+    ("vggish_pca", "yes", "vggish_pca is a JSON string, not true or false"),
+    ("dims", {"resnet152": "x", "vggish": 4}, "dims of 'resnet152' is a JSON string, not a whole number"),
+    ("backbones", {"resnet152": 5}, "backbones of 'resnet152' is a JSON number, not a string")])
+def test_a_store_meta_json_value_of_the_wrong_type_is_refused_naming_it(key, value, said, store, tmp_path, capsys):
+    """meta.json's dims {"resnet152": "x"} stopped training with int()'s traceback, and "frames": "x", "source": 5
+    or "vggish_pca": "yes" were taken and copied into the checkpoint, for caption.py to build its settings from
+    (hostile trial): a value of the wrong type is refused in one line naming the key and the file."""
+    manifest, features = store
+    shutil.copytree(features, tmp_path / "features")
+    meta = json.loads((tmp_path / "features" / "meta.json").read_text())
+    (tmp_path / "features" / "meta.json").write_text(json.dumps({**meta, key: value}))
+    code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
+    assert (code, err) == (2, [f"error: {tmp_path / 'features' / 'meta.json'}: {said}; re-extract, or remove "
+                               "meta.json to read the store without it"])
+    assert not (tmp_path / "run").exists()
+
+
 def test_manifest_whose_captions_are_all_blank(store, tmp_path, capsys):
     entries = [json.loads(x) for x in store[0].read_text().splitlines()]
     blank = tmp_path / "blank.jsonl"
