@@ -515,8 +515,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         store = GapStore(features, model.cfg.modalities)
         if shards := not_a_store(features, split, labels, ckpt, checkpoint):  # (a folder of them too: no store's meta.json there)
             raise StoreError(shards)
-        if not store.root.is_dir():
-            raise StoreError(f"{store.root}: feature store not found")
+        if not store.root.is_dir():  # (named as typed: Path('./-') is '-')
+            raise StoreError(f"{os.fspath(features)}: feature store not found")
         check_store_matches(store, ckpt.get("extract", {}), modalities)
         # a modality with no file at all is a wrong store (or a wrong checkpoint), not a few missing
         # videos: every prediction would come from the missing vector alone (train refuses it too)

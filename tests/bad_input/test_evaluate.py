@@ -946,3 +946,13 @@ def test_report_refuses_a_sources_log_that_is_a_pipe_before_decoding(store, run,
                      features, "--out", out, "--html", tmp_path / "r.html", "--beam", "1")
     assert code == 2 and len(err) == 1 and "sources.jsonl is a pipe" in err[0], err
     assert not out.exists() and not (tmp_path / "r.html").exists()
+
+
+def test_features_dot_slash_dash_is_named_as_typed(store, run, tmp_path, capsys, monkeypatch):  # noqa: F811
+    """`--features ./-` with no folder '-' there was '-: feature store not found' (Path('./-') is '-', standard
+    input's name; hostile trial): named as typed."""
+    manifest, _ = store
+    monkeypatch.chdir(tmp_path)
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features", "./-",
+                     "--out", tmp_path / "p.json")
+    assert (code, err) == (2, ["error: ./-: feature store not found"])
