@@ -893,7 +893,7 @@ def test_a_signal_once_the_command_returned_says_it_had_finished(tmp_path, capsy
 
     def interrupt(*a, **k):
         raise KeyboardInterrupt  # (what a Ctrl-C or SIGTERM raises there)
-    monkeypatch.setattr(s2vt.options, "from_args", lambda cls, args: argparse.Namespace(out=args.out))
+    monkeypatch.setattr(s2vt.options, "from_args", lambda cls, args, **kw: argparse.Namespace(out=args.out))
     monkeypatch.setattr(s2vt.engine, "train", lambda cfg: {"epoch": 1, "CIDEr": 0.5})
     monkeypatch.setattr(s2vt.predict, "captions_videos", interrupt)
     code = cli.main(["train", "--out", str(tmp_path / "run")], program=False)
