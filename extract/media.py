@@ -49,8 +49,10 @@ def decode_media(path: str | os.PathLike, modalities, frames: int = 40, clips: i
     try:
         info = probe(path)
         # (not a duration that is a guess, a raw MJPEG's at 25 fps: a 4 s 60 fps one "lasted" 9.6 s. Such a
-        # stream holds no audio, whose decoding the limit bounds, and the upload's size bounds its frames)
-        if max_seconds is not None and info.duration > max_seconds and not info.fps_assumed:
+        # stream holds no audio, whose decoding the limit bounds, and the upload's size bounds its frames. A
+        # duration ffmpeg guessed from the file's size is its counted frames' by now; with none counted, a guess)
+        guess = info.fps_assumed or (info.size_guess and not info.counted)
+        if max_seconds is not None and info.duration > max_seconds and not guess:
             raise TooLong(f"{os.fspath(path)}: video lasts {info.duration:,.1f} s, over the limit of "
                           f"{max_seconds:,g} s")
         with ThreadPoolExecutor(1) as pool:

@@ -42,9 +42,13 @@ class VideoInfo:
     # an AVI cut short: what its header declares (more bytes than the file holds); its duration above is then
     # ffmpeg's guess, the header's scaled by the bytes left (`extract.avi`)
     avi_cut: avi.Declared | None = None
-    # the duration is ffmpeg's guess from the file's size (an AVI cut short or written to a pipe, a duration it
+    # ffmpeg's duration was its guess from the file's size (an AVI cut short or written to a pipe, a duration it
     # says it estimated from the bitrate), not one a header or timestamps give: what a note says of its frames
     size_guess: bool = False
+    # the frames such a stream holds, counted at the probe (a remux, no decoding; 0: none counted): the duration
+    # above is then theirs over `fps`, not the guess (an AVI written to a pipe, 4 s, "lasted" 631 s: refused as
+    # over `s2vt serve`'s limit, and sampled as 15,773 frames; hostile trial)
+    counted: int = 0
 
     @property
     def est_frames(self) -> int:
@@ -179,10 +183,14 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     has_audio = re.search(r"Stream #\d+:\d+.*?: Audio:", text) is not None
     fmt = _FORMAT.search(text)
     scaled = avi.size_guessed(path) if fmt and fmt[1] == "avi" else None
+    guessed, counted = scaled is not None or _BITRATE_GUESS in text, 0
+    if guessed:
+        counted = count_frames(path)[0]
+        duration = counted / fps if counted else duration
     return VideoInfo(path, duration, fps, width, height, rotation, has_audio, timed,
                      fps_assumed=fmt[1] if fmt and rateless(fmt[1]) else "",
                      avi_cut=scaled if scaled is not None and scaled.complete else None,
-                     size_guess=scaled is not None or _BITRATE_GUESS in text)
+                     size_guess=guessed, counted=counted)
 
 
 # The long side is decoded up to 4x the short side; beyond that, only its centre. Every film and
@@ -293,8 +301,8 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
     the long side cut to its centre beyond MAX_ASPECT x the short side. Indices spread over the
     frames the header implies; when the stream ends before that (a cover image over long audio,
     a truncated file), its real frames are counted (a remux, no decoding) and sampled instead,
-    with a note. An AVI cut short (`VideoInfo.avi_cut`: its duration a guess) has them counted first, and
-    a note if they are fewer than its header's. Samples that still find no frame repeat the last decoded
+    with a note. An AVI cut short (`VideoInfo.avi_cut`: ffmpeg's duration a guess) has them counted at the
+    probe (`VideoInfo.counted`), and a note if they are fewer than its header's. Samples that still find no frame repeat the last decoded
     one, noted too.
     `background`: see `extract.ffmpeg.start_ffmpeg`.
     """
@@ -306,7 +314,7 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
     geometry = f"{crop}scale={w}:{h}:flags=bilinear,format=rgb24"
     total, notes = info.est_frames, []
     if info.avi_cut is not None:  # (the guess may fall over the frames held, or under: the last never sampled)
-        real = count_frames(path)[0]
+        real = info.counted or count_frames(path)[0]
         total = real or total
         if 0 < real < info.avi_cut.frames:
             notes.append(f"file cut short ({os.path.getsize(path):,} of the {info.avi_cut.size:,} bytes its AVI "

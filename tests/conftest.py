@@ -41,6 +41,18 @@ def make_video(path: Path, seconds: float = 2.0, size: str = "160x120", rate: in
     return path
 
 
+def piped_avi(path: Path, seconds: float = 4.0, size: str = "64x48") -> Path:
+    """An AVI as ffmpeg writes it to a pipe (`-f avi pipe:1`): its header's sizes never filled in, so ffmpeg
+    guesses its duration from the file's size (a 4 s clip "lasts" some hundreds of seconds)."""
+    with open(path, "wb") as f:
+        subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-f", "lavfi", "-i",
+                                   f"testsrc2=size={size}:rate=25:duration={seconds}", "-f", "lavfi", "-i",
+                                   f"sine=frequency=440:duration={seconds}:sample_rate=44100",
+                                   "-c:v", "mpeg4", "-c:a", "libmp3lame", "-f", "avi", "pipe:1"]),
+                       stdout=f, check=True)
+    return path
+
+
 @pytest.fixture(scope="session")
 def videos(tmp_path_factory) -> dict[str, Path]:
     """Good videos in several codecs/containers, plus the awkward ones."""

@@ -585,3 +585,22 @@ def test_caption_says_extracts_notes_of_a_video(trained, tmp_path, capsys):
     assert rows[2]["caption"] and rows[2]["notes"][0].startswith(f"file cut short ({cut_avi.stat().st_size:,} of the "
                                                                  f"{len(whole):,} bytes its AVI header gives): ")
     assert err.splitlines() == [f"note: {r['video']}: {n}" for r in rows for n in r["notes"]]
+
+
+def test_an_avi_written_to_a_pipe_is_captioned_over_its_frames_without_a_guess(trained, tmp_path, capsys):
+    """An AVI written to a pipe was noted 'video stream holds only 100 of the 15773 frames ffmpeg guesses from
+    the file's size', its duration taken as ffmpeg's guess from the file's size (hostile trial): its frames
+    are counted at the probe, its duration and frame times theirs, and there is nothing to note."""
+    from s2vt.cli import main
+    from s2vt.predict import Captioner
+
+    from .conftest import piped_avi
+
+    piped = piped_avi(tmp_path / "piped.avi", 4.0)
+    code = main(["caption", str(piped), "--checkpoint", str(trained / "run" / "best.pt"), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    row, = [json.loads(line) for line in out.splitlines()]
+    assert row["caption"] and row["notes"] == [] and err == ""
+    _, media = Captioner(str(trained / "run" / "best.pt")).caption(str(piped), with_media=True)
+    assert 0 <= media.times[0] < media.times[-1] < 4.0

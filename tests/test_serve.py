@@ -1035,3 +1035,23 @@ def test_the_answer_gives_extracts_notes_of_the_upload(captioner, tmp_path):
     notes = r.json()["notes"]
     assert notes == captioner.caption(str(cut))["notes"] and notes[0].startswith("video stream holds only ")
     assert not any(str(uploads) in n for n in notes)
+
+
+def test_an_avi_written_to_a_pipe_is_timed_by_its_frames_not_refused_as_too_long(captioner, tmp_path):
+    """An AVI written to a pipe (its header's sizes never filled in) was refused 'video lasts 630.9 s, over the
+    limit of 10 s', a duration ffmpeg made by scaling the header's placeholder length by the file's size (a 4 s
+    clip; hostile trial): its frames are counted, and it is timed by them."""
+    from .conftest import piped_avi
+
+    piped = piped_avi(tmp_path / "piped.avi", 4.0)
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    r, = call(create_app(captioner, upload_dir=str(uploads), max_seconds=10),
+              ("POST", "/api/caption", video_form(piped, "p.avi")))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["notes"] == [] and body["caption"]
+    assert 0 <= body["frame_times"][0] < body["frame_times"][-1] < 4.0
+    r, = call(create_app(captioner, upload_dir=str(uploads), max_seconds=3),  # (the limit holds, on its real length)
+              ("POST", "/api/caption", video_form(piped, "p.avi")))
+    assert r.status_code == 422 and r.json() == {"error": "p.avi: video lasts 4.0 s, over the limit of 3 s"}

@@ -268,14 +268,13 @@ def test_a_note_counting_frames_ffmpeg_guessed_from_the_file_size_does_not_say_t
     import extract.ffmpeg
     from extract.ffmpeg import ffmpeg_exe
 
-    piped = tmp_path / "piped.avi"
-    with open(piped, "wb") as f:
-        subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=4",
-                                   "-c:v", "mpeg4", "-f", "avi", "pipe:1"]), stdout=f, check=True)
-    guess = probe(piped).est_frames
-    assert guess > 1000  # (4 s, 100 frames)
-    assert decode_frames(piped, 8, clips=1, short_side=64).notes == [
-        f"video stream holds only 100 of the {guess} frames ffmpeg guesses from the file's size: sampled over those"]
+    from .conftest import piped_avi
+
+    # (a piped AVI's frames are now counted at the probe: its duration theirs, nothing to note)
+    piped = piped_avi(tmp_path / "piped.avi", 4.0)
+    info = probe(piped)
+    assert info.size_guess and info.counted == 100 and info.duration == 4.0 and info.avi_cut is None
+    assert decode_frames(piped, 8, clips=1, short_side=64, info=info).notes == []
     # an ffmpeg that says it estimated the duration from the bitrate (its warning, at the default log level)
     counter = tmp_path / "counter.mkv"
     subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=4",
