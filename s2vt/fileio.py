@@ -135,19 +135,25 @@ def kernel_folder(path: str | os.PathLike) -> str | None:
     return next((root for root in KERNEL_FOLDERS if where == root or where.startswith(f"{root}/")), None)
 
 
-def refuse_existing(paths, force: bool) -> None:
+def refuse_existing(paths, force: bool, specials_refused: bool = False) -> None:
     """OutputError for a file the user named as an output that already exists, unless `force`:
     a command never silently replaces a result the user may still want (`--force` to allow it). A path
-    is judged as typed (a link to a device named as the link) and, existing, named as the file a write
-    replaces (`written_file`: through a link, its target)."""
+    is judged and named as typed (a link to a device named as the link; an existing link with the file a write
+    replaces, `written_file`: its target). `specials_refused`: the caller refused pipes and devices among
+    `paths` already (evaluate: before its other refusals, which would name a device otherwise)."""
     for path in paths:
         if path:
             refuse_broken_link(path)
         if path and (what := folder_path(path)):
             raise OutputError(f"{os.fsdecode(path)} {what}: name a file to write")
-        refuse_special_outputs([path])  # (before 'already exists': --force would not help)
+        if not specials_refused:
+            refuse_special_outputs([path])  # (before 'already exists': --force would not help)
         if path and not force and Path(path).exists():
-            raise OutputError(f"{os.fsdecode(written_file(path))} already exists: pass --force to replace it")
+            # (as the user gave it, as every other line names an output: 'subs/a.zip already exists' named a file
+            # never typed; hostile trial)
+            target = written_file(path)
+            link = f" (a link to {os.fsdecode(target)})" if target != Path(path) else ""
+            raise OutputError(f"{os.fsdecode(path)} already exists{link}: pass --force to replace it")
 
 
 def refuse_special_outputs(paths, folders: bool = False) -> None:

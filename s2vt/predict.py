@@ -454,8 +454,10 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     metrics_path = written_file(metrics_file(out_path, split))
     report = written_file(html) if html else None  # (through a link: the file written, as for --out)
     # (as the user gave them: a link named as one, /dev/stdout not as /proc/PID/fd/pipe:[N]; the default
-    # predictions file too: it is replaced without --force)
-    refuse_special_outputs([out or out_path, metrics_file(out_path, split), html])
+    # predictions file too: it is replaced without --force. Here, not in refuse_existing below: the refusals
+    # between would name a device otherwise, '/dev/null: evaluate writes its predictions as NAME.json')
+    given = [out or out_path, metrics_file(out_path, split), html]
+    refuse_special_outputs(given)
     # names a run's readers (and a later evaluate) take for another file: predictions under them would
     # be read as metrics, or replaced without --force by the default run of another split
     if out_path.name == f"metrics_{split}.json":
@@ -496,7 +498,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
                           "beside them as NAME.metrics.json: name --out NAME.json")
     # (after refuse_inputs: writing over an input is refused even so); the metrics of a named --out
     # are refused with it: replacing them alone would leave an earlier run's predictions unexplained
-    refuse_existing([out and out_path, out and metrics_path, report], force)
+    refuse_existing([out, out and given[1], html], force, specials_refused=True)  # (as given)
     for folder, path in {p.parent: p for p in [*([report] if html else []), out_path]}.items():
         check_writable(folder, path)  # (now: not after decoding the whole split)
     # two runs writing the same outputs at once: the one that ended last would silently win
@@ -612,7 +614,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
                f"split {split!r} of {manifest} has {caps} and {checkpoint} predicts no tags" if not refs else
                f"{checkpoint} writes no captions and split {split!r} of {manifest} has no tags" if not tagged else
                f"{checkpoint} writes no captions and predicts no tags")
-        print(f"note: {why}: nothing to score; only the predictions were written, to {out_path}", file=sys.stderr)
+        print(f"note: {why}: nothing to score; only the predictions were written, to {given[0]}", file=sys.stderr)
     if html:
         from .report import write_report
 
@@ -624,7 +626,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         if other or maybe:  # (counted as the notes word them: a copy of the file 'may not be', not 'is not')
             n = other or maybe
             more = f", and those of {maybe} more may not be" if other and maybe else ""
-            print(f"warning: {report}: the frames of {n} video{'s' if n > 1 else ''} "
+            print(f"warning: {html}: the frames of {n} video{'s' if n > 1 else ''} "
                   f"{'are not' if other else 'may not be'} of the file {'their' if n > 1 else 'its'} features were "
                   f"extracted from{more} ({store.root / 'sources.jsonl'}): "
                   f"{'each is' if other + maybe > 1 else 'it is'} noted under its frames", file=sys.stderr)

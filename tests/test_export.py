@@ -187,7 +187,8 @@ def test_export_judges_a_link_out_by_the_file_written_as_evaluate_does(tmp_path,
 
     preds, target, link = linked_submission(tmp_path, "mine")
     assert main(["export", str(preds), "--format", "coco", "--out", str(link)]) == 2
-    assert capsys.readouterr().err == f"error: {target} already exists: pass --force to replace it\n"
+    # (named as given, with the file a write replaces)
+    assert capsys.readouterr().err == f"error: {link} already exists (a link to {target}): pass --force to replace it\n"
     assert main(["export", str(preds), "--format", "coco", "--out", str(link), "--force"]) == 0
     # (but named as given, as evaluate names its outputs: 'wrote subs/a.zip' named a file the user never typed)
     assert capsys.readouterr().err == f"wrote {link}: 2 videos\n"

@@ -280,6 +280,27 @@ def test_an_out_through_a_symbolic_link_writes_its_file(store, run, tmp_path, ca
     assert broken.is_symlink() and not (tmp_path / "q.metrics.json").exists()
 
 
+def test_evaluate_names_its_outputs_as_given_through_a_link(store, run, tmp_path, capsys):  # noqa: F811
+    """`--out LINK` was named by the file it leads to, a name the user never typed, in 'X already exists' and in
+    'only the predictions were written, to X' (hostile trial; export names its --out as given): now as given, an
+    existing one with the file a write would replace."""
+    (tmp_path / "keep").mkdir()
+    target, link = tmp_path / "keep" / "p.json", tmp_path / "p.json"
+    target.write_text("{}")
+    link.symlink_to(target)
+    bare = tmp_path / "bare.jsonl"  # (its test videos without captions or tags: nothing to score)
+    bare.write_text("".join(json.dumps({k: v for k, v in e.items() if k not in ("captions", "tags")}) + "\n"
+                            for line in Path(store[0]).read_text().splitlines()
+                            if (e := json.loads(line))["split"] == "test"))
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", bare, "--features", store[1], "--beam", "1",
+            "--out", link]
+    code, err = s2vt(capsys, *args)
+    assert (code, err) == (2, [f"error: {link} already exists (a link to {target}): pass --force to replace it"])
+    code, err = s2vt(capsys, *args, "--force")
+    assert code == 0 and err[-1].endswith(f": nothing to score; only the predictions were written, to {link}"), err
+    assert link.is_symlink() and json.loads(target.read_text())
+
+
 def test_an_out_that_is_a_symbolic_link_is_judged_locked_and_paired_by_the_file_written(store, run, tmp_path,  # noqa: F811
                                                                                       capsys):
     """`--out LINK` was judged by the link's folder and name, not the file written (hostile trial): a link into a
