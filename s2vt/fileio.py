@@ -605,8 +605,9 @@ def read_lock(lock: Path) -> tuple[bytes, float] | None:
 def lock_owner(lock: Path) -> int | None:
     """The pid of the live process that holds `lock` (-1: one that has not written its pid yet); None
     for no lock or a stale one (its process is gone, or empty for LOCK_WRITING_S, or its pid now another
-    process's: started at another time than the lock says; a lock of a pid alone, as written before, or of
-    no start time ('-') is not checked so: a BarePid). A lock of another host is live: a LockHolder naming it. A file of that name holding
+    process's: started at another time than the lock says; a lock of a pid alone, as written before, of
+    no start time ('-'), or of one that cannot be checked now (/proc/PID/stat unreadable) is not checked so: a
+    BarePid). A lock of another host is live: a LockHolder naming it. A file of that name holding
     anything else is not s2vt's (a user's own), nor is
     anything but a regular file (`read_lock`): OutputError, never taken over (removed)."""
     if (got := read_lock(lock)) is None:
@@ -638,8 +639,12 @@ def lock_owner(lock: Path) -> int | None:
         pass
     except (OverflowError, ValueError):  # (no such process id can exist)
         raise not_a_lock(lock, "a file that holds something other than a process id") from None
-    if len(parts) >= 2 and parts[1] != "-" and (start := process_start(pid)) is not None and start != parts[1]:
+    start = process_start(pid) if len(parts) >= 2 and parts[1] != "-" else None
+    if start is not None and start != parts[1]:
         return None  # (the pid reused: another process than the one that took the lock)
+    if len(parts) >= 2 and parts[1] != "-" and start is None:  # (recorded, but nothing to check it against)
+        return BarePid(pid, f"the start time the lock records cannot be checked: /proc/{pid}/stat cannot be read "
+                            "now, so a process that got that pid since cannot be told from the one that took the lock")
     if len(parts) == 1:
         return BarePid(pid, "the lock holds a process id alone, as older s2vt versions wrote it")
     if parts[1] == "-":  # (written where the system gave no start time: the pid alone is checked, as above)
@@ -650,7 +655,8 @@ def lock_owner(lock: Path) -> int | None:
 
 class BarePid(int):
     """The pid of a live process named by a lock without its start time (`why`, in words): a pid alone, as s2vt
-    wrote before it recorded one, or 'PID - HOST', written where the system gave none. It may be any process that
+    wrote before it recorded one, or 'PID - HOST', written where the system gave none; or with one that cannot be
+    read for the process now, to compare. It may be any process that
     got that pid since (pid 1 was said as "another s2vt evaluate"; hostile trial). An int, as `lock_owner`'s
     callers take it; `busy_line` words it as not known to be s2vt's."""
     why: str

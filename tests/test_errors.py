@@ -1193,6 +1193,31 @@ def test_a_lock_without_a_start_time_is_not_said_to_be_s2vts_run(tmp_path, capsy
     assert (tmp_path / ".p.json.lock").read_text() == f"1 - {this_host()}\n" and not (tmp_path / "p.json").exists()
 
 
+def test_a_lock_whose_start_time_cannot_be_read_now_is_not_said_to_be_s2vts_run(tmp_path, capsys, monkeypatch):
+    """A lock 'PID START HOST' of a live process whose /proc/PID/stat cannot be read now (another user's process
+    where /proc hides it, a system without /proc) was said as "another s2vt evaluate (pid 1) is writing it",
+    though its start time, unread, confirmed nothing (hostile trial): said as unconfirmed, with how to remove it.
+    Its start time read and the same, it is s2vt's run, as before."""
+    from s2vt import fileio
+    from s2vt.fileio import busy_line, lock_owner, this_host
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.pt").write_text("x")
+    (tmp_path / "m.jsonl").write_text('{"video_id": "v1", "split": "test", "captions": ["a cat"]}\n')
+    (tmp_path / ".p.json.lock").write_text(f"1 12345 {this_host()}\n")
+    monkeypatch.setattr(fileio, "process_start", lambda pid: None)  # (as /proc/1/stat unreadable)
+    assert cli.main(["evaluate", "--checkpoint", "model.pt", "--manifest", "m.jsonl", "--out", "p.json"]) == 2
+    assert one_line(capsys) == ("error: --out p.json: the lock file .p.json.lock names pid 1, a running process that "
+                                "may not be another s2vt evaluate (the start time the lock records cannot be checked: "
+                                "/proc/1/stat cannot be read now, so a process that got that pid since cannot be told "
+                                "from the one that took the lock): remove .p.json.lock if no s2vt command is running, "
+                                "or name another --out\n")
+    assert (tmp_path / ".p.json.lock").read_text() == f"1 12345 {this_host()}\n" and not (tmp_path / "p.json").exists()
+    monkeypatch.setattr(fileio, "process_start", lambda pid: "12345")  # (read, and the lock's: s2vt's run)
+    assert busy_line("x", "another s2vt evaluate", lock_owner(tmp_path / ".p.json.lock"), "is writing it", "",
+                     tmp_path / ".p.json.lock").startswith("x: another s2vt evaluate (pid 1) is writing it")
+
+
 def test_the_demo_started_as_a_module_says_bad_input_in_one_line(tmp_path, capsys):
     """`python -m s2vt.demo --out loop` (a link loop), `--out /proc/d` or `--out ""` was a DemoFolderError or
     SettingError traceback, exit 1: only `s2vt demo` said it in one line (hostile trial)."""
