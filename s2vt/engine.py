@@ -200,8 +200,8 @@ def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | No
                 e["captions"] = []
         return None, []
     store = FeatureStore(cfg.features)
-    if not store.root.is_dir():
-        raise DataError(f"{store.root}: feature store not found")
+    if not store.root.is_dir():  # (named as typed: Path('./-') is '-')
+        raise DataError(f"{os.fspath(cfg.features)}: feature store not found")
     present = store.modalities()
     modalities = list(cfg.modalities or store.meta().get("backbones", {}) or present)
     absent = [m for m in modalities if m not in present]

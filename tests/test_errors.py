@@ -1059,6 +1059,16 @@ def test_a_file_output_ending_with_a_slash_is_said_to_name_a_folder(command, sai
     assert sorted(tmp_path.rglob("*")) == before
 
 
+def refused_in_stand_ins(argv, tmp_path, monkeypatch) -> int:
+    """`cli.main(argv)` run in tmp_path, where stand-ins of every input file the commands below name exist."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("model.pt", "manifest.jsonl", "videos/a.mp4", "features/meta.json"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(name)
+    (tmp_path / "p.json").write_text('{"v1": "a cat"}')
+    return cli.main(argv)
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")
 @pytest.mark.parametrize("command, out", [
     (["evaluate", "--checkpoint", "model.pt", "--manifest", "manifest.jsonl", "--out"], "/proc/x.json"),
@@ -1070,12 +1080,7 @@ def test_a_file_output_ending_with_a_slash_is_said_to_name_a_folder(command, sai
 def test_an_output_in_a_folder_that_takes_no_new_file_says_why(command, out, tmp_path, capsys, monkeypatch):
     """`--out /proc/x.json` said "cannot write /proc: No such file or directory", a folder that is there (the
     system's word for a new name in /proc): the output is named, and that /proc takes nothing new."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("model.pt", "manifest.jsonl", "videos/a.mp4", "features/meta.json"):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_text(name)
-    (tmp_path / "p.json").write_text('{"v1": "a cat"}')
-    assert cli.main([*command, out]) == 2
+    assert refused_in_stand_ins([*command, out], tmp_path, monkeypatch) == 2
     said = one_line(capsys)
     assert f"{out}:" in said and said.endswith(": /proc takes nothing new ('No such file or directory', though "
                                                "/proc is there)\n"), said
@@ -1091,12 +1096,7 @@ def test_an_output_in_a_folder_that_takes_no_new_file_says_why(command, out, tmp
 def test_an_output_under_sys_says_the_kernel_takes_nothing_new(command, out, tmp_path, capsys, monkeypatch):
     """`--out /sys/x.json` said only "cannot write /sys/x.json: Permission denied" ('Operation not permitted' for
     a folder), even to root, with no advice (hostile trial): /sys is said to take nothing new, as /proc is."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("model.pt", "manifest.jsonl", "videos/a.mp4", "features/meta.json"):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_text(name)
-    (tmp_path / "p.json").write_text('{"v1": "a cat"}')
-    assert cli.main([*command, out]) == 2
+    assert refused_in_stand_ins([*command, out], tmp_path, monkeypatch) == 2
     said = one_line(capsys)
     folder = os.path.dirname(out)
     assert said.startswith(f"error: cannot write {out}: {folder} takes nothing new ('") and said.endswith(

@@ -577,7 +577,9 @@ def test_dot_slash_dash_is_the_file_named_dash_not_standard_input(tmp_path, caps
                        (["score", "./-", "refs.json"], "./-: file not found"),
                        (["export", "./-", "--format", "coco", "--out", "e.zip"], "./-: file not found"),
                        (["evaluate", "--checkpoint", "./-", "--manifest", "m.jsonl"], "./-: checkpoint not found"),
-                       (["train", "--manifest", "./-", "--out", "r"], "./-: manifest not found")]:
+                       (["train", "--manifest", "./-", "--out", "r"], "./-: manifest not found"),
+                       (["train", "--manifest", "m.jsonl", "--features", "./-", "--out", "r"],
+                        "./-: feature store not found")]:
         assert main(args) == 2, args
         assert capsys.readouterr().err == f"error: {said}\n", args
     (tmp_path / "-").write_text(json.dumps({"a": "a cat"}))  # (predictions in a file named '-')
