@@ -54,6 +54,17 @@ META_TYPES = {"schema": int, **dict.fromkeys(("frames", "image_size", "clips", "
               "vggish_pca": bool, "synthetic": bool, "dtype": str, "version": str, "source": str,
               "backbones": str, "dims": int, "precision": str}
 _TYPE_WORDS = {int: "a whole number", bool: "true or false", str: "a string"}
+# the least and greatest (None: no bound) value of meta.json's whole numbers (a modality's, for dims): one of the right
+# type but out of them was copied into the checkpoint and failed only where used (dims -5: torch's traceback from the
+# model; hostile trial)
+META_LIMITS = {"dims": (1, None)}
+
+
+def whole_number(low: int, high: int | None) -> str:
+    """'a whole number from LOW to HIGH' ('a positive whole number' for 1 and no bound), as a refusal says it."""
+    if high is None:
+        return "a positive whole number" if low == 1 else f"a whole number of at least {low}"
+    return f"a whole number from {low} to {high}"
 
 # every key a feature store's meta.json may hold (extract's settings, backbones and version, an import's source,
 # the synthetic stores' mark): a meta.json with any other is another program's (`foreign_meta`)
@@ -67,6 +78,11 @@ STORE_FILES = ("meta.json", "sources.jsonl", "notes.jsonl", FAILURES)
 RECORD_START = b'{"video_id": "'
 # what to do about a file whose width differs from the other files of its modality
 MIXED_FIX = "re-extract it, or leave its video out of the manifest"
+
+
+def within(value: int, low: int, high: int | None) -> bool:
+    """Whether `value` lies in META_LIMITS' `low`..`high` (None: no bound)."""
+    return low <= value and (high is None or value <= high)
 
 
 class StoreError(UserError):
@@ -256,15 +272,20 @@ class FeatureStore:
 
     def _check_types(self, meta: dict) -> None:
         """StoreError naming the first key of `meta` (a modality's value, for the objects by modality) whose value
-        is not of the type META_TYPES gives it."""
+        is not of the type META_TYPES gives it, or lies outside META_LIMITS."""
         for key, want in META_TYPES.items():
             values = meta.get(key, {}).items() if key in MODALITY_KEYS else [(None, meta[key])] if key in meta else []
             for modality, value in values:
+                name = f"{key} of {modality!r}" if modality is not None else key
                 # (bool is an int to Python: a JSON true is no number of frames)
                 if not isinstance(value, want) or (want is int and isinstance(value, bool)):
-                    name = f"{key} of {modality!r}" if modality is not None else key
-                    raise StoreError(f"{self.meta_path}: {name} is {json_kind(value)}, not {_TYPE_WORDS[want]}; "
-                                     "re-extract, or remove meta.json to read the store without it")
+                    problem = f"{json_kind(value)}, not {_TYPE_WORDS[want]}"
+                elif key in META_LIMITS and not within(value, *META_LIMITS[key]):
+                    problem = f"{value!r}, not {whole_number(*META_LIMITS[key])}"
+                else:
+                    continue
+                raise StoreError(f"{self.meta_path}: {name} is {problem}; re-extract, or remove meta.json to read "
+                                 "the store without it")
 
     def _meta_object(self) -> dict:
         """`meta` before its values' types are checked: `check_meta` first says another program's file is one."""

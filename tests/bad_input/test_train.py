@@ -481,6 +481,21 @@ def test_a_store_meta_json_value_of_the_wrong_type_is_refused_naming_it(key, val
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("dim", [-5, 0])
+def test_a_store_meta_json_width_that_is_not_positive_is_refused_naming_it(dim, store, tmp_path, capsys):
+    """meta.json's dims {"resnet152": -5} stopped training with torch's traceback ('zeros: Dimension size must be
+    non-negative'), and 0 let torch's warning out before a refusal (hostile trial): refused in one line naming the
+    key and the file, before any model is built."""
+    manifest, features = store
+    shutil.copytree(features, tmp_path / "features")
+    meta = json.loads((tmp_path / "features" / "meta.json").read_text())
+    (tmp_path / "features" / "meta.json").write_text(json.dumps({**meta, "dims": {**meta["dims"], "resnet152": dim}}))
+    code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
+    assert (code, err) == (2, [f"error: {tmp_path / 'features' / 'meta.json'}: dims of 'resnet152' is {dim}, not a "
+                               "positive whole number; re-extract, or remove meta.json to read the store without it"])
+    assert not (tmp_path / "run").exists()
+
+
 def test_manifest_whose_captions_are_all_blank(store, tmp_path, capsys):
     entries = [json.loads(x) for x in store[0].read_text().splitlines()]
     blank = tmp_path / "blank.jsonl"
