@@ -20,7 +20,7 @@ from s2vt.errors import SettingError
 from .ffmpeg import MediaError
 from .media import Media, decode_media
 from s2vt.options import MAX_BATCH, check_choices, setting
-from s2vt.store import source_identity
+from s2vt.store import META_CHOICES, META_LIMITS, source_identity, whole_number
 from .video import C3D_CLIP_LEN
 
 SCHEMA_VERSION = 1
@@ -47,7 +47,7 @@ class ExtractConfig:
     seed: int = setting(0, "seed for --weights random")
     # one for every modality, or per modality (a checkpoint's record)
     precision: str | dict[str, str] = setting("auto", choices=PRECISIONS)
-    dtype: str = setting("float16", choices=("float16", "float32"))
+    dtype: str = setting("float16", choices=META_CHOICES["dtype"])
     device: str = "cpu"  # (python -m extract's --device defaults to the GPU when there is one)
     # one video's frames (the default --frames) in one network call
     batch_size: int = setting(40, "network batch (frames or clips)", minimum=1, maximum=MAX_BATCH)
@@ -60,12 +60,12 @@ class ExtractConfig:
         unknown = [m for m in self.modalities if m not in MODALITIES]
         if unknown or not self.modalities:
             raise SettingError(f"--modalities must be a non-empty subset of {','.join(MODALITIES)}, got {unknown}")
-        # upper bounds keep a hand-edited checkpoint or a typo from asking for more frames than memory holds
-        for name, low, high in (("frames", 1, 1000), ("clips", 1, 256), ("image_size", 32, 1024)):
-            value = getattr(self, name)
+        # upper bounds keep a hand-edited checkpoint or a typo from asking for more frames than memory holds; the
+        # limits a store's meta.json is read by (one home: a store of other values is refused when read)
+        for name in ("frames", "clips", "image_size"):
+            value, (low, high) = getattr(self, name), META_LIMITS[name]
             if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
-                raise SettingError(f"--{name.replace('_', '-')} must be a whole number from {low} to {high}, "
-                                   f"not {value!r}")
+                raise SettingError(f"--{name.replace('_', '-')} must be {whole_number(low, high)}, not {value!r}")
         self.device = str(pick_device(self.device))  # DeviceError (one line) for a device this machine lacks
         if isinstance(self.precision, dict):
             self.precision = {m: self.precision.get(m, "auto") for m in self.modalities}

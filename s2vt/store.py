@@ -33,6 +33,7 @@ from .errors import SettingError, UserError
 from .fileio import (OutputError, atomic_write_bytes, atomic_write_json, is_link_loop, json_error, json_kind,
                      make_dirs, output_error, refuse_broken_link, refuse_special)
 from .manifest import check_video_id, video_id_problem
+from .options import one_of
 
 try:
     import fcntl
@@ -54,10 +55,16 @@ META_TYPES = {"schema": int, **dict.fromkeys(("frames", "image_size", "clips", "
               "vggish_pca": bool, "synthetic": bool, "dtype": str, "version": str, "source": str,
               "backbones": str, "dims": int, "precision": str}
 _TYPE_WORDS = {int: "a whole number", bool: "true or false", str: "a string"}
-# the least and greatest (None: no bound) value of meta.json's whole numbers (a modality's, for dims): one of the right
-# type but out of them was copied into the checkpoint and failed only where used (dims -5: torch's traceback from the
-# model; hostile trial)
-META_LIMITS = {"dims": (1, None)}
+# the least and greatest (None: no bound) value of meta.json's whole numbers (a modality's, for dims), and the values
+# its strings may take: one of the right type but out of them was copied into the checkpoint and failed only where
+# used (dims -5: torch's traceback from the model; sample_rate 0: caption.py blamed the machine; hostile trial).
+# Extract's own options are held to them (ExtractConfig: --frames, --clips, --image-size, --precision, --dtype):
+# declared here, where s2vt reads a store without importing extract
+META_LIMITS = {"frames": (1, 1000), "clips": (1, 256), "image_size": (32, 1024), "dims": (1, None),
+               # (no option sets these: extract records its 16-frame clips and 16 kHz audio; a bound refuses what
+               # no clip (a clip is frames, as many as --frames takes) or audio track is)
+               "clip_len": (1, 1000), "sample_rate": (1, 384000)}
+META_CHOICES = {"precision": ("auto", "fp32", "bf16", "int8"), "dtype": ("float16", "float32")}
 
 
 def whole_number(low: int, high: int | None) -> str:
@@ -272,7 +279,7 @@ class FeatureStore:
 
     def _check_types(self, meta: dict) -> None:
         """StoreError naming the first key of `meta` (a modality's value, for the objects by modality) whose value
-        is not of the type META_TYPES gives it, or lies outside META_LIMITS."""
+        is not of the type META_TYPES gives it, or lies outside META_LIMITS or META_CHOICES."""
         for key, want in META_TYPES.items():
             values = meta.get(key, {}).items() if key in MODALITY_KEYS else [(None, meta[key])] if key in meta else []
             for modality, value in values:
@@ -282,6 +289,8 @@ class FeatureStore:
                     problem = f"{json_kind(value)}, not {_TYPE_WORDS[want]}"
                 elif key in META_LIMITS and not within(value, *META_LIMITS[key]):
                     problem = f"{value!r}, not {whole_number(*META_LIMITS[key])}"
+                elif key in META_CHOICES and value not in META_CHOICES[key]:
+                    problem = f"{value!r}, not {one_of(META_CHOICES[key])}"
                 else:
                     continue
                 raise StoreError(f"{self.meta_path}: {name} is {problem}; re-extract, or remove meta.json to read "

@@ -13,6 +13,7 @@ from torch import nn
 
 from s2vt.device import on_meta
 from s2vt.errors import SettingError
+from s2vt.store import META_CHOICES
 from ..modalities import MODALITIES, REGISTRY
 
 
@@ -33,7 +34,7 @@ def cpu_supports(feature: str) -> bool:
     return getattr(getattr(torch, "cpu", None), f"_is_{feature}_supported", lambda: False)()
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "int8")
+PRECISIONS = META_CHOICES["precision"]  # (a store's meta.json records one: declared with its other values)
 
 
 def resolve_precision(precision: str, device: torch.device, supports_int8: bool = True) -> str:

@@ -496,6 +496,32 @@ def test_a_store_meta_json_width_that_is_not_positive_is_refused_naming_it(dim, 
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("key, value, said", [
+    ("frames", -1, "frames is -1, not a whole number from 1 to 1000"),
+    ("frames", 0, "frames is 0, not a whole number from 1 to 1000"),
+    ("frames", 100000000, "frames is 100000000, not a whole number from 1 to 1000"),
+    ("image_size", 0, "image_size is 0, not a whole number from 32 to 1024"),
+    ("image_size", 100000, "image_size is 100000, not a whole number from 32 to 1024"),
+    ("clips", -3, "clips is -3, not a whole number from 1 to 256"),
+    ("sample_rate", 0, "sample_rate is 0, not a whole number from 1 to 384000"),
+    ("clip_len", 0, "clip_len is 0, not a whole number from 1 to 1000"),
+    ("dtype", "float8", "dtype is 'float8', not float16 or float32"),
+    ("precision", {"resnet152": "int3"}, "precision of 'resnet152' is 'int3', not auto, fp32, bf16 or int8")])
+def test_a_store_meta_json_setting_out_of_range_is_refused_naming_it(key, value, said, store, tmp_path, capsys):
+    """meta.json's frames -1, image_size 100000, clips -3, precision "int3" or sample_rate 0, of the right type,
+    were copied into the checkpoint and failed only where used (caption.py then blamed the machine: 'this machine
+    cannot compute its features: sample_rate=16000 but the checkpoint was trained on sample_rate=0'; hostile trial):
+    refused when the store is read, by the limits extract's own options are held to."""
+    manifest, features = store
+    shutil.copytree(features, tmp_path / "features")
+    meta = json.loads((tmp_path / "features" / "meta.json").read_text())
+    (tmp_path / "features" / "meta.json").write_text(json.dumps({**meta, key: value}))
+    code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
+    assert (code, err) == (2, [f"error: {tmp_path / 'features' / 'meta.json'}: {said}; re-extract, or remove "
+                               "meta.json to read the store without it"])
+    assert not (tmp_path / "run").exists()
+
+
 def test_manifest_whose_captions_are_all_blank(store, tmp_path, capsys):
     entries = [json.loads(x) for x in store[0].read_text().splitlines()]
     blank = tmp_path / "blank.jsonl"
