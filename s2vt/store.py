@@ -31,7 +31,7 @@ import numpy as np
 
 from .errors import SettingError, UserError
 from .fileio import (OutputError, atomic_write_bytes, atomic_write_json, is_link_loop, json_error, json_kind,
-                     make_dirs, output_error, refuse_broken_link, refuse_special)
+                     make_dirs, output_error, parse_json, refuse_broken_link, refuse_special)
 from .manifest import check_video_id, video_id_problem
 from .options import one_of
 
@@ -285,7 +285,9 @@ class FeatureStore:
             for modality, value in values:
                 name = f"{key} of {modality!r}" if modality is not None else key
                 # (bool is an int to Python: a JSON true is no number of frames)
-                if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+                if key in META_LIMITS and isinstance(value, float):  # (1e20: out of range, a number all the same)
+                    problem = f"{value!r}, not {whole_number(*META_LIMITS[key])}"
+                elif not isinstance(value, want) or (want is int and isinstance(value, bool)):
                     problem = f"{json_kind(value)}, not {_TYPE_WORDS[want]}"
                 elif key in META_LIMITS and not within(value, *META_LIMITS[key]):
                     problem = f"{value!r}, not {whole_number(*META_LIMITS[key])}"
@@ -300,8 +302,8 @@ class FeatureStore:
         """`meta` before its values' types are checked: `check_meta` first says another program's file is one."""
         if not self.meta_path.is_file():
             return {}
-        try:
-            meta = json.loads(self.meta_path.read_bytes().decode("utf-8"))
+        try:  # (as every user JSON file is read: a key given twice refused, not its last value taken)
+            meta = parse_json(self.meta_path.read_bytes())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise StoreError(f"{self.meta_path}: not valid JSON ({json_error(e)})") from None
         # (every reader looks keys up in it, and modalities up in these: anything else was a traceback)

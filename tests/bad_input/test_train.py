@@ -505,6 +505,8 @@ def test_a_store_meta_json_width_that_is_not_positive_is_refused_naming_it(dim, 
     ("clips", -3, "clips is -3, not a whole number from 1 to 256"),
     ("sample_rate", 0, "sample_rate is 0, not a whole number from 1 to 384000"),
     ("clip_len", 0, "clip_len is 0, not a whole number from 1 to 1000"),
+    ("sample_rate", 1e20, "sample_rate is 1e+20, not a whole number from 1 to 384000"),
+    ("frames", 8.5, "frames is 8.5, not a whole number from 1 to 1000"),
     ("dtype", "float8", "dtype is 'float8', not float16 or float32"),
     ("precision", {"resnet152": "int3"}, "precision of 'resnet152' is 'int3', not auto, fp32, bf16 or int8")])
 def test_a_store_meta_json_setting_out_of_range_is_refused_naming_it(key, value, said, store, tmp_path, capsys):
@@ -519,6 +521,20 @@ def test_a_store_meta_json_setting_out_of_range_is_refused_naming_it(key, value,
     code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
     assert (code, err) == (2, [f"error: {tmp_path / 'features' / 'meta.json'}: {said}; re-extract, or remove "
                                "meta.json to read the store without it"])
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_store_meta_json_giving_a_key_twice_is_refused(store, tmp_path, capsys):
+    """meta.json's {"frames": 8, "frames": 9} was read as frames 9, silently, where every other JSON input refuses a
+    key given twice (hostile trial): which one the store was extracted with would be a guess."""
+    manifest, features = store
+    shutil.copytree(features, tmp_path / "features")
+    meta = tmp_path / "features" / "meta.json"
+    meta.write_text('{"frames": 8, ' + meta.read_text().lstrip("{"))
+    assert meta.read_text().count('"frames"') == 2
+    code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
+    assert (code, err) == (2, [f"error: {meta}: not valid JSON ('frames' appears twice in one object: which of its "
+                               "values counts would be a guess)"])
     assert not (tmp_path / "run").exists()
 
 
