@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError, interrupts_held
-from .fileio import (DuplicateKeyError, OutputError, is_json_lines, is_link_loop, json_error, json_kind, json_problem,
+from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_kind, json_problem,
                      make_dirs, output_error, parse_json, refuse_checkpoints, special_file, written_file)
 from .formats import MSRVTT_CATEGORIES, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
                        no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id)
-from .store import FeatureStore, load_npy, modality_problem, printable, store_of
+from .store import FeatureStore, load_npy, modality_problem, not_a_folder, printable, store_of
 from .vocab import is_blank
 
 # a manifest entry's fields an import of features sets itself (a video path is dropped: features, not videos)
@@ -876,15 +876,6 @@ def import_features(feat_dir: str | os.PathLike, labels: dict[str, dict], modali
     as `write_features`'."""
     plan, dim = plan_features(feat_dir, labels, named)
     return write_features(plan, dim, modality, store, source, named, before_write, progress)
-
-
-def not_a_folder(path: Path) -> str:
-    """What `path`, there but no folder, is, in words: a file, a pipe, ..., or a link to nothing (which `ls` shows
-    there: 'no folder' said it was not)."""
-    if path.is_symlink() and not path.exists():
-        target = printable(os.readlink(path))
-        return f"a symbolic link loop (to {target})" if is_link_loop(path) else f"a link to a missing target ({target})"
-    return "a file" if path.is_file() else special_file(os.stat(path).st_mode) or "not a folder"
 
 
 def feature_width(path: Path) -> int:

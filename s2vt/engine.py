@@ -206,7 +206,8 @@ def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | No
     modalities = list(cfg.modalities or store.meta().get("backbones", {}) or present)
     absent = [m for m in modalities if m not in present]
     if absent:
-        raise StoreError(f"{store.root}: no features for {','.join(absent)} (store has {','.join(present) or 'none'})")
+        raise StoreError(f"{store.root}: no features for {','.join(absent)} (store has {','.join(present) or 'none'})"
+                         + store.no_folder(absent))
     return store, modalities
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from .errors import SettingError, UserError
 from .fileio import (OutputError, atomic_write_bytes, atomic_write_json, is_link_loop, json_error, json_kind,
-                     make_dirs, output_error, parse_json, refuse_broken_link, refuse_special)
+                     make_dirs, output_error, parse_json, refuse_broken_link, refuse_special, special_file)
 from .manifest import check_video_id, video_id_problem
 from .options import one_of
 
@@ -417,6 +417,16 @@ class FeatureStore:
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
+    def no_folder(self, modalities) -> str:
+        """': S/M is a link to a missing target (T)' (`not_a_folder`'s words) for the first of `modalities` whose name
+        in the store is there but is no folder, to end a refusal that says the store has no features for them
+        ('no features for M' alone, of a name `ls` shows, sent the user looking for files); '' when none is."""
+        for m in modalities:
+            path = self.root / m
+            if os.path.lexists(path) and not path.is_dir():
+                return f": {printable(str(path))} is {not_a_folder(path)}"
+        return ""
+
     def read(self, modality: str, video_id: str) -> np.ndarray:
         """[T, D] features as float32 (a [D] vector is one frame, [1, D], as `import features` stores
         one); StoreError naming the file for one that is not a numeric array of either shape, holds
@@ -702,6 +712,15 @@ def modality_problem(name: str) -> str | None:
     if name.lower() in STORE_FILES:
         return f"the feature store keeps its own {name.lower()} under that name; name the modality otherwise"
     return None
+
+
+def not_a_folder(path: Path) -> str:
+    """What `path`, there but no folder, is, in words: a file, a pipe, ..., or a link to nothing (which `ls` shows
+    there: 'no folder' said it was not)."""
+    if path.is_symlink() and not path.exists():
+        target = printable(os.readlink(path))
+        return f"a symbolic link loop (to {target})" if is_link_loop(path) else f"a link to a missing target ({target})"
+    return "a file" if path.is_file() else special_file(os.stat(path).st_mode) or "not a folder"
 
 
 def foreign_meta(meta: object) -> str | None:

@@ -106,6 +106,18 @@ def test_evaluate_predicts_videos_without_features(trained, tmp_path, capsys):
     assert sorted(p["video_id"] for p in json.loads((tmp_path / "p.json").read_text())) == ["syn00015", "syn00022"]
 
 
+def test_evaluate_names_a_modality_folder_that_links_to_nothing(trained, tmp_path, capsys):
+    """S/vggish, a link to a missing folder, was 'S: no features for vggish', which `ls` contradicts (hostile
+    trial): the refusal says what S/vggish is, as extract and the imports do."""
+    store = copy_store(trained, tmp_path)
+    shutil.rmtree(store / "vggish")
+    (store / "vggish").symlink_to(tmp_path / "gone")
+    code, out, err = s2vt(capsys, *evaluate_args(trained, "--features", store, "--out", tmp_path / "p.json"))
+    assert code == 2 and not out and err == [
+        f"error: {store}: no features for vggish, which {trained / 'run' / 'best.pt'} reads (resnet152,vggish; the "
+        f"store has resnet152): {store / 'vggish'} is a link to a missing target ({tmp_path / 'gone'})"], err
+
+
 def test_evaluate_refuses_a_store_without_a_modality(trained, tmp_path, capsys):
     """A store holding none of a modality the checkpoint reads is refused before anything is
     written (predicting every video from the missing vector alone is not an evaluation)."""

@@ -647,6 +647,19 @@ def test_no_text_without_features_says_so(store, tmp_path, capsys):
                                  "(a store) or drop --no-text to train on the manifest's text"]
 
 
+def test_a_modality_folder_that_links_to_nothing_is_named(store, tmp_path, capsys):
+    """S/resnet152, a link to a missing folder (`ln -s /nonexistent/rn S/resnet152`), was 'S: no features for
+    resnet152 (store has vggish)', which `ls` contradicts (hostile trial): the refusal says what it is, as extract
+    and the imports do."""
+    manifest, features = store
+    shutil.copytree(features, tmp_path / "features")
+    shutil.rmtree(tmp_path / "features" / "resnet152")
+    (tmp_path / "features" / "resnet152").symlink_to("/nonexistent/rn")
+    code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
+    assert (code, err) == (2, [f"error: {tmp_path / 'features'}: no features for resnet152 (store has vggish): "
+                               f"{tmp_path / 'features' / 'resnet152'} is a link to a missing target (/nonexistent/rn)"])
+
+
 def test_failed_run_leaves_no_out_folder(store, tmp_path, capsys):
     out = tmp_path / "runs" / "new"
     code, err = s2vt(capsys, *train_args(store, out, "--modalities", "c3d"))  # found after --out was made
