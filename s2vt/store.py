@@ -3,7 +3,8 @@
 Beside them, JSON Lines logs: `failures.jsonl` (a video file's failure removed once its features are
 written, at the run's end: `FeatureStore.settle_failures`), and the append-only `notes.jsonl` and `sources.jsonl`,
 one line per written video recording the path, size and mtime of the file its features came from
-(the last line for an id wins), so a rerun re-extracts a video whose file changed, and refuses to
+(the last line for an id wins; one a crash cut short leaves its file unknown, and a rerun extracts the video
+again, which records it), so a rerun re-extracts a video whose file changed, and refuses to
 replace the features of another video file that went by the same id (`other_source`); a line with
 `"removed": true` says those modalities' features were deleted (`drop_stale`). A line with
 `"imported": true` records the `.npy` file an import copied (`record_import`): kept apart from the
@@ -261,6 +262,7 @@ class FeatureStore:
         self.root = Path(root)
         self._sources: dict[str, dict[str, dict]] | None = None
         self._imported: dict[str, dict[str, dict]] = {}  # (filled with _sources, by `sources`)
+        self._cut: set[str] = set()  # videos whose last sources.jsonl record a crash cut short (`sources`)
         self._dims: dict[str, int] | None = None  # widths `read` checks against (`_widths`)
         self._settled_widths: dict[str, tuple[int, str]] = {}  # `settle_width`'s, for stores without meta.json
         self._written: set[tuple[str, str | None]] = set()  # (id, file) written this run (`forget`)
@@ -331,6 +333,8 @@ class FeatureStore:
         if not all(self.has(m, video_id) for m in modalities):
             return False
         known = self.sources().get(video_id, {}) if source is not None else {}
+        if source is not None and video_id in self._cut:  # (its file unknown: extracted again, which records it)
+            return False
         return all(same_file(known.get(m, source), source) for m in modalities)
 
     def other_source(self, video_id: str, source: dict | None, path: str) -> str | None:
@@ -355,24 +359,34 @@ class FeatureStore:
                 lines = path.read_bytes().splitlines() if path.exists() else []
             except OSError as e:
                 raise StoreError(f"{path}: cannot read ({e.strerror})") from None
-            cut = 0
+            # the videos whose last record is cut short (by id, in order; a later whole record of the video supersedes
+            # it: the log is append-only, and its warning came on every run for good), and the cut records whose id
+            # is cut too
+            cut, unnamed = {}, 0
             for line in lines:
                 try:
                     r = json.loads(line)
                     if r.get("removed") is True:  # (drop_stale: those features were deleted)
                         for m in r["modalities"]:
                             self._sources.get(r["video_id"], {}).pop(m, None)
-                        continue
-                    ident = {"size": r["size"], "mtime_ns": r["mtime_ns"]}
-                    if isinstance(r.get("path"), str):  # (lines before paths were recorded have none)
-                        ident["path"] = r["path"]
-                    into = self._imported if r.get("imported") is True else self._sources
-                    into.setdefault(r["video_id"], {}).update(dict.fromkeys(r["modalities"], ident))
+                    else:
+                        ident = {"size": r["size"], "mtime_ns": r["mtime_ns"]}
+                        if isinstance(r.get("path"), str):  # (lines before paths were recorded have none)
+                            ident["path"] = r["path"]
+                        into = self._imported if r.get("imported") is True else self._sources
+                        into.setdefault(r["video_id"], {}).update(dict.fromkeys(r["modalities"], ident))
+                    cut.pop(r["video_id"], None)
                 except (ValueError, KeyError, TypeError, AttributeError):  # a line cut short by a crash
-                    cut += bool(line.strip())
-            if cut:  # (said: those videos' sources are unknown, and count as unchanged)
-                warnings.warn(f"{printable(str(path))}: passed over {cut} record(s) cut short (a write a crash "
-                              "stopped): the files those videos' features came from are not known")
+                    if vid := cut_record_id(line):
+                        cut[vid] = None
+                    else:
+                        unnamed += bool(line.strip())
+            self._cut = set(cut)  # (`done`: extracted again, which writes a whole record)
+            if cut or unnamed:  # (said: those videos' sources are unknown)
+                first = f"; first: {next(iter(cut))}" if cut else ""
+                fix = ": run the extract or import that wrote them again, which writes them anew" if cut else ""
+                warnings.warn(f"{printable(str(path))}: passed over {len(cut) + unnamed} record(s) cut short (a write "
+                              f"a crash stopped{first}): the files those videos' features came from are not known{fix}")
         return self._sources
 
     def imported(self) -> dict[str, dict[str, dict]]:
@@ -410,6 +424,7 @@ class FeatureStore:
         ident = {**(source_identity(path) or {"size": None, "mtime_ns": None}), "path": os.path.abspath(path)}
         self._append("sources.jsonl", {"video_id": video_id, "modalities": [modality], "imported": True, **ident})
         self.imported().setdefault(video_id, {})[modality] = ident
+        self._cut.discard(video_id)
 
     def modalities(self) -> list[str]:
         """Modality folders present in the store."""
@@ -673,6 +688,7 @@ class FeatureStore:
         ident = {**source, **({"path": os.path.abspath(path)} if path is not None else {})}
         self._append("sources.jsonl", {"video_id": video_id, "modalities": list(modalities), **ident})
         self.sources().setdefault(video_id, {}).update(dict.fromkeys(modalities, ident))
+        self._cut.discard(video_id)
 
     def drop_stale(self, video_id: str, source: dict | None) -> list[str]:
         """Delete `video_id`'s feature files that sources.jsonl says came from another file than the
@@ -775,6 +791,22 @@ def foreign_line(lines: list[bytes]) -> tuple[int, str] | None:
         if not isinstance(record.get("video_id"), str):
             return n, "no video_id"
     return None
+
+
+def cut_record_id(line: bytes) -> str | None:
+    """The video id a log's line cut short by a crash starts with (`_append` writes it first: RECORD_START, the id,
+    its closing quote), when that much of it is there and it is a video id; else None (a whole JSON line too: one
+    that lacks a field is no record cut short)."""
+    head = line.strip()
+    if not head.startswith(RECORD_START) or b'"' not in head[len(RECORD_START):]:
+        return None
+    try:
+        json.loads(head)
+        return None
+    except (ValueError, RecursionError):
+        pass
+    vid = head[len(RECORD_START):].split(b'"', 1)[0].decode("utf-8", "replace")
+    return None if video_id_problem(vid) else vid
 
 
 def _ends_mid_line(path: Path) -> bool:

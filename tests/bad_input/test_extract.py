@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -961,8 +962,42 @@ def test_reading_a_log_with_cut_records_says_how_many_once(tmp_path):
     with pytest.warns(UserWarning) as said:
         assert sorted(FeatureStore(tmp_path).sources()) == ["a"]
     assert [str(w.message) for w in said] == [
-        f"{log}: passed over 2 record(s) cut short (a write a crash stopped): the files those videos' features "
+        f"{log}: passed over 2 record(s) cut short (a write a crash stopped; first: b): the files those videos' "
+        "features came from are not known: run the extract or import that wrote them again, which writes them anew"]
+
+
+def test_a_cut_record_whose_video_is_written_again_is_no_longer_said(tmp_path):
+    """The warning of a record cut short came on every run for good (the log is append-only), and a record whose
+    first words are cut gives no video to name (hostile trial): a later whole record of the same video supersedes
+    the cut one, and an unnamed one is counted without a name or a fix."""
+    store = FeatureStore(tmp_path)
+    store.record_source("a", {"size": 1, "mtime_ns": 2}, ["vggish"], path=str(tmp_path / "a.mp4"))
+    log = tmp_path / "sources.jsonl"
+    whole = log.read_bytes()
+    log.write_bytes(b'{"video_id": "a", "modalities": ["vg\n' + whole + b'{"vid\n')
+    with pytest.warns(UserWarning) as said:
+        assert sorted(FeatureStore(tmp_path).sources()) == ["a"]
+    assert [str(w.message) for w in said] == [
+        f"{log}: passed over 1 record(s) cut short (a write a crash stopped): the files those videos' features "
         "came from are not known"]
+
+
+def test_a_video_whose_source_record_a_crash_cut_short_is_extracted_again(tmp_path, videos, capsys):
+    """A sources.jsonl record cut short by a crash left its video counted as done, its file unknown, and warned on
+    every run without naming it (hostile trial): the next run extracts it again, which records it, and the
+    warning ends."""
+    store = tmp_path / "s"
+    assert extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH)[0] == 0
+    log = store / "sources.jsonl"
+    log.write_bytes(log.read_bytes()[:-20])  # (its record cut short, no newline)
+    with pytest.warns(UserWarning, match="cut short .*first: mp4_aac"):
+        rc, err = extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH)
+    assert rc == 0 and "0 already done, 1 to extract" in err and "1 written" in err, err
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        rc, err = extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH)
+    assert rc == 0 and "1 already done" in err and not [w for w in said if "cut short" in str(w.message)], err
+    assert list(FeatureStore(store).sources()) == ["mp4_aac"]
 
 
 def test_every_store_log_record_starts_with_its_video_id(tmp_path):
