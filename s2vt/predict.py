@@ -525,7 +525,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         present = [m for m in store.modalities() if store.has_files(m)]
         if absent := [m for m in modalities if m not in present]:
             raise StoreError(f"{store.root}: no features for {','.join(absent)}, which {checkpoint} reads "
-                             f"({','.join(modalities)}; the store has {','.join(present) or 'none'})" + store.no_folder(absent))
+                             f"({','.join(modalities)}; the store has {','.join(present) or 'none'})"
+                             + store.no_folder(absent))
     every = read_manifest(manifest) if every is None else every
     entries = [e for e in every if e.get("split", "train") == split]
     if not entries:

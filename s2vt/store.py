@@ -68,6 +68,11 @@ META_LIMITS = {"frames": (1, 1000), "clips": (1, 256), "image_size": (32, 1024),
 META_CHOICES = {"precision": ("auto", "fp32", "bf16", "int8"), "dtype": ("float16", "float32")}
 
 
+def within(value: int, low: int, high: int | None) -> bool:
+    """Whether `value` lies in META_LIMITS' `low`..`high` (None: no bound)."""
+    return low <= value and (high is None or value <= high)
+
+
 def whole_number(low: int, high: int | None) -> str:
     """'a whole number from LOW to HIGH' ('a positive whole number' for 1 and no bound), as a refusal says it."""
     if high is None:
@@ -86,11 +91,6 @@ STORE_FILES = ("meta.json", "sources.jsonl", "notes.jsonl", FAILURES)
 RECORD_START = b'{"video_id": "'
 # what to do about a file whose width differs from the other files of its modality
 MIXED_FIX = "re-extract it, or leave its video out of the manifest"
-
-
-def within(value: int, low: int, high: int | None) -> bool:
-    """Whether `value` lies in META_LIMITS' `low`..`high` (None: no bound)."""
-    return low <= value and (high is None or value <= high)
 
 
 class StoreError(UserError):

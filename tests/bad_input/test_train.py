@@ -656,8 +656,9 @@ def test_a_modality_folder_that_links_to_nothing_is_named(store, tmp_path, capsy
     shutil.rmtree(tmp_path / "features" / "resnet152")
     (tmp_path / "features" / "resnet152").symlink_to("/nonexistent/rn")
     code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
+    link = tmp_path / "features" / "resnet152"
     assert (code, err) == (2, [f"error: {tmp_path / 'features'}: no features for resnet152 (store has vggish): "
-                               f"{tmp_path / 'features' / 'resnet152'} is a link to a missing target (/nonexistent/rn)"])
+                               f"{link} is a link to a missing target (/nonexistent/rn)"])
 
 
 def test_failed_run_leaves_no_out_folder(store, tmp_path, capsys):
