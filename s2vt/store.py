@@ -308,6 +308,10 @@ class FeatureStore:
             meta = parse_json(self.meta_path.read_bytes())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise StoreError(f"{self.meta_path}: not valid JSON ({json_error(e)})") from None
+        except ValueError as e:  # (an integer of over 4,300 digits: a traceback, as absurd nesting was)
+            raise StoreError(f"{self.meta_path}: not usable JSON ({e})") from None
+        except RecursionError:
+            raise StoreError(f"{self.meta_path}: not usable JSON (nested too deeply)") from None
         # (every reader looks keys up in it, and modalities up in these: anything else was a traceback)
         if not isinstance(meta, dict):
             raise StoreError(f"{self.meta_path}: {json_kind(meta)}, not an object of the store's settings"

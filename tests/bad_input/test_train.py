@@ -538,6 +538,19 @@ def test_a_store_meta_json_giving_a_key_twice_is_refused(store, tmp_path, capsys
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("text, said", [('{"frames": ' + "9" * 5000 + "}", "not usable JSON (Exceeds the limit "),
+                                         ("[" * 100000 + "]" * 100000, "not usable JSON (nested too deeply)")])
+def test_a_store_meta_json_python_cannot_parse_is_one_line(text, said, store, tmp_path, capsys):
+    """meta.json holding a 5,000-digit number or 100,000 nested lists stopped training with a ValueError or
+    RecursionError traceback from the JSON parser: refused in one line naming the file, as other JSON inputs are."""
+    manifest, features = store
+    shutil.copytree(features, tmp_path / "features")
+    (tmp_path / "features" / "meta.json").write_text(text)
+    code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {tmp_path / 'features' / 'meta.json'}: {said}")
+    assert not (tmp_path / "run").exists()
+
+
 def test_manifest_whose_captions_are_all_blank(store, tmp_path, capsys):
     entries = [json.loads(x) for x in store[0].read_text().splitlines()]
     blank = tmp_path / "blank.jsonl"
