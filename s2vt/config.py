@@ -153,8 +153,13 @@ class TrainConfig:
         if not self.per_caption and self.per_video != 1:  # (it did nothing, silently: the sampler takes 1)
             raise ConfigError(f"--per-video {self.per_video} groups captions of one video, and "
                               "--one-caption-per-video (--no-per-caption) shows one caption per video: pass one of them")
-        if self.resume and not self.features and self.manifest is None:
-            raise ConfigError(resume_needs_data(self.out))
+        if self.resume and not (self.features and self.manifest is not None):  # (a data path left out: a
+            # partial one was told the problem of a new run without it, "no text to train on without --features")
+            was = recorded_data(self.out)
+            # (a --vocabulary or --val-features left out is told by its own refusal: the tags it names)
+            if (not self.features and self.manifest is None) or any(not getattr(self, k) for k in was or ()
+                                                                    if k in ("features", "manifest")):
+                raise ConfigError(resume_needs_data(self.out, was))
         if not is_shards(self.features) and (self.manifest is None or self.val_features or self.vocabulary):
             if self.features and not Path(self.features).exists():  # (a typo, not a store where shards belong)
                 raise ConfigError(f"{self.features}: no such file or folder (--features: a feature store, or "
@@ -163,15 +168,27 @@ class TrainConfig:
                               "TFRecord shards (a .tfrecord file, a glob or a folder of them)")
 
 
-def resume_needs_data(out: str) -> str:
-    """The refusal of a --resume given neither --features nor --manifest: what it needs, named from
-    OUT/last.pt's record of the run's flags where it can be read."""
-    line = "--resume needs the same --features (and --manifest, if any) the run started with"
+# the data a run trains on: a --resume passes them again (they stay the command's, engine.RESUME_UNREPORTED)
+DATA_PATHS = ("features", "val_features", "manifest", "vocabulary")
+
+
+def recorded_data(out: str) -> dict | None:
+    """{setting: path} of the data paths OUT/last.pt records the run started with; None where no last.pt
+    can be read (a --resume into a new folder starts a new run)."""
+    last = Path(out) / "last.pt"
+    if not last.is_file():  # (a pipe there would hold torch.load; build refuses it in one line)
+        return None
     try:
         import torch
-        was = torch.load(Path(out) / "last.pt", map_location="cpu", weights_only=True, mmap=True).get("settings", {})
-    except Exception:  # (no last.pt, or not one: the general line)
-        return line
-    given = [f"{flag(k)} {shlex.quote(str(was[k]))}"
-             for k in ("features", "val_features", "manifest", "vocabulary") if was.get(k)]
+        was = torch.load(last, map_location="cpu", weights_only=True, mmap=True).get("settings", {})
+    except Exception:  # (not a checkpoint: build's read says so)
+        return None
+    return {k: was[k] for k in DATA_PATHS if was.get(k)}
+
+
+def resume_needs_data(out: str, was: dict | None) -> str:
+    """The refusal of a --resume given not every data path its run started with: what it needs, named
+    from `was`, OUT/last.pt's record of them (recorded_data), where it could be read."""
+    line = "--resume needs the same --features (and --manifest, if any) the run started with"
+    given = [f"{flag(k)} {shlex.quote(str(v))}" for k, v in (was or {}).items()]
     return line + (f": pass {' '.join(given)} (as {Path(out) / 'last.pt'} records)" if given else "")

@@ -300,6 +300,26 @@ def test_a_plain_resume_goes_on_with_the_runs_own_settings(store, tmp_path, caps
     assert len(list(csv.DictReader(open(out / "metrics.csv")))) == 3
 
 
+def test_a_resume_missing_one_of_its_data_paths_names_what_last_pt_records(store, run, tmp_path, capsys):
+    """`--manifest M --resume` without the --features the run began with was told "M: no text ... to train
+    on without --features", and `--features F --resume` without its --manifest that leaving out --manifest
+    needs TFRecord shards (hostile trial): each is told the data paths last.pt records, as a --resume given
+    neither is."""
+    manifest, features = store
+    resumed = tmp_path / "resumed"
+    shutil.copytree(run, resumed)
+    before = snapshot(resumed)
+    line = (f"error: --resume needs the same --features (and --manifest, if any) the run started with: pass "
+            f"--features {features} --manifest {manifest} (as {resumed / 'last.pt'} records)")
+    for data in (["--manifest", manifest], ["--features", features], []):
+        code, err = s2vt(capsys, "train", *data, "--out", resumed, "--resume")
+        assert (code, err) == (2, [line]), (data, err)
+    assert snapshot(resumed) == before
+    # a new run begun with --resume (no last.pt) is not refused for a store it never had: a text-only run
+    code, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "new", "--resume")
+    assert code == 2 and "no text (title, asr, ocr) to train on without --features" in err[-1], err
+
+
 def test_resuming_a_finished_run_trains_nothing(store, run, tmp_path, capsys):
     done = tmp_path / "done"
     shutil.copytree(run, done)
