@@ -541,6 +541,11 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             raise RunFolderError(f"{out}: --resume --epochs {cfg.epochs}: the run is at epoch {last['epoch']} (of its "
                                  f"--epochs {ends}): pass --epochs {last['epoch']} to end it there, more to train on, "
                                  "or --overwrite to start over")
+        # (a pause at an epoch already done: it trained one more, then said it paused after the epoch it had asked)
+        if not finished and cfg.stop_after is not None and cfg.stop_after < start_epoch:
+            raise RunFolderError(f"{out}: --resume --stop-after {cfg.stop_after}: the run is at epoch {last['epoch']} "
+                                 f"(of its --epochs {cfg.epochs}): pass --stop-after above {last['epoch']} to pause it "
+                                 "later, or leave it out to train on")
         if not finished and ddp.main and not (out / "best.pt").exists():
             # (resumed epochs that do not beat last.pt's best would leave the run without any model)
             raise RunFolderError(f"{out}: last.pt is at epoch {start_epoch - 1} but best.pt, the model val chose, is "

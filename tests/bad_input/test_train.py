@@ -432,6 +432,22 @@ def test_resume_with_fewer_epochs_than_a_paused_run_has_done_is_refused(store, t
     assert any(e.startswith(f"{done}: the run already finished at epoch 2 (best epoch ") for e in err), err
 
 
+def test_stop_after_an_epoch_a_resumed_run_has_done_is_refused(store, tmp_path, capsys):
+    """`--resume --stop-after 1` on a run at epoch 2 trained epoch 3, then said "paused after epoch 3 of 4
+    (--stop-after 1)" (hostile trial): refused before training, naming the epoch the run is at."""
+    out = tmp_path / "paused"
+    args = train_args(store, out, "--epochs", "4")
+    assert s2vt(capsys, *args, "--stop-after", "2")[0] == 0
+    before = snapshot(out)
+    for n in (1, 2):
+        code, err = s2vt(capsys, *args, "--resume", "--stop-after", n)
+        assert (code, err) == (2, [f"error: {out}: --resume --stop-after {n}: the run is at epoch 2 (of its --epochs "
+                                   "4): pass --stop-after above 2 to pause it later, or leave it out to train on"]), err
+    assert snapshot(out) == before
+    code, err = s2vt(capsys, *args, "--resume", "--stop-after", "3")
+    assert code == 0 and err[-1].startswith("paused after epoch 3 of 4 (--stop-after 3)"), err
+
+
 def test_settings_out_of_range_are_refused_up_front(store, tmp_path, capsys):
     for flag, value in (("--batch-size", "0"), ("--epochs", "0"), ("--hidden", "0"), ("--embed", "-1"),
                         ("--lr", "-0.001"), ("--lr", "nan"), ("--patience", "0"), ("--dropout", "1"),
