@@ -140,14 +140,15 @@ def resumed_settings(cfg: TrainConfig, was: dict) -> TrainConfig:
     return options.replace(cfg, **kept)
 
 
-def changed_settings(was: dict, cfg: TrainConfig, finished: bool) -> str | None:
+def changed_settings(was: dict, cfg: TrainConfig, finished: str | None) -> str | None:
     """The warning line for the settings this --resume changed from last.pt's (`was`, its
     run_settings): those it ignores, then those that take effect; None when none changed. A
-    finished run trains no more, so every change is ignored."""
+    finished run trains no more, so every change is ignored; `finished`: None while the run trains on,
+    else the setting that decided it is finished ("epochs" or "patience"), which its own line names."""
     now = run_settings(cfg)
     changed = [k for k in now if k in was and k not in RESUME_UNREPORTED and now[k] != was[k]
-               # a finished run's --epochs / --patience are what decided it is finished (its own line says so)
-               and not (finished and k in ("epochs", "patience"))]
+               # (the other one of the two is said ignored: an early-stopped run's --epochs 8 went unsaid)
+               and k != finished]
     if not changed:
         return None
     show = lambda v: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)  # noqa: E731
@@ -554,7 +555,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         refit_due = finished and bool(last.get("settings", {}).get("refit"))
         first_loss = last.get("first_loss")  # (None in a last.pt from before it was saved: the resumed first step's)
         if "settings" in last:  # (a last.pt from before they were saved: nothing to compare)
-            warning = changed_settings(last["settings"], cfg, finished)
+            warning = changed_settings(last["settings"], cfg,
+                                       ("patience" if stopper.stop else "epochs") if finished else None)
             if warning:
                 log(warning)
             # the values in use, saved again with last.pt: a later --resume compares with them; a

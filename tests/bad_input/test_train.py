@@ -384,6 +384,26 @@ def test_an_early_stopped_run_is_told_the_patience_it_stopped_at(store, tmp_path
     assert not any("--patience 1 (last.pt: 2)" in e for e in err), err  # what decided it: not "ignored"
 
 
+def test_a_finished_run_names_the_epochs_or_patience_its_line_does_not_as_ignored(store, run, tmp_path, capsys):
+    """`--resume --epochs 8` on a run early stopping ended was told "the run already finished at epoch 3 ...
+    (--patience above 2 to train on ...)" and nothing of its --epochs 8 (hostile trial), where another
+    setting is said ignored: the one of --epochs and --patience that the finished line does not name is."""
+    out = tmp_path / "stopped"
+    assert s2vt(capsys, *train_args(store, out, "--lr", "0", "--patience", "2", "--epochs", "5"))[0] == 0
+    code, err = s2vt(capsys, *train_args(store, out, "--resume", "--lr", "0", "--epochs", "8", "--patience", "2"))
+    assert code == 0, err
+    assert err[0] == ("warning: --resume: ignored (the run has finished, so nothing uses them): --epochs 8 (last.pt: "
+                      "5)"), err
+    assert any("already finished" in e and "--patience above 2 to train on" in e for e in err), err
+    # a run that ran its --epochs: its line names --epochs, and a --patience given is what is ignored
+    done = tmp_path / "done"
+    shutil.copytree(run, done)
+    code, err = s2vt(capsys, *train_args(store, done, "--resume", "--patience", "5"))
+    assert code == 0, err
+    assert err[0] == "warning: --resume: ignored (the run has finished, so nothing uses them): --patience 5 (last.pt: 3)"
+    assert any("already finished" in e and "--epochs above 1 to train on" in e for e in err), err
+
+
 def test_a_paused_run_says_it_paused_not_what_a_finished_run_says(store, tmp_path, capsys):
     """`--stop-after 1` of 3 epochs printed best.pt's result (the JSON line) and the line on how to caption
     with the model, as a run that ended does (hostile trial): it says it paused, and how to go on."""
