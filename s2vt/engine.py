@@ -555,7 +555,11 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         refit_due = finished and bool(last.get("settings", {}).get("refit"))
         first_loss = last.get("first_loss")  # (None in a last.pt from before it was saved: the resumed first step's)
         if "settings" in last:  # (a last.pt from before they were saved: nothing to compare)
-            warning = changed_settings(last["settings"], cfg,
+            was = dict(last["settings"])
+            if was.get("modalities") is None and cfg.modalities:  # (None: every one in the store, those its
+                # model reads; naming them is no change)
+                was["modalities"] = list(last["config"].get("modalities") or {}) or None
+            warning = changed_settings(was, cfg,
                                        ("patience" if stopper.stop else "epochs") if finished else None)
             if warning:
                 log(warning)

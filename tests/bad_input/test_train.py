@@ -320,6 +320,19 @@ def test_a_resume_missing_one_of_its_data_paths_names_what_last_pt_records(store
     assert code == 2 and "no text (title, asr, ocr) to train on without --features" in err[-1], err
 
 
+def test_resume_naming_the_modalities_the_run_already_reads_is_no_change(store, run, tmp_path, capsys):
+    """`--modalities cnn` (the store's only one) on a run begun without --modalities (last.pt: None, all of
+    them) was warned "taking effect: --modalities cnn (last.pt: None)" (hostile trial): the modalities
+    are compared as the run reads them, and the same ones are no change."""
+    resumed = tmp_path / "resumed"
+    shutil.copytree(run, resumed)
+    code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--modalities", "resnet152,vggish"))
+    assert code == 0, err
+    assert not any("--resume:" in e for e in err), err
+    code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--modalities", "resnet152"))
+    assert code == 2 and "pass --modalities resnet152,vggish to resume it" in err[-1], err
+
+
 def test_resuming_a_finished_run_trains_nothing(store, run, tmp_path, capsys):
     done = tmp_path / "done"
     shutil.copytree(run, done)
