@@ -422,7 +422,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         if cfg.model.tag_head in ("nextvlad", "attention"):
             log(f"warning: --tag-head {cfg.model.tag_head} pools video steps, and a text-only model (no --features) has "
                 "none: only its classifier runs, on the text vector")
-    given_dropout = cfg.model.feature_dropout  # (before the recipe's: a warning only for the user's own)
+    # (before the recipe's, and not a --resume's kept from last.pt: a warning only for the user's own)
+    given_dropout = cfg.model.feature_dropout if cfg.given is None or "feature_dropout" in cfg.given else None
     recipe = dict(RECIPES["captions" if has_caps else "levels" if groups else "tags"])
     if (cfg.model.tag_head or recipe["tag_head"]) not in MEAN_POOLING or cfg.model.text_fusion == "guided":
         # nextvlad and attention pool steps of the hidden size, as guided text fusion attends over them, one

@@ -333,6 +333,22 @@ def test_resume_naming_the_modalities_the_run_already_reads_is_no_change(store, 
     assert code == 2 and "pass --modalities resnet152,vggish to resume it" in err[-1], err
 
 
+def test_resume_warns_of_no_feature_dropout_it_was_not_given(store, tmp_path, capsys):
+    """A tag-only run's --resume --tag-input encoder was warned "--feature-dropout 0.3 has no effect", a value
+    the user never gave (the recipe's, kept from last.pt), before its refusal as another model (hostile
+    trial): the warning is for a --feature-dropout the command line gives."""
+    tags = rewritten(store, tmp_path / "tags.jsonl", lambda e, i: {**e, "captions": []})
+    out = tmp_path / "run"
+    args = train_args((tags, store[1]), out, "--epochs", "2")
+    assert s2vt(capsys, *args, "--stop-after", "1")[0] == 0
+    code, err = s2vt(capsys, *args, "--resume", "--tag-input", "encoder")
+    assert code == 2 and not any("--feature-dropout" in e and "no effect" in e for e in err), err
+    assert err[-1].startswith("error: --resume: ") and "tag_input=features (this run: encoder)" in err[-1], err
+    code, err = s2vt(capsys, *args, "--resume", "--tag-input", "encoder", "--feature-dropout", "0.2")
+    assert code == 2 and any(e.startswith("warning: --feature-dropout 0.2 has no effect: the tag head reads the "
+                                          "encoder features") for e in err), err
+
+
 def test_resuming_a_finished_run_trains_nothing(store, run, tmp_path, capsys):
     done = tmp_path / "done"
     shutil.copytree(run, done)
