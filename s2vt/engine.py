@@ -415,13 +415,14 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     has_caps = any(e.get("captions") for e in splits["train"])
     has_tags = bool(labels.names)
     groups = kinds(labels.names)
-    if not modalities:  # settings about the video that a text-only model has no use for: said, not silent
-        if cfg.model.text_fusion == "guided":
-            log("warning: --text-fusion guided is ignored: a text-only model (no --features) has no video steps for "
-                "the text to attend over, so its text vector is classified alone")
-        if cfg.model.tag_head in ("nextvlad", "attention"):
-            log(f"warning: --tag-head {cfg.model.tag_head} pools video steps, and a text-only model (no --features) has "
-                "none: only its classifier runs, on the text vector")
+    # settings about the video that a text-only model has no use for: said, not silent; after a --resume's
+    # checks (one that refuses them as another model's said them ignored first)
+    unused_video = [] if modalities else (
+        (["warning: --text-fusion guided is ignored: a text-only model (no --features) has no video steps for the "
+          "text to attend over, so its text vector is classified alone"] if cfg.model.text_fusion == "guided" else [])
+        + ([f"warning: --tag-head {cfg.model.tag_head} pools video steps, and a text-only model (no --features) has "
+            "none: only its classifier runs, on the text vector"] if cfg.model.tag_head in ("nextvlad", "attention")
+           else []))
     # (before the recipe's, and not a --resume's kept from last.pt: a warning only for the user's own)
     given_dropout = cfg.model.feature_dropout if cfg.given is None or "feature_dropout" in cfg.given else None
     recipe = dict(RECIPES["captions" if has_caps else "levels" if groups else "tags"])
@@ -599,6 +600,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                 f"epochs to come are compared with best.pt's {best_said}, measured on other videos")
         if not finished:
             log(f"resuming from {last_path} at epoch {start_epoch}")
+    for line in unused_video:
+        log(line)
     # tag-only training leaves the caption decoder (and with fused tag input the LSTMs) without gradients
     net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=not has_caps)
            if ddp.world > 1 else model)

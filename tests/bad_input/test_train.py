@@ -820,6 +820,19 @@ def test_video_settings_on_a_text_only_model_are_said_ignored(store, tmp_path, c
     assert any(line.startswith("warning: --tag-head nextvlad pools video steps") for line in err)
 
 
+def test_a_video_setting_a_resume_refuses_is_not_also_said_ignored(store, tmp_path, capsys):
+    """A text-only run's --resume --text-fusion guided was warned "--text-fusion guided is ignored", then
+    refused as another model (hostile trial): a setting refused is not said ignored too; the refusal alone."""
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({**json.loads(line), "text": {"title": f"clip {i % 3}"}}) + "\n"
+                                for i, line in enumerate(Path(store[0]).read_text().splitlines())))
+    args = ["train", "--manifest", manifest, "--out", tmp_path / "out", *TINY, "--text-min-count", "1"]
+    assert s2vt(capsys, *args, "--epochs", "2", "--stop-after", "1")[0] == 0
+    code, err = s2vt(capsys, *args, "--epochs", "2", "--resume", "--text-fusion", "guided")
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: --resume: "), err
+    assert "text_fusion=late (this run: guided)" in err[0], err
+
+
 def rewritten(store, path: Path, change) -> Path:
     """The store's manifest with `change(entry, i)` applied to each entry, written to `path`."""
     path.write_text("".join(json.dumps(change(json.loads(line), i)) + "\n"
