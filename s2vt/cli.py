@@ -32,12 +32,12 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 def run_train(args: argparse.Namespace) -> int:
     started = time.time()
     try:  # (the imports too: torch takes seconds to load, a Ctrl-C then says what the run kept as well)
-        from .options import from_args, given
+        from .options import from_args, given, typed
 
         from .config import TrainConfig
         from .engine import Paused, launch_rank, train
 
-        cfg = from_args(TrainConfig, args, given=given(args))
+        cfg = from_args(TrainConfig, args, given=given(args), typed=typed(args))
         best = train(cfg)
         getattr(args, "finished", []).append(True)  # (its outputs written: a signal now cuts nothing)
     except KeyboardInterrupt:

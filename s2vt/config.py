@@ -135,6 +135,8 @@ class TrainConfig:
     # the settings the user gave (the command line's options, `of`'s names); a --resume takes the run's own
     # (last.pt's) for the others: None, every setting counts as given
     given: tuple[str, ...] | None = derived(None)
+    # {setting: the option string the command line gave it by} (options.typed): warnings name it as typed
+    typed: dict[str, str] | None = derived(None)
 
     @classmethod
     def of(cls, *args, **settings) -> "TrainConfig":

@@ -152,8 +152,10 @@ def changed_settings(was: dict, cfg: TrainConfig, finished: str | None) -> str |
     if not changed:
         return None
     show = lambda v: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)  # noqa: E731
+    typed = cfg.typed or {}  # (a bool as the user typed it: --one-caption-per-video, not --no-per-caption)
     said = lambda keys: ", ".join(  # noqa: E731
-        f"{options.as_option(k, now[k])} (last.pt: {options.as_option(k, was[k])})" if isinstance(now[k], bool)
+        f"{typed.get(k) or options.as_option(k, now[k])} (last.pt: {options.as_option(k, was[k])})"
+        if isinstance(now[k], bool)
         else f"{options.flag(k)} {show(now[k])} (last.pt: {show(was[k])})" for k in keys)
     ignored = [k for k in changed if finished or k in RESUME_IGNORED]
     taken = [k for k in changed if k not in ignored]

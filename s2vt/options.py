@@ -212,25 +212,33 @@ def value_type(hint):
     return hint, optional
 
 
-GIVEN = "given_settings"  # the parsed options' attribute naming the settings given on the command line
+# the parsed options' attribute naming the settings given on the command line: {setting: the option string
+# it was given by (the last one, given twice)}
+GIVEN = "given_settings"
 
 
 def recorded(p: argparse.ArgumentParser, action) -> type:
-    """argparse's `action` (a name or a class) that also adds its setting to the namespace's GIVEN set when
-    the command line gives it: argparse's defaults cannot tell '--patience 3' from no --patience, and a
-    --resume keeps the run's own value of a setting not given (engine.resumed_settings)."""
+    """argparse's `action` (a name or a class) that also records its setting, and the option string typed, in
+    the namespace's GIVEN when the command line gives it: argparse's defaults cannot tell '--patience 3' from no
+    --patience, and a --resume keeps the run's own value of a setting not given (engine.resumed_settings)."""
     kind = p._registry_get("action", action, action)
 
     class Recorded(kind):
         def __call__(self, parser, namespace, values, option_string=None):
             super().__call__(parser, namespace, values, option_string)
-            setattr(namespace, GIVEN, {*getattr(namespace, GIVEN, ()), self.dest})
+            setattr(namespace, GIVEN, {**getattr(namespace, GIVEN, {}), self.dest: option_string})
     return Recorded
 
 
 def given(args: argparse.Namespace) -> tuple[str, ...]:
     """The settings the command line of `args` gave (`recorded`), sorted."""
     return tuple(sorted(getattr(args, GIVEN, ())))
+
+
+def typed(args: argparse.Namespace) -> dict[str, str]:
+    """{setting: the option string the command line of `args` gave it by} (`recorded`): a setting with two
+    spellings (--one-caption-per-video, --no-per-caption) is named as the user typed it."""
+    return dict(getattr(args, GIVEN, {}))
 
 
 def add_options(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:

@@ -349,6 +349,18 @@ def test_resume_warns_of_no_feature_dropout_it_was_not_given(store, tmp_path, ca
                                           "encoder features") for e in err), err
 
 
+def test_resume_names_a_changed_setting_by_the_flag_typed(store, run, tmp_path, capsys):
+    """`--resume --one-caption-per-video` was warned "--no-per-caption (last.pt: --per-caption)", a flag the
+    user never typed (hostile trial): the warning names the option as given."""
+    resumed = tmp_path / "resumed"
+    shutil.copytree(run, resumed)
+    for typed in ("--one-caption-per-video", "--no-per-caption"):
+        code, err = s2vt(capsys, *train_args(store, resumed, "--resume", typed))
+        assert code == 0, err
+        assert err[0] == (f"warning: --resume: ignored (the run has finished, so nothing uses them): {typed} "
+                          "(last.pt: --per-caption)"), err
+
+
 def test_resuming_a_finished_run_trains_nothing(store, run, tmp_path, capsys):
     done = tmp_path / "done"
     shutil.copytree(run, done)
