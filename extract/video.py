@@ -20,7 +20,7 @@ import numpy as np
 from s2vt.manifest import no_such_video
 
 from . import avi
-from .ffmpeg import MediaError, ffmpeg_path, last_error_line, run_ffmpeg, start_ffmpeg
+from .ffmpeg import CORRUPT, MediaError, ffmpeg_path, last_error_line, run_ffmpeg, start_ffmpeg
 
 C3D_CLIP_LEN = 16
 
@@ -70,6 +70,26 @@ _BITRATE_GUESS = "Estimating duration from bitrate"  # (ffmpeg's warning when no
 # that are not 4:2:0 (a USB webcam's 4:2:2, 4:4:4, grey) are read by `jpeg_pipe`, as every piped image sequence
 # by its `<codec>_pipe` (hostile trial: a 4:2:2 stream was timed at 25 fps unsaid): those too.
 RATELESS_FORMATS = {"mjpeg", "mpjpeg", "image2pipe", "ingenient", "mjpeg_2000"}
+# ffmpeg's input option of every read of a video's packets, counted or decoded: drop a packet its demuxer read
+# short (flagged corrupt), the last one of a file cut short (AVI, MP4, MOV; Matroska's demuxer drops it itself).
+# Decoded, a JPEG cut through has its missing part filled from memory the decoder never set: an MJPEG AVI cut
+# short gave another last frame, and another caption, on every run (hostile trial). Counting and decoding drop
+# the same packet, so the frames counted are the frames decoded and sampling by index stays right.
+WHOLE_PACKETS = ["-fflags", "+discardcorrupt"]
+
+
+# ffmpeg's demuxers of raw JPEG streams, JPEGs one after another with no size of each: the last one of a stream
+# cut short is handed on as it is, not flagged as read short, so WHOLE_PACKETS keeps it (and its decoded picture
+# changed from run to run: hostile trial). Such a stream is cut through a JPEG when it does not end with one.
+RAW_JPEG = {"mjpeg", "jpeg_pipe"}
+JPEG_END = b"\xff\xd9"  # (EOI, the marker every JPEG ends with)
+
+
+def _ends_inside_a_jpeg(path: str) -> bool:
+    """Whether the raw JPEG stream at `path` ends without a JPEG's end marker: cut short through its last JPEG."""
+    with open(path, "rb") as f:
+        f.seek(max(0, os.path.getsize(path) - len(JPEG_END)))
+        return f.read() != JPEG_END
 
 
 def rateless(demuxer: str) -> bool:
@@ -96,14 +116,14 @@ def count_frames(path: str | os.PathLike) -> tuple[int, float]:
     return _packets(path)[:2]
 
 
-def _packets(path: str | os.PathLike) -> tuple[int, float, float | None]:
+def _packets(path: str | os.PathLike, whole: bool = True) -> tuple[int, float, float | None]:
     """`count_frames`' (frames, seconds), and the frames per second the packets' own durations give (None
     when they give none): the rate a raw stream's headers carry (an H.264 or HEVC stream's timing, an
     MPEG-2 frame rate code), which ffmpeg's `NN fps` never shows for such a stream (it says 25, its
     default) and its `tbr` shows only in some versions (ffmpeg 9 gives an H.264 stream's field rate,
-    twice its frame rate)."""
-    proc = run_ffmpeg(["-v", "error", "-i", ffmpeg_path(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
-                      timeout=600)
+    twice its frame rate). `whole`: its whole packets alone (`WHOLE_PACKETS`), as decoding reads them."""
+    proc = run_ffmpeg(["-v", "error", *(WHOLE_PACKETS if whole else []), "-i", ffmpeg_path(path), "-map", "0:v:0", "-c", "copy",
+                       "-f", "framecrc", "-"], timeout=600)
     text = proc.stdout.decode("utf-8", "replace")
     tb = re.search(r"^#tb 0: (\d+)/(\d+)", text, re.M)
     # packet lines: stream, dts, pts, duration, size, crc
@@ -178,10 +198,12 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             fps = rate
         if duration <= 0 < frames:  # frames without timestamps (a raw .h264 stream): counted, decoded by index
             duration, timed = frames / fps, False
+    fmt = _FORMAT.search(text)
+    if fmt and fmt[1] in RAW_JPEG and _ends_inside_a_jpeg(path):  # (its last frame, cut through: never sampled)
+        duration -= 1 / fps
     if duration <= 0:
         raise MediaError(f"{path}: video has no duration (no decodable frames)")
     has_audio = re.search(r"Stream #\d+:\d+.*?: Audio:", text) is not None
-    fmt = _FORMAT.search(text)
     scaled = avi.size_guessed(path) if fmt and fmt[1] == "avi" else None
     guessed, counted = scaled is not None or _BITRATE_GUESS in text, 0
     if guessed:
@@ -274,7 +296,7 @@ def _read_frames(path: str | os.PathLike, wanted: np.ndarray, geometry: str, siz
                  background: bool) -> tuple[np.ndarray, bytes]:
     """([n, h, w, 3] frames at the indices `wanted`, ffmpeg's stderr); n < len(wanted) when the stream ends first."""
     w, h = size
-    args = ["-loglevel", "error", "-i", ffmpeg_path(path), "-map", "0:v:0", "-an", "-sn",
+    args = ["-loglevel", "error", *WHOLE_PACKETS, "-i", ffmpeg_path(path), "-map", "0:v:0", "-an", "-sn",
             "-vf", f"select='{_select_expr(wanted)}',{geometry}",
             "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     # read straight into one array: no per-frame bytes objects, no stacking copy
@@ -340,8 +362,9 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
         notes.append(f"video stream has no timestamps (a raw stream?): its {total} frames sampled by their order, "
                      f"their times taken at {info.fps:g} fps")
     got = len(decoded)
-    if not got:
-        raise MediaError(f"{os.fspath(path)}: no decodable video frames ({last_error_line(err)})")
+    if not got:  # (a stream whose every packet was read short: dropped, which ffmpeg says only in a warning)
+        why = CORRUPT if count_frames(path)[0] == 0 < _packets(path, whole=False)[0] else last_error_line(err)
+        raise MediaError(f"{os.fspath(path)}: no decodable video frames ({why})")
     # position of each wanted index in `decoded`; beyond what was decoded -> last frame
     lookup = {int(i): min(j, got - 1) for j, i in enumerate(wanted)}
     frames = decoded[[lookup[int(i)] for i in frame_idx]]

@@ -287,3 +287,32 @@ def test_a_note_counting_frames_ffmpeg_guessed_from_the_file_size_does_not_say_t
     long = dataclasses.replace(probe(counter), duration=8.0)
     assert decode_frames(counter, 8, short_side=64, info=long).notes == [
         "video stream holds only 40 of the 80 frames ffmpeg guesses from the file's size: sampled over those"]
+
+
+@pytest.mark.parametrize("container", ["avi", "mp4", "mkv", "mpjpeg", "mjpeg"])
+def test_a_video_cut_short_through_a_jpeg_gives_the_same_frames_every_time(tmp_path, container):
+    """An MJPEG AVI cut short through its last JPEG gave another last frame, and another caption, on every run:
+    the decoder filled the picture's missing part from memory it never set (hostile trial). The packet read
+    short is dropped, counted and decoded alike: the frames sampled are the whole ones the file holds, each the
+    same picture as in the file before it was cut, every time. A raw MJPEG stream (JPEGs one after another: no
+    size of each to find one read short) is told by its end: no JPEG's end marker."""
+    from extract.video import count_frames
+
+    # (an MP4 cut short needs its index first; a multipart JPEG stream has no extension of its own)
+    extra = {"mp4": ["-movflags", "+faststart"], "mpjpeg": ["-f", "mpjpeg"]}.get(container, [])
+    whole = make_video(tmp_path / f"whole.{container}", 2.0, size="320x240", vcodec="mjpeg", audio=None,
+                       extra=extra)
+    data = whole.read_bytes()
+    for part in (3, 7):
+        cut = tmp_path / f"cut{part}.{container}"
+        cut.write_bytes(data[: len(data) * part // 10])
+        held = count_frames(cut)[0] - (container == "mjpeg")  # (a raw stream's last packet: the cut JPEG)
+        assert 0 < held < 50
+        # every frame it holds sampled (the last, cut through or not, among them), at a size that showed it
+        runs = [decode_frames(cut, held, short_side=240) for _ in range(3)]
+        assert all(np.array_equal(r.frames, runs[0].frames) for r in runs[1:]), (container, part)
+        before = decode_frames(whole, held, short_side=240,
+                               info=dataclasses.replace(probe(whole), duration=held / 25))
+        assert np.array_equal(runs[0].frames, before.frames), (container, part)
+    if container == "mjpeg":  # (whole, its last frame is kept)
+        assert probe(whole).est_frames == 50
