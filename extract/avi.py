@@ -54,6 +54,21 @@ def _video_frames(data: bytes) -> int:
     return 0
 
 
+def declared_size(path: str | os.PathLike) -> int | None:
+    """The bytes of the file that the AVI at `path` declares its first RIFF chunk ends at; None for a file that is
+    no AVI, or a header never completed (a placeholder size). Read from its first 12 bytes alone: a file cut short
+    inside its header (no frame held, nothing ffmpeg can open) is told by it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return None
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"AVI ":
+        return None
+    riff = struct.unpack_from("<I", head, 4)[0]
+    return None if riff in _UNSET else 8 + riff
+
+
 def declared(path: str | os.PathLike) -> Declared | None:
     """What the AVI at `path` declares; None for a file that is no AVI, or whose header gives its video
     stream no length (ffmpeg then has no duration to scale)."""

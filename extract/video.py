@@ -168,6 +168,10 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     proc = run_ffmpeg(["-i", ffmpeg_path(path)], timeout=120)
     text = proc.stderr.decode("utf-8", "replace")
     if "Input #0" not in text:
+        size = avi.declared_size(path)
+        if size is not None and size > os.path.getsize(path):  # (an AVI cut within its header: no frame to open)
+            raise MediaError(f"{path}: file cut short before its first frame ({os.path.getsize(path):,} of the "
+                             f"{size:,} bytes its AVI header gives)")
         raise MediaError(f"{path}: not a readable video ({last_error_line(proc.stderr)})")
     vlines = _VSTREAM.findall(text)
     if not vlines:

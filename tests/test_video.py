@@ -316,3 +316,25 @@ def test_a_video_cut_short_through_a_jpeg_gives_the_same_frames_every_time(tmp_p
         assert np.array_equal(runs[0].frames, before.frames), (container, part)
     if container == "mjpeg":  # (whole, its last frame is kept)
         assert probe(whole).est_frames == 50
+
+
+def test_an_avi_cut_short_before_its_first_frame_says_so(tmp_path):
+    """An AVI cut short within its first 2,000 bytes (its header, no frame) was refused 'not a readable video
+    (Error opening input files: Invalid data found when processing input)', though its header tells it was cut
+    (hostile trial): it is said to be cut short, in the bytes held and the header's. One written to a pipe
+    (its header's size never filled in) tells nothing: ffmpeg's reason stays."""
+    from .conftest import piped_avi
+
+    whole = make_video(tmp_path / "whole.avi", 4.0, vcodec="mpeg4", audio=None)
+    data = whole.read_bytes()
+    for held in (12, 100, 2000):
+        cut = tmp_path / f"cut{held}.avi"
+        cut.write_bytes(data[:held])
+        with pytest.raises(MediaError) as e:
+            probe(cut)
+        assert str(e.value) == (f"{cut}: file cut short before its first frame ({held:,} of the {len(data):,} bytes "
+                                "its AVI header gives)")
+    piped = tmp_path / "piped100.avi"
+    piped.write_bytes(piped_avi(tmp_path / "piped.avi").read_bytes()[:100])
+    with pytest.raises(MediaError, match="not a readable video"):
+        probe(piped)
