@@ -16,7 +16,7 @@ from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, exit_quietly_after,
 
 if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
-from s2vt.fileio import make_dirs, new_folders, refuse_unusable_paths, remove_if_empty
+from s2vt.fileio import OutputError, make_dirs, new_folders, refuse_unusable_paths, remove_if_empty, special_file
 from s2vt.options import Parser, add_options, at_least, from_args
 from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, dash_refusal, missing_note, read_manifest, sanitize_id,
                            scan_videos)
@@ -163,6 +163,18 @@ def main(argv: list[str] | None = None, rerun_line: bool | str = True) -> int:
     return code
 
 
+def refuse_blocked_folders(store: FeatureStore, modalities) -> None:
+    """OutputError for a modality's folder of `store` that is there and no folder, named as what it is (a file, a
+    pipe, ...): found where the first video's features were written, after the backbones loaded, a FIFO was
+    called 'a file, not a folder' (hostile trial). A link to nothing is left to that write, which says so."""
+    for m in modalities:
+        folder = store.root / m
+        if os.path.exists(folder) and not folder.is_dir():
+            what = "a file" if folder.is_file() else special_file(os.stat(folder).st_mode)
+            raise OutputError(f"cannot write {folder}: it is {what}, not the folder of modality {m!r}: move it, "
+                              "or pass another --out")
+
+
 def prepare(args: argparse.Namespace):
     """(shard, config, items, store, extractor) of parsed arguments; a UserError for bad ones."""
     shard = parse_shard(args.shard)
@@ -173,6 +185,7 @@ def prepare(args: argparse.Namespace):
     store = FeatureStore(make_dirs(args.out))  # (an impossible --out fails before the backbones load)
     store.check_meta(settings_meta(cfg))  # (so does a store of other settings)
     store.check_logs()  # (and a log that cannot be appended to: found at a video, after its features)
+    refuse_blocked_folders(store, cfg.modalities)  # (and a modality's folder that is none)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         extractor = Extractor(cfg)

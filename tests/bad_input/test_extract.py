@@ -814,6 +814,31 @@ def test_a_store_log_that_is_a_pipe_or_a_device_is_one_line_never_a_hang(log, sp
     assert sorted(p.name for p in store.iterdir()) == [log]
 
 
+@pytest.mark.parametrize("kind", ["fifo", "file", "link to a fifo"])
+def test_a_modality_folder_that_is_a_pipe_or_a_file_is_named_as_what_it_is_before_any_video(kind, tmp_path, videos,
+                                                                                           capsys):
+    """A FIFO in the place of STORE/vggish was called 'STORE/vggish is a file, not a folder', after the backbones
+    loaded and the first video was decoded (hostile trial; `s2vt import features` says 'it is a pipe'). Now it is
+    named as what it is, in one line before any video, and left as it is."""
+    store = tmp_path / "s"
+    store.mkdir()
+    folder = store / "vggish"
+    if kind == "file":
+        folder.write_text("not features")
+    elif kind == "fifo":
+        os.mkfifo(folder)
+    else:
+        os.mkfifo(tmp_path / "fifo")
+        folder.symlink_to(tmp_path / "fifo")
+    rc, err = extract(capsys, videos["mov_silent"], "--out", store, *VGGISH)
+    what = "a file" if kind == "file" else "a pipe"
+    assert rc == 2 and one_line_error(err) and err.strip().splitlines()[-1] == (
+        f"error: cannot write {folder}: it is {what}, not the folder of modality 'vggish': move it, or pass "
+        "another --out"), err
+    assert "to extract" not in err  # (before any video)
+    assert sorted(p.name for p in store.iterdir()) == ["vggish"] and os.path.lexists(folder)
+
+
 def test_a_note_that_fails_mid_run_leaves_its_video_to_the_rerun(tmp_path, videos, capsys, monkeypatch):
     """A note that cannot be written (a full disk) once the run is going: its video's features are not
     written either, the count says so, and the rerun extracts it, notes and all."""
