@@ -16,13 +16,13 @@ from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, exit_quietly_after,
 
 if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
-from s2vt.fileio import OutputError, make_dirs, new_folders, refuse_unusable_paths, remove_if_empty, special_file
+from s2vt.fileio import OutputError, make_dirs, new_folders, refuse_unusable_paths, remove_if_empty
 from s2vt.options import Parser, add_options, at_least, from_args
 from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, dash_refusal, missing_note, read_manifest, sanitize_id,
                            scan_videos)
 from .ffmpeg import check_ffmpeg
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
-from s2vt.store import FeatureStore, one_line, parse_shard, same_file, source_identity, stable_shard
+from s2vt.store import FeatureStore, not_a_folder, one_line, parse_shard, same_file, source_identity, stable_shard
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
 
@@ -165,14 +165,13 @@ def main(argv: list[str] | None = None, rerun_line: bool | str = True) -> int:
 
 def refuse_blocked_folders(store: FeatureStore, modalities) -> None:
     """OutputError for a modality's folder of `store` that is there and no folder, named as what it is (a file, a
-    pipe, ...): found where the first video's features were written, after the backbones loaded, a FIFO was
-    called 'a file, not a folder' (hostile trial). A link to nothing is left to that write, which says so."""
+    pipe, a link to nothing: `store.not_a_folder`, import's words too): found where the first video's features
+    were written, after the backbones loaded, a FIFO was called 'a file, not a folder' (hostile trial)."""
     for m in modalities:
         folder = store.root / m
-        if os.path.exists(folder) and not folder.is_dir():
-            what = "a file" if folder.is_file() else special_file(os.stat(folder).st_mode)
-            raise OutputError(f"cannot write {folder}: it is {what}, not the folder of modality {m!r}: move it, "
-                              "or pass another --out")
+        if os.path.lexists(folder) and not folder.is_dir():
+            raise OutputError(f"cannot write {folder}: it is {not_a_folder(folder)}, not the folder of modality "
+                              f"{m!r}: move it, or pass another --out")
 
 
 def prepare(args: argparse.Namespace):

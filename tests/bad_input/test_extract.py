@@ -814,7 +814,7 @@ def test_a_store_log_that_is_a_pipe_or_a_device_is_one_line_never_a_hang(log, sp
     assert sorted(p.name for p in store.iterdir()) == [log]
 
 
-@pytest.mark.parametrize("kind", ["fifo", "file", "link to a fifo"])
+@pytest.mark.parametrize("kind", ["fifo", "file", "link to a fifo", "link to nothing"])
 def test_a_modality_folder_that_is_a_pipe_or_a_file_is_named_as_what_it_is_before_any_video(kind, tmp_path, videos,
                                                                                            capsys):
     """A FIFO in the place of STORE/vggish was called 'STORE/vggish is a file, not a folder', after the backbones
@@ -827,11 +827,14 @@ def test_a_modality_folder_that_is_a_pipe_or_a_file_is_named_as_what_it_is_befor
         folder.write_text("not features")
     elif kind == "fifo":
         os.mkfifo(folder)
-    else:
+    elif kind == "link to a fifo":
         os.mkfifo(tmp_path / "fifo")
         folder.symlink_to(tmp_path / "fifo")
+    else:
+        folder.symlink_to(tmp_path / "gone")
     rc, err = extract(capsys, videos["mov_silent"], "--out", store, *VGGISH)
-    what = "a file" if kind == "file" else "a pipe"
+    gone = f"a link to a missing target ({tmp_path / 'gone'})"
+    what = {"file": "a file", "link to nothing": gone}.get(kind, "a pipe")
     assert rc == 2 and one_line_error(err) and err.strip().splitlines()[-1] == (
         f"error: cannot write {folder}: it is {what}, not the folder of modality 'vggish': move it, or pass "
         "another --out"), err
