@@ -181,7 +181,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace an existing --out, its metrics file or --html file (without it: refused; the "
                    "default predictions file beside the checkpoint and its metrics_<split>.json are always "
-                   "rewritten)")
+                   "rewritten, unless a link: written through only with --force)")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -156,6 +156,22 @@ def refuse_existing(paths, force: bool, specials_refused: bool = False) -> None:
             raise OutputError(f"{os.fsdecode(path)} already exists{link}: pass --force to replace it")
 
 
+def refuse_linked_defaults(paths, force: bool, command: str, option: str) -> None:
+    """OutputError for an output the user did not name (a default, rewritten on every run) that is a symbolic
+    link, unless `force`: `ln -s ../important.json lnk/preds_test.json` had evaluate replace important.json,
+    exit 0 (hostile trial). A plain default file is rewritten as documented; a link to nothing is refused even
+    with --force (`refuse_broken_link`). `option`: the one that names another file (`--out NAME.json`)."""
+    for path in paths:
+        if not os.path.islink(path):
+            continue
+        refuse_broken_link(path)
+        if not force:
+            target = os.fsdecode(written_file(path))
+            raise OutputError(f"{os.fsdecode(path)} is a link to {target}: {command} rewrites its default outputs on "
+                              f"every run, but not a file a link names: pass --force to replace {target}, or "
+                              f"{option} to write elsewhere")
+
+
 def refuse_special_outputs(paths, folders: bool = False) -> None:
     """OutputError for an output (falsy: none) that is there, itself or through a link, and is a pipe, a device or a
     socket (a folder too with `folders`; `refuse_existing` words that one): the atomic write refused it only at the

@@ -16,8 +16,8 @@ import torch
 from .device import pick_device
 from .errors import UserError, invoked_as
 from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, busy_line, check_writable, folder_path, make_dirs,
-                     refuse_empty_paths, refuse_existing, lock_path, locked, refuse_long_names, refuse_special_outputs,
-                     refuse_checkpoints, removed_if_failed, training_run, written_file)
+                     refuse_empty_paths, refuse_existing, refuse_linked_defaults, lock_path, locked, refuse_long_names,
+                     refuse_special_outputs, refuse_checkpoints, removed_if_failed, training_run, written_file)
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, one_line, printable
 
@@ -499,6 +499,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     # (after refuse_inputs: writing over an input is refused even so); the metrics of a named --out
     # are refused with it: replacing them alone would leave an earlier run's predictions unexplained
     refuse_existing([out, out and given[1], html], force, specials_refused=True)  # (as given)
+    if not out:  # (the default outputs, always rewritten: but not a file elsewhere, through a link)
+        refuse_linked_defaults([out_path, given[1]], force, "evaluate", "--out NAME.json")
     for folder, path in {p.parent: p for p in [*([report] if html else []), out_path]}.items():
         check_writable(folder, path)  # (now: not after decoding the whole split)
     # two runs writing the same outputs at once: the one that ended last would silently win

@@ -977,3 +977,36 @@ def test_features_dot_slash_dash_is_named_as_typed(store, run, tmp_path, capsys,
     code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features", "./-",
                      "--out", tmp_path / "p.json")
     assert (code, err) == (2, ["error: ./-: feature store not found"])
+
+
+def test_a_default_output_that_is_a_link_is_not_written_through_without_force(store, run, tmp_path, capsys):  # noqa: F811
+    """The default preds_<split>.json beside the checkpoint is rewritten on every run; when it was a link
+    (`ln -s ../important.json lnk/preds_test.json`) the file it named was replaced, exit 0 (hostile trial). Now
+    a default output that is a link is refused without --force, naming the link and its target; a plain one is
+    still rewritten, and --force writes through the link."""
+    import shutil
+
+    lnk = tmp_path / "lnk"
+    lnk.mkdir()
+    shutil.copy(run / "best.pt", lnk / "model.pt")
+    important = tmp_path / "important.json"
+    important.write_text("mine")
+    (lnk / "preds_test.json").symlink_to("../important.json")
+    args = ["evaluate", "--checkpoint", lnk / "model.pt", "--manifest", store[0], "--features", store[1], "--beam", "1"]
+    code, err = s2vt(capsys, *args)
+    assert (code, err) == (2, [f"error: {lnk / 'preds_test.json'} is a link to {important}: evaluate rewrites its "
+                               "default outputs on every run, but not a file a link names: pass --force to replace "
+                               f"{important}, or --out NAME.json to write elsewhere"]), err
+    assert important.read_text() == "mine" and not (lnk / "metrics_test.json").exists()
+    (lnk / "preds_test.json").unlink()
+    (lnk / "metrics_test.json").symlink_to(important)  # (its metrics file too)
+    code, err = s2vt(capsys, *args)
+    assert code == 2 and err[0].startswith(f"error: {lnk / 'metrics_test.json'} is a link to {important}:"), err
+    assert important.read_text() == "mine" and not (lnk / "preds_test.json").exists()
+    (lnk / "metrics_test.json").unlink()
+    (lnk / "preds_test.json").write_text("old")  # (a plain default file: rewritten, as documented)
+    assert s2vt(capsys, *args)[0] == 0 and json.loads((lnk / "preds_test.json").read_text())
+    (lnk / "preds_test.json").unlink()
+    (lnk / "preds_test.json").symlink_to("../important.json")
+    assert s2vt(capsys, *args, "--force")[0] == 0 and json.loads(important.read_text())
+    assert (lnk / "preds_test.json").is_symlink()
