@@ -194,10 +194,20 @@ def run_evaluate(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(interrupted_evaluate(args, written), file=sys.stderr)
         return 130
+    print(wrote_evaluate(args, written), file=sys.stderr)
     table = format_table(metrics)
     if args.json or table:  # (no table at all when nothing was scored: evaluate said why, in one line)
         print(json.dumps(metrics) if args.json else table)
     return 0
+
+
+def wrote_evaluate(args: argparse.Namespace, written: list) -> str:
+    """The line saying where evaluate wrote (`written`: its files, in order): no line named them, and `--out ql.json`,
+    a link to out2/q2.json, left its metrics in out2/q2.metrics.json unsaid (hostile trial). --out and --html as
+    typed; the metrics file where it is (beside the file a link names: no name typed says it)."""
+    what = [os.fsdecode(args.out or written[0]) + " (the predictions)", os.fsdecode(written[1]) + " (their metrics)",
+            *([f"{os.fsdecode(args.html)} (the report)"] if args.html else [])]
+    return "wrote " + " and ".join([", ".join(what[:-1]), what[-1]])
 
 
 def interrupted_evaluate(args: argparse.Namespace, written: list) -> str:

@@ -244,7 +244,7 @@ def test_a_utf8_bom_is_accepted_in_predictions_and_references(tmp_path, capsys, 
 
 def test_evaluate_of_a_split_without_references_says_so_in_one_line(tmp_path, capsys, no_java):
     """Nothing to score (no captions, blank ones only, no tags): one line saying only the
-    predictions were written, exit 0 (they are a valid product), no empty line on stdout."""
+    predictions were written (then evaluate's line saying where it wrote), exit 0 (they are a valid product), no empty line on stdout."""
     from s2vt.cli import main
     from s2vt.engine import TrainConfig, train
     from s2vt.synthetic import make_store
@@ -268,7 +268,8 @@ def test_evaluate_of_a_split_without_references_says_so_in_one_line(tmp_path, ca
         assert got.out == ""
         assert got.err.strip().splitlines() == [
             f"note: split 'test' of {bare} has no reference captions{only} or tags: nothing to score; only the "
-            f"predictions were written, to {out}"]
+            f"predictions were written, to {out}",
+            f"wrote {out} (the predictions) and {tmp_path / 'p.metrics.json'} (their metrics)"]
         assert len(json.loads(out.read_text())) == len([r for r in rows if r["split"] == "test"])
         assert not {"CIDEr", "hit@1"} & set(json.loads((tmp_path / "p.metrics.json").read_text()))
     # blank captions beside real ones: left out with a warning, the rest scored as `score` scores them
@@ -277,7 +278,9 @@ def test_evaluate_of_a_split_without_references_says_so_in_one_line(tmp_path, ca
     assert main(["evaluate", "--checkpoint", str(best), "--manifest", str(mixed), "--features", str(store),
                  "--out", str(out), "--force", "--beam", "1", "--json"]) == 0
     got = capsys.readouterr()
-    assert got.err.strip().splitlines() == [f"warning: {mixed}: ignoring 4 blank reference captions in split 'test'"]
+    assert got.err.strip().splitlines() == [f"warning: {mixed}: ignoring 4 blank reference captions in split 'test'",
+                                            f"wrote {out} (the predictions) and {tmp_path / 'p.metrics.json'} (their "
+                                            "metrics)"]
     assert main(["score", str(manifest), str(out), "--split", "test", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["CIDEr"] == pytest.approx(json.loads(got.out)["CIDEr"], abs=1e-9)
 

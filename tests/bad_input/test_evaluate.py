@@ -297,7 +297,7 @@ def test_evaluate_names_its_outputs_as_given_through_a_link(store, run, tmp_path
     code, err = s2vt(capsys, *args)
     assert (code, err) == (2, [f"error: {link} already exists (a link to {target}): pass --force to replace it"])
     code, err = s2vt(capsys, *args, "--force")
-    assert code == 0 and err[-1].endswith(f": nothing to score; only the predictions were written, to {link}"), err
+    assert code == 0 and err[-2].endswith(f": nothing to score; only the predictions were written, to {link}"), err
     assert link.is_symlink() and json.loads(target.read_text())
 
 
@@ -1010,3 +1010,18 @@ def test_a_default_output_that_is_a_link_is_not_written_through_without_force(st
     (lnk / "preds_test.json").symlink_to("../important.json")
     assert s2vt(capsys, *args, "--force")[0] == 0 and json.loads(important.read_text())
     assert (lnk / "preds_test.json").is_symlink()
+
+
+def test_evaluate_says_where_it_wrote(store, run, tmp_path, capsys):  # noqa: F811
+    """No line named the predictions or metrics files: `--out ql.json`, a link to out2/q2.json, left its metrics
+    in out2/q2.metrics.json unsaid (hostile trial). Now one line names what was written: --out and --html as
+    typed, the metrics file where it is."""
+    (tmp_path / "out2").mkdir()
+    (tmp_path / "out2" / "q2.json").write_text("{}")
+    ql = tmp_path / "ql.json"
+    ql.symlink_to(Path("out2") / "q2.json")
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features",
+                     store[1], "--beam", "1", "--out", ql, "--force", "--html", tmp_path / "r.html")
+    assert code == 0 and err[-1] == (f"wrote {ql} (the predictions), {tmp_path / 'out2' / 'q2.metrics.json'} (their "
+                                     f"metrics) and {tmp_path / 'r.html'} (the report)"), err
+    assert (tmp_path / "out2" / "q2.metrics.json").is_file() and (tmp_path / "r.html").is_file()
