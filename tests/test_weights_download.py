@@ -290,3 +290,20 @@ def test_the_download_hint_quotes_its_folder(tmp_path):
         find_weights("c3d", folder)
     command = str(e.value).split("run `")[1].split("`")[0]
     assert shlex.split(command)[-4:] == ["download", "c3d", "--dir", str(folder)]
+
+
+def test_a_dir_that_cannot_be_made_is_one_line_before_any_download(server, tmp_path, capsys, monkeypatch):
+    """`weights download --dir /proc/w` (or /sys/w, or afile/w) printed one 'error:' per backbone, exit 1, each
+    after trying it (hostile trial): a mistake found before anything ran is one line, exit 2, no request."""
+    from s2vt.cli import main
+
+    monkeypatch.setenv("S2VT_WEIGHTS_URL", server)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    (tmp_path / "afile").write_text("x")
+    for folder, why in (("/proc/w", "/proc takes nothing new"), ("/sys/w", "/sys takes nothing new"),
+                        (str(tmp_path / "afile" / "w"), f"{tmp_path / 'afile'} is a file, not a folder")):
+        Handler.log.clear()
+        code = main(["weights", "download", "--dir", folder])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and err[0].startswith(f"error: cannot write {folder}: {why}"), err
+        assert Handler.log == []

@@ -224,6 +224,9 @@ def download(names: list[str], folder: str | os.PathLike, table: dict[str, Remot
     table = table if table is not None else remotes()
     folder = Path(folder)
     made = not folder.exists()  # (a folder this command made and left empty is removed at the end)
+    # a folder that cannot be made (/proc/w, afile/w) is the user's mistake, one line (OutputError, exit 2) before
+    # any download: it was an 'error:' line per backbone, each after trying it, exit 1 (hostile trial)
+    make_dirs(folder)
     failed = 0
     for name in names or DEFAULT_NAMES:
         remote = table[name]
