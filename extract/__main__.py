@@ -90,8 +90,8 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
     whatever its name."""
     sources = [sources] if isinstance(sources, str) else list(sources)
     for source in sources:  # a mistyped argument is named first, before what the others are
-        if not os.path.exists(source):  # (refused before --out is made)
-            raise ManifestError(dash_refusal(source) or f"{source}: no such file or folder{missing_note(source)}")
+        if (dash := dash_refusal(source)) or not os.path.exists(source):  # (refused before --out is made)
+            raise ManifestError(dash or f"{source}: no such file or folder{missing_note(source)}")
     src = Path(sources[0])
     if len(sources) == 1 and src.suffix.lower() in MANIFEST_SUFFIXES and not src.is_dir():
         entries = read_manifest(src)

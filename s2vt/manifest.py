@@ -145,10 +145,13 @@ STDIN_DASH = "reading from standard input ('-') is not supported: name a file"
 
 
 def dash_refusal(path: str | os.PathLike) -> str | None:
-    """The line for '-', the usual name of standard input, as an input path when no file is so named (one
-    that is, is read): "-: no such file" (caption.py) or "-: file not found" (export, score) read as if
-    the dash were a file's name (hostile trial). None for any other path."""
-    return STDIN_DASH if os.fspath(path) == "-" and not os.path.lexists(path) else None
+    """The line for a bare '-', the usual name of standard input, as an input path: "-: no such file" (caption.py)
+    or "-: file not found" (export, score) read as if the dash were a file's name, and where a file '-' was there
+    it was read silently (hostile trial). Only bare '-' is standard input, always refused; './-' is the file, which
+    the line names when one is there. None for any other path (callers keep './-' as typed: Path makes it '-')."""
+    if os.fspath(path) != "-":
+        return None
+    return STDIN_DASH + (" (for a file named '-', write ./-)" if os.path.lexists(path) else "")
 
 
 def no_such_video(path: str | os.PathLike) -> str:

@@ -791,10 +791,13 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
     from extract.ffmpeg import MediaError
     from extract.video import check_video_file
 
-    from .manifest import VIDEO_EXTENSIONS, broken_link, no_such_video, video_files
+    from .manifest import VIDEO_EXTENSIONS, broken_link, dash_refusal, no_such_video, video_files
 
     items: list[str | dict] = []
     for v in videos:
+        if dash := dash_refusal(v):  # (standard input even where a file '-' is there: './-' names that)
+            items.append(failed(v, dash))
+            continue
         if not os.path.isdir(v):
             try:  # (found now, not after the model loads: a mistyped path or an empty file alone is exit 2)
                 check_video_file(v)

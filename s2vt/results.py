@@ -27,10 +27,10 @@ def _load_json(path: str | Path, expected: str):
     reads, said to a file of JSON lines."""
     # (the name as given: Path('./-') is '-', which the user did not type, and a bare '-' alone is stdin)
     name, path = os.fspath(path), Path(path)
-    if path.is_dir():
-        raise ResultsError(f"{name}: is a folder (expected a file)")
     if dash := dash_refusal(name):
         raise ResultsError(dash)
+    if path.is_dir():
+        raise ResultsError(f"{name}: is a folder (expected a file)")
     if not path.exists():
         raise ResultsError(f"{name}: file not found")
     if not path.is_file():  # (a device or a pipe: reading one may never end)

@@ -161,6 +161,25 @@ def test_a_dash_for_standard_input_is_said_to_be_unsupported(tmp_path, capsys, m
     assert fake_caption(capsys, monkeypatch, "-") == (2, [], ["error: reading from standard input ('-') is not supported: name a file"])
 
 
+def test_a_bare_dash_is_standard_input_even_beside_a_file_named_dash(tmp_path, capsys, monkeypatch):
+    """`caption.py -` read a file named '-' silently when one was there, and refused standard input otherwise
+    (hostile trial): only a bare '-' is standard input (unsupported), always, the refusal then saying how to name
+    the file; './-' is the file."""
+    from s2vt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-").write_bytes(b"x")
+    said = ("error: reading from standard input ('-') is not supported: name a file (for a file named '-', "
+            "write ./-)")
+    assert fake_caption(capsys, monkeypatch, "-") == (2, [], [said])
+    code, out, _ = fake_caption(capsys, monkeypatch, "./-")
+    assert code == 0 and out == ["./-: a caption"], out
+    (tmp_path / "refs.json").write_text(json.dumps({"a": ["a cat"]}))
+    for args in (["score", "refs.json", "-"], ["export", "-", "--format", "coco", "--out", "e.zip"]):
+        assert main(args) == 2, args
+        assert capsys.readouterr().err == said + "\n", args
+
+
 def test_caption_json_has_one_object_per_input_failed_ones_too(tmp_path, capsys, monkeypatch):
     """A failed video had only its stderr line: a script reading --json's stdout lost it."""
     monkeypatch.chdir(tmp_path)
