@@ -10,6 +10,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import socket
 import stat
 import tempfile
@@ -567,6 +568,9 @@ def lock_text(pid: int | None = None) -> str:
     return f"{pid} {process_start(pid) or '-'} {this_host()}\n"
 
 
+# a lock's one line: "PID START HOST\n" (START '-' where unknown: `lock_text`); written before, "PID START\n" and
+# "PID\n" (HOST: `this_host`'s printable ASCII)
+LOCK_LINE = re.compile(rb"([0-9]+)(?: ([0-9]+)| ([0-9]+|-) ([!-~]+))?\n")
 LOCK_MAX_BYTES = 512  # more than any lock holds: a bigger file is not one, and is never read whole
 
 
@@ -631,15 +635,13 @@ def lock_owner(lock: Path) -> int | None:
     data, age = got
     if len(data) > LOCK_MAX_BYTES:
         raise not_a_lock(lock, "a file that holds something other than a process id")
-    text = data.decode("utf-8", "replace").strip()
-    if not text:  # (created, its pid not yet written; or its writer killed then, and old)
+    if not data:  # (created, its pid not yet written; or its writer killed then, and old)
         return -1 if age < LOCK_WRITING_S else None
-    # "PID START HOST" (START '-' where unknown); written before: "PID START", and "PID" alone
-    parts = text.split()
-    if (not text.isascii() or len(parts) > 3 or not parts[0].isdigit()
-            or not (len(parts) < 2 or parts[1].isdigit() or (parts[1] == "-" and len(parts) == 3))
-            or not (len(parts) < 3 or parts[2].isprintable())):
+    # exactly as s2vt writes it (`lock_text`): read loosely, "12345\n67890\n" or "300 400" was taken for
+    # "PID START" and, its pid gone, removed as stale, though a file holding anything else is the user's
+    if (line := LOCK_LINE.fullmatch(data)) is None:
         raise not_a_lock(lock, "a file that holds something other than a process id")
+    parts = [p.decode("ascii") for p in line.groups() if p is not None]
     pid = int(parts[0])
     if pid <= 0:  # (no process's id: os.kill(0, 0) signals the caller's own group, so '0' was live for good)
         raise not_a_lock(lock, "a file that holds something other than a process id")

@@ -318,6 +318,35 @@ def test_a_users_file_named_like_a_lock_is_never_taken_over(tmp_path):
         take_lock(lock, busy)
 
 
+def test_a_lock_is_read_strictly_as_s2vt_writes_it(tmp_path):
+    """A file of the lock's name holding "12345\\n67890\\n" or "300 400" (no newline) was read as "PID START" and,
+    its pid gone, taken over as stale (deleted), though a file holding anything else is never removed (hostile
+    trial): a lock is one line, as s2vt writes it ('PID START HOST', 'PID - HOST', or the older 'PID START' and
+    'PID', each ending in one newline), else not s2vt's."""
+    import os
+    import subprocess
+    import sys
+
+    from s2vt.fileio import OutputError, take_lock, this_host
+
+    def busy(pid):
+        return OutputError(f"busy {pid}")
+
+    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)
+    lock = tmp_path / ".p.json.lock"
+    for content in (f"{gone}\n67890\n", f"{gone} 400", f"{gone}", f"{gone} 400\n\n", f" {gone} 400\n",
+                    f"{gone}  400\n", f"{gone} 400 {this_host()}\r\n", f"{gone}\t400\n", "\n", " \n"):
+        lock.write_text(content, newline="")
+        os.utime(lock, (1, 1))
+        with pytest.raises(OutputError, match=r"\.p\.json\.lock is not s2vt's lock"):
+            take_lock(lock, busy)
+        assert lock.read_bytes() == content.encode(), repr(content)
+    for content in (f"{gone} 400 {this_host()}\n", f"{gone} - {this_host()}\n", f"{gone} 400\n", f"{gone}\n"):
+        lock.write_text(content)  # (s2vt's own, its process gone: stale, taken over)
+        assert take_lock(lock, busy) == lock and lock.read_text().split()[0] == str(os.getpid()), content
+
+
 def test_a_lock_whose_pid_is_now_another_process_is_stale(tmp_path):
     """`echo 1 > RUN/.s2vt-train.lock` (a pid reused after a reboot or a container restart) blocked the folder
     for good (hostile trial): a lock records its process's start time beside its pid, and one whose pid's
