@@ -121,8 +121,10 @@ def taking_nothing(folder: Path, e: OSError) -> str | None:
     """The reason for an ENOENT from making a name in `folder` while `folder` is there: /proc and /sys refuse a
     new file or folder so, and 'cannot write /proc: No such file or directory' named a folder that is there
     (hostile trial). None for any other error, or a folder gone (removed meanwhile: the system's word holds)."""
-    if e.errno == errno.ENOENT and folder.is_dir():
-        return f"{os.fsdecode(folder)} takes nothing new ('{e.strerror}', though {os.fsdecode(folder)} is there)"
+    if e.errno == errno.ENOENT and folder.is_dir():  # (with /sys's advice: the /proc line had none; hostile trial)
+        root = kernel_folder(folder)
+        return (f"{os.fsdecode(folder)} takes nothing new ('{e.strerror}', though {os.fsdecode(folder)} is there"
+                + (f": {root} holds the kernel's files" if root else "") + "): name another output")
     # (/sys refuses so: 'Permission denied' even to root, a bare word with no advice; hostile trial)
     if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and (root := kernel_folder(folder)) and folder.is_dir():
         return (f"{os.fsdecode(folder)} takes nothing new ('{e.strerror}': {root} holds the kernel's files): "
@@ -371,11 +373,26 @@ def refusal(path: str | os.PathLike, e: OSError) -> str:
         target = os.fsdecode(os.readlink(broken))
         if is_link_loop(broken):  # (no target made mends it: "make what it points to" sent the user round it)
             return f"{os.fsdecode(broken)} is a symbolic link loop (to {target}): remove it, or point it elsewhere"
-        return f"{os.fsdecode(broken)} is a broken symbolic link (to {target}, which does " \
-               "not exist): remove it, or make what it points to"
+        *through, missing = link_chain(broken)
+        hops = f", through {', '.join(through)}" if through else ""
+        return f"{os.fsdecode(broken)} is a broken symbolic link (to {missing}, which does " \
+               f"not exist{hops}): remove it, or make what it points to"
     # (mkdir -p: the first folder missing is made in the last one there)
     return taking_nothing(next((p for p in path.parents if p.exists()), Path(".")), e) or e.strerror or \
         type(e).__name__
+
+
+def link_chain(link: Path) -> list[str]:
+    """The names a broken symbolic link `link` leads through, the missing one last: [its target] for one hop
+    (as the link holds it); for a chain each hop joined to the folder of the link naming it. Only the first hop
+    was named: m3.zip -> mine.zip -> subs/a.zip (missing) said 'to mine.zip, which does not exist', though
+    mine.zip is there, a link (hostile trial). (Not for a loop: `is_link_loop`.)"""
+    names, at = [], os.fsdecode(link)
+    while os.path.islink(at) and len(names) < 40:  # (the system's own limit on links followed)
+        hop = os.fsdecode(os.readlink(at))
+        names.append(hop if not names else os.path.join(os.path.dirname(names[-1]), hop))
+        at = os.path.join(os.path.dirname(at), hop)
+    return names
 
 
 def is_link_loop(path: Path) -> bool:

@@ -389,12 +389,20 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
                               html, force, written, made)
 
 
-def writing_elsewhere(path: Path, option: str):
-    """The refusal for an output another evaluate is writing (the `busy` of `fileio.take_lock`)."""
+def writing_elsewhere(path: Path, option: str, subject: str | None = None):
+    """The refusal for an output another evaluate is writing (the `busy` of `fileio.take_lock`); `subject`: the
+    output as the user knows it (else `option` and `path`)."""
     def busy(pid: int) -> OutputError:
-        return OutputError(busy_line(f"{option}{path}", "another s2vt evaluate", pid, "is writing it",
+        return OutputError(busy_line(subject or f"{option}{path}", "another s2vt evaluate", pid, "is writing it",
                                      f"name another {option.strip() or '--out'}", lock_path(path)))
     return busy
+
+
+def as_typed(option: str, given: str | os.PathLike, written: Path) -> str:
+    """An output named as the user typed it ('--out q.json'; the default, by its path alone), with the file a
+    link names: the locks' refusals named the written file, and a metrics file as '--out', never typed."""
+    name = f"{option} {os.fsdecode(given)}" if option else os.fsdecode(given)
+    return name + (f" (a link to {os.fsdecode(written)})" if Path(given) != written else "")
 
 
 def refuse_training_runs(outputs: list[tuple[Path, str]]) -> None:
@@ -506,9 +514,12 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     # two runs writing the same outputs at once: the one that ended last would silently win
     # (its metrics file too, held as an output of its own: by whatever name another command reaches it, no two
     # write it at once)
-    for path, option in [(out_path, "--out " if out else ""), (metrics_path, "--out " if out else ""),
-                         *([(report, "--html ")] if html else [])]:
-        hold.enter_context(locked(lock_path(path), writing_elsewhere(path, option)))
+    named = as_typed("--out" if out else "", out or out_path, out_path)
+    for path, option, subject in [(out_path, "--out " if out else "", named),
+                                  (metrics_path, "--out " if out else "",
+                                   f"the metrics file {metrics_path}" + (f" of --out {out}" if out else "")),
+                                  *([(report, "--html ", as_typed("--html", html, report))] if html else [])]:
+        hold.enter_context(locked(lock_path(path), writing_elsewhere(path, option, subject)))
     model, vocab, labels, ckpt = load_checkpoint(checkpoint, dev)
     with_captions = has_captions(ckpt)
     modalities = sorted(model.cfg.modalities)

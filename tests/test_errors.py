@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -1112,7 +1113,8 @@ def test_an_output_in_a_folder_that_takes_no_new_file_says_why(command, out, tmp
     assert refused_in_stand_ins([*command, out], tmp_path, monkeypatch) == 2
     said = one_line(capsys)
     assert f"{out}:" in said and said.endswith(": /proc takes nothing new ('No such file or directory', though "
-                                               "/proc is there)\n"), said
+                                               "/proc is there: /proc holds the kernel's files): name another "
+                                               "output\n"), said
 
 
 @pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs /sys")
@@ -1258,3 +1260,19 @@ def test_the_demo_started_as_a_module_says_bad_input_in_one_line(tmp_path, capsy
         (tmp_path / "file").write_text("x")
         assert demo_main(["--out", str(out)]) == 2
         assert said in one_line(capsys)
+
+
+def test_a_chain_of_links_to_a_missing_file_names_the_missing_file(tmp_path, capsys, monkeypatch):
+    """`--out m3.zip`, m3.zip -> mine.zip -> subs/a.zip (missing), said 'to mine.zip, which does not exist', though
+    mine.zip is there, a link (hostile trial): the file missing at the chain's end is named, and the hops on the way."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.json").write_text('{"v1": "a cat"}')
+    (tmp_path / "mine.zip").symlink_to(Path("subs") / "a.zip")
+    (tmp_path / "m3.zip").symlink_to("mine.zip")
+    assert cli.main(["export", "p.json", "--format", "coco", "--out", "m3.zip"]) == 2
+    assert one_line(capsys) == ("error: cannot write m3.zip: m3.zip is a broken symbolic link (to subs/a.zip, which "
+                                "does not exist, through mine.zip): remove it, or make what it points to\n")
+    (tmp_path / "one.zip").symlink_to("gone.zip")  # (one hop: as before)
+    assert cli.main(["export", "p.json", "--format", "coco", "--out", "one.zip"]) == 2
+    assert one_line(capsys) == ("error: cannot write one.zip: one.zip is a broken symbolic link (to gone.zip, which "
+                                "does not exist): remove it, or make what it points to\n")

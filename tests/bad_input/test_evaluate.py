@@ -341,8 +341,9 @@ def test_an_out_that_is_a_symbolic_link_is_judged_locked_and_paired_by_the_file_
     lock = tmp_path / ".q.json.lock"
     lock.write_text(lock_text(other))  # (another evaluate writing q.json)
     code, err = s2vt(capsys, *args, "--out", qlink)
-    assert (code, err) == (2, [f"error: --out {q}: another s2vt evaluate (pid {other}) is writing it: wait for it to "
-                               f"end, or name another --out (if none runs, remove {lock})"]), err
+    assert (code, err) == (2, [f"error: --out {qlink} (a link to {q}): another s2vt evaluate (pid {other}) is "
+                               f"writing it: wait for it to end, or name another --out (if none runs, remove "
+                               f"{lock})"]), err
     lock.unlink()
     code, err = s2vt(capsys, *args, "--out", qlink)
     assert code == 0 and qlink.is_symlink(), err
@@ -369,9 +370,10 @@ def test_one_metrics_file_belongs_to_one_out_and_is_locked_with_it(store, run, t
     lock = tmp_path / ".m1.metrics.json.lock"
     lock.write_text(lock_text(os.getppid()))  # (another live process writing m1.metrics.json)
     code, err = s2vt(capsys, *args, "--out", m1)
-    assert (code, err) == (2, [f"error: --out {tmp_path / 'm1.metrics.json'}: another s2vt evaluate (pid "
-                               f"{os.getppid()}) is writing it: wait for it to end, or name another --out (if none "
-                               f"runs, remove {lock})"]), err
+    # (named with the --out typed: '--out m1.metrics.json' was never typed; hostile trial)
+    assert (code, err) == (2, [f"error: the metrics file {tmp_path / 'm1.metrics.json'} of --out {m1}: another s2vt "
+                               f"evaluate (pid {os.getppid()}) is writing it: wait for it to end, or name another "
+                               f"--out (if none runs, remove {lock})"]), err
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p != lock} == before
     lock.unlink()
     assert s2vt(capsys, *args, "--out", m1)[0] == 0
