@@ -96,13 +96,13 @@ def test_evaluate_predicts_videos_without_features(trained, tmp_path, capsys):
     args = evaluate_args(trained, "--features", store, "--out", tmp_path / "p.json")
     code, _, err = s2vt(capsys, *args)
     assert code == 0, err
-    assert len(err) == 1 and "2 of 4 test videos lack features" in err[0] and "vggish 2" in err[0]
+    assert err[1:] == [wrote_p(tmp_path)] and "2 of 4 test videos lack features" in err[0] and "vggish 2" in err[0]
     assert "resnet152 1" in err[0] and "1 with none at all" in err[0] and "predicted" in err[0]
     preds = {p["video_id"]: p for p in json.loads((tmp_path / "p.json").read_text())}
     assert sorted(preds) == ["syn00001", "syn00008", "syn00015", "syn00022"]
     assert all(p["caption"] and p["tags"] for p in preds.values())
     code, _, err = s2vt(capsys, *args, "--skip-missing", "--force")  # (p.json exists: replaced)
-    assert code == 0 and len(err) == 1 and "left out" in err[0]
+    assert code == 0 and err[1:] == [wrote_p(tmp_path)] and "left out" in err[0]
     assert sorted(p["video_id"] for p in json.loads((tmp_path / "p.json").read_text())) == ["syn00015", "syn00022"]
 
 
@@ -259,7 +259,12 @@ def test_evaluate_store_without_meta_says_what_it_assumes(trained, tmp_path, cap
     (store / "meta.json").unlink()
     code, _, err = s2vt(capsys, *evaluate_args(trained, "--features", store, "--out", tmp_path / "p.json"))
     assert code == 0 and err == [f"warning: {store} has no meta.json: assuming it was extracted with the "
-                                 "checkpoint's settings"]
+                                 "checkpoint's settings", wrote_p(tmp_path)]
+
+
+def wrote_p(folder) -> str:
+    """evaluate's line saying where it wrote `--out FOLDER/p.json`."""
+    return f"wrote {folder / 'p.json'} (the predictions) and {folder / 'p.metrics.json'} (their metrics)"
 
 
 def test_evaluate_store_with_an_empty_or_partial_meta_says_what_it_lacks(trained, tmp_path, capsys):
@@ -273,14 +278,14 @@ def test_evaluate_store_with_an_empty_or_partial_meta_says_what_it_lacks(trained
         atomic_write_json(store / "meta.json", meta)
         code, _, err = s2vt(capsys, *args)
         assert code == 0 and err == [f"warning: {store / 'meta.json'} lacks {lacks}: assuming it was extracted with "
-                                     "the checkpoint's settings"], (meta, err)
+                                     "the checkpoint's settings", wrote_p(tmp_path)], (meta, err)
     for meta, what in (([], "a JSON list"), ({"backbones": ["x"]}, "backbones is a JSON list")):
         (store / "meta.json").write_text(json.dumps(meta))
         code, _, err = s2vt(capsys, *args)
         assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {store / 'meta.json'}: {what}, "), err
     atomic_write_json(store / "meta.json", json.loads((trained / "features" / "meta.json").read_text()))
     code, _, err = s2vt(capsys, *args)
-    assert code == 0 and err == [], err  # the whole meta.json: nothing to say
+    assert code == 0 and err == [wrote_p(tmp_path)], err  # the whole meta.json: nothing to say but where it wrote
 
 
 def test_evaluate_says_which_videos_its_distinct_captions_are_of(trained, tmp_path, capsys):

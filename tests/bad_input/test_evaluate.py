@@ -582,12 +582,12 @@ def test_the_refit_warning_goes_by_the_videos_not_the_splits_name(store, run, tm
     # a caption model: its memory lists them, one warning (not a second one for the refit)
     code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features",
                      store[1], *base, tmp_path / "a.json")
-    assert code == 0 and [x for x in err if x.startswith(said)] and len(err) == 1, err
+    assert code == 0 and [x for x in err if x.startswith(said)] and len(err) == 2 and err[1].startswith("wrote "), err
     for ckpt, ids in ((tmp_path / "ids.pt", True), (tmp_path / "old.pt", False)):
         refitted_without_memory(run, ckpt, ids)
         code, err = s2vt(capsys, "evaluate", "--checkpoint", ckpt, "--manifest", store[0], "--features", store[1],
                          *base, tmp_path / "b.json", "--force")
-        assert code == 0 and len(err) == 1, err
+        assert code == 0 and len(err) == 2 and err[1].startswith("wrote "), err  # (then where it wrote)
         if ids:
             assert err[0].startswith(f"warning: {len(val)} of {len(val)} videos of split val were training videos of "
                                      f"{ckpt} (it was refitted on train + val, {refit['videos']} videos")
@@ -601,7 +601,7 @@ def test_the_refit_warning_goes_by_the_videos_not_the_splits_name(store, run, tm
         if ids:
             assert not [x for x in err if "refitted" in x or "training videos" in x], err
         else:  # (the condition is all it can say)
-            assert len(err) == 1 and "if this is the manifest it was trained on" in err[0], err
+            assert len(err) == 2 and "if this is the manifest it was trained on" in err[0], err
     code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", other, "--features",
                      features, *base, tmp_path / "d.json")
     assert code == 0 and not [x for x in err if "refitted" in x or "training" in x], err
@@ -1027,3 +1027,4 @@ def test_evaluate_says_where_it_wrote(store, run, tmp_path, capsys):  # noqa: F8
     assert code == 0 and err[-1] == (f"wrote {ql} (the predictions), {tmp_path / 'out2' / 'q2.metrics.json'} (their "
                                      f"metrics) and {tmp_path / 'r.html'} (the report)"), err
     assert (tmp_path / "out2" / "q2.metrics.json").is_file() and (tmp_path / "r.html").is_file()
+
