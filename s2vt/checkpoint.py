@@ -50,8 +50,8 @@ def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     """The checkpoint dict of a best.pt / last.pt (CheckpointError if it is not one)."""
     name, path = os.fspath(path), Path(path)  # (named as given: Path('./-') is '-', which reads as stdin)
     if path.is_dir():  # (most likely a run folder: its model is best.pt)
-        hint = f": pass {path / 'best.pt'}" if (path / "best.pt").is_file() else ""
-        raise CheckpointError(f"{path}: a folder, not a checkpoint file{hint}")
+        hint = f": pass {os.path.join(name, 'best.pt')}" if (path / "best.pt").is_file() else ""
+        raise CheckpointError(f"{name}: a folder, not a checkpoint file{hint}")
     if not path.is_file():  # (quoted where spaces begin or end it: `--checkpoint "best.pt "` shows them)
         raise CheckpointError(f"{repr(name) if name != name.strip() else name}: checkpoint not found")
     if torch.device(device).type == "cpu":  # (a map_location of "cpu:0" fails on every checkpoint)
@@ -59,10 +59,10 @@ def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True, mmap=True)
     except Exception as e:
-        raise CheckpointError(f"{path}: {unreadable(path, e)}") from None
+        raise CheckpointError(f"{name}: {unreadable(path, e)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: not an s2vt checkpoint")
-    check_parts(ckpt, path)
+        raise CheckpointError(f"{name}: not an s2vt checkpoint")
+    check_parts(ckpt, name)
     return ckpt
 
 
@@ -117,7 +117,7 @@ def is_strings(x) -> bool:
     return isinstance(x, list) and all(isinstance(t, str) for t in x)
 
 
-def check_parts(ckpt: dict, path: Path) -> None:
+def check_parts(ckpt: dict, path: str | os.PathLike) -> None:
     """Refuse a checkpoint whose parts disagree: model config, vocabulary, tag names (the weights
     are checked against the config when the model is built, `load_weights`)."""
     config = ckpt.get("config")

@@ -561,6 +561,9 @@ def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[
 
 def import_folder(folder: str) -> list[dict]:
     """Every video under `folder` -> a test entry without annotations (ids: sanitised stems)."""
+    if os.path.exists(folder) and not os.path.isdir(folder):  # ('no video files found' said nothing of why)
+        raise DatasetError(f"{os.fspath(folder)}: a file, not a folder: import folder reads the folder holding the "
+                           "videos")
     try:
         found = scan_videos(folder)
     except ManifestError as e:
@@ -1097,14 +1100,14 @@ def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = 
     """The MLDS hw2 release (training_label.json + training_data/feat/, testing_label.json +
     testing_data/feat/ when present) -> store + entries (train and test splits). `progress`: as
     `write_features`'."""
-    root = Path(folder)
+    root, name = Path(folder), os.fspath(folder)  # (named as typed: Path('./-') is '-')
     if not root.is_dir():  # (a file: "no training_label.json" would contradict a path ending in it)
-        raise DatasetError(f"{root}: a file; pass the MLDS release folder that holds it: {root.parent}"
+        raise DatasetError(f"{name}: a file; pass the MLDS release folder that holds it: {root.parent}"
                            if (root.parent / "training_label.json").is_file() else
-                           f"{root}: a file, not a folder; pass the MLDS release folder (the one holding "
+                           f"{name}: a file, not a folder; pass the MLDS release folder (the one holding "
                            "training_label.json and training_data/)")
     if not (root / "training_label.json").is_file():
-        raise DatasetError(f"{root}: no training_label.json (not an MLDS release folder)")
+        raise DatasetError(f"{name}: no training_label.json (not an MLDS release folder)")
     source = f"precomputed MLDS hw2 frame features from {root.resolve()}, imported by `s2vt import mlds`"
     plan, dim = [], None
     for split, labels, feats in (("train", "training_label.json", "training_data/feat"),

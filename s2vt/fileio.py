@@ -348,11 +348,11 @@ def make_dirs(folder: str | os.PathLike) -> Path:
     """mkdir -p, with an OutputError instead of an OSError. (A path through a missing folder then '..', which
     mkdir -p would make, is refused where the command's arguments are read: `refuse_unusable_paths`, once, not
     at each folder made or store-log append.)"""
-    folder = Path(folder)
+    given, folder = folder, Path(folder)  # (named as typed: Path('./-') is '-')
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise OutputError(f"cannot write {os.fsdecode(folder)}: {refusal(folder, e)}") from None
+        raise OutputError(f"cannot write {os.fsdecode(given)}: {refusal(given, e)}") from None
     return folder
 
 
@@ -361,21 +361,25 @@ def refusal(path: str | os.PathLike, e: OSError) -> str:
     when there is one (mkdir's "File exists" or "Not a directory" for a path through a file says
     nothing useful), a broken symbolic link on its way (mkdir's "File exists" again), else the
     system's reason."""
-    path = Path(path)
+    given, path = os.fsdecode(path), Path(path)
+
+    def named(p: Path) -> str:  # (the path itself as typed: Path('./-') is '-')
+        return given if p == path else os.fsdecode(p)
+
     if e.errno == errno.ENAMETOOLONG:  # (a stat of the path itself would raise it too)
         return e.strerror
     blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
     if blocker is not None:
-        return f"{os.fsdecode(blocker)} is a file, not a folder"
+        return f"{named(blocker)} is a file, not a folder"
     # (a link to nothing: mkdir says "File exists" for it, and ls shows it as present)
     broken = next((p for p in (path, *path.parents) if p.is_symlink() and not p.exists()), None)
     if broken is not None:
         target = os.fsdecode(os.readlink(broken))
         if is_link_loop(broken):  # (no target made mends it: "make what it points to" sent the user round it)
-            return f"{os.fsdecode(broken)} is a symbolic link loop (to {target}): remove it, or point it elsewhere"
+            return f"{named(broken)} is a symbolic link loop (to {target}): remove it, or point it elsewhere"
         *through, missing = link_chain(broken)
         hops = f", through {', '.join(through)}" if through else ""
-        return f"{os.fsdecode(broken)} is a broken symbolic link (to {missing}, which does " \
+        return f"{named(broken)} is a broken symbolic link (to {missing}, which does " \
                f"not exist{hops}): remove it, or make what it points to"
     # (mkdir -p: the first folder missing is made in the last one there)
     return taking_nothing(next((p for p in path.parents if p.exists()), Path(".")), e) or e.strerror or \

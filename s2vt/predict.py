@@ -202,11 +202,13 @@ def meta_gaps(meta: dict, ckpt_meta: dict, modalities: list[str]) -> list[str]:
     return gaps
 
 
-def check_store_matches(store: FeatureStore, ckpt_meta: dict, modalities: list[str]) -> None:
-    """Refuse a store extracted with other settings or weights than the checkpoint's training store."""
+def check_store_matches(store: FeatureStore, ckpt_meta: dict, modalities: list[str],
+                        name: str | os.PathLike | None = None) -> None:
+    """Refuse a store extracted with other settings or weights than the checkpoint's training store. `name`: the
+    store as typed (Path('./-') is '-')."""
     assumed = "assuming it was extracted with the checkpoint's settings"
     if ckpt_meta and not store.meta_path.is_file():
-        print(f"warning: {store.root} has no meta.json: {assumed}", file=sys.stderr)
+        print(f"warning: {os.fspath(name or store.root)} has no meta.json: {assumed}", file=sys.stderr)
     # a meta.json of {}, or cut short, was taken silently: what it does not say is not compared either (a
     # modality the store has no folder of has nothing to compare: its videos are said to lack features)
     elif ckpt_meta and (gaps := meta_gaps(store.meta(), ckpt_meta, [m for m in modalities
@@ -466,16 +468,18 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     # between would name a device otherwise, '/dev/null: evaluate writes its predictions as NAME.json')
     given = [out or out_path, metrics_file(out_path, split), html]
     refuse_special_outputs(given)
+    # (--out as typed where it is the file written: Path('./-') is '-'; through a link, the file judged below)
+    shown = os.fsdecode(out) if out and Path(out) == out_path else out_path
     # names a run's readers (and a later evaluate) take for another file: predictions under them would
     # be read as metrics, or replaced without --force by the default run of another split
     if out_path.name == f"metrics_{split}.json":
-        raise OutputError(f"cannot write {out_path}: that name is kept for the metrics of split {split}")
+        raise OutputError(f"cannot write {shown}: that name is kept for the metrics of split {split}")
     if KEPT_METRICS.fullmatch(out_path.name):
-        raise OutputError(f"cannot write {out_path}: names like metrics_<split>.json and X.metrics.json are kept "
+        raise OutputError(f"cannot write {shown}: names like metrics_<split>.json and X.metrics.json are kept "
                           "for metrics files: name the predictions otherwise")
     other = KEPT_PREDS.fullmatch(out_path.name)
     if other and other[1] != split:
-        raise OutputError(f"cannot write {out_path}: that name is kept for the predictions of split {other[1]} "
+        raise OutputError(f"cannot write {shown}: that name is kept for the predictions of split {other[1]} "
                           f"(this is split {split})")
     # (compared as the system resolves them: `sub3/../p8.json` is p8.json, and was refused as locked by another
     # evaluate, this one, hostile trial)
@@ -502,7 +506,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     # with m1.metrics.json (hostile trial: `--out m1 --beam 1 --force` left it beside m1.json of beam 5); after
     # the refusals above, which say more (`--out RUN/last.pt`: a checkpoint)
     if out_path.suffix != ".json":
-        raise OutputError(f"cannot write {out_path}: evaluate writes its predictions as NAME.json and their metrics "
+        raise OutputError(f"cannot write {shown}: evaluate writes its predictions as NAME.json and their metrics "
                           "beside them as NAME.metrics.json: name --out NAME.json")
     # (after refuse_inputs: writing over an input is refused even so); the metrics of a named --out
     # are refused with it: replacing them alone would leave an earlier run's predictions unexplained
@@ -532,7 +536,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
             raise StoreError(shards)
         if not store.root.is_dir():  # (named as typed: Path('./-') is '-')
             raise StoreError(f"{os.fspath(features)}: feature store not found")
-        check_store_matches(store, ckpt.get("extract", {}), modalities)
+        check_store_matches(store, ckpt.get("extract", {}), modalities, features)
         # a modality with no file at all is a wrong store (or a wrong checkpoint), not a few missing
         # videos: every prediction would come from the missing vector alone (train refuses it too)
         present = [m for m in store.modalities() if store.has_files(m)]

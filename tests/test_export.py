@@ -588,3 +588,37 @@ def test_dot_slash_dash_is_the_file_named_dash_not_standard_input(tmp_path, caps
     assert main(["score", "./-", "refs.json"]) == 2  # (the file is read: its content is no references)
     assert capsys.readouterr().err.startswith("error: ./-: expected {id: [captions]}")
     assert not (tmp_path / "e.zip").exists() and not (tmp_path / "r").exists()
+
+
+def test_dot_slash_dash_is_named_as_typed_in_every_refusal(tmp_path, capsys, monkeypatch):
+    """`./-` was named '-' (Path('./-') is '-', standard input's name) in refusals of what the file or folder '-'
+    is: `evaluate --checkpoint ./-` (a folder), `--features ./-` without meta.json, `--out ./-`, a file that is
+    no checkpoint, `extract --out ./-` (a file), `import mlds ./-` (a file); and `import folder ./-`, '-' a file,
+    said 'no video files found' (hostile trial). Now each names './-' as typed."""
+    from s2vt.cli import main
+
+    from .bad_input.test_extract import extract
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.jsonl").write_text(json.dumps({"video_id": "a", "captions": ["a cat"], "split": "test"}) + "\n")
+    (tmp_path / "-").mkdir()
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", "./-", "--manifest", "m.jsonl"]) == 2
+    assert capsys.readouterr().err == "error: ./-: a folder, not a checkpoint file\n"
+    (tmp_path / "-").rmdir()
+    (tmp_path / "-").write_text("x")
+    for args, said in [(["evaluate", "--checkpoint", "./-", "--manifest", "m.jsonl"],
+                        "./-: not a PyTorch checkpoint (not a zip archive)"),
+                       (["import", "mlds", "./-", "--out", "o.jsonl"], "./-: a file, not a folder; pass the MLDS "
+                        "release folder (the one holding training_label.json and training_data/)"),
+                       (["import", "folder", "./-", "--out", "o.jsonl"], "./-: a file, not a folder: import folder "
+                        "reads the folder holding the videos")]:
+        assert main(args) == 2, args
+        assert capsys.readouterr().err == f"error: {said}\n", args
+    (tmp_path / "v").mkdir()
+    (tmp_path / "v" / "a.mp4").write_text("x")
+    code, err = extract(capsys, "v", "--out", "./-", "--modalities", "vggish")
+    assert code == 2 and err.startswith("error: cannot write ./-: ./- is a file, not a folder"), err
+    assert main(["evaluate", "--checkpoint", "m.jsonl", "--manifest", "m.jsonl", "--out", "./-", "--force"]) == 2
+    assert capsys.readouterr().err.startswith("error: cannot write ./-: "), "--out ./-"
+    assert not (tmp_path / "o.jsonl").exists() and (tmp_path / "-").read_text() == "x"

@@ -1028,3 +1028,14 @@ def test_evaluate_says_where_it_wrote(store, run, tmp_path, capsys):  # noqa: F8
                                      f"metrics) and {tmp_path / 'r.html'} (the report)"), err
     assert (tmp_path / "out2" / "q2.metrics.json").is_file() and (tmp_path / "r.html").is_file()
 
+
+def test_features_dot_slash_dash_without_meta_is_named_as_typed(store, run, tmp_path, capsys, monkeypatch):  # noqa: F811
+    """`--features ./-`, a store without meta.json, was warned '- has no meta.json' (hostile trial): as typed."""
+    import shutil
+
+    manifest, features = store
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(features, tmp_path / "-", ignore=shutil.ignore_patterns("meta.json"))
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features", "./-",
+                     "--out", tmp_path / "p.json", "--beam", "1")
+    assert code == 0 and any(line.startswith("warning: ./- has no meta.json: ") for line in err), err
