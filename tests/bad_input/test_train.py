@@ -556,6 +556,16 @@ def test_a_load_failure_that_is_not_the_file_is_not_called_corrupt(run, monkeypa
     assert "don't know how to restore data location" in said and "not a fault of the file" in said, said
 
 
+def train_on_edited_meta(store, tmp_path, capsys, edit) -> tuple[int, list[str]]:
+    """train.py's (exit code, stderr lines) on a copy of the `store` fixture's features whose meta.json is
+    `edit(meta)`."""
+    manifest, features = store
+    shutil.copytree(features, tmp_path / "features")
+    meta = json.loads((tmp_path / "features" / "meta.json").read_text())
+    (tmp_path / "features" / "meta.json").write_text(json.dumps(edit(meta)))
+    return s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
+
+
 @pytest.mark.parametrize("key, value, said", [
     ("frames", "x", "frames is a JSON string, not a whole number"),
     ("frames", True, "frames is a JSON boolean, not a whole number"),
@@ -568,11 +578,7 @@ def test_a_store_meta_json_value_of_the_wrong_type_is_refused_naming_it(key, val
     """meta.json's dims {"resnet152": "x"} stopped training with int()'s traceback, and "frames": "x", "source": 5
     or "vggish_pca": "yes" were taken and copied into the checkpoint, for caption.py to build its settings from
     (hostile trial): a value of the wrong type is refused in one line naming the key and the file."""
-    manifest, features = store
-    shutil.copytree(features, tmp_path / "features")
-    meta = json.loads((tmp_path / "features" / "meta.json").read_text())
-    (tmp_path / "features" / "meta.json").write_text(json.dumps({**meta, key: value}))
-    code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
+    code, err = train_on_edited_meta(store, tmp_path, capsys, lambda meta: {**meta, key: value})
     assert (code, err) == (2, [f"error: {tmp_path / 'features' / 'meta.json'}: {said}; re-extract, or remove "
                                "meta.json to read the store without it"])
     assert not (tmp_path / "run").exists()
@@ -583,11 +589,8 @@ def test_a_store_meta_json_width_that_is_not_positive_is_refused_naming_it(dim, 
     """meta.json's dims {"resnet152": -5} stopped training with torch's traceback ('zeros: Dimension size must be
     non-negative'), and 0 let torch's warning out before a refusal (hostile trial): refused in one line naming the
     key and the file, before any model is built."""
-    manifest, features = store
-    shutil.copytree(features, tmp_path / "features")
-    meta = json.loads((tmp_path / "features" / "meta.json").read_text())
-    (tmp_path / "features" / "meta.json").write_text(json.dumps({**meta, "dims": {**meta["dims"], "resnet152": dim}}))
-    code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
+    code, err = train_on_edited_meta(store, tmp_path, capsys,
+                                     lambda meta: {**meta, "dims": {**meta["dims"], "resnet152": dim}})
     assert (code, err) == (2, [f"error: {tmp_path / 'features' / 'meta.json'}: dims of 'resnet152' is {dim}, not a "
                                "positive whole number; re-extract, or remove meta.json to read the store without it"])
     assert not (tmp_path / "run").exists()
@@ -611,11 +614,7 @@ def test_a_store_meta_json_setting_out_of_range_is_refused_naming_it(key, value,
     were copied into the checkpoint and failed only where used (caption.py then blamed the machine: 'this machine
     cannot compute its features: sample_rate=16000 but the checkpoint was trained on sample_rate=0'; hostile trial):
     refused when the store is read, by the limits extract's own options are held to."""
-    manifest, features = store
-    shutil.copytree(features, tmp_path / "features")
-    meta = json.loads((tmp_path / "features" / "meta.json").read_text())
-    (tmp_path / "features" / "meta.json").write_text(json.dumps({**meta, key: value}))
-    code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
+    code, err = train_on_edited_meta(store, tmp_path, capsys, lambda meta: {**meta, key: value})
     assert (code, err) == (2, [f"error: {tmp_path / 'features' / 'meta.json'}: {said}; re-extract, or remove "
                                "meta.json to read the store without it"])
     assert not (tmp_path / "run").exists()
