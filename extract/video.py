@@ -80,16 +80,21 @@ WHOLE_PACKETS = ["-fflags", "+discardcorrupt"]
 
 # ffmpeg's demuxers of raw JPEG streams, JPEGs one after another with no size of each: the last one of a stream
 # cut short is handed on as it is, not flagged as read short, so WHOLE_PACKETS keeps it (and its decoded picture
-# changed from run to run: hostile trial). Such a stream is cut through a JPEG when it does not end with one.
+# changed from run to run: hostile trial). Such a stream is cut through a JPEG when one begins after the last
+# JPEG's end: bytes after a whole last JPEG (padding, a newline) are no JPEG, and ffmpeg decodes every frame before
+# them (hostile trial: taking any other last bytes for a cut lost a whole stream's last frame).
 RAW_JPEG = {"mjpeg", "jpeg_pipe"}
-JPEG_END = b"\xff\xd9"  # (EOI, the marker every JPEG ends with)
+JPEG_START, JPEG_END = b"\xff\xd8\xff", b"\xff\xd9"  # (SOI and the next marker's FF; EOI, every JPEG's end)
+_JPEG_TAIL = 1 << 24  # (the bytes read from a stream's end: a JPEG begun in them, or the last one ended there)
 
 
 def _ends_inside_a_jpeg(path: str) -> bool:
-    """Whether the raw JPEG stream at `path` ends without a JPEG's end marker: cut short through its last JPEG."""
+    """Whether the raw JPEG stream at `path` is cut short through its last JPEG: one begins (SOI) after the last
+    end marker (EOI) in its last bytes. A JPEG larger than those, with no marker there, is taken as whole."""
     with open(path, "rb") as f:
-        f.seek(max(0, os.path.getsize(path) - len(JPEG_END)))
-        return f.read() != JPEG_END
+        f.seek(max(0, os.path.getsize(path) - _JPEG_TAIL))
+        tail = f.read()
+    return tail.rfind(JPEG_START) > tail.rfind(JPEG_END)
 
 
 def rateless(demuxer: str) -> bool:
@@ -116,29 +121,35 @@ def count_frames(path: str | os.PathLike) -> tuple[int, float]:
     return _packets(path)[:2]
 
 
-def _packets(path: str | os.PathLike, whole: bool = True) -> tuple[int, float, float | None]:
+def _packets(path: str | os.PathLike, whole: bool = True) -> tuple[int, float, float | None, float | None]:
     """`count_frames`' (frames, seconds), and the frames per second the packets' own durations give (None
     when they give none): the rate a raw stream's headers carry (an H.264 or HEVC stream's timing, an
     MPEG-2 frame rate code), which ffmpeg's `NN fps` never shows for such a stream (it says 25, its
     default) and its `tbr` shows only in some versions (ffmpeg 9 gives an H.264 stream's field rate,
-    twice its frame rate). `whole`: its whole packets alone (`WHOLE_PACKETS`), as decoding reads them."""
-    proc = run_ffmpeg(["-v", "error", *(WHOLE_PACKETS if whole else []), "-i", ffmpeg_path(path), "-map", "0:v:0", "-c", "copy",
+    twice its frame rate); then the rate the usual step between their timestamps gives (None without two):
+    an MJPEG stream copied into an AVI written to a pipe has packets of one tick of a 1/600 time base, 24
+    ticks apart (hostile trial). `whole`: its whole packets alone (`WHOLE_PACKETS`), as decoding reads them."""
+    proc = run_ffmpeg(["-v", "error", *(WHOLE_PACKETS if whole else []), "-i", ffmpeg_path(path), "-map", "0:v:0",
+                       "-c", "copy",
                        "-f", "framecrc", "-"], timeout=600)
     text = proc.stdout.decode("utf-8", "replace")
     tb = re.search(r"^#tb 0: (\d+)/(\d+)", text, re.M)
     # packet lines: stream, dts, pts, duration, size, crc
     packets = [ln.split(",") for ln in text.splitlines() if ln and not ln.startswith("#")]
     if not tb:
-        return len(packets), 0.0, None
+        return len(packets), 0.0, None, None
     unit = int(tb[1]) / int(tb[2])
     durations = collections.Counter(int(p[3]) for p in packets if len(p) >= 5 and int(p[3]) > 0)
     rate = 1 / (durations.most_common(1)[0][0] * unit) if durations else None  # (the usual frame's duration)
     # (pts, duration) of packets with a timestamp (no pts prints as INT64_MIN)
     timed = [(int(p[2]), max(int(p[3]), 0)) for p in packets if len(p) >= 5 and int(p[2]) > -(2 ** 62)]
     if not timed:
-        return len(packets), 0.0, rate
+        return len(packets), 0.0, rate, None
     span = max(pts + dur for pts, dur in timed) - min(pts for pts, _ in timed)
-    return len(packets), span * unit, rate
+    order = sorted(pts for pts, _ in timed)
+    steps = collections.Counter(b - a for a, b in zip(order, order[1:]) if b > a)
+    stepped = 1 / (steps.most_common(1)[0][0] * unit) if steps else None
+    return len(packets), span * unit, rate, stepped
 
 
 def check_video_file(path: str) -> None:
@@ -197,7 +208,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         width, height = height, width
     duration, timed = _parse_duration(text), True
     if not duration:  # (no container: a raw stream, whose rate is its packets', not the `25 fps` ffmpeg shows)
-        frames, duration, rate = _packets(path)
+        frames, duration, rate, _ = _packets(path)
         if rate is not None and 0.1 <= rate <= 1000:
             fps = rate
         if duration <= 0 < frames:  # frames without timestamps (a raw .h264 stream): counted, decoded by index
@@ -210,8 +221,10 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     has_audio = re.search(r"Stream #\d+:\d+.*?: Audio:", text) is not None
     scaled = avi.size_guessed(path) if fmt and fmt[1] == "avi" else None
     guessed, counted = scaled is not None or _BITRATE_GUESS in text, 0
-    if guessed:
-        counted = count_frames(path)[0]
+    if guessed:  # (its frames counted, at the rate their timestamps step by: a header's may be its time base's)
+        counted, _, _, stepped = _packets(path)
+        if stepped is not None and 0.1 <= stepped <= 1000:
+            fps = stepped
         duration = counted / fps if counted else duration
     return VideoInfo(path, duration, fps, width, height, rotation, has_audio, timed,
                      fps_assumed=fmt[1] if fmt and rateless(fmt[1]) else "",
@@ -327,9 +340,9 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
     the long side cut to its centre beyond MAX_ASPECT x the short side. Indices spread over the
     frames the header implies; when the stream ends before that (a cover image over long audio,
     a truncated file), its real frames are counted (a remux, no decoding) and sampled instead,
-    with a note. An AVI cut short (`VideoInfo.avi_cut`: ffmpeg's duration a guess) has them counted at the
-    probe (`VideoInfo.counted`), and a note if they are fewer than its header's. Samples that still find no frame repeat the last decoded
-    one, noted too.
+    with a note. An AVI cut short (`VideoInfo.avi_cut`: ffmpeg's duration a guess) has them counted at
+    the probe (`VideoInfo.counted`), and a note if they are fewer than its header's. Samples that still
+    find no frame repeat the last decoded one, noted too.
     `background`: see `extract.ffmpeg.start_ffmpeg`.
     """
     info = info or probe(path)

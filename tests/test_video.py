@@ -318,6 +318,35 @@ def test_a_video_cut_short_through_a_jpeg_gives_the_same_frames_every_time(tmp_p
         assert probe(whole).est_frames == 50
 
 
+@pytest.mark.parametrize("tail", [b"\n", b"\0" * 64, bytes(range(37))])
+def test_a_whole_raw_mjpeg_with_bytes_after_its_last_jpeg_keeps_every_frame(tmp_path, tail):
+    """A whole raw MJPEG stream with anything after its last JPEG (padding, a newline, garbage) was taken as cut
+    through its last JPEG, whose end marker was not the file's last bytes: 60 frames became 59, and a one-frame
+    stream was refused 'no decodable frames' (hostile trial). A stream is cut through a JPEG only when one begins
+    after the last JPEG's end."""
+    for frames in (50, 1):
+        whole = make_video(tmp_path / f"w{frames}.mjpeg", frames / 25, size="64x48", vcodec="mjpeg", audio=None)
+        padded = tmp_path / f"p{frames}.mjpeg"
+        padded.write_bytes(whole.read_bytes() + tail)
+        assert probe(padded).est_frames == probe(whole).est_frames == frames
+        assert np.array_equal(decode_frames(padded, frames, short_side=48).frames,
+                              decode_frames(whole, frames, short_side=48).frames)
+
+
+def test_an_avi_piped_by_stream_copy_is_timed_by_its_packets(tmp_path):
+    """An MJPEG stream copied into an AVI written to a pipe has its header's rate on the time base (600 fps), not
+    the frames' (25): its 60 counted frames were timed at 600 fps, 0.1 s for 2.4 s (hostile trial), so every
+    sampled time was 24x too small and serve's duration limit let a 40-minute video through as 100 s. Its
+    duration and rate are the packets' own."""
+    raw = make_video(tmp_path / "raw.mjpeg", 2.4, size="64x48", vcodec="mjpeg", audio=None)
+    piped = tmp_path / "piped.avi"
+    with open(raw, "rb") as src, open(piped, "wb") as out:
+        subprocess.run(ffmpeg_cmd(["-loglevel", "error", "-f", "mjpeg", "-i", "-", "-c", "copy", "-f", "avi",
+                                   "pipe:1"]), stdin=src, stdout=out, check=True)
+    info = probe(piped)
+    assert info.counted == 60 and info.fps == pytest.approx(25) and info.duration == pytest.approx(2.4, abs=0.05)
+
+
 def test_an_avi_cut_short_before_its_first_frame_says_so(tmp_path):
     """An AVI cut short within its first 2,000 bytes (its header, no frame) was refused 'not a readable video
     (Error opening input files: Invalid data found when processing input)', though its header tells it was cut
