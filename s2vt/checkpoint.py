@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from .errors import UserError
+from .manifest import dash_refusal
 from .fileio import atomic_write_bytes, is_checkpoint_file  # noqa: F401 (checkpoint.is_checkpoint_file)
 from .options import as_option, settings
 
@@ -49,6 +50,8 @@ class CheckpointError(UserError):
 def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict:
     """The checkpoint dict of a best.pt / last.pt (CheckpointError if it is not one)."""
     name, path = os.fspath(path), Path(path)  # (named as given: Path('./-') is '-', which reads as stdin)
+    if dash := dash_refusal(name):  # (even beside a file '-': './-' names that)
+        raise CheckpointError(dash)
     if path.is_dir():  # (most likely a run folder: its model is best.pt)
         hint = f": pass {os.path.join(name, 'best.pt')}" if (path / "best.pt").is_file() else ""
         raise CheckpointError(f"{name}: a folder, not a checkpoint file{hint}")

@@ -218,11 +218,13 @@ def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[dic
     is then not used, so it cannot refuse what the user asked for.
     """
     name, path = os.fspath(path), Path(path)  # (named as given: Path('./-') is '-', which reads as stdin)
+    if dash := dash_refusal(name):  # (even beside a file '-': './-' names that)
+        raise ManifestError(dash)
     if not path.is_file():
         what = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "manifest not found"
         raise ManifestError(f"{name}: {what}" + (", not a manifest (a .jsonl file)" if path.is_dir() else ""))
     entries, seen, repeats = [], set(), []
-    for where, entry in json_lines(path):
+    for where, entry in json_lines(name):
         if split is not None and isinstance(entry, dict):
             entry["split"] = split
         vid = check_entry(entry, where)["video_id"]

@@ -563,6 +563,24 @@ def test_a_dash_for_standard_input_is_said_to_be_unsupported_by_score_and_export
     assert not (tmp_path / "e.zip").exists()
 
 
+def test_a_bare_dash_is_refused_as_standard_input_by_manifest_and_checkpoint_readers(tmp_path, capsys, monkeypatch):
+    """`train.py --manifest -` and `evaluate --checkpoint -` read a file named '-' silently where one was there
+    (hostile trial; caption.py, score and extract refuse '-'): a bare '-' is standard input, refused, naming
+    './-' for the file; a manifest './-' that is no JSON is named as typed in its error."""
+    from s2vt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-").write_text("not json\n")
+    capsys.readouterr()
+    for args in (["train", "--manifest", "-", "--out", "r"], ["evaluate", "--checkpoint", "-", "--manifest", "-"]):
+        assert main(args) == 2, args
+        assert capsys.readouterr().err == ("error: reading from standard input ('-') is not supported: name a file "
+                                           "(for a file named '-', write ./-)\n"), args
+    assert main(["train", "--manifest", "./-", "--out", "r"]) == 2
+    assert capsys.readouterr().err.startswith("error: ./-:1: not valid JSON")
+    assert not (tmp_path / "r").exists()
+
+
 def test_dot_slash_dash_is_the_file_named_dash_not_standard_input(tmp_path, capsys, monkeypatch):
     """`./-` names the file '-' in the current folder, yet Path('./-') is '-': `s2vt score ./- refs.json` said
     reading standard input is not supported, and train and evaluate said "-: ... not found" (hostile trial). Only a
