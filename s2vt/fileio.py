@@ -369,8 +369,9 @@ def refusal(path: str | os.PathLike, e: OSError) -> str:
     if e.errno == errno.ENAMETOOLONG:  # (a stat of the path itself would raise it too)
         return e.strerror
     blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        return f"{named(blocker)} is a file, not a folder"
+    if blocker is not None:  # (a pipe or a device named as one: 'a file' sent the user looking for a file)
+        what = special_file(os.stat(blocker).st_mode) or "a file"
+        return f"{named(blocker)} is {what}, not a folder"
     # (a link to nothing: mkdir says "File exists" for it, and ls shows it as present)
     broken = next((p for p in (path, *path.parents) if p.is_symlink() and not p.exists()), None)
     if broken is not None:

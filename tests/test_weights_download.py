@@ -3,6 +3,7 @@ connection resumed with a Range request, 404; a failed download never leaves a l
 import hashlib
 import io
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -300,8 +301,11 @@ def test_a_dir_that_cannot_be_made_is_one_line_before_any_download(server, tmp_p
     monkeypatch.setenv("S2VT_WEIGHTS_URL", server)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     (tmp_path / "afile").write_text("x")
+    os.mkfifo(tmp_path / "fifo")  # (called 'a file, not a folder', as /dev/null was: hostile trial)
     for folder, why in (("/proc/w", "/proc takes nothing new"), ("/sys/w", "/sys takes nothing new"),
-                        (str(tmp_path / "afile" / "w"), f"{tmp_path / 'afile'} is a file, not a folder")):
+                        (str(tmp_path / "afile" / "w"), f"{tmp_path / 'afile'} is a file, not a folder"),
+                        (str(tmp_path / "fifo"), f"{tmp_path / 'fifo'} is a pipe, not a folder"),
+                        ("/dev/null", "/dev/null is a device, not a folder")):
         Handler.log.clear()
         code = main(["weights", "download", "--dir", folder])
         err = capsys.readouterr().err.strip().splitlines()
