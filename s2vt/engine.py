@@ -149,7 +149,9 @@ def changed_settings(was: dict, cfg: TrainConfig, finished: str | None) -> str |
     changed = [k for k in now if k in was and k not in RESUME_UNREPORTED and now[k] != was[k]
                # (the other one of the two is said ignored: an early-stopped run's --epochs 8 went unsaid)
                and k != finished]
-    if not changed:
+    # (a finished run's --stop-after pauses nothing: unsaid, it read as taken; hostile trial)
+    pause = [f"--stop-after {cfg.stop_after}"] if finished and cfg.stop_after else []
+    if not changed and not pause:
         return None
     show = lambda v: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)  # noqa: E731
     typed = cfg.typed or {}  # (a bool as the user typed it: --one-caption-per-video, not --no-per-caption)
@@ -161,7 +163,8 @@ def changed_settings(was: dict, cfg: TrainConfig, finished: str | None) -> str |
     taken = [k for k in changed if k not in ignored]
     why = ("the run has finished, so nothing uses them" if finished
            else "last.pt's optimiser and schedule keep its learning rates")
-    return "warning: --resume: " + "; ".join(([f"ignored ({why}): {said(ignored)}"] if ignored else [])
+    unused = ", ".join([said(ignored)] * bool(ignored) + pause)
+    return "warning: --resume: " + "; ".join(([f"ignored ({why}): {unused}"] if unused else [])
                                              + ([f"taking effect: {said(taken)}"] if taken else []))
 
 

@@ -443,6 +443,10 @@ def test_a_finished_run_names_the_epochs_or_patience_its_line_does_not_as_ignore
     assert code == 0, err
     assert err[0] == "warning: --resume: ignored (the run has finished, so nothing uses them): --patience 5 (last.pt: 3)"
     assert any("already finished" in e and "--epochs above 1 to train on" in e for e in err), err
+    # a --stop-after pauses nothing there either (said nothing of, it read as taken: hostile trial)
+    code, err = s2vt(capsys, *train_args(store, done, "--resume", "--stop-after", "1"))
+    assert code == 0 and err[0] == ("warning: --resume: ignored (the run has finished, so nothing uses them): "
+                                    "--stop-after 1"), err
 
 
 def test_a_paused_run_says_it_paused_not_what_a_finished_run_says(store, tmp_path, capsys):
