@@ -3,6 +3,7 @@ generated from its fields (s2vt/options.py) and those of its `model` (s2vt/model
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
 from pathlib import Path
 
@@ -193,4 +194,7 @@ def resume_needs_data(out: str, was: dict | None) -> str:
     from `was`, OUT/last.pt's record of them (recorded_data), where it could be read."""
     line = "--resume needs the same --features (and --manifest, if any) the run started with"
     given = [f"{flag(k)} {shlex.quote(str(v))}" for k, v in (was or {}).items()]
-    return line + (f": pass {' '.join(given)} (as {Path(out) / 'last.pt'} records)" if given else "")
+    # (recorded as typed where the run started: from another folder they name nothing; hostile trial)
+    elsewhere = any(not os.path.isabs(str(v)) and not os.path.exists(str(v)) for v in (was or {}).values())
+    where = ", relative to the folder the run started in" if elsewhere else ""
+    return line + (f": pass {' '.join(given)} (as {Path(out) / 'last.pt'} records{where})" if given else "")

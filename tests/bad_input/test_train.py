@@ -320,6 +320,22 @@ def test_a_resume_missing_one_of_its_data_paths_names_what_last_pt_records(store
     assert code == 2 and "no text (title, asr, ocr) to train on without --features" in err[-1], err
 
 
+def test_a_resume_from_another_folder_is_told_its_recorded_paths_are_relative_to_where_it_began(store, tmp_path,
+                                                                                                  capsys, monkeypatch):
+    """A run begun with relative data paths, resumed from another folder without them, was told to pass them as
+    last.pt records them, which name nothing from there (hostile trial): the line says what they are relative to."""
+    manifest, features = store
+    shutil.copytree(os.path.dirname(features), tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    data = [f"data/{os.path.basename(manifest)}", f"data/{os.path.basename(features)}"]
+    assert s2vt(capsys, *train_args(data, "run", "--epochs", "2", "--stop-after", "1"))[0] == 0
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    code, err = s2vt(capsys, "train", "--out", "../run", "--resume")
+    assert code == 2 and err[-1].endswith(f"--manifest {data[0]} (as ../run/last.pt records, relative to the folder "
+                                          "the run started in)"), err
+
+
 def test_resume_naming_the_modalities_the_run_already_reads_is_no_change(store, run, tmp_path, capsys):
     """`--modalities cnn` (the store's only one) on a run begun without --modalities (last.pt: None, all of
     them) was warned "taking effect: --modalities cnn (last.pt: None)" (hostile trial): the modalities
