@@ -54,19 +54,23 @@ def _video_frames(data: bytes) -> int:
     return 0
 
 
+def _riff_size(head: bytes) -> int | None:
+    """The RIFF size field of an AVI's first 12 bytes `head`; None for bytes that do not begin an AVI."""
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"AVI ":
+        return None
+    return struct.unpack_from("<I", head, 4)[0]
+
+
 def declared_size(path: str | os.PathLike) -> int | None:
     """The bytes of the file that the AVI at `path` declares its first RIFF chunk ends at; None for a file that is
     no AVI, or a header never completed (a placeholder size). Read from its first 12 bytes alone: a file cut short
     inside its header (no frame held, nothing ffmpeg can open) is told by it."""
     try:
         with open(path, "rb") as f:
-            head = f.read(12)
+            riff = _riff_size(f.read(12))
     except OSError:
         return None
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"AVI ":
-        return None
-    riff = struct.unpack_from("<I", head, 4)[0]
-    return None if riff in _UNSET else 8 + riff
+    return None if riff is None or riff in _UNSET else 8 + riff
 
 
 def declared(path: str | os.PathLike) -> Declared | None:
@@ -74,10 +78,8 @@ def declared(path: str | os.PathLike) -> Declared | None:
     stream no length (ffmpeg then has no duration to scale)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(12)
-            if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"AVI ":
+            if (riff := _riff_size(f.read(12))) is None:
                 return None
-            riff = struct.unpack_from("<I", head, 4)[0]
             data = f.read(_MAX_HEADER)
     except OSError:
         return None
