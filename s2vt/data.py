@@ -245,11 +245,7 @@ def to_device(batch: dict, device: torch.device) -> dict:
 def feature_dims(store: FeatureStore, entries: list[dict], modalities: list[str]) -> dict[str, int]:
     """Feature dim of each modality, from meta.json or (a modality it gives no width of, e.g. LIC2022 tsn) the
     files of `entries`, each checked to agree (`FeatureStore.settle_width`)."""
-    dims = dict(store.meta().get("dims", {}))
-    for m in modalities:
-        if m not in dims:
-            dims[m] = store.settle_width(m, [e["video_id"] for e in entries])
-    return {m: int(dims[m]) for m in modalities}
+    return {m: int(store.settle_width(m, [e["video_id"] for e in entries])) for m in modalities}
 
 
 def feature_stats(entries: list[dict], store: FeatureStore, modalities: list[str], limit: int = 1000,

@@ -445,6 +445,11 @@ class ShardSource:
                 "backbones": {m: SOURCES[kind][m] for m in self.modalities},
                 "dims": {m: DIMS[m] for m in self.modalities}}
 
+    def settle_width(self, modality: str, video_ids) -> int:
+        """Features per frame of `modality` (FeatureStore's interface): the release's, which the reader checks
+        every record against."""
+        return self.meta()["dims"][modality]
+
     def read_split(self, files: list[str], split: str, keep, limit: int | None = None) -> list[dict]:
         """Entries (of `split`) of the records that `keep(vid, tags)` gives tags (None: passed over),
         their features held; at most `limit`. A bad record (a bad data checksum included) is logged in

@@ -464,13 +464,18 @@ class FeatureStore:
                              "re-extract it")
         dim = self._widths().get(modality)
         if dim is not None and x.shape[1] != dim:  # (else a shape error deep inside the model)
-            settled = self._settled_widths.get(modality)
-            raise StoreError(f"{printable(str(path))}: shape {list(x.shape)}, but " + (
-                f"the other {modality} files hold {dim} features per frame ({settled[1]}); the store mixes "
-                f"feature sizes: {MIXED_FIX}" if settled else
-                f"{self.meta_path} gives {modality} {dim} features per frame; the store mixes feature sizes: "
-                "rebuild it, or import these features under another modality name"))
+            raise self._wrong_width(path, x.shape, modality, dim)
         return x
+
+    def _wrong_width(self, path: Path, shape: tuple, modality: str, dim: int) -> StoreError:
+        """The refusal of a file of `shape` where `modality`'s files are `dim` wide (meta.json's, or
+        `settle_width`'s)."""
+        settled = self._settled_widths.get(modality)
+        return StoreError(f"{printable(str(path))}: shape {list(shape)}, but " + (
+            f"the other {modality} files hold {dim} features per frame ({settled[1]}); the store mixes "
+            f"feature sizes: {MIXED_FIX}" if settled else
+            f"{self.meta_path} gives {modality} {dim} features per frame; the store mixes feature sizes: "
+            "rebuild it, or import these features under another modality name"))
 
     def _widths(self) -> dict[str, int]:
         """Features per frame of each modality: meta.json's dims, and those `settle_width` found."""
@@ -485,7 +490,19 @@ class FeatureStore:
         an odd file is refused naming it before training, not met as a shape error in some batch;
         `read` checks against it from then on."""
         if modality in self.meta().get("dims", {}):
-            return int(self._widths()[modality])
+            # one file's header against it: a meta.json edited to a width no file has (1e9) built a model
+            # of that width, the memory for it refused in torch's traceback before any file was read
+            dim = int(self._widths()[modality])
+            path = next((p for p in (self.path(modality, v) for v in video_ids) if p.is_file()), None)
+            if path is not None:
+                try:
+                    shape = npy_shape(path)
+                except (OSError, ValueError, EOFError) as e:
+                    raise StoreError(f"{printable(str(path))}: cannot read features ({e})") from None
+                check_rank(path, shape)
+                if shape[-1] != dim:
+                    raise self._wrong_width(path, shape, modality, dim)
+            return dim
         shapes: dict[Path, tuple] = {}
         for vid in video_ids:
             path = self.path(modality, vid)

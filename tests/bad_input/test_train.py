@@ -616,6 +616,19 @@ def test_a_store_meta_json_width_that_is_not_positive_is_refused_naming_it(dim, 
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("dim", [10 ** 9, 5])
+def test_a_store_meta_json_width_no_file_has_is_refused_before_a_model_is_built(dim, store, tmp_path, capsys):
+    """meta.json's dims {"resnet152": 1000000000} (a positive whole number) built a model that wide, and torch
+    refused the memory for it in a traceback before any file was read (hostile trial): one file's header is
+    checked against meta.json's width first, the refusal naming the file, the width and meta.json."""
+    code, err = train_on_edited_meta(store, tmp_path, capsys,
+                                     lambda meta: {**meta, "dims": {**meta["dims"], "resnet152": dim}})
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"error: {tmp_path / 'features' / 'resnet152'}"), err
+    assert f"but {tmp_path / 'features' / 'meta.json'} gives resnet152 {dim} features per frame" in err[0], err
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("key, value, said", [
     ("frames", -1, "frames is -1, not a whole number from 1 to 1000"),
     ("frames", 0, "frames is 0, not a whole number from 1 to 1000"),
