@@ -168,6 +168,36 @@ def changed_settings(was: dict, cfg: TrainConfig, finished: str | None) -> str |
                                              + ([f"taking effect: {said(taken)}"] if taken else []))
 
 
+# the settings an epoch's number of optimiser steps follows, besides the data and the processes (torchrun's)
+STEP_SETTINGS = ("batch_size", "per_video", "per_caption")
+
+
+def same_steps(last: dict, steps: int, cfg: TrainConfig, out: Path) -> None:
+    """RunFolderError when a --resume's epochs would be `steps` optimiser steps and the run's were another
+    number: the learning-rate schedule counts steps (`lr_factor`, over --epochs epochs of them), so a run
+    resumed with --batch-size 16 instead of 64 ran its last epoch at the schedule's middle, never decayed,
+    and the refit replayed a schedule it never trained on (hostile trial). (A last.pt from before the steps
+    were recorded is not checked.)"""
+    then = next((h["steps"] for h in reversed(last.get("history", [])) if "steps" in h), None)
+    if then is None or then == steps:
+        return
+    was = last.get("settings", {})
+    typed = cfg.typed or {}
+    moved = [k for k in STEP_SETTINGS if k in was and options.value(cfg, k) != was[k]]
+    if moved:
+        now = {k: options.value(cfg, k) for k in moved}
+        cause = ", ".join(f"{typed.get(k) or options.as_option(k, now[k])} (last.pt: {options.as_option(k, was[k])})"
+                          if isinstance(now[k], bool) else f"{typed.get(k) or options.flag(k)} {now[k]} (last.pt: "
+                          f"{was[k]})" for k in moved)
+        fix = f"resume with {' '.join(options.as_option(k, was[k]) for k in moved)}"
+    else:
+        cause = "the training videos or the number of processes changed"
+        fix = "resume with the data and processes it began with"
+    raise RunFolderError(f"{out}: --resume: an epoch would be {steps} optimiser steps, the run's were {then} "
+                         f"({cause}): its learning-rate schedule counts steps, so {fix}, or pass --overwrite to "
+                         "start over")
+
+
 def tags_cause(was: dict, cfg: TrainConfig, streaming: bool) -> str:
     """What made a --resume's tags differ from last.pt's (`was`, its run_settings; {} in a last.pt from
     before they were saved), as check_resumable says it: the setting that changed and its value then,
@@ -554,6 +584,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             raise RunFolderError(f"{out}: --resume --stop-after {cfg.stop_after}: the run is at epoch {last['epoch']} "
                                  f"(of its --epochs {cfg.epochs}): pass --stop-after above {last['epoch']} to pause it "
                                  "later, or leave it out to train on")
+        if not finished and not streaming:
+            same_steps(last, len(sampler), cfg, out)
         if not finished and ddp.main and not (out / "best.pt").exists():
             # (resumed epochs that do not beat last.pt's best would leave the run without any model)
             raise RunFolderError(f"{out}: last.pt is at epoch {start_epoch - 1} but best.pt, the model val chose, is "
@@ -726,7 +758,8 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
                "samples_per_s": round(seen * run.ddp.world / secs, 1) if secs else 0.0,
                **{k: v for k, v in val.items() if isinstance(v, float)}}
         # (the schedule length this epoch trained under: --resume may change --epochs; the refit replays it)
-        run.history.append({**row, "schedule_epochs": cfg.epochs})
+        # (and the optimiser steps an epoch had: the schedule counts steps, which a --resume must keep: `same_steps`)
+        run.history.append({**row, "schedule_epochs": cfg.epochs, "steps": len(run.sampler)})
         improved = run.stopper.step(val.get(run.metric, -row["train_loss"]))
         if improved:
             best_metrics = row

@@ -529,6 +529,26 @@ def test_stop_after_an_epoch_a_resumed_run_has_done_is_refused(store, tmp_path, 
     assert code == 0 and err[-1].startswith("paused after epoch 3 of 4 (--stop-after 3)"), err
 
 
+def test_a_resume_whose_epochs_would_be_another_number_of_steps_is_refused(store, tmp_path, capsys):
+    """`--resume --batch-size 16` on a run begun with 64 was only warned "taking effect": the schedule kept its
+    step count but took its length from the new epochs, so the run ended in the middle of its cosine, never
+    decayed, and its refit replayed a schedule it never trained on (hostile trial). Refused before training,
+    naming the setting as typed and what to resume with; the same settings resume."""
+    out = tmp_path / "paused"
+    args = train_args(store, out, "--epochs", "3", "--batch-size", "4")
+    assert s2vt(capsys, *args, "--stop-after", "1")[0] == 0
+    before = snapshot(out)
+    steps = torch.load(out / "last.pt", weights_only=True)["history"][-1]["steps"]
+    code, err = s2vt(capsys, *args, "--resume", "--batch-size", "2")
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"error: {out}: --resume: an epoch would be "), err
+    assert f", the run's were {steps} (--batch-size 2 (last.pt: 4)): its learning-rate schedule counts steps, so " \
+           "resume with --batch-size 4, or pass --overwrite to start over" in err[0], err
+    assert snapshot(out) == before
+    code, err = s2vt(capsys, *args, "--resume")
+    assert code == 0, err
+
+
 def test_settings_out_of_range_are_refused_up_front(store, tmp_path, capsys):
     for flag, value in (("--batch-size", "0"), ("--epochs", "0"), ("--hidden", "0"), ("--embed", "-1"),
                         ("--lr", "-0.001"), ("--lr", "nan"), ("--patience", "0"), ("--dropout", "1"),
