@@ -22,7 +22,8 @@ from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, dash_refusal, missin
                            scan_videos)
 from .ffmpeg import check_ffmpeg
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
-from s2vt.store import FeatureStore, not_a_folder, one_line, parse_shard, same_file, source_identity, stable_shard
+from s2vt.store import (FeatureStore, StoreError, not_a_folder, one_line, parse_shard, same_file, source_identity,
+                        stable_shard)
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
 
@@ -174,6 +175,21 @@ def refuse_blocked_folders(store: FeatureStore, modalities) -> None:
                               f"{m!r}: move it, or pass another --out")
 
 
+def refuse_unrecorded_features(store: FeatureStore, old: dict) -> None:
+    """StoreError when the store holds feature files but its meta.json is missing or empty (removed, as refusals
+    advise to read a store without it): the run would write its own settings there, vouching for files extracted
+    with others, and every model trained on the store would record them (hostile trial)."""
+    if old:
+        return
+    for m in store.modalities():
+        # (a leftover temporary file, '.NAME', is no feature file)
+        example = next((p for p in (store.root / m).glob("*.npy") if not p.name.startswith(".")), None)
+        if example is not None:
+            raise StoreError(f"{store.root} holds feature files (e.g. {example}) but no record in {store.meta_path} "
+                             "of the settings they were extracted with, so this run cannot tell whether its settings "
+                             "match theirs: extract into another --out (or put the store's meta.json back)")
+
+
 def prepare(args: argparse.Namespace):
     """(shard, config, items, store, extractor) of parsed arguments; a UserError for bad ones."""
     shard = parse_shard(args.shard)
@@ -182,7 +198,8 @@ def prepare(args: argparse.Namespace):
     cfg = from_args(ExtractConfig, args)
     items = collect_items(args.input)
     store = FeatureStore(make_dirs(args.out))  # (an impossible --out fails before the backbones load)
-    store.check_meta(settings_meta(cfg))  # (so does a store of other settings)
+    # (so does a store of other settings, or of features whose settings no meta.json records)
+    refuse_unrecorded_features(store, store.check_meta(settings_meta(cfg)))
     store.check_logs()  # (and a log that cannot be appended to: found at a video, after its features)
     refuse_blocked_folders(store, cfg.modalities)  # (and a modality's folder that is none)
     with warnings.catch_warnings():

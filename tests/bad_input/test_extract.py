@@ -1065,3 +1065,30 @@ def test_a_store_log_that_is_a_link_loop_or_a_link_into_nothing_is_refused_befor
     (store / log).symlink_to(tmp_path / "elsewhere.jsonl")
     rc, err = extract(capsys, videos["mov_silent"], "--out", store, *VGGISH)
     assert rc == 0 and "1 written" in err, err
+
+
+@pytest.mark.parametrize("meta", [None, b"{}"])
+def test_extract_into_a_store_of_features_without_meta_json_is_refused(meta, tmp_path, videos, capsys):
+    """A store whose meta.json was removed (as many refusals advise, to read it without one) or emptied, re-run
+    with other settings, said 'already done, 0 to extract', exit 0, and wrote a meta.json of this run's settings
+    over features extracted with others: a model trained on it recorded the wrong settings (hostile trial). Now one
+    line, exit 2, and no meta.json is written; a store holding no feature file is extracted into as before."""
+    store = tmp_path / "s"
+    assert extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH)[0] == 0
+    if meta is None:
+        (store / "meta.json").unlink()
+    else:
+        (store / "meta.json").write_bytes(meta)
+    other = [*VGGISH, "--frames", "8"]  # (another setting: its meta.json would be this run's, not the files')
+    rc, err = extract(capsys, videos["mp4_aac"], "--out", store, *other)
+    assert rc == 2 and one_line_error(err) and len(err.strip().splitlines()) == 1, err
+    assert err.strip() == (
+        f"error: {store} holds feature files (e.g. {store / 'vggish' / 'mp4_aac.npy'}) but no record in "
+        f"{store / 'meta.json'} of the settings they were extracted with, so this run cannot tell whether its "
+        "settings match theirs: extract into another --out (or put the store's meta.json back)"), err
+    assert (store / "meta.json").read_bytes() == meta if meta else not (store / "meta.json").exists()
+    (store / "vggish" / "mp4_aac.npy").unlink()  # (no feature file left: nothing to vouch for)
+    rc, err = extract(capsys, videos["mp4_aac"], "--out", store, *other)
+    assert rc == 0 and "1 written" in err, err
+    assert json.loads((store / "meta.json").read_bytes())["frames"] == 8
+
