@@ -330,11 +330,25 @@ class FeatureStore:
     def has(self, modality: str, video_id: str) -> bool:
         return self.path(modality, video_id).is_file()
 
+    def whole(self, modality: str, video_id: str) -> bool:
+        """Whether `modality`'s file of `video_id` is a .npy file whose header is whole and whose size is what the
+        header says (`check_npy`, `cut_short`): cheap, its data is not read (NaN in it is `read`'s to find)."""
+        path = self.path(modality, video_id)
+        try:
+            check_npy(path)
+        except (OSError, ValueError):
+            return False
+        return cut_short(path) is None
+
     def done(self, video_id: str, modalities, source: dict | None = None) -> bool:
         """True when every modality's file for this video exists (resume skips it) and, given the
         `source_identity` of its video file now, was computed from that same file. A modality
         with no record in sources.jsonl (a store from before it existed) counts as unchanged."""
         if not all(self.has(m, video_id) for m in modalities):
+            return False
+        # (extract's resume: a file cut short or that is no .npy, which train refuses, is extracted again; its header
+        # and size only, not every array read)
+        if source is not None and not all(self.whole(m, video_id) for m in modalities):
             return False
         known = self.sources().get(video_id, {}) if source is not None else {}
         if source is not None and video_id in self._cut:  # (its file unknown: extracted again, which records it)
@@ -461,11 +475,23 @@ class FeatureStore:
         # NaN model and evaluate with NaN scores, neither naming the file
         if not np.isfinite(x).all():
             raise StoreError(f"{printable(str(path))}: cannot read features (holds NaN or infinite values); "
-                             "re-extract it")
+                             f"{self._mend(modality, video_id)}")
         dim = self._widths().get(modality)
         if dim is not None and x.shape[1] != dim:  # (else a shape error deep inside the model)
             raise self._wrong_width(path, x.shape, modality, dim)
         return x
+
+    def _mend(self, modality: str, video_id: str) -> str:
+        """What makes a damaged feature file whole again: extract counts a video whose files are there done, so
+        're-extract it' alone changed nothing; the file goes first. An import's file (its record, or a store an
+        import made: meta.json's `source`) is copied again by its import."""
+        if modality not in self.sources().get(video_id, {}):  # (no extract's record of it)
+            old = self.imported().get(video_id, {}).get(modality)
+            if old and old.get("path"):
+                return f"remove it and run the import that copied it from {printable(old['path'])} again"
+            if isinstance(source := self.meta().get("source"), str) and source:
+                return f"remove it and run the import again ({printable(source)})"
+        return "remove it and run extract again, which extracts its video anew"
 
     def _wrong_width(self, path: Path, shape: tuple, modality: str, dim: int) -> StoreError:
         """The refusal of a file of `shape` where `modality`'s files are `dim` wide (meta.json's, or

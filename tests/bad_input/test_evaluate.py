@@ -187,7 +187,7 @@ def test_non_finite_features_are_one_line_and_nothing_written(store, run, tmp_pa
         code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
                          features, "--out", tmp_path / "p.json", "--beam", "1", *extra)
         assert code == 2 and err == [f"error: {bad}: cannot read features (holds NaN or infinite values); "
-                                     "re-extract it"]
+                                     "remove it and run extract again, which extracts its video anew"]
         assert not (tmp_path / "p.json").exists() and not (tmp_path / "p.metrics.json").exists()
 
 

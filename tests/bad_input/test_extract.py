@@ -132,7 +132,7 @@ def test_undecodable_manifest_and_store_files_are_named(tmp_path):
             store.read("resnet152", vid)
 
 
-def test_non_finite_features_are_named_with_re_extract(tmp_path):
+def test_non_finite_features_are_named_with_how_to_mend_them(tmp_path):
     store = FeatureStore(tmp_path / "s")
     (tmp_path / "s" / "c3d").mkdir(parents=True)
     np.save(tmp_path / "s" / "c3d" / "nan.npy", np.full((1, 4096), np.nan, np.float16))
@@ -140,7 +140,8 @@ def test_non_finite_features_are_named_with_re_extract(tmp_path):
     np.save(tmp_path / "s" / "c3d" / "ok.npy", np.ones((2, 4), np.float16))
     for vid in ("nan", "inf"):
         with pytest.raises(StoreError, match=f"^{re.escape(str(store.path('c3d', vid)))}: cannot read features "
-                                             r"\(holds NaN or infinite values\); re-extract it$"):
+                                             r"\(holds NaN or infinite values\); remove it and run extract again, "
+                                             "which extracts its video anew$"):
             store.read("c3d", vid)
     assert store.read("c3d", "ok").tolist() == [[1.0] * 4] * 2
 
@@ -1092,3 +1093,51 @@ def test_extract_into_a_store_of_features_without_meta_json_is_refused(meta, tmp
     assert rc == 0 and "1 written" in err, err
     assert json.loads((store / "meta.json").read_bytes())["frames"] == 8
 
+
+def test_a_feature_file_cut_short_or_no_npy_is_extracted_again(tmp_path, videos, capsys):
+    """A store .npy cut short (a copy broken off) or overwritten: train and evaluate said 'cannot read features (cut
+    short ...)', but extract counted the video done ('already done, 0 to extract') and the file stayed broken for
+    good (hostile trial). Now a file whose header or size is wrong is extracted again."""
+    folder, store = tmp_path / "in", tmp_path / "s"
+    folder.mkdir()
+    shutil.copy(videos["mp4_aac"], folder / "v0.mp4")
+    shutil.copy(videos["mkv_pcm"], folder / "v1.mp4")
+    assert extract(capsys, folder, "--out", store, *VGGISH)[0] == 0
+    v0, v1 = store / "vggish" / "v0.npy", store / "vggish" / "v1.npy"
+    v0.write_bytes(v0.read_bytes()[:-100])
+    v1.write_bytes(b"not an array\n")
+    for path in (v0, v1):
+        with pytest.raises(StoreError, match="cannot read features"):
+            FeatureStore(store).read("vggish", path.stem)
+    rc, err = extract(capsys, folder, "--out", store, *VGGISH)
+    assert rc == 0 and "0 already done, 2 to extract" in err and "2 written" in err, err
+    assert [FeatureStore(store).read("vggish", v).shape for v in ("v0", "v1")] == [(2, 128)] * 2
+    rc, err = extract(capsys, folder, "--out", store, *VGGISH)
+    assert rc == 0 and "2 already done, 0 to extract" in err, err
+
+
+def test_non_finite_features_say_what_mends_them(tmp_path, videos, capsys):
+    """A store .npy holding NaN was refused with '; re-extract it', but extract counted its video done and kept the
+    file (hostile trial): the refusal now says what works, removing the file and extracting again (importing again,
+    for a file an import copied: naming the file it came from)."""
+    store = tmp_path / "s"
+    assert extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH)[0] == 0
+    path = store / "vggish" / "mp4_aac.npy"
+    np.save(path, np.full((2, 128), np.nan, np.float16))
+    with pytest.raises(StoreError) as e:
+        FeatureStore(store).read("vggish", "mp4_aac")
+    assert str(e.value) == (f"{path}: cannot read features (holds NaN or infinite values); remove it and run extract "
+                            "again, which extracts its video anew")
+    path.unlink()
+    assert extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH)[0] == 0
+    assert FeatureStore(store).read("vggish", "mp4_aac").shape == (2, 128)
+    copied = tmp_path / "feats" / "clip.npy"
+    copied.parent.mkdir()
+    np.save(copied, np.ones((3, 4), np.float16))
+    imported = FeatureStore(tmp_path / "imp")
+    imported.write("cnn", "clip", np.full((3, 4), np.inf, np.float16))
+    imported.record_import("clip", "cnn", copied)
+    with pytest.raises(StoreError) as e:
+        FeatureStore(tmp_path / "imp").read("cnn", "clip")
+    assert str(e.value) == (f"{imported.path('cnn', 'clip')}: cannot read features (holds NaN or infinite values); "
+                            f"remove it and run the import that copied it from {copied} again")

@@ -849,7 +849,8 @@ def test_non_finite_features_are_refused_before_any_checkpoint(split, store, tmp
     manifest, features, bad = with_nan_features(store, tmp_path / split, split)
     out = tmp_path / "run"
     code, err = s2vt(capsys, *train_args((manifest, features), out))
-    assert code == 2 and err == [f"error: {bad}: cannot read features (holds NaN or infinite values); re-extract it"]
+    assert code == 2 and err == [f"error: {bad}: cannot read features (holds NaN or infinite values); remove it "
+                                 "and run extract again, which extracts its video anew"]
     assert not out.exists()
 
 
