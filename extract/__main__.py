@@ -341,6 +341,13 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         # KeyboardInterrupt out of the lines below, a traceback)
         if in_main and not interrupted:
             signal.signal(signal.SIGINT, previous)
+    if not (stopped or interrupted):  # (sources.jsonl's records cut before their id: their videos now recorded)
+        try:
+            store.mend_sources([v for v, _ in items], cfg.modalities)
+        except UserError as e:
+            stopped = e
+        except KeyboardInterrupt:  # (the rewrite is atomic: the log is as it was, or mended)
+            interrupted = True
     try:
         return ended(store, bar, made, written, failures, stopped, interrupted, start, advice, rerun_line)
     finally:

@@ -263,6 +263,7 @@ class FeatureStore:
         self._sources: dict[str, dict[str, dict]] | None = None
         self._imported: dict[str, dict[str, dict]] = {}  # (filled with _sources, by `sources`)
         self._cut: set[str] = set()  # videos whose last sources.jsonl record a crash cut short (`sources`)
+        self._unnamed = 0  # sources.jsonl records cut short before their video id (`sources`, `mend_sources`)
         self._dims: dict[str, int] | None = None  # widths `read` checks against (`_widths`)
         self._settled_widths: dict[str, tuple[int, str]] = {}  # `settle_width`'s, for stores without meta.json
         self._written: set[tuple[str, str | None]] = set()  # (id, file) written this run (`forget`)
@@ -353,7 +354,32 @@ class FeatureStore:
         known = self.sources().get(video_id, {}) if source is not None else {}
         if source is not None and video_id in self._cut:  # (its file unknown: extracted again, which records it)
             return False
+        # a record cut before its id may be this video's: one with no whole record of a modality is extracted again
+        # (`mend_sources` then drops the cut line)
+        if source is not None and self._unnamed and not all(self._recorded(video_id, m) for m in modalities):
+            return False
         return all(same_file(known.get(m, source), source) for m in modalities)
+
+    def _recorded(self, video_id: str, modality: str) -> bool:
+        """Whether sources.jsonl holds a whole record of `modality`'s features of `video_id` (extracted or imported)."""
+        return modality in self.sources().get(video_id, {}) or modality in self._imported.get(video_id, {})
+
+    def mend_sources(self, video_ids, modalities) -> None:
+        """Drop from sources.jsonl the records a crash cut before their video id, once every one of `video_ids`
+        that has features of `modalities` has a whole record of them (extract ran them again: `done`): no video is
+        left whose record the cut line could be, and its warning came on every run for good. Rewritten atomically
+        under the logs' exclusive lock (another shard's appends wait, none is lost)."""
+        self.sources()
+        if not self._unnamed or not all(self._recorded(v, m) for v in video_ids for m in modalities
+                                        if self.has(m, v)):
+            return
+        path = self.root / "sources.jsonl"
+        with self._logs_locked(True):
+            lines = read_lines(path)  # (under the lock: another shard's records are kept)
+            kept = [line for line in lines if _source_line(line)[0] != "unnamed"]
+            if len(kept) != len(lines):
+                atomic_write_bytes(path, b"".join(kept))
+        self._unnamed = 0
 
     def other_source(self, video_id: str, source: dict | None, path: str) -> str | None:
         """The recorded path of another video file whose features `video_id` holds (in any modality:
@@ -382,24 +408,21 @@ class FeatureStore:
             # is cut too
             cut, unnamed = {}, 0
             for line in lines:
-                try:
-                    r = json.loads(line)
+                kind, r = _source_line(line)
+                if kind == "record":
                     if r.get("removed") is True:  # (drop_stale: those features were deleted)
                         for m in r["modalities"]:
                             self._sources.get(r["video_id"], {}).pop(m, None)
                     else:
-                        ident = {"size": r["size"], "mtime_ns": r["mtime_ns"]}
-                        if isinstance(r.get("path"), str):  # (lines before paths were recorded have none)
-                            ident["path"] = r["path"]
                         into = self._imported if r.get("imported") is True else self._sources
-                        into.setdefault(r["video_id"], {}).update(dict.fromkeys(r["modalities"], ident))
+                        into.setdefault(r["video_id"], {}).update(dict.fromkeys(r["modalities"], r["ident"]))
                     cut.pop(r["video_id"], None)
-                except (ValueError, KeyError, TypeError, AttributeError):  # a line cut short by a crash
-                    if vid := cut_record_id(line):
-                        cut[vid] = None
-                    else:
-                        unnamed += bool(line.strip())
+                elif kind == "cut":
+                    cut[r] = None
+                else:
+                    unnamed += kind == "unnamed"
             self._cut = set(cut)  # (`done`: extracted again, which writes a whole record)
+            self._unnamed = unnamed  # (`done`: the videos without a whole record extracted again; `mend_sources`)
             if cut or unnamed:  # (said: those videos' sources are unknown)
                 first = f"; first: {next(iter(cut))}" if cut else ""
                 fix = ": run the extract or import that wrote them again, which writes them anew" if cut else ""
@@ -665,7 +688,8 @@ class FeatureStore:
         record = {k: printable(v) if isinstance(v, str) else v for k, v in {"video_id": "", **record}.items()}
         line = json.dumps({**record, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}, ensure_ascii=False) + "\n"
         path = make_dirs(self.root) / name
-        lock = self._logs_locked(False) if name == FAILURES else contextlib.nullcontext()
+        # (the logs rewritten in place, failures.jsonl and sources.jsonl: their rewrite holds the lock exclusively)
+        lock = self._logs_locked(False) if name in (FAILURES, "sources.jsonl") else contextlib.nullcontext()
         try:
             with lock, open(path, "ab") as f:
                 # a log whose last line a crash cut short: this record starts a line of its own (written onto the
@@ -854,6 +878,25 @@ def cut_record_id(line: bytes) -> str | None:
         pass
     vid = head[len(RECORD_START):].split(b'"', 1)[0].decode("utf-8", "replace")
     return None if video_id_problem(vid) else vid
+
+
+def _source_line(line: bytes) -> tuple[str, object]:
+    """What a sources.jsonl line is: ("record", its fields, with "ident": the file's identity as `sources` keeps it),
+    ("cut", the video id) for a record a crash cut short after its id (`cut_record_id`), ("unnamed", None) for one
+    cut before it, ("blank", None) for a blank line."""
+    try:
+        r = json.loads(line)
+        hash(r["video_id"]), dict.fromkeys(r["modalities"])  # (keys of `sources`' dicts: else no record)
+        if r.get("removed") is True:  # (drop_stale: those features were deleted)
+            return "record", r
+        ident = {"size": r["size"], "mtime_ns": r["mtime_ns"]}
+        if isinstance(r.get("path"), str):  # (lines before paths were recorded have none)
+            ident["path"] = r["path"]
+        return "record", {**r, "ident": ident}
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):  # a line cut short by a crash
+        if vid := cut_record_id(line):
+            return "cut", vid
+        return ("unnamed" if line.strip() else "blank"), None
 
 
 def _ends_mid_line(path: Path) -> bool:

@@ -1141,3 +1141,29 @@ def test_non_finite_features_say_what_mends_them(tmp_path, videos, capsys):
         FeatureStore(tmp_path / "imp").read("cnn", "clip")
     assert str(e.value) == (f"{imported.path('cnn', 'clip')}: cannot read features (holds NaN or infinite values); "
                             f"remove it and run the import that copied it from {copied} again")
+
+
+def test_a_source_record_cut_before_its_video_id_is_mended_by_the_next_extract(tmp_path, videos, capsys):
+    """A sources.jsonl record a crash cut before its video id was never repaired: every later extract warned
+    'passed over 1 record(s) cut short ... the files those videos' features came from are not known', and the video
+    it was about still counted as done (hostile trial). Now extract extracts again the videos whose features have no
+    whole record, then rewrites the log without the cut line (whole, every other record kept): the warning ends."""
+    folder, store = tmp_path / "in", tmp_path / "s"
+    folder.mkdir()
+    shutil.copy(videos["mp4_aac"], folder / "v0.mp4")
+    shutil.copy(videos["mkv_pcm"], folder / "v1.mp4")
+    assert extract(capsys, folder, "--out", store, *VGGISH)[0] == 0
+    log = store / "sources.jsonl"
+    lines = {json.loads(x)["video_id"]: x for x in log.read_bytes().splitlines(keepends=True)}
+    log.write_bytes(lines["v0"] + b'{"vid')  # (v1's record cut before its id: no video to name)
+    with pytest.warns(UserWarning, match=r"passed over 1 record\(s\) cut short"):
+        rc, err = extract(capsys, folder, "--out", store, *VGGISH)
+    assert rc == 0 and "1 already done, 1 to extract" in err and "1 written" in err, err
+    records = [json.loads(x) for x in log.read_bytes().splitlines()]
+    assert [r["video_id"] for r in records] == ["v0", "v1"] and log.read_bytes().startswith(lines["v0"])
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        rc, err = extract(capsys, folder, "--out", store, *VGGISH)
+    assert rc == 0 and "2 already done, 0 to extract" in err, err
+    assert not [w for w in said if "cut short" in str(w.message)]
+    assert sorted(FeatureStore(store).sources()) == ["v0", "v1"] and leftovers(store) == []
