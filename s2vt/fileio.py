@@ -593,6 +593,8 @@ def lock_text(pid: int | None = None) -> str:
 # a lock's one line: "PID START HOST\n" (START '-' where unknown: `lock_text`); written before, "PID START\n" and
 # "PID\n" (HOST: `this_host`'s printable ASCII)
 LOCK_LINE = re.compile(rb"([0-9]+)(?: ([0-9]+)| ([0-9]+|-) ([!-~]+))?\n")
+LOCK_WHOLE = re.compile(rb"[0-9]+ (?:[0-9]+|-) [!-~]+")  # (`lock_text`'s line without its newline: `lock_owner`)
+LOCK_CUT = re.compile(rb"[0-9]+(?: (?:(?:[0-9]+|-) ?)?)?")  # (one cut before its host: `lock_owner`)
 LOCK_MAX_BYTES = 512  # more than any lock holds: a bigger file is not one, and is never read whole
 
 
@@ -659,6 +661,15 @@ def lock_owner(lock: Path) -> int | None:
         raise not_a_lock(lock, "a file that holds something other than a process id")
     if not data:  # (created, its pid not yet written; or its writer killed then, and old)
         return -1 if age < LOCK_WRITING_S else None
+    if not data.endswith(b"\n"):
+        # a write cut short (a full disk): read as the lock it is wherever that can be told, by every command
+        # alike (train called a live run's lock not s2vt's, evaluate wrote past it; hostile trial). The whole
+        # "PID START HOST": its pid and start end at a space (a host cut short reads as another host's: live,
+        # never taken over). Shorter, where its pid or start ended cannot be told: refused, never taken over.
+        if LOCK_CUT.fullmatch(data):
+            raise not_a_lock(lock, "not in s2vt's lock format: no trailing newline")
+        if LOCK_WHOLE.fullmatch(data):
+            data += b"\n"
     # exactly as s2vt writes it (`lock_text`): read loosely, "12345\n67890\n" or "300 400" was taken for
     # "PID START" and, its pid gone, removed as stale, though a file holding anything else is the user's
     if (line := LOCK_LINE.fullmatch(data)) is None:

@@ -409,13 +409,20 @@ def as_typed(option: str, given: str | os.PathLike, written: Path) -> str:
 
 def refuse_training_runs(outputs: list[tuple[Path, str]]) -> None:
     """OutputError for an output (path, its option) in a folder a live training run holds (its TRAIN_LOCK):
-    `--out RUN/best.pt --force` replaced the model under the run. A lock that is stale, or not s2vt's, or
-    a folder that cannot be read (refused later, as for any output) is no refusal here."""
+    `--out RUN/best.pt --force` replaced the model under the run. A lock that is stale, or a folder that cannot
+    be read (refused later, as for any output) is no refusal here; a lock that cannot be read, or is not s2vt's,
+    is one, as train's (evaluate wrote past a lock cut short of its newline, train refused it; hostile trial)."""
     for path, option in outputs:
+        lock = Path(path).absolute().parent / TRAIN_LOCK
         try:
-            pid = training_run(Path(path).absolute().parent)
-        except (OutputError, OSError):
-            continue
+            pid = training_run(lock.parent)
+        except OutputError as e:
+            raise OutputError(f"cannot write {path}: {e}") from None
+        except OSError as e:
+            if not os.path.lexists(lock):  # (the folder unreadable: refused where the output is written)
+                continue
+            raise OutputError(f"cannot write {path}: the lock {os.fsdecode(lock)} of a training run there cannot be "
+                              f"read ({e.strerror})") from None
         if pid is not None:
             raise OutputError(busy_line(f"cannot write {path}", "a training run", pid,
                                         f"is writing {Path(path).parent}", f"name another {option}",

@@ -1276,3 +1276,40 @@ def test_a_chain_of_links_to_a_missing_file_names_the_missing_file(tmp_path, cap
     assert cli.main(["export", "p.json", "--format", "coco", "--out", "one.zip"]) == 2
     assert one_line(capsys) == ("error: cannot write one.zip: one.zip is a broken symbolic link (to gone.zip, which "
                                 "does not exist): remove it, or make what it points to\n")
+
+
+def test_a_lock_cut_short_of_its_newline_is_read_alike_by_train_and_evaluate(tmp_path):
+    """A live run's lock "PID START HOST" without its trailing newline (a write cut short: a full disk) was
+    read two ways (hostile trial): train.py --resume called it "not s2vt's lock (a file that holds something
+    other than a process id)", false, while evaluate ignored it and wrote into the run folder. Now the
+    whole line without its newline is s2vt's lock for every command (live: refused; its pid gone: stale),
+    a line cut shorter is refused in true words, and evaluate never writes where such a lock stands."""
+    import os
+
+    from s2vt.engine import RunFolderError, refuse_training
+    from s2vt.fileio import TRAIN_LOCK, OutputError, lock_owner, lock_text
+    from s2vt.predict import refuse_training_runs
+
+    run = tmp_path / "run"
+    run.mkdir()
+    lock = run / TRAIN_LOCK
+    me = os.getpid()
+    lock.write_text(lock_text().rstrip("\n"))
+    assert lock_owner(lock) == me
+    with pytest.raises(RunFolderError, match=rf"another training run \(pid {me}\) is writing there"):
+        refuse_training(run)
+    with pytest.raises(OutputError, match=rf"cannot write .*preds3.json: a training run \(pid {me}\) is writing"):
+        refuse_training_runs([(run / "preds3.json", "--out")])
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock.write_text(lock_text(int(gone.stdout)).rstrip("\n"))
+    assert lock_owner(lock) is None  # (stale, as with its newline)
+    refuse_training_runs([(run / "preds3.json", "--out")])
+    for cut in (f"{me} 12", f"{me}", f"{me} ", f"{me} 12 "):  # (its pid or start may be cut: cannot be told)
+        lock.write_text(cut)
+        with pytest.raises(OutputError, match=r"is not s2vt's lock \(not in s2vt's lock format: no trailing newline"):
+            lock_owner(lock)
+        with pytest.raises(OutputError, match=rf"cannot write .*preds3.json: .*{TRAIN_LOCK} is not s2vt's lock"):
+            refuse_training_runs([(run / "preds3.json", "--out")])
+    lock.write_text("notes\n")  # (a user's file of that name: evaluate no longer writes past it either)
+    with pytest.raises(OutputError, match=r"cannot write .*preds3.json: .* is not s2vt's lock"):
+        refuse_training_runs([(run / "preds3.json", "--out")])
