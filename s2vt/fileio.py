@@ -247,12 +247,22 @@ def refuse_empty_paths(paths: dict[str, object], error: type[UserError] = Settin
             raise error(f"{option} is {'empty' if v == '' else 'blank'} (an unset shell variable?): give a path")
 
 
+def refuse_dash_out(paths: dict[str, object], error: type[UserError] = SettingError) -> None:
+    """`error` for `--out -`: standard output's usual name, never written to. `import ... --out -` wrote a file
+    named '-', train.py and extract a folder '-', without a word (hostile trial), as `manifest.dash_refusal`
+    refuses '-' for an input. './-' names the file or folder '-' (said when one is there)."""
+    if isinstance(out := paths.get("--out"), (str, os.PathLike)) and os.fspath(out) == "-":
+        raise error("--out -: writing to standard output ('-') is not supported: name a path"
+                    + (" (for a file or folder named '-', write ./-)" if os.path.lexists(out) else ""))
+
+
 def refuse_unusable_paths(paths: dict[str, object], error: type[UserError] = SettingError) -> None:
     """The checks every command makes of the paths it was given ({option: value}, as `refuse_empty_paths`
-    takes them), before anything is read or made: no empty path (`refuse_empty_paths`), none that goes
-    through a folder that does not exist before a '..' (`refuse_dotdot_after_missing`), none the system cannot
-    look up (`refuse_unreachable`)."""
+    takes them), before anything is read or made: no empty path (`refuse_empty_paths`), no --out '-'
+    (`refuse_dash_out`), none that goes through a folder that does not exist before a '..'
+    (`refuse_dotdot_after_missing`), none the system cannot look up (`refuse_unreachable`)."""
     refuse_empty_paths(paths, error)
+    refuse_dash_out(paths, error)
     refuse_dotdot_after_missing(paths, error)
     refuse_unreachable(paths, error)
 

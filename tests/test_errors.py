@@ -145,6 +145,47 @@ def test_an_empty_path_is_refused_before_anything_is_written(option, args, tmp_p
             TrainConfig.of(*(args[args.index(o) + 1] for o in ("--manifest", "--features", "--out")))
 
 
+@pytest.mark.parametrize("args", [
+    ["import", "folder", "{d}", "--out", "-"],
+    ["import", "msvd", "{c}", "--out", "-"],
+    ["import", "msrvtt", "{c}", "--out", "-"],
+    ["import", "lic2022", "{c}", "--out", "-"],
+    ["import", "yt8m", "{c}", "--out", "-"],
+    ["import", "mlds", "{d}", "--out", "-"],
+    ["import", "features", "{d}", "--captions", "{c}", "--modality", "x", "--split", "train", "--out", "-"],
+    ["train", "--manifest", "{m}", "--features", "{f}", "--out", "-", *TINY_TRAIN],
+    ["python -m extract", "{v}", "--out", "-", "--weights", "random"],
+    ["extract", "{v}", "--out", "-", "--weights", "random"],
+    ["evaluate", "--checkpoint", "{c}", "--manifest", "{m}", "--features", "{f}", "--out", "-"],
+    ["export", "{c}", "--format", "coco", "--out", "-"],
+])
+def test_out_dash_is_refused_as_standard_output_by_every_command(args, tmp_path, monkeypatch, capsys):
+    """`import folder DIR --out -` wrote a file named '-' ("wrote -: 7 videos"), and `train.py --out -` and
+    `python -m extract ... --out -` made a folder '-' without a word, while a bare '-' is refused elsewhere
+    (hostile trial): '-' is standard output's usual name, never written to; one line, exit 2, nothing made.
+    './-' names the file or folder '-'."""
+    manifest, features = make_store(tmp_path / "data", videos=12)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.mp4").write_bytes(b"not decoded: refused before")
+    (tmp_path / "c.json").write_text("{}")
+    given = {"m": manifest, "f": features, "v": tmp_path / "d" / "a.mp4", "d": tmp_path / "d",
+             "c": tmp_path / "c.json"}
+    args = [a.format(**given) for a in args]
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    code = extract_main(args[1:]) if args[0] == "python -m extract" else cli.main(args)
+    assert code == 2 and one_line(capsys) == ("error: --out -: writing to standard output ('-') is not supported: "
+                                              "name a path\n")
+    assert list(cwd.iterdir()) == []
+    if args[:2] == ["import", "folder"]:  # ('./-' is the file named '-': written, and named so)
+        assert cli.main([*args[:-1], "./-"]) == 0
+        said = capsys.readouterr()
+        assert (cwd / "-").is_file() and "wrote ./-" in said.out + said.err
+        assert cli.main([*args]) == 2  # (a file '-' there: how to name it)
+        assert one_line(capsys).endswith("not supported: name a path (for a file or folder named '-', write ./-)\n")
+
+
 def test_a_blank_path_is_refused_as_an_empty_one(tmp_path, monkeypatch, capsys):
     """`--out "  "` made a folder named by two spaces, exit 0."""
     from s2vt.config import ConfigError, TrainConfig
