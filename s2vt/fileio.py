@@ -200,10 +200,17 @@ def special_output(path: str | os.PathLike, what: str) -> str:
     if any(os.path.abspath(given).startswith(f"{folder}/") for folder in SYSTEM_FOLDERS):
         return f"{given}: it is {what}, not a regular file: name another output"
     if os.path.islink(given):
-        target = os.path.realpath(given)  # (/proc/self/fd/1's is 'pipe:[N]', no path: the link's kind is said)
-        to = f"{target}, {what}" if os.path.exists(target) else what
-        return f"{given}: it is a link to {to}, not a regular file: remove the link, or name another output"
+        return f"{given}: it is {linked_to(given, what)}, not a regular file: remove the link, or name another output"
     return f"{given}: it is {what}, not a regular file: move it, or name another output"
+
+
+def linked_to(path: str | os.PathLike, what: str) -> str:
+    """`what` (the file `path` is, in words: 'a device') said of a symbolic link: 'a link to TARGET, WHAT' (the
+    target left out where it is no path: /proc/self/fd/1's is 'pipe:[N]'); `what` alone for no link."""
+    if not os.path.islink(path):
+        return what
+    target = os.path.realpath(path)
+    return f"a link to {target}, {what}" if os.path.exists(target) else f"a link to {what}"
 
 
 def folder_path(path: str | os.PathLike) -> str | None:
@@ -381,7 +388,9 @@ def refusal(path: str | os.PathLike, e: OSError) -> str:
     blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
     if blocker is not None:  # (a pipe or a device named as one: 'a file' sent the user looking for a file)
         what = special_file(os.stat(blocker).st_mode) or "a file"
-        return f"{named(blocker)} is {what}, not a folder"
+        # (a link named with what it links to, as `special_output` does: 'devnull.json is a device' called the
+        # link the device; hostile trial)
+        return f"{named(blocker)} is {linked_to(blocker, what)}, not a folder"
     # (a link to nothing: mkdir says "File exists" for it, and ls shows it as present)
     broken = next((p for p in (path, *path.parents) if p.is_symlink() and not p.exists()), None)
     if broken is not None:
@@ -475,6 +484,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     if path.is_symlink():  # (the rename would replace the link by a plain file: the file it names is written)
         refuse_broken_link(path)
+        # (named as typed, with what it links to: judged by its target alone, `import --out devnull.json` said
+        # "cannot write /dev/null"; hostile trial)
+        refuse_special_outputs([path], folders=True)
         path = written_file(path)
     refuse_special_outputs([path], folders=True)  # (a pipe put there since the command's checks)
     make_dirs(path.parent)

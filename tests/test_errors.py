@@ -1354,3 +1354,34 @@ def test_a_lock_cut_short_of_its_newline_is_read_alike_by_train_and_evaluate(tmp
     lock.write_text("notes\n")  # (a user's file of that name: evaluate no longer writes past it either)
     with pytest.raises(OutputError, match=r"cannot write .*preds3.json: .* is not s2vt's lock"):
         refuse_training_runs([(run / "preds3.json", "--out")])
+
+
+def test_an_output_through_a_link_is_named_as_typed_by_import_and_train(tmp_path, monkeypatch, capsys):
+    """`import folder ... --out devnull.json` (a link to /dev/null) said "cannot write /dev/null", `--out dirlink.json`
+    (a link to a folder) "cannot write .../realdir", and `train.py --out devnull.json` "devnull.json is a device"
+    (hostile trial): named by the link's target, or the link said to be the device. Now as evaluate words it: the
+    name typed, "a link to TARGET, WHAT"."""
+    manifest, features = make_store(tmp_path / "data", videos=12)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.mp4").write_bytes(b"not decoded by a folder import")
+    (tmp_path / "realdir").mkdir()
+    monkeypatch.chdir(tmp_path)
+    Path("devnull.json").symlink_to(os.devnull)
+    Path("dirlink.json").symlink_to("realdir")
+    for kind in ("folder", "msvd"):
+        if kind == "msvd":
+            Path("corpus.csv").write_text("VideoID,Start,End,WorkerID,Source,AnnotationTime,Language,Description\n"
+                                          "a,1,2,0,x,1,English,a cat runs\n")
+            (tmp_path / "d" / "a_1_2.avi").write_bytes(b"not decoded by an import")
+        args = ["import", "folder", "d"] if kind == "folder" else ["import", "msvd", "corpus.csv", "--videos", "d"]
+        assert cli.main([*args, "--out", "devnull.json"]) == 2
+        assert one_line(capsys) == (f"error: cannot write devnull.json: it is a link to {os.devnull}, a device, not a "
+                                    "regular file: remove the link, or name another output\n")
+        assert cli.main([*args, "--out", "dirlink.json"]) == 2
+        assert one_line(capsys) == (f"error: cannot write dirlink.json: it is a link to {tmp_path / 'realdir'}, a "
+                                    "folder, not a regular file: remove the link, or name another output\n")
+    assert cli.main(["train", "--manifest", str(manifest), "--features", str(features), "--out", "devnull.json",
+                     *TINY_TRAIN]) == 2
+    assert one_line(capsys) == (f"error: cannot write devnull.json: devnull.json is a link to {os.devnull}, a device, "
+                                "not a folder\n")
+    assert os.path.islink("devnull.json") and list((tmp_path / "realdir").iterdir()) == []
