@@ -24,7 +24,7 @@ from .errors import UserError, interrupts_held, interrupts_unwrapped
 from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, busy_line, check_writable,
                      is_lock_name, lock_owner, locked, refuse_special_outputs, removed_if_failed, training_run)
 from .manifest import read_manifest
-from .store import FeatureStore, StoreError
+from .store import FeatureStore, StoreError, store_not_found
 
 from .checkpoint import check_resumable, load_weights, predated, read_checkpoint, save_checkpoint, write_checkpoint
 from .config import RECIPES, ConfigError, TrainConfig
@@ -237,7 +237,7 @@ def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | No
         return None, []
     store = FeatureStore(cfg.features)
     if not store.root.is_dir():  # (named as typed: Path('./-') is '-')
-        raise DataError(f"{os.fspath(cfg.features)}: feature store not found")
+        raise DataError(store_not_found(cfg.features))
     present = store.modalities()
     modalities = list(cfg.modalities or store.meta().get("backbones", {}) or present)
     absent = [m for m in modalities if m not in present]

@@ -19,7 +19,7 @@ from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, busy_line, chec
                      refuse_empty_paths, refuse_existing, refuse_linked_defaults, lock_path, locked, refuse_long_names,
                      refuse_special_outputs, refuse_checkpoints, removed_if_failed, training_run, written_file)
 from .options import MAX_BATCH, at_least, at_most
-from .store import META_KEYS, FeatureStore, StoreError, one_line, printable
+from .store import META_KEYS, FeatureStore, StoreError, one_line, printable, store_not_found
 
 from .checkpoint import (CheckpointError, has_captions, load_checkpoint, model_from_checkpoint,
                          read_checkpoint, text_vocab_of)
@@ -542,7 +542,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         if shards := not_a_store(features, split, labels, ckpt, checkpoint):  # (a folder of them too: no store's meta.json there)
             raise StoreError(shards)
         if not store.root.is_dir():  # (named as typed: Path('./-') is '-')
-            raise StoreError(f"{os.fspath(features)}: feature store not found")
+            raise StoreError(store_not_found(features))
         check_store_matches(store, ckpt.get("extract", {}), modalities, features)
         # a modality with no file at all is a wrong store (or a wrong checkpoint), not a few missing
         # videos: every prediction would come from the missing vector alone (train refuses it too)

@@ -810,6 +810,17 @@ def not_a_folder(path: Path) -> str:
     return "a file" if path.is_file() else special_file(os.stat(path).st_mode) or "not a folder"
 
 
+def store_not_found(features: str | os.PathLike) -> str:
+    """The line for a --features that names no folder (train's, evaluate's), as typed: what is there in
+    `not_a_folder`'s words ('a file', 'a pipe', 'a link to a missing target (T)'), extract's too; "feature store
+    not found" said of a file that is there (hostile trial) only where nothing is."""
+    name = os.fspath(features)
+    if not os.path.lexists(name):
+        return f"{name}: feature store not found"
+    return f"{name}: {not_a_folder(Path(name))}, not a folder: --features names a feature store (the folder extract " \
+           "writes)"
+
+
 def foreign_meta(meta: object) -> str | None:
     """Why the content of a meta.json is not a feature store's, in words ('a JSON list', 'its key 'name' is no
     store's'); None for a store's (an object of STORE_META_KEYS)."""

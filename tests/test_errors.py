@@ -1385,3 +1385,29 @@ def test_an_output_through_a_link_is_named_as_typed_by_import_and_train(tmp_path
     assert one_line(capsys) == (f"error: cannot write devnull.json: devnull.json is a link to {os.devnull}, a device, "
                                 "not a folder\n")
     assert os.path.islink("devnull.json") and list((tmp_path / "realdir").iterdir()) == []
+
+
+def test_features_naming_a_file_says_so_in_train_and_evaluate(tmp_path, monkeypatch, capsys):
+    """`train.py --features F` and `s2vt evaluate --features F`, F a regular file, said "feature store not found"
+    (hostile trial), though F is there, while extract says "is a file, not a folder". Now they say what F is
+    (`store.not_a_folder`: a file, a pipe, a link to nothing); a path with nothing there is still "not found"."""
+    manifest, features = make_store(tmp_path / "data", videos=12)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "--manifest", str(manifest), "--features", str(features), "--out", "run",
+                     *TINY_TRAIN, "--quiet"]) == 0
+    capsys.readouterr()
+    Path("F").write_text("not a store\n")
+    os.mkfifo("P")
+    Path("dang").symlink_to("nothing")
+    said = {"F": "F: a file, not a folder", "P": "P: a pipe, not a folder",
+            "dang": "dang: a link to a missing target (nothing), not a folder"}
+    for name, what in said.items():
+        for argv in (["train", "--manifest", str(manifest), "--features", name, "--out", "run2", *TINY_TRAIN],
+                     ["evaluate", "--checkpoint", "run/best.pt", "--manifest", str(manifest), "--features", name,
+                      "--out", "p.json"]):
+            assert cli.main(argv) == 2, argv
+            assert one_line(capsys) == (f"error: {what}: --features names a feature store (the folder extract "
+                                        "writes)\n"), argv
+    assert cli.main(["train", "--manifest", str(manifest), "--features", "nosuch", "--out", "run2", *TINY_TRAIN]) == 2
+    assert one_line(capsys) == "error: nosuch: feature store not found\n"
+    assert not Path("run2").exists() and not Path("p.json").exists()
