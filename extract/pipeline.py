@@ -20,10 +20,8 @@ from s2vt.errors import SettingError
 from .ffmpeg import MediaError
 from .media import Media, decode_media
 from s2vt.options import MAX_BATCH, check_choices, setting
-from s2vt.store import META_CHOICES, META_LIMITS, source_identity, whole_number
+from s2vt.store import META_CHOICES, META_LIMITS, STORE_SCHEMA, source_identity, whole_number
 from .video import C3D_CLIP_LEN
-
-SCHEMA_VERSION = 1
 
 
 def package_version() -> str:
@@ -103,7 +101,7 @@ class ExtractConfig:
 def settings_meta(c: ExtractConfig) -> dict:
     """The part of a store's meta.json that the settings alone give (`Extractor.meta` adds what the
     backbones do): an existing store is checked against it before they load (seconds to minutes)."""
-    return {"schema": SCHEMA_VERSION, "frames": c.frames, "image_size": c.image_size, "clips": c.clips,
+    return {"schema": STORE_SCHEMA, "frames": c.frames, "image_size": c.image_size, "clips": c.clips,
             "clip_len": C3D_CLIP_LEN, "sample_rate": 16000, "vggish_pca": c.vggish_pca, "seed": c.seed,
             "dtype": c.dtype}
 

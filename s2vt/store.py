@@ -52,6 +52,8 @@ MODALITY_KEYS = ("backbones", "dims", "precision")
 # what each key of meta.json holds (the objects by modality: what each modality's value is): read into settings,
 # checks and checkpoints, a value of another type was a traceback (dims "x") or recorded as it was ("frames": "x",
 # then caption.py's settings from it)
+# the version of meta.json's layout extract writes (its "schema"): one this s2vt does not know is refused
+STORE_SCHEMA = 1
 META_TYPES = {"schema": int, **dict.fromkeys(("frames", "image_size", "clips", "clip_len", "sample_rate", "seed"), int),
               "vggish_pca": bool, "synthetic": bool, "dtype": str, "version": str, "source": str,
               "backbones": str, "dims": int, "precision": str}
@@ -292,6 +294,9 @@ class FeatureStore:
                     problem = f"{value!r}, not {whole_number(*META_LIMITS[key])}"
                 elif not isinstance(value, want) or (want is int and isinstance(value, bool)):
                     problem = f"{json_kind(value)}, not {_TYPE_WORDS[want]}"
+                elif key == "schema" and value != STORE_SCHEMA:  # (99: a newer s2vt's store, read as if it were ours)
+                    problem = (f"{value}, a layout this s2vt does not know (it reads schema {STORE_SCHEMA})"
+                               + (": a newer s2vt wrote it" if value > STORE_SCHEMA else ""))
                 elif key in META_LIMITS and not within(value, *META_LIMITS[key]):
                     problem = f"{value!r}, not {whole_number(*META_LIMITS[key])}"
                 elif key in META_CHOICES and value not in META_CHOICES[key]:
@@ -501,7 +506,12 @@ class FeatureStore:
                              f"{self._mend(modality, video_id)}")
         dim = self._widths().get(modality)
         if dim is not None and x.shape[1] != dim:  # (else a shape error deep inside the model)
-            raise self._wrong_width(path, x.shape, modality, dim)
+            settled = self._settled_widths.get(modality)
+            raise StoreError(f"{printable(str(path))}: shape {list(x.shape)}, but " + (
+                f"the other {modality} files hold {dim} features per frame ({settled[1]}); the store mixes "
+                f"feature sizes: {MIXED_FIX}" if settled else
+                f"{self.meta_path} gives {modality} {dim} features per frame; the store mixes feature sizes: "
+                "rebuild it, or import these features under another modality name"))
         return x
 
     def _mend(self, modality: str, video_id: str) -> str:
@@ -515,16 +525,6 @@ class FeatureStore:
             if isinstance(source := self.meta().get("source"), str) and source:
                 return f"remove it and run the import again ({printable(source)})"
         return "remove it and run extract again, which extracts its video anew"
-
-    def _wrong_width(self, path: Path, shape: tuple, modality: str, dim: int) -> StoreError:
-        """The refusal of a file of `shape` where `modality`'s files are `dim` wide (meta.json's, or
-        `settle_width`'s)."""
-        settled = self._settled_widths.get(modality)
-        return StoreError(f"{printable(str(path))}: shape {list(shape)}, but " + (
-            f"the other {modality} files hold {dim} features per frame ({settled[1]}); the store mixes "
-            f"feature sizes: {MIXED_FIX}" if settled else
-            f"{self.meta_path} gives {modality} {dim} features per frame; the store mixes feature sizes: "
-            "rebuild it, or import these features under another modality name"))
 
     def _widths(self) -> dict[str, int]:
         """Features per frame of each modality: meta.json's dims, and those `settle_width` found."""
@@ -549,8 +549,10 @@ class FeatureStore:
                 except (OSError, ValueError, EOFError) as e:
                     raise StoreError(f"{printable(str(path))}: cannot read features ({e})") from None
                 check_rank(path, shape)
-                if shape[-1] != dim:
-                    raise self._wrong_width(path, shape, modality, dim)
+                if shape[-1] != dim:  # (the first file: meta.json may be what is wrong, edited by hand)
+                    raise StoreError(f"{printable(str(path))}: shape {list(shape)}, but {self.meta_path} gives "
+                                     f"{modality} {dim} features per frame: if meta.json is wrong, remove it to read "
+                                     "the store by its files; if the files are, rebuild the store")
             return dim
         shapes: dict[Path, tuple] = {}
         for vid in video_ids:

@@ -613,7 +613,10 @@ def train_on_edited_meta(store, tmp_path, capsys, edit) -> tuple[int, list[str]]
     ("version", 5, "version is a JSON number, not a string"),
     ("vggish_pca", "yes", "vggish_pca is a JSON string, not true or false"),
     ("dims", {"resnet152": "x", "vggish": 4}, "dims of 'resnet152' is a JSON string, not a whole number"),
-    ("backbones", {"resnet152": 5}, "backbones of 'resnet152' is a JSON number, not a string")])
+    ("backbones", {"resnet152": 5}, "backbones of 'resnet152' is a JSON number, not a string"),
+    # (read as our own layout, hostile trial)
+    ("schema", 99, "schema is 99, a layout this s2vt does not know (it reads schema 1): a newer s2vt wrote it"),
+    ("schema", -1, "schema is -1, a layout this s2vt does not know (it reads schema 1)")])
 def test_a_store_meta_json_value_of_the_wrong_type_is_refused_naming_it(key, value, said, store, tmp_path, capsys):
     """meta.json's dims {"resnet152": "x"} stopped training with int()'s traceback, and "frames": "x", "source": 5
     or "vggish_pca": "yes" were taken and copied into the checkpoint, for caption.py to build its settings from
@@ -646,6 +649,7 @@ def test_a_store_meta_json_width_no_file_has_is_refused_before_a_model_is_built(
     assert code == 2 and len(err) == 1, err
     assert err[0].startswith(f"error: {tmp_path / 'features' / 'resnet152'}"), err
     assert f"but {tmp_path / 'features' / 'meta.json'} gives resnet152 {dim} features per frame" in err[0], err
+    assert "if meta.json is wrong, remove it to read the store by its files" in err[0], err
     assert not (tmp_path / "run").exists()
 
 
