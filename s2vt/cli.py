@@ -371,6 +371,9 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
                             "testing_* when present): precomputed MSVD frame features")
     mlds.add_argument("files", nargs=1, metavar="DIR")
     mlds.add_argument("--modality", default="cnn", help="modality name of the features in the store")
+    mlds.add_argument("--captions-only", action=argparse.BooleanOptionalAction, default=False,
+                      help="keep the training clips without a feature file as videos of captions alone, whose "
+                           "captions train the caption decoder's language (default: off, they are left out)")
     feats = kinds.add_parser("features", help="a folder of per-video .npy features ([T, D] or [D]) with captions")
     feats.add_argument("files", nargs=1, metavar="FEAT_DIR")
     feats.add_argument("--captions", required=True,
@@ -533,7 +536,9 @@ def say_imported(out: str, entries: list[dict], where: str = "") -> None:
     """The one summary line every importer ends with."""
     splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test")}
     tags = {t for e in entries for t in e.get("tags", [])}
-    print(f"wrote {out}: {len(entries)} videos ({splits['train']} train, {splits['val']} val, {splits['test']} test), "
+    alone = sum(bool(e.get("captions_only")) for e in entries)
+    print(f"wrote {out}: {len(entries)} videos ({splits['train']} train"
+          + (f", {alone} of them captions alone" if alone else "") + f", {splits['val']} val, {splits['test']} test), "
           f"{sum(len(e.get('captions', [])) for e in entries)} captions, {len(tags)} distinct tags{where}",
           file=sys.stderr)
 
@@ -576,7 +581,7 @@ def run_import_features(args: argparse.Namespace) -> int:
             ds.refuse_dropping_annotations(args.out, final, args.force)
 
         if args.kind == "mlds":
-            entries = ds.import_mlds(args.files[0], store, args.modality, guard, args.progress)
+            entries = ds.import_mlds(args.files[0], store, args.modality, guard, args.progress, args.captions_only)
         else:
             source = f"precomputed features from {Path(args.files[0]).resolve()}, imported by `s2vt import features`"
             unsplit: list[str] = []

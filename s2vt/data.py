@@ -24,10 +24,11 @@ class DataError(UserError):
 
 
 def assign_val(entries: list[dict], fraction: float = 0.1, seed: int = 0) -> list[dict]:
-    """If no entry is in `val`, move a seeded `fraction` of `train` there (at least one)."""
+    """If no entry is in `val`, move a seeded `fraction` of `train` there (at least one; never a video of
+    captions alone: there is nothing of it to caption)."""
     if any(e.get("split", "train") == "val" for e in entries):
         return entries
-    train = [e for e in entries if e.get("split", "train") == "train"]
+    train = [e for e in entries if e.get("split", "train") == "train" and not e.get("captions_only")]
     if len(train) < 2:
         return entries
     k = max(1, int(round(len(train) * fraction)))
@@ -53,7 +54,7 @@ def empty_training_split(manifest, counts: dict[str, int]) -> DataError:
 def check_features(entries: list[dict], store: FeatureStore, modalities: list[str], skip_missing: bool) -> list[dict]:
     """Entries whose feature files all exist; missing ones are an error unless `skip_missing`. Counted
     over all `entries` (training checks train and val at once), by split when they are in several."""
-    lost = [e for e in entries if not store.done(e["video_id"], modalities)]
+    lost = [e for e in entries if not e.get("captions_only") and not store.done(e["video_id"], modalities)]
     missing = [e["video_id"] for e in lost]
     by_split = collections.Counter(e.get("split", "train") for e in lost)
     videos = f"{len(missing)} videos" + (f" ({', '.join(f'{n} {s}' for s, n in by_split.items())})"
@@ -134,7 +135,11 @@ class VideoDataset(Dataset):
         i, pick = self.items[k]
         e = self.entries[i]
         if self._last is None or self._last[0] != i:  # CaptionGroups hands a video's captions in a row: read once
-            self._last = i, {m: torch.from_numpy(self.store.read(m, e["video_id"])) for m in self.modalities}
+            # a video of captions alone: one row of zeros, which the model reads as the mean training frame
+            # (`blank`): the decoder learns its captions' language from a video that shows nothing in particular
+            self._last = i, ({m: torch.zeros(1, self.store.width(m)) for m in self.modalities}
+                             if e.get("captions_only") else
+                             {m: torch.from_numpy(self.store.read(m, e["video_id"])) for m in self.modalities})
         feats = self._last[1]
         caps = e.get("captions", [])
         words = None
@@ -144,7 +149,7 @@ class VideoDataset(Dataset):
             words = torch.tensor(self.vocab.encode(caps[pick], self.max_len))
         tag = self.labels.target(e.get("tags", [])) if self.labels and self.labels.names else None
         return {"video_id": e["video_id"], "feats": feats, "words": words, "tag": tag, "refs": caps,
-                "text": self.text[i] if self.text is not None else None}
+                "text": self.text[i] if self.text is not None else None, "blank": bool(e.get("captions_only"))}
 
 
 class CaptionGroups(Sampler):
@@ -217,6 +222,9 @@ def collate(items: list[dict]) -> dict:
     else:
         out["words"] = None
     out["tag"] = torch.stack([it["tag"] for it in items]) if items[0]["tag"] is not None else None
+    # [V] the videos of captions alone (None: none in the batch)
+    out["blank"] = (torch.tensor([it.get("blank", False) for it in firsts])
+                    if any(it.get("blank") for it in firsts) else None)
     out["text"] = collate_text([it["text"] for it in firsts]) if items[0].get("text") is not None else None
     return out
 
@@ -234,8 +242,8 @@ def to_device(batch: dict, device: torch.device) -> dict:
     moved = dict(batch)
     moved["feats"] = {m: x.to(device) for m, x in batch["feats"].items()}
     moved["lengths"] = {m: x.to(device) for m, x in batch["lengths"].items()}
-    for k in ("words", "tag", "video_index"):
-        if batch[k] is not None:
+    for k in ("words", "tag", "video_index", "blank"):
+        if batch.get(k) is not None:
             moved[k] = batch[k].to(device)
     if batch.get("text") is not None:
         moved["text"] = {k: x.to(device) for k, x in batch["text"].items()}
@@ -251,7 +259,9 @@ def feature_dims(store: FeatureStore, entries: list[dict], modalities: list[str]
 def feature_stats(entries: list[dict], store: FeatureStore, modalities: list[str], limit: int = 1000,
                   seed: int = 0, transform=None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Per-dimension mean and std of each modality over (a seeded sample of) `entries`' rows,
-    after `transform` (a tensor function, the model's own) when given."""
+    after `transform` (a tensor function, the model's own) when given; videos of captions alone
+    (`captions_only`) have none."""
+    entries = [e for e in entries if not e.get("captions_only")]
     sample = random.Random(seed).sample(entries, min(limit, len(entries)))
     stats = {}
     for m in modalities:

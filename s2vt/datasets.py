@@ -741,13 +741,15 @@ def is_labelled(entry: dict) -> bool:
     return bool(entry.get("captions") or entry.get("tags"))
 
 
-def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: str | os.PathLike
-                  ) -> tuple[list[tuple[dict, Path]], int | None]:
+def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: str | os.PathLike,
+                  captions_only: bool | None = None) -> tuple[list[tuple[dict, Path]], int | None, list[dict]]:
     """The manifest entries of `labels` (from read_labels, read from `named`) that have a `.npy` in
-    `feat_dir` (see `feature_files`), each with its file, and the files' feature width (None when
-    there is none). Only the files' headers are read, every one of them: a bad or odd-width file
-    is refused before anything is written. A clip without a file, and a file without an entry, are
-    each counted in one warning."""
+    `feat_dir` (see `feature_files`), each with its file, the files' feature width (None when
+    there is none), and the entries of `labels`' training clips without a file when `captions_only`
+    (marked so: their captions train the decoder's language; False: they are left out, the warning names
+    `--captions-only`; None: the importer has no such option). Only the files' headers are read, every one
+    of them: a bad or odd-width file is refused before anything is written. A clip without a file, and a
+    file without an entry, are each counted in one warning."""
     files = feature_files(feat_dir)
     plan, missing, width = [], [], {}
     for vid, entry in labels.items():
@@ -760,13 +762,26 @@ def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: s
     dim = widths.most_common(1)[0][0] if widths else None
     if len(widths) > 1:
         raise DatasetError(mixed_widths(feat_dir, width))
-    if missing:
-        print(f"warning: {len(missing)} of {len(labels)} clips of {named} have no feature file in {feat_dir} and "
-              f"are left out (first: {', '.join(missing[:5])})", file=sys.stderr)
+    kept = [{**labels[v], "captions_only": True} for v in missing
+            if captions_only and labels[v].get("split") == "train" and labels[v].get("captions")]
+    if kept:  # (an MLDS release lacks the files of 646 of its 1,450 training clips: their 10,697 captions still
+        # teach the words: docs/benchmarks.md "Captions without features")
+        print(f"note: {len(kept)} of {len(labels)} clips of {named} have no feature file in {feat_dir}: their "
+              f"captions are kept to train the caption decoder's language (captions_only; --no-captions-only leaves "
+              f"them out; first: {', '.join(e['video_id'] for e in kept[:5])})", file=sys.stderr)
+    if len(missing) > len(kept):
+        taken = {e["video_id"] for e in kept}
+        left = [v for v in missing if v not in taken]
+        could = captions_only is False and any(labels[v].get("split") == "train" and labels[v].get("captions")
+                                               for v in left)
+        print(f"warning: {len(left)} of {len(labels)} clips of {named} have no feature file in {feat_dir} and "
+              f"are left out (first: {', '.join(left[:5])})"
+              + ("; --captions-only keeps the training ones' captions to train the caption decoder's language"
+                 if could else ""), file=sys.stderr)
     if unnamed := [p.name for vid, p in files.items() if vid not in labels]:
         print(f"warning: {len(unnamed)} of {len(files)} feature files in {feat_dir} have no entry in {named} and "
               f"are left out (first: {', '.join(unnamed[:5])})", file=sys.stderr)
-    return plan, dim
+    return plan, dim, kept
 
 
 def mixed_widths(feat_dir: str | os.PathLike, width: dict[Path, int], shown: int = 5) -> str:
@@ -826,9 +841,10 @@ def same_features(store: FeatureStore, modality: str, video_id: str, path: Path)
 
 def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store: FeatureStore,
                    source: str, labels_from: str | os.PathLike, before_write=None,
-                   progress: dict | None = None) -> list[dict]:
+                   progress: dict | None = None, captions_only: list[dict] = ()) -> list[dict]:
     """Write `plan`'s files (from plan_features) into `store` as `modality` (float16), each recorded
-    (`record_import`; one copied already from the same file is skipped); returns the entries.
+    (`record_import`; one copied already from the same file is skipped); returns the entries, then
+    `captions_only`'s (plan_features': entries without a file, nothing to write).
     Refused first: a store already holding `modality` features of another width, or whose meta.json
     disagrees (`check_meta`: e.g. an extracted modality), a plan where no clip has captions or tags
     (named as read from `labels_from`), features of these clips another import wrote
@@ -858,7 +874,7 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
         raise OutputError(f"cannot write {folder}: it is {not_a_folder(folder)}, not the folder of modality "
                           f"{modality!r}: pass another --modality name or another --features store")
     if before_write is not None:
-        before_write([entry for entry, _ in plan])
+        before_write([entry for entry, _ in plan] + list(captions_only))
     store.init_meta(meta, store_option="--features")
     for entry, path in plan:
         if not store.import_done(modality, entry["video_id"], path):  # (a rerun: the same file, copied already)
@@ -867,7 +883,7 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
                 store.write(modality, entry["video_id"], x)
                 store.record_import(entry["video_id"], modality, path)
                 progress["written"] += 1
-    return [entry for entry, _ in plan]
+    return [entry for entry, _ in plan] + list(captions_only)
 
 
 def import_features(feat_dir: str | os.PathLike, labels: dict[str, dict], modality: str, store: FeatureStore,
@@ -877,7 +893,7 @@ def import_features(feat_dir: str | os.PathLike, labels: dict[str, dict], modali
     dtype) -> `store` (float16) and the entries of `labels` (read_labels, from `named`) that have one.
     A clip without a file, or a file without a clip, is left out, counted in one warning. `progress`:
     as `write_features`'."""
-    plan, dim = plan_features(feat_dir, labels, named)
+    plan, dim, _ = plan_features(feat_dir, labels, named)
     return write_features(plan, dim, modality, store, source, named, before_write, progress)
 
 
@@ -1077,17 +1093,19 @@ def check_hold_out(entries: list[dict], val: int, test: int) -> None:
     checks them before it writes its store)."""
     if val < 0 or test < 0:
         raise DatasetError("--val and --test count videos: 0 or more")
-    train = sum(e["split"] == "train" for e in entries)
+    train = sum(e["split"] == "train" and not e.get("captions_only") for e in entries)
     if (val or test) and val + test > train - 1:
-        raise DatasetError(f"--val {val} --test {test}: only {train} training videos")
+        raise DatasetError(f"--val {val} --test {test}: only {train} training videos with features")
 
 
 def hold_out(entries: list[dict], val: int, test: int, seed: int) -> None:
-    """Move `val` then `test` training videos (a seeded shuffle of the sorted ids) to those splits, in place."""
+    """Move `val` then `test` training videos (a seeded shuffle of the sorted ids) to those splits, in place;
+    never a video of captions alone (nothing to caption), nor do they change which videos are drawn."""
     check_hold_out(entries, val, test)
     if not val and not test:
         return
-    train = sorted((e for e in entries if e["split"] == "train"), key=lambda e: e["video_id"])
+    train = sorted((e for e in entries if e["split"] == "train" and not e.get("captions_only")),
+                   key=lambda e: e["video_id"])
     random.Random(seed).shuffle(train)
     for e in train[:val]:
         e["split"] = "val"
@@ -1096,9 +1114,10 @@ def hold_out(entries: list[dict], val: int, test: int, seed: int) -> None:
 
 
 def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = "cnn", before_write=None,
-                progress: dict | None = None) -> list[dict]:
+                progress: dict | None = None, captions_only: bool = False) -> list[dict]:
     """The MLDS hw2 release (training_label.json + training_data/feat/, testing_label.json +
-    testing_data/feat/ when present) -> store + entries (train and test splits). `progress`: as
+    testing_data/feat/ when present) -> store + entries (train and test splits; `captions_only`: with the
+    training clips that have no feature file, as videos of captions alone). `progress`: as
     `write_features`'."""
     root, name = Path(folder), os.fspath(folder)  # (named as typed: Path('./-') is '-')
     if not root.is_dir():  # (a file: "no training_label.json" would contradict a path ending in it)
@@ -1109,15 +1128,16 @@ def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = 
     if not (root / "training_label.json").is_file():
         raise DatasetError(f"{name}: no training_label.json (not an MLDS release folder)")
     source = f"precomputed MLDS hw2 frame features from {root.resolve()}, imported by `s2vt import mlds`"
-    plan, dim = [], None
+    plan, dim, alone = [], None, []
     for split, labels, feats in (("train", "training_label.json", "training_data/feat"),
                                  ("test", "testing_label.json", "testing_data/feat")):
         if (root / labels).is_file():
-            part, width = plan_features(root / feats, read_labels(root / labels, split), root / labels)
+            part, width, kept = plan_features(root / feats, read_labels(root / labels, split), root / labels,
+                                              captions_only)
             if None not in (dim, width) and width != dim:
                 raise DatasetError(f"{root / feats}: {width} features per frame, the training clips have {dim}")
-            plan, dim = plan + part, dim or width
+            plan, dim, alone = plan + part, dim or width, alone + kept
     if not plan:
         raise DatasetError(f"{root}: no labelled clip has a feature file")
     # both splits checked before either is written: a refusal leaves the store as it was
-    return write_features(plan, dim, modality, store, source, root, before_write, progress)
+    return write_features(plan, dim, modality, store, source, root, before_write, progress, alone)

@@ -650,7 +650,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     if not finished:  # (a finished run trains nothing: train() says so instead)
         # (shards without a manifest: their records, counted before any is read, a video in two of them twice)
         counted = "records" if streaming and getattr(train_ds, "tags", None) is None else "videos"
-        log(f"train {len(train_ds) if streaming else len(train_ds.entries)} {counted} ({len(train_ds)} items, "
+        alone = 0 if streaming else sum(bool(e.get("captions_only")) for e in train_ds.entries)
+        log(f"train {len(train_ds) if streaming else len(train_ds.entries)} {counted} ("
+            + (f"{alone} of them captions alone, " if alone else "") + f"{len(train_ds)} items, "
             f"{len(sampler)} step{'s' * (len(sampler) != 1)} an epoch) / val "
             f"{len(val_ds)} videos, modalities {dims}, "
             + (f"vocab {len(vocab)}, " if has_caps else "")  # (tag-only: no caption vocabulary is used)

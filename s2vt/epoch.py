@@ -154,13 +154,18 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
         batch = to_device(batch, device)
         words = batch["words"]
         logits, tag_logits = net(batch["feats"], batch["lengths"], words[:, :-1] if words is not None else None,
-                                 cfg.sample_prob, batch["video_index"], batch["text"])
+                                 cfg.sample_prob, batch["video_index"], batch["text"], batch.get("blank"))
         loss = torch.zeros((), device=device)
         if logits is not None:
             loss = loss + caption_loss(logits, words[:, 1:], pad, cfg.label_smoothing)
-        if tag_logits is not None and batch["tag"] is not None:
-            loss = loss + cfg.tag_weight * (level_loss(tag_logits, batch["tag"], groups, cfg.label_smoothing)
-                                            if groups else tag_loss(tag_logits, batch["tag"], multilabel))
+        tags = batch["tag"]
+        if tag_logits is not None and tags is not None and batch.get("blank") is not None:
+            # (a video of captions alone has no tags to learn: its empty tag row is no label of its)
+            keep = ~batch["blank"][batch["video_index"]]
+            tag_logits, tags = (tag_logits[keep], tags[keep]) if keep.any() else (None, None)
+        if tag_logits is not None and tags is not None:
+            loss = loss + cfg.tag_weight * (level_loss(tag_logits, tags, groups, cfg.label_smoothing)
+                                            if groups else tag_loss(tag_logits, tags, multilabel))
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_norm)

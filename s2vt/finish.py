@@ -220,7 +220,8 @@ def write_caption_memory(run: Run) -> None:
     out = Path(run.cfg.out)
     ckpt = read_checkpoint(out / "best.pt", run.device)
     model, vocab, _ = model_from_checkpoint(ckpt, run.device, out / "best.pt")
-    entries = [e for e in (*run.train_ds.entries, *run.val_ds.entries) if e.get("captions")]
+    # (videos of captions alone have no summary of their own to be found by)
+    entries = [e for e in (*run.train_ds.entries, *run.val_ds.entries) if e.get("captions") and not e.get("captions_only")]
     ds = VideoDataset(entries, run.train_ds.store, run.train_ds.modalities, vocab, None)
     keys = []
     with torch.no_grad():

@@ -94,6 +94,13 @@ def check_entry(entry: object, where: str = "") -> dict:
     rel = entry.get("path")
     if rel is not None and not isinstance(rel, str):
         raise ManifestError(f"{where}'path' must be a string")
+    only = entry.get("captions_only", False)
+    if not isinstance(only, bool):
+        raise ManifestError(f"{where}'captions_only' must be true or false")
+    # (a video of captions alone teaches the decoder's language: there is nothing of it to evaluate or tag)
+    if only and (split != "train" or not entry.get("captions")):
+        raise ManifestError(f"{where}'captions_only' marks a training video that has captions and no features: "
+                            + (f"this one is in split {split}" if split != "train" else "this one has no captions"))
     return entry
 
 

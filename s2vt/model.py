@@ -174,15 +174,18 @@ class Fusion(nn.Module):
         return torch.cat(parts, -1)
 
     def forward(self, feats: dict[str, torch.Tensor], lengths: dict[str, torch.Tensor],
-                steps: int | None = None, blank: bool = False) -> torch.Tensor:
+                steps: int | None = None, blank: bool | torch.Tensor | None = False) -> torch.Tensor:
         """[B, steps, H] fused features (steps: enc_len unless given; `blank`: every frame the mean
-        training frame, i.e. zeros after normalisation, a video that shows nothing in particular)."""
+        training frame, i.e. zeros after normalisation, a video that shows nothing in particular; a
+        bool tensor [B]: those videos' frames, the videos of captions alone a training batch holds)."""
         if not self.projects:  # (S2VT calls `features` for such a model: reaching here is a bug)
             raise RuntimeError("this model's tag head reads the features: it has no fused projections")
         parts = []
         for i, m in enumerate(self.names):
             x = self.standardised(feats[m], i)
-            if blank:
+            if isinstance(blank, torch.Tensor):
+                x = x.masked_fill(blank[:, None, None], 0.0)
+            elif blank:
                 x = torch.zeros_like(x)
             p = self.proj[m](resample(x, lengths[m], steps or self.cfg.enc_len))
             absent = (lengths[m] == 0)[:, None, None]
@@ -248,9 +251,9 @@ class S2VT(nn.Module):
         # weight, set from best.pt's "memory" when there is one
         self.memory = None
 
-    def encode(self, feats, lengths, blank: bool = False):
+    def encode(self, feats, lengths, blank: bool | torch.Tensor | None = False):
         """Encoding steps: LSTM1 reads fused features, LSTM2 reads [h1; <pad> embedding]
-        (`blank`: of the mean video instead, for the anti-LM of `decode.beam_search`).
+        (`blank`: of the mean video instead, for the anti-LM of `decode.beam_search`; [B]: of those videos).
 
         Returns (encoder outputs of LSTM2 [B, L, H], (state1, state2, context [1, B, H][, steps [L, B, H]])):
         with `attention` the fused steps ride along in the states, batch in dim 1 as the decoders expect;
@@ -324,15 +327,16 @@ class S2VT(nn.Module):
         return torch.cat([(w.unsqueeze(-1) * steps).sum(1), t], -1)
 
     def forward(self, feats, lengths, words: torch.Tensor | None = None, sample_prob: float = 0.0,
-                video_index: torch.Tensor | None = None, text: dict | None = None):
+                video_index: torch.Tensor | None = None, text: dict | None = None, blank: torch.Tensor | None = None):
         """Teacher-forced logits for `words` [B, T] (<bos> ... ) and tag logits.
 
         `video_index` [B] names each caption's row of `feats` (several captions of one video share
-        its encoding: the encoder, the costlier half, runs once per video).
+        its encoding: the encoder, the costlier half, runs once per video); `blank` [V]: the rows that
+        are videos of captions alone, read as the mean video (`Fusion.forward`).
         With sample_prob > 0 (scheduled sampling) each step's input is, with that
         probability, the model's own previous prediction instead of the reference word.
         """
-        enc_out, states = (self.encode(feats, lengths) if words is not None or self.cfg.tag_input == "encoder"
+        enc_out, states = (self.encode(feats, lengths, blank) if words is not None or self.cfg.tag_input == "encoder"
                            else (None, None))  # tag-only with fused or features input: no LSTM runs
         tag_logits = self.tag_logits(feats, lengths, enc_out, text)
         if video_index is not None:

@@ -552,7 +552,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
                              f"({','.join(modalities)}; the store has {','.join(present) or 'none'})"
                              + store.no_folder(absent))
     every = read_manifest(manifest) if every is None else every
-    entries = [e for e in every if e.get("split", "train") == split]
+    # (a training video of captions alone has nothing to caption or score)
+    entries = [e for e in every if e.get("split", "train") == split and not e.get("captions_only")]
     if not entries:
         have = collections.Counter(e.get("split", "train") for e in every)
         raise StoreError(f"{manifest}: no videos in split {split!r} (it has "

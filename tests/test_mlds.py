@@ -33,8 +33,10 @@ def test_import_mlds_reads_80_frame_float64_and_20_frame_float16(tmp_path):
     proc = run_cli("-m", "s2vt.cli", "import", "mlds", str(src), "--out", str(tmp_path / "m" / "manifest.jsonl"))
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("no feature file") == 1 and "1 of 3 clips of " in proc.stderr
+    assert "left out" in proc.stderr and "--captions-only keeps" in proc.stderr  # (the option, named where it helps)
     entries = {json.loads(x)["video_id"]: json.loads(x) for x in (tmp_path / "m" / "manifest.jsonl").open()}
     assert {v: e["split"] for v, e in entries.items()} == {"a1_0_5": "train", "b2_3_9": "train", "t1_4_8": "test"}
+    assert not any("captions_only" in e for e in entries.values())
     store = FeatureStore(tmp_path / "m" / "features")
     assert np.load(store.path("cnn", "a1_0_5")).dtype == np.float16
     assert store.read("cnn", "a1_0_5").shape == (80, 16) and store.read("cnn", "b2_3_9").shape == (20, 16)
@@ -184,3 +186,101 @@ def test_import_features_without_a_majority_width_lists_the_widths(dims, says, t
                  "--modality", "clip", "--split", "train", "--out", str(tmp_path / "m.jsonl")]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"error: {tmp_path / 'feat'}: {says}"]
     assert not (tmp_path / "m.jsonl").exists()
+
+
+def test_import_mlds_keeps_clips_without_features_as_captions_alone_without_moving_the_split(tmp_path):
+    """The shared MLDS release lacks the feature files of 646 of its 1,450 training clips; their 10,697 captions
+    were left out. They are kept as training videos of captions alone (`captions_only`), never drawn for
+    --val/--test: the held-out videos are those an import without them draws (--no-captions-only)."""
+    src = release(tmp_path / "mlds")
+    for n in range(6):  # (enough clips with features to hold out from)
+        np.save(src / "training_data" / "feat" / f"c{n}_0_1.avi.npy", np.ones((4, 16), np.float32))
+    labels = json.loads((src / "training_label.json").read_text())
+    labels += [{"id": f"c{n}_0_1.avi", "caption": [f"clip {n}"]} for n in range(6)]
+    labels += [{"id": f"z{n}_0_1.avi", "caption": [f"words alone {n}"]} for n in range(5)]  # (no feature file)
+    (src / "training_label.json").write_text(json.dumps(labels))
+    splits = {}
+    for flag in ("--no-captions-only", "--captions-only"):
+        out = tmp_path / flag.strip("-") / "m.jsonl"
+        proc = run_cli("-m", "s2vt.cli", "import", "mlds", str(src), "--out", str(out), "--val", "2", "--test", "2",
+                       "--seed", "3", flag)
+        assert proc.returncode == 0, proc.stderr
+        splits[flag] = {(e := json.loads(x))["video_id"]: (e["split"], e.get("captions_only", False))
+                        for x in out.open()}
+    assert "15 videos (10 train, 6 of them captions alone, 2 val, 3 test)" in proc.stderr, proc.stderr
+    alone = {v for v, (_, only) in splits["--captions-only"].items() if only}
+    assert alone == {"nofeat_1_2", *(f"z{n}_0_1" for n in range(5))}
+    assert all(splits["--captions-only"][v][0] == "train" for v in alone)
+    assert {v: s for v, s in splits["--captions-only"].items() if v not in alone} == splits["--no-captions-only"]
+
+
+def test_a_video_of_captions_alone_trains_the_decoder_on_the_mean_video(tmp_path):
+    """A training video of captions alone is read as one row of zeros that the model takes for the mean
+    training frame (the anti-LM's blank video): its feature statistics, its caption memory and its tag
+    loss leave it out, and its encoding is the blank video's."""
+    import torch
+
+    from s2vt.data import batches, feature_stats
+    from s2vt.model import ModelConfig, S2VT
+
+    store = FeatureStore(tmp_path / "features")
+    rng = np.random.default_rng(0)
+    for v in ("a", "b"):
+        store.write("cnn", v, rng.random((5, 8)).astype(np.float32) + 3)
+    entries = [{"video_id": "a", "split": "train", "captions": ["a cat runs"]},
+               {"video_id": "b", "split": "train", "captions": ["a dog runs"]},
+               {"video_id": "w", "split": "train", "captions": ["a bird sings"], "captions_only": True}]
+    assert not store.has("cnn", "w")
+    stats = feature_stats(entries, store, ["cnn"])
+    assert torch.allclose(stats["cnn"][0], feature_stats(entries[:2], store, ["cnn"])["cnn"][0])
+    vocab = Vocab.build([c for e in entries for c in e["captions"]], min_count=1)
+    ds = VideoDataset(entries, store, ["cnn"], vocab, None, per_caption=True)
+    batch = next(iter(batches(ds, 3)))
+    assert batch["blank"].tolist() == [False, False, True] and batch["feats"]["cnn"].shape == (3, 5, 8)
+    torch.manual_seed(0)
+    model = S2VT(ModelConfig(modalities={"cnn": 8}, vocab_size=len(vocab), hidden=8, embed=8, dropout=0.0,
+                             attention=True, tag_input="encoder")).eval()
+    model.fusion.set_stats(stats)
+    with torch.no_grad():
+        out, _ = model.encode(batch["feats"], batch["lengths"], batch["blank"])
+        blank, _ = model.encode(batch["feats"], batch["lengths"], blank=True)
+        plain, _ = model.encode(batch["feats"], batch["lengths"])
+    assert torch.allclose(out[2], blank[2]) and torch.allclose(out[:2], plain[:2])
+    assert not torch.allclose(out[0], blank[0])
+
+
+@pytest.mark.parametrize("entry, said", [
+    ({"video_id": "w", "split": "val", "captions": ["a"], "captions_only": True}, "this one is in split val"),
+    ({"video_id": "w", "split": "train", "captions": [], "captions_only": True}, "this one has no captions"),
+    ({"video_id": "w", "split": "train", "captions": ["a"], "captions_only": "yes"}, "must be true or false")])
+def test_a_manifest_marks_captions_alone_on_captioned_training_videos_only(entry, said, tmp_path):
+    from s2vt.manifest import ManifestError, read_manifest
+    (tmp_path / "m.jsonl").write_text(json.dumps(entry) + "\n")
+    with pytest.raises(ManifestError, match=said):
+        read_manifest(tmp_path / "m.jsonl")
+
+
+def test_training_with_videos_of_captions_alone(tmp_path, capsys):
+    """train.py on a manifest with videos of captions alone (and tags beside captions): it trains, says how many,
+    learns their words, and best.pt's caption memory lists only videos with features."""
+    import torch
+
+    from s2vt.engine import train
+    from s2vt.synthetic import make_store
+
+    manifest, features = make_store(tmp_path / "store", videos=12, shapes={"resnet152": (4, 8)})
+    entries = [json.loads(x) for x in open(manifest)]
+    entries += [{"video_id": f"words{n}", "split": "train", "captions": ["a zebra gallops far away"],
+                 "captions_only": True} for n in range(3)]
+    with open(manifest, "w") as f:
+        f.writelines(json.dumps(e) + "\n" for e in entries)
+    out = tmp_path / "run"
+    train(TrainConfig.of(str(manifest), str(features), str(out), epochs=1, hidden=8, embed=8, min_count=1,
+                         batch_size=8, refit=False))
+    said = capsys.readouterr().err
+    assert "(3 of them captions alone, " in said, said
+    ckpt = torch.load(out / "best.pt", weights_only=True)
+    assert "zebra" in ckpt["vocab"]  # (the words of captions alone are the decoder's too)
+    assert not any(v.startswith("words") for v in ckpt["memory"]["ids"])
+    assert len(ckpt["memory"]["ids"]) == sum(not e.get("captions_only") and e.get("split", "train") in ("train", "val")
+                                             for e in entries)
