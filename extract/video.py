@@ -49,6 +49,9 @@ class VideoInfo:
     # above is then theirs over `fps`, not the guess (an AVI written to a pipe, 4 s, "lasted" 631 s: refused as
     # over `s2vt serve`'s limit, and sampled as 15,773 frames; hostile trial)
     counted: int = 0
+    # a raw or multipart JPEG stream cut short through its last JPEG (`_ends_inside_a_jpeg`): that picture is left
+    # out, which a note says (it was left out unsaid: hostile trial)
+    jpeg_cut: bool = False
 
     @property
     def est_frames(self) -> int:
@@ -214,7 +217,9 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         if duration <= 0 < frames:  # frames without timestamps (a raw .h264 stream): counted, decoded by index
             duration, timed = frames / fps, False
     fmt = _FORMAT.search(text)
-    if fmt and fmt[1] in RAW_JPEG and _ends_inside_a_jpeg(path):  # (its last frame, cut through: never sampled)
+    # (a multipart stream's parts have sizes: ffmpeg drops the part read short itself, and it is only to be said)
+    jpeg_cut = bool(fmt and fmt[1] in RAW_JPEG | {"mpjpeg"} and _ends_inside_a_jpeg(path))
+    if jpeg_cut and fmt[1] in RAW_JPEG:  # (its last frame, cut through: never sampled)
         duration -= 1 / fps
     if duration <= 0:
         raise MediaError(f"{path}: video has no duration (no decodable frames)")
@@ -229,7 +234,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     return VideoInfo(path, duration, fps, width, height, rotation, has_audio, timed,
                      fps_assumed=fmt[1] if fmt and rateless(fmt[1]) else "",
                      avi_cut=scaled if scaled is not None and scaled.complete else None,
-                     size_guess=guessed, counted=counted)
+                     size_guess=guessed, counted=counted, jpeg_cut=jpeg_cut)
 
 
 # The long side is decoded up to 4x the short side; beyond that, only its centre. Every film and
@@ -371,6 +376,9 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
         if 0 < len(decoded) < len(wanted):
             notes.append(f"{len(wanted) - len(decoded)} of the {len(wanted)} frames sampled could not be decoded: "
                          "the last decoded frame stands in")
+    if info.jpeg_cut:
+        notes.insert(0, f"file cut short through its last JPEG (the file ends before that picture does): left out, "
+                        f"its {total} whole frames sampled")
     if info.fps_assumed:
         what = "raw MJPEG" if info.fps_assumed in ("mjpeg", "mpjpeg", "jpeg_pipe") else info.fps_assumed
         notes.append(f"video stream carries no frame rate ({what}): its {total} frames sampled by their order, "

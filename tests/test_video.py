@@ -367,3 +367,20 @@ def test_an_avi_cut_short_before_its_first_frame_says_so(tmp_path):
     piped.write_bytes(piped_avi(tmp_path / "piped.avi").read_bytes()[:100])
     with pytest.raises(MediaError, match="not a readable video"):
         probe(piped)
+
+
+@pytest.mark.parametrize("ext, muxer", [("mjpeg", "mjpeg"), ("mjpg", "mjpeg"), ("mjpeg", "mpjpeg")])
+def test_a_raw_mjpeg_stream_cut_through_a_jpeg_is_noted_so(tmp_path, ext, muxer):
+    """A raw MJPEG stream (ffmpeg's `-f mjpeg`, `.mjpeg`/`.mjpg`, or a multipart one) cut short through a JPEG
+    was extracted without any note that it was cut short: its last, cut picture was only left out (hostile
+    trial). It is noted so, with the whole frames sampled; the whole stream gets no such note."""
+    whole = make_video(tmp_path / f"whole.{ext}", 2.0, size="64x48", vcodec="mjpeg", audio=None,
+                       extra=["-f", muxer])
+    assert not any("cut short" in n for n in decode_frames(whole, 8, short_side=48).notes)
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut.{ext}"
+    cut.write_bytes(data[: len(data) * 7 // 10])
+    fr = decode_frames(cut, 8, short_side=48)
+    held = probe(cut).est_frames
+    assert 0 < held < 50 and fr.notes[0] == (f"file cut short through its last JPEG (the file ends before that "
+                                             f"picture does): left out, its {held} whole frames sampled"), fr.notes
