@@ -360,10 +360,13 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
     if info.avi_cut is not None:  # (the guess may fall over the frames held, or under: the last never sampled)
         real = info.counted or count_frames(path)[0]
         total = real or total
+        cut = f"file cut short ({os.path.getsize(path):,} of the {info.avi_cut.size:,} bytes its AVI header gives)"
         if 0 < real < info.avi_cut.frames:
-            notes.append(f"file cut short ({os.path.getsize(path):,} of the {info.avi_cut.size:,} bytes its AVI "
-                         f"header gives): its video stream holds {real} of the header's {info.avi_cut.frames} "
+            notes.append(f"{cut}: its video stream holds {real} of the header's {info.avi_cut.frames} "
                          "frames: sampled over those")
+        elif real:  # (cut in its index or its last audio chunk: still cut short, said so (hostile trial))
+            notes.append(f"{cut}: its video stream holds all of the header's {info.avi_cut.frames} frames (what is "
+                         "lost comes after them: its last sound or its index)")
     frame_idx, clip_idx, wanted = _sample(total, num_frames, clips)
     decoded, err = _read_frames(path, wanted, geometry, size, background)
     if len(decoded) < len(wanted):  # the header promised more than the stream holds

@@ -384,3 +384,30 @@ def test_a_raw_mjpeg_stream_cut_through_a_jpeg_is_noted_so(tmp_path, ext, muxer)
     held = probe(cut).est_frames
     assert 0 < held < 50 and fr.notes[0] == (f"file cut short through its last JPEG (the file ends before that "
                                              f"picture does): left out, its {held} whole frames sampled"), fr.notes
+
+
+@pytest.mark.parametrize("audio", [None, "sine=frequency=440"])
+def test_an_avi_cut_short_after_its_last_frame_is_noted_so(tmp_path, audio):
+    """An AVI cut short only in its index (idx1) or its last audio chunk got no note, its video stream holding
+    every frame its header gives (hostile trial): the file is still cut short, its header's size tells it, and
+    the note says so and that its frames are all there. The whole file gets no note."""
+    import struct
+
+    whole = make_video(tmp_path / "whole.avi", 4.0, vcodec="mpeg4", audio=audio, acodec="pcm_s16le")  # 100 frames
+    assert decode_frames(whole, 8, clips=1, short_side=64).notes == []
+    data = whole.read_bytes()
+    index = data.rfind(b"idx1")
+    cuts = [index + 2, index + 20]  # (in the index's header, in its entries)
+    if audio:  # (in the last chunk of the movi list, an audio one)
+        pos, last = data.find(b"movi") + 4, None
+        while pos + 8 <= index:
+            last, size = (data[pos:pos + 4], pos), struct.unpack_from("<I", data, pos + 4)[0]
+            pos += 8 + size + (size & 1)
+        assert last[0] == b"01wb"
+        cuts.append(last[1] + 20)
+    for held in cuts:
+        cut = tmp_path / f"cut{held}.avi"
+        cut.write_bytes(data[:held])
+        assert decode_frames(cut, 8, clips=1, short_side=64).notes == [
+            f"file cut short ({held:,} of the {len(data):,} bytes its AVI header gives): its video stream holds all "
+            "of the header's 100 frames (what is lost comes after them: its last sound or its index)"], held
