@@ -3,7 +3,8 @@
 ffmpeg reads an AVI cut short without a word: its demuxer scales the header's duration by the share of the
 bytes left (said only at `-v debug`: "File is truncated adjusting duration"), so the frames decoded agree
 with that guess and a cut file looked whole. The header read here tells it: a RIFF chunk declared longer
-than the file. A header never completed (written to a pipe) is scaled so too: its duration is a guess.
+than the file. A header never completed (written to a pipe) is scaled so too: its duration is a guess; such a
+file cut short is told by its last chunk, which runs past the file's end (`piped_cut`).
 """
 from __future__ import annotations
 
@@ -93,3 +94,35 @@ def size_guessed(path: str | os.PathLike) -> Declared | None:
     never completed); else None."""
     d = declared(path)
     return d if d is not None and d.size > os.path.getsize(path) else None
+
+
+# the lists the chunk walk of `piped_cut` goes into: the frames' list, whose size a pipe's writer never fills in,
+# and the `rec ` groups some writers put its chunks in
+_INTO = (b"movi", b"rec ")
+
+
+def piped_cut(path: str | os.PathLike) -> int | None:
+    """For an AVI whose header was never completed (written to a pipe, `Declared.complete` false), cut short: the
+    bytes its last chunk needs, which the file ends before (a chunk header cut through needs its 8 bytes); else
+    None (whole, no AVI, or one whose header gives its size: `size_guessed` tells that one). A walk over the
+    chunks' headers, 8 bytes read each (no frame's data): a file cut between two chunks is not told."""
+    try:
+        with open(path, "rb", buffering=0) as f:  # (unbuffered: a buffer would read each chunk's data too)
+            if _riff_size(f.read(12)) not in _UNSET:
+                return None
+            size, pos = os.fstat(f.fileno()).st_size, 12
+            while pos < size:
+                f.seek(pos)
+                head = f.read(12)
+                if len(head) < 8:
+                    return pos + 8
+                length = struct.unpack_from("<I", head, 4)[0]
+                if head[:4] == b"LIST" and head[8:12] in _INTO:
+                    pos += 12
+                    continue
+                pos += 8 + length + (length & 1)
+                if pos - (length & 1) > size:  # (a last chunk's pad byte may be missing: it holds no data)
+                    return pos - (length & 1)
+    except OSError:
+        return None
+    return None

@@ -49,6 +49,9 @@ class VideoInfo:
     # above is then theirs over `fps`, not the guess (an AVI written to a pipe, 4 s, "lasted" 631 s: refused as
     # over `s2vt serve`'s limit, and sampled as 15,773 frames; hostile trial)
     counted: int = 0
+    # an AVI written to a pipe (its header gives no size) and cut short: the bytes its last chunk needs, more than
+    # the file holds (`avi.piped_cut`); 0: not told so. One written to a file and cut is `avi_cut`
+    pipe_cut: int = 0
     # a raw or multipart JPEG stream cut short through its last JPEG (`_ends_inside_a_jpeg`): that picture is left
     # out, which a note says (it was left out unsaid: hostile trial)
     jpeg_cut: bool = False
@@ -226,6 +229,9 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     has_audio = re.search(r"Stream #\d+:\d+.*?: Audio:", text) is not None
     scaled = avi.size_guessed(path) if fmt and fmt[1] == "avi" else None
     guessed, counted = scaled is not None or _BITRATE_GUESS in text, 0
+    # (a header never completed tells no size, so a cut is told by the last chunk: it was not told at all)
+    pipe_cut = (avi.piped_cut(path) or 0) if fmt and fmt[1] == "avi" and not (scaled and scaled.complete) \
+        else 0
     if guessed:  # (its frames counted, at the rate their timestamps step by: a header's may be its time base's)
         counted, _, _, stepped = _packets(path)
         if stepped is not None and 0.1 <= stepped <= 1000:
@@ -234,7 +240,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     return VideoInfo(path, duration, fps, width, height, rotation, has_audio, timed,
                      fps_assumed=fmt[1] if fmt and rateless(fmt[1]) else "",
                      avi_cut=scaled if scaled is not None and scaled.complete else None,
-                     size_guess=guessed, counted=counted, jpeg_cut=jpeg_cut)
+                     size_guess=guessed, counted=counted, jpeg_cut=jpeg_cut, pipe_cut=pipe_cut)
 
 
 # The long side is decoded up to 4x the short side; beyond that, only its centre. Every film and
@@ -367,6 +373,10 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
         elif real:  # (cut in its index or its last audio chunk: still cut short, said so (hostile trial))
             notes.append(f"{cut}: its video stream holds all of the header's {info.avi_cut.frames} frames (what is "
                          "lost comes after them: its last sound or its index)")
+    elif info.pipe_cut:  # (its frames were counted at the probe: ffmpeg's guess of them is the file's size's)
+        notes.append(f"file cut short ({os.path.getsize(path):,} bytes, its last chunk needing {info.pipe_cut:,}: an "
+                     "AVI written to a pipe, whose header gives no size): its video stream holds "
+                     f"{info.counted or total} whole frames: sampled over those")
     frame_idx, clip_idx, wanted = _sample(total, num_frames, clips)
     decoded, err = _read_frames(path, wanted, geometry, size, background)
     if len(decoded) < len(wanted):  # the header promised more than the stream holds

@@ -411,3 +411,25 @@ def test_an_avi_cut_short_after_its_last_frame_is_noted_so(tmp_path, audio):
         assert decode_frames(cut, 8, clips=1, short_side=64).notes == [
             f"file cut short ({held:,} of the {len(data):,} bytes its AVI header gives): its video stream holds all "
             "of the header's 100 frames (what is lost comes after them: its last sound or its index)"], held
+
+
+def test_an_avi_written_to_a_pipe_and_cut_short_is_noted_so(tmp_path):
+    """An AVI written to a pipe (`ffmpeg ... -f avi pipe:1 > v.avi`, its header's sizes never filled in) and then
+    cut short was extracted without any note, while an AVI written to a file and cut so is noted (hostile
+    trial): with no size in its header, its last chunk running past the file's end tells it. The whole one gets
+    no note."""
+    from .conftest import piped_avi
+
+    piped = piped_avi(tmp_path / "piped.avi", 4.0)
+    assert decode_frames(piped, 8, clips=1, short_side=64).notes == []
+    data = piped.read_bytes()
+    for part in (3, 7, 9):
+        cut = tmp_path / f"cut{part}.avi"
+        cut.write_bytes(data[: len(data) * part // 10])
+        info = probe(cut)
+        fr = decode_frames(cut, 8, clips=1, short_side=64, info=info)
+        assert 0 < info.counted < 100 and fr.notes[0] == (
+            f"file cut short ({len(data) * part // 10:,} bytes, its last chunk needing {info.pipe_cut:,}: an AVI "
+            f"written to a pipe, whose header gives no size): its video stream holds {info.counted} whole frames: "
+            "sampled over those"), (part, fr.notes)
+        assert info.pipe_cut > cut.stat().st_size
