@@ -269,6 +269,10 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
     say(f"{len(items)} videos, {len(mine)} in shard {args.shard}, "
         f"{len(mine) - len(todo) - len(pathless) - len(clashes)} already done, {len(todo)} to extract -> {store.root}")
     failures = written = 0
+    # the videos written with notes, and the first note: said in one line at the end (they went to notes.jsonl
+    # alone, never on the terminal, as caption.py says them: hostile trial); one line, not one per video (a
+    # dataset without sound notes each of its thousands of videos)
+    noted: list = [0, None]
     if clashes or pathless:  # (failures are records: meta.json first)
         begin()
     if clashes:  # each logged with both paths, counted in one line
@@ -313,10 +317,9 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
             # the run before this video is done, so it is not counted and a rerun extracts it again, notes and
             # all; written after them, a failed note left the video done (its features and their source
             # recorded), counted as not written and its notes lost for good
-            if d.video_id in moved:
-                store.note(d.video_id, f"re-extracted from {d.path}: its features came from {moved[d.video_id]}, "
-                                       "which no longer exists (a moved or renamed dataset)", d.source, d.path)
-            for note in d.notes:
+            notes = ([f"re-extracted from {d.path}: its features came from {moved[d.video_id]}, which no longer "
+                      "exists (a moved or renamed dataset)"] if d.video_id in moved else []) + d.notes
+            for note in notes:
                 store.note(d.video_id, note, d.source, d.path)
             for m, arr in feats.items():
                 store.write(m, d.video_id, arr, cfg.dtype)
@@ -324,6 +327,9 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
                 store.record_source(d.video_id, d.source, feats, d.path)
             store.forget(d.video_id, d.path)  # (an earlier failure of this file no longer holds: at the run's end)
             written += 1
+            if notes:  # (counted once written: a video whose features could not be written is not done)
+                noted[0] += 1
+                noted[1] = noted[1] or f"{d.video_id}: {notes[0]}"
         bar.update(1)
 
     start = time.time()
@@ -349,7 +355,7 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         except KeyboardInterrupt:  # (the rewrite is atomic: the log is as it was, or mended)
             interrupted = True
     try:
-        return ended(store, bar, made, written, failures, stopped, interrupted, start, advice, rerun_line)
+        return ended(store, bar, made, written, failures, stopped, interrupted, start, advice, rerun_line, noted)
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)
@@ -358,10 +364,13 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
 
 
 def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: int, stopped: UserError | None,
-          interrupted: bool, start: float, advice: str, rerun_line: bool) -> int:
+          interrupted: bool, start: float, advice: str, rerun_line: bool, noted: list | None = None) -> int:
     """The end of `run` once its videos are extracted, stopped or interrupted: failures.jsonl settled, the
-    line that says so, the exit code."""
+    lines that say so, the exit code. `noted`: [videos written with notes, the first's 'ID: note']."""
     bar.close()
+    if noted and noted[0]:  # (the notes of the videos written, stopped or not: in notes.jsonl already)
+        say(f"note: {noted[0]} of the {written} videos written {'has' if noted[0] == 1 else 'have'} notes (first: "
+            f"{noted[1]}); all in {store.root / 'notes.jsonl'}")
     try:  # (interrupted or stopped too: the videos written are done; a failure here says what it could not)
         store.settle_failures()
     except UserError as e:

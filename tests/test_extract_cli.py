@@ -269,3 +269,32 @@ def test_a_written_video_clears_its_own_files_failures_only(tmp_path):
     store.settle_failures()  # (nothing to change: not rewritten)
     assert (store.root / "failures.jsonl").read_bytes().splitlines() == lines
     assert leftovers(store.root) == []
+
+
+def test_the_notes_of_a_run_are_said_on_stderr(tmp_path):
+    """extract wrote a video's notes (a file cut short) only to notes.jsonl, never on the terminal, while
+    caption.py says them (hostile trial): a user extracting a dataset never learnt that some features come
+    from part of a video. One line on stderr counts the videos noted, shows the first note and says where the
+    rest are; a run without notes says nothing of them."""
+    from .conftest import make_video
+
+    d = tmp_path / "videos"
+    d.mkdir()
+    make_video(d / "a_whole.mp4", 1.0, size="64x48", audio=None)
+    whole = make_video(tmp_path / "whole.avi", 2.0, size="64x48", vcodec="mpeg4", audio=None)
+    data = whole.read_bytes()
+    (d / "b_cut.avi").write_bytes(data[: len(data) // 2])
+    args = ["--modalities", "resnet152", "--frames", "4", "--image-size", "64", "--weights", "random",
+            "--precision", "fp32"]
+    store = tmp_path / "s"
+    proc = run_cli("-m", "extract", str(d), "--out", str(store), *args)
+    assert proc.returncode == 0, proc.stderr
+    (note,) = [json.loads(x)["note"] for x in (store / "notes.jsonl").read_text().splitlines()]
+    assert note.startswith("file cut short (")
+    lines = proc.stderr.splitlines()
+    said = [ln for ln in lines if ln.startswith("note:")]
+    assert said == [f"note: 1 of the 2 videos written has notes (first: b_cut: {note}); all in "
+                    f"{store / 'notes.jsonl'}"], proc.stderr
+    assert lines[-1].startswith("done: 2 written")
+    proc = run_cli("-m", "extract", str(d / "a_whole.mp4"), "--out", str(tmp_path / "s2"), *args)
+    assert proc.returncode == 0 and "note:" not in proc.stderr, proc.stderr
