@@ -280,6 +280,8 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .fileio import refuse_existing
     from .manifest import read_manifest
 
@@ -300,9 +302,11 @@ def run_export(args: argparse.Namespace) -> int:
     refuse_inputs([out], [args.preds, args.manifest])
     # (as typed: a link to a device is named as the link, not as the device; one it would replace, as its file)
     refuse_existing([args.out], args.force)
-    # the results file goes inside, under its fixed name
+    # the results file goes inside, under its fixed name (--out as typed where it is the file written, as evaluate
+    # names it: Path('./-') is '-'; through a link, the file judged)
     if out.suffix.lower() != ".zip":
-        raise ResultsError(f"--out {out}: export writes a zip holding {MEMBER[args.format]}; name it .zip")
+        shown = os.fsdecode(args.out) if Path(args.out) == out else out
+        raise ResultsError(f"--out {shown}: export writes a zip holding {MEMBER[args.format]}; name it .zip")
     preds = load_predictions(args.preds, captions=args.format in CAPTION_FORMATS)
     if args.format in CAPTION_FORMATS:
         warning = check_captions(preds, args.preds, f"export as {args.format} captions")

@@ -640,3 +640,15 @@ def test_dot_slash_dash_is_named_as_typed_in_every_refusal(tmp_path, capsys, mon
     assert main(["evaluate", "--checkpoint", "m.jsonl", "--manifest", "m.jsonl", "--out", "./-", "--force"]) == 2
     assert capsys.readouterr().err.startswith("error: cannot write ./-: "), "--out ./-"
     assert not (tmp_path / "o.jsonl").exists() and (tmp_path / "-").read_text() == "x"
+
+
+def test_export_names_dot_slash_dash_out_as_typed(tmp_path, capsys, monkeypatch):
+    """`export --out ./-` was told '--out -: export writes a zip ...' (Path('./-') is '-', standard output's name;
+    hostile trial), where evaluate and the other commands name './-' as typed."""
+    from s2vt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.json").write_text(json.dumps({"a": "a cat"}))
+    assert main(["export", "p.json", "--format", "coco", "--out", "./-"]) == 2
+    assert capsys.readouterr().err == "error: --out ./-: export writes a zip holding results.json; name it .zip\n"
+    assert not (tmp_path / "-").exists()
