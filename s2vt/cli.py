@@ -301,12 +301,15 @@ def run_export(args: argparse.Namespace) -> int:
     out = args.out if ends_as_folder(args.out) else written_file(args.out)
     refuse_inputs([out], [args.preds, args.manifest])
     # (as typed: a link to a device is named as the link, not as the device; one it would replace, as its file)
-    refuse_existing([args.out], args.force)
+    # a folder, a pipe or a device first (force=True: those alone; --force would not help them)
+    refuse_existing([args.out], True)
     # the results file goes inside, under its fixed name (--out as typed where it is the file written, as evaluate
-    # names it: Path('./-') is '-'; through a link, the file judged)
+    # names it: Path('./-') is '-'; through a link, the file judged). Before 'already exists': `--out existing.json`
+    # was told to pass --force, and with it refused for the name (hostile trial)
     if out.suffix.lower() != ".zip":
         shown = os.fsdecode(args.out) if Path(args.out) == out else out
         raise ResultsError(f"--out {shown}: export writes a zip holding {MEMBER[args.format]}; name it .zip")
+    refuse_existing([args.out], args.force)
     preds = load_predictions(args.preds, captions=args.format in CAPTION_FORMATS)
     if args.format in CAPTION_FORMATS:
         warning = check_captions(preds, args.preds, f"export as {args.format} captions")

@@ -652,3 +652,18 @@ def test_export_names_dot_slash_dash_out_as_typed(tmp_path, capsys, monkeypatch)
     assert main(["export", "p.json", "--format", "coco", "--out", "./-"]) == 2
     assert capsys.readouterr().err == "error: --out ./-: export writes a zip holding results.json; name it .zip\n"
     assert not (tmp_path / "-").exists()
+
+
+def test_export_refuses_a_non_zip_name_before_saying_it_exists(tmp_path, capsys):
+    """`export --out existing.json` was told 'already exists: pass --force to replace it', and with --force was
+    then refused for not being a .zip (hostile trial): advice that led nowhere. The name is refused first, with
+    or without --force, and the file is left as it was."""
+    from s2vt.cli import main
+
+    (preds := tmp_path / "p.json").write_text(json.dumps({"a": "a cat"}))
+    (out := tmp_path / "existing.json").write_text("{}")
+    for force in ([], ["--force"]):
+        assert main(["export", str(preds), "--format", "coco", "--out", str(out), *force]) == 2
+        assert capsys.readouterr().err == (f"error: --out {out}: export writes a zip holding results.json; "
+                                           "name it .zip\n"), force
+    assert out.read_text() == "{}"
