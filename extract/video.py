@@ -17,6 +17,7 @@ import stat
 
 import numpy as np
 
+from s2vt.fileio import kernel_folder
 from s2vt.manifest import no_such_video
 
 from . import avi
@@ -175,6 +176,11 @@ def check_video_file(path: str) -> None:
     if not os.access(path, os.R_OK):
         raise MediaError(f"{path}: not readable")
     if os.path.getsize(path) == 0:
+        # (/proc's and /sys's files report size 0 yet hold text: 'empty file' was said of /proc/self/maps; hostile
+        # trial)
+        if root := kernel_folder(os.path.realpath(path)):
+            raise MediaError(f"{path}: a kernel file under {root} (its size reads 0, its content is the system's), "
+                             "not a video file")
         raise MediaError(f"{path}: empty file (0 bytes)")
 
 

@@ -623,3 +623,14 @@ def test_an_avi_written_to_a_pipe_is_captioned_over_its_frames_without_a_guess(t
     assert row["caption"] and row["notes"] == [] and err == ""
     _, media = Captioner(str(trained / "run" / "best.pt")).caption(str(piped), with_media=True)
     assert 0 <= media.times[0] < media.times[-1] < 4.0
+
+
+def test_a_kernel_file_whose_size_reads_zero_is_not_called_empty(tmp_path, capsys, monkeypatch):
+    """`caption.py /proc/self/maps` said 'empty file (0 bytes)' (hostile trial): /proc's files report size 0
+    yet hold text. Now it is said to be a kernel file, not a video file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "maps.mp4").symlink_to("/proc/self/maps")  # (through a link too: judged by the file it names)
+    for path in ("/proc/self/maps", "maps.mp4"):
+        code, out, err = fake_caption(capsys, monkeypatch, path)
+        assert (code, out) == (2, []) and err == [f"error: {path}: a kernel file under /proc (its size reads 0, "
+                                                  "its content is the system's), not a video file"], err
