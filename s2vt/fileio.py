@@ -104,7 +104,11 @@ def is_json_lines(data: bytes, error: ValueError) -> bool:
 def json_problem(data: bytes, error: ValueError, expected: str) -> str:
     """What is wrong with a user's file that does not parse as one JSON document, for the line after
     its name: JSON lines (a value a line) said as such, with what was `expected`; else 'not valid
-    JSON (REASON at line L column C)' (`json_error`: no '(char N)')."""
+    JSON (REASON at line L column C)' (`json_error`: no '(char N)'). An empty file is said to be one: 'not valid
+    JSON (Expecting value at line 1 column 1)' read as a typo in it (hostile trial)."""
+    if not data.strip():
+        return (f"nothing but blank space ({len(data):,} bytes)" if data else "empty file (0 bytes)") + \
+            f"; expected {expected}"
     if is_json_lines(data, error):
         return f"JSON lines (a JSON value on each line); expected one JSON document, {expected}"
     return f"not valid JSON ({json_error(error)})"

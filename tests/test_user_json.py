@@ -171,3 +171,22 @@ def test_import_json_mistakes_say_what_was_expected(tmp_path, capsys):
     assert error(*common, "--captions", manifest).startswith(
         f"error: {manifest}:1: a JSON list, not an object: a manifest is one JSON object per line")
     assert not (tmp_path / "m.jsonl").exists()
+
+
+def test_an_empty_json_file_is_said_to_be_empty(tmp_path, capsys):
+    """`s2vt score refs.json empty.json`, empty.json of 0 bytes, said 'not valid JSON (Expecting value at line 1
+    column 1)' (hostile trial), as if it held a typo. Now the file is said to be empty, with what was expected; a
+    file of blank space alone likewise."""
+    from s2vt.cli import main
+
+    refs, empty, blank = tmp_path / "r.json", tmp_path / "empty.json", tmp_path / "blank.json"
+    refs.write_text(json.dumps({"v1": ["a man sings"]}))
+    empty.write_bytes(b"")
+    blank.write_bytes(b" \n\n")
+    capsys.readouterr()
+    expected = 'a JSON list [{"video_id", "caption"}, ...] or an object {id: caption}'
+    for path, said in [(empty, "empty file (0 bytes)"), (blank, "nothing but blank space (3 bytes)")]:
+        assert main(["score", str(refs), str(path)]) == 2
+        assert capsys.readouterr().err == f"error: {path}: {said}; expected {expected}\n"
+    assert main(["score", str(empty), str(refs)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {empty}: empty file (0 bytes); expected a JSON object")
