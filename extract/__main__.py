@@ -18,8 +18,8 @@ if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
 from s2vt.fileio import OutputError, make_dirs, new_folders, refuse_unusable_paths, remove_if_empty
 from s2vt.options import Parser, add_options, at_least, from_args
-from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, dash_refusal, missing_note, read_manifest, sanitize_id,
-                           scan_videos)
+from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, dash_refusal, missing_note, no_such_video, read_manifest,
+                           sanitize_id, scan_videos)
 from .ffmpeg import check_ffmpeg
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
 from s2vt.store import (FeatureStore, StoreError, not_a_folder, one_line, parse_shard, same_file, source_identity,
@@ -92,7 +92,10 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
     sources = [sources] if isinstance(sources, str) else list(sources)
     for source in sources:  # a mistyped argument is named first, before what the others are
         if (dash := dash_refusal(source)) or not os.path.exists(source):  # (refused before --out is made)
-            raise ManifestError(dash or f"{source}: no such file or folder{missing_note(source)}")
+            # (a link loop or a link to nothing said as caption.py says it: 'no such file or folder' named a link
+            # that is there; hostile trial)
+            raise ManifestError(dash or (no_such_video(source) if os.path.islink(source) else
+                                         f"{source}: no such file or folder{missing_note(source)}"))
     src = Path(sources[0])
     if len(sources) == 1 and src.suffix.lower() in MANIFEST_SUFFIXES and not src.is_dir():
         entries = read_manifest(src)

@@ -757,6 +757,19 @@ def test_a_symbolic_link_loop_is_called_one(tmp_path):
 
 
 
+def test_a_named_input_that_is_a_link_loop_or_a_broken_link_is_called_one(tmp_path, capsys):
+    """`python -m extract a`, a -> b -> a, said 'a: no such file or folder' (hostile trial), where caption.py
+    says 'a symbolic link loop (to b)'; a link to nothing likewise said nothing of the link. Now as caption.py."""
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+    (tmp_path / "gone.mp4").symlink_to("/mnt/unmounted/gone.mp4")
+    for name, said in [("a", "a symbolic link loop (to b)"),
+                       ("gone.mp4", "broken symbolic link to /mnt/unmounted/gone.mp4")]:
+        rc, err = extract(capsys, tmp_path / name, "--out", tmp_path / "s", *VGGISH)
+        assert (rc, err.strip()) == (2, f"error: {tmp_path / name}: {said}")
+    assert not (tmp_path / "s").exists()
+
+
 def test_a_store_folder_that_is_a_symbolic_link_loop_is_called_one(tmp_path, videos, capsys):
     """A store whose vggish/ is a link loop was refused as 'a broken symbolic link (to vggish, which does not
     exist): remove it, or make what it points to', which no target made could mend (hostile trial)."""
