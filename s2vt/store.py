@@ -289,6 +289,15 @@ class FeatureStore:
             values = meta.get(key, {}).items() if key in MODALITY_KEYS else [(None, meta[key])] if key in meta else []
             for modality, value in values:
                 name = f"{key} of {modality!r}" if modality is not None else key
+                # a whole number written as a float (8.0, as some JSON writers put it) is that number: 'frames is
+                # 8.0, not a whole number' refused it (hostile trial); taken as an int, for every reader after
+                if (key in META_LIMITS and isinstance(value, float) and value.is_integer()
+                        and within(int(value), *META_LIMITS[key])):
+                    value = int(value)
+                    if modality is None:
+                        meta[key] = value
+                    else:
+                        meta[key][modality] = value
                 # (bool is an int to Python: a JSON true is no number of frames)
                 if key in META_LIMITS and isinstance(value, float):  # (1e20: out of range, a number all the same)
                     problem = f"{value!r}, not {whole_number(*META_LIMITS[key])}"

@@ -677,6 +677,21 @@ def test_a_store_meta_json_setting_out_of_range_is_refused_naming_it(key, value,
     assert not (tmp_path / "run").exists()
 
 
+def test_a_store_meta_json_whole_number_written_as_a_float_is_taken(store, tmp_path, capsys):
+    """meta.json's "frames": 8.0 (a whole number, as some JSON writers put it) was refused as 'frames is 8.0, not a
+    whole number from 1 to 1000' (hostile trial), a line that contradicts itself. It is taken as 8: training runs,
+    and the checkpoint records the whole numbers, for caption.py's settings."""
+    import torch
+
+    def floats(meta):
+        return {**meta, "frames": float(meta.get("frames", 8)), "dims": {m: float(d) for m, d in meta["dims"].items()}}
+
+    code, err = train_on_edited_meta(store, tmp_path, capsys, floats)
+    assert code == 0, err
+    kept = torch.load(tmp_path / "run" / "best.pt", weights_only=False)["extract"]
+    assert type(kept["frames"]) is int and all(type(d) is int for d in kept["dims"].values()), kept
+
+
 def test_a_store_meta_json_giving_a_key_twice_is_refused(store, tmp_path, capsys):
     """meta.json's {"frames": 8, "frames": 9} was read as frames 9, silently, where every other JSON input refuses a
     key given twice (hostile trial): which one the store was extracted with would be a guess."""
