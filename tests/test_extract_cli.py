@@ -64,6 +64,8 @@ def test_failures_logged_and_run_continues(extracted):
               for x in (store / "failures.jsonl").read_text().splitlines()}
     assert set(failed) == {"zero", "text", "corrupt", "audio_only"}
     assert "empty file" in failed["zero"] and "no video stream" in failed["audio_only"]
+    # (an MP4 cut before its index: said to be incomplete, not only unreadable; hostile trial)
+    assert "the file looks cut short: its index (moov) is missing" in failed["corrupt"], failed["corrupt"]
     assert not (store / "resnet152" / "zero.npy").exists()
 
 

@@ -100,6 +100,16 @@ def test_broken_inputs_raise_media_error(broken, name):
     assert "\n" not in str(e.value) and str(broken[name]) in str(e.value)
 
 
+def test_an_mp4_cut_before_its_index_is_said_to_be_cut_short(broken):
+    """An MP4 cut before its moov atom (a download stopped early: ffmpeg writes the index last) said 'not a
+    readable video (Error opening input files: Invalid data found when processing input)' in extract and
+    caption.py (hostile trial; both probe the file so), with no hint that the file is incomplete."""
+    with pytest.raises(MediaError) as e:
+        probe(broken["corrupt"])
+    assert str(e.value) == (f"{broken['corrupt']}: not a readable video (the file looks cut short: its index "
+                            "(moov) is missing)")
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(MediaError, match="no such file"):
         probe(tmp_path / "nope.mp4")
