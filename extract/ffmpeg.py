@@ -188,7 +188,7 @@ _INTERNAL = re.compile(r"(Terminating thread|Task finished) with (return|error) 
                        r"Decode error rate [\d.]+ exceeds maximum")
 _TAGS = re.compile(r"^(\[[^\]]* @ 0x[0-9a-fA-F]+\] *)+")  # ffmpeg's "[dec:vp8 @ 0x55d2b57bfa80] " before a line
 CORRUPT = "cut short or corrupt: its frames fail to decode"
-# an MP4 without its index (moov, which ffmpeg and most encoders write last): what `last_error_line` says of it
+# an MP4 without its index (moov, which ffmpeg and most encoders write last): what `probe` says of it
 CUT_BEFORE_INDEX = "the file looks cut short: its index (moov) is missing"
 
 
@@ -199,10 +199,6 @@ def last_error_line(stderr: bytes) -> str:
     lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     if any(_INTERNAL.search(ln) and "[dec:" in ln for ln in lines):
         return CORRUPT
-    # (an MP4 whose index, written last, never came: a download or copy stopped early. Its last line, 'Invalid
-    # data found when processing input', gave no hint the file is incomplete; hostile trial)
-    if any("moov atom not found" in ln for ln in lines):
-        return CUT_BEFORE_INDEX
     for ln in reversed(lines):
         if not _INTERNAL.search(ln) and not ln.startswith(("Input #", "Stream #", "Duration", "Metadata",
                                                            "Side data")):

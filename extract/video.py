@@ -21,7 +21,7 @@ from s2vt.fileio import kernel_folder
 from s2vt.manifest import no_such_video
 
 from . import avi
-from .ffmpeg import CORRUPT, MediaError, ffmpeg_path, last_error_line, run_ffmpeg, start_ffmpeg
+from .ffmpeg import CORRUPT, CUT_BEFORE_INDEX, MediaError, ffmpeg_path, last_error_line, run_ffmpeg, start_ffmpeg
 
 C3D_CLIP_LEN = 16
 
@@ -184,6 +184,15 @@ def check_video_file(path: str) -> None:
         raise MediaError(f"{path}: empty file (0 bytes)")
 
 
+def starts_as_mp4(path: str) -> bool:
+    """Whether `path` begins as an MP4 or QuickTime file does: a first box (size, then its type) 'ftyp'."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(8)[4:8] == b"ftyp"
+    except OSError:
+        return False
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Read duration, frame rate, display size, rotation and audio presence; MediaError if unusable."""
     path = os.fspath(path)
@@ -195,6 +204,11 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         if size is not None and size > os.path.getsize(path):  # (an AVI cut within its header: no frame to open)
             raise MediaError(f"{path}: file cut short before its first frame ({os.path.getsize(path):,} of the "
                              f"{size:,} bytes its AVI header gives)")
+        # (an MP4 whose index, written last, never came: a download or copy stopped early. 'Invalid data found when
+        # processing input' gave no hint the file is incomplete; hostile trial. ffmpeg says 'moov atom not found' of
+        # any file named .mp4: a text file is no cut MP4, so only one that starts as an MP4, its 'ftyp' box)
+        if b"moov atom not found" in proc.stderr and starts_as_mp4(path):
+            raise MediaError(f"{path}: not a readable video ({CUT_BEFORE_INDEX})")
         raise MediaError(f"{path}: not a readable video ({last_error_line(proc.stderr)})")
     vlines = _VSTREAM.findall(text)
     if not vlines:
