@@ -358,7 +358,8 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         except KeyboardInterrupt:  # (the rewrite is atomic: the log is as it was, or mended)
             interrupted = True
     try:
-        return ended(store, bar, made, written, failures, stopped, interrupted, start, advice, rerun_line, noted)
+        return ended(store, bar, made, written, failures, stopped, interrupted, start, advice, rerun_line, len(mine),
+                     noted)
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)
@@ -367,9 +368,11 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
 
 
 def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: int, stopped: UserError | None,
-          interrupted: bool, start: float, advice: str, rerun_line: bool, noted: list | None = None) -> int:
+          interrupted: bool, start: float, advice: str, rerun_line: bool, batch: int, noted: list | None = None
+          ) -> int:
     """The end of `run` once its videos are extracted, stopped or interrupted: failures.jsonl settled, the
-    lines that say so, the exit code. `noted`: [videos written with notes, the first's 'ID: note']."""
+    lines that say so, the exit code. `batch`: the videos of the run (of its shard), done before or not;
+    `noted`: [videos written with notes, the first's 'ID: note']."""
     bar.close()
     if noted and noted[0]:  # (the notes of the videos written, stopped or not: in notes.jsonl already)
         say(f"note: {noted[0]} of the {written} videos written {'has' if noted[0] == 1 else 'have'} notes (first: "
@@ -394,8 +397,12 @@ def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: in
     print(f"done: {written} written, {failures} failed in {secs:.1f}s"
           + (f" ({written / secs:.2f} videos/s)" if written and secs > 0 else ""), file=sys.stderr)
     if failures:
-        say(f"error: {failures} video(s) failed; reasons in {store.root / 'failures.jsonl'}")
-        return 1
+        # every video of the run failed (none extracted, none done before): the user's bad input, exit 2 as
+        # caption.py's for the same videos; exit 1 said the others were done (hostile trial)
+        every = not written and failures == batch
+        say(f"error: {failures} video(s) failed{' (all of them: no video has features)' * every}; reasons in "
+            f"{store.root / 'failures.jsonl'}")
+        return 2 if every else 1
     return 0
 
 

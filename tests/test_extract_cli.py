@@ -230,9 +230,9 @@ def test_a_video_extracted_after_failing_is_no_longer_listed_as_failed(tmp_path,
     assert [json.loads(x)["video_id"] for x in (store / "notes.jsonl").open()] == ["good1"]
     data = videos["mp4_aac"].read_bytes()
     (d / "good1.mp4").write_bytes(data[:3000])
-    for _ in range(2):  # (failed twice: one line, the newest)
+    for _ in range(2):  # (failed twice: one line, the newest; the run's only video: exit 2)
         proc = run_cli(*args)
-        assert proc.returncode == 1, proc.stderr
+        assert proc.returncode == 2, proc.stderr
     assert [json.loads(x)["video_id"] for x in (store / "failures.jsonl").open()] == ["good1"]
     (d / "good1.mp4").write_bytes(data)  # restored, with audio
     proc = run_cli(*args)

@@ -301,7 +301,7 @@ def test_another_video_under_a_stored_id_is_refused_unless_its_file_is_gone(tmp_
     a, b, store = two_videos_one_id(tmp_path, videos)
     assert extract(capsys, a, "--out", store, *VGGISH)[0] == 0
     rc, err = extract(capsys, b, "--out", store, *VGGISH)
-    assert rc == 1 and "Traceback" not in err and "0 already done, 0 to extract" in err
+    assert rc == 2 and "Traceback" not in err and "0 already done, 0 to extract" in err  # (its only video failed)
     assert f"first: v0: {a}, this run {b}" in err and "another --out" in err and "v0.npy" in err
     assert FeatureStore(store).read("vggish", "v0").shape == (2, 128)  # a's features, kept
     reason = json.loads((store / "failures.jsonl").read_text().splitlines()[-1])["reason"]
@@ -553,7 +553,7 @@ def test_a_run_for_another_modality_gives_an_id_no_second_video(tmp_path, videos
     a, b, store = two_videos_one_id(tmp_path, videos)
     assert extract(capsys, a, "--out", store, *RESNET)[0] == 0
     rc, err = extract(capsys, b, "--out", store, *VGGISH)
-    assert rc == 1 and f"first: v0: {a}, this run {b}" in err
+    assert rc == 2 and f"first: v0: {a}, this run {b}" in err  # (its only video failed)
     assert not (store / "vggish" / "v0.npy").exists()
 
 
@@ -568,7 +568,7 @@ def test_a_moved_dataset_is_followed_so_a_new_video_at_the_old_path_does_not_pas
     ds.mkdir()
     shutil.copy(videos["short"], ds / "clip.mp4")  # another video where the first one was
     rc, err = extract(capsys, ds / "clip.mp4", "--out", store, *VGGISH)
-    assert rc == 1 and f"first: clip: {tmp_path / 'ds_old' / 'clip.mp4'}, this run {ds / 'clip.mp4'}" in err
+    assert rc == 2 and f"first: clip: {tmp_path / 'ds_old' / 'clip.mp4'}, this run {ds / 'clip.mp4'}" in err
     assert FeatureStore(store).read("vggish", "clip").shape == (2, 128)  # the first video's, kept
 
 
@@ -757,6 +757,25 @@ def test_a_symbolic_link_loop_is_called_one(tmp_path):
 
 
 
+def test_a_batch_whose_every_video_failed_is_exit_2_as_in_caption(tmp_path, videos, capsys):
+    """`python -m extract` exited 1 when every video failed, where caption.py exits 2 for the same bad input
+    (hostile trial): exit 1 says the others were done. Now 2 when no video of the run has features (none
+    extracted, none done before); a rerun whose other videos are done is still a partial 1."""
+    folder, store = tmp_path / "in", tmp_path / "s"
+    folder.mkdir()
+    (folder / "a.mp4").write_text("not a video")
+    (folder / "b.mp4").write_text("nor this")
+    rc, err = extract(capsys, folder, "--out", store, *VGGISH)
+    assert rc == 2 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == (f"error: 2 video(s) failed (all of them: no video has features); "
+                                            f"reasons in {store / 'failures.jsonl'}")
+    assert len((store / "failures.jsonl").read_text().splitlines()) == 2  # (logged, for a rerun)
+    shutil.copy(videos["mp4_aac"], folder / "c.mp4")
+    assert extract(capsys, folder, "--out", store, *VGGISH)[0] == 1  # (c extracted)
+    rc, err = extract(capsys, folder, "--out", store, *VGGISH)  # (c done before: a and b fail again)
+    assert rc == 1 and err.strip().splitlines()[-1].startswith("error: 2 video(s) failed; reasons in"), err
+
+
 def test_a_named_input_that_is_a_link_loop_or_a_broken_link_is_called_one(tmp_path, capsys):
     """`python -m extract a`, a -> b -> a, said 'a: no such file or folder' (hostile trial), where caption.py
     says 'a symbolic link loop (to b)'; a link to nothing likewise said nothing of the link. Now as caption.py."""
@@ -900,7 +919,7 @@ def test_failures_are_worded_for_the_user_and_name_files_as_failures_jsonl_does(
     whole = make_video(tmp_path / "t.ivf", 1.0, "64x48", vcodec="libvpx", audio=None).read_bytes()
     (folder / "t.ivf").write_bytes(whole[:100])  # (its header and the start of its first frame)
     rc, err = extract(capsys, folder, "--out", "s", *RESNET)
-    assert rc == 1 and "Traceback" not in err, err
+    assert rc == 2 and "Traceback" not in err, err  # (every video failed)
     failures = {f["video_id"]: f for f in map(json.loads, Path("s/failures.jsonl").read_text().splitlines())}
     for vid, says in (("v", "not a readable video"), ("r", "not a readable video"),
                       ("t", "cut short or corrupt: its frames fail to decode")):
@@ -916,7 +935,7 @@ def test_failures_are_worded_for_the_user_and_name_files_as_failures_jsonl_does(
         shutil.copy(videos[video], Path(name) / "c.mp4")
     assert extract(capsys, "a/c.mp4", "--out", "s2", *VGGISH)[0] == 0
     rc, err = extract(capsys, "b/c.mp4", "--out", "s2", *VGGISH)
-    assert rc == 1 and f"(first: c: {tmp_path / 'a' / 'c.mp4'}, this run {tmp_path / 'b' / 'c.mp4'})" in err, err
+    assert rc == 2 and f"(first: c: {tmp_path / 'a' / 'c.mp4'}, this run {tmp_path / 'b' / 'c.mp4'})" in err, err
 
 
 def test_an_option_after_double_dash_is_named_not_a_dash_file(tmp_path, capsys, monkeypatch):
