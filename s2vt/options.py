@@ -47,7 +47,13 @@ def setting(default=dataclasses.MISSING, help: str | None = "", choices=None, mi
 class Parser(argparse.ArgumentParser):
     """argparse's parser with its errors on one line, `error: MESSAGE (see PROG --help)`, exit 2, instead
     of the whole usage block with the error under it (a forgotten --out scrolled train.py's 40 usage lines
-    past); subcommands' parsers are of this class too (argparse makes them of their parent's)."""
+    past); subcommands' parsers are of this class too (argparse makes them of their parent's). Options are
+    written whole: argparse took `train.py --hid 0` as --hidden, and the refusal then named --hidden, never typed
+    (hostile trial); a prefix is refused with what it could be (`abbreviation_hint`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def parse_known_args(self, args=None, namespace=None):
         self.given = list(sys.argv[1:] if args is None else args)  # (for `error`'s hint)
@@ -55,7 +61,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         given = getattr(self, "given", [])
-        hint = dash_hint(given, self._option_string_actions, takes_files(self))
+        hint = dash_hint(given, self._option_string_actions, takes_files(self)) or abbreviation_hint(given, self)
         self.exit(2, f"error: {message}{hint} (see {self.prog} --help)\n")
 
 
@@ -76,6 +82,19 @@ def dash_hint(given: list[str], options=(), files: bool = True) -> str:
     kind = "folder" if files and os.path.isdir(files[0]) else "file"
     return (f"; {files[0]} is a {kind}: name it ./{files[0]} (a word starting with - reads as an option)"
             if files else "")
+
+
+def abbreviation_hint(given: list[str], parser: argparse.ArgumentParser) -> str:
+    """The hint for an option written in part (`--hid` for --hidden), which `Parser` does not take: what the first
+    such word could be ('' for none). Words after '--' are file names, not options."""
+    options = option_strings(parser)
+    for word in given[:given.index("--")] if "--" in given else given:
+        name = word.split("=")[0]
+        whole = sorted(o for o in options if o.startswith(name)) if name.startswith("--") else []
+        if whole and name not in options:
+            could = " or ".join([", ".join(whole[:-1]), whole[-1]] if len(whole) > 1 else whole)
+            return f"; write an option whole: {name} could be {could}"
+    return ""
 
 
 def option_strings(parser: argparse.ArgumentParser) -> set[str]:

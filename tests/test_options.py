@@ -228,3 +228,21 @@ def test_bare_s2vt_prints_its_help_and_succeeds(capsys):
     assert e.value.code == 2
     out = capsys.readouterr()
     assert out.out == "" and out.err.count("\n") == 1 and "required: ACTION" in out.err, out.err
+
+
+def test_an_option_is_not_taken_abbreviated(tmp_path, capsys):
+    """`train.py --hid 0` was taken as --hidden (argparse's abbreviations), and its refusal then named --hidden, an
+    option never typed (hostile trial); a later option could also turn a once-unique prefix ambiguous. Options
+    are written whole: a prefix is refused, naming it as typed and what it could be."""
+    code = main(["train", "--manifest", "m", "--out", str(tmp_path / "run"), "--hid", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: unrecognized arguments: --hid 0; write an option whole: --hid could "
+                                        "be --hidden (see "), err
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(SystemExit) as e:  # (argparse's refusal, in python -m extract's parser)
+        extract_main([str(tmp_path), "--out", str(tmp_path / "s"), "--batch=4"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    assert err.startswith("error: unrecognized arguments: --batch=4; write an option whole: --batch could be "
+                          "--batch-size or --batch-videos (see "), err
+    assert not (tmp_path / "s").exists()
