@@ -98,7 +98,8 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
                                          f"{source}: no such file or folder{missing_note(source)}"))
     src = Path(sources[0])
     if len(sources) == 1 and src.suffix.lower() in MANIFEST_SUFFIXES and not src.is_dir():
-        entries = read_manifest(src)
+        # (a video of captions alone has no video to extract: not a failure, or such a manifest never ends well)
+        entries = [e for e in read_manifest(src) if not e.get("captions_only")]
         if not entries:
             raise ManifestError(f"no videos in {src}")
         if not any(e["abspath"] for e in entries):

@@ -53,7 +53,17 @@ def empty_training_split(manifest, counts: dict[str, int]) -> DataError:
 
 def check_features(entries: list[dict], store: FeatureStore, modalities: list[str], skip_missing: bool) -> list[dict]:
     """Entries whose feature files all exist; missing ones are an error unless `skip_missing`. Counted
-    over all `entries` (training checks train and val at once), by split when they are in several."""
+    over all `entries` (training checks train and val at once), by split when they are in several.
+    Refused too: a video of captions alone (`captions_only`) that has features (its mark would throw them
+    away unsaid), and a training split of such videos alone (no video to standardise the features on)."""
+    alone = [e["video_id"] for e in entries if e.get("captions_only")]
+    if featured := [v for v in alone if any(store.has(m, v) for m in modalities)]:
+        raise DataError(f"{len(featured)} videos marked 'captions_only' (captions and no features) have features in "
+                        f"{store.root} (first: {', '.join(featured[:5])}): remove the mark from their manifest entries "
+                        "to train on their features")
+    if alone and all(e.get("captions_only") for e in entries if e.get("split", "train") == "train"):
+        raise DataError(f"every one of the {len(alone)} training videos is of captions alone ('captions_only'): "
+                        "a model needs training videos with features")
     lost = [e for e in entries if not e.get("captions_only") and not store.done(e["video_id"], modalities)]
     missing = [e["video_id"] for e in lost]
     by_split = collections.Counter(e.get("split", "train") for e in lost)

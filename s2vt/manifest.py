@@ -98,9 +98,10 @@ def check_entry(entry: object, where: str = "") -> dict:
     if not isinstance(only, bool):
         raise ManifestError(f"{where}'captions_only' must be true or false")
     # (a video of captions alone teaches the decoder's language: there is nothing of it to evaluate or tag)
-    if only and (split != "train" or not entry.get("captions")):
+    if only and (split != "train" or not entry.get("captions") or entry.get("tags")):
         raise ManifestError(f"{where}'captions_only' marks a training video that has captions and no features: "
-                            + (f"this one is in split {split}" if split != "train" else "this one has no captions"))
+                            + (f"this one is in split {split}" if split != "train" else "this one has no captions"
+                               if not entry.get("captions") else "this one has tags (nothing of it could learn them)"))
     return entry
 
 

@@ -224,8 +224,9 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
     path = os.fspath(path)  # (as given: Path('./-') would be '-', standard input's name)
     if is_manifest(path):
         try:
+            # (a video of captions alone is never captioned: evaluate leaves it out, so does its score)
             entries = [{"video_id": e["video_id"], "captions": e.get("captions", [])} for e in read_manifest(path)
-                       if split is None or e.get("split", "train") == split]
+                       if (split is None or e.get("split", "train") == split) and not e.get("captions_only")]
         except ManifestError as e:
             raise ResultsError(str(e)) from None
     else:

@@ -252,7 +252,9 @@ def test_a_video_of_captions_alone_trains_the_decoder_on_the_mean_video(tmp_path
 @pytest.mark.parametrize("entry, said", [
     ({"video_id": "w", "split": "val", "captions": ["a"], "captions_only": True}, "this one is in split val"),
     ({"video_id": "w", "split": "train", "captions": [], "captions_only": True}, "this one has no captions"),
-    ({"video_id": "w", "split": "train", "captions": ["a"], "captions_only": "yes"}, "must be true or false")])
+    ({"video_id": "w", "split": "train", "captions": ["a"], "captions_only": "yes"}, "must be true or false"),
+    # (hostile trial: its tags built a tag head that nothing of it could learn)
+    ({"video_id": "w", "split": "train", "captions": ["a"], "tags": ["dog"], "captions_only": True}, "has tags")])
 def test_a_manifest_marks_captions_alone_on_captioned_training_videos_only(entry, said, tmp_path):
     from s2vt.manifest import ManifestError, read_manifest
     (tmp_path / "m.jsonl").write_text(json.dumps(entry) + "\n")
@@ -284,3 +286,66 @@ def test_training_with_videos_of_captions_alone(tmp_path, capsys):
     assert not any(v.startswith("words") for v in ckpt["memory"]["ids"])
     assert len(ckpt["memory"]["ids"]) == sum(not e.get("captions_only") and e.get("split", "train") in ("train", "val")
                                              for e in entries)
+
+
+def _with_alone(tmp_path, marked: list[str] = (), extra: int = 2):
+    """A synthetic store's manifest with `extra` videos of captions alone, and `marked` of its own videos (which have
+    features) marked captions_only too."""
+    from s2vt.synthetic import make_store
+
+    manifest, features = make_store(tmp_path / "store", videos=12, shapes={"resnet152": (4, 8)})
+    entries = [json.loads(x) for x in open(manifest)]
+    for e in entries:
+        if e["video_id"] in marked:
+            e.update(split="train", captions_only=True)
+            e.pop("tags", None)
+    entries += [{"video_id": f"words{n}", "split": "train", "captions": ["a zebra gallops far away"],
+                 "captions_only": True} for n in range(extra)]
+    with open(manifest, "w") as f:
+        f.writelines(json.dumps(e) + "\n" for e in entries)
+    return manifest, features, entries
+
+
+def test_a_video_marked_captions_alone_that_has_features_is_refused(tmp_path):
+    """(hostile trial) A training video with features marked captions_only lost its features unsaid (left out of
+    the statistics, the caption memory and evaluate --split train); now refused, naming it and the way out."""
+    _, _, plain = _with_alone(tmp_path / "plain")
+    vid = next(e["video_id"] for e in plain if e.get("split") == "train" and not e.get("captions_only"))
+    manifest, features, _ = _with_alone(tmp_path, marked=[vid])
+    proc = run_cli("train.py", "--manifest", str(manifest), "--features", str(features), "--out",
+                   str(tmp_path / "run"), "--epochs", "1", "--hidden", "8")
+    assert proc.returncode == 2 and "have features in" in proc.stderr and vid in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "run" / "best.pt").exists()
+
+
+def test_a_training_split_of_captions_alone_is_refused(tmp_path):
+    """(hostile trial) A manifest whose training videos were all of captions alone trained with feature
+    standardisation off (no video to take the statistics of); now refused in one line."""
+    manifest, features, entries = _with_alone(tmp_path)
+    kept = [e for e in entries if e.get("captions_only") or e.get("split") == "val"]
+    with open(manifest, "w") as f:
+        f.writelines(json.dumps(e) + "\n" for e in kept)
+    proc = run_cli("train.py", "--manifest", str(manifest), "--features", str(features), "--out",
+                   str(tmp_path / "run"), "--epochs", "1", "--hidden", "8")
+    assert proc.returncode == 2 and "training videos is of captions alone" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_score_and_extract_leave_videos_of_captions_alone_out(tmp_path):
+    """(hostile trial) `s2vt score M P --split train` refused evaluate's own predictions ('5 referenced ids have
+    no prediction': the videos of captions alone, which evaluate never captions) and, given one, scored it;
+    `python -m extract` on such a manifest logged each as a failure (no 'path'): it could never end well."""
+    from extract.__main__ import collect_items
+    from s2vt.results import load_references
+
+    manifest, _, entries = _with_alone(tmp_path)
+    refs = load_references(manifest, "train")
+    assert refs and not any(v.startswith("words") for v in refs)
+    assert len(refs) == sum(e.get("split") == "train" and not e.get("captions_only") and bool(e.get("captions"))
+                            for e in entries)
+    for e in entries:
+        if not e.get("captions_only"):
+            e.setdefault("path", str(tmp_path / f"{e['video_id']}.mp4"))
+    with open(manifest, "w") as f:
+        f.writelines(json.dumps(e) + "\n" for e in entries)
+    assert not any(v.startswith("words") for v, _ in collect_items(str(manifest)))
