@@ -16,7 +16,7 @@ from .errors import (SettingError, UserError, again_line, exit_status, finished_
 if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
     interrupt_quietly(sys.argv[1:])
 from .manifest import SPLITS
-from .options import Parser, abbreviation_hint, command_parser, dash_hint, option_strings, takes_files
+from .options import Parser, abbreviation_hint, command_parser, dash_hint, takes_files
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -999,8 +999,10 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         # argparse drops the '--' once a positional took a word: `export --out a1 p.json -- --out a2` left
         # `--out a2`, so the words after argv's '--' are read from argv)
         told = extra if "--" in extra or "--" not in argv else [*extra, *argv[argv.index("--"):]]
-        hint = (dash_hint(told, option_strings(parser), takes_files(command_parser(parser, args)))
-                or abbreviation_hint(told, parser))  # (`--hid`: options are written whole)
+        # (the options of the command the words were given to: `import mlds`'s, not those of other formats)
+        given_to = command_parser(parser, args)
+        hint = (dash_hint(told, given_to._option_string_actions, takes_files(given_to))
+                or abbreviation_hint(told, given_to))  # (`--hid`: options are written whole)
         print(f"error: unrecognized arguments: {' '.join(extra)}{hint} (see {prog} --help)", file=sys.stderr)
         return 2
     if args.command is None:  # bare `s2vt` asks what it can do: the help on stdout, exit 0 (as bare `pip`)

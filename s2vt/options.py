@@ -86,8 +86,10 @@ def dash_hint(given: list[str], options=(), files: bool = True) -> str:
 
 def abbreviation_hint(given: list[str], parser: argparse.ArgumentParser) -> str:
     """The hint for an option written in part (`--hid` for --hidden), which `Parser` does not take: what the first
-    such word could be ('' for none). Words after '--' are file names, not options."""
-    options = option_strings(parser)
+    such word could be ('' for none). Words after '--' are file names, not options. Only `parser`'s own options
+    are named: those of the commands under it are refused where the words were given (`s2vt import mlds --vid`
+    was told "could be --videos", an option of other formats; hostile trial)."""
+    options = set(parser._option_string_actions)
     for word in given[:given.index("--")] if "--" in given else given:
         name = word.split("=")[0]
         whole = sorted(o for o in options if o.startswith(name)) if name.startswith("--") else []
@@ -95,16 +97,6 @@ def abbreviation_hint(given: list[str], parser: argparse.ArgumentParser) -> str:
             could = " or ".join([", ".join(whole[:-1]), whole[-1]] if len(whole) > 1 else whole)
             return f"; write an option whole: {name} could be {could}"
     return ""
-
-
-def option_strings(parser: argparse.ArgumentParser) -> set[str]:
-    """Every option `parser` and the command parsers under it take (`--out`, `-h`), for `dash_hint`."""
-    found = set(parser._option_string_actions)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                found |= option_strings(sub)
-    return found
 
 
 def takes_files(parser: argparse.ArgumentParser) -> bool:

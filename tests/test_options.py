@@ -246,3 +246,26 @@ def test_an_option_is_not_taken_abbreviated(tmp_path, capsys):
     assert err.startswith("error: unrecognized arguments: --batch=4; write an option whole: --batch could be "
                           "--batch-size or --batch-videos (see "), err
     assert not (tmp_path / "s").exists()
+
+
+
+@pytest.mark.parametrize("words", [
+    ["import", "mlds", "DIR", "--out", "X", "--vid", "x"],  # (--videos: other formats' option, refused by mlds)
+    ["import", "msvd", "x", "--out", "Y", "--capt"],  # (--captions, --captions-only: neither is msvd's)
+    ["import", "--vid"],  # (import itself takes no --videos: some of its formats do)
+])
+def test_the_abbreviation_hint_names_only_the_commands_own_options(words, tmp_path, capsys, monkeypatch):
+    """`s2vt import mlds DIR --out X --vid x` was told "--vid could be --videos", an option of other importers that
+    mlds refuses, and `import msvd x --out Y --capt` "--captions or --captions-only", neither of them msvd's (the
+    hint searched every command's options; hostile trial): the hint names only options of the command given."""
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(words)
+    except SystemExit as e:  # (a required argument missing: argparse's refusal, through Parser.error)
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "could be" not in err, err
+    assert list(tmp_path.iterdir()) == []
+    # a prefix of the command's own option is still completed: mlds's --captions-only, not features' --captions
+    assert main(["import", "mlds", "DIR", "--out", "X", "--capt"]) == 2
+    assert "; write an option whole: --capt could be --captions-only (see " in capsys.readouterr().err
