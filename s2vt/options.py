@@ -61,8 +61,29 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         given = getattr(self, "given", [])
-        hint = dash_hint(given, self._option_string_actions, takes_files(self)) or abbreviation_hint(given, self)
+        hint = dash_hint(given, self._option_string_actions, takes_files(self))
+        unknown = unknown_options(given, self)
+        if message.startswith("the following arguments are required") and unknown and not hint:
+            # argparse checks the required ones before it says what it did not know: `train.py --help-me` was told
+            # only "required: --out" (hostile trial); the unknown option, the likelier mistake, is said first
+            message = f"unrecognized arguments: {' '.join(unknown)}{abbreviation_hint(unknown, self)}; {message}"
+        elif message.startswith("unrecognized arguments") and not hint:
+            hint = abbreviation_hint(given, self)
         self.exit(2, f"error: {message}{hint} (see {self.prog} --help)\n")
+
+
+def unknown_options(given: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """The words of `given` that read as options `parser` does not take (`--help-me`), as typed; not a negative
+    number (a value), a word after '--' or one after the name of a command under `parser` (its own parser's)."""
+    commands = {c for a in parser._actions if isinstance(a, argparse._SubParsersAction) for c in a.choices}
+    found = []
+    for word in given:
+        if word == "--" or word in commands:
+            break
+        if (word.startswith("-") and word != "-" and word.split("=")[0] not in parser._option_string_actions
+                and not parser._negative_number_matcher.match(word)):
+            found.append(word)
+    return found
 
 
 def dash_hint(given: list[str], options=(), files: bool = True) -> str:

@@ -269,3 +269,22 @@ def test_the_abbreviation_hint_names_only_the_commands_own_options(words, tmp_pa
     # a prefix of the command's own option is still completed: mlds's --captions-only, not features' --captions
     assert main(["import", "mlds", "DIR", "--out", "X", "--capt"]) == 2
     assert "; write an option whole: --capt could be --captions-only (see " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("words, told", [
+    (["train", "--help-me"], "unrecognized arguments: --help-me; the following arguments are required: --out"),
+    (["train", "--hid", "3"], "unrecognized arguments: --hid; write an option whole: --hid could be --hidden; "
+                              "the following arguments are required: --out"),
+    (["import", "mlds", "DIR", "--ou", "m.jsonl"], "unrecognized arguments: --ou; write an option whole: --ou could be "
+                                                   "--out; the following arguments are required: --out"),
+])
+def test_an_unknown_option_is_said_beside_a_missing_required_one(words, told, tmp_path, capsys, monkeypatch):
+    """`python train.py --help-me` said only "the following arguments are required: --out", never naming the
+    unknown --help-me (argparse checks the required ones before it reports what it did not know; hostile trial):
+    the unknown option is said first, with its hint, then the missing one, on one line."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(words)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith(f"error: {told} (see "), err
+    assert err.count("\n") == 1 and list(tmp_path.iterdir()) == []
