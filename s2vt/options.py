@@ -69,7 +69,24 @@ class Parser(argparse.ArgumentParser):
             message = f"unrecognized arguments: {' '.join(unknown)}{abbreviation_hint(unknown, self)}; {message}"
         elif message.startswith("unrecognized arguments") and not hint:
             hint = abbreviation_hint(given, self)
+        elif message.endswith(": expected one argument") and not hint:  # (a hint about this error, not another word)
+            hint = negative_value_hint(given, message)
         self.exit(2, f"error: {message}{hint} (see {self.prog} --help)\n")
+
+
+def negative_value_hint(given: list[str], message: str) -> str:
+    """The hint for argparse's "argument --lr: expected one argument" when the word after --lr is a negative number
+    it read as an option (`--lr -1e-3`: argparse takes -1 and -.5 as values, not an exponent; hostile trial):
+    join it to its option ('' for any other word)."""
+    names = message[len("argument "):-len(": expected one argument")].split("/")
+    for option, word in zip(given, given[1:]):
+        if option in names and word.startswith("-"):
+            try:
+                float(word)
+            except ValueError:
+                continue
+            return f"; write {option}={word} (a value starting with - reads as an option)"
+    return ""
 
 
 def unknown_options(given: list[str], parser: argparse.ArgumentParser) -> list[str]:

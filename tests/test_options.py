@@ -288,3 +288,21 @@ def test_an_unknown_option_is_said_beside_a_missing_required_one(words, told, tm
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith(f"error: {told} (see "), err
     assert err.count("\n") == 1 and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("extra", [[], ["--hid", "3"]])
+def test_a_negative_value_is_told_to_be_joined_to_its_option(extra, tmp_path, capsys, monkeypatch):
+    """`train.py --out x --lr -1e-3` said only "argument --lr: expected one argument" (argparse reads -1e-3 as an
+    option), and with `--hid 3` also given the hint after it was about --hid, not the error it followed (hostile
+    trial): the hint is now how to give the negative value, `--lr=-1e-3`, and only that."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--out", "x", "--lr", "-1e-3", *extra])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith("error: argument --lr: expected one argument; write --lr=-1e-3 (a "
+                                                "value starting with - reads as an option) (see "), err
+    assert "--hid" not in err and err.count("\n") == 1 and list(tmp_path.iterdir()) == []
+    # a word that is not a number is no value to join: no hint
+    with pytest.raises(SystemExit):
+        main(["train", "--out", "x", "--lr", "--hidden", "3"])
+    assert capsys.readouterr().err.startswith("error: argument --lr: expected one argument (see ")
