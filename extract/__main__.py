@@ -240,7 +240,7 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         made = new_folders(args.out)  # (before prepare makes it)
         shard, cfg, items, store, extractor = prepare(args)
         if cfg.weights == "random":
-            print("WARNING: --weights random: seeded random backbones, features carry no learned semantics",
+            print("warning: --weights random: seeded random backbones, features carry no learned semantics",
                   file=sys.stderr)
         meta = extractor.meta()
         store.check_meta(meta)  # (a store of other backbones is refused now, whenever meta.json is written)
