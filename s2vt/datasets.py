@@ -1070,9 +1070,15 @@ def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], for
     lost = sorted((notes(old) - notes(entries)) | paths)
     if lost:
         vid, kind, value = lost[0]
-        what = " and ".join(w for w, n in (("annotations", len(lost) - len(paths)), ("video paths", len(paths))) if n)
+        what = " and ".join(w for w, n in (("distinct annotations", len(lost) - len(paths)), ("video paths", len(paths)))
+                            if n)
+        # (a manifest imported with --captions-only, imported again without it: the option is the way to keep them)
+        alone = {e["video_id"] for e in old if e.get("captions_only")} - {e["video_id"] for e in entries}
+        alone_lost = alone and all(v in alone for v, _, _ in lost)
         raise OutputError(f"{out} exists and holds {len(lost)} {what} this import would drop (first: video {vid}, "
-                          f"{kind} {value[:60]!r}); pass "
+                          f"{kind} {value[:60]!r}"
+                          + (f"; all of its {len(alone)} video{'s' * (len(alone) > 1)} of captions alone" if alone_lost else "") + "); pass "
+                          + "--captions-only to keep them, " * bool(alone_lost)
                           + "--videos FOLDER to keep the paths, " * (bool(paths) and videos_option)
                           + "--force to replace it, or another --out")
     # a re-import that moves videos between splits (another --seed, --val/--test left out) silently

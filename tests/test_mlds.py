@@ -349,3 +349,17 @@ def test_score_and_extract_leave_videos_of_captions_alone_out(tmp_path):
     with open(manifest, "w") as f:
         f.writelines(json.dumps(e) + "\n" for e in entries)
     assert not any(v.startswith("words") for v, _ in collect_items(str(manifest)))
+
+
+def test_an_import_without_captions_only_over_one_with_it_names_the_option(tmp_path):
+    """(hostile trial) Importing again without --captions-only over a manifest made with it was refused as
+    'holds 2 annotations this import would drop' (distinct ones, where the summary had counted captions) with no
+    word of the option that keeps them; now it says they are its videos of captions alone, and the option."""
+    src = release(tmp_path / "mlds")
+    out = tmp_path / "m" / "manifest.jsonl"
+    first = run_cli("-m", "s2vt.cli", "import", "mlds", str(src), "--out", str(out), "--captions-only")
+    assert first.returncode == 0, first.stderr
+    again = run_cli("-m", "s2vt.cli", "import", "mlds", str(src), "--out", str(out))
+    assert again.returncode == 2 and "distinct annotations" in again.stderr, again.stderr
+    assert "all of its 1 video of captions alone" in again.stderr and "pass --captions-only to keep them" in again.stderr
+    assert run_cli("-m", "s2vt.cli", "import", "mlds", str(src), "--out", str(out), "--captions-only").returncode == 0

@@ -278,8 +278,8 @@ def test_folder_import_refuses_to_drop_a_hand_written_manifests_captions(tmp_pat
     mine = '{"video_id": "clip", "path": "clip.mp4", "split": "train", "captions": ["my words"], "tags": ["t"]}\n'
     out.write_text(mine)
     code, err = s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out)
-    assert (code, err) == (2, [f"error: {out} exists and holds 2 annotations this import would drop (first: video "
-                               "clip, caption 'my words'); pass --force to replace it, or another --out"])
+    assert (code, err) == (2, [f"error: {out} exists and holds 2 distinct annotations this import would drop "
+                               "(first: video clip, caption 'my words'); pass --force to replace it, or another --out"])
     assert out.read_text() == mine
     out.write_text("my notes\n")  # not a manifest at all: --force does not replace it either
     for force in [], ["--force"]:
