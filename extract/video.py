@@ -14,6 +14,7 @@ import math
 import os
 import re
 import stat
+import struct
 
 import numpy as np
 
@@ -182,6 +183,35 @@ def check_video_file(path: str) -> None:
             raise MediaError(f"{path}: a kernel file under {root} (its size reads 0, its content is the system's), "
                              "not a video file")
         raise MediaError(f"{path}: empty file (0 bytes)")
+
+
+def mp4_cut(path: str | os.PathLike) -> int | None:
+    """For an MP4 or QuickTime file (`starts_as_mp4`) whose last top-level box runs past the file's end (a
+    download broken off after the index, which faststart writes first): the bytes that box needs; else None.
+    A walk over the top-level boxes' headers (16 bytes read each, no media data)."""
+    if not starts_as_mp4(path):
+        return None
+    try:
+        with open(path, "rb", buffering=0) as f:
+            size, pos = os.fstat(f.fileno()).st_size, 0
+            while pos < size:
+                f.seek(pos)
+                head = f.read(16)
+                if len(head) < 8:
+                    return pos + 8
+                length = struct.unpack_from(">I", head)[0]
+                if length == 1:  # (a 64-bit size follows the type)
+                    if len(head) < 16:
+                        return pos + 16
+                    length = struct.unpack_from(">Q", head, 8)[0]
+                if length == 0:  # (the last box, to the file's end: nothing to tell)
+                    return None
+                if length < 8:  # (no box: not a file this walk can read)
+                    return None
+                pos += length
+            return pos if pos > size else None
+    except OSError:
+        return None
 
 
 def starts_as_mp4(path: str) -> bool:
@@ -405,7 +435,10 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
             frame_idx, clip_idx, wanted = _sample(real, num_frames, clips)
             decoded, err = _read_frames(path, wanted, geometry, size, background)
             whose = "ffmpeg guesses from the file's size" if info.size_guess else "its header implies"
-            notes.append(f"video stream holds only {real} of the {total} frames {whose}: sampled over those")
+            # (an MP4 whose index comes first, cut: its last box tells it, which the note said nothing of)
+            need = mp4_cut(path)
+            cut = f"file cut short ({os.path.getsize(path):,} of the {need:,} bytes its boxes give): " if need else ""
+            notes.append(f"{cut}video stream holds only {real} of the {total} frames {whose}: sampled over those")
         if 0 < len(decoded) < len(wanted):
             notes.append(f"{len(wanted) - len(decoded)} of the {len(wanted)} frames sampled could not be decoded: "
                          "the last decoded frame stands in")

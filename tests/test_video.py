@@ -114,6 +114,22 @@ def test_an_mp4_cut_before_its_index_is_said_to_be_cut_short(broken):
     assert "cut short" not in str(e.value), str(e.value)
 
 
+def test_an_mp4_whose_index_comes_first_cut_short_is_said_to_be_cut(tmp_path):
+    """An MP4 written with its index first (`-movflags +faststart`, as web video is) and then cut was noted
+    'video stream holds only 51 of the 100 frames its header implies', never that the file was cut short (an AVI
+    was; hostile trial): its last top-level box running past the file's end tells it. A whole one has no note."""
+    from extract.video import mp4_cut
+
+    whole = make_video(tmp_path / "fs.mp4", 4.0, audio=None, extra=["-movflags", "+faststart"])
+    assert decode_frames(whole, 8, clips=1, short_side=64).notes == [] and mp4_cut(whole) is None
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    notes = decode_frames(cut, 8, clips=1, short_side=64).notes
+    assert re.fullmatch(rf"file cut short \({len(data) // 2:,} of the {len(data):,} bytes its boxes give\): video "
+                        r"stream holds only \d+ of the 100 frames its header implies: sampled over those", notes[0]), notes
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(MediaError, match="no such file"):
         probe(tmp_path / "nope.mp4")
