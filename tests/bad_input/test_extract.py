@@ -86,7 +86,7 @@ def test_cover_art_and_truncated_mp4_sample_the_real_frames(tmp_path, capsys):
     notes = {json.loads(x)["video_id"]: json.loads(x)["note"]
              for x in (tmp_path / "s" / "notes.jsonl").read_text().splitlines()}
     assert notes["cover"] == "video stream holds only 1 of the 250 frames its header implies: sampled over those"
-    assert notes["truncated"].startswith("video stream holds only ")
+    assert notes["truncated"].startswith("file cut short (") and ": video stream holds only " in notes["truncated"]
 
 
 def test_unwritable_or_full_store_one_line_exit_2(tmp_path, videos, capsys, small_disk):
