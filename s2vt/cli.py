@@ -10,8 +10,9 @@ import sys
 import time
 import warnings
 
-from .errors import (SettingError, UserError, again_line, exit_status, finished_line, interrupt_quietly,
-                     invoked_as, interrupts_unwrapped, one_line_warning, starting_line, terminate_as_interrupt)
+from .errors import (TERMINATED, SettingError, Terminated, UserError, again_line, exit_status, finished_line,
+                     interrupt_quietly, invoked_as, interrupts_unwrapped, one_line_warning, starting_line,
+                     terminate_as_interrupt)
 
 if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
     interrupt_quietly(sys.argv[1:])
@@ -1023,11 +1024,12 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         from .store import one_line  # (a path that is not UTF-8: \xff, as the rest of the output shows it; a
         print(f"error: {one_line(str(e))}", file=sys.stderr)  # newline in a name: \n, the error stays one line
         return 2
-    except KeyboardInterrupt:  # Ctrl-C: one line and 130 (the commands write outputs whole, at their end)
+    except KeyboardInterrupt as e:  # Ctrl-C: one line and 130 (the commands write outputs whole, at their end)
         # (a signal just after the command returned, or after train's outputs were written: it had finished)
         print(finished_line(args.command) if finished else
               interrupted_command(args.command, argv, getattr(args, "progress", None)), file=sys.stderr)
-        return 130
+        # (a SIGTERM raised by the command itself, no handler of `terminate_as_interrupt`'s to note it: serve's)
+        return TERMINATED if isinstance(e, Terminated) else 130
 
 
 def interrupted_starting(argv: list[str]) -> str:

@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import re
+import signal
 import tempfile
 import threading
 import time
@@ -17,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
-from .errors import SettingError, UserError
+from .errors import SettingError, Terminated, UserError
 from extract.ffmpeg import MediaError, check_ffmpeg, ffmpeg_in_own_session, stop_ffmpeg
 from .manifest import VIDEO_EXTENSIONS
 from .options import at_least, in_interval
@@ -433,6 +434,9 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
     server = stopping_server(uvicorn.Config(app, host=host, port=port, log_level="info"))
     ffmpeg_in_own_session()  # (a Ctrl-C at the terminal is the server's to act on: `stopping_server`)
     server.run()
+    if server.stopped_by is not None:  # uvicorn re-raised it to a handler that did nothing: a SIG_IGN inherited
+        # (bash's `serve &` in a script), which made a Ctrl-C's stop exit 0
+        raise Terminated if server.stopped_by == signal.SIGTERM else KeyboardInterrupt
     return 0 if server.started else STARTUP_FAILURE  # (uvicorn logged why: the port taken since it was checked)
 
 
@@ -448,9 +452,12 @@ def stopping_server(config):
 
     class Server(uvicorn.Server):
         cut = ()
+        stopped_by = None  # the first signal caught while serving (its exit status and line: `serve`)
 
         def handle_exit(self, sig, frame) -> None:
             forced = self.force_exit
+            if self.stopped_by is None:
+                self.stopped_by = sig
             super().handle_exit(sig, frame)
             config.app.state.stop_requested = True
             if self.force_exit and not forced:

@@ -770,6 +770,39 @@ def test_a_signal_stops_the_server_cleanly_with_the_signals_exit_status(tmp_path
     assert "Traceback" not in err
 
 
+
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_the_server_inherited_ignored_still_decides_its_exit_status(tmp_path, sig, code):
+    """(hostile trial) `s2vt serve ... &` from a script, then `kill -INT`, exited 0 with no `interrupted:` line:
+    bash starts a script's background jobs with SIGINT ignored, and uvicorn, which stops on the signal all the
+    same, re-raised it on the way out to that SIG_IGN, which did nothing. Now the signal that stopped the
+    server decides: 130 (SIGTERM: 143) and the line, as in the foreground."""
+    import signal
+    import subprocess
+    import sys
+
+    from .conftest import free_port
+
+    port = free_port()
+    (tmp_path / "stub.py").write_text(SERVE_STUB)
+    wrapper = ("import os, signal, sys; signal.signal(signal.%s, signal.SIG_IGN); "
+               "os.execv(sys.executable, [sys.executable, 'stub.py', sys.argv[1]])" % sig)  # (inherited, as bash's &)
+    proc = subprocess.Popen([sys.executable, "-c", wrapper, str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"})
+    try:
+        wait_listening(proc, port)
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == code, err
+    assert "Application shutdown complete" in err and err.endswith("\ninterrupted: the server stopped\n"), err
+    assert "Traceback" not in err
+
+
 SERVE_APP_STUB = """
 import sys, types
 import s2vt.predict
