@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -827,6 +828,11 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
             except MediaError as e:
                 items.append(failed(v, str(e)))
                 continue
+            if looks_like_manifest(v):  # (ffmpeg's 'Invalid data found', after the model loaded, said nothing useful)
+                items.append(failed(v, f"{v}: a manifest, not a video file (caption takes video files and folders of "
+                                       "them); to caption a manifest's videos from their extracted features: s2vt "
+                                       f"evaluate --checkpoint CKPT --manifest {shlex.quote(v)} --features STORE"))
+                continue
             items.append(v)  # (a file ffmpeg cannot read fails as a video, in its turn)
             continue
         # (a link to nothing, its disk not mounted: failed now, as a missing named file is)
@@ -839,6 +845,19 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
         shown = "; ".join(i["error"] for i in items[:3]) + ("; ..." if len(items) > 3 else "")
         raise UserError(items[0]["error"] if len(items) == 1 else f"nothing to caption: {shown}")
     return items
+
+
+def looks_like_manifest(path: str) -> bool:
+    """Whether a file named as a video is a manifest (`is_manifest`), told by its content: its first
+    non-blank byte is '{' (no video container starts so: a video named clip.jsonl is still one)."""
+    from .manifest import is_manifest
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()  # (a BOM, as is_manifest allows)
+    except OSError:  # (left to the video's own reading to say)
+        return False
+    return head.startswith(b"{") and is_manifest(path)
 
 
 def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int = 5, tags: int = 3,

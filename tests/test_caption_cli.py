@@ -221,6 +221,29 @@ def test_caption_json_has_one_object_per_input_failed_ones_too(tmp_path, capsys,
     assert err == ["error: nope.mp4: no such file", "error: bad.mp4: not a video"]  # (each said once)
 
 
+
+def test_a_manifest_given_as_a_video_is_told_to_go_to_evaluate_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    """(hostile trial) `caption.py m.jsonl` loaded the model, then said 'm.jsonl: not a readable video (Error
+    opening input files: Invalid data found ...)'. Now, before the model loads, one line says it is a manifest
+    and names the command that captions a manifest's videos (exit 2; among videos, a failed input). A video
+    whose name ends .jsonl is still captioned: judged by its content."""
+    monkeypatch.chdir(tmp_path)
+    write_manifest([{"video_id": "v1", "split": "test", "captions": ["a cat"]}], tmp_path / "m.jsonl")
+    shutil.copy(tmp_path / "m.jsonl", tmp_path / "m.json")  # (an import's --out m.json: JSON lines all the same)
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    (tmp_path / "clip.jsonl").write_bytes(b"\x00\x00\x00\x18ftypmp42")  # (a video, oddly named)
+    loaded = []
+    monkeypatch.setattr(FakeCaptioner, "__init__", lambda self, *a, **k: loaded.append(True))
+    for name in ("m.jsonl", "m.json"):
+        code, out, err = fake_caption(capsys, monkeypatch, name)
+        assert (code, out, loaded) == (2, [], []), err
+        assert err == [f"error: {name}: a manifest, not a video file (caption takes video files and folders of "
+                       f"them); to caption a manifest's videos from their extracted features: s2vt evaluate "
+                       f"--checkpoint CKPT --manifest {name} --features STORE"], err
+    code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "m.jsonl", "clip.jsonl")
+    assert code == 1 and out == ["a.mp4: a caption", "clip.jsonl: a caption"] and len(err) == 1
+    assert err[0].startswith("error: m.jsonl: a manifest, not a video file"), err
+
 def test_a_missing_file_is_said_before_the_model_loads_so_an_interrupted_run_said_it(tmp_path, monkeypatch, capsys):
     """`caption.py a.mp4 missing.mp4` interrupted during a.mp4 never said missing.mp4 was missing: found before
     the model loaded, its line waited for its turn, after a.mp4's."""
