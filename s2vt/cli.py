@@ -733,7 +733,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     from .serve import MAX_VIDEO_SECONDS, MIN_UPLOAD_RATE, UPLOAD_TIMEOUT
 
     p.add_argument("--upload-timeout", type=float, default=UPLOAD_TIMEOUT, metavar="SECONDS",
-                   help="an upload that sends nothing for this long gets 408 and frees its slot")
+                   help="an upload that sends nothing for this long gets 408 and frees its slot; a connection whose "
+                        "request headers are not whole this long after it opened (or after its last answer) is closed")
     p.add_argument("--min-upload-rate", type=float, default=MIN_UPLOAD_RATE, metavar="KB/S",
                    help="an upload must average at least this many KB/s after its first --upload-timeout seconds, "
                         "else 408 and its slot freed (a 200 MB upload may take --upload-timeout + 5.7 h at the "

@@ -431,7 +431,8 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
                      upload_timeout=upload_timeout, max_seconds=max_video_seconds, min_upload_rate=min_upload_rate)
     # uvicorn.run swallows the Ctrl-C or SIGTERM its server re-raises after its clean shutdown, and returned
     # 0: its Server, run itself, lets it through, to the command's `interrupted:` line and 130 or 143
-    server = stopping_server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    server = stopping_server(uvicorn.Config(app, host=host, port=port, log_level="info",
+                                            http=header_timeout_protocol(upload_timeout)))
     ffmpeg_in_own_session()  # (a Ctrl-C at the terminal is the server's to act on: `stopping_server`)
     server.run()
     if server.stopped_by is not None:  # uvicorn re-raised it to a handler that did nothing: a SIG_IGN inherited
@@ -441,6 +442,54 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
 
 
 STARTUP_FAILURE = 3  # uvicorn.run's exit status when the server could not start
+
+
+def header_timeout_protocol(seconds: float):
+    """uvicorn's h11 protocol (its own choice, plain uvicorn having no httptools) with a deadline on each
+    request's headers: whole within `seconds` of the connection opening or of the last answer, else the
+    connection is closed. uvicorn has none (its keep-alive timer starts only after an answer, and any byte
+    cancels it): 300 connections sending half a header, or nothing, all stayed open (slowloris). The body is
+    the app's to time (`--upload-timeout`, `--min-upload-rate`)."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Protocol(H11Protocol):
+        header_timer = None
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self.await_headers()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()  # (it reads a pipelined request already there: then no deadline)
+            self.await_headers()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.header_timer is not None and self.conn.their_state is not h11.IDLE:  # (the headers came)
+                self.header_timer.cancel()
+                self.header_timer = None
+
+        def connection_lost(self, exc) -> None:
+            if self.header_timer is not None:
+                self.header_timer.cancel()
+                self.header_timer = None
+            super().connection_lost(exc)
+
+        def await_headers(self) -> None:
+            """The deadline for the next request's headers, while none has come (their_state IDLE)."""
+            if self.header_timer is not None:
+                self.header_timer.cancel()
+                self.header_timer = None
+            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+                self.header_timer = self.loop.call_later(seconds, self.headers_late)
+
+        def headers_late(self) -> None:
+            self.header_timer = None
+            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+                self.transport.close()  # (as uvicorn's keep-alive timeout does: no answer, no log line)
+
+    return Protocol
 
 
 def stopping_server(config):

@@ -803,6 +803,55 @@ def test_a_signal_the_server_inherited_ignored_still_decides_its_exit_status(tmp
     assert "Traceback" not in err
 
 
+
+def closed_within(conn, seconds: float) -> bool:
+    """Whether the server closes `conn` (reading whatever it sends first) within `seconds`."""
+    conn.settimeout(seconds)
+    try:
+        while conn.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:  # (closed with our bytes unread: closed all the same)
+        pass
+    return True
+
+
+def test_a_connection_whose_request_headers_never_complete_is_closed(tmp_path):
+    """(hostile trial) 300 connections that sent part of their request headers (or none: an idle one, or one
+    idle after a first answer, whose keep-alive timer any byte cancelled) all stayed open after 60 s: uvicorn
+    has no header timeout (slowloris). Now each request's headers must be whole within --upload-timeout
+    seconds of the connection opening or of the last answer, else the connection is closed; a request whose
+    headers came is answered as before."""
+    import httpx
+
+    from .conftest import free_port
+
+    port = free_port()
+    source = SERVE_STUB.replace('"unused.pt"]', '"unused.pt", "--upload-timeout", "1"]')
+    proc = started_stub(tmp_path, source, port)
+    try:
+        wait_listening(proc, port)
+        half, idle, after = (socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3))
+        with half, idle, after:
+            half.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+            after.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert after.recv(4096).startswith(b"HTTP/1.1 404")  # (the stub's bare app: answered, kept alive)
+            after.sendall(b"GET /healthz HTTP/1.1\r\nHo")
+            started = time.monotonic()
+            assert [closed_within(c, 10) for c in (half, idle, after)] == [True] * 3
+            assert time.monotonic() - started < 5
+        slow_body = socket.create_connection(("127.0.0.1", port), timeout=10)
+        with slow_body:  # (headers whole, the body slow: the app's own timeouts, not this one, act)
+            slow_body.sendall(b"POST /nowhere HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nab")
+            assert slow_body.recv(4096).startswith(b"HTTP/1.1 404")
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 404  # (still serving)
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
 SERVE_APP_STUB = """
 import sys, types
 import s2vt.predict
