@@ -478,15 +478,12 @@ def run_import(args: argparse.Namespace) -> int:
     if args.kind in ("msvd", "msrvtt"):
         ds.attach_paths(entries, args.videos, args.out, ".avi" if args.kind == "msvd" else ".mp4", args.strict,
                         annotations=args.files)
-    # (after the paths are attached: it compares them too; before lic2022's feature links)
-    ds.refuse_dropping_annotations(args.out, entries, args.force, videos_option=args.kind in ("msvd", "msrvtt"))
-    if args.kind == "lic2022" and args.features:
-        from .fileio import removed_if_failed
-
-        with removed_if_failed(Path(args.out).absolute().parent):  # (a refusal leaves no folder it made)
-            check_out(args.out)  # (before the links: they are written beside --out)
+    with writing_manifest(args.out):  # (before the links: they are written beside --out)
+        # (after the paths are attached: it compares them too; before lic2022's feature links)
+        ds.refuse_dropping_annotations(args.out, entries, args.force, videos_option=args.kind in ("msvd", "msrvtt"))
+        if args.kind == "lic2022" and args.features:
             ds.link_lic2022_features(entries, args.features, args.out)
-    write_manifest(entries, args.out)
+        write_manifest(entries, args.out)
     say_imported(args.out, entries)
     return 0
 
@@ -540,6 +537,25 @@ def check_out(out: str) -> None:
     check_writable(Path(out).parent, out)
 
 
+@contextlib.contextmanager
+def writing_manifest(out: str):
+    """Every importer's --out from before the check of what an existing manifest holds (the "would drop"
+    refusal) to its rename: `check_out`, then the manifest's lock held. Two imports into one --out at once
+    both found it absent (or droppable), both wrote and said "wrote", and the manifest held one run's videos
+    alone (hostile trial): the second is now refused in one line. A refusal leaves no folder it made."""
+    from pathlib import Path
+
+    from .fileio import locked, lock_path, refuse_special_outputs, removed_if_failed, writing_elsewhere, written_file
+
+    if Path(out).is_symlink():  # (a link to a folder or a device: named as typed, "a link to TARGET", as the write
+        refuse_special_outputs([out], folders=True)  # words it; check_out said "dirlink.json is a folder")
+    with removed_if_failed(Path(out).absolute().parent):
+        check_out(out)
+        target = written_file(out)  # (through a link: the file written, as evaluate locks it)
+        with locked(lock_path(target), writing_elsewhere(target, "--out ", f"--out {out}", "import")):
+            yield
+
+
 def say_imported(out: str, entries: list[dict], where: str = "") -> None:
     """The one summary line every importer ends with."""
     splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test")}
@@ -555,7 +571,7 @@ def run_import_features(args: argparse.Namespace) -> int:
     """Precomputed per-clip features (an MLDS release or any .npy folder) -> store + manifest."""
     from pathlib import Path
 
-    from .fileio import OutputError, removed_if_failed
+    from .fileio import OutputError
     from .manifest import write_manifest
     from .store import FeatureStore
 
@@ -566,8 +582,7 @@ def run_import_features(args: argparse.Namespace) -> int:
     ds.refuse_import_inputs(args.out, [root, args.captions] if args.kind == "features" else
                             [root, root / "training_label.json", root / "testing_label.json"], [(root, (".npy",))])
     ds.refuse_foreign_out(args.out)
-    with removed_if_failed(Path(args.out).absolute().parent):
-        check_out(args.out)  # (before the store is written)
+    with writing_manifest(args.out):  # (before the store is written)
         store = FeatureStore(args.features or Path(args.out).resolve().parent / "features")
         ds.check_modality(args.modality)  # (a folder of the store: checked before the path below is made)
         # the store's files for this modality are written by name: in the folder the .npy files are
@@ -638,7 +653,6 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
     were skipped (the rest imported: a batch's partial failure, as `python -m extract`'s)."""
     from pathlib import Path
 
-    from .fileio import removed_if_failed
     from .results import refuse_inputs
     from .yt8m import expand_folders, import_yt8m
 
@@ -650,13 +664,13 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
 
     refuse_out_in_store(args.out, args.features)
 
-    # the guard needs every entry, so it costs the importer a reading-only pass first (nothing is
-    # written before a refusal): asked for only where it can refuse, an existing --out without --force
-    guard = None if args.force or not os.path.isfile(args.out) else \
-        (lambda entries: refuse_dropping_annotations(args.out, entries, args.force))
     try:
-        with removed_if_failed(Path(args.out).absolute().parent):
-            check_out(args.out)  # (before the store is written)
+        with writing_manifest(args.out):  # (before the store is written)
+            # the guard needs every entry, so it costs the importer a reading-only pass first (nothing is
+            # written before a refusal): asked for only where it can refuse, an existing --out without --force
+            # (looked for under the lock: another import may be writing it)
+            guard = None if args.force or not os.path.isfile(args.out) else \
+                (lambda entries: refuse_dropping_annotations(args.out, entries, args.force))
             entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary, guard,
                                           args.progress)
     except KeyboardInterrupt:

@@ -857,3 +857,24 @@ def locked(lock: Path, busy: Callable[[int], UserError]):
         yield lock
     finally:
         release_lock(lock)
+
+
+def writing_elsewhere(path: Path, option: str, subject: str | None = None, command: str = "evaluate"):
+    """The refusal for an output another s2vt `command` is writing (the `busy` of `take_lock`); `subject`: the
+    output as the user knows it (else `option` and `path`)."""
+    def busy(pid: int) -> OutputError:
+        return OutputError(busy_line(subject or f"{option}{path}", f"another s2vt {command}", pid, "is writing it",
+                                     f"name another {option.strip() or '--out'}", lock_path(path)))
+    return busy
+
+
+@contextlib.contextmanager
+def writing_alone(path: Path, busy: Callable[[int], UserError]):
+    """Hold `path`'s lock (`lock_path`) while the block checks what is there and writes it: two runs writing one
+    output at once each checked before either wrote, so both passed and the last silently replaced the other's
+    (hostile trial). Its folder is made first (the lock goes beside it) and removed again, left empty, if the
+    block fails."""
+    with removed_if_failed(path.parent):
+        make_dirs(path.parent)
+        with locked(lock_path(path), busy):
+            yield

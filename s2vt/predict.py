@@ -18,7 +18,8 @@ from .device import pick_device
 from .errors import UserError, invoked_as
 from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, busy_line, check_writable, folder_path, make_dirs,
                      refuse_empty_paths, refuse_existing, refuse_linked_defaults, lock_path, locked, refuse_long_names,
-                     refuse_special_outputs, refuse_checkpoints, removed_if_failed, training_run, written_file)
+                     refuse_special_outputs, refuse_checkpoints, removed_if_failed, training_run, writing_elsewhere,
+                     written_file)
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, one_line, printable, store_not_found
 
@@ -390,15 +391,6 @@ def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = 
             made.enter_context(removed_if_failed(folder))
         return evaluate_split(checkpoint, manifest, features, split, beam, out, batch_size, device, skip_missing,
                               html, force, written, made)
-
-
-def writing_elsewhere(path: Path, option: str, subject: str | None = None):
-    """The refusal for an output another evaluate is writing (the `busy` of `fileio.take_lock`); `subject`: the
-    output as the user knows it (else `option` and `path`)."""
-    def busy(pid: int) -> OutputError:
-        return OutputError(busy_line(subject or f"{option}{path}", "another s2vt evaluate", pid, "is writing it",
-                                     f"name another {option.strip() or '--out'}", lock_path(path)))
-    return busy
 
 
 def as_typed(option: str, given: str | os.PathLike, written: Path) -> str:

@@ -1237,3 +1237,39 @@ def test_an_import_refuses_a_store_whose_log_is_no_stores(kind, tmp_path, capsys
     assert (code, err) == (2, [f"error: {store / 'sources.jsonl'} is not a feature store's sources.jsonl (line 1: "
                                f"not valid JSON): name another {option}"])
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("kind", ["yt8m", "folder", "mlds"])
+def test_an_out_another_import_is_writing_is_refused(kind, tmp_path, capsys):
+    """(hostile trial) Two imports into one --out at once both found it absent (or theirs to rewrite), both said
+    "wrote" and exited 0, and the manifest held one run's videos alone. Now the import holds a lock beside its
+    manifest from the "would drop" check to the rename, as evaluate does: the other run is refused in one line."""
+    from s2vt.fileio import lock_text
+
+    out, lock = tmp_path / "m.jsonl", tmp_path / ".m.jsonl.lock"
+    if kind == "yt8m":
+        args = [shard_of(tmp_path, "train0000.tfrecord", 2)]
+    elif kind == "folder":
+        out, lock = tmp_path / "vid" / "m.jsonl", tmp_path / "vid" / ".m.jsonl.lock"
+        (tmp_path / "vid").mkdir()
+        (tmp_path / "vid" / "clip.mp4").write_bytes(b"x")
+        args = [tmp_path / "vid"]
+    else:
+        src = tmp_path / "mlds"
+        feature_folder(src / "training_data" / "feat", ["a1_0_5.avi"], 4)
+        (src / "training_label.json").write_text(json.dumps([{"id": "a1_0_5.avi", "caption": ["a man"]}]))
+        args = [src]
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # (a running import)
+    try:
+        lock.write_text(lock_text(other.pid))
+        out.write_text(mine := '{"video_id": "v0", "split": "train", "captions": ["mine"]}\n')
+        code, err = s2vt(capsys, "import", kind, *args, "--out", out, "--force")
+        assert (code, err) == (2, [f"error: --out {out}: another s2vt import (pid {other.pid}) is writing it: wait "
+                                   f"for it to end, or name another --out (if none runs, remove {lock})"])
+        assert out.read_text() == mine and not (tmp_path / "features").exists()
+    finally:
+        other.kill()
+        other.wait()
+    # its process gone, the lock is stale: taken over, and the import runs (and removes it)
+    assert s2vt(capsys, "import", kind, *args, "--out", out, "--force")[0] == 0
+    assert not lock.exists() and read_manifest(out)
