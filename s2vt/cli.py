@@ -294,7 +294,7 @@ def run_export(args: argparse.Namespace) -> int:
     if args.format != "lic2022" and (args.manifest or args.split):
         raise ResultsError(f"--manifest and --split are for --format lic2022; {args.format} writes every video "
                            "of the predictions file")
-    from .fileio import ends_as_folder, written_file
+    from .fileio import ends_as_folder, writing_alone, writing_elsewhere, written_file
 
     # through a link, every check is of the file written, as evaluate's outputs are (`--out bl.zip --force`, bl.zip a
     # link to RUN/best.pt, replaced the checkpoint; hostile trial)
@@ -310,38 +310,44 @@ def run_export(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".zip":
         shown = os.fsdecode(args.out) if Path(args.out) == out else out
         raise ResultsError(f"--out {shown}: export writes a zip holding {MEMBER[args.format]}; name it .zip")
-    refuse_existing([args.out], args.force)
-    preds = load_predictions(args.preds, captions=args.format in CAPTION_FORMATS)
-    if args.format in CAPTION_FORMATS:
-        warning = check_captions(preds, args.preds, f"export as {args.format} captions")
-        if warning:
-            print(warning, file=sys.stderr)
-    order, split = None, args.split or "test"
-    # only the split predicted: the other splits' videos would go in with empty answers
-    if args.manifest and args.format == "lic2022":
-        order = [e["video_id"] for e in read_manifest(args.manifest) if e.get("split", "train") == split]
-        if not order:
-            raise ResultsError(f"{args.manifest}: no videos in split {split!r} (pass --split)")
-        if not any(v in preds for v in order):
-            raise ResultsError(f"{args.preds} predicts none of the {len(order)} {split} videos of {args.manifest} "
-                               "(predictions for another split? pass the --split given to s2vt evaluate)")
-        if not any(any(lic2022_fields(preds[v]["tags"])) for v in order if v in preds):  # (what each line would hold)
-            raise ResultsError(f"{args.preds}: no predicted tag is a LIC2022 label (level1:, level2:, tag:): "
-                               "a model trained on LIC2022 data writes them")
-        missing, outside = sum(v not in preds for v in order), len(set(preds) - set(order))
-        notes = ([f"{missing} of the {len(order)} {split} videos have no prediction (written with empty answers)"]
-                 * bool(missing) + [f"{outside} predicted videos are not in split {split} (left out)"] * bool(outside))
-        # (hand-made or merged predictions: a level 2 names its level 1, `level2:L1/L2`)
-        stray = [(v, s) for v in order if v in preds and (s := stray_level2(preds[v]["tags"]))]
-        if stray:
-            v, tags = stray[0]
-            # (tags are the predictions file's text: one_line escapes a newline, which would break the line)
-            notes.append(f"{len(stray)} videos have a level 2 that is not under their level 1, dropped (the level 1 "
-                         f"kept; first: {v}: {one_line(tags[0])} with "
-                         f"level1:{one_line(lic2022_fields(preds[v]['tags'])[0])})")
-        if notes:
-            print("warning: " + "; ".join(notes), file=sys.stderr)
-    write_zip(preds, args.format, out, order)
+    # two exports into one --out at once both found it absent and the last silently replaced the other's (hostile
+    # trial): its lock is held from the check that it is not there to the rename, as evaluate holds its outputs'
+    subject = f"--out {args.out}" + (f" (a link to {out})" if Path(args.out) != out else "")
+    with writing_alone(out, writing_elsewhere(out, "--out ", subject, "export")):
+        refuse_existing([args.out], args.force)
+        preds = load_predictions(args.preds, captions=args.format in CAPTION_FORMATS)
+        if args.format in CAPTION_FORMATS:
+            warning = check_captions(preds, args.preds, f"export as {args.format} captions")
+            if warning:
+                print(warning, file=sys.stderr)
+        order, split = None, args.split or "test"
+        # only the split predicted: the other splits' videos would go in with empty answers
+        if args.manifest and args.format == "lic2022":
+            order = [e["video_id"] for e in read_manifest(args.manifest) if e.get("split", "train") == split]
+            if not order:
+                raise ResultsError(f"{args.manifest}: no videos in split {split!r} (pass --split)")
+            if not any(v in preds for v in order):
+                raise ResultsError(f"{args.preds} predicts none of the {len(order)} {split} videos of {args.manifest} "
+                                   "(predictions for another split? pass the --split given to s2vt evaluate)")
+            # (what each line would hold)
+            if not any(any(lic2022_fields(preds[v]["tags"])) for v in order if v in preds):
+                raise ResultsError(f"{args.preds}: no predicted tag is a LIC2022 label (level1:, level2:, tag:): "
+                                   "a model trained on LIC2022 data writes them")
+            missing, outside = sum(v not in preds for v in order), len(set(preds) - set(order))
+            notes = ([f"{missing} of the {len(order)} {split} videos have no prediction (written with empty "
+                      "answers)"] * bool(missing)
+                     + [f"{outside} predicted videos are not in split {split} (left out)"] * bool(outside))
+            # (hand-made or merged predictions: a level 2 names its level 1, `level2:L1/L2`)
+            stray = [(v, s) for v in order if v in preds and (s := stray_level2(preds[v]["tags"]))]
+            if stray:
+                v, tags = stray[0]
+                # (tags are the predictions file's text: one_line escapes a newline, which would break the line)
+                notes.append(f"{len(stray)} videos have a level 2 that is not under their level 1, dropped (the "
+                             f"level 1 kept; first: {v}: {one_line(tags[0])} with "
+                             f"level1:{one_line(lic2022_fields(preds[v]['tags'])[0])})")
+            if notes:
+                print("warning: " + "; ".join(notes), file=sys.stderr)
+        write_zip(preds, args.format, out, order)
     count = len(order) if order is not None else len(preds)
     what = f" (split {split} of {args.manifest}, {sum(v in preds for v in order)} predicted)" if order else ""
     # (as the user gave it, as evaluate names its outputs: through a link, its target is not what they typed)

@@ -872,9 +872,10 @@ def writing_elsewhere(path: Path, option: str, subject: str | None = None, comma
 def writing_alone(path: Path, busy: Callable[[int], UserError]):
     """Hold `path`'s lock (`lock_path`) while the block checks what is there and writes it: two runs writing one
     output at once each checked before either wrote, so both passed and the last silently replaced the other's
-    (hostile trial). Its folder is made first (the lock goes beside it) and removed again, left empty, if the
+    (hostile trial). Its folder is made and checked writable first (`check_writable`: a folder that takes no file,
+    or a full disk, is said of the output, not of the lock beside it), and removed again, left empty, if the
     block fails."""
     with removed_if_failed(path.parent):
-        make_dirs(path.parent)
+        check_writable(path.parent, path)
         with locked(lock_path(path), busy):
             yield

@@ -141,6 +141,35 @@ def test_export_refuses_to_overwrite_without_force(tmp_path, capsys):
     assert {r["image_id"]: r["caption"] for r in json.loads(unzip(out)[1])} == PREDS_JSON
 
 
+def test_an_out_another_export_is_writing_is_refused(tmp_path, capsys):
+    """(hostile trial) Two `export ... --out same.zip` at once (no --force) both found it absent, both said "wrote",
+    and the one ending last silently replaced the other's: "never silently replaced" broken. Now export holds a
+    lock beside --out while it checks and writes it, as evaluate does: the other run is refused in one line."""
+    import subprocess
+    import sys
+
+    from s2vt.cli import main
+    from s2vt.fileio import lock_text
+
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({k: v["caption"] for k, v in PREDS.items()}))
+    out, lock = tmp_path / "a.zip", tmp_path / ".a.zip.lock"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # (a running export)
+    try:
+        lock.write_text(lock_text(other.pid))
+        assert main(["export", str(preds), "--format", "coco", "--out", str(out)]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"error: --out {out}: another s2vt export (pid {other.pid}) is writing it: wait for it to end, or name "
+            f"another --out (if none runs, remove {lock})")
+        assert not out.exists()
+    finally:
+        other.kill()
+        other.wait()
+    # its process gone, the lock is stale: taken over, the zip written and the lock removed
+    assert main(["export", str(preds), "--format", "coco", "--out", str(out)]) == 0
+    assert unzip(out)[0] and not lock.exists()
+
+
 def linked_submission(tmp_path, name: str):
     """(p.json of PREDS' captions, subs/a.zip holding an earlier submission, the link `name` to it)."""
     preds = tmp_path / "p.json"
