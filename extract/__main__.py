@@ -151,6 +151,12 @@ def joined_shard(argv: list[str]) -> list[str]:
 RESUME = "rerun the same command to resume"
 
 
+class SettingsRefused(StoreError):
+    """A meta.json of other settings found once the run began (another run into the same empty store wrote it
+    since this one's checks): a rerun is refused the same way, so the line is the one a run started after the
+    other says, with no "rerun the same command to resume" (hostile trial)."""
+
+
 def main(argv: list[str] | None = None, rerun_line: bool | str = True) -> int:
     """`rerun_line`: say how to resume after a Ctrl-C or an output that fails mid-run. A string is a
     caller's own advice for such a failure, and a Ctrl-C is then the caller's to report (`s2vt demo` runs
@@ -231,6 +237,10 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         when it made it)."""
         nonlocal begun
         if not begun:
+            try:  # (the check alone: a meta.json that cannot be written, a full disk, is a stop a rerun resumes)
+                store.check_meta(meta)
+            except StoreError as e:
+                raise SettingsRefused(str(e)) from None
             store.init_meta(meta)
             begun = True
 
@@ -386,6 +396,9 @@ def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: in
         interrupted = True     # settles it)
     if stopped or interrupted:  # (a Ctrl-C or a full disk before the first record: --out, if this run made it, goes)
         remove_if_empty(made)
+    if isinstance(stopped, SettingsRefused):  # (before its first record: nothing written, nothing to resume)
+        say(f"error: {stopped}")
+        return 2
     if stopped:
         say(f"error: {stopped} (stopped after {written} videos written, complete files only" +
             (f"; {advice})" if advice else ")"))

@@ -604,6 +604,28 @@ def test_a_store_of_other_settings_is_refused_before_the_backbones_load(tmp_path
                                "run asks 40; use another --out\n")
 
 
+def test_a_store_another_run_began_with_other_settings_gives_no_resume_advice(tmp_path, capsys, monkeypatch):
+    """(hostile trial) Two runs into one empty store at once, --frames 8 and --frames 4: the one that wrote its
+    meta.json second said "... store was extracted with frames=8, this run asks 4; use another --out (stopped after
+    0 videos written, complete files only; rerun the same command to resume)", and a rerun was refused the same way.
+    Now its line is the one a run started after the other says: no resume advice a rerun would not follow."""
+    import extract.__main__ as cli
+
+    store = tmp_path / "store"
+    follow_moves = cli.follow_moves
+
+    def other_run_begins(*args, **kwargs):  # (after this run's checks, before its first video's record)
+        FeatureStore(store).init_meta({"frames": 8, "image_size": 64, "dtype": "float16"})
+        return follow_moves(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "follow_moves", other_run_begins)
+    (tmp_path / "x.mp4").write_bytes(b"not a video")
+    rc, err = extract(capsys, tmp_path / "x.mp4", "--out", store, *VGGISH)
+    assert rc == 2 and err.strip().splitlines()[-1] == (
+        f"error: {store / 'meta.json'}: store was extracted with frames=8, this run asks 4; use another --out"), err
+    assert sorted(p.name for p in store.iterdir()) == ["meta.json"]
+
+
 def bad_pca(folder, kind):
     """A vggish_pca_params.npz that is not the PCA parameters: wrong shapes, other arrays, or text."""
     path = folder / "vggish_pca_params.npz"
