@@ -820,10 +820,8 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
             except MediaError as e:
                 items.append(failed(v, str(e)))
                 continue
-            if looks_like_manifest(v):  # (ffmpeg's 'Invalid data found', after the model loaded, said nothing useful)
-                items.append(failed(v, f"{v}: a manifest, not a video file (caption takes video files and folders of "
-                                       "them); to caption a manifest's videos from their extracted features: s2vt "
-                                       f"evaluate --checkpoint CKPT --manifest {shlex.quote(v)} --features STORE"))
+            if why := json_not_video(v):  # (ffmpeg's 'Invalid data found', after the model loaded, said nothing useful)
+                items.append(failed(v, why))
                 continue
             items.append(v)  # (a file ffmpeg cannot read fails as a video, in its turn)
             continue
@@ -839,17 +837,37 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
     return items
 
 
-def looks_like_manifest(path: str) -> bool:
-    """Whether a file named as a video is a manifest (`is_manifest`), told by its content: its first
-    non-blank byte is '{' (no video container starts so: a video named clip.jsonl is still one)."""
-    from .manifest import is_manifest
+JSON_LINE_LIMIT = 1 << 20  # (the most of a JSON file's first line read: a manifest's line is far shorter)
 
+
+def json_not_video(path: str) -> str | None:
+    """Why a file named as a video is JSON, not a video, in one line; None for any other file (ffmpeg's to read).
+    Told from its first 4 KiB and first line alone (a 2 GB video is not read): JSON's first non-blank byte is '{'
+    and it holds no NUL byte, which no video container starts so (a video named clip.jsonl is still one). A
+    manifest is JSON lines whose rows carry a video_id (manifest.check_entry), told by its first row: a file of
+    other JSON lines called a manifest was sent to `s2vt evaluate`, which refused it (hostile trial)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()  # (a BOM, as is_manifest allows)
+            head = f.read(4096)
+            start = head.removeprefix(b"\xef\xbb\xbf").lstrip()  # (a BOM, as json_lines allows)
+            if start[:1] != b"{" or b"\x00" in head:
+                return None
+            f.seek(len(head) - len(start))
+            line = f.readline(JSON_LINE_LIMIT)
     except OSError:  # (left to the video's own reading to say)
-        return False
-    return head.startswith(b"{") and is_manifest(path)
+        return None
+    try:
+        first = json.loads(line.decode("utf-8"))
+    except (ValueError, RecursionError):  # (a pretty-printed document, a line cut at the limit: JSON all the same)
+        first = None
+    taken = "not a video file (caption takes video files and folders of them)"
+    if isinstance(first, dict) and isinstance(first.get("video_id"), str):
+        return (f"{path}: a manifest, {taken}; to caption a manifest's videos from their extracted features: s2vt "
+                f"evaluate --checkpoint CKPT --manifest {shlex.quote(path)} --features STORE")
+    if isinstance(first, dict) and "@id" in first:  # (LIC2022's train.json, test_a.json: import makes a manifest)
+        return (f"{path}: LIC2022 JSON lines, {taken}; to make a manifest of it: s2vt import lic2022 "
+                f"{shlex.quote(path)} --out M.jsonl")
+    return f"{path}: a JSON file, {taken}"
 
 
 def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int = 5, tags: int = 3,

@@ -244,6 +244,32 @@ def test_a_manifest_given_as_a_video_is_told_to_go_to_evaluate_before_the_model_
     assert code == 1 and out == ["a.mp4: a caption", "clip.jsonl: a caption"] and len(err) == 1
     assert err[0].startswith("error: m.jsonl: a manifest, not a video file"), err
 
+def test_only_json_lines_of_video_ids_are_called_a_manifest(tmp_path, capsys, monkeypatch):
+    """(hostile trial) Any JSON-lines file named as a video was called a manifest (LIC2022's train.json, a file
+    holding {"a": 1}), and the `s2vt evaluate` it suggested then failed "missing field 'video_id'". Now a manifest
+    is JSON lines of video_ids; LIC2022's JSON lines (rows with '@id') are pointed to `s2vt import lic2022`; any
+    other JSON is said to be JSON, not a video: one line, exit 2, before the model loads."""
+    monkeypatch.chdir(tmp_path)
+    lic = [{"@id": "7000000000003975", "title": "t", "perception": {"asr": "", "ocr": ""}, "tag": []},
+           {"@id": "7000000000003159", "title": "u", "perception": {"asr": "", "ocr": ""}, "tag": []}]
+    (tmp_path / "train.json").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lic))
+    (tmp_path / "odd name.jsonl").write_text('{"@id": "1"}\n')
+    (tmp_path / "a.jsonl").write_text('{"a":1}\n')
+    (tmp_path / "a.json").write_text('{"a":1}\n{"b": 2}\n')
+    (tmp_path / "pretty.json").write_text('{\n  "video_id": "v1"\n}\n')  # (one document: not JSON lines)
+    loaded = []
+    monkeypatch.setattr(FakeCaptioner, "__init__", lambda self, *a, **k: loaded.append(True))
+    taken = "not a video file (caption takes video files and folders of them)"
+    for name, quoted in (("train.json", "train.json"), ("odd name.jsonl", "'odd name.jsonl'")):
+        code, out, err = fake_caption(capsys, monkeypatch, name)
+        assert (code, out, loaded) == (2, [], []), err
+        assert err == [f"error: {name}: LIC2022 JSON lines, {taken}; to make a manifest of it: s2vt import lic2022 "
+                       f"{quoted} --out M.jsonl"], err
+    for name in ("a.jsonl", "a.json", "pretty.json"):
+        code, out, err = fake_caption(capsys, monkeypatch, name)
+        assert (code, out, err, loaded) == (2, [], [f"error: {name}: a JSON file, {taken}"], []), err
+
+
 def test_a_missing_file_is_said_before_the_model_loads_so_an_interrupted_run_said_it(tmp_path, monkeypatch, capsys):
     """`caption.py a.mp4 missing.mp4` interrupted during a.mp4 never said missing.mp4 was missing: found before
     the model loaded, its line waited for its turn, after a.mp4's."""
