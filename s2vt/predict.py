@@ -843,14 +843,14 @@ JSON_LINE_LIMIT = 1 << 20  # (the most of a JSON file's first line read: a manif
 def json_not_video(path: str) -> str | None:
     """Why a file named as a video is JSON, not a video, in one line; None for any other file (ffmpeg's to read).
     Told from its first 4 KiB and first line alone (a 2 GB video is not read): JSON's first non-blank byte is '{'
-    and it holds no NUL byte, which no video container starts so (a video named clip.jsonl is still one). A
+    or '[' and it holds no NUL byte, which no video container starts so (a video named clip.jsonl is still one). A
     manifest is JSON lines whose rows carry a video_id (manifest.check_entry), told by its first row: a file of
     other JSON lines called a manifest was sent to `s2vt evaluate`, which refused it (hostile trial)."""
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
             start = head.removeprefix(b"\xef\xbb\xbf").lstrip()  # (a BOM, as json_lines allows)
-            if start[:1] != b"{" or b"\x00" in head:
+            if start[:1] not in (b"{", b"[") or b"\x00" in head:
                 return None
             f.seek(len(head) - len(start))
             line = f.readline(JSON_LINE_LIMIT)
@@ -861,6 +861,10 @@ def json_not_video(path: str) -> str | None:
     except (ValueError, RecursionError):  # (a pretty-printed document, a line cut at the limit: JSON all the same)
         first = None
     taken = "not a video file (caption takes video files and folders of them)"
+    if start[:1] == b"[":  # (ffmpeg said 'no video stream' of one named .jsonl; hostile trial)
+        rows = b'"video_id"' in start  # (an array of manifest rows, pretty-printed or not: no manifest all the same)
+        return f"{path}: a JSON array, {taken}" + (", nor a manifest (JSON lines: one object a line, each with its "
+                                                   "video_id)" if rows else "")
     if isinstance(first, dict) and isinstance(first.get("video_id"), str):
         return (f"{path}: a manifest, {taken}; to caption a manifest's videos from their extracted features: s2vt "
                 f"evaluate --checkpoint CKPT --manifest {shlex.quote(path)} --features STORE")

@@ -270,6 +270,26 @@ def test_only_json_lines_of_video_ids_are_called_a_manifest(tmp_path, capsys, mo
         assert (code, out, err, loaded) == (2, [], [f"error: {name}: a JSON file, {taken}"], []), err
 
 
+def test_a_json_array_is_called_a_json_array_not_a_video(tmp_path, capsys, monkeypatch):
+    """(hostile trial) A JSON array named .jsonl (`[{"video_id": "a"}]`) went to ffmpeg, which said 'no video
+    stream'. Now it is a JSON array, not a video file, and, holding manifest rows, not a manifest either (one
+    object a line): one line, exit 2, before the model loads."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rows.jsonl").write_text('[{"video_id": "a"}]\n')
+    (tmp_path / "pretty.json").write_text('[\n  {\n    "video_id": "a",\n    "captions": ["x"]\n  }\n]\n')
+    (tmp_path / "numbers.json").write_text("\ufeff [1, 2]")
+    loaded = []
+    monkeypatch.setattr(FakeCaptioner, "__init__", lambda self, *a, **k: loaded.append(True))
+    taken = "a JSON array, not a video file (caption takes video files and folders of them)"
+    for name in ("rows.jsonl", "pretty.json"):
+        code, out, err = fake_caption(capsys, monkeypatch, name)
+        assert (code, out, loaded) == (2, [], []), err
+        assert err == [f"error: {name}: {taken}, nor a manifest (JSON lines: one object a line, each with its "
+                       "video_id)"], err
+    code, out, err = fake_caption(capsys, monkeypatch, "numbers.json")
+    assert (code, out, err, loaded) == (2, [], [f"error: numbers.json: {taken}"], [])
+
+
 def test_a_missing_file_is_said_before_the_model_loads_so_an_interrupted_run_said_it(tmp_path, monkeypatch, capsys):
     """`caption.py a.mp4 missing.mp4` interrupted during a.mp4 never said missing.mp4 was missing: found before
     the model loaded, its line waited for its turn, after a.mp4's."""
