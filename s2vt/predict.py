@@ -830,6 +830,9 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
                  for p in video_files(v)]
         why = (f"{v}: no video files in this folder (by extension: {', '.join(VIDEO_EXTENSIONS[:4])}, ...; hidden "
                "files, such as macOS's ._clip.mp4, are skipped)")
+        if not found and (manifest := manifest_in(v)):  # (its manifest said, and where its videos are captioned)
+            why += f"; it holds a manifest, {manifest}: to caption its videos from their extracted features: " \
+                   f"{to_evaluate(manifest)}"
         items += found or [failed(v, why)]
     if all(isinstance(i, dict) for i in items):
         shown = "; ".join(i["error"] for i in items[:3]) + ("; ..." if len(items) > 3 else "")
@@ -840,12 +843,11 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
 JSON_LINE_LIMIT = 1 << 20  # (the most of a JSON file's first line read: a manifest's line is far shorter)
 
 
-def json_not_video(path: str) -> str | None:
-    """Why a file named as a video is JSON, not a video, in one line; None for any other file (ffmpeg's to read).
-    Told from its first 4 KiB and first line alone (a 2 GB video is not read): JSON's first non-blank byte is '{'
-    or '[' and it holds no NUL byte, which no video container starts so (a video named clip.jsonl is still one). A
-    manifest is JSON lines whose rows carry a video_id (manifest.check_entry), told by its first row: a file of
-    other JSON lines called a manifest was sent to `s2vt evaluate`, which refused it (hostile trial)."""
+def json_start(path: str | os.PathLike) -> tuple[bytes, object] | None:
+    """(its first non-blank bytes, up to 4 KiB; its first line's JSON value, or None where that line is no
+    JSON) for a file that is JSON, None for any other. Told from its first 4 KiB and first line alone (a 2 GB
+    video is not read): JSON's first non-blank byte is '{' or '[' and it holds no NUL byte, which no video
+    container starts so (a video named clip.jsonl is still one)."""
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
@@ -857,21 +859,58 @@ def json_not_video(path: str) -> str | None:
     except OSError:  # (left to the video's own reading to say)
         return None
     try:
-        first = json.loads(line.decode("utf-8"))
+        return start, json.loads(line.decode("utf-8"))
     except (ValueError, RecursionError):  # (a pretty-printed document, a line cut at the limit: JSON all the same)
-        first = None
+        return start, None
+
+
+def manifest_row(value: object) -> bool:
+    """Whether a JSON lines file's first value is a manifest's row: an object with its video_id
+    (manifest.check_entry); a file of other JSON lines called a manifest was sent to `s2vt evaluate`, which
+    refused it (hostile trial)."""
+    return isinstance(value, dict) and isinstance(value.get("video_id"), str)
+
+
+def to_evaluate(manifest: str) -> str:
+    """The command that captions a manifest's videos, for caption given one instead of videos."""
+    return f"s2vt evaluate --checkpoint CKPT --manifest {shlex.quote(manifest)} --features STORE"
+
+
+def json_not_video(path: str) -> str | None:
+    """Why a file named as a video is JSON, not a video, in one line (`json_start`); None for any other file
+    (ffmpeg's to read)."""
+    if (json_file := json_start(path)) is None:
+        return None
+    start, first = json_file
     taken = "not a video file (caption takes video files and folders of them)"
     if start[:1] == b"[":  # (ffmpeg said 'no video stream' of one named .jsonl; hostile trial)
         rows = b'"video_id"' in start  # (an array of manifest rows, pretty-printed or not: no manifest all the same)
         return f"{path}: a JSON array, {taken}" + (", nor a manifest (JSON lines: one object a line, each with its "
                                                    "video_id)" if rows else "")
-    if isinstance(first, dict) and isinstance(first.get("video_id"), str):
-        return (f"{path}: a manifest, {taken}; to caption a manifest's videos from their extracted features: s2vt "
-                f"evaluate --checkpoint CKPT --manifest {shlex.quote(path)} --features STORE")
+    if manifest_row(first):
+        return (f"{path}: a manifest, {taken}; to caption a manifest's videos from their extracted features: "
+                f"{to_evaluate(path)}")
     if isinstance(first, dict) and "@id" in first:  # (LIC2022's train.json, test_a.json: import makes a manifest)
         return (f"{path}: LIC2022 JSON lines, {taken}; to make a manifest of it: s2vt import lic2022 "
                 f"{shlex.quote(path)} --out M.jsonl")
     return f"{path}: a JSON file, {taken}"
+
+
+def manifest_in(folder: str) -> str | None:
+    """A manifest directly in `folder` (manifest.jsonl first, else the first *.jsonl of video_id rows, of a
+    few), for caption given a folder without videos: a run's folder holds its manifest, not its videos."""
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".jsonl") and not n.startswith("."))
+    except OSError:  # (a folder that cannot be listed: its own message stands)
+        return None
+    if "manifest.jsonl" in names:
+        names.remove("manifest.jsonl")
+        names.insert(0, "manifest.jsonl")
+    for name in names[:20]:  # (each read for its first line alone; a folder of thousands is not read through)
+        path = os.path.join(folder, name)
+        if os.path.isfile(path) and (json_file := json_start(path)) and manifest_row(json_file[1]):
+            return path
+    return None
 
 
 def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int = 5, tags: int = 3,

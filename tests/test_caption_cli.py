@@ -290,6 +290,32 @@ def test_a_json_array_is_called_a_json_array_not_a_video(tmp_path, capsys, monke
     assert (code, out, err, loaded) == (2, [], [f"error: numbers.json: {taken}"], [])
 
 
+def test_a_folder_of_a_manifest_and_no_videos_points_to_evaluate(tmp_path, capsys, monkeypatch):
+    """(hostile trial) `caption.py DIR/`, DIR holding a manifest and no videos, said only 'no video files in this
+    folder'. Now the line names the manifest (manifest.jsonl first, else a *.jsonl of video_id rows) and the
+    `s2vt evaluate` that captions its videos; a folder whose .jsonl files are no manifests is said as before."""
+    monkeypatch.chdir(tmp_path)
+    rows = [{"video_id": "v1", "split": "test", "captions": ["a cat"]}]
+    for d, names in (("run", ("manifest.jsonl", "b.jsonl")), ("other", ("b.jsonl",))):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "a.jsonl").write_text('{"a": 1}\n')  # (JSON lines, no manifest: passed over)
+        for name in names:
+            write_manifest(rows, tmp_path / d / name)
+    (tmp_path / "none").mkdir()
+    (tmp_path / "none" / "a.jsonl").write_text('{"@id": "1"}\n')
+    loaded = []
+    monkeypatch.setattr(FakeCaptioner, "__init__", lambda self, *a, **k: loaded.append(True))
+    for folder, manifest in (("run/", "run/manifest.jsonl"), ("other", "other/b.jsonl")):
+        code, out, err = fake_caption(capsys, monkeypatch, folder)
+        assert (code, out, loaded) == (2, [], []), err
+        assert len(err) == 1 and err[0].startswith(f"error: {folder}: no video files in this folder (by extension: "), err
+        assert err[0].endswith(f"skipped); it holds a manifest, {manifest}: to caption its videos from their "
+                               f"extracted features: s2vt evaluate --checkpoint CKPT --manifest {manifest} --features "
+                               "STORE"), err
+    code, out, err = fake_caption(capsys, monkeypatch, "none")
+    assert code == 2 and len(err) == 1 and err[0].endswith("are skipped)"), err
+
+
 def test_a_missing_file_is_said_before_the_model_loads_so_an_interrupted_run_said_it(tmp_path, monkeypatch, capsys):
     """`caption.py a.mp4 missing.mp4` interrupted during a.mp4 never said missing.mp4 was missing: found before
     the model loaded, its line waited for its turn, after a.mp4's."""
