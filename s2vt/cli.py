@@ -280,6 +280,11 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing --out file (without it: refused)")
 
 
+def counted(n: int, what: str) -> str:
+    """'1 video', '2 videos': a count and its noun, plural but for one."""
+    return f"{n} {what}{'s' * (n != 1)}"
+
+
 def run_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -327,22 +332,27 @@ def run_export(args: argparse.Namespace) -> int:
             if not order:
                 raise ResultsError(f"{args.manifest}: no videos in split {split!r} (pass --split)")
             if not any(v in preds for v in order):
-                raise ResultsError(f"{args.preds} predicts none of the {len(order)} {split} videos of {args.manifest} "
-                                   "(predictions for another split? pass the --split given to s2vt evaluate)")
+                raise ResultsError(f"{args.preds} predicts none of the {counted(len(order), split + ' video')} of "
+                                   f"{args.manifest} (predictions for another split? pass the --split given to s2vt "
+                                   "evaluate)")
             # (what each line would hold)
             if not any(any(lic2022_fields(preds[v]["tags"])) for v in order if v in preds):
                 raise ResultsError(f"{args.preds}: no predicted tag is a LIC2022 label (level1:, level2:, tag:): "
                                    "a model trained on LIC2022 data writes them")
             missing, outside = sum(v not in preds for v in order), len(set(preds) - set(order))
-            notes = ([f"{missing} of the {len(order)} {split} videos have no prediction (written with empty "
-                      "answers)"] * bool(missing)
-                     + [f"{outside} predicted videos are not in split {split} (left out)"] * bool(outside))
+            # (each count said as 'video' for one, its verb agreeing: '1 predicted videos are' was said; hostile trial)
+            notes = ([f"{missing} of the {counted(len(order), split + ' video')} {'has' if missing == 1 else 'have'} "
+                      "no prediction (written with empty answers)"] * bool(missing)
+                     + [f"{counted(outside, 'predicted video')} {'is' if outside == 1 else 'are'} not in split {split} "
+                        "(left out)"] * bool(outside))
             # (hand-made or merged predictions: a level 2 names its level 1, `level2:L1/L2`)
             stray = [(v, s) for v in order if v in preds and (s := stray_level2(preds[v]["tags"]))]
             if stray:
                 v, tags = stray[0]
                 # (tags are the predictions file's text: one_line escapes a newline, which would break the line)
-                notes.append(f"{len(stray)} videos have a level 2 that is not under their level 1, dropped (the "
+                one = len(stray) == 1
+                notes.append(f"{counted(len(stray), 'video')} {'has' if one else 'have'} a level 2 that is not under "
+                             f"{'its' if one else 'their'} level 1, dropped (the "
                              f"level 1 kept; first: {v}: {one_line(tags[0])} with "
                              f"level1:{one_line(lic2022_fields(preds[v]['tags'])[0])})")
             if notes:
@@ -351,7 +361,7 @@ def run_export(args: argparse.Namespace) -> int:
     count = len(order) if order is not None else len(preds)
     what = f" (split {split} of {args.manifest}, {sum(v in preds for v in order)} predicted)" if order else ""
     # (as the user gave it, as evaluate names its outputs: through a link, its target is not what they typed)
-    print(f"wrote {args.out}: {count} videos{what}", file=sys.stderr)
+    print(f"wrote {args.out}: {counted(count, 'video')}{what}", file=sys.stderr)
     return 0
 
 
@@ -685,17 +695,14 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
         return 130
     say_imported(args.out, entries)
 
-    def count(n: int, what: str) -> str:
-        return f"{n} {what}{'s' * (n != 1)}"
-
     problems = []
     if report["failed_files"]:
-        problems.append(f"{len(report['failed_files'])} of {count(len(args.files), 'file')} not read to the end")
+        problems.append(f"{len(report['failed_files'])} of {counted(len(args.files), 'file')} not read to the end")
     if report["skipped"]:
-        problems.append(f"{count(sum(report['skipped'].values()), 'record')} skipped "
+        problems.append(f"{counted(sum(report['skipped'].values()), 'record')} skipped "
                         f"({', '.join(f'{k}: {v}' for k, v in report['skipped'].items())})")
     if problems:
-        print(f"error: {' and '.join(problems)} (see the warnings above); {count(len(entries), 'video')} "
+        print(f"error: {' and '.join(problems)} (see the warnings above); {counted(len(entries), 'video')} "
               "imported", file=sys.stderr)
         return 1
     return 0

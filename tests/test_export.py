@@ -73,10 +73,35 @@ def test_lic2022_export_writes_only_the_predicted_split(tmp_path, capsys):
     assert [json.loads(line)["@id"] for line in text.splitlines()] == ["3", "4"]  # test only, manifest order
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == f"wrote {tmp_path / 'a.zip'}: 2 videos (split test of {manifest}, 1 predicted)"
-    assert err[0].startswith("warning: 1 of the 2 test videos have no prediction")
+    assert err[0].startswith("warning: 1 of the 2 test videos has no prediction")
     assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest), "--split", "val",
                  "--out", str(tmp_path / "v.zip")]) == 0
     assert [json.loads(line)["@id"] for line in unzip(tmp_path / "v.zip")[1].splitlines()] == ["2"]
+
+
+def test_export_counts_one_video_as_one_video(tmp_path, capsys):
+    """(hostile trial) `s2vt export` of one video said 'wrote a.zip: 1 videos', and its warnings '1 predicted videos
+    are not in split test', '1 videos have a level 2 ...', 'none of the 1 val videos': each count now says video
+    for one, and its verb agrees."""
+    from s2vt.cli import main
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({"video7010": "a man plays a guitar"}))
+    assert main(["export", str(preds), "--format", "coco", "--out", str(tmp_path / "a.zip")]) == 0
+    assert capsys.readouterr().err == f"wrote {tmp_path / 'a.zip'}: 1 video\n"
+    preds.write_text(json.dumps([{"video_id": "3", "caption": "", "tags": ["level1:q", "level2:x/z"]},
+                                 {"video_id": "1", "caption": "", "tags": ["level1:q"]}]))
+    manifest = lic_manifest(tmp_path / "m.jsonl")
+    assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
+                 "--out", str(tmp_path / "b.zip")]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: 1 of the 2 test videos has no prediction (written with empty answers); 1 predicted video is not "
+        "in split test (left out); 1 video has a level 2 that is not under its level 1, dropped (the level 1 kept; "
+        "first: 3: level2:x/z with level1:q)",
+        f"wrote {tmp_path / 'b.zip'}: 2 videos (split test of {manifest}, 1 predicted)"]
+    assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest), "--split", "val",
+                 "--out", str(tmp_path / "c.zip")]) == 2
+    assert capsys.readouterr().err == (f"error: {preds} predicts none of the 1 val video of {manifest} (predictions "
+                                       "for another split? pass the --split given to s2vt evaluate)\n")
 
 
 def test_lic2022_level2_not_under_the_level1_is_dropped_with_one_warning(tmp_path, capsys):
@@ -120,7 +145,7 @@ def test_export_refuses_predictions_for_another_split(tmp_path, capsys):
     assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest), "--split", "val",
                  "--out", str(tmp_path / "v.zip")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"error: {preds} predicts none of the 1 val videos of {manifest}") and "\n" not in err
+    assert err.startswith(f"error: {preds} predicts none of the 1 val video of {manifest}") and "\n" not in err
     assert not (tmp_path / "v.zip").exists()
     # --split / --manifest mean nothing for the caption formats: refused, not silently ignored
     assert main(["export", str(preds), "--format", "coco", "--split", "val", "--out", str(tmp_path / "c.zip")]) == 2
@@ -281,8 +306,8 @@ def test_export_checks_what_it_is_given(tmp_path, capsys):
     (tmp_path / "bl.zip").unlink()
     # part of the split predicted, and a video of another split: written, with one warning line
     code, err = export()
-    assert code == 0 and err[0] == ("warning: 1 of the 2 test videos have no prediction (written with empty answers); "
-                                    "1 predicted videos are not in split test (left out)")
+    assert code == 0 and err[0] == ("warning: 1 of the 2 test videos has no prediction (written with empty answers); "
+                                    "1 predicted video is not in split test (left out)")
     # the same video twice: which answer counts would be a guess
     preds.write_text(json.dumps([{"video_id": "3", "caption": "a", "tags": []}, {"video_id": "3", "caption": "b"}]))
     code, err = export(out="b.zip")
