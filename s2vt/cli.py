@@ -775,12 +775,15 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from .predict import default_checkpoint
-    from .serve import serve
+    from .errors import signals_honoured
 
-    return serve(args.checkpoint or default_checkpoint(), args.host, args.port, args.workers, args.queue,
-                 args.max_upload_mb, decoding(args), args.tags, args.device, args.weights_dir, args.upload_timeout,
-                 args.max_video_seconds, args.min_upload_rate)
+    with signals_honoured():  # (`s2vt serve &` in a script: a Ctrl-C while the model loads too)
+        from .predict import default_checkpoint
+        from .serve import serve
+
+        return serve(args.checkpoint or default_checkpoint(), args.host, args.port, args.workers, args.queue,
+                     args.max_upload_mb, decoding(args), args.tags, args.device, args.weights_dir,
+                     args.upload_timeout, args.max_video_seconds, args.min_upload_rate)
 
 
 COMMANDS = {  # name -> (help, add_arguments, run)

@@ -45,13 +45,44 @@ def interrupt_quietly(argv: list[str] | None = None) -> None:
             print(starting_line(argv), file=sys.stderr, flush=True)
         os._exit(TERMINATED if issubclass(kind, Terminated) else INTERRUPTED)
     sys.excepthook = hook
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if argv and argv[:1] == ["serve"]:  # (serve stops on them even inherited ignored: `signals_honoured`)
+        unignore_interrupts()
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, terminated_while_starting)
 
 
 def terminated_while_starting(signum, frame) -> None:
     """SIGTERM's handler from `interrupt_quietly` until `terminate_as_interrupt` replaces it."""
     raise Terminated
+
+
+def unignore_interrupts() -> dict:
+    """An inherited SIG_IGN of SIGINT (bash starts a script's `cmd &` so) or SIGTERM replaced by the handlers
+    of the foreground: a KeyboardInterrupt, `Terminated`. The handlers replaced, by signal. Main thread only."""
+    replaced = {}
+    for s, handler in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, terminated_while_starting)):
+        if signal.getsignal(s) is signal.SIG_IGN:
+            replaced[s] = signal.signal(s, handler)
+    return replaced
+
+
+@contextlib.contextmanager
+def signals_honoured():
+    """For serve, while it runs: a SIGINT or SIGTERM stops it even when inherited ignored, from its start (its
+    model loading) as once it serves (uvicorn stops on them whatever their handler; the signal it re-raises
+    then decides the exit status and line). An inherited SIG_IGN swallowed one while the model loaded, and the
+    server went on to serve. The handlers before are put back at the end. Outside the main thread, nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    replaced = unignore_interrupts()
+    try:
+        yield
+    finally:
+        for s, handler in replaced.items():
+            signal.signal(s, handler)
 
 
 def again_line(argv: list[str] | None, commands: tuple[str, ...] | None = None) -> str:

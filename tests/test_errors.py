@@ -211,6 +211,22 @@ def test_a_ctrl_c_while_the_modules_load_is_one_line_and_sigint_status():
     assert "interrupt_quietly()" in (REPO / "extract" / "__main__.py").read_text().split("from .pipeline")[0]
 
 
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_serve_takes_a_signal_inherited_ignored_while_its_modules_load(sig, code):
+    """(hostile trial) `s2vt serve &` from a script ignored a SIGINT that came while its modules loaded (the
+    inherited SIG_IGN), then served. Now the entry point's `interrupt_quietly` takes it for serve: one
+    `interrupted: while starting` line and 130 (143). Other commands keep an inherited SIG_IGN."""
+    code_line = ("import os, signal, time\nsignal.signal(signal.{sig}, signal.SIG_IGN)\n"
+                 "from s2vt.errors import interrupt_quietly\ninterrupt_quietly({argv!r})\n"
+                 "os.kill(os.getpid(), signal.{sig})\ntime.sleep(0.5)\nprint('ignored')")
+    proc = run_cli("-c", code_line.format(sig=sig, argv=["serve", "--port", "1"]), timeout=60)
+    assert proc.returncode == code and proc.stdout == "", (proc.stdout, proc.stderr)
+    assert proc.stderr == "interrupted: while starting, before anything was written; to start again: " \
+        "s2vt serve --port 1\n", proc.stderr
+    assert "SIGTERM" == sig or run_cli("-c", code_line.format(sig=sig, argv=["score", "p.json"])).stdout == \
+        "ignored\n"  # (a nohup'd or backgrounded batch command keeps its SIG_IGN)
+
+
 # (a test's own sitecustomize, not the product's: the signal comes exactly while s2vt.options loads, which
 # every entry point imports before its command's own handling, instead of at a guessed moment)
 SIGNAL_WHILE_LOADING = """import os, signal, sys

@@ -803,6 +803,52 @@ def test_a_signal_the_server_inherited_ignored_still_decides_its_exit_status(tmp
     assert "Traceback" not in err
 
 
+# (SERVE_STUB whose model takes 30 s to load, saying when it begins: a signal that comes while it loads)
+SLOW_LOADING_STUB = SERVE_STUB.replace("""        self.extractor = types.SimpleNamespace(backbones=None)
+""", """        self.extractor = types.SimpleNamespace(backbones=None)
+        import time
+        print("loading", file=sys.stderr, flush=True)
+        time.sleep(30)
+""")
+
+
+def started_ignoring(tmp_path, source: str, sig: str, port: int):
+    """A serve stub (`source`) in a process of its own that inherited `sig` ignored, as bash's `serve &` in a
+    script does SIGINT's."""
+    import subprocess
+    import sys
+
+    (tmp_path / "stub.py").write_text(source)
+    wrapper = ("import os, signal, sys; signal.signal(signal.%s, signal.SIG_IGN); "
+               "os.execv(sys.executable, [sys.executable, 'stub.py', sys.argv[1]])" % sig)
+    return subprocess.Popen([sys.executable, "-c", wrapper, str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"})
+
+
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_inherited_ignored_stops_the_server_while_its_model_loads(tmp_path, sig, code):
+    """(hostile trial) `s2vt serve ... &` from a script, then `kill -INT` within its first seconds (the model
+    loading, before uvicorn's handlers are in place): the inherited SIG_IGN swallowed the signal and the server
+    went on to serve. Now serve takes SIGINT and SIGTERM from its start: 130 (143) and the `interrupted:` line,
+    as in the foreground, and it never listens."""
+    import signal
+
+    from .conftest import free_port
+
+    port = free_port()
+    proc = started_ignoring(tmp_path, SLOW_LOADING_STUB, sig, port)
+    try:
+        assert "loading" in proc.stderr.readline()  # (the model is loading now)
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=20)  # (ignored: it slept on, then served, until killed)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == code, err
+    assert err == "interrupted: the server stopped\n", err  # (no traceback, no uvicorn line: it never started)
+
 
 def closed_within(conn, seconds: float) -> bool:
     """Whether the server closes `conn` (reading whatever it sends first) within `seconds`."""
