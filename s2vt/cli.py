@@ -10,7 +10,7 @@ import sys
 import time
 import warnings
 
-from .errors import (TERMINATED, SettingError, Terminated, UserError, again_line, exit_status, finished_line,
+from .errors import (SettingError, Terminated, UserError, again_line, exit_status, finished_line,
                      interrupt_quietly, invoked_as, interrupts_unwrapped, one_line_warning, starting_line,
                      terminate_as_interrupt)
 
@@ -877,8 +877,8 @@ def main(argv: list[str] | None = None, program: bool | None = None) -> int:
                 print(finished_line(command_of(argv)), file=sys.stderr)
         code = exit_status(130, terminated)
     if argv is None if program is None else program:  # (not a caller's own process: its handlers stay)
-        from .errors import INTERRUPTED, TERMINATED, exit_quietly_after
-        exit_quietly_after(command_of(argv), said=code in (INTERRUPTED, TERMINATED))
+        from .errors import HUNG_UP, INTERRUPTED, TERMINATED, exit_quietly_after
+        exit_quietly_after(command_of(argv), said=code in (INTERRUPTED, TERMINATED, HUNG_UP))
     return code
 
 
@@ -1059,8 +1059,9 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         # (a signal just after the command returned, or after train's outputs were written: it had finished)
         print(finished_line(args.command) if finished else
               interrupted_command(args.command, argv, getattr(args, "progress", None)), file=sys.stderr)
-        # (a SIGTERM raised by the command itself, no handler of `terminate_as_interrupt`'s to note it: serve's)
-        return TERMINATED if isinstance(e, Terminated) else 130
+        # (a SIGTERM or SIGHUP raised by the command itself, no handler of `terminate_as_interrupt`'s to note it:
+        # serve's, 143 or 129)
+        return e.status if isinstance(e, Terminated) else 130
 
 
 def interrupted_starting(argv: list[str]) -> str:

@@ -73,11 +73,15 @@ def signals_honoured():
     """For serve, while it runs: a SIGINT or SIGTERM stops it even when inherited ignored, from its start (its
     model loading) as once it serves (uvicorn stops on them whatever their handler; the signal it re-raises
     then decides the exit status and line). An inherited SIG_IGN swallowed one while the model loaded, and the
-    server went on to serve. The handlers before are put back at the end. Outside the main thread, nothing."""
+    server went on to serve. A SIGHUP at its default (which ended it at once, 129 with no line) stops it as
+    SIGTERM does, exit 129 (`HungUp`); one ignored (`nohup`) stays ignored. The handlers before are put back
+    at the end. Outside the main thread, nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     replaced = unignore_interrupts()
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
+        replaced[signal.SIGHUP] = signal.signal(signal.SIGHUP, hung_up)
     try:
         yield
     finally:
@@ -110,6 +114,21 @@ class Terminated(KeyboardInterrupt):
     command's Ctrl-C handling runs for it too: its `interrupted:` line saying what was written and how to
     start again, its finally blocks (locks, temporary files, output folders it made), and atexit (the
     METEOR JVM)."""
+    status = TERMINATED  # (the exit status of the command it stops)
+
+
+HUNG_UP = 129  # 128 + SIGHUP: the terminal or ssh session that started serve closed (`signals_honoured`)
+
+
+class HungUp(Terminated):
+    """SIGHUP, where a command takes it as SIGTERM (serve, `signals_honoured`): exit 129, not SIGHUP's silent
+    end."""
+    status = HUNG_UP
+
+
+def hung_up(signum, frame) -> None:
+    """SIGHUP's handler while serve runs (`signals_honoured`), uvicorn's own once it serves aside."""
+    raise HungUp
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ request's video is streamed to a temp file (a size limit, removed whatever happe
 captioned in a bounded worker pool. Only uploads are read: the server never fetches a URL.
 """
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -18,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
-from .errors import SettingError, Terminated, UserError
+from .errors import HungUp, SettingError, Terminated, UserError
 from extract.ffmpeg import MediaError, check_ffmpeg, ffmpeg_in_own_session, stop_ffmpeg
 from .manifest import VIDEO_EXTENSIONS
 from .options import at_least, in_interval
@@ -437,7 +438,8 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
     server.run()
     if server.stopped_by is not None:  # uvicorn re-raised it to a handler that did nothing: a SIG_IGN inherited
         # (bash's `serve &` in a script), which made a Ctrl-C's stop exit 0
-        raise Terminated if server.stopped_by == signal.SIGTERM else KeyboardInterrupt
+        raise {signal.SIGTERM: Terminated, getattr(signal, "SIGHUP", None): HungUp}.get(server.stopped_by,
+                                                                                     KeyboardInterrupt)
     return 0 if server.started else STARTUP_FAILURE  # (uvicorn logged why: the port taken since it was checked)
 
 
@@ -502,6 +504,23 @@ def stopping_server(config):
     class Server(uvicorn.Server):
         cut = ()
         stopped_by = None  # the first signal caught while serving (its exit status and line: `serve`)
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            # SIGHUP as SIGTERM (uvicorn takes SIGINT and SIGTERM only: a closed terminal ended the server at
+            # once, no shutdown, no line), unless ignored (`nohup`); put back before uvicorn re-raises the
+            # signals it caught on the way out, so that the handler before (`errors.hung_up`) gets it too
+            with super().capture_signals():
+                hup = getattr(signal, "SIGHUP", None)
+                if hup is None or threading.current_thread() is not threading.main_thread() or \
+                        signal.getsignal(hup) is signal.SIG_IGN:
+                    yield
+                    return
+                before = signal.signal(hup, self.handle_exit)
+                try:
+                    yield
+                finally:
+                    signal.signal(hup, before)
 
         def handle_exit(self, sig, frame) -> None:
             forced = self.force_exit

@@ -850,6 +850,33 @@ def test_a_signal_inherited_ignored_stops_the_server_while_its_model_loads(tmp_p
     assert err == "interrupted: the server stopped\n", err  # (no traceback, no uvicorn line: it never started)
 
 
+@pytest.mark.parametrize("loading", [True, False])
+def test_a_sighup_stops_the_server_as_a_sigterm_does(tmp_path, loading):
+    """(hostile trial) A SIGHUP (the terminal or ssh session that started serve closed) ended it at once with
+    129 and no line: uvicorn takes SIGINT and SIGTERM only. Now it stops the server as SIGTERM does (uvicorn's
+    clean shutdown once serving), then `interrupted: the server stopped` and 129 (128 + SIGHUP)."""
+    import signal
+
+    from .conftest import free_port
+
+    port = free_port()
+    proc = started_stub(tmp_path, SLOW_LOADING_STUB if loading else SERVE_STUB, port)
+    try:
+        if loading:
+            assert "loading" in proc.stderr.readline()
+        else:
+            wait_listening(proc, port)
+        proc.send_signal(signal.SIGHUP)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 129, err
+    assert err.endswith("interrupted: the server stopped\n") and "Traceback" not in err, err
+    assert loading or "Application shutdown complete" in err, err
+
+
 def closed_within(conn, seconds: float) -> bool:
     """Whether the server closes `conn` (reading whatever it sends first) within `seconds`."""
     conn.settimeout(seconds)
