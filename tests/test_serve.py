@@ -726,7 +726,7 @@ from s2vt.cli import main
 sys.exit(main(["serve", "--port", sys.argv[1], "--checkpoint", "unused.pt"], program=True))
 """
 
-def started_stub(tmp_path, source: str, port: int, new_session: bool = False):
+def started_stub(tmp_path, source: str, port: int, new_session: bool = False, preexec_fn=None):
     """A serve stub (`source`, run with the port) in a process of its own, its output captured as text."""
     import subprocess
     import sys
@@ -734,6 +734,7 @@ def started_stub(tmp_path, source: str, port: int, new_session: bool = False):
     (tmp_path / "stub.py").write_text(source)
     return subprocess.Popen([sys.executable, str(tmp_path / "stub.py"), str(port)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=new_session,
+                            preexec_fn=preexec_fn,
                             env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"})
 
 
@@ -860,7 +861,10 @@ def test_a_sighup_stops_the_server_as_a_sigterm_does(tmp_path, loading):
     from .conftest import free_port
 
     port = free_port()
-    proc = started_stub(tmp_path, SLOW_LOADING_STUB if loading else SERVE_STUB, port)
+    # (SIGHUP at its default in the server, as a terminal starts it: a test run under nohup passes it on ignored,
+    # which serve keeps)
+    proc = started_stub(tmp_path, SLOW_LOADING_STUB if loading else SERVE_STUB, port,
+                        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     try:
         if loading:
             assert "loading" in proc.stderr.readline()
@@ -1210,3 +1214,26 @@ def test_an_avi_written_to_a_pipe_is_timed_by_its_frames_not_refused_as_too_long
     r, = call(create_app(captioner, upload_dir=str(uploads), max_seconds=3),  # (the limit holds, on its real length)
               ("POST", "/api/caption", video_form(piped, "p.avi")))
     assert r.status_code == 422 and r.json() == {"error": "p.avi: video lasts 4.0 s, over the limit of 3 s"}
+
+
+def test_a_sighup_ignored_under_nohup_stays_ignored(tmp_path):
+    """usage.md: serve takes a SIGHUP as SIGTERM, but one inherited ignored (`nohup s2vt serve`) stays ignored:
+    the server goes on serving, and a SIGTERM still stops it (143)."""
+    import signal
+
+    from .conftest import free_port
+
+    port = free_port()
+    proc = started_stub(tmp_path, SERVE_STUB, port, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    try:
+        wait_listening(proc, port)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(2)
+        wait_listening(proc, port, seconds=5)  # (still serving)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, err
