@@ -18,11 +18,11 @@ if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
 from s2vt.fileio import OutputError, make_dirs, new_folders, refuse_unusable_paths, remove_if_empty
 from s2vt.options import Parser, add_options, at_least, from_args
-from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, dash_refusal, missing_note, no_such_video, read_manifest,
-                           sanitize_id, scan_videos)
+from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, dash_refusal, json_start, manifest_row, missing_note,
+                           no_such_video, read_manifest, sanitize_id, scan_videos)
 from .ffmpeg import check_ffmpeg
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
-from s2vt.store import (FeatureStore, StoreError, not_a_folder, one_line, parse_shard, same_file, source_identity,
+from s2vt.store import (STORE_FILES, FeatureStore, StoreError, not_a_folder, one_line, parse_shard, same_file, source_identity,
                         stable_shard)
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
@@ -97,7 +97,7 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
             raise ManifestError(dash or (no_such_video(source) if os.path.islink(source) else
                                          f"{source}: no such file or folder{missing_note(source)}"))
     src = Path(sources[0])
-    if len(sources) == 1 and src.suffix.lower() in MANIFEST_SUFFIXES and not src.is_dir():
+    if len(sources) == 1 and not src.is_dir() and (src.suffix.lower() in MANIFEST_SUFFIXES or named_otherwise(src)):
         # (a video of captions alone has no video to extract: not a failure, or such a manifest never ends well)
         entries = [e for e in read_manifest(src) if not e.get("captions_only")]
         if not entries:
@@ -134,6 +134,13 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
         elif os.path.realpath(first) != os.path.realpath(path):  # (one video named twice: once)
             raise ManifestError(f"duplicate video id {vid!r}: {first} and {path} (rename one)")
     return unique
+
+
+def named_otherwise(path: Path) -> bool:
+    """Whether a file without a manifest's extension is a manifest all the same, by its first line (`json_start`,
+    read from its first bytes alone): an import's `--out M` was tried as a video, 'not a readable video', and left
+    a store of its failure behind (hostile trial)."""
+    return path.is_file() and (start := json_start(path)) is not None and manifest_row(start[1])
 
 
 def joined_shard(argv: list[str]) -> list[str]:
@@ -414,10 +421,34 @@ def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: in
         # every video of the run failed (none extracted, none done before): the user's bad input, exit 2 as
         # caption.py's for the same videos; exit 1 said the others were done (hostile trial)
         every = not written and failures == batch
+        if every and remove_unwritten(store, made):  # (each reason was said in its `failed:` line)
+            say(f"error: {failures} video(s) failed (all of them: no video has features); reasons above; "
+                f"{store.root} removed again (this run made it and wrote no features)")
+            return 2
         say(f"error: {failures} video(s) failed{' (all of them: no video has features)' * every}; reasons in "
             f"{store.root / 'failures.jsonl'}")
         return 2 if every else 1
     return 0
+
+
+def remove_unwritten(store: FeatureStore, made: list[Path]) -> bool:
+    """Remove --out when this run made it (`made`) and it holds no more than the run's records of nothing (meta.json,
+    failures.jsonl, empty modality folders): a run whose every input failed left a new store behind, which read as
+    a store begun (hostile trial). True when it is gone; a folder that holds anything else is kept."""
+    if not made:
+        return False
+    try:
+        with os.scandir(store.root) as it:
+            entries = list(it)
+        if not all(e.name in STORE_FILES and e.is_file(follow_symlinks=False)
+                   or e.is_dir(follow_symlinks=False) and not os.listdir(e.path) for e in entries):
+            return False
+        for e in entries:
+            os.rmdir(e.path) if e.is_dir(follow_symlinks=False) else os.unlink(e.path)
+    except OSError:  # (another run writing there now: its folder, kept)
+        return False
+    remove_if_empty(made)
+    return not os.path.lexists(store.root)
 
 
 if __name__ == "__main__":

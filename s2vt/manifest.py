@@ -218,6 +218,37 @@ def is_manifest(path: str | os.PathLike) -> bool:
     return isinstance(record, dict) and (isinstance(record.get("video_id"), str) or second is not None)
 
 
+JSON_LINE_LIMIT = 1 << 20  # (the most of a JSON file's first line read: a manifest's line is far shorter)
+
+
+def json_start(path: str | os.PathLike) -> tuple[bytes, object] | None:
+    """(its first non-blank bytes, up to 4 KiB; its first line's JSON value, or None where that line is no
+    JSON) for a file that is JSON, None for any other. Told from its first 4 KiB and first line alone (a 2 GB
+    video is not read): JSON's first non-blank byte is '{' or '[' and it holds no NUL byte, which no video
+    container starts so (a video named clip.jsonl is still one)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+            start = head.removeprefix(b"\xef\xbb\xbf").lstrip()  # (a BOM, as json_lines allows)
+            if start[:1] not in (b"{", b"[") or b"\x00" in head:
+                return None
+            f.seek(len(head) - len(start))
+            line = f.readline(JSON_LINE_LIMIT)
+    except OSError:  # (left to the video's own reading to say)
+        return None
+    try:
+        return start, json.loads(line.decode("utf-8"))
+    except (ValueError, RecursionError):  # (a pretty-printed document, a line cut at the limit: JSON all the same)
+        return start, None
+
+
+def manifest_row(value: object) -> bool:
+    """Whether a JSON lines file's first value is a manifest's row: an object with its video_id
+    (manifest.check_entry); a file of other JSON lines called a manifest was sent to `s2vt evaluate`, which
+    refused it (hostile trial)."""
+    return isinstance(value, dict) and isinstance(value.get("video_id"), str)
+
+
 def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[dict]:
     """Entries of a JSONL manifest, validated; `path` fields resolved against its folder.
 

@@ -787,6 +787,7 @@ def test_a_batch_whose_every_video_failed_is_exit_2_as_in_caption(tmp_path, vide
     folder.mkdir()
     (folder / "a.mp4").write_text("not a video")
     (folder / "b.mp4").write_text("nor this")
+    store.mkdir()  # (a store there before the run: kept, its failures logged for a rerun)
     rc, err = extract(capsys, folder, "--out", store, *VGGISH)
     assert rc == 2 and "Traceback" not in err, err
     assert err.strip().splitlines()[-1] == (f"error: 2 video(s) failed (all of them: no video has features); "
@@ -940,6 +941,7 @@ def test_failures_are_worded_for_the_user_and_name_files_as_failures_jsonl_does(
     (folder / "r.hevc").write_bytes(np.random.default_rng(0).bytes(20000))
     whole = make_video(tmp_path / "t.ivf", 1.0, "64x48", vcodec="libvpx", audio=None).read_bytes()
     (folder / "t.ivf").write_bytes(whole[:100])  # (its header and the start of its first frame)
+    Path("s").mkdir()  # (a store there before: its failures are kept; a new one of failures only is removed)
     rc, err = extract(capsys, folder, "--out", "s", *RESNET)
     assert rc == 2 and "Traceback" not in err, err  # (every video failed)
     failures = {f["video_id"]: f for f in map(json.loads, Path("s/failures.jsonl").read_text().splitlines())}
@@ -1221,3 +1223,23 @@ def test_a_source_record_cut_before_its_video_id_is_mended_by_the_next_extract(t
     assert rc == 0 and "2 already done, 0 to extract" in err, err
     assert not [w for w in said if "cut short" in str(w.message)]
     assert sorted(FeatureStore(store).sources()) == ["v0", "v1"] and leftovers(store) == []
+
+
+def test_a_manifest_named_without_jsonl_is_read_as_one_and_a_new_store_of_failures_only_is_removed(tmp_path, videos,
+                                                                                                   capsys):
+    """The README's `s2vt import ... --out M` (no extension) then `python -m extract M --out f7` tried M as a
+    video: 'M: not a readable video', exit 2, and f7/ was left holding meta.json and failures.jsonl (hostile trial).
+    Now a manifest is told by its first line, whatever its name; and a run that made --out and wrote no feature
+    into it (every input failed) removes it again (a folder there before is kept: test above)."""
+    manifest = tmp_path / "M"
+    manifest.write_text(json.dumps({"video_id": "here", "path": str(videos["mp4_aac"])}) + "\n")
+    rc, err = extract(capsys, manifest, "--out", tmp_path / "f7", *VGGISH)
+    assert rc == 0 and (tmp_path / "f7" / "vggish" / "here.npy").is_file(), err
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    rc, err = extract(capsys, bad, "--out", tmp_path / "new" / "f8", *VGGISH)
+    assert rc == 2 and err.strip().splitlines()[-1] == (
+        f"error: 1 video(s) failed (all of them: no video has features); reasons above; {tmp_path / 'new' / 'f8'} "
+        "removed again (this run made it and wrote no features)"), err
+    assert f"failed: bad: {bad}: not a readable video" in err
+    assert not (tmp_path / "new").exists()
