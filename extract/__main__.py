@@ -22,8 +22,8 @@ from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, dash_refusal, json_s
                            no_such_video, read_manifest, sanitize_id, scan_videos)
 from .ffmpeg import check_ffmpeg
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
-from s2vt.store import (STORE_FILES, FeatureStore, StoreError, not_a_folder, one_line, parse_shard, same_file, source_identity,
-                        stable_shard)
+from s2vt.store import (STORE_FILES, FeatureStore, StoreError, not_a_folder, one_line, parse_shard, same_file,
+                        source_identity, stable_shard, store_of)
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
 
@@ -49,6 +49,21 @@ def _cuda() -> bool:
 
 
 REIMPORT = "re-import with --videos FOLDER to name where the videos are"
+
+
+def no_videos_advice(manifest: Path, entries: list[dict]) -> str:
+    """What to do with a manifest none of whose entries has a path: one of precomputed features (import mlds,
+    features, yt8m, lic2022) was told to "re-import with --videos FOLDER", an option none of those imports has
+    (hostile trial). The store an import wrote beside it (<manifest folder>/features) is named when it is there."""
+    m = shlex.quote(str(manifest))
+    if (store := store_of(manifest.parent / "features" / "meta.json")) is not None:
+        return f"its features were imported with it, into {store}: train on them: train.py --manifest {m} " \
+               f"--features {shlex.quote(str(store))}"
+    if all(e.get("text") for e in entries):  # (LIC2022's: titles, ASR, OCR)
+        return f"its videos are text (LIC2022's); train on it: train.py --manifest {m} (with --features STORE " \
+               "where `s2vt import lic2022 --features DIR` imported their tsn features)"
+    return f"an import of precomputed features (mlds, features, yt8m, lic2022) is trained on with its store: " \
+           f"train.py --manifest {m} --features STORE; an import of msvd or msrvtt that found no video: {REIMPORT}"
 
 
 def same_id_advice(store: FeatureStore, vid: str) -> str:
@@ -103,7 +118,8 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
         if not entries:
             raise ManifestError(f"no videos in {src}")
         if not any(e["abspath"] for e in entries):
-            raise ManifestError(f"{src}: none of its {len(entries)} entries has a 'path': {REIMPORT}")
+            raise ManifestError(f"{src}: none of its {len(entries)} entries has a 'path', so there is no video to "
+                                f"extract: {no_videos_advice(src, entries)}")
         return [(e["video_id"], e["abspath"]) for e in entries]
     items: list[tuple[str, str | None]] = []
     skipped = []

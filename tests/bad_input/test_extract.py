@@ -418,9 +418,35 @@ def test_entries_without_a_path_are_logged_failures_and_the_rest_extracted(tmp_p
     # every entry without a path: nothing could run, so one line, exit 2, nothing written
     manifest.write_text(json.dumps({"video_id": "a"}) + "\n" + json.dumps({"video_id": "b"}) + "\n")
     rc, err = extract(capsys, manifest, "--out", tmp_path / "t", *VGGISH)
-    assert (rc, err.strip()) == (2, f"error: {manifest}: none of its 2 entries has a 'path': re-import with "
-                                    "--videos FOLDER to name where the videos are")
+    assert (rc, err.strip()) == (2, f"error: {manifest}: none of its 2 entries has a 'path', so there is no video "
+                                    "to extract: an import of precomputed features (mlds, features, yt8m, lic2022) is "
+                                    f"trained on with its store: train.py --manifest {manifest} --features STORE; an "
+                                    "import of msvd or msrvtt that found no video: re-import with --videos FOLDER to "
+                                    "name where the videos are")
     assert not (tmp_path / "t").exists()
+
+
+def test_a_manifest_of_imported_features_says_there_is_nothing_to_extract(tmp_path, capsys):
+    """`python -m extract` on an mlds (or features, yt8m, lic2022) import's manifest said "re-import with --videos
+    FOLDER", an option none of those imports has (hostile trial). Now it says there is nothing to extract, and how
+    to train: with the store the import wrote beside it, named, or on LIC2022's text."""
+    manifest = tmp_path / "m" / "manifest.jsonl"
+    manifest.parent.mkdir()
+    manifest.write_text(json.dumps({"video_id": "a", "captions": ["x"]}) + "\n")
+    FeatureStore(tmp_path / "m" / "features").init_meta({"source": "precomputed", "backbones": {"cnn": "precomputed"}})
+    rc, err = extract(capsys, manifest, "--out", tmp_path / "t", *VGGISH)
+    assert (rc, err.strip()) == (2, f"error: {manifest}: none of its 1 entries has a 'path', so there is no video to "
+                                    f"extract: its features were imported with it, into {tmp_path / 'm' / 'features'}: "
+                                    f"train on them: train.py --manifest {manifest} --features "
+                                    f"{tmp_path / 'm' / 'features'}")
+    lic = tmp_path / "M"  # (LIC2022's text alone, named as the README's import names it)
+    lic.write_text(json.dumps({"video_id": "7", "tags": ["level1:x"], "text": {"title": "t"}}) + "\n")
+    rc, err = extract(capsys, lic, "--out", tmp_path / "t", *VGGISH)
+    assert (rc, err.strip()) == (2, f"error: {lic}: none of its 1 entries has a 'path', so there is no video to "
+                                    f"extract: its videos are text (LIC2022's); train on it: train.py --manifest {lic} "
+                                    "(with --features STORE where `s2vt import lic2022 --features DIR` imported their "
+                                    "tsn features)")
+    assert "--videos" not in err and not (tmp_path / "t").exists()
 
 
 @pytest.mark.parametrize("name", ["nothere.mp4", "nothere.jsonl", "nodir/"])
