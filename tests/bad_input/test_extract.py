@@ -1269,3 +1269,17 @@ def test_a_manifest_named_without_jsonl_is_read_as_one_and_a_new_store_of_failur
         "removed again (this run made it and wrote no features)"), err
     assert f"failed: bad: {bad}: not a readable video" in err
     assert not (tmp_path / "new").exists()
+
+
+def test_a_training_run_folder_is_refused_as_out(tmp_path, videos, capsys):
+    """`python -m extract clips --out s2vt-demo/run` silently wrote a feature store into a training run's folder
+    (beside its best.pt, last.pt, metrics.csv) (hostile trial). Now one line, exit 2, nothing written there; an
+    empty folder or a store is used as before."""
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("best.pt", "last.pt", "metrics.csv"):
+        (run / name).write_bytes(b"x")
+    rc, err = extract(capsys, videos["mp4_aac"], "--out", run, *VGGISH)
+    assert (rc, err.strip()) == (2, f"error: {run}: a training run's folder (it holds best.pt), not a feature store: "
+                                    "name another --out")
+    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "last.pt", "metrics.csv"]
