@@ -242,7 +242,7 @@ def prepare(args: argparse.Namespace):
     refuse_run_folder(args.out)
     store = FeatureStore(make_dirs(args.out))  # (an impossible --out fails before the backbones load)
     # (so does a store of other settings, or of features whose settings no meta.json records)
-    refuse_unrecorded_features(store, store.check_meta(settings_meta(cfg)))
+    refuse_unrecorded_features(store, store.check_meta(settings_meta(cfg), adds=True))
     store.check_logs()  # (and a log that cannot be appended to: found at a video, after its features)
     refuse_blocked_folders(store, cfg.modalities)  # (and a modality's folder that is none)
     with warnings.catch_warnings():
@@ -271,7 +271,7 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         nonlocal begun
         if not begun:
             try:  # (the check alone: a meta.json that cannot be written, a full disk, is a stop a rerun resumes)
-                store.check_meta(meta)
+                store.check_meta(meta, adds=True)
             except StoreError as e:
                 raise SettingsRefused(str(e)) from None
             store.init_meta(meta)
@@ -286,7 +286,7 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
             print("warning: --weights random: seeded random backbones, features carry no learned semantics",
                   file=sys.stderr)
         meta = extractor.meta()
-        store.check_meta(meta)  # (a store of other backbones is refused now, whenever meta.json is written)
+        store.check_meta(meta, adds=True)  # (a store of other backbones is refused now, whenever meta.json is written)
         if any(store.root.iterdir()):  # a store that holds anything gets its meta.json now, as it always did
             begin()
         mine = [(v, p) for v, p in items if stable_shard(v, shard[1]) == shard[0]]

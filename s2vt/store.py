@@ -46,6 +46,9 @@ FP16_MAX = 65504.0
 FAILURES = "failures.jsonl"
 # settings that must agree between runs writing into one store (and with a checkpoint)
 META_KEYS = ("frames", "image_size", "clips", "clip_len", "sample_rate", "vggish_pca")
+# extract's option for each such setting a user chooses (clip_len and sample_rate are fixed)
+SETTING_OPTIONS = {"frames": "--frames", "image_size": "--image-size", "clips": "--clips", "vggish_pca": "--vggish-pca",
+                   "dtype": "--dtype"}
 # meta.json's objects keyed by modality
 MODALITY_KEYS = ("backbones", "dims", "precision")
 
@@ -614,11 +617,17 @@ class FeatureStore:
         np.save(buf, self.encode(array, dtype), allow_pickle=False)
         atomic_write_bytes(self.path(modality, video_id), buf.getvalue())
 
-    def check_meta(self, meta: dict, store_option: str = "--out") -> dict:
+    @staticmethod
+    def _option(key: str, value) -> str:
+        """The extract option that asks for `value` of meta.json's `key` (--frames 8, --no-vggish-pca)."""
+        flag = SETTING_OPTIONS[key]
+        return (flag if value else f"--no-{flag[2:]}") if isinstance(value, bool) else f"{flag} {value}"
+
+    def check_meta(self, meta: dict, store_option: str = "--out", adds: bool = False) -> dict:
         """StoreError unless an existing meta.json agrees with `meta` (as `init_meta` needs); returns
         meta.json's content. Writes nothing: an importer asks before its other checks. `store_option`
         is the option that named the store, which a refusal says to change (extract's --out, an
-        import's --features).
+        import's --features); `adds`: the run's settings are extract's options, which the refusal names.
 
         A modality's precision may change only while the store holds none of its files: one
         modality's features all come from one precision.
@@ -627,10 +636,15 @@ class FeatureStore:
         if why := foreign_meta(old):  # (another program's file: merged into, it lost its own settings)
             raise StoreError(f"{self.meta_path} is not a feature store's meta.json ({why}): name another {store_option}")
         self._check_types(old)
-        for key in (*META_KEYS, "dtype"):  # (one store, one dtype: float16 and float32 files never mix)
-            if key in old and key in meta and old[key] != meta[key]:
-                raise StoreError(f"{self.meta_path}: store was extracted with {key}={old[key]!r}, "
-                                 f"this run asks {meta[key]!r}; use another {store_option}")
+        # (one store, one dtype: float16 and float32 files never mix)
+        if differ := [k for k in (*META_KEYS, "dtype") if k in old and k in meta and old[k] != meta[k]]:
+            # every setting that differs, and (extract's: `adds`) the options that match the store: the first alone
+            # was said, and a run that fixed it was refused for the next (hostile trial)
+            asks = (repr(meta[differ[0]]) if len(differ) == 1 else ", ".join(f"{k}={meta[k]!r}" for k in differ))
+            same = f"pass {' '.join(map(self._option, differ, (old[k] for k in differ)))} to add to this store, or " \
+                if adds and all(k in SETTING_OPTIONS for k in differ) else ""
+            raise StoreError(f"{self.meta_path}: store was extracted with {', '.join(f'{k}={old[k]!r}' for k in differ)}"
+                             f", this run asks {asks}; {same}use another {store_option}")
         for name, wid in meta.get("backbones", {}).items():
             if old.get("backbones", {}).get(name, wid) != wid:
                 raise StoreError(f"{self.meta_path}: {name} features come from {old['backbones'][name]}, "

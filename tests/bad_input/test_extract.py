@@ -626,8 +626,26 @@ def test_a_store_of_other_settings_is_refused_before_the_backbones_load(tmp_path
     FeatureStore(tmp_path / "store").init_meta({"frames": 8, "image_size": 112, "dtype": "float16"})
     (tmp_path / "x.mp4").write_bytes(b"x")
     rc, err = extract(capsys, tmp_path / "x.mp4", "--out", tmp_path / "store", "--weights", "random")
-    assert rc == 2 and err == (f"error: {tmp_path / 'store' / 'meta.json'}: store was extracted with frames=8, this "
-                               "run asks 40; use another --out\n")
+    assert rc == 2 and err == (f"error: {tmp_path / 'store' / 'meta.json'}: store was extracted with frames=8, "
+                               "image_size=112, this run asks frames=40, image_size=224; pass --frames 8 --image-size "
+                               "112 to add to this store, or use another --out\n")
+
+
+def test_a_store_of_other_settings_names_each_and_the_options_that_add_to_it(tmp_path, capsys, monkeypatch):
+    """(hostile trial) Adding a modality to a store of other settings said only the first that differed ("store was
+    extracted with frames=8, this run asks 40; use another --out"): fixed, the next run was refused for the next
+    setting. Now every differing setting is named, with the options that match the store."""
+    import extract.__main__ as cli
+
+    monkeypatch.setattr(cli, "Extractor", lambda *a, **k: pytest.fail("backbones built"))
+    store = FeatureStore(tmp_path / "store")
+    store.init_meta({"frames": 8, "clips": 2, "image_size": 224, "vggish_pca": True, "dtype": "float32"})
+    (tmp_path / "x.mp4").write_bytes(b"x")
+    rc, err = extract(capsys, tmp_path / "x.mp4", "--out", store.root, "--weights", "random", "--modalities", "vggish")
+    assert rc == 2 and err == (f"error: {store.meta_path}: store was extracted with frames=8, clips=2, vggish_pca=True, "
+                               "dtype='float32', this run asks frames=40, clips=8, vggish_pca=False, dtype='float16'; "
+                               "pass --frames 8 --clips 2 --vggish-pca --dtype float32 to add to this store, or use "
+                               "another --out\n")
 
 
 def test_a_store_another_run_began_with_other_settings_gives_no_resume_advice(tmp_path, capsys, monkeypatch):
@@ -648,7 +666,8 @@ def test_a_store_another_run_began_with_other_settings_gives_no_resume_advice(tm
     (tmp_path / "x.mp4").write_bytes(b"not a video")
     rc, err = extract(capsys, tmp_path / "x.mp4", "--out", store, *VGGISH)
     assert rc == 2 and err.strip().splitlines()[-1] == (
-        f"error: {store / 'meta.json'}: store was extracted with frames=8, this run asks 4; use another --out"), err
+        f"error: {store / 'meta.json'}: store was extracted with frames=8, this run asks 4; pass --frames 8 to add to "
+        "this store, or use another --out"), err
     assert sorted(p.name for p in store.iterdir()) == ["meta.json"]
 
 
