@@ -5,6 +5,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from .errors import UserError
 from .fileio import DuplicateKeyError, OutputError, json_error, json_problem, parse_json
 from .formats import msrvtt_items
-from .manifest import (ManifestError, dash_refusal, is_manifest, read_manifest, valid_video_id,
+from .manifest import (SPLITS, ManifestError, dash_refusal, is_manifest, read_manifest, valid_video_id,
                        video_id_problem)
 from .vocab import drop_blank_captions, is_blank
 
@@ -155,6 +156,24 @@ def tag_item(tag, where: str) -> dict:
     return tag
 
 
+def metrics_not_predictions(path: str | Path, data: object) -> str | None:
+    """The line for evaluate's metrics file (its "split", "videos" and "seconds") given as predictions, naming the
+    predictions file beside it (predict.metrics_file's names: metrics_<split>.json of preds_<split>.json,
+    NAME.metrics.json of NAME.json) when it is there; None for any other data. Read as {id: caption}, it was
+    refused as "'videos' ({id: caption} form): caption must be a string, not int" (hostile trial)."""
+    if not (isinstance(data, dict) and data.get("split") in SPLITS and type(data.get("videos")) is int
+            and "seconds" in data):
+        return None
+    name = Path(path).name
+    kept = re.fullmatch(r"metrics_(train|val|test)\.json", name)
+    sibling = (f"preds_{kept[1]}.json" if kept else
+               name.removesuffix(".metrics.json") + ".json" if name.endswith(".metrics.json") else None)
+    preds = Path(path).with_name(sibling) if sibling else None
+    return f"{path}: evaluate's metrics, not its predictions: pass " + (
+        str(preds) if preds is not None and preds.is_file()
+        else "its predictions file (evaluate's --out; preds_<split>.json by default)")
+
+
 def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]:
     """{id: {"caption": str, "tags": [{"tag", "p"}]}} from `{id: caption}` or a list of
     `{"image_id"|"video_id": id, "caption": ..., "tags": [...]}` (as `s2vt evaluate` writes;
@@ -162,6 +181,8 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
     export --format msrvtt` writes). `captions`: the caller uses them, so an entry without one
     (no "caption" key, or null) is refused, naming it; else such a caption reads as ""."""
     data = _load_json(path, "a JSON list [{\"video_id\", \"caption\"}, ...] or an object {id: caption}")
+    if (why := metrics_not_predictions(path, data)) is not None:
+        raise ResultsError(why)
     out: dict[str, dict] = {}
     if (inner := msrvtt_items(data)) is not None:
         data = inner  # (its items name their place as a list's do)

@@ -721,3 +721,28 @@ def test_export_refuses_a_non_zip_name_before_saying_it_exists(tmp_path, capsys)
         assert capsys.readouterr().err == (f"error: --out {out}: export writes a zip holding results.json; "
                                            "name it .zip\n"), force
     assert out.read_text() == "{}"
+
+
+def test_evaluates_metrics_file_given_as_predictions_is_named_with_its_predictions(tmp_path, capsys):
+    """`s2vt export` or `s2vt score` given evaluate's metrics_test.json instead of its preds_test.json said
+    "'videos' ({id: caption} form): caption must be a string, not int" (hostile trial). Now the file is said to be
+    evaluate's metrics, with the predictions file beside it to pass (or its usual name when there is none)."""
+    from s2vt.cli import main
+    metrics, refs = tmp_path / "metrics_test.json", tmp_path / "refs.json"
+    metrics.write_text(json.dumps({"split": "test", "videos": 2, "beam": 1, "bleu4": 0.1, "seconds": 1.5}))
+    refs.write_text(json.dumps({"v1": ["a car drives"]}))
+    other = tmp_path / "greedy.metrics.json"
+    other.write_text(metrics.read_text())
+    (tmp_path / "greedy.json").write_text("[]")
+    for given, says in ((metrics, "pass its predictions file (evaluate's --out; preds_<split>.json by default)"),
+                        (other, f"pass {tmp_path / 'greedy.json'}")):
+        for args in (["export", str(given), "--format", "coco", "--out", str(tmp_path / "a.zip")],
+                     ["score", str(refs), str(given)]):
+            capsys.readouterr()
+            assert main(args) == 2, args
+            assert capsys.readouterr().err.strip().splitlines() == [
+                f"error: {given}: evaluate's metrics, not its predictions: {says}"]
+    (tmp_path / "preds_test.json").write_text("[]")
+    assert main(["score", str(refs), str(metrics)]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {metrics}: evaluate's metrics, not its predictions: pass "
+                                               f"{tmp_path / 'preds_test.json'}")
