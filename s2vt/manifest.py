@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import sys
 import unicodedata
 from pathlib import Path
@@ -249,6 +250,36 @@ def manifest_row(value: object) -> bool:
     return isinstance(value, dict) and isinstance(value.get("video_id"), str)
 
 
+def dataset_import(path: str) -> str | None:
+    """The `s2vt import` that makes a manifest of `path` when it is a dataset's own file (MSR-VTT's videodatainfo
+    JSON, MSVD's video_corpus.csv, MLDS's training_label.json, LIC2022's JSON lines), told from its first bytes
+    (`json_start`); None for any other. Said where a manifest reader fails on it: "...:1: missing field
+    'video_id'" gave no pointer to the import (hostile trial)."""
+    q = shlex.quote(path)
+    made = "make a manifest of it: s2vt import"
+    if (json_file := json_start(path)) is None:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(200).removeprefix(b"\xef\xbb\xbf")
+        except OSError:
+            return None
+        return f"it looks like MSVD's video_corpus.csv: {made} msvd {q} --out M.jsonl" \
+            if head.startswith(b"VideoID,Start,End,") else None
+    start, first = json_file
+    if manifest_row(first):  # (a manifest's own line further on is the mistake)
+        return None
+    if start[:1] == b"{" and (b'"videos"' in start or b'"sentences"' in start
+                              or isinstance(first, dict) and {"videos", "sentences"} & first.keys()):
+        return f"it looks like MSR-VTT's videodatainfo JSON: {made} msrvtt {q} --out M.jsonl"
+    if isinstance(first, dict) and "@id" in first:
+        return f"it looks like LIC2022's JSON lines: {made} lic2022 {q} --out M.jsonl"
+    if start[:1] == b"[" and b'"caption"' in start and b'"id"' in start:
+        folder = shlex.quote(os.path.dirname(os.path.abspath(path)))
+        return f"it looks like MLDS's training_label.json: {made} mlds {folder} --out M.jsonl (the release folder " \
+               "holding it)"
+    return None
+
+
 def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[dict]:
     """Entries of a JSONL manifest, validated; `path` fields resolved against its folder.
 
@@ -263,20 +294,27 @@ def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[dic
         what = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "manifest not found"
         raise ManifestError(f"{name}: {what}" + (", not a manifest (a .jsonl file)" if path.is_dir() else ""))
     entries, seen, repeats = [], set(), []
-    for where, entry in json_lines(name):
-        if split is not None and isinstance(entry, dict):
-            entry["split"] = split
-        vid = check_entry(entry, where)["video_id"]
-        if vid in seen:
-            raise ManifestError(f"{where}duplicate video_id {vid!r}")
-        seen.add(vid)
+    try:
+        for where, entry in json_lines(name):
+            if split is not None and isinstance(entry, dict):
+                entry["split"] = split
+            vid = check_entry(entry, where)["video_id"]
+            if vid in seen:
+                raise ManifestError(f"{where}duplicate video_id {vid!r}")
+            seen.add(vid)
+            entries.append(entry)
+    except ManifestError as e:
+        if (to_import := dataset_import(name)) is None:
+            raise
+        raise ManifestError(f"{e}; {to_import}") from None
+    for entry in entries:
+        vid = entry["video_id"]
         tags = entry.get("tags")
         if tags and len(set(tags)) != len(tags):  # a tag given twice is one tag: each counts once, order kept
             entry["tags"] = list(dict.fromkeys(tags))
             repeats.append(vid)
         rel = entry.get("path")
         entry["abspath"] = str(path.parent / rel) if rel else None
-        entries.append(entry)
     if repeats:  # (else single-label data with one ["a", "a"] would read as multi-label)
         print(f"warning: {path}: {len(repeats)} video{'s list' if len(repeats) > 1 else ' lists'} a tag more than "
               f"once (first: {', '.join(repeats[:3])}): each counts once", file=sys.stderr)

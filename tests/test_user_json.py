@@ -190,3 +190,39 @@ def test_an_empty_json_file_is_said_to_be_empty(tmp_path, capsys):
         assert capsys.readouterr().err == f"error: {path}: {said}; expected {expected}\n"
     assert main(["score", str(empty), str(refs)]) == 2
     assert capsys.readouterr().err.startswith(f"error: {empty}: empty file (0 bytes); expected a JSON object")
+
+
+def test_a_dataset_file_given_as_a_manifest_names_its_import(tmp_path):
+    """`s2vt train --manifest videodatainfo_val.json` (MSR-VTT's annotations) and every other reader of a
+    manifest said "...:1: missing field 'video_id'", with no word of the import that makes one (hostile trial).
+    Now the manifest reader's line goes on with the `s2vt import` of MSR-VTT's, MSVD's, MLDS's or LIC2022's file."""
+    from s2vt.manifest import ManifestError, read_manifest
+
+    files = {
+        "videodatainfo_val.json": (json.dumps({"info": {}, "videos": [{"video_id": "video1", "split": "val"}],
+                                               "sentences": [{"video_id": "video1", "caption": "a man"}]}),
+                                   ":1: missing field 'video_id'; it looks like MSR-VTT's videodatainfo JSON: make a "
+                                   "manifest of it: s2vt import msrvtt {f} --out M.jsonl"),
+        "video_corpus.csv": ("VideoID,Start,End,WorkerID,Source,AnnotationTime,Language,Description\n"
+                             "a,1,2,3,clean,4,English,a man\n",
+                             ":1: not valid JSON (Expecting value at column 1); it looks like MSVD's video_corpus.csv: "
+                             "make a manifest of it: s2vt import msvd {f} --out M.jsonl"),
+        "training_label.json": (json.dumps([{"caption": ["a man"], "id": "a.avi"}], indent=4),
+                                ": one JSON document over 8 lines, not JSON lines (one object a line); it looks like "
+                                "MLDS's training_label.json: make a manifest of it: s2vt import mlds {d} --out "
+                                "M.jsonl (the release folder holding it)"),
+        "train.json": (json.dumps({"@id": "7", "title": "t", "tag": []}) + "\n",
+                       ":1: missing field 'video_id'; it looks like LIC2022's JSON lines: make a manifest of it: "
+                       "s2vt import lic2022 {f} --out M.jsonl"),
+    }
+    for name, (text, says) in files.items():
+        f = tmp_path / name
+        f.write_text(text)
+        with pytest.raises(ManifestError) as e:
+            read_manifest(f)
+        assert str(e.value) == f"{f}" + says.format(f=f, d=tmp_path)
+    other = tmp_path / "other.jsonl"  # (any other mistake: said as before)
+    other.write_text('{"path": "x.mp4"}\n')
+    with pytest.raises(ManifestError) as e:
+        read_manifest(other)
+    assert str(e.value) == f"{other}:1: missing field 'video_id'"
