@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shlex
 import sys
 import types
 import typing
@@ -71,7 +72,26 @@ class Parser(argparse.ArgumentParser):
             hint = abbreviation_hint(given, self)
         elif message.endswith(": expected one argument") and not hint:  # (a hint about this error, not another word)
             hint = negative_value_hint(given, message)
+        elif ": invalid choice: " in message and not hint:
+            hint = command_first_hint(given, self)
         self.exit(2, f"error: {message}{hint} (see {self.prog} --help)\n")
+
+
+def command_first_hint(given: list[str], parser: argparse.ArgumentParser) -> str:
+    """The hint for argparse's "invalid choice" of a command when options came before it (`s2vt import --out m.jsonl
+    msvd FILE`: the word after --out was taken for the format; hostile trial): the command comes first, and the
+    words in that order; '' when no command is named later, or a word before it is an option of `parser` itself."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        at = next((i for i, word in enumerate(given) if i and word in action.choices), None)
+        before = given[:at]
+        if at is None or not before[0].startswith("-") or any(w.split("=")[0] in parser._option_string_actions
+                                                              for w in before):
+            return ""
+        what = (action.metavar or "command").lower()
+        return f"; the {what} comes first, before its options: {parser.prog} {shlex.join([*given[at:], *before])}"
+    return ""
 
 
 def negative_value_hint(given: list[str], message: str) -> str:

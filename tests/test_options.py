@@ -306,3 +306,21 @@ def test_a_negative_value_is_told_to_be_joined_to_its_option(extra, tmp_path, ca
     with pytest.raises(SystemExit):
         main(["train", "--out", "x", "--lr", "--hidden", "3"])
     assert capsys.readouterr().err.startswith("error: argument --lr: expected one argument (see ")
+
+
+def test_an_option_before_the_import_format_is_told_the_format_comes_first(tmp_path, capsys, monkeypatch):
+    """`s2vt import --out m.jsonl msvd corpus.csv` said only "argument FORMAT: invalid choice: 'm.jsonl'" (hostile
+    trial): --out, an option of msvd's, came before the format. Now the line says the format comes first, and the
+    command in that order."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(["import", "--out", "m.jsonl", "msvd", "corpus.csv"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith(
+        "error: argument FORMAT: invalid choice: 'm.jsonl' (choose from 'msvd', 'msrvtt', 'lic2022', 'folder', 'yt8m', "
+        "'mlds', 'features'); the format comes first, before its options: s2vt import msvd corpus.csv --out m.jsonl "
+        "(see "), err
+    assert err.count("\n") == 1 and list(tmp_path.iterdir()) == []
+    with pytest.raises(SystemExit):  # (no format named after it: nothing to put first)
+        main(["import", "--out", "m.jsonl", "msvdd"])
+    assert "comes first" not in capsys.readouterr().err
