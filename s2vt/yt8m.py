@@ -20,7 +20,7 @@ from .manifest import SPLITS, valid_video_id, write_manifest
 from .store import FeatureStore
 
 from .datasets import DatasetError, regular_files
-from .tfrecord import CorruptRecord, ProtoError, TFRecordError, parse_sequence_example, read_records
+from .tfrecord import CorruptRecord, ProtoError, TFRecordError, masked_crc32c, parse_sequence_example, read_records
 
 NUM_CLASSES = 3862  # the 2018 vocabulary; used as the label range when no vocabulary is given
 DIMS = {"rgb": 1024, "audio": 128}
@@ -64,6 +64,22 @@ def dequantize(quantized: np.ndarray, max_quantized_value: float = 2.0,
     return quantized.astype(np.float32) * np.float32(scalar) + np.float32(bias)
 
 
+def binary_kind(path: str | os.PathLike) -> str | None:
+    """What a file that is no text is, from its first bytes: 'a TFRecord shard (...)' (its first record's length
+    and that length's masked CRC-32C), 'a binary file' (a NUL byte); None for text or a file that
+    cannot be read. `train --vocabulary validate0000.tfrecord` said "cannot read ('utf-8' codec can't decode
+    byte 0xd3 ...)" (hostile trial)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    if len(head) >= 12 and masked_crc32c(head[:8]) == int.from_bytes(head[8:12], "little"):
+        return "a TFRecord shard (shards go in --features)"
+    # (a NUL byte is in no text file: a CSV of another encoding, Latin-1, is left to the reader's own line)
+    return "a binary file" if b"\x00" in head else None
+
+
 def read_vocabulary(path: str | os.PathLike, speaks: bool = True) -> dict[int, str]:
     """Class index -> tag: the `Name`, or `label<Index>` where the name is empty or shared by
     several classes (a tag must name one class; said in one warning line unless `speaks` is False).
@@ -75,6 +91,9 @@ def read_vocabulary(path: str | os.PathLike, speaks: bool = True) -> dict[int, s
                 raise DatasetError(f"{path}: not a YouTube-8M vocabulary.csv (needs columns Index, Name)")
             rows = [(row["Index"], (row["Name"] or "").strip(), reader.line_num) for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as e:
+        if (what := binary_kind(path)) is not None:  # (a codec's error said nothing of what the file is)
+            raise DatasetError(f"{path}: not a vocabulary CSV: {what}; --vocabulary takes YouTube-8M's vocabulary.csv "
+                               "(columns Index, Name)") from None
         raise DatasetError(f"{path}: cannot read ({e})") from None
     if not rows:  # (every record's labels would be outside it: a flood of skipped records, nothing trained)
         raise DatasetError(f"{path}: a vocabulary without any class (its header alone): pass the whole "

@@ -308,6 +308,29 @@ def test_vocabulary_empty_and_repeated_names(tmp_path):
     assert report["skipped"] == {"label outside the vocabulary": 1}  # 5 is not in this vocabulary
 
 
+def test_a_shard_or_binary_file_given_as_the_vocabulary_is_said_to_be_no_vocabulary_csv(tmp_path, capsys):
+    """`s2vt train --vocabulary validate0000.tfrecord` said "cannot read ('utf-8' codec can't decode byte 0xd3 in
+    position 13: invalid continuation byte)" (hostile trial). Now: not a vocabulary CSV, and what it is."""
+    from s2vt.cli import main
+
+    shard = shard_of(tmp_path, "train0000.tfrecord", 2)
+    with pytest.raises(DatasetError) as e:
+        read_vocabulary(shard)
+    assert str(e.value) == (f"{shard}: not a vocabulary CSV: a TFRecord shard (shards go in --features); "
+                            "--vocabulary takes YouTube-8M's vocabulary.csv (columns Index, Name)")
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(b"\x00\xd3\x01binary")
+    with pytest.raises(DatasetError) as e:
+        read_vocabulary(blob)
+    assert str(e.value) == (f"{blob}: not a vocabulary CSV: a binary file; --vocabulary takes YouTube-8M's "
+                            "vocabulary.csv (columns Index, Name)")
+    code = main(["train", "--features", str(shard), "--vocabulary", str(shard), "--out", str(tmp_path / "run")])
+    assert code == 2 and capsys.readouterr().err.strip().splitlines() == [
+        f"error: {shard}: not a vocabulary CSV: a TFRecord shard (shards go in --features); --vocabulary takes "
+        "YouTube-8M's vocabulary.csv (columns Index, Name)"]
+    assert not (tmp_path / "run").exists()
+
+
 def test_split_from_file_name_or_flag(tmp_path):
     odd = shard_of(tmp_path, "part-0.tfrecord", 1)
     with pytest.raises(DatasetError, match="pass --split"):
