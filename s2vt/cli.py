@@ -753,7 +753,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default=None,
                    help="best.pt of a training run (default: $S2VT_CHECKPOINT, else checkpoints/s2vt.pt)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument("--workers", type=int, default=1, help="videos captioned at once")
     p.add_argument("--queue", type=int, default=16, help="requests waiting beyond those (more: 503 + Retry-After)")
     p.add_argument("--max-upload-mb", type=float, default=200, help="larger uploads get 413")
@@ -770,8 +770,18 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="longer videos get 422, from their probed duration, before any decoding")
     add_decode_arguments(p)
     p.add_argument("--tags", type=int, default=3, help="how many top tags to answer")
-    p.add_argument("--weights-dir", default=None, help="folder with backbone weight files")
+    p.add_argument("--weights-dir", default=None,
+                   help="folder with backbone weight files (default: checkpoints/, then torch hub's cache)")
     add_device_argument(p)
+    # every default in the help: a server's are what a user checks first (--port showed none; hostile trial)
+    from .decode import DecodeConfig
+
+    for action in p._actions:
+        # (the beam-only options' own default is None, DecodeConfig's once --beam is 2 or more: `decoding`)
+        shown = getattr(DecodeConfig, action.dest) if action.dest in BEAM_ONLY else "%(default)s"
+        if (action.default is not None or action.dest in BEAM_ONLY) and action.default != argparse.SUPPRESS \
+                and "(default" not in (action.help or ""):
+            action.help = f"{action.help or ''} (default: {shown})".lstrip()
 
 
 def run_serve(args: argparse.Namespace) -> int:

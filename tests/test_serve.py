@@ -1237,3 +1237,22 @@ def test_a_sighup_ignored_under_nohup_stays_ignored(tmp_path):
             proc.kill()
             proc.communicate()
     assert proc.returncode == 143, err
+
+
+def test_serve_help_shows_every_default(capsys):
+    """`s2vt serve --help` showed no default for --port, nor for --host, --workers, --queue, --max-upload-mb, the
+    timeouts, the decoding options or --tags (hostile trial): a server's defaults are what a user checks first."""
+    import argparse
+
+    from s2vt.cli import add_serve_arguments
+
+    p = argparse.ArgumentParser(prog="s2vt serve")
+    add_serve_arguments(p)
+    shown = {a.dest: p._get_formatter()._expand_help(a) for a in p._actions if a.dest != "help"}
+    assert shown["port"] == "port to listen on (default: 8000)"
+    for dest, text in shown.items():
+        assert "(default: " in text, (dest, text)
+    assert shown["host"].endswith("(default: 127.0.0.1)") and shown["beam"].endswith("(default: 5)"), shown
+    assert shown["anti_lm"].endswith("(default: 0.2)") and shown["min_upload_rate"].endswith("(default: 10.0)")
+    p.print_help()
+    assert "--port PORT           port to listen on (default: 8000)" in capsys.readouterr().out
