@@ -24,7 +24,7 @@ from .errors import UserError, interrupts_held, interrupts_unwrapped
 from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, busy_line, check_writable,
                      is_lock_name, lock_owner, locked, refuse_special_outputs, removed_if_failed, training_run)
 from .manifest import read_manifest
-from .store import FeatureStore, StoreError, store_not_found
+from .store import FeatureStore, StoreError, no_store_here, printable, store_not_found
 
 from .checkpoint import check_resumable, load_weights, predated, read_checkpoint, save_checkpoint, write_checkpoint
 from .config import RECIPES, ConfigError, TrainConfig
@@ -244,6 +244,10 @@ def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | No
     if absent:
         raise StoreError(f"{store.root}: no features for {','.join(absent)} (store has {','.join(present) or 'none'})"
                          + store.no_folder(absent))
+    # (a folder of videos, a run's, an empty one: no modality to train on, which ran on no features at all)
+    why = no_store_here(store, cfg.features)
+    if not modalities or why:  # (named as typed: Path('./-') is '-')
+        raise StoreError(f"{printable(os.fspath(cfg.features))}: no features (the store has none){why}")
     return store, modalities
 
 

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+import shlex
 import stat
 import time
 import warnings
@@ -31,9 +32,9 @@ from typing import Iterator
 import numpy as np
 
 from .errors import SettingError, UserError
-from .fileio import (OutputError, atomic_write_bytes, atomic_write_json, is_link_loop, json_error, json_kind,
-                     make_dirs, output_error, parse_json, refuse_broken_link, refuse_special, special_file)
-from .manifest import check_video_id, video_id_problem
+from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, atomic_write_json, is_link_loop, json_error,
+                     json_kind, make_dirs, output_error, parse_json, refuse_broken_link, refuse_special, special_file)
+from .manifest import check_video_id, video_files, video_id_problem
 from .options import one_of
 
 try:
@@ -844,6 +845,28 @@ def store_not_found(features: str | os.PathLike) -> str:
         return f"{name}: feature store not found"
     return f"{name}: {not_a_folder(Path(name))}, not a folder: --features names a feature store (the folder extract " \
            "writes)"
+
+
+def no_store_here(store: FeatureStore, name: str | os.PathLike) -> str:
+    """': no meta.json, so not a feature store (...): it is empty' -- what a folder is that has no meta.json and no
+    feature file (a folder of videos, a training run's, an empty one), to end a refusal that says it has no
+    features; '' for a store (a meta.json, or feature files without one). Training on such a folder ran on no
+    features at all and ended in a traceback (hostile trial). `name`: the store as typed (Path('./-') is '-')."""
+    root = store.root
+    if store.meta_path.exists() or any(store.has_files(m) for m in store.modalities()):
+        return ""
+    run = [f for f in RUN_OUTPUTS if (root / f).exists()]
+    videos = [printable(p.name) for p, _ in zip(video_files(root), range(3))]
+    if run:
+        what = f"it is a training run's folder ({', '.join(run)})"
+    elif videos:
+        what = f"it holds videos ({', '.join(videos[:2])}{', ...' if len(videos) > 2 else ''}), not their " \
+               f"features: extract them first (python -m extract {shlex.quote(printable(os.fspath(name)))} --out STORE)"
+    elif not any(root.iterdir()):
+        what = "it is empty"
+    else:
+        what = "it holds no feature files"
+    return f": no meta.json, so not a feature store (made by python -m extract or s2vt import): {what}"
 
 
 def foreign_meta(meta: object) -> str | None:

@@ -223,6 +223,29 @@ def test_bad_inputs_exit_2(planted, tmp_path):
         assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_features_naming_no_store_is_one_line_saying_what_the_folder_is(tmp_path, capsys):
+    """--features naming a folder of videos, a training run's folder or an empty folder printed 'modalities {}'
+    and ended in a traceback (AttributeError: 'NoneType' object has no attribute 'mean'), exit 1 (hostile trial)."""
+    from s2vt import cli
+
+    manifest, _ = make_store(tmp_path / "d", videos=12)
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "a.mp4").write_bytes(b"")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "best.pt").write_bytes(b"")
+    (tmp_path / "empty").mkdir()
+    for folder, what in (("videos", "it holds videos (a.mp4), not their features: extract them first"),
+                         ("run", "it is a training run's folder (best.pt)"), ("empty", "it is empty")):
+        features = str(tmp_path / folder)
+        assert cli.main(["train", "--manifest", str(manifest), "--features", features, "--out",
+                         str(tmp_path / f"out_{folder}"), "--epochs", "1"]) == 2, folder
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"error: {features}: no features (the store has none): no "
+                                                       "meta.json, so not a feature store"), err
+        assert what in err and "python -m extract" in err and "s2vt import" in err, err
+        assert not (tmp_path / f"out_{folder}").exists()
+
+
 def test_empty_training_split_says_what_the_manifest_has():
     """A manifest imported whole as val (MSR-VTT's val file) said only "the training split is empty"."""
     from s2vt.data import empty_training_split
