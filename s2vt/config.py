@@ -167,8 +167,17 @@ class TrainConfig:
             if self.features and not Path(self.features).exists():  # (a typo, not a store where shards belong)
                 raise ConfigError(f"{self.features}: no such file or folder (--features: a feature store, or "
                                   "TFRecord shards)")
-            raise ConfigError("--val-features, --vocabulary and leaving out --manifest need --features to name "
-                              "TFRecord shards (a .tfrecord file, a glob or a folder of them)")
+            # (named: only what this command gave or left out, and what its --features is instead; hostile trial)
+            shards_are = "TFRecord shards (a .tfrecord file, a glob or a folder of them)"
+            named = (f"--features {self.features} names " + ("a feature store" if Path(self.features).is_dir()
+                                                            else "a file")) if self.features else ""
+            wants = [flag(k) for k in ("val_features", "vocabulary") if getattr(self, k)]
+            need = f"{' and '.join(wants)} need{'s' if len(wants) == 1 else ''}"
+            if self.manifest is None:
+                raise ConfigError("--manifest is required: " + (f"{named}, not {shards_are}" if named else
+                                                                f"no --features names {shards_are}")
+                                  + ", which alone train without one" + (f"; {need} such shards too" if wants else ""))
+            raise ConfigError(f"{need} --features to name {shards_are}" + (f": {named}" if named else ""))
 
 
 # the data a run trains on: a --resume passes them again (they stay the command's, engine.RESUME_UNREPORTED)

@@ -787,6 +787,25 @@ def test_features_path_that_does_not_exist(store, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_store_without_manifest_names_only_what_was_left_out(store, tmp_path, capsys):
+    """`train --features STORE` without --manifest was told "--val-features, --vocabulary and leaving out --manifest
+    need --features to name TFRecord shards", naming two options the user never passed (hostile trial)."""
+    manifest, features = store
+    code, err = s2vt(capsys, "train", "--features", features, "--out", tmp_path / "out")
+    assert code == 2 and len(err) == 1 and err[0].startswith(
+        f"error: --manifest is required: --features {features} names a feature store, not TFRecord shards"), err
+    assert "--val-features" not in err[0] and "--vocabulary" not in err[0], err
+    vocab = tmp_path / "vocabulary.csv"
+    vocab.write_text("Index,Name\n0,a\n")
+    code, err = s2vt(capsys, "train", "--manifest", manifest, "--features", features, "--vocabulary", vocab,
+                     "--out", tmp_path / "out")
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: --vocabulary needs --features to name TFRecord "
+                                                             f"shards (a .tfrecord file, a glob or a folder of them): --features {features} names a "
+                                                             "feature store"), err
+    assert "--manifest" not in err[0] and "--val-features" not in err[0], err
+    assert not (tmp_path / "out").exists()
+
+
 def test_unquoted_glob_says_quote_it(tmp_path, capsys):
     shards = [tmp_path / f"train{i}.tfrecord" for i in range(3)]
     for s in shards:
