@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import json
 import os
 import shlex
@@ -820,12 +821,20 @@ def unquoted_pattern(argv: list[str], stray: list[str]) -> str:
         j -= 1
     option = argv[j] if j >= 0 and argv[j].startswith("--") else None
     paths = argv[j + 1:argv.index(stray[0])] + stray if option else stray
-    pattern = common_pattern(paths)
     shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
     if option is None:
         return f"unexpected file arguments ({shown}); if they come from a pattern, quote it so the shell leaves it"
-    return (f"{option} takes one path, but the shell expanded a pattern into {len(paths)} files ({shown}): quote "
-            f"the pattern: {option} {shlex.quote(pattern) if pattern else 'PATTERN'}")
+    said = f"{option} takes one path, but the shell expanded a pattern into {len(paths)} files ({shown}): quote " \
+           f"the pattern: {option} "
+    # (a pattern that takes in a file the user did not list, the val shard beside the train ones, is refused in
+    # turn or trains on it: none is suggested then, and the line says what it would take in; hostile trial)
+    wide = common_pattern(paths)
+    for pattern in (wide, class_pattern(paths)):
+        if pattern and not more_files(pattern, paths):
+            return said + shlex.quote(pattern)
+    if wide is None:
+        return said + "PATTERN"
+    return said + f"PATTERN (as you typed it: {wide} would take in {more_files(wide, paths)[0]} too)"
 
 
 def common_pattern(paths: list[str]) -> str | None:
@@ -844,6 +853,31 @@ def common_pattern(paths: list[str]) -> str | None:
     if not start and not end:
         return None
     return os.path.join(folders.pop(), start + "*" + end)
+
+
+def class_pattern(paths: list[str]) -> str | None:
+    """The pattern of one character class per position where `paths` differ (yt8m/validate0000.tfrecord and
+    yt8m/validate0001.tfrecord: yt8m/validate000[01].tfrecord), which names fewer files than `common_pattern`'s
+    star; None for paths in several folders, names of unequal length or classes of glob's own characters."""
+    folders = {os.path.dirname(p) for p in paths}
+    names = [os.path.basename(p) for p in paths]
+    if len(folders) != 1 or len({len(n) for n in names}) != 1:
+        return None
+    pattern = ""
+    for chars in map(set, zip(*names)):
+        if len(chars) == 1:
+            pattern += glob.escape(chars.pop())
+        elif chars & set("[]!^-\\"):
+            return None
+        else:
+            pattern += "[" + "".join(sorted(chars)) + "]"
+    return os.path.join(folders.pop(), pattern)
+
+
+def more_files(pattern: str, paths: list[str]) -> list[str]:
+    """The files `pattern` matches beyond `paths`, sorted."""
+    given = {os.path.realpath(p) for p in paths}
+    return sorted(p for p in glob.glob(pattern) if os.path.realpath(p) not in given)
 
 
 # the options and arguments of the commands that name a file or folder (train's are also checked by

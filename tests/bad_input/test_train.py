@@ -838,6 +838,28 @@ def test_the_pattern_to_quote_is_no_wider_than_the_files_it_came_from(tmp_path, 
     assert code == 2 and err[0].endswith("quote the pattern: --features PATTERN"), err
 
 
+def test_the_pattern_to_quote_takes_in_no_file_the_user_did_not_list(tmp_path, capsys):
+    """`--features Y/validate000[0-1].tfrecord --val-features Y/validate0002.tfrecord`, unquoted, was told to quote
+    'Y/validate000*.tfrecord', which takes in the val shard too, and was then refused for it (hostile trial): the
+    pattern suggested names the files listed and no other, else the line says why it names none."""
+    for i in range(4):
+        (tmp_path / f"validate000{i}.tfrecord").write_bytes(b"")
+    (tmp_path / "validate0013.tfrecord").write_bytes(b"")
+    val = ["--val-features", tmp_path / "validate0002.tfrecord", "--out", tmp_path / "out"]
+    given = [tmp_path / "validate0000.tfrecord", tmp_path / "validate0001.tfrecord"]
+    code, err = s2vt(capsys, "train", "--features", *given, *val)
+    assert code == 2 and len(err) == 1, err
+    assert err[0].endswith(f"quote the pattern: --features '{tmp_path}/validate000[01].tfrecord'"), err
+    assert sorted(tmp_path.glob("validate000[01].tfrecord")) == given
+    # (no pattern names these two alone: validate00*, validate00[01][03] take in validate0003 too)
+    code, err = s2vt(capsys, "train", "--features", tmp_path / "validate0000.tfrecord",
+                     tmp_path / "validate0013.tfrecord", *val)
+    assert code == 2 and len(err) == 1, err
+    assert err[0].endswith(f"quote the pattern: --features PATTERN (as you typed it: {tmp_path}/validate00*.tfrecord "
+                           f"would take in {tmp_path}/validate0001.tfrecord too)"), err
+    assert not (tmp_path / "out").exists()
+
+
 def test_no_text_without_features_says_so(store, tmp_path, capsys):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("".join(json.dumps({**json.loads(line), "text": {"title": "a clip"}}) + "\n"
