@@ -37,18 +37,26 @@ def assign_val(entries: list[dict], fraction: float = 0.1, seed: int = 0) -> lis
     return entries
 
 
-def empty_training_split(manifest, counts: dict[str, int]) -> DataError:
+def empty_training_split(manifest, counts: dict[str, int], labelled: bool = True) -> DataError:
     """The error for a manifest left without a training video: which splits it has (`counts`: the
     videos of each split as read, before any were skipped for missing features) and how to make a
     training split (hold_out takes val and test from train, so a file imported whole as val or test
-    needs `--split train` first)."""
+    needs `--split train` first). `labelled`: whether any of its videos has a caption or a tag; none has
+    in what `s2vt import folder` writes, which no split would make trainable."""
     if counts.get("train"):  # (only --skip-missing empties a split that had videos)
         return DataError(f"{manifest}: the training split is empty: none of its {counts['train']} training videos "
                          "has features (--skip-missing left them all out)")
     held = "only " + " and ".join(f"{s} ({n})" for s, n in counts.items() if n) if any(counts.values()) else "no video"
-    return DataError(f"{manifest}: the training split is empty (the manifest has {held})"
-                     ": import the videos with --split train and hold some out with --val N / --test N (s2vt import "
-                     "msrvtt or features), or set their \"split\" to \"train\" in the manifest")
+    if not labelled and any(counts.values()):  # (import folder has no --split: advice to pass it was untrue)
+        return DataError(f"{manifest}: the training split is empty (the manifest has {held}), and none of its videos "
+                         "has a caption or a tag to learn from (as s2vt import folder writes it, for captioning "
+                         "with a trained model): train on an annotated dataset's manifest (s2vt import msvd, "
+                         "msrvtt, lic2022, mlds, yt8m or features)")
+    # (each option named with the importers that have it: hostile trial)
+    return DataError(f"{manifest}: the training split is empty (the manifest has {held}): import the videos with "
+                     "--split train (s2vt import msrvtt, yt8m or features) and hold some out with --val N / --test N "
+                     "(s2vt import msrvtt, lic2022, mlds or features), or set their \"split\" to \"train\" in the "
+                     "manifest")
 
 
 def check_features(entries: list[dict], store: FeatureStore, modalities: list[str], skip_missing: bool) -> list[dict]:

@@ -263,7 +263,7 @@ def prepare(cfg: TrainConfig):
         for s in ("train", "val"):
             splits[s] = [e for e in splits[s] if id(e) in kept]
     if not splits["train"]:
-        raise empty_training_split(cfg.manifest, counts)
+        raise empty_training_split(cfg.manifest, counts, any(e.get("captions") or e.get("tags") for e in entries))
     # (a val split --skip-missing emptied: build says so, not "no val split")
     splits["val_skipped"] = counts["val"] - len(splits["val"])
     blank = drop_blank_captions(splits["train"] + splits["val"])

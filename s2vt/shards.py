@@ -522,7 +522,8 @@ def prepare(cfg, speaks: bool) -> tuple[dict, ShardSource, list[str], Vocab, Lab
         by_split = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val")}
         if not by_split["train"]:
             raise empty_training_split(cfg.manifest, {s: sum(e.get("split", "train") == s for e in entries)
-                                                      for s in ("train", "val", "test")})
+                                                      for s in ("train", "val", "test")},
+                                       any(e.get("captions") or e.get("tags") for e in entries))
         split = {s: {e["video_id"]: e.get("tags", []) for e in es} for s, es in by_split.items()}
         labels = Labels.build(by_split["train"] + by_split["val"], cfg.min_tag_count, by_split["train"])
         source = ShardSource(files, modalities, vocab, split["train"], speaks)

@@ -209,7 +209,7 @@ def test_bad_inputs_exit_2(planted, tmp_path):
         "not valid JSON": ("{oops\n", None),
         "invalid video_id": (json.dumps({"video_id": "../x", "split": "train"}) + "\n", None),
         "the training split is empty (the manifest has only test (1)): import the videos with --split train":
-            (json.dumps({"video_id": "syn00000", "split": "test"}) + "\n", None),
+            (json.dumps({"video_id": "syn00000", "split": "test", "captions": ["a b"]}) + "\n", None),
         "have no features": (json.dumps({"video_id": "nothere", "split": "train", "captions": ["a b"]}) + "\n", None),
         "no features for": (manifest.read_text(), "resnet152"),
     }
@@ -256,6 +256,29 @@ def test_empty_training_split_says_what_the_manifest_has():
     assert "only val (400) and test (97)" in str(empty_training_split("m.jsonl", {"train": 0, "val": 400, "test": 97}))
     skipped = str(empty_training_split("m.jsonl", {"train": 3, "val": 1, "test": 0}))
     assert "none of its 3 training videos has features (--skip-missing" in skipped
+
+
+def test_an_empty_training_split_advises_only_options_its_importers_have(tmp_path, capsys):
+    """Training on an `s2vt import folder` manifest (its videos in test, no captions or tags) advised "import the
+    videos with --split train", an option import folder does not have (hostile trial): the line says such a
+    manifest has nothing to train on, and names the importers that take --split and --val/--test."""
+    from s2vt import cli
+    from s2vt.data import empty_training_split
+
+    _, store = make_store(tmp_path / "d", videos=12)
+    (tmp_path / "v").mkdir()
+    (tmp_path / "v" / "a.mp4").write_bytes(b"")
+    assert cli.main(["import", "folder", str(tmp_path / "v"), "--out", str(tmp_path / "m.jsonl")]) == 0
+    capsys.readouterr()
+    assert cli.main(["train", "--manifest", str(tmp_path / "m.jsonl"), "--features", str(store), "--out",
+                     str(tmp_path / "run"), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the training split is empty (the manifest has only test (1)), and none of " \
+        "its videos has a caption or a tag to learn from (as s2vt import folder writes it" in err, err
+    assert "--split train" not in err, err
+    said = str(empty_training_split("m.jsonl", {"train": 0, "val": 497, "test": 0}))
+    assert ("--split train (s2vt import msrvtt, yt8m or features)" in said
+            and "--val N / --test N (s2vt import msrvtt, lic2022, mlds or features)" in said), said
 
 
 def test_attention_and_log_features_train_and_old_checkpoints_load(planted, tmp_path):
