@@ -32,7 +32,7 @@ from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, b
                    empty_training_split, feature_dims, feature_stats)
 from .epoch import (DivergedError, EarlyStopping, check_epoch_loss, check_summaries, first_step_loss, lr_factor,
                     param_groups, train_one_epoch, validate)
-from .finish import REFIT_IDS_MAX, finish, training_ids, vocabulary_used
+from .finish import REFIT_IDS_MAX, finish, last_steps, steps_named, training_ids, vocabulary_used
 from .levels import kinds
 from .model import S2VT, squash
 from .predict import feature_mismatch
@@ -718,9 +718,14 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
         # (cfg holds last.pt's --epochs now: below it, this command's --epochs, the epoch it is at, ends the run)
         ended = ("" if run.stopper.stop or done >= cfg.epochs
                  else f"--epochs {done} ends the run at epoch {done}, where it is")
+        # (what best.pt lacks is said first: "nothing to train", then minutes of refit, was untrue; hostile trial)
+        steps = steps_named(*last_steps(run, resumed=True))
+        lacks = ("doing its last steps" if ended
+                 else "all epochs trained; doing the last steps best.pt lacks (stopped while they ran?), as the run was")
         log(f"{out}: " + (ended or f"the run already finished at epoch {done}")
             + (f" (best epoch {best['epoch']})" if "epoch" in best else "")
-            + f": nothing to train ({more} to train on, --overwrite to start over)")
+            + (f": {lacks}: {steps}" if steps
+               else f": nothing to train ({more} to train on, --overwrite to start over)"))
         # a run stopped (Ctrl-C) during its last steps, or finished before training wrote caption
         # memories: what best.pt still lacks is done now
         best = finish(run, resumed=True) or best

@@ -32,17 +32,12 @@ REFIT_IDS_MAX = 100_000
 MIXES = tuple(round(0.1 * i, 1) for i in range(11))
 
 
-def finish(run: Run, resumed: bool = False) -> dict | None:
-    """The steps that end a run after its last epoch, each recorded in best.pt: the linear path's fit
-    (fit_text_linear, "linear_fitted"), the refit on train + val (refit_network, "refit"), then the
-    caption memory ("memory", by the final weights). A --resume of a finished run does what its
-    best.pt lacks (a Ctrl-C during a step leaves best.pt as it was: atomic writes). Every rank
-    calls it (the refit trains on all of them); the metrics of the fit, or None."""
+def last_steps(run: Run, resumed: bool = False) -> tuple[bool, bool, bool]:
+    """(fit, refit, memory): which of the run's last steps `finish` does, those its best.pt lacks; none without
+    a best.pt."""
     out = Path(run.cfg.out)
-    if run.ddp.world > 1:  # best.pt as rank 0 wrote it at the last epoch, on every rank
-        dist.barrier()
     if not (out / "best.pt").exists():
-        return None
+        return False, False, False
     done = read_checkpoint(out / "best.pt")
     # (a best.pt from before "linear_fitted" was recorded: fitted if its linear weights are, zeros until then)
     fitted = done.get("linear_fitted") or bool(done["model"].get("linear.bag.weight", torch.zeros(1)).any())
@@ -52,13 +47,25 @@ def finish(run: Run, resumed: bool = False) -> dict | None:
              and (run.refit_due or not resumed))
     # (a refit replaces the weights the memory's summaries came from: built again after it)
     memory = run.ddp.main and run.has_captions and ("memory" not in done or refit)
-    if resumed and (fit or refit or memory):
-        # (a paused run that this --resume's --epochs ends has not run them yet: nothing stopped them)
-        ended = not run.stopper.stop and run.start_epoch - 1 < run.cfg.epochs
-        run.log(("note: the run's last steps: " if ended
-                 else "note: best.pt lacks the run's last steps (stopped while they ran?): ")
-                + ", ".join(["the linear path's fit"] * fit + ["the refit on train + val"] * refit
-                            + ["the caption memory"] * memory) + ": done now")
+    return fit, refit, memory
+
+
+def steps_named(fit: bool, refit: bool, memory: bool) -> str:
+    """The steps `last_steps` gives, in words: 'the refit on train + val, the caption memory'."""
+    return ", ".join(["the linear path's fit"] * fit + ["the refit on train + val"] * refit
+                     + ["the caption memory"] * memory)
+
+
+def finish(run: Run, resumed: bool = False) -> dict | None:
+    """The steps that end a run after its last epoch, each recorded in best.pt: the linear path's fit
+    (fit_text_linear, "linear_fitted"), the refit on train + val (refit_network, "refit"), then the
+    caption memory ("memory", by the final weights). A --resume of a finished run does what its
+    best.pt lacks (a Ctrl-C during a step leaves best.pt as it was: atomic writes; the --resume's first
+    line says which, `engine.train_run`). Every rank calls it (the refit trains on all of them); the
+    metrics of the fit, or None."""
+    if run.ddp.world > 1:  # best.pt as rank 0 wrote it at the last epoch, on every rank
+        dist.barrier()
+    fit, refit, memory = last_steps(run, resumed)
     row = fit_text_linear(run) if fit else None
     if refit:  # (after the linear path's mixes are chosen on val with the train-only network)
         refit_network(run)

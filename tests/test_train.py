@@ -672,13 +672,21 @@ def test_a_caption_run_killed_in_its_refit_resumes_with_its_own_settings_whateve
     assert torch.equal(run["memory"]["keys"], whole["memory"]["keys"])  # (built after the refit, from its weights)
 
 
-def test_a_run_killed_during_the_refit_keeps_its_best_pt_and_resume_refits(tmp_path, monkeypatch):
+def test_a_run_killed_during_the_refit_keeps_its_best_pt_and_resume_refits(tmp_path, monkeypatch, capsys):
+    """(and its --resume said first "nothing to train", then refitted for minutes (hostile trial): its first line
+    says it refits)"""
     manifest, store, n = tag_only(tmp_path)
     kw = dict(epochs=2, patience=10, **{**FAST, "hidden": 16, "refit": None})
     killed_in_the_refit(monkeypatch, TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), **kw))
     before = read_checkpoint(tmp_path / "run" / "best.pt")
     assert "refit" not in before and not list((tmp_path / "run").glob(".*.tmp-*"))  # the train-only best.pt, whole
-    best = train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True, **kw))
+    capsys.readouterr()
+    best = train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True,
+                                **{**kw, "quiet": False}))
+    said = [x for x in capsys.readouterr().err.splitlines() if x.startswith(str(tmp_path / "run"))]
+    assert said[0].startswith(f"{tmp_path / 'run'}: the run already finished at epoch 2 (best epoch ") and said[0].endswith(
+        "): all epochs trained; doing the last steps best.pt lacks (stopped while they ran?), as the run was: the "
+        "refit on train + val"), said
     after = read_checkpoint(tmp_path / "run" / "best.pt")
     assert after["refit"]["videos"] == n["train"] + n["val"] and best == before["metrics"] == after["metrics"]
     done = (tmp_path / "run" / "best.pt").read_bytes()
