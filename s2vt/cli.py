@@ -57,11 +57,12 @@ def run_train(args: argparse.Namespace) -> int:
     run = f"{cfg.out.rstrip('/')}/best.pt"
     from .predict import DEFAULT_CHECKPOINT, CHECKPOINT_ENV, captions_videos
     if best and captions_videos(run):  # (not a model of text or imported features: caption.py refuses those)
-        import shlex  # (a line to paste: quoted paths, and the folder made, wherever it is pasted)
-        model = shlex.quote(os.path.abspath(run))
+        model = shlex.quote(os.path.abspath(run))  # (a line to paste: quoted paths, the folder made, wherever)
+        # (`python caption.py` works only in the checkout: the command as train was started, `s2vt caption` for
+        # train.py and the console script; hostile trial)
         print(f"to caption with this model by default: mkdir -p {os.path.dirname(DEFAULT_CHECKPOINT)} && "
-              f"cp {model} {DEFAULT_CHECKPOINT} (or export {CHECKPOINT_ENV}={model}); then python caption.py VIDEO",
-              file=sys.stderr)
+              f"cp {model} {DEFAULT_CHECKPOINT} (or export {CHECKPOINT_ENV}={model}); then "
+              f"{shlex.join(invoked_as('caption'))} VIDEO", file=sys.stderr)
     return 0
 
 

@@ -32,7 +32,7 @@ def trained(tmp_path_factory):
                    "--out", str(d / "run"), "--epochs", "3", "--hidden", "32", "--embed", "32", "--min-count", "1",
                    "--batch-size", "4")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "then python caption.py VIDEO" in proc.stderr  # a model of extracted video features: the hint
+    assert "then s2vt caption VIDEO" in proc.stderr  # a model of extracted video features: the hint
     return d
 
 

@@ -1077,7 +1077,8 @@ def test_training_over_a_run_an_evaluate_is_writing_in_is_refused(store, run, tm
 
 def test_the_line_to_make_a_model_the_default_can_be_pasted(tmp_path, capsys):
     """It read `cp runs real/r1/best.pt checkpoints/s2vt.pt`: unquoted, and into a folder that exists
-    only in the repository."""
+    only in the repository; and it ended 'then python caption.py VIDEO', which works only in the repository
+    checkout (hostile trial): the command as installed, `s2vt caption`."""
     import shlex
 
     manifest, features = make_store(tmp_path / "d", videos=24, shapes={"resnet152": (4, 8), "vggish": (3, 4)})
@@ -1093,6 +1094,7 @@ def test_the_line_to_make_a_model_the_default_can_be_pasted(tmp_path, capsys):
     assert words == ["mkdir", "-p", "checkpoints", "&&", "cp", f"{out}/best.pt", os.path.join("checkpoints", "s2vt.pt")]
     assert out.is_absolute()
     assert shlex.split(line.split("export ", 1)[1].split(")")[0]) == [f"S2VT_CHECKPOINT={out}/best.pt"]
+    assert line.endswith("; then s2vt caption VIDEO"), line
 def test_videos_lacking_one_modality_are_told_the_modalities_they_have(store, tmp_path, capsys):
     """After another import added a modality, the advice was "extract them or pass --skip-missing", naming
     every modality as missing: --modalities with those they all have is the third way."""
