@@ -22,7 +22,7 @@ from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, busy_line, chec
                      written_file)
 from .manifest import json_start, manifest_row  # (what tells a manifest by its content: extract's too)
 from .options import MAX_BATCH, at_least, at_most
-from .store import META_KEYS, FeatureStore, StoreError, one_line, printable, store_not_found
+from .store import META_KEYS, FeatureStore, StoreError, no_store_here, one_line, printable, store_not_found
 
 from .checkpoint import (CheckpointError, has_captions, load_checkpoint, model_from_checkpoint,
                          read_checkpoint, text_vocab_of)
@@ -537,6 +537,9 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
             raise StoreError(shards)
         if not store.root.is_dir():  # (named as typed: Path('./-') is '-')
             raise StoreError(store_not_found(features))
+        if why := no_store_here(store, features):  # (a folder of videos, a run's, an empty one: said what it is)
+            raise StoreError(f"{printable(os.fspath(features))}: no features for {','.join(modalities)}, which "
+                             f"{checkpoint} reads (the store has none){why}")
         check_store_matches(store, ckpt.get("extract", {}), modalities, features)
         # a modality with no file at all is a wrong store (or a wrong checkpoint), not a few missing
         # videos: every prediction would come from the missing vector alone (train refuses it too)

@@ -118,6 +118,22 @@ def test_evaluate_names_a_modality_folder_that_links_to_nothing(trained, tmp_pat
         f"store has resnet152): {store / 'vggish'} is a link to a missing target ({tmp_path / 'gone'})"], err
 
 
+@pytest.mark.parametrize("folder, what", [("videos", "it holds videos (a.mp4), not their features"),
+                                          ("run", "it is a training run's folder (best.pt)"), ("empty", "it is empty")])
+def test_evaluate_says_what_a_folder_named_as_the_store_is(trained, tmp_path, capsys, folder, what):
+    """--features naming a folder of videos, a training run's or an empty one said only 'no features for
+    resnet152,vggish ... the store has none', as train said before it learnt to name what the folder is (hostile
+    trial): evaluate's line ends the same way."""
+    (tmp_path / folder).mkdir()
+    if folder != "empty":
+        (tmp_path / folder / ("a.mp4" if folder == "videos" else "best.pt")).write_bytes(b"")
+    code, out, err = s2vt(capsys, *evaluate_args(trained, "--features", tmp_path / folder, "--out",
+                                                 tmp_path / "p.json"))
+    assert code == 2 and not out and len(err) == 1, err
+    assert "the store has none): no meta.json, so not a feature store" in err[0] and what in err[0], err
+    assert not (tmp_path / "p.json").exists()
+
+
 def test_evaluate_refuses_a_store_without_a_modality(trained, tmp_path, capsys):
     """A store holding none of a modality the checkpoint reads is refused before anything is
     written (predicting every video from the missing vector alone is not an evaluation)."""
