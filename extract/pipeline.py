@@ -41,7 +41,7 @@ class ExtractConfig:
     clips: int = setting(8, "16-frame C3D clips per video")
     image_size: int = setting(224, "ResNet crop size (short side scaled to 256/224 of it)")
     weights: str = setting("pretrained", choices=("pretrained", "random"))
-    weights_dir: str | None = setting(None, "folder with weight files (default checkpoints/)")
+    weights_dir: str | None = setting(None, "folder with weight files (default: $S2VT_WEIGHTS_DIR, else checkpoints/)")
     seed: int = setting(0, "seed for --weights random")
     # one for every modality, or per modality (a checkpoint's record)
     precision: str | dict[str, str] = setting("auto", choices=PRECISIONS)

@@ -149,7 +149,8 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     add_decode_arguments(p)
     p.add_argument("--tags", type=int, default=3, help="how many top tags to show")
     p.add_argument("--json", action="store_true", help="one JSON object per video")
-    p.add_argument("--weights-dir", default=None, help="folder with backbone weight files")
+    p.add_argument("--weights-dir", default=None,
+                   help="folder with backbone weight files (default: $S2VT_WEIGHTS_DIR, else checkpoints/)")
     add_device_argument(p)
     p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default=None,
                    help="backbone precision (default: the one the checkpoint's features were computed in)")
@@ -721,7 +722,7 @@ def run_extract(args: argparse.Namespace) -> int:
 
 
 def add_weights_arguments(p: argparse.ArgumentParser) -> None:
-    from extract.backbones.weights import DEFAULT_WEIGHTS_DIR, SPECS
+    from extract.backbones.weights import SPECS
 
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     get = actions.add_parser("download", help="fetch, verify and install backbone weight files "
@@ -730,24 +731,29 @@ def add_weights_arguments(p: argparse.ArgumentParser) -> None:
                      help=f"any of {', '.join(SPECS)} (default: resnet152 c3d vggish)")
     show = actions.add_parser("list", help="which weight files are verified, present, unusable or missing")
     for sp in (get, show):
-        sp.add_argument("--dir", default=DEFAULT_WEIGHTS_DIR, help="weights folder (as --weights-dir elsewhere)")
+        # (None: default_weights_dir() when the command runs, so $S2VT_WEIGHTS_DIR is read then)
+        sp.add_argument("--dir", default=None, help="weights folder, as --weights-dir elsewhere (default: "
+                        "$S2VT_WEIGHTS_DIR, else checkpoints/)")
     show.add_argument("--json", action="store_true")
 
 
 def run_weights(args: argparse.Namespace) -> int:
     from extract.backbones.download import download, status
-    from extract.backbones.weights import DEFAULT_WEIGHTS_DIR, SPECS
+    from extract.backbones.weights import SPECS, default_weights_dir, weights_command, weights_dir_hint
 
     if args.action == "download":
         if unknown := [n for n in args.names if n not in SPECS]:
             raise SettingError(f"unknown weights {', '.join(unknown)}: choose from {', '.join(SPECS)}")
-        return download(args.names, args.dir)
-    if args.dir != DEFAULT_WEIGHTS_DIR and not os.path.isdir(args.dir):  # (a typo would read as "not downloaded")
+        return download(args.names, args.dir if args.dir is not None else default_weights_dir())
+    if args.dir is not None and not os.path.isdir(args.dir):  # (a typo would read as "not downloaded")
         raise SettingError(f"--dir {args.dir}: " + ("not a folder" if os.path.exists(args.dir) else "no such folder"))
-    rows = status(args.dir)
+    rows = status(args.dir if args.dir is not None else default_weights_dir())
     for r in rows:
         print(json.dumps(r) if args.json else
               f"{r['name']:<11} {r['status']:<9} {r['path'] or ''}" + (f"  ({r['reason']})" if r["reason"] else ""))
+    if not args.json and args.dir is None and any(r["status"] == "missing" for r in rows):  # (once, not per row)
+        print(f"missing files: `{shlex.join(weights_command())} download NAME...` fetches them, or "
+              + weights_dir_hint())
     return 0
 
 
@@ -773,7 +779,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     add_decode_arguments(p)
     p.add_argument("--tags", type=int, default=3, help="how many top tags to answer")
     p.add_argument("--weights-dir", default=None,
-                   help="folder with backbone weight files (default: checkpoints/, then torch hub's cache)")
+                   help="folder with backbone weight files (default: $S2VT_WEIGHTS_DIR, else checkpoints/; then torch "
+                        "hub's cache)")
     add_device_argument(p)
     # every default in the help: a server's are what a user checks first (--port showed none; hostile trial)
     from .decode import DecodeConfig

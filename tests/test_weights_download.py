@@ -311,3 +311,65 @@ def test_a_dir_that_cannot_be_made_is_one_line_before_any_download(server, tmp_p
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and err[0].startswith(f"error: cannot write {folder}: {why}"), err
         assert Handler.log == []
+
+
+def test_weights_dir_variable_is_every_commands_default_folder(server, tmp_path, monkeypatch):
+    """The weights folder was always checkpoints/ under the current folder: an installed s2vt's `weights download`
+    in one folder was 'missing' to `weights list` (and extract, caption) in another, unless every command was
+    given --weights-dir (hostile trial). $S2VT_WEIGHTS_DIR is now the default folder of them all; the folders
+    looked in are named absolute, and the 'missing' hints name the variable."""
+    from extract.backbones import build_backbone
+    from extract.backbones.weights import WeightsNotFound
+
+    buf = io.BytesIO()
+    np.savez(buf, pca_eigen_vectors=np.eye(128), pca_means=np.zeros((128, 1)))
+    serve("vggish_pca_params.npz", buf.getvalue())
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    env = {"S2VT_WEIGHTS_URL": server, "TORCH_HOME": str(tmp_path / "torch"), "S2VT_WEIGHTS_DIR": str(tmp_path / "w")}
+    proc = run_cli("-m", "s2vt.cli", "weights", "download", "vggish_pca", env=env, cwd=tmp_path / "one")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "w" / "vggish_pca_params.npz").is_file() and not (tmp_path / "one" / "checkpoints").exists()
+    proc = run_cli("-m", "s2vt.cli", "weights", "list", env=env, cwd=tmp_path / "two")
+    lines = {line.split()[0]: line for line in proc.stdout.splitlines()}
+    assert lines["vggish_pca"].split()[1:] == ["verified", str(tmp_path / "w" / "vggish_pca_params.npz")], proc.stdout
+    assert f"(looked in {tmp_path / 'w'}, {tmp_path / 'torch' / 'hub' / 'checkpoints'})" in lines["c3d"]
+    assert proc.stdout.count("S2VT_WEIGHTS_DIR") == 1, proc.stdout  # (once, not per missing file)
+    # extract's and caption's lookup (find_weights with no --weights-dir), in any folder
+    monkeypatch.chdir(tmp_path / "two")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("S2VT_WEIGHTS_DIR", str(tmp_path / "w"))
+    assert find_weights("vggish_pca") == tmp_path / "w" / "vggish_pca_params.npz"
+    with pytest.raises(WeightsNotFound) as e:
+        build_backbone("c3d", "pretrained")
+    assert f"looked for c3d.pickle in {tmp_path / 'w'}, " in str(e.value)
+    assert "or set S2VT_WEIGHTS_DIR to the folder that holds them" in str(e.value)
+    # unset: checkpoints/ of the current folder, as in the repository, named absolute
+    monkeypatch.delenv("S2VT_WEIGHTS_DIR")
+    with pytest.raises(WeightsNotFound) as e:
+        find_weights("vggish_pca")
+    assert f"looked for vggish_pca_params.npz in {tmp_path / 'two' / 'checkpoints'}, " in str(e.value)
+
+
+@pytest.mark.parametrize("value", ["", " "])
+def test_an_empty_weights_dir_variable_is_unset(value, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("S2VT_WEIGHTS_DIR", value)
+    (tmp_path / "checkpoints").mkdir()
+    np.savez(tmp_path / "checkpoints" / "vggish_pca_params.npz", pca_eigen_vectors=np.eye(128), pca_means=np.zeros(128))
+    assert find_weights("vggish_pca") == tmp_path / "checkpoints" / "vggish_pca_params.npz"
+
+
+def test_a_weights_dir_variable_naming_a_file_is_one_line(tmp_path, videos):
+    """$S2VT_WEIGHTS_DIR naming a file would read as 'not downloaded' (as a --dir typo once did): one line, exit 2,
+    in weights list and download, extract (nothing made)."""
+    (tmp_path / "afile").write_text("x")
+    env = {"S2VT_WEIGHTS_DIR": "afile", "TORCH_HOME": str(tmp_path / "torch")}
+    said = f"error: S2VT_WEIGHTS_DIR='afile': not a folder ({tmp_path / 'afile'}): set it to the folder that holds " \
+           "the weight files"
+    for args in (("weights", "list"), ("weights", "download", "vggish_pca"),
+                 ("extract", str(videos["mp4_aac"]), "--out", "out", "--modalities", "vggish")):
+        proc = run_cli("-m", "s2vt.cli", *args, env=env, cwd=tmp_path)
+        assert (proc.returncode, proc.stdout, proc.stderr.strip().splitlines()) == (2, "", [said]), (args, proc.stderr)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "checkpoints").exists()

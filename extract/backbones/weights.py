@@ -9,8 +9,11 @@ from pathlib import Path
 
 import torch
 
-from s2vt.errors import UserError, invoked_as
+from s2vt.errors import SettingError, UserError, invoked_as
 
+# the weights folder when --weights-dir / --dir is not given: $S2VT_WEIGHTS_DIR, else checkpoints/ (the
+# repository layout, relative to the current folder)
+WEIGHTS_DIR_ENV = "S2VT_WEIGHTS_DIR"
 DEFAULT_WEIGHTS_DIR = "checkpoints"
 
 
@@ -50,11 +53,31 @@ SPECS = {
 }
 
 
+def default_weights_dir() -> str:
+    """$S2VT_WEIGHTS_DIR, else checkpoints/: the folder every command's --weights-dir / --dir defaults to
+    (read when a command runs, not at import). An installed s2vt runs from any folder, where a relative
+    checkpoints/ is another folder each time (hostile trial): the variable names one for them all. Empty is
+    unset; a file is refused in one line, as an explicit --dir naming one is."""
+    value = os.environ.get(WEIGHTS_DIR_ENV, "")
+    if not value.strip():
+        return DEFAULT_WEIGHTS_DIR
+    if os.path.exists(value) and not os.path.isdir(value):  # (a typo would read as "not downloaded")
+        raise SettingError(f"{WEIGHTS_DIR_ENV}={value!r}: not a folder ({os.path.abspath(value)}): set it to the "
+                           "folder that holds the weight files")
+    return value
+
+
 def search_dirs(weights_dir: str | os.PathLike | None) -> list[Path]:
-    """Where weight files are looked for: --weights-dir (default checkpoints/), then the torch hub cache."""
-    dirs = [Path(weights_dir or DEFAULT_WEIGHTS_DIR)]
+    """Where weight files are looked for: --weights-dir (default: `default_weights_dir`), then the torch hub
+    cache; absolute, as messages show them (a relative default is the current folder's)."""
+    dirs = [Path(weights_dir or default_weights_dir())]
     dirs.append(Path(torch.hub.get_dir()) / "checkpoints")
-    return dirs
+    return [Path(os.path.abspath(d)) for d in dirs]
+
+
+def weights_dir_hint() -> str:
+    """A 'not found' message's word on the variable (said where no folder was given: it was the default's)."""
+    return f"set {WEIGHTS_DIR_ENV} to the folder that holds them"
 
 
 def find_weights(name: str, weights_dir: str | os.PathLike | None = None, required: bool = True) -> Path | None:
@@ -70,7 +93,7 @@ def find_weights(name: str, weights_dir: str | os.PathLike | None = None, requir
     raise WeightsNotFound(
         f"{spec.what} not found: looked for {spec.files[0]} in {', '.join(str(d) for d in dirs)}; "
         f"run `{shlex.join([*weights_command(), 'download', name, '--dir', str(dirs[0])])}` or download it from {spec.source} into {dirs[0]}/ "
-        f"(or pass --weights random for seeded random weights)")
+        f"(or pass --weights random for seeded random weights{'' if weights_dir else '; or ' + weights_dir_hint()})")
 
 
 def not_a_pickle(path: Path) -> str | None:
