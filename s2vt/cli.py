@@ -738,7 +738,7 @@ def add_weights_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_weights(args: argparse.Namespace) -> int:
-    from extract.backbones.download import download, status
+    from extract.backbones.download import download, int8_cache, status
     from extract.backbones.weights import SPECS, default_weights_dir, weights_command, weights_dir_hint
 
     if args.action == "download":
@@ -754,6 +754,10 @@ def run_weights(args: argparse.Namespace) -> int:
     if not args.json and args.dir is None and any(r["status"] == "missing" for r in rows):  # (once, not per row)
         print(f"missing files: `{shlex.join(weights_command())} download NAME...` fetches them, or "
               + weights_dir_hint())
+    if not args.json and (cache := int8_cache()):
+        mb = cache[1] / 1e6
+        print(f"int8 cache: {os.path.abspath(cache[0])} ({mb:.{1 if mb < 10 else 0}f} MB; made from the weights "
+              "above, safe to remove)")
     return 0
 
 

@@ -373,3 +373,24 @@ def test_a_weights_dir_variable_naming_a_file_is_one_line(tmp_path, videos):
         proc = run_cli("-m", "s2vt.cli", *args, env=env, cwd=tmp_path)
         assert (proc.returncode, proc.stdout, proc.stderr.strip().splitlines()) == (2, "", [said]), (args, proc.stderr)
     assert not (tmp_path / "out").exists() and not (tmp_path / "checkpoints").exists()
+
+
+def test_list_ends_with_the_int8_cache_folder_and_its_size(tmp_path):
+    """The int8 cache (~300 MB under ~/.cache/torch/hub/s2vt-int8) stays after `pip uninstall`, and only
+    docs/design.md said where it is (hostile trial): `weights list` now ends with its folder and size."""
+    cache = tmp_path / "torch" / "hub" / "s2vt-int8"
+    cache.mkdir(parents=True)
+    with open(cache / "resnet152-abc.pt", "wb") as f:
+        f.truncate(250_000_000)  # (sparse: the size is the files' st_size, nothing is read)
+    (cache / "old").mkdir()
+    with open(cache / "old" / "c3d-def.pt", "wb") as f:
+        f.truncate(62_000_000)
+    env = {"TORCH_HOME": str(tmp_path / "torch"), "S2VT_CACHE_DIR": None}
+    proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == f"int8 cache: {cache} (312 MB; made from the weights above, safe to remove)"
+    proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), "--json", env=env)
+    assert all(json.loads(line)["name"] in dl.SPECS for line in proc.stdout.splitlines())  # (JSON rows only)
+    env["S2VT_CACHE_DIR"] = str(tmp_path / "nocache")  # (none made yet: no line)
+    proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), env=env)
+    assert proc.returncode == 0 and "int8 cache" not in proc.stdout, proc.stdout

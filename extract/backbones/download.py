@@ -8,6 +8,7 @@ never leaves a file that `find_weights` would pick up.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import http.client
@@ -271,3 +272,20 @@ def status(folder: str | os.PathLike | None, table: dict[str, Remote] | None = N
         rows.append({"name": name, "status": "verified" if not reason else "unusable" if unusable else "present",
                      "path": str(path), "reason": reason})
     return rows
+
+
+def int8_cache() -> tuple[Path, int] | None:
+    """The int8 cache folder (`int8.cache_dir`) and the bytes its files take, or None when there is none: it
+    outlives `pip uninstall` (hundreds of MB), so `weights list` names it (hostile trial). Sizes from
+    st_size: nothing is read."""
+    from .int8 import cache_dir
+
+    folder = cache_dir()
+    if not folder.is_dir():
+        return None
+    total = 0
+    for root, _, files in os.walk(folder):
+        for f in files:
+            with contextlib.suppress(OSError):  # (one removed meanwhile)
+                total += os.lstat(os.path.join(root, f)).st_size
+    return folder, total
