@@ -394,3 +394,7 @@ def test_list_ends_with_the_int8_cache_folder_and_its_size(tmp_path):
     env["S2VT_CACHE_DIR"] = str(tmp_path / "nocache")  # (none made yet: no line)
     proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), env=env)
     assert proc.returncode == 0 and "int8 cache" not in proc.stdout, proc.stdout
+    (tmp_path / "emptycache" / "sub").mkdir(parents=True)  # (a folder of no file frees nothing: no line either)
+    env["S2VT_CACHE_DIR"] = str(tmp_path / "emptycache")
+    proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), env=env)
+    assert proc.returncode == 0 and "int8 cache" not in proc.stdout, proc.stdout

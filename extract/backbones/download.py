@@ -275,17 +275,18 @@ def status(folder: str | os.PathLike | None, table: dict[str, Remote] | None = N
 
 
 def int8_cache() -> tuple[Path, int] | None:
-    """The int8 cache folder (`int8.cache_dir`) and the bytes its files take, or None when there is none: it
-    outlives `pip uninstall` (hundreds of MB), so `weights list` names it (hostile trial). Sizes from
-    st_size: nothing is read."""
+    """The int8 cache folder (`int8.cache_dir`) and the bytes its files take, or None when there is none or it
+    holds no file: it outlives `pip uninstall` (hundreds of MB), so `weights list` names it (hostile trial).
+    Sizes from st_size: nothing is read."""
     from .int8 import cache_dir
 
     folder = cache_dir()
     if not folder.is_dir():
         return None
-    total = 0
+    total, count = 0, 0
     for root, _, files in os.walk(folder):
         for f in files:
             with contextlib.suppress(OSError):  # (one removed meanwhile)
                 total += os.lstat(os.path.join(root, f)).st_size
-    return folder, total
+                count += 1
+    return (folder, total) if count else None  # (an empty folder frees nothing: not worth a line)
