@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from s2vt.manifest import read_manifest  # noqa: E402
 from s2vt.engine import RUN_FILES  # noqa: E402  (what train.py refuses to replace without --overwrite)
-from s2vt.errors import UserError  # noqa: E402
+from s2vt.errors import UserError, extra_install_hint  # noqa: E402
 from s2vt.formats import LEVEL1, LEVEL2, SEMANTIC  # noqa: E402
 from s2vt.levels import level_scores  # noqa: E402
 from s2vt.text import clean, fields, has_text  # noqa: E402
@@ -144,8 +144,9 @@ def require_sklearn() -> None:
     try:
         import sklearn  # noqa: F401
     except ImportError:
-        print('error: bench/text_baseline.py needs scikit-learn: pip install -e ".[bench]" (or pip install '
-              'scikit-learn)', file=sys.stderr)
+        # (the checkout's absolute path: `".[bench]"` works only from its root)
+        print(f"error: bench/text_baseline.py needs scikit-learn: {extra_install_hint('bench')} (or pip install "
+              "scikit-learn)", file=sys.stderr)
         sys.exit(2)
 
 

@@ -296,3 +296,35 @@ def invoked_as(command: str) -> list[str]:
     if name == "s2vt-extract" and command == "extract":
         return [name]
     return ["s2vt", command]
+
+
+def checkout_root():
+    """The source checkout this s2vt runs from (the folder above the package, holding setup.py), as an
+    absolute Path; None when it runs installed (site-packages has no setup.py)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "setup.py").is_file() else None
+
+
+def extra_install_hint(extra: str) -> str:
+    """The command that installs setup.py's extra `extra` (serve, test, bench) for this s2vt. `pip install -e
+    ".[serve]"` works only in the checkout's root (elsewhere: 'does not appear to be a Python project'), so:
+    from a checkout, its absolute path; installed, the extra's requirements themselves, read from the
+    installed metadata (setup.py declares them once)."""
+    import importlib.metadata
+    import re
+
+    root = checkout_root()
+    if root is not None:
+        return f"pip install -e {shlex.quote(f'{root}[{extra}]')}"
+    try:
+        requires = importlib.metadata.requires("s2vt") or []
+    except importlib.metadata.PackageNotFoundError:
+        requires = []
+    marker = re.compile(rf"""\bextra\s*==\s*["']{re.escape(extra)}["']""")
+    names = [r.split(";", 1)[0].strip() for r in requires if ";" in r and marker.search(r.split(";", 1)[1])]
+    if names:
+        return "pip install " + shlex.join(names)
+    # (neither a checkout nor installed metadata, e.g. the package copied onto PYTHONPATH: a placeholder)
+    return f"pip install {shlex.quote(f'S2VT_SOURCE[{extra}]')} (the folder holding setup.py)"

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
-from .errors import HungUp, SettingError, Terminated, UserError
+from .errors import HungUp, SettingError, Terminated, UserError, extra_install_hint
 from extract.ffmpeg import MediaError, check_ffmpeg, ffmpeg_in_own_session, stop_ffmpeg
 from .manifest import VIDEO_EXTENSIONS
 from .options import at_least, in_interval
@@ -67,7 +67,7 @@ def require_serve_extra() -> None:
         import multipart  # noqa: F401  (python-multipart, for FastAPI's form parsing)
         import uvicorn  # noqa: F401
     except ImportError as e:
-        raise UserError(f"s2vt serve needs the serve extra ({e.name} is missing): pip install -e \".[serve]\"") \
+        raise UserError(f"s2vt serve needs the serve extra ({e.name} is missing): {extra_install_hint('serve')}") \
             from None
 
 

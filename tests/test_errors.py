@@ -1427,3 +1427,38 @@ def test_features_naming_a_file_says_so_in_train_and_evaluate(tmp_path, monkeypa
     assert cli.main(["train", "--manifest", str(manifest), "--features", "nosuch", "--out", "run2", *TINY_TRAIN]) == 2
     assert one_line(capsys) == "error: nosuch: feature store not found\n"
     assert not Path("run2").exists() and not Path("p.json").exists()
+
+
+def setup_list(name: str) -> list[str]:
+    """A list setup.py declares at top level (SERVE), read without running setup.py."""
+    import ast
+    tree = ast.parse((REPO / "setup.py").read_text())
+    return next(ast.literal_eval(node.value) for node in tree.body
+                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name)
+
+
+def test_a_missing_serve_extra_names_an_install_that_works_where_s2vt_is(monkeypatch):
+    """It said `pip install -e ".[serve]"`, which fails outside the checkout ('does not appear to be a Python
+    project') (hostile trial): from a checkout, the checkout's absolute path; installed without one, the
+    extra's requirements themselves (setup.py's SERVE, as the installed metadata lists them)."""
+    import importlib.metadata
+    import shlex
+
+    from s2vt import errors
+    from s2vt.serve import require_serve_extra
+
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # (import fastapi now fails as if not installed)
+    with pytest.raises(errors.UserError) as e:
+        require_serve_extra()
+    assert str(e.value).endswith(f"pip install -e {shlex.quote(str(REPO) + '[serve]')}"), str(e.value)
+    assert errors.extra_install_hint("bench") == f"pip install -e {shlex.quote(str(REPO) + '[bench]')}"
+
+    monkeypatch.setattr(errors, "checkout_root", lambda: None)  # (installed: no setup.py beside the package)
+    monkeypatch.setattr(importlib.metadata, "requires", lambda name: [
+        "numpy", 'pytest>=7; extra == "test"', *(f'{r}; extra == "serve"' for r in setup_list("SERVE"))])
+    assert errors.extra_install_hint("serve") == "pip install " + shlex.join(setup_list("SERVE"))
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+    monkeypatch.setattr(importlib.metadata, "requires", not_installed)  # (neither: a placeholder, not ".")
+    assert errors.extra_install_hint("serve") == "pip install 'S2VT_SOURCE[serve]' (the folder holding setup.py)"
