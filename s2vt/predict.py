@@ -690,11 +690,12 @@ def default_checkpoint() -> str:
     if os.path.isfile(DEFAULT_CHECKPOINT):
         return DEFAULT_CHECKPOINT
     # (named absolute: the default is relative to the current folder, so the same command finds a model
-    # in one folder and not in another)
+    # in one folder and not in another; `python train.py` works only in the checkout: the commands as this
+    # one was started, as the end of training names caption's)
     raise CheckpointError(f"no model: {os.path.abspath(DEFAULT_CHECKPOINT)} not found and {CHECKPOINT_ENV} not set: "
                           f"pass --checkpoint RUN/best.pt, set {CHECKPOINT_ENV}=RUN/best.pt, or copy a trained "
-                          f"best.pt to {DEFAULT_CHECKPOINT} under the folder you run in (python train.py makes one; "
-                          "s2vt demo a toy one)")
+                          f"best.pt to {DEFAULT_CHECKPOINT} under the folder you run in "
+                          f"({shlex.join(invoked_as('train'))} makes one; {shlex.join(invoked_as('demo'))} a toy one)")
 
 
 def captioning_device(name: str, int8: bool) -> torch.device:

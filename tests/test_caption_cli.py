@@ -423,6 +423,24 @@ def test_no_model_names_the_absolute_path_it_looked_at(tmp_path, monkeypatch):
         default_checkpoint()
     assert str(e.value).startswith(f"no model: {CHECKPOINT_ENV}='nothere.pt' names no file "
                                    f"('{tmp_path.resolve() / 'nothere.pt'}' not found)")
+
+
+@pytest.mark.parametrize("argv0, train, demo", [
+    ("/venv/bin/s2vt", "s2vt train", "s2vt demo"),
+    ("caption.py", "s2vt train", "s2vt demo"),  # (as the end of training names `s2vt caption` for train.py)
+    ("/repo/s2vt/cli.py", "python3 -m s2vt.cli train", "python3 -m s2vt.cli demo")])
+def test_no_model_names_the_training_command_as_caption_was_started(argv0, train, demo, tmp_path, monkeypatch):
+    """It said '(python train.py makes one; s2vt demo a toy one)': `python train.py` works only in the
+    repository checkout (hostile trial); now the commands as caption (or serve) was started."""
+    from s2vt.predict import CHECKPOINT_ENV, CheckpointError, default_checkpoint
+
+    monkeypatch.delenv(CHECKPOINT_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", [argv0, "v.mp4"])
+    monkeypatch.setattr("sys.orig_argv", ["python3", argv0, "v.mp4"])
+    with pytest.raises(CheckpointError) as e:
+        default_checkpoint()
+    assert str(e.value).endswith(f"under the folder you run in ({train} makes one; {demo} a toy one)"), str(e.value)
     monkeypatch.setenv(CHECKPOINT_ENV, "  nothere.pt ")  # (stray spaces: shown, quoted)
     with pytest.raises(CheckpointError) as e:
         default_checkpoint()
