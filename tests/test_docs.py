@@ -59,3 +59,26 @@ def test_relative_links_resolve():
             elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
                 bad.append(f"{page.name}: {target} (no such heading)")
     assert not bad, "\n".join(bad)
+
+
+def test_the_readme_says_the_commands_of_an_install_without_the_checkout():
+    """README and usage.md spoke only of `python caption.py`, `python train.py` and `python -m extract`, which
+    need the checkout: installed with `pip install .` they are nowhere (hostile trial). The Install section
+    says their installed names, and each named one is real (an `s2vt` command, a console script)."""
+    import ast
+
+    from s2vt.cli import COMMANDS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    install = readme.split("\n## Install\n", 1)[1].split("\n## ", 1)[0]
+    sentence = next((p for p in install.split("\n\n") if "`pip install .`" in p), "")
+    for checkout, installed in (("python caption.py", "s2vt caption"), ("python train.py", "s2vt train"),
+                                ("python -m extract", "s2vt-extract")):
+        assert f"`{checkout}`" in sentence and f"`{installed}`" in sentence, (checkout, installed)
+    assert {"caption", "train"} <= set(COMMANDS)
+    setup = ast.parse((ROOT / "setup.py").read_text(encoding="utf-8"))
+    scripts = next(kw.value for node in ast.walk(setup) if isinstance(node, ast.Call)
+                   for kw in node.keywords if kw.arg == "entry_points")
+    assert "s2vt-extract=extract.__main__:main" in ast.literal_eval(scripts)["console_scripts"]
+    # (the README's first two commands stay as they are)
+    assert "pip install -e . && s2vt demo --out s2vt-demo" in readme and 'pip install -e ".[test]" && python -m pytest -q' in readme
