@@ -15,7 +15,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["s2vt", "s2vt.*", "extract", "extract.*"]),
     package_data={"s2vt": ["static/*.html"]},
-    py_modules=["train", "caption"],
+    # (no py_modules: train.py and caption.py are the checkout's scripts; installed as top-level `train` and
+    # `caption` they would shadow, or be shadowed by, a user's own; the console scripts need neither)
     install_requires=[
         "torch>=2.4",
         "torchvision>=0.19",

@@ -54,3 +54,26 @@ def test_design_lists_every_module():
         assert f"`{rel}`" in table, f"docs/design.md's module table has no row for {rel}"
     for path in (ROOT / "extract" / "backbones").glob("*.py"):  # (one row for the folder, each file named in it)
         assert path.name == "__init__.py" or f"`{path.name}`" in table, f"design.md does not name backbones/{path.name}"
+
+
+def setup_keywords() -> dict:
+    """setup.py's setup(...) keywords that are literals (read, not run: running it would build)."""
+    tree = ast.parse((ROOT / "setup.py").read_text(encoding="utf-8"))
+    call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "setup")
+    out = {}
+    for kw in call.keywords:
+        try:
+            out[kw.arg] = ast.literal_eval(kw.value)
+        except ValueError:
+            out[kw.arg] = kw.value  # (computed: the node)
+    return out
+
+
+def test_the_install_puts_no_generic_top_level_modules_in_site_packages():
+    """py_modules=["train", "caption"] installed modules named `train` and `caption` into site-packages,
+    where a user's own train.py shadows them or is shadowed (hostile trial). The console scripts run
+    s2vt.__main__ and extract.__main__; train.py and caption.py are the checkout's scripts, and the
+    docs' torchrun lines say the installed form (`-m s2vt train`) beside them."""
+    assert not {"train", "caption"} & set(setup_keywords().get("py_modules", []))
+    usage = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
+    assert "torchrun --nproc_per_node=2 -m s2vt train" in usage
