@@ -12,6 +12,7 @@ setup(
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="MIT",
+    license_files=["LICENSE"],  # (in the sdist and the wheel's metadata: MIT asks the text travel along)
     python_requires=">=3.10",
     packages=find_packages(include=["s2vt", "s2vt.*", "extract", "extract.*"]),
     package_data={"s2vt": ["static/*.html"]},

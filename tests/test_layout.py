@@ -77,3 +77,13 @@ def test_the_install_puts_no_generic_top_level_modules_in_site_packages():
     assert not {"train", "caption"} & set(setup_keywords().get("py_modules", []))
     usage = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
     assert "torchrun --nproc_per_node=2 -m s2vt train" in usage
+
+
+def test_the_license_the_metadata_names_is_in_the_repository():
+    """setup.py said license="MIT" with no LICENSE file, so neither the checkout nor the sdist or wheel
+    held the text MIT requires to travel with the software (hostile trial)."""
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License\n\nCopyright (c) 2026 the s2vt authors\n")
+    assert "THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND" in text
+    keywords = setup_keywords()
+    assert keywords["license"] == "MIT" and keywords["license_files"] == ["LICENSE"]
