@@ -1,13 +1,19 @@
+import re
 from pathlib import Path
 
 from setuptools import find_packages, setup
+
+# the version `s2vt --version` says, declared once in s2vt/__init__.py: read, not imported (that would need
+# the package's dependencies before they are installed)
+VERSION = re.search(r'^__version__ = "([^"]+)"$', Path(__file__).with_name("s2vt").joinpath("__init__.py")
+                    .read_text(encoding="utf-8"), re.M).group(1)
 
 # `s2vt serve`: a maintained ASGI stack (python-multipart parses the uploads)
 SERVE = ["fastapi>=0.110", "uvicorn>=0.29", "python-multipart>=0.0.9"]
 
 setup(
     name="s2vt",
-    version="0.1.0",
+    version=VERSION,
     description="Watch a video, say what is in it: S2VT captions and category tags from ResNet-152, C3D and VGGish features",
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",

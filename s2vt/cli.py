@@ -1050,6 +1050,8 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         import numpy  # noqa: F401
     # (named as the user started it, as each command's parser is: `(see python -m s2vt.cli --help)`)
     parser = Parser(prog=shlex.join(w for w in invoked_as("COMMAND") if w != "COMMAND"), description=__doc__)
+    from . import __version__  # (declared once, there: setup.py reads it too)
+    parser.add_argument("--version", action="version", version=f"s2vt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="render a small dataset and run the whole pipeline on it", add_help=False)
     for name, (what, add, _) in COMMANDS.items():

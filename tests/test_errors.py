@@ -1462,3 +1462,18 @@ def test_a_missing_serve_extra_names_an_install_that_works_where_s2vt_is(monkeyp
         raise importlib.metadata.PackageNotFoundError(name)
     monkeypatch.setattr(importlib.metadata, "requires", not_installed)  # (neither: a placeholder, not ".")
     assert errors.extra_install_hint("serve") == "pip install 'S2VT_SOURCE[serve]' (the folder holding setup.py)"
+
+
+def test_version_is_said_and_declared_once(capsys):
+    """`s2vt --version` was 'unrecognized arguments' (hostile trial): now `s2vt 0.1.0`, the version
+    s2vt/__init__.py declares and setup.py reads from there (not importing the package: torch)."""
+    import re
+
+    import s2vt
+
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out == f"s2vt {s2vt.__version__}\n"
+    setup = (REPO / "setup.py").read_text(encoding="utf-8")
+    assert not re.search(r"""version\s*=\s*["']""", setup), "setup.py declares the version a second time"
+    assert "__version__" in setup and "import s2vt" not in setup
