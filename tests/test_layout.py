@@ -87,3 +87,38 @@ def test_the_license_the_metadata_names_is_in_the_repository():
     assert "THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND" in text
     keywords = setup_keywords()
     assert keywords["license"] == "MIT" and keywords["license_files"] == ["LICENSE"]
+
+
+def test_the_sdist_holds_what_the_tests_need_and_the_wheel_only_the_packages(tmp_path):
+    """The sdist held half of tests/ (no conftest.py, tests/__init__.py, tests/bad_input/, pytest.ini) and no
+    docs/ or bench/, so the README's test command could not run from it (hostile trial). Built here into
+    tmp_path (setuptools, offline, under a second; nothing written into the checkout)."""
+    import subprocess
+    import sys
+    import tarfile
+    import zipfile
+
+    def build(command: str, *more: str) -> Path:
+        out = tmp_path / command
+        subprocess.run([sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(tmp_path), command,
+                        "-d", str(out), *more], cwd=ROOT, check=True, capture_output=True, timeout=120)
+        return next(out.iterdir())
+
+    with tarfile.open(build("sdist")) as sdist:
+        names = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
+    wanted = {"LICENSE", "README.md", "pytest.ini", "setup.py", "train.py", "caption.py", "MANIFEST.in"}
+    for folder in ("tests", "docs", "bench", ".ci"):
+        wanted |= {p.relative_to(ROOT).as_posix() for p in (ROOT / folder).rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+    assert not wanted - names, sorted(wanted - names)
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+    wheel = build("bdist_wheel", "--bdist-dir", str(tmp_path / "bdist"), "build", "--build-base",
+                  str(tmp_path / "build"))
+    tops = {n.split("/", 1)[0] for n in zipfile.ZipFile(wheel).namelist()}
+    assert tops == {"s2vt", "extract", f"s2vt-{setup_version()}.dist-info"}, tops  # (no tests/, docs/, train.py)
+
+
+def setup_version() -> str:
+    import re
+    return re.search(r'^__version__ = "([^"]+)"$', (ROOT / "s2vt" / "__init__.py").read_text(), re.M).group(1)
