@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, exit_quietly_after, exit_status, interrupt_quietly,
-                         one_line_warning, quiet_once_interrupted, running_as_program, terminate_as_interrupt)
+                         invoked_as, one_line_warning, quiet_once_interrupted, running_as_program, terminate_as_interrupt)
 
 if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None, rerun_line: bool | str = True) -> int:
     caller's own advice for such a failure, and a Ctrl-C is then the caller's to report (`s2vt demo` runs
     this as one of its steps: 'the same command' is not the demo's); False: no advice."""
     warnings.formatwarning = one_line_warning
-    p = Parser(prog="python -m extract", description=__doc__)
+    # (named as it was started, `s2vt-extract` or `python -m extract`: the latter needs the package's name)
+    p = Parser(prog=shlex.join(invoked_as("extract")), description=__doc__)
     add_arguments(p)
     if argv is None:  # the program's own run (not a caller's process: its handlers stay)
         running_as_program("extract")

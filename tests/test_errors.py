@@ -779,10 +779,26 @@ def test_a_missing_or_malformed_argument_is_one_line_not_the_usage_block(argv0, 
 def test_extract_and_demo_name_themselves_in_a_one_line_argument_error(capsys):
     from s2vt.demo import main as demo_main
 
-    for run, argv, prog in [(extract_main, [], "python -m extract"), (demo_main, ["--per-combo", "x"], "s2vt demo")]:
+    # (extract under the test runner: the console script's form, test_extract_names_itself_as_it_was_started)
+    for run, argv, prog in [(extract_main, [], "s2vt extract"), (demo_main, ["--per-combo", "x"], "s2vt demo")]:
         with pytest.raises(SystemExit) as stop:
             run(argv)
         assert stop.value.code == 2 and one_line(capsys).endswith(f"(see {prog} --help)\n")
+
+
+@pytest.mark.parametrize("argv0, prog", [("/venv/bin/s2vt-extract", "s2vt-extract"),
+                                         (str(REPO / "extract" / "__main__.py"), "python3 -m extract")])
+def test_extract_names_itself_as_it_was_started(argv0, prog, capsys, monkeypatch):
+    """`s2vt-extract --help`'s usage line read `python -m extract`, which needs the checkout (or knowing the
+    package's name) (hostile trial): now the program as started, as the s2vt commands' do."""
+    monkeypatch.setattr("sys.argv", [argv0])
+    monkeypatch.setattr("sys.orig_argv", ["python3", argv0])
+    with pytest.raises(SystemExit) as stop:
+        extract_main(["--help"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith(f"usage: {prog} [-h] --out OUT")
+    with pytest.raises(SystemExit) as stop:
+        extract_main([])
+    assert stop.value.code == 2 and one_line(capsys).endswith(f"(see {prog} --help)\n")
 
 
 def test_an_unknown_option_of_an_import_format_points_at_that_formats_help(capsys, monkeypatch):

@@ -1017,7 +1017,7 @@ def test_an_option_after_double_dash_is_named_not_a_dash_file(tmp_path, capsys, 
         main(["--", "--help.m2v", "a.m2v", "--out", "X"])
     assert e.value.code == 2
     assert capsys.readouterr().err == ("error: the following arguments are required: --out; --out after '--' is "
-                                       "taken as a file name: put options before '--' (see python -m extract --help)\n")
+                                       "taken as a file name: put options before '--' (see s2vt extract --help)\n")
     with pytest.raises(SystemExit):  # (without '--', a file named like an option still gets its hint)
         main(["--help.m2v", "a.m2v"])
     assert "--help.m2v is a file: name it ./--help.m2v" in capsys.readouterr().err
