@@ -726,7 +726,7 @@ from s2vt.cli import main
 sys.exit(main(["serve", "--port", sys.argv[1], "--checkpoint", "unused.pt"], program=True))
 """
 
-def started_stub(tmp_path, source: str, port: int, new_session: bool = False, preexec_fn=None):
+def started_stub(tmp_path, source: str, port: int, new_session: bool = False):
     """A serve stub (`source`, run with the port) in a process of its own, its output captured as text."""
     import subprocess
     import sys
@@ -734,7 +734,6 @@ def started_stub(tmp_path, source: str, port: int, new_session: bool = False, pr
     (tmp_path / "stub.py").write_text(source)
     return subprocess.Popen([sys.executable, str(tmp_path / "stub.py"), str(port)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=new_session,
-                            preexec_fn=preexec_fn,
                             env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"})
 
 
@@ -813,15 +812,16 @@ SLOW_LOADING_STUB = SERVE_STUB.replace("""        self.extractor = types.SimpleN
 """)
 
 
-def started_ignoring(tmp_path, source: str, sig: str, port: int):
+def started_ignoring(tmp_path, source: str, sig: str, port: int, disposition: str = "SIG_IGN"):
     """A serve stub (`source`) in a process of its own that inherited `sig` ignored, as bash's `serve &` in a
-    script does SIGINT's."""
+    script does SIGINT's (or at `disposition`: SIG_DFL, as a terminal starts it). Set by an exec wrapper, not
+    preexec_fn, which may deadlock in a threaded process such as pytest's."""
     import subprocess
     import sys
 
     (tmp_path / "stub.py").write_text(source)
-    wrapper = ("import os, signal, sys; signal.signal(signal.%s, signal.SIG_IGN); "
-               "os.execv(sys.executable, [sys.executable, 'stub.py', sys.argv[1]])" % sig)
+    wrapper = ("import os, signal, sys; signal.signal(signal.%s, signal.%s); "
+               "os.execv(sys.executable, [sys.executable, 'stub.py', sys.argv[1]])" % (sig, disposition))
     return subprocess.Popen([sys.executable, "-c", wrapper, str(port)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=tmp_path,
                             env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"})
@@ -863,8 +863,7 @@ def test_a_sighup_stops_the_server_as_a_sigterm_does(tmp_path, loading):
     port = free_port()
     # (SIGHUP at its default in the server, as a terminal starts it: a test run under nohup passes it on ignored,
     # which serve keeps)
-    proc = started_stub(tmp_path, SLOW_LOADING_STUB if loading else SERVE_STUB, port,
-                        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
+    proc = started_ignoring(tmp_path, SLOW_LOADING_STUB if loading else SERVE_STUB, "SIGHUP", port, "SIG_DFL")
     try:
         if loading:
             assert "loading" in proc.stderr.readline()
@@ -1224,7 +1223,7 @@ def test_a_sighup_ignored_under_nohup_stays_ignored(tmp_path):
     from .conftest import free_port
 
     port = free_port()
-    proc = started_stub(tmp_path, SERVE_STUB, port, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    proc = started_ignoring(tmp_path, SERVE_STUB, "SIGHUP", port)
     try:
         wait_listening(proc, port)
         proc.send_signal(signal.SIGHUP)
