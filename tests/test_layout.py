@@ -93,19 +93,29 @@ def test_the_license_the_metadata_names_is_in_the_repository():
 
 def test_the_sdist_holds_what_the_tests_need_and_the_wheel_only_the_packages(tmp_path):
     """The sdist held half of tests/ (no conftest.py, tests/__init__.py, tests/bad_input/, pytest.ini) and no
-    docs/ or bench/, so the README's test command could not run from it (hostile trial). Built here into
-    tmp_path (setuptools, offline, under a second; nothing written into the checkout)."""
+    docs/ or bench/, so the README's test command could not run from it (hostile trial). Built offline from a
+    copy in tmp_path (setuptools makes and removes a release tree in its working folder: never the checkout's)."""
+    import shutil
     import subprocess
     import sys
     import tarfile
     import zipfile
 
-    pytest.importorskip("setuptools.command.bdist_wheel")  # (setuptools >= 70.1 builds wheels without `wheel`)
+    src = tmp_path / "src"
+    tops = ["setup.py", "MANIFEST.in", "README.md", "LICENSE", "pytest.ini", "train.py", "caption.py", "s2vt",
+            "extract", "tests", "docs", "bench", ".ci"]
+    skipped = shutil.ignore_patterns("__pycache__", "*.pyc", ".ci-venv")
+    src.mkdir()
+    for name in tops:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, src / name, ignore=skipped)
+        else:
+            shutil.copy2(ROOT / name, src / name)
 
     def build(command: str, *more: str) -> Path:
         out = tmp_path / command
-        subprocess.run([sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(tmp_path), command,
-                        "-d", str(out), *more], cwd=ROOT, check=True, capture_output=True, timeout=120)
+        subprocess.run([sys.executable, "setup.py", "-q", command, "-d", str(out), *more], cwd=src, check=True,
+                       capture_output=True, timeout=120)
         return next(out.iterdir())
 
     with tarfile.open(build("sdist")) as sdist:
@@ -117,8 +127,8 @@ def test_the_sdist_holds_what_the_tests_need_and_the_wheel_only_the_packages(tmp
     assert not wanted - names, sorted(wanted - names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
-    wheel = build("bdist_wheel", "--bdist-dir", str(tmp_path / "bdist"), "build", "--build-base",
-                  str(tmp_path / "build"))
+    pytest.importorskip("setuptools.command.bdist_wheel")  # (setuptools >= 70.1 builds wheels without `wheel`)
+    wheel = build("bdist_wheel")
     tops = {n.split("/", 1)[0] for n in zipfile.ZipFile(wheel).namelist()}
     assert tops == {"s2vt", "extract", f"s2vt-{setup_version()}.dist-info"}, tops  # (no tests/, docs/, train.py)
 
