@@ -276,7 +276,8 @@ def exit_status(code: int, terminated: list) -> int:
 def invoked_as(command: str) -> list[str]:
     """The words that start `command` (demo, evaluate, ...) the way the user started this program, for
     a line saying how to start it again: `s2vt demo`, `python -m s2vt.cli demo`, `python -m s2vt.demo`,
-    `python train.py` (the script names its command itself). Read from sys.argv[0], which the shell
+    `python train.py` (the script names its command itself; from train.py, caption is `python caption.py`
+    beside it). Read from sys.argv[0], which the shell
     resolved (`s2vt` is its console script); anything else (a test runner, an embedding program) is
     said as `s2vt COMMAND`."""
     import os
@@ -293,6 +294,9 @@ def invoked_as(command: str) -> list[str]:
         return [python, "-m", module, *([command] if names_command else [])]
     if name in ("train.py", "caption.py") and command == name[:-3]:  # (the script adds its command)
         return [python, path]
+    sibling = os.path.join(os.path.dirname(path), f"{command}.py") if path else ""
+    if name in ("train.py", "caption.py") and command in ("train", "caption") and os.path.isfile(sibling):
+        return [python, sibling]  # (its neighbour in the checkout, as typed: works where `s2vt` is not installed)
     if name == "s2vt-extract" and command == "extract":
         return [name]
     return ["s2vt", command]

@@ -2,6 +2,7 @@
 import json
 import os
 import shutil
+import sys
 
 import pytest
 import torch
@@ -32,7 +33,8 @@ def trained(tmp_path_factory):
                    "--out", str(d / "run"), "--epochs", "3", "--hidden", "32", "--embed", "32", "--min-count", "1",
                    "--batch-size", "4")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "then s2vt caption VIDEO" in proc.stderr  # a model of extracted video features: the hint
+    # a model of extracted video features: the hint, caption.py beside the train.py that ran
+    assert f"then {os.path.basename(sys.executable)} caption.py VIDEO" in proc.stderr, proc.stderr
     return d
 
 
@@ -427,7 +429,8 @@ def test_no_model_names_the_absolute_path_it_looked_at(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("argv0, train, demo", [
     ("/venv/bin/s2vt", "s2vt train", "s2vt demo"),
-    ("caption.py", "s2vt train", "s2vt demo"),  # (as the end of training names `s2vt caption` for train.py)
+    ("caption.py", "s2vt train", "s2vt demo"),  # (no train.py beside it: the installed command)
+    (str(REPO / "caption.py"), f"python3 {REPO / 'train.py'}", "s2vt demo"),  # (the checkout's, beside it)
     ("/repo/s2vt/cli.py", "python3 -m s2vt.cli train", "python3 -m s2vt.cli demo")])
 def test_no_model_names_the_training_command_as_caption_was_started(argv0, train, demo, tmp_path, monkeypatch):
     """It said '(python train.py makes one; s2vt demo a toy one)': `python train.py` works only in the
