@@ -755,9 +755,11 @@ def run_weights(args: argparse.Namespace) -> int:
         print(f"missing files: `{shlex.join(weights_command())} download NAME...` fetches them, or "
               + weights_dir_hint())
     if not args.json and (cache := int8_cache()):
-        mb = cache[1] / 1e6
-        print(f"int8 cache: {os.path.abspath(cache[0])} ({mb:.{1 if mb < 10 else 0}f} MB; made from the weights "
-              "above, safe to remove)")
+        folder, count, size = cache
+        mb = size / 1e6
+        # (the files, not the folder, are safe to remove: $S2VT_CACHE_DIR may be a folder the user shares)
+        print(f"int8 cache: {count} file{'s' if count != 1 else ''}, {mb:.{1 if mb < 10 else 0}f} MB in "
+              f"{os.path.abspath(folder)} (made from the weights above; safe to remove)")
     return 0
 
 

@@ -377,18 +377,18 @@ def test_a_weights_dir_variable_naming_a_file_is_one_line(tmp_path, videos):
 
 def test_list_ends_with_the_int8_cache_folder_and_its_size(tmp_path):
     """The int8 cache (~300 MB under ~/.cache/torch/hub/s2vt-int8) stays after `pip uninstall`, and only
-    docs/design.md said where it is (hostile trial): `weights list` now ends with its folder and size."""
+    docs/design.md said where it is (hostile trial): `weights list` now ends with its files' count, size and folder."""
     cache = tmp_path / "torch" / "hub" / "s2vt-int8"
     cache.mkdir(parents=True)
-    with open(cache / "resnet152-abc.pt", "wb") as f:
+    with open(cache / "resnet152-0123456789abcdef.pt", "wb") as f:
         f.truncate(250_000_000)  # (sparse: the size is the files' st_size, nothing is read)
-    (cache / "old").mkdir()
-    with open(cache / "old" / "c3d-def.pt", "wb") as f:
+    with open(cache / "c3d-fedcba9876543210.pt", "wb") as f:
         f.truncate(62_000_000)
     env = {"TORCH_HOME": str(tmp_path / "torch"), "S2VT_CACHE_DIR": None}
     proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), env=env)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[-1] == f"int8 cache: {cache} (312 MB; made from the weights above, safe to remove)"
+    assert proc.stdout.splitlines()[-1] == \
+        f"int8 cache: 2 files, 312 MB in {cache} (made from the weights above; safe to remove)"
     proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), "--json", env=env)
     assert all(json.loads(line)["name"] in dl.SPECS for line in proc.stdout.splitlines())  # (JSON rows only)
     env["S2VT_CACHE_DIR"] = str(tmp_path / "nocache")  # (none made yet: no line)
@@ -398,3 +398,23 @@ def test_list_ends_with_the_int8_cache_folder_and_its_size(tmp_path):
     env["S2VT_CACHE_DIR"] = str(tmp_path / "emptycache")
     proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), env=env)
     assert proc.returncode == 0 and "int8 cache" not in proc.stdout, proc.stdout
+
+
+def test_the_int8_cache_line_counts_only_the_caches_own_files(tmp_path):
+    """`S2VT_CACHE_DIR=/tmp/shared` holding the user's own files made `weights list` print 'int8 cache: /tmp/shared
+    (... MB; ... safe to remove)': it summed the whole folder, subfolders too, and called it safe to remove
+    (hostile trial). Only the cache's files (`MODEL-DIGEST.pt`, directly in the folder) are counted; none: no line."""
+    shared = tmp_path / "shared"
+    (shared / "sub").mkdir(parents=True)
+    for name in ("thesis.pdf", "model.pt", "resnet152-notahexdigest.pt", "sub/c3d-0123456789abcdef.pt",
+                 ".resnet152-0123456789abcdef.pt.tmp-12"):
+        with open(shared / name, "wb") as f:
+            f.truncate(50_000_000)
+    env = {"TORCH_HOME": str(tmp_path / "torch"), "S2VT_CACHE_DIR": str(shared)}
+    proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), env=env)
+    assert proc.returncode == 0 and "int8 cache" not in proc.stdout, proc.stdout
+    with open(shared / "vggish-0123456789abcdef.pt", "wb") as f:
+        f.truncate(5_000_000)
+    proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), env=env)
+    assert proc.stdout.splitlines()[-1] == \
+        f"int8 cache: 1 file, 5.0 MB in {shared} (made from the weights above; safe to remove)", proc.stdout

@@ -274,19 +274,17 @@ def status(folder: str | os.PathLike | None, table: dict[str, Remote] | None = N
     return rows
 
 
-def int8_cache() -> tuple[Path, int] | None:
-    """The int8 cache folder (`int8.cache_dir`) and the bytes its files take, or None when there is none or it
-    holds no file: it outlives `pip uninstall` (hundreds of MB), so `weights list` names it (hostile trial).
-    Sizes from st_size: nothing is read."""
-    from .int8 import cache_dir
+def int8_cache() -> tuple[Path, int, int] | None:
+    """The int8 cache folder (`int8.cache_dir`), how many cache files it holds and their bytes, or None when it
+    holds none: it outlives `pip uninstall` (hundreds of MB), so `weights list` names it (hostile trial).
+    Only the cache's own files (`int8.cache_files`): $S2VT_CACHE_DIR may name a folder shared with other files,
+    which are neither counted nor called safe to remove (hostile trial). Sizes from st_size: nothing is read."""
+    from .int8 import cache_dir, cache_files
 
     folder = cache_dir()
-    if not folder.is_dir():
-        return None
     total, count = 0, 0
-    for root, _, files in os.walk(folder):
-        for f in files:
-            with contextlib.suppress(OSError):  # (one removed meanwhile)
-                total += os.lstat(os.path.join(root, f)).st_size
-                count += 1
-    return (folder, total) if count else None  # (an empty folder frees nothing: not worth a line)
+    for f in cache_files(folder):
+        with contextlib.suppress(OSError):  # (one removed meanwhile)
+            total += os.lstat(f).st_size
+            count += 1
+    return (folder, count, total) if count else None  # (no cache file frees nothing: not worth a line)

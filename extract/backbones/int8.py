@@ -13,6 +13,7 @@ import io
 import json
 import os
 import platform
+import re
 import sys
 import threading
 import warnings
@@ -249,6 +250,20 @@ def _int8_structure(net: nn.Module) -> QuantizedNet:
     return q.eval()
 
 
+# a cache file's name: the backbone's name, a dash, 16 hex digits of its key's sha1 (`cache_path`); declared once,
+# for `cache_files` too: `weights list` counts only files of this name (S2VT_CACHE_DIR may be a shared folder)
+CACHE_NAME = "{name}-{digest}.pt"
+CACHE_FILE = re.compile(r"[a-z0-9_]+-[0-9a-f]{16}\.pt")
+
+
+def cache_files(folder: Path) -> list[Path]:
+    """The int8 cache's own files directly in `folder` (named as `cache_path` names them); [] when there is none."""
+    try:
+        return sorted(p for p in folder.iterdir() if CACHE_FILE.fullmatch(p.name) and p.is_file())
+    except OSError:  # (no such folder, or not one)
+        return []
+
+
 def cache_path(model) -> Path:
     """Cache file of `model`'s int8 network: keyed on weights, image size, calibration and torch."""
     key = {"name": model.name, "weights": model.weight_id, "image_size": getattr(model, "image_size", None),
@@ -258,7 +273,7 @@ def cache_path(model) -> Path:
         st = Path(model.weight_file).stat()
         key["file"] = [str(Path(model.weight_file).resolve()), st.st_size, st.st_mtime_ns]
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return cache_dir() / f"{model.name}-{digest}.pt"
+    return cache_dir() / CACHE_NAME.format(name=model.name, digest=digest)
 
 
 def calibrate(model) -> tuple[float, dict]:
