@@ -744,7 +744,7 @@ def run_weights(args: argparse.Namespace) -> int:
     if args.action == "download":
         if unknown := [n for n in args.names if n not in SPECS]:
             raise SettingError(f"unknown weights {', '.join(unknown)}: choose from {', '.join(SPECS)}")
-        return download(args.names, args.dir if args.dir is not None else default_weights_dir())
+        return download(args.names, args.dir if args.dir is not None else default_weights_dir(made=True))
     if args.dir is not None and not os.path.isdir(args.dir):  # (a typo would read as "not downloaded")
         raise SettingError(f"--dir {args.dir}: " + ("not a folder" if os.path.exists(args.dir) else "no such folder"))
     rows = status(args.dir if args.dir is not None else default_weights_dir())

@@ -375,6 +375,32 @@ def test_a_weights_dir_variable_naming_a_file_is_one_line(tmp_path, videos):
     assert not (tmp_path / "out").exists() and not (tmp_path / "checkpoints").exists()
 
 
+def test_a_weights_dir_variable_naming_no_folder_is_one_line(tmp_path, videos, server, monkeypatch):
+    """$S2VT_WEIGHTS_DIR naming no folder (a typo, an unmounted disk) was used as is: `weights list` said every file
+    missing and advised 'set S2VT_WEIGHTS_DIR', which the user had done (hostile trial). A lookup (weights list,
+    extract, caption's and serve's find_weights) now stops in one line, exit 2; `weights download` makes it."""
+    from s2vt.errors import SettingError
+
+    env = {"S2VT_WEIGHTS_DIR": "nowhere", "TORCH_HOME": str(tmp_path / "torch"), "S2VT_WEIGHTS_URL": server}
+    said = f"error: S2VT_WEIGHTS_DIR='nowhere': no such folder ({tmp_path / 'nowhere'}): set it to the folder that " \
+           "holds the weight files, or run `python -m s2vt.cli weights download`, which makes it"
+    for args in (("weights", "list"), ("weights", "list", "--json"),
+                 ("extract", str(videos["mp4_aac"]), "--out", "out", "--modalities", "vggish")):
+        proc = run_cli("-m", "s2vt.cli", *args, env=env, cwd=tmp_path)
+        assert (proc.returncode, proc.stdout, proc.stderr.strip().splitlines()) == (2, "", [said]), (args, proc.stderr)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "nowhere").exists()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("S2VT_WEIGHTS_DIR", "nowhere")
+    with pytest.raises(SettingError, match="no such folder"):
+        find_weights("c3d")
+    # downloads go there: made, as --dir is
+    buf = io.BytesIO()
+    np.savez(buf, pca_eigen_vectors=np.eye(128), pca_means=np.zeros((128, 1)))
+    serve("vggish_pca_params.npz", buf.getvalue())
+    proc = run_cli("-m", "s2vt.cli", "weights", "download", "vggish_pca", env=env, cwd=tmp_path)
+    assert proc.returncode == 0 and (tmp_path / "nowhere" / "vggish_pca_params.npz").is_file(), proc.stderr
+
+
 def test_list_ends_with_the_int8_cache_folder_and_its_size(tmp_path):
     """The int8 cache (~300 MB under ~/.cache/torch/hub/s2vt-int8) stays after `pip uninstall`, and only
     docs/design.md said where it is (hostile trial): `weights list` now ends with its files' count, size and folder."""

@@ -53,17 +53,23 @@ SPECS = {
 }
 
 
-def default_weights_dir() -> str:
+def default_weights_dir(made: bool = False) -> str:
     """$S2VT_WEIGHTS_DIR, else checkpoints/: the folder every command's --weights-dir / --dir defaults to
     (read when a command runs, not at import). An installed s2vt runs from any folder, where a relative
     checkpoints/ is another folder each time (hostile trial): the variable names one for them all. Empty is
-    unset; a file is refused in one line, as an explicit --dir naming one is."""
+    unset; a file is refused in one line, as an explicit --dir naming one is. So is a folder that does not exist,
+    for a lookup (`made` False): a typo read as 'every file missing; set S2VT_WEIGHTS_DIR' (hostile trial);
+    `weights download` passes `made=True`, as it makes the folder its files go to."""
     value = os.environ.get(WEIGHTS_DIR_ENV, "")
     if not value.strip():
         return DEFAULT_WEIGHTS_DIR
     if os.path.exists(value) and not os.path.isdir(value):  # (a typo would read as "not downloaded")
         raise SettingError(f"{WEIGHTS_DIR_ENV}={value!r}: not a folder ({os.path.abspath(value)}): set it to the "
                            "folder that holds the weight files")
+    if not made and not os.path.isdir(value):
+        raise SettingError(f"{WEIGHTS_DIR_ENV}={value!r}: no such folder ({os.path.abspath(value)}): set it to the "
+                           f"folder that holds the weight files, or run `{shlex.join(weights_command())} download`, "
+                           "which makes it")
     return value
 
 
