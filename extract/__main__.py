@@ -22,8 +22,8 @@ from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, dash_refusal, json_s
                            no_such_video, read_manifest, sanitize_id, scan_videos)
 from .ffmpeg import check_ffmpeg
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
-from s2vt.store import (STORE_FILES, FeatureStore, StoreError, not_a_folder, one_line, parse_shard, same_file,
-                        source_identity, stable_shard, store_of)
+from s2vt.store import (FAILURES, FeatureStore, StoreError, failure_key, not_a_folder, one_line, parse_shard,
+                        read_lines, same_file, source_identity, stable_shard, store_of)
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
 
@@ -263,16 +263,17 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
     # has written anything removes them again, still empty; a folder that existed before is kept
     made: list[Path] = []
     begun = False
+    wrote_meta = False  # (meta.json written by this run, not found there: `remove_unwritten` may take it back)
     meta: dict = {}
 
     def begin() -> None:
         """Write meta.json, once: an empty --out gets it with the run's first record (a feature file,
         a failure), so a run stopped before its first video leaves the folder empty (and removes it
         when it made it)."""
-        nonlocal begun
+        nonlocal begun, wrote_meta
         if not begun:
             try:  # (the check alone: a meta.json that cannot be written, a full disk, is a stop a rerun resumes)
-                store.check_meta(meta, adds=True)
+                wrote_meta = not store.check_meta(meta, adds=True)
             except StoreError as e:
                 raise SettingsRefused(str(e)) from None
             store.init_meta(meta)
@@ -402,9 +403,12 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
             stopped = e
         except KeyboardInterrupt:  # (the rewrite is atomic: the log is as it was, or mended)
             interrupted = True
+    # (what `remove_unwritten` may take back: this run's ids and whether it wrote meta.json; nothing for a shard,
+    # as the shards started together into a new --out each found it new)
+    own = ({v for v, _ in mine}, wrote_meta) if shard[1] == 1 else None
     try:
         return ended(store, bar, made, written, failures, stopped, interrupted, start, advice, rerun_line, len(mine),
-                     noted)
+                     noted, own)
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)
@@ -413,11 +417,11 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
 
 
 def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: int, stopped: UserError | None,
-          interrupted: bool, start: float, advice: str, rerun_line: bool, batch: int, noted: list | None = None
-          ) -> int:
+          interrupted: bool, start: float, advice: str, rerun_line: bool, batch: int, noted: list | None = None,
+          own: tuple[set[str], bool] | None = None) -> int:
     """The end of `run` once its videos are extracted, stopped or interrupted: failures.jsonl settled, the
     lines that say so, the exit code. `batch`: the videos of the run (of its shard), done before or not;
-    `noted`: [videos written with notes, the first's 'ID: note']."""
+    `noted`: [videos written with notes, the first's 'ID: note']; `own`: `remove_unwritten`'s (None: keep --out)."""
     bar.close()
     if noted and noted[0]:  # (the notes of the videos written, stopped or not: in notes.jsonl already)
         say(f"note: {noted[0]} of the {written} videos written {'has' if noted[0] == 1 else 'have'} notes (first: "
@@ -448,31 +452,47 @@ def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: in
         # every video of the run failed (none extracted, none done before): the user's bad input, exit 2 as
         # caption.py's for the same videos; exit 1 said the others were done (hostile trial)
         every = not written and failures == batch
-        if every and remove_unwritten(store, made):  # (each reason was said in its `failed:` line)
+        if every and own and remove_unwritten(store, made, *own):  # (each reason was said in its `failed:` line)
             say(f"error: {failures} video(s) failed (all of them: no video has features); reasons above; "
                 f"{store.root} removed again (this run made it and wrote no features)")
             return 2
-        say(f"error: {failures} video(s) failed{' (all of them: no video has features)' * every}; reasons in "
-            f"{store.root / 'failures.jsonl'}")
+        log = store.root / FAILURES
+        # (never a failures.jsonl named that is gone: one `remove_unwritten` took back before it had to keep --out)
+        where = f"reasons in {log}" if log.is_file() else "reasons above"
+        say(f"error: {failures} video(s) failed{' (all of them: no video has features)' * every}; {where}")
         return 2 if every else 1
     return 0
 
 
-def remove_unwritten(store: FeatureStore, made: list[Path]) -> bool:
-    """Remove --out when this run made it (`made`) and it holds no more than the run's records of nothing (meta.json,
-    failures.jsonl, empty modality folders): a run whose every input failed left a new store behind, which read as
-    a store begun (hostile trial). True when it is gone; a folder that holds anything else is kept."""
+def remove_unwritten(store: FeatureStore, made: list[Path], ids: set[str], wrote_meta: bool) -> bool:
+    """Remove --out when this run made it (`made`) and it holds no more than this run's own records of nothing: the
+    meta.json it wrote (`wrote_meta`), a failures.jsonl of its videos (`ids`) alone, empty modality folders. A run
+    whose every input failed left a new store behind, which read as a store begun (hostile trial). True when it is
+    gone; a folder that holds anything else (another run's record, written since this run began) is kept.
+
+    Under the store's log lock: another run's failure appended meanwhile is not unlinked with this run's (its
+    features are no logged record: a folder it wrote into is no longer empty, and its rmdir fails)."""
     if not made:
         return False
     try:
-        with os.scandir(store.root) as it:
-            entries = list(it)
-        if not all(e.name in STORE_FILES and e.is_file(follow_symlinks=False)
-                   or e.is_dir(follow_symlinks=False) and not os.listdir(e.path) for e in entries):
-            return False
-        for e in entries:
-            os.rmdir(e.path) if e.is_dir(follow_symlinks=False) else os.unlink(e.path)
-    except OSError:  # (another run writing there now: its folder, kept)
+        with store._logs_locked(True):
+            with os.scandir(store.root) as it:
+                entries = list(it)
+            folders = [e for e in entries if e.is_dir(follow_symlinks=False)]
+            files = {e.name: e for e in entries if e.is_file(follow_symlinks=False)}
+            mine = {FAILURES} | ({"meta.json"} if wrote_meta else set())
+            if len(folders) + len(files) != len(entries) or not set(files) <= mine or any(
+                    os.listdir(e.path) for e in folders):
+                return False
+            if FAILURES in files and any((failure_key(line) or ("",))[0] not in ids
+                                         for line in read_lines(store.root / FAILURES)):
+                return False
+            for e in folders:  # (first: one another run has just written a feature into is kept, and all else)
+                os.rmdir(e.path)
+            for name in (FAILURES, "meta.json"):  # (meta.json last: a store is never left without it sooner)
+                if name in files:
+                    os.unlink(files[name].path)
+    except (OSError, UserError):  # (another run writing there now: its folder, kept)
         return False
     remove_if_empty(made)
     return not os.path.lexists(store.root)

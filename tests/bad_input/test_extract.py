@@ -1302,3 +1302,34 @@ def test_a_training_run_folder_is_refused_as_out(tmp_path, videos, capsys):
     assert (rc, err.strip()) == (2, f"error: {run}: a training run's folder (it holds best.pt), not a feature store: "
                                     "name another --out")
     assert sorted(p.name for p in run.iterdir()) == ["best.pt", "last.pt", "metrics.csv"]
+
+
+@pytest.mark.parametrize("other", ["failure", "meta", "shard"])
+def test_a_new_out_another_run_writes_into_is_kept_when_every_video_fails(tmp_path, videos, capsys, monkeypatch, other):
+    """Shards started together into a new --out each thought they had made it: one whose every video failed removed
+    the folder with the other's meta.json and failures.jsonl, and the other went on to write features with no
+    meta.json, a store later runs refused (hostile trial). Now a sharded run never removes --out, and an unsharded
+    one removes only what it wrote itself: another run's failure or meta.json (written after this run started) keeps
+    the folder, and the last line names its failures.jsonl."""
+    import extract.__main__ as cli
+    from s2vt.store import stable_shard
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    out = tmp_path / "new" / "f9"
+    prepare = cli.prepare
+
+    def another_run_writes(args):  # (after this run found --out new: another run's record lands there)
+        shard, cfg, items, store, extractor = prepare(args)
+        if other == "failure":
+            store.log_failure("theirs", str(tmp_path / "theirs.mp4"), "not a readable video")
+        elif other == "meta":
+            store.init_meta(extractor.meta())
+        return shard, cfg, items, store, extractor
+
+    monkeypatch.setattr(cli, "prepare", another_run_writes)
+    shard = ["--shard", f"{stable_shard('bad', 2)}/2"] if other == "shard" else []
+    rc, err = extract(capsys, bad, "--out", out, *VGGISH, *shard)
+    assert rc == 2 and err.strip().splitlines()[-1] == (
+        f"error: 1 video(s) failed (all of them: no video has features); reasons in {out / 'failures.jsonl'}"), err
+    ids = [json.loads(x)["video_id"] for x in (out / "failures.jsonl").read_bytes().splitlines()]
+    assert ids == (["theirs", "bad"] if other == "failure" else ["bad"]) and (out / "meta.json").is_file()
