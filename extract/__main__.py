@@ -55,15 +55,16 @@ def no_videos_advice(manifest: Path, entries: list[dict]) -> str:
     """What to do with a manifest none of whose entries has a path: one of precomputed features (import mlds,
     features, yt8m, lic2022) was told to "re-import with --videos FOLDER", an option none of those imports has
     (hostile trial). The store an import wrote beside it (<manifest folder>/features) is named when it is there."""
-    m = shlex.quote(str(manifest))
+    # (the train command as this program was started, so the line pastes: a bare `train.py` did not)
+    train = shlex.join([*invoked_as("train"), "--manifest", str(manifest)])
     if (store := store_of(manifest.parent / "features" / "meta.json")) is not None:
-        return f"its features were imported with it, into {store}: train on them: train.py --manifest {m} " \
+        return f"its features were imported with it, into {store}: train on them: {train} " \
                f"--features {shlex.quote(str(store))}"
     if all(e.get("text") for e in entries):  # (LIC2022's: titles, ASR, OCR)
-        return f"its videos are text (LIC2022's); train on it: train.py --manifest {m} (with --features STORE " \
+        return f"its videos are text (LIC2022's); train on it: {train} (with --features STORE " \
                "where `s2vt import lic2022 --features DIR` imported their tsn features)"
     return f"an import of precomputed features (mlds, features, yt8m, lic2022) is trained on with its store: " \
-           f"train.py --manifest {m} --features STORE; an import of msvd or msrvtt that found no video: {REIMPORT}"
+           f"{train} --features STORE; an import of msvd or msrvtt that found no video: {REIMPORT}"
 
 
 def same_id_advice(store: FeatureStore, vid: str) -> str:

@@ -286,12 +286,17 @@ def invoked_as(command: str) -> list[str]:
     name, folder = os.path.basename(path), os.path.basename(os.path.dirname(os.path.abspath(path))) if path else ""
     orig = getattr(sys, "orig_argv", None)
     python = os.path.basename(orig[0]) if orig and orig[0] else "python"  # (as typed: python, python3)
-    modules = {("s2vt", "cli.py"): ("s2vt.cli", True), ("s2vt", "__main__.py"): ("s2vt", True),
-               ("s2vt", "demo.py"): ("s2vt.demo", False),
-               ("extract", "__main__.py"): ("extract", False)}
+    # module -> the command it is (None: it takes the command as its first word)
+    modules = {("s2vt", "cli.py"): ("s2vt.cli", None), ("s2vt", "__main__.py"): ("s2vt", None),
+               ("s2vt", "demo.py"): ("s2vt.demo", "demo"),
+               ("extract", "__main__.py"): ("extract", "extract")}
     if (folder, name) in modules:
-        module, names_command = modules[folder, name]
-        return [python, "-m", module, *([command] if names_command else [])]
+        module, own = modules[folder, name]
+        if own is None:
+            return [python, "-m", module, command]
+        # (another command, from `python -m extract`: s2vt.cli's, importable where this module was; the module's
+        # own words named extract for `train`, a line that did not paste; hostile trial)
+        return [python, "-m", module] if command == own else [python, "-m", "s2vt.cli", command]
     if name in ("train.py", "caption.py") and command == name[:-3]:  # (the script adds its command)
         return [python, path]
     sibling = os.path.join(os.path.dirname(path), f"{command}.py") if path else ""

@@ -306,6 +306,9 @@ def test_a_reader_that_stops_early_is_no_traceback(tmp_path):
     ("/repo/s2vt/demo.py", "demo", ["python3", "-m", "s2vt.demo"]),
     ("train.py", "train", ["python3", "train.py"]),
     ("/repo/extract/__main__.py", "extract", ["python3", "-m", "extract"]),
+    # (another command than the module's own: s2vt.cli's, as importable there; hostile trial)
+    ("/repo/extract/__main__.py", "train", ["python3", "-m", "s2vt.cli", "train"]),
+    ("/repo/s2vt/demo.py", "train", ["python3", "-m", "s2vt.cli", "train"]),
     ("/usr/bin/pytest", "demo", ["s2vt", "demo"])])  # (an unknown program: the console script's name)
 def test_restart_lines_name_the_command_as_it_was_typed(argv0, command, words, monkeypatch):
     """`python -m s2vt.cli demo`, interrupted, said to start it again with `s2vt demo ...`."""

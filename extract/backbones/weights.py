@@ -123,7 +123,7 @@ def not_a_pickle(path: Path) -> str | None:
 
 def weights_command() -> list[str]:
     """How to start `s2vt weights` as this program was started (`python -m s2vt.cli weights`); `s2vt weights`
-    from a program without that command (`python -m extract`, `caption.py`)."""
+    from a program without that command (`caption.py`)."""
     words = invoked_as("weights")
     return words if words[-1] == "weights" else ["s2vt", "weights"]
 

@@ -420,10 +420,25 @@ def test_entries_without_a_path_are_logged_failures_and_the_rest_extracted(tmp_p
     rc, err = extract(capsys, manifest, "--out", tmp_path / "t", *VGGISH)
     assert (rc, err.strip()) == (2, f"error: {manifest}: none of its 2 entries has a 'path', so there is no video "
                                     "to extract: an import of precomputed features (mlds, features, yt8m, lic2022) is "
-                                    f"trained on with its store: train.py --manifest {manifest} --features STORE; an "
+                                    f"trained on with its store: s2vt train --manifest {manifest} --features STORE; an "
                                     "import of msvd or msrvtt that found no video: re-import with --videos FOLDER to "
                                     "name where the videos are")
     assert not (tmp_path / "t").exists()
+
+
+def test_the_advice_to_train_names_the_command_as_it_pastes(tmp_path, capsys, monkeypatch):
+    """`python -m extract` on an import's manifest advised `train.py --manifest M --features STORE`: neither `python
+    train.py` nor an installed command, so the line did not paste (hostile trial). Now the train command as this
+    program was started (`python -m s2vt.cli train` from `python -m extract`), its paths quoted."""
+    manifest = tmp_path / "my m" / "manifest.jsonl"
+    manifest.parent.mkdir()
+    manifest.write_text(json.dumps({"video_id": "a", "captions": ["x"]}) + "\n")
+    monkeypatch.setattr("sys.argv", ["/repo/extract/__main__.py"])
+    monkeypatch.setattr("sys.orig_argv", ["python3", "-m", "extract"])
+    rc, err = extract(capsys, manifest, "--out", tmp_path / "t", *VGGISH)
+    assert rc == 2 and err.strip().endswith(f"trained on with its store: python3 -m s2vt.cli train --manifest "
+                                            f"'{manifest}' --features STORE; an import of msvd or msrvtt that found no "
+                                            "video: re-import with --videos FOLDER to name where the videos are"), err
 
 
 def test_a_manifest_of_imported_features_says_there_is_nothing_to_extract(tmp_path, capsys):
@@ -437,13 +452,13 @@ def test_a_manifest_of_imported_features_says_there_is_nothing_to_extract(tmp_pa
     rc, err = extract(capsys, manifest, "--out", tmp_path / "t", *VGGISH)
     assert (rc, err.strip()) == (2, f"error: {manifest}: none of its 1 entries has a 'path', so there is no video to "
                                     f"extract: its features were imported with it, into {tmp_path / 'm' / 'features'}: "
-                                    f"train on them: train.py --manifest {manifest} --features "
+                                    f"train on them: s2vt train --manifest {manifest} --features "
                                     f"{tmp_path / 'm' / 'features'}")
     lic = tmp_path / "M"  # (LIC2022's text alone, named as the README's import names it)
     lic.write_text(json.dumps({"video_id": "7", "tags": ["level1:x"], "text": {"title": "t"}}) + "\n")
     rc, err = extract(capsys, lic, "--out", tmp_path / "t", *VGGISH)
     assert (rc, err.strip()) == (2, f"error: {lic}: none of its 1 entries has a 'path', so there is no video to "
-                                    f"extract: its videos are text (LIC2022's); train on it: train.py --manifest {lic} "
+                                    f"extract: its videos are text (LIC2022's); train on it: s2vt train --manifest {lic} "
                                     "(with --features STORE where `s2vt import lic2022 --features DIR` imported their "
                                     "tsn features)")
     assert "--videos" not in err and not (tmp_path / "t").exists()
