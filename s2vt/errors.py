@@ -277,9 +277,8 @@ def invoked_as(command: str) -> list[str]:
     """The words that start `command` (demo, evaluate, ...) the way the user started this program, for
     a line saying how to start it again: `s2vt demo`, `python -m s2vt.cli demo`, `python -m s2vt.demo`,
     `python train.py` (the script names its command itself; from train.py, caption is `python caption.py`
-    beside it). Read from sys.argv[0], which the shell
-    resolved (`s2vt` is its console script); anything else (a test runner, an embedding program) is
-    said as `s2vt COMMAND`."""
+    beside it). Read from sys.argv[0], which the shell resolved (`s2vt` is its console script); anything
+    else (a test runner, an embedding program) is said as `s2vt COMMAND`."""
     import os
 
     path = sys.argv[0] if sys.argv and sys.argv[0] else ""
