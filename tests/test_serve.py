@@ -442,7 +442,8 @@ def test_stalled_upload_is_408_and_frees_its_slot(tmp_path):
     handler = logging.Handler()
     handler.emit = records.append
     logger = logging.getLogger("uvicorn.error")
-    app = create_app(FakeCaptioner(), queue=0, upload_dir=str(tmp_path), upload_timeout=1.0)
+    # (no rate bound: on a loaded machine the rate check, also due after 1 s, came first: another 408)
+    app = create_app(FakeCaptioner(), queue=0, upload_dir=str(tmp_path), upload_timeout=1.0, min_upload_rate=0)
     try:
         with live_server(app, log_level="info") as port:
             logger.addHandler(handler)
