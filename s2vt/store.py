@@ -35,7 +35,7 @@ from .errors import SettingError, UserError
 from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, atomic_write_json, is_link_loop, json_error,
                      json_kind, make_dirs, output_error, parse_json, refuse_broken_link, refuse_special, special_file)
 from .manifest import check_video_id, video_files, video_id_problem
-from .options import one_of
+from .options import as_option, one_of
 
 try:
     import fcntl
@@ -47,9 +47,8 @@ FP16_MAX = 65504.0
 FAILURES = "failures.jsonl"
 # settings that must agree between runs writing into one store (and with a checkpoint)
 META_KEYS = ("frames", "image_size", "clips", "clip_len", "sample_rate", "vggish_pca")
-# extract's option for each such setting a user chooses (clip_len and sample_rate are fixed)
-SETTING_OPTIONS = {"frames": "--frames", "image_size": "--image-size", "clips": "--clips", "vggish_pca": "--vggish-pca",
-                   "dtype": "--dtype"}
+# the settings a user chooses with extract's option of the same name (clip_len and sample_rate are fixed)
+SETTING_OPTIONS = ("frames", "image_size", "clips", "vggish_pca", "dtype")
 # meta.json's objects keyed by modality
 MODALITY_KEYS = ("backbones", "dims", "precision")
 
@@ -618,12 +617,6 @@ class FeatureStore:
         np.save(buf, self.encode(array, dtype), allow_pickle=False)
         atomic_write_bytes(self.path(modality, video_id), buf.getvalue())
 
-    @staticmethod
-    def _option(key: str, value) -> str:
-        """The extract option that asks for `value` of meta.json's `key` (--frames 8, --no-vggish-pca)."""
-        flag = SETTING_OPTIONS[key]
-        return (flag if value else f"--no-{flag[2:]}") if isinstance(value, bool) else f"{flag} {value}"
-
     def check_meta(self, meta: dict, store_option: str = "--out", adds: bool = False) -> dict:
         """StoreError unless an existing meta.json agrees with `meta` (as `init_meta` needs); returns
         meta.json's content. Writes nothing: an importer asks before its other checks. `store_option`
@@ -642,7 +635,7 @@ class FeatureStore:
             # every setting that differs, and (extract's: `adds`) the options that match the store: the first alone
             # was said, and a run that fixed it was refused for the next (hostile trial)
             asks = (repr(meta[differ[0]]) if len(differ) == 1 else ", ".join(f"{k}={meta[k]!r}" for k in differ))
-            same = f"pass {' '.join(map(self._option, differ, (old[k] for k in differ)))} to add to this store, or " \
+            same = f"pass {' '.join(map(as_option, differ, (old[k] for k in differ)))} to add to this store, or " \
                 if adds and all(k in SETTING_OPTIONS for k in differ) else ""
             raise StoreError(f"{self.meta_path}: store was extracted with {', '.join(f'{k}={old[k]!r}' for k in differ)}"
                              f", this run asks {asks}; {same}use another {store_option}")
