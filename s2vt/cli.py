@@ -221,7 +221,8 @@ def interrupted_evaluate(args: argparse.Namespace, written: list) -> str:
     import shlex
 
     from .fileio import written_file
-    from .predict import metrics_file, predictions_file
+    from .predict import predictions_file
+    from .results import metrics_file
 
     preds = predictions_file(args.checkpoint, args.split, args.out)
     outputs = [preds, metrics_file(preds, args.split), *([written_file(args.html)] if args.html else [])]

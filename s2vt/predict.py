@@ -31,7 +31,7 @@ from .decode import DecodeConfig, decode, decode_config
 from .levels import LEVEL_KEYS, kinds, level_prediction, level_scores, probabilities
 from .metrics import CAPTION_KEYS, GAP_TOP_K, TAG_KEYS, caption_scores, tag_scores
 from .model import S2VT
-from .results import refuse_inputs
+from .results import KEPT_METRICS, KEPT_PREDS, metrics_file, refuse_inputs
 from .text import FIELDS
 from .vocab import Vocab, drop_blank_captions
 
@@ -306,21 +306,6 @@ def check_fit(checkpoint: str, manifest: str, split: str, entries: list[dict], n
         print(f"warning: {len(missing)} of the {len(gold)} distinct tags in the {split} split of {manifest} are not "
               f"among the checkpoint's {len(known)} (first: {one_line(', '.join(missing[:3]))}): they count as misses",
               file=sys.stderr)
-
-
-def metrics_file(preds: Path, split: str) -> Path:
-    """Where evaluate writes the metrics of the predictions file `preds`: beside it, `metrics_<split>.json`
-    for the default name `preds_<split>.json`, else named after it (`greedy.json` -> `greedy.metrics.json`),
-    so predictions written under another name never rewrite the metrics of the run beside them."""
-    if preds.name == f"preds_{split}.json":
-        return preds.with_name(f"metrics_{split}.json")
-    return preds.with_name(f"{preds.stem}.metrics.json")
-
-
-# names kept for a run's other files (an output under one would be read as metrics, or replaced without
-# --force by the default run of another split)
-KEPT_METRICS = re.compile(r"metrics_.*\.json|.*\.metrics\.json")
-KEPT_PREDS = re.compile(r"preds_(train|val|test)\.json")
 
 
 def predictions_file(checkpoint: str, split: str, out: str | None = None) -> Path:

@@ -156,19 +156,39 @@ def tag_item(tag, where: str) -> dict:
     return tag
 
 
+def metrics_file(preds: Path, split: str) -> Path:
+    """Where evaluate writes the metrics of the predictions file `preds`: beside it, `metrics_<split>.json`
+    for the default name `preds_<split>.json`, else named after it (`greedy.json` -> `greedy.metrics.json`),
+    so predictions written under another name never rewrite the metrics of the run beside them."""
+    if preds.name == f"preds_{split}.json":
+        return preds.with_name(f"metrics_{split}.json")
+    return preds.with_name(f"{preds.stem}.metrics.json")
+
+
+def predictions_of(metrics: Path) -> Path | None:
+    """The predictions file whose metrics `metrics_file` names `metrics` (its inverse); None for another name."""
+    if kept := re.fullmatch(r"metrics_(train|val|test)\.json", metrics.name):
+        return metrics.with_name(f"preds_{kept[1]}.json")
+    if metrics.name.endswith(".metrics.json"):
+        return metrics.with_name(metrics.name.removesuffix(".metrics.json") + ".json")
+    return None
+
+
+# names kept for a run's other files (an output under one would be read as metrics, or replaced without
+# --force by the default run of another split)
+KEPT_METRICS = re.compile(r"metrics_.*\.json|.*\.metrics\.json")
+KEPT_PREDS = re.compile(r"preds_(train|val|test)\.json")
+
+
 def metrics_not_predictions(path: str | Path, data: object) -> str | None:
     """The line for evaluate's metrics file (its "split", "videos" and "seconds") given as predictions, naming the
-    predictions file beside it (predict.metrics_file's names: metrics_<split>.json of preds_<split>.json,
-    NAME.metrics.json of NAME.json) when it is there; None for any other data. Read as {id: caption}, it was
-    refused as "'videos' ({id: caption} form): caption must be a string, not int" (hostile trial)."""
+    predictions file beside it (`predictions_of`) when it is there; None for any other data. Read as
+    {id: caption}, it was refused as "'videos' ({id: caption} form): caption must be a string, not int"
+    (hostile trial)."""
     if not (isinstance(data, dict) and data.get("split") in SPLITS and type(data.get("videos")) is int
             and "seconds" in data):
         return None
-    name = Path(path).name
-    kept = re.fullmatch(r"metrics_(train|val|test)\.json", name)
-    sibling = (f"preds_{kept[1]}.json" if kept else
-               name.removesuffix(".metrics.json") + ".json" if name.endswith(".metrics.json") else None)
-    preds = Path(path).with_name(sibling) if sibling else None
+    preds = predictions_of(Path(path))
     return f"{path}: evaluate's metrics, not its predictions: pass " + (
         str(preds) if preds is not None and preds.is_file()
         else "its predictions file (evaluate's --out; preds_<split>.json by default)")

@@ -746,3 +746,14 @@ def test_evaluates_metrics_file_given_as_predictions_is_named_with_its_predictio
     assert main(["score", str(refs), str(metrics)]) == 2
     assert capsys.readouterr().err.strip() == (f"error: {metrics}: evaluate's metrics, not its predictions: pass "
                                                f"{tmp_path / 'preds_test.json'}")
+
+
+def test_predictions_of_inverts_metrics_file():
+    """The metrics-file name evaluate writes and the predictions name export/score point back to have one home
+    (results.py); each maps back to the file it came from."""
+    from pathlib import Path
+    from s2vt.results import metrics_file, predictions_of
+    for split in ("train", "val", "test"):
+        for preds in (Path("r") / f"preds_{split}.json", Path("r") / "greedy.json", Path("r") / "preds_val.x.json"):
+            assert predictions_of(metrics_file(preds, split)) == preds, (preds, split)
+    assert predictions_of(Path("r/scores.json")) is None
