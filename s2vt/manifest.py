@@ -198,25 +198,28 @@ def one_document(data: bytes) -> bool:
 
 
 def is_manifest(path: str | os.PathLike) -> bool:
-    """Whether `path` is a manifest: named .jsonl, or JSON lines whose first record is an object with
-    a string "video_id", whatever its name (an import's --out m.json). What score and `import mlds
+    """Whether `path` is a manifest: named .jsonl, or JSON lines whose first record is a manifest's row
+    (`json_start`, `manifest_row`), whatever its name (an import's --out m.json). What score and `import mlds
     --captions` go by to tell a manifest from a JSON {id: [captions]}: a JSON object of ids never has
     a string "video_id" on its first line, nor a second line after a first that is a whole object."""
     path = Path(path)
     if path.suffix == ".jsonl":
         return True
-    if not path.is_file():  # (a folder, a pipe: left to the reader's own message)
+    if not path.is_file() or (json_file := json_start(path)) is None:  # (a folder, a pipe: the reader's to say)
         return False
-    try:
-        with path.open("rb") as f:
-            lines = (line for line in f if line.strip())
-            first, second = next(lines, b""), next(lines, None)
-        record = json.loads(first.decode("utf-8-sig"))
-    except (OSError, ValueError, RecursionError):  # (ValueError: not UTF-8, not JSON on its own line)
+    first = json_file[1]
+    if manifest_row(first):
+        return True
+    if not isinstance(first, dict):
         return False
     # a first line that is a whole JSON object followed by more lines is JSON lines too (a manifest
     # whose first record lacks its video_id: the manifest reader names the line)
-    return isinstance(record, dict) and (isinstance(record.get("video_id"), str) or second is not None)
+    try:
+        with path.open("rb") as f:
+            lines = (line for line in f if line.strip())
+            return next(lines, None) is not None and next(lines, None) is not None
+    except OSError:
+        return False
 
 
 JSON_LINE_LIMIT = 1 << 20  # (the most of a JSON file's first line read: a manifest's line is far shorter)
