@@ -738,6 +738,17 @@ def started_stub(tmp_path, source: str, port: int, new_session: bool = False):
                             env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"})
 
 
+@contextlib.contextmanager
+def reaped(proc):
+    """`proc`, killed and waited for on the way out when it still runs: a failed step leaves no server behind."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def wait_listening(proc, port: int, seconds: float = 300) -> None:
     """Until the stub listens on `port` (its model built), or fail with its stderr if it ended."""
     deadline = time.time() + seconds
@@ -757,60 +768,13 @@ def test_a_signal_stops_the_server_cleanly_with_the_signals_exit_status(tmp_path
     from .conftest import free_port
 
     port = free_port()
-    proc = started_stub(tmp_path, SERVE_STUB, port)
-    try:
+    with reaped(started_stub(tmp_path, SERVE_STUB, port)) as proc:
         wait_listening(proc, port)
         proc.send_signal(getattr(signal, sig))
         _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == code, err
     assert "Application shutdown complete" in err and err.endswith("\ninterrupted: the server stopped\n"), err
     assert "Traceback" not in err
-
-
-
-@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
-def test_a_signal_the_server_inherited_ignored_still_decides_its_exit_status(tmp_path, sig, code):
-    """(hostile trial) `s2vt serve ... &` from a script, then `kill -INT`, exited 0 with no `interrupted:` line:
-    bash starts a script's background jobs with SIGINT ignored, and uvicorn, which stops on the signal all the
-    same, re-raised it on the way out to that SIG_IGN, which did nothing. Now the signal that stopped the
-    server decides: 130 (SIGTERM: 143) and the line, as in the foreground."""
-    import signal
-    import subprocess
-    import sys
-
-    from .conftest import free_port
-
-    port = free_port()
-    (tmp_path / "stub.py").write_text(SERVE_STUB)
-    wrapper = ("import os, signal, sys; signal.signal(signal.%s, signal.SIG_IGN); "
-               "os.execv(sys.executable, [sys.executable, 'stub.py', sys.argv[1]])" % sig)  # (inherited, as bash's &)
-    proc = subprocess.Popen([sys.executable, "-c", wrapper, str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"})
-    try:
-        wait_listening(proc, port)
-        proc.send_signal(getattr(signal, sig))
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == code, err
-    assert "Application shutdown complete" in err and err.endswith("\ninterrupted: the server stopped\n"), err
-    assert "Traceback" not in err
-
-
-# (SERVE_STUB whose model takes 30 s to load, saying when it begins: a signal that comes while it loads)
-SLOW_LOADING_STUB = SERVE_STUB.replace("""        self.extractor = types.SimpleNamespace(backbones=None)
-""", """        self.extractor = types.SimpleNamespace(backbones=None)
-        import time
-        print("loading", file=sys.stderr, flush=True)
-        time.sleep(30)
-""")
 
 
 def started_ignoring(tmp_path, source: str, sig: str, port: int, disposition: str = "SIG_IGN"):
@@ -829,6 +793,35 @@ def started_ignoring(tmp_path, source: str, sig: str, port: int, disposition: st
 
 
 @pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_the_server_inherited_ignored_still_decides_its_exit_status(tmp_path, sig, code):
+    """(hostile trial) `s2vt serve ... &` from a script, then `kill -INT`, exited 0 with no `interrupted:` line:
+    bash starts a script's background jobs with SIGINT ignored, and uvicorn, which stops on the signal all the
+    same, re-raised it on the way out to that SIG_IGN, which did nothing. Now the signal that stopped the
+    server decides: 130 (SIGTERM: 143) and the line, as in the foreground."""
+    import signal
+
+    from .conftest import free_port
+
+    port = free_port()
+    with reaped(started_ignoring(tmp_path, SERVE_STUB, sig, port)) as proc:  # (inherited ignored, as bash's &)
+        wait_listening(proc, port)
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    assert "Application shutdown complete" in err and err.endswith("\ninterrupted: the server stopped\n"), err
+    assert "Traceback" not in err
+
+
+# (SERVE_STUB whose model takes 30 s to load, saying when it begins: a signal that comes while it loads)
+SLOW_LOADING_STUB = SERVE_STUB.replace("""        self.extractor = types.SimpleNamespace(backbones=None)
+""", """        self.extractor = types.SimpleNamespace(backbones=None)
+        import time
+        print("loading", file=sys.stderr, flush=True)
+        time.sleep(30)
+""")
+
+
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
 def test_a_signal_inherited_ignored_stops_the_server_while_its_model_loads(tmp_path, sig, code):
     """(hostile trial) `s2vt serve ... &` from a script, then `kill -INT` within its first seconds (the model
     loading, before uvicorn's handlers are in place): the inherited SIG_IGN swallowed the signal and the server
@@ -839,15 +832,10 @@ def test_a_signal_inherited_ignored_stops_the_server_while_its_model_loads(tmp_p
     from .conftest import free_port
 
     port = free_port()
-    proc = started_ignoring(tmp_path, SLOW_LOADING_STUB, sig, port)
-    try:
+    with reaped(started_ignoring(tmp_path, SLOW_LOADING_STUB, sig, port)) as proc:
         assert "loading" in proc.stderr.readline()  # (the model is loading now)
         proc.send_signal(getattr(signal, sig))
         _, err = proc.communicate(timeout=20)  # (ignored: it slept on, then served, until killed)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == code, err
     assert err == "interrupted: the server stopped\n", err  # (no traceback, no uvicorn line: it never started)
 
@@ -864,18 +852,14 @@ def test_a_sighup_stops_the_server_as_a_sigterm_does(tmp_path, loading):
     port = free_port()
     # (SIGHUP at its default in the server, as a terminal starts it: a test run under nohup passes it on ignored,
     # which serve keeps)
-    proc = started_ignoring(tmp_path, SLOW_LOADING_STUB if loading else SERVE_STUB, "SIGHUP", port, "SIG_DFL")
-    try:
+    source = SLOW_LOADING_STUB if loading else SERVE_STUB
+    with reaped(started_ignoring(tmp_path, source, "SIGHUP", port, "SIG_DFL")) as proc:
         if loading:
             assert "loading" in proc.stderr.readline()
         else:
             wait_listening(proc, port)
         proc.send_signal(signal.SIGHUP)
         _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 129, err
     assert err.endswith("interrupted: the server stopped\n") and "Traceback" not in err, err
     assert loading or "Application shutdown complete" in err, err
@@ -906,8 +890,7 @@ def test_a_connection_whose_request_headers_never_complete_is_closed(tmp_path):
 
     port = free_port()
     source = SERVE_STUB.replace('"unused.pt"]', '"unused.pt", "--upload-timeout", "1"]')
-    proc = started_stub(tmp_path, source, port)
-    try:
+    with reaped(started_stub(tmp_path, source, port)) as proc:
         wait_listening(proc, port)
         half, idle, after = (socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3))
         with half, idle, after:
@@ -924,9 +907,6 @@ def test_a_connection_whose_request_headers_never_complete_is_closed(tmp_path):
             assert slow_body.recv(4096).startswith(b"HTTP/1.1 404")
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 404  # (still serving)
         assert proc.poll() is None
-    finally:
-        proc.kill()
-        proc.communicate()
 
 
 SERVE_APP_STUB = """
@@ -1224,18 +1204,13 @@ def test_a_sighup_ignored_under_nohup_stays_ignored(tmp_path):
     from .conftest import free_port
 
     port = free_port()
-    proc = started_ignoring(tmp_path, SERVE_STUB, "SIGHUP", port)
-    try:
+    with reaped(started_ignoring(tmp_path, SERVE_STUB, "SIGHUP", port)) as proc:
         wait_listening(proc, port)
         proc.send_signal(signal.SIGHUP)
         time.sleep(2)
         wait_listening(proc, port, seconds=5)  # (still serving)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 143, err
 
 
