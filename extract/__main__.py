@@ -273,11 +273,11 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         when it made it)."""
         nonlocal begun, wrote_meta
         if not begun:
-            try:  # (the check alone: a meta.json that cannot be written, a full disk, is a stop a rerun resumes)
-                wrote_meta = not store.check_meta(meta, adds=True)
+            try:  # (checked as it is written, under the store's lock: another run's may have come since the first check;
+                # a meta.json that cannot be written, a full disk, is an OutputError, a stop a rerun resumes)
+                wrote_meta = store.init_meta(meta, adds=True)
             except StoreError as e:
                 raise SettingsRefused(str(e)) from None
-            store.init_meta(meta)
             begun = True
 
     try:

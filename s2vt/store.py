@@ -655,26 +655,30 @@ class FeatureStore:
                                  f"asks {precision}; pass --precision {was} or use another {store_option}")
         return old
 
-    def init_meta(self, meta: dict, store_option: str = "--out") -> dict:
-        """Create meta.json, or check an existing one agrees (`check_meta`) and merge new modalities into it.
+    def init_meta(self, meta: dict, store_option: str = "--out", adds: bool = False) -> bool:
+        """Create meta.json, or check an existing one agrees (`check_meta`) and merge new modalities into it;
+        True when this call created it (`adds`: as `check_meta`'s). The check and the write are one step under the store's lock: two runs
+        of other settings started at once into one new store each found none and wrote their own, the second
+        over the first, and both went on writing features under it.
 
         `source` keeps every source written into the store, '; '-separated (a second import, from
         another folder, adds its own): it stays one string, as every store's.
         """
         make_dirs(self.root)
-        old = self.check_meta(meta, store_option)
-        if old:
-            merged = {**old, **meta, **{k: {**old.get(k, {}), **meta.get(k, {})}
-                                        for k in MODALITY_KEYS if k in meta}}
-            was = old.get("source")
-            if isinstance(was, str) and isinstance(meta.get("source"), str):
-                merged["source"] = was if meta["source"] in was else f"{was}; {meta['source']}"
-        else:
-            merged = meta
-        if merged != old:
-            atomic_write_json(self.meta_path, merged)
+        with self._logs_locked(True):
+            old = self.check_meta(meta, store_option, adds)
+            if old:
+                merged = {**old, **meta, **{k: {**old.get(k, {}), **meta.get(k, {})}
+                                            for k in MODALITY_KEYS if k in meta}}
+                was = old.get("source")
+                if isinstance(was, str) and isinstance(meta.get("source"), str):
+                    merged["source"] = was if meta["source"] in was else f"{was}; {meta['source']}"
+            else:
+                merged = meta
+            if merged != old:
+                atomic_write_json(self.meta_path, merged)
         self._dims = None
-        return merged
+        return not old
 
     def has_files(self, modality: str) -> bool:
         """Whether `modality` holds any feature file."""
@@ -685,7 +689,8 @@ class FeatureStore:
     def _logs_locked(self, exclusive: bool) -> Iterator[None]:
         """Held while failures.jsonl is written: shared by appends (O_APPEND keeps their lines whole),
         exclusive for `settle_failures`' rewrite, whose rename would lose a line another shard appended to
-        the file it read. The lock is the store folder's own (flock): no lock file is left behind."""
+        the file it read, and for `init_meta`'s check and write of meta.json. The lock is the store folder's
+        own (flock): no lock file is left behind."""
         if fcntl is None:  # pragma: no cover - (no flock: a rewrite is as safe as the shards are apart)
             yield
             return

@@ -646,6 +646,44 @@ def test_a_store_of_other_settings_is_refused_before_the_backbones_load(tmp_path
                                "112 to add to this store, or use another --out\n")
 
 
+def test_two_runs_recording_other_settings_into_one_new_store_at_once_one_is_refused(tmp_path, monkeypatch):
+    """Two extracts of other settings started at the same instant into one new --out: each checked that no
+    meta.json was there, then wrote its own, the second over the first, and both went on writing features
+    under one meta.json (the first run's then recorded with the second's settings). Now the check and the
+    write of meta.json are one step under the store's lock: the second waits, then is refused."""
+    import threading
+
+    from s2vt.store import StoreError
+
+    first, second = FeatureStore(tmp_path / "store"), FeatureStore(tmp_path / "store")
+    mine, other = {"frames": 8, "image_size": 112, "dtype": "float16"}, {"frames": 16, "image_size": 112,
+                                                                         "dtype": "float16"}
+    outcome = {}
+
+    def second_run():
+        try:
+            outcome["second"] = second.init_meta(other)
+        except StoreError as e:
+            outcome["second"] = e
+
+    check = FeatureStore.check_meta
+    racer = threading.Thread(target=second_run)
+
+    def checked_then_raced(self, meta, *args, **kwargs):
+        found = check(self, meta, *args, **kwargs)
+        if self is first and not racer.is_alive() and "second" not in outcome:  # (the other run, between its check
+            racer.start()                                                      # and its write)
+            racer.join(2)
+        return found
+
+    monkeypatch.setattr(FeatureStore, "check_meta", checked_then_raced)
+    assert first.init_meta(mine) is True  # (it wrote meta.json)
+    racer.join(30)
+    assert isinstance(outcome.get("second"), StoreError), outcome
+    assert "store was extracted with frames=8, this run asks 16" in str(outcome["second"])
+    assert json.loads(first.meta_path.read_text()) == mine
+
+
 def test_a_store_of_other_settings_names_each_and_the_options_that_add_to_it(tmp_path, capsys, monkeypatch):
     """(hostile trial) Adding a modality to a store of other settings said only the first that differed ("store was
     extracted with frames=8, this run asks 40; use another --out"): fixed, the next run was refused for the next
