@@ -219,6 +219,36 @@ def tags_cause(was: dict, cfg: TrainConfig, streaming: bool) -> str:
     return f"{cfg.manifest} changed since the run started" if cfg.manifest else "the manifest changed"
 
 
+def load_training_state(optim: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LambdaLR, last: dict,
+                        cfg: TrainConfig, steps: int, path: Path) -> None:
+    """last.pt's optimiser and scheduler state loaded into `optim` and `sched` (a LambdaLR stepped once an
+    optimiser step, `steps` of them an epoch). An older s2vt's StepLR (halve every 10 epochs, stepped once an
+    epoch: 678a974) is today's --schedule step counted in steps; with another --schedule, or a state that does
+    not fit, RunFolderError in one line (torch's KeyError: 'lr_lambdas' was a traceback; hostile trial)."""
+    state = last["scheduler"]
+    again = "or pass --overwrite to train the run again"
+    if isinstance(state, dict) and "lr_lambdas" not in state and "step_size" in state:
+        if cfg.schedule != "step" or (state["step_size"], state.get("gamma")) != (10, 0.5):
+            raise RunFolderError(f"{path}: its learning-rate schedule is the StepLR of an older s2vt (halve every "
+                                 f"{state['step_size']} epochs): pass --schedule step to resume it, {again}"
+                                 if (state["step_size"], state.get("gamma")) == (10, 0.5) else
+                                 f"{path}: its learning-rate schedule is a StepLR (step {state['step_size']}, gamma "
+                                 f"{state.get('gamma')}) that no --schedule continues: {again}")
+        done = state["last_epoch"] * steps  # (the same halving, at the same epochs: step_size 10 epochs of steps)
+        state = {**sched.state_dict(), "base_lrs": state["base_lrs"], "last_epoch": done, "_step_count": done + 1,
+                 "_last_lr": state.get("_last_lr", state["base_lrs"])}
+    try:
+        optim.load_state_dict(last["optimizer"])
+        if not isinstance(state, dict) or "lr_lambdas" not in state or len(
+                state.get("base_lrs", ())) != len(optim.param_groups):
+            raise ValueError("another scheduler's state")
+        sched.load_state_dict(dict(state))
+    except (KeyError, TypeError, ValueError):
+        raise RunFolderError(f"{path}: its optimiser or learning-rate schedule state does not fit the model this "
+                             f"s2vt builds (written by another version?): resume it with the s2vt that wrote it, "
+                             f"{again}") from None
+
+
 def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | None, list[str]]:
     """The feature store and the modalities to train on; (None, []) without --features, which
     needs text in the manifest (a text-only model; captions need video and are set aside)."""
@@ -571,8 +601,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         if problem:
             raise StoreError(f"--resume: {getattr(store, 'meta_path', cfg.features)}: {problem} ({last_path})")
         load_weights(model, last["model"], last_path)
-        optim.load_state_dict(last["optimizer"])
-        sched.load_state_dict(last["scheduler"])
+        load_training_state(optim, sched, last, cfg, len(sampler), last_path)
         start_epoch, history = last["epoch"] + 1, list(last["history"])
         stopper = EarlyStopping(cfg.patience, best=last["best"], bad=last["bad_epochs"])
         finished = start_epoch > cfg.epochs or stopper.stop

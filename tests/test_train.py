@@ -692,3 +692,64 @@ def test_a_run_killed_during_the_refit_keeps_its_best_pt_and_resume_refits(tmp_p
     done = (tmp_path / "run" / "best.pt").read_bytes()
     train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True, **kw))
     assert (tmp_path / "run" / "best.pt").read_bytes() == done  # refitted once
+
+
+def older_run(tmp_path, capsys, *args, data=None):
+    """The command-line arguments of a tiny run paused after epoch 1 of 3 (train.py's, before --resume), whose
+    last.pt the caller edits to look like an older s2vt's; `data`: (manifest, store), else a caption store."""
+    from s2vt import cli
+
+    manifest, store = data or make_store(tmp_path / "d", videos=24)
+    cmd = ["train", "--manifest", str(manifest), "--features", str(store), "--out", str(tmp_path / "run"),
+           "--hidden", "16", "--embed", "16", "--enc-len", "6", "--min-count", "1", "--no-refit", "--quiet", *args]
+    assert cli.main([*cmd, "--epochs", "3", "--stop-after", "1"]) == 0
+    capsys.readouterr()
+    return cmd
+
+
+def edit_last(run, edit) -> None:
+    """OUT/last.pt rewritten as `edit(ckpt)` leaves it (the way an older s2vt wrote it)."""
+    ckpt = torch.load(run / "last.pt", weights_only=True)
+    edit(ckpt)
+    torch.save(ckpt, run / "last.pt")
+
+
+def test_a_last_pt_of_the_epoch_counted_step_schedule_resumes_with_schedule_step_else_one_line(tmp_path, capsys):
+    """A last.pt of 678a974 (2026-11-30) holds a StepLR's state (halve every 10 epochs, stepped once an epoch):
+    --resume, with --schedule step or without, ended in a traceback, KeyError: 'lr_lambdas' (hostile trial)."""
+    from s2vt import cli
+
+    cmd = older_run(tmp_path, capsys)
+    run = tmp_path / "run"
+
+    def step_lr(ckpt):  # (678a974's last.pt: no settings, no first loss, its history rows without steps)
+        del ckpt["settings"], ckpt["first_loss"]
+        ckpt["history"] = [{k: v for k, v in h.items() if k not in ("steps", "schedule_epochs")}
+                           for h in ckpt["history"]]
+        lr = ckpt["optimizer"]["param_groups"][0]["initial_lr"]
+        param = torch.zeros(1, requires_grad=True)
+        sched = torch.optim.lr_scheduler.StepLR(torch.optim.Adam([param], lr=lr), step_size=10, gamma=0.5)
+        sched.optimizer.step()
+        sched.step()  # (after epoch 1)
+        ckpt["scheduler"] = sched.state_dict()
+    edit_last(run, step_lr)
+    before = (run / "last.pt").read_bytes()
+    for extra in ([], ["--schedule", "cosine"]):
+        assert cli.main([*cmd, "--resume", "--epochs", "3", *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert f"{run / 'last.pt'}: its learning-rate schedule is the StepLR of an older s2vt" in err, err
+        assert "pass --schedule step to resume it" in err and "--overwrite" in err, err
+        assert (run / "last.pt").read_bytes() == before
+    edit_last(run, lambda ckpt: ckpt.update(scheduler={"milestones": [3], "last_epoch": 1}))  # (no s2vt's)
+    assert cli.main([*cmd, "--resume", "--epochs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "schedule state does not fit" in err and "--overwrite" in err, err
+    (run / "last.pt").write_bytes(before)
+    # --schedule step: HEAD's step schedule (halve every 10 epochs, counted in steps) takes the epochs it counted
+    assert cli.main([*cmd, "--resume", "--epochs", "3", "--schedule", "step"]) == 0
+    last = torch.load(run / "last.pt", weights_only=True)
+    steps = last["history"][-1]["steps"]
+    assert last["epoch"] == 3 and last["scheduler"]["last_epoch"] == 3 * steps
+    lr = last["optimizer"]["param_groups"][0]["initial_lr"]
+    assert [h["lr"] for h in last["history"]] == pytest.approx([lr] * 3)  # (under 10 epochs: not yet halved)
