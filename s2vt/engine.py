@@ -531,8 +531,10 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         log(f"warning: --resume: {last_path} was written before {', '.join(options.flag(k) for k in older)} "
             f"existed: resuming it as it was trained ({' '.join(options.as_option(k, v) for k, v in older.items())})")
         mcfg, cfg = dataclasses.replace(mcfg, **older), options.replace(cfg, **older)
-    if last is not None and "lstm" not in last["config"] and not mcfg.lstm:
-        # a tag-only last.pt from before tag-only models left the LSTMs out holds their weights: keep them
+    if last is not None and last["config"].get("lstm", True) and not mcfg.lstm:
+        # a tag-only last.pt from before tag-only models left the LSTMs out holds their weights: keep them; and
+        # so does the last.pt its --resume wrote, which says lstm: True (read as absent only, a second --resume
+        # of such a run was refused: 'weight embed.weight is not in the model'; hostile trial)
         mcfg = dataclasses.replace(mcfg, lstm=True)
     torch.manual_seed(cfg.seed)
     model = S2VT(mcfg)

@@ -753,3 +753,42 @@ def test_a_last_pt_of_the_epoch_counted_step_schedule_resumes_with_schedule_step
     assert last["epoch"] == 3 and last["scheduler"]["last_epoch"] == 3 * steps
     lr = last["optimizer"]["param_groups"][0]["initial_lr"]
     assert [h["lr"] for h in last["history"]] == pytest.approx([lr] * 3)  # (under 10 epochs: not yet halved)
+
+
+def older_record(ckpt) -> None:
+    """`ckpt` (a last.pt dict) as s2vt of 2026-11-30 (7a98b62) wrote it: no settings, no first loss, history rows
+    without their optimiser steps and schedule length."""
+    del ckpt["settings"], ckpt["first_loss"]
+    ckpt["history"] = [{k: v for k, v in h.items() if k not in ("steps", "schedule_epochs")} for h in ckpt["history"]]
+
+
+def test_a_tag_only_run_of_an_older_s2vt_resumed_once_resumes_again(tmp_path, capsys, monkeypatch):
+    """A tag-only last.pt of 7a98b62 holds the LSTMs (its config had no `lstm`): the first --resume kept them and
+    wrote `lstm: True`, which the next --resume ignored: 'weight embed.weight is not in the model the config (...)
+    describes', on every later --resume (hostile trial)."""
+    from s2vt import cli, engine
+    from s2vt.model import S2VT
+    from s2vt.predict import evaluate
+
+    manifest, store, _ = tag_only(tmp_path, videos=40)
+    # (7a98b62 built the LSTMs into every model, a tag-only one's too)
+    monkeypatch.setattr(engine, "S2VT", lambda cfg: S2VT(engine.dataclasses.replace(cfg, lstm=True)))
+    cmd = older_run(tmp_path, capsys, "--tag-input", "fused", data=(manifest, store))
+    monkeypatch.undo()
+    run = tmp_path / "run"
+
+    def older(ckpt):
+        older_record(ckpt)
+        assert ckpt["config"].pop("lstm") is True and "embed.weight" in ckpt["model"]
+    edit_last(run, older)
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    del ckpt["config"]["lstm"]
+    torch.save(ckpt, run / "best.pt")
+    assert cli.main([*cmd, "--resume", "--epochs", "3", "--stop-after", "2"]) == 0, capsys.readouterr().err
+    assert torch.load(run / "last.pt", weights_only=True)["config"]["lstm"] is True
+    assert cli.main([*cmd, "--resume", "--epochs", "3"]) == 0, capsys.readouterr().err
+    last = torch.load(run / "last.pt", weights_only=True)
+    assert last["epoch"] == 3 and last["config"]["lstm"] is True and "embed.weight" in last["model"]
+    for name in ("last.pt", "best.pt"):  # (checkpoints the resumes wrote, the LSTMs kept)
+        scores = evaluate(str(run / name), str(manifest), str(store), "val", out=str(tmp_path / f"{name}.json"))
+        assert scores["videos"] == 6 and "hit@1" in scores, scores
