@@ -140,6 +140,19 @@ def resumed_settings(cfg: TrainConfig, was: dict) -> TrainConfig:
     return options.replace(cfg, **kept)
 
 
+def recorded_epochs(cfg: TrainConfig, last: dict, path: Path) -> TrainConfig:
+    """A --resume's --epochs where its command gave none and last.pt, written by an older s2vt, has no settings
+    to take it from: the schedule length its history rows record, else RunFolderError. (A run of 2026-11-30 that
+    had finished its --epochs 2 trained on to today's default, and replaced best.pt, unsaid; hostile trial.)"""
+    if cfg.given is None or "epochs" in cfg.given or "epochs" in last.get("settings", {}):
+        return cfg
+    then = next((h["schedule_epochs"] for h in reversed(last.get("history", [])) if "schedule_epochs" in h), None)
+    if then is None:
+        raise RunFolderError(f"{path} does not record how many epochs the run was to train (written by an older "
+                             f"s2vt): pass --epochs N (it has trained {last['epoch']})")
+    return options.replace(cfg, epochs=then)
+
+
 def changed_settings(was: dict, cfg: TrainConfig, finished: str | None) -> str | None:
     """The warning line for the settings this --resume changed from last.pt's (`was`, its
     run_settings): those it ignores, then those that take effect; None when none changed. A
@@ -470,7 +483,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             last_path = resume_point(cfg)
     last = read_checkpoint(last_path, device) if last_path is not None else None  # (mmap: copy-on-write)
     if last is not None:  # (before the data is read: --seed, --min-count and others decide it)
-        cfg = resumed_settings(cfg, last.get("settings", {}))
+        cfg = recorded_epochs(resumed_settings(cfg, last.get("settings", {})), last, last_path)
     streaming = shards.is_shards(cfg.features)  # training records streamed from TFRecord shards
     with warnings.catch_warnings():
         if not ddp.main:  # (every rank reads the same manifest and store: rank 0 alone says their warnings)

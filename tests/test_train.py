@@ -792,3 +792,29 @@ def test_a_tag_only_run_of_an_older_s2vt_resumed_once_resumes_again(tmp_path, ca
     for name in ("last.pt", "best.pt"):  # (checkpoints the resumes wrote, the LSTMs kept)
         scores = evaluate(str(run / name), str(manifest), str(store), "val", out=str(tmp_path / f"{name}.json"))
         assert scores["videos"] == 6 and "hit@1" in scores, scores
+
+
+def test_a_run_of_an_older_s2vt_that_does_not_record_its_epochs_is_not_resumed_under_todays_default(tmp_path,
+                                                                                                   capsys):
+    """A last.pt of 7a98b62 records no --epochs: a plain --resume of a run that had finished its --epochs 2 said
+    'resuming ... at epoch 3', trained on to the recipe's default and replaced best.pt, without a word (hostile
+    trial). Now it takes the schedule length its history records, else it is refused in one line."""
+    from s2vt import cli
+
+    manifest, store, _ = tag_only(tmp_path, videos=40)
+    cmd = older_run(tmp_path, capsys, data=(manifest, store))
+    run = tmp_path / "run"
+    edit_last(run, older_record)
+    before = {name: (run / name).read_bytes() for name in ("last.pt", "best.pt", "metrics.csv")}
+    assert cli.main([*cmd, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {run / 'last.pt'} does not record how many epochs the run was to train (written by an "
+                   "older s2vt): pass --epochs N (it has trained 1)\n"), err
+    assert {name: (run / name).read_bytes() for name in before} == before
+    assert cli.main([*cmd, "--resume", "--epochs", "1"]) == 0  # (finished: nothing trained)
+    assert len(rows(run)) == 1
+    # a last.pt whose history rows say the schedule's length (settings not yet saved): that is its --epochs
+    (run / "last.pt").write_bytes(before["last.pt"])
+    edit_last(run, lambda ckpt: ckpt["history"][-1].update(schedule_epochs=2))
+    assert cli.main([*cmd, "--resume"]) == 0
+    assert len(rows(run)) == 2 and torch.load(run / "last.pt", weights_only=True)["settings"]["epochs"] == 2
