@@ -129,6 +129,16 @@ def run_settings(cfg: TrainConfig) -> dict:
     return {f.name: options.value(cfg, f.name) for f, _ in options.settings(TrainConfig)}
 
 
+def upgraded_settings(was: dict) -> dict:
+    """last.pt's run_settings (`was`) in today's terms, meaning what they meant to the s2vt that wrote them. Its
+    --per-video beside --no-per-caption grouped nothing (one caption a video: groups of one), and s2vt before
+    2026-12-03 saved its default 4 there (the demo's runs): today's --per-video 1, not a pair refused as the
+    user's own on every --resume, whatever it passed (hostile trial)."""
+    if was.get("per_caption") is False and was.get("per_video", 1) != 1:
+        return {**was, "per_video": 1}
+    return was
+
+
 def resumed_settings(cfg: TrainConfig, was: dict) -> TrainConfig:
     """A --resume's settings: last.pt's (`was`, its run_settings) for each one its command did not give
     (`cfg.given`), so that a plain --resume goes on as the run began (its --epochs, not the recipe's; its
@@ -482,6 +492,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             # (the folder as it is now this run's: another run may have written it since it was read above)
             last_path = resume_point(cfg)
     last = read_checkpoint(last_path, device) if last_path is not None else None  # (mmap: copy-on-write)
+    if last is not None and "settings" in last:
+        last["settings"] = upgraded_settings(last["settings"])
     if last is not None:  # (before the data is read: --seed, --min-count and others decide it)
         cfg = recorded_epochs(resumed_settings(cfg, last.get("settings", {})), last, last_path)
     streaming = shards.is_shards(cfg.features)  # training records streamed from TFRecord shards

@@ -818,3 +818,27 @@ def test_a_run_of_an_older_s2vt_that_does_not_record_its_epochs_is_not_resumed_u
     edit_last(run, lambda ckpt: ckpt["history"][-1].update(schedule_epochs=2))
     assert cli.main([*cmd, "--resume"]) == 0
     assert len(rows(run)) == 2 and torch.load(run / "last.pt", weights_only=True)["settings"]["epochs"] == 2
+
+
+def test_an_older_runs_per_video_beside_one_caption_per_video_resumes_as_it_trained(tmp_path, capsys):
+    """A last.pt of 64c188d (2026-12-01) records --per-video 4 (its default) beside --one-caption-per-video (the
+    demo's), a pair today refuses: --resume, with neither given, with --per-video 1 or with --per-caption, said
+    '--per-video 4 ... and --one-caption-per-video (--no-per-caption) ...: pass one of them' (hostile trial). Its
+    --per-video did nothing then (one caption a video, so groups of one): it is read as --per-video 1."""
+    from s2vt import cli
+
+    cmd = older_run(tmp_path, capsys, "--one-caption-per-video")
+    run = tmp_path / "run"
+    edit_last(run, lambda ckpt: ckpt["settings"].update(per_video=4))
+    paused = (run / "last.pt").read_bytes()
+    for extra in ([], ["--per-video", "1"]):
+        (run / "last.pt").write_bytes(paused)
+        assert cli.main([*cmd, "--resume", "--stop-after", "2", *extra]) == 0, capsys.readouterr().err
+        last = torch.load(run / "last.pt", weights_only=True)
+        assert last["epoch"] == 2 and last["settings"]["per_video"] == 1 and not last["settings"]["per_caption"]
+    assert cli.main([*cmd, "--resume", "--per-caption"]) == 0, capsys.readouterr().err  # (taken: every caption)
+    last = torch.load(run / "last.pt", weights_only=True)
+    assert last["epoch"] == 3 and last["settings"]["per_caption"] and last["settings"]["per_video"] == 1
+    edit_last(run, lambda ckpt: ckpt["settings"].update(per_video=4, per_caption=False))  # (finished: ignored)
+    for extra in ([], ["--per-video", "1"], ["--per-caption"]):
+        assert cli.main([*cmd, "--resume", *extra]) == 0, capsys.readouterr().err
