@@ -262,6 +262,18 @@ def predated(config: dict, mcfg: ModelConfig) -> dict:
             if f.name not in config and f.name not in RESUME_FREE and getattr(was, f.name) != getattr(mcfg, f.name)}
 
 
+def older_tokens(was: dict | None, now: dict | None) -> str | None:
+    """Why a last.pt's text vocabulary differs when an older s2vt made its tokens (else None): char
+    n-grams ran within words until they ran across spaces (text.tokenize), so a char vocabulary without
+    a token holding a space, beside this run's with some, is that tokeniser's, not another manifest's."""
+    if not (was and now and was.get("tokenizer") == now.get("tokenizer") == "char"):
+        return None
+    if any(" " in t for t in was["tokens"]) or not any(" " in t for t in now["tokens"]):
+        return None
+    return ("its char tokens were made by an older s2vt (n-grams within words; they now run across spaces too): "
+            "pass --overwrite in place of --resume to train the run again")
+
+
 def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path,
                     text_vocab: dict | None = None, tags_cause: str = "the manifest changed",
                     resplit: bool = False) -> None:
@@ -282,7 +294,8 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
                                                                  "changed"))
     if last.get("text_vocab") != text_vocab:
         raise CheckpointError(f"--resume: the text vocabulary differs from {path}'s: "
-                              + (split if resplit else "the manifest, --text-tokenizer or --text-min-count changed"))
+                              + (split if resplit else older_tokens(last.get("text_vocab"), text_vocab)
+                                 or "the manifest, --text-tokenizer or --text-min-count changed"))
     # (as many tags: other names or another order, which "3862 now, 3862 there" said neither of)
     if last["labels"] != labels.names:
         raise CheckpointError(f"--resume: the tags differ from {path}'s ("

@@ -446,3 +446,24 @@ def test_resume_of_a_last_pt_from_before_text_linear(tmp_path, capsys):
     code, _, err = s2vt(capsys, *args, "--resume", "--text-linear")
     assert code == 2 and err == (f"error: --resume: {run / 'last.pt'} was trained with text_linear=False (this run: "
                                  "True): pass --no-text-linear to resume it\n")
+
+
+def test_resume_of_a_last_pt_tokenised_by_an_older_char_tokeniser(tmp_path, capsys):
+    """A last.pt whose char tokens an older s2vt made (n-grams within words, none across a space) was
+    refused as if "the manifest, --text-tokenizer or --text-min-count changed", none of which had: the
+    line now names the older tokeniser and what to do (--overwrite) (hostile trial)."""
+    manifest = lic_manifest(tmp_path, capsys)
+    run = tmp_path / "run"
+    args = text_run_args(manifest, run, 2)
+    assert s2vt(capsys, *args, "--stop-after", "1")[0] == 0
+    last = torch.load(run / "last.pt", weights_only=True)
+    text = last["text_vocab"]
+    kept = [i for i, t in enumerate(text["tokens"]) if " " not in t]  # as the older tokeniser's vocabulary
+    assert len(kept) < len(text["tokens"])
+    text["tokens"], text["idf"] = [text["tokens"][i] for i in kept], [text["idf"][i] for i in kept]
+    last["config"]["text_vocab"] = len(kept)
+    torch.save(last, run / "last.pt")
+    code, _, err = s2vt(capsys, *args, "--resume")
+    assert code == 2 and err == (f"error: --resume: the text vocabulary differs from {run / 'last.pt'}'s: its char "
+                                 "tokens were made by an older s2vt (n-grams within words; they now run across "
+                                 "spaces too): pass --overwrite in place of --resume to train the run again\n"), err
