@@ -180,7 +180,7 @@ def refit_network(run: Run) -> None:
     state.update({k: v for k, v in best["model"].items() if k.startswith("linear.")})
     best["model"] = state
     # the ids: evaluate tells a split among them by its videos, not by its name, whatever the manifest;
-    # not for a run of YouTube-8M's millions (megabytes in every best.pt: evaluate then warns for val alone)
+    # not for a run of YouTube-8M's millions (megabytes in every best.pt: evaluate then warns for train and val alone)
     # (the videos trained on when listed: a shard's records skipped, unread or repeated are not among them)
     count, what = (len(ids), "videos") if ids is not None else (data.videos, data.what)
     best["refit"] = {"videos": count, "epochs": epochs}

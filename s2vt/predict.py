@@ -115,7 +115,8 @@ def training_warning(checkpoint: str, ckpt: dict, model: S2VT, with_captions: bo
     ids, whatever the split's name (another dataset's val split is no training data of it), unless
     the caption memory lists them, which `memory_warnings` has already counted (None then: one warning
     for one fact). A refitted checkpoint that records no ids (a tag-only one written before they were
-    recorded) is told about for split val alone, conditionally: which manifest it trained on is unknown."""
+    recorded, or more than finish.REFIT_IDS_MAX) is told about for splits train and val alone, conditionally:
+    which manifest it trained on is unknown."""
     refit = ckpt.get("refit") if isinstance(ckpt.get("refit"), dict) else None
     trained = ckpt.get("training_ids")
     if refit is None and not isinstance(trained, list):
@@ -138,11 +139,18 @@ def training_warning(checkpoint: str, ckpt: dict, model: S2VT, with_captions: bo
         # (the linear path's refit adds val to the list: its videos here are no longer held out)
         return (f"warning: {inside} of {len(video_ids)} videos of split {split} were training videos of {checkpoint} "
                 f"(it lists the {len(trained)} videos it was fitted on): the scores overstate the model" + reseeded)
-    if refit is None or isinstance(ids, list) or memory is not None or split != "val":
+    if refit is None or isinstance(ids, list) or memory is not None or split not in ("train", "val"):
         return None  # (the memory lists train + val: none of them is here)
-    return (f"warning: {checkpoint} was refitted on train + val ({refit.get('videos')} videos) and does not record "
-            "their ids: if this is the manifest it was trained on, split val is among its training videos, so "
-            "these scores are optimistic (best.pt's own val metrics are those from before the refit)")
+    from .finish import REFIT_IDS_MAX  # (here: evaluate need not load the training code)
+
+    # (train too: a checkpoint from before the ids were recorded scored its own training split silently)
+    videos = refit.get("videos")
+    why = ("too many to list" if isinstance(videos, int) and videos > REFIT_IDS_MAX
+           else "written before s2vt recorded them")
+    return (f"warning: {checkpoint} was refitted on train + val ({videos} videos) and does not record their ids "
+            f"({why}): if this is the manifest it was trained on, split {split} is among its training videos, so "
+            "these scores are optimistic" + (" (best.pt's own val metrics are those from before the refit)"
+                                             if split == "val" else ""))
 
 
 def answer(model: S2VT, vocab: Vocab, labels: Labels, feats: dict[str, np.ndarray], beam: DecodeConfig | int = 5,

@@ -577,6 +577,30 @@ def test_refit_trains_on_train_and_val_for_the_chosen_epochs_and_keeps_the_val_m
                 and "refitted on train + val" in err) == said, err
 
 
+def test_a_refit_checkpoint_without_ids_warns_on_train_and_val(tmp_path, capsys):
+    """A tag-only best.pt refitted on train + val by an s2vt that recorded no ids (`refit` with `videos`
+    alone, no `training_ids`) was evaluated on split train without a warning, though it trained on every
+    video scored (hostile trial): train and val are both said, conditionally, with why no ids are listed."""
+    from s2vt.predict import evaluate
+
+    manifest, store, n = tag_only(tmp_path)
+    run = tmp_path / "run"
+    train(TrainConfig.of(str(manifest), str(store), str(run), epochs=1, **{**FAST, "hidden": 16, "refit": None}))
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    del ckpt["refit"]["ids"]  # as that s2vt wrote it
+    ckpt.pop("training_ids", None)
+    torch.save(ckpt, run / "best.pt")
+    capsys.readouterr()
+    for split in ("train", "val"):
+        evaluate(str(run / "best.pt"), str(manifest), str(store), split, out=str(tmp_path / f"{split}.json"))
+        warned = [x for x in capsys.readouterr().err.splitlines() if x.startswith("warning:")]
+        assert warned == [f"warning: {run / 'best.pt'} was refitted on train + val ({n['train'] + n['val']} videos) "
+                          "and does not record their ids (written before s2vt recorded them): if this is the manifest "
+                          f"it was trained on, split {split} is among its training videos, so these scores are "
+                          "optimistic" + (" (best.pt's own val metrics are those from before the refit)"
+                                          if split == "val" else "")], warned
+
+
 def test_a_refit_after_a_resume_with_more_epochs_replays_the_schedule_its_epochs_were_trained_on(
         tmp_path, monkeypatch):
     """Resumed with --epochs 5 after 2 epochs of --epochs 2, the refit ran every epoch on the 5-epoch
