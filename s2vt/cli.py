@@ -21,7 +21,18 @@ from .manifest import SPLITS
 from .options import Parser, abbreviation_hint, command_parser, dash_hint, takes_files
 
 
+def not_taken(p: argparse.ArgumentParser, command: str, reads_videos: bool) -> None:
+    """Record on `p` why `command` has no --weights, for the refusal's hint (`options.abbreviation_hint`): it
+    is extract's option, and `caption --weights` was told it could be --weights-dir (hostile trial)."""
+    p.not_taken = {"--weights": (f"no --weights here: {command} computes features with the backbones the "
+                                 "checkpoint's were extracted with (its store's meta.json); --weights is extract's "
+                                 "option") if reads_videos else
+                   (f"no --weights here: {command} reads the store's features, extracted with the backbones "
+                    "extract's --weights chose")}
+
+
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    not_taken(p, "train", reads_videos=False)
     from .options import add_options, recorded
 
     from .config import TrainConfig
@@ -143,6 +154,7 @@ def decoding(args: argparse.Namespace):
 
 
 def add_caption_arguments(p: argparse.ArgumentParser) -> None:
+    not_taken(p, "caption", reads_videos=True)
     p.add_argument("videos", nargs="+", metavar="VIDEO")
     p.add_argument("--checkpoint", default=None,
                    help="best.pt of a training run (default: $S2VT_CHECKPOINT, else checkpoints/s2vt.pt)")
@@ -166,6 +178,7 @@ def run_caption(args: argparse.Namespace) -> int:
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    not_taken(p, "evaluate", reads_videos=False)
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--manifest", required=True)
     p.add_argument("--features", default=None, help="feature store (not needed by a text-only model)")
@@ -765,6 +778,7 @@ def run_weights(args: argparse.Namespace) -> int:
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    not_taken(p, "serve", reads_videos=True)
     p.add_argument("--checkpoint", default=None,
                    help="best.pt of a training run (default: $S2VT_CHECKPOINT, else checkpoints/s2vt.pt)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")

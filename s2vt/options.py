@@ -146,10 +146,16 @@ def abbreviation_hint(given: list[str], parser: argparse.ArgumentParser) -> str:
     """The hint for an option written in part (`--hid` for --hidden), which `Parser` does not take: what the first
     such word could be ('' for none). Words after '--' are file names, not options. Only `parser`'s own options
     are named: those of the commands under it are refused where the words were given (`s2vt import mlds --vid`
-    was told "could be --videos", an option of other formats; hostile trial)."""
+    was told "could be --videos", an option of other formats; hostile trial). An option named in `parser.not_taken`
+    ({option: why this command has none}, `cli.not_taken`) is said with its reason instead."""
     options = set(parser._option_string_actions)
+    # (an option of another command, said with why this one has none: `caption --weights` was told it
+    # could be --weights-dir, which does nothing of the kind; hostile trial)
+    elsewhere = getattr(parser, "not_taken", {})
     for word in given[:given.index("--")] if "--" in given else given:
         name = word.split("=")[0]
+        if name in elsewhere:
+            return f"; {elsewhere[name]}"
         whole = sorted(o for o in options if o.startswith(name)) if name.startswith("--") else []
         if whole and name not in options:
             could = " or ".join([", ".join(whole[:-1]), whole[-1]] if len(whole) > 1 else whole)

@@ -249,6 +249,33 @@ def test_an_option_is_not_taken_abbreviated(tmp_path, capsys):
 
 
 
+CAPTION_WEIGHTS = ("no --weights here: {} computes features with the backbones the checkpoint's were extracted with "
+                   "(its store's meta.json); --weights is extract's option")
+STORE_WEIGHTS = ("no --weights here: {} reads the store's features, extracted with the backbones extract's --weights "
+                 "chose")
+
+
+@pytest.mark.parametrize("words, why", [
+    (["caption", "v.mp4", "--checkpoint", "c.pt", "--weights", "random"], CAPTION_WEIGHTS.format("caption")),
+    (["serve", "--weights=random"], CAPTION_WEIGHTS.format("serve")),
+    (["evaluate", "--checkpoint", "c", "--manifest", "m", "--weights", "random"], STORE_WEIGHTS.format("evaluate")),
+    (["evaluate", "--weights", "random"], STORE_WEIGHTS.format("evaluate")),  # (beside its missing --checkpoint)
+    (["train", "--out", "r", "--weights", "random"], STORE_WEIGHTS.format("train")),
+])
+def test_weights_on_a_command_without_it_says_why(words, why, tmp_path, capsys, monkeypatch):
+    """`caption.py V --checkpoint C --weights random` was told "write an option whole: --weights could be
+    --weights-dir", an option that does nothing of the kind (hostile trial): the line says why the command has
+    no --weights."""
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(words)
+    except SystemExit as e:  # (a required argument missing: argparse's refusal, through Parser.error)
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and f"; {why}" in err and "could be" not in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("words", [
     ["import", "mlds", "DIR", "--out", "X", "--vid", "x"],  # (--videos: other formats' option, refused by mlds)
     ["import", "msvd", "x", "--out", "Y", "--capt"],  # (--captions, --captions-only: neither is msvd's)
