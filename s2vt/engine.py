@@ -777,7 +777,8 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
         # (what best.pt lacks is said first: "nothing to train", then minutes of refit, was untrue; hostile trial)
         steps = steps_named(*last_steps(run, resumed=True))
         lacks = ("doing its last steps" if ended
-                 else "all epochs trained; doing the last steps best.pt lacks (stopped while they ran?), as the run was")
+                 else "all epochs trained; doing the last steps best.pt lacks (stopped while they ran, or written by "
+                      "an older s2vt without them), as the run was")
         log(f"{out}: " + (ended or f"the run already finished at epoch {done}")
             + (f" (best epoch {best['epoch']})" if "epoch" in best else "")
             + (f": {lacks}: {steps}" if steps

@@ -88,7 +88,8 @@ def decoding_used(cfg: DecodeConfig, model: S2VT, with_captions: bool) -> dict:
 def memory_warnings(checkpoint: str, cfg: DecodeConfig, model: S2VT, with_captions: bool,
                     video_ids: list[str] | None = None, split: str | None = None) -> list[str]:
     """`warning:` lines about the caption memory: consensus reranking asked for but impossible (a
-    checkpoint without one: written before it existed, or by a run interrupted before it ended), and
+    checkpoint without one: written before it existed, or by a run interrupted before it ended; --resume
+    of the run writes it), and
     `split`'s videos that the memory lists, which were training or val videos of the model (a manifest
     re-imported with another --seed splits anew): their scores overstate it however they are decoded,
     and consensus reranking finds their own captions among the neighbours too."""
@@ -96,8 +97,10 @@ def memory_warnings(checkpoint: str, cfg: DecodeConfig, model: S2VT, with_captio
         return []
     reranks = cfg.beam > 1 and cfg.consensus > 0
     if model.memory is None:
-        return [f"warning: {checkpoint} has no caption memory (train.py writes it into best.pt when a run ends): "
-                "decoding without consensus reranking"] if reranks else []
+        # (both causes, and the command that adds it: "when a run ends" told the owner of a finished run nothing)
+        return [f"warning: {checkpoint} has no caption memory (written by an older s2vt, or by a run stopped before "
+                f"its end; `{shlex.join(invoked_as('train'))} ... --out RUN --resume` on its run writes it into "
+                "best.pt): decoding without consensus reranking"] if reranks else []
     inside = len(set(video_ids or ()) & set(model.memory.ids))
     if inside:
         return [f"warning: {inside} of {len(video_ids)} videos of split {split} were training or val videos of "

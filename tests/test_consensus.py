@@ -131,3 +131,37 @@ def test_memory_warnings_and_the_settings_metrics_record(tmp_path, capsys):
         torch.save({**ckpt, "memory": bad}, tmp_path / "bad.pt")
         with pytest.raises(CheckpointError, match="caption memory"):
             load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_a_best_pt_from_before_memories_is_said_as_such_and_the_fix_named(tmp_path, capsys):
+    """A finished run whose best.pt an older s2vt wrote without a caption memory: --resume said "doing the last
+    steps best.pt lacks (stopped while they ran?)", though the run was never stopped, and evaluate/caption said
+    only "train.py writes it into best.pt when a run ends" (hostile trial): both causes are said, and the
+    warning names the command that writes the memory."""
+    import shlex
+
+    from s2vt.engine import TrainConfig, train
+    from s2vt.errors import invoked_as
+    from s2vt.predict import evaluate
+    from s2vt.synthetic import make_store
+
+    from .test_train import FAST
+
+    manifest, store = make_store(tmp_path / "d", videos=40)
+    kw = dict(epochs=1, **{**FAST, "hidden": 16, "embed": 16})
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), **kw))
+    best = tmp_path / "run" / "best.pt"
+    ckpt = torch.load(best, weights_only=True)
+    del ckpt["memory"]  # as an s2vt from before the memory wrote it
+    torch.save(ckpt, best)
+    capsys.readouterr()
+    evaluate(str(best), str(manifest), str(store), "test", DecodeConfig(beam=3, consensus=5),
+             out=str(tmp_path / "p.json"))
+    err = capsys.readouterr().err
+    assert (f"warning: {best} has no caption memory (written by an older s2vt, or by a run stopped before its end; "
+            f"`{shlex.join(invoked_as('train'))} ... --out RUN --resume` on its run writes it into best.pt): "
+            "decoding without consensus reranking\n") in err, err
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True, **{**kw, "quiet": False}))
+    err = capsys.readouterr().err
+    assert ("all epochs trained; doing the last steps best.pt lacks (stopped while they ran, or written by an "
+            "older s2vt without them), as the run was: the caption memory") in err, err
