@@ -262,6 +262,15 @@ def predated(config: dict, mcfg: ModelConfig) -> dict:
             if f.name not in config and f.name not in RESUME_FREE and getattr(was, f.name) != getattr(mcfg, f.name)}
 
 
+def acting(older: dict, mcfg: ModelConfig) -> dict:
+    """Those of `predated`'s settings that act in `mcfg`'s model (as S2VT builds it): the text branch's need
+    text, the paths from its tokens to the tags tags too (a caption run without text was warned that
+    --text-linear did not exist yet: it has no text branch for the setting to shape; hostile trial)."""
+    text, to_tags = ("text_embed", "text_fusion", "text_wide", "text_linear"), ("text_wide", "text_linear")
+    return {k: v for k, v in older.items()
+            if not (k in text and not mcfg.text_vocab) and not (k in to_tags and not mcfg.num_tags)}
+
+
 def older_tokens(was: dict | None, now: dict | None) -> str | None:
     """Why a last.pt's text vocabulary differs when an older s2vt made its tokens (else None): char
     n-grams ran within words until they ran across spaces (text.tokenize), so a char vocabulary without

@@ -26,7 +26,8 @@ from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, b
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError, no_store_here, printable, store_not_found
 
-from .checkpoint import check_resumable, load_weights, predated, read_checkpoint, save_checkpoint, write_checkpoint
+from .checkpoint import (acting, check_resumable, load_weights, predated, read_checkpoint, save_checkpoint,
+                         write_checkpoint)
 from .config import RECIPES, ConfigError, TrainConfig
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
                    empty_training_split, feature_dims, feature_stats)
@@ -553,8 +554,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                                # tag-only, head not on the encoder: the LSTMs would never run (no dead weight saved)
                                lstm=has_caps or vocab.has_words or (tag_input == "encoder" and bool(dims)))
     if last is not None and (older := predated(last["config"], mcfg)):
-        log(f"warning: --resume: {last_path} was written before {', '.join(options.flag(k) for k in older)} "
-            f"existed: resuming it as it was trained ({' '.join(options.as_option(k, v) for k, v in older.items())})")
+        if said := acting(older, mcfg):  # (all are taken back; those with no effect on this model go unsaid)
+            log(f"warning: --resume: {last_path} was written before {', '.join(options.flag(k) for k in said)} "
+                f"existed: resuming it as it was trained ({' '.join(options.as_option(k, v) for k, v in said.items())})")
         mcfg, cfg = dataclasses.replace(mcfg, **older), options.replace(cfg, **older)
     if last is not None and last["config"].get("lstm", True) and not mcfg.lstm:
         # a tag-only last.pt from before tag-only models left the LSTMs out holds their weights: keep them; and

@@ -676,6 +676,23 @@ def killed_in_the_refit(monkeypatch, cfg: TrainConfig) -> None:
     monkeypatch.setattr(finish, "train_one_epoch", real)
 
 
+def test_resume_of_a_caption_run_from_before_text_linear_says_nothing_of_it(tmp_path, capsys):
+    """A caption run without text, its last.pt written before --text-linear existed: --resume warned "written
+    before --text-linear existed ... (--no-text-linear)", a setting of a text branch the run has not got
+    (hostile trial). Said only where the run has text (tests/test_text.py covers that warning)."""
+    manifest, store = make_store(tmp_path / "d", videos=40)
+    kw = dict(epochs=2, **{**FAST, "hidden": 16, "embed": 16, "quiet": False})
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), stop_after=1, **kw))
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    del last["config"]["text_linear"], last["settings"]["text_linear"]  # as that s2vt wrote it
+    torch.save(last, tmp_path / "run" / "last.pt")
+    capsys.readouterr()
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True, **kw))
+    err = capsys.readouterr().err
+    assert f"resuming from {tmp_path / 'run' / 'last.pt'} at epoch 2" in err, err
+    assert "text-linear" not in err and "existed" not in err, err
+
+
 def test_a_caption_run_killed_in_its_refit_resumes_with_its_own_settings_whatever_the_command_says(
         tmp_path, monkeypatch, capsys):
     """--resume of a run killed in its refit: the refit and the memory after it use last.pt's
