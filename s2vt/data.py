@@ -174,12 +174,19 @@ class CaptionGroups(Sampler):
     """Batches of item indices for one epoch: each video's items (its captions) shuffled and cut into
     groups of `per_video`, the groups shuffled, by (seed, epoch) only (resumable). A group shares one
     encoding of its video (`collate`'s video_index), so a batch of B pairs encodes ~B/per_video videos.
-    Under torchrun each rank takes every world-th batch (all ranks the same count)."""
+    Under torchrun each rank takes every world-th batch (all ranks the same count, at least one: a split
+    under `world` batches is one global batch cut into `world` parts); DataError, on every rank before any
+    collective call, when there are fewer items than ranks."""
 
     def __init__(self, ds: VideoDataset, batch_size: int, per_video: int, seed: int, rank: int = 0,
                  world: int = 1) -> None:
         self.ds, self.batch_size, self.per_video, self.seed = ds, batch_size, per_video, seed
         self.rank, self.world, self.epoch = rank, world, 0
+        if world > 1 and len(ds.items) < world:  # (a rank without a batch would wait in DDP's step forever)
+            n = len(ds.items)
+            raise DataError(f"{n} training item{'s' * (n != 1)} for {world} torchrun processes: each process needs "
+                            f"at least one a step: pass --nproc_per_node={max(1, n)} or fewer, or train on more "
+                            "videos")
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -187,7 +194,9 @@ class CaptionGroups(Sampler):
     def _kept(self) -> int:
         """Batches of the epoch every rank runs (a multiple of world: ranks step together)."""
         n = math.ceil(len(self.ds.items) / self.batch_size)
-        return max(1, n // self.world) * self.world if n >= self.world else n
+        # (under `world` batches, the one step's global batch is cut in `world`: kept as n, the ranks past
+        # the last batch had none, and waited in the first step's all_reduce for the others' DDP step forever)
+        return max(1, n // self.world) * self.world if n else 0
 
     def _batches(self) -> list[list[int]]:
         rng = random.Random(f"{self.seed}-{self.epoch}")
@@ -201,6 +210,8 @@ class CaptionGroups(Sampler):
         rng.shuffle(groups)
         flat = [k for g in groups for k in g]
         out = [flat[j:j + self.batch_size] for j in range(0, len(flat), self.batch_size)]
+        if 0 < len(out) < self.world:  # one global batch, the same items as one process of world * batch_size
+            out = [flat[len(flat) * r // self.world:len(flat) * (r + 1) // self.world] for r in range(self.world)]
         return out[:self._kept()][self.rank::self.world]
 
     def __iter__(self):

@@ -130,6 +130,88 @@ def test_torchrun_two_processes_equal_one_process_of_the_same_global_batch(tmp_p
     assert float(hist_one[1]["train_loss"]) < float(hist_one[0]["train_loss"])  # it trained
 
 
+def torchrun(*args: str, timeout: float = 300):
+    """`torchrun --nproc_per_node=2 train.py ARGS` on gloo, in a session of its own: a hang is killed whole
+    (the ranks too, which ignore SIGTERM while they wait in a collective) and fails the test, not the CI."""
+    import signal
+    import subprocess
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                             f"--master_port={free_port()}", "train.py", *args], cwd=REPO, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"torchrun hung for {timeout} s: {err[-3000:]}")
+    return proc.returncode, out, err
+
+
+def test_caption_groups_give_every_rank_a_batch_of_a_split_under_one_batch(tmp_path):
+    """Under torchrun a training split of fewer items than --batch-size (the demo's, a tiny manifest) was one
+    batch, rank 0's: rank 1 had none, and the run hung in its first step, forever (hostile trial). Now every
+    rank has the same number of batches, none empty, and one global batch is every item once."""
+    from s2vt.data import CaptionGroups, DataError, VideoDataset
+    from s2vt.store import FeatureStore
+    from s2vt.vocab import Vocab
+    for videos, captions, per_video, world in ((59, 1, 1, 2), (2, 1, 1, 2), (5, 1, 1, 3), (4, 3, 4, 3),
+                                               (30, 3, 4, 2)):
+        entries = [{"video_id": f"v{i}", "captions": [f"cap {j}" for j in range(captions)]} for i in range(videos)]
+        ds = VideoDataset(entries, FeatureStore(tmp_path), ["m"], Vocab.build(["cap"], 1), None, per_caption=True)
+        ranks = [CaptionGroups(ds, 64, per_video, 0, r, world) for r in range(world)]
+        for g in ranks:
+            g.set_epoch(2)
+        got = [list(g) for g in ranks]
+        assert [len(b) for b in got] == [len(g) for g in ranks] == [1] * world, (videos, world, got)
+        assert all(b for bs in got for b in bs)
+        assert sorted(k for bs in got for b in bs for k in b) == list(range(len(ds))), (videos, world)
+    # more items than one batch a rank: as before, every world-th batch of --batch-size
+    ds = VideoDataset([{"video_id": f"v{i}", "captions": ["cap"]} for i in range(70)], FeatureStore(tmp_path), ["m"],
+                      Vocab.build(["cap"], 1), None, per_caption=True)
+    assert [[len(b) for b in CaptionGroups(ds, 16, 1, 0, r, 2)] for r in range(2)] == [[16, 16], [16, 16]]
+    one = VideoDataset([{"video_id": "v0", "captions": ["cap"]}], FeatureStore(tmp_path), ["m"],
+                       Vocab.build(["cap"], 1), None, per_caption=True)
+    with pytest.raises(DataError, match="1 training item for 2 torchrun processes.*--nproc_per_node=1 or fewer"):
+        CaptionGroups(one, 64, 1, 0, 1, 2)
+    assert len(CaptionGroups(one, 64, 1, 0)) == 1  # (one process: its one batch)
+
+
+def test_torchrun_split_smaller_than_one_batch_trains_validates_and_refits(tmp_path):
+    """2 gloo ranks on 8 training videos of 3 captions (24 pairs, under one --batch-size 64) and 2 val
+    videos, grouped --per-video 4: the run hung in its first step (rank 1 had no batch; hostile trial).
+    Now each rank has half of the one global batch: both epochs, validation and the refit on train + val
+    end, and the run folder's lock is gone."""
+    manifest, store = make_store(tmp_path / "d", videos=12)
+    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
+    manifest.write_text("".join(json.dumps({**e, "captions": [c + w for c in e["captions"][:1]
+                                                              for w in ("", " now", " again")]}) + "\n"
+                                for e in entries))
+    out = tmp_path / "ddp"
+    code, stdout, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(out),
+                                 "--epochs", "2", "--patience", "5", "--hidden", "16", "--embed", "16",
+                                 "--per-video", "4", "--refit")
+    assert code == 0, err[-3000:]
+    assert "(24 items, 1 step an epoch)" in err and "val 2 videos" in err, err[-3000:]
+    assert "refit epoch 2/" in err or "refit epoch 1/1" in err, err[-3000:]
+    assert len(rows(out)) == 2 and len(stdout.strip().splitlines()) == 1
+    assert not (out / ".s2vt-train.lock").exists()
+
+
+def test_torchrun_fewer_training_items_than_ranks_is_refused(tmp_path):
+    """1 training video for 2 ranks: no split gives each a batch; refused in one line on each rank before
+    any collective call (no hang), exit 2, no lock left behind (hostile trial)."""
+    manifest, store = make_store(tmp_path / "d", videos=3)  # (one each of val, test and train)
+    out = tmp_path / "ddp"
+    code, _, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(out),
+                            "--epochs", "1", "--hidden", "16", "--embed", "16", "--min-count", "1")
+    assert code != 0
+    said = [x for x in err.splitlines() if x.startswith("error: ")]
+    assert said and all(x == said[0] for x in said) and "1 training item for 2 torchrun processes" in said[0], err
+    assert "Traceback (most recent call last)" not in err.split("error: ")[0]  # (s2vt's own: none)
+    assert not (out / ".s2vt-train.lock").exists() and not (out / "last.pt").exists()
+
+
 def test_tag_only_and_caption_only(tmp_path, capsys):
     manifest, store = make_store(tmp_path / "d", videos=60)
     lines = [json.loads(x) for x in manifest.read_text().splitlines()]
