@@ -221,6 +221,15 @@ class CaptionGroups(Sampler):
         return len(range(self.rank, self._kept(), self.world))
 
 
+def may_leave_parts_unused(entries: list[dict], has_captions: bool) -> bool:
+    """Whether a training batch of `entries` can leave part of the model without gradients, which
+    DistributedDataParallel must be told (find_unused_parameters): tag-only training (the caption decoder,
+    and with fused tag input the LSTMs), and a split where a rank's batch can be all videos without captions
+    (the decoder) or all videos of captions alone (the tag head). Untold, the ranks' gradient reductions did
+    not match: gloo aborted ('Is there a distributed collective mismatch') or the ranks hung (hostile trial)."""
+    return not has_captions or any(not e.get("captions") or e.get("captions_only") for e in entries)
+
+
 def collate(items: list[dict]) -> dict:
     """Pad features per modality ([V, T_max, D] + lengths) over the V distinct videos and words
     ([B, L_max], pad 0) over the B items; video_index [B] gives each item's row of the features."""

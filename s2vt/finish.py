@@ -15,7 +15,7 @@ import torch.distributed as dist
 from .checkpoint import load_weights, model_from_checkpoint, read_checkpoint, save_checkpoint, write_checkpoint
 from .consensus import CaptionMemory, NonFiniteKeys
 from .config import TrainConfig
-from .data import CaptionGroups, Labels, VideoDataset, batches, to_device
+from .data import CaptionGroups, Labels, VideoDataset, batches, may_leave_parts_unused, to_device
 from .epoch import (DivergedError, check_epoch_loss, check_summaries, first_step_loss, param_groups, refit_lr_factor,
                     train_one_epoch, validate)
 from .model import S2VT
@@ -147,7 +147,9 @@ def refit_network(run: Run) -> None:
     # (said before it starts: the refit takes as long as the epochs it replays, and printed nothing until its first)
     log(f"refit: a fresh network on train + val ({data.videos} {data.what}) for the {epochs} "
         f"epoch{'s' if epochs != 1 else ''} val chose")
-    net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=not run.has_captions)
+    entries = getattr(run.train_ds, "entries", []) + run.val_ds.entries  # (a stream: its items have no captions)
+    net = (torch.nn.parallel.DistributedDataParallel(
+        model, find_unused_parameters=may_leave_parts_unused(entries, run.has_captions))
            if run.ddp.world > 1 else model)
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, refit_lr_factor(cfg, data.steps, run.history))

@@ -212,6 +212,24 @@ def test_torchrun_fewer_training_items_than_ranks_is_refused(tmp_path):
     assert not (out / ".s2vt-train.lock").exists() and not (out / "last.pt").exists()
 
 
+def test_torchrun_a_rank_of_tag_only_videos_beside_captioned_ones_trains(tmp_path):
+    """2 gloo ranks on 8 training videos, 7 of them tags alone: a rank's batch of them alone leaves the caption
+    decoder without gradients, which DDP, told every parameter is used (the split has captions), did not
+    expect: the ranks' gradient reductions mismatched, and the run aborted in gloo ('Is there a distributed
+    collective mismatch') or hung (hostile trial). Now it trains and refits."""
+    manifest, store = make_store(tmp_path / "d", videos=12)
+    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
+    train_ids = [e["video_id"] for e in entries if e["split"] == "train"]
+    manifest.write_text("".join(json.dumps({**e, "captions": [] if e["video_id"] in train_ids[1:] else e["captions"]})
+                                + "\n" for e in entries))
+    out = tmp_path / "ddp"
+    code, _, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(out), "--epochs", "2",
+                            "--patience", "5", "--hidden", "16", "--embed", "16", "--min-count", "1", "--refit")
+    assert code == 0, err[-3000:]
+    assert "(8 items, 1 step an epoch)" in err and "refit epoch" in err, err[-3000:]
+    assert len(rows(out)) == 2
+
+
 def test_tag_only_and_caption_only(tmp_path, capsys):
     manifest, store = make_store(tmp_path / "d", videos=60)
     lines = [json.loads(x) for x in manifest.read_text().splitlines()]
