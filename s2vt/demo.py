@@ -50,15 +50,19 @@ def caption_for(colour: str, motion: str, sound: str) -> str:
 
 
 def make_video(path: Path, colour: str, motion: str, sound: str, seconds: float = 3.0,
-               size: tuple[int, int] = (160, 120), rate: int = 16) -> None:
-    """Render one demo clip with ffmpeg's lavfi sources (H.264 + AAC in MP4)."""
+               size: tuple[int, int] = (160, 120), rate: int = 16, seed: int = 0) -> None:
+    """Render one demo clip with ffmpeg's lavfi sources (H.264 + AAC in MP4); `seed` seeds its noise."""
     w, h = size
     x, y = (e.format(d=seconds) for e in MOTIONS[motion])
+    audio = SOUNDS[sound]
+    if audio.startswith("anoisesrc"):  # (its default seed, -1, is a new one each run: two demos differed)
+        audio += f":seed={seed}"
+    if "anullsrc" not in audio:
+        audio += f":duration={seconds}"
     args = ["-loglevel", "error", "-y",
             "-f", "lavfi", "-i", f"color=c=black:s={w}x{h}:r={rate}:d={seconds}",
             "-f", "lavfi", "-i", f"color=c={COLOURS[colour]}:s={h // 3}x{h // 3}:r={rate}:d={seconds}",
-            "-f", "lavfi", "-i", f"{SOUNDS[sound]}:duration={seconds}" if "anullsrc" not in SOUNDS[sound]
-            else SOUNDS[sound],
+            "-f", "lavfi", "-i", audio,
             "-filter_complex", f"[0][1]overlay=x='{x}':y='{y}':shortest=1[v]",
             "-map", "[v]", "-map", "2:a", "-t", str(seconds),
             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", ffmpeg_path(path)]
@@ -79,8 +83,9 @@ def make_dataset(out: Path, per_combo: int = 1, seed: int = 0) -> Path:
     for i, (colour, motion, sound) in enumerate(combos):
         vid = f"demo{i:03d}_{colour}_{motion}"
         path = videos / f"{vid}.mp4"
+        seed = rng.randrange(2 ** 32)  # (anoisesrc's range; drawn for every clip: each keeps its seed)
         if not path.exists():
-            make_video(path, colour, motion, sound)
+            make_video(path, colour, motion, sound, seed=seed)
         entries.append({"video_id": vid, "path": f"videos/{vid}.mp4", "captions": [caption_for(colour, motion, sound)],
                         "tags": [motion]})
     for n, e in enumerate(entries):
