@@ -17,7 +17,7 @@ from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, exit_quietly_after,
 if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
 from s2vt.fileio import RUN_OUTPUTS, OutputError, make_dirs, new_folders, refuse_unusable_paths, remove_if_empty
-from s2vt.options import Parser, add_options, at_least, from_args
+from s2vt.options import Parser, add_options, at_least, from_args, show_defaults
 from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, dash_refusal, json_start, manifest_row, missing_note,
                            no_such_video, read_manifest, sanitize_id, scan_videos)
 from .ffmpeg import check_ffmpeg
@@ -34,8 +34,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="feature store folder")
     add_options(p, ExtractConfig, skip=("device",))
     p.add_argument("--shard", default="0/1", help="I/N: only videos whose id hashes to shard I of N (0-based)")
-    p.add_argument("--device", default="cuda" if _cuda() else "cpu")
-    p.add_argument("--workers", type=int, default=default_workers(), help="videos decoded ahead in parallel")
+    # (these two defaults depend on the machine: said in words, not as this machine's value)
+    p.add_argument("--device", default="cuda" if _cuda() else "cpu",
+                   help="cpu, cuda or cuda:N (default: cuda when torch finds a GPU, else cpu)")
+    p.add_argument("--workers", type=int, default=default_workers(),
+                   help="videos decoded ahead in parallel (default: the CPU count, at most 4)")
+    show_defaults(p)
 
 
 def say(message: str) -> None:

@@ -40,6 +40,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     add_options(p, TrainConfig)
     p.add_argument("--one-caption-per-video", dest="per_caption", action=recorded(p, "store_false"),
                    help="an epoch shows one random caption per video (= --no-per-caption)")
+    show_defaults(p)  # (the recipe's settings, None here, say so in their help)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -137,6 +138,15 @@ def add_device_argument(p: argparse.ArgumentParser) -> None:
 BEAM_ONLY = ("anti_lm", "consensus")  # DecodeConfig fields that act only in beam search
 
 
+def show_defaults(p: argparse.ArgumentParser) -> None:
+    """options.show_defaults, the beam-only options shown with DecodeConfig's value (their own default is
+    None, DecodeConfig's once --beam is 2 or more: `decoding`)."""
+    from .decode import DecodeConfig
+    from .options import show_defaults as show
+
+    show(p, {name: getattr(DecodeConfig, name) for name in BEAM_ONLY})
+
+
 def decoding(args: argparse.Namespace):
     """The DecodeConfig of parsed options (a value out of range, or --anti-lm / --consensus with
     --beam 1: SettingError, one line)."""
@@ -166,6 +176,7 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     add_device_argument(p)
     p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default=None,
                    help="backbone precision (default: the one the checkpoint's features were computed in)")
+    show_defaults(p)
 
 
 def run_caption(args: argparse.Namespace) -> int:
@@ -199,6 +210,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
                    help="replace an existing --out, its metrics file or --html file (without it: refused; the "
                    "default predictions file beside the checkpoint and its metrics_<split>.json are always "
                    "rewritten, unless a link: written through only with --force)")
+    show_defaults(p)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -749,6 +761,8 @@ def add_weights_arguments(p: argparse.ArgumentParser) -> None:
         sp.add_argument("--dir", default=None, help="weights folder, as --weights-dir elsewhere (default: "
                         "$S2VT_WEIGHTS_DIR, else checkpoints/)")
     show.add_argument("--json", action="store_true")
+    for sp in (get, show):
+        show_defaults(sp)
 
 
 def run_weights(args: argparse.Namespace) -> int:
@@ -804,14 +818,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                         "hub's cache)")
     add_device_argument(p)
     # every default in the help: a server's are what a user checks first (--port showed none; hostile trial)
-    from .decode import DecodeConfig
-
-    for action in p._actions:
-        # (the beam-only options' own default is None, DecodeConfig's once --beam is 2 or more: `decoding`)
-        shown = getattr(DecodeConfig, action.dest) if action.dest in BEAM_ONLY else "%(default)s"
-        if (action.default is not None or action.dest in BEAM_ONLY) and action.default != argparse.SUPPRESS \
-                and "(default" not in (action.help or ""):
-            action.help = f"{action.help or ''} (default: {shown})".lstrip()
+    show_defaults(p)
 
 
 def run_serve(args: argparse.Namespace) -> int:

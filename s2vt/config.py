@@ -12,7 +12,7 @@ from .errors import SettingError
 from .fileio import refuse_unusable_paths
 from .options import MAX_BATCH, check_choices, derived, flag, make, setting
 
-from .model import ModelConfig
+from .model import RECIPE_DEFAULT, ModelConfig
 from .shards import is_shards
 from .text import TOKENIZERS
 
@@ -65,10 +65,9 @@ class TrainConfig:
     modalities: list[str] | None = setting(None, "comma-separated subset (default: all in the store)")
     # the recipe for a real dataset (README "Training recipe"): an epoch shows every (video, caption)
     # pair in batches of pairs from different videos, warmup then cosine decay per step
-    epochs: int | None = setting(None, "passes over every (video, caption) pair (default: the recipe for the data, "
-                                       "README)", minimum=1)
+    epochs: int | None = setting(None, f"passes over every (video, caption) pair (default: {RECIPE_DEFAULT})", minimum=1)
     patience: int = setting(3, "validation checks (one per epoch) without improvement before stopping", minimum=1)
-    batch_size: int | None = setting(None, "(video, caption) pairs per step (default: the recipe for the data)",
+    batch_size: int | None = setting(None, f"(video, caption) pairs per step (default: {RECIPE_DEFAULT})",
                                      minimum=1, maximum=MAX_BATCH)
     # 1: a batch's 64 pairs come from ~64 videos; groups of 4 captions of a video (one encoding shared)
     # train faster but scored below it on val over 3 seeds (docs/benchmarks.md "Batches of 64 videos")
@@ -76,7 +75,7 @@ class TrainConfig:
     per_caption: bool = setting(True, "an epoch shows every caption (--no-per-caption, or --one-caption-per-video: "
                                       "one random caption per video, the demo)")
     # lr 0 is allowed on purpose: a frozen model (the early-stopping test)
-    lr: float | None = setting(None, "peak learning rate (default: the recipe for the data; 0 freezes every "
+    lr: float | None = setting(None, f"peak learning rate (default: {RECIPE_DEFAULT}; 0 freezes every "
                                      "parameter but the text embeddings and the wide path, which train at --text-lr "
                                      "and --wide-lr)", within="[0, inf)")
     warmup: int = setting(200, "optimiser steps of linear warmup (at most one epoch)", minimum=0)
@@ -86,7 +85,7 @@ class TrainConfig:
     # (declared in s2vt/model.py; the data-derived fields of ModelConfig are filled by engine.build)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     tag_weight: float = setting(1.0, "lambda of the tag loss", within="[0, inf)")
-    label_smoothing: float | None = setting(None, "(default: the recipe for the data)", within="[0, 1)")
+    label_smoothing: float | None = setting(None, f"(default: {RECIPE_DEFAULT})", within="[0, 1)")
     sample_prob: float = setting(0.0, "scheduled sampling probability", within="[0, 1]")
     clip_norm: float = setting(1.0, "gradient norm clipping", within="(0, inf)")
     min_count: int = setting(2, "rarer words become <unk>", minimum=1)
@@ -108,8 +107,8 @@ class TrainConfig:
     # None: the recipe's (on for captions and tag-only data; LIC2022 levels were not measured with it)
     refit: bool | None = setting(None, "once early stopping has chosen the epoch on val, train the network again "
                                        "from scratch on train + val for that many epochs and keep those weights in "
-                                       "best.pt (val's metrics are then those before; default: the recipe for the "
-                                       "data, on for captions and for tags alone)")
+                                       "best.pt (val's metrics are then those before; default: "
+                                       f"{RECIPE_DEFAULT}: on for captions and for tags alone)")
     min_tag_count: int = setting(3, "LIC2022 topic tags on fewer training videos are left out of the label set",
                                  minimum=1)
     seed: int = setting(0)

@@ -25,7 +25,7 @@ from .fileio import (LockFileError, atomic_write_json, busy_line, lock_owner, re
                      release_lock)
 from .fileio import take_lock as take_file_lock
 from .manifest import ManifestError, read_manifest, write_manifest
-from .options import Parser, at_least
+from .options import Parser, at_least, show_defaults
 
 COLOURS = {"red": "0xE02020", "green": "0x20C020", "blue": "0x2040E0", "yellow": "0xE0E020"}
 MOTIONS = {  # name -> (x(t), y(t)) of the square's top-left corner, for a W x H frame and D seconds
@@ -312,12 +312,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_main(argv: list[str] | None) -> int:
     p = Parser(prog="s2vt demo", description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="s2vt-demo", help="output folder (default %(default)s)")
+    p.add_argument("--out", default="s2vt-demo", help="output folder")
     p.add_argument("--per-combo", type=int, default=DEFAULT_PER_COMBO,
                    help="videos per colour x motion x sound combination")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier demo in --out (its outputs are removed first); a folder holding "
                    "anything else is refused even so")
+    show_defaults(p)
     args = p.parse_args(argv)
     refuse_unusable_paths({"--out": args.out})  # ("" is the current folder; "nosuch/..")
     try:

@@ -23,6 +23,10 @@ from .options import MAX_WIDTH, derived, setting
 from .errors import SettingError
 from .tagheads import MEAN_POOLING, TAG_HEADS, build as build_tag_head
 from .text import TextEncoder, TextFitted, TextLinear
+
+# the help's default of a setting the recipe for the data fills (s2vt/config.py RECIPES): where its
+# numbers are written down for users
+RECIPE_DEFAULT = 'the recipe for the data, docs/usage.md "Training"'
 from .vocab import SPECIALS
 
 
@@ -38,12 +42,12 @@ class ModelConfig:
     modalities: dict[str, int] = derived(default_factory=dict)   # name -> feature dim
     vocab_size: int = derived(0)
     num_tags: int = derived(0)
-    hidden: int | None = setting(None, "(default: the recipe for the data)", minimum=1, maximum=MAX_WIDTH)
+    hidden: int | None = setting(None, f"(default: {RECIPE_DEFAULT})", minimum=1, maximum=MAX_WIDTH)
     embed: int = setting(512, minimum=1, maximum=MAX_WIDTH)
     enc_len: int = setting(20, "encoder steps the frames are resampled to", minimum=1, maximum=10000)
     fusion: str = setting("concat", choices=FUSIONS)
     # None: the recipe's (s2vt/config.py RECIPES: 0.3 for captions, 0.5 for tags)
-    dropout: float | None = setting(None, "(default: the recipe for the data)", within="[0, 1)")
+    dropout: float | None = setting(None, f"(default: {RECIPE_DEFAULT})", within="[0, 1)")
     multilabel: bool = derived(False)
     tag_threshold: float = derived(0.5)  # chosen on val (engine.train) for multi-label tags
     pad_id: int = derived(0)
@@ -57,22 +61,22 @@ class ModelConfig:
     attention: bool = setting(True, "each word reads an attention-weighted sum of the encoder steps "
                                     "(Yao et al. 2015)")
     log_features: bool = setting(False, "sign(x) log(1 + |x|) of the features before standardising them")
-    tag_head: str | None = setting(None, "tag head (s2vt/tagheads.py; default: the recipe for the data)", TAG_HEADS)
+    tag_head: str | None = setting(None, f"tag head (s2vt/tagheads.py; default: {RECIPE_DEFAULT})", TAG_HEADS)
     # engine.build turns auto into encoder or fused (S2VT refuses auto)
     tag_input: str = setting("auto", "what the tag head reads: the S2VT encoder's outputs, the fused features (no "
                                      "LSTM) or the standardised features themselves, each modality L2-normalised (no "
-                                     "projection); auto: the recipe for the data", ("auto",) + TAG_INPUTS)
+                                     f"projection); auto: {RECIPE_DEFAULT}", ("auto",) + TAG_INPUTS)
     text_wide: bool = setting(True, "wide & deep: + a linear path from the TF-IDF tokens to the tag logits "
                                     "(--no-text-wide: the MLP alone)")
     tag_ensemble: int | None = setting(None, "independently initialised tag heads (mlp, moe) whose probabilities are "
-                                             "averaged (default: the recipe for the data)", minimum=1, maximum=64)
+                                             f"averaged (default: {RECIPE_DEFAULT})", minimum=1, maximum=64)
     text_linear: bool = setting(True, "+ a linear classifier over the TF-IDF tokens fitted to convergence after "
                                       "training, mixed into the logits per label kind with weights chosen on val "
                                       "(--no-text-linear: the network alone)")
     # only with tag_input features (the head's raw input: 1,152 numbers a YouTube-8M video); the tags recipe's
     # value was chosen on the YouTube-8M shards' val GAP (docs/benchmarks.md "Input dropout")
     feature_dropout: float | None = setting(None, "dropout on the features the tag head reads with --tag-input "
-                                                  "features (default: the recipe for the data)", within="[0, 1)")
+                                                  f"features (default: {RECIPE_DEFAULT})", within="[0, 1)")
     # False: no S2VT LSTMs, word embedding, attention or word output, and with tag_input features no fused
     # projections either (engine.build: a model without captions whose tag head does not read the encoder
     # never runs them, and they were ~4/5 of a YouTube-8M checkpoint); True before it existed, so an older

@@ -379,3 +379,24 @@ def from_args(cls, args: argparse.Namespace, **overrides):
     """`cls` built from the parsed options of its settings (and `overrides`)."""
     names = {f.name for f, _ in settings(cls)}
     return make(cls, **{**{k: v for k, v in vars(args).items() if k in names}, **overrides})
+
+
+def show_defaults(p: argparse.ArgumentParser, shown: dict | None = None) -> None:
+    """Append ' (default: X)' to the help of each option of `p` with a fixed default its help does not
+    already state (serve's help showed every default, the other commands' none: hostile trial). A flag
+    (--x/--no-x) shows on or off; a store_true flag (off unless given) and a default of None (decided at
+    run time; its help says by what) show none. `shown`: {dest: the default to show} for options whose
+    argparse default is not the one that acts (serve's beam-only ones)."""
+    shown = shown or {}
+    for action in p._actions:
+        help_text = action.help or ""
+        if action.help == argparse.SUPPRESS or "(default" in help_text or "default:" in help_text:
+            continue
+        value = shown.get(action.dest, action.default)
+        if isinstance(action, argparse.BooleanOptionalAction) and isinstance(value, bool):
+            value = "on" if value else "off"
+        elif value is None or value == argparse.SUPPRESS or action.nargs == 0:  # (store_true, help, version)
+            continue
+        elif isinstance(value, (list, tuple)):
+            value = ",".join(map(str, value))
+        action.help = f"{help_text} (default: {str(value).replace('%', '%%')})".lstrip()

@@ -351,3 +351,34 @@ def test_an_option_before_the_import_format_is_told_the_format_comes_first(tmp_p
     with pytest.raises(SystemExit):  # (no format named after it: nothing to put first)
         main(["import", "--out", "m.jsonl", "msvdd"])
     assert "comes first" not in capsys.readouterr().err
+
+
+def help_of(argv, capsys) -> str:
+    """`s2vt ARGV --help`'s output, its words joined by single spaces (argparse wraps and pads its columns)."""
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--help"])
+    assert stop.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("argv, shown", [
+    (["extract"], ["frames sampled uniformly per video (default: 40)", "(0-based) (default: 0/1)",
+                   "(default: cuda when torch finds a GPU, else cpu)", "(default: the CPU count, at most 4)",
+                   "official VGGish PCA post-processing (default: off)"]),
+    (["train"], ["without improvement before stopping (default: 3)", "(default: cosine)", "--seed SEED (default: 0)",
+                 'passes over every (video, caption) pair (default: the recipe for the data, docs/usage.md "Training")',
+                 "(--no-context: zeros, the original S2VT) (default: on)"]),
+    (["caption"], ["how many top tags to show (default: 3)", "beam width (1 = greedy) (default: 5)",
+                   "(default: 0.2)", "(default: auto)"]),
+    (["evaluate"], ["videos decoded together (default: 64)", "the manifest's videos to predict and score (default: "
+                    "test)", "beam width (1 = greedy) (default: 5)"]),
+    (["demo"], ["output folder (default: s2vt-demo)", "videos per colour x motion x sound combination (default: 2)"]),
+    (["weights", "list"], ["(default: $S2VT_WEIGHTS_DIR, else checkpoints/)"]),
+])
+def test_every_commands_help_shows_its_defaults(argv, shown, capsys):
+    """Only `s2vt serve --help` showed its defaults; extract's, train's, caption's, evaluate's, demo's and weights'
+    showed none (hostile trial). A recipe's setting names where its numbers are written (docs/usage.md, not the
+    README, which has none)."""
+    text = help_of(argv, capsys)
+    for line in shown:
+        assert line in text, (argv, line)
