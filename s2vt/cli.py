@@ -766,7 +766,7 @@ def add_weights_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_weights(args: argparse.Namespace) -> int:
-    from extract.backbones.download import download, int8_cache, status
+    from extract.backbones.download import download, int8_cache, int8_cache_by_backbone, status
     from extract.backbones.weights import SPECS, default_weights_dir, weights_command, weights_dir_hint
 
     if args.action == "download":
@@ -776,6 +776,11 @@ def run_weights(args: argparse.Namespace) -> int:
     if args.dir is not None and not os.path.isdir(args.dir):  # (a typo would read as "not downloaded")
         raise SettingError(f"--dir {args.dir}: " + ("not a folder" if os.path.exists(args.dir) else "no such folder"))
     rows = status(args.dir if args.dir is not None else default_weights_dir())
+    if args.json:  # (each row its backbone's int8 cache files: a key, so every line stays one weight file's row)
+        folder, held = int8_cache_by_backbone()
+        for r in rows:
+            count, size = held.get(r["name"], (0, 0))
+            r["int8_cache"] = {"folder": os.path.abspath(folder), "files": count, "bytes": size}
     for r in rows:
         print(json.dumps(r) if args.json else
               f"{r['name']:<11} {r['status']:<9} {r['path'] or ''}" + (f"  ({r['reason']})" if r["reason"] else ""))
@@ -785,9 +790,10 @@ def run_weights(args: argparse.Namespace) -> int:
     if not args.json and (cache := int8_cache()):
         folder, count, size = cache
         mb = size / 1e6
-        # (the files, not the folder, are safe to remove: $S2VT_CACHE_DIR may be a folder the user shares)
+        # (the files, not the folder, are safe to remove: $S2VT_CACHE_DIR may be a folder the user shares;
+        # not "made from the weights above": those may be missing, and --weights random runs make some too)
         print(f"int8 cache: {count} file{'s' if count != 1 else ''}, {mb:.{1 if mb < 10 else 0}f} MB in "
-              f"{os.path.abspath(folder)} (made from the weights above; safe to remove)")
+              f"{os.path.abspath(folder)} (the int8 backbones an int8 run made; safe to remove)")
     return 0
 
 

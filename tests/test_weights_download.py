@@ -414,9 +414,10 @@ def test_list_ends_with_the_int8_cache_folder_and_its_size(tmp_path):
     proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == \
-        f"int8 cache: 2 files, 312 MB in {cache} (made from the weights above; safe to remove)"
+        f"int8 cache: 2 files, 312 MB in {cache} (the int8 backbones an int8 run made; safe to remove)"
     proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), "--json", env=env)
-    assert all(json.loads(line)["name"] in dl.SPECS for line in proc.stdout.splitlines())  # (JSON rows only)
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]  # (JSON rows only)
+    assert all(r["name"] in dl.SPECS for r in rows) and sum(r["int8_cache"]["files"] for r in rows) == 2
     env["S2VT_CACHE_DIR"] = str(tmp_path / "nocache")  # (none made yet: no line)
     proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), env=env)
     assert proc.returncode == 0 and "int8 cache" not in proc.stdout, proc.stdout
@@ -443,4 +444,23 @@ def test_the_int8_cache_line_counts_only_the_caches_own_files(tmp_path):
         f.truncate(5_000_000)
     proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), env=env)
     assert proc.stdout.splitlines()[-1] == \
-        f"int8 cache: 1 file, 5.0 MB in {shared} (made from the weights above; safe to remove)", proc.stdout
+        f"int8 cache: 1 file, 5.0 MB in {shared} (the int8 backbones an int8 run made; safe to remove)", proc.stdout
+
+
+def test_list_json_names_the_int8_cache_too(tmp_path):
+    """`weights list --json` left out the int8 cache the text output ends with, and the text said the cache was
+    'made from the weights above' even when every weight was listed missing (hostile trial; int8 runs of
+    --weights random make cache files too). Each JSON row now has its backbone's cache files under "int8_cache"
+    (a key: every line stays one weight file's row), and the text line says what the files are."""
+    cache = tmp_path / "torch" / "hub" / "s2vt-int8"
+    cache.mkdir(parents=True)
+    with open(cache / "c3d-fedcba9876543210.pt", "wb") as f:
+        f.truncate(62_000_000)
+    env = {"TORCH_HOME": str(tmp_path / "torch"), "S2VT_CACHE_DIR": None}
+    proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), env=env)
+    assert proc.returncode == 0 and "missing" in proc.stdout and "weights above" not in proc.stdout, proc.stdout
+    proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), "--json", env=env)
+    rows = {r["name"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert list(rows) == list(dl.SPECS) and all(r["status"] == "missing" for r in rows.values())
+    assert rows["c3d"]["int8_cache"] == {"folder": str(cache), "files": 1, "bytes": 62_000_000}
+    assert rows["resnet152"]["int8_cache"] == {"folder": str(cache), "files": 0, "bytes": 0}

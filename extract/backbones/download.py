@@ -274,6 +274,21 @@ def status(folder: str | os.PathLike | None, table: dict[str, Remote] | None = N
     return rows
 
 
+def int8_cache_by_backbone() -> tuple[Path, dict[str, tuple[int, int]]]:
+    """The int8 cache folder and, per backbone with cache files there (named NAME-DIGEST.pt, from its
+    weights or seeded random ones), how many and their bytes: `weights list --json` gives each row its
+    backbone's (the text output's last line, `int8_cache`, totals them)."""
+    from .int8 import cache_dir, cache_files
+
+    folder = cache_dir()
+    held: dict[str, tuple[int, int]] = {}
+    for f in cache_files(folder):
+        with contextlib.suppress(OSError):  # (one removed meanwhile)
+            count, total = held.get(f.name.rsplit("-", 1)[0], (0, 0))
+            held[f.name.rsplit("-", 1)[0]] = (count + 1, total + os.lstat(f).st_size)
+    return folder, held
+
+
 def int8_cache() -> tuple[Path, int, int] | None:
     """The int8 cache folder (`int8.cache_dir`), how many cache files it holds and their bytes, or None when it
     holds none: it outlives `pip uninstall` (hundreds of MB), so `weights list` names it (hostile trial).
