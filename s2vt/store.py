@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -41,6 +42,8 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - (not POSIX)
     fcntl = None
+# what flock answers on a file system that cannot lock so (`FeatureStore._logs_locked` goes on unlocked)
+UNLOCKABLE = frozenset({errno.EBADF, errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL})
 
 FP16_MAX = 65504.0
 # the log of the videos that still have no features from their file (`FeatureStore.settle_failures`)
@@ -690,7 +693,9 @@ class FeatureStore:
         """Held while failures.jsonl is written: shared by appends (O_APPEND keeps their lines whole),
         exclusive for `settle_failures`' rewrite, whose rename would lose a line another shard appended to
         the file it read, and for `init_meta`'s check and write of meta.json. The lock is the store folder's
-        own (flock): no lock file is left behind."""
+        own (flock): no lock file is left behind. Where the file system refuses it (NFS's emulated flock: an
+        exclusive lock on a read-only handle is EBADF; CIFS: ENOLCK, EOPNOTSUPP) the caller goes on unlocked,
+        as where there is no flock at all: it guards runs on one machine, and was a traceback there."""
         if fcntl is None:  # pragma: no cover - (no flock: a rewrite is as safe as the shards are apart)
             yield
             return
@@ -699,7 +704,11 @@ class FeatureStore:
         except OSError as e:
             raise output_error(self.root, e) from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            except OSError as e:
+                if e.errno not in UNLOCKABLE:
+                    raise output_error(self.root, e) from None
             yield
         finally:
             os.close(fd)  # (releases the lock)
