@@ -257,7 +257,8 @@ def load_training_state(optim: torch.optim.Optimizer, sched: torch.optim.lr_sche
                                  f"{state['step_size']} epochs): pass --schedule step to resume it, {again}"
                                  if (state["step_size"], state.get("gamma")) == (10, 0.5) else
                                  f"{path}: its learning-rate schedule is a StepLR (step {state['step_size']}, gamma "
-                                 f"{state.get('gamma')}) that no --schedule continues: {again}")
+                                 f"{state.get('gamma')}) that no --schedule continues: pass --overwrite to train "
+                                 "the run again")
         done = state["last_epoch"] * steps  # (the same halving, at the same epochs: step_size 10 epochs of steps)
         state = {**sched.state_dict(), "base_lrs": state["base_lrs"], "last_epoch": done, "_step_count": done + 1,
                  "_last_lr": state.get("_last_lr", state["base_lrs"])}
