@@ -274,13 +274,15 @@ def acting(older: dict, mcfg: ModelConfig) -> dict:
 def older_tokens(was: dict | None, now: dict | None) -> str | None:
     """Why a last.pt's text vocabulary differs when an older s2vt made its tokens (else None): char
     n-grams ran within words until they ran across spaces (text.tokenize), so a char vocabulary without
-    a token holding a space, beside this run's with some, is that tokeniser's, not another manifest's."""
+    a token holding a space, beside this run's with some, may be that tokeniser's."""
     if not (was and now and was.get("tokenizer") == now.get("tokenizer") == "char"):
         return None
     if any(" " in t for t in was["tokens"]) or not any(" " in t for t in now["tokens"]):
         return None
-    return ("its char tokens were made by an older s2vt (n-grams within words; they now run across spaces too): "
-            "pass --overwrite in place of --resume to train the run again")
+    # (told by the tokens alone, so said beside the other causes: text that gained spaces looks the same)
+    return ("the manifest, --text-tokenizer or --text-min-count changed, or an older s2vt made its char tokens "
+            "(n-grams within words; they now run across spaces too): pass --overwrite in place of --resume to "
+            "train the run again")
 
 
 def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path,

@@ -465,6 +465,7 @@ def test_resume_of_a_last_pt_tokenised_by_an_older_char_tokeniser(tmp_path, caps
     last["config"]["text_vocab"] = len(kept)
     torch.save(last, run / "last.pt")
     code, _, err = s2vt(capsys, *args, "--resume")
-    assert code == 2 and err == (f"error: --resume: the text vocabulary differs from {run / 'last.pt'}'s: its char "
-                                 "tokens were made by an older s2vt (n-grams within words; they now run across "
-                                 "spaces too): pass --overwrite in place of --resume to train the run again\n"), err
+    assert code == 2 and err == (f"error: --resume: the text vocabulary differs from {run / 'last.pt'}'s: the "
+                                 "manifest, --text-tokenizer or --text-min-count changed, or an older s2vt made its "
+                                 "char tokens (n-grams within words; they now run across spaces too): pass "
+                                 "--overwrite in place of --resume to train the run again\n"), err
