@@ -83,9 +83,9 @@ def make_dataset(out: Path, per_combo: int = 1, seed: int = 0) -> Path:
     for i, (colour, motion, sound) in enumerate(combos):
         vid = f"demo{i:03d}_{colour}_{motion}"
         path = videos / f"{vid}.mp4"
-        seed = rng.randrange(2 ** 32)  # (anoisesrc's range; drawn for every clip: each keeps its seed)
+        clip_seed = rng.randrange(2 ** 32)  # (anoisesrc's range; drawn for every clip: each keeps its seed)
         if not path.exists():
-            make_video(path, colour, motion, sound, seed=seed)
+            make_video(path, colour, motion, sound, seed=clip_seed)
         entries.append({"video_id": vid, "path": f"videos/{vid}.mp4", "captions": [caption_for(colour, motion, sound)],
                         "tags": [motion]})
     for n, e in enumerate(entries):
