@@ -294,12 +294,6 @@ def int8_cache() -> tuple[Path, int, int] | None:
     holds none: it outlives `pip uninstall` (hundreds of MB), so `weights list` names it (hostile trial).
     Only the cache's own files (`int8.cache_files`): $S2VT_CACHE_DIR may name a folder shared with other files,
     which are neither counted nor called safe to remove (hostile trial). Sizes from st_size: nothing is read."""
-    from .int8 import cache_dir, cache_files
-
-    folder = cache_dir()
-    total, count = 0, 0
-    for f in cache_files(folder):
-        with contextlib.suppress(OSError):  # (one removed meanwhile)
-            total += os.lstat(f).st_size
-            count += 1
+    folder, held = int8_cache_by_backbone()
+    count, total = sum(c for c, _ in held.values()), sum(b for _, b in held.values())
     return (folder, count, total) if count else None  # (no cache file frees nothing: not worth a line)
