@@ -218,9 +218,9 @@ def test_a_demo_into_a_folder_another_demo_is_writing_is_refused(tmp_path, capsy
 
 
 def test_demo_videos_render_the_same_twice(tmp_path):
-    """Two demos on one machine gave different reports (CIDEr-D 6.629 vs 6.050, sound named right 0.10 vs
-    0.00; hostile trial): ffmpeg's anoisesrc drew a new random seed per run, so every 'noise plays' video,
-    its features and the training on them differed. Now each clip's noise is seeded."""
+    """Two demos on one machine rendered different 'noise plays' videos (hostile trial): ffmpeg's anoisesrc
+    drew a new random seed per run, so those videos, their features and the training on them differed. Now
+    each clip's noise is seeded."""
     from s2vt.demo import SOUNDS, make_video
 
     for sound in SOUNDS:
