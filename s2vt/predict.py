@@ -149,7 +149,7 @@ def training_warning(checkpoint: str, ckpt: dict, model: S2VT, with_captions: bo
     # (train too: a checkpoint from before the ids were recorded scored its own training split silently)
     videos = refit.get("videos")
     why = ("too many to list" if isinstance(videos, int) and videos > REFIT_IDS_MAX
-           else "written before s2vt recorded them")
+           else "written before s2vt recorded them, or streamed from shards without them")
     return (f"warning: {checkpoint} was refitted on train + val ({videos} videos) and does not record their ids "
             f"({why}): if this is the manifest it was trained on, split {split} is among its training videos, so "
             "these scores are optimistic" + (" (best.pt's own val metrics are those from before the refit)"

@@ -695,7 +695,8 @@ def test_a_refit_checkpoint_without_ids_warns_on_train_and_val(tmp_path, capsys)
         evaluate(str(run / "best.pt"), str(manifest), str(store), split, out=str(tmp_path / f"{split}.json"))
         warned = [x for x in capsys.readouterr().err.splitlines() if x.startswith("warning:")]
         assert warned == [f"warning: {run / 'best.pt'} was refitted on train + val ({n['train'] + n['val']} videos) "
-                          "and does not record their ids (written before s2vt recorded them): if this is the manifest "
+                          "and does not record their ids (written before s2vt recorded them, or streamed from shards "
+                          "without them): if this is the manifest "
                           f"it was trained on, split {split} is among its training videos, so these scores are "
                           "optimistic" + (" (best.pt's own val metrics are those from before the refit)"
                                           if split == "val" else "")], warned

@@ -593,7 +593,8 @@ def test_the_refit_warning_goes_by_the_videos_not_the_splits_name(store, run, tm
                                      f"{ckpt} (it was refitted on train + val, {refit['videos']} videos")
         else:  # (which manifest it trained on is unknown: said as a condition)
             assert err[0].startswith(f"warning: {ckpt} was refitted on train + val ({refit['videos']} videos) and does "
-                                     "not record their ids (written before s2vt recorded them): if this is the manifest it was trained on, split val")
+                                     "not record their ids (written before s2vt recorded them, or streamed from shards "
+                                     "without them): if this is the manifest it was trained on, split val")
         # another dataset's val split: no warning when the ids are known
         code, err = s2vt(capsys, "evaluate", "--checkpoint", ckpt, "--manifest", other, "--features", features,
                          *base, tmp_path / "c.json", "--force")
