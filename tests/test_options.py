@@ -255,6 +255,16 @@ STORE_WEIGHTS = ("no --weights here: {} reads the store's features, extracted wi
                  "chose")
 
 
+def refusal(words: list[str], capsys) -> tuple[int, str]:
+    """`s2vt WORDS`'s exit code and stderr, whether main returns or argparse exits (a required argument missing:
+    its refusal, through Parser.error)."""
+    try:
+        code = main(words)
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr().err
+
+
 @pytest.mark.parametrize("words, why", [
     (["caption", "v.mp4", "--checkpoint", "c.pt", "--weights", "random"], CAPTION_WEIGHTS.format("caption")),
     (["serve", "--weights=random"], CAPTION_WEIGHTS.format("serve")),
@@ -267,11 +277,7 @@ def test_weights_on_a_command_without_it_says_why(words, why, tmp_path, capsys, 
     --weights-dir", an option that does nothing of the kind (hostile trial): the line says why the command has
     no --weights."""
     monkeypatch.chdir(tmp_path)
-    try:
-        code = main(words)
-    except SystemExit as e:  # (a required argument missing: argparse's refusal, through Parser.error)
-        code = e.code
-    err = capsys.readouterr().err
+    code, err = refusal(words, capsys)
     assert code == 2 and err.count("\n") == 1 and f"; {why}" in err and "could be" not in err, err
     assert list(tmp_path.iterdir()) == []
 
@@ -286,11 +292,7 @@ def test_the_abbreviation_hint_names_only_the_commands_own_options(words, tmp_pa
     mlds refuses, and `import msvd x --out Y --capt` "--captions or --captions-only", neither of them msvd's (the
     hint searched every command's options; hostile trial): the hint names only options of the command given."""
     monkeypatch.chdir(tmp_path)
-    try:
-        code = main(words)
-    except SystemExit as e:  # (a required argument missing: argparse's refusal, through Parser.error)
-        code = e.code
-    err = capsys.readouterr().err
+    code, err = refusal(words, capsys)
     assert code == 2 and err.count("\n") == 1 and "could be" not in err, err
     assert list(tmp_path.iterdir()) == []
     # a prefix of the command's own option is still completed: mlds's --captions-only, not features' --captions
