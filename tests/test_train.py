@@ -97,8 +97,8 @@ def test_torchrun_ranks_say_a_data_warning_once(tmp_path):
 
 
 def test_torchrun_two_processes_equal_one_process_of_the_same_global_batch(tmp_path):
-    """2 gloo ranks of 16 pairs a step train as 1 process of 32: CaptionGroups gives rank r every
-    world-th batch of 16 (together one batch of 32) and DDP averages the gradients."""
+    """2 gloo ranks of 16 pairs a step train as 1 process of 32: CaptionGroups gives rank r the r-th half
+    of each batch of 32 (the split is a multiple of 32) and DDP averages the gradients."""
     # 64 train videos: 2 full steps of 32 an epoch; modalities named as extracted ones, and a meta.json
     # that says so, so that train.py ends with its hint to caption with the model
     manifest, store = make_store(tmp_path / "d", videos=90, shapes={"resnet152": (10, 32), "vggish": (5, 16)})
@@ -166,15 +166,67 @@ def test_caption_groups_give_every_rank_a_batch_of_a_split_under_one_batch(tmp_p
         assert [len(b) for b in got] == [len(g) for g in ranks] == [1] * world, (videos, world, got)
         assert all(b for bs in got for b in bs)
         assert sorted(k for bs in got for b in bs for k in b) == list(range(len(ds))), (videos, world)
-    # more items than one batch a rank: as before, every world-th batch of --batch-size
+    # more items than one batch a rank: ceil(70 / (16 * 2)) = 3 steps, each rank's batch 11 or 12 of the 70
     ds = VideoDataset([{"video_id": f"v{i}", "captions": ["cap"]} for i in range(70)], FeatureStore(tmp_path), ["m"],
                       Vocab.build(["cap"], 1), None, per_caption=True)
-    assert [[len(b) for b in CaptionGroups(ds, 16, 1, 0, r, 2)] for r in range(2)] == [[16, 16], [16, 16]]
+    assert [[len(b) for b in CaptionGroups(ds, 16, 1, 0, r, 2)] for r in range(2)] == [[11, 12, 12], [12, 11, 12]]
     one = VideoDataset([{"video_id": "v0", "captions": ["cap"]}], FeatureStore(tmp_path), ["m"],
                        Vocab.build(["cap"], 1), None, per_caption=True)
     with pytest.raises(DataError, match="1 training item for 2 torchrun processes.*--nproc_per_node=1 or fewer"):
         CaptionGroups(one, 64, 1, 0, 1, 2)
     assert len(CaptionGroups(one, 64, 1, 0)) == 1  # (one process: its one batch)
+
+
+def old_caption_groups(items: list, batch_size: int, per_video: int, seed: int, epoch: int) -> list[list[int]]:
+    """CaptionGroups' batches in one process before torchrun's were changed (the README's results depend on it)."""
+    import random
+    rng = random.Random(f"{seed}-{epoch}")
+    by_video: dict = {}
+    for k, (i, _) in enumerate(items):
+        by_video.setdefault(i, []).append(k)
+    groups = []
+    for ks in by_video.values():
+        rng.shuffle(ks)
+        groups += [ks[j:j + per_video] for j in range(0, len(ks), per_video)]
+    rng.shuffle(groups)
+    flat = [k for g in groups for k in g]
+    return [flat[j:j + batch_size] for j in range(0, len(flat), batch_size)]
+
+
+def test_caption_groups_cover_every_item_once_an_epoch_under_torchrun(tmp_path):
+    """Under torchrun CaptionGroups kept floor(batches / world) * world batches of --batch-size: --batch-size 10
+    on 28 pairs under 2 processes was 1 step of 20 pairs, 8 pairs (29 %) never trained on, every epoch
+    (hostile trial). Now every item is in one rank's batch once an epoch, every rank has as many batches
+    (`len` as many as it iterates), none empty, none over --batch-size where the items allow; one process
+    batches as before."""
+    from s2vt.data import CaptionGroups, VideoDataset
+    from s2vt.store import FeatureStore
+    from s2vt.vocab import Vocab
+    for videos, captions, batch, per_video in ((28, 1, 10, 1), (10, 3, 10, 2), (70, 1, 16, 1), (5, 1, 1, 1),
+                                               (7, 3, 4, 4), (64, 1, 16, 1)):
+        entries = [{"video_id": f"v{i}", "captions": [f"cap {j}" for j in range(captions)]} for i in range(videos)]
+        ds = VideoDataset(entries, FeatureStore(tmp_path), ["m"], Vocab.build(["cap"], 1), None, per_caption=True)
+        for world in (2, 3):
+            ranks = [CaptionGroups(ds, batch, per_video, 0, r, world) for r in range(world)]
+            for epoch in (1, 2):
+                for g in ranks:
+                    g.set_epoch(epoch)
+                got = [list(g) for g in ranks]
+                case = (videos, captions, batch, world, got)
+                assert sorted(k for bs in got for b in bs for k in b) == list(range(len(ds))), case
+                assert len({len(bs) for bs in got}) == 1 and [len(bs) for bs in got] == [len(g) for g in ranks], case
+                assert all(b for bs in got for b in bs), case
+                # (over --batch-size only when there are fewer items than ranks x steps of --batch-size 1 ...)
+                assert max(len(b) for bs in got for b in bs) <= max(batch, -(-len(ds) // (len(got[0]) * world))), case
+        # (... e.g. 5 items on 2 ranks at --batch-size 1: 2 steps, one of a batch of 2 on one rank)
+        one = CaptionGroups(ds, batch, per_video, 0)
+        for epoch in (1, 2):
+            one.set_epoch(epoch)
+            assert list(one) == old_caption_groups(ds.items, batch, per_video, 0, epoch) and len(one) == len(list(one))
+    # the finding's case: 28 pairs, --batch-size 10, 2 processes: 2 steps of 7 pairs a rank, all 28
+    ds = VideoDataset([{"video_id": f"v{i}", "captions": ["cap"]} for i in range(28)], FeatureStore(tmp_path), ["m"],
+                      Vocab.build(["cap"], 1), None, per_caption=True)
+    assert [[len(b) for b in CaptionGroups(ds, 10, 1, 0, r, 2)] for r in range(2)] == [[7, 7], [7, 7]]
 
 
 def test_torchrun_split_smaller_than_one_batch_trains_validates_and_refits(tmp_path):
