@@ -172,8 +172,10 @@ def refit_network(run: Run) -> None:
         except DivergedError as e:
             raise DivergedError(f"{e} and train again (--overwrite; or --no-refit); {out / 'best.pt'} keeps the "
                                 "weights trained on train alone, without its refit") from None
-        log(f"refit epoch {epoch}/{epochs}: loss {loss:.4g}, {seen * run.ddp.world} items, "
-            f"{time.time() - t1:.0f} s")
+        # (every rank's count summed: rank 0's times the ranks said 40 items of 38 videos; a shard stream's
+        # ranks read unequal counts too)
+        items = sum(run.ddp.gather(seen))
+        log(f"refit epoch {epoch}/{epochs}: loss {loss:.4g}, {items} items, {time.time() - t1:.0f} s")
     ids = data.ids()  # (on every rank: a shard run gathers them)
     if not run.ddp.main:
         return

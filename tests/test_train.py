@@ -250,6 +250,23 @@ def test_torchrun_split_smaller_than_one_batch_trains_validates_and_refits(tmp_p
     assert not (out / ".s2vt-train.lock").exists()
 
 
+def test_torchrun_refit_lines_say_the_items_of_train_and_val(tmp_path):
+    """2 gloo ranks refitting on 29 pairs (8 training videos of 3 captions, 2 val videos of 3 and 2) said
+    `28 items` a refit epoch: rank 0's count times the ranks (hostile trial: `40 items` for 38 videos). Now
+    the ranks' counts summed: 29."""
+    manifest, store = make_store(tmp_path / "d", videos=12)
+    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
+    short = next(e["video_id"] for e in entries if e["split"] == "val")
+    manifest.write_text("".join(json.dumps({**e, "captions": [c + w for c in e["captions"][:1] for w in (
+        ("", " now") if e["video_id"] == short else ("", " now", " again"))]}) + "\n" for e in entries))
+    code, _, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(tmp_path / "ddp"),
+                            "--epochs", "1", "--hidden", "16", "--embed", "16", "--refit")
+    assert code == 0, err[-3000:]
+    assert "(24 items, 1 step an epoch)" in err, err[-3000:]
+    lines = [x for x in err.splitlines() if x.startswith("refit epoch ")]
+    assert lines and all(", 29 items, " in x for x in lines), err[-3000:]
+
+
 def test_torchrun_fewer_training_items_than_ranks_is_refused(tmp_path):
     """1 training video for 2 ranks: no split gives each a batch; refused in one line on each rank before
     any collective call (no hang), exit 2, no lock left behind (hostile trial)."""
