@@ -196,7 +196,23 @@ def changed_settings(was: dict, cfg: TrainConfig, finished: str | None) -> str |
 STEP_SETTINGS = ("batch_size", "per_video", "per_caption")
 
 
-def same_steps(last: dict, steps: int, cfg: TrainConfig, out: Path) -> None:
+def processes(n: int) -> str:
+    return f"{n} process{'es' * (n != 1)}"
+
+
+def resumed_world(last: dict, world: int) -> str | None:
+    """What a --resume under another number of torchrun processes than last.pt's (its `world`) changes, in
+    words: each process takes its share of every step's batches, so the run's batches differ from there on
+    and it is not the run it would have been, unwarned before (hostile trial). None when the same, or when
+    last.pt, written before s2vt recorded it, cannot say."""
+    was = last.get("world")
+    if was is None or was == world:
+        return None
+    return (f"trained on {processes(was)}, this run has {world}: its batches differ from here on; resume on "
+            f"{processes(was)} (torchrun --nproc_per_node={was}) to continue it exactly")
+
+
+def same_steps(last: dict, steps: int, cfg: TrainConfig, out: Path, world: int = 1) -> None:
     """RunFolderError when a --resume's epochs would be `steps` optimiser steps and the run's were another
     number: the learning-rate schedule counts steps (`lr_factor`, over --epochs epochs of them), so a run
     resumed with --batch-size 16 instead of 64 ran its last epoch at the schedule's middle, never decayed,
@@ -214,6 +230,9 @@ def same_steps(last: dict, steps: int, cfg: TrainConfig, out: Path) -> None:
                           if isinstance(now[k], bool) else f"{typed.get(k) or options.flag(k)} {now[k]} (last.pt: "
                           f"{was[k]})" for k in moved)
         fix = f"resume with {' '.join(options.as_option(k, was[k]) for k in moved)}"
+    elif last.get("world", world) != world:
+        cause, fix = f"trained on {processes(last['world'])}, this run has {world}", \
+            f"resume on {processes(last['world'])} (torchrun --nproc_per_node={last['world']})"
     else:
         cause = "the training videos or the number of processes changed"
         fix = "resume with the data and processes it began with"
@@ -648,7 +667,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                                  f"(of its --epochs {cfg.epochs}): pass --stop-after above {last['epoch']} to pause it "
                                  "later, or leave it out to train on")
         if not finished and not streaming:
-            same_steps(last, len(sampler), cfg, out)
+            same_steps(last, len(sampler), cfg, out, ddp.world)
+        if not finished and (moved := resumed_world(last, ddp.world)):
+            log(f"warning: --resume: {last_path} was {moved}")
         if not finished and ddp.main and not (out / "best.pt").exists():
             # (resumed epochs that do not beat last.pt's best would leave the run without any model)
             raise RunFolderError(f"{out}: last.pt is at epoch {start_epoch - 1} but best.pt, the model val chose, is "
@@ -855,6 +876,7 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
                                  "scheduler": run.sched.state_dict(), "best": run.stopper.best,
                                  "bad_epochs": run.stopper.bad, "history": run.history,
                                  "settings": run_settings(cfg), "first_loss": run.first_loss,
+                                 "world": run.ddp.world,  # (a --resume under another one warns: `resumed_world`)
                                  **({"shards": run.shards} if run.shards else {}), **run.videos},
                                 has_captions=run.has_captions)
                 write_curves(run.history, out)

@@ -267,6 +267,30 @@ def test_torchrun_refit_lines_say_the_items_of_train_and_val(tmp_path):
     assert lines and all(", 29 items, " in x for x in lines), err[-3000:]
 
 
+def test_torchrun_resume_on_one_process_warns(tmp_path):
+    """A run paused after epoch 1 on 2 gloo ranks and resumed on 1 process went on unwarned, its batches no longer
+    the uninterrupted run's (hostile trial). Now last.pt says `world` 2 and the resume warns once, naming both
+    and how to continue exactly (24 pairs under one --batch-size: 1 step an epoch either way)."""
+    manifest, store = make_store(tmp_path / "d", videos=12)
+    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
+    manifest.write_text("".join(json.dumps({**e, "captions": [c + w for c in e["captions"][:1]
+                                                              for w in ("", " now", " again")]}) + "\n"
+                                for e in entries))
+    out = tmp_path / "ddp"
+    args = ["--manifest", str(manifest), "--features", str(store), "--out", str(out), "--epochs", "2", "--hidden",
+            "16", "--embed", "16", "--no-refit"]
+    code, _, err = torchrun(*args, "--stop-after", "1")
+    assert code == 0, err[-3000:]
+    assert torch.load(out / "last.pt", weights_only=True)["world"] == 2
+    proc = run_cli("train.py", *args, "--resume", env={"OMP_NUM_THREADS": "1"}, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = [x for x in proc.stderr.splitlines() if x.startswith("warning: ")]
+    assert said == [f"warning: --resume: {out / 'last.pt'} was trained on 2 processes, this run has 1: its batches "
+                    "differ from here on; resume on 2 processes (torchrun --nproc_per_node=2) to continue it "
+                    "exactly"], proc.stderr[-3000:]
+    assert len(rows(out)) == 2
+
+
 def test_torchrun_fewer_training_items_than_ranks_is_refused(tmp_path):
     """1 training video for 2 ranks: no split gives each a batch; refused in one line on each rank before
     any collective call (no hang), exit 2, no lock left behind (hostile trial)."""

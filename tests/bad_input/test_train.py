@@ -529,6 +529,42 @@ def test_stop_after_an_epoch_a_resumed_run_has_done_is_refused(store, tmp_path, 
     assert code == 0 and err[-1].startswith("paused after epoch 3 of 4 (--stop-after 3)"), err
 
 
+def test_a_resume_under_another_number_of_processes_warns(store, tmp_path, capsys):
+    """A run trained under torchrun on 2 processes and resumed on 1 (or the reverse) went on unwarned, though
+    its batches, cut among the processes, differed from the uninterrupted run's from there on (hostile trial).
+    last.pt records its `world`; a --resume under another says so in one warning line and trains on (its
+    steps an epoch the same), or is refused naming the processes when they change the steps; a last.pt
+    without the record says nothing. (The 2 processes faked in last.pt: `test_torchrun_resume_on_one_process_
+    warns` trains them.)"""
+    out = tmp_path / "paused"
+    args = train_args(store, out, "--epochs", "3", "--batch-size", "4")
+    assert s2vt(capsys, *args, "--stop-after", "1")[0] == 0
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert last["world"] == 1
+    torch.save({**last, "world": 2}, out / "last.pt")
+    code, err = s2vt(capsys, *args, "--resume", "--stop-after", "2")
+    said = [x for x in err if x.startswith("warning: ")]
+    assert code == 0 and said == [f"warning: --resume: {out / 'last.pt'} was trained on 2 processes, this run has 1: "
+                                  "its batches differ from here on; resume on 2 processes (torchrun "
+                                  "--nproc_per_node=2) to continue it exactly"], err
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert last["world"] == 1  # (this run's own, from here on)
+    steps = last["history"][-1]["steps"]
+    last["history"][-1]["steps"] = steps + 1
+    torch.save({**last, "world": 2}, out / "last.pt")
+    before = snapshot(out)
+    code, err = s2vt(capsys, *args, "--resume")
+    assert (code, err) == (2, [f"error: {out}: --resume: an epoch would be {steps} optimiser steps, the run's were "
+                               f"{steps + 1} (trained on 2 processes, this run has 1): its learning-rate schedule "
+                               "counts steps, so resume on 2 processes (torchrun --nproc_per_node=2), or pass "
+                               "--overwrite to start over"]), err
+    assert snapshot(out) == before
+    last["history"][-1]["steps"] = steps
+    torch.save({k: v for k, v in last.items() if k != "world"}, out / "last.pt")  # (an older s2vt's)
+    code, err = s2vt(capsys, *args, "--resume")
+    assert code == 0 and not [x for x in err if x.startswith("warning: ")], err
+
+
 def test_a_resume_whose_epochs_would_be_another_number_of_steps_is_refused(store, tmp_path, capsys):
     """`--resume --batch-size 16` on a run begun with 64 was only warned "taking effect": the schedule kept its
     step count but took its length from the new epochs, so the run ended in the middle of its cosine, never
