@@ -1140,8 +1140,10 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         finished.append(True)
         return code
     except UserError as e:  # bad input: one line (anything else is a bug: its traceback)
+        from .errors import SaidByRank0
         from .store import one_line  # (a path that is not UTF-8: \xff, as the rest of the output shows it; a
-        print(f"error: {one_line(str(e))}", file=sys.stderr)  # newline in a name: \n, the error stays one line
+        if not isinstance(e, SaidByRank0):  # (under torchrun, rank 0's own line is the launch's one)
+            print(f"error: {one_line(str(e))}", file=sys.stderr)  # newline in a name: \n, the error stays one line
         return 2
     except KeyboardInterrupt as e:  # Ctrl-C: one line and 130 (the commands write outputs whole, at their end)
         # (a signal just after the command returned, or after train's outputs were written: it had finished)

@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 
 from .device import pick_device
-from .errors import UserError, interrupts_held, interrupts_unwrapped
+from .errors import SaidByRank0, UserError, interrupts_held, interrupts_unwrapped
 from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, busy_line, check_writable,
                      is_lock_name, lock_owner, locked, refuse_special_outputs, removed_if_failed, training_run)
 from .manifest import read_manifest
@@ -82,6 +82,22 @@ class Dist:
         with torch.cuda.device(self.device) if self.device.type == "cuda" else contextlib.nullcontext():
             dist.all_gather_object(parts, obj)
         return parts
+
+    def decided(self, check: Callable[[], None]) -> None:
+        """`check()` on rank 0 alone (what only rank 0 reads or takes: the run folder and its lock), its refusal
+        sent to every rank, which then ends too (`SaidByRank0`: exit 2, the line rank 0's alone). A refusal of
+        rank 0's own left the other ranks waiting for it in a collective, deaf to torchrun's SIGTERM, until
+        torchrun killed them 30 s later (hostile trial)."""
+        failed: Exception | None = None
+        if self.main:
+            try:
+                check()
+            except Exception as e:  # (a bug's too: the other ranks end, rank 0 keeps its traceback)
+                failed = e
+        if self.world > 1 and self.gather(failed is not None)[0] and not self.main:
+            raise SaidByRank0("refused by rank 0")
+        if failed is not None:
+            raise failed
 
     def close(self) -> None:
         if self.world > 1 and dist.is_initialized():
@@ -484,13 +500,13 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     every check on the settings, the data and the run folder happens here, before any training.
     `hold`: the run folder's lock (TRAIN_LOCK, rank 0) is entered into it, for the caller to release."""
     device = pick_device(cfg.device)
-    refuse_training(Path(cfg.out))
+    ddp = Dist(device)  # (first: rank 0's refusals below reach the other ranks through it, `Dist.decided`)
+    ddp.decided(lambda: refuse_training(Path(cfg.out)))
     # a run file that is a pipe or a device: refused at its first write, after training (before its 'already
     # holds a run', which --overwrite cannot answer; and before a --resume reads last.pt)
     refuse_special_outputs([Path(cfg.out) / name for name in RUN_OUTPUTS])
     last_path = resume_point(cfg)
     out = Path(cfg.out)
-    ddp = Dist(device)
     log = (lambda *a: print(*a, file=sys.stderr)) if ddp.main and not cfg.quiet else (lambda *a: None)
     if cfg.resume and last_path is None:
         log(f"note: no {out / 'last.pt'} to resume from: starting a new run")
@@ -506,12 +522,14 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                                                                     else ""))
     # the run's files never land in (or on) what it reads: the feature store, the manifest
     refuse_inputs([out / name for name in RUN_FILES], [cfg.manifest], folders=[f for f in [cfg.features] if f])
-    if ddp.main:
+    def take_folder() -> None:
+        nonlocal last_path
         check_writable(out)
         if hold is not None:
             hold.enter_context(locked(out / TRAIN_LOCK, training_elsewhere(out)))
             # (the folder as it is now this run's: another run may have written it since it was read above)
             last_path = resume_point(cfg)
+    ddp.decided(take_folder)
     last = read_checkpoint(last_path, device) if last_path is not None else None  # (mmap: copy-on-write)
     if last is not None and "settings" in last:
         last["settings"] = upgraded_settings(last["settings"])
@@ -670,10 +688,14 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             same_steps(last, len(sampler), cfg, out, ddp.world)
         if not finished and (moved := resumed_world(last, ddp.world)):
             log(f"warning: --resume: {last_path} was {moved}")
-        if not finished and ddp.main and not (out / "best.pt").exists():
+
+        def best_kept() -> None:  # (rank 0's: it writes best.pt)
             # (resumed epochs that do not beat last.pt's best would leave the run without any model)
-            raise RunFolderError(f"{out}: last.pt is at epoch {start_epoch - 1} but best.pt, the model val chose, is "
-                                 "missing: pass --overwrite to train it again")
+            if not (out / "best.pt").exists():
+                raise RunFolderError(f"{out}: last.pt is at epoch {start_epoch - 1} but best.pt, the model val "
+                                     "chose, is missing: pass --overwrite to train it again")
+        if not finished:
+            ddp.decided(best_kept)
         # (last.pt's setting, not this command line's: a finished run's changed settings are ignored)
         refit_due = finished and bool(last.get("settings", {}).get("refit"))
         first_loss = last.get("first_loss")  # (None in a last.pt from before it was saved: the resumed first step's)
@@ -792,9 +814,11 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
         best, done = best_result(out), run.start_epoch - 1
         # (the early-stopping count last.pt holds, not this command's --patience: what would train on)
         more = (f"--patience above {run.stopper.bad}" if run.stopper.stop else f"--epochs above {done}")
-        if run.ddp.main and not (out / "best.pt").exists():
-            raise RunFolderError(f"{out}: the run finished at epoch {done} but its best.pt is missing: pass "
-                                 "--overwrite to train it again")
+        def best_kept() -> None:  # (rank 0's: it writes best.pt)
+            if not (out / "best.pt").exists():
+                raise RunFolderError(f"{out}: the run finished at epoch {done} but its best.pt is missing: pass "
+                                     "--overwrite to train it again")
+        run.ddp.decided(best_kept)
         # (cfg holds last.pt's --epochs now: below it, this command's --epochs, the epoch it is at, ends the run)
         ended = ("" if run.stopper.stop or done >= cfg.epochs
                  else f"--epochs {done} ends the run at epoch {done}, where it is")

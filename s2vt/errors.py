@@ -11,6 +11,11 @@ class UserError(Exception):
     """Bad input: the command-line tools print its message on one line and exit 2, no traceback."""
 
 
+class SaidByRank0(UserError):
+    """Under torchrun, a refusal that rank 0 alone could make (the run folder's lock is its own), sent to the
+    other ranks so that they end too, exit 2: rank 0 prints its line, they print nothing (`engine.Dist.decided`)."""
+
+
 class SettingError(UserError, ValueError):
     """A setting (an option, or one a checkpoint recorded) out of range or not one of its allowed
     values. Also a ValueError: code that checks settings by catching ValueError still does."""

@@ -305,6 +305,42 @@ def test_torchrun_fewer_training_items_than_ranks_is_refused(tmp_path):
     assert not (out / ".s2vt-train.lock").exists() and not (out / "last.pt").exists()
 
 
+def test_torchrun_refusal_of_rank_0_alone_ends_every_rank_at_once(tmp_path):
+    """Under torchrun, a run folder another training run holds was refused by rank 0 alone (the lock is
+    rank 0's to read): rank 1 waited for it in the process group's start, deaf to torchrun's SIGTERM, until
+    torchrun killed it 30 s later and printed its ChildFailedError traceback (hostile trial). Now rank 0's
+    refusal reaches every rank: the line once, from rank 0, and the launch ends at once; the lock is kept."""
+    from s2vt.fileio import lock_text
+    manifest, store = make_store(tmp_path / "d", videos=12)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / ".s2vt-train.lock").write_text(lock_text(os.getpid()))  # (this test: a live run holding it)
+    for extra in ("--overwrite", "--resume"):
+        started = time.time()
+        code, _, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(busy),
+                                "--epochs", "1", "--hidden", "16", "--embed", "16", extra, timeout=120)
+        took = time.time() - started
+        said = [x for x in err.splitlines() if x.startswith("error: ")]
+        assert code != 0 and len(said) == 1 and "another training run" in said[0], err[-3000:]
+        assert took < 20, (took, err[-3000:])
+        assert "Traceback (most recent call last)" not in err.split("error: ")[0], err[-3000:]
+        assert (busy / ".s2vt-train.lock").read_text() == lock_text(os.getpid())
+    # rank 0's other refusals of its own: a run whose best.pt is missing, resumed to train on or finished
+    run = tmp_path / "run"
+    code, _, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(run), "--epochs", "1",
+                            "--hidden", "16", "--embed", "16")
+    assert code == 0, err[-3000:]
+    (run / "best.pt").unlink()
+    for epochs, why in (("2", "last.pt is at epoch 1 but best.pt"), ("1", "the run finished at epoch 1 but its")):
+        started = time.time()
+        code, _, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(run), "--resume",
+                                "--epochs", epochs, "--hidden", "16", "--embed", "16", timeout=120)
+        said = [x for x in err.splitlines() if x.startswith("error: ")]
+        assert code != 0 and len(said) == 1 and why in said[0], err[-3000:]
+        assert time.time() - started < 20, err[-3000:]
+        assert "Traceback (most recent call last)" not in err.split("error: ")[0], err[-3000:]
+
+
 def test_torchrun_a_rank_of_tag_only_videos_beside_captioned_ones_trains(tmp_path):
     """2 gloo ranks on 8 training videos, 7 of them tags alone: a rank's batch of them alone leaves the caption
     decoder without gradients, which DDP, told every parameter is used (the split has captions), did not
