@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 
 from .device import pick_device
-from .errors import SaidByRank0, UserError, interrupts_held, interrupts_unwrapped
+from .errors import SaidByRank0, UserError, end_with_launcher, interrupts_held, interrupts_unwrapped
 from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, busy_line, check_writable,
                      is_lock_name, lock_owner, locked, refuse_special_outputs, removed_if_failed, training_run)
 from .manifest import read_manifest
@@ -59,6 +59,7 @@ class Dist:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = launch_rank()
         self.device = device  # nccl reduces tensors on the GPU, gloo on the CPU
+        end_with_launcher()  # (torchrun killed: its ranks stop, not train on as orphans)
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 

@@ -1,6 +1,7 @@
 """The base class of the errors a user's input causes (a file, an argument, a checkpoint), how
 a warning reads on the command line, and how a command-line entry point takes Ctrl-C and SIGTERM."""
 import contextlib
+import os
 import shlex
 import signal
 import sys
@@ -120,6 +121,30 @@ class Terminated(KeyboardInterrupt):
     start again, its finally blocks (locks, temporary files, output folders it made), and atexit (the
     METEOR JVM)."""
     status = TERMINATED  # (the exit status of the command it stops)
+
+
+# the process that started this one, as it was when s2vt loaded (one of the first modules a command imports):
+# a parent gone since then has left this process to another (init, a subreaper) by the time it asks to hear of it
+LAUNCHER = os.getppid()
+PR_SET_PDEATHSIG = 1  # (linux/prctl.h)
+
+
+def end_with_launcher() -> None:
+    """A rank that torchrun started (LOCAL_RANK or TORCHELASTIC_RUN_ID set) gets SIGTERM from the kernel when
+    torchrun dies, and stops as on any SIGTERM (`Terminated`: its `interrupted:` line, the run folder's lock
+    released). torchrun killed (`timeout -s KILL`, the OOM killer) left its ranks training on to the end as
+    orphans, rank 0 holding the lock (hostile trial). Linux only (prctl); anywhere else, or not under torchrun,
+    nothing."""
+    if not sys.platform.startswith("linux") or not {"LOCAL_RANK", "TORCHELASTIC_RUN_ID"} & os.environ.keys():
+        return
+    import ctypes
+    try:
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):  # (a libc without prctl)
+        return
+    if os.getppid() != LAUNCHER:  # (torchrun died before the request: no signal will come for it)
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 HUNG_UP = 129  # 128 + SIGHUP: the terminal or ssh session that started serve closed (`signals_honoured`)

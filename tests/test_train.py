@@ -341,6 +341,55 @@ def test_torchrun_refusal_of_rank_0_alone_ends_every_rank_at_once(tmp_path):
         assert "Traceback (most recent call last)" not in err.split("error: ")[0], err[-3000:]
 
 
+def test_torchrun_workers_end_when_the_launcher_is_killed(tmp_path):
+    """SIGKILL to torchrun itself (`timeout -s KILL`, an OOM kill) left both ranks training on to the end as
+    orphans, rank 0 holding the run folder's lock (hostile trial). Now a rank torchrun started is sent SIGTERM
+    when torchrun dies (PR_SET_PDEATHSIG): each stops as it does on SIGTERM, and the lock is gone."""
+    import signal
+    import subprocess
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux's")
+    manifest, store = make_store(tmp_path / "d", videos=12)
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    with open(tmp_path / "err", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                                 f"--master_port={free_port()}", "train.py", "--manifest", str(manifest), "--features",
+                                 str(store), "--out", str(out), "--epochs", "100000", "--patience", "100000",
+                                 "--hidden", "16", "--embed", "16"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                stderr=err, start_new_session=True)
+
+    def state(pid: str) -> list[str]:  # (/proc/PID/stat after the command's name: state, ppid, ...)
+        try:
+            return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return ["gone"]
+
+    ranks: list[str] = []  # (torchrun's children: it starts each in a session of its own)
+
+    def workers() -> list[int]:  # (the ranks still alive)
+        return [int(pid) for pid in ranks if state(pid)[0] not in ("gone", "Z", "X")]
+    try:
+        deadline = time.time() + 240
+        while not (out / "metrics.csv").exists():  # (both ranks training: past the process group's start)
+            assert proc.poll() is None and time.time() < deadline, (tmp_path / "err").read_text()[-3000:]
+            time.sleep(0.5)
+        assert (out / ".s2vt-train.lock").exists()
+        ranks[:] = [pid for pid in os.listdir("/proc") if pid.isdigit() and state(pid)[1:2] == [str(proc.pid)]]
+        assert len(ranks) == 2, ranks
+        proc.kill()
+        proc.wait()
+        deadline = time.time() + 20
+        while workers() and time.time() < deadline:
+            time.sleep(0.5)
+        assert not workers(), (tmp_path / "err").read_text()[-3000:]
+        assert not (out / ".s2vt-train.lock").exists()
+        assert "interrupted: " in (tmp_path / "err").read_text()
+    finally:
+        for pid in workers():
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_torchrun_a_rank_of_tag_only_videos_beside_captioned_ones_trains(tmp_path):
     """2 gloo ranks on 8 training videos, 7 of them tags alone: a rank's batch of them alone leaves the caption
     decoder without gradients, which DDP, told every parameter is used (the split has captions), did not
