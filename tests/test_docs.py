@@ -82,3 +82,14 @@ def test_the_readme_says_the_commands_of_an_install_without_the_checkout():
     assert "s2vt-extract=extract.__main__:main" in ast.literal_eval(scripts)["console_scripts"]
     # (the README's first two commands stay as they are)
     assert "pip install -e . && s2vt demo --out s2vt-demo" in readme and 'pip install -e ".[test]" && python -m pytest -q' in readme
+
+
+def test_the_exit_codes_say_what_torchrun_exits_with():
+    """usage.md's exit codes read as the launch's status under torchrun too, yet torchrun exits 1 after a rank's
+    `error:` (2) or `interrupted:` (130, 143) line, with its own ChildFailedError or SignalException report
+    (hostile trial). The section says so, once for both."""
+    usage = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
+    codes = usage.split("\n### Exit codes\n", 1)[1].split("\n## ", 1)[0]
+    said = next((p for p in codes.split("\n\n") if "torchrun" in p), "")
+    assert "exits 1" in said and "`ChildFailedError`" in said and "`SignalException`" in said, said
+    assert "once per rank" in said and "SIGKILL" in said, said
