@@ -126,6 +126,9 @@ class Terminated(KeyboardInterrupt):
 # the process that started this one, as it was when s2vt loaded (one of the first modules a command imports):
 # a parent gone since then has left this process to another (init, a subreaper) by the time it asks to hear of it
 LAUNCHER = os.getppid()
+# (a child forked after the import starts afresh: its parent, not the one inherited, which as the grandparent
+# read as the launcher gone, and the child sent itself SIGTERM; review)
+os.register_at_fork(after_in_child=lambda: globals().update(LAUNCHER=os.getppid()))
 PR_SET_PDEATHSIG = 1  # (linux/prctl.h)
 
 

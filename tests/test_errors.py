@@ -1496,3 +1496,23 @@ def test_version_is_said_and_declared_once(capsys):
     setup = (REPO / "setup.py").read_text(encoding="utf-8")
     assert not re.search(r"""version\s*=\s*["']""", setup), "setup.py declares the version a second time"
     assert "__version__" in setup and "import s2vt" not in setup
+
+
+def test_a_forked_child_under_torchrun_does_not_read_its_launcher_as_gone(monkeypatch):
+    """end_with_launcher compared the parent with the one recorded when errors.py was imported; a child forked
+    after the import inherited its parent's, read as its launcher gone, and sent itself SIGTERM (review: exit
+    -15). The record is the child's own parent after a fork."""
+    import multiprocessing
+
+    from s2vt import errors
+
+    monkeypatch.setenv("LOCAL_RANK", "0")
+
+    def child():
+        errors.end_with_launcher()
+        os._exit(7)  # (alive after the call)
+
+    proc = multiprocessing.get_context("fork").Process(target=child)
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 7, proc.exitcode
