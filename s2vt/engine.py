@@ -250,6 +250,9 @@ def same_steps(last: dict, steps: int, cfg: TrainConfig, out: Path, world: int =
     elif last.get("world", world) != world:
         cause, fix = f"trained on {processes(last['world'])}, this run has {world}", \
             f"resume on {processes(last['world'])} (torchrun --nproc_per_node={last['world']})"
+    elif "world" not in last and world > 1:  # (a torchrun run paused by an s2vt that cut its batches otherwise)
+        cause = "an older s2vt cut the batches of torchrun's processes otherwise, or the training videos changed"
+        fix = "resume it with the s2vt that began it"
     else:
         cause = "the training videos or the number of processes changed"
         fix = "resume with the data and processes it began with"
@@ -531,6 +534,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             # (the folder as it is now this run's: another run may have written it since it was read above)
             last_path = resume_point(cfg)
     ddp.decided(take_folder)
+    # (rank 0's: it alone read the folder again under the lock, and ranks that resumed from other last.pt files
+    # would train apart, or wait in collectives the others never make)
+    last_path = ddp.gather(last_path)[0]
     last = read_checkpoint(last_path, device) if last_path is not None else None  # (mmap: copy-on-write)
     if last is not None and "settings" in last:
         last["settings"] = upgraded_settings(last["settings"])
@@ -872,7 +878,8 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
         if "tag_threshold" in val:  # the one place it is set: the checkpoints below predict with it
             model.cfg.tag_threshold = val["tag_threshold"]
         row = {"epoch": epoch, "train_loss": loss, "lr": run.optim.param_groups[0]["lr"], "seconds": round(secs, 2),
-               "samples_per_s": round(seen * run.ddp.world / secs, 1) if secs else 0.0,
+               # (every rank's count: rank 0's times the ranks overstated it where their shares differ)
+               "samples_per_s": round(sum(run.ddp.gather(seen)) / secs, 1) if secs else 0.0,
                **{k: v for k, v in val.items() if isinstance(v, float)}}
         # (the schedule length this epoch trained under: --resume may change --epochs; the refit replays it)
         # (and the optimiser steps an epoch had: the schedule counts steps, which a --resume must keep: `same_steps`)

@@ -1294,3 +1294,17 @@ def test_the_start_line_says_1_step_not_1_steps(store, tmp_path, capsys):  # noq
     code, err = s2vt(capsys, *train_args(store, tmp_path / "more"))  # (batch 8)
     start = [x for x in err if x.startswith("train ") and " items, " in x]
     assert code == 0 and len(start) == 1 and re.search(r" items, [2-9] steps an epoch\) / val ", start[0]), err
+
+
+def test_steps_changed_under_torchrun_since_an_older_s2vt_name_that_cause():
+    """A torchrun run paused by an s2vt that cut its processes' batches otherwise (no `world` in last.pt), resumed
+    on its data and processes, has about half the time another number of steps an epoch; the refusal blamed "the
+    training videos or the number of processes changed", neither of which had (review). It names the older s2vt."""
+    from s2vt.config import TrainConfig
+    from s2vt.engine import RunFolderError, same_steps
+
+    last = {"history": [{"steps": 375}], "settings": {}}
+    with pytest.raises(RunFolderError, match="an older s2vt cut the batches of torchrun's processes otherwise"):
+        same_steps(last, 376, TrainConfig("m.jsonl", None, "run"), Path("run"), world=2)
+    with pytest.raises(RunFolderError, match=r"\(the training videos or the number of processes changed\)"):
+        same_steps(last, 376, TrainConfig("m.jsonl", None, "run"), Path("run"), world=1)
