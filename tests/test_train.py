@@ -229,16 +229,21 @@ def test_caption_groups_cover_every_item_once_an_epoch_under_torchrun(tmp_path):
     assert [[len(b) for b in CaptionGroups(ds, 10, 1, 0, r, 2)] for r in range(2)] == [[7, 7], [7, 7]]
 
 
+def three_captions_each(manifest, two: str | None = None) -> None:
+    """Rewrite `manifest` so that each video has three captions (its first, + " now", + " again"; video `two`
+    the first two alone): the pairs the torchrun tests count."""
+    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
+    manifest.write_text("".join(json.dumps({**e, "captions": [c + w for c in e["captions"][:1] for w in (
+        ("", " now") if e["video_id"] == two else ("", " now", " again"))]}) + "\n" for e in entries))
+
+
 def test_torchrun_split_smaller_than_one_batch_trains_validates_and_refits(tmp_path):
     """2 gloo ranks on 8 training videos of 3 captions (24 pairs, under one --batch-size 64) and 2 val
     videos, grouped --per-video 4: the run hung in its first step (rank 1 had no batch; hostile trial).
     Now each rank has half of the one global batch: both epochs, validation and the refit on train + val
     end, and the run folder's lock is gone."""
     manifest, store = make_store(tmp_path / "d", videos=12)
-    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
-    manifest.write_text("".join(json.dumps({**e, "captions": [c + w for c in e["captions"][:1]
-                                                              for w in ("", " now", " again")]}) + "\n"
-                                for e in entries))
+    three_captions_each(manifest)
     out = tmp_path / "ddp"
     code, stdout, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(out),
                                  "--epochs", "2", "--patience", "5", "--hidden", "16", "--embed", "16",
@@ -255,10 +260,8 @@ def test_torchrun_refit_lines_say_the_items_of_train_and_val(tmp_path):
     `28 items` a refit epoch: rank 0's count times the ranks (hostile trial: `40 items` for 38 videos). Now
     the ranks' counts summed: 29."""
     manifest, store = make_store(tmp_path / "d", videos=12)
-    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
-    short = next(e["video_id"] for e in entries if e["split"] == "val")
-    manifest.write_text("".join(json.dumps({**e, "captions": [c + w for c in e["captions"][:1] for w in (
-        ("", " now") if e["video_id"] == short else ("", " now", " again"))]}) + "\n" for e in entries))
+    three_captions_each(manifest, two=next(json.loads(x)["video_id"] for x in manifest.read_text().splitlines()
+                                           if json.loads(x)["split"] == "val"))
     code, _, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(tmp_path / "ddp"),
                             "--epochs", "1", "--hidden", "16", "--embed", "16", "--refit")
     assert code == 0, err[-3000:]
@@ -272,10 +275,7 @@ def test_torchrun_resume_on_one_process_warns(tmp_path):
     the uninterrupted run's (hostile trial). Now last.pt says `world` 2 and the resume warns once, naming both
     and how to continue exactly (24 pairs under one --batch-size: 1 step an epoch either way)."""
     manifest, store = make_store(tmp_path / "d", videos=12)
-    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
-    manifest.write_text("".join(json.dumps({**e, "captions": [c + w for c in e["captions"][:1]
-                                                              for w in ("", " now", " again")]}) + "\n"
-                                for e in entries))
+    three_captions_each(manifest)
     out = tmp_path / "ddp"
     args = ["--manifest", str(manifest), "--features", str(store), "--out", str(out), "--epochs", "2", "--hidden",
             "16", "--embed", "16", "--no-refit"]
