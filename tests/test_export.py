@@ -349,18 +349,23 @@ def test_caption_export_refuses_predictions_without_captions(tmp_path, capsys):
     assert [r["caption"] for r in json.loads(unzip(tmp_path / "some.zip")[1])] == ["a car", ""]
 
 
+def refused_by_export_and_score(capsys, preds, refs, out, line: str) -> None:
+    """`s2vt export PREDS` (coco, to `out`) and `s2vt score REFS PREDS` each refuse `preds` with exactly `line`."""
+    from s2vt.cli import main
+    for args in (["export", str(preds), "--format", "coco", "--out", str(out)], ["score", str(refs), str(preds)]):
+        capsys.readouterr()
+        assert main(args) == 2, args
+        assert capsys.readouterr().err.strip().splitlines() == [line], args
+
+
 def test_missing_caption_is_refused_like_null_in_export_and_score(tmp_path, capsys):
     from s2vt.cli import main
     preds, refs = tmp_path / "p.json", tmp_path / "refs.json"
     refs.write_text(json.dumps({"v1": ["a car drives"], "v2": ["a dog runs"]}))
     for second in ({"video_id": "v2"}, {"video_id": "v2", "caption": None}):
         preds.write_text(json.dumps([{"video_id": "v1", "caption": "a car"}, second]))
-        for args in (["export", str(preds), "--format", "coco", "--out", str(tmp_path / "a.zip")],
-                     ["score", str(refs), str(preds)]):
-            capsys.readouterr()
-            assert main(args) == 2, args
-            assert capsys.readouterr().err.strip().splitlines() == [
-                f"error: {preds}: item 1: video v2 has no caption (\"caption\" is missing or null)"]
+        refused_by_export_and_score(capsys, preds, refs, tmp_path / "a.zip",
+                                    f"error: {preds}: item 1: video v2 has no caption (\"caption\" is missing or null)")
     assert not (tmp_path / "a.zip").exists()
     # lic2022 is a tag format: tags without a caption are what it exports
     manifest = lic_manifest(tmp_path / "m.jsonl")
@@ -736,12 +741,8 @@ def test_evaluates_metrics_file_given_as_predictions_is_named_with_its_predictio
     (tmp_path / "greedy.json").write_text("[]")
     for given, says in ((metrics, "pass its predictions file (evaluate's --out; preds_<split>.json by default)"),
                         (other, f"pass {tmp_path / 'greedy.json'}")):
-        for args in (["export", str(given), "--format", "coco", "--out", str(tmp_path / "a.zip")],
-                     ["score", str(refs), str(given)]):
-            capsys.readouterr()
-            assert main(args) == 2, args
-            assert capsys.readouterr().err.strip().splitlines() == [
-                f"error: {given}: evaluate's metrics, not its predictions: {says}"]
+        refused_by_export_and_score(capsys, given, refs, tmp_path / "a.zip",
+                                    f"error: {given}: evaluate's metrics, not its predictions: {says}")
     (tmp_path / "preds_test.json").write_text("[]")
     assert main(["score", str(refs), str(metrics)]) == 2
     assert capsys.readouterr().err.strip() == (f"error: {metrics}: evaluate's metrics, not its predictions: pass "

@@ -361,6 +361,13 @@ def test_an_empty_weights_dir_variable_is_unset(value, tmp_path, monkeypatch):
     assert find_weights("vggish_pca") == tmp_path / "checkpoints" / "vggish_pca_params.npz"
 
 
+def refused_in_one_line(commands, env: dict, cwd, said: str) -> None:
+    """Each `s2vt` command of `commands`, run in `cwd` with `env`, exits 2 with `said` alone on stderr."""
+    for args in commands:
+        proc = run_cli("-m", "s2vt.cli", *args, env=env, cwd=cwd)
+        assert (proc.returncode, proc.stdout, proc.stderr.strip().splitlines()) == (2, "", [said]), (args, proc.stderr)
+
+
 def test_a_weights_dir_variable_naming_a_file_is_one_line(tmp_path, videos):
     """$S2VT_WEIGHTS_DIR naming a file would read as 'not downloaded' (as a --dir typo once did): one line, exit 2,
     in weights list and download, extract (nothing made)."""
@@ -368,10 +375,9 @@ def test_a_weights_dir_variable_naming_a_file_is_one_line(tmp_path, videos):
     env = {"S2VT_WEIGHTS_DIR": "afile", "TORCH_HOME": str(tmp_path / "torch")}
     said = f"error: S2VT_WEIGHTS_DIR='afile': not a folder ({tmp_path / 'afile'}): set it to the folder that holds " \
            "the weight files"
-    for args in (("weights", "list"), ("weights", "download", "vggish_pca"),
-                 ("extract", str(videos["mp4_aac"]), "--out", "out", "--modalities", "vggish")):
-        proc = run_cli("-m", "s2vt.cli", *args, env=env, cwd=tmp_path)
-        assert (proc.returncode, proc.stdout, proc.stderr.strip().splitlines()) == (2, "", [said]), (args, proc.stderr)
+    refused_in_one_line([("weights", "list"), ("weights", "download", "vggish_pca"),
+                         ("extract", str(videos["mp4_aac"]), "--out", "out", "--modalities", "vggish")], env, tmp_path,
+                        said)
     assert not (tmp_path / "out").exists() and not (tmp_path / "checkpoints").exists()
 
 
@@ -384,10 +390,9 @@ def test_a_weights_dir_variable_naming_no_folder_is_one_line(tmp_path, videos, s
     env = {"S2VT_WEIGHTS_DIR": "nowhere", "TORCH_HOME": str(tmp_path / "torch"), "S2VT_WEIGHTS_URL": server}
     said = f"error: S2VT_WEIGHTS_DIR='nowhere': no such folder ({tmp_path / 'nowhere'}): set it to the folder that " \
            "holds the weight files, or run `python -m s2vt.cli weights download`, which makes it"
-    for args in (("weights", "list"), ("weights", "list", "--json"),
-                 ("extract", str(videos["mp4_aac"]), "--out", "out", "--modalities", "vggish")):
-        proc = run_cli("-m", "s2vt.cli", *args, env=env, cwd=tmp_path)
-        assert (proc.returncode, proc.stdout, proc.stderr.strip().splitlines()) == (2, "", [said]), (args, proc.stderr)
+    refused_in_one_line([("weights", "list"), ("weights", "list", "--json"),
+                         ("extract", str(videos["mp4_aac"]), "--out", "out", "--modalities", "vggish")], env, tmp_path,
+                        said)
     assert not (tmp_path / "out").exists() and not (tmp_path / "nowhere").exists()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("S2VT_WEIGHTS_DIR", "nowhere")
