@@ -505,17 +505,22 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     `hold`: the run folder's lock (TRAIN_LOCK, rank 0) is entered into it, for the caller to release."""
     device = pick_device(cfg.device)
     ddp = Dist(device)  # (first: rank 0's refusals below reach the other ranks through it, `Dist.decided`)
-    ddp.decided(lambda: refuse_training(Path(cfg.out)))
-    # a run file that is a pipe or a device: refused at its first write, after training (before its 'already
-    # holds a run', which --overwrite cannot answer; and before a --resume reads last.pt)
-    refuse_special_outputs([Path(cfg.out) / name for name in RUN_OUTPUTS])
-    last_path = resume_point(cfg)
     out = Path(cfg.out)
+    last_path: Path | None = None  # (rank 0's, shared once it has taken the folder below)
+
+    def look_at_folder() -> None:  # (every rank refusing on its own printed the line once per rank, run together)
+        nonlocal last_path
+        refuse_training(out)
+        # a run file that is a pipe or a device: refused at its first write, after training (before its 'already
+        # holds a run', which --overwrite cannot answer; and before a --resume reads last.pt)
+        refuse_special_outputs([out / name for name in RUN_OUTPUTS])
+        last_path = resume_point(cfg)
+        if any((out / name).exists() for name in RUN_FILES):
+            refuse_locked(out)
+    ddp.decided(look_at_folder)
     log = (lambda *a: print(*a, file=sys.stderr)) if ddp.main and not cfg.quiet else (lambda *a: None)
     if cfg.resume and last_path is None:
         log(f"note: no {out / 'last.pt'} to resume from: starting a new run")
-    if any((out / name).exists() for name in RUN_FILES):
-        refuse_locked(out)
     if cfg.overwrite and last_path is None and any((out / name).exists() for name in RUN_FILES):
         # (a user's evaluate --out or export into the run folder: left as they are, but no longer of its
         # model; lock files, live or stale, are not the user's)

@@ -330,6 +330,13 @@ def test_torchrun_refusal_of_rank_0_alone_ends_every_rank_at_once(tmp_path):
     code, _, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(run), "--epochs", "1",
                             "--hidden", "16", "--embed", "16")
     assert code == 0, err[-3000:]
+    # (a folder holding a run, neither --overwrite nor --resume: each rank said it, the two lines run together, and
+    # a rank could abort in gloo's teardown; new-user trial)
+    code, _, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(run), "--epochs", "1",
+                            "--hidden", "16", "--embed", "16", timeout=120)
+    said = [x for x in err.splitlines() if "error: " in x]
+    assert code != 0 and len(said) == 1 and said[0].startswith(f"error: {run} already holds a training run"), err
+    assert "terminate called" not in err, err[-3000:]
     (run / "best.pt").unlink()
     for epochs, why in (("2", "last.pt is at epoch 1 but best.pt"), ("1", "the run finished at epoch 1 but its")):
         started = time.time()
