@@ -183,7 +183,7 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
         if not math.isfinite(losses[-1]):
             raise DivergedError(f"training diverged in {desc or 'an epoch'}, step {len(losses)}: the loss is "
                                 f"{losses[-1]}: lower --lr (now {cfg.lr:g})")
-        seen += len(batch["video_id"])
+        seen += 0 if batch.get("padding") else len(batch["video_id"])  # (a shard rank's repeats: not new items)
         if len(losses) % 10 == 0:
             steps.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
     # (a last step can overflow the weights with a finite loss: caught before they are validated or saved;

@@ -19,7 +19,6 @@ Where a video's split and tags come from:
 from __future__ import annotations
 
 import glob
-import itertools
 import os
 import random
 import sys
@@ -30,7 +29,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .errors import interrupts_held
+from .errors import SaidByRank0, interrupts_held
 from .loaders import LIVE_LOADERS, close_loader, worker_ignores_interrupts
 from .manifest import read_manifest
 from .shardkeys import content_key, file_key, name_key, same_shard, shard_id, shard_ids
@@ -250,7 +249,7 @@ class ShardStream(IterableDataset):
         # the first epoch this process streams (`batches`): DataLoader workers say shard lines in it only
         self.first_epoch: int | None = None
         # the epoch's length, for the learning-rate schedule and the progress bar: the manifest's
-        # training videos, else the shards' records (ranks stop together in `batches` regardless)
+        # training videos, else the shards' records (a rank short of records pads in `batches` regardless)
         self.records = len(tags) if tags is not None else sum(count_records(f) for f in files)
 
     def set_epoch(self, epoch: int) -> None:
@@ -280,16 +279,20 @@ class ShardStream(IterableDataset):
         """(shard, record number from 1, raw record) of a plan; a shard whose framing is broken is logged
         in one line (file and offset) and the rest of it skipped, the other shards go on. Records with
         a bad data checksum are skipped and said in one line per file (`yt8m.ShardRecords`); with records
-        split j::N every reader meets the damage, so reader 0 alone says it. `speaks` (`items`): whether
-        this reader says a broken shard at all."""
+        split j::N every reader meets the damage, so reader 0 alone says it; once a run, as a broken shard
+        (`say_broken`: not again each epoch). `speaks` (`items`): whether this reader says a shard at all."""
         for path, first, step in plan:
+            said = ("checksum", path)
+            records = ShardRecords(path, warn=first == 0 and speaks and said not in self.said)
             try:
-                for n, data in ShardRecords(path, warn=first == 0 and self.speaks):
+                for n, data in records:
                     if n - 1 >= first and (n - 1 - first) % step == 0:  # (this reader's records j::N)
                         yield path, n, data
             except TFRecordError as e:
                 if first == 0:
                     say_broken(self.said, e, path, speaks)
+            if records.corrupt:
+                self.said.add(said)
 
     def item(self, path: str, n: int, data: bytes, misses: LabelMisses) -> dict | None:
         """The training item of record `n` of `path`, None for one outside the training split or
@@ -333,26 +336,39 @@ class ShardStream(IterableDataset):
         return self.items(info.id, info.num_workers) if info is not None else self.items()
 
     def batches(self, device: torch.device):
-        """This rank's collated batches of the epoch. Under torchrun the ranks stop together at
-        the first step one of them has no batch for (a step is collective); DataError when no
-        rank has any, or (on every rank, before the step) when a batch holds a validation video:
-        the statistics' sample saw the first training records only, the stream sees them all (a
-        set look-up per record: no pass over the shards of its own)."""
+        """This rank's collated batches of the epoch. Under torchrun a step is collective: a rank whose
+        records run out before another's repeats batches of its own records (marked `padding`, read again
+        from its plan, silently) until no rank has one it has not trained, as DistributedSampler pads, so
+        every record of the epoch trains. DataError when no rank has any, or (on every rank, before the
+        step) when a batch holds a validation video: the statistics' sample saw the first training records
+        only, the stream sees them all (a set look-up per record: no pass over the shards of its own)."""
         if self.first_epoch is None:  # (before the workers start: they get it with their copy)
             self.first_epoch = self.epoch
         loader = DataLoader(self, batch_size=self.batch_size, collate_fn=collate, num_workers=self.workers,
                             worker_init_fn=worker_ignores_interrupts if self.workers else None)
-        with interrupts_held():  # (a Ctrl-C while the workers fork: held, not lost in a fork hook)
-            it = iter(loader)
-            if self.workers:
-                LIVE_LOADERS.add(it)
-        try:
-            yield from self.checked(it, device)
-        finally:  # (an interrupt, an error or a finished epoch: the workers end here, not in __del__)
-            close_loader(it)
+        opened, speaks = [], self.speaks
 
-    def checked(self, it, device: torch.device):
-        """`batches`' loop over the loader's iterator `it`."""
+        def open_pass(again: bool):
+            """An iterator over this rank's batches of the epoch; `again`: its records once more, unsaid."""
+            if again:
+                self.speaks = False  # (read lazily without workers; a worker takes it with its copy)
+                close_loader(opened[-1])
+            with interrupts_held():  # (a Ctrl-C while the workers fork: held, not lost in a fork hook)
+                it = iter(loader)
+                if self.workers:
+                    LIVE_LOADERS.add(it)
+            opened.append(it)
+            return it
+        try:
+            yield from self.checked(open_pass, device)
+        finally:  # (an interrupt, an error or a finished epoch: the workers end here, not in __del__)
+            for it in opened:
+                close_loader(it)
+            self.speaks = speaks
+
+    def checked(self, open_pass, device: torch.device):
+        """`batches`' loop over this rank's iterators: `open_pass(False)` for the epoch's records,
+        `open_pass(True)` for them again, to pad with once they have run out while another rank's have not."""
         steps = 0
         # the first epoch's training ids, to say repeated videos once (a set look-up per record, as for val;
         # up to REPEAT_TRACKED ids, the memory it may take) and for best.pt and last.pt to list (`streamed`),
@@ -360,7 +376,9 @@ class ShardStream(IterableDataset):
         seen, repeated = (set(), []) if not self.tracked else (None, [])
         if seen is not None:
             self.streamed = seen
-        for batch in itertools.chain(it, [None]):
+        it, padding, last = open_pass(False), False, None
+        while True:
+            batch = None if padding else next(it, None)
             more = batch is not None
             if more and seen is not None:
                 for v in batch["video_id"]:
@@ -369,11 +387,11 @@ class ShardStream(IterableDataset):
                     elif len(seen) < REPEAT_TRACKED:
                         seen.add(v)
             shared = [v for v in batch["video_id"] if v in self.val_ids] if more and self.val_ids else []
-            anywhere = bool(shared)
-            if self.world > 1:  # (one reduction for both: the min of -shared is minus their max)
-                flag = torch.tensor([int(more), -int(anywhere)], device=device)
-                dist.all_reduce(flag, op=dist.ReduceOp.MIN)
-                more, anywhere = bool(flag[0].item()), bool(flag[1].item())
+            anywhere, empty = bool(shared), not more and steps == 0
+            if self.world > 1:  # (one reduction: whether any rank has a batch left, a shared video, none at all)
+                flag = torch.tensor([int(more), int(anywhere), int(empty)], device=device)
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                more, anywhere, empty = (bool(x) for x in flag.tolist())
             if anywhere:  # (the count is the first such batch's: the step stops there)
                 if not shared:
                     raise DataError("--val-features: a video of the validation shards is in --features' training "
@@ -382,7 +400,22 @@ class ShardStream(IterableDataset):
                                        + (f" of rank {self.rank}" if self.world > 1 else ""))
             if not more:
                 break
-            steps += 1
+            if empty:  # (a rank without a batch of the epoch has none to pad with; rank 0 says so, every rank ends)
+                if self.rank:
+                    raise SaidByRank0("a rank without training records")
+                raise DataError(f"a torchrun process has no training record in epoch {self.epoch}: the "
+                                f"{len(self.files)} shards are shared out whole and its share holds none of the "
+                                "training videos; run fewer processes (torchrun --nproc_per_node) or spread the "
+                                "training videos over more shards")
+            if batch is None:  # this rank's records are trained, another rank's not yet: its own again
+                batch = next(it, None) if padding else None
+                if batch is None:  # (the first padding batch, or its records all repeated: from its first again)
+                    it, padding = open_pass(True), True
+                    # (a pass that reads nothing the second time, a shard gone since: the last batch again)
+                    batch = next(it, None) or last
+                batch = {**batch, "padding": True}
+            else:
+                steps, last = steps + 1, batch
             yield batch
         if seen is not None:
             self.tracked = True
@@ -456,8 +489,9 @@ class ShardSource:
         one line and skipped; a shard whose framing is broken in one line and the rest of it skipped."""
         entries, misses = [], LabelMisses(self.said, "--vocabulary", self.speaks)
         for path in files:
+            records = ShardRecords(path, warn=self.speaks and ("checksum", path) not in self.said)
             try:
-                for n, data in ShardRecords(path, warn=self.speaks):
+                for n, data in records:
                     misses.read[path] += 1
                     try:
                         vid, tags, kind, feats = read_video(data, self.vocab, "train")
@@ -479,6 +513,8 @@ class ShardSource:
                         return entries  # (the corrupt records read so far are said as the reader closes)
             except TFRecordError as e:
                 say_broken(self.said, e, path, self.speaks)
+            if records.corrupt:  # (a shard read whole: its count said, the stream's reads say it no more)
+                self.said.add(("checksum", path))
             misses.say()
         return entries
 

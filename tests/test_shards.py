@@ -4,6 +4,7 @@ from __future__ import annotations
 import collections
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -244,18 +245,50 @@ def test_no_readable_data_exits_2(data, tmp_path, capsys):
     assert "TFRecord shards" in capsys.readouterr().err
 
 
-def test_torchrun_uneven_shards_ranks_stop_together(data, tmp_path):
+def test_torchrun_process_whose_shards_hold_no_training_video_is_refused(data, tmp_path):
+    """Shards go whole to torchrun processes: one whose shards hold none of the manifest's training videos
+    has nothing to train or to pad with. Every process said 'no training record could be read from 2
+    shard(s)', false of the training shard the other read; now they say what happened and what to do."""
+    root, d = data  # (two shards for two processes: the training videos of train0000, the val ones of validate0000)
+    proc = run_cli("-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}", "train.py",
+                   "--manifest", str(root / "manifest.jsonl"), "--features", f"{d}/[tv][ra]*0000.tfrecord",
+                   "--out", str(tmp_path / "ddp"), "--epochs", "1", "--hidden", "32", "--batch-size", "8",
+                   "--tag-head", "mlp", env={"OMP_NUM_THREADS": "1"}, timeout=240)
+    assert proc.returncode != 0  # (torchrun's own report follows: exit 1, its ChildFailedError)
+    said = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert said == ["error: a torchrun process has no training record in epoch 1: the 2 shards are shared out "
+                    "whole and its share holds none of the training videos; run fewer processes (torchrun "
+                    "--nproc_per_node) or spread the training videos over more shards"], proc.stderr[-3000:]
+    assert "exitcode: 2" in proc.stderr
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_torchrun_uneven_shards_train_every_record(data, tmp_path, workers):
+    """Under torchrun the ranks stopped an epoch at the first step one of them had no batch for: with
+    shards of 30, 5 and 12 records split two to one, the rank of fewer records ran out first and the
+    other's remaining records were never trained (a refit streamed 1,281 of 1,486). A rank that runs out
+    now repeats batches of its own records until the last rank's are trained, as DistributedSampler pads,
+    without saying their shards' lines again (a record of bad data checksum in each: one line a shard)."""
     root, d = data
-    shards(tmp_path / "uneven", "train", [30, 5, 12])  # rank 0: two shards, rank 1: one
+    files = shards(tmp_path / "uneven", "train", [30, 5, 12])  # rank 0: two shards, rank 1: one
+    for f in files:
+        raw = bytearray(open(f, "rb").read())
+        raw[20] ^= 0xFF  # a byte of the first record's data: its length and length checksum intact
+        open(f, "wb").write(bytes(raw))
     proc = run_cli("-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}", "train.py",
                    "--features", str(tmp_path / "uneven"), "--val-features", f"{d}/validate*", "--out",
                    str(tmp_path / "ddp"), "--epochs", "2", "--hidden", "32", "--batch-size", "8", "--tag-head", "mlp",
-                   env={"OMP_NUM_THREADS": "1"}, timeout=240)
+                   "--workers", workers, env={"OMP_NUM_THREADS": "1"}, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    said = [x for x in proc.stderr.splitlines() if "bad data checksum" in x]
+    assert sorted(x.split(":")[1].strip() for x in said) == sorted(files), said
     *_, ckpt = load_checkpoint(tmp_path / "ddp" / "last.pt")
     assert ckpt["epoch"] == 2
     # (every rank's streamed ids, gathered: rank 0 streams two of the shards, rank 1 the other)
-    assert len({v.split("_")[0] for v in ckpt["trained_ids"]}) == 3
+    assert len(set(ckpt["trained_ids"])) == 47 - 3
+    # the refit streams train + val (44 + 40 records): each counted once, a rank's repeated batches not
+    refits = re.findall(r"refit epoch \d+/\d+: loss \S+, (\d+) items", proc.stderr)
+    assert refits and all(n == "84" for n in refits), proc.stderr[-3000:]
 
 
 def test_resumed_shard_run_matches_an_uninterrupted_one(data, tmp_path):
