@@ -758,7 +758,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     for line in unused_video:
         log(line)
     net = (torch.nn.parallel.DistributedDataParallel(
-        model, find_unused_parameters=may_leave_parts_unused(splits["train"], has_caps))
+        model, find_unused_parameters=may_leave_parts_unused(splits["train"], has_caps, model.cfg.lstm))
            if ddp.world > 1 else model)
     meta = store.meta() if store is not None else {}
     # val videos without what the metric scores (captions for CIDEr, tags for the others): validate has

@@ -415,6 +415,18 @@ def test_torchrun_a_rank_of_tag_only_videos_beside_captioned_ones_trains(tmp_pat
     assert len(rows(out)) == 2
 
 
+def test_torchrun_tag_only_model_reading_the_encoder_trains(tmp_path):
+    """A tag-only model's parameters are all used, so DDP is not told to look for unused ones (torch warned
+    once a rank that it found none), except with --tag-input encoder: the S2VT encoder's LSTMs are built and
+    the caption decoder's parts beside them get no gradient; DDP told so trains and refits."""
+    manifest, store = make_store(tmp_path / "d", videos=12)
+    manifest.write_text("".join(json.dumps({**json.loads(x), "captions": []}) + "\n"
+                                for x in manifest.read_text().splitlines()))
+    code, _, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(tmp_path / "ddp"),
+                            "--epochs", "2", "--hidden", "16", "--tag-input", "encoder", "--refit")
+    assert code == 0 and "refit epoch 1/" in err, err[-3000:]
+
+
 def test_tag_only_and_caption_only(tmp_path, capsys):
     manifest, store = make_store(tmp_path / "d", videos=60)
     lines = [json.loads(x) for x in manifest.read_text().splitlines()]
