@@ -19,7 +19,7 @@ from .errors import UserError, invoked_as
 from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, busy_line, check_writable, folder_path, make_dirs,
                      refuse_empty_paths, refuse_existing, refuse_linked_defaults, lock_path, locked, refuse_long_names,
                      refuse_special_outputs, refuse_checkpoints, removed_if_failed, training_run, writing_elsewhere,
-                     written_file)
+                     written_file, RUN_OUTPUTS)
 from .manifest import json_start, manifest_row  # (what tells a manifest by its content: extract's too)
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, no_store_here, one_line, printable, store_not_found
@@ -451,6 +451,12 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     check_settings(beam, batch_size=batch_size)
     cfg = decode_config(beam)
     dev = pick_device(device)
+    # a training run's folder given as --features (its best.pt beside) is said to be one before any output check:
+    # else its default predictions, inside it, were refused as "inside an input" and the cause came only with
+    # --out (hostile trial)
+    if features and os.path.isdir(features) and any((Path(features) / name).exists() for name in RUN_OUTPUTS) \
+            and (why := no_store_here(FeatureStore(features), features)):
+        raise StoreError(f"{printable(os.fspath(features))}: no features (the store has none){why}")
     # (".", "/" or "runs/x/" name a folder: Path drops the slash, and "." has no name to replace)
     for path, what in ((out, "--out: the predictions JSON"), (html, "--html: the report")):
         if path and (folder := folder_path(path)):

@@ -1040,3 +1040,18 @@ def test_features_dot_slash_dash_without_meta_is_named_as_typed(store, run, tmp_
     code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features", "./-",
                      "--out", tmp_path / "p.json", "--beam", "1")
     assert code == 0 and any(line.startswith("warning: ./- has no meta.json: ") for line in err), err
+
+
+def test_run_folder_as_features_is_said_first_whatever_out_is(store, run, tmp_path, capsys):  # noqa: F811
+    """`evaluate --features RUN` (a training run's folder, its best.pt beside) without --out was refused for
+    writing its predictions inside an input folder; only with --out did the line say that RUN is a training run's
+    folder, not a feature store (hostile trial). Now that line comes first, --out or not."""
+    before = sorted(p.name for p in run.iterdir())
+    for extra in ([], ["--out", tmp_path / "p.json"]):
+        code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features",
+                         run, *extra)
+        assert code == 2 and len(err) == 1, (extra, err)
+        assert err[0].startswith(f"error: {run}: no features (the store has none): no meta.json, so not a feature "
+                                 "store"), err
+        assert "it is a training run's folder (best.pt, last.pt" in err[0] and "inside" not in err[0], err
+    assert sorted(p.name for p in run.iterdir()) == before and not (tmp_path / "p.json").exists()
