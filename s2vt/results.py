@@ -180,13 +180,18 @@ KEPT_METRICS = re.compile(r"metrics_.*\.json|.*\.metrics\.json")
 KEPT_PREDS = re.compile(r"preds_(train|val|test)\.json")
 
 
+def is_evaluate_metrics(data: object) -> bool:
+    """Whether parsed JSON is evaluate's metrics file (its "split", "videos" and "seconds")."""
+    return isinstance(data, dict) and data.get("split") in SPLITS and type(data.get("videos")) is int \
+        and "seconds" in data
+
+
 def metrics_not_predictions(path: str | Path, data: object) -> str | None:
     """The line for evaluate's metrics file (its "split", "videos" and "seconds") given as predictions, naming the
     predictions file beside it (`predictions_of`) when it is there; None for any other data. Read as
     {id: caption}, it was refused as "'videos' ({id: caption} form): caption must be a string, not int"
     (hostile trial)."""
-    if not (isinstance(data, dict) and data.get("split") in SPLITS and type(data.get("videos")) is int
-            and "seconds" in data):
+    if not is_evaluate_metrics(data):
         return None
     preds = predictions_of(Path(path))
     return f"{path}: evaluate's metrics, not its predictions: pass " + (
@@ -274,6 +279,9 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
         if split is not None:
             raise ResultsError(f"{path}: --split needs a manifest (JSON lines of video_id records) as the references")
         data = _load_json(path, "a JSON object {id: [captions]} (or a manifest: JSON lines of video_id records)")
+        if is_evaluate_metrics(data):  # (said only "expected {id: [captions]} or a manifest"; hostile trial)
+            raise ResultsError(f"{path}: evaluate's metrics, not references: pass the manifest evaluate read (its "
+                               f"--manifest) in their place, with --split {data['split']}")
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
             raise ResultsError(f"{path}: expected {{id: [captions]}} or a manifest (JSON lines of video_id records)")
         for k, v in data.items():  # (as the manifest reader says it)

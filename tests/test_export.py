@@ -749,6 +749,22 @@ def test_evaluates_metrics_file_given_as_predictions_is_named_with_its_predictio
                                                f"{tmp_path / 'preds_test.json'}")
 
 
+def test_evaluates_metrics_file_given_as_references_says_what_to_pass(tmp_path, capsys):
+    """`s2vt score METRICS PREDS`, evaluate's metrics file in the references' place, said only "expected {id:
+    [captions]} or a manifest" (hostile trial): no pointer to what the file is. Now one line says it is evaluate's
+    metrics and to pass the manifest evaluate read in their place, with the split the metrics are of."""
+    from s2vt.cli import main
+    metrics, preds = tmp_path / "greedy.metrics.json", tmp_path / "greedy.json"
+    metrics.write_text(json.dumps({"split": "val", "videos": 2, "beam": 1, "bleu4": 0.1, "seconds": 1.5}, indent=2))
+    preds.write_text(json.dumps({"v1": "a car drives"}))
+    said = (f"error: {metrics}: evaluate's metrics, not references: pass the manifest evaluate read (its "
+            "--manifest) in their place, with --split val")
+    assert main(["score", str(metrics), str(preds)]) == 2
+    assert capsys.readouterr().err == said + "\n"
+    assert main(["score", str(metrics), str(metrics)]) == 2  # (the references' place is said first)
+    assert capsys.readouterr().err == said + "\n"
+
+
 def test_predictions_of_inverts_metrics_file():
     """The metrics-file name evaluate writes and the predictions name export/score point back to have one home
     (results.py); each maps back to the file it came from."""
