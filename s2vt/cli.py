@@ -781,9 +781,14 @@ def run_weights(args: argparse.Namespace) -> int:
         for r in rows:
             count, size = held.get(r["name"], (0, 0))
             r["int8_cache"] = {"folder": os.path.abspath(folder), "files": count, "bytes": size}
+    # a missing file's row names the file it is looked for under, where a found one's path is (its hint alone
+    # named no file: weights downloaded by hand had no name to be saved under; hostile trial), padded so that the
+    # "(looked in ...)" of every missing row lines up
+    width = max((len(r["file"]) for r in rows if r["path"] is None), default=0)
     for r in rows:
         print(json.dumps(r) if args.json else
-              f"{r['name']:<11} {r['status']:<9} {r['path'] or ''}" + (f"  ({r['reason']})" if r["reason"] else ""))
+              f"{r['name']:<11} {r['status']:<9} {r['path'] or r['file'].ljust(width)}"
+              + (f"  ({r['reason']})" if r["reason"] else ""))
     if not args.json and args.dir is None and any(r["status"] == "missing" for r in rows):  # (once, not per row)
         print(f"missing files: `{shlex.join(weights_command())} download NAME...` fetches them, or "
               + weights_dir_hint())

@@ -469,3 +469,21 @@ def test_list_json_names_the_int8_cache_too(tmp_path):
     assert list(rows) == list(dl.SPECS) and all(r["status"] == "missing" for r in rows.values())
     assert rows["c3d"]["int8_cache"] == {"folder": str(cache), "files": 1, "bytes": 62_000_000}
     assert rows["resnet152"]["int8_cache"] == {"folder": str(cache), "files": 0, "bytes": 0}
+
+
+def test_list_names_the_file_each_weight_is_expected_under(tmp_path):
+    """`weights list` rows of missing weights named no file (`c3d  missing  (looked in ...)`): a user who downloaded
+    weights by hand could not tell what name to save them under (hostile trial). A missing row now names its file
+    (the path a found one shows ends in it), aligned; each --json row has it as "file"."""
+    (tmp_path / "vggish-10086976.pth").write_bytes(b"")  # (found: its path says the name)
+    env = {"TORCH_HOME": str(tmp_path / "torch"), "S2VT_CACHE_DIR": str(tmp_path / "nocache")}
+    proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), env=env)
+    assert proc.returncode == 0, proc.stderr
+    lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.split()[0] in dl.SPECS}
+    for name in ("resnet152", "c3d", "vggish_pca"):
+        assert lines[name].split()[1:3] == ["missing", dl.SPECS[name].files[0]], lines[name]
+    assert lines["vggish"].split()[1:3] == ["unusable", str(tmp_path / "vggish-10086976.pth")], lines["vggish"]
+    assert len({line.index("(looked in") for n, line in lines.items() if n != "vggish"}) == 1, proc.stdout
+    proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), "--json", env=env)
+    rows = {r["name"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert {n: r["file"] for n, r in rows.items()} == {n: s.files[0] for n, s in dl.SPECS.items()}

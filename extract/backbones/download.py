@@ -252,7 +252,8 @@ def download(names: list[str], folder: str | os.PathLike, table: dict[str, Remot
 
 
 def status(folder: str | os.PathLike | None, table: dict[str, Remote] | None = None) -> list[dict]:
-    """`s2vt weights list`: per known file, {"name", "status", "path", "reason"}; the status is verified,
+    """`s2vt weights list`: per known file, {"name", "file", "status", "path", "reason"} (`file`: the name it is
+    expected under, the one downloaded); the status is verified,
     present (found, not verified, but extract loads it: a sha256 other than its name's), unusable
     (extract would refuse it: empty, text, another network's, NaN) or missing."""
     table = table if table is not None else remotes()
@@ -260,7 +261,7 @@ def status(folder: str | os.PathLike | None, table: dict[str, Remote] | None = N
     for name, remote in table.items():
         path = find_weights(name, folder, required=False)
         if path is None:
-            rows.append({"name": name, "status": "missing", "path": None,
+            rows.append({"name": name, "file": remote.file, "status": "missing", "path": None,
                          "reason": f"looked in {', '.join(str(d) for d in search_dirs(folder))}"})
             continue
         reason = problem(path, path.name, remote.check)
@@ -269,7 +270,8 @@ def status(folder: str | os.PathLike | None, table: dict[str, Remote] | None = N
             # the whole file is read a second time here, but only for a file that failed its sha256
             unusable = load_problem(path, remote.check) if remote.check else None
             reason = f"{unusable}; {reason}" if unusable else reason
-        rows.append({"name": name, "status": "verified" if not reason else "unusable" if unusable else "present",
+        rows.append({"name": name, "file": remote.file,
+                     "status": "verified" if not reason else "unusable" if unusable else "present",
                      "path": str(path), "reason": reason})
     return rows
 
