@@ -24,9 +24,11 @@ from .options import Parser, abbreviation_hint, command_parser, dash_hint, takes
 def not_taken(p: argparse.ArgumentParser, command: str, reads_videos: bool) -> None:
     """Record on `p` why `command` has no --weights, for the refusal's hint (`options.abbreviation_hint`): it
     is extract's option, and `caption --weights` was told it could be --weights-dir (hostile trial)."""
-    p.not_taken = {"--weights": (f"no --weights here: {command} computes features with the backbones the "
-                                 "checkpoint's were extracted with (its store's meta.json); --weights is extract's "
-                                 "option") if reads_videos else
+    # (the checkpoint's record of its training store's settings says which backbones, pretrained or random:
+    # `Captioner` reads them from it, `ExtractConfig.from_meta`; no store is read)
+    p.not_taken = {"--weights": (f"no --weights here: {command} computes features with the backbones its "
+                                 "checkpoint records (pretrained or random, as its training features were "
+                                 "extracted); --weights is extract's option") if reads_videos else
                    (f"no --weights here: {command} reads the store's features, extracted with the backbones "
                     "extract's --weights chose")}
 

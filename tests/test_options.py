@@ -249,8 +249,8 @@ def test_an_option_is_not_taken_abbreviated(tmp_path, capsys):
 
 
 
-CAPTION_WEIGHTS = ("no --weights here: {} computes features with the backbones the checkpoint's were extracted with "
-                   "(its store's meta.json); --weights is extract's option")
+CAPTION_WEIGHTS = ("no --weights here: {} computes features with the backbones its checkpoint records (pretrained or "
+                   "random, as its training features were extracted); --weights is extract's option")
 STORE_WEIGHTS = ("no --weights here: {} reads the store's features, extracted with the backbones extract's --weights "
                  "chose")
 
@@ -281,6 +281,16 @@ def test_weights_on_a_command_without_it_says_why(words, why, tmp_path, capsys, 
     assert code == 2 and err.count("\n") == 1 and f"; {why}" in err and "could be" not in err, err
     assert list(tmp_path.iterdir()) == []
 
+
+def test_caption_weights_hint_says_the_checkpoint_records_the_backbones(tmp_path, capsys, monkeypatch):
+    """caption's (and serve's) refusal of --weights said the backbones came from "(its store's meta.json)", a store
+    caption never reads (hostile trial): the checkpoint records them (its copy of the training store's settings,
+    which Captioner reads), and the line now says so."""
+    monkeypatch.chdir(tmp_path)
+    for words in (["caption", "v.mp4", "--checkpoint", "c.pt", "--weights", "random"], ["serve", "--weights=random"]):
+        code, err = refusal(words, capsys)
+        assert code == 2 and "the backbones its checkpoint records (pretrained or random" in err, err
+        assert "store's meta.json" not in err, err
 
 @pytest.mark.parametrize("words", [
     ["import", "mlds", "DIR", "--out", "X", "--vid", "x"],  # (--videos: other formats' option, refused by mlds)
