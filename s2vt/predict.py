@@ -18,8 +18,8 @@ from .device import pick_device
 from .errors import UserError, invoked_as
 from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, busy_line, check_writable, folder_path, make_dirs,
                      refuse_empty_paths, refuse_existing, refuse_linked_defaults, lock_path, locked, refuse_long_names,
-                     refuse_special_outputs, refuse_checkpoints, removed_if_failed, training_run, writing_elsewhere,
-                     written_file, RUN_OUTPUTS)
+                     refuse_special_outputs, refuse_checkpoints, removed_if_failed, RUN_OUTPUTS, training_run,
+                     writing_elsewhere, written_file)
 from .manifest import json_start, manifest_row  # (what tells a manifest by its content: extract's too)
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, no_store_here, one_line, printable, store_not_found
