@@ -228,3 +228,28 @@ def test_demo_videos_render_the_same_twice(tmp_path):
         make_video(a, "red", "left", sound, seconds=1.0)
         make_video(b, "red", "left", sound, seconds=1.0)
         assert a.read_bytes() == b.read_bytes(), sound
+
+
+def test_a_demo_too_small_to_compare_the_sound_says_so(tmp_path, capsys, monkeypatch):
+    """`s2vt demo --per-combo 1` holds 10 test clips (48 clips, one in five held out for test): its last line said
+    'sound named right 0.00 with VGGish vs 0.00 without' as if the audio modality added nothing, with no word that
+    so few clips cannot tell the two runs apart (hostile trial). Now the line says so; the default demo's does not."""
+    import s2vt.demo
+    from s2vt.cli import main
+
+    def metrics(clips):
+        return {"seconds": 60, "CIDEr": 1.0, "BLEU-4": 0.5, "hit@1": 1.0,
+                "audio_word_accuracy": {"with_vggish": 0.0, "without_vggish": 0.0, "clips": clips}}
+    for per_combo, clips in ((1, 10), (2, 20)):
+        monkeypatch.setattr(s2vt.demo, "run_demo", lambda out, per_combo, overwrite: metrics(clips))
+        assert main(["demo", "--out", str(tmp_path / "d"), "--per-combo", str(per_combo)]) == 0
+        said = capsys.readouterr().out
+        assert said.count("\n") == 1 and "0.00 with VGGish vs 0.00 without" in said, said
+        assert ("(10 test clips: too few to compare)" in said) == (per_combo == 1), said
+    # the clip counts themselves, from a manifest as the demo writes it
+    from s2vt.manifest import write_manifest
+    entries = [{"video_id": f"demo{n:03d}_red_left", "path": "x.mp4", "tags": ["left"],
+                "captions": [s2vt.demo.caption_for("red", "left", "a tone plays")],
+                "split": "test" if n % 5 == 0 else "train"} for n in range(48)]
+    write_manifest(entries, tmp_path / "manifest.jsonl")
+    assert s2vt.demo.sound_clips(tmp_path / "manifest.jsonl") == 10
