@@ -176,8 +176,16 @@ def recorded_epochs(cfg: TrainConfig, last: dict, path: Path) -> TrainConfig:
         return cfg
     then = next((h["schedule_epochs"] for h in reversed(last.get("history", [])) if "schedule_epochs" in h), None)
     if then is None:
+        # every option the resume needs in this one line: load_training_state's refusal of an older StepLR
+        # came after it, so --epochs given was refused again for --schedule (hostile trial)
+        if refusal := step_lr_refusal(last.get("scheduler"), cfg, path, options_only=True):
+            raise RunFolderError(refusal)  # (no option resumes that one: --epochs would not help)
+        need, why = ["--epochs N"], [f"it has trained {last['epoch']}"]
+        if is_step_lr(last.get("scheduler")) and cfg.schedule != "step":
+            need.append("--schedule step")
+            why.append("its learning-rate schedule is the StepLR of an older s2vt, halve every 10 epochs")
         raise RunFolderError(f"{path} does not record how many epochs the run was to train (written by an older "
-                             f"s2vt): pass --epochs N (it has trained {last['epoch']})")
+                             f"s2vt): pass {' '.join(need)} ({'; '.join(why)})")
     return options.replace(cfg, epochs=then)
 
 
@@ -282,6 +290,27 @@ def tags_cause(was: dict, cfg: TrainConfig, streaming: bool) -> str:
     return f"{cfg.manifest} changed since the run started" if cfg.manifest else "the manifest changed"
 
 
+def is_step_lr(state) -> bool:
+    """Whether a last.pt's scheduler state is an older s2vt's StepLR (678a974), not today's LambdaLR."""
+    return isinstance(state, dict) and "lr_lambdas" not in state and "step_size" in state
+
+
+def step_lr_refusal(state, cfg: TrainConfig, path: Path, options_only: bool = False) -> str | None:
+    """Why `cfg` cannot resume a last.pt whose scheduler `state` is an older s2vt's StepLR, else None: a StepLR
+    other than today's --schedule step (halve every 10 epochs) continues under no --schedule; that one needs
+    --schedule step. `options_only`: the first refusal alone, which no option answers."""
+    if not is_step_lr(state):
+        return None
+    if (state["step_size"], state.get("gamma")) != (10, 0.5):
+        return (f"{path}: its learning-rate schedule is a StepLR (step {state['step_size']}, gamma "
+                f"{state.get('gamma')}) that no --schedule continues: pass --overwrite to train the run again")
+    if cfg.schedule != "step" and not options_only:
+        return (f"{path}: its learning-rate schedule is the StepLR of an older s2vt (halve every "
+                f"{state['step_size']} epochs): pass --schedule step to resume it, or pass --overwrite to train "
+                "the run again")
+    return None
+
+
 def load_training_state(optim: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LambdaLR, last: dict,
                         cfg: TrainConfig, steps: int, path: Path) -> None:
     """last.pt's optimiser and scheduler state loaded into `optim` and `sched` (a LambdaLR stepped once an
@@ -290,14 +319,9 @@ def load_training_state(optim: torch.optim.Optimizer, sched: torch.optim.lr_sche
     not fit, RunFolderError in one line (torch's KeyError: 'lr_lambdas' was a traceback; hostile trial)."""
     state = last["scheduler"]
     again = "or pass --overwrite to train the run again"
-    if isinstance(state, dict) and "lr_lambdas" not in state and "step_size" in state:
-        if cfg.schedule != "step" or (state["step_size"], state.get("gamma")) != (10, 0.5):
-            raise RunFolderError(f"{path}: its learning-rate schedule is the StepLR of an older s2vt (halve every "
-                                 f"{state['step_size']} epochs): pass --schedule step to resume it, {again}"
-                                 if (state["step_size"], state.get("gamma")) == (10, 0.5) else
-                                 f"{path}: its learning-rate schedule is a StepLR (step {state['step_size']}, gamma "
-                                 f"{state.get('gamma')}) that no --schedule continues: pass --overwrite to train "
-                                 "the run again")
+    if refusal := step_lr_refusal(state, cfg, path):
+        raise RunFolderError(refusal)
+    if is_step_lr(state):
         done = state["last_epoch"] * steps  # (the same halving, at the same epochs: step_size 10 epochs of steps)
         state = {**sched.state_dict(), "base_lrs": state["base_lrs"], "last_epoch": done, "_step_count": done + 1,
                  "_last_lr": state.get("_last_lr", state["base_lrs"])}

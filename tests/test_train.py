@@ -1094,6 +1094,41 @@ def test_a_last_pt_of_the_epoch_counted_step_schedule_resumes_with_schedule_step
     assert [h["lr"] for h in last["history"]] == pytest.approx([lr] * 3)  # (under 10 epochs: not yet halved)
 
 
+def test_a_step_lr_run_that_does_not_record_its_epochs_is_told_every_option_at_once(tmp_path, capsys):
+    """A last.pt of 678a974 (2026-11-30) records neither its --epochs nor its schedule: --resume was refused for
+    '--epochs N', then, given it, refused again for '--schedule step' (hostile trial). Now the first line names
+    both, and the command it asks for resumes the run."""
+    from s2vt import cli
+
+    cmd = older_run(tmp_path, capsys)
+    run = tmp_path / "run"
+
+    def step_lr(ckpt):  # (678a974's last.pt, its scheduler a StepLR after epoch 1)
+        older_record(ckpt)
+        param = torch.zeros(1, requires_grad=True)
+        lr = ckpt["optimizer"]["param_groups"][0]["initial_lr"]
+        sched = torch.optim.lr_scheduler.StepLR(torch.optim.Adam([param], lr=lr), step_size=10, gamma=0.5)
+        sched.optimizer.step()
+        sched.step()
+        ckpt["scheduler"] = sched.state_dict()
+    edit_last(run, step_lr)
+    before = (run / "last.pt").read_bytes()
+    for extra in ([], ["--schedule", "cosine"]):
+        assert cli.main([*cmd, "--resume", *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"error: {run / 'last.pt'} does not record how many epochs"), err
+        assert "pass --epochs N --schedule step (it has trained 1;" in err, err
+        assert (run / "last.pt").read_bytes() == before
+    assert cli.main([*cmd, "--resume", "--epochs", "3", "--schedule", "step"]) == 0, capsys.readouterr().err
+    assert torch.load(run / "last.pt", weights_only=True)["epoch"] == 3
+    # a StepLR no --schedule continues: that refusal alone (--epochs would not resume it)
+    (run / "last.pt").write_bytes(before)
+    edit_last(run, lambda ckpt: ckpt["scheduler"].update(step_size=5))
+    assert cli.main([*cmd, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "that no --schedule continues: pass --overwrite" in err, err
+
+
 def older_record(ckpt) -> None:
     """`ckpt` (a last.pt dict) as s2vt of 2026-11-30 (7a98b62) wrote it: no settings, no first loss, history rows
     without their optimiser steps and schedule length."""
