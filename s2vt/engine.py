@@ -170,8 +170,10 @@ def resumed_settings(cfg: TrainConfig, was: dict) -> TrainConfig:
 
 def recorded_epochs(cfg: TrainConfig, last: dict, path: Path) -> TrainConfig:
     """A --resume's --epochs where its command gave none and last.pt, written by an older s2vt, has no settings
-    to take it from: the schedule length its history rows record, else RunFolderError. (A run of 2026-11-30 that
-    had finished its --epochs 2 trained on to today's default, and replaced best.pt, unsaid; hostile trial.)"""
+    to take it from: the schedule length its history rows record, else RunFolderError naming every option the
+    resume needs (--patience too after epochs without improvement, --schedule step for a StepLR). (A run of
+    2026-11-30 that had finished its --epochs 2 trained on to today's default, and replaced best.pt, unsaid;
+    hostile trial.)"""
     if cfg.given is None or "epochs" in cfg.given or "epochs" in last.get("settings", {}):
         return cfg
     then = next((h["schedule_epochs"] for h in reversed(last.get("history", [])) if "schedule_epochs" in h), None)
@@ -180,12 +182,20 @@ def recorded_epochs(cfg: TrainConfig, last: dict, path: Path) -> TrainConfig:
         # came after it, so --epochs given was refused again for --schedule (hostile trial)
         if refusal := step_lr_refusal(last.get("scheduler"), cfg, path, options_only=True):
             raise RunFolderError(refusal)  # (no option resumes that one: --epochs would not help)
-        need, why = ["--epochs N"], [f"it has trained {last['epoch']}"]
+        need, why, nor = ["--epochs N"], [f"it has trained {last['epoch']}"], ""
+        # nor its --patience: epochs without improvement may be early stopping's end, which the --epochs asked
+        # for alone trained on under this command's --patience (hostile trial); last.pt's count tells which
+        bad = last.get("bad_epochs", 0)
+        if isinstance(bad, int) and bad > 0 and "patience" not in cfg.given:
+            need.append("--patience P")
+            nor = ", nor its --patience"
+            why.append(f"its last {bad} epoch{'s' * (bad != 1)} did not improve on epoch {last['epoch'] - bad}: if "
+                       f"early stopping ended the run, --epochs {last['epoch']} --patience {bad} keep it ended")
         if is_step_lr(last.get("scheduler")) and cfg.schedule != "step":
             need.append("--schedule step")
             why.append("its learning-rate schedule is the StepLR of an older s2vt, halve every 10 epochs")
-        raise RunFolderError(f"{path} does not record how many epochs the run was to train (written by an older "
-                             f"s2vt): pass {' '.join(need)} ({'; '.join(why)})")
+        raise RunFolderError(f"{path} does not record how many epochs the run was to train{nor} (written by an "
+                             f"older s2vt): pass {' '.join(need)} ({'; '.join(why)})")
     return options.replace(cfg, epochs=then)
 
 

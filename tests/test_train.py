@@ -1194,6 +1194,37 @@ def test_a_run_of_an_older_s2vt_that_does_not_record_its_epochs_is_not_resumed_u
     assert len(rows(run)) == 2 and torch.load(run / "last.pt", weights_only=True)["settings"]["epochs"] == 2
 
 
+def test_an_early_stopped_run_of_an_older_s2vt_is_asked_for_its_epochs_and_patience_in_one_line(tmp_path, capsys):
+    """A last.pt of 7a98b62 records neither --epochs nor --patience: a run its early stopping ended (its last epochs
+    no better than an older one) was asked for '--epochs N' alone, and the --epochs given trained it on under
+    today's --patience 3, past the --patience 2 that had ended it, without a word (hostile trial). Now the one
+    refusal names both, with what last.pt tells: the epochs since the best, the command that keeps it ended."""
+    from s2vt import cli
+
+    manifest, store, _ = tag_only(tmp_path, videos=40)
+    cmd = older_run(tmp_path, capsys, data=(manifest, store))
+    run = tmp_path / "run"
+    assert cli.main([*cmd, "--resume"]) == 0  # (epochs 2 and 3)
+
+    def stopped(ckpt):  # (as if epochs 2 and 3 did not beat epoch 1's, and --patience 2 ended the run)
+        older_record(ckpt)
+        ckpt["bad_epochs"] = 2
+    edit_last(run, stopped)
+    before = {name: (run / name).read_bytes() for name in ("last.pt", "best.pt", "metrics.csv")}
+    assert cli.main([*cmd, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {run / 'last.pt'} does not record how many epochs the run was to train, nor its "
+                   "--patience (written by an older s2vt): pass --epochs N --patience P (it has trained 3; its "
+                   "last 2 epochs did not improve on epoch 1: if early stopping ended the run, --epochs 3 --patience "
+                   "2 keep it ended)\n"), err
+    assert {name: (run / name).read_bytes() for name in before} == before
+    assert cli.main([*cmd, "--resume", "--epochs", "5", "--patience", "2"]) == 0  # (ended: nothing trained)
+    assert len(rows(run)) == 3 and (run / "last.pt").read_bytes() == before["last.pt"]
+    # --patience given: --epochs alone is asked for, as before
+    assert cli.main([*cmd, "--resume", "--patience", "2"]) == 2
+    assert "pass --epochs N (it has trained 3)\n" in capsys.readouterr().err
+
+
 def test_an_older_runs_per_video_beside_one_caption_per_video_resumes_as_it_trained(tmp_path, capsys):
     """A last.pt of 64c188d (2026-12-01) records --per-video 4 (its default) beside --one-caption-per-video (the
     demo's), a pair today refuses: --resume, with neither given, with --per-video 1 or with --per-caption, said
