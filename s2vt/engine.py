@@ -227,6 +227,33 @@ def changed_settings(was: dict, cfg: TrainConfig, finished: str | None) -> str |
                                              + ([f"taking effect: {said(taken)}"] if taken else []))
 
 
+# a cosine schedule's factor at or below which a run is (nearly) finished: its learning rate in the last
+# stretch of the decay (5% when done; 25%: the last third or so of its epochs without warmup)
+NEARLY_DECAYED = 0.25
+
+
+def late_epochs(cfg: TrainConfig, last: dict, steps: int, step: int, lr: float) -> str | None:
+    """The warning for a --resume whose larger --epochs extends a (nearly) finished cosine run, else None: the
+    scheduler keeps its `step` count and takes this command's length (`lr_factor`), so the added epochs train at
+    the end of the longer decay, not on a decay of their own (`lr`: the run's --lr, which last.pt keeps; `steps`:
+    an epoch's). Unsaid, `--epochs 3` on a finished 2-epoch run trained epoch 3 from 29% of --lr down to 5%."""
+    # (the length its last epoch trained under: a paused run ended at its epoch (`end_run_at`) records the
+    # --epochs it ended at, not the longer schedule it was on)
+    then = next((h["schedule_epochs"] for h in reversed(last.get("history", [])) if "schedule_epochs" in h), None)
+    ends = last.get("settings", {}).get("epochs") or then
+    if cfg.schedule != "cosine" or ends is None or cfg.epochs <= ends:
+        return None
+    was = lr_factor(cfg, steps, then or ends)(step)
+    if was > NEARLY_DECAYED:  # (early in its decay: the longer one is most of a schedule still)
+        return None
+    done, start = last["epoch"], last["epoch"] + 1
+    added = f"epoch {start} trains" if start == cfg.epochs else f"epochs {start}-{cfg.epochs} train"
+    return (f"warning: --epochs {cfg.epochs}: the run had trained {done} of its {ends} epochs (its learning rate "
+            f"down to {was:.0%} of --lr {lr:g}) and its schedule keeps counting steps: {added} at the end of a "
+            f"{cfg.epochs}-epoch cosine decay, from {lr_factor(cfg, steps)(step):.0%} of --lr down to 5%; for a full "
+            f"{cfg.epochs}-epoch schedule, train a fresh run (--overwrite, or a new --out)")
+
+
 # the settings an epoch's number of optimiser steps follows, besides the data and the processes (torchrun's)
 STEP_SETTINGS = ("batch_size", "per_video", "per_caption")
 
@@ -787,6 +814,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                 and not (warning and "--val-features" in warning)):
             log(f"warning: --resume: the {len(val_ids)} validation videos are not those of {last_path}'s epochs: the "
                 f"epochs to come are compared with best.pt's {best_said}, measured on other videos")
+        if not finished and (late := late_epochs(cfg, last, len(sampler), sched.last_epoch, sched.base_lrs[0])):
+            log(late)
         if not finished:
             log(f"resuming from {last_path} at epoch {start_epoch}")
     for line in unused_video:

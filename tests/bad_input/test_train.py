@@ -276,6 +276,33 @@ def test_resume_says_which_changed_settings_it_ignores(store, run, tmp_path, cap
     assert code == 0 and err[0] == "warning: --resume: taking effect: --epochs 3 (last.pt: 2)", err
 
 
+def test_a_finished_run_resumed_with_more_epochs_says_they_train_at_the_end_of_the_decay(store, tmp_path, capsys):
+    """`--resume --epochs 3` on a run that had finished its --epochs 2 trained epoch 3 at the end of a 3-epoch
+    cosine decay (the schedule keeps its step count, its length is this command's --epochs): from 29% of --lr
+    down to the 5% floor, metrics.csv's lr at the floor, and only 'taking effect: --epochs 3' said (hostile
+    trial). Now one warning line says so, and what gives a full schedule; a run early in its schedule, or on
+    --schedule step, is not warned."""
+    out = tmp_path / "run"
+    args = train_args(store, out, "--warmup", "0", "--lr", "0.01", "--patience", "9")
+    assert s2vt(capsys, *args, "--epochs", "2")[0] == 0
+    code, err = s2vt(capsys, *args, "--resume", "--epochs", "3")
+    assert code == 0, err
+    said = [e for e in err if "decay" in e]
+    assert said == ["warning: --epochs 3: the run had trained 2 of its 2 epochs (its learning rate down to 5% of "
+                    "--lr 0.01) and its schedule keeps counting steps: epoch 3 trains at the end of a 3-epoch cosine "
+                    "decay, from 29% of --lr down to 5%; for a full 3-epoch schedule, train a fresh run (--overwrite, "
+                    "or a new --out)"], err
+    lr = [float(r["lr"]) for r in csv.DictReader(open(out / "metrics.csv"))]
+    assert lr[2] == pytest.approx(0.0005)  # (where the warning says epoch 3 ends)
+    # early in its schedule, more epochs are most of a decay still: no warning; nor on --schedule step
+    for extra in (["--epochs", "4"], ["--epochs", "2", "--schedule", "step"]):
+        other = tmp_path / f"other{len(extra)}"
+        assert s2vt(capsys, *train_args(store, other, "--warmup", "0", *extra[2:]), *extra[:2],
+                    "--stop-after", "1")[0] == 0
+        code, err = s2vt(capsys, *train_args(store, other, "--resume", "--epochs", "5"))
+        assert code == 0 and not [e for e in err if "decay" in e], err
+
+
 def test_a_plain_resume_goes_on_with_the_runs_own_settings(store, tmp_path, capsys):
     """`--resume` with only the data and --out took this command's defaults for the rest: the recipe's
     --epochs 4 for a run begun with --epochs 3 ("taking effect: --epochs 4 (last.pt: 3)"), and a refusal for
