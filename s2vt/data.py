@@ -226,16 +226,15 @@ class CaptionGroups(Sampler):
         return self._steps()
 
 
-def may_leave_parts_unused(entries: list[dict], has_captions: bool, lstm: bool) -> bool:
+def may_leave_parts_unused(entries: list[dict], has_captions: bool, idle_without_captions: bool) -> bool:
     """Whether a training batch of `entries` can leave part of the model without gradients, which
-    DistributedDataParallel must be told (find_unused_parameters): tag-only training of a model with LSTMs
-    (`lstm`: the caption decoder's parts, beside an encoder --tag-input encoder reads), and a split where a
-    rank's batch can be all videos without captions (the decoder) or all videos of captions alone (the tag
-    head). Untold, the ranks' gradient reductions did not match: gloo aborted ('Is there a distributed
-    collective mismatch') or the ranks hung (hostile trial). Told needlessly (a tag-only model without
-    LSTMs uses every parameter), torch warned once a rank that it found none unused."""
+    DistributedDataParallel must be told (find_unused_parameters): tag-only training of a model with parts
+    it leaves idle (`S2VT.idle_without_captions`), and a split where a rank's batch can be all videos without
+    captions (the decoder) or all videos of captions alone (the tag head). Untold, the ranks' gradient
+    reductions did not match: gloo aborted ('Is there a distributed collective mismatch') or the ranks hung
+    (hostile trial). Told needlessly, torch warned once a rank that it found no unused parameter."""
     if not has_captions:
-        return lstm
+        return idle_without_captions
     return any(not e.get("captions") or e.get("captions_only") for e in entries)
 
 

@@ -821,7 +821,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     for line in unused_video:
         log(line)
     net = (torch.nn.parallel.DistributedDataParallel(
-        model, find_unused_parameters=may_leave_parts_unused(splits["train"], has_caps, model.cfg.lstm))
+        model, find_unused_parameters=may_leave_parts_unused(splits["train"], has_caps,
+                                                             model.idle_without_captions()))
            if ddp.world > 1 else model)
     meta = store.meta() if store is not None else {}
     # val videos without what the metric scores (captions for CIDEr, tags for the others): validate has

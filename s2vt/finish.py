@@ -149,7 +149,8 @@ def refit_network(run: Run) -> None:
         f"epoch{'s' if epochs != 1 else ''} val chose")
     entries = getattr(run.train_ds, "entries", []) + run.val_ds.entries  # (a stream: its items have no captions)
     net = (torch.nn.parallel.DistributedDataParallel(
-        model, find_unused_parameters=may_leave_parts_unused(entries, run.has_captions, model.cfg.lstm))
+        model, find_unused_parameters=may_leave_parts_unused(entries, run.has_captions,
+                                                             model.idle_without_captions()))
            if run.ddp.world > 1 else model)
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, refit_lr_factor(cfg, data.steps, run.history))

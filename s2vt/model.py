@@ -316,6 +316,14 @@ class S2VT(nn.Module):
         logits = logits + self.wide(text, logits.shape[0]) if self.wide is not None else logits
         return self.linear.blend(logits, text) if self.linear is not None else logits
 
+    def idle_without_captions(self) -> bool:
+        """Whether a step without captions (tag-only training) leaves parameters without gradients, which
+        DistributedDataParallel must be told: the LSTMs' decoder parts (built for captions, or for
+        --tag-input encoder), and in a text-only model (no video steps) the guided query and a pooling
+        head's pooling, which `pooled` passes by."""
+        return self.cfg.lstm or (self.fusion is None and self.text is not None
+                                 and (self.query is not None or self.cfg.tag_head not in MEAN_POOLING))
+
     def pooled(self, steps: torch.Tensor | None, text: dict | None) -> torch.Tensor:
         """What the head classifies: its pooling of the video steps, the text vector, or both side
         by side. Guided fusion (MultimodalVideoTag): the text vector is the query of an attention

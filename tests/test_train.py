@@ -415,15 +415,28 @@ def test_torchrun_a_rank_of_tag_only_videos_beside_captioned_ones_trains(tmp_pat
     assert len(rows(out)) == 2
 
 
-def test_torchrun_tag_only_model_reading_the_encoder_trains(tmp_path):
-    """A tag-only model's parameters are all used, so DDP is not told to look for unused ones (torch warned
-    once a rank that it found none), except with --tag-input encoder: the S2VT encoder's LSTMs are built and
-    the caption decoder's parts beside them get no gradient; DDP told so trains and refits."""
-    manifest, store = make_store(tmp_path / "d", videos=12)
-    manifest.write_text("".join(json.dumps({**json.loads(x), "captions": []}) + "\n"
-                                for x in manifest.read_text().splitlines()))
-    code, _, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(tmp_path / "ddp"),
-                            "--epochs", "2", "--hidden", "16", "--tag-input", "encoder", "--refit")
+@pytest.mark.parametrize("case", ["encoder", "guided", "nextvlad"])
+def test_torchrun_tag_only_model_with_idle_parts_trains(tmp_path, case):
+    """A tag-only model without LSTMs uses every parameter, so DDP is not told to look for unused ones (torch
+    warned once a rank that it found none); but some tag-only models leave parts idle, which DDP must be told
+    of: with --tag-input encoder the caption decoder's parts beside the encoder; in a text-only model the
+    query of --text-fusion guided and a pooling head's pooling (no video steps to pool). Untold, both ranks
+    failed on their second step ('Expected to have finished reduction in the prior iteration'; review)."""
+    if case == "encoder":
+        manifest, store = make_store(tmp_path / "d", videos=12)
+        manifest.write_text("".join(json.dumps({**json.loads(x), "captions": []}) + "\n"
+                                    for x in manifest.read_text().splitlines()))
+        args = ["--features", str(store), "--tag-input", "encoder"]
+    else:  # (text alone: no --features)
+        manifest = tmp_path / "m.jsonl"
+        manifest.write_text("".join(json.dumps({"video_id": f"v{i}", "split": "val" if i >= 32 else "train",
+                                                "text": {"title": f"title {i % 2} word{i % 3}"},
+                                                "tags": [f"level1:{i % 2}", "tag:common"]}) + "\n"
+                                    for i in range(40)))
+        args = ["--text-embed", "8", "--min-tag-count", "1"] + (
+            ["--text-fusion", "guided"] if case == "guided" else ["--tag-head", "nextvlad"])
+    code, _, err = torchrun("--manifest", str(manifest), "--out", str(tmp_path / "ddp"), "--epochs", "2",
+                            "--hidden", "16", "--batch-size", "4", "--refit", *args)
     assert code == 0 and "refit epoch 1/" in err, err[-3000:]
 
 
