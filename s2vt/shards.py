@@ -19,6 +19,7 @@ Where a video's split and tags come from:
 from __future__ import annotations
 
 import glob
+import math
 import os
 import random
 import sys
@@ -403,17 +404,22 @@ class ShardStream(IterableDataset):
             if empty:  # (a rank without a batch of the epoch has none to pad with; rank 0 says so, every rank ends)
                 if self.rank:
                     raise SaidByRank0("a rank without training records")
-                raise DataError(f"a torchrun process has no training record in epoch {self.epoch}: the "
-                                f"{len(self.files)} shards are shared out whole and its share holds none of the "
-                                "training videos; run fewer processes (torchrun --nproc_per_node) or spread the "
-                                "training videos over more shards")
+                n, readers = len(self.files), self.world * max(1, self.workers)
+                share = (f"the {n} shards are shared out whole and its share holds none of the training videos"
+                         if n >= readers else f"the {readers} readers (processes × --workers) share out the records "
+                         f"of the {n} shard{'s' * (n != 1)} one by one and its share holds none of the training "
+                         "videos")
+                raise DataError(f"a torchrun process has no training record in epoch {self.epoch}: {share}; run "
+                                "fewer processes (torchrun --nproc_per_node) or spread the training videos over "
+                                "more shards")
             if batch is None:  # this rank's records are trained, another rank's not yet: its own again
-                batch = next(it, None) if padding else None
-                if batch is None:  # (the first padding batch, or its records all repeated: from its first again)
-                    it, padding = open_pass(True), True
-                    # (a pass that reads nothing the second time, a shard gone since: the last batch again)
-                    batch = next(it, None) or last
-                batch = {**batch, "padding": True}
+                batch = next(it, None) if padding and it is not None else None
+                if batch is None and (it is not None or not padding):  # (the first padding batch, or its records
+                    it, padding = open_pass(True), True                # all repeated: from its first again)
+                    batch = next(it, None)
+                    if batch is None:  # (a pass that reads nothing the second time, a shard gone since: the last
+                        it = None      # batch again, each step to the epoch's end, not a pass opened a step)
+                batch = {**(batch or last), "padding": True}
             else:
                 steps, last = steps + 1, batch
             yield batch
@@ -428,8 +434,10 @@ class ShardStream(IterableDataset):
 
 
 class EpochSteps:
-    """What engine.train asks of a batch sampler, for a stream: the steps of an epoch on one rank
-    (for the learning-rate schedule; skipped records and uneven readers move it a little)."""
+    """What engine.train asks of a batch sampler, for a stream: the steps of an epoch on one rank (for the
+    learning-rate schedule; skipped records and shards of unequal counts move it a little). Whole shards go to
+    ranks r::w (`ShardStream.plan`) and the ranks short of records pad (`batches`), so an epoch lasts the steps
+    of the rank of the most shards: its share of the records, counted as if the shards were equal."""
 
     def __init__(self, stream: ShardStream) -> None:
         self.stream = stream
@@ -438,7 +446,11 @@ class EpochSteps:
         self.stream.set_epoch(epoch)
 
     def __len__(self) -> int:
-        return max(1, -(-len(self.stream) // (self.stream.world * self.stream.batch_size)))
+        s = self.stream
+        files, readers = len(s.files), s.world * max(1, s.workers)
+        # (fewer shards than readers: every reader keeps records j::N of every shard, an even share)
+        most = -(-files // s.world) if files >= readers else files / s.world
+        return max(1, math.ceil(len(s) * most / files / s.batch_size))
 
 
 class ShardSource:

@@ -9,9 +9,10 @@ import re
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from s2vt.cli import main
-from s2vt.data import Labels
+from s2vt.data import Labels, collate
 from s2vt.checkpoint import load_checkpoint
 from s2vt.engine import TrainConfig, train
 from s2vt.predict import evaluate
@@ -243,6 +244,45 @@ def test_no_readable_data_exits_2(data, tmp_path, capsys):
     assert main(["train", "--manifest", str(root / "manifest.jsonl"), "--features", str(root / "store"),
                  "--val-features", f"{d}/validate*", *common]) == 2  # a store takes no --val-features
     assert "TFRecord shards" in capsys.readouterr().err
+
+
+def test_epoch_steps_under_torchrun_are_those_of_the_rank_of_the_most_shards(tmp_path):
+    """Whole shards go to ranks r::w and a rank short of records pads until the rank of the most has trained
+    its own (`batches`): an epoch lasts that rank's steps. The learning-rate schedule counted the records over
+    the ranks evenly (5 shards of ~30 records on 2 ranks, batch 4: 19 steps an epoch for the 22-23 run),
+    so its cosine reached its floor epochs before the run's end (review)."""
+    files = shards(tmp_path, "train", [28, 30, 31, 30, 28])
+    ds = ShardStream(files, ["rgb"], LABELS, None, None, batch_size=4, buffer=8, seed=0, rank=0, world=2)
+    counts = {f: count_records(f) for f in files}
+    taken = []
+    for epoch in range(1, 9):
+        ds.set_epoch(epoch)
+        taken.append(max(-(-sum(counts[f] for f, _, _ in ds.plan(r, 2, 0, 1)) // 4) for r in (0, 1)))
+    assert abs(len(ds.sampler) - np.mean(taken)) <= 1, (len(ds.sampler), taken)
+    # (fewer shards than readers: every reader keeps records j::N of every shard, an even share)
+    few = ShardStream(files[:1], ["rgb"], LABELS, None, None, batch_size=4, buffer=8, seed=0, rank=0, world=2)
+    assert len(few.sampler) == -(-28 // 8)
+
+
+def test_a_rank_whose_records_read_nothing_again_pads_with_its_last_batch(tmp_path, monkeypatch):
+    """A rank that ran out pads by reading its records again; when that pass read nothing (a shard gone since),
+    it opened another pass every step until the other ranks ended (review): now its last batch pads."""
+    files = shards(tmp_path, "train", [6, 6])  # (rank 0 of 2: one of them, 2 batches)
+    ds = ShardStream(files, ["rgb"], LABELS, None, None, batch_size=4, buffer=8, seed=0, rank=0, world=2)
+    others = iter([1] * 5 + [0])  # (another rank's batches: 2 steps beside this one's, 3 it pads, then none)
+
+    def all_reduce(flag, op):
+        flag[0] = max(int(flag[0]), next(others))
+    monkeypatch.setattr("s2vt.shards.dist.all_reduce", all_reduce)
+    opened = []
+
+    def open_pass(again):
+        opened.append(again)
+        return iter([]) if again else iter(DataLoader(ds, batch_size=4, collate_fn=collate))
+    got = list(ds.checked(open_pass, torch.device("cpu")))
+    assert opened == [False, True] and len(got) == 5, opened
+    assert [b.get("padding", False) for b in got] == [False, False, True, True, True]
+    assert all(b["video_id"] == got[1]["video_id"] for b in got[2:])
 
 
 def test_torchrun_process_whose_shards_hold_no_training_video_is_refused(data, tmp_path):
