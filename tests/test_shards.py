@@ -117,6 +117,25 @@ def test_shards_are_named_by_file_glob_or_folder(data, tmp_path):
     assert count_records(f"{d}/train0000.tfrecord") == 40
 
 
+def test_a_shard_of_a_damaged_length_or_text_trains_on_with_one_line(data, tmp_path, capsys):
+    """count_records (the epoch's size, before any record is read) seeked to a damaged length header's offset,
+    past any file: `OSError: [Errno 22] Invalid argument`, a traceback; a text file in the glob did the same
+    (new-user trial). It counts up to the damage; the stream says the shard's line and trains on the rest."""
+    root, d = data
+    raw = bytearray((d / "train0000.tfrecord").read_bytes())
+    second = 12 + int.from_bytes(raw[:8], "little") + 4
+    raw[second + 7] ^= 0x40  # (the 2nd record's length, its top byte: 2**62 bytes on)
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "a.tfrecord").write_bytes(bytes(raw))
+    (tmp_path / "s" / "zz.tfrecord").write_text("not a shard, a text file that a glob took in\n" * 3)
+    assert count_records(str(tmp_path / "s" / "a.tfrecord")) == 1
+    assert count_records(str(tmp_path / "s" / "zz.tfrecord")) == 0
+    assert main(["train", "--features", f"{tmp_path}/s/*.tfrecord", "--val-features", f"{d}/validate*", "--out",
+                 str(tmp_path / "run"), "--epochs", "1", "--hidden", "16", "--tag-head", "mlp"]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("the rest of this shard is skipped") == 2, err
+
+
 def metrics_header(run):
     with open(run / "metrics.csv") as f:
         return next(csv.reader(f))
