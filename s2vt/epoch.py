@@ -167,7 +167,10 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
             loss = loss + cfg.tag_weight * (level_loss(tag_logits, tags, groups, cfg.label_smoothing)
                                             if groups else tag_loss(tag_logits, tags, multilabel))
         optim.zero_grad(set_to_none=True)
-        loss.backward()
+        # (a shard stream's weight under torchrun, `ShardStream.checked`: 0 for a rank whose records are all
+        # trained while another's are not, world / ranks training for the others: the mean of theirs)
+        scale = batch.get("loss_scale")
+        (loss if scale is None else loss * scale).backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_norm)
         try:
             optim.step()
@@ -177,13 +180,15 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
             raise DivergedError(f"training cannot take a step in {desc or 'an epoch'}: {e}: lower --lr "
                                 f"(now {cfg.lr:g}), --text-lr or --wide-lr") from None
         sched.step()
+        if scale == 0:  # (a step that trained nothing of this rank's: no loss, no items)
+            continue
         losses.append(loss.item())
         if first is not None and not first:
             first.append(losses[-1])
         if not math.isfinite(losses[-1]):
             raise DivergedError(f"training diverged in {desc or 'an epoch'}, step {len(losses)}: the loss is "
                                 f"{losses[-1]}: lower --lr (now {cfg.lr:g})")
-        seen += 0 if batch.get("padding") else len(batch["video_id"])  # (a shard rank's repeats: not new items)
+        seen += len(batch["video_id"])
         if len(losses) % 10 == 0:
             steps.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
     # (a last step can overflow the weights with a finite loss: caught before they are validated or saved;

@@ -19,6 +19,7 @@ Where a video's split and tags come from:
 from __future__ import annotations
 
 import glob
+import itertools
 import math
 import os
 import random
@@ -30,7 +31,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .errors import SaidByRank0, interrupts_held
+from .errors import interrupts_held
 from .loaders import LIVE_LOADERS, close_loader, worker_ignores_interrupts
 from .manifest import read_manifest
 from .shardkeys import content_key, file_key, name_key, same_shard, shard_id, shard_ids
@@ -256,8 +257,12 @@ class ShardStream(IterableDataset):
         # the first epoch this process streams (`batches`): DataLoader workers say shard lines in it only
         self.first_epoch: int | None = None
         # the epoch's length, for the learning-rate schedule and the progress bar: the manifest's
-        # training videos, else the shards' records (a rank short of records pads in `batches` regardless)
-        self.records = len(tags) if tags is not None else sum(count_records(f) for f in files)
+        # training videos, else the shards' records (a rank short of records steps on in `batches` regardless);
+        # and how they are spread over the shards: their record counts, or with a manifest (its training videos
+        # are not counted per shard) their sizes (`EpochSteps`)
+        counts = [count_records(f) for f in files] if tags is None else None
+        self.records = len(tags) if tags is not None else sum(counts)
+        self.weights = counts if counts is not None else [os.path.getsize(f) for f in files]
 
     def set_epoch(self, epoch: int) -> None:
         """The shard order and the shuffle depend on (seed, epoch) only: resumable."""
@@ -343,39 +348,28 @@ class ShardStream(IterableDataset):
         return self.items(info.id, info.num_workers) if info is not None else self.items()
 
     def batches(self, device: torch.device):
-        """This rank's collated batches of the epoch. Under torchrun a step is collective: a rank whose
-        records run out before another's repeats batches of its own records (marked `padding`, read again
-        from its plan, silently) until no rank has one it has not trained, as DistributedSampler pads, so
-        every record of the epoch trains. DataError when no rank has any, or (on every rank, before the
+        """This rank's collated batches of the epoch. Under torchrun a step is collective (DDP's gradient
+        sync): a rank whose records run out while another's have not steps on with its last batch at a loss
+        weight of 0 (`loss_scale`, `epoch.train_one_epoch`), and the ranks still training weigh theirs by
+        world / ranks training, so a step's gradient is the mean of theirs: every record trains once an epoch,
+        none twice (DDP's Join, for a stream). DataError when no rank has any, or (on every rank, before the
         step) when a batch holds a validation video: the statistics' sample saw the first training records
         only, the stream sees them all (a set look-up per record: no pass over the shards of its own)."""
         if self.first_epoch is None:  # (before the workers start: they get it with their copy)
             self.first_epoch = self.epoch
         loader = DataLoader(self, batch_size=self.batch_size, collate_fn=collate, num_workers=self.workers,
                             worker_init_fn=worker_ignores_interrupts if self.workers else None)
-        opened, speaks = [], self.speaks
-
-        def open_pass(again: bool):
-            """An iterator over this rank's batches of the epoch; `again`: its records once more, unsaid."""
-            if again:
-                self.speaks = False  # (read lazily without workers; a worker takes it with its copy)
-                close_loader(opened[-1])
-            with interrupts_held():  # (a Ctrl-C while the workers fork: held, not lost in a fork hook)
-                it = iter(loader)
-                if self.workers:
-                    LIVE_LOADERS.add(it)
-            opened.append(it)
-            return it
+        with interrupts_held():  # (a Ctrl-C while the workers fork: held, not lost in a fork hook)
+            it = iter(loader)
+            if self.workers:
+                LIVE_LOADERS.add(it)
         try:
-            yield from self.checked(open_pass, device)
+            yield from self.checked(it, device)
         finally:  # (an interrupt, an error or a finished epoch: the workers end here, not in __del__)
-            for it in opened:
-                close_loader(it)
-            self.speaks = speaks
+            close_loader(it)
 
-    def checked(self, open_pass, device: torch.device):
-        """`batches`' loop over this rank's iterators: `open_pass(False)` for the epoch's records,
-        `open_pass(True)` for them again, to pad with once they have run out while another rank's have not."""
+    def checked(self, it, device: torch.device):
+        """`batches`' loop over the loader's iterator `it`."""
         steps = 0
         # the first epoch's training ids, to say repeated videos once (a set look-up per record, as for val;
         # up to REPEAT_TRACKED ids, the memory it may take) and for best.pt and last.pt to list (`streamed`),
@@ -383,10 +377,11 @@ class ShardStream(IterableDataset):
         seen, repeated = (set(), []) if not self.tracked else (None, [])
         if seen is not None:
             self.streamed = seen
-        it, padding, last = open_pass(False), False, None
+        last, ended = None, False  # (this rank's last batch: what it steps on once its records are trained)
         while True:
-            batch = None if padding else next(it, None)
+            batch = None if ended else next(it, None)
             more = batch is not None
+            ended = not more
             if more and seen is not None:
                 for v in batch["video_id"]:
                     if v in seen:
@@ -394,56 +389,62 @@ class ShardStream(IterableDataset):
                     elif len(seen) < REPEAT_TRACKED:
                         seen.add(v)
             shared = [v for v in batch["video_id"] if v in self.val_ids] if more and self.val_ids else []
-            anywhere, empty = bool(shared), not more and steps == 0
-            if self.world > 1:  # (one reduction: whether any rank has a batch left, a shared video, none at all)
-                flag = torch.tensor([int(more), int(anywhere), int(empty)], device=device)
-                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-                more, anywhere, empty = (bool(x) for x in flag.tolist())
+            training, anywhere = int(more), bool(shared)
+            if self.world > 1:  # (one reduction for both: the ranks with a batch, and whether any holds val videos)
+                flag = torch.tensor([training, int(anywhere)], device=device)
+                dist.all_reduce(flag)
+                training, anywhere = int(flag[0].item()), bool(flag[1].item())
             if anywhere:  # (the count is the first such batch's: the step stops there)
                 if not shared:
                     raise DataError("--val-features: a video of the validation shards is in --features' training "
                                     f"records too (found streaming epoch {self.epoch} on another rank)")
                 raise shared_ids_error(shared, f"found streaming epoch {self.epoch}, in one batch"
                                        + (f" of rank {self.rank}" if self.world > 1 else ""))
-            if not more:
+            if not training:
                 break
-            if empty:  # (a rank without a batch of the epoch has none to pad with; rank 0 says so, every rank ends)
-                if self.rank:
-                    raise SaidByRank0("a rank without training records")
-                n, readers = len(self.files), self.world * max(1, self.workers)
-                share = (f"the {n} shards are shared out whole and its share holds none of the training videos"
-                         if n >= readers else f"the {readers} readers (processes × --workers) share out the records "
-                         f"of the {n} shard{'s' * (n != 1)} one by one and its share holds none of the training "
-                         "videos")
-                raise DataError(f"a torchrun process has no training record in epoch {self.epoch}: {share}; run "
-                                "fewer processes (torchrun --nproc_per_node) or spread the training videos over "
-                                "more shards")
-            if batch is None:  # this rank's records are trained, another rank's not yet: its own again
-                batch = next(it, None) if padding and it is not None else None
-                if batch is None and (it is not None or not padding):  # (the first padding batch, or its records
-                    it, padding = open_pass(True), True                # all repeated: from its first again)
-                    batch = next(it, None)
-                    if batch is None:  # (a pass that reads nothing the second time, a shard gone since: the last
-                        it = None      # batch again, each step to the epoch's end, not a pass opened a step)
-                batch = {**(batch or last), "padding": True}
+            if batch is None:  # this rank's records are trained, another rank's not yet: a step that adds nothing
+                # (a rank whose share holds no training record this epoch: any training records, to step on)
+                last = last if last is not None else self.stand_in()
+                batch = {**last, "loss_scale": 0.0}
             else:
                 steps, last = steps + 1, batch
+                if training < self.world:
+                    batch = {**batch, "loss_scale": self.world / training}
             yield batch
         if seen is not None:
             self.tracked = True
             if repeated and not self.repeats_said:
                 say_repeated(repeated, f"epoch {self.epoch}" + (f", rank {self.rank}" if self.world > 1 else ""))
             self.repeats_said = True
-        if steps == 0:
+        if last is None:  # (no rank had a batch: a rank with none of its own steps on another's records)
             raise DataError(f"no training record could be read from {len(self.files)} shard(s) "
                             f"(first: {self.files[0]})")
+
+    def stand_in(self) -> dict:
+        """A batch of the first training records of any shard, read here and silently: what a rank whose share
+        of the epoch holds none steps on, at a loss weight of 0 (`checked`). Such a rank was refused mid-run
+        (a manifest whose training videos sit in some of the shards, the epoch's shuffle giving it none)."""
+        said, speaks = self.said, self.speaks
+        self.said, self.speaks = set(said), False  # (what it meets is said by the rank whose share it is)
+        try:
+            misses = LabelMisses(self.said, "--vocabulary", False)
+            items = (self.item(*record, misses) for record in self.records_of([(f, 0, 1) for f in self.files], False))
+            got = list(itertools.islice((x for x in items if x is not None), self.batch_size))
+        finally:
+            self.said, self.speaks = said, speaks
+        if not got:  # (another rank read one: the shards changed since)
+            raise DataError(f"no training record could be read from {len(self.files)} shard(s) by rank {self.rank} "
+                            f"of {self.world}, while another rank read some (first: {self.files[0]})")
+        return collate(got)
 
 
 class EpochSteps:
     """What engine.train asks of a batch sampler, for a stream: the steps of an epoch on one rank (for the
-    learning-rate schedule; skipped records and shards of unequal counts move it a little). Whole shards go to
-    ranks r::w (`ShardStream.plan`) and the ranks short of records pad (`batches`), so an epoch lasts the steps
-    of the rank of the most shards: its share of the records, counted as if the shards were equal."""
+    learning-rate schedule; skipped records move it a little). Whole shards go to ranks r::w
+    (`ShardStream.plan`) and an epoch lasts until the rank of the most records has trained them (`batches`):
+    counted as the share of the ceil(shards / w) largest shards, the most any rank can be dealt, so that
+    the schedule does not reach its floor before the epochs end. (Records split j::N, with fewer shards than
+    readers: an even share.)"""
 
     def __init__(self, stream: ShardStream) -> None:
         self.stream = stream
@@ -453,10 +454,10 @@ class EpochSteps:
 
     def __len__(self) -> int:
         s = self.stream
-        files, readers = len(s.files), s.world * max(1, s.workers)
-        # (fewer shards than readers: every reader keeps records j::N of every shard, an even share)
-        most = -(-files // s.world) if files >= readers else files / s.world
-        return max(1, math.ceil(len(s) * most / files / s.batch_size))
+        files, weights = len(s.files), sorted(s.weights, reverse=True)
+        most = (sum(weights[:-(-files // s.world)]) / max(1, sum(weights))
+                if files >= s.world * max(1, s.workers) else 1 / s.world)
+        return max(1, math.ceil(len(s) * most / s.batch_size))
 
 
 class ShardSource:

@@ -283,42 +283,40 @@ def test_epoch_steps_under_torchrun_are_those_of_the_rank_of_the_most_shards(tmp
     assert len(few.sampler) == -(-28 // 8)
 
 
-def test_a_rank_whose_records_read_nothing_again_pads_with_its_last_batch(tmp_path, monkeypatch):
-    """A rank that ran out pads by reading its records again; when that pass read nothing (a shard gone since),
-    it opened another pass every step until the other ranks ended (review): now its last batch pads."""
+@pytest.mark.parametrize("others", [4, 1, 0])
+def test_a_rank_steps_on_at_weight_0_once_its_records_are_trained(tmp_path, monkeypatch, others):
+    """Under torchrun the ranks stopped an epoch at the first step one of them had no batch for (another's
+    records untrained), then padded by reading their records again (records trained twice an epoch; new-user
+    trial). A rank whose records are trained now steps on with its last batch at loss weight 0, and a rank
+    still training weighs its batch by world / ranks training: each record once, a step's gradient the mean
+    of the batches trained in it. `others`: the other rank's batches; this one has 2."""
     files = shards(tmp_path, "train", [6, 6])  # (rank 0 of 2: one of them, 2 batches)
     ds = ShardStream(files, ["rgb"], LABELS, None, None, batch_size=4, buffer=8, seed=0, rank=0, world=2)
-    others = iter([1] * 5 + [0])  # (another rank's batches: 2 steps beside this one's, 3 it pads, then none)
+    theirs = iter([1] * others + [0] * 9)
 
-    def all_reduce(flag, op):
-        flag[0] = max(int(flag[0]), next(others))
+    def all_reduce(flag):
+        flag[0] += next(theirs)
     monkeypatch.setattr("s2vt.shards.dist.all_reduce", all_reduce)
-    opened = []
-
-    def open_pass(again):
-        opened.append(again)
-        return iter([]) if again else iter(DataLoader(ds, batch_size=4, collate_fn=collate))
-    got = list(ds.checked(open_pass, torch.device("cpu")))
-    assert opened == [False, True] and len(got) == 5, opened
-    assert [b.get("padding", False) for b in got] == [False, False, True, True, True]
+    got = list(ds.checked(iter(DataLoader(ds, batch_size=4, collate_fn=collate)), torch.device("cpu")))
+    scales = [b.get("loss_scale") for b in got]
+    assert scales == {4: [None, None, 0.0, 0.0], 1: [None, 2.0], 0: [2.0, 2.0]}[others]
+    assert sum(len(b["video_id"]) for b in got if b.get("loss_scale") != 0) == 6  # (each record once)
     assert all(b["video_id"] == got[1]["video_id"] for b in got[2:])
 
 
-def test_torchrun_process_whose_shards_hold_no_training_video_is_refused(data, tmp_path):
-    """Shards go whole to torchrun processes: one whose shards hold none of the manifest's training videos
-    has nothing to train or to pad with. Every process said 'no training record could be read from 2
-    shard(s)', false of the training shard the other read; now they say what happened and what to do."""
+def test_torchrun_process_whose_shards_hold_no_training_video_steps_on_another_share(data, tmp_path):
+    """Shards go whole to torchrun processes: one whose shards hold none of the manifest's training videos in
+    an epoch had nothing to train or to pad with, and the run ended there ('no training record could be read
+    from 2 shard(s)' from every process, false of the other's; then, mid-run, on the epoch whose shuffle gave
+    it none; new-user trial). It now steps at loss weight 0 on training records of any shard, read for it."""
     root, d = data  # (two shards for two processes: the training videos of train0000, the val ones of validate0000)
     proc = run_cli("-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}", "train.py",
                    "--manifest", str(root / "manifest.jsonl"), "--features", f"{d}/[tv][ra]*0000.tfrecord",
-                   "--out", str(tmp_path / "ddp"), "--epochs", "1", "--hidden", "32", "--batch-size", "8",
+                   "--out", str(tmp_path / "ddp"), "--epochs", "2", "--hidden", "32", "--batch-size", "8",
                    "--tag-head", "mlp", env={"OMP_NUM_THREADS": "1"}, timeout=240)
-    assert proc.returncode != 0  # (torchrun's own report follows: exit 1, its ChildFailedError)
-    said = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
-    assert said == ["error: a torchrun process has no training record in epoch 1: the 2 shards are shared out "
-                    "whole and its share holds none of the training videos; run fewer processes (torchrun "
-                    "--nproc_per_node) or spread the training videos over more shards"], proc.stderr[-3000:]
-    assert "exitcode: 2" in proc.stderr
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # (train0000's 40 training videos and validate0000's 40 val ones, streamed together, each once)
+    assert re.search(r"refit epoch 1/\d: loss \S+, 80 items", proc.stderr), proc.stderr[-3000:]
 
 
 @pytest.mark.parametrize("workers", ["0", "1"])
@@ -326,8 +324,8 @@ def test_torchrun_uneven_shards_train_every_record(data, tmp_path, workers):
     """Under torchrun the ranks stopped an epoch at the first step one of them had no batch for: with
     shards of 30, 5 and 12 records split two to one, the rank of fewer records ran out first and the
     other's remaining records were never trained (a refit streamed 1,281 of 1,486). A rank that runs out
-    now repeats batches of its own records until the last rank's are trained, as DistributedSampler pads,
-    without saying their shards' lines again (a record of bad data checksum in each: one line a shard)."""
+    now steps on at loss weight 0 until the last rank's are trained, and the shards' lines are said once
+    a run (a record of bad data checksum in each: one line a shard, not one an epoch)."""
     root, d = data
     files = shards(tmp_path / "uneven", "train", [30, 5, 12])  # rank 0: two shards, rank 1: one
     for f in files:
