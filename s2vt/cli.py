@@ -302,12 +302,17 @@ def run_score(args: argparse.Namespace) -> int:
 
 def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("preds", help="predictions JSON (as `s2vt evaluate` writes, or {id: caption})")
-    p.add_argument("--format", required=True, choices=("coco", "msrvtt", "lic2022"))
-    p.add_argument("--out", required=True, help="zip file to write")
+    p.add_argument("--format", required=True, choices=("coco", "msrvtt", "lic2022", "yt8m"))
+    p.add_argument("--out", required=True, help="zip file to write (yt8m: a .csv, or a .zip holding it)")
     p.add_argument("--manifest", default=None, help="for lic2022: the ids, in the order to write them")
     p.add_argument("--split", default=None, choices=SPLITS,
                    help="for lic2022: the manifest split the predictions are for, as `s2vt evaluate --split` "
                         "(default test)")
+    p.add_argument("--vocabulary", default=None, metavar="CSV",
+                   help="for yt8m: the vocabulary.csv the model was trained with (its tag names -> class indices); "
+                        "without it, tags are label<Index>, as `s2vt import yt8m` names them without one")
+    p.add_argument("--top-k", type=int, default=None,
+                   help="for yt8m: classes written per video (default 20, as youtube-8m's inference.py)")
     p.add_argument("--force", action="store_true", help="replace an existing --out file (without it: refused)")
 
 
@@ -322,7 +327,8 @@ def run_export(args: argparse.Namespace) -> int:
     from .fileio import refuse_existing
     from .manifest import read_manifest
 
-    from .export import CAPTION_FORMATS, MEMBER, write_zip
+    from .export import CAPTION_FORMATS, MEMBER, write_zip, yt8m_scores
+    from .formats import YT8M_TOP_K
     from .formats import lic2022_fields, stray_level2
     from .results import ResultsError, check_captions, load_predictions, refuse_inputs
     from .store import one_line
@@ -330,20 +336,29 @@ def run_export(args: argparse.Namespace) -> int:
     if args.format != "lic2022" and (args.manifest or args.split):
         raise ResultsError(f"--manifest and --split are for --format lic2022; {args.format} writes every video "
                            "of the predictions file")
+    if args.format != "yt8m" and (args.vocabulary or args.top_k is not None):
+        raise ResultsError("--vocabulary and --top-k are for --format yt8m")
+    if args.top_k is not None and args.top_k < 1:
+        raise ResultsError(f"--top-k must be at least 1, not {args.top_k}")
     from .fileio import ends_as_folder, writing_alone, writing_elsewhere, written_file
 
     # through a link, every check is of the file written, as evaluate's outputs are (`--out bl.zip --force`, bl.zip a
     # link to RUN/best.pt, replaced the checkpoint; hostile trial)
     # (as typed where it ends with '/': refuse_existing says it names a folder, which a Path would drop)
     out = args.out if ends_as_folder(args.out) else written_file(args.out)
-    refuse_inputs([out], [args.preds, args.manifest])
+    refuse_inputs([out], [args.preds, args.manifest, args.vocabulary])
     # (as typed: a link to a device is named as the link, not as the device; one it would replace, as its file)
     # a folder, a pipe or a device first (force=True: those alone; --force would not help them)
     refuse_existing([args.out], True)
     # the results file goes inside, under its fixed name (--out as typed where it is the file written, as evaluate
     # names it: Path('./-') is '-'; through a link, the file judged). Before 'already exists': `--out existing.json`
     # was told to pass --force, and with it refused for the name (hostile trial)
-    if out.suffix.lower() != ".zip":
+    # (yt8m: Kaggle takes inference.py's CSV bare or zipped)
+    if args.format == "yt8m" and out.suffix.lower() not in (".csv", ".zip"):
+        shown = os.fsdecode(args.out) if Path(args.out) == out else out
+        raise ResultsError(f"--out {shown}: yt8m export writes a CSV (name it .csv) or a zip holding "
+                           f"{MEMBER['yt8m']} (name it .zip)")
+    if args.format != "yt8m" and out.suffix.lower() != ".zip":
         shown = os.fsdecode(args.out) if Path(args.out) == out else out
         raise ResultsError(f"--out {shown}: export writes a zip holding {MEMBER[args.format]}; name it .zip")
     # two exports into one --out at once both found it absent and the last silently replaced the other's (hostile
@@ -388,7 +403,12 @@ def run_export(args: argparse.Namespace) -> int:
                              f"level1:{one_line(lic2022_fields(preds[v]['tags'])[0])})")
             if notes:
                 print("warning: " + "; ".join(notes), file=sys.stderr)
-        write_zip(preds, args.format, out, order)
+        scores = yt8m_scores(preds, args.vocabulary, args.preds) if args.format == "yt8m" else None
+        if scores is not None and (empty := [v for v, pairs in scores.items() if not pairs]):
+            # (every video keeps its line, as inference.py writes one per video it read)
+            print(f"warning: {counted(len(empty), 'video')} {'has' if len(empty) == 1 else 'have'} no scored tag "
+                  f"(first: {empty[0]}): written with an empty answer", file=sys.stderr)
+        write_zip(preds, args.format, out, order, scores, args.top_k or YT8M_TOP_K)
     count = len(order) if order is not None else len(preds)
     what = f" (split {split} of {args.manifest}, {sum(v in preds for v in order)} predicted)" if order else ""
     # (as the user gave it, as evaluate names its outputs: through a link, its target is not what they typed)

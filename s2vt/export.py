@@ -1,24 +1,65 @@
-"""Competition files: one results file per format, zipped under a fixed member name."""
+"""Competition files: one results file per format, zipped under a fixed member name (yt8m's CSV may also be
+written bare, as google/youtube-8m's inference.py writes it: Kaggle takes either)."""
 from __future__ import annotations
 
 import io
 import json
+import os
+import re
 import zipfile
 from pathlib import Path
 
 from .errors import SettingError
 from .fileio import atomic_write_bytes
-from .formats import coco_results, lic2022_record, msrvtt_results
+from .formats import YT8M_HEADER, YT8M_TOP_K, coco_results, lic2022_record, msrvtt_results, yt8m_line
 from .manifest import check_video_id
-from .results import check_captions
+from .results import ResultsError, check_captions
 
-FORMATS = ("coco", "msrvtt", "lic2022")
-CAPTION_FORMATS = ("coco", "msrvtt")  # (lic2022 holds tags only)
-MEMBER = {"coco": "results.json", "msrvtt": "results.json", "lic2022": "result.txt"}
+FORMATS = ("coco", "msrvtt", "lic2022", "yt8m")
+CAPTION_FORMATS = ("coco", "msrvtt")  # (lic2022 and yt8m hold tags only)
+MEMBER = {"coco": "results.json", "msrvtt": "results.json", "lic2022": "result.txt", "yt8m": "predictions.csv"}
+LABEL_ID = re.compile(r"label(0|[1-9][0-9]*)")  # the tag `s2vt import yt8m` gives a class without --vocabulary
 
 
-def render(preds: dict[str, dict], fmt: str, order: list[str] | None = None) -> bytes:
-    """The results file's bytes. `order` (manifest order) is required for lic2022."""
+def yt8m_scores(preds: dict[str, dict], vocabulary: str | os.PathLike | None,
+                source: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
+    """Each video's (class index, confidence) pairs, from evaluate's unrounded `top_tags` where it wrote
+    them (a multi-label model's top 20), else its `tags`. A tag maps back as `s2vt import yt8m` named it:
+    the vocabulary.csv name (read as the import reads it) with `vocabulary`, else `label<Index>`. A tag
+    that names no class, or has no confidence, is refused (`source`: the predictions file, for the line)."""
+    from .yt8m import NUM_CLASSES, read_vocabulary
+
+    index = {name: i for i, name in read_vocabulary(vocabulary, speaks=False).items()} if vocabulary else None
+    out = {}
+    for vid, pred in preds.items():
+        pairs = []
+        for t in pred.get("top_tags") or pred["tags"]:
+            tag = t["tag"]
+            if "p" not in t:  # (plain names: no order to rank the classes by)
+                raise ResultsError(f"{source}: video {vid}: tag {tag!r} has no confidence (\"p\"): a submission "
+                                   "ranks each video's classes by it")
+            if index is not None:
+                i = index.get(tag)
+                if i is None:
+                    hint = (" (a model trained without --vocabulary tags label<Index>: leave --vocabulary out)"
+                            if LABEL_ID.fullmatch(tag) else "")
+                    raise ResultsError(f"{source}: video {vid}: tag {tag!r} is not in {vocabulary}{hint}")
+            else:
+                m = LABEL_ID.fullmatch(tag)
+                i = int(m.group(1)) if m else None
+                if i is None or i >= NUM_CLASSES:
+                    raise ResultsError(f"{source}: video {vid}: tag {tag!r} is no YouTube-8M class: without "
+                                       "--vocabulary tags must be label<Index> (a model trained with --vocabulary: "
+                                       "pass that vocabulary.csv)")
+            pairs.append((i, float(t["p"])))
+        out[vid] = pairs
+    return out
+
+
+def render(preds: dict[str, dict], fmt: str, order: list[str] | None = None,
+           scores: dict[str, list[tuple[int, float]]] | None = None, top_k: int = YT8M_TOP_K) -> bytes:
+    """The results file's bytes. `order` (manifest order) is required for lic2022; `scores` (`yt8m_scores`)
+    for yt8m, each video's `top_k` best written."""
     for vid in list(preds) + list(order or []):
         check_video_id(vid)
     if fmt in CAPTION_FORMATS:
@@ -33,12 +74,22 @@ def render(preds: dict[str, dict], fmt: str, order: list[str] | None = None) -> 
         lines = [json.dumps(lic2022_record(vid, preds.get(vid, {}).get("tags", [])), ensure_ascii=False)
                  for vid in order]
         return ("\n".join(lines) + "\n").encode("utf-8")
+    if fmt == "yt8m":
+        if scores is None:
+            raise SettingError("yt8m export needs each video's class scores (yt8m_scores)")
+        lines = [YT8M_HEADER] + [yt8m_line(vid, scores.get(vid, []), top_k) for vid in preds]
+        return ("\n".join(lines) + "\n").encode("utf-8")
     raise SettingError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
 
 
-def write_zip(preds: dict[str, dict], fmt: str, out: str | Path, order: list[str] | None = None) -> Path:
-    """Write the zip (atomically) with the format's single results file; returns its path."""
-    data = render(preds, fmt, order)
+def write_zip(preds: dict[str, dict], fmt: str, out: str | Path, order: list[str] | None = None,
+              scores: dict[str, list[tuple[int, float]]] | None = None, top_k: int = YT8M_TOP_K) -> Path:
+    """Write the zip (atomically) with the format's single results file; returns its path. A yt8m `out`
+    named .csv is that file itself, as inference.py writes it."""
+    data = render(preds, fmt, order, scores, top_k)
+    if fmt == "yt8m" and Path(out).suffix.lower() == ".csv":
+        atomic_write_bytes(out, data)
+        return Path(out)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(MEMBER[fmt], data)

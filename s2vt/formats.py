@@ -79,3 +79,18 @@ def msrvtt_results(preds: dict[str, dict]) -> dict:
     return {"version": "VERSION 1.0",
             "result": [{"video_id": v, "caption": p["caption"]} for v, p in preds.items()],
             "external_data": {"used": "false", "details": ""}}
+
+
+# google/youtube-8m inference.py's predictions CSV (the Kaggle submission): its header, its default top_k
+YT8M_HEADER = "VideoId,LabelConfidencePairs"
+YT8M_TOP_K = 20
+
+
+def yt8m_line(vid: str, scores: list[tuple[int, float]], top_k: int = YT8M_TOP_K) -> str:
+    """One line of that CSV: `id,label conf label conf ...`, the `top_k` best classes by confidence, each
+    written `%i %g` as its format_lines does; ties by class index (its argpartition leaves them in no set
+    order), a class given twice counted once (its best)."""
+    best: dict[int, float] = {}
+    for index, p in sorted(scores, key=lambda s: (-s[1], s[0])):
+        best.setdefault(index, p)
+    return vid + "," + " ".join("%i %g" % (index, p) for index, p in list(best.items())[:top_k])

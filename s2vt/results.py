@@ -200,7 +200,7 @@ def metrics_not_predictions(path: str | Path, data: object) -> str | None:
 
 
 def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]:
-    """{id: {"caption": str, "tags": [{"tag", "p"}]}} from `{id: caption}` or a list of
+    """{id: {"caption": str, "tags": [{"tag", "p"}], "top_tags"?: [...]}} from `{id: caption}` or a list of
     `{"image_id"|"video_id": id, "caption": ..., "tags": [...]}` (as `s2vt evaluate` writes;
     tags may also be plain names), that list also inside MSR-VTT's results envelope (what `s2vt
     export --format msrvtt` writes). `captions`: the caller uses them, so an entry without one
@@ -247,6 +247,12 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
         if not isinstance(tags, list):
             raise ResultsError(f"{where}: tags must be a list")
         out[vid] = {"caption": caption, "tags": [tag_item(t, f"{where}: video {vid}: ") for t in tags]}
+        # (evaluate's unrounded top 20 of a multi-label model: the confidences a YouTube-8M submission ranks by)
+        top = item.get("top_tags")
+        if top is not None:
+            if not isinstance(top, list):
+                raise ResultsError(f"{where}: top_tags must be a list")
+            out[vid]["top_tags"] = [tag_item(t, f"{where}: video {vid}: ") for t in top]
     return out
 
 

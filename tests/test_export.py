@@ -774,3 +774,110 @@ def test_predictions_of_inverts_metrics_file():
         for preds in (Path("r") / f"preds_{split}.json", Path("r") / "greedy.json", Path("r") / "preds_val.x.json"):
             assert predictions_of(metrics_file(preds, split)) == preds, (preds, split)
     assert predictions_of(Path("r/scores.json")) is None
+
+
+# --- YouTube-8M (Kaggle) ----------------------------------------------------------------------
+
+def yt8m_vocabulary(path):
+    path.write_text("Index,TrainVideoCount,KnowledgeGraphId,Name\n0,10,/m/a,Game\n1,9,/m/b,Car\n"
+                    "2,8,/m/c,Music\n3,7,/m/d,Dance\n", encoding="utf-8")
+    return path
+
+
+def test_yt8m_export_writes_the_csv_youtube8m_inference_py_writes(tmp_path, capsys):
+    """`s2vt export --format yt8m` did not exist: a model trained on YouTube-8M had no way to its Kaggle
+    submission, and its predictions name tags, not class indices (hostile trial). Now it writes
+    google/youtube-8m inference.py's file: the header, then per video `id,label conf ...` (`%i %g`), the top
+    20 classes by confidence, ties by class index; evaluate's unrounded top_tags are preferred over the
+    rounded, thresholded tags; fewer than 20 tags are written as they are; a video without tags gets an
+    empty answer, counted in a warning line."""
+    from s2vt.cli import main
+
+    vocab = yt8m_vocabulary(tmp_path / "vocabulary.csv")
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps([
+        # evaluate of a multi-label model: tags rounded and thresholded, top_tags unrounded
+        {"video_id": "Ab12", "caption": "", "tags": [{"tag": "Car", "p": 0.9877}],
+         "top_tags": [{"tag": "Car", "p": 0.98765432}, {"tag": "Music", "p": 0.00001},
+                      {"tag": "Game", "p": 0.25}, {"tag": "Dance", "p": 0.25}]},
+        {"video_id": "-xY_9", "caption": "", "tags": [{"tag": "Dance", "p": 1}, {"tag": "Game", "p": 0.5}]},
+        {"video_id": "none", "caption": "", "tags": []}]))
+    out = tmp_path / "predictions.csv"
+    assert main(["export", str(preds), "--format", "yt8m", "--vocabulary", str(vocab), "--out", str(out)]) == 0
+    assert out.read_text() == ("VideoId,LabelConfidencePairs\n"
+                               "Ab12,1 0.987654 0 0.25 3 0.25 2 1e-05\n"
+                               "-xY_9,3 1 0 0.5\n"
+                               "none,\n")
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["warning: 1 video has no scored tag (first: none): written with an empty answer",
+                   f"wrote {out}: 3 videos"]
+    # --top-k as inference.py's; a zip holds the same CSV (Kaggle takes either)
+    assert main(["export", str(preds), "--format", "yt8m", "--vocabulary", str(vocab), "--top-k", "2",
+                 "--out", str(tmp_path / "sub.zip")]) == 0
+    assert unzip(tmp_path / "sub.zip") == ("predictions.csv", "VideoId,LabelConfidencePairs\n"
+                                           "Ab12,1 0.987654 0 0.25\n-xY_9,3 1 0 0.5\nnone,\n")
+
+
+def test_yt8m_export_without_vocabulary_reads_label_ids(tmp_path, capsys):
+    """A model trained without --vocabulary tags label<id>: those are the class indices (hostile trial: no
+    export existed); more than 20 scored tags keep the 20 best."""
+    from s2vt.cli import main
+
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps([{"video_id": "v1", "caption": "",
+                                  "tags": [{"tag": f"label{i}", "p": i / 100} for i in range(3862 - 25, 3862)]}]))
+    out = tmp_path / "p.csv"
+    assert main(["export", str(preds), "--format", "yt8m", "--out", str(out)]) == 0
+    pairs = out.read_text().splitlines()[1].split(",")[1].split()
+    assert pairs[:4] == ["3861", "38.61", "3860", "38.6"] and len(pairs) == 40
+
+
+@pytest.mark.parametrize("tags, vocab, said", [
+    ([{"tag": "Car", "p": 0.5}], False,
+     "video v1: tag 'Car' is no YouTube-8M class: without --vocabulary tags must be label<Index> (a model "
+     "trained with --vocabulary: pass that vocabulary.csv)"),
+    ([{"tag": "label1", "p": 0.5}], True,
+     "video v1: tag 'label1' is not in {vocab} (a model trained without --vocabulary tags label<Index>: "
+     "leave --vocabulary out)"),
+    ([{"tag": "Plane", "p": 0.5}], True, "video v1: tag 'Plane' is not in {vocab}"),
+    ([{"tag": "label3862", "p": 0.5}], False,
+     "video v1: tag 'label3862' is no YouTube-8M class: without --vocabulary tags must be label<Index> (a model "
+     "trained with --vocabulary: pass that vocabulary.csv)"),
+    (["Car"], True, "video v1: tag 'Car' has no confidence (\"p\"): a submission ranks each video's classes by it"),
+])
+def test_yt8m_export_refuses_a_tag_it_cannot_map_in_one_line(tags, vocab, said, tmp_path, capsys):
+    """A tag that names no class (or one without a confidence) would leave a guess in the submission: refused
+    in one line, exit 2, nothing written (hostile trial: no yt8m export existed)."""
+    from s2vt.cli import main
+
+    v = yt8m_vocabulary(tmp_path / "vocabulary.csv")
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps([{"video_id": "v1", "caption": "", "tags": tags}]))
+    out = tmp_path / "p.csv"
+    assert main(["export", str(preds), "--format", "yt8m", "--out", str(out)] + ["--vocabulary", str(v)] * vocab) == 2
+    assert capsys.readouterr().err == f"error: {preds}: {said.format(vocab=v)}\n"
+    assert not out.exists()
+
+
+def test_yt8m_export_checks_its_options_and_out(tmp_path, capsys):
+    """--vocabulary/--top-k mean nothing to the other formats, an id with a comma would split its CSV line, an
+    --out neither .csv nor .zip, or one that exists without --force, is refused (hostile trial)."""
+    from s2vt.cli import main
+
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps([{"video_id": "v1", "caption": "a", "tags": [{"tag": "label1", "p": 0.5}]}]))
+    run = ["export", str(preds), "--out"]
+    assert main([*run, str(tmp_path / "a.zip"), "--format", "coco", "--top-k", "3"]) == 2
+    assert capsys.readouterr().err == "error: --vocabulary and --top-k are for --format yt8m\n"
+    assert main([*run, str(tmp_path / "a.zip"), "--format", "yt8m", "--top-k", "0"]) == 2
+    assert capsys.readouterr().err == "error: --top-k must be at least 1, not 0\n"
+    assert main([*run, str(tmp_path / "a.txt"), "--format", "yt8m"]) == 2
+    assert capsys.readouterr().err == (f"error: --out {tmp_path / 'a.txt'}: yt8m export writes a CSV (name it .csv) "
+                                       "or a zip holding predictions.csv (name it .zip)\n")
+    (tmp_path / "old.csv").write_text("an earlier submission")
+    assert main([*run, str(tmp_path / "old.csv"), "--format", "yt8m"]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'old.csv'} already exists: pass --force to replace it\n"
+    assert (tmp_path / "old.csv").read_text() == "an earlier submission"
+    preds.write_text(json.dumps([{"video_id": "v,1", "caption": "", "tags": [{"tag": "label1", "p": 0.5}]}]))
+    assert main([*run, str(tmp_path / "b.csv"), "--format", "yt8m"]) == 2
+    assert "invalid id 'v,1'" in capsys.readouterr().err and not (tmp_path / "b.csv").exists()

@@ -523,6 +523,20 @@ def test_evaluate_on_shards_says_to_import_them_and_that_import_works(data, tmp_
     assert main(words[1:]) == 0
     assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--manifest", str(manifest),
                  "--features", str(store), "--out", str(tmp_path / "preds.json")]) == 0
+    # and its Kaggle file (no yt8m export existed; hostile trial): inference.py's CSV of the top 20 classes, the
+    # tags label<Index> of a run without --vocabulary read back as their indices
+    out = tmp_path / "predictions.csv"
+    assert main(["export", str(tmp_path / "preds.json"), "--format", "yt8m", "--out", str(out)]) == 0
+    preds = {p["video_id"]: p["top_tags"] for p in json.loads((tmp_path / "preds.json").read_text())}
+    lines = out.read_text().splitlines()
+    assert lines[0] == "VideoId,LabelConfidencePairs" and len(lines) == 1 + len(preds) == 21
+    for line in lines[1:]:
+        vid, pairs = line.split(",")
+        pairs = pairs.split()
+        confs = [float(p) for p in pairs[1::2]]  # (best first; float32 ties by class index)
+        assert len(pairs) == 40 and confs == sorted(confs, reverse=True)
+        assert dict(zip(map(int, pairs[::2]), confs)) == pytest.approx({int(t["tag"][5:]): t["p"] for t in preds[vid]},
+                                                                       rel=1e-5)
 
 
 def test_shard_run_lists_its_streamed_ids_and_evaluate_on_its_training_shard_warns(data, tmp_path, capsys):
