@@ -370,7 +370,6 @@ class ShardStream(IterableDataset):
 
     def checked(self, it, device: torch.device):
         """`batches`' loop over the loader's iterator `it`."""
-        steps = 0
         # the first epoch's training ids, to say repeated videos once (a set look-up per record, as for val;
         # up to REPEAT_TRACKED ids, the memory it may take) and for best.pt and last.pt to list (`streamed`),
         # also when the statistics' sample said the repeats already
@@ -407,7 +406,7 @@ class ShardStream(IterableDataset):
                 last = last if last is not None else self.stand_in()
                 batch = {**last, "loss_scale": 0.0}
             else:
-                steps, last = steps + 1, batch
+                last = batch
                 if training < self.world:
                     batch = {**batch, "loss_scale": self.world / training}
             yield batch
