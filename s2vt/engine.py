@@ -925,10 +925,12 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
         # a bar on a terminal only (a log file or a test gets the one line per epoch)
         first = [] if run.first_loss is None else None
         try:
+            # (a stream's epoch is set to end where the schedule counted it to: its steps are not known before)
             total, steps, seen = train_one_epoch(run.net, run.epoch_batches(), run.optim, run.sched, cfg,
                                                  run.vocab.pad, model.cfg.multilabel, run.groups, run.device,
                                                  f"epoch {epoch}",
-                                                 not cfg.quiet and run.ddp.main and sys.stderr.isatty(), first)
+                                                 not cfg.quiet and run.ddp.main and sys.stderr.isatty(), first,
+                                                 epoch * len(run.sampler) if shards.is_shards(cfg.features) else None)
             if first is not None:
                 run.first_loss = first_step_loss(run.ddp, first)
             loss = run.ddp.mean(total, steps)  # every rank's steps, so the logged loss is the global batches'

@@ -143,15 +143,22 @@ class EarlyStopping:
 
 def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, sched, cfg: TrainConfig, pad: int,
                     multilabel: bool, groups: dict, device, desc: str = "", bar: bool = False,
-                    first: list | None = None) -> tuple[float, int, int]:
+                    first: list | None = None, ends_at: int | None = None) -> tuple[float, int, int]:
     """One pass over `loader`'s batches, a step of `optim` and `sched` each: (sum of the steps' losses,
     steps, items seen); `bar`: a progress bar on stderr; `first`: an empty list gets the first
-    step's loss (the run's scale, which `check_epoch_loss` measures a blown-up loss by)."""
+    step's loss (the run's scale, which `check_epoch_loss` measures a blown-up loss by). A batch's
+    `loss_scale` (a shard stream's under torchrun, `ShardStream.checked`) weighs its loss; at 0 the step
+    trains nothing of this rank's. `ends_at`: the schedule's step count at the epoch's end, which a
+    stream's epoch, its steps counted before it is read, is set to (`anchor_schedule`)."""
     net.train()
     losses, seen = [], 0
     steps = tqdm(loader, desc=desc, leave=False, unit="step", disable=not bar)
     for batch in steps:
         batch = to_device(batch, device)
+        # (0: this rank's records are trained, another's not; the step is the gradient sync's. In eval mode,
+        # so that the batch it steps on again and again moves no BatchNorm statistics: NeXtVLAD's)
+        scale = batch.get("loss_scale")
+        net.train(scale != 0)
         words = batch["words"]
         logits, tag_logits = net(batch["feats"], batch["lengths"], words[:, :-1] if words is not None else None,
                                  cfg.sample_prob, batch["video_index"], batch["text"], batch.get("blank"))
@@ -167,9 +174,7 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
             loss = loss + cfg.tag_weight * (level_loss(tag_logits, tags, groups, cfg.label_smoothing)
                                             if groups else tag_loss(tag_logits, tags, multilabel))
         optim.zero_grad(set_to_none=True)
-        # (a shard stream's weight under torchrun, `ShardStream.checked`: 0 for a rank whose records are all
-        # trained while another's are not, world / ranks training for the others: the mean of theirs)
-        scale = batch.get("loss_scale")
+        # (world / ranks training for a rank still training: a step's gradient is the mean of the batches in it)
         (loss if scale is None else loss * scale).backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_norm)
         try:
@@ -180,23 +185,41 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
             raise DivergedError(f"training cannot take a step in {desc or 'an epoch'}: {e}: lower --lr "
                                 f"(now {cfg.lr:g}), --text-lr or --wide-lr") from None
         sched.step()
-        if scale == 0:  # (a step that trained nothing of this rank's: no loss, no items)
+        value = loss.item()
+        if not math.isfinite(value):  # (a step at weight 0 too: its NaN reached every rank's gradient)
+            raise DivergedError(f"training diverged in {desc or 'an epoch'}, step {len(losses) + 1}: the loss is "
+                                f"{value}: lower --lr (now {cfg.lr:g})")
+        if scale == 0:  # (no loss or items of this rank's)
             continue
-        losses.append(loss.item())
+        losses.append(value)
         if first is not None and not first:
             first.append(losses[-1])
-        if not math.isfinite(losses[-1]):
-            raise DivergedError(f"training diverged in {desc or 'an epoch'}, step {len(losses)}: the loss is "
-                                f"{losses[-1]}: lower --lr (now {cfg.lr:g})")
         seen += len(batch["video_id"])
         if len(losses) % 10 == 0:
             steps.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+    net.train()
+    if ends_at is not None:
+        anchor_schedule(sched, ends_at)
     # (a last step can overflow the weights with a finite loss: caught before they are validated or saved;
     # the buffers too, as every tensor of the state dict goes into best.pt)
     if not all(bool(torch.isfinite(t).all()) for t in net.state_dict().values() if t.is_floating_point()):
         raise DivergedError(f"training diverged in {desc or 'an epoch'}: its last steps left NaN or infinite "
                             f"weights: lower --lr (now {cfg.lr:g})")
     return float(np.sum(losses)), len(losses), seen
+
+
+def anchor_schedule(sched: torch.optim.lr_scheduler.LambdaLR, step: int) -> None:
+    """Set `sched` (and its optimiser's learning rates) to its state after `step` steps. A stream's epoch
+    (TFRecord shards) has its steps counted before its records are read; the records a rank is dealt, a
+    manifest's videos among the shards and skipped records move the count taken, and the schedule, which
+    runs by steps, drifted from the epochs: a cosine at its floor epochs early (new-user trial). Set at each
+    epoch's end, it is off by a part of an epoch at most, and back on time at the next."""
+    if sched.last_epoch == step:
+        return
+    sched.last_epoch = step
+    for group, base, factor in zip(sched.optimizer.param_groups, sched.base_lrs, sched.lr_lambdas):
+        group["lr"] = base * factor(step)
+    sched._last_lr = [group["lr"] for group in sched.optimizer.param_groups]
 
 
 # an epoch whose mean loss is this many times the run's first step's has diverged, finite as it is:

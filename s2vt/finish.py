@@ -163,7 +163,8 @@ def refit_network(run: Run) -> None:
             total, steps, seen = train_one_epoch(net, data.epoch_batches(), optim, sched, cfg,
                                                  run.vocab.pad, model.cfg.multilabel, run.groups, run.device,
                                                  f"refit epoch {epoch}",
-                                                 not cfg.quiet and run.ddp.main and sys.stderr.isatty(), first)
+                                                 not cfg.quiet and run.ddp.main and sys.stderr.isatty(), first,
+                                                 epoch * data.steps if shards.is_shards(cfg.features) else None)
             if first is not None:
                 run.first_loss = first_step_loss(run.ddp, first)
             loss = run.ddp.mean(total, steps)

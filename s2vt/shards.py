@@ -256,6 +256,7 @@ class ShardStream(IterableDataset):
         self.rank, self.world, self.epoch = rank, world, 0
         # the first epoch this process streams (`batches`): DataLoader workers say shard lines in it only
         self.first_epoch: int | None = None
+        self.stand_in_batch: dict | None = None  # (`stand_in`'s, kept for the epochs after)
         # the epoch's length, for the learning-rate schedule and the progress bar: the manifest's
         # training videos, else the shards' records (a rank short of records steps on in `batches` regardless);
         # and how they are spread over the shards: their record counts, or with a manifest (its training videos
@@ -403,7 +404,8 @@ class ShardStream(IterableDataset):
                 break
             if batch is None:  # this rank's records are trained, another rank's not yet: a step that adds nothing
                 # (a rank whose share holds no training record this epoch: any training records, to step on)
-                last = last if last is not None else self.stand_in()
+                if last is None:  # (read once a run: the shards' first training records)
+                    self.stand_in_batch = last = self.stand_in_batch or self.stand_in()
                 batch = {**last, "loss_scale": 0.0}
             else:
                 last = batch

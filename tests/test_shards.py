@@ -304,6 +304,36 @@ def test_a_rank_steps_on_at_weight_0_once_its_records_are_trained(tmp_path, monk
     assert all(b["video_id"] == got[1]["video_id"] for b in got[2:])
 
 
+def test_a_zero_weight_step_trains_nothing_and_the_schedule_is_anchored_at_the_epoch_end(tmp_path):
+    """train_one_epoch with a stream's weights (`ShardStream.checked`): a batch at loss_scale 0 moves no weight,
+    counts no item or loss, and runs in eval mode (NeXtVLAD's BatchNorm statistics were pulled towards the one
+    batch an idle rank steps on again and again; review); and a stream's epoch, whose steps are counted before
+    it is read (3 counted, 5 run), ends at the schedule's step for its end, not 2 steps into the next epoch's."""
+    from s2vt.epoch import lr_factor, train_one_epoch
+    from s2vt.model import S2VT, ModelConfig
+    files = shards(tmp_path, "train", [12])
+    ds = ShardStream(files, ["rgb"], LABELS, None, None, batch_size=4, buffer=8, seed=0)
+    batches = list(DataLoader(ds, batch_size=4, collate_fn=collate))
+    torch.manual_seed(0)
+    model = S2VT(ModelConfig(modalities={"rgb": 1024}, num_tags=len(LABELS.names), hidden=16,
+                                dropout=0.1, tag_head="nextvlad", tag_input="fused", lstm=False, multilabel=True))
+    cfg = TrainConfig.of(None, files[0], str(tmp_path / "run"), epochs=2)
+    optim = torch.optim.Adam(model.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, 3))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    modes = []
+    model.register_forward_pre_hook(lambda m, args: modes.append(m.training))
+    total, steps, seen = train_one_epoch(model, [{**b, "loss_scale": 0.0} for b in batches], optim, sched, cfg, 0,
+                                         True, {}, torch.device("cpu"), ends_at=3)
+    assert (steps, seen, total) == (0, 0, 0.0) and modes == [False] * 3
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    batches = batches + batches[:2]  # (5 steps for the 3 counted)
+    total, steps, seen = train_one_epoch(model, batches, optim, sched, cfg, 0, True, {}, torch.device("cpu"),
+                                         ends_at=6)
+    assert (steps, seen) == (5, 20) and modes[3:] == [True] * 5 and sched.last_epoch == 6
+    assert optim.param_groups[0]["lr"] == pytest.approx(1e-3 * lr_factor(cfg, 3)(6))
+
+
 def test_torchrun_process_whose_shards_hold_no_training_video_steps_on_another_share(data, tmp_path):
     """Shards go whole to torchrun processes: one whose shards hold none of the manifest's training videos in
     an epoch had nothing to train or to pad with, and the run ended there ('no training record could be read
@@ -327,7 +357,7 @@ def test_torchrun_uneven_shards_train_every_record(data, tmp_path, workers):
     now steps on at loss weight 0 until the last rank's are trained, and the shards' lines are said once
     a run (a record of bad data checksum in each: one line a shard, not one an epoch)."""
     root, d = data
-    files = shards(tmp_path / "uneven", "train", [30, 5, 12])  # rank 0: two shards, rank 1: one
+    files = shards(tmp_path / "uneven", "train", [30, 5, 12])  # (two shards to one rank, one to the other)
     for f in files:
         raw = bytearray(open(f, "rb").read())
         raw[20] ^= 0xFF  # a byte of the first record's data: its length and length checksum intact
