@@ -1167,9 +1167,9 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         finished.append(True)
         return code
     except UserError as e:  # bad input: one line (anything else is a bug: its traceback)
-        from .errors import SaidByRank0
+        from .errors import SaidByAnotherRank
         from .store import one_line  # (a path that is not UTF-8: \xff, as the rest of the output shows it; a
-        if not isinstance(e, SaidByRank0):  # (under torchrun, rank 0's own line is the launch's one)
+        if not isinstance(e, SaidByAnotherRank):  # (under torchrun, the line of the rank that refused is the one)
             print(f"error: {one_line(str(e))}", file=sys.stderr)  # newline in a name: \n, the error stays one line
         return 2
     except KeyboardInterrupt as e:  # Ctrl-C: one line and 130 (the commands write outputs whole, at their end)

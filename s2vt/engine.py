@@ -15,12 +15,13 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 
 from .device import pick_device
-from .errors import SaidByRank0, UserError, end_with_launcher, interrupts_held, interrupts_unwrapped
+from .errors import SaidByAnotherRank, UserError, end_with_launcher, interrupts_held, interrupts_unwrapped
 from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, busy_line, check_writable,
                      is_lock_name, lock_owner, locked, refuse_special_outputs, removed_if_failed, training_run)
 from .manifest import read_manifest
@@ -45,6 +46,9 @@ from .vocab import SPECIALS, Vocab, drop_blank_captions
 
 # a run folder holding any of these holds a trained model (or its history): never trained over unasked
 RUN_FILES = ("best.pt", "last.pt", "metrics.csv")
+
+
+T = TypeVar("T")
 
 
 def launch_rank() -> int:
@@ -86,8 +90,8 @@ class Dist:
 
     def decided(self, check: Callable[[], None]) -> None:
         """`check()` on rank 0 alone (what only rank 0 reads or takes: the run folder and its lock), its refusal
-        sent to every rank, which then ends too (`SaidByRank0`: exit 2, the line rank 0's alone). A refusal of
-        rank 0's own left the other ranks waiting for it in a collective, deaf to torchrun's SIGTERM, until
+        sent to every rank, which then ends too (`SaidByAnotherRank`: exit 2, the line rank 0's alone). A refusal
+        of rank 0's own left the other ranks waiting for it in a collective, deaf to torchrun's SIGTERM, until
         torchrun killed them 30 s later (hostile trial)."""
         failed: Exception | None = None
         if self.main:
@@ -96,9 +100,26 @@ class Dist:
             except Exception as e:  # (a bug's too: the other ranks end, rank 0 keeps its traceback)
                 failed = e
         if self.world > 1 and self.gather(failed is not None)[0] and not self.main:
-            raise SaidByRank0("refused by rank 0")
+            raise SaidByAnotherRank("refused by rank 0")
         if failed is not None:
             raise failed
+
+    def agreed(self, work: Callable[[], T]) -> T:
+        """`work()` on every rank, for what every rank reads alike (the manifest, the store, the shards' val
+        records; no collective inside it), its refusal printed once: by rank 0 when it made it, as every rank
+        does (each printed its line, the lines run together; new-user trial), else by the ranks that made it.
+        Every other rank ends too, silently, exit 2, rather than wait for them in the next collective."""
+        try:
+            result, failed = work(), None
+        except Exception as e:  # (a bug's too: the other ranks end, the rank keeps its traceback)
+            result, failed = None, e
+        if self.world > 1:
+            refused = self.gather(failed is not None)
+            if any(refused) and (failed is None or (refused[0] and not self.main)):
+                raise SaidByAnotherRank("refused by another rank")
+        if failed is not None:
+            raise failed
+        return result
 
     def close(self) -> None:
         if self.world > 1 and dist.is_initialized():
@@ -607,17 +628,19 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     if last is not None and "settings" in last:
         last["settings"] = upgraded_settings(last["settings"])
     if last is not None:  # (before the data is read: --seed, --min-count and others decide it)
-        cfg = recorded_epochs(resumed_settings(cfg, last.get("settings", {})), last, last_path)
+        was = last.get("settings", {})
+        cfg = ddp.agreed(lambda: recorded_epochs(resumed_settings(cfg, was), last, last_path))
     streaming = shards.is_shards(cfg.features)  # training records streamed from TFRecord shards
     with warnings.catch_warnings():
         if not ddp.main:  # (every rank reads the same manifest and store: rank 0 alone says their warnings)
             warnings.simplefilter("ignore")
-        splits, store, modalities, vocab, labels = shards.prepare(cfg, ddp.main) if streaming else prepare(cfg)
+        splits, store, modalities, vocab, labels = ddp.agreed(
+            lambda: shards.prepare(cfg, ddp.main) if streaming else prepare(cfg))
     if labels.dropped:
         log(f"tags: {len(labels.names)} kept, {labels.dropped} topic tags dropped (on fewer than "
             f"--min-tag-count {cfg.min_tag_count} training videos)")
     # (val's files too: one of another width would otherwise stop the run at its first validation)
-    dims = feature_dims(store, splits["train"] + splits["val"], modalities) if modalities else {}
+    dims = ddp.agreed(lambda: feature_dims(store, splits["train"] + splits["val"], modalities)) if modalities else {}
     has_caps = any(e.get("captions") for e in splits["train"])
     has_tags = bool(labels.names)
     groups = kinds(labels.names)
@@ -692,8 +715,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                 if store.has(m, e["video_id"]):
                     store.read(m, e["video_id"])
     val_loader = batches(val_ds, cfg.batch_size)
-    sampler = train_ds.sampler if streaming else CaptionGroups(
-        train_ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed, ddp.rank, ddp.world)
+    sampler = train_ds.sampler if streaming else ddp.agreed(lambda: CaptionGroups(
+        train_ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed, ddp.rank, ddp.world))
     epoch_batches = ((lambda: train_ds.batches(device)) if streaming else
                      (lambda: batches(train_ds, cfg.batch_size, sampler)))
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
@@ -872,7 +895,16 @@ def train(cfg: TrainConfig) -> dict:
     # in it, leaves no empty folder behind)
     # (the run folder's lock released before an empty folder is removed)
     with removed_if_failed(cfg.out), contextlib.ExitStack() as hold:
-        return train_run(cfg, hold)
+        try:
+            return train_run(cfg, hold)
+        except BaseException:
+            # (under torchrun, a refusal's way out: the process group left to the interpreter's teardown kept
+            # gloo's threads alive past it, and a rank could abort there, "terminate called without an active
+            # exception", exit -6 for its exit 2; ended here, on this rank alone: no barrier, the others may be
+            # gone. A run's normal end closes it in train_run, `Dist.close`)
+            if dist.is_available() and dist.is_initialized():
+                dist.destroy_process_group()
+            raise
 
 
 def end_run_at(last: Path, epoch: int) -> None:

@@ -12,9 +12,10 @@ class UserError(Exception):
     """Bad input: the command-line tools print its message on one line and exit 2, no traceback."""
 
 
-class SaidByRank0(UserError):
-    """Under torchrun, a refusal that rank 0 alone could make (the run folder's lock is its own), sent to the
-    other ranks so that they end too, exit 2: rank 0 prints its line, they print nothing (`engine.Dist.decided`)."""
+class SaidByAnotherRank(UserError):
+    """Under torchrun, another rank's refusal, sent to this one so that it ends too, exit 2, printing nothing: the
+    rank that made it prints its line (`engine.Dist.decided`: what rank 0 alone checks, the run folder and its
+    lock; `engine.Dist.agreed`: what every rank reads alike, refused by rank 0 once, not once a rank)."""
 
 
 class SettingError(UserError, ValueError):

@@ -292,17 +292,25 @@ def test_torchrun_resume_on_one_process_warns(tmp_path):
 
 
 def test_torchrun_fewer_training_items_than_ranks_is_refused(tmp_path):
-    """1 training video for 2 ranks: no split gives each a batch; refused in one line on each rank before
-    any collective call (no hang), exit 2, no lock left behind (hostile trial)."""
+    """1 training video for 2 ranks: no split gives each a batch; refused before any collective call of the
+    training (no hang), exit 2, no lock left behind (hostile trial); in one line, rank 0's (each rank printed
+    its own, the lines running together: new-user trial)."""
     manifest, store = make_store(tmp_path / "d", videos=3)  # (one each of val, test and train)
     out = tmp_path / "ddp"
     code, _, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(out),
                             "--epochs", "1", "--hidden", "16", "--embed", "16", "--min-count", "1")
     assert code != 0
     said = [x for x in err.splitlines() if x.startswith("error: ")]
-    assert said and all(x == said[0] for x in said) and "1 training item for 2 torchrun processes" in said[0], err
+    assert len(said) == 1 and "1 training item for 2 torchrun processes" in said[0], err
     assert "Traceback (most recent call last)" not in err.split("error: ")[0]  # (s2vt's own: none)
     assert not (out / ".s2vt-train.lock").exists() and not (out / "last.pt").exists()
+    # a refusal of the data every rank reads alike (here: no training split at all), rank 0's line alone
+    manifest.write_text("".join(x + "\n" for x in manifest.read_text().splitlines() if '"train"' not in x))
+    code, _, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(out),
+                            "--epochs", "1", "--hidden", "16", "--embed", "16", "--min-count", "1")
+    said = [x for x in err.splitlines() if x.startswith("error: ")]
+    assert code != 0 and len(said) == 1 and "train" in said[0], err
+    assert "exitcode: 2" in err and "exitcode: 1" not in err, err
 
 
 def test_torchrun_refusal_of_rank_0_alone_ends_every_rank_at_once(tmp_path):
