@@ -32,8 +32,8 @@ from .checkpoint import (acting, check_resumable, load_weights, predated, read_c
 from .config import RECIPES, ConfigError, TrainConfig
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
                    empty_training_split, feature_dims, feature_stats, may_leave_parts_unused)
-from .epoch import (DivergedError, EarlyStopping, check_epoch_loss, check_summaries, first_step_loss, lr_factor,
-                    param_groups, train_one_epoch, validate)
+from .epoch import (DivergedError, EarlyStopping, check_epoch_loss, check_summaries, distributed, first_step_loss,
+                    lr_factor, param_groups, train_one_epoch, validate)
 from .finish import REFIT_IDS_MAX, finish, last_steps, steps_named, training_ids, vocabulary_used
 from .levels import kinds
 from .model import S2VT, squash
@@ -843,9 +843,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             log(f"resuming from {last_path} at epoch {start_epoch}")
     for line in unused_video:
         log(line)
-    net = (torch.nn.parallel.DistributedDataParallel(
-        model, find_unused_parameters=may_leave_parts_unused(splits["train"], has_caps,
-                                                             model.idle_without_captions()))
+    net = (distributed(model, may_leave_parts_unused(splits["train"], has_caps, model.idle_without_captions()))
            if ddp.world > 1 else model)
     meta = store.meta() if store is not None else {}
     # val videos without what the metric scores (captions for CIDEr, tags for the others): validate has

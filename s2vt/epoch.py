@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from .errors import UserError
@@ -200,12 +202,50 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
     net.train()
     if ends_at is not None:
         anchor_schedule(sched, ends_at)
+    if isinstance(net, DistributedDataParallel):
+        average_batch_norm(net.module, len(losses), device)
     # (a last step can overflow the weights with a finite loss: caught before they are validated or saved;
     # the buffers too, as every tensor of the state dict goes into best.pt)
     if not all(bool(torch.isfinite(t).all()) for t in net.state_dict().values() if t.is_floating_point()):
         raise DivergedError(f"training diverged in {desc or 'an epoch'}: its last steps left NaN or infinite "
                             f"weights: lower --lr (now {cfg.lr:g})")
     return float(np.sum(losses)), len(losses), seen
+
+
+def distributed(model: torch.nn.Module, find_unused: bool) -> DistributedDataParallel:
+    """`model` for torchrun's ranks: DDP, told whether a step can leave parameters unused
+    (`data.may_leave_parts_unused`). Buffers are not sent from rank 0 before each step: each rank's BatchNorm
+    statistics follow its own batches and are averaged at the epoch's end (`average_batch_norm`); sent, a
+    rank 0 out of a shard stream's records (stepping in eval mode) kept its statistics of the epoch before
+    for every rank, beside the weights trained on (new-user trial)."""
+    return DistributedDataParallel(model, find_unused_parameters=find_unused, broadcast_buffers=False)
+
+
+def average_batch_norm(model: torch.nn.Module, steps: int, device) -> None:
+    """Every rank's BatchNorm running statistics set to their mean over the ranks, each weighted by the
+    `steps` it trained this epoch (a rank out of records, which stepped in eval mode, by 0); the count of
+    batches tracked, the most a rank tracked. Called by every rank at an epoch's end, before validation and
+    checkpoints."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+             and m.track_running_stats and m.running_mean is not None]
+    if not norms:
+        return
+    stats = torch.cat([torch.cat([m.running_mean, m.running_var]) for m in norms]).double() * steps
+    flat = torch.cat([stats.to(device), torch.tensor([float(steps)], dtype=torch.float64, device=device)])
+    tracked = torch.stack([m.num_batches_tracked for m in norms]).to(device)
+    dist.all_reduce(flat)
+    dist.all_reduce(tracked, op=dist.ReduceOp.MAX)
+    total = flat[-1].item()
+    if total == 0:  # (no rank trained a step: each kept what it had, the same everywhere)
+        return
+    at = 0
+    for m in norms:
+        n = m.running_mean.numel()
+        m.running_mean.copy_((flat[at:at + n] / total).to(m.running_mean))
+        m.running_var.copy_((flat[at + n:at + 2 * n] / total).to(m.running_var))
+        at += 2 * n
+    for m, count in zip(norms, tracked):
+        m.num_batches_tracked.copy_(count)
 
 
 def anchor_schedule(sched: torch.optim.lr_scheduler.LambdaLR, step: int) -> None:

@@ -16,8 +16,8 @@ from .checkpoint import load_weights, model_from_checkpoint, read_checkpoint, sa
 from .consensus import CaptionMemory, NonFiniteKeys
 from .config import TrainConfig
 from .data import CaptionGroups, Labels, VideoDataset, batches, may_leave_parts_unused, to_device
-from .epoch import (DivergedError, check_epoch_loss, check_summaries, first_step_loss, param_groups, refit_lr_factor,
-                    train_one_epoch, validate)
+from .epoch import (DivergedError, check_epoch_loss, check_summaries, distributed, first_step_loss, param_groups,
+                    refit_lr_factor, train_one_epoch, validate)
 from .model import S2VT
 from . import shards
 from .text import CNB_WEIGHT, complement_nb, fit_linear, tfidf_matrix
@@ -148,9 +148,7 @@ def refit_network(run: Run) -> None:
     log(f"refit: a fresh network on train + val ({data.videos} {data.what}) for the {epochs} "
         f"epoch{'s' if epochs != 1 else ''} val chose")
     entries = getattr(run.train_ds, "entries", []) + run.val_ds.entries  # (a stream: its items have no captions)
-    net = (torch.nn.parallel.DistributedDataParallel(
-        model, find_unused_parameters=may_leave_parts_unused(entries, run.has_captions,
-                                                             model.idle_without_captions()))
+    net = (distributed(model, may_leave_parts_unused(entries, run.has_captions, model.idle_without_captions()))
            if run.ddp.world > 1 else model)
     optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, refit_lr_factor(cfg, data.steps, run.history))

@@ -349,6 +349,31 @@ def test_torchrun_process_whose_shards_hold_no_training_video_steps_on_another_s
     assert re.search(r"refit epoch 1/\d: loss \S+, 80 items", proc.stderr), proc.stderr[-3000:]
 
 
+def test_torchrun_batch_norm_statistics_learn_from_a_rank_0_out_of_records(data, tmp_path):
+    """DDP sent rank 0's buffers to every rank before each step, and a rank out of records steps in eval mode:
+    an epoch whose shuffle left rank 0 no training record kept NeXtVLAD's BatchNorm statistics of the epoch
+    before (unchanged, num_batches_tracked too) beside weights trained on (new-user trial). Each rank keeps its
+    own statistics now, averaged at the epoch's end by the batches each trained."""
+    root, d = data
+    pattern = f"{d}/[tv][ra]*0000.tfrecord"  # (train0000's training videos; validate0000's are val)
+    files = shard_files(pattern)
+    def rank_0_reads(seed):  # (epoch 1's shard)
+        ds = stream(files, world=2, seed=seed)
+        ds.set_epoch(1)
+        return ds.plan(0, 2, 0, 1)[0][0]
+    seed = next(s for s in range(100) if "validate" in rank_0_reads(s))
+    proc = run_cli("-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}", "train.py",
+                   "--manifest", str(root / "manifest.jsonl"), "--features", pattern, "--seed", str(seed),
+                   "--out", str(tmp_path / "ddp"), "--epochs", "1", "--hidden", "32", "--batch-size", "8",
+                   "--tag-head", "nextvlad", "--tag-input", "fused", "--no-refit",
+                   env={"OMP_NUM_THREADS": "1"}, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    state = torch.load(tmp_path / "ddp" / "best.pt", weights_only=True)["model"]
+    tracked = {k: int(v) for k, v in state.items() if k.endswith("num_batches_tracked")}
+    assert tracked and all(n == 5 for n in tracked.values()), tracked  # (train0000's 40 videos: 5 batches)
+    assert all(state[k.replace("num_batches_tracked", "running_mean")].abs().sum() > 0 for k in tracked)
+
+
 @pytest.mark.parametrize("workers", ["0", "1"])
 def test_torchrun_uneven_shards_train_every_record(data, tmp_path, workers):
     """Under torchrun the ranks stopped an epoch at the first step one of them had no batch for: with
