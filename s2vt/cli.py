@@ -329,6 +329,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     from .export import CAPTION_FORMATS, MEMBER, write_zip, yt8m_scores
     from .formats import YT8M_TOP_K
+    from .metrics import GAP_TOP_K
     from .formats import lic2022_fields, stray_level2
     from .results import ResultsError, check_captions, load_predictions, refuse_inputs
     from .store import one_line
@@ -404,6 +405,12 @@ def run_export(args: argparse.Namespace) -> int:
             if notes:
                 print("warning: " + "; ".join(notes), file=sys.stderr)
         scores = yt8m_scores(preds, args.vocabulary, args.preds) if args.format == "yt8m" else None
+        if scores is not None and not any(scores.values()):  # (a caption model's: a CSV of empty answers, exit 0)
+            raise ResultsError(f"{args.preds}: none of its {counted(len(scores), 'video')} has a tag to submit (a "
+                               "caption model's predictions?): --format yt8m writes tags")
+        if scores is not None and args.top_k and args.top_k > (most := max(len(p) for p in scores.values())):
+            print(f"warning: --top-k {args.top_k}: the predictions hold at most {most} scored tags a video (evaluate "
+                  f"writes its top {GAP_TOP_K}): {most} written", file=sys.stderr)
         if scores is not None and (empty := [v for v, pairs in scores.items() if not pairs]):
             # (every video keeps its line, as inference.py writes one per video it read)
             print(f"warning: {counted(len(empty), 'video')} {'has' if len(empty) == 1 else 'have'} no scored tag "

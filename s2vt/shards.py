@@ -31,7 +31,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .errors import interrupts_held
+from .errors import SaidByAnotherRank, interrupts_held
 from .loaders import LIVE_LOADERS, close_loader, worker_ignores_interrupts
 from .manifest import read_manifest
 from .shardkeys import content_key, file_key, name_key, same_shard, shard_id, shard_ids
@@ -395,9 +395,8 @@ class ShardStream(IterableDataset):
                 dist.all_reduce(flag)
                 training, anywhere = int(flag[0].item()), bool(flag[1].item())
             if anywhere:  # (the count is the first such batch's: the step stops there)
-                if not shared:
-                    raise DataError("--val-features: a video of the validation shards is in --features' training "
-                                    f"records too (found streaming epoch {self.epoch} on another rank)")
+                if not shared:  # (the rank that met them says so: one line, not one a rank)
+                    raise SaidByAnotherRank("a validation video among the training records of another rank")
                 raise shared_ids_error(shared, f"found streaming epoch {self.epoch}, in one batch"
                                        + (f" of rank {self.rank}" if self.world > 1 else ""))
             if not training:

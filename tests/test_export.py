@@ -818,6 +818,29 @@ def test_yt8m_export_writes_the_csv_youtube8m_inference_py_writes(tmp_path, caps
                                            "Ab12,1 0.987654 0 0.25\n-xY_9,3 1 0 0.5\nnone,\n")
 
 
+def test_yt8m_export_of_predictions_without_tags_or_beyond_their_top_k_is_said(tmp_path, capsys):
+    """A caption model's predictions (no tags at all) were written as a CSV of empty answers, exit 0; and
+    --top-k 50 on evaluate's top 20 wrote 20 a video, unsaid (new-user trial)."""
+    from s2vt.cli import main
+
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps([{"video_id": "v1", "caption": "a man is cooking", "tags": []},
+                                 {"video_id": "v2", "caption": "a dog runs", "tags": []}]))
+    out = tmp_path / "p.csv"
+    assert main(["export", str(preds), "--format", "yt8m", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {preds}: none of its 2 videos has a tag to submit (a caption "
+                                               "model's predictions?): --format yt8m writes tags")
+    assert not out.exists()
+    preds.write_text(json.dumps([{"video_id": "v1", "caption": "",
+                                  "top_tags": [{"tag": f"label{i}", "p": i / 100} for i in range(20)],
+                                  "tags": [{"tag": "label19", "p": 0.19}]}]))
+    assert main(["export", str(preds), "--format", "yt8m", "--top-k", "50", "--out", str(out)]) == 0
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "warning: --top-k 50: the predictions hold at most 20 scored tags a video (evaluate writes its top 20): "
+        "20 written")
+    assert len(out.read_text().splitlines()[1].split(",")[1].split()) == 40
+
+
 def test_yt8m_export_without_vocabulary_reads_label_ids(tmp_path, capsys):
     """A model trained without --vocabulary tags label<id>: those are the class indices (hostile trial: no
     export existed); more than 20 scored tags keep the 20 best."""

@@ -304,6 +304,22 @@ def test_a_rank_steps_on_at_weight_0_once_its_records_are_trained(tmp_path, monk
     assert all(b["video_id"] == got[1]["video_id"] for b in got[2:])
 
 
+def test_a_validation_video_met_by_another_rank_is_said_by_that_rank_alone(tmp_path, monkeypatch):
+    """Validation videos deep in a training shard, met by one rank: every rank ended in its own line, rank 0
+    'found streaming epoch 1 on another rank', the other naming the videos (new-user trial). The rank that
+    met them says so; the others end, exit 2, in silence."""
+    from s2vt.errors import SaidByAnotherRank
+    files = shards(tmp_path, "train", [6, 6])
+    ds = ShardStream(files, ["rgb"], LABELS, None, None, batch_size=4, buffer=8, seed=0, rank=0, world=2)
+
+    def all_reduce(flag):  # (the other rank: a batch, holding a validation video)
+        flag[0] += 1
+        flag[1] += 1
+    monkeypatch.setattr("s2vt.shards.dist.all_reduce", all_reduce)
+    with pytest.raises(SaidByAnotherRank):
+        list(ds.checked(iter(DataLoader(ds, batch_size=4, collate_fn=collate)), torch.device("cpu")))
+
+
 def test_a_zero_weight_step_trains_nothing_and_the_schedule_is_anchored_at_the_epoch_end(tmp_path):
     """train_one_epoch with a stream's weights (`ShardStream.checked`): a batch at loss_scale 0 moves no weight,
     counts no item or loss, and runs in eval mode (NeXtVLAD's BatchNorm statistics were pulled towards the one
