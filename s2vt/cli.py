@@ -193,7 +193,8 @@ def run_caption(args: argparse.Namespace) -> int:
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     not_taken(p, "evaluate", reads_videos=False)
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--manifest", required=True)
+    # (required, said by run_evaluate: with --features naming TFRecord shards, the import that makes a manifest)
+    p.add_argument("--manifest", default=None, help="the manifest (required) whose --split videos are scored")
     p.add_argument("--features", default=None, help="feature store (not needed by a text-only model)")
     p.add_argument("--split", default="test", choices=SPLITS, help="the manifest's videos to predict and score")
     add_decode_arguments(p)
@@ -216,6 +217,8 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    if args.manifest is None:
+        raise UserError(manifest_required(args.features, args.split))
     written: list = []
     try:  # (the import too: a Ctrl-C while torch loads says what to rerun as well)
         from .predict import evaluate, format_table
@@ -230,6 +233,26 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json or table:  # (no table at all when nothing was scored: evaluate said why, in one line)
         print(json.dumps(metrics) if args.json else table)
     return 0
+
+
+def manifest_required(features: str | None, split: str) -> str:
+    """evaluate's refusal without --manifest: argparse's line, and for --features naming YouTube-8M TFRecord shards
+    (which train.py reads without a manifest) the import that makes the store and manifest evaluate reads: the
+    line alone left a user of shards nowhere to go (new-user trial)."""
+    from .data import DataError
+    from .shards import is_shards, shard_files
+
+    line = "the following arguments are required: --manifest"
+    try:
+        shards = bool(features) and is_shards(features) and bool(shard_files(features))
+    except DataError:
+        shards = False
+    if not shards:
+        return f"{line} (see {shlex.join(invoked_as('evaluate'))} --help)"
+    return (f"{line}: --features {features} names YouTube-8M TFRecord shards; evaluate reads a store and its "
+            f"manifest: import the shards first ({shlex.join(invoked_as('import'))} yt8m {shlex.quote(features)} "
+            f"--split {split} [--vocabulary the model's] --features STORE --out MANIFEST.jsonl) and pass --manifest "
+            "MANIFEST.jsonl --features STORE")
 
 
 def wrote_evaluate(args: argparse.Namespace, written: list) -> str:

@@ -584,6 +584,15 @@ def test_evaluate_on_shards_says_to_import_them_and_that_import_works(data, tmp_
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith(f"error: {given}: YouTube-8M TFRecord shards, not a feature store")
         assert "feature store not found" not in err[0] and "--vocabulary" not in err[0]  # (label0..: none was given)
+    # without --manifest: argparse's 'required: --manifest' alone, not why (new-user trial); now with the import
+    assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--features", f"{d}/test*.tfrecord"]) == 2
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and said[0].startswith("error: the following arguments are required: --manifest: "
+                                                 f"--features {d}/test*.tfrecord names YouTube-8M TFRecord shards"), said
+    assert "s2vt import yt8m" in said[0] and "--out MANIFEST.jsonl" in said[0]
+    assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--features", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == ("error: the following arguments are required: --manifest (see s2vt "
+                                               "evaluate --help)")
     # the import it says, as it says it (the glob quoted: the import expands it, as train.py does), then
     # evaluate as it says
     command = err[0].split("import the shards first (")[1].split(")")[0]
