@@ -92,4 +92,4 @@ def test_the_exit_codes_say_what_torchrun_exits_with():
     codes = usage.split("\n### Exit codes\n", 1)[1].split("\n## ", 1)[0]
     said = next((p for p in codes.split("\n\n") if "torchrun" in p), "")
     assert "exits 1" in said and "`ChildFailedError`" in said and "`SignalException`" in said, said
-    assert "once per rank" in said and "SIGKILL" in said, said
+    assert "once, from rank 0" in said and "SIGKILL" in said, said
