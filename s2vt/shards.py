@@ -566,6 +566,9 @@ def prepare(cfg, speaks: bool) -> tuple[dict, ShardSource, list[str], Vocab, Lab
     the val and sample records (torchrun's rank 0, `engine.launch_rank`: every rank reads the same ones)."""
     files = shard_files(cfg.features)
     refuse_twice(files)
+    for f in files:  # (a download cut at its start: trained on as if there, unsaid; new-user trial)
+        if speaks and os.path.getsize(f) == 0:
+            print(f"warning: {f}: an empty file (0 bytes): no records to train on", file=sys.stderr)
     modalities = list(cfg.modalities or DIMS)
     unknown = [m for m in modalities if m not in DIMS]
     if unknown:

@@ -747,6 +747,20 @@ def test_val_features_without_a_readable_record_exits_2(data, tmp_path, capsys):
             assert not any("no validation videos" in x for x in err) and not (tmp_path / "run").exists()
 
 
+def test_an_empty_training_shard_is_said_in_one_line(data, tmp_path, capsys):
+    """A 0-byte file among the training shards (a download cut at its start) trained on silently, as if it
+    were there (new-user trial); now one warning line names it, once a run, and training goes on."""
+    root, d = data
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "train0000.tfrecord").write_bytes((d / "train0000.tfrecord").read_bytes())
+    (tmp_path / "s" / "train0001.tfrecord").write_bytes(b"")
+    assert main(["train", "--features", str(tmp_path / "s"), "--val-features", str(d / "validate0000.tfrecord"),
+                 "--out", str(tmp_path / "run"), "--epochs", "2", "--hidden", "16", "--tag-head", "mlp"]) == 0
+    said = [x for x in capsys.readouterr().err.splitlines() if "train0001" in x]
+    assert said == [f"warning: {tmp_path / 's' / 'train0001.tfrecord'}: an empty file (0 bytes): no records to "
+                    "train on"], said
+
+
 def test_a_header_only_vocabulary_is_refused_and_a_truncated_one_said_once_per_shard(data, tmp_path, capsys):
     root, d = data
     common = ["train", "--features", f"{d}/train000[0-1].tfrecord", "--val-features", str(d / "validate0000.tfrecord"),
