@@ -239,20 +239,14 @@ def manifest_required(features: str | None, split: str) -> str:
     """evaluate's refusal without --manifest: argparse's line, and for --features naming YouTube-8M TFRecord shards
     (which train.py reads without a manifest) the import that makes the store and manifest evaluate reads: the
     line alone left a user of shards nowhere to go (new-user trial)."""
-    from .data import DataError
-    from .shards import is_shards, shard_files
+    from .predict import names_shards, shards_import
 
     line = "the following arguments are required: --manifest"
-    try:
-        shards = bool(features) and is_shards(features) and bool(shard_files(features))
-    except DataError:
-        shards = False
-    if not shards:
+    if not names_shards(features):
         return f"{line} (see {shlex.join(invoked_as('evaluate'))} --help)"
+    advice = shards_import(features, split, " [--vocabulary the model's]")
     return (f"{line}: --features {features} names YouTube-8M TFRecord shards; evaluate reads a store and its "
-            f"manifest: import the shards first ({shlex.join(invoked_as('import'))} yt8m {shlex.quote(features)} "
-            f"--split {split} [--vocabulary the model's] --features STORE --out MANIFEST.jsonl) and pass --manifest "
-            "MANIFEST.jsonl --features STORE")
+            f"manifest: {advice}")
 
 
 def wrote_evaluate(args: argparse.Namespace, written: list) -> str:

@@ -93,16 +93,7 @@ class Dist:
         sent to every rank, which then ends too (`SaidByAnotherRank`: exit 2, the line rank 0's alone). A refusal
         of rank 0's own left the other ranks waiting for it in a collective, deaf to torchrun's SIGTERM, until
         torchrun killed them 30 s later (hostile trial)."""
-        failed: Exception | None = None
-        if self.main:
-            try:
-                check()
-            except Exception as e:  # (a bug's too: the other ranks end, rank 0 keeps its traceback)
-                failed = e
-        if self.world > 1 and self.gather(failed is not None)[0] and not self.main:
-            raise SaidByAnotherRank("refused by rank 0")
-        if failed is not None:
-            raise failed
+        self.agreed(check if self.main else lambda: None)  # (only rank 0 can refuse: its line, every rank ends)
 
     def agreed(self, work: Callable[[], T]) -> T:
         """`work()` on every rank, for what every rank reads alike (the manifest, the store, the shards' val
@@ -189,6 +180,12 @@ def resumed_settings(cfg: TrainConfig, was: dict) -> TrainConfig:
     return options.replace(cfg, **kept)
 
 
+def recorded_schedule(last: dict) -> int | None:
+    """The --epochs the schedule of last.pt's latest epoch ran over, as its history rows record it (None before
+    they did)."""
+    return next((h["schedule_epochs"] for h in reversed(last.get("history", [])) if "schedule_epochs" in h), None)
+
+
 def recorded_epochs(cfg: TrainConfig, last: dict, path: Path) -> TrainConfig:
     """A --resume's --epochs where its command gave none and last.pt, written by an older s2vt, has no settings
     to take it from: the schedule length its history rows record, else RunFolderError naming every option the
@@ -197,7 +194,7 @@ def recorded_epochs(cfg: TrainConfig, last: dict, path: Path) -> TrainConfig:
     hostile trial.)"""
     if cfg.given is None or "epochs" in cfg.given or "epochs" in last.get("settings", {}):
         return cfg
-    then = next((h["schedule_epochs"] for h in reversed(last.get("history", [])) if "schedule_epochs" in h), None)
+    then = recorded_schedule(last)
     if then is None:
         # every option the resume needs in this one line: load_training_state's refusal of an older StepLR
         # came after it, so --epochs given was refused again for --schedule (hostile trial)
@@ -260,7 +257,7 @@ def late_epochs(cfg: TrainConfig, last: dict, steps: int, step: int, lr: float) 
     an epoch's). Unsaid, `--epochs 3` on a finished 2-epoch run trained epoch 3 from 29% of --lr down to 5%."""
     # (the length its last epoch trained under: a paused run ended at its epoch (`end_run_at`) records the
     # --epochs it ended at, not the longer schedule it was on)
-    then = next((h["schedule_epochs"] for h in reversed(last.get("history", [])) if "schedule_epochs" in h), None)
+    then = recorded_schedule(last)
     ends = last.get("settings", {}).get("epochs") or then
     if cfg.schedule != "cosine" or ends is None or cfg.epochs <= ends:
         return None

@@ -326,29 +326,40 @@ def predictions_file(checkpoint: str, split: str, out: str | None = None) -> Pat
     return written_file(out) if out else Path(checkpoint).with_name(f"preds_{split}.json")
 
 
-def not_a_store(features: str, split: str, labels: Labels, ckpt: dict | None = None,
-                checkpoint: str | os.PathLike | None = None) -> str | None:
-    """The refusal for --features naming YouTube-8M TFRecord shards (what train.py streams), with the
-    import that makes them a store and a manifest evaluate reads; None when they are not shards. The
-    --vocabulary said is the one the model was trained with (`vocabulary_of`), VOCABULARY.csv when
-    none was recorded; every path is quoted as it is pasted into a shell."""
-    import shlex
-
+def names_shards(features: str | None) -> bool:
+    """Whether --features names YouTube-8M TFRecord shards that are there (what train.py streams)."""
     from .data import DataError
     from .shards import is_shards, shard_files
     try:
-        if not is_shards(features) or not shard_files(features):
-            return None
+        return bool(features) and is_shards(features) and bool(shard_files(features))
     except DataError:  # (a .tfrecord name that is not there: not found, as a store's)
+        return False
+
+
+def shards_import(features: str, split: str, vocab: str) -> str:
+    """The advice for shards where evaluate reads a store and a manifest: the import that makes them, its
+    `vocab` option as given, every path quoted as it is pasted into a shell (a glob too: the import expands
+    it as train.py --features does, `yt8m.expand_patterns`)."""
+    import shlex
+    return (f"import the shards first ({shlex.join(invoked_as('import'))} yt8m {shlex.quote(features)} --split "
+            f"{split}{vocab} --features STORE --out MANIFEST.jsonl) and pass --manifest MANIFEST.jsonl --features "
+            "STORE")
+
+
+def not_a_store(features: str, split: str, labels: Labels, ckpt: dict | None = None,
+                checkpoint: str | os.PathLike | None = None) -> str | None:
+    """The refusal for --features naming YouTube-8M TFRecord shards, with the import that makes them a store
+    and a manifest evaluate reads (`shards_import`); None when they are not shards. The --vocabulary said is
+    the one the model was trained with (`vocabulary_of`), VOCABULARY.csv when none was recorded."""
+    import shlex
+
+    if not names_shards(features):
         return None
     # (tags named by a vocabulary: the import names them so too, or no tag would match the model's)
     vocab = "" if labels.names[:1] in ([], ["label0"]) else \
         f" --vocabulary {shlex.quote(vocabulary_of(ckpt or {}, checkpoint) or 'VOCABULARY.csv')}"
-    # (a glob quoted too: the import expands it as train.py --features does, `yt8m.expand_patterns`)
-    given = shlex.quote(features)
     return (f"{features}: YouTube-8M TFRecord shards, not a feature store: evaluate reads a store and its manifest; "
-            f"import the shards first ({shlex.join(invoked_as('import'))} yt8m {given} --split {split}{vocab} --features "
-            "STORE --out MANIFEST.jsonl) and pass --manifest MANIFEST.jsonl --features STORE")
+            + shards_import(features, split, vocab))
 
 
 def vocabulary_of(ckpt: dict, checkpoint: str | os.PathLike | None) -> str | None:
