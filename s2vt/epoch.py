@@ -218,7 +218,12 @@ def distributed(model: torch.nn.Module, find_unused: bool) -> DistributedDataPar
     statistics follow its own batches and are averaged at the epoch's end (`average_batch_norm`); sent, a
     rank 0 out of a shard stream's records (stepping in eval mode) kept its statistics of the epoch before
     for every rank, beside the weights trained on (new-user trial)."""
-    return DistributedDataParallel(model, find_unused_parameters=find_unused, broadcast_buffers=False)
+    import inspect
+    # (torch 2.14 names it forward_sync_buffers and warns, once a call, for broadcast_buffers; torch >= 2.4 before it
+    # knows broadcast_buffers alone)
+    sync = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+            else "broadcast_buffers")
+    return DistributedDataParallel(model, find_unused_parameters=find_unused, **{sync: False})
 
 
 def average_batch_norm(model: torch.nn.Module, steps: int, device) -> None:
