@@ -315,9 +315,10 @@ class ShardRecords:
 
 
 def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | None, skipped: collections.Counter,
-            failed_files: list[str], quiet: bool = False):
+            failed_files: list[str], quiet: bool = False, empty_files: list[str] | None = None):
     """(video id, split, tags, kind, features) of every record kept, in order; a skipped record or
-    unreadable file is counted in `skipped` / `failed_files` (and one warning line, unless `quiet`)."""
+    unreadable file is counted in `skipped` / `failed_files` (and one warning line, unless `quiet`);
+    a file of no record (0 bytes) is listed in `empty_files` when given."""
     seen: set[str] = set()
     level = None
     misses = LabelMisses(set())
@@ -352,6 +353,9 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
                 "this file is skipped"
             if not quiet:
                 print(f"warning: {e}; {rest}", file=sys.stderr)
+        else:
+            if records.n == 0 and empty_files is not None:
+                empty_files.append(shard)
         if not quiet:  # (records whose label is outside the vocabulary: one line for the file)
             misses.say()
         misses.labels.clear()
@@ -400,8 +404,8 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
         if planned:  # (none: the writing pass writes nothing, and says why, record by record)
             before_write(planned)
     entries: list[dict] = []
-    skipped, failed_files = collections.Counter(), []
-    for vid, sp, tags, kind, feats in _videos(shards, splits, vocab, skipped, failed_files):
+    skipped, failed_files, empty_files = collections.Counter(), [], []
+    for vid, sp, tags, kind, feats in _videos(shards, splits, vocab, skipped, failed_files, empty_files=empty_files):
         if not entries:
             store.init_meta({"source": "YouTube-8M precomputed features (2018 release), "
                                        f"{kind}-level, imported by `s2vt import yt8m`",
@@ -413,7 +417,11 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
             progress["written"] += 1
         entries.append({"video_id": vid, "split": sp, "captions": [], "tags": tags})
     if not entries:
+        # (a 0-byte shard, a download cut at its start, was not named: the user was left to guess which)
+        empty = "" if not empty_files else f": {empty_files[0]} " + (
+            f"and {len(empty_files) - 1} other file{'s' * (len(empty_files) > 2)} are" if len(empty_files) > 1
+            else "is") + " empty (0 bytes: no records)"
         raise DatasetError(f"no video imported from {len(shards)} file(s) "
-                           f"({sum(skipped.values())} records skipped, {len(failed_files)} files unreadable)")
+                           f"({sum(skipped.values())} records skipped, {len(failed_files)} files unreadable){empty}")
     write_manifest(entries, manifest_out)
     return entries, {"videos": len(entries), "skipped": dict(skipped), "failed_files": failed_files}

@@ -1273,3 +1273,17 @@ def test_an_out_another_import_is_writing_is_refused(kind, tmp_path, capsys):
     # its process gone, the lock is stale: taken over, and the import runs (and removes it)
     assert s2vt(capsys, "import", kind, *args, "--out", out, "--force")[0] == 0
     assert not lock.exists() and read_manifest(out)
+
+
+@pytest.mark.parametrize("empties", [1, 3])
+def test_yt8m_import_of_empty_shards_names_them(empties, tmp_path, capsys):
+    """A 0-byte shard (a download cut at its start) was refused with "no video imported from 1 file(s)
+    (0 records skipped, 0 files unreadable)", which named no file: the user was left to guess which."""
+    files = [tmp_path / f"train000{i}.tfrecord" for i in range(empties)]
+    for f in files:
+        f.write_bytes(b"")
+    code, err = s2vt(capsys, "import", "yt8m", *files, "--out", tmp_path / "X" / "manifest.jsonl")
+    which = f"{files[0]} and {empties - 1} other files are" if empties > 1 else f"{files[0]} is"
+    assert (code, err) == (2, [f"error: no video imported from {empties} file(s) (0 records skipped, 0 files "
+                               f"unreadable): {which} empty (0 bytes: no records)"]), err
+    assert not (tmp_path / "X" / "manifest.jsonl").exists()
