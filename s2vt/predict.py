@@ -284,9 +284,12 @@ class MismatchError(UserError):
 
 
 def check_fit(checkpoint: str, manifest: str, split: str, entries: list[dict], names: list[str],
-              modalities: list[str], reads_text: bool) -> None:
+              modalities: list[str], reads_text: bool, features: str | None = None,
+              vocabulary: str | None = None) -> None:
     """Refuse a split the model cannot be scored on (MismatchError), warn (one stderr line) when
-    only part of it fits: tags the model never learnt, text a text-reading model would miss."""
+    only part of it fits: tags the model never learnt, text a text-reading model would miss.
+    `features` and `vocabulary` (the --vocabulary the model recorded, `vocabulary_of`) are named in the
+    import to run again when the manifest's YouTube-8M tags are named otherwise than the model's (`renamed`)."""
     from .text import fields, has_text
 
     if reads_text and not has_text(entries):
@@ -306,17 +309,41 @@ def check_fit(checkpoint: str, manifest: str, split: str, entries: list[dict], n
         return
     known = set(names)
     missing = sorted(gold - known)
+    hint = renamed(names, gold, manifest, features, vocabulary) if missing else ""
     if len(missing) == len(gold):
-        hint = ""
-        if all(re.fullmatch(r"label\d+", n) for n in names) and not all(re.fullmatch(r"label\d+", t) for t in gold):
-            hint = "; was it trained from YouTube-8M shards without --vocabulary (its tags are label<id>)?"
         raise MismatchError(f"none of the checkpoint's {len(known)} tags is in the {split} split of {manifest} "
                             f"({len(gold)} distinct tags, e.g. {', '.join(missing[:3])}; the checkpoint's: "
                             f"{', '.join(names[:3])}){hint}")
+    if hint:  # (the classes named alike on both sides, unnamed in the vocabulary, matched: the rest scored as misses)
+        raise MismatchError(f"{len(missing)} of the {len(gold)} distinct tags in the {split} split of {manifest} "
+                            f"are not among the checkpoint's {len(known)} (first: {one_line(', '.join(missing[:3]))};"
+                            f" the checkpoint's: {one_line(', '.join(names[:3]))}){hint}")
     if missing:  # (a tag is the manifest's text: a newline in one would break the line, one_line escapes it)
         print(f"warning: {len(missing)} of the {len(gold)} distinct tags in the {split} split of {manifest} are not "
               f"among the checkpoint's {len(known)} (first: {one_line(', '.join(missing[:3]))}): they count as misses",
               file=sys.stderr)
+
+
+def renamed(names: list[str], gold: set[str], manifest: str, features: str | None, vocabulary: str | None) -> str:
+    """The way out, "; ..." (else ""), when the model's tags and the manifest's name YouTube-8M classes
+    differently: one side label<id> (imported or trained without --vocabulary), the other vocabulary names.
+    The classes a vocabulary leaves unnamed are label<id> on both sides and match, so a few tags did: the
+    rest were scored as misses, with near-zero metrics and no word of why."""
+    def ids(tags) -> float:  # (the share of tags named label<id>)
+        tags = list(tags)
+        return sum(bool(re.fullmatch(r"label\d+", t)) for t in tags) / len(tags)
+
+    where = f" --features {shlex.quote(features) if features else 'STORE'} --out {shlex.quote(manifest)}"
+    if ids(gold) == 1 and ids(names) < 0.5:
+        return (f"; its tags are YouTube-8M label ids (label<id>) and the checkpoint's are vocabulary names: was it "
+                f"imported without --vocabulary? import the shards again with the model's: "
+                f"{shlex.join(invoked_as('import'))} yt8m SHARDS --vocabulary "
+                f"{shlex.quote(vocabulary) if vocabulary else 'VOCABULARY.csv'}{where}")
+    if ids(names) == 1 and ids(gold) < 0.5:
+        return ("; the checkpoint's tags are label<id>: was it trained from YouTube-8M shards without --vocabulary? "
+                f"then import the shards again leaving --vocabulary out: {shlex.join(invoked_as('import'))} yt8m "
+                f"SHARDS{where} (or train with --vocabulary)")
+    return ""
 
 
 def predictions_file(checkpoint: str, split: str, out: str | None = None) -> Path:
@@ -577,7 +604,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
 
         entries = with_features(entries, store, modalities, skip_missing, split, manifest,
                                 text_vocab_of(ckpt) is not None and has_text(entries))
-    check_fit(checkpoint, manifest, split, entries, labels.names, modalities, text_vocab_of(ckpt) is not None)
+    check_fit(checkpoint, manifest, split, entries, labels.names, modalities, text_vocab_of(ckpt) is not None,
+              features, vocabulary_of(ckpt, checkpoint))
     if html and store is not None:
         store.sources()  # (the report reads them: a pipe or unreadable sources.jsonl refused now, not after decoding)
     make_dirs(out_path.parent)  # an impossible output folder fails now, not after decoding

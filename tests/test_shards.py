@@ -1052,3 +1052,29 @@ def test_a_manifest_of_another_dataset_says_so_before_its_val_split(data, tmp_pa
                                    f"read from 2 shards of --features {d}/train000[01]*): features of another "
                                    "dataset?"]), extra
         assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_of_a_manifest_imported_without_the_models_vocabulary_says_to_import_it_again(data, tmp_path,
+                                                                                               capsys, monkeypatch):
+    """A model trained with --vocabulary, evaluated on a manifest imported without it (tags label<id>): the
+    tags whose class has an empty name (label<id> in both) matched, the rest were "counted as misses" and
+    near-zero scores printed, no word of the way out. Refused now, with the import to run again, the
+    vocabulary the model recorded named."""
+    import shlex
+
+    root, d = data
+    vocab = tmp_path / "vocabulary.csv"  # (class 4 unnamed: label4, as the 56 unnamed of the real vocabulary)
+    vocab.write_text("Index,Name\n" + "".join(f"{i},class {i}\n" for i in range(4)) + "4,\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--features", str(d / "train0000.tfrecord"), "--val-features", str(d / "validate0000.tfrecord"),
+                 "--vocabulary", "vocabulary.csv", "--out", "run", "--epochs", "1", "--hidden", "32",
+                 "--tag-head", "mlp", "--quiet"]) == 0
+    capsys.readouterr()
+    code = main(["evaluate", "--checkpoint", "run/best.pt", "--manifest", str(root / "manifest.jsonl"),
+                 "--features", str(root / "store"), "--out", "p.json"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err
+    assert "imported without --vocabulary" in err[0], err
+    words = shlex.split(err[0].split("import the shards again with the model's: ")[1])
+    assert words[1:3] == ["import", "yt8m"] and words[words.index("--vocabulary") + 1] == "vocabulary.csv", err
+    assert not (tmp_path / "p.json").exists()

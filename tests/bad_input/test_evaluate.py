@@ -1055,3 +1055,13 @@ def test_run_folder_as_features_is_said_first_whatever_out_is(store, run, tmp_pa
                                  "store"), err
         assert "it is a training run's folder (best.pt, last.pt" in err[0] and "inside" not in err[0], err
     assert sorted(p.name for p in run.iterdir()) == before and not (tmp_path / "p.json").exists()
+
+
+def test_vocabulary_names_against_a_model_of_label_ids_say_to_import_without_it():
+    """A model trained without --vocabulary (tags label<id>) on a manifest imported with it: the unnamed
+    classes (label<id> in both) matched, the rest counted as misses with no word of why. Refused, saying
+    the import to run again."""
+    entries = [{"video_id": "a", "tags": ["Games", "label7"]}, {"video_id": "b", "tags": ["Car"]}]
+    with pytest.raises(MismatchError, match=r"2 of the 3 distinct tags .* trained from YouTube-8M shards without "
+                                            r"--vocabulary.* import the shards again leaving --vocabulary out"):
+        check_fit("ckpt.pt", "m.jsonl", "test", entries, [f"label{i}" for i in range(10)], ["rgb"], False)
