@@ -218,7 +218,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     if args.manifest is None:
-        raise UserError(manifest_required(args.features, args.split))
+        raise UserError(manifest_required(args.features, args.split, args.checkpoint))
     written: list = []
     try:  # (the import too: a Ctrl-C while torch loads says what to rerun as well)
         from .predict import evaluate, format_table
@@ -235,16 +235,22 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def manifest_required(features: str | None, split: str) -> str:
+def manifest_required(features: str | None, split: str, checkpoint: str) -> str:
     """evaluate's refusal without --manifest: argparse's line, and for --features naming YouTube-8M TFRecord shards
     (which train.py reads without a manifest) the import that makes the store and manifest evaluate reads: the
-    line alone left a user of shards nowhere to go (new-user trial)."""
-    from .predict import names_shards, shards_import
+    line alone left a user of shards nowhere to go (new-user trial). Its --vocabulary is the one `checkpoint`
+    was trained with (`predict.vocabulary_option`); said in words when the checkpoint cannot be read."""
+    from .checkpoint import CheckpointError, read_checkpoint
+    from .predict import names_shards, shards_import, vocabulary_option
 
     line = "the following arguments are required: --manifest"
     if not names_shards(features):
         return f"{line} (see {shlex.join(invoked_as('evaluate'))} --help)"
-    advice = shards_import(features, split, " [--vocabulary the model's]")
+    try:
+        advice = shards_import(features, split, vocabulary_option(read_checkpoint(checkpoint), checkpoint))
+    except CheckpointError:  # (its own refusal comes once --manifest is given: the advice is said without it)
+        advice = shards_import(features, split, "", ", with --vocabulary VOCABULARY.csv if the model was trained "
+                               "with one")
     return (f"{line}: --features {features} names YouTube-8M TFRecord shards; evaluate reads a store and its "
             f"manifest: {advice}")
 

@@ -363,14 +363,22 @@ def names_shards(features: str | None) -> bool:
         return False
 
 
-def shards_import(features: str, split: str, vocab: str) -> str:
+def shards_import(features: str, split: str, vocab: str, note: str = "") -> str:
     """The advice for shards where evaluate reads a store and a manifest: the import that makes them, its
-    `vocab` option as given, every path quoted as it is pasted into a shell (a glob too: the import expands
-    it as train.py --features does, `yt8m.expand_patterns`)."""
-    import shlex
+    `vocab` option as given (`vocabulary_option`) and `note` after it, every path quoted as it is pasted into a
+    shell (a glob too: the import expands it as train.py --features does, `yt8m.expand_patterns`)."""
     return (f"import the shards first ({shlex.join(invoked_as('import'))} yt8m {shlex.quote(features)} --split "
-            f"{split}{vocab} --features STORE --out MANIFEST.jsonl) and pass --manifest MANIFEST.jsonl --features "
-            "STORE")
+            f"{split}{vocab} --features STORE --out MANIFEST.jsonl{note}) and pass --manifest MANIFEST.jsonl "
+            "--features STORE")
+
+
+def vocabulary_option(ckpt: dict, checkpoint: str | os.PathLike | None) -> str:
+    """The import's --vocabulary for a model's tags, " --vocabulary PATH" (quoted to paste): the one it was
+    trained with (`vocabulary_of`), VOCABULARY.csv when none was recorded; "" for tags label0.. (none given)."""
+    # (tags named by a vocabulary: the import names them so too, or no tag would match the model's)
+    if list(ckpt.get("labels") or [])[:1] in ([], ["label0"]):
+        return ""
+    return f" --vocabulary {shlex.quote(vocabulary_of(ckpt, checkpoint) or 'VOCABULARY.csv')}"
 
 
 def not_a_store(features: str, split: str, labels: Labels, ckpt: dict | None = None,
@@ -378,15 +386,10 @@ def not_a_store(features: str, split: str, labels: Labels, ckpt: dict | None = N
     """The refusal for --features naming YouTube-8M TFRecord shards, with the import that makes them a store
     and a manifest evaluate reads (`shards_import`); None when they are not shards. The --vocabulary said is
     the one the model was trained with (`vocabulary_of`), VOCABULARY.csv when none was recorded."""
-    import shlex
-
     if not names_shards(features):
         return None
-    # (tags named by a vocabulary: the import names them so too, or no tag would match the model's)
-    vocab = "" if labels.names[:1] in ([], ["label0"]) else \
-        f" --vocabulary {shlex.quote(vocabulary_of(ckpt or {}, checkpoint) or 'VOCABULARY.csv')}"
     return (f"{features}: YouTube-8M TFRecord shards, not a feature store: evaluate reads a store and its manifest; "
-            + shards_import(features, split, vocab))
+            + shards_import(features, split, vocabulary_option({**(ckpt or {}), "labels": labels.names}, checkpoint)))
 
 
 def vocabulary_of(ckpt: dict, checkpoint: str | os.PathLike | None) -> str | None:

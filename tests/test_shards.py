@@ -1078,3 +1078,28 @@ def test_evaluate_of_a_manifest_imported_without_the_models_vocabulary_says_to_i
     words = shlex.split(err[0].split("import the shards again with the model's: ")[1])
     assert words[1:3] == ["import", "yt8m"] and words[words.index("--vocabulary") + 1] == "vocabulary.csv", err
     assert not (tmp_path / "p.json").exists()
+
+
+def test_evaluate_on_shards_without_manifest_names_the_vocabulary_trained_with(data, tmp_path, capsys, monkeypatch):
+    """Without --manifest, the shard advice said `[--vocabulary the model's]`, a placeholder to puzzle out
+    although best.pt records the file: now that file; a checkpoint that cannot be read says it in words."""
+    import shlex
+
+    root, d = data
+    (tmp_path / "voc").mkdir()
+    (tmp_path / "voc" / "vocabulary.csv").write_text("Index,Name\n" + "".join(f"{i},class {i}\n" for i in range(5)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--features", str(d / "train0000.tfrecord"), "--val-features", str(d / "validate0000.tfrecord"),
+                 "--vocabulary", "voc/vocabulary.csv", "--out", "run", "--epochs", "1", "--hidden", "32",
+                 "--tag-head", "mlp", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", "run/best.pt", "--features", str(d / "test0000.tfrecord")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the model's" not in err[0], err
+    words = shlex.split(err[0].split("import the shards first (")[1].split(")")[0])
+    assert words[words.index("--vocabulary") + 1] == "voc/vocabulary.csv", err
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    assert main(["evaluate", "--checkpoint", "bad.pt", "--features", str(d / "test0000.tfrecord")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the model's]" not in err[0], err
+    assert "--vocabulary VOCABULARY.csv if the model was trained with one" in err[0], err
