@@ -18,7 +18,7 @@ from .errors import (SettingError, Terminated, UserError, again_line, exit_statu
 if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
     interrupt_quietly(sys.argv[1:])
 from .manifest import SPLITS
-from .options import Parser, abbreviation_hint, command_parser, dash_hint, takes_files
+from .options import Parser, advise_missing, abbreviation_hint, command_parser, dash_hint, takes_files
 
 
 def not_taken(p: argparse.ArgumentParser, command: str, reads_videos: bool) -> None:
@@ -193,8 +193,9 @@ def run_caption(args: argparse.Namespace) -> int:
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     not_taken(p, "evaluate", reads_videos=False)
     p.add_argument("--checkpoint", required=True)
-    # (required, said by run_evaluate: with --features naming TFRecord shards, the import that makes a manifest)
-    p.add_argument("--manifest", default=None, help="the manifest (required) whose --split videos are scored")
+    p.add_argument("--manifest", required=True, help="the manifest whose --split videos are scored")
+    # (missing, with --features naming TFRecord shards: the import that makes a manifest)
+    advise_missing(p, "--manifest", lambda args: manifest_required(args.features, args.split, args.checkpoint))
     p.add_argument("--features", default=None, help="feature store (not needed by a text-only model)")
     p.add_argument("--split", default="test", choices=SPLITS, help="the manifest's videos to predict and score")
     add_decode_arguments(p)
@@ -217,8 +218,6 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    if args.manifest is None:
-        raise UserError(manifest_required(args.features, args.split, args.checkpoint))
     written: list = []
     try:  # (the import too: a Ctrl-C while torch loads says what to rerun as well)
         from .predict import evaluate, format_table
@@ -235,17 +234,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def manifest_required(features: str | None, split: str, checkpoint: str) -> str:
-    """evaluate's refusal without --manifest: argparse's line, and for --features naming YouTube-8M TFRecord shards
-    (which train.py reads without a manifest) the import that makes the store and manifest evaluate reads: the
-    line alone left a user of shards nowhere to go (new-user trial). Its --vocabulary is the one `checkpoint`
-    was trained with (`predict.vocabulary_option`); said in words when the checkpoint cannot be read."""
+def manifest_required(features: str | None, split: str, checkpoint: str) -> str | None:
+    """evaluate's refusal without --manifest for --features naming YouTube-8M TFRecord shards (which train.py
+    reads without a manifest): argparse's line and the import that makes the store and manifest evaluate reads
+    (the line alone left a user of shards nowhere to go; new-user trial); None (argparse's line) for any other
+    --features. Its --vocabulary is the one `checkpoint` was trained with (`predict.vocabulary_option`); said in
+    words when the checkpoint cannot be read."""
     from .checkpoint import CheckpointError, read_checkpoint
     from .predict import names_shards, shards_import, vocabulary_option
 
     line = "the following arguments are required: --manifest"
     if not names_shards(features):
-        return f"{line} (see {shlex.join(invoked_as('evaluate'))} --help)"
+        return None
     try:
         advice = shards_import(features, split, vocabulary_option(read_checkpoint(checkpoint), checkpoint))
     except CheckpointError:  # (its own refusal comes once --manifest is given: the advice is said without it)

@@ -45,6 +45,14 @@ def setting(default=dataclasses.MISSING, help: str | None = "", choices=None, mi
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def advise_missing(parser: argparse.ArgumentParser, option: str, advice) -> None:
+    """`advice(namespace)`: the refusal said (whole, one line) when the required `option` is the one
+    missing, from the other options given; None leaves argparse's line (`Parser.error`; another parser
+    ignores it). The usage still shows the option required (evaluate's --manifest looked optional there,
+    with its advice said by hand)."""
+    parser.missing_advice = {**getattr(parser, "missing_advice", {}), option: advice}
+
+
 class Parser(argparse.ArgumentParser):
     """argparse's parser with its errors on one line, `error: MESSAGE (see PROG --help)`, exit 2, instead
     of the whole usage block with the error under it (a forgotten --out scrolled train.py's 40 usage lines
@@ -60,10 +68,26 @@ class Parser(argparse.ArgumentParser):
         self.given = list(sys.argv[1:] if args is None else args)  # (for `error`'s hint)
         return super().parse_known_args(args, namespace)
 
+    def advice_for_missing(self, message: str) -> str | None:
+        """The `advise_missing` refusal for argparse's "required" `message` naming one such option alone."""
+        option = message.removeprefix("the following arguments are required: ")
+        advice = getattr(self, "missing_advice", {}).get(option)
+        if advice is None or option == message:
+            return None
+        action = self._option_string_actions[option]
+        action.required = False  # (parsed again without it: the rest given, as the command would have had them)
+        try:
+            namespace, _ = super().parse_known_args(self.given)
+        finally:
+            action.required = True
+        return advice(namespace)
+
     def error(self, message: str):
         given = getattr(self, "given", [])
         hint = dash_hint(given, self._option_string_actions, takes_files(self))
         unknown = unknown_options(given, self)
+        if not (unknown or hint) and (advice := self.advice_for_missing(message)):
+            self.exit(2, f"error: {advice}\n")
         if message.startswith("the following arguments are required") and unknown and not hint:
             # argparse checks the required ones before it says what it did not know: `train.py --help-me` was told
             # only "required: --out" (hostile trial); the unknown option, the likelier mistake, is said first

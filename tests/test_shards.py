@@ -24,6 +24,14 @@ from s2vt.yt8m import dequantize
 
 from .test_yt8m import example, frames, video, write_shard
 
+def code_of(argv: list[str]) -> int:
+    """`main`'s exit code, argparse's refusals' (SystemExit) too."""
+    try:
+        return main(argv)
+    except SystemExit as e:
+        return e.code
+
+
 FAST = dict(hidden=32, batch_size=16, lr=1e-2, dropout=0.0, quiet=True, tag_head="mlp", warmup=1)
 LABELS = Labels([f"label{i}" for i in range(5)], multilabel=True)
 
@@ -587,12 +595,12 @@ def test_evaluate_on_shards_says_to_import_them_and_that_import_works(data, tmp_
         assert len(err) == 1 and err[0].startswith(f"error: {given}: YouTube-8M TFRecord shards, not a feature store")
         assert "feature store not found" not in err[0] and "--vocabulary" not in err[0]  # (label0..: none was given)
     # without --manifest: argparse's 'required: --manifest' alone, not why (new-user trial); now with the import
-    assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--features", f"{d}/test*.tfrecord"]) == 2
+    assert code_of(["evaluate", "--checkpoint", str(run / "best.pt"), "--features", f"{d}/test*.tfrecord"]) == 2
     said = capsys.readouterr().err.strip().splitlines()
     assert len(said) == 1 and said[0].startswith("error: the following arguments are required: --manifest: "
                                                  f"--features {d}/test*.tfrecord names YouTube-8M TFRecord shards"), said
     assert "s2vt import yt8m" in said[0] and "--out MANIFEST.jsonl" in said[0]
-    assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--features", str(tmp_path)]) == 2
+    assert code_of(["evaluate", "--checkpoint", str(run / "best.pt"), "--features", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == ("error: the following arguments are required: --manifest (see s2vt "
                                                "evaluate --help)")
     # the import it says, as it says it (the glob quoted: the import expands it, as train.py does), then
@@ -1093,13 +1101,29 @@ def test_evaluate_on_shards_without_manifest_names_the_vocabulary_trained_with(d
                  "--vocabulary", "voc/vocabulary.csv", "--out", "run", "--epochs", "1", "--hidden", "32",
                  "--tag-head", "mlp", "--quiet"]) == 0
     capsys.readouterr()
-    assert main(["evaluate", "--checkpoint", "run/best.pt", "--features", str(d / "test0000.tfrecord")]) == 2
+    assert code_of(["evaluate", "--checkpoint", "run/best.pt", "--features", str(d / "test0000.tfrecord")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "the model's" not in err[0], err
     words = shlex.split(err[0].split("import the shards first (")[1].split(")")[0])
     assert words[words.index("--vocabulary") + 1] == "voc/vocabulary.csv", err
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    assert main(["evaluate", "--checkpoint", "bad.pt", "--features", str(d / "test0000.tfrecord")]) == 2
+    assert code_of(["evaluate", "--checkpoint", "bad.pt", "--features", str(d / "test0000.tfrecord")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "the model's]" not in err[0], err
     assert "--vocabulary VOCABULARY.csv if the model was trained with one" in err[0], err
+
+
+def test_evaluate_usage_says_manifest_is_required_and_its_refusal_keeps_the_shard_advice(data, capsys):
+    """`s2vt evaluate --help` showed `[--manifest MANIFEST]`, optional, though evaluate refuses without it."""
+    root, d = data
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    usage = capsys.readouterr().out.split("\n\n")[0]
+    assert " --manifest MANIFEST" in usage and "[--manifest" not in usage, usage
+    assert code_of(["evaluate", "--checkpoint", "x.pt", "--features", str(d / "test0000.tfrecord")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "names YouTube-8M TFRecord shards" in err[0] and "import the shards first" in err[0], err
+    # both missing: argparse's own line
+    assert code_of(["evaluate", "--features", str(d / "test0000.tfrecord")]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: the following arguments are required: --checkpoint, "
+                                                      "--manifest")
