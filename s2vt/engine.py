@@ -621,7 +621,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     # (rank 0's: it alone read the folder again under the lock, and ranks that resumed from other last.pt files
     # would train apart, or wait in collectives the others never make)
     last_path = ddp.gather(last_path)[0]
-    last = read_checkpoint(last_path, device) if last_path is not None else None  # (mmap: copy-on-write)
+    # (mmap: copy-on-write; every rank reads it: a damaged one is refused once, by rank 0, as every check below
+    # that every rank makes alike, `Dist.agreed`)
+    last = ddp.agreed(lambda: read_checkpoint(last_path, device)) if last_path is not None else None
     if last is not None and "settings" in last:
         last["settings"] = upgraded_settings(last["settings"])
     if last is not None:  # (before the data is read: --seed, --min-count and others decide it)
@@ -660,10 +662,13 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     cfg = options.replace(cfg, **{k: v for k, v in recipe.items() if options.value(cfg, k) in (None, "auto")})
     metric = cfg.metric if cfg.metric != "auto" else (
         "CIDEr" if has_caps else "lic_score" if groups else "gap" if labels.multilabel else "tag_acc")
-    check_metric(cfg.metric, has_caps, labels, groups)
-    if not has_caps and cfg.tag_weight == 0:
-        raise ConfigError("--tag-weight 0 on data without captions trains nothing: the tag loss is its only loss "
-                          "(pass a positive --tag-weight)")
+
+    def check_settings() -> None:
+        check_metric(cfg.metric, has_caps, labels, groups)
+        if not has_caps and cfg.tag_weight == 0:
+            raise ConfigError("--tag-weight 0 on data without captions trains nothing: the tag loss is its only "
+                              "loss (pass a positive --tag-weight)")
+    ddp.agreed(check_settings)
     tag_input = cfg.model.tag_input
     if given_dropout and tag_input != "features":
         log(f"warning: --feature-dropout {given_dropout} has no effect: the tag head reads the {tag_input} features "
@@ -747,38 +752,42 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         # the split first: a manifest split again (another seed) has another vocabulary too (the training
         # captions changed), which check_resumable would say instead of the cause
         was_trained = set(last.get("trained_ids") or [])
-        if cfg.manifest and (seen := [v for v in val_ids if v in was_trained]):
-            raise DataError(f"--resume: {len(seen)} of the {len(val_ids)} validation videos of {cfg.manifest} are "
-                            f"videos the run in {last_path} trained on (first: "
-                            + ", ".join(seen[:3]) + (", ..." if len(seen) > 3 else "")
-                            + "): validating on them inflates the scores and best.pt's choice; pass the manifest "
-                              "(and --seed) the run started with")
-        resplit = last.get("val_digest") not in (None, videos["val_digest"])
-        check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
-                        tags_cause(last.get("settings", {}), cfg, streaming), resplit)
-        # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
-        problem = feature_mismatch(store.meta(), last.get("extract") or {}, modalities) if modalities else None
-        if problem:
-            raise StoreError(f"--resume: {getattr(store, 'meta_path', cfg.features)}: {problem} ({last_path})")
-        load_weights(model, last["model"], last_path)
-        load_training_state(optim, sched, last, cfg, len(sampler), last_path)
-        start_epoch, history = last["epoch"] + 1, list(last["history"])
-        stopper = EarlyStopping(cfg.patience, best=last["best"], bad=last["bad_epochs"])
-        finished = start_epoch > cfg.epochs or stopper.stop
-        # a run paused before its own --epochs (--stop-after, a kill) cannot end before epochs it trained:
-        # --epochs below them was called "already finished" at that epoch, then refitted for best.pt's
-        ends = last.get("settings", {}).get("epochs")  # (None in a last.pt from before settings were saved)
-        if not stopper.stop and cfg.epochs < last["epoch"] and ends is not None and ends > last["epoch"]:
-            raise RunFolderError(f"{out}: --resume --epochs {cfg.epochs}: the run is at epoch {last['epoch']} (of its "
-                                 f"--epochs {ends}): pass --epochs {last['epoch']} to end it there, more to train on, "
-                                 "or --overwrite to start over")
-        # (a pause at an epoch already done: it trained one more, then said it paused after the epoch it had asked)
-        if not finished and cfg.stop_after is not None and cfg.stop_after < start_epoch:
-            raise RunFolderError(f"{out}: --resume --stop-after {cfg.stop_after}: the run is at epoch {last['epoch']} "
-                                 f"(of its --epochs {cfg.epochs}): pass --stop-after above {last['epoch']} to pause it "
-                                 "later, or leave it out to train on")
-        if not finished and not streaming:
-            same_steps(last, len(sampler), cfg, out, ddp.world)
+
+        def resumable() -> tuple[int, list, EarlyStopping, bool]:  # (every rank's checks alike: `Dist.agreed`)
+            if cfg.manifest and (seen := [v for v in val_ids if v in was_trained]):
+                raise DataError(f"--resume: {len(seen)} of the {len(val_ids)} validation videos of {cfg.manifest} "
+                                f"are videos the run in {last_path} trained on (first: "
+                                + ", ".join(seen[:3]) + (", ..." if len(seen) > 3 else "")
+                                + "): validating on them inflates the scores and best.pt's choice; pass the "
+                                  "manifest (and --seed) the run started with")
+            resplit = last.get("val_digest") not in (None, videos["val_digest"])
+            check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
+                            tags_cause(last.get("settings", {}), cfg, streaming), resplit)
+            # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
+            problem = feature_mismatch(store.meta(), last.get("extract") or {}, modalities) if modalities else None
+            if problem:
+                raise StoreError(f"--resume: {getattr(store, 'meta_path', cfg.features)}: {problem} ({last_path})")
+            load_weights(model, last["model"], last_path)
+            load_training_state(optim, sched, last, cfg, len(sampler), last_path)
+            start_epoch, stopper = last["epoch"] + 1, EarlyStopping(cfg.patience, best=last["best"],
+                                                                    bad=last["bad_epochs"])
+            finished = start_epoch > cfg.epochs or stopper.stop
+            # a run paused before its own --epochs (--stop-after, a kill) cannot end before epochs it trained:
+            # --epochs below them was called "already finished" at that epoch, then refitted for best.pt's
+            ends = last.get("settings", {}).get("epochs")  # (None in a last.pt from before settings were saved)
+            if not stopper.stop and cfg.epochs < last["epoch"] and ends is not None and ends > last["epoch"]:
+                raise RunFolderError(f"{out}: --resume --epochs {cfg.epochs}: the run is at epoch {last['epoch']} "
+                                     f"(of its --epochs {ends}): pass --epochs {last['epoch']} to end it there, more "
+                                     "to train on, or --overwrite to start over")
+            # (a pause at an epoch already done: it trained one more, then said it paused after the epoch it asked)
+            if not finished and cfg.stop_after is not None and cfg.stop_after < start_epoch:
+                raise RunFolderError(f"{out}: --resume --stop-after {cfg.stop_after}: the run is at epoch "
+                                     f"{last['epoch']} (of its --epochs {cfg.epochs}): pass --stop-after above "
+                                     f"{last['epoch']} to pause it later, or leave it out to train on")
+            if not finished and not streaming:
+                same_steps(last, len(sampler), cfg, out, ddp.world)
+            return start_epoch, list(last["history"]), stopper, finished
+        start_epoch, history, stopper, finished = ddp.agreed(resumable)
         if not finished and (moved := resumed_world(last, ddp.world)):
             log(f"warning: --resume: {last_path} was {moved}")
 
@@ -809,7 +818,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                     else [k for k in RESUME_IGNORED if k in last["settings"]])
             cfg = options.replace(cfg, **{k: last["settings"][k] for k in keep})
         was_shards = last.get("shards") or shards.named_then(last.get("settings", {}))
-        if streaming:  # (every training shard the run ever had: a later val shard must not be one)
+
+        def val_apart() -> None:  # (every training shard the run ever had: a later val shard must not be one)
             if not cfg.manifest and was_shards:
                 shards.refuse_trained_val(shards.trained_shards(was_shards, []), shard_list["val_features"],
                                           cfg.val_features, str(last_path))
@@ -822,6 +832,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                                 + ", ".join(seen[:3]) + (", ..." if len(seen) > 3 else "")
                                 + "): validating on them inflates the scores and best.pt's choice; pass validation "
                                   "shards whose videos the run never trained on")
+        if streaming:  # (every rank's check alike: said once, `Dist.agreed`)
+            ddp.agreed(val_apart)
         on_loss = not any(metric in h for h in last["history"])
         best_said = f"training loss {-last['best']:.4g}" if on_loss else f"{metric} {last['best']:.3f}"
         warning = None

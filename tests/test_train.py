@@ -356,6 +356,30 @@ def test_torchrun_refusal_of_rank_0_alone_ends_every_rank_at_once(tmp_path):
         assert "Traceback (most recent call last)" not in err.split("error: ")[0], err[-3000:]
 
 
+@pytest.mark.parametrize("case", ["damaged last.pt", "metric", "tag weight"])
+def test_torchrun_refusals_before_training_are_said_once(case, tmp_path):
+    """Under torchrun, refusals every rank met alike before training, outside `Dist.agreed` (a --resume of a
+    damaged last.pt, a --metric the data cannot give, --tag-weight 0 on tags alone), were printed once per rank,
+    the lines run together. Now rank 0's line alone, and every rank exits 2."""
+    manifest, store = make_store(tmp_path / "d", videos=12)
+    out, extra, why = tmp_path / "ddp", [], ""
+    if case == "damaged last.pt":
+        out.mkdir()
+        (out / "last.pt").write_bytes(b"\x00" * 64)
+        extra, why = ["--resume"], f"{out / 'last.pt'}: "
+    else:  # (tags alone: the captions dropped)
+        manifest.write_text("".join(json.dumps({**json.loads(x), "captions": []}) + "\n"
+                                    for x in manifest.read_text().splitlines()))
+        extra, why = (["--metric", "CIDEr"], "--metric CIDEr: ") if case == "metric" else \
+            (["--tag-weight", "0"], "--tag-weight 0 on data without captions")
+    code, _, err = torchrun("--manifest", str(manifest), "--features", str(store), "--out", str(out), "--epochs", "1",
+                            "--hidden", "16", "--embed", "16", *extra, timeout=120)
+    said = [x for x in err.splitlines() if "error: " in x]
+    assert code != 0 and len(said) == 1 and said[0].startswith(f"error: {why}"), err[-3000:]
+    assert "exitcode: 2" in err and "exitcode: 1" not in err, err[-3000:]
+    assert "Traceback (most recent call last)" not in err.split("error: ")[0], err[-3000:]
+
+
 def test_torchrun_workers_end_when_the_launcher_is_killed(tmp_path):
     """SIGKILL to torchrun itself (`timeout -s KILL`, an OOM kill) left both ranks training on to the end as
     orphans, rank 0 holding the run folder's lock (hostile trial). Now a rank torchrun started is sent SIGTERM
