@@ -18,6 +18,17 @@ class SaidByAnotherRank(UserError):
     lock; `engine.Dist.agreed`: what every rank reads alike, refused by rank 0 once, not once a rank)."""
 
 
+def another_rank_says_it() -> bool:
+    """Whether this process is a torchrun rank other than 0 (WORLD_SIZE above 1, RANK not 0): a refusal that
+    depends on the command line alone (an option argparse refuses, a setting out of range: `SettingError`),
+    made before the ranks connect, is every rank's alike and said by rank 0 alone (it was printed once a rank,
+    the lines run together)."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) != 0
+    except ValueError:  # (not torchrun's: said as usual)
+        return False
+
+
 class SettingError(UserError, ValueError):
     """A setting (an option, or one a checkpoint recorded) out of range or not one of its allowed
     values. Also a ValueError: code that checks settings by catching ValueError still does."""

@@ -356,10 +356,11 @@ def test_torchrun_refusal_of_rank_0_alone_ends_every_rank_at_once(tmp_path):
         assert "Traceback (most recent call last)" not in err.split("error: ")[0], err[-3000:]
 
 
-@pytest.mark.parametrize("case", ["damaged last.pt", "metric", "tag weight"])
+@pytest.mark.parametrize("case", ["damaged last.pt", "metric", "tag weight", "setting", "option"])
 def test_torchrun_refusals_before_training_are_said_once(case, tmp_path):
     """Under torchrun, refusals every rank met alike before training, outside `Dist.agreed` (a --resume of a
-    damaged last.pt, a --metric the data cannot give, --tag-weight 0 on tags alone), were printed once per rank,
+    damaged last.pt, a --metric the data cannot give, --tag-weight 0 on tags alone), and those of the command line
+    before the ranks connect (a setting out of range, an option argparse refuses), were printed once per rank,
     the lines run together. Now rank 0's line alone, and every rank exits 2."""
     manifest, store = make_store(tmp_path / "d", videos=12)
     out, extra, why = tmp_path / "ddp", [], ""
@@ -367,6 +368,9 @@ def test_torchrun_refusals_before_training_are_said_once(case, tmp_path):
         out.mkdir()
         (out / "last.pt").write_bytes(b"\x00" * 64)
         extra, why = ["--resume"], f"{out / 'last.pt'}: "
+    elif case in ("setting", "option"):  # (refused before the ranks connect: the command line alone)
+        extra, why = (["--hidden", "0"], "--hidden must be at least 1") if case == "setting" else \
+            (["--epochs", "x"], "argument --epochs: invalid int value")
     else:  # (tags alone: the captions dropped)
         manifest.write_text("".join(json.dumps({**json.loads(x), "captions": []}) + "\n"
                                     for x in manifest.read_text().splitlines()))
