@@ -782,9 +782,13 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
     if report["skipped"]:
         problems.append(f"{counted(sum(report['skipped'].values()), 'record')} skipped "
                         f"({', '.join(f'{k}: {v}' for k, v in report['skipped'].items())})")
+    warned = bool(problems)
+    if empty := report.get("empty_files"):  # (a download cut at its start: no warning line of its own above)
+        problems.append(f"{len(empty)} of {counted(len(args.files), 'file')} empty (0 bytes, no records: "
+                        f"{empty[0]}{', ...' if len(empty) > 1 else ''})")
     if problems:
-        print(f"error: {' and '.join(problems)} (see the warnings above); {counted(len(entries), 'video')} "
-              "imported", file=sys.stderr)
+        print(f"error: {' and '.join(problems)}{' (see the warnings above)' if warned else ''}; "
+              f"{counted(len(entries), 'video')} imported", file=sys.stderr)
         return 1
     return 0
 

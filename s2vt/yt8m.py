@@ -380,7 +380,7 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
     broken (bad length checksum, truncated) or that is not a TFRecord file is logged in one line
     and the rest of it skipped (records are counted from 1).
     The report counts both:
-    {"videos", "skipped": {reason: count}, "failed_files": [message]}.
+    {"videos", "skipped": {reason: count}, "failed_files": [message], "empty_files": [path]}.
     `before_write(entries)`, when given, is a check of the caller's that may refuse: it is called
     on the entries of a first, reading-only pass over the shards, before anything (store or
     manifest) is written; the shards are then read again to write. Without it, one pass.
@@ -424,4 +424,5 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
         raise DatasetError(f"no video imported from {len(shards)} file(s) "
                            f"({sum(skipped.values())} records skipped, {len(failed_files)} files unreadable){empty}")
     write_manifest(entries, manifest_out)
-    return entries, {"videos": len(entries), "skipped": dict(skipped), "failed_files": failed_files}
+    return entries, {"videos": len(entries), "skipped": dict(skipped), "failed_files": failed_files,
+                     "empty_files": empty_files}

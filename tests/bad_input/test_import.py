@@ -1287,3 +1287,15 @@ def test_yt8m_import_of_empty_shards_names_them(empties, tmp_path, capsys):
     assert (code, err) == (2, [f"error: no video imported from {empties} file(s) (0 records skipped, 0 files "
                                f"unreadable): {which} empty (0 bytes: no records)"]), err
     assert not (tmp_path / "X" / "manifest.jsonl").exists()
+
+
+def test_an_empty_shard_among_others_is_named_in_the_last_line(tmp_path, capsys):
+    """A 0-byte shard among shards that import was passed by unsaid, exit 0: a download cut at its start
+    looked like a shard of no videos."""
+    good = shard_of(tmp_path, "validate0000.tfrecord", 3)
+    empty = tmp_path / "validate0001.tfrecord"
+    empty.write_bytes(b"")
+    out = tmp_path / "m" / "manifest.jsonl"
+    code, err = s2vt(capsys, "import", "yt8m", good, empty, "--out", out)
+    assert code == 1 and len(out.read_text().splitlines()) == 3
+    assert err[-1] == f"error: 1 of 2 files empty (0 bytes, no records: {empty}); 3 videos imported", err
