@@ -11,8 +11,9 @@ import time
 import warnings
 from pathlib import Path
 
-from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, exit_quietly_after, exit_status, interrupt_quietly,
-                         invoked_as, one_line_warning, quiet_once_interrupted, running_as_program, terminate_as_interrupt)
+from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, exit_quietly_after, exit_status, guard_stderr,
+                         interrupt_quietly, invoked_as, one_line_warning, quiet_once_interrupted, running_as_program,
+                         terminate_as_interrupt)
 
 if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
@@ -189,6 +190,8 @@ def main(argv: list[str] | None = None, rerun_line: bool | str = True) -> int:
     """`rerun_line`: say how to resume after a Ctrl-C or an output that fails mid-run. A string is a
     caller's own advice for such a failure, and a Ctrl-C is then the caller's to report (`s2vt demo` runs
     this as one of its steps: 'the same command' is not the demo's); False: no advice."""
+    if sys.stderr is None:  # stderr closed (`2>&-`): the lines are discarded, the work done (`guard_stderr`)
+        guard_stderr()
     warnings.formatwarning = one_line_warning
     # (named as it was started, `s2vt-extract` or `python -m extract`: the latter needs the package's name)
     p = Parser(prog=shlex.join(invoked_as("extract")), description=__doc__)

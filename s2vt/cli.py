@@ -12,7 +12,7 @@ import time
 import warnings
 
 from .errors import (SettingError, Terminated, UserError, again_line, another_rank_says_it, exit_status,
-                     finished_line, interrupt_quietly, invoked_as, interrupts_unwrapped, one_line_warning,
+                     finished_line, guard_stderr, interrupt_quietly, invoked_as, interrupts_unwrapped, one_line_warning,
                      starting_line, terminate_as_interrupt)
 
 if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
@@ -1010,6 +1010,8 @@ def main(argv: list[str] | None = None, program: bool | None = None) -> int:
     does, exit 143."""
     if sys.stdout is None:  # stdout closed (`caption.py v.mp4 >&-`): its output is discarded, as print() does
         discard_stdout()
+    if sys.stderr is None:  # stderr closed (`train.py ... 2>&-`): the diagnostics are discarded, the work done
+        guard_stderr()
     terminated: list = []
     finished: list = []  # (True once the command's function has returned: its outputs are written)
     if argv is None if program is None else program:

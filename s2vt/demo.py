@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd, ffmpeg_path
-from .errors import UserError, exit_status, invoked_as, terminate_as_interrupt
+from .errors import UserError, exit_status, guard_stderr, invoked_as, terminate_as_interrupt
 from .fileio import (LockFileError, atomic_write_json, busy_line, lock_owner, refusal, refuse_unusable_paths,
                      release_lock)
 from .fileio import take_lock as take_file_lock
@@ -319,6 +319,8 @@ def restart_command(out: str, per_combo: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None or sys.stderr is None:  # (`python -m s2vt.demo 2>&-`: its lines discarded, the demo made)
+        guard_stderr()
     with terminate_as_interrupt() as terminated:  # (`python -m s2vt.demo`: a SIGTERM stops it as a Ctrl-C does)
         try:
             return exit_status(run_main(argv), terminated)

@@ -40,15 +40,58 @@ def one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"
 
 
+class ForgivingStderr:
+    """sys.stderr for a program (`guard_stderr`): a write or flush that fails (`2>/dev/full`: ENOSPC; a reader
+    gone: EPIPE) is a diagnostic lost, not the run's end. It raised out of the first warning or progress line,
+    and train and extract exited 1 having done nothing (hostile trial). Anything else is the stream's own."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError:
+            return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError):
+            self.stream.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def guard_stderr() -> None:
+    """For a program's entry point, first thing: diagnostics that cannot be written do not stop the work. A
+    closed stderr (`2>&-`: sys.stderr None, which `print(file=sys.stderr)` takes for stdout and `.isatty()`
+    and tqdm fail on) becomes /dev/null, fd 2 included (else the next file opened takes fd 2, and whatever
+    writes there, a child or a C library, writes into it); writes that fail are dropped (`ForgivingStderr`).
+    tqdm, the warnings and logging read sys.stderr when they write, so they follow. Done once."""
+    if isinstance(sys.stderr, ForgivingStderr):
+        return
+    if sys.stderr is None:
+        try:
+            os.fstat(2)
+        except OSError:  # (closed: /dev/null takes its place; one that is open is someone's file, left alone)
+            null = os.open(os.devnull, os.O_WRONLY)  # (fd 2 itself when 0 and 1 are open: the lowest free one)
+            if null != 2:
+                os.dup2(null, 2)
+                os.close(null)
+            sys.stderr = open(2, "w", buffering=1, errors="backslashreplace", closefd=False)
+        else:
+            sys.stderr = open(os.devnull, "w")
+    sys.stderr = ForgivingStderr(sys.stderr)
+
+
 def interrupt_quietly(argv: list[str] | None = None) -> None:
     """For a command-line entry point, before its heavy imports: a Ctrl-C or SIGTERM that no handler catches
     (one while the modules load, before the command's own `interrupted:` line) prints `interrupted: while
     starting, ...` (with the line that starts `argv`, a command and its arguments, again), not a traceback
     through the imports nor, for SIGTERM, a silent end; the exit status is the signal's (130, 143). Only the
     standard library: it is in place before anything heavy loads. `terminate_as_interrupt` takes SIGTERM over
-    once the command runs."""
-    import os
-
+    once the command runs. Also `guard_stderr`."""
+    guard_stderr()
     previous = sys.excepthook
 
     def hook(kind, value, tb):
@@ -298,7 +341,9 @@ _program: list[str] = []
 
 def running_as_program(command: str) -> None:
     """Called by a program's entry point, in its own process only, before `command` runs: an interrupted
-    command's `quiet_once_interrupted` then hands further signals to `exit_quietly_after`."""
+    command's `quiet_once_interrupted` then hands further signals to `exit_quietly_after`. Also `guard_stderr`
+    (`s2vt-extract`'s console script starts here)."""
+    guard_stderr()
     _program[:] = [command]
 
 

@@ -110,6 +110,21 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
                           env=full_env, timeout=timeout)
 
 
+# `python -c CLOSE_STDERR ARGS...`: runs `python ARGS...` with fd 2 closed, as `2>&-` starts it (Python then has
+# sys.stderr None); subprocess.DEVNULL would be an open /dev/null, not a closed stream
+CLOSE_STDERR = "import os, sys; os.close(2); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+
+
+def run_without_stderr(how: str, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600):
+    """`run_cli`, stdout captured, with a stderr that takes nothing: `how` "closed" (`2>&-`) or "full" (`2>/dev/full`:
+    every write to it fails, ENOSPC)."""
+    full_env = {k: v for k, v in {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}.items() if v is not None}
+    argv = [sys.executable, "-c", CLOSE_STDERR, *args] if how == "closed" else [sys.executable, *args]
+    with open("/dev/full" if how == "full" else os.devnull, "w") as stderr:
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=cwd or REPO, env=full_env,
+                              timeout=timeout)
+
+
 def free_port() -> int:
     """A TCP port free on loopback now (torchrun's rendezvous): a fixed one collided when two test
     runs shared the machine."""

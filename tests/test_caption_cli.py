@@ -10,7 +10,7 @@ import torch
 from s2vt.demo import caption_for, make_video
 from s2vt.manifest import write_manifest
 
-from .conftest import REPO, run_cli
+from .conftest import REPO, run_cli, run_without_stderr
 
 TINY = ["--weights", "random", "--frames", "4", "--clips", "1", "--image-size", "64", "--precision", "fp32"]
 
@@ -114,6 +114,35 @@ def test_evaluate_and_export(trained, tmp_path):
     out = tmp_path / "answer.zip"
     proc = run_cli("-m", "s2vt.cli", "export", str(preds), "--format", "msrvtt", "--out", str(out))
     assert proc.returncode == 0 and out.is_file()
+
+
+@pytest.mark.parametrize("stderr", ["closed", "full"])
+def test_diagnostics_that_cannot_be_written_do_not_stop_the_work(trained, tmp_path, stderr):
+    """(hostile trial) With stderr closed (`2>&-`: sys.stderr None) extract and train exited 1 having done nothing,
+    caption.py exited 1 after its answers, and the error: lines of caption --json and evaluate's `wrote` line went
+    to stdout among the JSON; with `2>/dev/full` (its writes fail) extract and train exited 1 having done nothing.
+    The lines are lost, the work is done, the exit status is the work's."""
+    video, bad = str(trained / "videos" / "v00.mp4"), tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    proc = run_without_stderr(stderr, "-m", "extract", video, "--out", str(tmp_path / "f"), *TINY)
+    assert (proc.returncode, sorted(p.name for p in tmp_path.glob("f/*/v00.*"))) == (0, ["v00.npy"] * 3), proc.stdout
+    assert proc.stdout == ""  # (its lines went to stdout when print's file was None)
+    proc = run_without_stderr(stderr, "train.py", "--manifest", str(trained / "manifest.jsonl"), "--features",
+                              str(trained / "features"), "--out", str(tmp_path / "run"), "--epochs", "1", "--hidden",
+                              "16", "--embed", "16", "--min-count", "1")
+    assert proc.returncode == 0 and (tmp_path / "run" / "best.pt").is_file(), proc.stdout
+    ckpt = str(trained / "run" / "best.pt")
+    proc = run_without_stderr(stderr, "caption.py", video, str(bad), "--checkpoint", ckpt, "--json")
+    assert proc.returncode == 1  # (one video failed: its object on stdout, its error: line lost)
+    assert [json.loads(line).get("error") is None for line in proc.stdout.splitlines()] == [True, False]
+    if stderr == "full":
+        return
+    proc = run_without_stderr(stderr, "caption.py", video, "--checkpoint", ckpt)
+    assert proc.returncode == 0 and proc.stdout.startswith(video + ": ")
+    proc = run_without_stderr(stderr, "-m", "s2vt.cli", "evaluate", "--checkpoint", ckpt, "--manifest",
+                              str(trained / "manifest.jsonl"), "--features", str(trained / "features"), "--split",
+                              "test", "--beam", "1", "--out", str(tmp_path / "p.json"), "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["videos"] == 4, proc.stdout
 
 
 def test_caption_default_checkpoint(trained, tmp_path):

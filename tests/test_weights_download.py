@@ -15,7 +15,7 @@ from torch import nn
 from extract.backbones import download as dl
 from extract.backbones.weights import find_weights
 
-from .conftest import run_cli
+from .conftest import run_cli, run_without_stderr
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -267,6 +267,17 @@ def test_a_mirror_given_as_a_plain_folder_is_read_as_one(tmp_path):
     proc = run_cli("-m", "s2vt.cli", "weights", "download", "vggish_pca", "--dir", "w2", env=env, cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "file:///FOLDER (three slashes)" in proc.stderr and not (tmp_path / "w2").exists()
+
+
+def test_a_closed_stderr_does_not_stop_a_download(tmp_path):
+    """(hostile trial) `s2vt weights download vggish_pca --dir w 2>&-` exited 1 with nothing installed, an empty
+    .part file left: the progress bar wrote to a stderr that was None. Now the file is installed, exit 0."""
+    (tmp_path / "m").mkdir()
+    np.savez(tmp_path / "m" / "vggish_pca_params.npz", pca_eigen_vectors=np.eye(128), pca_means=np.zeros((128, 1)))
+    env = {"S2VT_WEIGHTS_URL": "./m", "TORCH_HOME": str(tmp_path / "torch")}
+    proc = run_without_stderr("closed", "-m", "s2vt", "weights", "download", "vggish_pca", "--dir", "w", env=env,
+                              cwd=tmp_path)
+    assert proc.returncode == 0 and left_files(tmp_path / "w") == ["vggish_pca_params.npz"], proc.stdout
 
 
 @pytest.mark.parametrize("given, url", [
