@@ -258,10 +258,13 @@ def manifest_required(features: str | None, split: str, checkpoint: str) -> str 
 def wrote_evaluate(args: argparse.Namespace, written: list) -> str:
     """The line saying where evaluate wrote (`written`: its files, in order): no line named them, and `--out ql.json`,
     a link to out2/q2.json, left its metrics in out2/q2.metrics.json unsaid (hostile trial). --out and --html as
-    typed; the metrics file where it is (beside the file a link names: no name typed says it)."""
+    typed; the metrics file where it is (beside the file a link names: no name typed says it). Names escaped
+    (`one_line`): a newline in --out split the line, an escape sequence in it reached the terminal (hostile trial)."""
+    from .store import one_line
+
     what = [os.fsdecode(args.out or written[0]) + " (the predictions)", os.fsdecode(written[1]) + " (their metrics)",
             *([f"{os.fsdecode(args.html)} (the report)"] if args.html else [])]
-    return "wrote " + " and ".join([", ".join(what[:-1]), what[-1]])
+    return one_line("wrote " + " and ".join([", ".join(what[:-1]), what[-1]]))
 
 
 def interrupted_evaluate(args: argparse.Namespace, written: list) -> str:
@@ -441,8 +444,9 @@ def run_export(args: argparse.Namespace) -> int:
         write_zip(preds, args.format, out, order, scores, args.top_k or YT8M_TOP_K)
     count = len(order) if order is not None else len(preds)
     what = f" (split {split} of {args.manifest}, {sum(v in preds for v in order)} predicted)" if order else ""
-    # (as the user gave it, as evaluate names its outputs: through a link, its target is not what they typed)
-    print(f"wrote {args.out}: {counted(count, 'video')}{what}", file=sys.stderr)
+    # (as the user gave it, as evaluate names its outputs: through a link, its target is not what they typed;
+    # escaped, as evaluate's line: a newline in it split the line)
+    print(one_line(f"wrote {args.out}: {counted(count, 'video')}{what}"), file=sys.stderr)
     return 0
 
 
@@ -654,14 +658,17 @@ def writing_manifest(out: str):
 
 
 def say_imported(out: str, entries: list[dict], where: str = "") -> None:
-    """The one summary line every importer ends with."""
+    """The one summary line every importer ends with; its names escaped (`one_line`): a newline in --out split it,
+    an escape sequence in it reached the terminal (hostile trial)."""
+    from .store import one_line
+
     splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test")}
     tags = {t for e in entries for t in e.get("tags", [])}
     alone = sum(bool(e.get("captions_only")) for e in entries)
-    print(f"wrote {out}: {len(entries)} videos ({splits['train']} train"
-          + (f", {alone} of them captions alone" if alone else "") + f", {splits['val']} val, {splits['test']} test), "
-          f"{sum(len(e.get('captions', [])) for e in entries)} captions, {len(tags)} distinct tags{where}",
-          file=sys.stderr)
+    print(one_line(f"wrote {out}: {len(entries)} videos ({splits['train']} train"
+                   + (f", {alone} of them captions alone" if alone else "") + f", {splits['val']} val, "
+                   f"{splits['test']} test), {sum(len(e.get('captions', [])) for e in entries)} captions, "
+                   f"{len(tags)} distinct tags{where}"), file=sys.stderr)
 
 
 def run_import_features(args: argparse.Namespace) -> int:

@@ -1,5 +1,6 @@
 """The commands turn a user's mistake (a UserError) into one line and exit 2, and nothing else:
 a bug's ValueError keeps its traceback."""
+import argparse
 import json
 import os
 import subprocess
@@ -1129,6 +1130,25 @@ def test_a_stdout_that_fails_after_the_command_finished_says_so(monkeypatch, cap
         code = cli.run_main(["train", "--out", "run"])
     assert code == 2 and capsys.readouterr().err == ("error: cannot write to standard output: No space left on device"
                                                      " (after train had finished: only what it printed is lost)\n")
+
+
+def test_the_wrote_lines_escape_the_names_they_print(tmp_path, monkeypatch, capsys):
+    """(hostile trial) The `wrote` lines of export, import and evaluate printed --out raw: a newline in it split the
+    line, an escape sequence (\\x1b[31m) reached the terminal. Escaped now, as the error: and extract lines are."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.json").write_text(json.dumps({"video7010": "a man plays a guitar"}))
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.mp4").write_bytes(b"not decoded by import folder")
+    odd, said = "a\nb\x1b[31m", "a\\nb\\x1b[31m"
+    assert cli.main(["export", "p.json", "--format", "coco", "--out", odd + ".zip"]) == 0
+    assert capsys.readouterr().err == f"wrote {said}.zip: 1 video\n"
+    assert cli.main(["import", "folder", "d", "--out", odd + ".jsonl"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"wrote {said}.jsonl: 1 videos") and err.count("\n") == 1, err
+    line = cli.wrote_evaluate(argparse.Namespace(out=odd + ".json", html=odd + ".html"),
+                              [odd + ".json", odd + ".metrics.json"])
+    assert line == (f"wrote {said}.json (the predictions), {said}.metrics.json (their metrics) and {said}.html "
+                    "(the report)")
 
 
 def test_help_to_a_stdout_that_cannot_be_written_is_said(tmp_path):
