@@ -133,7 +133,7 @@ def test_video_level_round_trip(tmp_path):
     recs = [video("a1", [4, 7]), video("b2", [7], packed=False)]
     shard = write_shard(tmp_path / "train0000.tfrecord", [r for r, _ in recs])
     entries, report = import_yt8m([str(shard)], tmp_path / "m.jsonl")
-    assert report == {"videos": 2, "skipped": {}, "failed_files": []}
+    assert report == {"videos": 2, "skipped": {}, "failed_files": [], "empty_files": []}
     assert [(e["video_id"], e["split"], e["tags"]) for e in read_manifest(tmp_path / "m.jsonl")] == \
         [("a1", "train", ["label4", "label7"]), ("b2", "train", ["label7"])]
     store = FeatureStore(tmp_path / "features")
@@ -364,7 +364,7 @@ def test_real_shards(sample_data, tmp_path):
         pytest.skip(f"no YouTube-8M shards in {folder}")
     shards = sorted(str(p) for p in folder.glob("validate*.tfrecord"))
     entries, report = import_yt8m(shards, tmp_path / "val.jsonl", vocabulary=folder / "vocabulary.csv")
-    assert report == {"videos": 2950, "skipped": {}, "failed_files": []}
+    assert report == {"videos": 2950, "skipped": {}, "failed_files": [], "empty_files": []}
     assert len(read_manifest(tmp_path / "val.jsonl")) == 2950
     assert 2.5 < np.mean([len(e["tags"]) for e in entries]) < 3.5
     store = FeatureStore(tmp_path / "features")
