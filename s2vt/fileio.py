@@ -791,8 +791,21 @@ def create_lock(lock: Path) -> bool:
         why = refusal(lock, e) + (" (the lock's name is the output's with '.' before and '.lock' after: "
                                   "name the output shorter)" if e.errno == errno.ENAMETOOLONG else "")
         raise LockFileError(f"cannot write the lock file {os.fsdecode(lock)}: {why}", e) from None
-    with os.fdopen(fd, "w") as f:
-        f.write(lock_text())
+    # the pid's write can fail where the name was made (a full disk has inodes left): the lock is removed again,
+    # or the empty file left read as a run still writing its pid, and a rerun was refused (hostile trial)
+    text = lock_text().encode("ascii")
+    try:
+        try:
+            if os.write(fd, text) != len(text):  # (a short write: the disk filled as it wrote)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        finally:
+            os.close(fd)
+    except BaseException as e:  # (a Ctrl-C too: no empty lock left)
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        if isinstance(e, OSError):
+            raise LockFileError(f"cannot write the lock file {os.fsdecode(lock)}: {refusal(lock, e)}", e) from None
+        raise
     return True
 
 

@@ -730,6 +730,44 @@ def test_an_output_name_too_long_for_its_lock_is_one_line(tmp_path, capsys):
     assert sorted(tmp_path.iterdir()) == []
 
 
+def full_disk_locks(monkeypatch):
+    """Make every lock file s2vt creates (O_EXCL) on a disk with no space left: the name is made (an inode),
+    its pid's write fails with ENOSPC (the descriptor given back writes to /dev/full)."""
+    import s2vt.fileio
+
+    real_open = os.open
+
+    def lock_open(path, flags, *args, **kwargs):
+        fd = real_open(path, flags, *args, **kwargs)
+        if flags & os.O_EXCL and os.fsdecode(path).endswith(".lock"):
+            os.close(fd)
+            return real_open("/dev/full", os.O_WRONLY)
+        return fd
+    monkeypatch.setattr(s2vt.fileio.os, "open", lock_open)
+
+
+def test_a_lock_whose_pid_cannot_be_written_is_one_line_and_left_no_lock(tmp_path, capsys, monkeypatch):
+    """On a disk with no space left the lock was made but its pid's write failed: a traceback (exit 1), and the
+    empty lock left behind made a rerun within 10 s say another run was writing (hostile trial). Now one line,
+    and no lock is left."""
+    from s2vt.demo import LOCK
+    from s2vt.fileio import OutputError, take_lock
+
+    lock = tmp_path / ".p.metrics.json.lock"
+    with monkeypatch.context() as m:
+        full_disk_locks(m)
+        with pytest.raises(OutputError, match=f"^cannot write the lock file {lock}: No space left on device$"):
+            take_lock(lock, lambda pid: OutputError("busy"))
+    assert not lock.exists()
+    out = tmp_path / "demo"
+    with monkeypatch.context() as m:
+        full_disk_locks(m)
+        assert cli.main(["demo", "--out", str(out)]) == 2
+        assert one_line(capsys) == f"error: --out {out}: cannot write there: No space left on device\n"
+    assert not (out / LOCK).exists()
+    assert take_lock(lock, lambda pid: OutputError("busy")) == lock  # (the rerun: not refused)
+
+
 def test_huge_sizes_and_counts_are_one_line_before_any_output(tmp_path, capsys):
     """--batch-size 1e20 (ValueError in islice, OverflowError), --hidden 1e11 (terabytes asked for),
     --beam 100000 (27 GB, or a caption.py that hangs): an upper bound, said in one line, exit 2."""
