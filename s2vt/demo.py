@@ -7,8 +7,10 @@ modality has something only it can tell.
 """
 from __future__ import annotations
 
+import errno
 import itertools
 import json
+import os
 import random
 import re
 import shlex
@@ -19,10 +21,10 @@ import time
 import warnings
 from pathlib import Path
 
-from extract.ffmpeg import ffmpeg_cmd, ffmpeg_path
+from extract.ffmpeg import ffmpeg_cmd, ffmpeg_path, last_error_line
 from .errors import UserError, exit_status, guard_stderr, invoked_as, terminate_as_interrupt
-from .fileio import (LockFileError, atomic_write_json, busy_line, lock_owner, refusal, refuse_unusable_paths,
-                     release_lock)
+from .fileio import (LockFileError, OutputError, atomic_write_json, busy_line, lock_owner, output_error, refusal,
+                     refuse_unusable_paths, release_lock, temp_path)
 from .fileio import take_lock as take_file_lock
 from .manifest import ManifestError, read_manifest, write_manifest
 from .options import Parser, at_least, show_defaults
@@ -65,8 +67,34 @@ def make_video(path: Path, colour: str, motion: str, sound: str, seconds: float 
             "-f", "lavfi", "-i", audio,
             "-filter_complex", f"[0][1]overlay=x='{x}':y='{y}':shortest=1[v]",
             "-map", "[v]", "-map", "2:a", "-t", str(seconds),
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", ffmpeg_path(path)]
-    subprocess.run(ffmpeg_cmd(args), check=True, capture_output=True)
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+            "-f", "mp4", ffmpeg_path(tmp := temp_path(path))]  # (-f: the temp name's ending names no format)
+    # written under a temp name, renamed when whole: on a full disk ffmpeg left the video cut short under its
+    # own name (hostile trial), which a later demo would take as rendered
+    try:
+        subprocess.run(ffmpeg_cmd(args), check=True, capture_output=True)
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, subprocess.CalledProcessError):
+            raise OutputError(f"cannot write {path}: ffmpeg failed: {ffmpeg_reason(e.stderr or b'')}") from None
+        if isinstance(e, OSError):
+            raise output_error(path, e, path.parent) from None
+        raise
+
+
+# the system's reasons a write fails for, as ffmpeg prints them at the end of a line: said rather than ffmpeg's
+# last line, which on a full disk was "Nothing was written into output file, because at least one of its streams
+# received no packets."
+SYSTEM_REASONS = tuple(os.strerror(n) for n in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO,
+                                                errno.EFBIG))
+
+
+def ffmpeg_reason(stderr: bytes) -> str:
+    """Why ffmpeg failed, in a few words: the system's reason a write failed for where it printed one, else its
+    most telling line (`last_error_line`)."""
+    text = stderr.decode("utf-8", "replace")
+    return next((r for r in SYSTEM_REASONS if r in text), None) or last_error_line(stderr)
 
 
 def make_dataset(out: Path, per_combo: int = 1, seed: int = 0) -> Path:
@@ -245,6 +273,8 @@ def run_demo(out: Path, per_combo: int = DEFAULT_PER_COMBO, overwrite: bool = Fa
     lock = prepare_folder(out, overwrite)  # (before any work: a refusal leaves the folder as it was)
     try:
         return demo_steps(out, per_combo)
+    except UserError as e:  # (a full disk while rendering or training: the extraction step's advice, alike)
+        raise DemoStepError(f"{e} ({again_advice(str(out), per_combo)})") from None
     finally:  # (a Ctrl-C or a failure too: the next demo in this folder is not refused)
         release_lock(lock)
 
@@ -268,7 +298,7 @@ def demo_steps(out: Path, per_combo: int) -> dict:
     # (a failure's advice is the demo's: extract's "rerun the same command" would resume nothing here)
     rc = extract_main([str(manifest), "--out", str(out / "features"), "--weights", weights,
                        "--frames", "8", "--clips", "1", "--image-size", "112"],
-                      rerun_line=f"to start the demo again: {restart_command(str(out), per_combo)}")
+                      rerun_line=again_advice(str(out), per_combo))
     if rc == 130:  # Ctrl-C in extraction: the demo's one line (`main`) says what to rerun, not extract's
         raise KeyboardInterrupt
     if rc != 0:
@@ -307,6 +337,15 @@ def demo_steps(out: Path, per_combo: int) -> dict:
     atomic_write_json(out / "metrics.json", metrics)
     write_report(out, metrics, examples, weights)
     return metrics
+
+
+class DemoStepError(UserError):
+    """A step of the demo that failed (a video, a checkpoint the disk cannot hold), with what to run again."""
+
+
+def again_advice(out: str, per_combo: int) -> str:
+    """What every failed step of a demo ends its line with (a partial demo is left in `out`)."""
+    return f"to start the demo again: {restart_command(out, per_combo)}"
 
 
 def restart_command(out: str, per_combo: int) -> str:

@@ -481,6 +481,12 @@ def written_file(path: str | os.PathLike) -> Path:
     return path
 
 
+def temp_path(path: Path) -> Path:
+    """The hidden name beside `path` that its content is written under before the rename to `path` (a reader
+    never finds half a file under the real name): `.NAME.tmp-PID`."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` via a temp file and os.replace; nothing partial is left on failure."""
     if what := ends_as_folder(path):  # (before Path drops the '/')
@@ -494,7 +500,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         path = written_file(path)
     refuse_special_outputs([path], folders=True)  # (a pipe put there since the command's checks)
     make_dirs(path.parent)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temp_path(path)
     try:
         with open(tmp, "wb") as f:
             f.write(data)

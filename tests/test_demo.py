@@ -190,6 +190,58 @@ def test_an_extraction_that_fails_in_a_demo_gives_the_demos_advice(tmp_path, cap
     assert not (out / s2vt.demo.LOCK).exists()
 
 
+def test_a_video_the_disk_cannot_hold_is_one_line_and_no_partial_video(tmp_path, capsys, monkeypatch):
+    """A full disk while rendering: ffmpeg's CalledProcessError was a traceback (exit 1) and the video was left cut
+    short under its final name (hostile trial). Now ffmpeg writes a temp name, renamed when whole; its failure is
+    one line with ffmpeg's reason and the demo's advice, exit 2, and nothing of the video is left."""
+    import subprocess
+
+    import s2vt.demo
+
+    def full_disk(argv, **kwargs):
+        out = argv[-1].removeprefix("file:")
+        with open(out, "wb") as f:  # (what ffmpeg wrote before the disk filled)
+            f.write(bytes(16384))
+        raise subprocess.CalledProcessError(228, argv, b"", (
+            b"[out#0/mp4 @ 0x55e4] Could not write header (incorrect codec parameters ?): No space left on device\n"
+            b"[fc#0 @ 0x55e4] Terminating thread with return code -28 (No space left on device)\n"
+            b"[out#0/mp4 @ 0x55e4] Nothing was written into output file, because at least one of its streams "
+            b"received no packets.\n"))
+    monkeypatch.setattr(s2vt.demo.subprocess, "run", full_disk)
+    out = tmp_path / "demo"
+    code, err = demo_cli(capsys, "--out", out, "--per-combo", 1)
+    assert code == 2 and err[-1].startswith(f"error: cannot write {out / 'videos'}/demo000_"), err
+    assert err[-1].endswith(".mp4: ffmpeg failed: No space left on device (to start the demo again: s2vt demo --out "
+                            f"{out} --per-combo 1 --overwrite)"), err
+    assert [line for line in err if line.startswith("error")] == err[-1:]
+    assert list((out / "videos").iterdir()) == [] and not (out / s2vt.demo.LOCK).exists()
+
+
+def test_a_training_step_that_fails_in_a_demo_gives_the_demos_advice(tmp_path, capsys, monkeypatch):
+    """A full disk while the demo trained said "cannot write .../last.pt: No space left on device" alone, without
+    the "to start the demo again" its extraction step gives."""
+    import extract.__main__
+    import s2vt.demo
+    import s2vt.engine
+    from s2vt.fileio import OutputError
+
+    def one_video(out, per_combo=1, seed=0):
+        (out / "videos").mkdir(parents=True, exist_ok=True)
+        (out / "manifest.jsonl").write_text("")
+        return out / "manifest.jsonl"
+
+    def full_disk(cfg):
+        raise OutputError(f"cannot write {cfg.out}/last.pt: No space left on device")
+    monkeypatch.setattr(s2vt.demo, "make_dataset", one_video)
+    monkeypatch.setattr(extract.__main__, "main", lambda argv, rerun_line=True: 0)
+    monkeypatch.setattr(s2vt.engine, "train", full_disk)
+    out = tmp_path / "demo"
+    code, err = demo_cli(capsys, "--out", out)
+    assert code == 2 and err[-1] == (f"error: cannot write {out / 'run'}/last.pt: No space left on device (to start "
+                                     f"the demo again: s2vt demo --out {out} --overwrite)"), err
+    assert not (out / s2vt.demo.LOCK).exists()
+
+
 def test_a_demo_into_a_folder_another_demo_is_writing_is_refused(tmp_path, capsys):
     """`s2vt demo --overwrite` removed the outputs of a demo still writing them in the same --out."""
     import os
