@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
@@ -432,24 +433,29 @@ def is_link_loop(path: Path) -> bool:
     return False
 
 
+def name_limit(path: str | os.PathLike) -> int:
+    """The longest file name, in bytes, the file system allows in `path`'s folder (its nearest folder there)."""
+    path = Path(path)
+    folder = next((f for f in (path.parent, *path.parent.parents) if f.is_dir()), Path("."))
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
 def refuse_long_names(paths) -> None:
-    """OutputError for an output whose name, with what s2vt adds to it while writing ('.NAME.tmp-PID',
-    the temp file of atomic_write_bytes; '.NAME.lock', take_lock's), is longer than the file system
-    allows: said before any work, not a traceback (or a lost result) when it is written."""
+    """OutputError for an output whose name, with what s2vt adds to it for its lock ('.NAME.lock', take_lock's),
+    is longer than the file system allows: said before any work, not a traceback (or a lost result) when it is
+    written. (The temp file a write goes through always fits: `temp_path`.)"""
     for path in paths:
         if not path:
             continue
         path = Path(path)
-        folder = next((f for f in (path.parent, *path.parent.parents) if f.is_dir()), Path("."))
-        try:
-            limit = os.pathconf(folder, "PC_NAME_MAX")
-        except (OSError, ValueError):
-            limit = 255
-        longest = len(os.fsencode(f".{path.name}.tmp-{os.getpid()}"))
-        if longest > limit:
+        limit = name_limit(path)
+        if len(os.fsencode(lock_path(path).name)) > limit:
             raise OutputError(f"cannot write {os.fsdecode(path)}: its name is too long ({len(os.fsencode(path.name))} "
-                              f"bytes; with the '.' and '.tmp-{os.getpid()}' s2vt adds while writing it, the file "
-                              f"system allows {limit}): name it shorter")
+                              f"bytes; with the '.' and '.lock' of the lock s2vt holds beside it while writing it, the "
+                              f"file system allows {limit}): name it shorter")
 
 
 def check_writable(folder: str | os.PathLike, output: str | os.PathLike | None = None) -> None:
@@ -483,8 +489,19 @@ def written_file(path: str | os.PathLike) -> Path:
 
 def temp_path(path: Path) -> Path:
     """The hidden name beside `path` that its content is written under before the rename to `path` (a reader
-    never finds half a file under the real name): `.NAME.tmp-PID`."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    never finds half a file under the real name): `.NAME.tmp-PID`; for a NAME too long for that (within 9 bytes
+    of the file system's limit), NAME cut to fit, a hash of the whole of it after: a legal --out of 247 bytes
+    failed with "File name too long" once an import had filled its store (hostile trial)."""
+    pid = f".tmp-{os.getpid()}"
+    limit = name_limit(path)
+    if len(os.fsencode(f".{path.name}{pid}")) <= limit:
+        return path.with_name(f".{path.name}{pid}")
+    # (the hash: two long names alike in their first bytes never share a temp file)
+    tag = "~" + hashlib.sha1(os.fsencode(path.name)).hexdigest()[:12]
+    keep = path.name
+    while keep and len(os.fsencode(f".{keep}{tag}{pid}")) > limit:  # (by characters: none cut in its bytes)
+        keep = keep[:-1]
+    return path.with_name(f".{keep}{tag}{pid}")
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -717,8 +717,8 @@ def test_every_lock_refusal_says_who_holds_it_and_how_to_clear_it_alike(tmp_path
 
 
 def test_an_output_name_too_long_for_its_lock_is_one_line(tmp_path, capsys):
-    """--out of 250 bytes: '.NAME.lock' and '.NAME.tmp-PID' pass the file system's 255, an OSError
-    traceback (from the metrics file's stat, or the lock) before."""
+    """--out of 250 bytes: '.NAME.lock' passes the file system's 255, an OSError traceback (from the metrics
+    file's stat, or the lock) before."""
     from s2vt.fileio import OutputError, take_lock
 
     with pytest.raises(OutputError, match="cannot write the lock file .*File name too long.*name the output shorter"):

@@ -399,3 +399,32 @@ def test_import_takes_a_folder_of_shards_as_train_py_does(tmp_path, capsys):
     assert cli.main(["import", "yt8m", str(d), "--out", str(tmp_path / "hand.jsonl")]) == 2
     err = capsys.readouterr().err
     assert "pass --force to replace it, or another --out" in err and "--videos" not in err, err
+
+
+def test_an_out_name_too_long_for_the_temp_file_is_written_or_refused_before_the_store(tmp_path, capsys):
+    """--out of 247 bytes: the store was written (every video), then "error: cannot write ...: File name too
+    long": the hidden temp name '.NAME.tmp-PID' passed the file system's 255 (hostile trial). A temp name now
+    always fits (cut, with a hash of the name); a name whose lock cannot fit is refused before the store."""
+    import os
+
+    from s2vt import cli
+    from s2vt.fileio import atomic_write_bytes
+
+    shard = shard_of(tmp_path, "train0000.tfrecord", 3)
+    for size in (247, 249):
+        out = tmp_path / ("m" * (size - len(".jsonl")) + ".jsonl")
+        assert cli.main(["import", "yt8m", str(shard), "--features", str(tmp_path / f"s{size}"), "--out",
+                         str(out)]) == 0, capsys.readouterr().err
+        assert len(read_manifest(out)) == 3
+    out = tmp_path / ("m" * 244 + ".jsonl")  # (250 bytes: '.NAME.lock' is 256)
+    capsys.readouterr()
+    assert cli.main(["import", "yt8m", str(shard), "--features", str(tmp_path / "s250"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: cannot write the lock file {tmp_path}/.{out.name}.lock: "
+                                                   "File name too long"), err
+    assert not (tmp_path / "s250").exists() and not out.exists()
+    for name in ("é" * 127, "x" * 255):  # (a name of 254 and 255 bytes; the cut never splits a character's bytes)
+        atomic_write_bytes(tmp_path / name, b"data")
+        assert (tmp_path / name).read_bytes() == b"data"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert os.path.exists(tmp_path / ("x" * 255))
