@@ -12,7 +12,7 @@ import torch
 
 from .errors import UserError
 from .manifest import dash_refusal
-from .fileio import atomic_write_bytes, is_checkpoint_file  # noqa: F401 (checkpoint.is_checkpoint_file)
+from .fileio import atomic_write_all, is_checkpoint_file  # noqa: F401 (checkpoint.is_checkpoint_file)
 from .options import as_option, settings
 
 from .data import Labels
@@ -30,17 +30,31 @@ def save_checkpoint(path: Path, model: S2VT, vocab: Vocab, labels: Labels, meta:
                     metrics: dict, extra: dict | None = None, *, has_captions: bool) -> None:
     """The checkpoint (docs/design.md; loadable with weights_only=True), written atomically;
     `has_captions`: the model was trained on captions, so its decoder's answers mean something."""
-    ckpt = {"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": dataclasses.asdict(model.cfg),
+    write_checkpoint(path, checkpoint_of(model, vocab, labels, meta, epoch, metrics, extra, has_captions=has_captions))
+
+
+def checkpoint_of(model: S2VT, vocab: Vocab, labels: Labels, meta: dict, epoch: int, metrics: dict,
+                  extra: dict | None = None, *, has_captions: bool) -> dict:
+    """The checkpoint dict `save_checkpoint` writes."""
+    return {"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": dataclasses.asdict(model.cfg),
             "vocab": vocab.itos, "labels": labels.names, "extract": meta, "epoch": epoch, "has_captions": has_captions,
             "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))}, **(extra or {})}
-    write_checkpoint(path, ckpt)
 
 
 def write_checkpoint(path: Path, ckpt: dict) -> None:
     """A checkpoint dict (save_checkpoint's, or read_checkpoint's with a part added) to `path`, atomically."""
-    buf = io.BytesIO()
-    torch.save(ckpt, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    write_checkpoints([(path, lambda: ckpt)])
+
+
+def write_checkpoints(parts) -> None:
+    """Each (path, make) of `parts` (make: a function giving its checkpoint dict) written, all or none
+    (`atomic_write_all`); each made and serialised in turn, so one checkpoint's bytes are held at a time."""
+    def serialised():
+        for path, make in parts:
+            buf = io.BytesIO()
+            torch.save(make(), buf)
+            yield path, buf.getbuffer()  # (a view: no copy of the bytes)
+    atomic_write_all(serialised())
 
 
 class CheckpointError(UserError):

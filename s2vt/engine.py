@@ -27,8 +27,8 @@ from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, b
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError, no_store_here, printable, store_not_found
 
-from .checkpoint import (acting, check_resumable, load_weights, predated, read_checkpoint, save_checkpoint,
-                         write_checkpoint)
+from .checkpoint import (acting, check_resumable, checkpoint_of, load_weights, predated, read_checkpoint,
+                         write_checkpoint, write_checkpoints)
 from .config import RECIPES, ConfigError, TrainConfig
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
                    empty_training_split, feature_dims, feature_stats, may_leave_parts_unused)
@@ -1007,20 +1007,25 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
             # both of the epoch's checkpoints or neither: a Ctrl-C between them (epoch 1) left best.pt without
             # the last.pt that --resume needs, and later ones a best.pt newer than last.pt's record of it; and
             # its metrics.csv and curves.png with them: a Ctrl-C held there came out before them (Ctrl-C pressed
-            # six times after "epoch 1": a run folder without them, until a later epoch wrote them)
+            # six times after "epoch 1": a run folder without them, until a later epoch wrote them); a full disk
+            # too (`write_checkpoints`: at last.pt, the first epoch's best.pt was left alone, a run that could be
+            # neither resumed nor trained again without --overwrite; hostile trial)
             with interrupts_held():
-                if improved:
-                    save_checkpoint(out / "best.pt", model, run.vocab, run.labels, run.meta, epoch, row,
-                                    {**run.text_extra, **training_ids(run), **vocabulary_used(cfg)},
-                                    has_captions=run.has_captions)
-                save_checkpoint(out / "last.pt", model, run.vocab, run.labels, run.meta, epoch, row,
-                                {**run.text_extra, "optimizer": run.optim.state_dict(),
-                                 "scheduler": run.sched.state_dict(), "best": run.stopper.best,
-                                 "bad_epochs": run.stopper.bad, "history": run.history,
-                                 "settings": run_settings(cfg), "first_loss": run.first_loss,
-                                 "world": run.ddp.world,  # (a --resume under another one warns: `resumed_world`)
-                                 **({"shards": run.shards} if run.shards else {}), **run.videos},
-                                has_captions=run.has_captions)
+                def best() -> dict:
+                    return checkpoint_of(model, run.vocab, run.labels, run.meta, epoch, row,
+                                         {**run.text_extra, **training_ids(run), **vocabulary_used(cfg)},
+                                         has_captions=run.has_captions)
+
+                def last() -> dict:
+                    return checkpoint_of(model, run.vocab, run.labels, run.meta, epoch, row,
+                                         {**run.text_extra, "optimizer": run.optim.state_dict(),
+                                          "scheduler": run.sched.state_dict(), "best": run.stopper.best,
+                                          "bad_epochs": run.stopper.bad, "history": run.history,
+                                          "settings": run_settings(cfg), "first_loss": run.first_loss,
+                                          "world": run.ddp.world,  # (a --resume under another one warns)
+                                          **({"shards": run.shards} if run.shards else {}), **run.videos},
+                                         has_captions=run.has_captions)
+                write_checkpoints([*([(out / "best.pt", best)] if improved else []), (out / "last.pt", last)])
                 write_curves(run.history, out)
         if run.stopper.stop:
             on_loss = run.metric not in val  # (the stopper was fed -loss: shown as the loss)

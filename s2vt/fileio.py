@@ -506,6 +506,12 @@ def temp_path(path: Path) -> Path:
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` via a temp file and os.replace; nothing partial is left on failure."""
+    atomic_write_all([(path, data)])
+
+
+def write_target(path: str | os.PathLike) -> Path:
+    """The file a write of `path` replaces (through a symbolic link: the file it names), its folder made;
+    OutputError for a name that holds no file to replace (a folder, a pipe, a broken link)."""
     if what := ends_as_folder(path):  # (before Path drops the '/')
         raise OutputError(f"{os.fsdecode(path)} {what}: name a file to write")
     path = Path(path)
@@ -517,17 +523,32 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         path = written_file(path)
     refuse_special_outputs([path], folders=True)  # (a pipe put there since the command's checks)
     make_dirs(path.parent)
-    tmp = temp_path(path)
+    return path
+
+
+def atomic_write_all(items) -> None:
+    """Write each (path, data) of `items` to a temp file beside its path (`temp_path`), then rename each onto its
+    path: all of them or, when one cannot be written (a full disk, Ctrl-C), none (its temp files removed).
+    `items` is taken one at a time: a generator need not hold every file's bytes at once. (A training epoch's
+    best.pt and last.pt: a full disk at last.pt left the first epoch's best.pt without the last.pt that resumes
+    it, a run neither resumable nor to be trained again without --overwrite; hostile trial.)"""
+    staged, path = [], None
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        for path, data in items:
+            path = write_target(path)
+            staged.append((temp_path(path), path))
+            with open(staged[-1][0], "wb") as f:
+                f.write(data)
+            data = None  # (not held while `items` makes the next)
+        for tmp, path in staged:  # (renames take no space: a full disk has failed above, before any)
+            os.replace(tmp, path)
     except BaseException as e:  # Ctrl-C or a full disk
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
+        for tmp, _ in staged:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+        if isinstance(e, OSError) and path is not None:
             raise output_error(path, e, path.parent) from None
         raise
 

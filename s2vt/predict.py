@@ -97,10 +97,16 @@ def memory_warnings(checkpoint: str, cfg: DecodeConfig, model: S2VT, with_captio
         return []
     reranks = cfg.beam > 1 and cfg.consensus > 0
     if model.memory is None:
-        # (both causes, and the command that adds it: "when a run ends" told the owner of a finished run nothing)
+        # (both causes, and the command that adds it: "when a run ends" told the owner of a finished run nothing;
+        # --resume only where there is a last.pt to resume: a run whose last.pt the disk could not hold was told
+        # to --resume, which refused it; hostile trial)
+        train = shlex.join(invoked_as("train"))
+        fix = (f"`{train} ... --out RUN --resume` on its run writes it into best.pt"
+               if (Path(checkpoint).parent / "last.pt").is_file() else
+               f"there is no last.pt beside it to resume its run from: a run trained again (`{train} ... --out RUN "
+               "--overwrite`) writes one")
         return [f"warning: {checkpoint} has no caption memory (written by an older s2vt, or by a run stopped before "
-                f"its end; `{shlex.join(invoked_as('train'))} ... --out RUN --resume` on its run writes it into "
-                "best.pt): decoding without consensus reranking"] if reranks else []
+                f"its end; {fix}): decoding without consensus reranking"] if reranks else []
     inside = len(set(video_ids or ()) & set(model.memory.ids))
     if inside:
         return [f"warning: {inside} of {len(video_ids)} videos of split {split} were training or val videos of "

@@ -165,3 +165,13 @@ def test_a_best_pt_from_before_memories_is_said_as_such_and_the_fix_named(tmp_pa
     err = capsys.readouterr().err
     assert ("all epochs trained; doing the last steps best.pt lacks (stopped while they ran, or written by an "
             "older s2vt without them), as the run was: the caption memory") in err, err
+    # without last.pt beside it (a run whose last.pt could not be written) --resume cannot run: the advice was untrue
+    (tmp_path / "run" / "last.pt").unlink()
+    torch.save(ckpt, best)
+    evaluate(str(best), str(manifest), str(store), "test", DecodeConfig(beam=3, consensus=5),
+             out=str(tmp_path / "p.json"), force=True)
+    err = capsys.readouterr().err
+    assert (f"warning: {best} has no caption memory (written by an older s2vt, or by a run stopped before its end; "
+            f"there is no last.pt beside it to resume its run from: a run trained again "
+            f"(`{shlex.join(invoked_as('train'))} ... --out RUN --overwrite`) writes one): decoding without consensus "
+            "reranking\n") in err, err

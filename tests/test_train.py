@@ -1296,3 +1296,41 @@ def test_an_older_runs_per_video_beside_one_caption_per_video_resumes_as_it_trai
     edit_last(run, lambda ckpt: ckpt["settings"].update(per_video=4, per_caption=False))  # (finished: ignored)
     for extra in ([], ["--per-video", "1"], ["--per-caption"]):
         assert cli.main([*cmd, "--resume", *extra]) == 0, capsys.readouterr().err
+
+
+def test_a_full_disk_at_an_epochs_checkpoints_writes_both_or_neither(tmp_path, monkeypatch):
+    """A full disk in the first epoch: best.pt was written, then "cannot write RUN/last.pt: No space left on device",
+    and the run could be neither resumed (no last.pt) nor rerun without --overwrite (hostile trial). An epoch's
+    best.pt and last.pt are now written both or neither: nothing of the run is left after its first epoch, and
+    after a later one the epoch before's pair, which --resume goes on from."""
+    import errno
+
+    import s2vt.fileio
+    from s2vt.fileio import OutputError
+
+    manifest, store = make_store(tmp_path / "d", videos=40, signal=True)
+    run = tmp_path / "run"
+
+    def full_disk_at(n):
+        writes = []
+
+        def fake_open(file, mode="r", *args, **kwargs):
+            if "w" in mode and os.path.basename(os.fspath(file)).startswith(".last.pt.tmp-"):
+                writes.append(file)
+                if len(writes) == n:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return open(file, mode, *args, **kwargs)
+        monkeypatch.setattr(s2vt.fileio, "open", fake_open, raising=False)
+
+    cfg = TrainConfig.of(str(manifest), str(store), str(run), epochs=2, patience=5, **FAST)
+    full_disk_at(1)
+    with pytest.raises(OutputError, match=f"^cannot write {run}/last.pt: No space left on device$"):
+        train(cfg)
+    assert not run.exists()  # (nothing of the run, no temp file: the folder it made removed again)
+    full_disk_at(2)
+    with pytest.raises(OutputError, match="last.pt: No space left on device"):
+        train(cfg)  # (the rerun, no --overwrite needed: no run was left)
+    assert read_checkpoint(run / "last.pt")["epoch"] == 1 and read_checkpoint(run / "best.pt")["epoch"] == 1
+    monkeypatch.undo()
+    train(TrainConfig.of(str(manifest), str(store), str(run), epochs=2, patience=5, resume=True, **FAST))
+    assert read_checkpoint(run / "last.pt")["epoch"] == 2
