@@ -668,6 +668,33 @@ LOCK_CUT = re.compile(rb"[0-9]+(?: (?:(?:[0-9]+|-) ?)?)?")  # (one cut before it
 LOCK_MAX_BYTES = 512  # more than any lock holds: a bigger file is not one, and is never read whole
 
 
+def not_a_file(path: str | os.PathLike) -> str | None:
+    """What `path` names when there is no regular file to read there, in words for an input's one-line refusal: 'a
+    folder', 'a pipe (FIFO)', 'a socket', 'a character device', 'a block device', 'a broken symbolic link (to T)',
+    'a symbolic link loop (to T)'; None for a regular file (through links) and for nothing there at all (the
+    caller's 'not found'). Called missing, a pipe (`<(cat m.jsonl)`), /dev/zero or a dangling link sent the user
+    looking for a file that is there (hostile trial)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        if not os.path.islink(path):
+            return None
+        try:
+            target = os.fsdecode(os.readlink(path))
+        except OSError:
+            return None
+        if e.errno == errno.ELOOP:
+            return f"a symbolic link loop (to {target})"
+        return f"a broken symbolic link (to {target}, which does not exist)"
+    except ValueError:  # (a NUL in the name: nothing there to name)
+        return None
+    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return what
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
 def special_file(mode: int) -> str | None:
     """What a file of `mode` is when not a regular file, in words (`not_a_lock`'s); None for a regular one."""
     for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a pipe"), (stat.S_ISSOCK, "a socket"),

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import UserError
-from .fileio import DuplicateKeyError, OutputError, json_error, json_problem, parse_json
+from .fileio import DuplicateKeyError, OutputError, json_error, json_problem, not_a_file, parse_json
 from .formats import msrvtt_items
 from .manifest import (SPLITS, ManifestError, dash_refusal, is_manifest, read_manifest, valid_video_id,
                        video_id_problem)
@@ -20,6 +20,17 @@ from .vocab import drop_blank_captions, is_blank
 
 class ResultsError(UserError):
     """A predictions or references file that cannot be used; one line for the user."""
+
+
+def refuse_not_a_file(name: str) -> None:
+    """ResultsError for a predictions or references path that is there but holds no regular file: a pipe
+    (`<(cat m.jsonl)`, which a manifest's --split reads more than once, and a device may never end), a device, a
+    broken link, each named the same way whatever the file was to hold (with --split a pipe was said to be no
+    manifest; without it, 'not a regular file'). A folder is the callers' to word."""
+    if (what := not_a_file(name)) is not None and what != "a folder":
+        fix = "remove the link, or make what it points to" if "symbolic link" in what else \
+            "save what it holds to a file, and pass that"
+        raise ResultsError(f"{name}: {what}, not a regular file: {fix}")
 
 
 def _load_json(path: str | Path, expected: str):
@@ -32,10 +43,9 @@ def _load_json(path: str | Path, expected: str):
         raise ResultsError(dash)
     if path.is_dir():
         raise ResultsError(f"{name}: is a folder (expected a file)")
+    refuse_not_a_file(name)
     if not path.exists():
         raise ResultsError(f"{name}: file not found")
-    if not path.is_file():  # (a device or a pipe: reading one may never end)
-        raise ResultsError(f"{path}: not a regular file")
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -274,6 +284,8 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
     warning line counts them), and so are ids left without a caption: they have nothing to score against.
     A file with no reference caption at all is refused."""
     path = os.fspath(path)  # (as given: Path('./-') would be '-', standard input's name)
+    if not dash_refusal(path):  # (before is_manifest, which reads no pipe: said alike with --split or without)
+        refuse_not_a_file(path)
     if is_manifest(path):
         try:
             # (a video of captions alone is never captioned: evaluate leaves it out, so does its score)

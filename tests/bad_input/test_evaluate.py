@@ -122,6 +122,28 @@ def test_score_on_a_split_without_captions_says_so(tmp_path, capsys):
                                  "captions against"]
 
 
+def test_score_of_a_pipe_says_it_is_one_with_split_or_without(tmp_path, capsys):
+    """`s2vt score <(cat M) <(cat P) --split test` said "--split needs a manifest (JSON lines of video_id records)"
+    of a manifest read through a pipe, and without --split "not a regular file" (hostile trial): one line alike,
+    naming the pipe, never waiting on it; a dangling link is named so, not "file not found"."""
+    import os
+
+    fifo = tmp_path / "refs"
+    os.mkfifo(fifo)
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({"a": "a cat"}))
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"video_id": "a", "split": "test", "captions": ["a cat"]}) + "\n")
+    said = f"error: {fifo}: a pipe (FIFO), not a regular file: save what it holds to a file, and pass that"
+    for extra in (["--split", "test"], []):
+        assert s2vt(capsys, "score", fifo, preds, *extra) == (2, [said])
+        assert s2vt(capsys, "score", manifest, fifo, *extra) == (2, [said])
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere.jsonl")
+    assert s2vt(capsys, "score", tmp_path / "gone", preds, "--split", "test") == (2, [
+        f"error: {tmp_path / 'gone'}: a broken symbolic link (to {tmp_path / 'nowhere.jsonl'}, which does not exist), "
+        "not a regular file: remove the link, or make what it points to"])
+
+
 def test_score_advice_fits_the_split_given_and_a_folder_is_named_so(tmp_path, capsys):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("".join(json.dumps({"video_id": v, "split": split, "captions": ["a cat"]}) + "\n"
@@ -144,7 +166,8 @@ def test_score_advice_fits_the_split_given_and_a_folder_is_named_so(tmp_path, ca
     code, err = s2vt(capsys, "score", manifest, tmp_path, "--split", "test")
     assert code == 2 and err == [f"error: {tmp_path}: is a folder (expected a file)"]
     code, err = s2vt(capsys, "score", manifest, "/dev/null", "--split", "test")
-    assert code == 2 and err == ["error: /dev/null: not a regular file"]
+    assert code == 2 and err == ["error: /dev/null: a character device, not a regular file: save what it holds to a "
+                                 "file, and pass that"]
     other = tmp_path / "other.json"  # (ids of another dataset: no split and no --allow-partial would help)
     other.write_text(json.dumps({"zzz": "a cat", "yyy": "a dog"}))
     for extra in ([], ["--allow-partial"], ["--split", "test"]):
