@@ -12,7 +12,7 @@ import torch
 
 from .errors import UserError
 from .manifest import dash_refusal
-from .fileio import atomic_write_all, is_checkpoint_file  # noqa: F401 (checkpoint.is_checkpoint_file)
+from .fileio import atomic_write_all, is_checkpoint_file, not_a_file  # noqa: F401 (checkpoint.is_checkpoint_file)
 from .options import as_option, settings
 
 from .data import Labels
@@ -69,7 +69,11 @@ def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     if path.is_dir():  # (most likely a run folder: its model is best.pt)
         hint = f": pass {os.path.join(name, 'best.pt')}" if (path / "best.pt").is_file() else ""
         raise CheckpointError(f"{name}: a folder, not a checkpoint file{hint}")
-    if not path.is_file():  # (quoted where spaces begin or end it: `--checkpoint "best.pt "` shows them)
+    if not path.is_file():
+        # (a pipe, a device, a dangling link: named, not "not found"; a pipe is never opened, it would wait)
+        if (what := not_a_file(path)) is not None:
+            raise CheckpointError(f"{name}: {what}, not a checkpoint file")
+        # (quoted where spaces begin or end it: `--checkpoint "best.pt "` shows them)
         raise CheckpointError(f"{repr(name) if name != name.strip() else name}: checkpoint not found")
     if torch.device(device).type == "cpu":  # (a map_location of "cpu:0" fails on every checkpoint)
         device = "cpu"

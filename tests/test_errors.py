@@ -58,6 +58,28 @@ def test_a_tag_head_that_cannot_take_the_hidden_size_is_one_line(tmp_path, capsy
     assert "--tag-head nextvlad: 2 x --hidden 30 is not divisible into 8 groups" in one_line(capsys)
 
 
+def test_a_checkpoint_that_is_no_file_is_said_to_be_what_it_is(tmp_path, capsys):
+    """--checkpoint naming a pipe, /dev/zero or a dangling link said "checkpoint not found" (hostile trial), though
+    s2vt names such things elsewhere: now what it is, never opened (a pipe would wait for a writer)."""
+    import os
+
+    from s2vt.checkpoint import CheckpointError, read_checkpoint
+
+    os.mkfifo(tmp_path / "fifo.pt")
+    (tmp_path / "gone.pt").symlink_to(tmp_path / "run" / "best.pt")
+    (tmp_path / "loop.pt").symlink_to("loop.pt")
+    for path, what in ((tmp_path / "fifo.pt", "a pipe (FIFO)"), ("/dev/zero", "a character device"),
+                       (tmp_path / "gone.pt", f"a broken symbolic link (to {tmp_path / 'run' / 'best.pt'}, which "
+                                              "does not exist)"),
+                       (tmp_path / "loop.pt", "a symbolic link loop (to loop.pt)")):
+        with pytest.raises(CheckpointError) as e:
+            read_checkpoint(path)
+        assert str(e.value) == f"{path}: {what}, not a checkpoint file"
+    (tmp_path / "v.mp4").write_bytes(b"x")
+    assert cli.main(["caption", str(tmp_path / "v.mp4"), "--checkpoint", str(tmp_path / "fifo.pt")]) == 2
+    assert one_line(capsys) == f"error: {tmp_path / 'fifo.pt'}: a pipe (FIFO), not a checkpoint file\n"
+
+
 def test_a_folder_where_a_file_belongs_is_named_a_folder(tmp_path, capsys, monkeypatch):
     """caption.py FOLDER and --checkpoint RUN_FOLDER: said to be folders (with best.pt as the hint
     where the folder holds one), not "no such file" / "checkpoint not found"."""

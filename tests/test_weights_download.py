@@ -498,3 +498,39 @@ def test_list_names_the_file_each_weight_is_expected_under(tmp_path):
     proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), "--json", env=env)
     rows = {r["name"]: r for r in map(json.loads, proc.stdout.splitlines())}
     assert {n: r["file"] for n, r in rows.items()} == {n: s.files[0] for n, s in dl.SPECS.items()}
+
+
+def test_a_weight_name_that_holds_no_file_is_said_so_and_never_replaced(server, tmp_path, monkeypatch, capsys):
+    """`weights list` said "missing" for a weight file's name that was a folder, a link loop, a dangling link or a
+    pipe, and `weights download` replaced a user's pipe and dangling link (to a file elsewhere) by a plain file
+    (hostile trial). Now the row says what is there (unusable), and download refuses it in one line, untouched."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    (wd / "resnet152-394f9c45.pth").mkdir()
+    (wd / "c3d.pickle").symlink_to("c3d.pickle")
+    (wd / "vggish-10086976.pth").symlink_to(tmp_path / "elsewhere" / "v.pth")
+    os.mkfifo(wd / "vggish_pca_params.npz")
+    rows = {r["name"]: r for r in dl.status(wd)}
+    for name, what in (("resnet152", "a folder"), ("c3d", "a symbolic link loop (to c3d.pickle)"),
+                       ("vggish", f"a broken symbolic link (to {tmp_path / 'elsewhere' / 'v.pth'}, which does not "
+                                  "exist)"),
+                       ("vggish_pca", "a pipe (FIFO)")):
+        file = dl.SPECS[name].files[0]
+        assert rows[name]["status"] == "unusable" and rows[name]["path"] == str(wd / file), rows[name]
+        assert rows[name]["reason"] == f"{what}, not a regular file", rows[name]
+    data = state_bytes(nn.Linear(8, 4))
+    table = {}
+    for name in ("vggish_pca", "vggish"):
+        file = dl.SPECS[name].files[0]
+        table[name] = dl.Remote(name, file, f"{server}/{serve(file, data)}", None)
+    Handler.log.clear()
+    assert dl.download(["vggish_pca", "vggish"], wd, table) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"error: vggish_pca: cannot write {wd / 'vggish_pca_params.npz'}: it is a pipe (FIFO), not a "
+                   "regular file: move it, then download again",
+                   f"error: vggish: cannot write {wd / 'vggish-10086976.pth'}: it is a broken symbolic link (to "
+                   f"{tmp_path / 'elsewhere' / 'v.pth'}, which does not exist), not a regular file: remove the link, "
+                   "then download again"], err
+    assert Handler.log == [] and (wd / "vggish-10086976.pth").is_symlink() and not (tmp_path / "elsewhere").exists()
+    assert os.path.exists(wd / "vggish_pca_params.npz") and not os.path.isfile(wd / "vggish_pca_params.npz")

@@ -24,7 +24,7 @@ from typing import Callable
 from tqdm import tqdm
 
 from s2vt.errors import UserError
-from s2vt.fileio import make_dirs
+from s2vt.fileio import make_dirs, not_a_file
 from .weights import SPECS, BadWeights, WeightSpec, find_weights, load_state_dict, search_dirs
 
 BASE_ENV = "S2VT_WEIGHTS_URL"
@@ -239,6 +239,10 @@ def download(names: list[str], folder: str | os.PathLike, table: dict[str, Remot
                 print(f"{name}: {found} is already there (verified)", file=sys.stderr)
                 continue
             print(f"{name}: {found} is not the right file ({reason}): downloading it again", file=sys.stderr)
+        if (held := not_replaceable(folder / remote.file)) is not None:  # (before any request)
+            print(f"error: {name}: {held}", file=sys.stderr)
+            failed += 1
+            continue
         try:
             path = fetch(remote, folder)
         except UserError as e:
@@ -251,15 +255,43 @@ def download(names: list[str], folder: str | os.PathLike, table: dict[str, Remot
     return 1 if failed else 0
 
 
+def not_replaceable(target: Path) -> str | None:
+    """Why a download must not be renamed onto `target` (the line, naming it), or None for a regular file or
+    nothing there: a pipe, a folder or a user's symbolic link (dangling: to a file elsewhere) was replaced by a
+    plain file, silently (hostile trial)."""
+    if (what := not_a_file(target)) is not None:
+        fix = "remove the link" if "symbolic link" in what else "move it"
+        return f"cannot write {target}: it is {what}, not a regular file: {fix}, then download again"
+    if os.path.islink(target):  # (to a file that is not the right one: the link is the user's, not replaced)
+        return (f"cannot write {target}: it is a symbolic link (to {os.readlink(target)}), which the download would "
+                "replace by a file: remove the link, or put the right file where it points, then download again")
+    return None
+
+
+def held_by_another(folder: str | os.PathLike | None, files: tuple[str, ...]) -> tuple[Path, str] | None:
+    """The first of `files` in the folders weights are looked for in that is there but holds no regular file (a
+    folder, a pipe, a broken link...), and what it is: `weights list` called such a name missing (hostile trial)."""
+    for d in search_dirs(folder):
+        for f in files:
+            if os.path.lexists(d / f) and (what := not_a_file(d / f)) is not None:
+                return d / f, what
+    return None
+
+
 def status(folder: str | os.PathLike | None, table: dict[str, Remote] | None = None) -> list[dict]:
     """`s2vt weights list`: per known file, {"name", "file", "status", "path", "reason"} (`file`: the name it is
     expected under, the one downloaded); the status is verified,
     present (found, not verified, but extract loads it: a sha256 other than its name's), unusable
-    (extract would refuse it: empty, text, another network's, NaN) or missing."""
+    (extract would refuse it: empty, text, another network's, NaN; or its name holds no file: a folder, a pipe, a
+    broken link) or missing."""
     table = table if table is not None else remotes()
     rows = []
     for name, remote in table.items():
         path = find_weights(name, folder, required=False)
+        if path is None and (held := held_by_another(folder, SPECS[name].files if name in SPECS else (remote.file,))):
+            rows.append({"name": name, "file": remote.file, "status": "unusable", "path": str(held[0]),
+                         "reason": f"{held[1]}, not a regular file"})
+            continue
         if path is None:
             rows.append({"name": name, "file": remote.file, "status": "missing", "path": None,
                          "reason": f"looked in {', '.join(str(d) for d in search_dirs(folder))}"})
