@@ -378,10 +378,19 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
                       "exists (a moved or renamed dataset)"] if d.video_id in moved else []) + d.notes
             for note in notes:
                 store.note(d.video_id, note, d.source, d.path)
-            for m, arr in feats.items():
-                store.write(m, d.video_id, arr, cfg.dtype)
-            if d.source:
-                store.record_source(d.video_id, d.source, feats, d.path)
+            # its feature files, then their record: a video is written once recorded; stopped between them (a full
+            # disk at sources.jsonl, a Ctrl-C), the files are taken back, and a file a crash left with no record is
+            # not `done` (the rerun extracts and records it)
+            wrote = []
+            try:
+                for m, arr in feats.items():
+                    store.write(m, d.video_id, arr, cfg.dtype)
+                    wrote.append(m)
+                if d.source:
+                    store.record_source(d.video_id, d.source, feats, d.path)
+            except BaseException:
+                store.unwrite(d.video_id, wrote)
+                raise
             store.forget(d.video_id, d.path)  # (an earlier failure of this file no longer holds: at the run's end)
             written += 1
             if notes:  # (counted once written: a video whose features could not be written is not done)

@@ -3,8 +3,8 @@
 Beside them, JSON Lines logs: `failures.jsonl` (a video file's failure removed once its features are
 written, at the run's end: `FeatureStore.settle_failures`), and the append-only `notes.jsonl` and `sources.jsonl`,
 one line per written video recording the path, size and mtime of the file its features came from
-(the last line for an id wins; one a crash cut short leaves its file unknown, and a rerun extracts the video
-again, which records it), so a rerun re-extracts a video whose file changed, and refuses to
+(the last line for an id wins; one a crash cut short, or never wrote, leaves its file unknown, and a rerun
+extracts the video again, which records it), so a rerun re-extracts a video whose file changed, and refuses to
 replace the features of another video file that went by the same id (`other_source`); a line with
 `"removed": true` says those modalities' features were deleted (`drop_stale`). A line with
 `"imported": true` records the `.npy` file an import copied (`record_import`): kept apart from the
@@ -363,8 +363,10 @@ class FeatureStore:
 
     def done(self, video_id: str, modalities, source: dict | None = None) -> bool:
         """True when every modality's file for this video exists (resume skips it) and, given the
-        `source_identity` of its video file now, was computed from that same file. A modality
-        with no record in sources.jsonl (a store from before it existed) counts as unchanged."""
+        `source_identity` of its video file now, was computed from that same file: sources.jsonl holds its
+        record (an import's record counts as one). A file with no record is one a crash or a full disk stopped
+        before its record (extract writes the files first): counted done, it was never recorded, a changed
+        file was never extracted again and another video by its id passed for it (hostile trial)."""
         if not all(self.has(m, video_id) for m in modalities):
             return False
         # (extract's resume: a file cut short or that is no .npy, which train refuses, is extracted again; its header
@@ -378,7 +380,17 @@ class FeatureStore:
         # (`mend_sources` then drops the cut line)
         if source is not None and self._unnamed and not all(self._recorded(video_id, m) for m in modalities):
             return False
+        if source is not None and not all(self._recorded(video_id, m) for m in modalities):
+            return False
         return all(same_file(known.get(m, source), source) for m in modalities)
+
+    def unwrite(self, video_id: str, modalities) -> None:
+        """Remove `video_id`'s files of `modalities` that this run has just written and could not record (a full
+        disk at sources.jsonl, a Ctrl-C between them): features with no record are no video written, and a folder
+        this run made and wrote nothing else into is then empty again. Best effort: a file left is not `done`."""
+        for m in modalities:
+            with contextlib.suppress(OSError):
+                self.path(m, video_id).unlink(missing_ok=True)
 
     def _recorded(self, video_id: str, modality: str) -> bool:
         """Whether sources.jsonl holds a whole record of `modality`'s features of `video_id` (extracted or imported)."""

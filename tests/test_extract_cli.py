@@ -300,3 +300,80 @@ def test_the_notes_of_a_run_are_said_on_stderr(tmp_path):
     assert lines[-1].startswith("done: 2 written")
     proc = run_cli("-m", "extract", str(d / "a_whole.mp4"), "--out", str(tmp_path / "s2"), *args)
     assert proc.returncode == 0 and "note:" not in proc.stderr, proc.stderr
+
+
+def full_disk_at(monkeypatch, log=None, modality=None):
+    """Make the store's append to the log `log` (or its write of `modality`'s feature file) fail as a full disk
+    does (ENOSPC), as a tiny tmpfs did in the hostile trial."""
+    import errno
+
+    from s2vt.fileio import output_error
+
+    def no_space(path):
+        return output_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+
+    append, write = FeatureStore._append, FeatureStore.write
+
+    def full_append(self, name, record):
+        if name == log:
+            raise no_space(self.root / name)
+        return append(self, name, record)
+
+    def full_write(self, m, video_id, *args, **kwargs):
+        if m == modality:
+            raise no_space(self.path(m, video_id))
+        return write(self, m, video_id, *args, **kwargs)
+
+    monkeypatch.setattr(FeatureStore, "_append", full_append)
+    monkeypatch.setattr(FeatureStore, "write", full_write)
+
+
+@pytest.mark.parametrize("log, modality", [("sources.jsonl", None), (None, "vggish")])
+def test_a_video_a_full_disk_stopped_before_its_record_is_extracted_again(log, modality, tmp_path, videos,
+                                                                          monkeypatch, capsys):
+    """A full disk at a video's sources.jsonl record (after its feature file was in place), or at its second
+    modality's file, left feature files with no record; the rerun counted the video done ('1 already done') and
+    never recorded it: a changed file was never extracted again, and another clip by its id passed for it
+    (hostile trial). A video whose record is not written is not written: the files of it the run wrote are taken
+    back, and a file with no record (a crash between the two) does not count as done."""
+    from extract.__main__ import main
+
+    d = tmp_path / "v"
+    d.mkdir()
+    for name in ("a", "b"):
+        shutil.copy(videos["mp4_aac"], d / f"{name}.mp4")
+    store = tmp_path / "s"
+    store.mkdir()  # (a folder that existed before: kept whatever the run wrote, so its files are there to see)
+    args = [str(d), "--out", str(store), *SMALL, "--modalities", "resnet152,vggish", "--batch-videos", "1"]
+    with monkeypatch.context() as m:
+        full_disk_at(m, log, modality)
+        assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device (stopped after 0 videos written" in err, err
+    assert list(store.glob("*/*.npy")) == [], "feature files without their record"
+    assert main(args) == 0
+    assert "0 already done, 2 to extract" in capsys.readouterr().err
+    fs = FeatureStore(store)
+    assert all(fs.done(v, ["resnet152", "vggish"], {"size": os.path.getsize(d / f"{v}.mp4"),
+                                                    "mtime_ns": os.stat(d / f"{v}.mp4").st_mtime_ns})
+               for v in ("a", "b"))
+
+
+def test_a_feature_file_without_its_record_is_not_done(tmp_path, videos, capsys):
+    """A crash between a video's feature file and its sources.jsonl record leaves the file with no record: the
+    rerun extracts the video again and records it, as for a record a crash cut short."""
+    from extract.__main__ import main
+
+    d = tmp_path / "v"
+    d.mkdir()
+    shutil.copy(videos["mp4_aac"], d / "a.mp4")
+    store = tmp_path / "s"
+    args = [str(d), "--out", str(store), *SMALL, "--modalities", "vggish"]
+    assert main(args) == 0
+    (store / "sources.jsonl").write_bytes(b"")  # (the record a crash never wrote)
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "0 already done, 1 to extract" in capsys.readouterr().err
+    (record,) = map(json.loads, (store / "sources.jsonl").open())
+    assert record["video_id"] == "a" and record["path"] == str(d / "a.mp4")
+    assert main(args) == 0 and "1 already done, 0 to extract" in capsys.readouterr().err
