@@ -23,8 +23,8 @@ from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, dash_refusal, json_s
                            no_such_video, read_manifest, sanitize_id, scan_videos)
 from .ffmpeg import check_ffmpeg
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
-from s2vt.store import (FAILURES, FeatureStore, StoreError, failure_key, not_a_folder, one_line, parse_shard,
-                        read_lines, same_file, source_identity, stable_shard, store_of)
+from s2vt.store import (FAILURES, LOGS, FeatureStore, StoreError, not_a_folder, one_line, parse_shard, read_lines,
+                        record_id, same_file, source_identity, stable_shard, store_of)
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
 
@@ -449,7 +449,9 @@ def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: in
         stopped = stopped or e
     except KeyboardInterrupt:  # (a Ctrl-C once the videos were done: failures.jsonl is as it was, whole; a rerun
         interrupted = True     # settles it)
-    if stopped or interrupted:  # (a Ctrl-C or a full disk before the first record: --out, if this run made it, goes)
+    # (a Ctrl-C or a full disk before the first video was written: --out, if this run made it, goes with the records
+    # of nothing it holds, its meta.json and the logs of the videos this run did not write)
+    if (stopped or interrupted) and not (not written and not failures and own and remove_unwritten(store, made, *own)):
         remove_if_empty(made)
     if isinstance(stopped, SettingsRefused):  # (before its first record: nothing written, nothing to resume)
         say(f"error: {stopped}")
@@ -483,8 +485,9 @@ def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: in
 
 def remove_unwritten(store: FeatureStore, made: list[Path], ids: set[str], wrote_meta: bool) -> bool:
     """Remove --out when this run made it (`made`) and it holds no more than this run's own records of nothing: the
-    meta.json it wrote (`wrote_meta`), a failures.jsonl of its videos (`ids`) alone, empty modality folders. A run
-    whose every input failed left a new store behind, which read as a store begun (hostile trial). True when it is
+    meta.json it wrote (`wrote_meta`), logs (failures.jsonl, notes.jsonl, sources.jsonl) empty or of its videos
+    (`ids`) alone, empty modality folders. A run whose every input failed, or that a full disk stopped before its
+    first video was written, left a new store behind, which read as a store begun (hostile trial). True when it is
     gone; a folder that holds anything else (another run's record, written since this run began) is kept.
 
     Under the store's log lock: another run's failure appended meanwhile is not unlinked with this run's (its
@@ -497,16 +500,16 @@ def remove_unwritten(store: FeatureStore, made: list[Path], ids: set[str], wrote
                 entries = list(it)
             folders = [e for e in entries if e.is_dir(follow_symlinks=False)]
             files = {e.name: e for e in entries if e.is_file(follow_symlinks=False)}
-            mine = {FAILURES} | ({"meta.json"} if wrote_meta else set())
+            mine = {*LOGS} | ({"meta.json"} if wrote_meta else set())
             if len(folders) + len(files) != len(entries) or not set(files) <= mine or any(
                     os.listdir(e.path) for e in folders):
                 return False
-            if FAILURES in files and any((failure_key(line) or ("",))[0] not in ids
-                                         for line in read_lines(store.root / FAILURES)):
+            if any(record_id(line) not in ids for name in LOGS if name in files
+                   for line in read_lines(store.root / name)):
                 return False
             for e in folders:  # (first: one another run has just written a feature into is kept, and all else)
                 os.rmdir(e.path)
-            for name in (FAILURES, "meta.json"):  # (meta.json last: a store is never left without it sooner)
+            for name in (*LOGS, "meta.json"):  # (meta.json last: a store is never left without it sooner)
                 if name in files:
                     os.unlink(files[name].path)
     except (OSError, UserError):  # (another run writing there now: its folder, kept)

@@ -93,6 +93,8 @@ STORE_META_KEYS = frozenset({"schema", *META_KEYS, "seed", "dtype", *MODALITY_KE
 # the files a store keeps beside its modality folders (lock and temporary files start with '.', which no
 # modality name does): a modality named like one would make its folder there, or fail after meta.json listed it
 STORE_FILES = ("meta.json", "sources.jsonl", "notes.jsonl", FAILURES)
+# the store's logs: JSON Lines, one record of a video a line (`_append`)
+LOGS = ("notes.jsonl", "sources.jsonl", FAILURES)
 
 # how every line of a store's log starts (`_append` puts video_id first): a line that begins so but is no JSON is one
 # of the store's own, cut short by a crash (`foreign_line`)
@@ -751,7 +753,7 @@ class FeatureStore:
         its notes were never written). A log not there yet is left to be made (nothing is created here).
         Asked beside `check_meta` by every command that writes into a store (extract, the imports); `store_option`
         as there."""
-        for name in ("notes.jsonl", "sources.jsonl", FAILURES):
+        for name in LOGS:
             path = self.root / name
             if not os.path.exists(path):  # (nor through a link to nothing: the append makes its file)
                 # unless the link goes round for good, or into a folder that is not there: the append fails then,
@@ -956,6 +958,16 @@ def cut_record_id(line: bytes) -> str | None:
         pass
     vid = head[len(RECORD_START):].split(b'"', 1)[0].decode("utf-8", "replace")
     return None if video_id_problem(vid) else vid
+
+
+def record_id(line: bytes) -> str | None:
+    """The video id of one line of a store's log: a whole record's, or that of a record a crash cut short after its
+    id (`cut_record_id`); None for any other line."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return cut_record_id(line)
+    return record.get("video_id") if isinstance(record, dict) and isinstance(record.get("video_id"), str) else None
 
 
 def _source_line(line: bytes) -> tuple[str, object]:

@@ -315,7 +315,8 @@ def full_disk_at(monkeypatch, log=None, modality=None):
     append, write = FeatureStore._append, FeatureStore.write
 
     def full_append(self, name, record):
-        if name == log:
+        if name == log:  # (the file made, nothing written to it: as open() and a refused write leave it)
+            open(self.root / name, "ab").close()
             raise no_space(self.root / name)
         return append(self, name, record)
 
@@ -377,3 +378,26 @@ def test_a_feature_file_without_its_record_is_not_done(tmp_path, videos, capsys)
     (record,) = map(json.loads, (store / "sources.jsonl").open())
     assert record["video_id"] == "a" and record["path"] == str(d / "a.mp4")
     assert main(args) == 0 and "1 already done, 0 to extract" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("log, modality", [("notes.jsonl", None), (None, "vggish"), ("sources.jsonl", None)])
+def test_a_new_out_a_full_disk_stopped_before_its_first_video_is_removed(log, modality, tmp_path, videos,
+                                                                         monkeypatch, capsys):
+    """A full disk at the first video's note, feature file or record left the --out this run made, holding its
+    meta.json and empty notes.jsonl and sources.jsonl, though nothing was written (hostile trial): such a folder is
+    removed, as one a Ctrl-C before the first video leaves; one that existed before is kept."""
+    from extract.__main__ import main
+
+    store = tmp_path / "s"
+    # (mov_silent has no audio track: its vggish features come with a note)
+    args = [str(videos["mov_silent"]), "--out", str(store), *SMALL, "--modalities", "vggish"]
+    with monkeypatch.context() as m:
+        full_disk_at(m, log, modality)
+        assert main(args) == 2
+        assert "No space left on device (stopped after 0 videos written" in capsys.readouterr().err
+        assert not store.exists(), sorted(p.name for p in store.rglob("*"))
+        store.mkdir()
+        assert main(args) == 2
+        assert store.is_dir()
+    capsys.readouterr()
+    assert main(args) == 0 and FeatureStore(store).has("vggish", "mov_silent")
