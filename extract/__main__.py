@@ -17,7 +17,8 @@ from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, exit_quietly_after,
 
 if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
-from s2vt.fileio import RUN_OUTPUTS, OutputError, make_dirs, new_folders, refuse_unusable_paths, remove_if_empty
+from s2vt.fileio import (RUN_OUTPUTS, OutputError, lasting_advice, make_dirs, new_folders, refuse_unusable_paths,
+                         remove_if_empty)
 from s2vt.options import Parser, add_options, at_least, from_args, show_defaults
 from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, dash_refusal, json_start, manifest_row, missing_note,
                            no_such_video, read_manifest, sanitize_id, scan_videos)
@@ -457,6 +458,8 @@ def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: in
         say(f"error: {stopped}")
         return 2
     if stopped:
+        # (resume advice for what a rerun gets past; what to change for what it would meet again)
+        advice = advice and (lasting_advice(stopped, store.root) or advice)
         say(f"error: {stopped} (stopped after {written} videos written, complete files only" +
             (f"; {advice})" if advice else ")"))
         return 2

@@ -28,7 +28,35 @@ except ImportError:  # pragma: no cover - (not POSIX: stale locks are taken over
 
 
 class OutputError(UserError):
-    """An output that cannot be written (permissions, a path under a file, no space left)."""
+    """An output that cannot be written (permissions, a path under a file, no space left); `errno`: the system's
+    error it comes from (`output_error`), None for a refusal of s2vt's own."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = code
+
+
+# the errors of an output that a rerun of the same command gets past: a full disk or quota once space is freed, a
+# passing fault (I/O, a busy or stale file, too many open files); any other (a folder that refuses writes, a path
+# too long) meets the rerun the same way (`lasting_advice`)
+PASSING_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EINTR, errno.EAGAIN, errno.ENOMEM,
+                            errno.ENFILE, errno.EMFILE, errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE, errno.ENOLCK,
+                            errno.ENOBUFS})
+
+
+def lasting_advice(e: BaseException, folder: str | os.PathLike, option: str = "--out") -> str | None:
+    """What to change before running again, for an error of an output in `folder` (named by `option`) that a rerun
+    of the same command would meet again: "rerun the same command to resume" after an immutable folder (EPERM) or
+    a path too long failed the rerun the same way (hostile trial). None for one a rerun gets past (PASSING_ERRORS)
+    or with no system error (s2vt's own refusal: its line says what to do)."""
+    code = getattr(e, "errno", None)
+    if code is None or code in PASSING_ERRORS:
+        return None
+    if code == errno.ENAMETOOLONG:
+        return f"a rerun fails the same way: pass a shorter {option}"
+    if code in (errno.EPERM, errno.EACCES, errno.EROFS):
+        return f"a rerun fails the same way: make {os.fsdecode(folder)} writable, or pass another {option}"
+    return f"a rerun fails the same way: pass another {option}"
 
 
 class DuplicateKeyError(json.JSONDecodeError):
@@ -119,7 +147,7 @@ def output_error(path: str | os.PathLike, e: OSError, folder: str | os.PathLike 
     """One line naming the output and the system's reason (e.g. 'No space left on device'); `folder`, the
     folder `path` was being made in, where a caller knows it was there (`taking_nothing`)."""
     why = folder is not None and taking_nothing(Path(folder), e)
-    return OutputError(f"cannot write {os.fsdecode(path)!s}: {why or e.strerror or type(e).__name__}")
+    return OutputError(f"cannot write {os.fsdecode(path)!s}: {why or e.strerror or type(e).__name__}", e.errno)
 
 
 def taking_nothing(folder: Path, e: OSError) -> str | None:
@@ -819,7 +847,7 @@ class LockFileError(OutputError):
     """A lock file the file system refused to make (`error`, its OSError: a caller may word it itself)."""
 
     def __init__(self, message: str, error: OSError) -> None:
-        super().__init__(message)
+        super().__init__(message, error.errno)
         self.error = error
 
 

@@ -1,4 +1,5 @@
 """`python -m extract` end to end: stores, failures, resume, shards, interrupts, bad input."""
+import errno
 import json
 import os
 import shutil
@@ -302,15 +303,13 @@ def test_the_notes_of_a_run_are_said_on_stderr(tmp_path):
     assert proc.returncode == 0 and "note:" not in proc.stderr, proc.stderr
 
 
-def full_disk_at(monkeypatch, log=None, modality=None):
+def full_disk_at(monkeypatch, log=None, modality=None, code=errno.ENOSPC):
     """Make the store's append to the log `log` (or its write of `modality`'s feature file) fail as a full disk
-    does (ENOSPC), as a tiny tmpfs did in the hostile trial."""
-    import errno
-
+    does (ENOSPC), as a tiny tmpfs did in the hostile trial; `code`: another error instead."""
     from s2vt.fileio import output_error
 
     def no_space(path):
-        return output_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+        return output_error(path, OSError(code, os.strerror(code)))
 
     append, write = FeatureStore._append, FeatureStore.write
 
@@ -401,3 +400,25 @@ def test_a_new_out_a_full_disk_stopped_before_its_first_video_is_removed(log, mo
         assert store.is_dir()
     capsys.readouterr()
     assert main(args) == 0 and FeatureStore(store).has("vggish", "mov_silent")
+
+
+@pytest.mark.parametrize("code, advice", [
+    (errno.ENOSPC, "rerun the same command to resume"),
+    (errno.EIO, "rerun the same command to resume"),
+    (errno.EPERM, "a rerun fails the same way: make {out} writable, or pass another --out"),
+    (errno.EACCES, "a rerun fails the same way: make {out} writable, or pass another --out"),
+    (errno.EROFS, "a rerun fails the same way: make {out} writable, or pass another --out"),
+    (errno.ENAMETOOLONG, "a rerun fails the same way: pass a shorter --out")])
+def test_a_store_that_cannot_be_written_says_what_to_change(code, advice, tmp_path, videos, monkeypatch, capsys):
+    """A store that refuses writes (an immutable folder: EPERM) or a path too long was told "rerun the same command
+    to resume", which fails the same way (hostile trial): that advice is for what a rerun gets past (a full disk,
+    an I/O error); for the others, what to change."""
+    from extract.__main__ import main
+
+    out = tmp_path / "s"
+    with monkeypatch.context() as m:
+        full_disk_at(m, modality="vggish", code=code)
+        assert main([str(videos["mp4_aac"]), "--out", str(out), *SMALL, "--modalities", "vggish"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (f"error: cannot write {out / 'vggish' / 'mp4_aac.npy'}: {os.strerror(code)} (stopped after 0 "
+                    f"videos written, complete files only; {advice.format(out=out)})")

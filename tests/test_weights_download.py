@@ -1,5 +1,6 @@
 """`s2vt weights download/list` against a loopback HTTP server: good file, wrong hash, a dropped
 connection resumed with a Range request, 404; a failed download never leaves a loadable file."""
+import errno
 import hashlib
 import io
 import json
@@ -534,3 +535,29 @@ def test_a_weight_name_that_holds_no_file_is_said_so_and_never_replaced(server, 
                    "then download again"], err
     assert Handler.log == [] and (wd / "vggish-10086976.pth").is_symlink() and not (tmp_path / "elsewhere").exists()
     assert os.path.exists(wd / "vggish_pca_params.npz") and not os.path.isfile(wd / "vggish_pca_params.npz")
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EPERM])
+def test_a_part_that_cannot_be_written_is_not_retried_and_says_what_to_do(code, server, tmp_path, capsys,
+                                                                          monkeypatch):
+    """A full disk under the download was tried three times ('attempt 1/3 failed (No space left on device), trying
+    again'), then told to "run the same command again to resume", not that the disk was full (hostile trial): an
+    error of the file written is no connection's, tried once, and the line says it and what to do about it."""
+    import errno
+
+    data = state_bytes(nn.Linear(64, 32))
+    name = serve(hashed("full", data), data)
+    table = {"full": dl.Remote("full", name, f"{server}/{name}")}
+
+    def refused(fd):
+        raise OSError(code, os.strerror(code))
+    monkeypatch.setattr(dl.os, "fsync", refused)
+    Handler.log.clear()
+    assert dl.download(["full"], tmp_path, table) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    part = tmp_path / f".part-{name}"
+    assert len(Handler.log) == 1 and len(err) == 1, err
+    advice = (f"free space, then run the same command again to resume ({len(data):,} bytes kept in {part})"
+              if code == errno.ENOSPC else f"a rerun fails the same way: make {tmp_path} writable, or pass another "
+              "--dir")
+    assert err[0] == f"error: full: cannot write {part}: {os.strerror(code)}; {advice}"

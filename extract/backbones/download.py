@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import http.client
 import os
@@ -24,7 +25,7 @@ from typing import Callable
 from tqdm import tqdm
 
 from s2vt.errors import UserError
-from s2vt.fileio import make_dirs, not_a_file
+from s2vt.fileio import OutputError, lasting_advice, make_dirs, not_a_file, output_error
 from .weights import SPECS, BadWeights, WeightSpec, find_weights, load_state_dict, search_dirs
 
 BASE_ENV = "S2VT_WEIGHTS_URL"
@@ -151,9 +152,19 @@ def load_problem(path: Path, check: Callable[[Path], None]) -> str | None:
     return None
 
 
+def saved(part: Path, action: Callable, *args, **kwargs):
+    """`action(*args, **kwargs)`, an OSError of it an OutputError of `part` (`output_error`): the file written, not
+    the connection, failed (a full disk), which trying the connection again does not help (`fetch`)."""
+    try:
+        return action(*args, **kwargs)
+    except OSError as e:
+        raise output_error(part, e) from None
+
+
 def transfer(url: str, part: Path, timeout: float = TIMEOUT_S) -> None:
     """Fetch `url` into `part`, continuing after the bytes already there (HTTP Range). Raises
-    OSError when the connection fails or ends early (the bytes received stay in `part`)."""
+    OSError when the connection fails or ends early (the bytes received stay in `part`), OutputError when `part`
+    cannot be written."""
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     with urllib.request.urlopen(request, timeout=timeout) as resp:
@@ -168,14 +179,16 @@ def transfer(url: str, part: Path, timeout: float = TIMEOUT_S) -> None:
             mode = "ab"
         else:  # a full answer (no Range support, or a file:// URL): start over
             have, mode = 0, "wb"
-        with open(part, mode) as f, tqdm(total=total, initial=have, unit="B", unit_scale=True,
-                                         desc=part.name.removeprefix(".part-"),
-                                         disable=not sys.stderr.isatty(), leave=False) as bar:
+        # (unbuffered: an error of the file, a full disk, is met at its own write, said as the file's: `saved`)
+        with saved(part, open, part, mode, buffering=0) as f, \
+                tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=part.name.removeprefix(".part-"),
+                     disable=not sys.stderr.isatty(), leave=False) as bar:
             while chunk := resp.read(1 << 16):
-                f.write(chunk)
+                view = memoryview(chunk)
+                while view:  # (a raw write may take part of it)
+                    view = view[saved(part, f.write, view):]
                 bar.update(len(chunk))
-            f.flush()
-            os.fsync(f.fileno())
+            saved(part, os.fsync, f.fileno())
     size = part.stat().st_size
     if total is not None and size != total:
         raise ConnectionError(f"the connection ended after {size:,} of {total:,} bytes")
@@ -189,6 +202,8 @@ def fetch(remote: Remote, folder: Path, attempts: int = ATTEMPTS) -> Path:
         try:
             transfer(remote.url, part)
             break
+        except OutputError as e:  # (the file, not the connection: tried once)
+            raise DownloadError(f"{e}; {part_advice(e, part, folder)}") from None
         except urllib.error.HTTPError as e:
             if e.code == 416:  # nothing after the bytes we have: the part is whole (verified next)
                 break
@@ -216,6 +231,17 @@ def fetch(remote: Remote, folder: Path, attempts: int = ATTEMPTS) -> Path:
         raise DownloadError(f"{remote.url}: wrong file ({reason}); the download was removed")
     os.replace(part, target)
     return target
+
+
+def part_advice(e: OutputError, part: Path, folder: Path) -> str:
+    """What to do when `part` could not be written: free space on a full disk, change --dir where a rerun would
+    meet the error again (`lasting_advice`), else run again; the bytes kept in `part` named (the rerun resumes)."""
+    kept = part.stat().st_size if part.is_file() else 0
+    kept = f" ({kept:,} bytes kept in {part})" if kept else ""
+    if lasting := lasting_advice(e, folder, "--dir"):
+        return lasting
+    free = "free space, then " if e.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+    return f"{free}run the same command again to resume{kept}"
 
 
 def download(names: list[str], folder: str | os.PathLike, table: dict[str, Remote] | None = None) -> int:
