@@ -296,13 +296,30 @@ def refuse_dash_out(paths: dict[str, object], error: type[UserError] = SettingEr
                     + (" (for a file or folder named '-', write ./-)" if os.path.lexists(out) else ""))
 
 
+def refuse_root_out(paths: dict[str, object], error: type[UserError] = SettingError) -> None:
+    """`error` for an --out that is the file system's root ('/', '//.', a link to it): `python -m extract ... --out /`
+    (`--out "$STORE/"` with STORE unset) wrote its store's files into it, as `train.py --out /` its run's (hostile
+    trial); no command's output belongs there, as `refuse_empty_paths` refuses "" (the current folder)."""
+    out = paths.get("--out")
+    if not isinstance(out, (str, os.PathLike)) or not os.fspath(out):
+        return
+    try:
+        root = os.path.realpath(out) == os.path.realpath(os.sep)
+    except (OSError, ValueError):  # (a NUL byte, a loop: said by the checks after this one, or where it is used)
+        return
+    if root:
+        raise error(f"--out {os.fsdecode(out)}: that is the file system's root (an unset shell variable before the "
+                    "'/'?): name a folder of its own")
+
+
 def refuse_unusable_paths(paths: dict[str, object], error: type[UserError] = SettingError) -> None:
     """The checks every command makes of the paths it was given ({option: value}, as `refuse_empty_paths`
     takes them), before anything is read or made: no empty path (`refuse_empty_paths`), no --out '-'
-    (`refuse_dash_out`), none that goes through a folder that does not exist before a '..'
-    (`refuse_dotdot_after_missing`), none the system cannot look up (`refuse_unreachable`)."""
+    (`refuse_dash_out`) nor the root (`refuse_root_out`), none that goes through a folder that does not exist before
+    a '..' (`refuse_dotdot_after_missing`), none the system cannot look up (`refuse_unreachable`)."""
     refuse_empty_paths(paths, error)
     refuse_dash_out(paths, error)
+    refuse_root_out(paths, error)
     refuse_dotdot_after_missing(paths, error)
     refuse_unreachable(paths, error)
 

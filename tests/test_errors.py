@@ -209,6 +209,39 @@ def test_out_dash_is_refused_as_standard_output_by_every_command(args, tmp_path,
         assert one_line(capsys).endswith("not supported: name a path (for a file or folder named '-', write ./-)\n")
 
 
+ROOT_OUT = "error: --out {out}: that is the file system's root (an unset shell variable before the '/'?): name a " \
+    "folder of its own\n"
+
+
+@pytest.mark.parametrize("args", [
+    ["python -m extract", "{v}", "--out", "/", "--weights", "random"],
+    ["extract", "{v}", "--out", "/", "--weights", "random"],
+    ["python -m extract", "{v}", "--out", "//.", "--weights", "random"],
+    ["python -m extract", "{v}", "--out", "{root}", "--weights", "random"],  # (a link to it)
+    ["train", "--manifest", "{m}", "--features", "{f}", "--out", "/", *TINY_TRAIN],
+    ["demo", "--out", "/"],
+])
+def test_out_root_is_refused_before_anything_is_written(args, tmp_path, monkeypatch, capsys):
+    """`python -m extract v/x.mp4 --out / --weights random` (as `--out "$STORE/"` with STORE unset) wrote meta.json,
+    sources.jsonl and resnet152/x.npy into the file system's root (hostile trial), as `--out ""` would have filled
+    the current folder, which is refused: one line, exit 2, nothing written."""
+    from s2vt.config import ConfigError, TrainConfig
+
+    manifest, features = make_store(tmp_path / "data", videos=12)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.mp4").write_bytes(b"not decoded: refused before")
+    (tmp_path / "root").symlink_to("/")
+    given = {"m": manifest, "f": features, "v": tmp_path / "d" / "a.mp4", "root": tmp_path / "root"}
+    args = [a.format(**given) for a in args]
+    before = sorted(os.listdir("/"))
+    code = extract_main(args[1:]) if args[0] == "python -m extract" else cli.main(args)
+    assert code == 2 and one_line(capsys) == ROOT_OUT.format(out=args[args.index("--out") + 1])
+    assert sorted(os.listdir("/")) == before
+    if args[0] == "train":
+        with pytest.raises(ConfigError, match="^--out /: that is the file system's root"):
+            TrainConfig.of(str(manifest), str(features), "/")
+
+
 def test_a_blank_path_is_refused_as_an_empty_one(tmp_path, monkeypatch, capsys):
     """`--out "  "` made a folder named by two spaces, exit 0."""
     from s2vt.config import ConfigError, TrainConfig
