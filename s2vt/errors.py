@@ -19,12 +19,16 @@ class SaidByAnotherRank(UserError):
 
 
 def another_rank_says_it() -> bool:
-    """Whether this process is a torchrun rank other than 0 (WORLD_SIZE above 1, RANK not 0): a refusal that
-    depends on the command line alone (an option argparse refuses, a setting out of range: `SettingError`),
-    made before the ranks connect, is every rank's alike and said by rank 0 alone (it was printed once a rank,
-    the lines run together)."""
+    """Whether this process is a rank other than 0 of a one-machine torchrun launch (TORCHELASTIC_RUN_ID set,
+    WORLD_SIZE = LOCAL_WORLD_SIZE above 1, RANK not 0): a refusal of the command line (an option argparse refuses, a
+    setting out of range or naming a path that is not there: `SettingError`), made before the ranks connect, is
+    then every rank's alike and said by rank 0 alone (it was printed once a rank, the lines run together). Not
+    across machines (a path one lacks: its rank says it) nor outside torchrun (a cluster may set RANK and
+    WORLD_SIZE for every process: each says its own)."""
+    env = os.environ
     try:
-        return int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) != 0
+        return ("TORCHELASTIC_RUN_ID" in env and int(env.get("WORLD_SIZE", "1")) > 1
+                and env.get("LOCAL_WORLD_SIZE") == env.get("WORLD_SIZE") and int(env.get("RANK", "0")) != 0)
     except ValueError:  # (not torchrun's: said as usual)
         return False
 

@@ -1629,3 +1629,19 @@ def test_a_forked_child_under_torchrun_does_not_read_its_launcher_as_gone(monkey
     proc.start()
     proc.join(60)
     assert proc.exitcode == 7, proc.exitcode
+
+
+@pytest.mark.parametrize("env, silent", [
+    ({"TORCHELASTIC_RUN_ID": "x", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "RANK": "1"}, True),
+    ({"TORCHELASTIC_RUN_ID": "x", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "RANK": "0"}, False),
+    ({"TORCHELASTIC_RUN_ID": "x", "WORLD_SIZE": "4", "LOCAL_WORLD_SIZE": "2", "RANK": "3"}, False),  # (2 machines)
+    ({"WORLD_SIZE": "2", "RANK": "1"}, False),  # (a cluster's variables, no torchrun)
+])
+def test_a_command_line_refusal_is_left_to_rank_0_only_on_one_machine_under_torchrun(env, silent):
+    """Rank 0 alone says a refusal of the command line under a one-machine torchrun; a cluster that sets RANK and
+    WORLD_SIZE for every process (no torchrun), or a launch over several machines (a path one of them lacks), left
+    a command that exited 2 saying nothing."""
+    proc = run_cli("-m", "s2vt.cli", "export", "--format", "nope",
+                   env={"TORCHELASTIC_RUN_ID": None, "LOCAL_WORLD_SIZE": None, **env})
+    assert proc.returncode == 2
+    assert (proc.stderr == "") == silent, proc.stderr
