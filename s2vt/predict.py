@@ -339,7 +339,8 @@ def renamed(names: list[str], gold: set[str], manifest: str, features: str | Non
         tags = list(tags)
         return sum(bool(re.fullmatch(r"label\d+", t)) for t in tags) / len(tags)
 
-    where = f" --features {shlex.quote(features) if features else 'STORE'} --out {shlex.quote(manifest)}"
+    # (--force: the manifest is replaced by one whose tags are renamed, which import refuses unasked; review)
+    where = f" --features {shlex.quote(features) if features else 'STORE'} --out {shlex.quote(manifest)} --force"
     if ids(gold) == 1 and ids(names) < 0.5:
         return (f"; its tags are YouTube-8M label ids (label<id>) and the checkpoint's are vocabulary names: was it "
                 f"imported without --vocabulary? import the shards again with the model's: "

@@ -1070,7 +1070,13 @@ def test_evaluate_of_a_manifest_imported_without_the_models_vocabulary_says_to_i
     vocabulary the model recorded named."""
     import shlex
 
-    root, d = data
+    import shutil
+
+    original, d = data
+    root = tmp_path / "copy"  # (the module's store and manifest are other tests' too: the advice replaces them)
+    root.mkdir()
+    shutil.copytree(original / "store", root / "store")
+    shutil.copy(original / "manifest.jsonl", root / "manifest.jsonl")
     vocab = tmp_path / "vocabulary.csv"  # (class 4 unnamed: label4, as the 56 unnamed of the real vocabulary)
     vocab.write_text("Index,Name\n" + "".join(f"{i},class {i}\n" for i in range(4)) + "4,\n")
     monkeypatch.chdir(tmp_path)
@@ -1086,6 +1092,13 @@ def test_evaluate_of_a_manifest_imported_without_the_models_vocabulary_says_to_i
     words = shlex.split(err[0].split("import the shards again with the model's: ")[1])
     assert words[1:3] == ["import", "yt8m"] and words[words.index("--vocabulary") + 1] == "vocabulary.csv", err
     assert not (tmp_path / "p.json").exists()
+    # the advice run as given (the shards for SHARDS) replaces the manifest, and evaluate then scores it
+    shards = sorted(str(p) for p in d.glob("*.tfrecord"))
+    i = words.index("SHARDS")
+    assert main(words[1:i] + shards + words[i + 1:]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", "run/best.pt", "--manifest", str(root / "manifest.jsonl"),
+                 "--features", str(root / "store"), "--out", "p.json"]) == 0, capsys.readouterr().err
 
 
 def test_evaluate_on_shards_without_manifest_names_the_vocabulary_trained_with(data, tmp_path, capsys, monkeypatch):
