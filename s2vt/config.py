@@ -86,6 +86,8 @@ class TrainConfig:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     tag_weight: float = setting(1.0, "lambda of the tag loss", within="[0, inf)")
     label_smoothing: float | None = setting(None, f"(default: {RECIPE_DEFAULT})", within="[0, 1)")
+    caption_weights: str = setting("none", "none: every caption of a video alike; consensus: each weighed by its "
+                                           "CIDEr-D against the video's other captions", ("none", "consensus"))
     sample_prob: float = setting(0.0, "scheduled sampling probability", within="[0, 1]")
     clip_norm: float = setting(1.0, "gradient norm clipping", within="(0, inf)")
     min_count: int = setting(2, "rarer words become <unk>", minimum=1)

@@ -53,6 +53,53 @@ def words_of(row, eos: int, pad: int = 0) -> tuple:
     return tuple(out)
 
 
+def tfidf(counts: Counter, df: dict, log_n: float) -> tuple:
+    """A caption's n-gram counts as pycocoevalcap's CIDEr-D vector: (tf-idf per n, norms per n, length)."""
+    vec: list[dict] = [{} for _ in range(NGRAMS)]
+    norm = [0.0] * NGRAMS
+    length = 0
+    for g, tf in counts.items():
+        n = len(g) - 1
+        w = float(tf) * (log_n - math.log(max(1.0, df.get(g, 0.0))))
+        vec[n][g] = w
+        norm[n] += w * w
+        if n == 1:  # (pycocoevalcap's "length" counts bigrams)
+            length += tf
+    return vec, [math.sqrt(x) for x in norm], length
+
+
+def pair_cider(cand: tuple, ref: tuple) -> float:
+    """CIDEr-D of one candidate against one reference, both `tfidf` vectors (a video's score is the mean
+    over its references)."""
+    vec, norm, length = cand
+    rvec, rnorm, rlength = ref
+    penalty = math.exp(-((length - rlength) ** 2) / (2 * SIGMA ** 2))
+    total = 0.0
+    for n in range(NGRAMS):
+        val = sum(min(w, rvec[n].get(g, 0.0)) * rvec[n].get(g, 0.0) for g, w in vec[n].items())
+        if norm[n] and rnorm[n]:
+            val /= norm[n] * rnorm[n]
+        total += val * penalty
+    return total / NGRAMS * 10.0
+
+
+def caption_consensus(captions: list[list[tuple]]) -> list[list[float]]:
+    """Each caption's CIDEr-D against the other captions of its video (`captions`: each video's, as word
+    tuples; document frequencies over the videos, one document each): how far its annotators agree with it.
+    A video's lone caption scores 0."""
+    df: defaultdict = defaultdict(float)
+    for caps in captions:
+        for g in {g for w in caps for g in ngrams(w)}:
+            df[g] += 1
+    log_n = math.log(float(max(1, len(captions))))
+    out = []
+    for caps in captions:
+        vecs = [tfidf(ngram_counts(w), df, log_n) for w in caps]
+        out.append([sum(pair_cider(v, r) for k, r in enumerate(vecs) if k != j) / (len(vecs) - 1)
+                    if len(vecs) > 1 else 0.0 for j, v in enumerate(vecs)])
+    return out
+
+
 class CaptionMemory:
     """Training videos' summary vectors and captions, and the consensus score of a candidate caption."""
 
@@ -139,17 +186,7 @@ class CaptionMemory:
         return (q @ self.keys.T).topk(min(k, len(self.keys)), dim=1).indices
 
     def _vec(self, counts: Counter):
-        vec: list[dict] = [{} for _ in range(NGRAMS)]
-        norm = [0.0] * NGRAMS
-        length = 0
-        for g, tf in counts.items():
-            n = len(g) - 1
-            w = float(tf) * (self.log_n - math.log(max(1.0, self.df.get(g, 0.0))))
-            vec[n][g] = w
-            norm[n] += w * w
-            if n == 1:  # (pycocoevalcap's "length" counts bigrams)
-                length += tf
-        return vec, [math.sqrt(x) for x in norm], length
+        return tfidf(counts, self.df, self.log_n)
 
     def _ref_vecs(self, video: int) -> list:
         if video not in self._vecs:
@@ -160,19 +197,11 @@ class CaptionMemory:
         """CIDEr-D of the caption `words` against all captions of the memory's `videos`."""
         if self._rows is None:
             self._index()
-        vec, norm, length = self._vec(ngram_counts(words))
+        vec = self._vec(ngram_counts(words))
         refs = [r for v in videos for r in self._ref_vecs(int(v))]
         if not refs:
             return 0.0
-        total = 0.0
-        for rvec, rnorm, rlength in refs:
-            penalty = math.exp(-((length - rlength) ** 2) / (2 * SIGMA ** 2))
-            for n in range(NGRAMS):
-                val = sum(min(w, rvec[n].get(g, 0.0)) * rvec[n].get(g, 0.0) for g, w in vec[n].items())
-                if norm[n] and rnorm[n]:
-                    val /= norm[n] * rnorm[n]
-                total += val * penalty
-        return total / NGRAMS / len(refs) * 10.0
+        return sum(pair_cider(vec, ref) for ref in refs) / len(refs)
 
     def rerank(self, candidates: torch.Tensor, query: torch.Tensor, k: int) -> torch.Tensor:
         """For each video, the index into its candidates [B, n, T] (token ids, <eos>-terminated) of the

@@ -11,12 +11,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from .consensus import caption_consensus
 from .errors import UserError
 from .store import FeatureStore
 
 from .formats import SEMANTIC
 from .text import TextVocab, collate_text
-from .vocab import Vocab
+from .vocab import Vocab, tokenize
 
 
 class DataError(UserError):
@@ -131,8 +132,11 @@ class VideoDataset(Dataset):
 
     def __init__(self, entries: list[dict], store: FeatureStore, modalities: list[str], vocab: Vocab,
                  labels: Labels | None, max_len: int = 28, seed: int = 0, per_caption: bool = False,
-                 text_vocab: TextVocab | None = None) -> None:
+                 text_vocab: TextVocab | None = None, caption_weights: str = "none") -> None:
         self.entries, self.store, self.modalities = entries, store, list(modalities)
+        # "consensus": each caption's loss weighed by its agreement with its video's other captions
+        # (`consensus_weights`); None: every caption alike
+        self.weights = consensus_weights(entries) if caption_weights == "consensus" and per_caption else None
         # token ids per video and field, tokenised once (jieba is the slow part of an epoch otherwise)
         self.text = [text_vocab.encode(e) for e in entries] if text_vocab is not None else None
         self.vocab, self.labels, self.max_len, self.seed = vocab, labels, max_len, seed
@@ -166,8 +170,11 @@ class VideoDataset(Dataset):
                 pick = random.Random(f"{self.seed}-{self.epoch}-{i}").randrange(len(caps))
             words = torch.tensor(self.vocab.encode(caps[pick], self.max_len))
         tag = self.labels.target(e.get("tags", [])) if self.labels and self.labels.names else None
-        return {"video_id": e["video_id"], "feats": feats, "words": words, "tag": tag, "refs": caps,
+        item = {"video_id": e["video_id"], "feats": feats, "words": words, "tag": tag, "refs": caps,
                 "text": self.text[i] if self.text is not None else None, "blank": bool(e.get("captions_only"))}
+        if self.weights is not None and words is not None:
+            item["weight"] = self.weights[i][pick]
+        return item
 
 
 class CaptionGroups(Sampler):
@@ -226,6 +233,19 @@ class CaptionGroups(Sampler):
         return self._steps()
 
 
+def consensus_weights(entries: list[dict]) -> list[list[float]]:
+    """Each entry's captions' loss weights: their CIDEr-D against the video's other captions
+    (`consensus.caption_consensus`), scaled to a mean of 1 within the video, so that every video weighs as
+    before and, within it, a caption its annotators agree with counts more than an outlier (Phan et al.
+    2017, "Consensus-based Sequence Training for Video Captioning": the weighted cross-entropy)."""
+    scores = caption_consensus([[tuple(tokenize(c)) for c in e.get("captions", [])] for e in entries])
+    out = []
+    for s in scores:
+        mean = sum(s) / len(s) if s else 0.0
+        out.append([x / mean for x in s] if mean > 0 else [1.0] * len(s))
+    return out
+
+
 def may_leave_parts_unused(entries: list[dict], has_captions: bool, idle_without_captions: bool) -> bool:
     """Whether a training batch of `entries` can leave part of the model without gradients, which
     DistributedDataParallel must be told (find_unused_parameters): tag-only training of a model with parts
@@ -267,6 +287,8 @@ def collate(items: list[dict]) -> dict:
             [it["words"] if it["words"] is not None else blank for it in items], batch_first=True)
     else:
         out["words"] = None
+    out["weight"] = (torch.tensor([it.get("weight", 1.0) for it in items])
+                     if any("weight" in it for it in items) else None)
     out["tag"] = torch.stack([it["tag"] for it in items]) if items[0]["tag"] is not None else None
     # [V] the videos of captions alone (None: none in the batch)
     out["blank"] = (torch.tensor([it.get("blank", False) for it in firsts])
@@ -288,7 +310,7 @@ def to_device(batch: dict, device: torch.device) -> dict:
     moved = dict(batch)
     moved["feats"] = {m: x.to(device) for m, x in batch["feats"].items()}
     moved["lengths"] = {m: x.to(device) for m, x in batch["lengths"].items()}
-    for k in ("words", "tag", "video_index", "blank"):
+    for k in ("words", "tag", "video_index", "blank", "weight"):
         if batch.get(k) is not None:
             moved[k] = batch[k].to(device)
     if batch.get("text") is not None:

@@ -707,7 +707,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     model = model.to(device)
     train_ds = (store.stream(cfg, labels, ddp.rank, ddp.world) if streaming else
                 VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,
-                             cfg.max_len, cfg.seed, cfg.per_caption, text_vocab))
+                             cfg.max_len, cfg.seed, cfg.per_caption, text_vocab, cfg.caption_weights))
     val_ds = VideoDataset(splits["val"], store, modalities, vocab, labels if has_tags else None, cfg.max_len, cfg.seed,
                           text_vocab=text_vocab)
     if modalities and last is None and not streaming:  # (a val file that cannot be read: said now,

@@ -166,7 +166,7 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
                                  cfg.sample_prob, batch["video_index"], batch["text"], batch.get("blank"))
         loss = torch.zeros((), device=device)
         if logits is not None:
-            loss = loss + caption_loss(logits, words[:, 1:], pad, cfg.label_smoothing)
+            loss = loss + caption_loss(logits, words[:, 1:], pad, cfg.label_smoothing, batch.get("weight"))
         tags = batch["tag"]
         if tag_logits is not None and tags is not None and batch.get("blank") is not None:
             # (a video of captions alone has no tags to learn: its empty tag row is no label of its)

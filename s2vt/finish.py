@@ -90,7 +90,8 @@ def store_refit_data(run: Run) -> RefitData:
     cfg = run.cfg
     entries = run.train_ds.entries + run.val_ds.entries
     ds = VideoDataset(entries, run.train_ds.store, run.train_ds.modalities, run.vocab,
-                      run.labels if run.labels.names else None, cfg.max_len, cfg.seed, cfg.per_caption)
+                      run.labels if run.labels.names else None, cfg.max_len, cfg.seed, cfg.per_caption,
+                      caption_weights=cfg.caption_weights)
     if run.train_ds.text is not None:  # (tokenised once, with the training split's text vocabulary)
         ds.text = run.train_ds.text + run.val_ds.text
     sampler = CaptionGroups(ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed, run.ddp.rank,

@@ -369,10 +369,16 @@ class S2VT(nn.Module):
         return torch.cat(outs, 1), tag_logits
 
 
-def caption_loss(logits: torch.Tensor, targets: torch.Tensor, pad_id: int, smoothing: float = 0.0) -> torch.Tensor:
-    """Masked cross-entropy over words (pad positions ignored), optional label smoothing."""
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=pad_id,
-                           label_smoothing=smoothing)
+def caption_loss(logits: torch.Tensor, targets: torch.Tensor, pad_id: int, smoothing: float = 0.0,
+                 weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Masked cross-entropy over words (pad positions ignored), optional label smoothing; `weight` [B]
+    weighs each caption's words (the mean over the batch's words stays the scale)."""
+    flat = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=pad_id,
+                           label_smoothing=smoothing, reduction="none" if weight is not None else "mean")
+    if weight is None:
+        return flat
+    words = (targets != pad_id).sum().clamp(min=1)
+    return (flat.view(targets.shape) * weight[:, None]).sum() / words
 
 
 def tag_loss(logits: torch.Tensor, targets: torch.Tensor, multilabel: bool) -> torch.Tensor:

@@ -175,3 +175,38 @@ def test_a_best_pt_from_before_memories_is_said_as_such_and_the_fix_named(tmp_pa
             f"there is no last.pt beside it to resume its run from: a run trained again "
             f"(`{shlex.join(invoked_as('train'))} ... --out RUN --overwrite`) writes one): decoding without consensus "
             "reranking\n") in err, err
+
+
+def test_caption_consensus_is_each_captions_cider_d_against_its_videos_other_captions():
+    from s2vt.consensus import caption_consensus, ngram_counts, pair_cider
+
+    # the document frequencies are the memory's (a video's captions one document), whose CIDEr-D is
+    # pycocoevalcap's (the test above): a caption against all of its video's n captions is the mean of n
+    # pairs, one of them itself, which the consensus leaves out
+    rng = random.Random(1)
+    caps = [[tuple(rng.randrange(3, 12) for _ in range(rng.randint(1, 9))) for _ in range(rng.randint(2, 6))]
+            for _ in range(10)] + [[(3, 4, 5)]]
+    got = caption_consensus(caps)
+    memory = CaptionMemory.build(torch.randn(len(caps), 4), [[list(c) for c in v] for v in caps], EOS)
+    for v, video in enumerate(caps[:-1]):
+        for j, c in enumerate(video):
+            with_itself = memory.cider(c, [v]) * len(video)  # (the sum over all n pairs)
+            vec = memory._vec(ngram_counts(c))
+            assert got[v][j] == pytest.approx((with_itself - pair_cider(vec, vec)) / (len(video) - 1), abs=1e-9)
+    assert got[-1] == [0.0]  # (a lone caption has nobody to agree with)
+    assert max(max(v) for v in got) > 0.5
+
+
+def test_consensus_weights_favour_the_captions_a_videos_annotators_agree_on():
+    from s2vt.data import consensus_weights
+
+    entries = [{"video_id": "a", "captions": ["a man is slicing an onion", "a man slices an onion",
+                                              "a man is cutting an onion", "a cat plays the piano"]},
+               {"video_id": "b", "captions": ["a dog runs", "a dog is running on grass"]},
+               {"video_id": "c", "captions": ["only one"]},
+               {"video_id": "d", "captions": []},
+               {"video_id": "e", "captions": ["x y", "p q"]}]  # (no n-gram in common: all zero)
+    w = consensus_weights(entries)
+    assert sum(w[0]) == pytest.approx(4) and sum(w[1]) == pytest.approx(2)  # each video weighs as before
+    assert min(w[0]) == w[0][3] < 0.2 and min(w[0][:3]) > 1  # the outlier counts little
+    assert w[2] == [1.0] and w[3] == [] and w[4] == [1.0, 1.0]

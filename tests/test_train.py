@@ -549,6 +549,33 @@ def test_fusion_and_sampling_options_train(planted, tmp_path, fusion, sample_pro
     assert best["epoch"] == int(chosen["epoch"]) and best["CIDEr"] == pytest.approx(float(chosen["CIDEr"]))
 
 
+
+def test_caption_loss_weighs_each_caption_and_keeps_the_scale():
+    from s2vt.model import caption_loss
+
+    torch.manual_seed(0)
+    logits, targets = torch.randn(2, 4, 7), torch.tensor([[3, 4, 2, 0], [5, 6, 6, 2]])  # 3 + 4 words
+    plain = caption_loss(logits, targets, 0)
+    assert caption_loss(logits, targets, 0, weight=torch.ones(2)).item() == pytest.approx(plain.item(), abs=1e-6)
+    first = caption_loss(logits[:1], targets[:1], 0)  # (the mean over its 3 words)
+    got = caption_loss(logits, targets, 0, weight=torch.tensor([2.0, 0.0]))
+    assert got.item() == pytest.approx(2 * first.item() * 3 / 7, abs=1e-6)
+
+
+def test_consensus_caption_weights_train_and_refit(planted, tmp_path, monkeypatch):
+    import s2vt.data as data
+
+    sizes, real = [], data.consensus_weights
+    monkeypatch.setattr(data, "consensus_weights", lambda entries: sizes.append(len(entries)) or real(entries))
+    best = train(TrainConfig.of(*map(str, planted), out=str(tmp_path / "run"), epochs=2,
+                                **{**FAST, "caption_weights": "consensus", "refit": True}))
+    hist = rows(tmp_path / "run")
+    assert float(hist[1]["train_loss"]) < float(hist[0]["train_loss"]) and "CIDEr" in best
+    lines = [json.loads(x) for x in planted[0].read_text().splitlines()]
+    split = {s: sum(e["split"] == s for e in lines) for s in ("train", "val")}
+    assert sizes == [split["train"], split["train"] + split["val"]]  # (the refit on train + val weighs too)
+
+
 def test_bad_inputs_exit_2(planted, tmp_path):
     manifest, store = planted
     cases = {
