@@ -308,7 +308,8 @@ def demo_steps(out: Path, per_combo: int) -> dict:
     # the demo's own recipe (its 24-word world, one caption per video), not train.py's real-data defaults
     train_kw = dict(hidden=256, embed=256, batch_size=4, lr=1e-3, epochs=40, patience=8, min_count=1, enc_len=8,
                     fusion="sum", per_caption=False, schedule="step", warmup=0, context=False,
-                    attention=False, dropout=0.3, label_smoothing=0.0, refit=False)
+                    attention=False, dropout=0.3, label_smoothing=0.0, refit=False,
+                    caption_weights="none")
     say(f"[3/6] training S2VT -> {out / 'run'}")
     train(TrainConfig.of(str(manifest), str(out / "features"), str(out / "run"), **train_kw))
     say("[4/6] evaluating on the held-out test split")

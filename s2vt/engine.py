@@ -163,10 +163,12 @@ def upgraded_settings(was: dict) -> dict:
     """last.pt's run_settings (`was`) in today's terms, meaning what they meant to the s2vt that wrote them. Its
     --per-video beside --no-per-caption grouped nothing (one caption a video: groups of one), and s2vt before
     2026-12-03 saved its default 4 there (the demo's runs): today's --per-video 1, not a pair refused as the
-    user's own on every --resume, whatever it passed (hostile trial)."""
+    user's own on every --resume, whatever it passed (hostile trial). One from before --caption-weights weighed
+    every caption alike."""
     if was.get("per_caption") is False and was.get("per_video", 1) != 1:
-        return {**was, "per_video": 1}
-    return was
+        was = {**was, "per_video": 1}
+    # (before --caption-weights, every caption weighed alike: a resumed run goes on so, not at the recipe's)
+    return {"caption_weights": "none", **was}
 
 
 def resumed_settings(cfg: TrainConfig, was: dict) -> TrainConfig:

@@ -576,6 +576,19 @@ def test_consensus_caption_weights_train_and_refit(planted, tmp_path, monkeypatc
     assert sizes == [split["train"], split["train"] + split["val"]]  # (the refit on train + val weighs too)
 
 
+
+def test_the_caption_recipe_weighs_captions_by_consensus_and_an_older_run_resumes_without(planted, tmp_path):
+    kw = {k: v for k, v in FAST.items() if k != "refit"}
+    train(TrainConfig.of(*map(str, planted), out=str(tmp_path / "run"), epochs=2, stop_after=1, **kw))
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert last["settings"]["caption_weights"] == "consensus"  # (the recipe's, for captions)
+    del last["settings"]["caption_weights"]  # (a run begun before --caption-weights: every caption alike)
+    torch.save(last, tmp_path / "run" / "last.pt")
+    cfg = TrainConfig.of(*map(str, planted), out=str(tmp_path / "run"), epochs=2, resume=True, **kw)
+    train(cfg)
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["settings"]["caption_weights"] == "none"
+
+
 def test_bad_inputs_exit_2(planted, tmp_path):
     manifest, store = planted
     cases = {
