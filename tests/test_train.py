@@ -851,16 +851,21 @@ def test_a_signal_between_best_and_last_waits_for_both(tmp_path, monkeypatch):
     manifest, store = make_store(tmp_path / "d", videos=40)
     kw = dict(epochs=2, patience=10, **{**FAST, "hidden": 16, "embed": 16, "enc_len": 6})
     run = tmp_path / "run"
-    real = engine.save_checkpoint
+    real = engine.write_checkpoints
     written = []
 
-    def save_then_signal(path, *args, **kwargs):
-        real(path, *args, **kwargs)
-        written.append(path.name)
-        if path.name == "best.pt":  # (the moment the old code stopped at)
-            os.kill(os.getpid(), signal.SIGINT)
+    def save_then_signal(parts):
+        def signalling(path, make):
+            def made():
+                checkpoint = make()
+                if path.name == "best.pt":  # (the moment the old code stopped at: best.pt made, last.pt not)
+                    os.kill(os.getpid(), signal.SIGINT)
+                return checkpoint
+            return path, made
+        real([signalling(path, make) for path, make in parts])
+        written.extend(path.name for path, _ in parts)
 
-    monkeypatch.setattr(engine, "save_checkpoint", save_then_signal)
+    monkeypatch.setattr(engine, "write_checkpoints", save_then_signal)
     with pytest.raises(KeyboardInterrupt):
         train(TrainConfig.of(str(manifest), str(store), str(run), **kw))
     assert written == ["best.pt", "last.pt"]  # interrupted after both, before epoch 2
@@ -868,7 +873,7 @@ def test_a_signal_between_best_and_last_waits_for_both(tmp_path, monkeypatch):
     # without them, hostile trial)
     assert [int(r["epoch"]) for r in rows(run)] == [1] and (run / "curves.png").stat().st_size > 0
     assert read_checkpoint(run / "last.pt")["epoch"] == 1 == read_checkpoint(run / "best.pt")["epoch"]
-    monkeypatch.setattr(engine, "save_checkpoint", real)
+    monkeypatch.setattr(engine, "write_checkpoints", real)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # (put back as it was)
     train(TrainConfig.of(str(manifest), str(store), str(run), resume=True, **kw))
     assert [int(r["epoch"]) for r in rows(run)] == [1, 2] and read_checkpoint(run / "last.pt")["epoch"] == 2
