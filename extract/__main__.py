@@ -380,8 +380,8 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
             for note in notes:
                 store.note(d.video_id, note, d.source, d.path)
             # its feature files, then their record: a video is written once recorded; stopped between them (a full
-            # disk at sources.jsonl, a Ctrl-C), the files are taken back, and a file a crash left with no record is
-            # not `done` (the rerun extracts and records it)
+            # disk at sources.jsonl, a Ctrl-C), the files it added are taken back (`unwrite`), and a file a crash left
+            # with no record is not `done` (the rerun extracts and records it)
             wrote = []
             try:
                 for m, arr in feats.items():
@@ -389,8 +389,8 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
                     wrote.append(m)
                 if d.source:
                     store.record_source(d.video_id, d.source, feats, d.path)
-            except BaseException:
-                store.unwrite(d.video_id, wrote)
+            except BaseException:  # (a modality already recorded from this same file is kept)
+                store.unwrite(d.video_id, wrote, d.source)
                 raise
             store.forget(d.video_id, d.path)  # (an earlier failure of this file no longer holds: at the run's end)
             written += 1

@@ -386,11 +386,22 @@ class FeatureStore:
             return False
         return all(same_file(known.get(m, source), source) for m in modalities)
 
-    def unwrite(self, video_id: str, modalities) -> None:
+    def _recorded_from(self, video_id: str, modality: str, source: dict | None) -> bool:
+        """Whether sources.jsonl holds a whole record of `modality`'s features of `video_id` that `done` takes for
+        the file `source` identifies (an import's record counts as one)."""
+        return (self._recorded(video_id, modality)
+                and same_file(self.sources().get(video_id, {}).get(modality, source), source))
+
+    def unwrite(self, video_id: str, modalities, source: dict | None = None) -> None:
         """Remove `video_id`'s files of `modalities` that this run has just written and could not record (a full
         disk at sources.jsonl, a Ctrl-C between them): features with no record are no video written, and a folder
-        this run made and wrote nothing else into is then empty again. Best effort: a file left is not `done`."""
+        this run made and wrote nothing else into is then empty again. A modality whose record already held its
+        features as the file `source` identifies stays: the run rewrote it only because another modality was
+        missing, and its record still vouches for it (removed, the record named a file that was gone). Best effort:
+        a file left without its record is not `done`."""
         for m in modalities:
+            if source is not None and self._recorded_from(video_id, m, source):
+                continue
             with contextlib.suppress(OSError):
                 self.path(m, video_id).unlink(missing_ok=True)
 

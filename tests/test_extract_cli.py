@@ -359,6 +359,32 @@ def test_a_video_a_full_disk_stopped_before_its_record_is_extracted_again(log, m
                for v in ("a", "b"))
 
 
+def test_a_stopped_video_keeps_the_features_already_recorded_from_its_file(tmp_path, videos, monkeypatch, capsys):
+    """A run for a modality more, stopped at the video's sources.jsonl record (a full disk), took back every file it
+    wrote for the video, a modality already there and recorded from the same file too (rewritten only because
+    the other was missing): sources.jsonl still recorded it, its file was gone (review). Only what the run newly
+    added is taken back."""
+    from extract.__main__ import main
+
+    video = tmp_path / "a.mp4"
+    shutil.copy(videos["mp4_aac"], video)
+    store = tmp_path / "s"
+    args = [str(video), "--out", str(store), *SMALL]
+    assert main([*args, "--modalities", "resnet152"]) == 0
+    before = (store / "resnet152" / "a.npy").read_bytes()
+    with monkeypatch.context() as m:
+        full_disk_at(m, "sources.jsonl")
+        assert main([*args, "--modalities", "resnet152,vggish"]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert (store / "resnet152" / "a.npy").read_bytes() == before
+    assert not (store / "vggish" / "a.npy").exists()
+    source = {"size": os.path.getsize(video), "mtime_ns": os.stat(video).st_mtime_ns}
+    fs = FeatureStore(store)
+    assert fs.done("a", ["resnet152"], source) and not fs.done("a", ["resnet152", "vggish"], source)
+    assert main([*args, "--modalities", "resnet152"]) == 0
+    assert "1 already done, 0 to extract" in capsys.readouterr().err
+
+
 def test_a_feature_file_without_its_record_is_not_done(tmp_path, videos, capsys):
     """A crash between a video's feature file and its sources.jsonl record leaves the file with no record: the
     rerun extracts the video again and records it, as for a record a crash cut short."""
