@@ -286,6 +286,7 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
                 wrote_meta = store.init_meta(meta, adds=True)
             except StoreError as e:
                 raise SettingsRefused(str(e)) from None
+            store.start_sources()  # (a new store: 'no sources.jsonl' is then an old store alone, `done`)
             begun = True
 
     try:

@@ -368,7 +368,9 @@ class FeatureStore:
         `source_identity` of its video file now, was computed from that same file: sources.jsonl holds its
         record (an import's record counts as one). A file with no record is one a crash or a full disk stopped
         before its record (extract writes the files first): counted done, it was never recorded, a changed
-        file was never extracted again and another video by its id passed for it (hostile trial)."""
+        file was never extracted again and another video by its id passed for it (hostile trial). In a store with
+        no sources.jsonl at all, one written before it existed, a file with no record counts as unchanged, as it
+        always did (extract makes an empty one before a new store's first feature file: `start_sources`)."""
         if not all(self.has(m, video_id) for m in modalities):
             return False
         # (extract's resume: a file cut short or that is no .npy, which train refuses, is extracted again; its header
@@ -378,13 +380,25 @@ class FeatureStore:
         known = self.sources().get(video_id, {}) if source is not None else {}
         if source is not None and video_id in self._cut:  # (its file unknown: extracted again, which records it)
             return False
-        # a record cut before its id may be this video's: one with no whole record of a modality is extracted again
-        # (`mend_sources` then drops the cut line)
-        if source is not None and self._unnamed and not all(self._recorded(video_id, m) for m in modalities):
-            return False
-        if source is not None and not all(self._recorded(video_id, m) for m in modalities):
+        # (a record cut before its id may be this video's: one with no whole record of a modality is extracted again,
+        # and `mend_sources` then drops the cut line)
+        if (source is not None and not all(self._recorded(video_id, m) for m in modalities)
+                and os.path.lexists(self.root / "sources.jsonl")):
             return False
         return all(same_file(known.get(m, source), source) for m in modalities)
+
+    def start_sources(self) -> None:
+        """Make an empty sources.jsonl in a store that holds no feature file and has none yet, before the first
+        feature file is written into it: 'no sources.jsonl' then means a store written before it existed (`done`),
+        never one a crash stopped between its first feature file and that file's record. An OutputError when it
+        cannot be made (a full disk)."""
+        path = self.root / "sources.jsonl"
+        if os.path.lexists(path) or any(self.has_files(m) for m in self.modalities()):
+            return
+        try:  # (appending: a file another shard made meanwhile keeps its lines)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666))
+        except OSError as e:
+            raise output_error(path, e) from None
 
     def _recorded_from(self, video_id: str, modality: str, source: dict | None) -> bool:
         """Whether sources.jsonl holds a whole record of `modality`'s features of `video_id` that `done` takes for

@@ -405,6 +405,33 @@ def test_a_feature_file_without_its_record_is_not_done(tmp_path, videos, capsys)
     assert main(args) == 0 and "1 already done, 0 to extract" in capsys.readouterr().err
 
 
+def test_a_store_from_before_sources_jsonl_counts_as_done(tmp_path, videos, monkeypatch, capsys):
+    """A store written before sources.jsonl existed (its feature files, no sources.jsonl at all) was extracted again
+    in full, silently, once a file with no record stopped counting as done (review): with no sources.jsonl, such a
+    file counts as done, as before; extract makes an empty sources.jsonl before a new store's first feature file, so
+    a crash between a file and its record there still leaves the file not done."""
+    from extract.__main__ import main
+
+    video = tmp_path / "a.mp4"
+    shutil.copy(videos["mp4_aac"], video)
+    store = tmp_path / "s"
+    store.mkdir()  # (a folder that existed before: kept whatever the run wrote)
+    args = [str(video), "--out", str(store), *SMALL, "--modalities", "vggish"]
+    with monkeypatch.context() as m:
+        full_disk_at(m, modality="vggish")
+        assert main(args) == 2
+    assert (store / "sources.jsonl").read_bytes() == b""  # (made with meta.json, before the first feature file)
+    source = {"size": os.path.getsize(video), "mtime_ns": os.stat(video).st_mtime_ns}
+    fs = FeatureStore(store)
+    fs.write("vggish", "a", np.zeros((2, 128), np.float32))  # (a crash before its record)
+    assert not FeatureStore(store).done("a", ["vggish"], source)
+    (store / "sources.jsonl").unlink()  # (a store from before sources.jsonl)
+    assert FeatureStore(store).done("a", ["vggish"], source)
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "1 already done, 0 to extract" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("log, modality", [("notes.jsonl", None), (None, "vggish"), ("sources.jsonl", None)])
 def test_a_new_out_a_full_disk_stopped_before_its_first_video_is_removed(log, modality, tmp_path, videos,
                                                                          monkeypatch, capsys):
