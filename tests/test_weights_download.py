@@ -537,6 +537,27 @@ def test_a_weight_name_that_holds_no_file_is_said_so_and_never_replaced(server, 
     assert os.path.exists(wd / "vggish_pca_params.npz") and not os.path.isfile(wd / "vggish_pca_params.npz")
 
 
+def test_a_users_link_to_a_wrong_file_is_refused_in_one_line(server, tmp_path, monkeypatch, capsys):
+    """A user's symbolic link at a weight's name, to a file that is not the right one, said '... is not the right
+    file (...): downloading it again', then 'error: ... it is a symbolic link ...', contradicting itself (review):
+    the refusal alone, nothing fetched, the link and its file untouched."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    (tmp_path / "v.pth").write_bytes(b"not weights")
+    file = dl.SPECS["vggish"].files[0]
+    (wd / file).symlink_to(tmp_path / "v.pth")
+    data = state_bytes(nn.Linear(8, 4))
+    table = {"vggish": dl.Remote("vggish", file, f"{server}/{serve(file, data)}", None)}
+    Handler.log.clear()
+    assert dl.download(["vggish"], wd, table) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"error: vggish: cannot write {wd / file}: it is a symbolic link (to {tmp_path / 'v.pth'}), which "
+                   "the download would replace by a file: remove the link, or put the right file where it points, "
+                   "then download again"], err
+    assert Handler.log == [] and (wd / file).is_symlink() and (tmp_path / "v.pth").read_bytes() == b"not weights"
+
+
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EPERM])
 def test_a_part_that_cannot_be_written_is_not_retried_and_says_what_to_do(code, server, tmp_path, capsys,
                                                                           monkeypatch):

@@ -259,16 +259,17 @@ def download(names: list[str], folder: str | os.PathLike, table: dict[str, Remot
         remote = table[name]
         found = find_weights(name, folder, required=False) if name in SPECS else None
         found = found or ((folder / remote.file) if (folder / remote.file).is_file() else None)
-        if found is not None:
-            reason = problem(found, found.name, remote.check)
-            if reason is None:
-                print(f"{name}: {found} is already there (verified)", file=sys.stderr)
-                continue
-            print(f"{name}: {found} is not the right file ({reason}): downloading it again", file=sys.stderr)
-        if (held := not_replaceable(folder / remote.file)) is not None:  # (before any request)
+        reason = problem(found, found.name, remote.check) if found is not None else None
+        if found is not None and reason is None:
+            print(f"{name}: {found} is already there (verified)", file=sys.stderr)
+            continue
+        # (before any request, and before 'downloading it again', which a refusal then contradicted)
+        if (held := not_replaceable(folder / remote.file)) is not None:
             print(f"error: {name}: {held}", file=sys.stderr)
             failed += 1
             continue
+        if found is not None:
+            print(f"{name}: {found} is not the right file ({reason}): downloading it again", file=sys.stderr)
         try:
             path = fetch(remote, folder)
         except UserError as e:
