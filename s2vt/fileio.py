@@ -577,24 +577,27 @@ def atomic_write_all(items) -> None:
     `items` is taken one at a time: a generator need not hold every file's bytes at once. (A training epoch's
     best.pt and last.pt: a full disk at last.pt left the first epoch's best.pt without the last.pt that resumes
     it, a run neither resumable nor to be trained again without --overwrite; hostile trial.)"""
-    staged, path = [], None
+    # the file being written, named by an OSError (None while `items` makes the next: an OSError of its own is
+    # raised as it is, never said of the file before it)
+    staged, writing = [], None
     try:
         for path, data in items:
-            path = write_target(path)
-            staged.append((temp_path(path), path))
+            writing = Path(path)  # (as given: `write_target` itself may fail, a name too long)
+            writing = write_target(path)
+            staged.append((temp_path(writing), writing))
             with open(staged[-1][0], "wb") as f:
                 f.write(data)
-            data = None  # (not held while `items` makes the next)
-        for tmp, path in staged:  # (renames take no space: a full disk has failed above, before any)
-            os.replace(tmp, path)
+            data, writing = None, None  # (not held while `items` makes the next)
+        for tmp, writing in staged:  # (renames take no space: a full disk has failed above, before any)
+            os.replace(tmp, writing)
     except BaseException as e:  # Ctrl-C or a full disk
         for tmp, _ in staged:
             try:
                 tmp.unlink(missing_ok=True)
             except OSError:
                 pass
-        if isinstance(e, OSError) and path is not None:
-            raise output_error(path, e, path.parent) from None
+        if isinstance(e, OSError) and writing is not None:
+            raise output_error(writing, e, writing.parent) from None
         raise
 
 

@@ -785,6 +785,27 @@ def test_an_output_name_too_long_for_its_lock_is_one_line(tmp_path, capsys):
     assert sorted(tmp_path.iterdir()) == []
 
 
+def test_an_atomic_write_that_fails_names_the_file_it_was_writing(tmp_path):
+    """A name too long for the file system, given as a str, was an AttributeError ('str' object has no attribute
+    'parent') hiding the OSError (review): one OutputError naming the file; an OSError out of the items themselves
+    (not of a file written) named the previous item's file: it is the items' own, raised as it is, nothing kept."""
+    import errno
+
+    from s2vt.fileio import OutputError, atomic_write_all, atomic_write_bytes
+
+    long = str(tmp_path / ("a" * 300))
+    with pytest.raises(OutputError, match=f"^cannot write {long}: File name too long$"):
+        atomic_write_bytes(long, b"x")
+
+    def items():
+        yield tmp_path / "first", b"1"
+        raise OSError(errno.EIO, "the items' own error")
+    with pytest.raises(OSError, match="the items' own error") as raised:
+        atomic_write_all(items())
+    assert type(raised.value) is OSError
+    assert sorted(tmp_path.iterdir()) == []
+
+
 def full_disk_locks(monkeypatch):
     """Make every lock file s2vt creates (O_EXCL) on a disk with no space left: the name is made (an inode),
     its pid's write fails with ENOSPC (the descriptor given back writes to /dev/full)."""
