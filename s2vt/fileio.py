@@ -716,6 +716,14 @@ LOCK_CUT = re.compile(rb"[0-9]+(?: (?:(?:[0-9]+|-) ?)?)?")  # (one cut before it
 LOCK_MAX_BYTES = 512  # more than any lock holds: a bigger file is not one, and is never read whole
 
 
+# What a name holds when it is no regular file, by its mode, in words: one table for every refusal that says it
+# (test, word, precise word): the word ends an output's or a store's line ('it is a pipe, not a regular file',
+# `special_file`), the precise one an input's (`not_a_file`: 'a pipe (FIFO)', 'a character device')
+FILE_KINDS = ((stat.S_ISDIR, "a folder", "a folder"), (stat.S_ISFIFO, "a pipe", "a pipe (FIFO)"),
+              (stat.S_ISSOCK, "a socket", "a socket"), (stat.S_ISCHR, "a device", "a character device"),
+              (stat.S_ISBLK, "a device", "a block device"))
+
+
 def not_a_file(path: str | os.PathLike) -> str | None:
     """What `path` names when there is no regular file to read there, in words for an input's one-line refusal: 'a
     folder', 'a pipe (FIFO)', 'a socket', 'a character device', 'a block device', 'a broken symbolic link (to T)',
@@ -724,31 +732,32 @@ def not_a_file(path: str | os.PathLike) -> str | None:
     looking for a file that is there (hostile trial)."""
     try:
         mode = os.stat(path).st_mode
-    except OSError as e:
-        if not os.path.islink(path):
-            return None
-        try:
-            target = os.fsdecode(os.readlink(path))
-        except OSError:
-            return None
-        if e.errno == errno.ELOOP:
-            return f"a symbolic link loop (to {target})"
-        return f"a broken symbolic link (to {target}, which does not exist)"
+    except OSError:
+        return dangling_link(path)
     except ValueError:  # (a NUL in the name: nothing there to name)
         return None
-    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
-        if test(mode):
-            return what
-    return None if stat.S_ISREG(mode) else "not a regular file"
+    return special_file(mode, precise=True)
 
 
-def special_file(mode: int) -> str | None:
-    """What a file of `mode` is when not a regular file, in words (`not_a_lock`'s); None for a regular one."""
-    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a pipe"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+def dangling_link(path: str | os.PathLike, broken: str = "a broken symbolic link (to {}, which does not exist)"
+                  ) -> str | None:
+    """What the symbolic link `path` is when following it finds nothing, in words: 'a symbolic link loop (to T)',
+    or `broken` with T in it; None when `path` is no such link (`not_a_file`'s, `store.not_a_folder`'s)."""
+    if not os.path.islink(path) or os.path.exists(path):
+        return None
+    try:
+        target = os.fsdecode(os.readlink(path))
+    except OSError:
+        return None
+    return f"a symbolic link loop (to {target})" if is_link_loop(Path(path)) else broken.format(target)
+
+
+def special_file(mode: int, precise: bool = False) -> str | None:
+    """What a file of `mode` is when not a regular file, in words (`not_a_lock`'s; `precise`: `not_a_file`'s, from
+    the one table FILE_KINDS); None for a regular one."""
+    for test, word, exact in FILE_KINDS:
         if test(mode):
-            return what
+            return exact if precise else word
     return None if stat.S_ISREG(mode) else "not a regular file"
 
 

@@ -33,8 +33,9 @@ from typing import Iterator
 import numpy as np
 
 from .errors import SettingError, UserError
-from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, atomic_write_json, is_link_loop, json_error,
-                     json_kind, make_dirs, output_error, parse_json, refuse_broken_link, refuse_special, special_file)
+from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, atomic_write_json, dangling_link, is_link_loop,
+                     json_error, json_kind, make_dirs, output_error, parse_json, refuse_broken_link, refuse_special,
+                     special_file)
 from .manifest import check_video_id, video_files, video_id_problem
 from .options import as_option, one_of
 
@@ -876,9 +877,8 @@ def modality_problem(name: str) -> str | None:
 def not_a_folder(path: Path) -> str:
     """What `path`, there but no folder, is, in words: a file, a pipe, ..., or a link to nothing (which `ls` shows
     there: 'no folder' said it was not)."""
-    if path.is_symlink() and not path.exists():
-        target = printable(os.readlink(path))
-        return f"a symbolic link loop (to {target})" if is_link_loop(path) else f"a link to a missing target ({target})"
+    if link := dangling_link(path, broken="a link to a missing target ({})"):
+        return printable(link)
     return "a file" if path.is_file() else special_file(os.stat(path).st_mode) or "not a folder"
 
 

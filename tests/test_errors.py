@@ -1556,6 +1556,26 @@ def test_an_output_through_a_link_is_named_as_typed_by_import_and_train(tmp_path
     assert os.path.islink("devnull.json") and list((tmp_path / "realdir").iterdir()) == []
 
 
+def test_what_a_name_holds_is_said_from_one_table(tmp_path, monkeypatch):
+    """`fileio.not_a_file` (an input's words: 'a pipe (FIFO)'), `fileio.special_file` (an output's: 'a pipe') and
+    `store.not_a_folder` each kept their own table of file types (review): all three now read FILE_KINDS, and the two
+    that name a link to nothing share its words for a loop."""
+    import stat
+
+    from s2vt import fileio
+    from s2vt.store import not_a_folder
+
+    fifo, loop = tmp_path / "fifo", tmp_path / "loop"
+    os.mkfifo(fifo)
+    loop.symlink_to("loop")
+    assert (fileio.not_a_file(fifo), fileio.special_file(os.stat(fifo).st_mode), not_a_folder(fifo)) == (
+        "a pipe (FIFO)", "a pipe", "a pipe")
+    assert fileio.not_a_file(loop) == not_a_folder(loop) == "a symbolic link loop (to loop)"
+    monkeypatch.setattr(fileio, "FILE_KINDS", ((stat.S_ISFIFO, "a named pipe", "a named pipe (FIFO)"),))
+    assert (fileio.not_a_file(fifo), fileio.special_file(os.stat(fifo).st_mode), not_a_folder(fifo)) == (
+        "a named pipe (FIFO)", "a named pipe", "a named pipe")
+
+
 def test_features_naming_a_file_says_so_in_train_and_evaluate(tmp_path, monkeypatch, capsys):
     """`train.py --features F` and `s2vt evaluate --features F`, F a regular file, said "feature store not found"
     (hostile trial), though F is there, while extract says "is a file, not a folder". Now they say what F is
