@@ -459,8 +459,10 @@ def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: in
         say(f"error: {stopped}")
         return 2
     if stopped:
-        # (resume advice for what a rerun gets past; what to change for what it would meet again)
-        advice = advice and (lasting_advice(stopped, store.root) or advice)
+        # (resume advice for what a rerun gets past; what to change for what it would meet again: extract's own
+        # run alone, whose --out the user gave; a caller's advice, `s2vt demo`'s, is its own to say)
+        if rerun_line:
+            advice = lasting_advice(stopped, store.root) or advice
         say(f"error: {stopped} (stopped after {written} videos written, complete files only" +
             (f"; {advice})" if advice else ")"))
         return 2

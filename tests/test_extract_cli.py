@@ -475,3 +475,20 @@ def test_a_store_that_cannot_be_written_says_what_to_change(code, advice, tmp_pa
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last == (f"error: cannot write {out / 'vggish' / 'mp4_aac.npy'}: {os.strerror(code)} (stopped after 0 "
                     f"videos written, complete files only; {advice.format(out=out)})")
+
+
+def test_a_callers_advice_is_said_for_a_store_that_cannot_be_written(tmp_path, videos, monkeypatch, capsys):
+    """Under `s2vt demo` (its own advice given as `rerun_line`), a store that refuses writes ended with extract's
+    'make DIR writable, or pass another --out', though the user never gave extract an --out (review): the caller's
+    advice, the demo's line, as before."""
+    from extract.__main__ import main
+
+    out = tmp_path / "s"
+    with monkeypatch.context() as m:
+        full_disk_at(m, modality="vggish", code=errno.EPERM)
+        assert main([str(videos["mp4_aac"]), "--out", str(out), *SMALL, "--modalities", "vggish"],
+                    rerun_line="to start the demo again: s2vt demo --out D --overwrite") == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (f"error: cannot write {out / 'vggish' / 'mp4_aac.npy'}: {os.strerror(errno.EPERM)} (stopped "
+                    "after 0 videos written, complete files only; to start the demo again: s2vt demo --out D "
+                    "--overwrite)")
