@@ -309,7 +309,7 @@ def refuse_root_out(paths: dict[str, object], error: type[UserError] = SettingEr
         return
     if root:
         raise error(f"--out {os.fsdecode(out)}: that is the file system's root (an unset shell variable before the "
-                    "'/'?): name a folder of its own")
+                    "'/'?): name another --out")
 
 
 def refuse_unusable_paths(paths: dict[str, object], error: type[UserError] = SettingError) -> None:

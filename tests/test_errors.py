@@ -209,8 +209,8 @@ def test_out_dash_is_refused_as_standard_output_by_every_command(args, tmp_path,
         assert one_line(capsys).endswith("not supported: name a path (for a file or folder named '-', write ./-)\n")
 
 
-ROOT_OUT = "error: --out {out}: that is the file system's root (an unset shell variable before the '/'?): name a " \
-    "folder of its own\n"
+ROOT_OUT = "error: --out {out}: that is the file system's root (an unset shell variable before the '/'?): name " \
+    "another --out\n"
 
 
 @pytest.mark.parametrize("args", [
