@@ -161,6 +161,11 @@ class TrainConfig:
         if not self.per_caption and self.per_video != 1:  # (it did nothing, silently: the sampler takes 1)
             raise ConfigError(f"--per-video {self.per_video} groups captions of one video, and "
                               "--one-caption-per-video (--no-per-caption) shows one caption per video: pass one of them")
+        if (not self.per_caption and self.caption_weights == "consensus"
+                and "caption_weights" in (self.given or ())):  # (the user's: the recipe's is simply idle there)
+            raise ConfigError("--caption-weights consensus weighs the captions of a video against each other, and "
+                              "--one-caption-per-video (--no-per-caption) shows one caption per video, drawn at "
+                              "random: pass one of them")
         if self.resume and not (self.features and self.manifest is not None):  # (a data path left out: a
             # partial one was told the problem of a new run without it, "no text to train on without --features")
             was = recorded_data(self.out)

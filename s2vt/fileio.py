@@ -601,8 +601,8 @@ def atomic_write_all(items) -> None:
         raise
 
 
-def atomic_write_json(path: str | os.PathLike, obj) -> None:
-    """Pretty-printed UTF-8 JSON, atomically; OutputError (nothing written) for a NaN or infinite
+def json_bytes(path: str | os.PathLike, obj) -> bytes:
+    """`obj` as pretty-printed UTF-8 JSON for the file `path`; OutputError (nothing written) for a NaN or infinite
     number, which JSON has no way to write (json's default writes `NaN`, which JSON readers refuse)."""
     try:
         text = json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False)
@@ -611,7 +611,12 @@ def atomic_write_json(path: str | os.PathLike, obj) -> None:
             raise
         raise OutputError(f"cannot write {os.fsdecode(path)}: a value is NaN or infinite, which JSON cannot "
                           "hold (nothing written)") from None
-    atomic_write_bytes(path, (text + "\n").encode())
+    return (text + "\n").encode()
+
+
+def atomic_write_json(path: str | os.PathLike, obj) -> None:
+    """Pretty-printed UTF-8 JSON, atomically (`json_bytes`)."""
+    atomic_write_bytes(path, json_bytes(path, obj))
 
 
 # A lock file: held (created with O_EXCL, its pid inside) by the process writing a folder or an output,

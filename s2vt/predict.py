@@ -16,10 +16,10 @@ import torch
 
 from .device import pick_device
 from .errors import UserError, invoked_as
-from .fileio import (TRAIN_LOCK, OutputError, atomic_write_json, busy_line, check_writable, folder_path, make_dirs,
-                     refuse_empty_paths, refuse_existing, refuse_linked_defaults, lock_path, locked, refuse_long_names,
-                     refuse_special_outputs, refuse_checkpoints, removed_if_failed, RUN_OUTPUTS, training_run,
-                     writing_elsewhere, written_file)
+from .fileio import (TRAIN_LOCK, OutputError, atomic_write_all, busy_line, check_writable, folder_path, json_bytes,
+                     make_dirs, refuse_empty_paths, refuse_existing, refuse_linked_defaults, lock_path, locked,
+                     refuse_long_names, refuse_special_outputs, refuse_checkpoints, removed_if_failed, RUN_OUTPUTS,
+                     training_run, writing_elsewhere, written_file)
 from .manifest import json_start, manifest_row  # (what tells a manifest by its content: extract's too)
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, no_store_here, one_line, printable, store_not_found
@@ -677,10 +677,11 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
             print(f"note: the scores are over the {scored} of the {len(entries)} {split} videos that have references "
                   f"(captions or tags); the other {len(entries) - scored} were predicted only", file=sys.stderr)
     metrics["seconds"] = round(time.time() - t0, 2)
-    atomic_write_json(out_path, list(preds.values()))
-    written.append(out_path)
-    atomic_write_json(metrics_path, metrics)
-    written.append(metrics_path)
+    # both or neither: a full disk at the metrics left the predictions alone, which a rerun with the same --out was
+    # then refused to replace without --force (new-user trial)
+    atomic_write_all([(out_path, json_bytes(out_path, list(preds.values()))),
+                      (metrics_path, json_bytes(metrics_path, metrics))])
+    written += [out_path, metrics_path]
     if not any(k in metrics for k in CAPTION_KEYS + TAG_KEYS):  # (the predictions are still a product)
         only = f" (only {blank} blank {'ones' if blank > 1 else 'one'})" if blank else ""
         caps = f"no reference captions{only}" if not refs else ""

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from s2vt.checkpoint import CheckpointError, has_captions, load_checkpoint, read_checkpoint
+from s2vt.config import ConfigError
 
 from s2vt.engine import TrainConfig, build, train
 from s2vt.epoch import EarlyStopping, train_one_epoch, validate
@@ -587,6 +588,16 @@ def test_the_caption_recipe_weighs_captions_by_consensus_and_an_older_run_resume
     cfg = TrainConfig.of(*map(str, planted), out=str(tmp_path / "run"), epochs=2, resume=True, **kw)
     train(cfg)
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["settings"]["caption_weights"] == "none"
+
+
+
+def test_consensus_weights_with_one_caption_per_video_is_refused_when_asked(tmp_path):
+    """--caption-weights consensus beside --no-per-caption weighed nothing, silently (new-user trial): refused
+    when the user asks for both; the caption recipe's own consensus stays idle there, unsaid."""
+    with pytest.raises(ConfigError, match="^--caption-weights consensus weighs the captions of a video against"):
+        TrainConfig.of("m.jsonl", "f", str(tmp_path / "r"), caption_weights="consensus", per_caption=False)
+    assert TrainConfig.of("m.jsonl", "f", str(tmp_path / "r"), per_caption=False).caption_weights is None
+    assert TrainConfig.of("m.jsonl", "f", str(tmp_path / "r"), caption_weights="none", per_caption=False)
 
 
 def test_bad_inputs_exit_2(planted, tmp_path):

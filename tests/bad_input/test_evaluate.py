@@ -1091,3 +1091,28 @@ def test_vocabulary_names_against_a_model_of_label_ids_say_to_import_without_it(
     with pytest.raises(MismatchError, match=r"2 of the 3 distinct tags .* trained from YouTube-8M shards without "
                                             r"--vocabulary.* import the shards again leaving --vocabulary out"):
         check_fit("ckpt.pt", "m.jsonl", "test", entries, [f"label{i}" for i in range(10)], ["rgb"], False)
+
+
+def test_a_full_disk_at_the_metrics_leaves_neither_file(store, run, tmp_path, capsys, monkeypatch):  # noqa: F811
+    """A full disk at the metrics file left the predictions file alone, which the same command, run again once
+    there was room, refused to replace without --force (new-user trial): both are written or neither."""
+    import errno
+
+    import s2vt.fileio as fileio
+
+    real = fileio.temp_path
+
+    def full_at_the_metrics(path):
+        if path.name.endswith(".metrics.json"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path)
+
+    out = tmp_path / "p.json"
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--out", out,
+            "--beam", "1"]
+    monkeypatch.setattr(fileio, "temp_path", full_at_the_metrics)
+    code, err = s2vt(capsys, *args)
+    assert code == 2 and err == [f"error: cannot write {tmp_path / 'p.metrics.json'}: No space left on device"], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], list(tmp_path.iterdir())
+    monkeypatch.setattr(fileio, "temp_path", real)
+    assert s2vt(capsys, *args)[0] == 0 and out.exists() and (tmp_path / "p.metrics.json").exists()
