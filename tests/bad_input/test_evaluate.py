@@ -518,11 +518,14 @@ def test_a_ctrl_c_while_decoding_leaves_no_new_folder_and_says_what_to_rerun(sto
     assert not (tmp_path / "new").exists()
 
     monkeypatch.undo()
-    monkeypatch.setattr(predict, "atomic_write_json", lambda path, obj: (_ for _ in ()).throw(KeyboardInterrupt)
-                        if path.name.endswith(".metrics.json") else Path(path).write_text("[]"))
-    code, err = s2vt(capsys, *args)  # (between the two files: the rerun needs --force for the one written)
-    assert code == 130 and err == [f"interrupted: {out.with_name('p.metrics.json')} not written ({out} written); to "
-                                   f"start again: s2vt {' '.join(map(str, args))} --force"], err
+    import s2vt.fileio as fileio
+    real = fileio.temp_path
+    monkeypatch.setattr(fileio, "temp_path", lambda path: (_ for _ in ()).throw(KeyboardInterrupt)
+                        if path.name.endswith(".metrics.json") else real(path))
+    code, err = s2vt(capsys, *args)  # (between the two files: both are written or neither, so the rerun is the same)
+    assert code == 130 and err == [f"interrupted: {out} and {out.with_name('p.metrics.json')} not written; to "
+                                   f"start again: s2vt {' '.join(map(str, args))}"], err
+    assert not out.exists() and not out.with_name("p.metrics.json").exists()
 
 
 def test_an_out_another_evaluate_is_writing_is_refused(store, run, tmp_path, capsys):  # noqa: F811
@@ -668,7 +671,7 @@ def held(pid):
     print(pid, flush=True)
     threading.Event().wait(60)
 Meteor.compute_score = lambda self, gts, res: held(self.meteor_p.pid)
-predict.atomic_write_json = lambda path, obj: held(0)
+predict.atomic_write_all = lambda items: held(0)
 from s2vt.cli import main
 sys.exit(main(sys.argv[1:]))
 """
