@@ -5,7 +5,6 @@ import collections
 import contextlib
 import json
 import os
-import re
 import shlex
 import sys
 import time
@@ -34,6 +33,7 @@ from .model import S2VT
 from .results import KEPT_METRICS, KEPT_PREDS, metrics_file, refuse_inputs
 from .text import FIELDS
 from .vocab import Vocab, drop_blank_captions
+from .yt8m import is_label_tag
 
 
 def check_settings(beam: DecodeConfig | int, tags: int = 0, batch_size: int = 1) -> None:
@@ -337,7 +337,7 @@ def renamed(names: list[str], gold: set[str], manifest: str, features: str | Non
     rest were scored as misses, with near-zero metrics and no word of why."""
     def ids(tags) -> float:  # (the share of tags named label<id>)
         tags = list(tags)
-        return sum(bool(re.fullmatch(r"label\d+", t)) for t in tags) / len(tags)
+        return sum(map(is_label_tag, tags)) / len(tags)
 
     # (--force: the manifest is replaced by one whose tags are renamed, which import refuses unasked; review)
     where = f" --features {shlex.quote(features) if features else 'STORE'} --out {shlex.quote(manifest)} --force"

@@ -40,7 +40,7 @@ from .data import DataError, Labels, assign_val, collate, empty_training_split
 from .tfrecord import TFRecordError
 from .vocab import Vocab
 from .yt8m import (DIMS, NUM_CLASSES, REPEATED_SHOWN, SOURCES, LabelMisses, ShardRecords, SkipRecord, folder_shards,
-                   read_video, read_vocabulary, skipped_line)
+                   label_tag, read_video, read_vocabulary, skipped_line)
 
 GLOB_CHARS = "*?["
 STATS_SAMPLE = 1000  # training records held for the feature statistics (data.feature_stats' default limit)
@@ -608,7 +608,7 @@ def prepare(cfg, speaks: bool) -> tuple[dict, ShardSource, list[str], Vocab, Lab
         if val_files is None:
             raise DataError(f"{cfg.features}: pass --val-features SHARDS (the validation shards) or a --manifest "
                             "that splits the videos")
-        names = vocab if vocab is not None else {i: f"label{i}" for i in range(NUM_CLASSES)}
+        names = vocab if vocab is not None else {i: label_tag(i) for i in range(NUM_CLASSES)}
         labels = Labels([names[i] for i in sorted(names)], multilabel=True)
         refuse_shared_shards(files, val_files)
         source = ShardSource(files, modalities, vocab, None, speaks)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import csv
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -80,6 +81,15 @@ def binary_kind(path: str | os.PathLike) -> str | None:
     return "a binary file" if b"\x00" in head else None
 
 
+def label_tag(index: int) -> str:
+    """The tag of a class a vocabulary does not name (or names like another): `label<Index>`."""
+    return f"label{index}"
+
+
+def is_label_tag(tag: str) -> bool:
+    return re.fullmatch(r"label\d+", tag) is not None
+
+
 def read_vocabulary(path: str | os.PathLike, speaks: bool = True) -> dict[int, str]:
     """Class index -> tag: the `Name`, or `label<Index>` where the name is empty or shared by
     several classes (a tag must name one class; said in one warning line unless `speaks` is False).
@@ -119,7 +129,7 @@ def read_vocabulary(path: str | os.PathLike, speaks: bool = True) -> dict[int, s
         print(f"warning: {path}: {n} name{'s are each' if n > 1 else ' is'} given to several classes ({'first: ' * (n > 1)}{name!r}, "
               f"Index {', '.join(map(str, idx[:REPEATED_SHOWN]))}{', ...' if len(idx) > REPEATED_SHOWN else ''}): "
               "those classes are tagged label<Index>", file=sys.stderr)
-    return {i: name if name and name not in shared else f"label{i}" for i, name in names.items()}
+    return {i: name if name and name not in shared else label_tag(i) for i, name in names.items()}
 
 
 def split_of(path: str | os.PathLike) -> str:
@@ -159,7 +169,7 @@ def _tags(context: dict, vocab: dict[int, str] | None, split: str) -> list[str]:
         known = label in vocab if vocab is not None else 0 <= label < NUM_CLASSES
         if not known:
             raise SkipRecord(OUTSIDE, str(label))
-        tags.append(vocab[label] if vocab is not None else f"label{label}")
+        tags.append(vocab[label] if vocab is not None else label_tag(label))
     return tags
 
 
