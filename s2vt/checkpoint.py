@@ -20,6 +20,7 @@ from .device import on_meta
 from .model import ModelConfig, S2VT
 from .text import TOKENIZERS, TextVocab
 from .consensus import CaptionMemory, ConsensusError
+from .neighbours import NeighboursError, TagNeighbours
 from .vocab import SPECIALS, Vocab
 
 # "has_captions" came within format 1: a checkpoint without it is read as `has_captions` says
@@ -236,6 +237,9 @@ def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu",
     load_weights(model, ckpt["model"], name, assign=True)
     vocab = Vocab(ckpt["vocab"])
     model.memory = memory_of(ckpt, vocab, name)
+    model.neighbours = neighbours_of(ckpt, model, name)
+    if model.neighbours is not None:
+        model.neighbours.to(device)
     return model.to(device).eval(), vocab, Labels(list(ckpt["labels"]), model.cfg.multilabel)
 
 
@@ -254,6 +258,20 @@ def memory_of(ckpt: dict, vocab: Vocab, name: str | os.PathLike = "checkpoint") 
             memory.raw["captions"].numel() and int(memory.raw["captions"].max()) >= len(vocab)):
         raise CheckpointError(f"{name}: caption memory does not fit the model (hidden {hidden}, {len(vocab)} words)")
     return memory
+
+
+def neighbours_of(ckpt: dict, model: S2VT, name: str | os.PathLike = "checkpoint") -> TagNeighbours | None:
+    """The tag neighbours training wrote into best.pt (s2vt/neighbours.py); None in a checkpoint without
+    them (written before them, a caption or text model, a last.pt) or whose val chose the network alone."""
+    state = ckpt.get("neighbours")
+    if not isinstance(state, dict) or "keys" not in state:  # ({"mix": 0.0}: val chose the network alone)
+        return None
+    if model.fusion is None or not model.cfg.multilabel or not model.cfg.num_tags:
+        raise CheckpointError(f"{name}: tag neighbours in a model without multi-label tags over video features")
+    try:
+        return TagNeighbours.from_state(state, model.cfg.num_tags, sum(model.cfg.modalities.values()))
+    except NeighboursError as e:
+        raise CheckpointError(f"{name}: {e}") from None
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu"):

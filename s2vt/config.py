@@ -35,7 +35,7 @@ RECIPES = {"captions": {"epochs": 4, "batch_size": 64, "lr": 1e-3, "hidden": 512
                         "dropout": 0.3, "label_smoothing": 0.0,
                         # each caption's loss weighed by its agreement with its video's other captions: val METEOR
                         # and CIDEr-D up on seeds 0 and 1 (docs/benchmarks.md "Consensus-weighted captions")
-                        "caption_weights": "consensus"},
+                        "caption_weights": "consensus", "neighbours": False},
            # chosen on val GAP of the YouTube-8M shards, seeds 0 and 1 (README "Tags on YouTube-8M"): 4 MLPs
            # on the L2-normalised features, averaged (the earlier moe, hidden 1024, batch 256, lr 3e-3 on
            # the fused features scored below a plain MLP there)
@@ -46,13 +46,16 @@ RECIPES = {"captions": {"epochs": 4, "batch_size": 64, "lr": 1e-3, "hidden": 512
                     # + the refit on train + val for the epoch early stopping chose: GAP@20 +0.009 on a
                     # shard held out of the choice, 4 seeds of 4 (docs/benchmarks.md "Refitting the
                     # tag-only default on train + val")
-                    "refit": True, "dropout": 0.5, "label_smoothing": 0.1, "caption_weights": "none"},
+                    "refit": True, "dropout": 0.5, "label_smoothing": 0.1, "caption_weights": "none",
+                    # + the training videos' tags blended in by feature similarity, k, power and share chosen on
+                    # val: GAP@20 up on val and test, seeds 0 and 1 (docs/benchmarks.md "Tag neighbours")
+                    "neighbours": True},
            # LIC2022 level-1/level-2/topic-tag labels (README "Text"): tuned with these on kuairec val
            # (tags only: one item per video, so an epoch is few steps, 70 for 4,479 videos; early
            # stopping on lic_score ends the run where it stops improving)
            "levels": {"epochs": 30, "batch_size": 64, "lr": 1e-3, "hidden": 512, "tag_head": "mlp",
                       "tag_input": "fused", "tag_ensemble": 1, "feature_dropout": 0.0, "refit": False,
-                      "dropout": 0.5, "label_smoothing": 0.1, "caption_weights": "none"}}
+                      "dropout": 0.5, "label_smoothing": 0.1, "caption_weights": "none", "neighbours": False}}
 
 
 @dataclasses.dataclass
@@ -115,6 +118,10 @@ class TrainConfig:
                                        "from scratch on train + val for that many epochs and keep those weights in "
                                        "best.pt (val's metrics are then those before; default: "
                                        f"{RECIPE_DEFAULT}: on for captions and for tags alone)")
+    neighbours: bool | None = setting(None, "multi-label tags over video features: blend in the tags of each video's "
+                                            "most similar training videos, how many and how much chosen on val; "
+                                            "best.pt keeps the train + val videos' features and tags (default: "
+                                            f"{RECIPE_DEFAULT}: on for tags alone)")
     min_tag_count: int = setting(3, "LIC2022 topic tags on fewer training videos are left out of the label set",
                                  minimum=1)
     seed: int = setting(0)

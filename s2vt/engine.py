@@ -168,7 +168,8 @@ def upgraded_settings(was: dict) -> dict:
     if was.get("per_caption") is False and was.get("per_video", 1) != 1:
         was = {**was, "per_video": 1}
     # (before --caption-weights, every caption weighed alike: a resumed run goes on so, not at the recipe's)
-    return {"caption_weights": "none", **was}
+    # (nor, before --neighbours, were the tags of neighbours blended in)
+    return {"caption_weights": "none", "neighbours": False, **was}
 
 
 def resumed_settings(cfg: TrainConfig, was: dict) -> TrainConfig:
@@ -655,6 +656,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
            else []))
     # (before the recipe's, and not a --resume's kept from last.pt: a warning only for the user's own)
     given_dropout = cfg.model.feature_dropout if cfg.given is None or "feature_dropout" in cfg.given else None
+    given_neighbours = cfg.neighbours and (cfg.given is None or "neighbours" in cfg.given)
     recipe = dict(RECIPES["captions" if has_caps else "levels" if groups else "tags"])
     if (cfg.model.tag_head or recipe["tag_head"]) not in MEAN_POOLING or cfg.model.text_fusion == "guided":
         # nextvlad and attention pool steps of the hidden size, as guided text fusion attends over them, one
@@ -675,6 +677,10 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     if given_dropout and tag_input != "features":
         log(f"warning: --feature-dropout {given_dropout} has no effect: the tag head reads the {tag_input} features "
             "(it acts with --tag-input features)")
+    if given_neighbours and not (dims and labels.multilabel and has_tags and not groups):
+        log("warning: --neighbours has no effect: it blends in multi-label tags by video features, and "
+            + ("this model has no video features" if not dims else "these are LIC2022 levels" if groups
+               else "these tags are one a video" if has_tags else "this data has no tags"))
     text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
                   if cfg.text and has_text(splits["train"]) else None)
     text_extra = {"text_vocab": text_vocab.state()} if text_vocab else {}

@@ -1,7 +1,9 @@
-"""A run's last steps, each recorded in best.pt: the linear path's fit, the refit on train + val, the caption memory."""
+"""A run's last steps, each recorded in best.pt: the linear path's fit, the tag neighbours, the refit on train + val,
+the caption memory."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import sys
 import time
@@ -15,10 +17,11 @@ import torch.distributed as dist
 from .checkpoint import load_weights, model_from_checkpoint, read_checkpoint, save_checkpoint, write_checkpoint
 from .consensus import CaptionMemory, NonFiniteKeys
 from .config import TrainConfig
-from .data import CaptionGroups, Labels, VideoDataset, batches, may_leave_parts_unused, to_device
+from .data import CaptionGroups, Labels, VideoDataset, batches, collate, may_leave_parts_unused, to_device
 from .epoch import (DivergedError, check_epoch_loss, check_summaries, distributed, first_step_loss, param_groups,
                     refit_lr_factor, train_one_epoch, validate)
 from .model import S2VT
+from .neighbours import NEIGHBOURS_MAX, TagNeighbours, choose
 from . import shards
 from .text import CNB_WEIGHT, complement_nb, fit_linear, tfidf_matrix
 from .vocab import Vocab
@@ -32,42 +35,53 @@ REFIT_IDS_MAX = 100_000
 MIXES = tuple(round(0.1 * i, 1) for i in range(11))
 
 
-def last_steps(run: Run, resumed: bool = False) -> tuple[bool, bool, bool]:
-    """(fit, refit, memory): which of the run's last steps `finish` does, those its best.pt lacks; none without
-    a best.pt."""
+def last_steps(run: Run, resumed: bool = False) -> tuple[bool, bool, bool, bool]:
+    """(fit, neighbours, refit, memory): which of the run's last steps `finish` does, those its best.pt lacks;
+    none without a best.pt."""
     out = Path(run.cfg.out)
     if not (out / "best.pt").exists():
-        return False, False, False
+        return False, False, False, False
     done = read_checkpoint(out / "best.pt")
     # (a best.pt from before "linear_fitted" was recorded: fitted if its linear weights are, zeros until then)
     fitted = done.get("linear_fitted") or bool(done["model"].get("linear.bag.weight", torch.zeros(1)).any())
     fit = run.ddp.main and run.model.linear is not None and bool(run.groups) and len(run.val_ds) > 0 and not fitted
+    # (chosen on val with the train-only network: not once a refit has made val training data)
+    neighbours = (run.ddp.main and bool(run.cfg.neighbours) and takes_neighbours(run.model, run.groups)
+                  and len(run.val_ds) > 0 and "neighbours" not in done and "refit" not in done)
     # (resumed: only a run begun with --refit, last.pt's setting, that was killed before its refit was done)
     refit = (bool(run.cfg.refit) and len(run.val_ds) > 0 and "refit" not in done
              and (run.refit_due or not resumed))
     # (a refit replaces the weights the memory's summaries came from: built again after it)
     memory = run.ddp.main and run.has_captions and ("memory" not in done or refit)
-    return fit, refit, memory
+    return fit, neighbours, refit, memory
 
 
-def steps_named(fit: bool, refit: bool, memory: bool) -> str:
+def steps_named(fit: bool, neighbours: bool, refit: bool, memory: bool) -> str:
     """The steps `last_steps` gives, in words: 'the refit on train + val, the caption memory'."""
-    return ", ".join(["the linear path's fit"] * fit + ["the refit on train + val"] * refit
-                     + ["the caption memory"] * memory)
+    return ", ".join(["the linear path's fit"] * fit + ["the tag neighbours"] * neighbours
+                     + ["the refit on train + val"] * refit + ["the caption memory"] * memory)
+
+
+def takes_neighbours(model: S2VT, groups: dict) -> bool:
+    """Whether tag neighbours (s2vt/neighbours.py) apply to a model: multi-label tags (not LIC2022's
+    levels) over video features, whose standardised values are what similarity is measured on."""
+    return model.fusion is not None and model.tag_head is not None and model.cfg.multilabel and not groups
 
 
 def finish(run: Run, resumed: bool = False) -> dict | None:
     """The steps that end a run after its last epoch, each recorded in best.pt: the linear path's fit
-    (fit_text_linear, "linear_fitted"), the refit on train + val (refit_network, "refit"), then the
-    caption memory ("memory", by the final weights). A --resume of a finished run does what its
-    best.pt lacks (a Ctrl-C during a step leaves best.pt as it was: atomic writes; the --resume's first
-    line says which, `engine.train_run`). Every rank calls it (the refit trains on all of them); the
-    metrics of the fit, or None."""
+    (fit_text_linear, "linear_fitted"), the tag neighbours (choose_neighbours, "neighbours"), the refit on
+    train + val (refit_network, "refit"), then the caption memory ("memory", by the final weights). A
+    --resume of a finished run does what its best.pt lacks (a Ctrl-C during a step leaves best.pt as it
+    was: atomic writes; the --resume's first line says which, `engine.train_run`). Every rank calls it (the refit trains on all of them); the
+    metrics of the fit or the neighbours' choice, or None."""
     if run.ddp.world > 1:  # best.pt as rank 0 wrote it at the last epoch, on every rank
         dist.barrier()
-    fit, refit, memory = last_steps(run, resumed)
+    fit, neighbours, refit, memory = last_steps(run, resumed)
     row = fit_text_linear(run) if fit else None
-    if refit:  # (after the linear path's mixes are chosen on val with the train-only network)
+    if neighbours:
+        row = choose_neighbours(run)
+    if refit:  # (after the linear path's mixes and the neighbours are chosen on val with the train-only network)
         refit_network(run)
     if memory:
         write_caption_memory(run)
@@ -336,3 +350,87 @@ def fit_text_linear(run: Run) -> dict:
                      "linear_fitted": True},
                     has_captions=run.has_captions)
     return row
+
+
+def neighbour_rows(model: S2VT, loader, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
+    """(keys [N, D], targets [N, C], the network's probabilities [N, C], ids) of a loader's videos, the
+    first NEIGHBOURS_MAX of them (one row a video: a batch item repeated for its captions counts once)."""
+    keys, targets, probs, ids, seen = [], [], [], [], set()
+    with torch.no_grad():
+        for batch in loader:
+            batch = to_device(batch, device)
+            first = [i for i, v in enumerate(batch["video_id"]) if v not in seen and not seen.add(v)]
+            if not first:
+                continue
+            rows = batch["video_index"][first] if "video_index" in batch else torch.tensor(first)
+            keys.append(model.neighbour_keys(batch["feats"], batch["lengths"])[rows.to(device)].cpu())
+            logits = model.tag_logits(batch["feats"], batch["lengths"], text=batch.get("text"))
+            probs.append(torch.sigmoid(logits)[rows.to(device)].cpu())
+            targets.append(batch["tag"][torch.tensor(first, device=batch["tag"].device)].float().cpu())
+            ids += [batch["video_id"][i] for i in first]
+            if len(ids) >= NEIGHBOURS_MAX:
+                break
+    cat = lambda parts, width: torch.cat(parts)[:NEIGHBOURS_MAX] if parts else torch.zeros(0, width)  # noqa: E731
+    return (cat(keys, sum(model.cfg.modalities.values())), cat(targets, model.cfg.num_tags),
+            cat(probs, model.cfg.num_tags), ids[:NEIGHBOURS_MAX])
+
+
+def training_batches(run: Run):
+    """The training videos once, in batches, for the neighbours' memory: the store's entries in order, or
+    the training shards streamed by this process alone (its lines said already in training)."""
+    if shards.is_shards(run.cfg.features):
+        stream = run.val_ds.store.stream(run.cfg, run.labels, 0, 1)
+        stream.speaks, stream.repeats_said = False, True
+        items = (x for x in stream.items())
+        while chunk := list(itertools.islice(items, run.cfg.batch_size)):
+            yield collate(chunk)
+        return
+    ds = VideoDataset(run.train_ds.entries, run.train_ds.store, run.train_ds.modalities, run.vocab, run.labels,
+                      run.cfg.max_len)
+    yield from batches(ds, run.cfg.batch_size)
+
+
+def tagged(keys: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows of the videos with a tag: one without any votes nothing, and would take a neighbour's place."""
+    has = targets.sum(1) > 0
+    return keys[has], targets[has]
+
+
+def choose_neighbours(run: Run) -> dict:
+    """best.pt's tag neighbours (s2vt/neighbours.py): with a memory of the training videos, the k, power
+    and share (mix) whose blend with best.pt's network scores the best GAP@20 on val; then a memory of
+    train + val with them (val's own videos join once they are chosen, as the caption memory's and the
+    refit's do). best.pt's val metrics and tag threshold become those of the blend (measured with the
+    train-only memory); where val chose the network alone (mix 0) best.pt records that and keeps no
+    memory. Rank 0, before the refit, for a model `takes_neighbours` with val (`finish` decides)."""
+    out, cfg = Path(run.cfg.out), run.cfg
+    ckpt = read_checkpoint(out / "best.pt", run.device)
+    model, _, _ = model_from_checkpoint(ckpt, run.device, out / "best.pt")
+    model.neighbours = None  # (the network alone: what is blended)
+    t0 = time.time()
+    keys, targets, _, _ = neighbour_rows(model, training_batches(run), run.device)
+    val_keys, val_targets, probs, val_ids = neighbour_rows(model, run.val_loader, run.device)
+    keys, targets = tagged(keys, targets)
+    memory = TagNeighbours.build(keys, targets)
+    gold = [torch.nonzero(t).flatten().tolist() for t in val_targets]
+    chosen, score, alone = choose(memory, probs, val_keys, gold)
+    if chosen["mix"] > 0:
+        model.neighbours = TagNeighbours.build(keys, targets, **chosen)
+        val = validate(model, run.val_loader, run.vocab, run.labels, run.device, cfg.max_len)
+        ckpt["metrics"] = {**ckpt["metrics"], **{k: v for k, v in val.items() if isinstance(v, float)}}
+        ckpt["config"]["tag_threshold"] = val.get("tag_threshold", ckpt["config"].get("tag_threshold"))
+        held, known = tagged(val_keys, val_targets)
+        room = max(0, NEIGHBOURS_MAX - len(held))  # (the training videos give way: val's are the newest)
+        both = TagNeighbours.build(torch.cat([keys[:room], held]), torch.cat([targets[:room], known]), **chosen)
+        ckpt["neighbours"] = {**both.state(), "videos": len(both)}
+        if isinstance(ckpt.get("training_ids"), list):  # (val's videos are in the memory now: evaluate warns for them)
+            ckpt["training_ids"] = list(dict.fromkeys([*ckpt["training_ids"], *val_ids]))
+    else:
+        ckpt["neighbours"] = {**chosen, "videos": 0}
+    write_checkpoint(out / "best.pt", ckpt)
+    run.log(f"tag neighbours ({time.time() - t0:.0f} s): "
+            + (f"the {chosen['k']} most similar of {len(keys)} training videos, similarity ^ {chosen['power']:g}, "
+               f"mixed in at {chosen['mix']:g}: val gap {score:.3f} (the network alone {alone:.3f}); best.pt keeps "
+               f"the {len(both)} train + val videos" if chosen["mix"] > 0
+               else f"val chose the network alone (gap {score:.3f}): none kept"))
+    return ckpt["metrics"]

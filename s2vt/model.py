@@ -21,6 +21,7 @@ from torch import nn
 from .decode import map_states
 from .options import MAX_WIDTH, derived, setting
 from .errors import SettingError
+from .neighbours import keys_of
 from .tagheads import MEAN_POOLING, TAG_HEADS, build as build_tag_head
 from .text import TextEncoder, TextFitted, TextLinear
 
@@ -105,6 +106,11 @@ def squash(x: torch.Tensor) -> torch.Tensor:
     """sign(x) log(1 + |x|): post-ReLU CNN features are mostly zeros with a long tail, which
     standardisation alone turns into a few huge inputs; the log keeps their order, not their scale."""
     return torch.sign(x) * torch.log1p(x.abs())
+
+
+def one_step(lengths: dict[str, torch.Tensor]) -> int | None:
+    """1 for video-level features (one row a video: one step, not enc_len copies of it), else None."""
+    return 1 if all(int(n.max()) <= 1 for n in lengths.values()) else None
 
 
 def resample(x: torch.Tensor, lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -254,6 +260,8 @@ class S2VT(nn.Module):
         # the training videos' summaries and captions for consensus reranking (s2vt/consensus.py): not a
         # weight, set from best.pt's "memory" when there is one
         self.memory = None
+        # a multi-label model's tag neighbours (s2vt/neighbours.py): likewise, from best.pt's "neighbours"
+        self.neighbours = None
 
     def encode(self, feats, lengths, blank: bool | torch.Tensor | None = False):
         """Encoding steps: LSTM1 reads fused features, LSTM2 reads [h1; <pad> embedding]
@@ -304,17 +312,23 @@ class S2VT(nn.Module):
         if self.fusion is None:  # text only
             steps = None
         elif self.cfg.tag_input in ("fused", "features"):
-            # video-level features (one row per video): one step, not enc_len copies of it
-            single = all(int(n.max()) <= 1 for n in lengths.values())
             steps = (self.fusion if self.cfg.tag_input == "fused" else self.fusion.features)(
-                feats, lengths, 1 if single else None)
+                feats, lengths, one_step(lengths))
             if self.cfg.tag_input == "features":
                 steps = self.feature_drop(steps)
         else:
             steps = enc_out if enc_out is not None else self.encode(feats, lengths)[0]
         logits = self.tag_head.classify(self.pooled(steps, text))
         logits = logits + self.wide(text, logits.shape[0]) if self.wide is not None else logits
-        return self.linear.blend(logits, text) if self.linear is not None else logits
+        logits = self.linear.blend(logits, text) if self.linear is not None else logits
+        if self.neighbours is not None and not self.training:  # (set on a trained model only: `finish`, best.pt)
+            logits = self.neighbours.blend(logits, self.neighbour_keys(feats, lengths))
+        return logits
+
+    def neighbour_keys(self, feats, lengths) -> torch.Tensor:
+        """[B, D] the videos' keys among tag neighbours (`neighbours.keys_of`): their standardised,
+        L2-normalised features (`Fusion.features`, what --tag-input features reads), averaged, unit length."""
+        return keys_of(self.fusion.features(feats, lengths, one_step(lengths)))
 
     def idle_without_captions(self) -> bool:
         """Whether a step without captions (tag-only training) leaves parameters without gradients, which

@@ -151,8 +151,9 @@ def metrics_header(run):
 
 def test_shard_run_matches_a_store_run_of_the_same_data(data, tmp_path):
     root, d = data
-    # (--no-refit: the same training from a store and from shards, without the refit after it)
-    kw = dict(manifest=str(root / "manifest.jsonl"), epochs=3, patience=5, refit=False, **FAST)
+    # (--no-refit, --no-neighbours: the same training from a store and from shards, without the steps after it,
+    # whose val ids would join the training ids: tests/test_neighbours.py)
+    kw = dict(manifest=str(root / "manifest.jsonl"), epochs=3, patience=5, refit=False, neighbours=False, **FAST)
     store = train(TrainConfig.of(features=str(root / "store"), out=str(tmp_path / "store"), **kw))
     streamed = train(TrainConfig.of(features=f"{d}/train*.tfrecord", val_features=f"{d}/validate*.tfrecord",
                                  out=str(tmp_path / "shards"), **kw))
@@ -634,7 +635,7 @@ def test_shard_run_lists_its_streamed_ids_and_evaluate_on_its_training_shard_war
     run = tmp_path / "run"
     assert main(["train", "--features", f"{d}/train000[0-1].tfrecord", "--val-features",
                  str(d / "validate0000.tfrecord"), "--out", str(run), "--epochs", "2", "--hidden", "32",
-                 "--tag-head", "mlp", "--quiet"]) == 0
+                 "--tag-head", "mlp", "--quiet", "--no-neighbours"]) == 0  # (their memory adds val's ids)
     *_, ckpt = load_checkpoint(run / "best.pt")
     assert ckpt["training_ids"] == sorted(f"train{i}_{j}" for i in range(2) for j in range(40))
     capsys.readouterr()

@@ -153,9 +153,10 @@ def test_tag_only_default_recipe_trains_and_round_trips(tmp_path):
     """train.py's tag-only defaults (no head, input or ensemble named): 4 MLPs on the normalised features."""
     manifest, store = multilabel_store(tmp_path / "d", {"rgb": (1, 16), "audio": (1, 8)})
     run = tmp_path / "run"
-    # (--no-refit: best.pt's val metrics are then its own weights', which evaluate must reproduce;
-    # the refit, also the recipe's, is tested in tests/test_train.py)
-    best = train(TrainConfig.of(str(manifest), str(store), str(run), epochs=15, refit=False, **{**FAST, "lr": 1e-2}))
+    # (--no-refit, --no-neighbours: best.pt's val metrics are then its own weights', which evaluate must reproduce;
+    # the refit and the neighbours' memory, also the recipe's, hold val: tests/test_train.py, tests/test_neighbours.py)
+    best = train(TrainConfig.of(str(manifest), str(store), str(run), epochs=15, refit=False, neighbours=False,
+                                **{**FAST, "lr": 1e-2}))
     assert best["gap"] > 0.55  # chance is ~0.4
     model, *_ = load_checkpoint(run / "best.pt")
     assert (model.cfg.tag_head, model.cfg.tag_input, model.cfg.tag_ensemble) == ("mlp", "features", 4)

@@ -1,0 +1,130 @@
+"""Tag neighbours: a multi-label tag model's memory of the videos it learnt from, their feature vectors and
+tags. A video's tag probabilities are the network's blended with those of its k most similar memory
+videos (cosine over the standardised, L2-normalised features the tag-only head reads, similarity to the
+power p as each neighbour's vote): (1 - mix) x network + mix x neighbours. k, p and mix are chosen on val
+when training ends (`finish.choose_neighbours`), with a memory of the training videos; best.pt keeps a
+memory of train + val. On YouTube-8M's video-level features the neighbours alone score about what the
+network does, and the blend above either (docs/benchmarks.md "Tag neighbours").
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .metrics import gap
+
+# what is tried on val: neighbours, the similarity's power, the neighbours' share (0: the network alone)
+KS = (10, 25, 50)
+POWERS = (1, 3)
+MIXES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+# the videos a memory holds at most (float16 keys: 1,152 numbers a YouTube-8M video, ~115 MB at the cap);
+# a run over more keeps the first it reads
+NEIGHBOURS_MAX = 50_000
+# the query rows scored against the whole memory at once (a [rows, memory] similarity matrix)
+CHUNK = 256
+
+
+class NeighboursError(ValueError):
+    """A memory state that does not fit its model (checkpoint.neighbours_of says which file)."""
+
+
+class TagNeighbours:
+    """`keys` [N, D] unit vectors (float16), `tags` the tag ids of each of the N videos as a CSR
+    (`indptr` [N + 1], `indices`), over `num_tags` tags. Not an nn.Module: its size is the data's, not
+    the model's, so it lives beside the state dict (best.pt's "neighbours"), as the caption memory does."""
+
+    def __init__(self, keys: torch.Tensor, indptr: torch.Tensor, indices: torch.Tensor, num_tags: int,
+                 k: int, power: float, mix: float) -> None:
+        # (built on the CPU, whatever device a checkpoint was read onto; `to` moves it)
+        self.keys = keys.detach().cpu().to(torch.float16)
+        self.indptr, self.indices = indptr.detach().cpu().long(), indices.detach().cpu().long()
+        self.num_tags, self.k, self.power, self.mix = num_tags, int(k), float(power), float(mix)
+        rows = torch.repeat_interleave(torch.arange(len(self.keys)), self.indptr.diff())
+        # [num_tags, N]: a neighbour's votes reach its tags in one sparse product
+        self.votes = torch.sparse_coo_tensor(torch.stack([self.indices, rows]), torch.ones(len(rows)),
+                                             (num_tags, len(self.keys)), check_invariants=True).coalesce()
+        self.keys32: torch.Tensor | None = None  # (float32 keys, made at the first scoring: float16 is storage)
+
+    @classmethod
+    def build(cls, keys: torch.Tensor, targets: torch.Tensor, k: int = KS[0], power: float = POWERS[0],
+              mix: float = 0.0) -> "TagNeighbours":
+        """From [N, D] keys (`keys_of`) and [N, C] 0/1 targets."""
+        rows, cols = torch.nonzero(targets, as_tuple=True)
+        indptr = torch.zeros(len(targets) + 1, dtype=torch.long)
+        indptr[1:] = torch.bincount(rows, minlength=len(targets)).cumsum(0)
+        return cls(keys, indptr, cols, targets.shape[1], k, power, mix)
+
+    def state(self) -> dict:
+        return {"keys": self.keys.cpu(), "indptr": self.indptr.cpu(), "indices": self.indices.int().cpu(),
+                "num_tags": self.num_tags, "k": self.k, "power": self.power, "mix": self.mix}
+
+    @classmethod
+    def from_state(cls, state: dict, num_tags: int, width: int) -> "TagNeighbours":
+        """NeighboursError where the memory does not fit a model of `num_tags` tags reading `width` features."""
+        try:
+            keys, indptr, indices = state["keys"], state["indptr"], state["indices"]
+            k, power, mix = int(state["k"]), float(state["power"]), float(state["mix"])
+            fits = (keys.dim() == 2 and keys.shape[1] == width and int(state["num_tags"]) == num_tags
+                    and indptr.dim() == 1 and len(indptr) == len(keys) + 1 and int(indptr[0]) == 0
+                    and bool((indptr.diff() >= 0).all()) and int(indptr[-1]) == len(indices)
+                    and (not len(indices) or 0 <= int(indices.min()) <= int(indices.max()) < num_tags)
+                    and k >= 1 and 0 <= mix <= 1 and power > 0 and bool(torch.isfinite(keys).all()))
+        except (KeyError, TypeError, AttributeError, ValueError, RuntimeError):
+            fits = False
+        if not fits:
+            raise NeighboursError(f"tag neighbours do not fit the model ({num_tags} tags, {width} features a video)")
+        return cls(keys, indptr, indices, num_tags, k, power, mix)
+
+    def to(self, device) -> "TagNeighbours":
+        self.keys, self.votes, self.keys32 = self.keys.to(device), self.votes.to(device), None
+        return self
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def scores(self, query: torch.Tensor, k: int | None = None, power: float | None = None) -> torch.Tensor:
+        """[B, num_tags] in [0, 1]: each tag's share of the similarity-weighted votes of the k nearest
+        memory videos of each query row ([B, D] unit vectors)."""
+        k, power = min(k or self.k, len(self)), power or self.power
+        if self.keys.device != query.device:
+            self.to(query.device)
+        if self.keys32 is None:
+            self.keys32 = self.keys.float()
+        out = []
+        for part in query.float().split(CHUNK):
+            sim = part @ self.keys32.T                                # [b, N]
+            top = sim.topk(k, dim=1)
+            w = top.values.clamp(min=0) ** power
+            weights = torch.zeros_like(sim).scatter_(1, top.indices, w)
+            out.append(torch.sparse.mm(self.votes, weights.T).T / w.sum(1, keepdim=True).clamp(min=1e-9))
+        return torch.cat(out) if out else query.new_zeros(0, self.num_tags)
+
+    def blend(self, logits: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        """The network's logits with the neighbours' share mixed into its probabilities, as logits."""
+        if self.mix <= 0 or not len(self):
+            return logits
+        p = (1 - self.mix) * torch.sigmoid(logits.float()) + self.mix * self.scores(query)
+        return torch.logit(p, eps=1e-6).to(logits.dtype)
+
+
+def keys_of(steps: torch.Tensor) -> torch.Tensor:
+    """A video's key: the mean of its feature steps [B, steps, D] (`Fusion.features`), unit length."""
+    return F.normalize(steps.float().mean(1), dim=-1)
+
+
+def choose(memory: TagNeighbours, probs: torch.Tensor, query: torch.Tensor, gold: list[list[int]]
+           ) -> tuple[dict, float, float]:
+    """The (k, power, mix) of KS x POWERS x MIXES whose blend of the network's val probabilities `probs`
+    [V, C] and the neighbours' scores scores the best GAP@20 on val (`gold`: each val video's tag ids), that
+    GAP, and the network's alone. A tie: the smaller mix (the network alone first), then the smaller k and
+    power."""
+    tried = {}
+    p_net = probs.float().numpy()
+    for k in KS:
+        for power in POWERS:
+            s = memory.scores(query, k, power).cpu().numpy()
+            for mix in MIXES:
+                tried[(mix, k, power)] = gap((1 - mix) * p_net + mix * s, gold) if mix else gap(p_net, gold)
+    best = max(tried, key=lambda t: (tried[t], -t[0], -t[1], -t[2]))
+    mix, k, power = best
+    return {"k": k, "power": power, "mix": mix}, float(tried[best]), float(tried[(0.0, KS[0], POWERS[0])])

@@ -1,0 +1,181 @@
+"""Tag neighbours (s2vt/neighbours.py): the votes of a video's most similar training videos, blended with
+the network's tag probabilities, chosen on val when training ends and kept in best.pt."""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from s2vt.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from s2vt.cli import main
+from s2vt.metrics import gap
+from s2vt.neighbours import MIXES, NeighboursError, TagNeighbours, choose
+from s2vt.predict import evaluate
+from s2vt.yt8m import import_yt8m
+
+from .test_shards import shards
+
+ARGS = ["--epochs", "2", "--hidden", "32", "--batch-size", "16", "--tag-head", "mlp", "--no-refit"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Video-level shards whose first label sits in the first rgb dimensions (half with a second label):
+    train0000-0001 (2 x 40), validate0000 (40), test0000 (20), and a store + manifest of them."""
+    root = tmp_path_factory.mktemp("nb")
+    d = root / "shards"
+    files = shards(d, "train", [40] * 2, 0) + shards(d, "validate", [40], 1) + shards(d, "test", [20], 2)
+    import_yt8m(files, root / "manifest.jsonl", root / "store")
+    return root, d
+
+
+def memory() -> TagNeighbours:
+    """Four videos in 2-d: tags {0}, {0, 1}, {1}, {2}."""
+    keys = torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-1.0, 0.0]])
+    targets = torch.tensor([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1]])
+    return TagNeighbours.build(keys, targets, k=2, power=1, mix=0.5)
+
+
+def test_scores_are_the_similarity_weighted_votes_of_the_k_nearest():
+    nb = memory()
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    # query 1: nearest (1, 0) sim 1 tags {0}, (0.8, 0.6) sim 0.8 tags {0, 1}: tag 0 (1 + 0.8) / 1.8, tag 1 0.8 / 1.8
+    # query 2: (0, 1) sim 1 tags {1}, (0.8, 0.6) sim 0.6 tags {0, 1}
+    want = torch.tensor([[1.0, 0.8 / 1.8, 0.0], [0.6 / 1.6, 1.0, 0.0]])
+    assert torch.allclose(nb.scores(q), want, atol=1e-3)
+    # power 3 sharpens the votes towards the nearest; k 1 takes it alone
+    assert torch.allclose(nb.scores(q, power=3)[0], torch.tensor([1.0, 0.512 / 1.512, 0.0]), atol=1e-3)
+    assert torch.allclose(nb.scores(q, k=1), torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), atol=1e-3)
+    # a negative similarity votes nothing; k above the memory's size takes all of it
+    assert torch.allclose(nb.scores(torch.tensor([[-1.0, 0.0]]), k=2), torch.tensor([[0.0, 0.0, 1.0]]), atol=1e-3)
+    assert nb.scores(q, k=100).shape == (2, 3)
+
+
+def test_blend_mixes_probabilities_and_mix_zero_is_the_network_alone():
+    nb = memory()
+    q = torch.tensor([[1.0, 0.0]])
+    logits = torch.tensor([[0.0, 0.0, 0.0]])
+    p = torch.sigmoid(nb.blend(logits, q))
+    assert torch.allclose(p, 0.5 * torch.tensor([[0.5, 0.5, 0.5]]) + 0.5 * nb.scores(q), atol=1e-4)
+    nb.mix = 0.0
+    assert torch.equal(nb.blend(logits, q), logits)
+
+
+def test_state_round_trip_and_a_memory_that_does_not_fit_is_refused():
+    nb = memory()
+    back = TagNeighbours.from_state(nb.state(), 3, 2)
+    q = torch.tensor([[0.6, 0.8]])
+    assert torch.equal(back.scores(q), nb.scores(q)) and (back.k, back.power, back.mix) == (2, 1.0, 0.5)
+    bad = [(nb.state(), 4, 2), (nb.state(), 3, 5), ({**nb.state(), "indices": torch.tensor([0, 0, 1, 1, 7])}, 3, 2),
+           ({**nb.state(), "indptr": torch.tensor([0, 1, 3])}, 3, 2), ({**nb.state(), "mix": 2.0}, 3, 2),
+           ({**nb.state(), "keys": torch.full((4, 2), math.nan)}, 3, 2), ({"k": 1}, 3, 2)]
+    for state, tags, width in bad:
+        with pytest.raises(NeighboursError, match="do not fit the model"):
+            TagNeighbours.from_state(state, tags, width)
+
+
+def test_choose_takes_the_neighbours_where_they_know_and_the_network_where_they_do_not():
+    rng = np.random.default_rng(0)
+    classes, n = 5, 200
+    label = rng.integers(classes, size=n)
+    centres = torch.tensor(rng.standard_normal((classes, 8)), dtype=torch.float32)
+    noise = torch.randn(n, 8, generator=torch.Generator().manual_seed(0))
+    keys = torch.nn.functional.normalize(centres[label] + 0.3 * noise, dim=1)
+    targets = torch.nn.functional.one_hot(torch.tensor(label), classes)
+    train, val = slice(0, 150), slice(150, n)
+    gold = [[int(x)] for x in label[val]]
+    flat = torch.full((50, classes), 0.2)  # a network that knows nothing
+    chosen, score, alone = choose(TagNeighbours.build(keys[train], targets[train]), flat, keys[val], gold)
+    assert chosen["mix"] > 0 and score > alone + 0.3 and alone == pytest.approx(gap(flat.numpy(), gold))
+    # neighbours whose tags are shuffled know nothing: the network alone, which knows
+    shuffled = targets[train][torch.randperm(150, generator=torch.Generator().manual_seed(1))]
+    sure = torch.nn.functional.one_hot(torch.tensor(label[val]), classes).float() * 0.9 + 0.02
+    chosen, score, alone = choose(TagNeighbours.build(keys[train], shuffled), sure, keys[val], gold)
+    assert chosen["mix"] == MIXES[0] == 0 and score == alone == pytest.approx(1.0)
+
+
+def test_a_tag_only_run_keeps_neighbours_chosen_on_val_and_evaluate_uses_them(data, tmp_path, capsys):
+    root, d = data
+    run = tmp_path / "run"
+    assert main(["train", "--manifest", str(root / "manifest.jsonl"), "--features", str(root / "store"),
+                 "--out", str(run), *ARGS]) == 0
+    err = capsys.readouterr().err
+    best = read_checkpoint(run / "best.pt")
+    nb = best["neighbours"]
+    assert "tag neighbours (" in err
+    if nb["mix"] > 0:  # (val chose them: the memory holds train + val, and evaluate says val is in it)
+        assert nb["videos"] == len(nb["keys"]) == 120 and "best.pt keeps the 120 train + val videos" in err
+        assert len(best["training_ids"]) == 120
+    model, *_ = load_checkpoint(run / "best.pt")
+    assert (model.neighbours is not None) == (nb["mix"] > 0)
+    # the same best.pt without them: what evaluate scores differs where they were chosen
+    scores = {}
+    for name, keep in (("with", True), ("without", False)):
+        ckpt = read_checkpoint(run / "best.pt")
+        if not keep:
+            del ckpt["neighbours"]
+        torch.save(ckpt, tmp_path / f"{name}.pt")
+        scores[name] = evaluate(str(tmp_path / f"{name}.pt"), str(root / "manifest.jsonl"), str(root / "store"),
+                                "test", out=str(tmp_path / f"{name}.json"))["gap"]
+    assert (scores["with"] != scores["without"]) == (nb["mix"] > 0)
+
+
+def test_neighbours_are_chosen_from_a_memory_that_knows_and_kept_with_val(data, tmp_path, capsys):
+    """A network trained for no step (--lr 0) knows nothing; the planted features do: val chooses the
+    neighbours, and their GAP is what the network's was not."""
+    root, d = data
+    run = tmp_path / "run"
+    assert main(["train", "--manifest", str(root / "manifest.jsonl"), "--features", str(root / "store"),
+                 "--out", str(run), *ARGS, "--lr", "0", "--epochs", "1"]) == 0
+    err = capsys.readouterr().err
+    best = read_checkpoint(run / "best.pt")
+    assert best["neighbours"]["mix"] > 0 and best["neighbours"]["videos"] == 120, err
+    line = next(x for x in err.splitlines() if x.startswith("tag neighbours ("))
+    blended, alone = (float(x) for x in re.findall(r"(?:gap|alone) (\d\.\d+)", line))
+    assert blended > alone + 0.2 and best["metrics"]["gap"] == pytest.approx(blended, abs=1e-3), line
+
+
+def test_no_neighbours_leaves_best_pt_without_them(data, tmp_path, capsys):
+    root, d = data
+    run = tmp_path / "run"
+    assert main(["train", "--manifest", str(root / "manifest.jsonl"), "--features", str(root / "store"),
+                 "--out", str(run), *ARGS, "--no-neighbours"]) == 0
+    assert "neighbours" not in read_checkpoint(run / "best.pt") and "tag neighbours" not in capsys.readouterr().err
+
+
+def test_a_shard_run_builds_its_memory_from_the_stream(data, tmp_path, capsys):
+    root, d = data
+    run = tmp_path / "run"
+    assert main(["train", "--features", f"{d}/train000[0-1].tfrecord", "--val-features",
+                 str(d / "validate0000.tfrecord"), "--out", str(run), *ARGS, "--lr", "0", "--epochs", "1"]) == 0
+    err = capsys.readouterr().err
+    nb = read_checkpoint(run / "best.pt")["neighbours"]
+    assert nb["mix"] > 0 and nb["videos"] == 120 and "of 80 training videos" in err, err
+
+
+def test_neighbours_given_where_they_cannot_act_are_said_to_have_no_effect(tmp_path, capsys):
+    from s2vt.engine import TrainConfig, train
+    from s2vt.synthetic import make_store
+
+    manifest, store = make_store(tmp_path / "d", videos=24)
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), epochs=1, hidden=16, embed=16,
+                         min_count=1, refit=False, neighbours=True))
+    err = capsys.readouterr().err
+    assert "warning: --neighbours has no effect: it blends in multi-label tags by video features, and these tags " \
+           "are one a video" in err, err
+    assert "neighbours" not in read_checkpoint(tmp_path / "run" / "best.pt")
+
+
+def test_a_checkpoint_whose_neighbours_do_not_fit_is_one_error(data, tmp_path, capsys):
+    root, d = data
+    run = tmp_path / "run"
+    assert main(["train", "--manifest", str(root / "manifest.jsonl"), "--features", str(root / "store"),
+                 "--out", str(run), *ARGS, "--lr", "0", "--epochs", "1"]) == 0
+    ckpt = read_checkpoint(run / "best.pt")
+    ckpt["neighbours"]["keys"] = ckpt["neighbours"]["keys"][:, :10]
+    torch.save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match=r"bad\.pt: tag neighbours do not fit the model \(5 tags, 1152 features"):
+        load_checkpoint(tmp_path / "bad.pt")
