@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import datetime
 import gc
 import hashlib
 import io
@@ -46,6 +47,8 @@ from .vocab import SPECIALS, Vocab, drop_blank_captions
 
 # a run folder holding any of these holds a trained model (or its history): never trained over unasked
 RUN_FILES = ("best.pt", "last.pt", "metrics.csv")
+# how long a torchrun rank waits for the others at a collective before giving up
+RANK_WAIT = datetime.timedelta(hours=1)
 
 
 T = TypeVar("T")
@@ -65,7 +68,10 @@ class Dist:
         self.device = device  # nccl reduces tensors on the GPU, gloo on the CPU
         end_with_launcher()  # (torchrun killed: its ranks stop, not train on as orphans)
         if self.world > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            # (the steps rank 0 does alone while the others wait at a barrier, the linear path's fit and the tag
+            # neighbours' pass over up to 50,000 training records, take minutes: NCCL's 10-minute default would
+            # end a sound run)
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=RANK_WAIT)
 
     @property
     def main(self) -> bool:
@@ -680,7 +686,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     if given_neighbours and not (dims and labels.multilabel and has_tags and not groups):
         log("warning: --neighbours has no effect: it blends in multi-label tags by video features, and "
             + ("this model has no video features" if not dims else "these are LIC2022 levels" if groups
-               else "these tags are one a video" if has_tags else "this data has no tags"))
+               else "each video has one tag" if has_tags else "this data has no tags"))
     text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
                   if cfg.text and has_text(splits["train"]) else None)
     text_extra = {"text_vocab": text_vocab.state()} if text_vocab else {}

@@ -21,7 +21,7 @@ from .data import CaptionGroups, Labels, VideoDataset, batches, collate, may_lea
 from .epoch import (DivergedError, check_epoch_loss, check_summaries, distributed, first_step_loss, param_groups,
                     refit_lr_factor, train_one_epoch, validate)
 from .model import S2VT
-from .neighbours import NEIGHBOURS_MAX, TagNeighbours, choose
+from .neighbours import KS, NEIGHBOURS_MAX, POWERS, TagNeighbours, choose
 from . import shards
 from .text import CNB_WEIGHT, complement_nb, fit_linear, tfidf_matrix
 from .vocab import Vocab
@@ -73,8 +73,8 @@ def finish(run: Run, resumed: bool = False) -> dict | None:
     (fit_text_linear, "linear_fitted"), the tag neighbours (choose_neighbours, "neighbours"), the refit on
     train + val (refit_network, "refit"), then the caption memory ("memory", by the final weights). A
     --resume of a finished run does what its best.pt lacks (a Ctrl-C during a step leaves best.pt as it
-    was: atomic writes; the --resume's first line says which, `engine.train_run`). Every rank calls it (the refit trains on all of them); the
-    metrics of the fit or the neighbours' choice, or None."""
+    was: atomic writes; the --resume's first line says which, `engine.train_run`). Every rank calls it (the
+    refit trains on all of them); the metrics of the fit or the neighbours' choice, or None."""
     if run.ddp.world > 1:  # best.pt as rank 0 wrote it at the last epoch, on every rank
         dist.barrier()
     fit, neighbours, refit, memory = last_steps(run, resumed)
@@ -411,8 +411,14 @@ def choose_neighbours(run: Run) -> dict:
     keys, targets, _, _ = neighbour_rows(model, training_batches(run), run.device)
     val_keys, val_targets, probs, val_ids = neighbour_rows(model, run.val_loader, run.device)
     keys, targets = tagged(keys, targets)
-    memory = TagNeighbours.build(keys, targets)
     gold = [torch.nonzero(t).flatten().tolist() for t in val_targets]
+    if not any(gold) or not len(keys):  # (nothing to choose on, or to remember: said, not a "gap 0.000")
+        ckpt["neighbours"] = {"k": KS[0], "power": POWERS[0], "mix": 0.0, "videos": 0}
+        write_checkpoint(out / "best.pt", ckpt)
+        run.log("tag neighbours: none kept: " + ("no val video has tags to choose them on" if not any(gold)
+                                                 else "no training video has tags"))
+        return ckpt["metrics"]
+    memory = TagNeighbours.build(keys, targets)
     chosen, score, alone = choose(memory, probs, val_keys, gold)
     if chosen["mix"] > 0:
         model.neighbours = TagNeighbours.build(keys, targets, **chosen)
@@ -420,17 +426,19 @@ def choose_neighbours(run: Run) -> dict:
         ckpt["metrics"] = {**ckpt["metrics"], **{k: v for k, v in val.items() if isinstance(v, float)}}
         ckpt["config"]["tag_threshold"] = val.get("tag_threshold", ckpt["config"].get("tag_threshold"))
         held, known = tagged(val_keys, val_targets)
-        room = max(0, NEIGHBOURS_MAX - len(held))  # (the training videos give way: val's are the newest)
-        both = TagNeighbours.build(torch.cat([keys[:room], held]), torch.cat([targets[:room], known]), **chosen)
+        room = max(0, NEIGHBOURS_MAX - len(keys))  # (val's join as far as there is room: the memory val chose with)
+        held, known = held[:room], known[:room]
+        both = TagNeighbours.build(torch.cat([keys, held]), torch.cat([targets, known]), **chosen)
         ckpt["neighbours"] = {**both.state(), "videos": len(both)}
         if isinstance(ckpt.get("training_ids"), list):  # (val's videos are in the memory now: evaluate warns for them)
-            ckpt["training_ids"] = list(dict.fromkeys([*ckpt["training_ids"], *val_ids]))
+            kept = [v for v, t in zip(val_ids, val_targets) if t.any()][:len(held)]
+            ckpt["training_ids"] = list(dict.fromkeys([*ckpt["training_ids"], *kept]))
     else:
         ckpt["neighbours"] = {**chosen, "videos": 0}
     write_checkpoint(out / "best.pt", ckpt)
     run.log(f"tag neighbours ({time.time() - t0:.0f} s): "
             + (f"the {chosen['k']} most similar of {len(keys)} training videos, similarity ^ {chosen['power']:g}, "
                f"mixed in at {chosen['mix']:g}: val gap {score:.3f} (the network alone {alone:.3f}); best.pt keeps "
-               f"the {len(both)} train + val videos" if chosen["mix"] > 0
+               f"the {len(keys)} + {len(held)} train + val videos" if chosen["mix"] > 0
                else f"val chose the network alone (gap {score:.3f}): none kept"))
     return ckpt["metrics"]

@@ -16,7 +16,7 @@ from .metrics import gap
 # what is tried on val: neighbours, the similarity's power, the neighbours' share (0: the network alone)
 KS = (10, 25, 50, 100)  # (100: more data, more neighbours worth asking; 25-50 chosen on 2,376 videos)
 POWERS = (1, 3)
-MIXES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+MIXES = tuple(round(0.1 * i, 1) for i in range(11))
 # the videos a memory holds at most (float16 keys: 1,152 numbers a YouTube-8M video, ~115 MB at the cap);
 # a run over more keeps the first it reads
 NEIGHBOURS_MAX = 50_000
@@ -63,13 +63,19 @@ class TagNeighbours:
         """NeighboursError where the memory does not fit a model of `num_tags` tags reading `width` features."""
         try:
             keys, indptr, indices = state["keys"], state["indptr"], state["indices"]
-            k, power, mix = int(state["k"]), float(state["power"]), float(state["mix"])
-            fits = (keys.dim() == 2 and keys.shape[1] == width and int(state["num_tags"]) == num_tags
+            k, power, mix = state["k"], float(state["power"]), float(state["mix"])
+            integers = all(torch.is_tensor(t) and not t.is_floating_point() and not t.is_complex()
+                           and t.dtype != torch.bool for t in (indptr, indices))
+            fits = (integers and torch.is_tensor(keys) and keys.is_floating_point() and keys.dim() == 2
+                    and keys.shape[1] == width and int(state["num_tags"]) == num_tags
                     and indptr.dim() == 1 and len(indptr) == len(keys) + 1 and int(indptr[0]) == 0
                     and bool((indptr.diff() >= 0).all()) and int(indptr[-1]) == len(indices)
                     and (not len(indices) or 0 <= int(indices.min()) <= int(indices.max()) < num_tags)
-                    and k >= 1 and 0 <= mix <= 1 and power > 0 and bool(torch.isfinite(keys).all()))
-        except (KeyError, TypeError, AttributeError, ValueError, RuntimeError):
+                    and isinstance(k, int) and not isinstance(k, bool) and k >= 1 and 0 <= mix <= 1
+                    and 0 < power < float("inf")
+                    # (unit vectors: finite in float16, as they are kept)
+                    and bool(torch.isfinite(keys.to(torch.float16)).all()))
+        except (KeyError, TypeError, AttributeError, ValueError, RuntimeError, IndexError):
             fits = False
         if not fits:
             raise NeighboursError(f"tag neighbours do not fit the model ({num_tags} tags, {width} features a video)")
@@ -120,11 +126,11 @@ def choose(memory: TagNeighbours, probs: torch.Tensor, query: torch.Tensor, gold
     power."""
     tried = {}
     p_net = probs.float().numpy()
-    for k in KS:
+    for k in sorted({min(k, max(1, len(memory))) for k in KS}):  # (k above the memory's size: all of it, once)
         for power in POWERS:
             s = memory.scores(query, k, power).cpu().numpy()
             for mix in MIXES:
                 tried[(mix, k, power)] = gap((1 - mix) * p_net + mix * s, gold) if mix else gap(p_net, gold)
     best = max(tried, key=lambda t: (tried[t], -t[0], -t[1], -t[2]))
     mix, k, power = best
-    return {"k": k, "power": power, "mix": mix}, float(tried[best]), float(tried[(0.0, KS[0], POWERS[0])])
+    return {"k": k, "power": power, "mix": mix}, float(tried[best]), float(tried[min(tried)])

@@ -69,9 +69,17 @@ def test_state_round_trip_and_a_memory_that_does_not_fit_is_refused():
     back = TagNeighbours.from_state(nb.state(), 3, 2)
     q = torch.tensor([[0.6, 0.8]])
     assert torch.equal(back.scores(q), nb.scores(q)) and (back.k, back.power, back.mix) == (2, 1.0, 0.5)
-    bad = [(nb.state(), 4, 2), (nb.state(), 3, 5), ({**nb.state(), "indices": torch.tensor([0, 0, 1, 1, 7])}, 3, 2),
-           ({**nb.state(), "indptr": torch.tensor([0, 1, 3])}, 3, 2), ({**nb.state(), "mix": 2.0}, 3, 2),
-           ({**nb.state(), "keys": torch.full((4, 2), math.nan)}, 3, 2), ({"k": 1}, 3, 2)]
+    state = nb.state()
+    bad = [(state, 4, 2), (state, 3, 5), ({**state, "indices": torch.tensor([0, 0, 1, 1, 7])}, 3, 2),
+           ({**state, "indptr": torch.tensor([0, 1, 3])}, 3, 2), ({**state, "mix": 2.0}, 3, 2),
+           ({**state, "keys": torch.full((4, 2), math.nan)}, 3, 2), ({"k": 1}, 3, 2),
+           # (hostile trial: accepted, scoring nonsense or cut to integers silently)
+           ({**state, "power": math.inf}, 3, 2), ({**state, "k": 2.7}, 3, 2), ({**state, "k": True}, 3, 2),
+           ({**state, "keys": state["keys"].int()}, 3, 2), ({**state, "keys": state["keys"].bool()}, 3, 2),
+           ({**state, "keys": state["keys"].to(torch.complex64)}, 3, 2),
+           ({**state, "indices": state["indices"].float()}, 3, 2),
+           ({**state, "indptr": state["indptr"].double()}, 3, 2),
+           ({**state, "keys": torch.full((4, 2), 1e6)}, 3, 2)]  # (beyond float16: infinite as kept)
     for state, tags, width in bad:
         with pytest.raises(NeighboursError, match="do not fit the model"):
             TagNeighbours.from_state(state, tags, width)
@@ -107,7 +115,7 @@ def test_a_tag_only_run_keeps_neighbours_chosen_on_val_and_evaluate_uses_them(da
     nb = best["neighbours"]
     assert "tag neighbours (" in err
     if nb["mix"] > 0:  # (val chose them: the memory holds train + val, and evaluate says val is in it)
-        assert nb["videos"] == len(nb["keys"]) == 120 and "best.pt keeps the 120 train + val videos" in err
+        assert nb["videos"] == len(nb["keys"]) == 120 and "best.pt keeps the 80 + 40 train + val videos" in err
         assert len(best["training_ids"]) == 120
     model, *_ = load_checkpoint(run / "best.pt")
     assert (model.neighbours is not None) == (nb["mix"] > 0)
@@ -164,8 +172,8 @@ def test_neighbours_given_where_they_cannot_act_are_said_to_have_no_effect(tmp_p
     train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), epochs=1, hidden=16, embed=16,
                          min_count=1, refit=False, neighbours=True))
     err = capsys.readouterr().err
-    assert "warning: --neighbours has no effect: it blends in multi-label tags by video features, and these tags " \
-           "are one a video" in err, err
+    assert "warning: --neighbours has no effect: it blends in multi-label tags by video features, and each video " \
+           "has one tag" in err, err
     assert "neighbours" not in read_checkpoint(tmp_path / "run" / "best.pt")
 
 
@@ -179,3 +187,61 @@ def test_a_checkpoint_whose_neighbours_do_not_fit_is_one_error(data, tmp_path, c
     torch.save(ckpt, tmp_path / "bad.pt")
     with pytest.raises(CheckpointError, match=r"bad\.pt: tag neighbours do not fit the model \(5 tags, 1152 features"):
         load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_an_edited_neighbours_entry_that_is_no_table_or_lacks_its_memory_is_refused(data, tmp_path):
+    """A `neighbours` entry that is a list, or a table with a share but no memory, was the network alone,
+    silently (hostile trial); {"mix": 0, ...} (val chose the network alone) is that, on purpose."""
+    root, d = data
+    run = tmp_path / "run"
+    assert main(["train", "--manifest", str(root / "manifest.jsonl"), "--features", str(root / "store"),
+                 "--out", str(run), *ARGS, "--lr", "0", "--epochs", "1"]) == 0
+    ckpt = read_checkpoint(run / "best.pt")
+    for name, entry in (("list", [1, 2]), ("nomemory", {"k": 10, "power": 1.0, "mix": 0.4, "videos": 0})):
+        torch.save({**ckpt, "neighbours": entry}, tmp_path / f"{name}.pt")
+        with pytest.raises(CheckpointError, match=f"{name}\\.pt: tag neighbours do not fit the model"):
+            load_checkpoint(tmp_path / f"{name}.pt")
+    torch.save({**ckpt, "neighbours": {"k": 10, "power": 1.0, "mix": 0.0, "videos": 0}}, tmp_path / "alone.pt")
+    assert load_checkpoint(tmp_path / "alone.pt")[0].neighbours is None
+
+
+def test_val_without_tags_keeps_no_neighbours_and_says_why(data, tmp_path, capsys):
+    """A val whose videos have no tags printed "val chose the network alone (gap 0.000)": nothing was chosen."""
+    import json
+
+    root, d = data
+    rows = [json.loads(x) for x in (root / "manifest.jsonl").read_text().splitlines()]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({**e, "tags": []} if e["split"] == "val" else e) + "\n" for e in rows))
+    assert main(["train", "--manifest", str(manifest), "--features", str(root / "store"), "--out", str(tmp_path / "r"),
+                 *ARGS, "--epochs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "tag neighbours: none kept: no val video has tags to choose them on" in err, err
+    assert read_checkpoint(tmp_path / "r" / "best.pt")["neighbours"]["mix"] == 0
+
+
+def test_k_is_at_most_the_memory_and_the_shares_reach_the_neighbours_alone():
+    """Three training videos asked for k 10 (best.pt said "the 10 most similar of 3"): the k kept is 3 at most;
+    and a network sure of the wrong tags is outvoted by neighbours that know only above a share of 0.5, the top
+    of the range once: now the range goes on to the neighbours alone (1)."""
+    keys = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.2]]), dim=1)
+    targets = torch.eye(3)
+    wrong = torch.eye(3)[[1, 2, 0]]  # (each video's probability 1 on another's tag)
+    chosen, score, alone = choose(TagNeighbours.build(keys, targets), wrong, keys, [[0], [1], [2]])
+    assert chosen["k"] <= 3 and chosen["mix"] > 0.5 and MIXES[-1] == 1.0 and score == pytest.approx(1.0) and alone < 1
+
+
+def test_torchrun_ranks_wait_for_rank_0s_steps_longer_than_nccls_ten_minutes(monkeypatch):
+    """Rank 0 alone reads up to 50,000 training records for the memory while the other ranks wait at a
+    barrier: with NCCL's default 10-minute timeout a sound run could end there (hostile trial's estimate)."""
+    import datetime
+
+    import s2vt.engine
+
+    got = {}
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(s2vt.engine.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(s2vt.engine.dist, "init_process_group", lambda backend, **kw: got.update(backend=backend, **kw))
+    monkeypatch.setattr(s2vt.engine, "end_with_launcher", lambda: None)
+    s2vt.engine.Dist(torch.device("cpu"))
+    assert got["backend"] == "gloo" and got["timeout"] >= datetime.timedelta(minutes=30)
