@@ -352,27 +352,34 @@ def fit_text_linear(run: Run) -> dict:
     return row
 
 
-def neighbour_rows(model: S2VT, loader, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
+def neighbour_rows(model: S2VT, loader, device, training: bool = False
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, list[str]]:
     """(keys [N, D], targets [N, C], the network's probabilities [N, C], ids) of a loader's videos, the
-    first NEIGHBOURS_MAX of them (one row a video: a batch item repeated for its captions counts once)."""
+    first NEIGHBOURS_MAX of them (one row a video: a batch item repeated for its captions counts once).
+    `training`: the memory's rows: only videos with a tag (one without votes nothing, and would take a
+    neighbour's place), no probabilities (None)."""
     keys, targets, probs, ids, seen = [], [], [], [], set()
     with torch.no_grad():
         for batch in loader:
             batch = to_device(batch, device)
             first = [i for i, v in enumerate(batch["video_id"]) if v not in seen and not seen.add(v)]
+            if training:
+                first = [i for i in first if batch["tag"][i].any()]
+            first = first[:NEIGHBOURS_MAX - len(ids)]
             if not first:
                 continue
-            rows = batch["video_index"][first] if "video_index" in batch else torch.tensor(first)
-            keys.append(model.neighbour_keys(batch["feats"], batch["lengths"])[rows.to(device)].cpu())
-            logits = model.tag_logits(batch["feats"], batch["lengths"], text=batch.get("text"))
-            probs.append(torch.sigmoid(logits)[rows.to(device)].cpu())
+            rows = batch["video_index"][first].to(device)
+            keys.append(model.neighbour_keys(batch["feats"], batch["lengths"])[rows].cpu())
+            if not training:
+                logits = model.tag_logits(batch["feats"], batch["lengths"], text=batch.get("text"))
+                probs.append(torch.sigmoid(logits)[rows].cpu())
             targets.append(batch["tag"][torch.tensor(first, device=batch["tag"].device)].float().cpu())
             ids += [batch["video_id"][i] for i in first]
             if len(ids) >= NEIGHBOURS_MAX:
                 break
-    cat = lambda parts, width: torch.cat(parts)[:NEIGHBOURS_MAX] if parts else torch.zeros(0, width)  # noqa: E731
+    cat = lambda parts, width: torch.cat(parts) if parts else torch.zeros(0, width)  # noqa: E731
     return (cat(keys, sum(model.cfg.modalities.values())), cat(targets, model.cfg.num_tags),
-            cat(probs, model.cfg.num_tags), ids[:NEIGHBOURS_MAX])
+            None if training else cat(probs, model.cfg.num_tags), ids)
 
 
 def training_batches(run: Run):
@@ -390,12 +397,6 @@ def training_batches(run: Run):
     yield from batches(ds, run.cfg.batch_size)
 
 
-def tagged(keys: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The rows of the videos with a tag: one without any votes nothing, and would take a neighbour's place."""
-    has = targets.sum(1) > 0
-    return keys[has], targets[has]
-
-
 def choose_neighbours(run: Run) -> dict:
     """best.pt's tag neighbours (s2vt/neighbours.py): with a memory of the training videos, the k, power
     and share (mix) whose blend with best.pt's network scores the best GAP@20 on val; then a memory of
@@ -408,9 +409,8 @@ def choose_neighbours(run: Run) -> dict:
     model, _, _ = model_from_checkpoint(ckpt, run.device, out / "best.pt")
     model.neighbours = None  # (the network alone: what is blended)
     t0 = time.time()
-    keys, targets, _, _ = neighbour_rows(model, training_batches(run), run.device)
+    keys, targets, _, _ = neighbour_rows(model, training_batches(run), run.device, training=True)
     val_keys, val_targets, probs, val_ids = neighbour_rows(model, run.val_loader, run.device)
-    keys, targets = tagged(keys, targets)
     gold = [torch.nonzero(t).flatten().tolist() for t in val_targets]
     if not any(gold) or not len(keys):  # (nothing to choose on, or to remember: said, not a "gap 0.000")
         ckpt["neighbours"] = {"k": KS[0], "power": POWERS[0], "mix": 0.0, "videos": 0}
@@ -418,16 +418,22 @@ def choose_neighbours(run: Run) -> dict:
         run.log("tag neighbours: none kept: " + ("no val video has tags to choose them on" if not any(gold)
                                                  else "no training video has tags"))
         return ckpt["metrics"]
-    memory = TagNeighbours.build(keys, targets)
-    chosen, score, alone = choose(memory, probs, val_keys, gold)
+    memory = TagNeighbours.build(keys, targets).to(run.device)  # (the similarities on the run's device)
+    chosen, score, alone = choose(memory, probs, val_keys.to(run.device), gold)
+    lowered = None
     if chosen["mix"] > 0:
         model.neighbours = TagNeighbours.build(keys, targets, **chosen)
         val = validate(model, run.val_loader, run.vocab, run.labels, run.device, cfg.max_len)
+        # (chosen on GAP: a run that selects on another metric keeps the network alone where the blend lowers it)
+        was = ckpt["metrics"].get(run.metric)
+        if run.metric != "gap" and was is not None and val.get(run.metric, was) < was:
+            lowered, chosen = (run.metric, val[run.metric], was, chosen["mix"]), {**chosen, "mix": 0.0}
+    if chosen["mix"] > 0:
         ckpt["metrics"] = {**ckpt["metrics"], **{k: v for k, v in val.items() if isinstance(v, float)}}
         ckpt["config"]["tag_threshold"] = val.get("tag_threshold", ckpt["config"].get("tag_threshold"))
-        held, known = tagged(val_keys, val_targets)
-        room = max(0, NEIGHBOURS_MAX - len(keys))  # (val's join as far as there is room: the memory val chose with)
-        held, known = held[:room], known[:room]
+        has = val_targets.sum(1) > 0  # (val's videos with a tag join, as far as there is room)
+        room = max(0, NEIGHBOURS_MAX - len(keys))  # (the training videos first: the memory val chose with)
+        held, known = val_keys[has][:room], val_targets[has][:room]
         both = TagNeighbours.build(torch.cat([keys, held]), torch.cat([targets, known]), **chosen)
         ckpt["neighbours"] = {**both.state(), "videos": len(both)}
         if isinstance(ckpt.get("training_ids"), list):  # (val's videos are in the memory now: evaluate warns for them)
@@ -440,5 +446,8 @@ def choose_neighbours(run: Run) -> dict:
             + (f"the {chosen['k']} most similar of {len(keys)} training videos, similarity ^ {chosen['power']:g}, "
                f"mixed in at {chosen['mix']:g}: val gap {score:.3f} (the network alone {alone:.3f}); best.pt keeps "
                f"the {len(keys)} + {len(held)} train + val videos" if chosen["mix"] > 0
-               else f"val chose the network alone (gap {score:.3f}): none kept"))
+               else f"val chose the network alone (gap {score:.3f}): none kept" if lowered is None
+               else f"the blend gap chose (mixed in at {lowered[3]:g}: val gap {score:.3f}, the network alone "
+                    f"{alone:.3f}) lowers val {lowered[0]}, the run's --metric, from {lowered[2]:.3f} to "
+                    f"{lowered[1]:.3f}: none kept"))
     return ckpt["metrics"]

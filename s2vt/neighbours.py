@@ -35,15 +35,16 @@ class TagNeighbours:
 
     def __init__(self, keys: torch.Tensor, indptr: torch.Tensor, indices: torch.Tensor, num_tags: int,
                  k: int, power: float, mix: float) -> None:
-        # (built on the CPU, whatever device a checkpoint was read onto; `to` moves it)
-        self.keys = keys.detach().cpu().to(torch.float16)
+        # (built on the CPU, whatever device a checkpoint was read onto; `to` moves it). The float16 values
+        # best.pt stores (`state`), held as float32 for the similarity's products: the memory val chose
+        # with is, to the bit, the one predictions use
+        self.keys = keys.detach().cpu().to(torch.float16).float()
         self.indptr, self.indices = indptr.detach().cpu().long(), indices.detach().cpu().long()
         self.num_tags, self.k, self.power, self.mix = num_tags, int(k), float(power), float(mix)
         rows = torch.repeat_interleave(torch.arange(len(self.keys)), self.indptr.diff())
         # [num_tags, N]: a neighbour's votes reach its tags in one sparse product
         self.votes = torch.sparse_coo_tensor(torch.stack([self.indices, rows]), torch.ones(len(rows)),
                                              (num_tags, len(self.keys)), check_invariants=True).coalesce()
-        self.keys32: torch.Tensor | None = None  # (float32 keys, made at the first scoring: float16 is storage)
 
     @classmethod
     def build(cls, keys: torch.Tensor, targets: torch.Tensor, k: int = KS[0], power: float = POWERS[0],
@@ -55,8 +56,9 @@ class TagNeighbours:
         return cls(keys, indptr, cols, targets.shape[1], k, power, mix)
 
     def state(self) -> dict:
-        return {"keys": self.keys.cpu(), "indptr": self.indptr.cpu(), "indices": self.indices.int().cpu(),
-                "num_tags": self.num_tags, "k": self.k, "power": self.power, "mix": self.mix}
+        return {"keys": self.keys.to(torch.float16).cpu(), "indptr": self.indptr.cpu(),
+                "indices": self.indices.int().cpu(), "num_tags": self.num_tags, "k": self.k, "power": self.power,
+                "mix": self.mix}
 
     @classmethod
     def from_state(cls, state: dict, num_tags: int, width: int) -> "TagNeighbours":
@@ -82,7 +84,7 @@ class TagNeighbours:
         return cls(keys, indptr, indices, num_tags, k, power, mix)
 
     def to(self, device) -> "TagNeighbours":
-        self.keys, self.votes, self.keys32 = self.keys.to(device), self.votes.to(device), None
+        self.keys, self.votes = self.keys.to(device), self.votes.to(device)
         return self
 
     def __len__(self) -> int:
@@ -91,19 +93,27 @@ class TagNeighbours:
     def scores(self, query: torch.Tensor, k: int | None = None, power: float | None = None) -> torch.Tensor:
         """[B, num_tags] in [0, 1]: each tag's share of the similarity-weighted votes of the k nearest
         memory videos of each query row ([B, D] unit vectors)."""
-        k, power = min(k or self.k, len(self)), power or self.power
+        k, power = k or self.k, power or self.power
+        return self.scores_for(query, [(k, power)])[(k, power)]
+
+    def scores_for(self, query: torch.Tensor, pairs: list[tuple[int, float]]) -> dict:
+        """`scores` for each (k, power) of `pairs`, the similarities computed once (the costly part: a
+        [rows, memory] product) and the nearest max(k) taken once."""
         if self.keys.device != query.device:
             self.to(query.device)
-        if self.keys32 is None:
-            self.keys32 = self.keys.float()
-        out = []
+        n = len(self)
+        most = min(max(k for k, _ in pairs), n)
+        out: dict = {pair: [] for pair in pairs}
         for part in query.float().split(CHUNK):
-            sim = part @ self.keys32.T                                # [b, N]
-            top = sim.topk(k, dim=1)
-            w = top.values.clamp(min=0) ** power
-            weights = torch.zeros_like(sim).scatter_(1, top.indices, w)
-            out.append(torch.sparse.mm(self.votes, weights.T).T / w.sum(1, keepdim=True).clamp(min=1e-9))
-        return torch.cat(out) if out else query.new_zeros(0, self.num_tags)
+            sim = part @ self.keys.T                                  # [b, N]
+            top = sim.topk(most, dim=1)                               # (sorted: the first k are the k nearest)
+            for k, power in pairs:
+                w = top.values[:, :min(k, n)].clamp(min=0) ** power
+                weights = torch.zeros_like(sim).scatter_(1, top.indices[:, :min(k, n)], w)
+                votes = torch.sparse.mm(self.votes, weights.T).T
+                out[(k, power)].append(votes / w.sum(1, keepdim=True).clamp(min=1e-9))
+        empty = query.new_zeros(0, self.num_tags)
+        return {pair: torch.cat(parts) if parts else empty for pair, parts in out.items()}
 
     def blend(self, logits: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
         """The network's logits with the neighbours' share mixed into its probabilities, as logits."""
@@ -125,12 +135,14 @@ def choose(memory: TagNeighbours, probs: torch.Tensor, query: torch.Tensor, gold
     GAP, and the network's alone. A tie: the smaller mix (the network alone first), then the smaller k and
     power."""
     tried = {}
-    p_net = probs.float().numpy()
-    for k in sorted({min(k, max(1, len(memory))) for k in KS}):  # (k above the memory's size: all of it, once)
-        for power in POWERS:
-            s = memory.scores(query, k, power).cpu().numpy()
-            for mix in MIXES:
-                tried[(mix, k, power)] = gap((1 - mix) * p_net + mix * s, gold) if mix else gap(p_net, gold)
+    p_net = probs.float().cpu().numpy()
+    tried[(0.0, KS[0], POWERS[0])] = gap(p_net, gold)  # (the network alone: once, whatever k and power)
+    ks = sorted({min(k, max(1, len(memory))) for k in KS})  # (k above the memory's size: all of it, once)
+    scores = memory.scores_for(query, [(k, power) for k in ks for power in POWERS])
+    for (k, power), s in scores.items():
+        s = s.cpu().numpy()
+        for mix in MIXES[1:]:
+            tried[(mix, k, power)] = gap((1 - mix) * p_net + mix * s, gold)
     best = max(tried, key=lambda t: (tried[t], -t[0], -t[1], -t[2]))
     mix, k, power = best
     return {"k": k, "power": power, "mix": mix}, float(tried[best]), float(tried[min(tried)])

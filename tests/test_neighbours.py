@@ -245,3 +245,23 @@ def test_torchrun_ranks_wait_for_rank_0s_steps_longer_than_nccls_ten_minutes(mon
     monkeypatch.setattr(s2vt.engine, "end_with_launcher", lambda: None)
     s2vt.engine.Dist(torch.device("cpu"))
     assert got["backend"] == "gloo" and got["timeout"] >= datetime.timedelta(minutes=30)
+
+
+def test_a_blend_that_lowers_the_runs_own_metric_is_not_kept(data, tmp_path, capsys, monkeypatch):
+    """k, power and mix are chosen on GAP: a run selecting on another --metric (tag_acc here) kept a blend that
+    lowered it, with best.pt's metrics replaced by the lower ones (review). Now the network alone, said."""
+    import s2vt.finish
+
+    root, d = data
+    real = s2vt.finish.validate
+    monkeypatch.setattr(s2vt.finish, "validate", lambda *a, **kw: {**real(*a, **kw), "tag_acc": 0.0})
+    run = tmp_path / "run"
+    assert main(["train", "--manifest", str(root / "manifest.jsonl"), "--features", str(root / "store"),
+                 "--out", str(run), *ARGS, "--lr", "0", "--epochs", "1", "--metric", "tag_acc"]) == 0
+    err = capsys.readouterr().err
+    best = read_checkpoint(run / "best.pt")
+    assert best["neighbours"]["mix"] == 0 and "keys" not in best["neighbours"], err
+    line = next(x for x in err.splitlines() if x.startswith("tag neighbours ("))
+    assert re.search(r"the blend gap chose \(mixed in at 0\.\d: val gap 0\.\d+, the network alone 0\.\d+\) lowers "
+                     r"val tag_acc, the run's --metric, from 0\.\d+ to 0\.000: none kept$", line), line
+    assert best["metrics"]["tag_acc"] > 0  # (the network's own, not the blend's)
