@@ -129,6 +129,13 @@ def test_a_tag_only_run_keeps_neighbours_chosen_on_val_and_evaluate_uses_them(da
         scores[name] = evaluate(str(tmp_path / f"{name}.pt"), str(root / "manifest.jsonl"), str(root / "store"),
                                 "test", out=str(tmp_path / f"{name}.json"))["gap"]
     assert (scores["with"] != scores["without"]) == (nb["mix"] > 0)
+    # the metrics file says what the scores were blended with
+    import json
+    recorded = {name: json.loads((tmp_path / f"{name}.metrics.json").read_text()).get("neighbours")
+                for name in scores}
+    assert recorded["without"] is None
+    assert recorded["with"] == ({"k": nb["k"], "power": nb["power"], "mix": nb["mix"], "videos": nb["videos"]}
+                                if nb["mix"] > 0 else None)
 
 
 def test_neighbours_are_chosen_from_a_memory_that_knows_and_kept_with_val(data, tmp_path, capsys):
@@ -144,6 +151,10 @@ def test_neighbours_are_chosen_from_a_memory_that_knows_and_kept_with_val(data, 
     line = next(x for x in err.splitlines() if x.startswith("tag neighbours ("))
     blended, alone = (float(x) for x in re.findall(r"(?:gap|alone) (\d\.\d+)", line))
     assert blended > alone + 0.2 and best["metrics"]["gap"] == pytest.approx(blended, abs=1e-3), line
+    metrics = evaluate(str(run / "best.pt"), str(root / "manifest.jsonl"), str(root / "store"), "test",
+                       out=str(tmp_path / "test.json"))
+    nb = best["neighbours"]
+    assert metrics["neighbours"] == {"k": nb["k"], "power": nb["power"], "mix": nb["mix"], "videos": 120}
 
 
 def test_no_neighbours_leaves_best_pt_without_them(data, tmp_path, capsys):
