@@ -35,7 +35,8 @@ from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, b
                    empty_training_split, feature_dims, feature_stats, may_leave_parts_unused)
 from .epoch import (DivergedError, EarlyStopping, check_epoch_loss, check_summaries, distributed, first_step_loss,
                     lr_factor, param_groups, train_one_epoch, validate)
-from .finish import REFIT_IDS_MAX, finish, last_steps, steps_named, training_ids, vocabulary_used
+from .finish import (REFIT_IDS_MAX, finish, last_steps, steps_named, takes_neighbours, training_ids,
+                     vocabulary_used)
 from .levels import kinds
 from .model import S2VT, squash
 from .predict import feature_mismatch
@@ -891,7 +892,12 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     if not len(val_ds) and not finished:
         why = (f"--skip-missing left out all {splits['val_skipped']} videos of the val split: they lack features"
                if splits.get("val_skipped") else "no val split, and too few training videos to hold one out")
-        log(f"note: no validation videos ({why}): early stopping and best.pt use the training loss")
+        # (the steps chosen on val, or trained on it, are said not to run: a run ended with no word of them)
+        skipped = [name for name, on in (("the refit on train + val", cfg.refit), ("the tag neighbours", cfg.neighbours
+                   and takes_neighbours(model, groups)), ("the linear path's fit", model.linear is not None and groups))
+                   if on]
+        log(f"note: no validation videos ({why}): early stopping and best.pt use the training loss"
+            + (f"; without val, {' and '.join(skipped)} will not run" if skipped else ""))
     elif not scored and not finished:
         log(f"note: none of the {len(val_ds)} validation videos has {refs} to score {metric} on: early stopping and "
             "best.pt use the training loss")

@@ -276,3 +276,23 @@ def test_a_blend_that_lowers_the_runs_own_metric_is_not_kept(data, tmp_path, cap
     assert re.search(r"the blend gap chose \(mixed in at 0\.\d: val gap 0\.\d+, the network alone 0\.\d+\) lowers "
                      r"val tag_acc, the run's --metric, from 0\.\d+ to 0\.000: none kept$", line), line
     assert best["metrics"]["tag_acc"] > 0  # (the network's own, not the blend's)
+
+
+def test_a_run_without_val_says_the_neighbours_and_the_refit_will_not_run(data, tmp_path, capsys):
+    """Every val video skipped for lack of features: the run ended with no word that the steps chosen on val
+    (the neighbours) or trained on it (the refit) were not done (hostile trial)."""
+    import json
+    import shutil
+
+    root, d = data
+    shutil.copytree(root / "store", tmp_path / "store")
+    rows = [json.loads(x) for x in (root / "manifest.jsonl").read_text().splitlines()]
+    for e in rows:
+        if e["split"] == "val":
+            for m in ("rgb", "audio"):
+                (tmp_path / "store" / m / f"{e['video_id']}.npy").unlink()
+    assert main(["train", "--manifest", str(root / "manifest.jsonl"), "--features", str(tmp_path / "store"),
+                 "--out", str(tmp_path / "run"), *ARGS[:-1], "--skip-missing"]) == 0
+    err = capsys.readouterr().err
+    assert "training loss; without val, the refit on train + val and the tag neighbours will not run" in err, err
+    assert "neighbours" not in read_checkpoint(tmp_path / "run" / "best.pt")
