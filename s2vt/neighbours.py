@@ -17,8 +17,8 @@ from .metrics import gap
 KS = (10, 25, 50, 100)  # (100: more data, more neighbours worth asking; 25-50 chosen on 2,376 videos)
 POWERS = (1, 3)
 MIXES = tuple(round(0.1 * i, 1) for i in range(11))
-# the videos a memory holds at most (float16 keys: 1,152 numbers a YouTube-8M video, ~115 MB at the cap);
-# a run over more keeps the first it reads
+# the videos a memory holds at most (1,152 numbers a YouTube-8M video: ~115 MB in best.pt at the cap, float16,
+# twice that once loaded, float32); a run over more keeps the first it reads
 NEIGHBOURS_MAX = 50_000
 # the query rows scored against the whole memory at once (a [rows, memory] similarity matrix)
 CHUNK = 256
@@ -29,7 +29,7 @@ class NeighboursError(ValueError):
 
 
 class TagNeighbours:
-    """`keys` [N, D] unit vectors (float16), `tags` the tag ids of each of the N videos as a CSR
+    """`keys` [N, D] unit vectors (float16 values), `tags` the tag ids of each of the N videos as a CSR
     (`indptr` [N + 1], `indices`), over `num_tags` tags. Not an nn.Module: its size is the data's, not
     the model's, so it lives beside the state dict (best.pt's "neighbours"), as the caption memory does."""
 
