@@ -13,7 +13,7 @@ import warnings
 
 from .errors import (SettingError, Terminated, UserError, again_line, another_rank_says_it, exit_status,
                      finished_line, guard_stderr, interrupt_quietly, invoked_as, interrupts_unwrapped, one_line_warning,
-                     starting_line, terminate_as_interrupt)
+                     shell_join, shell_quote, starting_line, terminate_as_interrupt)
 
 if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
     interrupt_quietly(sys.argv[1:])
@@ -271,8 +271,6 @@ def interrupted_evaluate(args: argparse.Namespace, written: list) -> str:
     """The one line an interrupted evaluate prints: which outputs it did not write (each is written
     whole, at the end, so none is half-written), and the command that starts it again (with --force
     when an output of the user's it did write would refuse a plain rerun)."""
-    import shlex
-
     from .fileio import written_file
     from .predict import predictions_file
     from .results import metrics_file
@@ -287,7 +285,7 @@ def interrupted_evaluate(args: argparse.Namespace, written: list) -> str:
     def listed(paths: list[str]) -> str:
         return " and ".join([", ".join(paths[:-1]), paths[-1]] if len(paths) > 1 else paths)
     said = f"{listed(missing)} not written" + (f" ({listed(done)} written)" if done else "")
-    return f"interrupted: {said}; to start again: {shlex.join(again)}"
+    return f"interrupted: {said}; to start again: {shell_join(again)}"
 
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:
@@ -742,13 +740,13 @@ def interrupted_import(store: str | os.PathLike, out: str, argv: list[str], wrot
     root = Path(store)
     folders = [d for d in root.iterdir() if d.is_dir()] if root.is_dir() else []
     held = max((sum(1 for _ in d.glob("*.npy")) for d in folders), default=0)
-    where, again = shlex.quote(str(root)), again_line(argv, STARTED_AGAIN)
+    where, again = shell_quote(str(root)), again_line(argv, STARTED_AGAIN)
     if wrote:
         kept = (f"it wrote the features of {wrote} video{'s' * (wrote != 1)} to the store {where} before it stopped"
                 + (f" (the store holds {held})" if held != wrote else ""))
     else:
         kept = f"no feature was written to {where}" + (f" (the store holds the {held} from before)" if held else "")
-    return f"interrupted: {kept}; the manifest {shlex.quote(out)}, written last, was not; " + \
+    return f"interrupted: {kept}; the manifest {shell_quote(out)}, written last, was not; " + \
         (f"run the same command again to finish: {again}" if again else "run the same command again to finish")
 
 

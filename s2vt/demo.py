@@ -13,7 +13,6 @@ import json
 import os
 import random
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import warnings
 from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd, ffmpeg_path, last_error_line
-from .errors import UserError, exit_status, guard_stderr, invoked_as, terminate_as_interrupt
+from .errors import UserError, exit_status, guard_stderr, invoked_as, shell_join, terminate_as_interrupt
 from .fileio import (LockFileError, OutputError, atomic_write_json, busy_line, lock_owner, output_error, refusal,
                      refuse_unusable_paths, release_lock, temp_path)
 from .fileio import take_lock as take_file_lock
@@ -355,7 +354,7 @@ def restart_command(out: str, per_combo: int) -> str:
     again = [*invoked_as("demo"), "--out", out, "--overwrite"]
     if per_combo != DEFAULT_PER_COMBO:
         again[-1:-1] = ["--per-combo", str(per_combo)]
-    return shlex.join(again)
+    return shell_join(again)
 
 
 def main(argv: list[str] | None = None) -> int:

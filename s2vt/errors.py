@@ -2,6 +2,7 @@
 a warning reads on the command line, and how a command-line entry point takes Ctrl-C and SIGTERM."""
 import contextlib
 import os
+import re
 import shlex
 import signal
 import sys
@@ -154,13 +155,40 @@ def signals_honoured():
             signal.signal(s, handler)
 
 
+# what a pasted word cannot hold as it is: control characters (C0, DEL, C1, the Unicode line and paragraph
+# separators) and a file name's undecodable bytes (os.fsdecode's surrogate escapes)
+_UNPASTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
+
+
+def shell_quote(word: str) -> str:
+    """`shlex.quote`, but a word holding what a line cannot show (a newline in a file name, an undecodable byte)
+    in bash's $'...' with it escaped: the line stays one line, and pasted it is the same word (a newline inside
+    '...' broke the `interrupted:` line in two)."""
+    if not _UNPASTABLE.search(word):
+        return shlex.quote(word)
+
+    def escaped(c: str) -> str:
+        n = ord(c)
+        if 0xDC80 <= n <= 0xDCFF:  # (the byte itself)
+            return f"\\x{n - 0xDC00:02x}"
+        if c in "\\'":
+            return "\\" + c
+        return (f"\\x{n:02x}" if n < 0x80 else f"\\u{n:04x}") if _UNPASTABLE.match(c) else c
+    return "$'" + "".join(map(escaped, word)) + "'"
+
+
+def shell_join(words) -> str:
+    """`shlex.join` by `shell_quote`."""
+    return " ".join(map(shell_quote, words))
+
+
 def again_line(argv: list[str] | None, commands: tuple[str, ...] | None = None) -> str:
     """The command line that starts `argv` (a command and its arguments) again, quoted to paste, when its
     first word is one of `commands` (the CLI's; None, from an entry point whose CLI has not loaded: any
     first word that is not an option); "" otherwise."""
     first = argv[0] if argv else ""
     known = first in commands if commands is not None else bool(first) and not first.startswith("-")
-    return shlex.join([*invoked_as(first), *argv[1:]]) if known else ""
+    return shell_join([*invoked_as(first), *argv[1:]]) if known else ""
 
 
 def starting_line(argv: list[str] | None, commands: tuple[str, ...] | None = None) -> str:

@@ -1686,3 +1686,24 @@ def test_a_command_line_refusal_is_left_to_rank_0_only_on_one_machine_under_torc
                    env={"TORCHELASTIC_RUN_ID": None, "LOCAL_WORLD_SIZE": None, **env})
     assert proc.returncode == 2
     assert (proc.stderr == "") == silent, proc.stderr
+
+
+def test_a_start_again_line_with_a_newline_in_a_path_stays_one_line_and_pastes_back():
+    """`interrupted:` lines printed their commands with shlex: a newline in a file name stayed a newline inside
+    '...', which broke the line in two (left from session 26). Now such a word is bash's $'...', escaped: one
+    line, and bash reads it back as the same word."""
+    import shutil
+    import subprocess
+
+    from s2vt.errors import again_line, shell_join, shell_quote
+
+    words = ["plain", "a b", "new\nline", "it's\ttab", "bell\x07", "sep\u2028x", "bad\udcff", "back\\slash'"]
+    joined = shell_join(words)
+    assert "\n" not in joined and "\u2028" not in joined and shell_quote("a b") == "'a b'"
+    assert shell_quote("new\nline") == "$'new\\x0aline'" and shell_quote("bad\udcff") == "$'bad\\xff'"
+    line = again_line(["evaluate", "--out", "x\ny.json"])
+    assert "\n" not in line and line.endswith("--out $'x\\x0ay.json'")
+    bash = shutil.which("bash")
+    if bash:  # (the words bash reads back, as bytes: the undecodable one is its byte)
+        got = subprocess.run([bash, "-c", f"printf '%s\\0' {joined}"], capture_output=True, check=True).stdout
+        assert got.split(b"\0")[:-1] == [os.fsencode(w) for w in words]
