@@ -684,10 +684,6 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     if given_dropout and tag_input != "features":
         log(f"warning: --feature-dropout {given_dropout} has no effect: the tag head reads the {tag_input} features "
             "(it acts with --tag-input features)")
-    if given_neighbours and not (dims and labels.multilabel and has_tags and not groups):
-        log("warning: --neighbours has no effect: it blends in multi-label tags by video features, and "
-            + ("this model has no video features" if not dims else "these are LIC2022 levels" if groups
-               else "each video has one tag" if has_tags else "this data has no tags"))
     text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
                   if cfg.text and has_text(splits["train"]) else None)
     text_extra = {"text_vocab": text_vocab.state()} if text_vocab else {}
@@ -716,6 +712,10 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         mcfg = dataclasses.replace(mcfg, lstm=True)
     torch.manual_seed(cfg.seed)
     model = S2VT(mcfg)
+    if given_neighbours and not takes_neighbours(model, groups):
+        log("warning: --neighbours has no effect: it blends in multi-label tags by video features, and "
+            + ("this model has no video features" if not dims else "these are LIC2022 levels" if groups
+               else "each video has one tag" if has_tags else "this data has no tags"))
     if modalities:
         model.fusion.set_stats(feature_stats(splits["train"], store, modalities, seed=cfg.seed,
                                              transform=squash if mcfg.log_features else None))
@@ -893,9 +893,10 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         why = (f"--skip-missing left out all {splits['val_skipped']} videos of the val split: they lack features"
                if splits.get("val_skipped") else "no val split, and too few training videos to hold one out")
         # (the steps chosen on val, or trained on it, are said not to run: a run ended with no word of them)
-        skipped = [name for name, on in (("the refit on train + val", cfg.refit), ("the tag neighbours", cfg.neighbours
-                   and takes_neighbours(model, groups)), ("the linear path's fit", model.linear is not None and groups))
-                   if on]
+        steps = {"the refit on train + val": cfg.refit,
+                 "the tag neighbours": cfg.neighbours and takes_neighbours(model, groups),
+                 "the linear path's fit": model.linear is not None and groups}
+        skipped = [name for name, on in steps.items() if on]
         log(f"note: no validation videos ({why}): early stopping and best.pt use the training loss"
             + (f"; without val, {' and '.join(skipped)} will not run" if skipped else ""))
     elif not scored and not finished:

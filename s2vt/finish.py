@@ -21,7 +21,8 @@ from .data import CaptionGroups, Labels, VideoDataset, batches, collate, may_lea
 from .epoch import (DivergedError, check_epoch_loss, check_summaries, distributed, first_step_loss, param_groups,
                     refit_lr_factor, train_one_epoch, validate)
 from .model import S2VT
-from .neighbours import KS, NEIGHBOURS_MAX, POWERS, TagNeighbours, choose
+# (MIXES: the shares tried on val, 0, 0.1, ..., 1: the tag neighbours' and, per label kind, the fitted linear path's)
+from .neighbours import KS, MIXES, NEIGHBOURS_MAX, POWERS, TagNeighbours, choose
 from . import shards
 from .text import CNB_WEIGHT, complement_nb, fit_linear, tfidf_matrix
 from .vocab import Vocab
@@ -31,8 +32,6 @@ if TYPE_CHECKING:  # (engine imports this module: its Run is named here for the 
 
 # best.pt lists the videos of its refit (and a tag-only model its training videos) up to this many
 REFIT_IDS_MAX = 100_000
-# mixing weights of the fitted linear path tried on val (per label kind)
-MIXES = tuple(round(0.1 * i, 1) for i in range(11))
 
 
 def last_steps(run: Run, resumed: bool = False) -> tuple[bool, bool, bool, bool]:
