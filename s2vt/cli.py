@@ -84,7 +84,10 @@ def interrupted_line(out: str, started: float, rank: int) -> str | None:
     """The one line an interrupted training run prints, or None for torchrun ranks other than 0: a
     terminal's Ctrl-C reaches every rank's process, and one run should say it once (rank 0 also
     speaks for the run when it ends normally)."""
-    return f"interrupted: {kept_by_train(out, started)}" if rank == 0 else None
+    from .store import one_line
+
+    # (one line: a newline in --out broke it in two; new-user trial)
+    return one_line(f"interrupted: {kept_by_train(out, started)}") if rank == 0 else None
 
 
 def kept_by_train(out: str, started: float) -> str:
@@ -272,6 +275,7 @@ def interrupted_evaluate(args: argparse.Namespace, written: list) -> str:
     whole, at the end, so none is half-written), and the command that starts it again (with --force
     when an output of the user's it did write would refuse a plain rerun)."""
     from .fileio import written_file
+    from .store import one_line
     from .predict import predictions_file
     from .results import metrics_file
 
@@ -285,7 +289,7 @@ def interrupted_evaluate(args: argparse.Namespace, written: list) -> str:
     def listed(paths: list[str]) -> str:
         return " and ".join([", ".join(paths[:-1]), paths[-1]] if len(paths) > 1 else paths)
     said = f"{listed(missing)} not written" + (f" ({listed(done)} written)" if done else "")
-    return f"interrupted: {said}; to start again: {shell_join(again)}"
+    return one_line(f"interrupted: {said}; to start again: {shell_join(again)}")  # (the paths: one line too)
 
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:

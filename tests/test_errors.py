@@ -1707,3 +1707,23 @@ def test_a_start_again_line_with_a_newline_in_a_path_stays_one_line_and_pastes_b
     if bash:  # (the words bash reads back, as bytes: the undecodable one is its byte)
         got = subprocess.run([bash, "-c", f"printf '%s\\0' {joined}"], capture_output=True, check=True).stdout
         assert got.split(b"\0")[:-1] == [os.fsencode(w) for w in words]
+
+
+def test_the_interrupted_lines_of_train_and_evaluate_stay_one_line_with_a_newline_in_out(tmp_path):
+    """train.py's `interrupted:` line and evaluate's "not written" paths printed --out raw: a newline in it
+    split the line in two or three (new-user trial); the command to start again stays pasteable."""
+    import argparse
+    import time
+
+    from s2vt import cli
+
+    out = tmp_path / "a\nb"
+    out.mkdir()
+    (out / "last.pt").write_bytes(b"")  # (a last.pt of an earlier run: "holds the earlier run, as it was")
+    line = cli.interrupted_line(str(out), time.time() + 60, 0)
+    assert "\n" not in line and line == f"interrupted: no epoch finished; {tmp_path}/a\\nb holds the earlier run, as it was"
+    args = argparse.Namespace(checkpoint="run/best.pt", split="test", out=str(tmp_path / "e\nf.json"), html=None,
+                              force=False, argv=["evaluate", "--out", str(tmp_path / "e\nf.json")])
+    line = cli.interrupted_evaluate(args, [])
+    assert "\n" not in line and f"{tmp_path}/e\\nf.json and " in line
+    assert line.endswith(f"--out $'{tmp_path}/e\\x0af.json'"), line
