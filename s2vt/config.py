@@ -35,7 +35,7 @@ RECIPES = {"captions": {"epochs": 4, "batch_size": 64, "lr": 1e-3, "hidden": 512
                         "dropout": 0.3, "label_smoothing": 0.0,
                         # each caption's loss weighed by its agreement with its video's other captions: val METEOR
                         # and CIDEr-D up on seeds 0 and 1 (docs/benchmarks.md "Consensus-weighted captions")
-                        "caption_weights": "consensus", "neighbours": False},
+                        "caption_weights": "consensus", "neighbours": False, "tag_focal": 0.0},
            # chosen on val GAP of the YouTube-8M shards, seeds 0 and 1 (README "Tags on YouTube-8M"): 4 MLPs
            # on the L2-normalised features, averaged (the earlier moe, hidden 1024, batch 256, lr 3e-3 on
            # the fused features scored below a plain MLP there)
@@ -49,13 +49,17 @@ RECIPES = {"captions": {"epochs": 4, "batch_size": 64, "lr": 1e-3, "hidden": 512
                     "refit": True, "dropout": 0.5, "label_smoothing": 0.1, "caption_weights": "none",
                     # + the training videos' tags blended in by feature similarity, k, power and share chosen on
                     # val: GAP@20 up on val and test, seeds 0 and 1 (docs/benchmarks.md "Tag neighbours")
-                    "neighbours": True},
+                    "neighbours": True,
+                    # + the negatives' BCE weighed by p ** 2: val GAP@20 of the blend up on seeds 0 and 1
+                    # (docs/benchmarks.md "Focal negatives")
+                    "tag_focal": 2.0},
            # LIC2022 level-1/level-2/topic-tag labels (README "Text"): tuned with these on kuairec val
            # (tags only: one item per video, so an epoch is few steps, 70 for 4,479 videos; early
            # stopping on lic_score ends the run where it stops improving)
            "levels": {"epochs": 30, "batch_size": 64, "lr": 1e-3, "hidden": 512, "tag_head": "mlp",
                       "tag_input": "fused", "tag_ensemble": 1, "feature_dropout": 0.0, "refit": False,
-                      "dropout": 0.5, "label_smoothing": 0.1, "caption_weights": "none", "neighbours": False}}
+                      "dropout": 0.5, "label_smoothing": 0.1, "caption_weights": "none", "neighbours": False,
+                      "tag_focal": 0.0}}
 
 
 @dataclasses.dataclass
@@ -95,6 +99,9 @@ class TrainConfig:
     caption_weights: str | None = setting(None, "none: every caption of a video alike; consensus: each weighed by "
                                                 "its CIDEr-D against the video's other captions (default: "
                                                 f"{RECIPE_DEFAULT})", ("none", "consensus"))
+    tag_focal: float | None = setting(None, "multi-label tags' BCE with each negative weighed by p ** this (an "
+                                            "asymmetric focal loss: the many easy negatives count less; 0: "
+                                            f"plain BCE; default: {RECIPE_DEFAULT})", within="[0, inf)")
     sample_prob: float = setting(0.0, "scheduled sampling probability", within="[0, 1]")
     clip_norm: float = setting(1.0, "gradient norm clipping", within="(0, inf)")
     min_count: int = setting(2, "rarer words become <unk>", minimum=1)

@@ -175,8 +175,9 @@ def upgraded_settings(was: dict) -> dict:
     if was.get("per_caption") is False and was.get("per_video", 1) != 1:
         was = {**was, "per_video": 1}
     # (before --caption-weights, every caption weighed alike: a resumed run goes on so, not at the recipe's)
-    # (nor, before --neighbours, were the tags of neighbours blended in)
-    return {"caption_weights": "none", "neighbours": False, **was}
+    # (nor, before --neighbours, were the tags of neighbours blended in; nor, before --tag-focal, the negatives
+    # weighed)
+    return {"caption_weights": "none", "neighbours": False, "tag_focal": 0.0, **was}
 
 
 def resumed_settings(cfg: TrainConfig, was: dict) -> TrainConfig:
@@ -664,6 +665,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     # (before the recipe's, and not a --resume's kept from last.pt: a warning only for the user's own)
     given_dropout = cfg.model.feature_dropout if cfg.given is None or "feature_dropout" in cfg.given else None
     given_neighbours = cfg.neighbours and (cfg.given is None or "neighbours" in cfg.given)
+    given_focal = cfg.tag_focal if cfg.given is None or "tag_focal" in cfg.given else None
     recipe = dict(RECIPES["captions" if has_caps else "levels" if groups else "tags"])
     if (cfg.model.tag_head or recipe["tag_head"]) not in MEAN_POOLING or cfg.model.text_fusion == "guided":
         # nextvlad and attention pool steps of the hidden size, as guided text fusion attends over them, one
@@ -681,6 +683,10 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                               "loss (pass a positive --tag-weight)")
     ddp.agreed(check_settings)
     tag_input = cfg.model.tag_input
+    if given_focal and not (labels.multilabel and (not groups or groups["tag"])):
+        log(f"warning: --tag-focal {given_focal:g} has no effect: it weighs the negatives of multi-label tags, and "
+            + ("this data has no tags" if not has_tags else "these LIC2022 labels have no topic tags" if groups
+               else "each video has one tag"))
     if given_dropout and tag_input != "features":
         log(f"warning: --feature-dropout {given_dropout} has no effect: the tag head reads the {tag_input} features "
             "(it acts with --tag-input features)")

@@ -173,8 +173,8 @@ def train_one_epoch(net: torch.nn.Module, loader, optim: torch.optim.Optimizer, 
             keep = ~batch["blank"][batch["video_index"]]
             tag_logits, tags = (tag_logits[keep], tags[keep]) if keep.any() else (None, None)
         if tag_logits is not None and tags is not None:
-            loss = loss + cfg.tag_weight * (level_loss(tag_logits, tags, groups, cfg.label_smoothing)
-                                            if groups else tag_loss(tag_logits, tags, multilabel))
+            loss = loss + cfg.tag_weight * (level_loss(tag_logits, tags, groups, cfg.label_smoothing, cfg.tag_focal)
+                                            if groups else tag_loss(tag_logits, tags, multilabel, cfg.tag_focal))
         optim.zero_grad(set_to_none=True)
         # (world / ranks training for a rank still training: a step's gradient is the mean of the batches in it)
         (loss if scale is None else loss * scale).backward()

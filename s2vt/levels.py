@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from .formats import LEVEL1, LEVEL2, SEMANTIC
 from .metrics import micro_f1
+from .model import multilabel_loss
 
 LEVEL_KEYS = ("level1_acc", "level2_acc", "lic_score")  # beside metrics.TAG_KEYS in `s2vt evaluate`'s table
 
@@ -25,9 +26,9 @@ def kinds(names: list[str]) -> dict[str, list[int]] | None:
 
 
 def level_loss(logits: torch.Tensor, targets: torch.Tensor, groups: dict[str, list[int]],
-               smoothing: float = 0.0) -> torch.Tensor:
+               smoothing: float = 0.0, focal: float = 0.0) -> torch.Tensor:
     """Cross-entropy over level 1 and over level 2 (videos with one; label smoothing `smoothing`,
-    train.py's --label-smoothing), BCE over topic tags;
+    train.py's --label-smoothing), BCE over topic tags (`focal`: train.py's --tag-focal, model.multilabel_loss);
     `targets` is the 0/1 matrix of every name (Labels.target)."""
     loss = logits.new_zeros(())
     for kind in ("level1", "level2"):
@@ -38,7 +39,7 @@ def level_loss(logits: torch.Tensor, targets: torch.Tensor, groups: dict[str, li
             loss = loss + F.cross_entropy(logits[has][:, idx], y[has].argmax(1), label_smoothing=smoothing)
     if groups["tag"]:
         idx = groups["tag"]
-        loss = loss + F.binary_cross_entropy_with_logits(logits[:, idx], targets[:, idx].float())
+        loss = loss + multilabel_loss(logits[:, idx], targets[:, idx], focal)
     return loss
 
 

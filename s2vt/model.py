@@ -395,8 +395,19 @@ def caption_loss(logits: torch.Tensor, targets: torch.Tensor, pad_id: int, smoot
     return (flat.view(targets.shape) * weight[:, None]).sum() / words
 
 
-def tag_loss(logits: torch.Tensor, targets: torch.Tensor, multilabel: bool) -> torch.Tensor:
+def tag_loss(logits: torch.Tensor, targets: torch.Tensor, multilabel: bool, focal: float = 0.0) -> torch.Tensor:
     """Softmax cross-entropy (single-label, targets = class ids) or BCE (multi-label, 0/1 matrix)."""
     if multilabel:
-        return F.binary_cross_entropy_with_logits(logits, targets.float())
+        return multilabel_loss(logits, targets, focal)
     return F.cross_entropy(logits, targets)
+
+
+def multilabel_loss(logits: torch.Tensor, targets: torch.Tensor, focal: float = 0.0) -> torch.Tensor:
+    """BCE averaged over every (video, tag); `focal` > 0 weighs each negative's term by p ** focal, p its
+    predicted probability (the asymmetric loss of Ridnik et al. 2021, no shift, positives as BCE): with
+    thousands of tags a video has a few of, the easy negatives' sum otherwise outweighs its positives."""
+    y = targets.float()
+    if not focal:
+        return F.binary_cross_entropy_with_logits(logits, y)
+    weight = torch.sigmoid(logits).pow(focal)  # (not detached: the loss's own gradient, as the paper's)
+    return -(y * F.logsigmoid(logits) + (1 - y) * weight * F.logsigmoid(-logits)).mean()

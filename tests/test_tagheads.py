@@ -262,3 +262,41 @@ def test_tag_only_checkpoint_from_before_lean_models_still_loads_predicts_and_re
     train(TrainConfig.of(str(manifest), str(store), str(run), epochs=2, resume=True, **FAST))
     last = torch.load(run / "last.pt", weights_only=True)
     assert last["epoch"] == 2 and "lstm1.weight_ih_l0" in last["model"] and last["config"]["lstm"] is True
+
+
+def test_focal_negatives_weigh_each_negative_by_its_probability():
+    import torch.nn.functional as F
+    from s2vt.model import multilabel_loss
+
+    logits = torch.tensor([[3.0, -3.0, 0.5, 2.0]])
+    target = torch.tensor([[1, 0, 0, 0]])
+    assert multilabel_loss(logits, target) == pytest.approx(F.binary_cross_entropy_with_logits(logits, target.float()).item())
+    p = torch.sigmoid(logits)[0]
+    by_hand = -(torch.log(p[0]) + sum(p[i] ** 2 * torch.log(1 - p[i]) for i in (1, 2, 3))) / 4
+    assert multilabel_loss(logits, target, 2.0).item() == pytest.approx(by_hand.item(), rel=1e-6)
+
+    def grad(focal):
+        z = logits.clone().requires_grad_()
+        multilabel_loss(z, target, focal).backward()
+        return z.grad[0]
+    plain, focal = grad(0.0), grad(2.0)
+    assert focal[0] == pytest.approx(plain[0].item())           # the positive learns as with BCE
+    assert 0 < focal[1] < 0.01 * plain[1]                       # an easy negative (p 0.05) nearly not at all
+    assert 0 < focal[2] < plain[2]                              # an unsure one (p 0.62) less
+    assert focal[3] > 0.5 * plain[3]                            # a confident mistake (p 0.88) as much as ever
+
+
+def test_tag_focal_is_the_tag_recipes_and_said_idle_where_no_tag_is_multi_label(tmp_path, capsys):
+    from s2vt.engine import build as build_run
+    from s2vt.engine import upgraded_settings
+    manifest, store = multilabel_store(tmp_path / "d")
+    r = build_run(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), **{**FAST, "hidden": 16}))
+    assert r.cfg.tag_focal == RECIPES["tags"]["tag_focal"] > 0
+    assert RECIPES["captions"]["tag_focal"] == RECIPES["levels"]["tag_focal"] == 0
+    # a last.pt from before the option resumes as it trained: plain BCE
+    assert upgraded_settings({"epochs": 3})["tag_focal"] == 0.0
+    manifest, store = make_store(tmp_path / "one", videos=24)  # one tag a video
+    build_run(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run1"), **{**FAST, "hidden": 16,
+                                                                                   "quiet": False, "tag_focal": 2.0}))
+    assert "warning: --tag-focal 2 has no effect: it weighs the negatives of multi-label tags, and each video has " \
+           "one tag" in capsys.readouterr().err
