@@ -58,7 +58,7 @@ def run_train(args: argparse.Namespace) -> int:
         getattr(args, "finished", []).append(True)  # (its outputs written: a signal now cuts nothing)
     except KeyboardInterrupt:
         rank = int(os.environ.get("RANK", "0"))  # (engine.launch_rank, which may not be imported yet)
-        if (line := interrupted_line(args.out, started, rank)) is not None:
+        if (line := interrupted_line(args.out, started, rank, getattr(args, "argv", None))) is not None:
             print(line, file=sys.stderr)
         return 130
     if launch_rank() != 0:  # under torchrun: rank 0 reports for the run
@@ -80,17 +80,27 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def interrupted_line(out: str, started: float, rank: int) -> str | None:
+def interrupted_line(out: str, started: float, rank: int, argv: list[str] | None = None) -> str | None:
     """The one line an interrupted training run prints, or None for torchrun ranks other than 0: a
     terminal's Ctrl-C reaches every rank's process, and one run should say it once (rank 0 also
     speaks for the run when it ends normally)."""
     from .store import one_line
 
     # (one line: a newline in --out broke it in two; new-user trial)
-    return one_line(f"interrupted: {kept_by_train(out, started)}") if rank == 0 else None
+    return one_line(f"interrupted: {kept_by_train(out, started, argv)}") if rank == 0 else None
 
 
-def kept_by_train(out: str, started: float) -> str:
+def resume_command(argv: list[str] | None) -> str:
+    """train's command line `argv` ("train", its arguments) with --resume and without --overwrite, quoted to
+    paste (`errors.again_line`); "" under torchrun (its launcher's command is not this process's) or without
+    argv."""
+    if not argv or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return ""
+    words = [a for a in argv if a != "--overwrite"]
+    return again_line(words if "--resume" in words else [*words, "--resume"], STARTED_AGAIN)
+
+
+def kept_by_train(out: str, started: float, argv: list[str] | None = None) -> str:
     """What an interrupted training run leaves, for its one line: the last epoch saved (each epoch's
     checkpoints are written whole, best.pt then last.pt, a Ctrl-C or SIGTERM held until both are:
     `errors.interrupts_held`, so last.pt is either the previous epoch's or this one's). A folder with
@@ -113,11 +123,13 @@ def kept_by_train(out: str, started: float) -> str:
         return "no epoch finished, nothing saved"
     if not new_last:  # (an earlier run's, kept as it was: --overwrite replaces on save)
         return f"no epoch finished; {out} holds the earlier run, as it was"
+    again = resume_command(argv)
+    advice = f"to continue: {again}" if again else "rerun the same command with --resume to continue"
     try:
         epoch = read_checkpoint(last)["epoch"]
     except UserError:
-        return f"{last} kept: rerun the same command with --resume to continue"
-    return f"{last} kept at epoch {epoch}: rerun the same command with --resume to continue"
+        return f"{last} kept: {advice}"
+    return f"{last} kept at epoch {epoch}: {advice}"
 
 
 def add_decode_arguments(p: argparse.ArgumentParser) -> None:
@@ -430,6 +442,11 @@ def run_export(args: argparse.Namespace) -> int:
                              f"{'its' if one else 'their'} level 1, dropped (the "
                              f"level 1 kept; first: {v}: {one_line(tags[0])} with "
                              f"level1:{one_line(lic2022_fields(preds[v]['tags'])[0])})")
+            # (hand-made predictions of tags alone: every result line needs a level 1, `evaluate`'s always have one)
+            if no_level1 := [v for v in order if v in preds and not lic2022_fields(preds[v]["tags"])[0]]:
+                one = len(no_level1) == 1
+                notes.append(f"{counted(len(no_level1), 'predicted video')} {'has' if one else 'have'} no level-1 "
+                             f"(or level-2) tag: written with an empty level 1 (first: {one_line(no_level1[0])})")
             if notes:
                 print("warning: " + "; ".join(notes), file=sys.stderr)
         scores = yt8m_scores(preds, args.vocabulary, args.preds) if args.format == "yt8m" else None

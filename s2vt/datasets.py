@@ -1101,7 +1101,9 @@ def check_hold_out(entries: list[dict], val: int, test: int) -> None:
         raise DatasetError("--val and --test count videos: 0 or more")
     train = sum(e["split"] == "train" and not e.get("captions_only") for e in entries)
     if (val or test) and val + test > train - 1:
-        raise DatasetError(f"--val {val} --test {test}: only {train} training videos with features")
+        alone = any(e.get("captions_only") for e in entries)  # (those are never held out: not counted)
+        raise DatasetError(f"--val {val} --test {test}: only {train} training videos"
+                           + (" with features" if alone else "") + ": leave at least one to train on")
 
 
 def hold_out(entries: list[dict], val: int, test: int, seed: int) -> None:

@@ -387,7 +387,7 @@ def training_batches(run: Run):
     if shards.is_shards(run.cfg.features):
         stream = run.val_ds.store.stream(run.cfg, run.labels, 0, 1)
         stream.speaks, stream.repeats_said = False, True
-        items = (x for x in stream.items())
+        items = stream.items()
         while chunk := list(itertools.islice(items, run.cfg.batch_size)):
             yield collate(chunk)
         return

@@ -904,3 +904,19 @@ def test_yt8m_export_checks_its_options_and_out(tmp_path, capsys):
     preds.write_text(json.dumps([{"video_id": "v,1", "caption": "", "tags": [{"tag": "label1", "p": 0.5}]}]))
     assert main([*run, str(tmp_path / "b.csv"), "--format", "yt8m"]) == 2
     assert "invalid id 'v,1'" in capsys.readouterr().err and not (tmp_path / "b.csv").exists()
+
+
+def test_lic2022_video_without_a_level_1_is_said(tmp_path, capsys):
+    """(new-user trial) hand-made predictions of topic tags alone were written with an empty level 1, unsaid."""
+    from s2vt.cli import main
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps([{"video_id": "3", "caption": "", "tags": ["tag:t"]},
+                                 {"video_id": "4", "caption": "", "tags": ["level1:q", "tag:t"]}]))
+    manifest = lic_manifest(tmp_path / "m.jsonl")
+    capsys.readouterr()
+    assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
+                 "--out", str(tmp_path / "a.zip")]) == 0
+    rows = [json.loads(line) for line in unzip(tmp_path / "a.zip")[1].splitlines()]
+    assert [r["category"][0]["@value"] for r in rows] == ["", "q"]
+    assert capsys.readouterr().err.splitlines()[0] == ("warning: 1 predicted video has no level-1 (or level-2) tag: "
+                                                      "written with an empty level 1 (first: 3)")

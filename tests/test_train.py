@@ -812,6 +812,18 @@ def test_ctrl_c_during_training_exits_130_with_one_line(tmp_path):
     last = text.strip().splitlines()[-1]
     epoch = read_checkpoint(tmp_path / "run" / "last.pt")["epoch"]
     assert last.startswith("interrupted: ") and f"last.pt kept at epoch {epoch}" in last and "--resume" in last
+    # the command to paste: the same one, with --resume (new-user trial: it said only "rerun ... with --resume")
+    assert "to continue: " in last and "train.py --manifest" in last and last.endswith("--min-count 1 --resume"), last
+
+
+def test_resume_command_is_the_command_with_resume_and_without_overwrite(monkeypatch):
+    from s2vt.cli import resume_command
+
+    monkeypatch.setattr(sys, "argv", ["train.py"])
+    assert resume_command(["train", "--out", "r 1", "--overwrite"]).endswith("train.py --out 'r 1' --resume")
+    assert resume_command(["train", "--out", "r", "--resume"]).endswith("train.py --out r --resume")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # (torchrun's command is its launcher's, not this process's)
+    assert resume_command(["train", "--out", "r"]) == ""
 
 
 def test_only_rank_0_says_interrupted(tmp_path):
