@@ -223,14 +223,17 @@ def training_ids(run: Run, with_val: bool = False) -> dict:
     warns by them when a split holds such videos (a manifest re-imported with another --seed, val
     after the refit): their scores overstate the model. A caption model's memory lists its videos
     already; runs over REFIT_IDS_MAX videos record none (megabytes in best.pt). A shard run lists the
-    ids its stream met in this process's first epoch (`ShardStream.streamed`; its refit's, val's among
-    them, are best.pt's "refit" ids).
-    Under torchrun that is rank 0's part alone (rank 0 writes best.pt; the other ranks' ids are not
-    gathered): evaluate's warning may then under-count training videos, never count a held-out one."""
+    ids its stream met in its first epoch (its refit's, val's among them, are best.pt's "refit" ids): every
+    rank's, as `engine.record_streamed` gathered them into last.pt's "trained_ids", where the run has no
+    manifest; with one, this process's (`ShardStream.streamed`; under torchrun rank 0's part alone:
+    evaluate's warning may then under-count training videos, never count a held-out one)."""
     if run.has_captions:
         return {}
     if shards.is_shards(run.cfg.features):
-        ids = getattr(run.train_ds, "streamed", None)
+        if not run.cfg.manifest and (run.videos.get("trained_ids") or run.videos.get("trained_ids_skipped")):
+            ids = run.videos.get("trained_ids")  # (None: over REFIT_IDS_MAX)
+        else:
+            ids = getattr(run.train_ds, "streamed", None)
         return {"training_ids": sorted(ids)} if ids is not None and len(ids) <= REFIT_IDS_MAX else {}
     entries = run.train_ds.entries + (run.val_ds.entries if with_val else [])
     return {"training_ids": [e["video_id"] for e in entries]} if len(entries) <= REFIT_IDS_MAX else {}

@@ -427,6 +427,9 @@ def test_torchrun_uneven_shards_train_every_record(data, tmp_path, workers):
     assert ckpt["epoch"] == 2
     # (every rank's streamed ids, gathered: rank 0 streams two of the shards, rank 1 the other)
     assert len(set(ckpt["trained_ids"])) == 47 - 3
+    # and best.pt lists them all for evaluate's "were training videos" warning (it listed rank 0's alone)
+    *_, best = load_checkpoint(tmp_path / "ddp" / "best.pt")
+    assert set(ckpt["trained_ids"]) <= set(best["training_ids"])
     # the refit streams train + val (44 + 40 records): each counted once, a rank's repeated batches not
     refits = re.findall(r"refit epoch \d+/\d+: loss \S+, (\d+) items", proc.stderr)
     assert refits and all(n == "84" for n in refits), proc.stderr[-3000:]
