@@ -96,8 +96,9 @@ def resume_command(argv: list[str] | None) -> str:
     argv."""
     if not argv or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return ""
-    words = [a for a in argv if a != "--overwrite"]
-    return again_line(words if "--resume" in words else [*words, "--resume"], STARTED_AGAIN)
+    # (--resume last: after a --no-resume the command would not resume)
+    words = [a for a in argv if a not in ("--overwrite", "--no-overwrite", "--resume", "--no-resume")]
+    return again_line([*words, "--resume"], STARTED_AGAIN)
 
 
 def kept_by_train(out: str, started: float, argv: list[str] | None = None) -> str:
@@ -446,7 +447,8 @@ def run_export(args: argparse.Namespace) -> int:
             if no_level1 := [v for v in order if v in preds and not lic2022_fields(preds[v]["tags"])[0]]:
                 one = len(no_level1) == 1
                 notes.append(f"{counted(len(no_level1), 'predicted video')} {'has' if one else 'have'} no level-1 "
-                             f"(or level-2) tag: written with an empty level 1 (first: {one_line(no_level1[0])})")
+                             "tag (nor a level 2 naming its level 1, level2:L1/L2): written with an empty level 1 "
+                             f"(first: {one_line(no_level1[0])})")
             if notes:
                 print("warning: " + "; ".join(notes), file=sys.stderr)
         scores = yt8m_scores(preds, args.vocabulary, args.preds) if args.format == "yt8m" else None

@@ -672,6 +672,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         # head each: the recipe's features input and ensemble (for the mean-pooling heads) become fused, one
         recipe.update(tag_ensemble=1, tag_input="fused" if recipe["tag_input"] == "features" else recipe["tag_input"])
     # (tag_input's "auto" is the recipe's, as a None setting is)
+    recipe_focal = options.value(cfg, "tag_focal") is None  # (not the user's, nor a --resume's from last.pt)
     cfg = options.replace(cfg, **{k: v for k, v in recipe.items() if options.value(cfg, k) in (None, "auto")})
     metric = cfg.metric if cfg.metric != "auto" else (
         "CIDEr" if has_caps else "lic_score" if groups else "gap" if labels.multilabel else "tag_acc")
@@ -718,6 +719,10 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         mcfg = dataclasses.replace(mcfg, lstm=True)
     torch.manual_seed(cfg.seed)
     model = S2VT(mcfg)
+    if recipe_focal and cfg.tag_focal and not (cfg.neighbours and takes_neighbours(model, groups)):
+        # (the recipe's focal negatives measured better only blended with the neighbours: the network alone
+        # scored lower with them, docs/benchmarks.md "Focal negatives")
+        cfg = options.replace(cfg, tag_focal=0.0)
     if given_neighbours and not takes_neighbours(model, groups):
         log("warning: --neighbours has no effect: it blends in multi-label tags by video features, and "
             + ("this model has no video features" if not dims else "these are LIC2022 levels" if groups

@@ -918,5 +918,6 @@ def test_lic2022_video_without_a_level_1_is_said(tmp_path, capsys):
                  "--out", str(tmp_path / "a.zip")]) == 0
     rows = [json.loads(line) for line in unzip(tmp_path / "a.zip")[1].splitlines()]
     assert [r["category"][0]["@value"] for r in rows] == ["", "q"]
-    assert capsys.readouterr().err.splitlines()[0] == ("warning: 1 predicted video has no level-1 (or level-2) tag: "
-                                                      "written with an empty level 1 (first: 3)")
+    assert capsys.readouterr().err.splitlines()[0] == ("warning: 1 predicted video has no level-1 tag (nor a level 2 "
+                                                      "naming its level 1, level2:L1/L2): written with an empty "
+                                                      "level 1 (first: 3)")

@@ -284,6 +284,10 @@ def test_focal_negatives_weigh_each_negative_by_its_probability():
     assert 0 < focal[1] < 0.01 * plain[1]                       # an easy negative (p 0.05) nearly not at all
     assert 0 < focal[2] < plain[2]                              # an unsure one (p 0.62) less
     assert focal[3] > 0.5 * plain[3]                            # a confident mistake (p 0.88) as much as ever
+    # a probability that rounds to 0 (logit -120) with a focal below 1: a finite gradient, not pow's 0 x inf
+    z = torch.tensor([[-120.0, 0.0, 120.0]], requires_grad=True)
+    multilabel_loss(z, torch.tensor([[0, 0, 1]]), 0.5).backward()
+    assert torch.isfinite(z.grad).all() and z.grad[0, 0] == 0
 
 
 def test_tag_focal_is_the_tag_recipes_and_said_idle_where_no_tag_is_multi_label(tmp_path, capsys):
@@ -293,6 +297,14 @@ def test_tag_focal_is_the_tag_recipes_and_said_idle_where_no_tag_is_multi_label(
     r = build_run(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), **{**FAST, "hidden": 16}))
     assert r.cfg.tag_focal == RECIPES["tags"]["tag_focal"] > 0
     assert RECIPES["captions"]["tag_focal"] == RECIPES["levels"]["tag_focal"] == 0
+    # the recipe's focal is the neighbours' partner (alone the network scored lower with it): without them, 0,
+    # unless the user asks for it
+    r = build_run(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run2"),
+                                 **{**FAST, "hidden": 16, "neighbours": False}))
+    assert r.cfg.tag_focal == 0.0
+    r = build_run(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run3"),
+                                 **{**FAST, "hidden": 16, "neighbours": False, "tag_focal": 2.0}))
+    assert r.cfg.tag_focal == 2.0
     # a last.pt from before the option resumes as it trained: plain BCE
     assert upgraded_settings({"epochs": 3})["tag_focal"] == 0.0
     manifest, store = make_store(tmp_path / "one", videos=24)  # one tag a video

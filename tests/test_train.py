@@ -822,6 +822,7 @@ def test_resume_command_is_the_command_with_resume_and_without_overwrite(monkeyp
     monkeypatch.setattr(sys, "argv", ["train.py"])
     assert resume_command(["train", "--out", "r 1", "--overwrite"]).endswith("train.py --out 'r 1' --resume")
     assert resume_command(["train", "--out", "r", "--resume"]).endswith("train.py --out r --resume")
+    assert resume_command(["train", "--resume", "--out", "r", "--no-resume"]).endswith("train.py --out r --resume")
     monkeypatch.setenv("WORLD_SIZE", "2")  # (torchrun's command is its launcher's, not this process's)
     assert resume_command(["train", "--out", "r"]) == ""
 
