@@ -11,7 +11,7 @@ import time
 import warnings
 from pathlib import Path
 
-from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, exit_quietly_after, exit_status, guard_stderr,
+from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, counted, exit_quietly_after, exit_status, guard_stderr,
                          interrupt_quietly, invoked_as, one_line_warning, quiet_once_interrupted, running_as_program,
                          terminate_as_interrupt)
 
@@ -113,6 +113,10 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
     whatever its name."""
     sources = [sources] if isinstance(sources, str) else list(sources)
     for source in sources:  # a mistyped argument is named first, before what the others are
+        if len(sources) > 1 and os.path.islink(source) and not dash_refusal(source):
+            # (a link loop or a link to nothing among several inputs: a shell glob's, as a folder scan meets it, a
+            # failed video logged while the rest go on, not the whole batch refused; new-user trial)
+            continue
         if (dash := dash_refusal(source)) or not os.path.exists(source):  # (refused before --out is made)
             # (a link loop or a link to nothing said as caption.py says it: 'no such file or folder' named a link
             # that is there; hostile trial)
@@ -325,7 +329,7 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
             print(f"interrupted: 0 videos written; {RESUME}", file=sys.stderr)
         return 130
 
-    say(f"{len(items)} videos, {len(mine)} in shard {args.shard}, "
+    say(f"{counted(len(items), 'video')}, {len(mine)} in shard {args.shard}, "
         f"{len(mine) - len(todo) - len(pathless) - len(clashes)} already done, {len(todo)} to extract -> {store.root}")
     failures = written = 0
     # the videos written with notes, and the first note: said in one line at the end (they went to notes.jsonl
@@ -340,7 +344,8 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
                               f"them with {p}'s: {same_id_advice(store, v)}")
         failures += len(clashes)
         v, p, old = clashes[0]
-        say(f"failed: {len(clashes)} video(s) share an id with another video whose features {store.root} holds "
+        say(f"failed: {counted(len(clashes), 'video')} {'shares' if len(clashes) == 1 else 'share'} an id with another "
+            f"video whose features {store.root} holds "
             f"(first: {v}: {old}, this run {p}): {same_id_advice(store, v)}")
     if pathless:  # the rest are extracted: each logged, counted in one line
         for v in pathless:
@@ -478,13 +483,13 @@ def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: in
         # caption.py's for the same videos; exit 1 said the others were done (hostile trial)
         every = not written and failures == batch
         if every and own and remove_unwritten(store, made, *own):  # (each reason was said in its `failed:` line)
-            say(f"error: {failures} video(s) failed (all of them: no video has features); reasons above; "
+            say(f"error: {counted(failures, 'video')} failed (all of them: no video has features); reasons above; "
                 f"{store.root} removed again (this run made it and wrote no features)")
             return 2
         log = store.root / FAILURES
         # (never a failures.jsonl named that is gone: one `remove_unwritten` took back before it had to keep --out)
         where = f"reasons in {log}" if log.is_file() else "reasons above"
-        say(f"error: {failures} video(s) failed{' (all of them: no video has features)' * every}; {where}")
+        say(f"error: {counted(failures, 'video')} failed{' (all of them: no video has features)' * every}; {where}")
         return 2 if every else 1
     return 0
 

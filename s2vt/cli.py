@@ -11,7 +11,7 @@ import sys
 import time
 import warnings
 
-from .errors import (SettingError, Terminated, UserError, again_line, another_rank_says_it, exit_status,
+from .errors import (SettingError, Terminated, UserError, again_line, counted, another_rank_says_it, exit_status,
                      finished_line, guard_stderr, interrupt_quietly, invoked_as, interrupts_unwrapped, one_line_warning,
                      shell_join, shell_quote, starting_line, terminate_as_interrupt)
 
@@ -355,11 +355,6 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-k", type=int, default=None,
                    help="for yt8m: classes written per video (default 20, as youtube-8m's inference.py)")
     p.add_argument("--force", action="store_true", help="replace an existing --out file (without it: refused)")
-
-
-def counted(n: int, what: str) -> str:
-    """'1 video', '2 videos': a count and its noun, plural but for one."""
-    return f"{n} {what}{'s' * (n != 1)}"
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -35,10 +35,11 @@ MOTIONS = {  # name -> (x(t), y(t)) of the square's top-left corner, for a W x H
     "up": ("(W-w)/2", "(H-h)*(1-t/{d})"),
     "down": ("(W-w)/2", "(H-h)*t/{d}"),
 }
+SILENT = "it is silent"
 SOUNDS = {
     "a tone plays": "sine=frequency=880:sample_rate=16000",
     "noise plays": "anoisesrc=color=white:amplitude=0.4:sample_rate=16000",
-    "it is silent": "anullsrc=channel_layout=mono:sample_rate=16000",
+    SILENT: "anullsrc=channel_layout=mono:sample_rate=16000",  # (every second one: no track at all, `make_dataset`)
 }
 DIRECTION_WORDS = {"left": "to the left", "right": "to the right", "up": "up", "down": "down"}
 
@@ -51,8 +52,11 @@ def caption_for(colour: str, motion: str, sound: str) -> str:
 
 
 def make_video(path: Path, colour: str, motion: str, sound: str, seconds: float = 3.0,
-               size: tuple[int, int] = (160, 120), rate: int = 16, seed: int = 0) -> None:
-    """Render one demo clip with ffmpeg's lavfi sources (H.264 + AAC in MP4); `seed` seeds its noise."""
+               size: tuple[int, int] = (160, 120), rate: int = 16, seed: int = 0, audio_track: bool = True) -> None:
+    """Render one demo clip with ffmpeg's lavfi sources (H.264 + AAC in MP4); `seed` seeds its noise;
+    `audio_track` False (a silent clip only): no audio stream at all."""
+    if not audio_track and sound != SILENT:
+        raise ValueError(f"a clip without an audio track is silent, not {sound!r}")
     w, h = size
     x, y = (e.format(d=seconds) for e in MOTIONS[motion])
     audio = SOUNDS[sound]
@@ -60,13 +64,14 @@ def make_video(path: Path, colour: str, motion: str, sound: str, seconds: float 
         audio += f":seed={seed}"
     if "anullsrc" not in audio:
         audio += f":duration={seconds}"
+    sound_args = ["-f", "lavfi", "-i", audio] if audio_track else []
     args = ["-loglevel", "error", "-y",
             "-f", "lavfi", "-i", f"color=c=black:s={w}x{h}:r={rate}:d={seconds}",
             "-f", "lavfi", "-i", f"color=c={COLOURS[colour]}:s={h // 3}x{h // 3}:r={rate}:d={seconds}",
-            "-f", "lavfi", "-i", audio,
+            *sound_args,
             "-filter_complex", f"[0][1]overlay=x='{x}':y='{y}':shortest=1[v]",
-            "-map", "[v]", "-map", "2:a", "-t", str(seconds),
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+            "-map", "[v]", *(["-map", "2:a"] if audio_track else []), "-t", str(seconds),
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", *(["-c:a", "aac"] if audio_track else []),
             "-f", "mp4", ffmpeg_path(tmp := temp_path(path))]  # (-f: the temp name's ending names no format)
     # written under a temp name, renamed when whole: on a full disk ffmpeg left the video cut short under its
     # own name (hostile trial), which a later demo would take as rendered
@@ -99,7 +104,9 @@ def ffmpeg_reason(stderr: bytes) -> str:
 def make_dataset(out: Path, per_combo: int = 1, seed: int = 0) -> Path:
     """Render every colour x motion x sound combination `per_combo` times; write manifest.jsonl.
 
-    Splits are stratified by motion (the tag) so every split sees every tag.
+    Splits are stratified by motion (the tag) so every split sees every tag. Every second silent clip has no
+    audio track at all, as many real clips (MSVD's) have none: the model learns that its missing audio
+    input is silence (trained only on silent tracks, it named a real clip's missing sound "noise").
     """
     rng = random.Random(seed)
     videos = out / "videos"
@@ -107,12 +114,15 @@ def make_dataset(out: Path, per_combo: int = 1, seed: int = 0) -> Path:
     entries = []
     combos = list(itertools.product(COLOURS, MOTIONS, SOUNDS)) * per_combo
     rng.shuffle(combos)
+    silent = 0
     for i, (colour, motion, sound) in enumerate(combos):
         vid = f"demo{i:03d}_{colour}_{motion}"
         path = videos / f"{vid}.mp4"
         clip_seed = rng.randrange(2 ** 32)  # (anoisesrc's range; drawn for every clip: each keeps its seed)
+        silent += sound == SILENT
+        track = not (sound == SILENT and silent % 2 == 0)
         if not path.exists():
-            make_video(path, colour, motion, sound, seed=clip_seed)
+            make_video(path, colour, motion, sound, seed=clip_seed, audio_track=track)
         entries.append({"video_id": vid, "path": f"videos/{vid}.mp4", "captions": [caption_for(colour, motion, sound)],
                         "tags": [motion]})
     for n, e in enumerate(entries):

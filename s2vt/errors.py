@@ -177,6 +177,11 @@ def shell_quote(word: str) -> str:
     return "$'" + "".join(map(escaped, word)) + "'"
 
 
+def counted(n: int, what: str) -> str:
+    """'1 video', '2 videos': a count and its noun, plural but for one."""
+    return f"{n} {what}{'s' * (n != 1)}"
+
+
 def shell_join(words) -> str:
     """`shlex.join` by `shell_quote`."""
     return " ".join(map(shell_quote, words))

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .device import pick_device
-from .errors import UserError, invoked_as
+from .errors import UserError, counted, invoked_as
 from .fileio import (TRAIN_LOCK, OutputError, atomic_write_all, busy_line, check_writable, folder_path, json_bytes,
                      make_dirs, refuse_empty_paths, refuse_existing, refuse_linked_defaults, lock_path, locked,
                      refuse_long_names, refuse_special_outputs, refuse_checkpoints, removed_if_failed, RUN_OUTPUTS,
@@ -997,6 +997,9 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
                 print(f"{one_line(r['video'])}: {r['caption'] or blank}"
                       + (f"\n  tags: {tag_text}" if tag_text else ""), flush=True)
             progress["captioned"] += "error" not in r  # (once its answer is out)
+    if failed and len(items) > 1:  # (a batch's count, as extract's last line: each failure's line may be far up)
+        print(f"error: {failed} of {counted(len(items), 'input')} failed (each said above); "
+              f"{counted(progress['captioned'], 'video')} captioned", file=sys.stderr)
     return 0 if not failed else 2 if failed == len(items) else 1
 
 
