@@ -412,6 +412,8 @@ def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | No
         if not cfg.text:  # (whether or not the manifest has text: --no-text is what leaves nothing)
             raise DataError("--no-text without --features leaves nothing to learn from: pass --features (a store) "
                             "or drop --no-text to train on the manifest's text")
+        if not entries:  # (an empty file: said as such, not as one without text)
+            raise DataError(f"{cfg.manifest}: the manifest has no video")
         if not has_text(entries):
             raise DataError(f"{cfg.manifest}: no text (title, asr, ocr) to train on without --features")
         if any(e.get("captions") for e in entries):

@@ -603,6 +603,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     entries = [e for e in every if e.get("split", "train") == split and not e.get("captions_only")]
     if not entries:
         have = collections.Counter(e.get("split", "train") for e in every)
+        if not have:  # (an empty file: "(it has ): pass --split" was said, which no --split mends)
+            raise StoreError(f"{manifest}: the manifest has no video")
         raise StoreError(f"{manifest}: no videos in split {split!r} (it has "
                          + ", ".join(f"{n} {s}" for s, n in have.items()) + "): pass --split")
     blank = drop_blank_captions(entries)  # (no references, as `score` and training read them)

@@ -1119,3 +1119,14 @@ def test_a_full_disk_at_the_metrics_leaves_neither_file(store, run, tmp_path, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == [], list(tmp_path.iterdir())
     monkeypatch.setattr(fileio, "temp_path", real)
     assert s2vt(capsys, *args)[0] == 0 and out.exists() and (tmp_path / "p.metrics.json").exists()
+
+
+def test_an_empty_manifest_is_said_to_be_empty(store, run, tmp_path, capsys):  # noqa: F811
+    """(new-user trial) an empty manifest: evaluate said "no videos in split 'test' (it has ): pass --split", which no
+    --split mends, and train.py without --features "no text (title, asr, ocr) to train on"."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", empty, "--features", store[1])
+    assert (code, err) == (2, [f"error: {empty}: the manifest has no video"])
+    code, err = s2vt(capsys, "train", "--manifest", empty, "--out", tmp_path / "r")
+    assert (code, err) == (2, [f"error: {empty}: the manifest has no video"])
