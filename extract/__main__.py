@@ -11,6 +11,7 @@ import time
 import warnings
 from pathlib import Path
 
+from s2vt.device import DEFAULT_DEVICE, DEVICE_HELP
 from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, counted, exit_quietly_after, exit_status, guard_stderr,
                          interrupt_quietly, invoked_as, one_line_warning, quiet_once_interrupted, running_as_program,
                          terminate_as_interrupt)
@@ -36,9 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="feature store folder")
     add_options(p, ExtractConfig, skip=("device",))
     p.add_argument("--shard", default="0/1", help="I/N: only videos whose id hashes to shard I of N (0-based)")
-    # (these two defaults depend on the machine: said in words, not as this machine's value)
-    p.add_argument("--device", default="cuda" if _cuda() else "cpu",
-                   help="cpu, cuda or cuda:N (default: cuda when torch finds a GPU, else cpu)")
+    # (--workers' default depends on the machine: said in words, not as this machine's value; --device's is
+    # auto, as caption's, evaluate's and train's: `auto` was taken, and not listed in its help; new-user trial)
+    p.add_argument("--device", default=DEFAULT_DEVICE, help=DEVICE_HELP)
     p.add_argument("--workers", type=int, default=default_workers(),
                    help="videos decoded ahead in parallel (default: the CPU count, at most 4)")
     show_defaults(p)
@@ -47,11 +48,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def say(message: str) -> None:
     """One line on stderr; the bytes of a non-UTF-8 path in it shown escaped (\\xff), never an error."""
     print(one_line(message), file=sys.stderr)
-
-
-def _cuda() -> bool:
-    import torch
-    return torch.cuda.is_available()
 
 
 REIMPORT = "re-import with --videos FOLDER to name where the videos are"

@@ -375,7 +375,8 @@ def help_of(argv, capsys) -> str:
 
 @pytest.mark.parametrize("argv, shown", [
     (["extract"], ["frames sampled uniformly per video (default: 40)", "(0-based) (default: 0/1)",
-                   "(default: cuda when torch finds a GPU, else cpu)", "(default: the CPU count, at most 4)",
+                   "auto (a CUDA GPU when there is one, else the CPU), cpu, cuda or cuda:N (default: auto)",
+                   "(default: the CPU count, at most 4)",
                    "official VGGish PCA post-processing (default: off)"]),
     (["train"], ["without improvement before stopping (default: 3)", "(default: cosine)", "--seed SEED (default: 0)",
                  'passes over every (video, caption) pair (default: the recipe for the data, docs/usage.md "Training")',
