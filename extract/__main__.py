@@ -444,8 +444,8 @@ def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: in
     `noted`: [videos written with notes, the first's 'ID: note']; `own`: `remove_unwritten`'s (None: keep --out)."""
     bar.close()
     if noted and noted[0]:  # (the notes of the videos written, stopped or not: in notes.jsonl already)
-        say(f"note: {noted[0]} of the {written} videos written {'has' if noted[0] == 1 else 'have'} notes (first: "
-            f"{noted[1]}); all in {store.root / 'notes.jsonl'}")
+        say(f"note: {noted[0]} of the {counted(written, 'video')} written {'has' if noted[0] == 1 else 'have'} notes "
+            f"(first: {noted[1]}); all in {store.root / 'notes.jsonl'}")
     try:  # (interrupted or stopped too: the videos written are done; a failure here says what it could not)
         store.settle_failures()
     except UserError as e:
@@ -464,12 +464,12 @@ def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: in
         # run alone, whose --out the user gave; a caller's advice, `s2vt demo`'s, is its own to say)
         if rerun_line:
             advice = lasting_advice(stopped, store.root) or advice
-        say(f"error: {stopped} (stopped after {written} videos written, complete files only" +
+        say(f"error: {stopped} (stopped after {counted(written, 'video')} written, complete files only" +
             (f"; {advice})" if advice else ")"))
         return 2
     if interrupted:  # (also one dropped during the last video)
         if rerun_line:
-            print(f"interrupted: {written} videos written (complete files only); {RESUME}", file=sys.stderr)
+            print(f"interrupted: {counted(written, 'video')} written (complete files only); {RESUME}", file=sys.stderr)
         return 130
     secs = time.time() - start
     print(f"done: {written} written, {failures} failed in {secs:.1f}s"

@@ -513,7 +513,7 @@ def test_a_glob_of_a_folder_extracts_its_videos_and_skips_the_other_files(tmp_pa
         assert rc == 0 and "Traceback" not in err, err
         assert err.splitlines()[0] == (f"warning: skipped 3 named file(s) that are not videos by their extension "
                                        f"(first: {g / 'Thumbs.db'}, {g / 'captions.json'}, {g / 'clip.srt'})")
-        assert "1 videos" in err and not (tmp_path / "s" / "failures.jsonl").exists()
+        assert "1 video, " in err and not (tmp_path / "s" / "failures.jsonl").exists()
     assert [p.name for p in (tmp_path / "s" / "vggish").iterdir()] == ["clip.npy"]
     (g / "manifest.jsonl").write_text(json.dumps({"video_id": "x", "path": "clip.mp4"}) + "\n")
     rc, err = extract(capsys, *sorted(g.iterdir()), "--out", tmp_path / "t", *VGGISH)
@@ -1053,7 +1053,7 @@ def test_a_note_that_fails_mid_run_leaves_its_video_to_the_rerun(tmp_path, video
         note(self, video_id, text, *about)
     monkeypatch.setattr(FeatureStore, "note", full)
     rc, err = extract(capsys, folder, "--out", store, *VGGISH, "--batch-videos", "1", "--workers", "1")
-    assert rc == 2 and "stopped after 1 videos written" in err, err
+    assert rc == 2 and "stopped after 1 video written" in err, err
     assert sorted(p.name for p in (store / "vggish").iterdir()) == ["a.npy"]
     monkeypatch.setattr(FeatureStore, "note", note)
     rc, err = extract(capsys, folder, "--out", store, *VGGISH)
