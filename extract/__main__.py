@@ -109,9 +109,11 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
     whatever its name."""
     sources = [sources] if isinstance(sources, str) else list(sources)
     for source in sources:  # a mistyped argument is named first, before what the others are
-        if len(sources) > 1 and os.path.islink(source) and not dash_refusal(source):
-            # (a link loop or a link to nothing among several inputs: a shell glob's, as a folder scan meets it, a
-            # failed video logged while the rest go on, not the whole batch refused; new-user trial)
+        if (len(sources) > 1 and os.path.islink(source) and not dash_refusal(source)
+                and Path(source).suffix.lower() in VIDEO_EXTENSIONS):
+            # (a link loop or a link to nothing named as a video among several inputs: a shell glob's, as a folder
+            # scan meets it, a failed video logged while the rest go on, not the whole batch refused; new-user
+            # trial. Any other broken link (a folder on a disk not mounted) is refused below, not skipped)
             continue
         if (dash := dash_refusal(source)) or not os.path.exists(source):  # (refused before --out is made)
             # (a link loop or a link to nothing said as caption.py says it: 'no such file or folder' named a link
@@ -444,8 +446,9 @@ def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: in
     `noted`: [videos written with notes, the first's 'ID: note']; `own`: `remove_unwritten`'s (None: keep --out)."""
     bar.close()
     if noted and noted[0]:  # (the notes of the videos written, stopped or not: in notes.jsonl already)
-        say(f"note: {noted[0]} of the {counted(written, 'video')} written {'has' if noted[0] == 1 else 'have'} notes "
-            f"(first: {noted[1]}); all in {store.root / 'notes.jsonl'}")
+        which = "the video written has" if written == 1 else \
+            f"{noted[0]} of the {written} videos written {'has' if noted[0] == 1 else 'have'}"
+        say(f"note: {which} notes (first: {noted[1]}); all in {store.root / 'notes.jsonl'}")
     try:  # (interrupted or stopped too: the videos written are done; a failure here says what it could not)
         store.settle_failures()
     except UserError as e:

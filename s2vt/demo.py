@@ -298,7 +298,8 @@ def demo_steps(out: Path, per_combo: int) -> dict:
 
     start = time.time()
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    say(f"[1/6] rendering demo videos into {out / 'videos'}")
+    say(f"[1/6] rendering demo videos into {out / 'videos'} (half the silent ones with no audio track, as many real "
+        "clips: their features' note says so)")
     manifest = make_dataset(out, per_combo)
     pretrained = all(find_weights(m, None, required=False) for m in ("resnet152", "c3d", "vggish"))
     weights = "pretrained" if pretrained else "random"

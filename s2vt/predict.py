@@ -1000,8 +1000,11 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
                       + (f"\n  tags: {tag_text}" if tag_text else ""), flush=True)
             progress["captioned"] += "error" not in r  # (once its answer is out)
     if failed and len(items) > 1:  # (a batch's count, as extract's last line: each failure's line may be far up)
-        print(f"error: {failed} of {counted(len(items), 'input')} failed (each said above); "
-              f"{counted(progress['captioned'], 'video')} captioned", file=sys.stderr)
+        empty = sum(isinstance(i, dict) and os.path.isdir(i["video"]) for i in items)  # (folders without videos)
+        bad = failed - empty  # (videos, named or found, a missing or empty file among them)
+        print(f"error: {progress['captioned']} of {counted(len(items) - empty, 'video')} captioned; "
+              + ", ".join([f"{bad} failed"] * bool(bad) + [f"{counted(empty, 'folder')} without videos"] * bool(empty))
+              + " (said above)", file=sys.stderr)
     return 0 if not failed else 2 if failed == len(items) else 1
 
 

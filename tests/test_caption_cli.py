@@ -64,7 +64,7 @@ def test_caption_bad_inputs(trained, broken, tmp_path, capsys):
     good = str(trained / "videos" / "v00.mp4")
     proc = run_cli("caption.py", str(broken["text"]), good, "--checkpoint", ckpt)
     assert proc.returncode == 1, proc.stderr  # some items failed, the rest done: extract's code
-    assert proc.stderr.strip().splitlines()[1:] == ["error: 1 of 2 inputs failed (each said above); 1 video captioned"]
+    assert proc.stderr.strip().splitlines()[1:] == ["error: 1 of 2 videos captioned; 1 failed (said above)"]
     assert str(broken["text"]) in proc.stderr.splitlines()[0]
     assert good in proc.stdout  # the other video still ran
     for bad in (tmp_path / "missing.mp4", broken["audio_only"], broken["zero"]):
@@ -72,7 +72,7 @@ def test_caption_bad_inputs(trained, broken, tmp_path, capsys):
         out, err = capsys.readouterr()
         assert code == 1, err
         assert len(err.strip().splitlines()) == 2 and str(bad) in err.splitlines()[0]
-        assert err.splitlines()[1] == "error: 1 of 2 inputs failed (each said above); 1 video captioned"
+        assert err.splitlines()[1] == "error: 1 of 2 videos captioned; 1 failed (said above)"
         assert good in out
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a checkpoint")
@@ -221,7 +221,7 @@ def test_caption_json_has_one_object_per_input_failed_ones_too(tmp_path, capsys,
     (tmp_path / "empty.mp4").write_bytes(b"")
     code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "bad.mp4", "b.mp4", "--json")
     assert code == 1 and err == ["error: bad.mp4: not a video",
-                                 "error: 1 of 3 inputs failed (each said above); 2 videos captioned"]
+                                 "error: 2 of 3 videos captioned; 1 failed (said above)"]
     assert [json.loads(line) for line in out] == [
         {"video": "a.mp4", "caption": "a caption", "tags": [], "seconds": 0.1, "notes": []},
         {"video": "bad.mp4", "error": "bad.mp4: not a video", "notes": []},
@@ -233,11 +233,11 @@ def test_caption_json_has_one_object_per_input_failed_ones_too(tmp_path, capsys,
     assert code == 1 and [json.loads(line)["notes"] for line in out] == [[]] * 5
     code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "bad.mp4")  # (text: stdout has answers only)
     assert code == 1 and out == ["a.mp4: a caption"] and err == [
-        "error: bad.mp4: not a video", "error: 1 of 2 inputs failed (each said above); 1 video captioned"]
+        "error: bad.mp4: not a video", "error: 1 of 2 videos captioned; 1 failed (said above)"]
     # a mistyped path is found before the model loads: among videos, a failed input; alone, exit 2
     code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "nope.mp4", "--json")
     assert code == 1 and [json.loads(line)["video"] for line in out] == ["a.mp4", "nope.mp4"]
-    assert err == ["error: nope.mp4: no such file", "error: 1 of 2 inputs failed (each said above); 1 video captioned"]
+    assert err == ["error: nope.mp4: no such file", "error: 1 of 2 videos captioned; 1 failed (said above)"]
     assert json.loads(out[1])["error"] == "nope.mp4: no such file"
     code, out, err = fake_caption(capsys, monkeypatch, "nope.mp4", "--json")
     assert (code, out, err) == (2, [], ["error: nope.mp4: no such file"])
@@ -248,16 +248,16 @@ def test_caption_json_has_one_object_per_input_failed_ones_too(tmp_path, capsys,
     assert (code, out, err) == (2, [], ["error: empty.mp4: empty file (0 bytes)"])
     code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "empty.mp4")
     assert code == 1 and out == ["a.mp4: a caption"] and err == [
-        "error: empty.mp4: empty file (0 bytes)", "error: 1 of 2 inputs failed (each said above); 1 video captioned"]
+        "error: empty.mp4: empty file (0 bytes)", "error: 1 of 2 videos captioned; 1 failed (said above)"]
     code, out, err = fake_caption(capsys, monkeypatch, "bad.mp4", "bad2.mp4", "empty.mp4")
     # (the input found failed before the model loads is said then, first; the videos' failures in input order)
     assert code == 2 and out == [] and err == ["error: empty.mp4: empty file (0 bytes)", "error: bad.mp4: not a video",
                                                 "error: bad2.mp4: not a video",
-                                                "error: 3 of 3 inputs failed (each said above); 0 videos captioned"]
+                                                "error: 0 of 3 videos captioned; 3 failed (said above)"]
     code, out, err = fake_caption(capsys, monkeypatch, "bad.mp4", "nope.mp4", "a.mp4", "--json")
     assert code == 1 and [json.loads(line)["video"] for line in out] == ["bad.mp4", "nope.mp4", "a.mp4"]
     assert err == ["error: nope.mp4: no such file", "error: bad.mp4: not a video",  # (each said once)
-                   "error: 2 of 3 inputs failed (each said above); 1 video captioned"]
+                   "error: 1 of 3 videos captioned; 2 failed (said above)"]
 
 
 
@@ -281,7 +281,7 @@ def test_a_manifest_given_as_a_video_is_told_to_go_to_evaluate_before_the_model_
                        f"--checkpoint CKPT --manifest {name} --features STORE"], err
     code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "m.jsonl", "clip.jsonl")
     assert code == 1 and out == ["a.mp4: a caption", "clip.jsonl: a caption"] and len(err) == 2
-    assert err[1] == "error: 1 of 3 inputs failed (each said above); 2 videos captioned"
+    assert err[1] == "error: 2 of 3 videos captioned; 1 failed (said above)"
     assert err[0].startswith("error: m.jsonl: a manifest, not a video file"), err
 
 def test_only_json_lines_of_video_ids_are_called_a_manifest(tmp_path, capsys, monkeypatch):
@@ -404,7 +404,7 @@ def test_caption_takes_folders_as_extract_does(tmp_path, capsys, monkeypatch):
         "x.mp4", str(clips / "a.webm"), str(clips / "b.mp4"), str(clips / "sub" / "c.avi"), str(tmp_path / "empty")]
     assert json.loads(out[-1])["error"].startswith(f"{tmp_path / 'empty'}: no video files in this folder")
     assert len(err) == 2 and err[0].startswith(f"error: {tmp_path / 'empty'}: no video files in this folder")
-    assert err[1] == "error: 1 of 5 inputs failed (each said above); 4 videos captioned"  # (the batch's count)
+    assert err[1] == "error: 4 of 4 videos captioned; 1 folder without videos (said above)"  # (the batch's count)
     # nothing at all to caption: one line, exit 2, nothing on stdout
     code, out, err = fake_caption(capsys, monkeypatch, tmp_path / "docs")
     assert code == 2 and out == [] and len(err) == 1
@@ -599,7 +599,7 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(monkeypatch, capsys, tm
         "notes": []}  # (the failed one's too)
     assert json.loads(out.out.splitlines()[0])["video"] == "bad\\xffname.mp4"
     assert out.err == ("error: broken\\xfe.mp4: not a readable video\n"
-                       "error: 1 of 2 inputs failed (each said above); 1 video captioned\n")
+                       "error: 1 of 2 videos captioned; 1 failed (said above)\n")
     assert predict.caption_videos([good], "ck.pt") == 0
     assert capsys.readouterr().out.splitlines() == ["bad\\xffname.mp4: a cat", "  tags: pets (0.50)"]
     # a command's one-line error names such a path the same way
@@ -718,7 +718,7 @@ def test_broken_links_in_a_folder_are_failed_videos_not_skipped(tmp_path, capsys
         {"video": "mixed/v1.mp4", "error": "mixed/v1.mp4: broken symbolic link to /mnt/unmounted/v1.mp4",
          "notes": []}]
     assert err == ["error: mixed/v1.mp4: broken symbolic link to /mnt/unmounted/v1.mp4",
-                   "error: 1 of 2 inputs failed (each said above); 1 video captioned"]
+                   "error: 1 of 2 videos captioned; 1 failed (said above)"]
     code, out, err = fake_caption(capsys, monkeypatch, "brk")
     assert (code, out, err) == (2, [], ["error: brk/v1.mp4: broken symbolic link to /mnt/unmounted/v1.mp4"])
     code, out, err = fake_caption(capsys, monkeypatch, "brk/v1.mp4")  # (named alone: where it points, too)
@@ -733,7 +733,7 @@ def test_a_name_holding_a_newline_stays_on_its_line(tmp_path, capsys, monkeypatc
         (tmp_path / name).write_bytes(b"x")
     code, out, err = fake_caption(capsys, monkeypatch, "a\nb.mp4", "bad\x1b[2J.mp4")
     assert code == 1 and out == ["a\\nb.mp4: a caption"] and err == [
-        "error: bad\\x1b[2J.mp4: not a video", "error: 1 of 2 inputs failed (each said above); 1 video captioned"]
+        "error: bad\\x1b[2J.mp4: not a video", "error: 1 of 2 videos captioned; 1 failed (said above)"]
     code, out, err = fake_caption(capsys, monkeypatch, "a\nb.mp4", "--json")
     assert code == 0 and [json.loads(line)["video"] for line in out] == ["a\nb.mp4"]
 

@@ -287,6 +287,21 @@ def test_demo_videos_render_the_same_twice(tmp_path):
         assert a.read_bytes() == b.read_bytes(), sound
 
 
+def test_a_silent_demo_clip_may_have_no_audio_track(tmp_path):
+    """Every second silent demo clip has no audio stream at all (as MSVD's clips): only a silent one may."""
+    import pytest
+
+    from extract.video import probe
+    from s2vt.demo import SILENT, make_video
+
+    make_video(tmp_path / "none.mp4", "red", "left", SILENT, seconds=1.0, audio_track=False)
+    make_video(tmp_path / "track.mp4", "red", "left", SILENT, seconds=1.0)
+    assert not probe(tmp_path / "none.mp4").has_audio and probe(tmp_path / "track.mp4").has_audio
+    with pytest.raises(ValueError, match="is silent"):
+        make_video(tmp_path / "x.mp4", "red", "left", "a tone plays", seconds=1.0, audio_track=False)
+    assert not (tmp_path / "x.mp4").exists()
+
+
 def test_a_demo_too_small_to_compare_the_sound_says_so(tmp_path, capsys, monkeypatch):
     """`s2vt demo --per-combo 1` holds 10 test clips (48 clips, one in five held out for test): its last line said
     'sound named right 0.00 with VGGish vs 0.00 without' as if the audio modality added nothing, with no word that

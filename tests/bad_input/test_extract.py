@@ -945,6 +945,11 @@ def test_a_broken_link_among_several_inputs_is_a_failed_video_the_rest_go_on(tmp
     assert (tmp_path / "s" / "vggish" / "good.npy").is_file()
     rc, err = extract(capsys, d / "good.mp4", d / "typo.mp4", "--out", tmp_path / "s2", *VGGISH)
     assert rc == 2 and err.strip().startswith(f"error: {d / 'typo.mp4'}: no such file or folder"), err
+    # a broken link without a video's extension (a folder on a disk not mounted) is refused, not skipped as a
+    # file that is no video (review)
+    (d / "disk2").symlink_to("/mnt/unmounted/disk2")
+    rc, err = extract(capsys, d / "good.mp4", d / "disk2", "--out", tmp_path / "s3", *VGGISH)
+    assert (rc, err.strip()) == (2, f"error: {d / 'disk2'}: broken symbolic link to /mnt/unmounted/disk2"), err
 
 
 def test_a_store_folder_that_is_a_symbolic_link_loop_is_called_one(tmp_path, videos, capsys):
