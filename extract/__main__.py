@@ -11,7 +11,6 @@ import time
 import warnings
 from pathlib import Path
 
-from s2vt.device import DEFAULT_DEVICE, DEVICE_HELP
 from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, counted, exit_quietly_after, exit_status, guard_stderr,
                          interrupt_quietly, invoked_as, one_line_warning, quiet_once_interrupted, running_as_program,
                          terminate_as_interrupt)
@@ -39,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shard", default="0/1", help="I/N: only videos whose id hashes to shard I of N (0-based)")
     # (--workers' default depends on the machine: said in words, not as this machine's value; --device's is
     # auto, as caption's, evaluate's and train's: `auto` was taken, and not listed in its help; new-user trial)
+    # (imported here, as the parser is built, not with this module: s2vt.device loads torch, whose C start-up
+    # swallows a Ctrl-C that falls in its numpy import; the entry point loads numpy first)
+    from s2vt.device import DEFAULT_DEVICE, DEVICE_HELP
     p.add_argument("--device", default=DEFAULT_DEVICE, help=DEVICE_HELP)
     p.add_argument("--workers", type=int, default=default_workers(),
                    help="videos decoded ahead in parallel (default: the CPU count, at most 4)")
