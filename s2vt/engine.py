@@ -686,7 +686,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                               "loss (pass a positive --tag-weight)")
     ddp.agreed(check_settings)
     tag_input = cfg.model.tag_input
-    if given_focal and not (labels.multilabel and (not groups or groups["tag"])):
+    # (where the loss weighs negatives: LIC2022's topic tags (`level_loss`), else multi-label tags (`tag_loss`))
+    if given_focal and not (groups["tag"] if groups else labels.multilabel):
         log(f"warning: --tag-focal {given_focal:g} has no effect: it weighs the negatives of multi-label tags, and "
             + ("this data has no tags" if not has_tags else "these LIC2022 labels have no topic tags" if groups
                else "each video has one tag"))

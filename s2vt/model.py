@@ -411,5 +411,5 @@ def multilabel_loss(logits: torch.Tensor, targets: torch.Tensor, focal: float = 
         return F.binary_cross_entropy_with_logits(logits, y)
     # p ** focal as exp(focal x log p) (not detached: the loss's own gradient, as the paper's): pow's gradient at
     # a p that rounds to 0 (a logit below about -88 in float32) is 0 x inf = NaN for a focal below 1
-    weight = torch.exp(focal * F.logsigmoid(logits))
-    return -(y * F.logsigmoid(logits) + (1 - y) * weight * F.logsigmoid(-logits)).mean()
+    log_p = F.logsigmoid(logits)
+    return -(y * log_p + (1 - y) * torch.exp(focal * log_p) * F.logsigmoid(-logits)).mean()
