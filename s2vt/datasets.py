@@ -17,7 +17,7 @@ import numpy as np
 from .errors import UserError, interrupts_held
 from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_kind, json_problem,
                      make_dirs, output_error, parse_json, refuse_checkpoints, special_file, written_file)
-from .formats import MSRVTT_CATEGORIES, lic2022_tags
+from .formats import MSRVTT_CATEGORIES, lic2022_left_out, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
                        no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id)
 from .store import FeatureStore, load_npy, modality_problem, not_a_folder, printable, store_of
@@ -449,7 +449,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
     """LIC2022 JSON-lines files -> entries (files with labels -> train, without -> test: the
     challenge's test file, which `s2vt export` writes). DatasetError for `test` > 0 (`--test`, labelled
     videos held out as test) with videos without labels: the two would mix in split test."""
-    entries, seen, counts = [], set(), {}
+    entries, seen, counts = [], {}, {}
     for path in json_paths:
         try:  # (read once, every check then reads the bytes: a pipe, /dev/stdin or `<(...)`, gives them once)
             data = Path(path).read_bytes()
@@ -461,6 +461,8 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
         refuse_json_array(path, data)
         data = cut_last_line(path, data)
         start = len(entries)
+        # (labels the manifest cannot hold: said, not dropped unsaid; a video left without any is a test video)
+        partial = BadRows(path, "video", "imported without some labels")
         for where, obj in json_lines(path, DatasetError, data):
             if not isinstance(obj, dict):
                 raise DatasetError(f"{where}not a JSON object (each line holds one video's object)")
@@ -469,11 +471,13 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             vid = str(obj.get("@id", ""))
             if not vid.isdigit() or not valid_video_id(vid):
                 raise DatasetError(f"{where}'@id' must be digits, not {vid!r}")
-            if vid in seen:
-                raise DatasetError(f"{where}duplicate @id {vid}")
-            seen.add(vid)
+            if vid in seen:  # (naming where it was first: in another of the files, the line alone misled)
+                raise DatasetError(f"{where}duplicate @id {vid} (first at {seen[vid]})")
+            seen[vid] = where.rstrip(": ")
             try:
                 tags = lic2022_tags(obj)
+                for kind, this in lic2022_left_out(obj):
+                    partial.add(kind, f"{where}@id {vid}: {this}" + ("" if tags else ", so it has no label: split test"))
             except (AttributeError, TypeError):
                 raise DatasetError(f"{where}@id {vid}: 'category' and 'tag' must be lists of objects "
                                    "with a string '@value'") from None
@@ -486,6 +490,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             entries.append({"video_id": vid, "split": "train" if tags else "test", "captions": [], "tags": tags,
                             # a lone surrogate (valid JSON, not UTF-8) becomes "?": the manifest stays UTF-8
                             "text": {k: (v or "").encode("utf-8", "replace").decode("utf-8") for k, v in text.items()}})
+        partial.warn(len(entries) - start)
         counts[path] = (len(entries) - start, sum(e["split"] == "test" for e in entries[start:]))
     if test > 0 and any(bare for _, bare in counts.values()):
         refuse_test_with_unlabelled(counts, test)

@@ -228,15 +228,17 @@ def recorded_epochs(cfg: TrainConfig, last: dict, path: Path) -> TrainConfig:
     return options.replace(cfg, epochs=then)
 
 
-def changed_settings(was: dict, cfg: TrainConfig, finished: str | None) -> str | None:
+def changed_settings(was: dict, cfg: TrainConfig, finished: str | None, inert: set[str] = frozenset()) -> str | None:
     """The warning line for the settings this --resume changed from last.pt's (`was`, its
     run_settings): those it ignores, then those that take effect; None when none changed. A
     finished run trains no more, so every change is ignored; `finished`: None while the run trains on,
-    else the setting that decided it is finished ("epochs" or "patience"), which its own line names."""
+    else the setting that decided it is finished ("epochs" or "patience"), which its own line names.
+    `inert`: settings already said to have no effect on this data or model (left out: 'taking effect' beside
+    'has no effect' said both of one option)."""
     now = run_settings(cfg)
     changed = [k for k in now if k in was and k not in RESUME_UNREPORTED and now[k] != was[k]
                # (the other one of the two is said ignored: an early-stopped run's --epochs 8 went unsaid)
-               and k != finished]
+               and k != finished and k not in inert]
     # (a finished run's --stop-after pauses nothing: unsaid, it read as taken; hostile trial)
     pause = [f"--stop-after {cfg.stop_after}"] if finished and cfg.stop_after else []
     if not changed and not pause:
@@ -412,8 +414,6 @@ def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | No
         if not cfg.text:  # (whether or not the manifest has text: --no-text is what leaves nothing)
             raise DataError("--no-text without --features leaves nothing to learn from: pass --features (a store) "
                             "or drop --no-text to train on the manifest's text")
-        if not entries:  # (an empty file: said as such, not as one without text)
-            raise DataError(f"{cfg.manifest}: the manifest has no video")
         if not has_text(entries):
             raise DataError(f"{cfg.manifest}: no text (title, asr, ocr) to train on without --features")
         if any(e.get("captions") for e in entries):
@@ -441,6 +441,8 @@ def prepare(cfg: TrainConfig):
     """Read and check manifest + store; returns (entries by split, store, modalities, vocab, labels);
     the splits also give "val_skipped", how many val videos --skip-missing left out."""
     entries = assign_val(read_manifest(cfg.manifest), seed=cfg.seed)
+    if not entries:  # (an empty file: said as such, not as one without text, nor with advice to import one)
+        raise DataError(f"{cfg.manifest}: the manifest has no video")
     store, modalities = open_store(cfg, entries)
     splits = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val", "test")}
     counts = {s: len(es) for s, es in splits.items()}
@@ -687,11 +689,14 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     ddp.agreed(check_settings)
     tag_input = cfg.model.tag_input
     # (where the loss weighs negatives: LIC2022's topic tags (`level_loss`), else multi-label tags (`tag_loss`))
+    inert = set()  # (settings said to have no effect here: a --resume's change line does not call them taken)
     if given_focal and not (groups["tag"] if groups else labels.multilabel):
+        inert.add("tag_focal")
         log(f"warning: --tag-focal {given_focal:g} has no effect: it weighs the negatives of multi-label tags, and "
             + ("this data has no tags" if not has_tags else "these LIC2022 labels have no topic tags" if groups
                else "each video has one tag"))
     if given_dropout and tag_input != "features":
+        inert.add("feature_dropout")
         log(f"warning: --feature-dropout {given_dropout} has no effect: the tag head reads the {tag_input} features "
             "(it acts with --tag-input features)")
     text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
@@ -699,6 +704,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     text_extra = {"text_vocab": text_vocab.state()} if text_vocab else {}
     unused = text_settings_given(cfg) if text_vocab is None else []
     if unused:  # (a warning, not a refusal: the run trains as it would without them)
+        inert.update(unused)
         log(f"warning: {', '.join(options.flag(n) for n in unused)} "
             f"{'has' if len(unused) == 1 else 'have'} no effect: "
             + ("--no-text leaves out the text" if not cfg.text else
@@ -727,6 +733,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         # scored lower with them, docs/benchmarks.md "Focal negatives")
         cfg = options.replace(cfg, tag_focal=0.0)
     if given_neighbours and not takes_neighbours(model, groups):
+        inert.add("neighbours")
         log("warning: --neighbours has no effect: it blends in multi-label tags by video features, and "
             + ("this model has no video features" if not dims else "these are LIC2022 levels" if groups
                else "each video has one tag" if has_tags else "this data has no tags"))
@@ -836,7 +843,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                 # model reads; naming them is no change)
                 was["modalities"] = list(last["config"].get("modalities") or {}) or None
             warning = changed_settings(was, cfg,
-                                       ("patience" if stopper.stop else "epochs") if finished else None)
+                                       ("patience" if stopper.stop else "epochs") if finished else None, inert)
             if warning:
                 log(warning)
             # the values in use, saved again with last.pt: a later --resume compares with them; a

@@ -24,6 +24,19 @@ def lic2022_tags(obj: dict) -> list[str]:
     return tags
 
 
+def lic2022_left_out(obj: dict) -> list[tuple[str, str]]:
+    """What `lic2022_tags` leaves out of one record, as (kind, this record's instance), for the importer to say:
+    a level 2 whose level 1 is missing (a manifest's level-2 tag names its level 1, `level2:L1/L2`) and topic
+    tags with an empty '@value'."""
+    cats = {c.get("@meta", {}).get("type"): c.get("@value", "") for c in obj.get("category", [])}
+    said = []
+    if cats.get("level2") and not cats.get("level1"):
+        said.append(("a level 2 without a level 1", f"level 2 {cats['level2']!r} without a level 1"))
+    if any(not t.get("@value") for t in obj.get("tag", [])):
+        said.append(("a topic tag with an empty '@value'", "a topic tag with an empty '@value'"))
+    return said
+
+
 def _ranked(tags: list[dict]) -> list[str]:
     return [t["tag"] for t in sorted(tags, key=lambda t: -float(t.get("p", 0)))]
 

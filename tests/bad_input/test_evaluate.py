@@ -1130,3 +1130,6 @@ def test_an_empty_manifest_is_said_to_be_empty(store, run, tmp_path, capsys):  #
     assert (code, err) == (2, [f"error: {empty}: the manifest has no video"])
     code, err = s2vt(capsys, "train", "--manifest", empty, "--out", tmp_path / "r")
     assert (code, err) == (2, [f"error: {empty}: the manifest has no video"])
+    # with a store too (it said there was no training video, with advice to import one)
+    code, err = s2vt(capsys, "train", "--manifest", empty, "--features", store[1], "--out", tmp_path / "r")
+    assert (code, err) == (2, [f"error: {empty}: the manifest has no video"])

@@ -1187,6 +1187,39 @@ def test_lic2022_a_last_line_cut_short_is_skipped_as_msvd_skips_one(cut, tmp_pat
     assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {lic}:3: {why}")
 
 
+def test_lic2022_labels_a_manifest_cannot_hold_are_said_not_dropped_unsaid(tmp_path, capsys):
+    """A level 2 without its level 1 (a manifest's level-2 tag names its parent) and a topic tag with an empty
+    '@value' were dropped unsaid, and a video whose only label was such a level 2 became a test video."""
+    def cat(kind, value):
+        return {"@meta": {"type": kind}, "@value": value}
+    rows = [{"@id": "1", "title": "a", "category": [cat("level2", "猫")]},
+            {"@id": "2", "title": "b", "category": [cat("level1", "动物")], "tag": [{"@value": ""}, {"@value": "x"}]},
+            {"@id": "3", "title": "c", "category": [cat("level1", "动物"), cat("level2", "狗")]},
+            {"@id": "4", "title": "d", "category": [cat("level1", "动物")], "tag": [{"@value": ""}]}]
+    lic = tmp_path / "k.json"
+    lic.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    out = tmp_path / "m.jsonl"
+    code, err = s2vt(capsys, "import", "lic2022", lic, "--out", out)
+    assert code == 0 and err[:2] == [
+        f"warning: {lic}: 1 of 4 videos imported without some labels: a level 2 without a level 1 (first: {lic}:1: "
+        "@id 1: level 2 '猫' without a level 1, so it has no label: split test)",
+        f"warning: {lic}: 2 of 4 videos imported without some labels: a topic tag with an empty '@value' (first: "
+        f"{lic}:2: @id 2: a topic tag with an empty '@value')"], err
+    tags = {e["video_id"]: (e["split"], e["tags"]) for e in read_manifest(out)}
+    assert tags == {"1": ("test", []), "2": ("train", ["level1:动物", "tag:x"]),
+                    "3": ("train", ["level1:动物", "level2:动物/狗"]), "4": ("train", ["level1:动物"])}
+
+
+def test_lic2022_a_duplicate_id_names_where_it_was_first(tmp_path, capsys):
+    """Two files holding one @id: the line named only the second place, as if the file repeated itself."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"@id": "7", "title": "x"}) + "\n" + json.dumps({"@id": "8", "title": "y"}) + "\n")
+    b.write_text(json.dumps({"@id": "8", "title": "z"}) + "\n")
+    code, err = s2vt(capsys, "import", "lic2022", a, b, "--out", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: {b}:1: duplicate @id 8 (first at {a}:2)"])
+    assert not (tmp_path / "m.jsonl").exists()
+
+
 def test_msvd_a_byte_that_is_not_utf8_is_named_by_line(tmp_path, capsys):
     """One Latin-1 byte said "cannot read ('utf-8' codec can't decode byte 0xe9 in position 4293 ...)"; the other
     readers give file:line."""

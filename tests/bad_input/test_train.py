@@ -276,6 +276,18 @@ def test_resume_says_which_changed_settings_it_ignores(store, run, tmp_path, cap
     assert code == 0 and err[0] == "warning: --resume: taking effect: --epochs 3 (last.pt: 2)", err
 
 
+def test_resume_does_not_call_a_setting_taken_that_it_says_has_no_effect(store, run, tmp_path, capsys):
+    """`--resume --tag-focal 2` on a run whose videos have one tag each was said both 'taking effect: --tag-focal
+    2' and '--tag-focal 2 has no effect' (review): the change line leaves out what the other says is idle."""
+    resumed = tmp_path / "resumed"
+    shutil.copytree(run, resumed)
+    code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--epochs", "2", "--tag-focal", "2"))
+    assert code == 0, err
+    assert any(e.startswith("warning: --tag-focal 2 has no effect") for e in err), err
+    assert [e for e in err if e.startswith("warning: --resume")] == [
+        "warning: --resume: taking effect: --epochs 2 (last.pt: 1)"], err
+
+
 def test_a_finished_run_resumed_with_more_epochs_says_they_train_at_the_end_of_the_decay(store, tmp_path, capsys):
     """`--resume --epochs 3` on a run that had finished its --epochs 2 trained epoch 3 at the end of a 3-epoch
     cosine decay (the schedule keeps its step count, its length is this command's --epochs): from 29% of --lr
