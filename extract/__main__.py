@@ -20,8 +20,8 @@ if __name__ == "__main__":
 from s2vt.fileio import (RUN_OUTPUTS, OutputError, lasting_advice, make_dirs, new_folders, refuse_unusable_paths,
                          remove_if_empty)
 from s2vt.options import Parser, add_options, at_least, from_args, show_defaults
-from s2vt.manifest import (VIDEO_EXTENSIONS, ManifestError, dash_refusal, json_start, manifest_row, missing_note,
-                           no_such_video, read_manifest, sanitize_id, scan_videos)
+from s2vt.manifest import (ManifestError, dash_refusal, json_start, manifest_row, missing_note,
+                           no_such_video, not_videos_named, read_manifest, sanitize_id, scan_videos, skipped_line)
 from .ffmpeg import check_ffmpeg
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
 from s2vt.store import (FAILURES, LOGS, FeatureStore, StoreError, not_a_folder, one_line, parse_shard, read_lines,
@@ -112,10 +112,11 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
     sources = [sources] if isinstance(sources, str) else list(sources)
     for source in sources:  # a mistyped argument is named first, before what the others are
         if (len(sources) > 1 and os.path.islink(source) and not dash_refusal(source)
-                and Path(source).suffix.lower() in VIDEO_EXTENSIONS):
-            # (a link loop or a link to nothing named as a video among several inputs: a shell glob's, as a folder
-            # scan meets it, a failed video logged while the rest go on, not the whole batch refused; new-user
-            # trial. Any other broken link (a folder on a disk not mounted) is refused below, not skipped)
+                and Path(source).suffix):
+            # (a link loop or a link to nothing among several inputs, a shell glob's: named as a video, a failed
+            # video logged while the rest go on (as a folder scan meets it), not the whole batch refused (new-user
+            # trial); named as another file (subs.srt), skipped below as that file would be (review). One without
+            # an extension (a folder on a disk not mounted?) is refused below)
             continue
         if (dash := dash_refusal(source)) or not os.path.exists(source):  # (refused before --out is made)
             # (a link loop or a link to nothing said as caption.py says it: 'no such file or folder' named a link
@@ -133,7 +134,7 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
                                 f"extract: {no_videos_advice(src, entries)}")
         return [(e["video_id"], e["abspath"]) for e in entries]
     items: list[tuple[str, str | None]] = []
-    skipped = []
+    skipped, other = [], set(not_videos_named(sources))
     for source in sources:
         src = Path(source)
         if src.is_dir():
@@ -143,13 +144,12 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
             raise ManifestError(f"{source}: a manifest is given alone, not beside other inputs: pass "
                                 f"{shlex.quote(source)} alone (its videos), or the videos or their folder "
                                 f"({shlex.quote(str(src.parent))}) without it")
-        elif len(sources) > 1 and src.suffix.lower() not in VIDEO_EXTENSIONS:
+        elif source in other:
             skipped.append(source)
         else:
             items.append((sanitize_id(src.stem), os.path.abspath(src)))
     if skipped:
-        say(f"warning: skipped {len(skipped)} named file(s) that are not videos by their extension (first: "
-            f"{', '.join(map(str, skipped[:3]))})")
+        say(skipped_line(skipped))
     if not items:  # (an empty folder or manifest: a store of nothing would look like a finished run)
         raise ManifestError(f"no videos in {named(sources)}")
     seen: dict[str, str] = {}

@@ -26,6 +26,19 @@ from .vocab import SPECIALS, Vocab
 # "has_captions" came within format 1: a checkpoint without it is read as `has_captions` says
 CHECKPOINT_FORMAT = "s2vt-checkpoint-1"
 
+# the steps that end a run after its last epoch (s2vt/finish.py), in their order: best.pt's "unfinished" lists
+# those still to do (each step takes itself off as it writes best.pt), for evaluate, caption.py and serve to say
+# that the model is not yet the run's finished one (a Ctrl-C during the linear fit left a best.pt scoring level-1
+# 0.28 where the finished one scored 0.51, unsaid; new-user trial)
+LAST_STEPS = {"fit": "the linear path's fit", "neighbours": "the tag neighbours",
+              "refit": "the refit on train + val", "memory": "the caption memory"}
+
+
+def steps_left(ckpt: dict, done: str | None = None) -> list[str]:
+    """best.pt's "unfinished" steps (LAST_STEPS keys), less `done` (the step writing it now)."""
+    left = ckpt.get("unfinished")
+    return [s for s in left if s != done and s in LAST_STEPS] if isinstance(left, list) else []
+
 
 def save_checkpoint(path: Path, model: S2VT, vocab: Vocab, labels: Labels, meta: dict, epoch: int,
                     metrics: dict, extra: dict | None = None, *, has_captions: bool) -> None:

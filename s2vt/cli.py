@@ -109,7 +109,7 @@ def kept_by_train(out: str, started: float, argv: list[str] | None = None) -> st
     way) cannot be resumed: said so, with the advice that works (--overwrite)."""
     from pathlib import Path
 
-    from .checkpoint import read_checkpoint
+    from .checkpoint import LAST_STEPS, read_checkpoint, steps_left
 
     last, best = Path(out) / "last.pt", Path(out) / "best.pt"
     new_last = last.is_file() and last.stat().st_mtime >= started
@@ -130,7 +130,12 @@ def kept_by_train(out: str, started: float, argv: list[str] | None = None) -> st
         epoch = read_checkpoint(last)["epoch"]
     except UserError:
         return f"{last} kept: {advice}"
-    return f"{last} kept at epoch {epoch}: {advice}"
+    try:  # (stopped during or before the steps after the last epoch: best.pt is not the finished model yet)
+        left = [LAST_STEPS[s] for s in steps_left(read_checkpoint(best))] if best.is_file() else []
+    except UserError:
+        left = []
+    lacks = f"; {best} lacks {', '.join(left)}, which the run does at its end" if left else ""
+    return f"{last} kept at epoch {epoch}{lacks}: {advice}"
 
 
 def add_decode_arguments(p: argparse.ArgumentParser) -> None:
@@ -443,6 +448,7 @@ def run_export(args: argparse.Namespace) -> int:
                 one = len(no_level1) == 1
                 notes.append(f"{counted(len(no_level1), 'predicted video')} {'has' if one else 'have'} no level-1 "
                              "tag (nor a level 2 naming its level 1, level2:L1/L2): written with an empty level 1 "
+                             "and level 2 "
                              f"(first: {one_line(no_level1[0])})")
             if notes:
                 print("warning: " + "; ".join(notes), file=sys.stderr)

@@ -44,11 +44,13 @@ def empty_training_split(manifest, counts: dict[str, int], labelled: bool = True
     training split (hold_out takes val and test from train, so a file imported whole as val or test
     needs `--split train` first). `labelled`: whether any of its videos has a caption or a tag; none has
     in what `s2vt import folder` writes, which no split would make trainable."""
+    if not any(counts.values()):  # (an empty file: no split, nor an import, mends that)
+        return DataError(f"{manifest}: the manifest has no video")
     if counts.get("train"):  # (only --skip-missing empties a split that had videos)
         return DataError(f"{manifest}: the training split is empty: none of its {counts['train']} training videos "
                          "has features (--skip-missing left them all out)")
-    held = "only " + " and ".join(f"{s} ({n})" for s, n in counts.items() if n) if any(counts.values()) else "no video"
-    if not labelled and any(counts.values()):  # (import folder has no --split: advice to pass it was untrue)
+    held = "only " + " and ".join(f"{s} ({n})" for s, n in counts.items() if n)
+    if not labelled:  # (import folder has no --split: advice to pass it was untrue)
         return DataError(f"{manifest}: the training split is empty (the manifest has {held}), and none of its videos "
                          "has a caption or a tag to learn from (as s2vt import folder writes it, for captioning "
                          "with a trained model): train on an annotated dataset's manifest (s2vt import msvd, "

@@ -17,7 +17,7 @@ import numpy as np
 from .errors import UserError, interrupts_held
 from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_kind, json_problem,
                      make_dirs, output_error, parse_json, refuse_checkpoints, special_file, written_file)
-from .formats import MSRVTT_CATEGORIES, lic2022_left_out, lic2022_tags
+from .formats import LEVEL2_ALONE, MSRVTT_CATEGORIES, lic2022_left_out, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
                        no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id)
 from .store import FeatureStore, load_npy, modality_problem, not_a_folder, printable, store_of
@@ -449,7 +449,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
     """LIC2022 JSON-lines files -> entries (files with labels -> train, without -> test: the
     challenge's test file, which `s2vt export` writes). DatasetError for `test` > 0 (`--test`, labelled
     videos held out as test) with videos without labels: the two would mix in split test."""
-    entries, seen, counts = [], {}, {}
+    entries, seen, counts, partials, lost = [], {}, {}, [], {}
     for path in json_paths:
         try:  # (read once, every check then reads the bytes: a pipe, /dev/stdin or `<(...)`, gives them once)
             data = Path(path).read_bytes()
@@ -477,7 +477,9 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             try:
                 tags = lic2022_tags(obj)
                 for kind, this in lic2022_left_out(obj):
-                    partial.add(kind, f"{where}@id {vid}: {this}" + ("" if tags else ", so it has no label: split test"))
+                    partial.add(kind, f"{where}@id {vid}: {this}"
+                                + ("" if tags else ", so it has no label: split test"))
+                    lost[path] = lost.get(path, 0) + (kind == LEVEL2_ALONE and not tags)
             except (AttributeError, TypeError):
                 raise DatasetError(f"{where}@id {vid}: 'category' and 'tag' must be lists of objects "
                                    "with a string '@value'") from None
@@ -490,17 +492,22 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             entries.append({"video_id": vid, "split": "train" if tags else "test", "captions": [], "tags": tags,
                             # a lone surrogate (valid JSON, not UTF-8) becomes "?": the manifest stays UTF-8
                             "text": {k: (v or "").encode("utf-8", "replace").decode("utf-8") for k, v in text.items()}})
-        partial.warn(len(entries) - start)
+        partials.append((partial, len(entries) - start))
         counts[path] = (len(entries) - start, sum(e["split"] == "test" for e in entries[start:]))
     if test > 0 and any(bare for _, bare in counts.values()):
-        refuse_test_with_unlabelled(counts, test)
+        refuse_test_with_unlabelled(counts, test, lost)
+    for partial, n in partials:  # (once the import goes on: a refused one said nothing was imported)
+        partial.warn(n)
     return entries
 
 
-def refuse_test_with_unlabelled(counts: dict[str, tuple[int, int]], test: int) -> None:
+def refuse_test_with_unlabelled(counts: dict[str, tuple[int, int]], test: int,
+                                level2_alone: dict[str, int] | None = None) -> None:
     """DatasetError for `--test N` beside LIC2022 videos without labels (`counts`: each file's videos
     and those without labels): held-out labelled videos and the challenge's test file would be one
-    split test, scored on part of it and exported as a submission with ids the challenge never asked for."""
+    split test, scored on part of it and exported as a submission with ids the challenge never asked for.
+    `level2_alone`: each file's videos whose only label was a level 2 without its level 1 (named: a labelled file
+    with one such video was otherwise called a test file)."""
     def names(paths: list[str]) -> str:
         return ", ".join(str(p) for p in paths[:-1]) + (" and " if len(paths) > 1 else "") + str(paths[-1])
 
@@ -508,7 +515,9 @@ def refuse_test_with_unlabelled(counts: dict[str, tuple[int, int]], test: int) -
     labelled = [p for p, (n, bare) in counts.items() if n and not bare]
     if len(unlabelled) == 1:
         n, bare = counts[unlabelled[0]]
-        what = f"{unlabelled[0]} ({'no labels' if bare == n else f'{bare} of its {n} videos without labels'}) is"
+        lost = (level2_alone or {}).get(unlabelled[0], 0)
+        what = (f"{unlabelled[0]} ({'no labels' if bare == n else f'{bare} of its {n} videos without labels'}"
+                + (f", {lost} of them with only a level 2, without its level 1" if lost else "") + ") is")
     else:
         what = f"{names(unlabelled)} (without labels) are"
     alone = names(labelled) if labelled else "the labelled videos"

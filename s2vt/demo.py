@@ -1,9 +1,9 @@
 """The synthetic demo dataset and the end-to-end demo run.
 
 Each video: a coloured square on black moving in one direction, and an audio track with a
-tone, noise or silence. Colour is visible in every frame (ResNet), the direction only in
-motion (C3D and the frame sequence), the sound only in the audio (VGGish) — so each
-modality has something only it can tell.
+tone, noise or silence (or, for half the silent ones, no audio track at all). Colour is visible in
+every frame (ResNet), the direction only in motion (C3D and the frame sequence), the sound only in
+the audio (VGGish) — so each modality has something only it can tell.
 """
 from __future__ import annotations
 
@@ -167,9 +167,9 @@ def write_report(out: Path, metrics: dict, examples: list[dict], weights: str) -
     lines = [
         "# s2vt demo report", "",
         f"Generated {metrics['videos_total']} videos (coloured squares moving left/right/up/down; a tone, noise or "
-        f"silence on the audio track), extracted ResNet-152, C3D and VGGish features with **{weights}** backbone "
-        f"weights (demo settings: 8 frames, 1 clip, 112 px), trained S2VT with early stopping, and evaluated on "
-        f"the {metrics['videos']} held-out test videos. Total time: {metrics['seconds']:.0f} s.", "",
+        f"silence on the audio track, half the silent ones with no audio track at all), extracted ResNet-152, C3D "
+        f"and VGGish features with **{weights}** backbone weights (demo settings: 8 frames, 1 clip, 112 px), "
+        f"trained S2VT with early stopping, and evaluated on the {metrics['videos']} held-out test videos. Total time: {metrics['seconds']:.0f} s.", "",
         "| test metric | value |", "| --- | --- |",
         *[f"| {k} | {metrics[k]:.3f} |" for k in ("BLEU-4", "METEOR", "CIDEr", "ROUGE-L") if metrics.get(k) is not None],
         f"| tag accuracy (hit@1) | {metrics['hit@1']:.3f} |",

@@ -35,7 +35,7 @@ from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, b
                    empty_training_split, feature_dims, feature_stats, may_leave_parts_unused)
 from .epoch import (DivergedError, EarlyStopping, check_epoch_loss, check_summaries, distributed, first_step_loss,
                     lr_factor, param_groups, train_one_epoch, validate)
-from .finish import (REFIT_IDS_MAX, finish, last_steps, steps_named, takes_neighbours, training_ids,
+from .finish import (REFIT_IDS_MAX, finish, last_steps, steps_named, takes_neighbours, training_ids, unfinished,
                      vocabulary_used)
 from .levels import kinds
 from .model import S2VT, squash
@@ -441,8 +441,8 @@ def prepare(cfg: TrainConfig):
     """Read and check manifest + store; returns (entries by split, store, modalities, vocab, labels);
     the splits also give "val_skipped", how many val videos --skip-missing left out."""
     entries = assign_val(read_manifest(cfg.manifest), seed=cfg.seed)
-    if not entries:  # (an empty file: said as such, not as one without text, nor with advice to import one)
-        raise DataError(f"{cfg.manifest}: the manifest has no video")
+    if not entries:  # (an empty file: said as such first, not as one without text or features)
+        raise empty_training_split(cfg.manifest, {})
     store, modalities = open_store(cfg, entries)
     splits = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val", "test")}
     counts = {s: len(es) for s, es in splits.items()}
@@ -728,9 +728,11 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         mcfg = dataclasses.replace(mcfg, lstm=True)
     torch.manual_seed(cfg.seed)
     model = S2VT(mcfg)
-    if recipe_focal and cfg.tag_focal and not (cfg.neighbours and takes_neighbours(model, groups)):
+    if recipe_focal and cfg.tag_focal and not (cfg.neighbours and takes_neighbours(model, groups)
+                                               and any(e.get("tags") for e in splits["val"])):
         # (the recipe's focal negatives measured better only blended with the neighbours: the network alone
-        # scored lower with them, docs/benchmarks.md "Focal negatives")
+        # scored lower with them, docs/benchmarks.md "Focal negatives"; nor do the neighbours run without val
+        # tags to choose their blend on)
         cfg = options.replace(cfg, tag_focal=0.0)
     if given_neighbours and not takes_neighbours(model, groups):
         inert.add("neighbours")
@@ -906,7 +908,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             + (f"vocab {len(vocab)}, " if has_caps else "")  # (tag-only: no caption vocabulary is used)
             + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens "
                f"({mcfg.text_fusion + ' fusion' if modalities else 'text alone'}), " if text_vocab else "")
-            + (f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), " if labels.names
+            + (f"{len(labels.names)} labels (LIC2022: {len(groups['level1'])} level 1, {len(groups['level2'])} "
+               f"level 2, {len(groups['tag'])} topic tags), " if groups else
+               f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), " if labels.names
                else "")  # (caption-only data: nothing to say about tags)
             + f"select on {metric if scored else 'training loss'}, "
             f"{device}")
@@ -1055,7 +1059,8 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
             with interrupts_held():
                 def best() -> dict:
                     return checkpoint_of(model, run.vocab, run.labels, run.meta, epoch, row,
-                                         {**run.text_extra, **training_ids(run), **vocabulary_used(cfg)},
+                                         {**run.text_extra, **training_ids(run), **vocabulary_used(cfg),
+                                          **unfinished(run)},
                                          has_captions=run.has_captions)
 
                 def last() -> dict:

@@ -155,9 +155,12 @@ def signals_honoured():
             signal.signal(s, handler)
 
 
-# what a pasted word cannot hold as it is: control characters (C0, DEL, C1, the Unicode line and paragraph
-# separators) and a file name's undecodable bytes (os.fsdecode's surrogate escapes)
-_UNPASTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
+# what a line cannot show as it is (a regex class's ranges): control characters (C0, DEL, C1, the Unicode line
+# and paragraph separators); store.one_line escapes them in a message
+CONTROL_CHARS = "\x00-\x1f\x7f-\x9f\u2028\u2029"
+# what a pasted word cannot hold as it is: those and a file name's undecodable bytes (os.fsdecode's surrogate
+# escapes)
+_UNPASTABLE = re.compile(f"[{CONTROL_CHARS}\udc80-\udcff]")
 
 
 def shell_quote(word: str) -> str:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import torch
 import torch.distributed as dist
 
-from .checkpoint import load_weights, model_from_checkpoint, read_checkpoint, save_checkpoint, write_checkpoint
+from .checkpoint import (LAST_STEPS, load_weights, model_from_checkpoint, read_checkpoint, save_checkpoint, steps_left,
+                         write_checkpoint)
 from .consensus import CaptionMemory, NonFiniteKeys
 from .config import TrainConfig
 from .data import CaptionGroups, Labels, VideoDataset, batches, collate, may_leave_parts_unused, to_device
@@ -40,9 +41,13 @@ def last_steps(run: Run, resumed: bool = False) -> tuple[bool, bool, bool, bool]
     out = Path(run.cfg.out)
     if not (out / "best.pt").exists():
         return False, False, False, False
-    done = read_checkpoint(out / "best.pt")
+    return steps_due(run, read_checkpoint(out / "best.pt"), resumed)
+
+
+def steps_due(run: Run, done: dict, resumed: bool = False) -> tuple[bool, bool, bool, bool]:
+    """`last_steps` for a best.pt holding `done` ({}: one an epoch has just written, before any step)."""
     # (a best.pt from before "linear_fitted" was recorded: fitted if its linear weights are, zeros until then)
-    fitted = done.get("linear_fitted") or bool(done["model"].get("linear.bag.weight", torch.zeros(1)).any())
+    fitted = done.get("linear_fitted") or bool(done.get("model", {}).get("linear.bag.weight", torch.zeros(1)).any())
     fit = run.ddp.main and run.model.linear is not None and bool(run.groups) and len(run.val_ds) > 0 and not fitted
     # (chosen on val with the train-only network: not once a refit has made val training data)
     neighbours = (run.ddp.main and bool(run.cfg.neighbours) and takes_neighbours(run.model, run.groups)
@@ -55,10 +60,16 @@ def last_steps(run: Run, resumed: bool = False) -> tuple[bool, bool, bool, bool]
     return fit, neighbours, refit, memory
 
 
+def unfinished(run: Run) -> dict:
+    """best.pt's record of the last steps still to do, for an epoch's best.pt: {"unfinished": [LAST_STEPS keys]},
+    {} when the run has none."""
+    left = [step for step, due in zip(LAST_STEPS, steps_due(run, {})) if due]
+    return {"unfinished": left} if left else {}
+
+
 def steps_named(fit: bool, neighbours: bool, refit: bool, memory: bool) -> str:
     """The steps `last_steps` gives, in words: 'the refit on train + val, the caption memory'."""
-    return ", ".join(["the linear path's fit"] * fit + ["the tag neighbours"] * neighbours
-                     + ["the refit on train + val"] * refit + ["the caption memory"] * memory)
+    return ", ".join(name for name, due in zip(LAST_STEPS.values(), (fit, neighbours, refit, memory)) if due)
 
 
 def takes_neighbours(model: S2VT, groups: dict) -> bool:
@@ -202,6 +213,7 @@ def refit_network(run: Run) -> None:
     # (the videos trained on when listed: a shard's records skipped, unread or repeated are not among them)
     count, what = (len(ids), "videos") if ids is not None else (data.videos, data.what)
     best["refit"] = {"videos": count, "epochs": epochs}
+    best["unfinished"] = steps_left(best, "refit")
     if ids is not None:
         best["refit"]["ids"] = ids
     write_checkpoint(out / "best.pt", best)
@@ -267,6 +279,7 @@ def write_caption_memory(run: Run) -> None:
                             f"are NaN or beyond float16's range, as a learning rate far too high leaves the weights: "
                             f"lower --lr (now {run.cfg.lr:g}) and train again (--overwrite)") from None
     ckpt["memory"] = memory.state()
+    ckpt["unfinished"] = steps_left(ckpt, "memory")
     write_checkpoint(out / "best.pt", ckpt)
     val = any(e.get("captions") for e in run.val_ds.entries)  # (none: no val, or its videos were all skipped)
     run.log(f"caption memory for consensus reranking: {len(entries)} videos, "
@@ -349,7 +362,7 @@ def fit_text_linear(run: Run) -> dict:
             + (f" (val, before the refit on the {len(both)} train + val videos)" if cfg.linear_refit else ""))
     save_checkpoint(out / "best.pt", model, run.vocab, labels, run.meta, best["epoch"], row,
                     {**run.text_extra, **training_ids(run, with_val=cfg.linear_refit), **vocabulary_used(cfg),
-                     "linear_fitted": True},
+                     "linear_fitted": True, "unfinished": steps_left(best, "fit")},
                     has_captions=run.has_captions)
     return row
 
@@ -416,6 +429,7 @@ def choose_neighbours(run: Run) -> dict:
     gold = [torch.nonzero(t).flatten().tolist() for t in val_targets]
     if not any(gold) or not len(keys):  # (nothing to choose on, or to remember: said, not a "gap 0.000")
         ckpt["neighbours"] = {"k": KS[0], "power": POWERS[0], "mix": 0.0, "videos": 0}
+        ckpt["unfinished"] = steps_left(ckpt, "neighbours")
         write_checkpoint(out / "best.pt", ckpt)
         run.log("tag neighbours: none kept: " + ("no val video has tags to choose them on" if not any(gold)
                                                  else "no training video has tags"))
@@ -443,6 +457,7 @@ def choose_neighbours(run: Run) -> dict:
             ckpt["training_ids"] = list(dict.fromkeys([*ckpt["training_ids"], *kept]))
     else:
         ckpt["neighbours"] = {**chosen, "videos": 0}
+    ckpt["unfinished"] = steps_left(ckpt, "neighbours")
     write_checkpoint(out / "best.pt", ckpt)
     run.log(f"tag neighbours ({time.time() - t0:.0f} s): "
             + (f"the {chosen['k']} most similar of {len(keys)} training videos, similarity ^ {chosen['power']:g}, "

@@ -12,9 +12,18 @@ MSRVTT_CATEGORIES = ("music", "people", "gaming", "sports/actions", "news/events
 LEVEL1, LEVEL2, SEMANTIC = "level1:", "level2:", "tag:"
 
 
+# what the importer says `lic2022_tags` leaves out of a record (`lic2022_left_out`)
+LEVEL2_ALONE, EMPTY_TAG = "a level 2 without a level 1", "a topic tag with an empty '@value'"
+
+
+def _categories(obj: dict) -> dict[str, str]:
+    """A LIC2022 record's categories by type (level1, level2)."""
+    return {c.get("@meta", {}).get("type"): c.get("@value", "") for c in obj.get("category", [])}
+
+
 def lic2022_tags(obj: dict) -> list[str]:
     """Manifest tags of one LIC2022 record: level1:L1, level2:L1/L2 and tag:T."""
-    cats = {c.get("@meta", {}).get("type"): c.get("@value", "") for c in obj.get("category", [])}
+    cats = _categories(obj)
     tags = []
     if cats.get("level1"):
         tags.append(LEVEL1 + cats["level1"])
@@ -28,12 +37,11 @@ def lic2022_left_out(obj: dict) -> list[tuple[str, str]]:
     """What `lic2022_tags` leaves out of one record, as (kind, this record's instance), for the importer to say:
     a level 2 whose level 1 is missing (a manifest's level-2 tag names its level 1, `level2:L1/L2`) and topic
     tags with an empty '@value'."""
-    cats = {c.get("@meta", {}).get("type"): c.get("@value", "") for c in obj.get("category", [])}
-    said = []
+    cats, said = _categories(obj), []
     if cats.get("level2") and not cats.get("level1"):
-        said.append(("a level 2 without a level 1", f"level 2 {cats['level2']!r} without a level 1"))
+        said.append((LEVEL2_ALONE, f"level 2 {cats['level2']!r} without a level 1"))
     if any(not t.get("@value") for t in obj.get("tag", [])):
-        said.append(("a topic tag with an empty '@value'", "a topic tag with an empty '@value'"))
+        said.append((EMPTY_TAG, EMPTY_TAG))
     return said
 
 
@@ -55,13 +63,13 @@ def lic2022_fields(tags: list[dict]) -> tuple[str, str, list[str]]:
     """(level1, level2, semantic tags) from predicted tags [{"tag", "p"}], best-scored first; the
     level 2 is the best-scored one under the level 1 (none when none is: `stray_level2`). Without a
     level-1 tag, the level 1 is the best level 2's own parent (`level2:L1/L2`): a level 2 never
-    stands without its level 1 in a result line."""
+    stands without its level 1 in a result line (one naming no parent, `level2:L2`, is then dropped)."""
     ranked, stray = _ranked(tags), set(stray_level2(tags))
     l1 = next((t[len(LEVEL1):] for t in ranked if t.startswith(LEVEL1)), "")
     if not l1:
         l1 = next((t[len(LEVEL2):].split("/", 1)[0] for t in ranked if t.startswith(LEVEL2) and "/" in t), "")
-    l2 = next((t[len(LEVEL2):].removeprefix(l1 + "/") if l1 else t[len(LEVEL2):].split("/", 1)[-1]
-               for t in ranked if t.startswith(LEVEL2) and t not in stray), "")
+    l2 = next((t[len(LEVEL2):].removeprefix(l1 + "/") for t in ranked if t.startswith(LEVEL2) and t not in stray),
+              "") if l1 else ""
     return l1, l2, [t[len(SEMANTIC):] for t in ranked if t.startswith(SEMANTIC)]
 
 

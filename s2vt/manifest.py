@@ -183,6 +183,25 @@ def no_such_video(path: str | os.PathLike) -> str:
     return f"{os.fspath(path)}: no such file{missing_note(path)}"
 
 
+def not_videos_named(sources: list) -> list:
+    """The inputs of several (a shell glob's, `g/*`) that are files, or links to nothing, not named as videos by
+    their extension (subtitles, Thumbs.db, captions.json): extract and caption.py skip them in one warning line
+    (`skipped_line`), where each would be a failed video on every run; a single named file is tried whatever its
+    name, and a folder is scanned."""
+    if len(sources) < 2:
+        return []
+    return [s for s in sources if not os.path.isdir(s) and Path(s).suffix.lower() not in VIDEO_EXTENSIONS
+            and (os.path.exists(s) or (os.path.islink(s) and Path(s).suffix))]
+
+
+def skipped_line(skipped: list) -> str:
+    """The warning for `not_videos_named`'s files."""
+    one = len(skipped) == 1
+    return (f"warning: skipped {len(skipped)} named file{'' if one else 's'} that {'is' if one else 'are'} not "
+            f"{'a video' if one else 'videos'} by {'its' if one else 'their'} extension (first: "
+            f"{', '.join(map(str, skipped[:3]))})")
+
+
 def broken_link(path: str | os.PathLike) -> bool:
     """Whether `path` is a symbolic link to nothing (or a loop of links)."""
     return os.path.islink(path) and not os.path.exists(path)

@@ -23,7 +23,7 @@ from .manifest import json_start, manifest_row  # (what tells a manifest by its 
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, no_store_here, one_line, printable, store_not_found
 
-from .checkpoint import (CheckpointError, has_captions, load_checkpoint, model_from_checkpoint,
+from .checkpoint import (LAST_STEPS, CheckpointError, has_captions, load_checkpoint, model_from_checkpoint, steps_left,
                          read_checkpoint, text_vocab_of)
 from .data import Labels, VideoDataset, batches, collate, to_device
 from .decode import DecodeConfig, decode, decode_config
@@ -85,6 +85,29 @@ def decoding_used(cfg: DecodeConfig, model: S2VT, with_captions: bool) -> dict:
     return {"beam": cfg.beam, "length_penalty": cfg.length_penalty, "anti_lm": cfg.anti_lm, "consensus": consensus}
 
 
+def resume_fix(checkpoint: str, what: str) -> str:
+    """How to add `what` to a checkpoint its run did not finish: --resume on its run, where a last.pt is beside
+    it; else training again (a run whose last.pt the disk could not hold was told to --resume, which refused it;
+    hostile trial)."""
+    train = shlex.join(invoked_as("train"))
+    return (f"`{train} ... --out RUN --resume` on its run writes {what} into best.pt"
+            if (Path(checkpoint).parent / "last.pt").is_file() else
+            f"there is no last.pt beside it to resume its run from: a run trained again (`{train} ... --out RUN "
+            "--overwrite`) writes one")
+
+
+def unfinished_warning(checkpoint: str, ckpt: dict) -> str | None:
+    """The `warning:` line for a best.pt its run has not finished (`checkpoint.steps_left`: stopped during or
+    before the steps after its last epoch, or still training): its answers are not the finished model's."""
+    if not (left := steps_left(ckpt)):
+        return None
+    names = [LAST_STEPS[s] for s in left]
+    said = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+    return (f"warning: {checkpoint} is not its run's finished model: it lacks {said} (the run stopped before "
+            f"{'them' if len(names) > 1 else 'it'}, or is still training; {resume_fix(checkpoint, 'them')}): "
+            "its answers and scores are not the finished model's")
+
+
 def memory_warnings(checkpoint: str, cfg: DecodeConfig, model: S2VT, with_captions: bool,
                     video_ids: list[str] | None = None, split: str | None = None) -> list[str]:
     """`warning:` lines about the caption memory: consensus reranking asked for but impossible (a
@@ -100,11 +123,7 @@ def memory_warnings(checkpoint: str, cfg: DecodeConfig, model: S2VT, with_captio
         # (both causes, and the command that adds it: "when a run ends" told the owner of a finished run nothing;
         # --resume only where there is a last.pt to resume: a run whose last.pt the disk could not hold was told
         # to --resume, which refused it; hostile trial)
-        train = shlex.join(invoked_as("train"))
-        fix = (f"`{train} ... --out RUN --resume` on its run writes it into best.pt"
-               if (Path(checkpoint).parent / "last.pt").is_file() else
-               f"there is no last.pt beside it to resume its run from: a run trained again (`{train} ... --out RUN "
-               "--overwrite`) writes one")
+        fix = resume_fix(checkpoint, "it")
         return [f"warning: {checkpoint} has no caption memory (written by an older s2vt, or by a run stopped before "
                 f"its end; {fix}): decoding without consensus reranking"] if reranks else []
     inside = len(set(video_ids or ()) & set(model.memory.ids))
@@ -621,9 +640,10 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     if html and store is not None:
         store.sources()  # (the report reads them: a pipe or unreadable sources.jsonl refused now, not after decoding)
     make_dirs(out_path.parent)  # an impossible output folder fails now, not after decoding
-    for line in memory_warnings(checkpoint, cfg, model, with_captions,
-                                [e["video_id"] for e in entries], split):
-        print(line, file=sys.stderr)
+    for line in [unfinished_warning(checkpoint, ckpt)] + memory_warnings(checkpoint, cfg, model, with_captions,
+                                                                         [e["video_id"] for e in entries], split):
+        if line:
+            print(line, file=sys.stderr)
     line = training_warning(checkpoint, ckpt, model, with_captions, [e["video_id"] for e in entries], split)
     if line:
         print(line, file=sys.stderr)
@@ -805,8 +825,10 @@ class Captioner:
         self.extractor = Extractor(cfg, wait=False)
         self.model, self.vocab, self.labels = model_from_checkpoint(self.ckpt, device, checkpoint)
         self.has_captions = has_captions(self.ckpt)
-        for line in memory_warnings(checkpoint, self.decoding, self.model, self.has_captions):
-            print(line, file=sys.stderr)
+        for line in [unfinished_warning(checkpoint, self.ckpt)] + memory_warnings(checkpoint, self.decoding,
+                                                                                  self.model, self.has_captions):
+            if line:
+                print(line, file=sys.stderr)
         self.decoding_used = decoding_used(self.decoding, self.model, self.has_captions)  # (what /api/model shows)
         self.checked = False  # the backbones built match the checkpoint's record (checked once built)
 
@@ -861,16 +883,24 @@ def caption_files(videos: list[str], checkpoint: str, beam: DecodeConfig | int =
 
 def with_folders_expanded(videos: list[str]) -> list[str | dict]:
     """caption.py's inputs in order, a folder replaced by its video files as `python -m extract` finds
-    them (`video_files`: recursively, by extension, sorted); a folder with none, or a path that does not
+    them (`video_files`: recursively, by extension, sorted), the other files of several named skipped as it skips
+    them (`not_videos_named`); a folder with none, or a path that does not
     exist, is a failed input, `failed`'s {"video", "error", "notes"}, and so is a named file that is plainly
     no video (empty, unreadable, a device). UserError when no video is left at all: there is nothing to caption (a user's
     mistake, exit 2, before the model loads)."""
     from extract.ffmpeg import MediaError
     from extract.video import check_video_file
 
-    from .manifest import VIDEO_EXTENSIONS, broken_link, dash_refusal, no_such_video, video_files
+    from .manifest import VIDEO_EXTENSIONS, broken_link, dash_refusal, no_such_video, not_videos_named, skipped_line, \
+        video_files
 
     items: list[str | dict] = []
+    # (a shell glob's other files, `mixed/*`, skipped as extract skips them: they were failed videos; trial 55)
+    if skipped := not_videos_named([v for v in videos if not dash_refusal(v)]):
+        print(skipped_line(skipped), file=sys.stderr)
+        videos = [v for v in videos if v not in set(skipped)]
+        if not videos:
+            raise UserError(f"nothing to caption: none of the {len(skipped)} files named is a video by its extension")
     for v in videos:
         if dash := dash_refusal(v):  # (standard input even where a file '-' is there: './-' names that)
             items.append(failed(v, dash))

@@ -32,7 +32,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import SettingError, UserError
+from .errors import CONTROL_CHARS, SettingError, UserError
 from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, atomic_write_json, dangling_link, is_link_loop,
                      json_error, json_kind, make_dirs, output_error, parse_json, refuse_broken_link, refuse_special,
                      special_file)
@@ -133,7 +133,7 @@ def printable(text: str) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = re.compile(f"[{CONTROL_CHARS}]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 

@@ -279,10 +279,17 @@ def test_a_manifest_given_as_a_video_is_told_to_go_to_evaluate_before_the_model_
         assert err == [f"error: {name}: a manifest, not a video file (caption takes video files and folders of "
                        f"them); to caption a manifest's videos from their extracted features: s2vt evaluate "
                        f"--checkpoint CKPT --manifest {name} --features STORE"], err
+    code, out, err = fake_caption(capsys, monkeypatch, "clip.jsonl")  # (named alone: tried whatever its name)
+    assert (code, out) == (0, ["clip.jsonl: a caption"]), err
+    # among several (a shell glob's), files not named as videos are skipped in one line, as extract skips them
+    # (they were failed videos: 'M of N videos captioned'; trial 55)
     code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "m.jsonl", "clip.jsonl")
-    assert code == 1 and out == ["a.mp4: a caption", "clip.jsonl: a caption"] and len(err) == 2
-    assert err[1] == "error: 2 of 3 videos captioned; 1 failed (said above)"
-    assert err[0].startswith("error: m.jsonl: a manifest, not a video file"), err
+    assert (code, out) == (0, ["a.mp4: a caption"]), err
+    assert err == ["warning: skipped 2 named files that are not videos by their extension (first: m.jsonl, "
+                   "clip.jsonl)"], err
+    code, out, err = fake_caption(capsys, monkeypatch, "m.jsonl", "m.json")
+    assert (code, out) == (2, []) and err[-1] == ("error: nothing to caption: none of the 2 files named is a video "
+                                                   "by its extension"), err
 
 def test_only_json_lines_of_video_ids_are_called_a_manifest(tmp_path, capsys, monkeypatch):
     """(hostile trial) Any JSON-lines file named as a video was called a manifest (LIC2022's train.json, a file

@@ -910,14 +910,15 @@ def test_lic2022_video_without_a_level_1_is_said(tmp_path, capsys):
     """(new-user trial) hand-made predictions of topic tags alone were written with an empty level 1, unsaid."""
     from s2vt.cli import main
     preds = tmp_path / "p.json"
-    preds.write_text(json.dumps([{"video_id": "3", "caption": "", "tags": ["tag:t"]},
+    preds.write_text(json.dumps([{"video_id": "3", "caption": "", "tags": ["level2:x", "tag:t"]},
                                  {"video_id": "4", "caption": "", "tags": ["level1:q", "tag:t"]}]))
     manifest = lic_manifest(tmp_path / "m.jsonl")
     capsys.readouterr()
     assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
                  "--out", str(tmp_path / "a.zip")]) == 0
     rows = [json.loads(line) for line in unzip(tmp_path / "a.zip")[1].splitlines()]
-    assert [r["category"][0]["@value"] for r in rows] == ["", "q"]
+    # (a level 2 naming no level 1 is not written alone: a result line never has one without its level 1; review)
+    assert [[c["@value"] for c in r["category"]] for r in rows] == [["", ""], ["q", ""]]
     assert capsys.readouterr().err.splitlines()[0] == ("warning: 1 predicted video has no level-1 tag (nor a level 2 "
                                                       "naming its level 1, level2:L1/L2): written with an empty "
-                                                      "level 1 (first: 3)")
+                                                      "level 1 and level 2 (first: 3)")

@@ -775,6 +775,17 @@ def test_an_empty_training_shard_is_said_in_one_line(data, tmp_path, capsys):
                     "train on"], said
 
 
+def test_an_empty_manifest_beside_shards_is_said_to_be_empty(data, tmp_path, capsys):
+    """An empty --manifest with shards was told to import its videos with --split train (review): no split mends
+    an empty file; it is said to have no video, as train.py says it from a store or without one."""
+    root, d = data
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["train", "--manifest", str(empty), "--features", str(d / "train0000.tfrecord"),
+                 "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"error: {empty}: the manifest has no video"]
+
+
 def test_a_header_only_vocabulary_is_refused_and_a_truncated_one_said_once_per_shard(data, tmp_path, capsys):
     root, d = data
     common = ["train", "--features", f"{d}/train000[0-1].tfrecord", "--val-features", str(d / "validate0000.tfrecord"),

@@ -290,6 +290,33 @@ def test_focal_negatives_weigh_each_negative_by_its_probability():
     assert torch.isfinite(z.grad).all() and z.grad[0, 0] == 0
 
 
+def test_tag_focal_weighs_lic2022_topic_tags_alone_and_says_where_it_has_nothing_to_weigh(tmp_path, capsys):
+    """--tag-focal reaches LIC2022's topic tags (level_loss) and leaves the levels' cross-entropy alone; given on
+    data with levels and no topic tags, or with no tags at all, it says it has no effect (review: untested)."""
+    from s2vt.engine import build as build_run
+    from s2vt.levels import level_loss
+    from s2vt.model import multilabel_loss
+    groups = {"level1": [0, 1], "level2": [], "tag": [2, 3]}
+    logits = torch.tensor([[2.0, -1.0, 3.0, -2.0], [0.5, 0.2, -3.0, 1.0]])
+    targets = torch.tensor([[1, 0, 0, 0], [0, 1, 0, 1]])
+    level_only = level_loss(logits, targets, {**groups, "tag": []})
+    plain, focal = level_loss(logits, targets, groups), level_loss(logits, targets, groups, focal=2.0)
+    assert plain - level_only == pytest.approx(multilabel_loss(logits[:, 2:], targets[:, 2:]).item())
+    assert focal - level_only == pytest.approx(multilabel_loss(logits[:, 2:], targets[:, 2:], 2.0).item())
+    assert focal < plain  # (the confident negatives weigh less)
+    manifest, store = make_store(tmp_path / "d", videos=24)
+    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
+    for name, tags in (("levels", lambda e: ["level1:" + t for t in e["tags"]]), ("none", lambda e: [])):
+        m = tmp_path / f"{name}.jsonl"
+        m.write_text("".join(json.dumps({**e, "tags": tags(e)}) + "\n" for e in entries))
+        build_run(TrainConfig.of(str(m), str(store), str(tmp_path / name), **{**FAST, "hidden": 16, "quiet": False,
+                                                                              "tag_focal": 2.0}))
+        said = [x for x in capsys.readouterr().err.splitlines() if "--tag-focal" in x]
+        why = "these LIC2022 labels have no topic tags" if name == "levels" else "this data has no tags"
+        assert said == ["warning: --tag-focal 2 has no effect: it weighs the negatives of multi-label tags, and "
+                        + why], said
+
+
 def test_tag_focal_is_the_tag_recipes_and_said_idle_where_no_tag_is_multi_label(tmp_path, capsys):
     from s2vt.engine import build as build_run
     from s2vt.engine import upgraded_settings
@@ -305,6 +332,14 @@ def test_tag_focal_is_the_tag_recipes_and_said_idle_where_no_tag_is_multi_label(
     r = build_run(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run3"),
                                  **{**FAST, "hidden": 16, "neighbours": False, "tag_focal": 2.0}))
     assert r.cfg.tag_focal == 2.0
+    # nor where the neighbours cannot choose their blend: val without tags (review)
+    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
+    assert any(e["split"] == "val" for e in entries)
+    untagged = tmp_path / "untagged.jsonl"
+    untagged.write_text("".join(json.dumps({**e, "tags": [] if e["split"] == "val" else e["tags"]}) + "\n"
+                                for e in entries))
+    r = build_run(TrainConfig.of(str(untagged), str(store), str(tmp_path / "run4"), **{**FAST, "hidden": 16}))
+    assert r.cfg.neighbours and r.cfg.tag_focal == 0.0
     # a last.pt from before the option resumes as it trained: plain BCE
     assert upgraded_settings({"epochs": 3})["tag_focal"] == 0.0
     manifest, store = make_store(tmp_path / "one", videos=24)  # one tag a video

@@ -91,6 +91,10 @@ def test_level_loss_and_scores():
                           [["level1:体育", "level2:体育/足球", "tag:比赛"], ["level1:音乐", "tag:x"]])
     assert scores["level1_acc"] == 0.5 and scores["level2_acc"] == 1.0 and scores["tag_f1"] == 0.5
     assert scores["lic_score"] == pytest.approx((0.5 + 1 + 0.5) / 3)
+    # gold without topic tags (or level 2): the score is the mean of the kinds there are, not held under 2/3 by
+    # an F1 that can only be 0 (new-user trial)
+    scores = level_scores([["level1:体育", "tag:比赛"], ["level1:体育"]], [["level1:体育"], ["level1:音乐"]])
+    assert scores["tag_f1"] == 0.0 and scores["lic_score"] == pytest.approx(0.5)
 
 
 def test_min_tag_count():

@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import shlex
 import sys
 import time
 
@@ -1403,3 +1404,35 @@ def test_a_full_disk_at_an_epochs_checkpoints_writes_both_or_neither(tmp_path, m
     monkeypatch.undo()
     train(TrainConfig.of(str(manifest), str(store), str(run), epochs=2, patience=5, resume=True, **FAST))
     assert read_checkpoint(run / "last.pt")["epoch"] == 2
+
+
+def test_a_best_pt_before_its_last_steps_is_said_not_to_be_the_finished_model(tmp_path, capsys):
+    """A Ctrl-C during the steps after the last epoch (the linear fit, the refit) left a best.pt that scored far
+    below the finished one, and neither the interrupted line nor evaluate said so (new-user trial): best.pt lists
+    the steps still to do ("unfinished"), each step takes itself off, and evaluate, caption.py, serve and the
+    interrupted line name them."""
+    from s2vt import cli
+    from s2vt.predict import evaluate
+    manifest, store = make_store(tmp_path / "d", videos=48)
+    run = tmp_path / "run"
+    kw = {**FAST, "refit": True, "epochs": 2}
+    train(TrainConfig.of(str(manifest), str(store), str(run), stop_after=1, **kw))  # (paused: no last steps)
+    assert read_checkpoint(run / "best.pt")["unfinished"] == ["refit", "memory"]
+    capsys.readouterr()
+    evaluate(str(run / "best.pt"), str(manifest), str(store), "test", out=str(tmp_path / "p.json"),
+             beam=1)
+    said = [x for x in capsys.readouterr().err.splitlines() if "finished model" in x]
+    assert said == [f"warning: {run / 'best.pt'} is not its run's finished model: it lacks the refit on train + val "
+                    "and the caption memory (the run stopped before them, or is still training; `"
+                    + shlex.join(cli.invoked_as("train")) + " ... --out RUN --resume` on its run writes them into "
+                    "best.pt): its answers and scores are not the finished model's"], said
+    assert cli.kept_by_train(str(run), 0.0).startswith(
+        f"{run / 'last.pt'} kept at epoch 1; {run / 'best.pt'} lacks the refit on train + val, the caption memory, "
+        "which the run does at its end: ")
+    train(TrainConfig.of(str(manifest), str(store), str(run), resume=True, **kw))
+    best = read_checkpoint(run / "best.pt")
+    assert best["unfinished"] == [] and "refit" in best and "memory" in best
+    capsys.readouterr()
+    evaluate(str(run / "best.pt"), str(manifest), str(store), "test", out=str(tmp_path / "q.json"),
+             beam=1)
+    assert "finished model" not in capsys.readouterr().err

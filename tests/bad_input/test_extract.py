@@ -511,7 +511,7 @@ def test_a_glob_of_a_folder_extracts_its_videos_and_skips_the_other_files(tmp_pa
     for rerun in (False, True):
         rc, err = extract(capsys, *named, "--out", tmp_path / "s", *VGGISH)
         assert rc == 0 and "Traceback" not in err, err
-        assert err.splitlines()[0] == (f"warning: skipped 3 named file(s) that are not videos by their extension "
+        assert err.splitlines()[0] == (f"warning: skipped 3 named files that are not videos by their extension "
                                        f"(first: {g / 'Thumbs.db'}, {g / 'captions.json'}, {g / 'clip.srt'})")
         assert "1 video, " in err and not (tmp_path / "s" / "failures.jsonl").exists()
     assert [p.name for p in (tmp_path / "s" / "vggish").iterdir()] == ["clip.npy"]
@@ -950,6 +950,11 @@ def test_a_broken_link_among_several_inputs_is_a_failed_video_the_rest_go_on(tmp
     (d / "disk2").symlink_to("/mnt/unmounted/disk2")
     rc, err = extract(capsys, d / "good.mp4", d / "disk2", "--out", tmp_path / "s3", *VGGISH)
     assert (rc, err.strip()) == (2, f"error: {d / 'disk2'}: broken symbolic link to /mnt/unmounted/disk2"), err
+    # one named as another kind of file (subtitles) is skipped as that file would be, not a refusal (review)
+    (d / "subs.srt").symlink_to("/mnt/unmounted/subs.srt")
+    rc, err = extract(capsys, d / "good.mp4", d / "subs.srt", "--out", tmp_path / "s4", *VGGISH)
+    assert rc == 0 and err.splitlines()[0] == ("warning: skipped 1 named file that is not a video by its extension "
+                                               f"(first: {d / 'subs.srt'})"), err
 
 
 def test_a_store_folder_that_is_a_symbolic_link_loop_is_called_one(tmp_path, videos, capsys):

@@ -1208,6 +1208,12 @@ def test_lic2022_labels_a_manifest_cannot_hold_are_said_not_dropped_unsaid(tmp_p
     tags = {e["video_id"]: (e["split"], e["tags"]) for e in read_manifest(out)}
     assert tags == {"1": ("test", []), "2": ("train", ["level1:动物", "tag:x"]),
                     "3": ("train", ["level1:动物", "level2:动物/狗"]), "4": ("train", ["level1:动物"])}
+    # --test refused for the unlabelled video: one line, which names why it has no label, and no warning that
+    # videos were imported (review)
+    code, err = s2vt(capsys, "import", "lic2022", lic, "--out", tmp_path / "t.jsonl", "--test", "1")
+    assert code == 2 and len(err) == 1 and err[0].startswith(
+        f"error: --test 1 holds labelled videos out as split test, but {lic} (1 of its 4 videos without labels, 1 of "
+        "them with only a level 2, without its level 1) is the test split here"), err
 
 
 def test_lic2022_a_duplicate_id_names_where_it_was_first(tmp_path, capsys):
