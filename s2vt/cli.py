@@ -5,6 +5,7 @@ import argparse
 import contextlib
 import glob
 import json
+import math
 import os
 import shlex
 import sys
@@ -127,11 +128,15 @@ def kept_by_train(out: str, started: float, argv: list[str] | None = None) -> st
     again = resume_command(argv)
     advice = f"to continue: {again}" if again else "rerun the same command with --resume to continue"
     try:
-        epoch = read_checkpoint(last)["epoch"]
+        kept = read_checkpoint(last)
+        epoch, settings = kept["epoch"], kept.get("settings", {})
     except UserError:
         return f"{last} kept: {advice}"
-    try:  # (stopped during or before the steps after the last epoch: best.pt is not the finished model yet)
-        left = [LAST_STEPS[s] for s in steps_left(read_checkpoint(best))] if best.is_file() else []
+    # (the epochs done, by --epochs or early stopping: stopped during the steps after the last epoch, best.pt is
+    # not the finished model yet; a Ctrl-C between epochs need not say it)
+    ended = epoch >= settings.get("epochs", math.inf) or kept.get("bad_epochs", 0) >= settings.get("patience", math.inf)
+    try:
+        left = [LAST_STEPS[s] for s in steps_left(read_checkpoint(best))] if ended and best.is_file() else []
     except UserError:
         left = []
     lacks = f"; {best} lacks {', '.join(left)}, which the run does at its end" if left else ""
