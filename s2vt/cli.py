@@ -113,7 +113,10 @@ def kept_by_train(out: str, started: float, argv: list[str] | None = None) -> st
     from .checkpoint import LAST_STEPS, read_checkpoint, steps_left
 
     last, best = Path(out) / "last.pt", Path(out) / "best.pt"
-    new_last = last.is_file() and last.stat().st_mtime >= started
+    # (a --resume's last.pt is this run's too, rewritten or not: one stopped while it did a finished run's last
+    # steps said "no epoch finished; OUT holds the earlier run", with no command to continue; trial 56)
+    flags = [a for a in argv or [] if a in ("--resume", "--no-resume")]
+    new_last = last.is_file() and (last.stat().st_mtime >= started or flags[-1:] == ["--resume"])
     if not new_last and best.is_file() and best.stat().st_mtime >= started:  # (this run's best.pt, no last.pt)
         try:
             at = f" at epoch {read_checkpoint(best)['epoch']}"

@@ -449,7 +449,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
     """LIC2022 JSON-lines files -> entries (files with labels -> train, without -> test: the
     challenge's test file, which `s2vt export` writes). DatasetError for `test` > 0 (`--test`, labelled
     videos held out as test) with videos without labels: the two would mix in split test."""
-    entries, seen, counts, partials, lost = [], {}, {}, [], {}
+    entries, seen, counts, partials = [], {}, {}, []
     for path in json_paths:
         try:  # (read once, every check then reads the bytes: a pipe, /dev/stdin or `<(...)`, gives them once)
             data = Path(path).read_bytes()
@@ -461,8 +461,11 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
         refuse_json_array(path, data)
         data = cut_last_line(path, data)
         start = len(entries)
-        # (labels the manifest cannot hold: said, not dropped unsaid; a video left without any is a test video)
+        # (labels the manifest cannot hold: said, not dropped unsaid; a video with labels, none of which it can hold,
+        # is left out: as a video without labels it would join the challenge's test videos, or refuse --test;
+        # trial 56)
         partial = BadRows(path, "video", "imported without some labels")
+        labelless = BadRows(path, "video", "left out")
         for where, obj in json_lines(path, DatasetError, data):
             if not isinstance(obj, dict):
                 raise DatasetError(f"{where}not a JSON object (each line holds one video's object)")
@@ -476,10 +479,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             seen[vid] = where.rstrip(": ")
             try:
                 tags = lic2022_tags(obj)
-                for kind, this in lic2022_left_out(obj):
-                    partial.add(kind, f"{where}@id {vid}: {this}"
-                                + ("" if tags else ", so it has no label: split test"))
-                    lost[path] = lost.get(path, 0) + (kind == LEVEL2_ALONE and not tags)
+                left_out = lic2022_left_out(obj)
             except (AttributeError, TypeError):
                 raise DatasetError(f"{where}@id {vid}: 'category' and 'tag' must be lists of objects "
                                    "with a string '@value'") from None
@@ -489,25 +489,29 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             bad = [k for k, v in text.items() if v is not None and not isinstance(v, str)]
             if bad:
                 raise DatasetError(f"{where}@id {vid}: {bad[0]!r} must be a string")
+            # (an empty topic tag on a video without labels drops nothing that meant one: a test record's placeholder)
+            orphan = [this for kind, this in left_out if kind == LEVEL2_ALONE]
+            for kind, this in left_out if tags else []:
+                partial.add(kind, f"{where}@id {vid}: {this}")
+            if orphan and not tags:
+                labelless.add(f"{LEVEL2_ALONE}, its only label", f"{where}@id {vid}: {orphan[0]}")
+                continue
             entries.append({"video_id": vid, "split": "train" if tags else "test", "captions": [], "tags": tags,
                             # a lone surrogate (valid JSON, not UTF-8) becomes "?": the manifest stays UTF-8
                             "text": {k: (v or "").encode("utf-8", "replace").decode("utf-8") for k, v in text.items()}})
-        partials.append((partial, len(entries) - start))
+        partials += [(partial, len(entries) - start), (labelless, len(entries) - start + len(labelless))]
         counts[path] = (len(entries) - start, sum(e["split"] == "test" for e in entries[start:]))
     if test > 0 and any(bare for _, bare in counts.values()):
-        refuse_test_with_unlabelled(counts, test, lost)
+        refuse_test_with_unlabelled(counts, test)
     for partial, n in partials:  # (once the import goes on: a refused one said nothing was imported)
         partial.warn(n)
     return entries
 
 
-def refuse_test_with_unlabelled(counts: dict[str, tuple[int, int]], test: int,
-                                level2_alone: dict[str, int] | None = None) -> None:
+def refuse_test_with_unlabelled(counts: dict[str, tuple[int, int]], test: int) -> None:
     """DatasetError for `--test N` beside LIC2022 videos without labels (`counts`: each file's videos
     and those without labels): held-out labelled videos and the challenge's test file would be one
-    split test, scored on part of it and exported as a submission with ids the challenge never asked for.
-    `level2_alone`: each file's videos whose only label was a level 2 without its level 1 (named: a labelled file
-    with one such video was otherwise called a test file)."""
+    split test, scored on part of it and exported as a submission with ids the challenge never asked for."""
     def names(paths: list[str]) -> str:
         return ", ".join(str(p) for p in paths[:-1]) + (" and " if len(paths) > 1 else "") + str(paths[-1])
 
@@ -515,9 +519,7 @@ def refuse_test_with_unlabelled(counts: dict[str, tuple[int, int]], test: int,
     labelled = [p for p, (n, bare) in counts.items() if n and not bare]
     if len(unlabelled) == 1:
         n, bare = counts[unlabelled[0]]
-        lost = (level2_alone or {}).get(unlabelled[0], 0)
-        what = (f"{unlabelled[0]} ({'no labels' if bare == n else f'{bare} of its {n} videos without labels'}"
-                + (f", {lost} of them with only a level 2, without its level 1" if lost else "") + ") is")
+        what = f"{unlabelled[0]} ({'no labels' if bare == n else f'{bare} of its {n} videos without labels'}) is"
     else:
         what = f"{names(unlabelled)} (without labels) are"
     alone = names(labelled) if labelled else "the labelled videos"

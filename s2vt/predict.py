@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .device import pick_device
-from .errors import UserError, counted, invoked_as
+from .errors import UserError, counted, invoked_as, shell_quote
 from .fileio import (TRAIN_LOCK, OutputError, atomic_write_all, busy_line, check_writable, folder_path, json_bytes,
                      make_dirs, refuse_empty_paths, refuse_existing, refuse_linked_defaults, lock_path, locked,
                      refuse_long_names, refuse_special_outputs, refuse_checkpoints, removed_if_failed, RUN_OUTPUTS,
@@ -85,52 +85,65 @@ def decoding_used(cfg: DecodeConfig, model: S2VT, with_captions: bool) -> dict:
     return {"beam": cfg.beam, "length_penalty": cfg.length_penalty, "anti_lm": cfg.anti_lm, "consensus": consensus}
 
 
+def reranks(cfg: DecodeConfig) -> bool:
+    """Whether a decoding asks for consensus reranking (beam search with --consensus above 0)."""
+    return cfg.beam > 1 and cfg.consensus > 0
+
+
 def resume_fix(checkpoint: str, what: str) -> str:
     """How to add `what` to a checkpoint its run did not finish: --resume on its run, where a last.pt is beside
     it; else training again (a run whose last.pt the disk could not hold was told to --resume, which refused it;
     hostile trial)."""
-    train = shlex.join(invoked_as("train"))
-    return (f"`{train} ... --out RUN --resume` on its run writes {what} into best.pt"
+    train, run = shlex.join(invoked_as("train")), shell_quote(str(Path(checkpoint).parent))
+    return (f"`{train} ... --out {run} --resume` on its run writes {what} into best.pt"
             if (Path(checkpoint).parent / "last.pt").is_file() else
-            f"there is no last.pt beside it to resume its run from: a run trained again (`{train} ... --out RUN "
+            f"there is no last.pt beside it to resume its run from: a run trained again (`{train} ... --out {run} "
             "--overwrite`) writes one")
 
 
-def unfinished_warning(checkpoint: str, ckpt: dict) -> str | None:
+def unfinished_warning(checkpoint: str, ckpt: dict, reranking: bool = False) -> str | None:
     """The `warning:` line for a best.pt its run has not finished (`checkpoint.steps_left`: stopped during or
-    before the steps after its last epoch, or still training): its answers are not the finished model's."""
+    before the steps after its last epoch, paused by --stop-after, or still training): its answers are not the
+    finished model's; `reranking`: the decoding asks for consensus reranking, which a missing memory rules out
+    (said here: `memory_warnings` leaves it to this line)."""
     if not (left := steps_left(ckpt)):
         return None
     names = [LAST_STEPS[s] for s in left]
     said = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
-    return (f"warning: {checkpoint} is not its run's finished model: it lacks {said} (the run stopped before "
-            f"{'them' if len(names) > 1 else 'it'}, or is still training; {resume_fix(checkpoint, 'them')}): "
-            "its answers and scores are not the finished model's")
+    it = "them" if len(names) > 1 else "it"
+    return (f"warning: {checkpoint} is not its run's finished model: it lacks {said} (the run was stopped or "
+            f"paused before {it}, or is still training; {resume_fix(checkpoint, it)}): its answers and scores are "
+            "not the finished model's" + ("; decoding without consensus reranking" if reranking and "memory" in left
+                                          else ""))
 
 
 def memory_warnings(checkpoint: str, cfg: DecodeConfig, model: S2VT, with_captions: bool,
-                    video_ids: list[str] | None = None, split: str | None = None) -> list[str]:
+                    video_ids: list[str] | None = None, split: str | None = None,
+                    unfinished: bool = False) -> list[str]:
     """`warning:` lines about the caption memory: consensus reranking asked for but impossible (a
     checkpoint without one: written before it existed, or by a run interrupted before it ended; --resume
     of the run writes it), and
     `split`'s videos that the memory lists, which were training or val videos of the model (a manifest
     re-imported with another --seed splits anew): their scores overstate it however they are decoded,
-    and consensus reranking finds their own captions among the neighbours too."""
+    and consensus reranking finds their own captions among the neighbours too. `unfinished`: best.pt is due its
+    memory (`unfinished_warning` says so, and what it means for the decoding)."""
     if not with_captions:  # (a tag-only model has no memory: `training_warning` reads its training_ids)
         return []
-    reranks = cfg.beam > 1 and cfg.consensus > 0
+    reranking = reranks(cfg)
+    if model.memory is None and unfinished:
+        return []
     if model.memory is None:
         # (both causes, and the command that adds it: "when a run ends" told the owner of a finished run nothing;
         # --resume only where there is a last.pt to resume: a run whose last.pt the disk could not hold was told
         # to --resume, which refused it; hostile trial)
         fix = resume_fix(checkpoint, "it")
         return [f"warning: {checkpoint} has no caption memory (written by an older s2vt, or by a run stopped before "
-                f"its end; {fix}): decoding without consensus reranking"] if reranks else []
+                f"its end; {fix}): decoding without consensus reranking"] if reranking else []
     inside = len(set(video_ids or ()) & set(model.memory.ids))
     if inside:
         return [f"warning: {inside} of {len(video_ids)} videos of split {split} were training or val videos of "
                 f"{checkpoint} (its caption memory lists them): the scores overstate the model"
-                + (", and consensus reranking finds their own captions among the neighbours" if reranks else "")
+                + (", and consensus reranking finds their own captions among the neighbours" if reranking else "")
                 + (" (was the manifest re-imported with another --seed?)" if split == "test" else "")]
     return []
 
@@ -640,8 +653,9 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     if html and store is not None:
         store.sources()  # (the report reads them: a pipe or unreadable sources.jsonl refused now, not after decoding)
     make_dirs(out_path.parent)  # an impossible output folder fails now, not after decoding
-    for line in [unfinished_warning(checkpoint, ckpt)] + memory_warnings(checkpoint, cfg, model, with_captions,
-                                                                         [e["video_id"] for e in entries], split):
+    due = "memory" in steps_left(ckpt)
+    for line in [unfinished_warning(checkpoint, ckpt, with_captions and reranks(cfg))] + memory_warnings(
+            checkpoint, cfg, model, with_captions, [e["video_id"] for e in entries], split, due):
         if line:
             print(line, file=sys.stderr)
     line = training_warning(checkpoint, ckpt, model, with_captions, [e["video_id"] for e in entries], split)
@@ -825,8 +839,9 @@ class Captioner:
         self.extractor = Extractor(cfg, wait=False)
         self.model, self.vocab, self.labels = model_from_checkpoint(self.ckpt, device, checkpoint)
         self.has_captions = has_captions(self.ckpt)
-        for line in [unfinished_warning(checkpoint, self.ckpt)] + memory_warnings(checkpoint, self.decoding,
-                                                                                  self.model, self.has_captions):
+        due = "memory" in steps_left(self.ckpt)
+        for line in [unfinished_warning(checkpoint, self.ckpt, self.has_captions and reranks(self.decoding))] + \
+                memory_warnings(checkpoint, self.decoding, self.model, self.has_captions, unfinished=due):
             if line:
                 print(line, file=sys.stderr)
         self.decoding_used = decoding_used(self.decoding, self.model, self.has_captions)  # (what /api/model shows)

@@ -159,7 +159,8 @@ def test_a_best_pt_from_before_memories_is_said_as_such_and_the_fix_named(tmp_pa
              out=str(tmp_path / "p.json"))
     err = capsys.readouterr().err
     assert (f"warning: {best} has no caption memory (written by an older s2vt, or by a run stopped before its end; "
-            f"`{shlex.join(invoked_as('train'))} ... --out RUN --resume` on its run writes it into best.pt): "
+            f"`{shlex.join(invoked_as('train'))} ... --out {shlex.quote(str(best.parent))} --resume` on its run writes "
+            "it into best.pt): "
             "decoding without consensus reranking\n") in err, err
     train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True, **{**kw, "quiet": False}))
     err = capsys.readouterr().err
@@ -173,7 +174,8 @@ def test_a_best_pt_from_before_memories_is_said_as_such_and_the_fix_named(tmp_pa
     err = capsys.readouterr().err
     assert (f"warning: {best} has no caption memory (written by an older s2vt, or by a run stopped before its end; "
             f"there is no last.pt beside it to resume its run from: a run trained again "
-            f"(`{shlex.join(invoked_as('train'))} ... --out RUN --overwrite`) writes one): decoding without consensus "
+            f"(`{shlex.join(invoked_as('train'))} ... --out {shlex.quote(str(best.parent))} --overwrite`) writes one): "
+            "decoding without consensus "
             "reranking\n") in err, err
 
 

@@ -1424,9 +1424,14 @@ def test_a_best_pt_before_its_last_steps_is_said_not_to_be_the_finished_model(tm
              beam=1)
     said = [x for x in capsys.readouterr().err.splitlines() if "finished model" in x]
     assert said == [f"warning: {run / 'best.pt'} is not its run's finished model: it lacks the refit on train + val "
-                    "and the caption memory (the run stopped before them, or is still training; `"
-                    + shlex.join(cli.invoked_as("train")) + " ... --out RUN --resume` on its run writes them into "
-                    "best.pt): its answers and scores are not the finished model's"], said
+                    "and the caption memory (the run was stopped or paused before them, or is still training; `"
+                    + shlex.join(cli.invoked_as("train")) + f" ... --out {shlex.quote(str(run))} --resume` on its run "
+                    "writes them into best.pt): its answers and scores are not the finished model's"], said
+    # (beam search with consensus reranking: the same line says what the missing memory means, and no second
+    # 'has no caption memory' line guesses why; trial 56)
+    evaluate(str(run / "best.pt"), str(manifest), str(store), "test", out=str(tmp_path / "p2.json"), beam=2)
+    said = [x for x in capsys.readouterr().err.splitlines() if "memory" in x]
+    assert len(said) == 1 and said[0].endswith("not the finished model's; decoding without consensus reranking"), said
     # the interrupted line says it once the epochs are done (a Ctrl-C during the last steps), not between epochs
     assert cli.kept_by_train(str(run), 0.0).startswith(f"{run / 'last.pt'} kept at epoch 1: ")
     ended = tmp_path / "ended"
@@ -1437,6 +1442,12 @@ def test_a_best_pt_before_its_last_steps_is_said_not_to_be_the_finished_model(tm
     assert cli.kept_by_train(str(ended), 0.0).startswith(
         f"{ended / 'last.pt'} kept at epoch 1; {ended / 'best.pt'} lacks the refit on train + val, the caption "
         "memory, which the run does at its end: ")
+    # a --resume stopped while it did them (its last.pt older than it, not rewritten): the same, not "no epoch
+    # finished; OUT holds the earlier run" (trial 56)
+    later = time.time() + 60
+    assert cli.kept_by_train(str(ended), later, ["--out", str(ended), "--resume"]).startswith(
+        f"{ended / 'last.pt'} kept at epoch 1; {ended / 'best.pt'} lacks the refit")
+    assert cli.kept_by_train(str(ended), later, ["--out", str(ended)]).startswith("no epoch finished")
     train(TrainConfig.of(str(manifest), str(store), str(run), resume=True, **kw))
     best = read_checkpoint(run / "best.pt")
     assert best["unfinished"] == [] and "refit" in best and "memory" in best
