@@ -501,6 +501,10 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
                             "text": {k: (v or "").encode("utf-8", "replace").decode("utf-8") for k, v in text.items()}})
         partials += [(partial, len(entries) - start), (labelless, len(entries) - start + len(labelless))]
         counts[path] = (len(entries) - start, sum(e["split"] == "test" for e in entries[start:]))
+    if not entries and (gone := [b for b, _ in partials if len(b) and b.outcome == "left out"]):
+        # (every video left out: said in the refusal, not warned and then refused as 'no video found')
+        kind, (_, first) = next(iter(gone[0].kinds.items()))
+        raise DatasetError(f"{', '.join(map(str, json_paths))}: every video was left out: {kind} (first: {first})")
     if test > 0 and any(bare for _, bare in counts.values()):
         refuse_test_with_unlabelled(counts, test)
     for partial, n in partials:  # (once the import goes on: a refused one said nothing was imported)

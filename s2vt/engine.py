@@ -992,11 +992,13 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
             + (f" (best epoch {best['epoch']})" if "epoch" in best else "")
             + (f": {lacks}: {steps}" if steps
                else f": nothing to train ({more} to train on, --overwrite to start over)"))
+        # (last.pt still held its --epochs: a later --resume would train on past it; before the last steps, so that
+        # one stopped during them resumes as an ended run, and the interrupted line knows it; review)
+        if ended and run.ddp.main:
+            end_run_at(out / "last.pt", done)
         # a run stopped (Ctrl-C) during its last steps, or finished before training wrote caption
         # memories: what best.pt still lacks is done now
         best = finish(run, resumed=True) or best
-        if ended and run.ddp.main:  # (last.pt still held its --epochs: a later --resume would train on past it)
-            end_run_at(out / "last.pt", done)
         run.net = run.model  # (its DDP wrapper freed before the process group: `Dist.close`)
         run.ddp.close()
         return best

@@ -67,6 +67,21 @@ def unfinished(run: Run) -> dict:
     return {"unfinished": left} if left else {}
 
 
+def record_due(run: Run, due: tuple[bool, bool, bool, bool]) -> None:
+    """best.pt's "unfinished" made the steps `finish` is about to do (rank 0, before them), where it lists others:
+    the epoch that wrote it listed those due under its settings, and a --resume that changed them (--no-refit, a
+    --refit added) left a step listed for good that no run would do, or one unlisted that a Ctrl-C left undone
+    (review)."""
+    out = Path(run.cfg.out) / "best.pt"
+    if not out.exists():
+        return
+    ckpt = read_checkpoint(out)
+    left = [step for step, on in zip(LAST_STEPS, due) if on]
+    if steps_left(ckpt) != left:
+        ckpt["unfinished"] = left
+        write_checkpoint(out, ckpt)
+
+
 def steps_named(fit: bool, neighbours: bool, refit: bool, memory: bool) -> str:
     """The steps `last_steps` gives, in words: 'the refit on train + val, the caption memory'."""
     return ", ".join(name for name, due in zip(LAST_STEPS.values(), (fit, neighbours, refit, memory)) if due)
@@ -88,6 +103,8 @@ def finish(run: Run, resumed: bool = False) -> dict | None:
     if run.ddp.world > 1:  # best.pt as rank 0 wrote it at the last epoch, on every rank
         dist.barrier()
     fit, neighbours, refit, memory = last_steps(run, resumed)
+    if run.ddp.main:
+        record_due(run, (fit, neighbours, refit, memory))
     row = fit_text_linear(run) if fit else None
     if neighbours:
         row = choose_neighbours(run)

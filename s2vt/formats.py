@@ -65,12 +65,14 @@ def lic2022_fields(tags: list[dict]) -> tuple[str, str, list[str]]:
     level-1 tag, the level 1 is the best level 2's own parent (`level2:L1/L2`): a level 2 never
     stands without its level 1 in a result line (one naming no parent, `level2:L2`, is then dropped)."""
     ranked, stray = _ranked(tags), set(stray_level2(tags))
+    semantic = [t[len(SEMANTIC):] for t in ranked if t.startswith(SEMANTIC)]
     l1 = next((t[len(LEVEL1):] for t in ranked if t.startswith(LEVEL1)), "")
-    if not l1:
-        l1 = next((t[len(LEVEL2):].split("/", 1)[0] for t in ranked if t.startswith(LEVEL2) and "/" in t), "")
-    l2 = next((t[len(LEVEL2):].removeprefix(l1 + "/") for t in ranked if t.startswith(LEVEL2) and t not in stray),
-              "") if l1 else ""
-    return l1, l2, [t[len(SEMANTIC):] for t in ranked if t.startswith(SEMANTIC)]
+    if not l1:  # (the level 1 and level 2 of the best level 2 that names its parent: a bare one scored higher was
+        # put under that parent, which it may not belong to; review)
+        parented = next((t[len(LEVEL2):] for t in ranked if t.startswith(LEVEL2) and "/" in t), "")
+        return (*parented.split("/", 1), semantic) if parented else ("", "", semantic)
+    l2 = next((t[len(LEVEL2):].removeprefix(l1 + "/") for t in ranked if t.startswith(LEVEL2) and t not in stray), "")
+    return l1, l2, semantic
 
 
 def lic2022_record(vid: str, tags: list[dict]) -> dict:

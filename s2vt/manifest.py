@@ -22,7 +22,7 @@ from .fileio import DuplicateKeyError, atomic_write_bytes, json_error, json_kind
 # what a folder scan (and an upload) counts as a video file
 # (raw elementary streams too: decoded by their frames' order, a note saying their times assume ffmpeg's rate)
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv",
-                    ".wmv", ".3gp", ".ts", ".ogv",
+                    ".wmv", ".3gp", ".ts", ".ogv", ".mts", ".m2ts", ".vob", ".mxf", ".f4v", ".asf",
                     ".h264", ".264", ".hevc", ".h265", ".265", ".m2v", ".ivf", ".mjpeg", ".mjpg")
 
 VIDEO_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
@@ -190,7 +190,9 @@ def not_videos_named(sources: list) -> list:
     name, and a folder is scanned."""
     if len(sources) < 2:
         return []
-    return [s for s in sources if not os.path.isdir(s) and Path(s).suffix.lower() not in VIDEO_EXTENSIONS
+    # (a manifest, .jsonl, is each command's own matter: extract refuses it beside other inputs, caption.py
+    # points to `s2vt evaluate`)
+    return [s for s in sources if not os.path.isdir(s) and Path(s).suffix.lower() not in (*VIDEO_EXTENSIONS, ".jsonl")
             and (os.path.exists(s) or (os.path.islink(s) and Path(s).suffix))]
 
 

@@ -94,11 +94,11 @@ def resume_fix(checkpoint: str, what: str) -> str:
     """How to add `what` to a checkpoint its run did not finish: --resume on its run, where a last.pt is beside
     it; else training again (a run whose last.pt the disk could not hold was told to --resume, which refused it;
     hostile trial)."""
-    train, run = shlex.join(invoked_as("train")), shell_quote(str(Path(checkpoint).parent))
-    return (f"`{train} ... --out {run} --resume` on its run writes {what} into best.pt"
-            if (Path(checkpoint).parent / "last.pt").is_file() else
-            f"there is no last.pt beside it to resume its run from: a run trained again (`{train} ... --out {run} "
-            "--overwrite`) writes one")
+    train, folder = shlex.join(invoked_as("train")), Path(checkpoint).parent
+    if (folder / "last.pt").is_file():  # (its run's folder: named; a copied best.pt's folder is no run's)
+        return f"`{train} ... --out {shell_quote(str(folder))} --resume` on its run writes {what} into best.pt"
+    return (f"there is no last.pt beside it to resume its run from: a run trained again (`{train} ... --out RUN "
+            f"--overwrite`) writes {what}")
 
 
 def unfinished_warning(checkpoint: str, ckpt: dict, reranking: bool = False) -> str | None:

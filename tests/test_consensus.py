@@ -174,7 +174,7 @@ def test_a_best_pt_from_before_memories_is_said_as_such_and_the_fix_named(tmp_pa
     err = capsys.readouterr().err
     assert (f"warning: {best} has no caption memory (written by an older s2vt, or by a run stopped before its end; "
             f"there is no last.pt beside it to resume its run from: a run trained again "
-            f"(`{shlex.join(invoked_as('train'))} ... --out {shlex.quote(str(best.parent))} --overwrite`) writes one): "
+            f"(`{shlex.join(invoked_as('train'))} ... --out RUN --overwrite`) writes it): "
             "decoding without consensus "
             "reranking\n") in err, err
 

@@ -1448,6 +1448,15 @@ def test_a_best_pt_before_its_last_steps_is_said_not_to_be_the_finished_model(tm
     assert cli.kept_by_train(str(ended), later, ["--out", str(ended), "--resume"]).startswith(
         f"{ended / 'last.pt'} kept at epoch 1; {ended / 'best.pt'} lacks the refit")
     assert cli.kept_by_train(str(ended), later, ["--out", str(ended)]).startswith("no epoch finished")
+    # a step listed that the run no longer does (an epoch's list, under settings a --resume changed: --no-refit,
+    # --no-neighbours): finish makes the list what it does, not a step listed for good that no run would do (review)
+    stale = tmp_path / "stale"
+    shutil.copytree(run, stale)
+    ckpt = torch.load(stale / "best.pt", weights_only=True)
+    torch.save({**ckpt, "unfinished": ["neighbours", "refit", "memory"]}, stale / "best.pt")
+    train(TrainConfig.of(str(manifest), str(store), str(stale), resume=True, **{**kw, "epochs": 1}))  # (ends it)
+    best = read_checkpoint(stale / "best.pt")
+    assert best["unfinished"] == [] and "refit" in best and "memory" in best
     train(TrainConfig.of(str(manifest), str(store), str(run), resume=True, **kw))
     best = read_checkpoint(run / "best.pt")
     assert best["unfinished"] == [] and "refit" in best and "memory" in best

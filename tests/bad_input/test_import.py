@@ -1213,6 +1213,12 @@ def test_lic2022_labels_a_manifest_cannot_hold_are_said_not_dropped_unsaid(tmp_p
     # a refusal says nothing of videos imported (review)
     code, err = s2vt(capsys, "import", "lic2022", lic, "--out", tmp_path / "t.jsonl", "--test", "1")
     assert code == 2 and len(err) == 1 and err[0].startswith("error: --test 1 holds labelled videos out"), err
+    # every video left out: the refusal says why, not a warning and then 'no video found' (review)
+    only = tmp_path / "only.json"
+    only.write_text(json.dumps(rows[0], ensure_ascii=False) + "\n", encoding="utf-8")
+    code, err = s2vt(capsys, "import", "lic2022", only, "--out", tmp_path / "o.jsonl")
+    assert (code, err) == (2, [f"error: {only}: every video was left out: a level 2 without a level 1, its only "
+                               f"label (first: {only}:1: @id 1: level 2 '猫' without a level 1)"]), err
 
 
 def test_lic2022_a_duplicate_id_names_where_it_was_first(tmp_path, capsys):
