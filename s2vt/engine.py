@@ -28,7 +28,7 @@ from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, b
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError, no_store_here, printable, store_not_found
 
-from .checkpoint import (acting, check_resumable, checkpoint_of, load_weights, predated, read_checkpoint,
+from .checkpoint import (acting, check_resumable, checkpoint_of, load_weights, predated, read_checkpoint, steps_left,
                          write_checkpoint, write_checkpoints)
 from .config import RECIPES, ConfigError, TrainConfig
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
@@ -985,9 +985,11 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
                  else f"--epochs {done} ends the run at epoch {done}, where it is")
         # (what best.pt lacks is said first: "nothing to train", then minutes of refit, was untrue; hostile trial)
         steps = steps_named(*last_steps(run, resumed=True))
+        # (a best.pt that lists steps still due was stopped before they were done; else an older s2vt's, or edited)
+        why = ("stopped while they ran" if steps and steps_left(read_checkpoint(out / "best.pt"))
+               else "stopped while they ran, or written by an older s2vt without them")
         lacks = ("doing its last steps" if ended
-                 else "all epochs trained; doing the last steps best.pt lacks (stopped while they ran, or written by "
-                      "an older s2vt without them), as the run was")
+                 else f"all epochs trained; doing the last steps best.pt lacks ({why}), as the run was")
         log(f"{out}: " + (ended or f"the run already finished at epoch {done}")
             + (f" (best epoch {best['epoch']})" if "epoch" in best else "")
             + (f": {lacks}: {steps}" if steps

@@ -1144,8 +1144,8 @@ def test_a_run_killed_during_the_refit_keeps_its_best_pt_and_resume_refits(tmp_p
                                 **{**kw, "quiet": False}))
     said = [x for x in capsys.readouterr().err.splitlines() if x.startswith(str(tmp_path / "run"))]
     assert said[0].startswith(f"{tmp_path / 'run'}: the run already finished at epoch 2 (best epoch ") and said[0].endswith(
-        "): all epochs trained; doing the last steps best.pt lacks (stopped while they ran, or written by an older "
-        "s2vt without them), as the run was: the refit on train + val"), said
+        "): all epochs trained; doing the last steps best.pt lacks (stopped while they ran), as the run was: the "
+        "refit on train + val"), said
     after = read_checkpoint(tmp_path / "run" / "best.pt")
     assert after["refit"]["videos"] == n["train"] + n["val"] and best == before["metrics"] == after["metrics"]
     done = (tmp_path / "run" / "best.pt").read_bytes()
