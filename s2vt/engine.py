@@ -35,8 +35,8 @@ from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, b
                    empty_training_split, feature_dims, feature_stats, may_leave_parts_unused)
 from .epoch import (DivergedError, EarlyStopping, check_epoch_loss, check_summaries, distributed, first_step_loss,
                     lr_factor, param_groups, train_one_epoch, validate)
-from .finish import (REFIT_IDS_MAX, finish, last_steps, steps_named, takes_neighbours, training_ids, unfinished,
-                     vocabulary_used)
+from .finish import (REFIT_IDS_MAX, best_done, finish, steps_due, steps_named, takes_neighbours, training_ids,
+                     unfinished, vocabulary_used)
 from .levels import kinds
 from .model import S2VT, squash
 from .predict import feature_mismatch
@@ -984,9 +984,10 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
         ended = ("" if run.stopper.stop or done >= cfg.epochs
                  else f"--epochs {done} ends the run at epoch {done}, where it is")
         # (what best.pt lacks is said first: "nothing to train", then minutes of refit, was untrue; hostile trial)
-        steps = steps_named(*last_steps(run, resumed=True))
+        done_ckpt = best_done(run)  # (read once: the steps it lacks, and whether it lists them)
+        steps = steps_named(*steps_due(run, done_ckpt, resumed=True)) if done_ckpt is not None else ""
         # (a best.pt that lists steps still due was stopped before they were done; else an older s2vt's, or edited)
-        why = ("stopped while they ran" if steps and steps_left(read_checkpoint(out / "best.pt"))
+        why = ("stopped while they ran" if steps and steps_left(done_ckpt)
                else "stopped while they ran, or written by an older s2vt without them")
         lacks = ("doing its last steps" if ended
                  else f"all epochs trained; doing the last steps best.pt lacks ({why}), as the run was")

@@ -35,17 +35,15 @@ if TYPE_CHECKING:  # (engine imports this module: its Run is named here for the 
 REFIT_IDS_MAX = 100_000
 
 
-def last_steps(run: Run, resumed: bool = False) -> tuple[bool, bool, bool, bool]:
-    """(fit, neighbours, refit, memory): which of the run's last steps `finish` does, those its best.pt lacks;
-    none without a best.pt."""
-    out = Path(run.cfg.out)
-    if not (out / "best.pt").exists():
-        return False, False, False, False
-    return steps_due(run, read_checkpoint(out / "best.pt"), resumed)
+def best_done(run: Run) -> dict | None:
+    """The run's best.pt as it is (what its last steps have done), None without one."""
+    out = Path(run.cfg.out) / "best.pt"
+    return read_checkpoint(out) if out.exists() else None
 
 
 def steps_due(run: Run, done: dict, resumed: bool = False) -> tuple[bool, bool, bool, bool]:
-    """`last_steps` for a best.pt holding `done` ({}: one an epoch has just written, before any step)."""
+    """(fit, neighbours, refit, memory): which of the run's last steps `finish` does, those a best.pt holding `done`
+    (`best_done`; {}: one an epoch has just written) lacks."""
     # (a best.pt from before "linear_fitted" was recorded: fitted if its linear weights are, zeros until then)
     fitted = done.get("linear_fitted") or bool(done.get("model", {}).get("linear.bag.weight", torch.zeros(1)).any())
     fit = run.ddp.main and run.model.linear is not None and bool(run.groups) and len(run.val_ds) > 0 and not fitted
@@ -67,23 +65,19 @@ def unfinished(run: Run) -> dict:
     return {"unfinished": left} if left else {}
 
 
-def record_due(run: Run, due: tuple[bool, bool, bool, bool]) -> None:
+def record_due(run: Run, ckpt: dict, due: tuple[bool, bool, bool, bool]) -> None:
     """best.pt's "unfinished" made the steps `finish` is about to do (rank 0, before them), where it lists others:
     the epoch that wrote it listed those due under its settings, and a --resume that changed them (--no-refit, a
     --refit added) left a step listed for good that no run would do, or one unlisted that a Ctrl-C left undone
-    (review)."""
-    out = Path(run.cfg.out) / "best.pt"
-    if not out.exists():
-        return
-    ckpt = read_checkpoint(out)
+    (review). `ckpt`: best.pt as read (`best_done`)."""
     left = [step for step, on in zip(LAST_STEPS, due) if on]
     if steps_left(ckpt) != left:
         ckpt["unfinished"] = left
-        write_checkpoint(out, ckpt)
+        write_checkpoint(Path(run.cfg.out) / "best.pt", ckpt)
 
 
 def steps_named(fit: bool, neighbours: bool, refit: bool, memory: bool) -> str:
-    """The steps `last_steps` gives, in words: 'the refit on train + val, the caption memory'."""
+    """The steps `steps_due` gives, in words: 'the refit on train + val, the caption memory'."""
     return ", ".join(name for name, due in zip(LAST_STEPS.values(), (fit, neighbours, refit, memory)) if due)
 
 
@@ -102,9 +96,12 @@ def finish(run: Run, resumed: bool = False) -> dict | None:
     refit trains on all of them); the metrics of the fit or the neighbours' choice, or None."""
     if run.ddp.world > 1:  # best.pt as rank 0 wrote it at the last epoch, on every rank
         dist.barrier()
-    fit, neighbours, refit, memory = last_steps(run, resumed)
+    done = best_done(run)  # (read once: what the steps due are decided on, and where record_due writes them)
+    if done is None:
+        return None
+    fit, neighbours, refit, memory = steps_due(run, done, resumed)
     if run.ddp.main:
-        record_due(run, (fit, neighbours, refit, memory))
+        record_due(run, done, (fit, neighbours, refit, memory))
     row = fit_text_linear(run) if fit else None
     if neighbours:
         row = choose_neighbours(run)
