@@ -141,8 +141,9 @@ class TrainConfig:
                                   "for LIC2022 levels, gap for multi-label tags, tag_acc for single-label)",
                           ("auto", "CIDEr", "tag_acc", "gap", "lic_score"))
     device: str = setting(DEFAULT_DEVICE, DEVICE_HELP)
-    # stop (as if killed) after this epoch; for tests and time-boxed runs
-    stop_after: int | None = setting(None, help=None, minimum=1)
+    # (a pause: the benches and tests use it too; its own help, since the pause line names it to the user)
+    stop_after: int | None = setting(None, "pause after this epoch (before --epochs): last.pt kept, --resume "
+                                           "without it trains on", minimum=1)
     quiet: bool = setting(False, "no progress lines on stderr")
     # training from TFRecord shards (--features SHARDS, s2vt/shards.py)
     val_features: str | None = setting(None, "validation TFRecord shards, read fully (with shards and no "

@@ -1007,6 +1007,11 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
         return best
     best_metrics: dict = {}
     paused = False
+    if cfg.stop_after is not None and cfg.stop_after >= cfg.epochs:
+        # (a pause at or past the last epoch is none: the run trained to its end unsaid; new-user trial)
+        log(f"warning: --stop-after {cfg.stop_after} pauses nothing: the run ends at --epochs {cfg.epochs} and does "
+            "its last steps" + (" (pass --epochs above it to train on after the pause)"
+                                if cfg.stop_after > cfg.epochs else ""))
     for epoch in range(run.start_epoch, cfg.epochs + 1):
         torch.manual_seed(cfg.seed * 1000 + epoch)  # dropout / sampling depend on (seed, epoch) only: resumable
         run.train_ds.set_epoch(epoch)

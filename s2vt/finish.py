@@ -337,7 +337,7 @@ def choose_mixes(model: S2VT, loader, vocab: Vocab, labels: Labels, groups: dict
         tried = {}
         for mix in MIXES:
             linear.mix[idx] = mix
-            tried[mix] = validate(model, loader, vocab, labels, device, max_len)[score[kind]]
+            tried[mix] = validate(model, loader, vocab, labels, device, max_len).get(score[kind], 0.0)
         linear.mix[idx] = max(MIXES, key=lambda m: (tried[m], m))  # a tie: the linear side, the steadier one
 
 
@@ -372,7 +372,7 @@ def fit_text_linear(run: Run) -> dict:
                                       cfg.linear_steps, run.log, "refitted on train + val")
         set_linear(linear, weight, bias)
     run.log(f"fitted linear path ({time.time() - t0:.0f} s), mixed in at {mixes} (0: network alone, 1: linear alone): "
-            + ", ".join(f"{k} {row[k]:.3f}" for k in ("level1_acc", "level2_acc", "tag_f1", "lic_score"))
+            + ", ".join(f"{k} {row[k]:.3f}" for k in ("level1_acc", "level2_acc", "tag_f1", "lic_score") if k in row)
             + (f" (val, before the refit on the {len(both)} train + val videos)" if cfg.linear_refit else ""))
     save_checkpoint(out / "best.pt", model, run.vocab, labels, run.meta, best["epoch"], row,
                     {**run.text_extra, **training_ids(run, with_val=cfg.linear_refit), **vocabulary_used(cfg),

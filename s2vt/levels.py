@@ -68,7 +68,8 @@ def level_scores(pred: list[list[str]], gold: list[list[str]]) -> dict:
     """Level-1 accuracy, level-2 accuracy (videos with a gold level 2), topic-tag micro P/R/F1 (gold
     tags the model never saw count as missed), and lic_score: the mean of level-1 accuracy,
     level-2 accuracy and tag F1, the three figures the LIC2022 baseline reports, over the kinds the gold labels
-    have (data without topic tags: a tag F1 that can only be 0 held the score under 2/3; new-user trial)."""
+    have (data without topic tags: a tag F1 that can only be 0 held the score under 2/3; new-user trial) and the
+    tag figures only where the gold labels have topic tags (they read 0.000, a score of nothing)."""
     def of(tags, prefix):
         return [t for t in tags if t.startswith(prefix)]
 
@@ -78,10 +79,12 @@ def level_scores(pred: list[list[str]], gold: list[list[str]]) -> dict:
         scored = [(of(p, prefix)[:1], of(g, prefix)[:1]) for p, g in rows if of(g, prefix)]
         hits[kind] = float(np.mean([p == g for p, g in scored])) if scored else 0.0
         present += [hits[kind]] * bool(scored)
-    p, r, f = micro_f1([set(of(p, SEMANTIC)) for p, _ in rows], [set(of(g, SEMANTIC)) for _, g in rows])
-    present += [f] * any(of(g, SEMANTIC) for _, g in rows)
-    return {"level1_acc": hits["level1"], "level2_acc": hits["level2"], "tag_precision": p, "tag_recall": r,
-            "tag_f1": f, "lic_score": float(np.mean(present)) if present else 0.0}
+    out = {"level1_acc": hits["level1"], "level2_acc": hits["level2"]}
+    if any(of(g, SEMANTIC) for _, g in rows):
+        p, r, f = micro_f1([set(of(p, SEMANTIC)) for p, _ in rows], [set(of(g, SEMANTIC)) for _, g in rows])
+        out.update(tag_precision=p, tag_recall=r, tag_f1=f)
+        present.append(f)
+    return {**out, "lic_score": float(np.mean(present)) if present else 0.0}
 
 
 def probabilities(logits: torch.Tensor, multilabel: bool, groups: dict[str, list[int]] | None) -> torch.Tensor:

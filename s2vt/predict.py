@@ -177,9 +177,11 @@ def training_warning(checkpoint: str, ckpt: dict, model: S2VT, with_captions: bo
         inside = len(set(video_ids) & set(trained))
         if not inside:
             return None
-        # (the linear path's refit adds val to the list: its videos here are no longer held out)
+        # (the linear path's refit adds val to the list, and so do the tag neighbours' memory: its videos here are
+        # no longer held out; "fitted on" alone read as a contradiction beside a best.pt still due its refit)
+        how = "fitted on or keeps as tag neighbours" if model.neighbours is not None else "was fitted on"
         return (f"warning: {inside} of {len(video_ids)} videos of split {split} were training videos of {checkpoint} "
-                f"(it lists the {len(trained)} videos it was fitted on): the scores overstate the model" + reseeded)
+                f"(it lists the {len(trained)} videos it {how}): the scores overstate the model" + reseeded)
     if refit is None or isinstance(ids, list) or memory is not None or split not in ("train", "val"):
         return None  # (the memory lists train + val: none of them is here)
     from .finish import REFIT_IDS_MAX  # (here: evaluate need not load the training code)
@@ -699,7 +701,9 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         rows = [i for i, e in enumerate(entries) if e.get("tags")]
         pred_sets = [{index[t["tag"]] for t in preds[entries[i]["video_id"]]["tags"]} for i in rows]
         metrics.update(tag_scores(probs[rows], [gold[i] for i in rows], pred_sets))
-        if kinds(labels.names):
+        if kinds(labels.names):  # topic-tag P/R/F1 (none where the gold labels have no topic tag), not over levels
+            for k in ("tag_precision", "tag_recall", "tag_f1"):
+                metrics.pop(k, None)
             metrics.update(level_scores([[t["tag"] for t in preds[entries[i]["video_id"]]["tags"]] for i in rows],
                                         [entries[i]["tags"] for i in rows]))
         elif labels.multilabel:  # the threshold of tag_precision/recall/f1, chosen on val in training
@@ -912,10 +916,11 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
     items: list[str | dict] = []
     # (a shell glob's other files, `mixed/*`, skipped as extract skips them: they were failed videos; trial 55)
     if skipped := not_videos_named([v for v in videos if not dash_refusal(v)]):
-        print(skipped_line(skipped), file=sys.stderr)
         videos = [v for v in videos if v not in set(skipped)]
-        if not videos:
-            raise UserError(f"nothing to caption: none of the {len(skipped)} files named is a video by its extension")
+        if not videos:  # (the error alone: a warning that skipped them all beside it said it twice; trial 57)
+            raise UserError(f"nothing to caption: none of the {len(skipped)} files named is a video by its extension "
+                            f"({', '.join(skipped[:3])}{', ...' if len(skipped) > 3 else ''})")
+        print(skipped_line(skipped), file=sys.stderr)
     for v in videos:
         if dash := dash_refusal(v):  # (standard input even where a file '-' is there: './-' names that)
             items.append(failed(v, dash))

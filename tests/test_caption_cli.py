@@ -296,8 +296,9 @@ def test_a_manifest_given_as_a_video_is_told_to_go_to_evaluate_before_the_model_
     assert err == ["warning: skipped 2 named files that are not videos by their extension (first: m.json, "
                    "notes.txt)"], err
     code, out, err = fake_caption(capsys, monkeypatch, "m.json", "notes.txt")
-    assert (code, out) == (2, []) and err[-1] == ("error: nothing to caption: none of the 2 files named is a video "
-                                                   "by its extension"), err
+    # all of them: the error alone, naming them (a warning beside it said it twice; trial 57)
+    assert (code, out) == (2, []) and err == ["error: nothing to caption: none of the 2 files named is a video "
+                                              "by its extension (m.json, notes.txt)"], err
 
 def test_only_json_lines_of_video_ids_are_called_a_manifest(tmp_path, capsys, monkeypatch):
     """(hostile trial) Any JSON-lines file named as a video was called a manifest (LIC2022's train.json, a file

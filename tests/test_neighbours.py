@@ -117,6 +117,12 @@ def test_a_tag_only_run_keeps_neighbours_chosen_on_val_and_evaluate_uses_them(da
     if nb["mix"] > 0:  # (val chose them: the memory holds train + val, and evaluate says val is in it)
         assert nb["videos"] == len(nb["keys"]) == 120 and "best.pt keeps the 80 + 40 train + val videos" in err
         assert len(best["training_ids"]) == 120
+        # evaluate on val says its videos are the neighbours' (a best.pt still due its refit was said to have been
+        # "fitted on" them: a contradiction to read; new-user trial)
+        evaluate(str(run / "best.pt"), str(root / "manifest.jsonl"), str(root / "store"), "val",
+                 out=str(tmp_path / "val.json"))
+        assert ("40 of 40 videos of split val were training videos of" in (said := capsys.readouterr().err)
+                and "(it lists the 120 videos it fitted on or keeps as tag neighbours)" in said), said
     model, *_ = load_checkpoint(run / "best.pt")
     assert (model.neighbours is not None) == (nb["mix"] > 0)
     # the same best.pt without them: what evaluate scores differs where they were chosen

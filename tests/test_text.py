@@ -94,7 +94,8 @@ def test_level_loss_and_scores():
     # gold without topic tags (or level 2): the score is the mean of the kinds there are, not held under 2/3 by
     # an F1 that can only be 0 (new-user trial)
     scores = level_scores([["level1:体育", "tag:比赛"], ["level1:体育"]], [["level1:体育"], ["level1:音乐"]])
-    assert scores["tag_f1"] == 0.0 and scores["lic_score"] == pytest.approx(0.5)
+    # and no tag figures, which read 0.000 in the epoch line and evaluate's table
+    assert "tag_f1" not in scores and "tag_precision" not in scores and scores["lic_score"] == pytest.approx(0.5)
 
 
 def test_min_tag_count():
@@ -368,6 +369,25 @@ def text_run_args(manifest, run, epochs):
     """train.py's arguments for a small, fast text-only run."""
     return ["train", "--manifest", manifest, "--out", run, "--epochs", str(epochs), "--hidden", "16", "--text-embed",
             "8", "--batch-size", "8", "--min-tag-count", "1"]
+
+
+def test_levels_without_topic_tags_show_no_tag_figures(tmp_path, capsys):
+    """LIC2022 labels with levels and no topic tag: training's epoch line and evaluate's table leave the tag
+    precision/recall/F1 out (they read 0.000, a score of nothing; new-user trial)."""
+    manifest = lic_manifest(tmp_path, capsys)
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text("".join(json.dumps({**e, "tags": [t for t in e.get("tags", []) if not t.startswith("tag:")]},
+                                       ensure_ascii=False) + "\n" for e in read_manifest(manifest)))
+    code, out, err = s2vt(capsys, *text_run_args(bare, tmp_path / "run", 1))
+    assert code == 0, err
+    assert "level1_acc" in err and "tag_f1" not in err and "tag_f1" not in out, err
+    preds = tmp_path / "preds.json"
+    code, out, err = s2vt(capsys, "evaluate", "--checkpoint", tmp_path / "run" / "best.pt", "--manifest", bare,
+                          "--split", "val", "--out", preds)
+    assert code == 0, err
+    assert "level1_acc" in out + err and "tag_f1" not in out + err and "tag_precision" not in out + err
+    metrics = json.loads((tmp_path / "preds.metrics.json").read_text())
+    assert "level1_acc" in metrics and "tag_f1" not in metrics and "tag_recall" not in metrics
 
 
 def test_resume_with_other_text_linear_is_refused_and_a_finished_run_is_not_refitted(tmp_path, capsys):

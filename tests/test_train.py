@@ -1166,6 +1166,24 @@ def older_run(tmp_path, capsys, *args, data=None):
     return cmd
 
 
+def test_a_stop_after_at_or_past_epochs_says_it_pauses_nothing_and_is_in_the_help(tmp_path, capsys):
+    """--stop-after N with N >= --epochs on a fresh run trained to the end silently, a 'pause' that was none, and
+    the option the pause line names was not in --help (new-user trial)."""
+    from s2vt import cli
+
+    manifest, store = make_store(tmp_path / "d", videos=24)
+    cmd = ["train", "--manifest", str(manifest), "--features", str(store), "--hidden", "16", "--embed", "16",
+           "--enc-len", "6", "--min-count", "1", "--no-refit", "--epochs", "1"]
+    for after, more in (("1", ""), ("3", " (pass --epochs above it to train on after the pause)")):
+        assert cli.main([*cmd, "--out", str(tmp_path / f"run{after}"), "--stop-after", after]) == 0
+        err = capsys.readouterr().err
+        assert (f"warning: --stop-after {after} pauses nothing: the run ends at --epochs 1 and does its last steps"
+                + more + "\n") in err and "paused after" not in err, err
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    assert "--stop-after" in capsys.readouterr().out
+
+
 def edit_last(run, edit) -> None:
     """OUT/last.pt rewritten as `edit(ckpt)` leaves it (the way an older s2vt wrote it)."""
     ckpt = torch.load(run / "last.pt", weights_only=True)
