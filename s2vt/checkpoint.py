@@ -277,14 +277,16 @@ def neighbours_of(ckpt: dict, model: S2VT, name: str | os.PathLike = "checkpoint
     """The tag neighbours training wrote into best.pt (s2vt/neighbours.py); None in a checkpoint without
     them (written before them, a caption or text model, a last.pt) or whose val chose the network alone."""
     state = ckpt.get("neighbours")
-    if state is None or (isinstance(state, dict) and "keys" not in state and state.get("mix") == 0):
+    if state is None or (isinstance(state, dict) and "keys" not in state and "features" not in state
+                         and state.get("mix") == 0):
         return None  # ({"mix": 0, ...}: val chose the network alone)
     if model.fusion is None or not model.cfg.multilabel or not model.cfg.num_tags:
         raise CheckpointError(f"{name}: tag neighbours in a model without multi-label tags over video features")
     try:
         if not isinstance(state, dict):
             raise NeighboursError(f"tag neighbours do not fit the model ({type(state).__name__}, not a table)")
-        return TagNeighbours.from_state(state, model.cfg.num_tags, sum(model.cfg.modalities.values()))
+        return TagNeighbours.from_state(state, model.cfg.num_tags, sum(model.cfg.modalities.values()),
+                                        model.neighbour_layer())
     except NeighboursError as e:
         raise CheckpointError(f"{name}: {e}") from None
 

@@ -23,7 +23,7 @@ from .epoch import (DivergedError, check_epoch_loss, check_summaries, distribute
                     refit_lr_factor, train_one_epoch, validate)
 from .model import S2VT
 # (MIXES: the shares tried on val, 0, 0.1, ..., 1: the tag neighbours' and, per label kind, the fitted linear path's)
-from .neighbours import KS, MIXES, NEIGHBOURS_MAX, POWERS, TagNeighbours, choose
+from .neighbours import KS, MIXES, NEIGHBOURS_MAX, POWERS, SPACES, TagNeighbours, choose
 from . import shards
 from .text import CNB_WEIGHT, complement_nb, fit_linear, tfidf_matrix
 from .vocab import Vocab
@@ -383,7 +383,8 @@ def fit_text_linear(run: Run) -> dict:
 
 def neighbour_rows(model: S2VT, loader, device, training: bool = False
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, list[str]]:
-    """(keys [N, D], targets [N, C], the network's probabilities [N, C], ids) of a loader's videos, the
+    """(features [N, D] (`S2VT.neighbour_features`), targets [N, C], the network's probabilities [N, C], ids) of a
+    loader's videos, the
     first NEIGHBOURS_MAX of them (one row a video: a batch item repeated for its captions counts once).
     `training`: the memory's rows: only videos with a tag (one without votes nothing, and would take a
     neighbour's place), no probabilities (None)."""
@@ -398,7 +399,7 @@ def neighbour_rows(model: S2VT, loader, device, training: bool = False
             if not first:
                 continue
             rows = batch["video_index"][first].to(device)
-            keys.append(model.neighbour_keys(batch["feats"], batch["lengths"])[rows].cpu())
+            keys.append(model.neighbour_features(batch["feats"], batch["lengths"])[rows].cpu())
             if not training:
                 logits = model.tag_logits(batch["feats"], batch["lengths"], text=batch.get("text"))
                 probs.append(torch.sigmoid(logits)[rows].cpu())
@@ -427,8 +428,9 @@ def training_batches(run: Run):
 
 
 def choose_neighbours(run: Run) -> dict:
-    """best.pt's tag neighbours (s2vt/neighbours.py): with a memory of the training videos, the k, power
-    and share (mix) whose blend with best.pt's network scores the best GAP@20 on val; then a memory of
+    """best.pt's tag neighbours (s2vt/neighbours.py): with a memory of the training videos, the space (the
+    features, or the network's hidden layer where it has one), k, power and share (mix) whose blend with best.pt's
+    network scores the best GAP@20 on val; then a memory of
     train + val with them (val's own videos join once they are chosen, as the caption memory's and the
     refit's do). best.pt's val metrics and tag threshold become those of the blend (measured with the
     train-only memory); where val chose the network alone (mix 0) best.pt records that and keeps no
@@ -438,21 +440,30 @@ def choose_neighbours(run: Run) -> dict:
     model, _, _ = model_from_checkpoint(ckpt, run.device, out / "best.pt")
     model.neighbours = None  # (the network alone: what is blended)
     t0 = time.time()
-    keys, targets, _, _ = neighbour_rows(model, training_batches(run), run.device, training=True)
-    val_keys, val_targets, probs, val_ids = neighbour_rows(model, run.val_loader, run.device)
+    feats, targets, _, _ = neighbour_rows(model, training_batches(run), run.device, training=True)
+    val_feats, val_targets, probs, val_ids = neighbour_rows(model, run.val_loader, run.device)
     gold = [torch.nonzero(t).flatten().tolist() for t in val_targets]
-    if not any(gold) or not len(keys):  # (nothing to choose on, or to remember: said, not a "gap 0.000")
+    if not any(gold) or not len(feats):  # (nothing to choose on, or to remember: said, not a "gap 0.000")
         ckpt["neighbours"] = {"k": KS[0], "power": POWERS[0], "mix": 0.0, "videos": 0}
         ckpt["unfinished"] = steps_left(ckpt, "neighbours")
         write_checkpoint(out / "best.pt", ckpt)
         run.log("tag neighbours: none kept: " + ("no val video has tags to choose them on" if not any(gold)
                                                  else "no training video has tags"))
         return ckpt["metrics"]
-    memory = TagNeighbours.build(keys, targets).to(run.device)  # (the similarities on the run's device)
-    chosen, score, alone = choose(memory, probs, val_keys.to(run.device), gold)
+    # each space's memory and its choice (the similarities on the run's device); a tie: the features space
+    layer = model.neighbour_layer()
+    tried = {}
+    for space in SPACES if layer is not None else SPACES[:1]:
+        memory = TagNeighbours.build(feats.to(run.device), targets, layer=layer if space == "hidden" else None)
+        memory.to(run.device)
+        tried[space] = choose(memory, probs, memory.query(val_feats.to(run.device), layer), gold)
+    space = max(tried, key=lambda sp: (tried[sp][1], -SPACES.index(sp)))
+    chosen, score, alone = tried[space]
+    built = lambda rows, tags, how: TagNeighbours.build(  # noqa: E731
+        rows, tags, **how, layer=layer if space == "hidden" else None)
     lowered = None
     if chosen["mix"] > 0:
-        model.neighbours = TagNeighbours.build(keys, targets, **chosen)
+        model.neighbours = built(feats, targets, chosen)
         val = validate(model, run.val_loader, run.vocab, run.labels, run.device, cfg.max_len)
         # (chosen on GAP: a run that selects on another metric keeps the network alone where the blend lowers it)
         was = ckpt["metrics"].get(run.metric)
@@ -462,9 +473,9 @@ def choose_neighbours(run: Run) -> dict:
         ckpt["metrics"] = {**ckpt["metrics"], **{k: v for k, v in val.items() if isinstance(v, float)}}
         ckpt["config"]["tag_threshold"] = val.get("tag_threshold", ckpt["config"].get("tag_threshold"))
         has = val_targets.sum(1) > 0  # (val's videos with a tag join, as far as there is room)
-        room = max(0, NEIGHBOURS_MAX - len(keys))  # (the training videos first: the memory val chose with)
-        held, known = val_keys[has][:room], val_targets[has][:room]
-        both = TagNeighbours.build(torch.cat([keys, held]), torch.cat([targets, known]), **chosen)
+        room = max(0, NEIGHBOURS_MAX - len(feats))  # (the training videos first: the memory val chose with)
+        held, known = val_feats[has][:room], val_targets[has][:room]
+        both = built(torch.cat([feats, held]), torch.cat([targets, known]), chosen)
         ckpt["neighbours"] = {**both.state(), "videos": len(both)}
         if isinstance(ckpt.get("training_ids"), list):  # (val's videos are in the memory now: evaluate warns for them)
             kept = [v for v, t in zip(val_ids, val_targets) if t.any()][:len(held)]
@@ -474,9 +485,10 @@ def choose_neighbours(run: Run) -> dict:
     ckpt["unfinished"] = steps_left(ckpt, "neighbours")
     write_checkpoint(out / "best.pt", ckpt)
     run.log(f"tag neighbours ({time.time() - t0:.0f} s): "
-            + (f"the {chosen['k']} most similar of {len(keys)} training videos, similarity ^ {chosen['power']:g}, "
+            + (f"the {chosen['k']} most similar of {len(feats)} training videos in the {space} space, similarity ^ "
+               f"{chosen['power']:g}, "
                f"mixed in at {chosen['mix']:g}: val gap {score:.3f} (the network alone {alone:.3f}); best.pt keeps "
-               f"the {len(keys)} + {len(held)} train + val videos" if chosen["mix"] > 0
+               f"the {len(feats)} + {len(held)} train + val videos" if chosen["mix"] > 0
                else f"val chose the network alone (gap {score:.3f}): none kept" if lowered is None
                else f"the blend gap chose (mixed in at {lowered[3]:g}: val gap {score:.3f}, the network alone "
                     f"{alone:.3f}) lowers val {lowered[0]}, the run's --metric, from {lowered[2]:.3f} to "

@@ -21,8 +21,7 @@ from torch import nn
 from .decode import map_states
 from .options import MAX_WIDTH, derived, setting
 from .errors import SettingError
-from .neighbours import keys_of
-from .tagheads import MEAN_POOLING, TAG_HEADS, build as build_tag_head
+from .tagheads import MEAN_POOLING, TAG_HEADS, EnsembleHead, MLPHead, build as build_tag_head
 from .text import TextEncoder, TextFitted, TextLinear
 
 # the help's default of a setting the recipe for the data fills (s2vt/config.py RECIPES): where its
@@ -322,13 +321,25 @@ class S2VT(nn.Module):
         logits = logits + self.wide(text, logits.shape[0]) if self.wide is not None else logits
         logits = self.linear.blend(logits, text) if self.linear is not None else logits
         if self.neighbours is not None and not self.training:  # (set on a trained model only: `finish`, best.pt)
-            logits = self.neighbours.blend(logits, self.neighbour_keys(feats, lengths))
+            keys = self.neighbours.query(self.neighbour_features(feats, lengths), self.neighbour_layer())
+            logits = self.neighbours.blend(logits, keys)
         return logits
 
-    def neighbour_keys(self, feats, lengths) -> torch.Tensor:
-        """[B, D] the videos' keys among tag neighbours (`neighbours.keys_of`): their standardised,
-        L2-normalised features (`Fusion.features`, what --tag-input features reads), averaged, unit length."""
-        return keys_of(self.fusion.features(feats, lengths, one_step(lengths)))
+    def neighbour_features(self, feats, lengths) -> torch.Tensor:
+        """[B, D] what tag neighbours measure similarity on (s2vt/neighbours.py): the videos' standardised,
+        L2-normalised features (`Fusion.features`, what --tag-input features reads), averaged over the steps."""
+        return self.fusion.features(feats, lengths, one_step(lengths)).float().mean(1)
+
+    def neighbour_layer(self) -> nn.Linear | None:
+        """The hidden layer of the neighbours' "hidden" space: the first layer of the (first) MLP head reading
+        the video features alone (--tag-input features, no text beside them); None where there is none."""
+        head = self.tag_head
+        first = head.members[0] if isinstance(head, EnsembleHead) else head
+        width = sum(self.cfg.modalities.values())
+        if (isinstance(first, MLPHead) and self.cfg.tag_input == "features" and self.fusion is not None
+                and first[0].in_features == width):
+            return first[0]
+        return None
 
     def idle_without_captions(self) -> bool:
         """Whether a step without captions (tag-only training) leaves parameters without gradients, which

@@ -1,15 +1,20 @@
 """Tag neighbours: a multi-label tag model's memory of the videos it learnt from, their feature vectors and
 tags. A video's tag probabilities are the network's blended with those of its k most similar memory
-videos (cosine over the standardised, L2-normalised features the tag-only head reads, similarity to the
-power p as each neighbour's vote): (1 - mix) x network + mix x neighbours. k, p and mix are chosen on val
-when training ends (`finish.choose_neighbours`), with a memory of the training videos; best.pt keeps a
-memory of train + val. On YouTube-8M's video-level features the neighbours alone score about what the
-network does, and the blend above either (docs/benchmarks.md "Tag neighbours").
+videos (cosine similarity to the power p as each neighbour's vote): (1 - mix) x network + mix x neighbours.
+Similarity is measured in one of two spaces (SPACES): "features", the standardised, L2-normalised features the
+tag-only head reads, or "hidden", those features through the head's first hidden layer (`S2VT.neighbour_layer`:
+ReLU, centred on the memory's mean), where the network has learnt which differences matter for its tags. The
+space, k, p and mix are chosen on val when training ends (`finish.choose_neighbours`), with a memory of the
+training videos; best.pt keeps a memory of train + val. A hidden-space memory keeps the features and maps them
+when it is loaded, through the network it is loaded with: the refit's weights, not those val chose with. On
+YouTube-8M's video-level features the neighbours alone score about what the network does, and the blend above
+either, the more in the hidden space (docs/benchmarks.md "Tag neighbours", "Neighbours in the hidden space").
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .metrics import gap
 
@@ -17,6 +22,7 @@ from .metrics import gap
 KS = (10, 25, 50, 100)  # (100: more data, more neighbours worth asking; 25-50 chosen on 2,376 videos)
 POWERS = (1, 3)
 MIXES = tuple(round(0.1 * i, 1) for i in range(11))
+SPACES = ("features", "hidden")
 # the videos a memory holds at most (1,152 numbers a YouTube-8M video: ~115 MB in best.pt at the cap, float16,
 # twice that once loaded, float32); a run over more keeps the first it reads
 NEIGHBOURS_MAX = 50_000
@@ -29,66 +35,107 @@ class NeighboursError(ValueError):
 
 
 class TagNeighbours:
-    """`keys` [N, D] unit vectors (float16 values), `tags` the tag ids of each of the N videos as a CSR
-    (`indptr` [N + 1], `indices`), over `num_tags` tags. Not an nn.Module: its size is the data's, not
-    the model's, so it lives beside the state dict (best.pt's "neighbours"), as the caption memory does."""
+    """`vectors` [N, D] (float16 values) and the tag ids of each of the N videos as a CSR (`indptr` [N + 1],
+    `indices`), over `num_tags` tags. In the "features" space the vectors are the keys (unit vectors); in the
+    "hidden" space they are the videos' features, kept, and the keys those through a hidden layer (`embed`, before
+    the memory is used). Not an nn.Module: its size is the data's, not the model's, so it lives beside the state
+    dict (best.pt's "neighbours"), as the caption memory does."""
 
-    def __init__(self, keys: torch.Tensor, indptr: torch.Tensor, indices: torch.Tensor, num_tags: int,
-                 k: int, power: float, mix: float) -> None:
+    def __init__(self, vectors: torch.Tensor, indptr: torch.Tensor, indices: torch.Tensor, num_tags: int,
+                 k: int, power: float, mix: float, space: str = "features") -> None:
         # (built on the CPU, whatever device a checkpoint was read onto; `to` moves it). The float16 values
         # best.pt stores (`state`), held as float32 for the similarity's products: the memory val chose
         # with is, to the bit, the one predictions use
-        self.keys = keys.detach().cpu().to(torch.float16).float()
+        self.space = space
+        # (the hidden space's features kept as stored, float16, for `state`: each float32 copy of a memory at the
+        # cap, 50,000 videos, is another 230 MB)
+        self.vectors = vectors.detach().cpu().to(torch.float16) if space == "hidden" else None
+        self.keys = vectors.detach().cpu().to(torch.float16).float() if space == "features" else None  # (or `embed`)
+        self.centre = None
         self.indptr, self.indices = indptr.detach().cpu().long(), indices.detach().cpu().long()
         self.num_tags, self.k, self.power, self.mix = num_tags, int(k), float(power), float(mix)
-        rows = torch.repeat_interleave(torch.arange(len(self.keys)), self.indptr.diff())
+        rows = torch.repeat_interleave(torch.arange(len(vectors)), self.indptr.diff())
         # [num_tags, N]: a neighbour's votes reach its tags in one sparse product
         self.votes = torch.sparse_coo_tensor(torch.stack([self.indices, rows]), torch.ones(len(rows)),
-                                             (num_tags, len(self.keys)), check_invariants=True).coalesce()
+                                             (num_tags, len(vectors)), check_invariants=True).coalesce()
 
     @classmethod
-    def build(cls, keys: torch.Tensor, targets: torch.Tensor, k: int = KS[0], power: float = POWERS[0],
-              mix: float = 0.0) -> "TagNeighbours":
-        """From [N, D] keys (`keys_of`) and [N, C] 0/1 targets."""
+    def build(cls, features: torch.Tensor, targets: torch.Tensor, k: int = KS[0], power: float = POWERS[0],
+              mix: float = 0.0, layer: nn.Linear | None = None) -> "TagNeighbours":
+        """From [N, D] features (`S2VT.neighbour_features`) and [N, C] 0/1 targets; `layer`: the hidden space's
+        (None: the features space)."""
         rows, cols = torch.nonzero(targets, as_tuple=True)
         indptr = torch.zeros(len(targets) + 1, dtype=torch.long)
         indptr[1:] = torch.bincount(rows, minlength=len(targets)).cumsum(0)
-        return cls(keys, indptr, cols, targets.shape[1], k, power, mix)
+        if layer is None:
+            return cls(F.normalize(features.float(), dim=-1), indptr, cols, targets.shape[1], k, power, mix)
+        return cls(features, indptr, cols, targets.shape[1], k, power, mix, "hidden").embed(layer)
+
+    def embed(self, layer: nn.Linear) -> "TagNeighbours":
+        """The hidden space's keys: the vectors through `layer` and a ReLU (the tag head's first hidden layer),
+        centred on their mean over the memory, unit length. The features space's keys are its vectors."""
+        if self.space == "hidden":
+            def hidden(rows: torch.Tensor) -> torch.Tensor:
+                return F.relu(layer(rows.to(layer.weight.device, layer.weight.dtype))).float()
+            # (in parts: the whole memory's hidden vectors at once were several copies of the keys at their peak)
+            with torch.no_grad():
+                self.keys = torch.zeros(len(self.vectors), layer.out_features, device=layer.weight.device)
+                for i in range(0, len(self.vectors), CHUNK * 16):
+                    self.keys[i:i + CHUNK * 16] = hidden(self.vectors[i:i + CHUNK * 16])
+                self.centre = self.keys.mean(0)
+                self.keys = F.normalize(self.keys.sub_(self.centre), dim=-1)
+                self.votes = self.votes.to(self.keys.device)
+        return self
+
+    def query(self, features: torch.Tensor, layer: nn.Linear | None) -> torch.Tensor:
+        """[B, K] the keys of videos' [B, D] features (`S2VT.neighbour_features`) in this memory's space."""
+        if self.space == "features":
+            return F.normalize(features.float(), dim=-1)
+        with torch.no_grad():
+            return F.normalize(F.relu(layer(features.to(layer.weight.dtype))).float() - self.centre, dim=-1)
 
     def state(self) -> dict:
-        return {"keys": self.keys.to(torch.float16).cpu(), "indptr": self.indptr.cpu(),
-                "indices": self.indices.int().cpu(), "num_tags": self.num_tags, "k": self.k, "power": self.power,
-                "mix": self.mix}
+        kept = ({"keys": self.keys.to(torch.float16).cpu()} if self.space == "features"
+                else {"features": self.vectors, "space": "hidden"})
+        return {**kept, "indptr": self.indptr.cpu(), "indices": self.indices.int().cpu(), "num_tags": self.num_tags,
+                "k": self.k, "power": self.power, "mix": self.mix}
 
     @classmethod
-    def from_state(cls, state: dict, num_tags: int, width: int) -> "TagNeighbours":
-        """NeighboursError where the memory does not fit a model of `num_tags` tags reading `width` features."""
+    def from_state(cls, state: dict, num_tags: int, width: int, layer: nn.Linear | None = None) -> "TagNeighbours":
+        """NeighboursError where the memory does not fit a model of `num_tags` tags reading `width` features
+        (a hidden-space memory: whose hidden `layer` reads them; None, a model without one)."""
+        space = state.get("space", "features") if isinstance(state, dict) else None
         try:
-            keys, indptr, indices = state["keys"], state["indptr"], state["indices"]
+            vectors = state["keys"] if space == "features" else state["features"]
+            indptr, indices = state["indptr"], state["indices"]
             k, power, mix = state["k"], float(state["power"]), float(state["mix"])
             integers = all(torch.is_tensor(t) and not t.is_floating_point() and not t.is_complex()
                            and t.dtype != torch.bool for t in (indptr, indices))
-            fits = (integers and torch.is_tensor(keys) and keys.is_floating_point() and keys.dim() == 2
-                    and keys.shape[1] == width and int(state["num_tags"]) == num_tags
-                    and indptr.dim() == 1 and len(indptr) == len(keys) + 1 and int(indptr[0]) == 0
+            fits = (space in SPACES and (space == "features" or (layer is not None and layer.in_features == width))
+                    and integers and torch.is_tensor(vectors) and vectors.is_floating_point() and vectors.dim() == 2
+                    and vectors.shape[1] == width and int(state["num_tags"]) == num_tags
+                    and indptr.dim() == 1 and len(indptr) == len(vectors) + 1 and int(indptr[0]) == 0
                     and bool((indptr.diff() >= 0).all()) and int(indptr[-1]) == len(indices)
                     and (not len(indices) or 0 <= int(indices.min()) <= int(indices.max()) < num_tags)
                     and isinstance(k, int) and not isinstance(k, bool) and k >= 1 and 0 <= mix <= 1
                     and 0 < power < float("inf")
-                    # (unit vectors: finite in float16, as they are kept)
-                    and bool(torch.isfinite(keys.to(torch.float16)).all()))
+                    # (finite in float16, as they are kept: unit keys, or standardised features)
+                    and bool(torch.isfinite(vectors.to(torch.float16)).all()))
         except (KeyError, TypeError, AttributeError, ValueError, RuntimeError, IndexError):
             fits = False
         if not fits:
-            raise NeighboursError(f"tag neighbours do not fit the model ({num_tags} tags, {width} features a video)")
-        return cls(keys, indptr, indices, num_tags, k, power, mix)
+            raise NeighboursError(f"tag neighbours do not fit the model ({num_tags} tags, {width} features a video"
+                                  + (", in the hidden space of a model without one" if space == "hidden"
+                                     and layer is None else "") + ")")
+        return cls(vectors, indptr, indices, num_tags, k, power, mix, space).embed(layer)
 
     def to(self, device) -> "TagNeighbours":
         self.keys, self.votes = self.keys.to(device), self.votes.to(device)
+        self.centre = self.centre.to(device) if self.centre is not None else None
         return self
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.indptr) - 1
 
     def scores(self, query: torch.Tensor, k: int | None = None, power: float | None = None) -> torch.Tensor:
         """[B, num_tags] in [0, 1]: each tag's share of the similarity-weighted votes of the k nearest
@@ -116,16 +163,12 @@ class TagNeighbours:
         return {pair: torch.cat(parts) if parts else empty for pair, parts in out.items()}
 
     def blend(self, logits: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
-        """The network's logits with the neighbours' share mixed into its probabilities, as logits."""
+        """The network's logits with the neighbours' share mixed into its probabilities, as logits (`query`:
+        the videos' keys, `query`)."""
         if self.mix <= 0 or not len(self):
             return logits
         p = (1 - self.mix) * torch.sigmoid(logits.float()) + self.mix * self.scores(query)
         return torch.logit(p, eps=1e-6).to(logits.dtype)
-
-
-def keys_of(steps: torch.Tensor) -> torch.Tensor:
-    """A video's key: the mean of its feature steps [B, steps, D] (`Fusion.features`), unit length."""
-    return F.normalize(steps.float().mean(1), dim=-1)
 
 
 def choose(memory: TagNeighbours, probs: torch.Tensor, query: torch.Tensor, gold: list[list[int]]

@@ -709,7 +709,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         elif labels.multilabel:  # the threshold of tag_precision/recall/f1, chosen on val in training
             metrics["tag_threshold"] = model.cfg.tag_threshold
         if (nb := model.neighbours) is not None:  # (the scores are the blend's: with what, recorded beside them)
-            metrics["neighbours"] = {"k": nb.k, "power": nb.power, "mix": nb.mix, "videos": len(nb)}
+            metrics["neighbours"] = {"space": nb.space, "k": nb.k, "power": nb.power, "mix": nb.mix, "videos": len(nb)}
     # the videos the scores are over: a split that mixes labelled and unlabelled videos (an old LIC2022 import
     # with --test, or a hand-made manifest) is scored on its labelled ones alone
     scored = len({*(refs if refs and with_captions else ()), *(e["video_id"] for e in tagged if all_probs)})

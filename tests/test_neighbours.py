@@ -85,6 +85,45 @@ def test_state_round_trip_and_a_memory_that_does_not_fit_is_refused():
             TagNeighbours.from_state(state, tags, width)
 
 
+def test_the_hidden_space_maps_the_kept_features_through_the_layer_it_is_loaded_with():
+    """A hidden-space memory: keys are the features through the layer and a ReLU, centred on the memory's mean,
+    unit length; best.pt keeps the features, so that a memory loaded beside other weights (the refit's) is mapped
+    by those, never by the weights val chose with."""
+    F = torch.nn.functional
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(2, 4)
+    feats = torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-1.0, 0.0]]) * 1.3
+    targets = torch.tensor([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1]])
+    nb = TagNeighbours.build(feats, targets, k=2, power=1, mix=0.5, layer=layer)
+    with torch.no_grad():
+        hidden = F.relu(layer(feats.half().float()))
+        q = torch.tensor([[0.9, 0.1]])
+        want_q = F.normalize(F.relu(layer(q)) - hidden.mean(0), dim=-1)
+    assert nb.space == "hidden" and torch.allclose(nb.keys, F.normalize(hidden - hidden.mean(0), dim=-1))
+    assert torch.allclose(nb.query(q, layer), want_q) and nb.scores(nb.query(q, layer)).shape == (1, 3)
+    # the features space: the unit features, the layer unused
+    plain = TagNeighbours.build(feats, targets, k=2, power=1, mix=0.5)
+    assert plain.space == "features" and torch.allclose(plain.query(q, layer), F.normalize(q, dim=-1))
+    state = nb.state()
+    assert state["space"] == "hidden" and "keys" not in state and torch.equal(state["features"], feats.half())
+    assert "space" not in plain.state() and "keys" in plain.state()  # (as best.pt kept it before the hidden space)
+    assert torch.equal(TagNeighbours.from_state(state, 3, 2, layer).keys, nb.keys)
+    refit = torch.nn.Linear(2, 4)
+    moved = TagNeighbours.from_state(state, 3, 2, refit)
+    with torch.no_grad():
+        again = F.relu(refit(feats.half().float()))
+    assert torch.allclose(moved.keys, F.normalize(again - again.mean(0), dim=-1))
+    assert not torch.allclose(moved.keys, nb.keys)
+    # a model without the layer, or whose layer reads another width: one error, not a shape traceback
+    for other in (None, torch.nn.Linear(3, 4)):
+        with pytest.raises(NeighboursError, match="do not fit the model"):
+            TagNeighbours.from_state(state, 3, 2, other)
+    with pytest.raises(NeighboursError, match="in the hidden space of a model without one"):
+        TagNeighbours.from_state(state, 3, 2)
+    with pytest.raises(NeighboursError, match="do not fit the model"):
+        TagNeighbours.from_state({**state, "space": "pixels"}, 3, 2, layer)
+
+
 def test_choose_takes_the_neighbours_where_they_know_and_the_network_where_they_do_not():
     rng = np.random.default_rng(0)
     classes, n = 5, 200
@@ -140,7 +179,8 @@ def test_a_tag_only_run_keeps_neighbours_chosen_on_val_and_evaluate_uses_them(da
     recorded = {name: json.loads((tmp_path / f"{name}.metrics.json").read_text()).get("neighbours")
                 for name in scores}
     assert recorded["without"] is None
-    assert recorded["with"] == ({"k": nb["k"], "power": nb["power"], "mix": nb["mix"], "videos": nb["videos"]}
+    assert recorded["with"] == ({"space": nb.get("space", "features"), "k": nb["k"], "power": nb["power"],
+                                 "mix": nb["mix"], "videos": nb["videos"]}
                                 if nb["mix"] > 0 else None)
 
 
@@ -160,7 +200,51 @@ def test_neighbours_are_chosen_from_a_memory_that_knows_and_kept_with_val(data, 
     metrics = evaluate(str(run / "best.pt"), str(root / "manifest.jsonl"), str(root / "store"), "test",
                        out=str(tmp_path / "test.json"))
     nb = best["neighbours"]
-    assert metrics["neighbours"] == {"k": nb["k"], "power": nb["power"], "mix": nb["mix"], "videos": 120}
+    assert metrics["neighbours"] == {"space": nb.get("space", "features"), "k": nb["k"], "power": nb["power"],
+                                     "mix": nb["mix"], "videos": 120}
+
+
+def test_val_chooses_the_space_and_a_hidden_one_is_mapped_by_the_final_weights(data, tmp_path, capsys, monkeypatch):
+    """Both spaces are tried on val, the better kept (here the hidden one, made to score higher); best.pt keeps
+    its features, which evaluate maps through best.pt's own first hidden layer (the refit's weights), and a model
+    without such a layer (--tag-head moe) is refused a hidden memory in one line."""
+    import s2vt.finish as finish
+
+    real, spaces = finish.choose, []
+
+    def favour_hidden(memory, probs, query, gold):
+        spaces.append(memory.space)
+        chosen, score, alone = real(memory, probs, query, gold)
+        return ({**chosen, "mix": 0.3}, score + 1.0, alone) if memory.space == "hidden" else (chosen, score, alone)
+    monkeypatch.setattr(finish, "choose", favour_hidden)
+    root, d = data
+    run = tmp_path / "run"
+    assert main(["train", "--manifest", str(root / "manifest.jsonl"), "--features", str(root / "store"),
+                 "--out", str(run), "--epochs", "2", "--hidden", "32", "--batch-size", "16"]) == 0
+    err = capsys.readouterr().err
+    assert spaces == ["features", "hidden"] and "training videos in the hidden space" in err, err
+    ckpt = read_checkpoint(run / "best.pt")
+    nb = ckpt["neighbours"]
+    assert nb["space"] == "hidden" and nb["features"].shape == (120, 1152) and "keys" not in nb and "refit" in ckpt
+    model, *_ = load_checkpoint(run / "best.pt")
+    layer = model.neighbour_layer()
+    assert layer is model.tag_head.members[0][0]
+    with torch.no_grad():
+        hidden = torch.relu(layer(nb["features"].float()))
+    assert torch.allclose(model.neighbours.keys, torch.nn.functional.normalize(hidden - hidden.mean(0), dim=-1),
+                          atol=1e-5)
+    metrics = evaluate(str(run / "best.pt"), str(root / "manifest.jsonl"), str(root / "store"), "test",
+                       out=str(tmp_path / "test.json"))
+    assert metrics["neighbours"]["space"] == "hidden" and 0 < metrics["gap"] <= 1
+    moe = tmp_path / "moe"
+    assert main(["train", "--manifest", str(root / "manifest.jsonl"), "--features", str(root / "store"),
+                 "--out", str(moe), *ARGS, "--tag-head", "moe", "--no-neighbours"]) == 0
+    other = read_checkpoint(moe / "best.pt")
+    other["neighbours"] = nb
+    torch.save(other, tmp_path / "moe.pt")
+    with pytest.raises(CheckpointError, match=r"moe\.pt: tag neighbours do not fit the model \(5 tags, 1152 features a "
+                                              r"video, in the hidden space of a model without one\)"):
+        load_checkpoint(tmp_path / "moe.pt")
 
 
 def test_no_neighbours_leaves_best_pt_without_them(data, tmp_path, capsys):
