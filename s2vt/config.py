@@ -144,7 +144,7 @@ class TrainConfig:
     # (a pause: the benches and tests use it too; its own help, since the pause line names it to the user)
     stop_after: int | None = setting(None, "pause after this epoch (before --epochs): last.pt kept, --resume "
                                            "without it trains on", minimum=1)
-    quiet: bool = setting(False, "no progress lines on stderr")
+    quiet: bool = setting(False, "no progress lines on stderr (warnings are still said)")
     # training from TFRecord shards (--features SHARDS, s2vt/shards.py)
     val_features: str | None = setting(None, "validation TFRecord shards, read fully (with shards and no "
                                               "--manifest: required)")

@@ -612,7 +612,11 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         if any((out / name).exists() for name in RUN_FILES):
             refuse_locked(out)
     ddp.decided(look_at_folder)
-    log = (lambda *a: print(*a, file=sys.stderr)) if ddp.main and not cfg.quiet else (lambda *a: None)
+
+    def log(*a) -> None:  # (--quiet: no progress lines; a warning is said all the same, e.g. a --stop-after that
+        # pauses nothing, which a scripted run lost; new-user trial)
+        if ddp.main and (not cfg.quiet or (a and str(a[0]).startswith("warning:"))):
+            print(*a, file=sys.stderr)
     if cfg.resume and last_path is None:
         log(f"note: no {out / 'last.pt'} to resume from: starting a new run")
     if cfg.overwrite and last_path is None and any((out / name).exists() for name in RUN_FILES):

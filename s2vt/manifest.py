@@ -200,8 +200,8 @@ def skipped_line(skipped: list) -> str:
     """The warning for `not_videos_named`'s files."""
     one = len(skipped) == 1
     return (f"warning: skipped {len(skipped)} named file{'' if one else 's'} that {'is' if one else 'are'} not "
-            f"{'a video' if one else 'videos'} by {'its' if one else 'their'} extension (first: "
-            f"{', '.join(map(str, skipped[:3]))})")
+            f"{'a video' if one else 'videos'} by {'its' if one else 'their'} extension ("
+            f"{'first: ' if len(skipped) > 3 else ''}{', '.join(map(str, skipped[:3]))})")
 
 
 def broken_link(path: str | os.PathLike) -> bool:

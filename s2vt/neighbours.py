@@ -114,7 +114,8 @@ class TagNeighbours:
             fits = (space in SPACES and (space == "features" or (layer is not None and layer.in_features == width))
                     and integers and torch.is_tensor(vectors) and vectors.is_floating_point() and vectors.dim() == 2
                     and vectors.shape[1] == width and int(state["num_tags"]) == num_tags
-                    and indptr.dim() == 1 and len(indptr) == len(vectors) + 1 and int(indptr[0]) == 0
+                    and indptr.dim() == 1 and indices.dim() == 1 and len(indptr) == len(vectors) + 1
+                    and int(indptr[0]) == 0
                     and bool((indptr.diff() >= 0).all()) and int(indptr[-1]) == len(indices)
                     and (not len(indices) or 0 <= int(indices.min()) <= int(indices.max()) < num_tags)
                     and isinstance(k, int) and not isinstance(k, bool) and k >= 1 and 0 <= mix <= 1

@@ -179,9 +179,12 @@ def training_warning(checkpoint: str, ckpt: dict, model: S2VT, with_captions: bo
             return None
         # (the linear path's refit adds val to the list, and so do the tag neighbours' memory: its videos here are
         # no longer held out; "fitted on" alone read as a contradiction beside a best.pt still due its refit)
-        how = "fitted on or keeps as tag neighbours" if model.neighbours is not None else "was fitted on"
+        if model.neighbours is not None:  # (with --no-refit, val's are in the neighbours' memory alone)
+            return (f"warning: {inside} of {len(video_ids)} videos of split {split} were training videos of "
+                    f"{checkpoint} or are among its tag neighbours (it lists the {len(trained)} videos it was fitted "
+                    "on or keeps as neighbours): the scores overstate the model" + reseeded)
         return (f"warning: {inside} of {len(video_ids)} videos of split {split} were training videos of {checkpoint} "
-                f"(it lists the {len(trained)} videos it {how}): the scores overstate the model" + reseeded)
+                f"(it lists the {len(trained)} videos it was fitted on): the scores overstate the model" + reseeded)
     if refit is None or isinstance(ids, list) or memory is not None or split not in ("train", "val"):
         return None  # (the memory lists train + val: none of them is here)
     from .finish import REFIT_IDS_MAX  # (here: evaluate need not load the training code)
@@ -709,7 +712,9 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         elif labels.multilabel:  # the threshold of tag_precision/recall/f1, chosen on val in training
             metrics["tag_threshold"] = model.cfg.tag_threshold
         if (nb := model.neighbours) is not None:  # (the scores are the blend's: with what, recorded beside them)
-            metrics["neighbours"] = {"space": nb.space, "k": nb.k, "power": nb.power, "mix": nb.mix, "videos": len(nb)}
+            # (k as it acted: at most the memory's videos)
+            metrics["neighbours"] = {"space": nb.space, "k": min(nb.k, len(nb)), "power": nb.power, "mix": nb.mix,
+                                     "videos": len(nb)}
     # the videos the scores are over: a split that mixes labelled and unlabelled videos (an old LIC2022 import
     # with --test, or a hand-made manifest) is scored on its labelled ones alone
     scored = len({*(refs if refs and with_captions else ()), *(e["video_id"] for e in tagged if all_probs)})

@@ -293,7 +293,7 @@ def test_a_manifest_given_as_a_video_is_told_to_go_to_evaluate_before_the_model_
     (tmp_path / "notes.txt").write_text("x")
     code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "m.json", "notes.txt")
     assert (code, out) == (0, ["a.mp4: a caption"]), err
-    assert err == ["warning: skipped 2 named files that are not videos by their extension (first: m.json, "
+    assert err == ["warning: skipped 2 named files that are not videos by their extension (m.json, "
                    "notes.txt)"], err
     code, out, err = fake_caption(capsys, monkeypatch, "m.json", "notes.txt")
     # all of them: the error alone, naming them (a warning beside it said it twice; trial 57)

@@ -79,6 +79,7 @@ def test_state_round_trip_and_a_memory_that_does_not_fit_is_refused():
            ({**state, "keys": state["keys"].to(torch.complex64)}, 3, 2),
            ({**state, "indices": state["indices"].float()}, 3, 2),
            ({**state, "indptr": state["indptr"].double()}, 3, 2),
+           ({**state, "indices": state["indices"][:, None]}, 3, 2),  # (a traceback from the sparse votes; trial 58)
            ({**state, "keys": torch.full((4, 2), 1e6)}, 3, 2)]  # (beyond float16: infinite as kept)
     for state, tags, width in bad:
         with pytest.raises(NeighboursError, match="do not fit the model"):
@@ -161,7 +162,8 @@ def test_a_tag_only_run_keeps_neighbours_chosen_on_val_and_evaluate_uses_them(da
         evaluate(str(run / "best.pt"), str(root / "manifest.jsonl"), str(root / "store"), "val",
                  out=str(tmp_path / "val.json"))
         assert ("40 of 40 videos of split val were training videos of" in (said := capsys.readouterr().err)
-                and "(it lists the 120 videos it fitted on or keeps as tag neighbours)" in said), said
+                and "or are among its tag neighbours (it lists the 120 videos it was fitted on or keeps as "
+                    "neighbours)" in said), said
     model, *_ = load_checkpoint(run / "best.pt")
     assert (model.neighbours is not None) == (nb["mix"] > 0)
     # the same best.pt without them: what evaluate scores differs where they were chosen
@@ -236,6 +238,12 @@ def test_val_chooses_the_space_and_a_hidden_one_is_mapped_by_the_final_weights(d
     metrics = evaluate(str(run / "best.pt"), str(root / "manifest.jsonl"), str(root / "store"), "test",
                        out=str(tmp_path / "test.json"))
     assert metrics["neighbours"]["space"] == "hidden" and 0 < metrics["gap"] <= 1
+    # a k above the memory's videos acts as all of them, and the metrics file says so (it recorded 10^9; trial 58)
+    ckpt["neighbours"] = {**nb, "k": 10 ** 9}
+    torch.save(ckpt, tmp_path / "wide.pt")
+    metrics = evaluate(str(tmp_path / "wide.pt"), str(root / "manifest.jsonl"), str(root / "store"), "test",
+                       out=str(tmp_path / "wide.json"))
+    assert metrics["neighbours"]["k"] == metrics["neighbours"]["videos"] == 120
     moe = tmp_path / "moe"
     assert main(["train", "--manifest", str(root / "manifest.jsonl"), "--features", str(root / "store"),
                  "--out", str(moe), *ARGS, "--tag-head", "moe", "--no-neighbours"]) == 0

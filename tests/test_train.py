@@ -1179,6 +1179,10 @@ def test_a_stop_after_at_or_past_epochs_says_it_pauses_nothing_and_is_in_the_hel
         err = capsys.readouterr().err
         assert (f"warning: --stop-after {after} pauses nothing: the run ends at --epochs 1 and does its last steps"
                 + more + "\n") in err and "paused after" not in err, err
+    # --quiet leaves out progress lines, not the warning (a scripted run lost it; new-user trial)
+    assert cli.main([*cmd, "--out", str(tmp_path / "quiet"), "--stop-after", "1", "--quiet"]) == 0
+    assert capsys.readouterr().err.splitlines() == ["warning: --stop-after 1 pauses nothing: the run ends at --epochs 1 "
+                                                    "and does its last steps"]
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
     assert "--stop-after" in capsys.readouterr().out

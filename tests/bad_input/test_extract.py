@@ -512,7 +512,7 @@ def test_a_glob_of_a_folder_extracts_its_videos_and_skips_the_other_files(tmp_pa
         rc, err = extract(capsys, *named, "--out", tmp_path / "s", *VGGISH)
         assert rc == 0 and "Traceback" not in err, err
         assert err.splitlines()[0] == (f"warning: skipped 3 named files that are not videos by their extension "
-                                       f"(first: {g / 'Thumbs.db'}, {g / 'captions.json'}, {g / 'clip.srt'})")
+                                       f"({g / 'Thumbs.db'}, {g / 'captions.json'}, {g / 'clip.srt'})")
         assert "1 video, " in err and not (tmp_path / "s" / "failures.jsonl").exists()
     assert [p.name for p in (tmp_path / "s" / "vggish").iterdir()] == ["clip.npy"]
     (g / "manifest.jsonl").write_text(json.dumps({"video_id": "x", "path": "clip.mp4"}) + "\n")
@@ -954,7 +954,7 @@ def test_a_broken_link_among_several_inputs_is_a_failed_video_the_rest_go_on(tmp
     (d / "subs.srt").symlink_to("/mnt/unmounted/subs.srt")
     rc, err = extract(capsys, d / "good.mp4", d / "subs.srt", "--out", tmp_path / "s4", *VGGISH)
     assert rc == 0 and err.splitlines()[0] == ("warning: skipped 1 named file that is not a video by its extension "
-                                               f"(first: {d / 'subs.srt'})"), err
+                                               f"({d / 'subs.srt'})"), err
 
 
 def test_a_store_folder_that_is_a_symbolic_link_loop_is_called_one(tmp_path, videos, capsys):
