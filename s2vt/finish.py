@@ -452,18 +452,18 @@ def choose_neighbours(run: Run) -> dict:
         return ckpt["metrics"]
     # each space's memory and its choice (the similarities on the run's device); a tie: the features space
     layer = model.neighbour_layer()
+
+    def memory_of(space: str, rows: torch.Tensor, tags: torch.Tensor, **how) -> TagNeighbours:
+        return TagNeighbours.build(rows, tags, **how, layer=layer if space == "hidden" else None).to(run.device)
     tried = {}
     for space in SPACES if layer is not None else SPACES[:1]:
-        memory = TagNeighbours.build(feats.to(run.device), targets, layer=layer if space == "hidden" else None)
-        memory.to(run.device)
+        memory = memory_of(space, feats, targets)
         tried[space] = choose(memory, probs, memory.query(val_feats.to(run.device), layer), gold)
     space = max(tried, key=lambda sp: (tried[sp][1], -SPACES.index(sp)))
     chosen, score, alone = tried[space]
-    built = lambda rows, tags, how: TagNeighbours.build(  # noqa: E731
-        rows, tags, **how, layer=layer if space == "hidden" else None)
     lowered = None
     if chosen["mix"] > 0:
-        model.neighbours = built(feats, targets, chosen)
+        model.neighbours = memory_of(space, feats, targets, **chosen)
         val = validate(model, run.val_loader, run.vocab, run.labels, run.device, cfg.max_len)
         # (chosen on GAP: a run that selects on another metric keeps the network alone where the blend lowers it)
         was = ckpt["metrics"].get(run.metric)
@@ -475,7 +475,7 @@ def choose_neighbours(run: Run) -> dict:
         has = val_targets.sum(1) > 0  # (val's videos with a tag join, as far as there is room)
         room = max(0, NEIGHBOURS_MAX - len(feats))  # (the training videos first: the memory val chose with)
         held, known = val_feats[has][:room], val_targets[has][:room]
-        both = built(torch.cat([feats, held]), torch.cat([targets, known]), chosen)
+        both = memory_of(space, torch.cat([feats, held]), torch.cat([targets, known]), **chosen)
         ckpt["neighbours"] = {**both.state(), "videos": len(both)}
         if isinstance(ckpt.get("training_ids"), list):  # (val's videos are in the memory now: evaluate warns for them)
             kept = [v for v, t in zip(val_ids, val_targets) if t.any()][:len(held)]

@@ -23,8 +23,9 @@ KS = (10, 25, 50, 100)  # (100: more data, more neighbours worth asking; 25-50 c
 POWERS = (1, 3)
 MIXES = tuple(round(0.1 * i, 1) for i in range(11))
 SPACES = ("features", "hidden")
-# the videos a memory holds at most (1,152 numbers a YouTube-8M video: ~115 MB in best.pt at the cap, float16,
-# twice that once loaded, float32); a run over more keeps the first it reads
+# the videos a memory holds at most (1,152 numbers a YouTube-8M video: ~115 MB in best.pt at the cap, float16;
+# once loaded twice that as float32 keys, or in the hidden space 2,048 float32 a video, ~410 MB, beside the
+# float16 features); a run over more keeps the first it reads
 NEIGHBOURS_MAX = 50_000
 # the query rows scored against the whole memory at once (a [rows, memory] similarity matrix)
 CHUNK = 256
@@ -44,8 +45,9 @@ class TagNeighbours:
     def __init__(self, vectors: torch.Tensor, indptr: torch.Tensor, indices: torch.Tensor, num_tags: int,
                  k: int, power: float, mix: float, space: str = "features") -> None:
         # (built on the CPU, whatever device a checkpoint was read onto; `to` moves it). The float16 values
-        # best.pt stores (`state`), held as float32 for the similarity's products: the memory val chose
-        # with is, to the bit, the one predictions use
+        # best.pt stores (`state`), held as float32 for the similarity's products: in the features space the
+        # memory val chose with is, to the bit, the one predictions use (the hidden space's is mapped by the
+        # weights it is loaded with: after a refit, the refit's)
         self.space = space
         # (the hidden space's features kept as stored, float16, for `state`: each float32 copy of a memory at the
         # cap, 50,000 videos, is another 230 MB)
@@ -77,13 +79,15 @@ class TagNeighbours:
         if self.space == "hidden":
             def hidden(rows: torch.Tensor) -> torch.Tensor:
                 return F.relu(layer(rows.to(layer.weight.device, layer.weight.dtype))).float()
-            # (in parts: the whole memory's hidden vectors at once were several copies of the keys at their peak)
+            # (in parts and in place: the whole memory's hidden vectors at once were several copies of the keys
+            # at their peak, ~0.4 GB each at the cap)
             with torch.no_grad():
-                self.keys = torch.zeros(len(self.vectors), layer.out_features, device=layer.weight.device)
+                keys = torch.zeros(len(self.vectors), layer.out_features, device=layer.weight.device)
                 for i in range(0, len(self.vectors), CHUNK * 16):
-                    self.keys[i:i + CHUNK * 16] = hidden(self.vectors[i:i + CHUNK * 16])
-                self.centre = self.keys.mean(0)
-                self.keys = F.normalize(self.keys.sub_(self.centre), dim=-1)
+                    keys[i:i + CHUNK * 16] = hidden(self.vectors[i:i + CHUNK * 16])
+                self.centre = keys.mean(0) if len(keys) else keys.new_zeros(layer.out_features)
+                keys.sub_(self.centre)
+                self.keys = keys.div_(keys.norm(dim=-1, keepdim=True).clamp_(min=1e-12))  # (F.normalize, in place)
                 self.votes = self.votes.to(self.keys.device)
         return self
 
@@ -91,6 +95,8 @@ class TagNeighbours:
         """[B, K] the keys of videos' [B, D] features (`S2VT.neighbour_features`) in this memory's space."""
         if self.space == "features":
             return F.normalize(features.float(), dim=-1)
+        if self.centre.device != features.device:  # (a model moved after its memory was mapped)
+            self.to(features.device)
         with torch.no_grad():
             return F.normalize(F.relu(layer(features.to(layer.weight.dtype))).float() - self.centre, dim=-1)
 
@@ -165,7 +171,7 @@ class TagNeighbours:
 
     def blend(self, logits: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
         """The network's logits with the neighbours' share mixed into its probabilities, as logits (`query`:
-        the videos' keys, `query`)."""
+        the videos' keys, as `TagNeighbours.query` gives them)."""
         if self.mix <= 0 or not len(self):
             return logits
         p = (1 - self.mix) * torch.sigmoid(logits.float()) + self.mix * self.scores(query)

@@ -179,12 +179,10 @@ def training_warning(checkpoint: str, ckpt: dict, model: S2VT, with_captions: bo
             return None
         # (the linear path's refit adds val to the list, and so do the tag neighbours' memory: its videos here are
         # no longer held out; "fitted on" alone read as a contradiction beside a best.pt still due its refit)
-        if model.neighbours is not None:  # (with --no-refit, val's are in the neighbours' memory alone)
-            return (f"warning: {inside} of {len(video_ids)} videos of split {split} were training videos of "
-                    f"{checkpoint} or are among its tag neighbours (it lists the {len(trained)} videos it was fitted "
-                    "on or keeps as neighbours): the scores overstate the model" + reseeded)
-        return (f"warning: {inside} of {len(video_ids)} videos of split {split} were training videos of {checkpoint} "
-                f"(it lists the {len(trained)} videos it was fitted on): the scores overstate the model" + reseeded)
+        kept = model.neighbours is not None  # (with --no-refit, val's are in the neighbours' memory alone)
+        return (f"warning: {inside} of {len(video_ids)} videos of split {split} were training videos of {checkpoint}"
+                + (" or are among its tag neighbours" if kept else "") + f" (it lists the {len(trained)} videos it "
+                f"was fitted on{' or keeps as neighbours' if kept else ''}): the scores overstate the model" + reseeded)
     if refit is None or isinstance(ids, list) or memory is not None or split not in ("train", "val"):
         return None  # (the memory lists train + val: none of them is here)
     from .finish import REFIT_IDS_MAX  # (here: evaluate need not load the training code)
