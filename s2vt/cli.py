@@ -196,7 +196,7 @@ def decoding(args: argparse.Namespace):
 
 def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     not_taken(p, "caption", reads_videos=True)
-    p.add_argument("videos", nargs="+", metavar="VIDEO")
+    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files, or folders of them")
     p.add_argument("--checkpoint", default=None,
                    help="best.pt of a training run (default: $S2VT_CHECKPOINT, else checkpoints/s2vt.pt)")
     add_decode_arguments(p)
@@ -221,7 +221,7 @@ def run_caption(args: argparse.Namespace) -> int:
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     not_taken(p, "evaluate", reads_videos=False)
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", required=True, help="the model to evaluate (a run's best.pt)")
     p.add_argument("--manifest", required=True, help="the manifest whose --split videos are scored")
     # (missing, with --features naming TFRecord shards: the import that makes a manifest)
     advise_missing(p, "--manifest", lambda args: manifest_required(args.features, args.split, args.checkpoint))
@@ -319,10 +319,11 @@ def interrupted_evaluate(args: argparse.Namespace, written: list) -> str:
 
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("refs", help="manifest (JSON lines, any name) or JSON {id: [captions]}")
+    p.add_argument("refs", help="manifest (JSON lines, any name), JSON {id: [captions]}, an MLDS label list or an "
+                   "MSR-VTT videodatainfo file")
     p.add_argument("preds", help="JSON {id: caption} or [{\"image_id\"|\"video_id\": id, \"caption\": ...}], "
                    "bare or as MSR-VTT's results.json (export's files)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the scores as one JSON object")
     p.add_argument("--split", default=None, choices=SPLITS,
                    help="score against this split of the manifest only (as `s2vt evaluate --split` predicts it)")
     p.add_argument("--allow-partial", action="store_true", help="score only the ids present in both")
@@ -350,6 +351,9 @@ def run_score(args: argparse.Namespace) -> int:
                           f"{'were' if unreferenced > 1 else 'was'} left out")
         print(f"note: scored {len(ids)} of the {len(refs)} referenced videos (--allow-partial: {'; '.join(others)})",
               file=sys.stderr)
+    if len(ids) == 1:  # (pycocoevalcap's CIDEr-D too: a 0.0000 that read as a wrong caption; hostile trial)
+        print("note: CIDEr-D weighs n-grams by their rarity among the scored videos' references: over one video "
+              "every n-gram is in all of them, so CIDEr-D is 0 whatever the caption", file=sys.stderr)
     print(json.dumps({**scores, "scored": len(ids)}) if args.json else format_table(scores))
     return 0
 
@@ -424,13 +428,18 @@ def run_export(args: argparse.Namespace) -> int:
         order, split = None, args.split or "test"
         # only the split predicted: the other splits' videos would go in with empty answers
         if args.manifest and args.format == "lic2022":
-            order = [e["video_id"] for e in read_manifest(args.manifest) if e.get("split", "train") == split]
+            entries = read_manifest(args.manifest)
+            order = [e["video_id"] for e in entries if e.get("split", "train") == split]
             if not order:
                 raise ResultsError(f"{args.manifest}: no videos in split {split!r} (pass --split)")
             if not any(v in preds for v in order):
+                # (another dataset's predictions were told to pass --split; hostile trial)
+                held = sorted({e.get("split", "train") for e in entries if e["video_id"] in preds})
                 raise ResultsError(f"{args.preds} predicts none of the {counted(len(order), split + ' video')} of "
-                                   f"{args.manifest} (predictions for another split? pass the --split given to s2vt "
-                                   "evaluate)")
+                                   f"{args.manifest} " + (f"(its predictions are of its {' and '.join(held)} videos: "
+                                                          "pass the --split given to s2vt evaluate)" if held else
+                                                          "nor any other of its videos (the predictions of another "
+                                                          "dataset, or another --manifest's?)"))
             # (what each line would hold)
             if not any(any(lic2022_fields(preds[v]["tags"])) for v in order if v in preds):
                 raise ResultsError(f"{args.preds}: no predicted tag is a LIC2022 label (level1:, level2:, tag:): "
@@ -853,7 +862,7 @@ def add_weights_arguments(p: argparse.ArgumentParser) -> None:
         # (None: default_weights_dir() when the command runs, so $S2VT_WEIGHTS_DIR is read then)
         sp.add_argument("--dir", default=None, help="weights folder, as --weights-dir elsewhere (default: "
                         "$S2VT_WEIGHTS_DIR, else checkpoints/)")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("--json", action="store_true", help="print the list as JSON")
     for sp in (get, show):
         show_defaults(sp)
 

@@ -223,6 +223,23 @@ def recorded_data(out: str) -> dict | None:
     return {k: was[k] for k in DATA_PATHS if was.get(k)}
 
 
+def other_data(cfg: "TrainConfig", was: dict) -> dict:
+    """{setting: recorded path} of the data paths this --resume gives that are not those `was` (last.pt's
+    "settings") records, where both name a path that exists here (one typed relative to another folder names
+    nothing here to compare: it is not counted)."""
+    differ = {}
+    for k in DATA_PATHS:
+        now, then = getattr(cfg, k, None), was.get(k)
+        if not now or not then or str(now) == str(then):
+            continue
+        try:
+            if os.path.exists(now) and os.path.exists(then) and not os.path.samefile(now, then):
+                differ[k] = then
+        except OSError:  # (unreadable: nothing to say about it)
+            continue
+    return differ
+
+
 def resume_needs_data(out: str, was: dict | None) -> str:
     """The refusal of a --resume given not every data path its run started with: what it needs, named
     from `was`, OUT/last.pt's record of them (recorded_data), where it could be read."""

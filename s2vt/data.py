@@ -85,9 +85,12 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
         # to) is a third way out: training on it alone
         lacking = [m for m in modalities if not all(store.has(m, v) for v in missing)]
         complete = [m for m in modalities if m not in lacking]
-        advice = (f"pass --modalities {','.join(complete)} to train on the features they have, extract "
+        # (imported features, LIC2022's tsn, YouTube-8M's rgb: python -m extract cannot make them; hostile trial)
+        from extract.modalities import MODALITIES
+        made = "extract" if all(m in MODALITIES for m in lacking) else "import"
+        advice = (f"pass --modalities {','.join(complete)} to train on the features they have, {made} "
                   f"{','.join(lacking)} for them, or pass --skip-missing to leave them out" if complete
-                  else "extract them or pass --skip-missing")
+                  else f"{made} them or pass --skip-missing")
         raise DataError(f"{videos} have no features for {','.join(lacking)} in {store.root} "
                         f"(first: {', '.join(missing[:5])}); {advice}")
     if missing:

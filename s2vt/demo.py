@@ -381,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_main(argv: list[str] | None) -> int:
-    p = Parser(prog="s2vt demo", description=__doc__.splitlines()[0])
+    p = Parser(prog=shell_join(invoked_as("demo")), description=__doc__.splitlines()[0])
     p.add_argument("--out", default="s2vt-demo", help="output folder")
     p.add_argument("--per-combo", type=int, default=DEFAULT_PER_COMBO,
                    help="videos per colour x motion x sound combination")

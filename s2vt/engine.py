@@ -28,9 +28,9 @@ from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, b
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError, no_store_here, printable, store_not_found
 
-from .checkpoint import (acting, check_resumable, checkpoint_of, load_weights, predated, read_checkpoint, steps_left,
-                         write_checkpoint, write_checkpoints)
-from .config import RECIPES, ConfigError, TrainConfig
+from .checkpoint import (CheckpointError, acting, check_resumable, checkpoint_of, load_weights, predated,
+                         read_checkpoint, steps_left, write_checkpoint, write_checkpoints)
+from .config import RECIPES, ConfigError, TrainConfig, other_data
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
                    empty_training_split, feature_dims, feature_stats, may_leave_parts_unused)
 from .epoch import (DivergedError, EarlyStopping, check_epoch_loss, check_summaries, distributed, first_step_loss,
@@ -593,6 +593,15 @@ def refuse_locked(out: Path) -> None:
                                            "", lock))
 
 
+def video_level(store, entries: list[dict], modalities: list[str], streaming: bool) -> bool:
+    """Whether the features are one row a video (YouTube-8M's video-level ones): the shards' kind, else the
+    files of a few training videos."""
+    if streaming:
+        return getattr(store, "kind", None) == "video"
+    rows = [len(store.read(m, e["video_id"])) for e in entries[:20] for m in modalities if store.has(m, e["video_id"])]
+    return bool(rows) and max(rows) <= 1
+
+
 def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     """Device and torchrun ranks, data, model, optimiser and (with --resume) the state of last.pt;
     every check on the settings, the data and the run folder happens here, before any training.
@@ -618,7 +627,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         if ddp.main and (not cfg.quiet or (a and str(a[0]).startswith("warning:"))):
             print(*a, file=sys.stderr)
     if cfg.resume and last_path is None:
-        log(f"note: no {out / 'last.pt'} to resume from: starting a new run")
+        # (a warning, said under --quiet too: a typo in --out trains from scratch; a run stopped in its first
+        # epoch, before any last.pt, is started again by the same command, on purpose)
+        log(f"warning: --resume: no {out / 'last.pt'} to resume from: starting a new run there (is --out the run's?)")
     if cfg.overwrite and last_path is None and any((out / name).exists() for name in RUN_FILES):
         # (a user's evaluate --out or export into the run folder: left as they are, but no longer of its
         # model; lock files, live or stale, are not the user's)
@@ -670,6 +681,11 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         + ([f"warning: --tag-head {cfg.model.tag_head} pools video steps, and a text-only model (no --features) has "
             "none: only its classifier runs, on the text vector"] if cfg.model.tag_head in ("nextvlad", "attention")
            else []))
+    if cfg.model.tag_head in ("nextvlad", "attention") and modalities and video_level(store, splits["train"],
+                                                                                     modalities, streaming):
+        unused_video.append(f"warning: --tag-head {cfg.model.tag_head} pools a video's steps, and these features are "
+                            "one row a video (video-level): it pools a single step, of the fused features, one head "
+                            "(the tag-only recipe's 4 MLPs on the features need a mean-pooling head: mlp or moe)")
     # (before the recipe's, and not a --resume's kept from last.pt: a warning only for the user's own)
     given_dropout = cfg.model.feature_dropout if cfg.given is None or "feature_dropout" in cfg.given else None
     given_neighbours = cfg.neighbours and (cfg.given is None or "neighbours" in cfg.given)
@@ -803,12 +819,24 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                                 + "): validating on them inflates the scores and best.pt's choice; pass the "
                                   "manifest (and --seed) the run started with")
             resplit = last.get("val_digest") not in (None, videos["val_digest"])
-            check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
-                            tags_cause(last.get("settings", {}), cfg, streaming), resplit)
-            # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
-            problem = feature_mismatch(store.meta(), last.get("extract") or {}, modalities) if modalities else None
-            if problem:
-                raise StoreError(f"--resume: {getattr(store, 'meta_path', cfg.features)}: {problem} ({last_path})")
+            try:
+                check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
+                                tags_cause(last.get("settings", {}), cfg, streaming), resplit)
+                # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
+                problem = feature_mismatch(store.meta(), last.get("extract") or {}, modalities) if modalities \
+                    else None
+                if problem:
+                    raise StoreError(f"--resume: {getattr(store, 'meta_path', cfg.features)}: {problem} ({last_path})")
+            except (CheckpointError, StoreError) as e:
+                # other data paths than the run's: the likelier cause, said first (the vocabulary's
+                # difference read as a changed split, a hostile trial's --resume onto another dataset)
+                if moved := other_data(cfg, last.get("settings", {})):
+                    raise type(e)(f"--resume: the run in {out} started with "
+                                  + " ".join(f"{options.flag(k)} {shlex.quote(str(v))}" for k, v in moved.items())
+                                  + ", not this command's: pass the data it trained on (or --overwrite to train "
+                                    "anew on these); what differs: "
+                                  + str(e).removeprefix("--resume: ")) from None
+                raise
             load_weights(model, last["model"], last_path)
             load_training_state(optim, sched, last, cfg, len(sampler), last_path)
             start_epoch, stopper = last["epoch"] + 1, EarlyStopping(cfg.patience, best=last["best"],

@@ -279,8 +279,8 @@ def check_captions(preds: dict[str, dict], path: str | Path, what: str) -> str |
 
 def load_references(path: str | Path, split: str | None = None) -> dict[str, list[str]]:
     """{id: [captions]} from a manifest (`manifest.is_manifest`: .jsonl, or JSON lines of records with a
-    video_id whatever the name; only `split`'s videos when given) or a JSON object
-    of that shape. Blank captions are left out (`vocab.drop_blank_captions`, as training does: a
+    video_id whatever the name; only `split`'s videos when given), a JSON object
+    of that shape, or a release's reference file (`official_references`). Blank captions are left out (`vocab.drop_blank_captions`, as training does: a
     warning line counts them), and so are ids left without a caption: they have nothing to score against.
     A file with no reference caption at all is refused."""
     path = os.fspath(path)  # (as given: Path('./-') would be '-', standard input's name)
@@ -294,18 +294,23 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
         except ManifestError as e:
             raise ResultsError(str(e)) from None
     else:
-        if split is not None:
-            raise ResultsError(f"{path}: --split needs a manifest (JSON lines of video_id records) as the references")
         data = _load_json(path, "a JSON object {id: [captions]} (or a manifest: JSON lines of video_id records)")
-        if is_evaluate_metrics(data):  # (said only "expected {id: [captions]} or a manifest"; hostile trial)
+        if (official := official_references(path, data, split)) is not None:  # (a release's own file)
+            entries = official
+        elif split is not None:
+            raise ResultsError(f"{path}: --split needs a manifest (JSON lines of video_id records) or an MSR-VTT "
+                               "videodatainfo file as the references")
+        elif is_evaluate_metrics(data):  # (said only "expected {id: [captions]} or a manifest"; hostile trial)
             raise ResultsError(f"{path}: evaluate's metrics, not references: pass the manifest evaluate read (its "
                                f"--manifest) in their place, with --split {data['split']}")
-        if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
-            raise ResultsError(f"{path}: expected {{id: [captions]}} or a manifest (JSON lines of video_id records)")
-        for k, v in data.items():  # (as the manifest reader says it)
-            if not all(isinstance(c, str) for c in v):
-                raise ResultsError(f"{path}: {k!r}: 'captions' must be a list of strings")
-        entries = [{"video_id": str(k), "captions": list(v)} for k, v in data.items()]
+        else:
+            if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+                raise ResultsError(f"{path}: expected {{id: [captions]}}, a manifest (JSON lines of video_id records), "
+                                   "an MLDS label list or an MSR-VTT videodatainfo file")
+            for k, v in data.items():  # (as the manifest reader says it)
+                if not all(isinstance(c, str) for c in v):
+                    raise ResultsError(f"{path}: {k!r}: 'captions' must be a list of strings")
+            entries = [{"video_id": str(k), "captions": list(v)} for k, v in data.items()]
     had = [e["video_id"] for e in entries if e["captions"]]
     blank = drop_blank_captions(entries)
     refs = {e["video_id"]: e["captions"] for e in entries if e["captions"]}
@@ -319,6 +324,24 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
               + (f"; videos left without a reference, their captions all blank: {len(emptied)} (first: "
                  f"{', '.join(emptied[:3])})" if emptied else ""), file=sys.stderr)
     return refs
+
+
+def official_references(path: str, data, split: str | None) -> list[dict] | None:
+    """A release's reference file as its importer reads it (ids as `s2vt import` makes them, so evaluate's
+    predictions match): an MLDS label list ([{"id": "<clip>.avi", "caption": [...]}]) or an MSR-VTT
+    videodatainfo file (`split`: its videos of that split); None for anything else."""
+    from .datasets import DatasetError, import_msrvtt, read_captions
+    try:
+        if isinstance(data, list) and data and all(isinstance(d, dict) and {"id", "caption"} <= d.keys() for d in data):
+            if split is not None:
+                raise ResultsError(f"{path}: an MLDS label list has no splits: leave out --split")
+            return [{"video_id": k, "captions": v} for k, v in read_captions(path).items()]
+        if isinstance(data, dict) and {"videos", "sentences"} <= data.keys():
+            return [{"video_id": e["video_id"], "captions": e.get("captions", [])} for e in import_msrvtt([path])
+                    if split is None or e.get("split") == split]
+    except DatasetError as e:
+        raise ResultsError(str(e)) from None
+    return None
 
 
 def partial_advice(refs_path: str | Path, split: str | None, preds: dict) -> str:

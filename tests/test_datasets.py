@@ -133,6 +133,9 @@ def test_lic2022_fixture_import_train_export(tmp_path):
     assert json.loads((store / "meta.json").read_text())["backbones"] == {"tsn": "precomputed"}  # (no width: the files')
     assert (store / "tsn" / "1002.npy").is_symlink()
     run = tmp_path / "run"
+    # imported features cannot be extracted: the advice is to import them (a hostile trial read "extract them")
+    proc = run_cli("train.py", "--manifest", str(out), "--features", str(store), "--out", str(run), "--epochs", "1")
+    assert proc.returncode == 2 and proc.stderr.strip().endswith("import them or pass --skip-missing"), proc.stderr
     proc = run_cli("train.py", "--manifest", str(out), "--features", str(store), "--out", str(run), "--epochs", "3",
                    "--hidden", "32", "--embed", "32", "--skip-missing", "--modalities", "tsn", "--batch-size", "8",
                    env={"PYTHONWARNINGS": "default"})  # (run_cli hides warnings: this one is the user's to read)

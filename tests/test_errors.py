@@ -1166,7 +1166,10 @@ def test_a_signal_python_wrapped_while_a_class_was_made_is_said_as_the_signal(mo
     assert err.startswith("interrupted: while starting") and "Traceback" not in err
 
 
-SCORED = ('{"video_id": "a", "captions": ["a man walks"], "split": "test"}\n', '{"a": "a man walks"}')
+# (two videos: over one, score adds a note that CIDEr-D is 0 by its document frequencies)
+SCORED = ('{"video_id": "a", "captions": ["a man walks"], "split": "test"}\n'
+          '{"video_id": "b", "captions": ["a cat sleeps"], "split": "test"}\n',
+          '{"a": "a man walks", "b": "a cat sleeps"}')
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")

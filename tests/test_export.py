@@ -100,8 +100,15 @@ def test_export_counts_one_video_as_one_video(tmp_path, capsys):
         f"wrote {tmp_path / 'b.zip'}: 2 videos (split test of {manifest}, 1 predicted)"]
     assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest), "--split", "val",
                  "--out", str(tmp_path / "c.zip")]) == 2
-    assert capsys.readouterr().err == (f"error: {preds} predicts none of the 1 val video of {manifest} (predictions "
-                                       "for another split? pass the --split given to s2vt evaluate)\n")
+    assert capsys.readouterr().err == (f"error: {preds} predicts none of the 1 val video of {manifest} (its "
+                                       "predictions are of its test and train videos: pass the --split given to s2vt "
+                                       "evaluate)\n")
+    # another dataset's predictions: none of the manifest's ids (they were told to pass --split; a hostile trial)
+    preds.write_text(json.dumps([{"video_id": "video7010", "caption": "", "tags": ["level1:q"]}]))
+    assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
+                 "--out", str(tmp_path / "d.zip")]) == 2
+    assert capsys.readouterr().err == (f"error: {preds} predicts none of the 2 test videos of {manifest} nor any other "
+                                       "of its videos (the predictions of another dataset, or another --manifest's?)\n")
 
 
 def test_lic2022_level2_not_under_the_level1_is_dropped_with_one_warning(tmp_path, capsys):

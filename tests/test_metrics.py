@@ -363,3 +363,38 @@ def test_stopping_meteor_between_its_writes_prints_nothing():
                          "metrics._stop_meteor()\n"
                          "print(java.returncode)\n", timeout=60)
     assert (proc.returncode, proc.stderr) == (0, "") and proc.stdout.strip() not in ("", "None"), proc.stderr
+
+
+def test_score_reads_the_releases_own_reference_files(tmp_path, capsys, no_java):
+    """An MLDS label list and an MSR-VTT videodatainfo file score as their importers read them (ids without
+    `.avi`; `--split val` for MSR-VTT's `validate`): a hostile trial was told 'expected {id: [captions]}'."""
+    from s2vt.cli import main
+
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps({k: RES[k] for k in ("v1", "v2")}))
+    mlds = tmp_path / "training_label.json"
+    mlds.write_text(json.dumps([{"id": f"{k}.avi", "caption": GTS[k]} for k in ("v1", "v2")]))
+    refs = tmp_path / "refs.json"
+    refs.write_text(json.dumps({k: GTS[k] for k in ("v1", "v2")}))
+    assert main(["score", str(refs), str(preds), "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(["score", str(mlds), str(preds), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == plain
+    assert main(["score", str(mlds), str(preds), "--split", "val"]) == 2
+    assert capsys.readouterr().err.strip().endswith("an MLDS label list has no splits: leave out --split")
+    msrvtt = tmp_path / "videodatainfo.json"
+    msrvtt.write_text(json.dumps({
+        "videos": [{"video_id": k, "split": s, "category": 0} for k, s in (("v1", "validate"), ("v2", "validate"),
+                                                                          ("v3", "train"))],
+        "sentences": [{"video_id": k, "caption": c} for k, caps in GTS.items() for c in caps]}))
+    assert main(["score", str(msrvtt), str(preds), "--split", "val", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == plain
+    assert main(["score", str(msrvtt), str(preds)]) == 2  # (v3 unpredicted, as with a manifest)
+    assert "v3" in capsys.readouterr().err
+    # one video scored: CIDEr-D is 0 by its IDF, which a note says
+    assert main(["score", str(refs), str(preds), "--allow-partial", "--json"]) == 0 and "CIDEr-D is 0" not in \
+        capsys.readouterr().err
+    preds.write_text(json.dumps({"v1": RES["v1"]}))
+    assert main(["score", str(refs), str(preds), "--allow-partial", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["CIDEr"] == 0 and "over one video every n-gram is in all of them, so CIDEr-D is 0" in err

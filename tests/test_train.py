@@ -942,8 +942,12 @@ def test_resume_on_features_extracted_otherwise_is_refused(tmp_path):
     shutil.copytree(store, other)
     (other / "meta.json").write_text(json.dumps({**meta, "frames": 2}))
     before = (tmp_path / "run" / "last.pt").read_bytes()
-    with pytest.raises(StoreError, match=r"--resume: .*meta.json: frames=2 but the checkpoint was trained on frames=4"):
+    with pytest.raises(StoreError, match=r"--resume: .*meta.json: frames=2 but the checkpoint was trained on frames=4") \
+            as refused:
         train(TrainConfig.of(str(manifest), str(other), str(tmp_path / "run"), resume=True, **kw))
+    # the store is another folder than the run's: named first, as the likelier cause (a hostile trial)
+    assert str(refused.value).startswith(f"--resume: the run in {tmp_path / 'run'} started with --features {store}, "
+                                         "not this command's: pass the data it trained on"), refused.value
     assert (tmp_path / "run" / "last.pt").read_bytes() == before and len(rows(tmp_path / "run")) == 1
     best = train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True, **kw))  # its own: fine
     assert best and len(rows(tmp_path / "run")) == 2
@@ -956,6 +960,35 @@ def tag_only(tmp_path, videos=60, signal=False):
     tags = tmp_path / "tags.jsonl"
     tags.write_text("".join(json.dumps({**e, "captions": []}) + "\n" for e in lines))
     return tags, store, {s: sum(e["split"] == s for e in lines) for s in ("train", "val")}
+
+
+def test_a_resume_into_a_folder_without_a_run_warns_even_when_quiet(tmp_path, capsys):
+    """--resume where no last.pt is (a typo in --out, or a run stopped before its first epoch ended) starts a
+    new run: said in a warning line, which --quiet keeps (it was a note that --quiet dropped; a hostile trial)."""
+    manifest, store = make_store(tmp_path / "d", videos=24, shapes={"rgb": (4, 8)})
+    train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "typo"), resume=True, epochs=1,
+                         **{**FAST, "hidden": 16, "embed": 16}))
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"warning: --resume: no {tmp_path / 'typo' / 'last.pt'} to resume from: starting a new run there "
+                   "(is --out the run's?)"], err
+    assert (tmp_path / "typo" / "last.pt").is_file()
+
+
+def test_a_step_pooling_head_on_video_level_features_is_warned_of(tmp_path, capsys):
+    """--tag-head nextvlad / attention on one row a video (YouTube-8M video-level) trained silently: one
+    warning (a hostile trial); on features of several rows a video, none."""
+    kw = dict(epochs=1, **{**FAST, "hidden": 16, "quiet": False, "neighbours": False})
+    for rows_a_video, warned in ((1, True), (4, False)):
+        manifest, store = make_store(tmp_path / f"d{rows_a_video}", videos=30, shapes={"rgb": (rows_a_video, 8)})
+        lines = [json.loads(x) for x in manifest.read_text().splitlines()]
+        manifest.write_text("".join(json.dumps({**e, "captions": []}) + "\n" for e in lines))
+        train(TrainConfig.of(str(manifest), str(store), str(tmp_path / f"run{rows_a_video}"), tag_head="attention",
+                             **kw))
+        said = [x for x in capsys.readouterr().err.splitlines() if "one row a video" in x]
+        assert said == ([] if not warned else [
+            "warning: --tag-head attention pools a video's steps, and these features are one row a video (video-level): "
+            "it pools a single step, of the fused features, one head (the tag-only recipe's 4 MLPs on the features "
+            "need a mean-pooling head: mlp or moe)"]), said
 
 
 def test_refit_trains_on_train_and_val_for_the_chosen_epochs_and_keeps_the_val_metrics(tmp_path, capsys):
