@@ -75,6 +75,11 @@ class CheckpointError(UserError):
     """A checkpoint file that is missing, corrupt or not ours; one line for the user."""
 
 
+class DataMismatch(CheckpointError):
+    """A --resume whose data (vocabulary, text vocabulary, tags) is not its last.pt's: what the data decides,
+    unlike a setting's difference, so other data paths than the run's are the likelier cause."""
+
+
 def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict:
     """The checkpoint dict of a best.pt / last.pt (CheckpointError if it is not one)."""
     name, path = os.fspath(path), Path(path)  # (named as given: Path('./-') is '-', which reads as stdin)
@@ -353,16 +358,16 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
     split = ("the manifest's split changed (its validation videos are not those of the run), and with it the "
              "training videos: pass the manifest (and --seed) the run started with")
     if last["vocab"] != vocab.itos:
-        raise CheckpointError(f"--resume: the vocabulary differs from {path}'s ({len(vocab)} words now, "
+        raise DataMismatch(f"--resume: the vocabulary differs from {path}'s ({len(vocab)} words now, "
                               f"{len(last['vocab'])} there): " + (split if resplit else "the manifest or --min-count "
                                                                  "changed"))
     if last.get("text_vocab") != text_vocab:
-        raise CheckpointError(f"--resume: the text vocabulary differs from {path}'s: "
+        raise DataMismatch(f"--resume: the text vocabulary differs from {path}'s: "
                               + (split if resplit else older_tokens(last.get("text_vocab"), text_vocab)
                                  or "the manifest, --text-tokenizer or --text-min-count changed"))
     # (as many tags: other names or another order, which "3862 now, 3862 there" said neither of)
     if last["labels"] != labels.names:
-        raise CheckpointError(f"--resume: the tags differ from {path}'s ("
+        raise DataMismatch(f"--resume: the tags differ from {path}'s ("
                               + (f"{len(labels.names)} now, {len(last['labels'])} there" if len(labels.names)
                                  != len(last["labels"]) else f"as many, {len(labels.names)}, in other names or order")
                               + f"): {tags_cause}")

@@ -325,7 +325,8 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
                    "bare or as MSR-VTT's results.json (export's files)")
     p.add_argument("--json", action="store_true", help="print the scores as one JSON object")
     p.add_argument("--split", default=None, choices=SPLITS,
-                   help="score against this split of the manifest only (as `s2vt evaluate --split` predicts it)")
+                   help="score against this split of the references only (a manifest's or an MSR-VTT "
+                   "videodatainfo file's; as `s2vt evaluate --split` predicts it)")
     p.add_argument("--allow-partial", action="store_true", help="score only the ids present in both")
 
 
@@ -436,7 +437,7 @@ def run_export(args: argparse.Namespace) -> int:
                 # (another dataset's predictions were told to pass --split; hostile trial)
                 held = sorted({e.get("split", "train") for e in entries if e["video_id"] in preds})
                 raise ResultsError(f"{args.preds} predicts none of the {counted(len(order), split + ' video')} of "
-                                   f"{args.manifest} " + (f"(its predictions are of its {' and '.join(held)} videos: "
+                                   f"{args.manifest} " + (f"(its predictions are of its {', '.join(held)} videos: "
                                                           "pass the --split given to s2vt evaluate)" if held else
                                                           "nor any other of its videos (the predictions of another "
                                                           "dataset, or another --manifest's?)"))

@@ -223,12 +223,13 @@ def recorded_data(out: str) -> dict | None:
     return {k: was[k] for k in DATA_PATHS if was.get(k)}
 
 
-def other_data(cfg: "TrainConfig", was: dict) -> dict:
+def other_data(cfg: "TrainConfig", was: dict, streaming: bool = False) -> dict:
     """{setting: recorded path} of the data paths this --resume gives that are not those `was` (last.pt's
-    "settings") records, where both name a path that exists here (one typed relative to another folder names
-    nothing here to compare: it is not counted)."""
+    "settings") records, where both name a path that exists here (a recorded path is as typed where the run
+    started: from another folder it may name nothing, or another file, so the caller says it as typed).
+    `streaming`: the features are TFRecord shards, matched by their names, not their paths (s2vt/shards.py)."""
     differ = {}
-    for k in DATA_PATHS:
+    for k in DATA_PATHS if not streaming else ("manifest", "vocabulary"):
         now, then = getattr(cfg, k, None), was.get(k)
         if not now or not then or str(now) == str(then):
             continue

@@ -87,10 +87,13 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
         complete = [m for m in modalities if m not in lacking]
         # (imported features, LIC2022's tsn, YouTube-8M's rgb: python -m extract cannot make them; hostile trial)
         from extract.modalities import MODALITIES
-        made = "extract" if all(m in MODALITIES for m in lacking) else "import"
-        advice = (f"pass --modalities {','.join(complete)} to train on the features they have, {made} "
-                  f"{','.join(lacking)} for them, or pass --skip-missing to leave them out" if complete
-                  else f"{made} them or pass --skip-missing")
+        backbones = store.meta().get("backbones") or {}
+        extracted = [m for m in lacking if m in MODALITIES and backbones.get(m) != "precomputed"]
+        imported = [m for m in lacking if m not in extracted]
+        make = " and ".join([f"extract {','.join(extracted)}"] * bool(extracted)
+                            + [f"import {','.join(imported)}"] * bool(imported))
+        advice = (f"pass --modalities {','.join(complete)} to train on the features they have, {make} for them, "
+                  "or pass --skip-missing to leave them out" if complete else f"{make} for them or pass --skip-missing")
         raise DataError(f"{videos} have no features for {','.join(lacking)} in {store.root} "
                         f"(first: {', '.join(missing[:5])}); {advice}")
     if missing:

@@ -28,7 +28,7 @@ from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, b
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError, no_store_here, printable, store_not_found
 
-from .checkpoint import (CheckpointError, acting, check_resumable, checkpoint_of, load_weights, predated,
+from .checkpoint import (DataMismatch, acting, check_resumable, checkpoint_of, load_weights, predated,
                          read_checkpoint, steps_left, write_checkpoint, write_checkpoints)
 from .config import RECIPES, ConfigError, TrainConfig, other_data
 from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
@@ -595,11 +595,11 @@ def refuse_locked(out: Path) -> None:
 
 def video_level(store, entries: list[dict], modalities: list[str], streaming: bool) -> bool:
     """Whether the features are one row a video (YouTube-8M's video-level ones): the shards' kind, else the
-    files of a few training videos."""
+    files of the first training videos (a store holds one kind: its importer refuses to mix them)."""
     if streaming:
         return getattr(store, "kind", None) == "video"
     rows = [len(store.read(m, e["video_id"])) for e in entries[:20] for m in modalities if store.has(m, e["video_id"])]
-    return bool(rows) and max(rows) <= 1
+    return bool(rows) and max(rows) == 1
 
 
 def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
@@ -681,11 +681,6 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         + ([f"warning: --tag-head {cfg.model.tag_head} pools video steps, and a text-only model (no --features) has "
             "none: only its classifier runs, on the text vector"] if cfg.model.tag_head in ("nextvlad", "attention")
            else []))
-    if cfg.model.tag_head in ("nextvlad", "attention") and modalities and video_level(store, splits["train"],
-                                                                                     modalities, streaming):
-        unused_video.append(f"warning: --tag-head {cfg.model.tag_head} pools a video's steps, and these features are "
-                            "one row a video (video-level): it pools a single step, of the fused features, one head "
-                            "(the tag-only recipe's 4 MLPs on the features need a mean-pooling head: mlp or moe)")
     # (before the recipe's, and not a --resume's kept from last.pt: a warning only for the user's own)
     given_dropout = cfg.model.feature_dropout if cfg.given is None or "feature_dropout" in cfg.given else None
     given_neighbours = cfg.neighbours and (cfg.given is None or "neighbours" in cfg.given)
@@ -698,6 +693,12 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     # (tag_input's "auto" is the recipe's, as a None setting is)
     recipe_focal = options.value(cfg, "tag_focal") is None  # (not the user's, nor a --resume's from last.pt)
     cfg = options.replace(cfg, **{k: v for k, v in recipe.items() if options.value(cfg, k) in (None, "auto")})
+    if cfg.model.tag_head not in (None, *MEAN_POOLING) and modalities and ddp.agreed(
+            lambda: video_level(store, splits["train"], modalities, streaming)):
+        unused_video.append(f"warning: --tag-head {cfg.model.tag_head} pools a video's steps, and these features are "
+                            f"one row a video (video-level): it pools a single step, of the {cfg.model.tag_input} "
+                            "features" + ("" if has_caps or groups else " (the tag-only recipe's 4 MLPs on the features "
+                                          "need a mean-pooling head: mlp or moe)"))
     metric = cfg.metric if cfg.metric != "auto" else (
         "CIDEr" if has_caps else "lic_score" if groups else "gap" if labels.multilabel else "tag_acc")
 
@@ -827,15 +828,17 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                     else None
                 if problem:
                     raise StoreError(f"--resume: {getattr(store, 'meta_path', cfg.features)}: {problem} ({last_path})")
-            except (CheckpointError, StoreError) as e:
-                # other data paths than the run's: the likelier cause, said first (the vocabulary's
-                # difference read as a changed split, a hostile trial's --resume onto another dataset)
-                if moved := other_data(cfg, last.get("settings", {})):
-                    raise type(e)(f"--resume: the run in {out} started with "
-                                  + " ".join(f"{options.flag(k)} {shlex.quote(str(v))}" for k, v in moved.items())
-                                  + ", not this command's: pass the data it trained on (or --overwrite to train "
-                                    "anew on these); what differs: "
-                                  + str(e).removeprefix("--resume: ")) from None
+            except (DataMismatch, StoreError) as e:
+                # data that differs, given other data paths than the run's: those paths, the likelier cause,
+                # said first (the vocabulary's difference read as a changed split, a hostile trial's --resume onto
+                # another dataset); TFRecord shards are matched by name, not path (`shards`)
+                if moved := other_data(cfg, last.get("settings", {}), streaming):
+                    e.args = (f"--resume: the run in {out} started with "
+                              + " ".join(f"{options.flag(k)} {shlex.quote(str(v))}" for k, v in moved.items())
+                              + (" (as typed in the folder it started in)" if any(not os.path.isabs(str(v))
+                                                                                  for v in moved.values()) else "")
+                              + ", not this command's: pass the data it trained on (or --overwrite to train anew on "
+                                "these); what differs: " + str(e).removeprefix("--resume: "),)
                 raise
             load_weights(model, last["model"], last_path)
             load_training_state(optim, sched, last, cfg, len(sampler), last_path)

@@ -328,30 +328,53 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
 
 def official_references(path: str, data, split: str | None) -> list[dict] | None:
     """A release's reference file as its importer reads it (ids as `s2vt import` makes them, so evaluate's
-    predictions match): an MLDS label list ([{"id": "<clip>.avi", "caption": [...]}]) or an MSR-VTT
-    videodatainfo file (`split`: its videos of that split); None for anything else."""
+    predictions match; its warnings, of tags and categories, are not score's and go unsaid): an MLDS label list
+    ([{"id": "<clip>.avi", "caption": [...]}]) or an MSR-VTT videodatainfo file (each entry with its split;
+    `split`: that split's videos only); None for anything else. `data`: the file's parsed JSON."""
+    import contextlib
+
     from .datasets import DatasetError, import_msrvtt, read_captions
+    mlds = isinstance(data, list) and data and all(isinstance(d, dict) and {"id", "caption"} <= d.keys()
+                                                   for d in data)
+    msrvtt = isinstance(data, dict) and {"videos", "sentences"} <= data.keys()
+    if not (mlds or msrvtt):
+        return None
+    if Path(path).is_file() and Path(path).read_bytes()[:4] in ZIP_MAGICS:  # (the importers read plain JSON)
+        raise ResultsError(f"{path}: a zip holding {'an MLDS label list' if mlds else 'an MSR-VTT videodatainfo file'}"
+                           ": unzip it and pass the .json")
+    if mlds and split is not None:
+        raise ResultsError(f"{path}: an MLDS label list has no splits: leave out --split")
     try:
-        if isinstance(data, list) and data and all(isinstance(d, dict) and {"id", "caption"} <= d.keys() for d in data):
-            if split is not None:
-                raise ResultsError(f"{path}: an MLDS label list has no splits: leave out --split")
-            return [{"video_id": k, "captions": v} for k, v in read_captions(path).items()]
-        if isinstance(data, dict) and {"videos", "sentences"} <= data.keys():
-            return [{"video_id": e["video_id"], "captions": e.get("captions", [])} for e in import_msrvtt([path])
-                    if split is None or e.get("split") == split]
+        with contextlib.redirect_stderr(io.StringIO()):
+            entries = ([{"video_id": k, "captions": v} for k, v in read_captions(path).items()] if mlds else
+                       [{"video_id": e["video_id"], "captions": e.get("captions", []), "split": e.get("split")}
+                        for e in import_msrvtt([path])])
     except DatasetError as e:
         raise ResultsError(str(e)) from None
-    return None
+    return [e for e in entries if split is None or e.get("split") == split]
+
+
+def split_entries(refs_path: str | Path) -> list[dict] | None:
+    """The references' entries with their splits: a manifest's, or an MSR-VTT videodatainfo file's; None for
+    references without splits."""
+    if is_manifest(refs_path):
+        return read_manifest(refs_path)
+    try:
+        data = parse_json(Path(refs_path).read_bytes())
+        return official_references(os.fspath(refs_path), data, None) if isinstance(data, dict) else None
+    except (OSError, ValueError, UserError):  # (read and checked before: an error path says what it can)
+        return None
 
 
 def partial_advice(refs_path: str | Path, split: str | None, preds: dict) -> str:
-    """What to pass when the ids of references and predictions differ: the manifest split(s) the
-    predicted ids are in (when that is not `split`, the one given), else --allow-partial alone."""
-    if not is_manifest(refs_path):  # (--split needs a manifest)
+    """What to pass when the ids of references and predictions differ: the split(s) (of a manifest or a
+    videodatainfo file) the predicted ids are in (when that is not `split`, the one given), else --allow-partial alone."""
+    entries = split_entries(refs_path)
+    if entries is None:  # (--split needs a manifest or a videodatainfo file)
         return "pass --allow-partial to score the overlap"
     counts: dict[str, int] = {}
     splits = set()
-    for e in read_manifest(refs_path):
+    for e in entries:
         if any(not is_blank(c) for c in e.get("captions", [])):
             splits.add(e.get("split", "train"))
             if e["video_id"] in preds:
@@ -359,7 +382,7 @@ def partial_advice(refs_path: str | Path, split: str | None, preds: dict) -> str
     if len(splits) == 1 and split is None:  # (--split would change nothing)
         return "pass --allow-partial to score the overlap"
     if not counts:  # (no predicted id is in the manifest: no split would help)
-        return "none of the predicted ids is in the manifest"
+        return "none of the predicted ids is in the references"
     covered = sorted(counts, key=lambda s: -counts[s])
     if len(covered) == 1 and covered[0] != split:
         given = f", not {split!r}" if split else ""

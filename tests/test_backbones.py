@@ -210,11 +210,12 @@ def test_missing_weights_error_names_file(tmp_path, monkeypatch):
             build_backbone(name, "pretrained", weights_dir=tmp_path)
         msg = str(e.value)
         assert fname in msg and str(tmp_path) in msg and "--weights random" in msg and "\n" not in msg
-    # the PCA is post-processing that random weights need too: the way round it is leaving it out
+    # the PCA is post-processing that random weights need too: no --weights random advice
     with pytest.raises(WeightsNotFound) as e:
         build_backbone("vggish", "random", weights_dir=tmp_path, pca=True)
     msg = str(e.value)
-    assert "vggish_pca_params.npz" in msg and "leave out --vggish-pca" in msg and "--weights random" not in msg
+    assert "vggish_pca_params.npz" in msg and "features made with --vggish-pca need it, with random weights too" in msg
+    assert "--weights random" not in msg
 
 
 def test_inputs_stay_on_the_cpu_wherever_the_network_runs():

@@ -135,7 +135,8 @@ def test_lic2022_fixture_import_train_export(tmp_path):
     run = tmp_path / "run"
     # imported features cannot be extracted: the advice is to import them (a hostile trial read "extract them")
     proc = run_cli("train.py", "--manifest", str(out), "--features", str(store), "--out", str(run), "--epochs", "1")
-    assert proc.returncode == 2 and proc.stderr.strip().endswith("import them or pass --skip-missing"), proc.stderr
+    assert proc.returncode == 2 and proc.stderr.strip().endswith("import tsn for them or pass --skip-missing"), \
+        proc.stderr
     proc = run_cli("train.py", "--manifest", str(out), "--features", str(store), "--out", str(run), "--epochs", "3",
                    "--hidden", "32", "--embed", "32", "--skip-missing", "--modalities", "tsn", "--batch-size", "8",
                    env={"PYTHONWARNINGS": "default"})  # (run_cli hides warnings: this one is the user's to read)

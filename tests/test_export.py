@@ -101,7 +101,7 @@ def test_export_counts_one_video_as_one_video(tmp_path, capsys):
     assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest), "--split", "val",
                  "--out", str(tmp_path / "c.zip")]) == 2
     assert capsys.readouterr().err == (f"error: {preds} predicts none of the 1 val video of {manifest} (its "
-                                       "predictions are of its test and train videos: pass the --split given to s2vt "
+                                       "predictions are of its test, train videos: pass the --split given to s2vt "
                                        "evaluate)\n")
     # another dataset's predictions: none of the manifest's ids (they were told to pass --split; a hostile trial)
     preds.write_text(json.dumps([{"video_id": "video7010", "caption": "", "tags": ["level1:q"]}]))

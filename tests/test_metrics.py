@@ -389,8 +389,18 @@ def test_score_reads_the_releases_own_reference_files(tmp_path, capsys, no_java)
         "sentences": [{"video_id": k, "caption": c} for k, caps in GTS.items() for c in caps]}))
     assert main(["score", str(msrvtt), str(preds), "--split", "val", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == plain
-    assert main(["score", str(msrvtt), str(preds)]) == 2  # (v3 unpredicted, as with a manifest)
-    assert "v3" in capsys.readouterr().err
+    assert main(["score", str(msrvtt), str(preds)]) == 2  # (v3 unpredicted: the split to pass, as a manifest's)
+    err = capsys.readouterr().err
+    assert "v3" in err and "the predicted ids are in split val of" in err and "pass --split val" in err, err
+    # the importer's own warnings (tags, categories) are not score's; a zip of the file is one line
+    assert main(["score", str(msrvtt), str(preds), "--split", "val"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "vdi.zip", "w") as z:
+        z.write(msrvtt, "videodatainfo.json")
+    assert main(["score", str(tmp_path / "vdi.zip"), str(preds)]) == 2
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'vdi.zip'}: a zip holding an MSR-VTT videodatainfo file: "
+                                       "unzip it and pass the .json\n")
     # one video scored: CIDEr-D is 0 by its IDF, which a note says
     assert main(["score", str(refs), str(preds), "--allow-partial", "--json"]) == 0 and "CIDEr-D is 0" not in \
         capsys.readouterr().err

@@ -948,6 +948,11 @@ def test_resume_on_features_extracted_otherwise_is_refused(tmp_path):
     # the store is another folder than the run's: named first, as the likelier cause (a hostile trial)
     assert str(refused.value).startswith(f"--resume: the run in {tmp_path / 'run'} started with --features {store}, "
                                          "not this command's: pass the data it trained on"), refused.value
+    # a setting's difference is not the data's: said alone, whatever store is given
+    with pytest.raises(CheckpointError) as refused:
+        train(TrainConfig.of(str(manifest), str(other), str(tmp_path / "run"), resume=True, **{**kw, "hidden": 24}))
+    assert str(refused.value).startswith(f"--resume: {tmp_path / 'run' / 'last.pt'} was trained with hidden=16"), \
+        refused.value
     assert (tmp_path / "run" / "last.pt").read_bytes() == before and len(rows(tmp_path / "run")) == 1
     best = train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True, **kw))  # its own: fine
     assert best and len(rows(tmp_path / "run")) == 2
@@ -987,8 +992,8 @@ def test_a_step_pooling_head_on_video_level_features_is_warned_of(tmp_path, caps
         said = [x for x in capsys.readouterr().err.splitlines() if "one row a video" in x]
         assert said == ([] if not warned else [
             "warning: --tag-head attention pools a video's steps, and these features are one row a video (video-level): "
-            "it pools a single step, of the fused features, one head (the tag-only recipe's 4 MLPs on the features "
-            "need a mean-pooling head: mlp or moe)"]), said
+            "it pools a single step, of the fused features (the tag-only recipe's 4 MLPs on the features need a "
+            "mean-pooling head: mlp or moe)"]), said
 
 
 def test_refit_trains_on_train_and_val_for_the_chosen_epochs_and_keeps_the_val_metrics(tmp_path, capsys):

@@ -96,12 +96,14 @@ def find_weights(name: str, weights_dir: str | os.PathLike | None = None, requir
                 return d / f
     if not required:
         return None
+    # (the PCA is post-processing that random weights take too; said where caption.py and serve read it as well as
+    # extract, so no extract option is named)
+    other = ("features made with --vggish-pca need it, with random weights too" if name == "vggish_pca"
+             else "or pass --weights random for seeded random weights")
     raise WeightsNotFound(
         f"{spec.what} not found: looked for {spec.files[0]} in {', '.join(str(d) for d in dirs)}; "
         f"run `{shlex.join([*weights_command(), 'download', name, '--dir', str(dirs[0])])}` or download it from {spec.source} into {dirs[0]}/ "
-        # (the PCA is post-processing that random weights take too: leaving it out is the way round it)
-        f"(or {'leave out --vggish-pca' if name == 'vggish_pca' else 'pass --weights random for seeded random weights'}"
-        f"{'' if weights_dir else '; or ' + weights_dir_hint()})")
+        f"({other}{'' if weights_dir else '; or ' + weights_dir_hint()})")
 
 
 def not_a_pickle(path: Path) -> str | None:
