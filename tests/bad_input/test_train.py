@@ -191,7 +191,7 @@ def test_resume_without_last_pt(store, run, tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "last.pt" in err[0] and "--overwrite" in err[0]
     assert snapshot(no_last) == before  # starting over would have replaced best.pt
     code, err = s2vt(capsys, *train_args(store, tmp_path / "new", "--resume"))  # e.g. a requeued job's first try
-    assert code == 0 and err[0].startswith("note: no ") and "starting a new run" in err[0]
+    assert code == 0 and err[0].startswith("warning: --resume: no ") and "starting a new run" in err[0]
     assert (tmp_path / "new" / "last.pt").is_file()
 
 
@@ -1186,7 +1186,7 @@ def test_videos_lacking_one_modality_are_told_the_modalities_they_have(store, tm
     code, err = s2vt(capsys, *train_args((store[0], tmp_path / "features"), tmp_path / "out"))
     assert code == 2 and err == [f"error: 3 videos have no features for pooled in {tmp_path / 'features'} (first: "
                                  f"{', '.join(lacking)}); pass --modalities resnet152,vggish to train on the features "
-                                 "they have, extract pooled for them, or pass --skip-missing to leave them out"]
+                                 "they have, import pooled for them, or pass --skip-missing to leave them out"]
 
 
 def test_videos_without_features_are_counted_in_train_and_val_together(store, tmp_path, capsys):
@@ -1322,7 +1322,10 @@ def test_resume_with_a_re_split_manifest_says_the_split_changed_first(store, tmp
     del last["trained_ids"]                                  # look for, the vocabulary's difference said of the split)
     torch.save({**last, "trained_ids_skipped": True}, run / "last.pt")
     code, err = s2vt(capsys, *train_args((resplit, store[1]), run, "--resume", "--epochs", "2"))
-    assert (code, err) == (2, [f"error: --resume: the vocabulary differs from {run / 'last.pt'}'s (14 words now, 15 "
+    # (another manifest file than the run's: named first, as the run's data)
+    assert (code, err) == (2, [f"error: --resume: the run in {run} started with --manifest {manifest}, not this "
+                               "command's: pass the data it trained on (or --overwrite to train anew on these); what "
+                               f"differs: the vocabulary differs from {run / 'last.pt'}'s (14 words now, 15 "
                                "there): the manifest's split changed (its validation videos are not those of the run), "
                                "and with it the training videos: pass the manifest (and --seed) the run started with"])
 
