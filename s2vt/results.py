@@ -279,9 +279,10 @@ def check_captions(preds: dict[str, dict], path: str | Path, what: str) -> str |
 
 def load_references(path: str | Path, split: str | None = None) -> dict[str, list[str]]:
     """{id: [captions]} from a manifest (`manifest.is_manifest`: .jsonl, or JSON lines of records with a
-    video_id whatever the name; only `split`'s videos when given), a JSON object
-    of that shape, or a release's reference file (`official_references`). Blank captions are left out (`vocab.drop_blank_captions`, as training does: a
-    warning line counts them), and so are ids left without a caption: they have nothing to score against.
+    video_id whatever the name; only `split`'s videos when given), a JSON object of that shape, or a
+    release's reference file (`official_references`). Blank captions are left out
+    (`vocab.drop_blank_captions`, as training does: a warning line counts them), and so are ids left
+    without a caption: they have nothing to score against.
     A file with no reference caption at all is refused."""
     path = os.fspath(path)  # (as given: Path('./-') would be '-', standard input's name)
     if not dash_refusal(path):  # (before is_manifest, which reads no pipe: said alike with --split or without)
@@ -334,12 +335,14 @@ def official_references(path: str, data, split: str | None) -> list[dict] | None
     import contextlib
 
     from .datasets import DatasetError, import_msrvtt, read_captions
-    mlds = isinstance(data, list) and data and all(isinstance(d, dict) and {"id", "caption"} <= d.keys()
-                                                   for d in data)
+    mlds = isinstance(data, list) and bool(data) and all(isinstance(d, dict) and {"id", "caption"} <= d.keys()
+                                                         for d in data)
     msrvtt = isinstance(data, dict) and {"videos", "sentences"} <= data.keys()
     if not (mlds or msrvtt):
         return None
-    if Path(path).is_file() and Path(path).read_bytes()[:4] in ZIP_MAGICS:  # (the importers read plain JSON)
+    with open(path, "rb") as f:  # (its first bytes only: the importers below read the file itself, as plain JSON)
+        zipped = f.read(4) in ZIP_MAGICS
+    if zipped:
         raise ResultsError(f"{path}: a zip holding {'an MLDS label list' if mlds else 'an MSR-VTT videodatainfo file'}"
                            ": unzip it and pass the .json")
     if mlds and split is not None:
