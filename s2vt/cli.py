@@ -331,7 +331,7 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from .metrics import caption_scores
+    from .metrics import ONE_VIDEO_CIDER, caption_scores
     from .predict import format_table
     from .results import check_captions, load_predictions, load_references, match_ids, partial_advice
 
@@ -352,9 +352,8 @@ def run_score(args: argparse.Namespace) -> int:
                           f"{'were' if unreferenced > 1 else 'was'} left out")
         print(f"note: scored {len(ids)} of the {len(refs)} referenced videos (--allow-partial: {'; '.join(others)})",
               file=sys.stderr)
-    if len(ids) == 1:  # (pycocoevalcap's CIDEr-D too: a 0.0000 that read as a wrong caption; hostile trial)
-        print("note: CIDEr-D weighs n-grams by their rarity among the scored videos' references: over one video "
-              "every n-gram is in all of them, so CIDEr-D is 0 whatever the caption", file=sys.stderr)
+    if len(ids) == 1:
+        print(ONE_VIDEO_CIDER, file=sys.stderr)
     print(json.dumps({**scores, "scored": len(ids)}) if args.json else format_table(scores))
     return 0
 

@@ -710,26 +710,27 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     ddp.agreed(check_settings)
     tag_input = cfg.model.tag_input
     # (where the loss weighs negatives: LIC2022's topic tags (`level_loss`), else multi-label tags (`tag_loss`))
-    inert = set()  # (settings said to have no effect here: a --resume's change line does not call them taken)
+    inert: set[str] = set()  # (settings said to have no effect here: a --resume's change line does not call them taken)
+
+    def no_effect(names: list[str], warning: str) -> None:
+        inert.update(names)
+        log(warning)
     if given_focal and not (groups["tag"] if groups else labels.multilabel):
-        inert.add("tag_focal")
-        log(f"warning: --tag-focal {given_focal:g} has no effect: it weighs the negatives of multi-label tags, and "
-            + ("this data has no tags" if not has_tags else "these LIC2022 labels have no topic tags" if groups
-               else "each video has one tag"))
+        no_effect(["tag_focal"], f"warning: --tag-focal {given_focal:g} has no effect: it weighs the negatives of "
+                  "multi-label tags, and " + ("this data has no tags" if not has_tags else "these LIC2022 labels "
+                                              "have no topic tags" if groups else "each video has one tag"))
     if given_dropout and tag_input != "features":
-        inert.add("feature_dropout")
-        log(f"warning: --feature-dropout {given_dropout} has no effect: the tag head reads the {tag_input} features "
-            "(it acts with --tag-input features)")
+        no_effect(["feature_dropout"], f"warning: --feature-dropout {given_dropout} has no effect: the tag head reads "
+                  f"the {tag_input} features (it acts with --tag-input features)")
     text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
                   if cfg.text and has_text(splits["train"]) else None)
     text_extra = {"text_vocab": text_vocab.state()} if text_vocab else {}
     unused = text_settings_given(cfg) if text_vocab is None else []
     if unused:  # (a warning, not a refusal: the run trains as it would without them)
-        inert.update(unused)
-        log(f"warning: {', '.join(options.flag(n) for n in unused)} "
-            f"{'has' if len(unused) == 1 else 'have'} no effect: "
-            + ("--no-text leaves out the text" if not cfg.text else
-               "the training videos have no text (title, asr, ocr)"))
+        no_effect(unused, f"warning: {', '.join(options.flag(n) for n in unused)} "
+                  f"{'has' if len(unused) == 1 else 'have'} no effect: "
+                  + ("--no-text leaves out the text" if not cfg.text else
+                     "the training videos have no text (title, asr, ocr)"))
     # the settings' architecture, with what the data decides
     mcfg = dataclasses.replace(cfg.model, modalities=dims, vocab_size=len(vocab), num_tags=len(labels.names),
                                multilabel=labels.multilabel, pad_id=vocab.pad, tag_input=tag_input,
@@ -756,10 +757,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         # tags to choose their blend on)
         cfg = options.replace(cfg, tag_focal=0.0)
     if given_neighbours and not takes_neighbours(model, groups):
-        inert.add("neighbours")
-        log("warning: --neighbours has no effect: it blends in multi-label tags by video features, and "
-            + ("this model has no video features" if not dims else "these are LIC2022 levels" if groups
-               else "each video has one tag" if has_tags else "this data has no tags"))
+        no_effect(["neighbours"], "warning: --neighbours has no effect: it blends in multi-label tags by video "
+                  "features, and " + ("this model has no video features" if not dims else "these are LIC2022 levels"
+                                      if groups else "each video has one tag" if has_tags else "this data has no tags"))
     if modalities:
         model.fusion.set_stats(feature_stats(splits["train"], store, modalities, seed=cfg.seed,
                                              transform=squash if mcfg.log_features else None))
@@ -832,7 +832,10 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                 # data that differs, given other data paths than the run's: those paths, the likelier cause,
                 # said first (the vocabulary's difference read as a changed split, a hostile trial's --resume onto
                 # another dataset); TFRecord shards are matched by name, not path (`shards`)
-                if moved := other_data(cfg, last.get("settings", {}), streaming):
+                # (a path the cause names already, as tags_cause does, is not said twice)
+                moved = {k: v for k, v in other_data(cfg, last.get("settings", {}), streaming).items()
+                         if f"{options.flag(k)} {shlex.quote(str(v))}" not in str(e)}
+                if moved:
                     e.args = (f"--resume: the run in {out} started with "
                               + " ".join(f"{options.flag(k)} {shlex.quote(str(v))}" for k, v in moved.items())
                               + (" (as typed in the folder it started in)" if any(not os.path.isabs(str(v))
@@ -923,7 +926,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             log(late)
         if not finished:
             log(f"resuming from {last_path} at epoch {start_epoch}")
-    for line in unused_video:
+    for line in unused_video if not finished else []:  # (a finished run trains nothing: said when it trained)
         log(line)
     net = (distributed(model, may_leave_parts_unused(splits["train"], has_caps, model.idle_without_captions()))
            if ddp.world > 1 else model)

@@ -116,6 +116,11 @@ def caption_scores(refs: dict[str, list[str]], preds: dict[str, str], meteor: bo
     return score_tokenized(gts, res, meteor, per_video)
 
 
+# (pycocoevalcap's CIDEr-D too: a 0.0000 over one video read as a wrong caption; hostile trial)
+ONE_VIDEO_CIDER = ("note: CIDEr-D weighs n-grams by their rarity among the scored videos' references: over one "
+                   "video every n-gram is in all of them, so CIDEr-D is 0 whatever the caption")
+
+
 def cider(refs: dict[str, list[str]], preds: dict[str, str]) -> float:
     """CIDEr-D alone (the validation metric during training)."""
     return float(np.mean(list(cider_per_video(refs, preds).values())))

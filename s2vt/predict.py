@@ -28,7 +28,7 @@ from .checkpoint import (LAST_STEPS, CheckpointError, has_captions, load_checkpo
 from .data import Labels, VideoDataset, batches, collate, to_device
 from .decode import DecodeConfig, decode, decode_config
 from .levels import LEVEL_KEYS, kinds, level_prediction, level_scores, probabilities
-from .metrics import CAPTION_KEYS, GAP_TOP_K, TAG_KEYS, caption_scores, tag_scores
+from .metrics import CAPTION_KEYS, GAP_TOP_K, ONE_VIDEO_CIDER, TAG_KEYS, caption_scores, tag_scores
 from .model import S2VT
 from .results import KEPT_METRICS, KEPT_PREDS, metrics_file, refuse_inputs
 from .text import FIELDS
@@ -195,6 +195,19 @@ def training_warning(checkpoint: str, ckpt: dict, model: S2VT, with_captions: bo
             f"({why}): if this is the manifest it was trained on, split {split} is among its training videos, so "
             "these scores are optimistic" + (" (best.pt's own val metrics are those from before the refit)"
                                              if split == "val" else ""))
+
+
+def checkpoint_warnings(checkpoint: str, ckpt: dict, cfg: DecodeConfig, model: S2VT, with_captions: bool,
+                        video_ids: list[str] | None = None, split: str | None = None) -> list[str]:
+    """The `warning:` lines a checkpoint's answers carry, in the order said (evaluate's and the Captioner's
+    alike): not its run's finished model, its caption memory, and (`video_ids` of `split`, evaluate's) videos
+    it trained on."""
+    due = "memory" in steps_left(ckpt)
+    lines = [unfinished_warning(checkpoint, ckpt, with_captions and reranks(cfg)),
+             *memory_warnings(checkpoint, cfg, model, with_captions, video_ids, split, due)]
+    if video_ids is not None:
+        lines.append(training_warning(checkpoint, ckpt, model, with_captions, video_ids, split))
+    return [line for line in lines if line]
 
 
 def answer(model: S2VT, vocab: Vocab, labels: Labels, feats: dict[str, np.ndarray], beam: DecodeConfig | int = 5,
@@ -656,13 +669,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     if html and store is not None:
         store.sources()  # (the report reads them: a pipe or unreadable sources.jsonl refused now, not after decoding)
     make_dirs(out_path.parent)  # an impossible output folder fails now, not after decoding
-    due = "memory" in steps_left(ckpt)
-    for line in [unfinished_warning(checkpoint, ckpt, with_captions and reranks(cfg))] + memory_warnings(
-            checkpoint, cfg, model, with_captions, [e["video_id"] for e in entries], split, due):
-        if line:
-            print(line, file=sys.stderr)
-    line = training_warning(checkpoint, ckpt, model, with_captions, [e["video_id"] for e in entries], split)
-    if line:
+    for line in checkpoint_warnings(checkpoint, ckpt, cfg, model, with_captions, [e["video_id"] for e in entries],
+                                    split):
         print(line, file=sys.stderr)
     ds = VideoDataset(entries, store, modalities, vocab, None, text_vocab=text_vocab_of(ckpt))
     loader = batches(ds, batch_size)
@@ -693,6 +701,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         metrics["distinct_captions"] = len({preds[v]["caption"] for v in refs})
         # (of the videos with reference captions, those the caption scores are over: not every video predicted)
         metrics["distinct_captions_of"] = len(refs)
+        if len(refs) == 1:
+            print(ONE_VIDEO_CIDER, file=sys.stderr)
     tagged = [e for e in entries if e.get("tags")]
     if all_probs and tagged:
         probs = np.concatenate(all_probs)
@@ -846,11 +856,8 @@ class Captioner:
         self.extractor = Extractor(cfg, wait=False)
         self.model, self.vocab, self.labels = model_from_checkpoint(self.ckpt, device, checkpoint)
         self.has_captions = has_captions(self.ckpt)
-        due = "memory" in steps_left(self.ckpt)
-        for line in [unfinished_warning(checkpoint, self.ckpt, self.has_captions and reranks(self.decoding))] + \
-                memory_warnings(checkpoint, self.decoding, self.model, self.has_captions, unfinished=due):
-            if line:
-                print(line, file=sys.stderr)
+        for line in checkpoint_warnings(checkpoint, self.ckpt, self.decoding, self.model, self.has_captions):
+            print(line, file=sys.stderr)
         self.decoding_used = decoding_used(self.decoding, self.model, self.has_captions)  # (what /api/model shows)
         self.checked = False  # the backbones built match the checkpoint's record (checked once built)
 

@@ -1,6 +1,7 @@
 """Prediction and reference files: the formats `score`, `evaluate` and `export` read and write."""
 from __future__ import annotations
 
+import collections
 import io
 import json
 import math
@@ -287,17 +288,22 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
     path = os.fspath(path)  # (as given: Path('./-') would be '-', standard input's name)
     if not dash_refusal(path):  # (before is_manifest, which reads no pipe: said alike with --split or without)
         refuse_not_a_file(path)
+    every = None  # the entries of every split, where the references have splits
     if is_manifest(path):
         try:
             # (a video of captions alone is never captioned: evaluate leaves it out, so does its score)
-            entries = [{"video_id": e["video_id"], "captions": e.get("captions", [])} for e in read_manifest(path)
-                       if (split is None or e.get("split", "train") == split) and not e.get("captions_only")]
+            every = [{"video_id": e["video_id"], "captions": e.get("captions", []), "split": e.get("split", "train")}
+                     for e in read_manifest(path) if not e.get("captions_only")]
         except ManifestError as e:
             raise ResultsError(str(e)) from None
+        entries = [e for e in every if split is None or e["split"] == split]
     else:
         data = _load_json(path, "a JSON object {id: [captions]} (or a manifest: JSON lines of video_id records)")
-        if (official := official_references(path, data, split)) is not None:  # (a release's own file)
-            entries = official
+        if (official := official_references(path, data)) is not None:  # (a release's own file)
+            if split is not None and not any("split" in e for e in official):
+                raise ResultsError(f"{path}: an MLDS label list has no splits: leave out --split")
+            every = official
+            entries = [e for e in every if split is None or e["split"] == split]
         elif split is not None:
             raise ResultsError(f"{path}: --split needs a manifest (JSON lines of video_id records) or an MSR-VTT "
                                "videodatainfo file as the references")
@@ -318,8 +324,12 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
     emptied = [v for v in had if v not in refs]  # (said: else their predictions read as of unknown ids)
     if not refs:  # (else match_ids would blame the ids and advise --split)
         only = f" (only {blank} blank {'ones' if blank > 1 else 'one'})" if blank else ""
+        # (the splits that do have references: `--split test` of a file of val alone named none; hostile trial)
+        have = collections.Counter(e.get("split") for e in every or [] if any(not is_blank(c) for c in e["captions"]))
+        others = "; its references are in " + ", ".join(f"split {s} ({n} video{'s' * (n > 1)})"
+                                                        for s, n in sorted(have.items())) if have else ""
         raise ResultsError(f"{path}: no reference captions" + (f" in split {split!r}" if split else "")
-                           + f"{only}: nothing to score captions against")
+                           + f"{only}: nothing to score captions against{others}")
     if blank:
         print(f"warning: {path}: ignoring {blank} blank reference caption{'s' if blank > 1 else ''}"
               + (f"; videos left without a reference, their captions all blank: {len(emptied)} (first: "
@@ -327,11 +337,11 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
     return refs
 
 
-def official_references(path: str, data, split: str | None) -> list[dict] | None:
+def official_references(path: str, data) -> list[dict] | None:
     """A release's reference file as its importer reads it (ids as `s2vt import` makes them, so evaluate's
     predictions match; its warnings, of tags and categories, are not score's and go unsaid): an MLDS label list
-    ([{"id": "<clip>.avi", "caption": [...]}]) or an MSR-VTT videodatainfo file (each entry with its split;
-    `split`: that split's videos only); None for anything else. `data`: the file's parsed JSON."""
+    ([{"id": "<clip>.avi", "caption": [...]}]) or an MSR-VTT videodatainfo file (each entry with its "split");
+    None for anything else. `data`: the file's parsed JSON."""
     import contextlib
 
     from .datasets import DatasetError, import_msrvtt, read_captions
@@ -345,8 +355,6 @@ def official_references(path: str, data, split: str | None) -> list[dict] | None
     if zipped:
         raise ResultsError(f"{path}: a zip holding {'an MLDS label list' if mlds else 'an MSR-VTT videodatainfo file'}"
                            ": unzip it and pass the .json")
-    if mlds and split is not None:
-        raise ResultsError(f"{path}: an MLDS label list has no splits: leave out --split")
     try:
         with contextlib.redirect_stderr(io.StringIO()):
             entries = ([{"video_id": k, "captions": v} for k, v in read_captions(path).items()] if mlds else
@@ -354,7 +362,7 @@ def official_references(path: str, data, split: str | None) -> list[dict] | None
                         for e in import_msrvtt([path])])
     except DatasetError as e:
         raise ResultsError(str(e)) from None
-    return [e for e in entries if split is None or e.get("split") == split]
+    return entries
 
 
 def split_entries(refs_path: str | Path) -> list[dict] | None:
@@ -364,7 +372,7 @@ def split_entries(refs_path: str | Path) -> list[dict] | None:
         return read_manifest(refs_path)
     try:
         data = parse_json(Path(refs_path).read_bytes())
-        return official_references(os.fspath(refs_path), data, None) if isinstance(data, dict) else None
+        return official_references(os.fspath(refs_path), data) if isinstance(data, dict) else None
     except (OSError, ValueError, UserError):  # (read and checked before: an error path says what it can)
         return None
 
@@ -411,9 +419,11 @@ def match_ids(refs: dict, preds: dict, allow_partial: bool, advice: str | None =
     if (only_p or only_r) and not allow_partial:
         parts = []
         if only_p:
-            parts.append(f"{len(only_p)} predicted ids have no references (first: {', '.join(only_p[:3])})")
+            parts.append(f"{len(only_p)} predicted id{' has' if len(only_p) == 1 else 's have'} no references "
+                         f"({'first: ' * (len(only_p) > 1)}{', '.join(only_p[:3])})")
         if only_r:
-            parts.append(f"{len(only_r)} referenced ids have no prediction (first: {', '.join(only_r[:3])})")
+            parts.append(f"{len(only_r)} referenced id{' has' if len(only_r) == 1 else 's have'} no prediction "
+                         f"({'first: ' * (len(only_r) > 1)}{', '.join(only_r[:3])})")
         raise ResultsError("; ".join(parts) + "; " + (advice or "pass --split SPLIT (a manifest's split) or "
                                                       "--allow-partial to score the overlap"))
     ids = sorted(set(refs) & set(preds))

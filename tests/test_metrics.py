@@ -283,6 +283,14 @@ def test_evaluate_of_a_split_without_references_says_so_in_one_line(tmp_path, ca
                                             "metrics)"]
     assert main(["score", str(manifest), str(out), "--split", "test", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["CIDEr"] == pytest.approx(json.loads(got.out)["CIDEr"], abs=1e-9)
+    # one video with references: CIDEr-D is 0 by its document frequencies, noted as score notes it
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps(next(r for r in rows if r["split"] == "test")) + "\n")
+    assert main(["evaluate", "--checkpoint", str(best), "--manifest", str(one), "--features", str(store),
+                 "--out", str(out), "--force", "--beam", "1", "--json"]) == 0
+    got = capsys.readouterr()
+    assert json.loads(got.out)["CIDEr"] == 0 and got.err.splitlines()[0].startswith(
+        "note: CIDEr-D weighs n-grams by their rarity") and "so CIDEr-D is 0 whatever the caption" in got.err
 
 
 def test_score_knows_a_manifest_by_its_content_not_its_name(tmp_path, capsys, no_java):

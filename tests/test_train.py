@@ -994,6 +994,10 @@ def test_a_step_pooling_head_on_video_level_features_is_warned_of(tmp_path, caps
             "warning: --tag-head attention pools a video's steps, and these features are one row a video (video-level): "
             "it pools a single step, of the fused features (the tag-only recipe's 4 MLPs on the features need a "
             "mean-pooling head: mlp or moe)"]), said
+    # resumed once finished: it trains nothing, and the warning (said when it trained) is not said again
+    train(TrainConfig.of(str(tmp_path / "d1" / "manifest.jsonl"), str(tmp_path / "d1" / "features"),
+                         str(tmp_path / "run1"), tag_head="attention", resume=True, **kw))
+    assert "one row a video" not in capsys.readouterr().err
 
 
 def test_refit_trains_on_train_and_val_for_the_chosen_epochs_and_keeps_the_val_metrics(tmp_path, capsys):

@@ -120,6 +120,12 @@ def test_score_on_a_split_without_captions_says_so(tmp_path, capsys):
     code, err = s2vt(capsys, "score", manifest, preds, "--split", "test")
     assert code == 2 and err == [f"error: {manifest}: no reference captions in split 'test': nothing to score "
                                  "captions against"]
+    # the splits that do have references are named (`--split test` of a file of val videos alone said none)
+    manifest.write_text("".join(json.dumps({"video_id": v, "split": s, "captions": ["a dog"]}) + "\n"
+                                for v, s in (("b", "val"), ("c", "val"), ("d", "train"))))
+    code, err = s2vt(capsys, "score", manifest, preds, "--split", "test")
+    assert code == 2 and err == [f"error: {manifest}: no reference captions in split 'test': nothing to score "
+                                 "captions against; its references are in split train (1 video), split val (2 videos)"]
 
 
 def test_score_of_a_pipe_says_it_is_one_with_split_or_without(tmp_path, capsys):
@@ -160,7 +166,7 @@ def test_score_advice_fits_the_split_given_and_a_folder_is_named_so(tmp_path, ca
     refs = tmp_path / "refs.json"  # (--split needs a manifest: not advised)
     refs.write_text(json.dumps({"b": ["a cat"]}))
     code, err = s2vt(capsys, "score", refs, preds)
-    assert code == 2 and err[0].endswith("have no references (first: c); pass --allow-partial to score the overlap")
+    assert code == 2 and err[0].endswith("has no references (c); pass --allow-partial to score the overlap")
     code, err = s2vt(capsys, "score", tmp_path, preds)
     assert code == 2 and err == [f"error: {tmp_path}: is a folder (expected a file)"]
     code, err = s2vt(capsys, "score", manifest, tmp_path, "--split", "test")

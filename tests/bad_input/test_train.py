@@ -1330,6 +1330,22 @@ def test_resume_with_a_re_split_manifest_says_the_split_changed_first(store, tmp
                                "and with it the training videos: pass the manifest (and --seed) the run started with"])
 
 
+def test_resume_with_another_manifests_tags_names_the_runs_manifest_once(store, tmp_path, capsys):
+    """Tags that differ because another manifest was given: the cause names the run's --manifest, and the
+    prefix naming it too ("the run in R started with --manifest M ...: what differs: ... --manifest M") went."""
+    entries = [json.loads(x) for x in Path(store[0]).read_text().splitlines()]
+    manifest, other = tmp_path / "m.jsonl", tmp_path / "other.jsonl"
+    manifest.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    other.write_text("".join(json.dumps({**e, "tags": [t + "x" for t in e.get("tags", [])] or ["x"]}) + "\n"
+                             for e in entries))
+    run = tmp_path / "run"
+    assert s2vt(capsys, *train_args((manifest, store[1]), run))[0] == 0
+    code, err = s2vt(capsys, *train_args((other, store[1]), run, "--resume", "--epochs", "2"))
+    assert (code, len(err)) == (2, 1) and err[0].startswith(f"error: --resume: the tags differ from {run / 'last.pt'}'s")
+    assert err[0].endswith(f"the run started with --manifest {manifest}: pass the same --manifest to resume it")
+    assert err[0].count(str(manifest)) == 1, err
+
+
 def test_the_start_line_says_1_step_not_1_steps(store, tmp_path, capsys):  # noqa: F811
     """train's start line said '1 steps an epoch' (hostile trial)."""
     code, err = s2vt(capsys, *train_args(store, tmp_path / "one", "--batch-size", "64"))
