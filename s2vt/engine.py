@@ -884,6 +884,13 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                 was["modalities"] = list(last["config"].get("modalities") or {}) or None
             warning = changed_settings(was, cfg,
                                        ("patience" if stopper.stop else "epochs") if finished else None, inert)
+            # (a run begun with --neighbours takes the recipe's focal negatives with them; one begun without kept
+            # --tag-focal 0, which a --resume --neighbours goes on with: said, not left to be found out)
+            if (warning and not finished and cfg.neighbours and not was.get("neighbours") and "neighbours" not in inert
+                    and not cfg.tag_focal and "tag_focal" not in (cfg.given or ()) and recipe.get("tag_focal")):
+                warning += (f"; --tag-focal stays {cfg.tag_focal:g}, as the run trained (a run begun with --neighbours "
+                            f"takes the recipe's {recipe['tag_focal']:g}: pass --tag-focal {recipe['tag_focal']:g} "
+                            "for it)")
             if warning:
                 log(warning)
             # the values in use, saved again with last.pt: a later --resume compares with them; a

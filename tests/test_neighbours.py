@@ -270,6 +270,29 @@ def test_no_neighbours_leaves_best_pt_without_them(data, tmp_path, capsys):
     assert "neighbours" not in read_checkpoint(run / "best.pt") and "tag neighbours" not in capsys.readouterr().err
 
 
+def test_resume_with_neighbours_of_a_run_begun_without_says_tag_focal_stays(data, tmp_path, capsys):
+    """A run begun with --no-neighbours kept --tag-focal 0 (the recipe's 2 goes with the neighbours); its
+    --resume --neighbours goes on with 0, which its warning says, with the option that gives the recipe's."""
+    root, d = data
+    run = tmp_path / "run"
+    given = ["train", "--manifest", str(root / "manifest.jsonl"), "--features", str(root / "store"), "--out", str(run),
+             *ARGS, "--epochs", "3"]
+    assert main([*given, "--no-neighbours", "--stop-after", "1"]) == 0
+    assert read_checkpoint(run / "last.pt")["settings"]["tag_focal"] == 0
+    snapshot = (run / "last.pt").read_bytes()
+    capsys.readouterr()
+    assert main([*given, "--resume", "--neighbours", "--stop-after", "2"]) == 0
+    said = [x for x in capsys.readouterr().err.splitlines() if x.startswith("warning: --resume")]
+    assert said == ["warning: --resume: taking effect: --neighbours (last.pt: --no-neighbours); --tag-focal stays 0, "
+                    "as the run trained (a run begun with --neighbours takes the recipe's 2: pass --tag-focal 2 for "
+                    "it)"], said
+    (run / "last.pt").write_bytes(snapshot)  # (given --tag-focal, it takes effect, and nothing more is said)
+    assert main([*given, "--resume", "--neighbours", "--tag-focal", "2", "--stop-after", "2"]) == 0
+    said = [x for x in capsys.readouterr().err.splitlines() if x.startswith("warning: --resume")]
+    assert said == ["warning: --resume: taking effect: --tag-focal 2.0 (last.pt: 0.0), --neighbours (last.pt: "
+                    "--no-neighbours)"], said
+
+
 def test_a_shard_run_builds_its_memory_from_the_stream(data, tmp_path, capsys):
     root, d = data
     run = tmp_path / "run"
