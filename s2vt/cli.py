@@ -319,8 +319,8 @@ def interrupted_evaluate(args: argparse.Namespace, written: list) -> str:
 
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("refs", help="manifest (JSON lines, any name), JSON {id: [captions]}, an MLDS label list or an "
-                   "MSR-VTT videodatainfo file")
+    p.add_argument("refs", help="manifest (JSON lines, any name), JSON {id: [captions]}, an MLDS label list, an "
+                   "MSR-VTT videodatainfo file or MSVD's video_corpus.csv")
     p.add_argument("preds", help="JSON {id: caption} or [{\"image_id\"|\"video_id\": id, \"caption\": ...}], "
                    "bare or as MSR-VTT's results.json (export's files)")
     p.add_argument("--json", action="store_true", help="print the scores as one JSON object")
@@ -1188,7 +1188,8 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         # command then ran on, numpy half-imported); imported here, the signal is the command's to say
         import numpy  # noqa: F401
     # (named as the user started it, as each command's parser is: `(see python -m s2vt.cli --help)`)
-    parser = Parser(prog=shlex.join(w for w in invoked_as("COMMAND") if w != "COMMAND"), description=__doc__)
+    parser = Parser(prog=shlex.join(w for w in invoked_as("COMMAND") if w != "COMMAND"), description="Caption and tag videos: a subcommand per job (`COMMAND --help`: its options); "
+                    "the steps, from videos to answers: README.md and docs/usage.md.")
     from . import __version__  # (declared once, there: setup.py reads it too)
     parser.add_argument("--version", action="version", version=f"s2vt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

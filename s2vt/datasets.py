@@ -772,12 +772,23 @@ def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: s
     file without an entry, are each counted in one warning."""
     files = feature_files(feat_dir)
     plan, missing, width = [], [], {}
+    # (a bad file is left out and counted, the rest imported, as the LIC2022 importer's: one refusal a run took
+    # a rerun per bad file to mend a folder of them; hostile trial)
+    bad = BadRows(feat_dir, "feature file", "left out")
     for vid, entry in labels.items():
         if vid not in files:
             missing.append(vid)
             continue
+        try:
+            width[files[vid]] = usable_width(files[vid])
+        except DatasetError as e:
+            bad.add("not usable features", str(e))
+            continue
         plan.append((entry, files[vid]))
-        width[files[vid]] = feature_width(files[vid])
+    if bad and not plan:  # (every file: no way around it to say but its reason)
+        raise DatasetError(next(iter(bad.kinds.values()))[1] + (f" (and {len(bad) - 1} more of the clips' "
+                                                                  "files unusable)" if len(bad) > 1 else ""))
+    bad.warn(len(width) + len(bad))
     widths = collections.Counter(width.values())
     dim = widths.most_common(1)[0][0] if widths else None
     if len(widths) > 1:
@@ -923,9 +934,18 @@ def feature_width(path: Path) -> int:
         x = load_npy(path, mmap_mode="r")
     except (OSError, ValueError, EOFError) as e:
         raise DatasetError(f"{path}: cannot read features ({e})") from None
-    if x.ndim not in (1, 2) or not np.issubdtype(x.dtype, np.floating) or x.shape[-1] == 0:
-        raise DatasetError(f"{path}: features must be a float [T, D] or [D] array, not {x.dtype} {list(x.shape)}")
+    refuse_unusable(path, x)
     return int(x.shape[-1])
+
+
+def refuse_unusable(path: Path, x: np.ndarray) -> None:
+    """DatasetError unless `x` is a float [T, D] or [D] array with a frame (T > 0) and a feature (D > 0): a [0, D]
+    file was imported, and its clip captioned from nothing (hostile trial)."""
+    if x.ndim not in (1, 2) or not np.issubdtype(x.dtype, np.floating) or x.shape[-1] == 0 or x.shape[0] == 0:
+        cast = (": save it as float (x.astype(np.float32))" if x.ndim in (1, 2) and min(x.shape) > 0
+                and (np.issubdtype(x.dtype, np.integer) or x.dtype == bool) else "")
+        raise DatasetError(f"{path}: features must be a float [T, D] or [D] array with T, D > 0, not {x.dtype} "
+                           f"{list(x.shape)}{cast}")
 
 
 def usable_width(path: Path) -> int:
@@ -944,11 +964,8 @@ def read_feature_file(path: Path) -> np.ndarray:
         x = load_npy(path)
     except (OSError, ValueError, EOFError) as e:
         raise DatasetError(f"{path}: cannot read features ({e})") from None
-    if x.ndim == 1:
-        x = x[None]
-    if x.ndim != 2 or not np.issubdtype(x.dtype, np.floating) or x.shape[1] == 0:
-        raise DatasetError(f"{path}: features must be a float [T, D] or [D] array, not {x.dtype} {list(x.shape)}")
-    x = x.astype(np.float32)
+    refuse_unusable(path, x)
+    x = (x[None] if x.ndim == 1 else x).astype(np.float32)
     # refused here, by the file's own name: in the store they would stop training far from here with
     # "re-extract it" about a file that was imported, not extracted
     if not np.isfinite(x).all():
@@ -1088,6 +1105,12 @@ def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], for
     pathed = {e["video_id"] for e in entries if e.get("path")}
     paths = {(e["video_id"], "path", str(e["path"])) for e in old if e.get("path") and e["video_id"] not in pathed}
     lost = sorted((notes(old) - notes(entries)) | paths)
+    if lost and old and not {e["video_id"] for e in old} & {e["video_id"] for e in entries}:
+        # (no video in common: another dataset's manifest, which no option of this import keeps; --videos was
+        # advised "to keep the paths" of MSVD's manifest to an MSR-VTT import; hostile trial)
+        raise OutputError(f"{out} exists and is the manifest of other videos (none of its {len(old)} is among this "
+                          f"import's {len(entries)}; first: {old[0]['video_id']}): pass another --out, or --force to "
+                          "replace it")
     if lost:
         vid, kind, value = lost[0]
         what = " and ".join(w for w, n in (("distinct annotations", len(lost) - len(paths)), ("video paths", len(paths)))

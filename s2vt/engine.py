@@ -26,7 +26,7 @@ from .errors import SaidByAnotherRank, UserError, end_with_launcher, interrupts_
 from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, busy_line, check_writable,
                      is_lock_name, lock_owner, locked, refuse_special_outputs, removed_if_failed, training_run)
 from .manifest import read_manifest
-from .store import FeatureStore, StoreError, no_store_here, printable, store_not_found
+from .store import FeatureStore, StoreError, no_store_here, printable, store_not_found, store_of
 
 from .checkpoint import (DataMismatch, acting, check_resumable, checkpoint_of, load_weights, predated,
                          read_checkpoint, steps_left, write_checkpoint, write_checkpoints)
@@ -614,6 +614,12 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     def look_at_folder() -> None:  # (every rank refusing on its own printed the line once per rank, run together)
         nonlocal last_path
         refuse_training(out)
+        # (a feature store's own folder: the run's files were written among its features; extract refuses a run's
+        # folder alike; hostile trial)
+        if store_of(out / "best.pt") == out.absolute() and not (
+                cfg.features and os.path.realpath(cfg.features) == os.path.realpath(out)):  # (that: refuse_inputs')
+            raise RunFolderError(f"{out}: a feature store (it holds a store's meta.json), not a run folder: name "
+                                 "another --out")
         # a run file that is a pipe or a device: refused at its first write, after training (before its 'already
         # holds a run', which --overwrite cannot answer; and before a --resume reads last.pt)
         refuse_special_outputs([out / name for name in RUN_OUTPUTS])

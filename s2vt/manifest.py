@@ -66,10 +66,13 @@ def sanitize_id(stem: str) -> str:
     form, so names in other scripts (two Chinese titles both -> '__') keep distinct ids, the
     same on every machine. ASCII stems map as they always did.
     """
-    clean = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)[:128].strip(".") or "video"
+    # (NFC first, the kept characters too: a decomposed name (macOS's `café`) kept its 'e' where the composed
+    # one did not, so one visible name gave two ids and captions keyed by it missed the file; hostile trial)
+    nfc = unicodedata.normalize("NFC", stem)
+    clean = re.sub(r"[^A-Za-z0-9_.-]", "_", nfc)[:128].strip(".") or "video"
     if stem.isascii():
         return clean
-    name = unicodedata.normalize("NFC", stem).encode("utf-8", "surrogatepass")  # (a non-UTF-8 name's bytes too)
+    name = nfc.encode("utf-8", "surrogatepass")  # (a non-UTF-8 name's bytes too)
     return f"{clean[:119]}_{hashlib.sha1(name).hexdigest()[:8]}"
 
 

@@ -28,7 +28,7 @@ from .checkpoint import (LAST_STEPS, CheckpointError, has_captions, load_checkpo
 from .data import Labels, VideoDataset, batches, collate, to_device
 from .decode import DecodeConfig, decode, decode_config
 from .levels import LEVEL_KEYS, kinds, level_prediction, level_scores, probabilities
-from .metrics import CAPTION_KEYS, GAP_TOP_K, ONE_VIDEO_CIDER, TAG_KEYS, caption_scores, tag_scores
+from .metrics import CAPTION_KEYS, GAP_TOP_K, ONE_VIDEO_CIDER, TAG_KEYS, caption_scores, java_available, tag_scores
 from .model import S2VT
 from .results import KEPT_METRICS, KEPT_PREDS, metrics_file, refuse_inputs
 from .text import FIELDS
@@ -202,6 +202,11 @@ def checkpoint_warnings(checkpoint: str, ckpt: dict, cfg: DecodeConfig, model: S
     """The `warning:` lines a checkpoint's answers carry, in the order said (evaluate's and the Captioner's
     alike): not its run's finished model, its caption memory, and (`video_ids` of `split`, evaluate's) videos
     it trained on."""
+    if "optimizer" in ckpt:  # (a run's last.pt: the memory warning's advice, --resume, did nothing; hostile trial)
+        best = Path(checkpoint).with_name("best.pt")
+        return [f"warning: {checkpoint} is a run's training state (its latest epoch), not the model the run chose: "
+                "best.pt holds that (the epoch val chose, with the steps after training: "
+                f"the caption memory, the refit){f': pass --checkpoint {best}' if best.is_file() else ''}"]
     due = "memory" in steps_left(ckpt)
     lines = [unfinished_warning(checkpoint, ckpt, with_captions and reranks(cfg)),
              *memory_warnings(checkpoint, cfg, model, with_captions, video_ids, split, due)]
@@ -363,7 +368,7 @@ def check_fit(checkpoint: str, manifest: str, split: str, entries: list[dict], n
         return
     known = set(names)
     missing = sorted(gold - known)
-    hint = renamed(names, gold, manifest, features, vocabulary) if missing else ""
+    hint = renamed(names, gold, manifest, split, features, vocabulary) if missing else ""
     if len(missing) == len(gold):
         raise MismatchError(f"none of the checkpoint's {len(known)} tags is in the {split} split of {manifest} "
                             f"({len(gold)} distinct tags, e.g. {', '.join(missing[:3])}; the checkpoint's: "
@@ -378,17 +383,22 @@ def check_fit(checkpoint: str, manifest: str, split: str, entries: list[dict], n
               file=sys.stderr)
 
 
-def renamed(names: list[str], gold: set[str], manifest: str, features: str | None, vocabulary: str | None) -> str:
+def renamed(names: list[str], gold: set[str], manifest: str, split: str, features: str | None,
+            vocabulary: str | None) -> str:
     """The way out, "; ..." (else ""), when the model's tags and the manifest's name YouTube-8M classes
     differently: one side label<id> (imported or trained without --vocabulary), the other vocabulary names.
     The classes a vocabulary leaves unnamed are label<id> on both sides and match, so a few tags did: the
-    rest were scored as misses, with near-zero metrics and no word of why."""
+    rest were scored as misses, with near-zero metrics and no word of why. The import said writes `split`'s
+    shards to a manifest of their own, beside `manifest`: `--out MANIFEST --force` replaced a manifest of
+    several imports (the README's `cat` of three) with one split, in split val (hostile trial)."""
     def ids(tags) -> float:  # (the share of tags named label<id>)
         tags = list(tags)
         return sum(map(is_label_tag, tags)) / len(tags)
 
-    # (--force: the manifest is replaced by one whose tags are renamed, which import refuses unasked; review)
-    where = f" --features {shlex.quote(features) if features else 'STORE'} --out {shlex.quote(manifest)} --force"
+    new = Path(manifest).with_name(f"{Path(manifest).stem}-{split}.jsonl")
+    where = (f" --split {split} --features {shlex.quote(features) if features else 'STORE'} --out "
+             f"{shlex.quote(os.fspath(new))} (SHARDS: the shards of split {split}), then pass --manifest "
+             f"{shlex.quote(os.fspath(new))}")
     if ids(gold) == 1 and ids(names) < 0.5:
         return (f"; its tags are YouTube-8M label ids (label<id>) and the checkpoint's are vocabulary names: was it "
                 f"imported without --vocabulary? import the shards again with the model's: "
@@ -769,7 +779,10 @@ def format_table(metrics: dict) -> str:
     for k in CAPTION_KEYS + TAG_KEYS + LEVEL_KEYS:
         if k in metrics:
             v = metrics[k]
-            lines.append(f"{k:<14}{'n/a (no Java)' if v is None else f'{v:.4f}'}")
+            # (why METEOR is null: no Java, else the warning line above says it (a caption over its scorer's
+            # length, a failed jar), which "no Java" contradicted; hostile trial)
+            why = "no Java" if not java_available() else "see the warning"
+            lines.append(f"{k:<14}{f'n/a ({why})' if v is None else f'{v:.4f}'}")
         if k == "CIDEr" and "distinct_captions" in metrics:
             of = metrics.get("distinct_captions_of")
             lines.append(f"{'distinct':<14}{metrics['distinct_captions']} captions"

@@ -297,6 +297,18 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
         except ManifestError as e:
             raise ResultsError(str(e)) from None
         entries = [e for e in every if split is None or e["split"] == split]
+    elif is_msvd_corpus(path):  # (MSVD's own reference file, read as `s2vt import msvd` reads it; hostile trial)
+        if split is not None:
+            raise ResultsError(f"{path}: MSVD's video_corpus.csv has no splits (`s2vt import msvd` draws them): pass "
+                               "the manifest that import wrote, with --split, or leave out --split")
+        import contextlib
+
+        from .datasets import DatasetError, import_msvd
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):  # (the importer's warnings are not score's)
+                entries = [{"video_id": e["video_id"], "captions": e["captions"]} for e in import_msvd(path)]
+        except DatasetError as e:
+            raise ResultsError(str(e)) from None
     else:
         data = _load_json(path, "a JSON object {id: [captions]} (or a manifest: JSON lines of video_id records)")
         if (official := official_references(path, data)) is not None:  # (a release's own file)
@@ -335,6 +347,17 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
               + (f"; videos left without a reference, their captions all blank: {len(emptied)} (first: "
                  f"{', '.join(emptied[:3])})" if emptied else ""), file=sys.stderr)
     return refs
+
+
+def is_msvd_corpus(path: str) -> bool:
+    """Whether `path` starts as MSVD's video_corpus.csv does: a header line naming VideoID, Start, End and
+    Description (its first bytes only are read; a file that cannot be read is not one: said where it is read)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0]
+    except OSError:
+        return False
+    return {b"VideoID", b"Start", b"End", b"Description"} <= {c.strip() for c in head.split(b",")}
 
 
 def official_references(path: str, data) -> list[dict] | None:

@@ -86,6 +86,15 @@ def test_training_writes_the_memory_and_evaluate_uses_it(tmp_path, capsys):
     assert "memory" not in read_checkpoint(tmp_path / "run" / "last.pt")  # (best.pt's model's summaries only)
     metrics = evaluate(str(best), str(manifest), str(store), "test", DecodeConfig(beam=3), out=str(tmp_path / "p.json"))
     assert metrics["consensus"] == DecodeConfig.consensus  # (0 when the checkpoint has no memory)
+    # last.pt (the training state, no memory): said to be no chosen model, with the file that is one; not told to
+    # --resume a finished run, which wrote nothing (hostile trial)
+    capsys.readouterr()
+    evaluate(str(tmp_path / "run" / "last.pt"), str(manifest), str(store), "test", DecodeConfig(beam=3),
+             out=str(tmp_path / "q.json"))
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {tmp_path / 'run' / 'last.pt'} is a run's training state (its latest epoch), not the model the run "
+        "chose: best.pt holds that (the epoch val chose, with the steps after training: the caption memory, the "
+        f"refit): pass --checkpoint {best}"]
     # a memory that does not fit the model is one line
     ckpt["memory"]["keys"] = ckpt["memory"]["keys"][:, :3]
     torch.save(ckpt, tmp_path / "bad.pt")

@@ -400,6 +400,20 @@ def test_score_reads_the_releases_own_reference_files(tmp_path, capsys, no_java)
     assert main(["score", str(msrvtt), str(preds)]) == 2  # (v3 unpredicted: the split to pass, as a manifest's)
     err = capsys.readouterr().err
     assert "v3" in err and "the predicted ids are in split val of" in err and "pass --split val" in err, err
+    # MSVD's video_corpus.csv, read as `s2vt import msvd` reads it (English captions; ids VideoID_Start_End); it has
+    # no splits
+    corpus = tmp_path / "video_corpus.csv"
+    corpus.write_text("VideoID,Start,End,WorkerID,Source,AnnotationTime,Language,Description\n" + "".join(
+        f"v,{k[1]},9,1,clean,1,English,{c}\n" for k, caps in GTS.items() if k in ("v1", "v2") for c in caps)
+        + "v,1,9,1,clean,1,German,ein Hund\n")
+    msvd_preds = tmp_path / "msvd_preds.json"
+    msvd_preds.write_text(json.dumps({f"v_{k[1]}_9": RES[k] for k in ("v1", "v2")}))
+    assert main(["score", str(corpus), str(msvd_preds), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == plain
+    assert main(["score", str(corpus), str(msvd_preds), "--split", "test"]) == 2
+    assert capsys.readouterr().err == (f"error: {corpus}: MSVD's video_corpus.csv has no splits (`s2vt import msvd` "
+                                       "draws them): pass the manifest that import wrote, with --split, or leave out "
+                                       "--split\n")
     # the importer's own warnings (tags, categories) are not score's; a zip of the file is one line
     assert main(["score", str(msrvtt), str(preds), "--split", "val"]) == 0
     assert "warning" not in capsys.readouterr().err

@@ -119,9 +119,11 @@ def test_import_holds_out_a_seeded_val_and_test(tmp_path):
     assert not (tmp_path / "features").exists()  # refused before the store was written
 
 
-def test_import_features_refuses_nan_by_the_files_name_and_writes_no_manifest(tmp_path, capsys):
+def test_import_features_leaves_out_bad_files_by_name_and_refuses_when_all_are(tmp_path, capsys):
     """NaN features were imported without a word; training then said "re-extract it" about a file
-    that was imported, not extracted."""
+    that was imported, not extracted. Then each bad file stopped the import, one a run, so a folder of
+    them took a rerun per file (hostile trial): each is left out now, counted in one line with the first
+    and its reason, the rest imported; a [0, D] file (no frame) is one, and integers are told to be cast."""
     from s2vt import cli
 
     feat = tmp_path / "feat"
@@ -130,13 +132,29 @@ def test_import_features_refuses_nan_by_the_files_name_and_writes_no_manifest(tm
     bad = np.ones((3, 4), np.float32)
     bad[1, 2] = np.nan
     np.save(feat / "b.npy", bad)
-    (tmp_path / "caps.json").write_text(json.dumps({"a": ["a cat sits"], "b": ["a dog runs"]}))
+    np.save(feat / "c.npy", np.zeros((0, 4), np.float32))
+    np.save(feat / "d.npy", np.ones((3, 4), np.int64))
+    (tmp_path / "caps.json").write_text(json.dumps({v: ["a cat sits"] for v in "abcd"}))
     out = tmp_path / "m" / "m.jsonl"
-    assert cli.main(["import", "features", str(feat), "--captions", str(tmp_path / "caps.json"), "--modality", "cnn",
-                     "--split", "train", "--out", str(out)]) == 2
-    assert capsys.readouterr().err == (f"error: {feat / 'b.npy'}: features hold NaN or infinite values: fix the "
-                                       "file, or leave it out of the captions file\n")
-    assert not out.exists()
+    args = ["import", "features", str(feat), "--captions", str(tmp_path / "caps.json"), "--modality", "cnn",
+            "--split", "train", "--out", str(out)]
+    assert cli.main(args) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (f"warning: {feat}: 3 of 4 feature files left out: not usable features (first: "
+                      f"{feat / 'b.npy'}: features hold NaN or infinite values)"), err
+    assert [json.loads(x)["video_id"] for x in out.read_text().splitlines()] == ["a"]
+    from s2vt.datasets import DatasetError, feature_width
+    with pytest.raises(DatasetError, match=r"with T, D > 0, not float32 \[0, 4\]$"):
+        feature_width(feat / "c.npy")
+    with pytest.raises(DatasetError, match=r"not int64 \[3, 4\]: save it as float \(x.astype\(np.float32\)\)$"):
+        feature_width(feat / "d.npy")
+    # every file bad: the first one's reason, and how many more
+    (feat / "a.npy").unlink()
+    out2 = tmp_path / "m2" / "m.jsonl"
+    assert cli.main([*args[:-1], str(out2)]) == 2
+    assert capsys.readouterr().err == (f"error: {feat / 'b.npy'}: features hold NaN or infinite values (and 2 more of "
+                                       "the clips' files unusable)\n")
+    assert not out2.exists()
 
 
 def test_import_mlds_refuses_a_clip_listed_twice(tmp_path, capsys):

@@ -1104,15 +1104,23 @@ def test_evaluate_of_a_manifest_imported_without_the_models_vocabulary_says_to_i
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err
     assert "imported without --vocabulary" in err[0], err
-    words = shlex.split(err[0].split("import the shards again with the model's: ")[1])
+    advice = err[0].split("import the shards again with the model's: ")[1]
+    command, then = advice.split(" (SHARDS: the shards of split test), then pass --manifest ")
+    words = shlex.split(command)
     assert words[1:3] == ["import", "yt8m"] and words[words.index("--vocabulary") + 1] == "vocabulary.csv", err
+    # (a manifest of its own for the split: the manifest given may hold other imports, which --force replaced)
+    new = root / "manifest-test.jsonl"
+    assert words[words.index("--split") + 1] == "test" and words[words.index("--out") + 1] == str(new), err
+    assert "--force" not in words and shlex.split(then) == [str(new)], err
     assert not (tmp_path / "p.json").exists()
-    # the advice run as given (the shards for SHARDS) replaces the manifest, and evaluate then scores it
-    shards = sorted(str(p) for p in d.glob("*.tfrecord"))
+    # the advice run as given (the split's shards for SHARDS) leaves the manifest given as it was, and evaluate
+    # scores the new one
+    before = (root / "manifest.jsonl").read_bytes()
     i = words.index("SHARDS")
-    assert main(words[1:i] + shards + words[i + 1:]) == 0, capsys.readouterr().err
+    assert main(words[1:i] + [str(d / "test0000.tfrecord")] + words[i + 1:]) == 0, capsys.readouterr().err
     capsys.readouterr()
-    assert main(["evaluate", "--checkpoint", "run/best.pt", "--manifest", str(root / "manifest.jsonl"),
+    assert (root / "manifest.jsonl").read_bytes() == before
+    assert main(["evaluate", "--checkpoint", "run/best.pt", "--manifest", str(new),
                  "--features", str(root / "store"), "--out", "p.json"]) == 0, capsys.readouterr().err
 
 

@@ -852,6 +852,19 @@ def test_out_inside_the_feature_store_is_refused(store, capsys):
     assert not (store[1] / "best.pt").exists() and not (store[1] / "metrics.csv").exists()
 
 
+def test_out_naming_another_feature_store_is_refused(store, tmp_path, capsys):
+    """`--out OTHER_STORE` wrote best.pt, last.pt and metrics.csv among another store's features (hostile
+    trial); extract refuses a run's folder alike."""
+    import shutil
+
+    other = shutil.copytree(store[1], tmp_path / "other")
+    before = sorted(p.name for p in other.iterdir())
+    code, err = s2vt(capsys, *train_args(store, other))
+    assert (code, err) == (2, [f"error: {other}: a feature store (it holds a store's meta.json), not a run folder: "
+                               "name another --out"])
+    assert sorted(p.name for p in other.iterdir()) == before
+
+
 def test_features_path_that_does_not_exist(store, tmp_path, capsys):
     code, err = s2vt(capsys, "train", "--features", tmp_path / "nope", "--out", tmp_path / "out")
     assert code == 2 and err == [f"error: {tmp_path / 'nope'}: no such file or folder (--features: a feature store, "
