@@ -15,7 +15,7 @@ from .consensus import caption_consensus
 from .errors import UserError
 from .store import FeatureStore
 
-from .formats import SEMANTIC
+from .formats import LEVEL1, SEMANTIC
 from .text import TextVocab, collate_text
 from .vocab import Vocab, tokenize
 
@@ -117,7 +117,10 @@ class Labels:
         counts = collections.Counter(t for e in (entries if train is None else train) for t in set(e.get("tags", [])))
         seen = {t for tags in tagged for t in tags}
         names = sorted(t for t in seen if not t.startswith(SEMANTIC) or counts[t] >= min_tag_count)
-        return cls(names, multilabel=any(len(t) != 1 for t in tagged), dropped=len(seen) - len(names))
+        # (LIC2022 labels are a 0/1 row whatever each video has, as `levels.level_loss` reads them: videos of a
+        # level 1 alone each had one tag, were read as single-label, and training failed in an IndexError)
+        lic = any(n.startswith(LEVEL1) for n in names)
+        return cls(names, multilabel=lic or any(len(t) != 1 for t in tagged), dropped=len(seen) - len(names))
 
     def __post_init__(self) -> None:
         # built once: target() runs for every item of every epoch (3,862 names for YouTube-8M)

@@ -1,6 +1,7 @@
 """A training run: its setup (checks, data, model, resume, DDP), its epochs, best/last checkpoints, exact resume."""
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import dataclasses
@@ -37,6 +38,7 @@ from .epoch import (DivergedError, EarlyStopping, check_epoch_loss, check_summar
                     lr_factor, param_groups, train_one_epoch, validate)
 from .finish import (REFIT_IDS_MAX, best_done, finish, steps_due, steps_named, takes_neighbours, training_ids,
                      unfinished, vocabulary_used)
+from .formats import SEMANTIC
 from .levels import kinds
 from .model import S2VT, squash
 from .predict import feature_mismatch
@@ -674,6 +676,15 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     if labels.dropped:
         log(f"tags: {len(labels.names)} kept, {labels.dropped} topic tags dropped (on fewer than "
             f"--min-tag-count {cfg.min_tag_count} training videos)")
+    # LIC2022 topic tags and how many training videos each is on (shards hold YouTube-8M classes: none)
+    topics = collections.Counter(t for e in ([] if streaming else splits["train"]) for t in set(e.get("tags", []))
+                                 if t.startswith(SEMANTIC))
+    if topics and not any(n.startswith(SEMANTIC) for n in labels.names):
+        # (every one left out: said, not found out as tag F1 0 and a lower lic_score; hostile trial)
+        top, n = topics.most_common(1)[0]
+        log(f"warning: --min-tag-count {cfg.min_tag_count} leaves out every topic tag (the commonest, "
+            f"{top.removeprefix(SEMANTIC)!r}, is on {n} training video{'s' * (n != 1)}): the model learns none, and "
+            "its tag F1 is 0")
     # (val's files too: one of another width would otherwise stop the run at its first validation)
     dims = ddp.agreed(lambda: feature_dims(store, splits["train"] + splits["val"], modalities)) if modalities else {}
     has_caps = any(e.get("captions") for e in splits["train"])
@@ -725,6 +736,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         no_effect(["tag_focal"], f"warning: --tag-focal {given_focal:g} has no effect: it weighs the negatives of "
                   "multi-label tags, and " + ("this data has no tags" if not has_tags else "these LIC2022 labels "
                                               "have no topic tags" if groups else "each video has one tag"))
+    if not topics and has_tags and "min_tag_count" in (cfg.given or ()):  # (the user's own, not the default)
+        no_effect(["min_tag_count"], f"warning: --min-tag-count {cfg.min_tag_count} has no effect: it counts LIC2022 "
+                  "topic tags (tag:...), and none of these tags is one")
     if given_dropout and tag_input != "features":
         no_effect(["feature_dropout"], f"warning: --feature-dropout {given_dropout} has no effect: the tag head reads "
                   f"the {tag_input} features (it acts with --tag-input features)")

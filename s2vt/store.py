@@ -518,7 +518,17 @@ class FeatureStore:
         now (the same path, size and mtime): a rerun of an import skips it, and records nothing again."""
         old = self.imported().get(video_id, {}).get(modality)
         return (old is not None and self.has(modality, video_id) and same_file(old, source_identity(path))
-                and old.get("path") == os.path.abspath(path))
+                and old.get("path") == os.path.abspath(path) and self.whole(modality, video_id))
+
+    def whole(self, modality: str, video_id: str) -> bool:
+        """Whether `modality`'s file of `video_id` reads as an array, its data all there (its header and size
+        only): a copy cut short (a crash, a full disk, a user's `truncate`) is imported again by a rerun, which
+        skipped it as done and left the store broken (hostile trial)."""
+        try:
+            load_npy(self.path(modality, video_id), mmap_mode="r")
+        except (OSError, ValueError, EOFError):
+            return False
+        return True
 
     def record_import(self, video_id: str, modality: str, path: str | os.PathLike) -> None:
         """Record in sources.jsonl that `modality`'s features of `video_id` were copied from the feature file `path`."""
@@ -551,7 +561,9 @@ class FeatureStore:
         try:
             x = load_npy(path).astype(np.float32, copy=False)
         except (OSError, ValueError, EOFError) as e:  # pickled objects, a truncated or foreign file
-            raise StoreError(f"{printable(str(path))}: cannot read features ({e})") from None
+            # (with the way to mend it: said for NaN alone, a file cut short left the user to guess; hostile trial)
+            mend = f"; {self._mend(modality, video_id)}" if path.is_file() else ""
+            raise StoreError(f"{printable(str(path))}: cannot read features ({e}){mend}") from None
         check_rank(path, x.shape)
         x = x[None] if x.ndim == 1 else x
         # one NaN poisons the feature statistics and every loss after it: training would end with a
@@ -910,6 +922,12 @@ def no_store_here(store: FeatureStore, name: str | os.PathLike) -> str:
                f"features: extract them first (python -m extract {shlex.quote(printable(os.fspath(name)))} --out STORE)"
     elif not any(root.iterdir()):
         what = "it is empty"
+    elif npys := [printable(p.name) for p, _ in zip(sorted(root.glob("*.npy")), range(3))]:
+        # (precomputed features straight in the folder, as a release gives them: "it holds no feature files"
+        # contradicted the folder's 200 .npy files; hostile trial)
+        what = (f"it holds .npy files ({', '.join(npys[:2])}{', ...' if len(npys) > 2 else ''}) but no modality "
+                f"folder: import them first (s2vt import features {shlex.quote(printable(os.fspath(name)))} "
+                "--captions FILE --modality NAME --out MANIFEST, or s2vt import mlds for an MLDS release)")
     else:
         what = "it holds no feature files"
     return f": no meta.json, so not a feature store (made by python -m extract or s2vt import): {what}"

@@ -115,6 +115,24 @@ def test_training_says_which_tags_it_dropped_and_gives_no_caption_hint(tmp_path,
     assert code == 0, err
     assert "tags: 3 kept, 1 topic tags dropped (on fewer than --min-tag-count 3 training videos)" in err
     assert "caption.py" not in err  # a text-only model: caption.py would refuse it
+    # every topic tag left out: said, with the commonest's count (it was found out as tag F1 0; hostile trial)
+    code, _, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "none", "--epochs", "1",
+                        "--hidden", "8", "--text-embed", "8", "--min-tag-count", "9")
+    assert code == 0 and ("warning: --min-tag-count 9 leaves out every topic tag (the commonest, 'common', is on 7 "
+                          "training videos): the model learns none, and its tag F1 is 0") in err, err
+    # tags with no topic tag among them: --min-tag-count given has no effect, said so
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("".join(json.dumps({**r, "tags": [t for t in r["tags"] if not t.startswith("tag:")]}) + "\n"
+                             for r in rows))
+    code, _, err = s2vt(capsys, "train", "--manifest", plain, "--out", tmp_path / "plain", "--epochs", "1",
+                        "--hidden", "8", "--text-embed", "8", "--min-tag-count", "2")
+    assert code == 0 and ("warning: --min-tag-count 2 has no effect: it counts LIC2022 topic tags (tag:...), and none "
+                          "of these tags is one") in err, err
+    # (level 1 alone, one label a video: trained and evaluated as LIC2022 levels, where training stopped in an
+    # IndexError reading them as single-label tags)
+    code, out, err = s2vt(capsys, "evaluate", "--checkpoint", tmp_path / "plain" / "best.pt", "--manifest", plain,
+                          "--split", "train", "--out", tmp_path / "p.json")
+    assert code == 0 and "level1_acc" in out, err
 
 
 def write_lic(folder, features_missing=()):

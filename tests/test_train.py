@@ -7,6 +7,7 @@ import shutil
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -633,8 +634,13 @@ def test_features_naming_no_store_is_one_line_saying_what_the_folder_is(tmp_path
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "best.pt").write_bytes(b"")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "npys").mkdir()  # (a release's precomputed features, not imported: "holds no feature files" was said)
+    for v in ("a", "b", "c"):
+        np.save(tmp_path / "npys" / f"{v}.npy", np.ones((2, 4), np.float32))
     for folder, what in (("videos", "it holds videos (a.mp4), not their features: extract them first"),
-                         ("run", "it is a training run's folder (best.pt)"), ("empty", "it is empty")):
+                         ("run", "it is a training run's folder (best.pt)"), ("empty", "it is empty"),
+                         ("npys", f"it holds .npy files (a.npy, b.npy, ...) but no modality folder: import them first "
+                                  f"(s2vt import features {tmp_path / 'npys'} --captions FILE --modality NAME")):
         features = str(tmp_path / folder)
         assert cli.main(["train", "--manifest", str(manifest), "--features", features, "--out",
                          str(tmp_path / f"out_{folder}"), "--epochs", "1"]) == 2, folder

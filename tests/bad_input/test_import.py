@@ -557,7 +557,26 @@ def test_an_unreadable_feature_file_gives_its_true_reason(kind, reason, tmp_path
     os.rename(bad, tmp_path / "s2" / "cnn" / "bad.npy")
     with pytest.raises(StoreError) as e:
         store.read("cnn", "bad")
-    assert str(e.value) == f"{store.path('cnn', 'bad')}: cannot read features ({reason})"
+    mend = "; remove it and run extract again, which extracts its video anew" if kind not in ("link", "device") else ""
+    assert str(e.value) == f"{store.path('cnn', 'bad')}: cannot read features ({reason}){mend}"
+
+
+def test_an_imported_copy_cut_short_is_said_how_to_mend_and_a_rerun_copies_it_again(tmp_path, capsys):
+    """A store file an import copied, cut short (a crash, a full disk): train and evaluate said only 'cannot read
+    features (cut short ...)', and a rerun of the import copied nothing, the store left broken (hostile trial)."""
+    src = feature_folder(tmp_path / "f", ["a", "b"], 8)
+    caps = tmp_path / "caps.json"
+    caps.write_text(json.dumps({"a": ["a cat"], "b": ["a dog"]}))
+    args = (src, caps, tmp_path / "s", tmp_path / "m.jsonl", "cnn", "--split", "train")
+    assert import_features(capsys, *args)[0] == 0
+    store = FeatureStore(tmp_path / "s")
+    path = store.path("cnn", "a")
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(StoreError) as e:
+        FeatureStore(tmp_path / "s").read("cnn", "a")
+    assert str(e.value).endswith(f"; remove it and run the import that copied it from {src / 'a.npy'} again"), e.value
+    assert import_features(capsys, *args, "--force")[0] == 0
+    assert FeatureStore(tmp_path / "s").read("cnn", "a").shape == (3, 8)
 
 
 def test_blank_captions_an_import_drops_are_counted_in_one_warning(tmp_path, capsys):
@@ -1236,6 +1255,22 @@ def test_lic2022_labels_a_manifest_cannot_hold_are_said_not_dropped_unsaid(tmp_p
     code, err = s2vt(capsys, "import", "lic2022", only, "--out", tmp_path / "o.jsonl")
     assert (code, err) == (2, [f"error: {only}: every video was left out: a level 2 without a level 1, its only "
                                f"label (first: {only}:1: @id 1: level 2 '猫' without a level 1)"]), err
+
+
+def test_lic2022_a_labelled_file_named_test_is_noted_to_go_to_train(tmp_path, capsys):
+    """`import lic2022 train.json test_a.json`, the second file labelled: all 500 videos went to train unsaid, and
+    `evaluate --split test` then found none (hostile trial). A note says so, and what holds videos out."""
+    train, test = tmp_path / "train.json", tmp_path / "test_a.json"
+    for path, ids in ((train, "12"), (test, "34")):
+        path.write_text("".join(json.dumps({"@id": i, "title": "t", "tag": [{"@value": "cat"}]}) + "\n" for i in ids))
+    out = tmp_path / "m.jsonl"
+    code, err = s2vt(capsys, "import", "lic2022", train, test, "--out", out)
+    assert code == 0 and err[0] == (f"note: {test}: its 2 videos have labels, so they are imported as train (the "
+                                    "challenge's test file has none): --test N holds labelled videos out as split "
+                                    "test"), err
+    test.write_text("".join(json.dumps({"@id": i, "title": "t"}) + "\n" for i in "34"))  # (the challenge's: unsaid)
+    code, err = s2vt(capsys, "import", "lic2022", train, test, "--out", out, "--force")
+    assert code == 0 and not [x for x in err if x.startswith("note:")], err
 
 
 def test_lic2022_a_duplicate_id_names_where_it_was_first(tmp_path, capsys):
