@@ -518,17 +518,9 @@ class FeatureStore:
         now (the same path, size and mtime): a rerun of an import skips it, and records nothing again."""
         old = self.imported().get(video_id, {}).get(modality)
         return (old is not None and self.has(modality, video_id) and same_file(old, source_identity(path))
+                # (a copy cut short (a crash, a full disk, a `truncate`) is copied again: a rerun skipped it as done
+                # and left the store broken; hostile trial)
                 and old.get("path") == os.path.abspath(path) and self.whole(modality, video_id))
-
-    def whole(self, modality: str, video_id: str) -> bool:
-        """Whether `modality`'s file of `video_id` reads as an array, its data all there (its header and size
-        only): a copy cut short (a crash, a full disk, a user's `truncate`) is imported again by a rerun, which
-        skipped it as done and left the store broken (hostile trial)."""
-        try:
-            load_npy(self.path(modality, video_id), mmap_mode="r")
-        except (OSError, ValueError, EOFError):
-            return False
-        return True
 
     def record_import(self, video_id: str, modality: str, path: str | os.PathLike) -> None:
         """Record in sources.jsonl that `modality`'s features of `video_id` were copied from the feature file `path`."""
