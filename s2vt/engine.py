@@ -629,6 +629,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         if any((out / name).exists() for name in RUN_FILES):
             refuse_locked(out)
     ddp.decided(look_at_folder)
+    # the run's files never land in (or on) what it reads: the feature store, the manifest (refused before the
+    # warnings below: --overwrite's of the folder's other files came first, then this refusal; hostile trial)
+    refuse_inputs([out / name for name in RUN_FILES], [cfg.manifest], folders=[f for f in [cfg.features] if f])
 
     def log(*a) -> None:  # (--quiet: no progress lines; a warning is said all the same, e.g. a --stop-after that
         # pauses nothing, which a scripted run lost; new-user trial)
@@ -646,8 +649,6 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             log(f"warning: --overwrite replaces the run in {out}, not the other files there (results of the "
                 f"model it replaces?): {', '.join(stray[:5])}" + (f" and {len(stray) - 5} more" if len(stray) > 5
                                                                     else ""))
-    # the run's files never land in (or on) what it reads: the feature store, the manifest
-    refuse_inputs([out / name for name in RUN_FILES], [cfg.manifest], folders=[f for f in [cfg.features] if f])
     def take_folder() -> None:
         nonlocal last_path
         check_writable(out)

@@ -637,6 +637,9 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     with_captions = has_captions(ckpt)
     modalities = sorted(model.cfg.modalities)
     store = None
+    if not modalities and features:  # (read by no one: said, not passed by; hostile trial)
+        print(f"warning: --features has no effect: {checkpoint} reads text alone (title, asr, ocr), no video "
+              "features", file=sys.stderr)
     if modalities:  # (a text-only model reads no store)
         if features is None:
             raise StoreError(f"{checkpoint} reads video features ({','.join(modalities)}): pass --features")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import interrupts_held
+from .errors import counted, interrupts_held
 from .manifest import SPLITS, valid_video_id, write_manifest
 from .store import FeatureStore
 
@@ -225,13 +225,16 @@ def folder_shards(folder: str | os.PathLike, quiet: bool = True) -> list[str]:
 
 def expand_patterns(names: list[str]) -> list[str]:
     """`names` with each glob that names no file itself (`'yt8m/validate000[0-7].tfrecord'`, quoted, as
-    train.py --features takes it) replaced by the files it matches, sorted; one matching none stays as
-    it is (reported as not found)."""
+    train.py --features takes it) replaced by the files it matches, sorted; DatasetError for one that matches
+    none (said "no such file", as if the pattern were a file's name; hostile trial)."""
     import glob
 
     files = []
     for name in names:
-        matches = sorted(glob.glob(name)) if any(c in name for c in "*?[") and not os.path.exists(name) else []
+        pattern = any(c in name for c in "*?[") and not os.path.exists(name)
+        matches = sorted(glob.glob(name)) if pattern else []
+        if pattern and not matches:
+            raise DatasetError(f"{name}: the pattern matches no file")
         files += matches or [name]
     return files
 
@@ -432,7 +435,8 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
             f"and {len(empty_files) - 1} other file{'s' * (len(empty_files) > 2)} are" if len(empty_files) > 1
             else "is") + " empty (0 bytes: no records)"
         raise DatasetError(f"no video imported from {len(shards)} file(s) "
-                           f"({sum(skipped.values())} records skipped, {len(failed_files)} files unreadable){empty}")
+                           f"({counted(sum(skipped.values()), 'record')} skipped, {counted(len(failed_files), 'file')} "
+                           f"unreadable){empty}")
     write_manifest(entries, manifest_out)
     return entries, {"videos": len(entries), "skipped": dict(skipped), "failed_files": failed_files,
                      "empty_files": empty_files}

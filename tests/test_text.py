@@ -133,6 +133,12 @@ def test_training_says_which_tags_it_dropped_and_gives_no_caption_hint(tmp_path,
     code, out, err = s2vt(capsys, "evaluate", "--checkpoint", tmp_path / "plain" / "best.pt", "--manifest", plain,
                           "--split", "train", "--out", tmp_path / "p.json")
     assert code == 0 and "level1_acc" in out, err
+    # a store given to a text-only model: read by no one, said so (it was passed by in silence; hostile trial)
+    (tmp_path / "store").mkdir()
+    code, out, err = s2vt(capsys, "evaluate", "--checkpoint", tmp_path / "plain" / "best.pt", "--manifest", plain,
+                          "--split", "train", "--out", tmp_path / "p.json", "--features", tmp_path / "store", "--force")
+    assert code == 0 and (f"warning: --features has no effect: {tmp_path / 'plain' / 'best.pt'} reads text alone "
+                          "(title, asr, ocr), no video features") in err, err
 
 
 def write_lic(folder, features_missing=()):

@@ -364,7 +364,7 @@ def test_score_one_split_of_a_manifest_and_empty_references(trained, tmp_path, c
     refs.write_text(json.dumps({"a": [], "b": ["a red square"]}))
     preds.write_text(json.dumps({"a": "x", "b": "a red square"}))
     code, _, err = s2vt(capsys, "score", refs, preds)
-    assert code == 2 and len(err) == 1 and "have no references" in err[0]
+    assert code == 2 and len(err) == 1 and "1 predicted id has no references (a)" in err[0]
 
 
 def test_import_folder_with_a_non_utf8_file_name(tmp_path, capsys):

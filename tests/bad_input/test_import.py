@@ -28,6 +28,7 @@ def s2vt(capsys, *args) -> tuple[int, list[str]]:
 
 @pytest.mark.parametrize("args, named", [
     (["yt8m", "nope.tfrecord"], "nope.tfrecord: no such file"),  # its name implies no split: not reported first
+    (["yt8m", "nope*.tfrecord"], "nope*.tfrecord: the pattern matches no file"),  # (a quoted glob: not "no such file")
     (["yt8m", "train0000.tfrecord", "--vocabulary", "nope.csv"], "--vocabulary nope.csv: no such file"),
     (["lic2022", "nope.json"], "nope.json: no such file"),
     (["lic2022", "train.json", "--features", "nope"], "--features nope: no such folder"),

@@ -1202,6 +1202,19 @@ def test_videos_lacking_one_modality_are_told_the_modalities_they_have(store, tm
                                  "they have, import pooled for them, or pass --skip-missing to leave them out"]
 
 
+def test_a_store_holding_none_of_the_videos_is_said_to_be_another_datasets(store, tmp_path, capsys):
+    """A store of other videos (another dataset's) was answered "... or pass --skip-missing", which then left the
+    training split empty (hostile trial): it is said to be one, with the way out."""
+    shutil.copytree(store[1], tmp_path / "features")
+    for f in (tmp_path / "features").glob("*/*.npy"):
+        f.rename(f.with_name("other_" + f.name))
+    code, err = s2vt(capsys, *train_args((store[0], tmp_path / "features"), tmp_path / "out"))
+    assert code == 2 and len(err) == 1, err
+    assert "; none of the " in err[0] and err[0].endswith(
+        "videos has a feature file there: is it the feature store of another dataset? pass the manifest's own "
+        "--features, or extract resnet152,vggish for them"), err
+
+
 def test_videos_without_features_are_counted_in_train_and_val_together(store, tmp_path, capsys):
     """'7 videos have no features for tiny' where 8 had none: 7 in train, and 1 in the val split held out of it,
     checked after the first error (hostile trial). The count is all of them, by split."""
