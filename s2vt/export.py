@@ -11,7 +11,8 @@ from pathlib import Path
 
 from .errors import SettingError
 from .fileio import atomic_write_bytes
-from .formats import YT8M_HEADER, YT8M_TOP_K, coco_results, lic2022_record, msrvtt_results, yt8m_line
+from .formats import (LEVEL1, LEVEL2, SEMANTIC, YT8M_HEADER, YT8M_TOP_K, coco_results, lic2022_record, msrvtt_results,
+                      yt8m_line)
 from .manifest import check_video_id
 from .results import ResultsError, check_captions
 
@@ -35,6 +36,10 @@ def yt8m_scores(preds: dict[str, dict], vocabulary: str | os.PathLike | None,
         pairs = []
         for t in pred.get("top_tags") or pred["tags"]:
             tag = t["tag"]
+            if isinstance(tag, str) and tag.startswith((LEVEL1, LEVEL2, SEMANTIC)):
+                # (another dataset's labels: no vocabulary maps them, which the class refusal advised; hostile trial)
+                raise ResultsError(f"{source}: video {vid}: tag {tag!r} is a LIC2022 label, not a YouTube-8M class: "
+                                   "these are LIC2022 predictions: export them with --format lic2022 --manifest M")
             if "p" not in t:  # (plain names: no order to rank the classes by)
                 raise ResultsError(f"{source}: video {vid}: tag {tag!r} has no confidence (\"p\"): a submission "
                                    "ranks each video's classes by it")

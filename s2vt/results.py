@@ -324,8 +324,15 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
                                f"--manifest) in their place, with --split {data['split']}")
         else:
             if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
-                raise ResultsError(f"{path}: expected {{id: [captions]}}, a manifest (JSON lines of video_id records), "
-                                   "an MLDS label list or an MSR-VTT videodatainfo file")
+                # (the two files swapped: said as such, not only "expected {id: [captions]}"; hostile trial)
+                swapped = ((isinstance(data, dict) and data and all(isinstance(v, str) for v in data.values()))
+                           or (isinstance(data, list) and data and all(
+                               isinstance(d, dict) and "caption" in d and ("video_id" in d or "image_id" in d)
+                               for d in data)))
+                raise ResultsError(f"{path}: " + ("a predictions file (one caption a video), given as the references: "
+                                                  "score takes REFS first, then PREDS" if swapped else
+                                                  "expected {id: [captions]}, a manifest (JSON lines of video_id "
+                                                  "records), an MLDS label list or an MSR-VTT videodatainfo file"))
             for k, v in data.items():  # (as the manifest reader says it)
                 if not all(isinstance(c, str) for c in v):
                     raise ResultsError(f"{path}: {k!r}: 'captions' must be a list of strings")

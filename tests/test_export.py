@@ -669,8 +669,9 @@ def test_dot_slash_dash_is_the_file_named_dash_not_standard_input(tmp_path, caps
     (tmp_path / "-").write_text(json.dumps({"a": "a cat"}))  # (predictions in a file named '-')
     assert main(["score", "refs.json", "./-", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["scored"] == 1
-    assert main(["score", "./-", "refs.json"]) == 2  # (the file is read: its content is no references)
-    assert capsys.readouterr().err.startswith("error: ./-: expected {id: [captions]}")
+    assert main(["score", "./-", "refs.json"]) == 2  # (the file is read: its content is predictions, said so)
+    assert capsys.readouterr().err == ("error: ./-: a predictions file (one caption a video), given as the "
+                                       "references: score takes REFS first, then PREDS\n")
     assert not (tmp_path / "e.zip").exists() and not (tmp_path / "r").exists()
 
 
@@ -874,6 +875,9 @@ def test_yt8m_export_without_vocabulary_reads_label_ids(tmp_path, capsys):
      "video v1: tag 'label3862' is no YouTube-8M class: without --vocabulary tags must be label<Index> (a model "
      "trained with --vocabulary: pass that vocabulary.csv)"),
     (["Car"], True, "video v1: tag 'Car' has no confidence (\"p\"): a submission ranks each video's classes by it"),
+    # (LIC2022's labels, with or without --vocabulary: no vocabulary maps them, as the class refusal advised)
+    ([{"tag": "level1:体育", "p": 0.5}], False, "video v1: tag 'level1:体育' is a LIC2022 label, not a YouTube-8M "
+     "class: these are LIC2022 predictions: export them with --format lic2022 --manifest M"),
 ])
 def test_yt8m_export_refuses_a_tag_it_cannot_map_in_one_line(tags, vocab, said, tmp_path, capsys):
     """A tag that names no class (or one without a confidence) would leave a guess in the submission: refused
