@@ -1188,7 +1188,8 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         # command then ran on, numpy half-imported); imported here, the signal is the command's to say
         import numpy  # noqa: F401
     # (named as the user started it, as each command's parser is: `(see python -m s2vt.cli --help)`)
-    parser = Parser(prog=shlex.join(w for w in invoked_as("COMMAND") if w != "COMMAND"), description="Caption and tag videos: a subcommand per job (`COMMAND --help`: its options); "
+    parser = Parser(prog=shlex.join(w for w in invoked_as("COMMAND") if w != "COMMAND"),
+                    description="Caption and tag videos: a subcommand per job (`COMMAND --help`: its options); "
                     "the steps, from videos to answers: README.md and docs/usage.md.")
     from . import __version__  # (declared once, there: setup.py reads it too)
     parser.add_argument("--version", action="version", version=f"s2vt {__version__}")

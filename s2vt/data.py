@@ -97,8 +97,8 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
         # (none of the training videos there: the store of another dataset, which --skip-missing would empty; it
         # was advised all the same, and then refused for the empty training split; hostile trial)
         train = [e for e in entries if e.get("split", "train") == "train" and not e.get("captions_only")]
-        if train and set(missing) >= {e["video_id"] for e in train} and not any(store.has(m, e["video_id"]) for e in entries
-                                                              for m in modalities):
+        if (train and set(missing) >= {e["video_id"] for e in train}
+                and not any(store.has(m, e["video_id"]) for e in entries for m in modalities)):
             advice = (f"none of the {len(entries)} videos has a feature file there: is it the feature store of "
                       f"another dataset? pass the manifest's own --features, or {make} for them")
         raise DataError(f"{videos} have no features for {','.join(lacking)} in {store.root} "

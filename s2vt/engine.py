@@ -728,7 +728,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     ddp.agreed(check_settings)
     tag_input = cfg.model.tag_input
     # (where the loss weighs negatives: LIC2022's topic tags (`level_loss`), else multi-label tags (`tag_loss`))
-    inert: set[str] = set()  # (settings said to have no effect here: a --resume's change line does not call them taken)
+    # (settings said to have no effect here: a --resume's change line does not call them taken)
+    inert: set[str] = set()
 
     def no_effect(names: list[str], warning: str) -> None:
         inert.update(names)
