@@ -618,10 +618,12 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         refuse_training(out)
         # (a feature store's own folder: the run's files were written among its features; extract refuses a run's
         # folder alike; hostile trial)
-        if store_of(out / "best.pt") == out.absolute() and not (
-                cfg.features and os.path.realpath(cfg.features) == os.path.realpath(out)):  # (that: refuse_inputs')
-            raise RunFolderError(f"{out}: a feature store (it holds a store's meta.json), not a run folder: name "
-                                 "another --out")
+        # (a folder inside one too, a modality's or a new one, read as a modality: `store_of` looks one level up)
+        if (of := store_of(out / "best.pt")) is not None and not (
+                cfg.features and os.path.realpath(cfg.features) == os.path.realpath(of)):  # (that: refuse_inputs')
+            where = ("a feature store (it holds a store's meta.json)" if of == out.absolute() else
+                     f"inside the feature store {printable(os.fspath(out.parent))}")
+            raise RunFolderError(f"{out}: {where}, not a run folder: name another --out")
         # a run file that is a pipe or a device: refused at its first write, after training (before its 'already
         # holds a run', which --overwrite cannot answer; and before a --resume reads last.pt)
         refuse_special_outputs([out / name for name in RUN_OUTPUTS])

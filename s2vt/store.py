@@ -676,6 +676,11 @@ class FeatureStore:
         old = self._meta_object()
         if why := foreign_meta(old):  # (another program's file: merged into, it lost its own settings)
             raise StoreError(f"{self.meta_path} is not a feature store's meta.json ({why}): name another {store_option}")
+        # (a training run's folder, no store's: an import wrote a store beside its last.pt, and the run could not be
+        # resumed there after; extract refused it alone; hostile trial)
+        if not old and (held := [n for n in RUN_OUTPUTS if (self.root / n).is_file()]):
+            raise StoreError(f"{self.root}: a training run's folder (it holds {held[0]}), not a feature store: name "
+                             f"another {store_option}")
         self._check_types(old)
         # (one store, one dtype: float16 and float32 files never mix)
         if differ := [k for k in (*META_KEYS, "dtype") if k in old and k in meta and old[k] != meta[k]]:
@@ -907,6 +912,11 @@ def no_store_here(store: FeatureStore, name: str | os.PathLike) -> str:
         return ""
     run = [f for f in RUN_OUTPUTS if (root / f).exists()]
     videos = [printable(p.name) for p, _ in zip(video_files(root), range(3))]
+    if (of := store_of(root / "x")) is not None and of != root.absolute():
+        # (a store's modality folder: "import them first" would copy the store's own files into another one)
+        parent = shlex.quote(printable(os.fspath(Path(name).parent)))
+        return f": no meta.json, so not a feature store: it is the {root.name!r} folder of the store {parent}: pass " \
+               f"--features {parent}"
     if run:
         what = f"it is a training run's folder ({', '.join(run)})"
     elif videos:

@@ -96,6 +96,7 @@ def test_level_loss_and_scores():
     scores = level_scores([["level1:体育", "tag:比赛"], ["level1:体育"]], [["level1:体育"], ["level1:音乐"]])
     # and no tag figures, which read 0.000 in the epoch line and evaluate's table
     assert "tag_f1" not in scores and "tag_precision" not in scores and scores["lic_score"] == pytest.approx(0.5)
+    assert "level2_acc" not in scores  # (nor a level-2 accuracy where no gold label has a level 2)
 
 
 def test_min_tag_count():
@@ -132,7 +133,7 @@ def test_training_says_which_tags_it_dropped_and_gives_no_caption_hint(tmp_path,
     # IndexError reading them as single-label tags)
     code, out, err = s2vt(capsys, "evaluate", "--checkpoint", tmp_path / "plain" / "best.pt", "--manifest", plain,
                           "--split", "train", "--out", tmp_path / "p.json")
-    assert code == 0 and "level1_acc" in out, err
+    assert code == 0 and "level1_acc" in out and "level2_acc" not in out, err  # (no level 2 to score)
     # a store given to a text-only model: read by no one, said so (it was passed by in silence; hostile trial)
     (tmp_path / "store").mkdir()
     code, out, err = s2vt(capsys, "evaluate", "--checkpoint", tmp_path / "plain" / "best.pt", "--manifest", plain,

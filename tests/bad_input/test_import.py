@@ -562,6 +562,20 @@ def test_an_unreadable_feature_file_gives_its_true_reason(kind, reason, tmp_path
     assert str(e.value) == f"{store.path('cnn', 'bad')}: cannot read features ({reason}){mend}"
 
 
+def test_an_import_into_a_training_runs_folder_is_refused(tmp_path, capsys):
+    """`import features ... --features RUN` wrote a store beside the run's last.pt, and the run could not be
+    resumed there after (hostile trial); extract refused such a folder alone."""
+    src = feature_folder(tmp_path / "f", ["a"], 8)
+    caps = tmp_path / "caps.json"
+    caps.write_text(json.dumps({"a": ["a cat"]}))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "last.pt").write_bytes(b"x")
+    code, err = import_features(capsys, src, caps, tmp_path / "run", tmp_path / "m.jsonl", "cnn", "--split", "train")
+    assert (code, err) == (2, [f"error: {tmp_path / 'run'}: a training run's folder (it holds last.pt), not a feature "
+                               "store: name another --features"])
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["last.pt"]
+
+
 def test_an_imported_copy_cut_short_is_said_how_to_mend_and_a_rerun_copies_it_again(tmp_path, capsys):
     """A store file an import copied, cut short (a crash, a full disk): train and evaluate said only 'cannot read
     features (cut short ...)', and a rerun of the import copied nothing, the store left broken (hostile trial)."""
@@ -1269,6 +1283,11 @@ def test_lic2022_a_labelled_file_named_test_is_noted_to_go_to_train(tmp_path, ca
     assert code == 0 and err[0] == (f"note: {test}: its 2 videos have labels, so they are imported as train (the "
                                     "challenge's test file has none): --test N holds labelled videos out as split "
                                     "test"), err
+    test.write_text(json.dumps({"@id": "3", "title": "t", "tag": [{"@value": "cat"}]}) + "\n"  # (some labelled)
+                    + json.dumps({"@id": "4", "title": "t"}) + "\n")
+    code, err = s2vt(capsys, "import", "lic2022", train, test, "--out", out, "--force")
+    assert code == 0 and err[0].startswith(f"note: {test}: 1 of its 2 videos has labels, so they are imported as "
+                                           "train"), err
     test.write_text("".join(json.dumps({"@id": i, "title": "t"}) + "\n" for i in "34"))  # (the challenge's: unsaid)
     code, err = s2vt(capsys, "import", "lic2022", train, test, "--out", out, "--force")
     assert code == 0 and not [x for x in err if x.startswith("note:")], err

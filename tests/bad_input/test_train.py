@@ -863,6 +863,17 @@ def test_out_naming_another_feature_store_is_refused(store, tmp_path, capsys):
     assert (code, err) == (2, [f"error: {other}: a feature store (it holds a store's meta.json), not a run folder: "
                                "name another --out"])
     assert sorted(p.name for p in other.iterdir()) == before
+    # inside it too: a modality's folder, or a new one (read as a modality)
+    for inside in (other / "resnet152", other / "run"):
+        code, err = s2vt(capsys, *train_args(store, inside))
+        assert (code, err) == (2, [f"error: {inside}: inside the feature store {other}, not a run folder: name "
+                                   "another --out"]), err
+    assert sorted(p.name for p in other.iterdir()) == before
+    # --features naming a store's modality folder: said to be one, the store to pass named
+    code, err = s2vt(capsys, "train", "--manifest", store[0], "--features", other / "resnet152", "--out",
+                     tmp_path / "r")
+    assert code == 2 and err[0].endswith(f"no meta.json, so not a feature store: it is the 'resnet152' folder of the "
+                                         f"store {other}: pass --features {other}"), err
 
 
 def test_features_path_that_does_not_exist(store, tmp_path, capsys):
