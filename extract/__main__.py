@@ -17,7 +17,7 @@ from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, counted, exit_quiet
 
 if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
-from s2vt.fileio import (RUN_OUTPUTS, OutputError, lasting_advice, make_dirs, new_folders, refuse_unusable_paths,
+from s2vt.fileio import (OutputError, lasting_advice, make_dirs, new_folders, refuse_unusable_paths,
                          remove_if_empty)
 from s2vt.options import Parser, add_options, at_least, from_args, show_defaults
 from s2vt.manifest import (ManifestError, dash_refusal, json_start, manifest_row, missing_note,
@@ -237,15 +237,6 @@ def refuse_unrecorded_features(store: FeatureStore, old: dict) -> None:
                              "match theirs: extract into another --out (or put the store's meta.json back)")
 
 
-def refuse_run_folder(out: str) -> None:
-    """OutputError for an --out that is a training run's folder (it holds best.pt, last.pt, metrics.csv or
-    curves.png) and no store (no meta.json): a store was written silently beside the model (hostile trial)."""
-    held = [name for name in RUN_OUTPUTS if os.path.isfile(os.path.join(out, name))]
-    if held and not os.path.lexists(os.path.join(out, "meta.json")):
-        raise OutputError(f"{out}: a training run's folder (it holds {held[0]}), not a feature store: name another "
-                          "--out")
-
-
 def prepare(args: argparse.Namespace):
     """(shard, config, items, store, extractor) of parsed arguments; a UserError for bad ones."""
     shard = parse_shard(args.shard)
@@ -253,7 +244,6 @@ def prepare(args: argparse.Namespace):
     check_ffmpeg()  # (before any video: a broken ffmpeg would fail them all)
     cfg = from_args(ExtractConfig, args)
     items = collect_items(args.input)
-    refuse_run_folder(args.out)
     store = FeatureStore(make_dirs(args.out))  # (an impossible --out fails before the backbones load)
     # (so does a store of other settings, or of features whose settings no meta.json records)
     refuse_unrecorded_features(store, store.check_meta(settings_meta(cfg), adds=True))

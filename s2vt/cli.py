@@ -335,9 +335,11 @@ def run_score(args: argparse.Namespace) -> int:
     from .predict import format_table
     from .results import check_captions, load_predictions, load_references, match_ids, partial_advice
 
-    refs, preds = load_references(args.refs, args.split), load_predictions(args.preds)
+    every: list = []  # (every split's entries, where the references have splits: the advice's, read once)
+    refs, preds = load_references(args.refs, args.split, every), load_predictions(args.preds)
     agree = args.allow_partial or set(refs) == set(preds)
-    ids = match_ids(refs, preds, args.allow_partial, None if agree else partial_advice(args.refs, args.split, preds))
+    ids = match_ids(refs, preds, args.allow_partial,
+                    None if agree else partial_advice(args.refs, every, args.split, preds))
     warning = check_captions({i: preds[i] for i in ids}, args.preds, "score")
     if warning:
         print(warning, file=sys.stderr)

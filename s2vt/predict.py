@@ -782,10 +782,11 @@ def format_table(metrics: dict) -> str:
     for k in CAPTION_KEYS + TAG_KEYS + LEVEL_KEYS:
         if k in metrics:
             v = metrics[k]
-            # (why METEOR is null: no Java, else the warning line above says it (a caption over its scorer's
-            # length, a failed jar), which "no Java" contradicted; hostile trial)
-            why = "no Java" if not java_available() else "see the warning"
-            lines.append(f"{k:<14}{f'n/a ({why})' if v is None else f'{v:.4f}'}")
+            if v is None:  # (why METEOR is null: no Java, else the warning line above says it (a caption over
+                # its scorer's length, a failed jar), which "no Java" contradicted; hostile trial)
+                lines.append(f"{k:<14}n/a ({'no Java' if not java_available() else 'see the warning'})")
+            else:
+                lines.append(f"{k:<14}{v:.4f}")
         if k == "CIDEr" and "distinct_captions" in metrics:
             of = metrics.get("distinct_captions_of")
             lines.append(f"{'distinct':<14}{metrics['distinct_captions']} captions"

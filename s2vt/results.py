@@ -278,13 +278,15 @@ def check_captions(preds: dict[str, dict], path: str | Path, what: str) -> str |
             f"they {'score' if what == 'score' else 'are exported'} as empty answers") if empty else None
 
 
-def load_references(path: str | Path, split: str | None = None) -> dict[str, list[str]]:
+def load_references(path: str | Path, split: str | None = None, splits: list | None = None) -> dict[str, list[str]]:
     """{id: [captions]} from a manifest (`manifest.is_manifest`: .jsonl, or JSON lines of records with a
     video_id whatever the name; only `split`'s videos when given), a JSON object of that shape, or a
     release's reference file (`official_references`). Blank captions are left out
     (`vocab.drop_blank_captions`, as training does: a warning line counts them), and so are ids left
     without a caption: they have nothing to score against.
-    A file with no reference caption at all is refused."""
+    A file with no reference caption at all is refused. `splits`, when given, gets the entries of every split
+    ({"video_id", "captions", "split"}) where the references have splits (for `partial_advice`: the file is read
+    once)."""
     path = os.fspath(path)  # (as given: Path('./-') would be '-', standard input's name)
     if not dash_refusal(path):  # (before is_manifest, which reads no pipe: said alike with --split or without)
         refuse_not_a_file(path)
@@ -301,21 +303,18 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
         if split is not None:
             raise ResultsError(f"{path}: MSVD's video_corpus.csv has no splits (`s2vt import msvd` draws them): pass "
                                "the manifest that import wrote, with --split, or leave out --split")
-        import contextlib
-
-        from .datasets import DatasetError, import_msvd
-        try:
-            with contextlib.redirect_stderr(io.StringIO()):  # (the importer's warnings are not score's)
-                entries = [{"video_id": e["video_id"], "captions": e["captions"]} for e in import_msvd(path)]
-        except DatasetError as e:
-            raise ResultsError(str(e)) from None
+        from .datasets import import_msvd
+        entries = [{"video_id": e["video_id"], "captions": e["captions"]} for e in read_quietly(import_msvd, path)]
     else:
         data = _load_json(path, "a JSON object {id: [captions]} (or a manifest: JSON lines of video_id records)")
         if (official := official_references(path, data)) is not None:  # (a release's own file)
-            if split is not None and not any("split" in e for e in official):
-                raise ResultsError(f"{path}: an MLDS label list has no splits: leave out --split")
-            every = official
-            entries = [e for e in every if split is None or e["split"] == split]
+            if not any("split" in e for e in official):
+                if split is not None:
+                    raise ResultsError(f"{path}: an MLDS label list has no splits: leave out --split")
+                entries = official
+            else:
+                every = official
+                entries = [e for e in every if split is None or e["split"] == split]
         elif split is not None:
             raise ResultsError(f"{path}: --split needs a manifest (JSON lines of video_id records) or an MSR-VTT "
                                "videodatainfo file as the references")
@@ -337,6 +336,8 @@ def load_references(path: str | Path, split: str | None = None) -> dict[str, lis
                 if not all(isinstance(c, str) for c in v):
                     raise ResultsError(f"{path}: {k!r}: 'captions' must be a list of strings")
             entries = [{"video_id": str(k), "captions": list(v)} for k, v in data.items()]
+    if splits is not None and every is not None:
+        splits.extend(every)
     had = [e["video_id"] for e in entries if e["captions"]]
     blank = drop_blank_captions(entries)
     refs = {e["video_id"]: e["captions"] for e in entries if e["captions"]}
@@ -372,9 +373,7 @@ def official_references(path: str, data) -> list[dict] | None:
     predictions match; its warnings, of tags and categories, are not score's and go unsaid): an MLDS label list
     ([{"id": "<clip>.avi", "caption": [...]}]) or an MSR-VTT videodatainfo file (each entry with its "split");
     None for anything else. `data`: the file's parsed JSON."""
-    import contextlib
-
-    from .datasets import DatasetError, import_msrvtt, read_captions
+    from .datasets import import_msrvtt, read_captions
     mlds = isinstance(data, list) and bool(data) and all(isinstance(d, dict) and {"id", "caption"} <= d.keys()
                                                          for d in data)
     msrvtt = isinstance(data, dict) and {"videos", "sentences"} <= data.keys()
@@ -385,33 +384,30 @@ def official_references(path: str, data) -> list[dict] | None:
     if zipped:
         raise ResultsError(f"{path}: a zip holding {'an MLDS label list' if mlds else 'an MSR-VTT videodatainfo file'}"
                            ": unzip it and pass the .json")
+    if mlds:
+        return [{"video_id": k, "captions": v} for k, v in read_quietly(read_captions, path).items()]
+    return [{"video_id": e["video_id"], "captions": e.get("captions", []), "split": e.get("split")}
+            for e in read_quietly(import_msrvtt, [path])]
+
+
+def read_quietly(importer, *args):
+    """`importer(*args)` reading a release's reference file as `s2vt import` does, its warnings (of tags,
+    categories, languages) unsaid, not being score's; its refusal (DatasetError) a ResultsError."""
+    import contextlib
+
+    from .datasets import DatasetError
     try:
         with contextlib.redirect_stderr(io.StringIO()):
-            entries = ([{"video_id": k, "captions": v} for k, v in read_captions(path).items()] if mlds else
-                       [{"video_id": e["video_id"], "captions": e.get("captions", []), "split": e.get("split")}
-                        for e in import_msrvtt([path])])
+            return importer(*args)
     except DatasetError as e:
         raise ResultsError(str(e)) from None
-    return entries
 
 
-def split_entries(refs_path: str | Path) -> list[dict] | None:
-    """The references' entries with their splits: a manifest's, or an MSR-VTT videodatainfo file's; None for
-    references without splits."""
-    if is_manifest(refs_path):
-        return read_manifest(refs_path)
-    try:
-        data = parse_json(Path(refs_path).read_bytes())
-        return official_references(os.fspath(refs_path), data) if isinstance(data, dict) else None
-    except (OSError, ValueError, UserError):  # (read and checked before: an error path says what it can)
-        return None
-
-
-def partial_advice(refs_path: str | Path, split: str | None, preds: dict) -> str:
+def partial_advice(refs_path: str | Path, entries: list[dict], split: str | None, preds: dict) -> str:
     """What to pass when the ids of references and predictions differ: the split(s) (of a manifest or a
-    videodatainfo file) the predicted ids are in (when that is not `split`, the one given), else --allow-partial alone."""
-    entries = split_entries(refs_path)
-    if entries is None:  # (--split needs a manifest or a videodatainfo file)
+    videodatainfo file: `entries`, every split's, as `load_references` gives them; none for references without
+    splits) the predicted ids are in (when that is not `split`, the one given), else --allow-partial alone."""
+    if not entries:  # (--split needs a manifest or a videodatainfo file)
         return "pass --allow-partial to score the overlap"
     counts: dict[str, int] = {}
     splits = set()

@@ -673,14 +673,10 @@ class FeatureStore:
         A modality's precision may change only while the store holds none of its files: one
         modality's features all come from one precision.
         """
+        refuse_run_folder(self.root, store_option)
         old = self._meta_object()
         if why := foreign_meta(old):  # (another program's file: merged into, it lost its own settings)
             raise StoreError(f"{self.meta_path} is not a feature store's meta.json ({why}): name another {store_option}")
-        # (a training run's folder, no store's: an import wrote a store beside its last.pt, and the run could not be
-        # resumed there after; extract refused it alone; hostile trial)
-        if not old and (held := [n for n in RUN_OUTPUTS if (self.root / n).is_file()]):
-            raise StoreError(f"{self.root}: a training run's folder (it holds {held[0]}), not a feature store: name "
-                             f"another {store_option}")
         self._check_types(old)
         # (one store, one dtype: float16 and float32 files never mix)
         if differ := [k for k in (*META_KEYS, "dtype") if k in old and k in meta and old[k] != meta[k]]:
@@ -933,6 +929,16 @@ def no_store_here(store: FeatureStore, name: str | os.PathLike) -> str:
     else:
         what = "it holds no feature files"
     return f": no meta.json, so not a feature store (made by python -m extract or s2vt import): {what}"
+
+
+def refuse_run_folder(root: str | os.PathLike, store_option: str = "--out") -> None:
+    """StoreError for a store folder that is a training run's (it holds best.pt, last.pt, metrics.csv or
+    curves.png) and no store's (no meta.json): extract wrote a store silently beside the model, and an import one
+    the run could not be resumed beside after (hostile trials). `store_option`: the option that named it."""
+    held = [name for name in RUN_OUTPUTS if os.path.isfile(os.path.join(root, name))]
+    if held and not os.path.lexists(os.path.join(root, "meta.json")):
+        raise StoreError(f"{os.fspath(root)}: a training run's folder (it holds {held[0]}), not a feature store: "
+                         f"name another {store_option}")
 
 
 def foreign_meta(meta: object) -> str | None:
