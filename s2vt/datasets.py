@@ -35,6 +35,15 @@ class DatasetError(UserError):
     """Annotations that cannot be imported; one line for the user."""
 
 
+class UnusableFeatures(DatasetError):
+    """A feature file that cannot be imported; `kind` says why in a few words (a batch counts its files by it),
+    `example` what the batch's warning says of the first such file (the message, or only what the kind leaves out)."""
+
+    def __init__(self, message: str, kind: str, example: str | None = None):
+        super().__init__(message)
+        self.kind, self.example = kind, message if example is None else example
+
+
 def _find_video(videos: Path | None, vid: str) -> Path | None:
     """The file for `vid` in `videos` (any video extension), or None."""
     if videos is None:
@@ -550,16 +559,8 @@ def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[
     files = {p.stem: p for p in regular_files(features, sorted(Path(features).glob("tsn_features_*/*.npy")))}
     # every file checked as `import features` checks its own, before a link is made: a bad one would stop a
     # training run, one a run, with "re-extract it" about a file no one extracted; left out, it is missing
-    bad, width = BadRows(features, "feature file", "left out"), {}
-    for vid in [e["video_id"] for e in entries if e["video_id"] in files]:
-        try:
-            width[files[vid]] = usable_width(files[vid])
-        except DatasetError as err:
-            bad.add("not usable features", str(err))
-            del files[vid]
-    bad.warn(len(width) + len(bad))
-    if len(collections.Counter(width.values())) > 1:
-        raise DatasetError(mixed_widths(features, width))
+    usable = usable_files(features, {e["video_id"]: files[e["video_id"]] for e in entries if e["video_id"] in files})
+    files = {vid: files[vid] for vid in usable}
     missing = [e["video_id"] for e in entries if e["video_id"] not in files]
     if len(missing) == len(entries):
         raise DatasetError(f"--features {features}: none of the {len(entries)} videos has a tsn_features_*/<id>.npy "
@@ -775,32 +776,14 @@ def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: s
     `feat_dir` (see `feature_files`), each with its file, the files' feature width (None when
     there is none), and the entries of `labels`' training clips without a file when `captions_only`
     (marked so: their captions train the decoder's language; False: they are left out, the warning names
-    `--captions-only`; None: the importer has no such option). Only the files' headers are read, every one
-    of them: a bad or odd-width file is refused before anything is written. A clip without a file, and a
-    file without an entry, are each counted in one warning."""
+    `--captions-only`; None: the importer has no such option). Every file is checked before anything is
+    written, an unusable one left out (`usable_files`). A clip without a file, and a file without an entry, are
+    each counted in one warning."""
     files = feature_files(feat_dir)
-    plan, missing, width = [], [], {}
-    # (a bad file is left out and counted, the rest imported, as the LIC2022 importer's: one refusal a run took
-    # a rerun per bad file to mend a folder of them; hostile trial)
-    bad = BadRows(feat_dir, "feature file", "left out")
-    for vid, entry in labels.items():
-        if vid not in files:
-            missing.append(vid)
-            continue
-        try:
-            width[files[vid]] = usable_width(files[vid])
-        except DatasetError as e:
-            bad.add("not usable features", str(e))
-            continue
-        plan.append((entry, files[vid]))
-    if bad and not plan:  # (every file: no way around it to say but its reason)
-        raise DatasetError(next(iter(bad.kinds.values()))[1] + (f" (and {len(bad) - 1} more of the clips' "
-                                                                  "files unusable)" if len(bad) > 1 else ""))
-    bad.warn(len(width) + len(bad))
-    widths = collections.Counter(width.values())
-    dim = widths.most_common(1)[0][0] if widths else None
-    if len(widths) > 1:
-        raise DatasetError(mixed_widths(feat_dir, width))
+    missing = [vid for vid in labels if vid not in files]
+    usable = usable_files(feat_dir, {vid: files[vid] for vid in labels if vid in files})
+    plan = [(labels[vid], files[vid]) for vid in usable]
+    dim = next(iter(usable.values()), None)
     kept = [{**labels[v], "captions_only": True} for v in missing
             if captions_only and labels[v].get("split") == "train" and labels[v].get("captions")]
     if kept:  # (an MLDS release lacks the files of 646 of its 1,450 training clips: their 10,697 captions still
@@ -823,15 +806,40 @@ def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: s
     return plan, dim, kept
 
 
-def mixed_widths(feat_dir: str | os.PathLike, width: dict[Path, int], shown: int = 5) -> str:
-    """The refusal of feature files of several widths ({file: width}). When most files share one
-    width, the odd one out is named (not whichever file happened to come after it); when none does,
-    calling one of them odd would be arbitrary: each width found is listed with a file of it."""
+def usable_files(folder: str | os.PathLike, files: dict[str, Path]) -> dict[str, int]:
+    """{id: features per frame} of the `files` ({id: .npy file}, read from `folder`) that can be imported, all of
+    one width. A file that cannot (`usable_width`), or whose width is not the one most of them have, is left out
+    and counted, one warning line per reason naming the first such file, the rest imported (a batch's logged
+    failure: one refusal a run took a rerun per bad file to mend a folder of them; hostile trial). Refused:
+    every file unusable (no way around it to say but the first one's reason), or several widths none of which
+    most files have (calling one of them odd would be arbitrary: `mixed_widths`)."""
+    bad, width, first = BadRows(folder, "feature file", "left out"), {}, ""
+    for vid, path in files.items():
+        try:
+            width[vid] = usable_width(path)
+        except UnusableFeatures as e:
+            bad.add(e.kind, e.example)
+            first = first or str(e)
+    if bad and not width:
+        raise DatasetError(first + (f" (and {len(bad) - 1} more of the clips' files unusable)" if len(bad) > 1 else ""))
     widths = collections.Counter(width.values())
-    dim, count = widths.most_common(1)[0]
-    if 2 * count > len(width):
-        odd = next(p for p, w in width.items() if w != dim)
-        return f"{odd}: {width[odd]} features per frame, but {count} of the {len(width)} files have {dim}"
+    if len(widths) > 1:
+        dim, count = widths.most_common(1)[0]
+        if 2 * count <= len(width):
+            raise DatasetError(mixed_widths(folder, {files[vid]: w for vid, w in width.items()}))
+        for vid, w in list(width.items()):
+            if w != dim:
+                bad.add("another width than most", f"{files[vid]}: {w} features per frame, but {count} of the "
+                                                   f"{len(width)} files have {dim}")
+                del width[vid]
+    bad.warn(len(files))
+    return width
+
+
+def mixed_widths(feat_dir: str | os.PathLike, width: dict[Path, int], shown: int = 5) -> str:
+    """The refusal of feature files of several widths ({file: width}), none of them most files' (`usable_files`
+    leaves out the odd ones of a width most have): each width found is listed with a file of it."""
+    widths = collections.Counter(width.values())
     example: dict[int, Path] = {}
     for p, w in width.items():
         example.setdefault(w, p)
@@ -941,7 +949,7 @@ def feature_width(path: Path) -> int:
     try:
         x = load_npy(path, mmap_mode="r")
     except (OSError, ValueError, EOFError) as e:
-        raise DatasetError(f"{path}: cannot read features ({e})") from None
+        raise UnusableFeatures(f"{path}: cannot read features ({e})", "unreadable") from None
     refuse_unusable(path, x)
     return int(x.shape[-1])
 
@@ -952,8 +960,8 @@ def refuse_unusable(path: Path, x: np.ndarray) -> None:
     if x.ndim not in (1, 2) or not np.issubdtype(x.dtype, np.floating) or x.shape[-1] == 0 or x.shape[0] == 0:
         cast = (": save it as float (x.astype(np.float32))" if x.ndim in (1, 2) and min(x.shape) > 0
                 and (np.issubdtype(x.dtype, np.integer) or x.dtype == bool) else "")
-        raise DatasetError(f"{path}: features must be a float [T, D] or [D] array with T, D > 0, not {x.dtype} "
-                           f"{list(x.shape)}{cast}")
+        raise UnusableFeatures(f"{path}: features must be a float [T, D] or [D] array with T, D > 0, not {x.dtype} "
+                               f"{list(x.shape)}{cast}", "not a float [T, D] or [D] array with a frame")
 
 
 def usable_width(path: Path) -> int:
@@ -962,7 +970,7 @@ def usable_width(path: Path) -> int:
     dim = feature_width(path)
     x = np.load(path, mmap_mode="r", allow_pickle=False)
     if not all(np.isfinite(x[i:i + 4096]).all() for i in range(0, len(x), 4096)):  # (in slices: a bounded copy)
-        raise DatasetError(f"{path}: features hold NaN or infinite values")
+        raise UnusableFeatures(f"{path}: features hold NaN or infinite values", "NaN or infinite values", str(path))
     return dim
 
 

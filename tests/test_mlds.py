@@ -140,8 +140,11 @@ def test_import_features_leaves_out_bad_files_by_name_and_refuses_when_all_are(t
             "--split", "train", "--out", str(out)]
     assert cli.main(args) == 0
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == (f"warning: {feat}: 3 of 4 feature files left out: not usable features (first: "
-                      f"{feat / 'b.npy'}: features hold NaN or infinite values)"), err
+    # one line per reason, each naming its first file (one line of three reasons named only the first's)
+    assert err[:2] == [f"warning: {feat}: 1 of 4 feature files left out: NaN or infinite values (first: {feat / 'b.npy'})",
+                       f"warning: {feat}: 2 of 4 feature files left out: not a float [T, D] or [D] array with a frame "
+                       f"(first: {feat / 'c.npy'}: features must be a float [T, D] or [D] array with T, D > 0, not "
+                       "float32 [0, 4])"], err
     assert [json.loads(x)["video_id"] for x in out.read_text().splitlines()] == ["a"]
     from s2vt.datasets import DatasetError, feature_width
     with pytest.raises(DatasetError, match=r"with T, D > 0, not float32 \[0, 4\]$"):
@@ -172,8 +175,9 @@ def test_import_mlds_refuses_a_clip_listed_twice(tmp_path, capsys):
     assert not out.exists() and not (tmp_path / "m" / "features").exists()
 
 
-def test_import_features_names_the_file_of_the_odd_width(tmp_path, capsys):
-    """With the first file 9 wide and the others 8, the refusal named the second (a good file)."""
+def test_import_features_leaves_out_the_file_of_the_odd_width(tmp_path, capsys):
+    """With the first file 9 wide and the others 8, the refusal named the second (a good file); then it named the odd
+    one, but stopped the import for it, a rerun per odd file (a batch's bad file is left out and counted)."""
     from s2vt.cli import main
 
     (tmp_path / "feat").mkdir()
@@ -181,10 +185,12 @@ def test_import_features_names_the_file_of_the_odd_width(tmp_path, capsys):
         np.save(tmp_path / "feat" / f"{vid}.npy", np.ones((2, dim), np.float32))
     (tmp_path / "caps.json").write_text(json.dumps({v: ["a cat"] for v in ("v0", "v1", "v2")}))
     assert main(["import", "features", str(tmp_path / "feat"), "--captions", str(tmp_path / "caps.json"),
-                 "--modality", "clip", "--split", "train", "--out", str(tmp_path / "m.jsonl")]) == 2
+                 "--modality", "clip", "--split", "train", "--out", str(tmp_path / "m.jsonl")]) == 0
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"error: {tmp_path / 'feat' / 'v0.npy'}: 9 features per frame, but 2 of the 3 files have 8"]
-    assert not (tmp_path / "m.jsonl").exists()
+    assert err[0] == (f"warning: {tmp_path / 'feat'}: 1 of 3 feature files left out: another width than most (first: "
+                      f"{tmp_path / 'feat' / 'v0.npy'}: 9 features per frame, but 2 of the 3 files have 8)"), err
+    assert [json.loads(x)["video_id"] for x in (tmp_path / "m.jsonl").read_text().splitlines()] == ["v1", "v2"]
+    assert json.loads((tmp_path / "features" / "meta.json").read_text())["dims"] == {"clip": 8}
 
 
 @pytest.mark.parametrize("dims, says", [

@@ -549,7 +549,7 @@ def test_an_unreadable_feature_file_gives_its_true_reason(kind, reason, tmp_path
     if kind == "device":  # (a folder scan leaves a device out, as extract's does: `regular_files`)
         assert code == 0 and err[0].startswith(f"warning: {src}: left out 1 file that is not a regular file"), err
     else:  # (left out and counted, the rest imported: a batch's logged failure)
-        assert code == 0 and err[0] == (f"warning: {src}: 1 of 3 feature files left out: not usable features "
+        assert code == 0 and err[0] == (f"warning: {src}: 1 of 3 feature files left out: unreadable "
                                         f"(first: {bad}: cannot read features ({reason}))"), err
         assert [json.loads(x)["video_id"] for x in (tmp_path / "o" / "m.jsonl").read_text().splitlines()] == \
             ["good1", "good2"]
@@ -1327,15 +1327,24 @@ def test_lic2022_leaves_out_tsn_files_that_are_no_usable_features(tmp_path, caps
     out = tmp_path / "m" / "m.jsonl"
     code, err = s2vt(capsys, "import", "lic2022", lic, "--features", src, "--out", out)
     assert code == 0, err
-    assert err[0].startswith(f"warning: {src}: 3 of 5 feature files left out: not usable features (first: "
-                             f"{feat / '2.npy'}: features must be a float [T, D] or [D] array with T, D > 0, not "
-                             "float32 [5, 4, 4])")
-    assert err[1].startswith("warning: 3 ids have no tsn_features_*/<id>.npy (first: 2, 3, 4)")
+    assert err[:3] == [f"warning: {src}: 1 of 5 feature files left out: not a float [T, D] or [D] array with a frame "
+                       f"(first: {feat / '2.npy'}: features must be a float [T, D] or [D] array with T, D > 0, not "
+                       "float32 [5, 4, 4])",
+                       err[1],
+                       f"warning: {src}: 1 of 5 feature files left out: NaN or infinite values (first: "
+                       f"{feat / '4.npy'})"], err
+    assert err[1].startswith(f"warning: {src}: 1 of 5 feature files left out: unreadable (first: {feat / '3.npy'}: ")
+    assert err[3].startswith("warning: 3 ids have no tsn_features_*/<id>.npy (first: 2, 3, 4)")
     assert sorted(p.name for p in (out.parent / "features" / "tsn").iterdir()) == ["1.npy", "5.npy"]
-    np.save(feat / "2.npy", np.ones((3, 8), np.float32))  # (another width than most)
+    np.save(feat / "2.npy", np.ones((3, 8), np.float32))  # (another width than most: left out, as a bad file)
     code, err = s2vt(capsys, "import", "lic2022", lic, "--features", src, "--out", tmp_path / "n" / "m.jsonl")
-    assert code == 2 and err[-1] == f"error: {feat / '2.npy'}: 8 features per frame, but 2 of the 3 files have 4"
-    assert not (tmp_path / "n").exists()
+    assert code == 0 and (f"warning: {src}: 1 of 5 feature files left out: another width than most (first: "
+                          f"{feat / '2.npy'}: 8 features per frame, but 2 of the 3 files have 4)") in err, err
+    assert sorted(p.name for p in (tmp_path / "n" / "features" / "tsn").iterdir()) == ["1.npy", "5.npy"]
+    np.save(feat / "1.npy", np.ones((3, 16), np.float32))  # (three widths, none most files': refused)
+    code, err = s2vt(capsys, "import", "lic2022", lic, "--features", src, "--out", tmp_path / "o" / "m.jsonl")
+    assert code == 2 and err[-1].startswith(f"error: {src}: the 3 feature files disagree on features per frame"), err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("kind", ["features", "mlds", "yt8m", "lic2022"])
