@@ -706,10 +706,14 @@ def say_imported(out: str, entries: list[dict], where: str = "") -> None:
     splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test")}
     tags = {t for e in entries for t in e.get("tags", [])}
     alone = sum(bool(e.get("captions_only")) for e in entries)
-    print(one_line(f"wrote {out}: {len(entries)} videos ({splits['train']} train"
+    def plural(n: int, what: str) -> str:
+        return f"{n} {what}{'s' * (n != 1)}"
+
+    captions = sum(len(e.get('captions', [])) for e in entries)
+    print(one_line(f"wrote {out}: {plural(len(entries), 'video')} ({splits['train']} train"
                    + (f", {alone} of them captions alone" if alone else "") + f", {splits['val']} val, "
-                   f"{splits['test']} test), {sum(len(e.get('captions', [])) for e in entries)} captions, "
-                   f"{len(tags)} distinct tags{where}"), file=sys.stderr)
+                   f"{splits['test']} test), {plural(captions, 'caption')}, "
+                   f"{len(tags)} distinct tag{'s' * (len(tags) != 1)}{where}"), file=sys.stderr)
 
 
 def run_import_features(args: argparse.Namespace) -> int:
@@ -718,7 +722,7 @@ def run_import_features(args: argparse.Namespace) -> int:
 
     from .fileio import OutputError
     from .manifest import write_manifest
-    from .store import FeatureStore
+    from .store import FeatureStore, refuse_run_folder
 
     from . import datasets as ds
 
@@ -729,6 +733,7 @@ def run_import_features(args: argparse.Namespace) -> int:
     ds.refuse_foreign_out(args.out)
     with writing_manifest(args.out):  # (before the store is written)
         store = FeatureStore(args.features or Path(args.out).resolve().parent / "features")
+        refuse_run_folder(store.root, "--features")  # (before the files' warnings: no import into it would follow)
         ds.check_modality(args.modality)  # (a folder of the store: checked before the path below is made)
         # the store's files for this modality are written by name: in the folder the .npy files are
         # read from, they would replace them (float32 -> float16, in place)
@@ -808,6 +813,8 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
     refuse_foreign_out(args.out)
 
     refuse_out_in_store(args.out, args.features)
+    from .store import refuse_run_folder  # (before the shards' warnings: no import into it would follow)
+    refuse_run_folder(args.features or Path(args.out).resolve().parent / "features", "--features")
 
     try:
         with writing_manifest(args.out):  # (before the store is written)

@@ -20,7 +20,7 @@ from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, 
 from .formats import LEVEL2_ALONE, MSRVTT_CATEGORIES, lic2022_left_out, lic2022_tags
 from .manifest import (VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
                        no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id)
-from .store import FeatureStore, load_npy, modality_problem, not_a_folder, printable, store_of
+from .store import FeatureStore, load_npy, modality_problem, not_a_folder, printable, refuse_run_folder, store_of
 from .vocab import is_blank
 
 # a manifest entry's fields an import of features sets itself (a video path is dropped: features, not videos)
@@ -94,7 +94,8 @@ def cap_captions(entries: list[dict]) -> int:
             e["captions"][i] = e["captions"][i][:MAX_CAPTION_CHARS]
         capped += len(long)
     if capped:
-        print(f"warning: {capped} captions longer than {MAX_CAPTION_CHARS} characters were cut to that length",
+        print(f"warning: {capped} caption{'s' * (capped != 1)} longer than {MAX_CAPTION_CHARS} characters "
+              f"{'were' if capped != 1 else 'was'} cut to that length",
               file=sys.stderr)
     return capped
 
@@ -380,7 +381,8 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
         say_blank_captions(path, len(vids), [v for v in dict.fromkeys(vids) if not videos[v]["captions"]],
                            "imported without captions")
     if dropped:
-        print(f"warning: {dropped} captions repeat what an earlier file gave the same video (overlapping files); "
+        print(f"warning: {dropped} caption{'s repeat' if dropped != 1 else ' repeats'} what an earlier file gave the same "
+              "video (overlapping files); "
               "each is kept once", file=sys.stderr)
     if clashes:
         shown = [text for text, _ in clashes.values()]
@@ -556,6 +558,8 @@ def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[
     no width is recorded: training checks the linked files' widths before it starts); returns the ids
     without a file, also listed in a warning. DatasetError, before anything is made, when no video has
     one (the wrong folder: an empty store would only fail at training)."""
+    store = FeatureStore(Path(out).resolve().parent / "features")
+    refuse_run_folder(store.root, "--out")  # (before the files' warnings: no link into it would follow)
     files = {p.stem: p for p in regular_files(features, sorted(Path(features).glob("tsn_features_*/*.npy")))}
     # every file checked as `import features` checks its own, before a link is made: a bad one would stop a
     # training run, one a run, with "re-extract it" about a file no one extracted; left out, it is missing
@@ -566,7 +570,6 @@ def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[
         raise DatasetError(f"--features {features}: none of the {len(entries)} videos has a tsn_features_*/<id>.npy "
                            "file there; name the folder holding the tsn_features_* folders, or leave out --features "
                            "to import the text alone")
-    store = FeatureStore(Path(out).resolve().parent / "features")
     meta = {"source": f"LIC2022 tsn features linked from {Path(features).resolve()} by `s2vt import lic2022`",
             "backbones": {"tsn": "precomputed"}}
     store.check_meta(meta, "--out")  # (a store whose meta.json says otherwise: refused before a link is made)

@@ -1261,7 +1261,7 @@ def test_the_wrote_lines_escape_the_names_they_print(tmp_path, monkeypatch, caps
     assert capsys.readouterr().err == f"wrote {said}.zip: 1 video\n"
     assert cli.main(["import", "folder", "d", "--out", odd + ".jsonl"]) == 0
     err = capsys.readouterr().err
-    assert err.startswith(f"wrote {said}.jsonl: 1 videos") and err.count("\n") == 1, err
+    assert err.startswith(f"wrote {said}.jsonl: 1 video (") and err.count("\n") == 1, err
     line = cli.wrote_evaluate(argparse.Namespace(out=odd + ".json", html=odd + ".html"),
                               [odd + ".json", odd + ".metrics.json"])
     assert line == (f"wrote {said}.json (the predictions), {said}.metrics.json (their metrics) and {said}.html "

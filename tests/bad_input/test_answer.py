@@ -266,7 +266,7 @@ def test_import_caps_long_captions(tmp_path, capsys):
     path = msrvtt_file(tmp_path / "info.json", [{"video_id": "video1", "split": "train", "category": 1}],
                        [{"video_id": "video1", "caption": "a" * 100_000}, {"video_id": "video1", "caption": "a man"}])
     code, _, err = s2vt(capsys, "import", "msrvtt", path, "--out", tmp_path / "m.jsonl")
-    assert code == 0 and "warning: 1 captions longer than 1000 characters were cut to that length" in err
+    assert code == 0 and "warning: 1 caption longer than 1000 characters was cut to that length" in err
     assert [len(c) for c in read_manifest(tmp_path / "m.jsonl")[0]["captions"]] == [1000, 5]
 
 

@@ -352,7 +352,7 @@ def test_msrvtt_overlapping_files_keep_each_caption_once(tmp_path, capsys):
     code, err = s2vt(capsys, "import", "msrvtt", a, a, "--out", tmp_path / "m.jsonl")
     assert (code, err) == (2, [f"error: {a}: given twice"]) and not (tmp_path / "m.jsonl").exists()
     code, err = s2vt(capsys, "import", "msrvtt", a, b, "--out", tmp_path / "m.jsonl")
-    assert code == 0 and err[0] == ("warning: 1 captions repeat what an earlier file gave the same video "
+    assert code == 0 and err[0] == ("warning: 1 caption repeats what an earlier file gave the same video "
                                     "(overlapping files); each is kept once")
     caps = {e["video_id"]: e["captions"] for e in read_manifest(tmp_path / "m.jsonl")}
     # a file's own repeats stay (the annotators'); the second file's copy of one is dropped
@@ -564,10 +564,12 @@ def test_an_unreadable_feature_file_gives_its_true_reason(kind, reason, tmp_path
 
 def test_an_import_into_a_training_runs_folder_is_refused(tmp_path, capsys):
     """`import features ... --features RUN` wrote a store beside the run's last.pt, and the run could not be
-    resumed there after (hostile trial); extract refused such a folder alone."""
+    resumed there after (hostile trial); extract refused such a folder alone. The refusal comes first: a warning
+    about the folder's bad files came before it, about an import that would not happen."""
     src = feature_folder(tmp_path / "f", ["a"], 8)
+    np.save(src / "b.npy", np.full((2, 8), np.nan, np.float32))
     caps = tmp_path / "caps.json"
-    caps.write_text(json.dumps({"a": ["a cat"]}))
+    caps.write_text(json.dumps({"a": ["a cat"], "b": ["a dog"]}))
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "last.pt").write_bytes(b"x")
     code, err = import_features(capsys, src, caps, tmp_path / "run", tmp_path / "m.jsonl", "cnn", "--split", "train")
