@@ -580,6 +580,10 @@ def test_video_text_field_is_told_to_be_a_file(tmp_path):
     assert other.status_code == 422
     assert other.json()["error"] == ("send the video as multipart/form-data with a file field named 'video' "
                                      "(curl -F video=@clip.mp4)")
+    # a whole form of no part (its closing boundary alone): told the same, as docs/usage.md says
+    empty, = call(app, ("POST", "/api/caption", {"content": b"--XyZ--\r\n",
+                                                 "headers": {"content-type": "multipart/form-data; boundary=XyZ"}}))
+    assert (empty.status_code, empty.json()) == (422, other.json()), empty.text
 
 
 def test_two_files_or_many_fields_are_told_to_send_one_video(tmp_path):
