@@ -59,6 +59,9 @@ MODALITY_KEYS = ("backbones", "dims", "precision")
 # what each key of meta.json holds (the objects by modality: what each modality's value is): read into settings,
 # checks and checkpoints, a value of another type was a traceback (dims "x") or recorded as it was ("frames": "x",
 # then caption.py's settings from it)
+# how to go on from a meta.json that cannot be read (the features are read by their files' own headers without it)
+MEND_META = "; re-extract or import the store again, or remove meta.json to read the store without it"
+
 # the version of meta.json's layout extract writes (its "schema"): one this s2vt does not know is refused
 STORE_SCHEMA = 1
 META_TYPES = {"schema": int, **dict.fromkeys(("frames", "image_size", "clips", "clip_len", "sample_rate", "seed"), int),
@@ -331,11 +334,12 @@ class FeatureStore:
         try:  # (as every user JSON file is read: a key given twice refused, not its last value taken)
             meta = parse_json(self.meta_path.read_bytes())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise StoreError(f"{self.meta_path}: not valid JSON ({json_error(e)})") from None
+            # (a file cut short by a full disk said what was wrong, not how to go on; hostile trial)
+            raise StoreError(f"{self.meta_path}: not valid JSON ({json_error(e)}){MEND_META}") from None
         except ValueError as e:  # (an integer of over 4,300 digits: a traceback, as absurd nesting was)
-            raise StoreError(f"{self.meta_path}: not usable JSON ({e})") from None
+            raise StoreError(f"{self.meta_path}: not usable JSON ({e}){MEND_META}") from None
         except RecursionError:
-            raise StoreError(f"{self.meta_path}: not usable JSON (nested too deeply)") from None
+            raise StoreError(f"{self.meta_path}: not usable JSON (nested too deeply){MEND_META}") from None
         # (every reader looks keys up in it, and modalities up in these: anything else was a traceback)
         if not isinstance(meta, dict):
             raise StoreError(f"{self.meta_path}: {json_kind(meta)}, not an object of the store's settings"

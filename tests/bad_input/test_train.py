@@ -777,8 +777,16 @@ def test_a_store_meta_json_giving_a_key_twice_is_refused(store, tmp_path, capsys
     assert meta.read_text().count('"frames"') == 2
     code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
     assert (code, err) == (2, [f"error: {meta}: not valid JSON ('frames' appears twice in one object: which of its "
-                               "values counts would be a guess)"])
+                               "values counts would be a guess); re-extract or import the store again, or remove "
+                               "meta.json to read the store without it"])
     assert not (tmp_path / "run").exists()
+    meta.write_text(meta.read_text()[:20])  # (cut short, as a full disk leaves it: how to go on is said too)
+    code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
+    assert code == 2 and err[0].startswith(f"error: {meta}: not valid JSON (") and err[0].endswith(
+        "; re-extract or import the store again, or remove meta.json to read the store without it"), err
+    meta.unlink()  # (and following it works: the store is read by its files' headers)
+    code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
+    assert code == 0, err
 
 
 @pytest.mark.parametrize("text, said", [('{"frames": ' + "9" * 5000 + "}", "not usable JSON (Exceeds the limit "),
