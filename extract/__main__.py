@@ -20,7 +20,7 @@ if __name__ == "__main__":
 from s2vt.fileio import (OutputError, lasting_advice, make_dirs, new_folders, refuse_unusable_paths,
                          remove_if_empty)
 from s2vt.options import Parser, add_options, at_least, from_args, show_defaults
-from s2vt.manifest import (ManifestError, dash_refusal, json_start, manifest_row, missing_note,
+from s2vt.manifest import (ManifestError, dash_refusal, json_start, manifest_row, missing_note, two_names,
                            no_such_video, not_videos_named, read_manifest, sanitize_id, scan_videos, skipped_line)
 from .ffmpeg import check_ffmpeg
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
@@ -159,7 +159,7 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
         if first is path:
             unique.append((vid, path))
         elif os.path.realpath(first) != os.path.realpath(path):  # (one video named twice: once)
-            raise ManifestError(f"duplicate video id {vid!r}: {first} and {path} (rename one)")
+            raise ManifestError(f"duplicate video id {vid!r}: {two_names(first, path)} (rename one)")
     return unique
 
 

@@ -18,7 +18,7 @@ from .errors import UserError, interrupts_held
 from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_kind, json_problem,
                      make_dirs, output_error, parse_json, refuse_checkpoints, special_file, written_file)
 from .formats import LEVEL2_ALONE, MSRVTT_CATEGORIES, lic2022_left_out, lic2022_tags
-from .manifest import (VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
+from .manifest import (VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines, two_names,
                        no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id)
 from .store import FeatureStore, load_npy, modality_problem, not_a_folder, printable, refuse_run_folder, store_of
 from .vocab import is_blank
@@ -381,9 +381,8 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
         say_blank_captions(path, len(vids), [v for v in dict.fromkeys(vids) if not videos[v]["captions"]],
                            "imported without captions")
     if dropped:
-        print(f"warning: {dropped} caption{'s repeat' if dropped != 1 else ' repeats'} what an earlier file gave the same "
-              "video (overlapping files); "
-              "each is kept once", file=sys.stderr)
+        print(f"warning: {dropped} caption{'s repeat' if dropped != 1 else ' repeats'} what an earlier file gave the "
+              "same video (overlapping files); each is kept once", file=sys.stderr)
     if clashes:
         shown = [text for text, _ in clashes.values()]
         first = "; ".join(shown[:CLASHES_SHOWN]) + ("; ..." if len(clashes) > CLASHES_SHOWN else "")
@@ -717,7 +716,7 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
         if vid is None:
             raise DatasetError(f"{path}: unusable clip id {raw!r}")
         if named.setdefault(vid, clip_id(raw)) != clip_id(raw):  # ('my clip' and 'my_clip': two clips, one id)
-            raise DatasetError(f"{path}: clips {named[vid]!r} and {raw!r} are both clip {vid}: rename one")
+            raise DatasetError(f"{path}: clips {two_names(named[vid], raw, repr)} are both clip {vid}: rename one")
         if vid in labels:  # (a list can repeat one: its captions were counted twice, or two lists merged unseen)
             raise DatasetError(f"{path}: clip {vid} is listed twice (entry {n} and an earlier one): give each "
                                "clip one entry")
@@ -760,7 +759,7 @@ def feature_files(feat_dir: str | os.PathLike) -> dict[str, Path]:
         if vid is None:  # ('.npy' alone)
             continue
         if vid in files:
-            raise DatasetError(f"{files[vid]} and {p} are both clip {vid}: rename one")
+            raise DatasetError(f"{two_names(files[vid], p)} are both clip {vid}: rename one")
         files[vid] = p
     if hidden:
         print(f"warning: {feat_dir}: skipped {len(hidden)} hidden file{'s' * (len(hidden) > 1)} (a name starting "

@@ -76,6 +76,17 @@ def sanitize_id(stem: str) -> str:
     return f"{clean[:119]}_{hashlib.sha1(name).hexdigest()[:8]}"
 
 
+def two_names(a: str | os.PathLike, b: str | os.PathLike, show=os.fspath) -> str:
+    """`a and b` (each as `show` writes it), for a refusal of two names of one id: where they differ only in how
+    their accents are written (composed in one, decomposed in the other, as macOS writes names) they would print
+    alike, so they are shown escaped, with what tells them apart (hostile trial)."""
+    a, b = os.fspath(a), os.fspath(b)
+    if a != b and unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b):
+        return (f"{ascii(a)} and {ascii(b)} (one name, its accents written as one character in one and as a letter "
+                "and a combining mark in the other)")
+    return f"{show(a)} and {show(b)}"
+
+
 def check_entry(entry: object, where: str = "") -> dict:
     """Return `entry` if it is a valid manifest entry (id, split, captions, tags, path), else raise
     ManifestError starting with `where`. One check for the reader and the importers that write manifests."""
@@ -393,6 +404,6 @@ def scan_videos(folder: str | os.PathLike) -> list[tuple[str, Path]]:
     for p in video_files(folder):
         vid = sanitize_id(p.stem)
         if vid in found:
-            raise ManifestError(f"duplicate video id {vid!r}: {found[vid]} and {p} (rename one)")
+            raise ManifestError(f"duplicate video id {vid!r}: {two_names(found[vid], p)} (rename one)")
         found[vid] = p
     return sorted(found.items())

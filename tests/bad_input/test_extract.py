@@ -341,6 +341,27 @@ def test_non_ascii_names_get_distinct_stable_ids(tmp_path):
         "caf__clip_" + hashlib.sha1("caf\u00e9 clip".encode()).hexdigest()[:8]
 
 
+def test_two_files_of_one_name_composed_and_decomposed_are_told_apart(tmp_path):
+    """Two files whose names differ only in how an accent is written are one id, refused naming both: the two
+    names printed alike ("café.mp4 and café.mp4"), so which to rename could not be read off the line."""
+    from s2vt.datasets import DatasetError, feature_files
+
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    for name in (composed, decomposed):
+        (tmp_path / f"{name}.mp4").write_bytes(b"x")
+        (tmp_path / f"{name}.npy").write_bytes(b"x")
+    def said(ext: str) -> str:  # (the decomposed name sorts first)
+        return (f"{ascii(str(tmp_path / (decomposed + ext)))} and {ascii(str(tmp_path / (composed + ext)))} (one name, "
+                "its accents written as one character in one and as a letter and a combining mark in the other)")
+
+    with pytest.raises(ManifestError) as e:
+        scan_videos(tmp_path)
+    assert str(e.value) == f"duplicate video id {sanitize_id(composed)!r}: {said('.mp4')} (rename one)", str(e.value)
+    with pytest.raises(DatasetError) as e:
+        feature_files(tmp_path)
+    assert str(e.value) == f"{said('.npy')} are both clip {sanitize_id(composed)}: rename one", str(e.value)
+
+
 def test_rerun_at_another_precision_refuses_a_mixed_store(tmp_path, videos, capsys):
     store = tmp_path / "s"
     assert extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH)[0] == 0
