@@ -83,7 +83,9 @@ class ExtractConfig:
             raise SettingError("the checkpoint was trained on synthetic features (s2vt.synthetic), not on features "
                                "of videos: it cannot caption a video")
         ids = meta.get("backbones", {})
-        unknown = [m for m in modalities if m not in MODALITIES or m not in ids]
+        # (an import names its modality as it likes: features imported as `resnet152` are another program's, which
+        # this toolkit's ResNet-152 would not reproduce)
+        unknown = [m for m in modalities if m not in MODALITIES or m not in ids or ids[m] == "precomputed"]
         if unknown:
             one = len(unknown) == 1
             raise SettingError(f"{'modality' if one else 'modalities'} {', '.join(unknown)} "

@@ -869,7 +869,12 @@ class Captioner:
             cfg = ExtractConfig.from_meta(self.meta, self.modalities, device=str(device), weights_dir=weights_dir,
                                           **({"precision": precision} if precision else {}))
         except (ValueError, TypeError) as e:  # settings a hand-edited or foreign checkpoint recorded
-            raise CheckpointError(f"{checkpoint}: its extraction settings cannot be used: {e}") from None
+            backbones = self.meta.get("backbones")
+            imported = isinstance(backbones, dict) and "precomputed" in (backbones.get(m) for m in self.modalities)
+            # (how to get its answers all the same: for the videos whose features were imported, as it was evaluated)
+            hint = (f"; it answers for the videos of its imported features: {shlex.join(invoked_as('evaluate'))} "
+                    f"--checkpoint {shell_quote(checkpoint)} --manifest MANIFEST --features STORE" if imported else "")
+            raise CheckpointError(f"{checkpoint}: its extraction settings cannot be used: {e}{hint}") from None
         self.extractor = Extractor(cfg, wait=False)
         self.model, self.vocab, self.labels = model_from_checkpoint(self.ckpt, device, checkpoint)
         self.has_captions = has_captions(self.ckpt)

@@ -547,6 +547,21 @@ def test_caption_refuses_features_it_cannot_reproduce(trained, tmp_path):
     assert "resnet152 features come from random(seed=0)" in proc.stderr and "f82ba261" in proc.stderr
 
 
+def test_a_model_of_imported_features_points_to_evaluate(trained, tmp_path):
+    """A model trained on imported (precomputed) features cannot caption a new video: the refusal said only that,
+    not that `s2vt evaluate` answers for the videos whose features were imported. Features imported under the name
+    of a modality this toolkit extracts (`--modality resnet152`) are another program's: caption.py computed its
+    own ResNet-152 features for them, which would not be what the model learnt from."""
+    ckpt = torch.load(trained / "run" / "best.pt", weights_only=True)
+    ckpt["extract"] = {"source": "precomputed features from /data/feat", "dtype": "float16",
+                       "backbones": {m: "precomputed" for m in ckpt["config"]["modalities"]}}
+    torch.save(ckpt, tmp_path / "imported.pt")
+    proc = run_cli("caption.py", str(trained / "videos" / "v00.mp4"), "--checkpoint", str(tmp_path / "imported.pt"))
+    assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
+    assert "cannot be computed for a new video; it answers for the videos of its imported features: s2vt evaluate " \
+        f"--checkpoint {tmp_path / 'imported.pt'} --manifest MANIFEST --features STORE" in proc.stderr, proc.stderr
+
+
 def test_loading_a_checkpoint_leaves_the_global_rng_alone(trained):
     """caption.py loads the model while seeded random backbones build in other threads from
     torch's global RNG: a draw here made their weights, and so the answers, change run to run."""
