@@ -18,8 +18,8 @@ from .errors import UserError, interrupts_held
 from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_kind, json_problem,
                      make_dirs, output_error, parse_json, refuse_checkpoints, special_file, written_file)
 from .formats import LEVEL2_ALONE, MSRVTT_CATEGORIES, lic2022_left_out, lic2022_tags
-from .manifest import (VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines, two_names,
-                       no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id)
+from .manifest import (SPLITS, VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
+                       two_names, no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id)
 from .store import FeatureStore, load_npy, modality_problem, not_a_folder, printable, refuse_run_folder, store_of
 from .vocab import is_blank
 
@@ -287,7 +287,8 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
     video's own, or `split` for all.
 
     Each entry a file adds to is checked as the manifest reader checks it (ManifestError naming
-    the file and the video: an unknown split, a caption that is not a string, a bad id). The
+    the file and the video: a caption that is not a string, a bad id); a video of a split that is not
+    train, validate or test is left out, counted in one warning line per file. The
     videos of every file are read before any caption, so the files' order changes nothing but
     which file a repeated caption is kept from, and whose split and category a video keeps when
     files disagree (the first file's; the videos are counted in one warning line, the first few
@@ -309,8 +310,10 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
     clashes: dict[str, tuple[str, bool]] = {}
     origin: dict[str, str] = {}  # video -> the file whose row gave it its split and category
     files = []
+    unsplit: set[str] = set()  # videos left out for a split that is none of the format's (their captions too)
     for path in json_paths:
         odd_category = BadRows(path, "video", "imported without a tag")
+        odd_split = BadRows(path, "video", "left out")
         raw = b""
         try:
             raw = Path(path).read_bytes()  # (once: a pipe, `<(...)`, gives them only once)
@@ -320,6 +323,14 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
             for i, v in enumerate(data["videos"]):
                 vid = v["video_id"]
                 own = {"validate": "val"}.get(v.get("split", "train"), v.get("split", "train"))
+                if split is None and own not in SPLITS and vid not in videos:
+                    # (left out and counted, the rest imported: it refused the whole file, and `s2vt score --split
+                    # test` with it, for one video of a split no one asked for; hostile trial)
+                    odd_split.add("a split that is not train, validate or test", f"videos[{i}], {vid}: "
+                                  f"{json.dumps(v.get('split'), ensure_ascii=False)}")
+                    unsplit.add(vid)
+                    listed.add(vid)
+                    continue
                 cat = v.get("category")
                 # (bool is an int to Python, not to the format; no category at all is an unlabelled video)
                 known = isinstance(cat, int) and not isinstance(cat, bool) and 0 <= cat < len(MSRVTT_CATEGORIES)
@@ -345,6 +356,7 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
         except (OSError, ValueError, RecursionError, KeyError, TypeError) as e:  # (ValueError: bad JSON or UTF-8)
             raise failed(path, e, raw) from None
         odd_category.warn(len(listed))
+        odd_split.warn(len(listed))
         files.append((path, sentences, touched))
     dropped = 0
     blanks: dict[str, list[str]] = {}  # file -> the video of each blank caption it gives (left out, as training would)
@@ -355,6 +367,8 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
         earlier = {vid: collections.Counter(v["captions"]) for vid, v in videos.items() if v["captions"]}
         try:
             for i, s in enumerate(sentences):
+                if s["video_id"] in unsplit and s["video_id"] not in videos:  # (its video's warning counts it)
+                    continue
                 if s["video_id"] not in videos:
                     orphans.add("their video_id is not among the videos of any file given",
                                 f"sentences[{i}]: {s['video_id']!r}")

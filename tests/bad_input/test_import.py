@@ -342,6 +342,24 @@ def test_yt8m_refusal_to_drop_annotations_writes_nothing_to_the_store(tmp_path, 
     assert code == 2 and "record 1: no labels" in err[0] and err[-1].startswith("error: no video imported"), err
 
 
+def test_msrvtt_videos_of_an_unknown_split_are_left_out_and_score_reads_the_rest(tmp_path, capsys):
+    """One video of split "dev" refused the whole videodatainfo file: its import, and `s2vt score --split test`
+    with it as the references, though the test videos were all well formed (hostile trial)."""
+    info = tmp_path / "info.json"
+    splits = {"v0": "train", "v1": "dev", "v2": "test", "v3": "test"}
+    info.write_text(json.dumps({"videos": [{"video_id": v, "category": 0, "split": s} for v, s in splits.items()],
+                                "sentences": [{"video_id": v, "caption": f"a man sings {v}"} for v in splits]}))
+    code, err = s2vt(capsys, "import", "msrvtt", info, "--out", tmp_path / "m.jsonl")
+    assert code == 0 and err[0] == (f"warning: {info}: 1 of 4 videos left out: a split that is not train, validate or "
+                                    'test (first: videos[1], v1: "dev")'), err
+    assert {e["video_id"]: e["split"] for e in read_manifest(tmp_path / "m.jsonl")} == \
+        {"v0": "train", "v2": "test", "v3": "test"}
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps({"v2": "a man sings v2", "v3": "a man sings"}))
+    code, err = s2vt(capsys, "score", info, preds, "--split", "test")  # (refused before: 'split must be one of')
+    assert code == 0 and not any("dev" in line for line in err), err
+
+
 def test_msrvtt_overlapping_files_keep_each_caption_once(tmp_path, capsys):
     def info(ids, sentences):
         return json.dumps({"videos": [{"video_id": v, "category": 0, "split": "train"} for v in ids],
