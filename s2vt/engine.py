@@ -604,6 +604,14 @@ def video_level(store, entries: list[dict], modalities: list[str], streaming: bo
     return bool(rows) and max(rows) == 1
 
 
+def stray_results(out: Path, shown: int = 5) -> str:
+    """The files of a run folder that are not the run's (a user's evaluate --out or export; lock files, live or
+    stale, are not the user's), named as a warning names them ('' when none): what --overwrite or --resume leaves
+    beside a model that may no longer be the one they were made from."""
+    stray = sorted(p.name for p in out.iterdir() if p.name not in RUN_OUTPUTS and not is_lock_name(p.name))
+    return ", ".join(stray[:shown]) + (f" and {len(stray) - shown} more" if len(stray) > shown else "")
+
+
 def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     """Device and torchrun ranks, data, model, optimiser and (with --resume) the state of last.pt;
     every check on the settings, the data and the run folder happens here, before any training.
@@ -646,11 +654,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     if cfg.overwrite and last_path is None and any((out / name).exists() for name in RUN_FILES):
         # (a user's evaluate --out or export into the run folder: left as they are, but no longer of its
         # model; lock files, live or stale, are not the user's)
-        if stray := sorted(p.name for p in out.iterdir()
-                           if p.name not in RUN_OUTPUTS and not is_lock_name(p.name)):
+        if stray := stray_results(out):
             log(f"warning: --overwrite replaces the run in {out}, not the other files there (results of the "
-                f"model it replaces?): {', '.join(stray[:5])}" + (f" and {len(stray) - 5} more" if len(stray) > 5
-                                                                    else ""))
+                f"model it replaces?): {stray}")
     def take_folder() -> None:
         nonlocal last_path
         check_writable(out)
@@ -898,6 +904,11 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                                      "chose, is missing: pass --overwrite to train it again")
         if not finished:
             ddp.decided(best_kept)
+        if not finished and ddp.main and (stray := stray_results(out)):
+            # (evaluate's predictions of the paused run's best.pt stayed beside the one the resumed run replaced it
+            # with, read as its own; hostile trial)
+            log(f"warning: --resume trains on the run in {out}, and best.pt may change: the other files there were "
+                f"made before (results of the model it may replace?): {stray}")
         # (last.pt's setting, not this command line's: a finished run's changed settings are ignored)
         refit_due = finished and bool(last.get("settings", {}).get("refit"))
         first_loss = last.get("first_loss")  # (None in a last.pt from before it was saved: the resumed first step's)

@@ -1166,6 +1166,21 @@ def test_overwrite_names_the_files_of_the_model_it_replaces(store, run, tmp_path
     assert (folder / "preds_test.json").read_text() == "{}"  # (the user's: never deleted)
 
 
+def test_resume_names_the_results_made_from_the_paused_runs_model(store, tmp_path, capsys):
+    """Predictions evaluate made from a paused run's best.pt stayed beside the best.pt the resumed run replaced it
+    with, unsaid; a finished run's --resume trains nothing and says nothing of them."""
+    folder = tmp_path / "run"
+    assert s2vt(capsys, *train_args(store, folder, "--epochs", "2", "--stop-after", "1"))[0] == 0
+    (folder / "preds_test.json").write_text("{}")
+    code, err = s2vt(capsys, *train_args(store, folder, "--epochs", "2", "--resume"))
+    assert code == 0
+    assert (f"warning: --resume trains on the run in {folder}, and best.pt may change: the other files there were "
+            "made before (results of the model it may replace?): preds_test.json") in err, err
+    code, err = s2vt(capsys, *train_args(store, folder, "--epochs", "2", "--resume"))
+    assert code == 0 and not any("preds_test.json" in line for line in err), err
+    assert (folder / "preds_test.json").read_text() == "{}"
+
+
 def test_training_over_a_run_an_evaluate_is_writing_in_is_refused(store, run, tmp_path, capsys):
     """--overwrite replaced best.pt while an evaluate (its live lock in the folder) wrote its predictions. The
     refusal said the evaluate wrote "from this run's model" whatever model it used (hostile trial): it says
