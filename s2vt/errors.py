@@ -423,9 +423,16 @@ def invoked_as(command: str) -> list[str]:
         module, own = modules[folder, name]
         if own is None:
             return [python, "-m", module, command]
-        # (another command, from `python -m extract`: s2vt.cli's, importable where this module was; the module's
-        # own words named extract for `train`, a line that did not paste; hostile trial)
-        return [python, "-m", module] if command == own else [python, "-m", "s2vt.cli", command]
+        if command == own:
+            return [python, "-m", module]
+        # (from `python -m extract` in the checkout's root: its train.py / caption.py, as the README runs them)
+        root = checkout_root()
+        if command in ("train", "caption") and root is not None and os.path.isfile(f"{command}.py") and \
+                os.path.samefile(f"{command}.py", root / f"{command}.py"):
+            return [python, f"{command}.py"]
+        # (another command: s2vt.cli's, importable where this module was; the module's own words named extract for
+        # `train`, a line that did not paste; hostile trial)
+        return [python, "-m", "s2vt.cli", command]
     if name in ("train.py", "caption.py") and command == name[:-3]:  # (the script adds its command)
         return [python, path]
     sibling = os.path.join(os.path.dirname(path), f"{command}.py") if path else ""

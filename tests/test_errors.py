@@ -366,13 +366,28 @@ def test_a_reader_that_stops_early_is_no_traceback(tmp_path):
     ("/repo/extract/__main__.py", "train", ["python3", "-m", "s2vt.cli", "train"]),
     ("/repo/s2vt/demo.py", "train", ["python3", "-m", "s2vt.cli", "train"]),
     ("/usr/bin/pytest", "demo", ["s2vt", "demo"])])  # (an unknown program: the console script's name)
-def test_restart_lines_name_the_command_as_it_was_typed(argv0, command, words, monkeypatch):
+def test_restart_lines_name_the_command_as_it_was_typed(argv0, command, words, monkeypatch, tmp_path):
     """`python -m s2vt.cli demo`, interrupted, said to start it again with `s2vt demo ...`."""
     from s2vt.errors import invoked_as
 
+    monkeypatch.chdir(tmp_path)  # (away from the checkout: there `python -m extract` names its train.py)
     monkeypatch.setattr("sys.argv", [argv0, "--out", "x"])
     monkeypatch.setattr("sys.orig_argv", ["python3", argv0, "--out", "x"])
     assert invoked_as(command) == words
+
+
+def test_from_extract_in_the_checkouts_root_train_is_its_train_py(monkeypatch):
+    """`python -m extract` in the checkout's root advised `python -m s2vt.cli train`, where the README runs
+    `python train.py`: that, when the train.py there is the checkout's own."""
+    from s2vt.errors import checkout_root, invoked_as
+
+    if checkout_root() is None:
+        pytest.skip("s2vt runs installed, not from its checkout")
+    monkeypatch.chdir(checkout_root())
+    monkeypatch.setattr("sys.argv", [str(checkout_root() / "extract" / "__main__.py")])
+    monkeypatch.setattr("sys.orig_argv", ["python3", "-m", "extract"])
+    assert invoked_as("train") == ["python3", "train.py"] and invoked_as("caption") == ["python3", "caption.py"]
+    assert invoked_as("evaluate") == ["python3", "-m", "s2vt.cli", "evaluate"]
 
 
 def test_the_start_again_line_has_one_home(monkeypatch):

@@ -477,6 +477,7 @@ def test_the_advice_to_train_names_the_command_as_it_pastes(tmp_path, capsys, mo
     manifest = tmp_path / "my m" / "manifest.jsonl"
     manifest.parent.mkdir()
     manifest.write_text(json.dumps({"video_id": "a", "captions": ["x"]}) + "\n")
+    monkeypatch.chdir(tmp_path)  # (away from the checkout's root, where it names train.py)
     monkeypatch.setattr("sys.argv", ["/repo/extract/__main__.py"])
     monkeypatch.setattr("sys.orig_argv", ["python3", "-m", "extract"])
     rc, err = extract(capsys, manifest, "--out", tmp_path / "t", *VGGISH)
