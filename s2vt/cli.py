@@ -706,14 +706,11 @@ def say_imported(out: str, entries: list[dict], where: str = "") -> None:
     splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test")}
     tags = {t for e in entries for t in e.get("tags", [])}
     alone = sum(bool(e.get("captions_only")) for e in entries)
-    def plural(n: int, what: str) -> str:
-        return f"{n} {what}{'s' * (n != 1)}"
-
-    captions = sum(len(e.get('captions', [])) for e in entries)
-    print(one_line(f"wrote {out}: {plural(len(entries), 'video')} ({splits['train']} train"
+    captions = sum(len(e.get("captions", [])) for e in entries)
+    print(one_line(f"wrote {out}: {counted(len(entries), 'video')} ({splits['train']} train"
                    + (f", {alone} of them captions alone" if alone else "") + f", {splits['val']} val, "
-                   f"{splits['test']} test), {plural(captions, 'caption')}, "
-                   f"{len(tags)} distinct tag{'s' * (len(tags) != 1)}{where}"), file=sys.stderr)
+                   f"{splits['test']} test), {counted(captions, 'caption')}, "
+                   f"{counted(len(tags), 'distinct tag')}{where}"), file=sys.stderr)
 
 
 def run_import_features(args: argparse.Namespace) -> int:

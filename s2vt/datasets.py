@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError, interrupts_held
+from .errors import UserError, counted, interrupts_held
 from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_kind, json_problem,
                      make_dirs, output_error, parse_json, refuse_checkpoints, special_file, written_file)
 from .formats import LEVEL2_ALONE, MSRVTT_CATEGORIES, lic2022_left_out, lic2022_tags
@@ -94,9 +94,8 @@ def cap_captions(entries: list[dict]) -> int:
             e["captions"][i] = e["captions"][i][:MAX_CAPTION_CHARS]
         capped += len(long)
     if capped:
-        print(f"warning: {capped} caption{'s' * (capped != 1)} longer than {MAX_CAPTION_CHARS} characters "
-              f"{'were' if capped != 1 else 'was'} cut to that length",
-              file=sys.stderr)
+        print(f"warning: {counted(capped, 'caption')} longer than {MAX_CAPTION_CHARS} characters "
+              f"{'were' if capped != 1 else 'was'} cut to that length", file=sys.stderr)
     return capped
 
 
@@ -395,7 +394,7 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
         say_blank_captions(path, len(vids), [v for v in dict.fromkeys(vids) if not videos[v]["captions"]],
                            "imported without captions")
     if dropped:
-        print(f"warning: {dropped} caption{'s repeat' if dropped != 1 else ' repeats'} what an earlier file gave the "
+        print(f"warning: {counted(dropped, 'caption')} repeat{'s' * (dropped == 1)} what an earlier file gave the "
               "same video (overlapping files); each is kept once", file=sys.stderr)
     if clashes:
         shown = [text for text, _ in clashes.values()]
