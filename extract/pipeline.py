@@ -83,6 +83,10 @@ class ExtractConfig:
             raise SettingError("the checkpoint was trained on synthetic features (s2vt.synthetic), not on features "
                                "of videos: it cannot caption a video")
         ids = meta.get("backbones", {})
+        if not ids and modalities:  # (a store without meta.json: "not extracted by this toolkit" was not so; trial)
+            raise SettingError("the checkpoint records no extraction settings (the feature store it was trained on "
+                               "had no meta.json, which records how its features were extracted), so they cannot be "
+                               "computed for a new video")
         # (an import names its modality as it likes: features imported as `resnet152` are another program's, which
         # this toolkit's ResNet-152 would not reproduce)
         unknown = [m for m in modalities if m not in MODALITIES or m not in ids or ids[m] == "precomputed"]

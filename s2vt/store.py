@@ -59,9 +59,6 @@ MODALITY_KEYS = ("backbones", "dims", "precision")
 # what each key of meta.json holds (the objects by modality: what each modality's value is): read into settings,
 # checks and checkpoints, a value of another type was a traceback (dims "x") or recorded as it was ("frames": "x",
 # then caption.py's settings from it)
-# how to go on from a meta.json that cannot be read (the features are read by their files' own headers without it)
-MEND_META = "; re-extract or import the store again, or remove meta.json to read the store without it"
-
 # the version of meta.json's layout extract writes (its "schema"): one this s2vt does not know is refused
 STORE_SCHEMA = 1
 META_TYPES = {"schema": int, **dict.fromkeys(("frames", "image_size", "clips", "clip_len", "sample_rate", "seed"), int),
@@ -324,8 +321,24 @@ class FeatureStore:
                     problem = f"{value!r}, not {one_of(META_CHOICES[key])}"
                 else:
                     continue
-                raise StoreError(f"{self.meta_path}: {name} is {problem}; re-extract, or remove meta.json to read "
-                                 "the store without it")
+                raise StoreError(f"{self.meta_path}: {name} is {problem}{self.mend_meta()}")
+
+    def mend_meta(self) -> str:
+        """How to go on from a meta.json that cannot be used, by what made the store (its sources.jsonl): an import
+        writes meta.json anew once it is removed (and copies nothing it holds already); extract refuses a store of
+        features without one, and a model trained on a store without it cannot caption new videos (meta.json is how
+        their features were extracted), so an extracted store is extracted again into a new --out. Re-extracting or
+        importing into the store as it is met the same refusal (hostile trial)."""
+        try:
+            extracted, imported = bool(self.sources()), bool(self._imported)
+        except StoreError:  # (a log that cannot be read either: what made the store is not known)
+            extracted = imported = False
+        if extracted:
+            return ("; extract again into a new --out (meta.json records how the features were extracted, which a "
+                    "model needs to caption new videos), or remove meta.json to train and evaluate on the store as it is")
+        if imported:
+            return "; remove meta.json and run the import that made the store again: it writes meta.json anew"
+        return "; remove meta.json to read the store without it"
 
     def _meta_object(self) -> dict:
         """`meta` before its values' types are checked: `check_meta` first says another program's file is one."""
@@ -335,19 +348,19 @@ class FeatureStore:
             meta = parse_json(self.meta_path.read_bytes())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             # (a file cut short by a full disk said what was wrong, not how to go on; hostile trial)
-            raise StoreError(f"{self.meta_path}: not valid JSON ({json_error(e)}){MEND_META}") from None
+            raise StoreError(f"{self.meta_path}: not valid JSON ({json_error(e)}){self.mend_meta()}") from None
         except ValueError as e:  # (an integer of over 4,300 digits: a traceback, as absurd nesting was)
-            raise StoreError(f"{self.meta_path}: not usable JSON ({e}){MEND_META}") from None
+            raise StoreError(f"{self.meta_path}: not usable JSON ({e}){self.mend_meta()}") from None
         except RecursionError:
-            raise StoreError(f"{self.meta_path}: not usable JSON (nested too deeply){MEND_META}") from None
+            raise StoreError(f"{self.meta_path}: not usable JSON (nested too deeply){self.mend_meta()}") from None
         # (every reader looks keys up in it, and modalities up in these: anything else was a traceback)
         if not isinstance(meta, dict):
             raise StoreError(f"{self.meta_path}: {json_kind(meta)}, not an object of the store's settings"
-                             "; re-extract, or remove it to read the store without them")
+                             f"{self.mend_meta()}")
         for key in MODALITY_KEYS:
             if not isinstance(meta.get(key, {}), dict):
                 raise StoreError(f"{self.meta_path}: {key} is {json_kind(meta[key])}, not an object by "
-                                 "modality; re-extract, or remove meta.json to read the store without it")
+                                 f"modality{self.mend_meta()}")
         return meta
 
     def path(self, modality: str, video_id: str) -> Path:

@@ -131,6 +131,17 @@ def test_modalities_not_extracted_by_the_toolkit_are_named_in_number():
                                      "cannot be computed for a new video")
 
 
+def test_a_checkpoint_of_a_store_without_meta_json_says_so():
+    """A model trained on a store whose meta.json was removed (the advice for one that cannot be read) was refused
+    by caption.py as 'modalities resnet152, vggish were not extracted from video by this toolkit', which was not so:
+    it says what the checkpoint lacks."""
+    with pytest.raises(SettingError) as e:
+        ExtractConfig.from_meta({}, ["resnet152", "vggish"])
+    assert str(e.value) == ("the checkpoint records no extraction settings (the feature store it was trained on had "
+                            "no meta.json, which records how its features were extracted), so they cannot be computed "
+                            "for a new video")
+
+
 def test_per_video_with_one_caption_per_video_is_one_line(tmp_path, capsys):
     """`--per-video 4 --one-caption-per-video` was accepted, and --per-video silently did nothing."""
     (tmp_path / "store").mkdir()

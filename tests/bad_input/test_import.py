@@ -596,6 +596,38 @@ def test_an_import_into_a_training_runs_folder_is_refused(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["last.pt"]
 
 
+def test_a_damaged_meta_json_is_said_how_to_mend_by_what_made_the_store(tmp_path, capsys):
+    """A store's meta.json cut short (a full disk) advised 're-extract or import the store again': the import then
+    met the same refusal, and extract into the same store too (hostile trial). The advice is now what works, by
+    what made the store: an imported one is mended by removing meta.json and importing again (followed here); an
+    extracted one is extracted again into a new --out (its meta.json is how the features were extracted)."""
+    from s2vt.store import FeatureStore
+
+    src = feature_folder(tmp_path / "f", ["a", "b"], 8)
+    caps = tmp_path / "caps.json"
+    caps.write_text(json.dumps({"a": ["a cat"], "b": ["a dog"]}))
+    args = (src, caps, tmp_path / "s", tmp_path / "m.jsonl", "cnn", "--split", "train")
+    assert import_features(capsys, *args)[0] == 0
+    meta = tmp_path / "s" / "meta.json"
+    meta.write_bytes(meta.read_bytes()[:30])
+    code, err = import_features(capsys, *args, "--force")
+    assert code == 2 and err[-1].startswith(f"error: {meta}: not valid JSON (") and err[-1].endswith(
+        "; remove meta.json and run the import that made the store again: it writes meta.json anew"), err
+    meta.unlink()
+    code, err = import_features(capsys, *args, "--force")
+    assert code == 0, err
+    assert json.loads(meta.read_text())["dims"] == {"cnn": 8}
+    extracted = FeatureStore(tmp_path / "x")
+    extracted.root.mkdir()
+    extracted.record_source("v", {"size": 1, "mtime_ns": 1}, ["resnet152"], str(tmp_path / "v.mp4"))
+    (extracted.root / "meta.json").write_text("{")
+    with pytest.raises(StoreError) as e:
+        FeatureStore(extracted.root).meta()
+    assert str(e.value).endswith("; extract again into a new --out (meta.json records how the features were "
+                                 "extracted, which a model needs to caption new videos), or remove meta.json to "
+                                 "train and evaluate on the store as it is"), str(e.value)
+
+
 def test_an_imported_copy_cut_short_is_said_how_to_mend_and_a_rerun_copies_it_again(tmp_path, capsys):
     """A store file an import copied, cut short (a crash, a full disk): train and evaluate said only 'cannot read
     features (cut short ...)', and a rerun of the import copied nothing, the store left broken (hostile trial)."""

@@ -697,8 +697,8 @@ def test_a_store_meta_json_value_of_the_wrong_type_is_refused_naming_it(key, val
     or "vggish_pca": "yes" were taken and copied into the checkpoint, for caption.py to build its settings from
     (hostile trial): a value of the wrong type is refused in one line naming the key and the file."""
     code, err = train_on_edited_meta(store, tmp_path, capsys, lambda meta: {**meta, key: value})
-    assert (code, err) == (2, [f"error: {tmp_path / 'features' / 'meta.json'}: {said}; re-extract, or remove "
-                               "meta.json to read the store without it"])
+    assert (code, err) == (2, [f"error: {tmp_path / 'features' / 'meta.json'}: {said}; remove meta.json to "
+                               "read the store without it"])
     assert not (tmp_path / "run").exists()
 
 
@@ -710,7 +710,7 @@ def test_a_store_meta_json_width_that_is_not_positive_is_refused_naming_it(dim, 
     code, err = train_on_edited_meta(store, tmp_path, capsys,
                                      lambda meta: {**meta, "dims": {**meta["dims"], "resnet152": dim}})
     assert (code, err) == (2, [f"error: {tmp_path / 'features' / 'meta.json'}: dims of 'resnet152' is {dim}, not a "
-                               "positive whole number; re-extract, or remove meta.json to read the store without it"])
+                               "positive whole number; remove meta.json to read the store without it"])
     assert not (tmp_path / "run").exists()
 
 
@@ -747,8 +747,8 @@ def test_a_store_meta_json_setting_out_of_range_is_refused_naming_it(key, value,
     cannot compute its features: sample_rate=16000 but the checkpoint was trained on sample_rate=0'; hostile trial):
     refused when the store is read, by the limits extract's own options are held to."""
     code, err = train_on_edited_meta(store, tmp_path, capsys, lambda meta: {**meta, key: value})
-    assert (code, err) == (2, [f"error: {tmp_path / 'features' / 'meta.json'}: {said}; re-extract, or remove "
-                               "meta.json to read the store without it"])
+    assert (code, err) == (2, [f"error: {tmp_path / 'features' / 'meta.json'}: {said}; remove meta.json to "
+                               "read the store without it"])
     assert not (tmp_path / "run").exists()
 
 
@@ -777,13 +777,12 @@ def test_a_store_meta_json_giving_a_key_twice_is_refused(store, tmp_path, capsys
     assert meta.read_text().count('"frames"') == 2
     code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
     assert (code, err) == (2, [f"error: {meta}: not valid JSON ('frames' appears twice in one object: which of its "
-                               "values counts would be a guess); re-extract or import the store again, or remove "
-                               "meta.json to read the store without it"])
+                               "values counts would be a guess); remove meta.json to read the store without it"])
     assert not (tmp_path / "run").exists()
     meta.write_text(meta.read_text()[:20])  # (cut short, as a full disk leaves it: how to go on is said too)
     code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
     assert code == 2 and err[0].startswith(f"error: {meta}: not valid JSON (") and err[0].endswith(
-        "; re-extract or import the store again, or remove meta.json to read the store without it"), err
+        "; remove meta.json to read the store without it"), err
     meta.unlink()  # (and following it works: the store is read by its files' headers)
     code, err = s2vt(capsys, *train_args((manifest, tmp_path / "features"), tmp_path / "run"))
     assert code == 0, err
