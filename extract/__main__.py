@@ -20,8 +20,9 @@ if __name__ == "__main__":
 from s2vt.fileio import (OutputError, lasting_advice, make_dirs, new_folders, refuse_unusable_paths,
                          remove_if_empty)
 from s2vt.options import Parser, add_options, at_least, from_args, show_defaults
-from s2vt.manifest import (ManifestError, dash_refusal, json_start, manifest_row, missing_note, two_names,
-                           no_such_video, not_videos_named, read_manifest, sanitize_id, scan_videos, skipped_line)
+from s2vt.manifest import (LOOK_ALIKE, ManifestError, dash_refusal, json_start, look_alike, manifest_row,
+                           missing_note, no_such_video, not_videos_named, read_manifest, sanitize_id, scan_videos,
+                           skipped_line, two_names)
 from .ffmpeg import check_ffmpeg
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
 from s2vt.store import (FAILURES, LOGS, FeatureStore, StoreError, not_a_folder, one_line, parse_shard, read_lines,
@@ -334,14 +335,19 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
     if clashes or pathless or absent:  # (failures are records: meta.json first)
         begin()
     if clashes:  # each logged with both paths, counted in one line
+        def shown(old: str, p: str) -> tuple[str, str, str]:  # (names that print alike: escaped, and told apart)
+            return (ascii(old), ascii(p), f" {LOOK_ALIKE}") if look_alike(old, p) else (old, p, "")
+
         for v, p, old in clashes:
-            store.log_failure(v, p, f"{store.root} holds {v}'s features from another video, {old}; not replacing "
-                              f"them with {p}'s: {same_id_advice(store, v)}")
+            was, now, note = shown(old, p)
+            store.log_failure(v, p, f"{store.root} holds {v}'s features from another video, {was}; not replacing "
+                              f"them with {now}'s{note}: {same_id_advice(store, v)}")
         failures += len(clashes)
         v, p, old = clashes[0]
+        was, now, note = shown(old, p)
         say(f"failed: {counted(len(clashes), 'video')} {'shares' if len(clashes) == 1 else 'share'} an id with another "
             f"video whose features {store.root} holds "
-            f"(first: {v}: {old}, this run {p}): {same_id_advice(store, v)}")
+            f"(first: {v}: {was}, this run {now}{note}): {same_id_advice(store, v)}")
     if pathless:  # the rest are extracted: each logged, counted in one line
         for v in pathless:
             store.log_failure(v, None, f"no 'path' in the manifest: {REIMPORT}")

@@ -81,10 +81,21 @@ def two_names(a: str | os.PathLike, b: str | os.PathLike, show=os.fspath) -> str
     their accents are written (composed in one, decomposed in the other, as macOS writes names) they would print
     alike, so they are shown escaped, with what tells them apart (hostile trial)."""
     a, b = os.fspath(a), os.fspath(b)
-    if a != b and unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b):
-        return (f"{ascii(a)} and {ascii(b)} (one name, its accents written as one character in one and as a letter "
-                "and a combining mark in the other)")
+    if look_alike(a, b):
+        return f"{ascii(a)} and {ascii(b)} {LOOK_ALIKE}"
     return f"{show(a)} and {show(b)}"
+
+
+# what tells two names apart that `look_alike` finds alike
+LOOK_ALIKE = ("(one name, its accents written as one character in one and as a letter and a combining mark in the "
+              "other)")
+
+
+def look_alike(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two names differ only in how their accents are written (composed, decomposed): printed, they look
+    the same, so a line naming both shows them escaped, with LOOK_ALIKE."""
+    a, b = os.fspath(a), os.fspath(b)
+    return a != b and unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b)
 
 
 def check_entry(entry: object, where: str = "") -> dict:

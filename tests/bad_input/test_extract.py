@@ -296,6 +296,22 @@ def two_videos_one_id(tmp_path, videos):
     return a, b, tmp_path / "s"
 
 
+def test_a_stored_id_of_a_name_written_otherwise_is_told_apart_across_runs(tmp_path, videos, capsys):
+    """café.mp4 (composed) extracted, then café.mp4 (decomposed) in another run: refused, as one id, naming two
+    paths that printed alike, in the failed line and in failures.jsonl (trial 64)."""
+    a, b = tmp_path / "a" / "caf\u00e9.mp4", tmp_path / "a" / "cafe\u0301.mp4"
+    a.parent.mkdir()
+    shutil.copy(videos["mp4_aac"], a)
+    assert extract(capsys, a, "--out", tmp_path / "s", *VGGISH)[0] == 0
+    shutil.copy(videos["short"], b)
+    rc, err = extract(capsys, b, "--out", tmp_path / "s", *VGGISH)
+    told = ("one name, its accents written as one character in one and as a letter and a combining mark in the "
+            "other")
+    assert rc == 2 and f"this run {ascii(str(b))} ({told})" in err and f": {ascii(str(a))}, this run" in err, err
+    reason = json.loads((tmp_path / "s" / "failures.jsonl").read_text().splitlines()[-1])["reason"]
+    assert f"another video, {ascii(str(a))}; not replacing them with {ascii(str(b))}'s ({told})" in reason, reason
+
+
 def test_another_video_under_a_stored_id_is_refused_unless_its_file_is_gone(tmp_path, videos, capsys):
     # a/v0.mp4 then, in another run, b/v0.mp4: the second replaced a's features, as if a's file had changed
     a, b, store = two_videos_one_id(tmp_path, videos)
