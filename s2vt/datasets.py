@@ -576,6 +576,7 @@ def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[
     # every file checked as `import features` checks its own, before a link is made: a bad one would stop a
     # training run, one a run, with "re-extract it" about a file no one extracted; left out, it is missing
     usable = usable_files(features, {e["video_id"]: files[e["video_id"]] for e in entries if e["video_id"] in files})
+    absent = [e["video_id"] for e in entries if e["video_id"] not in files]  # (no file; a left-out one is said above)
     files = {vid: files[vid] for vid in usable}
     missing = [e["video_id"] for e in entries if e["video_id"] not in files]
     if len(missing) == len(entries):
@@ -597,9 +598,12 @@ def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[
             except OSError as err:
                 raise output_error(link, err) from None
     store.init_meta(meta, "--out")
-    if missing:
-        print(f"warning: {len(missing)} ids have no tsn_features_*/<id>.npy (first: {', '.join(missing[:5])}); "
-              "train with --skip-missing", file=sys.stderr)
+    if missing:  # (the files left out were counted as missing too, their ids named as having none; trial 64)
+        rejected = len(missing) - len(absent)
+        print(f"warning: {len(missing)} ids have no usable tsn features: "
+              + ", ".join([f"{len(absent)} without a tsn_features_*/<id>.npy file (first: {', '.join(absent[:5])})"]
+                          * bool(absent) + [f"{rejected} whose file was left out above"] * bool(rejected))
+              + "; train with --skip-missing", file=sys.stderr)
     return missing
 
 

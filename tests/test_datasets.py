@@ -126,7 +126,7 @@ def test_lic2022_fixture_import_train_export(tmp_path):
     proc = s2vt("import", "lic2022", str(data / "train.json"), str(data / "test_a.json"), "--features", str(data),
                 "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert "2 ids have no tsn_features" in proc.stderr and "1000, 1001" in proc.stderr
+    assert "2 ids have no usable tsn features: 2 without a tsn_features_*/<id>.npy file (first: 1000, 1001)" in proc.stderr
     entries = read_manifest(out)
     assert entries[0]["tags"] == ["level1:体育", "level2:体育/足球", "tag:比赛", "tag:视频"]
     store = tmp_path / "work" / "features"
