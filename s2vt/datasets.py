@@ -10,6 +10,7 @@ import os
 import random
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -790,17 +791,18 @@ def is_labelled(entry: dict) -> bool:
 
 
 def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: str | os.PathLike,
-                  captions_only: bool | None = None) -> tuple[list[tuple[dict, Path]], int | None, list[dict]]:
+                  captions_only: bool | None = None, held: tuple[int, Callable[[int], str]] | None = None
+                  ) -> tuple[list[tuple[dict, Path]], int | None, list[dict]]:
     """The manifest entries of `labels` (from read_labels, read from `named`) that have a `.npy` in
     `feat_dir` (see `feature_files`), each with its file, the files' feature width (None when
     there is none), and the entries of `labels`' training clips without a file when `captions_only`
     (marked so: their captions train the decoder's language; False: they are left out, the warning names
     `--captions-only`; None: the importer has no such option). Every file is checked before anything is
-    written, an unusable one left out (`usable_files`). A clip without a file, and a file without an entry, are
-    each counted in one warning."""
+    written, an unusable one left out (`usable_files`, which `held` goes to). A clip without a file, and a file
+    without an entry, are each counted in one warning."""
     files = feature_files(feat_dir)
     missing = [vid for vid in labels if vid not in files]
-    usable = usable_files(feat_dir, {vid: files[vid] for vid in labels if vid in files})
+    usable = usable_files(feat_dir, {vid: files[vid] for vid in labels if vid in files}, held)
     plan = [(labels[vid], files[vid]) for vid in usable]
     dim = next(iter(usable.values()), None)
     kept = [{**labels[v], "captions_only": True} for v in missing
@@ -825,13 +827,17 @@ def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: s
     return plan, dim, kept
 
 
-def usable_files(folder: str | os.PathLike, files: dict[str, Path]) -> dict[str, int]:
+def usable_files(folder: str | os.PathLike, files: dict[str, Path], held: tuple[int, Callable[[int], str]] | None = None
+                 ) -> dict[str, int]:
     """{id: features per frame} of the `files` ({id: .npy file}, read from `folder`) that can be imported, all of
     one width. A file that cannot (`usable_width`), or whose width is not the one most of them have, is left out
     and counted, one warning line per reason naming the first such file, the rest imported (a batch's logged
     failure: one refusal a run took a rerun per bad file to mend a folder of them; hostile trial). Refused:
     every file unusable (no way around it to say but the first one's reason), or several widths none of which
-    most files have (calling one of them odd would be arbitrary: `mixed_widths`)."""
+    most files have (calling one of them odd would be arbitrary: `mixed_widths`). `held`: (width, refusal) where
+    the width is decided already (the store's modality holds it, or a release's training clips have it): the files
+    of another are left out, unless most of them are, which is refused, saying `refusal(their width)` (it warned of
+    the one file of the store's width it left out, then refused the rest for theirs; trial 64)."""
     bad, width, first = BadRows(folder, "feature file", "left out"), {}, ""
     for vid, path in files.items():
         try:
@@ -842,15 +848,22 @@ def usable_files(folder: str | os.PathLike, files: dict[str, Path]) -> dict[str,
     if bad and not width:
         raise DatasetError(first + (f" (and {len(bad) - 1} more of the clips' files unusable)" if len(bad) > 1 else ""))
     widths = collections.Counter(width.values())
-    if len(widths) > 1:
+    if held is not None and width:
+        dim, refusal = held
+        if 2 * widths[dim] <= len(width):
+            raise DatasetError(refusal(widths.most_common(1)[0][0]))
+        why = f"another width than {dim}"
+    elif len(widths) > 1:
         dim, count = widths.most_common(1)[0]
         if 2 * count <= len(width):
             raise DatasetError(mixed_widths(folder, {files[vid]: w for vid, w in width.items()}))
-        for vid, w in list(width.items()):
-            if w != dim:
-                bad.add("another width than most", f"{files[vid]}: {w} features per frame, but {count} of the "
-                                                   f"{len(width)} files have {dim}")
-                del width[vid]
+        why = "another width than most"
+    else:  # (one width, or none: nothing to leave out for it)
+        dim = next(iter(widths), None)
+    for vid, w in list(width.items()):
+        if w != dim:
+            bad.add(why, f"{files[vid]}: {w} features per frame, but {widths[dim]} of the {len(width)} files have {dim}")
+            del width[vid]
     bad.warn(len(files))
     return width
 
@@ -959,8 +972,18 @@ def import_features(feat_dir: str | os.PathLike, labels: dict[str, dict], modali
     dtype) -> `store` (float16) and the entries of `labels` (read_labels, from `named`) that have one.
     A clip without a file, or a file without a clip, is left out, counted in one warning. `progress`:
     as `write_features`'."""
-    plan, dim, _ = plan_features(feat_dir, labels, named)
+    check_modality(modality)
+    plan, dim, _ = plan_features(feat_dir, labels, named, held=store_width(store, modality))
     return write_features(plan, dim, modality, store, source, named, before_write, progress)
+
+
+def store_width(store: FeatureStore, modality: str) -> tuple[int, Callable[[int], str]] | None:
+    """`held` for `usable_files`: the width `store`'s `modality` holds, with the refusal of files mostly of another
+    (as `write_features` refuses them); None while it holds none."""
+    held = store.width(modality)
+    return None if held is None else (held, lambda dim: (
+        f"{store.root}: modality {modality!r} holds {held}-wide features, these are {dim}-wide; pass another "
+        "--modality name or another --features store"))
 
 
 def feature_width(path: Path) -> int:
@@ -1214,14 +1237,16 @@ def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = 
     if not (root / "training_label.json").is_file():
         raise DatasetError(f"{name}: no training_label.json (not an MLDS release folder)")
     source = f"precomputed MLDS hw2 frame features from {root.resolve()}, imported by `s2vt import mlds`"
+    check_modality(modality)
     plan, dim, alone = [], None, []
     for split, labels, feats in (("train", "training_label.json", "training_data/feat"),
                                  ("test", "testing_label.json", "testing_data/feat")):
         if (root / labels).is_file():
+            # (the test clips' width is the training clips': theirs decided first)
+            held = store_width(store, modality) if dim is None else (dim, lambda w, at=root / feats, d=dim: (
+                f"{at}: {w} features per frame, the training clips have {d}"))
             part, width, kept = plan_features(root / feats, read_labels(root / labels, split), root / labels,
-                                              captions_only)
-            if None not in (dim, width) and width != dim:
-                raise DatasetError(f"{root / feats}: {width} features per frame, the training clips have {dim}")
+                                              captions_only, held)
             plan, dim, alone = plan + part, dim or width, alone + kept
     if not plan:
         raise DatasetError(f"{root}: no labelled clip has a feature file")

@@ -45,6 +45,17 @@ def test_import_mlds_reads_80_frame_float64_and_20_frame_float16(tmp_path):
     assert entries["a1_0_5"]["captions"] == ["a man is playing a1", "someone plays"]
 
 
+def test_import_mlds_refuses_test_clips_of_another_width_than_the_training_ones(tmp_path, capsys):
+    from s2vt.cli import main
+
+    src = release(tmp_path / "mlds")
+    np.save(src / "testing_data" / "feat" / "t1_4_8.avi.npy", np.ones((20, 8), np.float16))
+    assert main(["import", "mlds", str(src), "--out", str(tmp_path / "m" / "manifest.jsonl")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"error: {src / 'testing_data' / 'feat'}: 8 features per frame, the training clips have 16", err
+    assert not (tmp_path / "m").exists()
+
+
 def test_import_features_takes_vectors_and_a_caption_dict(tmp_path):
     (tmp_path / "feat").mkdir()
     np.save(tmp_path / "feat" / "v1.npy", np.ones(8, np.float32))       # [D]: one frame

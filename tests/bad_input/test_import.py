@@ -156,6 +156,22 @@ def test_import_refuses_another_feature_size_under_a_modality_of_the_store(tmp_p
                    "--modality", "small", "--split", "train", "--features", tmp_path / "m1" / "features",
                    "--out", tmp_path / "m2.jsonl")
     assert code == 0 and FeatureStore(tmp_path / "m1" / "features").meta()["dims"] == {"cnn": 16, "small": 8}
+    # a folder mostly of the store's width: the others are left out; mostly of another: refused, with no warning
+    # of the one file of the store's width left out before (trial 64)
+    feature_folder(tmp_path / "mixed", ["e5", "f6", "g7"], 8)
+    np.save(tmp_path / "mixed" / "h8.npy", np.ones((2, 16), np.float32))
+    (tmp_path / "caps2.json").write_text(json.dumps({v: ["a cow"] for v in ("e5", "f6", "g7", "h8")}))
+    code, err = s2vt(capsys, "import", "features", tmp_path / "mixed", "--captions", tmp_path / "caps2.json",
+                     "--modality", "cnn", "--split", "train", "--features", tmp_path / "m1" / "features",
+                     "--out", tmp_path / "m3.jsonl")
+    assert code == 2 and err == [f"error: {tmp_path / 'm1' / 'features'}: modality 'cnn' holds 16-wide features, "
+                                 "these are 8-wide; pass another --modality name or another --features store"], err
+    code, err = s2vt(capsys, "import", "features", tmp_path / "mixed", "--captions", tmp_path / "caps2.json",
+                     "--modality", "small", "--split", "train", "--features", tmp_path / "m1" / "features",
+                     "--out", tmp_path / "m3.jsonl")
+    assert code == 0 and err[0] == (f"warning: {tmp_path / 'mixed'}: 1 of 4 feature files left out: another width than "
+                                    f"8 (first: {tmp_path / 'mixed' / 'h8.npy'}: 16 features per frame, but 3 of the 4 "
+                                    "files have 8)"), err
 
 
 def test_a_store_file_of_another_width_than_meta_is_one_line_in_training(tmp_path, capsys):
