@@ -361,7 +361,8 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         shown = "; ".join(f"{v}: {os.path.normpath(p)}" for v, p in absent[:3])
         say(one_line(f"failed: {counted(len(absent), 'video')} of the manifest {'is' if len(absent) == 1 else 'are'} "
                      f"not at {'its path' if len(absent) == 1 else 'their paths'} ({'first: ' * (len(absent) > 1)}"
-                     f"{shown}): {REIMPORT}"))
+                     f"{shown}): put {'it' if len(absent) == 1 else 'them'} there, or re-import with --videos naming "
+                     "the folder that holds them"))  # (REIMPORT read as if --videos had not been given; trial 64)
     bar = tqdm(total=len(todo), unit="video", dynamic_ncols=True, disable=None)
 
     interrupted = False

@@ -453,8 +453,8 @@ def test_entries_whose_file_is_not_there_are_counted_in_one_line_and_the_rest_ex
     rc, err = extract(capsys, manifest, "--out", store, *VGGISH)
     failed = [x for x in err.splitlines() if x.startswith("failed:")]
     assert rc == 1 and failed == [f"failed: 2 videos of the manifest are not at their paths (first: a: "
-                                  f"{tmp_path / 'gone' / 'a.mp4'}; b: {tmp_path / 'gone' / 'b.mp4'}): re-import with "
-                                  "--videos FOLDER to name where the videos are"], err
+                                  f"{tmp_path / 'gone' / 'a.mp4'}; b: {tmp_path / 'gone' / 'b.mp4'}): put them there, "
+                                  "or re-import with --videos naming the folder that holds them"], err
     assert "3 videos, 3 in shard 0/1, 0 already done, 1 to extract" in err
     assert (store / "vggish" / "here.npy").is_file()
     logged = [json.loads(x) for x in (store / "failures.jsonl").read_text().splitlines()]
