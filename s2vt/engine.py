@@ -448,6 +448,8 @@ def prepare(cfg: TrainConfig):
     store, modalities = open_store(cfg, entries)
     splits = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val", "test")}
     counts = {s: len(es) for s, es in splits.items()}
+    if not splits["train"]:  # (before the features: their advice, --skip-missing, led to this refusal; trial 64)
+        raise empty_training_split(cfg.manifest, counts, any(e.get("captions") or e.get("tags") for e in entries))
     if store is not None:  # (train and val at once: the first's error counted the videos of train alone)
         kept = {id(e) for e in check_features(splits["train"] + splits["val"], store, modalities, cfg.skip_missing)}
         for s in ("train", "val"):

@@ -651,6 +651,22 @@ def test_features_naming_no_store_is_one_line_saying_what_the_folder_is(tmp_path
         assert not (tmp_path / f"out_{folder}").exists()
 
 
+def test_an_empty_training_split_is_said_before_missing_features(tmp_path, capsys):
+    """A manifest of val videos alone, on a store without their features, was told to pass --skip-missing, which
+    led to the refusal of its empty training split, the problem from the start (trial 64): that comes first."""
+    from s2vt import cli
+
+    manifest, features = make_store(tmp_path / "d", videos=8, shapes={"resnet152": (2, 4)})
+    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
+    manifest.write_text("".join(json.dumps({**e, "video_id": f"other{i}", "split": "val"}) + "\n"
+                                for i, e in enumerate(entries)))
+    assert cli.main(["train", "--manifest", str(manifest), "--features", str(features), "--out",
+                     str(tmp_path / "run"), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {manifest}: the training split is empty (the manifest has only val (8)): "), err
+    assert "--skip-missing" not in err and not (tmp_path / "run").exists()
+
+
 def test_empty_training_split_says_what_the_manifest_has():
     """A manifest imported whole as val (MSR-VTT's val file) said only "the training split is empty"."""
     from s2vt.data import empty_training_split
