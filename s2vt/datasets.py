@@ -1002,8 +1002,10 @@ def refuse_unusable(path: Path, x: np.ndarray) -> None:
     if x.ndim not in (1, 2) or not np.issubdtype(x.dtype, np.floating) or x.shape[-1] == 0 or x.shape[0] == 0:
         cast = (": save it as float (x.astype(np.float32))" if x.ndim in (1, 2) and min(x.shape) > 0
                 and (np.issubdtype(x.dtype, np.integer) or x.dtype == bool) else "")
+        # (an integer file is its own kind: its advice, to save it as float, is no other kind's; trial 64)
         raise UnusableFeatures(f"{path}: features must be a float [T, D] or [D] array with T, D > 0, not {x.dtype} "
-                               f"{list(x.shape)}{cast}", "not a float [T, D] or [D] array with a frame")
+                               f"{list(x.shape)}{cast}", "integer or boolean values" if cast else
+                               "not a float [T, D] or [D] array with a frame")
 
 
 def usable_width(path: Path) -> int:

@@ -152,10 +152,13 @@ def test_import_features_leaves_out_bad_files_by_name_and_refuses_when_all_are(t
     assert cli.main(args) == 0
     err = capsys.readouterr().err.splitlines()
     # one line per reason, each naming its first file (one line of three reasons named only the first's)
-    assert err[:2] == [f"warning: {feat}: 1 of 4 feature files left out: NaN or infinite values (first: {feat / 'b.npy'})",
-                       f"warning: {feat}: 2 of 4 feature files left out: not a float [T, D] or [D] array with a frame "
+    assert err[:3] == [f"warning: {feat}: 1 of 4 feature files left out: NaN or infinite values (first: {feat / 'b.npy'})",
+                       f"warning: {feat}: 1 of 4 feature files left out: not a float [T, D] or [D] array with a frame "
                        f"(first: {feat / 'c.npy'}: features must be a float [T, D] or [D] array with T, D > 0, not "
-                       "float32 [0, 4])"], err
+                       "float32 [0, 4])",
+                       f"warning: {feat}: 1 of 4 feature files left out: integer or boolean values (first: "
+                       f"{feat / 'd.npy'}: features must be a float [T, D] or [D] array with T, D > 0, not int64 [3, 4]: "
+                       "save it as float (x.astype(np.float32)))"], err
     assert [json.loads(x)["video_id"] for x in out.read_text().splitlines()] == ["a"]
     from s2vt.datasets import DatasetError, feature_width
     with pytest.raises(DatasetError, match=r"with T, D > 0, not float32 \[0, 4\]$"):
