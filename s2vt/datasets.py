@@ -282,13 +282,14 @@ def import_msvd(csv_path: str, language: str = "English", split_lists: list[str]
 CLASHES_SHOWN = 3  # videos named in the warning on files that disagree
 
 
-def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]:
+def import_msrvtt(json_paths: list[str], split: str | None = None, odd_splits: list | None = None) -> list[dict]:
     """MSR-VTT videodatainfo JSON files (merged) -> entries; tag = the category name; split: each
     video's own, or `split` for all.
 
     Each entry a file adds to is checked as the manifest reader checks it (ManifestError naming
     the file and the video: a caption that is not a string, a bad id); a video of a split that is not
-    train, validate or test is left out, counted in one warning line per file. The
+    train, validate or test is left out, counted in one warning line per file (and its id added to
+    `odd_splits` when given: `s2vt score` says it, the warnings being the import's). The
     videos of every file are read before any caption, so the files' order changes nothing but
     which file a repeated caption is kept from, and whose split and category a video keeps when
     files disagree (the first file's; the videos are counted in one warning line, the first few
@@ -330,6 +331,8 @@ def import_msrvtt(json_paths: list[str], split: str | None = None) -> list[dict]
                                   f"{json.dumps(v.get('split'), ensure_ascii=False)}")
                     unsplit.add(vid)
                     listed.add(vid)
+                    if odd_splits is not None:
+                        odd_splits.append(vid)
                     continue
                 cat = v.get("category")
                 # (bool is an int to Python, not to the format; no category at all is an unlabelled video)
