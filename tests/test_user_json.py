@@ -106,7 +106,8 @@ def test_a_json_mistake_is_said_with_its_line_and_column(tmp_path, capsys):
         read_labels(caps, "train")
     (tmp_path / "store").mkdir()
     (tmp_path / "store" / "meta.json").write_text('{"backbones": {}\n')
-    with pytest.raises(StoreError, match=r"not valid JSON \(Expecting ',' delimiter at line 2 column 1\)$"):
+    with pytest.raises(StoreError, match=r"not valid JSON \(Expecting ',' delimiter at line 2 column 1\); remove "
+                                         "meta.json to read the store without it$"):
         FeatureStore(tmp_path / "store").meta()
 
 
