@@ -56,11 +56,11 @@ SETTING_OPTIONS = ("frames", "image_size", "clips", "vggish_pca", "dtype")
 # meta.json's objects keyed by modality
 MODALITY_KEYS = ("backbones", "dims", "precision")
 
+# the version of meta.json's layout extract writes (its "schema"): one this s2vt does not know is refused
+STORE_SCHEMA = 1
 # what each key of meta.json holds (the objects by modality: what each modality's value is): read into settings,
 # checks and checkpoints, a value of another type was a traceback (dims "x") or recorded as it was ("frames": "x",
 # then caption.py's settings from it)
-# the version of meta.json's layout extract writes (its "schema"): one this s2vt does not know is refused
-STORE_SCHEMA = 1
 META_TYPES = {"schema": int, **dict.fromkeys(("frames", "image_size", "clips", "clip_len", "sample_rate", "seed"), int),
               "vggish_pca": bool, "synthetic": bool, "dtype": str, "version": str, "source": str,
               "backbones": str, "dims": int, "precision": str}
