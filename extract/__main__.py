@@ -20,9 +20,8 @@ if __name__ == "__main__":
 from s2vt.fileio import (OutputError, lasting_advice, make_dirs, new_folders, refuse_unusable_paths,
                          remove_if_empty)
 from s2vt.options import Parser, add_options, at_least, from_args, show_defaults
-from s2vt.manifest import (LOOK_ALIKE, ManifestError, dash_refusal, json_start, look_alike, manifest_row,
-                           missing_note, no_such_video, not_videos_named, read_manifest, sanitize_id, scan_videos,
-                           skipped_line, two_names)
+from s2vt.manifest import (ManifestError, apart, dash_refusal, json_start, manifest_row, missing_note, no_such_video,
+                           not_videos_named, read_manifest, sanitize_id, scan_videos, skipped_line, two_names)
 from .ffmpeg import check_ffmpeg
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
 from s2vt.store import (FAILURES, LOGS, FeatureStore, StoreError, not_a_folder, one_line, parse_shard, read_lines,
@@ -334,17 +333,14 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
     noted: list = [0, None]
     if clashes or pathless or absent:  # (failures are records: meta.json first)
         begin()
-    if clashes:  # each logged with both paths, counted in one line
-        def shown(old: str, p: str) -> tuple[str, str, str]:  # (names that print alike: escaped, and told apart)
-            return (ascii(old), ascii(p), f" {LOOK_ALIKE}") if look_alike(old, p) else (old, p, "")
-
+    if clashes:  # each logged with both paths, counted in one line (names that print alike: escaped, told apart)
         for v, p, old in clashes:
-            was, now, note = shown(old, p)
+            was, now, note = apart(old, p)
             store.log_failure(v, p, f"{store.root} holds {v}'s features from another video, {was}; not replacing "
                               f"them with {now}'s{note}: {same_id_advice(store, v)}")
         failures += len(clashes)
         v, p, old = clashes[0]
-        was, now, note = shown(old, p)
+        was, now, note = apart(old, p)
         say(f"failed: {counted(len(clashes), 'video')} {'shares' if len(clashes) == 1 else 'share'} an id with another "
             f"video whose features {store.root} holds "
             f"(first: {v}: {was}, this run {now}{note}): {same_id_advice(store, v)}")
@@ -391,8 +387,9 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
             # the run before this video is done, so it is not counted and a rerun extracts it again, notes and
             # all; written after them, a failed note left the video done (its features and their source
             # recorded), counted as not written and its notes lost for good
-            notes = ([f"re-extracted from {d.path}: its features came from {moved[d.video_id]}, which no longer "
-                      "exists (a moved or renamed dataset)"] if d.video_id in moved else []) + d.notes
+            now, was, alike = apart(d.path, moved.get(d.video_id, ""))  # (alike names: told apart; trial 65)
+            notes = ([f"re-extracted from {now}: its features came from {was}{alike}, which no longer exists (a moved "
+                      "or renamed dataset)"] if d.video_id in moved else []) + d.notes
             for note in notes:
                 store.note(d.video_id, note, d.source, d.path)
             # its feature files, then their record: a video is written once recorded; stopped between them (a full

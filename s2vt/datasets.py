@@ -327,7 +327,7 @@ def import_msrvtt(json_paths: list[str], split: str | None = None, odd_splits: l
                 if split is None and own not in SPLITS and vid not in videos:
                     # (left out and counted, the rest imported: it refused the whole file, and `s2vt score --split
                     # test` with it, for one video of a split no one asked for; hostile trial)
-                    odd_split.add("a split that is not train, validate or test", f"videos[{i}], {vid}: "
+                    odd_split.add("a split that is not train, validate (val) or test", f"videos[{i}], {vid}: "
                                   f"{json.dumps(v.get('split'), ensure_ascii=False)}")
                     unsplit.add(vid)
                     listed.add(vid)
@@ -854,7 +854,10 @@ def usable_files(folder: str | os.PathLike, files: dict[str, Path], held: tuple[
     if held is not None and width:
         dim, refusal = held
         if 2 * widths[dim] <= len(width):
-            raise DatasetError(refusal(widths.most_common(1)[0][0]))
+            other, count = widths.most_common(1)[0] if widths.most_common(1)[0][0] != dim else widths.most_common(2)[1]
+            if 2 * count <= len(width):  # (no width of most files: "these are 64-wide" named the store's; trial 65)
+                raise DatasetError(mixed_widths(folder, {files[vid]: w for vid, w in width.items()}))
+            raise DatasetError(refusal(other))
         why = f"another width than {dim}"
     elif len(widths) > 1:
         dim, count = widths.most_common(1)[0]

@@ -86,6 +86,13 @@ def two_names(a: str | os.PathLike, b: str | os.PathLike, show=os.fspath) -> str
     return f"{show(a)} and {show(b)}"
 
 
+def apart(a: str | os.PathLike, b: str | os.PathLike) -> tuple[str, str, str]:
+    """Two names as a line naming them in turn shows them: as they are, or escaped where they `look_alike`, with
+    what tells them apart to add after the second (' (one name, ...)', else '')."""
+    a, b = os.fspath(a), os.fspath(b)
+    return (ascii(a), ascii(b), f" {LOOK_ALIKE}") if look_alike(a, b) else (a, b, "")
+
+
 # what tells two names apart that `look_alike` finds alike
 LOOK_ALIKE = ("(one name, its accents written as one character in one and as a letter and a combining mark in the "
               "other)")

@@ -1090,6 +1090,16 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
     return 0 if not failed else 2 if failed == len(items) else 1
 
 
+def extract_unrecorded(checkpoint: str) -> bool:
+    """Whether the checkpoint's modalities are extract's but it records no extraction settings (its store had no
+    meta.json): caption.py cannot compute its features for a new video, though extract could have."""
+    from extract.modalities import MODALITIES
+
+    ckpt = read_checkpoint(checkpoint)
+    modalities = ckpt["config"]["modalities"]
+    return bool(modalities) and all(m in MODALITIES for m in modalities) and not ckpt.get("extract")
+
+
 def captions_videos(checkpoint: str) -> bool:
     """Whether caption.py can use this checkpoint: it reads features this toolkit extracts from
     video (not text alone, synthetic features or imported precomputed ones)."""

@@ -390,7 +390,7 @@ def official_references(path: str, data) -> list[dict] | None:
     entries = [{"video_id": e["video_id"], "captions": e.get("captions", []), "split": e.get("split")}
                for e in read_quietly(import_msrvtt, [path], None, odd)]
     if odd:  # (unsaid, their predictions were said to have "no references"; trial 64)
-        print(f"note: {path}: {counted(len(odd), 'video')} of a split that is not train, validate or test "
+        print(f"note: {path}: {counted(len(odd), 'video')} of a split that is not train, validate (val) or test "
               f"{'is' if len(odd) == 1 else 'are'} not among the references (first: {', '.join(odd[:3])})",
               file=sys.stderr)
     return entries

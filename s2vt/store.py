@@ -325,19 +325,30 @@ class FeatureStore:
 
     def mend_meta(self) -> str:
         """How to go on from a meta.json that cannot be used, by what made the store (its sources.jsonl): an import
-        writes meta.json anew once it is removed (and copies nothing it holds already); extract refuses a store of
+        writes its modality into meta.json anew once it is removed (copying nothing it holds already), so each import
+        that made the store is named, by modality and folder (the last one alone, run again, left the others'
+        modalities out of meta.json, unsaid, and training then left them out; trial 65); extract refuses a store of
         features without one, and a model trained on a store without it cannot caption new videos (meta.json is how
         their features were extracted), so an extracted store is extracted again into a new --out. Re-extracting or
         importing into the store as it is met the same refusal (hostile trial)."""
+        extracted, imported = False, {}
         try:
-            extracted, imported = bool(self.sources()), bool(self._imported)
+            extracted = bool(self.sources())
+            for modalities in self._imported.values():
+                for modality, ident in modalities.items():
+                    imported.setdefault(modality, set()).add(os.path.dirname(str(ident.get("path", ""))))
         except StoreError:  # (a log that cannot be read either: what made the store is not known)
-            extracted = imported = False
+            pass
+        made = "; ".join(f"{m} from {', '.join(printable(f) for f in sorted(folders)[:2])}"
+                         f"{', ...' if len(folders) > 2 else ''}" for m, folders in sorted(imported.items()))
         if extracted:
-            return ("; extract again into a new --out (meta.json records how the features were extracted, which a "
-                    "model needs to caption new videos), or remove meta.json to train and evaluate on the store as it is")
+            again = f" and import into it again what was imported ({made})" if imported else ""
+            return (f"; extract again into a new --out{again} (meta.json records how the features were extracted, "
+                    "which a model needs to caption new videos), or remove meta.json to train and evaluate on the "
+                    "store as it is")
         if imported:
-            return "; remove meta.json and run the import that made the store again: it writes meta.json anew"
+            return (f"; remove meta.json and run again the import{'s' * (len(imported) > 1)} that made the store "
+                    f"({made}): {'each writes its modality' if len(imported) > 1 else 'it writes meta.json'} anew")
         return "; remove meta.json to read the store without it"
 
     def _meta_object(self) -> dict:

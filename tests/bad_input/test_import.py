@@ -172,6 +172,13 @@ def test_import_refuses_another_feature_size_under_a_modality_of_the_store(tmp_p
     assert code == 0 and err[0] == (f"warning: {tmp_path / 'mixed'}: 1 of 4 feature files left out: another width than "
                                     f"8 (first: {tmp_path / 'mixed' / 'h8.npy'}: 16 features per frame, but 3 of the 4 "
                                     "files have 8)"), err
+    np.save(tmp_path / "mixed" / "g7.npy", np.ones((2, 16), np.float32))  # (2 of 16, the store's, and 2 of 8: a tie)
+    code, err = s2vt(capsys, "import", "features", tmp_path / "mixed", "--captions", tmp_path / "caps2.json",
+                     "--modality", "cnn", "--split", "train", "--features", tmp_path / "m1" / "features",
+                     "--out", tmp_path / "m4.jsonl")
+    assert code == 2 and err == [f"error: {tmp_path / 'mixed'}: the 4 feature files disagree on features per frame, "
+                                 "with no width in most of them: 8 in 2 files (e.g. e5.npy); 16 in 2 files (e.g. "
+                                 "g7.npy)"], err
 
 
 def test_a_store_file_of_another_width_than_meta_is_one_line_in_training(tmp_path, capsys):
@@ -366,14 +373,14 @@ def test_msrvtt_videos_of_an_unknown_split_are_left_out_and_score_reads_the_rest
     info.write_text(json.dumps({"videos": [{"video_id": v, "category": 0, "split": s} for v, s in splits.items()],
                                 "sentences": [{"video_id": v, "caption": f"a man sings {v}"} for v in splits]}))
     code, err = s2vt(capsys, "import", "msrvtt", info, "--out", tmp_path / "m.jsonl")
-    assert code == 0 and err[0] == (f"warning: {info}: 1 of 4 videos left out: a split that is not train, validate or "
-                                    'test (first: videos[1], v1: "dev")'), err
+    assert code == 0 and err[0] == (f"warning: {info}: 1 of 4 videos left out: a split that is not train, validate (val) "
+                                    'or test (first: videos[1], v1: "dev")'), err
     assert {e["video_id"]: e["split"] for e in read_manifest(tmp_path / "m.jsonl")} == \
         {"v0": "train", "v2": "test", "v3": "test"}
     preds = tmp_path / "preds.json"
     preds.write_text(json.dumps({"v2": "a man sings v2", "v3": "a man sings"}))
     code, err = s2vt(capsys, "score", info, preds, "--split", "test")  # (refused before: 'split must be one of')
-    assert code == 0 and err[0] == (f"note: {info}: 1 video of a split that is not train, validate or test is not "
+    assert code == 0 and err[0] == (f"note: {info}: 1 video of a split that is not train, validate (val) or test is not "
                                     "among the references (first: v1)"), err
 
 
@@ -629,11 +636,24 @@ def test_a_damaged_meta_json_is_said_how_to_mend_by_what_made_the_store(tmp_path
     meta.write_bytes(meta.read_bytes()[:30])
     code, err = import_features(capsys, *args, "--force")
     assert code == 2 and err[-1].startswith(f"error: {meta}: not valid JSON (") and err[-1].endswith(
-        "; remove meta.json and run the import that made the store again: it writes meta.json anew"), err
+        f"; remove meta.json and run again the import that made the store (cnn from {src}): it writes meta.json "
+        "anew"), err
     meta.unlink()
     code, err = import_features(capsys, *args, "--force")
     assert code == 0, err
     assert json.loads(meta.read_text())["dims"] == {"cnn": 8}
+    # two imports, two modalities: each is named (the last one alone, run again, left the other's modality out of
+    # meta.json, and training out of the model; trial 65); followed, meta.json lists both again
+    other = feature_folder(tmp_path / "g", ["a", "b"], 4)
+    more = (other, tmp_path / "m.jsonl", tmp_path / "s", tmp_path / "m2.jsonl", "aud")
+    assert import_features(capsys, *more)[0] == 0
+    meta.write_bytes(meta.read_bytes()[:30])
+    code, err = import_features(capsys, *more)
+    assert code == 2 and err[-1].endswith(f"; remove meta.json and run again the imports that made the store (aud from "
+                                          f"{other}; cnn from {src}): each writes its modality anew"), err
+    meta.unlink()
+    assert import_features(capsys, *args, "--force")[0] == 0 and import_features(capsys, *more)[0] == 0
+    assert json.loads(meta.read_text())["dims"] == {"cnn": 8, "aud": 4}
     extracted = FeatureStore(tmp_path / "x")
     extracted.root.mkdir()
     extracted.record_source("v", {"size": 1, "mtime_ns": 1}, ["resnet152"], str(tmp_path / "v.mp4"))

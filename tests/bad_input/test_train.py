@@ -1212,10 +1212,23 @@ def test_the_line_to_make_a_model_the_default_can_be_pasted(tmp_path, capsys):
     line = next(e for e in err if e.startswith("to caption with this model by default: "))
     words = shlex.split(line.split(": ", 1)[1].split(" (or ")[0])
     # (absolute: pasted in the folder caption.py runs in, not the one train.py ran in)
-    assert words == ["mkdir", "-p", "checkpoints", "&&", "cp", f"{out}/best.pt", os.path.join("checkpoints", "s2vt.pt")]
+    # (cp -i: a model there already, the demo's as the README copies it, is not replaced unasked; trial 65)
+    assert words == ["mkdir", "-p", "checkpoints", "&&", "cp", "-i", f"{out}/best.pt",
+                     os.path.join("checkpoints", "s2vt.pt")]
     assert out.is_absolute()
     assert shlex.split(line.split("export ", 1)[1].split(")")[0]) == [f"S2VT_CHECKPOINT={out}/best.pt"]
     assert line.endswith("; then s2vt caption VIDEO"), line
+def test_a_model_of_a_store_without_meta_json_is_said_to_caption_no_new_video(tmp_path, capsys):
+    """Trained on an extracted store whose meta.json was removed (the advice for a damaged one), the run said
+    nothing, and caption.py was the first to refuse its model (trial 65)."""
+    manifest, features = make_store(tmp_path / "d", videos=24, shapes={"resnet152": (4, 8)})
+    (features / "meta.json").unlink()
+    code, err = s2vt(capsys, *train_args((manifest, features), tmp_path / "run"))
+    assert code == 0 and f"note: {tmp_path / 'run'}/best.pt will not caption new videos: the feature store it " \
+        "trained on has no meta.json" in "\n".join(err), err
+    assert not any(e.startswith("to caption with this model by default") for e in err)
+
+
 def test_videos_lacking_one_modality_are_told_the_modalities_they_have(store, tmp_path, capsys):
     """After another import added a modality, the advice was "extract them or pass --skip-missing", naming
     every modality as missing: --modalities with those they all have is the third way."""
