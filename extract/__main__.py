@@ -337,7 +337,7 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         for v, p, old in clashes:
             was, now, note = apart(old, p)
             store.log_failure(v, p, f"{store.root} holds {v}'s features from another video, {was}; not replacing "
-                              f"them with {now}'s{note}: {same_id_advice(store, v)}")
+                              f"them with those of {now}{note}: {same_id_advice(store, v)}")
         failures += len(clashes)
         v, p, old = clashes[0]
         was, now, note = apart(old, p)

@@ -288,7 +288,7 @@ def import_msrvtt(json_paths: list[str], split: str | None = None, odd_splits: l
 
     Each entry a file adds to is checked as the manifest reader checks it (ManifestError naming
     the file and the video: a caption that is not a string, a bad id); a video of a split that is not
-    train, validate or test is left out, counted in one warning line per file (and its id added to
+    train, validate or test is left out, counted in one warning line per file (and 'id: "split"' added to
     `odd_splits` when given: `s2vt score` says it, the warnings being the import's). The
     videos of every file are read before any caption, so the files' order changes nothing but
     which file a repeated caption is kept from, and whose split and category a video keeps when
@@ -332,7 +332,7 @@ def import_msrvtt(json_paths: list[str], split: str | None = None, odd_splits: l
                     unsplit.add(vid)
                     listed.add(vid)
                     if odd_splits is not None:
-                        odd_splits.append(vid)
+                        odd_splits.append(f"{vid}: {json.dumps(v.get('split'), ensure_ascii=False)}")
                     continue
                 cat = v.get("category")
                 # (bool is an int to Python, not to the format; no category at all is an unlabelled video)
@@ -601,7 +601,8 @@ def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[
                 link.symlink_to(src.resolve())
             except OSError as err:
                 raise output_error(link, err) from None
-    store.init_meta(meta, "--out")
+    if store.init_meta(meta, "--out") and (line := store.unlisted()):  # (a meta.json removed, as import features')
+        print(line, file=sys.stderr)
     if missing:  # (the files left out were counted as missing too, their ids named as having none; trial 64)
         rejected = len(missing) - len(absent)
         print(f"warning: {len(missing)} ids have no usable tsn features: "
@@ -794,7 +795,7 @@ def is_labelled(entry: dict) -> bool:
 
 
 def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: str | os.PathLike,
-                  captions_only: bool | None = None, held: tuple[int, Callable[[int], str]] | None = None
+                  captions_only: bool | None = None, held: tuple[int, str, Callable[[int], str]] | None = None
                   ) -> tuple[list[tuple[dict, Path]], int | None, list[dict]]:
     """The manifest entries of `labels` (from read_labels, read from `named`) that have a `.npy` in
     `feat_dir` (see `feature_files`), each with its file, the files' feature width (None when
@@ -830,17 +831,18 @@ def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: s
     return plan, dim, kept
 
 
-def usable_files(folder: str | os.PathLike, files: dict[str, Path], held: tuple[int, Callable[[int], str]] | None = None
-                 ) -> dict[str, int]:
+def usable_files(folder: str | os.PathLike, files: dict[str, Path],
+                 held: tuple[int, str, Callable[[int], str]] | None = None) -> dict[str, int]:
     """{id: features per frame} of the `files` ({id: .npy file}, read from `folder`) that can be imported, all of
     one width. A file that cannot (`usable_width`), or whose width is not the one most of them have, is left out
     and counted, one warning line per reason naming the first such file, the rest imported (a batch's logged
     failure: one refusal a run took a rerun per bad file to mend a folder of them; hostile trial). Refused:
     every file unusable (no way around it to say but the first one's reason), or several widths none of which
-    most files have (calling one of them odd would be arbitrary: `mixed_widths`). `held`: (width, refusal) where
-    the width is decided already (the store's modality holds it, or a release's training clips have it): the files
-    of another are left out, unless most of them are, which is refused, saying `refusal(their width)` (it warned of
-    the one file of the store's width it left out, then refused the rest for theirs; trial 64)."""
+    most files have (calling one of them odd would be arbitrary: `mixed_widths`). `held`: (width, holder, refusal)
+    where the width is decided already (the store's modality holds it, or a release's training clips have it, as
+    `holder` says it: "the store's modality 'cnn' holds"): the files of another are left out, unless most of them
+    are, which is refused, saying `refusal(their width)` (it warned of the one file of the store's width it left
+    out, then refused the rest for theirs; trial 64)."""
     bad, width, first = BadRows(folder, "feature file", "left out"), {}, ""
     for vid, path in files.items():
         try:
@@ -852,11 +854,12 @@ def usable_files(folder: str | os.PathLike, files: dict[str, Path], held: tuple[
         raise DatasetError(first + (f" (and {len(bad) - 1} more of the clips' files unusable)" if len(bad) > 1 else ""))
     widths = collections.Counter(width.values())
     if held is not None and width:
-        dim, refusal = held
+        dim, holder, refusal = held
         if 2 * widths[dim] <= len(width):
             other, count = widths.most_common(1)[0] if widths.most_common(1)[0][0] != dim else widths.most_common(2)[1]
             if 2 * count <= len(width):  # (no width of most files: "these are 64-wide" named the store's; trial 65)
-                raise DatasetError(mixed_widths(folder, {files[vid]: w for vid, w in width.items()}))
+                raise DatasetError(mixed_widths(folder, {files[vid]: w for vid, w in width.items()})
+                                   + f" ({holder} {dim})")
             raise DatasetError(refusal(other))
         why = f"another width than {dim}"
     elif len(widths) > 1:
@@ -960,7 +963,7 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
                           f"{modality!r}: pass another --modality name or another --features store")
     if before_write is not None:
         before_write([entry for entry, _ in plan] + list(captions_only))
-    store.init_meta(meta, store_option="--features")
+    created = store.init_meta(meta, store_option="--features")
     for entry, path in plan:
         if not store.import_done(modality, entry["video_id"], path):  # (a rerun: the same file, copied already)
             x = read_feature_file(path)
@@ -968,6 +971,8 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
                 store.write(modality, entry["video_id"], x)
                 store.record_import(entry["video_id"], modality, path)
                 progress["written"] += 1
+    if created and (line := store.unlisted()):  # (a meta.json removed, then one import of several run again)
+        print(line, file=sys.stderr)
     return [entry for entry, _ in plan] + list(captions_only)
 
 
@@ -983,11 +988,11 @@ def import_features(feat_dir: str | os.PathLike, labels: dict[str, dict], modali
     return write_features(plan, dim, modality, store, source, named, before_write, progress)
 
 
-def store_width(store: FeatureStore, modality: str) -> tuple[int, Callable[[int], str]] | None:
+def store_width(store: FeatureStore, modality: str) -> tuple[int, str, Callable[[int], str]] | None:
     """`held` for `usable_files`: the width `store`'s `modality` holds, with the refusal of files mostly of another
     (as `write_features` refuses them); None while it holds none."""
     held = store.width(modality)
-    return None if held is None else (held, lambda dim: (
+    return None if held is None else (held, f"the store's modality {modality!r} holds", lambda dim: (
         f"{store.root}: modality {modality!r} holds {held}-wide features, these are {dim}-wide; pass another "
         "--modality name or another --features store"))
 
@@ -1251,8 +1256,10 @@ def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = 
                                  ("test", "testing_label.json", "testing_data/feat")):
         if (root / labels).is_file():
             # (the test clips' width is the training clips': theirs decided first)
-            held = store_width(store, modality) if dim is None else (dim, lambda w, at=root / feats, d=dim: (
-                f"{at}: {w} features per frame, the training clips have {d}"))
+            def test_width(w: int, at: Path = root / feats, d: int | None = dim) -> str:
+                return f"{at}: {w} features per frame, the training clips have {d}"
+
+            held = store_width(store, modality) if dim is None else (dim, "the training clips have", test_width)
             part, width, kept = plan_features(root / feats, read_labels(root / labels, split), root / labels,
                                               captions_only, held)
             plan, dim, alone = plan + part, dim or width, alone + kept

@@ -1091,13 +1091,13 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
 
 
 def extract_unrecorded(checkpoint: str) -> bool:
-    """Whether the checkpoint's modalities are extract's but it records no extraction settings (its store had no
-    meta.json): caption.py cannot compute its features for a new video, though extract could have."""
+    """Whether the checkpoint reads modalities extract computes but records no extraction settings (its store had
+    no meta.json): caption.py cannot compute its features for a new video, though extract could have (a store
+    holding imported features beside them too: trial 66)."""
     from extract.modalities import MODALITIES
 
     ckpt = read_checkpoint(checkpoint)
-    modalities = ckpt["config"]["modalities"]
-    return bool(modalities) and all(m in MODALITIES for m in modalities) and not ckpt.get("extract")
+    return any(m in MODALITIES for m in ckpt["config"]["modalities"]) and not ckpt.get("extract")
 
 
 def captions_videos(checkpoint: str) -> bool:

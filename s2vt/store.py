@@ -323,33 +323,63 @@ class FeatureStore:
                     continue
                 raise StoreError(f"{self.meta_path}: {name} is {problem}{self.mend_meta()}")
 
-    def mend_meta(self) -> str:
-        """How to go on from a meta.json that cannot be used, by what made the store (its sources.jsonl): an import
-        writes its modality into meta.json anew once it is removed (copying nothing it holds already), so each import
-        that made the store is named, by modality and folder (the last one alone, run again, left the others'
-        modalities out of meta.json, unsaid, and training then left them out; trial 65); extract refuses a store of
-        features without one, and a model trained on a store without it cannot caption new videos (meta.json is how
-        their features were extracted), so an extracted store is extracted again into a new --out. Re-extracting or
-        importing into the store as it is met the same refusal (hostile trial)."""
-        extracted, imported = False, {}
+    def origins(self) -> tuple[set[str], dict[str, set[str]]]:
+        """What made the store, by its sources.jsonl: the modalities extract wrote, and {modality: the folders an
+        import copied its files from}; nothing known where the log cannot be read."""
+        extracted, imported = set(), {}
         try:
-            extracted = bool(self.sources())
+            for modalities in self.sources().values():
+                extracted.update(modalities)
             for modalities in self._imported.values():
                 for modality, ident in modalities.items():
                     imported.setdefault(modality, set()).add(os.path.dirname(str(ident.get("path", ""))))
         except StoreError:  # (a log that cannot be read either: what made the store is not known)
-            pass
-        made = "; ".join(f"{m} from {', '.join(printable(f) for f in sorted(folders)[:2])}"
+            return set(), {}
+        return extracted, imported
+
+    @staticmethod
+    def imports_named(imported: dict[str, set[str]]) -> str:
+        """`origins`' imports as a line names them: 'aud from /a; cnn from /b, /c'."""
+        return "; ".join(f"{m} from {', '.join(printable(f) for f in sorted(folders)[:2])}"
                          f"{', ...' if len(folders) > 2 else ''}" for m, folders in sorted(imported.items()))
+
+    def mend_meta(self) -> str:
+        """How to go on from a meta.json that cannot be used, by what made the store (`origins`): an import writes
+        its modality into meta.json anew once it is removed (copying nothing it holds already), so each import that
+        made the store is named, by modality and folder (the last one alone, run again, left the others' modalities
+        out of meta.json, unsaid, and training then left them out; trial 65); extract refuses a store of features
+        without one, and a model trained on a store without it cannot caption new videos (meta.json is how their
+        features were extracted), so an extracted store is extracted again, with the options it was extracted
+        with, into a new --out. Re-extracting or importing into the store as it is met the same refusal (hostile
+        trial)."""
+        extracted, imported = self.origins()
+        made = self.imports_named(imported)
         if extracted:
             again = f" and import into it again what was imported ({made})" if imported else ""
-            return (f"; extract again into a new --out{again} (meta.json records how the features were extracted, "
-                    "which a model needs to caption new videos), or remove meta.json to train and evaluate on the "
-                    "store as it is")
+            return (f"; extract again into a new --out, with the options it was extracted with{again} (meta.json "
+                    "records how the features were extracted, which a model needs to caption new videos), or remove "
+                    "meta.json to train and evaluate on the store as it is")
         if imported:
             return (f"; remove meta.json and run again the import{'s' * (len(imported) > 1)} that made the store "
                     f"({made}): {'each writes its modality' if len(imported) > 1 else 'it writes meta.json'} anew")
         return "; remove meta.json to read the store without it"
+
+    def unlisted(self) -> str | None:
+        """The warning for a store whose meta.json (written anew by an import: the old one was removed) leaves out
+        modalities it holds files of: training reads the modalities meta.json lists, so it left them out, unsaid,
+        where the advice was to run again each import and only some were (trial 66). None when it lists them all."""
+        listed = self.meta().get("backbones") or {}
+        left = [m for m in self.modalities() if m not in listed and self.has_files(m)]
+        if not left:
+            return None
+        extracted, imported = self.origins()
+        again = {m: folders for m, folders in imported.items() if m in left}
+        how = [f"run again the import{'s' * (len(again) > 1)} that made {self.imports_named(again)}"] if again else []
+        if rest := [m for m in left if m not in again]:
+            how.append(f"for {', '.join(rest)}, "
+                       + ("extract again into a new --out" if set(rest) & extracted else "import them again"))
+        return (f"warning: {printable(str(self.meta_path))} does not list {', '.join(left)}, whose features the store "
+                f"holds, so training leaves them out: {'; '.join(how)}")
 
     def _meta_object(self) -> dict:
         """`meta` before its values' types are checked: `check_meta` first says another program's file is one."""

@@ -309,7 +309,7 @@ def test_a_stored_id_of_a_name_written_otherwise_is_told_apart_across_runs(tmp_p
             "other")
     assert rc == 2 and f"this run {ascii(str(b))} ({told})" in err and f": {ascii(str(a))}, this run" in err, err
     reason = json.loads((tmp_path / "s" / "failures.jsonl").read_text().splitlines()[-1])["reason"]
-    assert f"another video, {ascii(str(a))}; not replacing them with {ascii(str(b))}'s ({told})" in reason, reason
+    assert f"another video, {ascii(str(a))}; not replacing them with those of {ascii(str(b))} ({told})" in reason, reason
     a.unlink()  # (the first one gone, the second is extracted in its place: its note tells the two apart too)
     rc, err = extract(capsys, b, "--out", tmp_path / "s", *VGGISH)
     notes = [json.loads(x)["note"] for x in (tmp_path / "s" / "notes.jsonl").read_text().splitlines()]

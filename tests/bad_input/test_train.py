@@ -1196,7 +1196,7 @@ def test_training_over_a_run_an_evaluate_is_writing_in_is_refused(store, run, tm
         assert snapshot(folder) == before
 
 
-def test_the_line_to_make_a_model_the_default_can_be_pasted(tmp_path, capsys):
+def test_the_line_to_make_a_model_the_default_can_be_pasted(tmp_path, capsys, monkeypatch):
     """It read `cp runs real/r1/best.pt checkpoints/s2vt.pt`: unquoted, and into a folder that exists
     only in the repository; and it ended 'then python caption.py VIDEO', which works only in the repository
     checkout (hostile trial): the command as installed, `s2vt caption`."""
@@ -1218,6 +1218,13 @@ def test_the_line_to_make_a_model_the_default_can_be_pasted(tmp_path, capsys):
     assert out.is_absolute()
     assert shlex.split(line.split("export ", 1)[1].split(")")[0]) == [f"S2VT_CHECKPOINT={out}/best.pt"]
     assert line.endswith("; then s2vt caption VIDEO"), line
+    # with S2VT_CHECKPOINT set, caption.py reads it first: a copy to checkpoints/ went unused (trial 66)
+    monkeypatch.setenv("S2VT_CHECKPOINT", "/models/old.pt")
+    code, err = s2vt(capsys, *train_args((manifest, features), out, "--overwrite"))
+    line = next(e for e in err if e.startswith("to caption with this model by default: "))
+    assert code == 0 and line == (f"to caption with this model by default: export S2VT_CHECKPOINT="
+                                  f"{shlex.quote(str(out / 'best.pt'))} (S2VT_CHECKPOINT names /models/old.pt now, which caption.py reads before "
+                                  f"{os.path.join('checkpoints', 's2vt.pt')}); then s2vt caption VIDEO"), line
 def test_a_model_of_a_store_without_meta_json_is_said_to_caption_no_new_video(tmp_path, capsys):
     """Trained on an extracted store whose meta.json was removed (the advice for a damaged one), the run said
     nothing, and caption.py was the first to refuse its model (trial 65)."""
