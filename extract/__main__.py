@@ -23,6 +23,7 @@ from s2vt.options import Parser, add_options, at_least, from_args, show_defaults
 from s2vt.manifest import (ManifestError, apart, dash_refusal, json_start, manifest_row, missing_note, no_such_video,
                            not_videos_named, read_manifest, sanitize_id, scan_videos, skipped_line, two_names)
 from .ffmpeg import check_ffmpeg
+from .modalities import MODALITIES
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
 from s2vt.store import (FAILURES, LOGS, FeatureStore, StoreError, not_a_folder, one_line, parse_shard, read_lines,
                         record_id, same_file, source_identity, stable_shard, store_of)
@@ -223,18 +224,25 @@ def refuse_blocked_folders(store: FeatureStore, modalities) -> None:
 
 
 def refuse_unrecorded_features(store: FeatureStore, old: dict) -> None:
-    """StoreError when the store holds feature files but its meta.json is missing or empty (removed, as refusals
-    advise to read a store without it): the run would write its own settings there, vouching for files extracted
-    with others, and every model trained on the store would record them (hostile trial)."""
-    if old:
-        return
-    for m in store.modalities():
+    """StoreError when the store holds feature files of a modality its meta.json does not list, or has no
+    meta.json at all (removed, as refusals advise to read a store without it; or written anew by an import, which
+    lists its own modality alone): the run would write its own settings there, vouching for files extracted with
+    others, and every model trained on the store would record them (hostile trials)."""
+    listed = (old.get("backbones") or {}) if old else {}
+    unlisted = [m for m in store.modalities() if m not in listed]
+    # (an extracted modality's file first: an imported one was given as an example of features "extracted with")
+    for m in sorted(unlisted, key=lambda m: m not in MODALITIES):
         # (a leftover temporary file, '.NAME', is no feature file)
         example = next((p for p in (store.root / m).glob("*.npy") if not p.name.startswith(".")), None)
-        if example is not None:
+        if example is None:
+            continue
+        if not old:
             raise StoreError(f"{store.root} holds feature files (e.g. {example}) but no record in {store.meta_path} "
                              "of the settings they were extracted with, so this run cannot tell whether its settings "
                              "match theirs: extract into another --out (or put the store's meta.json back)")
+        raise StoreError(f"{store.root} holds {m} feature files (e.g. {example}) that {store.meta_path} does not list "
+                         "(written anew by an import, the old one removed?), so this run cannot tell whether its "
+                         "settings match the ones they were extracted with: extract into another --out")
 
 
 def prepare(args: argparse.Namespace):

@@ -76,14 +76,18 @@ def run_train(args: argparse.Namespace) -> int:
         # (`python caption.py` works only in the checkout: the command as train was started, `s2vt caption` for
         # train.py and the console script; hostile trial) (cp -i: the demo's model, copied there as the README
         # says, was replaced unasked; trial 65)
-        if os.environ.get(CHECKPOINT_ENV):  # (read first: a model copied to checkpoints/ went unused; trial 66)
+        named = os.environ.get(CHECKPOINT_ENV)
+        if named and os.path.isfile(named) and os.path.samefile(named, run):  # (trial 67)
+            print(f"this model is the default already ({CHECKPOINT_ENV} names it): "
+                  f"{shlex.join(invoked_as('caption'))} VIDEO", file=sys.stderr)
+        elif named:  # (read first: a model copied to checkpoints/ went unused; trial 66)
             print(f"to caption with this model by default: export {CHECKPOINT_ENV}={model} ({CHECKPOINT_ENV} names "
                   f"{shlex.quote(os.environ[CHECKPOINT_ENV])} now, which caption.py reads before "
                   f"{DEFAULT_CHECKPOINT}); then {shlex.join(invoked_as('caption'))} VIDEO", file=sys.stderr)
-        else:
-            print(f"to caption with this model by default: mkdir -p {os.path.dirname(DEFAULT_CHECKPOINT)} && "
-                  f"cp -i {model} {DEFAULT_CHECKPOINT} (or export {CHECKPOINT_ENV}={model}); then "
-                  f"{shlex.join(invoked_as('caption'))} VIDEO", file=sys.stderr)
+        else:  # (set but empty, caption.py refuses it: unset first; trial 67)
+            print(f"to caption with this model by default: {f'unset {CHECKPOINT_ENV} && ' * (named == '')}mkdir -p "
+                  f"{os.path.dirname(DEFAULT_CHECKPOINT)} && cp -i {model} {DEFAULT_CHECKPOINT} (or export "
+                  f"{CHECKPOINT_ENV}={model}); then {shlex.join(invoked_as('caption'))} VIDEO", file=sys.stderr)
     elif best and extract_unrecorded(run):  # (unsaid, caption.py was the first to say it; trial 65)
         print(f"note: {run} will not caption new videos: the feature store it trained on has no meta.json, which "
               "records how its features were extracted; for a model that does, extract them again into a new --out "

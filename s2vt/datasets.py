@@ -859,7 +859,7 @@ def usable_files(folder: str | os.PathLike, files: dict[str, Path],
             other, count = widths.most_common(1)[0] if widths.most_common(1)[0][0] != dim else widths.most_common(2)[1]
             if 2 * count <= len(width):  # (no width of most files: "these are 64-wide" named the store's; trial 65)
                 raise DatasetError(mixed_widths(folder, {files[vid]: w for vid, w in width.items()})
-                                   + f" ({holder} {dim})")
+                                   + f" ({holder} {dim}): leave the files of other widths out of the folder")
             raise DatasetError(refusal(other))
         why = f"another width than {dim}"
     elif len(widths) > 1:

@@ -375,9 +375,12 @@ class FeatureStore:
         extracted, imported = self.origins()
         again = {m: folders for m, folders in imported.items() if m in left}
         how = [f"run again the import{'s' * (len(again) > 1)} that made {self.imports_named(again)}"] if again else []
-        if rest := [m for m in left if m not in again]:
-            how.append(f"for {', '.join(rest)}, "
-                       + ("extract again into a new --out" if set(rest) & extracted else "import them again"))
+        if gone := [m for m in left if m not in again and m in extracted]:  # (its settings went with meta.json)
+            how.append(f"for {', '.join(gone)}, extract again into a new --out, with the options it was extracted with, "
+                       f"and import into it again what was imported ({self.imports_named(imported)})")
+        if unknown := [m for m in left if m not in again and m not in extracted]:  # (files put there by hand)
+            how.append(f"for {', '.join(unknown)}, move {'its folder' if len(unknown) == 1 else 'their folders'} out "
+                       "of the store and import from there (s2vt import features FOLDER ... --modality NAME)")
         return (f"warning: {printable(str(self.meta_path))} does not list {', '.join(left)}, whose features the store "
                 f"holds, so training leaves them out: {'; '.join(how)}")
 

@@ -1361,6 +1361,27 @@ def test_extract_into_a_store_of_features_without_meta_json_is_refused(meta, tmp
     assert json.loads((store / "meta.json").read_bytes())["frames"] == 8
 
 
+def test_extract_into_a_store_whose_new_meta_json_lists_not_its_extracted_features_is_refused(tmp_path, videos,
+                                                                                               capsys):
+    """Its meta.json removed, a store got a new one from an import of another modality, listing that alone: extract
+    then took any settings, wrote them into meta.json over the files extracted with others, and caption.py used
+    them (trial 67). Refused as a store without meta.json is; the example is an extracted file, not an imported one."""
+    store = tmp_path / "s"
+    assert extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH)[0] == 0
+    (store / "meta.json").unlink()
+    (store / "extra").mkdir()
+    np.save(store / "extra" / "a.npy", np.ones((2, 4), np.float32))
+    (store / "meta.json").write_text(json.dumps({"source": "an import", "backbones": {"extra": "precomputed"},
+                                                 "dims": {"extra": 4}, "dtype": "float16"}))
+    before = (store / "meta.json").read_bytes()
+    rc, err = extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH, "--frames", "8")
+    assert rc == 2 and err.strip() == (
+        f"error: {store} holds vggish feature files (e.g. {store / 'vggish' / 'mp4_aac.npy'}) that "
+        f"{store / 'meta.json'} does not list (written anew by an import, the old one removed?), so this run cannot "
+        "tell whether its settings match the ones they were extracted with: extract into another --out"), err
+    assert (store / "meta.json").read_bytes() == before
+
+
 def test_a_feature_file_cut_short_or_no_npy_is_extracted_again(tmp_path, videos, capsys):
     """A store .npy cut short (a copy broken off) or overwritten: train and evaluate said 'cannot read features (cut
     short ...)', but extract counted the video done ('already done, 0 to extract') and the file stayed broken for

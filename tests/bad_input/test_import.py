@@ -178,7 +178,8 @@ def test_import_refuses_another_feature_size_under_a_modality_of_the_store(tmp_p
                      "--out", tmp_path / "m4.jsonl")
     assert code == 2 and err == [f"error: {tmp_path / 'mixed'}: the 4 feature files disagree on features per frame, "
                                  "with no width in most of them: 8 in 2 files (e.g. e5.npy); 16 in 2 files (e.g. "
-                                 "g7.npy) (the store's modality 'cnn' holds 16)"], err
+                                 "g7.npy) (the store's modality 'cnn' holds 16): leave the files of other widths out of "
+                                 "the folder"], err
 
 
 def test_a_store_file_of_another_width_than_meta_is_one_line_in_training(tmp_path, capsys):
@@ -672,7 +673,17 @@ def test_a_damaged_meta_json_is_said_how_to_mend_by_what_made_the_store(tmp_path
     (extracted.root / "meta.json").unlink()
     code, err = import_features(capsys, src, caps, extracted.root, tmp_path / "m3.jsonl", "extra", "--split", "train")
     assert code == 0 and (f"warning: {extracted.root / 'meta.json'} does not list resnet152, whose features the store "
-                          "holds, so training leaves them out: for resnet152, extract again into a new --out") in err, err
+                          "holds, so training leaves them out: for resnet152, extract again into a new --out, with "
+                          f"the options it was extracted with, and import into it again what was imported (extra "
+                          f"from {src})") in err, err
+    # files put there by hand (no record of where they came from): moved out and imported (trial 67)
+    hand = tmp_path / "hand"
+    (hand / "cnn").mkdir(parents=True)
+    np.save(hand / "cnn" / "a.npy", np.ones((2, 8), np.float32))
+    code, err = import_features(capsys, other, caps, hand, tmp_path / "m4.jsonl", "aud", "--split", "train")
+    assert code == 0 and (f"warning: {hand / 'meta.json'} does not list cnn, whose features the store holds, so "
+                          "training leaves them out: for cnn, move its folder out of the store and import from there "
+                          "(s2vt import features FOLDER ... --modality NAME)") in err, err
 
 
 def test_an_imported_copy_cut_short_is_said_how_to_mend_and_a_rerun_copies_it_again(tmp_path, capsys):

@@ -1225,6 +1225,15 @@ def test_the_line_to_make_a_model_the_default_can_be_pasted(tmp_path, capsys, mo
     assert code == 0 and line == (f"to caption with this model by default: export S2VT_CHECKPOINT="
                                   f"{shlex.quote(str(out / 'best.pt'))} (S2VT_CHECKPOINT names /models/old.pt now, which caption.py reads before "
                                   f"{os.path.join('checkpoints', 's2vt.pt')}); then s2vt caption VIDEO"), line
+    # naming this run's model already: nothing to change; set but empty (caption.py refuses it): unset first (trial 67)
+    monkeypatch.setenv("S2VT_CHECKPOINT", str(out / "best.pt"))
+    code, err = s2vt(capsys, *train_args((manifest, features), out, "--overwrite"))
+    assert code == 0 and "this model is the default already (S2VT_CHECKPOINT names it): s2vt caption VIDEO" in err, err
+    monkeypatch.setenv("S2VT_CHECKPOINT", "")
+    code, err = s2vt(capsys, *train_args((manifest, features), out, "--overwrite"))
+    line = next(e for e in err if e.startswith("to caption with this model by default: "))
+    assert code == 0 and line.startswith("to caption with this model by default: unset S2VT_CHECKPOINT && mkdir -p "
+                                         "checkpoints && cp -i "), line
 def test_a_model_of_a_store_without_meta_json_is_said_to_caption_no_new_video(tmp_path, capsys):
     """Trained on an extracted store whose meta.json was removed (the advice for a damaged one), the run said
     nothing, and caption.py was the first to refuse its model (trial 65)."""
