@@ -70,8 +70,9 @@ def run_train(args: argparse.Namespace) -> int:
     print(json.dumps({k: v for k, v in best.items()
                       if k in ("epoch", "CIDEr", "tag_acc", "gap", "tag_f1", "level1_acc", "level2_acc", "lic_score")}))
     run = f"{cfg.out.rstrip('/')}/best.pt"
-    from .predict import DEFAULT_CHECKPOINT, CHECKPOINT_ENV, captions_videos, extract_unrecorded
-    if best and captions_videos(run):  # (not a model of text or imported features: caption.py refuses those)
+    from .predict import DEFAULT_CHECKPOINT, CHECKPOINT_ENV, captions_videos, extract_unrecorded, read_checkpoint
+    ckpt = read_checkpoint(run) if best else None  # (read once, for both questions below)
+    if ckpt and captions_videos(ckpt):  # (not a model of text or imported features: caption.py refuses those)
         model = shlex.quote(os.path.abspath(run))  # (a line to paste: quoted paths, the folder made, wherever)
         # (`python caption.py` works only in the checkout: the command as train was started, `s2vt caption` for
         # train.py and the console script; hostile trial) (cp -i: the demo's model, copied there as the README
@@ -88,7 +89,7 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"to caption with this model by default: {f'unset {CHECKPOINT_ENV} && ' * (named == '')}mkdir -p "
                   f"{os.path.dirname(DEFAULT_CHECKPOINT)} && cp -i {model} {DEFAULT_CHECKPOINT} (or export "
                   f"{CHECKPOINT_ENV}={model}); then {shlex.join(invoked_as('caption'))} VIDEO", file=sys.stderr)
-    elif best and extract_unrecorded(run):  # (unsaid, caption.py was the first to say it; trial 65)
+    elif ckpt and extract_unrecorded(ckpt):  # (unsaid, caption.py was the first to say it; trial 65)
         print(f"note: {run} will not caption new videos: the feature store it trained on has no meta.json, which "
               "records how its features were extracted; for a model that does, extract them again into a new --out "
               "and train on that", file=sys.stderr)

@@ -1090,22 +1090,20 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
     return 0 if not failed else 2 if failed == len(items) else 1
 
 
-def extract_unrecorded(checkpoint: str) -> bool:
-    """Whether the checkpoint reads modalities extract computes but records no extraction settings (its store had
-    no meta.json): caption.py cannot compute its features for a new video, though extract could have (a store
-    holding imported features beside them too: trial 66)."""
+def extract_unrecorded(ckpt: dict) -> bool:
+    """Whether a checkpoint (read_checkpoint's dict) reads modalities extract computes but records no extraction
+    settings (its store had no meta.json): caption.py cannot compute its features for a new video, though extract
+    could have (a store holding imported features beside them too: trial 66)."""
     from extract.modalities import MODALITIES
 
-    ckpt = read_checkpoint(checkpoint)
     return any(m in MODALITIES for m in ckpt["config"]["modalities"]) and not ckpt.get("extract")
 
 
-def captions_videos(checkpoint: str) -> bool:
-    """Whether caption.py can use this checkpoint: it reads features this toolkit extracts from
-    video (not text alone, synthetic features or imported precomputed ones)."""
+def captions_videos(ckpt: dict) -> bool:
+    """Whether caption.py can use a checkpoint (read_checkpoint's dict): it reads features this toolkit extracts
+    from video (not text alone, synthetic features or imported precomputed ones)."""
     from extract.pipeline import ExtractConfig
 
-    ckpt = read_checkpoint(checkpoint)
     modalities = sorted(ckpt["config"]["modalities"])
     try:
         ExtractConfig.from_meta(ckpt.get("extract", {}), modalities)

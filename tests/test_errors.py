@@ -1131,7 +1131,7 @@ def test_a_signal_once_the_command_returned_says_it_had_finished(tmp_path, capsy
         raise KeyboardInterrupt  # (what a Ctrl-C or SIGTERM raises there)
     monkeypatch.setattr(s2vt.options, "from_args", lambda cls, args, **kw: argparse.Namespace(out=args.out))
     monkeypatch.setattr(s2vt.engine, "train", lambda cfg: {"epoch": 1, "CIDEr": 0.5})
-    monkeypatch.setattr(s2vt.predict, "captions_videos", interrupt)
+    monkeypatch.setattr(s2vt.predict, "read_checkpoint", interrupt)
     code = cli.main(["train", "--out", str(tmp_path / "run")], program=False)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 130 and err == ["interrupted: while exiting, after train had finished: nothing was cut short"], err

@@ -296,27 +296,30 @@ def test_msvd_split_list_matching_no_clip_refuses_and_part_warns(tmp_path, capsy
         {"a_1_5": "train", "b_1_5": "val", "c_1_5": "train"}
 
 
+def import_folder_over(capsys, tmp_path, out, mine: str) -> tuple[int, list[str]]:
+    """`import folder` of a folder of one clip, `--out` a manifest holding `mine` already."""
+    (tmp_path / "vid").mkdir(exist_ok=True)
+    (tmp_path / "vid" / "clip.mp4").write_bytes(b"x")
+    out.write_text(mine)
+    return s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out)
+
+
 def test_an_import_over_another_datasets_manifest_says_so_not_videos(tmp_path, capsys):
     """`import msrvtt ... --out` MSVD's manifest (paths kept with --videos) was told to "pass --videos FOLDER to
     keep the paths", which no import of other videos can (hostile trial): said to be other videos' manifest."""
-    (tmp_path / "vid").mkdir()
-    (tmp_path / "vid" / "clip.mp4").write_bytes(b"x")
     out = tmp_path / "m.jsonl"
     mine = '{"video_id": "a_1_5", "path": "a.avi", "split": "train", "captions": ["a cat"]}\n'
-    out.write_text(mine)
-    code, err = s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out)
+    code, err = import_folder_over(capsys, tmp_path, out, mine)
     assert (code, err) == (2, [f"error: {out} exists and is the manifest of other videos (none of its 1 is among this "
                                "import's 1; first: a_1_5): pass another --out, or --force to replace it"])
     assert out.read_text() == mine
 
 
 def test_folder_import_refuses_to_drop_a_hand_written_manifests_captions(tmp_path, capsys):
-    (tmp_path / "vid").mkdir()
-    (tmp_path / "vid" / "clip.mp4").write_bytes(b"x")
     out = tmp_path / "vid" / "manifest.jsonl"
+    (tmp_path / "vid").mkdir()
     mine = '{"video_id": "clip", "path": "clip.mp4", "split": "train", "captions": ["my words"], "tags": ["t"]}\n'
-    out.write_text(mine)
-    code, err = s2vt(capsys, "import", "folder", tmp_path / "vid", "--out", out)
+    code, err = import_folder_over(capsys, tmp_path, out, mine)
     assert (code, err) == (2, [f"error: {out} exists and holds 2 distinct annotations this import would drop "
                                "(first: video clip, caption 'my words'); pass --force to replace it, or another --out"])
     assert out.read_text() == mine
