@@ -831,6 +831,24 @@ def captioning_device(name: str, int8: bool) -> torch.device:
     return torch.device("cpu") if name == "auto" and int8 and device.type != "cpu" else device
 
 
+
+def imported_hint(meta: dict, modalities, checkpoint) -> str:
+    """The next step for a model of precomputed features that caption.py cannot compute for a new video:
+    evaluate answers for the videos whose features were imported (as it was evaluated); a model trained
+    straight from YouTube-8M shards needs their import first. "" for any other model."""
+    backbones, source = meta.get("backbones"), str(meta.get("source", ""))
+    named = isinstance(backbones, dict) and "precomputed" in (backbones.get(m) for m in modalities)
+    if not (named or "precomputed" in source):  # (YouTube-8M's backbones are its release's names)
+        return ""
+    evaluate = f"{shlex.join(invoked_as('evaluate'))} --checkpoint {shell_quote(str(checkpoint))}"
+    if "streamed from TFRecord shards" in source:
+        return (f"; it answers for the videos of YouTube-8M shards once imported: {shlex.join(invoked_as('import'))} "
+                f"yt8m SHARD... --out MANIFEST, then {evaluate} --manifest MANIFEST --features STORE, the store "
+                "the import wrote")
+    return (f"; it answers for the videos of its imported features: {evaluate} --manifest MANIFEST --features STORE "
+            "(the manifest and store it was trained on)")
+
+
 class Captioner:
     """The backbones and the model of a checkpoint, loaded once; `caption(path)` per video file
     (caption.py and `s2vt serve`).
@@ -869,12 +887,8 @@ class Captioner:
             cfg = ExtractConfig.from_meta(self.meta, self.modalities, device=str(device), weights_dir=weights_dir,
                                           **({"precision": precision} if precision else {}))
         except (ValueError, TypeError) as e:  # settings a hand-edited or foreign checkpoint recorded
-            backbones = self.meta.get("backbones")
-            imported = isinstance(backbones, dict) and "precomputed" in (backbones.get(m) for m in self.modalities)
-            # (how to get its answers all the same: for the videos whose features were imported, as it was evaluated)
-            hint = (f"; it answers for the videos of its imported features: {shlex.join(invoked_as('evaluate'))} "
-                    f"--checkpoint {shell_quote(checkpoint)} --manifest MANIFEST --features STORE" if imported else "")
-            raise CheckpointError(f"{checkpoint}: its extraction settings cannot be used: {e}{hint}") from None
+            raise CheckpointError(f"{checkpoint}: its extraction settings cannot be used: {e}"
+                                  f"{imported_hint(self.meta, self.modalities, checkpoint)}") from None
         self.extractor = Extractor(cfg, wait=False)
         self.model, self.vocab, self.labels = model_from_checkpoint(self.ckpt, device, checkpoint)
         self.has_captions = has_captions(self.ckpt)

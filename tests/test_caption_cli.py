@@ -562,6 +562,31 @@ def test_a_model_of_imported_features_points_to_evaluate(trained, tmp_path):
         f"--checkpoint {tmp_path / 'imported.pt'} --manifest MANIFEST --features STORE" in proc.stderr, proc.stderr
 
 
+@pytest.mark.parametrize("how", ["imported", "streamed"])
+def test_a_youtube8m_model_points_to_evaluate(trained, tmp_path, how):
+    """A YouTube-8M model names its backbones by the release's names, not "precomputed": its refusal gave no
+    next step. One imported by `s2vt import yt8m` answers through evaluate on its store; one trained straight
+    from the shards needs their import first."""
+    from s2vt.yt8m import SOURCES
+
+    ckpt = torch.load(trained / "run" / "best.pt", weights_only=True)
+    source = {"imported": "YouTube-8M precomputed features (2018 release), video-level, imported by `s2vt import "
+                          "yt8m`",
+              "streamed": "YouTube-8M precomputed features (2018 release), video-level, streamed from TFRecord "
+                          "shards by train.py"}[how]
+    ckpt["config"]["modalities"] = {"rgb": 1024, "audio": 128}  # (refused before the model is built)
+    ckpt["extract"] = {"source": source, "dtype": "float16", "backbones": SOURCES["video"],
+                       "dims": ckpt["config"]["modalities"]}
+    torch.save(ckpt, tmp_path / "yt8m.pt")
+    proc = run_cli("caption.py", str(trained / "videos" / "v00.mp4"), "--checkpoint", str(tmp_path / "yt8m.pt"))
+    assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
+    evaluate = f"s2vt evaluate --checkpoint {tmp_path / 'yt8m.pt'} --manifest MANIFEST --features STORE"
+    if how == "imported":
+        assert f"it answers for the videos of its imported features: {evaluate} (the manifest" in proc.stderr
+    else:
+        assert f"once imported: s2vt import yt8m SHARD... --out MANIFEST, then {evaluate}, the store" in proc.stderr
+
+
 def test_loading_a_checkpoint_leaves_the_global_rng_alone(trained):
     """caption.py loads the model while seeded random backbones build in other threads from
     torch's global RNG: a draw here made their weights, and so the answers, change run to run."""
