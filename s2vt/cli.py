@@ -397,11 +397,11 @@ def run_export(args: argparse.Namespace) -> int:
     from .fileio import refuse_existing
     from .manifest import read_manifest
 
-    from .export import CAPTION_FORMATS, MEMBER, write_zip, yt8m_scores
+    from .export import CAPTION_FORMATS, MEMBER, check_caption_export, write_zip, yt8m_scores
     from .formats import YT8M_TOP_K
     from .metrics import GAP_TOP_K
     from .formats import lic2022_fields, stray_level2
-    from .results import ResultsError, check_captions, load_predictions, refuse_inputs
+    from .results import ResultsError, load_predictions, refuse_inputs
     from .store import one_line
 
     if args.format != "lic2022" and (args.manifest or args.split):
@@ -439,7 +439,7 @@ def run_export(args: argparse.Namespace) -> int:
         refuse_existing([args.out], args.force)
         preds = load_predictions(args.preds, captions=args.format in CAPTION_FORMATS)
         if args.format in CAPTION_FORMATS:
-            warning = check_captions(preds, args.preds, f"export as {args.format} captions")
+            warning = check_caption_export(preds, args.preds, args.format)
             if warning:
                 print(warning, file=sys.stderr)
         order, split = None, args.split or "test"
@@ -641,7 +641,8 @@ def run_import(args: argparse.Namespace) -> int:
         if args.kind == "lic2022" and args.features:
             ds.link_lic2022_features(entries, args.features, args.out)
         write_manifest(entries, args.out)
-    say_imported(args.out, entries)
+    linked = args.kind == "lic2022" and args.features
+    say_imported(args.out, entries, f"; features in {Path(args.out).resolve().parent / 'features'}" if linked else "")
     return 0
 
 
@@ -841,7 +842,7 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
         print(interrupted_import(args.features or Path(args.out).parent / "features", args.out, args.argv,
                                  args.progress.get("written", 0)), file=sys.stderr)
         return 130
-    say_imported(args.out, entries)
+    say_imported(args.out, entries, f"; features in {args.features or Path(args.out).parent / 'features'}")  # (the default store named: new-user trial 69)
 
     problems = []
     if report["failed_files"]:

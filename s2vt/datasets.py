@@ -436,6 +436,33 @@ def not_lic2022(path: str | os.PathLike, where: str, obj: dict, data: bytes) -> 
     return f"{path}: one JSON document ({what}), {lines}; it looks like MSR-VTT's videodatainfo JSON: s2vt import msrvtt"
 
 
+def refuse_pretty_json(path: str | os.PathLike, data: bytes) -> None:
+    """DatasetError when `path` holds JSON objects written over several lines each (pretty-printed, `jq .`'s
+    output) where JSON lines are read: its first line is not JSON and the file is a run of JSON values. Its
+    last line ('}') was warned of as cut short, then line 1 refused as not JSON, with no way on (new-user
+    trial 69)."""
+    text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace")
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        json.loads(first)
+        return
+    except (ValueError, RecursionError):
+        pass
+    decoder, blank, at, values, one = json.JSONDecoder(), re.compile(r"\s*"), 0, 0, None
+    try:
+        while (at := blank.match(text, at).end()) < len(text):
+            one, at = decoder.raw_decode(text, at)
+            values += 1
+    except (ValueError, RecursionError):
+        return  # (not a run of JSON values: the reader names the line)
+    if values == 1 and isinstance(one, dict) and "@id" not in one:  # (MSR-VTT's videodatainfo, say: named so)
+        raise DatasetError(not_lic2022(path, f"{path}: ", one, b"{}"))
+    if values:
+        raise DatasetError(f"{path}: not JSON lines (one object per line): its {counted(values, 'JSON value')} "
+                           f"span several lines each (pretty-printed); write one per line, e.g. jq -c . {path} > "
+                           "lines.json")
+
+
 def cut_last_line(path: str | os.PathLike, data: bytes) -> bytes:
     """JSON lines' `data` less its last line when the file ends inside it (no newline after it) and it is not
     whole (not UTF-8, not JSON): a file cut short (a copy stopped, a download broken off), said in one warning
@@ -486,6 +513,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             raise DatasetError(f"{path}: not JSON lines (one object per line): it is a JSON array; it looks like "
                                "MLDS's training_label.json: s2vt import mlds")
         refuse_json_array(path, data)
+        refuse_pretty_json(path, data)
         data = cut_last_line(path, data)
         start = len(entries)
         # (labels the manifest cannot hold: said, not dropped unsaid; a video with labels, none of which it can hold,

@@ -61,6 +61,25 @@ def yt8m_scores(preds: dict[str, dict], vocabulary: str | os.PathLike | None,
     return out
 
 
+def check_caption_export(preds: dict[str, dict], path: str | Path, fmt: str) -> str | None:
+    """`check_captions` for a caption format: predictions without captions are refused, naming the format their
+    tags export as (said for the tag formats alike; new-user trial 69); the warning line for some empty ones."""
+    try:
+        return check_captions(preds, path, f"export as {fmt} captions")
+    except ResultsError as e:
+        raise ResultsError(f"{e}{tags_format(preds)}") from None
+
+
+def tags_format(preds: dict[str, dict]) -> str:
+    """For predictions without captions given to a caption format: the format their tags export as."""
+    tags = [t.get("tag") for p in preds.values() for t in p.get("tags") or [] if isinstance(t, dict)]
+    if any(isinstance(t, str) and t.startswith((LEVEL1, LEVEL2, SEMANTIC)) for t in tags):
+        return "; these are LIC2022 predictions: export them with --format lic2022 --manifest M"
+    if tags:
+        return "; tags alone export with --format yt8m, if they are YouTube-8M classes"
+    return ""
+
+
 def render(preds: dict[str, dict], fmt: str, order: list[str] | None = None,
            scores: dict[str, list[tuple[int, float]]] | None = None, top_k: int = YT8M_TOP_K) -> bytes:
     """The results file's bytes. `order` (manifest order) is required for lic2022; `scores` (`yt8m_scores`)
@@ -68,7 +87,7 @@ def render(preds: dict[str, dict], fmt: str, order: list[str] | None = None,
     for vid in list(preds) + list(order or []):
         check_video_id(vid)
     if fmt in CAPTION_FORMATS:
-        check_captions(preds, "export", f"export as {fmt} captions")
+        check_caption_export(preds, "export", fmt)
     if fmt == "coco":
         return json.dumps(coco_results(preds)).encode()
     if fmt == "msrvtt":

@@ -343,7 +343,14 @@ def test_caption_export_refuses_predictions_without_captions(tmp_path, capsys):
         assert main(["export", str(preds), "--format", fmt, "--out", str(tmp_path / f"{fmt}.zip")]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert err == [f"error: {preds}: these predictions have no captions (all 2 are empty), e.g. from a "
-                       f"tag-only model: nothing to export as {fmt} captions"]
+                       f"tag-only model: nothing to export as {fmt} captions; tags alone export with --format yt8m, "
+                       "if they are YouTube-8M classes"]
+    # LIC2022 predictions are named as such, with the format that takes them (new-user trial 69)
+    lic = tmp_path / "lic.json"
+    lic.write_text(json.dumps([{"video_id": "7", "caption": "", "tags": [{"tag": "level1:体育", "p": 0.8}]}]))
+    assert main(["export", str(lic), "--format", "msrvtt", "--out", str(tmp_path / "lic.zip")]) == 2
+    assert capsys.readouterr().err.strip().endswith("nothing to export as msrvtt captions; these are LIC2022 "
+                                                    "predictions: export them with --format lic2022 --manifest M")
     assert not list(tmp_path.glob("*.zip"))
     with pytest.raises(ResultsError, match="these predictions have no captions"):  # the library refuses too
         write_zip({"v1": {"caption": " ", "tags": []}}, "coco", tmp_path / "lib.zip")

@@ -193,7 +193,8 @@ def test_text_only_end_to_end(tmp_path, capsys):
     assert "比赛" in {t["@value"] for t in by_id["1100"]["tag"]}
     (tmp_path / "any.mp4").write_bytes(b"x")  # (there, not empty: such a video is refused first, in its own line)
     code, _, err = s2vt(capsys, "caption", tmp_path / "any.mp4", "--checkpoint", run / "best.pt")
-    assert code == 2 and "a text-only model reads no video" in err
+    assert code == 2 and "a text-only model reads no video: tag the texts with s2vt evaluate --checkpoint " \
+        f"{run / 'best.pt'} --manifest MANIFEST, its videos of split test each with \"text\"" in err, err
 
 
 @pytest.mark.parametrize("fusion", ["late", "guided"])

@@ -1030,6 +1030,17 @@ def test_a_file_that_is_not_lic2022_json_lines_says_what_it_is(tmp_path, capsys)
     code, err = s2vt(capsys, "import", "lic2022", mlds, "--out", tmp_path / "m.jsonl")
     assert (code, err) == (2, [f"error: {mlds}: not JSON lines (one object per line): it is a JSON array; it looks "
                                "like MLDS's training_label.json: s2vt import mlds"])
+    # objects written over several lines each (jq .'s output; no newline at the end): the last '}' was warned of
+    # as a line cut short, then line 1 refused as not JSON (new-user trial 69); pretty-printed MSR-VTT JSON is named
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text("\n".join(json.dumps({"@id": str(i), "title": "t"}, indent=2) for i in range(3)))
+    code, err = s2vt(capsys, "import", "lic2022", pretty, "--out", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: {pretty}: not JSON lines (one object per line): its 3 JSON values span "
+                               f"several lines each (pretty-printed); write one per line, e.g. jq -c . {pretty} > "
+                               "lines.json"])
+    pretty.write_text(json.dumps({"info": {}, "videos": [], "sentences": []}, indent=2))
+    code, err = s2vt(capsys, "import", "lic2022", pretty, "--out", tmp_path / "m.jsonl")
+    assert code == 2 and err[0].endswith("it looks like MSR-VTT's videodatainfo JSON: s2vt import msrvtt"), err
     lines.write_text('{"@id": ""}\n')  # (there, but empty: said as before)
     code, err = s2vt(capsys, "import", "lic2022", lines, "--out", tmp_path / "m.jsonl")
     assert (code, err) == (2, [f"error: {lines}:1: '@id' must be digits, not ''"])
