@@ -842,7 +842,8 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
         print(interrupted_import(args.features or Path(args.out).parent / "features", args.out, args.argv,
                                  args.progress.get("written", 0)), file=sys.stderr)
         return 130
-    say_imported(args.out, entries, f"; features in {args.features or Path(args.out).parent / 'features'}")  # (the default store named: new-user trial 69)
+    # (the store named, the default one too: it appeared unsaid in the current folder; new-user trial 69)
+    say_imported(args.out, entries, f"; features in {args.features or Path(args.out).parent / 'features'}")
 
     problems = []
     if report["failed_files"]:

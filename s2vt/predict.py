@@ -833,7 +833,6 @@ def captioning_device(name: str, int8: bool) -> torch.device:
     return torch.device("cpu") if name == "auto" and int8 and device.type != "cpu" else device
 
 
-
 def imported_hint(ckpt: dict, modalities, checkpoint) -> str:
     """The next step for a model of precomputed features that caption.py cannot compute for a new video:
     `s2vt evaluate` answers for videos whose features are imported as its training ones were, into a split it
@@ -849,7 +848,7 @@ def imported_hint(ckpt: dict, modalities, checkpoint) -> str:
         return (f"; it tags the videos of YouTube-8M shards once imported: {shlex.join(invoked_as('import'))} yt8m "
                 f"SHARD... --split test{vocabulary_option(ckpt, checkpoint)} --features STORE --out MANIFEST, then "
                 f"{evaluate} --manifest MANIFEST --features STORE")
-    kind = re.search(r"imported by `s2vt import (\w+)`", source)
+    kind = re.search(r"`s2vt import (\w+)`", source)  # (mlds, features: "imported by"; lic2022: "linked by")
     how = f"{shlex.join(invoked_as('import'))} {kind.group(1) if kind else '...'}"
     return (f"; it answers for videos whose features are imported as its training ones were ({how}, their split "
             f"test): {evaluate} --manifest MANIFEST --features STORE --split test")
