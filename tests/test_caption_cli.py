@@ -547,47 +547,52 @@ def test_caption_refuses_features_it_cannot_reproduce(trained, tmp_path):
     assert "resnet152 features come from random(seed=0)" in proc.stderr and "f82ba261" in proc.stderr
 
 
+def refusal_of(trained, path, extract: dict, modalities: dict | None = None) -> str:
+    """caption.py's one-line refusal (exit 2, nothing on stdout) of the demo model saved to `path` with `extract`
+    as its features' record (and `modalities`: refused before the model is built)."""
+    ckpt = torch.load(trained / "run" / "best.pt", weights_only=True)
+    ckpt["extract"] = extract
+    if modalities is not None:
+        ckpt["config"]["modalities"] = modalities
+    torch.save(ckpt, path)
+    proc = run_cli("caption.py", str(trained / "videos" / "v00.mp4"), "--checkpoint", str(path))
+    assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
+    return proc.stderr
+
+
 def test_a_model_of_imported_features_points_to_evaluate(trained, tmp_path):
     """A model trained on imported (precomputed) features cannot caption a new video: the refusal said only that,
     not that `s2vt evaluate` answers for the videos whose features were imported. Features imported under the name
     of a modality this toolkit extracts (`--modality resnet152`) are another program's: caption.py computed its
     own ResNet-152 features for them, which would not be what the model learnt from."""
-    ckpt = torch.load(trained / "run" / "best.pt", weights_only=True)
-    ckpt["extract"] = {"source": "precomputed features from /data/feat, imported by `s2vt import features`",
-                       "dtype": "float16",
-                       "backbones": {m: "precomputed" for m in ckpt["config"]["modalities"]}}
-    torch.save(ckpt, tmp_path / "imported.pt")
-    proc = run_cli("caption.py", str(trained / "videos" / "v00.mp4"), "--checkpoint", str(tmp_path / "imported.pt"))
-    assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
+    modalities = torch.load(trained / "run" / "best.pt", weights_only=True)["config"]["modalities"]
+    err = refusal_of(trained, tmp_path / "imported.pt", {
+        "source": "precomputed features from /data/feat, imported by `s2vt import features`", "dtype": "float16",
+        "backbones": {m: "precomputed" for m in modalities}})
     # (the videos it answers for are those imported into split test: the manifest it trained on holds only videos
     # it learnt from, which that advice scored near-perfectly; new-user trial 69)
     assert "cannot be computed for a new video; it answers for videos whose features are imported as its training " \
         "ones were (s2vt import features, their split test): s2vt evaluate --checkpoint " \
-        f"{tmp_path / 'imported.pt'} --manifest MANIFEST --features STORE --split test" in proc.stderr, proc.stderr
+        f"{tmp_path / 'imported.pt'} --manifest MANIFEST --features STORE --split test" in err, err
 
 
 @pytest.mark.parametrize("how", ["imported", "streamed"])
 def test_a_youtube8m_model_points_to_evaluate(trained, tmp_path, how):
     """A YouTube-8M model names its backbones by the release's names, not "precomputed": its refusal gave no
-    next step. One imported by `s2vt import yt8m` answers through evaluate on its store; one trained straight
-    from the shards needs their import first."""
+    next step. Imported by `s2vt import yt8m` or trained straight from the shards, it tags the videos of shards
+    imported into split test with its vocabulary."""
     from s2vt.yt8m import SOURCES
 
-    ckpt = torch.load(trained / "run" / "best.pt", weights_only=True)
     source = {"imported": "YouTube-8M precomputed features (2018 release), video-level, imported by `s2vt import "
                           "yt8m`",
               "streamed": "YouTube-8M precomputed features (2018 release), video-level, streamed from TFRecord "
                           "shards by train.py"}[how]
-    ckpt["config"]["modalities"] = {"rgb": 1024, "audio": 128}  # (refused before the model is built)
-    ckpt["extract"] = {"source": source, "dtype": "float16", "backbones": SOURCES["video"],
-                       "dims": ckpt["config"]["modalities"]}
-    torch.save(ckpt, tmp_path / "yt8m.pt")
-    proc = run_cli("caption.py", str(trained / "videos" / "v00.mp4"), "--checkpoint", str(tmp_path / "yt8m.pt"))
-    assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
-    # (either way the shards of the videos to tag are imported, into split test, with the model's tag names)
+    dims = {"rgb": 1024, "audio": 128}
+    err = refusal_of(trained, tmp_path / "yt8m.pt", {"source": source, "dtype": "float16",
+                                                     "backbones": SOURCES["video"], "dims": dims}, dims)
     assert "it tags the videos of YouTube-8M shards once imported: s2vt import yt8m SHARD... --split test " \
         "--vocabulary VOCABULARY.csv --features STORE --out MANIFEST, then s2vt evaluate --checkpoint " \
-        f"{tmp_path / 'yt8m.pt'} --manifest MANIFEST --features STORE" in proc.stderr, proc.stderr
+        f"{tmp_path / 'yt8m.pt'} --manifest MANIFEST --features STORE" in err, err
 
 
 def test_loading_a_checkpoint_leaves_the_global_rng_alone(trained):
