@@ -458,9 +458,9 @@ def refuse_pretty_json(path: str | os.PathLike, data: bytes) -> None:
     if values == 1 and isinstance(one, dict) and "@id" not in one:  # (MSR-VTT's videodatainfo, say: named so)
         raise DatasetError(not_lic2022(path, f"{path}: ", one, b"{}"))
     if values:
-        raise DatasetError(f"{path}: not JSON lines (one object per line): its {counted(values, 'JSON value')} "
-                           f"span several lines each (pretty-printed); write one per line, e.g. jq -c . {path} > "
-                           "lines.json")
+        spans = "spans several lines" if values == 1 else f"{values} JSON values span several lines each"
+        raise DatasetError(f"{path}: not JSON lines (one object per line): its {'JSON value ' * (values == 1)}{spans} "
+                           f"(pretty-printed); write one per line, e.g. jq -c . {path} > lines.json")
 
 
 def cut_last_line(path: str | os.PathLike, data: bytes) -> bytes:
@@ -976,9 +976,15 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     if held not in (None, dim):  # mixed widths in one modality: training would fail far from here
         raise DatasetError(f"{store.root}: modality {modality!r} holds {held}-wide features, these are {dim}-wide; "
                            "pass another --modality name or another --features store")
-    if not any(is_labelled(entry) for entry, _ in plan):  # (training would refuse: nothing to learn)
-        raise DatasetError(f"{labels_from}: no clip with a feature file has captions or tags ({len(plan)} "
-                           f"clip{'s' * (len(plan) != 1)} without): nothing to train or evaluate on")
+    if not any(is_labelled(entry) for entry, _ in plan):
+        # (test clips without references are new videos for a model of such features to answer for, as its
+        # refusal in caption.py advises: evaluate predicts them and scores nothing; new-user trial 70)
+        if not all(entry["split"] == "test" for entry, _ in plan):  # (training would refuse: nothing to learn)
+            raise DatasetError(f"{labels_from}: no clip with a feature file has captions or tags ({len(plan)} "
+                               f"clip{'s' * (len(plan) != 1)} without): nothing to train or evaluate on; clips "
+                               "to predict only are imported with --split test")
+        print(f"note: {labels_from}: no clip has captions or tags: the {counted(len(plan), 'clip')} of split test "
+              "are for a model to predict (s2vt evaluate --split test), nothing to score", file=sys.stderr)
     meta = {"source": source, "backbones": {modality: "precomputed"}, "dims": {modality: dim}, "dtype": "float16"}
     # (an extracted modality is named as such, before its files count as another source)
     store.check_meta(meta, "--features")

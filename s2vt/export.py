@@ -39,7 +39,7 @@ def yt8m_scores(preds: dict[str, dict], vocabulary: str | os.PathLike | None,
             if isinstance(tag, str) and tag.startswith((LEVEL1, LEVEL2, SEMANTIC)):
                 # (another dataset's labels: no vocabulary maps them, which the class refusal advised; hostile trial)
                 raise ResultsError(f"{source}: video {vid}: tag {tag!r} is a LIC2022 label, not a YouTube-8M class: "
-                                   "these are LIC2022 predictions: export them with --format lic2022 --manifest M")
+                                   "these are LIC2022 predictions: export them with --format lic2022 --manifest MANIFEST")
             if "p" not in t:  # (plain names: no order to rank the classes by)
                 raise ResultsError(f"{source}: video {vid}: tag {tag!r} has no confidence (\"p\"): a submission "
                                    "ranks each video's classes by it")
@@ -54,8 +54,8 @@ def yt8m_scores(preds: dict[str, dict], vocabulary: str | os.PathLike | None,
                 i = int(m.group(1)) if m else None
                 if i is None or i >= NUM_CLASSES:
                     raise ResultsError(f"{source}: video {vid}: tag {tag!r} is no YouTube-8M class: without "
-                                       "--vocabulary tags must be label<Index> (a model trained with --vocabulary: "
-                                       "pass that vocabulary.csv)")
+                                       "--vocabulary tags must be label<Index> (tags named by a vocabulary, given to "
+                                       "import yt8m or to train.py: pass that vocabulary.csv)")
             pairs.append((i, float(t["p"])))
         out[vid] = pairs
     return out
@@ -74,7 +74,7 @@ def tags_format(preds: dict[str, dict]) -> str:
     """For predictions without captions given to a caption format: the format their tags export as."""
     tags = [t.get("tag") for p in preds.values() for t in p.get("tags") or [] if isinstance(t, dict)]
     if any(isinstance(t, str) and t.startswith((LEVEL1, LEVEL2, SEMANTIC)) for t in tags):
-        return "; these are LIC2022 predictions: export them with --format lic2022 --manifest M"
+        return "; these are LIC2022 predictions: export them with --format lic2022 --manifest MANIFEST"
     if tags:
         return "; tags alone export with --format yt8m, if they are YouTube-8M classes"
     return ""

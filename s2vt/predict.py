@@ -758,8 +758,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
                f"split {split!r} of {manifest} has {caps} and {checkpoint} predicts no tags" if not refs else
                f"{checkpoint} writes no captions and split {split!r} of {manifest} has no tags" if not tagged else
                f"{checkpoint} writes no captions and predicts no tags")
-        print(f"note: {why}: nothing to score; the predictions were written, to {given[0]}, and their metrics "
-              "file holds no scores", file=sys.stderr)
+        print(f"note: {why}: nothing to score; the predictions were written to {given[0]}; their metrics file holds "
+              "no scores", file=sys.stderr)
     if html:
         from .report import write_report
 

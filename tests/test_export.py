@@ -350,7 +350,7 @@ def test_caption_export_refuses_predictions_without_captions(tmp_path, capsys):
     lic.write_text(json.dumps([{"video_id": "7", "caption": "", "tags": [{"tag": "level1:体育", "p": 0.8}]}]))
     assert main(["export", str(lic), "--format", "msrvtt", "--out", str(tmp_path / "lic.zip")]) == 2
     assert capsys.readouterr().err.strip().endswith("nothing to export as msrvtt captions; these are LIC2022 "
-                                                    "predictions: export them with --format lic2022 --manifest M")
+                                                    "predictions: export them with --format lic2022 --manifest MANIFEST")
     assert not list(tmp_path.glob("*.zip"))
     with pytest.raises(ResultsError, match="these predictions have no captions"):  # the library refuses too
         write_zip({"v1": {"caption": " ", "tags": []}}, "coco", tmp_path / "lib.zip")
@@ -872,19 +872,19 @@ def test_yt8m_export_without_vocabulary_reads_label_ids(tmp_path, capsys):
 
 @pytest.mark.parametrize("tags, vocab, said", [
     ([{"tag": "Car", "p": 0.5}], False,
-     "video v1: tag 'Car' is no YouTube-8M class: without --vocabulary tags must be label<Index> (a model "
-     "trained with --vocabulary: pass that vocabulary.csv)"),
+     "video v1: tag 'Car' is no YouTube-8M class: without --vocabulary tags must be label<Index> (tags named "
+     "by a vocabulary, given to import yt8m or to train.py: pass that vocabulary.csv)"),
     ([{"tag": "label1", "p": 0.5}], True,
      "video v1: tag 'label1' is not in {vocab} (a model trained without --vocabulary tags label<Index>: "
      "leave --vocabulary out)"),
     ([{"tag": "Plane", "p": 0.5}], True, "video v1: tag 'Plane' is not in {vocab}"),
     ([{"tag": "label3862", "p": 0.5}], False,
-     "video v1: tag 'label3862' is no YouTube-8M class: without --vocabulary tags must be label<Index> (a model "
-     "trained with --vocabulary: pass that vocabulary.csv)"),
+     "video v1: tag 'label3862' is no YouTube-8M class: without --vocabulary tags must be label<Index> (tags named "
+     "by a vocabulary, given to import yt8m or to train.py: pass that vocabulary.csv)"),
     (["Car"], True, "video v1: tag 'Car' has no confidence (\"p\"): a submission ranks each video's classes by it"),
     # (LIC2022's labels, with or without --vocabulary: no vocabulary maps them, as the class refusal advised)
     ([{"tag": "level1:体育", "p": 0.5}], False, "video v1: tag 'level1:体育' is a LIC2022 label, not a YouTube-8M "
-     "class: these are LIC2022 predictions: export them with --format lic2022 --manifest M"),
+     "class: these are LIC2022 predictions: export them with --format lic2022 --manifest MANIFEST"),
 ])
 def test_yt8m_export_refuses_a_tag_it_cannot_map_in_one_line(tags, vocab, said, tmp_path, capsys):
     """A tag that names no class (or one without a confidence) would leave a guess in the submission: refused

@@ -268,7 +268,7 @@ def test_evaluate_of_a_split_without_references_says_so_in_one_line(tmp_path, ca
         assert got.out == ""
         assert got.err.strip().splitlines() == [
             f"note: split 'test' of {bare} has no reference captions{only} or tags: nothing to score; the "
-            f"predictions were written, to {out}, and their metrics file holds no scores",
+            f"predictions were written to {out}; their metrics file holds no scores",
             f"wrote {out} (the predictions) and {tmp_path / 'p.metrics.json'} (their metrics)"]
         assert len(json.loads(out.read_text())) == len([r for r in rows if r["split"] == "test"])
         assert not {"CIDEr", "hit@1"} & set(json.loads((tmp_path / "p.metrics.json").read_text()))

@@ -326,7 +326,7 @@ def test_evaluate_names_its_outputs_as_given_through_a_link(store, run, tmp_path
     code, err = s2vt(capsys, *args)
     assert (code, err) == (2, [f"error: {link} already exists (a link to {target}): pass --force to replace it"])
     code, err = s2vt(capsys, *args, "--force")
-    assert code == 0 and err[-2].endswith(f": nothing to score; the predictions were written, to {link}, and their metrics "
+    assert code == 0 and err[-2].endswith(f": nothing to score; the predictions were written to {link}; their metrics "
                                      "file holds no scores"), err
     assert link.is_symlink() and json.loads(target.read_text())
 

@@ -882,12 +882,20 @@ def test_a_caption_file_needs_split_and_an_import_of_nothing_labelled_is_refused
     assert (code, err) == (2, [f"error: {tmp_path / 'caps.json'}: a caption file gives no split: pass --split train, "
                                "val or test (a manifest as --captions gives each video's own)"])
     manifest = tmp_path / "folder.jsonl"  # (as `import folder` writes: no captions, no tags)
-    manifest.write_text("".join(json.dumps({"video_id": v, "split": "test", "captions": [], "tags": []}) + "\n"
-                                for v in ("v0", "v1")))
+    manifest.write_text("".join(json.dumps({"video_id": v, "split": s, "captions": [], "tags": []}) + "\n"
+                                for v, s in (("v0", "train"), ("v1", "test"))))
     code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", tmp_path / "m.jsonl")
     assert (code, err) == (2, [f"error: {manifest}: no clip with a feature file has captions or tags (2 clips "
-                               "without): nothing to train or evaluate on"])
+                               "without): nothing to train or evaluate on; clips to predict only are imported with "
+                               "--split test"])
     assert not (tmp_path / "st").exists() and not (tmp_path / "m.jsonl").exists()
+    # every clip of split test: new videos for a model of such features to answer for (new-user trial 70)
+    code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", tmp_path / "m.jsonl", "cnn",
+                                "--split", "test")
+    assert code == 0 and err[0] == (f"note: {manifest}: no clip has captions or tags: the 2 clips of split test are "
+                                    "for a model to predict (s2vt evaluate --split test), nothing to score"), err
+    assert [(e["video_id"], e["split"], e["captions"]) for e in read_manifest(tmp_path / "m.jsonl")] == \
+        [("v0", "test", []), ("v1", "test", [])]
 
 
 def test_feature_files_named_like_no_id_get_extracts_ids_and_their_captions(tmp_path, capsys):
