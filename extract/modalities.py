@@ -28,3 +28,12 @@ MODALITIES = tuple(REGISTRY)
 def reads(modalities) -> set[str]:
     """The kinds of decoded media the given modalities need."""
     return {REGISTRY[m].reads for m in modalities}
+
+
+def extractable(modality: str, backbones: dict) -> bool:
+    """Whether this toolkit computes `modality` from a video as a store's meta.json `backbones` record it: an
+    import names its modality as it likes ("resnet152" imported is another program's features, recorded as
+    "precomputed"; YouTube-8M's carry the release's names), and extract cannot reproduce those. A modality
+    the record does not name yet is extract's to fill. The one rule for training's advice (extract or import),
+    caption.py's refusal and its advice for models of imported features."""
+    return modality in REGISTRY and backbones.get(modality) != "precomputed"

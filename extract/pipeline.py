@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .backbones import PRECISIONS, Backbone, build_backbone
-from .modalities import MODALITIES, REGISTRY
+from .modalities import MODALITIES, REGISTRY, extractable
 from s2vt.device import pick_device
 from s2vt.errors import SettingError
 from .ffmpeg import MediaError
@@ -89,7 +89,7 @@ class ExtractConfig:
                                "computed for a new video")
         # (an import names its modality as it likes: features imported as `resnet152` are another program's, which
         # this toolkit's ResNet-152 would not reproduce)
-        unknown = [m for m in modalities if m not in MODALITIES or m not in ids or ids[m] == "precomputed"]
+        unknown = [m for m in modalities if m not in ids or not extractable(m, ids)]
         if unknown:
             one = len(unknown) == 1
             raise SettingError(f"{'modality' if one else 'modalities'} {', '.join(unknown)} "

@@ -86,9 +86,9 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
         lacking = [m for m in modalities if not all(store.has(m, v) for v in missing)]
         complete = [m for m in modalities if m not in lacking]
         # (imported features, LIC2022's tsn, YouTube-8M's rgb: python -m extract cannot make them; hostile trial)
-        from extract.modalities import MODALITIES
+        from extract.modalities import extractable
         backbones = store.meta().get("backbones") or {}
-        extracted = [m for m in lacking if m in MODALITIES and backbones.get(m) != "precomputed"]
+        extracted = [m for m in lacking if extractable(m, backbones)]
         imported = [m for m in lacking if m not in extracted]
         make = " and ".join([f"extract {','.join(extracted)}"] * bool(extracted)
                             + [f"import {','.join(imported)}"] * bool(imported))

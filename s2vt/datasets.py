@@ -976,15 +976,14 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     if held not in (None, dim):  # mixed widths in one modality: training would fail far from here
         raise DatasetError(f"{store.root}: modality {modality!r} holds {held}-wide features, these are {dim}-wide; "
                            "pass another --modality name or another --features store")
-    if not any(is_labelled(entry) for entry, _ in plan):
-        # (test clips without references are new videos for a model of such features to answer for, as its
-        # refusal in caption.py advises: evaluate predicts them and scores nothing; new-user trial 70)
-        if not all(entry["split"] == "test" for entry, _ in plan):  # (training would refuse: nothing to learn)
-            raise DatasetError(f"{labels_from}: no clip with a feature file has captions or tags ({len(plan)} "
-                               f"clip{'s' * (len(plan) != 1)} without): nothing to train or evaluate on; clips "
-                               "to predict only are imported with --split test")
-        print(f"note: {labels_from}: no clip has captions or tags: the {counted(len(plan), 'clip')} of split test "
-              "are for a model to predict (s2vt evaluate --split test), nothing to score", file=sys.stderr)
+    # (test clips without references are new videos for a model of such features to answer for, as its
+    # refusal in caption.py advises: evaluate predicts them and scores nothing; new-user trial 70. The note
+    # saying so comes once they are written: the store's checks below may refuse them yet)
+    predict_only = not any(is_labelled(entry) for entry, _ in plan)
+    if predict_only and not all(entry["split"] == "test" for entry, _ in plan):  # (training would refuse)
+        raise DatasetError(f"{labels_from}: no clip with a feature file has captions or tags ({len(plan)} "
+                           f"clip{'s' * (len(plan) != 1)} without): nothing to train or evaluate on; clips "
+                           "to predict only are imported with --split test")
     meta = {"source": source, "backbones": {modality: "precomputed"}, "dims": {modality: dim}, "dtype": "float16"}
     # (an extracted modality is named as such, before its files count as another source)
     store.check_meta(meta, "--features")
@@ -1007,6 +1006,9 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
                 progress["written"] += 1
     if created and (line := store.unlisted()):  # (a meta.json removed, then one import of several run again)
         print(line, file=sys.stderr)
+    if predict_only:
+        print(f"note: {labels_from}: no clip has captions or tags: the {counted(len(plan), 'clip')} of split test "
+              "are for a model to predict (s2vt evaluate --split test), nothing to score", file=sys.stderr)
     return [entry for entry, _ in plan] + list(captions_only)
 
 

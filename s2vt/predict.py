@@ -838,10 +838,11 @@ def imported_hint(ckpt: dict, modalities, checkpoint) -> str:
     `s2vt evaluate` answers for videos whose features are imported as its training ones were, into a split it
     did not train on (test); "" for any other model. The manifest and store it was trained on hold only videos
     it learnt from (refitted on train + val): that advice scored them, near-perfectly (new-user trial 69)."""
+    from extract.modalities import extractable
+
     meta = ckpt.get("extract") or {}
     backbones, source = meta.get("backbones"), str(meta.get("source", ""))
-    named = isinstance(backbones, dict) and "precomputed" in (backbones.get(m) for m in modalities)
-    if not (named or "precomputed" in source):  # (YouTube-8M's backbones are its release's names)
+    if all(extractable(m, backbones if isinstance(backbones, dict) else {}) for m in modalities):
         return ""
     evaluate = f"{shlex.join(invoked_as('evaluate'))} --checkpoint {shell_quote(str(checkpoint))}"
     if source.startswith("YouTube-8M"):  # (imported by `s2vt import yt8m`, or streamed from shards by train.py)

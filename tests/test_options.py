@@ -131,6 +131,17 @@ def test_modalities_not_extracted_by_the_toolkit_are_named_in_number():
                                      "cannot be computed for a new video")
 
 
+def test_what_extract_computes_is_decided_by_one_rule():
+    """Training's advice (extract or import), caption.py's refusal and its advice for models of imported features
+    ask one predicate: a modality of this toolkit's whose backbone is not recorded as precomputed."""
+    from extract.modalities import extractable
+
+    backbones = {"resnet152": "precomputed", "c3d": "c3d-random", "rgb": "yt8m-inception-v3-pca"}
+    assert [m for m in ("resnet152", "c3d", "vggish", "rgb", "cnn") if extractable(m, backbones)] == ["c3d", "vggish"]
+    with pytest.raises(SettingError, match="modality resnet152 was not extracted from video"):
+        ExtractConfig.from_meta({"backbones": backbones}, ["resnet152", "c3d"])
+
+
 def test_a_checkpoint_of_a_store_without_meta_json_says_so():
     """A model trained on a store whose meta.json was removed (the advice for one that cannot be read) was refused
     by caption.py as 'modalities resnet152, vggish were not extracted from video by this toolkit', which was not so:

@@ -896,6 +896,12 @@ def test_a_caption_file_needs_split_and_an_import_of_nothing_labelled_is_refused
                                     "for a model to predict (s2vt evaluate --split test), nothing to score"), err
     assert [(e["video_id"], e["split"], e["captions"]) for e in read_manifest(tmp_path / "m.jsonl")] == \
         [("v0", "test", []), ("v1", "test", [])]
+    # the note comes once they are written: other features of the same clips are refused, and said alone
+    feature_folder(tmp_path / "feat2", ["v1", "v0"], 4)
+    code, err = import_features(capsys, tmp_path / "feat2", manifest, tmp_path / "st", tmp_path / "m2.jsonl", "cnn",
+                                "--split", "test")
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "note:" not in err[0], err
+    assert not (tmp_path / "m2.jsonl").exists()
 
 
 def test_feature_files_named_like_no_id_get_extracts_ids_and_their_captions(tmp_path, capsys):
