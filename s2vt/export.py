@@ -39,7 +39,8 @@ def yt8m_scores(preds: dict[str, dict], vocabulary: str | os.PathLike | None,
             if isinstance(tag, str) and tag.startswith((LEVEL1, LEVEL2, SEMANTIC)):
                 # (another dataset's labels: no vocabulary maps them, which the class refusal advised; hostile trial)
                 raise ResultsError(f"{source}: video {vid}: tag {tag!r} is a LIC2022 label, not a YouTube-8M class: "
-                                   "these are LIC2022 predictions: export them with --format lic2022 --manifest MANIFEST")
+                                   "these are LIC2022 predictions: export them with --format lic2022 "
+                                   "--manifest MANIFEST")
             if "p" not in t:  # (plain names: no order to rank the classes by)
                 raise ResultsError(f"{source}: video {vid}: tag {tag!r} has no confidence (\"p\"): a submission "
                                    "ranks each video's classes by it")
