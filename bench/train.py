@@ -2,7 +2,7 @@
 
 Synthetic store with MSR-VTT-like shapes (resnet152 40x2048, c3d 8x4096, vggish 15x128), or with
 `--case mlds` the MLDS/MSVD release's (one CNN modality, 80x4096 frames), batch 64 (video, caption)
-pairs, the default model (hidden 512). The plain loop feeds the same model the same batches from
+pairs, the caption recipe's model (its hidden width, RECIPES in s2vt/config.py). The plain loop feeds the same model the same batches from
 tensors already in memory, so the ratio shows what the engine's data path costs.
 Run: python bench/train.py [--case msrvtt|mlds] [--videos 256] [--repeats 3]
 """
@@ -19,6 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from s2vt.config import RECIPES  # noqa: E402
 from s2vt.data import CaptionGroups, VideoDataset, collate  # noqa: E402
 from s2vt.engine import TrainConfig, prepare, train  # noqa: E402
 from s2vt.model import ModelConfig, S2VT, caption_loss, tag_loss  # noqa: E402
@@ -45,7 +46,7 @@ def plain_rate(manifest: Path, store: Path, batch: int, shapes: dict) -> float:
     torch.manual_seed(0)
     model = S2VT(ModelConfig.former({m: d for m, (_, d) in shapes.items()}, len(vocab), len(labels.names),
                                     enc_len=cfg.model.enc_len, context=cfg.model.context,
-                                    attention=cfg.model.attention))
+                                    attention=cfg.model.attention, hidden=RECIPES["captions"]["hidden"]))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     t0, n = time.time(), 0
