@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .consensus import caption_consensus
-from .errors import UserError
+from .errors import UserError, counted
 from .store import FeatureStore
 
 from .formats import LEVEL1, SEMANTIC
@@ -78,7 +78,7 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
     lost = [e for e in entries if not e.get("captions_only") and not store.done(e["video_id"], modalities)]
     missing = [e["video_id"] for e in lost]
     by_split = collections.Counter(e.get("split", "train") for e in lost)
-    videos = f"{len(missing)} videos" + (f" ({', '.join(f'{n} {s}' for s, n in by_split.items())})"
+    videos = counted(len(missing), "video") + (f" ({', '.join(f'{n} {s}' for s, n in by_split.items())})"
                                          if len(by_split) > 1 else "")
     if missing and not skip_missing:
         # named by what they lack; a modality all of them have (a store another import added a modality
@@ -101,7 +101,7 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
                 and not any(store.has(m, e["video_id"]) for e in entries for m in modalities)):
             advice = (f"none of the {len(entries)} videos has a feature file there: is it the feature store of "
                       f"another dataset? pass the manifest's own --features, or {make} for them")
-        raise DataError(f"{videos} have no features for {','.join(lacking)} in {store.root} "
+        raise DataError(f"{videos} {'has' if len(missing) == 1 else 'have'} no features for {','.join(lacking)} in {store.root} "
                         f"(first: {', '.join(missing[:5])}); {advice}")
     if missing:
         warnings.warn(f"skipping {videos} without features (first: {', '.join(missing[:5])})")

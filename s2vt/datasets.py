@@ -749,6 +749,8 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
     except (OSError, ValueError, RecursionError) as e:  # (ValueError: a 4,300-digit number, a key given twice)
         raise DatasetError(f"{path}: cannot read captions ({json_error(e)})") from None
     records = isinstance(data, list) and any(isinstance(d, dict) and {"id", "caption"} & d.keys() for d in data)
+    if data == []:  # (a caption list, empty: "not a caption file" misled; trial 71)
+        raise DatasetError(f"{path}: an empty list: no clips, no captions")
     if not (records or isinstance(data, dict)):
         raise DatasetError(f"{path}: not a caption file; expected {CAPTIONS_EXPECTED}")
     if records:  # (an MLDS list: an entry that is wrong is named, not the whole file said to be no caption file)

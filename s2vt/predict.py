@@ -5,7 +5,6 @@ import collections
 import contextlib
 import json
 import os
-import re
 import shlex
 import sys
 import time
@@ -326,8 +325,10 @@ def with_features(entries: list[dict], store: FeatureStore, modalities: list[str
     counts = ", ".join(f"{m} {n}" for m in modalities if (n := sum(m in ms for ms in gaps.values())))
     bare = sum(len(ms) == len(modalities) for ms in gaps.values())
     if bare == len(entries) and not from_text:
-        raise StoreError(f"{store.root}: none of the {len(entries)} {split} videos of {manifest} has features there "
-                         f"(first: {', '.join(list(gaps)[:3])}): is it the feature store of another dataset?")
+        none = (f"the {split} video of {manifest} has no features there" if len(entries) == 1 else
+                f"none of the {len(entries)} {split} videos of {manifest} has features there")
+        raise StoreError(f"{store.root}: {none} (first: {', '.join(list(gaps)[:3])}): is it the feature store of "
+                         "another dataset?")
     what = ("left out (--skip-missing)" if skip_missing else "predicted from the features they have, the model's "
             "learned missing vector standing in for the rest (--skip-missing leaves them out)")
     print(f"warning: {len(gaps)} of {len(entries)} {split} videos lack features in {store.root} ({counts}; "
@@ -841,18 +842,28 @@ def imported_hint(ckpt: dict, modalities, checkpoint) -> str:
     from extract.modalities import extractable
 
     meta = ckpt.get("extract") or {}
-    backbones, source = meta.get("backbones"), str(meta.get("source", ""))
-    if all(extractable(m, backbones if isinstance(backbones, dict) else {}) for m in modalities):
+    backbones = meta["backbones"] if isinstance(meta.get("backbones"), dict) else {}
+    imported = [m for m in modalities if not extractable(m, backbones)]
+    if not imported:
         return ""
+    source = str(meta.get("source", ""))
     evaluate = f"{shlex.join(invoked_as('evaluate'))} --checkpoint {shell_quote(str(checkpoint))}"
+    imports = shlex.join(invoked_as("import"))
     if source.startswith("YouTube-8M"):  # (imported by `s2vt import yt8m`, or streamed from shards by train.py)
-        return (f"; it tags the videos of YouTube-8M shards once imported: {shlex.join(invoked_as('import'))} yt8m "
+        return (f"; it tags the videos of YouTube-8M shards once imported: {imports} yt8m "
                 f"SHARD... --split test{vocabulary_option(ckpt, checkpoint)} --features STORE --out MANIFEST, then "
-                f"{evaluate} --manifest MANIFEST --features STORE")
-    kind = re.search(r"`s2vt import (\w+)`", source)  # (mlds, features: "imported by"; lic2022: "linked by")
-    how = f"{shlex.join(invoked_as('import'))} {kind.group(1) if kind else '...'}"
-    return (f"; it answers for videos whose features are imported as its training ones were ({how}, their split "
-            f"test): {evaluate} --manifest MANIFEST --features STORE --split test")
+                f"{evaluate} --manifest MANIFEST --features STORE --out PREDS.json")
+    if "`s2vt import lic2022`" in source:  # (its tsn links; videos without labels land in split test)
+        return (f"; it tags LIC2022 videos once imported with their features: {imports} lic2022 VIDEOS.json "
+                f"--features TSN_FOLDER --out DIR/manifest.jsonl (videos without labels are split test), then "
+                f"{evaluate} --manifest DIR/manifest.jsonl --features DIR/features --split test --out PREDS.json")
+    # (`import mlds` reads a release's layout, with no --split: new clips' files go through `import features`;
+    # trial 71. --out: the default preds_test.json beside the checkpoint may hold another split's answers)
+    modality = imported[0] if len(imported) == 1 else f"NAME (once for each of {', '.join(imported)})"
+    return (f"; it answers for videos whose features are imported as its training ones were, into split test: "
+            f"{imports} features FEAT_DIR --captions IDS.json --modality {modality} --split test --features STORE "
+            f"--out MANIFEST (IDS.json: {{\"<id>\": []}} for clips without captions), then {evaluate} "
+            f"--manifest MANIFEST --features STORE --split test --out PREDS.json")
 
 
 class Captioner:

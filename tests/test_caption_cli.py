@@ -571,9 +571,21 @@ def test_a_model_of_imported_features_points_to_evaluate(trained, tmp_path):
         "backbones": {m: "precomputed" for m in modalities}})
     # (the videos it answers for are those imported into split test: the manifest it trained on holds only videos
     # it learnt from, which that advice scored near-perfectly; new-user trial 69)
+    # (by `import features` into split test, an MLDS model's too: `import mlds` has no --split; trial 71)
+    evaluate = f"s2vt evaluate --checkpoint {tmp_path / 'imported.pt'}"
     assert "cannot be computed for a new video; it answers for videos whose features are imported as its training " \
-        "ones were (s2vt import features, their split test): s2vt evaluate --checkpoint " \
-        f"{tmp_path / 'imported.pt'} --manifest MANIFEST --features STORE --split test" in err, err
+        "ones were, into split test: s2vt import features FEAT_DIR --captions IDS.json --modality NAME (once for " \
+        f"each of {', '.join(sorted(modalities))}) " \
+        "--split test --features STORE --out MANIFEST (IDS.json: {\"<id>\": []} for clips without captions), then " \
+        f"{evaluate} --manifest MANIFEST --features STORE --split test --out PREDS.json" in err, err
+    # LIC2022's tsn features: its import puts videos without labels in split test, the store beside the manifest
+    err = refusal_of(trained, tmp_path / "lic.pt", {
+        "source": "LIC2022 tsn features linked from /data/tsn by `s2vt import lic2022`",
+        "backbones": {"tsn": "precomputed"}}, {"tsn": 8})
+    assert err.rstrip().endswith(
+        "it tags LIC2022 videos once imported with their features: s2vt import lic2022 VIDEOS.json --features "
+        "TSN_FOLDER --out DIR/manifest.jsonl (videos without labels are split test), then s2vt evaluate --checkpoint "
+        f"{tmp_path / 'lic.pt'} --manifest DIR/manifest.jsonl --features DIR/features --split test --out PREDS.json"), err
 
 
 @pytest.mark.parametrize("how", ["imported", "streamed"])
@@ -592,7 +604,7 @@ def test_a_youtube8m_model_points_to_evaluate(trained, tmp_path, how):
                                                      "backbones": SOURCES["video"], "dims": dims}, dims)
     assert "it tags the videos of YouTube-8M shards once imported: s2vt import yt8m SHARD... --split test " \
         "--vocabulary VOCABULARY.csv --features STORE --out MANIFEST, then s2vt evaluate --checkpoint " \
-        f"{tmp_path / 'yt8m.pt'} --manifest MANIFEST --features STORE" in err, err
+        f"{tmp_path / 'yt8m.pt'} --manifest MANIFEST --features STORE --out PREDS.json" in err, err
 
 
 def test_loading_a_checkpoint_leaves_the_global_rng_alone(trained):

@@ -1354,6 +1354,17 @@ def test_an_mlds_entry_without_its_caption_is_named(entry, says, tmp_path, capsy
     assert (code, err) == (2, [f"error: {labels}: {says}"])
 
 
+def test_an_empty_mlds_label_list_is_said_so(tmp_path, capsys):
+    """`[]` as training_label.json was 'not a caption file; expected ... an MLDS list', which it is (trial 71)."""
+    src = tmp_path / "mlds"
+    feature_folder(src / "training_data" / "feat", ["a1_0_5.avi"], 4)
+    (src / "training_label.json").write_text("[]")
+    out = tmp_path / "m" / "m.jsonl"
+    assert s2vt(capsys, "import", "mlds", src, "--out", out) == (
+        2, [f"error: {src / 'training_label.json'}: an empty list: no clips, no captions"])
+    assert not out.parent.exists()
+
+
 @pytest.mark.parametrize("cut", ["mid-character", "mid-JSON"])
 def test_lic2022_a_last_line_cut_short_is_skipped_as_msvd_skips_one(cut, tmp_path, capsys):
     """A file cut mid-character or mid-JSON on its last line refused the whole import ("k.json:3: not valid UTF-8
