@@ -13,14 +13,14 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from .backbones import PRECISIONS, Backbone, build_backbone
+from .backbones import PRECISIONS, Backbone, build_backbone, random_id
 from .modalities import MODALITIES, REGISTRY, extractable
 from s2vt.device import pick_device
 from s2vt.errors import SettingError
 from .ffmpeg import MediaError
 from .media import Media, decode_media
 from s2vt.options import MAX_BATCH, check_choices, setting
-from s2vt.store import META_CHOICES, META_LIMITS, STORE_SCHEMA, source_identity, whole_number
+from s2vt.store import ANY_WEIGHT_FILE, META_CHOICES, META_LIMITS, STORE_SCHEMA, source_identity, whole_number
 from .video import C3D_CLIP_LEN
 
 
@@ -109,7 +109,9 @@ def settings_meta(c: ExtractConfig) -> dict:
     backbones do): an existing store is checked against it before they load (seconds to minutes)."""
     return {"schema": STORE_SCHEMA, "frames": c.frames, "image_size": c.image_size, "clips": c.clips,
             "clip_len": C3D_CLIP_LEN, "sample_rate": 16000, "vggish_pca": c.vggish_pca, "seed": c.seed,
-            "dtype": c.dtype}
+            "dtype": c.dtype,
+            # (the weights as the settings name them: `Extractor.meta` replaces them with the backbones' ids)
+            "backbones": {m: random_id(c.seed) if c.weights == "random" else ANY_WEIGHT_FILE for m in c.modalities}}
 
 
 @dataclasses.dataclass

@@ -740,16 +740,24 @@ class FeatureStore:
             raise StoreError(f"{self.meta_path} is not a feature store's meta.json ({why}): name another {store_option}")
         self._check_types(old)
         # (one store, one dtype: float16 and float32 files never mix)
-        if differ := [k for k in (*META_KEYS, "dtype") if k in old and k in meta and old[k] != meta[k]]:
+        differ = [k for k in (*META_KEYS, "dtype") if k in old and k in meta and old[k] != meta[k]]
+        # (extract's weights, named before its backbones load: with the settings in one line, or a run that fixed
+        # those went on to load weights the store was not extracted with, to be refused then; trial 71)
+        weights = {name: old["backbones"][name] for name, wid in meta.get("backbones", {}).items()
+                   if adds and weights_differ(old.get("backbones", {}).get(name, wid), wid)}
+        if differ or weights:
             # every setting that differs, and (extract's: `adds`) the options that match the store: the first alone
             # was said, and a run that fixed it was refused for the next (hostile trial)
-            asks = (repr(meta[differ[0]]) if len(differ) == 1 else ", ".join(f"{k}={meta[k]!r}" for k in differ))
-            same = f"pass {' '.join(map(as_option, differ, (old[k] for k in differ)))} to add to this store, or " \
+            was = [f"{k}={old[k]!r}" for k in differ] + [f"{m} weights {w}" for m, w in weights.items()]
+            asks = [f"{k}={meta[k]!r}" for k in differ] + [f"{m} weights {meta['backbones'][m]}" for m in weights]
+            asks = repr(meta[differ[0]]) if len(differ) == 1 and not weights else ", ".join(asks)
+            options = [as_option(k, old[k]) for k in differ] + sorted({weights_option(w) for w in weights.values()})
+            same = f"pass {' '.join(options)} to add to this store, or " \
                 if adds and all(k in SETTING_OPTIONS for k in differ) else ""
-            raise StoreError(f"{self.meta_path}: store was extracted with {', '.join(f'{k}={old[k]!r}' for k in differ)}"
-                             f", this run asks {asks}; {same}use another {store_option}")
+            raise StoreError(f"{self.meta_path}: store was extracted with {', '.join(was)}, this run asks {asks}; "
+                             f"{same}use another {store_option}")
         for name, wid in meta.get("backbones", {}).items():
-            if old.get("backbones", {}).get(name, wid) != wid:
+            if wid != ANY_WEIGHT_FILE and old.get("backbones", {}).get(name, wid) != wid:
                 raise StoreError(f"{self.meta_path}: {name} features come from {old['backbones'][name]}, "
                                  f"this run uses {wid}; use another {store_option}")
         for name, dim in meta.get("dims", {}).items():
@@ -1000,6 +1008,27 @@ def refuse_run_folder(root: str | os.PathLike, store_option: str = "--out") -> N
     if held and not os.path.lexists(os.path.join(root, "meta.json")):
         raise StoreError(f"{os.fspath(root)}: a training run's folder (it holds {held[0]}), not a feature store: "
                          f"name another {store_option}")
+
+
+# extract's weights before they are found (`extract.pipeline.settings_meta`): any weight file, for `weights_differ`
+ANY_WEIGHT_FILE = "pretrained"
+RANDOM_WEIGHTS = re.compile(r"random\(seed=(-?\d+)\)")
+
+
+def weights_differ(was: object, wid: object) -> bool:
+    """Whether an extract run's weights for a backbone (`wid`: its weight id, or ANY_WEIGHT_FILE before the file is
+    found) differ from a store's (`was`) in a way `--weights` / `--seed` change: random against a weight file, or
+    another seed. Two weight files, or imported features, are refused by the backbone check alone."""
+    if was == wid or "precomputed" in (was, wid):
+        return False
+    random = [bool(RANDOM_WEIGHTS.fullmatch(str(w))) for w in (was, wid)]
+    return random[0] if wid == ANY_WEIGHT_FILE else any(random)
+
+
+def weights_option(was: str) -> str:
+    """The extract options that ask the weights a store's backbone id names."""
+    seed = RANDOM_WEIGHTS.fullmatch(str(was))
+    return f"--weights random --seed {seed.group(1)}" if seed else "--weights pretrained"
 
 
 def foreign_meta(meta: object) -> str | None:

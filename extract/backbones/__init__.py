@@ -110,6 +110,12 @@ def empty_module(factory: Callable[[], nn.Module], materialize: bool = True) -> 
     return module
 
 
+def random_id(seed: int) -> str:
+    """The weight id of a backbone of seeded random weights, as meta.json records it (`s2vt.store.weights_differ`
+    reads the seed back for extract's advice)."""
+    return f"random(seed={seed})"
+
+
 def warn_random(name: str, seed: int) -> None:
     """The loud warning every random-weight backbone gives."""
     warnings.warn(f"{name}: using SEEDED RANDOM weights (seed {seed}), not pretrained ones: "

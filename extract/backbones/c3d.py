@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import Backbone, empty_module, he_init, seeded_init, warn_random
+from . import Backbone, empty_module, he_init, random_id, seeded_init, warn_random
 from .resnet import center_crop
 from .synthetic import synthetic_video
 from .weights import find_weights, load_state_dict, load_strict
@@ -80,7 +80,7 @@ class C3D(Backbone):
                     model = cls(he_init(C3DNet()))
             else:
                 model = cls(empty_module(C3DNet, materialize=False))
-            model.weight_id = f"random(seed={seed})"
+            model.weight_id = random_id(seed)
             return model
         path = find_weights("c3d", weights_dir)
         model = cls(empty_module(C3DNet, materialize=load))  # the file (or the int8 cache) supplies every weight

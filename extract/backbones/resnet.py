@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.ao.nn.quantized import FloatFunctional
 
-from . import Backbone, empty_module, seeded_init, warn_random
+from . import Backbone, empty_module, random_id, seeded_init, warn_random
 from .synthetic import synthetic_video
 from .weights import find_weights, load_state_dict, load_strict
 
@@ -127,7 +127,7 @@ class ResNet152(Backbone):
         model = cls(image_size, empty_module(ResNet152Net, materialize=load))
         if weights == "random":
             warn_random("ResNet-152", seed)
-            model.weight_id = f"random(seed={seed})"
+            model.weight_id = random_id(seed)
             state = torchvision_state(seed) if load else None
         else:
             path = find_weights("resnet152", weights_dir)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import Backbone, empty_module, he_init, seeded_init, warn_random
+from . import Backbone, empty_module, he_init, random_id, seeded_init, warn_random
 from ..audio import SAMPLE_RATE, log_mel_examples
 from .synthetic import synthetic_audio
 from .weights import BadWeights, find_weights, load_state_dict, load_strict, load_weights_file
@@ -110,7 +110,7 @@ class VGGish(Backbone):
                     model = cls(pca_params, he_init(empty_module(VGGishNet)))
             else:
                 model = cls(pca_params, empty_module(VGGishNet, materialize=False))
-            model.weight_id = f"random(seed={seed})"
+            model.weight_id = random_id(seed)
             return model
         path = find_weights("vggish", weights_dir)
         model = cls(pca_params, empty_module(VGGishNet, materialize=load))  # the file supplies every weight

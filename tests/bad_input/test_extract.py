@@ -787,6 +787,42 @@ def test_a_store_of_other_settings_names_each_and_the_options_that_add_to_it(tmp
                                "another --out\n")
 
 
+@pytest.mark.parametrize("weights, asks", [
+    ((), "resnet152 weights pretrained"),
+    (("--weights", "random", "--seed", "1"), "resnet152 weights random(seed=1)")])
+def test_a_store_of_other_weights_is_named_with_its_settings_before_they_load(weights, asks, tmp_path, capsys,
+                                                                             monkeypatch):
+    """(trial 71) A store of seeded random weights and other settings: the refusal named the settings alone, and a
+    run that passed them went on to look for pretrained weights (not found), or was refused with 'use another
+    --out' for the seed. The weights are named with the settings, and the options that add to the store."""
+    import extract.__main__ as cli
+
+    class Built(Exception):
+        pass
+
+    def built(*args, **kwargs):
+        raise Built
+
+    monkeypatch.setattr(cli, "Extractor", built)
+    store = FeatureStore(tmp_path / "store")
+    store.init_meta({"frames": 4, "image_size": 64, "seed": 0, "dtype": "float16",
+                     "backbones": {"resnet152": "random(seed=0)", "vggish": "random(seed=0)"}})
+    (tmp_path / "x.mp4").write_bytes(b"x")
+    rc, err = extract(capsys, tmp_path / "x.mp4", "--out", store.root, "--modalities", "resnet152", *weights)
+    assert rc == 2 and err == (f"error: {store.meta_path}: store was extracted with frames=4, image_size=64, resnet152 "
+                               f"weights random(seed=0), this run asks frames=40, image_size=224, {asks}; pass "
+                               "--frames 4 --image-size 64 --weights random --seed 0 to add to this store, or use "
+                               "another --out\n")
+    # (the weights alone: the same advice; a store of a weight file still takes a pretrained run)
+    rc, err = extract(capsys, tmp_path / "x.mp4", "--out", store.root, "--modalities", "resnet152", "--frames", "4",
+                      "--image-size", "64", *weights)
+    assert rc == 2 and err.endswith(f"this run asks {asks}; pass --weights random --seed 0 to add to this store, or "
+                                    "use another --out\n"), err
+    assert FeatureStore(tmp_path / "s2").init_meta({"frames": 40, "backbones": {"resnet152": "r152-abc.pth"}})
+    with pytest.raises(Built):  # (past the check, to the backbones)
+        extract(capsys, tmp_path / "x.mp4", "--out", tmp_path / "s2", "--modalities", "resnet152")
+
+
 def test_a_store_another_run_began_with_other_settings_gives_no_resume_advice(tmp_path, capsys, monkeypatch):
     """(hostile trial) Two runs into one empty store at once, --frames 8 and --frames 4: the one that wrote its
     meta.json second said "... store was extracted with frames=8, this run asks 4; use another --out (stopped after
