@@ -52,9 +52,9 @@ def empty_training_split(manifest, counts: dict[str, int], labelled: bool = True
     held = "only " + " and ".join(f"{s} ({n})" for s, n in counts.items() if n)
     if not labelled:  # (import folder has no --split: advice to pass it was untrue)
         return DataError(f"{manifest}: the training split is empty (the manifest has {held}), and none of its videos "
-                         "has a caption or a tag to learn from (as s2vt import folder writes it, for captioning "
-                         "with a trained model): train on an annotated dataset's manifest (s2vt import msvd, "
-                         "msrvtt, lic2022, mlds, yt8m or features)")
+                         "has a caption or a tag to learn from (videos for a trained model to answer for, as s2vt "
+                         "import folder, or import features of clips without captions, writes them): train on an "
+                         "annotated dataset's manifest (s2vt import msvd, msrvtt, lic2022, mlds, yt8m or features)")
     # (each option named with the importers that have it: hostile trial)
     return DataError(f"{manifest}: the training split is empty (the manifest has {held}): import the videos with "
                      "--split train (s2vt import msrvtt, yt8m or features) and hold some out with --val N / --test N "

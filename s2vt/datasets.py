@@ -1254,7 +1254,10 @@ def check_hold_out(entries: list[dict], val: int, test: int) -> None:
     train = sum(e["split"] == "train" and not e.get("captions_only") for e in entries)
     if (val or test) and val + test > train - 1:
         alone = any(e.get("captions_only") for e in entries)  # (those are never held out: not counted)
-        raise DatasetError(f"--val {val} --test {test}: only {train} training videos"
+        if not train:  # (--split val / test: "leave at least one to train on" asked for what none is; trial 71)
+            raise DatasetError(f"--val {val} --test {test} hold training videos out, and none of these videos is "
+                               "of split train: import them with --split train to hold some out")
+        raise DatasetError(f"--val {val} --test {test}: only {counted(train, 'training video')}"
                            + (" with features" if alone else "") + ": leave at least one to train on")
 
 

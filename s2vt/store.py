@@ -961,8 +961,9 @@ def store_not_found(features: str | os.PathLike) -> str:
     `not_a_folder`'s words ('a file', 'a pipe', 'a link to a missing target (T)'), extract's too; "feature store
     not found" said of a file that is there (hostile trial) only where nothing is."""
     name = os.fspath(features)
-    if not os.path.lexists(name):
-        return f"{name}: feature store not found"
+    if not os.path.lexists(name):  # (what makes one: the line alone left it to guess; trial 71)
+        return f"{name}: feature store not found (python -m extract writes one from videos, s2vt import from " \
+               "precomputed features)"
     return f"{name}: {not_a_folder(Path(name))}, not a folder: --features names a feature store (the folder extract " \
            "writes)"
 

@@ -1616,7 +1616,8 @@ def test_features_naming_a_file_says_so_in_train_and_evaluate(tmp_path, monkeypa
             assert one_line(capsys) == (f"error: {what}: --features names a feature store (the folder extract "
                                         "writes)\n"), argv
     assert cli.main(["train", "--manifest", str(manifest), "--features", "nosuch", "--out", "run2", *TINY_TRAIN]) == 2
-    assert one_line(capsys) == "error: nosuch: feature store not found\n"
+    assert one_line(capsys) == ("error: nosuch: feature store not found (python -m extract writes one from videos, "
+                                "s2vt import from precomputed features)\n")
     assert not Path("run2").exists() and not Path("p.json").exists()
 
 

@@ -670,7 +670,8 @@ def test_dot_slash_dash_is_the_file_named_dash_not_standard_input(tmp_path, caps
                        (["evaluate", "--checkpoint", "./-", "--manifest", "m.jsonl"], "./-: checkpoint not found"),
                        (["train", "--manifest", "./-", "--out", "r"], "./-: manifest not found"),
                        (["train", "--manifest", "m.jsonl", "--features", "./-", "--out", "r"],
-                        "./-: feature store not found")]:
+                        "./-: feature store not found (python -m extract writes one from videos, s2vt import "
+                        "from precomputed features)")]:
         assert main(args) == 2, args
         assert capsys.readouterr().err == f"error: {said}\n", args
     (tmp_path / "-").write_text(json.dumps({"a": "a cat"}))  # (predictions in a file named '-')

@@ -610,7 +610,7 @@ def test_bad_inputs_exit_2(planted, tmp_path):
         "invalid video_id": (json.dumps({"video_id": "../x", "split": "train"}) + "\n", None),
         "the training split is empty (the manifest has only test (1)): import the videos with --split train":
             (json.dumps({"video_id": "syn00000", "split": "test", "captions": ["a b"]}) + "\n", None),
-        "have no features": (json.dumps({"video_id": "nothere", "split": "train", "captions": ["a b"]}) + "\n", None),
+        "1 video has no features": (json.dumps({"video_id": "nothere", "split": "train", "captions": ["a b"]}) + "\n", None),
         "no features for": (manifest.read_text(), "resnet152"),
     }
     for i, (message, (text, modalities)) in enumerate(cases.items()):
@@ -695,7 +695,8 @@ def test_an_empty_training_split_advises_only_options_its_importers_have(tmp_pat
                      str(tmp_path / "run"), "--epochs", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the training split is empty (the manifest has only test (1)), and none of " \
-        "its videos has a caption or a tag to learn from (as s2vt import folder writes it" in err, err
+        "its videos has a caption or a tag to learn from (videos for a trained model to answer for, as s2vt import " \
+        "folder, or import features of clips without captions, writes them)" in err, err
     assert "--split train" not in err, err
     said = str(empty_training_split("m.jsonl", {"train": 0, "val": 497, "test": 0}))
     assert ("--split train (s2vt import msrvtt, yt8m or features)" in said

@@ -1015,7 +1015,8 @@ def test_features_dot_slash_dash_is_named_as_typed(store, run, tmp_path, capsys,
     monkeypatch.chdir(tmp_path)
     code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features", "./-",
                      "--out", tmp_path / "p.json")
-    assert (code, err) == (2, ["error: ./-: feature store not found"])
+    assert (code, err) == (2, ["error: ./-: feature store not found (python -m extract writes one from videos, "
+                               "s2vt import from precomputed features)"])
 
 
 def test_a_default_output_that_is_a_link_is_not_written_through_without_force(store, run, tmp_path, capsys):  # noqa: F811

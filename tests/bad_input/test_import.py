@@ -896,6 +896,12 @@ def test_a_caption_file_needs_split_and_an_import_of_nothing_labelled_is_refused
                                     "for a model to predict (s2vt evaluate --split test), nothing to score"), err
     assert [(e["video_id"], e["split"], e["captions"]) for e in read_manifest(tmp_path / "m.jsonl")] == \
         [("v0", "test", []), ("v1", "test", [])]
+    # --test N holds training videos out: none is of split train (trial 71: "only 0 training videos: leave at
+    # least one to train on")
+    code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", tmp_path / "m3.jsonl", "cnn",
+                                "--split", "test", "--test", "1")
+    assert (code, err) == (2, ["error: --val 0 --test 1 hold training videos out, and none of these videos is of "
+                               "split train: import them with --split train to hold some out"])
     # the note comes once they are written: other features of the same clips are refused, and said alone
     feature_folder(tmp_path / "feat2", ["v1", "v0"], 4)
     code, err = import_features(capsys, tmp_path / "feat2", manifest, tmp_path / "st", tmp_path / "m2.jsonl", "cnn",

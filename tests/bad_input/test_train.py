@@ -889,7 +889,8 @@ def test_features_path_that_does_not_exist(store, tmp_path, capsys):
                                  "or TFRecord shards)"]
     code, err = s2vt(capsys, "train", "--manifest", store[0], "--features", tmp_path / "nope", "--out",
                      tmp_path / "out")
-    assert code == 2 and err == [f"error: {tmp_path / 'nope'}: feature store not found"]
+    assert code == 2 and err == [f"error: {tmp_path / 'nope'}: feature store not found (python -m extract writes "
+                                 "one from videos, s2vt import from precomputed features)"]
     assert not (tmp_path / "out").exists()
 
 
