@@ -2,8 +2,9 @@
 
 Synthetic store with MSR-VTT-like shapes (resnet152 40x2048, c3d 8x4096, vggish 15x128), or with
 `--case mlds` the MLDS/MSVD release's (one CNN modality, 80x4096 frames), batch 64 (video, caption)
-pairs, the caption recipe's model (its hidden width, RECIPES in s2vt/config.py). The plain loop feeds the same model the same batches from
-tensors already in memory, so the ratio shows what the engine's data path costs.
+pairs, the caption recipe's model (its hidden width, RECIPES in s2vt/config.py). The plain loop feeds
+the same model the same batches from tensors already in memory, so the ratio shows what the engine's
+data path costs.
 Run: python bench/train.py [--case msrvtt|mlds] [--videos 256] [--repeats 3]
 """
 from __future__ import annotations

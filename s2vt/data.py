@@ -101,8 +101,8 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
                 and not any(store.has(m, e["video_id"]) for e in entries for m in modalities)):
             advice = (f"none of the {len(entries)} videos has a feature file there: is it the feature store of "
                       f"another dataset? pass the manifest's own --features, or {make} for them")
-        raise DataError(f"{videos} {'has' if len(missing) == 1 else 'have'} no features for {','.join(lacking)} in {store.root} "
-                        f"(first: {', '.join(missing[:5])}); {advice}")
+        raise DataError(f"{videos} {'has' if len(missing) == 1 else 'have'} no features for {','.join(lacking)} in "
+                        f"{store.root} (first: {', '.join(missing[:5])}); {advice}")
     if missing:
         warnings.warn(f"skipping {videos} without features (first: {', '.join(missing[:5])})")
     gone = set(missing)
