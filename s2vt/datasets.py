@@ -999,8 +999,11 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     if before_write is not None:
         before_write([entry for entry, _ in plan] + list(captions_only))
     created = store.init_meta(meta, store_option="--features")
+    replaced = []  # (a rerun's clips whose file changed since: silently replaced, a model's features were not; trial 71)
     for entry, path in plan:
         if not store.import_done(modality, entry["video_id"], path):  # (a rerun: the same file, copied already)
+            if store.has(modality, entry["video_id"]):
+                replaced.append(entry["video_id"])
             x = read_feature_file(path)
             with interrupts_held():  # (a Ctrl-C or SIGTERM comes after the file, its record and its count)
                 store.write(modality, entry["video_id"], x)
@@ -1008,6 +1011,10 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
                 progress["written"] += 1
     if created and (line := store.unlisted()):  # (a meta.json removed, then one import of several run again)
         print(line, file=sys.stderr)
+    if replaced:
+        print(f"note: {store.root}: the {modality} features of {counted(len(replaced), 'clip')} copied again, their "
+              f"files changed since they were imported, or their copies cut short (first: {replaced[0]}); a model "
+              "trained on them before learnt from the old ones", file=sys.stderr)
     if predict_only:
         print(f"note: {labels_from}: no clip has captions or tags: the {counted(len(plan), 'clip')} of split test "
               "are for a model to predict (s2vt evaluate --split test), nothing to score", file=sys.stderr)

@@ -1360,6 +1360,26 @@ def test_an_mlds_entry_without_its_caption_is_named(entry, says, tmp_path, capsy
     assert (code, err) == (2, [f"error: {labels}: {says}"])
 
 
+def test_a_rerun_that_copies_changed_files_again_says_so(tmp_path, capsys):
+    """A feature file changed since its import was copied again by a rerun, unsaid: a model trained before had
+    learnt from the old features (trial 71). A rerun of unchanged files says nothing of the kind."""
+    feature_folder(tmp_path / "feat", ["v0", "v1"], 4)
+    caps = tmp_path / "caps.json"
+    caps.write_text(json.dumps({"v0": ["a cat"], "v1": ["a dog"]}))
+    args = (capsys, tmp_path / "feat", caps, tmp_path / "st", tmp_path / "m.jsonl", "cnn", "--split", "train")
+    assert import_features(*args)[0] == 0
+    code, err = import_features(*args, "--force")
+    assert code == 0 and not any("copied again" in line for line in err), err
+    new = np.full((3, 4), 7.0, dtype=np.float32)
+    np.save(tmp_path / "feat" / "v1.npy", new)
+    os.utime(tmp_path / "feat" / "v1.npy", ns=(1, 1))  # (another mtime, whatever the clock's resolution)
+    code, err = import_features(*args, "--force")
+    assert code == 0 and f"note: {tmp_path / 'st'}: the cnn features of 1 clip copied again, their files changed " \
+        "since they were imported, or their copies cut short (first: v1); a model trained on them before learnt " \
+        "from the old ones" in err, err
+    assert np.array_equal(np.load(tmp_path / "st" / "cnn" / "v1.npy").astype(np.float32), new)
+
+
 def test_an_empty_mlds_label_list_is_said_so(tmp_path, capsys):
     """`[]` as training_label.json was 'not a caption file; expected ... an MLDS list', which it is (trial 71)."""
     src = tmp_path / "mlds"
