@@ -851,8 +851,9 @@ def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: s
         left = [v for v in missing if v not in taken]
         could = captions_only is False and any(labels[v].get("split") == "train" and labels[v].get("captions")
                                                for v in left)
-        print(f"warning: {len(left)} of {len(labels)} clips of {named} have no feature file in {feat_dir} and "
-              f"are left out (first: {', '.join(left[:5])})"
+        print(f"warning: {len(left)} of {counted(len(labels), 'clip')} of {named} "
+              f"{'has' if len(left) == 1 else 'have'} no feature file in {feat_dir} and "
+              f"{'is' if len(left) == 1 else 'are'} left out (first: {', '.join(left[:5])})"
               + ("; --captions-only keeps the training ones' captions to train the caption decoder's language"
                  if could else ""), file=sys.stderr)
     if unnamed := [p.name for vid, p in files.items() if vid not in labels]:
@@ -928,12 +929,14 @@ def check_modality(modality: str) -> None:
         raise DatasetError(f"--modality {modality!r}: {problem}")
 
 
-def refuse_replacing(plan: list[tuple[dict, Path]], modality: str, store: FeatureStore, source: str) -> None:
+def refuse_replacing(plan: list[tuple[dict, Path]], modality: str, store: FeatureStore, source: str,
+                     predict_only: bool = False) -> None:
     """DatasetError when the store's `modality` already holds features of a planned clip that came
     from another feature file (another folder's import, or one the store has no record of) and differ
     from what this import would write: an import never silently replaces another's features (a
     model evaluated on the first import's manifest would score differently). A rerun of the same
-    import, and new clips from another folder, are fine."""
+    import, and new clips from another folder, are fine. `predict_only` (clips for a model to answer for): the
+    advice is another store alone, as a model reads its modality by name."""
     clashes = []
     for entry, path in plan:
         was = store.imported_elsewhere(modality, entry["video_id"], path, source)
@@ -942,9 +945,12 @@ def refuse_replacing(plan: list[tuple[dict, Path]], modality: str, store: Featur
     if clashes:
         vid, was = clashes[0]
         where = Path(was).parent if os.path.isabs(was) and was.endswith(".npy") else was
+        # (clips to predict under another modality name: the model read its own modality, the old features, and
+        # answered from them, unsaid; trial 72)
+        other = (f"pass another --features store (a model reads its modality by name: {modality!r} here)"
+                 if predict_only else "pass another --modality name or another --features store")
         raise DatasetError(f"{store.root}: modality {modality!r} already holds features of {len(clashes)} of these "
-                           f"clips from {where} (first: {vid}); this import would replace them: pass another "
-                           "--modality name or another --features store")
+                           f"clips from {where} (first: {vid}); this import would replace them: {other}")
 
 
 def same_features(store: FeatureStore, modality: str, video_id: str, path: Path) -> bool:
@@ -990,7 +996,7 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     # (an extracted modality is named as such, before its files count as another source)
     store.check_meta(meta, "--features")
     store.check_logs("--features")  # (another program's sources.jsonl: appended to, silently, where extract refuses)
-    refuse_replacing(plan, modality, store, source)
+    refuse_replacing(plan, modality, store, source, predict_only)
     # (now, not at the first file: meta.json, written before it, would list a modality the store cannot hold)
     folder = store.root / modality
     if os.path.lexists(folder) and not folder.is_dir():
@@ -1261,6 +1267,9 @@ def check_hold_out(entries: list[dict], val: int, test: int) -> None:
     train = sum(e["split"] == "train" and not e.get("captions_only") for e in entries)
     if (val or test) and val + test > train - 1:
         alone = any(e.get("captions_only") for e in entries)  # (those are never held out: not counted)
+        if not any(is_labelled(e) for e in entries):  # (--split train then refused them: nothing to learn; trial 72)
+            raise DatasetError(f"--val {val} --test {test} hold labelled videos out to score them, and these have no "
+                               "captions or tags: leave out --val and --test")
         if not train:  # (--split val / test: "leave at least one to train on" asked for what none is; trial 71)
             raise DatasetError(f"--val {val} --test {test} hold training videos out, and none of these videos is "
                                "of split train: import them with --split train to hold some out")

@@ -900,14 +900,17 @@ def test_a_caption_file_needs_split_and_an_import_of_nothing_labelled_is_refused
     # least one to train on")
     code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", tmp_path / "m3.jsonl", "cnn",
                                 "--split", "test", "--test", "1")
-    assert (code, err) == (2, ["error: --val 0 --test 1 hold training videos out, and none of these videos is of "
-                               "split train: import them with --split train to hold some out"])
+    assert (code, err) == (2, ["error: --val 0 --test 1 hold labelled videos out to score them, and these have no "
+                               "captions or tags: leave out --val and --test"])
     # the note comes once they are written: other features of the same clips are refused, and said alone
     feature_folder(tmp_path / "feat2", ["v1", "v0"], 4)
     code, err = import_features(capsys, tmp_path / "feat2", manifest, tmp_path / "st", tmp_path / "m2.jsonl", "cnn",
                                 "--split", "test")
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "note:" not in err[0], err
     assert not (tmp_path / "m2.jsonl").exists()
+    # ... with another store as the way out: under another modality name a model read the old features (trial 72)
+    assert err[0].endswith("this import would replace them: pass another --features store (a model reads its "
+                           "modality by name: 'cnn' here)"), err
 
 
 def test_feature_files_named_like_no_id_get_extracts_ids_and_their_captions(tmp_path, capsys):
