@@ -110,8 +110,10 @@ def settings_meta(c: ExtractConfig) -> dict:
     return {"schema": STORE_SCHEMA, "frames": c.frames, "image_size": c.image_size, "clips": c.clips,
             "clip_len": C3D_CLIP_LEN, "sample_rate": 16000, "vggish_pca": c.vggish_pca, "seed": c.seed,
             "dtype": c.dtype,
-            # (the weights as the settings name them: `Extractor.meta` replaces them with the backbones' ids)
-            "backbones": {m: random_id(c.seed) if c.weights == "random" else ANY_WEIGHT_FILE for m in c.modalities}}
+            # (the weights, and a precision asked for, as the settings name them: `Extractor.meta` replaces them
+            # with the backbones' own)
+            "backbones": {m: random_id(c.seed) if c.weights == "random" else ANY_WEIGHT_FILE for m in c.modalities},
+            "precision": {m: c.precision_of(m) for m in c.modalities if c.precision_of(m) != "auto"}}
 
 
 @dataclasses.dataclass

@@ -741,17 +741,17 @@ class FeatureStore:
         self._check_types(old)
         # (one store, one dtype: float16 and float32 files never mix)
         differ = [k for k in (*META_KEYS, "dtype") if k in old and k in meta and old[k] != meta[k]]
-        # (extract's weights, named before its backbones load: with the settings in one line, or a run that fixed
-        # those went on to load weights the store was not extracted with, to be refused then; trial 71)
-        weights = {name: old["backbones"][name] for name, wid in meta.get("backbones", {}).items()
-                   if adds and weights_differ(old.get("backbones", {}).get(name, wid), wid)}
-        if differ or weights:
+        weights, precisions, wid = self._other_weights(old, meta) if adds else ({}, {}, None)
+        if differ or weights or precisions:
             # every setting that differs, and (extract's: `adds`) the options that match the store: the first alone
             # was said, and a run that fixed it was refused for the next (hostile trial)
-            was = [f"{k}={old[k]!r}" for k in differ] + [f"{m} weights {w}" for m, w in weights.items()]
-            asks = [f"{k}={meta[k]!r}" for k in differ] + [f"{m} weights {meta['backbones'][m]}" for m in weights]
-            asks = repr(meta[differ[0]]) if len(differ) == 1 and not weights else ", ".join(asks)
-            options = [as_option(k, old[k]) for k in differ] + sorted({weights_option(w) for w in weights.values()})
+            was = ([f"{k}={old[k]!r}" for k in differ] + [f"{m} weights {w}" for m, w in weights.items()]
+                   + [f"{m} precision {p}" for m, p in precisions.items()])
+            asks = ([f"{k}={meta[k]!r}" for k in differ] + [f"weights {wid}"] * bool(weights)
+                    + [f"precision {meta['precision'][m]}" for m in list(precisions)[:1]])
+            asks = repr(meta[differ[0]]) if len(differ) == 1 and not (weights or precisions) else ", ".join(asks)
+            options = ([as_option(k, old[k]) for k in differ] + sorted({weights_option(w) for w in weights.values()})
+                       + sorted({f"--precision {p}" for p in precisions.values()}))
             same = f"pass {' '.join(options)} to add to this store, or " \
                 if adds and all(k in SETTING_OPTIONS for k in differ) else ""
             raise StoreError(f"{self.meta_path}: store was extracted with {', '.join(was)}, this run asks {asks}; "
@@ -771,6 +771,26 @@ class FeatureStore:
                 raise StoreError(f"{self.meta_path}: {name} features were computed in {was}, this run "
                                  f"asks {precision}; pass --precision {was} or use another {store_option}")
         return old
+
+    def _other_weights(self, old: dict, meta: dict) -> tuple[dict[str, str], dict[str, str], str | None]:
+        """Extract's run (`meta`: its settings, `extract.pipeline.settings_meta`, or its backbones' record) against
+        a store's meta.json (`old`), before the backbones load: ({modality: the store's weights} that differ from
+        the run's, {modality: the store's precision} that differs from one the run asks for a modality it holds
+        files of, the run's weights). One store's features come from one kind of weights (pretrained, or random
+        of one seed) for every modality, as a checkpoint records one: a second seed's modality made a store no
+        model of could caption, and the advice to add to it then asked each seed in turn (trial 72). Said with
+        the settings in one line: a run that fixed those went on to load weights, or a precision, the store was
+        not extracted with, to be refused then (trials 71, 72)."""
+        from extract.modalities import REGISTRY
+
+        run = meta.get("backbones", {})
+        randoms = [w for w in run.values() if RANDOM_WEIGHTS.fullmatch(str(w))]
+        wid = randoms[0] if randoms else ANY_WEIGHT_FILE
+        weights = {name: was for name, was in old.get("backbones", {}).items()
+                   if name in REGISTRY and weights_differ(was, run.get(name, wid))}
+        precisions = {name: was for name, asked in meta.get("precision", {}).items()
+                      if (was := old.get("precision", {}).get(name, asked)) != asked and self.has_files(name)}
+        return weights, precisions, (wid if not run or randoms else next(iter(run.values())))
 
     def init_meta(self, meta: dict, store_option: str = "--out", adds: bool = False) -> bool:
         """Create meta.json, or check an existing one agrees (`check_meta`) and merge new modalities into it;

@@ -387,7 +387,10 @@ def test_rerun_at_another_precision_refuses_a_mixed_store(tmp_path, videos, caps
     store = tmp_path / "s"
     assert extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH)[0] == 0
     rc, err = extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH, "--precision", "bf16")
-    assert rc == 2 and one_line_error(err) and "vggish features were computed in fp32, this run asks bf16" in err
+    # (said before the backbones load, with the option that adds to the store: trial 72)
+    assert rc == 2 and one_line_error(err) and err.endswith(
+        "store was extracted with vggish precision fp32, this run asks precision bf16; pass --precision fp32 to add "
+        "to this store, or use another --out\n"), err
     assert json.loads((store / "meta.json").read_text())["precision"] == {"vggish": "fp32"}
 
 
@@ -788,8 +791,8 @@ def test_a_store_of_other_settings_names_each_and_the_options_that_add_to_it(tmp
 
 
 @pytest.mark.parametrize("weights, asks", [
-    ((), "resnet152 weights pretrained"),
-    (("--weights", "random", "--seed", "1"), "resnet152 weights random(seed=1)")])
+    ((), "weights pretrained"),
+    (("--weights", "random", "--seed", "1"), "weights random(seed=1)")])
 def test_a_store_of_other_weights_is_named_with_its_settings_before_they_load(weights, asks, tmp_path, capsys,
                                                                              monkeypatch):
     """(trial 71) A store of seeded random weights and other settings: the refusal named the settings alone, and a
@@ -810,9 +813,15 @@ def test_a_store_of_other_weights_is_named_with_its_settings_before_they_load(we
     (tmp_path / "x.mp4").write_bytes(b"x")
     rc, err = extract(capsys, tmp_path / "x.mp4", "--out", store.root, "--modalities", "resnet152", *weights)
     assert rc == 2 and err == (f"error: {store.meta_path}: store was extracted with frames=4, image_size=64, resnet152 "
-                               f"weights random(seed=0), this run asks frames=40, image_size=224, {asks}; pass "
-                               "--frames 4 --image-size 64 --weights random --seed 0 to add to this store, or use "
-                               "another --out\n")
+                               "weights random(seed=0), vggish weights random(seed=0), this run asks frames=40, "
+                               f"image_size=224, {asks}; pass --frames 4 --image-size 64 --weights random --seed 0 to "
+                               "add to this store, or use another --out\n")
+    # one store, one kind of weights for every modality: a second seed's c3d made a store no model of could
+    # caption, and the advice then asked each seed in turn (trial 72)
+    rc, err = extract(capsys, tmp_path / "x.mp4", "--out", store.root, "--modalities", "c3d", "--frames", "4",
+                      "--image-size", "64", *weights)
+    assert rc == 2 and "pass --weights random --seed 0 to add to this store" in err, err
+    assert "c3d" not in json.loads(store.meta_path.read_text())["backbones"]
     # (the weights alone: the same advice; a store of a weight file still takes a pretrained run)
     rc, err = extract(capsys, tmp_path / "x.mp4", "--out", store.root, "--modalities", "resnet152", "--frames", "4",
                       "--image-size", "64", *weights)
