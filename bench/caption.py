@@ -2,7 +2,8 @@
 
 Warm: backbones and model already loaded (and run once), one video from file to caption and tags.
 Cold: `python caption.py VIDEO --checkpoint CKPT` from process start to answer.
-The checkpoint is a randomly initialised default S2VT (hidden 512, 10k words, 20 tags) with
+The checkpoint is a randomly initialised S2VT of the caption recipe's width (RECIPES, s2vt/config.py;
+10k words, 20 tags) with
 the default extraction settings (40 frames, 8 C3D clips, 224 px, seeded random backbones);
 an untrained decoder runs to the full 28 words, so decoding time is the worst case.
 Run: python bench/caption.py [--repeats 5]
@@ -28,6 +29,7 @@ from extract.media import decode_media
 from extract.pipeline import ExtractConfig, Extractor
 from s2vt.data import Labels
 from s2vt.checkpoint import has_captions, load_checkpoint, save_checkpoint
+from s2vt.config import RECIPES
 from s2vt.model import ModelConfig, S2VT
 from s2vt.predict import answer
 from s2vt.vocab import SPECIALS, Vocab
@@ -40,7 +42,8 @@ def make_checkpoint(path: Path) -> None:
     vocab = Vocab([*SPECIALS, *(f"w{i}" for i in range(10000 - 4))])
     labels = Labels([f"tag{i}" for i in range(20)], multilabel=False)
     torch.manual_seed(0)
-    model = S2VT(ModelConfig.former({m: b.dim for m, b in ex.backbones.items()}, len(vocab), 20))
+    model = S2VT(ModelConfig.former({m: b.dim for m, b in ex.backbones.items()}, len(vocab), 20,
+                                    hidden=RECIPES["captions"]["hidden"]))
     save_checkpoint(path, model, vocab, labels, ex.meta(), 0, {}, has_captions=True)
 
 

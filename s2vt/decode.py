@@ -51,6 +51,15 @@ def map_states(states, fn):
     return tuple(map_states(s, fn) for s in states)
 
 
+def stacked_states(a, b):
+    """Two nested states of one structure as one batch (dim 1: the LSTMs', the context's and the attention
+    steps'), or None where their shapes differ elsewhere."""
+    if isinstance(a, torch.Tensor):
+        return torch.cat([a, b], 1) if a.shape[:1] + a.shape[2:] == b.shape[:1] + b.shape[2:] else None
+    parts = [stacked_states(x, y) for x, y in zip(a, b)]
+    return None if len(a) != len(b) or any(p is None for p in parts) else tuple(parts)
+
+
 def _batch_size(states) -> tuple[int, torch.device]:
     while not isinstance(states, torch.Tensor):
         states = states[0]
@@ -113,8 +122,13 @@ def beam_search(model, states, bos: int, eos: int, beam: int = 5, max_len: int =
     k = beam
     states = map_states(states, lambda s: s.repeat_interleave(k, dim=1))
     use_lm = anti_lm > 0 and lm_states is not None
+    n = b * k
     if use_lm:
         lm_states = map_states(lm_states, lambda s: s.repeat_interleave(k, dim=1))
+        # the video's hypotheses and the blank's as one batch: a step reads the decoder's weights once for both,
+        # which is most of its time for a few videos (caption.py: 5 hypotheses; docs/benchmarks.md)
+        if (both := stacked_states(states, lm_states)) is not None:
+            states, lm_states = both, None
     scores = torch.zeros(b, k, device=device)
     scores[:, 1:] = float("-inf")  # all beams start identical: keep one alive
     prev = torch.full((b * k, 1), bos, dtype=torch.long, device=device)
@@ -123,12 +137,17 @@ def beam_search(model, states, bos: int, eos: int, beam: int = 5, max_len: int =
     lengths = torch.zeros(b, k, device=device)
     offsets = (torch.arange(b, device=device) * k)[:, None]
     for _ in range(max_len + 1):
-        logits, states = model.step(prev, states)
-        logp = torch.log_softmax(_banned(logits[:, -1].float(), bos, pad, seqs=seqs.reshape(b * k, seqs.shape[-1])),
-                                 -1).view(b, k, -1)
-        if use_lm:  # (banned words stay -inf: -inf - finite)
+        stacked = use_lm and lm_states is None
+        logits, states = model.step(torch.cat([prev, prev]) if stacked else prev, states)
+        logits = logits[:, -1].float()
+        if stacked:
+            logits, lm_logits = logits[:n], logits[n:]
+        elif use_lm:
             lm_logits, lm_states = model.step(prev, lm_states)
-            logp = logp - anti_lm * torch.log_softmax(lm_logits[:, -1].float(), -1).view(b, k, -1)
+            lm_logits = lm_logits[:, -1].float()
+        logp = torch.log_softmax(_banned(logits, bos, pad, seqs=seqs.reshape(n, seqs.shape[-1])), -1).view(b, k, -1)
+        if use_lm:  # (banned words stay -inf: -inf - finite)
+            logp = logp - anti_lm * torch.log_softmax(lm_logits, -1).view(b, k, -1)
         vocab = logp.shape[-1]
         if finished.any():  # a finished hypothesis may only add <eos>, at no cost
             logp.masked_fill_(finished[..., None], float("-inf"))
@@ -136,8 +155,9 @@ def beam_search(model, states, bos: int, eos: int, beam: int = 5, max_len: int =
         top_scores, top_idx = (scores[..., None] + logp).view(b, -1).topk(k, dim=-1)
         src, tok = top_idx // vocab, top_idx % vocab
         flat = (offsets + src).view(-1)
-        states = map_states(states, lambda s: s.index_select(1, flat))
-        if use_lm:
+        chosen = torch.cat([flat, flat + n]) if stacked else flat
+        states = map_states(states, lambda s: s.index_select(1, chosen))
+        if use_lm and not stacked:
             lm_states = map_states(lm_states, lambda s: s.index_select(1, flat))
         was_done = finished.gather(1, src)
         seqs = torch.cat([seqs.gather(1, src[..., None].expand(-1, -1, seqs.shape[-1])), tok[..., None]], -1)
