@@ -780,14 +780,13 @@ class FeatureStore:
         of one seed) for every modality, as a checkpoint records one: a second seed's modality made a store no
         model of could caption, and the advice to add to it then asked each seed in turn (trial 72). Said with
         the settings in one line: a run that fixed those went on to load weights, or a precision, the store was
-        not extracted with, to be refused then (trials 71, 72)."""
-        from extract.modalities import REGISTRY
-
+        not extracted with, to be refused then (trials 71, 72). Another modality's weights are compared where they
+        are random (imports and YouTube-8M name theirs otherwise, and a weight file's name does not say whose)."""
         run = meta.get("backbones", {})
         randoms = [w for w in run.values() if RANDOM_WEIGHTS.fullmatch(str(w))]
         wid = randoms[0] if randoms else ANY_WEIGHT_FILE
         weights = {name: was for name, was in old.get("backbones", {}).items()
-                   if name in REGISTRY and weights_differ(was, run.get(name, wid))}
+                   if (name in run or RANDOM_WEIGHTS.fullmatch(str(was))) and weights_differ(was, run.get(name, wid))}
         precisions = {name: was for name, asked in meta.get("precision", {}).items()
                       if (was := old.get("precision", {}).get(name, asked)) != asked and self.has_files(name)}
         return weights, precisions, (wid if not run or randoms else next(iter(run.values())))
