@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import signal
@@ -254,7 +255,13 @@ def prepare(args: argparse.Namespace):
     items = collect_items(args.input)
     store = FeatureStore(make_dirs(args.out))  # (an impossible --out fails before the backbones load)
     # (so does a store of other settings, or of features whose settings no meta.json records)
-    refuse_unrecorded_features(store, store.check_meta(settings_meta(cfg), adds=True))
+    old = store.check_meta(settings_meta(cfg), adds=True)
+    refuse_unrecorded_features(store, old)
+    # `--precision auto` adds to a store at the precision each modality's files were computed in: "auto" picks one
+    # for the machine, and a store of two (one modality's fp32 asked for by name) refused every value (trial 73)
+    held = {m: p for m, p in (old.get("precision") or {}).items() if m in cfg.modalities and store.has_files(m)}
+    if cfg.precision == "auto" and held:
+        cfg = dataclasses.replace(cfg, precision={m: held.get(m, "auto") for m in cfg.modalities})
     store.check_logs()  # (and a log that cannot be appended to: found at a video, after its features)
     refuse_blocked_folders(store, cfg.modalities)  # (and a modality's folder that is none)
     with warnings.catch_warnings():

@@ -1008,7 +1008,8 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     replaced = []  # (a rerun's clips whose file changed since: silently replaced, a model's features were not; trial 71)
     for entry, path in plan:
         if not store.import_done(modality, entry["video_id"], path):  # (a rerun: the same file, copied already)
-            if store.has(modality, entry["video_id"]):
+            # (a file the same through another path, a link, is copied again, unchanged: not said; trial 73)
+            if store.has(modality, entry["video_id"]) and not same_features(store, modality, entry["video_id"], path):
                 replaced.append(entry["video_id"])
             x = read_feature_file(path)
             with interrupts_held():  # (a Ctrl-C or SIGTERM comes after the file, its record and its count)
@@ -1024,6 +1025,14 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     if predict_only:
         print(f"note: {labels_from}: no clip has captions or tags: the {counted(len(plan), 'clip')} of split test "
               "are for a model to predict (s2vt evaluate --split test), nothing to score", file=sys.stderr)
+        # (a model reads its modalities by name: one of another name held for these ids answers from those, not
+        # from the features imported here; trial 73)
+        ids = [entry["video_id"] for entry, _ in plan]
+        if others := [m for m in store.modalities() if m != modality and any(store.has(m, v) for v in ids)]:
+            held = [v for v in ids if any(store.has(m, v) for m in others)]
+            print(f"warning: {store.root} holds {', '.join(others)} features of {counted(len(held), 'clip')} of "
+                  f"these too (first: {held[0]}): a model of {others[0]} answers for them from those, not from these "
+                  f"{modality} features; clips to predict go in another --features store", file=sys.stderr)
     return [entry for entry, _ in plan] + list(captions_only)
 
 

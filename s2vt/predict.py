@@ -668,11 +668,12 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         have = collections.Counter(e.get("split", "train") for e in every)
         if not have:  # (an empty file: "(it has ): pass --split" was said, which no --split mends)
             raise StoreError(f"{manifest}: the manifest has no video")
-        # (the split to pass named where there is one held out: "pass --split" left it to guess; trial 72. Not
-        # train: its scores would be of videos the model learnt from)
+        # (the split to pass named: "pass --split" left it to guess, and was an error as typed; trials 72, 73. Train
+        # only where nothing is held out: evaluate then says whether the model learnt from those videos)
+        splits = [s for s in ("val", "test") if s in have] or [s for s in have if s != split]
         raise StoreError(f"{manifest}: no videos in split {split!r} (it has "
-                         + ", ".join(f"{n} {s}" for s, n in have.items()) + "): pass --split"
-                         + (f" {next(iter(have))}" if set(have) in ({"val"}, {"test"}) else ""))
+                         + ", ".join(f"{n} {s}" for s, n in have.items()) + "): pass "
+                         + " or ".join(f"--split {s}" for s in splits))
     blank = drop_blank_captions(entries)  # (no references, as `score` and training read them)
     if blank and any(e.get("captions") or e.get("tags") for e in entries):  # (else the note at the end says it)
         print(f"warning: {manifest}: ignoring {blank} blank reference caption{'s' if blank > 1 else ''} in split "

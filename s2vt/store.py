@@ -750,8 +750,11 @@ class FeatureStore:
             asks = ([f"{k}={meta[k]!r}" for k in differ] + [f"weights {wid}"] * bool(weights)
                     + [f"precision {meta['precision'][m]}" for m in list(precisions)[:1]])
             asks = repr(meta[differ[0]]) if len(differ) == 1 and not (weights or precisions) else ", ".join(asks)
+            # (modalities held at two precisions: no one value adds to both, auto adds each at its own; trial 73)
+            held = {old.get("precision", {}).get(m) for m in meta.get("precision", {}) if self.has_files(m)}
             options = ([as_option(k, old[k]) for k in differ] + sorted({weights_option(w) for w in weights.values()})
-                       + sorted({f"--precision {p}" for p in precisions.values()}))
+                       + (["--precision auto"] if len(held - {None}) > 1 and precisions else
+                          sorted({f"--precision {p}" for p in precisions.values()})))
             same = f"pass {' '.join(options)} to add to this store, or " \
                 if adds and all(k in SETTING_OPTIONS for k in differ) else ""
             raise StoreError(f"{self.meta_path}: store was extracted with {', '.join(was)}, this run asks {asks}; "

@@ -83,7 +83,7 @@ def test_the_unlabelled_file_is_split_test_and_export_writes_exactly_it(tmp_path
     code, _, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", bare, "--out",
                         tmp_path / "x.json")
     assert code == 2
-    assert err == f"error: {bare}: no videos in split 'test' (it has 40 train): pass --split\n"
+    assert err == f"error: {bare}: no videos in split 'test' (it has 40 train): pass --split train\n"
     # (a split held out is named: trial 72)
     tests = tmp_path / "tests.jsonl"
     tests.write_text("".join(json.dumps(e) + "\n" for e in read_manifest(manifest) if e["split"] == "test"))

@@ -832,6 +832,43 @@ def test_a_store_of_other_weights_is_named_with_its_settings_before_they_load(we
         extract(capsys, tmp_path / "x.mp4", "--out", tmp_path / "s2", "--modalities", "resnet152")
 
 
+def test_auto_precision_adds_to_a_store_at_each_modality_s_own(tmp_path, capsys, monkeypatch):
+    """A store of int8 resnet152 and fp32 vggish (asked for by name): `--precision auto` over both refused for
+    vggish's, and the advised --precision fp32 then for resnet152's, and so on (trial 73). auto takes each held
+    modality's precision; one asked for by name is still checked against it."""
+    import numpy as np
+
+    import extract.__main__ as cli
+
+    built = []
+
+    class Built(Exception):
+        pass
+
+    def build(cfg):
+        built.append(cfg)
+        raise Built
+
+    monkeypatch.setattr(cli, "Extractor", build)
+    store = FeatureStore(tmp_path / "store")
+    store.init_meta({"frames": 4, "image_size": 64, "seed": 0, "dtype": "float16",
+                     "backbones": {"resnet152": "random(seed=0)", "vggish": "random(seed=0)"},
+                     "precision": {"resnet152": "int8", "vggish": "fp32"}})
+    for m in ("resnet152", "vggish"):
+        (store.root / m).mkdir()
+        np.save(store.root / m / "v.npy", np.zeros((2, 3), np.float16))
+    (tmp_path / "x.mp4").write_bytes(b"x")
+    args = (capsys, tmp_path / "x.mp4", "--out", store.root, "--weights", "random", "--frames", "4", "--image-size", "64")
+    with pytest.raises(Built):
+        extract(*args)
+    assert built[0].precision == {"resnet152": "int8", "c3d": "auto", "vggish": "fp32"}
+    rc, err = extract(*args, "--precision", "fp32")
+    assert rc == 2 and err.endswith("store was extracted with resnet152 precision int8, this run asks precision fp32; "
+                                    "pass --precision auto to add to this store, or use another --out\n"), err
+    rc, err = extract(*args, "--precision", "fp32", "--modalities", "resnet152")  # (one held precision: named)
+    assert rc == 2 and err.endswith("pass --precision int8 to add to this store, or use another --out\n"), err
+
+
 def test_a_store_another_run_began_with_other_settings_gives_no_resume_advice(tmp_path, capsys, monkeypatch):
     """(hostile trial) Two runs into one empty store at once, --frames 8 and --frames 4: the one that wrote its
     meta.json second said "... store was extracted with frames=8, this run asks 4; use another --out (stopped after

@@ -911,6 +911,12 @@ def test_a_caption_file_needs_split_and_an_import_of_nothing_labelled_is_refused
     # ... with another store as the way out: under another modality name a model read the old features (trial 72)
     assert err[0].endswith("this import would replace them: pass another --features store (a model reads its "
                            "modality by name: 'cnn' here)"), err
+    # under another modality name: imported, and said that a model of cnn answers from the cnn ones (trial 73)
+    code, err = import_features(capsys, tmp_path / "feat2", manifest, tmp_path / "st", tmp_path / "m2.jsonl", "cnn3",
+                                "--split", "test")
+    assert code == 0 and f"warning: {tmp_path / 'st'} holds cnn features of 2 clips of these too (first: v0): a model " \
+        "of cnn answers for them from those, not from these cnn3 features; clips to predict go in another " \
+        "--features store" in err, err
 
 
 def test_feature_files_named_like_no_id_get_extracts_ids_and_their_captions(tmp_path, capsys):
@@ -1381,6 +1387,13 @@ def test_a_rerun_that_copies_changed_files_again_says_so(tmp_path, capsys):
         "since they were imported, or their copies cut short (first: v1); a model trained on them before learnt " \
         "from the old ones" in err, err
     assert np.array_equal(np.load(tmp_path / "st" / "cnn" / "v1.npy").astype(np.float32), new)
+    # the same files through links: copied again (another path), not said to have changed (trial 73)
+    (tmp_path / "links").mkdir()
+    for v in ("v0", "v1"):
+        (tmp_path / "links" / f"{v}.npy").symlink_to(tmp_path / "feat" / f"{v}.npy")
+    code, err = import_features(capsys, tmp_path / "links", caps, tmp_path / "st", tmp_path / "m.jsonl", "cnn",
+                                "--split", "train", "--force")
+    assert code == 0 and not any("copied again" in line for line in err), err
 
 
 def test_an_empty_mlds_label_list_is_said_so(tmp_path, capsys):
