@@ -1030,9 +1030,10 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
         ids = [entry["video_id"] for entry, _ in plan]
         if others := [m for m in store.modalities() if m != modality and any(store.has(m, v) for v in ids)]:
             held = [v for v in ids if any(store.has(m, v) for m in others)]
-            print(f"warning: {store.root} holds {', '.join(others)} features of {counted(len(held), 'clip')} of "
-                  f"these too (first: {held[0]}): a model of {others[0]} answers for them from those, not from these "
-                  f"{modality} features; clips to predict go in another --features store", file=sys.stderr)
+            print(f"note: {store.root} holds {', '.join(others)} features of {counted(len(held), 'clip')} of these "
+                  f"too (first: {held[0]}): a model reads the modalities it was trained on by name, so one of "
+                  f"{others[0]} answers for them from those (another --features store keeps new clips apart)",
+                  file=sys.stderr)
     return [entry for entry, _ in plan] + list(captions_only)
 
 

@@ -914,9 +914,9 @@ def test_a_caption_file_needs_split_and_an_import_of_nothing_labelled_is_refused
     # under another modality name: imported, and said that a model of cnn answers from the cnn ones (trial 73)
     code, err = import_features(capsys, tmp_path / "feat2", manifest, tmp_path / "st", tmp_path / "m2.jsonl", "cnn3",
                                 "--split", "test")
-    assert code == 0 and f"warning: {tmp_path / 'st'} holds cnn features of 2 clips of these too (first: v0): a model " \
-        "of cnn answers for them from those, not from these cnn3 features; clips to predict go in another " \
-        "--features store" in err, err
+    assert code == 0 and f"note: {tmp_path / 'st'} holds cnn features of 2 clips of these too (first: v0): a model " \
+        "reads the modalities it was trained on by name, so one of cnn answers for them from those (another " \
+        "--features store keeps new clips apart)" in err, err
 
 
 def test_feature_files_named_like_no_id_get_extracts_ids_and_their_captions(tmp_path, capsys):
