@@ -388,6 +388,9 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
                         "without it, tags are label<Index>, as `s2vt import yt8m` names them without one")
     p.add_argument("--top-k", type=int, default=None,
                    help="for yt8m: classes written per video (default 20, as youtube-8m's inference.py)")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="for lic2022: write the split's videos the predictions lack with empty answers (without it: "
+                        "refused)")
     p.add_argument("--force", action="store_true", help="replace an existing --out file (without it: refused)")
 
 
@@ -462,6 +465,14 @@ def run_export(args: argparse.Namespace) -> int:
                 raise ResultsError(f"{args.preds}: no predicted tag is a LIC2022 label (level1:, level2:, tag:): "
                                    "a model trained on LIC2022 data writes them")
             missing, outside = sum(v not in preds for v in order), len(set(preds) - set(order))
+            if missing and not args.allow_partial:
+                # (a submission half of whose lines were blank was written, exit 0, from another split's predictions
+                # that shared some ids; trial 74)
+                first = next(v for v in order if v not in preds)
+                raise ResultsError(f"{args.preds} has no prediction for {missing} of the "
+                                   f"{counted(len(order), split + ' video')} of {args.manifest} (first: "
+                                   f"{one_line(first)}): s2vt evaluate --split {split} predicts every one (without "
+                                   "--skip-missing); --allow-partial writes them with empty answers")
             # (each count said as 'video' for one, its verb agreeing: '1 predicted videos are' was said; hostile trial)
             notes = ([f"{missing} of the {counted(len(order), split + ' video')} {'has' if missing == 1 else 'have'} "
                       "no prediction (written with empty answers)"] * bool(missing)

@@ -141,6 +141,8 @@ class TrainConfig:
                                      "each old file replaced as its new one is written; without --overwrite or "
                                      "--resume such an OUT is refused")
     skip_missing: bool = setting(False, "drop videos without features (with a warning)")
+    learn_missing: bool = setting(False, "train on videos that lack some feature files, the model's missing vector "
+                                         "standing in for them and learnt (as evaluate predicts such videos)")
     metric: str = setting("auto", "validation metric for early stopping (auto: CIDEr with captions, else lic_score "
                                   "for LIC2022 levels, gap for multi-label tags, tag_acc for single-label)",
                           ("auto", "CIDEr", "tag_acc", "gap", "lic_score"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import math
+import os
 import random
 import warnings
 
@@ -13,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .consensus import caption_consensus
 from .errors import UserError, counted
-from .store import FeatureStore
+from .store import FeatureStore, StoreError
 
 from .formats import LEVEL1, SEMANTIC
 from .text import TextVocab, collate_text
@@ -62,8 +63,30 @@ def empty_training_split(manifest, counts: dict[str, int], labelled: bool = True
                      "manifest")
 
 
-def check_features(entries: list[dict], store: FeatureStore, modalities: list[str], skip_missing: bool) -> list[dict]:
-    """Entries whose feature files all exist; missing ones are an error unless `skip_missing`. Counted
+class GapStore(FeatureStore):
+    """A store as `evaluate` reads it for a checkpoint, and training with --learn-missing: an absent feature file
+    reads as zero rows (the model's missing vector stands in, as for a silent video's audio), and a file whose
+    shape the model cannot take is refused naming it."""
+
+    def __init__(self, root: str | os.PathLike, dims: dict[str, int]) -> None:
+        super().__init__(root)
+        self.dims = dims
+
+    def read(self, modality: str, video_id: str) -> np.ndarray:
+        if not self.has(modality, video_id):
+            return np.zeros((0, self.dims[modality]), np.float32)
+        x = super().read(modality, video_id)
+        if x.ndim != 2 or x.shape[1] != self.dims[modality]:
+            raise StoreError(f"{self.path(modality, video_id)}: shape {list(x.shape)}, the checkpoint takes "
+                             f"[T, {self.dims[modality]}]")
+        return x
+
+
+def check_features(entries: list[dict], store: FeatureStore, modalities: list[str], skip_missing: bool,
+                   learn_missing: bool = False) -> list[dict]:
+    """Entries whose feature files all exist; missing ones are an error unless `skip_missing` (left out) or
+    `learn_missing` (kept, read through `GapStore`: the model's missing vector stands in for the files they lack
+    and is learnt, as evaluate then predicts such videos). Counted
     over all `entries` (training checks train and val at once), by split when they are in several.
     Refused too: a video of captions alone (`captions_only`) that has features (its mark would throw them
     away unsaid), and a training split of such videos alone (no video to standardise the features on)."""
@@ -80,6 +103,17 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
     by_split = collections.Counter(e.get("split", "train") for e in lost)
     videos = counted(len(missing), "video") + (f" ({', '.join(f'{n} {s}' for s, n in by_split.items())})"
                                          if len(by_split) > 1 else "")
+    if missing and learn_missing:
+        lacking = {m: n for m in modalities if (n := sum(not store.has(m, v) for v in missing))}
+        if none := [m for m in modalities if not any(store.has(m, e["video_id"]) for e in entries
+                                                     if e.get("split", "train") == "train")]:
+            # (no file to learn the modality's features or width from: nothing for the vector to stand in for)
+            raise DataError(f"no training video has {','.join(none)} features in {store.root}: --learn-missing needs "
+                            f"some; pass --modalities without {','.join(none)}")
+        warnings.warn(f"{videos} {'lacks' if len(missing) == 1 else 'lack'} features ({', '.join(f'{m} {n}' for m, n in lacking.items())}; first: "
+                      f"{', '.join(missing[:5])}): trained with the model's missing vector standing in "
+                      "(--learn-missing)")
+        return entries
     if missing and not skip_missing:
         # named by what they lack; a modality all of them have (a store another import added a modality
         # to) is a third way out: training on it alone
@@ -93,7 +127,9 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
         make = " and ".join([f"extract {','.join(extracted)}"] * bool(extracted)
                             + [f"import {','.join(imported)}"] * bool(imported))
         advice = (f"pass --modalities {','.join(complete)} to train on the features they have, {make} for them, "
-                  "or pass --skip-missing to leave them out" if complete else f"{make} for them or pass --skip-missing")
+                  "or pass --learn-missing to train on them as they are or --skip-missing to leave them out"
+                  if complete else f"{make} for them, or pass --learn-missing (a learnt stand-in for what they lack) "
+                  "or --skip-missing")
         # (none of the training videos there: the store of another dataset, which --skip-missing would empty; it
         # was advised all the same, and then refused for the empty training split; hostile trial)
         train = [e for e in entries if e.get("split", "train") == "train" and not e.get("captions_only")]

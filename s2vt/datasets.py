@@ -18,9 +18,10 @@ import numpy as np
 from .errors import UserError, counted, interrupts_held
 from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_kind, json_problem,
                      make_dirs, output_error, parse_json, refuse_checkpoints, special_file, written_file)
-from .formats import LEVEL2_ALONE, MSRVTT_CATEGORIES, lic2022_left_out, lic2022_tags
+from .formats import EMPTY_TAG, MSRVTT_CATEGORIES, CategoryError, lic2022_left_out, lic2022_tags
 from .manifest import (SPLITS, VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
-                       two_names, no_such_video, read_manifest, sanitize_id, scan_videos, valid_video_id)
+                       refuse_not_utf8, two_names, no_such_video, read_manifest, sanitize_id, scan_videos,
+                       valid_video_id)
 from .store import FeatureStore, load_npy, modality_problem, not_a_folder, printable, refuse_run_folder, store_of
 from .vocab import is_blank
 
@@ -174,6 +175,7 @@ def csv_records(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, lis
     that swallows more than its own line is a DatasetError: the rest of the file would be lost.
     Blank lines are skipped; OSError; DatasetError for bytes that are not UTF-8 (naming their line)."""
     data = Path(path).read_bytes()
+    refuse_not_utf8(path, data, DatasetError)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:  # (named by line, as the other readers name one: not by offset in the file)
@@ -509,6 +511,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             data = Path(path).read_bytes()
         except OSError as e:
             raise DatasetError(f"{path}: cannot read ({e.strerror})") from None
+        refuse_not_utf8(path, data, DatasetError)  # (before the last line's check: it read as cut short)
         if mlds_labels(data):
             raise DatasetError(f"{path}: not JSON lines (one object per line): it is a JSON array; it looks like "
                                "MLDS's training_label.json: s2vt import mlds")
@@ -535,6 +538,8 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             try:
                 tags = lic2022_tags(obj)
                 left_out = lic2022_left_out(obj)
+            except CategoryError as e:
+                raise DatasetError(f"{where}@id {vid}: {e}") from None
             except (AttributeError, TypeError):
                 raise DatasetError(f"{where}@id {vid}: 'category' and 'tag' must be lists of objects "
                                    "with a string '@value'") from None
@@ -545,11 +550,11 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             if bad:
                 raise DatasetError(f"{where}@id {vid}: {bad[0]!r} must be a string")
             # (an empty topic tag on a video without labels drops nothing that meant one: a test record's placeholder)
-            orphan = [this for kind, this in left_out if kind == LEVEL2_ALONE]
-            for kind, this in left_out if tags else []:
+            unheld = [(kind, this) for kind, this in left_out if kind != EMPTY_TAG]
+            for kind, this in dict(reversed(left_out)).items() if tags else []:  # (a kind once a video: its first)
                 partial.add(kind, f"{where}@id {vid}: {this}")
-            if orphan and not tags:
-                labelless.add(f"{LEVEL2_ALONE}, its only label", f"{where}@id {vid}: {orphan[0]}")
+            if unheld and not tags:
+                labelless.add(f"{unheld[0][0]}, its only label", f"{where}@id {vid}: {unheld[0][1]}")
                 continue
             entries.append({"video_id": vid, "split": "train" if tags else "test", "captions": [], "tags": tags,
                             # a lone surrogate (valid JSON, not UTF-8) becomes "?": the manifest stays UTF-8
@@ -636,7 +641,8 @@ def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[
         print(f"warning: {len(missing)} ids have no usable tsn features: "
               + ", ".join([f"{len(absent)} without a tsn_features_*/<id>.npy file (first: {', '.join(absent[:5])})"]
                           * bool(absent) + [f"{rejected} whose file was left out above"] * bool(rejected))
-              + "; train with --skip-missing", file=sys.stderr)
+              + "; train with --learn-missing (a learnt stand-in for them) or --skip-missing (left out)",
+              file=sys.stderr)
     return missing
 
 

@@ -32,7 +32,7 @@ from .store import FeatureStore, StoreError, no_store_here, printable, store_not
 from .checkpoint import (DataMismatch, acting, check_resumable, checkpoint_of, load_weights, predated,
                          read_checkpoint, steps_left, write_checkpoint, write_checkpoints)
 from .config import RECIPES, ConfigError, TrainConfig, other_data
-from .data import (CaptionGroups, DataError, Labels, VideoDataset, assign_val, batches, check_features,
+from .data import (CaptionGroups, DataError, GapStore, Labels, VideoDataset, assign_val, batches, check_features,
                    empty_training_split, feature_dims, feature_stats, may_leave_parts_unused)
 from .epoch import (DivergedError, EarlyStopping, check_epoch_loss, check_summaries, distributed, first_step_loss,
                     lr_factor, param_groups, train_one_epoch, validate)
@@ -442,7 +442,9 @@ def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | No
 def prepare(cfg: TrainConfig):
     """Read and check manifest + store; returns (entries by split, store, modalities, vocab, labels);
     the splits also give "val_skipped", how many val videos --skip-missing left out."""
-    entries = assign_val(read_manifest(cfg.manifest), seed=cfg.seed)
+    entries = read_manifest(cfg.manifest)
+    had_val = any(e.get("split", "train") == "val" for e in entries)
+    entries = assign_val(entries, seed=cfg.seed)
     if not entries:  # (an empty file: said as such first, not as one without text or features)
         raise empty_training_split(cfg.manifest, {})
     store, modalities = open_store(cfg, entries)
@@ -451,13 +453,17 @@ def prepare(cfg: TrainConfig):
     if not splits["train"]:  # (before the features: their advice, --skip-missing, led to this refusal; trial 64)
         raise empty_training_split(cfg.manifest, counts, any(e.get("captions") or e.get("tags") for e in entries))
     if store is not None:  # (train and val at once: the first's error counted the videos of train alone)
-        kept = {id(e) for e in check_features(splits["train"] + splits["val"], store, modalities, cfg.skip_missing)}
+        if cfg.skip_missing and cfg.learn_missing:
+            raise DataError("--skip-missing leaves out the videos --learn-missing trains on: pass one of them")
+        kept = {id(e) for e in check_features(splits["train"] + splits["val"], store, modalities, cfg.skip_missing,
+                                              cfg.learn_missing)}
         for s in ("train", "val"):
             splits[s] = [e for e in splits[s] if id(e) in kept]
     if not splits["train"]:
         raise empty_training_split(cfg.manifest, counts, any(e.get("captions") or e.get("tags") for e in entries))
     # (a val split --skip-missing emptied: build says so, not "no val split")
     splits["val_skipped"] = counts["val"] - len(splits["val"])
+    splits["val_carved"] = not had_val and counts["val"] > 0  # (held out of train here: said in the log line)
     blank = drop_blank_captions(splits["train"] + splits["val"])
     has_caps = any(e.get("captions") for e in splits["train"])
     if not has_caps and not any(e.get("tags") for e in splits["train"]):
@@ -698,6 +704,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             "its tag F1 is 0")
     # (val's files too: one of another width would otherwise stop the run at its first validation)
     dims = ddp.agreed(lambda: feature_dims(store, splits["train"] + splits["val"], modalities)) if modalities else {}
+    if cfg.learn_missing and modalities and not streaming:  # (an absent file reads as zero rows, as evaluate's)
+        store = GapStore(store.root, dims)
     has_caps = any(e.get("captions") for e in splits["train"])
     has_tags = bool(labels.names)
     groups = kinds(labels.names)
@@ -986,7 +994,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         log(f"train {len(train_ds) if streaming else len(train_ds.entries)} {counted} ("
             + (f"{alone} of them captions alone, " if alone else "") + f"{len(train_ds)} items, "
             f"{len(sampler)} step{'s' * (len(sampler) != 1)} an epoch) / val "
-            f"{len(val_ds)} videos, modalities {dims}, "
+            f"{len(val_ds)} videos" + (" (a seeded tenth of train: the manifest has no val split), "
+                                       if splits.get("val_carved") else ", ")
+            + f"modalities {dims}, "
             + (f"vocab {len(vocab)}, " if has_caps else "")  # (tag-only: no caption vocabulary is used)
             + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens "
                f"({mcfg.text_fusion + ' fusion' if modalities else 'text alone'}), " if text_vocab else "")

@@ -14,33 +14,63 @@ LEVEL1, LEVEL2, SEMANTIC = "level1:", "level2:", "tag:"
 
 # what the importer says `lic2022_tags` leaves out of a record (`lic2022_left_out`)
 LEVEL2_ALONE, EMPTY_TAG = "a level 2 without a level 1", "a topic tag with an empty '@value'"
+OTHER_CATEGORY = "a category whose type is not level1 or level2"
+CATEGORY_TYPES = ("level1", "level2")
 
 
-def _categories(obj: dict) -> dict[str, str]:
-    """A LIC2022 record's categories by type (level1, level2)."""
-    return {c.get("@meta", {}).get("type"): c.get("@value", "") for c in obj.get("category", [])}
+class CategoryError(ValueError):
+    """A record whose categories contradict each other (two level 1s): no label can be chosen for it."""
+
+
+def _categories(obj: dict) -> tuple[dict[str, str], list[str]]:
+    """A LIC2022 record's categories by type (level1, level2), and those of no known type (as written). The type
+    is read without case or surrounding spaces ("Level1" is level 1), a value without surrounding spaces ("  其他 "
+    was a class of its own); an entry without a type or of another type was dropped unsaid, and a labelled video
+    whose only label it was became a test video, exported in the submission (hostile trial 74). CategoryError for
+    two different values of one type (one level 1 a video; the last had been kept unsaid)."""
+    cats, other = {}, []
+    for c in obj.get("category", []):
+        meta = c.get("@meta") or {}
+        kind = meta.get("type") if isinstance(meta, dict) else None
+        kind = kind.strip().lower() if isinstance(kind, str) else kind
+        value = c.get("@value", "")
+        value = value.strip() if isinstance(value, str) else value
+        if kind not in CATEGORY_TYPES:
+            if value:
+                other.append(f"{value!r} of type {kind!r}" if kind is not None else f"{value!r} without a type")
+            continue
+        if value and cats.get(kind) and cats[kind] != value:
+            raise CategoryError(f"two {kind} categories, {cats[kind]!r} and {value!r}: a video has one")
+        cats[kind] = cats.get(kind) or value
+    return cats, other
 
 
 def lic2022_tags(obj: dict) -> list[str]:
     """Manifest tags of one LIC2022 record: level1:L1, level2:L1/L2 and tag:T."""
-    cats = _categories(obj)
+    cats, _ = _categories(obj)
     tags = []
     if cats.get("level1"):
         tags.append(LEVEL1 + cats["level1"])
         if cats.get("level2"):
             tags.append(f"{LEVEL2}{cats['level1']}/{cats['level2']}")
-    tags += [SEMANTIC + t["@value"] for t in obj.get("tag", []) if t.get("@value")]
-    return tags
+    tags += [SEMANTIC + v for t in obj.get("tag", []) if (v := _value(t))]
+    return list(dict.fromkeys(tags))  # (a topic tag written twice is one label)
+
+
+def _value(tag: dict) -> str:
+    value = tag.get("@value")
+    return value.strip() if isinstance(value, str) else value
 
 
 def lic2022_left_out(obj: dict) -> list[tuple[str, str]]:
     """What `lic2022_tags` leaves out of one record, as (kind, this record's instance), for the importer to say:
-    a level 2 whose level 1 is missing (a manifest's level-2 tag names its level 1, `level2:L1/L2`) and topic
-    tags with an empty '@value'."""
-    cats, said = _categories(obj), []
+    a level 2 whose level 1 is missing (a manifest's level-2 tag names its level 1, `level2:L1/L2`), a category of
+    no known type, and topic tags with an empty '@value'."""
+    (cats, other), said = _categories(obj), []
     if cats.get("level2") and not cats.get("level1"):
         said.append((LEVEL2_ALONE, f"level 2 {cats['level2']!r} without a level 1"))
-    if any(not t.get("@value") for t in obj.get("tag", [])):
+    said += [(OTHER_CATEGORY, f"category {this}") for this in other]
+    if any(not _value(t) for t in obj.get("tag", [])):
         said.append((EMPTY_TAG, EMPTY_TAG))
     return said
 

@@ -138,6 +138,22 @@ def check_entry(entry: object, where: str = "") -> dict:
     return entry
 
 
+def not_utf8(data: bytes) -> str | None:
+    """"UTF-16" or "UTF-32" for text in one of those (its byte-order mark, or NUL bytes near the start, which no
+    UTF-8 text has: every ASCII character's other byte), else None: what Windows Notepad's "Unicode" writes was
+    read as UTF-8, after a false "last line cut short" warning, and refused at its first byte (trial 74)."""
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        return "UTF-16" if data[:4096].count(b"\x00\x00\x00") == 0 else "UTF-32"
+    return None
+
+
+def refuse_not_utf8(path: str | os.PathLike, data: bytes, error: type[UserError]) -> None:
+    if kind := not_utf8(data):
+        raise error(f"{path}: {kind} text, not UTF-8: save it as UTF-8")
+
+
 def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError,
                data: bytes | None = None) -> Iterator[tuple[str, object]]:
     """(where, value) for each non-blank line of a JSON Lines file, `where` being 'PATH:LINE: ';
@@ -150,6 +166,7 @@ def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError,
         data = Path(path).read_bytes() if data is None else data
     except OSError as e:
         raise error(f"{path}: cannot read ({e.strerror})") from None
+    refuse_not_utf8(path, data, error)
     for n, raw in enumerate(data.splitlines(), 1):
         where = f"{path}:{n}: "
         try:

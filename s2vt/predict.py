@@ -25,7 +25,7 @@ from .store import META_KEYS, FeatureStore, StoreError, no_store_here, one_line,
 
 from .checkpoint import (LAST_STEPS, CheckpointError, has_captions, load_checkpoint, model_from_checkpoint, steps_left,
                          read_checkpoint, text_vocab_of)
-from .data import Labels, VideoDataset, batches, collate, to_device
+from .data import GapStore, Labels, VideoDataset, batches, collate, to_device
 from .decode import DecodeConfig, decode, decode_config
 from .levels import LEVEL_KEYS, kinds, level_prediction, level_scores, probabilities
 from .metrics import CAPTION_KEYS, GAP_TOP_K, ONE_VIDEO_CIDER, TAG_KEYS, caption_scores, java_available, tag_scores
@@ -292,32 +292,14 @@ def check_store_matches(store: FeatureStore, ckpt_meta: dict, modalities: list[s
         raise StoreError(f"{store.meta_path}: {problem}")
 
 
-class GapStore(FeatureStore):
-    """A store as `evaluate` reads it for a checkpoint: an absent feature file reads as zero rows
-    (the model's learned missing vector stands in, as for a silent video's audio), and a file
-    whose shape the model cannot take is refused naming it."""
-
-    def __init__(self, root: str | Path, dims: dict[str, int]) -> None:
-        super().__init__(root)
-        self.dims = dims
-
-    def read(self, modality: str, video_id: str) -> np.ndarray:
-        if not self.has(modality, video_id):
-            return np.zeros((0, self.dims[modality]), np.float32)
-        x = super().read(modality, video_id)
-        if x.ndim != 2 or x.shape[1] != self.dims[modality]:
-            raise StoreError(f"{self.path(modality, video_id)}: shape {list(x.shape)}, the checkpoint takes "
-                             f"[T, {self.dims[modality]}]")
-        return x
-
-
 def with_features(entries: list[dict], store: FeatureStore, modalities: list[str], skip_missing: bool,
-                  split: str, manifest: str, from_text: bool) -> list[dict]:
+                  split: str, manifest: str, from_text: bool, unlearnt: tuple[str, ...] = ()) -> list[dict]:
     """`entries`, less those lacking a feature file when `skip_missing`; either way one stderr line
     says how many lack which modality (those kept are predicted from what they have). No video
     with any feature file at all is refused (StoreError): the store of another dataset, most likely,
     and every prediction would be the missing vector's; unless `from_text` (the model reads text and
-    the split has some: it is predicted from that)."""
+    the split has some: it is predicted from that). `unlearnt`: the modalities whose missing vector training never
+    learnt (no training video lacked them): said so, not "learned" (trial 74), with what learns it."""
     gaps = {e["video_id"]: [m for m in modalities if not store.has(m, e["video_id"])] for e in entries}
     gaps = {v: ms for v, ms in gaps.items() if ms}
     if not gaps:
@@ -329,8 +311,12 @@ def with_features(entries: list[dict], store: FeatureStore, modalities: list[str
                 f"none of the {len(entries)} {split} videos of {manifest} has features there")
         raise StoreError(f"{store.root}: {none} (first: {', '.join(list(gaps)[:3])}): is it the feature store of "
                          "another dataset?")
-    what = ("left out (--skip-missing)" if skip_missing else "predicted from the features they have, the model's "
-            "learned missing vector standing in for the rest (--skip-missing leaves them out)")
+    never = [m for m in modalities if m in unlearnt and any(m in ms for ms in gaps.values())]
+    stand_in = (f"missing vector standing in for the rest, never learnt for {','.join(never)} (no training video "
+                "lacked it: train.py --learn-missing learns it)" if never else
+                "learned missing vector standing in for the rest")
+    what = ("left out (--skip-missing)" if skip_missing else
+            f"predicted from the features they have, the model's {stand_in} (--skip-missing leaves them out)")
     print(f"warning: {len(gaps)} of {len(entries)} {split} videos lack features in {store.root} ({counts}; "
           f"{bare} with none at all; first: {', '.join(list(gaps)[:5])}): {what}", file=sys.stderr)
     kept = [e for e in entries if e["video_id"] not in gaps] if skip_missing else entries
@@ -681,8 +667,10 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     if store is not None:
         from .text import has_text
 
+        fusion = model.fusion
+        unlearnt = tuple(m for m in modalities if fusion.projects and not bool(fusion.missing[m].any()))
         entries = with_features(entries, store, modalities, skip_missing, split, manifest,
-                                text_vocab_of(ckpt) is not None and has_text(entries))
+                                text_vocab_of(ckpt) is not None and has_text(entries), unlearnt)
     check_fit(checkpoint, manifest, split, entries, labels.names, modalities, text_vocab_of(ckpt) is not None,
               features, vocabulary_of(ckpt, checkpoint))
     if html and store is not None:

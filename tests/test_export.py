@@ -68,7 +68,7 @@ def test_lic2022_export_writes_only_the_predicted_split(tmp_path, capsys):
     preds.write_text(json.dumps([{"video_id": v, "caption": "", "tags": ["level1:体育"]} for v in ("3", "2")]))
     manifest = lic_manifest(tmp_path / "m.jsonl")
     assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
-                 "--out", str(tmp_path / "a.zip")]) == 0
+                 "--out", str(tmp_path / "a.zip"), "--allow-partial"]) == 0
     _, text = unzip(tmp_path / "a.zip")
     assert [json.loads(line)["@id"] for line in text.splitlines()] == ["3", "4"]  # test only, manifest order
     err = capsys.readouterr().err.strip().splitlines()
@@ -92,7 +92,7 @@ def test_export_counts_one_video_as_one_video(tmp_path, capsys):
                                  {"video_id": "1", "caption": "", "tags": ["level1:q"]}]))
     manifest = lic_manifest(tmp_path / "m.jsonl")
     assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
-                 "--out", str(tmp_path / "b.zip")]) == 0
+                 "--out", str(tmp_path / "b.zip"), "--allow-partial"]) == 0
     assert capsys.readouterr().err.splitlines() == [
         "warning: 1 of the 2 test videos has no prediction (written with empty answers); 1 predicted video is not "
         "in split test (left out); 1 video has a level 2 that is not under its level 1, dropped (the level 1 kept; "
@@ -138,7 +138,7 @@ def test_lic2022_level2_warning_with_a_newline_stays_one_line(tmp_path, capsys):
     manifest = lic_manifest(tmp_path / "m.jsonl")
     capsys.readouterr()
     assert main(["export", str(preds), "--format", "lic2022", "--manifest", str(manifest),
-                 "--out", str(tmp_path / "a.zip")]) == 0
+                 "--out", str(tmp_path / "a.zip"), "--allow-partial"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and err[0].endswith('first: 3: level2:a\\nb/c\\u2028 with level1:<b>"x)'), err
 
@@ -311,8 +311,14 @@ def test_export_checks_what_it_is_given(tmp_path, capsys):
                                  "name it .zip"], err
     assert (tmp_path / "best.pt").read_bytes() == b"model"
     (tmp_path / "bl.zip").unlink()
-    # part of the split predicted, and a video of another split: written, with one warning line
+    # part of the split predicted: a submission with blank lines is refused (another split's predictions sharing
+    # some ids were written half blank, exit 0; trial 74), written with --allow-partial, with one warning line
     code, err = export()
+    assert code == 2 and err == [f"error: {preds} has no prediction for 1 of the 2 test videos of {manifest} (first: "
+                                 "4): s2vt evaluate --split test predicts every one (without --skip-missing); "
+                                 "--allow-partial writes them with empty answers"], err
+    assert not (tmp_path / "a.zip").exists()
+    code, err = export("--allow-partial")
     assert code == 0 and err[0] == ("warning: 1 of the 2 test videos has no prediction (written with empty answers); "
                                     "1 predicted video is not in split test (left out)")
     # the same video twice: which answer counts would be a guess

@@ -1429,6 +1429,30 @@ def test_lic2022_a_last_line_cut_short_is_skipped_as_msvd_skips_one(cut, tmp_pat
     assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {lic}:3: {why}")
 
 
+def test_utf16_annotations_are_named_as_such(tmp_path, capsys):
+    """A UTF-16 file (Windows Notepad's "Unicode") was warned of as cut short on its last line, then refused at its
+    first byte as not valid UTF-8 (trial 74): one line naming the encoding, with or without a byte-order mark, for
+    JSON lines, a manifest and an MSVD CSV alike."""
+    text = json.dumps({"@id": "1", "title": "猫", "category": [{"@meta": {"type": "level1"}, "@value": "动物"}]},
+                      ensure_ascii=False) + "\n"
+    for encoding, kind in (("utf-16", "UTF-16"), ("utf-16-be", "UTF-16"), ("utf-32", "UTF-32")):
+        lic = tmp_path / f"{encoding}.json"
+        lic.write_bytes(text.encode(encoding))
+        code, err = s2vt(capsys, "import", "lic2022", lic, "--out", tmp_path / "m.jsonl")
+        assert (code, err) == (2, [f"error: {lic}: {kind} text, not UTF-8: save it as UTF-8"]), err
+    csv = tmp_path / "msvd.csv"
+    header = "VideoID,Start,End,WorkerID,Source,AnnotationTime,Language,Description"
+    csv.write_bytes(f"{header}\nv,1,2,w,clean,3,English,a cat\n".encode("utf-16"))
+    code, err = s2vt(capsys, "import", "msvd", csv, "--out", tmp_path / "m.jsonl")
+    assert (code, err) == (2, [f"error: {csv}: UTF-16 text, not UTF-8: save it as UTF-8"]), err
+    from s2vt.manifest import ManifestError, read_manifest as read
+    manifest = tmp_path / "u.jsonl"
+    manifest.write_bytes(b'{"video_id": "a"}\n'.decode().encode("utf-16"))
+    with pytest.raises(ManifestError, match=r"u\.jsonl: UTF-16 text, not UTF-8: save it as UTF-8$"):
+        read(manifest)
+    assert not (tmp_path / "m.jsonl").exists()
+
+
 def test_lic2022_labels_a_manifest_cannot_hold_are_said_not_dropped_unsaid(tmp_path, capsys):
     """A level 2 without its level 1 (a manifest's level-2 tag names its parent) and a topic tag with an empty
     '@value' were dropped unsaid, and a video whose only label was such a level 2 became a test video (among the
@@ -1461,6 +1485,38 @@ def test_lic2022_labels_a_manifest_cannot_hold_are_said_not_dropped_unsaid(tmp_p
     code, err = s2vt(capsys, "import", "lic2022", only, "--out", tmp_path / "o.jsonl")
     assert (code, err) == (2, [f"error: {only}: every video was left out: a level 2 without a level 1, its only "
                                f"label (first: {only}:1: @id 1: level 2 '猫' without a level 1)"]), err
+
+
+def test_lic2022_categories_of_no_known_type_are_said_and_two_level_1s_refused(tmp_path, capsys):
+    """A category written "Level1", without '@meta' or of type "level3" was dropped unsaid: a labelled video whose only
+    label it was became a test video, exported in the submission; two level 1s kept the last unsaid; "  其他 " was a
+    class apart from "其他" (hostile trial 74)."""
+    def cat(kind, value):
+        return {"@meta": {"type": kind}, "@value": value}
+    rows = [{"@id": "1", "title": "a", "category": [cat(" Level1", "  动物 "), cat("LEVEL2", "猫")],
+             "tag": [{"@value": " x "}, {"@value": "x"}]},
+            {"@id": "2", "title": "b", "category": [{"@value": "动物"}]},
+            {"@id": "3", "title": "c", "category": [cat("level3", "野生"), cat("level1", "动物")]},
+            {"@id": "4", "title": "d", "category": [cat("level1", "动物"), cat("level1", "动物")]},
+            {"@id": "5", "title": "e"}]
+    lic = tmp_path / "k.json"
+    lic.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    out = tmp_path / "m.jsonl"
+    code, err = s2vt(capsys, "import", "lic2022", lic, "--out", out)
+    assert code == 0 and err[:2] == [
+        f"warning: {lic}: 1 of 4 videos imported without some labels: a category whose type is not level1 or level2 "
+        f"(first: {lic}:3: @id 3: category '野生' of type 'level3')",
+        f"warning: {lic}: 1 of 5 videos left out: a category whose type is not level1 or level2, its only label "
+        f"(first: {lic}:2: @id 2: category '动物' without a type)"], err
+    tags = {e["video_id"]: (e["split"], e["tags"]) for e in read_manifest(out)}
+    assert tags == {"1": ("train", ["level1:动物", "level2:动物/猫", "tag:x"]), "3": ("train", ["level1:动物"]),
+                    "4": ("train", ["level1:动物"]), "5": ("test", [])}
+    rows[3]["category"][1]["@value"] = "植物"
+    lic.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    code, err = s2vt(capsys, "import", "lic2022", lic, "--out", tmp_path / "two.jsonl")
+    assert (code, err) == (2, [f"error: {lic}:4: @id 4: two level1 categories, '动物' and '植物': a video has "
+                               "one"]), err
+    assert not (tmp_path / "two.jsonl").exists()
 
 
 def test_lic2022_a_labelled_file_named_test_is_noted_to_go_to_train(tmp_path, capsys):
@@ -1526,7 +1582,8 @@ def test_lic2022_leaves_out_tsn_files_that_are_no_usable_features(tmp_path, caps
                        f"{feat / '4.npy'})"], err
     assert err[1].startswith(f"warning: {src}: 1 of 5 feature files left out: unreadable (first: {feat / '3.npy'}: ")
     # (the files left out are not said to be missing: trial 64)
-    assert err[3] == "warning: 3 ids have no usable tsn features: 3 whose file was left out above; train with --skip-missing"
+    assert err[3] == ("warning: 3 ids have no usable tsn features: 3 whose file was left out above; train with "
+                      "--learn-missing (a learnt stand-in for them) or --skip-missing (left out)")
     assert sorted(p.name for p in (out.parent / "features" / "tsn").iterdir()) == ["1.npy", "5.npy"]
     np.save(feat / "2.npy", np.ones((3, 8), np.float32))  # (another width than most: left out, as a bad file)
     code, err = s2vt(capsys, "import", "lic2022", lic, "--features", src, "--out", tmp_path / "n" / "m.jsonl")

@@ -1262,7 +1262,14 @@ def test_videos_lacking_one_modality_are_told_the_modalities_they_have(store, tm
     code, err = s2vt(capsys, *train_args((store[0], tmp_path / "features"), tmp_path / "out"))
     assert code == 2 and err == [f"error: 3 videos have no features for pooled in {tmp_path / 'features'} (first: "
                                  f"{', '.join(lacking)}); pass --modalities resnet152,vggish to train on the features "
-                                 "they have, import pooled for them, or pass --skip-missing to leave them out"]
+                                 "they have, import pooled for them, or pass --learn-missing to train on them as "
+                                 "they are or --skip-missing to leave them out"]
+    # --learn-missing trains on them as they are: the store's other videos have pooled to learn it from
+    said = (f"3 videos lack features (pooled 3; first: {', '.join(lacking)}): trained with the model's missing vector "
+            "standing in (--learn-missing)")
+    with pytest.warns(UserWarning, match=re.escape(said)):
+        code, err = s2vt(capsys, *train_args((store[0], tmp_path / "features"), tmp_path / "out", "--learn-missing"))
+    assert code == 0, err
 
 
 def test_a_store_holding_none_of_the_videos_is_said_to_be_another_datasets(store, tmp_path, capsys):
