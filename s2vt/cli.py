@@ -264,7 +264,10 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     written: list = []
     try:  # (the import too: a Ctrl-C while torch loads says what to rerun as well)
-        from .predict import evaluate, format_table
+        from .predict import evaluate, format_table, predictions_file
+
+        # (the default predictions beside the checkpoint are rewritten on every run: said, not done unsaid; trial 75)
+        args.replaces = args.out is None and predictions_file(args.checkpoint, args.split, None).is_file()
 
         metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, decoding(args), args.out,
                            args.batch_size, args.device, args.skip_missing, args.html, args.force, written)
@@ -306,7 +309,9 @@ def wrote_evaluate(args: argparse.Namespace, written: list) -> str:
     (`one_line`): a newline in --out split the line, an escape sequence in it reached the terminal (hostile trial)."""
     from .store import one_line
 
-    what = [os.fsdecode(args.out or written[0]) + " (the predictions)", os.fsdecode(written[1]) + " (their metrics)",
+    replaced = ", replacing the earlier ones and their metrics" if getattr(args, "replaces", False) else ""
+    what = [os.fsdecode(args.out or written[0]) + f" (the predictions{replaced})",
+            os.fsdecode(written[1]) + " (their metrics)",
             *([f"{os.fsdecode(args.html)} (the report)"] if args.html else [])]
     return one_line("wrote " + " and ".join([", ".join(what[:-1]), what[-1]]))
 
@@ -576,8 +581,9 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
                              "or this import would move its videos to other splits (re-split it)")
     for sp in (msvd, msrvtt):
         sp.add_argument("--videos", default=None,
-                        help="folder with the video files (default: the annotation file's folder; "
-                             "a video not found there gets no path in the manifest)")
+                        help="folder with the video files: one not found there gets the path it would have "
+                             "there, with a warning (default: the annotation file's folder, where one not found "
+                             "gets no path in the manifest)")
         sp.add_argument("--strict", action="store_true", help="missing videos are an error")
 
 

@@ -194,6 +194,10 @@ MARKER = ".s2vt-demo"
 # held (O_EXCL) by the demo writing into the folder, its pid inside, removed when it ends: a second
 # demo, --overwrite or not, would otherwise remove the first one's outputs while it writes them
 LOCK = ".s2vt-demo.lock"
+# where --overwrite keeps an earlier finished demo's outputs while the new one is made: put back if the new one
+# stops (a Ctrl-C, a full disk), removed once it is finished (the earlier demo had been removed before the new
+# one began, and a Ctrl-C lost both; trial 75)
+PREVIOUS = ".s2vt-demo-previous"
 DEFAULT_PER_COMBO = 2  # videos per colour x motion x sound
 
 
@@ -263,12 +267,15 @@ def claim_folder(out: Path, overwrite: bool) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     lock = take_lock(out)
     try:
-        for name in DEMO_OUTPUTS if held else ():
-            path = out / name
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            elif path.exists() or path.is_symlink():
-                path.unlink()
+        previous = out / PREVIOUS
+        if held and (out / "report.md").is_file():  # (a finished demo: its report is written last)
+            remove(previous)  # (an older one a killed demo had kept aside: this one is newer, and finished)
+            previous.mkdir()
+            for name in DEMO_OUTPUTS:
+                if (out / name).exists() or (out / name).is_symlink():
+                    (out / name).rename(previous / name)
+        for name in DEMO_OUTPUTS if held else ():  # (a partial demo's: a finished one kept aside stays)
+            remove(out / name)
         (out / MARKER).write_text("made by `s2vt demo`; `s2vt demo --overwrite` replaces this folder's demo\n")
     except BaseException:
         release_lock(lock)
@@ -276,14 +283,43 @@ def claim_folder(out: Path, overwrite: bool) -> Path:
     return lock
 
 
+def remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def restore_previous(out: Path) -> bool:
+    """Put back the earlier demo --overwrite kept aside (PREVIOUS), in place of the new one's partial outputs;
+    whether there was one."""
+    previous = out / PREVIOUS
+    if not previous.is_dir():
+        return False
+    for name in DEMO_OUTPUTS:
+        remove(out / name)
+        if (previous / name).exists() or (previous / name).is_symlink():
+            (previous / name).rename(out / name)
+    shutil.rmtree(previous)
+    return True
+
+
 def run_demo(out: Path, per_combo: int = DEFAULT_PER_COMBO, overwrite: bool = False) -> dict:
-    """The whole pipeline on a generated dataset; returns DIR/metrics.json's content."""
+    """The whole pipeline on a generated dataset; returns DIR/metrics.json's content. An earlier demo --overwrite
+    replaces is kept aside until this one is finished, and put back if it stops."""
     at_least("--per-combo", per_combo, 1)  # (0 renders nothing and would fail only after making folders)
     lock = prepare_folder(out, overwrite)  # (before any work: a refusal leaves the folder as it was)
     try:
-        return demo_steps(out, per_combo)
+        metrics = demo_steps(out, per_combo)
     except UserError as e:  # (a full disk while rendering or training: the extraction step's advice, alike)
-        raise DemoStepError(f"{e} ({again_advice(str(out), per_combo)})") from None
+        kept = restore_previous(out)
+        raise DemoStepError(f"{e} ({again_advice(str(out), per_combo, kept)})") from None
+    except BaseException:  # (a Ctrl-C, extraction's exit)
+        restore_previous(out)
+        raise
+    else:  # (finished: a Ctrl-C from here on leaves the new demo, the earlier one's remains beside it)
+        remove(out / PREVIOUS)
+        return metrics
     finally:  # (a Ctrl-C or a failure too: the next demo in this folder is not refused)
         release_lock(lock)
 
@@ -354,8 +390,11 @@ class DemoStepError(UserError):
     """A step of the demo that failed (a video, a checkpoint the disk cannot hold), with what to run again."""
 
 
-def again_advice(out: str, per_combo: int) -> str:
-    """What every failed step of a demo ends its line with (a partial demo is left in `out`)."""
+def again_advice(out: str, per_combo: int, kept: bool = False) -> str:
+    """What every failed step of a demo ends its line with (a partial demo is left in `out`; `kept`: the earlier
+    demo it was to replace is there as it was instead)."""
+    if kept:
+        return f"the earlier demo in {out} is kept as it was; to replace it: {restart_command(out, per_combo)}"
     return f"to start the demo again: {restart_command(out, per_combo)}"
 
 
@@ -386,8 +425,8 @@ def run_main(argv: list[str] | None) -> int:
     p.add_argument("--per-combo", type=int, default=DEFAULT_PER_COMBO,
                    help="videos per colour x motion x sound combination")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace an earlier demo in --out (its outputs are removed first); a folder holding "
-                   "anything else is refused even so")
+                   help="replace an earlier demo in --out (a finished one is kept aside until the new one is "
+                   "finished, and put back if it stops); a folder holding anything else is refused even so")
     show_defaults(p)
     args = p.parse_args(argv)
     refuse_unusable_paths({"--out": args.out})  # ("" is the current folder; "nosuch/..")
@@ -395,8 +434,12 @@ def run_main(argv: list[str] | None) -> int:
         m = run_demo(Path(args.out), args.per_combo, args.overwrite)
     except KeyboardInterrupt:
         # a demo does not resume (a plain rerun refuses the partial demo in --out): start it again
-        print(f"interrupted: {args.out} holds a partial demo; to start it again: "
-              f"{restart_command(args.out, args.per_combo)}", file=sys.stderr)
+        if (Path(args.out) / "report.md").is_file():  # (a partial demo has none: the earlier one was put back)
+            print(f"interrupted: the earlier demo in {args.out} is kept as it was; to replace it: "
+                  f"{restart_command(args.out, args.per_combo)}", file=sys.stderr)
+        else:
+            print(f"interrupted: {args.out} holds a partial demo; to start it again: "
+                  f"{restart_command(args.out, args.per_combo)}", file=sys.stderr)
         return 130
     a = m["audio_word_accuracy"]
     print(f"demo done in {m['seconds']:.0f}s: test CIDEr-D {m['CIDEr']:.3f}, BLEU-4 {m['BLEU-4']:.3f}, "

@@ -685,6 +685,11 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         was = last.get("settings", {})
         cfg = ddp.agreed(lambda: recorded_epochs(resumed_settings(cfg, was), last, last_path))
     streaming = shards.is_shards(cfg.features)  # training records streamed from TFRecord shards
+    held = (last.get("config") or {}).get("modalities") if last is not None else None
+    if held and cfg.modalities is None and not streaming:
+        # (the model's modalities, not the store's: a --resume on another dataset's store was told to extract that
+        # store's modalities for its videos, which the model does not read; trial 75)
+        cfg = options.replace(cfg, modalities=sorted(held))
     with warnings.catch_warnings():
         if not ddp.main:  # (every rank reads the same manifest and store: rank 0 alone says their warnings)
             warnings.simplefilter("ignore")

@@ -98,7 +98,7 @@ def fake_demo(out, marker=True):
 
 
 def test_demo_over_an_earlier_demo_needs_overwrite_and_clears_it(tmp_path, capsys):
-    from s2vt.demo import MARKER, prepare_folder, release_lock
+    from s2vt.demo import MARKER, PREVIOUS, prepare_folder, release_lock
 
     out = tmp_path / "demo"
     fake_demo(out)
@@ -107,14 +107,46 @@ def test_demo_over_an_earlier_demo_needs_overwrite_and_clears_it(tmp_path, capsy
     assert code == 2 and len(err) == 1 and "earlier demo" in err[0] and "--overwrite" in err[0], err
     assert sorted(p.name for p in out.iterdir()) == before and (out / "run" / "best.pt").read_bytes() == b"old"
     release_lock(prepare_folder(out, overwrite=True))  # what `s2vt demo --overwrite` does before rendering
-    assert sorted(p.name for p in out.iterdir()) == [MARKER, "notes.txt"]  # (not the demo's: kept)
+    # (the finished demo kept aside until the new one is finished; the user's notes: kept)
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, PREVIOUS, "notes.txt"]
+    assert (out / PREVIOUS / "run" / "best.pt").read_bytes() == b"old"
     old = tmp_path / "old"  # a demo made before the marker is recognised by its manifest
     fake_demo(old, marker=False)
     release_lock(prepare_folder(old, overwrite=True))
-    assert sorted(p.name for p in old.iterdir()) == [MARKER, "notes.txt"]
+    assert sorted(p.name for p in old.iterdir()) == [MARKER, PREVIOUS, "notes.txt"]
     new = tmp_path / "new" / "demo"  # a new folder: made, marked
     release_lock(prepare_folder(new, overwrite=False))
     assert (new / MARKER).is_file()
+
+
+def test_an_overwrite_that_stops_puts_the_earlier_demo_back(tmp_path, capsys, monkeypatch):
+    """`demo --overwrite` removed the earlier demo before making the new one: a Ctrl-C lost both (trial 75). The
+    earlier finished demo is kept aside and put back if the new one stops, removed once the new one is finished."""
+    import s2vt.demo
+
+    out = tmp_path / "demo"
+    fake_demo(out)
+    def files():  # (the marker's text is the demo's, rewritten)
+        return {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".s2vt-demo"}
+    before = files()
+
+    def stops(out, per_combo):
+        (out / "videos").mkdir()
+        (out / "videos" / "demo000_red_left.mp4").write_bytes(b"partial")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(s2vt.demo, "demo_steps", stops)
+    code, err = demo_cli(capsys, "--out", out, "--overwrite")
+    assert code == 130 and err == [f"interrupted: the earlier demo in {out} is kept as it was; to replace it: "
+                                   f"s2vt demo --out {out} --overwrite"], err
+    assert files() == before
+
+    def finishes(out, per_combo):
+        (out / "report.md").write_text("# new report\n")
+        return {"BLEU-4": 0.5}
+    monkeypatch.setattr(s2vt.demo, "demo_steps", finishes)
+    assert s2vt.demo.run_demo(out, overwrite=True) == {"BLEU-4": 0.5}
+    assert sorted(p.name for p in out.iterdir()) == [s2vt.demo.MARKER, "notes.txt", "report.md"]
+    assert (out / "report.md").read_text() == "# new report\n"
 
 
 def test_demo_refuses_no_videos_per_combination_before_making_anything(tmp_path, capsys):

@@ -24,12 +24,24 @@ def relabelled(store, path: Path, rename) -> Path:  # noqa: F811
 
 
 def test_disjoint_tags_refused(store, run, tmp_path, capsys):  # noqa: F811
+    """Tags none of which the model knows leave nothing to score where the split has no captions: refused. With
+    captions, a caption model's captions are scored and the tags warned of (a small MSR-VTT test split of
+    categories unseen in training was refused, captions and all; trial 75)."""
     manifest = relabelled(store, tmp_path / "m.jsonl", lambda i, t: f"other_{t}")
     code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
-                     store[1], "--out", tmp_path / "p.json")
+                     store[1], "--out", tmp_path / "p.json", "--beam", "1")
+    assert code == 0, err
+    warning = [line for line in err if line.startswith("warning:") and "distinct tags" in line]
+    assert len(warning) == 1 and warning[0].endswith("): they count as misses"), err
+    metrics = json.loads((tmp_path / "p.metrics.json").read_text())
+    assert metrics["CIDEr"] is not None and metrics["hit@1"] == 0
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    manifest.write_text("".join(json.dumps({**r, "captions": []} if r["split"] == "test" else r) + "\n" for r in rows))
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features",
+                     store[1], "--out", tmp_path / "q.json")
     assert code == 2 and len(err) == 1
     assert err[0].startswith(f"error: none of the checkpoint's 3 tags is in the test split of {manifest}")
-    assert not (tmp_path / "p.json").exists()
+    assert not (tmp_path / "q.json").exists()
 
 
 def test_partial_overlap_warns_with_counts(store, run, tmp_path, capsys):  # noqa: F811
@@ -1141,3 +1153,17 @@ def test_an_empty_manifest_is_said_to_be_empty(store, run, tmp_path, capsys):  #
     # with a store too (it said there was no training video, with advice to import one)
     code, err = s2vt(capsys, "train", "--manifest", empty, "--features", store[1], "--out", tmp_path / "r")
     assert (code, err) == (2, [f"error: {empty}: the manifest has no video"])
+
+
+def test_the_default_predictions_rewritten_are_said_replaced(store, run, tmp_path, capsys):  # noqa: F811
+    """evaluate rewrites preds_<split>.json and metrics_<split>.json beside the checkpoint on every run (documented
+    under --force) and said only 'wrote' (trial 75): a rerun says it replaced them."""
+    import shutil
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    args = ["evaluate", "--checkpoint", copy / "best.pt", "--manifest", store[0], "--features", store[1], "--beam", "1"]
+    said = f"wrote {copy / 'preds_test.json'} (the predictions{{}}) and {copy / 'metrics_test.json'} (their metrics)"
+    code, err = s2vt(capsys, *args)
+    assert code == 0 and err[-1] == said.format(""), err
+    code, err = s2vt(capsys, *args)
+    assert code == 0 and err[-1] == said.format(", replacing the earlier ones and their metrics"), err

@@ -388,6 +388,17 @@ def test_resume_naming_the_modalities_the_run_already_reads_is_no_change(store, 
     assert code == 2 and "pass --modalities resnet152,vggish to resume it" in err[-1], err
 
 
+def test_a_resume_on_a_store_of_other_modalities_names_the_models(store, run, tmp_path, capsys):
+    """`--resume` of a run begun without --modalities, given another dataset's store, read that store's
+    modalities and advised extracting them for the run's videos, which the model does not read (trial 75): the
+    run reads its model's modalities, and the refusal names them."""
+    other = make_store(tmp_path / "other", videos=4, shapes={"c3d": (2, 8)})
+    resumed = tmp_path / "resumed"
+    shutil.copytree(run, resumed)
+    code, err = s2vt(capsys, *train_args((store[0], other[1]), resumed, "--resume", "--epochs", "2"))
+    assert code == 2 and err[-1].startswith(f"error: {other[1]}: no features for resnet152,vggish (store has c3d)"), err
+
+
 def test_resume_warns_of_no_feature_dropout_it_was_not_given(store, tmp_path, capsys):
     """A tag-only run's --resume --tag-input encoder was warned "--feature-dropout 0.3 has no effect", a value
     the user never gave (the recipe's, kept from last.pt), before its refusal as another model (hostile
