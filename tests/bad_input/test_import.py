@@ -1453,21 +1453,28 @@ def test_utf16_annotations_are_named_as_such(tmp_path, capsys):
     assert not (tmp_path / "m.jsonl").exists()
 
 
+def cat(kind, value):
+    """A LIC2022 category entry."""
+    return {"@meta": {"type": kind}, "@value": value}
+
+
+def import_lic_rows(capsys, tmp_path, rows) -> tuple:
+    """`import lic2022` of `rows` written as JSON lines to k.json: (k.json, m.jsonl, exit code, stderr lines)."""
+    lic, out = tmp_path / "k.json", tmp_path / "m.jsonl"
+    lic.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    return (lic, out, *s2vt(capsys, "import", "lic2022", lic, "--out", out))
+
+
 def test_lic2022_labels_a_manifest_cannot_hold_are_said_not_dropped_unsaid(tmp_path, capsys):
     """A level 2 without its level 1 (a manifest's level-2 tag names its parent) and a topic tag with an empty
     '@value' were dropped unsaid, and a video whose only label was such a level 2 became a test video (among the
     challenge's, or refusing --test; trial 56): now said, and that video left out."""
-    def cat(kind, value):
-        return {"@meta": {"type": kind}, "@value": value}
     rows = [{"@id": "1", "title": "a", "category": [cat("level2", "猫")]},
             {"@id": "2", "title": "b", "category": [cat("level1", "动物")], "tag": [{"@value": ""}, {"@value": "x"}]},
             {"@id": "3", "title": "c", "category": [cat("level1", "动物"), cat("level2", "狗")]},
             {"@id": "4", "title": "d", "category": [cat("level1", "动物")], "tag": [{"@value": ""}]},
             {"@id": "5", "title": "e", "tag": [{"@value": ""}]}]  # (no label: a test video, its placeholder unsaid)
-    lic = tmp_path / "k.json"
-    lic.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
-    out = tmp_path / "m.jsonl"
-    code, err = s2vt(capsys, "import", "lic2022", lic, "--out", out)
+    lic, out, code, err = import_lic_rows(capsys, tmp_path, rows)
     assert code == 0 and err[:2] == [
         f"warning: {lic}: 2 of 4 videos imported without some labels: a topic tag with an empty '@value' (first: "
         f"{lic}:2: @id 2: a topic tag with an empty '@value')",
@@ -1491,18 +1498,13 @@ def test_lic2022_categories_of_no_known_type_are_said_and_two_level_1s_refused(t
     """A category written "Level1", without '@meta' or of type "level3" was dropped unsaid: a labelled video whose only
     label it was became a test video, exported in the submission; two level 1s kept the last unsaid; "  其他 " was a
     class apart from "其他" (hostile trial 74)."""
-    def cat(kind, value):
-        return {"@meta": {"type": kind}, "@value": value}
     rows = [{"@id": "1", "title": "a", "category": [cat(" Level1", "  动物 "), cat("LEVEL2", "猫")],
              "tag": [{"@value": " x "}, {"@value": "x"}]},
             {"@id": "2", "title": "b", "category": [{"@value": "动物"}]},
             {"@id": "3", "title": "c", "category": [cat("level3", "野生"), cat("level1", "动物")]},
             {"@id": "4", "title": "d", "category": [cat("level1", "动物"), cat("level1", "动物")]},
             {"@id": "5", "title": "e"}]
-    lic = tmp_path / "k.json"
-    lic.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
-    out = tmp_path / "m.jsonl"
-    code, err = s2vt(capsys, "import", "lic2022", lic, "--out", out)
+    lic, out, code, err = import_lic_rows(capsys, tmp_path, rows)
     assert code == 0 and err[:2] == [
         f"warning: {lic}: 1 of 4 videos imported without some labels: a category whose type is not level1 or level2 "
         f"(first: {lic}:3: @id 3: category '野生' of type 'level3')",
