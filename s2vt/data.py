@@ -110,7 +110,8 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
             # (no file to learn the modality's features or width from: nothing for the vector to stand in for)
             raise DataError(f"no training video has {','.join(none)} features in {store.root}: --learn-missing needs "
                             f"some; pass --modalities without {','.join(none)}")
-        warnings.warn(f"{videos} {'lacks' if len(missing) == 1 else 'lack'} features ({', '.join(f'{m} {n}' for m, n in lacking.items())}; first: "
+        counts = ", ".join(f"{m} {n}" for m, n in lacking.items())
+        warnings.warn(f"{videos} {'lacks' if len(missing) == 1 else 'lack'} features ({counts}; first: "
                       f"{', '.join(missing[:5])}): trained with the model's missing vector standing in "
                       "(--learn-missing)")
         return entries
