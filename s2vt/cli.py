@@ -408,7 +408,7 @@ def run_export(args: argparse.Namespace) -> int:
     from .export import CAPTION_FORMATS, MEMBER, check_caption_export, write_zip, yt8m_scores
     from .formats import YT8M_TOP_K
     from .metrics import GAP_TOP_K
-    from .formats import lic2022_fields, stray_level2
+    from .formats import lic2022_fields, not_msrvtt, stray_level2
     from .results import ResultsError, load_predictions, refuse_inputs
     from .store import one_line
 
@@ -450,6 +450,11 @@ def run_export(args: argparse.Namespace) -> int:
             warning = check_caption_export(preds, args.preds, args.format)
             if warning:
                 print(warning, file=sys.stderr)
+        if args.format == "msrvtt" and (other := not_msrvtt(preds)):
+            # (MSVD ids were written into an MSR-VTT submission unsaid; trial 75)
+            verb = "is" if len(other) == 1 else "are"
+            print(f"warning: {len(other)} of the {counted(len(preds), 'predicted video')} {verb} not MSR-VTT's "
+                  f"(videoNNNN; first: {one_line(other[0])}): its challenge scores none of them", file=sys.stderr)
         order, split = None, args.split or "test"
         # only the split predicted: the other splits' videos would go in with empty answers
         if args.manifest and args.format == "lic2022":

@@ -2,6 +2,8 @@
 exporters write (`s2vt.export`) share their field names and tag kinds here."""
 from __future__ import annotations
 
+import re
+
 # MSR-VTT's videodatainfo `category` is an index into this list
 MSRVTT_CATEGORIES = ("music", "people", "gaming", "sports/actions", "news/events/politics", "education",
                      "tv shows", "movie/comedy", "animation", "vehicles/autos", "howto", "travel",
@@ -125,6 +127,15 @@ def msrvtt_items(data) -> list | None:
     if isinstance(data, dict) and "version" in data and isinstance(data.get("result"), list):
         return data["result"]
     return None
+
+
+# MSR-VTT's video ids (videodatainfo's `video_id`: video0 ... video9999)
+MSRVTT_ID = re.compile(r"video\d+")
+
+
+def not_msrvtt(ids) -> list[str]:
+    """The ids that are none of MSR-VTT's: another dataset's predictions, which its challenge scores as nothing."""
+    return [v for v in ids if not MSRVTT_ID.fullmatch(v)]
 
 
 def msrvtt_results(preds: dict[str, dict]) -> dict:

@@ -950,3 +950,18 @@ def test_lic2022_video_without_a_level_1_is_said(tmp_path, capsys):
     assert capsys.readouterr().err.splitlines()[0] == ("warning: 1 predicted video has no level-1 tag (nor a level 2 "
                                                       "naming its level 1, level2:L1/L2): written with an empty "
                                                       "level 1 and level 2 (first: 3)")
+
+
+def test_msrvtt_export_of_another_datasets_ids_is_warned(tmp_path, capsys):
+    """MSVD ids (TZ860P4iTaM_15_28) went into an MSR-VTT submission unsaid (trial 75): written, with one warning
+    counting them; MSR-VTT's own ids (videoNNNN) say nothing."""
+    from s2vt.cli import main
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps({**{v: p["caption"] for v, p in PREDS.items()}, "TZ860P4iTaM_15_28": "a cat"}))
+    assert main(["export", str(preds), "--format", "msrvtt", "--out", str(tmp_path / "a.zip")]) == 0
+    assert capsys.readouterr().err.splitlines()[0] == ("warning: 1 of the 3 predicted videos is not MSR-VTT's "
+                                                       "(videoNNNN; first: TZ860P4iTaM_15_28): its challenge scores "
+                                                       "none of them")
+    preds.write_text(json.dumps({v: p["caption"] for v, p in PREDS.items()}))
+    assert main(["export", str(preds), "--format", "msrvtt", "--out", str(tmp_path / "b.zip")]) == 0
+    assert capsys.readouterr().err == f"wrote {tmp_path / 'b.zip'}: 2 videos\n"
