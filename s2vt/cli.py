@@ -265,9 +265,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     written: list = []
     try:  # (the import too: a Ctrl-C while torch loads says what to rerun as well)
         from .predict import evaluate, format_table, predictions_file
+        from .results import metrics_file
 
         # (the default predictions beside the checkpoint are rewritten on every run: said, not done unsaid; trial 75)
-        args.replaces = args.out is None and predictions_file(args.checkpoint, args.split, None).is_file()
+        default = predictions_file(args.checkpoint, args.split, None)
+        args.replaces = [] if args.out else [what for what, path in (("the earlier predictions", default),
+                                                                     ("their metrics",
+                                                                      metrics_file(default, args.split)))
+                                             if path.is_file()]
 
         metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, decoding(args), args.out,
                            args.batch_size, args.device, args.skip_missing, args.html, args.force, written)
@@ -309,9 +314,11 @@ def wrote_evaluate(args: argparse.Namespace, written: list) -> str:
     (`one_line`): a newline in --out split the line, an escape sequence in it reached the terminal (hostile trial)."""
     from .store import one_line
 
-    replaced = ", replacing the earlier ones and their metrics" if getattr(args, "replaces", False) else ""
-    what = [os.fsdecode(args.out or written[0]) + f" (the predictions{replaced})",
-            os.fsdecode(written[1]) + " (their metrics)",
+    replaced = getattr(args, "replaces", [])
+    what = [os.fsdecode(args.out or written[0]) + " (the predictions"
+            + (", replacing the earlier ones)" if "the earlier predictions" in replaced else ")"),
+            os.fsdecode(written[1]) + " (their metrics" + (", replacing the earlier ones)" if "their metrics"
+                                                           in replaced else ")"),
             *([f"{os.fsdecode(args.html)} (the report)"] if args.html else [])]
     return one_line("wrote " + " and ".join([", ".join(what[:-1]), what[-1]]))
 

@@ -102,18 +102,24 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
     missing = [e["video_id"] for e in lost]
     by_split = collections.Counter(e.get("split", "train") for e in lost)
     videos = counted(len(missing), "video") + (f" ({', '.join(f'{n} {s}' for s, n in by_split.items())})"
-                                         if len(by_split) > 1 else "")
+                                         if len(by_split) > 1 or set(by_split) - {"train"} else "")
     if missing and learn_missing:
         lacking = {m: n for m in modalities if (n := sum(not store.has(m, v) for v in missing))}
         if none := [m for m in modalities if not any(store.has(m, e["video_id"]) for e in entries
                                                      if e.get("split", "train") == "train")]:
             # (no file to learn the modality's features or width from: nothing for the vector to stand in for)
+            others = [m for m in modalities if m not in none]
+            way = (f"pass --modalities {','.join(others)}" if others else
+                   "leave out --features to train on the manifest's text alone, if it has some")
             raise DataError(f"no training video has {','.join(none)} features in {store.root}: --learn-missing needs "
-                            f"some; pass --modalities without {','.join(none)}")
+                            f"some to learn from; {way}")
         counts = ", ".join(f"{m} {n}" for m, n in lacking.items())
+        # (a training video lacking one is what learns its stand-in: val's alone teach it nothing; trial 76)
+        trained = any(e.get("split", "train") == "train" for e in lost)
         warnings.warn(f"{videos} {'lacks' if len(missing) == 1 else 'lack'} features ({counts}; first: "
-                      f"{', '.join(missing[:5])}): trained with the model's missing vector standing in "
-                      "(--learn-missing)")
+                      f"{', '.join(missing[:5])}): " + ("kept, a stand-in for what they lack learnt from the training "
+                                                        "videos among them (--learn-missing)" if trained else
+                      "kept (--learn-missing), but no training video lacks any, so nothing learns a stand-in for them"))
         return entries
     if missing and not skip_missing:
         # named by what they lack; a modality all of them have (a store another import added a modality

@@ -505,7 +505,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
     """LIC2022 JSON-lines files -> entries (files with labels -> train, without -> test: the
     challenge's test file, which `s2vt export` writes). DatasetError for `test` > 0 (`--test`, labelled
     videos held out as test) with videos without labels: the two would mix in split test."""
-    entries, seen, counts, partials = [], {}, {}, []
+    entries, seen, counts, partials, first_bare = [], {}, {}, [], {}
     for path in json_paths:
         try:  # (read once, every check then reads the bytes: a pipe, /dev/stdin or `<(...)`, gives them once)
             data = Path(path).read_bytes()
@@ -556,6 +556,8 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             if unheld and not tags:
                 labelless.add(f"{unheld[0][0]}, its only label", f"{where}@id {vid}: {unheld[0][1]}")
                 continue
+            if not tags:
+                first_bare.setdefault(path, f"{where}@id {vid}")
             entries.append({"video_id": vid, "split": "train" if tags else "test", "captions": [], "tags": tags,
                             # a lone surrogate (valid JSON, not UTF-8) becomes "?": the manifest stays UTF-8
                             "text": {k: (v or "").encode("utf-8", "replace").decode("utf-8") for k, v in text.items()}})
@@ -566,7 +568,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
         kind, (_, first) = next(iter(gone[0].kinds.items()))
         raise DatasetError(f"{', '.join(map(str, json_paths))}: every video was left out: {kind} (first: {first})")
     if test > 0 and any(bare for _, bare in counts.values()):
-        refuse_test_with_unlabelled(counts, test)
+        refuse_test_with_unlabelled(counts, test, first_bare)
     for partial, n in partials:  # (once the import goes on: a refused one said nothing was imported)
         partial.warn(n)
     for path, (n, bare) in counts.items():
@@ -577,10 +579,16 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
                     f"{n - bare} of its {n} videos {'has' if n - bare == 1 else 'have'}")
             print(f"note: {path}: {have} labels, so they are imported as train (the challenge's test file has "
                   "none): --test N holds labelled videos out as split test", file=sys.stderr)
+        elif 0 < bare < n:  # (a labelled file's video whose label was blank went to test, and into the submission,
+            # unsaid; trial 76)
+            print(f"warning: {path}: {bare} of its {n} videos {'has' if bare == 1 else 'have'} no label (an empty or "
+                  f"missing category; first: {first_bare[path]}): imported as split test, as the challenge's test "
+                  "videos are: label them, or remove them, if they are training videos", file=sys.stderr)
     return entries
 
 
-def refuse_test_with_unlabelled(counts: dict[str, tuple[int, int]], test: int) -> None:
+def refuse_test_with_unlabelled(counts: dict[str, tuple[int, int]], test: int,
+                                first_bare: dict[str, str] | None = None) -> None:
     """DatasetError for `--test N` beside LIC2022 videos without labels (`counts`: each file's videos
     and those without labels): held-out labelled videos and the challenge's test file would be one
     split test, scored on part of it and exported as a submission with ids the challenge never asked for."""
@@ -591,7 +599,9 @@ def refuse_test_with_unlabelled(counts: dict[str, tuple[int, int]], test: int) -
     labelled = [p for p, (n, bare) in counts.items() if n and not bare]
     if len(unlabelled) == 1:
         n, bare = counts[unlabelled[0]]
-        what = f"{unlabelled[0]} ({'no labels' if bare == n else f'{bare} of its {n} videos without labels'}) is"
+        first = f"; first: {first_bare[unlabelled[0]]}" if first_bare and unlabelled[0] in first_bare else ""
+        what = (f"{unlabelled[0]} ({'no labels' if bare == n else f'{bare} of its {n} videos without labels{first}'})"
+                " is")
     else:
         what = f"{names(unlabelled)} (without labels) are"
     alone = names(labelled) if labelled else "the labelled videos"

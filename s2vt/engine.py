@@ -454,7 +454,12 @@ def prepare(cfg: TrainConfig):
         raise empty_training_split(cfg.manifest, counts, any(e.get("captions") or e.get("tags") for e in entries))
     if store is not None:  # (train and val at once: the first's error counted the videos of train alone)
         if cfg.skip_missing and cfg.learn_missing:
-            raise DataError("--skip-missing leaves out the videos --learn-missing trains on: pass one of them")
+            # (one of them a --resume's, from last.pt: said so, not as if typed; trial 76)
+            said = {k: f"--{k.replace('_', '-')}" + ("" if cfg.given is None or k in cfg.given else
+                                                     " (the run's own, from last.pt)")
+                    for k in ("skip_missing", "learn_missing")}
+            raise DataError(f"{said['skip_missing']} leaves out the videos {said['learn_missing']} trains on: pass "
+                            "one of them")
         kept = {id(e) for e in check_features(splits["train"] + splits["val"], store, modalities, cfg.skip_missing,
                                               cfg.learn_missing)}
         for s in ("train", "val"):

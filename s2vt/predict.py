@@ -293,13 +293,15 @@ def check_store_matches(store: FeatureStore, ckpt_meta: dict, modalities: list[s
 
 
 def with_features(entries: list[dict], store: FeatureStore, modalities: list[str], skip_missing: bool,
-                  split: str, manifest: str, from_text: bool, unlearnt: tuple[str, ...] = ()) -> list[dict]:
+                  split: str, manifest: str, from_text: bool, unlearnt: tuple[str, ...] = (),
+                  projects: bool = True) -> list[dict]:
     """`entries`, less those lacking a feature file when `skip_missing`; either way one stderr line
     says how many lack which modality (those kept are predicted from what they have). No video
     with any feature file at all is refused (StoreError): the store of another dataset, most likely,
     and every prediction would be the missing vector's; unless `from_text` (the model reads text and
     the split has some: it is predicted from that). `unlearnt`: the modalities whose missing vector training never
-    learnt (no training video lacked them): said so, not "learned" (trial 74), with what learns it."""
+    learnt (no training video lacked them): said so, not "learned" (trial 74), with what learns it; `projects`
+    false: a tag head on the features, which has no missing vector (zeros, the training mean, stand in)."""
     gaps = {e["video_id"]: [m for m in modalities if not store.has(m, e["video_id"])] for e in entries}
     gaps = {v: ms for v, ms in gaps.items() if ms}
     if not gaps:
@@ -312,8 +314,10 @@ def with_features(entries: list[dict], store: FeatureStore, modalities: list[str
         raise StoreError(f"{store.root}: {none} (first: {', '.join(list(gaps)[:3])}): is it the feature store of "
                          "another dataset?")
     never = [m for m in modalities if m in unlearnt and any(m in ms for ms in gaps.values())]
-    stand_in = (f"missing vector standing in for the rest, never learnt for {','.join(never)} (no training video "
-                "lacked it: train.py --learn-missing learns it)" if never else
+    stand_in = ("training mean standing in for the rest (its tag head reads the features: no missing vector)"
+                if not projects else
+                f"missing vector standing in for the rest, never learnt for {','.join(never)} (no training video "
+                "lacked it: train.py --learn-missing learns it from those that do)" if never else
                 "learned missing vector standing in for the rest")
     what = ("left out (--skip-missing)" if skip_missing else
             f"predicted from the features they have, the model's {stand_in} (--skip-missing leaves them out)")
@@ -673,7 +677,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         fusion = model.fusion
         unlearnt = tuple(m for m in modalities if fusion.projects and not bool(fusion.missing[m].any()))
         entries = with_features(entries, store, modalities, skip_missing, split, manifest,
-                                text_vocab_of(ckpt) is not None and has_text(entries), unlearnt)
+                                text_vocab_of(ckpt) is not None and has_text(entries), unlearnt, fusion.projects)
     check_fit(checkpoint, manifest, split, entries, labels.names, modalities, text_vocab_of(ckpt) is not None,
               features, vocabulary_of(ckpt, checkpoint), with_captions and any(e.get("captions") for e in entries))
     if html and store is not None:

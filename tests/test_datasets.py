@@ -152,14 +152,15 @@ def test_lic2022_fixture_import_train_export(tmp_path):
                    "1", "--hidden", "32", "--embed", "32", "--learn-missing", "--modalities", "tsn", "--batch-size",
                    "8", "--no-refit", env={"PYTHONWARNINGS": "default"})
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert ("warning: 2 videos lack features (tsn 2; first: 1000, 1001): trained with the model's missing vector "
-            "standing in (--learn-missing)\n") in proc.stderr
+    assert ("warning: 2 videos lack features (tsn 2; first: 1000, 1001): kept, a stand-in for what they lack learnt "
+            "from the training videos among them (--learn-missing)\n") in proc.stderr
     import torch
     missing = {r: torch.load(r / "best.pt", weights_only=True)["model"]["fusion.missing.tsn"] for r in (run, learnt)}
     assert not missing[run].any() and missing[learnt].abs().sum() > 0
     (store / "tsn" / "1107.npy").unlink()  # a test video without features, as ~70 in the real release
     for r, said in ((run, "missing vector standing in for the rest, never learnt for tsn (no training video lacked "
-                          "it: train.py --learn-missing learns it)"), (learnt, "learned missing vector standing in")):
+                          "it: train.py --learn-missing learns it from those that do)"),
+                    (learnt, "learned missing vector standing in")):
         proc = s2vt("evaluate", "--checkpoint", str(r / "best.pt"), "--manifest", str(out), "--features", str(store),
                     "--split", "test", "--out", str(tmp_path / "gap.json"), "--force")
         assert proc.returncode == 0 and said in proc.stderr, proc.stderr[-2000:]

@@ -1162,8 +1162,12 @@ def test_the_default_predictions_rewritten_are_said_replaced(store, run, tmp_pat
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     args = ["evaluate", "--checkpoint", copy / "best.pt", "--manifest", store[0], "--features", store[1], "--beam", "1"]
-    said = f"wrote {copy / 'preds_test.json'} (the predictions{{}}) and {copy / 'metrics_test.json'} (their metrics)"
+    said = f"wrote {copy / 'preds_test.json'} (the predictions{{}}) and {copy / 'metrics_test.json'} (their metrics{{}})"
     code, err = s2vt(capsys, *args)
-    assert code == 0 and err[-1] == said.format(""), err
+    assert code == 0 and err[-1] == said.format("", ""), err
     code, err = s2vt(capsys, *args)
-    assert code == 0 and err[-1] == said.format(", replacing the earlier ones and their metrics"), err
+    again = ", replacing the earlier ones"
+    assert code == 0 and err[-1] == said.format(again, again), err
+    (copy / "preds_test.json").unlink()  # (each said as it was: metrics alone there, metrics alone replaced)
+    code, err = s2vt(capsys, *args)
+    assert code == 0 and err[-1] == said.format("", again), err

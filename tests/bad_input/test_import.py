@@ -1513,7 +1513,14 @@ def test_lic2022_categories_of_no_known_type_are_said_and_two_level_1s_refused(t
     tags = {e["video_id"]: (e["split"], e["tags"]) for e in read_manifest(out)}
     assert tags == {"1": ("train", ["level1:动物", "level2:动物/猫", "tag:x"]), "3": ("train", ["level1:动物"]),
                     "4": ("train", ["level1:动物"]), "5": ("test", [])}
-    rows[3]["category"][1]["@value"] = "植物"
+    # a labelled file's video whose only category is blank goes to test as the challenge's do: said (trial 76)
+    rows[3]["category"] = [cat("level1", " ")]
+    (tmp_path / "blank").mkdir()
+    lic, out, code, err = import_lic_rows(capsys, tmp_path / "blank", rows)
+    assert code == 0 and f"warning: {lic}: 2 of its 4 videos have no label (an empty or missing category; first: " \
+        f"{lic}:4: @id 4): imported as split test, as the challenge's test videos are: label them, or remove them, " \
+        "if they are training videos" in err, err
+    rows[3]["category"] = [cat("level1", "动物"), cat("level1", "植物")]
     lic.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
     code, err = s2vt(capsys, "import", "lic2022", lic, "--out", tmp_path / "two.jsonl")
     assert (code, err) == (2, [f"error: {lic}:4: @id 4: two level1 categories, '动物' and '植物': a video has "

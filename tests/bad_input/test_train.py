@@ -1276,8 +1276,8 @@ def test_videos_lacking_one_modality_are_told_the_modalities_they_have(store, tm
                                  "they have, import pooled for them, or pass --learn-missing to train on them as "
                                  "they are or --skip-missing to leave them out"]
     # --learn-missing trains on them as they are: the store's other videos have pooled to learn it from
-    said = (f"3 videos lack features (pooled 3; first: {', '.join(lacking)}): trained with the model's missing vector "
-            "standing in (--learn-missing)")
+    said = (f"3 videos lack features (pooled 3; first: {', '.join(lacking)}): kept, a stand-in for what they lack "
+            "learnt from the training videos among them (--learn-missing)")
     with pytest.warns(UserWarning, match=re.escape(said)):
         code, err = s2vt(capsys, *train_args((store[0], tmp_path / "features"), tmp_path / "out", "--learn-missing"))
     assert code == 0, err
