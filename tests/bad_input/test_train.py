@@ -1283,6 +1283,36 @@ def test_videos_lacking_one_modality_are_told_the_modalities_they_have(store, tm
     assert code == 0, err
 
 
+def test_learn_missing_says_what_it_can_learn(store, tmp_path, capsys):
+    """--learn-missing where only val videos lack a file learnt nothing and said it did; where no training video has
+    the store's one modality it advised --modalities without it, which leaves none (trial 76); a --resume's
+    --skip-missing, from last.pt, was refused beside --learn-missing as if typed."""
+    shutil.copytree(store[1], tmp_path / "features")
+    rows = [json.loads(line) for line in Path(store[0]).read_text().splitlines()]
+    val = [r["video_id"] for r in rows if r["split"] == "val"][:2]
+    for v in val:
+        (tmp_path / "features" / "vggish" / f"{v}.npy").unlink()
+    with pytest.warns(UserWarning, match=re.escape(f"2 videos (2 val) lack features (vggish 2; first: {', '.join(val)}): "
+                                                   "kept (--learn-missing), but no training video lacks any, so "
+                                                   "nothing learns a stand-in for them")):
+        code, err = s2vt(capsys, *train_args((store[0], tmp_path / "features"), tmp_path / "out", "--learn-missing"))
+    assert code == 0, err
+    code, err = s2vt(capsys, *train_args((store[0], tmp_path / "features"), tmp_path / "out3", "--skip-missing",
+                                         "--stop-after", "1", "--epochs", "2"))
+    assert code == 0, err
+    code, err = s2vt(capsys, *train_args((store[0], tmp_path / "features"), tmp_path / "out3", "--resume",
+                                         "--learn-missing", "--epochs", "2"))
+    assert code == 2 and err[-1] == ("error: --skip-missing (the run's own, from last.pt) leaves out the videos "
+                                     "--learn-missing trains on: pass one of them"), err
+    for v in [r["video_id"] for r in rows if r["split"] == "train"]:
+        (tmp_path / "features" / "vggish" / f"{v}.npy").unlink(missing_ok=True)
+    code, err = s2vt(capsys, *train_args((store[0], tmp_path / "features"), tmp_path / "out2", "--learn-missing",
+                                         "--modalities", "vggish"))
+    assert code == 2 and err[-1] == (f"error: no training video has vggish features in {tmp_path / 'features'}: "
+                                     "--learn-missing needs some to learn from; leave out --features to train on the "
+                                     "manifest's text alone, if it has some"), err
+
+
 def test_a_store_holding_none_of_the_videos_is_said_to_be_another_datasets(store, tmp_path, capsys):
     """A store of other videos (another dataset's) was answered "... or pass --skip-missing", which then left the
     training split empty (hostile trial): it is said to be one, with the way out."""
