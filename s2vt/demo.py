@@ -262,8 +262,12 @@ def claim_folder(out: Path, overwrite: bool) -> Path:
             raise DemoFolderError(f"--out {out} is not empty and holds no demo ({shown}): choose a new or empty "
                                   "folder (the demo writes manifest.jsonl, videos/, features/, run/ there)")
         if not overwrite:
-            raise DemoFolderError(f"--out {out} holds an earlier demo ({shown}): pass --overwrite to replace it, "
-                                  "or choose another folder")
+            # (a killed --overwrite left the finished demo it replaced in PREVIOUS: named, not one name among the
+            # listed; trial 76)
+            kept = (f"; its last finished demo is in {out / PREVIOUS}, kept aside by an --overwrite that was killed"
+                    if (out / PREVIOUS).is_dir() and not (out / "report.md").is_file() else "")
+            raise DemoFolderError(f"--out {out} holds an earlier demo ({shown}{kept}): pass --overwrite to replace "
+                                  "it, or choose another folder")
     out.mkdir(parents=True, exist_ok=True)
     lock = take_lock(out)
     try:

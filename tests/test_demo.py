@@ -143,6 +143,13 @@ def test_an_overwrite_that_stops_puts_the_earlier_demo_back(tmp_path, capsys, mo
     def finishes(out, per_combo):
         (out / "report.md").write_text("# new report\n")
         return {"BLEU-4": 0.5}
+    # a killed --overwrite (no Ctrl-C to put it back): the finished demo kept aside is named by a plain rerun
+    (out / s2vt.demo.PREVIOUS).mkdir()
+    for name in ("report.md", "run"):
+        (out / name).rename(out / s2vt.demo.PREVIOUS / name)
+    code, err = demo_cli(capsys, "--out", out)
+    assert code == 2 and f"its last finished demo is in {out / s2vt.demo.PREVIOUS}, kept aside by an --overwrite " \
+        "that was killed" in err[0], err
     monkeypatch.setattr(s2vt.demo, "demo_steps", finishes)
     assert s2vt.demo.run_demo(out, overwrite=True) == {"BLEU-4": 0.5}
     assert sorted(p.name for p in out.iterdir()) == [s2vt.demo.MARKER, "notes.txt", "report.md"]
