@@ -694,7 +694,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     if held and cfg.modalities is None and not streaming:
         # (the model's modalities, not the store's: a --resume on another dataset's store was told to extract that
         # store's modalities for its videos, which the model does not read; trial 75)
-        cfg = options.replace(cfg, modalities=sorted(held))
+        cfg = options.replace(cfg, modalities=list(held))  # (in the model's order: its features are read in it)
     with warnings.catch_warnings():
         if not ddp.main:  # (every rank reads the same manifest and store: rank 0 alone says their warnings)
             warnings.simplefilter("ignore")
