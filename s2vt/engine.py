@@ -572,9 +572,10 @@ TEXT_SETTINGS = ("text_tokenizer", "text_min_count", "text_lr", "wide_lr", "line
 
 
 def text_settings_given(cfg: TrainConfig) -> list[str]:
-    """The text settings the user changed from their defaults (those that would have an effect)."""
+    """The text settings the user changed from their defaults (those that would have an effect); a switch turned
+    off is none (`--no-text-linear` on shards without text was told "--text-linear has no effect"; trial 76)."""
     defaults = {f.name: f.default for f, _ in options.settings(TrainConfig)}
-    return [n for n in TEXT_SETTINGS if options.value(cfg, n) != defaults[n]]
+    return [n for n in TEXT_SETTINGS if options.value(cfg, n) != defaults[n] and options.value(cfg, n) is not False]
 
 
 def training_elsewhere(out: Path) -> Callable[[int], UserError]:
@@ -726,7 +727,10 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
           "text to attend over, so its text vector is classified alone"] if cfg.model.text_fusion == "guided" else [])
         + ([f"warning: --tag-head {cfg.model.tag_head} pools video steps, and a text-only model (no --features) has "
             "none: only its classifier runs, on the text vector"] if cfg.model.tag_head in ("nextvlad", "attention")
-           else []))
+           else [])
+        # (accepted unsaid on a text-only manifest; trial 76)
+        + [f"warning: --{k.replace('_', '-')} has no effect: a text-only model (no --features) reads no feature "
+           "files" for k in ("learn_missing", "skip_missing") if getattr(cfg, k)])
     # (before the recipe's, and not a --resume's kept from last.pt: a warning only for the user's own)
     given_dropout = cfg.model.feature_dropout if cfg.given is None or "feature_dropout" in cfg.given else None
     given_neighbours = cfg.neighbours and (cfg.given is None or "neighbours" in cfg.given)

@@ -1057,10 +1057,12 @@ def test_video_settings_on_a_text_only_model_are_said_ignored(store, tmp_path, c
     manifest.write_text("".join(json.dumps({**json.loads(line), "text": {"title": f"clip {i % 3}"}}) + "\n"
                                 for i, line in enumerate(Path(store[0]).read_text().splitlines())))
     code, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "out", *TINY, "--text-min-count",
-                     "1", "--text-fusion", "guided", "--tag-head", "nextvlad")
+                     "1", "--text-fusion", "guided", "--tag-head", "nextvlad", "--learn-missing")
     assert code == 0
     assert any(line.startswith("warning: --text-fusion guided is ignored: a text-only model") for line in err)
     assert any(line.startswith("warning: --tag-head nextvlad pools video steps") for line in err)
+    # (accepted unsaid; trial 76)
+    assert "warning: --learn-missing has no effect: a text-only model (no --features) reads no feature files" in err
 
 
 def test_a_video_setting_a_resume_refuses_is_not_also_said_ignored(store, tmp_path, capsys):
@@ -1118,8 +1120,9 @@ def test_text_settings_on_data_without_text_are_said_to_do_nothing(store, tmp_pa
                                          "--linear-steps", "5"))
     assert code == 0  # a warning, not a refusal
     warned = [line for line in err if "no effect" in line]
-    assert warned == ["warning: --linear-c, --linear-steps, --text-linear have no effect: the training videos have no "
-                      "text (title, asr, ocr)"]  # once, each named
+    # once, each named; a switch turned off (--no-text-linear) is none: it was told "has no effect" (trial 76)
+    assert warned == ["warning: --linear-c, --linear-steps have no effect: the training videos have no text (title, "
+                      "asr, ocr)"]
     code, err = s2vt(capsys, *train_args(store, tmp_path / "b"))
     assert code == 0 and not [line for line in err if "no effect" in line]
     # the text settings that differ from their defaults (one left at its default says nothing)
