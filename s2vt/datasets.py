@@ -672,14 +672,17 @@ def import_folder(folder: str) -> list[dict]:
         print(f"warning: left out {len(unnamed)} videos whose file names are not UTF-8 (first: "
               f"{printable(str(unnamed[0]))}); rename them, or extract the folder directly", file=sys.stderr)
     found = [(vid, p) for vid, p in found if p not in unnamed]
-    # (a link to nothing, its disk not mounted: each said, left out; extract would fail it as a video)
-    broken = [p for _, p in found if broken_link(p)]
-    for p in broken:
-        print(f"warning: left out {printable(no_such_video(p))}", file=sys.stderr)
+    # (a link to nothing, its disk not mounted, or a pipe or socket named as a video: each said, left out; extract
+    # would fail it as a video)
+    broken = [p for _, p in found if not p.is_file()]
+    whys = [printable(no_such_video(p) if broken_link(p) else f"{p}: not a regular file (a pipe, a socket or a device)")
+            for p in broken]
+    for why in whys:
+        print(f"warning: left out {why}", file=sys.stderr)
     found = [(vid, p) for vid, p in found if p not in broken]
     if not found:
         raise DatasetError(f"{folder}: no video files found" + (
-            f" (only {len(broken)} broken symbolic link(s), first: {printable(no_such_video(broken[0]))})"
+            f" (only {len(broken)} left out, first: {whys[0]})"
             if broken else ""))
     return [{"video_id": vid, "path": str(p), "split": "test", "captions": [], "tags": []} for vid, p in found]
 

@@ -975,8 +975,14 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
     from extract.ffmpeg import MediaError
     from extract.video import check_video_file
 
-    from .manifest import VIDEO_EXTENSIONS, broken_link, dash_refusal, no_such_video, not_videos_named, skipped_line, \
-        video_files
+    from .manifest import VIDEO_EXTENSIONS, dash_refusal, not_videos_named, skipped_line, video_files
+
+    def file_refusal(path) -> str | None:
+        try:
+            check_video_file(str(path))
+        except MediaError as e:
+            return str(e)
+        return None
 
     items: list[str | dict] = []
     # (a shell glob's other files, `mixed/*`, skipped as extract skips them: they were failed videos; trial 55)
@@ -1001,9 +1007,9 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
                 continue
             items.append(v)  # (a file ffmpeg cannot read fails as a video, in its turn)
             continue
-        # (a link to nothing, its disk not mounted: failed now, as a missing named file is)
-        found = [str(p) if not broken_link(p) else failed(str(p), no_such_video(p))
-                 for p in video_files(v)]
+        # (a link to nothing, its disk not mounted, or a pipe named as a video, which ffmpeg would wait on: failed
+        # now, as a named one is)
+        found = [str(p) if not (why := file_refusal(p)) else failed(str(p), why) for p in video_files(v)]
         why = (f"{v}: no video files in this folder (by extension: {', '.join(VIDEO_EXTENSIONS[:4])}, ...; hidden "
                "files, such as macOS's ._clip.mp4, are skipped)")
         if not found and (manifest := manifest_in(v)):  # (its manifest said, and where its videos are captioned)

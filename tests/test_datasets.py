@@ -1,5 +1,6 @@
 """Importers: real MSVD / MSR-VTT annotations (optional), LIC2022 fixtures end to end, folders."""
 import json
+import os
 import shutil
 
 import numpy as np
@@ -514,5 +515,13 @@ def test_folder_import_says_each_broken_link(tmp_path, videos):
     proc = s2vt("import", "folder", str(d), "--out", str(tmp_path / "m2.jsonl"))
     assert proc.returncode == 2 and not (tmp_path / "m2.jsonl").exists()
     assert proc.stderr.strip().splitlines()[-1] == (
-        f"error: {d}: no video files found (only 1 broken symbolic link(s), first: {d / 'v1.mp4'}: broken "
+        f"error: {d}: no video files found (only 1 left out, first: {d / 'v1.mp4'}: broken "
         "symbolic link to /mnt/unmounted/v1.mp4)")
+    # a pipe named as a video (trial): said and left out, as the link is, not skipped unsaid (extract and caption.py
+    # fail it as a video, `test_a_pipe_in_a_folder_fails_as_a_video`)
+    os.mkfifo(d / "p.mp4")
+    shutil.copy(videos["mp4_aac"], d / "a.mp4")
+    proc = s2vt("import", "folder", str(d), "--out", str(tmp_path / "m3.jsonl"))
+    assert proc.returncode == 0, proc.stderr
+    assert f"warning: left out {d / 'p.mp4'}: not a regular file (a pipe, a socket or a device)" in proc.stderr
+    assert [e["video_id"] for e in read_manifest(tmp_path / "m3.jsonl")] == ["a"]
