@@ -66,8 +66,6 @@ class Parser(argparse.ArgumentParser):
 
     def parse_known_args(self, args=None, namespace=None):
         self.given = list(sys.argv[1:] if args is None else args)  # (for `error`'s hint)
-        if twice := given_twice(self.given, self):
-            self.error(twice)
         return super().parse_known_args(args, namespace)
 
     def advice_for_missing(self, message: str) -> str | None:
@@ -101,38 +99,6 @@ class Parser(argparse.ArgumentParser):
         elif ": invalid choice: " in message and not hint:
             hint = command_first_hint(given, self)
         self.exit(2, None if another_rank_says_it() else f"error: {message}{hint} (see {self.prog} --help)\n")
-
-
-def given_twice(given: list[str], parser: argparse.ArgumentParser) -> str | None:
-    """The refusal of an option of `parser` given twice with two values (`--features A --features B`, or `--x` and
-    `--no-x`): argparse keeps the last silently, and a user who meant both (two stores, two modalities) got a run of
-    one; None when none is. The same value twice is no conflict. Words after '--' and those from the first
-    command's name on (its own parser's) are not read."""
-    commands = {c for a in parser._actions if isinstance(a, argparse._SubParsersAction) for c in a.choices}
-    seen: dict[str, tuple[str, object]] = {}
-    words = iter(given)
-    for word in words:
-        if word == "--" or word in commands:
-            return None
-        name, eq, value = word.partition("=")
-        action = parser._option_string_actions.get(name) if name.startswith("-") else None
-        if action is None:
-            continue
-        if isinstance(action, argparse._StoreAction) and action.nargs is None:
-            value = value if eq else next(words, None)
-        elif isinstance(action, argparse.BooleanOptionalAction):
-            value = not name.startswith("--no-")
-        elif isinstance(action, argparse._StoreConstAction) and not eq:
-            value = action.const
-        else:  # (a list, a count, an append or a help: taken more than once by design)
-            continue
-        if action.dest in seen and seen[action.dest][1] != value:
-            first, before = seen[action.dest]
-            if first == name and isinstance(value, str) and isinstance(before, str):
-                return f"{name} given twice ({before}, then {value}): give it once (only the last would count)"
-            return f"{first} and {name} both given: give one (only the last would count)"
-        seen.setdefault(action.dest, (name, value))
-    return None
 
 
 def command_first_hint(given: list[str], parser: argparse.ArgumentParser) -> str:

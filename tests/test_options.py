@@ -417,26 +417,3 @@ def test_every_commands_help_shows_its_defaults(argv, shown, capsys):
     text = help_of(argv, capsys)
     for line in shown:
         assert line in text, (argv, line)
-
-
-@pytest.mark.parametrize("words, said", [
-    (["train", "--manifest", "a", "--manifest", "b", "--out", "r"], "--manifest given twice (a, then b)"),
-    (["evaluate", "--checkpoint", "c", "--manifest", "m", "--features", "s1", "--features=s2"],
-     "--features given twice (s1, then s2)"),
-    (["train", "--manifest", "m", "--out", "r", "--per-caption", "--no-per-caption"],
-     "--per-caption and --no-per-caption both given"),
-    (["train", "--manifest", "m", "--out", "r", "--one-caption-per-video", "--per-caption"],
-     "--one-caption-per-video and --per-caption both given"),
-])
-def test_an_option_given_twice_with_two_values_is_refused(words, said, tmp_path, monkeypatch, capsys):
-    """`--features A --features B` kept B alone, silently (argparse's last wins): a user who meant two stores got a
-    run of one. Two values of one option are refused before anything runs; the same value twice is no conflict."""
-    monkeypatch.chdir(tmp_path)
-    code, err = refusal(words, capsys)
-    assert code == 2 and err.startswith(f"error: {said}: give ") and err.count("\n") == 1, err
-    assert not (tmp_path / "r").exists()
-    code, err = refusal(["train", "--manifest", "m", "--manifest", "m", "--out", "r"], capsys)
-    assert "twice" not in err and "m: manifest not found" in err, err
-    with pytest.raises(SystemExit) as e:
-        extract_main([str(tmp_path), "--out", "s1", "--out", "s2"])
-    assert e.value.code == 2 and "--out given twice (s1, then s2)" in capsys.readouterr().err
