@@ -65,18 +65,22 @@ def dequantize(quantized: np.ndarray, max_quantized_value: float = 2.0,
     return quantized.astype(np.float32) * np.float32(scalar) + np.float32(bias)
 
 
+def starts_as_tfrecord(head: bytes) -> bool:
+    """Whether bytes begin as a TFRecord file does: its first record's length and that length's masked CRC-32C."""
+    return len(head) >= 12 and masked_crc32c(head[:8]) == int.from_bytes(head[8:12], "little")
+
+
 def binary_kind(path: str | os.PathLike) -> str | None:
-    """What a file that is no text is, from its first bytes: 'a TFRecord shard (...)' (its first record's length
-    and that length's masked CRC-32C), 'a binary file' (a NUL byte); None for text or a file that
-    cannot be read. `train --vocabulary validate0000.tfrecord` said "cannot read ('utf-8' codec can't decode
-    byte 0xd3 ...)" (hostile trial)."""
+    """What a file that is no text is, from its first bytes: 'a TFRecord shard' (`starts_as_tfrecord`), 'a binary
+    file' (a NUL byte); None for text or a file that cannot be read. `train --vocabulary validate0000.tfrecord`
+    said "cannot read ('utf-8' codec can't decode byte 0xd3 ...)" (hostile trial)."""
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
     except OSError:
         return None
-    if len(head) >= 12 and masked_crc32c(head[:8]) == int.from_bytes(head[8:12], "little"):
-        return "a TFRecord shard (shards go in --features)"
+    if starts_as_tfrecord(head):
+        return "a TFRecord shard"
     # (a NUL byte is in no text file: a CSV of another encoding, Latin-1, is left to the reader's own line)
     return "a binary file" if b"\x00" in head else None
 
@@ -90,10 +94,12 @@ def is_label_tag(tag: str) -> bool:
     return re.fullmatch(r"label\d+", tag) is not None
 
 
-def read_vocabulary(path: str | os.PathLike, speaks: bool = True) -> dict[int, str]:
+def read_vocabulary(path: str | os.PathLike, speaks: bool = True,
+                    shards_go: str = "shards go in --features") -> dict[int, str]:
     """Class index -> tag: the `Name`, or `label<Index>` where the name is empty or shared by
     several classes (a tag must name one class; said in one warning line unless `speaks` is False).
-    An Index given twice is a DatasetError: which name its videos get would be a guess."""
+    An Index given twice is a DatasetError: which name its videos get would be a guess. `shards_go`: where the
+    command takes shards, said when one is given as the vocabulary (import's are its SHARD arguments; trial 77)."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
@@ -102,8 +108,9 @@ def read_vocabulary(path: str | os.PathLike, speaks: bool = True) -> dict[int, s
             rows = [(row["Index"], (row["Name"] or "").strip(), reader.line_num) for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         if (what := binary_kind(path)) is not None:  # (a codec's error said nothing of what the file is)
-            raise DatasetError(f"{path}: not a vocabulary CSV: {what}; --vocabulary takes YouTube-8M's vocabulary.csv "
-                               "(columns Index, Name)") from None
+            where = f" ({shards_go})" if what == "a TFRecord shard" and shards_go else ""
+            raise DatasetError(f"{path}: not a vocabulary CSV: {what}{where}; --vocabulary takes YouTube-8M's "
+                               "vocabulary.csv (columns Index, Name)") from None
         raise DatasetError(f"{path}: cannot read ({e})") from None
     if not rows:  # (every record's labels would be outside it: a flood of skipped records, nothing trained)
         raise DatasetError(f"{path}: a vocabulary without any class (its header alone): pass the whole "
@@ -130,6 +137,21 @@ def read_vocabulary(path: str | os.PathLike, speaks: bool = True) -> dict[int, s
               f"Index {', '.join(map(str, idx[:REPEATED_SHOWN]))}{', ...' if len(idx) > REPEATED_SHOWN else ''}): "
               "those classes are tagged label<Index>", file=sys.stderr)
     return {i: name if name and name not in shared else label_tag(i) for i, name in names.items()}
+
+
+def refuse_not_a_shard(path: str | os.PathLike) -> None:
+    """DatasetError naming a file that does not begin as a TFRecord file; nothing for one that does, an empty one,
+    or one that cannot be read (the reader's to say)."""
+    if not os.path.isfile(path):  # (a pipe is not opened: reading it would wait)
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return
+    if head and not starts_as_tfrecord(head):  # (an empty file: the import's "empty" line says it)
+        raise DatasetError(f"{path}: not a TFRecord file (YouTube-8M's shards are train*.tfrecord, "
+                           "validate*.tfrecord, test*.tfrecord)")
 
 
 def split_of(path: str | os.PathLike) -> str:
@@ -404,7 +426,11 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
     progress["written"] = 0
     if split not in (None, *SPLITS):
         raise DatasetError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
-    vocab = read_vocabulary(vocabulary) if vocabulary else None
+    vocab = read_vocabulary(vocabulary, shards_go="shards are the SHARD arguments") if vocabulary else None
+    if split is None:  # (a file that is no shard, vocabulary.csv, was first told to pass --split; trial 77)
+        for s in shards:
+            if not any(Path(s).name.startswith(prefix) for prefix, _ in SPLIT_PREFIXES):
+                refuse_not_a_shard(s)
     splits = {s: split or split_of(s) for s in shards}  # every name checked before any work
     store = FeatureStore(features if features is not None else Path(manifest_out).parent / "features")
     store.check_logs("--features")  # (a store whose logs are another program's: refused before any shard is read)

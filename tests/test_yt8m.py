@@ -329,6 +329,18 @@ def test_a_shard_or_binary_file_given_as_the_vocabulary_is_said_to_be_no_vocabul
         f"error: {shard}: not a vocabulary CSV: a TFRecord shard (shards go in --features); --vocabulary takes "
         "YouTube-8M's vocabulary.csv (columns Index, Name)"]
     assert not (tmp_path / "run").exists()
+    # import takes its shards as arguments, not in --features, which names the store it writes (trial 77)
+    code = main(["import", "yt8m", str(shard), "--vocabulary", str(shard), "--out", str(tmp_path / "m.jsonl")])
+    assert code == 2 and capsys.readouterr().err.strip().splitlines() == [
+        f"error: {shard}: not a vocabulary CSV: a TFRecord shard (shards are the SHARD arguments); --vocabulary "
+        "takes YouTube-8M's vocabulary.csv (columns Index, Name)"]
+    # a file that is no shard, by a name that says no split, is said to be no shard, not told to pass --split
+    (tmp_path / "vocabulary.csv").write_text("Index,Name\n0,Car\n")
+    code = main(["import", "yt8m", str(tmp_path / "vocabulary.csv"), "--out", str(tmp_path / "m.jsonl")])
+    assert code == 2 and capsys.readouterr().err.strip().splitlines() == [
+        f"error: {tmp_path / 'vocabulary.csv'}: not a TFRecord file (YouTube-8M's shards are train*.tfrecord, "
+        "validate*.tfrecord, test*.tfrecord)"]
+    assert not (tmp_path / "m.jsonl").exists()
 
 
 def test_split_from_file_name_or_flag(tmp_path):
