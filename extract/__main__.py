@@ -187,6 +187,14 @@ def joined_shard(argv: list[str]) -> list[str]:
 RESUME = "rerun the same command to resume"
 
 
+def nothing_kept(root: Path) -> str:
+    """The advice of a run stopped before its first video: the same rerun, which starts again where the --out this
+    run made is gone with it (there is nothing to resume; trial 77)."""
+    if root.exists():
+        return RESUME
+    return f"{root} removed again (this run made it); rerun the same command to start again"
+
+
 class SettingsRefused(StoreError):
     """A meta.json of other settings found once the run began (another run into the same empty store wrote it
     since this one's checks): a rerun is refused the same way, so the line is the one a run started after the
@@ -335,7 +343,7 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         # this run made it, is gone with it)
         remove_if_empty(made)
         if rerun_line:
-            print(f"interrupted: 0 videos written; {RESUME}", file=sys.stderr)
+            print(f"interrupted: 0 videos written; {nothing_kept(Path(args.out).absolute())}", file=sys.stderr)
         return 130
 
     say(f"{counted(len(items), 'video')}, {len(mine)} in shard {args.shard}, "
@@ -481,7 +489,9 @@ def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: in
         interrupted = True     # settles it)
     # (a Ctrl-C or a full disk before the first video was written: --out, if this run made it, goes with the records
     # of nothing it holds, its meta.json and the logs of the videos this run did not write)
-    if (stopped or interrupted) and not (not written and not failures and own and remove_unwritten(store, made, *own)):
+    taken_back = bool((stopped or interrupted) and not written and not failures and own
+                      and remove_unwritten(store, made, *own))
+    if (stopped or interrupted) and not taken_back:
         remove_if_empty(made)
     if isinstance(stopped, SettingsRefused):  # (before its first record: nothing written, nothing to resume)
         say(f"error: {stopped}")
@@ -495,7 +505,9 @@ def ended(store: FeatureStore, bar, made: list[Path], written: int, failures: in
             (f"; {advice})" if advice else ")"))
         return 2
     if interrupted:  # (also one dropped during the last video)
-        if rerun_line:
+        if rerun_line and taken_back:
+            print(f"interrupted: 0 videos written; {nothing_kept(store.root)}", file=sys.stderr)
+        elif rerun_line:
             print(f"interrupted: {counted(written, 'video')} written (complete files only); {RESUME}", file=sys.stderr)
         return 130
     secs = time.time() - start

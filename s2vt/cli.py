@@ -1005,7 +1005,7 @@ COMMANDS = {  # name -> (help, add_arguments, run)
     "caption": ("caption and tag video files (= caption.py)", add_caption_arguments, run_caption),
     "evaluate": ("decode a split and print caption and tag metrics", add_evaluate_arguments, run_evaluate),
     "score": ("score predicted captions against references", add_score_arguments, run_score),
-    "export": ("write a competition zip", add_export_arguments, run_export),
+    "export": ("write a competition file (zip, csv or result.txt)", add_export_arguments, run_export),
     "serve": ("caption uploaded videos over HTTP: a JSON API and a web page (the serve extra)", add_serve_arguments,
               run_serve),
     "weights": ("download or list the backbones' pretrained weight files", add_weights_arguments, run_weights),

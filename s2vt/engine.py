@@ -489,7 +489,8 @@ def write_curves(history: list[dict], out: Path) -> None:
     keys = ["epoch", "train_loss", "CIDEr", "tag_acc", "gap", "level1_acc", "level2_acc", "tag_f1", "lic_score", "lr",
             "seconds", "samples_per_s"]
     text = io.StringIO()
-    w = csv.DictWriter(text, keys, extrasaction="ignore")
+    # ("\n", not csv's default "\r\n": a stray \r at each line's end for cut, awk and the like; trial 77)
+    w = csv.DictWriter(text, keys, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     w.writerows(history)
     atomic_write_bytes(out / "metrics.csv", text.getvalue().encode())

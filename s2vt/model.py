@@ -71,8 +71,9 @@ class ModelConfig:
     tag_ensemble: int | None = setting(None, "independently initialised tag heads (mlp, moe) whose probabilities are "
                                              f"averaged (default: {RECIPE_DEFAULT})", minimum=1, maximum=64)
     text_linear: bool = setting(True, "+ a linear classifier over the TF-IDF tokens fitted to convergence after "
-                                      "training, mixed into the logits per label kind with weights chosen on val "
-                                      "(--no-text-linear: the network alone)")
+                                      "training, mixed into the logits per label kind with weights chosen on val; "
+                                      "used on LIC2022 labels with text and a val split (--no-text-linear: the "
+                                      "network alone)")
     # only with tag_input features (the head's raw input: 1,152 numbers a YouTube-8M video); the tags recipe's
     # value was chosen on the YouTube-8M shards' val GAP (docs/benchmarks.md "Input dropout")
     feature_dropout: float | None = setting(None, "dropout on the features the tag head reads with --tag-input "

@@ -901,7 +901,7 @@ class Captioner:
         if precision is not None and any(p not in (None, precision) for p in recorded.values()):
             trained = ", ".join(sorted({p for p in recorded.values() if p}))
             print(f"warning: features in {precision}, the model trained on {trained} features: answers may differ "
-                  "slightly from evaluate's", file=sys.stderr)
+                  "from evaluate's (a word or a tag where a score was close)", file=sys.stderr)
         try:
             cfg = ExtractConfig.from_meta(self.meta, self.modalities, device=str(device), weights_dir=weights_dir,
                                           **({"precision": precision} if precision else {}))

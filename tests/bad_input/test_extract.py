@@ -634,7 +634,8 @@ def test_ctrl_c_while_the_backbones_load_is_one_line_exit_130(tmp_path, capsys, 
         rc, err = extract(capsys, videos["mp4_aac"], "--out", out, *VGGISH)
     except KeyboardInterrupt:  # (escaping, it would end the whole test session, not fail this test)
         pytest.fail("the KeyboardInterrupt escaped python -m extract (a traceback for the user)")
-    assert (rc, err.strip()) == (130, "interrupted: 0 videos written; rerun the same command to resume")
+    assert (rc, err.strip()) == (130, f"interrupted: 0 videos written; {out} removed again (this run made it); "
+                                      "rerun the same command to start again")
     assert not (tmp_path / "deep").exists()
 
 
@@ -989,6 +990,9 @@ def test_a_run_stopped_before_writing_anything_leaves_no_out_folder_it_made(stop
         assert rc == 2 and last.startswith(f"error: cannot write {out / 'meta.json'}: No space left on device"), err
     else:
         assert rc == 130 and last.startswith("interrupted: 0 videos written"), err
+        # (nothing to resume where the store this run made is gone: trial 77)
+        assert last.endswith("rerun the same command to resume" if existed else
+                             f"{out} removed again (this run made it); rerun the same command to start again"), err
     assert "Traceback" not in err
     if existed:
         assert out.is_dir() and list(out.iterdir()) == []  # kept as it was
