@@ -262,6 +262,7 @@ def prepare(args: argparse.Namespace):
     cfg = from_args(ExtractConfig, args)
     items = collect_items(args.input)
     store = FeatureStore(make_dirs(args.out))  # (an impossible --out fails before the backbones load)
+    store.protect([*args.input, *(path for _, path in items)])  # (no store file written through a link to one)
     # (so does a store of other settings, or of features whose settings no meta.json records)
     old = store.check_meta(settings_meta(cfg), adds=True)
     refuse_unrecorded_features(store, old)

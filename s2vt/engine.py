@@ -656,7 +656,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     ddp.decided(look_at_folder)
     # the run's files never land in (or on) what it reads: the feature store, the manifest (refused before the
     # warnings below: --overwrite's of the folder's other files came first, then this refusal; hostile trial)
-    refuse_inputs([out / name for name in RUN_FILES], [cfg.manifest], folders=[f for f in [cfg.features] if f])
+    refuse_inputs([out / name for name in (*RUN_FILES, "curves.png")], [cfg.manifest],
+                  folders=[f for f in [cfg.features] if f])
 
     def log(*a) -> None:  # (--quiet: no progress lines; a warning is said all the same, e.g. a --stop-after that
         # pauses nothing, which a scripted run lost; new-user trial)

@@ -144,7 +144,9 @@ def refuse_inputs(outputs: list, inputs: list, folders: list = ()) -> None:
     for out in map(Path, outputs):
         if out.exists() and any(i and Path(i).exists() and os.path.samefile(out, i) for i in inputs):
             raise OutputError(f"cannot write {out}: it is an input of this command")
-        where = out.parent.resolve() / out.name
+        # (the output's own link followed too: a run's best.pt linked to the store's meta.json was written through,
+        # the store's meta.json lost; trial 78)
+        where = out.resolve()
         for folder in folders:
             if where.is_relative_to(Path(folder).resolve()):
                 raise OutputError(f"cannot write {out}: it is inside {folder}, an input of this command")

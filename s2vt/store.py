@@ -117,6 +117,15 @@ def source_identity(path: str | os.PathLike) -> dict | None:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+def _identity(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(device, inode) of the file `path` names, through links; None where there is none."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
 def same_file(a: dict | None, b: dict | None) -> bool:
     """Whether two `source_identity` records (or sources.jsonl entries) name the same content;
     the path is not compared: a dataset moved elsewhere keeps its features."""
@@ -278,6 +287,7 @@ class FeatureStore:
         self._dims: dict[str, int] | None = None  # widths `read` checks against (`_widths`)
         self._settled_widths: dict[str, tuple[int, str]] = {}  # `settle_width`'s, for stores without meta.json
         self._written: set[tuple[str, str | None]] = set()  # (id, file) written this run (`forget`)
+        self._inputs: set[tuple[int, int]] = set()  # (device, inode) of the files the run reads (`protect`)
 
     @property
     def meta_path(self) -> Path:
@@ -499,6 +509,7 @@ class FeatureStore:
             lines = read_lines(path)  # (under the lock: another shard's records are kept)
             kept = [line for line in lines if _source_line(line)[0] != "unnamed"]
             if len(kept) != len(lines):
+                self.refuse_input(path)
                 atomic_write_bytes(path, b"".join(kept))
         self._unnamed = 0
 
@@ -719,10 +730,24 @@ class FeatureStore:
             array = array.astype(np.float16)
         return array
 
+    def protect(self, paths) -> None:
+        """The files the run reads (extract's manifest and videos): a file of the store that is a symbolic link
+        to one is never written through (`refuse_input`). A store's sources.jsonl linked to the run's own
+        manifest had it rewritten as the store's log, a feature file linked to another input video had the video
+        replaced by an array (trial 78)."""
+        self._inputs = {key for p in paths if p and (key := _identity(p)) is not None}
+
+    def refuse_input(self, path: str | os.PathLike) -> None:
+        """OutputError for a file of the store that is a link to one of the run's inputs (`protect`)."""
+        if self._inputs and os.path.islink(path) and _identity(path) in self._inputs:
+            raise OutputError(f"cannot write {path}: it is a symbolic link to {os.path.realpath(path)}, an input of "
+                              "this command (remove the link)")
+
     def write(self, modality: str, video_id: str, array: np.ndarray, dtype: str = "float16") -> None:
         """Save [T, D] atomically (`encode`d)."""
         buf = io.BytesIO()
         np.save(buf, self.encode(array, dtype), allow_pickle=False)
+        self.refuse_input(self.path(modality, video_id))
         atomic_write_bytes(self.path(modality, video_id), buf.getvalue())
 
     def check_meta(self, meta: dict, store_option: str = "--out", adds: bool = False) -> dict:
@@ -815,6 +840,7 @@ class FeatureStore:
             else:
                 merged = meta
             if merged != old:
+                self.refuse_input(self.meta_path)
                 atomic_write_json(self.meta_path, merged)
         self._dims = None
         return not old
@@ -857,6 +883,7 @@ class FeatureStore:
         record = {k: printable(v) if isinstance(v, str) else v for k, v in {"video_id": "", **record}.items()}
         line = json.dumps({**record, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}, ensure_ascii=False) + "\n"
         path = make_dirs(self.root) / name
+        self.refuse_input(path)
         # (the logs rewritten in place, failures.jsonl and sources.jsonl: their rewrite holds the lock exclusively)
         lock = self._logs_locked(False) if name in (FAILURES, "sources.jsonl") else contextlib.nullcontext()
         try:
@@ -875,6 +902,8 @@ class FeatureStore:
         its notes were never written). A log not there yet is left to be made (nothing is created here).
         Asked beside `check_meta` by every command that writes into a store (extract, the imports); `store_option`
         as there."""
+        for name in (*LOGS, "meta.json"):
+            self.refuse_input(self.root / name)
         for name in LOGS:
             path = self.root / name
             if not os.path.exists(path):  # (nor through a link to nothing: the append makes its file)
@@ -914,6 +943,7 @@ class FeatureStore:
             kept = [line for i, (line, k) in enumerate(zip(lines, keys))
                     if k is None or (k not in self._written and newest[k] == i)]
             if len(kept) != len(lines):
+                self.refuse_input(path)
                 atomic_write_bytes(path, b"".join(kept))
         self._written.clear()
 

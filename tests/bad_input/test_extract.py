@@ -1606,3 +1606,34 @@ def test_a_new_out_another_run_writes_into_is_kept_when_every_video_fails(tmp_pa
         f"error: 1 video failed (all of them: no video has features); reasons in {out / 'failures.jsonl'}"), err
     ids = [json.loads(x)["video_id"] for x in (out / "failures.jsonl").read_bytes().splitlines()]
     assert ids == (["theirs", "bad"] if other == "failure" else ["bad"]) and (out / "meta.json").is_file()
+
+
+def test_a_store_file_linked_to_an_input_is_not_written_through(tmp_path, capsys, videos):
+    """A store whose sources.jsonl was a symbolic link to the run's own manifest had the manifest rewritten as the
+    store's log; a feature file linked to another input video had the video replaced by an array (trial 78). A
+    store file that links to one of the run's inputs is refused, the input kept byte for byte."""
+    d = tmp_path / "v"
+    d.mkdir()
+    shutil.copy(videos["mp4_aac"], d / "a.mp4")
+    shutil.copy(videos["short"], d / "b.mp4")
+    store = tmp_path / "s"
+    assert extract(capsys, d, "--out", store, *RESNET)[0] == 0
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"video_id": v, "path": str(d / f"{v}.mp4"), "split": "test"}) + "\n"
+                                for v in "ab"))
+    before = manifest.read_bytes()
+    (store / "sources.jsonl").unlink()
+    (store / "sources.jsonl").symlink_to(manifest)
+    rc, err = extract(capsys, manifest, "--out", store, *RESNET)
+    assert rc == 2 and err.strip().splitlines()[-1] == (
+        f"error: cannot write {store / 'sources.jsonl'}: it is a symbolic link to {manifest}, an input of this "
+        "command (remove the link)"), err
+    assert manifest.read_bytes() == before
+    (store / "sources.jsonl").unlink()
+    video = (d / "b.mp4").read_bytes()
+    (store / "resnet152" / "a.npy").unlink()
+    (store / "resnet152" / "a.npy").symlink_to(d / "b.mp4")
+    rc, err = extract(capsys, d, "--out", store, *RESNET)
+    assert rc == 2 and f"error: cannot write {store / 'resnet152' / 'a.npy'}: it is a symbolic link to " \
+                       f"{d / 'b.mp4'}, an input of this command (remove the link)" in err, err
+    assert (d / "b.mp4").read_bytes() == video

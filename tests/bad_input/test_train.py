@@ -1508,3 +1508,20 @@ def test_steps_changed_under_torchrun_since_an_older_s2vt_name_that_cause():
         same_steps(last, 376, TrainConfig("m.jsonl", None, "run"), Path("run"), world=2)
     with pytest.raises(RunFolderError, match=r"\(the training videos or the number of processes changed\)"):
         same_steps(last, 376, TrainConfig("m.jsonl", None, "run"), Path("run"), world=1)
+
+
+def test_a_run_file_linked_into_the_feature_store_is_refused(store, tmp_path, capsys):
+    """`--overwrite` with best.pt a symbolic link to the store's meta.json wrote the checkpoint through it: the
+    store's meta.json became a zip and every later run on the store was refused (trial 78). A run's output that
+    is a link into its --features store is refused before training, as one inside it is."""
+    manifest, features = store
+    meta = Path(features) / "meta.json"
+    before = meta.read_bytes()
+    for name in ("best.pt", "curves.png"):
+        out = tmp_path / name.split(".")[0]
+        out.mkdir()
+        (out / name).symlink_to(meta)
+        code, err = s2vt(capsys, *train_args(store, out, "--overwrite"))
+        assert code == 2 and err == [f"error: cannot write {out / name}: it is inside {features}, an input of this "
+                                     "command"], err
+        assert meta.read_bytes() == before and (out / name).is_symlink()
