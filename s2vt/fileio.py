@@ -59,14 +59,45 @@ def lasting_advice(e: BaseException, folder: str | os.PathLike, option: str = "-
     return f"a rerun fails the same way: pass another {option}"
 
 
-class DuplicateKeyError(json.JSONDecodeError):
-    """A JSON object that gives one key twice. A JSONDecodeError, so a caller that refuses invalid
-    JSON refuses this too; its message names the key (there is no position to name: the parser's
-    hook sees the object, not where it was)."""
+class ObjectError(json.JSONDecodeError):
+    """A JSON object the parser's hook (`unique_keys`) refuses. A JSONDecodeError, so a caller that refuses invalid
+    JSON refuses this too; its message says what is wrong (there is no position to name: the hook sees the
+    object, not where it was)."""
+
+    def __init__(self, message: str) -> None:
+        ValueError.__init__(self, message)
+        self.msg, self.doc, self.pos, self.lineno, self.colno = str(self), "", 0, 1, 1
+
+
+class DuplicateKeyError(ObjectError):
+    """A JSON object that gives one key twice."""
 
     def __init__(self, key: str) -> None:
-        ValueError.__init__(self, f"{key!r} appears twice in one object: which of its values counts would be a guess")
-        self.key, self.msg, self.doc, self.pos, self.lineno, self.colno = key, str(self), "", 0, 1, 1
+        super().__init__(f"{key!r} appears twice in one object: which of its values counts would be a guess")
+        self.key = key
+
+
+class LoneSurrogateError(ObjectError):
+    """A JSON string holding a lone surrogate escape (`\\ud800`): valid JSON, no Unicode text; taken in, it
+    was a traceback wherever the text was written out again (a manifest, a prediction, a caption; trial 78)."""
+
+    def __init__(self, text: str) -> None:
+        shown = text.encode("utf-8", "backslashreplace").decode("utf-8")[:60]
+        super().__init__(f'the text "{shown}" holds a lone surrogate (\\ud800-\\udfff escaped alone): no Unicode '
+                         "character; remove or replace it")
+
+
+def no_lone_surrogate(value) -> None:
+    """LoneSurrogateError for a string, or a string in a list (of lists), that holds one; objects are checked by
+    their own hook call."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise LoneSurrogateError(value) from None
+    elif isinstance(value, list):
+        for item in value:
+            no_lone_surrogate(item)
 
 
 def unique_keys(pairs: list[tuple[str, object]]) -> dict:
@@ -76,6 +107,9 @@ def unique_keys(pairs: list[tuple[str, object]]) -> dict:
     if len(out) < len(pairs):
         seen = set()
         raise DuplicateKeyError(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    for key, value in pairs:
+        no_lone_surrogate(key)
+        no_lone_surrogate(value)
     return out
 
 
@@ -100,7 +134,7 @@ def json_error(e: ValueError, line: bool = True) -> str:
     instead (the hook has no position); bytes that are not UTF-8 are named by offset. Without `line`,
     the column alone: the text parsed was one line of a file (JSON lines), which the message names
     before (its 'line 1' would be wrong)."""
-    if isinstance(e, DuplicateKeyError):
+    if isinstance(e, ObjectError):
         return str(e)
     if isinstance(e, json.JSONDecodeError):  # ('Unterminated string starting at': its own 'at' once)
         return f"{e.msg.removesuffix(' at')} at " + (f"line {e.lineno} " if line else "") + f"column {e.colno}"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import UserError
-from .fileio import DuplicateKeyError, atomic_write_bytes, json_error, json_kind, unique_keys
+from .fileio import ObjectError, atomic_write_bytes, json_error, json_kind, unique_keys
 
 # what a folder scan (and an upload) counts as a video file
 # (raw elementary streams too: decoded by their frames' order, a note saying their times assume ffmpeg's rate)
@@ -177,7 +177,7 @@ def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError,
             continue
         try:  # (a key given twice: json would keep the last one, silently)
             value = json.loads(line, object_pairs_hook=unique_keys)
-        except DuplicateKeyError as e:
+        except ObjectError as e:
             raise error(f"{where}{e}") from None
         except json.JSONDecodeError as e:
             if one_document(data):  # (a pretty-printed array or object: its first line alone is no JSON)

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import UserError, counted
-from .fileio import DuplicateKeyError, OutputError, json_error, json_problem, not_a_file, parse_json
+from .fileio import ObjectError, OutputError, json_error, json_problem, not_a_file, parse_json
 from .formats import msrvtt_items
 from .manifest import (SPLITS, ManifestError, dash_refusal, is_manifest, read_manifest, valid_video_id,
                        video_id_problem)
@@ -56,7 +56,7 @@ def _load_json(path: str | Path, expected: str):
         where, data = _zip_member(path, data)
     try:
         return parse_json(data)
-    except DuplicateKeyError as e:
+    except ObjectError as e:
         raise ResultsError(f"{where}: {e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         if note := _caption_lines_note(data, e):

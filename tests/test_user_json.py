@@ -227,3 +227,38 @@ def test_a_dataset_file_given_as_a_manifest_names_its_import(tmp_path):
     with pytest.raises(ManifestError) as e:
         read_manifest(other)
     assert str(e.value) == f"{other}:1: missing field 'video_id'"
+
+
+def test_a_lone_surrogate_escape_is_refused_where_it_is_read(tmp_path, capsys):
+    """`"down\\ud800"` is valid JSON and no Unicode text: a manifest holding it trained, and every command that
+    wrote the text out again (caption.py, evaluate, import's manifest, serve) was a traceback (trial 78). Every
+    JSON reader refuses it in one line naming the file (and the line), the text shown escaped."""
+    from s2vt.cli import main
+
+    said = 'the text "a man \\ud800 sings" holds a lone surrogate (\\ud800-\\udfff escaped alone)'
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"video_id": "a", "split": "train", "captions": ["a man \\ud800 sings"], "tags": []}\n')
+    preds = tmp_path / "p.json"
+    preds.write_text('{"a": "a man \\ud800 sings"}')
+    good = tmp_path / "good.json"
+    good.write_text('{"a": "a man sings"}')
+    refs = tmp_path / "refs.json"
+    refs.write_text('{"a": ["a man sings"]}')
+    msrvtt = tmp_path / "videodatainfo.json"
+    msrvtt.write_text('{"videos": [{"video_id": "video0", "split": "train"}], '
+                      '"sentences": [{"video_id": "video0", "caption": "a man \\ud800 sings"}]}')
+    lic = tmp_path / "lic.json"
+    lic.write_text('{"@id": "1", "title": "a man \\ud800 sings"}\n')
+    for words, where in ((["score", manifest, good], f"{manifest}:1: "), (["score", refs, preds], f"{preds}: "),
+                         (["import", "msrvtt", msrvtt, "--out", tmp_path / "i" / "m.jsonl"], f"{msrvtt}: "),
+                         (["import", "lic2022", lic, "--out", tmp_path / "i" / "l.jsonl"], f"{lic}:1: ")):
+        assert main([str(w) for w in words]) == 2, words
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"error: {where}") and said in err, err
+    assert not (tmp_path / "i").exists()
+    # a tag's key too, and a string inside a list of lists
+    (tmp_path / "k.json").write_text('{"a\\udfff": [["x"]]}')
+    (tmp_path / "n.json").write_text('{"a": [["x \\udfff"]]}')
+    for name in ("k.json", "n.json"):
+        assert main(["score", str(tmp_path / name), str(good)]) == 2
+        assert "holds a lone surrogate" in capsys.readouterr().err
