@@ -42,7 +42,7 @@ class ExtractConfig:
     image_size: int = setting(224, "ResNet crop size (short side scaled to 256/224 of it)")
     weights: str = setting("pretrained", choices=("pretrained", "random"))
     weights_dir: str | None = setting(None, "folder with weight files (default: $S2VT_WEIGHTS_DIR, else checkpoints/)")
-    seed: int = setting(0, "seed for --weights random")
+    seed: int = setting(0, "seed for --weights random", minimum=-2 ** 63, maximum=2 ** 64 - 1)  # (torch's range)
     # one for every modality, or per modality (a checkpoint's record)
     precision: str | dict[str, str] = setting("auto", choices=PRECISIONS)
     dtype: str = setting("float16", choices=META_CHOICES["dtype"])

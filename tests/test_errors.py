@@ -874,13 +874,16 @@ def test_huge_sizes_and_counts_are_one_line_before_any_output(tmp_path, capsys):
              (train + ["--tag-ensemble", "65"], "--tag-ensemble must be at most 64"),
              (evaluate + ["--batch-size", big], f"--batch-size must be at most 1048576, not {big}"),
              (evaluate + ["--beam", "100000"], "--beam must be at most 100, not 100000"),
-             (["caption", "v.mp4", "--checkpoint", "x.pt", "--beam", "101"], "--beam must be at most 100")]
+             (["caption", "v.mp4", "--checkpoint", "x.pt", "--beam", "101"], "--beam must be at most 100"),
+             # (torch.manual_seed's range: beyond it a traceback, and extract left an empty --out; trial 78)
+             (train + ["--seed", str(2 ** 64)], f"--seed must be at most {2 ** 64 - 1}, not {2 ** 64}"),
+             (train + ["--seed", str(-2 ** 63 - 1)], f"--seed must be at least {-2 ** 63}")]
     for argv, message in cases:
         assert cli.main(argv) == 2, argv
         assert message in one_line(capsys), argv
-    for option in ("--batch-size", "--batch-videos"):
+    for option, most in (("--batch-size", "1048576"), ("--batch-videos", "1048576"), ("--seed", f"{2 ** 64 - 1}")):
         assert extract_main([str(tmp_path), "--out", str(tmp_path / "store"), option, big]) == 2
-        assert f"{option} must be at most 1048576" in one_line(capsys)
+        assert f"{option} must be at most {most}" in one_line(capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl"]
 
 
