@@ -186,6 +186,14 @@ def check_npy(path: str | os.PathLike) -> None:
         dtype = _header_dtype(f, os.fstat(f.fileno()).st_size)
     if dtype is not None and dtype.hasobject:  # (numpy would need allow_pickle, which no features file needs)
         raise NpyError("holds Python objects, not numbers: refused, as loading them could run code")
+    if dtype is not None and dtype.kind not in "fiu":
+        # (complex ones were cast to real with numpy's bare warning naming no file, booleans taken as 0/1; trial 78)
+        raise NpyError(f"holds {NOT_REAL.get(dtype.kind, f'values of dtype {dtype}')}, not real numbers")
+
+
+# what a .npy file of a dtype kind that is no real number holds (`check_npy`)
+NOT_REAL = {"c": "complex numbers", "b": "booleans", "U": "text", "S": "bytes", "V": "records",
+            "M": "dates", "m": "time spans"}
 
 
 def _header_dtype(f, size: int) -> np.dtype | None:

@@ -562,6 +562,8 @@ def import_features(capsys, src, caps, store, out, modality="cnn", *more):
     ("empty", "not a .npy file (empty)"), ("header", "header cut short (50 of 128 bytes)"),
     ("length", "header cut short (9 bytes)"),
     ("objects", "holds Python objects, not numbers: refused, as loading them could run code"),
+    # (complex ones were cast to real with numpy's bare warning, booleans taken as 0/1; trial 78)
+    ("complex", "holds complex numbers, not real numbers"), ("bool", "holds booleans, not real numbers"),
     ("link", "a link to a missing file {gone}")])
 def test_an_unreadable_feature_file_gives_its_true_reason(kind, reason, tmp_path, capsys):
     """A text file named .npy and a link to /dev/zero were said to hold pickled data ('If you trust the file
@@ -577,6 +579,8 @@ def test_an_unreadable_feature_file_gives_its_true_reason(kind, reason, tmp_path
         bad.write_bytes(bad.read_bytes()[:50 if kind == "header" else 9])
     elif kind == "objects":
         np.save(bad, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    elif kind in ("complex", "bool"):
+        np.save(bad, np.ones((3, 8), np.complex64 if kind == "complex" else bool))
     elif kind == "link":
         bad.symlink_to(tmp_path / "gone.npy")
     elif kind == "text":
