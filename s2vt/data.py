@@ -386,10 +386,12 @@ def feature_dims(store: FeatureStore, entries: list[dict], modalities: list[str]
 
 
 def feature_stats(entries: list[dict], store: FeatureStore, modalities: list[str], limit: int = 1000,
-                  seed: int = 0, transform=None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+                  seed: int = 0, transform=None,
+                  empty: list | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Per-dimension mean and std of each modality over (a seeded sample of) `entries`' rows,
     after `transform` (a tensor function, the model's own) when given; videos of captions alone
-    (`captions_only`) have none."""
+    (`captions_only`) have none. `empty`, when given, gets the modalities of which no sampled video has a row
+    (mean 0, std 1: a modality the model never sees)."""
     entries = [e for e in entries if not e.get("captions_only")]
     sample = random.Random(seed).sample(entries, min(limit, len(entries)))
     stats = {}
@@ -401,6 +403,8 @@ def feature_stats(entries: list[dict], store: FeatureStore, modalities: list[str
         if x is None:
             dim = rows[0].shape[1] if rows else 1
             stats[m] = (torch.zeros(dim), torch.ones(dim))
+            if empty is not None and rows:
+                empty.append(m)
             continue
         mean, std = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64)
         # a floor keeps near-constant dims (dead ReLUs, fp16 noise) from being blown up

@@ -817,8 +817,15 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                   "features, and " + ("this model has no video features" if not dims else "these are LIC2022 levels"
                                       if groups else "each video has one tag" if has_tags else "this data has no tags"))
     if modalities:
+        empty: list[str] = []
         model.fusion.set_stats(feature_stats(splits["train"], store, modalities, seed=cfg.seed,
-                                             transform=squash if mcfg.log_features else None))
+                                             transform=squash if mcfg.log_features else None, empty=empty))
+        if empty and last is None and ddp.rank == 0:  # (trained silently on nothing of it: trial 78)
+            others = [m for m in modalities if m not in empty]
+            print(f"warning: every training video's {' and '.join(empty)} features are empty (0 frames"
+                  f"{': no sound' if empty == ['vggish'] else ''}): the model learns nothing from "
+                  f"{'them' if len(empty) > 1 else 'it'}" + (f"; --modalities {','.join(others)} trains without"
+                                                             if others else ""), file=sys.stderr)
     model = model.to(device)
     train_ds = (store.stream(cfg, labels, ddp.rank, ddp.world) if streaming else
                 VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,

@@ -1525,3 +1525,19 @@ def test_a_run_file_linked_into_the_feature_store_is_refused(store, tmp_path, ca
         assert code == 2 and err == [f"error: cannot write {out / name}: it is inside {features}, an input of this "
                                      "command"], err
         assert meta.read_bytes() == before and (out / name).is_symlink()
+
+
+def test_a_modality_whose_every_file_is_empty_is_warned_of(tmp_path, capsys):
+    """A store whose resnet152 files all held [0, 2048] trained without a word, the banner listing the modality
+    the model never saw a frame of (trial 78): a warning names it and how to train without it."""
+    manifest, features = make_store(tmp_path / "s", videos=12, shapes={"resnet152": (4, 8), "vggish": (3, 4)})
+    for f in (Path(features) / "vggish").glob("*.npy"):
+        np.save(f, np.zeros((0, 4), np.float16))
+    code, err = s2vt(capsys, *train_args((manifest, features), tmp_path / "run"))
+    assert code == 0, err
+    assert ("warning: every training video's vggish features are empty (0 frames: no sound): the model learns nothing "
+            "from it; --modalities resnet152 trains without") in err, err
+    first = next(e for e in map(json.loads, Path(manifest).read_text().splitlines()) if e["split"] == "train")
+    np.save(Path(features) / "vggish" / f"{first['video_id']}.npy", np.ones((2, 4), np.float16))  # (one with sound)
+    code, err = s2vt(capsys, *train_args((manifest, features), tmp_path / "run2"))
+    assert code == 0 and not any("are empty" in line for line in err), err
