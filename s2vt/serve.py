@@ -162,6 +162,8 @@ def check_address(host: str, port: int) -> None:
     """Refuse an address this machine cannot listen on now (in use, not ours), before the model loads."""
     import socket
 
+    if not 0 <= port <= 65535:  # (the socket's own words, "bind(): port must be 0-65535.", named no option)
+        raise SettingError(f"--port must be from 0 to 65535, not {port}")
     try:
         with socket.create_server((host, port)):
             pass

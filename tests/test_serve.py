@@ -315,6 +315,8 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path, capsys):
                               (["--queue", "-1"], "--queue must be at least 0, not -1"),
                               (["--max-upload-mb", "1e-9"], "--max-upload-mb must allow at least one byte"),
                               (["--port", port], "cannot listen on 127.0.0.1:" + port),
+                              (["--port", "99999"], "--port must be from 0 to 65535, not 99999"),
+                              (["--port=-1"], "--port must be from 0 to 65535, not -1"),
                               (["--checkpoint", str(tmp_path / "none.pt")], "checkpoint not found"),
                               # a float that int() or a timer cannot take: refused in one line, not a traceback
                               (["--max-upload-mb", "nan"], "--max-upload-mb must be in (0, inf), not nan"),
@@ -325,7 +327,7 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path, capsys):
                               (["--max-video-seconds", "-1"], "--max-video-seconds must be in (0, inf), not -1.0"),
                               (["--min-upload-rate", "nan"], "--min-upload-rate must be in [0, inf), not nan"),
                               (["--min-upload-rate", "-1"], "--min-upload-rate must be in [0, inf), not -1.0")):
-            code = main(["serve", "--port", port if "--port" in args else "0",
+            code = main(["serve", "--port", port if any(a.startswith("--port") for a in args) else "0",
                          *(["--checkpoint", str(tmp_path / "none.pt")] if "--checkpoint" not in args else []), *args])
             err = capsys.readouterr().err
             assert code == 2 and message in err, err
