@@ -524,7 +524,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
         # trial 56)
         partial = BadRows(path, "video", "imported without some labels")
         labelless = BadRows(path, "video", "left out")
-        for where, obj in json_lines(path, DatasetError, data):
+        for where, obj in json_lines(path, DatasetError, data, lenient=True):  # (web text: '?' for a lone surrogate)
             if not isinstance(obj, dict):
                 raise DatasetError(f"{where}not a JSON object (each line holds one video's object)")
             if "@id" not in obj:

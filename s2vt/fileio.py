@@ -100,6 +100,21 @@ def no_lone_surrogate(value) -> None:
             no_lone_surrogate(item)
 
 
+def replaced_surrogates(value):
+    """`value` with every lone surrogate in its strings (and those of its lists) replaced by '?': web text (a
+    LIC2022 title cut between an emoji's two halves) read leniently, where one such title refused a whole file."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [replaced_surrogates(v) for v in value]
+    return value
+
+
+def lenient_keys(pairs: list[tuple[str, object]]) -> dict:
+    """`unique_keys` for web text: a lone surrogate becomes '?' (`replaced_surrogates`), not an error."""
+    return unique_keys([(replaced_surrogates(k), replaced_surrogates(v)) for k, v in pairs])
+
+
 def unique_keys(pairs: list[tuple[str, object]]) -> dict:
     # json keeps the last of two equal keys: for {id: caption} that silently drops an answer or a
     # reference, and which one the user meant would be a guess

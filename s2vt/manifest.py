@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import UserError
-from .fileio import ObjectError, atomic_write_bytes, json_error, json_kind, unique_keys
+from .fileio import ObjectError, atomic_write_bytes, json_error, json_kind, lenient_keys, unique_keys
 
 # what a folder scan (and an upload) counts as a video file
 # (raw elementary streams too: decoded by their frames' order, a note saying their times assume ffmpeg's rate)
@@ -139,9 +139,10 @@ def check_entry(entry: object, where: str = "") -> dict:
 
 
 def not_utf8(data: bytes) -> str | None:
-    """"UTF-16" or "UTF-32" for text in one of those (its byte-order mark, or NUL bytes near the start, a quarter of
-    them or more, which no UTF-8 text has: every ASCII character's other byte), else None: what Windows Notepad's "Unicode" writes was
-    read as UTF-8, after a false "last line cut short" warning, and refused at its first byte (trial 74)."""
+    """"UTF-16" or "UTF-32" for text in one of those (its byte-order mark, or NUL bytes near the start, a quarter
+    of them or more, which no UTF-8 text has: every ASCII character's other byte), else None: what Windows
+    Notepad's "Unicode" writes was read as UTF-8, after a false "last line cut short" warning, and refused at its
+    first byte (trial 74)."""
     if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         return "UTF-32"
     head = data[:4096]
@@ -158,9 +159,10 @@ def refuse_not_utf8(path: str | os.PathLike, data: bytes, error: type[UserError]
 
 
 def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError,
-               data: bytes | None = None) -> Iterator[tuple[str, object]]:
+               data: bytes | None = None, lenient: bool = False) -> Iterator[tuple[str, object]]:
     """(where, value) for each non-blank line of a JSON Lines file, `where` being 'PATH:LINE: ';
-    `data`: its bytes, where the caller read them already (a pipe gives them only once).
+    `data`: its bytes, where the caller read them already (a pipe gives them only once); `lenient`: a lone
+    surrogate escape becomes '?' (web text, `lenient_keys`), not an error.
 
     A file that cannot be read, or a line that is not UTF-8 or not JSON, raises `error` in one
     line naming the file and the line.
@@ -179,7 +181,7 @@ def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError,
         if not line.strip():
             continue
         try:  # (a key given twice: json would keep the last one, silently)
-            value = json.loads(line, object_pairs_hook=unique_keys)
+            value = json.loads(line, object_pairs_hook=lenient_keys if lenient else unique_keys)
         except ObjectError as e:
             raise error(f"{where}{e}") from None
         except json.JSONDecodeError as e:
