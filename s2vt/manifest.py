@@ -121,6 +121,10 @@ def check_entry(entry: object, where: str = "") -> dict:
         value = entry.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ManifestError(f"{where}{key!r} must be a list of strings")
+    # (a blank tag was a label of its own, " x " another than "x"; trial 78)
+    if (odd := next((t for t in entry.get("tags", []) if not t.strip() or t != t.strip()), None)) is not None:
+        raise ManifestError(f"{where}tag {odd!r} " + ("is blank" if not odd.strip() else
+                                                      f"has spaces at its ends: write {odd.strip()!r}"))
     text = entry.get("text", {})
     if not isinstance(text, dict) or not all(isinstance(v, str) for v in text.values()):
         raise ManifestError(f"{where}'text' must be an object of strings (title, asr, ocr)")
@@ -358,6 +362,25 @@ def dataset_import(path: str) -> str | None:
     return None
 
 
+# the fields of a manifest's line that s2vt reads (any other is the user's own, kept as it is)
+MANIFEST_FIELDS = ("video_id", "split", "captions", "tags", "text", "path", "captions_only")
+
+
+def misspelt_fields(entries: list[dict]) -> list[tuple[tuple[str, str], int]]:
+    """((field, the field it is near), videos that have it) for each field of `entries` that is not read and is
+    close to one that is (`"captoins"`: training went on tag-only, unsaid; trial 78), in order met."""
+    import difflib
+
+    found: dict[tuple[str, str], int] = {}
+    for entry in entries:
+        for key in entry:
+            if key not in MANIFEST_FIELDS and key != "abspath" and isinstance(key, str):
+                near = difflib.get_close_matches(key.lower(), MANIFEST_FIELDS, n=1, cutoff=0.75)
+                if near and near[0] != key:
+                    found[(key, near[0])] = found.get((key, near[0]), 0) + 1
+    return list(found.items())
+
+
 def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[dict]:
     """Entries of a JSONL manifest, validated; `path` fields resolved against its folder.
 
@@ -393,6 +416,9 @@ def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[dic
             repeats.append(vid)
         rel = entry.get("path")
         entry["abspath"] = str(path.parent / rel) if rel else None
+    if misspelt := misspelt_fields(entries):  # (a field that is not read is kept as a user's own, unsaid)
+        said = ", ".join(f"{key!r} ({n} video{'s' * (n > 1)}; {meant!r} meant?)" for (key, meant), n in misspelt[:3])
+        print(f"warning: {path}: field{'s' * (len(misspelt) > 1)} s2vt does not read: {said}", file=sys.stderr)
     if repeats:  # (else single-label data with one ["a", "a"] would read as multi-label)
         print(f"warning: {path}: {len(repeats)} video{'s list' if len(repeats) > 1 else ' lists'} a tag more than "
               f"once (first: {', '.join(repeats[:3])}): each counts once", file=sys.stderr)

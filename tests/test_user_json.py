@@ -264,3 +264,25 @@ def test_a_lone_surrogate_escape_is_refused_where_it_is_read(tmp_path, capsys):
     for name in ("k.json", "n.json"):
         assert main(["score", str(tmp_path / name), str(good)]) == 2
         assert "holds a lone surrogate" in capsys.readouterr().err
+
+
+def test_a_blank_or_spaced_tag_is_refused_and_a_misspelt_field_warned(tmp_path, capsys):
+    """A manifest's tag "" trained as a label of its own, " x " as another label than "x", and a field "captoins"
+    was ignored unsaid (the run became tag-only; trial 78): the tags are refused naming the line, a field s2vt does
+    not read that is near one it does is warned of; any other field is the user's own, kept silently."""
+    from s2vt.manifest import ManifestError, read_manifest
+
+    m = tmp_path / "m.jsonl"
+    for tags, said in (([""], "tag '' is blank"), (["  "], "tag '  ' is blank"),
+                       (["x", " x "], "tag ' x ' has spaces at its ends: write 'x'")):
+        m.write_text(json.dumps({"video_id": "a", "tags": ["y"]}) + "\n" + json.dumps({"video_id": "b", "tags": tags}))
+        with pytest.raises(ManifestError) as e:
+            read_manifest(m)
+        assert str(e.value) == f"{m}:2: {said}"
+    m.write_text("".join(json.dumps(e) + "\n" for e in (
+        {"video_id": "a", "captoins": ["a man"], "url": "https://x"}, {"video_id": "b", "captoins": ["a dog"]},
+        {"video_id": "c", "tag": ["x"], "source": "mine"})))
+    entries = read_manifest(m)
+    assert capsys.readouterr().err == (f"warning: {m}: fields s2vt does not read: 'captoins' (2 videos; 'captions' "
+                                       "meant?), 'tag' (1 video; 'tags' meant?)\n")
+    assert entries[0]["url"] == "https://x" and entries[2]["source"] == "mine"
