@@ -37,6 +37,8 @@ def video_id_problem(video_id: object) -> str | None:
     """Why `video_id` is no valid id (ids name files: `<id>.npy`, a folder of frames), or None.
     Valid: [A-Za-z0-9_.-]{1,128}, not '.' or '..', not starting with '.' (a hidden file); a leading
     '-' (a YouTube id, MSVD's) is allowed."""
+    if isinstance(video_id, (bool, dict, list)) or video_id is None:  # (said as what it is: "True" read as a name)
+        return f"{json_kind(video_id)}, not a string"
     if not isinstance(video_id, str) or VIDEO_ID_RE.fullmatch(video_id) is None:
         return "must match [A-Za-z0-9_.-]{1,128}"
     if video_id in (".", ".."):

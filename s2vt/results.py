@@ -243,7 +243,8 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
         if not isinstance(item, dict):
             raise ResultsError(f"{where} is not an object")
         vid = item.get("video_id", item.get("image_id"))
-        vid = str(vid) if isinstance(vid, int) else vid
+        # (COCO's image_id is a number; true was written "True"; trial 78)
+        vid = str(vid) if isinstance(vid, int) and not isinstance(vid, bool) else vid
         if not valid_video_id(vid):  # (caption.py's lines gathered into a list: said as for its lines)
             note = CAPTION_LINES_NOTE if vid is None and _is_caption_line(item) else ""
             raise ResultsError(f"{where}: invalid id {vid!r} ({video_id_problem(vid)})" + note)

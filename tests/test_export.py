@@ -4,7 +4,7 @@ import zipfile
 
 import pytest
 
-from s2vt.manifest import ManifestError
+from s2vt.manifest import ManifestError, read_manifest
 from s2vt.export import write_zip
 
 from .conftest import run_cli
@@ -965,3 +965,20 @@ def test_msrvtt_export_of_another_datasets_ids_is_warned(tmp_path, capsys):
     preds.write_text(json.dumps({v: p["caption"] for v, p in PREDS.items()}))
     assert main(["export", str(preds), "--format", "msrvtt", "--out", str(tmp_path / "b.zip")]) == 0
     assert capsys.readouterr().err == f"wrote {tmp_path / 'b.zip'}: 2 videos\n"
+
+
+def test_an_id_that_is_true_is_no_name(tmp_path, capsys):
+    """A prediction's video_id true was exported as "True" (a bool is Python's int; trial 78); a number stays an
+    id (COCO's image_id), a boolean is refused as what it is, in a manifest too."""
+    from s2vt.cli import main
+
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps([{"video_id": True, "caption": "a cat"}]))
+    assert main(["export", str(preds), "--format", "msrvtt", "--out", str(tmp_path / "e.zip")]) == 2
+    assert capsys.readouterr().err == f"error: {preds}: item 0: invalid id True (a JSON boolean, not a string)\n"
+    preds.write_text(json.dumps([{"image_id": 5, "caption": "a cat"}]))
+    assert main(["export", str(preds), "--format", "coco", "--out", str(tmp_path / "e.zip")]) == 0
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"video_id": false, "split": "test"}\n')
+    with pytest.raises(ManifestError, match=r":1: invalid video_id False: a JSON boolean, not a string$"):
+        read_manifest(manifest)
