@@ -29,8 +29,8 @@ from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, b
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError, no_store_here, printable, store_not_found, store_of
 
-from .checkpoint import (DataMismatch, acting, check_resumable, checkpoint_of, load_weights, predated,
-                         read_checkpoint, steps_left, write_checkpoint, write_checkpoints)
+from .checkpoint import (CheckpointError, DataMismatch, acting, check_resumable, checkpoint_of, load_weights,
+                         predated, read_checkpoint, steps_left, write_checkpoint, write_checkpoints)
 from .config import RECIPES, ConfigError, TrainConfig, other_data
 from .data import (CaptionGroups, DataError, GapStore, Labels, VideoDataset, assign_val, batches, check_features,
                    empty_training_split, feature_dims, feature_stats, may_leave_parts_unused)
@@ -305,6 +305,17 @@ def resumed_world(last: dict, world: int) -> str | None:
         return None
     return (f"trained on {processes(was)}, this run has {world}: its batches differ from here on; resume on "
             f"{processes(was)} (torchrun --nproc_per_node={was}) to continue it exactly")
+
+
+def read_last(path: Path, device) -> dict:
+    """A --resume's last.pt; a damaged one's refusal says what is left to do (it said only "cut short or corrupt";
+    trial 78)."""
+    try:
+        return read_checkpoint(path, device)
+    except CheckpointError as e:
+        kept = " (copy best.pt elsewhere first to keep the best epoch so far)" if (path.parent / "best.pt").is_file() \
+            else ""
+        raise CheckpointError(f"{e}; this run cannot be resumed: --overwrite starts it again{kept}") from None
 
 
 def same_steps(last: dict, steps: int, cfg: TrainConfig, out: Path, world: int = 1) -> None:
@@ -686,7 +697,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     last_path = ddp.gather(last_path)[0]
     # (mmap: copy-on-write; every rank reads it: a damaged one is refused once, by rank 0, as every check below
     # that every rank makes alike, `Dist.agreed`)
-    last = ddp.agreed(lambda: read_checkpoint(last_path, device)) if last_path is not None else None
+    last = ddp.agreed(lambda: read_last(last_path, device)) if last_path is not None else None
     if last is not None and "settings" in last:
         last["settings"] = upgraded_settings(last["settings"])
     if last is not None:  # (before the data is read: --seed, --min-count and others decide it)

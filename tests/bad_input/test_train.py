@@ -1541,3 +1541,17 @@ def test_a_modality_whose_every_file_is_empty_is_warned_of(tmp_path, capsys):
     np.save(Path(features) / "vggish" / f"{first['video_id']}.npy", np.ones((2, 4), np.float16))  # (one with sound)
     code, err = s2vt(capsys, *train_args((manifest, features), tmp_path / "run2"))
     assert code == 0 and not any("are empty" in line for line in err), err
+
+
+def test_a_damaged_last_pt_says_what_is_left_to_do(store, run, tmp_path, capsys):
+    """`--resume` on a last.pt cut short said only "checkpoint file cut short or corrupt" (trial 78): now that the
+    run cannot be resumed, how to start it again, and that best.pt (whole) holds the best epoch so far."""
+    out = tmp_path / "run"
+    shutil.copytree(run, out)
+    data = (out / "last.pt").read_bytes()
+    (out / "last.pt").write_bytes(data[:len(data) // 2])
+    code, err = s2vt(capsys, *train_args(store, out, "--resume", "--epochs", "2"))
+    assert code == 2 and err == [
+        f"error: {out / 'last.pt'}: checkpoint file cut short or corrupt (a zip archive without its end: an "
+        "interrupted copy or save?); this run cannot be resumed: --overwrite starts it again (copy best.pt elsewhere "
+        "first to keep the best epoch so far)"], err
