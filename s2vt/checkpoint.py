@@ -193,6 +193,13 @@ def check_parts(ckpt: dict, path: str | os.PathLike) -> None:
     if not is_strings(labels) or len(labels) != cfg.num_tags:
         count = f"{len(labels)} tag names" if is_strings(labels) else "no list of tag names"
         raise CheckpointError(f"{path}: {count}, the config says num_tags={cfg.num_tags}")
+    # (a word twice decoded each of its ids as the one word, a caption read "a green square a down"; trial 78)
+    for what, names in (("vocabulary", vocab), ("tag names", labels)):
+        if len(set(names)) != len(names):
+            seen: set = set()
+            twice = next(n for n in names if n in seen or seen.add(n))
+            raise CheckpointError(f"{path}: the {what} hold{'s' * (what == 'vocabulary')} {twice!r} twice: a damaged "
+                                  "or hand-edited checkpoint")
     if not isinstance(ckpt.get("has_captions", False), bool):
         raise CheckpointError(f"{path}: bad has_captions ({ckpt['has_captions']!r}, not true or false)")
     if ckpt.get("has_captions") and len(vocab) == len(SPECIALS):

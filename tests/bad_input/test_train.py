@@ -204,6 +204,11 @@ def test_inconsistent_checkpoint_is_one_line(store, run, tmp_path, capsys):
         "no_config": ({k: v for k, v in ckpt.items() if k != "config"}, "no model config"),
         "short_vocab": ({**ckpt, "vocab": ckpt["vocab"][:-2]}, "vocab_size"),
         "labels": ({**ckpt, "labels": ckpt["labels"][:-1]}, "num_tags"),
+        # (a word twice: every id of it decoded as the one word; trial 78)
+        "word_twice": ({**ckpt, "vocab": [*ckpt["vocab"][:-1], ckpt["vocab"][-2]]},
+                       f"the vocabulary holds {ckpt['vocab'][-2]!r} twice"),
+        "tag_twice": ({**ckpt, "labels": [*ckpt["labels"][:-1], ckpt["labels"][0]]},
+                      f"the tag names hold {ckpt['labels'][0]!r} twice"),
     }
     manifest, features = store
     for name, (bad, message) in variants.items():
