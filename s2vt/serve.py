@@ -292,6 +292,10 @@ def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 20
                     limit = re.search(r"(\d+)\s*KB", str(e.detail))
                     return error(400, f"{SEND_AS}: this form has a text field (a part without a filename) over "
                                       + (f"{int(limit[1]):,} KB" if limit else "the form parser's limit"))
+                if e.status_code == 400:  # ("Invalid multipart data." for a raw video sent under a multipart
+                    # Content-Type, a header line over the parser's limit: said with what to send; trial 78)
+                    return error(400, f"{SEND_AS}: the body is no multipart form the parser can read "
+                                      f"({str(e.detail).rstrip('.')})")
                 raise
             except Stalled:  # (the rest of its body, should it come, is uvicorn's to drop: we close)
                 log.warning("client %s sent no upload bytes for %g s after %s bytes: answered 408", _peer(request),

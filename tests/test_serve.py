@@ -568,7 +568,10 @@ def test_malformed_body_leaves_no_parser_log_line(tmp_path):
                                                  "headers": {"content-type": "multipart/form-data; boundary=XyZ"}}))
     finally:
         parser_log.removeHandler(handler)
-    assert r.status_code == 400 and r.json() == {"error": "Invalid multipart data."}, r.text
+    # (with what to send: the parser's words alone, for a raw video under a multipart Content-Type; trial 78)
+    assert r.status_code == 400 and r.json() == {
+        "error": "send the video as multipart/form-data with a file field named 'video' (curl -F video=@clip.mp4): "
+                 "the body is no multipart form the parser can read (Invalid multipart data)"}, r.text
     assert [rec.getMessage() for rec in records] == []
 
 
