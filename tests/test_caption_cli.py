@@ -407,8 +407,8 @@ def test_caption_takes_folders_as_extract_does(tmp_path, capsys, monkeypatch):
     """A folder was `error: DIR: a folder, not a video file`, while python -m extract takes folders."""
     clips = tmp_path / "clips"
     (clips / "sub").mkdir(parents=True)
-    for name in ("b.mp4", "a.webm", "notes.txt", "sub/c.avi"):
-        (clips / name).write_bytes(b"")
+    for name in ("b.mp4", "a.webm", "notes.txt", "sub/c.avi"):  # (not empty: a folder's empty file fails as one
+        (clips / name).write_bytes(b"x")                           # named does, before the model loads)
     (tmp_path / "empty").mkdir()
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "readme.txt").write_text("no video\n")
