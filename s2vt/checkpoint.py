@@ -194,7 +194,8 @@ def check_parts(ckpt: dict, path: str | os.PathLike) -> None:
         count = f"{len(labels)} tag names" if is_strings(labels) else "no list of tag names"
         raise CheckpointError(f"{path}: {count}, the config says num_tags={cfg.num_tags}")
     # (a word twice decoded each of its ids as the one word, a caption read "a green square a down"; trial 78)
-    for what, names in (("vocabulary", vocab), ("tag names", labels)):
+    # (a special twice is an older s2vt's vocabulary of captions that wrote "<unk>": it loads as it did)
+    for what, names in (("vocabulary", [w for w in vocab[len(SPECIALS):] if w not in SPECIALS]), ("tag names", labels)):
         if len(set(names)) != len(names):
             seen: set = set()
             twice = next(n for n in names if n in seen or seen.add(n))

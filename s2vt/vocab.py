@@ -412,7 +412,10 @@ class Vocab:
     def build(cls, captions: Iterable[str], min_count: int = 2) -> "Vocab":
         """Words (`words`) seen at least `min_count` times, most frequent first (ties alphabetical)."""
         counts = collections.Counter(t for c in captions for t in words(c))
-        kept = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
+        # (a caption's literal "<unk>", as preprocessed caption sets write it, is the special, not a word of its own:
+        # kept, it was a second "<unk>" the decoder could write; trial 79)
+        kept = sorted((w for w, n in counts.items() if n >= min_count and w not in SPECIALS),
+                      key=lambda w: (-counts[w], w))
         return cls([*SPECIALS, *kept])
 
     @property
@@ -425,7 +428,8 @@ class Vocab:
 
     def encode(self, caption: str, max_len: int = 28) -> list[int]:
         """<bos> w1 .. wn <eos>, at most `max_len` words."""
-        ids = [self.stoi.get(t, self.unk) for t in words(caption)[:max_len]]
+        # (a caption's literal "<pad>", "<eos>"... is no control token: an unknown word)
+        ids = [self.unk if t in SPECIALS else self.stoi.get(t, self.unk) for t in words(caption)[:max_len]]
         return [self.bos, *ids, self.eos]
 
     def decode(self, ids: Iterable[int]) -> str:

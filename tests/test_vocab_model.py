@@ -22,6 +22,15 @@ def test_vocab_min_count_and_max_len():
     assert v.decode([4, 5, 6, 2, 4]) == "a man runs"
 
 
+def test_a_captions_literal_special_token_is_no_word():
+    """Captions preprocessed to hold "<unk>" put a second "<unk>" in the vocabulary, a word the decoder could
+    write, and a checkpoint that held it twice (trial 79): the specials are never words; in a caption, one is an
+    unknown word, never a control token."""
+    v = Vocab.build(["a <unk> runs", "a <unk> walks", "a <pad> <eos> runs"] * 2, min_count=1)
+    assert len(set(v.itos)) == len(v.itos) and v.itos[:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
+    assert v.encode("a <unk> <pad> <eos> runs") == [1, v.stoi["a"], 3, 3, 3, v.stoi["runs"], 2]
+
+
 def test_resample_interpolates_and_flags_empty():
     x = torch.tensor([[[0.0], [3.0], [9.0]], [[5.0], [0.0], [0.0]]])
     out = resample(x, torch.tensor([2, 0]), 4)

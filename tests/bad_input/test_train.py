@@ -218,6 +218,11 @@ def test_inconsistent_checkpoint_is_one_line(store, run, tmp_path, capsys):
                          "--out", tmp_path / "preds.json")
         assert code == 2 and len(err) == 1, (name, err)
         assert err[0].startswith(f"error: {path}: ") and message in err[0], (name, err)
+    # an older s2vt kept a caption's literal "<unk>" as a word beside the special: such a checkpoint still loads
+    torch.save({**ckpt, "vocab": [*ckpt["vocab"][:-1], "<unk>"]}, tmp_path / "older.pt")
+    code, err = s2vt(capsys, "evaluate", "--checkpoint", tmp_path / "older.pt", "--manifest", manifest, "--features",
+                     features, "--out", tmp_path / "older.json")
+    assert code == 0, err
     video = make_video(tmp_path / "clip.mp4", seconds=0.5, size="64x48", audio=None)
     proc = run_cli("caption.py", str(video), "--checkpoint", str(tmp_path / "hidden.pt"))
     assert proc.returncode == 2, proc.stderr[-2000:]
