@@ -135,7 +135,9 @@ class TrainConfig:
                                             f"{RECIPE_DEFAULT}: on for tags alone)")
     min_tag_count: int = setting(3, "LIC2022 topic tags on fewer training videos are left out of the label set",
                                  minimum=1)
-    seed: int = setting(0, minimum=-2 ** 63, maximum=2 ** 64 - 1)  # (torch.manual_seed's range: beyond it, a traceback)
+    # (each epoch seeds torch with seed * 1000 + epoch, which must stay in torch.manual_seed's range,
+    # -2**63 .. 2**64-1: beyond it a traceback; trials 78, 79)
+    seed: int = setting(0, minimum=-2 ** 53, maximum=2 ** 53)
     resume: bool = setting(False, "continue from OUT/last.pt (an empty or new OUT starts a new run, with a note)")
     overwrite: bool = setting(False, "start a new run in an OUT that holds one (best.pt, last.pt or metrics.csv), "
                                      "each old file replaced as its new one is written; without --overwrite or "
