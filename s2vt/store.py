@@ -295,7 +295,7 @@ class FeatureStore:
         self._dims: dict[str, int] | None = None  # widths `read` checks against (`_widths`)
         self._settled_widths: dict[str, tuple[int, str]] = {}  # `settle_width`'s, for stores without meta.json
         self._written: set[tuple[str, str | None]] = set()  # (id, file) written this run (`forget`)
-        self._inputs: set[tuple[int, int]] = set()  # (device, inode) of the files the run reads (`protect`)
+        self._inputs: dict[tuple[int, int], str] = {}  # (device, inode) -> name of a file the run reads (`protect`)
 
     @property
     def meta_path(self) -> Path:
@@ -743,13 +743,16 @@ class FeatureStore:
         to one is never written through (`refuse_input`). A store's sources.jsonl linked to the run's own
         manifest had it rewritten as the store's log, a feature file linked to another input video had the video
         replaced by an array (trial 78)."""
-        self._inputs = {key for p in paths if p and (key := _identity(p)) is not None}
+        self._inputs = {key: p for p in paths if p and (key := _identity(p)) is not None}
 
     def refuse_input(self, path: str | os.PathLike) -> None:
-        """OutputError for a file of the store that is a link to one of the run's inputs (`protect`)."""
-        if self._inputs and os.path.islink(path) and _identity(path) in self._inputs:
-            raise OutputError(f"cannot write {path}: it is a symbolic link to {os.path.realpath(path)}, an input of "
-                              "this command (remove the link)")
+        """OutputError for a file of the store that is one of the run's inputs (`protect`): a symbolic link to one,
+        or a hard link (the same file by another name: appended to, the manifest gained the store's records)."""
+        if not self._inputs or (key := _identity(path)) not in self._inputs:
+            return
+        what = f"a symbolic link to {os.path.realpath(path)}" if os.path.islink(path) else \
+            f"the same file as {self._inputs[key]} (a hard link)"
+        raise OutputError(f"cannot write {path}: it is {what}, an input of this command (remove the link)")
 
     def write(self, modality: str, video_id: str, array: np.ndarray, dtype: str = "float16") -> None:
         """Save [T, D] atomically (`encode`d)."""

@@ -1637,3 +1637,10 @@ def test_a_store_file_linked_to_an_input_is_not_written_through(tmp_path, capsys
     assert rc == 2 and f"error: cannot write {store / 'resnet152' / 'a.npy'}: it is a symbolic link to " \
                        f"{d / 'b.mp4'}, an input of this command (remove the link)" in err, err
     assert (d / "b.mp4").read_bytes() == video
+    # a hard link is the same file by another name: refused too (trial 79)
+    os.link(manifest, store / "sources.jsonl")
+    rc, err = extract(capsys, manifest, "--out", store, *RESNET)
+    assert rc == 2 and err.strip().splitlines()[-1] == (
+        f"error: cannot write {store / 'sources.jsonl'}: it is the same file as {manifest} (a hard link), an input of "
+        "this command (remove the link)"), err
+    assert manifest.read_bytes() == before
