@@ -371,16 +371,37 @@ MANIFEST_FIELDS = ("video_id", "split", "captions", "tags", "text", "path", "cap
 def misspelt_fields(entries: list[dict]) -> list[tuple[tuple[str, str], int]]:
     """((field, the field it is near), videos that have it) for each field of `entries` that is not read and is
     close to one that is (`"captoins"`: training went on tag-only, unsaid; trial 78), in order met."""
-    import difflib
-
     found: dict[tuple[str, str], int] = {}
     for entry in entries:
         for key in entry:
             if key not in MANIFEST_FIELDS and key != "abspath" and isinstance(key, str):
-                near = difflib.get_close_matches(key.lower(), MANIFEST_FIELDS, n=1, cutoff=0.75)
-                if near and near[0] != key:
-                    found[(key, near[0])] = found.get((key, near[0]), 0) + 1
+                near = next((f for f in MANIFEST_FIELDS if misspelt(key, f)), None)
+                if near is not None:
+                    found[(key, near)] = found.get((key, near), 0) + 1
     return list(found.items())
+
+
+def misspelt(key: str, field: str) -> bool:
+    """Whether a field `key` reads as `field` mistyped: in another case, or one or two letters off (one for a field
+    under six letters), a swap of two neighbours counting one ("captoins"). Not a name that extends the field
+    ("captions_en", "video_ids", "split0": the user's own), nor one of many letters more ("caption_count")."""
+    key = key.lower()
+    if key == field:
+        return True
+    if key.startswith(field) or abs(len(key) - len(field)) > 2 or key in SPLITS:  # ("test": true, a user's mark)
+        return False
+    return swaps_distance(key, field) <= (2 if len(field) >= 6 else 1)
+
+
+def swaps_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, or swap two neighbours) from `a` to `b` (optimal string alignment)."""
+    d = [[i + j if not i * j else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
 
 
 def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[dict]:

@@ -281,7 +281,9 @@ def test_a_blank_or_spaced_tag_is_refused_and_a_misspelt_field_warned(tmp_path, 
         assert str(e.value) == f"{m}:2: {said}"
     m.write_text("".join(json.dumps(e) + "\n" for e in (
         {"video_id": "a", "captoins": ["a man"], "url": "https://x"}, {"video_id": "b", "captoins": ["a dog"]},
-        {"video_id": "c", "tag": ["x"], "source": "mine"})))
+        {"video_id": "c", "tag": ["x"], "source": "mine"},
+        # (names that extend a field, or are longer by many letters, are the user's own: no warning; trial 79)
+        {"video_id": "d", "captions_en": ["a"], "caption_count": 1, "video": "d.mp4", "split0": "x", "test": True})))
     entries = read_manifest(m)
     assert capsys.readouterr().err == (f"warning: {m}: fields s2vt does not read: 'captoins' (2 videos; 'captions' "
                                        "meant?), 'tag' (1 video; 'tags' meant?)\n")
