@@ -145,7 +145,7 @@ def check_entry(entry: object, where: str = "") -> dict:
 
 
 def not_utf8(data: bytes) -> str | None:
-    """"UTF-16" or "UTF-32" for text in one of those (its byte-order mark, or NUL bytes near the start, a quarter
+    """"UTF-16" or "UTF-32" for text in one of those (its byte-order mark, or NUL bytes near the start, a sixteenth
     of them or more, which no UTF-8 text has: every ASCII character's other byte), else None: what Windows
     Notepad's "Unicode" writes was read as UTF-8, after a false "last line cut short" warning, and refused at its
     first byte (trial 74)."""
@@ -153,8 +153,9 @@ def not_utf8(data: bytes) -> str | None:
         return "UTF-32"
     head = data[:4096]
     # (a NUL byte or two in UTF-8 text is a damaged line, its own reader's to name: "UTF-16" misnamed it; trial 78.
-    # UTF-16 of JSON's ASCII keys and punctuation is near half NULs)
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or 4 * head.count(b"\x00") >= len(head) > 0:
+    # UTF-16 has a NUL beside each ASCII character: half its bytes for English, a fifth for Chinese titles with
+    # JSON's keys and punctuation around them; trial 79)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(b"\x00") >= max(2, len(head) // 16):
         return "UTF-16" if head.count(b"\x00\x00\x00") == 0 else "UTF-32"
     return None
 

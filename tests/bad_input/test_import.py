@@ -1455,6 +1455,11 @@ def test_utf16_annotations_are_named_as_such(tmp_path, capsys):
     with pytest.raises(ManifestError, match=r"u\.jsonl: UTF-16 text, not UTF-8: save it as UTF-8$"):
         read(manifest)
     assert not (tmp_path / "m.jsonl").exists()
+    # UTF-16 without a byte-order mark, mostly Chinese: a tenth of its bytes NULs (trial 79)
+    manifest.write_bytes("".join(json.dumps({"video_id": f"v{i}", "split": "train", "text": {"title": "猫和狗在草地上" * 30}},
+                                            ensure_ascii=False) + "\n" for i in range(20)).encode("utf-16-le"))
+    with pytest.raises(ManifestError, match=r"u\.jsonl: UTF-16 text, not UTF-8: save it as UTF-8$"):
+        read(manifest)
     # a stray NUL byte in UTF-8 text is no UTF-16: its line is named (trial 78)
     manifest.write_bytes(b'{"video_id": "a", "split": "train"}\n{"video_id": "b\x00", "split": "train"}\n')
     with pytest.raises(ManifestError, match=r"u\.jsonl:2: not valid JSON \(Invalid control character"):
