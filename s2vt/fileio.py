@@ -87,6 +87,18 @@ class LoneSurrogateError(ObjectError):
                          "character; remove or replace it")
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?|\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def surrogate_line(data: bytes) -> int | None:
+    """The line of `data` (JSON text) where its first lone surrogate escape is (a pair is one character, no
+    error); None where none is found."""
+    for m in _SURROGATE_ESCAPE.finditer(data):
+        if len(m[0]) == 6:
+            return data.count(b"\n", 0, m.start()) + 1
+    return None
+
+
 def no_lone_surrogate(value) -> None:
     """LoneSurrogateError for a string, or a string in a list (of lists), that holds one; objects are checked by
     their own hook call."""
@@ -184,6 +196,9 @@ def json_problem(data: bytes, error: ValueError, expected: str) -> str:
     its name: JSON lines (a value a line) said as such, with what was `expected`; else 'not valid
     JSON (REASON at line L column C)' (`json_error`: no '(char N)'). An empty file is said to be one: 'not valid
     JSON (Expecting value at line 1 column 1)' read as a typo in it (hostile trial)."""
+    if isinstance(error, LoneSurrogateError):  # (valid JSON: said as what it holds, where; trial 79)
+        line = surrogate_line(data)
+        return f"{f'line {line}: ' if line else ''}{error}"
     if not data.strip():
         return (f"nothing but blank space ({len(data):,} bytes)" if data else "empty file (0 bytes)") + \
             f"; expected {expected}"
