@@ -77,7 +77,7 @@ def attach_paths(entries: list[dict], videos: str | Path | None, out: str | Path
             found = Path(videos) / f"{e['video_id']}{default_ext}"
         e["path"] = os.path.relpath(Path(found).resolve(), base)
     if missing:
-        where = videos if videos else " or ".join(str(f) for f in folders)
+        where = printable(str(videos) if videos else " or ".join(str(f) for f in folders))
         msg = f"{len(missing)} of {len(entries)} videos not found under {where} (first: {', '.join(missing[:5])})"
         if not videos and not strict:
             msg += ": they have no path in the manifest; pass --videos FOLDER to name where the files are"

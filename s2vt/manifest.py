@@ -453,7 +453,29 @@ def write_manifest(entries: list[dict], path: str | os.PathLike) -> None:
     """Write entries as JSONL atomically (temp file + rename); drops the derived `abspath`."""
     lines = (json.dumps({k: v for k, v in e.items() if k != "abspath"}, ensure_ascii=False) + "\n"
              for e in entries)
-    atomic_write_bytes(path, "".join(lines).encode("utf-8"))
+    text = "".join(lines)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # (a path under a folder whose name is not UTF-8: a traceback; trial 79)
+        from .store import printable
+
+        for entry in entries:
+            for key, value in entry.items():
+                if key != "abspath" and not is_utf8_text(json.dumps(value, ensure_ascii=False)):
+                    raise ManifestError(f"video {entry.get('video_id')}: its {key} "
+                                        f"{printable(json.dumps(value, ensure_ascii=False))} is "
+                                        "not UTF-8 text, which a manifest (UTF-8 JSON) must be: rename the file or "
+                                        "folder it names") from None
+        raise
+    atomic_write_bytes(path, data)
+
+
+def is_utf8_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def video_files(folder: str | os.PathLike):

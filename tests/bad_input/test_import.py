@@ -1696,3 +1696,20 @@ def test_an_empty_shard_among_others_is_named_in_the_last_line(tmp_path, capsys)
     code, err = s2vt(capsys, "import", "yt8m", good, empty, "--out", out)
     assert code == 1 and len(out.read_text().splitlines()) == 3
     assert err[-1] == f"error: 1 of 2 files empty (0 bytes, no records: {empty}); 3 videos imported", err
+
+
+def test_a_video_folder_whose_name_is_not_utf8_is_one_line(tmp_path, capsys):
+    """`import msvd --videos DIR` with DIR's name not UTF-8 was a traceback in write_manifest (UnicodeEncodeError;
+    trial 79): a manifest is UTF-8 JSON, so the path is refused naming the video and the path, its bytes escaped."""
+    import os as _os
+
+    csv = tmp_path / "video_corpus.csv"
+    csv.write_text("VideoID,Start,End,WorkerID,Source,AnnotationTime,Language,Description\n"
+                   "abc,1,2,w,clean,3,English,a cat plays\n")
+    folder = _os.fsdecode(_os.fsencode(str(tmp_path)) + b"/vid\xff")
+    _os.mkdir(folder)
+    code, err = s2vt(capsys, "import", "msvd", csv, "--videos", folder, "--out", tmp_path / "m.jsonl")
+    assert code == 2 and err[-1] == ("error: video abc_1_2: its path \"vid\\xff/abc_1_2.avi\" is not UTF-8 text, which a "
+                                     "manifest (UTF-8 JSON) must be: rename the file or folder it names"), err
+    assert f"not found under {tmp_path}/vid\\xff " in err[0], err
+    assert not (tmp_path / "m.jsonl").exists()
