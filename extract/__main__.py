@@ -344,7 +344,7 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         # this run made it, is gone with it)
         remove_if_empty(made)
         if rerun_line:
-            print(f"interrupted: 0 videos written; {nothing_kept(Path(args.out).absolute())}", file=sys.stderr)
+            print(f"interrupted: 0 videos written; {nothing_kept(Path(args.out))}", file=sys.stderr)
         return 130
 
     say(f"{counted(len(items), 'video')}, {len(mine)} in shard {args.shard}, "

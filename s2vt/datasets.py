@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError, counted, interrupts_held
-from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_kind, json_problem,
+from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_kind, json_problem, not_a_file,
                      make_dirs, output_error, parse_json, refuse_checkpoints, special_file, written_file)
 from .formats import EMPTY_TAG, MSRVTT_CATEGORIES, CategoryError, lic2022_left_out, lic2022_tags
 from .manifest import (SPLITS, VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
@@ -675,9 +675,9 @@ def import_folder(folder: str) -> list[dict]:
     # (a link to nothing, its disk not mounted, or a pipe or socket named as a video: each said, left out; extract
     # would fail it as a video)
     broken = [p for _, p in found if not p.is_file()]
-    whys = [printable(no_such_video(p) if broken_link(p) else f"{p}: not a regular file (a pipe, a socket or a device)")
-            for p in broken]
-    for why in whys:
+    whys = [printable(no_such_video(p) if broken_link(p) else f"{p}: {not_a_file(p) or 'not a regular file'}, not a "
+                      "video file") for p in broken]
+    for why in whys[:len(whys) if len(whys) < len(found) else 0]:  # (all of them: the error below says it)
         print(f"warning: left out {why}", file=sys.stderr)
     found = [(vid, p) for vid, p in found if p not in broken]
     if not found:

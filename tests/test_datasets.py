@@ -523,5 +523,5 @@ def test_folder_import_says_each_broken_link(tmp_path, videos):
     shutil.copy(videos["mp4_aac"], d / "a.mp4")
     proc = s2vt("import", "folder", str(d), "--out", str(tmp_path / "m3.jsonl"))
     assert proc.returncode == 0, proc.stderr
-    assert f"warning: left out {d / 'p.mp4'}: not a regular file (a pipe, a socket or a device)" in proc.stderr
+    assert f"warning: left out {d / 'p.mp4'}: a pipe (FIFO), not a video file" in proc.stderr
     assert [e["video_id"] for e in read_manifest(tmp_path / "m3.jsonl")] == ["a"]

@@ -338,8 +338,7 @@ def test_a_shard_or_binary_file_given_as_the_vocabulary_is_said_to_be_no_vocabul
     (tmp_path / "vocabulary.csv").write_text("Index,Name\n0,Car\n")
     code = main(["import", "yt8m", str(tmp_path / "vocabulary.csv"), "--out", str(tmp_path / "m.jsonl")])
     assert code == 2 and capsys.readouterr().err.strip().splitlines() == [
-        f"error: {tmp_path / 'vocabulary.csv'}: not a TFRecord file (YouTube-8M's shards are train*.tfrecord, "
-        "validate*.tfrecord, test*.tfrecord)"]
+        f"error: {tmp_path / 'vocabulary.csv'}: not a TFRecord file (a vocabulary CSV goes in --vocabulary)"]
     assert not (tmp_path / "m.jsonl").exists()
 
 
