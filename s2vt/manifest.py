@@ -145,19 +145,24 @@ def check_entry(entry: object, where: str = "") -> dict:
 
 
 def not_utf8(data: bytes) -> str | None:
-    """"UTF-16" or "UTF-32" for text in one of those (its byte-order mark, or NUL bytes near the start, a sixteenth
-    of them or more, which no UTF-8 text has: every ASCII character's other byte), else None: what Windows
-    Notepad's "Unicode" writes was read as UTF-8, after a false "last line cut short" warning, and refused at its
-    first byte (trial 74)."""
+    """"UTF-16" or "UTF-32" for text in one of those, else None: what Windows Notepad's "Unicode" writes was read as
+    UTF-8, after a false "last line cut short" warning, and refused at its first byte (trial 74). Told by its
+    byte-order mark, or by where NUL bytes fall near the start: UTF-16 puts one beside each ASCII character, all on
+    one side of the byte pairs (half the bytes of English, a tenth of Chinese titles among JSON's keys; trial 79);
+    UTF-32 two or three in each four, in the same places. NULs that fall anywhere, a stray one or a run a crash
+    padded a file with, are a damaged line, its reader's to name (trials 78, 80)."""
     if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         return "UTF-32"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
     head = data[:4096]
-    # (a NUL byte or two in UTF-8 text is a damaged line, its own reader's to name: "UTF-16" misnamed it; trial 78.
-    # UTF-16 has a NUL beside each ASCII character: half its bytes for English, a fifth for Chinese titles with
-    # JSON's keys and punctuation around them; trial 79)
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(b"\x00") >= max(2, len(head) // 16):
-        return "UTF-16" if head.count(b"\x00\x00\x00") == 0 else "UTF-32"
-    return None
+    if head.count(b"\x00") < max(2, len(head) // 16):
+        return None
+    by4 = [head[k::4].count(b"\x00") / max(1, len(head[k::4])) for k in range(4)]
+    if (min(by4[2], by4[3]) > 0.9 > 0.1 > by4[0]) or (min(by4[0], by4[1]) > 0.9 > 0.1 > by4[3]):  # (LE, BE)
+        return "UTF-32"
+    even, odd = head[0::2].count(b"\x00"), head[1::2].count(b"\x00")
+    return "UTF-16" if min(even, odd) * 8 <= max(even, odd) else None
 
 
 def refuse_not_utf8(path: str | os.PathLike, data: bytes, error: type[UserError]) -> None:

@@ -434,12 +434,13 @@ class Vocab:
 
     def decode(self, ids: Iterable[int]) -> str:
         """Ids -> caption, stopping at <eos> and skipping <bos>/<pad> (and brackets, which only a
-        vocabulary built before `words` left them out holds)."""
+        vocabulary built before `words` left them out holds, and a special's name as a word of its own, which an
+        older s2vt kept from captions that held "<unk>": written out, it read "... left <bos> while"; trial 80)."""
         words = []
         for i in ids:
             i = int(i)
             if i == self.eos:
                 break
-            if i not in (self.bos, self.pad) and self.itos[i] not in BRACKETS:
+            if i not in (self.bos, self.pad) and self.itos[i] not in BRACKETS and self.itos[i] not in SPECIALS:
                 words.append(self.itos[i])
         return join_tokens(words)

@@ -29,6 +29,9 @@ def test_a_captions_literal_special_token_is_no_word():
     v = Vocab.build(["a <unk> runs", "a <unk> walks", "a <pad> <eos> runs"] * 2, min_count=1)
     assert len(set(v.itos)) == len(v.itos) and v.itos[:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
     assert v.encode("a <unk> <pad> <eos> runs") == [1, v.stoi["a"], 3, 3, 3, v.stoi["runs"], 2]
+    # an older s2vt's vocabulary held them as words too: never written out (trial 80)
+    older = Vocab([*v.itos, "<unk>", "<bos>"])
+    assert older.decode([older.stoi["a"], len(v.itos), len(v.itos) + 1, older.stoi["runs"], 2]) == "a runs"
 
 
 def test_resample_interpolates_and_flags_empty():

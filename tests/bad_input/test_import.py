@@ -1460,6 +1460,10 @@ def test_utf16_annotations_are_named_as_such(tmp_path, capsys):
                                             ensure_ascii=False) + "\n" for i in range(20)).encode("utf-16-le"))
     with pytest.raises(ManifestError, match=r"u\.jsonl: UTF-16 text, not UTF-8: save it as UTF-8$"):
         read(manifest)
+    # NULs a crash padded the file's end with are no UTF-16 nor UTF-32 either: a damaged last line (trial 80)
+    manifest.write_bytes(b"".join(b'{"video_id": "v%d", "split": "train"}\n' % i for i in range(12)) + b"\x00" * 40)
+    with pytest.raises(ManifestError, match=r"u\.jsonl:13: not valid JSON"):
+        read(manifest)
     # a stray NUL byte in UTF-8 text is no UTF-16: its line is named (trial 78)
     manifest.write_bytes(b'{"video_id": "a", "split": "train"}\n{"video_id": "b\x00", "split": "train"}\n')
     with pytest.raises(ManifestError, match=r"u\.jsonl:2: not valid JSON \(Invalid control character"):
