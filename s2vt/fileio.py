@@ -81,13 +81,16 @@ class LoneSurrogateError(ObjectError):
     """A JSON string holding a lone surrogate escape (`\\ud800`): valid JSON, no Unicode text; taken in, it
     was a traceback wherever the text was written out again (a manifest, a prediction, a caption; trial 78)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, line: int | None = None) -> None:
         shown = text.encode("utf-8", "backslashreplace").decode("utf-8")[:60]
-        super().__init__(f'the text "{shown}" holds a lone surrogate (\\ud800-\\udfff escaped alone): no Unicode '
-                         "character; remove or replace it")
+        super().__init__(f"{f'line {line}: ' if line else ''}the text \"{shown}\" holds a lone surrogate "
+                         "(\\ud800-\\udfff escaped alone): no Unicode character; remove or replace it")
+        self.text = text
 
 
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?|\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+# an escaped backslash (skipped: "\\ud800" is a backslash and "ud800"), a surrogate pair, or a lone surrogate escape
+_SURROGATE_ESCAPE = re.compile(rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?|"
+                               rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 def surrogate_line(data: bytes) -> int | None:
@@ -151,8 +154,12 @@ def read_json(path: str | os.PathLike):
 
 
 def parse_json(data: bytes):
-    """`read_json` of bytes already read (a zip's member)."""
-    return json.loads(data.decode("utf-8-sig"), object_pairs_hook=unique_keys)
+    """`read_json` of bytes already read (a zip's member). A lone surrogate is said with its line (a document over
+    many lines: pretty-printed MSR-VTT or MLDS files)."""
+    try:
+        return json.loads(data.decode("utf-8-sig"), object_pairs_hook=unique_keys)
+    except LoneSurrogateError as e:
+        raise LoneSurrogateError(e.text, surrogate_line(data)) from None
 
 
 def json_error(e: ValueError, line: bool = True) -> str:
@@ -196,9 +203,8 @@ def json_problem(data: bytes, error: ValueError, expected: str) -> str:
     its name: JSON lines (a value a line) said as such, with what was `expected`; else 'not valid
     JSON (REASON at line L column C)' (`json_error`: no '(char N)'). An empty file is said to be one: 'not valid
     JSON (Expecting value at line 1 column 1)' read as a typo in it (hostile trial)."""
-    if isinstance(error, LoneSurrogateError):  # (valid JSON: said as what it holds, where; trial 79)
-        line = surrogate_line(data)
-        return f"{f'line {line}: ' if line else ''}{error}"
+    if isinstance(error, LoneSurrogateError):  # (valid JSON: said as what it holds, where, `parse_json`; trial 79)
+        return str(error)
     if not data.strip():
         return (f"nothing but blank space ({len(data):,} bytes)" if data else "empty file (0 bytes)") + \
             f"; expected {expected}"

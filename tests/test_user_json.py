@@ -288,3 +288,18 @@ def test_a_blank_or_spaced_tag_is_refused_and_a_misspelt_field_warned(tmp_path, 
     assert capsys.readouterr().err == (f"warning: {m}: fields s2vt does not read: 'captoins' (2 videos; 'captions' "
                                        "meant?), 'tag' (1 video; 'tags' meant?)\n")
     assert entries[0]["url"] == "https://x" and entries[2]["source"] == "mine"
+
+
+def test_a_lone_surrogate_in_a_document_over_many_lines_is_said_with_its_line(tmp_path, capsys):
+    """A pretty-printed file (MSR-VTT's, MLDS's labels) named no line; an escaped backslash before it ("\\\\ud800":
+    a backslash, then text) was taken for the surrogate (trial 80)."""
+    from s2vt.cli import main
+
+    refs = tmp_path / "refs.json"
+    refs.write_text('{\n  "a": ["one \\\\ud800 two"],\n  "b": ["a pair \\ud83d\\ude00 is an emoji"],\n'
+                    '  "c": ["a lone \\udc00 one"]\n}\n')
+    preds = tmp_path / "p.json"
+    preds.write_text('{"a": "one", "b": "two", "c": "three"}')
+    assert main(["score", str(refs), str(preds)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f'error: {refs}: line 4: the text "a lone \\udc00 one" holds a lone surrogate'), err
