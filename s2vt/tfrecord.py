@@ -76,7 +76,11 @@ def read_records(path: str | os.PathLike, keep_going: bool = False) -> Iterator[
             length, length_crc = _HEADER.unpack(header)
             if masked_crc32c(header[:8]) != length_crc:
                 what = "not a TFRecord file" if offset == 0 else "corrupt record"
-                raise TFRecordError(f"{path}: {what} (bad length checksum at byte {offset})")
+                # (what it is instead, where that is plain: a shard gzip-compressed, the vocabulary; trial 80)
+                hint = "" if offset else "; gzip-compressed: decompress it first (gunzip)" \
+                    if header.startswith(b"\x1f\x8b") else "; a vocabulary CSV goes in --vocabulary" \
+                    if path.lower().endswith(".csv") else ""
+                raise TFRecordError(f"{path}: {what} (bad length checksum at byte {offset}){hint}")
             # checked before reading, so a damaged length never asks for more memory than the file holds
             if length > size - offset - _HEADER.size - _CRC.size:
                 raise TFRecordError(f"{path}: truncated at byte {offset} (record of {length} bytes runs past "

@@ -244,6 +244,11 @@ def folder_shards(folder: str | os.PathLike, quiet: bool = True) -> list[str]:
     file; so are pipes and devices, said in one line unless `quiet`: `datasets.regular_files`), as
     `s2vt import yt8m DIR` and `train.py --features DIR` read them."""
     found = sorted(p for p in Path(folder).glob("*.tfrecord") if not p.name.startswith("."))
+    # (compressed shards were skipped unsaid, and with none beside them the folder was "no shards"; trial 80)
+    packed = sorted(p.name for p in Path(folder).glob("*.tfrecord.gz") if not p.name.startswith("."))
+    if packed and not quiet:
+        print(f"warning: {folder}: left out {len(packed)} gzip-compressed shard{'s' * (len(packed) > 1)} "
+              f"(first: {packed[0]}): decompress them first (gunzip)", file=sys.stderr)
     return [str(p) for p in regular_files(folder, found, quiet)]
 
 

@@ -439,3 +439,28 @@ def test_an_out_name_too_long_for_the_temp_file_is_written_or_refused_before_the
         assert (tmp_path / name).read_bytes() == b"data"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     assert os.path.exists(tmp_path / ("x" * 255))
+
+
+def test_a_gzipped_shard_or_the_vocabulary_among_shards_is_said_so(tmp_path, capsys):
+    """A gzip-compressed shard in a folder was skipped unsaid, and given by name with --split it was "bad length
+    checksum at byte 0", as the vocabulary given as a shard was (trial 80): each is said for what it is."""
+    import gzip
+
+    from s2vt.cli import main
+
+    folder = tmp_path / "yt"
+    folder.mkdir()
+    shard = shard_of(folder, "validate0000.tfrecord", 2)
+    packed = folder / "validate0001.tfrecord.gz"
+    packed.write_bytes(gzip.compress(shard.read_bytes()))
+    assert main(["import", "yt8m", str(folder), "--out", str(tmp_path / "a" / "m.jsonl")]) == 0
+    err = capsys.readouterr().err
+    assert (f"warning: {folder}: left out 1 gzip-compressed shard (first: validate0001.tfrecord.gz): decompress them "
+            "first (gunzip)") in err, err
+    vocab = tmp_path / "vocabulary.csv"
+    vocab.write_text("Index,Name\n0,Car\n")
+    assert main(["import", "yt8m", str(shard), str(packed), str(vocab), "--split", "train",
+                 "--out", str(tmp_path / "b" / "m.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert "(bad length checksum at byte 0); gzip-compressed: decompress it first (gunzip)" in err, err
+    assert "(bad length checksum at byte 0); a vocabulary CSV goes in --vocabulary" in err, err
