@@ -661,16 +661,21 @@ def import_folder(folder: str) -> list[dict]:
     if os.path.exists(folder) and not os.path.isdir(folder):  # ('no video files found' said nothing of why)
         raise DatasetError(f"{os.fspath(folder)}: a file, not a folder: import folder reads the folder holding the "
                            "videos")
+    # a manifest is UTF-8 JSON: a file name that is not UTF-8 cannot be written in one (extract reads such a
+    # folder directly); the folder's own name is every video's path (said as its files' names, then "no video
+    # files found", of a folder that holds them; trial 80)
+    if printable(os.path.abspath(folder)) != os.path.abspath(folder):
+        raise DatasetError(f"{printable(os.fspath(folder))}: the folder's path is not UTF-8, which a manifest (UTF-8 "
+                           "JSON) must be: rename it, or extract the folder directly")
     try:
         found = scan_videos(folder)
     except ManifestError as e:
         raise DatasetError(str(e)) from None
-    # a manifest is UTF-8 JSON: a file name that is not UTF-8 cannot be written in one (extract reads such a
-    # folder directly)
     unnamed = [p for _, p in found if printable(str(p)) != str(p)]
     if unnamed:
-        print(f"warning: left out {len(unnamed)} videos whose file names are not UTF-8 (first: "
-              f"{printable(str(unnamed[0]))}); rename them, or extract the folder directly", file=sys.stderr)
+        n = len(unnamed)
+        print(f"warning: left out {n} video{'s' * (n > 1)} whose file name{'s are' if n > 1 else ' is'} not UTF-8 "
+              f"(first: {printable(str(unnamed[0]))}); rename them, or extract the folder directly", file=sys.stderr)
     found = [(vid, p) for vid, p in found if p not in unnamed]
     # (a link to nothing, its disk not mounted, or a pipe or socket named as a video: each said, left out; extract
     # would fail it as a video)

@@ -1717,3 +1717,9 @@ def test_a_video_folder_whose_name_is_not_utf8_is_one_line(tmp_path, capsys):
                                      "manifest (UTF-8 JSON) must be: rename the file or folder it names"), err
     assert f"not found under {tmp_path}/vid\\xff " in err[0], err
     assert not (tmp_path / "m.jsonl").exists()
+    # import folder on that folder: one line for the folder's own name (its files' names were said, then "no video
+    # files found"; trial 80)
+    (Path(folder) / "a.mp4").write_bytes(b"x")
+    code, err = s2vt(capsys, "import", "folder", folder, "--out", tmp_path / "f.jsonl")
+    assert (code, err) == (2, [f"error: {tmp_path}/vid\\xff: the folder's path is not UTF-8, which a manifest "
+                               "(UTF-8 JSON) must be: rename it, or extract the folder directly"]), err
