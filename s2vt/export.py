@@ -30,7 +30,8 @@ def yt8m_scores(preds: dict[str, dict], vocabulary: str | os.PathLike | None,
     that names no class, or has no confidence, is refused (`source`: the predictions file, for the line)."""
     from .yt8m import NUM_CLASSES, read_vocabulary
 
-    index = {name: i for i, name in read_vocabulary(vocabulary, speaks=False, shards_go="").items()} if vocabulary else None
+    index = ({name: i for i, name in read_vocabulary(vocabulary, speaks=False, shards_go="").items()}
+             if vocabulary else None)
     out = {}
     for vid, pred in preds.items():
         pairs = []

@@ -739,8 +739,8 @@ class FeatureStore:
         return array
 
     def protect(self, paths) -> None:
-        """The files the run reads (extract's manifest and videos): a file of the store that is a symbolic link
-        to one is never written through (`refuse_input`). A store's sources.jsonl linked to the run's own
+        """The files the run reads (extract's manifest and videos): a file of the store that is one of them, by a
+        symbolic or a hard link, is never written (`refuse_input`). A store's sources.jsonl linked to the run's own
         manifest had it rewritten as the store's log, a feature file linked to another input video had the video
         replaced by an array (trial 78)."""
         self._inputs = {key: p for p in paths if p and (key := _identity(p)) is not None}

@@ -1456,7 +1456,8 @@ def test_utf16_annotations_are_named_as_such(tmp_path, capsys):
         read(manifest)
     assert not (tmp_path / "m.jsonl").exists()
     # UTF-16 without a byte-order mark, mostly Chinese: a tenth of its bytes NULs (trial 79)
-    manifest.write_bytes("".join(json.dumps({"video_id": f"v{i}", "split": "train", "text": {"title": "猫和狗在草地上" * 30}},
+    title = "猫和狗在草地上" * 30
+    manifest.write_bytes("".join(json.dumps({"video_id": f"v{i}", "split": "train", "text": {"title": title}},
                                             ensure_ascii=False) + "\n" for i in range(20)).encode("utf-16-le"))
     with pytest.raises(ManifestError, match=r"u\.jsonl: UTF-16 text, not UTF-8: save it as UTF-8$"):
         read(manifest)
@@ -1713,8 +1714,8 @@ def test_a_video_folder_whose_name_is_not_utf8_is_one_line(tmp_path, capsys):
     folder = _os.fsdecode(_os.fsencode(str(tmp_path)) + b"/vid\xff")
     _os.mkdir(folder)
     code, err = s2vt(capsys, "import", "msvd", csv, "--videos", folder, "--out", tmp_path / "m.jsonl")
-    assert code == 2 and err[-1] == ("error: video abc_1_2: its path \"vid\\xff/abc_1_2.avi\" is not UTF-8 text, which a "
-                                     "manifest (UTF-8 JSON) must be: rename the file or folder it names"), err
+    assert code == 2 and err[-1] == ("error: video abc_1_2: its path \"vid\\xff/abc_1_2.avi\" is not UTF-8 text, "
+                                     "which a manifest (UTF-8 JSON) must be: rename the file or folder it names"), err
     assert f"not found under {tmp_path}/vid\\xff " in err[0], err
     assert not (tmp_path / "m.jsonl").exists()
     # import folder on that folder: one line for the folder's own name (its files' names were said, then "no video
