@@ -559,8 +559,8 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             if not tags:
                 first_bare.setdefault(path, f"{where}@id {vid}")
             entries.append({"video_id": vid, "split": "train" if tags else "test", "captions": [], "tags": tags,
-                            # a lone surrogate (valid JSON, not UTF-8) becomes "?": the manifest stays UTF-8
-                            "text": {k: (v or "").encode("utf-8", "replace").decode("utf-8") for k, v in text.items()}})
+                            # (a lone surrogate, valid JSON, not UTF-8, is "?" already: `json_lines(lenient=True)`)
+                            "text": {k: v or "" for k, v in text.items()}})
         partials += [(partial, len(entries) - start), (labelless, len(entries) - start + len(labelless))]
         counts[path] = (len(entries) - start, sum(e["split"] == "test" for e in entries[start:]))
     if not entries and (gone := [b for b, _ in partials if len(b) and b.outcome == "left out"]):
@@ -682,8 +682,9 @@ def import_folder(folder: str) -> list[dict]:
     broken = [p for _, p in found if not p.is_file()]
     whys = [printable(no_such_video(p) if broken_link(p) else f"{p}: {not_a_file(p) or 'not a regular file'}, not a "
                       "video file") for p in broken]
-    for why in whys[:len(whys) if len(whys) < len(found) else 0]:  # (all of them: the error below says it)
-        print(f"warning: left out {why}", file=sys.stderr)
+    if len(broken) < len(found):  # (all of them: the error below says it)
+        for why in whys:
+            print(f"warning: left out {why}", file=sys.stderr)
     found = [(vid, p) for vid, p in found if p not in broken]
     if not found:
         raise DatasetError(f"{folder}: no video files found" + (

@@ -466,8 +466,7 @@ def prepare(cfg: TrainConfig):
     if store is not None:  # (train and val at once: the first's error counted the videos of train alone)
         if cfg.skip_missing and cfg.learn_missing:
             # (one of them a --resume's, from last.pt: said so, not as if typed; trial 76)
-            said = {k: f"--{k.replace('_', '-')}" + ("" if cfg.given is None or k in cfg.given else
-                                                     " (the run's own, from last.pt)")
+            said = {k: options.flag(k) + ("" if cfg.given is None or k in cfg.given else " (the run's own, from last.pt)")
                     for k in ("skip_missing", "learn_missing")}
             raise DataError(f"{said['skip_missing']} leaves out the videos {said['learn_missing']} trains on: pass "
                             "one of them")
@@ -742,7 +741,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             "none: only its classifier runs, on the text vector"] if cfg.model.tag_head in ("nextvlad", "attention")
            else [])
         # (accepted unsaid on a text-only manifest; trial 76)
-        + [f"warning: --{k.replace('_', '-')} has no effect: a text-only model (no --features) reads no feature "
+        + [f"warning: {options.flag(k)} has no effect: a text-only model (no --features) reads no feature "
            "files" for k in ("learn_missing", "skip_missing") if getattr(cfg, k)])
     # (before the recipe's, and not a --resume's kept from last.pt: a warning only for the user's own)
     given_dropout = cfg.model.feature_dropout if cfg.given is None or "feature_dropout" in cfg.given else None

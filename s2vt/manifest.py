@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import UserError
-from .fileio import ObjectError, atomic_write_bytes, json_error, json_kind, lenient_keys, unique_keys
+from .fileio import (LoneSurrogateError, ObjectError, atomic_write_bytes, json_error, json_kind, lenient_keys,
+                     no_lone_surrogate, unique_keys)
 
 # what a folder scan (and an upload) counts as a video file
 # (raw elementary streams too: decoded by their frames' order, a note saying their times assume ffmpeg's rate)
@@ -467,21 +468,16 @@ def write_manifest(entries: list[dict], path: str | os.PathLike) -> None:
 
         for entry in entries:
             for key, value in entry.items():
-                if key != "abspath" and not is_utf8_text(json.dumps(value, ensure_ascii=False)):
-                    raise ManifestError(f"video {entry.get('video_id')}: its {key} "
-                                        f"{printable(json.dumps(value, ensure_ascii=False))} is "
-                                        "not UTF-8 text, which a manifest (UTF-8 JSON) must be: rename the file or "
-                                        "folder it names") from None
+                shown = json.dumps(value, ensure_ascii=False)
+                try:
+                    no_lone_surrogate(shown)
+                except LoneSurrogateError:
+                    if key != "abspath":
+                        raise ManifestError(f"video {entry.get('video_id')}: its {key} {printable(shown)} is not "
+                                            "UTF-8 text, which a manifest (UTF-8 JSON) must be: rename the file or "
+                                            "folder it names") from None
         raise
     atomic_write_bytes(path, data)
-
-
-def is_utf8_text(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def video_files(folder: str | os.PathLike):

@@ -407,6 +407,8 @@ class Vocab:
             raise ValueError("vocabulary must start with <pad>, <bos>, <eos>, <unk>")
         self.stoi = {t: i for i, t in enumerate(self.itos)}
         self.pad, self.bos, self.eos, self.unk = range(4)
+        # (a caption's literal "<pad>", "<eos>"... is no control token: an unknown word; ids name the specials)
+        self.stoi.update(dict.fromkeys(SPECIALS, self.unk))
 
     @classmethod
     def build(cls, captions: Iterable[str], min_count: int = 2) -> "Vocab":
@@ -428,8 +430,7 @@ class Vocab:
 
     def encode(self, caption: str, max_len: int = 28) -> list[int]:
         """<bos> w1 .. wn <eos>, at most `max_len` words."""
-        # (a caption's literal "<pad>", "<eos>"... is no control token: an unknown word)
-        ids = [self.unk if t in SPECIALS else self.stoi.get(t, self.unk) for t in words(caption)[:max_len]]
+        ids = [self.stoi.get(t, self.unk) for t in words(caption)[:max_len]]
         return [self.bos, *ids, self.eos]
 
     def decode(self, ids: Iterable[int]) -> str:
