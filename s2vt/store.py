@@ -47,6 +47,7 @@ except ImportError:  # pragma: no cover - (not POSIX)
 UNLOCKABLE = frozenset({errno.EBADF, errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL})
 
 FP16_MAX = 65504.0
+FP16_TINY = 2.0 ** -14  # float16's smallest normal: below it a value keeps fewer bits, below 2**-24 none
 # the log of the videos that still have no features from their file (`FeatureStore.settle_failures`)
 FAILURES = "failures.jsonl"
 # settings that must agree between runs writing into one store (and with a checkpoint)
@@ -732,9 +733,15 @@ class FeatureStore:
 
     @staticmethod
     def encode(array: np.ndarray, dtype: str = "float16") -> np.ndarray:
-        """`array` as `write` saves it: float16 falls back to float32 where values would overflow."""
+        """`array` as `write` saves it: float16 falls back to float32 where values would overflow, or where most
+        of its non-zero values are below float16's normal range (features on a tiny scale, 1e-6, were stored as
+        zeros and a few rounded steps, unsaid)."""
         array = np.asarray(array, dtype=np.float32)
-        if dtype == "float16" and (array.size == 0 or np.abs(array).max() < FP16_MAX):
+        if dtype != "float16" or array.size == 0:
+            return array.astype(np.float16) if dtype == "float16" else array
+        size = np.abs(array)
+        nonzero = np.count_nonzero(size)
+        if size.max() < FP16_MAX and np.count_nonzero(size < FP16_TINY) - (size.size - nonzero) <= nonzero // 2:
             array = array.astype(np.float16)
         return array
 

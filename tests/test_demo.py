@@ -21,7 +21,7 @@ def test_demo_meets_its_targets(tmp_path):
               "run/curves.png", "report.md"):
         assert (out / p).exists(), p
     report = (out / "report.md").read_text()
-    assert "CIDEr" in report and "caption.py" in report and "random" in report
+    assert "| CIDEr-D |" in report and "caption.py" in report and "random" in report
     assert set(m) >= {"BLEU-4", "CIDEr", "METEOR", "ROUGE-L", "hit@1", "gap", "tag_f1", "seconds"}
 
 

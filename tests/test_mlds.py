@@ -71,6 +71,25 @@ def test_import_features_takes_vectors_and_a_caption_dict(tmp_path):
     assert [(e["split"], e["captions"]) for e in entries] == [("val", ["a cat"]), ("val", ["a dog"])]
 
 
+def test_float16_store_keeps_float32_where_float16_would_lose_the_values(tmp_path):
+    """float16 cannot hold values past 65504, and keeps fewer bits below 2**-14 (none below 2**-24): features on
+    a tiny scale were stored as zeros and a few rounded steps, unsaid. Such a file is kept as float32; features on
+    an ordinary scale with a few tiny values (post-ReLU) stay float16."""
+    store = FeatureStore(tmp_path / "s")
+    rng = np.random.default_rng(0)
+    tiny = rng.random((4, 8)) * 1e-6          # e.g. features scaled down: float16 kept 0 or 1-2 bits of each
+    ordinary = rng.random((4, 8))
+    ordinary[0, :3] = 1e-9                      # a few values float16 flushes: no reason for float32
+    for name, array, dtype in (("tiny", tiny, np.float32), ("ordinary", ordinary, np.float16),
+                               ("large", ordinary * 1e5, np.float32), ("zeros", np.zeros((2, 8)), np.float16)):
+        store.write("m", name, array)
+        back = store.read("m", name)
+        assert np.load(store.path("m", name)).dtype == dtype, name
+        if dtype == np.float32:
+            np.testing.assert_allclose(back, array, rtol=1e-6)
+    assert np.load(store.path("m", "tiny")).min() > 0
+
+
 def test_import_features_refuses_an_id_that_is_a_path(tmp_path):
     (tmp_path / "feat").mkdir()
     (tmp_path / "caps.json").write_text(json.dumps({"../evil": ["a cat"]}))
