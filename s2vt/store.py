@@ -938,6 +938,17 @@ class FeatureStore:
             if foreign := foreign_line(read_lines(path)):  # (another program's file: appended to, silently)
                 raise StoreError(f"{path} is not a feature store's {name} (line {foreign[0]}: {foreign[1]}): name "
                                  f"another {store_option}")
+            self._unshare(path)
+
+    def _unshare(self, path: Path) -> None:
+        """A log that is one file under several names (a store copied with `cp -al`, hard links): appended to, the
+        other store's log gained this one's lines. Given a file of its own (the same bytes, renamed over the name)
+        before anything is appended. An input of the run's is refused before (`refuse_input`); a symbolic link is
+        left as it is (a log kept on another disk, the user's choice)."""
+        if path.is_symlink() or os.stat(path).st_nlink < 2:
+            return
+        with self._logs_locked(True):
+            atomic_write_bytes(path, path.read_bytes())
 
     def forget(self, video_id: str, path: str | None) -> None:
         """`video_id`'s features were just written from the file `path`: its failures of that file, in an

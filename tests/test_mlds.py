@@ -1,5 +1,6 @@
 """Precomputed-feature import (MLDS hw2 release, any .npy folder) and the real-data training recipe."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -88,6 +89,32 @@ def test_float16_store_keeps_float32_where_float16_would_lose_the_values(tmp_pat
         if dtype == np.float32:
             np.testing.assert_allclose(back, array, rtol=1e-6)
     assert np.load(store.path("m", "tiny")).min() > 0
+
+
+def test_a_store_copied_with_hard_links_keeps_its_own_log(tmp_path):
+    """`cp -al A B` makes B's logs the same files as A's: an import into B appended its sources to A's log."""
+    import shutil
+
+    (tmp_path / "feat").mkdir()
+    for name in ("v1", "v2"):
+        np.save(tmp_path / "feat" / f"{name}.npy", np.ones((2, 8), np.float32))
+    (tmp_path / "caps.json").write_text(json.dumps({"v1": ["a cat"], "v2": ["a dog"]}))
+
+    def import_into(store, modality):
+        proc = run_cli("-m", "s2vt.cli", "import", "features", str(tmp_path / "feat"), "--captions",
+                       str(tmp_path / "caps.json"), "--modality", modality, "--split", "train",
+                       "--out", str(tmp_path / f"{modality}.jsonl"), "--features", str(store))
+        assert proc.returncode == 0, proc.stderr
+
+    import_into(tmp_path / "a", "one")
+    shutil.copytree(tmp_path / "a", tmp_path / "b", copy_function=os.link)
+    log_a = (tmp_path / "a" / "sources.jsonl").read_bytes()
+    assert os.stat(tmp_path / "b" / "sources.jsonl").st_nlink == 2
+    import_into(tmp_path / "b", "two")
+    assert (tmp_path / "a" / "sources.jsonl").read_bytes() == log_a
+    log_b = (tmp_path / "b" / "sources.jsonl").read_bytes()
+    assert log_b.startswith(log_a) and log_b.count(b"\n") == 4
+    assert os.stat(tmp_path / "a" / "sources.jsonl").st_nlink == 1
 
 
 def test_import_features_refuses_an_id_that_is_a_path(tmp_path):
