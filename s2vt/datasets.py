@@ -524,7 +524,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
         # trial 56)
         partial = BadRows(path, "video", "imported without some labels")
         labelless = BadRows(path, "video", "left out")
-        for where, obj in json_lines(path, DatasetError, data, lenient=True):  # (web text: '?' for a lone surrogate)
+        for where, obj in json_lines(path, DatasetError, data, lenient=True):  # (web text: U+FFFD for a lone surrogate)
             if not isinstance(obj, dict):
                 raise DatasetError(f"{where}not a JSON object (each line holds one video's object)")
             if "@id" not in obj:
@@ -559,7 +559,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             if not tags:
                 first_bare.setdefault(path, f"{where}@id {vid}")
             entries.append({"video_id": vid, "split": "train" if tags else "test", "captions": [], "tags": tags,
-                            # (a lone surrogate, valid JSON, not UTF-8, is "?" already: `json_lines(lenient=True)`)
+                            # (a lone surrogate, valid JSON, not UTF-8, is U+FFFD already: `json_lines(lenient=True)`)
                             "text": {k: v or "" for k, v in text.items()}})
         partials += [(partial, len(entries) - start), (labelless, len(entries) - start + len(labelless))]
         counts[path] = (len(entries) - start, sum(e["split"] == "test" for e in entries[start:]))

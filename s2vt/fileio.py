@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import SettingError, UserError
+from .formats import REPLACEMENT  # (what `replaced_surrogates` puts for a lone surrogate)
 
 try:
     import fcntl
@@ -115,18 +116,22 @@ def no_lone_surrogate(value) -> None:
             no_lone_surrogate(item)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def replaced_surrogates(value):
-    """`value` with every lone surrogate in its strings (and those of its lists) replaced by '?': web text (a
-    LIC2022 title cut between an emoji's two halves) read leniently, where one such title refused a whole file."""
+    """`value` with every lone surrogate in its strings (and those of its lists) replaced by U+FFFD (`REPLACEMENT`):
+    web text (a LIC2022 title cut between an emoji's two halves) read leniently, where one such title refused a
+    whole file."""
     if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
+        return _SURROGATE.sub(REPLACEMENT, value)
     if isinstance(value, list):
         return [replaced_surrogates(v) for v in value]
     return value
 
 
 def lenient_keys(pairs: list[tuple[str, object]]) -> dict:
-    """`unique_keys` for web text: a lone surrogate becomes '?' (`replaced_surrogates`), not an error."""
+    """`unique_keys` for web text: a lone surrogate becomes U+FFFD (`replaced_surrogates`), not an error."""
     return unique_keys([(replaced_surrogates(k), replaced_surrogates(v)) for k, v in pairs])
 
 

@@ -16,6 +16,10 @@ LEVEL1, LEVEL2, SEMANTIC = "level1:", "level2:", "tag:"
 
 # what the importer says `lic2022_tags` leaves out of a record (`lic2022_left_out`)
 LEVEL2_ALONE, EMPTY_TAG = "a level 2 without a level 1", "a topic tag with an empty '@value'"
+CUT_TAG = "a topic tag whose text is cut inside a character (a lone surrogate)"
+# what the lenient LIC2022 reader puts for a lone surrogate (`fileio.replaced_surrogates`): Unicode's replacement
+# character, which well-formed text does not hold by chance ('?' did, and told nothing apart)
+REPLACEMENT = "\ufffd"
 OTHER_CATEGORY = "a category whose type is not level1 or level2"
 CATEGORY_TYPES = ("level1", "level2")
 
@@ -55,7 +59,8 @@ def lic2022_tags(obj: dict) -> list[str]:
         tags.append(LEVEL1 + cats["level1"])
         if cats.get("level2"):
             tags.append(f"{LEVEL2}{cats['level1']}/{cats['level2']}")
-    tags += [SEMANTIC + v for t in obj.get("tag", []) if (v := _value(t))]
+    # (a tag cut inside a character is left out, as an empty one: kept, "美食\ufffd" was a label apart from "美食")
+    tags += [SEMANTIC + v for t in obj.get("tag", []) if (v := _value(t)) and REPLACEMENT not in v]
     return list(dict.fromkeys(tags))  # (a topic tag written twice is one label)
 
 
@@ -67,13 +72,15 @@ def _value(tag: dict) -> str:
 def lic2022_left_out(obj: dict) -> list[tuple[str, str]]:
     """What `lic2022_tags` leaves out of one record, as (kind, this record's instance), for the importer to say:
     a level 2 whose level 1 is missing (a manifest's level-2 tag names its level 1, `level2:L1/L2`), a category of
-    no known type, and topic tags with an empty '@value'."""
+    no known type, topic tags with an empty '@value' and those cut inside a character."""
     (cats, other), said = _categories(obj), []
     if cats.get("level2") and not cats.get("level1"):
         said.append((LEVEL2_ALONE, f"level 2 {cats['level2']!r} without a level 1"))
     said += [(OTHER_CATEGORY, f"category {this}") for this in other]
     if any(not _value(t) for t in obj.get("tag", [])):
         said.append((EMPTY_TAG, EMPTY_TAG))
+    said += [(CUT_TAG, f"topic tag {v!r}") for t in obj.get("tag", [])
+             if isinstance(v := _value(t), str) and REPLACEMENT in v]
     return said
 
 

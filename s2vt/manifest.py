@@ -175,7 +175,7 @@ def json_lines(path: str | os.PathLike, error: type[UserError] = ManifestError,
                data: bytes | None = None, lenient: bool = False) -> Iterator[tuple[str, object]]:
     """(where, value) for each non-blank line of a JSON Lines file, `where` being 'PATH:LINE: ';
     `data`: its bytes, where the caller read them already (a pipe gives them only once); `lenient`: a lone
-    surrogate escape becomes '?' (web text, `lenient_keys`), not an error.
+    surrogate escape becomes U+FFFD (web text, `lenient_keys`), not an error.
 
     A file that cannot be read, or a line that is not UTF-8 or not JSON, raises `error` in one
     line naming the file and the line.

@@ -255,9 +255,15 @@ def test_a_lone_surrogate_escape_is_refused_where_it_is_read(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith(f"error: {where}") and said in err, err
     assert not (tmp_path / "i").exists()
-    # LIC2022's web text (a title cut between an emoji's halves) is read leniently: '?' stands for it
+    # LIC2022's web text (a title cut between an emoji's halves) is read leniently: U+FFFD stands for it; a topic
+    # tag so cut is left out and said (kept, "cat\ufffd" was a label apart from "cat")
+    lic.write_text('{"@id": "1", "title": "a man \\ud800 sings", "category": [{"@meta": {"type": "level1"}, '
+                   '"@value": "pets"}], "tag": [{"@value": "cat\\ud83d"}, {"@value": "cat"}]}\n')
     assert main(["import", "lic2022", str(lic), "--out", str(tmp_path / "i" / "l.jsonl")]) == 0
-    assert json.loads((tmp_path / "i" / "l.jsonl").read_text())["text"]["title"] == "a man ? sings"
+    entry = json.loads((tmp_path / "i" / "l.jsonl").read_text())
+    assert entry["text"]["title"] == "a man \ufffd sings" and entry["tags"] == ["level1:pets", "tag:cat"]
+    err = capsys.readouterr().err
+    assert "1 video imported without some labels" in err and "cut inside a character" in err, err
     # a tag's key too, and a string inside a list of lists
     (tmp_path / "k.json").write_text('{"a\\udfff": [["x"]]}')
     (tmp_path / "n.json").write_text('{"a": [["x \\udfff"]]}')
