@@ -269,10 +269,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
         # (the default predictions beside the checkpoint are rewritten on every run: said, not done unsaid; trial 75)
         default = predictions_file(args.checkpoint, args.split, None)
-        args.replaces = [] if args.out else [what for what, path in (("the earlier predictions", default),
-                                                                     ("their metrics",
-                                                                      metrics_file(default, args.split)))
-                                             if path.is_file()]
+        args.replaces = (False, False) if args.out else (default.is_file(),
+                                                         metrics_file(default, args.split).is_file())
 
         metrics = evaluate(args.checkpoint, args.manifest, args.features, args.split, decoding(args), args.out,
                            args.batch_size, args.device, args.skip_missing, args.html, args.force, written)
@@ -314,11 +312,10 @@ def wrote_evaluate(args: argparse.Namespace, written: list) -> str:
     (`one_line`): a newline in --out split the line, an escape sequence in it reached the terminal (hostile trial)."""
     from .store import one_line
 
-    replaced = getattr(args, "replaces", [])
+    preds_replaced, metrics_replaced = getattr(args, "replaces", (False, False))  # (each: an earlier one was there)
     what = [os.fsdecode(args.out or written[0]) + " (the predictions"
-            + (", replacing the earlier ones)" if "the earlier predictions" in replaced else ")"),
-            os.fsdecode(written[1]) + " (their metrics" + (", replacing the earlier ones)" if "their metrics"
-                                                           in replaced else ")"),
+            + (", replacing the earlier ones)" if preds_replaced else ")"),
+            os.fsdecode(written[1]) + " (their metrics" + (", replacing the earlier ones)" if metrics_replaced else ")"),
             *([f"{os.fsdecode(args.html)} (the report)"] if args.html else [])]
     return one_line("wrote " + " and ".join([", ".join(what[:-1]), what[-1]]))
 
