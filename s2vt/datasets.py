@@ -443,8 +443,11 @@ def refuse_pretty_json(path: str | os.PathLike, data: bytes) -> None:
     output) where JSON lines are read: its first line is not JSON and the file is a run of JSON values. Its
     last line ('}') was warned of as cut short, then line 1 refused as not JSON, with no way on (new-user
     trial 69)."""
-    text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace")
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    text = data.decode("utf-8", "replace")
+    # (lines split as bytes: str.splitlines also splits at U+2028, U+0085... inside a string, which json.dumps
+    # writes raw with ensure_ascii=False; a title holding one was refused as pretty-printed; trial 83)
+    first = next((line for line in data.splitlines() if line.strip()), b"").decode("utf-8", "replace")
     try:
         json.loads(first)
         return
@@ -543,9 +546,12 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             except (AttributeError, TypeError):
                 raise DatasetError(f"{where}@id {vid}: 'category' and 'tag' must be lists of objects "
                                    "with a string '@value'") from None
-            perception = obj.get("perception") or {}
-            text = {"title": obj.get("title"), "asr": perception.get("asr") if isinstance(perception, dict) else None,
-                    "ocr": perception.get("ocr") if isinstance(perception, dict) else None}
+            perception = obj.get("perception")
+            if perception is not None and not isinstance(perception, dict):  # (its text was dropped unsaid; trial 83)
+                raise DatasetError(f"{where}@id {vid}: 'perception' must be an object (with 'asr' and 'ocr'), not "
+                                   f"{json_kind(perception)}")
+            perception = perception or {}
+            text = {"title": obj.get("title"), "asr": perception.get("asr"), "ocr": perception.get("ocr")}
             bad = [k for k, v in text.items() if v is not None and not isinstance(v, str)]
             if bad:
                 raise DatasetError(f"{where}@id {vid}: {bad[0]!r} must be a string")
@@ -727,8 +733,8 @@ def caption_lines(path: str | os.PathLike) -> bool:
     """Whether `path` is JSON lines of {id: [captions]} objects, none with a "video_id": `is_manifest`
     takes JSON lines for a manifest, whose reader then said line 1 had no video_id."""
     try:
-        lines = [json.loads(line) for line in Path(path).read_bytes().decode("utf-8-sig").splitlines()
-                 if line.strip()]
+        lines = [json.loads(line) for line in Path(path).read_bytes().removeprefix(codecs.BOM_UTF8).splitlines()
+                 if line.strip()]  # (bytes' lines: a string's U+2028 splits none)
     except (OSError, ValueError, RecursionError):
         return False
     return len(lines) > 1 and all(isinstance(v, dict) and v and "video_id" not in v and

@@ -45,7 +45,7 @@ from .predict import feature_mismatch
 from .tagheads import MEAN_POOLING
 from . import options, shardkeys, shards
 from .results import refuse_inputs
-from .text import TextVocab, has_text
+from .text import TextVocab, fields, has_text
 from .vocab import SPECIALS, Vocab, drop_blank_captions
 
 # a run folder holding any of these holds a trained model (or its history): never trained over unasked
@@ -427,8 +427,19 @@ def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | No
         if not cfg.text:  # (whether or not the manifest has text: --no-text is what leaves nothing)
             raise DataError("--no-text without --features leaves nothing to learn from: pass --features (a store) "
                             "or drop --no-text to train on the manifest's text")
-        if not has_text(entries):
-            raise DataError(f"{cfg.manifest}: no text (title, asr, ocr) to train on without --features")
+        # (the training videos' text: with text on test videos alone, the run built no text vocabulary and was a
+        # traceback at its first step; trial 83)
+        if not has_text([e for e in entries if e.get("split", "train") == "train"]):
+            some = " (only videos of other splits have some)" if has_text(entries) else ""
+            raise DataError(f"{cfg.manifest}: no training video has text (title, asr, ocr){some} to train on "
+                            "without --features")
+        for split in ("train", "val"):  # (a text-only model learns nothing from them, and scores each alike;
+            # said as evaluate says a test video's; trial 83)
+            these = [e for e in entries if e.get("split", "train") == split]
+            if bare := [e["video_id"] for e in these if not any(f.strip() for f in fields(e))]:
+                warnings.warn(f"{len(bare)} of the {len(these)} {split} videos {'has' if len(bare) == 1 else 'have'} "
+                              f"no text (title, asr, ocr; first: {', '.join(bare[:3])}), and without --features a "
+                              "model reads nothing else of them")
         if any(e.get("captions") for e in entries):
             warnings.warn("no --features: captions need video, so only tags are learnt (from the text)")
             for e in entries:
@@ -743,6 +754,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         # (accepted unsaid on a text-only manifest; trial 76)
         + [f"warning: {options.flag(k)} has no effect: a text-only model (no --features) reads no feature "
            "files" for k in ("learn_missing", "skip_missing") if getattr(cfg, k)])
+    if not modalities and cfg.model.text_fusion == "guided":  # (said ignored, so ignored: it took the recipe of a
+        # head over fused steps and made a query layer, which moved the seeded start: another result; trial 83)
+        cfg = options.replace(cfg, text_fusion="late")
     # (before the recipe's, and not a --resume's kept from last.pt: a warning only for the user's own)
     given_dropout = cfg.model.feature_dropout if cfg.given is None or "feature_dropout" in cfg.given else None
     given_neighbours = cfg.neighbours and (cfg.given is None or "neighbours" in cfg.given)

@@ -195,12 +195,28 @@ def is_json_lines(data: bytes, error: ValueError) -> bool:
     if not (isinstance(error, json.JSONDecodeError) and error.msg == "Extra data"):
         return False
     try:
-        lines = [line for line in data.decode("utf-8-sig").splitlines() if line.strip()]
+        # (bytes' lines: str.splitlines also splits at a string's raw U+2028)
+        lines = [line for line in data.removeprefix(b"\xef\xbb\xbf").splitlines() if line.strip()]
         for line in lines:
             json.loads(line)
     except (ValueError, RecursionError):
         return False
     return len(lines) > 1
+
+
+# stream compressors' magic numbers, and the tool that undoes each: a compressed text file is told as such
+COMPRESSED = ((b"\x1f\x8b", "gzip", "gunzip"), (b"BZh", "bzip2", "bunzip2"), (b"\xfd7zXZ\x00", "xz", "unxz"),
+              (b"\x28\xb5\x2f\xfd", "zstd", "unzstd"))
+
+
+def compressed(data: bytes) -> str | None:
+    """'gzip-compressed: decompress it first (gunzip)' for a file a compressor wrote (by its magic number), else
+    None: such a text file was warned of as a last line cut short, then refused as not UTF-8 at line 1, never
+    named for what it is (trial 83)."""
+    for magic, name, tool in COMPRESSED:
+        if data.startswith(magic) and (name != "bzip2" or data[3:4].isdigit()):  # ("BZh" then the block size)
+            return f"{name}-compressed: decompress it first ({tool})"
+    return None
 
 
 def json_problem(data: bytes, error: ValueError, expected: str) -> str:
@@ -210,6 +226,8 @@ def json_problem(data: bytes, error: ValueError, expected: str) -> str:
     JSON (Expecting value at line 1 column 1)' read as a typo in it (hostile trial)."""
     if isinstance(error, LoneSurrogateError):  # (valid JSON: said as what it holds, where, `parse_json`; trial 79)
         return str(error)
+    if packed := compressed(data):
+        return packed
     if not data.strip():
         return (f"nothing but blank space ({len(data):,} bytes)" if data else "empty file (0 bytes)") + \
             f"; expected {expected}"

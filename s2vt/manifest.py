@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import UserError
-from .fileio import (LoneSurrogateError, ObjectError, atomic_write_bytes, json_error, json_kind, lenient_keys,
-                     no_lone_surrogate, unique_keys)
+from .fileio import (LoneSurrogateError, ObjectError, atomic_write_bytes, compressed, json_error, json_kind,
+                     lenient_keys, no_lone_surrogate, unique_keys)
 
 # what a folder scan (and an upload) counts as a video file
 # (raw elementary streams too: decoded by their frames' order, a note saying their times assume ffmpeg's rate)
@@ -130,7 +130,7 @@ def check_entry(entry: object, where: str = "") -> dict:
                                                       f"has spaces at its ends: write {odd.strip()!r}"))
     text = entry.get("text", {})
     if not isinstance(text, dict) or not all(isinstance(v, str) for v in text.values()):
-        raise ManifestError(f"{where}'text' must be an object of strings (title, asr, ocr)")
+        raise ManifestError(f"{where}'text' must be an object of strings ({', '.join(TEXT_FIELDS)})")
     rel = entry.get("path")
     if rel is not None and not isinstance(rel, str):
         raise ManifestError(f"{where}'path' must be a string")
@@ -167,6 +167,8 @@ def not_utf8(data: bytes) -> str | None:
 
 
 def refuse_not_utf8(path: str | os.PathLike, data: bytes, error: type[UserError]) -> None:
+    if packed := compressed(data):
+        raise error(f"{path}: {packed}")
     if kind := not_utf8(data):
         raise error(f"{path}: {kind} text, not UTF-8: save it as UTF-8")
 
@@ -373,6 +375,8 @@ def dataset_import(path: str) -> str | None:
 
 # the fields of a manifest's line that s2vt reads (any other is the user's own, kept as it is)
 MANIFEST_FIELDS = ("video_id", "split", "captions", "tags", "text", "path", "captions_only")
+# the keys of its "text" object that the text branch reads (s2vt.text), in the order it reads them
+TEXT_FIELDS = ("title", "asr", "ocr")
 
 
 def misspelt_fields(entries: list[dict]) -> list[tuple[tuple[str, str], int]]:
@@ -385,6 +389,19 @@ def misspelt_fields(entries: list[dict]) -> list[tuple[tuple[str, str], int]]:
                 near = next((f for f in MANIFEST_FIELDS if misspelt(key, f)), None)
                 if near is not None:
                     found[(key, near)] = found.get((key, near), 0) + 1
+    return list(found.items())
+
+
+def unread_text_keys(entries: list[dict]) -> list[tuple[tuple[str, str | None], int]]:
+    """((key, the text field it is near, or None), videos that have it) for each key of `entries`' "text" objects
+    that the text branch does not read: "text" is s2vt's own field, so any other key is one the user meant to be
+    read (`{"tittle": ...}`, `{"Title": ...}`, `{"description": ...}` trained on no text, unsaid; trial 83)."""
+    found: dict[tuple[str, str | None], int] = {}
+    for entry in entries:
+        for key in entry.get("text") or {}:
+            if key not in TEXT_FIELDS:
+                near = next((f for f in TEXT_FIELDS if misspelt(key, f)), None)
+                found[(key, near)] = found.get((key, near), 0) + 1
     return list(found.items())
 
 
@@ -450,6 +467,11 @@ def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[dic
     if misspelt := misspelt_fields(entries):  # (a field that is not read is kept as a user's own, unsaid)
         said = ", ".join(f"{key!r} ({n} video{'s' * (n > 1)}; {meant!r} meant?)" for (key, meant), n in misspelt[:3])
         print(f"warning: {path}: field{'s' * (len(misspelt) > 1)} s2vt does not read: {said}", file=sys.stderr)
+    if unread := unread_text_keys(entries):
+        said = ", ".join(f"{key!r} ({n} video{'s' * (n > 1)}{f'; {near!r} meant?' if near else ''})"
+                         for (key, near), n in unread[:3])
+        print(f"warning: {path}: 'text' key{'s' * (len(unread) > 1)} s2vt does not read: {said} (it reads "
+              f"{', '.join(TEXT_FIELDS)})", file=sys.stderr)
     if repeats:  # (else single-label data with one ["a", "a"] would read as multi-label)
         print(f"warning: {path}: {len(repeats)} video{'s list' if len(repeats) > 1 else ' lists'} a tag more than "
               f"once (first: {', '.join(repeats[:3])}): each counts once", file=sys.stderr)

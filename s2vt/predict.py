@@ -356,8 +356,9 @@ def check_fit(checkpoint: str, manifest: str, split: str, entries: list[dict], n
         # (LIC2022 videos with an empty title, ASR and OCR: a text-only model answers each of them the same)
         alone = ("a text-only model gives each the same answer, its guess for empty text" if not modalities
                  else "predicted from the video alone")
-        print(f"warning: {len(bare)} of the {len(entries)} {split} videos in {manifest} have no text (title, asr, "
-              f"ocr; first: {', '.join(bare[:3])}): {alone}", file=sys.stderr)
+        print(f"warning: {len(bare)} of the {len(entries)} {split} videos in {manifest} "
+              f"{'has' if len(bare) == 1 else 'have'} no text (title, asr, ocr; first: {', '.join(bare[:3])}): "
+              f"{alone}", file=sys.stderr)
     gold = {t for e in entries for t in e.get("tags", [])}
     if not (names and gold):
         return

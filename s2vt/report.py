@@ -1,6 +1,7 @@
 """`s2vt evaluate --html`: one page to see where a model fails. Per video, worst first (by CIDEr-D;
 a tag-only model's by tag AP; with neither, the manifest's order): a strip of its frames, the
-predicted caption beside the references, the tags with their probabilities (the true ones marked)."""
+predicted caption beside the references, the video's text (title, ASR, OCR) where it has some, the tags
+with their probabilities (the true ones marked)."""
 from __future__ import annotations
 
 import html
@@ -9,17 +10,19 @@ import os
 from extract.ffmpeg import MediaError
 from .fileio import atomic_write_bytes
 
+from .manifest import TEXT_FIELDS
 from .metrics import CAPTION_KEYS, TAG_KEYS
 from .store import same_file, source_identity
 from .thumbnails import THUMB_HEIGHT, thumbnails
 
 STRIP = 6  # frames shown per video
+TEXT_SHOWN = 300  # characters of each text field shown (a 4,000-character ASR would bury the row)
 
 STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse}
 td,th{border-top:1px solid #ddd;padding:.4em .6em;vertical-align:top;text-align:left}
 .strip img{height:60px;margin-right:2px}.pred{font-weight:600}.refs{color:#555;margin:.2em 0 0 1em;padding:0}
 .bar{display:inline-block;height:.8em;background:#4a8;margin-right:.4em}.gold{color:#070}.none{color:#999}
-.moved{color:#a40;max-width:40em}"""
+.moved{color:#a40;max-width:40em}.text{color:#335;max-width:40em}.text b{font-weight:600;margin-right:.4em}"""
 
 
 def frame_strip(path: str | None) -> tuple[list[dict], str]:
@@ -86,6 +89,10 @@ def video_row(rank: int, entry: dict, pred: dict, score: float | None, frames_sh
     else:
         frames = ""
     refs = "".join(f"<li>{e(r)}</li>" for r in entry.get("captions", []))
+    # (what a text model read: a text-only model's row showed no caption, no reference and nothing of it; trial 83)
+    text = entry.get("text") or {}
+    said = "".join(f'<div class="text"><b>{f}</b>{e(v[:TEXT_SHOWN])}{"…" * (len(v) > TEXT_SHOWN)}</div>'
+                   for f in TEXT_FIELDS if isinstance(v := text.get(f), str) and v.strip())
     gold = set(entry.get("tags", []))
     tags = "<br>".join(f'<span class="bar" style="width:{round(60 * t["p"])}px"></span>'
                        f'<span class="{"gold" if t["tag"] in gold else ""}">{e(t["tag"])} {t["p"]:.2f}</span>'
@@ -94,7 +101,7 @@ def video_row(rank: int, entry: dict, pred: dict, score: float | None, frames_sh
         tags += f'<br><span class="none">true: {e(", ".join(sorted(gold)))}</span>'
     return (f"<tr><td>{rank}</td><td>{e(entry['video_id'])}</td><td>{'' if score is None else f'{score:.3f}'}</td>"
             f'{frames}<td><div class="pred">{e(pred["caption"])}</div>'
-            f'<ul class="refs">{refs}</ul></td><td>{tags}</td></tr>')
+            f'<ul class="refs">{refs}</ul>{said}</td><td>{tags}</td></tr>')
 
 
 def write_report(path: str | os.PathLike, entries: list[dict], preds: dict[str, dict],
@@ -127,7 +134,8 @@ def write_report(path: str | os.PathLike, entries: list[dict], preds: dict[str, 
             f'<h1>{html.escape(metrics["split"])}: {metrics["videos"]} videos, {order_said}</h1>'
             f"<p>{html.escape(summary)}</p>{said}<table><tr><th>#</th><th>video</th><th>{column}</th>"
             + ("<th>frames</th>" if frames_shown else "")
-            + f"<th>prediction / references</th><th>tags</th></tr>\n{rows}\n</table></body></html>\n")
+            + f"<th>prediction / references{' / text' * any((x.get('text') or {}) for x in entries)}</th>"
+            f"<th>tags</th></tr>\n{rows}\n</table></body></html>\n")
     atomic_write_bytes(path, page.encode())
     return (sum(1 for why, sure in moved.values() if why and sure),
             sum(1 for why, sure in moved.values() if why and not sure))

@@ -100,7 +100,7 @@ def _caption_lines_note(data: bytes, error: ValueError) -> str:
     if not (isinstance(error, json.JSONDecodeError) and error.msg == "Extra data"):
         return ""
     try:
-        first = json.loads(data.decode("utf-8").splitlines()[0])
+        first = json.loads(data.splitlines()[0])  # (bytes' lines: a string's raw U+2028 splits none)
     except (OSError, ValueError, IndexError):
         return ""
     return CAPTION_LINES_NOTE if _is_caption_line(first) else ""
@@ -297,8 +297,8 @@ def load_references(path: str | Path, split: str | None = None, splits: list | N
     if is_manifest(path):
         try:
             # (a video of captions alone is never captioned: evaluate leaves it out, so does its score)
-            every = [{"video_id": e["video_id"], "captions": e.get("captions", []), "split": e.get("split", "train")}
-                     for e in read_manifest(path) if not e.get("captions_only")]
+            every = [{"video_id": e["video_id"], "captions": e.get("captions", []), "split": e.get("split", "train"),
+                      "tagged": bool(e.get("tags"))} for e in read_manifest(path) if not e.get("captions_only")]
         except ManifestError as e:
             raise ResultsError(str(e)) from None
         entries = [e for e in every if split is None or e["split"] == split]
@@ -351,8 +351,11 @@ def load_references(path: str | Path, split: str | None = None, splits: list | N
         have = collections.Counter(e.get("split") for e in every or [] if any(not is_blank(c) for c in e["captions"]))
         others = "; its references are in " + ", ".join(f"split {s} ({n} video{'s' * (n > 1)})"
                                                         for s, n in sorted(have.items())) if have else ""
+        # (a manifest of tags alone, LIC2022's or YouTube-8M's: their scores are evaluate's, never said; trial 83)
+        tags = ("; its videos' tags are scored by s2vt evaluate (hit@1, GAP@20, F1; LIC2022's scores), from the "
+                "model's checkpoint" if not have and any(e.get("tagged") for e in every or []) else "")
         raise ResultsError(f"{path}: no reference captions" + (f" in split {split!r}" if split else "")
-                           + f"{only}: nothing to score captions against{others}")
+                           + f"{only}: nothing to score captions against{others}{tags}")
     if blank:
         print(f"warning: {path}: ignoring {blank} blank reference caption{'s' if blank > 1 else ''}"
               + (f"; videos left without a reference, their captions all blank: {len(emptied)} (first: "

@@ -18,8 +18,7 @@ import torch
 from torch import nn
 
 from .errors import UserError
-
-FIELDS = ("title", "asr", "ocr")
+from .manifest import TEXT_FIELDS as FIELDS
 TOKENIZERS = ("char", "word")
 # far above any real title (the longest of the 5,599 KuaiRec ones: 1,984 characters), low enough
 # that one runaway field cannot dominate tokenising or a batch

@@ -291,14 +291,6 @@ def test_evaluate_of_a_split_without_references_says_so_in_one_line(tmp_path, ca
     got = capsys.readouterr()
     assert json.loads(got.out)["CIDEr"] == 0 and got.err.splitlines()[0].startswith(
         "note: CIDEr-D weighs n-grams by their rarity") and "so CIDEr-D is 0 whatever the caption" in got.err
-    # without --out the predictions go beside the checkpoint, rewritten on every run: said when they replace earlier
-    default = tmp_path / "run" / "preds_test.json"
-    for replacing in ("", ", replacing the earlier ones"):
-        assert main(["evaluate", "--checkpoint", str(best), "--manifest", str(one), "--features", str(store),
-                     "--beam", "1", "--json"]) == 0
-        assert capsys.readouterr().err.splitlines()[-1] == (
-            f"wrote {default} (the predictions{replacing}) and {tmp_path / 'run' / 'metrics_test.json'} (their "
-            f"metrics{replacing})")
 
 
 def test_score_knows_a_manifest_by_its_content_not_its_name(tmp_path, capsys, no_java):

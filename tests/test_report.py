@@ -51,3 +51,17 @@ def test_a_tag_only_report_says_its_order_and_a_manifest_without_paths_says_so_o
     page = out.read_text()
     assert "4 videos, in the manifest's order" in page and "CIDEr" not in page
     assert re.findall(r"<tr><td>\d+</td><td>(\w+)</td>", page) == ["hit", "miss", "half", "untagged"]
+
+
+def test_a_text_models_report_shows_each_videos_text_escaped_and_cut(tmp_path):
+    """A text-only model's row showed no caption, no reference and nothing of the text it read (trial 83)."""
+    entries = [{"video_id": "a", "abspath": None, "tags": ["level1:x"],
+                "text": {"title": "<script>alert(1)</script> 好看", "asr": "", "ocr": "z" * 500}},
+               {"video_id": "b", "abspath": None, "tags": ["level1:y"]}]
+    preds = {v: {"caption": "", "tags": [{"tag": "level1:x", "p": 0.9}]} for v in ("a", "b")}
+    out = tmp_path / "report.html"
+    write_report(out, entries, preds, {}, {"split": "test", "videos": 2})
+    page = out.read_text(encoding="utf-8")
+    assert "<script>" not in page and "<b>title</b>&lt;script&gt;alert(1)&lt;/script&gt; 好看" in page
+    assert "<b>asr</b>" not in page and f"<b>ocr</b>{'z' * 300}…</div>" in page
+    assert "<th>prediction / references / text</th>" in page and page.count('class="text"') == 2

@@ -236,7 +236,13 @@ def test_text_only_refusals(tmp_path, capsys):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(json.dumps({"video_id": "a", "tags": ["x"]}) + "\n")
     code, _, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "run")
-    assert code == 2 and "no text (title, asr, ocr) to train on without --features" in err
+    assert code == 2 and "no training video has text (title, asr, ocr) to train on without --features" in err
+    # text on the test videos alone: no text vocabulary to train with (it was a traceback at the first step)
+    manifest.write_text(json.dumps({"video_id": "a", "tags": ["x"]}) + "\n"
+                        + json.dumps({"video_id": "b", "split": "test", "tags": ["x"], "text": {"title": "hi"}}) + "\n")
+    code, _, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "run")
+    assert code == 2 and err.strip() == (f"error: {manifest}: no training video has text (title, asr, ocr) (only "
+                                         "videos of other splits have some) to train on without --features"), err
     manifest.write_text(json.dumps({"video_id": "a", "tags": ["x"], "text": {"title": 5}}) + "\n")
     code, _, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "run")
     assert code == 2 and "'text' must be an object of strings" in err and len(err.strip().splitlines()) == 1
@@ -245,6 +251,17 @@ def test_text_only_refusals(tmp_path, capsys):
                                                                          "@value": "a"}]}) + "\n")
     code, _, err = s2vt(capsys, "import", "lic2022", bad, "--out", tmp_path / "o.jsonl")
     assert code == 2 and "'title' must be a string" in err and not (tmp_path / "o.jsonl").exists()
+    # a perception that is no object: its ASR and OCR were dropped unsaid (trial 83); null is none
+    for perception, said in (("some text", "a JSON string"), (["a"], "a JSON list"), (None, None)):
+        bad.write_text(json.dumps({"@id": "1", "title": "x", "perception": perception, "category": [
+            {"@meta": {"type": "level1"}, "@value": "a"}]}) + "\n")
+        code, _, err = s2vt(capsys, "import", "lic2022", bad, "--out", tmp_path / "o.jsonl")
+        if said is None:
+            assert code == 0, err
+        else:
+            assert code == 2 and err.strip() == (f"error: {bad}:1: @id 1: 'perception' must be an object (with 'asr' "
+                                                 f"and 'ocr'), not {said}"), err
+            assert not (tmp_path / "o.jsonl").exists()
 
 
 def test_wide_path_adds_token_weights_to_the_logits():

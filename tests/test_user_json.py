@@ -294,6 +294,14 @@ def test_a_blank_or_spaced_tag_is_refused_and_a_misspelt_field_warned(tmp_path, 
     assert capsys.readouterr().err == (f"warning: {m}: fields s2vt does not read: 'captoins' (2 videos; 'captions' "
                                        "meant?), 'tag' (1 video; 'tags' meant?)\n")
     assert entries[0]["url"] == "https://x" and entries[2]["source"] == "mine"
+    # "text" is s2vt's own object: any key in it the text branch does not read is said (trial 83: trained on no text)
+    m.write_text("".join(json.dumps(e) + "\n" for e in (
+        {"video_id": "a", "text": {"tittle": "a man"}}, {"video_id": "b", "text": {"Title": "x", "ocr": "y"}},
+        {"video_id": "c", "text": {"description": "z", "title": "t"}}, {"video_id": "d", "text": {"asr": ""}})))
+    assert read_manifest(m)[2]["text"]["description"] == "z"
+    assert capsys.readouterr().err == (f"warning: {m}: 'text' keys s2vt does not read: 'tittle' (1 video; 'title' "
+                                       "meant?), 'Title' (1 video; 'title' meant?), 'description' (1 video) (it "
+                                       "reads title, asr, ocr)\n")
 
 
 def test_a_lone_surrogate_in_a_document_over_many_lines_is_said_with_its_line(tmp_path, capsys):
@@ -309,3 +317,30 @@ def test_a_lone_surrogate_in_a_document_over_many_lines_is_said_with_its_line(tm
     assert main(["score", str(refs), str(preds)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f'error: {refs}: line 4: the text "a lone \\udc00 one" holds a lone surrogate'), err
+
+
+def test_a_compressed_file_is_named_for_what_it_is(tmp_path, capsys):
+    """A gzip-compressed JSON lines file was warned of as a last line cut short, then refused as not UTF-8 at
+    line 1 (trial 83); a compressed JSON document as not valid JSON. Each is named: decompress it first."""
+    import bz2
+    import gzip
+    import lzma
+
+    from s2vt.cli import main
+
+    lines = "".join(json.dumps({"@id": str(i), "title": "t", "category": [{"@meta": {"type": "level1"},
+                                                                         "@value": "c"}]}) + "\n" for i in range(30))
+    for name, pack, tool in (("a.json.gz", gzip.compress, "gzip-compressed: decompress it first (gunzip)"),
+                             ("a.json.bz2", bz2.compress, "bzip2-compressed: decompress it first (bunzip2)"),
+                             ("a.json.xz", lzma.compress, "xz-compressed: decompress it first (unxz)")):
+        (tmp_path / name).write_bytes(pack(lines.encode()))
+        assert main(["import", "lic2022", str(tmp_path / name), "--out", str(tmp_path / "o" / "m.jsonl")]) == 2
+        assert capsys.readouterr().err == f"error: {tmp_path / name}: {tool}\n"
+    manifest, refs, preds = tmp_path / "m.jsonl.gz", tmp_path / "refs.json.gz", tmp_path / "p.json"
+    manifest.write_bytes(gzip.compress(b'{"video_id": "v0", "captions": ["a b"]}\n'))
+    refs.write_bytes(gzip.compress(b'{"v0": ["a b"]}'))
+    preds.write_text('{"v0": "a b"}')
+    for given in (manifest, refs):
+        assert main(["score", str(given), str(preds)]) == 2
+        assert capsys.readouterr().err == f"error: {given}: gzip-compressed: decompress it first (gunzip)\n"
+    assert not (tmp_path / "o").exists()

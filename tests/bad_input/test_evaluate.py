@@ -131,7 +131,8 @@ def test_score_on_a_split_without_captions_says_so(tmp_path, capsys):
     preds.write_text(json.dumps({"a": "a caption"}))
     code, err = s2vt(capsys, "score", manifest, preds, "--split", "test")
     assert code == 2 and err == [f"error: {manifest}: no reference captions in split 'test': nothing to score "
-                                 "captions against"]
+                                 "captions against; its videos' tags are scored by s2vt evaluate (hit@1, GAP@20, F1; "
+                                 "LIC2022's scores), from the model's checkpoint"]  # (tags alone: whose; trial 83)
     # the splits that do have references are named (`--split test` of a file of val videos alone said none)
     manifest.write_text("".join(json.dumps({"video_id": v, "split": s, "captions": ["a dog"]}) + "\n"
                                 for v, s in (("b", "val"), ("c", "val"), ("d", "train"))))

@@ -4,6 +4,7 @@ the command ends with one `error:` line and exit 1 (a batch's partial failure, a
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -1074,6 +1075,16 @@ def test_a_file_that_is_not_lic2022_json_lines_says_what_it_is(tmp_path, capsys)
     pretty.write_text(json.dumps({"info": {}, "videos": [], "sentences": []}, indent=2))
     code, err = s2vt(capsys, "import", "lic2022", pretty, "--out", tmp_path / "m.jsonl")
     assert code == 2 and err[0].endswith("it looks like MSR-VTT's videodatainfo JSON: s2vt import msrvtt"), err
+    # a title holding U+2028, U+2029 or U+0085 (json.dumps writes them raw with ensure_ascii=False) on the first
+    # line: one object a line all the same (str.splitlines cut the line there, and it was refused as pretty-printed)
+    for odd in ("\u2028", "\u2029", "\x85"):
+        lines.write_text("".join(json.dumps({"@id": str(i), "title": f"a{odd}b", "category": [
+            {"@meta": {"type": "level1"}, "@value": "c"}]}, ensure_ascii=False) + "\n" for i in range(2)),
+            encoding="utf-8")
+        code, err = s2vt(capsys, "import", "lic2022", lines, "--out", tmp_path / "odd" / "m.jsonl")
+        assert code == 0, err
+        assert [e["text"]["title"] for e in read_manifest(tmp_path / "odd" / "m.jsonl")] == [f"a{odd}b"] * 2
+        shutil.rmtree(tmp_path / "odd")
     lines.write_text('{"@id": ""}\n')  # (there, but empty: said as before)
     code, err = s2vt(capsys, "import", "lic2022", lines, "--out", tmp_path / "m.jsonl")
     assert (code, err) == (2, [f"error: {lines}:1: '@id' must be digits, not ''"])
