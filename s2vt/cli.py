@@ -315,7 +315,8 @@ def wrote_evaluate(args: argparse.Namespace, written: list) -> str:
     preds_replaced, metrics_replaced = getattr(args, "replaces", (False, False))  # (each: an earlier one was there)
     what = [os.fsdecode(args.out or written[0]) + " (the predictions"
             + (", replacing the earlier ones)" if preds_replaced else ")"),
-            os.fsdecode(written[1]) + " (their metrics" + (", replacing the earlier ones)" if metrics_replaced else ")"),
+            os.fsdecode(written[1]) + " (their metrics"
+            + (", replacing the earlier ones)" if metrics_replaced else ")"),
             *([f"{os.fsdecode(args.html)} (the report)"] if args.html else [])]
     return one_line("wrote " + " and ".join([", ".join(what[:-1]), what[-1]]))
 
@@ -1014,14 +1015,19 @@ def unquoted_pattern(argv: list[str], stray: list[str]) -> str:
     """What to say about file arguments no option takes: most likely an unquoted glob
     (--features yt8m/*.tfrecord) that the shell expanded into many paths, the first taken by the
     option and the rest left over."""
-    j = argv.index(stray[0]) - 1
+    # (where the stray run starts: the last run of them, as argparse leaves the trailing ones; a path given twice,
+    # `--features a a`, was found at its first place, and said as a pattern of 1 file; trial 84)
+    start = len(argv) - 1 - argv[::-1].index(stray[-1]) - (len(stray) - 1)
+    j = start - 1
     while j >= 0 and not argv[j].startswith("-"):
         j -= 1
     option = argv[j] if j >= 0 and argv[j].startswith("--") else None
-    paths = argv[j + 1:argv.index(stray[0])] + stray if option else stray
+    paths = argv[j + 1:start] + stray if option else stray
     shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
     if option is None:
         return f"unexpected file arguments ({shown}); if they come from a pattern, quote it so the shell leaves it"
+    if twice := next((p for i, p in enumerate(paths) if p in paths[:i]), None):  # (no pattern gives a path twice)
+        return f"{option} takes one path, and {twice} is given {paths.count(twice)} times: name it once"
     said = f"{option} takes one path, but the shell expanded a pattern into {len(paths)} files ({shown}): quote " \
            f"the pattern: {option} "
     # (a pattern that takes in a file the user did not list, the val shard beside the train ones, is refused in

@@ -117,6 +117,10 @@ def unfinished_warning(checkpoint: str, ckpt: dict, reranking: bool = False) -> 
                                           else ""))
 
 
+# what a test split holding a model's training videos suggests (import yt8m has no --seed: its splits are files)
+RESPLIT = " (was the manifest imported anew, with another --seed or other files as test?)"
+
+
 def memory_warnings(checkpoint: str, cfg: DecodeConfig, model: S2VT, with_captions: bool,
                     video_ids: list[str] | None = None, split: str | None = None,
                     unfinished: bool = False) -> list[str]:
@@ -144,7 +148,7 @@ def memory_warnings(checkpoint: str, cfg: DecodeConfig, model: S2VT, with_captio
         return [f"warning: {inside} of {len(video_ids)} videos of split {split} were training or val videos of "
                 f"{checkpoint} (its caption memory lists them): the scores overstate the model"
                 + (", and consensus reranking finds their own captions among the neighbours" if reranking else "")
-                + (" (was the manifest re-imported with another --seed?)" if split == "test" else "")]
+                + (RESPLIT if split == "test" else "")]
     return []
 
 
@@ -166,7 +170,7 @@ def training_warning(checkpoint: str, ckpt: dict, model: S2VT, with_captions: bo
     if memory is not None and set(video_ids) & set(memory):  # (memory_warnings has said it)
         return None
     ids = refit.get("ids") if refit is not None else None
-    reseeded = " (was the manifest re-imported with another --seed?)" if split == "test" else ""
+    reseeded = RESPLIT if split == "test" else ""
     if isinstance(ids, list):
         inside = len(set(video_ids) & set(ids))
         if inside:

@@ -24,6 +24,7 @@ import math
 import os
 import random
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -208,6 +209,19 @@ def shuffled(items, size: int, rng: random.Random):
     yield from buf
 
 
+# whether torch's advice on the worker count was let through once in this process (`ShardStream.batches`)
+WORKERS_SAID: set[bool] = set()
+
+
+def say_skipped(said: set, path: str, n: int, e: SkipRecord, misses: LabelMisses, speaks: bool) -> None:
+    """The line for record `n` of `path`, skipped, unless `said` (the run's lines) holds it: the statistics' pass
+    and every epoch read the record again, and said it each time (trial 84). A label outside the vocabulary is
+    counted in `misses` instead (one line a file)."""
+    if not misses.skip(path, e) and speaks and ("skipped", path, n) not in said:
+        said.add(("skipped", path, n))
+        print(skipped_line(path, n, e), file=sys.stderr)
+
+
 def say_broken(said: set[str], e: TFRecordError, path: str, speaks: bool = True) -> None:
     """The one line for a shard whose framing is broken (the rest of it is lost), unless `said` (the
     run's shards already said) holds `path`: a run reads its first shards for val and the feature
@@ -314,8 +328,7 @@ class ShardStream(IterableDataset):
         try:
             vid, tags, _, feats = read_video(data, self.vocab, "train")
         except SkipRecord as e:
-            if not misses.skip(path, e) and self.speaks:
-                print(skipped_line(path, n, e), file=sys.stderr)
+            say_skipped(self.said, path, n, e, misses, self.speaks)
             return None
         if self.tags is not None:
             if vid not in self.tags:
@@ -358,9 +371,14 @@ class ShardStream(IterableDataset):
         only, the stream sees them all (a set look-up per record: no pass over the shards of its own)."""
         if self.first_epoch is None:  # (before the workers start: they get it with their copy)
             self.first_epoch = self.epoch
-        loader = DataLoader(self, batch_size=self.batch_size, collate_fn=collate, num_workers=self.workers,
-                            worker_init_fn=worker_ignores_interrupts if self.workers else None)
-        with interrupts_held():  # (a Ctrl-C while the workers fork: held, not lost in a fork hook)
+        with interrupts_held(), warnings.catch_warnings():  # (a Ctrl-C while the workers fork: held, not lost in
+            # a fork hook; torch's ~400-character advice on more workers than cores, once a run, not once an epoch)
+            if WORKERS_SAID:
+                warnings.filterwarnings("ignore", message="This DataLoader will create")
+            loader = DataLoader(self, batch_size=self.batch_size, collate_fn=collate, num_workers=self.workers,
+                                worker_init_fn=worker_ignores_interrupts if self.workers else None)
+            WORKERS_SAID.add(True)  # (the constructor says it; the iterator would say it again)
+            warnings.filterwarnings("ignore", message="This DataLoader will create")
             it = iter(loader)
             if self.workers:
                 LIVE_LOADERS.add(it)
@@ -473,6 +491,7 @@ class ShardSource:
         # others mark them said all the same, so that their streams do not say them either)
         self.speaks = speaks
         self.kind: str | None = None
+        self.kind_from: str | None = None  # the shard the first record of `kind` came from
         self.feats: dict[str, dict[str, np.ndarray]] = {}
         self.said: set[str] = set()  # broken shards already said (`say_broken`), shared with the stream
         self.val_ids: frozenset[str] = frozenset()  # without a manifest: the val videos, checked in the stream
@@ -480,10 +499,13 @@ class ShardSource:
         self.repeats_said = False
         self.repeated: list[str] = []  # training video ids met twice in the statistics' sample (`say_repeated`)
 
-    def add(self, vid: str, kind: str, feats: dict[str, np.ndarray]) -> None:
-        if self.kind not in (None, kind):
-            raise DataError(f"{self.root}: {kind}-level records among {self.kind}-level ones")
-        self.kind = kind
+    def add(self, vid: str, kind: str, feats: dict[str, np.ndarray], path: str | None = None) -> None:
+        """Hold `vid`'s features, read from the shard `path` (named when its kind is not the run's)."""
+        if self.kind not in (None, kind):  # (each file named: the first training shard was blamed for a val
+            # shard's frame-level records; trial 84)
+            raise DataError(f"{path or self.root}: {kind}-level records, where {self.kind_from} holds "
+                            f"{self.kind}-level ones: a run reads one kind")
+        self.kind, self.kind_from = kind, self.kind_from or path or self.root
         self.feats[vid] = {m: feats[m].copy() for m in self.modalities}  # writable, as np.load gives them
 
     def read(self, modality: str, video_id: str) -> np.ndarray:
@@ -515,8 +537,7 @@ class ShardSource:
                     try:
                         vid, tags, kind, feats = read_video(data, self.vocab, "train")
                     except SkipRecord as e:
-                        if not misses.skip(path, e) and self.speaks:
-                            print(skipped_line(path, n, e), file=sys.stderr)
+                        say_skipped(self.said, path, n, e, misses, self.speaks)
                         continue
                     tags = keep(vid, tags)
                     if tags is None:
@@ -525,7 +546,7 @@ class ShardSource:
                         if split == "train" and vid not in self.repeated:
                             self.repeated.append(vid)
                         continue
-                    self.add(vid, kind, feats)
+                    self.add(vid, kind, feats, path)
                     entries.append({"video_id": vid, "split": split, "captions": [], "tags": tags})
                     if limit is not None and len(entries) >= limit:
                         misses.say()

@@ -105,7 +105,13 @@ def read_vocabulary(path: str | os.PathLike, speaks: bool = True,
             reader = csv.DictReader(f)
             if not {"Index", "Name"} <= set(reader.fieldnames or []):
                 raise DatasetError(f"{path}: not a YouTube-8M vocabulary.csv (needs columns Index, Name)")
-            rows = [(row["Index"], (row["Name"] or "").strip(), reader.line_num) for row in reader]
+            rows = []
+            for row in reader:
+                if None in row.values():  # (a row cut short: its class went unnamed, unsaid; trial 84)
+                    raise DatasetError(f"{path}: line {reader.line_num}: {sum(v is not None for v in row.values())} "
+                                       f"of the header's {len(reader.fieldnames)} fields (a file cut short, or a "
+                                       "row written by hand?)")
+                rows.append((row["Index"], row["Name"].strip(), reader.line_num))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         if (what := binary_kind(path)) is not None:  # (a codec's error said nothing of what the file is)
             where = f" ({shards_go})" if what == "a TFRecord shard" and shards_go else ""
@@ -122,6 +128,8 @@ def read_vocabulary(path: str | os.PathLike, speaks: bool = True,
             i = int(index)
         except ValueError:
             raise DatasetError(f"{path}: line {line}: Index must be an integer, not {index!r}") from None
+        if i < 0:  # (no record's label is negative: the class could never be tagged)
+            raise DatasetError(f"{path}: line {line}: Index must be 0 or more, not {i}")
         if i in names:
             raise DatasetError(f"{path}: line {line}: Index {i} is given twice (also on line {lines[i]}): give each "
                                "class one row")
@@ -219,6 +227,10 @@ def _frame_level(lists: dict) -> dict[str, np.ndarray]:
         if frames is None or not all(isinstance(f, list) and len(f) == 1 and len(f[0]) == dim for f in frames):
             raise SkipRecord(f"{modality} is not a list of {dim}-byte frames")
         feats[modality] = dequantize(np.frombuffer(b"".join(f[0] for f in frames), np.uint8).reshape(-1, dim))
+    # (a record without a frame was stored as empty arrays and trained on unsaid; trial 84. rgb and audio of other
+    # lengths are kept, as the starter code's reader keeps them: each modality is read at its own length)
+    if not any(len(x) for x in feats.values()):
+        raise SkipRecord("no frames")
     return feats
 
 
@@ -410,6 +422,28 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
                   f"already imported (first: {first})", file=sys.stderr)
 
 
+# the reason a record is skipped whose id the store holds already with other features
+HELD = "id the store holds with other features"
+
+
+def other_features(store: FeatureStore, vid: str, feats: dict[str, np.ndarray]) -> bool:
+    """Whether the store holds features of `vid` that differ from `feats` (as the store would write them): a second
+    import into one store (the README's train, val and test shards) whose shard repeats an id replaced the first
+    import's features unsaid, under the first manifest's video (trial 84). The same features (a rerun) are no clash."""
+    for modality, x in feats.items():
+        path = store.path(modality, vid)
+        if not path.exists():
+            continue
+        try:
+            was = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError):  # (a damaged file: rewritten, as a rerun mends a cut one)
+            continue
+        new = store.encode(x)
+        if was.shape != new.shape or not np.array_equal(was.astype(np.float32), new.astype(np.float32)):
+            return True
+    return False
+
+
 def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: str | os.PathLike | None = None,
                 split: str | None = None, vocabulary: str | os.PathLike | None = None,
                 before_write=None, progress: dict | None = None) -> tuple[list[dict], dict]:
@@ -450,8 +484,12 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
         if planned:  # (none: the writing pass writes nothing, and says why, record by record)
             before_write(planned)
     entries: list[dict] = []
-    skipped, failed_files, empty_files = collections.Counter(), [], []
+    skipped, failed_files, empty_files, held = collections.Counter(), [], [], []
     for vid, sp, tags, kind, feats in _videos(shards, splits, vocab, skipped, failed_files, empty_files=empty_files):
+        if other_features(store, vid, feats):  # (kept, not replaced: another manifest's video; trial 84)
+            skipped[HELD] += 1
+            held.append(vid)
+            continue
         if not entries:
             store.init_meta({"source": "YouTube-8M precomputed features (2018 release), "
                                        f"{kind}-level, imported by `s2vt import yt8m`",
@@ -462,6 +500,10 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
                 store.write(modality, vid, x)
             progress["written"] += 1
         entries.append({"video_id": vid, "split": sp, "captions": [], "tags": tags})
+    if held:
+        first = ", ".join(held[:REPEATED_SHOWN]) + (", ..." if len(held) > REPEATED_SHOWN else "")
+        print(f"warning: {store.root}: {counted(len(held), 'record')} skipped: {HELD} (an earlier import's, kept, not "
+              f"replaced: a YouTube-8M id is one video; first: {first})", file=sys.stderr)
     if not entries:
         # (a 0-byte shard, a download cut at its start, was not named: the user was left to guess which)
         empty = "" if not empty_files else f": {empty_files[0]} " + (

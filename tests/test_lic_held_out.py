@@ -51,7 +51,8 @@ def test_a_text_model_says_when_it_is_scored_on_videos_it_was_fitted_on(tmp_path
     assert code == 0, err
     assert warnings_of(err) == [f"warning: {inside} of 10 videos of split test were training videos of "
                                 f"{plain / 'best.pt'} (it lists the 30 videos it was fitted on): the scores overstate "
-                                "the model (was the manifest re-imported with another --seed?)"]
+                                "the model (was the manifest imported anew, with another --seed or other files as "
+                                "test?)"]
 
 
 def test_the_unlabelled_file_is_split_test_and_export_writes_exactly_it(tmp_path, capsys):

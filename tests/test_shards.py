@@ -94,6 +94,27 @@ def test_dataloader_workers_split_the_shards(tmp_path):
     assert batch["feats"]["rgb"].shape == (4, 1, 1024) and batch["tag"].shape == (4, 5)
 
 
+def test_torchs_advice_on_the_worker_count_comes_once_a_run(tmp_path, monkeypatch):
+    """`--workers 3` on 2 cores: torch's ~400-character advice came once an epoch and again for the refit
+    (trial 84); said once."""
+    import warnings
+
+    from torch.utils.data import DataLoader
+
+    from s2vt import shards as shards_module
+
+    monkeypatch.setattr(shards_module, "WORKERS_SAID", set())
+    monkeypatch.setattr(DataLoader, "check_worker_number_rationality",  # (as on a machine of fewer cores)
+                        lambda self: warnings.warn("This DataLoader will create 2 worker processes in total. ..."))
+    ds = ShardStream(shards(tmp_path, "train", [3, 2]), ["rgb"], LABELS, None, None, batch_size=4, buffer=8, seed=0,
+                     workers=2)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            assert sum(len(b["video_id"]) for b in ds.batches(torch.device("cpu"))) == 5
+    assert [str(w.message) for w in said] == ["This DataLoader will create 2 worker processes in total. ..."]
+
+
 def test_frame_level_records_stream_dequantised_and_bad_records_are_named(tmp_path, capsys):
     (a, _), (b, qb) = frames("fa", 7), frames("fb", 3)
     path = str(write_shard(tmp_path / "train0000.tfrecord", [a, video("nolabels", None)[0], b]))
@@ -229,6 +250,21 @@ def test_records_with_a_bad_data_checksum_are_skipped_in_one_line_per_shard(tmp_
     assert capsys.readouterr().err.splitlines() == [line]
 
 
+def test_shards_of_two_kinds_are_named_each(tmp_path):
+    """Video-level training shards beside frame-level val shards: the refusal named the first training shard alone,
+    as if it held both kinds (trial 84)."""
+    from s2vt.engine import DataError
+    from s2vt.shards import ShardSource
+
+    train = str(write_shard(tmp_path / "train0000.tfrecord", [video("v0")[0]]))
+    val = str(write_shard(tmp_path / "validate0000.tfrecord", [frames("f0", 2)[0]]))
+    source = ShardSource([train], ["rgb"], None, None)
+    source.read_split([train], "train", lambda vid, tags: tags)
+    with pytest.raises(DataError) as e:
+        source.read_split([val], "val", lambda vid, tags: tags)
+    assert str(e.value) == f"{val}: frame-level records, where {train} holds video-level ones: a run reads one kind"
+
+
 def test_a_stream_or_source_that_does_not_speak_reads_the_same_and_says_nothing(tmp_path, capsys):
     """`speaks`, one flag for the stream (the refit's reads the shards the run said already) and the source
     (a rank other than 0 reads the val and sample records rank 0 says): the stream's was `silent`."""
@@ -248,6 +284,8 @@ def test_a_stream_or_source_that_does_not_speak_reads_the_same_and_says_nothing(
     assert f"{path}: record 2: no labels; skipped" in err and "the rest of this shard is skipped" in err
     assert err.count("\n") == 2
     assert ids(quiet) == got and capsys.readouterr().err == ""
+    loud.epoch += 1  # (a bad record's line once a run: every epoch said it again; trial 84)
+    assert sorted(ids(loud)) == sorted(got) and capsys.readouterr().err == ""
     read = [ShardSource(files, ["rgb"], None, None, speaks).read_split(files, "val", lambda vid, tags: tags)
             for speaks in (True, False)]
     assert read[0] == read[1] and [e["video_id"] for e in read[0]] == ["fa", "fb"]

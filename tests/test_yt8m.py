@@ -163,6 +163,14 @@ def test_frame_level_round_trip_dequantised(tmp_path):
     import_yt8m([str(edges)], tmp_path / "m2.jsonl")
     assert store.read("rgb", "f2")[:, 0].tolist() == [-1.9921875, 2.0078125]  # 0 and 255
     assert store.read("audio", "f2")[0, 0] == pytest.approx(128 * 4 / 255 + 4 / 512 - 2, abs=1e-3)
+    # a record without a frame is skipped (stored as empty arrays, it was trained on unsaid; trial 84); rgb and
+    # audio of other lengths are kept, each read at its own length, as the starter code's reader keeps them
+    uneven = sequence_example({"id": [b"f4"], "labels": [1]}, {"rgb": [[bytes(1024)]] * 3, "audio": [[bytes(128)]]})
+    empty = sequence_example({"id": [b"f3"], "labels": [1]}, {"rgb": [], "audio": []})
+    entries, report = import_yt8m([str(write_shard(tmp_path / "validate0002.tfrecord", [empty, uneven]))],
+                                  tmp_path / "m3.jsonl")
+    assert [e["video_id"] for e in entries] == ["f4"] and report["skipped"] == {"no frames": 1}
+    assert (store.read("rgb", "f4").shape, store.read("audio", "f4").shape) == ((3, 1024), (1, 128))
 
 
 def test_corrupt_record_names_file_record_and_offset_and_the_rest_of_its_file_imports(tmp_path, capsys):
@@ -286,6 +294,26 @@ def test_repeated_id_skipped(tmp_path):
     assert [e["video_id"] for e in entries] == ["v0", "v1"] and report["skipped"] == {"repeated id": 1}
 
 
+def test_a_second_import_into_one_store_keeps_the_features_it_holds(tmp_path, capsys):
+    """Train and test shards imported into one store (the README's layout): a test shard repeating a train id with
+    other features replaced the train video's features unsaid (trial 84). Kept and said; the same features (the
+    same shard imported again) are no clash."""
+    store = tmp_path / "store"
+    train = shard_of(tmp_path, "train0000.tfrecord", 3)
+    import_yt8m([str(train)], tmp_path / "train.jsonl", store)
+    before = {p.name: p.read_bytes() for p in (store / "rgb").iterdir()}
+    test = write_shard(tmp_path / "test0000.tfrecord", [video("v1")[0], video("t0", labels=None)[0]])
+    entries, report = import_yt8m([str(test)], tmp_path / "test.jsonl", store)
+    assert [e["video_id"] for e in entries] == ["t0"] and report["skipped"] == {"id the store holds with other "
+                                                                                "features": 1}
+    assert {p.name: p.read_bytes() for p in (store / "rgb").iterdir() if p.name != "t0.npy"} == before
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"warning: {store}: 1 record skipped: id the store holds with other features (an earlier import's, kept, "
+        "not replaced: a YouTube-8M id is one video; first: v1)")
+    entries, report = import_yt8m([str(train)], tmp_path / "again.jsonl", store)  # (a rerun: nothing to say)
+    assert len(entries) == 3 and report["skipped"] == {}
+
+
 def test_copied_shard_repeats_counted_in_one_line_per_file(tmp_path, capsys):
     a = shard_of(tmp_path, "train0000.tfrecord", 5)
     (tmp_path / "copy").mkdir()
@@ -306,6 +334,15 @@ def test_vocabulary_empty_and_repeated_names(tmp_path):
     entries, report = import_yt8m([str(shard)], tmp_path / "m.jsonl", vocabulary=vocab)
     assert entries[0]["tags"] == ["Game", "label1", "label3", "Nova"]
     assert report["skipped"] == {"label outside the vocabulary": 1}  # 5 is not in this vocabulary
+    # a row cut short (a file cut inside a row) and a negative Index are refused by line (trial 84: class 4 of a
+    # row cut after three fields was tagged label4, unsaid)
+    for text, said in (("4,286532,/m/09jwl\n", "line 2: 3 of the header's 5 fields (a file cut short, or a row "
+                                              "written by hand?)"),
+                       ("-1,5,/m/0,Game,u\n", "line 2: Index must be 0 or more, not -1")):
+        vocab.write_text("Index,TrainVideoCount,KnowledgeGraphId,Name,WikiUrl\n" + text)
+        with pytest.raises(DatasetError) as e:
+            read_vocabulary(vocab)
+        assert str(e.value) == f"{vocab}: {said}"
 
 
 def test_a_shard_or_binary_file_given_as_the_vocabulary_is_said_to_be_no_vocabulary_csv(tmp_path, capsys):

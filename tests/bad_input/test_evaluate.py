@@ -472,7 +472,7 @@ def test_test_videos_the_model_trained_on_are_said_however_decoded(decoding, rer
     assert said == [f"warning: 3 of {tests + 3} videos of split test were training or val videos of "
                     f"{run / 'best.pt'} (its caption memory lists them): the scores overstate the model"
                     + (", and consensus reranking finds their own captions among the neighbours" if reranks else "")
-                    + " (was the manifest re-imported with another --seed?)"]
+                    + " (was the manifest imported anew, with another --seed or other files as test?)"]
     code, err = s2vt(capsys, "evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features",
                      store[1], "--out", tmp_path / "q.json", *decoding)
     assert code == 0 and not any("training or val videos" in line for line in err)

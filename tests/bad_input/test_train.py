@@ -986,6 +986,10 @@ def test_the_pattern_to_quote_takes_in_no_file_the_user_did_not_list(tmp_path, c
     assert err[0].endswith(f"quote the pattern: --features PATTERN (as you typed it: {tmp_path}/validate00*.tfrecord "
                            f"would take in {tmp_path}/validate0001.tfrecord too)"), err
     assert not (tmp_path / "out").exists()
+    # one shard named twice: no pattern gives a path twice (it was said as a pattern of 1 file; trial 84)
+    one = tmp_path / "validate0000.tfrecord"
+    code, err = s2vt(capsys, "train", "--features", one, one, *val)
+    assert (code, err) == (2, [f"error: --features takes one path, and {one} is given 2 times: name it once"])
 
 
 def test_no_text_without_features_says_so(store, tmp_path, capsys):
