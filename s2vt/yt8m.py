@@ -176,8 +176,10 @@ def split_of(path: str | os.PathLike) -> str:
 
 def _video_id(context: dict) -> str:
     raw = context.get("id")
+    if raw is not None and not isinstance(raw, list):  # (numbers: said as "no id", which it has; trial 84)
+        raise SkipRecord("id is not a bytes string", f"{getattr(raw, 'dtype', type(raw).__name__)} values")
     if not isinstance(raw, list) or len(raw) != 1:
-        raise SkipRecord("no id")
+        raise SkipRecord("no id" if not raw else "more than one id")
     try:
         vid = raw[0].decode("utf-8")
     except UnicodeDecodeError:

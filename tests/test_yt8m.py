@@ -286,6 +286,14 @@ def test_invalid_id_skipped_never_a_path(tmp_path, capsys):
     assert [e["video_id"] for e in entries] == ["ok"] and report["skipped"] == {"invalid id": 1}
     assert sorted(p.name for p in (tmp_path / "data").rglob("*.npy")) == ["ok.npy", "ok.npy"]
     assert not list(tmp_path.glob("*.npy"))
+    # an id stored as numbers was said to be missing (trial 84)
+    d = video("x")[1]
+    shard = write_shard(tmp_path / "train0001.tfrecord", [example({**d, "id": [7]}), example({**d, "id": [b"a", b"b"]}),
+                                                          video("ok2")[0]])
+    entries, report = import_yt8m([str(shard)], tmp_path / "data" / "m2.jsonl")
+    err = capsys.readouterr().err
+    assert "record 1: id is not a bytes string (int64 values); skipped" in err
+    assert report["skipped"] == {"id is not a bytes string": 1, "more than one id": 1}, report
 
 
 def test_repeated_id_skipped(tmp_path):
