@@ -371,10 +371,12 @@ def _sample(total: int, num_frames: int, clips: int) -> tuple[np.ndarray, np.nda
 
 
 def _read_frames(path: str | os.PathLike, wanted: np.ndarray, geometry: str, size: tuple[int, int],
-                 background: bool) -> tuple[np.ndarray, bytes]:
-    """([n, h, w, 3] frames at the indices `wanted`, ffmpeg's stderr); n < len(wanted) when the stream ends first."""
+                 background: bool, one_thread: bool = False) -> tuple[np.ndarray, bytes]:
+    """([n, h, w, 3] frames at the indices `wanted`, ffmpeg's stderr); n < len(wanted) when the stream ends first.
+    `one_thread`: one decoding thread, as `background` decodes (a damaged stream's repair depends on it)."""
     w, h = size
-    args = ["-loglevel", "error", *WHOLE_PACKETS, "-i", ffmpeg_path(path), "-map", "0:v:0", "-an", "-sn",
+    threads = ["-threads", "1", "-filter_threads", "1"] if one_thread and not background else []
+    args = [*threads, "-loglevel", "error", *WHOLE_PACKETS, "-i", ffmpeg_path(path), "-map", "0:v:0", "-an", "-sn",
             "-vf", f"select='{_select_expr(wanted)}',{geometry}",
             "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     # read straight into one array: no per-frame bytes objects, no stacking copy
@@ -427,13 +429,26 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
         notes.append(f"file cut short ({os.path.getsize(path):,} bytes, its last chunk needing {info.pipe_cut:,}: an "
                      "AVI written to a pipe, whose header gives no size): its video stream holds "
                      f"{info.counted or total} whole frames: sampled over those")
+    one_thread = background
+
+    def read(wanted: np.ndarray) -> tuple[np.ndarray, bytes]:
+        # a stream ffmpeg reports errors in is decoded again on one thread, as extract decodes every video: how the
+        # decoder repairs damage depends on its thread count, and caption.py's features then differed from the
+        # store's for a damaged file (trial 86); an undamaged stream decodes alike on any number of threads
+        nonlocal one_thread
+        decoded, err = _read_frames(path, wanted, geometry, size, background, one_thread)
+        if err.strip() and not one_thread:
+            one_thread = True
+            decoded, err = _read_frames(path, wanted, geometry, size, background, one_thread)
+        return decoded, err
+
     frame_idx, clip_idx, wanted = _sample(total, num_frames, clips)
-    decoded, err = _read_frames(path, wanted, geometry, size, background)
+    decoded, err = read(wanted)
     if len(decoded) < len(wanted):  # the header promised more than the stream holds
         real = count_frames(path)[0]
         if 0 < real < total:
             frame_idx, clip_idx, wanted = _sample(real, num_frames, clips)
-            decoded, err = _read_frames(path, wanted, geometry, size, background)
+            decoded, err = read(wanted)
             whose = "ffmpeg guesses from the file's size" if info.size_guess else "its header implies"
             # (an MP4 whose index comes first, cut: its last box tells it, which the note said nothing of)
             need = mp4_cut(path)

@@ -463,3 +463,18 @@ def test_an_avi_written_to_a_pipe_and_cut_short_is_noted_so(tmp_path):
             f"written to a pipe, whose header gives no size): its video stream holds {info.counted} whole frames: "
             "sampled over those"), (part, fr.notes)
         assert info.pipe_cut > cut.stat().st_size
+
+
+def test_a_damaged_stream_decodes_as_extract_decodes_it(tmp_path):
+    """How ffmpeg's H.264 decoder repairs a damaged stream depends on its thread count: extract decodes on one
+    thread, caption.py and serve on ffmpeg's default, and their features for one damaged file differed (trial 86).
+    A stream ffmpeg reports errors in is decoded again on one thread; the frames then equal extract's."""
+    base = make_video(tmp_path / "base.mp4", seconds=3.0, size="320x240", audio=None)
+    data = bytearray(base.read_bytes())
+    data[40000:60000] = bytes(20000)  # (a hole in the middle of the stream: its frames concealed or lost)
+    holed = tmp_path / "holed.mp4"
+    holed.write_bytes(bytes(data))
+    alone, ahead = (decode_frames(holed, 8, 1, 112, None, background) for background in (False, True))
+    assert alone.notes == ahead.notes and alone.notes, alone.notes
+    np.testing.assert_array_equal(alone.frames, ahead.frames)
+    np.testing.assert_array_equal(alone.clips, ahead.clips)
