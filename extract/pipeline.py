@@ -20,7 +20,8 @@ from s2vt.errors import SettingError
 from .ffmpeg import MediaError
 from .media import Media, decode_media
 from s2vt.options import MAX_BATCH, check_choices, setting
-from s2vt.store import ANY_WEIGHT_FILE, META_CHOICES, META_LIMITS, STORE_SCHEMA, source_identity, whole_number
+from s2vt.store import (ANY_WEIGHT_FILE, META_CHOICES, META_LIMITS, STORE_SCHEMA, FeatureStore, source_identity,
+                        whole_number)
 from .video import C3D_CLIP_LEN
 
 
@@ -216,8 +217,9 @@ class Extractor:
         """`extract`, plus the decoded media (`s2vt serve` shows the sampled frames); `max_seconds`:
         see `decode_media`."""
         media = self._media(path, max_seconds=max_seconds)
-        # rounded to the store's dtype: the model sees what it would read from a store (evaluate)
-        return {m: net.embed(net.inputs(media.of(m)), self.cfg.batch_size).numpy().astype(self.cfg.dtype)
+        # as the store writes them (`FeatureStore.encode`: its dtype, float32 where float16 would lose the values):
+        # the model sees what it would read from a store (evaluate); a plain cast made an overflowing value inf
+        return {m: FeatureStore.encode(net.embed(net.inputs(media.of(m)), self.cfg.batch_size).numpy(), self.cfg.dtype)
                 for m, net in self._built()}, media
 
     def iter_decoded(self, items: Iterable[tuple[str, str]], workers: int = 2) -> Iterator[Decoded]:

@@ -1015,14 +1015,20 @@ def unquoted_pattern(argv: list[str], stray: list[str]) -> str:
     """What to say about file arguments no option takes: most likely an unquoted glob
     (--features yt8m/*.tfrecord) that the shell expanded into many paths, the first taken by the
     option and the rest left over."""
-    # (where the stray run starts: the last run of them, as argparse leaves the trailing ones; a path given twice,
-    # `--features a a`, was found at its first place, and said as a pattern of 1 file; trial 84)
-    start = len(argv) - 1 - argv[::-1].index(stray[-1]) - (len(stray) - 1)
+    # (the first run of left-over paths: where stray[0] stands after another path, not as an option's value; a
+    # path given twice, `--features a a`, was found as the option's value and said as a pattern of 1 file, trial 84;
+    # each option's expanded glob leaves a run of its own, `--features a0 a1 --val-features a8 a9`, trial 85)
+    start = max((i for i, a in enumerate(argv) if a == stray[0] and (i == 0 or not argv[i - 1].startswith("-"))),
+                default=argv.index(stray[0]))  # (after a flag that takes no value, `--resume a.tfrecord`)
+    end = start
+    while end < len(argv) and not argv[end].startswith("-"):
+        end += 1
+    run = argv[start:end]
     j = start - 1
     while j >= 0 and not argv[j].startswith("-"):
         j -= 1
     option = argv[j] if j >= 0 and argv[j].startswith("--") else None
-    paths = argv[j + 1:start] + stray if option else stray
+    paths = argv[j + 1:start] + run if option else run
     shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
     if option is None:
         return f"unexpected file arguments ({shown}); if they come from a pattern, quote it so the shell leaves it"

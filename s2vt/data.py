@@ -407,7 +407,10 @@ def feature_stats(entries: list[dict], store: FeatureStore, modalities: list[str
                 empty.append(m)
             continue
         mean, std = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64)
-        # a floor keeps near-constant dims (dead ReLUs, fp16 noise) from being blown up
-        std = std + 1e-3 * std.mean() + 1e-6
+        # a floor keeps near-constant dims (dead ReLUs, fp16 noise) from being blown up; its absolute part, 1e-6, is
+        # cut to the features' own scale below 1e-3 (features on a scale of 1e-9, kept whole by the store's float32
+        # files, were divided by 1e-6: a thousandth of the standardised input; trial 85), and stays where all are 0
+        scale = 1e-3 * float(std.mean())
+        std = std + scale + (min(1e-6, scale) or 1e-6)
         stats[m] = (torch.from_numpy(mean).float(), torch.from_numpy(std).float())
     return stats

@@ -17,7 +17,8 @@ import numpy as np
 
 from .errors import UserError, counted, interrupts_held
 from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_kind, json_problem, not_a_file,
-                     make_dirs, output_error, parse_json, refuse_checkpoints, special_file, written_file)
+                     make_dirs, output_error, parse_json, refuse_checkpoints, special_file, surrogate_lines,
+                     written_file)
 from .formats import EMPTY_TAG, MSRVTT_CATEGORIES, CategoryError, lic2022_left_out, lic2022_tags
 from .manifest import (SPLITS, VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
                        refuse_not_utf8, two_names, no_such_video, read_manifest, sanitize_id, scan_videos,
@@ -527,6 +528,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
         # trial 56)
         partial = BadRows(path, "video", "imported without some labels")
         labelless = BadRows(path, "video", "left out")
+        cut = set(surrogate_lines(data))  # (its lines whose U+FFFD stands for a lone surrogate, not the record's own)
         for where, obj in json_lines(path, DatasetError, data, lenient=True):  # (web text: U+FFFD for a lone surrogate)
             if not isinstance(obj, dict):
                 raise DatasetError(f"{where}not a JSON object (each line holds one video's object)")
@@ -539,14 +541,17 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
                 raise DatasetError(f"{where}duplicate @id {vid} (first at {seen[vid]})")
             seen[vid] = where.rstrip(": ")
             try:
-                tags = lic2022_tags(obj)
-                left_out = lic2022_left_out(obj)
+                line_cut = int(where.rstrip(": ").rsplit(":", 1)[1]) in cut if cut else False
+                tags = lic2022_tags(obj, line_cut)
+                left_out = lic2022_left_out(obj, line_cut)
             except CategoryError as e:
                 raise DatasetError(f"{where}@id {vid}: {e}") from None
             except (AttributeError, TypeError):
                 raise DatasetError(f"{where}@id {vid}: 'category' and 'tag' must be lists of objects "
                                    "with a string '@value'") from None
             perception = obj.get("perception")
+            if perception in ("", []):  # (an empty placeholder: no perception, as null)
+                perception = None
             if perception is not None and not isinstance(perception, dict):  # (its text was dropped unsaid; trial 83)
                 raise DatasetError(f"{where}@id {vid}: 'perception' must be an object (with 'asr' and 'ocr'), not "
                                    f"{json_kind(perception)}")

@@ -429,7 +429,8 @@ def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | No
                             "or drop --no-text to train on the manifest's text")
         # (the training videos' text: with text on test videos alone, the run built no text vocabulary and was a
         # traceback at its first step; trial 83)
-        if not has_text([e for e in entries if e.get("split", "train") == "train"]):
+        train = [e for e in entries if e.get("split", "train") == "train"]
+        if not has_text(train if train else entries):  # (no training video at all: said as such after; trial 85)
             some = " (only videos of other splits have some)" if has_text(entries) else ""
             raise DataError(f"{cfg.manifest}: no training video has text (title, asr, ocr){some} to train on "
                             "without --features")

@@ -94,13 +94,17 @@ _SURROGATE_ESCAPE = re.compile(rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c
                                rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
-def surrogate_line(data: bytes) -> int | None:
-    """The line of `data` (JSON text) where its first lone surrogate escape is (a pair is one character, no
-    error); None where none is found."""
+def surrogate_lines(data: bytes):
+    """The lines of `data` (JSON text) holding a lone surrogate escape (a pair is one character, no error), in
+    order, each once for each escape."""
     for m in _SURROGATE_ESCAPE.finditer(data):
         if len(m[0]) == 6:
-            return data.count(b"\n", 0, m.start()) + 1
-    return None
+            yield data.count(b"\n", 0, m.start()) + 1
+
+
+def surrogate_line(data: bytes) -> int | None:
+    """The line of `data` (JSON text) where its first lone surrogate escape is; None where none is found."""
+    return next(surrogate_lines(data), None)
 
 
 def no_lone_surrogate(value) -> None:
@@ -158,9 +162,17 @@ def read_json(path: str | os.PathLike):
     return parse_json(Path(path).read_bytes())
 
 
+class CompressedError(ObjectError):
+    """A JSON file that a compressor wrote (`compressed`): named so, with the tool that undoes it (an ObjectError:
+    every reader says its message as it is)."""
+
+
 def parse_json(data: bytes):
     """`read_json` of bytes already read (a zip's member). A lone surrogate is said with its line (a document over
-    many lines: pretty-printed MSR-VTT or MLDS files)."""
+    many lines: pretty-printed MSR-VTT or MLDS files); compressed bytes are CompressedError (they were "not UTF-8:
+    byte 0x8b at offset 1"; trial 85)."""
+    if packed := compressed(data):
+        raise CompressedError(packed)
     try:
         return json.loads(data.decode("utf-8-sig"), object_pairs_hook=unique_keys)
     except LoneSurrogateError as e:

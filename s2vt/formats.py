@@ -17,8 +17,9 @@ LEVEL1, LEVEL2, SEMANTIC = "level1:", "level2:", "tag:"
 # what the importer says `lic2022_tags` leaves out of a record (`lic2022_left_out`)
 LEVEL2_ALONE, EMPTY_TAG = "a level 2 without a level 1", "a topic tag with an empty '@value'"
 CUT_TAG = "a topic tag whose text is cut inside a character (a lone surrogate)"
+CUT_CATEGORY = "a category whose text is cut inside a character (a lone surrogate)"
 # what the lenient LIC2022 reader puts for a lone surrogate (`fileio.replaced_surrogates`): Unicode's replacement
-# character, which well-formed text does not hold by chance ('?' did, and told nothing apart)
+# character ('?' was one too, and told nothing apart; a record's own U+FFFD is told apart by its line's escapes)
 REPLACEMENT = "\ufffd"
 OTHER_CATEGORY = "a category whose type is not level1 or level2"
 CATEGORY_TYPES = ("level1", "level2")
@@ -28,12 +29,13 @@ class CategoryError(ValueError):
     """A record whose categories contradict each other (two level 1s): no label can be chosen for it."""
 
 
-def _categories(obj: dict) -> tuple[dict[str, str], list[str]]:
+def _categories(obj: dict, cut: bool = False) -> tuple[dict[str, str], list[str]]:
     """A LIC2022 record's categories by type (level1, level2), and those of no known type (as written). The type
     is read without case or surrounding spaces ("Level1" is level 1), a value without surrounding spaces ("  其他 "
     was a class of its own); an entry without a type or of another type was dropped unsaid, and a labelled video
     whose only label it was became a test video, exported in the submission (hostile trial 74). CategoryError for
-    two different values of one type (one level 1 a video; the last had been kept unsaid)."""
+    two different values of one type (one level 1 a video; the last had been kept unsaid). `cut`: the record's
+    line held a lone surrogate (`REPLACEMENT` in a value stands for one): such a value is as none."""
     cats, other = {}, []
     for c in obj.get("category", []):
         meta = c.get("@meta") or {}
@@ -41,6 +43,8 @@ def _categories(obj: dict) -> tuple[dict[str, str], list[str]]:
         kind = kind.strip().lower() if isinstance(kind, str) else kind
         value = c.get("@value", "")
         value = value.strip() if isinstance(value, str) else value
+        if cut and isinstance(value, str) and REPLACEMENT in value:
+            continue
         if kind not in CATEGORY_TYPES:
             if value:
                 other.append(f"{value!r} of type {kind!r}" if kind is not None else f"{value!r} without a type")
@@ -51,16 +55,17 @@ def _categories(obj: dict) -> tuple[dict[str, str], list[str]]:
     return cats, other
 
 
-def lic2022_tags(obj: dict) -> list[str]:
-    """Manifest tags of one LIC2022 record: level1:L1, level2:L1/L2 and tag:T."""
-    cats, _ = _categories(obj)
+def lic2022_tags(obj: dict, cut: bool = False) -> list[str]:
+    """Manifest tags of one LIC2022 record: level1:L1, level2:L1/L2 and tag:T. `cut`: its line held a lone
+    surrogate, read as `REPLACEMENT`: a label holding one is left out (`lic2022_left_out` says it)."""
+    cats, _ = _categories(obj, cut)
     tags = []
     if cats.get("level1"):
         tags.append(LEVEL1 + cats["level1"])
         if cats.get("level2"):
             tags.append(f"{LEVEL2}{cats['level1']}/{cats['level2']}")
     # (a tag cut inside a character is left out, as an empty one: kept, "美食\ufffd" was a label apart from "美食")
-    tags += [SEMANTIC + v for t in obj.get("tag", []) if (v := _value(t)) and REPLACEMENT not in v]
+    tags += [SEMANTIC + v for t in obj.get("tag", []) if (v := _value(t)) and not (cut and REPLACEMENT in v)]
     return list(dict.fromkeys(tags))  # (a topic tag written twice is one label)
 
 
@@ -69,18 +74,21 @@ def _value(tag: dict) -> str:
     return value.strip() if isinstance(value, str) else value
 
 
-def lic2022_left_out(obj: dict) -> list[tuple[str, str]]:
+def lic2022_left_out(obj: dict, cut: bool = False) -> list[tuple[str, str]]:
     """What `lic2022_tags` leaves out of one record, as (kind, this record's instance), for the importer to say:
     a level 2 whose level 1 is missing (a manifest's level-2 tag names its level 1, `level2:L1/L2`), a category of
-    no known type, topic tags with an empty '@value' and those cut inside a character."""
-    (cats, other), said = _categories(obj), []
+    no known type, topic tags with an empty '@value', and (`cut`) labels cut inside a character."""
+    (cats, other), said = _categories(obj, cut), []
+    if cut:
+        said += [(CUT_CATEGORY, f"category {v!r}") for c in obj.get("category", [])
+                 if isinstance(v := c.get("@value"), str) and REPLACEMENT in v]
     if cats.get("level2") and not cats.get("level1"):
         said.append((LEVEL2_ALONE, f"level 2 {cats['level2']!r} without a level 1"))
     said += [(OTHER_CATEGORY, f"category {this}") for this in other]
     if any(not _value(t) for t in obj.get("tag", [])):
         said.append((EMPTY_TAG, EMPTY_TAG))
     said += [(CUT_TAG, f"topic tag {v!r}") for t in obj.get("tag", [])
-             if isinstance(v := _value(t), str) and REPLACEMENT in v]
+             if cut and isinstance(v := _value(t), str) and REPLACEMENT in v]
     return said
 
 

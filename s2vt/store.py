@@ -945,10 +945,12 @@ class FeatureStore:
         other store's log gained this one's lines. Given a file of its own (the same bytes, renamed over the name)
         before anything is appended. An input of the run's is refused before (`refuse_input`); a symbolic link is
         left as it is (a log kept on another disk, the user's choice)."""
-        if path.is_symlink() or os.stat(path).st_nlink < 2:
+        if path.is_symlink() or (was := os.stat(path)).st_nlink < 2:
             return
         with self._logs_locked(True):
             atomic_write_bytes(path, path.read_bytes())
+            with contextlib.suppress(OSError):  # (its mode kept: a group-shared store's 664 became 644; trial 85)
+                os.chmod(path, stat.S_IMODE(was.st_mode))
 
     def forget(self, video_id: str, path: str | None) -> None:
         """`video_id`'s features were just written from the file `path`: its failures of that file, in an

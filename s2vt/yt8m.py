@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import counted, interrupts_held
+from .fileio import compressed
 from .manifest import SPLITS, valid_video_id, write_manifest
 from .store import FeatureStore
 
@@ -81,6 +82,8 @@ def binary_kind(path: str | os.PathLike) -> str | None:
         return None
     if starts_as_tfrecord(head):
         return "a TFRecord shard"
+    if packed := compressed(head):  # (a gzipped vocabulary.csv was "a binary file"; trial 85)
+        return packed
     # (a NUL byte is in no text file: a CSV of another encoding, Latin-1, is left to the reader's own line)
     return "a binary file" if b"\x00" in head else None
 
@@ -107,10 +110,12 @@ def read_vocabulary(path: str | os.PathLike, speaks: bool = True,
                 raise DatasetError(f"{path}: not a YouTube-8M vocabulary.csv (needs columns Index, Name)")
             rows = []
             for row in reader:
-                if None in row.values():  # (a row cut short: its class went unnamed, unsaid; trial 84)
+                if row["Index"] is None or row["Name"] is None:  # (a row cut before its Name: the class went
+                    # unnamed, unsaid, trial 84; one without the columns after it is read, trial 85)
                     raise DatasetError(f"{path}: line {reader.line_num}: {sum(v is not None for v in row.values())} "
-                                       f"of the header's {len(reader.fieldnames)} fields (a file cut short, or a "
-                                       "row written by hand?)")
+                                       f"of the header's {len(reader.fieldnames)} fields, without its "
+                                       f"{'Index' if row['Index'] is None else 'Name'} (a file cut short, or a row "
+                                       "written by hand?)")
                 rows.append((row["Index"], row["Name"].strip(), reader.line_num))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         if (what := binary_kind(path)) is not None:  # (a codec's error said nothing of what the file is)
@@ -488,15 +493,15 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
     entries: list[dict] = []
     skipped, failed_files, empty_files, held = collections.Counter(), [], [], []
     for vid, sp, tags, kind, feats in _videos(shards, splits, vocab, skipped, failed_files, empty_files=empty_files):
-        if other_features(store, vid, feats):  # (kept, not replaced: another manifest's video; trial 84)
-            skipped[HELD] += 1
-            held.append(vid)
-            continue
-        if not entries:
+        if not entries and not held:  # (before the ids: a store of the other level is refused as such; trial 85)
             store.init_meta({"source": "YouTube-8M precomputed features (2018 release), "
                                        f"{kind}-level, imported by `s2vt import yt8m`",
                              "backbones": SOURCES[kind], "dims": DIMS, "dtype": "float16"},
                             store_option="--features")
+        if other_features(store, vid, feats):  # (kept, not replaced: another manifest's video; trial 84)
+            skipped[HELD] += 1
+            held.append(vid)
+            continue
         with interrupts_held():  # (a Ctrl-C or SIGTERM comes after the video's files and its count)
             for modality, x in feats.items():
                 store.write(modality, vid, x)

@@ -89,6 +89,23 @@ def test_float16_store_keeps_float32_where_float16_would_lose_the_values(tmp_pat
         if dtype == np.float32:
             np.testing.assert_allclose(back, array, rtol=1e-6)
     assert np.load(store.path("m", "tiny")).min() > 0
+    # and standardised to the scale of ordinary ones: the std floor's absolute 1e-6 divided them to a thousandth
+    # (trial 85); a modality of zeros keeps the floor (no division by zero), ordinary ones keep theirs to the bit
+    import torch
+
+    from s2vt.data import feature_stats
+    for name, array in (("t1", tiny), ("t2", tiny[::-1] * 0.5), ("o1", ordinary), ("o2", ordinary[::-1] * 0.5)):
+        store.write(name[0], name, array)
+    for modality, videos, spread in (("t", ["t1", "t2"], (0.5, 1.5)), ("o", ["o1", "o2"], (0.5, 1.5))):
+        stats = feature_stats([{"video_id": v} for v in videos], store, [modality])[modality]
+        x = np.concatenate([store.read(modality, v) for v in videos])
+        assert spread[0] < ((x - stats[0].numpy()) / stats[1].numpy()).std() < spread[1], modality
+    x = np.concatenate([store.read("o", v) for v in ("o1", "o2")]).astype(np.float64)
+    floor = 1e-3 * x.std(0).mean() + 1e-6  # (the floor as it was, for features on an ordinary scale)
+    assert torch.equal(feature_stats([{"video_id": "o1"}, {"video_id": "o2"}], store, ["o"])["o"][1],
+                       torch.from_numpy(x.std(0) + floor).float())
+    store.write("z", "z1", np.zeros((2, 8)))
+    assert torch.all(feature_stats([{"video_id": "z1"}], store, ["z"])["z"][1] == torch.tensor(1e-6))
 
 
 def test_a_store_copied_with_hard_links_keeps_its_own_log(tmp_path):
@@ -107,6 +124,7 @@ def test_a_store_copied_with_hard_links_keeps_its_own_log(tmp_path):
         assert proc.returncode == 0, proc.stderr
 
     import_into(tmp_path / "a", "one")
+    os.chmod(tmp_path / "a" / "sources.jsonl", 0o664)  # (a group-shared store's: kept by the copy's own log)
     shutil.copytree(tmp_path / "a", tmp_path / "b", copy_function=os.link)
     log_a = (tmp_path / "a" / "sources.jsonl").read_bytes()
     assert os.stat(tmp_path / "b" / "sources.jsonl").st_nlink == 2
@@ -115,6 +133,7 @@ def test_a_store_copied_with_hard_links_keeps_its_own_log(tmp_path):
     log_b = (tmp_path / "b" / "sources.jsonl").read_bytes()
     assert log_b.startswith(log_a) and log_b.count(b"\n") == 4
     assert os.stat(tmp_path / "a" / "sources.jsonl").st_nlink == 1
+    assert os.stat(tmp_path / "b" / "sources.jsonl").st_mode & 0o777 == 0o664
 
 
 def test_import_features_refuses_an_id_that_is_a_path(tmp_path):

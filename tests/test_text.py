@@ -243,6 +243,15 @@ def test_text_only_refusals(tmp_path, capsys):
     code, _, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "run")
     assert code == 2 and err.strip() == (f"error: {manifest}: no training video has text (title, asr, ocr) (only "
                                          "videos of other splits have some) to train on without --features"), err
+    # text of blank space alone is no text (trial 85: refused by one check, trained on as 1 token by the next)
+    manifest.write_text("".join(json.dumps({"video_id": v, "tags": ["x"], "text": {"title": t}}) + "\n"
+                                for v, t in (("a", " "), ("b", "\n"))))
+    code, _, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "run")
+    assert code == 2 and "no training video has text (title, asr, ocr) to train on" in err, err
+    # no training video at all: said as such, not as videos without text (trial 85)
+    manifest.write_text(json.dumps({"video_id": "a", "split": "val", "tags": ["x"], "text": {"title": "hi"}}) + "\n")
+    code, _, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "run")
+    assert code == 2 and "the training split is empty" in err, err
     manifest.write_text(json.dumps({"video_id": "a", "tags": ["x"], "text": {"title": 5}}) + "\n")
     code, _, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "run")
     assert code == 2 and "'text' must be an object of strings" in err and len(err.strip().splitlines()) == 1
@@ -252,7 +261,8 @@ def test_text_only_refusals(tmp_path, capsys):
     code, _, err = s2vt(capsys, "import", "lic2022", bad, "--out", tmp_path / "o.jsonl")
     assert code == 2 and "'title' must be a string" in err and not (tmp_path / "o.jsonl").exists()
     # a perception that is no object: its ASR and OCR were dropped unsaid (trial 83); null is none
-    for perception, said in (("some text", "a JSON string"), (["a"], "a JSON list"), (None, None)):
+    for perception, said in (("some text", "a JSON string"), (["a"], "a JSON list"), (False, "a JSON boolean"),
+                             (None, None), ("", None), ([], None)):
         bad.write_text(json.dumps({"@id": "1", "title": "x", "perception": perception, "category": [
             {"@meta": {"type": "level1"}, "@value": "a"}]}) + "\n")
         code, _, err = s2vt(capsys, "import", "lic2022", bad, "--out", tmp_path / "o.jsonl")

@@ -1,6 +1,7 @@
 """Users' JSON and JSON-lines files: a key given twice, absurd numbers and nesting are one line and
 exit 2 in every reader; one blank-caption rule (a letter or digit in any script is a caption)."""
 import json
+import numpy as np
 
 import pytest
 
@@ -264,6 +265,19 @@ def test_a_lone_surrogate_escape_is_refused_where_it_is_read(tmp_path, capsys):
     assert entry["text"]["title"] == "a man \ufffd sings" and entry["tags"] == ["level1:pets", "tag:cat"]
     err = capsys.readouterr().err
     assert "1 video imported without some labels" in err and "cut inside a character" in err, err
+    from s2vt.manifest import read_manifest
+
+    # a record's own U+FFFD (scraped text holds some) is a label as written; a category cut so is left out too
+    # (trial 85: "体育\ud83c" was a level 1 apart from "体育")
+    lic.write_text('{"@id": "1", "category": [{"@meta": {"type": "level1"}, "@value": "pets"}], '
+                   '"tag": [{"@value": "cat\\ufffd"}]}\n'
+                   '{"@id": "2", "category": [{"@meta": {"type": "level1"}, "@value": "sport\\ud83c"}], '
+                   '"tag": [{"@value": "run"}]}\n'
+                   '{"@id": "3", "category": [{"@meta": {"type": "level1"}, "@value": "sport"}]}\n')
+    assert main(["import", "lic2022", str(lic), "--out", str(tmp_path / "i" / "l.jsonl"), "--force"]) == 0
+    assert [(e["video_id"], e["tags"]) for e in read_manifest(tmp_path / "i" / "l.jsonl")] == [
+        ("1", ["level1:pets", "tag:cat\ufffd"]), ("2", ["tag:run"]), ("3", ["level1:sport"])]
+    assert "a category whose text is cut inside a character" in capsys.readouterr().err
     # a tag's key too, and a string inside a list of lists
     (tmp_path / "k.json").write_text('{"a\\udfff": [["x"]]}')
     (tmp_path / "n.json").write_text('{"a": [["x \\udfff"]]}')
@@ -343,4 +357,18 @@ def test_a_compressed_file_is_named_for_what_it_is(tmp_path, capsys):
     for given in (manifest, refs):
         assert main(["score", str(given), str(preds)]) == 2
         assert capsys.readouterr().err == f"error: {given}: gzip-compressed: decompress it first (gunzip)\n"
+    assert not (tmp_path / "o").exists()
+    # a caption file and a vocabulary, read by other paths (trial 85: "not UTF-8: byte 0x8b", "a binary file")
+    (tmp_path / "feat").mkdir()
+    np.save(tmp_path / "feat" / "v0.npy", np.ones((2, 4), np.float32))
+    assert main(["import", "features", str(tmp_path / "feat"), "--captions", str(refs), "--modality", "x",
+                 "--split", "train", "--out", str(tmp_path / "o" / "m.jsonl")]) == 2
+    assert capsys.readouterr().err == f"error: {refs}: cannot read captions (gzip-compressed: decompress it first " \
+                                      "(gunzip))\n"
+    from s2vt.datasets import DatasetError
+    from s2vt.yt8m import read_vocabulary
+    vocab = tmp_path / "vocabulary.csv"
+    vocab.write_bytes(gzip.compress(b"Index,Name\n0,a\n"))
+    with pytest.raises(DatasetError, match="not a vocabulary CSV: gzip-compressed: decompress it first"):
+        read_vocabulary(vocab)
     assert not (tmp_path / "o").exists()

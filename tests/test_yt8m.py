@@ -320,6 +320,11 @@ def test_a_second_import_into_one_store_keeps_the_features_it_holds(tmp_path, ca
         "not replaced: a YouTube-8M id is one video; first: v1)")
     entries, report = import_yt8m([str(train)], tmp_path / "again.jsonl", store)  # (a rerun: nothing to say)
     assert len(entries) == 3 and report["skipped"] == {}
+    # frame-level records of the same ids: the store of the other level is refused as such (trial 85: said as ids
+    # held with other features)
+    frame_level = write_shard(tmp_path / "test0001.tfrecord", [frames("v0", 2)[0]])
+    with pytest.raises(StoreError, match="video-level"):
+        import_yt8m([str(frame_level)], tmp_path / "f.jsonl", store)
 
 
 def test_copied_shard_repeats_counted_in_one_line_per_file(tmp_path, capsys):
@@ -344,13 +349,15 @@ def test_vocabulary_empty_and_repeated_names(tmp_path):
     assert report["skipped"] == {"label outside the vocabulary": 1}  # 5 is not in this vocabulary
     # a row cut short (a file cut inside a row) and a negative Index are refused by line (trial 84: class 4 of a
     # row cut after three fields was tagged label4, unsaid)
-    for text, said in (("4,286532,/m/09jwl\n", "line 2: 3 of the header's 5 fields (a file cut short, or a row "
-                                              "written by hand?)"),
+    for text, said in (("4,286532,/m/09jwl\n", "line 2: 3 of the header's 5 fields, without its Name (a file cut "
+                                              "short, or a row written by hand?)"),
                        ("-1,5,/m/0,Game,u\n", "line 2: Index must be 0 or more, not -1")):
         vocab.write_text("Index,TrainVideoCount,KnowledgeGraphId,Name,WikiUrl\n" + text)
         with pytest.raises(DatasetError) as e:
             read_vocabulary(vocab)
         assert str(e.value) == f"{vocab}: {said}"
+    vocab.write_text("Index,TrainVideoCount,KnowledgeGraphId,Name,WikiUrl\n4,5,/m/4,Nova\n")  # (no WikiUrl: read)
+    assert read_vocabulary(vocab) == {4: "Nova"}
 
 
 def test_a_shard_or_binary_file_given_as_the_vocabulary_is_said_to_be_no_vocabulary_csv(tmp_path, capsys):

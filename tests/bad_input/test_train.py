@@ -990,6 +990,10 @@ def test_the_pattern_to_quote_takes_in_no_file_the_user_did_not_list(tmp_path, c
     one = tmp_path / "validate0000.tfrecord"
     code, err = s2vt(capsys, "train", "--features", one, one, *val)
     assert (code, err) == (2, [f"error: --features takes one path, and {one} is given 2 times: name it once"])
+    # two options' globs expanded, each leaving a run: the first is said, as a pattern (trial 85: "given 2 times")
+    code, err = s2vt(capsys, "train", "--features", *[tmp_path / f"validate000{i}.tfrecord" for i in (0, 1)],
+                     "--val-features", one, one, "--out", tmp_path / "out")
+    assert code == 2 and err[0].endswith(f"quote the pattern: --features '{tmp_path}/validate000[01].tfrecord'"), err
 
 
 def test_no_text_without_features_says_so(store, tmp_path, capsys):
