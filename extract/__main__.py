@@ -21,8 +21,8 @@ if __name__ == "__main__":
 from s2vt.fileio import (OutputError, lasting_advice, make_dirs, new_folders, refuse_unusable_paths,
                          remove_if_empty)
 from s2vt.options import Parser, add_options, at_least, from_args, show_defaults
-from s2vt.manifest import (ManifestError, apart, dash_refusal, json_start, manifest_row, missing_note, no_such_video,
-                           not_videos_named, read_manifest, sanitize_id, scan_videos, skipped_line, two_names)
+from s2vt.manifest import (ManifestError, apart, dash_refusal, duplicate_ids, json_start, manifest_row, missing_note,
+                           no_such_video, not_videos_named, read_manifest, sanitize_id, scan_videos, skipped_line)
 from .ffmpeg import check_ffmpeg
 from .modalities import MODALITIES
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
@@ -155,13 +155,15 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
     if not items:  # (an empty folder or manifest: a store of nothing would look like a finished run)
         raise ManifestError(f"no videos in {named(sources)}")
     seen: dict[str, str] = {}
-    unique = []
+    unique, clashes = [], []
     for vid, path in items:  # one id, one row in the store: two videos may not share it
         first = seen.setdefault(vid, path)
         if first is path:
             unique.append((vid, path))
         elif os.path.realpath(first) != os.path.realpath(path):  # (one video named twice: once)
-            raise ManifestError(f"duplicate video id {vid!r}: {two_names(first, path)} (rename one)")
+            clashes.append((vid, first, path))
+    if clashes:  # (every pair at once; trial 86)
+        raise ManifestError(duplicate_ids(clashes))
     return unique
 
 

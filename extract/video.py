@@ -449,10 +449,14 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
         if 0 < real < total:
             frame_idx, clip_idx, wanted = _sample(real, num_frames, clips)
             decoded, err = read(wanted)
-            whose = "ffmpeg guesses from the file's size" if info.size_guess else "its header implies"
             # (an MP4 whose index comes first, cut: its last box tells it, which the note said nothing of)
             need = mp4_cut(path)
             cut = f"file cut short ({os.path.getsize(path):,} of the {need:,} bytes its boxes give): " if need else ""
+            # (the file's duration at the stream's rate: a file whose sound or cover outlasts its video was said to
+            # have a video header promising more; trial 86)
+            whose = "ffmpeg guesses from the file's size" if info.size_guess else \
+                f"the file's duration implies ({info.duration:,.1f} s at {info.fps:g} fps" + \
+                (")" if need else ": a stream cut short, or sound that outlasts the video)")
             notes.append(f"{cut}video stream holds only {real} of the {total} frames {whose}: sampled over those")
         if 0 < len(decoded) < len(wanted):
             notes.append(f"{len(wanted) - len(decoded)} of the {len(wanted)} frames sampled could not be decoded: "

@@ -89,6 +89,16 @@ def two_names(a: str | os.PathLike, b: str | os.PathLike, show=os.fspath) -> str
     return f"{show(a)} and {show(b)}"
 
 
+def duplicate_ids(clashes: list[tuple[str, str | os.PathLike, str | os.PathLike]]) -> str:
+    """The refusal of videos whose ids clash, every pair at once (id, first path, second path): one pair a run,
+    renamed and run again to find the next, was said one at a time (trial 86)."""
+    vid, a, b = clashes[0]
+    if len(clashes) == 1:
+        return f"duplicate video id {vid!r}: {two_names(a, b)} (rename one)"
+    shown = "; ".join(f"{v!r}: {two_names(x, y)}" for v, x, y in clashes[:3])
+    return f"{len(clashes)} duplicate video ids ({shown}{'; ...' if len(clashes) > 3 else ''}): rename one of each"
+
+
 def apart(a: str | os.PathLike, b: str | os.PathLike) -> tuple[str, str, str]:
     """Two names as a line naming them in turn shows them: as they are, or escaped where they `look_alike`, with
     what tells them apart to add after the second (' (one name, ...)', else '')."""
@@ -540,9 +550,13 @@ def scan_videos(folder: str | os.PathLike) -> list[tuple[str, Path]]:
     sanitised stems. Two files that map to the same id raise ManifestError naming both.
     """
     found: dict[str, Path] = {}
+    clashes = []
     for p in video_files(folder):
         vid = sanitize_id(p.stem)
         if vid in found:
-            raise ManifestError(f"duplicate video id {vid!r}: {two_names(found[vid], p)} (rename one)")
+            clashes.append((vid, found[vid], p))
+            continue
         found[vid] = p
+    if clashes:
+        raise ManifestError(duplicate_ids(clashes))
     return sorted(found.items())

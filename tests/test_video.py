@@ -81,7 +81,8 @@ def test_decode_samples_the_right_frames(tmp_path):
     long = dataclasses.replace(probe(path), duration=8.0)
     fr = decode_frames(path, 8, clips=0, short_side=64, info=long)
     assert to_index(fr.frames.astype(float).mean(axis=(1, 2, 3))).tolist() == uniform_indices(40, 8).tolist()
-    assert fr.notes == ["video stream holds only 40 of the 80 frames its header implies: sampled over those"]
+    assert fr.notes == ["video stream holds only 40 of the 80 frames the file's duration implies (8.0 s at 10 fps: a "
+                        "stream cut short, or sound that outlasts the video): sampled over those"]
 
 
 @pytest.mark.parametrize("name", ["mp4_aac", "webm_opus", "avi_mp3", "mkv_pcm", "mov_silent", "short"])
@@ -127,7 +128,8 @@ def test_an_mp4_whose_index_comes_first_cut_short_is_said_to_be_cut(tmp_path):
     cut.write_bytes(data[: len(data) // 2])
     notes = decode_frames(cut, 8, clips=1, short_side=64).notes
     assert re.fullmatch(rf"file cut short \({len(data) // 2:,} of the {len(data):,} bytes its boxes give\): video "
-                        r"stream holds only \d+ of the 100 frames its header implies: sampled over those", notes[0]), notes
+                        r"stream holds only \d+ of the 100 frames the file's duration implies \(4\.0 s at 25 fps\): "
+                        "sampled over those", notes[0]), notes
 
 
 def test_missing_file(tmp_path):

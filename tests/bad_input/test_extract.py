@@ -85,7 +85,8 @@ def test_cover_art_and_truncated_mp4_sample_the_real_frames(tmp_path, capsys):
     assert len(np.unique(truncated, axis=0)) == 4  # four real frames, none copied from another
     notes = {json.loads(x)["video_id"]: json.loads(x)["note"]
              for x in (tmp_path / "s" / "notes.jsonl").read_text().splitlines()}
-    assert notes["cover"] == "video stream holds only 1 of the 250 frames its header implies: sampled over those"
+    assert notes["cover"] == ("video stream holds only 1 of the 250 frames the file's duration implies (10.0 s at 25 "
+                              "fps: a stream cut short, or sound that outlasts the video): sampled over those")
     assert notes["truncated"].startswith("file cut short (") and ": video stream holds only " in notes["truncated"]
 
 
@@ -564,6 +565,13 @@ def test_two_videos_of_one_id_are_one_line(tmp_path, capsys, videos):
     rc, err = extract(capsys, *args, "--out", tmp_path / "s", *VGGISH)
     assert rc == 2 and one_line_error(err) and len(err.strip().splitlines()) == 1, err
     assert expected in err and not (tmp_path / "s").exists()
+    # every clash at once (trial 86: one pair a run, renamed, run again to find the next)
+    for name in ("other.mp4", "third.mp4"):
+        shutil.copy(videos["mp4_aac"], tmp_path / "a" / name)
+        shutil.copy(videos["mp4_aac"], tmp_path / "b" / name.replace(".mp4", ".mkv"))
+    rc, err = extract(capsys, tmp_path / "a", tmp_path / "b", "--out", tmp_path / "s", *VGGISH)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: 3 duplicate video ids ("), err
+    assert all(f"{v!r}: " in err for v in ("clip", "other", "third")) and err.strip().endswith("rename one of each")
 
 
 def test_a_glob_of_a_folder_extracts_its_videos_and_skips_the_other_files(tmp_path, capsys, videos):
