@@ -22,7 +22,7 @@ from s2vt.fileio import (OutputError, lasting_advice, make_dirs, new_folders, re
                          remove_if_empty)
 from s2vt.options import Parser, add_options, at_least, from_args, show_defaults
 from s2vt.manifest import (ManifestError, apart, dash_refusal, duplicate_ids, json_start, manifest_row, missing_note,
-                           no_such_video, not_videos_named, read_manifest, sanitize_id, scan_videos, skipped_line)
+                           no_such_video, not_videos_named, read_manifest, sanitize_id, skipped_line, video_files)
 from .ffmpeg import check_ffmpeg
 from .modalities import MODALITIES
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
@@ -140,7 +140,8 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
     for source in sources:
         src = Path(source)
         if src.is_dir():
-            items += [(vid, os.path.abspath(p)) for vid, p in scan_videos(src)]
+            # (`scan_videos`' files, its clashes left to the check below: said with every other input's at once)
+            items += sorted(((sanitize_id(p.stem), os.path.abspath(p)) for p in video_files(src)), key=lambda x: x[0])
         elif len(sources) > 1 and src.suffix.lower() == ".jsonl":  # (a manifest: its videos would be lost)
             # (`extract DIR/*` with DIR's manifest among the files: the shell's glob, not a choice)
             raise ManifestError(f"{source}: a manifest is given alone, not beside other inputs: pass "

@@ -755,8 +755,11 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         # (accepted unsaid on a text-only manifest; trial 76)
         + [f"warning: {options.flag(k)} has no effect: a text-only model (no --features) reads no feature "
            "files" for k in ("learn_missing", "skip_missing") if getattr(cfg, k)])
-    if not modalities and cfg.model.text_fusion == "guided":  # (said ignored, so ignored: it took the recipe of a
-        # head over fused steps and made a query layer, which moved the seeded start: another result; trial 83)
+    # (said ignored, so ignored: it took the recipe of a head over fused steps and made a query layer, which moved
+    # the seeded start: another result; trial 83. Not for a --resume of a last.pt trained so before: its weights
+    # are that model's; trial 87)
+    if not modalities and cfg.model.text_fusion == "guided" and (last is None or (last.get("config") or {}).get(
+            "text_fusion") != "guided"):
         cfg = options.replace(cfg, text_fusion="late")
     # (before the recipe's, and not a --resume's kept from last.pt: a warning only for the user's own)
     given_dropout = cfg.model.feature_dropout if cfg.given is None or "feature_dropout" in cfg.given else None

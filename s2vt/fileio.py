@@ -94,12 +94,18 @@ _SURROGATE_ESCAPE = re.compile(rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c
                                rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")  # (as bytes.splitlines, by which the JSON-lines readers number lines)
+
+
 def surrogate_lines(data: bytes):
     """The lines of `data` (JSON text) holding a lone surrogate escape (a pair is one character, no error), in
-    order, each once for each escape."""
+    order, each once for each escape; numbered as bytes.splitlines numbers them (a CR alone ends a line too)."""
+    line, at = 1, 0
     for m in _SURROGATE_ESCAPE.finditer(data):
         if len(m[0]) == 6:
-            yield data.count(b"\n", 0, m.start()) + 1
+            line += len(_LINE_BREAK.findall(data, at, m.start()))
+            at = m.start()
+            yield line
 
 
 def surrogate_line(data: bytes) -> int | None:

@@ -90,13 +90,25 @@ def two_names(a: str | os.PathLike, b: str | os.PathLike, show=os.fspath) -> str
 
 
 def duplicate_ids(clashes: list[tuple[str, str | os.PathLike, str | os.PathLike]]) -> str:
-    """The refusal of videos whose ids clash, every pair at once (id, first path, second path): one pair a run,
-    renamed and run again to find the next, was said one at a time (trial 86)."""
-    vid, a, b = clashes[0]
+    """The refusal of videos whose ids clash, every clash at once (id, the first path, another path): one pair a
+    run, renamed and run again to find the next, was said one at a time (trial 86); the files of one id are named
+    together, every id is named (trial 87)."""
+    files: dict[str, list] = {}
+    for vid, a, b in clashes:
+        files.setdefault(vid, [a]).append(b)
     if len(clashes) == 1:
+        vid, a, b = clashes[0]
         return f"duplicate video id {vid!r}: {two_names(a, b)} (rename one)"
-    shown = "; ".join(f"{v!r}: {two_names(x, y)}" for v, x, y in clashes[:3])
-    return f"{len(clashes)} duplicate video ids ({shown}{'; ...' if len(clashes) > 3 else ''}): rename one of each"
+
+    def names(paths: list) -> str:
+        return two_names(*paths) if len(paths) == 2 else ", ".join(map(os.fspath, paths[:-1])) + \
+            f" and {os.fspath(paths[-1])}"
+
+    shown = "; ".join(f"{vid!r}: {names(paths)}" for vid, paths in list(files.items())[:3])
+    rest = list(files)[3:]
+    more = f"; also {', '.join(map(repr, rest))}" if rest else ""
+    return (f"{len(files)} video id{'s' * (len(files) > 1)} name{'s' * (len(files) == 1)} several files ({shown}"
+            f"{more}): rename all but one of each")
 
 
 def apart(a: str | os.PathLike, b: str | os.PathLike) -> tuple[str, str, str]:

@@ -321,14 +321,14 @@ class ShardStream(IterableDataset):
             if records.corrupt:
                 self.said.add(said)
 
-    def item(self, path: str, n: int, data: bytes, misses: LabelMisses) -> dict | None:
+    def item(self, path: str, n: int, data: bytes, misses: LabelMisses, speaks: bool | None = None) -> dict | None:
         """The training item of record `n` of `path`, None for one outside the training split or
-        unreadable (logged in one line, as `s2vt import yt8m` does)."""
+        unreadable (logged in one line, as `s2vt import yt8m` does, unless `speaks` is False; None: `self.speaks`)."""
         misses.read[path] += 1
         try:
             vid, tags, _, feats = read_video(data, self.vocab, "train")
         except SkipRecord as e:
-            say_skipped(self.said, path, n, e, misses, self.speaks)
+            say_skipped(self.said, path, n, e, misses, self.speaks if speaks is None else speaks)
             return None
         if self.tags is not None:
             if vid not in self.tags:
@@ -345,13 +345,15 @@ class ShardStream(IterableDataset):
         # shard, each its share) reader 0 alone says it, from its share; a DataLoader worker's `said` is a
         # copy of the main process's that its additions never reach back from, so the workers say what they
         # meet in the run's first streamed epoch only (every shard is read in it), not again every epoch
-        speaks = self.speaks and all(first == 0 for _, first, _ in plan) and \
-            (get_worker_info() is None or self.epoch == self.first_epoch)
+        once = self.speaks and (get_worker_info() is None or self.epoch == self.first_epoch)
+        speaks = once and all(first == 0 for _, first, _ in plan)
         # raw records in the buffer (smaller than decoded features, frame-level ones especially)
         misses = LabelMisses(self.said, "--vocabulary", speaks)
         try:
             for record in shuffled(self.records_of(plan, speaks), self.buffer, rng):
-                item = self.item(*record, misses)
+                # (a bad record is said by the reader whose share holds it, a worker in the first epoch alone: it
+                # was said again every epoch, `said` being a worker's copy; trial 87)
+                item = self.item(*record, misses, once)
                 if item is not None:
                     yield item
         finally:

@@ -250,6 +250,18 @@ def test_records_with_a_bad_data_checksum_are_skipped_in_one_line_per_shard(tmp_
     assert capsys.readouterr().err.splitlines() == [line]
 
 
+def test_a_bad_record_is_said_once_a_run_by_dataloader_workers_too(tmp_path, capfd):
+    """A worker's record of the lines said is a copy that never reaches back: a bad record the statistics' sample
+    had not met was said again every epoch with --workers 2 (trial 87); workers say theirs in the first epoch."""
+    path = write_shard(tmp_path / "train0000.tfrecord", [video(f"v{i}")[0] for i in range(5)]
+                       + [video("nolabels", None)[0]] + [video(f"w{i}")[0] for i in range(5)])
+    ds = ShardStream([str(path)], ["rgb"], LABELS, None, None, batch_size=4, buffer=8, seed=0, workers=2)
+    for epoch in (1, 2, 3):
+        ds.epoch = epoch
+        assert sum(len(b["video_id"]) for b in ds.batches(torch.device("cpu"))) == 10
+    assert capfd.readouterr().err.count("record 6: no labels; skipped") == 1
+
+
 def test_shards_of_two_kinds_are_named_each(tmp_path):
     """Video-level training shards beside frame-level val shards: the refusal named the first training shard alone,
     as if it held both kinds (trial 84)."""

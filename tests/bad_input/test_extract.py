@@ -569,9 +569,12 @@ def test_two_videos_of_one_id_are_one_line(tmp_path, capsys, videos):
     for name in ("other.mp4", "third.mp4"):
         shutil.copy(videos["mp4_aac"], tmp_path / "a" / name)
         shutil.copy(videos["mp4_aac"], tmp_path / "b" / name.replace(".mp4", ".mkv"))
+    shutil.copy(videos["mp4_aac"], tmp_path / "b" / "clip.avi")  # (one id, three files: named together)
     rc, err = extract(capsys, tmp_path / "a", tmp_path / "b", "--out", tmp_path / "s", *VGGISH)
-    assert rc == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: 3 duplicate video ids ("), err
-    assert all(f"{v!r}: " in err for v in ("clip", "other", "third")) and err.strip().endswith("rename one of each")
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: 3 video ids name several files ("), err
+    assert all(f"{v!r}: " in err for v in ("clip", "other", "third")) and err.strip().endswith("rename all but one of each")
+    assert f"'clip': {tmp_path / 'a' / 'clip.mp4'}, {tmp_path / 'b' / 'clip.avi'} and {tmp_path / 'b' / 'clip.mp4'}" \
+        in err, err
 
 
 def test_a_glob_of_a_folder_extracts_its_videos_and_skips_the_other_files(tmp_path, capsys, videos):
