@@ -226,10 +226,11 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_caption(args: argparse.Namespace) -> int:
-    from .predict import caption_videos, default_checkpoint
+    from .predict import caption_videos, default_checkpoint, refuse_model_files
 
     args.progress = {}  # (an interrupted run's line counts the videos captioned: `interrupted_command`)
     settings = decoding(args)  # (a bad --beam is said before a missing model is looked for)
+    refuse_model_files(args.videos)
     return caption_videos(args.videos, args.checkpoint or default_checkpoint(), settings, args.tags, args.json,
                           args.device, args.weights_dir, args.precision, args.progress)
 

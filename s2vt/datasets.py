@@ -477,6 +477,11 @@ def cut_last_line(path: str | os.PathLike, data: bytes) -> bytes:
     last = data[start:]
     if not last.strip():  # (no last line, or the file ends with its newline)
         return data
+    first = next(iter(data.splitlines()), b"")
+    try:  # (a first line that is no text either: no text file, the reader's one line, not a warning first; trial 88)
+        first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data
     try:
         json.loads(last.decode("utf-8-sig" if start == 0 else "utf-8"))
         return data

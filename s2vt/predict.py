@@ -801,6 +801,14 @@ def format_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def refuse_model_files(videos: list[str]) -> None:
+    """UserError for a checkpoint named among caption.py's videos (`caption.py best.pt clip.mp4`): it was skipped
+    as no video, and the default model answered, unsaid (trial 88)."""
+    if model := next((v for v in videos if os.path.splitext(v)[1].lower() in (".pt", ".pth") and os.path.isfile(v)),
+                     None):
+        raise UserError(f"{model} is a model file, not a video: pass it as --checkpoint {shell_quote(model)}")
+
+
 # where `caption.py` finds its model when --checkpoint is not given (relative to the working folder)
 CHECKPOINT_ENV = "S2VT_CHECKPOINT"
 DEFAULT_CHECKPOINT = os.path.join("checkpoints", "s2vt.pt")

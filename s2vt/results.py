@@ -11,7 +11,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from .errors import UserError, counted
+from .errors import UserError, counted, shell_quote
 from .fileio import ObjectError, OutputError, json_error, json_problem, not_a_file, parse_json
 from .formats import msrvtt_items
 from .manifest import (SPLITS, ManifestError, dash_refusal, is_manifest, read_manifest, valid_video_id,
@@ -81,6 +81,9 @@ def _zip_member(path: Path, data: bytes) -> tuple[str, bytes]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = [i.filename for i in z.infolist() if not i.is_dir()]
+            if any(n.endswith("/data.pkl") for n in names):  # (torch.save's zip: a checkpoint, not answers; trial 88)
+                raise ResultsError(f"{path}: a PyTorch checkpoint, not predictions: s2vt evaluate --checkpoint "
+                                   f"{shell_quote(os.fspath(path))} ... writes its predictions")
             if len(names) != 1 or not names[0].lower().endswith(".json"):
                 held = ", ".join(names[:3]) + (f", ... ({len(names)})" if len(names) > 3 else "") or "nothing"
                 raise ResultsError(f"{path}: a zip holding {held}; expected a zip holding one .json results "

@@ -84,6 +84,17 @@ def test_caption_bad_inputs(trained, broken, tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and message in err
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    # a checkpoint named among the videos: it was skipped as no video and the default model answered (trial 88)
+    for given in ([ckpt, good], [ckpt, good, "--checkpoint", ckpt]):
+        code = main(["caption", *given])
+        assert (code, capsys.readouterr().err) == (2, f"error: {ckpt} is a model file, not a video: pass it as "
+                                                      f"--checkpoint {ckpt}\n")
+    # and given to export or score as predictions
+    for words in (["export", ckpt, "--format", "msrvtt", "--out", str(tmp_path / "a.zip")],
+                  ["score", str(trained / "manifest.jsonl"), ckpt]):
+        assert main(words) == 2
+        assert capsys.readouterr().err == (f"error: {ckpt}: a PyTorch checkpoint, not predictions: s2vt evaluate "
+                                           f"--checkpoint {ckpt} ... writes its predictions\n")
 
 
 def test_evaluate_and_export(trained, tmp_path):

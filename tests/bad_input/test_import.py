@@ -1085,6 +1085,11 @@ def test_a_file_that_is_not_lic2022_json_lines_says_what_it_is(tmp_path, capsys)
         assert code == 0, err
         assert [e["text"]["title"] for e in read_manifest(tmp_path / "odd" / "m.jsonl")] == [f"a{odd}b"] * 2
         shutil.rmtree(tmp_path / "odd")
+    # a binary file (a YouTube-8M shard): its first line refused, no "last line cut short" warning before (trial 88)
+    shard = tmp_path / "train0000.tfrecord"
+    shard.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00\x8d\xff\x00\x01" + bytes(range(256)) * 4)
+    code, err = s2vt(capsys, "import", "lic2022", shard, "--out", tmp_path / "m.jsonl")
+    assert code == 2 and len(err) == 1 and "not valid UTF-8" in err[0], err
     lines.write_text('{"@id": ""}\n')  # (there, but empty: said as before)
     code, err = s2vt(capsys, "import", "lic2022", lines, "--out", tmp_path / "m.jsonl")
     assert (code, err) == (2, [f"error: {lines}:1: '@id' must be digits, not ''"])
