@@ -276,6 +276,8 @@ def prepare(args: argparse.Namespace):
         cfg = dataclasses.replace(cfg, precision={m: held.get(m, "auto") for m in cfg.modalities})
     store.check_logs()  # (and a log that cannot be appended to: found at a video, after its features)
     refuse_blocked_folders(store, cfg.modalities)  # (and a modality's folder that is none)
+    if said := store.unrelated([vid for vid, _ in items], cfg.modalities):  # (another dataset's store?)
+        print(said, file=sys.stderr)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         extractor = Extractor(cfg)

@@ -1038,6 +1038,8 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     store.check_meta(meta, "--features")
     store.check_logs("--features")  # (another program's sources.jsonl: appended to, silently, where extract refuses)
     refuse_replacing(plan, modality, store, source, predict_only)
+    if said := store.unrelated([entry["video_id"] for entry, _ in plan], [modality]):  # (another dataset's store?)
+        print(said, file=sys.stderr)
     # (now, not at the first file: meta.json, written before it, would list a modality the store cannot hold)
     folder = store.root / modality
     if os.path.lexists(folder) and not folder.is_dir():

@@ -32,7 +32,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import CONTROL_CHARS, SettingError, UserError
+from .errors import CONTROL_CHARS, SettingError, UserError, counted
 from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, atomic_write_json, dangling_link, is_link_loop,
                      json_error, json_kind, make_dirs, output_error, parse_json, refuse_broken_link, refuse_special,
                      special_file)
@@ -862,6 +862,23 @@ class FeatureStore:
                 atomic_write_json(self.meta_path, merged)
         self._dims = None
         return not old
+
+    def unrelated(self, ids: list[str], modalities, these: str | None = None) -> str | None:
+        """A warning line when this store holds features of other modalities alone (none of `modalities`) and of
+        none of the videos `ids`: most likely another dataset's store named by mistake. Added to it, meta.json lists
+        the new modalities beside the old, and training on the old manifest asked for features its videos lack,
+        with nothing said at the import (trial 88). None otherwise (a new store; a modality added to the same
+        videos; more videos of the same modalities). `these`: how the line names `ids` (default: "none of these N
+        videos")."""
+        modalities = list(modalities)
+        held = [m for m in self.modalities() if self.has_files(m)]
+        if not held or set(modalities) & set(held) or any(self.has(m, v) for m in held for v in ids):
+            return None
+        these = these or f"none of these {counted(len(ids), 'video')}"
+        return (f"warning: {self.root} holds {', '.join(held)} features of other videos, {these}: "
+                f"{', '.join(modalities)} {'is' if len(modalities) == 1 else 'are'} "
+                "added beside them, and training on the store then reads every modality its meta.json lists (pass "
+                "--modalities to choose): is it another dataset's store?")
 
     def has_files(self, modality: str) -> bool:
         """Whether `modality` holds any feature file."""

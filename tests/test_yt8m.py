@@ -327,6 +327,21 @@ def test_a_second_import_into_one_store_keeps_the_features_it_holds(tmp_path, ca
         import_yt8m([str(frame_level)], tmp_path / "f.jsonl", store)
 
 
+def test_an_import_into_another_datasets_store_is_warned_of(tmp_path, capsys):
+    """A YouTube-8M import whose --features named an MLDS store (other modalities, other videos) added rgb and audio
+    to it unsaid, and training on the MLDS manifest then asked for them (trial 88)."""
+    store = FeatureStore(tmp_path / "store")
+    store.write("cnn", "clip0", np.ones((2, 8), np.float32))
+    assert store.unrelated(["clip0"], ["rgb"]) is None and store.unrelated(["v0"], ["cnn"]) is None
+    import_yt8m([str(shard_of(tmp_path, "test0000.tfrecord", 2))], tmp_path / "t.jsonl", store.root)
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"warning: {store.root} holds cnn features of other videos, not the first of these: rgb, audio are added "
+        "beside them, and training on the store then reads every modality its meta.json lists (pass --modalities "
+        "to choose): is it another dataset's store?")
+    import_yt8m([str(shard_of(tmp_path, "test0001.tfrecord", 2, start=5))], tmp_path / "t2.jsonl", store.root)
+    assert "another dataset" not in capsys.readouterr().err  # (more videos of the modalities it holds)
+
+
 def test_copied_shard_repeats_counted_in_one_line_per_file(tmp_path, capsys):
     a = shard_of(tmp_path, "train0000.tfrecord", 5)
     (tmp_path / "copy").mkdir()
