@@ -161,8 +161,9 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
         first = seen.setdefault(vid, path)
         if first is path:
             unique.append((vid, path))
-        elif os.path.realpath(first) != os.path.realpath(path):  # (one video named twice: once)
-            clashes.append((vid, first, path))
+        elif os.path.realpath(first) != os.path.realpath(path) and not any(
+                v == vid and os.path.realpath(p) == os.path.realpath(path) for v, _, p in clashes):
+            clashes.append((vid, first, path))  # (one video named twice, or a folder given twice: once; trial 89)
     if clashes:  # (every pair at once; trial 86)
         raise ManifestError(duplicate_ids(clashes))
     return unique

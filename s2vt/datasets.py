@@ -650,6 +650,8 @@ def link_lic2022_features(entries: list[dict], features: str, out: str) -> list[
             "backbones": {"tsn": "precomputed"}}
     store.check_meta(meta, "--out")  # (a store whose meta.json says otherwise: refused before a link is made)
     store.check_logs("--out")  # (and one whose logs are another program's, as extract refuses it)
+    if said := store.unrelated(list(files), ["tsn"]):  # (another dataset's store? trial 89)
+        print(said, file=sys.stderr)
     tsn = make_dirs(store.root / "tsn")
     for e in entries:
         if (src := files.get(e["video_id"])) is None:

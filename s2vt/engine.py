@@ -746,9 +746,12 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     groups = kinds(labels.names)
     # settings about the video that a text-only model has no use for: said, not silent; after a --resume's
     # checks (one that refuses them as another model's said them ignored first)
+    # (a --resume of a last.pt trained guided before it was ignored keeps its model: not said ignored; trial 89)
+    resumed_guided = last is not None and (last.get("config") or {}).get("text_fusion") == "guided"
     unused_video = [] if modalities else (
         (["warning: --text-fusion guided is ignored: a text-only model (no --features) has no video steps for the "
-          "text to attend over, so its text vector is classified alone"] if cfg.model.text_fusion == "guided" else [])
+          "text to attend over, so its text vector is classified alone"]
+         if cfg.model.text_fusion == "guided" and not resumed_guided else [])
         + ([f"warning: --tag-head {cfg.model.tag_head} pools video steps, and a text-only model (no --features) has "
             "none: only its classifier runs, on the text vector"] if cfg.model.tag_head in ("nextvlad", "attention")
            else [])
@@ -758,8 +761,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     # (said ignored, so ignored: it took the recipe of a head over fused steps and made a query layer, which moved
     # the seeded start: another result; trial 83. Not for a --resume of a last.pt trained so before: its weights
     # are that model's; trial 87)
-    if not modalities and cfg.model.text_fusion == "guided" and (last is None or (last.get("config") or {}).get(
-            "text_fusion") != "guided"):
+    if not modalities and cfg.model.text_fusion == "guided" and not resumed_guided:
         cfg = options.replace(cfg, text_fusion="late")
     # (before the recipe's, and not a --resume's kept from last.pt: a warning only for the user's own)
     given_dropout = cfg.model.feature_dropout if cfg.given is None or "feature_dropout" in cfg.given else None

@@ -801,11 +801,27 @@ def format_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def is_model_file(path: str) -> bool:
+    """Whether `path` is a file torch.save wrote: a zip holding `*/data.pkl`, or a pickle (its protocol byte first)."""
+    import zipfile
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+        if head[:1] == b"\x80":
+            return True
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("/data.pkl") for n in z.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+
+
 def refuse_model_files(videos: list[str]) -> None:
     """UserError for a checkpoint named among caption.py's videos (`caption.py best.pt clip.mp4`): it was skipped
-    as no video, and the default model answered, unsaid (trial 88)."""
-    if model := next((v for v in videos if os.path.splitext(v)[1].lower() in (".pt", ".pth") and os.path.isfile(v)),
-                     None):
+    as no video, and the default model answered, unsaid (trial 88). Told by its content: a video named clip.pt is
+    captioned (trial 89)."""
+    if model := next((v for v in videos if os.path.splitext(v)[1].lower() in (".pt", ".pth") and os.path.isfile(v)
+                      and is_model_file(v)), None):
         raise UserError(f"{model} is a model file, not a video: pass it as --checkpoint {shell_quote(model)}")
 
 

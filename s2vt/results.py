@@ -82,8 +82,8 @@ def _zip_member(path: Path, data: bytes) -> tuple[str, bytes]:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = [i.filename for i in z.infolist() if not i.is_dir()]
             if any(n.endswith("/data.pkl") for n in names):  # (torch.save's zip: a checkpoint, not answers; trial 88)
-                raise ResultsError(f"{path}: a PyTorch checkpoint, not predictions: s2vt evaluate --checkpoint "
-                                   f"{shell_quote(os.fspath(path))} ... writes its predictions")
+                raise ResultsError(f"{path}: a PyTorch checkpoint (a model), not a results file: s2vt evaluate "
+                                   f"--checkpoint {shell_quote(os.fspath(path))} ... writes its predictions")
             if len(names) != 1 or not names[0].lower().endswith(".json"):
                 held = ", ".join(names[:3]) + (f", ... ({len(names)})" if len(names) > 3 else "") or "nothing"
                 raise ResultsError(f"{path}: a zip holding {held}; expected a zip holding one .json results "

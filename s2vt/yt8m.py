@@ -494,7 +494,7 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
     skipped, failed_files, empty_files, held = collections.Counter(), [], [], []
     for vid, sp, tags, kind, feats in _videos(shards, splits, vocab, skipped, failed_files, empty_files=empty_files):
         if not entries and not held:  # (before the ids: a store of the other level is refused as such; trial 85)
-            if said := store.unrelated([vid], feats, "not the first of these"):  # (another dataset's store?)
+            if said := store.unrelated([vid], feats, "not this import's first video"):  # (another dataset's store?)
                 print(said, file=sys.stderr)
             store.init_meta({"source": "YouTube-8M precomputed features (2018 release), "
                                        f"{kind}-level, imported by `s2vt import yt8m`",

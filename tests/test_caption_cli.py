@@ -89,12 +89,16 @@ def test_caption_bad_inputs(trained, broken, tmp_path, capsys):
         code = main(["caption", *given])
         assert (code, capsys.readouterr().err) == (2, f"error: {ckpt} is a model file, not a video: pass it as "
                                                       f"--checkpoint {ckpt}\n")
+    # a video that is named .pt is captioned: told by its content, not its name (trial 89)
+    shutil.copy(good, tmp_path / "clip.pt")
+    assert main(["caption", str(tmp_path / "clip.pt"), "--checkpoint", ckpt]) == 0
+    assert str(tmp_path / "clip.pt") in capsys.readouterr().out
     # and given to export or score as predictions
     for words in (["export", ckpt, "--format", "msrvtt", "--out", str(tmp_path / "a.zip")],
                   ["score", str(trained / "manifest.jsonl"), ckpt]):
         assert main(words) == 2
-        assert capsys.readouterr().err == (f"error: {ckpt}: a PyTorch checkpoint, not predictions: s2vt evaluate "
-                                           f"--checkpoint {ckpt} ... writes its predictions\n")
+        assert capsys.readouterr().err == (f"error: {ckpt}: a PyTorch checkpoint (a model), not a results file: "
+                                           f"s2vt evaluate --checkpoint {ckpt} ... writes its predictions\n")
 
 
 def test_evaluate_and_export(trained, tmp_path):

@@ -335,9 +335,9 @@ def test_an_import_into_another_datasets_store_is_warned_of(tmp_path, capsys):
     assert store.unrelated(["clip0"], ["rgb"]) is None and store.unrelated(["v0"], ["cnn"]) is None
     import_yt8m([str(shard_of(tmp_path, "test0000.tfrecord", 2))], tmp_path / "t.jsonl", store.root)
     assert capsys.readouterr().err.splitlines()[0] == (
-        f"warning: {store.root} holds cnn features of other videos, not the first of these: rgb, audio are added "
-        "beside them, and training on the store then reads every modality its meta.json lists (pass --modalities "
-        "to choose): is it another dataset's store?")
+        f"warning: {store.root} holds cnn features of other videos, not this import's first video: rgb, audio are "
+        "added beside them, and training on the store then reads every modality its meta.json lists (pass "
+        "--modalities to choose): is it another dataset's store?")
     import_yt8m([str(shard_of(tmp_path, "test0001.tfrecord", 2, start=5))], tmp_path / "t2.jsonl", store.root)
     assert "another dataset" not in capsys.readouterr().err  # (more videos of the modalities it holds)
 

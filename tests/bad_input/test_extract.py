@@ -575,6 +575,10 @@ def test_two_videos_of_one_id_are_one_line(tmp_path, capsys, videos):
     assert all(f"{v!r}: " in err for v in ("clip", "other", "third")) and err.strip().endswith("rename all but one of each")
     assert f"'clip': {tmp_path / 'a' / 'clip.mp4'}, {tmp_path / 'b' / 'clip.avi'} and {tmp_path / 'b' / 'clip.mp4'}" \
         in err, err
+    # a folder given twice: its clash once, in the one pair's words (trial 89: the second file named twice)
+    rc, err = extract(capsys, tmp_path / "b", tmp_path / "b", "--out", tmp_path / "s", *VGGISH)
+    assert (rc, err.strip()) == (2, f"error: duplicate video id 'clip': {tmp_path / 'b' / 'clip.avi'} and "
+                                    f"{tmp_path / 'b' / 'clip.mp4'} (rename one)"), err
 
 
 def test_a_glob_of_a_folder_extracts_its_videos_and_skips_the_other_files(tmp_path, capsys, videos):
