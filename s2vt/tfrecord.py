@@ -23,6 +23,7 @@ import google_crc32c
 import numpy as np
 
 from .errors import UserError
+from .fileio import compressed
 
 Value = Union[list, np.ndarray]
 _HEADER = struct.Struct("<QI")
@@ -77,8 +78,8 @@ def read_records(path: str | os.PathLike, keep_going: bool = False) -> Iterator[
             if masked_crc32c(header[:8]) != length_crc:
                 what = "not a TFRecord file" if offset == 0 else "corrupt record"
                 # (what it is instead, where that is plain: a shard gzip-compressed, the vocabulary; trial 80)
-                hint = "" if offset else "; gzip-compressed: decompress it first (gunzip)" \
-                    if header.startswith(b"\x1f\x8b") else "; a vocabulary CSV goes in --vocabulary" \
+                packed = compressed(header)  # (fileio's rule: gzip's "decompress it first (gunzip)", and the others)
+                hint = "" if offset else f"; {packed}" if packed else "; a vocabulary CSV goes in --vocabulary" \
                     if path.lower().endswith(".csv") else ""
                 raise TFRecordError(f"{path}: {what} (bad length checksum at byte {offset}){hint}")
             # checked before reading, so a damaged length never asks for more memory than the file holds

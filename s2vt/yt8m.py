@@ -163,9 +163,8 @@ def refuse_not_a_shard(path: str | os.PathLike) -> None:
     except OSError:
         return
     if head and not starts_as_tfrecord(head):  # (an empty file: the import's "empty" line says it)
-        hint = ("gzip-compressed: decompress it first (gunzip)" if head.startswith(b"\x1f\x8b") else
-                "a vocabulary CSV goes in --vocabulary" if Path(path).suffix.lower() == ".csv" else
-                "YouTube-8M's shards are train*.tfrecord, validate*.tfrecord, test*.tfrecord")
+        hint = compressed(head) or ("a vocabulary CSV goes in --vocabulary" if Path(path).suffix.lower() == ".csv" else
+                                    "YouTube-8M's shards are train*.tfrecord, validate*.tfrecord, test*.tfrecord")
         raise DatasetError(f"{path}: not a TFRecord file ({hint})")
 
 
