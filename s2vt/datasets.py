@@ -533,7 +533,8 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
         # trial 56)
         partial = BadRows(path, "video", "imported without some labels")
         labelless = BadRows(path, "video", "left out")
-        cut = set(surrogate_lines(data))  # (its lines whose U+FFFD stands for a lone surrogate, not the record's own)
+        # its lines whose U+FFFD stands for a lone surrogate, not the record's own, as `json_lines` names them
+        cut = {f"{path}:{n}: " for n in surrogate_lines(data)}
         for where, obj in json_lines(path, DatasetError, data, lenient=True):  # (web text: U+FFFD for a lone surrogate)
             if not isinstance(obj, dict):
                 raise DatasetError(f"{where}not a JSON object (each line holds one video's object)")
@@ -546,7 +547,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
                 raise DatasetError(f"{where}duplicate @id {vid} (first at {seen[vid]})")
             seen[vid] = where.rstrip(": ")
             try:
-                line_cut = int(where.rstrip(": ").rsplit(":", 1)[1]) in cut if cut else False
+                line_cut = where in cut
                 tags = lic2022_tags(obj, line_cut)
                 left_out = lic2022_left_out(obj, line_cut)
             except CategoryError as e:

@@ -237,6 +237,11 @@ def compressed(data: bytes) -> str | None:
     return None
 
 
+def torch_saved(names: list[str]) -> bool:
+    """Whether a zip holding the members `names` is one torch.save wrote (a model file, not a video or answers)."""
+    return any(n.endswith("/data.pkl") for n in names)
+
+
 def json_problem(data: bytes, error: ValueError, expected: str) -> str:
     """What is wrong with a user's file that does not parse as one JSON document, for the line after
     its name: JSON lines (a value a line) said as such, with what was `expected`; else 'not valid

@@ -18,7 +18,7 @@ from .errors import UserError, counted, invoked_as, shell_quote
 from .fileio import (TRAIN_LOCK, OutputError, atomic_write_all, busy_line, check_writable, folder_path, json_bytes,
                      make_dirs, refuse_empty_paths, refuse_existing, refuse_linked_defaults, lock_path, locked,
                      refuse_long_names, refuse_special_outputs, refuse_checkpoints, removed_if_failed, RUN_OUTPUTS,
-                     training_run, writing_elsewhere, written_file)
+                     torch_saved, training_run, writing_elsewhere, written_file)
 from .manifest import json_start, manifest_row  # (what tells a manifest by its content: extract's too)
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, no_store_here, one_line, printable, store_not_found
@@ -811,7 +811,7 @@ def is_model_file(path: str) -> bool:
         if head[:1] == b"\x80":
             return True
         with zipfile.ZipFile(path) as z:
-            return any(n.endswith("/data.pkl") for n in z.namelist())
+            return torch_saved(z.namelist())
     except (OSError, zipfile.BadZipFile, ValueError):
         return False
 

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import UserError, counted, shell_quote
-from .fileio import ObjectError, OutputError, json_error, json_problem, not_a_file, parse_json
+from .fileio import ObjectError, OutputError, json_error, json_problem, not_a_file, parse_json, torch_saved
 from .formats import msrvtt_items
 from .manifest import (SPLITS, ManifestError, dash_refusal, is_manifest, read_manifest, valid_video_id,
                        video_id_problem)
@@ -81,7 +81,7 @@ def _zip_member(path: Path, data: bytes) -> tuple[str, bytes]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = [i.filename for i in z.infolist() if not i.is_dir()]
-            if any(n.endswith("/data.pkl") for n in names):  # (torch.save's zip: a checkpoint, not answers; trial 88)
+            if torch_saved(names):  # (torch.save's zip: a checkpoint, not answers; trial 88)
                 raise ResultsError(f"{path}: a PyTorch checkpoint (a model), not a results file: s2vt evaluate "
                                    f"--checkpoint {shell_quote(os.fspath(path))} ... writes its predictions")
             if len(names) != 1 or not names[0].lower().endswith(".json"):

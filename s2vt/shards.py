@@ -209,8 +209,9 @@ def shuffled(items, size: int, rng: random.Random):
     yield from buf
 
 
-# whether torch's advice on the worker count was let through once in this process (`ShardStream.batches`)
-WORKERS_SAID: set[bool] = set()
+# torch's ~400-character advice on more workers than cores, let through once a process (`ShardStream.batches`)
+WORKER_ADVICE = "This DataLoader will create"
+worker_advice_said = False
 
 
 def say_skipped(said: set, path: str, n: int, e: SkipRecord, misses: LabelMisses, speaks: bool) -> None:
@@ -371,16 +372,18 @@ class ShardStream(IterableDataset):
         none twice (DDP's Join, for a stream). DataError when no rank has any, or (on every rank, before the
         step) when a batch holds a validation video: the statistics' sample saw the first training records
         only, the stream sees them all (a set look-up per record: no pass over the shards of its own)."""
+        global worker_advice_said
         if self.first_epoch is None:  # (before the workers start: they get it with their copy)
             self.first_epoch = self.epoch
         with interrupts_held(), warnings.catch_warnings():  # (a Ctrl-C while the workers fork: held, not lost in
             # a fork hook; torch's ~400-character advice on more workers than cores, once a run, not once an epoch)
-            if WORKERS_SAID:
-                warnings.filterwarnings("ignore", message="This DataLoader will create")
+            said, worker_advice_said = worker_advice_said, True
+            if said:  # (the constructor says it, then the iterator: heard from the first constructor only)
+                warnings.filterwarnings("ignore", message=WORKER_ADVICE)
             loader = DataLoader(self, batch_size=self.batch_size, collate_fn=collate, num_workers=self.workers,
                                 worker_init_fn=worker_ignores_interrupts if self.workers else None)
-            WORKERS_SAID.add(True)  # (the constructor says it; the iterator would say it again)
-            warnings.filterwarnings("ignore", message="This DataLoader will create")
+            if not said:
+                warnings.filterwarnings("ignore", message=WORKER_ADVICE)
             it = iter(loader)
             if self.workers:
                 LIVE_LOADERS.add(it)

@@ -740,8 +740,8 @@ class FeatureStore:
         if dtype != "float16" or array.size == 0:
             return array.astype(np.float16) if dtype == "float16" else array
         size = np.abs(array)
-        nonzero = np.count_nonzero(size)
-        if size.max() < FP16_MAX and np.count_nonzero(size < FP16_TINY) - (size.size - nonzero) <= nonzero // 2:
+        tiny = np.count_nonzero((size > 0) & (size < FP16_TINY))
+        if size.max() < FP16_MAX and tiny <= np.count_nonzero(size) // 2:
             array = array.astype(np.float16)
         return array
 

@@ -103,7 +103,7 @@ def test_torchs_advice_on_the_worker_count_comes_once_a_run(tmp_path, monkeypatc
 
     from s2vt import shards as shards_module
 
-    monkeypatch.setattr(shards_module, "WORKERS_SAID", set())
+    monkeypatch.setattr(shards_module, "worker_advice_said", False)
     monkeypatch.setattr(DataLoader, "check_worker_number_rationality",  # (as on a machine of fewer cores)
                         lambda self: warnings.warn("This DataLoader will create 2 worker processes in total. ..."))
     ds = ShardStream(shards(tmp_path, "train", [3, 2]), ["rgb"], LABELS, None, None, batch_size=4, buffer=8, seed=0,
