@@ -228,12 +228,15 @@ COMPRESSED = ((b"\x1f\x8b", "gzip", "gunzip"), (b"BZh", "bzip2", "bunzip2"), (b"
 
 
 def compressed(data: bytes) -> str | None:
-    """'gzip-compressed: decompress it first (gunzip)' for a file a compressor wrote (by its magic number), else
-    None: such a text file was warned of as a last line cut short, then refused as not UTF-8 at line 1, never
-    named for what it is (trial 83)."""
+    """'gzip-compressed: decompress it first (gunzip)' for a file a compressor wrote (by its magic number), or a
+    tar archive, else None: such a text file was warned of as a last line cut short, then refused as not UTF-8 at
+    line 1, never named for what it is (trial 83)."""
     for magic, name, tool in COMPRESSED:
         if data.startswith(magic) and (name != "bzip2" or data[3:4].isdigit()):  # ("BZh" then the block size)
             return f"{name}-compressed: decompress it first ({tool})"
+    if data[257:262] == b"ustar":  # (a tar of a text file is UTF-8 up to its NULs: warned of as a last line cut
+        # short, then refused at line 1 as not JSON; trial 89)
+        return "a tar archive: extract the file from it first (tar xf)"
     return None
 
 

@@ -363,6 +363,16 @@ def test_a_compressed_file_is_named_for_what_it_is(tmp_path, capsys):
     for given in (manifest, refs):
         assert main(["score", str(given), str(preds)]) == 2
         assert capsys.readouterr().err == f"error: {given}: gzip-compressed: decompress it first (gunzip)\n"
+    # a tar of the file: UTF-8 up to its NUL padding, warned of as a last line cut short (trial 89)
+    import io
+    import tarfile
+    with tarfile.open(tmp_path / "a.tar", "w") as tar:
+        info = tarfile.TarInfo("train.json")
+        info.size = len(lines.encode())
+        tar.addfile(info, io.BytesIO(lines.encode()))
+    assert main(["import", "lic2022", str(tmp_path / "a.tar"), "--out", str(tmp_path / "o" / "m.jsonl")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'a.tar'}: a tar archive: extract the file from it first " \
+                                      "(tar xf)\n"
     assert not (tmp_path / "o").exists()
     # a caption file and a vocabulary, read by other paths (trial 85: "not UTF-8: byte 0x8b", "a binary file")
     (tmp_path / "feat").mkdir()
