@@ -140,7 +140,7 @@ def kept_by_train(out: str, started: float, argv: list[str] | None = None) -> st
         return (f"{best} saved{at}, but not last.pt (stopped between the two): the run cannot be resumed; "
                 f"{best} is usable as it is, or rerun the same command with --overwrite to train again")
     if not last.is_file():
-        return "no epoch finished, nothing saved"
+        return "no epoch finished, nothing saved: rerun the same command to start again"
     if not new_last:  # (an earlier run's, kept as it was: --overwrite replaces on save)
         return f"no epoch finished; {out} holds the earlier run, as it was"
     again = resume_command(argv)

@@ -307,6 +307,20 @@ def resumed_world(last: dict, world: int) -> str | None:
             f"{processes(was)} (torchrun --nproc_per_node={was}) to continue it exactly")
 
 
+def resumed_workers(cfg: TrainConfig, was: dict) -> tuple[TrainConfig, str | None]:
+    """A --resume of a run streamed from shards, and the warning line where it cannot go on as the run would have:
+    the shards are shared out among the DataLoader workers, whose batches interleave, so the records' order follows
+    --workers. Not given, it is last.pt's (`was`, its settings); given otherwise, said (a plain --resume of a
+    --workers 2 run read them on 0 and trained another model, unsaid; trial 90)."""
+    then = was.get("workers")
+    if then is None or then == cfg.workers:
+        return cfg, None
+    if cfg.given is not None and "workers" not in cfg.given:
+        return options.replace(cfg, workers=then), None
+    return cfg, (f"warning: --resume: the run read its shards with --workers {then}, this one with {cfg.workers}: "
+                 f"the records' order differs from here on; pass --workers {then} to continue it exactly")
+
+
 def read_last(path: Path, device) -> dict:
     """A --resume's last.pt; a damaged one's refusal says what is left to do (it said only "cut short or corrupt";
     trial 78)."""
@@ -715,6 +729,10 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         was = last.get("settings", {})
         cfg = ddp.agreed(lambda: recorded_epochs(resumed_settings(cfg, was), last, last_path))
     streaming = shards.is_shards(cfg.features)  # training records streamed from TFRecord shards
+    if last is not None and streaming:
+        cfg, moved = resumed_workers(cfg, last.get("settings", {}))
+        if moved:
+            log(moved)
     held = (last.get("config") or {}).get("modalities") if last is not None else None
     if held and cfg.modalities is None and not streaming:
         # (the model's modalities, not the store's: a --resume on another dataset's store was told to extract that
@@ -1140,6 +1158,10 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
             + (f" (best epoch {best['epoch']})" if "epoch" in best else "")
             + (f": {lacks}: {steps}" if steps
                else f": nothing to train ({more} to train on, --overwrite to start over)"))
+        if steps and run.ddp.main and (stray := stray_results(out)):  # (as a resume that trains says it: evaluate's
+            # predictions of the stopped run's best.pt stayed beside the finished one, unsaid; trial 90)
+            log(f"warning: --resume finishes the run in {out}, and best.pt changes: the other files there were made "
+                f"before (results of the model it replaces?): {stray}")
         # (last.pt still held its --epochs: a later --resume would train on past it; before the last steps, so that
         # one stopped during them resumes as an ended run, and the interrupted line knows it; review)
         if ended and run.ddp.main:

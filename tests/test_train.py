@@ -855,7 +855,8 @@ def test_resume_command_is_the_command_with_resume_and_without_overwrite(monkeyp
 def test_only_rank_0_says_interrupted(tmp_path):
     from s2vt.cli import interrupted_line
 
-    assert interrupted_line(str(tmp_path / "new"), 0.0, 0) == "interrupted: no epoch finished, nothing saved"
+    assert interrupted_line(str(tmp_path / "new"), 0.0, 0) == \
+        "interrupted: no epoch finished, nothing saved: rerun the same command to start again"
     assert interrupted_line(str(tmp_path / "new"), 0.0, 1) is None  # torchrun's other ranks stay quiet
     assert interrupted_line(str(tmp_path / "new"), 0.0, 3) is None
 
@@ -863,7 +864,8 @@ def test_only_rank_0_says_interrupted(tmp_path):
 def test_kept_by_train_before_any_epoch(tmp_path):
     from s2vt.cli import kept_by_train
 
-    assert kept_by_train(str(tmp_path / "new"), 0.0) == "no epoch finished, nothing saved"
+    assert kept_by_train(str(tmp_path / "new"), 0.0) == \
+        "no epoch finished, nothing saved: rerun the same command to start again"
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "last.pt").write_bytes(b"x")
     assert "holds the earlier run" in kept_by_train(str(tmp_path / "old"), time.time() + 60)
@@ -1204,10 +1206,16 @@ def test_a_run_killed_during_the_refit_keeps_its_best_pt_and_resume_refits(tmp_p
     killed_in_the_refit(monkeypatch, TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), **kw))
     before = read_checkpoint(tmp_path / "run" / "best.pt")
     assert "refit" not in before and not list((tmp_path / "run").glob(".*.tmp-*"))  # the train-only best.pt, whole
+    (tmp_path / "run" / "preds_test.json").write_text("{}")  # (evaluate's, of the stopped run's best.pt)
     capsys.readouterr()
     best = train(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), resume=True,
                                 **{**kw, "quiet": False}))
-    said = [x for x in capsys.readouterr().err.splitlines() if x.startswith(str(tmp_path / "run"))]
+    err = capsys.readouterr().err
+    # the other files made from the best.pt the resume replaces are named, as a resume that trains names them
+    # (trial 90)
+    assert (f"warning: --resume finishes the run in {tmp_path / 'run'}, and best.pt changes: the other files there "
+            "were made before (results of the model it replaces?): preds_test.json\n") in err, err
+    said = [x for x in err.splitlines() if x.startswith(str(tmp_path / "run"))]
     assert said[0].startswith(f"{tmp_path / 'run'}: the run already finished at epoch 2 (best epoch ") and said[0].endswith(
         "): all epochs trained; doing the last steps best.pt lacks (stopped while they ran), as the run was: the "
         "refit on train + val"), said
