@@ -230,7 +230,8 @@ def run_caption(args: argparse.Namespace) -> int:
 
     args.progress = {}  # (an interrupted run's line counts the videos captioned: `interrupted_command`)
     settings = decoding(args)  # (a bad --beam is said before a missing model is looked for)
-    refuse_model_files(args.videos)
+    if args.checkpoint is None:  # (given, the model is chosen: a model file in a glob is skipped as a non-video)
+        refuse_model_files(args.videos)
     return caption_videos(args.videos, args.checkpoint or default_checkpoint(), settings, args.tags, args.json,
                           args.device, args.weights_dir, args.precision, args.progress)
 

@@ -817,9 +817,10 @@ def is_model_file(path: str) -> bool:
 
 
 def refuse_model_files(videos: list[str]) -> None:
-    """UserError for a checkpoint named among caption.py's videos (`caption.py best.pt clip.mp4`): it was skipped
-    as no video, and the default model answered, unsaid (trial 88). Told by its content: a video named clip.pt is
-    captioned (trial 89)."""
+    """UserError for a checkpoint named among caption.py's videos without --checkpoint (`caption.py best.pt
+    clip.mp4`): it was skipped as no video, and the default model answered, unsaid (trial 88). Told by its content:
+    a video named clip.pt is captioned (trial 89). With --checkpoint given, the model is the user's choice, and one
+    in a glob (`caption.py --checkpoint best.pt folder/*`) is skipped as any other non-video (trial 91)."""
     if model := next((v for v in videos if os.path.splitext(v)[1].lower() in (".pt", ".pth") and os.path.isfile(v)
                       and is_model_file(v)), None):
         raise UserError(f"{model} is a model file, not a video: pass it as --checkpoint {shell_quote(model)}")

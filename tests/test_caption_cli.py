@@ -85,10 +85,15 @@ def test_caption_bad_inputs(trained, broken, tmp_path, capsys):
         assert code == 2 and message in err
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     # a checkpoint named among the videos: it was skipped as no video and the default model answered (trial 88)
-    for given in ([ckpt, good], [ckpt, good, "--checkpoint", ckpt]):
-        code = main(["caption", *given])
-        assert (code, capsys.readouterr().err) == (2, f"error: {ckpt} is a model file, not a video: pass it as "
-                                                      f"--checkpoint {ckpt}\n")
+    code = main(["caption", ckpt, good])
+    assert (code, capsys.readouterr().err) == (2, f"error: {ckpt} is a model file, not a video: pass it as "
+                                                  f"--checkpoint {ckpt}\n")
+    # with --checkpoint given the model is chosen: one among the videos (a glob's) is skipped as any non-video,
+    # the rest captioned (it stopped the batch; trial 91)
+    code = main(["caption", ckpt, good, "--checkpoint", ckpt])
+    out, err = capsys.readouterr()
+    assert code == 0 and good in out
+    assert err == f"warning: skipped 1 named file that is not a video by its extension ({ckpt})\n"
     # a video that is named .pt is captioned: told by its content, not its name (trial 89)
     shutil.copy(good, tmp_path / "clip.pt")
     assert main(["caption", str(tmp_path / "clip.pt"), "--checkpoint", ckpt]) == 0
