@@ -234,10 +234,22 @@ def compressed(data: bytes) -> str | None:
     for magic, name, tool in COMPRESSED:
         if data.startswith(magic) and (name != "bzip2" or data[3:4].isdigit()):  # ("BZh" then the block size)
             return f"{name}-compressed: decompress it first ({tool})"
-    if data[257:262] == b"ustar":  # (a tar of a text file is UTF-8 up to its NULs: warned of as a last line cut
+    if tar_header(data[:512]):  # (a tar of a text file is UTF-8 up to its NULs: warned of as a last line cut
         # short, then refused at line 1 as not JSON; trial 89)
         return "a tar archive: extract the file from it first (tar xf)"
     return None
+
+
+def tar_header(block: bytes) -> bool:
+    """Whether `block` is a tar member's header: "ustar" at byte 257 and the header's checksum right (text that
+    holds "ustar" there by chance is not one)."""
+    if len(block) < 512 or block[257:262] != b"ustar":
+        return False
+    try:
+        recorded = int(block[148:156].replace(b"\x00", b" ").strip(), 8)
+    except ValueError:
+        return False
+    return recorded == sum(block[:148]) + 8 * ord(" ") + sum(block[156:512])
 
 
 def torch_saved(names: list[str]) -> bool:

@@ -373,6 +373,11 @@ def test_a_compressed_file_is_named_for_what_it_is(tmp_path, capsys):
     assert main(["import", "lic2022", str(tmp_path / "a.tar"), "--out", str(tmp_path / "o" / "m.jsonl")]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path / 'a.tar'}: a tar archive: extract the file from it first " \
                                       "(tar xf)\n"
+    # text holding "ustar" where a tar header has it is no tar: its header checksum tells
+    from s2vt.fileio import compressed
+    start = '{"@id": "1", "title": "'
+    chance = (start + "x" * (257 - len(start)) + 'ustar and more"}\n').encode()
+    assert chance[257:262] == b"ustar" and compressed(chance) is None
     assert not (tmp_path / "o").exists()
     # a caption file and a vocabulary, read by other paths (trial 85: "not UTF-8: byte 0x8b", "a binary file")
     (tmp_path / "feat").mkdir()
