@@ -395,8 +395,9 @@ def _read_frames(path: str | os.PathLike, wanted: np.ndarray, geometry: str, siz
     return decoded[:filled // (w * h * 3)], err
 
 
-# seconds of video a file's duration may promise beyond its stream's last frame, unsaid: an AAC track's encoder
-# padding outlasts the video by a frame or two, and every clip ffmpeg cut from a file with sound got the note (trial 91)
+# seconds of video a file with sound may promise beyond its video stream's last frame, unsaid: an AAC track's encoder
+# padding outlasts the video by a frame or two, and every clip ffmpeg cut from a file with sound got the note (trial
+# 91); without sound, a frame short is damage (trial 92)
 SHORT_UNSAID = 0.1
 
 
@@ -462,7 +463,7 @@ def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
             whose = "ffmpeg guesses from the file's size" if info.size_guess else \
                 f"the file's duration implies ({info.duration:,.1f} s at {info.fps:g} fps" + \
                 (")" if need else ": a stream cut short, or sound that outlasts the video)")
-            if need or info.size_guess or (total - real) / info.fps > SHORT_UNSAID:
+            if need or info.size_guess or not info.has_audio or (total - real) / info.fps > SHORT_UNSAID:
                 notes.append(f"{cut}video stream holds only {real} of the {total} frames {whose}: sampled over "
                              "those")
         if 0 < len(decoded) < len(wanted):

@@ -226,12 +226,11 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_caption(args: argparse.Namespace) -> int:
-    from .predict import caption_videos, default_checkpoint, refuse_model_files
+    from .predict import CHECKPOINT_ENV, caption_videos, default_checkpoint, refuse_model_files
 
     args.progress = {}  # (an interrupted run's line counts the videos captioned: `interrupted_command`)
     settings = decoding(args)  # (a bad --beam is said before a missing model is looked for)
-    if args.checkpoint is None:  # (given, the model is chosen: a model file in a glob is skipped as a non-video)
-        refuse_model_files(args.videos)
+    refuse_model_files(args.videos, chosen=args.checkpoint is not None or CHECKPOINT_ENV in os.environ)
     return caption_videos(args.videos, args.checkpoint or default_checkpoint(), settings, args.tags, args.json,
                           args.device, args.weights_dir, args.precision, args.progress)
 

@@ -313,7 +313,7 @@ def resumed_workers(cfg: TrainConfig, was: dict) -> tuple[TrainConfig, str | Non
     --workers. Not given, it is last.pt's (`was`, its settings); given otherwise, said (a plain --resume of a
     --workers 2 run read them on 0 and trained another model, unsaid; trial 90)."""
     then = was.get("workers")
-    if then is None or then == cfg.workers:
+    if then is None or max(then, 1) == max(cfg.workers, 1):  # (0 workers: the training process reads, as one)
         return cfg, None
     if cfg.given is not None and "workers" not in cfg.given:
         return options.replace(cfg, workers=then), None
@@ -729,10 +729,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         was = last.get("settings", {})
         cfg = ddp.agreed(lambda: recorded_epochs(resumed_settings(cfg, was), last, last_path))
     streaming = shards.is_shards(cfg.features)  # training records streamed from TFRecord shards
+    readers_moved = None  # (said once the run is known to train on: a finished run reads no records)
     if last is not None and streaming:
-        cfg, moved = resumed_workers(cfg, last.get("settings", {}))
-        if moved:
-            log(moved)
+        cfg, readers_moved = resumed_workers(cfg, last.get("settings", {}))
     held = (last.get("config") or {}).get("modalities") if last is not None else None
     if held and cfg.modalities is None and not streaming:
         # (the model's modalities, not the store's: a --resume on another dataset's store was told to extract that
@@ -977,6 +976,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         start_epoch, history, stopper, finished = ddp.agreed(resumable)
         if not finished and (moved := resumed_world(last, ddp.world)):
             log(f"warning: --resume: {last_path} was {moved}")
+        if not finished and readers_moved:
+            log(readers_moved)
 
         def best_kept() -> None:  # (rank 0's: it writes best.pt)
             # (resumed epochs that do not beat last.pt's best would leave the run without any model)

@@ -816,14 +816,18 @@ def is_model_file(path: str) -> bool:
         return False
 
 
-def refuse_model_files(videos: list[str]) -> None:
-    """UserError for a checkpoint named among caption.py's videos without --checkpoint (`caption.py best.pt
-    clip.mp4`): it was skipped as no video, and the default model answered, unsaid (trial 88). Told by its content:
-    a video named clip.pt is captioned (trial 89). With --checkpoint given, the model is the user's choice, and one
-    in a glob (`caption.py --checkpoint best.pt folder/*`) is skipped as any other non-video (trial 91)."""
+def refuse_model_files(videos: list[str], chosen: bool) -> None:
+    """UserError for a checkpoint named among caption.py's videos where no model was `chosen` (--checkpoint or
+    $S2VT_CHECKPOINT; `caption.py best.pt clip.mp4`): it was skipped as no video, and the default model answered,
+    unsaid (trial 88). Told by its content: a video named clip.pt is captioned (trial 89). With a model chosen, one
+    in a glob (`caption.py --checkpoint best.pt folder/*`) is skipped as any other non-video (it stopped the batch;
+    trial 91), and one named alone is said to be a model file (ffmpeg's words said it was no video; trial 92)."""
+    if chosen and len(videos) > 1:
+        return
     if model := next((v for v in videos if os.path.splitext(v)[1].lower() in (".pt", ".pth") and os.path.isfile(v)
                       and is_model_file(v)), None):
-        raise UserError(f"{model} is a model file, not a video: pass it as --checkpoint {shell_quote(model)}")
+        raise UserError(f"{model} is a model file, not a video"
+                        + ("" if chosen else f": pass it as --checkpoint {shell_quote(model)}"))
 
 
 # where `caption.py` finds its model when --checkpoint is not given (relative to the working folder)

@@ -55,7 +55,7 @@ def test_caption_text_and_json(trained):
     assert text.returncode == 0 and text.stdout.startswith(videos[0] + ": ") and "tags: " in text.stdout
 
 
-def test_caption_bad_inputs(trained, broken, tmp_path, capsys):
+def test_caption_bad_inputs(trained, broken, tmp_path, capsys, monkeypatch):
     """caption.py itself once; the other cases through cli.main in this process (caption.py is
     `main(["caption", ...])`), as a fresh interpreter and model each cost most of a minute in all."""
     from s2vt.cli import main
@@ -94,6 +94,12 @@ def test_caption_bad_inputs(trained, broken, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 0 and good in out
     assert err == f"warning: skipped 1 named file that is not a video by its extension ({ckpt})\n"
+    # so does $S2VT_CHECKPOINT (trial 92); a model file named alone is said to be one (not ffmpeg's words)
+    monkeypatch.setenv("S2VT_CHECKPOINT", ckpt)
+    assert main(["caption", ckpt, good]) == 0 and good in capsys.readouterr().out
+    monkeypatch.delenv("S2VT_CHECKPOINT")
+    assert main(["caption", ckpt, "--checkpoint", ckpt]) == 2
+    assert capsys.readouterr().err == f"error: {ckpt} is a model file, not a video\n"
     # a video that is named .pt is captioned: told by its content, not its name (trial 89)
     shutil.copy(good, tmp_path / "clip.pt")
     assert main(["caption", str(tmp_path / "clip.pt"), "--checkpoint", ckpt]) == 0

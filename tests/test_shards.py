@@ -638,19 +638,23 @@ def test_resume_reads_the_shards_with_the_runs_workers(data, tmp_path, capsys):
     --resume of a --workers 2 run read them on 0 and trained another model, unsaid (trial 90). It takes the run's;
     another count given is warned of."""
     root, d = data
-    for run, again, said in (("plain", [], None), ("other", ["--workers", "0"], "warning: --resume: the run read its "
-                             "shards with --workers 1, this one with 0: the records' order differs from here on; "
-                             "pass --workers 1 to continue it exactly")):
+    for run, first, again, said in (
+            ("plain", "2", [], None), ("same", "0", ["--workers", "1"], None),  # (0 or 1: one reader, one order)
+            ("other", "2", ["--workers", "0"], "warning: --resume: the run read its shards with --workers 2, this one "
+             "with 0: the records' order differs from here on; pass --workers 2 to continue it exactly")):
         common = ["train", "--features", f"{d}/train000[0-1].tfrecord", "--val-features",
                   str(d / "validate0000.tfrecord"), "--out", str(tmp_path / run), "--epochs", "2", "--hidden", "32",
                   "--tag-head", "mlp", "--quiet"]
-        assert main([*common, "--workers", "1", "--stop-after", "1"]) == 0
+        assert main([*common, "--workers", first, "--stop-after", "1"]) == 0
         capsys.readouterr()
         assert main([*common, "--resume", *again]) == 0
         err = capsys.readouterr().err.splitlines()
         assert [x for x in err if "--workers" in x] == ([said] if said else []), err
         workers = torch.load(tmp_path / run / "last.pt", weights_only=True)["settings"]["workers"]
-        assert workers == (0 if said else 1)
+        assert workers == {"plain": 2, "same": 1, "other": 0}[run]
+    # a finished run reads no records: nothing to say
+    assert main([*common, "--resume", "--workers", "2"]) == 0
+    assert "--workers" not in capsys.readouterr().err
 
 
 def test_evaluate_on_shards_says_to_import_them_and_that_import_works(data, tmp_path, capsys):
