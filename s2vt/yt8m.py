@@ -107,7 +107,9 @@ def read_vocabulary(path: str | os.PathLike, speaks: bool = True,
         with open(path, encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
             if not {"Index", "Name"} <= set(reader.fieldnames or []):
-                raise DatasetError(f"{path}: not a YouTube-8M vocabulary.csv (needs columns Index, Name)")
+                what = binary_kind(path)  # (a tar of it reads as text up to its NULs: said as what it is)
+                raise DatasetError(f"{path}: not a YouTube-8M vocabulary.csv (needs columns Index, Name)"
+                                   + (f": {what}" if what else ""))
             rows = []
             for row in reader:
                 if row["Index"] is None or row["Name"] is None:  # (a row cut before its Name: the class went
@@ -159,7 +161,7 @@ def refuse_not_a_shard(path: str | os.PathLike) -> None:
         return
     try:
         with open(path, "rb") as f:
-            head = f.read(12)
+            head = f.read(512)  # (a tar member's header, `compressed`; a record's length and CRC are the first 12)
     except OSError:
         return
     if head and not starts_as_tfrecord(head):  # (an empty file: the import's "empty" line says it)

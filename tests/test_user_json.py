@@ -392,4 +392,16 @@ def test_a_compressed_file_is_named_for_what_it_is(tmp_path, capsys):
     vocab.write_bytes(gzip.compress(b"Index,Name\n0,a\n"))
     with pytest.raises(DatasetError, match="not a vocabulary CSV: gzip-compressed: decompress it first"):
         read_vocabulary(vocab)
+    # a tar of the vocabulary or of a shard (trial 92: the columns, a length checksum, said alone)
+    from s2vt.tfrecord import TFRecordError, read_records
+    from .test_yt8m import video, write_shard
+    vocab.write_bytes(b"Index,Name\n0,a\n")
+    write_shard(tmp_path / "train0000.tfrecord", [video("v0", [0])[0]])
+    for name in ("vocabulary.csv", "train0000.tfrecord"):
+        with tarfile.open(tmp_path / f"{name}.tar", "w") as tar:
+            tar.add(tmp_path / name, arcname=name)
+    with pytest.raises(DatasetError, match=r"needs columns Index, Name\): a tar archive: extract the file from it"):
+        read_vocabulary(tmp_path / "vocabulary.csv.tar")
+    with pytest.raises(TFRecordError, match=r"not a TFRecord file \(bad length checksum at byte 0\); a tar archive"):
+        list(read_records(tmp_path / "train0000.tfrecord.tar"))
     assert not (tmp_path / "o").exists()
