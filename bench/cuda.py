@@ -29,6 +29,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common import bench_main  # noqa: E402
+
 from s2vt.store import FeatureStore  # noqa: E402
 from s2vt.manifest import read_manifest  # noqa: E402
 from s2vt.demo import make_dataset  # noqa: E402
@@ -189,4 +191,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    bench_main(main)

@@ -16,7 +16,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import median_time  # noqa: E402
+from common import at_least, bench_main, cpu_name, median_time  # noqa: E402
 
 from s2vt.consensus import CaptionMemory  # noqa: E402
 from s2vt.decode import DecodeConfig, beam_search, decode, map_states  # noqa: E402
@@ -27,11 +27,11 @@ SHAPES = {"resnet152": (40, 2048), "c3d": (8, 4096), "vggish": (15, 128)}
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--videos", type=int, default=64)
-    p.add_argument("--beam", type=int, default=5)
-    p.add_argument("--vocab", type=int, default=10000)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--memory-videos", type=int, default=6513)
+    p.add_argument("--videos", type=at_least(1), default=64)
+    p.add_argument("--beam", type=at_least(1), default=5)
+    p.add_argument("--vocab", type=at_least(8), default=10000)
+    p.add_argument("--repeats", type=at_least(1), default=3)
+    p.add_argument("--memory-videos", type=at_least(1), default=6513)
     args = p.parse_args()
     torch.manual_seed(0)
     model = S2VT(ModelConfig.former({m: d for m, (_, d) in SHAPES.items()}, args.vocab, 20)).eval()
@@ -50,8 +50,10 @@ def main() -> None:
             outs.append(beam_search(model, one, 1, 2, args.beam, 28)[0])
         return outs
 
+    batched()  # warm-up: the first call pays one-off allocations, which biased `--repeats 1`
     b = median_time(batched, args.repeats)[0]
     loop = median_time(per_video, args.repeats)[0]
+    print(cpu_name())
     print(f"{'decoder (' + str(args.videos) + ' videos x beam ' + str(args.beam) + ')':<36}{'seconds (median)':>18}"
           f"{'videos/s':>12}")
     print(f"{'per-video loop of beam_search':<36}{loop:>18.3f}{args.videos / loop:>12.1f}")
@@ -77,4 +79,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    bench_main(main)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import cpu_name, fresh_int8_cache, make_videos, table, timed
+from common import at_least, bench_main, cpu_name, fresh_int8_cache, make_videos, table, timed
 
 from extract.backbones import build_backbone
 from extract.ffmpeg import ffmpeg_cmd, ffmpeg_path
@@ -60,9 +60,9 @@ def ours(extractor: Extractor, videos: list[Path]) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--videos", type=int, default=12)
-    p.add_argument("--seconds", type=float, default=10)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--videos", type=at_least(1), default=12)
+    p.add_argument("--seconds", type=at_least(1, float), default=10)
+    p.add_argument("--repeats", type=at_least(1), default=3)
     p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "s2vt-bench-videos"))
     args = p.parse_args()
     videos = make_videos(Path(args.cache), args.videos, args.seconds)
@@ -131,4 +131,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    bench_main(main)

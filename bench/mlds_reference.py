@@ -27,6 +27,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common import at_least, bench_main  # noqa: E402
+
 from s2vt.errors import UserError  # noqa: E402
 from s2vt.manifest import read_manifest  # noqa: E402
 from s2vt.metrics import caption_scores  # noqa: E402
@@ -75,7 +77,7 @@ def run() -> int:
     p.add_argument("--manifest", required=True)
     p.add_argument("--features", required=True)
     p.add_argument("--modality", default="cnn")
-    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--epochs", type=at_least(1), default=4)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     torch.manual_seed(a.seed)
@@ -136,4 +138,4 @@ def run() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    bench_main(main)

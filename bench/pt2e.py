@@ -7,13 +7,15 @@ Run: python bench/pt2e.py [--frames 40] [--batch 8]
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import warnings
 
 import torch
 import torch.nn.functional as F
-from common import cpu_name, median_time, timed
+from common import at_least, bench_main, cpu_name, median_time, timed
 
 from extract.backbones import build_backbone
+from s2vt.errors import UserError
 
 warnings.filterwarnings("ignore")
 
@@ -34,9 +36,11 @@ def pt2e_int8(fp32, example: torch.Tensor):
 @torch.no_grad()
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--frames", type=int, default=40)
-    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--frames", type=at_least(1), default=40)
+    p.add_argument("--batch", type=at_least(1), default=8)
     args = p.parse_args()
+    if importlib.util.find_spec("torchao") is None:  # asked before minutes of fp32 and int8 runs, not after
+        raise UserError("this bench needs torchao, which s2vt does not depend on: pip install torchao")
     x = torch.randint(0, 256, (args.frames, 3, 224, 224), generator=torch.Generator().manual_seed(0),
                       dtype=torch.uint8)
     fp32 = build_backbone("resnet152", "random", precision="fp32")
@@ -59,4 +63,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    bench_main(main)

@@ -13,7 +13,7 @@ import time
 import warnings
 from pathlib import Path
 
-from common import cpu_name, make_videos, table
+from common import at_least, bench_main, cpu_name, make_videos, numbers_at_least, table
 
 from extract.pipeline import ExtractConfig, Extractor
 
@@ -22,14 +22,14 @@ warnings.filterwarnings("ignore")
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--lengths", default="5,30,120,600")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--lengths", type=numbers_at_least(1), default="5,30,120,600")
+    p.add_argument("--repeats", type=at_least(1), default=3)
     p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "s2vt-bench-videos"))
     args = p.parse_args()
     ex = Extractor(ExtractConfig(weights="random"))
     ex.extract(str(make_videos(Path(args.cache), 1, 5)[0]))  # warm-up
     rows, res = [], {}
-    for secs in (float(s) for s in args.lengths.split(",")):
+    for secs in args.lengths:
         video = str(make_videos(Path(args.cache), 1, secs)[0])
         runs = []
         for _ in range(args.repeats):
@@ -55,4 +55,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    bench_main(main)

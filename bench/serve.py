@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from common import REPO, cpu_name, make_videos, table
+from common import REPO, at_least, bench_main, cpu_name, make_videos, table
 
 from extract.pipeline import ExtractConfig, Extractor
 from s2vt.data import Labels
@@ -86,10 +86,10 @@ def free_port() -> int:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--clients", type=int, default=8)
-    p.add_argument("--requests", type=int, default=50, help="per client")
-    p.add_argument("--videos", type=int, default=8)
-    p.add_argument("--rounds", type=int, default=5, help="alternations of server and in-process measurement")
+    p.add_argument("--clients", type=at_least(1), default=8)
+    p.add_argument("--requests", type=at_least(1), default=50, help="per client")
+    p.add_argument("--videos", type=at_least(1), default=8)
+    p.add_argument("--rounds", type=at_least(1), default=5, help="alternations of server and in-process measurement")
     p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "s2vt-bench-videos"))
     p.add_argument("--write-checkpoint", help=argparse.SUPPRESS)  # (in a child: see below)
     args = p.parse_args()
@@ -175,4 +175,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    bench_main(main)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import cpu_name, table  # noqa: E402
+from common import at_least, bench_main, cpu_name, table  # noqa: E402
 from yt8m_import import video_shards  # noqa: E402
 
 import torch  # noqa: E402
@@ -79,9 +79,9 @@ def samples_per_s(run: Path) -> list[float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=1)
-    p.add_argument("--workers", type=int, default=0, help="train.py --workers for the shard runs")
+    p.add_argument("--epochs", type=at_least(1), default=2)
+    p.add_argument("--repeats", type=at_least(1), default=1)
+    p.add_argument("--workers", type=at_least(0), default=0, help="train.py --workers for the shard runs")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -117,4 +117,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    bench_main(main)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from common import table  # noqa: E402
+from common import bench_main, table  # noqa: E402
 
 from s2vt.device import pick_device  # noqa: E402
 from s2vt.errors import UserError  # noqa: E402
@@ -203,4 +203,4 @@ def run(args) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    bench_main(main)

@@ -25,6 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common import bench_main  # noqa: E402
+
 from s2vt.manifest import read_manifest  # noqa: E402
 from s2vt.engine import RUN_FILES  # noqa: E402  (what train.py refuses to replace without --overwrite)
 from s2vt.errors import UserError, extra_install_hint  # noqa: E402
@@ -188,4 +190,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    bench_main(main)

@@ -10,6 +10,11 @@ import pytest
 from .conftest import REPO
 
 
+@pytest.fixture(autouse=True)
+def bench_on_path(monkeypatch):
+    """What `python bench/X.py` gives a bench script: its own folder first on sys.path, for `common`."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+
 def test_text_baseline_without_sklearn_names_the_extra(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "sklearn", None)  # (import sklearn now fails as if not installed)
     monkeypatch.setattr(sys, "argv", ["text_baseline.py", "--manifest", str(tmp_path / "M"),
@@ -177,3 +182,49 @@ def test_mlds_reference_trains_and_scores_val_and_test_each_epoch(tmp_path):
     assert all(0 <= x["CIDEr"] and 0 <= x["BLEU-4"] <= 1 and 1 <= x["distinct"] <= 2 for x in lines)
     bad = subprocess.run([*script, "--manifest", str(tmp_path / "nope.jsonl")], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1, bad.stderr
+
+
+# --- the benches' own options and files ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("script, args, message", [
+    ("decode.py", ["--repeats", "0"], "must be at least 1"),
+    ("train.py", ["--videos", "two"], "not an integer"),
+    ("scaling.py", ["--lengths", "5,abc"], "not a number"),
+    ("extract.py", ["--seconds", "0"], "must be at least 1"),
+    ("shards.py", ["--workers", "-1"], "must be at least 0"),
+])
+def test_a_bench_refuses_a_bad_number_before_any_work(script, args, message):
+    """argparse's one usage line and exit 2, in well under the minutes the bench would run first."""
+    done = subprocess.run([sys.executable, str(REPO / "bench" / script), *args], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_bench_main_says_a_user_error_in_one_line(capsys):
+    from common import bench_main
+
+    from s2vt.errors import UserError
+
+    def fails():
+        raise UserError("no such manifest")
+    with pytest.raises(SystemExit) as stop:
+        bench_main(fails)
+    assert stop.value.code == 2 and capsys.readouterr().err == "error: no such manifest\n"
+    with pytest.raises(SystemExit) as stop:
+        bench_main(lambda: None)
+    assert stop.value.code == 0
+
+
+def test_make_videos_renames_whole_files_and_leaves_no_part(tmp_path, monkeypatch):
+    """A render cut short leaves nothing a later run would reuse; a whole one appears under its name at once."""
+    import common
+    [video] = common.make_videos(tmp_path, 1, 1, size="64x36")
+    assert video.stat().st_size > 0 and [p.name for p in tmp_path.iterdir()] == [video.name]
+
+    def cut(cmd, check):
+        Path(cmd[-1]).write_bytes(b"half a video")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(common.subprocess, "run", cut)
+    with pytest.raises(KeyboardInterrupt):
+        common.make_videos(tmp_path / "cut", 1, 1, size="64x36")
+    assert list((tmp_path / "cut").iterdir()) == []
