@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from common import REPO, at_least, bench_main, cpu_name, fresh_int8_cache, make_videos, table, timed
+from common import REPO, at_least, bench_main, bench_parser, cpu_name, fresh_int8_cache, make_videos, table, timed
 
 from extract.media import decode_media
 from extract.pipeline import ExtractConfig, Extractor
@@ -63,7 +63,7 @@ def run_child(args: list[str]) -> tuple[float, float]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = bench_parser(__doc__)
     p.add_argument("--repeats", type=at_least(1), default=5)
     p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "s2vt-bench-videos"))
     p.add_argument("--write-checkpoint", help=argparse.SUPPRESS)  # (the first-use step, in a child)

@@ -50,6 +50,12 @@ def fresh_int8_cache() -> str:
     return folder
 
 
+def bench_parser(doc: str) -> argparse.ArgumentParser:
+    """The bench's option parser; --help shows its whole docstring as written (its first line alone stopped
+    mid-sentence in several benches)."""
+    return argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def at_least(minimum: float, kind: type = int):
     """An argparse type: a `kind` number at least `minimum`, a smaller one refused by argparse in one line, exit 2
     (`--repeats 0` was a traceback after minutes of work)."""

@@ -14,7 +14,6 @@ Run: python bench/cuda.py --out cuda.json [--per-combo 1]
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -29,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import bench_main  # noqa: E402
+from common import bench_main, bench_parser  # noqa: E402
 
 from s2vt.store import FeatureStore  # noqa: E402
 from s2vt.manifest import read_manifest  # noqa: E402
@@ -81,7 +80,7 @@ def samples_per_s(run_dir: Path) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = bench_parser(__doc__)
     p.add_argument("--out", required=True, help="JSON file for every figure")
     p.add_argument("--work", default="/tmp/s2vt-cuda-check")
     p.add_argument("--per-combo", type=int, default=1, help="demo clips per colour x motion x sound")

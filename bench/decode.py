@@ -7,7 +7,6 @@ Run: python bench/decode.py [--videos 64] [--beam 5] [--repeats 3] [--memory-vid
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import at_least, bench_main, cpu_name, median_time  # noqa: E402
+from common import at_least, bench_main, bench_parser, cpu_name, median_time  # noqa: E402
 
 from s2vt.consensus import CaptionMemory  # noqa: E402
 from s2vt.decode import DecodeConfig, beam_search, decode, map_states  # noqa: E402
@@ -26,7 +25,7 @@ SHAPES = {"resnet152": (40, 2048), "c3d": (8, 4096), "vggish": (15, 128)}
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = bench_parser(__doc__)
     p.add_argument("--videos", type=at_least(1), default=64)
     p.add_argument("--beam", type=at_least(1), default=5)
     p.add_argument("--vocab", type=at_least(8), default=10000)

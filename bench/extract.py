@@ -11,7 +11,6 @@ Run: python bench/extract.py [--videos 12] [--seconds 10] [--repeats 3]
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import at_least, bench_main, cpu_name, fresh_int8_cache, make_videos, table, timed
+from common import at_least, bench_main, bench_parser, cpu_name, fresh_int8_cache, make_videos, table, timed
 
 from extract.backbones import build_backbone
 from extract.ffmpeg import ffmpeg_cmd, ffmpeg_path
@@ -59,7 +58,7 @@ def ours(extractor: Extractor, videos: list[Path]) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = bench_parser(__doc__)
     p.add_argument("--videos", type=at_least(1), default=12)
     p.add_argument("--seconds", type=at_least(1, float), default=10)
     p.add_argument("--repeats", type=at_least(1), default=3)

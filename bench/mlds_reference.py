@@ -14,7 +14,6 @@ One JSON line per epoch and split on stdout. CPU, one thread (about 80 s an epoc
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import sys
@@ -27,7 +26,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import at_least, bench_main  # noqa: E402
+from common import at_least, bench_main, bench_parser  # noqa: E402
 
 from s2vt.errors import UserError  # noqa: E402
 from s2vt.manifest import read_manifest  # noqa: E402
@@ -73,7 +72,7 @@ def main() -> int:
 
 
 def run() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = bench_parser(__doc__)
     p.add_argument("--manifest", required=True)
     p.add_argument("--features", required=True)
     p.add_argument("--modality", default="cnn")

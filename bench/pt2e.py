@@ -6,13 +6,12 @@ Run: python bench/pt2e.py [--frames 40] [--batch 8]
 """
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import warnings
 
 import torch
 import torch.nn.functional as F
-from common import at_least, bench_main, cpu_name, median_time, timed
+from common import at_least, bench_main, bench_parser, cpu_name, median_time, timed
 
 from extract.backbones import build_backbone
 from s2vt.errors import UserError
@@ -35,7 +34,7 @@ def pt2e_int8(fp32, example: torch.Tensor):
 
 @torch.no_grad()
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = bench_parser(__doc__)
     p.add_argument("--frames", type=at_least(1), default=40)
     p.add_argument("--batch", type=at_least(1), default=8)
     args = p.parse_args()

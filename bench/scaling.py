@@ -6,14 +6,13 @@ Run: python bench/scaling.py [--lengths 5,30,120,600] [--repeats 3]
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-from common import at_least, bench_main, cpu_name, make_videos, numbers_at_least, table
+from common import at_least, bench_main, bench_parser, cpu_name, make_videos, numbers_at_least, table
 
 from extract.pipeline import ExtractConfig, Extractor
 
@@ -21,7 +20,7 @@ warnings.filterwarnings("ignore")
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = bench_parser(__doc__)
     p.add_argument("--lengths", type=numbers_at_least(1), default="5,30,120,600")
     p.add_argument("--repeats", type=at_least(1), default=3)
     p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "s2vt-bench-videos"))

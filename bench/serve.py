@@ -30,11 +30,12 @@ from pathlib import Path
 
 import torch
 
-from common import REPO, at_least, bench_main, cpu_name, make_videos, table
+from common import REPO, at_least, bench_main, bench_parser, cpu_name, make_videos, table
 
 from extract.pipeline import ExtractConfig, Extractor
 from s2vt.data import Labels
 from s2vt.checkpoint import save_checkpoint
+from s2vt.consensus import CaptionMemory
 from s2vt.model import ModelConfig, S2VT
 from s2vt.predict import Captioner
 from s2vt.vocab import SPECIALS, Vocab
@@ -49,7 +50,13 @@ def make_checkpoint(path: Path) -> None:
     labels = Labels([f"tag{i}" for i in range(20)], multilabel=False)
     torch.manual_seed(0)
     model = S2VT(ModelConfig.former({m: b.dim for m, b in ex.backbones.items()}, len(vocab), 20, hidden=256, embed=256))
-    save_checkpoint(path, model, vocab, labels, ex.meta(), 0, {}, has_captions=True)
+    # a caption memory as training writes one (random captions of 200 videos), so that serving decodes as it
+    # does with a real checkpoint, consensus reranking included, and warns of no missing memory
+    gen = torch.Generator().manual_seed(1)
+    captions = [[torch.randint(4, len(vocab), (6 + j,), generator=gen).tolist() for j in range(5)] for _ in range(200)]
+    memory = CaptionMemory.build(torch.randn(200, model.cfg.hidden, generator=gen), captions, vocab.eos,
+                                 ids=[f"train{i}" for i in range(200)])
+    save_checkpoint(path, model, vocab, labels, ex.meta(), 0, {}, {"memory": memory.state()}, has_captions=True)
 
 
 def form(path: Path) -> bytes:
@@ -85,7 +92,7 @@ def free_port() -> int:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = bench_parser(__doc__)
     p.add_argument("--clients", type=at_least(1), default=8)
     p.add_argument("--requests", type=at_least(1), default=50, help="per client")
     p.add_argument("--videos", type=at_least(1), default=8)

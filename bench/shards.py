@@ -15,7 +15,6 @@ Run: python bench/shards.py [--epochs 2] [--repeats 1] [--workers 0]
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import statistics
@@ -26,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import at_least, bench_main, cpu_name, table  # noqa: E402
+from common import at_least, bench_main, bench_parser, cpu_name, table  # noqa: E402
 from yt8m_import import video_shards  # noqa: E402
 
 import torch  # noqa: E402
@@ -78,7 +77,7 @@ def samples_per_s(run: Path) -> list[float]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = bench_parser(__doc__)
     p.add_argument("--epochs", type=at_least(1), default=2)
     p.add_argument("--repeats", type=at_least(1), default=1)
     p.add_argument("--workers", type=at_least(0), default=0, help="train.py --workers for the shard runs")

@@ -11,7 +11,6 @@ Run: python bench/tagheads.py --manifest M --features STORE --out DIR [--device 
 """
 from __future__ import annotations
 
-import argparse
 import difflib
 import json
 import sys
@@ -23,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from common import bench_main, table  # noqa: E402
+from common import bench_main, bench_parser, table  # noqa: E402
 
 from s2vt.device import pick_device  # noqa: E402
 from s2vt.errors import UserError  # noqa: E402
@@ -154,7 +153,7 @@ def baseline(args, batch_size: int = 64, lr: float = 1e-3, epochs: int = 100, pa
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = bench_parser(__doc__)
     ap.add_argument("--manifest", required=True)
     ap.add_argument("--features", required=True)
     ap.add_argument("--out", required=True, help="folder for the runs and results.json")
@@ -183,17 +182,17 @@ def run(args) -> None:
     if args.logreg:  # with the first recipe's batch size and learning rate
         first = recipes[0]
         same = {k: first[k] for k in ("batch_size", "lr") if k in first}
-        rows.append({"head": "logistic regression", "recipe": ",".join(f"{k}={v}" for k, v in same.items())
+        rows.append({"head": "logistic regression", "seed": args.seed, "recipe": ",".join(f"{k}={v}" for k, v in same.items())
                      or "defaults", **baseline(args, **same, seed=args.seed)})
         print(json.dumps(rows[-1]), flush=True)
     if args.reference_mlp:
-        rows.append({"head": "plain MLP 2048", "recipe": "epochs=15,dropout=0.5",
+        rows.append({"head": "plain MLP 2048", "seed": args.seed, "recipe": "epochs=15,dropout=0.5",
                      **baseline(args, epochs=15, patience=15, hidden=2048, dropout=0.5, seed=args.seed)})
         print(json.dumps(rows[-1]), flush=True)
     for text, recipe in zip(args.recipe or [""], recipes):
         for head in filter(None, args.heads.split(",")):
             name = f"{head}-{len(rows)}"
-            rows.append({"head": head, "seed": args.seed, "recipe": text or "defaults",
+            rows.append({"head": head, "seed": recipe.get("seed", args.seed), "recipe": text or "defaults",
                          **head_run(args, head, recipe, out / name)})
             print(json.dumps(rows[-1]), flush=True)
     (out / "results.json").write_text(json.dumps(rows, indent=1))

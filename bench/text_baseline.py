@@ -14,7 +14,6 @@ this script exits with it, after the baselines' table.
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import subprocess
@@ -25,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import bench_main  # noqa: E402
+from common import bench_main, bench_parser  # noqa: E402
 
 from s2vt.manifest import read_manifest  # noqa: E402
 from s2vt.engine import RUN_FILES  # noqa: E402  (what train.py refuses to replace without --overwrite)
@@ -153,7 +152,7 @@ def require_sklearn() -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = bench_parser(__doc__)
     ap.add_argument("--manifest", required=True, type=Path)
     ap.add_argument("--out", required=True, type=Path, help="run folder for train.py")
     ap.add_argument("--skip-model", action="store_true", help="only the scikit-learn baselines")

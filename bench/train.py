@@ -9,7 +9,6 @@ Run: python bench/train.py [--case msrvtt|mlds] [--videos 256] [--repeats 3]
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -20,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import at_least, bench_main, cpu_name  # noqa: E402
+from common import at_least, bench_main, bench_parser, cpu_name  # noqa: E402
 
 from s2vt.config import RECIPES  # noqa: E402
 from s2vt.data import CaptionGroups, VideoDataset, collate  # noqa: E402
@@ -65,7 +64,7 @@ def plain_rate(manifest: Path, store: Path, batch: int, shapes: dict) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = bench_parser(__doc__)
     p.add_argument("--case", choices=sorted(CASES), default="msrvtt", help="feature shapes")
     p.add_argument("--videos", type=at_least(1), default=256)
     p.add_argument("--batch", type=at_least(1), default=64)

@@ -7,7 +7,6 @@ Run: python bench/yt8m_import.py [--repeats 3]
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -15,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import REPO, at_least, bench_main, cpu_name, median_time, table  # noqa: E402
+from common import REPO, at_least, bench_main, bench_parser, cpu_name, median_time, table  # noqa: E402
 
 from s2vt.tfrecord import parse_sequence_example, read_records  # noqa: E402
 from s2vt.yt8m import import_yt8m  # noqa: E402
@@ -46,7 +45,7 @@ def full_import(shards: list[Path], tmp: Path) -> int:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = bench_parser(__doc__)
     p.add_argument("--repeats", type=at_least(1), default=3)
     args = p.parse_args()
     rows = []
