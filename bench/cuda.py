@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import bench_main, bench_parser  # noqa: E402
+from common import at_least, bench_main, bench_parser  # noqa: E402
 
 from s2vt.store import FeatureStore  # noqa: E402
 from s2vt.manifest import read_manifest  # noqa: E402
@@ -83,9 +83,10 @@ def main() -> None:
     p = bench_parser(__doc__)
     p.add_argument("--out", required=True, help="JSON file for every figure")
     p.add_argument("--work", default="/tmp/s2vt-cuda-check")
-    p.add_argument("--per-combo", type=int, default=1, help="demo clips per colour x motion x sound")
+    p.add_argument("--per-combo", type=at_least(1), default=1, help="demo clips per colour x motion x sound")
     p.add_argument("--smoke", action="store_true",
-                   help="dry run of this script on the CPU with tiny settings (checks the script, not a GPU)")
+                   help="dry run of this script on the CPU with tiny settings (checks the script, not a GPU: "
+                        "the cuda_* entries then ran on the CPU, and the JSON says \"smoke\": true)")
     args = p.parse_args()
     work, out = Path(args.work), Path(args.out)
     gpu = "cpu" if args.smoke else "cuda"
@@ -93,7 +94,7 @@ def main() -> None:
     if not args.smoke and not torch.cuda.is_available():
         raise SystemExit("no CUDA GPU: nothing to check (--smoke tries the script on the CPU)")
     res: dict = {"gpu": torch.cuda.get_device_name(0) if gpu == "cuda" else None, "torch": torch.__version__, "cuda": torch.version.cuda,
-                 "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads()}
+                 "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(), "smoke": args.smoke}
     with open("/proc/cpuinfo") as f:
         res["cpu"] = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), res["cpu"])
 
