@@ -250,8 +250,8 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
                    "else named after it (greedy.json: greedy.metrics.json)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_device_argument(p)
-    p.add_argument("--skip-missing", action="store_true",
-                   help="leave out videos lacking a feature file (default: predict them from what they have)")
+    p.add_argument("--skip-missing", action=argparse.BooleanOptionalAction, default=False,
+                   help="leave out videos lacking a feature file (default: off, predict them from what they have)")
     p.add_argument("--html", default=None, metavar="REPORT.html",
                    help="also write a page: per video (worst CIDEr-D first; a tag-only model's worst tag AP "
                         "first) its frames, caption vs references, tags")

@@ -365,6 +365,9 @@ def manifest_row(value: object) -> bool:
     return isinstance(value, dict) and isinstance(value.get("video_id"), str)
 
 
+MSRVTT_LISTS = re.compile(rb'"(?:videos|sentences)"\s*:\s*\[')  # (in a document over several lines, or cut)
+
+
 def dataset_import(path: str) -> str | None:
     """The `s2vt import` that makes a manifest of `path` when it is a dataset's own file (MSR-VTT's videodatainfo
     JSON, MSVD's video_corpus.csv, MLDS's training_label.json, LIC2022's JSON lines), told from its first bytes
@@ -383,8 +386,10 @@ def dataset_import(path: str) -> str | None:
     start, first = json_file
     if manifest_row(first):  # (a manifest's own line further on is the mistake)
         return None
-    if start[:1] == b"{" and (b'"videos"' in start or b'"sentences"' in start
-                              or isinstance(first, dict) and {"videos", "sentences"} & first.keys()):
+    # (the lists of videos and sentences, not the names alone: any JSON object counting its "videos" (a run's
+    # metrics.json) was sent to `s2vt import msrvtt`, which refused it; new-user trial 94)
+    if start[:1] == b"{" and (MSRVTT_LISTS.search(start) if first is None else isinstance(first, dict) and any(
+            isinstance(first.get(key), list) for key in ("videos", "sentences"))):
         return f"it looks like MSR-VTT's videodatainfo JSON: {made} msrvtt {q} --out M.jsonl"
     if isinstance(first, dict) and "@id" in first:
         return f"it looks like LIC2022's JSON lines: {made} lic2022 {q} --out M.jsonl"

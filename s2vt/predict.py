@@ -605,6 +605,11 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
                           f"{kept[1]}: name it REPORT.html")
     outputs = [out_path, metrics_path, *([report] if html else [])]
     refuse_long_names(outputs)
+    # a run's predictions or metrics given as the manifest are no manifest: said as its reader says it, not as the
+    # output this command would write there ("cannot write preds_test.json: it is an input"; new-user trial 94)
+    if manifest and os.path.exists(manifest) and any(
+            os.path.exists(o) and os.path.samefile(o, manifest) for o in outputs):
+        read_manifest(manifest)
     # never write over what this command reads: the checkpoint, the manifest, the store
     refuse_inputs(outputs, [checkpoint, manifest], folders=[f for f in [features] if f])
     every = refuse_listed_videos(outputs, manifest)

@@ -205,6 +205,10 @@ def test_a_dataset_file_given_as_a_manifest_names_its_import(tmp_path):
                                                "sentences": [{"video_id": "video1", "caption": "a man"}]}),
                                    ":1: missing field 'video_id'; it looks like MSR-VTT's videodatainfo JSON: make a "
                                    "manifest of it: s2vt import msrvtt {f} --out M.jsonl"),
+        "videodatainfo_indented.json": (json.dumps({"info": {}, "videos": [{"video_id": "video1"}]}, indent=2),
+                                        ": one JSON document over 8 lines, not JSON lines (one object a line); it "
+                                        "looks like MSR-VTT's videodatainfo JSON: make a manifest of it: s2vt import "
+                                        "msrvtt {f} --out M.jsonl"),
         "video_corpus.csv": ("VideoID,Start,End,WorkerID,Source,AnnotationTime,Language,Description\n"
                              "a,1,2,3,clean,4,English,a man\n",
                              ":1: not valid JSON (Expecting value at column 1); it looks like MSVD's video_corpus.csv: "
@@ -224,10 +228,16 @@ def test_a_dataset_file_given_as_a_manifest_names_its_import(tmp_path):
             read_manifest(f)
         assert str(e.value) == f"{f}" + says.format(f=f, d=tmp_path)
     other = tmp_path / "other.jsonl"  # (any other mistake: said as before)
-    other.write_text('{"path": "x.mp4"}\n')
-    with pytest.raises(ManifestError) as e:
-        read_manifest(other)
-    assert str(e.value) == f"{other}:1: missing field 'video_id'"
+    # a JSON object that counts its "videos" (a run's metrics.json, one line or indented) is no MSR-VTT file: it
+    # was sent to `s2vt import msrvtt`, which refused it (new-user trial 94)
+    for text, says in [('{"path": "x.mp4"}\n', ":1: missing field 'video_id'"),
+                       ('{"videos": 3, "sentences": 9}\n', ":1: missing field 'video_id'"),
+                       (json.dumps({"CIDEr": 0.5, "videos": 20}, indent=1), ": one JSON document over 4 lines, not "
+                                                                          "JSON lines (one object a line)")]:
+        other.write_text(text)
+        with pytest.raises(ManifestError) as e:
+            read_manifest(other)
+        assert str(e.value) == f"{other}{says}"
 
 
 def test_a_lone_surrogate_escape_is_refused_where_it_is_read(tmp_path, capsys):

@@ -407,6 +407,13 @@ def test_a_shard_or_binary_file_given_as_the_vocabulary_is_said_to_be_no_vocabul
     assert code == 2 and capsys.readouterr().err.strip().splitlines() == [
         f"error: {tmp_path / 'vocabulary.csv'}: not a TFRecord file (a vocabulary CSV goes in --vocabulary)"]
     assert not (tmp_path / "m.jsonl").exists()
+    # train.py the same for --val-features: one line (a warning that skipped it, then the error of a validation
+    # with no shard to read, were two; new-user trial 94)
+    code = main(["train", "--features", str(shard), "--val-features", str(tmp_path / "vocabulary.csv"), "--out",
+                 str(tmp_path / "run")])
+    assert code == 2 and capsys.readouterr().err.strip().splitlines() == [
+        f"error: {tmp_path / 'vocabulary.csv'}: not a TFRecord file (a vocabulary CSV goes in --vocabulary)"]
+    assert not (tmp_path / "run").exists()
 
 
 def test_split_from_file_name_or_flag(tmp_path):

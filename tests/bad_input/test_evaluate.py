@@ -263,6 +263,26 @@ def test_report_never_replaces_this_runs_predictions(store, run, tmp_path, capsy
     assert sorted(tmp_path.iterdir()) == []
 
 
+def test_a_runs_predictions_given_as_the_manifest_are_said_to_be_no_manifest(store, run, tmp_path, capsys):  # noqa: F811
+    """`evaluate --manifest RUN/preds_test.json` (the file evaluate writes by default) said "cannot write
+    preds_test.json: it is an input of this command", hiding the mistake: that file is no manifest (trial 94)."""
+    import shutil
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    args = ["evaluate", "--checkpoint", copy / "best.pt", "--features", store[1], "--beam", "1", "--split", "val"]
+    code, err = s2vt(capsys, *args, "--manifest", store[0])
+    assert code == 0 and (copy / "preds_val.json").is_file(), err
+    before = (copy / "preds_val.json").read_bytes()
+    code, err = s2vt(capsys, *args, "--manifest", copy / "preds_val.json", "--force")
+    lines = len(before.splitlines())
+    assert code == 2 and err == [f"error: {copy / 'preds_val.json'}: one JSON document over {lines} lines, not "
+                                 "JSON lines (one object a line)"], err
+    assert (copy / "preds_val.json").read_bytes() == before
+    # a manifest that is one (named as the output by --out): the output is refused, as before
+    code, err = s2vt(capsys, *args, "--manifest", store[0], "--out", store[0], "--force")
+    assert (code, err) == (2, [f"error: cannot write {store[0]}: it is an input of this command"])
+
+
 def test_outputs_never_write_over_a_video_the_manifest_lists(store, run, tmp_path, capsys):  # noqa: F811
     """`--out odd/good1.mp4 --force` replaced that video, one of the manifest's, by the predictions (and the
     HTML, which reads it, then showed 'no video stream'): --out, its metrics file and --html are refused
