@@ -22,7 +22,7 @@ from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, 
 from .formats import EMPTY_TAG, MSRVTT_CATEGORIES, CategoryError, lic2022_left_out, lic2022_tags
 from .manifest import (SPLITS, VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
                        refuse_not_utf8, two_names, no_such_video, read_manifest, sanitize_id, scan_videos,
-                       valid_video_id)
+                       quoted_id, valid_video_id)
 from .store import FeatureStore, load_npy, modality_problem, not_a_folder, printable, refuse_run_folder, store_of
 from .vocab import is_blank
 
@@ -514,7 +514,7 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
     """LIC2022 JSON-lines files -> entries (files with labels -> train, without -> test: the
     challenge's test file, which `s2vt export` writes). DatasetError for `test` > 0 (`--test`, labelled
     videos held out as test) with videos without labels: the two would mix in split test."""
-    entries, seen, counts, partials, first_bare = [], {}, {}, [], {}
+    entries, seen, counts, partials, first_bare, first_labelled = [], {}, {}, [], {}, {}
     for path in json_paths:
         try:  # (read once, every check then reads the bytes: a pipe, /dev/stdin or `<(...)`, gives them once)
             data = Path(path).read_bytes()
@@ -541,8 +541,10 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             if "@id" not in obj:
                 raise DatasetError(not_lic2022(path, where, obj, data))
             vid = str(obj.get("@id", ""))
-            if not vid.isdigit() or not valid_video_id(vid):
-                raise DatasetError(f"{where}'@id' must be digits, not {vid!r}")
+            if not (vid.isascii() and vid.isdigit()):
+                raise DatasetError(f"{where}'@id' must be digits, not {quoted_id(vid)}")
+            if not valid_video_id(vid):  # (ids name files: digits, but too many; said as such, trial 95)
+                raise DatasetError(f"{where}'@id' must be at most 128 digits, not {len(vid):,}")
             if vid in seen:  # (naming where it was first: in another of the files, the line alone misled)
                 raise DatasetError(f"{where}duplicate @id {vid} (first at {seen[vid]})")
             seen[vid] = where.rstrip(": ")
@@ -575,6 +577,8 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
                 continue
             if not tags:
                 first_bare.setdefault(path, f"{where}@id {vid}")
+            else:
+                first_labelled.setdefault(path, f"{where}@id {vid}")
             entries.append({"video_id": vid, "split": "train" if tags else "test", "captions": [], "tags": tags,
                             # (a lone surrogate, valid JSON, not UTF-8, is U+FFFD already: `json_lines(lenient=True)`)
                             "text": {k: v or "" for k, v in text.items()}})
@@ -591,11 +595,17 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
     for path, (n, bare) in counts.items():
         # (a file named as the challenge's test file whose videos all have labels went to train unsaid, and
         # evaluate --split test found no video; hostile trial)
-        if n > bare and Path(path).name.lower().startswith("test"):  # (some labelled too: hostile trial)
-            have = (f"its {n} videos have" if not bare else
-                    f"{n - bare} of its {n} videos {'has' if n - bare == 1 else 'have'}")
-            print(f"note: {path}: {have} labels, so they are imported as train (the challenge's test file has "
-                  "none): --test N holds labelled videos out as split test", file=sys.stderr)
+        if n > bare and Path(path).name.lower().startswith("test") and not bare:  # (a held-out set of one's own)
+            print(f"note: {path}: its {n} videos have labels, so they are imported as train (the challenge's test "
+                  "file has none): --test N holds labelled videos out as split test", file=sys.stderr)
+        elif n > bare and Path(path).name.lower().startswith("test"):
+            # (a stray label in the challenge's test file: its video went to train, and was missing from result.txt
+            # with every step exiting 0; a warning, saying so; trial 95)
+            some = n - bare
+            print(f"warning: {path}: {some} of its {n} videos {'has' if some == 1 else 'have'} labels (first: "
+                  f"{first_labelled[path]}), so {'it is' if some == 1 else 'they are'} imported as train, not test, "
+                  f"and will have no answer in the test predictions or an export's result.txt: remove the labels of "
+                  "test videos (the challenge's test file has none)", file=sys.stderr)
         elif 0 < bare < n:  # (a labelled file's video whose label was blank went to test, and into the submission,
             # unsaid; trial 76)
             print(f"warning: {path}: {bare} of its {n} videos {'has' if bare == 1 else 'have'} no label (an empty or "

@@ -827,6 +827,12 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                   f"the {tag_input} features (it acts with --tag-input features)")
     text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
                   if cfg.text and has_text(splits["train"]) else None)
+    if text_vocab is not None and len(text_vocab) == 1:  # (<pad> alone: every token left out; trial 95)
+        said = (f"--text-min-count {cfg.text_min_count} leaves out every text token (none is on "
+                f"{cfg.text_min_count:,} of the {len(splits['train']):,} training videos)")
+        if not modalities:  # (a text-only model would read nothing: it answered the commonest category for all)
+            raise DataError(f"{said}: a model without --features would read nothing; lower it (default 2)")
+        log(f"warning: {said}: the model reads no text, only the video features")
     text_extra = {"text_vocab": text_vocab.state()} if text_vocab else {}
     unused = text_settings_given(cfg) if text_vocab is None else []
     if unused:  # (a warning, not a refusal: the run trains as it would without them)

@@ -785,9 +785,16 @@ def refuse_checkpoints(outputs: list[Path], command: str) -> None:
     """OutputError for an output that is a PyTorch checkpoint (a finished run's best.pt or last.pt), or
     another file a training run writes in its folder (`run_file`: metrics.csv, curves.png), even with
     --force: `command`'s output written over it loses the model, or the run's record, for good."""
+    import zipfile
+
     for path in outputs:
         if is_checkpoint_file(path):
-            raise OutputError(f"cannot write {path}: it is a checkpoint: {command} never writes over one")
+            try:  # (any whole zip is kept; named as what it is: an export's zip was called a checkpoint, trial 95)
+                with zipfile.ZipFile(path) as z:
+                    what = "a checkpoint" if torch_saved(z.namelist()) else "a zip archive (an export's, say)"
+            except (OSError, zipfile.BadZipFile):
+                what = "a zip archive"
+            raise OutputError(f"cannot write {path}: it is {what}: {command} never writes over one")
         if (run := run_file(path)) is not None:
             raise OutputError(f"cannot write {path}: {path.name} is a file of the training run in {run}: {command} "
                               "never writes over one")

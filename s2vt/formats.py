@@ -37,7 +37,7 @@ def _categories(obj: dict, cut: bool = False) -> tuple[dict[str, str], list[str]
     two different values of one type (one level 1 a video; the last had been kept unsaid). `cut`: the record's
     line held a lone surrogate (`REPLACEMENT` in a value stands for one): such a value is as none."""
     cats, other = {}, []
-    for c in obj.get("category", []):
+    for c in _listed(obj, "category"):
         meta = c.get("@meta") or {}
         kind = meta.get("type") if isinstance(meta, dict) else None
         kind = kind.strip().lower() if isinstance(kind, str) else kind
@@ -65,8 +65,15 @@ def lic2022_tags(obj: dict, cut: bool = False) -> list[str]:
         if cats.get("level2"):
             tags.append(f"{LEVEL2}{cats['level1']}/{cats['level2']}")
     # (a tag cut inside a character is left out, as an empty one: kept, "美食\ufffd" was a label apart from "美食")
-    tags += [SEMANTIC + v for t in obj.get("tag", []) if (v := _value(t)) and not (cut and REPLACEMENT in v)]
+    tags += [SEMANTIC + v for t in _listed(obj, "tag") if (v := _value(t)) and not (cut and REPLACEMENT in v)]
     return list(dict.fromkeys(tags))  # (a topic tag written twice is one label)
+
+
+def _listed(obj: dict, key: str) -> list:
+    """A record's 'category' or 'tag' list; null as none, as a missing one (and as a null title is no title):
+    `"tag": null` stopped the whole import (trial 95). Another type is left to fail as no list."""
+    value = obj.get(key)
+    return [] if value is None else value
 
 
 def _value(tag: dict) -> str:
@@ -80,14 +87,14 @@ def lic2022_left_out(obj: dict, cut: bool = False) -> list[tuple[str, str]]:
     no known type, topic tags with an empty '@value', and (`cut`) labels cut inside a character."""
     (cats, other), said = _categories(obj, cut), []
     if cut:
-        said += [(CUT_CATEGORY, f"category {v!r}") for c in obj.get("category", [])
+        said += [(CUT_CATEGORY, f"category {v!r}") for c in _listed(obj, "category")
                  if isinstance(v := c.get("@value"), str) and REPLACEMENT in v]
     if cats.get("level2") and not cats.get("level1"):
         said.append((LEVEL2_ALONE, f"level 2 {cats['level2']!r} without a level 1"))
     said += [(OTHER_CATEGORY, f"category {this}") for this in other]
-    if any(not _value(t) for t in obj.get("tag", [])):
+    if any(not _value(t) for t in _listed(obj, "tag")):
         said.append((EMPTY_TAG, EMPTY_TAG))
-    said += [(CUT_TAG, f"topic tag {v!r}") for t in obj.get("tag", [])
+    said += [(CUT_TAG, f"topic tag {v!r}") for t in _listed(obj, "tag")
              if cut and isinstance(v := _value(t), str) and REPLACEMENT in v]
     return said
 
@@ -112,7 +119,8 @@ def lic2022_fields(tags: list[dict]) -> tuple[str, str, list[str]]:
     level-1 tag, the level 1 is the best level 2's own parent (`level2:L1/L2`): a level 2 never
     stands without its level 1 in a result line (one naming no parent, `level2:L2`, is then dropped)."""
     ranked, stray = _ranked(tags), set(stray_level2(tags))
-    semantic = [t[len(SEMANTIC):] for t in ranked if t.startswith(SEMANTIC)]
+    # (an empty name, `tag:`, names no tag: written as "@value": "" it was a tag of nothing; trial 95)
+    semantic = [t[len(SEMANTIC):] for t in ranked if t.startswith(SEMANTIC) and t[len(SEMANTIC):].strip()]
     l1 = next((t[len(LEVEL1):] for t in ranked if t.startswith(LEVEL1)), "")
     if not l1:  # (the level 1 and level 2 of the best level 2 that names its parent: a bare one scored higher was
         # put under that parent, which it may not belong to; review)

@@ -169,6 +169,8 @@ def tag_item(tag, where: str) -> dict:
         shown = "an integer too large for a float"
     if shown is None or isinstance(shown, str):
         raise ResultsError(f"{where}tag {tag['tag']!r} has probability {shown or p}: p must be a finite number")
+    if not 0 <= p <= 1:  # (a score, a logit: exported as given, unsaid; trial 95)
+        raise ResultsError(f"{where}tag {tag['tag']!r} has probability {p}: p must be from 0 to 1")
     return tag
 
 

@@ -833,6 +833,12 @@ def test_evaluate_never_writes_into_a_live_training_run_nor_over_a_checkpoint(st
         code, err = s2vt(capsys, *base, *extra)
         assert (code, err) == (2, [f"error: cannot write {path}: it is a checkpoint: evaluate never writes over one"])
     assert {p.name: p.read_bytes() for p in live.iterdir()} == {k: v for k, v in before.items() if k != lock.name}
+    import zipfile  # (an export's zip is kept as well, and named as what it is, not as a checkpoint: trial 95)
+    with zipfile.ZipFile(tmp_path / "answer.zip", "w") as z:
+        z.writestr("result.txt", "{}\n")
+    code, err = s2vt(capsys, *base, "--out", tmp_path / "answer.zip")
+    assert (code, err) == (2, [f"error: cannot write {tmp_path / 'answer.zip'}: it is a zip archive (an export's, "
+                               "say): evaluate never writes over one"])
     code, err = s2vt(capsys, *base, "--out", live / "p.json")  # (beside them, under a name of its own: written)
     assert code == 0 and (live / "p.json").is_file(), err
 

@@ -1070,6 +1070,23 @@ def test_no_validation_split_is_explained(store, tmp_path, capsys):
     assert epochs[0].startswith(f"epoch 1: loss {loss:.4g}, ")  # 4 significant digits (a 0.007 loss is not 0.000)
 
 
+def test_a_text_min_count_above_every_token_is_said(store, tmp_path, capsys):
+    """--text-min-count 100000 kept no text token: a text-only model trained on nothing and answered the
+    commonest category for every video, unsaid (trial 95). Refused without --features; warned of with them."""
+    manifest = tmp_path / "m.jsonl"
+    rows = [json.loads(line) for line in Path(store[0]).read_text().splitlines()]
+    manifest.write_text("".join(json.dumps({**r, "text": {"title": f"clip {i % 3}"}}) + "\n" for i, r in enumerate(rows)))
+    train = sum(r.get("split", "train") == "train" for r in rows)
+    said = f"--text-min-count 100000 leaves out every text token (none is on 100,000 of the {train} training videos)"
+    code, err = s2vt(capsys, "train", "--manifest", manifest, "--out", tmp_path / "out", *TINY, "--text-min-count",
+                     "100000")
+    assert (code, err) == (2, [f"error: {said}: a model without --features would read nothing; lower it (default 2)"])
+    assert not (tmp_path / "out").exists()
+    code, err = s2vt(capsys, "train", "--manifest", manifest, "--features", store[1], "--out", tmp_path / "out",
+                     *TINY, "--text-min-count", "100000", "--epochs", "1")
+    assert code == 0 and f"warning: {said}: the model reads no text, only the video features" in err, err
+
+
 def test_video_settings_on_a_text_only_model_are_said_ignored(store, tmp_path, capsys):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("".join(json.dumps({**json.loads(line), "text": {"title": f"clip {i % 3}"}}) + "\n"
