@@ -66,6 +66,8 @@ def at_least(minimum: float, kind: type = int):
             raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
         if not value >= minimum:  # (NaN too)
             raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, not {text}")
+        if value == float("inf"):  # (ffmpeg could not render an infinite video: its traceback; trial 96)
+            raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
         return value
     return parse
 

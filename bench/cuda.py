@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import at_least, bench_main, bench_parser  # noqa: E402
 
+from s2vt.errors import UserError  # noqa: E402
 from s2vt.store import FeatureStore  # noqa: E402
 from s2vt.manifest import read_manifest  # noqa: E402
 from s2vt.demo import make_dataset  # noqa: E402
@@ -92,7 +93,9 @@ def main() -> None:
     gpu = "cpu" if args.smoke else "cuda"
     tiny = ["--frames", "4", "--clips", "1", "--image-size", "64"] if args.smoke else []
     if not args.smoke and not torch.cuda.is_available():
-        raise SystemExit("no CUDA GPU: nothing to check (--smoke tries the script on the CPU)")
+        raise UserError("no CUDA GPU: nothing to check (--smoke tries the script on the CPU)")
+    if out.exists() or out.is_symlink():  # (rewritten after every step: a best.pt named so was lost; trial 96)
+        raise UserError(f"{out} exists: name a new --out file (this check's JSON, rewritten after each step)")
     res: dict = {"gpu": torch.cuda.get_device_name(0) if gpu == "cuda" else None, "torch": torch.__version__, "cuda": torch.version.cuda,
                  "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(), "smoke": args.smoke}
     with open("/proc/cpuinfo") as f:
@@ -100,7 +103,9 @@ def main() -> None:
 
     def save(step: str, value) -> None:
         res[step] = value
-        out.write_text(json.dumps(res, indent=1))
+        part = out.with_name(f".{out.name}.part")  # (whole after each step: a killed run leaves the last one)
+        part.write_text(json.dumps(res, indent=1))
+        os.replace(part, out)
         print(f"[{step}] {json.dumps(value)}", flush=True)
 
     def step(name: str, fn) -> None:

@@ -8,7 +8,7 @@ needs to learn here at all (the frame features standardised on the training spli
 it writes one caption for every video). Trained on a manifest's train split, scored on val and
 test after every epoch with the metrics `s2vt evaluate` reports, so a split's scores for it can
 be set beside `train.py`'s on the same split.
-Run: python bench/mlds_reference.py --manifest data/mlds/manifest.jsonl --features data/mlds/features \
+Run: python bench/mlds_reference.py --manifest data/mlds/manifest.jsonl --features data/mlds/features
     [--modality cnn] [--epochs 4] [--seed 0]
 One JSON line per epoch and split on stdout. CPU, one thread (about 80 s an epoch on 644 clips).
 """

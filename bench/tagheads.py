@@ -67,6 +67,8 @@ BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": 
 def check_runs(args, recipes: list[dict]) -> None:
     """Every head x recipe's settings checked as train.py checks them (ranges, choices: `--tag-head
     mlpp`, `epochs=-1`) before the baselines train: a typo is one line at once, not after minutes."""
+    if not any(args.heads.split(",")) and not (args.logreg or args.reference_mlp):  # (`--heads ,`: nothing to run)
+        raise UserError(f"--heads {args.heads!r} names no tag head (e.g. --heads mlp,moe)")
     for head in filter(None, args.heads.split(",")):
         for recipe in recipes:
             TrainConfig.of(manifest=args.manifest, features=args.features, out=args.out, device=args.device,
@@ -85,6 +87,10 @@ def check_tags(args) -> None:
     if missing:
         raise UserError(f"{args.manifest}: no tagged videos in the {' or '.join(missing)} split(s); this "
                         "benchmark needs tagged train, val and test videos")
+    # (one class a video, the demo's: the baselines' BCE was a traceback on its class indices; trial 96)
+    if not Labels.build([e for e in entries if e.get("tags") and e.get("split") in ("train", "val")]).multilabel:
+        raise UserError(f"{args.manifest}: one tag a video (single-label); this benchmark compares multi-label tag "
+                        "heads by GAP@20, as on YouTube-8M (s2vt import yt8m)")
 
 
 def head_run(args, head: str, recipe: dict, out: Path) -> dict:

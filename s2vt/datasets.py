@@ -540,7 +540,10 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
                 raise DatasetError(f"{where}not a JSON object (each line holds one video's object)")
             if "@id" not in obj:
                 raise DatasetError(not_lic2022(path, where, obj, data))
-            vid = str(obj.get("@id", ""))
+            raw = obj.get("@id", "")
+            if raw is None or isinstance(raw, (bool, list, dict)):  # (said as JSON says them, not 'None'; trial 96)
+                raise DatasetError(f"{where}'@id' must be digits, not {json_kind(raw)}")
+            vid = str(raw)
             if not (vid.isascii() and vid.isdigit()):
                 raise DatasetError(f"{where}'@id' must be digits, not {quoted_id(vid)}")
             if not valid_video_id(vid):  # (ids name files: digits, but too many; said as such, trial 95)

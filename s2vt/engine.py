@@ -1076,7 +1076,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                                        if splits.get("val_carved") else ", ")
             + f"modalities {dims}, "
             + (f"vocab {len(vocab)}, " if has_caps else "")  # (tag-only: no caption vocabulary is used)
-            + (f"text {len(text_vocab)} {cfg.text_tokenizer} tokens "
+            + (f"text {len(text_vocab) - 1} {cfg.text_tokenizer} tokens "  # (<pad> is no token: 1 was said for none)
                f"({mcfg.text_fusion + ' fusion' if modalities else 'text alone'}), " if text_vocab else "")
             + (f"{len(labels.names)} labels (LIC2022: {len(groups['level1'])} level 1, {len(groups['level2'])} "
                f"level 2, {len(groups['tag'])} topic tags), " if groups else

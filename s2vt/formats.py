@@ -103,12 +103,18 @@ def _ranked(tags: list[dict]) -> list[str]:
     return [t["tag"] for t in sorted(tags, key=lambda t: -float(t.get("p", 0)))]
 
 
+def _best_level1(ranked: list[str]) -> str:
+    """The best-scored level 1 of `ranked` tags with a name ('level1:' alone names none: it was written as an
+    empty level 1 over the named one below it; trial 96), or ''."""
+    return next((t[len(LEVEL1):] for t in ranked if t.startswith(LEVEL1) and t[len(LEVEL1):].strip()), "")
+
+
 def stray_level2(tags: list[dict]) -> list[str]:
     """The level-2 tags (`level2:L1/L2`) that are not under the best-scored level 1: a level 2
     belongs to one level 1, so `lic2022_fields` drops these (as LIC2022 does an unknown level 2).
     A level 2 without a parent in its name, or with no level 1 at all, is not checked."""
     ranked = _ranked(tags)
-    l1 = next((t[len(LEVEL1):] for t in ranked if t.startswith(LEVEL1)), "")
+    l1 = _best_level1(ranked)
     return [t for t in ranked if l1 and t.startswith(LEVEL2) and "/" in t
             and not t[len(LEVEL2):].startswith(l1 + "/")]
 
@@ -121,12 +127,13 @@ def lic2022_fields(tags: list[dict]) -> tuple[str, str, list[str]]:
     ranked, stray = _ranked(tags), set(stray_level2(tags))
     # (an empty name, `tag:`, names no tag: written as "@value": "" it was a tag of nothing; trial 95)
     semantic = [t[len(SEMANTIC):] for t in ranked if t.startswith(SEMANTIC) and t[len(SEMANTIC):].strip()]
-    l1 = next((t[len(LEVEL1):] for t in ranked if t.startswith(LEVEL1)), "")
+    l1 = _best_level1(ranked)
     if not l1:  # (the level 1 and level 2 of the best level 2 that names its parent: a bare one scored higher was
         # put under that parent, which it may not belong to; review)
         parented = next((t[len(LEVEL2):] for t in ranked if t.startswith(LEVEL2) and "/" in t), "")
         return (*parented.split("/", 1), semantic) if parented else ("", "", semantic)
-    l2 = next((t[len(LEVEL2):].removeprefix(l1 + "/") for t in ranked if t.startswith(LEVEL2) and t not in stray), "")
+    l2 = next((name for t in ranked if t.startswith(LEVEL2) and t not in stray
+               and (name := t[len(LEVEL2):].removeprefix(l1 + "/")).strip()), "")
     return l1, l2, semantic
 
 

@@ -373,6 +373,9 @@ def manifest_row(value: object) -> bool:
 
 
 MSRVTT_LISTS = re.compile(rb'"(?:videos|sentences)"\s*:\s*\[')  # (in a document over several lines, or cut)
+# evaluate's metrics and predictions files, over several lines (as it writes them), told from their start
+EVALUATE_METRICS = re.compile(rb'"split"\s*:\s*"(?:train|val|test)"')
+EVALUATE_PREDICTIONS = re.compile(rb'\[\s*\{\s*"video_id"\s*:\s*"[^"]*"\s*,\s*"(?:caption|tags)"')
 
 
 def dataset_import(path: str) -> str | None:
@@ -395,9 +398,17 @@ def dataset_import(path: str) -> str | None:
         return None
     # (the lists of videos and sentences, not the names alone: any JSON object counting its "videos" (a run's
     # metrics.json) was sent to `s2vt import msrvtt`, which refused it; new-user trial 94)
-    if start[:1] == b"{" and (MSRVTT_LISTS.search(start) if first is None else isinstance(first, dict) and any(
-            isinstance(first.get(key), list) for key in ("videos", "sentences"))):
+    if start[:1] == b"{" and (MSRVTT_LISTS.search(start) if first is None else isinstance(first, dict) and all(
+            isinstance(first.get(key, []), list) for key in ("videos", "sentences"))
+            and any(key in first for key in ("videos", "sentences"))):
         return f"it looks like MSR-VTT's videodatainfo JSON: {made} msrvtt {q} --out M.jsonl"
+    # evaluate's own files named as a manifest (a run's preds_test.json as --manifest; trial 96)
+    if isinstance(first, dict) and {"split", "videos", "seconds"} <= first.keys() or first is None and start[:1] == \
+            b"{" and EVALUATE_METRICS.search(start):
+        return "it is evaluate's metrics file: pass the manifest the run was evaluated on"
+    if first is None and start[:1] == b"[" and EVALUATE_PREDICTIONS.match(start) or isinstance(first, list) and \
+            first and isinstance(first[0], dict) and "video_id" in first[0] and {"caption", "tags"} & first[0].keys():
+        return "it looks like predictions (evaluate's, a JSON list): pass the manifest the videos came from"
     if isinstance(first, dict) and "@id" in first:
         return f"it looks like LIC2022's JSON lines: {made} lic2022 {q} --out M.jsonl"
     if start[:1] == b"[" and b'"caption"' in start and b'"id"' in start:

@@ -171,7 +171,7 @@ def tag_item(tag, where: str) -> dict:
         raise ResultsError(f"{where}tag {tag['tag']!r} has probability {shown or p}: p must be a finite number")
     if not 0 <= p <= 1:  # (a score, a logit: exported as given, unsaid; trial 95)
         raise ResultsError(f"{where}tag {tag['tag']!r} has probability {p}: p must be from 0 to 1")
-    return tag
+    return {**tag, "p": 0.0} if p == 0 else tag  # (-0.0 is 0: written as '-0' it was; trial 96)
 
 
 def metrics_file(preds: Path, split: str) -> Path:

@@ -40,7 +40,7 @@ from .shardkeys import content_key, file_key, name_key, same_shard, shard_id, sh
 from .data import DataError, Labels, assign_val, collate, empty_training_split
 from .tfrecord import TFRecordError
 from .vocab import Vocab
-from .yt8m import (DIMS, NUM_CLASSES, REPEATED_SHOWN, SOURCES, SPLIT_PREFIXES, LabelMisses, ShardRecords, SkipRecord,
+from .yt8m import (DIMS, NUM_CLASSES, REPEATED_SHOWN, SOURCES, LabelMisses, ShardRecords, SkipRecord,
                    folder_shards, label_tag, read_video, read_vocabulary, refuse_not_a_shard, skipped_line)
 
 GLOB_CHARS = "*?["
@@ -601,10 +601,11 @@ def prepare(cfg, speaks: bool) -> tuple[dict, ShardSource, list[str], Vocab, Lab
         raise DataError(f"{cfg.features}: YouTube-8M shards hold {', '.join(DIMS)}, not {', '.join(unknown)}")
     vocab = read_vocabulary(cfg.vocabulary, speaks) if cfg.vocabulary else None
     val_files = shard_files(cfg.val_features) if cfg.val_features else None
-    # a file named as no shard is (vocabulary.csv as --val-features) is refused in one line, as `s2vt import yt8m`
-    # refuses it; a text file a *.tfrecord glob took in stays a warned-of skip (new-user trial 94)
+    # a file not named as a shard whose bytes are no shard either (vocabulary.csv, validate_notes.txt as
+    # --val-features) is refused in one line; a text file a *.tfrecord glob took in stays a warned-of skip (new-user
+    # trials 94, 96)
     for f in files + (val_files or []):
-        if not f.endswith(".tfrecord") and not Path(f).name.startswith(tuple(p for p, _ in SPLIT_PREFIXES)):
+        if not f.endswith(".tfrecord"):
             refuse_not_a_shard(f)
     if cfg.manifest:
         entries = assign_val(read_manifest(cfg.manifest), seed=cfg.seed)

@@ -153,6 +153,17 @@ def test_tagheads_refuses_a_manifest_without_tags_before_training(monkeypatch, c
     assert capsys.readouterr().err == f"error: {m}: no tags on any video (a captions-only manifest?); this " \
                                       "benchmark scores tag predictions (s2vt import yt8m)\n"
     assert not (tmp_path / "out").exists()
+    # one tag a video (the demo's): the baselines were a traceback on its class indices (trial 96)
+    m.write_text("".join(json.dumps({"video_id": f"v{i}", "split": ["train", "val", "test"][i % 3],
+                                     "captions": [], "tags": [f"t{i % 2}"]}) + "\n" for i in range(6)))
+    assert tagheads(monkeypatch, "--manifest", str(m), "--features", str(tmp_path / "store"), "--out",
+                    str(tmp_path / "out"), "--heads", "mlp") == 2
+    assert capsys.readouterr().err == f"error: {m}: one tag a video (single-label); this benchmark compares " \
+                                      "multi-label tag heads by GAP@20, as on YouTube-8M (s2vt import yt8m)\n"
+    assert tagheads(monkeypatch, "--manifest", str(m), "--features", str(tmp_path / "store"), "--out",
+                    str(tmp_path / "out"), "--no-logreg", "--heads", ",") == 2
+    assert capsys.readouterr().err == "error: --heads ',' names no tag head (e.g. --heads mlp,moe)\n"
+    assert not (tmp_path / "out").exists()
 
 
 # --- bench/mlds_reference.py: issue 17's reference captioner ---------------------------------------------
@@ -192,6 +203,8 @@ def test_mlds_reference_trains_and_scores_val_and_test_each_epoch(tmp_path):
     ("scaling.py", ["--lengths", "5,abc"], "not a number"),
     ("extract.py", ["--seconds", "0"], "must be at least 1"),
     ("shards.py", ["--workers", "-1"], "must be at least 0"),
+    ("extract.py", ["--seconds", "inf"], "must be a finite number"),
+    ("cuda.py", ["--smoke", "--out", str(REPO / "README.md")], "exists: name a new --out file"),
 ])
 def test_a_bench_refuses_a_bad_number_before_any_work(script, args, message):
     """argparse's one usage line and exit 2, in well under the minutes the bench would run first."""

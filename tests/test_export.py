@@ -877,6 +877,9 @@ def test_yt8m_export_without_vocabulary_reads_label_ids(tmp_path, capsys):
     assert main(["export", str(preds), "--format", "yt8m", "--out", str(out)]) == 0
     pairs = out.read_text().splitlines()[1].split(",")[1].split()
     assert pairs[:4] == ["3861", "0.3861", "3860", "0.386"] and len(pairs) == 40
+    preds.write_text(json.dumps([{"video_id": "v1", "caption": "", "tags": [{"tag": "label5", "p": -0.0}]}]))
+    assert main(["export", str(preds), "--format", "yt8m", "--out", str(out), "--force"]) == 0
+    assert out.read_text().splitlines()[1] == "v1,5 0"  # (-0.0 is 0: it was written '-0'; trial 96)
 
 
 @pytest.mark.parametrize("tags, vocab, said", [
@@ -951,6 +954,9 @@ def test_lic2022_video_without_a_level_1_is_said(tmp_path, capsys):
     # (a topic tag of no name, `tag:`, is no tag: it was written as "@value": ""; trial 95)
     assert lic2022_fields([{"tag": "tag:", "p": 0.9}, {"tag": "tag: ", "p": 0.8}, {"tag": "tag:cat", "p": 0.5}]) \
         == ("", "", ["cat"])
+    # (nor a level 1 or level 2 of no name: an empty level 1 was written over the named one below it; trial 96)
+    assert lic2022_fields([{"tag": "level1:", "p": 0.99}, {"tag": "level1:  ", "p": 0.9}, {"tag": "level1:A", "p": 0.5},
+                           {"tag": "level2:A/", "p": 0.9}, {"tag": "level2:A/B", "p": 0.4}]) == ("A", "B", [])
     assert [[c["@value"] for c in r["category"]] for r in rows] == [["", ""], ["q", ""]]
     assert capsys.readouterr().err.splitlines()[0] == ("warning: 1 predicted video has no level-1 tag (nor a level 2 "
                                                       "naming its level 1, level2:L1/L2): written with an empty "

@@ -209,6 +209,13 @@ def test_a_dataset_file_given_as_a_manifest_names_its_import(tmp_path):
                                         ": one JSON document over 8 lines, not JSON lines (one object a line); it "
                                         "looks like MSR-VTT's videodatainfo JSON: make a manifest of it: s2vt import "
                                         "msrvtt {f} --out M.jsonl"),
+        # evaluate's own files, as it writes them (indented): named, not said as any JSON (trial 96)
+        "metrics_test.json": (json.dumps({"split": "test", "videos": 2, "BLEU-4": 0.5, "seconds": 1.0}, indent=2),
+                              ": one JSON document over 6 lines, not JSON lines (one object a line); it is "
+                              "evaluate's metrics file: pass the manifest the run was evaluated on"),
+        "preds_test.json": (json.dumps([{"video_id": "v1", "caption": "a man", "tags": []}], indent=2),
+                            ": one JSON document over 7 lines, not JSON lines (one object a line); it looks like "
+                            "predictions (evaluate's, a JSON list): pass the manifest the videos came from"),
         "video_corpus.csv": ("VideoID,Start,End,WorkerID,Source,AnnotationTime,Language,Description\n"
                              "a,1,2,3,clean,4,English,a man\n",
                              ":1: not valid JSON (Expecting value at column 1); it looks like MSVD's video_corpus.csv: "
@@ -232,6 +239,7 @@ def test_a_dataset_file_given_as_a_manifest_names_its_import(tmp_path):
     # was sent to `s2vt import msrvtt`, which refused it (new-user trial 94)
     for text, says in [('{"path": "x.mp4"}\n', ":1: missing field 'video_id'"),
                        ('{"videos": 3, "sentences": 9}\n', ":1: missing field 'video_id'"),
+                       ('{"videos": {}, "sentences": []}\n', ":1: missing field 'video_id'"),  # (trial 96)
                        (json.dumps({"CIDEr": 0.5, "videos": 20}, indent=1), ": one JSON document over 4 lines, not "
                                                                           "JSON lines (one object a line)")]:
         other.write_text(text)

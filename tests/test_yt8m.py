@@ -414,6 +414,12 @@ def test_a_shard_or_binary_file_given_as_the_vocabulary_is_said_to_be_no_vocabul
     assert code == 2 and capsys.readouterr().err.strip().splitlines() == [
         f"error: {tmp_path / 'vocabulary.csv'}: not a TFRecord file (a vocabulary CSV goes in --vocabulary)"]
     assert not (tmp_path / "run").exists()
+    (tmp_path / "validate_notes.txt").write_text("notes\n")  # (named as a split's, but no .tfrecord: trial 96)
+    code = main(["train", "--features", str(shard), "--val-features", str(tmp_path / "validate_notes.txt"), "--out",
+                 str(tmp_path / "run")])
+    assert code == 2 and capsys.readouterr().err.strip().splitlines() == [
+        f"error: {tmp_path / 'validate_notes.txt'}: not a TFRecord file (YouTube-8M's shards are train*.tfrecord, "
+        "validate*.tfrecord, test*.tfrecord)"]
 
 
 def test_split_from_file_name_or_flag(tmp_path):
