@@ -374,8 +374,8 @@ def manifest_row(value: object) -> bool:
 
 MSRVTT_LISTS = re.compile(rb'"(?:videos|sentences)"\s*:\s*\[')  # (in a document over several lines, or cut)
 # evaluate's metrics and predictions files, over several lines (as it writes them), told from their start
-EVALUATE_METRICS = re.compile(rb'"split"\s*:\s*"(?:train|val|test)"')
-EVALUATE_PREDICTIONS = re.compile(rb'\[\s*\{\s*"video_id"\s*:\s*"[^"]*"\s*,\s*"(?:caption|tags)"')
+EVALUATE_METRICS = re.compile(rb'\{\s*"split"\s*:\s*"(?:train|val|test)"\s*,\s*"videos"\s*:\s*\d')
+EVALUATE_PREDICTIONS = re.compile(rb'\[\s*\{\s*"video_id"\s*:\s*"[^"]*"\s*,\s*"caption"')
 
 
 def dataset_import(path: str) -> str | None:
@@ -404,10 +404,10 @@ def dataset_import(path: str) -> str | None:
         return f"it looks like MSR-VTT's videodatainfo JSON: {made} msrvtt {q} --out M.jsonl"
     # evaluate's own files named as a manifest (a run's preds_test.json as --manifest; trial 96)
     if isinstance(first, dict) and {"split", "videos", "seconds"} <= first.keys() or first is None and start[:1] == \
-            b"{" and EVALUATE_METRICS.search(start):
+            b"{" and EVALUATE_METRICS.match(start):
         return "it is evaluate's metrics file: pass the manifest the run was evaluated on"
     if first is None and start[:1] == b"[" and EVALUATE_PREDICTIONS.match(start) or isinstance(first, list) and \
-            first and isinstance(first[0], dict) and "video_id" in first[0] and {"caption", "tags"} & first[0].keys():
+            first and isinstance(first[0], dict) and {"video_id", "caption"} <= first[0].keys():
         return "it looks like predictions (evaluate's, a JSON list): pass the manifest the videos came from"
     if isinstance(first, dict) and "@id" in first:
         return f"it looks like LIC2022's JSON lines: {made} lic2022 {q} --out M.jsonl"

@@ -240,6 +240,12 @@ def test_a_dataset_file_given_as_a_manifest_names_its_import(tmp_path):
     for text, says in [('{"path": "x.mp4"}\n', ":1: missing field 'video_id'"),
                        ('{"videos": 3, "sentences": 9}\n', ":1: missing field 'video_id'"),
                        ('{"videos": {}, "sentences": []}\n', ":1: missing field 'video_id'"),  # (trial 96)
+                       # (a manifest's own rows indented, or in a list: not taken for evaluate's files)
+                       (json.dumps({"video_id": "v", "split": "test", "captions": []}, indent=1),
+                        ": one JSON document over 5 lines, not JSON lines (one object a line)"),
+                       (json.dumps([{"video_id": "v", "split": "test", "captions": []}]),
+                        ":1: a JSON list, not an object: a manifest is one JSON object per line ({\"video_id\": ..., "
+                        "\"split\": ..., \"captions\": [...]})"),
                        (json.dumps({"CIDEr": 0.5, "videos": 20}, indent=1), ": one JSON document over 4 lines, not "
                                                                           "JSON lines (one object a line)")]:
         other.write_text(text)
