@@ -96,6 +96,11 @@ def main() -> None:
         raise UserError("no CUDA GPU: nothing to check (--smoke tries the script on the CPU)")
     if out.exists() or out.is_symlink():  # (rewritten after every step: a best.pt named so was lost; trial 96)
         raise UserError(f"{out} exists: name a new --out file (this check's JSON, rewritten after each step)")
+    # (found only after the clips were rendered, as a traceback; trial 97)
+    if not out.parent.is_dir():
+        raise UserError(f"--out {out}: no folder {out.parent}: make it first, or name a file in a folder that exists")
+    if out.resolve().is_relative_to(work.resolve()):
+        raise UserError(f"--out {out} is inside --work {work}, the check's own files: name a file outside it")
     res: dict = {"gpu": torch.cuda.get_device_name(0) if gpu == "cuda" else None, "torch": torch.__version__, "cuda": torch.version.cuda,
                  "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(), "smoke": args.smoke}
     with open("/proc/cpuinfo") as f:

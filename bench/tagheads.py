@@ -67,9 +67,10 @@ BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": 
 def check_runs(args, recipes: list[dict]) -> None:
     """Every head x recipe's settings checked as train.py checks them (ranges, choices: `--tag-head
     mlpp`, `epochs=-1`) before the baselines train: a typo is one line at once, not after minutes."""
-    if not any(args.heads.split(",")) and not (args.logreg or args.reference_mlp):  # (`--heads ,`: nothing to run)
+    # (`--heads ,`: nothing to run)
+    if not any(map(str.strip, args.heads.split(","))) and not (args.logreg or args.reference_mlp):
         raise UserError(f"--heads {args.heads!r} names no tag head (e.g. --heads mlp,moe)")
-    for head in filter(None, args.heads.split(",")):
+    for head in filter(None, map(str.strip, args.heads.split(","))):
         for recipe in recipes:
             TrainConfig.of(manifest=args.manifest, features=args.features, out=args.out, device=args.device,
                            **{**({} if head == "default" else {"tag_head": head}), "seed": args.seed, **recipe})
@@ -196,7 +197,7 @@ def run(args) -> None:
                      **baseline(args, epochs=15, patience=15, hidden=2048, dropout=0.5, seed=args.seed)})
         print(json.dumps(rows[-1]), flush=True)
     for text, recipe in zip(args.recipe or [""], recipes):
-        for head in filter(None, args.heads.split(",")):
+        for head in filter(None, map(str.strip, args.heads.split(","))):
             name = f"{head}-{len(rows)}"
             rows.append({"head": head, "seed": recipe.get("seed", args.seed), "recipe": text or "defaults",
                          **head_run(args, head, recipe, out / name)})

@@ -543,6 +543,8 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
             raw = obj.get("@id", "")
             if raw is None or isinstance(raw, (bool, list, dict)):  # (said as JSON says them, not 'None'; trial 96)
                 raise DatasetError(f"{where}'@id' must be digits, not {json_kind(raw)}")
+            if isinstance(raw, float):  # (1e400 was said as 'inf'; trial 97)
+                raise DatasetError(f"{where}'@id' must be digits, not a number with a fraction or exponent")
             vid = str(raw)
             if not (vid.isascii() and vid.isdigit()):
                 raise DatasetError(f"{where}'@id' must be digits, not {quoted_id(vid)}")

@@ -130,8 +130,10 @@ def lic2022_fields(tags: list[dict]) -> tuple[str, str, list[str]]:
     l1 = _best_level1(ranked)
     if not l1:  # (the level 1 and level 2 of the best level 2 that names its parent: a bare one scored higher was
         # put under that parent, which it may not belong to; review)
-        parented = next((t[len(LEVEL2):] for t in ranked if t.startswith(LEVEL2) and "/" in t), "")
-        return (*parented.split("/", 1), semantic) if parented else ("", "", semantic)
+        # (both names there: `level2:A/` or `level2:/X` lost the named A/B below them; trial 97)
+        pairs = (t[len(LEVEL2):].split("/", 1) for t in ranked if t.startswith(LEVEL2) and "/" in t)
+        parented = next((pair for pair in pairs if pair[0].strip() and pair[1].strip()), None)
+        return (*parented, semantic) if parented else ("", "", semantic)
     l2 = next((name for t in ranked if t.startswith(LEVEL2) and t not in stray
                and (name := t[len(LEVEL2):].removeprefix(l1 + "/")).strip()), "")
     return l1, l2, semantic

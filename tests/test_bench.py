@@ -205,6 +205,8 @@ def test_mlds_reference_trains_and_scores_val_and_test_each_epoch(tmp_path):
     ("shards.py", ["--workers", "-1"], "must be at least 0"),
     ("extract.py", ["--seconds", "inf"], "must be a finite number"),
     ("cuda.py", ["--smoke", "--out", str(REPO / "README.md")], "exists: name a new --out file"),
+    ("cuda.py", ["--smoke", "--out", "/nonexistent-folder/c.json"], "no folder /nonexistent-folder"),
+    ("cuda.py", ["--smoke", "--out", "/tmp/s2vt-cuda-x", "--work", "/tmp/s2vt-cuda-x"], "is inside --work"),
 ])
 def test_a_bench_refuses_a_bad_number_before_any_work(script, args, message):
     """argparse's one usage line and exit 2, in well under the minutes the bench would run first."""

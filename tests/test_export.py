@@ -957,6 +957,8 @@ def test_lic2022_video_without_a_level_1_is_said(tmp_path, capsys):
     # (nor a level 1 or level 2 of no name: an empty level 1 was written over the named one below it; trial 96)
     assert lic2022_fields([{"tag": "level1:", "p": 0.99}, {"tag": "level1:  ", "p": 0.9}, {"tag": "level1:A", "p": 0.5},
                            {"tag": "level2:A/", "p": 0.9}, {"tag": "level2:A/B", "p": 0.4}]) == ("A", "B", [])
+    assert lic2022_fields([{"tag": "level2:A/", "p": 0.9}, {"tag": "level2:A/B", "p": 0.5}]) == ("A", "B", [])
+    assert lic2022_fields([{"tag": "level2:/X", "p": 0.9}, {"tag": "level2:C/D", "p": 0.5}]) == ("C", "D", [])
     assert [[c["@value"] for c in r["category"]] for r in rows] == [["", ""], ["q", ""]]
     assert capsys.readouterr().err.splitlines()[0] == ("warning: 1 predicted video has no level-1 tag (nor a level 2 "
                                                       "naming its level 1, level2:L1/L2): written with an empty "

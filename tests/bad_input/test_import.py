@@ -1098,7 +1098,8 @@ def test_a_file_that_is_not_lic2022_json_lines_says_what_it_is(tmp_path, capsys)
     for vid, said in [("1" * 200, "must be at most 128 digits, not 200"),
                       ("x" * 5000, f"must be digits, not {'x' * 5000!r:.60}... (5,000 characters)"),
                       ("\uff11\uff12", "must be digits, not '\uff11\uff12'"),
-                      (None, "must be digits, not null"), (True, "must be digits, not a JSON boolean")]:  # (trial 96)
+                      (None, "must be digits, not null"), (True, "must be digits, not a JSON boolean"),  # (trial 96)
+                      (7.5, "must be digits, not a number with a fraction or exponent")]:
         lines.write_text(json.dumps({"@id": vid, "title": "t"}) + "\n")
         code, err = s2vt(capsys, "import", "lic2022", lines, "--out", tmp_path / "m.jsonl")
         assert (code, err) == (2, [f"error: {lines}:1: '@id' {said}"])
