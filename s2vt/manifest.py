@@ -552,7 +552,8 @@ def video_files(folder: str | os.PathLike):
     sorted order, then its sub-folders in sorted order.
 
     Symlinked sub-folders are followed, each real folder once (so a link to a folder already
-    scanned, or back up the tree, neither loops nor finds its videos twice). Hidden files and
+    scanned, or back up the tree, neither loops nor finds its videos twice), except a link to a folder that
+    holds `folder` itself (`self -> ..`), whose tree is not the one named. Hidden files and
     sub-folders (a name starting with '.') are skipped: macOS leaves `._clip.mp4` (AppleDouble
     metadata, not a video) beside each video copied to a foreign disk, `.DS_Store` in each folder,
     and a `.AppleDouble/` of such files on network shares; each would be a failed video. (A hidden
@@ -562,14 +563,17 @@ def video_files(folder: str | os.PathLike):
     the batch unsaid.
     """
     scanned: set[tuple[int, int]] = set()
+    top = Path(os.path.realpath(folder))
     for root, dirs, files in os.walk(folder, followlinks=True):
         st = os.stat(root)
         if (st.st_dev, st.st_ino) in scanned:
             dirs.clear()
             continue
         scanned.add((st.st_dev, st.st_ino))
-        # (walked in order: the first of two paths to one folder is the one kept)
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        # (walked in order: the first of two paths to one folder is the one kept; a link to a folder that holds the
+        # one named, `self -> ..`, is not followed: it captioned the whole tree above it; trial 98)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (
+            os.path.islink(os.path.join(root, d)) and top.is_relative_to(os.path.realpath(os.path.join(root, d)))))
         for name in sorted(files):
             if name.startswith("."):
                 continue

@@ -210,7 +210,9 @@ def checkpoint_warnings(checkpoint: str, ckpt: dict, cfg: DecodeConfig, model: S
         best = Path(checkpoint).with_name("best.pt")
         return [f"warning: {checkpoint} is a run's training state (its latest epoch), not the model the run chose: "
                 "best.pt holds that (the epoch val chose, with the steps after training: "
-                f"the caption memory, the refit){f': pass --checkpoint {best}' if best.is_file() else ''}"]
+                f"the caption memory, the refit)"
+                # (a last.pt copied under the name best.pt was told to pass itself; trial 98)
+                + (f": pass --checkpoint {best}" if best.is_file() and not os.path.samefile(best, checkpoint) else "")]
     due = "memory" in steps_left(ckpt)
     lines = [unfinished_warning(checkpoint, ckpt, with_captions and reranks(cfg)),
              *memory_warnings(checkpoint, cfg, model, with_captions, video_ids, split, due)]
@@ -1057,8 +1059,17 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
         items += found or [failed(v, why)]
     if all(isinstance(i, dict) for i in items):
         shown = "; ".join(i["error"] for i in items[:3]) + ("; ..." if len(items) > 3 else "")
-        raise UserError(items[0]["error"] if len(items) == 1 else f"nothing to caption: {shown}")
+        raise NothingToCaption(items[0]["error"] if len(items) == 1 else f"nothing to caption: {shown}", items)
     return items
+
+
+class NothingToCaption(UserError):
+    """Every input of caption.py failed before the model loaded; `items` are their failed objects (--json prints
+    them: a script reading stdout got nothing for a lone missing or empty file, trial 98)."""
+
+    def __init__(self, message: str, items: list[dict]):
+        super().__init__(message)
+        self.items = items
 
 
 def to_evaluate(manifest: str) -> str:
@@ -1117,7 +1128,13 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
     from extract.ffmpeg import check_ffmpeg
 
     check_settings(beam, tags)  # (a setting's mistake first, as every command says it)
-    items = with_folders_expanded(videos)  # (before the model loads: seconds)
+    try:
+        items = with_folders_expanded(videos)  # (before the model loads: seconds)
+    except NothingToCaption as e:
+        for r in e.items if as_json else ():  # (as a batch's failed inputs are printed: every input on stdout)
+            print(json.dumps({**r, "video": printable(r["video"]), "error": printable(r["error"])},
+                             ensure_ascii=False), flush=True)
+        raise
     # a wrong $S2VT_FFMPEG was said as every video's failure, each after the model loaded: one line first
     check_ffmpeg()
     # the inputs failed already (a missing or empty file, a folder without videos) are said now, before the

@@ -265,8 +265,10 @@ def test_caption_json_has_one_object_per_input_failed_ones_too(tmp_path, capsys,
     assert code == 1 and [json.loads(line)["video"] for line in out] == ["a.mp4", "nope.mp4"]
     assert err == ["error: nope.mp4: no such file", "error: 1 of 2 videos captioned; 1 failed (said above)"]
     assert json.loads(out[1])["error"] == "nope.mp4: no such file"
+    # (alone too, --json prints its object: a script reading stdout got nothing; trial 98)
     code, out, err = fake_caption(capsys, monkeypatch, "nope.mp4", "--json")
-    assert (code, out, err) == (2, [], ["error: nope.mp4: no such file"])
+    assert (code, err) == (2, ["error: nope.mp4: no such file"])
+    assert [json.loads(line) for line in out] == [{"video": "nope.mp4", "error": "nope.mp4: no such file", "notes": []}]
     code, out, err = fake_caption(capsys, monkeypatch, "nope.mp4", "gone.mp4")
     assert (code, out, err) == (2, [], ["error: nothing to caption: nope.mp4: no such file; gone.mp4: no such file"])
     # an empty file is found before the model loads too; every video failing is exit 2, not a partial 1

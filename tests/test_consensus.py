@@ -1,5 +1,6 @@
 """Consensus reranking: CIDEr-D as pycocoevalcap computes it, neighbours, the checkpoint's memory."""
 import random
+import shutil
 
 import pytest
 import torch
@@ -95,6 +96,13 @@ def test_training_writes_the_memory_and_evaluate_uses_it(tmp_path, capsys):
         f"warning: {tmp_path / 'run' / 'last.pt'} is a run's training state (its latest epoch), not the model the run "
         "chose: best.pt holds that (the epoch val chose, with the steps after training: the caption memory, the "
         f"refit): pass --checkpoint {best}"]
+    # a last.pt copied as best.pt: not told to pass itself (trial 98)
+    (tmp_path / "copy").mkdir()
+    shutil.copy(tmp_path / "run" / "last.pt", tmp_path / "copy" / "best.pt")
+    evaluate(str(tmp_path / "copy" / "best.pt"), str(manifest), str(store), "test", DecodeConfig(beam=3),
+             out=str(tmp_path / "r.json"))
+    assert capsys.readouterr().err.splitlines()[0].endswith("(the epoch val chose, with the steps after training: "
+                                                            "the caption memory, the refit)")
     # a memory that does not fit the model is one line
     ckpt["memory"]["keys"] = ckpt["memory"]["keys"][:, :3]
     torch.save(ckpt, tmp_path / "bad.pt")

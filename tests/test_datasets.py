@@ -525,3 +525,21 @@ def test_folder_import_says_each_broken_link(tmp_path, videos):
     assert proc.returncode == 0, proc.stderr
     assert f"warning: left out {d / 'p.mp4'}: a pipe (FIFO), not a video file" in proc.stderr
     assert [e["video_id"] for e in read_manifest(tmp_path / "m3.jsonl")] == ["a"]
+
+
+def test_video_files_follow_links_out_but_not_to_a_folder_holding_the_one_named(tmp_path):
+    """A link to another disk's folder is followed (its videos are the user's); `self -> ..` inside the folder
+    named captioned the whole tree above it (trial 98): a link to a folder holding the named one is not."""
+    from s2vt.manifest import video_files
+
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "far.mp4").write_bytes(b"v")
+    (tmp_path / "sibling.mp4").write_bytes(b"v")
+    named = tmp_path / "named"
+    (named / "sub").mkdir(parents=True)
+    (named / "sub" / "near.mp4").write_bytes(b"v")
+    (named / "out").symlink_to(tmp_path / "elsewhere")
+    (named / "self").symlink_to("..")
+    (named / "sub" / "up").symlink_to(named)
+    (named / "sub" / "same").symlink_to(".")
+    assert [p.relative_to(named).as_posix() for p in video_files(named)] == ["out/far.mp4", "sub/near.mp4"]
