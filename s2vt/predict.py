@@ -207,11 +207,13 @@ def checkpoint_warnings(checkpoint: str, ckpt: dict, cfg: DecodeConfig, model: S
     alike): not its run's finished model, its caption memory, and (`video_ids` of `split`, evaluate's) videos
     it trained on."""
     if "optimizer" in ckpt:  # (a run's last.pt: the memory warning's advice, --resume, did nothing; hostile trial)
-        best = Path(checkpoint).with_name("best.pt")
-        return [f"warning: {checkpoint} is a run's training state (its latest epoch), not the model the run chose: "
-                "best.pt holds that (the epoch val chose, with the steps after training: "
+        # (the run's best.pt beside the file itself, through a link: `best.pt -> ../run/last.pt` named no model;
+        # a last.pt copied as best.pt was told to pass itself, and that "best.pt holds" the model; trials 98, 99)
+        best = Path(os.path.realpath(checkpoint)).with_name("best.pt")
+        named = " (whatever its name)" if Path(checkpoint).name == "best.pt" else ""
+        return [f"warning: {checkpoint} is a run's training state (its latest epoch){named}, not the model the run "
+                "chose: the run's best.pt holds that (the epoch val chose, with the steps after training: "
                 f"the caption memory, the refit)"
-                # (a last.pt copied under the name best.pt was told to pass itself; trial 98)
                 + (f": pass --checkpoint {best}" if best.is_file() and not os.path.samefile(best, checkpoint) else "")]
     due = "memory" in steps_left(ckpt)
     lines = [unfinished_warning(checkpoint, ckpt, with_captions and reranks(cfg)),

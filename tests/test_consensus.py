@@ -94,15 +94,23 @@ def test_training_writes_the_memory_and_evaluate_uses_it(tmp_path, capsys):
              out=str(tmp_path / "q.json"))
     assert capsys.readouterr().err.splitlines() == [
         f"warning: {tmp_path / 'run' / 'last.pt'} is a run's training state (its latest epoch), not the model the run "
-        "chose: best.pt holds that (the epoch val chose, with the steps after training: the caption memory, the "
-        f"refit): pass --checkpoint {best}"]
+        "chose: the run's best.pt holds that (the epoch val chose, with the steps after training: the caption memory, "
+        f"the refit): pass --checkpoint {best}"]
     # a last.pt copied as best.pt: not told to pass itself (trial 98)
     (tmp_path / "copy").mkdir()
     shutil.copy(tmp_path / "run" / "last.pt", tmp_path / "copy" / "best.pt")
     evaluate(str(tmp_path / "copy" / "best.pt"), str(manifest), str(store), "test", DecodeConfig(beam=3),
              out=str(tmp_path / "r.json"))
-    assert capsys.readouterr().err.splitlines()[0].endswith("(the epoch val chose, with the steps after training: "
-                                                            "the caption memory, the refit)")
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"warning: {tmp_path / 'copy' / 'best.pt'} is a run's training state (its latest epoch) (whatever its name), "
+        "not the model the run chose: the run's best.pt holds that (the epoch val chose, with the steps after "
+        "training: the caption memory, the refit)")
+    # linked as best.pt: the run's best.pt, beside the file the link names, is the one to pass (trial 99)
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "best.pt").symlink_to(tmp_path / "run" / "last.pt")
+    evaluate(str(tmp_path / "linked" / "best.pt"), str(manifest), str(store), "test", DecodeConfig(beam=3),
+             out=str(tmp_path / "s.json"))
+    assert capsys.readouterr().err.splitlines()[0].endswith(f"the refit): pass --checkpoint {best}")
     # a memory that does not fit the model is one line
     ckpt["memory"]["keys"] = ckpt["memory"]["keys"][:, :3]
     torch.save(ckpt, tmp_path / "bad.pt")
