@@ -276,7 +276,8 @@ def test_a_runs_predictions_given_as_the_manifest_are_said_to_be_no_manifest(sto
     code, err = s2vt(capsys, *args, "--manifest", copy / "preds_val.json", "--force")
     lines = len(before.splitlines())
     assert code == 2 and err == [f"error: {copy / 'preds_val.json'}: one JSON document over {lines} lines, not "
-                                 "JSON lines (one object a line)"], err
+                                 "JSON lines (one object a line); it looks like predictions (evaluate's, a JSON "
+                                 "list): pass the manifest the videos came from"], err
     assert (copy / "preds_val.json").read_bytes() == before
     # a manifest that is one (named as the output by --out): the output is refused, as before
     code, err = s2vt(capsys, *args, "--manifest", store[0], "--out", store[0], "--force")
