@@ -600,10 +600,11 @@ def import_lic2022(json_paths: list[str], test: int = 0) -> list[dict]:
     for path, (n, bare) in counts.items():
         # (a file named as the challenge's test file whose videos all have labels went to train unsaid, and
         # evaluate --split test found no video; hostile trial)
-        if n > bare and Path(path).name.lower().startswith("test") and not bare:  # (a held-out set of one's own)
-            print(f"note: {path}: its {n} videos have labels, so they are imported as train (the challenge's test "
-                  "file has none): --test N holds labelled videos out as split test", file=sys.stderr)
-        elif n > bare and Path(path).name.lower().startswith("test"):
+        if n > bare and Path(path).name.lower().startswith("test"):
+            if not bare:  # (a held-out set of one's own)
+                print(f"note: {path}: its {n} videos have labels, so they are imported as train (the challenge's "
+                      "test file has none): --test N holds labelled videos out as split test", file=sys.stderr)
+                continue
             # (a stray label in the challenge's test file: its video went to train, and was missing from result.txt
             # with every step exiting 0; a warning, saying so; trial 95)
             some = n - bare
