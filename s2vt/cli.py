@@ -425,7 +425,8 @@ def run_export(args: argparse.Namespace) -> int:
         raise ResultsError("--vocabulary and --top-k are for --format yt8m")
     if args.top_k is not None and args.top_k < 1:
         raise ResultsError(f"--top-k must be at least 1, not {args.top_k}")
-    from .fileio import ends_as_folder, writing_alone, writing_elsewhere, written_file
+    from .fileio import ends_as_folder, written_file
+    from .locks import writing_alone, writing_elsewhere
 
     # through a link, every check is of the file written, as evaluate's outputs are (`--out bl.zip --force`, bl.zip a
     # link to RUN/best.pt, replaced the checkpoint; hostile trial)
@@ -731,7 +732,8 @@ def writing_manifest(out: str):
     alone (hostile trial): the second is now refused in one line. A refusal leaves no folder it made."""
     from pathlib import Path
 
-    from .fileio import locked, lock_path, refuse_special_outputs, removed_if_failed, writing_elsewhere, written_file
+    from .fileio import lock_path, refuse_special_outputs, removed_if_failed, written_file
+    from .locks import locked, writing_elsewhere
 
     if Path(out).is_symlink():  # (a link to a folder or a device: named as typed, "a link to TARGET", as the write
         refuse_special_outputs([out], folders=True)  # words it; check_out said "dirlink.json is a folder")

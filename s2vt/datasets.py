@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError, counted, interrupts_held
-from .fileio import (DuplicateKeyError, OutputError, is_json_lines, json_error, json_kind, json_problem, not_a_file,
-                     make_dirs, output_error, parse_json, refuse_checkpoints, special_file, surrogate_lines,
-                     written_file)
+from .fileio import OutputError, not_a_file, make_dirs, output_error, refuse_checkpoints, special_file, written_file
+from .jsonfile import (DuplicateKeyError, is_json_lines, json_error, json_kind, json_problem, parse_json,
+                       surrogate_lines)
 from .formats import EMPTY_TAG, MSRVTT_CATEGORIES, CategoryError, lic2022_left_out, lic2022_tags
 from .manifest import (SPLITS, VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
                        refuse_not_utf8, two_names, no_such_video, read_manifest, sanitize_id, scan_videos,

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from extract.ffmpeg import ffmpeg_cmd, ffmpeg_path, last_error_line
 from .errors import UserError, exit_status, guard_stderr, invoked_as, shell_join, terminate_as_interrupt
-from .fileio import (LockFileError, OutputError, atomic_write_json, busy_line, lock_owner, output_error, refusal,
-                     refuse_unusable_paths, release_lock, temp_path)
-from .fileio import take_lock as take_file_lock
+from .fileio import OutputError, atomic_write_json, output_error, refusal, refuse_unusable_paths, temp_path
+from .locks import LockFileError, busy_line, lock_owner, release_lock
+from .locks import take_lock as take_file_lock
 from .manifest import ManifestError, read_manifest, write_manifest
 from .options import Parser, at_least, show_defaults
 
@@ -233,7 +233,7 @@ def running_demo(out: Path, pid: int) -> DemoFolderError:
 
 
 def take_lock(out: Path) -> Path:
-    """Create `out`'s lock (`fileio.take_lock`: of two demos starting together one gets it; a stale one
+    """Create `out`'s lock (`locks.take_lock`: of two demos starting together one gets it; a stale one
     is replaced). DemoFolderError while another demo holds it."""
     try:
         return take_file_lock(out / LOCK, lambda pid: running_demo(out, pid))

@@ -24,8 +24,9 @@ import torch.distributed as dist
 
 from .device import pick_device
 from .errors import SaidByAnotherRank, UserError, end_with_launcher, interrupts_held, interrupts_unwrapped
-from .fileio import (RUN_OUTPUTS, TRAIN_LOCK, OutputError, atomic_write_bytes, busy_line, check_writable,
-                     is_lock_name, lock_owner, locked, refuse_special_outputs, removed_if_failed, training_run)
+from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, check_writable, refuse_special_outputs,
+                     removed_if_failed)
+from .locks import TRAIN_LOCK, busy_line, is_lock_name, lock_owner, locked, training_run
 from .manifest import read_manifest
 from .store import FeatureStore, StoreError, no_store_here, printable, store_not_found, store_of
 
@@ -616,7 +617,7 @@ def text_settings_given(cfg: TrainConfig) -> list[str]:
 
 
 def training_elsewhere(out: Path) -> Callable[[int], UserError]:
-    """The refusal of a run folder another training run holds (the `busy` of `fileio.take_lock`)."""
+    """The refusal of a run folder another training run holds (the `busy` of `locks.take_lock`)."""
     def busy(pid: int) -> RunFolderError:
         return RunFolderError(busy_line(str(out), "another training run", pid, "is writing there",
                                         "pass another --out", out / TRAIN_LOCK))

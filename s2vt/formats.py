@@ -18,7 +18,7 @@ LEVEL1, LEVEL2, SEMANTIC = "level1:", "level2:", "tag:"
 LEVEL2_ALONE, EMPTY_TAG = "a level 2 without a level 1", "a topic tag with an empty '@value'"
 CUT_TAG = "a topic tag whose text is cut inside a character (a lone surrogate)"
 CUT_CATEGORY = "a category whose text is cut inside a character (a lone surrogate)"
-# what the lenient LIC2022 reader puts for a lone surrogate (`fileio.replaced_surrogates`): Unicode's replacement
+# what the lenient LIC2022 reader puts for a lone surrogate (`jsonfile.replaced_surrogates`): Unicode's replacement
 # character ('?' was one too, and told nothing apart; a record's own U+FFFD is told apart by its line's escapes)
 REPLACEMENT = "\ufffd"
 OTHER_CATEGORY = "a category whose type is not level1 or level2"

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import UserError
-from .fileio import (LoneSurrogateError, ObjectError, atomic_write_bytes, compressed, json_error, json_kind,
-                     lenient_keys, no_lone_surrogate, unique_keys)
+from .fileio import atomic_write_bytes
+from .jsonfile import (LoneSurrogateError, ObjectError, compressed, json_error, json_kind, lenient_keys,
+                       no_lone_surrogate, unique_keys)
 
 # what a folder scan (and an upload) counts as a video file
 # (raw elementary streams too: decoded by their frames' order, a note saying their times assume ffmpeg's rate)

@@ -15,10 +15,11 @@ import torch
 
 from .device import pick_device
 from .errors import UserError, counted, invoked_as, shell_quote
-from .fileio import (TRAIN_LOCK, OutputError, atomic_write_all, busy_line, check_writable, folder_path, json_bytes,
-                     make_dirs, refuse_empty_paths, refuse_existing, refuse_linked_defaults, lock_path, locked,
-                     refuse_long_names, refuse_special_outputs, refuse_checkpoints, removed_if_failed, RUN_OUTPUTS,
-                     torch_saved, training_run, writing_elsewhere, written_file)
+from .fileio import (OutputError, atomic_write_all, check_writable, folder_path, json_bytes, make_dirs,
+                     refuse_empty_paths, refuse_existing, refuse_linked_defaults, lock_path, refuse_long_names,
+                     refuse_special_outputs, refuse_checkpoints, removed_if_failed, RUN_OUTPUTS, written_file)
+from .jsonfile import torch_saved
+from .locks import TRAIN_LOCK, busy_line, locked, training_run, writing_elsewhere
 from .manifest import json_start, manifest_row  # (what tells a manifest by its content: extract's too)
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, no_store_here, one_line, printable, store_not_found

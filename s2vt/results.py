@@ -12,7 +12,8 @@ import zipfile
 from pathlib import Path
 
 from .errors import UserError, counted, shell_quote
-from .fileio import ObjectError, OutputError, json_error, json_problem, not_a_file, parse_json, torch_saved
+from .fileio import OutputError, not_a_file
+from .jsonfile import ObjectError, json_error, json_problem, parse_json, torch_saved
 from .formats import msrvtt_items
 from .manifest import (SPLITS, ManifestError, dash_refusal, is_manifest, read_manifest, valid_video_id,
                        video_id_problem)

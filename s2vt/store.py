@@ -34,8 +34,8 @@ import numpy as np
 
 from .errors import CONTROL_CHARS, SettingError, UserError, counted
 from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, atomic_write_json, dangling_link, is_link_loop,
-                     json_error, json_kind, make_dirs, output_error, parse_json, refuse_broken_link, refuse_special,
-                     special_file)
+                     make_dirs, output_error, refuse_broken_link, refuse_special, special_file)
+from .jsonfile import json_error, json_kind, parse_json
 from .manifest import check_video_id, video_files, video_id_problem
 from .options import as_option, one_of
 

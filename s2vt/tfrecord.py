@@ -23,7 +23,7 @@ import google_crc32c
 import numpy as np
 
 from .errors import UserError
-from .fileio import compressed
+from .jsonfile import compressed
 
 Value = Union[list, np.ndarray]
 _HEADER = struct.Struct("<QI")
@@ -78,7 +78,7 @@ def read_records(path: str | os.PathLike, keep_going: bool = False) -> Iterator[
             if masked_crc32c(header[:8]) != length_crc:
                 what = "not a TFRecord file" if offset == 0 else "corrupt record"
                 # (what it is instead, where that is plain: a shard gzip-compressed, the vocabulary; trial 80)
-                # (fileio's rule: gzip's "decompress it first (gunzip)", the others, a tar by its 512-byte header)
+                # (jsonfile's rule: gzip's "decompress it first (gunzip)", the others, a tar by its 512-byte header)
                 packed = compressed(header + f.read(500)) if offset == 0 else None
                 hint = "" if offset else f"; {packed}" if packed else "; a vocabulary CSV goes in --vocabulary" \
                     if path.lower().endswith(".csv") else ""

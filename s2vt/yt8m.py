@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import counted, interrupts_held
-from .fileio import compressed
+from .jsonfile import compressed
 from .manifest import SPLITS, valid_video_id, write_manifest
 from .store import FeatureStore
 

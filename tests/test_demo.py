@@ -293,7 +293,7 @@ def test_a_demo_into_a_folder_another_demo_is_writing_is_refused(tmp_path, capsy
     import sys
 
     from s2vt.demo import LOCK, prepare_folder, release_lock
-    from s2vt.fileio import lock_text
+    from s2vt.locks import lock_text
 
     out = tmp_path / "demo"
     fake_demo(out)

@@ -424,7 +424,8 @@ def test_a_users_file_named_like_a_lock_is_never_taken_over(tmp_path):
     (named, said not to be s2vt's), never removed; an empty old one, or a dead pid's, is taken over."""
     import os
 
-    from s2vt.fileio import LOCK_WRITING_S, OutputError, take_lock
+    from s2vt.fileio import OutputError
+    from s2vt.locks import LOCK_WRITING_S, take_lock
 
     def busy(pid):
         return OutputError(f"busy {pid}")
@@ -459,7 +460,8 @@ def test_a_lock_is_read_strictly_as_s2vt_writes_it(tmp_path):
     import subprocess
     import sys
 
-    from s2vt.fileio import OutputError, take_lock, this_host
+    from s2vt.fileio import OutputError
+    from s2vt.locks import take_lock, this_host
 
     def busy(pid):
         return OutputError(f"busy {pid}")
@@ -485,7 +487,8 @@ def test_a_lock_whose_pid_is_now_another_process_is_stale(tmp_path):
     process started at another time is stale. A lock of the old format (a pid alone) is taken as before."""
     import os
 
-    from s2vt.fileio import OutputError, lock_owner, process_start, release_lock, take_lock, this_host
+    from s2vt.fileio import OutputError
+    from s2vt.locks import lock_owner, process_start, release_lock, take_lock, this_host
 
     def busy(pid):
         return OutputError(f"busy {pid}")
@@ -519,7 +522,8 @@ def test_a_lock_of_pid_0_is_not_s2vts_lock(tmp_path, capsys):
     process's: not s2vt's lock (as `-5`), for train's, evaluate's and the demo's locks alike, never removed."""
     from s2vt.demo import LOCK
     from s2vt.engine import refuse_training
-    from s2vt.fileio import TRAIN_LOCK, OutputError, lock_owner, take_lock
+    from s2vt.fileio import OutputError
+    from s2vt.locks import TRAIN_LOCK, lock_owner, take_lock
 
     def busy(pid):
         return OutputError(f"busy {pid}")
@@ -556,7 +560,8 @@ def test_a_special_file_at_a_locks_name_is_one_line_never_a_hang(tmp_path, capsy
 
     from s2vt.demo import LOCK
     from s2vt.engine import refuse_locked, refuse_training
-    from s2vt.fileio import TRAIN_LOCK, OutputError, lock_owner, release_lock, take_lock
+    from s2vt.fileio import OutputError
+    from s2vt.locks import TRAIN_LOCK, lock_owner, release_lock, take_lock
 
     def busy(pid):
         return OutputError(f"busy {pid}")
@@ -611,7 +616,7 @@ def test_a_special_file_at_a_locks_name_is_one_line_never_a_hang(tmp_path, capsy
     zero.symlink_to("/dev/zero")
     child = subprocess.run([sys.executable, "-c", "import resource, sys; from pathlib import Path\n"
                             "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
-                            "from s2vt.fileio import OutputError, lock_owner\n"
+                            "from s2vt.fileio import OutputError\nfrom s2vt.locks import lock_owner\n"
                             "try:\n    lock_owner(Path(sys.argv[1]))\nexcept OutputError as e:\n    print(e)",
                             str(zero)], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert child.stdout.startswith(f"{zero} is not s2vt's lock (a device)"), child.stdout + child.stderr
@@ -635,10 +640,11 @@ def test_a_special_file_at_a_locks_name_is_one_line_never_a_hang(tmp_path, capsy
 TAKEOVER_RACE = """
 import multiprocessing, sys, time
 from pathlib import Path
-from s2vt import fileio
-from s2vt.fileio import OutputError, release_lock, take_lock
+from s2vt import locks
+from s2vt.fileio import OutputError
+from s2vt.locks import release_lock, take_lock
 
-judge = fileio.lock_owner
+judge = locks.lock_owner
 
 
 def slow_judge(lock):  # (a loaded machine: time passes between judging the lock stale and replacing it)
@@ -647,7 +653,7 @@ def slow_judge(lock):  # (a loaded machine: time passes between judging the lock
     return owner
 
 
-fileio.lock_owner = slow_judge
+locks.lock_owner = slow_judge
 
 def contend(lock, barrier, trials, out):
     won = []
@@ -707,7 +713,8 @@ def test_a_lock_of_another_host_is_never_taken_over(tmp_path, capsys, monkeypatc
 
     from s2vt.demo import LOCK
     from s2vt.engine import RunFolderError, refuse_training
-    from s2vt.fileio import TRAIN_LOCK, OutputError, lock_owner, lock_text, release_lock, take_lock, this_host
+    from s2vt.fileio import OutputError
+    from s2vt.locks import TRAIN_LOCK, lock_owner, lock_text, release_lock, take_lock, this_host
 
     def busy(pid):
         return OutputError(f"busy {pid} {getattr(pid, 'host', '')}")
@@ -751,13 +758,14 @@ def test_a_lock_of_another_host_is_never_taken_over(tmp_path, capsys, monkeypatc
 
 def test_every_lock_refusal_says_who_holds_it_and_how_to_clear_it_alike(tmp_path):
     """The lines of train's, evaluate's and the demo's lock refusals were built four ways; they have one home
-    (`fileio.busy_line`): the holder and its pid (not a pid not written yet), what to do, the lock to remove."""
+    (`locks.busy_line`): the holder and its pid (not a pid not written yet), what to do, the lock to remove."""
     import os
 
     from s2vt.demo import running_demo
     from s2vt.engine import refuse_locked, refuse_training
     from s2vt.engine import RunFolderError
-    from s2vt.fileio import TRAIN_LOCK, OutputError, busy_line, lock_text
+    from s2vt.fileio import OutputError
+    from s2vt.locks import TRAIN_LOCK, busy_line, lock_text
     from s2vt.predict import refuse_training_runs, writing_elsewhere
 
     assert busy_line("x", "another run", 12, "is writing there", "pass another --out", tmp_path / "L") == \
@@ -789,7 +797,8 @@ def test_every_lock_refusal_says_who_holds_it_and_how_to_clear_it_alike(tmp_path
 def test_an_output_name_too_long_for_its_lock_is_one_line(tmp_path, capsys):
     """--out of 250 bytes: '.NAME.lock' passes the file system's 255, an OSError traceback (from the metrics
     file's stat, or the lock) before."""
-    from s2vt.fileio import OutputError, take_lock
+    from s2vt.fileio import OutputError
+    from s2vt.locks import take_lock
 
     with pytest.raises(OutputError, match="cannot write the lock file .*File name too long.*name the output shorter"):
         take_lock(tmp_path / f".{'p' * 250}.lock", lambda pid: OutputError("busy"))
@@ -824,7 +833,7 @@ def test_an_atomic_write_that_fails_names_the_file_it_was_writing(tmp_path):
 def full_disk_locks(monkeypatch):
     """Make every lock file s2vt creates (O_EXCL) on a disk with no space left: the name is made (an inode),
     its pid's write fails with ENOSPC (the descriptor given back writes to /dev/full)."""
-    import s2vt.fileio
+    import s2vt.locks
 
     real_open = os.open
 
@@ -834,7 +843,7 @@ def full_disk_locks(monkeypatch):
             os.close(fd)
             return real_open("/dev/full", os.O_WRONLY)
         return fd
-    monkeypatch.setattr(s2vt.fileio.os, "open", lock_open)
+    monkeypatch.setattr(s2vt.locks.os, "open", lock_open)
 
 
 def test_a_lock_whose_pid_cannot_be_written_is_one_line_and_left_no_lock(tmp_path, capsys, monkeypatch):
@@ -842,7 +851,8 @@ def test_a_lock_whose_pid_cannot_be_written_is_one_line_and_left_no_lock(tmp_pat
     empty lock left behind made a rerun within 10 s say another run was writing (hostile trial). Now one line,
     and no lock is left."""
     from s2vt.demo import LOCK
-    from s2vt.fileio import OutputError, take_lock
+    from s2vt.fileio import OutputError
+    from s2vt.locks import take_lock
 
     lock = tmp_path / ".p.metrics.json.lock"
     with monkeypatch.context() as m:
@@ -1411,7 +1421,7 @@ def test_a_lock_of_a_bare_pid_is_not_said_to_be_s2vts_run(tmp_path, capsys, monk
     """A lock holding a pid alone (as s2vt wrote before it recorded a start time) of any live process, pid 1
     there, was said as "another s2vt evaluate (pid 1) is writing it": with no start time, whether that process
     is s2vt's cannot be told (the pid may be reused; hostile trial). A lock s2vt writes now is said as before."""
-    from s2vt.fileio import TRAIN_LOCK, busy_line, lock_owner, lock_text
+    from s2vt.locks import TRAIN_LOCK, busy_line, lock_owner, lock_text
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "model.pt").write_text("x")
@@ -1442,7 +1452,7 @@ def test_a_lock_without_a_start_time_is_not_said_to_be_s2vts_run(tmp_path, capsy
     any live process, pid 1 there, was said as "another s2vt evaluate (pid 1) is writing it", though without a
     start time a process that got the pid since cannot be told from s2vt's (hostile trial): said as unconfirmed,
     with how to remove it."""
-    from s2vt.fileio import this_host
+    from s2vt.locks import this_host
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "model.pt").write_text("x")
@@ -1461,14 +1471,14 @@ def test_a_lock_whose_start_time_cannot_be_read_now_is_not_said_to_be_s2vts_run(
     where /proc hides it, a system without /proc) was said as "another s2vt evaluate (pid 1) is writing it",
     though its start time, unread, confirmed nothing (hostile trial): said as unconfirmed, with how to remove it.
     Its start time read and the same, it is s2vt's run, as before."""
-    from s2vt import fileio
-    from s2vt.fileio import busy_line, lock_owner, this_host
+    from s2vt import locks
+    from s2vt.locks import busy_line, lock_owner, this_host
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "model.pt").write_text("x")
     (tmp_path / "m.jsonl").write_text('{"video_id": "v1", "split": "test", "captions": ["a cat"]}\n')
     (tmp_path / ".p.json.lock").write_text(f"1 12345 {this_host()}\n")
-    monkeypatch.setattr(fileio, "process_start", lambda pid: None)  # (as /proc/1/stat unreadable)
+    monkeypatch.setattr(locks, "process_start", lambda pid: None)  # (as /proc/1/stat unreadable)
     assert cli.main(["evaluate", "--checkpoint", "model.pt", "--manifest", "m.jsonl", "--out", "p.json"]) == 2
     assert one_line(capsys) == ("error: --out p.json: the lock file .p.json.lock names pid 1, a running process that "
                                 "may not be another s2vt evaluate (the start time the lock records cannot be checked: "
@@ -1476,7 +1486,7 @@ def test_a_lock_whose_start_time_cannot_be_read_now_is_not_said_to_be_s2vts_run(
                                 "from the one that took the lock): remove .p.json.lock if no s2vt command is running, "
                                 "or name another --out\n")
     assert (tmp_path / ".p.json.lock").read_text() == f"1 12345 {this_host()}\n" and not (tmp_path / "p.json").exists()
-    monkeypatch.setattr(fileio, "process_start", lambda pid: "12345")  # (read, and the lock's: s2vt's run)
+    monkeypatch.setattr(locks, "process_start", lambda pid: "12345")  # (read, and the lock's: s2vt's run)
     assert busy_line("x", "another s2vt evaluate", lock_owner(tmp_path / ".p.json.lock"), "is writing it", "",
                      tmp_path / ".p.json.lock").startswith("x: another s2vt evaluate (pid 1) is writing it")
 
@@ -1519,7 +1529,8 @@ def test_a_lock_cut_short_of_its_newline_is_read_alike_by_train_and_evaluate(tmp
     import os
 
     from s2vt.engine import RunFolderError, refuse_training
-    from s2vt.fileio import TRAIN_LOCK, OutputError, lock_owner, lock_text
+    from s2vt.fileio import OutputError
+    from s2vt.locks import TRAIN_LOCK, lock_owner, lock_text
     from s2vt.predict import refuse_training_runs
 
     run = tmp_path / "run"

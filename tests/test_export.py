@@ -181,7 +181,7 @@ def test_an_out_another_export_is_writing_is_refused(tmp_path, capsys):
     import sys
 
     from s2vt.cli import main
-    from s2vt.fileio import lock_text
+    from s2vt.locks import lock_text
 
     preds = tmp_path / "p.json"
     preds.write_text(json.dumps({k: v["caption"] for k, v in PREDS.items()}))

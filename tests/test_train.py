@@ -322,7 +322,7 @@ def test_torchrun_refusal_of_rank_0_alone_ends_every_rank_at_once(tmp_path):
     rank 0's to read): rank 1 waited for it in the process group's start, deaf to torchrun's SIGTERM, until
     torchrun killed it 30 s later and printed its ChildFailedError traceback (hostile trial). Now rank 0's
     refusal reaches every rank: the line once, from rank 0, and the launch ends at once; the lock is kept."""
-    from s2vt.fileio import lock_text
+    from s2vt.locks import lock_text
     manifest, store = make_store(tmp_path / "d", videos=12)
     busy = tmp_path / "busy"
     busy.mkdir()

@@ -96,7 +96,7 @@ def test_a_json_mistake_is_said_with_its_line_and_column(tmp_path, capsys):
     assert main(["score", str(manifest), str(preds)]) == 2
     assert capsys.readouterr().err == (f"error: {manifest}:2: not valid JSON (Expecting property name enclosed in "
                                        "double quotes at column 20)\n")
-    # (through fileio.json_error: 'Unterminated string starting at' said its 'at' twice)
+    # (through jsonfile.json_error: 'Unterminated string starting at' said its 'at' twice)
     manifest.write_text('{"video_id": "v1", "captions": ["a man sings"]}\n{"video_id": "v2\n')
     assert main(["score", str(manifest), str(preds)]) == 2
     assert capsys.readouterr().err == f"error: {manifest}:2: not valid JSON (Unterminated string starting at column 14)\n"
@@ -398,7 +398,7 @@ def test_a_compressed_file_is_named_for_what_it_is(tmp_path, capsys):
     assert capsys.readouterr().err == f"error: {tmp_path / 'a.tar'}: a tar archive: extract the file from it first " \
                                       "(tar xf)\n"
     # text holding "ustar" where a tar header has it is no tar: its header checksum tells
-    from s2vt.fileio import compressed
+    from s2vt.jsonfile import compressed
     start = '{"@id": "1", "title": "'
     chance = (start + "x" * (257 - len(start)) + 'ustar and more"}\n').encode()
     assert chance[257:262] == b"ustar" and compressed(chance) is None

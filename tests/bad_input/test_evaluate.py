@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from s2vt.fileio import lock_text
+from s2vt.locks import lock_text
 from s2vt.predict import MismatchError, check_fit, evaluate
 
 from .test_train import run, s2vt, store, with_nan_features  # noqa: F401  (the module's tiny store and one-epoch run)

@@ -1674,7 +1674,7 @@ def test_an_out_another_import_is_writing_is_refused(kind, tmp_path, capsys):
     """(hostile trial) Two imports into one --out at once both found it absent (or theirs to rewrite), both said
     "wrote" and exited 0, and the manifest held one run's videos alone. Now the import holds a lock beside its
     manifest from the "would drop" check to the rename, as evaluate does: the other run is refused in one line."""
-    from s2vt.fileio import lock_text
+    from s2vt.locks import lock_text
 
     out, lock = tmp_path / "m.jsonl", tmp_path / ".m.jsonl.lock"
     if kind == "yt8m":

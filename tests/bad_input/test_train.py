@@ -16,7 +16,7 @@ from s2vt.cli import main
 from s2vt.device import DeviceError, pick_device
 from s2vt.checkpoint import load_checkpoint
 from s2vt.engine import TrainConfig, text_settings_given, train
-from s2vt.fileio import lock_text
+from s2vt.locks import lock_text
 from s2vt.options import settings
 from s2vt.synthetic import make_store
 
