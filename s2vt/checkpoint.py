@@ -356,7 +356,7 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
                     resplit: bool = False) -> None:
     """Refuse to resume a last.pt whose model this run would build differently (other settings,
     modalities, vocabulary or tags): the data's difference, else every setting's in one line;
-    `tags_cause`: what to say made the tags differ (engine.tags_cause); `resplit`: the validation
+    `tags_cause`: what to say made the tags differ (resume.tags_cause); `resplit`: the validation
     videos are not last.pt's (the split changed: so did the training captions the vocabularies come from)."""
     missing = [k for k in ("optimizer", "scheduler", "best", "bad_epochs", "history") if k not in last]
     if missing:

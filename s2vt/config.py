@@ -213,7 +213,7 @@ class TrainConfig:
             raise ConfigError(f"{need} --features to name {shards_are}" + (f": {named}" if named else ""))
 
 
-# the data a run trains on: a --resume passes them again (they stay the command's, engine.RESUME_UNREPORTED)
+# the data a run trains on: a --resume passes them again (they stay the command's, resume.RESUME_UNREPORTED)
 DATA_PATHS = ("features", "val_features", "manifest", "vocabulary")
 
 

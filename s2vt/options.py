@@ -319,7 +319,7 @@ GIVEN = "given_settings"
 def recorded(p: argparse.ArgumentParser, action) -> type:
     """argparse's `action` (a name or a class) that also records its setting, and the option string typed, in
     the namespace's GIVEN when the command line gives it: argparse's defaults cannot tell '--patience 3' from no
-    --patience, and a --resume keeps the run's own value of a setting not given (engine.resumed_settings)."""
+    --patience, and a --resume keeps the run's own value of a setting not given (resume.resumed_settings)."""
     kind = p._registry_get("action", action, action)
 
     class Recorded(kind):

@@ -712,7 +712,8 @@ def test_a_lock_of_another_host_is_never_taken_over(tmp_path, capsys, monkeypatc
     import os
 
     from s2vt.demo import LOCK
-    from s2vt.engine import RunFolderError, refuse_training
+    from s2vt.engine import refuse_training
+    from s2vt.resume import RunFolderError
     from s2vt.fileio import OutputError
     from s2vt.locks import TRAIN_LOCK, lock_owner, lock_text, release_lock, take_lock, this_host
 
@@ -763,7 +764,7 @@ def test_every_lock_refusal_says_who_holds_it_and_how_to_clear_it_alike(tmp_path
 
     from s2vt.demo import running_demo
     from s2vt.engine import refuse_locked, refuse_training
-    from s2vt.engine import RunFolderError
+    from s2vt.resume import RunFolderError
     from s2vt.fileio import OutputError
     from s2vt.locks import TRAIN_LOCK, busy_line, lock_text
     from s2vt.predict import refuse_training_runs, writing_elsewhere
@@ -1528,7 +1529,8 @@ def test_a_lock_cut_short_of_its_newline_is_read_alike_by_train_and_evaluate(tmp
     a line cut shorter is refused in true words, and evaluate never writes where such a lock stands."""
     import os
 
-    from s2vt.engine import RunFolderError, refuse_training
+    from s2vt.engine import refuse_training
+    from s2vt.resume import RunFolderError
     from s2vt.fileio import OutputError
     from s2vt.locks import TRAIN_LOCK, lock_owner, lock_text
     from s2vt.predict import refuse_training_runs

@@ -319,7 +319,7 @@ def test_tag_focal_weighs_lic2022_topic_tags_alone_and_says_where_it_has_nothing
 
 def test_tag_focal_is_the_tag_recipes_and_said_idle_where_no_tag_is_multi_label(tmp_path, capsys):
     from s2vt.engine import build as build_run
-    from s2vt.engine import upgraded_settings
+    from s2vt.resume import upgraded_settings
     manifest, store = multilabel_store(tmp_path / "d")
     r = build_run(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), **{**FAST, "hidden": 16}))
     assert r.cfg.tag_focal == RECIPES["tags"]["tag_focal"] > 0

@@ -875,7 +875,7 @@ def test_kept_by_train_best_saved_but_not_last(tmp_path):
     """Ctrl-C after the first epoch's best.pt, before its last.pt: the line says best.pt is there and
     advises --overwrite (--resume would be refused: no last.pt), and a plain rerun advises it too."""
     from s2vt.cli import kept_by_train
-    from s2vt.engine import RunFolderError, resume_point
+    from s2vt.resume import RunFolderError, resume_point
 
     run = tmp_path / "run"
     run.mkdir()

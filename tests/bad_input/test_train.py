@@ -170,7 +170,8 @@ def test_a_second_training_into_a_folder_being_trained_is_refused(store, run, tm
 def test_only_rank_0_holds_the_training_lock(store, run, tmp_path, monkeypatch):
     """Under torchrun rank 0 alone takes the run folder's lock: the other ranks, which write nothing
     there, are not refused by it (rank 0 of a second launch is, and with it the launch)."""
-    from s2vt.engine import RunFolderError, refuse_locked, refuse_training
+    from s2vt.engine import refuse_locked, refuse_training
+    from s2vt.resume import RunFolderError
 
     kept = tmp_path / "kept"
     shutil.copytree(run, kept)
@@ -251,7 +252,7 @@ def test_resume_with_other_vocabulary_or_sizes(store, run, tmp_path, capsys):
 
 
 def test_resume_with_other_tags_names_the_setting_or_file_they_came_from(tmp_path, monkeypatch):
-    from s2vt.engine import tags_cause
+    from s2vt.resume import tags_cause
     (tmp_path / "v.csv").write_text("Index,Name\n0,a\n")
     cfg = TrainConfig.of(str(tmp_path / "m.jsonl"), None, str(tmp_path / "run"), min_tag_count=3)
     was = {"manifest": str(tmp_path / "m.jsonl"), "vocabulary": None, "min_tag_count": 3}
@@ -1556,7 +1557,7 @@ def test_steps_changed_under_torchrun_since_an_older_s2vt_name_that_cause():
     on its data and processes, has about half the time another number of steps an epoch; the refusal blamed "the
     training videos or the number of processes changed", neither of which had (review). It names the older s2vt."""
     from s2vt.config import TrainConfig
-    from s2vt.engine import RunFolderError, same_steps
+    from s2vt.resume import RunFolderError, same_steps
 
     last = {"history": [{"steps": 375}], "settings": {}}
     with pytest.raises(RunFolderError, match="an older s2vt cut the batches of torchrun's processes otherwise"):
