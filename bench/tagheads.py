@@ -3,7 +3,7 @@ on a tag-only manifest) against logistic regression on the same split (a linear 
 standardised concatenated features, trained the same way: Adam, BCE, early stopping on val GAP).
 
 Data: a manifest with train / val / test splits and its store, as `s2vt import yt8m` writes them
-(README "YouTube-8M"). Each recipe is a comma-separated list of train.py settings (TrainConfig names);
+(README "Tags on YouTube-8M"). Each recipe is a comma-separated list of train.py settings (TrainConfig names);
 every head is trained with every recipe (head `default`: the tag-only recipe's own, no --tag-head).
 Run: python bench/tagheads.py --manifest M --features STORE --out DIR [--device cuda]
      [--heads mlp,moe,nextvlad,attention,default] [--recipe "epochs=20,lr=1e-3" ...] [--no-logreg]

@@ -36,7 +36,7 @@ class TooLong(MediaError):
     """A video longer than the caller accepts (`decode_media`'s `max_seconds`)."""
 
 
-def decode_media(path: str | os.PathLike, modalities, frames: int = 40, clips: int = 8, short_side: int = 256,
+def decode_media(path: str | os.PathLike, modalities, frames: int, clips: int, short_side: int,
                  background: bool = False, max_seconds: float | None = None) -> Media:
     """Decode `path` once for the video modalities (one ffmpeg pass) and once for its audio (beside it).
 

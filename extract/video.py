@@ -401,7 +401,7 @@ def _read_frames(path: str | os.PathLike, wanted: np.ndarray, geometry: str, siz
 SHORT_UNSAID = 0.1
 
 
-def decode_frames(path: str | os.PathLike, num_frames: int = 40, clips: int = 0,
+def decode_frames(path: str | os.PathLike, num_frames: int, clips: int = 0,
                   short_side: int = 256, info: VideoInfo | None = None, background: bool = False) -> Frames:
     """Decode the video and return the uniformly sampled frames (and C3D clips when clips > 0).
 

@@ -215,7 +215,9 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default=None,
                    help="best.pt of a training run (default: $S2VT_CHECKPOINT, else checkpoints/s2vt.pt)")
     add_decode_arguments(p)
-    p.add_argument("--tags", type=int, default=3, help="how many top tags to show")
+    from .decode import TAGS_SHOWN
+
+    p.add_argument("--tags", type=int, default=TAGS_SHOWN, help="how many top tags to show")
     p.add_argument("--json", action="store_true", help="one JSON object per video")
     p.add_argument("--weights-dir", default=None,
                    help="folder with backbone weight files (default: $S2VT_WEIGHTS_DIR, else checkpoints/)")
@@ -963,10 +965,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="best.pt of a training run (default: $S2VT_CHECKPOINT, else checkpoints/s2vt.pt)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
-    p.add_argument("--workers", type=int, default=1, help="videos captioned at once")
-    p.add_argument("--queue", type=int, default=16, help="requests waiting beyond those (more: 503 + Retry-After)")
-    p.add_argument("--max-upload-mb", type=float, default=200, help="larger uploads get 413")
-    from .serve import MAX_VIDEO_SECONDS, MIN_UPLOAD_RATE, UPLOAD_TIMEOUT
+    from .decode import TAGS_SHOWN
+    from .serve import MAX_UPLOAD_MB, MAX_VIDEO_SECONDS, MIN_UPLOAD_RATE, QUEUE, UPLOAD_TIMEOUT, WORKERS
+
+    p.add_argument("--workers", type=int, default=WORKERS, help="videos captioned at once")
+    p.add_argument("--queue", type=int, default=QUEUE, help="requests waiting beyond those (more: 503 + Retry-After)")
+    p.add_argument("--max-upload-mb", type=float, default=MAX_UPLOAD_MB, help="larger uploads get 413")
 
     p.add_argument("--upload-timeout", type=float, default=UPLOAD_TIMEOUT, metavar="SECONDS",
                    help="an upload that sends nothing for this long gets 408 and frees its slot; a connection whose "
@@ -978,7 +982,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-video-seconds", type=float, default=MAX_VIDEO_SECONDS, metavar="SECONDS",
                    help="longer videos get 422, from their probed duration, before any decoding")
     add_decode_arguments(p)
-    p.add_argument("--tags", type=int, default=3, help="how many top tags to answer")
+    p.add_argument("--tags", type=int, default=TAGS_SHOWN, help="how many top tags to answer")
     p.add_argument("--weights-dir", default=None,
                    help="folder with backbone weight files (default: $S2VT_WEIGHTS_DIR, else checkpoints/; then torch "
                         "hub's cache)")

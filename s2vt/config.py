@@ -21,7 +21,7 @@ class ConfigError(SettingError):
     """A training setting out of range; one line for the user."""
 
 
-# settings whose default depends on the data (README "Training recipe"): a TrainConfig field left
+# settings whose default depends on the data (docs/usage.md "Training"): a TrainConfig field left
 # None takes the caption recipe's value when the training split has captions, else the LIC2022
 # levels' when its tags are level1:/level2:/tag: names, else the tag-only one's
 RECIPES = {"captions": {"epochs": 4, "batch_size": 64, "lr": 1e-3,
@@ -57,7 +57,7 @@ RECIPES = {"captions": {"epochs": 4, "batch_size": 64, "lr": 1e-3,
                     # + the negatives' BCE weighed by p ** 2: val GAP@20 of the blend up on seeds 0 and 1
                     # (docs/benchmarks.md "Focal negatives")
                     "tag_focal": 2.0},
-           # LIC2022 level-1/level-2/topic-tag labels (README "Text"): tuned with these on kuairec val
+           # LIC2022 level-1/level-2/topic-tag labels (docs/usage.md "Text"): tuned with these on kuairec val
            # (tags only: one item per video, so an epoch is few steps, 70 for 4,479 videos; early
            # stopping on lic_score ends the run where it stops improving)
            "levels": {"epochs": 30, "batch_size": 64, "lr": 1e-3, "hidden": 512, "tag_head": "mlp",
@@ -77,7 +77,7 @@ class TrainConfig:
              "TFRecord shards to stream (a .tfrecord file, a quoted glob or a folder of them)")
     out: str = setting(help="run folder: best.pt, last.pt, metrics.csv, curves.png")
     modalities: list[str] | None = setting(None, "comma-separated subset (default: all in the store)")
-    # the recipe for a real dataset (README "Training recipe"): an epoch shows every (video, caption)
+    # the recipe for a real dataset (docs/usage.md "Training"): an epoch shows every (video, caption)
     # pair in batches of pairs from different videos, warmup then cosine decay per step
     epochs: int | None = setting(None, f"passes over every (video, caption) pair (default: {RECIPE_DEFAULT})", minimum=1)
     patience: int = setting(3, "validation checks (one per epoch) without improvement before stopping", minimum=1)
@@ -223,10 +223,10 @@ def recorded_data(out: str) -> dict | None:
     last = Path(out) / "last.pt"
     if not last.is_file():  # (a pipe there would hold torch.load; build refuses it in one line)
         return None
+    from .checkpoint import CheckpointError, read_checkpoint  # (read as every command reads one: its one home)
     try:
-        import torch
-        was = torch.load(last, map_location="cpu", weights_only=True, mmap=True).get("settings", {})
-    except Exception:  # (not a checkpoint: build's read says so)
+        was = read_checkpoint(last).get("settings", {})
+    except (CheckpointError, OSError):  # (not a checkpoint: build's read says so)
         return None
     return {k: was[k] for k in DATA_PATHS if was.get(k)}
 

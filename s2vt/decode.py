@@ -39,6 +39,11 @@ class DecodeConfig:
         check_choices(self)
 
 
+# how many of a video's likeliest tags an answer shows (`--tags` of caption.py and serve, which take the decoding
+# settings above too; declared here once)
+TAGS_SHOWN = 3
+
+
 def decode_config(settings: DecodeConfig | int) -> DecodeConfig:
     """`settings` as a DecodeConfig (a bare int: that beam width, the rest at their defaults)."""
     return DecodeConfig(beam=settings) if isinstance(settings, int) else settings
@@ -102,7 +107,7 @@ def greedy(model, states, bos: int, eos: int, max_len: int = 28, pad: int = 0) -
 
 
 @torch.no_grad()
-def beam_search(model, states, bos: int, eos: int, beam: int = 5, max_len: int = 28,
+def beam_search(model, states, bos: int, eos: int, beam: int = DecodeConfig.beam, max_len: int = 28,
                 length_penalty: float = DecodeConfig.length_penalty, n_best: int = 1, pad: int = 0, anti_lm: float = 0.0,
                 lm_states=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Beam search for every video at once: B videos x `beam` hypotheses advance as one batch.

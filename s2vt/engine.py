@@ -475,7 +475,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
           "text to attend over, so its text vector is classified alone"]
          if cfg.model.text_fusion == "guided" and not resumed_guided else [])
         + ([f"warning: --tag-head {cfg.model.tag_head} pools video steps, and a text-only model (no --features) has "
-            "none: only its classifier runs, on the text vector"] if cfg.model.tag_head in ("nextvlad", "attention")
+            "none: only its classifier runs, on the text vector"] if cfg.model.tag_head not in (None, *MEAN_POOLING)
            else [])
         # (accepted unsaid on a text-only manifest; trial 76)
         + [f"warning: {options.flag(k)} has no effect: a text-only model (no --features) reads no feature "
@@ -502,7 +502,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         unused_video.append(f"warning: --tag-head {cfg.model.tag_head} pools a video's steps, and these features are "
                             f"one row a video (video-level): it pools a single step, of the {cfg.model.tag_input} "
                             "features" + ("" if has_caps or groups else " (the tag-only recipe's 4 MLPs on the features "
-                                          "need a mean-pooling head: mlp or moe)"))
+                                          f"need a mean-pooling head: {' or '.join(MEAN_POOLING)})"))
     metric = cfg.metric if cfg.metric != "auto" else (
         "CIDEr" if has_caps else "lic_score" if groups else "gap" if labels.multilabel else "tag_acc")
 

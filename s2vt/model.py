@@ -4,8 +4,8 @@ features {modality: [B, T_m, D_m]} --(log,) standardise, resample to L steps--> 
 Dropout per modality --fuse (concat | sum | gated)--> [B, L, H] --S2VT encoder--> states
 --S2VT decoder (optionally attending over the L fused steps)--> word logits;  encoder outputs (or,
 `tag_input` fused, the fused features; `tag_input` features, the standardised features themselves:
-no LSTM runs for tags) --tag head (tagheads.py: mlp | moe | nextvlad | attention, or an ensemble of
-mlp / moe)--> tag logits.
+no LSTM runs for tags) --tag head (tagheads.py HEADS: mlp | moe | nextvlad | attention, or an ensemble of
+a mean-pooling one)--> tag logits.
 With text (s2vt/text.py) the tag head reads [video vector; text vector]: the video vector is the
 head's pooling of the steps (late fusion) or their mean weighted by the text's attention (guided);
 a model without video modalities tags from the text vector alone.
@@ -68,8 +68,9 @@ class ModelConfig:
                                      f"projection); auto: {RECIPE_DEFAULT}", ("auto",) + TAG_INPUTS)
     text_wide: bool = setting(True, "wide & deep: + a linear path from the TF-IDF tokens to the tag logits "
                                     "(--no-text-wide: the MLP alone)")
-    tag_ensemble: int | None = setting(None, "independently initialised tag heads (mlp, moe) whose probabilities are "
-                                             f"averaged (default: {RECIPE_DEFAULT})", minimum=1, maximum=64)
+    tag_ensemble: int | None = setting(None, f"independently initialised tag heads ({', '.join(MEAN_POOLING)}) whose "
+                                             f"probabilities are averaged (default: {RECIPE_DEFAULT})", minimum=1,
+                                       maximum=64)
     text_linear: bool = setting(True, "+ a linear classifier over the TF-IDF tokens fitted to convergence after "
                                       "training, mixed into the logits per label kind with weights chosen on val; "
                                       "used on LIC2022 labels with text and a val split (--no-text-linear: the "

@@ -27,7 +27,7 @@ from .store import META_KEYS, FeatureStore, StoreError, no_store_here, one_line,
 from .checkpoint import (LAST_STEPS, CheckpointError, has_captions, load_checkpoint, model_from_checkpoint, steps_left,
                          read_checkpoint, text_vocab_of)
 from .data import GapStore, Labels, VideoDataset, batches, collate, to_device
-from .decode import DecodeConfig, decode, decode_config
+from .decode import TAGS_SHOWN, DecodeConfig, decode, decode_config
 from .levels import LEVEL_KEYS, kinds, level_prediction, level_scores, probabilities
 from .metrics import CAPTION_KEYS, GAP_TOP_K, ONE_VIDEO_CIDER, TAG_KEYS, caption_scores, java_available, tag_scores
 from .model import S2VT
@@ -46,7 +46,7 @@ def check_settings(beam: DecodeConfig | int, tags: int = 0, batch_size: int = 1)
 
 
 @torch.no_grad()
-def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: DecodeConfig | int = 5, max_len: int = 28,
+def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: DecodeConfig | int = DecodeConfig.beam, max_len: int = 28,
             text: dict | None = None, names: list[str] | None = None, *, with_captions: bool):
     """(captions, tag probabilities [B, C] or None) for one collated batch (`beam`: the decoding
     settings, or a bare beam width with the other settings at their defaults; `names`: the tag names,
@@ -224,8 +224,9 @@ def checkpoint_warnings(checkpoint: str, ckpt: dict, cfg: DecodeConfig, model: S
     return [line for line in lines if line]
 
 
-def answer(model: S2VT, vocab: Vocab, labels: Labels, feats: dict[str, np.ndarray], beam: DecodeConfig | int = 5,
-           tags: int = 3, *, with_captions: bool) -> tuple[str, list[dict]]:
+def answer(model: S2VT, vocab: Vocab, labels: Labels, feats: dict[str, np.ndarray],
+           beam: DecodeConfig | int = DecodeConfig.beam, tags: int = TAGS_SHOWN, *,
+           with_captions: bool) -> tuple[str, list[dict]]:
     """(caption, top `tags` tags) of one video's features ({modality: [T, D]}).
 
     The batch is built by training's `collate`, so a modality without rows (a silent video's
@@ -479,7 +480,7 @@ def vocabulary_of(ckpt: dict, checkpoint: str | os.PathLike | None) -> str | Non
 
 
 def evaluate(checkpoint: str, manifest: str, features: str | None, split: str = "test",
-             beam: DecodeConfig | int = 5,
+             beam: DecodeConfig | int = DecodeConfig.beam,
              out: str | None = None, batch_size: int = 64, device: str = "cpu", skip_missing: bool = False,
              html: str | None = None, force: bool = True, written: list[Path] | None = None) -> dict:
     """Decode a split, write predictions and their metrics beside them (`metrics_file`), return the
@@ -920,8 +921,8 @@ class Captioner:
     backbones build in threads while the first video decodes and the model loads.
     """
 
-    def __init__(self, checkpoint: str, beam: DecodeConfig | int = 5, tags: int = 3, device: str = "cpu",
-                 weights_dir: str | None = None, precision: str | None = None) -> None:
+    def __init__(self, checkpoint: str, beam: DecodeConfig | int = DecodeConfig.beam, tags: int = TAGS_SHOWN,
+                 device: str = "cpu", weights_dir: str | None = None, precision: str | None = None) -> None:
         from extract.pipeline import ExtractConfig, Extractor
 
         check_settings(beam, tags)
@@ -992,9 +993,9 @@ def failed(video: str, error: str) -> dict:
     return {"video": video, "error": error, "notes": []}
 
 
-def caption_files(videos: list[str], checkpoint: str, beam: DecodeConfig | int = 5, tags: int = 3,
-                  device: str = "cpu", weights_dir: str | None = None, precision: str | None = None,
-                  captioner: Captioner | None = None):
+def caption_files(videos: list[str], checkpoint: str, beam: DecodeConfig | int = DecodeConfig.beam,
+                  tags: int = TAGS_SHOWN, device: str = "cpu", weights_dir: str | None = None,
+                  precision: str | None = None, captioner: Captioner | None = None):
     """Yield, per video file, {"video", "caption", "tags", "seconds", "notes"} or `failed`'s {"video", "error",
     "notes"};
     `seconds` is each video's wall time (the first one's includes waiting for the backbones).
@@ -1117,8 +1118,8 @@ def manifest_in(folder: str) -> str | None:
     return None
 
 
-def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int = 5, tags: int = 3,
-                   as_json: bool = False, device: str = "cpu", weights_dir: str | None = None,
+def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int = DecodeConfig.beam,
+                   tags: int = TAGS_SHOWN, as_json: bool = False, device: str = "cpu", weights_dir: str | None = None,
                    precision: str | None = None, progress: dict | None = None) -> int:
     """Print captions and tags of video files and folders of them (caption.py); a bad video (or a
     folder without any) prints one line on stderr, and with `as_json` its {"video", "error", "notes"} object

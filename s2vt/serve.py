@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .errors import HungUp, SettingError, Terminated, UserError, extra_install_hint
 from extract.ffmpeg import MediaError, check_ffmpeg, ffmpeg_in_own_session, stop_ffmpeg
+from .decode import TAGS_SHOWN, DecodeConfig
 from .manifest import VIDEO_EXTENSIONS
 from .options import at_least, in_interval
 
@@ -40,6 +41,9 @@ MIN_UPLOAD_RATE = 10.0
 # under 4 MB), and the audio's decoding time and memory grow with its length; an hour covers talks
 # and episodes, and a longer video is refused from its probed duration before anything is decoded
 MAX_VIDEO_SECONDS = 3600.0
+# `--workers`, `--queue` and `--max-upload-mb`'s defaults (declared here once; cli.py reads them): one video
+# captioned at a time (the backbones use every core), sixteen waiting, uploads up to 200 MB
+WORKERS, QUEUE, MAX_UPLOAD_MB = 1, 16, 200.0
 # `--max-upload-mb` limits the video file; the multipart body around it (boundaries, part headers, the
 # client's file name, up to 8 small fields) may be this much larger. A body past both is cut off as it
 # streams (or refused from its Content-Length before a byte is read); the file's own size is then
@@ -171,7 +175,7 @@ def check_address(host: str, port: int) -> None:
         raise UserError(f"cannot listen on {host}:{port}: {getattr(e, 'strerror', None) or e}") from None
 
 
-def create_app(captioner, workers: int = 1, queue: int = 16, max_bytes: int = 200 << 20,
+def create_app(captioner, workers: int = WORKERS, queue: int = QUEUE, max_bytes: int = int(MAX_UPLOAD_MB * (1 << 20)),
                upload_dir: str | None = None, checkpoint_name: str = "", upload_timeout: float = UPLOAD_TIMEOUT,
                max_seconds: float = MAX_VIDEO_SECONDS, min_upload_rate: float = MIN_UPLOAD_RATE):
     """The ASGI app around a loaded `predict.Captioner`: at most `workers` videos captioned at
@@ -411,8 +415,8 @@ async def watch_disconnect(receive, gone: threading.Event) -> None:
     gone.set()
 
 
-def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, queue: int = 16,
-          max_upload_mb: float = 200, beam=5, tags: int = 3, device: str = "cpu",
+def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: int = WORKERS, queue: int = QUEUE,
+          max_upload_mb: float = MAX_UPLOAD_MB, beam=DecodeConfig.beam, tags: int = TAGS_SHOWN, device: str = "cpu",
           weights_dir: str | None = None, upload_timeout: float = UPLOAD_TIMEOUT,
           max_video_seconds: float = MAX_VIDEO_SECONDS, min_upload_rate: float = MIN_UPLOAD_RATE) -> int:
     """`s2vt serve`: load the captioner (backbones included) once, then serve until Ctrl-C (`beam`: a

@@ -1,7 +1,7 @@
 """Training straight from YouTube-8M TFRecord shards: a streaming dataset, no conversion step.
 
 `train.py --features SHARDS` (a .tfrecord file, a glob, or a folder of *.tfrecord) streams the
-training records instead of reading a per-video feature store (README "Training from shards").
+training records instead of reading a per-video feature store (docs/usage.md "Training from TFRecord shards").
 Each epoch the shard list is shuffled by (seed, epoch); rank r of w takes shards r::w and its
 DataLoader worker k of n takes its share of those (with fewer shards than readers, every reader
 reads every shard and keeps records j::N instead); each reader mixes its records in a seeded

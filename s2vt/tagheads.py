@@ -11,7 +11,11 @@ YouTube-8M starter's video_level_models.py, one small class per model, chosen by
 - attention: learned attention weights over the steps (AttentionLSTM's pooling, seeds 000/003), MLP
 
 `ensemble` > 1 (`EnsembleHead`): that many independently initialised copies of a mean-pooling head
-(mlp, moe), their probabilities averaged.
+(MEAN_POOLING: mlp, moe), their probabilities averaged.
+
+A new head is its class (`pool`, `classify`, `forward`; the constructor's arguments as MLPHead's; `mean_pooling`
+True when its `pool` is the mean over steps, which `--tag-input features` and `--tag-ensemble` need) and its
+entry in HEADS, which names every head (`--tag-head`'s choices).
 """
 from __future__ import annotations
 
@@ -23,11 +27,9 @@ from torch import nn
 
 from .errors import SettingError
 
-TAG_HEADS = ("mlp", "moe", "nextvlad", "attention")
-
-
 def prior_bias(layer: nn.Linear, num_tags: int, multilabel: bool) -> nn.Linear:
-    """Start a multi-label output layer at p = 1/num_tags for every tag instead of 0.5: with
+    """Start a multi-label output layer at p = 1/(num_tags + 1) for every tag (bias -log C: sigmoid(-log C) is
+    1/(C + 1), about the 1/C of one tag in C) instead of 0.5: with
     thousands of classes, Adam (steps of ~lr) would otherwise spend thousands of steps just pushing
     every bias down from 0 (YouTube-8M, docs/benchmarks.md).
     A softmax ignores a shift shared by all classes: single-label heads keep torch's init."""
@@ -47,6 +49,7 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
 class MLPHead(nn.Sequential):
     """Mean over steps, then Linear-ReLU-Dropout-Linear. A Sequential, so its weights keep the names
     (tag_head.0.*, tag_head.3.*) of checkpoints saved before heads were selectable."""
+    mean_pooling = True
 
     def __init__(self, h: int, num_tags: int, dropout: float, multilabel: bool, width: int | None = None) -> None:
         super().__init__(nn.Linear(width or h, h), nn.ReLU(), nn.Dropout(dropout),
@@ -65,6 +68,7 @@ class MLPHead(nn.Sequential):
 class MoEHead(nn.Module):
     """video_level_models.MoeModel: per class, a softmax gate over `experts` + 1 (a dummy expert that
     always says 0) weighs sigmoid experts. Returns logit(p) so the same losses apply."""
+    mean_pooling = True
 
     def __init__(self, h: int, num_tags: int, dropout: float, multilabel: bool, width: int | None = None,
                  experts: int = 2) -> None:
@@ -93,6 +97,7 @@ class NeXtVLADHead(nn.Module):
     into `groups` of size N' = expansion*H/groups, soft-assign every group to `clusters` (weighted by
     a per-group sigmoid attention), aggregate the residuals to the cluster centres over steps and
     groups ([clusters, N'], intra-normalised), then Dropout-FC-BN and SE context gating."""
+    mean_pooling = False
 
     def __init__(self, h: int, num_tags: int, dropout: float, multilabel: bool, width: int | None = None,
                  clusters: int = 32, groups: int = 8, expansion: int = 2, gating_reduction: int = 8) -> None:
@@ -137,6 +142,7 @@ class NeXtVLADHead(nn.Module):
 
 class AttentionHead(nn.Module):
     """Attention pooling: weights softmax(w . tanh(W x_t)) over the steps, then the MLP classifier."""
+    mean_pooling = False
 
     def __init__(self, h: int, num_tags: int, dropout: float, multilabel: bool, width: int | None = None) -> None:
         super().__init__()
@@ -183,17 +189,19 @@ def build(name: str, h: int, num_tags: int, dropout: float, multilabel: bool, wi
           ensemble: int = 1) -> nn.Module:
     """The tag head called `name` (one of TAG_HEADS) from steps of hidden size h to num_tags logits;
     `width`: what `classify` reads (default h); `ensemble` > 1: that many of them averaged (EnsembleHead)."""
-    heads = {"mlp": MLPHead, "moe": MoEHead, "nextvlad": NeXtVLADHead, "attention": AttentionHead}
-    if name not in heads:
+    if name not in HEADS:
         raise ValueError(f"tag_head must be one of {', '.join(TAG_HEADS)}, not {name!r}")
     if ensemble == 1:
-        return heads[name](h, num_tags, dropout, multilabel, width)
+        return HEADS[name](h, num_tags, dropout, multilabel, width)
     if name not in MEAN_POOLING:
         # (their pooling is learned: K of them would each need their own pooled vector, and the text's
         # vector sits beside one pooled vector in S2VT.pooled)
         raise SettingError(f"--tag-ensemble {ensemble} needs a mean-pooling head ({', '.join(MEAN_POOLING)}), "
                            f"not --tag-head {name}")
-    return EnsembleHead([heads[name](h, num_tags, dropout, multilabel, width) for _ in range(ensemble)], multilabel)
+    return EnsembleHead([HEADS[name](h, num_tags, dropout, multilabel, width) for _ in range(ensemble)], multilabel)
 
 
-MEAN_POOLING = ("mlp", "moe")  # heads whose pool is the mean over steps (EnsembleHead shares it)
+# every head by name, the one list of them (`--tag-head`'s choices)
+HEADS = {"mlp": MLPHead, "moe": MoEHead, "nextvlad": NeXtVLADHead, "attention": AttentionHead}
+TAG_HEADS = tuple(HEADS)
+MEAN_POOLING = tuple(n for n, head in HEADS.items() if head.mean_pooling)  # (EnsembleHead shares their pool)

@@ -34,6 +34,19 @@ def test_head_shapes_mask_and_prior(name):
     assert torch.sigmoid(logits).mean() < 0.02
 
 
+@pytest.mark.parametrize("name", TAG_HEADS)
+def test_a_head_said_to_mean_pool_pools_by_the_mean(name):
+    """MEAN_POOLING, which --tag-input features and --tag-ensemble need, is read off each head's class
+    (`mean_pooling`), one entry in HEADS per head: a head that says it is its mean over the valid steps."""
+    from s2vt.tagheads import HEADS, MEAN_POOLING, masked_mean
+
+    torch.manual_seed(0)
+    head = build(name, 16, 5, 0.0, multilabel=True).eval()
+    assert isinstance(HEADS[name].mean_pooling, bool) and (name in MEAN_POOLING) == HEADS[name].mean_pooling
+    x, mask = torch.randn(2, 5, 16), torch.tensor([[True] * 5, [True] * 2 + [False] * 3])
+    assert torch.allclose(head.pool(x, mask), masked_mean(x, mask)) == HEADS[name].mean_pooling
+
+
 def test_mlp_head_keeps_old_checkpoint_names():
     model = S2VT(ModelConfig.former(modalities={"a": 4}, vocab_size=5, num_tags=3, hidden=8, embed=8))
     assert {k for k in model.state_dict() if k.startswith("tag_head")} == {

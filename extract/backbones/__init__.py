@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -127,6 +128,8 @@ class Backbone(nn.Module):
 
     `inputs` (decoded media -> tensor) runs in the decode threads; `normalize` (cheap, on the
     batch) then `net` run in `embed`. int8 quantisation replaces `net` only.
+    A backbone sets `name` (its modality), `dim` (its feature size) and defines `create` and `inputs`
+    (c3d.py is a small example); its modality's entry in extract/modalities.py names it.
     """
     name: str = ""
     dim: int = 0
@@ -141,6 +144,21 @@ class Backbone(nn.Module):
         self.weight_file: Path | None = None
         self.precision = "fp32"
         self.int8_cosine: float | None = None  # int8 vs fp32 on held-out calibration frames
+
+    @classmethod
+    def create(cls, weights: str = "pretrained", weights_dir=None, seed: int = 0, load: bool = True,
+               **options) -> Backbone:
+        """The backbone with its weights: "pretrained" from its file in `weights_dir` (`weights.find_weights`, a
+        one-line error when missing), or "random", seeded with `seed` (saying so, `warn_random`); `weight_id` set
+        to the file's name or `random_id(seed)`, which a store's meta.json records. `load=False` leaves the
+        network's weights on the meta device (the int8 cache supplies its own). `options`: the modality's
+        entry's options (`Modality.options`, e.g. resnet152's `image_size`)."""
+        raise NotImplementedError(f"{cls.__name__} defines no create()")
+
+    def inputs(self, media: np.ndarray) -> torch.Tensor:
+        """The decoded media its modality reads (`Modality.reads`: frames uint8 [N, H, W, 3] RGB, clips uint8
+        [K, 16, H, W, 3], or examples float [E, 96, 64] log-mel) -> the network's input batch, on the CPU."""
+        raise NotImplementedError(f"{type(self).__name__} defines no inputs()")
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Network-input normalisation applied to a batch of `inputs` (identity by default)."""
