@@ -135,8 +135,6 @@ class Dist:
             dist.destroy_process_group()
 
 
-
-
 def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | None, list[str]]:
     """The feature store and the modalities to train on; (None, []) without --features, which
     needs text in the manifest (a text-only model; captions need video and are set aside)."""

@@ -54,8 +54,6 @@ def lasting_advice(e: BaseException, folder: str | os.PathLike, option: str = "-
     return f"a rerun fails the same way: pass another {option}"
 
 
-
-
 def output_error(path: str | os.PathLike, e: OSError, folder: str | os.PathLike | None = None) -> OutputError:
     """One line naming the output and the system's reason (e.g. 'No space left on device'); `folder`, the
     folder `path` was being made in, where a caller knows it was there (`taking_nothing`)."""
@@ -537,7 +535,6 @@ def atomic_write_json(path: str | os.PathLike, obj) -> None:
     atomic_write_bytes(path, json_bytes(path, obj))
 
 
-
 # the files a training run writes in its folder (engine.RUN_FILES, which mark one, and its plot): no other
 # command writes over them, --force or not, in a folder holding a run (`run_file`)
 RUN_OUTPUTS = ("best.pt", "last.pt", "metrics.csv", "curves.png")
@@ -578,8 +575,6 @@ def refuse_checkpoints(outputs: list[Path], command: str) -> None:
         if (run := run_file(path)) is not None:
             raise OutputError(f"cannot write {path}: {path.name} is a file of the training run in {run}: {command} "
                               "never writes over one")
-
-
 
 
 # What a name holds when it is no regular file, by its mode, in words: one table for every refusal that says it

@@ -27,6 +27,7 @@ from torch import nn
 
 from .errors import SettingError
 
+
 def prior_bias(layer: nn.Linear, num_tags: int, multilabel: bool) -> nn.Linear:
     """Start a multi-label output layer at p = 1/(num_tags + 1) for every tag (bias -log C: sigmoid(-log C) is
     1/(C + 1), about the 1/C of one tag in C) instead of 0.5: with
