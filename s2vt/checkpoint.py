@@ -173,7 +173,8 @@ def check_parts(ckpt: dict, path: str | os.PathLike) -> None:
     whole = lambda v, low: isinstance(v, int) and not isinstance(v, bool) and v >= low  # noqa: E731
     rules = {"hidden": whole(cfg.hidden, 1), "embed": whole(cfg.embed, 1), "enc_len": whole(cfg.enc_len, 1),
              "vocab_size": whole(cfg.vocab_size, len(SPECIALS)), "num_tags": whole(cfg.num_tags, 0),
-             "pad_id": whole(cfg.pad_id, 0) and cfg.pad_id < cfg.vocab_size,
+             # (the bound only where vocab_size is a number: 'x' there was a TypeError traceback; trial 102)
+             "pad_id": whole(cfg.pad_id, 0) and (not whole(cfg.vocab_size, 0) or cfg.pad_id < cfg.vocab_size),
              "multilabel": isinstance(cfg.multilabel, bool),
              "tag_threshold": isinstance(cfg.tag_threshold, (int, float)) and 0 <= cfg.tag_threshold <= 1,
              "dropout": isinstance(cfg.dropout, (int, float)) and 0 <= cfg.dropout < 1,

@@ -223,10 +223,10 @@ def recorded_data(out: str) -> dict | None:
     last = Path(out) / "last.pt"
     if not last.is_file():  # (a pipe there would hold torch.load; build refuses it in one line)
         return None
-    from .checkpoint import CheckpointError, read_checkpoint  # (read as every command reads one: its one home)
+    from .checkpoint import read_checkpoint  # (read as every command reads one: its one home)
     try:
         was = read_checkpoint(last).get("settings", {})
-    except (CheckpointError, OSError):  # (not a checkpoint: build's read says so)
+    except Exception:  # (not a checkpoint, or not one read_checkpoint can vet: build's read says so)
         return None
     return {k: was[k] for k in DATA_PATHS if was.get(k)}
 

@@ -338,7 +338,7 @@ def demo_steps(out: Path, per_combo: int) -> dict:
 
     from .engine import TrainConfig, train
     from .predict import caption_files, evaluate
-    from .store import FeatureStore
+    from .checkpoint import read_checkpoint
 
     start = time.time()
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
@@ -380,7 +380,9 @@ def demo_steps(out: Path, per_combo: int) -> dict:
     say("[6/6] the same run without the audio modality (vggish), to show what sound adds")
     # (every modality the first run trained on but vggish: a modality added to extract's registry is in both runs,
     # so the two differ by the sound alone; trial 100)
-    pictures = [m for m in FeatureStore(out / "features").modalities() if m != "vggish"]
+    # (in the first run's order, which its model's fusion follows: sorted, the run differed by more; trial 102)
+    first = read_checkpoint(out / "run" / "best.pt")["config"]["modalities"]
+    pictures = [m for m in first if m != "vggish"]
     train(TrainConfig.of(str(manifest), str(out / "features"), str(out / "run_no_audio"),
                       modalities=pictures, quiet=True, **train_kw))
     evaluate(str(out / "run_no_audio" / "best.pt"), str(manifest), str(out / "features"), "test", beam=5,

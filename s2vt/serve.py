@@ -43,7 +43,7 @@ MIN_UPLOAD_RATE = 10.0
 MAX_VIDEO_SECONDS = 3600.0
 # `--workers`, `--queue` and `--max-upload-mb`'s defaults (declared here once; cli.py reads them): one video
 # captioned at a time (the backbones use every core), sixteen waiting, uploads up to 200 MB
-WORKERS, QUEUE, MAX_UPLOAD_MB = 1, 16, 200.0
+WORKERS, QUEUE, MAX_UPLOAD_MB = 1, 16, 200
 # `--max-upload-mb` limits the video file; the multipart body around it (boundaries, part headers, the
 # client's file name, up to 8 small fields) may be this much larger. A body past both is cut off as it
 # streams (or refused from its Content-Length before a byte is read); the file's own size is then

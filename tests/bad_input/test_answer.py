@@ -337,6 +337,8 @@ def test_hand_edited_checkpoint_settings_are_one_line(trained, tmp_path, capsys)
              "pad_id": lambda c: c["config"].update(pad_id=99999),
              "tag_threshold": lambda c: c["config"].update(tag_threshold=float("nan")),
              "multilabel": lambda c: c["config"].update(multilabel="yes"),
+             # (a word where the vocabulary size goes: the pad id's bound compared an int with it, a traceback)
+             "vocab_size": lambda c: c["config"].update(vocab_size="x"),
              "NaN": lambda c: c["model"][first_weight].fill_(float("nan"))}
     for what, edit in edits.items():
         bad = {**ck, "config": dict(ck["config"]), "extract": dict(ck["extract"]),
