@@ -13,7 +13,7 @@ from .checkpoint import CheckpointError, read_checkpoint
 from .config import TrainConfig
 from .epoch import lr_factor
 from .errors import UserError
-from .fileio import RUN_OUTPUTS
+from .fileio import RUN_OUTPUTS, not_a_file
 from . import options
 
 
@@ -30,6 +30,9 @@ def resume_point(cfg: TrainConfig) -> Path | None:
     held = [name for name in RUN_OUTPUTS if (out / name).exists()]
     if cfg.resume and "last.pt" in held:
         return out / "last.pt"
+    if cfg.resume and (what := not_a_file(out / "last.pt")) and os.path.islink(out / "last.pt"):
+        # (a link to nothing, or a loop: said as what it is, not missing; trial 102)
+        raise RunFolderError(f"{out}: --resume needs last.pt, which is {what}")
     if cfg.resume and held:
         raise RunFolderError(f"{out}: --resume needs last.pt, which is missing (the folder holds {', '.join(held)}); "
                              "pass --overwrite to start a new run there")

@@ -890,6 +890,14 @@ def test_kept_by_train_best_saved_but_not_last(tmp_path):
     with pytest.raises(RunFolderError) as e:
         resume_point(TrainConfig.of("m.jsonl", "f", str(run)))
     assert "--overwrite" in str(e.value) and "pass --resume" not in str(e.value)
+    # a last.pt that is a link to nothing, or a loop, is said as such to --resume, not missing (trial 102)
+    (run / "last.pt").symlink_to("gone.pt")
+    with pytest.raises(RunFolderError, match=r"needs last.pt, which is a broken symbolic link \(to gone.pt"):
+        resume_point(TrainConfig.of("m.jsonl", "f", str(run), resume=True))
+    (run / "last.pt").unlink()
+    (run / "last.pt").symlink_to("last.pt")
+    with pytest.raises(RunFolderError, match="needs last.pt, which is a symbolic link loop"):
+        resume_point(TrainConfig.of("m.jsonl", "f", str(run), resume=True))
 
 
 def test_a_signal_between_best_and_last_waits_for_both(tmp_path, monkeypatch):
