@@ -1067,6 +1067,14 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
     return items
 
 
+def shown(answer: dict) -> dict:
+    """caption.py's answer for one input as printed: a file name that is not UTF-8 (its bytes kept as lone
+    surrogates), and an error naming it, escaped (\\xff), as extract's failures.jsonl shows it: the output stays
+    UTF-8, and JSON that parses."""
+    return {**answer, "video": printable(answer["video"]),
+            **({"error": printable(answer["error"])} if "error" in answer else {})}
+
+
 class NothingToCaption(UserError):
     """Every input of caption.py failed before the model loaded; `items` are their failed objects (--json prints
     them: a script reading stdout got nothing for a lone missing or empty file, trial 98)."""
@@ -1136,8 +1144,7 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
         items = with_folders_expanded(videos)  # (before the model loads: seconds)
     except NothingToCaption as e:
         for r in e.items if as_json else ():  # (as a batch's failed inputs are printed: every input on stdout)
-            print(json.dumps({**r, "video": printable(r["video"]), "error": printable(r["error"])},
-                             ensure_ascii=False), flush=True)
+            print(json.dumps(shown(r), ensure_ascii=False), flush=True)
         raise
     # a wrong $S2VT_FFMPEG was said as every video's failure, each after the model loaded: one line first
     check_ffmpeg()
@@ -1160,12 +1167,8 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
         results = caption_files([i for i in items if isinstance(i, str)], checkpoint, beam, tags, device,
                                 weights_dir, precision, captioner)
         for item in items:  # (in input order: a folder without videos among the answers, where it was named)
-            r = next(results) if isinstance(item, str) else dict(item)
-            # a file name that is not UTF-8 (its bytes kept as lone surrogates) is shown escaped (\xff),
-            # as extract's failures.jsonl shows it: the output stays UTF-8, and JSON that parses
-            r["video"] = printable(r["video"])
+            r = shown(next(results) if isinstance(item, str) else item)
             if "error" in r:
-                r["error"] = printable(r["error"])
                 if isinstance(item, str):  # (a failed input's line was said before the model loaded)
                     print(f"error: {one_line(r['error'])}", file=sys.stderr)
                 failed += 1
