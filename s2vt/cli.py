@@ -670,7 +670,8 @@ def run_import(args: argparse.Namespace) -> int:
         # (after the paths are attached: it compares them too; before lic2022's feature links)
         ds.refuse_dropping_annotations(args.out, entries, args.force, videos_option=args.kind in ("msvd", "msrvtt"))
         if args.kind == "lic2022" and args.features:
-            ds.link_lic2022_features(entries, args.features, args.out)
+            from .precomputed import link_lic2022_features
+            link_lic2022_features(entries, args.features, args.out)
         write_manifest(entries, args.out)
     linked = args.kind == "lic2022" and args.features
     say_imported(args.out, entries, f"; features in {Path(args.out).resolve().parent / 'features'}" if linked else "")
@@ -770,6 +771,7 @@ def run_import_features(args: argparse.Namespace) -> int:
     from .store import FeatureStore, refuse_run_folder
 
     from . import datasets as ds
+    from . import precomputed as pre
 
     # the manifest never replaces the labels, the captions or a .npy file read (nor is it named like one)
     root = Path(args.files[0])
@@ -779,7 +781,7 @@ def run_import_features(args: argparse.Namespace) -> int:
     with writing_manifest(args.out):  # (before the store is written)
         store = FeatureStore(args.features or Path(args.out).resolve().parent / "features")
         refuse_run_folder(store.root, "--features")  # (before the files' warnings: no import into it would follow)
-        ds.check_modality(args.modality)  # (a folder of the store: checked before the path below is made)
+        pre.check_modality(args.modality)  # (a folder of the store: checked before the path below is made)
         # the store's files for this modality are written by name: in the folder the .npy files are
         # read from, they would replace them (float32 -> float16, in place)
         target = store.root / args.modality
@@ -799,11 +801,11 @@ def run_import_features(args: argparse.Namespace) -> int:
             ds.refuse_dropping_annotations(args.out, final, args.force)
 
         if args.kind == "mlds":
-            entries = ds.import_mlds(args.files[0], store, args.modality, guard, args.progress, args.captions_only)
+            entries = pre.import_mlds(args.files[0], store, args.modality, guard, args.progress, args.captions_only)
         else:
             source = f"precomputed features from {Path(args.files[0]).resolve()}, imported by `s2vt import features`"
             unsplit: list[str] = []
-            entries = ds.import_features(args.files[0], ds.read_labels(args.captions, args.split, unsplit),
+            entries = pre.import_features(args.files[0], ds.read_labels(args.captions, args.split, unsplit),
                                          args.modality, store, source, args.captions, guard, args.progress)
             if not entries:
                 raise ds.DatasetError(f"{args.files[0]}: no clip of {args.captions} has a feature file")

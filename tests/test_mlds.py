@@ -225,7 +225,8 @@ def test_import_features_leaves_out_bad_files_by_name_and_refuses_when_all_are(t
                        f"{feat / 'd.npy'}: features must be a float [T, D] or [D] array with T, D > 0, not int64 [3, 4]: "
                        "save it as float (x.astype(np.float32)))"], err
     assert [json.loads(x)["video_id"] for x in out.read_text().splitlines()] == ["a"]
-    from s2vt.datasets import DatasetError, feature_width
+    from s2vt.datasets import DatasetError
+    from s2vt.precomputed import feature_width
     with pytest.raises(DatasetError, match=r"with T, D > 0, not float32 \[0, 4\]$"):
         feature_width(feat / "c.npy")
     with pytest.raises(DatasetError, match=r"not int64 \[3, 4\]: save it as float \(x.astype\(np.float32\)\)$"):

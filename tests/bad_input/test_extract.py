@@ -366,7 +366,8 @@ def test_non_ascii_names_get_distinct_stable_ids(tmp_path):
 def test_two_files_of_one_name_composed_and_decomposed_are_told_apart(tmp_path):
     """Two files whose names differ only in how an accent is written are one id, refused naming both: the two
     names printed alike ("café.mp4 and café.mp4"), so which to rename could not be read off the line."""
-    from s2vt.datasets import DatasetError, feature_files
+    from s2vt.datasets import DatasetError
+    from s2vt.precomputed import feature_files
 
     composed, decomposed = "caf\u00e9", "cafe\u0301"
     for name in (composed, decomposed):
