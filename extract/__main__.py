@@ -13,8 +13,8 @@ import warnings
 from pathlib import Path
 
 from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, counted, exit_quietly_after, exit_status, guard_stderr,
-                         interrupt_quietly, invoked_as, one_line_warning, quiet_once_interrupted, running_as_program,
-                         terminate_as_interrupt)
+                         interrupt_quietly, invoked_as, one_line, one_line_warning, quiet_once_interrupted,
+                         running_as_program, terminate_as_interrupt)
 
 if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
@@ -26,8 +26,8 @@ from s2vt.manifest import (ManifestError, apart, dash_refusal, duplicate_ids, js
 from .ffmpeg import check_ffmpeg
 from .modalities import MODALITIES
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
-from s2vt.store import (FAILURES, LOGS, FeatureStore, StoreError, not_a_folder, one_line, parse_shard, read_lines,
-                        record_id, same_file, source_identity, stable_shard, store_of)
+from s2vt.store import (FAILURES, LOGS, FeatureStore, StoreError, not_a_folder, parse_shard, read_lines, record_id,
+                        same_file, source_identity, stable_shard, store_of)
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
 

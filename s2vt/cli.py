@@ -100,7 +100,7 @@ def interrupted_line(out: str, started: float, rank: int, argv: list[str] | None
     """The one line an interrupted training run prints, or None for torchrun ranks other than 0: a
     terminal's Ctrl-C reaches every rank's process, and one run should say it once (rank 0 also
     speaks for the run when it ends normally)."""
-    from .store import one_line
+    from .errors import one_line
 
     # (one line: a newline in --out broke it in two; new-user trial)
     return one_line(f"interrupted: {kept_by_train(out, started, argv)}") if rank == 0 else None
@@ -313,7 +313,7 @@ def wrote_evaluate(args: argparse.Namespace, written: list) -> str:
     a link to out2/q2.json, left its metrics in out2/q2.metrics.json unsaid (hostile trial). --out and --html as
     typed; the metrics file where it is (beside the file a link names: no name typed says it). Names escaped
     (`one_line`): a newline in --out split the line, an escape sequence in it reached the terminal (hostile trial)."""
-    from .store import one_line
+    from .errors import one_line
 
     preds_replaced, metrics_replaced = getattr(args, "replaces", (False, False))  # (each: an earlier one was there)
     what = [os.fsdecode(args.out or written[0]) + " (the predictions"
@@ -329,7 +329,7 @@ def interrupted_evaluate(args: argparse.Namespace, written: list) -> str:
     whole, at the end, so none is half-written), and the command that starts it again (with --force
     when an output of the user's it did write would refuse a plain rerun)."""
     from .fileio import written_file
-    from .store import one_line
+    from .errors import one_line
     from .predict import predictions_file
     from .results import metrics_file
 
@@ -418,7 +418,7 @@ def run_export(args: argparse.Namespace) -> int:
     from .metrics import GAP_TOP_K
     from .formats import lic2022_fields, not_msrvtt, stray_level2
     from .results import ResultsError, load_predictions, refuse_inputs
-    from .store import one_line
+    from .errors import one_line
 
     if args.format != "lic2022" and (args.manifest or args.split):
         raise ResultsError(f"--manifest and --split are for --format lic2022; {args.format} writes every video "
@@ -750,7 +750,7 @@ def writing_manifest(out: str):
 def say_imported(out: str, entries: list[dict], where: str = "") -> None:
     """The one summary line every importer ends with; its names escaped (`one_line`): a newline in --out split it,
     an escape sequence in it reached the terminal (hostile trial)."""
-    from .store import one_line
+    from .errors import one_line
 
     splits = {s: sum(e["split"] == s for e in entries) for s in ("train", "val", "test")}
     tags = {t for e in entries for t in e.get("tags", [])}
@@ -1323,7 +1323,7 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         return code
     except UserError as e:  # bad input: one line (anything else is a bug: its traceback)
         from .errors import SaidByAnotherRank
-        from .store import one_line  # (a path that is not UTF-8: \xff, as the rest of the output shows it; a
+        from .errors import one_line  # (a path that is not UTF-8: \xff, as the rest of the output shows it; a
         # (under torchrun, the line of the rank that refused is the one; a setting's, every rank's alike, rank 0's)
         if not isinstance(e, SaidByAnotherRank) and not (isinstance(e, SettingError) and another_rank_says_it()):
             print(f"error: {one_line(str(e))}", file=sys.stderr)  # newline in a name: \n, the error stays one line

@@ -21,7 +21,8 @@ from .formats import EMPTY_TAG, MSRVTT_CATEGORIES, CategoryError, lic2022_left_o
 from .manifest import (SPLITS, VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
                        refuse_not_utf8, two_names, no_such_video, read_manifest, sanitize_id, scan_videos,
                        quoted_id, valid_video_id)
-from .store import printable, store_of
+from .errors import printable
+from .store import store_of
 from .vocab import is_blank
 
 # a manifest entry's fields an import of features sets itself (a video path is dropped: features, not videos)

@@ -427,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return exit_status(run_main(argv), terminated)
         except UserError as e:  # (bad input, one line: `python -m s2vt.demo --out ""` was a traceback, exit 1)
-            from .store import one_line
+            from .errors import one_line
             print(f"error: {one_line(str(e))}", file=sys.stderr)
             return 2
 

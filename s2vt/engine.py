@@ -28,7 +28,8 @@ from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, check_writabl
                      removed_if_failed)
 from .locks import TRAIN_LOCK, busy_line, is_lock_name, lock_owner, locked, training_run
 from .manifest import read_manifest
-from .store import FeatureStore, StoreError, no_store_here, printable, store_not_found, store_of
+from .errors import printable
+from .store import FeatureStore, StoreError, no_store_here, store_not_found, store_of
 
 from .checkpoint import (DataMismatch, acting, check_resumable, checkpoint_of, load_weights, predated, read_checkpoint,
                          steps_left, write_checkpoint, write_checkpoints)

@@ -156,11 +156,34 @@ def signals_honoured():
 
 
 # what a line cannot show as it is (a regex class's ranges): control characters (C0, DEL, C1, the Unicode line
-# and paragraph separators); store.one_line escapes them in a message
+# and paragraph separators); `one_line` escapes them in a message
 CONTROL_CHARS = "\x00-\x1f\x7f-\x9f\u2028\u2029"
 # what a pasted word cannot hold as it is: those and a file name's undecodable bytes (os.fsdecode's surrogate
 # escapes)
 _UNPASTABLE = re.compile(f"[{CONTROL_CHARS}\udc80-\udcff]")
+
+
+def printable(text: str) -> str:
+    """`text` that encodes as UTF-8: the raw bytes of a non-UTF-8 file name (which os.fsdecode
+    keeps as lone surrogates) and any other lone surrogate become backslash escapes (\\xff)."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no file name decodes to (e.g. a JSON "\\ud800")
+        raw = text.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+_CONTROL = re.compile(f"[{CONTROL_CHARS}]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """`printable(text)` for a terminal line: control characters (C0, DEL, C1, the Unicode line and paragraph
+    separators) escaped too (`\\n`, `\\x1b`, `\\u2028`), as the bytes of a name that is not UTF-8 are. A file
+    name holding a newline, printed as is, broke caption.py's one line per video (and an escape sequence
+    would act on the terminal). JSON output needs no such escaping: json.dumps writes them escaped."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m[0]) or (f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
+                                                          else f"\\u{ord(m[0]):04x}"), printable(text))
 
 
 def shell_quote(word: str) -> str:

@@ -532,7 +532,7 @@ def write_manifest(entries: list[dict], path: str | os.PathLike) -> None:
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # (a path under a folder whose name is not UTF-8: a traceback; trial 79)
-        from .store import printable
+        from .errors import printable
 
         for entry in entries:
             for key, value in entry.items():

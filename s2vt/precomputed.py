@@ -16,7 +16,8 @@ from .datasets import BadRows, DatasetError, is_labelled, name_id, read_labels, 
 from .errors import counted, interrupts_held
 from .fileio import OutputError, make_dirs, output_error
 from .manifest import two_names
-from .store import FeatureStore, load_npy, modality_problem, not_a_folder, refuse_run_folder
+from .npyfile import load_npy
+from .store import FeatureStore, modality_problem, not_a_folder, refuse_run_folder
 
 
 class UnusableFeatures(DatasetError):

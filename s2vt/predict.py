@@ -22,7 +22,8 @@ from .jsonfile import torch_saved
 from .locks import TRAIN_LOCK, busy_line, locked, training_run, writing_elsewhere
 from .manifest import json_start, manifest_row  # (what tells a manifest by its content: extract's too)
 from .options import MAX_BATCH, at_least, at_most
-from .store import META_KEYS, FeatureStore, StoreError, no_store_here, one_line, printable, store_not_found
+from .errors import one_line, printable
+from .store import META_KEYS, FeatureStore, StoreError, no_store_here, store_not_found
 
 from .checkpoint import (LAST_STEPS, CheckpointError, has_captions, load_checkpoint, model_from_checkpoint, steps_left,
                          read_checkpoint, text_vocab_of)

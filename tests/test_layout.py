@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CONTRACTS = {"errors", "fileio", "jsonfile", "locks", "manifest", "store", "options", "device", "formats"}
+CONTRACTS = {"errors", "fileio", "jsonfile", "locks", "manifest", "store", "npyfile", "options", "device", "formats"}
 
 
 def imports(path: Path) -> set[str]:

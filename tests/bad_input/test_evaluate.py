@@ -69,7 +69,7 @@ def test_text_model_on_a_manifest_without_text():
 
 def test_unknown_tags_with_newlines_are_said_on_one_line(capsys):
     """A manifest tag holding a raw newline broke evaluate's warning over two lines (hostile trial): its
-    control characters are escaped as caption.py's lines escape them (store.one_line). The text is shown as
+    control characters are escaped as caption.py's lines escape them (errors.one_line). The text is shown as
     the manifest holds it: '&amp;' there is the manifest's own, not escaped for HTML."""
     entries = [{"video_id": "a", "tags": ["line1\nline2", "&amp; <b>\x1b[2J"]}, {"video_id": "b", "tags": ["x"]}]
     check_fit("ckpt.pt", "m.jsonl", "test", entries, ["x"], ["rgb"], False)
