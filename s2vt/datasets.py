@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from .errors import UserError, counted
+from .errors import UserError, counted, printable
 from .fileio import OutputError, not_a_file, refuse_checkpoints, special_file, written_file
 from .jsonfile import (DuplicateKeyError, is_json_lines, json_error, json_kind, json_problem, parse_json,
                        surrogate_lines)
@@ -21,7 +21,6 @@ from .formats import EMPTY_TAG, MSRVTT_CATEGORIES, CategoryError, lic2022_left_o
 from .manifest import (SPLITS, VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
                        refuse_not_utf8, two_names, no_such_video, read_manifest, sanitize_id, scan_videos,
                        quoted_id, valid_video_id)
-from .errors import printable
 from .store import store_of
 from .vocab import is_blank
 

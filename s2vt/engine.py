@@ -23,12 +23,12 @@ import torch
 import torch.distributed as dist
 
 from .device import pick_device
-from .errors import SaidByAnotherRank, UserError, end_with_launcher, interrupts_held, interrupts_unwrapped
+from .errors import (SaidByAnotherRank, SettingError, UserError, end_with_launcher, interrupts_held,
+                     interrupts_unwrapped, printable)
 from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, check_writable, refuse_special_outputs,
                      removed_if_failed)
 from .locks import TRAIN_LOCK, busy_line, is_lock_name, lock_owner, locked, training_run
 from .manifest import read_manifest
-from .errors import printable
 from .store import FeatureStore, StoreError, no_store_here, store_not_found, store_of
 
 from .checkpoint import (DataMismatch, acting, check_resumable, checkpoint_of, load_weights, predated, read_checkpoint,
@@ -562,7 +562,14 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         # of such a run was refused: 'weight embed.weight is not in the model'; hostile trial)
         mcfg = dataclasses.replace(mcfg, lstm=True)
     torch.manual_seed(cfg.seed)
-    model = S2VT(mcfg)
+    try:
+        model = S2VT(mcfg)
+    except SettingError:
+        if last is not None:  # (a --resume's change that the model refuses is a change first: "pass --tag-head
+            # mlp to resume it", not "--tag-input features works with mlp or moe only", a setting last.pt chose)
+            check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
+                            tags_cause(last.get("settings", {}), cfg, streaming))
+        raise
     if recipe_focal and cfg.tag_focal and not (cfg.neighbours and takes_neighbours(model, groups)
                                                and any(e.get("tags") for e in splits["val"])):
         # (the recipe's focal negatives measured better only blended with the neighbours: the network alone

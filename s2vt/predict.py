@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .device import pick_device
-from .errors import UserError, counted, invoked_as, shell_quote
+from .errors import UserError, counted, invoked_as, one_line, printable, shell_quote
 from .fileio import (OutputError, atomic_write_all, check_writable, folder_path, json_bytes, make_dirs,
                      refuse_empty_paths, refuse_existing, refuse_linked_defaults, lock_path, refuse_long_names,
                      refuse_special_outputs, refuse_checkpoints, removed_if_failed, RUN_OUTPUTS, written_file)
@@ -22,7 +22,6 @@ from .jsonfile import torch_saved
 from .locks import TRAIN_LOCK, busy_line, locked, training_run, writing_elsewhere
 from .manifest import json_start, manifest_row  # (what tells a manifest by its content: extract's too)
 from .options import MAX_BATCH, at_least, at_most
-from .errors import one_line, printable
 from .store import META_KEYS, FeatureStore, StoreError, no_store_here, store_not_found
 
 from .checkpoint import (LAST_STEPS, CheckpointError, has_captions, load_checkpoint, model_from_checkpoint, steps_left,

@@ -360,3 +360,16 @@ def test_tag_focal_is_the_tag_recipes_and_said_idle_where_no_tag_is_multi_label(
                                                                                    "quiet": False, "tag_focal": 2.0}))
     assert "warning: --tag-focal 2 has no effect: it weighs the negatives of multi-label tags, and each video has " \
            "one tag" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change", [dict(tag_head="attention"), dict(tag_head="attention", tag_input="fused")])
+def test_a_resume_with_a_head_its_model_refuses_names_the_change(tmp_path, change):
+    """A --resume that asks for another head is refused as a change of last.pt's model, with the options that
+    give it back: not with what the head refuses of last.pt's own features input (trial 102's leftover)."""
+    from s2vt.checkpoint import CheckpointError
+    manifest, store = multilabel_store(tmp_path / "d", {"rgb": (1, 16), "audio": (1, 8)})
+    run = tmp_path / "run"
+    train(TrainConfig.of(str(manifest), str(store), str(run), epochs=2, stop_after=1, **FAST))
+    with pytest.raises(CheckpointError, match=r"was trained with tag_head=mlp \(this run: attention\).*"
+                                              r"pass --tag-head mlp"):
+        train(TrainConfig.of(str(manifest), str(store), str(run), epochs=2, resume=True, **change, **FAST))
