@@ -1,5 +1,5 @@
 """`s2vt serve` under load: 8 concurrent clients x 50 requests on loopback against a running server,
-against caption.py's in-process path (`predict.Captioner`, one video after another) on the same videos.
+against caption.py's in-process path (`captioner.Captioner`, one video after another) on the same videos.
 
 Reports: every answer's status (no 5xx allowed), p50/p95 latency, throughput of the server vs
 in-process (target >= 0.9x), and the server's RSS after start, after one warm-up request per
@@ -37,7 +37,7 @@ from s2vt.data import Labels
 from s2vt.checkpoint import save_checkpoint
 from s2vt.consensus import CaptionMemory
 from s2vt.model import ModelConfig, S2VT
-from s2vt.predict import Captioner
+from s2vt.captioner import Captioner
 from s2vt.vocab import SPECIALS, Vocab
 
 warnings.filterwarnings("ignore")

@@ -70,7 +70,8 @@ def run_train(args: argparse.Namespace) -> int:
     print(json.dumps({k: v for k, v in best.items()
                       if k in ("epoch", "CIDEr", "tag_acc", "gap", "tag_f1", "level1_acc", "level2_acc", "lic_score")}))
     run = f"{cfg.out.rstrip('/')}/best.pt"
-    from .predict import DEFAULT_CHECKPOINT, CHECKPOINT_ENV, captions_videos, extract_unrecorded, read_checkpoint
+    from .captioner import DEFAULT_CHECKPOINT, CHECKPOINT_ENV, captions_videos, extract_unrecorded
+    from .checkpoint import read_checkpoint
     ckpt = read_checkpoint(run) if best else None  # (read once, for both questions below)
     if ckpt and captions_videos(ckpt):  # (not a model of text or imported features: caption.py refuses those)
         model = shlex.quote(os.path.abspath(run))  # (a line to paste: quoted paths, the folder made, wherever)
@@ -228,7 +229,7 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_caption(args: argparse.Namespace) -> int:
-    from .predict import CHECKPOINT_ENV, caption_videos, default_checkpoint, refuse_model_files
+    from .captioner import CHECKPOINT_ENV, caption_videos, default_checkpoint, refuse_model_files
 
     args.progress = {}  # (an interrupted run's line counts the videos captioned: `interrupted_command`)
     settings = decoding(args)  # (a bad --beam is said before a missing model is looked for)
@@ -997,7 +998,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from .errors import signals_honoured
 
     with signals_honoured():  # (`s2vt serve &` in a script: a Ctrl-C while the model loads too)
-        from .predict import default_checkpoint
+        from .captioner import default_checkpoint
         from .serve import serve
 
         return serve(args.checkpoint or default_checkpoint(), args.host, args.port, args.workers, args.queue,
@@ -1345,7 +1346,7 @@ def interrupted_starting(argv: list[str]) -> str:
 
 def interrupted_command(command: str, argv: list[str], progress: dict | None = None) -> str:
     """The line of a command interrupted that has no line of its own: the server stopped; caption's
-    videos captioned so far (`progress`, as `predict.caption_videos` counts them); any other writes its
+    videos captioned so far (`progress`, as `captioner.caption_videos` counts them); any other writes its
     outputs whole, at its end (a temporary file renamed), so none was half-written."""
     if command == "serve":
         return "interrupted: the server stopped"
@@ -1360,7 +1361,7 @@ def interrupted_command(command: str, argv: list[str], progress: dict | None = N
 
 
 def captioned_so_far(progress: dict) -> str:
-    """How many of an interrupted caption run's videos were captioned: `predict.caption_videos`' counts
+    """How many of an interrupted caption run's videos were captioned: `captioner.caption_videos`' counts
     ({} before its folders were listed)."""
     total, done, failed = progress.get("videos"), progress.get("captioned", 0), progress.get("failed", 0)
     if total is None:

@@ -337,7 +337,8 @@ def demo_steps(out: Path, per_combo: int) -> dict:
     from extract.backbones.weights import find_weights
 
     from .engine import TrainConfig, train
-    from .predict import caption_files, evaluate
+    from .captioner import caption_files
+    from .predict import evaluate
     from .checkpoint import read_checkpoint
 
     start = time.time()

@@ -1,7 +1,7 @@
 """`s2vt serve`: a checkpoint's captioner behind a JSON API and a web page (the `.[serve]` extra:
 FastAPI + uvicorn + python-multipart).
 
-The backbones and the model load once (`predict.Captioner`, the path caption.py takes); each
+The backbones and the model load once (`captioner.Captioner`, the path caption.py takes); each
 request's video is streamed to a temp file (a size limit, removed whatever happens) and
 captioned in a bounded worker pool. Only uploads are read: the server never fetches a URL.
 """
@@ -178,7 +178,7 @@ def check_address(host: str, port: int) -> None:
 def create_app(captioner, workers: int = WORKERS, queue: int = QUEUE, max_bytes: int = int(MAX_UPLOAD_MB * (1 << 20)),
                upload_dir: str | None = None, checkpoint_name: str = "", upload_timeout: float = UPLOAD_TIMEOUT,
                max_seconds: float = MAX_VIDEO_SECONDS, min_upload_rate: float = MIN_UPLOAD_RATE):
-    """The ASGI app around a loaded `predict.Captioner`: at most `workers` videos captioned at
+    """The ASGI app around a loaded `captioner.Captioner`: at most `workers` videos captioned at
     once and `queue` more waiting (uploads included); beyond that 503 with Retry-After; an upload
     that sends nothing for `upload_timeout` seconds, or averages under `min_upload_rate` KB/s after
     its first `upload_timeout` seconds: 408, its slot freed; a video lasting more than `max_seconds`:
@@ -423,7 +423,7 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
     `DecodeConfig`, or a bare beam width)."""
     import warnings
 
-    from .predict import Captioner
+    from .captioner import Captioner
 
     require_serve_extra()
     import uvicorn

@@ -204,10 +204,10 @@ class FakeCaptioner:
 
 def fake_caption(capsys, monkeypatch, *args):
     """`caption.py ARGS` with FakeCaptioner: (exit code, stdout lines, stderr lines)."""
-    import s2vt.predict
+    import s2vt.captioner
     from s2vt.cli import main
 
-    monkeypatch.setattr(s2vt.predict, "Captioner", FakeCaptioner)
+    monkeypatch.setattr(s2vt.captioner, "Captioner", FakeCaptioner)
     code = main(["caption", *map(str, args), "--checkpoint", "unused.pt"])
     out, err = capsys.readouterr()
     return code, out.splitlines(), err.splitlines()
@@ -405,7 +405,7 @@ def test_a_missing_file_is_said_before_the_model_loads_so_an_interrupted_run_sai
     the model loaded, its line waited for its turn, after a.mp4's."""
     import signal
 
-    from s2vt import predict
+    from s2vt import captioner
     from s2vt.cli import main
 
     said = []
@@ -420,7 +420,7 @@ def test_a_missing_file_is_said_before_the_model_loads_so_an_interrupted_run_sai
             os.kill(os.getpid(), signal.SIGINT)
             return {"video": path, "caption": "a cat", "tags": [], "seconds": 0.1}
 
-    monkeypatch.setattr(predict, "Captioner", Fake)
+    monkeypatch.setattr(captioner, "Captioner", Fake)
     monkeypatch.chdir(tmp_path)
     for name in ("a.mp4", "b.mp4"):
         (tmp_path / name).write_bytes(b"x")
@@ -479,7 +479,7 @@ def test_unknown_options_and_a_spaced_checkpoint_are_one_clear_line(tmp_path, ca
 
 def test_an_empty_checkpoint_variable_is_refused_not_taken_for_unset(tmp_path, monkeypatch):
     """S2VT_CHECKPOINT= fell back silently to checkpoints/s2vt.pt (caption.py and serve share the helper)."""
-    from s2vt.predict import CHECKPOINT_ENV, CheckpointError, default_checkpoint
+    from s2vt.captioner import CHECKPOINT_ENV, CheckpointError, default_checkpoint
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "checkpoints").mkdir()
@@ -494,7 +494,7 @@ def test_an_empty_checkpoint_variable_is_refused_not_taken_for_unset(tmp_path, m
 
 def test_no_model_names_the_absolute_path_it_looked_at(tmp_path, monkeypatch):
     """The default checkpoint is relative to the current folder: the error says which file that was."""
-    from s2vt.predict import CHECKPOINT_ENV, CheckpointError, default_checkpoint
+    from s2vt.captioner import CHECKPOINT_ENV, CheckpointError, default_checkpoint
 
     monkeypatch.delenv(CHECKPOINT_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -518,7 +518,7 @@ def test_no_model_names_the_absolute_path_it_looked_at(tmp_path, monkeypatch):
 def test_no_model_names_the_training_command_as_caption_was_started(argv0, train, demo, tmp_path, monkeypatch):
     """It said '(python train.py makes one; s2vt demo a toy one)': `python train.py` works only in the
     repository checkout (hostile trial); now the commands as caption (or serve) was started."""
-    from s2vt.predict import CHECKPOINT_ENV, CheckpointError, default_checkpoint
+    from s2vt.captioner import CHECKPOINT_ENV, CheckpointError, default_checkpoint
 
     monkeypatch.delenv(CHECKPOINT_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -540,7 +540,8 @@ def test_caption_equals_evaluate_on_the_same_videos(trained, tmp_path):
     with the checkpoint's settings. On a real clip (its codec, size and frame rate, not a generated
     one's) when the shared sample data is there, else on a generated clip."""
     from s2vt.checkpoint import read_checkpoint
-    from s2vt.predict import caption_files, evaluate
+    from s2vt.captioner import caption_files
+    from s2vt.predict import evaluate
     ckpt = str(trained / "run" / "best.pt")
     clips = REPO.parent / "shared" / "data" / "clips"  # (the sample_data fixture's folder; it would skip)
     real = clips / "PeUHy0A1GF0_114_121.avi"  # MSVD, 7 s, 260 KB: the shortest file there
@@ -676,7 +677,7 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(monkeypatch, capsys, tm
     import os
 
     from extract.ffmpeg import MediaError
-    from s2vt import predict
+    from s2vt import captioner
 
     class Fake:  # (what caption_videos reads of a Captioner: the names are the point, not the model)
         has_captions = True
@@ -689,13 +690,13 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(monkeypatch, capsys, tm
                 raise MediaError(f"{path}: not a readable video")
             return {"video": path, "caption": "a cat", "tags": [{"tag": "pets", "p": 0.5}], "seconds": 0.1}
 
-    monkeypatch.setattr(predict, "Captioner", Fake)
+    monkeypatch.setattr(captioner, "Captioner", Fake)
     good, bad = os.fsdecode(b"bad\xffname.mp4"), os.fsdecode(b"broken\xfe.mp4")
     monkeypatch.chdir(tmp_path)
     for name in (good, bad):  # (they exist: a missing path or an empty file is refused before the captioner runs)
         with open(name, "wb") as f:
             f.write(b"x")
-    assert predict.caption_videos([good, bad], "ck.pt", as_json=True) == 1
+    assert captioner.caption_videos([good, bad], "ck.pt", as_json=True) == 1
     out = capsys.readouterr()
     assert out.out.encode("utf-8") and out.err.encode("utf-8")  # (a lone surrogate would not encode)
     assert [json.loads(line) for line in out.out.splitlines()][1] == {
@@ -704,7 +705,7 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(monkeypatch, capsys, tm
     assert json.loads(out.out.splitlines()[0])["video"] == "bad\\xffname.mp4"
     assert out.err == ("error: broken\\xfe.mp4: not a readable video\n"
                        "error: 1 of 2 videos captioned; 1 failed (said above)\n")
-    assert predict.caption_videos([good], "ck.pt") == 0
+    assert captioner.caption_videos([good], "ck.pt") == 0
     assert capsys.readouterr().out.splitlines() == ["bad\\xffname.mp4: a cat", "  tags: pets (0.50)"]
     # a command's one-line error names such a path the same way
     from s2vt.cli import main
@@ -720,7 +721,7 @@ def test_an_interrupted_caption_run_counts_the_videos_captioned(tmp_path, monkey
     import signal
 
     from extract.ffmpeg import MediaError
-    from s2vt import predict
+    from s2vt import captioner
     from s2vt.cli import captioned_so_far, main
 
     class Fake:  # (a Captioner's names: the 5th video gets a real SIGINT, as a Ctrl-C while it runs)
@@ -737,7 +738,7 @@ def test_an_interrupted_caption_run_counts_the_videos_captioned(tmp_path, monkey
                 raise MediaError(f"{path}: not a readable video")
             return {"video": path, "caption": "a cat", "tags": [], "seconds": 0.1}
 
-    monkeypatch.setattr(predict, "Captioner", Fake)
+    monkeypatch.setattr(captioner, "Captioner", Fake)
     monkeypatch.chdir(tmp_path)
     names = [f"v{i}.mp4" if i != 1 else "broken.mp4" for i in range(10)]
     for name in names:
@@ -873,7 +874,7 @@ def test_an_avi_written_to_a_pipe_is_captioned_over_its_frames_without_a_guess(t
     the file's size', its duration taken as ffmpeg's guess from the file's size (hostile trial): its frames
     are counted at the probe, its duration and frame times theirs, and there is nothing to note."""
     from s2vt.cli import main
-    from s2vt.predict import Captioner
+    from s2vt.captioner import Captioner
 
     from .conftest import piped_avi
 

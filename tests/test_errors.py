@@ -1138,15 +1138,15 @@ def test_a_signal_once_the_command_returned_says_it_had_finished(tmp_path, capsy
     import io
     import sys
 
+    import s2vt.checkpoint
     import s2vt.engine
     import s2vt.options
-    import s2vt.predict
 
     def interrupt(*a, **k):
         raise KeyboardInterrupt  # (what a Ctrl-C or SIGTERM raises there)
     monkeypatch.setattr(s2vt.options, "from_args", lambda cls, args, **kw: argparse.Namespace(out=args.out))
     monkeypatch.setattr(s2vt.engine, "train", lambda cfg: {"epoch": 1, "CIDEr": 0.5})
-    monkeypatch.setattr(s2vt.predict, "read_checkpoint", interrupt)
+    monkeypatch.setattr(s2vt.checkpoint, "read_checkpoint", interrupt)
     code = cli.main(["train", "--out", str(tmp_path / "run")], program=False)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 130 and err == ["interrupted: while exiting, after train had finished: nothing was cut short"], err

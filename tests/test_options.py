@@ -88,7 +88,7 @@ def test_auto_captions_int8_features_on_the_cpu_even_with_a_gpu(monkeypatch):
     one device that reproduces them, not a refusal; a GPU named is kept (Captioner refuses it in one line)."""
     import torch
 
-    from s2vt.predict import captioning_device
+    from s2vt.captioner import captioning_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # (a GPU machine, as pick_device sees it)
     assert captioning_device("auto", int8=True) == torch.device("cpu")

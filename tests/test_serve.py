@@ -18,7 +18,7 @@ pytest.importorskip("multipart")
 httpx = pytest.importorskip("httpx")
 
 from extract.ffmpeg import MediaError  # noqa: E402
-from s2vt.predict import Captioner  # noqa: E402
+from s2vt.captioner import Captioner  # noqa: E402
 from s2vt.serve import create_app  # noqa: E402
 
 from .conftest import REPO  # noqa: E402
@@ -723,14 +723,14 @@ def test_a_video_whose_client_left_while_it_waited_is_not_captioned(captioner, t
 
 SERVE_STUB = """
 import sys, types
-import s2vt.predict, s2vt.serve
+import s2vt.captioner, s2vt.serve
 from fastapi import FastAPI
 
 class Stub:  # (no model: what serve does once it has its app is what is tested)
     def __init__(self, *args, **kwargs):
         self.extractor = types.SimpleNamespace(backbones=None)
 
-s2vt.predict.Captioner = Stub
+s2vt.captioner.Captioner = Stub
 s2vt.serve.create_app = lambda *args, **kwargs: FastAPI()
 from s2vt.cli import main
 sys.exit(main(["serve", "--port", sys.argv[1], "--checkpoint", "unused.pt"], program=True))
@@ -920,7 +920,7 @@ def test_a_connection_whose_request_headers_never_complete_is_closed(tmp_path):
 
 SERVE_APP_STUB = """
 import sys, types
-import s2vt.predict
+import s2vt.captioner
 
 class Stub:  # (no model: the real app, around a captioner that is never reached)
     ckpt = {"config": {"modalities": ["c3d"]}}
@@ -935,7 +935,7 @@ class Stub:  # (no model: the real app, around a captioner that is never reached
         proc = run_ffmpeg(["-v", "error", "-re", "-f", "lavfi", "-i", "nullsrc=s=16x16:d=60", "-f", "null", "-"])
         raise MediaError(f"ffmpeg ended with {proc.returncode}")
 
-s2vt.predict.Captioner = Stub
+s2vt.captioner.Captioner = Stub
 from s2vt.cli import main
 sys.exit(main(["serve", "--port", sys.argv[1], "--checkpoint", "unused.pt"], program=True))
 """

@@ -703,7 +703,7 @@ def test_hidden_files_in_a_scanned_folder_are_not_videos(tmp_path, capsys):
     """macOS's AppleDouble `._clip.mp4` (and `.DS_Store`) in a video folder were each a failed video,
     in `python -m extract DIR` and `caption.py DIR` alike; one named on the command line is still tried."""
     from extract.__main__ import collect_items
-    from s2vt.predict import with_folders_expanded
+    from s2vt.captioner import with_folders_expanded
 
     root = tmp_path / "clips"
     (root / ".AppleDouble").mkdir(parents=True)
