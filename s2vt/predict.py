@@ -625,6 +625,12 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     if out_path.suffix != ".json":
         raise OutputError(f"cannot write {shown}: evaluate writes its predictions as NAME.json and their metrics "
                           "beside them as NAME.metrics.json: name --out NAME.json")
+    # (the report's too, as the file written, through a link: `--html clip.mp4 --force` wrote the page over a video
+    # no manifest listed, lost; trial 103)
+    if html and report.suffix.lower() not in (".html", ".htm"):
+        raise OutputError(f"cannot write the report to {html}"
+                          + (f" (a link to {report})" if report != Path(html) else "")
+                          + ": evaluate writes its report as an HTML page: name --html REPORT.html")
     # (after refuse_inputs: writing over an input is refused even so); the metrics of a named --out
     # are refused with it: replacing them alone would leave an earlier run's predictions unexplained
     refuse_existing([out, out and given[1], html], force, specials_refused=True)  # (as given)

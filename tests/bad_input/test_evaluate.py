@@ -937,10 +937,11 @@ def test_evaluate_never_writes_over_a_finished_runs_own_files(store, run, tmp_pa
     assert (code, err) == (2, [f"error: cannot write {done / 'metrics.csv'}: metrics.csv is a file of the training "
                                f"run in {done}: evaluate never writes over one"]), err
     assert {p.name: p.read_bytes() for p in done.iterdir()} == before and not (tmp_path / "p.json").exists()
-    other = tmp_path / "other"  # (outside a run folder the name is the user's own)
+    other = tmp_path / "other"  # (outside a run folder the name is the user's own: refused only as no .html name)
     other.mkdir()
     code, err = s2vt(capsys, *base, "--html", other / "curves.png")
-    assert code == 0 and (other / "curves.png").read_text().lstrip().startswith("<"), err
+    assert (code, err) == (2, [f"error: cannot write the report to {other / 'curves.png'}: evaluate writes its report "
+                               "as an HTML page: name --html REPORT.html"]), err
 
 
 def test_an_output_that_is_a_pipe_or_a_device_is_refused_before_decoding(store, run, tmp_path, capsys,  # noqa: F811
@@ -1199,3 +1200,19 @@ def test_the_default_predictions_rewritten_are_said_replaced(store, run, tmp_pat
     (copy / "preds_test.json").unlink()  # (each said as it was: metrics alone there, metrics alone replaced)
     code, err = s2vt(capsys, *args)
     assert code == 0 and err[-1] == said.format("", again), err
+
+
+def test_an_html_report_not_named_html_is_refused_even_with_force(store, run, tmp_path, capsys):  # noqa: F811
+    """`--html clip.mp4 --force` wrote the report over a video no manifest listed (trial 103): the report is
+    named .html (or .htm), as the file written, through a link too; nothing is replaced."""
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"a video's bytes")
+    (tmp_path / "r.html").symlink_to(video)
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", store[0], "--features", store[1], "--beam", "1",
+            "--out", tmp_path / "p.json", "--force"]
+    for html, said in ((video, ""), (tmp_path / "r.html", f" (a link to {video})")):
+        code, err = s2vt(capsys, *args, "--html", html)
+        assert (code, err) == (2, [f"error: cannot write the report to {html}{said}: evaluate writes its report as "
+                                   "an HTML page: name --html REPORT.html"]), err
+    assert video.read_bytes() == b"a video's bytes" and not (tmp_path / "p.json").exists()
+    assert s2vt(capsys, *args, "--html", tmp_path / "r.HTM")[0] == 0 and (tmp_path / "r.HTM").exists()
