@@ -7,6 +7,7 @@ import os
 import shlex
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -239,7 +240,13 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
 
     items: list[str | dict] = []
     # (a shell glob's other files, `mixed/*`, skipped as extract skips them: they were failed videos; trial 55)
-    if skipped := not_videos_named([v for v in videos if not dash_refusal(v)]):
+    # (and a manifest among them, told by its content: `caption.py DIR/*` beside the DIR/manifest.jsonl an import
+    # wrote was a failed video, exit 1; trial 103. Named alone it is said to be one, with the command it wants)
+    named = [v for v in videos if not dash_refusal(v)]
+    others = set(not_videos_named(named))
+    skipped = [v for v in named if v in others or (len(named) > 1 and Path(v).suffix.lower() == ".jsonl"
+                                                   and os.path.isfile(v) and json_start(v) is not None)]
+    if skipped:
         videos = [v for v in videos if v not in set(skipped)]
         if not videos:  # (the error alone: a warning that skipped them all beside it said it twice; trial 57)
             raise UserError(f"nothing to caption: none of the {len(skipped)} files named is a video by its extension "
