@@ -23,12 +23,12 @@ import torch
 import torch.distributed as dist
 
 from .device import pick_device
-from .errors import (SaidByAnotherRank, SettingError, UserError, end_with_launcher, interrupts_held,
+from .errors import (SaidByAnotherRank, SettingError, UserError, counted, end_with_launcher, interrupts_held,
                      interrupts_unwrapped, printable)
 from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, check_writable, refuse_special_outputs,
                      removed_if_failed)
 from .locks import TRAIN_LOCK, busy_line, is_lock_name, lock_owner, locked, training_run
-from .manifest import read_manifest
+from .manifest import read_manifest, shared_files
 from .store import FeatureStore, StoreError, no_store_here, store_not_found, store_of
 
 from .checkpoint import (DataMismatch, acting, check_resumable, checkpoint_of, load_weights, predated, read_checkpoint,
@@ -191,6 +191,15 @@ def prepare(cfg: TrainConfig):
     store, modalities = open_store(cfg, entries)
     splits = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val", "test")}
     counts = {s: len(es) for s, es in splits.items()}
+    # one video file in train and in val or test under other ids: its scores there count a video trained on (trial
+    # 103: a manifest's two entries naming one file, extracted twice, unsaid)
+    if leaks := [g for g in shared_files(entries) if {e.get("split", "train") for e in g} - {"train"}
+                 and any(e.get("split", "train") == "train" for e in g)]:
+        first = leaks[0]
+        warnings.warn(f"{cfg.manifest}: {counted(len(leaks), 'video file')} in split train and in another under "
+                      f"other ids (first: {os.path.realpath(first[0]['abspath'])}: "
+                      + ", ".join(f"{e['video_id']} ({e.get('split', 'train')})" for e in first[:3])
+                      + "): val and test scores count videos the model trained on; give each video one entry")
     if not splits["train"]:  # (before the features: their advice, --skip-missing, led to this refusal; trial 64)
         raise empty_training_split(cfg.manifest, counts, any(e.get("captions") or e.get("tags") for e in entries))
     if store is not None:  # (train and val at once: the first's error counted the videos of train alone)

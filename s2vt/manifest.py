@@ -475,6 +475,17 @@ def swaps_distance(a: str, b: str) -> int:
     return d[len(a)][len(b)]
 
 
+def shared_files(entries: list[dict]) -> list[list[dict]]:
+    """The entries whose `path` names one video file (as the system resolves it: through a link, `a/../b`), a group
+    of two or more each: one video under several ids (a hand-written manifest; a folder holding a link to a video
+    beside it, imported as two)."""
+    groups: dict[str, list[dict]] = {}
+    for e in entries:
+        if e.get("abspath"):
+            groups.setdefault(os.path.realpath(e["abspath"]), []).append(e)
+    return [g for g in groups.values() if len(g) > 1]
+
+
 def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[dict]:
     """Entries of a JSONL manifest, validated; `path` fields resolved against its folder.
 

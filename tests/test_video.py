@@ -490,3 +490,20 @@ def test_a_damaged_stream_decodes_as_extract_decodes_it(tmp_path):
     assert alone.notes == ahead.notes and alone.notes, alone.notes
     np.testing.assert_array_equal(alone.frames, ahead.frames)
     np.testing.assert_array_equal(alone.clips, ahead.clips)
+
+
+def test_an_avi_cut_within_its_first_frame_says_so(tmp_path):
+    """An AVI cut past its header but inside its first frame's chunk opened, then failed as 'no decodable video
+    frames (Nothing was written into output file ...)' (trial 103): it is said to be cut short, as one cut
+    within its header is."""
+    whole = make_video(tmp_path / "whole.avi", 2.0, vcodec="mpeg4", audio=None)
+    data = whole.read_bytes()
+    movi = data.index(b"movi")
+    first = int.from_bytes(data[movi + 8:movi + 12], "little")  # (the first chunk after the list's type: its size)
+    assert data[movi + 6:movi + 8] in (b"dc", b"db") and first > 16
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[:movi + 12 + first // 2])
+    with pytest.raises(MediaError) as e:
+        decode_frames(cut, 8, short_side=48)
+    assert str(e.value) == (f"{cut}: file cut short before its first frame ({cut.stat().st_size:,} of the "
+                            f"{len(data):,} bytes its AVI header gives)")
