@@ -126,3 +126,32 @@ def piped_cut(path: str | os.PathLike) -> int | None:
     except OSError:
         return None
     return None
+
+
+def first_frame_cut(path: str | os.PathLike) -> int | None:
+    """For an AVI cut short before its first video frame ends (in its header, or in that frame's chunk; its header
+    completed or not): the bytes that frame needs, which the file ends before; else None (its first frame whole, or
+    no AVI). A walk over the chunks' headers up to the first video frame's (no frame's data read)."""
+    try:
+        with open(path, "rb", buffering=0) as f:  # (unbuffered: a buffer would read each chunk's data too)
+            if _riff_size(f.read(12)) is None:
+                return None
+            size, pos = os.fstat(f.fileno()).st_size, 12
+            while True:
+                f.seek(pos)
+                head = f.read(12)
+                if len(head) < 8:
+                    return pos + 8
+                length = struct.unpack_from("<I", head, 4)[0]
+                if head[:4] == b"LIST" and head[8:12] in _INTO:
+                    pos += 12
+                    continue
+                end = pos + 8 + length
+                if head[2:4] in (b"dc", b"db"):  # (a video stream's frame: compressed or not)
+                    return end if end > size else None
+                if end > size:  # (a chunk before it, the header's or a sound's, cut: no frame whole)
+                    return end
+                pos = end + (length & 1)
+    except OSError:
+        return None
+

@@ -481,11 +481,14 @@ def decode_frames(path: str | os.PathLike, num_frames: int, clips: int = 0,
                      f"their times taken at {info.fps:g} fps")
     got = len(decoded)
     if not got:  # (a stream whose every packet was read short: dropped, which ffmpeg says only in a warning)
-        size = avi.declared_size(path)
-        if size is not None and size > os.path.getsize(path):  # (an AVI cut within its first frame: ffmpeg's words,
-            # 'Nothing was written into output file', said nothing of it; trial 103)
-            raise MediaError(f"{os.fspath(path)}: file cut short before its first frame ({os.path.getsize(path):,} of "
-                             f"the {size:,} bytes its AVI header gives)")
+        if (need := avi.first_frame_cut(path)) is not None:  # (an AVI cut within its first frame: ffmpeg's words,
+            # 'Nothing was written into output file', said nothing of it; trial 103; not one whose frames are whole
+            # and fail to decode, nor only one whose header was completed; trial 104)
+            held, size = os.path.getsize(path), avi.declared_size(path)
+            raise MediaError(f"{os.fspath(path)}: file cut short before its first frame ("
+                             + (f"{held:,} of the {size:,} bytes its AVI header gives"
+                                if size is not None and size > held else f"{held:,} bytes; that frame ends at byte "
+                                f"{need:,}") + ")")
         why = CORRUPT if count_frames(path)[0] == 0 < _packets(path, whole=False)[0] else last_error_line(err)
         raise MediaError(f"{os.fspath(path)}: no decodable video frames ({why})")
     # position of each wanted index in `decoded`; beyond what was decoded -> last frame

@@ -241,17 +241,26 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
     items: list[str | dict] = []
     # (a shell glob's other files, `mixed/*`, skipped as extract skips them: they were failed videos; trial 55)
     # (and a manifest among them, told by its content: `caption.py DIR/*` beside the DIR/manifest.jsonl an import
-    # wrote was a failed video, exit 1; trial 103. Named alone it is said to be one, with the command it wants)
+    # wrote was a failed video, exit 1; trial 103; said as a manifest, with the command for its videos, not as a
+    # file of another extension; trial 104. Named alone it is refused so)
     named = [v for v in videos if not dash_refusal(v)]
     others = set(not_videos_named(named))
-    skipped = [v for v in named if v in others or (len(named) > 1 and Path(v).suffix.lower() == ".jsonl"
-                                                   and os.path.isfile(v) and json_start(v) is not None)]
-    if skipped:
-        videos = [v for v in videos if v not in set(skipped)]
+    skipped = [v for v in named if v in others]
+    manifests = [v for v in named if len(named) > 1 and v not in others and Path(v).suffix.lower() == ".jsonl"
+                 and os.path.isfile(v) and json_start(v) is not None]
+    if skipped or manifests:
+        videos = [v for v in videos if v not in set(skipped) | set(manifests)]
+        if not videos and not skipped:  # (only manifests: each said as one named alone is)
+            raise UserError("nothing to caption: " + "; ".join(json_not_video(m) for m in manifests[:2])
+                            + ("; ..." if len(manifests) > 2 else ""))
         if not videos:  # (the error alone: a warning that skipped them all beside it said it twice; trial 57)
-            raise UserError(f"nothing to caption: none of the {len(skipped)} files named is a video by its extension "
-                            f"({', '.join(skipped[:3])}{', ...' if len(skipped) > 3 else ''})")
-        print(skipped_line(skipped), file=sys.stderr)
+            every = skipped + manifests
+            raise UserError(f"nothing to caption: none of the {len(every)} files named is a video by its extension "
+                            f"({', '.join(every[:3])}{', ...' if len(every) > 3 else ''})")
+        if skipped:
+            print(skipped_line(skipped), file=sys.stderr)
+        for m in manifests:
+            print(f"warning: skipped {json_not_video(m)}", file=sys.stderr)
     for v in videos:
         if dash := dash_refusal(v):  # (standard input even where a file '-' is there: './-' names that)
             items.append(failed(v, dash))

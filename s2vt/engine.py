@@ -24,7 +24,7 @@ import torch.distributed as dist
 
 from .device import pick_device
 from .errors import (SaidByAnotherRank, SettingError, UserError, counted, end_with_launcher, interrupts_held,
-                     interrupts_unwrapped, printable)
+                     interrupts_unwrapped, one_line, printable)
 from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, check_writable, refuse_special_outputs,
                      removed_if_failed)
 from .locks import TRAIN_LOCK, busy_line, is_lock_name, lock_owner, locked, training_run
@@ -191,15 +191,6 @@ def prepare(cfg: TrainConfig):
     store, modalities = open_store(cfg, entries)
     splits = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val", "test")}
     counts = {s: len(es) for s, es in splits.items()}
-    # one video file in train and in val or test under other ids: its scores there count a video trained on (trial
-    # 103: a manifest's two entries naming one file, extracted twice, unsaid)
-    if leaks := [g for g in shared_files(entries) if {e.get("split", "train") for e in g} - {"train"}
-                 and any(e.get("split", "train") == "train" for e in g)]:
-        first = leaks[0]
-        warnings.warn(f"{cfg.manifest}: {counted(len(leaks), 'video file')} in split train and in another under "
-                      f"other ids (first: {os.path.realpath(first[0]['abspath'])}: "
-                      + ", ".join(f"{e['video_id']} ({e.get('split', 'train')})" for e in first[:3])
-                      + "): val and test scores count videos the model trained on; give each video one entry")
     if not splits["train"]:  # (before the features: their advice, --skip-missing, led to this refusal; trial 64)
         raise empty_training_split(cfg.manifest, counts, any(e.get("captions") or e.get("tags") for e in entries))
     if store is not None:  # (train and val at once: the first's error counted the videos of train alone)
@@ -215,6 +206,18 @@ def prepare(cfg: TrainConfig):
             splits[s] = [e for e in splits[s] if id(e) in kept]
     if not splits["train"]:
         raise empty_training_split(cfg.manifest, counts, any(e.get("captions") or e.get("tags") for e in entries))
+    # one video file in train and in val or test under other ids: its scores there count a video trained on (trial
+    # 103: a manifest's two entries naming one file, extracted twice, unsaid); of the videos kept (--skip-missing)
+    def split_of(e: dict) -> str:
+        return e.get("split", "train")
+    if leaks := {path: g for path, g in shared_files(splits["train"] + splits["val"] + splits["test"]).items()
+                 if "train" in map(split_of, g) and set(map(split_of, g)) - {"train"}}:
+        path, group = next(iter(leaks.items()))
+        shown = sorted(group, key=lambda e: split_of(e) == "train")[:3]  # (the leak first: a val or test video)
+        warnings.warn(f"{cfg.manifest}: {counted(len(leaks), 'video file')} in split train and in another under "
+                      f"other ids (first: {one_line(path)}: "
+                      + ", ".join(f"{one_line(e['video_id'])} ({split_of(e)})" for e in shown)
+                      + "): val and test scores count videos the model trained on; give each video one entry")
     # (a val split --skip-missing emptied: build says so, not "no val split")
     splits["val_skipped"] = counts["val"] - len(splits["val"])
     splits["val_carved"] = not had_val and counts["val"] > 0  # (held out of train here: said in the log line)
@@ -570,14 +573,51 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         # so does the last.pt its --resume wrote, which says lstm: True (read as absent only, a second --resume
         # of such a run was refused: 'weight embed.weight is not in the model'; hostile trial)
         mcfg = dataclasses.replace(mcfg, lstm=True)
+    val_ids = [e["video_id"] for e in splits["val"]]
+    videos = {"val_digest": hashlib.sha1("\n".join(sorted(val_ids)).encode()).hexdigest()[:16]}
+    was_trained = set(last.get("trained_ids") or []) if last is not None else set()
+
+    def same_run() -> None:  # (--resume: the run's data and model, else one line naming what differs)
+        # the split first: a manifest split again (another seed) has another vocabulary too (the training
+        # captions changed), which check_resumable would say instead of the cause
+        if cfg.manifest and (seen := [v for v in val_ids if v in was_trained]):
+            raise DataError(f"--resume: {len(seen)} of the {len(val_ids)} validation videos of {cfg.manifest} "
+                            f"are videos the run in {last_path} trained on (first: "
+                            + ", ".join(seen[:3]) + (", ..." if len(seen) > 3 else "")
+                            + "): validating on them inflates the scores and best.pt's choice; pass the "
+                              "manifest (and --seed) the run started with")
+        resplit = last.get("val_digest") not in (None, videos["val_digest"])
+        try:
+            check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
+                            tags_cause(last.get("settings", {}), cfg, streaming), resplit)
+            # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
+            problem = feature_mismatch(store.meta(), last.get("extract") or {}, modalities) if modalities \
+                else None
+            if problem:
+                raise StoreError(f"--resume: {getattr(store, 'meta_path', cfg.features)}: {problem} ({last_path})")
+        except (DataMismatch, StoreError) as e:
+            # data that differs, given other data paths than the run's: those paths, the likelier cause,
+            # said first (the vocabulary's difference read as a changed split, a hostile trial's --resume onto
+            # another dataset); TFRecord shards are matched by name, not path (`shards`)
+            # (a path the cause names already, as tags_cause does, is not said twice)
+            moved = {k: v for k, v in other_data(cfg, last.get("settings", {}), streaming).items()
+                     if f"{options.flag(k)} {shlex.quote(str(v))}" not in str(e)}
+            if moved:
+                e.args = (f"--resume: the run in {out} started with "
+                          + " ".join(f"{options.flag(k)} {shlex.quote(str(v))}" for k, v in moved.items())
+                          + (" (as typed in the folder it started in)" if any(not os.path.isabs(str(v))
+                                                                              for v in moved.values()) else "")
+                          + ", not this command's: pass the data it trained on (or --overwrite to train anew on "
+                            "these); what differs: " + str(e).removeprefix("--resume: "),)
+            raise
     torch.manual_seed(cfg.seed)
     try:
         model = S2VT(mcfg)
     except SettingError:
         if last is not None:  # (a --resume's change that the model refuses is a change first: "pass --tag-head
-            # mlp to resume it", not "--tag-input features works with mlp or moe only", a setting last.pt chose)
-            check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
-                            tags_cause(last.get("settings", {}), cfg, streaming))
+            # mlp to resume it", not "--tag-input features works with mlp or moe only", a setting last.pt chose;
+            # after the data's checks, in their order, as a model it builds; said once under torchrun; trial 104)
+            ddp.agreed(same_run)
         raise
     if recipe_focal and cfg.tag_focal and not (cfg.neighbours and takes_neighbours(model, groups)
                                                and any(e.get("tags") for e in splits["val"])):
@@ -626,8 +666,6 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     if streaming:
         shard_list["trained"] = shard_list["features"]
     first_loss = None
-    val_ids = [e["video_id"] for e in splits["val"]]
-    videos = {"val_digest": hashlib.sha1("\n".join(sorted(val_ids)).encode()).hexdigest()[:16]}
     if cfg.manifest:  # (the manifest's training videos; from shards: the train split, streamed ones among them)
         now_ids = list(store.tags) if streaming else [e["video_id"] for e in splits["train"]]
         before = last.get("trained_ids", []) if last is not None else []
@@ -644,41 +682,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     elif streaming and last is not None:  # (no manifest: the ids are known as they stream, `record_streamed`)
         videos.update({k: last[k] for k in ("trained_ids", "trained_ids_skipped") if k in last})
     if last is not None:
-        # the split first: a manifest split again (another seed) has another vocabulary too (the training
-        # captions changed), which check_resumable would say instead of the cause
-        was_trained = set(last.get("trained_ids") or [])
-
         def resumable() -> tuple[int, list, EarlyStopping, bool]:  # (every rank's checks alike: `Dist.agreed`)
-            if cfg.manifest and (seen := [v for v in val_ids if v in was_trained]):
-                raise DataError(f"--resume: {len(seen)} of the {len(val_ids)} validation videos of {cfg.manifest} "
-                                f"are videos the run in {last_path} trained on (first: "
-                                + ", ".join(seen[:3]) + (", ..." if len(seen) > 3 else "")
-                                + "): validating on them inflates the scores and best.pt's choice; pass the "
-                                  "manifest (and --seed) the run started with")
-            resplit = last.get("val_digest") not in (None, videos["val_digest"])
-            try:
-                check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
-                                tags_cause(last.get("settings", {}), cfg, streaming), resplit)
-                # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
-                problem = feature_mismatch(store.meta(), last.get("extract") or {}, modalities) if modalities \
-                    else None
-                if problem:
-                    raise StoreError(f"--resume: {getattr(store, 'meta_path', cfg.features)}: {problem} ({last_path})")
-            except (DataMismatch, StoreError) as e:
-                # data that differs, given other data paths than the run's: those paths, the likelier cause,
-                # said first (the vocabulary's difference read as a changed split, a hostile trial's --resume onto
-                # another dataset); TFRecord shards are matched by name, not path (`shards`)
-                # (a path the cause names already, as tags_cause does, is not said twice)
-                moved = {k: v for k, v in other_data(cfg, last.get("settings", {}), streaming).items()
-                         if f"{options.flag(k)} {shlex.quote(str(v))}" not in str(e)}
-                if moved:
-                    e.args = (f"--resume: the run in {out} started with "
-                              + " ".join(f"{options.flag(k)} {shlex.quote(str(v))}" for k, v in moved.items())
-                              + (" (as typed in the folder it started in)" if any(not os.path.isabs(str(v))
-                                                                                  for v in moved.values()) else "")
-                              + ", not this command's: pass the data it trained on (or --overwrite to train anew on "
-                                "these); what differs: " + str(e).removeprefix("--resume: "),)
-                raise
+            same_run()
             load_weights(model, last["model"], last_path)
             load_training_state(optim, sched, last, cfg, len(sampler), last_path)
             start_epoch, stopper = last["epoch"] + 1, EarlyStopping(cfg.patience, best=last["best"],

@@ -34,6 +34,20 @@ def another_rank_says_it() -> bool:
         return False
 
 
+def wait_for_rank_0(seconds: float = 10.0) -> None:
+    """For a rank whose refusal rank 0 says (`another_rank_says_it`): wait for torchrun to end this process once
+    rank 0 has said it and exited (its SIGTERM, or a Ctrl-C: exit 2, nothing said), else `seconds`. Exiting at
+    once, this rank could end first: torchrun then stopped rank 0 before its line, which said 'interrupted'
+    instead (a flaky test)."""
+    import time
+
+    def quiet(signum, frame):
+        os._exit(2)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, quiet)
+    time.sleep(seconds)
+
+
 class SettingError(UserError, ValueError):
     """A setting (an option, or one a checkpoint recorded) out of range or not one of its allowed
     values. Also a ValueError: code that checks settings by catching ValueError still does."""

@@ -475,15 +475,15 @@ def swaps_distance(a: str, b: str) -> int:
     return d[len(a)][len(b)]
 
 
-def shared_files(entries: list[dict]) -> list[list[dict]]:
-    """The entries whose `path` names one video file (as the system resolves it: through a link, `a/../b`), a group
-    of two or more each: one video under several ids (a hand-written manifest; a folder holding a link to a video
-    beside it, imported as two)."""
+def shared_files(entries: list[dict]) -> dict[str, list[dict]]:
+    """{video file: its entries} for the files whose path two or more entries give (`a/../b` is `b`): one video under
+    several ids (a hand-written manifest). Told by the paths alone, links not followed: training, which asks,
+    reads no video file (a path on a mount that is gone would stall it; trial 104)."""
     groups: dict[str, list[dict]] = {}
     for e in entries:
         if e.get("abspath"):
-            groups.setdefault(os.path.realpath(e["abspath"]), []).append(e)
-    return [g for g in groups.values() if len(g) > 1]
+            groups.setdefault(os.path.normpath(e["abspath"]), []).append(e)
+    return {path: g for path, g in groups.items() if len(g) > 1}
 
 
 def read_manifest(path: str | os.PathLike, split: str | None = None) -> list[dict]:

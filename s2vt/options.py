@@ -23,7 +23,7 @@ import sys
 import types
 import typing
 
-from .errors import SettingError, another_rank_says_it
+from .errors import SettingError, another_rank_says_it, wait_for_rank_0
 
 # the greatest batch (videos, caption pairs, frames) and layer width (hidden, embed) an option takes:
 # far above any machine's memory for it, far below what overflows or asks for terabytes in one line
@@ -86,8 +86,11 @@ class Parser(argparse.ArgumentParser):
         given = getattr(self, "given", [])
         hint = dash_hint(given, self._option_string_actions, takes_files(self))
         unknown = unknown_options(given, self)
+        if another_rank_says_it():  # (rank 0 says it, alike: this rank waits for torchrun to end it)
+            wait_for_rank_0()
+            self.exit(2)
         if not (unknown or hint) and (advice := self.advice_for_missing(message)):
-            self.exit(2, None if another_rank_says_it() else f"error: {advice}\n")
+            self.exit(2, f"error: {advice}\n")
         if message.startswith("the following arguments are required") and unknown and not hint:
             # argparse checks the required ones before it says what it did not know: `train.py --help-me` was told
             # only "required: --out" (hostile trial); the unknown option, the likelier mistake, is said first
@@ -98,7 +101,7 @@ class Parser(argparse.ArgumentParser):
             hint = negative_value_hint(given, message)
         elif ": invalid choice: " in message and not hint:
             hint = command_first_hint(given, self)
-        self.exit(2, None if another_rank_says_it() else f"error: {message}{hint} (see {self.prog} --help)\n")
+        self.exit(2, f"error: {message}{hint} (see {self.prog} --help)\n")
 
 
 def command_first_hint(given: list[str], parser: argparse.ArgumentParser) -> str:

@@ -315,7 +315,13 @@ def test_a_manifest_given_as_a_video_is_told_to_go_to_evaluate_before_the_model_
     # other files that are no video (it was a failed input, exit 1; trial 103) and a video named .jsonl captioned
     code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "m.jsonl", "clip.jsonl")
     assert (code, out) == (0, ["a.mp4: a caption", "clip.jsonl: a caption"]), err
-    assert err == ["warning: skipped 1 named file that is not a video by its extension (m.jsonl)"], err
+    assert err == ["warning: skipped m.jsonl: a manifest, not a video file (caption takes video files and folders of "
+                   "them); to caption a manifest's videos from their extracted features: s2vt evaluate --checkpoint "
+                   "CKPT --manifest m.jsonl --features STORE"], err
+    shutil.copy(tmp_path / "m.jsonl", tmp_path / "m2.jsonl")  # (manifests alone: each said so, exit 2; trial 104)
+    code, out, err = fake_caption(capsys, monkeypatch, "m.jsonl", "m2.jsonl")
+    assert (code, out) == (2, []) and err[0].startswith("error: nothing to caption: m.jsonl: a manifest, not a video "
+                                                         "file") and "; m2.jsonl: a manifest" in err[0], err
     # other files not named as videos (a shell glob's) are skipped in one line, as extract skips them (they were
     # failed videos: 'M of N videos captioned'; trial 55)
     (tmp_path / "notes.txt").write_text("x")

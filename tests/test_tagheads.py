@@ -1,5 +1,6 @@
 """Tag heads (s2vt/tagheads.py) and tag-only multi-label training + evaluation on planted data."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -367,9 +368,20 @@ def test_a_resume_with_a_head_its_model_refuses_names_the_change(tmp_path, chang
     """A --resume that asks for another head is refused as a change of last.pt's model, with the options that
     give it back: not with what the head refuses of last.pt's own features input (trial 102's leftover)."""
     from s2vt.checkpoint import CheckpointError
+    from s2vt.data import DataError
     manifest, store = multilabel_store(tmp_path / "d", {"rgb": (1, 16), "audio": (1, 8)})
     run = tmp_path / "run"
     train(TrainConfig.of(str(manifest), str(store), str(run), epochs=2, stop_after=1, **FAST))
     with pytest.raises(CheckpointError, match=r"was trained with tag_head=mlp \(this run: attention\).*"
                                               r"pass --tag-head mlp"):
         train(TrainConfig.of(str(manifest), str(store), str(run), epochs=2, resume=True, **change, **FAST))
+    # another split too: said first, as a --resume without the change says it (trial 104: the head was blamed)
+    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
+    moved = next(e for e in entries if e["split"] == "train")
+    moved["split"] = "val"
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    said = (rf"--resume: 1 of the \d+ validation videos of {re.escape(str(other))} are videos the run in "
+            rf"{re.escape(str(run / 'last.pt'))} trained on \(first: {moved['video_id']}\)")
+    with pytest.raises(DataError, match=said):
+        train(TrainConfig.of(str(other), str(store), str(run), epochs=2, resume=True, **change, **FAST))

@@ -495,15 +495,37 @@ def test_a_damaged_stream_decodes_as_extract_decodes_it(tmp_path):
 def test_an_avi_cut_within_its_first_frame_says_so(tmp_path):
     """An AVI cut past its header but inside its first frame's chunk opened, then failed as 'no decodable video
     frames (Nothing was written into output file ...)' (trial 103): it is said to be cut short, as one cut
-    within its header is."""
+    within its header is, its header completed or not (written to a pipe); one whose first frames are whole but
+    fail to decode is not (trial 104)."""
+    from .conftest import piped_avi
+
+    def first_frame(data: bytes) -> tuple[int, int]:  # (where the first video chunk starts, and its size)
+        pos = data.index(b"movi") + 4
+        while data[pos + 2:pos + 4] not in (b"dc", b"db"):
+            pos += 8 + int.from_bytes(data[pos + 4:pos + 8], "little")
+        return pos, int.from_bytes(data[pos + 4:pos + 8], "little")
+
     whole = make_video(tmp_path / "whole.avi", 2.0, vcodec="mpeg4", audio=None)
     data = whole.read_bytes()
-    movi = data.index(b"movi")
-    first = int.from_bytes(data[movi + 8:movi + 12], "little")  # (the first chunk after the list's type: its size)
-    assert data[movi + 6:movi + 8] in (b"dc", b"db") and first > 16
+    at, size = first_frame(data)
     cut = tmp_path / "cut.avi"
-    cut.write_bytes(data[:movi + 12 + first // 2])
+    cut.write_bytes(data[:at + 8 + size // 2])
     with pytest.raises(MediaError) as e:
         decode_frames(cut, 8, short_side=48)
     assert str(e.value) == (f"{cut}: file cut short before its first frame ({cut.stat().st_size:,} of the "
                             f"{len(data):,} bytes its AVI header gives)")
+    piped = piped_avi(tmp_path / "piped.avi").read_bytes()
+    at, size = first_frame(piped)
+    cut.write_bytes(piped[:at + 8 + size // 2])
+    with pytest.raises(MediaError) as e:
+        decode_frames(cut, 8, short_side=48)
+    assert str(e.value) == (f"{cut}: file cut short before its first frame ({cut.stat().st_size:,} bytes; that "
+                            f"frame ends at byte {at + 8 + size:,})")
+    zeroed, pos = bytearray(data), data.index(b"movi") + 4  # (every frame's data zeroed, the file cut later)
+    while pos + 8 <= len(data) and data[pos:pos + 4] != b"idx1":
+        n = int.from_bytes(data[pos + 4:pos + 8], "little")
+        zeroed[pos + 8:pos + 8 + n] = bytes(n)
+        pos += 8 + n + (n & 1)
+    cut.write_bytes(bytes(zeroed[:len(data) // 2]))
+    with pytest.raises(MediaError, match="no decodable video frames"):
+        decode_frames(cut, 8, short_side=48)
