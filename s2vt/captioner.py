@@ -258,9 +258,9 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
             raise UserError(f"nothing to caption: none of the {len(every)} files named is a video by its extension "
                             f"({', '.join(every[:3])}{', ...' if len(every) > 3 else ''})")
         if skipped:
-            print(skipped_line(skipped), file=sys.stderr)
+            print(one_line(skipped_line(skipped)), file=sys.stderr)  # (a name's escape sequence: escaped; trial 104)
         for m in manifests:
-            print(f"warning: skipped {json_not_video(m)}", file=sys.stderr)
+            print(f"warning: skipped {one_line(json_not_video(m))}", file=sys.stderr)
     for v in videos:
         if dash := dash_refusal(v):  # (standard input even where a file '-' is there: './-' names that)
             items.append(failed(v, dash))

@@ -329,6 +329,9 @@ def test_a_manifest_given_as_a_video_is_told_to_go_to_evaluate_before_the_model_
     assert (code, out) == (0, ["a.mp4: a caption"]), err
     assert err == ["warning: skipped 2 named files that are not videos by their extension (m.json, "
                    "notes.txt)"], err
+    (tmp_path / "red\x1b[31m.txt").write_text("x")  # (a name's escape sequence never reaches the terminal; trial 104)
+    code, out, err = fake_caption(capsys, monkeypatch, "a.mp4", "red\x1b[31m.txt")
+    assert (code, err) == (0, ["warning: skipped 1 named file that is not a video by its extension (red\\x1b[31m.txt)"])
     code, out, err = fake_caption(capsys, monkeypatch, "m.json", "notes.txt")
     # all of them: the error alone, naming them (a warning beside it said it twice; trial 57)
     assert (code, out) == (2, []) and err == ["error: nothing to caption: none of the 2 files named is a video "
