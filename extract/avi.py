@@ -101,57 +101,54 @@ def size_guessed(path: str | os.PathLike) -> Declared | None:
 _INTO = (b"movi", b"rec ")
 
 
+def _chunk_heads(f, size: int):
+    """(tag, end) of each chunk of the AVI file `f` (`size` bytes) in turn from byte 12, going into the lists of
+    `_INTO`: `end` is where its data ends (past `size` when it is cut); (None, its end) last for a chunk header cut
+    through. 12 bytes read a chunk (no frame's data)."""
+    pos = 12
+    while pos < size:
+        f.seek(pos)
+        head = f.read(12)
+        if len(head) < 8:
+            yield None, pos + 8
+            return
+        length = struct.unpack_from("<I", head, 4)[0]
+        if head[:4] == b"LIST" and head[8:12] in _INTO:
+            pos += 12
+            continue
+        yield head[:4], pos + 8 + length  # (a last chunk's pad byte may be missing: it holds no data)
+        pos += 8 + length + (length & 1)
+
+
 def piped_cut(path: str | os.PathLike) -> int | None:
     """For an AVI whose header was never completed (written to a pipe, `Declared.complete` false), cut short: the
     bytes its last chunk needs, which the file ends before (a chunk header cut through needs its 8 bytes); else
     None (whole, no AVI, or one whose header gives its size: `size_guessed` tells that one). A walk over the
-    chunks' headers, 8 bytes read each (no frame's data): a file cut between two chunks is not told."""
+    chunks' headers (`_chunk_heads`): a file cut between two chunks is not told."""
     try:
         with open(path, "rb", buffering=0) as f:  # (unbuffered: a buffer would read each chunk's data too)
             if _riff_size(f.read(12)) not in _UNSET:
                 return None
-            size, pos = os.fstat(f.fileno()).st_size, 12
-            while pos < size:
-                f.seek(pos)
-                head = f.read(12)
-                if len(head) < 8:
-                    return pos + 8
-                length = struct.unpack_from("<I", head, 4)[0]
-                if head[:4] == b"LIST" and head[8:12] in _INTO:
-                    pos += 12
-                    continue
-                pos += 8 + length + (length & 1)
-                if pos - (length & 1) > size:  # (a last chunk's pad byte may be missing: it holds no data)
-                    return pos - (length & 1)
+            size = os.fstat(f.fileno()).st_size
+            return next((end for _, end in _chunk_heads(f, size) if end > size), None)
     except OSError:
         return None
-    return None
 
 
 def first_frame_cut(path: str | os.PathLike) -> int | None:
     """For an AVI cut short before its first video frame ends (in its header, or in that frame's chunk; its header
     completed or not): the bytes that frame needs, which the file ends before; else None (its first frame whole, or
-    no AVI). A walk over the chunks' headers up to the first video frame's (no frame's data read)."""
+    no AVI). A walk over the chunks' headers up to the first video frame's (`_chunk_heads`)."""
     try:
         with open(path, "rb", buffering=0) as f:  # (unbuffered: a buffer would read each chunk's data too)
             if _riff_size(f.read(12)) is None:
                 return None
-            size, pos = os.fstat(f.fileno()).st_size, 12
-            while True:
-                f.seek(pos)
-                head = f.read(12)
-                if len(head) < 8:
-                    return pos + 8
-                length = struct.unpack_from("<I", head, 4)[0]
-                if head[:4] == b"LIST" and head[8:12] in _INTO:
-                    pos += 12
-                    continue
-                end = pos + 8 + length
-                if head[2:4] in (b"dc", b"db"):  # (a video stream's frame: compressed or not)
+            size = os.fstat(f.fileno()).st_size
+            for tag, end in _chunk_heads(f, size):
+                if tag is not None and tag[2:4] in (b"dc", b"db"):  # (a video stream's frame: compressed or not)
                     return end if end > size else None
                 if end > size:  # (a chunk before it, the header's or a sound's, cut: no frame whole)
                     return end
-                pos = end + (length & 1)
+            return size + 8  # (ended between two chunks, before any frame: the next one's header at least)
     except OSError:
         return None
-
