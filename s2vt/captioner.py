@@ -246,21 +246,22 @@ def with_folders_expanded(videos: list[str]) -> list[str | dict]:
     named = [v for v in videos if not dash_refusal(v)]
     others = set(not_videos_named(named))
     skipped = [v for v in named if v in others]
-    manifests = [v for v in named if len(named) > 1 and v not in others and Path(v).suffix.lower() == ".jsonl"
-                 and os.path.isfile(v) and json_start(v) is not None]
+    # ({name: why it is no video}, read once: json_not_video's, as for one named alone)
+    manifests = {v: why for v in named if len(named) > 1 and v not in others and Path(v).suffix.lower() == ".jsonl"
+                 and os.path.isfile(v) and (why := json_not_video(v))}
     if skipped or manifests:
         videos = [v for v in videos if v not in set(skipped) | set(manifests)]
         if not videos and not skipped:  # (only manifests: each said as one named alone is)
-            raise UserError("nothing to caption: " + "; ".join(json_not_video(m) for m in manifests[:2])
+            raise UserError("nothing to caption: " + "; ".join(list(manifests.values())[:2])
                             + ("; ..." if len(manifests) > 2 else ""))
         if not videos:  # (the error alone: a warning that skipped them all beside it said it twice; trial 57)
-            every = skipped + manifests
+            every = skipped + list(manifests)
             raise UserError(f"nothing to caption: none of the {len(every)} files named is a video by its extension "
                             f"({', '.join(every[:3])}{', ...' if len(every) > 3 else ''})")
         if skipped:
             print(one_line(skipped_line(skipped)), file=sys.stderr)  # (a name's escape sequence: escaped; trial 104)
-        for m in manifests:
-            print(f"warning: skipped {one_line(json_not_video(m))}", file=sys.stderr)
+        for why in manifests.values():
+            print(f"warning: skipped {one_line(why)}", file=sys.stderr)
     for v in videos:
         if dash := dash_refusal(v):  # (standard input even where a file '-' is there: './-' names that)
             items.append(failed(v, dash))
