@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import at_least, bench_main, bench_parser  # noqa: E402
 
 from s2vt.errors import UserError  # noqa: E402
-from s2vt.manifest import read_manifest  # noqa: E402
+from s2vt.manifest import read_manifest, split_of  # noqa: E402
 from s2vt.metrics import caption_scores  # noqa: E402
 from s2vt.store import FeatureStore  # noqa: E402
 from s2vt.vocab import tokenize  # noqa: E402
@@ -85,7 +85,7 @@ def run() -> int:
     store = FeatureStore(a.features)
     split = collections.defaultdict(list)
     for e in read_manifest(a.manifest):
-        split[e.get("split", "train")].append(e)
+        split[split_of(e)].append(e)
     if not any(e["captions"] for e in split["train"]) or store.width(a.modality) is None:
         raise UserError(f"{a.manifest}: needs captioned train videos and their {a.modality!r} features in {a.features}")
     feats = {}

@@ -18,7 +18,7 @@ from .errors import (SettingError, Terminated, UserError, again_line, counted, a
 
 if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
     interrupt_quietly(sys.argv[1:])
-from .manifest import SPLITS
+from .manifest import SPLITS, split_of
 from .options import Parser, advise_missing, abbreviation_hint, command_parser, dash_hint, takes_files
 
 
@@ -469,12 +469,12 @@ def run_export(args: argparse.Namespace) -> int:
         # only the split predicted: the other splits' videos would go in with empty answers
         if args.manifest and args.format == "lic2022":
             entries = read_manifest(args.manifest)
-            order = [e["video_id"] for e in entries if e.get("split", "train") == split]
+            order = [e["video_id"] for e in entries if split_of(e) == split]
             if not order:
                 raise ResultsError(f"{args.manifest}: no videos in split {split!r} (pass --split)")
             if not any(v in preds for v in order):
                 # (another dataset's predictions were told to pass --split; hostile trial)
-                held = sorted({e.get("split", "train") for e in entries if e["video_id"] in preds})
+                held = sorted({split_of(e) for e in entries if e["video_id"] in preds})
                 raise ResultsError(f"{args.preds} predicts none of the {counted(len(order), split + ' video')} of "
                                    f"{args.manifest} " + (f"(its predictions are of its {', '.join(held)} videos: "
                                                           "pass the --split given to s2vt evaluate)" if held else
@@ -814,9 +814,9 @@ def run_import_features(args: argparse.Namespace) -> int:
         ds.hold_out(entries, args.val, args.test, args.seed)
         if args.kind != "mlds":
             # (said: a test video trained on inflates scores; counted after --val / --test held some out)
-            split_of = {e["video_id"]: e["split"] for e in entries}
-            held = sum(split_of.get(v) in ("val", "test") for v in unsplit)
-            if trained := [v for v in unsplit if split_of.get(v) == "train"]:
+            split_in = {e["video_id"]: e["split"] for e in entries}
+            held = sum(split_in.get(v) in ("val", "test") for v in unsplit)
+            if trained := [v for v in unsplit if split_in.get(v) == "train"]:
                 shown = ", ".join(trained[:3]) + (", ..." if len(trained) > 3 else "")
                 print(f"warning: {args.captions}: {len(trained)} of the {len(entries)} videos imported have no "
                       f"split (first: {shown}) and went to train"

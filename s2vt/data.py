@@ -17,6 +17,7 @@ from .errors import UserError, counted
 from .store import FeatureStore, StoreError
 
 from .formats import LEVEL1, SEMANTIC
+from .manifest import split_of
 from .text import TextVocab, collate_text
 from .vocab import Vocab, tokenize
 
@@ -28,9 +29,9 @@ class DataError(UserError):
 def assign_val(entries: list[dict], fraction: float = 0.1, seed: int = 0) -> list[dict]:
     """If no entry is in `val`, move a seeded `fraction` of `train` there (at least one; never a video of
     captions alone: there is nothing of it to caption)."""
-    if any(e.get("split", "train") == "val" for e in entries):
+    if any(split_of(e) == "val" for e in entries):
         return entries
-    train = [e for e in entries if e.get("split", "train") == "train" and not e.get("captions_only")]
+    train = [e for e in entries if split_of(e) == "train" and not e.get("captions_only")]
     if len(train) < 2:
         return entries
     k = max(1, int(round(len(train) * fraction)))
@@ -95,18 +96,18 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
         raise DataError(f"{len(featured)} videos marked 'captions_only' (captions and no features) have features in "
                         f"{store.root} (first: {', '.join(featured[:5])}): remove the mark from their manifest entries "
                         "to train on their features")
-    if alone and all(e.get("captions_only") for e in entries if e.get("split", "train") == "train"):
+    if alone and all(e.get("captions_only") for e in entries if split_of(e) == "train"):
         raise DataError(f"every one of the {len(alone)} training videos is of captions alone ('captions_only'): "
                         "a model needs training videos with features")
     lost = [e for e in entries if not e.get("captions_only") and not store.done(e["video_id"], modalities)]
     missing = [e["video_id"] for e in lost]
-    by_split = collections.Counter(e.get("split", "train") for e in lost)
+    by_split = collections.Counter(split_of(e) for e in lost)
     videos = counted(len(missing), "video") + (f" ({', '.join(f'{n} {s}' for s, n in by_split.items())})"
                                          if len(by_split) > 1 or set(by_split) - {"train"} else "")
     if missing and learn_missing:
         lacking = {m: n for m in modalities if (n := sum(not store.has(m, v) for v in missing))}
         if none := [m for m in modalities if not any(store.has(m, e["video_id"]) for e in entries
-                                                     if e.get("split", "train") == "train")]:
+                                                     if split_of(e) == "train")]:
             # (no file to learn the modality's features or width from: nothing for the vector to stand in for)
             others = [m for m in modalities if m not in none]
             way = (f"pass --modalities {','.join(others)}" if others else
@@ -115,7 +116,7 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
                             f"some to learn from; {way}")
         counts = ", ".join(f"{m} {n}" for m, n in lacking.items())
         # (a training video lacking one is what learns its stand-in: val's alone teach it nothing; trial 76)
-        trained = any(e.get("split", "train") == "train" for e in lost)
+        trained = any(split_of(e) == "train" for e in lost)
         warnings.warn(f"{videos} {'lacks' if len(missing) == 1 else 'lack'} features ({counts}; first: "
                       f"{', '.join(missing[:5])}): " + ("kept, a stand-in for what they lack learnt from the training "
                                                         "videos among them (--learn-missing)" if trained else
@@ -139,7 +140,7 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
                   "or --skip-missing")
         # (none of the training videos there: the store of another dataset, which --skip-missing would empty; it
         # was advised all the same, and then refused for the empty training split; hostile trial)
-        train = [e for e in entries if e.get("split", "train") == "train" and not e.get("captions_only")]
+        train = [e for e in entries if split_of(e) == "train" and not e.get("captions_only")]
         if (train and set(missing) >= {e["video_id"] for e in train}
                 and not any(store.has(m, e["video_id"]) for e in entries for m in modalities)):
             advice = (f"none of the {len(entries)} videos has a feature file there: is it the feature store of "

@@ -20,7 +20,7 @@ from .jsonfile import (DuplicateKeyError, is_json_lines, json_error, json_kind, 
 from .formats import EMPTY_TAG, MSRVTT_CATEGORIES, CategoryError, lic2022_left_out, lic2022_tags
 from .manifest import (SPLITS, VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
                        refuse_not_utf8, two_names, no_such_video, read_manifest, sanitize_id, scan_videos,
-                       quoted_id, valid_video_id)
+                       quoted_id, split_of, valid_video_id)
 from .store import store_of
 from .vocab import is_blank
 
@@ -731,7 +731,7 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
             blank += len(e.get("captions", [])) - len(captions)
             if e.get("captions") and not captions:
                 emptied.append(e["video_id"])
-            labels[e["video_id"]] = {"video_id": e["video_id"], "split": e.get("split", "train"),
+            labels[e["video_id"]] = {"video_id": e["video_id"], "split": split_of(e),
                                      "captions": captions, "tags": e.get("tags", []),
                                      **{k: v for k, v in e.items() if k not in ENTRY_KEYS}}
         say_blank_captions(path, blank, emptied, "imported without captions")
@@ -948,9 +948,9 @@ def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], for
                           + "--force to replace it, or another --out")
     # a re-import that moves videos between splits (another --seed, --val/--test left out) silently
     # undid a held-out split: the next training run would train on the old test videos
-    split_of = {e["video_id"]: e.get("split") or "train" for e in entries}  # (no split: train, as read)
-    moves = collections.Counter((e.get("split") or "train", split_of[e["video_id"]]) for e in old
-                                if e["video_id"] in split_of and (e.get("split") or "train") != split_of[e["video_id"]])
+    now_in = {e["video_id"]: split_of(e) for e in entries}
+    moves = collections.Counter((split_of(e), now_in[e["video_id"]]) for e in old
+                                if e["video_id"] in now_in and split_of(e) != now_in[e["video_id"]])
     if moves:
         n = sum(moves.values())
         how = ", ".join(f"{k} of its {was} videos to {now}"

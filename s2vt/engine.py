@@ -28,7 +28,7 @@ from .errors import (SaidByAnotherRank, SettingError, UserError, counted, end_wi
 from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, check_writable, refuse_special_outputs,
                      removed_if_failed)
 from .locks import TRAIN_LOCK, busy_line, is_lock_name, lock_owner, locked, training_run
-from .manifest import read_manifest, shared_files
+from .manifest import read_manifest, shared_files, split_of
 from .store import FeatureStore, StoreError, no_store_here, store_not_found, store_of
 
 from .checkpoint import (DataMismatch, acting, check_resumable, checkpoint_of, load_weights, predated, read_checkpoint,
@@ -147,14 +147,14 @@ def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | No
                             "or drop --no-text to train on the manifest's text")
         # (the training videos' text: with text on test videos alone, the run built no text vocabulary and was a
         # traceback at its first step; trial 83)
-        train = [e for e in entries if e.get("split", "train") == "train"]
+        train = [e for e in entries if split_of(e) == "train"]
         if not has_text(train if train else entries):  # (no training video at all: said as such after; trial 85)
             some = " (only videos of other splits have some)" if has_text(entries) else ""
             raise DataError(f"{cfg.manifest}: no training video has text (title, asr, ocr){some} to train on "
                             "without --features")
         for split in ("train", "val"):  # (a text-only model learns nothing from them, and scores each alike;
             # said as evaluate says a test video's; trial 83)
-            these = [e for e in entries if e.get("split", "train") == split]
+            these = [e for e in entries if split_of(e) == split]
             if bare := [e["video_id"] for e in these if not any(f.strip() for f in fields(e))]:
                 warnings.warn(f"{len(bare)} of the {len(these)} {split} videos {'has' if len(bare) == 1 else 'have'} "
                               f"no text (title, asr, ocr; first: {', '.join(bare[:3])}), and without --features a "
@@ -184,12 +184,12 @@ def prepare(cfg: TrainConfig):
     """Read and check manifest + store; returns (entries by split, store, modalities, vocab, labels);
     the splits also give "val_skipped", how many val videos --skip-missing left out."""
     entries = read_manifest(cfg.manifest)
-    had_val = any(e.get("split", "train") == "val" for e in entries)
+    had_val = any(split_of(e) == "val" for e in entries)
     entries = assign_val(entries, seed=cfg.seed)
     if not entries:  # (an empty file: said as such first, not as one without text or features)
         raise empty_training_split(cfg.manifest, {})
     store, modalities = open_store(cfg, entries)
-    splits = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val", "test")}
+    splits = {s: [e for e in entries if split_of(e) == s] for s in ("train", "val", "test")}
     counts = {s: len(es) for s, es in splits.items()}
     if not splits["train"]:  # (before the features: their advice, --skip-missing, led to this refusal; trial 64)
         raise empty_training_split(cfg.manifest, counts, any(e.get("captions") or e.get("tags") for e in entries))
@@ -208,8 +208,6 @@ def prepare(cfg: TrainConfig):
         raise empty_training_split(cfg.manifest, counts, any(e.get("captions") or e.get("tags") for e in entries))
     # one video file in train and in val or test under other ids: its scores there count a video trained on (trial
     # 103: a manifest's two entries naming one file, extracted twice, unsaid); of the videos kept (--skip-missing)
-    def split_of(e: dict) -> str:
-        return e.get("split", "train")
     if leaks := {path: g for path, g in shared_files(splits["train"] + splits["val"] + splits["test"]).items()
                  if "train" in map(split_of, g) and set(map(split_of, g)) - {"train"}}:
         path, group = next(iter(leaks.items()))

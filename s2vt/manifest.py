@@ -29,6 +29,7 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".m
 
 VIDEO_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 SPLITS = ("train", "val", "test")
+DEFAULT_SPLIT = "train"  # a manifest entry without a "split" is a training video
 
 
 class ManifestError(UserError):
@@ -138,6 +139,12 @@ def look_alike(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     return a != b and unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b)
 
 
+def split_of(entry: dict) -> str:
+    """An entry's split: its own, else DEFAULT_SPLIT (one home for that default: every reader of a manifest
+    asks here)."""
+    return entry.get("split", DEFAULT_SPLIT)
+
+
 def check_entry(entry: object, where: str = "") -> dict:
     """Return `entry` if it is a valid manifest entry (id, split, captions, tags, path), else raise
     ManifestError starting with `where`. One check for the reader and the importers that write manifests."""
@@ -147,7 +154,7 @@ def check_entry(entry: object, where: str = "") -> dict:
     if "video_id" not in entry:
         raise ManifestError(f"{where}missing field 'video_id'")
     check_video_id(entry["video_id"], where)
-    split = entry.get("split", "train")
+    split = split_of(entry)
     if split not in SPLITS:
         raise ManifestError(f"{where}split must be one of {', '.join(SPLITS)}, not {split!r}")
     for key in ("captions", "tags"):

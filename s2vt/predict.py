@@ -20,6 +20,7 @@ from .fileio import (OutputError, atomic_write_all, check_writable, folder_path,
 from .locks import TRAIN_LOCK, busy_line, locked, training_run, writing_elsewhere
 from .options import MAX_BATCH, at_least, at_most
 from .store import META_KEYS, FeatureStore, StoreError, no_store_here, store_not_found
+from .manifest import split_of
 
 from .checkpoint import (LAST_STEPS, CheckpointError, has_captions, load_checkpoint, steps_left, read_checkpoint,
                          text_vocab_of)
@@ -675,9 +676,9 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
                              + store.no_folder(absent))
     every = read_manifest(manifest) if every is None else every
     # (a training video of captions alone has nothing to caption or score)
-    entries = [e for e in every if e.get("split", "train") == split and not e.get("captions_only")]
+    entries = [e for e in every if split_of(e) == split and not e.get("captions_only")]
     if not entries:
-        have = collections.Counter(e.get("split", "train") for e in every)
+        have = collections.Counter(split_of(e) for e in every)
         if not have:  # (an empty file: "(it has ): pass --split" was said, which no --split mends)
             raise StoreError(f"{manifest}: the manifest has no video")
         # (the split to pass named: "pass --split" left it to guess, and was an error as typed; trials 72, 73. Train

@@ -16,7 +16,7 @@ from .fileio import OutputError, not_a_file
 from .jsonfile import ObjectError, json_error, json_problem, parse_json, torch_saved
 from .formats import msrvtt_items
 from .manifest import (SPLITS, ManifestError, dash_refusal, is_manifest, read_manifest, valid_video_id,
-                       video_id_problem)
+                       split_of, video_id_problem)
 from .vocab import drop_blank_captions, is_blank
 
 
@@ -303,7 +303,7 @@ def load_references(path: str | Path, split: str | None = None, splits: list | N
     if is_manifest(path):
         try:
             # (a video of captions alone is never captioned: evaluate leaves it out, so does its score)
-            every = [{"video_id": e["video_id"], "captions": e.get("captions", []), "split": e.get("split", "train"),
+            every = [{"video_id": e["video_id"], "captions": e.get("captions", []), "split": split_of(e),
                       "tagged": bool(e.get("tags"))} for e in read_manifest(path) if not e.get("captions_only")]
         except ManifestError as e:
             raise ResultsError(str(e)) from None
@@ -431,9 +431,9 @@ def partial_advice(refs_path: str | Path, entries: list[dict], split: str | None
     splits = set()
     for e in entries:
         if any(not is_blank(c) for c in e.get("captions", [])):
-            splits.add(e.get("split", "train"))
+            splits.add(split_of(e))
             if e["video_id"] in preds:
-                counts[e.get("split", "train")] = counts.get(e.get("split", "train"), 0) + 1
+                counts[split_of(e)] = counts.get(split_of(e), 0) + 1
     if len(splits) == 1 and split is None:  # (--split would change nothing)
         return "pass --allow-partial to score the overlap"
     if not counts:  # (no predicted id is in the manifest: no split would help)

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .errors import SaidByAnotherRank, interrupts_held
 from .loaders import LIVE_LOADERS, close_loader, worker_ignores_interrupts
-from .manifest import read_manifest
+from .manifest import read_manifest, split_of
 from .shardkeys import content_key, file_key, name_key, same_shard, shard_id, shard_ids
 
 from .data import DataError, Labels, assign_val, collate, empty_training_split
@@ -609,9 +609,9 @@ def prepare(cfg, speaks: bool) -> tuple[dict, ShardSource, list[str], Vocab, Lab
             refuse_not_a_shard(f)
     if cfg.manifest:
         entries = assign_val(read_manifest(cfg.manifest), seed=cfg.seed)
-        by_split = {s: [e for e in entries if e.get("split", "train") == s] for s in ("train", "val")}
+        by_split = {s: [e for e in entries if split_of(e) == s] for s in ("train", "val")}
         if not by_split["train"]:
-            raise empty_training_split(cfg.manifest, {s: sum(e.get("split", "train") == s for e in entries)
+            raise empty_training_split(cfg.manifest, {s: sum(split_of(e) == s for e in entries)
                                                       for s in ("train", "val", "test")},
                                        any(e.get("captions") or e.get("tags") for e in entries))
         split = {s: {e["video_id"]: e.get("tags", []) for e in es} for s, es in by_split.items()}

@@ -170,7 +170,7 @@ def refuse_not_a_shard(path: str | os.PathLike) -> None:
         raise DatasetError(f"{path}: not a TFRecord file ({hint})")
 
 
-def split_of(path: str | os.PathLike) -> str:
+def split_of_shard(path: str | os.PathLike) -> str:
     """train*, validate*, test* file names -> train, val, test."""
     name = Path(path).name
     for prefix, split in SPLIT_PREFIXES:
@@ -480,7 +480,7 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
         for s in shards:
             if not any(Path(s).name.startswith(prefix) for prefix, _ in SPLIT_PREFIXES):
                 refuse_not_a_shard(s)
-    splits = {s: split or split_of(s) for s in shards}  # every name checked before any work
+    splits = {s: split or split_of_shard(s) for s in shards}  # every name checked before any work
     store = FeatureStore(features if features is not None else Path(manifest_out).parent / "features")
     store.check_logs("--features")  # (a store whose logs are another program's: refused before any shard is read)
 
