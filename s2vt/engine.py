@@ -377,12 +377,19 @@ def stray_results(out: Path, shown: int = 5) -> str:
     return ", ".join(stray[:shown]) + (f" and {len(stray) - shown} more" if len(stray) > shown else "")
 
 
-def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
-    """Device and torchrun ranks, data, model, optimiser and (with --resume) the state of last.pt;
-    every check on the settings, the data and the run folder happens here, before any training.
-    `hold`: the run folder's lock (TRAIN_LOCK, rank 0) is entered into it, for the caller to release."""
-    device = pick_device(cfg.device)
-    ddp = Dist(device)  # (first: rank 0's refusals below reach the other ranks through it, `Dist.decided`)
+def run_logger(ddp: Dist, quiet: bool) -> Callable[..., None]:
+    """Rank 0's progress lines on stderr; under --quiet its warnings alone (a --stop-after that pauses nothing,
+    which a scripted run lost, is said all the same; new-user trial)."""
+    def log(*a) -> None:
+        if ddp.main and (not quiet or (a and str(a[0]).startswith("warning:"))):
+            print(*a, file=sys.stderr)
+    return log
+
+
+def take_run_folder(cfg: TrainConfig, ddp: Dist, log: Callable[..., None],
+                    hold: contextlib.ExitStack | None) -> Path | None:
+    """Check --out as a run folder and take it (TRAIN_LOCK, entered into `hold`), rank 0 alone, its refusal said
+    once (`Dist.decided`); returns the last.pt a --resume goes on from (None: a new run), rank 0's on every rank."""
     out = Path(cfg.out)
     last_path: Path | None = None  # (rank 0's, shared once it has taken the folder below)
 
@@ -408,11 +415,6 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     # warnings below: --overwrite's of the folder's other files came first, then this refusal; hostile trial)
     refuse_inputs([out / name for name in (*RUN_FILES, "curves.png")], [cfg.manifest],
                   folders=[f for f in [cfg.features] if f])
-
-    def log(*a) -> None:  # (--quiet: no progress lines; a warning is said all the same, e.g. a --stop-after that
-        # pauses nothing, which a scripted run lost; new-user trial)
-        if ddp.main and (not cfg.quiet or (a and str(a[0]).startswith("warning:"))):
-            print(*a, file=sys.stderr)
     if cfg.resume and last_path is None:
         # (a warning, said under --quiet too: a typo in --out trains from scratch; a run stopped in its first
         # epoch, before any last.pt, is started again by the same command, on purpose)
@@ -423,6 +425,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         if stray := stray_results(out):
             log(f"warning: --overwrite replaces the run in {out}, not the other files there (results of the "
                 f"model it replaces?): {stray}")
+
     def take_folder() -> None:
         nonlocal last_path
         check_writable(out)
@@ -433,7 +436,18 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     ddp.decided(take_folder)
     # (rank 0's: it alone read the folder again under the lock, and ranks that resumed from other last.pt files
     # would train apart, or wait in collectives the others never make)
-    last_path = ddp.gather(last_path)[0]
+    return ddp.gather(last_path)[0]
+
+
+def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
+    """Device and torchrun ranks, data, model, optimiser and (with --resume) the state of last.pt;
+    every check on the settings, the data and the run folder happens here, before any training.
+    `hold`: the run folder's lock (TRAIN_LOCK, rank 0) is entered into it, for the caller to release."""
+    device = pick_device(cfg.device)
+    ddp = Dist(device)  # (first: rank 0's refusals below reach the other ranks through it, `Dist.decided`)
+    out = Path(cfg.out)
+    log = run_logger(ddp, cfg.quiet)  # (--quiet is this command's: a --resume never takes it from last.pt)
+    last_path = take_run_folder(cfg, ddp, log, hold)
     # (mmap: copy-on-write; every rank reads it: a damaged one is refused once, by rank 0, as every check below
     # that every rank makes alike, `Dist.agreed`)
     last = ddp.agreed(lambda: read_last(last_path, device)) if last_path is not None else None
@@ -784,45 +798,55 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     net = (distributed(model, may_leave_parts_unused(splits["train"], has_caps, model.idle_without_captions()))
            if ddp.world > 1 else model)
     meta = store.meta() if store is not None else {}
+    run = Run(cfg, device, ddp, log, model, net, vocab, labels, groups, metric, has_caps, text_extra, meta,
+              train_ds, val_ds, val_loader, sampler, epoch_batches, optim, sched, stopper, start_epoch, history,
+              finished, refit_due, first_loss, shard_list, videos)
+    if not finished:  # (a finished run trains nothing: train() says so instead)
+        say_start(run, splits, dims, text_vocab, streaming)
+    return run
+
+
+def say_start(run: Run, splits: dict, dims: dict, text_vocab: TextVocab | None, streaming: bool) -> None:
+    """The run's first line (its videos, steps, inputs, labels and what best.pt is chosen on), and a note where
+    early stopping has no val metric to choose on."""
+    cfg, train_ds, val_ds, labels, groups, metric = (run.cfg, run.train_ds, run.val_ds, run.labels, run.groups,
+                                                     run.metric)
     # val videos without what the metric scores (captions for CIDEr, tags for the others): validate has
     # no metric to give, and early stopping falls back to the training loss, as with no val at all
     refs = "captions" if metric == "CIDEr" else "tags"
     scored = any(e.get(refs) for e in splits["val"])
-    if not finished:  # (a finished run trains nothing: train() says so instead)
-        # (shards without a manifest: their records, counted before any is read, a video in two of them twice)
-        counted = "records" if streaming and getattr(train_ds, "tags", None) is None else "videos"
-        alone = 0 if streaming else sum(bool(e.get("captions_only")) for e in train_ds.entries)
-        log(f"train {len(train_ds) if streaming else len(train_ds.entries)} {counted} ("
+    # (shards without a manifest: their records, counted before any is read, a video in two of them twice)
+    counted = "records" if streaming and getattr(train_ds, "tags", None) is None else "videos"
+    alone = 0 if streaming else sum(bool(e.get("captions_only")) for e in train_ds.entries)
+    steps = len(run.sampler)
+    run.log(f"train {len(train_ds) if streaming else len(train_ds.entries)} {counted} ("
             + (f"{alone} of them captions alone, " if alone else "") + f"{len(train_ds)} items, "
-            f"{len(sampler)} step{'s' * (len(sampler) != 1)} an epoch) / val "
+            f"{steps} step{'s' * (steps != 1)} an epoch) / val "
             f"{len(val_ds)} videos" + (" (a seeded tenth of train: the manifest has no val split), "
                                        if splits.get("val_carved") else ", ")
             + f"modalities {dims}, "
-            + (f"vocab {len(vocab)}, " if has_caps else "")  # (tag-only: no caption vocabulary is used)
+            + (f"vocab {len(run.vocab)}, " if run.has_captions else "")  # (tag-only: no caption vocabulary is used)
             + (f"text {len(text_vocab) - 1} {cfg.text_tokenizer} tokens "  # (<pad> is no token: 1 was said for none)
-               f"({mcfg.text_fusion + ' fusion' if modalities else 'text alone'}), " if text_vocab else "")
+               f"({run.model.cfg.text_fusion + ' fusion' if dims else 'text alone'}), " if text_vocab else "")
             + (f"{len(labels.names)} labels (LIC2022: {len(groups['level1'])} level 1, {len(groups['level2'])} "
                f"level 2, {len(groups['tag'])} topic tags), " if groups else
                f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), " if labels.names
                else "")  # (caption-only data: nothing to say about tags)
             + f"select on {metric if scored else 'training loss'}, "
-            f"{device}")
-    if not len(val_ds) and not finished:
+            f"{run.device}")
+    if not len(val_ds):
         why = (f"--skip-missing left out all {splits['val_skipped']} videos of the val split: they lack features"
                if splits.get("val_skipped") else "no val split, and too few training videos to hold one out")
         # (the steps chosen on val, or trained on it, are said not to run: a run ended with no word of them)
-        steps = {"the refit on train + val": cfg.refit,
-                 "the tag neighbours": cfg.neighbours and takes_neighbours(model, groups),
-                 "the linear path's fit": model.linear is not None and groups}
-        skipped = [name for name, on in steps.items() if on]
-        log(f"note: no validation videos ({why}): early stopping and best.pt use the training loss"
-            + (f"; without val, {' and '.join(skipped)} will not run" if skipped else ""))
-    elif not scored and not finished:
-        log(f"note: none of the {len(val_ds)} validation videos has {refs} to score {metric} on: early stopping and "
-            "best.pt use the training loss")
-    return Run(cfg, device, ddp, log, model, net, vocab, labels, groups, metric, has_caps, text_extra, meta,
-               train_ds, val_ds, val_loader, sampler, epoch_batches, optim, sched, stopper, start_epoch, history,
-               finished, refit_due, first_loss, shard_list, videos)
+        val_steps = {"the refit on train + val": cfg.refit,
+                     "the tag neighbours": cfg.neighbours and takes_neighbours(run.model, groups),
+                     "the linear path's fit": run.model.linear is not None and groups}
+        skipped = [name for name, on in val_steps.items() if on]
+        run.log(f"note: no validation videos ({why}): early stopping and best.pt use the training loss"
+                + (f"; without val, {' and '.join(skipped)} will not run" if skipped else ""))
+    elif not scored:
+        run.log(f"note: none of the {len(val_ds)} validation videos has {refs} to score {metric} on: early stopping "
+                "and best.pt use the training loss")
 
 
 class Paused(dict):
