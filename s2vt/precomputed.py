@@ -251,7 +251,7 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     (named as read from `labels_from`), features of these clips another import wrote
     (`refuse_replacing`); then `before_write(entries)` is called (a check of the caller's) before
     anything is written. `progress`, when given, gets "written": the videos whose file this run wrote
-    so far (an interrupted import says it: `cli.interrupted_import`)."""
+    so far (an interrupted import says it: `importing.interrupted_import`)."""
     progress = {} if progress is None else progress
     progress["written"] = 0
     check_modality(modality)

@@ -469,7 +469,7 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
     on the entries of a first, reading-only pass over the shards, before anything (store or
     manifest) is written; the shards are then read again to write. Without it, one pass.
     `progress`, when given, gets "written": the videos whose features this run wrote so far (an
-    interrupted import says it: `cli.interrupted_import`).
+    interrupted import says it: `importing.interrupted_import`).
     """
     progress = {} if progress is None else progress
     progress["written"] = 0

@@ -996,7 +996,8 @@ def test_sigterm_is_taken_as_a_ctrl_c_only_while_an_entry_point_runs():
 def test_interrupted_lines_say_what_was_kept_and_how_to_start_again(tmp_path):
     """A bare `interrupted` was all a Ctrl-C or SIGTERM said while the modules loaded, in a command with no
     line of its own, or in `s2vt import yt8m` (which had written part of its store, and no manifest)."""
-    from s2vt.cli import interrupted_command, interrupted_import, interrupted_starting
+    from s2vt.cli import interrupted_command, interrupted_starting
+    from s2vt.importing import interrupted_import
 
     line = interrupted_starting(["evaluate", "--checkpoint", "my run/best.pt"])
     assert line.startswith("interrupted: while starting, before anything was written; to start again: ")
