@@ -26,6 +26,7 @@ from s2vt.manifest import (ManifestError, apart, dash_refusal, duplicate_ids, js
 from .ffmpeg import check_ffmpeg
 from .modalities import MODALITIES
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
+from .backbones.weights import WeightsNotFound, random_instead
 from s2vt.store import (FAILURES, LOGS, FeatureStore, StoreError, not_a_folder, parse_shard, read_lines, record_id,
                         same_file, source_identity, stable_shard, store_of)
 
@@ -281,7 +282,10 @@ def prepare(args: argparse.Namespace):
         print(said, file=sys.stderr)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        extractor = Extractor(cfg)
+        try:
+            extractor = Extractor(cfg)
+        except WeightsNotFound as e:  # (extract's own way round: --weights random)
+            raise random_instead(e) from None
     return shard, cfg, items, store, extractor
 
 

@@ -66,7 +66,8 @@ def run_train(args: argparse.Namespace) -> int:
     if launch_rank() != 0:  # under torchrun: rank 0 reports for the run
         return 0
     if isinstance(best, Paused):  # (not the result of a run, nor its model to caption with: the run goes on)
-        print(best.line, file=sys.stderr)
+        again = resume_command(without_stop_after(getattr(args, "argv", None)))
+        print(best.line + (f": {again}" if again else ""), file=sys.stderr)
         return 0
     print(json.dumps({k: v for k, v in best.items()
                       if k in ("epoch", "CIDEr", "tag_acc", "gap", "tag_f1", "level1_acc", "level2_acc", "lic_score")}))
@@ -119,6 +120,18 @@ def resume_command(argv: list[str] | None) -> str:
     return again_line([*words, "--resume"], STARTED_AGAIN)
 
 
+def without_stop_after(argv: list[str] | None) -> list[str] | None:
+    """train's `argv` without its --stop-after (and the value), for the command that goes on after the pause."""
+    if argv is None:
+        return None
+    kept, value = [], False
+    for word in argv:
+        if not value and word != "--stop-after" and not word.startswith("--stop-after="):
+            kept.append(word)
+        value = word == "--stop-after" and not value
+    return kept
+
+
 def kept_by_train(out: str, started: float, argv: list[str] | None = None) -> str:
     """What an interrupted training run leaves, for its one line: the last epoch saved (each epoch's
     checkpoints are written whole, best.pt then last.pt, a Ctrl-C or SIGTERM held until both are:
@@ -140,7 +153,8 @@ def kept_by_train(out: str, started: float, argv: list[str] | None = None) -> st
         except (UserError, KeyError):
             at = ""
         return (f"{best} saved{at}, but not last.pt (stopped between the two): the run cannot be resumed; "
-                f"{best} is usable as it is, or rerun the same command with --overwrite to train again")
+                f"{best} is usable as it is, or rerun the same command with --overwrite"
+                + " in place of --resume" * (flags[-1:] == ["--resume"]) + " to train again")
     if not last.is_file():
         return "no epoch finished, nothing saved: rerun the same command to start again"
     if not new_last:  # (an earlier run's, kept as it was: --overwrite replaces on save)
@@ -181,6 +195,13 @@ def add_device_argument(p: argparse.ArgumentParser) -> None:
     from .device import DEFAULT_DEVICE, DEVICE_HELP
 
     p.add_argument("--device", default=DEFAULT_DEVICE, help=DEVICE_HELP)
+
+
+def add_precision_argument(p: argparse.ArgumentParser) -> None:
+    """caption.py's and serve's: the backbones run as the checkpoint's features were computed unless told (serve
+    lacked it, and its refusal of an int8 model on a GPU advised it; trial 106)."""
+    p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default=None,
+                   help="backbone precision (default: the one the checkpoint's features were computed in)")
 
 
 BEAM_ONLY = ("anti_lm", "consensus")  # DecodeConfig fields that act only in beam search
@@ -224,8 +245,7 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights-dir", default=None,
                    help="folder with backbone weight files (default: $S2VT_WEIGHTS_DIR, else checkpoints/)")
     add_device_argument(p)
-    p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default=None,
-                   help="backbone precision (default: the one the checkpoint's features were computed in)")
+    add_precision_argument(p)
     show_defaults(p)
 
 
@@ -631,6 +651,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="folder with backbone weight files (default: $S2VT_WEIGHTS_DIR, else checkpoints/; then torch "
                         "hub's cache)")
     add_device_argument(p)
+    add_precision_argument(p)
     # every default in the help: a server's are what a user checks first (--port showed none; hostile trial)
     show_defaults(p)
 
@@ -644,7 +665,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
         return serve(args.checkpoint or default_checkpoint(), args.host, args.port, args.workers, args.queue,
                      args.max_upload_mb, decoding(args), args.tags, args.device, args.weights_dir,
-                     args.upload_timeout, args.max_video_seconds, args.min_upload_rate)
+                     args.upload_timeout, args.max_video_seconds, args.min_upload_rate, args.precision)
 
 
 COMMANDS = {  # name -> (help, add_arguments, run)

@@ -896,7 +896,7 @@ def refuse_foreign_out(out: str | os.PathLike) -> None:
 
 
 def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], force: bool,
-                                videos_option: bool = False) -> None:
+                                videos_option: bool = False, captions_only_option: bool = False) -> None:
     """OutputError when `out` exists and holds annotations (captions, tags, text) or video paths that
     `entries` lack, or puts a video it shares with `entries` in another split, unless `force`: an import
     rewrites its own manifest freely (the same annotations and splits come back), never a hand-written
@@ -943,7 +943,8 @@ def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], for
         raise OutputError(f"{out} exists and holds {len(lost)} {what} this import would drop (first: video {vid}, "
                           f"{kind} {value[:60]!r}"
                           + (f"; all of its {len(alone)} video{'s' * (len(alone) > 1)} of captions alone" if alone_lost else "") + "); pass "
-                          + "--captions-only to keep them, " * bool(alone_lost)
+                          # (import mlds' option alone: `import features` was told to pass it; trial 106)
+                          + "--captions-only to keep them, " * bool(alone_lost and captions_only_option)
                           + "--videos FOLDER to keep the paths, " * (bool(paths) and videos_option)
                           + "--force to replace it, or another --out")
     # a re-import that moves videos between splits (another --seed, --val/--test left out) silently
@@ -964,9 +965,10 @@ def is_labelled(entry: dict) -> bool:
     return bool(entry.get("captions") or entry.get("tags"))
 
 
-def check_hold_out(entries: list[dict], val: int, test: int) -> None:
+def check_hold_out(entries: list[dict], val: int, test: int, split_option: bool = False) -> None:
     """Refuse `--val` / `--test` counts that `hold_out` could not take from `entries` (an importer
-    checks them before it writes its store)."""
+    checks them before it writes its store). `split_option`: the import has a --split, which the refusal may
+    advise (mlds and lic2022 take their splits from the release's files)."""
     if val < 0 or test < 0:
         raise DatasetError("--val and --test count videos: 0 or more")
     train = sum(e["split"] == "train" and not e.get("captions_only") for e in entries)
@@ -976,16 +978,20 @@ def check_hold_out(entries: list[dict], val: int, test: int) -> None:
             raise DatasetError(f"--val {val} --test {test} hold labelled videos out to score them, and these have no "
                                "captions or tags: leave out --val and --test")
         if not train:  # (--split val / test: "leave at least one to train on" asked for what none is; trial 71)
+            splits = collections.Counter(e["split"] for e in entries)
             raise DatasetError(f"--val {val} --test {test} hold training videos out, and none of these videos is "
-                               "of split train: import them with --split train to hold some out")
+                               "of split train (" + ", ".join(f"{n} {s}" for s, n in sorted(splits.items())) + "): "
+                               + ("import them with --split train to hold some out" if split_option else
+                                  "leave out --val and --test"))  # (no --split to advise; trial 106)
         raise DatasetError(f"--val {val} --test {test}: only {counted(train, 'training video')}"
                            + (" with features" if alone else "") + ": leave at least one to train on")
 
 
-def hold_out(entries: list[dict], val: int, test: int, seed: int) -> None:
+def hold_out(entries: list[dict], val: int, test: int, seed: int, split_option: bool = False) -> None:
     """Move `val` then `test` training videos (a seeded shuffle of the sorted ids) to those splits, in place;
-    never a video of captions alone (nothing to caption), nor do they change which videos are drawn."""
-    check_hold_out(entries, val, test)
+    never a video of captions alone (nothing to caption), nor do they change which videos are drawn.
+    `split_option`: `check_hold_out`'s."""
+    check_hold_out(entries, val, test, split_option)
     if not val and not test:
         return
     train = sorted((e for e in entries if e["split"] == "train" and not e.get("captions_only")),

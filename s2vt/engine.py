@@ -619,8 +619,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                           + " ".join(f"{options.flag(k)} {shlex.quote(str(v))}" for k, v in moved.items())
                           + (" (as typed in the folder it started in)" if any(not os.path.isabs(str(v))
                                                                               for v in moved.values()) else "")
-                          + ", not this command's: pass the data it trained on (or --overwrite to train anew on "
-                            "these); what differs: " + str(e).removeprefix("--resume: "),)
+                          + ", not this command's: pass the data it trained on (or --overwrite in place of "
+                            "--resume to train anew on these); what differs: " + str(e).removeprefix("--resume: "),)
             raise
     torch.manual_seed(cfg.seed)
     try:
@@ -707,7 +707,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             if not stopper.stop and cfg.epochs < last["epoch"] and ends is not None and ends > last["epoch"]:
                 raise RunFolderError(f"{out}: --resume --epochs {cfg.epochs}: the run is at epoch {last['epoch']} "
                                      f"(of its --epochs {ends}): pass --epochs {last['epoch']} to end it there, more "
-                                     "to train on, or --overwrite to start over")
+                                     "to train on, or --overwrite in place of --resume to start over")
             # (a pause at an epoch already done: it trained one more, then said it paused after the epoch it asked)
             if not finished and cfg.stop_after is not None and cfg.stop_after < start_epoch:
                 raise RunFolderError(f"{out}: --resume --stop-after {cfg.stop_after}: the run is at epoch "
@@ -726,7 +726,8 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             # (resumed epochs that do not beat last.pt's best would leave the run without any model)
             if not (out / "best.pt").exists():
                 raise RunFolderError(f"{out}: last.pt is at epoch {start_epoch - 1} but best.pt, the model val "
-                                     "chose, is missing: pass --overwrite to train it again")
+                                     "chose, is missing: pass --overwrite in place of --resume to train it "
+                                     "again")
         if not finished:
             ddp.decided(best_kept)
         if not finished and ddp.main and (stray := stray_results(out)):
@@ -895,7 +896,7 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
         def best_kept() -> None:  # (rank 0's: it writes best.pt)
             if not (out / "best.pt").exists():
                 raise RunFolderError(f"{out}: the run finished at epoch {done} but its best.pt is missing: pass "
-                                     "--overwrite to train it again")
+                                     "--overwrite in place of --resume to train it again")
         run.ddp.decided(best_kept)
         # (cfg holds last.pt's --epochs now: below it, this command's --epochs, the epoch it is at, ends the run)
         ended = ("" if run.stopper.stop or done >= cfg.epochs
@@ -911,7 +912,8 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
         log(f"{out}: " + (ended or f"the run already finished at epoch {done}")
             + (f" (best epoch {best['epoch']})" if "epoch" in best else "")
             + (f": {lacks}: {steps}" if steps
-               else f": nothing to train ({more} to train on, --overwrite to start over)"))
+               else f": nothing to train ({more} to train on, --overwrite in place of --resume to start "
+                 "over)"))
         if steps and run.ddp.main and (stray := stray_results(out)):  # (as a resume that trains says it: evaluate's
             # predictions of the stopped run's best.pt stayed beside the finished one, unsaid; trial 90)
             log(f"warning: --resume finishes the run in {out}, and best.pt changes: the other files there were made "
@@ -1020,9 +1022,11 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
     # a resumed run whose best epoch came before it: best.pt's, not nothing
     best_metrics = best_metrics or (best_result(out) if run.ddp.main else {})
     if paused:
+        # (--resume beside the --overwrite of the command that began it was refused; trial 106)
         return Paused(best_metrics, f"paused after epoch {epoch} of {cfg.epochs} (--stop-after {cfg.stop_after}): "
-                                    f"{out / 'last.pt'} kept; rerun the same command with --resume and without "
-                                    "--stop-after to train on")
+                                    f"{out / 'last.pt'} kept; rerun the same command with --resume"
+                                    + " in place of --overwrite" * bool(cfg.overwrite)
+                                    + " and without --stop-after to train on")
     return best_metrics
 
 

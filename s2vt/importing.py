@@ -115,7 +115,7 @@ def run_import(args: argparse.Namespace) -> int:
             raise ds.DatasetError("--val/--test hold out training videos and these files have none ("
                                   + ", ".join(f"{n} {s}" for s, n in sorted(splits.items()))
                                   + "): pass --split train to import every video as training first")
-        ds.hold_out(entries, args.val, args.test, args.seed)
+        ds.hold_out(entries, args.val, args.test, args.seed, split_option=True)
     elif args.kind == "lic2022":
         entries = ds.import_lic2022(args.files, args.test)  # (refuses --test beside a file without labels)
         ds.hold_out(entries, args.val, args.test, args.seed)
@@ -269,11 +269,11 @@ def run_import_features(args: argparse.Namespace) -> int:
         ds.refuse_out_in_store(args.out, store.root)
 
         def guard(entries: list[dict]) -> None:  # (before the importer writes the store)
-            ds.check_hold_out(entries, args.val, args.test)
+            ds.check_hold_out(entries, args.val, args.test, split_option=args.kind == "features")
             # (compared with the splits the manifest will get: --val/--test are held out below, after the store)
             final = [dict(e) for e in entries]
-            ds.hold_out(final, args.val, args.test, args.seed)
-            ds.refuse_dropping_annotations(args.out, final, args.force)
+            ds.hold_out(final, args.val, args.test, args.seed, split_option=args.kind == "features")
+            ds.refuse_dropping_annotations(args.out, final, args.force, captions_only_option=args.kind == "mlds")
 
         if args.kind == "mlds":
             entries = pre.import_mlds(args.files[0], store, args.modality, guard, args.progress, args.captions_only)
@@ -285,7 +285,7 @@ def run_import_features(args: argparse.Namespace) -> int:
             if not entries:
                 raise ds.DatasetError(f"{args.files[0]}: no clip of {args.captions} has a feature file")
         ds.cap_captions(entries)
-        ds.hold_out(entries, args.val, args.test, args.seed)
+        ds.hold_out(entries, args.val, args.test, args.seed, split_option=args.kind == "features")
         if args.kind != "mlds":
             # (said: a test video trained on inflates scores; counted after --val / --test held some out)
             split_in = {e["video_id"]: e["split"] for e in entries}

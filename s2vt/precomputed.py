@@ -242,7 +242,8 @@ def same_features(store: FeatureStore, modality: str, video_id: str, path: Path)
 
 def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store: FeatureStore,
                    source: str, labels_from: str | os.PathLike, before_write=None,
-                   progress: dict | None = None, captions_only: list[dict] = ()) -> list[dict]:
+                   progress: dict | None = None, captions_only: list[dict] = (),
+                   split_option: bool = True) -> list[dict]:
     """Write `plan`'s files (from plan_features) into `store` as `modality` (float16), each recorded
     (`record_import`; one copied already from the same file is skipped); returns the entries, then
     `captions_only`'s (plan_features': entries without a file, nothing to write).
@@ -267,8 +268,9 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     predict_only = not any(is_labelled(entry) for entry, _ in plan)
     if predict_only and not all(entry["split"] == "test" for entry, _ in plan):  # (training would refuse)
         raise DatasetError(f"{labels_from}: no clip with a feature file has captions or tags ({len(plan)} "
-                           f"clip{'s' * (len(plan) != 1)} without): nothing to train or evaluate on; clips "
-                           "to predict only are imported with --split test")
+                           f"clip{'s' * (len(plan) != 1)} without): nothing to train or evaluate on"
+                           # (`import mlds` has no --split, and was told to pass it; trial 106)
+                           + ("; clips to predict only are imported with --split test" if split_option else ""))
     meta = {"source": source, "backbones": {modality: "precomputed"}, "dims": {modality: dim}, "dtype": "float16"}
     # (an extracted modality is named as such, before its files count as another source)
     store.check_meta(meta, "--features")
@@ -416,4 +418,4 @@ def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = 
     if not plan:
         raise DatasetError(f"{root}: no labelled clip has a feature file")
     # both splits checked before either is written: a refusal leaves the store as it was
-    return write_features(plan, dim, modality, store, source, root, before_write, progress, alone)
+    return write_features(plan, dim, modality, store, source, root, before_write, progress, alone, split_option=False)

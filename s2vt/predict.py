@@ -684,9 +684,13 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         # (the split to pass named: "pass --split" left it to guess, and was an error as typed; trials 72, 73. Train
         # only where nothing is held out: evaluate then says whether the model learnt from those videos)
         splits = [s for s in ("val", "test") if s in have] or [s for s in have if s != split]
+        # (an --out named for this split's predictions is refused under another --split: said with it; trial 106)
+        named = KEPT_PREDS.fullmatch(Path(out).name) if out else None
         raise StoreError(f"{manifest}: no videos in split {split!r} (it has "
                          + ", ".join(f"{n} {s}" for s, n in have.items()) + "): pass "
-                         + " or ".join(f"--split {s}" for s in splits))
+                         + " or ".join(f"--split {s}" for s in splits)
+                         + (f", with an --out not named {named[0]} (kept for split {split}'s predictions)"
+                            if named and named[1] == split else ""))
     blank = drop_blank_captions(entries)  # (no references, as `score` and training read them)
     if blank and any(e.get("captions") or e.get("tags") for e in entries):  # (else the note at the end says it)
         print(f"warning: {manifest}: ignoring {blank} blank reference caption{'s' if blank > 1 else ''} in split "

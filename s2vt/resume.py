@@ -35,7 +35,7 @@ def resume_point(cfg: TrainConfig) -> Path | None:
         raise RunFolderError(f"{out}: --resume needs last.pt, which is {what}")
     if cfg.resume and held:
         raise RunFolderError(f"{out}: --resume needs last.pt, which is missing (the folder holds {', '.join(held)}); "
-                             "pass --overwrite to start a new run there")
+                             "pass --overwrite in place of --resume to start a new run there")
     if held and not cfg.overwrite:
         raise RunFolderError(f"{out} already holds a training run ({', '.join(held)}): "
                              + ("pass --resume to continue it or --overwrite to replace it" if "last.pt" in held
@@ -173,7 +173,7 @@ def late_epochs(cfg: TrainConfig, last: dict, steps: int, step: int, lr: float) 
     return (f"warning: --epochs {cfg.epochs}: the run had trained {done} of its {ends} epochs (its learning rate "
             f"down to {was:.0%} of --lr {lr:g}) and its schedule keeps counting steps: {added} at the end of a "
             f"{cfg.epochs}-epoch cosine decay, from {lr_factor(cfg, steps)(step):.0%} of --lr down to 5%; for a full "
-            f"{cfg.epochs}-epoch schedule, train a fresh run (--overwrite, or a new --out)")
+            f"{cfg.epochs}-epoch schedule, train a fresh run (--overwrite in place of --resume, or a new --out)")
 
 
 # the settings an epoch's number of optimiser steps follows, besides the data and the processes (torchrun's)
@@ -218,7 +218,8 @@ def read_last(path: Path, device) -> dict:
     except CheckpointError as e:
         kept = " (copy best.pt elsewhere first to keep the best epoch so far)" if (path.parent / "best.pt").is_file() \
             else ""
-        raise CheckpointError(f"{e}; this run cannot be resumed: --overwrite starts it again{kept}") from None
+        raise CheckpointError(f"{e}; this run cannot be resumed: --overwrite in place of --resume starts it "
+                              f"again{kept}") from None
 
 
 def same_steps(last: dict, steps: int, cfg: TrainConfig, out: Path, world: int = 1) -> None:
@@ -249,8 +250,8 @@ def same_steps(last: dict, steps: int, cfg: TrainConfig, out: Path, world: int =
         cause = "the training videos or the number of processes changed"
         fix = "resume with the data and processes it began with"
     raise RunFolderError(f"{out}: --resume: an epoch would be {steps} optimiser steps, the run's were {then} "
-                         f"({cause}): its learning-rate schedule counts steps, so {fix}, or pass --overwrite to "
-                         "start over")
+                         f"({cause}): its learning-rate schedule counts steps, so {fix}, or pass --overwrite in place "
+                         "of --resume to start over")
 
 
 def tags_cause(was: dict, cfg: TrainConfig, streaming: bool) -> str:
@@ -287,11 +288,12 @@ def step_lr_refusal(state, cfg: TrainConfig, path: Path, options_only: bool = Fa
         return None
     if (state["step_size"], state.get("gamma")) != (10, 0.5):
         return (f"{path}: its learning-rate schedule is a StepLR (step {state['step_size']}, gamma "
-                f"{state.get('gamma')}) that no --schedule continues: pass --overwrite to train the run again")
+                f"{state.get('gamma')}) that no --schedule continues: pass --overwrite in place of --resume to "
+                "train the run again")
     if cfg.schedule != "step" and not options_only:
         return (f"{path}: its learning-rate schedule is the StepLR of an older s2vt (halve every "
-                f"{state['step_size']} epochs): pass --schedule step to resume it, or pass --overwrite to train "
-                "the run again")
+                f"{state['step_size']} epochs): pass --schedule step to resume it, or pass --overwrite in place of "
+                "--resume to train the run again")
     return None
 
 
@@ -302,7 +304,7 @@ def load_training_state(optim: torch.optim.Optimizer, sched: torch.optim.lr_sche
     epoch: 678a974) is today's --schedule step counted in steps; with another --schedule, or a state that does
     not fit, RunFolderError in one line (torch's KeyError: 'lr_lambdas' was a traceback; hostile trial)."""
     state = last["scheduler"]
-    again = "or pass --overwrite to train the run again"
+    again = "or pass --overwrite in place of --resume to train the run again"
     if refusal := step_lr_refusal(state, cfg, path):
         raise RunFolderError(refusal)
     if is_step_lr(state):

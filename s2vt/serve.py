@@ -418,9 +418,10 @@ async def watch_disconnect(receive, gone: threading.Event) -> None:
 def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: int = WORKERS, queue: int = QUEUE,
           max_upload_mb: float = MAX_UPLOAD_MB, beam=DecodeConfig.beam, tags: int = TAGS_SHOWN, device: str = "cpu",
           weights_dir: str | None = None, upload_timeout: float = UPLOAD_TIMEOUT,
-          max_video_seconds: float = MAX_VIDEO_SECONDS, min_upload_rate: float = MIN_UPLOAD_RATE) -> int:
+          max_video_seconds: float = MAX_VIDEO_SECONDS, min_upload_rate: float = MIN_UPLOAD_RATE,
+          precision: str | None = None) -> int:
     """`s2vt serve`: load the captioner (backbones included) once, then serve until Ctrl-C (`beam`: a
-    `DecodeConfig`, or a bare beam width)."""
+    `DecodeConfig`, or a bare beam width; `precision`: the backbones', as caption.py's --precision)."""
     import warnings
 
     from .captioner import Captioner
@@ -436,7 +437,7 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
 
     with warnings.catch_warnings():  # the random-weights notice was given when the checkpoint was trained
         warnings.simplefilter("ignore")
-        captioner = Captioner(checkpoint, beam, tags, device, weights_dir)
+        captioner = Captioner(checkpoint, beam, tags, device, weights_dir, precision)
         _ = captioner.extractor.backbones  # built now, not on the first request
     app = create_app(captioner, workers, queue, max_bytes, checkpoint_name=Path(checkpoint).name,
                      upload_timeout=upload_timeout, max_seconds=max_video_seconds, min_upload_rate=min_upload_rate)

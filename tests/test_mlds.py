@@ -1,5 +1,6 @@
 """Precomputed-feature import (MLDS hw2 release, any .npy folder) and the real-data training recipe."""
 import json
+import shutil
 import os
 
 import numpy as np
@@ -467,3 +468,36 @@ def test_an_import_without_captions_only_over_one_with_it_names_the_option(tmp_p
     assert again.returncode == 2 and "distinct annotations" in again.stderr, again.stderr
     assert "all of its 1 video of captions alone" in again.stderr and "pass --captions-only to keep them" in again.stderr
     assert run_cli("-m", "s2vt.cli", "import", "mlds", str(src), "--out", str(out), "--captions-only").returncode == 0
+    # (trial 106) `import features`, which has no --captions-only, was told to pass it: its way is --force
+    (src / "testing_label.json").unlink()  # (a release of training clips alone: only those of captions alone lost)
+    shutil.rmtree(src / "testing_data")
+    out = tmp_path / "m2" / "manifest.jsonl"
+    assert run_cli("-m", "s2vt.cli", "import", "mlds", str(src), "--out", str(out), "--captions-only").returncode == 0
+    other = run_cli("-m", "s2vt.cli", "import", "features", str(src / "training_data" / "feat"), "--captions",
+                    str(src / "training_label.json"), "--modality", "cnn", "--split", "train", "--out", str(out))
+    assert other.returncode == 2 and "all of its 1 video of captions alone" in other.stderr, other.stderr
+    assert "--captions-only" not in other.stderr and "--force to replace it" in other.stderr
+
+
+def test_mlds_refusals_never_advise_a_split_option_it_lacks(tmp_path):
+    """(trial 106) `import mlds` takes its splits from the release's files and has no --split; two of its refusals
+    advised one: --val on a release whose training clips have no feature file, and a release of blank captions."""
+    src = release(tmp_path / "a")
+    for f in (src / "training_data" / "feat").iterdir():
+        f.unlink()
+    held = run_cli("-m", "s2vt.cli", "import", "mlds", str(src), "--out", str(tmp_path / "a.jsonl"), "--val", "1")
+    assert held.returncode == 2 and "none of these videos is of split train (1 test)" in held.stderr, held.stderr
+    assert "--split" not in held.stderr and "leave out --val and --test" in held.stderr
+    blank = release(tmp_path / "b")
+    (blank / "training_label.json").write_text(json.dumps([{"id": c, "caption": []} for c in ("a1_0_5.avi",
+                                                                                              "b2_3_9.avi")]))
+    (blank / "testing_label.json").unlink()
+    shutil.rmtree(blank / "testing_data")
+    empty = run_cli("-m", "s2vt.cli", "import", "mlds", str(blank), "--out", str(tmp_path / "b.jsonl"))
+    assert empty.returncode == 2 and "nothing to train or evaluate on" in empty.stderr, empty.stderr
+    assert "--split" not in empty.stderr
+    # `import features` has --split: its refusal still says it
+    feats = run_cli("-m", "s2vt.cli", "import", "features", str(src / "testing_data" / "feat"), "--captions",
+                    str(src / "testing_label.json"), "--modality", "cnn", "--split", "test", "--val", "1",
+                    "--out", str(tmp_path / "c.jsonl"))
+    assert feats.returncode == 2 and "import them with --split train" in feats.stderr, feats.stderr

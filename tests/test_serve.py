@@ -1240,3 +1240,15 @@ def test_serve_help_shows_every_default(capsys):
     assert shown["anti_lm"].endswith("(default: 0.2)") and shown["min_upload_rate"].endswith("(default: 10.0)")
     p.print_help()
     assert "--port PORT           port to listen on (default: 8000)" in capsys.readouterr().out
+
+
+def test_serve_takes_precision_as_caption_does(monkeypatch):
+    """(trial 106) serve's refusal of an int8 model on a GPU (the Captioner's, shared with caption.py) advised
+    --precision bf16, which serve did not have: it takes it now, and hands it to the Captioner."""
+    import s2vt.serve as served
+    from s2vt import cli
+
+    seen = {}
+    monkeypatch.setattr(served, "serve", lambda *a, **k: seen.update(args=a) or 0)
+    assert cli.main(["serve", "--checkpoint", "m.pt", "--precision", "bf16"]) == 0
+    assert seen["args"][0] == "m.pt" and seen["args"][-1] == "bf16"

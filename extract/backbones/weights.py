@@ -18,7 +18,14 @@ DEFAULT_WEIGHTS_DIR = "checkpoints"
 
 
 class WeightsNotFound(UserError):
-    """No weight file for a backbone; the message names the file and where to get it."""
+    """No weight file for a backbone; the message names the file and where to get it, then its notes in brackets."""
+
+    def __init__(self, backbone: str, said: str, notes: list[str]) -> None:
+        super().__init__(said + (f" ({'; '.join(notes)})" if notes else ""))
+        self.backbone, self.said, self.notes = backbone, said, notes
+
+    def __reduce__(self):  # (an error crossing processes is rebuilt from these, not from its one-line message)
+        return WeightsNotFound, (self.backbone, self.said, self.notes)
 
 
 class BadWeights(UserError):
@@ -96,14 +103,27 @@ def find_weights(name: str, weights_dir: str | os.PathLike | None = None, requir
                 return d / f
     if not required:
         return None
-    # (the PCA is post-processing that random weights take too; said where caption.py and serve read it as well as
-    # extract, so no extract option is named)
-    other = ("features made with --vggish-pca need it, with random weights too" if name == "vggish_pca"
-             else "or pass --weights random for seeded random weights")
+    # (said where caption.py and serve read the weights as well as extract, so no extract option is named here:
+    # extract adds its --weights random, `random_instead`; the PCA is post-processing that random weights take too)
+    notes = [n for n in ("features made with --vggish-pca need it, with random weights too" if name == "vggish_pca"
+                         else None,
+                         # (not where the variable named the folder looked in already)
+                         None if weights_dir or os.environ.get(WEIGHTS_DIR_ENV) else "or " + weights_dir_hint()) if n]
     raise WeightsNotFound(
-        f"{spec.what} not found: looked for {spec.files[0]} in {', '.join(str(d) for d in dirs)}; "
-        f"run `{shlex.join([*weights_command(), 'download', name, '--dir', str(dirs[0])])}` or download it from {spec.source} into {dirs[0]}/ "
-        f"({other}{'' if weights_dir else '; or ' + weights_dir_hint()})")
+        name, f"{spec.what} not found: looked for {spec.files[0]} in {', '.join(str(d) for d in dirs)}; "
+        f"run `{shlex.join([*weights_command(), 'download', name, '--dir', str(dirs[0])])}` or download it from "
+        f"{spec.source} into {dirs[0]}/",
+        notes)
+
+
+def random_instead(error: WeightsNotFound) -> WeightsNotFound:
+    """extract's refusal of a missing weight file: `error` with its way round, seeded random weights (extract alone
+    has --weights: caption.py and serve run the backbones their checkpoint records, and were told to pass it; trial
+    106). Not for the PCA, which random weights need too."""
+    if error.backbone == "vggish_pca":
+        return error
+    return WeightsNotFound(error.backbone, error.said,
+                           [*error.notes, "or pass --weights random for seeded random weights"])
 
 
 def not_a_pickle(path: Path) -> str | None:

@@ -542,6 +542,20 @@ def test_out_names_kept_for_other_files_and_unwritable_folders_are_refused_befor
         assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "/proc" in err[0], err
 
 
+def test_no_such_split_advice_names_an_out_kept_for_that_split(store, run, tmp_path, capsys):  # noqa: F811
+    """(trial 106) `--out preds_test.json` on a manifest without a test split was told "pass --split val", then
+    refused for that name: the advice says both."""
+    lines = [json.loads(x) for x in Path(store[0]).read_text().splitlines()]
+    manifest = tmp_path / "no_test.jsonl"
+    manifest.write_text("".join(json.dumps(e) + "\n" for e in lines if e.get("split") != "test"))
+    args = ["evaluate", "--checkpoint", run / "best.pt", "--manifest", manifest, "--features", store[1], "--beam", "1"]
+    code, err = s2vt(capsys, *args, "--out", tmp_path / "preds_test.json")
+    assert code == 2 and err[-1].endswith("pass --split val, with an --out not named preds_test.json (kept for split "
+                                          "test's predictions)"), err
+    code, err = s2vt(capsys, *args, "--out", tmp_path / "p.json")
+    assert code == 2 and err[-1].endswith("pass --split val"), err
+
+
 def test_a_ctrl_c_while_decoding_leaves_no_new_folder_and_says_what_to_rerun(store, run, tmp_path, capsys,  # noqa: F811
                                                                               monkeypatch):
     """Ctrl-C while decoding left the --out folder it had made, empty, and said a bare "interrupted"."""

@@ -2,6 +2,7 @@
 import csv
 import json
 import re
+import shlex
 import os
 import shutil
 import subprocess
@@ -189,8 +190,11 @@ def test_resume_without_last_pt(store, run, tmp_path, capsys):
     (no_last / "last.pt").unlink()
     before = snapshot(no_last)
     code, err = s2vt(capsys, *train_args(store, no_last, "--resume"))
-    assert code == 2 and len(err) == 1 and "last.pt" in err[0] and "--overwrite" in err[0]
+    assert code == 2 and len(err) == 1 and "last.pt" in err[0] and "--overwrite in place of --resume" in err[0]
     assert snapshot(no_last) == before  # starting over would have replaced best.pt
+    # (trial 106) "pass --overwrite" beside the --resume typed was refused as the two together: in place of it
+    code, err = s2vt(capsys, *train_args(store, no_last, "--overwrite"))
+    assert code == 0 and (no_last / "last.pt").is_file(), err
     code, err = s2vt(capsys, *train_args(store, tmp_path / "new", "--resume"))  # e.g. a requeued job's first try
     assert code == 0 and err[0].startswith("warning: --resume: no ") and "starting a new run" in err[0]
     assert (tmp_path / "new" / "last.pt").is_file()
@@ -313,8 +317,8 @@ def test_a_finished_run_resumed_with_more_epochs_says_they_train_at_the_end_of_t
     said = [e for e in err if "decay" in e]
     assert said == ["warning: --epochs 3: the run had trained 2 of its 2 epochs (its learning rate down to 5% of "
                     "--lr 0.01) and its schedule keeps counting steps: epoch 3 trains at the end of a 3-epoch cosine "
-                    "decay, from 29% of --lr down to 5%; for a full 3-epoch schedule, train a fresh run (--overwrite, "
-                    "or a new --out)"], err
+                    "decay, from 29% of --lr down to 5%; for a full 3-epoch schedule, train a fresh run "
+                    "(--overwrite in place of --resume, or a new --out)"], err
     lr = [float(r["lr"]) for r in csv.DictReader(open(out / "metrics.csv"))]
     assert lr[2] == pytest.approx(0.0005)  # (where the warning says epoch 3 ends)
     # early in its schedule, more epochs are most of a decay still: no warning; nor on --schedule step
@@ -482,11 +486,11 @@ def test_resuming_a_finished_run_without_best_pt_says_so(store, run, tmp_path, c
     (done / "best.pt").unlink()
     code, err = s2vt(capsys, *train_args(store, done, "--resume"))
     assert code == 2 and err == [f"error: {done}: the run finished at epoch 1 but its best.pt is missing: pass "
-                                 "--overwrite to train it again"], err
+                                 "--overwrite in place of --resume to train it again"], err
     # a run that would go on: refused too (epochs not beating last.pt's best would leave no model at all)
     code, err = s2vt(capsys, *train_args(store, done, "--resume", "--epochs", "3"))
     assert code == 2 and err == [f"error: {done}: last.pt is at epoch 1 but best.pt, the model val chose, is missing: "
-                                 "pass --overwrite to train it again"], err
+                                 "pass --overwrite in place of --resume to train it again"], err
     assert not (done / "best.pt").exists() and torch.load(done / "last.pt", weights_only=True)["epoch"] == 1
 
 
@@ -533,10 +537,20 @@ def test_a_paused_run_says_it_paused_not_what_a_finished_run_says(store, tmp_pat
     code = main([str(a) for a in train_args(store, out, "--epochs", "3", "--quiet", "--stop-after", "1")])
     said = capsys.readouterr()
     assert code == 0 and said.out == "", said
-    assert said.err.strip().splitlines() == [
-        f"paused after epoch 1 of 3 (--stop-after 1): {out / 'last.pt'} kept; rerun the same command with --resume "
-        "and without --stop-after to train on"], said.err
+    line, = said.err.strip().splitlines()
+    assert line.startswith(f"paused after epoch 1 of 3 (--stop-after 1): {out / 'last.pt'} kept; rerun the same "
+                           "command with --resume and without --stop-after to train on: "), said.err
+    assert line.endswith(" --quiet --resume") and line.count("--stop-after") == 2, line  # (the command to paste)
     assert "refit" not in torch.load(out / "best.pt", weights_only=True)
+    # (trial 106) a run begun with --overwrite: its pause said to add --resume, which --overwrite refuses
+    args = [str(a) for a in train_args(store, out, "--epochs", "3", "--quiet", "--overwrite", "--stop-after", "1")]
+    assert main(args) == 0
+    line = capsys.readouterr().err.strip()
+    assert "rerun the same command with --resume in place of --overwrite and without --stop-after" in line, line
+    again = shlex.split(line.split(" to train on: ", 1)[1])
+    assert "--overwrite" not in again and "--stop-after" not in again and again[-1] == "--resume", again
+    assert main(again[again.index("train"):]) == 0, capsys.readouterr().err
+    assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 3
 
 
 def test_resume_with_fewer_epochs_than_a_paused_run_has_done_is_refused(store, tmp_path, capsys):
@@ -548,7 +562,8 @@ def test_resume_with_fewer_epochs_than_a_paused_run_has_done_is_refused(store, t
     before = snapshot(out)
     code, err = s2vt(capsys, *args, "--resume", "--epochs", "1")
     assert code == 2 and err == [f"error: {out}: --resume --epochs 1: the run is at epoch 2 (of its --epochs 3): pass "
-                                 "--epochs 2 to end it there, more to train on, or --overwrite to start over"], err
+                                 "--epochs 2 to end it there, more to train on, "
+                                 "or --overwrite in place of --resume to start over"], err
     assert snapshot(out) == before and "refit" not in torch.load(out / "best.pt", weights_only=True)
     # --epochs 2, where it is: the run ends there, said as such, and its last steps (the refit) are done
     code, err = s2vt(capsys, *args, "--resume", "--epochs", "2")
@@ -618,7 +633,7 @@ def test_a_resume_under_another_number_of_processes_warns(store, tmp_path, capsy
     assert (code, err) == (2, [f"error: {out}: --resume: an epoch would be {steps} optimiser steps, the run's were "
                                f"{steps + 1} (trained on 2 processes, this run has 1): its learning-rate schedule "
                                "counts steps, so resume on 2 processes (torchrun --nproc_per_node=2), or pass "
-                               "--overwrite to start over"]), err
+                               "--overwrite in place of --resume to start over"]), err
     assert snapshot(out) == before
     last["history"][-1]["steps"] = steps
     torch.save({k: v for k, v in last.items() if k != "world"}, out / "last.pt")  # (an older s2vt's)
@@ -640,7 +655,7 @@ def test_a_resume_whose_epochs_would_be_another_number_of_steps_is_refused(store
     assert code == 2 and len(err) == 1, err
     assert err[0].startswith(f"error: {out}: --resume: an epoch would be "), err
     assert f", the run's were {steps} (--batch-size 2 (last.pt: 4)): its learning-rate schedule counts steps, so " \
-           "resume with --batch-size 4, or pass --overwrite to start over" in err[0], err
+           "resume with --batch-size 4, or pass --overwrite in place of --resume to start over" in err[0], err
     assert snapshot(out) == before
     code, err = s2vt(capsys, *args, "--resume")
     assert code == 0, err
@@ -1520,7 +1535,8 @@ def test_resume_with_a_re_split_manifest_says_the_split_changed_first(store, tmp
     code, err = s2vt(capsys, *train_args((resplit, store[1]), run, "--resume", "--epochs", "2"))
     # (another manifest file than the run's: named first, as the run's data)
     assert (code, err) == (2, [f"error: --resume: the run in {run} started with --manifest {manifest}, not this "
-                               "command's: pass the data it trained on (or --overwrite to train anew on these); what "
+                               "command's: pass the data it trained on "
+                               "(or --overwrite in place of --resume to train anew on these); what "
                                f"differs: the vocabulary differs from {run / 'last.pt'}'s (14 words now, 15 "
                                "there): the manifest's split changed (its validation videos are not those of the run), "
                                "and with it the training videos: pass the manifest (and --seed) the run started with"])
@@ -1609,5 +1625,6 @@ def test_a_damaged_last_pt_says_what_is_left_to_do(store, run, tmp_path, capsys)
     code, err = s2vt(capsys, *train_args(store, out, "--resume", "--epochs", "2"))
     assert code == 2 and err == [
         f"error: {out / 'last.pt'}: checkpoint file cut short or corrupt (a zip archive without its end: an "
-        "interrupted copy or save?); this run cannot be resumed: --overwrite starts it again (copy best.pt elsewhere "
+        "interrupted copy or save?); this run cannot be resumed: "
+        "--overwrite in place of --resume starts it again (copy best.pt elsewhere "
         "first to keep the best epoch so far)"], err
