@@ -26,7 +26,7 @@ from common import bench_main, bench_parser, table  # noqa: E402
 
 from s2vt.device import pick_device  # noqa: E402
 from s2vt.errors import UserError  # noqa: E402
-from s2vt.manifest import read_manifest  # noqa: E402
+from s2vt.manifest import read_manifest, split_of  # noqa: E402
 from s2vt.store import FeatureStore  # noqa: E402
 from s2vt.data import Labels  # noqa: E402
 from s2vt.engine import TrainConfig, train  # noqa: E402
@@ -84,12 +84,12 @@ def check_tags(args) -> None:
         raise UserError(f"{args.manifest}: no tags on any video (a captions-only manifest?); this benchmark "
                         "scores tag predictions (s2vt import yt8m)")
     needed = ["train", "test"] + (["val"] if args.logreg or args.reference_mlp else [])  # (baselines stop on val)
-    missing = [s for s in needed if not any(e.get("tags") and e.get("split") == s for e in entries)]
+    missing = [s for s in needed if not any(e.get("tags") and split_of(e) == s for e in entries)]
     if missing:
         raise UserError(f"{args.manifest}: no tagged videos in the {' or '.join(missing)} split(s); this "
                         "benchmark needs tagged train, val and test videos")
     # (one class a video, the demo's: the baselines' BCE was a traceback on its class indices; trial 96)
-    if not Labels.build([e for e in entries if e.get("tags") and e.get("split") in ("train", "val")]).multilabel:
+    if not Labels.build([e for e in entries if e.get("tags") and split_of(e) in ("train", "val")]).multilabel:
         raise UserError(f"{args.manifest}: one tag a video (single-label); this benchmark compares multi-label tag "
                         "heads by GAP@20, as on YouTube-8M (s2vt import yt8m)")
 
@@ -121,7 +121,7 @@ def baseline(args, batch_size: int = 64, lr: float = 1e-3, epochs: int = 100, pa
     dev = pick_device(args.device)
     entries = read_manifest(args.manifest)
     store = FeatureStore(args.features)
-    split = {s: [e for e in entries if e.get("split") == s and e.get("tags")] for s in ("train", "val", "test")}
+    split = {s: [e for e in entries if split_of(e) == s and e.get("tags")] for s in ("train", "val", "test")}
     labels = Labels.build(split["train"] + split["val"])
     mods = sorted(store.modalities())
     x = {s: torch.tensor(np.stack([np.concatenate([store.read(m, e["video_id"]).mean(0) for m in mods])

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import bench_main, bench_parser  # noqa: E402
 
-from s2vt.manifest import read_manifest  # noqa: E402
+from s2vt.manifest import read_manifest, split_of  # noqa: E402
 from s2vt.engine import RUN_FILES  # noqa: E402  (what train.py refuses to replace without --overwrite)
 from s2vt.errors import UserError, extra_install_hint  # noqa: E402
 from s2vt.formats import LEVEL1, LEVEL2, SEMANTIC  # noqa: E402
@@ -119,8 +119,8 @@ def split_for_baselines(manifest: Path, entries: list[dict]) -> tuple[list[dict]
     if not tagged:  # (a captions-only manifest: MLDS, MSVD)
         raise UserError(f"{manifest}: no tags or levels on any video; this benchmark scores LIC2022 tagging "
                         "(level1:, level2:, tag:; s2vt import lic2022)")
-    train = [e for e in tagged if e.get("split") in ("train", "val")]
-    test = [e for e in tagged if e.get("split") == "test"]
+    train = [e for e in tagged if split_of(e) in ("train", "val")]
+    test = [e for e in tagged if split_of(e) == "test"]
     if not has_text(train):
         raise UserError(f"{manifest}: no text (title, ASR, OCR) on any train/val video: nothing for a text "
                         "baseline to read")

@@ -25,7 +25,7 @@ from .errors import UserError, exit_status, guard_stderr, invoked_as, shell_join
 from .fileio import OutputError, atomic_write_json, output_error, refusal, refuse_unusable_paths, temp_path
 from .locks import LockFileError, busy_line, lock_owner, release_lock
 from .locks import take_lock as take_file_lock
-from .manifest import ManifestError, read_manifest, write_manifest
+from .manifest import ManifestError, read_manifest, split_of, write_manifest
 from .options import Parser, at_least, show_defaults
 
 COLOURS = {"red": "0xE02020", "green": "0x20C020", "blue": "0x2040E0", "yellow": "0xE0E020"}
@@ -147,7 +147,7 @@ def audio_word_accuracy(preds_path: Path, manifest: Path) -> float:
 def sound_clips(manifest: Path, split: str = "test") -> int:
     """How many of `split`'s clips have a caption naming a sound: what `audio_word_accuracy` scores."""
     return sum(bool(e.get("captions")) and sound_of(e["captions"][0]) is not None
-               for e in read_manifest(manifest) if e.get("split") == split)
+               for e in read_manifest(manifest) if split_of(e) == split)
 
 
 # fewer test clips than the default demo's 20 (--per-combo 1: 10, three sounds): each one moves a rate by

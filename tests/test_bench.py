@@ -160,6 +160,13 @@ def test_tagheads_refuses_a_manifest_without_tags_before_training(monkeypatch, c
                     str(tmp_path / "out"), "--heads", "mlp") == 2
     assert capsys.readouterr().err == f"error: {m}: one tag a video (single-label); this benchmark compares " \
                                       "multi-label tag heads by GAP@20, as on YouTube-8M (s2vt import yt8m)\n"
+    # (trial 107) training videos without a "split" are train, as train.py reads them (`manifest.split_of`): they
+    # were said to be no tagged training videos
+    m.write_text("".join(json.dumps({"video_id": f"v{i}", **({"split": ["val", "test"][i % 2]} if i > 3 else {}),
+                                     "captions": [], "tags": [f"t{i % 2}"]}) + "\n" for i in range(8)))
+    assert tagheads(monkeypatch, "--manifest", str(m), "--features", str(tmp_path / "store"), "--out",
+                    str(tmp_path / "out"), "--heads", "mlp") == 2
+    assert "one tag a video (single-label)" in capsys.readouterr().err
     assert tagheads(monkeypatch, "--manifest", str(m), "--features", str(tmp_path / "store"), "--out",
                     str(tmp_path / "out"), "--no-logreg", "--heads", ",") == 2
     assert capsys.readouterr().err == "error: --heads ',' names no tag head (e.g. --heads mlp,moe)\n"

@@ -106,9 +106,7 @@ def find_weights(name: str, weights_dir: str | os.PathLike | None = None, requir
     # (said where caption.py and serve read the weights as well as extract, so no extract option is named here:
     # extract adds its --weights random, `random_instead`; the PCA is post-processing that random weights take too)
     notes = [n for n in ("features made with --vggish-pca need it, with random weights too" if name == "vggish_pca"
-                         else None,
-                         # (not where the variable named the folder looked in already)
-                         None if weights_dir or os.environ.get(WEIGHTS_DIR_ENV) else "or " + weights_dir_hint()) if n]
+                         else None, None if weights_dir else "or " + weights_dir_hint()) if n]
     raise WeightsNotFound(
         name, f"{spec.what} not found: looked for {spec.files[0]} in {', '.join(str(d) for d in dirs)}; "
         f"run `{shlex.join([*weights_command(), 'download', name, '--dir', str(dirs[0])])}` or download it from "
