@@ -12,9 +12,9 @@ import sys
 import time
 import warnings
 
-from .errors import (SettingError, Terminated, UserError, again_line, counted, another_rank_says_it, exit_status,
-                     finished_line, guard_stderr, interrupt_quietly, invoked_as, interrupts_unwrapped, one_line_warning,
-                     shell_join, starting_line, terminate_as_interrupt, wait_for_rank_0)
+from .errors import (SettingError, Terminated, UserError, again_line, counted, exit_status, finished_line, guard_stderr,
+                     interrupt_quietly, invoked_as, interrupts_unwrapped, left_to_rank_0, one_line_warning, shell_join,
+                     starting_line, terminate_as_interrupt)
 
 if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
     interrupt_quietly(sys.argv[1:])
@@ -967,9 +967,7 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         given_to = command_parser(parser, args)
         hint = (dash_hint(told, given_to._option_string_actions, takes_files(given_to))
                 or abbreviation_hint(told, given_to))  # (`--hid`: options are written whole)
-        if another_rank_says_it():  # (under torchrun: every rank's alike, rank 0's line)
-            wait_for_rank_0()
-        else:
+        if not left_to_rank_0():  # (under torchrun: every rank's alike, rank 0's line)
             print(f"error: unrecognized arguments: {' '.join(extra)}{hint} (see {prog} --help)", file=sys.stderr)
         return 2
     if args.command is None:  # bare `s2vt` asks what it can do: the help on stdout, exit 0 (as bare `pip`)
@@ -990,9 +988,7 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         from .errors import SaidByAnotherRank
         from .errors import one_line  # (a path that is not UTF-8: \xff, as the rest of the output shows it; a
         # (under torchrun, the line of the rank that refused is the one; a setting's, every rank's alike, rank 0's)
-        if isinstance(e, SettingError) and not isinstance(e, SaidByAnotherRank) and another_rank_says_it():
-            wait_for_rank_0()
-        elif not isinstance(e, SaidByAnotherRank):
+        if not isinstance(e, SaidByAnotherRank) and not (isinstance(e, SettingError) and left_to_rank_0()):
             print(f"error: {one_line(str(e))}", file=sys.stderr)  # newline in a name: \n, the error stays one line
         return 2
     except KeyboardInterrupt as e:  # Ctrl-C: one line and 130 (the commands write outputs whole, at their end)

@@ -48,6 +48,15 @@ def wait_for_rank_0(seconds: float = 10.0) -> None:
     time.sleep(seconds)
 
 
+def left_to_rank_0() -> bool:
+    """Whether a refusal of the command line is rank 0's to say (`another_rank_says_it`); if so, this rank has
+    waited for torchrun to end it (`wait_for_rank_0`) and says nothing."""
+    if another_rank_says_it():
+        wait_for_rank_0()
+        return True
+    return False
+
+
 class SettingError(UserError, ValueError):
     """A setting (an option, or one a checkpoint recorded) out of range or not one of its allowed
     values. Also a ValueError: code that checks settings by catching ValueError still does."""

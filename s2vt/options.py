@@ -23,7 +23,7 @@ import sys
 import types
 import typing
 
-from .errors import SettingError, another_rank_says_it, wait_for_rank_0
+from .errors import SettingError, left_to_rank_0
 
 # the greatest batch (videos, caption pairs, frames) and layer width (hidden, embed) an option takes:
 # far above any machine's memory for it, far below what overflows or asks for terabytes in one line
@@ -86,8 +86,7 @@ class Parser(argparse.ArgumentParser):
         given = getattr(self, "given", [])
         hint = dash_hint(given, self._option_string_actions, takes_files(self))
         unknown = unknown_options(given, self)
-        if another_rank_says_it():  # (rank 0 says it, alike: this rank waits for torchrun to end it)
-            wait_for_rank_0()
+        if left_to_rank_0():  # (rank 0 says it, alike: this rank waits for torchrun to end it)
             self.exit(2)
         if not (unknown or hint) and (advice := self.advice_for_missing(message)):
             self.exit(2, f"error: {advice}\n")
