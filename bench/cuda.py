@@ -101,6 +101,11 @@ def main() -> None:
         raise UserError(f"--out {out}: no folder {out.parent}: make it first, or name a file in a folder that exists")
     if out.resolve().is_relative_to(work.resolve()):
         raise UserError(f"--out {out} is inside --work {work}, the check's own files: name a file outside it")
+    # (a second run into the same --work extracted nothing, all done already, and timed that as extraction; its
+    # evaluate then refused the first run's predictions; trial 108)
+    if work.is_dir() and any(work.iterdir()):
+        raise UserError(f"--work {work} holds an earlier check's files: name a new --work (each run times its own "
+                        "extraction, training and evaluation from nothing)")
     res: dict = {"gpu": torch.cuda.get_device_name(0) if gpu == "cuda" else None, "torch": torch.__version__, "cuda": torch.version.cuda,
                  "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(), "smoke": args.smoke}
     with open("/proc/cpuinfo") as f:

@@ -46,6 +46,9 @@ def parse_recipe(text: str) -> dict:
         key = key.strip()
         if not eq:
             raise UserError(f"--recipe {text!r}: {part!r} is not name=value")
+        if key in BENCH_SET:  # (a TypeError traceback, or a crash after the baselines had trained; trial 108)
+            raise UserError(f"--recipe {text!r}: {key} is the bench's own (its options, or what every run takes), "
+                            "not a recipe setting")
         if key not in types:
             close = difflib.get_close_matches(key, types, 1)
             raise UserError(f"--recipe {text!r}: unknown setting {key!r}"
@@ -61,6 +64,8 @@ def parse_recipe(text: str) -> dict:
     return out
 
 
+# what the bench sets itself on every run (its options; `head_run`'s): not a --recipe's to give
+BENCH_SET = ("manifest", "features", "out", "device", "quiet", "overwrite")
 BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
@@ -72,8 +77,13 @@ def check_runs(args, recipes: list[dict]) -> None:
         raise UserError(f"--heads {args.heads!r} names no tag head (e.g. --heads mlp,moe)")
     for head in filter(None, map(str.strip, args.heads.split(","))):
         for recipe in recipes:
-            TrainConfig.of(manifest=args.manifest, features=args.features, out=args.out, device=args.device,
-                           **{**({} if head == "default" else {"tag_head": head}), "seed": args.seed, **recipe})
+            try:
+                TrainConfig.of(manifest=args.manifest, features=args.features, out=args.out, device=args.device,
+                               **{**({} if head == "default" else {"tag_head": head}), "seed": args.seed, **recipe})
+            except UserError as e:  # (train.py's line names its options: `--epochs`, `--tag-head`; trial 108)
+                where = f"--heads {head}" if head != "default" and "--tag-head" in str(e) else \
+                    f"--recipe {','.join(f'{k}={v}' for k, v in recipe.items())}"
+                raise UserError(f"{where}: {e}") from None
 
 
 def check_tags(args) -> None:

@@ -56,6 +56,11 @@ def say(message: str) -> None:
 
 
 REIMPORT = "re-import with --videos FOLDER to name where the videos are"
+# (a manifest's videos not where it says: only import msvd and msrvtt have --videos, and a folder import or a
+# hand-written manifest was told to re-import with it; trial 108)
+NO_PATH = f"{REIMPORT} (s2vt import msvd, msrvtt), or give each entry its 'path'"
+MOVED = ("re-import naming the folder that holds them (s2vt import msvd or msrvtt ... --videos FOLDER; s2vt import "
+         "folder FOLDER), or correct the manifest's paths")
 
 
 def no_videos_advice(manifest: Path, entries: list[dict]) -> str:
@@ -275,6 +280,11 @@ def prepare(args: argparse.Namespace):
     # for the machine, and a store of two (one modality's fp32 asked for by name) refused every value (trial 73)
     held = {m: p for m, p in (old.get("precision") or {}).items() if m in cfg.modalities and store.has_files(m)}
     if cfg.precision == "auto" and held:
+        if (int8 := sorted(m for m, p in held.items() if p == "int8")) and not cfg.device.startswith("cpu"):
+            # (said as "--precision int8 runs on the CPU only; use bf16 or fp32", an option not typed, whose
+            # bf16 the store then refused for its int8; trial 108)
+            raise StoreError(f"{store.root}: its {', '.join(int8)} features were computed in int8, which runs on the "
+                             f"CPU only: pass --device cpu to add to this store, or use another --out")
         cfg = dataclasses.replace(cfg, precision={m: held.get(m, "auto") for m in cfg.modalities})
     store.check_logs()  # (and a log that cannot be appended to: found at a video, after its features)
     refuse_blocked_folders(store, cfg.modalities)  # (and a modality's folder that is none)
@@ -380,10 +390,10 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
             f"(first: {v}: {was}, this run {now}{note}): {same_id_advice(store, v)}")
     if pathless:  # the rest are extracted: each logged, counted in one line
         for v in pathless:
-            store.log_failure(v, None, f"no 'path' in the manifest: {REIMPORT}")
+            store.log_failure(v, None, f"no 'path' in the manifest: {NO_PATH}")
         failures += len(pathless)
         say(f"failed: {len(pathless)} videos have no 'path' in the manifest (first: {', '.join(pathless[:3])}): "
-            f"{REIMPORT}")
+            f"{NO_PATH}")
     if absent:
         for v, p in absent:
             store.log_failure(v, p, no_such_video(p))
@@ -391,8 +401,8 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         shown = "; ".join(f"{v}: {os.path.normpath(p)}" for v, p in absent[:3])
         say(one_line(f"failed: {counted(len(absent), 'video')} of the manifest {'is' if len(absent) == 1 else 'are'} "
                      f"not at {'its path' if len(absent) == 1 else 'their paths'} ({'first: ' * (len(absent) > 1)}"
-                     f"{shown}): put {'it' if len(absent) == 1 else 'them'} there, or re-import with --videos naming "
-                     "the folder that holds them"))  # (REIMPORT read as if --videos had not been given; trial 64)
+                     f"{shown}): put {'it' if len(absent) == 1 else 'them'} there, or {MOVED}"))
+    # (REIMPORT read as if --videos had not been given; trial 64)
     bar = tqdm(total=len(todo), unit="video", dynamic_ncols=True, disable=None)
 
     interrupted = False

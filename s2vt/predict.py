@@ -325,7 +325,8 @@ def with_features(entries: list[dict], store: FeatureStore, modalities: list[str
     stand_in = ("training mean standing in for the rest (its tag head reads the features: no missing vector)"
                 if not projects else
                 f"missing vector standing in for the rest, never learnt for {','.join(never)} (no training video "
-                "lacked it: train.py --learn-missing learns it from those that do)" if never else
+                # (not "--learn-missing learns it": on data where none lacks it, it learns nothing; trial 108)
+                "lacked it: train.py --learn-missing learns it from training videos that lack it)" if never else
                 "learned missing vector standing in for the rest")
     what = ("left out (--skip-missing)" if skip_missing else
             f"predicted from the features they have, the model's {stand_in} (--skip-missing leaves them out)")
@@ -445,7 +446,9 @@ def vocabulary_option(ckpt: dict, checkpoint: str | os.PathLike | None) -> str:
     """The import's --vocabulary for a model's tags, " --vocabulary PATH" (quoted to paste): the one it was
     trained with (`vocabulary_of`), VOCABULARY.csv when none was recorded; "" for tags label0.. (none given)."""
     # (tags named by a vocabulary: the import names them so too, or no tag would match the model's)
-    if list(ckpt.get("labels") or [])[:1] in ([], ["label0"]):
+    # (every tag label<id>, not the first alone: a model whose videos never had class 0 starts at label1, and was
+    # told to import with --vocabulary, which evaluate then refused; trial 108)
+    if all(map(is_label_tag, ckpt.get("labels") or [])):
         return ""
     return f" --vocabulary {shlex.quote(vocabulary_of(ckpt, checkpoint) or 'VOCABULARY.csv')}"
 

@@ -439,11 +439,17 @@ def partial_advice(refs_path: str | Path, entries: list[dict], split: str | None
     if not counts:  # (no predicted id is in the manifest: no split would help)
         return "none of the predicted ids is in the references"
     covered = sorted(counts, key=lambda s: -counts[s])
+    # (a --split none of the predicted ids is in: --allow-partial would score nothing; it was advised, and then
+    # said to be predictions of another dataset; trial 108)
+    none_in_split = split is not None and split not in counts
     if len(covered) == 1 and covered[0] != split:
         given = f", not {split!r}" if split else ""
-        return (f"the predicted ids are in split {covered[0]} of {refs_path}{given}: pass --split {covered[0]}, "
-                "or --allow-partial to score the overlap")
+        return (f"the predicted ids are in split {covered[0]} of {refs_path}{given}: pass --split {covered[0]}"
+                + ("" if none_in_split else ", or --allow-partial to score the overlap"))
     if len(covered) > 1:
+        if none_in_split:
+            return (f"the predicted ids are in splits {', '.join(covered)} of {refs_path}, not {split!r}: pass "
+                    + " or ".join(f"--split {s}" for s in covered) + " (with --allow-partial: its videos only)")
         return (f"the predicted ids span splits {', '.join(covered)} of {refs_path}: pass --allow-partial to score "
                 "the overlap" + ("" if split else " (with --split SPLIT: its videos only)"))
     if split:
@@ -460,7 +466,7 @@ def match_ids(refs: dict, preds: dict, allow_partial: bool, advice: str | None =
         first = f" (first predicted: {', '.join(only_p[:3])})" if only_p else ""
         raise ResultsError(f"no id is both predicted and referenced: {len(preds)} predicted{first}, "
                            f"{len(refs)} referenced; are these predictions of another dataset?")
-    if (only_p or only_r) and not allow_partial:
+    if (only_p or only_r) and (not allow_partial or not set(refs) & set(preds)):  # (no overlap: nothing to score)
         parts = []
         if only_p:
             parts.append(f"{len(only_p)} predicted id{' has' if len(only_p) == 1 else 's have'} no references "

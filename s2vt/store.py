@@ -203,9 +203,14 @@ class FeatureStore:
                     problem = f"{value!r}, not {whole_number(*META_LIMITS[key])}"
                 elif not isinstance(value, want) or (want is int and isinstance(value, bool)):
                     problem = f"{json_kind(value)}, not {_TYPE_WORDS[want]}"
-                elif key == "schema" and value != STORE_SCHEMA:  # (99: a newer s2vt's store, read as if it were ours)
-                    problem = (f"{value}, a layout this s2vt does not know (it reads schema {STORE_SCHEMA})"
-                               + (": a newer s2vt wrote it" if value > STORE_SCHEMA else ""))
+                elif key == "schema" and value > STORE_SCHEMA:  # (99: a newer s2vt's store, read as if it were ours)
+                    # (the store is whole, this s2vt old: removing meta.json, as for a damaged one, lost the settings
+                    # a model needs to caption new videos; trial 108)
+                    raise StoreError(f"{self.meta_path}: {name} is {value}, a layout this s2vt does not know (it "
+                                     f"reads schema {STORE_SCHEMA}): a newer s2vt wrote it; upgrade this s2vt to "
+                                     "read the store as it is (git pull in its checkout)")
+                elif key == "schema" and value != STORE_SCHEMA:
+                    problem = f"{value}, a layout this s2vt does not know (it reads schema {STORE_SCHEMA})"
                 elif key in META_LIMITS and not within(value, *META_LIMITS[key]):
                     problem = f"{value!r}, not {whole_number(*META_LIMITS[key])}"
                 elif key in META_CHOICES and value not in META_CHOICES[key]:
@@ -629,8 +634,15 @@ class FeatureStore:
         or a hard link (the same file by another name: appended to, the manifest gained the store's records)."""
         if not self._inputs or (key := _identity(path)) not in self._inputs:
             return
+        named = self._inputs[key]
+        if not os.path.islink(path) and os.path.samefile(named, path) and \
+                os.path.abspath(named) == os.path.abspath(path):
+            # (the store's own log given as the manifest, `extract STORE/failures.jsonl --out STORE` to retry its
+            # failures: "(remove the link)" had the user delete that log; trial 108)
+            raise OutputError(f"cannot write {path}: it is this store's own {Path(path).name}, given as an input of "
+                              "this command: copy it elsewhere and give the copy")
         what = f"a symbolic link to {os.path.realpath(path)}" if os.path.islink(path) else \
-            f"the same file as {self._inputs[key]} (a hard link)"
+            f"the same file as {named} (a hard link)"
         raise OutputError(f"cannot write {path}: it is {what}, an input of this command (remove the link)")
 
     def write(self, modality: str, video_id: str, array: np.ndarray, dtype: str = "float16") -> None:

@@ -139,7 +139,11 @@ def test_tagheads_recipe_typo_is_one_line(monkeypatch, capsys, tmp_path):
     # values train.py would refuse, and a head typo: refused before the baselines train, not after
     assert tagheads(monkeypatch, *common, "--recipe", "refit=ture") == 2  # (was False, silently)
     assert "refit takes bool (1/0, true/false, yes/no, on/off), not 'ture'" in capsys.readouterr().err
-    for extra, message in [(["--recipe", "epochs=-1"], "--epochs"), (["--heads", "mlpp"], "'mlpp'")]:
+    for extra, message in [(["--recipe", "epochs=-1"], "--recipe epochs=-1: --epochs"),
+                           (["--heads", "mlpp"], "--heads mlpp: --tag-head"),
+                           # (trial 108: a TypeError traceback; a crash after the baselines trained)
+                           (["--recipe", "out=x"], "out is the bench's own"),
+                           (["--recipe", "quiet=1"], "quiet is the bench's own")]:
         assert tagheads(monkeypatch, *common, *extra) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1, err
@@ -214,6 +218,9 @@ def test_mlds_reference_trains_and_scores_val_and_test_each_epoch(tmp_path):
     ("cuda.py", ["--smoke", "--out", str(REPO / "README.md")], "exists: name a new --out file"),
     ("cuda.py", ["--smoke", "--out", "/nonexistent-folder/c.json"], "no folder /nonexistent-folder"),
     ("cuda.py", ["--smoke", "--out", "/tmp/s2vt-cuda-x", "--work", "/tmp/s2vt-cuda-x"], "is inside --work"),
+    # (trial 108: a second run into one --work timed an extraction of nothing)
+    ("cuda.py", ["--smoke", "--out", "/tmp/s2vt-cuda-never.json", "--work", str(REPO / "docs")],
+     "holds an earlier check's files: name a new --work"),
 ])
 def test_a_bench_refuses_a_bad_number_before_any_work(script, args, message):
     """argparse's one usage line and exit 2, in well under the minutes the bench would run first."""

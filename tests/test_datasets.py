@@ -160,7 +160,7 @@ def test_lic2022_fixture_import_train_export(tmp_path):
     assert not missing[run].any() and missing[learnt].abs().sum() > 0
     (store / "tsn" / "1107.npy").unlink()  # a test video without features, as ~70 in the real release
     for r, said in ((run, "missing vector standing in for the rest, never learnt for tsn (no training video lacked "
-                          "it: train.py --learn-missing learns it from those that do)"),
+                          "it: train.py --learn-missing learns it from training videos that lack it)"),
                     (learnt, "learned missing vector standing in")):
         proc = s2vt("evaluate", "--checkpoint", str(r / "best.pt"), "--manifest", str(out), "--features", str(store),
                     "--split", "test", "--out", str(tmp_path / "gap.json"), "--force")

@@ -544,3 +544,13 @@ def test_a_gzipped_shard_or_the_vocabulary_among_shards_is_said_so(tmp_path, cap
     err = capsys.readouterr().err
     assert "(bad length checksum at byte 0); gzip-compressed: decompress it first (gunzip)" in err, err
     assert "(bad length checksum at byte 0); a vocabulary CSV goes in --vocabulary" in err, err
+
+
+def test_the_shards_import_advice_names_a_vocabulary_only_for_a_model_that_has_one():
+    """(trial 108) a model trained without --vocabulary whose videos never had class 0 (its first tag label1) was
+    told to import the shards with --vocabulary, which evaluate then refused as tags of another naming."""
+    from s2vt.predict import vocabulary_option
+
+    assert vocabulary_option({"labels": ["label1", "label7"]}, None) == ""
+    assert vocabulary_option({"labels": []}, None) == ""
+    assert vocabulary_option({"labels": ["Car", "label3"]}, None) == " --vocabulary VOCABULARY.csv"

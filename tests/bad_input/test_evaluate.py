@@ -170,9 +170,21 @@ def test_score_advice_fits_the_split_given_and_a_folder_is_named_so(tmp_path, ca
     preds = tmp_path / "p.json"
     preds.write_text(json.dumps({"b": "a cat", "c": "a dog"}))
     code, err = s2vt(capsys, "score", manifest, preds, "--split", "train")
+    # (trial 108) not "or --allow-partial": split train holds none of them, an overlap of nothing
     assert code == 2 and len(err) == 1 and err[0].endswith(f"the predicted ids are in split test of {manifest}, "
-                                                           "not 'train': pass --split test, or --allow-partial to "
-                                                           "score the overlap"), err
+                                                           "not 'train': pass --split test"), err
+    code, again = s2vt(capsys, "score", manifest, preds, "--split", "train", "--allow-partial")
+    assert code == 2 and again[0].endswith("not 'train': pass --split test") and "another dataset" not in again[0]
+    both = tmp_path / "both.json"  # (the predictions span test and val; --split train holds none of them)
+    manifest.write_text(manifest.read_text() + json.dumps({"video_id": "d", "split": "val", "captions": ["a"]}) + "\n")
+    both.write_text(json.dumps({"b": "a cat", "c": "a dog", "d": "a"}))
+    code, err = s2vt(capsys, "score", manifest, both, "--split", "train")
+    assert code == 2 and err[0].endswith(f"the predicted ids are in splits test, val of {manifest}, not 'train': "
+                                         "pass --split test or --split val (with --allow-partial: its videos "
+                                         "only)"), err
+    assert s2vt(capsys, "score", manifest, both, "--split", "test", "--allow-partial")[0] == 0
+    manifest.write_text("".join(json.dumps({"video_id": v, "split": split, "captions": ["a cat"]}) + "\n"
+                                for v, split in (("a", "train"), ("b", "test"), ("c", "test"))))
     code, err = s2vt(capsys, "score", manifest, preds)  # (no --split: the same split named)
     assert code == 2 and err[0].endswith(f"in split test of {manifest}: pass --split test, or --allow-partial to "
                                          "score the overlap"), err

@@ -464,7 +464,8 @@ def test_entries_whose_file_is_not_there_are_counted_in_one_line_and_the_rest_ex
     failed = [x for x in err.splitlines() if x.startswith("failed:")]
     assert rc == 1 and failed == [f"failed: 2 videos of the manifest are not at their paths (first: a: "
                                   f"{tmp_path / 'gone' / 'a.mp4'}; b: {tmp_path / 'gone' / 'b.mp4'}): put them there, "
-                                  "or re-import with --videos naming the folder that holds them"], err
+                                  "or re-import naming the folder that holds them (s2vt import msvd or msrvtt ... "
+                                  "--videos FOLDER; s2vt import folder FOLDER), or correct the manifest's paths"], err
     assert "3 videos, 3 in shard 0/1, 0 already done, 1 to extract" in err
     assert (store / "vggish" / "here.npy").is_file()
     logged = [json.loads(x) for x in (store / "failures.jsonl").read_text().splitlines()]
@@ -480,7 +481,7 @@ def test_entries_without_a_path_are_logged_failures_and_the_rest_extracted(tmp_p
     rc, err = extract(capsys, manifest, "--out", store, *VGGISH)
     assert rc == 1 and "Traceback" not in err
     assert ("failed: 2 videos have no 'path' in the manifest (first: a, b): re-import with --videos FOLDER to name "
-            "where the videos are") in err.splitlines()
+            "where the videos are (s2vt import msvd, msrvtt), or give each entry its 'path'") in err.splitlines()
     assert err.strip().splitlines()[-1].startswith("error: 2 videos failed")
     assert (store / "vggish" / "here.npy").is_file()
     logged = [json.loads(x) for x in (store / "failures.jsonl").read_text().splitlines()]
@@ -1660,3 +1661,33 @@ def test_a_store_file_linked_to_an_input_is_not_written_through(tmp_path, capsys
         f"error: cannot write {store / 'sources.jsonl'}: it is the same file as {manifest} (a hard link), an input of "
         "this command (remove the link)"), err
     assert manifest.read_bytes() == before
+    # (trial 108) the store's own log given as the manifest (to retry its failures) was told "(remove the link)",
+    # which deleted it: it is said as the store's own file, to copy
+    (store / "sources.jsonl").unlink()
+    shutil.copy(manifest, store / "sources.jsonl")
+    log = (store / "sources.jsonl").read_bytes()
+    rc, err = extract(capsys, store / "sources.jsonl", "--out", store, *RESNET)
+    assert rc == 2 and err.strip().splitlines()[-1] == (
+        f"error: cannot write {store / 'sources.jsonl'}: it is this store's own sources.jsonl, given as an input of "
+        "this command: copy it elsewhere and give the copy"), err
+    assert (store / "sources.jsonl").read_bytes() == log
+
+
+def test_adding_to_an_int8_store_on_a_gpu_says_device_cpu(tmp_path, videos, capsys, monkeypatch):
+    """(trial 108) a store extracted in int8 on a CPU, added to on a GPU with --precision auto, was told "--precision
+    int8 runs on the CPU only; use bf16 or fp32", an option not typed, and --precision bf16 was then refused for
+    the store's int8: the store's precision is said, and --device cpu."""
+    import torch
+
+    import extract.pipeline as pipeline
+
+    store = tmp_path / "s"
+    assert extract(capsys, videos["mp4_aac"], "--out", store, *VGGISH, "--precision", "fp32")[0] == 0
+    meta = json.loads((store / "meta.json").read_text())
+    (store / "meta.json").write_text(json.dumps({**meta, "precision": {"vggish": "int8"}}))
+    monkeypatch.setattr(pipeline, "pick_device", lambda name: torch.device("cuda"))  # (a GPU machine's choice)
+    auto = [a for a in VGGISH if a not in ("--precision", "fp32")]  # (--precision auto: the store's own)
+    rc, err = extract(capsys, videos["short"], "--out", store, *auto)
+    assert rc == 2 and err.strip().splitlines()[-1] == (
+        f"error: {store}: its vggish features were computed in int8, which runs on the CPU only: pass --device cpu "
+        "to add to this store, or use another --out"), err

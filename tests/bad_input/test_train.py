@@ -727,7 +727,6 @@ def train_on_edited_meta(store, tmp_path, capsys, edit) -> tuple[int, list[str]]
     ("dims", {"resnet152": "x", "vggish": 4}, "dims of 'resnet152' is a JSON string, not a whole number"),
     ("backbones", {"resnet152": 5}, "backbones of 'resnet152' is a JSON number, not a string"),
     # (read as our own layout, hostile trial)
-    ("schema", 99, "schema is 99, a layout this s2vt does not know (it reads schema 1): a newer s2vt wrote it"),
     ("schema", -1, "schema is -1, a layout this s2vt does not know (it reads schema 1)")])
 def test_a_store_meta_json_value_of_the_wrong_type_is_refused_naming_it(key, value, said, store, tmp_path, capsys):
     """meta.json's dims {"resnet152": "x"} stopped training with int()'s traceback, and "frames": "x", "source": 5
@@ -737,6 +736,16 @@ def test_a_store_meta_json_value_of_the_wrong_type_is_refused_naming_it(key, val
     assert (code, err) == (2, [f"error: {tmp_path / 'features' / 'meta.json'}: {said}; remove meta.json to "
                                "read the store without it"])
     assert not (tmp_path / "run").exists()
+
+
+def test_a_newer_stores_schema_advises_an_upgrade_not_removing_meta_json(store, tmp_path, capsys):
+    """(trial 108) a store of a newer s2vt's layout was refused with "remove meta.json", which lost the settings a
+    model needs to caption new videos: the store is whole, this s2vt old."""
+    code, err = train_on_edited_meta(store, tmp_path, capsys, lambda meta: {**meta, "schema": 99})
+    assert (code, err) == (2, [f"error: {tmp_path / 'features' / 'meta.json'}: schema is 99, a layout this s2vt does "
+                               "not know (it reads schema 1): a newer s2vt wrote it; upgrade this s2vt to read the "
+                               "store as it is (git pull in its checkout)"])
+    assert (tmp_path / "features" / "meta.json").is_file()
 
 
 @pytest.mark.parametrize("dim", [-5, 0])
