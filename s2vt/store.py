@@ -635,8 +635,7 @@ class FeatureStore:
         if not self._inputs or (key := _identity(path)) not in self._inputs:
             return
         named = self._inputs[key]
-        if not os.path.islink(path) and os.path.samefile(named, path) and \
-                os.path.abspath(named) == os.path.abspath(path):
+        if not os.path.islink(path) and os.path.abspath(named) == os.path.abspath(path):
             # (the store's own log given as the manifest, `extract STORE/failures.jsonl --out STORE` to retry its
             # failures: "(remove the link)" had the user delete that log; trial 108)
             raise OutputError(f"cannot write {path}: it is this store's own {Path(path).name}, given as an input of "
