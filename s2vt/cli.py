@@ -66,7 +66,7 @@ def run_train(args: argparse.Namespace) -> int:
     if launch_rank() != 0:  # under torchrun: rank 0 reports for the run
         return 0
     if isinstance(best, Paused):  # (not the result of a run, nor its model to caption with: the run goes on)
-        again = resume_command(without_stop_after(getattr(args, "argv", None)))
+        again = resume_command(getattr(args, "argv", None), dropped=("--stop-after",))
         print(best.line + (f": {again}" if again else ""), file=sys.stderr)
         return 0
     print(json.dumps({k: v for k, v in best.items()
@@ -109,27 +109,20 @@ def interrupted_line(out: str, started: float, rank: int, argv: list[str] | None
     return one_line(f"interrupted: {kept_by_train(out, started, argv)}") if rank == 0 else None
 
 
-def resume_command(argv: list[str] | None) -> str:
+def resume_command(argv: list[str] | None, dropped: tuple[str, ...] = ()) -> str:
     """train's command line `argv` ("train", its arguments) with --resume and without --overwrite, quoted to
     paste (`errors.again_line`); "" under torchrun (its launcher's command is not this process's) or without
-    argv."""
+    argv. `dropped`: options left out with their value (`--stop-after N` or `=N`, after a pause)."""
     if not argv or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return ""
-    # (--resume last: after a --no-resume the command would not resume)
-    words = [a for a in argv if a not in ("--overwrite", "--no-overwrite", "--resume", "--no-resume")]
-    return again_line([*words, "--resume"], STARTED_AGAIN)
-
-
-def without_stop_after(argv: list[str] | None) -> list[str] | None:
-    """train's `argv` without its --stop-after (and the value), for the command that goes on after the pause."""
-    if argv is None:
-        return None
-    kept, value = [], False
+    words, value = [], False
     for word in argv:
-        if not value and word != "--stop-after" and not word.startswith("--stop-after="):
-            kept.append(word)
-        value = word == "--stop-after" and not value
-    return kept
+        # (--resume last: after a --no-resume the command would not resume)
+        if not value and word not in ("--overwrite", "--no-overwrite", "--resume", "--no-resume", *dropped) \
+                and word.split("=", 1)[0] not in dropped:
+            words.append(word)
+        value = word in dropped and not value
+    return again_line([*words, "--resume"], STARTED_AGAIN)
 
 
 def kept_by_train(out: str, started: float, argv: list[str] | None = None) -> str:
