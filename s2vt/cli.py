@@ -193,7 +193,9 @@ def add_device_argument(p: argparse.ArgumentParser) -> None:
 def add_precision_argument(p: argparse.ArgumentParser) -> None:
     """caption.py's and serve's: the backbones run as the checkpoint's features were computed unless told (serve
     lacked it, and its refusal of an int8 model on a GPU advised it; trial 106)."""
-    p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default=None,
+    from .store import META_CHOICES  # (numpy, which these two commands' parsers import already through decode)
+
+    p.add_argument("--precision", choices=[c for c in META_CHOICES["precision"] if c != "auto"], default=None,
                    help="backbone precision (default: the one the checkpoint's features were computed in)")
 
 

@@ -11,6 +11,7 @@ import os
 import random
 import re
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 from .errors import UserError, counted, printable
@@ -896,15 +897,15 @@ def refuse_foreign_out(out: str | os.PathLike) -> None:
 
 
 def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], force: bool,
-                                videos_option: bool = False, captions_only_option: bool = False) -> None:
+                                offered: Collection[str] = frozenset()) -> None:
     """OutputError when `out` exists and holds annotations (captions, tags, text) or video paths that
     `entries` lack, or puts a video it shares with `entries` in another split, unless `force`: an import
     rewrites its own manifest freely (the same annotations and splits come back), never a hand-written
     one (or a file that is no manifest at all) whose captions it would lose, nor one made with --videos
     whose paths a rerun without it would lose, nor one whose held-out val/test videos it would move
     (`entries` carry their final splits, --val/--test held out). A path counts as kept
-    when the video has any path in `entries` (the import's own, e.g. from another --videos). `videos_option`:
-    the import has a --videos option (msvd, msrvtt), which the refusal may advise."""
+    when the video has any path in `entries` (the import's own, e.g. from another --videos). `offered`: the
+    options of the import (its parser's `offered`), of which the refusal advises --videos and --captions-only."""
     out = Path(out)
     if force or not out.is_file():
         return
@@ -944,8 +945,8 @@ def refuse_dropping_annotations(out: str | os.PathLike, entries: list[dict], for
                           f"{kind} {value[:60]!r}"
                           + (f"; all of its {len(alone)} video{'s' * (len(alone) > 1)} of captions alone" if alone_lost else "") + "); pass "
                           # (import mlds' option alone: `import features` was told to pass it; trial 106)
-                          + "--captions-only to keep them, " * bool(alone_lost and captions_only_option)
-                          + "--videos FOLDER to keep the paths, " * (bool(paths) and videos_option)
+                          + "--captions-only to keep them, " * bool(alone_lost and "--captions-only" in offered)
+                          + "--videos FOLDER to keep the paths, " * (bool(paths) and "--videos" in offered)
                           + "--force to replace it, or another --out")
     # a re-import that moves videos between splits (another --seed, --val/--test left out) silently
     # undid a held-out split: the next training run would train on the old test videos
@@ -965,10 +966,10 @@ def is_labelled(entry: dict) -> bool:
     return bool(entry.get("captions") or entry.get("tags"))
 
 
-def check_hold_out(entries: list[dict], val: int, test: int, split_option: bool = False) -> None:
+def check_hold_out(entries: list[dict], val: int, test: int, offered: Collection[str] = frozenset()) -> None:
     """Refuse `--val` / `--test` counts that `hold_out` could not take from `entries` (an importer
-    checks them before it writes its store). `split_option`: the import has a --split, which the refusal may
-    advise (mlds and lic2022 take their splits from the release's files)."""
+    checks them before it writes its store). `offered`: the import's options; the refusal advises --split when
+    among them (mlds and lic2022 take their splits from the release's files)."""
     if val < 0 or test < 0:
         raise DatasetError("--val and --test count videos: 0 or more")
     train = sum(e["split"] == "train" and not e.get("captions_only") for e in entries)
@@ -981,17 +982,17 @@ def check_hold_out(entries: list[dict], val: int, test: int, split_option: bool 
             splits = collections.Counter(e["split"] for e in entries)
             raise DatasetError(f"--val {val} --test {test} hold training videos out, and none of these videos is "
                                "of split train (" + ", ".join(f"{n} {s}" for s, n in sorted(splits.items())) + "): "
-                               + ("import them with --split train to hold some out" if split_option else
+                               + ("import them with --split train to hold some out" if "--split" in offered else
                                   "leave out --val and --test"))  # (no --split to advise; trial 106)
         raise DatasetError(f"--val {val} --test {test}: only {counted(train, 'training video')}"
                            + (" with features" if alone else "") + ": leave at least one to train on")
 
 
-def hold_out(entries: list[dict], val: int, test: int, seed: int, split_option: bool = False) -> None:
+def hold_out(entries: list[dict], val: int, test: int, seed: int, offered: Collection[str] = frozenset()) -> None:
     """Move `val` then `test` training videos (a seeded shuffle of the sorted ids) to those splits, in place;
     never a video of captions alone (nothing to caption), nor do they change which videos are drawn.
-    `split_option`: `check_hold_out`'s."""
-    check_hold_out(entries, val, test, split_option)
+    `offered`: `check_hold_out`'s."""
+    check_hold_out(entries, val, test, offered)
     if not val and not test:
         return
     train = sorted((e for e in entries if e["split"] == "train" and not e.get("captions_only")),

@@ -74,6 +74,10 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
                              "there, with a warning (default: the annotation file's folder, where one not found "
                              "gets no path in the manifest)")
         sp.add_argument("--strict", action="store_true", help="missing videos are an error")
+    for sp in (msvd, msrvtt, lic, folder, yt8m, mlds, feats):
+        # (advice names an option only where this format's parser has it: three per-helper flags said it by
+        # hand, and `import mlds` was told --split and `import features` --captions-only, which they lack; trial 106)
+        sp.set_defaults(offered=frozenset(o for a in sp._actions for o in a.option_strings))
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -115,10 +119,10 @@ def run_import(args: argparse.Namespace) -> int:
             raise ds.DatasetError("--val/--test hold out training videos and these files have none ("
                                   + ", ".join(f"{n} {s}" for s, n in sorted(splits.items()))
                                   + "): pass --split train to import every video as training first")
-        ds.hold_out(entries, args.val, args.test, args.seed, split_option=True)
+        ds.hold_out(entries, args.val, args.test, args.seed, args.offered)
     elif args.kind == "lic2022":
         entries = ds.import_lic2022(args.files, args.test)  # (refuses --test beside a file without labels)
-        ds.hold_out(entries, args.val, args.test, args.seed)
+        ds.hold_out(entries, args.val, args.test, args.seed, args.offered)
     else:
         entries = ds.import_folder(args.files[0])
     if not entries:  # (an empty manifest would train on nothing; an existing --out stays as it was)
@@ -143,7 +147,7 @@ def run_import(args: argparse.Namespace) -> int:
                         annotations=args.files)
     with writing_manifest(args.out):  # (before the links: they are written beside --out)
         # (after the paths are attached: it compares them too; before lic2022's feature links)
-        ds.refuse_dropping_annotations(args.out, entries, args.force, videos_option=args.kind in ("msvd", "msrvtt"))
+        ds.refuse_dropping_annotations(args.out, entries, args.force, args.offered)
         if args.kind == "lic2022" and args.features:
             from .precomputed import link_lic2022_features
             link_lic2022_features(entries, args.features, args.out)
@@ -269,23 +273,25 @@ def run_import_features(args: argparse.Namespace) -> int:
         ds.refuse_out_in_store(args.out, store.root)
 
         def guard(entries: list[dict]) -> None:  # (before the importer writes the store)
-            ds.check_hold_out(entries, args.val, args.test, split_option=args.kind == "features")
+            ds.check_hold_out(entries, args.val, args.test, args.offered)
             # (compared with the splits the manifest will get: --val/--test are held out below, after the store)
             final = [dict(e) for e in entries]
-            ds.hold_out(final, args.val, args.test, args.seed, split_option=args.kind == "features")
-            ds.refuse_dropping_annotations(args.out, final, args.force, captions_only_option=args.kind == "mlds")
+            ds.hold_out(final, args.val, args.test, args.seed, args.offered)
+            ds.refuse_dropping_annotations(args.out, final, args.force, args.offered)
 
         if args.kind == "mlds":
-            entries = pre.import_mlds(args.files[0], store, args.modality, guard, args.progress, args.captions_only)
+            entries = pre.import_mlds(args.files[0], store, args.modality, guard, args.progress, args.captions_only,
+                                      args.offered)
         else:
             source = f"precomputed features from {Path(args.files[0]).resolve()}, imported by `s2vt import features`"
             unsplit: list[str] = []
             entries = pre.import_features(args.files[0], ds.read_labels(args.captions, args.split, unsplit),
-                                         args.modality, store, source, args.captions, guard, args.progress)
+                                         args.modality, store, source, args.captions, guard, args.progress,
+                                         offered=args.offered)
             if not entries:
                 raise ds.DatasetError(f"{args.files[0]}: no clip of {args.captions} has a feature file")
         ds.cap_captions(entries)
-        ds.hold_out(entries, args.val, args.test, args.seed, split_option=args.kind == "features")
+        ds.hold_out(entries, args.val, args.test, args.seed, args.offered)
         if args.kind != "mlds":
             # (said: a test video trained on inflates scores; counted after --val / --test held some out)
             split_in = {e["video_id"]: e["split"] for e in entries}
@@ -344,7 +350,7 @@ def run_import_yt8m(args: argparse.Namespace) -> int:
             # written before a refusal): asked for only where it can refuse, an existing --out without --force
             # (looked for under the lock: another import may be writing it)
             guard = None if args.force or not os.path.isfile(args.out) else \
-                (lambda entries: refuse_dropping_annotations(args.out, entries, args.force))
+                (lambda entries: refuse_dropping_annotations(args.out, entries, args.force, args.offered))
             entries, report = import_yt8m(args.files, args.out, args.features, args.split, args.vocabulary, guard,
                                           args.progress)
     except KeyboardInterrupt:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import collections
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import numpy as np
@@ -243,7 +243,7 @@ def same_features(store: FeatureStore, modality: str, video_id: str, path: Path)
 def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store: FeatureStore,
                    source: str, labels_from: str | os.PathLike, before_write=None,
                    progress: dict | None = None, captions_only: list[dict] = (),
-                   split_option: bool = True) -> list[dict]:
+                   offered: Collection[str] = frozenset()) -> list[dict]:
     """Write `plan`'s files (from plan_features) into `store` as `modality` (float16), each recorded
     (`record_import`; one copied already from the same file is skipped); returns the entries, then
     `captions_only`'s (plan_features': entries without a file, nothing to write).
@@ -252,7 +252,8 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     (named as read from `labels_from`), features of these clips another import wrote
     (`refuse_replacing`); then `before_write(entries)` is called (a check of the caller's) before
     anything is written. `progress`, when given, gets "written": the videos whose file this run wrote
-    so far (an interrupted import says it: `importing.interrupted_import`)."""
+    so far (an interrupted import says it: `importing.interrupted_import`). `offered`: the import's options, of
+    which the refusal of clips without labels advises --split."""
     progress = {} if progress is None else progress
     progress["written"] = 0
     check_modality(modality)
@@ -270,7 +271,7 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
         raise DatasetError(f"{labels_from}: no clip with a feature file has captions or tags ({len(plan)} "
                            f"clip{'s' * (len(plan) != 1)} without): nothing to train or evaluate on"
                            # (`import mlds` has no --split, and was told to pass it; trial 106)
-                           + ("; clips to predict only are imported with --split test" if split_option else ""))
+                           + ("; clips to predict only are imported with --split test" if "--split" in offered else ""))
     meta = {"source": source, "backbones": {modality: "precomputed"}, "dims": {modality: dim}, "dtype": "float16"}
     # (an extracted modality is named as such, before its files count as another source)
     store.check_meta(meta, "--features")
@@ -320,14 +321,14 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
 
 def import_features(feat_dir: str | os.PathLike, labels: dict[str, dict], modality: str, store: FeatureStore,
                     source: str, named: str | os.PathLike, before_write=None,
-                    progress: dict | None = None) -> list[dict]:
+                    progress: dict | None = None, offered: Collection[str] = frozenset()) -> list[dict]:
     """Per-clip `.npy` files of `feat_dir` (`<id>.npy` or `<id>.avi.npy`; [T, D] or [D], any float
     dtype) -> `store` (float16) and the entries of `labels` (read_labels, from `named`) that have one.
     A clip without a file, or a file without a clip, is left out, counted in one warning. `progress`:
     as `write_features`'."""
     check_modality(modality)
     plan, dim, _ = plan_features(feat_dir, labels, named, held=store_width(store, modality))
-    return write_features(plan, dim, modality, store, source, named, before_write, progress)
+    return write_features(plan, dim, modality, store, source, named, before_write, progress, offered=offered)
 
 
 def store_width(store: FeatureStore, modality: str) -> tuple[int, str, Callable[[int], str]] | None:
@@ -388,7 +389,8 @@ def read_feature_file(path: Path) -> np.ndarray:
 
 
 def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = "cnn", before_write=None,
-                progress: dict | None = None, captions_only: bool = False) -> list[dict]:
+                progress: dict | None = None, captions_only: bool = False,
+                offered: Collection[str] = frozenset()) -> list[dict]:
     """The MLDS hw2 release (training_label.json + training_data/feat/, testing_label.json +
     testing_data/feat/ when present) -> store + entries (train and test splits; `captions_only`: with the
     training clips that have no feature file, as videos of captions alone). `progress`: as
@@ -418,4 +420,4 @@ def import_mlds(folder: str | os.PathLike, store: FeatureStore, modality: str = 
     if not plan:
         raise DatasetError(f"{root}: no labelled clip has a feature file")
     # both splits checked before either is written: a refusal leaves the store as it was
-    return write_features(plan, dim, modality, store, source, root, before_write, progress, alone, split_option=False)
+    return write_features(plan, dim, modality, store, source, root, before_write, progress, alone, offered)

@@ -1770,3 +1770,26 @@ def test_lic2022_null_category_or_tag_is_none(tmp_path, capsys):
     lic.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     code, err = s2vt(capsys, "import", "lic2022", lic, "--out", tmp_path / "m2.jsonl")
     assert code == 2 and len(err) == 1 and "'category' and 'tag' must be lists of objects" in err[0], err
+
+
+@pytest.mark.parametrize("fmt", ["msvd", "msrvtt", "lic2022", "folder", "yt8m", "mlds", "features"])
+def test_the_options_an_imports_refusals_may_advise_are_its_parsers_own(fmt):
+    """A refusal of an import advises --split, --videos or --captions-only only where that format has it (`offered`,
+    from its parser: `import mlds` was told --split and `import features` --captions-only, which they lack)."""
+    import argparse
+
+    from s2vt import datasets as ds
+    from s2vt.importing import add_import_arguments
+
+    p = argparse.ArgumentParser()
+    add_import_arguments(p)
+    kind = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction)).choices[fmt]
+    offered = p.parse_args([fmt, "x", "--out", "m.jsonl"] + ["--captions", "c", "--modality", "m"] * (fmt == "features")
+                           ).offered
+    assert offered == {o for a in kind._actions for o in a.option_strings} and "--out" in offered
+    assert ("--split" in offered) == (fmt in ("msrvtt", "yt8m", "features"))
+    assert ("--videos" in offered) == (fmt in ("msvd", "msrvtt"))
+    assert ("--captions-only" in offered) == (fmt == "mlds")
+    with pytest.raises(ds.DatasetError) as held:  # (no training video to hold out: --split train is the way, if any)
+        ds.check_hold_out([{"video_id": "a", "split": "test", "captions": ["x"]}], 1, 0, offered)
+    assert ("--split train" in str(held.value)) == ("--split" in offered), held.value
