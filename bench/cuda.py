@@ -18,6 +18,7 @@ import csv
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -33,14 +34,14 @@ from common import at_least, bench_main, bench_parser  # noqa: E402
 from s2vt.errors import UserError  # noqa: E402
 from s2vt.store import FeatureStore  # noqa: E402
 from s2vt.manifest import read_manifest  # noqa: E402
-from s2vt.demo import make_dataset  # noqa: E402
+from s2vt.demo import DEMO_RECIPE, make_dataset  # noqa: E402
+from s2vt.options import as_option  # noqa: E402
 from s2vt.synthetic import make_store  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_RECIPE = ["--hidden", "256", "--embed", "256", "--batch-size", "4", "--lr", "1e-3", "--epochs", "40",
-               "--patience", "8", "--min-count", "1", "--enc-len", "8", "--fusion", "sum",
-               "--one-caption-per-video", "--schedule", "step", "--warmup", "0", "--no-context",
-               "--dropout", "0.3", "--label-smoothing", "0"]
+# (the demo's, as its options: a copy of them here had lost --no-attention, --no-refit and --caption-weights none;
+# trial 109)
+DEMO_OPTIONS = [word for name, value in DEMO_RECIPE.items() for word in shlex.split(as_option(name, value))]
 
 
 def run(args: list[str], env: dict | None = None, timeout: float = 900) -> tuple[float, subprocess.CompletedProcess]:
@@ -149,7 +150,7 @@ def main() -> None:
 
     def train(label: str, device: str) -> dict:
         wall, proc = run(["train.py", "--manifest", str(manifest), "--features", str(store), "--out",
-                          str(work / f"run_{label}"), "--device", device, "--overwrite", *DEMO_RECIPE])
+                          str(work / f"run_{label}"), "--device", device, "--overwrite", *DEMO_OPTIONS])
         with open(work / f"run_{label}" / "metrics.csv") as f:
             rows = list(csv.DictReader(f))
         return {"seconds": round(wall, 1), "epochs": len(rows), "samples_per_s": samples_per_s(work / f"run_{label}"),

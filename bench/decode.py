@@ -2,7 +2,9 @@
 and what consensus reranking (--consensus 1) adds to the batched search, with a caption memory of
 MSR-VTT's size (6,513 training videos x 20 captions of 6-12 words; random words, a Zipf-like draw).
 
-Default S2VT model (hidden 512, vocab 10k), MSR-VTT-like inputs, max 28 words.
+The original S2VT model (`ModelConfig.former`: hidden 512, no attention, no mean-feature context; not today's
+caption recipe, hidden 1,024 with attention), a 10k vocabulary, MSR-VTT-like inputs, max 28 words; beam search without
+the anti-LM.
 Run: python bench/decode.py [--videos 64] [--beam 5] [--repeats 3] [--memory-videos 6513]
 """
 from __future__ import annotations

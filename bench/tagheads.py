@@ -176,7 +176,8 @@ def main() -> None:
     ap.add_argument("--out", required=True, help="folder for the runs and results.json")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--heads", default="mlp,moe,nextvlad,attention",
-                    help="comma-separated --tag-head names; default: the tag-only recipe's head")
+                    help="comma-separated --tag-head names, and `default` for the tag-only recipe's own head "
+                         "(default: the four heads)")
     ap.add_argument("--seed", type=int, default=0, help="of the baselines and of every head (unless a recipe sets it)")
     ap.add_argument("--recipe", action="append", default=None, help="train.py settings (repeatable)")
     ap.add_argument("--no-logreg", dest="logreg", action="store_false")

@@ -6,7 +6,8 @@ The manifest is a LIC2022 import with a held-out test split, e.g.
 The baselines train on train + val (they tune nothing); the model trains on train, selects on val.
 Both are scored on test by s2vt.levels.level_scores (level-1 / level-2 accuracy, topic-tag F1).
 Needs scikit-learn (a benchmark dependency, not the package's): pip install -e ".[bench]"
-Run: python bench/text_baseline.py --manifest work/manifest.jsonl --out work/text_run [--skip-model] [--overwrite]
+Run: python bench/text_baseline.py --manifest work/manifest.jsonl --out work/text_run [--overwrite]
+     python bench/text_baseline.py --manifest work/manifest.jsonl --skip-model   (the baselines alone)
 Paths are taken from the current folder. Checked before the (slow) baselines start: the manifest
 (LIC2022 tags and levels, text, a labelled test split) and --out (a folder that holds a run is
 refused unless --overwrite). A failing train.py or evaluate is one line with its exit code, and
@@ -154,16 +155,18 @@ def require_sklearn() -> None:
 def main() -> None:
     ap = bench_parser(__doc__)
     ap.add_argument("--manifest", required=True, type=Path)
-    ap.add_argument("--out", required=True, type=Path, help="run folder for train.py")
+    ap.add_argument("--out", type=Path, help="run folder for train.py (required unless --skip-model)")
     ap.add_argument("--skip-model", action="store_true", help="only the scikit-learn baselines")
     ap.add_argument("--overwrite", action="store_true",
                     help="replace a run already in --out (train.py --overwrite); without it such an --out is refused")
     args = ap.parse_args()
+    if args.out is None and not args.skip_model:  # (required with --skip-model too, where it was never used; trial 109)
+        ap.error("--out is required (the run folder for train.py), unless --skip-model")
     require_sklearn()
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import LinearSVC
 
-    manifest, out = args.manifest.absolute(), args.out.absolute()
+    manifest = args.manifest.absolute()
     try:
         train, test = split_for_baselines(args.manifest, read_manifest(manifest))
         if not args.skip_model:
@@ -176,7 +179,7 @@ def main() -> None:
     failed = None
     if not args.skip_model:
         try:
-            rows["train.py defaults (text only)"] = model(manifest, out, args.overwrite)
+            rows["train.py defaults (text only)"] = model(manifest, args.out.absolute(), args.overwrite)
         except StepFailed as e:
             failed = e  # (the baselines' rows are still printed: minutes of work)
     print(f"{len(train)} train+val / {len(test)} test videos")

@@ -43,7 +43,7 @@ def plain_rate(manifest: Path, store: Path, batch: int, shapes: dict) -> float:
     """samples/s of a bare loop: same model and loss, batches pre-collated in memory."""
     cfg = TrainConfig.of(str(manifest), str(store), "unused", min_count=1)
     splits, fs, modalities, vocab, labels = prepare(cfg)
-    ds = VideoDataset(splits["train"], fs, modalities, vocab, labels, cfg.max_len, 0, cfg.per_caption)
+    ds = VideoDataset(splits["train"], fs, modalities, vocab, labels, cfg.model.max_len, 0, cfg.per_caption)
     batches = [collate([ds[j] for j in b]) for b in CaptionGroups(ds, batch, cfg.per_video, 0)]
     torch.manual_seed(0)
     model = S2VT(ModelConfig.former({m: d for m, (_, d) in shapes.items()}, len(vocab), len(labels.names),

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .backbones import PRECISIONS, Backbone, build_backbone, random_id
+from .backbones.weights import WEIGHTS_DIR_HELP
 from .modalities import MODALITIES, REGISTRY, extractable
 from s2vt.device import pick_device
 from s2vt.errors import SettingError
@@ -42,7 +43,7 @@ class ExtractConfig:
     clips: int = setting(8, "16-frame C3D clips per video")
     image_size: int = setting(224, "ResNet crop size (short side scaled to 256/224 of it)")
     weights: str = setting("pretrained", choices=("pretrained", "random"))
-    weights_dir: str | None = setting(None, "folder with weight files (default: $S2VT_WEIGHTS_DIR, else checkpoints/)")
+    weights_dir: str | None = setting(None, WEIGHTS_DIR_HELP)
     seed: int = setting(0, "seed for --weights random", minimum=-2 ** 63, maximum=2 ** 64 - 1)  # (torch's range)
     # one for every modality, or per modality (a checkpoint's record)
     precision: str | dict[str, str] = setting("auto", choices=PRECISIONS)

@@ -199,7 +199,9 @@ def add_precision_argument(p: argparse.ArgumentParser) -> None:
                    help="backbone precision (default: the one the checkpoint's features were computed in)")
 
 
-BEAM_ONLY = ("anti_lm", "consensus")  # DecodeConfig fields that act only in beam search
+# DecodeConfig fields that act only in beam search (--length-penalty too: with --beam 1 it was taken, silently;
+# trial 109)
+BEAM_ONLY = ("length_penalty", "anti_lm", "consensus")
 
 
 def show_defaults(p: argparse.ArgumentParser) -> None:
@@ -212,7 +214,7 @@ def show_defaults(p: argparse.ArgumentParser) -> None:
 
 
 def decoding(args: argparse.Namespace):
-    """The DecodeConfig of parsed options (a value out of range, or --anti-lm / --consensus with
+    """The DecodeConfig of parsed options (a value out of range, or a BEAM_ONLY option other than 0 with
     --beam 1: SettingError, one line)."""
     from .decode import DecodeConfig
     from .options import from_args
@@ -233,12 +235,13 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default=None,
                    help="best.pt of a training run (default: $S2VT_CHECKPOINT, else checkpoints/s2vt.pt)")
     add_decode_arguments(p)
+    from extract.backbones.weights import WEIGHTS_DIR_HELP
+
     from .decode import TAGS_SHOWN
 
     p.add_argument("--tags", type=int, default=TAGS_SHOWN, help="how many top tags to show")
     p.add_argument("--json", action="store_true", help="one JSON object per video")
-    p.add_argument("--weights-dir", default=None,
-                   help="folder with backbone weight files (default: $S2VT_WEIGHTS_DIR, else checkpoints/)")
+    p.add_argument("--weights-dir", default=None, help=WEIGHTS_DIR_HELP)
     add_device_argument(p)
     add_precision_argument(p)
     show_defaults(p)
@@ -410,7 +413,8 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("preds", help="predictions JSON (as `s2vt evaluate` writes, or {id: caption})")
     p.add_argument("--format", required=True, choices=("coco", "msrvtt", "lic2022", "yt8m"))
     p.add_argument("--out", required=True, help="zip file to write (yt8m: a .csv, or a .zip holding it)")
-    p.add_argument("--manifest", default=None, help="for lic2022: the ids, in the order to write them")
+    p.add_argument("--manifest", default=None, help="for lic2022, and required there: the ids, in the order to "
+                                                     "write them")
     p.add_argument("--split", default=None, choices=SPLITS,
                    help="for lic2022: the manifest split the predictions are for, as `s2vt evaluate --split` "
                         "(default test)")
@@ -438,9 +442,12 @@ def run_export(args: argparse.Namespace) -> int:
     from .results import ResultsError, load_predictions, refuse_inputs
     from .errors import one_line
 
-    if args.format != "lic2022" and (args.manifest or args.split):
-        raise ResultsError(f"--manifest and --split are for --format lic2022; {args.format} writes every video "
-                           "of the predictions file")
+    if args.format != "lic2022" and (args.manifest or args.split or args.allow_partial):
+        # (--allow-partial too: it was taken and did nothing; trial 109)
+        named = " and ".join(o for o, v in (("--manifest", args.manifest), ("--split", args.split),
+                                            ("--allow-partial", args.allow_partial)) if v)
+        raise ResultsError(f"{named} {'are' if ' and ' in named else 'is'} for --format lic2022; {args.format} writes "
+                           "every video of the predictions file")
     if args.format != "yt8m" and (args.vocabulary or args.top_k is not None):
         raise ResultsError("--vocabulary and --top-k are for --format yt8m")
     if args.top_k is not None and args.top_k < 1:
@@ -577,7 +584,7 @@ def add_weights_arguments(p: argparse.ArgumentParser) -> None:
         # (None: default_weights_dir() when the command runs, so $S2VT_WEIGHTS_DIR is read then)
         sp.add_argument("--dir", default=None, help="weights folder, as --weights-dir elsewhere (default: "
                         "$S2VT_WEIGHTS_DIR, else checkpoints/)")
-    show.add_argument("--json", action="store_true", help="print the list as JSON")
+    show.add_argument("--json", action="store_true", help="one JSON object per weight file, a line each (JSON Lines)")
     for sp in (get, show):
         show_defaults(sp)
 
@@ -625,6 +632,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="best.pt of a training run (default: $S2VT_CHECKPOINT, else checkpoints/s2vt.pt)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
+    from extract.backbones.weights import WEIGHTS_DIR_HELP
+
     from .decode import TAGS_SHOWN
     from .serve import MAX_UPLOAD_MB, MAX_VIDEO_SECONDS, MIN_UPLOAD_RATE, QUEUE, UPLOAD_TIMEOUT, WORKERS
 
@@ -643,9 +652,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="longer videos get 422, from their probed duration, before any decoding")
     add_decode_arguments(p)
     p.add_argument("--tags", type=int, default=TAGS_SHOWN, help="how many top tags to answer")
-    p.add_argument("--weights-dir", default=None,
-                   help="folder with backbone weight files (default: $S2VT_WEIGHTS_DIR, else checkpoints/; then torch "
-                        "hub's cache)")
+    p.add_argument("--weights-dir", default=None, help=WEIGHTS_DIR_HELP)
     add_device_argument(p)
     add_precision_argument(p)
     # every default in the help: a server's are what a user checks first (--port showed none; hostile trial)
@@ -671,7 +678,7 @@ COMMANDS = {  # name -> (help, add_arguments, run)
     "caption": ("caption and tag video files (= caption.py)", add_caption_arguments, run_caption),
     "evaluate": ("decode a split and print caption and tag metrics", add_evaluate_arguments, run_evaluate),
     "score": ("score predicted captions against references", add_score_arguments, run_score),
-    "export": ("write a competition file (zip, csv or result.txt)", add_export_arguments, run_export),
+    "export": ("write a competition file (a zip holding it; yt8m: a csv too)", add_export_arguments, run_export),
     "serve": ("caption uploaded videos over HTTP: a JSON API and a web page (the serve extra)", add_serve_arguments,
               run_serve),
     "weights": ("download or list the backbones' pretrained weight files", add_weights_arguments, run_weights),

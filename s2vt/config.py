@@ -9,8 +9,8 @@ from pathlib import Path
 
 from .device import DEFAULT_DEVICE, DEVICE_HELP
 from .errors import SettingError
-from .fileio import refuse_unusable_paths
-from .options import MAX_BATCH, check_choices, derived, flag, make, setting
+from .fileio import RUN_OUTPUTS, refuse_unusable_paths
+from .options import MAX_BATCH, check_choices, derived, flag, make, one_of, setting
 
 from .model import RECIPE_DEFAULT, ModelConfig
 from .shards import is_shards
@@ -109,7 +109,6 @@ class TrainConfig:
     sample_prob: float = setting(0.0, "scheduled sampling probability", within="[0, 1]")
     clip_norm: float = setting(1.0, "gradient norm clipping", within="(0, inf)")
     min_count: int = setting(2, "rarer words become <unk>", minimum=1)
-    max_len: int = setting(28, "caption length cap in tokens", minimum=1)
     text: bool = setting(True, "read the manifest's text (title, ASR, OCR) when it has any")
     text_tokenizer: str = setting("char", "char: character 1-3-grams; word: jieba words (README \"Text\")",
                                   TOKENIZERS)
@@ -139,7 +138,7 @@ class TrainConfig:
     # -2**63 .. 2**64-1: beyond it a traceback; trials 78, 79)
     seed: int = setting(0, minimum=-2 ** 53, maximum=2 ** 53)
     resume: bool = setting(False, "continue from OUT/last.pt (an empty or new OUT starts a new run, with a note)")
-    overwrite: bool = setting(False, "start a new run in an OUT that holds one (best.pt, last.pt or metrics.csv), "
+    overwrite: bool = setting(False, f"start a new run in an OUT that holds one ({one_of(RUN_OUTPUTS)}), "
                                      "each old file replaced as its new one is written; without --overwrite or "
                                      "--resume such an OUT is refused")
     skip_missing: bool = setting(False, "drop videos without features (with a warning)")

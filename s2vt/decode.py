@@ -31,9 +31,9 @@ class DecodeConfig:
                              "this times log p(word | the mean video), demoting captions likely for any video "
                              "(0: plain beam search; needs --beam > 1)", within="[0, 1)")
     # 1: chosen on the MLDS val split over two training seeds (docs/benchmarks.md "Consensus reranking")
-    consensus: int = setting(1, "rerank the beam's captions by CIDEr-D against the captions of this many training "
-                             "videos nearest to the video (0: off; needs --beam > 1 and a checkpoint with a caption "
-                             "memory, which train.py writes)", minimum=0)
+    consensus: int = setting(1, "rerank the beam's captions by CIDEr-D against the captions of this many of the "
+                             "run's train and val videos nearest to the video (0: off; needs --beam > 1 and a "
+                             "checkpoint with a caption memory, which train.py writes)", minimum=0)
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -90,12 +90,12 @@ def _banned(logits: torch.Tensor, bos: int, pad: int, unk: int = UNK_ID, seqs: t
 @torch.no_grad()
 def greedy(model, states, bos: int, eos: int, max_len: int = 28, pad: int = 0) -> torch.Tensor:
     """Token ids [B, <= max_len + 1] (without <bos>) from encoder `states` (`model.encode`'s second
-    output), each row stopping at its first <eos>."""
+    output), each row stopping at its first <eos>: at most `max_len` words, then <eos>."""
     b, device = _batch_size(states)
     prev = torch.full((b, 1), bos, dtype=torch.long, device=device)
     done = torch.zeros(b, dtype=torch.bool, device=device)
     out = [prev[:, :0]]
-    for _ in range(max_len + 1):
+    for _ in range(max_len):
         logits, states = model.step(prev, states)
         prev = _banned(logits[:, -1], bos, pad, seqs=torch.cat(out, 1)).argmax(-1, keepdim=True)
         prev = prev.masked_fill(done[:, None], eos)
@@ -103,6 +103,8 @@ def greedy(model, states, bos: int, eos: int, max_len: int = 28, pad: int = 0) -
         done |= prev[:, 0] == eos
         if done.all():
             break
+    else:  # (max_len words: the caption ends there, as training cut its captions; it wrote max_len + 1)
+        out.append(torch.full((b, 1), eos, dtype=torch.long, device=device))
     return torch.cat(out, 1)
 
 
@@ -113,8 +115,8 @@ def beam_search(model, states, bos: int, eos: int, beam: int = DecodeConfig.beam
     """Beam search for every video at once: B videos x `beam` hypotheses advance as one batch.
 
     Finished hypotheses stay in the beam with their score frozen (they can only extend
-    with <eos> at log-probability 0). Final ranking divides each log-probability by
-    length ** length_penalty (length counts words and the <eos>).
+    with <eos> at log-probability 0). After `max_len` words the next is <eos> (with its log-probability).
+    Final ranking divides each log-probability by length ** length_penalty (length counts words and the <eos>).
     Returns (ids [B, n_best, T] with <eos> padding, normalised scores [B, n_best]).
     With beam=1 this is exactly greedy decoding.
 
@@ -141,7 +143,7 @@ def beam_search(model, states, bos: int, eos: int, beam: int = DecodeConfig.beam
     finished = torch.zeros(b, k, dtype=torch.bool, device=device)
     lengths = torch.zeros(b, k, device=device)
     offsets = (torch.arange(b, device=device) * k)[:, None]
-    for _ in range(max_len + 1):
+    for step in range(max_len + 1):
         stacked = use_lm and lm_states is None
         logits, states = model.step(torch.cat([prev, prev]) if stacked else prev, states)
         logits = logits[:, -1].float()
@@ -153,6 +155,8 @@ def beam_search(model, states, bos: int, eos: int, beam: int = DecodeConfig.beam
         logp = torch.log_softmax(_banned(logits, bos, pad, seqs=seqs.reshape(n, seqs.shape[-1])), -1).view(b, k, -1)
         if use_lm:  # (banned words stay -inf: -inf - finite)
             logp = logp - anti_lm * torch.log_softmax(lm_logits, -1).view(b, k, -1)
+        if step == max_len:  # (max_len words: the caption ends, as training cut its captions; it wrote max_len + 1)
+            logp = torch.where(torch.arange(logp.shape[-1], device=device) == eos, logp, float("-inf"))
         vocab = logp.shape[-1]
         if finished.any():  # a finished hypothesis may only add <eos>, at no cost
             logp.masked_fill_(finished[..., None], float("-inf"))

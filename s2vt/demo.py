@@ -42,6 +42,12 @@ SOUNDS = {
     SILENT: "anullsrc=channel_layout=mono:sample_rate=16000",  # (every second one: no track at all, `make_dataset`)
 }
 DIRECTION_WORDS = {"left": "to the left", "right": "to the right", "up": "up", "down": "down"}
+# the demo's own recipe (its 24-word world, one caption per video), not train.py's real-data defaults (bench/cuda.py
+# trains with it too). Sum fusion: with concat the sound words (128-d VGGish beside 6,144 visual dims) were learned
+# only after ~25 epochs, sometimes after early stopping had already ended the run
+DEMO_RECIPE = dict(hidden=256, embed=256, batch_size=4, lr=1e-3, epochs=40, patience=8, min_count=1, enc_len=8,
+                   fusion="sum", per_caption=False, schedule="step", warmup=0, context=False,
+                   attention=False, dropout=0.3, label_smoothing=0.0, refit=False, caption_weights="none")
 
 
 def caption_for(colour: str, motion: str, sound: str) -> str:
@@ -358,13 +364,7 @@ def demo_steps(out: Path, per_combo: int) -> dict:
         raise KeyboardInterrupt
     if rc != 0:
         raise SystemExit(rc)
-    # sum fusion: with concat the sound words (128-d VGGish beside 6,144 visual dims) were learned
-    # only after ~25 epochs, sometimes after early stopping had already ended the run
-    # the demo's own recipe (its 24-word world, one caption per video), not train.py's real-data defaults
-    train_kw = dict(hidden=256, embed=256, batch_size=4, lr=1e-3, epochs=40, patience=8, min_count=1, enc_len=8,
-                    fusion="sum", per_caption=False, schedule="step", warmup=0, context=False,
-                    attention=False, dropout=0.3, label_smoothing=0.0, refit=False,
-                    caption_weights="none")
+    train_kw = DEMO_RECIPE
     say(f"[3/6] training S2VT -> {out / 'run'}")
     train(TrainConfig.of(str(manifest), str(out / "features"), str(out / "run"), **train_kw))
     say("[4/6] evaluating on the held-out test split")

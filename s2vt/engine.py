@@ -550,6 +550,12 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     if not topics and has_tags and "min_tag_count" in (cfg.given or ()):  # (the user's own, not the default)
         no_effect(["min_tag_count"], f"warning: --min-tag-count {cfg.min_tag_count} has no effect: it counts LIC2022 "
                   "topic tags (tag:...), and none of these tags is one")
+    # (the shard readers' settings on a store: taken silently; trial 109)
+    if not streaming and (readers := [k for k in ("workers", "shuffle_buffer") if k in (cfg.given or ())]):
+        no_effect(readers, f"warning: {', '.join(options.flag(k) for k in readers)} "
+                  f"{'has' if len(readers) == 1 else 'have'} no effect: "
+                  f"{'it reads' if len(readers) == 1 else 'they read'} TFRecord shards, and "
+                  + ("--features is a feature store" if cfg.features else "there is no --features"))
     if given_dropout and tag_input != "features":
         no_effect(["feature_dropout"], f"warning: --feature-dropout {given_dropout} has no effect: the tag head reads "
                   f"the {tag_input} features (it acts with --tag-input features)")
@@ -568,6 +574,13 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                   f"{'has' if len(unused) == 1 else 'have'} no effect: "
                   + ("--no-text leaves out the text" if not cfg.text else
                      "the training videos have no text (title, asr, ocr)"))
+    # (the fitted linear classifier's settings beside --no-text-linear, which turns it off: taken silently; trial 109)
+    elif linear := [k for k in ("linear_c", "linear_steps", "linear_refit") if k in (cfg.given or ())
+                    and not cfg.model.text_linear]:
+        typed = cfg.typed or {}
+        no_effect(linear, f"warning: {', '.join(typed.get(k, options.flag(k)) for k in linear)} "
+                  f"{'has' if len(linear) == 1 else 'have'} no effect: --no-text-linear turns the fitted linear "
+                  "classifier off")
     # the settings' architecture, with what the data decides
     mcfg = dataclasses.replace(cfg.model, modalities=dims, vocab_size=len(vocab), num_tags=len(labels.names),
                                multilabel=labels.multilabel, pad_id=vocab.pad, tag_input=tag_input,
@@ -654,8 +667,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     model = model.to(device)
     train_ds = (store.stream(cfg, labels, ddp.rank, ddp.world) if streaming else
                 VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,
-                             cfg.max_len, cfg.seed, cfg.per_caption, text_vocab, cfg.caption_weights))
-    val_ds = VideoDataset(splits["val"], store, modalities, vocab, labels if has_tags else None, cfg.max_len, cfg.seed,
+                             cfg.model.max_len, cfg.seed, cfg.per_caption, text_vocab, cfg.caption_weights))
+    val_ds = VideoDataset(splits["val"], store, modalities, vocab, labels if has_tags else None, cfg.model.max_len,
+                          cfg.seed,
                           text_vocab=text_vocab)
     if modalities and last is None and not streaming:  # (a val file that cannot be read: said now,
         # not after an epoch of training; from shards val is read whole before training anyway)
@@ -963,7 +977,8 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
                 "unusable too)" if kept is not None
                 else "; no checkpoint was written")) from None
         secs = time.time() - t0
-        val = validate(model, run.val_loader, run.vocab, run.labels, run.device, cfg.max_len) if len(run.val_ds) else {}
+        val = (validate(model, run.val_loader, run.vocab, run.labels, run.device, cfg.model.max_len)
+               if len(run.val_ds) else {})
         if "tag_threshold" in val:  # the one place it is set: the checkpoints below predict with it
             model.cfg.tag_threshold = val["tag_threshold"]
         row = {"epoch": epoch, "train_loss": loss, "lr": run.optim.param_groups[0]["lr"], "seconds": round(secs, 2),

@@ -128,7 +128,7 @@ def store_refit_data(run: Run) -> RefitData:
     cfg = run.cfg
     entries = run.train_ds.entries + run.val_ds.entries
     ds = VideoDataset(entries, run.train_ds.store, run.train_ds.modalities, run.vocab,
-                      run.labels if run.labels.names else None, cfg.max_len, cfg.seed, cfg.per_caption,
+                      run.labels if run.labels.names else None, cfg.model.max_len, cfg.seed, cfg.per_caption,
                       caption_weights=cfg.caption_weights)
     if run.train_ds.text is not None:  # (tokenised once, with the training split's text vocabulary)
         ds.text = run.train_ds.text + run.val_ds.text
@@ -360,8 +360,8 @@ def fit_text_linear(run: Run) -> dict:
     weight, bias = linear_weights(tfidf_matrix(run.train_ds.text, model.cfg.text_vocab), target(run.train_ds), groups,
                                   cfg.linear_c, cfg.linear_steps, run.log, "fitted")
     set_linear(linear, weight, bias)
-    choose_mixes(model, run.val_loader, run.vocab, labels, groups, run.device, cfg.max_len)
-    val = validate(model, run.val_loader, run.vocab, labels, run.device, cfg.max_len)
+    choose_mixes(model, run.val_loader, run.vocab, labels, groups, run.device, cfg.model.max_len)
+    val = validate(model, run.val_loader, run.vocab, labels, run.device, cfg.model.max_len)
     model.cfg.tag_threshold = val["tag_threshold"]  # (chosen with the train-only fit, kept after the refit)
     row = {**best["metrics"], **{k: v for k, v in val.items() if isinstance(v, float)}}
     mixes = {kind: round(float(linear.mix[groups[kind][0]]), 2) for kind in ("level1", "level2", "tag") if groups[kind]}
@@ -423,7 +423,7 @@ def training_batches(run: Run):
             yield collate(chunk)
         return
     ds = VideoDataset(run.train_ds.entries, run.train_ds.store, run.train_ds.modalities, run.vocab, run.labels,
-                      run.cfg.max_len)
+                      run.cfg.model.max_len)
     yield from batches(ds, run.cfg.batch_size)
 
 
@@ -464,7 +464,7 @@ def choose_neighbours(run: Run) -> dict:
     lowered = None
     if chosen["mix"] > 0:
         model.neighbours = memory_of(space, feats, targets, **chosen)
-        val = validate(model, run.val_loader, run.vocab, run.labels, run.device, cfg.max_len)
+        val = validate(model, run.val_loader, run.vocab, run.labels, run.device, cfg.model.max_len)
         # (chosen on GAP: a run that selects on another metric keeps the network alone where the blend lowers it)
         was = ckpt["metrics"].get(run.metric)
         if run.metric != "gap" and was is not None and val.get(run.metric, was) < was:

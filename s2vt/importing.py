@@ -9,6 +9,7 @@ import os
 import sys
 
 from .errors import again_line, counted, shell_quote
+from .options import show_defaults
 
 
 def add_import_arguments(p: argparse.ArgumentParser) -> None:
@@ -78,6 +79,7 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
         # (advice names an option only where this format's parser has it: three per-helper flags said it by
         # hand, and `import mlds` was told --split and `import features` --captions-only, which they lack; trial 106)
         sp.set_defaults(offered=frozenset(o for a in sp._actions for o in a.option_strings))
+        show_defaults(sp)  # (--language, --seed, --val, --test, --modality showed none; trial 109)
 
 
 def run_import(args: argparse.Namespace) -> int:

@@ -45,6 +45,10 @@ class ModelConfig:
     hidden: int | None = setting(None, f"(default: {RECIPE_DEFAULT})", minimum=1, maximum=MAX_WIDTH)
     embed: int = setting(512, minimum=1, maximum=MAX_WIDTH)
     enc_len: int = setting(20, "encoder steps the frames are resampled to", minimum=1, maximum=10000)
+    # (the model's, as nanoGPT's block_size: evaluate, caption.py and serve decode up to the length it learnt; a
+    # training setting alone, they wrote 28 words whatever a run had learnt; trial 109)
+    max_len: int = setting(28, "longest caption in words: training cuts captions there, decoding stops there",
+                           minimum=1, maximum=10000)
     fusion: str = setting("concat", choices=FUSIONS)
     # None: the recipe's (s2vt/config.py RECIPES: 0.3 for captions, 0.5 for tags)
     dropout: float | None = setting(None, f"(default: {RECIPE_DEFAULT})", within="[0, 1)")
@@ -100,7 +104,7 @@ BEFORE_FIELD = {"num_tags": 0, "multilabel": False, "tag_threshold": 0.5, "pad_i
                 "tag_head": "mlp", "tag_input": "encoder", "text_wide": False, "text_linear": False,
                 "enc_len": 40, "dropout": 0.3,
                 "hidden": 512, "embed": 512, "fusion": "concat", "tag_ensemble": 1, "lstm": True,
-                "feature_dropout": 0.0}
+                "feature_dropout": 0.0, "max_len": 28}
 
 
 def squash(x: torch.Tensor) -> torch.Tensor:

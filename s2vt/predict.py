@@ -44,7 +44,7 @@ def check_settings(beam: DecodeConfig | int, tags: int = 0, batch_size: int = 1)
 
 
 @torch.no_grad()
-def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: DecodeConfig | int = DecodeConfig.beam, max_len: int = 28,
+def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: DecodeConfig | int = DecodeConfig.beam,
             text: dict | None = None, names: list[str] | None = None, *, with_captions: bool):
     """(captions, tag probabilities [B, C] or None) for one collated batch (`beam`: the decoding
     settings, or a bare beam width with the other settings at their defaults; `names`: the tag names,
@@ -61,7 +61,7 @@ def predict(model: S2VT, vocab: Vocab, feats, lengths, beam: DecodeConfig | int 
         lm_states = model.encode(feats, lengths, blank=True)[1] if cfg.anti_lm > 0 and cfg.beam > 1 else None
         memory = model.memory if cfg.consensus > 0 and cfg.beam > 1 else None
         query = model.summary(feats, lengths) if memory is not None else None
-        ids = decode(model, states, vocab.bos, vocab.eos, cfg, max_len, lm_states, memory, query)
+        ids = decode(model, states, vocab.bos, vocab.eos, cfg, model.cfg.max_len, lm_states, memory, query)
         captions = [vocab.decode(row) for row in ids.tolist()]
     else:
         captions = [""] * b

@@ -83,6 +83,16 @@ def test_text_baseline_relative_paths_work_from_any_folder(monkeypatch, capsys, 
     assert "| train.py defaults (text only) | 1.000 |" in capsys.readouterr().out
 
 
+def test_text_baseline_needs_out_only_for_the_model(monkeypatch, capsys, tmp_path):
+    """(trial 109) --out, train.py's run folder, was required with --skip-model too, where nothing uses it."""
+    lic_manifest(tmp_path / "M.jsonl")
+    code, calls = text_baseline(monkeypatch, "--manifest", str(tmp_path / "M.jsonl"), "--skip-model")
+    assert code == 0 and calls == [] and "| TF-IDF char 1-3 + LinearSVC |" in capsys.readouterr().out
+    code, calls = text_baseline(monkeypatch, "--manifest", str(tmp_path / "M.jsonl"))
+    assert code == 2 and calls == [] and "--out is required (the run folder for train.py), unless --skip-model" in \
+        capsys.readouterr().err
+
+
 def test_text_baseline_refuses_an_existing_run_before_the_baselines(monkeypatch, capsys, tmp_path):
     lic_manifest(tmp_path / "M.jsonl")
     (tmp_path / "RUN").mkdir()
@@ -257,3 +267,23 @@ def test_make_videos_renames_whole_files_and_leaves_no_part(tmp_path, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         common.make_videos(tmp_path / "cut", 1, 1, size="64x36")
     assert list((tmp_path / "cut").iterdir()) == []
+
+
+def test_the_cuda_bench_trains_with_the_demos_recipe():
+    """(trial 109) bench/cuda.py's "the demo's recipe" was a copy of its options that had lost three settings (it
+    trained with attention, the refit and consensus weights): its options now come from s2vt.demo's DEMO_RECIPE,
+    and train.py's parser reads them back as that recipe."""
+    import argparse
+
+    from s2vt.cli import add_train_arguments
+    from s2vt.config import TrainConfig
+    from s2vt.demo import DEMO_RECIPE
+    from s2vt.options import from_args, given, value
+
+    cuda = runpy.run_path(str(REPO / "bench" / "cuda.py"))
+    p = argparse.ArgumentParser()
+    add_train_arguments(p)
+    args = p.parse_args(["--manifest", "m", "--features", "f", "--out", "o", *cuda["DEMO_OPTIONS"]])
+    cfg = from_args(TrainConfig, args, given=given(args))
+    assert {k: value(cfg, k) for k in DEMO_RECIPE} == DEMO_RECIPE
+    assert set(given(args)) >= set(DEMO_RECIPE)

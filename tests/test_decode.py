@@ -102,7 +102,7 @@ def full_vocabulary_beam(model, states, beam, max_len):
     out = []
     for i in range(states[0].shape[1]):
         hyps = [(0.0, [], map_states(states, lambda s: s[:, i:i + 1]), False)]  # (score, words, states, done)
-        for _ in range(max_len + 1):
+        for step in range(max_len + 1):
             cands = []
             for score, words, st, done in hyps:
                 if done:
@@ -110,7 +110,8 @@ def full_vocabulary_beam(model, states, beam, max_len):
                     continue
                 logits, st2 = model.step(torch.tensor([[words[-1] if words else BOS]]), st)
                 logp = torch.log_softmax(_banned(logits[0, -1:].clone(), BOS, 0, seqs=torch.tensor([words])), -1)[0]
-                cands += [(score + logp[w].item(), words + [w], st2, w == EOS) for w in range(len(logp))]
+                cands += [(score + logp[w].item(), words + [w], st2, w == EOS) for w in range(len(logp))
+                          if step < max_len or w == EOS]  # (max_len words, then <eos>)
             hyps = sorted(cands, key=lambda h: -h[0])[:beam]
             if all(h[3] for h in hyps):
                 break
@@ -147,6 +148,7 @@ def test_attention_decode_equals_teacher_forced_argmax():
     # the same bans at each position as greedy applied (a random model loops: trigram blocking acts)
     want = torch.stack([_banned(logits[:, t], BOS, 0, seqs=ids[:, :t]).argmax(-1) for t in range(ids.shape[1])], 1)
     ended = (ids == EOS).cumsum(1) - (ids == EOS).long() > 0  # positions after a caption's <eos>
+    ended[:, 8:] = True  # (and the <eos> after 8 words, which no argmax chose)
     assert torch.equal(want[~ended], ids[~ended])
     b, _ = beam_search(model, states, BOS, EOS, beam=1, max_len=8)
     assert torch.equal(b[:, 0, :ids.shape[1]], ids)
@@ -212,3 +214,24 @@ def test_the_anti_lm_steps_with_the_video_in_one_batch_as_it_did_apart(attention
     assert torch.equal(ids, apart_ids) and torch.allclose(scores, apart_scores, atol=1e-5)
     # states of other shapes (attention steps of another length) are not stacked
     assert decoding.stacked_states((torch.zeros(2, 3, 4),), (torch.zeros(5, 3, 4),)) is None
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_a_caption_ends_after_max_len_words(beam):
+    """(trial 109) training cuts captions at --max-len words; decoding wrote one word more (28 + 1), and evaluate,
+    caption.py and serve decoded to 28 whatever the run's --max-len: the cap is the model's, and <eos> follows it."""
+    from s2vt.predict import predict
+    from s2vt.vocab import SPECIALS, Vocab
+
+    never = torch.zeros(4, 6, 6)
+    never[..., EOS] = -30.0  # (a model that never ends a caption of itself)
+    ids = decode(MarkovTables(never), video_states(4), BOS, EOS, DecodeConfig(beam=beam), max_len=5)
+    assert ids.shape[1] == 6 and (ids[:, :5] != EOS).all() and (ids[:, 5] == EOS).all(), ids
+    model = S2VT(ModelConfig.former({"a": 8}, vocab_size=30, hidden=32, embed=32, enc_len=5, dropout=0.0,
+                                    max_len=3)).eval()
+    with torch.no_grad():
+        model.out.bias[EOS] = -30.0  # (the same with a real decoder: it would run to the cap)
+    vocab = Vocab([*SPECIALS, *(f"w{i}" for i in range(26))])
+    captions, _ = predict(model, vocab, {"a": torch.randn(2, 5, 8)}, {"a": torch.full((2,), 5)}, beam,
+                          with_captions=True)
+    assert [len(c.split()) for c in captions] == [3, 3], captions

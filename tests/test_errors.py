@@ -115,6 +115,11 @@ def test_anti_lm_with_greedy_decoding_is_refused_only_when_asked_for(capsys):
     assert cli.decoding(p.parse_args([])).anti_lm == DecodeConfig.anti_lm
     assert cli.decoding(p.parse_args(["--beam", "1", "--anti-lm", "0"])).anti_lm == 0.0
     assert cli.decoding(p.parse_args(["--beam", "3", "--anti-lm", "0.9"])).anti_lm == 0.9
+    # (--length-penalty too: with --beam 1 it was taken and did nothing; trial 109)
+    assert cli.main(["caption", "v.mp4", "--checkpoint", "x.pt", "--beam", "1", "--length-penalty", "0.7"]) == 2
+    assert "--length-penalty 0.7 acts only in beam search" in one_line(capsys)
+    assert cli.decoding(p.parse_args([])).length_penalty == DecodeConfig.length_penalty
+    assert cli.decoding(p.parse_args(["--beam", "3", "--length-penalty", "0.7"])).length_penalty == 0.7
 
 
 TINY_TRAIN = ["--epochs", "1", "--hidden", "8", "--embed", "8", "--min-count", "1", "--batch-size", "8"]

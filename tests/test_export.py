@@ -156,7 +156,12 @@ def test_export_refuses_predictions_for_another_split(tmp_path, capsys):
     assert not (tmp_path / "v.zip").exists()
     # --split / --manifest mean nothing for the caption formats: refused, not silently ignored
     assert main(["export", str(preds), "--format", "coco", "--split", "val", "--out", str(tmp_path / "c.zip")]) == 2
-    assert "are for --format lic2022" in capsys.readouterr().err
+    assert "error: --split is for --format lic2022" in capsys.readouterr().err
+    assert not (tmp_path / "c.zip").exists()
+    # (--allow-partial too: taken, it did nothing; trial 109)
+    assert main(["export", str(preds), "--format", "coco", "--allow-partial", "--manifest", str(manifest),
+                 "--out", str(tmp_path / "c.zip")]) == 2
+    assert "error: --manifest and --allow-partial are for --format lic2022" in capsys.readouterr().err
     assert not (tmp_path / "c.zip").exists()
 
 

@@ -545,3 +545,19 @@ def test_resume_of_a_last_pt_tokenised_by_an_older_char_tokeniser(tmp_path, caps
                                  "manifest, --text-tokenizer or --text-min-count changed, or an older s2vt made its "
                                  "char tokens (n-grams within words; they now run across spaces too): pass "
                                  "--overwrite in place of --resume to train the run again\n"), err
+
+
+def test_the_linear_classifiers_settings_beside_no_text_linear_are_said_to_do_nothing(tmp_path, capsys):
+    """(trial 109) --linear-c, --linear-steps and --no-linear-refit set the fitted linear classifier, which
+    --no-text-linear turns off: taken without a word, the run trained as without them."""
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"video_id": f"v{i}", "split": "val" if i > 5 else "train",
+                                            "text": {"title": f"title {i % 2}"}, "tags": [f"level1:{i % 2}"]}) + "\n"
+                                for i in range(8)))
+    small = ["--manifest", manifest, "--epochs", "1", "--hidden", "8", "--text-embed", "8"]
+    code, _, err = s2vt(capsys, "train", *small, "--out", tmp_path / "off", "--no-text-linear", "--linear-c", "2",
+                        "--no-linear-refit")
+    assert code == 0 and ("warning: --linear-c, --no-linear-refit have no effect: --no-text-linear turns the fitted "
+                          "linear classifier off") in err, err
+    code, _, err = s2vt(capsys, "train", *small, "--out", tmp_path / "on", "--linear-c", "2")
+    assert code == 0 and "no effect" not in err, err

@@ -15,6 +15,10 @@ from s2vt.errors import SettingError, UserError, invoked_as
 # repository layout, relative to the current folder)
 WEIGHTS_DIR_ENV = "S2VT_WEIGHTS_DIR"
 DEFAULT_WEIGHTS_DIR = "checkpoints"
+# --weights-dir's help in every command that has it (`search_dirs`: caption's and extract's named no torch hub cache,
+# which they read as serve's does; trial 109)
+WEIGHTS_DIR_HELP = (f"folder with backbone weight files (default: ${WEIGHTS_DIR_ENV}, else {DEFAULT_WEIGHTS_DIR}/; "
+                    "then torch hub's cache)")
 
 
 class WeightsNotFound(UserError):

@@ -1080,6 +1080,14 @@ def test_setting_minimum_is_one_line(store, tmp_path, capsys):
     assert code == 2 and err == ["error: --workers must be at least 0, not -1"]
 
 
+def test_the_shard_readers_settings_on_a_store_are_said_to_do_nothing(store, tmp_path, capsys):
+    """(trial 109) --workers and --shuffle-buffer set the TFRecord shard readers; on a store they were taken
+    silently."""
+    code, err = s2vt(capsys, *train_args(store, tmp_path / "out", "--workers", "2", "--shuffle-buffer", "8"))
+    assert code == 0 and ("warning: --workers, --shuffle-buffer have no effect: they read TFRecord shards, and "
+                          "--features is a feature store") in err, err
+
+
 def test_no_validation_split_is_explained(store, tmp_path, capsys):
     manifest = tmp_path / "one.jsonl"  # one training video: none can be held out for validation
     manifest.write_text(Path(store[0]).read_text().splitlines()[2] + "\n")
