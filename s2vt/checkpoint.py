@@ -17,7 +17,7 @@ from .options import as_option, settings
 
 from .data import Labels
 from .device import on_meta
-from .model import ModelConfig, S2VT
+from .model import MAX_CAPTION_WORDS, ModelConfig, S2VT
 from .text import TOKENIZERS, TextVocab
 from .consensus import CaptionMemory, ConsensusError
 from .neighbours import NeighboursError, TagNeighbours
@@ -172,6 +172,8 @@ def check_parts(ckpt: dict, path: str | os.PathLike) -> None:
         raise CheckpointError(f"{path}: bad model config (modalities {cfg.modalities!r})")
     whole = lambda v, low: isinstance(v, int) and not isinstance(v, bool) and v >= low  # noqa: E731
     rules = {"hidden": whole(cfg.hidden, 1), "embed": whole(cfg.embed, 1), "enc_len": whole(cfg.enc_len, 1),
+             # (decoding reads it: 'x' was a TypeError traceback, 0 wrote captions of -inf beams; trial 110)
+             "max_len": whole(cfg.max_len, 1) and cfg.max_len <= MAX_CAPTION_WORDS,
              "vocab_size": whole(cfg.vocab_size, len(SPECIALS)), "num_tags": whole(cfg.num_tags, 0),
              # (the bound only where vocab_size is a number: 'x' there was a TypeError traceback; trial 102)
              "pad_id": whole(cfg.pad_id, 0) and (not whole(cfg.vocab_size, 0) or cfg.pad_id < cfg.vocab_size),
@@ -311,13 +313,15 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     return (*model_from_checkpoint(ckpt, device, path), ckpt)
 
 
-# ModelConfig fields a resumed run need not share with its last.pt: dropout makes no weights (this run's
-# applies), tag_threshold is chosen on val every epoch, and the vocabulary and tag sizes are compared below
+# ModelConfig fields a resumed run need not share with its last.pt: dropout and max_len make no weights (this run's
+# apply; a changed --max-len is said to take effect, as it was while it was a training setting), tag_threshold is
+# chosen on val every epoch, and the vocabulary and tag sizes are compared below
 # with a line naming what changed (lstm follows from them, tag_input and the modalities, each compared by
 # name; engine.build keeps an older last.pt's LSTMs). Every other field shapes the weights: a field added later
 # is compared by default, so a run with other architecture settings is refused with their names, not as a
 # corrupt file.
-RESUME_FREE = frozenset({"dropout", "tag_threshold", "vocab_size", "num_tags", "pad_id", "text_vocab", "lstm"})
+RESUME_FREE = frozenset({"dropout", "max_len", "tag_threshold", "vocab_size", "num_tags", "pad_id", "text_vocab",
+                         "lstm"})
 
 
 def predated(config: dict, mcfg: ModelConfig) -> dict:

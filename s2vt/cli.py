@@ -223,7 +223,7 @@ def decoding(args: argparse.Namespace):
     for name, value in given.items():
         if value and args.beam == 1:
             flag = "--" + name.replace("_", "-")
-            raise SettingError(f"{flag} {value} acts only in beam search: pass --beam 2 or more with it, or drop "
+            raise SettingError(f"{flag} {value:g} acts only in beam search: pass --beam 2 or more with it, or drop "
                                f"{flag} (--beam 1 is greedy decoding)")
     return from_args(DecodeConfig, args, **{name: getattr(DecodeConfig, name) for name, value in given.items()
                                             if value is None})
@@ -444,10 +444,11 @@ def run_export(args: argparse.Namespace) -> int:
 
     if args.format != "lic2022" and (args.manifest or args.split or args.allow_partial):
         # (--allow-partial too: it was taken and did nothing; trial 109)
-        named = " and ".join(o for o, v in (("--manifest", args.manifest), ("--split", args.split),
-                                            ("--allow-partial", args.allow_partial)) if v)
-        raise ResultsError(f"{named} {'are' if ' and ' in named else 'is'} for --format lic2022; {args.format} writes "
-                           "every video of the predictions file")
+        named = [o for o, v in (("--manifest", args.manifest), ("--split", args.split),
+                                ("--allow-partial", args.allow_partial)) if v]
+        said = ", ".join(named[:-1]) + " and " * (len(named) > 1) + named[-1]
+        raise ResultsError(f"{said} {'are' if len(named) > 1 else 'is'} for --format lic2022; {args.format} "
+                           "writes every video of the predictions file")
     if args.format != "yt8m" and (args.vocabulary or args.top_k is not None):
         raise ResultsError("--vocabulary and --top-k are for --format yt8m")
     if args.top_k is not None and args.top_k < 1:
@@ -583,7 +584,8 @@ def add_weights_arguments(p: argparse.ArgumentParser) -> None:
     for sp in (get, show):
         # (None: default_weights_dir() when the command runs, so $S2VT_WEIGHTS_DIR is read then)
         sp.add_argument("--dir", default=None, help="weights folder, as --weights-dir elsewhere (default: "
-                        "$S2VT_WEIGHTS_DIR, else checkpoints/)")
+                        "$S2VT_WEIGHTS_DIR, else checkpoints/" + ("; then torch hub's cache)" if sp is show
+                                                                 else ")"))
     show.add_argument("--json", action="store_true", help="one JSON object per weight file, a line each (JSON Lines)")
     for sp in (get, show):
         show_defaults(sp)

@@ -92,7 +92,8 @@ class TrainConfig:
     lr: float | None = setting(None, f"peak learning rate (default: {RECIPE_DEFAULT}; 0 freezes every "
                                      "parameter but the text embeddings and the wide path, which train at --text-lr "
                                      "and --wide-lr)", within="[0, inf)")
-    warmup: int = setting(200, "optimiser steps of linear warmup (at most one epoch)", minimum=0)
+    warmup: int = setting(200, "optimiser steps of linear warmup (at most one epoch; --schedule cosine only)",
+                          minimum=0)
     schedule: str = setting("cosine", "cosine: decay to 5% of --lr by the last epoch; step: halve every 10 epochs",
                             ("cosine", "step"))
     # the architecture: --hidden, --embed, --fusion, --dropout, --enc-len, --context, --attention, ...

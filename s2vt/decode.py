@@ -192,8 +192,11 @@ def decode(model, states, bos: int, eos: int, beam: DecodeConfig | int = 1, max_
     if cfg.beam <= 1:
         return greedy(model, states, bos, eos, max_len)
     rerank = cfg.consensus > 0 and memory is not None and query is not None
-    ids = beam_search(model, states, bos, eos, cfg.beam, max_len, cfg.length_penalty,
-                      n_best=cfg.beam if rerank else 1, anti_lm=cfg.anti_lm, lm_states=lm_states)[0]
+    ids, scores = beam_search(model, states, bos, eos, cfg.beam, max_len, cfg.length_penalty,
+                              n_best=cfg.beam if rerank else 1, anti_lm=cfg.anti_lm, lm_states=lm_states)
     if not rerank:
         return ids[:, 0]
+    # a hypothesis scored -inf is none (a beam wider than the words there are to start with, e.g. --max-len 1): the
+    # best one stands in for it, which the reranking, reading ids alone, had chosen unended (trial 110)
+    ids = torch.where(torch.isfinite(scores)[..., None], ids, ids[:, :1])
     return ids[torch.arange(len(ids), device=ids.device), memory.rerank(ids, query, cfg.consensus)]

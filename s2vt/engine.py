@@ -47,7 +47,7 @@ from .predict import feature_mismatch
 from .tagheads import MEAN_POOLING
 from . import options, shardkeys, shards
 from .results import refuse_inputs
-from .resume import (RESUME_IGNORED, RESUME_UNREPORTED, RunFolderError, changed_settings, late_epochs,
+from .resume import (RESUME_IGNORED, RESUME_UNREPORTED, RunFolderError, changed_settings, late_epochs, upgrade_config,
                      load_training_state, read_last, recorded_epochs, resume_point, resumed_settings, resumed_workers,
                      resumed_world, run_settings, same_steps, tags_cause, upgraded_settings)
 from .text import TextVocab, fields, has_text
@@ -453,6 +453,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     last = ddp.agreed(lambda: read_last(last_path, device)) if last_path is not None else None
     if last is not None and "settings" in last:
         last["settings"] = upgraded_settings(last["settings"])
+        upgrade_config(last)
     if last is not None:  # (before the data is read: --seed, --min-count and others decide it)
         was = last.get("settings", {})
         cfg = ddp.agreed(lambda: recorded_epochs(resumed_settings(cfg, was), last, last_path))
@@ -550,6 +551,10 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     if not topics and has_tags and "min_tag_count" in (cfg.given or ()):  # (the user's own, not the default)
         no_effect(["min_tag_count"], f"warning: --min-tag-count {cfg.min_tag_count} has no effect: it counts LIC2022 "
                   "topic tags (tag:...), and none of these tags is one")
+    # (said, not silent: --schedule step has no warmup; trial 109)
+    if cfg.schedule == "step" and cfg.warmup and "warmup" in (cfg.given or ()):
+        no_effect(["warmup"], f"warning: --warmup {cfg.warmup} has no effect: --schedule step halves the learning "
+                  "rate every 10 epochs from the first step, without a warmup (--schedule cosine has one)")
     # (the shard readers' settings on a store: taken silently; trial 109)
     if not streaming and (readers := [k for k in ("workers", "shuffle_buffer") if k in (cfg.given or ())]):
         no_effect(readers, f"warning: {', '.join(options.flag(k) for k in readers)} "

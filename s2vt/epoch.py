@@ -74,15 +74,17 @@ def validate(model: S2VT, loader, vocab: Vocab, labels: Labels, device, max_len:
 def lr_factor(cfg: TrainConfig, steps_per_epoch: int, epochs: int | None = None):
     """The learning-rate multiplier after `step` optimiser steps: linear warmup over `warmup` steps,
     then cosine decay to 5% at the last step of `epochs` (default cfg.epochs; or `step`: halve every
-    10 epochs, counted from the first step). The warmup lasts at most the first epoch: a small dataset is not left
-    training at a fraction of lr."""
+    10 epochs, without a warmup). The warmup lasts at most the first epoch: a small dataset is not left training at
+    a fraction of lr."""
     total, warmup = max(1, (epochs or cfg.epochs) * steps_per_epoch), min(cfg.warmup, steps_per_epoch)
 
     def factor(step: int) -> float:
-        if step < warmup:  # (both schedules: under step it was ignored, silently; trial 109)
-            return (step + 1) / warmup
+        # (no warmup under step: its runs, and their refits, which replay the schedule, never had one; a --warmup
+        # given with it is said to do nothing, engine.build)
         if cfg.schedule == "step":
             return 0.5 ** (step // (10 * steps_per_epoch))
+        if step < warmup:
+            return (step + 1) / warmup
         done = min(1.0, (step - warmup) / max(1, total - warmup))
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done))
     return factor

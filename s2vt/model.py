@@ -32,6 +32,7 @@ from .vocab import SPECIALS
 
 FUSIONS = ("concat", "sum", "gated")  # how the modalities' projections combine (`Fusion`)
 TAG_INPUTS = ("encoder", "fused", "features")  # what the tag head reads (S2VT.tag_logits)
+MAX_CAPTION_WORDS = 10000  # --max-len's bound (checked in a checkpoint's config too)
 
 
 @dataclasses.dataclass
@@ -48,7 +49,7 @@ class ModelConfig:
     # (the model's, as nanoGPT's block_size: evaluate, caption.py and serve decode up to the length it learnt; a
     # training setting alone, they wrote 28 words whatever a run had learnt; trial 109)
     max_len: int = setting(28, "longest caption in words: training cuts captions there, decoding stops there",
-                           minimum=1, maximum=10000)
+                           minimum=1, maximum=MAX_CAPTION_WORDS)
     fusion: str = setting("concat", choices=FUSIONS)
     # None: the recipe's (s2vt/config.py RECIPES: 0.3 for captions, 0.5 for tags)
     dropout: float | None = setting(None, f"(default: {RECIPE_DEFAULT})", within="[0, 1)")

@@ -71,6 +71,15 @@ def upgraded_settings(was: dict) -> dict:
     return {"caption_weights": "none", "neighbours": False, "tag_focal": 0.0, **was}
 
 
+def upgrade_config(last: dict) -> None:
+    """last.pt's model config in today's terms, in place: --max-len was a training setting (kept in its run_settings)
+    before it was the model's, so a config without it takes the run's own value, not ModelConfig.former's 28 (an
+    older run resumed at 28 and was said to predate --max-len; trial 110)."""
+    config, was = last.get("config"), last.get("settings")
+    if isinstance(config, dict) and isinstance(was, dict) and "max_len" not in config and "max_len" in was:
+        config["max_len"] = was["max_len"]
+
+
 def resumed_settings(cfg: TrainConfig, was: dict) -> TrainConfig:
     """A --resume's settings: last.pt's (`was`, its run_settings) for each one its command did not give
     (`cfg.given`), so that a plain --resume goes on as the run began (its --epochs, not the recipe's; its

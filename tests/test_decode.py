@@ -235,3 +235,17 @@ def test_a_caption_ends_after_max_len_words(beam):
     captions, _ = predict(model, vocab, {"a": torch.randn(2, 5, 8)}, {"a": torch.full((2,), 5)}, beam,
                           with_captions=True)
     assert [len(c.split()) for c in captions] == [3, 3], captions
+
+
+def test_consensus_reranking_never_picks_a_hypothesis_the_beam_could_not_fill():
+    """(trial 110) a beam wider than the words there are (3 words and <eos> here, beam 8, one word at most) keeps
+    -inf hypotheses; the reranking reads ids alone, and picked one: an unended 2-word caption. The best stands in."""
+    class LastCandidate:  # (a memory whose reranking prefers the last candidate, whatever it is)
+        def rerank(self, ids, query, k):
+            return torch.full((len(ids),), ids.shape[1] - 1, dtype=torch.long)
+
+    logits = torch.zeros(2, 6, 6)
+    ids = decode(MarkovTables(logits), video_states(2), BOS, EOS, DecodeConfig(beam=8, anti_lm=0.0, consensus=1),
+                 max_len=1, memory=LastCandidate(), query=torch.zeros(2, 4))
+    words = [row[:row.tolist().index(EOS)] if EOS in row.tolist() else None for row in ids]
+    assert all(w is not None and len(w) <= 1 for w in words), ids

@@ -408,7 +408,7 @@ def help_of(argv, capsys) -> str:
     (["evaluate"], ["videos decoded together (default: 64)", "the manifest's videos to predict and score (default: "
                     "test)", "beam width (1 = greedy) (default: 5)"]),
     (["demo"], ["output folder (default: s2vt-demo)", "videos per colour x motion x sound combination (default: 2)"]),
-    (["weights", "list"], ["(default: $S2VT_WEIGHTS_DIR, else checkpoints/)"]),
+    (["weights", "list"], ["(default: $S2VT_WEIGHTS_DIR, else checkpoints/; then torch hub's cache)"]),
 ])
 def test_every_commands_help_shows_its_defaults(argv, shown, capsys):
     """Only `s2vt serve --help` showed its defaults; extract's, train's, caption's, evaluate's, demo's and weights'

@@ -339,6 +339,7 @@ def test_hand_edited_checkpoint_settings_are_one_line(trained, tmp_path, capsys)
              "multilabel": lambda c: c["config"].update(multilabel="yes"),
              # (a word where the vocabulary size goes: the pad id's bound compared an int with it, a traceback)
              "vocab_size": lambda c: c["config"].update(vocab_size="x"),
+             "max_len": lambda c: c["config"].update(max_len="x"),  # (a TypeError traceback; trial 110)
              "NaN": lambda c: c["model"][first_weight].fill_(float("nan"))}
     for what, edit in edits.items():
         bad = {**ck, "config": dict(ck["config"]), "extract": dict(ck["extract"]),

@@ -1645,3 +1645,32 @@ def test_a_damaged_last_pt_says_what_is_left_to_do(store, run, tmp_path, capsys)
         "interrupted copy or save?); this run cannot be resumed: "
         "--overwrite in place of --resume starts it again (copy best.pt elsewhere "
         "first to keep the best epoch so far)"], err
+
+
+def test_max_len_on_resume_is_the_runs_own_and_may_change(store, tmp_path, capsys):
+    """(trial 110) --max-len became the model's (best.pt's config) from a training setting (last.pt's settings): a
+    last.pt of before resumed at ModelConfig.former's 28, said to predate --max-len; it takes its settings' value.
+    A changed --max-len on --resume makes no weights: it takes effect, said so, not refused as another model."""
+    out = tmp_path / "run"
+    args = ["train", "--manifest", store[0], "--features", store[1], "--out", out, "--hidden", "8", "--embed", "8",
+            "--min-count", "1", "--batch-size", "8", "--epochs", "3", "--max-len", "3"]
+    assert s2vt(capsys, *args, "--stop-after", "1")[0] == 0
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert last["config"]["max_len"] == 3
+    del last["config"]["max_len"]  # (as s2vt before it wrote it: in the settings alone)
+    torch.save(last, out / "last.pt")
+    code, err = s2vt(capsys, *args, "--resume", "--stop-after", "2")
+    assert code == 0 and not [line for line in err if line.startswith("warning") and "max-len" in line], err
+    assert torch.load(out / "last.pt", weights_only=True)["config"]["max_len"] == 3
+    code, err = s2vt(capsys, *args[:-2], "--max-len", "5", "--resume")
+    assert code == 0 and "warning: --resume: taking effect: --max-len 5 (last.pt: 3)" in err, err
+    assert torch.load(out / "best.pt", weights_only=True)["config"]["max_len"] == 5
+
+
+def test_warmup_under_the_step_schedule_is_said_to_do_nothing(store, tmp_path, capsys):
+    """(trial 109) --schedule step has no warmup; a --warmup given with it was taken silently."""
+    code, err = s2vt(capsys, *train_args(store, tmp_path / "out", "--schedule", "step", "--warmup", "50"))
+    assert code == 0 and ("warning: --warmup 50 has no effect: --schedule step halves the learning rate every 10 "
+                          "epochs from the first step, without a warmup (--schedule cosine has one)") in err, err
+    code, err = s2vt(capsys, *train_args(store, tmp_path / "zero", "--schedule", "step", "--warmup", "0"))
+    assert code == 0 and not [line for line in err if "--warmup" in line], err
