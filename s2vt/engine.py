@@ -551,6 +551,10 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     if not topics and has_tags and "min_tag_count" in (cfg.given or ()):  # (the user's own, not the default)
         no_effect(["min_tag_count"], f"warning: --min-tag-count {cfg.min_tag_count} has no effect: it counts LIC2022 "
                   "topic tags (tag:...), and none of these tags is one")
+    # (a tag-only run resumed with another --max-len was told it took effect; trial 111)
+    if not has_caps and "max_len" in (cfg.given or ()):
+        no_effect(["max_len"], f"warning: --max-len {cfg.model.max_len} has no effect: it cuts captions and ends "
+                  "decoded ones, and this data has no captions")
     # (said, not silent: --schedule step has no warmup; trial 109)
     if cfg.schedule == "step" and cfg.warmup and "warmup" in (cfg.given or ()):
         no_effect(["warmup"], f"warning: --warmup {cfg.warmup} has no effect: --schedule step halves the learning "

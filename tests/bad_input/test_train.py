@@ -1674,3 +1674,16 @@ def test_warmup_under_the_step_schedule_is_said_to_do_nothing(store, tmp_path, c
                           "epochs from the first step, without a warmup (--schedule cosine has one)") in err, err
     code, err = s2vt(capsys, *train_args(store, tmp_path / "zero", "--schedule", "step", "--warmup", "0"))
     assert code == 0 and not [line for line in err if "--warmup" in line], err
+
+
+def test_max_len_on_tags_alone_is_said_to_do_nothing(store, tmp_path, capsys):
+    """(trial 111) --max-len cuts captions and ends decoded ones: on tag-only data a --resume with another value was
+    told 'taking effect', and a new run took it silently."""
+    manifest = tmp_path / "tags.jsonl"
+    manifest.write_text("".join(json.dumps({**json.loads(line), "captions": []}) + "\n"
+                                for line in Path(store[0]).read_text().splitlines()))
+    args = ["train", "--manifest", manifest, "--features", store[1], "--out", tmp_path / "run", *TINY]
+    code, err = s2vt(capsys, *args, "--max-len", "5")
+    assert code == 0 and ("warning: --max-len 5 has no effect: it cuts captions and ends decoded ones, and this data "
+                          "has no captions") in err, err
+    assert not [line for line in err if "taking effect" in line]
