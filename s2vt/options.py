@@ -390,6 +390,12 @@ def check_choices(config) -> None:
         if dataclasses.is_dataclass(held):
             check_choices(held)
             continue
+        # a whole-number setting given a float (argparse's int refuses one typed; a hand-edited last.pt's settings
+        # do not: max_len 3.5 was a TypeError traceback in slicing; trial 111): 3.0 is 3, 3.5 refused
+        if f.type in ("int", "int | None") and isinstance(held, float):
+            if not held.is_integer():
+                raise SettingError(f"{flag(f.name)} must be a whole number, not {held!r}")
+            object.__setattr__(config, f.name, held := int(held))  # (a frozen config too: DecodeConfig)
         if "minimum" in f.metadata and not (held is None and f.default is None):
             at_least(flag(f.name), held, f.metadata["minimum"])
         if "maximum" in f.metadata and not (held is None and f.default is None):

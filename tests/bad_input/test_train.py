@@ -1687,3 +1687,21 @@ def test_max_len_on_tags_alone_is_said_to_do_nothing(store, tmp_path, capsys):
     assert code == 0 and ("warning: --max-len 5 has no effect: it cuts captions and ends decoded ones, and this data "
                           "has no captions") in err, err
     assert not [line for line in err if "taking effect" in line]
+
+
+@pytest.mark.parametrize("value, said", [(3.0, None), (3.5, "error: --max-len must be a whole number, not 3.5")])
+def test_a_float_where_last_pt_keeps_a_whole_number(store, tmp_path, capsys, value, said):
+    """(trial 111) a hand-edited last.pt whose settings held max_len 3.0 was a TypeError traceback on --resume (in
+    slicing the captions): 3.0 is 3, and 3.5 one line."""
+    out = tmp_path / "run"
+    args = ["train", "--manifest", store[0], "--features", store[1], "--out", out, "--hidden", "8", "--embed", "8",
+            "--min-count", "1", "--batch-size", "8", "--epochs", "3"]
+    assert s2vt(capsys, *args, "--max-len", "3", "--stop-after", "1")[0] == 0
+    last = torch.load(out / "last.pt", weights_only=True)
+    last["settings"]["max_len"] = value
+    torch.save(last, out / "last.pt")
+    code, err = s2vt(capsys, *args, "--resume", "--stop-after", "2")
+    if said is None:
+        assert code == 0 and torch.load(out / "last.pt", weights_only=True)["config"]["max_len"] == 3, err
+    else:
+        assert code == 2 and err == [said], err
