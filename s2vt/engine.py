@@ -541,33 +541,33 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     # (settings said to have no effect here: a --resume's change line does not call them taken)
     inert: set[str] = set()
 
-    def no_effect(names: list[str], warning: str) -> None:
+    def no_effect(names: list[str], why: str, shown: list[str] | None = None) -> None:
+        """The one warning line for settings `names` that do nothing here, `shown` as said (default: their options)."""
         inert.update(names)
-        log(warning)
+        shown = shown or [options.flag(n) for n in names]
+        log(f"warning: {', '.join(shown)} {'has' if len(shown) == 1 else 'have'} no effect: {why}")
     if given_focal and not (groups["tag"] if groups else labels.multilabel):
-        no_effect(["tag_focal"], f"warning: --tag-focal {given_focal:g} has no effect: it weighs the negatives of "
-                  "multi-label tags, and " + ("this data has no tags" if not has_tags else "these LIC2022 labels "
-                                              "have no topic tags" if groups else "each video has one tag"))
+        no_effect(["tag_focal"], "it weighs the negatives of multi-label tags, and "
+                  + ("this data has no tags" if not has_tags else "these LIC2022 labels have no topic tags" if groups
+                     else "each video has one tag"), [f"--tag-focal {given_focal:g}"])
     if not topics and has_tags and "min_tag_count" in (cfg.given or ()):  # (the user's own, not the default)
-        no_effect(["min_tag_count"], f"warning: --min-tag-count {cfg.min_tag_count} has no effect: it counts LIC2022 "
-                  "topic tags (tag:...), and none of these tags is one")
+        no_effect(["min_tag_count"], "it counts LIC2022 topic tags (tag:...), and none of these tags is one",
+                  [f"--min-tag-count {cfg.min_tag_count}"])
     # (a tag-only run resumed with another --max-len was told it took effect; trial 111)
     if not has_caps and "max_len" in (cfg.given or ()):
-        no_effect(["max_len"], f"warning: --max-len {cfg.model.max_len} has no effect: it cuts captions and ends "
-                  "decoded ones, and this data has no captions")
+        no_effect(["max_len"], "it cuts captions and ends decoded ones, and this data has no captions",
+                  [f"--max-len {cfg.model.max_len}"])
     # (said, not silent: --schedule step has no warmup; trial 109)
     if cfg.schedule == "step" and cfg.warmup and "warmup" in (cfg.given or ()):
-        no_effect(["warmup"], f"warning: --warmup {cfg.warmup} has no effect: --schedule step halves the learning "
-                  "rate every 10 epochs from the first step, without a warmup (--schedule cosine has one)")
+        no_effect(["warmup"], "--schedule step halves the learning rate every 10 epochs from the first step, without "
+                  "a warmup (--schedule cosine has one)", [f"--warmup {cfg.warmup}"])
     # (the shard readers' settings on a store: taken silently; trial 109)
     if not streaming and (readers := [k for k in ("workers", "shuffle_buffer") if k in (cfg.given or ())]):
-        no_effect(readers, f"warning: {', '.join(options.flag(k) for k in readers)} "
-                  f"{'has' if len(readers) == 1 else 'have'} no effect: "
-                  f"{'it reads' if len(readers) == 1 else 'they read'} TFRecord shards, and "
+        no_effect(readers, f"{'it reads' if len(readers) == 1 else 'they read'} TFRecord shards, and "
                   + ("--features is a feature store" if cfg.features else "there is no --features"))
     if given_dropout and tag_input != "features":
-        no_effect(["feature_dropout"], f"warning: --feature-dropout {given_dropout} has no effect: the tag head reads "
-                  f"the {tag_input} features (it acts with --tag-input features)")
+        no_effect(["feature_dropout"], f"the tag head reads the {tag_input} features (it acts with --tag-input "
+                  "features)", [f"--feature-dropout {given_dropout}"])
     text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
                   if cfg.text and has_text(splits["train"]) else None)
     if text_vocab is not None and len(text_vocab) == 1:  # (<pad> alone: every token left out; trial 95)
@@ -579,17 +579,13 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     text_extra = {"text_vocab": text_vocab.state()} if text_vocab else {}
     unused = text_settings_given(cfg) if text_vocab is None else []
     if unused:  # (a warning, not a refusal: the run trains as it would without them)
-        no_effect(unused, f"warning: {', '.join(options.flag(n) for n in unused)} "
-                  f"{'has' if len(unused) == 1 else 'have'} no effect: "
-                  + ("--no-text leaves out the text" if not cfg.text else
-                     "the training videos have no text (title, asr, ocr)"))
+        no_effect(unused, "--no-text leaves out the text" if not cfg.text else
+                  "the training videos have no text (title, asr, ocr)")
     # (the fitted linear classifier's settings beside --no-text-linear, which turns it off: taken silently; trial 109)
     elif linear := [k for k in ("linear_c", "linear_steps", "linear_refit") if k in (cfg.given or ())
                     and not cfg.model.text_linear]:
-        typed = cfg.typed or {}
-        no_effect(linear, f"warning: {', '.join(typed.get(k, options.flag(k)) for k in linear)} "
-                  f"{'has' if len(linear) == 1 else 'have'} no effect: --no-text-linear turns the fitted linear "
-                  "classifier off")
+        no_effect(linear, "--no-text-linear turns the fitted linear classifier off",
+                  [(cfg.typed or {}).get(k, options.flag(k)) for k in linear])
     # the settings' architecture, with what the data decides
     mcfg = dataclasses.replace(cfg.model, modalities=dims, vocab_size=len(vocab), num_tags=len(labels.names),
                                multilabel=labels.multilabel, pad_id=vocab.pad, tag_input=tag_input,
@@ -660,9 +656,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         # tags to choose their blend on)
         cfg = options.replace(cfg, tag_focal=0.0)
     if given_neighbours and not takes_neighbours(model, groups):
-        no_effect(["neighbours"], "warning: --neighbours has no effect: it blends in multi-label tags by video "
-                  "features, and " + ("this model has no video features" if not dims else "these are LIC2022 levels"
-                                      if groups else "each video has one tag" if has_tags else "this data has no tags"))
+        no_effect(["neighbours"], "it blends in multi-label tags by video features, and "
+                  + ("this model has no video features" if not dims else "these are LIC2022 levels" if groups
+                     else "each video has one tag" if has_tags else "this data has no tags"))
     if modalities:
         empty: list[str] = []
         model.fusion.set_stats(feature_stats(splits["train"], store, modalities, seed=cfg.seed,
@@ -986,8 +982,7 @@ def train_run(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> dic
                 "unusable too)" if kept is not None
                 else "; no checkpoint was written")) from None
         secs = time.time() - t0
-        val = (validate(model, run.val_loader, run.vocab, run.labels, run.device, cfg.model.max_len)
-               if len(run.val_ds) else {})
+        val = validate(model, run.val_loader, run.vocab, run.labels, run.device) if len(run.val_ds) else {}
         if "tag_threshold" in val:  # the one place it is set: the checkpoints below predict with it
             model.cfg.tag_threshold = val["tag_threshold"]
         row = {"epoch": epoch, "train_loss": loss, "lr": run.optim.param_groups[0]["lr"], "seconds": round(secs, 2),

@@ -29,9 +29,10 @@ class DivergedError(UserError):
     before a checkpoint, a validation or a caption memory is made of them."""
 
 
-def validate(model: S2VT, loader, vocab: Vocab, labels: Labels, device, max_len: int) -> dict:
-    """Greedy captions, CIDEr-D over all references, tag Hit@1 and (multi-label) micro-F1; for
-    multi-label and LIC2022 tags also the best `tag_threshold`, returned, not set on the model."""
+def validate(model: S2VT, loader, vocab: Vocab, labels: Labels, device) -> dict:
+    """Greedy captions (up to the model's max_len words, as evaluate decodes them), CIDEr-D over all references,
+    tag Hit@1 and (multi-label) micro-F1; for multi-label and LIC2022 tags also the best `tag_threshold`, returned,
+    not set on the model."""
     model.eval()
     preds, refs, scores, gold, vids = {}, {}, [], [], []
     groups = kinds(labels.names)
@@ -41,7 +42,7 @@ def validate(model: S2VT, loader, vocab: Vocab, labels: Labels, device, max_len:
             enc_out = None
             if any(batch["refs"]) and model.cfg.lstm:  # (refs only in val: a tag-only model has no decoder)
                 enc_out, states = model.encode(batch["feats"], batch["lengths"])
-                ids = greedy(model, states, vocab.bos, vocab.eos, max_len)
+                ids = greedy(model, states, vocab.bos, vocab.eos, model.cfg.max_len)
                 for vid, row, r in zip(batch["video_id"], ids.tolist(), batch["refs"]):
                     if r:
                         preds[vid], refs[vid] = vocab.decode(row), r

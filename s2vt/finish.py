@@ -325,7 +325,7 @@ def set_linear(linear, weight: torch.Tensor, bias: torch.Tensor) -> None:
         linear.bias.copy_(bias.to(linear.bias.device))
 
 
-def choose_mixes(model: S2VT, loader, vocab: Vocab, labels: Labels, groups: dict, device, max_len: int) -> None:
+def choose_mixes(model: S2VT, loader, vocab: Vocab, labels: Labels, groups: dict, device) -> None:
     """Each label kind's mixing weight (model.linear.mix) in MIXES, the best on `loader`'s videos:
     level 2 after level 1 (its answer lies under level 1's)."""
     score = {"level1": "level1_acc", "level2": "level2_acc", "tag": "tag_f1"}
@@ -337,7 +337,7 @@ def choose_mixes(model: S2VT, loader, vocab: Vocab, labels: Labels, groups: dict
         tried = {}
         for mix in MIXES:
             linear.mix[idx] = mix
-            tried[mix] = validate(model, loader, vocab, labels, device, max_len).get(score[kind], 0.0)
+            tried[mix] = validate(model, loader, vocab, labels, device).get(score[kind], 0.0)
         linear.mix[idx] = max(MIXES, key=lambda m: (tried[m], m))  # a tie: the linear side, the steadier one
 
 
@@ -360,8 +360,8 @@ def fit_text_linear(run: Run) -> dict:
     weight, bias = linear_weights(tfidf_matrix(run.train_ds.text, model.cfg.text_vocab), target(run.train_ds), groups,
                                   cfg.linear_c, cfg.linear_steps, run.log, "fitted")
     set_linear(linear, weight, bias)
-    choose_mixes(model, run.val_loader, run.vocab, labels, groups, run.device, cfg.model.max_len)
-    val = validate(model, run.val_loader, run.vocab, labels, run.device, cfg.model.max_len)
+    choose_mixes(model, run.val_loader, run.vocab, labels, groups, run.device)
+    val = validate(model, run.val_loader, run.vocab, labels, run.device)
     model.cfg.tag_threshold = val["tag_threshold"]  # (chosen with the train-only fit, kept after the refit)
     row = {**best["metrics"], **{k: v for k, v in val.items() if isinstance(v, float)}}
     mixes = {kind: round(float(linear.mix[groups[kind][0]]), 2) for kind in ("level1", "level2", "tag") if groups[kind]}
@@ -435,7 +435,7 @@ def choose_neighbours(run: Run) -> dict:
     refit's do). best.pt's val metrics and tag threshold become those of the blend (measured with the
     train-only memory); where val chose the network alone (mix 0) best.pt records that and keeps no
     memory. Rank 0, before the refit, for a model `takes_neighbours` with val (`finish` decides)."""
-    out, cfg = Path(run.cfg.out), run.cfg
+    out = Path(run.cfg.out)
     ckpt = read_checkpoint(out / "best.pt", run.device)
     model, _, _ = model_from_checkpoint(ckpt, run.device, out / "best.pt")
     model.neighbours = None  # (the network alone: what is blended)
@@ -464,7 +464,7 @@ def choose_neighbours(run: Run) -> dict:
     lowered = None
     if chosen["mix"] > 0:
         model.neighbours = memory_of(space, feats, targets, **chosen)
-        val = validate(model, run.val_loader, run.vocab, run.labels, run.device, cfg.model.max_len)
+        val = validate(model, run.val_loader, run.vocab, run.labels, run.device)
         # (chosen on GAP: a run that selects on another metric keeps the network alone where the blend lowers it)
         was = ckpt["metrics"].get(run.metric)
         if run.metric != "gap" and was is not None and val.get(run.metric, was) < was:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import shlex
 import sys
@@ -381,6 +382,13 @@ def at_most(name: str, value, maximum) -> None:
         raise SettingError(f"{name} must be at most {maximum}, not {value!r}")
 
 
+@functools.cache
+def whole_number_fields(cls) -> frozenset[str]:
+    """The fields of dataclass `cls` whose type hint is int (or int | None), as `value_type` reads a hint."""
+    hints = typing.get_type_hints(cls)
+    return frozenset(f.name for f in dataclasses.fields(cls) if value_type(hints[f.name])[0] is int)
+
+
 def check_choices(config) -> None:
     """SettingError naming the option and its allowed values for a field outside its choices, below
     its minimum, above its maximum or outside its interval (a field whose default is None may also be None; a mapping's values are
@@ -392,7 +400,7 @@ def check_choices(config) -> None:
             continue
         # a whole-number setting given a float (argparse's int refuses one typed; a hand-edited last.pt's settings
         # do not: max_len 3.5 was a TypeError traceback in slicing; trial 111): 3.0 is 3, 3.5 refused
-        if f.type in ("int", "int | None") and isinstance(held, float):
+        if f.name in whole_number_fields(type(config)) and isinstance(held, float):
             if not held.is_integer():
                 raise SettingError(f"{flag(f.name)} must be a whole number, not {held!r}")
             object.__setattr__(config, f.name, held := int(held))  # (a frozen config too: DecodeConfig)

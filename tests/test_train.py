@@ -757,7 +757,7 @@ def test_train_one_epoch_lowers_the_loss(small_run):
 def test_validate_returns_metrics_and_leaves_the_model_alone(small_run):
     r = small_run
     before = r.model.cfg.tag_threshold
-    val = validate(r.model, r.val_loader, r.vocab, r.labels, r.device, r.cfg.model.max_len)
+    val = validate(r.model, r.val_loader, r.vocab, r.labels, r.device)
     assert set(val) == {"CIDEr", "examples", "tag_acc"} and 0 <= val["tag_acc"] <= 1
     assert set(val["examples"]) <= {e["video_id"] for e in r.val_ds.entries}
     assert r.model.cfg.tag_threshold == before and not r.model.training
@@ -769,7 +769,7 @@ def test_validate_returns_the_threshold_it_chose_for_multilabel_tags(tmp_path):
     manifest.write_text("".join(json.dumps({**e, "captions": [], "tags": e["tags"] + [e["captions"][0].split()[1]]})
                                 + "\n" for e in entries))  # two tags a video: its motion and its colour
     r = build(TrainConfig.of(str(manifest), str(store), str(tmp_path / "run"), epochs=1, **FAST))
-    val = validate(r.model, r.val_loader, r.vocab, r.labels, r.device, r.cfg.model.max_len)
+    val = validate(r.model, r.val_loader, r.vocab, r.labels, r.device)
     assert set(val) == {"tag_acc", "gap", "tag_f1", "tag_threshold"} and 0.05 <= val["tag_threshold"] <= 0.95
     assert r.model.cfg.tag_threshold == 0.5  # chosen, returned, not set: train() sets it
 
