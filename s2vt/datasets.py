@@ -19,8 +19,8 @@ from .fileio import OutputError, not_a_file, refuse_checkpoints, special_file, w
 from .jsonfile import (DuplicateKeyError, is_json_lines, json_error, json_kind, json_problem, parse_json,
                        surrogate_lines)
 from .formats import EMPTY_TAG, MSRVTT_CATEGORIES, CategoryError, lic2022_left_out, lic2022_tags
-from .manifest import (SPLITS, VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest, json_lines,
-                       refuse_not_utf8, two_names, no_such_video, read_manifest, sanitize_id, scan_videos,
+from .manifest import (MAX_TEXT_CHARS, SPLITS, VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest,
+                       json_lines, refuse_not_utf8, two_names, no_such_video, read_manifest, sanitize_id, scan_videos,
                        quoted_id, split_of, valid_video_id)
 from .store import store_of
 from .vocab import is_blank
@@ -79,17 +79,26 @@ def attach_paths(entries: list[dict], videos: str | Path | None, out: str | Path
 
 
 def cap_captions(entries: list[dict]) -> int:
-    """Cut captions longer than MAX_CAPTION_CHARS, with one warning line giving the count; returns it."""
-    capped = 0
+    """Cut captions longer than MAX_CAPTION_CHARS and text fields longer than MAX_TEXT_CHARS (the text
+    branch reads no more: a 50k-character title was kept whole unsaid), with one warning line for each
+    kind giving the count; returns the number cut."""
+    capped = collections.Counter()
     for e in entries:
         long = [i for i, c in enumerate(e["captions"]) if len(c) > MAX_CAPTION_CHARS]
         for i in long:
             e["captions"][i] = e["captions"][i][:MAX_CAPTION_CHARS]
-        capped += len(long)
-    if capped:
-        print(f"warning: {counted(capped, 'caption')} longer than {MAX_CAPTION_CHARS} characters "
-              f"{'were' if capped != 1 else 'was'} cut to that length", file=sys.stderr)
-    return capped
+        capped["caption"] += len(long)
+        for field, value in (e.get("text") or {}).items():
+            if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+                e["text"][field] = value[:MAX_TEXT_CHARS]
+                capped[field] += 1
+    for kind, n in capped.items():
+        if n:
+            limit = MAX_CAPTION_CHARS if kind == "caption" else MAX_TEXT_CHARS
+            said = {"asr": "ASR text", "ocr": "OCR text"}.get(kind, kind)
+            print(f"warning: {counted(n, said)} longer than {limit} characters {'were' if n != 1 else 'was'} "
+                  "cut to that length", file=sys.stderr)
+    return sum(capped.values())
 
 
 def proportional_split(ids: list[str], counts: tuple[int, ...], seed: int) -> dict[str, str]:

@@ -430,6 +430,9 @@ def dataset_import(path: str) -> str | None:
 MANIFEST_FIELDS = ("video_id", "split", "captions", "tags", "text", "path", "captions_only")
 # the keys of its "text" object that the text branch reads (s2vt.text), in the order it reads them
 TEXT_FIELDS = ("title", "asr", "ocr")
+# far above any real title (the longest of the 5,599 KuaiRec ones: 1,984 characters), low enough
+# that one runaway field cannot dominate tokenising or a batch: the text branch reads no more of a field
+MAX_TEXT_CHARS = 4000
 
 
 def misspelt_fields(entries: list[dict]) -> list[tuple[tuple[str, str], int]]:

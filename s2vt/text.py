@@ -18,11 +18,8 @@ import torch
 from torch import nn
 
 from .errors import UserError
-from .manifest import TEXT_FIELDS as FIELDS
+from .manifest import MAX_TEXT_CHARS, TEXT_FIELDS as FIELDS
 TOKENIZERS = ("char", "word")
-# far above any real title (the longest of the 5,599 KuaiRec ones: 1,984 characters), low enough
-# that one runaway field cannot dominate tokenising or a batch
-MAX_TEXT_CHARS = 4000
 MAX_NGRAM = 3
 PAD = "<pad>"
 HASHTAG = re.compile(r"#([^#@\s]{1,40})")

@@ -270,6 +270,22 @@ def test_import_caps_long_captions(tmp_path, capsys):
     assert [len(c) for c in read_manifest(tmp_path / "m.jsonl")[0]["captions"]] == [1000, 5]
 
 
+def test_import_caps_long_text(tmp_path, capsys):
+    # (a 50k-character title was kept whole unsaid; the text branch reads its first MAX_TEXT_CHARS)
+    level1 = [{"@meta": {"type": "level1"}, "@value": "food"}]
+    lic = tmp_path / "train.json"
+    lic.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
+        {"@id": "1", "title": "长" * 50_000, "perception": {"ocr": "x" * 5000, "asr": "y"}, "category": level1},
+        {"@id": "2", "title": "长" * 4000, "category": level1}]) + "\n", encoding="utf-8")
+    code, _, err = s2vt(capsys, "import", "lic2022", lic, "--out", tmp_path / "m.jsonl")
+    assert code == 0 and "warning: 1 title longer than 4000 characters was cut to that length" in err
+    assert "warning: 1 OCR text longer than 4000 characters was cut to that length" in err
+    assert not any("ASR" in line for line in err)
+    texts = [e["text"] for e in read_manifest(tmp_path / "m.jsonl")]
+    assert [{k: len(v) for k, v in t.items()} for t in texts] == [{"title": 4000, "asr": 1, "ocr": 4000},
+                                                                   {"title": 4000, "asr": 0, "ocr": 0}]
+
+
 def test_evaluate_store_without_meta_says_what_it_assumes(trained, tmp_path, capsys):
     store = copy_store(trained, tmp_path)
     (store / "meta.json").unlink()
