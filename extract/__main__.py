@@ -27,8 +27,8 @@ from .ffmpeg import check_ffmpeg
 from .modalities import MODALITIES
 from .pipeline import ExtractConfig, Extractor, default_workers, settings_meta
 from .backbones.weights import WeightsNotFound, random_instead
-from s2vt.store import (FAILURES, LOGS, FeatureStore, StoreError, not_a_folder, parse_shard, read_lines, record_id,
-                        same_file, source_identity, stable_shard, store_of)
+from s2vt.store import (CASE_FIX, FAILURES, LOGS, FeatureStore, StoreError, not_a_folder, parse_shard, read_lines,
+                        record_id, same_file, source_identity, stable_shard, store_of)
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
 
@@ -353,6 +353,11 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         # line, as the path-less are; one line each flooded the terminal, 497 of an MSR-VTT import; hostile trial)
         absent = [(v, p) for v, p in todo if not os.path.lexists(p)]
         todo = [(v, p) for v, p in todo if os.path.lexists(p)]
+        # (ids differing only in case, on a file system that folds case: one file for two videos; each logged,
+        # counted in one line)
+        twins = store.twins_among([v for v, _ in todo], cfg.modalities)
+        twinned = [(v, p) for v, p in todo if v in twins]
+        todo = [(v, p) for v, p in todo if v not in twins]
         follow_moves(store, mine, {v for v, _ in todo} | {v for v, _, _ in clashes})
         if not todo:  # (no video to record: the store is written now)
             begin()
@@ -368,14 +373,15 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         return 130
 
     say(f"{counted(len(items), 'video')}, {len(mine)} in shard {args.shard}, "
-        f"{len(mine) - len(todo) - len(pathless) - len(clashes) - len(absent)} already done, {len(todo)} to extract "
+        f"{len(mine) - len(todo) - len(pathless) - len(clashes) - len(absent) - len(twinned)} already done, "
+        f"{len(todo)} to extract "
         f"-> {store.root}")
     failures = written = 0
     # the videos written with notes, and the first note: said in one line at the end (they went to notes.jsonl
     # alone, never on the terminal, as caption.py says them: hostile trial); one line, not one per video (a
     # dataset without sound notes each of its thousands of videos)
     noted: list = [0, None]
-    if clashes or pathless or absent:  # (failures are records: meta.json first)
+    if clashes or pathless or absent or twinned:  # (failures are records: meta.json first)
         begin()
     if clashes:  # each logged with both paths, counted in one line (names that print alike: escaped, told apart)
         for v, p, old in clashes:
@@ -402,6 +408,15 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         say(one_line(f"failed: {counted(len(absent), 'video')} of the manifest {'is' if len(absent) == 1 else 'are'} "
                      f"not at {'its path' if len(absent) == 1 else 'their paths'} ({'first: ' * (len(absent) > 1)}"
                      f"{shown}): put {'it' if len(absent) == 1 else 'them'} there, or {MOVED}"))
+    if twinned:
+        for v, p in twinned:
+            store.log_failure(v, p, f"its id differs only in case from video {twins[v]}'s, on a file system that "
+                              f"folds case: {CASE_FIX}")
+        failures += len(twinned)
+        v = twinned[0][0]
+        say(f"failed: {counted(len(twinned), 'video')} {'has' if len(twinned) == 1 else 'have'} an id that differs "
+            f"only in case from another video's, and {store.root} is on a file system that folds case, where their "
+            f"features would be one file (first: {v} beside {twins[v]}): {CASE_FIX}")
     # (REIMPORT read as if --videos had not been given; trial 64)
     bar = tqdm(total=len(todo), unit="video", dynamic_ncols=True, disable=None)
 

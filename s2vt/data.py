@@ -101,6 +101,9 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
                         "a model needs training videos with features")
     lost = [e for e in entries if not e.get("captions_only") and not store.done(e["video_id"], modalities)]
     missing = [e["video_id"] for e in lost]
+
+    def twins() -> str:  # (a file another video's id, differing only in case, names on macOS: `case_twin`)
+        return store.case_note((m, v) for v in missing for m in modalities)
     by_split = collections.Counter(split_of(e) for e in lost)
     videos = counted(len(missing), "video") + (f" ({', '.join(f'{n} {s}' for s, n in by_split.items())})"
                                          if len(by_split) > 1 or set(by_split) - {"train"} else "")
@@ -146,9 +149,9 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
             advice = (f"none of the {len(entries)} videos has a feature file there: is it the feature store of "
                       f"another dataset? pass the manifest's own --features, or {make} for them")
         raise DataError(f"{videos} {'has' if len(missing) == 1 else 'have'} no features for {','.join(lacking)} in "
-                        f"{store.root} (first: {', '.join(missing[:5])}); {advice}")
+                        f"{store.root} (first: {', '.join(missing[:5])}){twins()}; {advice}")
     if missing:
-        warnings.warn(f"skipping {videos} without features (first: {', '.join(missing[:5])})")
+        warnings.warn(f"skipping {videos} without features (first: {', '.join(missing[:5])}){twins()}")
     gone = set(missing)
     return [e for e in entries if e["video_id"] not in gone]
 

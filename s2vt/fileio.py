@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import itertools
 import json
 import os
 import stat
@@ -386,6 +387,26 @@ def is_link_loop(path: Path) -> bool:
         os.stat(path)
     except OSError as e:
         return e.errno == errno.ELOOP
+    return False
+
+
+def folds_case(path: str | os.PathLike) -> bool:
+    """Whether the file system `path` is on (or would be made on) folds case, as macOS's and Windows' do by default:
+    there `tHaa.npy` and `THaa.npy`, two YouTube-8M videos, are one file. Found without writing: the first name
+    with letters in either case, among `path`'s own entries, `path` itself and then its parents, looked up again in
+    the other case (the same file: it folds; none, or another file: it does not). False where no name can tell."""
+    path = Path(os.path.abspath(path))
+    places = []
+    with contextlib.suppress(OSError), os.scandir(path) as entries:  # (a few: a folder may hold millions)
+        places = [(path, e.name) for e in itertools.islice(entries, 20)]
+    places += [(p.parent, p.name) for p in (path, *path.parents) if p.name]
+    for folder, name in places:
+        if name.swapcase() == name or not os.path.lexists(folder / name):
+            continue
+        try:
+            return os.path.samefile(folder / name, folder / name.swapcase())
+        except OSError:  # (no such name in the other case: a file system that tells them apart)
+            return False
     return False
 
 

@@ -328,10 +328,11 @@ def with_features(entries: list[dict], store: FeatureStore, modalities: list[str
                 # (not "--learn-missing learns it": on data where none lacks it, it learns nothing; trial 108)
                 "lacked it: train.py --learn-missing learns it from training videos that lack it)" if never else
                 "learned missing vector standing in for the rest")
+    twins = store.case_note((m, v) for v, ms in gaps.items() for m in ms)  # (macOS: `FeatureStore.case_twin`)
     what = ("left out (--skip-missing)" if skip_missing else
             f"predicted from the features they have, the model's {stand_in} (--skip-missing leaves them out)")
     print(f"warning: {len(gaps)} of {len(entries)} {split} videos lack features in {store.root} ({counts}; "
-          f"{bare} with none at all; first: {', '.join(list(gaps)[:5])}): {what}", file=sys.stderr)
+          f"{bare} with none at all; first: {', '.join(list(gaps)[:5])}){twins}: {what}", file=sys.stderr)
     kept = [e for e in entries if e["video_id"] not in gaps] if skip_missing else entries
     if not kept:
         raise StoreError(f"{store.root}: no {split} video has all its features")

@@ -32,8 +32,8 @@ from typing import Iterator
 import numpy as np
 
 from .errors import SettingError, UserError, counted, printable
-from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, atomic_write_json, dangling_link, is_link_loop,
-                     make_dirs, output_error, refuse_broken_link, refuse_special, special_file)
+from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, atomic_write_json, dangling_link, folds_case,
+                     is_link_loop, make_dirs, output_error, refuse_broken_link, refuse_special, special_file)
 from .jsonfile import json_error, json_kind, parse_json
 from .manifest import check_video_id, video_files, video_id_problem
 from .npyfile import check_npy, cut_short, load_npy, npy_shape
@@ -103,6 +103,9 @@ LOGS = ("notes.jsonl", "sources.jsonl", FAILURES)
 RECORD_START = b'{"video_id": "'
 # what to do about a file whose width differs from the other files of its modality
 MIXED_FIX = "re-extract it, or leave its video out of the manifest"
+# what to do about ids that differ only in case on a store whose file system folds case (`FeatureStore.case_twin`)
+CASE_FIX = ("put the store on a case-sensitive volume (macOS: a case-sensitive APFS volume; Windows: a folder with "
+            "case sensitivity on, or WSL's own file system)")
 
 
 class StoreError(UserError):
@@ -169,6 +172,8 @@ class FeatureStore:
         self._settled_widths: dict[str, tuple[int, str]] = {}  # `settle_width`'s, for stores without meta.json
         self._written: set[tuple[str, str | None]] = set()  # (id, file) written this run (`forget`)
         self._inputs: dict[tuple[int, int], str] = {}  # (device, inode) -> name of a file the run reads (`protect`)
+        self._folds: bool | None = None  # whether its file system folds case (`folds_case`)
+        self._names: dict[str, dict[str, str]] = {}  # modality -> casefolded id -> the id of its file (`case_twin`)
 
     @property
     def meta_path(self) -> Path:
@@ -309,7 +314,58 @@ class FeatureStore:
         return self.root / modality / f"{video_id}.npy"
 
     def has(self, modality: str, video_id: str) -> bool:
-        return self.path(modality, video_id).is_file()
+        return self.path(modality, video_id).is_file() and self.case_twin(modality, video_id) is None
+
+    def folds_case(self) -> bool:
+        """Whether the store's file system folds case (`fileio.folds_case`), found once."""
+        if self._folds is None:
+            self._folds = folds_case(self.root)
+        return self._folds
+
+    def case_twin(self, modality: str, video_id: str) -> str | None:
+        """The other video whose file `video_id`'s is, its id differing only in case, on a store whose file system
+        folds case (256 of the 2,950 shared YouTube-8M ids have such a twin: on macOS one's features were read as
+        the other's, unsaid); else None, and on a file system that tells case apart without a look at the disk."""
+        if not self.folds_case():
+            return None
+        if (names := self._names.get(modality)) is None:  # (one listing a modality: a look per video is no dearer)
+            folder = self.root / modality
+            files = sorted(os.listdir(folder)) if folder.is_dir() else []
+            names = self._names[modality] = {n[:-4].casefold(): n[:-4] for n in reversed(files) if n.endswith(".npy")}
+        twin = names.get(video_id.casefold(), video_id)
+        return twin if twin != video_id else None
+
+    def twins_among(self, video_ids, modalities) -> dict[str, str]:
+        """{id: its twin} for each of `video_ids` (in order) that a store whose file system folds case cannot hold
+        beside another: one whose file is another video's (`case_twin`), or an earlier one of `video_ids` in
+        another case. {} on a file system that tells case apart."""
+        if not self.folds_case():
+            return {}
+        first: dict[str, str] = {}
+        twins = {}
+        for v in video_ids:
+            held = next(filter(None, (self.case_twin(m, v) for m in modalities)), None)
+            earlier = first.setdefault(v.casefold(), v)
+            if held or earlier != v:
+                twins[v] = held or earlier
+        return twins
+
+    def refuse_twin(self, modality: str, video_id: str) -> None:
+        """StoreError where `video_id`'s file is another video's (`case_twin`)."""
+        if twin := self.case_twin(modality, video_id):
+            raise StoreError(f"{printable(str(self.path(modality, video_id)))}: is video {twin}'s file, whose id "
+                             f"differs only in case, on a file system that folds case: {CASE_FIX}")
+
+    def case_note(self, modality_ids) -> str:
+        """'' or, where some of (modality, video id) `modality_ids` lack their file because it is a twin's
+        (`case_twin`), a sentence saying so, for a message about videos without features."""
+        twins = [(v, t) for m, v in modality_ids if (t := self.case_twin(m, v))]
+        if not twins:
+            return ""
+        n = len({v for v, _ in twins})
+        return (f" ({n} of them {'differs' if n == 1 else 'differ'} only in case from another video's id "
+                f"(first: {twins[0][0]} and {twins[0][1]}), and {self.root} is on a file system that folds case, where "
+                f"their features would be one file: {CASE_FIX})")
 
     def whole(self, modality: str, video_id: str) -> bool:
         """Whether `modality`'s file of `video_id` is a .npy file whose header is whole and whose size is what the
@@ -508,6 +564,7 @@ class FeatureStore:
         one); StoreError naming the file for one that is not a numeric array of either shape, holds
         NaN or infinite values, or is not as wide as meta.json (or `settle_width`) says."""
         path = self.path(modality, video_id)
+        self.refuse_twin(modality, video_id)  # (the other video's features, read as this one's)
         try:
             x = load_npy(path).astype(np.float32, copy=False)
         except (OSError, ValueError, EOFError) as e:  # pickled objects, a truncated or foreign file
@@ -646,10 +703,13 @@ class FeatureStore:
 
     def write(self, modality: str, video_id: str, array: np.ndarray, dtype: str = "float16") -> None:
         """Save [T, D] atomically (`encode`d)."""
+        self.refuse_twin(modality, video_id)  # (it would replace the other video's features)
         buf = io.BytesIO()
         np.save(buf, self.encode(array, dtype), allow_pickle=False)
         self.refuse_input(self.path(modality, video_id))
         atomic_write_bytes(self.path(modality, video_id), buf.getvalue())
+        if modality in self._names:
+            self._names[modality][video_id.casefold()] = video_id
 
     def check_meta(self, meta: dict, store_option: str = "--out", adds: bool = False) -> dict:
         """StoreError unless an existing meta.json agrees with `meta` (as `init_meta` needs); returns

@@ -19,7 +19,7 @@ import numpy as np
 from .errors import counted, interrupts_held
 from .jsonfile import compressed
 from .manifest import SPLITS, valid_video_id, write_manifest
-from .store import FeatureStore
+from .store import CASE_FIX, FeatureStore
 
 from .datasets import DatasetError, regular_files
 from .tfrecord import CorruptRecord, ProtoError, TFRecordError, masked_crc32c, parse_sequence_example, read_records
@@ -432,6 +432,8 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
 
 # the reason a record is skipped whose id the store holds already with other features
 HELD = "id the store holds with other features"
+# (on macOS's or Windows' default file system: tHaa and THaa, two YouTube-8M videos, would be one file)
+CASE = "id that differs only in case from another's, on a file system that folds case"
 
 
 def other_features(store: FeatureStore, vid: str, feats: dict[str, np.ndarray]) -> bool:
@@ -492,7 +494,7 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
         if planned:  # (none: the writing pass writes nothing, and says why, record by record)
             before_write(planned)
     entries: list[dict] = []
-    skipped, failed_files, empty_files, held = collections.Counter(), [], [], []
+    skipped, failed_files, empty_files, held, twins = collections.Counter(), [], [], [], []
     for vid, sp, tags, kind, feats in _videos(shards, splits, vocab, skipped, failed_files, empty_files=empty_files):
         if not entries and not held:  # (before the ids: a store of the other level is refused as such; trial 85)
             if said := store.unrelated([vid], feats, "not this import's first video"):  # (another dataset's store?)
@@ -501,6 +503,10 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
                                        f"{kind}-level, imported by `s2vt import yt8m`",
                              "backbones": SOURCES[kind], "dims": DIMS, "dtype": "float16"},
                             store_option="--features")
+        if twin := next(filter(None, (store.case_twin(m, vid) for m in feats)), None):
+            skipped[CASE] += 1
+            twins.append((vid, twin))
+            continue
         if other_features(store, vid, feats):  # (kept, not replaced: another manifest's video; trial 84)
             skipped[HELD] += 1
             held.append(vid)
@@ -514,6 +520,10 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
         first = ", ".join(held[:REPEATED_SHOWN]) + (", ..." if len(held) > REPEATED_SHOWN else "")
         print(f"warning: {store.root}: {counted(len(held), 'record')} skipped: {HELD} (an earlier import's, kept, not "
               f"replaced: a YouTube-8M id is one video; first: {first})", file=sys.stderr)
+    if twins:
+        print(f"warning: {store.root}: {counted(len(twins), 'record')} skipped: {CASE} (first: {twins[0][0]}, beside "
+              f"{twins[0][1]}): {CASE_FIX}, or train from the shards themselves (train.py --features SHARD...)",
+              file=sys.stderr)
     if not entries:
         # (a 0-byte shard, a download cut at its start, was not named: the user was left to guess which)
         empty = "" if not empty_files else f": {empty_files[0]} " + (

@@ -13,12 +13,13 @@ import google_crc32c
 import numpy as np
 import pytest
 
+from s2vt.fileio import folds_case
 from s2vt.manifest import read_manifest
 from s2vt.store import FeatureStore, StoreError
 from s2vt.datasets import DatasetError
 from s2vt.tfrecord import (CorruptRecord, TFRecordError, masked_crc32c, parse_example, parse_sequence_example,
                            read_records)
-from s2vt.yt8m import import_yt8m, read_vocabulary
+from s2vt.yt8m import CASE, import_yt8m, read_vocabulary
 
 RNG = np.random.default_rng(0)
 
@@ -554,3 +555,42 @@ def test_the_shards_import_advice_names_a_vocabulary_only_for_a_model_that_has_o
     assert vocabulary_option({"labels": ["label1", "label7"]}, None) == ""
     assert vocabulary_option({"labels": []}, None) == ""
     assert vocabulary_option({"labels": ["Car", "label3"]}, None) == " --vocabulary VOCABULARY.csv"
+
+
+def test_folds_case_is_found_without_writing(tmp_path):
+    """macOS's and Windows' default file systems fold case: there tHaa.npy and THaa.npy (256 of the 2,950 shared
+    YouTube-8M ids have such a twin) are one file. The probe looks a name up in the other case; a link standing in for
+    the folding here."""
+    store = tmp_path / "features"
+    store.mkdir()
+    assert not folds_case(store) and not folds_case(tmp_path / "not" / "made")
+    (tmp_path / "FEATURES").symlink_to("features")  # (the store's own name found again in the other case)
+    assert folds_case(store) and folds_case(store / "rgb")
+    (store / "meta.json").write_text("{}")
+    (store / "META.JSON").write_text("{}")  # (another file by that name: this file system tells case apart)
+    assert not folds_case(store)
+
+
+def test_ids_differing_only_in_case_on_a_store_that_folds_case(tmp_path, capsys, monkeypatch):
+    """On a file system that folds case the second of two ids differing only in case (tHaa, THaa) wrote over the
+    first's features, or read them as its own, unsaid: an import skips it, counted and said; the store never writes
+    or reads one video's file as the other's, and training says why a video lacks features."""
+    monkeypatch.setattr(FeatureStore, "folds_case", lambda self: True)  # (Linux's file systems tell case apart)
+    shard = write_shard(tmp_path / "train0000.tfrecord", [video(v)[0] for v in ("tHaa", "x1", "THaa")])
+    entries, report = import_yt8m([str(shard)], tmp_path / "m.jsonl")
+    assert [e["video_id"] for e in entries] == ["tHaa", "x1"] and report["skipped"] == {CASE: 1}
+    err = capsys.readouterr().err.splitlines()
+    assert f"warning: {tmp_path / 'features'}: 1 record skipped: {CASE} (first: THaa, beside tHaa): put the store on " \
+        "a case-sensitive volume" in err[-1] and "train from the shards themselves" in err[-1]
+    store = FeatureStore(tmp_path / "features")
+    assert sorted(p.name for p in (store.root / "rgb").iterdir()) == ["tHaa.npy", "x1.npy"]
+    for act in (lambda: store.write("rgb", "THaa", np.zeros((1, 1024))), lambda: store.read("rgb", "THaa")):
+        with pytest.raises(StoreError, match="rgb/THaa.npy: is video tHaa's file, whose id differs only in case"):
+            act()
+    assert store.has("rgb", "tHaa") and store.read("rgb", "tHaa").shape == (1, 1024)
+    # a manifest naming both (a store copied from a file system that tells case apart): training says why
+    from s2vt.data import DataError, check_features
+    both = [{"video_id": v, "split": "train", "captions": [], "tags": ["a"]} for v in ("tHaa", "THaa", "x1")]
+    with pytest.raises(DataError, match=r"\(first: THaa\) \(1 of them differs only in case from another video's id "
+                                        r"\(first: THaa and tHaa\), and .* folds case"):
+        check_features(both, store, ["rgb"], skip_missing=False)
