@@ -456,7 +456,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         upgrade_config(last)
     if last is not None:  # (before the data is read: --seed, --min-count and others decide it)
         was = last.get("settings", {})
-        cfg = ddp.agreed(lambda: recorded_epochs(resumed_settings(cfg, was), last, last_path))
+        cfg = ddp.agreed(lambda: recorded_epochs(resumed_settings(cfg, was, last_path), last, last_path))
     streaming = shards.is_shards(cfg.features)  # training records streamed from TFRecord shards
     readers_moved = None  # (said once the run is known to train on: a finished run reads no records)
     if last is not None and streaming:

@@ -12,7 +12,7 @@ import torch
 from .checkpoint import CheckpointError, read_checkpoint
 from .config import TrainConfig
 from .epoch import lr_factor
-from .errors import UserError
+from .errors import SettingError, UserError
 from .fileio import RUN_OUTPUTS, not_a_file
 from . import options
 
@@ -80,15 +80,20 @@ def upgrade_config(last: dict) -> None:
         config["max_len"] = was["max_len"]
 
 
-def resumed_settings(cfg: TrainConfig, was: dict) -> TrainConfig:
+def resumed_settings(cfg: TrainConfig, was: dict, path: str | os.PathLike = "last.pt") -> TrainConfig:
     """A --resume's settings: last.pt's (`was`, its run_settings) for each one its command did not give
     (`cfg.given`), so that a plain --resume goes on as the run began (its --epochs, not the recipe's; its
-    --hidden, not refused as another model); where and how it runs (RESUME_UNREPORTED) stay this command's."""
+    --hidden, not refused as another model); where and how it runs (RESUME_UNREPORTED) stay this command's.
+    A value there that the option refuses is said as last.pt's (`path`), not as one the command gave."""
     if cfg.given is None:  # (a TrainConfig built field by field: every setting is its caller's)
         return cfg
     names = {f.name for f, _ in options.settings(TrainConfig)}  # (a setting since removed: not one)
     kept = {k: v for k, v in was.items() if k in names and k not in cfg.given and k not in RESUME_UNREPORTED}
-    return options.replace(cfg, **kept)
+    try:
+        return options.replace(cfg, **kept)
+    except SettingError as e:  # (a hand-edited last.pt: '--max-len must be a whole number' named no file; trial 111)
+        raise SettingError(f"{path}: a setting the run was saved with is refused: {e}; give that option to resume "
+                           "with another value") from None
 
 
 def recorded_schedule(last: dict) -> int | None:

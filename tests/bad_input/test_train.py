@@ -1689,7 +1689,9 @@ def test_max_len_on_tags_alone_is_said_to_do_nothing(store, tmp_path, capsys):
     assert not [line for line in err if "taking effect" in line]
 
 
-@pytest.mark.parametrize("value, said", [(3.0, None), (3.5, "error: --max-len must be a whole number, not 3.5")])
+@pytest.mark.parametrize("value, said", [(3.0, None), (3.5, ": a setting the run was saved with is refused: --max-len "
+                                                  "must be a whole number, not 3.5; give that option to resume with "
+                                                  "another value")])
 def test_a_float_where_last_pt_keeps_a_whole_number(store, tmp_path, capsys, value, said):
     """(trial 111) a hand-edited last.pt whose settings held max_len 3.0 was a TypeError traceback on --resume (in
     slicing the captions): 3.0 is 3, and 3.5 one line."""
@@ -1703,5 +1705,7 @@ def test_a_float_where_last_pt_keeps_a_whole_number(store, tmp_path, capsys, val
     code, err = s2vt(capsys, *args, "--resume", "--stop-after", "2")
     if said is None:
         assert code == 0 and torch.load(out / "last.pt", weights_only=True)["config"]["max_len"] == 3, err
-    else:
-        assert code == 2 and err == [said], err
+    else:  # (named as last.pt's: the command gave no --max-len)
+        assert code == 2 and err == [f"error: {out / 'last.pt'}{said}"], err
+        # (given, it is the command's: the resume goes on)
+        assert s2vt(capsys, *args, "--max-len", "4", "--resume", "--stop-after", "2")[0] == 0
