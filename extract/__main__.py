@@ -354,8 +354,8 @@ def run(args: argparse.Namespace, rerun_line: bool | str = True) -> int:
         absent = [(v, p) for v, p in todo if not os.path.lexists(p)]
         todo = [(v, p) for v, p in todo if os.path.lexists(p)]
         # (ids differing only in case, on a file system that folds case: one file for two videos; each logged,
-        # counted in one line)
-        twins = store.twins_among([v for v, _ in todo], cfg.modalities)
+        # counted in one line; found among every shard's videos, so that two shards never write both)
+        twins = store.twins_among([v for v, _ in items], cfg.modalities)
         twinned = [(v, p) for v, p in todo if v in twins]
         todo = [(v, p) for v, p in todo if v not in twins]
         follow_moves(store, mine, {v for v, _ in todo} | {v for v, _, _ in clashes})

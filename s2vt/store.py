@@ -336,18 +336,18 @@ class FeatureStore:
         return twin if twin != video_id else None
 
     def twins_among(self, video_ids, modalities) -> dict[str, str]:
-        """{id: its twin} for each of `video_ids` (in order) that a store whose file system folds case cannot hold
-        beside another: one whose file is another video's (`case_twin`), or an earlier one of `video_ids` in
-        another case. {} on a file system that tells case apart."""
+        """{id: its twin} for each of `video_ids` that a store whose file system folds case cannot hold beside
+        another: one whose file is another video's (`case_twin`), or a later one of `video_ids` in another case than
+        an earlier one's (the same in every extract shard given the same ids). {} on a file system that tells case
+        apart."""
         if not self.folds_case():
             return {}
-        first: dict[str, str] = {}
+        owners: dict[str, str] = {}  # casefolded id -> the id that has it: the one whose file is there, else the first
         twins = {}
         for v in video_ids:
             held = next(filter(None, (self.case_twin(m, v) for m in modalities)), None)
-            earlier = first.setdefault(v.casefold(), v)
-            if held or earlier != v:
-                twins[v] = held or earlier
+            if (owner := owners.setdefault(v.casefold(), held or v)) != v:
+                twins[v] = owner
         return twins
 
     def refuse_twin(self, modality: str, video_id: str) -> None:

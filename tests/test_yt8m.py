@@ -588,6 +588,9 @@ def test_ids_differing_only_in_case_on_a_store_that_folds_case(tmp_path, capsys,
         with pytest.raises(StoreError, match="rgb/THaa.npy: is video tHaa's file, whose id differs only in case"):
             act()
     assert store.has("rgb", "tHaa") and store.read("rgb", "tHaa").shape == (1, 1024)
+    # the video whose file is there keeps it, whichever comes first; a later id in another case is the twin
+    assert store.twins_among(["THaa", "tHaa", "x1", "X1", "new", "NEW"], ["rgb"]) == {"THaa": "tHaa", "X1": "x1",
+                                                                                      "NEW": "new"}
     # a manifest naming both (a store copied from a file system that tells case apart): training says why
     from s2vt.data import DataError, check_features
     both = [{"video_id": v, "split": "train", "captions": [], "tags": ["a"]} for v in ("tHaa", "THaa", "x1")]
