@@ -27,7 +27,7 @@ from .checkpoint import (LAST_STEPS, CheckpointError, has_captions, load_checkpo
 from .data import GapStore, Labels, VideoDataset, batches, collate, to_device
 from .decode import TAGS_SHOWN, DecodeConfig, decode, decode_config
 from .levels import LEVEL_KEYS, kinds, level_prediction, level_scores, probabilities
-from .metrics import CAPTION_KEYS, GAP_TOP_K, ONE_VIDEO_CIDER, TAG_KEYS, caption_scores, java_available, tag_scores
+from .metrics import CAPTION_KEYS, GAP_TOP_K, ONE_VIDEO_CIDER, TAG_KEYS, TagTally, caption_scores, java_available
 from .model import S2VT
 from .results import KEPT_METRICS, KEPT_PREDS, metrics_file, refuse_inputs
 from .text import FIELDS
@@ -717,7 +717,9 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
     ds = VideoDataset(entries, store, modalities, vocab, None, text_vocab=text_vocab_of(ckpt))
     loader = batches(ds, batch_size)
     t0 = time.time()
-    preds, all_probs = {}, []
+    preds, tally, tagging = {}, TagTally(), False  # (the tag scores, a batch at a time: `TagTally`)
+    index = {n: i for i, n in enumerate(labels.names)}
+    tags_of = {e["video_id"]: e.get("tags") for e in entries}
     for batch in loader:
         batch = to_device(batch, dev)
         captions, probs = predict(model, vocab, batch["feats"], batch["lengths"], cfg, text=batch["text"],
@@ -733,7 +735,12 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
                 # since rounding ties saturated probabilities and ties reorder the ranking GAP reads
                 preds[vid]["top_tags"] = top_tags(probs[i], labels, GAP_TOP_K, digits=None)
         if probs is not None:
-            all_probs.append(probs)
+            tagging = True
+            rows = [i for i, vid in enumerate(batch["video_id"]) if tags_of[vid]]
+            # tags the model never saw stay in the gold sets (negative ids): they count against recall and GAP
+            tally.add(probs[rows], [[index.get(t, -1 - j) for j, t in enumerate(tags_of[batch["video_id"][i]])]
+                                    for i in rows],
+                      [{index[t["tag"]] for t in preds[batch["video_id"][i]]["tags"]} for i in rows])
     metrics: dict = {"split": split, "videos": len(entries), **decoding_used(cfg, model, with_captions)}
     refs = {e["video_id"]: e["captions"] for e in entries if e.get("captions")}
     per_video: dict[str, float] = {}  # each video's CIDEr-D, for the report
@@ -746,14 +753,9 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         if len(refs) == 1:
             print(ONE_VIDEO_CIDER, file=sys.stderr)
     tagged = [e for e in entries if e.get("tags")]
-    if all_probs and tagged:
-        probs = np.concatenate(all_probs)
-        index = {n: i for i, n in enumerate(labels.names)}
-        # tags the model never saw stay in the gold sets (negative ids): they count against recall and GAP
-        gold = [[index.get(t, -1 - j) for j, t in enumerate(e.get("tags", []))] for e in entries]
+    if tagging and tagged:
         rows = [i for i, e in enumerate(entries) if e.get("tags")]
-        pred_sets = [{index[t["tag"]] for t in preds[entries[i]["video_id"]]["tags"]} for i in rows]
-        metrics.update(tag_scores(probs[rows], [gold[i] for i in rows], pred_sets))
+        metrics.update(tally.result())
         if kinds(labels.names):  # topic-tag P/R/F1 (none where the gold labels have no topic tag), not over levels
             for k in ("tag_precision", "tag_recall", "tag_f1"):
                 metrics.pop(k, None)
@@ -767,7 +769,7 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
                                      "videos": len(nb)}
     # the videos the scores are over: a split that mixes labelled and unlabelled videos (an old LIC2022 import
     # with --test, or a hand-made manifest) is scored on its labelled ones alone
-    scored = len({*(refs if refs and with_captions else ()), *(e["video_id"] for e in tagged if all_probs)})
+    scored = len({*(refs if refs and with_captions else ()), *(e["video_id"] for e in tagged if tagging)})
     if scored:
         metrics["scored"] = scored
         if scored < len(entries):

@@ -430,3 +430,23 @@ def test_score_reads_the_releases_own_reference_files(tmp_path, capsys, no_java)
     assert main(["score", str(refs), str(preds), "--allow-partial", "--json"]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["CIDEr"] == 0 and "over one video every n-gram is in all of them, so CIDEr-D is 0" in err
+
+
+def test_tag_tally_a_batch_at_a_time_is_the_whole_matrix_s_scores():
+    """evaluate scores tags a batch at a time (`TagTally`: it held every video's [tags] row, several times over, ~105 KB
+    a YouTube-8M video): every metric equals the whole matrix's, to the bit, with tied scores, unseen gold tags
+    (negative ids), videos without gold tags and batches of any size."""
+    from s2vt.metrics import TagTally
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        n, c = int(rng.integers(1, 200)), int(rng.integers(1, 50))
+        scores = np.round(rng.random((n, c)), int(rng.integers(1, 3))).astype(np.float32)  # (ties)
+        gold = [[int(x) - 3 for x in rng.choice(c + 3, int(rng.integers(0, 5)), replace=False)] for _ in range(n)]
+        pred_sets = [set(np.flatnonzero(row > 0.5).tolist()) for row in scores]
+        whole = tag_scores(scores, gold, pred_sets)
+        tally, size = TagTally(), int(rng.integers(1, 40))
+        for i in range(0, n, size):
+            tally.add(scores[i:i + size], gold[i:i + size], pred_sets[i:i + size])
+        assert tally.result() == whole
+        assert whole["gap"] == gap(scores, gold) and whole["perr"] == perr(scores, gold)
+        assert (whole["hit@1"], whole["hit@2"]) == (hit_at_k(scores, gold, 1), hit_at_k(scores, gold, 2))
