@@ -120,10 +120,11 @@ def check_features(entries: list[dict], store: FeatureStore, modalities: list[st
         counts = ", ".join(f"{m} {n}" for m, n in lacking.items())
         # (a training video lacking one is what learns its stand-in: val's alone teach it nothing; trial 76)
         trained = any(split_of(e) == "train" for e in lost)
+        kept = ("kept, a stand-in for what they lack learnt from the training videos among them (--learn-missing)"
+                if trained else
+                "kept (--learn-missing), but no training video lacks any, so nothing learns a stand-in for them")
         warnings.warn(f"{videos} {'lacks' if len(missing) == 1 else 'lack'} features ({counts}; first: "
-                      f"{', '.join(missing[:5])}): " + ("kept, a stand-in for what they lack learnt from the training "
-                                                        "videos among them (--learn-missing)" if trained else
-                      "kept (--learn-missing), but no training video lacks any, so nothing learns a stand-in for them"))
+                      f"{', '.join(missing[:5])}){twins()}: {kept}")
         return entries
     if missing and not skip_missing:
         # named by what they lack; a modality all of them have (a store another import added a modality

@@ -19,9 +19,9 @@ from .fileio import OutputError, not_a_file, refuse_checkpoints, special_file, w
 from .jsonfile import (DuplicateKeyError, is_json_lines, json_error, json_kind, json_problem, parse_json,
                        surrogate_lines)
 from .formats import EMPTY_TAG, MSRVTT_CATEGORIES, CategoryError, lic2022_left_out, lic2022_tags
-from .manifest import (MAX_TEXT_CHARS, SPLITS, VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry, is_manifest,
-                       json_lines, refuse_not_utf8, two_names, no_such_video, read_manifest, sanitize_id, scan_videos,
-                       quoted_id, split_of, valid_video_id)
+from .manifest import (MAX_TEXT_CHARS, SPLITS, TEXT_FIELDS, VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry,
+                       is_manifest, json_lines, refuse_not_utf8, two_names, no_such_video, read_manifest, sanitize_id,
+                       scan_videos, quoted_id, split_of, valid_video_id)
 from .store import store_of
 from .vocab import is_blank
 
@@ -89,7 +89,8 @@ def cap_captions(entries: list[dict]) -> int:
             e["captions"][i] = e["captions"][i][:MAX_CAPTION_CHARS]
         capped["caption"] += len(long)
         for field, value in (e.get("text") or {}).items():
-            if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+            # (a key the text branch does not read is the user's own, kept whole as the import says)
+            if field in TEXT_FIELDS and isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
                 e["text"][field] = value[:MAX_TEXT_CHARS]
                 capped[field] += 1
     for kind, n in capped.items():

@@ -392,21 +392,29 @@ def is_link_loop(path: Path) -> bool:
 
 def folds_case(path: str | os.PathLike) -> bool:
     """Whether the file system `path` is on (or would be made on) folds case, as macOS's and Windows' do by default:
-    there `tHaa.npy` and `THaa.npy`, two YouTube-8M videos, are one file. Found without writing: the first name
-    with letters in either case, among `path`'s own entries, `path` itself and then its parents, looked up again in
-    the other case (the same file: it folds; none, or another file: it does not). False where no name can tell."""
-    path = Path(os.path.abspath(path))
+    there `tHaa.npy` and `THaa.npy`, two YouTube-8M videos, are one file. Found without writing: the first ASCII
+    name with letters (one whose other case is plainly that: 'ß' is no 'SS' to a file system), among the real
+    path's own entries, then the path itself and its parents, looked up again in the other case: the same entry
+    (`lstat`: a link is not what it names) folds; no such name does not. False where no name can tell."""
+    path = Path(os.path.realpath(path))  # (a link to a store: the folder it names, on its own file system)
     places = []
     with contextlib.suppress(OSError), os.scandir(path) as entries:  # (a few: a folder may hold millions)
         places = [(path, e.name) for e in itertools.islice(entries, 20)]
     places += [(p.parent, p.name) for p in (path, *path.parents) if p.name]
     for folder, name in places:
-        if name.swapcase() == name or not os.path.lexists(folder / name):
+        if not name.isascii() or name.swapcase() == name:
             continue
         try:
-            return os.path.samefile(folder / name, folder / name.swapcase())
-        except OSError:  # (no such name in the other case: a file system that tells them apart)
+            this = os.lstat(folder / name)
+        except OSError:  # (not there: a parent of a store not yet made)
+            continue
+        try:
+            other = os.lstat(folder / name.swapcase())
+        except FileNotFoundError:  # (no such name in the other case: a file system that tells them apart)
             return False
+        except OSError:
+            continue
+        return (this.st_dev, this.st_ino) == (other.st_dev, other.st_ino)
     return False
 
 

@@ -17,7 +17,7 @@ from .errors import counted, interrupts_held
 from .fileio import OutputError, make_dirs, output_error
 from .manifest import two_names
 from .npyfile import load_npy
-from .store import FeatureStore, modality_problem, not_a_folder, refuse_run_folder
+from .store import CASE_FIX, CASE_TWIN, FeatureStore, modality_problem, not_a_folder, refuse_run_folder
 
 
 class UnusableFeatures(DatasetError):
@@ -253,10 +253,16 @@ def write_features(plan: list[tuple[dict, Path]], dim: int, modality: str, store
     (`refuse_replacing`); then `before_write(entries)` is called (a check of the caller's) before
     anything is written. `progress`, when given, gets "written": the videos whose file this run wrote
     so far (an interrupted import says it: `importing.interrupted_import`). `offered`: the import's options, of
-    which the refusal of clips without labels advises --split."""
+    which the refusal of clips without labels advises --split. A clip whose id a store on a file system that folds
+    case cannot hold beside another's (`twins_among`) is left out, said in one line (it stopped the import midway)."""
     progress = {} if progress is None else progress
     progress["written"] = 0
     check_modality(modality)
+    if twins := store.twins_among([entry["video_id"] for entry, _ in plan], [modality]):  # (one file: left out)
+        first = next(iter(twins))
+        print(f"warning: {store.root}: {counted(len(twins), 'clip')} left out: {CASE_TWIN} (first: {first} beside "
+              f"{twins[first]}): {CASE_FIX}", file=sys.stderr)
+        plan = [(entry, path) for entry, path in plan if entry["video_id"] not in twins]
     if not plan:
         return []
     held = store.width(modality)

@@ -103,7 +103,8 @@ LOGS = ("notes.jsonl", "sources.jsonl", FAILURES)
 RECORD_START = b'{"video_id": "'
 # what to do about a file whose width differs from the other files of its modality
 MIXED_FIX = "re-extract it, or leave its video out of the manifest"
-# what to do about ids that differ only in case on a store whose file system folds case (`FeatureStore.case_twin`)
+# why an import leaves out an id (`FeatureStore.twins_among`), and what to do about it
+CASE_TWIN = "id that differs only in case from another's, on a file system that folds case"
 CASE_FIX = ("put the store on a case-sensitive volume (macOS: a case-sensitive APFS volume; Windows: a folder with "
             "case sensitivity on, or WSL's own file system)")
 
@@ -324,8 +325,9 @@ class FeatureStore:
 
     def case_twin(self, modality: str, video_id: str) -> str | None:
         """The other video whose file `video_id`'s is, its id differing only in case, on a store whose file system
-        folds case (256 of the 2,950 shared YouTube-8M ids have such a twin: on macOS one's features were read as
-        the other's, unsaid); else None, and on a file system that tells case apart without a look at the disk."""
+        folds case (268 of the 2,950 shared YouTube-8M ids are a twin of an earlier one: on macOS one's features were
+        read as the other's, unsaid); else None, and on a file system that tells case apart without a look at the
+        disk."""
         if not self.folds_case():
             return None
         if (names := self._names.get(modality)) is None:  # (one listing a modality: a look per video is no dearer)

@@ -19,7 +19,7 @@ import numpy as np
 from .errors import counted, interrupts_held
 from .jsonfile import compressed
 from .manifest import SPLITS, valid_video_id, write_manifest
-from .store import CASE_FIX, FeatureStore
+from .store import CASE_FIX, CASE_TWIN, FeatureStore
 
 from .datasets import DatasetError, regular_files
 from .tfrecord import CorruptRecord, ProtoError, TFRecordError, masked_crc32c, parse_sequence_example, read_records
@@ -433,7 +433,7 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
 # the reason a record is skipped whose id the store holds already with other features
 HELD = "id the store holds with other features"
 # (on macOS's or Windows' default file system: tHaa and THaa, two YouTube-8M videos, would be one file)
-CASE = "id that differs only in case from another's, on a file system that folds case"
+CASE = CASE_TWIN
 
 
 def other_features(store: FeatureStore, vid: str, feats: dict[str, np.ndarray]) -> bool:

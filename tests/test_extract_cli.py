@@ -122,23 +122,36 @@ def test_missing_manifest_path_is_logged_failure(tmp_path, videos):
     assert (tmp_path / "s" / "vggish" / "here.npy").exists()
 
 
+# `python -c FOLDING ARGS...`: `python -m extract ARGS...` as if its store's file system folded case (macOS's and
+# Windows' defaults; Linux's tell case apart)
+FOLDING = ("import runpy, sys; from s2vt.store import FeatureStore; FeatureStore.folds_case = lambda self: True; "
+           "sys.argv = ['extract', *sys.argv[1:]]; runpy.run_module('extract', run_name='__main__')")
+
+
 def test_ids_differing_only_in_case_on_a_store_that_folds_case(tmp_path, videos):
     """On macOS's or Windows' default file system `Clip.npy` is `clip.npy`: the second of two such ids wrote over the
-    first's features unsaid. It is a logged failure, the rest extracted. (A link `S` -> `s` makes the store's file
-    system look as if it folds case: `fileio.folds_case` looks the store's name up in the other case.)"""
+    first's features unsaid (or stopped the run). It is a logged failure, the rest extracted; every shard agrees on
+    which, so two shards never write both."""
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("".join(json.dumps({"video_id": v, "path": str(videos["mp4_aac"])}) + "\n"
                                 for v in ("clip", "other", "Clip")))
-    (tmp_path / "s").mkdir()
-    (tmp_path / "S").symlink_to("s")
-    proc = run_cli("-m", "extract", str(manifest), "--out", str(tmp_path / "s"), *SMALL, "--modalities", "vggish")
+    store = tmp_path / "s"
+    proc = run_cli("-c", FOLDING, str(manifest), "--out", str(store), *SMALL, "--modalities", "vggish")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert (f"failed: 1 video has an id that differs only in case from another video's, and {tmp_path / 's'} is on a "
-            "file system that folds case, where their features would be one file (first: Clip beside clip): put the "
+    assert (f"failed: 1 video has an id that differs only in case from another video's, and {store} is on a file "
+            "system that folds case, where their features would be one file (first: Clip beside clip): put the "
             "store on a case-sensitive volume") in proc.stderr
-    assert sorted(p.name for p in (tmp_path / "s" / "vggish").iterdir()) == ["clip.npy", "other.npy"]
-    failed = [json.loads(x) for x in (tmp_path / "s" / "failures.jsonl").read_text().splitlines()]
+    assert sorted(p.name for p in (store / "vggish").iterdir()) == ["clip.npy", "other.npy"]
+    failed = [json.loads(x) for x in (store / "failures.jsonl").read_text().splitlines()]
     assert [f["video_id"] for f in failed] == ["Clip"] and "differs only in case" in failed[0]["reason"]
+    manifest.write_text("".join(json.dumps({"video_id": v, "path": str(videos["mp4_aac"])}) + "\n"
+                                for v in ("clip", "CLIP")))  # (in shards 0 and 1 of 2: `stable_shard`)
+    for i in (1, 0):  # (each shard alone, the one holding the later id first)
+        shard = run_cli("-c", FOLDING, str(manifest), "--out", str(tmp_path / "t"), *SMALL, "--modalities", "vggish",
+                        "--shard", f"{i}/2")
+        # (shard 1's one video failed: exit 2, as any run where every video fails)
+        assert shard.returncode == 2 * i and "Traceback" not in shard.stderr, shard.stderr
+    assert [p.name for p in (tmp_path / "t" / "vggish").iterdir()] == ["clip.npy"]
 
 
 def test_missing_weights_exit_2(tmp_path, videos):

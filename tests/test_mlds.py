@@ -277,6 +277,30 @@ def test_import_features_leaves_out_the_file_of_the_odd_width(tmp_path, capsys):
     assert json.loads((tmp_path / "features" / "meta.json").read_text())["dims"] == {"clip": 8}
 
 
+def test_import_features_leaves_out_an_id_differing_only_in_case_on_a_store_that_folds_case(tmp_path, capsys,
+                                                                                          monkeypatch):
+    """On macOS's or Windows' default file system CLIP.npy is clip.npy: the import wrote the first, then stopped at the
+    second (exit 2, no manifest), and so did every rerun. The second is left out, said; the rest imported."""
+    from s2vt.cli import main
+
+    monkeypatch.setattr(FeatureStore, "folds_case", lambda self: True)  # (Linux's file systems tell case apart)
+    (tmp_path / "feat").mkdir()
+    ids = ("aaa", "CLIP", "clip", "zzz")
+    for vid in ids:
+        np.save(tmp_path / "feat" / f"{vid}.npy", np.ones((2, 8), np.float32))
+    (tmp_path / "caps.json").write_text(json.dumps({v: ["a cat"] for v in ids}))
+    args = ["import", "features", str(tmp_path / "feat"), "--captions", str(tmp_path / "caps.json"), "--modality",
+            "clip", "--split", "train", "--out", str(tmp_path / "m.jsonl")]
+    for _ in range(2):  # (and a rerun)
+        assert main(args) == 0
+        assert (f"warning: {tmp_path / 'features'}: 1 clip left out: id that differs only in case from another's, on "
+                "a file system that folds case (first: clip beside CLIP): put the store on a case-sensitive volume"
+                in capsys.readouterr().err)
+        assert [json.loads(x)["video_id"] for x in (tmp_path / "m.jsonl").read_text().splitlines()] == \
+            ["aaa", "CLIP", "zzz"]
+        assert sorted(p.name for p in (tmp_path / "features" / "clip").iterdir()) == ["CLIP.npy", "aaa.npy", "zzz.npy"]
+
+
 @pytest.mark.parametrize("dims, says", [
     ((64, 63, 62), "the 3 feature files disagree on features per frame, with no width in most of them: "
                    "64 in v0.npy; 63 in v1.npy; 62 in v2.npy"),

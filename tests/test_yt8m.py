@@ -6,6 +6,7 @@ independent of s2vt.tfrecord), video-level and frame-level, packed and unpacked.
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 
@@ -558,15 +559,20 @@ def test_the_shards_import_advice_names_a_vocabulary_only_for_a_model_that_has_o
 
 
 def test_folds_case_is_found_without_writing(tmp_path):
-    """macOS's and Windows' default file systems fold case: there tHaa.npy and THaa.npy (256 of the 2,950 shared
-    YouTube-8M ids have such a twin) are one file. The probe looks a name up in the other case; a link standing in for
-    the folding here."""
-    store = tmp_path / "features"
-    store.mkdir()
-    assert not folds_case(store) and not folds_case(tmp_path / "not" / "made")
-    (tmp_path / "FEATURES").symlink_to("features")  # (the store's own name found again in the other case)
-    assert folds_case(store) and folds_case(store / "rgb")
+    """macOS's and Windows' default file systems fold case: there tHaa.npy and THaa.npy (268 of the 2,950 shared
+    YouTube-8M ids are a twin of an earlier one) are one file. The probe looks a name up in the other case: one entry
+    (a hard link stands in for the folding here) folds; a link to another entry (`DATA -> data`) does not."""
+    store = tmp_path / "data" / "123"  # (no letters: its parents' names are read, not followed)
+    store.mkdir(parents=True)
+    (tmp_path / "DATA").symlink_to("data")
+    assert not folds_case(store) and not folds_case(tmp_path / "data" / "new") and not folds_case(tmp_path / "x" / "y")
     (store / "meta.json").write_text("{}")
+    assert not folds_case(store)
+    os.link(store / "meta.json", store / "META.JSON")  # (one entry by both names: as a folding file system has it)
+    assert folds_case(store) and not folds_case(tmp_path / "link")
+    (tmp_path / "link").symlink_to(store)  # (a link to the store: the store's own file system is read)
+    assert folds_case(tmp_path / "link")
+    (store / "META.JSON").unlink()
     (store / "META.JSON").write_text("{}")  # (another file by that name: this file system tells case apart)
     assert not folds_case(store)
 
@@ -597,3 +603,5 @@ def test_ids_differing_only_in_case_on_a_store_that_folds_case(tmp_path, capsys,
     with pytest.raises(DataError, match=r"\(first: THaa\) \(1 of them differs only in case from another video's id "
                                         r"\(first: THaa and tHaa\), and .* folds case"):
         check_features(both, store, ["rgb"], skip_missing=False)
+    with pytest.warns(UserWarning, match=r"first: THaa\) \(1 of them differs only in case .*: kept"):
+        check_features(both, store, ["rgb"], skip_missing=False, learn_missing=True)

@@ -284,6 +284,10 @@ def test_import_caps_long_text(tmp_path, capsys):
     texts = [e["text"] for e in read_manifest(tmp_path / "m.jsonl")]
     assert [{k: len(v) for k, v in t.items()} for t in texts] == [{"title": 4000, "asr": 1, "ocr": 4000},
                                                                    {"title": 4000, "asr": 0, "ocr": 0}]
+    # a text key the text branch does not read is the user's own: kept whole, as the import says it keeps it
+    from s2vt.datasets import cap_captions
+    entry = {"captions": [], "text": {"title": "t" * 4001, "summary": "s" * 5000}}
+    assert cap_captions([entry]) == 1 and entry["text"] == {"title": "t" * 4000, "summary": "s" * 5000}
 
 
 def test_evaluate_store_without_meta_says_what_it_assumes(trained, tmp_path, capsys):
