@@ -382,6 +382,20 @@ def at_most(name: str, value, maximum) -> None:
         raise SettingError(f"{name} must be at most {maximum}, not {value!r}")
 
 
+def type_problem(hint, value) -> str | None:
+    """What a setting of type hint `hint` must be where `value` is not that ('a whole number'), else None: a value
+    not from the command line (a hand-edited last.pt's: None, 'abc', {'a': 1}) is checked as argparse checks one
+    typed. A whole float passes as a whole number (`check_choices` makes it one)."""
+    kind, optional = value_type(hint)
+    if value is None and optional:
+        return None
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    said, right = {int: ("a whole number", number), float: ("a number", number),
+                   bool: ("true or false", isinstance(value, bool)), str: ("a string", isinstance(value, str))}.get(
+        kind, ("a list of names", isinstance(value, (list, tuple)) and all(isinstance(x, str) for x in value)))
+    return None if right else said
+
+
 @functools.cache
 def whole_number_fields(cls) -> frozenset[str]:
     """The fields of dataclass `cls` whose type hint is int (or int | None), as `value_type` reads a hint."""

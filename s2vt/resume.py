@@ -89,7 +89,13 @@ def resumed_settings(cfg: TrainConfig, was: dict, path: str | os.PathLike = "las
         return cfg
     names = {f.name for f, _ in options.settings(TrainConfig)}  # (a setting since removed: not one)
     kept = {k: v for k, v in was.items() if k in names and k not in cfg.given and k not in RESUME_UNREPORTED}
+    hints = dict((f.name, hint) for f, hint in options.settings(TrainConfig))
     try:
+        # (of the right type first: a hand-edited last.pt's modalities 5 was a TypeError traceback, 'cnn' read as
+        # c,n,n, epochs None trained on; trial 114)
+        for k, v in kept.items():
+            if wants := options.type_problem(hints[k], v):
+                raise SettingError(f"{options.flag(k)} must be {wants}, not {v!r}")
         return options.replace(cfg, **kept)
     except SettingError as e:  # (a hand-edited last.pt: '--max-len must be a whole number' named no file; trial 111)
         raise SettingError(f"{path}: a setting the run was saved with is refused: {e}; give that option to resume "

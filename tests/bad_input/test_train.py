@@ -1689,6 +1689,28 @@ def test_max_len_on_tags_alone_is_said_to_do_nothing(store, tmp_path, capsys):
     assert not [line for line in err if "taking effect" in line]
 
 
+@pytest.mark.parametrize("name, value, said", [
+    ("modalities", 5, "--modalities must be a list of names, not 5"),  # (a TypeError traceback)
+    ("modalities", "cnn", "--modalities must be a list of names, not 'cnn'"),  # (read as c,n,n)
+    ("seed", None, "--seed must be a whole number, not None"),  # ('must be at least -9007199254740992')
+    ("max_len", "abc", "--max-len must be a whole number, not 'abc'"),  # ('must be at least 1')
+    ("per_caption", "yes", "--per-caption must be true or false, not 'yes'"),
+    ("lr", [1], "--lr must be a number, not [1]")])
+def test_a_last_pt_setting_of_the_wrong_type_is_said_as_last_pt_s(store, tmp_path, capsys, name, value, said):
+    """(trial 114) a hand-edited last.pt's settings are checked as argparse checks an option typed, and said as
+    last.pt's."""
+    out = tmp_path / "run"
+    args = ["train", "--manifest", store[0], "--features", store[1], "--out", out, "--hidden", "8", "--embed", "8",
+            "--min-count", "1", "--batch-size", "8", "--epochs", "3"]
+    assert s2vt(capsys, *args, "--stop-after", "1")[0] == 0
+    last = torch.load(out / "last.pt", weights_only=True)
+    last["settings"][name] = value
+    torch.save(last, out / "last.pt")
+    code, err = s2vt(capsys, *args[:-2], "--resume", "--stop-after", "2")
+    assert code == 2 and err == [f"error: {out / 'last.pt'}: a setting the run was saved with is refused: {said}; give "
+                                 "that option to resume with another value"], err
+
+
 @pytest.mark.parametrize("value, said", [(3.0, None), (3.5, ": a setting the run was saved with is refused: --max-len "
                                                   "must be a whole number, not 3.5; give that option to resume with "
                                                   "another value")])
