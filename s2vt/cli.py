@@ -13,8 +13,8 @@ import time
 import warnings
 
 from .errors import (SettingError, Terminated, UserError, again_line, counted, exit_status, finished_line, guard_stderr,
-                     interrupt_quietly, invoked_as, interrupts_unwrapped, left_to_rank_0, one_line_warning, shell_join,
-                     starting_line, terminate_as_interrupt)
+                     interrupt_quietly, invoked_as, interrupts_unwrapped, left_to_rank_0, listed, one_line_warning,
+                     shell_join, starting_line, terminate_as_interrupt)
 
 if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
     interrupt_quietly(sys.argv[1:])
@@ -341,7 +341,7 @@ def wrote_evaluate(args: argparse.Namespace, written: list) -> str:
             os.fsdecode(written[1]) + " (their metrics"
             + (", replacing the earlier ones)" if metrics_replaced else ")"),
             *([f"{os.fsdecode(args.html)} (the report)"] if args.html else [])]
-    return one_line("wrote " + " and ".join([", ".join(what[:-1]), what[-1]]))
+    return one_line("wrote " + listed(what))
 
 
 def interrupted_evaluate(args: argparse.Namespace, written: list) -> str:
@@ -360,8 +360,6 @@ def interrupted_evaluate(args: argparse.Namespace, written: list) -> str:
     again = [*invoked_as(args.argv[0]), *args.argv[1:]]
     if done and (args.out or args.html) and not args.force:
         again.append("--force")
-    def listed(paths: list[str]) -> str:
-        return " and ".join([", ".join(paths[:-1]), paths[-1]] if len(paths) > 1 else paths)
     said = f"{listed(missing)} not written" + (f" ({listed(done)} written)" if done else "")
     return one_line(f"interrupted: {said}; to start again: {shell_join(again)}")  # (the paths: one line too)
 
@@ -446,8 +444,7 @@ def run_export(args: argparse.Namespace) -> int:
         # (--allow-partial too: it was taken and did nothing; trial 109)
         named = [o for o, v in (("--manifest", args.manifest), ("--split", args.split),
                                 ("--allow-partial", args.allow_partial)) if v]
-        said = ", ".join(named[:-1]) + " and " * (len(named) > 1) + named[-1]
-        raise ResultsError(f"{said} {'are' if len(named) > 1 else 'is'} for --format lic2022; {args.format} "
+        raise ResultsError(f"{listed(named)} {'are' if len(named) > 1 else 'is'} for --format lic2022; {args.format} "
                            "writes every video of the predictions file")
     if args.format != "yt8m" and (args.vocabulary or args.top_k is not None):
         raise ResultsError("--vocabulary and --top-k are for --format yt8m")

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Collection
 from pathlib import Path
 
-from .errors import UserError, counted, printable
+from .errors import UserError, counted, listed, printable
 from .fileio import OutputError, not_a_file, refuse_checkpoints, special_file, written_file
 from .jsonfile import (DuplicateKeyError, is_json_lines, json_error, json_kind, json_problem, parse_json,
                        surrogate_lines)
@@ -625,9 +625,6 @@ def refuse_test_with_unlabelled(counts: dict[str, tuple[int, int]], test: int,
     """DatasetError for `--test N` beside LIC2022 videos without labels (`counts`: each file's videos
     and those without labels): held-out labelled videos and the challenge's test file would be one
     split test, scored on part of it and exported as a submission with ids the challenge never asked for."""
-    def names(paths: list[str]) -> str:
-        return ", ".join(str(p) for p in paths[:-1]) + (" and " if len(paths) > 1 else "") + str(paths[-1])
-
     unlabelled = [p for p, (_, bare) in counts.items() if bare]
     labelled = [p for p, (n, bare) in counts.items() if n and not bare]
     if len(unlabelled) == 1:
@@ -636,11 +633,11 @@ def refuse_test_with_unlabelled(counts: dict[str, tuple[int, int]], test: int,
         what = (f"{unlabelled[0]} ({'no labels' if bare == n else f'{bare} of its {n} videos without labels{first}'})"
                 " is")
     else:
-        what = f"{names(unlabelled)} (without labels) are"
-    alone = names(labelled) if labelled else "the labelled videos"
+        what = f"{listed(unlabelled)} (without labels) are"
+    alone = listed(labelled) if labelled else "the labelled videos"
     raise DatasetError(f"--test {test} holds labelled videos out as split test, but {what} the test split here: "
                        f"to measure on held-out labelled videos import {alone} alone with --test; to predict "
-                       f"{names(unlabelled)} leave out --test")
+                       f"{listed(unlabelled)} leave out --test")
 
 
 def import_folder(folder: str) -> list[dict]:

@@ -674,8 +674,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                 VideoDataset(splits["train"], store, modalities, vocab, labels if has_tags else None,
                              cfg.model.max_len, cfg.seed, cfg.per_caption, text_vocab, cfg.caption_weights))
     val_ds = VideoDataset(splits["val"], store, modalities, vocab, labels if has_tags else None, cfg.model.max_len,
-                          cfg.seed,
-                          text_vocab=text_vocab)
+                          cfg.seed, text_vocab=text_vocab)
     if modalities and last is None and not streaming:  # (a val file that cannot be read: said now,
         # not after an epoch of training; from shards val is read whole before training anyway)
         for e in splits["val"]:

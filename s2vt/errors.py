@@ -226,6 +226,12 @@ def shell_quote(word: str) -> str:
     return "$'" + "".join(map(escaped, word)) + "'"
 
 
+def listed(words) -> str:
+    """'a', 'a and b', 'a, b and c': `words` (strings, or anything str() says) as a sentence lists them."""
+    words = [str(w) for w in words]
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
 def counted(n: int, what: str) -> str:
     """'1 video', '2 videos': a count and its noun, plural but for one."""
     return f"{n} {what}{'s' * (n != 1)}"

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .device import pick_device
-from .errors import UserError, invoked_as, one_line, printable, shell_quote
+from .errors import UserError, invoked_as, listed, one_line, printable, shell_quote
 from .fileio import (OutputError, atomic_write_all, check_writable, folder_path, json_bytes, make_dirs,
                      refuse_existing, refuse_linked_defaults, lock_path, refuse_long_names,
                      refuse_special_outputs, refuse_checkpoints, removed_if_failed, RUN_OUTPUTS, written_file)
@@ -108,9 +108,8 @@ def unfinished_warning(checkpoint: str, ckpt: dict, reranking: bool = False) -> 
     if not (left := steps_left(ckpt)):
         return None
     names = [LAST_STEPS[s] for s in left]
-    said = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
     it = "them" if len(names) > 1 else "it"
-    return (f"warning: {checkpoint} is not its run's finished model: it lacks {said} (the run was stopped or "
+    return (f"warning: {checkpoint} is not its run's finished model: it lacks {listed(names)} (the run was stopped or "
             f"paused before {it}, or is still training; {resume_fix(checkpoint, it)}): its answers and scores are "
             "not the finished model's" + ("; decoding without consensus reranking" if reranking and "memory" in left
                                           else ""))

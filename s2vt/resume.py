@@ -92,7 +92,7 @@ def resumed_settings(cfg: TrainConfig, was: dict, path: str | os.PathLike = "las
     hints = dict((f.name, hint) for f, hint in options.settings(TrainConfig))
     try:
         # (of the right type first: a hand-edited last.pt's modalities 5 was a TypeError traceback, 'cnn' read as
-        # c,n,n, epochs None trained on; trial 114)
+        # c,n,n, seed None said to be below its minimum; trial 114)
         for k, v in kept.items():
             if wants := options.type_problem(hints[k], v):
                 raise SettingError(f"{options.flag(k)} must be {wants}, not {v!r}")

@@ -332,10 +332,14 @@ class FeatureStore:
             return None
         if (names := self._names.get(modality)) is None:  # (one listing a modality: a look per video is no dearer)
             folder = self.root / modality
-            files = sorted(os.listdir(folder)) if folder.is_dir() else []
-            names = self._names[modality] = {n[:-4].casefold(): n[:-4] for n in reversed(files) if n.endswith(".npy")}
+            files = os.listdir(folder) if folder.is_dir() else []  # (there, no two names differ only in case)
+            names = self._names[modality] = {n[:-4].casefold(): n[:-4] for n in files if n.endswith(".npy")}
         twin = names.get(video_id.casefold(), video_id)
         return twin if twin != video_id else None
+
+    def twin_of(self, video_id: str, modalities) -> str | None:
+        """`case_twin` of the first of `modalities` whose file is another video's."""
+        return next(filter(None, (self.case_twin(m, video_id) for m in modalities)), None)
 
     def twins_among(self, video_ids, modalities) -> dict[str, str]:
         """{id: its twin} for each of `video_ids` that a store whose file system folds case cannot hold beside
@@ -347,8 +351,7 @@ class FeatureStore:
         owners: dict[str, str] = {}  # casefolded id -> the id that has it: the one whose file is there, else the first
         twins = {}
         for v in video_ids:
-            held = next(filter(None, (self.case_twin(m, v) for m in modalities)), None)
-            if (owner := owners.setdefault(v.casefold(), held or v)) != v:
+            if (owner := owners.setdefault(v.casefold(), self.twin_of(v, modalities) or v)) != v:
                 twins[v] = owner
         return twins
 

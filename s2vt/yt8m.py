@@ -432,8 +432,6 @@ def _videos(shards: list[str], splits: dict[str, str], vocab: dict[int, str] | N
 
 # the reason a record is skipped whose id the store holds already with other features
 HELD = "id the store holds with other features"
-# (on macOS's or Windows' default file system: tHaa and THaa, two YouTube-8M videos, would be one file)
-CASE = CASE_TWIN
 
 
 def other_features(store: FeatureStore, vid: str, feats: dict[str, np.ndarray]) -> bool:
@@ -503,8 +501,8 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
                                        f"{kind}-level, imported by `s2vt import yt8m`",
                              "backbones": SOURCES[kind], "dims": DIMS, "dtype": "float16"},
                             store_option="--features")
-        if twin := next(filter(None, (store.case_twin(m, vid) for m in feats)), None):
-            skipped[CASE] += 1
+        if twin := store.twin_of(vid, feats):  # (macOS, Windows: tHaa and THaa would be one file)
+            skipped[CASE_TWIN] += 1
             twins.append((vid, twin))
             continue
         if other_features(store, vid, feats):  # (kept, not replaced: another manifest's video; trial 84)
@@ -521,8 +519,8 @@ def import_yt8m(shards: list[str], manifest_out: str | os.PathLike, features: st
         print(f"warning: {store.root}: {counted(len(held), 'record')} skipped: {HELD} (an earlier import's, kept, not "
               f"replaced: a YouTube-8M id is one video; first: {first})", file=sys.stderr)
     if twins:
-        print(f"warning: {store.root}: {counted(len(twins), 'record')} skipped: {CASE} (first: {twins[0][0]}, beside "
-              f"{twins[0][1]}): {CASE_FIX}, or train from the shards themselves (train.py --features SHARD...)",
+        print(f"warning: {store.root}: {counted(len(twins), 'record')} skipped: {CASE_TWIN} (first: {twins[0][0]}, "
+              f"beside {twins[0][1]}): {CASE_FIX}, or train from the shards themselves (train.py --features SHARD...)",
               file=sys.stderr)
     if not entries:
         # (a 0-byte shard, a download cut at its start, was not named: the user was left to guess which)

@@ -16,11 +16,11 @@ import pytest
 
 from s2vt.fileio import folds_case
 from s2vt.manifest import read_manifest
-from s2vt.store import FeatureStore, StoreError
+from s2vt.store import CASE_TWIN as CASE, FeatureStore, StoreError
 from s2vt.datasets import DatasetError
 from s2vt.tfrecord import (CorruptRecord, TFRecordError, masked_crc32c, parse_example, parse_sequence_example,
                            read_records)
-from s2vt.yt8m import CASE, import_yt8m, read_vocabulary
+from s2vt.yt8m import import_yt8m, read_vocabulary
 
 RNG = np.random.default_rng(0)
 
