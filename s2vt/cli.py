@@ -685,6 +685,23 @@ COMMANDS = {  # name -> (help, add_arguments, run)
 STARTED_AGAIN = (*COMMANDS, "demo")  # the commands an `interrupted:` line says how to start again (`again_line`)
 
 
+# options that name a store or shards: given twice, argparse kept the last alone (`--features a.tfrecord --features
+# b.tfrecord` trained on b's records, unsaid; new-user trial 45)
+SHARD_OPTIONS = ("--features", "--val-features")
+
+
+def repeated_shards(argv: list[str]) -> str | None:
+    """What to say about a SHARD_OPTIONS option given more than once in `argv` (before a '--'), or None."""
+    words = argv[:argv.index("--")] if "--" in argv else argv
+    for option in SHARD_OPTIONS:
+        given = [w for w in words if w == option or w.startswith(option + "=")]
+        if len(given) > 1:
+            return (f"{option} is given {len(given)} times, and takes one feature store, shard, quoted glob or folder "
+                    f"of shards (only the last would be read): give several shards as one quoted glob "
+                    f"({option} 'DIR/train*.tfrecord') or a folder of them")
+    return None
+
+
 def unquoted_pattern(argv: list[str], stray: list[str]) -> str:
     """What to say about file arguments no option takes: most likely an unquoted glob
     (--features yt8m/*.tfrecord) that the shell expanded into many paths, the first taken by the
@@ -971,6 +988,10 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
                 or abbreviation_hint(told, given_to))  # (`--hid`: options are written whole)
         if not left_to_rank_0():  # (under torchrun: every rank's alike, rank 0's line)
             print(f"error: unrecognized arguments: {' '.join(extra)}{hint} (see {prog} --help)", file=sys.stderr)
+        return 2
+    if said := repeated_shards(argv):
+        if not left_to_rank_0():
+            print(f"error: {said}", file=sys.stderr)
         return 2
     if args.command is None:  # bare `s2vt` asks what it can do: the help on stdout, exit 0 (as bare `pip`)
         parser.print_help()

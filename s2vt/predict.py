@@ -468,13 +468,16 @@ def vocabulary_of(ckpt: dict, checkpoint: str | os.PathLike | None) -> str | Non
     """The --vocabulary a model was trained with, as a path usable from here (relative when under the
     current folder): best.pt's record (finish.vocabulary_used), else the settings of its last.pt, or of
     the last.pt beside it (those name it as it was typed, from where the run started)."""
-    path = ckpt.get("vocabulary") or ckpt.get("settings", {}).get("vocabulary")
+    def recorded(ckpt: dict) -> object:  # (a hand-edited file's settings 5 was a traceback; new-user trial 45)
+        return settings.get("vocabulary") if isinstance(settings := ckpt.get("settings"), dict) else None
+
+    path = ckpt.get("vocabulary") or recorded(ckpt)
     if not path and checkpoint is not None and (last := Path(checkpoint).with_name("last.pt")).is_file():
         try:
-            path = read_checkpoint(last).get("settings", {}).get("vocabulary")
+            path = recorded(read_checkpoint(last))
         except Exception:  # (an unreadable last.pt: the placeholder is said instead)
             path = None
-    if not path:
+    if not path or not isinstance(path, str):
         return None
     relative = os.path.relpath(path)
     return path if not os.path.isabs(path) else (relative if not relative.startswith("..") else path)

@@ -230,11 +230,25 @@ def resumed_workers(cfg: TrainConfig, was: dict) -> tuple[TrainConfig, str | Non
                  f"the records' order differs from here on; pass --workers {then} to continue it exactly")
 
 
+# last.pt's training state as a --resume reads it: each part's types, and what they are called (a hand-edited
+# last.pt's settings 5, or epoch 'x', was a traceback; new-user trial 45)
+STATE_TYPES = {"settings": (dict, "an object of settings"), "epoch": (int, "a whole number"),
+               "bad_epochs": (int, "a whole number"), "world": (int, "a whole number"),
+               "best": ((int, float), "a number"), "first_loss": ((int, float, type(None)), "a number"),
+               "history": (list, "a list of epoch rows")}
+
+
 def read_last(path: Path, device) -> dict:
     """A --resume's last.pt; a damaged one's refusal says what is left to do (it said only "cut short or corrupt";
-    trial 78)."""
+    trial 78), as does one whose training state is not of its types (STATE_TYPES)."""
     try:
-        return read_checkpoint(path, device)
+        last = read_checkpoint(path, device)
+        for key, (kind, said) in STATE_TYPES.items():
+            value = last.get(key)
+            if key in last and (not isinstance(value, kind) or isinstance(value, bool)
+                                or key == "history" and not all(isinstance(h, dict) for h in value)):
+                raise CheckpointError(f"{path}: its {key!r} is {value!r:.60}, not {said}")
+        return last
     except CheckpointError as e:
         kept = " (copy best.pt elsewhere first to keep the best epoch so far)" if (path.parent / "best.pt").is_file() \
             else ""

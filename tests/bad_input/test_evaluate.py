@@ -1242,3 +1242,13 @@ def test_an_html_report_not_named_html_is_refused_even_with_force(store, run, tm
                                    "an HTML page: name --html REPORT.html"]), err
     assert video.read_bytes() == b"a video's bytes" and not (tmp_path / "p.json").exists()
     assert s2vt(capsys, *args, "--html", tmp_path / "r.HTM")[0] == 0 and (tmp_path / "r.HTM").exists()
+
+
+@pytest.mark.parametrize("settings", [5, "x", [1], None, {"vocabulary": 7}])
+def test_the_vocabulary_a_hand_edited_checkpoint_records_is_read_only_of_its_type(tmp_path, settings):
+    """(new-user trial 45) best.pt or last.pt with settings 5 was an AttributeError traceback in evaluate."""
+    from s2vt.predict import vocabulary_of
+    import torch
+    torch.save({"settings": settings}, tmp_path / "last.pt")
+    assert vocabulary_of({"settings": settings}, tmp_path / "best.pt") is None
+    assert vocabulary_of({"settings": {"vocabulary": "v.csv"}}, None) == "v.csv"

@@ -968,6 +968,20 @@ def test_unquoted_glob_says_quote_it(tmp_path, capsys):
     assert err[0].endswith(f"quote the pattern: --features '{tmp_path}/train*.tfrecord'") and "3 files" in err[0]
 
 
+@pytest.mark.parametrize("option", ["--features", "--val-features"])
+def test_a_shard_option_given_twice_is_refused(tmp_path, capsys, option):
+    """(new-user trial 45) `--features a.tfrecord --features b.tfrecord` trained on b's records alone, unsaid."""
+    a, b = tmp_path / "a.tfrecord", tmp_path / "b.tfrecord"
+    for s in (a, b):
+        s.write_bytes(b"")
+    code, err = s2vt(capsys, "train", "--features", a, *([option, a] if option == "--val-features" else []),
+                     f"{option}={b}", "--out", tmp_path / "out")
+    assert code == 2 and err == [f"error: {option} is given 2 times, and takes one feature store, shard, quoted glob "
+                                 "or folder of shards (only the last would be read): give several shards as one "
+                                 f"quoted glob ({option} 'DIR/train*.tfrecord') or a folder of them"], err
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_pattern_to_quote_is_no_wider_than_the_files_it_came_from(tmp_path, capsys):
     """`--features yt8m/validate000*.tfrecord`, unquoted, was told to quote 'yt8m/*.tfrecord': the
     training shards beside them too."""
@@ -1687,6 +1701,24 @@ def test_max_len_on_tags_alone_is_said_to_do_nothing(store, tmp_path, capsys):
     assert code == 0 and ("warning: --max-len 5 has no effect: it cuts captions and ends decoded ones, and this data "
                           "has no captions") in err, err
     assert not [line for line in err if "taking effect" in line]
+
+
+@pytest.mark.parametrize("key, value, said", [
+    ("settings", 5, "an object of settings"), ("epoch", "x", "a whole number"), ("best", "x", "a number"),
+    ("history", ["x"], "a list of epoch rows"), ("first_loss", "x", "a number"), ("bad_epochs", True, "a whole number")])
+def test_a_last_pt_whose_training_state_is_of_another_type_cannot_be_resumed(store, tmp_path, capsys, key, value,
+                                                                              said):
+    """(new-user trial 45) a hand-edited last.pt's settings 5, or epoch 'x', was a traceback on --resume."""
+    out = tmp_path / "run"
+    args = ["train", "--manifest", store[0], "--features", store[1], "--out", out, "--hidden", "8", "--embed", "8",
+            "--min-count", "1", "--batch-size", "8", "--epochs", "3"]
+    assert s2vt(capsys, *args, "--stop-after", "1")[0] == 0
+    last = torch.load(out / "last.pt", weights_only=True)
+    last[key] = value
+    torch.save(last, out / "last.pt")
+    code, err = s2vt(capsys, *args, "--resume", "--stop-after", "2")
+    assert code == 2 and len(err) == 1 and err[0].startswith(
+        f"error: {out / 'last.pt'}: its {key!r} is {value!r}, not {said}; this run cannot be resumed: "), err
 
 
 @pytest.mark.parametrize("name, value, said", [
