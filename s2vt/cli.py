@@ -686,16 +686,22 @@ STARTED_AGAIN = (*COMMANDS, "demo")  # the commands an `interrupted:` line says 
 
 
 # options that name a store or shards: given twice, argparse kept the last alone (`--features a.tfrecord --features
-# b.tfrecord` trained on b's records, unsaid; new-user trial 45)
+# b.tfrecord` trained on b's records, unsaid; new-user trial 45). A store given again is taken as argparse takes it
 SHARD_OPTIONS = ("--features", "--val-features")
 
 
 def repeated_shards(argv: list[str]) -> str | None:
-    """What to say about a SHARD_OPTIONS option given more than once in `argv` (before a '--'), or None."""
+    """What to say about a SHARD_OPTIONS option given more than once in `argv` (before a '--'), naming TFRecord
+    shards each time but the last, or None."""
     words = argv[:argv.index("--")] if "--" in argv else argv
     for option in SHARD_OPTIONS:
-        given = [w for w in words if w == option or w.startswith(option + "=")]
-        if len(given) > 1:
+        given = [w.partition("=")[2] if w.startswith(option + "=") else words[i + 1] if i + 1 < len(words) else ""
+                 for i, w in enumerate(words) if w == option or w.startswith(option + "=")]
+        if len(given) < 2:
+            continue
+        from .shards import is_shards  # (torch: only where an option is given twice)
+
+        if any(is_shards(v) for v in given[:-1]):
             return (f"{option} is given {len(given)} times, and takes one feature store, shard, quoted glob or folder "
                     f"of shards (only the last would be read): give several shards as one quoted glob "
                     f"({option} 'DIR/train*.tfrecord') or a folder of them")
