@@ -4,7 +4,7 @@ one-line CheckpointError. Training writes them (engine.py, finish.py); evaluate,
 from __future__ import annotations
 
 import dataclasses
-import io
+import functools
 import os
 from pathlib import Path
 
@@ -62,13 +62,32 @@ def write_checkpoint(path: Path, ckpt: dict) -> None:
 
 def write_checkpoints(parts) -> None:
     """Each (path, make) of `parts` (make: a function giving its checkpoint dict) written, all or none
-    (`atomic_write_all`); each made and serialised in turn, so one checkpoint's bytes are held at a time."""
-    def serialised():
-        for path, make in parts:
-            buf = io.BytesIO()
-            torch.save(make(), buf)
-            yield path, buf.getbuffer()  # (a view: no copy of the bytes)
-    atomic_write_all(serialised())
+    (`atomic_write_all`); each made and written in turn, straight into its temp file (serialised in memory first,
+    a 30k-video LIC2022 last.pt's 10.6 GB were held twice: docs/benchmarks.md)."""
+    atomic_write_all((path, functools.partial(save_into, make)) for path, make in parts)
+
+
+def save_into(make, f) -> None:
+    """torch.save of `make()` into the open file `f`. Its writer turns a failing write (a full disk) into a
+    RuntimeError that names no cause: that OSError is raised in its place, for `atomic_write_all` to say."""
+    failed = []
+
+    class Sink:
+        def write(self, data):
+            try:
+                return f.write(data)
+            except OSError as e:
+                failed.append(e)
+                raise
+
+        def flush(self):
+            f.flush()
+    try:
+        torch.save(make(), Sink())
+    except RuntimeError:
+        if failed:
+            raise failed[0] from None
+        raise
 
 
 class CheckpointError(UserError):
@@ -342,6 +361,10 @@ def acting(older: dict, mcfg: ModelConfig) -> dict:
             if not (k in text and not mcfg.text_vocab) and not (k in to_tags and not mcfg.num_tags)}
 
 
+# why a resumed run's text vocabulary can differ from its last.pt's
+TEXT_CAUSE = "the manifest, --text-tokenizer, --text-min-count or --text-max-tokens changed"
+
+
 def older_tokens(was: dict | None, now: dict | None) -> str | None:
     """Why a last.pt's text vocabulary differs when an older s2vt made its tokens (else None): char
     n-grams ran within words until they ran across spaces (text.tokenize), so a char vocabulary without
@@ -351,9 +374,8 @@ def older_tokens(was: dict | None, now: dict | None) -> str | None:
     if any(" " in t for t in was["tokens"]) or not any(" " in t for t in now["tokens"]):
         return None
     # (told by the tokens alone, so said beside the other causes: text that gained spaces looks the same)
-    return ("the manifest, --text-tokenizer or --text-min-count changed, or an older s2vt made its char tokens "
-            "(n-grams within words; they now run across spaces too): pass --overwrite in place of --resume to "
-            "train the run again")
+    return (f"{TEXT_CAUSE}, or an older s2vt made its char tokens (n-grams within words; they now run across "
+            "spaces too): pass --overwrite in place of --resume to train the run again")
 
 
 def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path,
@@ -377,7 +399,7 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
     if last.get("text_vocab") != text_vocab:
         raise DataMismatch(f"--resume: the text vocabulary differs from {path}'s: "
                               + (split if resplit else older_tokens(last.get("text_vocab"), text_vocab)
-                                 or "the manifest, --text-tokenizer or --text-min-count changed"))
+                                 or TEXT_CAUSE))
     # (as many tags: other names or another order, which "3862 now, 3862 there" said neither of)
     if last["labels"] != labels.names:
         raise DataMismatch(f"--resume: the tags differ from {path}'s ("

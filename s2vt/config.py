@@ -114,6 +114,9 @@ class TrainConfig:
     text_tokenizer: str = setting("char", "char: character 1-3-grams; word: jieba words (README \"Text\")",
                                   TOKENIZERS)
     text_min_count: int = setting(2, "tokens on fewer training videos are dropped", minimum=1)
+    text_max_tokens: int | None = setting(None, "keep only this many tokens, those on the most training videos "
+                                                "(default: every one --text-min-count keeps; the wide and fitted "
+                                                "paths are [tokens, labels] tables: usage.md, \"Text\")", minimum=1)
     text_lr: float = setting(0.05, "learning rate of the token embeddings (few updates each: higher than --lr)",
                              within="[0, inf)")
     wide_lr: float = setting(0.01, "learning rate of the wide path (--text-wide)", within="[0, inf)")

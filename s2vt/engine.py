@@ -37,7 +37,7 @@ from .config import RECIPES, ConfigError, TrainConfig, other_data
 from .data import (CaptionGroups, DataError, GapStore, Labels, VideoDataset, assign_val, batches, check_features,
                    empty_training_split, feature_dims, feature_stats, may_leave_parts_unused)
 from .epoch import (DivergedError, EarlyStopping, check_epoch_loss, check_summaries, distributed, first_step_loss,
-                    lr_factor, param_groups, train_one_epoch, validate)
+                    lr_factor, optimiser, train_one_epoch, validate)
 from .finish import (REFIT_IDS_MAX, best_done, finish, steps_due, steps_named, takes_neighbours, training_ids,
                      unfinished, vocabulary_used)
 from .formats import SEMANTIC
@@ -318,8 +318,8 @@ def check_metric(metric: str, has_caps: bool, labels: Labels, groups: dict | Non
 
 
 # settings that only the text branch reads: given on data without text, they do nothing (said once)
-TEXT_SETTINGS = ("text_tokenizer", "text_min_count", "text_lr", "wide_lr", "linear_c", "linear_steps",
-                 "linear_refit", "text_embed", "text_fusion", "text_wide", "text_linear")
+TEXT_SETTINGS = ("text_tokenizer", "text_min_count", "text_max_tokens", "text_lr", "wide_lr", "linear_c",
+                 "linear_steps", "linear_refit", "text_embed", "text_fusion", "text_wide", "text_linear")
 
 
 def text_settings_given(cfg: TrainConfig) -> list[str]:
@@ -568,7 +568,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
     if given_dropout and tag_input != "features":
         no_effect(["feature_dropout"], f"the tag head reads the {tag_input} features (it acts with --tag-input "
                   "features)", [f"--feature-dropout {given_dropout}"])
-    text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count)
+    text_vocab = (TextVocab.build(splits["train"], cfg.text_tokenizer, cfg.text_min_count, cfg.text_max_tokens)
                   if cfg.text and has_text(splits["train"]) else None)
     if text_vocab is not None and len(text_vocab) == 1:  # (<pad> alone: every token left out; trial 95)
         said = (f"--text-min-count {cfg.text_min_count} leaves out every text token (none is on "
@@ -686,7 +686,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         train_ds, cfg.batch_size, cfg.per_video if cfg.per_caption else 1, cfg.seed, ddp.rank, ddp.world))
     epoch_batches = ((lambda: train_ds.batches(device)) if streaming else
                      (lambda: batches(train_ds, cfg.batch_size, sampler)))
-    optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
+    optim = optimiser(model, cfg)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(cfg, len(sampler)))
     start_epoch, stopper, history, finished, refit_due = 1, EarlyStopping(cfg.patience), [], False, False
     # (what a --resume compares its shards with: not the flags, a glob or a folder can name other files later)

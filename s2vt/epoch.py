@@ -122,6 +122,52 @@ def param_groups(model: S2VT, cfg: TrainConfig) -> list[dict]:
             + ([{"params": wide, "lr": cfg.wide_lr}] if wide else []))
 
 
+def optimiser(model: S2VT, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The training (and refit) optimiser: Adam over `param_groups`, lazy where a gradient is sparse."""
+    return LazyAdam(param_groups(model, cfg), lr=cfg.lr)
+
+
+class LazyAdam(torch.optim.Adam):
+    """Adam, except that a parameter whose gradient is sparse (the text branch's token tables, `text.sparse_bag`)
+    moves only the rows its step's batch touched, and only their moments decay (TensorFlow's LazyAdam). A dense
+    step reads and writes every row: at 100k LIC2022 videos the wide path is [53,718 tokens, 3,573 labels], most
+    of it tokens the batch lacks (docs/benchmarks.md). Its state is Adam's (step, exp_avg, exp_avg_sq per
+    parameter), so either resumes the other's last.pt. Without weight decay or amsgrad, as training builds it."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        sparse = {p: p.grad for group in self.param_groups for p in group["params"]
+                  if p.grad is not None and p.grad.is_sparse}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in sparse:
+                    self._lazy_step(p, group)
+        for p in sparse:  # (hidden from Adam's own step, which refuses sparse gradients)
+            p.grad = None
+        try:
+            return super().step(closure)
+        finally:
+            for p, grad in sparse.items():
+                p.grad = grad
+
+    def _lazy_step(self, p: torch.Tensor, group: dict) -> None:
+        beta1, beta2 = group["betas"]
+        grad = p.grad.coalesce()
+        rows, g = grad.indices()[0], grad.values()
+        state = self.state[p]
+        if not state:
+            state.update(step=torch.tensor(0.0), exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+        state["step"] += 1
+        t = float(state["step"])
+        # (index_select / index_copy_ and in-place arithmetic: the step is memory-bound, [rows, dim] values)
+        m = state["exp_avg"].index_select(0, rows).lerp_(g, 1 - beta1)
+        v = state["exp_avg_sq"].index_select(0, rows).mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        state["exp_avg"].index_copy_(0, rows, m)
+        state["exp_avg_sq"].index_copy_(0, rows, v)
+        m.div_(v.div_(1 - beta2 ** t).sqrt_().add_(group["eps"]))
+        p.index_add_(0, rows, m, alpha=-group["lr"] / (1 - beta1 ** t))
+
+
 class EarlyStopping:
     """Stop after `patience` validation checks in a row without a score better than the best so far
     (mode "max": higher is better, "min": lower); `best` and `bad` restore a resumed run's state."""
@@ -224,6 +270,9 @@ def distributed(model: torch.nn.Module, find_unused: bool) -> DistributedDataPar
     import inspect
     # (torch 2.14 names it forward_sync_buffers and warns, once a call, for broadcast_buffers; torch >= 2.4 before it
     # knows broadcast_buffers alone)
+    for bag in model.modules():  # (a sparse gradient is not all-reduced by NCCL: the text tables' dense here)
+        if isinstance(bag, torch.nn.EmbeddingBag):
+            bag.sparse = False
     sync = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
             else "broadcast_buffers")
     return DistributedDataParallel(model, find_unused_parameters=find_unused, **{sync: False})

@@ -517,11 +517,12 @@ def write_target(path: str | os.PathLike) -> Path:
 
 
 def atomic_write_all(items) -> None:
-    """Write each (path, data) of `items` to a temp file beside its path (`temp_path`), then rename each onto its
-    path: all of them or, when one cannot be written (a full disk, Ctrl-C), none (its temp files removed).
-    `items` is taken one at a time: a generator need not hold every file's bytes at once. (A training epoch's
-    best.pt and last.pt: a full disk at last.pt left the first epoch's best.pt without the last.pt that resumes
-    it, a run neither resumable nor to be trained again without --overwrite; hostile trial.)"""
+    """Write each (path, data) of `items` (data: bytes, or a function that writes into the open file) to a temp
+    file beside its path (`temp_path`), then rename each onto its path: all of them or, when one cannot be written
+    (a full disk, Ctrl-C), none (its temp files removed). `items` is taken one at a time: a generator need not
+    hold every file's bytes at once. (A training epoch's best.pt and last.pt: a full disk at last.pt left the
+    first epoch's best.pt without the last.pt that resumes it, a run neither resumable nor to be trained again
+    without --overwrite; hostile trial.)"""
     # the file being written, named by an OSError (None while `items` makes the next: an OSError of its own is
     # raised as it is, never said of the file before it)
     staged, writing = [], None
@@ -531,7 +532,7 @@ def atomic_write_all(items) -> None:
             writing = write_target(path)
             staged.append((temp_path(writing), writing))
             with open(staged[-1][0], "wb") as f:
-                f.write(data)
+                data(f) if callable(data) else f.write(data)
             data, writing = None, None  # (not held while `items` makes the next)
         for tmp, writing in staged:  # (renames take no space: a full disk has failed above, before any)
             os.replace(tmp, writing)

@@ -19,7 +19,7 @@ from .checkpoint import (LAST_STEPS, load_weights, model_from_checkpoint, read_c
 from .consensus import CaptionMemory, NonFiniteKeys
 from .config import TrainConfig
 from .data import CaptionGroups, Labels, VideoDataset, batches, collate, may_leave_parts_unused, to_device
-from .epoch import (DivergedError, check_epoch_loss, check_summaries, distributed, first_step_loss, param_groups,
+from .epoch import (DivergedError, check_epoch_loss, check_summaries, distributed, first_step_loss, optimiser,
                     refit_lr_factor, train_one_epoch, validate)
 from .model import S2VT
 # (MIXES: the shares tried on val, 0, 0.1, ..., 1: the tag neighbours' and, per label kind, the fitted linear path's)
@@ -189,7 +189,7 @@ def refit_network(run: Run) -> None:
     entries = getattr(run.train_ds, "entries", []) + run.val_ds.entries  # (a stream: its items have no captions)
     net = (distributed(model, may_leave_parts_unused(entries, run.has_captions, model.idle_without_captions()))
            if run.ddp.world > 1 else model)
-    optim = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
+    optim = optimiser(model, cfg)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, refit_lr_factor(cfg, data.steps, run.history))
     for epoch in range(1, epochs + 1):
         torch.manual_seed(cfg.seed * 1000 + epoch)
@@ -351,7 +351,8 @@ def fit_text_linear(run: Run) -> dict:
     path, LIC2022 levels, val and best.pt (`finish` decides)."""
     model, groups, out, cfg = run.model, run.groups, Path(run.cfg.out), run.cfg
     best = read_checkpoint(out / "best.pt", run.device)
-    load_weights(model, best["model"], out / "best.pt")
+    # (popped once loaded: at 30k LIC2022 videos best.pt's weights are 5 GB, a copy the fit does not read)
+    load_weights(model, best.pop("model"), out / "best.pt")
     model.cfg.tag_threshold = best["config"]["tag_threshold"]
     t0 = time.time()
     run.log(f"fitting the linear path on the {len(run.train_ds)} training videos' text, its mixes on val")

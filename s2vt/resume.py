@@ -68,7 +68,8 @@ def upgraded_settings(was: dict) -> dict:
     # (before --caption-weights, every caption weighed alike: a resumed run goes on so, not at the recipe's)
     # (nor, before --neighbours, were the tags of neighbours blended in; nor, before --tag-focal, the negatives
     # weighed)
-    return {"caption_weights": "none", "neighbours": False, "tag_focal": 0.0, **was}
+    # (nor, before --text-max-tokens, was the text vocabulary cut)
+    return {"caption_weights": "none", "neighbours": False, "tag_focal": 0.0, "text_max_tokens": None, **was}
 
 
 def upgrade_config(last: dict) -> None:

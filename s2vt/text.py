@@ -91,10 +91,12 @@ class TextVocab:
         self.stoi = {t: i for i, t in enumerate(self.itos)}
 
     @classmethod
-    def build(cls, entries: list[dict], tokenizer: str, min_count: int) -> "TextVocab":
-        """Tokens seen in at least `min_count` of `entries` (the training split), commonest first."""
+    def build(cls, entries: list[dict], tokenizer: str, min_count: int,
+              max_tokens: int | None = None) -> "TextVocab":
+        """Tokens seen in at least `min_count` of `entries` (the training split), commonest first, the first
+        `max_tokens` of them (None: all)."""
         counts = collections.Counter(t for e in entries for f in fields(e) for t in set(tokenize(f, tokenizer)))
-        kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
+        kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))[:max_tokens]
         n = len(entries)
         return cls([PAD, *kept], tokenizer, [0.0] + [math.log((1 + n) / (1 + counts[t])) + 1 for t in kept])
 
@@ -133,13 +135,19 @@ def collate_text(encoded: list[list[tuple[list[int], list[float]]]]) -> dict:
             "offsets": torch.tensor(offsets, dtype=torch.long)}
 
 
+def sparse_bag(vocab_size: int, dim: int) -> nn.EmbeddingBag:
+    """A trained token table: weighted sums of rows, its gradient sparse (the rows of the batch's tokens alone,
+    which `epoch.LazyAdam` updates; dense under DDP, `epoch.distributed`)."""
+    return nn.EmbeddingBag(vocab_size, dim, mode="sum", padding_idx=0, sparse=True)
+
+
 class TextEncoder(nn.Module):
     """TF-IDF-weighted sum of token embeddings per field (an empty field is zeros), the fields
     concatenated so the projection weighs title, ASR and OCR apart -> [B, out]."""
 
     def __init__(self, vocab_size: int, dim: int, out: int, dropout: float) -> None:
         super().__init__()
-        self.bag = nn.EmbeddingBag(vocab_size, dim, mode="sum", padding_idx=0)
+        self.bag = sparse_bag(vocab_size, dim)
         self.proj = nn.Sequential(nn.Dropout(dropout), nn.Linear(len(FIELDS) * dim, out), nn.ReLU(),
                                   nn.Dropout(dropout))
 
@@ -157,7 +165,7 @@ class TextLinear(nn.Module):
 
     def __init__(self, vocab_size: int, out: int) -> None:
         super().__init__()
-        self.bag = nn.EmbeddingBag(vocab_size, out, mode="sum", padding_idx=0)
+        self.bag = sparse_bag(vocab_size, out)
         nn.init.zeros_(self.bag.weight)
 
     def forward(self, text: dict | None, batch: int) -> torch.Tensor:
@@ -239,12 +247,18 @@ def complement_nb(x: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor) ->
     return -(log_prob - log_prob.mean(1, keepdim=True))
 
 
+# the labels of a one-vs-rest fit are independent problems: fitted a chunk at a time, each chunk's [vocab, chunk]
+# weights (and [videos, chunk] scores) about this many values, so L-BFGS's copies of them (2 x its history, the
+# gradient, the step) stay bounded where thousands of tags meet a vocabulary of 100k+ tokens (docs/benchmarks.md)
+FIT_CHUNK_VALUES = 2 ** 24
+
+
 def fit_linear(x: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor, c: float,
                steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(weights [vocab, labels], bias [labels]) minimising 0.5 |W|^2 + c * sum over the videos in
     `rows` ([videos] bool) of max(0, 1 - y (xW + b))^2 for each label (y = +-1 from the 0/1
     `targets`): one-vs-rest squared hinge, LinearSVC's problem, by full-batch L-BFGS (`steps`
-    iterations at most), the bias unpenalised."""
+    iterations at most) over FIT_CHUNK_VALUES-sized chunks of the labels, the bias unpenalised."""
     keep = torch.nonzero(rows).flatten()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -253,8 +267,18 @@ def fit_linear(x: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor, c: fl
         # backward through a CSR product transposes it at every step)
         xt, x = x.t().coalesce().to_sparse_csr(), x.to_sparse_csr()
     sign = 2 * targets[keep].float() - 1
-    w = torch.zeros(x.shape[1], targets.shape[1])
-    b = torch.zeros(targets.shape[1])
+    w, b = torch.zeros(x.shape[1], targets.shape[1]), torch.zeros(targets.shape[1])
+    chunk = max(1, FIT_CHUNK_VALUES // max(x.shape[0], x.shape[1]))
+    for start in range(0, targets.shape[1], chunk):
+        part = slice(start, start + chunk)
+        w[:, part], b[part] = fit_chunk(x, xt, sign[:, part].contiguous(), c, steps)
+    return w, b
+
+
+def fit_chunk(x, xt, sign: torch.Tensor, c: float, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """fit_linear's problem for the labels of `sign` (+-1 [videos, labels]) by L-BFGS."""
+    w = torch.zeros(x.shape[1], sign.shape[1])
+    b = torch.zeros(sign.shape[1])
     opt = torch.optim.LBFGS([w, b], lr=1, max_iter=steps, history_size=5, line_search_fn="strong_wolfe",
                             tolerance_grad=1e-5, tolerance_change=1e-9)
 

@@ -68,6 +68,28 @@ def test_vocab_fields_apart():
     assert TextVocab.from_state(vocab.state()).encode(entries[1]) == vocab.encode(entries[1])
 
 
+def test_text_max_tokens_keeps_the_tokens_on_most_videos():
+    entries = [{"text": {"title": t}} for t in ("篮球 足球", "篮球 足球", "篮球 排球", "篮球 排球", "排球")]
+    every = TextVocab.build(entries, "word", min_count=2)
+    assert every.itos == ["<pad>", "篮球", "排球", "足球"]  # commonest first: on 4 videos, 3, 2
+    cut = TextVocab.build(entries, "word", min_count=2, max_tokens=2)
+    assert cut.itos == every.itos[:3] and cut.idf == every.idf[:3]
+    assert TextVocab.build(entries, "word", min_count=2, max_tokens=10).itos == every.itos
+
+
+def test_text_max_tokens_trains_on_the_cut_vocabulary_and_a_resume_keeps_it(tmp_path, capsys):
+    manifest = lic_manifest(tmp_path, capsys)
+    run = tmp_path / "run"
+    args = text_run_args(manifest, run, 2)
+    assert s2vt(capsys, *args, "--text-max-tokens", "7", "--stop-after", "1")[0] == 0
+    last = torch.load(run / "last.pt", weights_only=True)
+    assert len(last["text_vocab"]["tokens"]) == 8 and last["config"]["text_vocab"] == 8  # <pad> + 7
+    assert last["model"]["wide.bag.weight"].shape[0] == 8
+    assert s2vt(capsys, *args, "--resume")[0] == 0  # (last.pt's --text-max-tokens, not the default's every token)
+    code, _, err = s2vt(capsys, *args, "--resume", "--text-max-tokens", "5")
+    assert code == 2 and err.count("\n") == 1 and "--text-max-tokens" in err, err
+
+
 NAMES = ["level1:体育", "level1:音乐", "level2:体育/足球", "level2:音乐/流行", "tag:比赛", "tag:视频"]
 
 
@@ -290,6 +312,58 @@ def test_wide_path_adds_token_weights_to_the_logits():
     assert torch.equal(model.wide(None, 2), torch.zeros(2, 3))  # videos without text: nothing added
 
 
+def lazy_adam_pair(vocab: int = 50, dim: int = 7):
+    """(dense table, Adam), (the same table with sparse gradients, LazyAdam), equal weights."""
+    from s2vt.epoch import LazyAdam
+    from s2vt.text import sparse_bag
+
+    torch.manual_seed(0)
+    dense, sparse = torch.nn.EmbeddingBag(vocab, dim, mode="sum", padding_idx=0), sparse_bag(vocab, dim)
+    sparse.load_state_dict(dense.state_dict())
+    return (dense, torch.optim.Adam(dense.parameters(), lr=0.01)), (sparse, LazyAdam(sparse.parameters(), lr=0.01))
+
+
+def bag_step(bag, optim, ids: torch.Tensor) -> None:
+    optim.zero_grad()
+    weights = torch.linspace(0.5, 1.5, len(ids))
+    (bag(ids, torch.tensor([0, len(ids) // 2]), per_sample_weights=weights) ** 2).sum().backward()
+    optim.step()
+
+
+def test_lazy_adam_is_adam_on_the_rows_a_step_touches():
+    (dense, adam), (sparse, lazy) = lazy_adam_pair()
+    assert sparse.sparse
+    for step in range(4):  # every row in every batch (some twice): Adam's update, row for row
+        bag_step(dense, adam, torch.cat([torch.arange(50), torch.arange(step, 20)]))
+        bag_step(sparse, lazy, torch.cat([torch.arange(50), torch.arange(step, 20)]))
+    assert torch.allclose(dense.weight, sparse.weight, atol=1e-6)
+    # a row no batch holds: Adam keeps moving it by its momentum, LazyAdam leaves it and its moments alone
+    before, moments = sparse.weight.detach().clone(), lazy.state[sparse.weight]["exp_avg"].clone()
+    bag_step(dense, adam, torch.arange(1, 10))
+    bag_step(sparse, lazy, torch.arange(1, 10))
+    assert torch.equal(sparse.weight[10:], before[10:]) and not torch.equal(dense.weight[10:], before[10:])
+    assert torch.equal(lazy.state[sparse.weight]["exp_avg"][10:], moments[10:])
+    assert not torch.equal(sparse.weight[1:10], before[1:10])
+    # its state is Adam's: each resumes the other's
+    lazy.load_state_dict(adam.state_dict())
+    adam.load_state_dict(lazy.state_dict())
+    assert torch.equal(lazy.state[sparse.weight]["exp_avg"], adam.state[dense.weight]["exp_avg"])
+
+
+def test_text_tables_train_dense_under_ddp():
+    from s2vt.epoch import distributed
+    from s2vt.model import ModelConfig, S2VT
+
+    model = S2VT(ModelConfig.former(modalities={}, vocab_size=4, num_tags=3, hidden=8, text_vocab=5, text_embed=4,
+                             text_wide=True))
+    assert model.text.bag.sparse and model.wide.bag.sparse
+    try:
+        distributed(model, False)
+    except (RuntimeError, ValueError):  # (no process group here: the tables are set before DDP is built)
+        pass
+    assert not model.text.bag.sparse and not model.wide.bag.sparse
+
+
 def test_level_labels_train_the_levels_recipe(tmp_path, capsys, monkeypatch):
     from s2vt.engine import RECIPES, TrainConfig, train
 
@@ -325,6 +399,24 @@ def test_fit_linear_solves_the_squared_hinge_problem():
     assert objective(w, b) == pytest.approx(objective(*longer), rel=1e-3)
     start = objective(torch.zeros_like(w), torch.zeros_like(b))
     assert objective(w, b) < 0.5 * start
+
+
+def test_fit_linear_in_label_chunks_solves_each_label_as_a_whole_fit_does(monkeypatch):
+    import s2vt.text
+    from s2vt.text import fit_linear
+
+    rng = np.random.default_rng(1)
+    dense = torch.tensor(rng.random((40, 12)) * (rng.random((40, 12)) < 0.3), dtype=torch.float)
+    targets = torch.stack([dense[:, k] > 0.1 for k in (0, 3, 5, 7, 9)], 1).float()
+    targets[:, 4] = 1 - targets[:, 4]
+    rows = torch.ones(40, dtype=torch.bool)
+    whole = fit_linear(dense.to_sparse(), targets, rows, c=5.0, steps=1000)
+    monkeypatch.setattr(s2vt.text, "FIT_CHUNK_VALUES", 2 * 40)  # 2 labels a chunk (40 videos, 12 tokens)
+    chunked = fit_linear(dense.to_sparse(), targets, rows, c=5.0, steps=1000)
+    # the problem is strictly convex per label: the same optimum (to L-BFGS's tolerance), each label's in its column
+    assert whole[0].abs().max() > 1
+    assert torch.allclose(whole[0], chunked[0], atol=1e-2) and torch.allclose(whole[1], chunked[1], atol=1e-2)
+    assert (((dense @ chunked[0] + chunked[1]) > 0) == (targets > 0)).float().mean(0).min() > 0.9
 
 
 def test_fit_linear_hand_gradient_equals_autograd():
@@ -542,7 +634,8 @@ def test_resume_of_a_last_pt_tokenised_by_an_older_char_tokeniser(tmp_path, caps
     torch.save(last, run / "last.pt")
     code, _, err = s2vt(capsys, *args, "--resume")
     assert code == 2 and err == (f"error: --resume: the text vocabulary differs from {run / 'last.pt'}'s: the "
-                                 "manifest, --text-tokenizer or --text-min-count changed, or an older s2vt made its "
+                                 "manifest, --text-tokenizer, --text-min-count or --text-max-tokens changed, or an "
+                                 "older s2vt made its "
                                  "char tokens (n-grams within words; they now run across spaces too): pass "
                                  "--overwrite in place of --resume to train the run again\n"), err
 

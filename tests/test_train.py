@@ -1511,6 +1511,48 @@ def test_a_full_disk_at_an_epochs_checkpoints_writes_both_or_neither(tmp_path, m
     assert read_checkpoint(run / "last.pt")["epoch"] == 2
 
 
+def test_a_disk_that_fills_while_a_checkpoint_is_written_is_one_line_and_no_file(tmp_path, monkeypatch):
+    """Checkpoints are written straight into their temp file (not serialised in memory first: a 10.6 GB last.pt
+    was held twice). torch.save's writer turns a failing write into a RuntimeError that names no cause: the disk's
+    OSError is what is said, and nothing is left."""
+    import errno
+
+    import s2vt.fileio
+    from s2vt.checkpoint import write_checkpoints
+    from s2vt.fileio import OutputError
+
+    class FillingFile:
+        def __init__(self, f):
+            self.f, self.written = f, 0
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 4096:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return self.f.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    def filling_at_last_pt(file, *args, **kwargs):
+        f = open(file, *args, **kwargs)
+        return FillingFile(f) if os.path.basename(file).startswith(".last.pt.tmp-") else f
+    monkeypatch.setattr(s2vt.fileio, "open", filling_at_last_pt, raising=False)
+    big = {"weights": torch.zeros(100_000)}
+    with pytest.raises(OutputError, match=f"^cannot write {tmp_path}/last.pt: No space left on device$"):
+        write_checkpoints([(tmp_path / "best.pt", lambda: big), (tmp_path / "last.pt", lambda: big)])
+    assert list(tmp_path.iterdir()) == []  # (neither best.pt, written whole before, nor a temp file)
+    monkeypatch.undo()
+    write_checkpoints([(tmp_path / "last.pt", lambda: big)])
+    assert torch.equal(torch.load(tmp_path / "last.pt", weights_only=True)["weights"], big["weights"])
+
+
 def test_a_best_pt_before_its_last_steps_is_said_not_to_be_the_finished_model(tmp_path, capsys):
     """A Ctrl-C during the steps after the last epoch (the linear fit, the refit) left a best.pt that scored far
     below the finished one, and neither the interrupted line nor evaluate said so (new-user trial): best.pt lists
