@@ -68,15 +68,16 @@ def write_checkpoints(parts) -> None:
 
 
 def save_into(make, f) -> None:
-    """torch.save of `make()` into the open file `f`. Its writer turns a failing write (a full disk) into a
-    RuntimeError that names no cause: that OSError is raised in its place, for `atomic_write_all` to say."""
+    """torch.save of `make()` into the open file `f`. Its writer turns what a write raises (a full disk's OSError,
+    Ctrl-C's KeyboardInterrupt, a SIGTERM) into a RuntimeError that names no cause: that is raised in its place,
+    for `atomic_write_all` and the interrupted line to say."""
     failed = []
 
     class Sink:
         def write(self, data):
             try:
                 return f.write(data)
-            except OSError as e:
+            except BaseException as e:
                 failed.append(e)
                 raise
 

@@ -134,6 +134,11 @@ class LazyAdam(torch.optim.Adam):
     of it tokens the batch lacks (docs/benchmarks.md). Its state is Adam's (step, exp_avg, exp_avg_sq per
     parameter), so either resumes the other's last.pt. Without weight decay or amsgrad, as training builds it."""
 
+    def __init__(self, params, lr: float = 1e-3, **kwargs) -> None:
+        if kwargs.get("weight_decay") or kwargs.get("amsgrad"):
+            raise ValueError("LazyAdam takes no weight_decay or amsgrad (its sparse rows would go without them)")
+        super().__init__(params, lr=lr, **kwargs)
+
     @torch.no_grad()
     def step(self, closure=None):
         sparse = {p: p.grad for group in self.param_groups for p in group["params"]

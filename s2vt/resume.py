@@ -155,7 +155,9 @@ def changed_settings(was: dict, cfg: TrainConfig, finished: str | None, inert: s
     pause = [f"--stop-after {cfg.stop_after}"] if finished and cfg.stop_after else []
     if not changed and not pause:
         return None
-    show = lambda v: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)  # noqa: E731
+    # (None: an option left at its default of none, "(last.pt: None)" said in Python's word; trial 115)
+    show = lambda v: (",".join(map(str, v)) if isinstance(v, (list, tuple))  # noqa: E731
+                      else "not set" if v is None else str(v))
     typed = cfg.typed or {}  # (a bool as the user typed it: --one-caption-per-video, not --no-per-caption)
     said = lambda keys: ", ".join(  # noqa: E731
         f"{typed.get(k) or options.as_option(k, now[k])} (last.pt: {options.as_option(k, was[k])})"

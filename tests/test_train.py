@@ -1521,14 +1521,17 @@ def test_a_disk_that_fills_while_a_checkpoint_is_written_is_one_line_and_no_file
     from s2vt.checkpoint import write_checkpoints
     from s2vt.fileio import OutputError
 
+    writes, stop = [], [OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))]
+
     class FillingFile:
         def __init__(self, f):
             self.f, self.written = f, 0
 
         def write(self, data):
+            writes.append(len(data))
             self.written += len(data)
             if self.written > 4096:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                raise stop[0]
             return self.f.write(data)
 
         def __getattr__(self, name):
@@ -1548,6 +1551,11 @@ def test_a_disk_that_fills_while_a_checkpoint_is_written_is_one_line_and_no_file
     with pytest.raises(OutputError, match=f"^cannot write {tmp_path}/last.pt: No space left on device$"):
         write_checkpoints([(tmp_path / "best.pt", lambda: big), (tmp_path / "last.pt", lambda: big)])
     assert list(tmp_path.iterdir()) == []  # (neither best.pt, written whole before, nor a temp file)
+    assert len(writes) > 1  # (written as torch.save makes it, not its bytes whole from memory)
+    stop[0] = KeyboardInterrupt()  # (Ctrl-C mid-write: itself, not the RuntimeError torch's writer makes of it)
+    with pytest.raises(KeyboardInterrupt):
+        write_checkpoints([(tmp_path / "last.pt", lambda: big)])
+    assert list(tmp_path.iterdir()) == []
     monkeypatch.undo()
     write_checkpoints([(tmp_path / "last.pt", lambda: big)])
     assert torch.equal(torch.load(tmp_path / "last.pt", weights_only=True)["weights"], big["weights"])
