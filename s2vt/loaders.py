@@ -26,6 +26,22 @@ def worker_ignores_interrupts(worker: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.excepthook = quiet_lost_peer(sys.excepthook)
+
+
+def quiet_lost_peer(hook):
+    """`hook` but silent for a broken connection outside the main thread. A worker hands each batch's shared memory
+    to the training process through multiprocessing's resource sharer, whose thread prints any error of a
+    connection with `sys.excepthook`: a training process interrupted mid-handshake left a worker printing
+    `BrokenPipeError` (cut short as the worker was ended) before the `interrupted:` line (a flaky test)."""
+    import multiprocessing
+    import threading
+
+    def excepthook(kind, value, tb):
+        lost = issubclass(kind, (OSError, EOFError, multiprocessing.AuthenticationError))
+        if not (lost and threading.current_thread() is not threading.main_thread()):
+            hook(kind, value, tb)
+    return excepthook
 
 
 LIVE_LOADERS: weakref.WeakSet = weakref.WeakSet()  # the iterators of `shards.ShardStream.batches` with workers, until closed
