@@ -379,6 +379,13 @@ def older_tokens(was: dict | None, now: dict | None) -> str | None:
             "spaces too): pass --overwrite in place of --resume to train the run again")
 
 
+def text_sizes(was: dict | None, now: dict | None) -> str:
+    """' (N word tokens now, M char tokens there)': which way the text vocabularies differ (the four causes the
+    refusal names did not say which; trial 116)."""
+    size = lambda v: f"{len(v['tokens']) - 1} {v['tokenizer']} tokens" if v else "no text"  # noqa: E731  (<pad>)
+    return f" ({size(now)} now, {size(was)} there)"
+
+
 def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path,
                     text_vocab: dict | None = None, tags_cause: str = "the manifest changed",
                     resplit: bool = False) -> None:
@@ -398,7 +405,8 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
                               f"{len(last['vocab'])} there): " + (split if resplit else "the manifest or --min-count "
                                                                  "changed"))
     if last.get("text_vocab") != text_vocab:
-        raise DataMismatch(f"--resume: the text vocabulary differs from {path}'s: "
+        raise DataMismatch(f"--resume: the text vocabulary differs from {path}'s"
+                           f"{text_sizes(last.get('text_vocab'), text_vocab)}: "
                               + (split if resplit else older_tokens(last.get("text_vocab"), text_vocab)
                                  or TEXT_CAUSE))
     # (as many tags: other names or another order, which "3862 now, 3862 there" said neither of)

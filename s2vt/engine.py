@@ -846,7 +846,9 @@ def say_start(run: Run, splits: dict, dims: dict, text_vocab: TextVocab | None, 
             + f"modalities {dims}, "
             + (f"vocab {len(run.vocab)}, " if run.has_captions else "")  # (tag-only: no caption vocabulary is used)
             + (f"text {len(text_vocab) - 1} {cfg.text_tokenizer} tokens "  # (<pad> is no token: 1 was said for none)
-               f"({run.model.cfg.text_fusion + ' fusion' if dims else 'text alone'}), " if text_vocab else "")
+               # (how much --text-max-tokens left out, unsaid before; trial 116)
+               + (f"of {text_vocab.found} (--text-max-tokens) " if text_vocab.found > len(text_vocab) - 1 else "")
+               + f"({run.model.cfg.text_fusion + ' fusion' if dims else 'text alone'}), " if text_vocab else "")
             + (f"{len(labels.names)} labels (LIC2022: {len(groups['level1'])} level 1, {len(groups['level2'])} "
                f"level 2, {len(groups['tag'])} topic tags), " if groups else
                f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), " if labels.names

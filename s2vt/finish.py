@@ -365,7 +365,9 @@ def fit_text_linear(run: Run) -> dict:
     val = validate(model, run.val_loader, run.vocab, labels, run.device)
     model.cfg.tag_threshold = val["tag_threshold"]  # (chosen with the train-only fit, kept after the refit)
     row = {**best["metrics"], **{k: v for k, v in val.items() if isinstance(v, float)}}
-    mixes = {kind: round(float(linear.mix[groups[kind][0]]), 2) for kind in ("level1", "level2", "tag") if groups[kind]}
+    # (as words: "{'level1': 1.0, ...}" printed Python's dict; trial 116)
+    mixes = ", ".join(f"{kind} {float(linear.mix[groups[kind][0]]):.2g}" for kind in ("level1", "level2", "tag")
+                      if groups[kind])
     if cfg.linear_refit:
         both = run.train_ds.text + run.val_ds.text
         y = torch.cat([target(run.train_ds), target(run.val_ds)])

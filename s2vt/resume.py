@@ -46,6 +46,10 @@ def resume_point(cfg: TrainConfig) -> Path | None:
 # settings a resumed run takes from last.pt, not from this command line: Adam's state and the
 # scheduler's base learning rates hold each parameter group's learning rate
 RESUME_IGNORED = ("lr", "text_lr", "wide_lr")
+# settings that shape the vocabularies: a --resume changing them was refused unless the vocabularies came out as
+# last.pt's, so a change that got this far changes nothing (said so: "taking effect" read as a new vocabulary;
+# trial 116)
+RESUME_SAME_VOCABULARY = ("min_count", "text_tokenizer", "text_min_count", "text_max_tokens")
 # where and how a run happens, not what it learns: a change is not worth a warning
 RESUME_UNREPORTED = ("manifest", "features", "out", "val_features", "vocabulary", "resume", "overwrite", "quiet",
                      "device", "stop_after", "workers")
@@ -164,11 +168,14 @@ def changed_settings(was: dict, cfg: TrainConfig, finished: str | None, inert: s
         if isinstance(now[k], bool)
         else f"{options.flag(k)} {show(now[k])} (last.pt: {show(was[k])})" for k in keys)
     ignored = [k for k in changed if finished or k in RESUME_IGNORED]
-    taken = [k for k in changed if k not in ignored]
+    same = [k for k in changed if k not in ignored and k in RESUME_SAME_VOCABULARY]
+    taken = [k for k in changed if k not in ignored and k not in same]
     why = ("the run has finished, so nothing uses them" if finished
            else "last.pt's optimiser and schedule keep its learning rates")
     unused = ", ".join([said(ignored)] * bool(ignored) + pause)
     return "warning: --resume: " + "; ".join(([f"ignored ({why}): {unused}"] if unused else [])
+                                             + ([f"no effect (the vocabularies are last.pt's): {said(same)}"]
+                                                if same else [])
                                              + ([f"taking effect: {said(taken)}"] if taken else []))
 
 

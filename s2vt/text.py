@@ -89,6 +89,7 @@ class TextVocab:
             raise TextError(f"--text-tokenizer must be one of {', '.join(TOKENIZERS)}, not {tokenizer!r}")
         self.itos, self.tokenizer, self.idf = list(tokens), tokenizer, list(idf)
         self.stoi = {t: i for i, t in enumerate(self.itos)}
+        self.found = len(self.itos) - 1  # (tokens on `min_count` training videos: more where `max_tokens` cut them)
 
     @classmethod
     def build(cls, entries: list[dict], tokenizer: str, min_count: int,
@@ -96,9 +97,11 @@ class TextVocab:
         """Tokens seen in at least `min_count` of `entries` (the training split), commonest first, the first
         `max_tokens` of them (None: all)."""
         counts = collections.Counter(t for e in entries for f in fields(e) for t in set(tokenize(f, tokenizer)))
-        kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))[:max_tokens]
-        n = len(entries)
-        return cls([PAD, *kept], tokenizer, [0.0] + [math.log((1 + n) / (1 + counts[t])) + 1 for t in kept])
+        found = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
+        kept, n = found[:max_tokens], len(entries)
+        vocab = cls([PAD, *kept], tokenizer, [0.0] + [math.log((1 + n) / (1 + counts[t])) + 1 for t in kept])
+        vocab.found = len(found)
+        return vocab
 
     def __len__(self) -> int:
         return len(self.itos)

@@ -1,6 +1,7 @@
 """Issue 19: text (title, ASR, OCR) as a modality, LIC2022 label kinds, text-only and text + video
 tagging end to end to result.txt."""
 import json
+import re
 import time
 import zipfile
 
@@ -81,18 +82,30 @@ def test_text_max_tokens_trains_on_the_cut_vocabulary_and_a_resume_keeps_it(tmp_
     manifest = lic_manifest(tmp_path, capsys)
     run = tmp_path / "run"
     args = text_run_args(manifest, run, 2)
-    assert s2vt(capsys, *args, "--text-max-tokens", "7", "--stop-after", "1")[0] == 0
+    code, _, err = s2vt(capsys, *args, "--text-max-tokens", "7", "--stop-after", "1")
+    found = len(TextVocab.build([e for e in read_manifest(manifest) if e["split"] == "train"], "char", 2).itos) - 1
+    assert code == 0 and f"text 7 char tokens of {found} (--text-max-tokens) (text alone)" in err, err
+    assert "fitted linear path" not in err  # (--stop-after 1: the linear fit is the finished run's)
     last = torch.load(run / "last.pt", weights_only=True)
     assert len(last["text_vocab"]["tokens"]) == 8 and last["config"]["text_vocab"] == 8  # <pad> + 7
     assert last["model"]["wide.bag.weight"].shape[0] == 8
     assert s2vt(capsys, *args, "--resume")[0] == 0  # (last.pt's --text-max-tokens, not the default's every token)
     code, _, err = s2vt(capsys, *args, "--resume", "--text-max-tokens", "5")
-    assert code == 2 and err == (f"error: --resume: the text vocabulary differs from {run / 'last.pt'}'s: the "
-                                 "manifest, --text-tokenizer, --text-min-count or --text-max-tokens changed\n"), err
-    # a run begun without it, resumed with a cap above its vocabulary (the same tokens): said as taken, not "None"
-    assert s2vt(capsys, *args, "--overwrite", "--stop-after", "1")[0] == 0
+    assert code == 2 and err == (f"error: --resume: the text vocabulary differs from {run / 'last.pt'}'s (5 char "
+                                 "tokens now, 7 char tokens there): the manifest, --text-tokenizer, --text-min-count "
+                                 "or --text-max-tokens changed\n"), err
+    # a run begun without it, resumed with a cap above its vocabulary (the same tokens): said to change nothing
+    # (not "taking effect"), and not as "None"
+    code, _, err = s2vt(capsys, *args, "--overwrite", "--stop-after", "1")
+    assert code == 0 and f"text {found} char tokens (text alone)" in err, err
+    code, _, err = s2vt(capsys, *args, "--resume", "--text-max-tokens", "1000000", "--text-min-count", "1")
+    assert code == 2 and f"char tokens now, {found} char tokens there)" in err, err
     code, _, err = s2vt(capsys, *args, "--resume", "--text-max-tokens", "1000000")
-    assert code == 0 and "taking effect: --text-max-tokens 1000000 (last.pt: not set)" in err, err
+    assert code == 0 and ("warning: --resume: no effect (the vocabularies are last.pt's): --text-max-tokens 1000000 "
+                          "(last.pt: not set)") in err, err
+    assert "taking effect" not in err
+    mixes = r"mixed in at level1 [\d.]+, level2 [\d.]+, tag [\d.]+ \(0: "
+    assert re.search(r"fitted linear path \(\d+ s\), " + mixes, err), err
 
 
 NAMES = ["level1:体育", "level1:音乐", "level2:体育/足球", "level2:音乐/流行", "tag:比赛", "tag:视频"]
@@ -641,11 +654,13 @@ def test_resume_of_a_last_pt_tokenised_by_an_older_char_tokeniser(tmp_path, caps
     text = last["text_vocab"]
     kept = [i for i, t in enumerate(text["tokens"]) if " " not in t]  # as the older tokeniser's vocabulary
     assert len(kept) < len(text["tokens"])
+    every = len(text["tokens"]) - 1  # (<pad>)
     text["tokens"], text["idf"] = [text["tokens"][i] for i in kept], [text["idf"][i] for i in kept]
     last["config"]["text_vocab"] = len(kept)
     torch.save(last, run / "last.pt")
     code, _, err = s2vt(capsys, *args, "--resume")
-    assert code == 2 and err == (f"error: --resume: the text vocabulary differs from {run / 'last.pt'}'s: the "
+    assert code == 2 and err == (f"error: --resume: the text vocabulary differs from {run / 'last.pt'}'s "
+                                 f"({every} char tokens now, {len(kept) - 1} char tokens there): the "
                                  "manifest, --text-tokenizer, --text-min-count or --text-max-tokens changed, or an "
                                  "older s2vt made its "
                                  "char tokens (n-grams within words; they now run across spaces too): pass "
