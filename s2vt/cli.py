@@ -309,14 +309,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def manifest_required(features: str | None, split: str, checkpoint: str) -> str | None:
     """evaluate's refusal without --manifest for --features naming YouTube-8M TFRecord shards (which train.py
-    reads without a manifest): argparse's line and the import that makes the store and manifest evaluate reads
-    (the line alone left a user of shards nowhere to go; new-user trial); None (argparse's line) for any other
-    --features. Its --vocabulary is the one `checkpoint` was trained with (`predict.vocabulary_option`); said in
-    words when the checkpoint cannot be read."""
+    reads without a manifest): why --manifest is needed and the import that makes the store and manifest evaluate
+    reads (argparse's line alone left a user of shards nowhere to go; new-user trial); None (argparse's line) for
+    any other --features. Its --vocabulary is the one `checkpoint` was trained with (`predict.vocabulary_option`);
+    said in words when the checkpoint cannot be read."""
     from .checkpoint import CheckpointError, read_checkpoint
     from .predict import names_shards, shards_import, vocabulary_option
 
-    line = "the following arguments are required: --manifest"
     if not names_shards(features):
         return None
     try:
@@ -324,8 +323,9 @@ def manifest_required(features: str | None, split: str, checkpoint: str) -> str 
     except CheckpointError:  # (its own refusal comes once --manifest is given: the advice is said without it)
         advice = shards_import(features, split, "", ", with --vocabulary VOCABULARY.csv if the model was trained "
                                "with one")
-    return (f"{line}: --features {features} names YouTube-8M TFRecord shards; evaluate reads a store and its "
-            f"manifest: {advice}")
+    # (the cause first: argparse's "the following arguments are required: --manifest" led the line; trial 116)
+    return (f"--features {features} names YouTube-8M TFRecord shards, and evaluate reads a feature store and its "
+            f"--manifest: {advice}")
 
 
 def wrote_evaluate(args: argparse.Namespace, written: list) -> str:

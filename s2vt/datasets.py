@@ -83,22 +83,27 @@ def cap_captions(entries: list[dict]) -> int:
     branch reads no more: a 50k-character title was kept whole unsaid), with one warning line for each
     kind giving the count; returns the number cut."""
     capped = collections.Counter()
+    where = collections.defaultdict(list)  # (the videos, first ones named: the count alone left them to be found)
     for e in entries:
         long = [i for i, c in enumerate(e["captions"]) if len(c) > MAX_CAPTION_CHARS]
         for i in long:
             e["captions"][i] = e["captions"][i][:MAX_CAPTION_CHARS]
         capped["caption"] += len(long)
+        where["caption"] += [e["video_id"]] * bool(long)
         for field, value in (e.get("text") or {}).items():
             # (a key the text branch does not read is the user's own, kept whole as the import says)
             if field in TEXT_FIELDS and isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
                 e["text"][field] = value[:MAX_TEXT_CHARS]
                 capped[field] += 1
+                where[field].append(e["video_id"])
     for kind, n in capped.items():
         if n:
             limit = MAX_CAPTION_CHARS if kind == "caption" else MAX_TEXT_CHARS
             said = {"asr": "ASR text", "ocr": "OCR text"}.get(kind, kind)
+            ids = where[kind]
             print(f"warning: {counted(n, said)} longer than {limit} characters {'were' if n != 1 else 'was'} "
-                  "cut to that length", file=sys.stderr)
+                  f"cut to that length ({'video' if len(ids) == 1 else 'videos'} " + ", ".join(ids[:3])
+                  + (", ..." if len(ids) > 3 else "") + ")", file=sys.stderr)
     return sum(capped.values())
 
 

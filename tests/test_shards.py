@@ -675,8 +675,9 @@ def test_evaluate_on_shards_says_to_import_them_and_that_import_works(data, tmp_
     # without --manifest: argparse's 'required: --manifest' alone, not why (new-user trial); now with the import
     assert code_of(["evaluate", "--checkpoint", str(run / "best.pt"), "--features", f"{d}/test*.tfrecord"]) == 2
     said = capsys.readouterr().err.strip().splitlines()
-    assert len(said) == 1 and said[0].startswith("error: the following arguments are required: --manifest: "
-                                                 f"--features {d}/test*.tfrecord names YouTube-8M TFRecord shards"), said
+    assert len(said) == 1 and said[0].startswith(f"error: --features {d}/test*.tfrecord names YouTube-8M TFRecord "
+                                                 "shards, and evaluate reads a feature store and its --manifest: "
+                                                 "import the shards first ("), said
     assert "s2vt import yt8m" in said[0] and "--out MANIFEST.jsonl" in said[0]
     assert code_of(["evaluate", "--checkpoint", str(run / "best.pt"), "--features", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == ("error: the following arguments are required: --manifest (see s2vt "

@@ -266,7 +266,7 @@ def test_import_caps_long_captions(tmp_path, capsys):
     path = msrvtt_file(tmp_path / "info.json", [{"video_id": "video1", "split": "train", "category": 1}],
                        [{"video_id": "video1", "caption": "a" * 100_000}, {"video_id": "video1", "caption": "a man"}])
     code, _, err = s2vt(capsys, "import", "msrvtt", path, "--out", tmp_path / "m.jsonl")
-    assert code == 0 and "warning: 1 caption longer than 1000 characters was cut to that length" in err
+    assert code == 0 and "warning: 1 caption longer than 1000 characters was cut to that length (video video1)" in err
     assert [len(c) for c in read_manifest(tmp_path / "m.jsonl")[0]["captions"]] == [1000, 5]
 
 
@@ -278,15 +278,16 @@ def test_import_caps_long_text(tmp_path, capsys):
         {"@id": "1", "title": "长" * 50_000, "perception": {"ocr": "x" * 5000, "asr": "y"}, "category": level1},
         {"@id": "2", "title": "长" * 4000, "category": level1}]) + "\n", encoding="utf-8")
     code, _, err = s2vt(capsys, "import", "lic2022", lic, "--out", tmp_path / "m.jsonl")
-    assert code == 0 and "warning: 1 title longer than 4000 characters was cut to that length" in err
-    assert "warning: 1 OCR text longer than 4000 characters was cut to that length" in err
+    # (the videos named: the count alone left them to be found)
+    assert code == 0 and "warning: 1 title longer than 4000 characters was cut to that length (video 1)" in err
+    assert "warning: 1 OCR text longer than 4000 characters was cut to that length (video 1)" in err
     assert not any("ASR" in line for line in err)
     texts = [e["text"] for e in read_manifest(tmp_path / "m.jsonl")]
     assert [{k: len(v) for k, v in t.items()} for t in texts] == [{"title": 4000, "asr": 1, "ocr": 4000},
                                                                    {"title": 4000, "asr": 0, "ocr": 0}]
     # a text key the text branch does not read is the user's own: kept whole, as the import says it keeps it
     from s2vt.datasets import cap_captions
-    entry = {"captions": [], "text": {"title": "t" * 4001, "summary": "s" * 5000}}
+    entry = {"video_id": "v", "captions": [], "text": {"title": "t" * 4001, "summary": "s" * 5000}}
     assert cap_captions([entry]) == 1 and entry["text"] == {"title": "t" * 4000, "summary": "s" * 5000}
 
 
