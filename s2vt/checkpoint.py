@@ -421,8 +421,13 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
               if getattr(was, k) != getattr(mcfg, k)]
     if differ:  # every difference in one line, and the options that give last.pt's model back
         fix = [as_option(k, getattr(was, k)) for k in differ if k in options]
-        if "modalities" in differ:  # (the store's dims, data; the option names them)
+        # (the store's dims, data; the option names them; none: the text alone, which no --modalities value gives:
+        # "pass --modalities  to resume it" was said; trial 116)
+        if "modalities" in differ and was.modalities:
             fix.append("--modalities " + ",".join(was.modalities))
+        alone = "modalities" in differ and not was.modalities
         raise CheckpointError(f"--resume: {path} was trained with "
                               + ", ".join(f"{k}={getattr(was, k)} (this run: {getattr(mcfg, k)})" for k in differ)
-                              + (f": pass {' '.join(fix)} to resume it" if fix else ""))
+                              + (f": pass {' '.join(fix)}" if fix else "")
+                              + (f"{' and' if fix else ':'} leave out --features (it trained on the text alone)"
+                                 if alone else "") + (" to resume it" if fix or alone else ""))

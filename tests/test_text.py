@@ -681,3 +681,19 @@ def test_the_linear_classifiers_settings_beside_no_text_linear_are_said_to_do_no
                           "linear classifier off") in err, err
     code, _, err = s2vt(capsys, "train", *small, "--out", tmp_path / "on", "--linear-c", "2")
     assert code == 0 and "no effect" not in err, err
+
+
+def test_a_text_only_run_resumed_with_features_is_told_to_leave_them_out(tmp_path, capsys):
+    """A text-only run (no --features) resumed with a store's --features was told "pass --modalities  to resume
+    it": no value of --modalities gives the text alone (trial 116). Now: leave out --features."""
+    lic = write_lic(tmp_path / "lic")
+    manifest = tmp_path / "work" / "m.jsonl"
+    assert s2vt(capsys, "import", "lic2022", lic / "train.json", "--features", lic, "--out", manifest,
+                "--val", "10")[0] == 0
+    run = tmp_path / "run"
+    args = text_run_args(manifest, run, 2)
+    assert s2vt(capsys, *args, "--stop-after", "1")[0] == 0
+    code, _, err = s2vt(capsys, *args, "--resume", "--features", tmp_path / "work" / "features")
+    assert code == 2 and err.endswith("): leave out --features (it trained on the text alone) to resume it\n"), err
+    assert "--modalities" not in err
+    assert s2vt(capsys, *args, "--resume")[0] == 0  # (as said)
