@@ -370,9 +370,10 @@ def older_tokens(was: dict | None, now: dict | None) -> str | None:
     """Why a last.pt's text vocabulary differs when an older s2vt made its tokens (else None): char
     n-grams ran within words until they ran across spaces (text.tokenize), so a char vocabulary without
     a token holding a space, beside this run's with some, may be that tokeniser's."""
-    if not (was and now and was.get("tokenizer") == now.get("tokenizer") == "char"):
+    if not (isinstance(was, dict) and now and was.get("tokenizer") == now.get("tokenizer") == "char"
+            and isinstance(was.get("tokens"), list)):
         return None
-    if any(" " in t for t in was["tokens"]) or not any(" " in t for t in now["tokens"]):
+    if any(" " in str(t) for t in was["tokens"]) or not any(" " in t for t in now["tokens"]):
         return None
     # (told by the tokens alone, so said beside the other causes: text that gained spaces looks the same)
     return (f"{TEXT_CAUSE}, or an older s2vt made its char tokens (n-grams within words; they now run across "
@@ -382,8 +383,23 @@ def older_tokens(was: dict | None, now: dict | None) -> str | None:
 def text_sizes(was: dict | None, now: dict | None) -> str:
     """' (N word tokens now, M char tokens there)': which way the text vocabularies differ (the four causes the
     refusal names did not say which; trial 116)."""
-    size = lambda v: f"{len(v['tokens']) - 1} {v['tokenizer']} tokens" if v else "no text"  # noqa: E731  (<pad>)
+    def size(v) -> str:  # (a hand-edited last.pt's may lack either: said, not a KeyError; trial 117)
+        if not isinstance(v, dict):
+            return "no text"
+        tokens = v.get("tokens")
+        return f"{len(tokens) - 1 if isinstance(tokens, list) and tokens else 0} {v.get('tokenizer', '?')} tokens"
     return f" ({size(now)} now, {size(was)} there)"
+
+
+def text_cause(was: dict | None, now: dict | None) -> str:
+    """Why a resumed run's text vocabulary differs from last.pt's: text on one side alone is --no-text's (or a
+    manifest's without text), not one of the four causes TEXT_CAUSE names (trial 117)."""
+    if was and not now:
+        return ("this run reads no text and the run trained on it: resume without --no-text, with the manifest the "
+                "run started with")
+    if now and not was:
+        return "the run trained without text (--no-text, or a manifest without it): pass --no-text to resume it"
+    return older_tokens(was, now) or TEXT_CAUSE
 
 
 def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path,
@@ -407,8 +423,7 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
     if last.get("text_vocab") != text_vocab:
         raise DataMismatch(f"--resume: the text vocabulary differs from {path}'s"
                            f"{text_sizes(last.get('text_vocab'), text_vocab)}: "
-                              + (split if resplit else older_tokens(last.get("text_vocab"), text_vocab)
-                                 or TEXT_CAUSE))
+                           + (split if resplit else text_cause(last.get("text_vocab"), text_vocab)))
     # (as many tags: other names or another order, which "3862 now, 3862 there" said neither of)
     if last["labels"] != labels.names:
         raise DataMismatch(f"--resume: the tags differ from {path}'s ("
@@ -426,8 +441,13 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
         if "modalities" in differ and was.modalities:
             fix.append("--modalities " + ",".join(was.modalities))
         alone = "modalities" in differ and not was.modalities
+        # (modalities as names and sizes: "modalities={} (this run: {'tsn': 16})" was Python's; trial 117)
+        shown = lambda k, v: (", ".join(f"{m} {d}" for m, d in v.items()) or "none" if k == "modalities"  # noqa: E731
+                              else v)
         raise CheckpointError(f"--resume: {path} was trained with "
-                              + ", ".join(f"{k}={getattr(was, k)} (this run: {getattr(mcfg, k)})" for k in differ)
+                              + ", ".join(f"{k}={shown(k, getattr(was, k))} (this run: {shown(k, getattr(mcfg, k))})"
+                                          for k in differ)
                               + (f": pass {' '.join(fix)}" if fix else "")
-                              + (f"{' and' if fix else ':'} leave out --features (it trained on the text alone)"
-                                 if alone else "") + (" to resume it" if fix or alone else ""))
+                              # (and --modalities, which needs --features: leaving out --features alone was refused)
+                              + (f"{' and' if fix else ':'} leave out --features (and any --modalities; it trained on "
+                                 "the text alone)" if alone else "") + (" to resume it" if fix or alone else ""))

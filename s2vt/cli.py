@@ -314,6 +314,7 @@ def manifest_required(features: str | None, split: str, checkpoint: str) -> str 
     any other --features. Its --vocabulary is the one `checkpoint` was trained with (`predict.vocabulary_option`);
     said in words when the checkpoint cannot be read."""
     from .checkpoint import CheckpointError, read_checkpoint
+    from .errors import one_line
     from .predict import names_shards, shards_import, vocabulary_option
 
     if not names_shards(features):
@@ -324,8 +325,9 @@ def manifest_required(features: str | None, split: str, checkpoint: str) -> str 
         advice = shards_import(features, split, "", ", with --vocabulary VOCABULARY.csv if the model was trained "
                                "with one")
     # (the cause first: argparse's "the following arguments are required: --manifest" led the line; trial 116)
-    return (f"--features {features} names YouTube-8M TFRecord shards, and evaluate reads a feature store and its "
-            f"--manifest: {advice}")
+    # (quoted, escaped: a path with a space read as two words, a newline split the line; trial 117)
+    return one_line(f"--features {shlex.quote(features)} names YouTube-8M TFRecord shards, and evaluate reads a "
+                    f"feature store and its --manifest: {advice}")
 
 
 def wrote_evaluate(args: argparse.Namespace, written: list) -> str:

@@ -838,6 +838,7 @@ def say_start(run: Run, splits: dict, dims: dict, text_vocab: TextVocab | None, 
     counted = "records" if streaming and getattr(train_ds, "tags", None) is None else "videos"
     alone = 0 if streaming else sum(bool(e.get("captions_only")) for e in train_ds.entries)
     steps = len(run.sampler)
+    cut = text_vocab is not None and text_vocab.found > len(text_vocab) - 1 and run.start_epoch == 1
     run.log(f"train {len(train_ds) if streaming else len(train_ds.entries)} {counted} ("
             + (f"{alone} of them captions alone, " if alone else "") + f"{len(train_ds)} items, "
             f"{steps} step{'s' * (steps != 1)} an epoch) / val "
@@ -845,10 +846,11 @@ def say_start(run: Run, splits: dict, dims: dict, text_vocab: TextVocab | None, 
                                        if splits.get("val_carved") else ", ")
             + f"modalities {dims}, "
             + (f"vocab {len(run.vocab)}, " if run.has_captions else "")  # (tag-only: no caption vocabulary is used)
-            + (f"text {len(text_vocab) - 1} {cfg.text_tokenizer} tokens "  # (<pad> is no token: 1 was said for none)
-               # (how much --text-max-tokens left out, unsaid before; trial 116)
-               + (f"of {text_vocab.found} (--text-max-tokens) " if text_vocab.found > len(text_vocab) - 1 else "")
-               + f"({run.model.cfg.text_fusion + ' fusion' if dims else 'text alone'}), " if text_vocab else "")
+            + (f"text {len(text_vocab) - 1} {cfg.text_tokenizer} tokens"  # (<pad> is no token: 1 was said for none)
+               # (how many --text-max-tokens left out, unsaid before, trial 116; a resumed run's are last.pt's, and a
+               # count by this command's other --text-min-count read as a new vocabulary, trial 117)
+               + (f" of {text_vocab.found} (--text-max-tokens, " if cut else " (")
+               + f"{run.model.cfg.text_fusion + ' fusion' if dims else 'text alone'}), " if text_vocab else "")
             + (f"{len(labels.names)} labels (LIC2022: {len(groups['level1'])} level 1, {len(groups['level2'])} "
                f"level 2, {len(groups['tag'])} topic tags), " if groups else
                f"{len(labels.names)} tags ({'multi' if labels.multilabel else 'single'}-label), " if labels.names

@@ -59,21 +59,24 @@ def close_live_loaders() -> None:
 def close_loader(it) -> None:
     """Ends the worker processes of a DataLoader iterator now (they ignore SIGTERM, so one still alive
     after the loader's own shutdown is killed), for an interrupted run's one `interrupted:` line with no
-    `Exception ignored in ... __del__` traceback before it."""
-    LIVE_LOADERS.discard(it)
+    `Exception ignored in ... __del__` traceback before it. Closed only once it has closed (marked so, and out of
+    LIVE_LOADERS, at the end): a signal before its hold leaves it to a call again (`shards.ShardStream.batches`
+    calls it until it returns) or to the one at exit."""
     if not hasattr(it, "_workers") or getattr(it, "closed_by_s2vt", False):  # (no workers, or closed at exit)
+        LIVE_LOADERS.discard(it)
         return
-    it.closed_by_s2vt = True
     stopping = sys.exc_info()[1] is not None  # (an interrupt or an error on its way out: this is its finally)
     try:
         with interrupts_held():  # (a Ctrl-C while they stop: acted on once they have, or dropped when stopping)
             shutdown = getattr(it, "_shutdown_workers", None)  # (workers > 0: torch's multiprocessing iterator)
             if shutdown is not None:
-                shutdown()
+                shutdown()  # (again after an interrupted call: it does nothing once done)
             for w in getattr(it, "_workers", []):
                 if w.is_alive():
                     w.kill()
                     w.join()
+            it.closed_by_s2vt = True
+            LIVE_LOADERS.discard(it)
     except KeyboardInterrupt:
         if not stopping:
             raise

@@ -390,7 +390,15 @@ class ShardStream(IterableDataset):
         try:
             yield from self.checked(it, device)
         finally:  # (an interrupt, an error or a finished epoch: the workers end here, not in __del__)
-            close_loader(it)
+            while True:  # (a second signal on the heels of the first, as it stops the run, could land in the call
+                # before close_loader holds signals: one line of the run's, no "Exception ignored in" traceback;
+                # trial 117)
+                try:
+                    close_loader(it)
+                    break
+                except KeyboardInterrupt as again:
+                    if again.__context__ is None:  # (an epoch's end, not a stop: this signal is the one to act on)
+                        raise
 
     def checked(self, it, device: torch.device):
         """`batches`' loop over the loader's iterator `it`."""

@@ -675,7 +675,7 @@ def test_evaluate_on_shards_says_to_import_them_and_that_import_works(data, tmp_
     # without --manifest: argparse's 'required: --manifest' alone, not why (new-user trial); now with the import
     assert code_of(["evaluate", "--checkpoint", str(run / "best.pt"), "--features", f"{d}/test*.tfrecord"]) == 2
     said = capsys.readouterr().err.strip().splitlines()
-    assert len(said) == 1 and said[0].startswith(f"error: --features {d}/test*.tfrecord names YouTube-8M TFRecord "
+    assert len(said) == 1 and said[0].startswith(f"error: --features '{d}/test*.tfrecord' names YouTube-8M TFRecord "
                                                  "shards, and evaluate reads a feature store and its --manifest: "
                                                  "import the shards first ("), said
     assert "s2vt import yt8m" in said[0] and "--out MANIFEST.jsonl" in said[0]
@@ -1227,7 +1227,7 @@ def test_evaluate_on_shards_without_manifest_names_the_vocabulary_trained_with(d
     assert "--vocabulary VOCABULARY.csv if the model was trained with one" in err[0], err
 
 
-def test_evaluate_usage_says_manifest_is_required_and_its_refusal_keeps_the_shard_advice(data, capsys):
+def test_evaluate_usage_says_manifest_is_required_and_its_refusal_keeps_the_shard_advice(data, capsys, tmp_path):
     """`s2vt evaluate --help` showed `[--manifest MANIFEST]`, optional, though evaluate refuses without it."""
     root, d = data
     with pytest.raises(SystemExit):
@@ -1241,6 +1241,15 @@ def test_evaluate_usage_says_manifest_is_required_and_its_refusal_keeps_the_shar
     assert code_of(["evaluate", "--features", str(d / "test0000.tfrecord")]) == 2
     assert capsys.readouterr().err.strip().startswith("error: the following arguments are required: --checkpoint, "
                                                       "--manifest")
+    # a path with a space quoted, one with a newline escaped (it split the line; trial 117)
+    for folder in ("my shards", "new\nline"):
+        (tmp_path / folder).mkdir()
+        shard = tmp_path / folder / "a b.tfrecord"
+        shard.write_bytes((d / "test0000.tfrecord").read_bytes())
+        assert code_of(["evaluate", "--checkpoint", "x.pt", "--features", str(shard)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"error: --features '{tmp_path}/{folder}/a b.tfrecord' names "
+                                                       .replace("\n", "\\n")), err
 
 
 WORKER_SHARES_A_FILE = """
@@ -1281,3 +1290,38 @@ def test_a_worker_says_nothing_of_a_training_process_lost_mid_handshake(where):
     assert proc.returncode == 0, proc.stderr
     assert ("BrokenPipeError" in proc.stderr) == (where == "elsewhere"), proc.stderr
     assert "ValueError: a real error in a thread" in proc.stderr
+
+
+@pytest.mark.parametrize("stopping", [True, False])
+def test_a_second_signal_as_the_workers_close_is_dropped_when_stopping(tmp_path, monkeypatch, stopping):
+    """Two Ctrl-Cs in a row: the second could land in the epoch's `finally` before close_loader held signals, and
+    came out of the generator's close as `Exception ignored in: <generator ...>` with a traceback (trial 117). Now
+    the close is tried again and the second dropped while the first stops the run; at an epoch's end (nothing
+    stopping) the signal is the one to act on, raised once the workers are closed."""
+    import s2vt.shards as shards_module
+
+    closes = []
+    real = shards_module.close_loader
+
+    def interrupted_once(it):
+        closes.append(it)
+        if len(closes) == 1:
+            raise KeyboardInterrupt  # (as a signal at the call, before its hold)
+        real(it)
+    monkeypatch.setattr(shards_module, "close_loader", interrupted_once)
+    ds = ShardStream(shards(tmp_path, "train", [6, 5]), ["rgb"], LABELS, None, None, batch_size=4, buffer=8, seed=0,
+                     workers=2)
+    batches = ds.batches(torch.device("cpu"))
+    next(batches)
+    if stopping:
+        batches.close()  # (GeneratorExit: what the first interrupt's unwinding does to the epoch's generator)
+        assert len(closes) == 2
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            list(batches)
+        assert len(closes) == 1
+    from s2vt.loaders import LIVE_LOADERS
+    assert all(getattr(it, "closed_by_s2vt", False) for it in closes[1:]) and (stopping or len(LIVE_LOADERS) == 1)
+    for it in list(LIVE_LOADERS):  # (the one at exit would)
+        real(it)
+    assert not LIVE_LOADERS and all(not w.is_alive() for it in closes for w in it._workers)

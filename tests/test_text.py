@@ -84,12 +84,13 @@ def test_text_max_tokens_trains_on_the_cut_vocabulary_and_a_resume_keeps_it(tmp_
     args = text_run_args(manifest, run, 2)
     code, _, err = s2vt(capsys, *args, "--text-max-tokens", "7", "--stop-after", "1")
     found = len(TextVocab.build([e for e in read_manifest(manifest) if e["split"] == "train"], "char", 2).itos) - 1
-    assert code == 0 and f"text 7 char tokens of {found} (--text-max-tokens) (text alone)" in err, err
+    assert code == 0 and f"text 7 char tokens of {found} (--text-max-tokens, text alone)" in err, err
     assert "fitted linear path" not in err  # (--stop-after 1: the linear fit is the finished run's)
     last = torch.load(run / "last.pt", weights_only=True)
     assert len(last["text_vocab"]["tokens"]) == 8 and last["config"]["text_vocab"] == 8  # <pad> + 7
     assert last["model"]["wide.bag.weight"].shape[0] == 8
-    assert s2vt(capsys, *args, "--resume")[0] == 0  # (last.pt's --text-max-tokens, not the default's every token)
+    code, _, err = s2vt(capsys, *args, "--resume")  # (last.pt's --text-max-tokens, not the default's every token)
+    assert code == 0 and "text 7 char tokens (text alone)" in err, err  # (no count of this command's; trial 117)
     code, _, err = s2vt(capsys, *args, "--resume", "--text-max-tokens", "5")
     assert code == 2 and err == (f"error: --resume: the text vocabulary differs from {run / 'last.pt'}'s (5 char "
                                  "tokens now, 7 char tokens there): the manifest, --text-tokenizer, --text-min-count "
@@ -693,7 +694,36 @@ def test_a_text_only_run_resumed_with_features_is_told_to_leave_them_out(tmp_pat
     run = tmp_path / "run"
     args = text_run_args(manifest, run, 2)
     assert s2vt(capsys, *args, "--stop-after", "1")[0] == 0
-    code, _, err = s2vt(capsys, *args, "--resume", "--features", tmp_path / "work" / "features")
-    assert code == 2 and err.endswith("): leave out --features (it trained on the text alone) to resume it\n"), err
-    assert "--modalities" not in err
+    for more in ([], ["--modalities", "tsn"]):  # (leaving out --features alone, --modalities was refused; trial 117)
+        code, _, err = s2vt(capsys, *args, "--resume", "--features", tmp_path / "work" / "features", *more)
+        assert code == 2 and err.endswith(" was trained with modalities=none (this run: tsn 16): leave out --features "
+                                          "(and any --modalities; it trained on the text alone) to resume it\n"), err
     assert s2vt(capsys, *args, "--resume")[0] == 0  # (as said)
+
+
+def test_a_resume_that_adds_or_drops_the_text_is_told_of_no_text(tmp_path, capsys):
+    """A text run resumed with --no-text (or a --no-text run without it) was told the manifest, --text-tokenizer,
+    --text-min-count or --text-max-tokens changed; a hand-edited last.pt's text vocabulary without its tokeniser
+    was a KeyError (trial 117)."""
+    lic = write_lic(tmp_path / "lic")
+    manifest = tmp_path / "work" / "m.jsonl"
+    assert s2vt(capsys, "import", "lic2022", lic / "train.json", "--features", lic, "--out", manifest,
+                "--val", "10")[0] == 0
+    run, bare = tmp_path / "run", tmp_path / "bare"
+    args = [*text_run_args(manifest, run, 2), "--features", tmp_path / "work" / "features", "--embed", "16"]
+    assert s2vt(capsys, *args, "--stop-after", "1")[0] == 0
+    tokens = len(torch.load(run / "last.pt", weights_only=True)["text_vocab"]["tokens"]) - 1
+    code, _, err = s2vt(capsys, *args, "--resume", "--no-text")
+    assert code == 2 and err.endswith(f"(no text now, {tokens} char tokens there): this run reads no text and the "
+                                      "run trained on it: resume without --no-text, with the manifest the run "
+                                      "started with\n"), err
+    args[args.index(run)] = bare
+    assert s2vt(capsys, *args, "--no-text", "--stop-after", "1")[0] == 0
+    code, _, err = s2vt(capsys, *args, "--resume", "--text")
+    assert code == 2 and err.endswith(f"({tokens} char tokens now, no text there): the run trained without text "
+                                      "(--no-text, or a manifest without it): pass --no-text to resume it\n"), err
+    last = torch.load(bare / "last.pt", weights_only=True)
+    last["text_vocab"] = {"tokens": ["<pad>", "a"]}  # (no tokeniser: by hand)
+    torch.save(last, bare / "last.pt")
+    code, _, err = s2vt(capsys, *args, "--resume", "--text")
+    assert code == 2 and err.count("\n") == 1 and f"({tokens} char tokens now, 1 ? tokens there)" in err, err
