@@ -387,7 +387,8 @@ def text_sizes(was: dict | None, now: dict | None) -> str:
         if not isinstance(v, dict):
             return "no text"
         tokens = v.get("tokens")
-        return f"{len(tokens) - 1 if isinstance(tokens, list) and tokens else 0} {v.get('tokenizer', '?')} tokens"
+        tokenizer = v.get("tokenizer") if isinstance(v.get("tokenizer"), str) else "?"
+        return f"{len(tokens) - 1 if isinstance(tokens, list) and tokens else 0} {tokenizer} tokens"
     return f" ({size(now)} now, {size(was)} there)"
 
 

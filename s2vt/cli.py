@@ -12,9 +12,9 @@ import sys
 import time
 import warnings
 
-from .errors import (SettingError, Terminated, UserError, again_line, counted, exit_status, finished_line, guard_stderr,
-                     interrupt_quietly, invoked_as, interrupts_unwrapped, left_to_rank_0, listed, one_line_warning,
-                     shell_join, starting_line, terminate_as_interrupt)
+from .errors import (HUNG_UP, INTERRUPTED, TERMINATED, SettingError, Terminated, UserError, again_line, counted,
+                     exit_status, finished_line, guard_stderr, interrupt_quietly, invoked_as, interrupts_unwrapped,
+                     left_to_rank_0, listed, one_line_warning, shell_join, starting_line, terminate_as_interrupt)
 
 if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
     interrupt_quietly(sys.argv[1:])
@@ -314,7 +314,7 @@ def manifest_required(features: str | None, split: str, checkpoint: str) -> str 
     any other --features. Its --vocabulary is the one `checkpoint` was trained with (`predict.vocabulary_option`);
     said in words when the checkpoint cannot be read."""
     from .checkpoint import CheckpointError, read_checkpoint
-    from .errors import one_line
+    from .errors import shell_quote
     from .predict import names_shards, shards_import, vocabulary_option
 
     if not names_shards(features):
@@ -325,9 +325,10 @@ def manifest_required(features: str | None, split: str, checkpoint: str) -> str 
         advice = shards_import(features, split, "", ", with --vocabulary VOCABULARY.csv if the model was trained "
                                "with one")
     # (the cause first: argparse's "the following arguments are required: --manifest" led the line; trial 116)
-    # (quoted, escaped: a path with a space read as two words, a newline split the line; trial 117)
-    return one_line(f"--features {shlex.quote(features)} names YouTube-8M TFRecord shards, and evaluate reads a "
-                    f"feature store and its --manifest: {advice}")
+    # (quoted to paste: a path with a space read as two words, a newline split the line, trial 117; one with a
+    # newline or tab in bash's $'...', the same word pasted, trial 119)
+    return (f"--features {shell_quote(features)} names YouTube-8M TFRecord shards, and evaluate reads a feature store "
+            f"and its --manifest: {advice}")
 
 
 def wrote_evaluate(args: argparse.Namespace, written: list) -> str:
@@ -832,8 +833,8 @@ def main(argv: list[str] | None = None, program: bool | None = None) -> int:
                 print(finished_line(command_of(argv)), file=sys.stderr)
         code = exit_status(130, terminated)
     if argv is None if program is None else program:  # (not a caller's own process: its handlers stay)
-        from .errors import HUNG_UP, INTERRUPTED, TERMINATED, exit_quietly_after
-        exit_quietly_after(command_of(argv), said=code in (INTERRUPTED, TERMINATED, HUNG_UP))
+        from .errors import exit_quietly_after
+        exit_quietly_after(command_of(argv), said=code in SAID_STOPPED)
     return code
 
 
@@ -896,14 +897,22 @@ def run_main(argv: list[str] | None, finished: list | None = None) -> int:
             sys.stdout = stdout.stream
 
 
+# a command's exit status once it has said it was stopped (its `interrupted:` line): Ctrl-C, SIGTERM, SIGHUP
+SAID_STOPPED = (INTERRUPTED, TERMINATED, HUNG_UP)
+
+
 def run_watched(argv: list[str] | None, finished: list, stdout: WatchedStdout) -> int:
+    code = None
     try:
         with interrupts_unwrapped():  # (a signal Python wrapped in a RuntimeError: said as the signal it was)
             code = run_command(sys.argv[1:] if argv is None else argv, finished)
-        finished.append(True)
+        if code not in SAID_STOPPED:  # (an interrupted command has not finished: a signal now is no news)
+            finished.append(True)
         sys.stdout.flush()  # (a reader gone raises here, not in the interpreter's exit)
         return code
     except KeyboardInterrupt:  # (Ctrl-C while the modules load, before a command's own handling)
+        if code in SAID_STOPPED:  # (a second signal after the command's `interrupted:` line said "while exiting,
+            return code  # after train had finished" beside it; trial 119)
         print(finished_line(command_of(argv)) if finished else interrupted_starting(sys.argv[1:] if argv is None
                                                                                      else argv), file=sys.stderr)
         return 130

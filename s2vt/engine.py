@@ -143,8 +143,10 @@ def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | No
         if cfg.modalities:
             raise DataError("--modalities needs --features (the store holding them)")
         if not cfg.text:  # (whether or not the manifest has text: --no-text is what leaves nothing)
-            raise DataError("--no-text without --features leaves nothing to learn from: pass --features (a store) "
-                            "or drop --no-text to train on the manifest's text")
+            # (a resume's run read the text alone: --features would be refused for it; trial 119)
+            raise DataError("--no-text without --features leaves nothing to learn from: "
+                            + ("drop --no-text to resume the run (it trained on the manifest's text)" if cfg.resume
+                               else "pass --features (a store) or drop --no-text to train on the manifest's text"))
         # (the training videos' text: with text on test videos alone, the run built no text vocabulary and was a
         # traceback at its first step; trial 83)
         train = [e for e in entries if split_of(e) == "train"]
@@ -326,7 +328,10 @@ def text_settings_given(cfg: TrainConfig) -> list[str]:
     """The text settings the user changed from their defaults (those that would have an effect); a switch turned
     off is none (`--no-text-linear` on shards without text was told "--text-linear has no effect"; trial 76)."""
     defaults = {f.name: f.default for f, _ in options.settings(TrainConfig)}
-    return [n for n in TEXT_SETTINGS if options.value(cfg, n) != defaults[n] and options.value(cfg, n) is not False]
+    # (typed on this command line, where that is known: a --resume --no-text was told "--text-embed has no
+    # effect" of the value it took from last.pt; trial 119)
+    return [n for n in TEXT_SETTINGS if options.value(cfg, n) != defaults[n] and options.value(cfg, n) is not False
+            and (cfg.given is None or n in cfg.given)]
 
 
 def training_elsewhere(out: Path) -> Callable[[int], UserError]:
@@ -846,7 +851,8 @@ def say_start(run: Run, splits: dict, dims: dict, text_vocab: TextVocab | None, 
                                        if splits.get("val_carved") else ", ")
             + f"modalities {dims}, "
             + (f"vocab {len(run.vocab)}, " if run.has_captions else "")  # (tag-only: no caption vocabulary is used)
-            + (f"text {len(text_vocab) - 1} {cfg.text_tokenizer} tokens"  # (<pad> is no token: 1 was said for none)
+            + (f"text {len(text_vocab) - 1} {cfg.text_tokenizer} token{'s' * (len(text_vocab) != 2)}"  # (<pad>
+               # is no token: 1 was said for none)
                # (how many --text-max-tokens left out, unsaid before, trial 116; a resumed run's are last.pt's, and a
                # count by this command's other --text-min-count read as a new vocabulary, trial 117)
                + (f" of {text_vocab.found} (--text-max-tokens, " if cut else " (")

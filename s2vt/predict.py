@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .device import pick_device
-from .errors import UserError, invoked_as, listed, one_line, printable, shell_quote
+from .errors import UserError, invoked_as, listed, one_line, printable, shell_join, shell_quote
 from .fileio import (OutputError, atomic_write_all, check_writable, folder_path, json_bytes, make_dirs,
                      refuse_existing, refuse_linked_defaults, lock_path, refuse_long_names,
                      refuse_special_outputs, refuse_checkpoints, removed_if_failed, RUN_OUTPUTS, written_file)
@@ -437,7 +437,7 @@ def shards_import(features: str, split: str, vocab: str, note: str = "") -> str:
     """The advice for shards where evaluate reads a store and a manifest: the import that makes them, its
     `vocab` option as given (`vocabulary_option`) and `note` after it, every path quoted as it is pasted into a
     shell (a glob too: the import expands it as train.py --features does, `yt8m.expand_patterns`)."""
-    return (f"import the shards first ({shlex.join(invoked_as('import'))} yt8m {shlex.quote(features)} --split "
+    return (f"import the shards first ({shell_join(invoked_as('import'))} yt8m {shell_quote(features)} --split "
             f"{split}{vocab} --features STORE --out MANIFEST.jsonl{note}) and pass --manifest MANIFEST.jsonl "
             "--features STORE")
 
@@ -450,7 +450,7 @@ def vocabulary_option(ckpt: dict, checkpoint: str | os.PathLike | None) -> str:
     # told to import with --vocabulary, which evaluate then refused; trial 108)
     if all(map(is_label_tag, ckpt.get("labels") or [])):
         return ""
-    return f" --vocabulary {shlex.quote(vocabulary_of(ckpt, checkpoint) or 'VOCABULARY.csv')}"
+    return f" --vocabulary {shell_quote(vocabulary_of(ckpt, checkpoint) or 'VOCABULARY.csv')}"
 
 
 def not_a_store(features: str, split: str, labels: Labels, ckpt: dict | None = None,

@@ -375,24 +375,26 @@ class ShardStream(IterableDataset):
         global worker_advice_said
         if self.first_epoch is None:  # (before the workers start: they get it with their copy)
             self.first_epoch = self.epoch
-        with interrupts_held(), warnings.catch_warnings():  # (a Ctrl-C while the workers fork: held, not lost in
-            # a fork hook; torch's ~400-character advice on more workers than cores, once a run, not once an epoch)
-            said, worker_advice_said = worker_advice_said, True
-            if said:  # (the constructor says it, then the iterator: heard from the first constructor only)
-                warnings.filterwarnings("ignore", message=WORKER_ADVICE)
-            loader = DataLoader(self, batch_size=self.batch_size, collate_fn=collate, num_workers=self.workers,
-                                worker_init_fn=worker_ignores_interrupts if self.workers else None)
-            if not said:
-                warnings.filterwarnings("ignore", message=WORKER_ADVICE)
-            it = iter(loader)
-            if self.workers:
-                LIVE_LOADERS.add(it)
-        try:
+        it = None
+        try:  # (the hold's signal, raised as it ends, is inside: the workers it started are ended below, not by
+            # torch's __del__, whose traceback came after the `interrupted:` line; trial 119)
+            with interrupts_held(), warnings.catch_warnings():  # (a Ctrl-C while the workers fork: held, not lost
+                # in a fork hook; torch's ~400-character advice on more workers than cores, once a run, not an epoch)
+                said, worker_advice_said = worker_advice_said, True
+                if said:  # (the constructor says it, then the iterator: heard from the first constructor only)
+                    warnings.filterwarnings("ignore", message=WORKER_ADVICE)
+                loader = DataLoader(self, batch_size=self.batch_size, collate_fn=collate, num_workers=self.workers,
+                                    worker_init_fn=worker_ignores_interrupts if self.workers else None)
+                if not said:
+                    warnings.filterwarnings("ignore", message=WORKER_ADVICE)
+                it = iter(loader)
+                if self.workers:
+                    LIVE_LOADERS.add(it)
             yield from self.checked(it, device)
         finally:  # (an interrupt, an error or a finished epoch: the workers end here, not in __del__)
-            while True:  # (a second signal on the heels of the first, as it stops the run, could land in the call
-                # before close_loader holds signals: one line of the run's, no "Exception ignored in" traceback;
-                # trial 117)
+            while it is not None:  # (a second signal on the heels of the first, as it stops the run, could land
+                # in the call before close_loader holds signals: one line of the run's, no "Exception ignored in"
+                # traceback; trial 117)
                 try:
                     close_loader(it)
                     break

@@ -1202,6 +1202,24 @@ def test_a_signal_python_wrapped_while_a_class_was_made_is_said_as_the_signal(mo
     assert err.startswith("interrupted: while starting") and "Traceback" not in err
 
 
+@pytest.mark.parametrize("code", [130, 143, 0])
+def test_a_signal_after_an_interrupted_command_said_so_is_no_second_line(monkeypatch, capsys, code):
+    """A second Ctrl-C just after train had said `interrupted: no epoch finished ...` and returned 130 added
+    `interrupted: while exiting, after train had finished: nothing was cut short` (trial 119): it had not
+    finished, and had said so. Now nothing more is said; a command that did finish still says that line."""
+    class SignalAtFlush:  # (stdout's flush after the command returned: where the second signal landed)
+        def write(self, text):
+            return len(text)
+
+        def flush(self):
+            raise KeyboardInterrupt
+    monkeypatch.setattr("sys.stdout", SignalAtFlush())
+    monkeypatch.setattr(cli, "run_command", lambda argv, finished: code)
+    assert cli.run_main(["train", "--out", "run"]) == (code or 130)
+    err = capsys.readouterr().err
+    assert err == ("" if code else "interrupted: while exiting, after train had finished: nothing was cut short\n")
+
+
 # (two videos: over one, score adds a note that CIDEr-D is 0 by its document frequencies)
 SCORED = ('{"video_id": "a", "captions": ["a man walks"], "split": "test"}\n'
           '{"video_id": "b", "captions": ["a cat sleeps"], "split": "test"}\n',

@@ -1248,8 +1248,10 @@ def test_evaluate_usage_says_manifest_is_required_and_its_refusal_keeps_the_shar
         shard.write_bytes((d / "test0000.tfrecord").read_bytes())
         assert code_of(["evaluate", "--checkpoint", "x.pt", "--features", str(shard)]) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and err.startswith(f"error: --features '{tmp_path}/{folder}/a b.tfrecord' names "
-                                                       .replace("\n", "\\n")), err
+        quoted = f"'{tmp_path}/{folder}/a b.tfrecord'" if folder == "my shards" else \
+            f"$'{tmp_path}/new\\x0aline/a b.tfrecord'"  # (bash's quoting: pasted, the same path; trial 119)
+        assert err.count("\n") == 1 and err.startswith(f"error: --features {quoted} names "), err
+        assert f"yt8m {quoted} --split" in err
 
 
 WORKER_SHARES_A_FILE = """
@@ -1325,3 +1327,30 @@ def test_a_second_signal_as_the_workers_close_is_dropped_when_stopping(tmp_path,
     for it in list(LIVE_LOADERS):  # (the one at exit would)
         real(it)
     assert not LIVE_LOADERS and all(not w.is_alive() for it in closes for w in it._workers)
+
+
+def test_a_signal_held_while_the_workers_start_ends_them_too(tmp_path, monkeypatch):
+    """A Ctrl-C as an epoch's workers start is held until they have, then raised: it was raised before the
+    `try` whose `finally` ends them, so torch's __del__ shut them down and printed a traceback after the
+    `interrupted:` line (and, with a second signal there, the process waited on its workers for ever; trial 119)."""
+    import os
+    import signal
+
+    import s2vt.shards as shards_module
+    from s2vt.loaders import LIVE_LOADERS
+
+    started = []
+
+    class InterruptedAsTheyStart(DataLoader):
+        def __iter__(self):
+            it = super().__iter__()
+            started.append(it)
+            os.kill(os.getpid(), signal.SIGINT)  # (held: raised as the hold ends)
+            return it
+    monkeypatch.setattr(shards_module, "DataLoader", InterruptedAsTheyStart)
+    ds = ShardStream(shards(tmp_path, "train", [6, 5]), ["rgb"], LABELS, None, None, batch_size=4, buffer=8, seed=0,
+                     workers=2)
+    with pytest.raises(KeyboardInterrupt):
+        next(ds.batches(torch.device("cpu")))
+    assert len(started) == 1 and getattr(started[0], "closed_by_s2vt", False) and started[0] not in LIVE_LOADERS
+    assert not any(w.is_alive() for w in started[0]._workers)

@@ -698,6 +698,9 @@ def test_a_text_only_run_resumed_with_features_is_told_to_leave_them_out(tmp_pat
         code, _, err = s2vt(capsys, *args, "--resume", "--features", tmp_path / "work" / "features", *more)
         assert code == 2 and err.endswith(" was trained with modalities=none (this run: tsn 16): leave out --features "
                                           "(and any --modalities; it trained on the text alone) to resume it\n"), err
+    code, _, err = s2vt(capsys, *args, "--resume", "--no-text")  # (told to pass --features, refused; trial 119)
+    assert code == 2 and err == ("error: --no-text without --features leaves nothing to learn from: drop --no-text "
+                                 "to resume the run (it trained on the manifest's text)\n"), err
     assert s2vt(capsys, *args, "--resume")[0] == 0  # (as said)
 
 
@@ -713,10 +716,11 @@ def test_a_resume_that_adds_or_drops_the_text_is_told_of_no_text(tmp_path, capsy
     args = [*text_run_args(manifest, run, 2), "--features", tmp_path / "work" / "features", "--embed", "16"]
     assert s2vt(capsys, *args, "--stop-after", "1")[0] == 0
     tokens = len(torch.load(run / "last.pt", weights_only=True)["text_vocab"]["tokens"]) - 1
-    code, _, err = s2vt(capsys, *args, "--resume", "--no-text")
-    assert code == 2 and err.endswith(f"(no text now, {tokens} char tokens there): this run reads no text and the "
-                                      "run trained on it: resume without --no-text, with the manifest the run "
-                                      "started with\n"), err
+    at = args.index("--text-embed")  # (not typed again: "--text-embed has no effect" was said of last.pt's value)
+    code, _, err = s2vt(capsys, *args[:at], *args[at + 2:], "--resume", "--no-text")
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.endswith(f"(no text now, {tokens} char tokens there): this run reads no text and the run trained on it: "
+                        "resume without --no-text, with the manifest the run started with\n"), err
     args[args.index(run)] = bare
     assert s2vt(capsys, *args, "--no-text", "--stop-after", "1")[0] == 0
     code, _, err = s2vt(capsys, *args, "--resume", "--text")
