@@ -445,10 +445,10 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
         # (modalities as names and sizes: "modalities={} (this run: {'tsn': 16})" was Python's; trial 117)
         shown = lambda k, v: (", ".join(f"{m} {d}" for m, d in v.items()) or "none" if k == "modalities"  # noqa: E731
                               else v)
+        # (and --modalities, which needs --features: leaving out --features alone was refused)
+        advice = " and ".join([f"pass {' '.join(fix)}"] * bool(fix) + ["leave out --features (and any --modalities; "
+                                                                       "it trained on the text alone)"] * alone)
         raise CheckpointError(f"--resume: {path} was trained with "
                               + ", ".join(f"{k}={shown(k, getattr(was, k))} (this run: {shown(k, getattr(mcfg, k))})"
                                           for k in differ)
-                              + (f": pass {' '.join(fix)}" if fix else "")
-                              # (and --modalities, which needs --features: leaving out --features alone was refused)
-                              + (f"{' and' if fix else ':'} leave out --features (and any --modalities; it trained on "
-                                 "the text alone)" if alone else "") + (" to resume it" if fix or alone else ""))
+                              + (f": {advice} to resume it" if advice else ""))

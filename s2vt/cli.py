@@ -14,7 +14,8 @@ import warnings
 
 from .errors import (HUNG_UP, INTERRUPTED, TERMINATED, SettingError, Terminated, UserError, again_line, counted,
                      exit_status, finished_line, guard_stderr, interrupt_quietly, invoked_as, interrupts_unwrapped,
-                     left_to_rank_0, listed, one_line_warning, shell_join, starting_line, terminate_as_interrupt)
+                     left_to_rank_0, listed, one_line_warning, shell_join, shell_quote, starting_line,
+                     terminate_as_interrupt)
 
 if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
     interrupt_quietly(sys.argv[1:])
@@ -314,7 +315,6 @@ def manifest_required(features: str | None, split: str, checkpoint: str) -> str 
     any other --features. Its --vocabulary is the one `checkpoint` was trained with (`predict.vocabulary_option`);
     said in words when the checkpoint cannot be read."""
     from .checkpoint import CheckpointError, read_checkpoint
-    from .errors import shell_quote
     from .predict import names_shards, shards_import, vocabulary_option
 
     if not names_shards(features):
