@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import shlex
 import signal
 import sys
 import threading
@@ -14,7 +13,7 @@ from pathlib import Path
 
 from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, counted, exit_quietly_after, exit_status, guard_stderr,
                          interrupt_quietly, invoked_as, one_line, one_line_warning, quiet_once_interrupted,
-                         running_as_program, terminate_as_interrupt)
+                         running_as_program, shell_join, shell_quote, terminate_as_interrupt)
 
 if __name__ == "__main__":
     interrupt_quietly()  # (before the imports below load torch: seconds)
@@ -68,10 +67,10 @@ def no_videos_advice(manifest: Path, entries: list[dict]) -> str:
     features, yt8m, lic2022) was told to "re-import with --videos FOLDER", an option none of those imports has
     (hostile trial). The store an import wrote beside it (<manifest folder>/features) is named when it is there."""
     # (the train command as this program was started, so the line pastes: a bare `train.py` did not)
-    train = shlex.join([*invoked_as("train"), "--manifest", str(manifest)])
+    train = shell_join([*invoked_as("train"), "--manifest", str(manifest)])
     if (store := store_of(manifest.parent / "features" / "meta.json")) is not None:
         return f"its features were imported with it, into {store}: train on them: {train} " \
-               f"--features {shlex.quote(str(store))}"
+               f"--features {shell_quote(str(store))}"
     if all(e.get("text") for e in entries):  # (LIC2022's: titles, ASR, OCR)
         return f"its videos are text (LIC2022's); train on it: {train} (with --features STORE " \
                "where `s2vt import lic2022 --features DIR` imported their tsn features)"
@@ -151,8 +150,8 @@ def collect_items(sources: list[str] | str) -> list[tuple[str, str | None]]:
         elif len(sources) > 1 and src.suffix.lower() == ".jsonl":  # (a manifest: its videos would be lost)
             # (`extract DIR/*` with DIR's manifest among the files: the shell's glob, not a choice)
             raise ManifestError(f"{source}: a manifest is given alone, not beside other inputs: pass "
-                                f"{shlex.quote(source)} alone (its videos), or the videos or their folder "
-                                f"({shlex.quote(str(src.parent))}) without it")
+                                f"{shell_quote(source)} alone (its videos), or the videos or their folder "
+                                f"({shell_quote(str(src.parent))}) without it")
         elif source in other:
             skipped.append(source)
         else:
@@ -219,7 +218,7 @@ def main(argv: list[str] | None = None, rerun_line: bool | str = True) -> int:
         guard_stderr()
     warnings.formatwarning = one_line_warning
     # (named as it was started, `s2vt-extract` or `python -m extract`: the latter needs the package's name)
-    p = Parser(prog=shlex.join(invoked_as("extract")), description=__doc__)
+    p = Parser(prog=shell_join(invoked_as("extract")), description=__doc__)
     add_arguments(p)
     if argv is None:  # the program's own run (not a caller's process: its handlers stay)
         running_as_program("extract")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import torch
 from .checkpoint import CheckpointError, has_captions, model_from_checkpoint, read_checkpoint
 from .decode import TAGS_SHOWN, DecodeConfig, decode_config
 from .device import pick_device
-from .errors import UserError, counted, invoked_as, one_line, printable, shell_quote
+from .errors import UserError, counted, invoked_as, one_line, printable, shell_join, shell_quote
 from .fileio import refuse_empty_paths
 from .jsonfile import torch_saved
 from .manifest import json_start, manifest_row  # (what tells a manifest by its content: extract's too)
@@ -75,7 +74,7 @@ def default_checkpoint() -> str:
     raise CheckpointError(f"no model: {os.path.abspath(DEFAULT_CHECKPOINT)} not found and {CHECKPOINT_ENV} not set: "
                           f"pass --checkpoint RUN/best.pt, set {CHECKPOINT_ENV}=RUN/best.pt, or copy a trained "
                           f"best.pt to {DEFAULT_CHECKPOINT} under the folder you run in "
-                          f"({shlex.join(invoked_as('train'))} makes one; {shlex.join(invoked_as('demo'))} a toy one)")
+                          f"({shell_join(invoked_as('train'))} makes one; {shell_join(invoked_as('demo'))} a toy one)")
 
 
 def captioning_device(name: str, int8: bool) -> torch.device:
@@ -100,8 +99,8 @@ def imported_hint(ckpt: dict, modalities, checkpoint) -> str:
     if not imported:
         return ""
     source = str(meta.get("source", ""))
-    evaluate = f"{shlex.join(invoked_as('evaluate'))} --checkpoint {shell_quote(str(checkpoint))}"
-    imports = shlex.join(invoked_as("import"))
+    evaluate = f"{shell_join(invoked_as('evaluate'))} --checkpoint {shell_quote(str(checkpoint))}"
+    imports = shell_join(invoked_as("import"))
     if source.startswith("YouTube-8M"):  # (imported by `s2vt import yt8m`, or streamed from shards by train.py)
         return (f"; it tags the videos of YouTube-8M shards once imported: {imports} yt8m "
                 f"SHARD... --split test{vocabulary_option(ckpt, checkpoint)} --features STORE --out MANIFEST, then "
@@ -142,7 +141,7 @@ class Captioner:
         if not self.ckpt["config"]["modalities"]:
             # (where the texts go, and which split: the line alone left the manifest's shape to guess; trial 69)
             raise CheckpointError(f"{checkpoint}: a text-only model reads no video: tag the texts with "
-                                  f"{shlex.join(invoked_as('evaluate'))} --checkpoint {shell_quote(str(checkpoint))} "
+                                  f"{shell_join(invoked_as('evaluate'))} --checkpoint {shell_quote(str(checkpoint))} "
                                   "--manifest MANIFEST, its videos of split test each with \"text\": {\"title\", "
                                   "\"asr\", \"ocr\"} (docs/usage.md, \"Text: titles, ASR and OCR (LIC2022)\")")
         self.meta, self.modalities = self.ckpt.get("extract", {}), sorted(self.ckpt["config"]["modalities"])
@@ -311,7 +310,7 @@ class NothingToCaption(UserError):
 
 def to_evaluate(manifest: str) -> str:
     """The command that captions a manifest's videos, for caption given one instead of videos."""
-    return f"s2vt evaluate --checkpoint CKPT --manifest {shlex.quote(manifest)} --features STORE"
+    return f"s2vt evaluate --checkpoint CKPT --manifest {shell_quote(manifest)} --features STORE"
 
 
 def json_not_video(path: str) -> str | None:
@@ -330,7 +329,7 @@ def json_not_video(path: str) -> str | None:
                 f"{to_evaluate(path)}")
     if isinstance(first, dict) and "@id" in first:  # (LIC2022's train.json, test_a.json: import makes a manifest)
         return (f"{path}: LIC2022 JSON lines, {taken}; to make a manifest of it: s2vt import lic2022 "
-                f"{shlex.quote(path)} --out M.jsonl")
+                f"{shell_quote(path)} --out M.jsonl")
     return f"{path}: a JSON file, {taken}"
 
 
@@ -351,7 +350,7 @@ def manifest_in(folder: str) -> str | None:
     return None
 
 
-def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int = DecodeConfig.beam,
+def caption_videos(videos: list[str], checkpoint: str | None, beam: DecodeConfig | int = DecodeConfig.beam,
                    tags: int = TAGS_SHOWN, as_json: bool = False, device: str = "cpu", weights_dir: str | None = None,
                    precision: str | None = None, progress: dict | None = None) -> int:
     """Print captions and tags of video files and folders of them (caption.py); a bad video (or a
@@ -359,7 +358,9 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
     on stdout, and the rest go on. Returns 1 if some failed (a batch's partial failure, as `python -m
     extract`'s), 2 if every one did (nothing was captioned: a user's mistake, as one found before any video
     ran), else 0. `progress`, when given, gets "videos" (the video files to caption) once the folders are
-    listed, and "captioned" and "failed" as the answers are printed: an interrupted run's line counts them."""
+    listed, and "captioned" and "failed" as the answers are printed: an interrupted run's line counts them.
+    `checkpoint` None: `default_checkpoint()`, looked for once the inputs are checked (a missing video is said as
+    such, with or without a model: before, `caption.py nothere.mp4` without one said "no model" alone)."""
     import warnings
 
     from extract.ffmpeg import check_ffmpeg
@@ -379,6 +380,7 @@ def caption_videos(videos: list[str], checkpoint: str, beam: DecodeConfig | int 
     for item in items:
         if isinstance(item, dict):
             print(f"error: {one_line(item['error'])}", file=sys.stderr, flush=True)
+    checkpoint = default_checkpoint() if checkpoint is None else checkpoint
     failed = 0
     progress = {} if progress is None else progress
     progress.update(videos=sum(isinstance(i, str) for i in items), captioned=0, failed=0)

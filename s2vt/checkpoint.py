@@ -403,6 +403,12 @@ def text_cause(was: dict | None, now: dict | None) -> str:
     return older_tokens(was, now) or TEXT_CAUSE
 
 
+def shown_modalities(dims: dict[str, int]) -> str:
+    """A model's modalities as a user reads them, "rgb 2048 + c3d 4096" ("none": the text alone), not Python's
+    "{'rgb': 2048}" (trials 117 and 120)."""
+    return " + ".join(f"{m} {d}" for m, d in dims.items()) or "none"
+
+
 def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path,
                     text_vocab: dict | None = None, tags_cause: str = "the manifest changed",
                     resplit: bool = False) -> None:
@@ -443,8 +449,7 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
             fix.append("--modalities " + ",".join(was.modalities))
         alone = "modalities" in differ and not was.modalities
         # (modalities as names and sizes: "modalities={} (this run: {'tsn': 16})" was Python's; trial 117)
-        shown = lambda k, v: (", ".join(f"{m} {d}" for m, d in v.items()) or "none" if k == "modalities"  # noqa: E731
-                              else v)
+        shown = lambda k, v: shown_modalities(v) if k == "modalities" else v  # noqa: E731
         # (and --modalities, which needs --features: leaving out --features alone was refused)
         advice = " and ".join([f"pass {' '.join(fix)}"] * bool(fix) + ["leave out --features (and any --modalities; "
                                                                        "it trained on the text alone)"] * alone)

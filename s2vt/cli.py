@@ -7,7 +7,6 @@ import glob
 import json
 import math
 import os
-import shlex
 import sys
 import time
 import warnings
@@ -77,22 +76,22 @@ def run_train(args: argparse.Namespace) -> int:
     from .checkpoint import read_checkpoint
     ckpt = read_checkpoint(run) if best else None  # (read once, for both questions below)
     if ckpt and captions_videos(ckpt):  # (not a model of text or imported features: caption.py refuses those)
-        model = shlex.quote(os.path.abspath(run))  # (a line to paste: quoted paths, the folder made, wherever)
+        model = shell_quote(os.path.abspath(run))  # (a line to paste: quoted paths, the folder made, wherever)
         # (`python caption.py` works only in the checkout: the command as train was started, `s2vt caption` for
         # train.py and the console script; hostile trial) (cp -i: the demo's model, copied there as the README
         # says, was replaced unasked; trial 65)
         named = os.environ.get(CHECKPOINT_ENV)
         if named and os.path.isfile(named) and os.path.samefile(named, run):  # (trial 67)
             print(f"this model is the default already ({CHECKPOINT_ENV} names it): "
-                  f"{shlex.join(invoked_as('caption'))} VIDEO", file=sys.stderr)
+                  f"{shell_join(invoked_as('caption'))} VIDEO", file=sys.stderr)
         elif named:  # (read first: a model copied to checkpoints/ went unused; trial 66)
             print(f"to caption with this model by default: export {CHECKPOINT_ENV}={model} ({CHECKPOINT_ENV} names "
-                  f"{shlex.quote(os.environ[CHECKPOINT_ENV])} now, which caption.py reads before "
-                  f"{DEFAULT_CHECKPOINT}); then {shlex.join(invoked_as('caption'))} VIDEO", file=sys.stderr)
+                  f"{shell_quote(os.environ[CHECKPOINT_ENV])} now, which caption.py reads before "
+                  f"{DEFAULT_CHECKPOINT}); then {shell_join(invoked_as('caption'))} VIDEO", file=sys.stderr)
         else:  # (set but empty, caption.py refuses it: unset first; trial 67)
             print(f"to caption with this model by default: {f'unset {CHECKPOINT_ENV} && ' * (named == '')}mkdir -p "
                   f"{os.path.dirname(DEFAULT_CHECKPOINT)} && cp -i {model} {DEFAULT_CHECKPOINT} (or export "
-                  f"{CHECKPOINT_ENV}={model}); then {shlex.join(invoked_as('caption'))} VIDEO", file=sys.stderr)
+                  f"{CHECKPOINT_ENV}={model}); then {shell_join(invoked_as('caption'))} VIDEO", file=sys.stderr)
     elif ckpt and extract_unrecorded(ckpt):  # (unsaid, caption.py was the first to say it; trial 65)
         print(f"note: {run} will not caption new videos: the feature store it trained on has no meta.json, which "
               "records how its features were extracted; for a model that does, extract them again into a new --out "
@@ -249,12 +248,12 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_caption(args: argparse.Namespace) -> int:
-    from .captioner import CHECKPOINT_ENV, caption_videos, default_checkpoint, refuse_model_files
+    from .captioner import CHECKPOINT_ENV, caption_videos, refuse_model_files
 
     args.progress = {}  # (an interrupted run's line counts the videos captioned: `interrupted_command`)
     settings = decoding(args)  # (a bad --beam is said before a missing model is looked for)
     refuse_model_files(args.videos, chosen=args.checkpoint is not None or CHECKPOINT_ENV in os.environ)
-    return caption_videos(args.videos, args.checkpoint or default_checkpoint(), settings, args.tags, args.json,
+    return caption_videos(args.videos, args.checkpoint, settings, args.tags, args.json,
                           args.device, args.weights_dir, args.precision, args.progress)
 
 
@@ -616,7 +615,7 @@ def run_weights(args: argparse.Namespace) -> int:
               f"{r['name']:<11} {r['status']:<9} {r['path'] or r['file'].ljust(width)}"
               + (f"  ({r['reason']})" if r["reason"] else ""))
     if not args.json and args.dir is None and any(r["status"] == "missing" for r in rows):  # (once, not per row)
-        print(f"missing files: `{shlex.join(weights_command())} download NAME...` fetches them, or "
+        print(f"missing files: `{shell_join(weights_command())} download NAME...` fetches them, or "
               + weights_dir_hint())
     if not args.json and (cache := int8_cache()):
         folder, count, size = cache
@@ -741,7 +740,7 @@ def unquoted_pattern(argv: list[str], stray: list[str]) -> str:
     wide = common_pattern(paths)
     for pattern in (wide, class_pattern(paths)):
         if pattern and not more_files(pattern, paths):
-            return said + shlex.quote(pattern)
+            return said + shell_quote(pattern)
     if wide is None:
         return said + "PATTERN"
     return said + f"PATTERN (as you typed it: {wide} would take in {more_files(wide, paths)[0]} too)"
@@ -957,7 +956,7 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
         # command then ran on, numpy half-imported); imported here, the signal is the command's to say
         import numpy  # noqa: F401
     # (named as the user started it, as each command's parser is: `(see python -m s2vt.cli --help)`)
-    parser = Parser(prog=shlex.join(w for w in invoked_as("COMMAND") if w != "COMMAND"),
+    parser = Parser(prog=shell_join(w for w in invoked_as("COMMAND") if w != "COMMAND"),
                     description="Caption and tag videos: a subcommand per job (`COMMAND --help`: its options); "
                     "the steps, from videos to answers: README.md and docs/usage.md.")
     from . import __version__  # (declared once, there: setup.py reads it too)
@@ -966,7 +965,7 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
     sub.add_parser("demo", help="render a small dataset and run the whole pipeline on it", add_help=False)
     for name, (what, add, _) in COMMANDS.items():
         # (argparse's usage and error lines name the program as it was started: `python caption.py`)
-        command = sub.add_parser(name, help=what, **({"prog": shlex.join(invoked_as(name))} if argv[:1] == [name]
+        command = sub.add_parser(name, help=what, **({"prog": shell_join(invoked_as(name))} if argv[:1] == [name]
                                                      else {}))
         # only the command run gets its options: extract's import torch (seconds), which `s2vt
         # import ...` or `s2vt --help` would otherwise wait for
@@ -992,7 +991,7 @@ def run_command(argv: list[str], finished: list | None = None) -> int:
             return 2
         # any other unknown argument: one line naming the program as it was started (argparse's own
         # message is two, its usage line and its error, under the name `s2vt` even for `python caption.py`)
-        prog = shlex.join(invoked_as(args.command)) if args.command in COMMANDS else parser.prog
+        prog = shell_join(invoked_as(args.command)) if args.command in COMMANDS else parser.prog
         # (`s2vt import yt8m --bogus`: the options are the format's, so is the help to see)
         prog += "".join(f" {getattr(args, sub)}" for sub in ("kind", "action") if getattr(args, sub, None))
         # (the command's options too: `--out a1 -- --out a2` was not told that '--' made the second a file name;

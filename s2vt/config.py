@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
 from pathlib import Path
 
 from .device import DEFAULT_DEVICE, DEVICE_HELP
-from .errors import SettingError
+from .errors import SettingError, shell_quote
 from .fileio import RUN_OUTPUTS, refuse_unusable_paths
 from .options import MAX_BATCH, check_choices, derived, flag, make, one_of, setting
 
@@ -180,6 +179,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         """Refuse settings out of range now, not after the data is read or an epoch is trained."""
         check_choices(self)  # (numbers: the fields' `minimum` and `within`)
+        if self.modalities == []:  # (`--modalities ''`, an empty variable: the default, every one; as [] a resume
+            # said "taking effect: --modalities  (last.pt: not set)" and changed nothing, trial 119)
+            self.modalities = None
         refuse_unusable_paths({flag(name): getattr(self, name)
                             for name in ("manifest", "features", "out", "val_features", "vocabulary")}, ConfigError)
         if self.resume and self.overwrite:
@@ -256,7 +258,7 @@ def resume_needs_data(out: str, was: dict | None) -> str:
     """The refusal of a --resume given not every data path its run started with: what it needs, named
     from `was`, OUT/last.pt's record of them (recorded_data), where it could be read."""
     line = "--resume needs the same --features (and --manifest, if any) the run started with"
-    given = [f"{flag(k)} {shlex.quote(str(v))}" for k, v in (was or {}).items()]
+    given = [f"{flag(k)} {shell_quote(str(v))}" for k, v in (was or {}).items()]
     # (recorded as typed where the run started: from another folder they name nothing; hostile trial)
     elsewhere = any(not os.path.isabs(str(v)) and not os.path.exists(str(v)) for v in (was or {}).values())
     where = ", relative to the folder the run started in" if elsewhere else ""

@@ -11,7 +11,6 @@ import hashlib
 import io
 import math
 import os
-import shlex
 import sys
 import time
 import warnings
@@ -24,7 +23,7 @@ import torch.distributed as dist
 
 from .device import pick_device
 from .errors import (SaidByAnotherRank, SettingError, UserError, counted, end_with_launcher, interrupts_held,
-                     interrupts_unwrapped, one_line, printable)
+                     interrupts_unwrapped, one_line, printable, shell_quote)
 from .fileio import (RUN_OUTPUTS, OutputError, atomic_write_bytes, check_writable, refuse_special_outputs,
                      removed_if_failed)
 from .locks import TRAIN_LOCK, busy_line, is_lock_name, lock_owner, locked, training_run
@@ -32,7 +31,7 @@ from .manifest import read_manifest, shared_files, split_of
 from .store import FeatureStore, StoreError, no_store_here, store_not_found, store_of
 
 from .checkpoint import (DataMismatch, acting, check_resumable, checkpoint_of, load_weights, predated, read_checkpoint,
-                         steps_left, write_checkpoint, write_checkpoints)
+                         shown_modalities, steps_left, write_checkpoint, write_checkpoints)
 from .config import RECIPES, ConfigError, TrainConfig, other_data
 from .data import (CaptionGroups, DataError, GapStore, Labels, VideoDataset, assign_val, batches, check_features,
                    empty_training_split, feature_dims, feature_stats, may_leave_parts_unused)
@@ -636,10 +635,10 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             # another dataset); TFRecord shards are matched by name, not path (`shards`)
             # (a path the cause names already, as tags_cause does, is not said twice)
             moved = {k: v for k, v in other_data(cfg, last.get("settings", {}), streaming).items()
-                     if f"{options.flag(k)} {shlex.quote(str(v))}" not in str(e)}
+                     if f"{options.flag(k)} {shell_quote(str(v))}" not in str(e)}
             if moved:
                 e.args = (f"--resume: the run in {out} started with "
-                          + " ".join(f"{options.flag(k)} {shlex.quote(str(v))}" for k, v in moved.items())
+                          + " ".join(f"{options.flag(k)} {shell_quote(str(v))}" for k, v in moved.items())
                           + (" (as typed in the folder it started in)" if any(not os.path.isabs(str(v))
                                                                               for v in moved.values()) else "")
                           + ", not this command's: pass the data it trained on (or --overwrite in place of "
@@ -849,7 +848,7 @@ def say_start(run: Run, splits: dict, dims: dict, text_vocab: TextVocab | None, 
             f"{steps} step{'s' * (steps != 1)} an epoch) / val "
             f"{len(val_ds)} videos" + (" (a seeded tenth of train: the manifest has no val split), "
                                        if splits.get("val_carved") else ", ")
-            + f"modalities {dims}, "
+            + f"modalities {shown_modalities(dims)}, "
             + (f"vocab {len(run.vocab)}, " if run.has_captions else "")  # (tag-only: no caption vocabulary is used)
             + (f"text {len(text_vocab) - 1} {cfg.text_tokenizer} token{'s' * (len(text_vocab) != 2)}"  # (<pad>
                # is no token: 1 was said for none)

@@ -10,13 +10,12 @@ import hashlib
 import json
 import os
 import re
-import shlex
 import sys
 import unicodedata
 from pathlib import Path
 from typing import Iterator
 
-from .errors import UserError
+from .errors import UserError, shell_quote
 from .fileio import atomic_write_bytes
 from .jsonfile import (LoneSurrogateError, ObjectError, compressed, json_error, json_kind, lenient_keys,
                        no_lone_surrogate, unique_keys)
@@ -391,7 +390,7 @@ def dataset_import(path: str) -> str | None:
     JSON, MSVD's video_corpus.csv, MLDS's training_label.json, LIC2022's JSON lines), told from its first bytes
     (`json_start`); None for any other. Said where a manifest reader fails on it: "...:1: missing field
     'video_id'" gave no pointer to the import (hostile trial)."""
-    q = shlex.quote(path)
+    q = shell_quote(path)
     made = "make a manifest of it: s2vt import"
     if (json_file := json_start(path)) is None:
         try:
@@ -420,7 +419,7 @@ def dataset_import(path: str) -> str | None:
     if isinstance(first, dict) and "@id" in first:
         return f"it looks like LIC2022's JSON lines: {made} lic2022 {q} --out M.jsonl"
     if start[:1] == b"[" and b'"caption"' in start and b'"id"' in start:
-        folder = shlex.quote(os.path.dirname(os.path.abspath(path)))
+        folder = shell_quote(os.path.dirname(os.path.abspath(path)))
         return f"it looks like MLDS's training_label.json: {made} mlds {folder} --out M.jsonl (the release folder " \
                "holding it)"
     return None

@@ -19,12 +19,11 @@ import argparse
 import dataclasses
 import functools
 import os
-import shlex
 import sys
 import types
 import typing
 
-from .errors import SettingError, left_to_rank_0
+from .errors import SettingError, left_to_rank_0, shell_join
 
 # the greatest batch (videos, caption pairs, frames) and layer width (hidden, embed) an option takes:
 # far above any machine's memory for it, far below what overflows or asks for terabytes in one line
@@ -117,7 +116,7 @@ def command_first_hint(given: list[str], parser: argparse.ArgumentParser) -> str
                                                               for w in before):
             return ""
         what = (action.metavar or "command").lower()
-        return f"; the {what} comes first, before its options: {parser.prog} {shlex.join([*given[at:], *before])}"
+        return f"; the {what} comes first, before its options: {parser.prog} {shell_join([*given[at:], *before])}"
     return ""
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -93,7 +92,7 @@ def resume_fix(checkpoint: str, what: str) -> str:
     """How to add `what` to a checkpoint its run did not finish: --resume on its run, where a last.pt is beside
     it; else training again (a run whose last.pt the disk could not hold was told to --resume, which refused it;
     hostile trial)."""
-    train, folder = shlex.join(invoked_as("train")), Path(checkpoint).parent
+    train, folder = shell_join(invoked_as("train")), Path(checkpoint).parent
     if (folder / "last.pt").is_file():  # (its run's folder: named; a copied best.pt's folder is no run's)
         return f"`{train} ... --out {shell_quote(str(folder))} --resume` on its run writes {what} into best.pt"
     return (f"there is no last.pt beside it to resume its run from: a run trained again (`{train} ... --out RUN "
@@ -401,17 +400,17 @@ def renamed(names: list[str], gold: set[str], manifest: str, split: str, feature
         return sum(map(is_label_tag, tags)) / len(tags)
 
     new = Path(manifest).with_name(f"{Path(manifest).stem}-{split}.jsonl")
-    where = (f" --split {split} --features {shlex.quote(features) if features else 'STORE'} --out "
-             f"{shlex.quote(os.fspath(new))} (SHARDS: the shards of split {split}), then pass --manifest "
-             f"{shlex.quote(os.fspath(new))}")
+    where = (f" --split {split} --features {shell_quote(features) if features else 'STORE'} --out "
+             f"{shell_quote(os.fspath(new))} (SHARDS: the shards of split {split}), then pass --manifest "
+             f"{shell_quote(os.fspath(new))}")
     if ids(gold) == 1 and ids(names) < 0.5:
         return (f"; its tags are YouTube-8M label ids (label<id>) and the checkpoint's are vocabulary names: was it "
                 f"imported without --vocabulary? import the shards again with the model's: "
-                f"{shlex.join(invoked_as('import'))} yt8m SHARDS --vocabulary "
-                f"{shlex.quote(vocabulary) if vocabulary else 'VOCABULARY.csv'}{where}")
+                f"{shell_join(invoked_as('import'))} yt8m SHARDS --vocabulary "
+                f"{shell_quote(vocabulary) if vocabulary else 'VOCABULARY.csv'}{where}")
     if ids(names) == 1 and ids(gold) < 0.5:
         return ("; the checkpoint's tags are label<id>: was it trained from YouTube-8M shards without --vocabulary? "
-                f"then import the shards again leaving --vocabulary out: {shlex.join(invoked_as('import'))} yt8m "
+                f"then import the shards again leaving --vocabulary out: {shell_join(invoked_as('import'))} yt8m "
                 f"SHARDS{where} (or train with --vocabulary)")
     return ""
 

@@ -4,7 +4,6 @@ state), each refused or warned of in one line before any work."""
 from __future__ import annotations
 
 import os
-import shlex
 from pathlib import Path
 
 import torch
@@ -12,7 +11,7 @@ import torch
 from .checkpoint import CheckpointError, read_checkpoint
 from .config import TrainConfig
 from .epoch import lr_factor
-from .errors import SettingError, UserError
+from .errors import SettingError, UserError, shell_quote
 from .fileio import RUN_OUTPUTS, not_a_file
 from . import options
 
@@ -306,11 +305,12 @@ def tags_cause(was: dict, cfg: TrainConfig, streaming: bool) -> str:
         then, now = was.get(name), options.value(cfg, name)
         return name in was and then != now and not (then and now and os.path.realpath(then) == os.path.realpath(now))
     if moved("vocabulary"):
-        return (f"the run started with --vocabulary {shlex.quote(was['vocabulary'])}: pass the same --vocabulary to resume it"
+        return (f"the run started with --vocabulary {shell_quote(was['vocabulary'])}: pass the same --vocabulary to "
+                "resume it"
                 if was["vocabulary"] else "the run started without --vocabulary (tags label0, label1, ...): leave "
                 "--vocabulary out to resume it")
     if moved("manifest"):
-        return (f"the run started with --manifest {shlex.quote(was['manifest'])}: pass the same --manifest to resume it"
+        return (f"the run started with --manifest {shell_quote(was['manifest'])}: pass the same --manifest to resume it"
                 if was["manifest"] else "the run started without --manifest: leave it out to resume the run")
     if "min_tag_count" in was and was["min_tag_count"] != cfg.min_tag_count:
         return f"the run started with --min-tag-count {was['min_tag_count']}: pass it to resume the run"

@@ -32,7 +32,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .errors import SaidByAnotherRank, interrupts_held
+from .errors import SaidByAnotherRank, interrupts_held, shell_quote
 from .loaders import LIVE_LOADERS, close_loader, worker_ignores_interrupts
 from .manifest import read_manifest, split_of
 from .shardkeys import content_key, file_key, name_key, same_shard, shard_id, shard_ids
@@ -169,8 +169,7 @@ def changed_shards(was: dict, now: dict, specs: dict, given: dict, best: str) ->
                          f"{', '.join(what)})")
     if not parts:
         return None
-    import shlex  # (to paste: a path with spaces, or a glob, quoted)
-    back = f" (pass --val-features {shlex.quote(specs['val_features'])} to validate on them)" \
+    back = f" (pass --val-features {shell_quote(specs['val_features'])} to validate on them)" \
         if specs.get("val_features") else ""
     return ("warning: --resume: other shards than last.pt's: " + "; ".join(parts)
             + (f": the epochs to come are compared with best.pt's {best}, measured on last.pt's validation shards"

@@ -180,6 +180,9 @@ def test_caption_default_checkpoint(trained, tmp_path):
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "pass --checkpoint" in proc.stderr
     assert f"no model: {tmp_path / 'checkpoints' / 's2vt.pt'} not found" in proc.stderr  # where it looked
+    # a missing video is said as such, not hidden behind the missing model (it was "no model" alone)
+    proc = run_cli(script, "nothere.mp4", cwd=tmp_path, env={"S2VT_CHECKPOINT": None})
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: nothere.mp4: no such file", proc.stderr
     proc = run_cli(script, good, cwd=tmp_path, env={"S2VT_CHECKPOINT": str(trained / "run" / "best.pt")})
     assert proc.returncode == 0 and proc.stdout.startswith(good + ": "), proc.stderr[-2000:]
     (tmp_path / "checkpoints").mkdir()

@@ -250,7 +250,7 @@ def test_text_and_tsn_fusion(tmp_path, capsys, fusion):
                           "--hidden", "16", "--embed", "16", "--text-embed", "8", "--batch-size", "8",
                           "--skip-missing", "--text-fusion", fusion, "--min-tag-count", "1")
     assert code == 0, err
-    assert f"({fusion} fusion)" in err and "modalities {'tsn': 16}" in err
+    assert f"({fusion} fusion)" in err and "modalities tsn 16, " in err
     ckpt = torch.load(run / "best.pt", weights_only=True)
     assert ckpt["config"]["text_fusion"] == fusion and ("query.weight" in ckpt["model"]) == (fusion == "guided")
     preds = tmp_path / "preds.json"

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
 import warnings
 from pathlib import Path
 
 import torch
 
-from s2vt.errors import SettingError, UserError, invoked_as
+from s2vt.errors import SettingError, UserError, invoked_as, shell_join
 
 # the weights folder when --weights-dir / --dir is not given: $S2VT_WEIGHTS_DIR, else checkpoints/ (the
 # repository layout, relative to the current folder)
@@ -79,7 +78,7 @@ def default_weights_dir(made: bool = False) -> str:
                            "folder that holds the weight files")
     if not made and not os.path.isdir(value):
         raise SettingError(f"{WEIGHTS_DIR_ENV}={value!r}: no such folder ({os.path.abspath(value)}): set it to the "
-                           f"folder that holds the weight files, or run `{shlex.join(weights_command())} download`, "
+                           f"folder that holds the weight files, or run `{shell_join(weights_command())} download`, "
                            "which makes it")
     return value
 
@@ -113,7 +112,7 @@ def find_weights(name: str, weights_dir: str | os.PathLike | None = None, requir
                          else None, None if weights_dir else "or " + weights_dir_hint()) if n]
     raise WeightsNotFound(
         name, f"{spec.what} not found: looked for {spec.files[0]} in {', '.join(str(d) for d in dirs)}; "
-        f"run `{shlex.join([*weights_command(), 'download', name, '--dir', str(dirs[0])])}` or download it from "
+        f"run `{shell_join([*weights_command(), 'download', name, '--dir', str(dirs[0])])}` or download it from "
         f"{spec.source} into {dirs[0]}/",
         notes)
 

@@ -399,6 +399,11 @@ def test_resume_naming_the_modalities_the_run_already_reads_is_no_change(store, 
     code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--modalities", "resnet152,vggish"))
     assert code == 0, err
     assert not any("--resume:" in e for e in err), err
+    # (an empty --modalities, `--modalities "$MODS"` unset, is the default: every one; as [] it was said to take
+    # effect, changing nothing, trial 119)
+    code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--modalities", ""))
+    assert code == 0, err
+    assert not any("--resume:" in e for e in err), err
     code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--modalities", "resnet152"))
     assert code == 2 and "pass --modalities resnet152,vggish to resume it" in err[-1], err
 
