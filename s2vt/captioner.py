@@ -166,6 +166,10 @@ class Captioner:
         self.has_captions = has_captions(self.ckpt)
         for line in checkpoint_warnings(checkpoint, self.ckpt, self.decoding, self.model, self.has_captions):
             print(line, file=sys.stderr)
+        # (said with the answers: the demo's model wrote "noise plays" of real clips, with no word of why; trial 118)
+        self.random_note = (f"note: {checkpoint}'s features come from backbones with seeded random weights (extract "
+                            "--weights random, as the demo's), not pretrained ones: its answers hold for videos like "
+                            "its training videos, not for real video") if cfg.weights == "random" else None
         self.decoding_used = decoding_used(self.decoding, self.model, self.has_captions)  # (what /api/model shows)
         self.checked = False  # the backbones built match the checkpoint's record (checked once built)
 
@@ -391,6 +395,7 @@ def caption_videos(videos: list[str], checkpoint: str | None, beam: DecodeConfig
         captioner = Captioner(checkpoint, beam, tags, device, weights_dir, precision)
         # never "v.mp4: " with nothing after it: say why there is no caption
         blank = "(empty caption)" if captioner.has_captions else "(no caption: the model writes tags only)"
+        random_note = captioner.random_note
         results = caption_files([i for i in items if isinstance(i, str)], checkpoint, beam, tags, device,
                                 weights_dir, precision, captioner)
         for item in items:  # (in input order: a folder without videos among the answers, where it was named)
@@ -402,6 +407,9 @@ def caption_videos(videos: list[str], checkpoint: str | None, beam: DecodeConfig
                 progress["failed"] += isinstance(item, str)  # (a folder without videos is no video)
             for note in r.get("notes", []):  # (extract keeps them in notes.jsonl: the answer stands, on less video)
                 print(f"note: {one_line(r['video'])}: {one_line(note)}", file=sys.stderr)
+            if "error" not in r and random_note:  # (once, before the first answer)
+                print(random_note, file=sys.stderr, flush=True)
+                random_note = None
             if as_json:  # (a failed input too, `failed`'s object: a script reading stdout sees every input)
                 print(json.dumps(r, ensure_ascii=False), flush=True)
             elif "error" not in r:

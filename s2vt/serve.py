@@ -12,6 +12,7 @@ import math
 import os
 import re
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -439,6 +440,8 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
         warnings.simplefilter("ignore")
         captioner = Captioner(checkpoint, beam, tags, device, weights_dir, precision)
         _ = captioner.extractor.backbones  # built now, not on the first request
+    if captioner.random_note:  # (in the server's log; /api/model names the backbones too)
+        print(captioner.random_note, file=sys.stderr, flush=True)
     app = create_app(captioner, workers, queue, max_bytes, checkpoint_name=Path(checkpoint).name,
                      upload_timeout=upload_timeout, max_seconds=max_video_seconds, min_upload_rate=min_upload_rate)
     # uvicorn.run swallows the Ctrl-C or SIGTERM its server re-raises after its clean shutdown, and returned

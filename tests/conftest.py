@@ -119,6 +119,17 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
                           env=full_env, timeout=timeout)
 
 
+# caption.py's and serve's note for a model on random backbones (every model the tests train): said once
+RANDOM_NOTE = "'s features come from backbones with seeded random weights"
+
+
+def without_random_note(stderr: str) -> str:
+    """`stderr` without caption.py's note of random backbones, asserted said at most once."""
+    lines = stderr.splitlines(keepends=True)
+    assert sum(RANDOM_NOTE in line for line in lines) <= 1, stderr
+    return "".join(line for line in lines if RANDOM_NOTE not in line)
+
+
 # `python -c CLOSE_STDERR ARGS...`: runs `python ARGS...` with fd 2 closed, as `2>&-` starts it (Python then has
 # sys.stderr None); subprocess.DEVNULL would be an open /dev/null, not a closed stream
 CLOSE_STDERR = "import os, sys; os.close(2); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"

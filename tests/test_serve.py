@@ -727,6 +727,7 @@ import s2vt.captioner, s2vt.serve
 from fastapi import FastAPI
 
 class Stub:  # (no model: what serve does once it has its app is what is tested)
+    random_note = "note: the stub's backbones are random"
     def __init__(self, *args, **kwargs):
         self.extractor = types.SimpleNamespace(backbones=None)
 
@@ -784,6 +785,7 @@ def test_a_signal_stops_the_server_cleanly_with_the_signals_exit_status(tmp_path
     assert proc.returncode == code, err
     assert "Application shutdown complete" in err and err.endswith("\ninterrupted: the server stopped\n"), err
     assert "Traceback" not in err
+    assert err.startswith("note: the stub's backbones are random\n"), err  # (in its log, before the server's)
 
 
 def started_ignoring(tmp_path, source: str, sig: str, port: int, disposition: str = "SIG_IGN"):
@@ -926,6 +928,7 @@ class Stub:  # (no model: the real app, around a captioner that is never reached
     ckpt = {"config": {"modalities": ["c3d"]}}
     vocab, beam, decoding_used = ["<pad>"], 1, {"beam": 1}
     labels = types.SimpleNamespace(names=["left"], multilabel=False)
+    random_note = None
     def __init__(self, *args, **kwargs):
         self.extractor = types.SimpleNamespace(backbones=None)
 
