@@ -392,15 +392,16 @@ def text_sizes(was: dict | None, now: dict | None) -> str:
     return f" ({size(now)} now, {size(was)} there)"
 
 
-def text_cause(was: dict | None, now: dict | None) -> str:
+def text_cause(was: dict | None, now: dict | None, settings: str | None = None) -> str:
     """Why a resumed run's text vocabulary differs from last.pt's: text on one side alone is --no-text's (or a
-    manifest's without text), not one of the four causes TEXT_CAUSE names (trial 117)."""
+    manifest's without text), not one of the four causes TEXT_CAUSE names (trial 117); `settings`: the text
+    settings this run changed, as `resume.vocabulary_cause` says them (trial 119)."""
     if was and not now:
         return ("this run reads no text and the run trained on it: resume without --no-text, with the manifest the "
                 "run started with")
     if now and not was:
         return "the run trained without text (--no-text, or a manifest without it): pass --no-text to resume it"
-    return older_tokens(was, now) or TEXT_CAUSE
+    return settings or older_tokens(was, now) or TEXT_CAUSE
 
 
 def shown_modalities(dims: dict[str, int]) -> str:
@@ -411,11 +412,13 @@ def shown_modalities(dims: dict[str, int]) -> str:
 
 def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels, path: Path,
                     text_vocab: dict | None = None, tags_cause: str = "the manifest changed",
-                    resplit: bool = False) -> None:
+                    resplit: bool = False, vocab_causes: tuple[str | None, str | None] = (None, None)) -> None:
     """Refuse to resume a last.pt whose model this run would build differently (other settings,
     modalities, vocabulary or tags): the data's difference, else every setting's in one line;
     `tags_cause`: what to say made the tags differ (resume.tags_cause); `resplit`: the validation
-    videos are not last.pt's (the split changed: so did the training captions the vocabularies come from)."""
+    videos are not last.pt's (the split changed: so did the training captions the vocabularies come from);
+    `vocab_causes`: the settings that made the caption and the text vocabulary differ (`resume.vocabulary_cause`),
+    None where none did."""
     missing = [k for k in ("optimizer", "scheduler", "best", "bad_epochs", "history") if k not in last]
     if missing:
         raise CheckpointError(f"--resume: {path} holds no training state ({', '.join(missing)}); is it a best.pt?")
@@ -425,12 +428,12 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
              "training videos: pass the manifest (and --seed) the run started with")
     if last["vocab"] != vocab.itos:
         raise DataMismatch(f"--resume: the vocabulary differs from {path}'s ({len(vocab)} words now, "
-                              f"{len(last['vocab'])} there): " + (split if resplit else "the manifest or --min-count "
-                                                                 "changed"))
+                              f"{len(last['vocab'])} there): " + (split if resplit else vocab_causes[0]
+                                                                 or "the manifest or --min-count changed"))
     if last.get("text_vocab") != text_vocab:
         raise DataMismatch(f"--resume: the text vocabulary differs from {path}'s"
                            f"{text_sizes(last.get('text_vocab'), text_vocab)}: "
-                           + (split if resplit else text_cause(last.get("text_vocab"), text_vocab)))
+                           + (split if resplit else text_cause(last.get("text_vocab"), text_vocab, vocab_causes[1])))
     # (as many tags: other names or another order, which "3862 now, 3862 there" said neither of)
     if last["labels"] != labels.names:
         raise DataMismatch(f"--resume: the tags differ from {path}'s ("

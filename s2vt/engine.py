@@ -48,7 +48,7 @@ from . import options, shardkeys, shards
 from .results import refuse_inputs
 from .resume import (RESUME_IGNORED, RESUME_UNREPORTED, RunFolderError, changed_settings, late_epochs, upgrade_config,
                      load_training_state, read_last, recorded_epochs, resume_point, resumed_settings, resumed_workers,
-                     resumed_world, run_settings, same_steps, tags_cause, upgraded_settings)
+                     resumed_world, run_settings, same_steps, tags_cause, upgraded_settings, vocabulary_cause)
 from .text import TextVocab, fields, has_text
 from .vocab import SPECIALS, Vocab, drop_blank_captions
 
@@ -622,8 +622,10 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                               "manifest (and --seed) the run started with")
         resplit = last.get("val_digest") not in (None, videos["val_digest"])
         try:
+            was = last.get("settings", {})
             check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
-                            tags_cause(last.get("settings", {}), cfg, streaming), resplit)
+                            tags_cause(was, cfg, streaming), resplit,
+                            (vocabulary_cause(was, cfg, text=False), vocabulary_cause(was, cfg, text=True)))
             # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
             problem = feature_mismatch(store.meta(), last.get("extract") or {}, modalities) if modalities \
                 else None

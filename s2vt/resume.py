@@ -319,6 +319,22 @@ def tags_cause(was: dict, cfg: TrainConfig, streaming: bool) -> str:
     return f"{cfg.manifest} changed since the run started" if cfg.manifest else "the manifest changed"
 
 
+def vocabulary_cause(was: dict, cfg: TrainConfig, text: bool) -> str | None:
+    """The settings of this --resume that built its caption vocabulary (`text`: its text vocabulary) otherwise than
+    last.pt's (`was`, its run_settings), as check_resumable says them, with the values the run started with; None
+    when none changed (the manifest did). "the manifest, --text-tokenizer, --text-min-count or --text-max-tokens
+    changed" left the one typed to be found (trial 119)."""
+    keys = ("text_tokenizer", "text_min_count", "text_max_tokens") if text else ("min_count",)
+    moved = [k for k in keys if k in was and was[k] != options.value(cfg, k)]
+    if not moved:
+        return None
+    then = " ".join(f"{options.flag(k)} {shell_quote(str(was[k]))}" for k in moved if was[k] is not None)
+    without = " and ".join(options.flag(k) for k in moved if was[k] is None)  # (None: not set, no cap)
+    started = " and ".join([f"with {then}"] * bool(then) + [f"without {without}"] * bool(without))
+    advice = " and ".join([f"pass {then}"] * bool(then) + [f"leave out {without}"] * bool(without))
+    return f"the run started {started}: {advice} to resume it"
+
+
 def is_step_lr(state) -> bool:
     """Whether a last.pt's scheduler state is an older s2vt's StepLR (678a974), not today's LambdaLR."""
     return isinstance(state, dict) and "lr_lambdas" not in state and "step_size" in state

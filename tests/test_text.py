@@ -92,15 +92,21 @@ def test_text_max_tokens_trains_on_the_cut_vocabulary_and_a_resume_keeps_it(tmp_
     code, _, err = s2vt(capsys, *args, "--resume")  # (last.pt's --text-max-tokens, not the default's every token)
     assert code == 0 and "text 7 char tokens (text alone)" in err, err  # (no count of this command's; trial 117)
     code, _, err = s2vt(capsys, *args, "--resume", "--text-max-tokens", "5")
+    # (the setting named, with the run's value: the four causes were listed; trial 119)
     assert code == 2 and err == (f"error: --resume: the text vocabulary differs from {run / 'last.pt'}'s (5 char "
-                                 "tokens now, 7 char tokens there): the manifest, --text-tokenizer, --text-min-count "
-                                 "or --text-max-tokens changed\n"), err
+                                 "tokens now, 7 char tokens there): the run started with --text-max-tokens 7: pass "
+                                 "--text-max-tokens 7 to resume it\n"), err
+    code, _, err = s2vt(capsys, *args, "--resume", "--text-max-tokens", "5", "--text-min-count", "1")
+    assert code == 2 and err.endswith("there): the run started with --text-min-count 2 --text-max-tokens 7: pass "
+                                      "--text-min-count 2 --text-max-tokens 7 to resume it\n"), err
     # a run begun without it, resumed with a cap above its vocabulary (the same tokens): said to change nothing
     # (not "taking effect"), and not as "None"
     code, _, err = s2vt(capsys, *args, "--overwrite", "--stop-after", "1")
     assert code == 0 and f"text {found} char tokens (text alone)" in err, err
     code, _, err = s2vt(capsys, *args, "--resume", "--text-max-tokens", "1000000", "--text-min-count", "1")
-    assert code == 2 and f"char tokens now, {found} char tokens there)" in err, err
+    assert code == 2 and err.endswith(f"char tokens now, {found} char tokens there): the run started with "
+                                      "--text-min-count 2 and without --text-max-tokens: pass --text-min-count 2 and "
+                                      "leave out --text-max-tokens to resume it\n"), err
     code, _, err = s2vt(capsys, *args, "--resume", "--text-max-tokens", "1000000")
     assert code == 0 and ("warning: --resume: no effect (the vocabularies are last.pt's): --text-max-tokens 1000000 "
                           "(last.pt: not set)") in err, err

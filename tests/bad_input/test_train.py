@@ -242,12 +242,15 @@ def test_resume_with_other_vocabulary_or_sizes(store, run, tmp_path, capsys):
     for extra, message in ((["--hidden", "16"], "hidden=8 (this run: 16): pass --hidden 8 to resume it"),
                            (["--embed", "16"], "embed=8"),
                            (["--modalities", "resnet152"], "pass --modalities resnet152,vggish to resume it"),
-                           (["--min-count", "7"], "vocabulary differs"),  # colours are seen 6 times each
+                           # colours are seen 6 times each (the setting named, with the run's value: trial 119)
+                           (["--min-count", "7"], "vocabulary differs from {last}'s (8 words now, 14 there): the "
+                            "run started with --min-count 1: pass --min-count 1 to resume it"),
                            # other data and other settings (another manifest changes the recipe): the data named
                            (["--min-count", "7", "--hidden", "16"], "vocabulary differs")):
         code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--epochs", "2", *extra))
         assert code == 2 and len(err) == 1, (extra, err)
-        assert err[0].startswith("error: --resume: ") and message in err[0], (extra, err)
+        assert err[0].startswith("error: --resume: ") and message.format(last=resumed / "last.pt") in err[0], (extra,
+                                                                                                          err)
     # several settings differ: all of them in one line, with every option that gives last.pt's model back
     code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--epochs", "2", "--hidden", "16", "--embed", "16"))
     assert code == 2 and len(err) == 1 and "hidden=8 (this run: 16), embed=8 (this run: 16)" in err[0], err
