@@ -167,9 +167,10 @@ class Captioner:
         for line in checkpoint_warnings(checkpoint, self.ckpt, self.decoding, self.model, self.has_captions):
             print(line, file=sys.stderr)
         # (said with the answers: the demo's model wrote "noise plays" of real clips, with no word of why; trial 118)
-        self.random_note = (f"note: {checkpoint}'s features come from backbones with seeded random weights (extract "
-                            "--weights random, as the demo's), not pretrained ones: its answers hold for videos like "
-                            "its training videos, not for real video") if cfg.weights == "random" else None
+        self.random_note = (f"note: {one_line(str(checkpoint))}'s features come from backbones with seeded random "
+                            "weights (extract --weights random, as the demo's), not pretrained ones: its answers hold "
+                            "for videos like its training videos, not for real video") if cfg.weights == "random" \
+            else None
         self.decoding_used = decoding_used(self.decoding, self.model, self.has_captions)  # (what /api/model shows)
         self.checked = False  # the backbones built match the checkpoint's record (checked once built)
 

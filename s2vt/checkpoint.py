@@ -117,7 +117,14 @@ def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     if torch.device(device).type == "cpu":  # (a map_location of "cpu:0" fails on every checkpoint)
         device = "cpu"
     try:
-        ckpt = torch.load(path, map_location=device, weights_only=True, mmap=True)
+        try:
+            os.fspath(path).encode("utf-8")
+        except UnicodeEncodeError:  # (a name that is not UTF-8: torch's reader takes a UTF-8 name, so the file is
+            # read through Python's, without mmap; "a zip archive but not a PyTorch checkpoint" was said, trial 121)
+            with open(path, "rb") as f:
+                ckpt = torch.load(f, map_location=device, weights_only=True)
+        else:
+            ckpt = torch.load(path, map_location=device, weights_only=True, mmap=True)
     except Exception as e:
         raise CheckpointError(f"{name}: {unreadable(path, e)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:

@@ -13,7 +13,7 @@ import warnings
 
 from .errors import (HUNG_UP, INTERRUPTED, TERMINATED, SettingError, Terminated, UserError, again_line, counted,
                      exit_status, finished_line, guard_stderr, interrupt_quietly, invoked_as, interrupts_unwrapped,
-                     left_to_rank_0, listed, one_line_warning, shell_join, shell_quote, starting_line,
+                     left_to_rank_0, listed, one_line, one_line_warning, shell_join, shell_quote, starting_line,
                      terminate_as_interrupt)
 
 if __name__ == "__main__":  # (`python -m s2vt.cli`: a signal while the modules below load is one line)
@@ -67,7 +67,7 @@ def run_train(args: argparse.Namespace) -> int:
         return 0
     if isinstance(best, Paused):  # (not the result of a run, nor its model to caption with: the run goes on)
         again = resume_command(getattr(args, "argv", None), dropped=("--stop-after",))
-        print(best.line + (f": {again}" if again else ""), file=sys.stderr)
+        print(one_line(best.line) + (f": {again}" if again else ""), file=sys.stderr)  # (--out's newline: trial 121)
         return 0
     print(json.dumps({k: v for k, v in best.items()
                       if k in ("epoch", "CIDEr", "tag_acc", "gap", "tag_f1", "level1_acc", "level2_acc", "lic_score")}))
@@ -103,7 +103,6 @@ def interrupted_line(out: str, started: float, rank: int, argv: list[str] | None
     """The one line an interrupted training run prints, or None for torchrun ranks other than 0: a
     terminal's Ctrl-C reaches every rank's process, and one run should say it once (rank 0 also
     speaks for the run when it ends normally)."""
-    from .errors import one_line
 
     # (one line: a newline in --out broke it in two; new-user trial)
     return one_line(f"interrupted: {kept_by_train(out, started, argv)}") if rank == 0 else None
@@ -335,7 +334,6 @@ def wrote_evaluate(args: argparse.Namespace, written: list) -> str:
     a link to out2/q2.json, left its metrics in out2/q2.metrics.json unsaid (hostile trial). --out and --html as
     typed; the metrics file where it is (beside the file a link names: no name typed says it). Names escaped
     (`one_line`): a newline in --out split the line, an escape sequence in it reached the terminal (hostile trial)."""
-    from .errors import one_line
 
     preds_replaced, metrics_replaced = getattr(args, "replaces", (False, False))  # (each: an earlier one was there)
     what = [os.fsdecode(args.out or written[0]) + " (the predictions"
@@ -351,7 +349,6 @@ def interrupted_evaluate(args: argparse.Namespace, written: list) -> str:
     whole, at the end, so none is half-written), and the command that starts it again (with --force
     when an output of the user's it did write would refuse a plain rerun)."""
     from .fileio import written_file
-    from .errors import one_line
     from .predict import predictions_file
     from .results import metrics_file
 
@@ -440,7 +437,6 @@ def run_export(args: argparse.Namespace) -> int:
     from .metrics import GAP_TOP_K
     from .formats import lic2022_fields, not_msrvtt, stray_level2
     from .results import ResultsError, load_predictions, refuse_inputs
-    from .errors import one_line
 
     if args.format != "lic2022" and (args.manifest or args.split or args.allow_partial):
         # (--allow-partial too: it was taken and did nothing; trial 109)

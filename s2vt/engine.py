@@ -135,6 +135,11 @@ class Dist:
             dist.destroy_process_group()
 
 
+def caption_vocabulary(train: list[dict], min_count: int) -> Vocab:
+    """The caption vocabulary of the training videos' captions (`prepare`'s, and a --resume's check of a cause)."""
+    return Vocab.build((c for e in train for c in e.get("captions", [])), min_count)
+
+
 def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | None, list[str]]:
     """The feature store and the modalities to train on; (None, []) without --features, which
     needs text in the manifest (a text-only model; captions need video and are set aside)."""
@@ -228,7 +233,7 @@ def prepare(cfg: TrainConfig):
     if blank:
         warnings.warn(f"{cfg.manifest}: ignoring {blank} blank captions"
                       + ("" if has_caps else "; none is left, so only the tag head is trained"))
-    vocab = Vocab.build((c for e in splits["train"] for c in e.get("captions", [])), cfg.min_count)
+    vocab = caption_vocabulary(splits["train"], cfg.min_count)
     if has_caps and len(vocab) == len(SPECIALS):
         raise DataError(f"{cfg.manifest}: no word occurs --min-count {cfg.min_count} times in the training captions")
     labels = Labels.build(splits["train"] + splits["val"], cfg.min_tag_count, splits["train"])
@@ -386,7 +391,8 @@ def run_logger(ddp: Dist, quiet: bool) -> Callable[..., None]:
     which a scripted run lost, is said all the same; new-user trial)."""
     def log(*a) -> None:
         if ddp.main and (not quiet or (a and str(a[0]).startswith("warning:"))):
-            print(*a, file=sys.stderr)
+            # (each one line: a newline in --out split "resuming from ..." in two; trial 121)
+            print(*map(one_line, map(str, a)), file=sys.stderr)
     return log
 
 
@@ -623,9 +629,20 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         resplit = last.get("val_digest") not in (None, videos["val_digest"])
         try:
             was = last.get("settings", {})
+
+            def cause(text: bool) -> str | None:  # (the settings named only where the run's give last.pt's back: an
+                # edited manifest beside a changed --min-count was told to pass --min-count, refused again; trial 121)
+                named = vocabulary_cause(was, cfg, text)
+                if named is None or text and not (text_extra.get("text_vocab") and last.get("text_vocab")):
+                    return named  # (text on one side alone: text_cause says so, without it)
+                then = lambda k: was.get(k, options.value(cfg, k))  # noqa: E731
+                if text:
+                    back = TextVocab.build(splits["train"], then("text_tokenizer"), then("text_min_count"),
+                                           then("text_max_tokens")).state()
+                    return named if back == last.get("text_vocab") else None
+                return named if caption_vocabulary(splits["train"], then("min_count")).itos == last["vocab"] else None
             check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
-                            tags_cause(was, cfg, streaming), resplit,
-                            (vocabulary_cause(was, cfg, text=False), vocabulary_cause(was, cfg, text=True)))
+                            tags_cause(was, cfg, streaming), resplit, (cause(False), cause(True)))
             # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
             problem = feature_mismatch(store.meta(), last.get("extract") or {}, modalities) if modalities \
                 else None

@@ -222,7 +222,8 @@ def shell_quote(word: str) -> str:
             return f"\\x{n - 0xDC00:02x}"
         if c in "\\'":
             return "\\" + c
-        return (f"\\x{n:02x}" if n < 0x80 else f"\\u{n:04x}") if _UNPASTABLE.match(c) else c
+        # (a character past ASCII as its UTF-8 bytes: bash reads \\u only in a UTF-8 locale, \\x in any; trial 121)
+        return "".join(f"\\x{b:02x}" for b in c.encode()) if _UNPASTABLE.match(c) else c
     return "$'" + "".join(map(escaped, word)) + "'"
 
 
@@ -514,7 +515,7 @@ def extra_install_hint(extra: str) -> str:
 
     root = checkout_root()
     if root is not None:
-        return f"pip install -e {shlex.quote(f'{root}[{extra}]')}"
+        return f"pip install -e {shell_quote(f'{root}[{extra}]')}"
     try:
         requires = importlib.metadata.requires("s2vt") or []
     except importlib.metadata.PackageNotFoundError:
@@ -522,6 +523,6 @@ def extra_install_hint(extra: str) -> str:
     marker = re.compile(rf"""\bextra\s*==\s*["']{re.escape(extra)}["']""")
     names = [r.split(";", 1)[0].strip() for r in requires if ";" in r and marker.search(r.split(";", 1)[1])]
     if names:
-        return "pip install " + shlex.join(names)
+        return "pip install " + shell_join(names)
     # (neither a checkout nor installed metadata, e.g. the package copied onto PYTHONPATH: a placeholder)
-    return f"pip install {shlex.quote(f'S2VT_SOURCE[{extra}]')} (the folder holding setup.py)"
+    return f"pip install {shell_quote(f'S2VT_SOURCE[{extra}]')} (the folder holding setup.py)"

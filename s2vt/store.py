@@ -1027,21 +1027,21 @@ def no_store_here(store: FeatureStore, name: str | os.PathLike) -> str:
     videos = [printable(p.name) for p, _ in zip(video_files(root), range(3))]
     if (of := store_of(root / "x")) is not None and of != root.absolute():
         # (a store's modality folder: "import them first" would copy the store's own files into another one)
-        parent = shell_quote(printable(os.fspath(Path(name).parent)))
+        parent = shell_quote(os.fspath(Path(name).parent))
         return f": no meta.json, so not a feature store: it is the {root.name!r} folder of the store {parent}: pass " \
                f"--features {parent}"
     if run:
         what = f"it is a training run's folder ({', '.join(run)})"
     elif videos:
         what = f"it holds videos ({', '.join(videos[:2])}{', ...' if len(videos) > 2 else ''}), not their " \
-               f"features: extract them first (python -m extract {shell_quote(printable(os.fspath(name)))} --out STORE)"
+               f"features: extract them first (python -m extract {shell_quote(os.fspath(name))} --out STORE)"
     elif not any(root.iterdir()):
         what = "it is empty"
     elif npys := [printable(p.name) for p, _ in zip(sorted(root.glob("*.npy")), range(3))]:
         # (precomputed features straight in the folder, as a release gives them: "it holds no feature files"
         # contradicted the folder's 200 .npy files; hostile trial)
         what = (f"it holds .npy files ({', '.join(npys[:2])}{', ...' if len(npys) > 2 else ''}) but no modality "
-                f"folder: import them first (s2vt import features {shell_quote(printable(os.fspath(name)))} "
+                f"folder: import them first (s2vt import features {shell_quote(os.fspath(name))} "
                 "--captions FILE --modality NAME --out MANIFEST, or s2vt import mlds for an MLDS release)")
     else:
         what = "it holds no feature files"

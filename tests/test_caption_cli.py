@@ -68,6 +68,13 @@ def test_caption_bad_inputs(trained, broken, tmp_path, capsys, monkeypatch):
     assert proc.stderr.splitlines()[1] == f"note: {ckpt}{RANDOM_NOTE} (extract --weights random, as the demo's), not " \
         "pretrained ones: its answers hold for videos like its training videos, not for real video", proc.stderr
     stderr = without_random_note(proc.stderr)
+    # (the checkpoint's name one line: a newline in it split the note in two; trial 121)
+    (tmp_path / "new\nline").mkdir()
+    shutil.copy(ckpt, tmp_path / "new\nline" / "best.pt")
+    assert main(["caption", good, "--checkpoint", str(tmp_path / "new\nline" / "best.pt")]) == 0
+    assert capsys.readouterr().err == f"note: {tmp_path}/new\\nline/best.pt{RANDOM_NOTE} (extract --weights " \
+        "random, as the demo's), not pretrained ones: its answers hold for videos like its training videos, not for " \
+        "real video\n"
     assert stderr.strip().splitlines()[1:] == ["error: 1 of 2 videos captioned; 1 failed (said above)"]
     assert str(broken["text"]) in stderr.splitlines()[0]
     assert good in proc.stdout  # the other video still ran

@@ -48,6 +48,10 @@ def test_settings_that_were_value_errors_are_one_line(tmp_path, capsys):
                           (["--modalities", "c3d,sift"], "--modalities must be a non-empty subset")):
         assert extract_main([str(tmp_path), "--out", str(tmp_path / "store"), *argv]) == 2, argv
         assert message in one_line(capsys), argv
+    # `--modalities ''` (an empty variable) is the default, every one, as train.py takes it: "got []" was said (trial
+    # 121); this folder holds no video, which is what is said
+    assert extract_main([str(tmp_path), "--out", str(tmp_path / "store"), "--modalities", ""]) == 2
+    assert "--modalities" not in (said := one_line(capsys)) and "no video" in said, said
 
 
 def test_a_tag_head_that_cannot_take_the_hidden_size_is_one_line(tmp_path, capsys):
@@ -1757,7 +1761,7 @@ def test_a_start_again_line_with_a_newline_in_a_path_stays_one_line_and_pastes_b
 
     from s2vt.errors import again_line, shell_join, shell_quote
 
-    words = ["plain", "a b", "new\nline", "it's\ttab", "bell\x07", "sep\u2028x", "bad\udcff", "back\\slash'"]
+    words = ["plain", "a b", "new\nline", "it's\ttab", "bell\x07", "sep\u2028x", "c1\x85", "bad\udcff", "back\\slash'"]
     joined = shell_join(words)
     assert "\n" not in joined and "\u2028" not in joined and shell_quote("a b") == "'a b'"
     assert shell_quote("new\nline") == "$'new\\x0aline'" and shell_quote("bad\udcff") == "$'bad\\xff'"
@@ -1765,8 +1769,10 @@ def test_a_start_again_line_with_a_newline_in_a_path_stays_one_line_and_pastes_b
     assert "\n" not in line and line.endswith("--out $'x\\x0ay.json'")
     bash = shutil.which("bash")
     if bash:  # (the words bash reads back, as bytes: the undecodable one is its byte)
-        got = subprocess.run([bash, "-c", f"printf '%s\\0' {joined}"], capture_output=True, check=True).stdout
-        assert got.split(b"\0")[:-1] == [os.fsencode(w) for w in words]
+        for env in ({}, {"LC_ALL": "C"}):  # (\u0085 was read back in a UTF-8 locale only; trial 121)
+            got = subprocess.run([bash, "-c", f"printf '%s\\0' {joined}"], capture_output=True, check=True,
+                                 env={**os.environ, **env}).stdout
+            assert got.split(b"\0")[:-1] == [os.fsencode(w) for w in words], env
 
 
 def test_the_interrupted_lines_of_train_and_evaluate_stay_one_line_with_a_newline_in_out(tmp_path):

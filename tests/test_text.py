@@ -99,6 +99,16 @@ def test_text_max_tokens_trains_on_the_cut_vocabulary_and_a_resume_keeps_it(tmp_
     code, _, err = s2vt(capsys, *args, "--resume", "--text-max-tokens", "5", "--text-min-count", "1")
     assert code == 2 and err.endswith("there): the run started with --text-min-count 2 --text-max-tokens 7: pass "
                                       "--text-min-count 2 --text-max-tokens 7 to resume it\n"), err
+    # its manifest edited in place too: the run's values would not resume it, so they are not named as the cause
+    # (following the advice was refused again; trial 121)
+    kept = manifest.read_text()
+    manifest.write_text("".join(json.dumps({**e, "text": {**e["text"], "title": e["text"]["title"] + " 鑫鑫"}}
+                                           if e["split"] == "train" else e, ensure_ascii=False) + "\n"
+                                for e in read_manifest(manifest)))
+    code, _, err = s2vt(capsys, *args, "--resume", "--text-min-count", "1")
+    assert code == 2 and err.endswith("there): the manifest, --text-tokenizer, --text-min-count or --text-max-tokens "
+                                      "changed\n"), err
+    manifest.write_text(kept)
     # a run begun without it, resumed with a cap above its vocabulary (the same tokens): said to change nothing
     # (not "taking effect"), and not as "None"
     code, _, err = s2vt(capsys, *args, "--overwrite", "--stop-after", "1")

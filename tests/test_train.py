@@ -650,6 +650,13 @@ def test_features_naming_no_store_is_one_line_saying_what_the_folder_is(tmp_path
                                                        "meta.json, so not a feature store"), err
         assert what in err and "python -m extract" in err and "s2vt import" in err, err
         assert not (tmp_path / f"out_{folder}").exists()
+    # a folder whose name is not UTF-8: its byte in the command to paste, not the 4 characters \xff (trial 121)
+    odd = tmp_path / "vid\udcffs"
+    odd.mkdir()
+    (odd / "a.mp4").write_bytes(b"")
+    assert cli.main(["train", "--manifest", str(manifest), "--features", str(odd), "--out", str(tmp_path / "o"),
+                     "--epochs", "1"]) == 2
+    assert f"(python -m extract $'{tmp_path}/vid\\xffs' --out STORE)" in capsys.readouterr().err
 
 
 def test_an_empty_training_split_is_said_before_missing_features(tmp_path, capsys):

@@ -1771,3 +1771,26 @@ def test_a_float_where_last_pt_keeps_a_whole_number(store, tmp_path, capsys, val
         assert code == 2 and err == [f"error: {out / 'last.pt'}{said}"], err
         # (given, it is the command's: the resume goes on)
         assert s2vt(capsys, *args, "--max-len", "4", "--resume", "--stop-after", "2")[0] == 0
+
+
+def test_a_newline_in_out_leaves_the_pause_and_resume_lines_one_line_each(store, tmp_path, capsys):
+    """`paused after epoch 1 ...: OUT/last.pt kept` and `resuming from OUT/last.pt` printed --out raw: a newline in
+    it split each line in two (trial 121); the command to paste stays bash's $'...'."""
+    out = tmp_path / "r\nx"
+    code, err = s2vt(capsys, *train_args(store, out, "--epochs", "2", "--stop-after", "1"))
+    assert code == 0 and err[-1].startswith(f"paused after epoch 1 of 2 (--stop-after 1): {tmp_path}/r\\nx/last.pt "
+                                            "kept; rerun"), err
+    assert f"--out $'{tmp_path}/r\\x0ax'" in err[-1] and not any(e.startswith("x/") for e in err), err
+    code, err = s2vt(capsys, *train_args(store, out, "--epochs", "2", "--resume"))
+    assert code == 0 and f"resuming from {tmp_path}/r\\nx/last.pt at epoch 2" in err, err
+
+
+def test_a_checkpoint_whose_name_is_not_utf8_is_read(run, tmp_path):
+    """A best.pt under a folder name that is not UTF-8 was "a zip archive but not a PyTorch checkpoint": torch's
+    mmap reader takes a UTF-8 name (trial 121); train.py's own run there could not read back its best.pt."""
+    from s2vt.checkpoint import CHECKPOINT_FORMAT, read_checkpoint
+
+    odd = tmp_path / "raw\udcffdir"
+    odd.mkdir()
+    shutil.copy(run / "best.pt", odd / "best.pt")
+    assert read_checkpoint(odd / "best.pt")["format"] == CHECKPOINT_FORMAT
