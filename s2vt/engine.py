@@ -140,6 +140,23 @@ def caption_vocabulary(train: list[dict], min_count: int) -> Vocab:
     return Vocab.build((c for e in train for c in e.get("captions", [])), min_count)
 
 
+def vocabulary_causes(cfg: TrainConfig, last: dict, train: list[dict], text_vocab: dict | None
+                      ) -> tuple[str | None, str | None]:
+    """The settings of a --resume that made its caption and its text vocabulary differ from last.pt's
+    (`resume.vocabulary_cause`), each named only where the run's own values give last.pt's vocabulary back from
+    these training videos: an edited manifest beside a changed --min-count was told to pass --min-count, and was
+    refused again (trial 121)."""
+    was = last.get("settings", {})
+    then = lambda k: was.get(k, options.value(cfg, k))  # noqa: E731
+    caption, text = vocabulary_cause(was, cfg, text=False), vocabulary_cause(was, cfg, text=True)
+    if caption and caption_vocabulary(train, then("min_count")).itos != last["vocab"]:
+        caption = None
+    if text and text_vocab and last.get("text_vocab"):  # (text on one side alone: text_cause says so, without it)
+        back = TextVocab.build(train, then("text_tokenizer"), then("text_min_count"), then("text_max_tokens"))
+        text = text if back.state() == last["text_vocab"] else None
+    return caption, text
+
+
 def open_store(cfg: TrainConfig, entries: list[dict]) -> tuple[FeatureStore | None, list[str]]:
     """The feature store and the modalities to train on; (None, []) without --features, which
     needs text in the manifest (a text-only model; captions need video and are set aside)."""
@@ -629,20 +646,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
         resplit = last.get("val_digest") not in (None, videos["val_digest"])
         try:
             was = last.get("settings", {})
-
-            def cause(text: bool) -> str | None:  # (the settings named only where the run's give last.pt's back: an
-                # edited manifest beside a changed --min-count was told to pass --min-count, refused again; trial 121)
-                named = vocabulary_cause(was, cfg, text)
-                if named is None or text and not (text_extra.get("text_vocab") and last.get("text_vocab")):
-                    return named  # (text on one side alone: text_cause says so, without it)
-                then = lambda k: was.get(k, options.value(cfg, k))  # noqa: E731
-                if text:
-                    back = TextVocab.build(splits["train"], then("text_tokenizer"), then("text_min_count"),
-                                           then("text_max_tokens")).state()
-                    return named if back == last.get("text_vocab") else None
-                return named if caption_vocabulary(splits["train"], then("min_count")).itos == last["vocab"] else None
             check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
-                            tags_cause(was, cfg, streaming), resplit, (cause(False), cause(True)))
+                            tags_cause(was, cfg, streaming), resplit,
+                            vocabulary_causes(cfg, last, splits["train"], text_extra.get("text_vocab")))
             # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
             problem = feature_mismatch(store.meta(), last.get("extract") or {}, modalities) if modalities \
                 else None
