@@ -434,9 +434,11 @@ def check_resumable(last: dict, mcfg: ModelConfig, vocab: Vocab, labels: Labels,
     split = ("the manifest's split changed (its validation videos are not those of the run), and with it the "
              "training videos: pass the manifest (and --seed) the run started with")
     if last["vocab"] != vocab.itos:
-        raise DataMismatch(f"--resume: the vocabulary differs from {path}'s ({len(vocab)} words now, "
-                              f"{len(last['vocab'])} there): " + (split if resplit else vocab_causes[0]
-                                                                 or "the manifest or --min-count changed"))
+        # (as many words, other ones: "25 words now, 25 there" said no difference; trial 122)
+        sizes = (f"{len(vocab)} words now, {len(last['vocab'])} there" if len(vocab) != len(last["vocab"])
+                 else f"as many words, {len(vocab)}, not all the same")
+        raise DataMismatch(f"--resume: the vocabulary differs from {path}'s ({sizes}): "
+                           + (split if resplit else vocab_causes[0] or "the manifest or --min-count changed"))
     if last.get("text_vocab") != text_vocab:
         raise DataMismatch(f"--resume: the text vocabulary differs from {path}'s"
                            f"{text_sizes(last.get('text_vocab'), text_vocab)}: "

@@ -140,20 +140,27 @@ def caption_vocabulary(train: list[dict], min_count: int) -> Vocab:
     return Vocab.build((c for e in train for c in e.get("captions", [])), min_count)
 
 
-def vocabulary_causes(cfg: TrainConfig, last: dict, train: list[dict], text_vocab: dict | None
+def vocabulary_causes(cfg: TrainConfig, last: dict, train: list[dict], vocab: Vocab, text_vocab: dict | None
                       ) -> tuple[str | None, str | None]:
     """The settings of a --resume that made its caption and its text vocabulary differ from last.pt's
     (`resume.vocabulary_cause`), each named only where the run's own values give last.pt's vocabulary back from
     these training videos: an edited manifest beside a changed --min-count was told to pass --min-count, and was
-    refused again (trial 121)."""
+    refused again (trial 121). Looked for only where a vocabulary differs; a hand-edited last.pt's value that
+    builds none (a min_count of '2') names nothing (it was a TypeError's traceback; trial 122)."""
     was = last.get("settings", {})
     then = lambda k: was.get(k, options.value(cfg, k))  # noqa: E731
-    caption, text = vocabulary_cause(was, cfg, text=False), vocabulary_cause(was, cfg, text=True)
-    if caption and caption_vocabulary(train, then("min_count")).itos != last["vocab"]:
-        caption = None
-    if text and text_vocab and last.get("text_vocab"):  # (text on one side alone: text_cause says so, without it)
-        back = TextVocab.build(train, then("text_tokenizer"), then("text_min_count"), then("text_max_tokens"))
-        text = text if back.state() == last["text_vocab"] else None
+    caption = vocabulary_cause(was, cfg, text=False) if last.get("vocab") != vocab.itos else None
+    # (text on one side alone: text_cause says so, without a setting)
+    text = vocabulary_cause(was, cfg, text=True) if text_vocab and last.get("text_vocab") not in (None, text_vocab) \
+        else None
+    try:
+        if caption and caption_vocabulary(train, then("min_count")).itos != last["vocab"]:
+            caption = None
+        if text and TextVocab.build(train, then("text_tokenizer"), then("text_min_count"),
+                                    then("text_max_tokens")).state() != last["text_vocab"]:
+            text = None
+    except (TypeError, ValueError, KeyError):
+        return None, None
     return caption, text
 
 
@@ -648,7 +655,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             was = last.get("settings", {})
             check_resumable(last, mcfg, vocab, labels, last_path, text_extra.get("text_vocab"),
                             tags_cause(was, cfg, streaming), resplit,
-                            vocabulary_causes(cfg, last, splits["train"], text_extra.get("text_vocab")))
+                            vocabulary_causes(cfg, last, splits["train"], vocab, text_extra.get("text_vocab")))
             # the features must be those the run trained on: evaluate's check, before an epoch mixes the two
             problem = feature_mismatch(store.meta(), last.get("extract") or {}, modalities) if modalities \
                 else None

@@ -64,8 +64,9 @@ class SettingError(UserError, ValueError):
 
 def one_line_warning(message, category, filename, lineno, line=None) -> str:
     """`warnings.formatwarning` for the command-line tools: `warning: MESSAGE`, one line like the
-    printed ones, not Python's `FILE:LINE: UserWarning: MESSAGE` with the source line under it."""
-    return f"warning: {message}\n"
+    printed ones, not Python's `FILE:LINE: UserWarning: MESSAGE` with the source line under it (a newline or an
+    escape sequence in a name it holds escaped: the line was split, the screen cleared; trial 122)."""
+    return f"warning: {one_line(str(message))}\n"
 
 
 class ForgivingStderr:
@@ -179,8 +180,9 @@ def signals_honoured():
 
 
 # what a line cannot show as it is (a regex class's ranges): control characters (C0, DEL, C1, the Unicode line
-# and paragraph separators); `one_line` escapes them in a message
-CONTROL_CHARS = "\x00-\x1f\x7f-\x9f\u2028\u2029"
+# and paragraph separators) and the invisible ones that reorder or hide a line's text (bidirectional overrides and
+# isolates, zero-width characters, the byte-order mark; trial 122); `one_line` escapes them in a message
+CONTROL_CHARS = "\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
 # what a pasted word cannot hold as it is: those and a file name's undecodable bytes (os.fsdecode's surrogate
 # escapes)
 _UNPASTABLE = re.compile(f"[{CONTROL_CHARS}\udc80-\udcff]")
@@ -205,7 +207,8 @@ def one_line(text: str) -> str:
     separators) escaped too (`\\n`, `\\x1b`, `\\u2028`), as the bytes of a name that is not UTF-8 are. A file
     name holding a newline, printed as is, broke caption.py's one line per video (and an escape sequence
     would act on the terminal). JSON output needs no such escaping: json.dumps writes them escaped."""
-    return _CONTROL.sub(lambda m: _NAMED.get(m[0]) or (f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
+    # (C1 as \\u0085: \\x85 is how `printable` shows a name's byte 0x85, another name; trial 122)
+    return _CONTROL.sub(lambda m: _NAMED.get(m[0]) or (f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x80
                                                           else f"\\u{ord(m[0]):04x}"), printable(text))
 
 

@@ -1793,3 +1793,22 @@ def test_the_interrupted_lines_of_train_and_evaluate_stay_one_line_with_a_newlin
     line = cli.interrupted_evaluate(args, [])
     assert "\n" not in line and f"{tmp_path}/e\\nf.json and " in line
     assert line.endswith(f"--out $'{tmp_path}/e\\x0af.json'"), line
+
+
+def test_a_warning_stays_one_line_with_a_newline_or_an_escape_sequence_in_a_name():
+    """warnings.warn's lines went out raw: a manifest named 'm\\n\\x1b[2Jw.jsonl' split a warning in two and
+    cleared the screen (trial 122)."""
+    from s2vt.errors import one_line_warning
+
+    assert one_line_warning("m\n\x1b[2Jw.jsonl: ignoring 1 blank captions", UserWarning, "f.py", 1) == \
+        "warning: m\\n\\x1b[2Jw.jsonl: ignoring 1 blank captions\n"
+
+
+def test_one_line_tells_a_c1_character_from_a_byte_and_shows_invisible_reordering_characters():
+    """U+0085 and a non-UTF-8 name's byte 0x85 were both shown as \\x85; a right-to-left override (U+202E), a
+    zero-width space or a byte-order mark went out as they are, reordering or hiding a line's text (trial 122)."""
+    from s2vt.errors import one_line, shell_quote
+
+    assert one_line("c1\x85") == "c1\\u0085" and one_line("byte\udc85") == "byte\\x85"
+    assert one_line("gpj.\u202eexe \u200bx\ufeff") == "gpj.\\u202eexe \\u200bx\\ufeff"
+    assert shell_quote("a\u202eb") == "$'a\\xe2\\x80\\xaeb'" and one_line("汉字 é ok") == "汉字 é ok"

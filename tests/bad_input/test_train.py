@@ -1794,3 +1794,26 @@ def test_a_checkpoint_whose_name_is_not_utf8_is_read(run, tmp_path):
     odd.mkdir()
     shutil.copy(run / "best.pt", odd / "best.pt")
     assert read_checkpoint(odd / "best.pt")["format"] == CHECKPOINT_FORMAT
+
+
+def test_a_resume_whose_last_pt_holds_a_vocabulary_setting_of_another_type_is_one_line(run, store, tmp_path, capsys):
+    """A hand-edited last.pt's min_count of '2', with --min-count typed as its refusal advises: the check of which
+    setting changed the vocabulary rebuilt it with '2' and ended in a TypeError's traceback (trial 122)."""
+    resumed = tmp_path / "resumed"
+    shutil.copytree(run, resumed)
+    last = torch.load(resumed / "last.pt", weights_only=True)
+    last["settings"]["min_count"] = "2"
+    torch.save(last, resumed / "last.pt")
+    code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--min-count", "2"))
+    assert code == 2 and err[-1].startswith("error: ") and "Traceback" not in "".join(err), err
+
+
+def test_a_vocabulary_of_as_many_other_words_is_said_so():
+    """'(25 words now, 25 there)' said no difference where the words were others (trial 122)."""
+    from s2vt.checkpoint import DataMismatch, check_resumable
+    from s2vt.vocab import Vocab
+
+    now, then = Vocab.build(["a red box"], 1), Vocab.build(["a blue box"], 1)
+    last = {"optimizer": {}, "scheduler": {}, "best": 0.0, "bad_epochs": 0, "history": [], "vocab": then.itos}
+    with pytest.raises(DataMismatch, match=rf"\(as many words, {len(now)}, not all the same\): the manifest or "):
+        check_resumable(last, None, now, None, Path("last.pt"))
