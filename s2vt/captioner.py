@@ -406,11 +406,11 @@ def caption_videos(videos: list[str], checkpoint: str | None, beam: DecodeConfig
                     print(f"error: {one_line(r['error'])}", file=sys.stderr)
                 failed += 1
                 progress["failed"] += isinstance(item, str)  # (a folder without videos is no video)
-            for note in r.get("notes", []):  # (extract keeps them in notes.jsonl: the answer stands, on less video)
-                print(f"note: {one_line(r['video'])}: {one_line(note)}", file=sys.stderr)
-            if "error" not in r and random_note:  # (once, before the first answer)
+            if "error" not in r and random_note:  # (once, before the first answer and its notes)
                 print(random_note, file=sys.stderr, flush=True)
                 random_note = None
+            for note in r.get("notes", []):  # (extract keeps them in notes.jsonl: the answer stands, on less video)
+                print(f"note: {one_line(r['video'])}: {one_line(note)}", file=sys.stderr)
             if as_json:  # (a failed input too, `failed`'s object: a script reading stdout sees every input)
                 print(json.dumps(r, ensure_ascii=False), flush=True)
             elif "error" not in r:

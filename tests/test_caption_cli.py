@@ -891,6 +891,7 @@ def test_caption_says_extracts_notes_of_a_video(trained, tmp_path, capsys):
     assert rows[2]["caption"] and rows[2]["notes"][0].startswith(f"file cut short ({cut_avi.stat().st_size:,} of the "
                                                                  f"{len(whole):,} bytes its AVI header gives): ")
     assert without_random_note(err).splitlines() == [f"note: {r['video']}: {n}" for r in rows for n in r["notes"]]
+    assert RANDOM_NOTE in err.splitlines()[0], err  # (before the first answer's notes too; trial 123)
 
 
 def test_an_avi_written_to_a_pipe_is_captioned_over_its_frames_without_a_guess(trained, tmp_path, capsys):
