@@ -324,7 +324,7 @@ def vocabulary_cause(was: dict, cfg: TrainConfig, text: bool) -> str | None:
     last.pt's (`was`, its run_settings), as check_resumable says them, with the values the run started with; None
     when none changed (the manifest did). "the manifest, --text-tokenizer, --text-min-count or --text-max-tokens
     changed" left the one typed to be found (trial 119)."""
-    keys = ("text_tokenizer", "text_min_count", "text_max_tokens") if text else ("min_count",)
+    keys = [k for k in RESUME_SAME_VOCABULARY if k.startswith("text_") == text]  # (the text's, or the captions')
     moved = [k for k in keys if k in was and was[k] != options.value(cfg, k)]
     if not moved:
         return None
