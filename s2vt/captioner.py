@@ -52,6 +52,11 @@ def refuse_model_files(videos: list[str], chosen: bool) -> None:
 # where `caption.py` finds its model when --checkpoint is not given (relative to the working folder)
 CHECKPOINT_ENV = "S2VT_CHECKPOINT"
 DEFAULT_CHECKPOINT = os.path.join("checkpoints", "s2vt.pt")
+# said with a model's answers (caption.py's stderr, serve's log and each /api/caption answer): the demo's model
+# wrote "noise plays" of real clips, with no word of why (trial 118)
+RANDOM_BACKBONES = ("features come from backbones with seeded random weights (extract --weights random, as the "
+                    "demo's), not pretrained ones: its answers hold for videos like its training videos, not for "
+                    "real video")
 
 
 def default_checkpoint() -> str:
@@ -166,10 +171,7 @@ class Captioner:
         self.has_captions = has_captions(self.ckpt)
         for line in checkpoint_warnings(checkpoint, self.ckpt, self.decoding, self.model, self.has_captions):
             print(line, file=sys.stderr)
-        # (said with the answers: the demo's model wrote "noise plays" of real clips, with no word of why; trial 118)
-        self.random_note = (f"note: {one_line(str(checkpoint))}'s features come from backbones with seeded random "
-                            "weights (extract --weights random, as the demo's), not pretrained ones: its answers hold "
-                            "for videos like its training videos, not for real video") if cfg.weights == "random" \
+        self.random_note = f"note: {one_line(str(checkpoint))}'s {RANDOM_BACKBONES}" if cfg.weights == "random" \
             else None
         self.decoding_used = decoding_used(self.decoding, self.model, self.has_captions)  # (what /api/model shows)
         self.checked = False  # the backbones built match the checkpoint's record (checked once built)

@@ -192,6 +192,8 @@ def create_app(captioner, workers: int = WORKERS, queue: int = QUEUE, max_bytes:
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.requests import ClientDisconnect
 
+    from .captioner import RANDOM_BACKBONES
+
     check_limits(workers, queue, max_bytes, upload_timeout, max_seconds, min_upload_rate)
     # python-multipart warns of a malformed body on its own logger, which nothing configures, so the
     # message came out as a bare line in the server's log beside our 400 (which says it): errors only
@@ -208,12 +210,14 @@ def create_app(captioner, workers: int = WORKERS, queue: int = QUEUE, max_bytes:
     requests = set()  # the tasks of the caption requests in progress (`cut_off` cancels them)
     page = PAGE.read_text(encoding="utf-8")
     ckpt, vocab, labels = captioner.ckpt, captioner.vocab, captioner.labels
+    # (each answer carries it: a client reads no server log; trial 123's open item)
+    model_note = f"the model's {RANDOM_BACKBONES}" if captioner.random_note else None
     model_info = {"checkpoint": checkpoint_name, "modalities": sorted(ckpt["config"]["modalities"]),
                   "vocab_size": len(vocab), "tags": list(labels.names), "multilabel": labels.multilabel,
                   "epoch": ckpt.get("epoch"), "metrics": ckpt.get("metrics", {}),
                   "backbones": ckpt.get("extract", {}).get("backbones", {}), "beam": captioner.beam,
                   "decoding": captioner.decoding_used, "max_upload_bytes": max_bytes,
-                  "max_video_seconds": max_seconds}
+                  "max_video_seconds": max_seconds, "note": model_note}
 
     def while_stopping() -> str:
         """What a client's disconnect line adds once the server has been told to stop (`stopping_server`): a
@@ -368,7 +372,8 @@ def create_app(captioner, workers: int = WORKERS, queue: int = QUEUE, max_bytes:
             # (the first caption sets it: averaged with a guess, it took ~10 captions to reach a real time)
             state["seconds"] = took if state["seconds"] is None else 0.8 * state["seconds"] + 0.2 * took
             result["video"] = name
-            result["notes"] = [n.replace(path, name) for n in result.get("notes", [])]  # (never the temp file)
+            result["notes"] = [model_note] * bool(model_note) + [n.replace(path, name)  # (never the temp file)
+                                                                 for n in result.get("notes", [])]
             result["frame_times"] = [round(float(t), 3) for t in media.times] if media.times is not None else []
             if thumbs:
                 result["thumbnails"] = thumbnails(media.frames, media.times, min(thumbs, MAX_THUMBNAILS))
@@ -440,7 +445,7 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, workers: i
         warnings.simplefilter("ignore")
         captioner = Captioner(checkpoint, beam, tags, device, weights_dir, precision)
         _ = captioner.extractor.backbones  # built now, not on the first request
-    if captioner.random_note:  # (in the server's log; /api/model names the backbones too)
+    if captioner.random_note:  # (in the server's log; each answer says it too)
         print(captioner.random_note, file=sys.stderr, flush=True)
     app = create_app(captioner, workers, queue, max_bytes, checkpoint_name=Path(checkpoint).name,
                      upload_timeout=upload_timeout, max_seconds=max_video_seconds, min_upload_rate=min_upload_rate)

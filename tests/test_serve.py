@@ -18,7 +18,7 @@ pytest.importorskip("multipart")
 httpx = pytest.importorskip("httpx")
 
 from extract.ffmpeg import MediaError  # noqa: E402
-from s2vt.captioner import Captioner  # noqa: E402
+from s2vt.captioner import RANDOM_BACKBONES, Captioner  # noqa: E402
 from s2vt.serve import create_app  # noqa: E402
 
 from .conftest import REPO  # noqa: E402
@@ -56,7 +56,10 @@ def test_caption_model_health_page(captioner, trained, tmp_path):  # noqa: F811
     body = r.json()
     expected = captioner.caption(str(video))  # caption.py's path: the same answer
     assert body["video"] == "v00.mp4" and body["caption"] == expected["caption"] and body["tags"] == expected["tags"]
-    assert body["notes"] == expected["notes"] == []  # (caption.py's object: "notes" whether or not there are any)
+    # caption.py's object, "notes" whether or not there are any; the model's random backbones said first (caption.py
+    # says it once on stderr: a client reads no server log)
+    assert expected["notes"] == [] and captioner.random_note
+    assert body["notes"] == [f"the model's {RANDOM_BACKBONES}"]
     assert len(body["frame_times"]) == 4 and body["frame_times"] == sorted(body["frame_times"])
     assert 0 <= body["frame_times"][0] < body["frame_times"][-1] <= 1.0
     assert len(body["thumbnails"]) == 3 and body["thumbnails"][0]["src"].startswith("data:image/jpeg;base64,")
@@ -65,6 +68,7 @@ def test_caption_model_health_page(captioner, trained, tmp_path):  # noqa: F811
     assert m["modalities"] == ["c3d", "resnet152", "vggish"] and m["vocab_size"] == len(captioner.vocab)
     assert sorted(m["tags"]) == ["left", "right"] and isinstance(m["metrics"], dict) and m["metrics"]
     assert m["decoding"]["beam"] == captioner.beam and "consensus" in m["decoding"]  # (the settings that act)
+    assert m["note"] == body["notes"][0]
     assert health.json()["status"] == "ok"
     assert page.status_code == 200 and "api/caption" in page.text
 
@@ -291,11 +295,13 @@ def test_page_in_headless_chromium(captioner, trained):  # noqa: F811
             page.set_input_files("#file", str(trained / "videos" / "v02.mp4"))
             page.wait_for_selector("#result:not([hidden])", timeout=60_000)
             caption = page.text_content("#caption")
+            notes = page.locator("#notes div").all_text_contents()
             bars = page.locator(".tag .bar").count()
             frames = page.locator("#frames img").count()
             page.screenshot(path=os.path.join(out, "serve-page.png"), full_page=True)
             b.close()
     assert caption and bars == 2 and frames == 4
+    assert notes == [f"note: the model's {RANDOM_BACKBONES}"]  # (the answer's notes are shown with it)
     assert os.path.getsize(os.path.join(out, "serve-page.png")) > 1000
 
 
@@ -368,7 +374,7 @@ def test_negative_thumbs_is_400(captioner, trained, tmp_path):  # noqa: F811
 class FakeCaptioner:
     """Just what create_app reads: the disconnect test needs a live server, not a model."""
     ckpt = {"config": {"modalities": ["c3d"]}}
-    vocab, beam, decoding_used = ["<pad>"], 1, {"beam": 1}
+    vocab, beam, decoding_used, random_note = ["<pad>"], 1, {"beam": 1}, None
     labels = type("Labels", (), {"names": ["left"], "multilabel": False})()
 
     def caption(self, path, with_media, max_seconds=None):
@@ -1183,7 +1189,8 @@ def test_the_answer_gives_extracts_notes_of_the_upload(captioner, tmp_path):
     uploads.mkdir()
     r, = call(create_app(captioner, upload_dir=str(uploads)), ("POST", "/api/caption", video_form(cut, "c.mp4")))
     assert r.status_code == 200, r.text
-    notes = r.json()["notes"]
+    model_note, *notes = r.json()["notes"]  # (the model's random backbones first: test_caption_model_health_page)
+    assert model_note == f"the model's {RANDOM_BACKBONES}"
     assert notes == captioner.caption(str(cut))["notes"] and notes[0].startswith(f"file cut short ({cut.stat().st_size:,} of the ")
     assert not any(str(uploads) in n for n in notes)
 
@@ -1201,7 +1208,7 @@ def test_an_avi_written_to_a_pipe_is_timed_by_its_frames_not_refused_as_too_long
               ("POST", "/api/caption", video_form(piped, "p.avi")))
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["notes"] == [] and body["caption"]
+    assert body["notes"] == [f"the model's {RANDOM_BACKBONES}"] and body["caption"]  # (no note of the file's own)
     assert 0 <= body["frame_times"][0] < body["frame_times"][-1] < 4.0
     r, = call(create_app(captioner, upload_dir=str(uploads), max_seconds=3),  # (the limit holds, on its real length)
               ("POST", "/api/caption", video_form(piped, "p.avi")))
