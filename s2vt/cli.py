@@ -378,10 +378,15 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 def run_score(args: argparse.Namespace) -> int:
     from .metrics import ONE_VIDEO_CIDER, caption_scores
     from .predict import format_table
-    from .results import check_captions, load_predictions, load_references, match_ids, partial_advice
+    from .results import (CaptionLines, caption_line_predictions, check_captions, load_predictions, load_references,
+                          match_ids, partial_advice)
 
     every: list = []  # (every split's entries, where the references have splits: the advice's, read once)
-    refs, preds = load_references(args.refs, args.split, every), load_predictions(args.preds)
+    refs = load_references(args.refs, args.split, every)
+    try:
+        preds = load_predictions(args.preds)
+    except CaptionLines as lines:  # (`caption.py VIDEOS --json > answers.jsonl`: ids from the manifest's files)
+        preds = caption_line_predictions(lines, args.preds, args.refs, args.allow_partial)
     # (advice under --allow-partial too where nothing overlaps: the split to pass; trial 108)
     agree = (args.allow_partial and bool(set(refs) & set(preds))) or set(refs) == set(preds)
     ids = match_ids(refs, preds, args.allow_partial,

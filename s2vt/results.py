@@ -11,7 +11,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from .errors import UserError, counted, shell_quote
+from .errors import UserError, counted, printable, shell_quote
 from .fileio import OutputError, not_a_file
 from .jsonfile import ObjectError, json_error, json_problem, parse_json, torch_saved
 from .formats import msrvtt_items
@@ -22,6 +22,15 @@ from .vocab import drop_blank_captions, is_blank
 
 class ResultsError(UserError):
     """A predictions or references file that cannot be used; one line for the user."""
+
+
+class CaptionLines(ResultsError):
+    """A predictions file that is caption.py --json's lines (`data`: the file's bytes), which name videos by
+    path: refused where ids are read (export), matched to a manifest's videos by `score`."""
+
+    def __init__(self, message: str, data: bytes):
+        super().__init__(message)
+        self.data = data
 
 
 def refuse_not_a_file(name: str) -> None:
@@ -61,7 +70,7 @@ def _load_json(path: str | Path, expected: str):
         raise ResultsError(f"{where}: {e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         if note := _caption_lines_note(data, e):
-            raise ResultsError(f"{where}: not valid JSON ({json_error(e)})" + note) from None
+            raise CaptionLines(f"{where}: not valid JSON ({json_error(e)})" + note, data) from None
         raise ResultsError(f"{where}: {json_problem(data, e, expected)}") from None
     except ValueError as e:  # (an integer of over 4,300 digits)
         raise ResultsError(f"{where}: not usable JSON ({e})") from None
@@ -110,8 +119,83 @@ def _caption_lines_note(data: bytes, error: ValueError) -> str:
     return CAPTION_LINES_NOTE if _is_caption_line(first) else ""
 
 
-CAPTION_LINES_NOTE = ("; it reads like caption.py --json's lines, which name videos by path, not by id: score and "
-                      "export take `s2vt evaluate --out` predictions (or a JSON {id: caption})")
+CAPTION_LINES_NOTE = ("; it reads like caption.py --json's lines, which name videos by path, not by id: export "
+                      "takes `s2vt evaluate --out` predictions (or a JSON {id: caption}); `s2vt score MANIFEST` "
+                      "takes the lines, matching their videos to the manifest's files")
+
+
+def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | Path,
+                             allow_partial: bool = False) -> dict[str, dict]:
+    """`load_predictions`'s {id: {"caption", "tags"}} of caption.py --json's lines (`lines`, as load_predictions
+    refused them), each video given the id of the manifest `refs`'s video in the same file. The lines name their
+    videos by the paths caption.py was given: resolved from the working folder, as caption.py resolved them. A
+    failed video's line is counted in a warning (it has no prediction); a video of none of the manifest's files
+    is refused, or with `allow_partial` left out and counted."""
+    if not is_manifest(refs):  # (ids only a manifest's paths can give)
+        raise ResultsError(f"{path}: caption.py --json's lines name videos by path, not by id: score matches them to "
+                           f"a manifest's video files, and {refs} is no manifest: pass the manifest of these videos "
+                           "(or, as the predictions, `s2vt evaluate --out` predictions or a JSON {id: caption})")
+    try:
+        entries = read_manifest(refs)
+    except ManifestError as e:
+        raise ResultsError(str(e)) from None
+    by_file: dict[str, str | None] = {}  # (None: a file two ids name; a line of it would be a guess)
+    for e in entries:
+        if e.get("abspath") and not e.get("captions_only"):
+            real = os.path.realpath(e["abspath"])
+            by_file[real] = e["video_id"] if by_file.get(real, e["video_id"]) == e["video_id"] else None
+    if not by_file:  # (MLDS's, YouTube-8M's: imported features, no video to caption)
+        raise ResultsError(f"{path}: caption.py --json's lines name videos by path, and {refs} names no video file "
+                           "(a manifest of imported features): score them against references by id")
+    preds: dict[str, dict] = {}
+    line_of: dict[str, int] = {}
+    failed, unknown = 0, []
+    for n, raw in enumerate(lines.data.splitlines(), 1):
+        if not raw.strip():
+            continue
+        where = f"{path}: line {n}"
+        try:
+            obj = parse_json(raw)
+        except (ValueError, ObjectError) as e:
+            raise ResultsError(f"{where}: not valid JSON ({json_error(e, line=False)})") from None
+        if not (_is_caption_line(obj) and isinstance(obj["video"], str)):
+            raise ResultsError(f"{where}: not one of caption.py --json's lines ({{\"video\", \"caption\", "
+                               "\"tags\", ...}), as the first lines are")
+        if "error" in obj:
+            failed += 1
+            continue
+        vid = by_file.get(os.path.realpath(obj["video"]), "")
+        if not vid:
+            if vid is None:
+                raise ResultsError(f"{where}: {obj['video']} is the file of more than one of {refs}'s videos: "
+                                   "which one it answers would be a guess")
+            unknown.append(obj["video"])
+            continue
+        if vid in preds:
+            raise ResultsError(f"{where}: video {vid} ({obj['video']}) is captioned twice (also line {line_of[vid]})")
+        caption = obj.get("caption")
+        if not isinstance(caption, str):
+            raise ResultsError(f"{where}: caption must be a string, not {type(caption).__name__}")
+        tags = obj.get("tags", [])
+        if not isinstance(tags, list):
+            raise ResultsError(f"{where}: tags must be a list")
+        preds[vid], line_of[vid] = {"caption": caption, "tags": [tag_item(t, f"{where}: ") for t in tags]}, n
+    if unknown and (not allow_partial or not preds):
+        raise ResultsError(f"{path}: {counted(len(unknown), 'video')} of none of {refs}'s files (first: "
+                           f"{printable(unknown[0])}): caption.py --json names each video by the path it was given, "
+                           "resolved here from the folder score runs in (run score where caption.py ran)"
+                           + ("" if preds else "; no video of the manifest's was captioned")
+                           + ("" if allow_partial or not preds else "; --allow-partial leaves them out"))
+    if unknown:
+        print(f"warning: {path}: left out {counted(len(unknown), 'video')} of none of {refs}'s files "
+              f"(--allow-partial; first: {printable(unknown[0])})", file=sys.stderr)
+    if failed:  # (caption.py's failures: their videos have no prediction, as match_ids will say)
+        print(f"warning: {path}: {counted(failed, 'line')} of videos caption.py could not caption: no prediction for "
+              f"{'them' if failed > 1 else 'it'}", file=sys.stderr)
+    if not preds:
+        raise ResultsError(f"{path}: no captioned video (caption.py could not caption any of the "
+                           f"{counted(failed, 'video')} its lines name)")
+    return preds
 
 # What caption.py --json (and serve) put beside "video": {"video", "caption", "tags", "seconds", "notes"}, or
 # {"video", "error", "notes"} for a file that failed.
@@ -231,7 +315,8 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
     if (inner := msrvtt_items(data)) is not None:
         data = inner  # (its items name their place as a list's do)
     if _is_caption_line(data):  # (a single video's caption.py --json line; ids "video", "error" would be a guess)
-        raise ResultsError(f"{path}: one object with a \"video\" key, not {{id: caption}}" + CAPTION_LINES_NOTE)
+        raise CaptionLines(f"{path}: one object with a \"video\" key, not {{id: caption}}" + CAPTION_LINES_NOTE,
+                           json.dumps(data).encode())
     if _is_one_prediction(data):
         raise ResultsError(f"{path}: one prediction ({', '.join(sorted(data))}), not a list of them or an "
                            "{id: caption} map; write [{\"video_id\": id, \"caption\": ...}] or {id: caption}")

@@ -944,3 +944,50 @@ def test_a_pipe_in_a_folder_fails_as_a_video(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert f"failed: b: {tmp_path / 'v' / 'b.mp4'}: a pipe (FIFO), not a video file" in err, err
     assert "1 video failed" in err and not (tmp_path / "s").exists()
+
+
+def test_caption_py_json_lines_are_scored_against_a_manifest_by_their_files(trained, tmp_path, monkeypatch, capsys):
+    """`caption.py videos/ --json > answers.jsonl` then `s2vt score manifest.jsonl answers.jsonl`: each line's
+    video is given the id of the manifest's video in the same file (its lines were refused: they name videos
+    by path). The scores are those of the same captions given by id."""
+    from s2vt.cli import main
+
+    test = [f"videos/v{i:02d}.mp4" for i in range(12, 16)]  # (the split test's files, as typed where caption.py ran)
+    proc = run_cli(str(REPO / "caption.py"), *test, "--checkpoint", "run/best.pt", "--json", cwd=trained)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(proc.stdout)
+    by_id = tmp_path / "by_id.json"
+    by_id.write_text(json.dumps({os.path.basename(r["video"])[:-4]: r["caption"]
+                                 for r in map(json.loads, proc.stdout.splitlines())}))
+    manifest = str(trained / "manifest.jsonl")
+    monkeypatch.chdir(trained)
+    assert main(["score", manifest, str(answers), "--split", "test", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and json.loads(out)["scored"] == 4
+    assert main(["score", manifest, str(by_id), "--split", "test", "--json"]) == 0
+    assert capsys.readouterr().out == out  # (the same captions, by id)
+    # a failed video's line: counted, and its video has no prediction (refused as a missing one is)
+    lines = proc.stdout.splitlines()
+    answers.write_text("\n".join([json.dumps({"video": test[0], "error": "cannot decode", "notes": []})]
+                                 + lines[1:]) + "\n")
+    assert main(["score", manifest, str(answers), "--split", "test"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"warning: {answers}: 1 line of videos caption.py could not caption: no prediction for it"
+    assert err[1].startswith("error: ") and "v12" in err[1] and len(err) == 2, err
+    assert main(["score", manifest, str(answers), "--split", "test", "--allow-partial", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["scored"] == 3
+    # from another folder the same relative paths name other files: said, with where to run it
+    monkeypatch.chdir(tmp_path)
+    answers.write_text(proc.stdout)
+    assert main(["score", manifest, str(answers), "--split", "test"]) == 2
+    said = capsys.readouterr().err
+    assert said == (f"error: {answers}: 4 videos of none of {manifest}'s files (first: videos/v12.mp4): caption.py "
+                    "--json names each video by the path it was given, resolved here from the folder score runs in "
+                    "(run score where caption.py ran); no video of the manifest's was captioned\n")
+    # references that are no manifest have no files to match
+    refs = tmp_path / "refs.json"
+    refs.write_text(json.dumps({"v12": ["a cat"]}))
+    assert main(["score", str(refs), str(answers)]) == 2
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and f"{refs} is no manifest: pass the manifest of these videos" in said, said

@@ -536,8 +536,14 @@ def test_score_of_caption_py_json_lines_says_what_it_takes(tmp_path, capsys):
                              for v in ("v1", "v2")))
     assert main(["score", str(refs), str(lines)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
+    # (with a manifest, score matches such lines to its videos: test_caption_py_json_lines_are_scored_against_...)
+    assert err == [f"error: {lines}: caption.py --json's lines name videos by path, not by id: score matches them to "
+                   f"a manifest's video files, and {refs} is no manifest: pass the manifest of these videos (or, as "
+                   "the predictions, `s2vt evaluate --out` predictions or a JSON {id: caption})"]
+    assert main(["export", str(lines), "--format", "coco", "--out", str(tmp_path / "e.zip")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {lines}: not valid JSON (Extra data")
-    assert "caption.py --json" in err[0] and "s2vt evaluate --out" in err[0]
+    assert "caption.py --json" in err[0] and "s2vt evaluate --out" in err[0] and "s2vt score MANIFEST" in err[0]
     lines.write_text('{"video_id": "v1", "caption": "a cat"}\n{"video_id": "v2", "caption": "a dog"}\n')
     assert main(["score", str(refs), str(lines)]) == 2  # other JSON lines: no such note, but what is expected
     err = capsys.readouterr().err.strip().splitlines()
@@ -560,10 +566,13 @@ def test_one_caption_py_json_line_is_refused_by_score_and_export(tmp_path, capsy
     one = tmp_path / "cap.jsonl"
     one.write_text(json.dumps(line) + "\n")
     capsys.readouterr()
-    assert main(["score", str(refs), str(one)]) == 2
+    assert main(["score", str(refs), str(one)]) == 2  # (no manifest: no files to match the line's video to)
     said = capsys.readouterr().err
     assert said.startswith(f"error: {one}: ") and said.count("\n") == 1, said
-    assert "caption.py --json" in said and "s2vt evaluate --out" in said
+    assert "caption.py --json" in said and "s2vt evaluate --out" in said and "is no manifest" in said
+    assert main(["export", str(one), "--format", "coco", "--out", str(tmp_path / "e.zip")]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith(f"error: {one}: one object with a \"video\" key") and said.count("\n") == 1, said
     for fmt in ("coco", "msrvtt", "lic2022"):
         out = tmp_path / "e.zip"
         assert main(["export", str(one), "--format", fmt, "--out", str(out)]
@@ -1000,3 +1009,36 @@ def test_an_id_that_is_true_is_no_name(tmp_path, capsys):
     manifest.write_text('{"video_id": false, "split": "test"}\n')
     with pytest.raises(ManifestError, match=r":1: invalid video_id False: a JSON boolean, not a string$"):
         read_manifest(manifest)
+
+
+@pytest.mark.parametrize("lines, said", [
+    (['{"video": "clips/v1.mp4", "caption": "a cat"}', '{"video": "./clips/v1.mp4", "caption": "a dog"}'],
+     "line 2: video v1 (./clips/v1.mp4) is captioned twice (also line 1)"),
+    (['{"video": "clips/v1.mp4", "caption": "a cat"}', '{"video_id": "v2", "caption": "a dog"}'],
+     "line 2: not one of caption.py --json's lines ({{\"video\", \"caption\", \"tags\", ...}}), as the first "
+     "lines are"),
+    (['{"video": "clips/v1.mp4", "caption": "a cat"}', '{"video": "clips/v3.mp4", "caption": "a dog"}'],
+     "line 2: clips/v3.mp4 is the file of more than one of {m}'s videos: which one it answers would be a guess"),
+    (['{"video": "clips/v1.mp4", "caption": 3}', '{"video": "clips/v2.mp4", "caption": "a dog"}'],
+     "line 1: caption must be a string, not int"),
+    (['{"video": "clips/v1.mp4", "error": "cannot decode"}', '{"video": "clips/v2.mp4", "error": "cannot decode"}'],
+     "no captioned video (caption.py could not caption any of the 2 videos its lines name)"),
+], ids=["twice", "other-line", "shared-file", "caption-type", "all-failed"])
+def test_caption_py_lines_that_cannot_be_scored_are_refused_in_one_line(tmp_path, monkeypatch, capsys, lines, said):
+    """caption.py --json's lines matched to a manifest's files (score): what cannot be matched or read is one line."""
+    from s2vt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"video_id": v, "path": f"clips/{f}.mp4", "captions": ["a cat"]}) + "\n"
+                                for v, f in (("v1", "v1"), ("v2", "v2"), ("v3", "v3"), ("v3b", "v3"))))
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("\n".join(lines) + "\n")
+    assert main(["score", str(manifest), str(answers), "--allow-partial"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == f"error: {answers}: " + said.format(m=manifest), err
+    manifest.write_text(json.dumps({"video_id": "v1", "captions": ["a cat"]}) + "\n")  # (features alone: no files)
+    assert main(["score", str(manifest), str(answers)]) == 2
+    assert capsys.readouterr().err == (f"error: {answers}: caption.py --json's lines name videos by path, and "
+                                       f"{manifest} names no video file (a manifest of imported features): score them "
+                                       "against references by id\n")
