@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .errors import UserError, counted, printable, shell_quote
 from .fileio import OutputError, not_a_file
-from .jsonfile import ObjectError, json_error, json_problem, parse_json, torch_saved
+from .jsonfile import LoneSurrogateError, ObjectError, json_error, json_problem, parse_json, torch_saved
 from .formats import msrvtt_items
 from .manifest import (SPLITS, ManifestError, dash_refusal, is_manifest, read_manifest, valid_video_id,
                        split_of, video_id_problem)
@@ -113,8 +113,9 @@ def _caption_lines_note(data: bytes, error: ValueError) -> str:
     if not (isinstance(error, json.JSONDecodeError) and error.msg == "Extra data"):
         return ""
     try:
-        first = json.loads(data.splitlines()[0])  # (bytes' lines: a string's raw U+2028 splits none)
-    except (OSError, ValueError, IndexError):
+        # (the first line holding anything; bytes' lines: a string's raw U+2028 splits none)
+        first = json.loads(next(line for line in data.splitlines() if line.strip()))
+    except (OSError, ValueError, StopIteration):
         return ""
     return CAPTION_LINES_NOTE if _is_caption_line(first) else ""
 
@@ -124,13 +125,23 @@ CAPTION_LINES_NOTE = ("; it reads like caption.py --json's lines, which name vid
                       "takes the lines, matching their videos to the manifest's files")
 
 
+def _real_path(path: str) -> str | None:
+    """The file `path` names, links and '..' resolved (from the working folder); None for a path no file can
+    have (a NUL byte: realpath's ValueError)."""
+    try:
+        return os.path.realpath(path)
+    except (ValueError, OSError):
+        return None
+
+
 def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | Path,
                              allow_partial: bool = False) -> dict[str, dict]:
     """`load_predictions`'s {id: {"caption", "tags"}} of caption.py --json's lines (`lines`, as load_predictions
-    refused them), each video given the id of the manifest `refs`'s video in the same file. The lines name their
-    videos by the paths caption.py was given: resolved from the working folder, as caption.py resolved them. A
-    failed video's line is counted in a warning (it has no prediction); a video of none of the manifest's files
-    is refused, or with `allow_partial` left out and counted."""
+    refused them), each video given the id of the manifest `refs`'s video in the same file (every id naming that
+    file: the same video). The lines name their videos by the paths caption.py was given: resolved from the
+    working folder, as caption.py resolved them. A failed video's line is counted in a warning (it has no
+    prediction); the same file captioned twice alike is one answer, otherwise refused; a video of none of the
+    manifest's files is refused, or with `allow_partial` left out and counted."""
     if not is_manifest(refs):  # (ids only a manifest's paths can give)
         raise ResultsError(f"{path}: caption.py --json's lines name videos by path, not by id: score matches them to "
                            f"a manifest's video files, and {refs} is no manifest: pass the manifest of these videos "
@@ -139,63 +150,69 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
         entries = read_manifest(refs)
     except ManifestError as e:
         raise ResultsError(str(e)) from None
-    by_file: dict[str, str | None] = {}  # (None: a file two ids name; a line of it would be a guess)
-    for e in entries:
-        if e.get("abspath") and not e.get("captions_only"):
-            real = os.path.realpath(e["abspath"])
-            by_file[real] = e["video_id"] if by_file.get(real, e["video_id"]) == e["video_id"] else None
+    by_file: dict[str, list[str]] = collections.defaultdict(list)
+    for e in entries:  # (a captions-only row too: its answer is said as one without references, not as no file)
+        if e.get("abspath") and (real := _real_path(e["abspath"])) is not None:
+            by_file[real].append(e["video_id"])
     if not by_file:  # (MLDS's, YouTube-8M's: imported features, no video to caption)
         raise ResultsError(f"{path}: caption.py --json's lines name videos by path, and {refs} names no video file "
                            "(a manifest of imported features): score them against references by id")
     preds: dict[str, dict] = {}
     line_of: dict[str, int] = {}
-    failed, unknown = 0, []
+    failed, unknown, first = 0, [], None
     for n, raw in enumerate(lines.data.splitlines(), 1):
         if not raw.strip():
             continue
+        first = first or n
         where = f"{path}: line {n}"
         try:
             obj = parse_json(raw)
+        except LoneSurrogateError as e:  # (its own 'line 1:' is the line's, not the file's)
+            raise ResultsError(f"{where}: {LoneSurrogateError(e.text)}") from None
         except (ValueError, ObjectError) as e:
             raise ResultsError(f"{where}: not valid JSON ({json_error(e, line=False)})") from None
-        if not (_is_caption_line(obj) and isinstance(obj["video"], str)):
+        if not _is_caption_line(obj):
             raise ResultsError(f"{where}: not one of caption.py --json's lines ({{\"video\", \"caption\", "
-                               "\"tags\", ...}), as the first lines are")
+                               "\"tags\", ...})" + (f", unlike line {first}" if n > first else ""))
+        if not (isinstance(obj["video"], str) and obj["video"]):
+            raise ResultsError(f"{where}: \"video\" must be the video's path, not {json.dumps(obj['video'])}")
         if "error" in obj:
             failed += 1
             continue
-        vid = by_file.get(os.path.realpath(obj["video"]), "")
-        if not vid:
-            if vid is None:
-                raise ResultsError(f"{where}: {obj['video']} is the file of more than one of {refs}'s videos: "
-                                   "which one it answers would be a guess")
+        real = _real_path(obj["video"])
+        if real not in by_file:
             unknown.append(obj["video"])
             continue
-        if vid in preds:
-            raise ResultsError(f"{where}: video {vid} ({obj['video']}) is captioned twice (also line {line_of[vid]})")
         caption = obj.get("caption")
+        if caption is None:  # (a missing key is no more an answer than null is; as load_predictions says it)
+            raise ResultsError(f"{where}: {printable(obj['video'])} has no caption (\"caption\" is missing or null)")
         if not isinstance(caption, str):
             raise ResultsError(f"{where}: caption must be a string, not {type(caption).__name__}")
         tags = obj.get("tags", [])
         if not isinstance(tags, list):
             raise ResultsError(f"{where}: tags must be a list")
-        preds[vid], line_of[vid] = {"caption": caption, "tags": [tag_item(t, f"{where}: ") for t in tags]}, n
+        answer = {"caption": caption, "tags": [tag_item(t, f"{where}: ") for t in tags]}
+        for vid in by_file[real]:
+            if vid in preds and preds[vid] != answer:  # (alike, the same file given twice: one answer)
+                raise ResultsError(f"{where}: video {vid} ({printable(obj['video'])}) is answered otherwise on line "
+                                   f"{line_of[vid]}: keep one of the two lines")
+            preds[vid], line_of[vid] = answer, line_of.get(vid, n)
     if unknown and (not allow_partial or not preds):
         raise ResultsError(f"{path}: {counted(len(unknown), 'video')} of none of {refs}'s files (first: "
                            f"{printable(unknown[0])}): caption.py --json names each video by the path it was given, "
                            "resolved here from the folder score runs in (run score where caption.py ran)"
-                           + ("" if preds else "; no video of the manifest's was captioned")
                            + ("" if allow_partial or not preds else "; --allow-partial leaves them out"))
     if unknown:
         print(f"warning: {path}: left out {counted(len(unknown), 'video')} of none of {refs}'s files "
               f"(--allow-partial; first: {printable(unknown[0])})", file=sys.stderr)
     if failed:  # (caption.py's failures: their videos have no prediction, as match_ids will say)
-        print(f"warning: {path}: {counted(failed, 'line')} of videos caption.py could not caption: no prediction for "
-              f"{'them' if failed > 1 else 'it'}", file=sys.stderr)
+        print(f"warning: {path}: {counted(failed, 'video')} caption.py could not caption (a line with an \"error\"): "
+              f"no prediction for {'them' if failed > 1 else 'it'}", file=sys.stderr)
     if not preds:
         raise ResultsError(f"{path}: no captioned video (caption.py could not caption any of the "
                            f"{counted(failed, 'video')} its lines name)")
     return preds
+
 
 # What caption.py --json (and serve) put beside "video": {"video", "caption", "tags", "seconds", "notes"}, or
 # {"video", "error", "notes"} for a file that failed.
@@ -317,6 +334,9 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
     if _is_caption_line(data):  # (a single video's caption.py --json line; ids "video", "error" would be a guess)
         raise CaptionLines(f"{path}: one object with a \"video\" key, not {{id: caption}}" + CAPTION_LINES_NOTE,
                            json.dumps(data).encode())
+    if isinstance(data, list) and data and all(map(_is_caption_line, data)):  # (`jq -s . answers.jsonl`)
+        raise CaptionLines(f"{path}: a list of caption.py --json's lines" + CAPTION_LINES_NOTE,
+                           b"\n".join(json.dumps(item).encode() for item in data))
     if _is_one_prediction(data):
         raise ResultsError(f"{path}: one prediction ({', '.join(sorted(data))}), not a list of them or an "
                            "{id: caption} map; write [{\"video_id\": id, \"caption\": ...}] or {id: caption}")

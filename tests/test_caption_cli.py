@@ -973,7 +973,8 @@ def test_caption_py_json_lines_are_scored_against_a_manifest_by_their_files(trai
                                  + lines[1:]) + "\n")
     assert main(["score", manifest, str(answers), "--split", "test"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == f"warning: {answers}: 1 line of videos caption.py could not caption: no prediction for it"
+    assert err[0] == f"warning: {answers}: 1 video caption.py could not caption (a line with an \"error\"): no " \
+                     "prediction for it"
     assert err[1].startswith("error: ") and "v12" in err[1] and len(err) == 2, err
     assert main(["score", manifest, str(answers), "--split", "test", "--allow-partial", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["scored"] == 3
@@ -984,7 +985,7 @@ def test_caption_py_json_lines_are_scored_against_a_manifest_by_their_files(trai
     said = capsys.readouterr().err
     assert said == (f"error: {answers}: 4 videos of none of {manifest}'s files (first: videos/v12.mp4): caption.py "
                     "--json names each video by the path it was given, resolved here from the folder score runs in "
-                    "(run score where caption.py ran); no video of the manifest's was captioned\n")
+                    "(run score where caption.py ran)\n")
     # references that are no manifest have no files to match
     refs = tmp_path / "refs.json"
     refs.write_text(json.dumps({"v12": ["a cat"]}))

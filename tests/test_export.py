@@ -583,15 +583,52 @@ def test_one_caption_py_json_line_is_refused_by_score_and_export(tmp_path, capsy
 
 
 def test_caption_py_lines_in_a_list_say_so(tmp_path, capsys):
-    """The same lines gathered into a JSON list: "invalid id None" alone did not say why."""
+    """The same lines gathered into a JSON list: "invalid id None" alone did not say why. One such item among
+    predictions by id is said where it stands."""
     from s2vt.cli import main
 
     preds = tmp_path / "cap.json"
     preds.write_text(json.dumps([{"video": "clips/v1.mp4", "caption": "a cat", "tags": []}]))
     assert main(["export", str(preds), "--format", "coco", "--out", str(tmp_path / "e.zip")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "invalid id None" in err[0] and "caption.py --json" in err[0], err
+    assert len(err) == 1 and err[0].startswith(f"error: {preds}: a list of caption.py --json's lines; "), err
+    preds.write_text(json.dumps([{"video_id": "v2", "caption": "a dog"},
+                                 {"video": "clips/v1.mp4", "caption": "a cat", "tags": []}]))
+    assert main(["export", str(preds), "--format", "coco", "--out", str(tmp_path / "e.zip")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "item 1: invalid id None" in err[0] and "caption.py --json" in err[0], err
     assert not (tmp_path / "e.zip").exists()
+
+
+def test_caption_py_lines_score_in_any_form_and_each_file_answers_every_id_naming_it(tmp_path, monkeypatch, capsys):
+    """`jq -s .` of the lines (a JSON list; MSR-VTT's envelope), a leading blank line, the same file captioned twice
+    alike (caption.py v.mp4 ./v.mp4), a file two manifest rows name: all scored (each was refused, trial 124)."""
+    from s2vt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"video_id": v, "path": f"clips/{f}.mp4", "captions": ["a cat sits"]})
+                                + "\n" for v, f in (("v1", "v1"), ("v2", "v2"), ("v2b", "v2"))))
+    lines = [{"video": "clips/v1.mp4", "caption": "a cat sits", "tags": []},
+             {"video": "./clips/v1.mp4", "caption": "a cat sits", "tags": []},
+             {"video": "clips/v2.mp4", "caption": "a dog runs", "tags": []}]
+    forms = {"list.json": json.dumps(lines), "envelope.json": json.dumps({"version": "1", "result": lines}),
+             "blank.jsonl": "\n" + "".join(json.dumps(x) + "\n" for x in lines)}
+    scores = set()
+    for name, text in forms.items():
+        (tmp_path / name).write_text(text)
+        assert main(["score", str(manifest), str(tmp_path / name), "--json"]) == 0, capsys.readouterr().err
+        out, err = capsys.readouterr()
+        assert err == "" and json.loads(out)["scored"] == 3, name  # (v2's answer is v2b's too)
+        scores.add(out)
+    assert len(scores) == 1
+    (tmp_path / "nul.jsonl").write_text(json.dumps({"video": "clips/a\0b.mp4", "caption": "x"}) + "\n"
+                                         + json.dumps(lines[0]) + "\n")  # (a NUL byte: no file; was a traceback)
+    assert main(["score", str(manifest), str(tmp_path / "nul.jsonl")]) == 2
+    err = capsys.readouterr().err
+    nul = tmp_path / "nul.jsonl"
+    assert err.startswith(f"error: {nul}: 1 video of none of {manifest}'s files (first: clips/a"), err
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 @pytest.mark.parametrize("value", [{"caption": "a cat"}, ["a cat"], 3])
@@ -1013,17 +1050,23 @@ def test_an_id_that_is_true_is_no_name(tmp_path, capsys):
 
 @pytest.mark.parametrize("lines, said", [
     (['{"video": "clips/v1.mp4", "caption": "a cat"}', '{"video": "./clips/v1.mp4", "caption": "a dog"}'],
-     "line 2: video v1 (./clips/v1.mp4) is captioned twice (also line 1)"),
+     "line 2: video v1 (./clips/v1.mp4) is answered otherwise on line 1: keep one of the two lines"),
     (['{"video": "clips/v1.mp4", "caption": "a cat"}', '{"video_id": "v2", "caption": "a dog"}'],
-     "line 2: not one of caption.py --json's lines ({{\"video\", \"caption\", \"tags\", ...}}), as the first "
-     "lines are"),
-    (['{"video": "clips/v1.mp4", "caption": "a cat"}', '{"video": "clips/v3.mp4", "caption": "a dog"}'],
-     "line 2: clips/v3.mp4 is the file of more than one of {m}'s videos: which one it answers would be a guess"),
+     "line 2: not one of caption.py --json's lines ({\"video\", \"caption\", \"tags\", ...}), unlike line 1"),
+    (['{"video": null, "caption": "a cat"}'], "line 1: \"video\" must be the video's path, not null"),
+    (['', '{"video": "", "caption": "a cat"}', '{"video": "clips/v1.mp4", "caption": "a cat"}'],
+     "line 2: \"video\" must be the video's path, not \"\""),
     (['{"video": "clips/v1.mp4", "caption": 3}', '{"video": "clips/v2.mp4", "caption": "a dog"}'],
      "line 1: caption must be a string, not int"),
+    (['{"video": "clips/v2.mp4", "caption": "a dog"}', '{"video": "clips/v1.mp4", "tags": []}'],
+     "line 2: clips/v1.mp4 has no caption (\"caption\" is missing or null)"),
+    (['{"video": "clips/v1.mp4", "caption": "a cat"}', '{"video": "clips/v2.mp4", "caption": "a \\ud800"}'],
+     "line 2: the text \"a \\ud800\" holds a lone surrogate (\\ud800-\\udfff escaped alone): no Unicode "
+     "character; remove or replace it"),
     (['{"video": "clips/v1.mp4", "error": "cannot decode"}', '{"video": "clips/v2.mp4", "error": "cannot decode"}'],
      "no captioned video (caption.py could not caption any of the 2 videos its lines name)"),
-], ids=["twice", "other-line", "shared-file", "caption-type", "all-failed"])
+], ids=["otherwise-twice", "other-line", "null-video", "empty-video", "caption-type", "no-caption", "surrogate",
+        "all-failed"])
 def test_caption_py_lines_that_cannot_be_scored_are_refused_in_one_line(tmp_path, monkeypatch, capsys, lines, said):
     """caption.py --json's lines matched to a manifest's files (score): what cannot be matched or read is one line."""
     from s2vt.cli import main
@@ -1036,7 +1079,7 @@ def test_caption_py_lines_that_cannot_be_scored_are_refused_in_one_line(tmp_path
     answers.write_text("\n".join(lines) + "\n")
     assert main(["score", str(manifest), str(answers), "--allow-partial"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err[-1] == f"error: {answers}: " + said.format(m=manifest), err
+    assert err[-1] == f"error: {answers}: " + said, err
     manifest.write_text(json.dumps({"video_id": "v1", "captions": ["a cat"]}) + "\n")  # (features alone: no files)
     assert main(["score", str(manifest), str(answers)]) == 2
     assert capsys.readouterr().err == (f"error: {answers}: caption.py --json's lines name videos by path, and "
