@@ -15,7 +15,7 @@ from .errors import UserError, counted, printable, shell_quote
 from .fileio import OutputError, not_a_file
 from .jsonfile import LoneSurrogateError, ObjectError, json_error, json_problem, parse_json, torch_saved
 from .formats import msrvtt_items
-from .manifest import (SPLITS, ManifestError, dash_refusal, is_manifest, read_manifest, valid_video_id,
+from .manifest import (SPLITS, ManifestError, dash_refusal, is_manifest, not_utf8, read_manifest, valid_video_id,
                        split_of, video_id_problem)
 from .vocab import drop_blank_captions, is_blank
 
@@ -64,6 +64,8 @@ def _load_json(path: str | Path, expected: str):
     where = path
     if data.startswith(ZIP_MAGICS):  # (no JSON text starts so) `s2vt export`'s zip: its one results file
         where, data = _zip_member(path, data)
+    if kind := not_utf8(data):  # (PowerShell's `>` writes UTF-16: "byte 0xff at offset 0" said less; trial 124)
+        raise ResultsError(f"{where}: {kind} text, not UTF-8: save it as UTF-8")
     try:
         return parse_json(data)
     except ObjectError as e:

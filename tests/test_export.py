@@ -1085,3 +1085,16 @@ def test_caption_py_lines_that_cannot_be_scored_are_refused_in_one_line(tmp_path
     assert capsys.readouterr().err == (f"error: {answers}: caption.py --json's lines name videos by path, and "
                                        f"{manifest} names no video file (a manifest of imported features): score them "
                                        "against references by id\n")
+
+
+def test_predictions_in_utf16_are_named_so(tmp_path, capsys):
+    """PowerShell's `caption.py ... --json > answers.jsonl` writes UTF-16: said as such (was 'not UTF-8: byte 0xff
+    at offset 0'), as the manifest reader says it."""
+    from s2vt.cli import main
+
+    refs = tmp_path / "refs.json"
+    refs.write_text(json.dumps({"v1": ["a cat"]}))
+    preds = tmp_path / "p.json"
+    preds.write_bytes(json.dumps({"v1": "a cat"}).encode("utf-16"))
+    assert main(["score", str(refs), str(preds)]) == 2
+    assert capsys.readouterr().err == f"error: {preds}: UTF-16 text, not UTF-8: save it as UTF-8\n"
