@@ -114,12 +114,16 @@ def _caption_lines_note(data: bytes, error: ValueError) -> str:
     naming each video by its path): answers to score or export are evaluate's, by video id."""
     if not (isinstance(error, json.JSONDecodeError) and error.msg == "Extra data"):
         return ""
+    return CAPTION_LINES_NOTE if _starts_with_caption_line(data) else ""
+
+
+def _starts_with_caption_line(data: bytes) -> bool:
+    """Whether the first line of `data` holding anything is one of caption.py --json's (bytes' lines: a string's
+    raw U+2028 splits none)."""
     try:
-        # (the first line holding anything; bytes' lines: a string's raw U+2028 splits none)
-        first = json.loads(next(line for line in data.splitlines() if line.strip()))
-    except (OSError, ValueError, StopIteration):
-        return ""
-    return CAPTION_LINES_NOTE if _is_caption_line(first) else ""
+        return _is_caption_line(json.loads(next(line for line in data.splitlines() if line.strip())))
+    except (ValueError, StopIteration):
+        return False
 
 
 CAPTION_LINES_NOTE = ("; it reads like caption.py --json's lines, which name videos by path, not by id: export "
@@ -413,6 +417,9 @@ def load_references(path: str | Path, split: str | None = None, splits: list | N
             every = [{"video_id": e["video_id"], "captions": e.get("captions", []), "split": split_of(e),
                       "tagged": bool(e.get("tags"))} for e in read_manifest(path) if not e.get("captions_only")]
         except ManifestError as e:
+            if _starts_with_caption_line(_head(path)):  # (the two files swapped: "missing field 'video_id'" said less)
+                raise ResultsError(f"{path}: caption.py --json's lines, given as the references: score takes REFS "
+                                   "(the manifest) first, then PREDS") from None
             raise ResultsError(str(e)) from None
         entries = [e for e in every if split is None or e["split"] == split]
     elif is_msvd_corpus(path):  # (MSVD's own reference file, read as `s2vt import msvd` reads it; hostile trial)
@@ -474,6 +481,15 @@ def load_references(path: str | Path, split: str | None = None, splits: list | N
               + (f"; videos left without a reference, their captions all blank: {len(emptied)} (first: "
                  f"{', '.join(emptied[:3])})" if emptied else ""), file=sys.stderr)
     return refs
+
+
+def _head(path: str, size: int = 1 << 20) -> bytes:
+    """The first `size` bytes of a file (none where it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(size)
+    except OSError:
+        return b""
 
 
 def is_msvd_corpus(path: str) -> bool:

@@ -1098,3 +1098,16 @@ def test_predictions_in_utf16_are_named_so(tmp_path, capsys):
     preds.write_bytes(json.dumps({"v1": "a cat"}).encode("utf-16"))
     assert main(["score", str(refs), str(preds)]) == 2
     assert capsys.readouterr().err == f"error: {preds}: UTF-16 text, not UTF-8: save it as UTF-8\n"
+
+
+def test_caption_py_lines_given_as_the_references_say_the_files_are_swapped(tmp_path, capsys):
+    """`s2vt score answers.jsonl manifest.jsonl` said "missing field 'video_id'" of the lines (trial 124)."""
+    from s2vt.cli import main
+
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"video_id": "v1", "path": "v1.mp4", "captions": ["a cat"]}) + "\n")
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("\n" + json.dumps({"video": "v1.mp4", "caption": "a cat", "tags": []}) + "\n")
+    assert main(["score", str(answers), str(manifest)]) == 2
+    assert capsys.readouterr().err == (f"error: {answers}: caption.py --json's lines, given as the references: score "
+                                       "takes REFS (the manifest) first, then PREDS\n")
