@@ -814,7 +814,11 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             now = run_settings(cfg)
             keep = ([k for k in last["settings"] if k in now and k not in RESUME_UNREPORTED] if finished
                     else [k for k in RESUME_IGNORED if k in last["settings"]])
-            cfg = options.replace(cfg, **{k: last["settings"][k] for k in keep})
+            try:
+                cfg = options.replace(cfg, **{k: last["settings"][k] for k in keep})
+            except SettingError as e:  # (a hand-edited last.pt's '2': said as the typed option's; trial 122)
+                raise SettingError(f"{last_path}: a setting the run was saved with is refused: {e} (a finished "
+                                   "run's remaining steps use its own settings)") from None
         was_shards = last.get("shards") or shards.named_then(last.get("settings", {}))
 
         def val_apart() -> None:  # (every training shard the run ever had: a later val shard must not be one)

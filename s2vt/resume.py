@@ -165,7 +165,10 @@ def changed_settings(was: dict, cfg: TrainConfig, finished: str | None, inert: s
     said = lambda keys: ", ".join(  # noqa: E731
         f"{typed.get(k) or options.as_option(k, now[k])} (last.pt: {options.as_option(k, was[k])})"
         if isinstance(now[k], bool)
-        else f"{options.flag(k)} {show(now[k])} (last.pt: {show(was[k])})" for k in keys)
+        # (last.pt's value of another type, a hand-edited '2': said as it is, not as the 2 beside it; trial 122)
+        else f"{options.flag(k)} {show(now[k])} (last.pt: "
+             f"{repr(was[k]) if isinstance(was[k], str) and not isinstance(now[k], str) else show(was[k])})"
+        for k in keys)
     ignored = [k for k in changed if finished or k in RESUME_IGNORED]
     same = [k for k in changed if k not in ignored and k in RESUME_SAME_VOCABULARY]
     taken = [k for k in changed if k not in ignored and k not in same]

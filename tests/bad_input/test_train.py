@@ -1806,6 +1806,11 @@ def test_a_resume_whose_last_pt_holds_a_vocabulary_setting_of_another_type_is_on
     torch.save(last, resumed / "last.pt")
     code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--min-count", "2"))
     assert code == 2 and err[-1].startswith("error: ") and "Traceback" not in "".join(err), err
+    # (last.pt's '2' said as it is, and as last.pt's: "--min-count 2 (last.pt: 2)" read as no change at all, then
+    # "--min-count must be at least 1, not '2'" as if the value typed were refused)
+    assert err == ["warning: --resume: ignored (the run has finished, so nothing uses them): --min-count 2 (last.pt: "
+                   "'2')", f"error: {resumed / 'last.pt'}: a setting the run was saved with is refused: --min-count "
+                   "must be at least 1, not '2' (a finished run's remaining steps use its own settings)"], err
 
 
 def test_a_vocabulary_of_as_many_other_words_is_said_so():
