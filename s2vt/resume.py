@@ -167,7 +167,7 @@ def changed_settings(was: dict, cfg: TrainConfig, finished: str | None, inert: s
         if isinstance(now[k], bool)
         # (last.pt's value of another type, a hand-edited '2': said as it is, not as the 2 beside it; trial 122)
         else f"{options.flag(k)} {show(now[k])} (last.pt: "
-             f"{repr(was[k]) if isinstance(was[k], str) and not isinstance(now[k], str) else show(was[k])})"
+             f"{repr(was[k]) if isinstance(was[k], str) and isinstance(now[k], (int, float)) else show(was[k])})"
         for k in keys)
     ignored = [k for k in changed if finished or k in RESUME_IGNORED]
     same = [k for k in changed if k not in ignored and k in RESUME_SAME_VOCABULARY]
