@@ -816,7 +816,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
                     else [k for k in RESUME_IGNORED if k in last["settings"]])
             try:
                 cfg = options.replace(cfg, **{k: last["settings"][k] for k in keep})
-            except SettingError as e:  # (a hand-edited last.pt's '2': said as the typed option's; trial 122)
+            except SettingError as e:  # (a hand-edited min_count '2' read as the typed --min-count refused; trial 122)
                 raise SettingError(f"{last_path}: a setting the run was saved with is refused: {e} (a finished "
                                    "run's remaining steps use its own settings)") from None
         was_shards = last.get("shards") or shards.named_then(last.get("settings", {}))
