@@ -48,7 +48,8 @@ from . import options, shardkeys, shards
 from .results import refuse_inputs
 from .resume import (RESUME_IGNORED, RESUME_UNREPORTED, RunFolderError, changed_settings, late_epochs, upgrade_config,
                      load_training_state, read_last, recorded_epochs, resume_point, resumed_settings, resumed_workers,
-                     resumed_world, run_settings, same_steps, tags_cause, upgraded_settings, vocabulary_cause)
+                     resumed_world, run_settings, same_steps, tags_cause, upgraded_settings, vocabulary_cause,
+                     with_saved)
 from .text import TextVocab, fields, has_text
 from .vocab import SPECIALS, Vocab, drop_blank_captions
 
@@ -814,11 +815,9 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             now = run_settings(cfg)
             keep = ([k for k in last["settings"] if k in now and k not in RESUME_UNREPORTED] if finished
                     else [k for k in RESUME_IGNORED if k in last["settings"]])
-            try:
-                cfg = options.replace(cfg, **{k: last["settings"][k] for k in keep})
-            except SettingError as e:  # (a hand-edited min_count '2' read as the typed --min-count refused; trial 122)
-                raise SettingError(f"{last_path}: a setting the run was saved with is refused: {e} (a finished "
-                                   "run's remaining steps use its own settings)") from None
+            # (a hand-edited min_count '2' read as the typed --min-count refused, whose typing changed nothing; trial
+            # 122, 125)
+            cfg = with_saved(cfg, {k: last["settings"][k] for k in keep}, last_path, finished)
         was_shards = last.get("shards") or shards.named_then(last.get("settings", {}))
 
         def val_apart() -> None:  # (every training shard the run ever had: a later val shard must not be one)

@@ -93,17 +93,34 @@ def resumed_settings(cfg: TrainConfig, was: dict, path: str | os.PathLike = "las
         return cfg
     names = {f.name for f, _ in options.settings(TrainConfig)}  # (a setting since removed: not one)
     kept = {k: v for k, v in was.items() if k in names and k not in cfg.given and k not in RESUME_UNREPORTED}
+    return with_saved(cfg, kept, path, finished=None)
+
+
+# what a --resume can do about a setting of last.pt's that is refused (`with_saved`)
+KEPT_ANYWAY = "the run keeps its own value, whatever the command gives: restore last.pt, or pass --overwrite in " \
+              "place of --resume to train the run again"
+
+
+def with_saved(cfg: TrainConfig, saved: dict, path: str | os.PathLike, finished: bool | None) -> TrainConfig:
+    """`cfg` with last.pt's settings `saved` in place; a value the option refuses is a SettingError naming last.pt
+    (`path`) and what the command can do: give the option, where the run takes it from the command (not a learning
+    rate, RESUME_IGNORED, nor anything of a `finished` run; None: not known yet), else KEPT_ANYWAY."""
     hints = dict((f.name, hint) for f, hint in options.settings(TrainConfig))
-    try:
+    for k, v in saved.items():
         # (of the right type first: a hand-edited last.pt's modalities 5 was a TypeError traceback, 'cnn' read as
-        # c,n,n, seed None said to be below its minimum; trial 114)
-        for k, v in kept.items():
+        # c,n,n, seed None said to be below its minimum; trial 114; '2' said not to be at least 1, trial 125)
+        try:
             if wants := options.type_problem(hints[k], v):
                 raise SettingError(f"{options.flag(k)} must be {wants}, not {v!r}")
-        return options.replace(cfg, **kept)
-    except SettingError as e:  # (a hand-edited last.pt: '--max-len must be a whole number' named no file; trial 111)
-        raise SettingError(f"{path}: a setting the run was saved with is refused: {e}; give that option to resume "
-                           "with another value") from None
+            options.replace(cfg, **{k: v})
+        except SettingError as e:  # (a hand-edited last.pt: '--max-len must be a whole number' named no file; trial
+            # 111; its advice, to give the option, was refused again where the run keeps its own; trial 125)
+            advice = KEPT_ANYWAY if finished or k in RESUME_IGNORED else \
+                "give that option to resume with another value" + (
+                    " (a finished run keeps its own: restore last.pt, or pass --overwrite in place of --resume)"
+                    if finished is None else "")
+            raise SettingError(f"{path}: a setting the run was saved with is refused: {e}; {advice}") from None
+    return options.replace(cfg, **saved)
 
 
 def recorded_schedule(last: dict) -> int | None:

@@ -1747,13 +1747,17 @@ def test_a_last_pt_setting_of_the_wrong_type_is_said_as_last_pt_s(store, tmp_pat
     last["settings"][name] = value
     torch.save(last, out / "last.pt")
     code, err = s2vt(capsys, *args[:-2], "--resume", "--stop-after", "2")
-    assert code == 2 and err == [f"error: {out / 'last.pt'}: a setting the run was saved with is refused: {said}; give "
-                                 "that option to resume with another value"], err
+    from s2vt.resume import KEPT_ANYWAY
+    advice = KEPT_ANYWAY if name == "lr" else "give that option to resume with another value (a finished run keeps " \
+        "its own: restore last.pt, or pass --overwrite in place of --resume)"  # (a learning rate is last.pt's)
+    assert code == 2 and err == [f"error: {out / 'last.pt'}: a setting the run was saved with is refused: {said}; "
+                                 f"{advice}"], err
 
 
 @pytest.mark.parametrize("value, said", [(3.0, None), (3.5, ": a setting the run was saved with is refused: --max-len "
                                                   "must be a whole number, not 3.5; give that option to resume with "
-                                                  "another value")])
+                                                  "another value (a finished run keeps its own: restore last.pt, or "
+                                                  "pass --overwrite in place of --resume)")])
 def test_a_float_where_last_pt_keeps_a_whole_number(store, tmp_path, capsys, value, said):
     """(trial 111) a hand-edited last.pt whose settings held max_len 3.0 was a TypeError traceback on --resume (in
     slicing the captions): 3.0 is 3, and 3.5 one line."""
@@ -1808,9 +1812,22 @@ def test_a_resume_whose_last_pt_holds_a_vocabulary_setting_of_another_type_is_on
     assert code == 2 and err[-1].startswith("error: ") and "Traceback" not in "".join(err), err
     # (last.pt's '2' said as it is, and as last.pt's: "--min-count 2 (last.pt: 2)" read as no change at all, then
     # "--min-count must be at least 1, not '2'" as if the value typed were refused)
+    advice = "the run keeps its own value, whatever the command gives: restore last.pt, or pass --overwrite in " \
+             "place of --resume to train the run again"
     assert err == ["warning: --resume: ignored (the run has finished, so nothing uses them): --min-count 2 (last.pt: "
                    "'2')", f"error: {resumed / 'last.pt'}: a setting the run was saved with is refused: --min-count "
-                   "must be at least 1, not '2' (a finished run's remaining steps use its own settings)"], err
+                   f"must be a whole number, not '2'; {advice}"], err
+    # a setting it keeps of its own (--lr): the advice of the first refusal, to give the option, was refused again
+    # with "must be in [0, inf), not '0.001'" (trial 125)
+    last["settings"]["min_count"] = 2
+    last["settings"]["lr"] = "0.001"
+    torch.save(last, resumed / "last.pt")
+    code, err = s2vt(capsys, *train_args(store, resumed, "--resume"))
+    assert (code, err[-1]) == (2, f"error: {resumed / 'last.pt'}: a setting the run was saved with is refused: --lr "
+                                  f"must be a number, not '0.001'; {advice}"), err
+    code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--lr", "0.001"))
+    assert (code, err[-1]) == (2, f"error: {resumed / 'last.pt'}: a setting the run was saved with is refused: --lr "
+                                  f"must be a number, not '0.001'; {advice}"), err
 
 
 def test_a_vocabulary_of_as_many_other_words_is_said_so():
