@@ -386,7 +386,7 @@ def run_score(args: argparse.Namespace) -> int:
     try:
         preds = load_predictions(args.preds)
     except CaptionLines as lines:  # (`caption.py VIDEOS --json > answers.jsonl`: ids from the manifest's files)
-        preds = caption_line_predictions(lines, args.preds, args.refs, args.allow_partial)
+        preds = caption_line_predictions(lines, args.preds, args.refs, args.allow_partial, set(refs))
     # (advice under --allow-partial too where nothing overlaps: the split to pass; trial 108)
     agree = (args.allow_partial and bool(set(refs) & set(preds))) or set(refs) == set(preds)
     ids = match_ids(refs, preds, args.allow_partial,

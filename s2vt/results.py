@@ -11,7 +11,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from .errors import UserError, counted, printable, shell_quote
+from .errors import UserError, counted, one_line, printable, shell_quote
 from .fileio import OutputError, not_a_file
 from .jsonfile import LoneSurrogateError, ObjectError, json_error, json_problem, parse_json, torch_saved
 from .formats import msrvtt_items
@@ -118,12 +118,45 @@ def _caption_lines_note(data: bytes, error: ValueError) -> str:
 
 
 def _starts_with_caption_line(data: bytes) -> bool:
-    """Whether the first line of `data` holding anything is one of caption.py --json's (bytes' lines: a string's
-    raw U+2028 splits none)."""
+    """Whether the first JSON value of `data` (a line of JSON lines, or the first object `jq .` pretty-printed) is
+    one of caption.py --json's."""
     try:
-        return _is_caption_line(json.loads(next(line for line in data.splitlines() if line.strip())))
-    except (ValueError, StopIteration):
+        text = data.decode("utf-8-sig")
+        return _is_caption_line(json.JSONDecoder().raw_decode(text, _JSON_SPACE.match(text).end())[0])
+    except ValueError:  # (UnicodeDecodeError and JSONDecodeError too)
         return False
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _json_values(data: bytes, path: str | Path):
+    """(line, value) of each JSON value of a stream of them: JSON lines, or `jq .`'s objects over many lines each
+    (`line`: where the value starts). One that does not parse is a ResultsError naming where."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ResultsError(f"{path}: not valid JSON ({json_error(e)})") from None
+    decoder, at, line = json.JSONDecoder(), _JSON_SPACE.match(text).end(), 1
+    line += text.count("\n", 0, at)
+    while at < len(text):
+        try:
+            end = decoder.raw_decode(text, at)[1]
+        except json.JSONDecodeError as e:
+            raise ResultsError(f"{path}: not valid JSON ({json_error(e)})") from None
+        try:  # (again as a document of its own: a key given twice, a lone surrogate, as every file's are refused)
+            value = parse_json(text[at:end].encode())
+        except LoneSurrogateError as e:  # (its own 'line 1:' is the value's, not the file's)
+            raise ResultsError(f"{path}: line {line}: {LoneSurrogateError(e.text)}") from None
+        except (ValueError, ObjectError) as e:
+            raise ResultsError(f"{path}: line {line}: not valid JSON ({json_error(e, line=False)})") from None
+        yield line, value
+        following = _JSON_SPACE.match(text, end).end()
+        if following == end and following < len(text):  # (`{...}x`: what follows a value must be space or a value)
+            raise ResultsError(f"{path}: line {line + text.count(chr(10), at, end)}: not valid JSON (more after the "
+                               "value on its line)")
+        line += text.count("\n", at, following)
+        at = following
 
 
 CAPTION_LINES_NOTE = ("; it reads like caption.py --json's lines, which name videos by path, not by id: export "
@@ -140,14 +173,15 @@ def _real_path(path: str) -> str | None:
         return None
 
 
-def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | Path,
-                             allow_partial: bool = False) -> dict[str, dict]:
+def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | Path, allow_partial: bool = False,
+                             wanted: set | frozenset = frozenset()) -> dict[str, dict]:
     """`load_predictions`'s {id: {"caption", "tags"}} of caption.py --json's lines (`lines`, as load_predictions
     refused them), each video given the id of the manifest `refs`'s video in the same file (every id naming that
     file: the same video). The lines name their videos by the paths caption.py was given: resolved from the
     working folder, as caption.py resolved them. A failed video's line is counted in a warning (it has no
-    prediction); the same file captioned twice alike is one answer, otherwise refused; a video of none of the
-    manifest's files is refused, or with `allow_partial` left out and counted."""
+    prediction); the same file captioned twice alike is one answer (tags aside: score reads captions), otherwise
+    refused; a video of none of the manifest's files is refused, or with `allow_partial` left out and counted.
+    `wanted`: the ids scored (a --split's); a file some of them name answers those alone."""
     if not is_manifest(refs):  # (ids only a manifest's paths can give)
         raise ResultsError(f"{path}: caption.py --json's lines name videos by path, not by id: score matches them to "
                            f"a manifest's video files, and {refs} is no manifest: pass the manifest of these videos "
@@ -165,28 +199,21 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
                            "(a manifest of imported features): score them against references by id")
     preds: dict[str, dict] = {}
     line_of: dict[str, int] = {}
-    failed, unknown, first = 0, [], None
-    for n, raw in enumerate(lines.data.splitlines(), 1):
-        if not raw.strip():
-            continue
+    failed, unknown, first = [], [], None
+    for n, obj in _json_values(lines.data, path):
         first = first or n
         where = f"{path}: line {n}"
-        try:
-            obj = parse_json(raw)
-        except LoneSurrogateError as e:  # (its own 'line 1:' is the line's, not the file's)
-            raise ResultsError(f"{where}: {LoneSurrogateError(e.text)}") from None
-        except (ValueError, ObjectError) as e:
-            raise ResultsError(f"{where}: not valid JSON ({json_error(e, line=False)})") from None
         if not _is_caption_line(obj):
             raise ResultsError(f"{where}: not one of caption.py --json's lines ({{\"video\", \"caption\", "
                                "\"tags\", ...})" + (f", unlike line {first}" if n > first else ""))
         if not (isinstance(obj["video"], str) and obj["video"]):
             raise ResultsError(f"{where}: \"video\" must be the video's path, not {json.dumps(obj['video'])}")
-        if "error" in obj:
-            failed += 1
-            continue
         real = _real_path(obj["video"])
-        if real not in by_file:
+        ids = [i for i in by_file.get(real, []) if i in wanted] or by_file.get(real, [])
+        if "error" in obj:
+            failed.append(ids[0] if ids else obj["video"])
+            continue
+        if not ids:
             unknown.append(obj["video"])
             continue
         caption = obj.get("caption")
@@ -198,25 +225,29 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
         if not isinstance(tags, list):
             raise ResultsError(f"{where}: tags must be a list")
         answer = {"caption": caption, "tags": [tag_item(t, f"{where}: ") for t in tags]}
-        for vid in by_file[real]:
-            if vid in preds and preds[vid] != answer:  # (alike, the same file given twice: one answer)
-                raise ResultsError(f"{where}: video {vid} ({printable(obj['video'])}) is answered otherwise on line "
-                                   f"{line_of[vid]}: keep one of the two lines")
-            preds[vid], line_of[vid] = answer, line_of.get(vid, n)
+        for vid in ids:
+            if vid in preds:  # (alike, the same file given twice: one answer; two runs' lines, a guess)
+                if preds[vid]["caption"] != caption:
+                    raise ResultsError(f"{where}: video {vid} ({printable(obj['video'])}) is captioned otherwise on "
+                                       f"line {line_of[vid]}: keep one of the two lines")
+                continue
+            preds[vid], line_of[vid] = answer, n
     if unknown and (not allow_partial or not preds):
         raise ResultsError(f"{path}: {counted(len(unknown), 'video')} of none of {refs}'s files (first: "
                            f"{printable(unknown[0])}): caption.py --json names each video by the path it was given, "
                            "resolved here from the folder score runs in (run score where caption.py ran)"
                            + ("" if allow_partial or not preds else "; --allow-partial leaves them out"))
-    if unknown:
-        print(f"warning: {path}: left out {counted(len(unknown), 'video')} of none of {refs}'s files "
-              f"(--allow-partial; first: {printable(unknown[0])})", file=sys.stderr)
+    if unknown:  # (one line: a name's newline or escape sequence escaped, as the error lines are)
+        print(one_line(f"warning: {path}: left out {counted(len(unknown), 'video')} of none of {refs}'s files "
+                       f"(--allow-partial; first: {printable(unknown[0])})"), file=sys.stderr)
     if failed:  # (caption.py's failures: their videos have no prediction, as match_ids will say)
-        print(f"warning: {path}: {counted(failed, 'video')} caption.py could not caption (a line with an \"error\"): "
-              f"no prediction for {'them' if failed > 1 else 'it'}", file=sys.stderr)
+        print(one_line(f"warning: {path}: {counted(len(failed), 'video')} caption.py could not caption (a line with "
+                       "an \"error\"): no prediction for " + (f"them (first: {printable(failed[0])})"
+                                                              if len(failed) > 1 else printable(failed[0]))),
+              file=sys.stderr)
     if not preds:
         raise ResultsError(f"{path}: no captioned video (caption.py could not caption any of the "
-                           f"{counted(failed, 'video')} its lines name)")
+                           f"{counted(len(failed), 'video')} its lines name)")
     return preds
 
 
@@ -340,7 +371,10 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
     if _is_caption_line(data):  # (a single video's caption.py --json line; ids "video", "error" would be a guess)
         raise CaptionLines(f"{path}: one object with a \"video\" key, not {{id: caption}}" + CAPTION_LINES_NOTE,
                            json.dumps(data).encode())
-    if isinstance(data, list) and data and all(map(_is_caption_line, data)):  # (`jq -s . answers.jsonl`)
+    if isinstance(data, list) and data and _is_caption_line(data[0]):  # (`jq -s . answers.jsonl`)
+        if (other := next((n for n, item in enumerate(data) if not _is_caption_line(item)), None)) is not None:
+            raise ResultsError(f"{path}: item {other}: not one of caption.py --json's lines ({{\"video\", "
+                               f"\"caption\", \"tags\", ...}}), unlike item 0")
         raise CaptionLines(f"{path}: a list of caption.py --json's lines" + CAPTION_LINES_NOTE,
                            b"\n".join(json.dumps(item).encode() for item in data))
     if _is_one_prediction(data):

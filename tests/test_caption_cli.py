@@ -974,7 +974,7 @@ def test_caption_py_json_lines_are_scored_against_a_manifest_by_their_files(trai
     assert main(["score", manifest, str(answers), "--split", "test"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0] == f"warning: {answers}: 1 video caption.py could not caption (a line with an \"error\"): no " \
-                     "prediction for it"
+                     "prediction for v12"
     assert err[1].startswith("error: ") and "v12" in err[1] and len(err) == 2, err
     assert main(["score", manifest, str(answers), "--split", "test", "--allow-partial", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["scored"] == 3

@@ -626,6 +626,21 @@ def test_caption_py_lines_score_in_any_form_and_each_file_answers_every_id_namin
                                          + json.dumps(lines[0]) + "\n")  # (a NUL byte: no file; was a traceback)
     assert main(["score", str(manifest), str(tmp_path / "nul.jsonl")]) == 2
     err = capsys.readouterr().err
+    # `jq .`'s pretty-printed objects; the same captions with other tags (two runs' --tags; score reads captions)
+    pretty = "".join(json.dumps({**x, "tags": [{"tag": "t", "p": 0.5}] * (n == 1)}, indent=2) + "\n"
+                     for n, x in enumerate(lines))
+    (tmp_path / "pretty.json").write_text(pretty)
+    assert main(["score", str(manifest), str(tmp_path / "pretty.json"), "--json"]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out in scores
+    (tmp_path / "pretty.json").write_text(pretty.replace("}\n{", "}x\n{", 1))  # (after line 5's closing brace)
+    assert main(["score", str(manifest), str(tmp_path / "pretty.json")]) == 2
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'pretty.json'}: line 5: not valid JSON (more after the "
+                                       "value on its line)\n")
+    # a list that is caption lines, then evaluate's predictions: the item that is not one (item 0 was blamed)
+    (tmp_path / "mixed.json").write_text(json.dumps(lines + [{"video_id": "v1", "caption": "a cat"}]))
+    assert main(["score", str(manifest), str(tmp_path / "mixed.json")]) == 2
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'mixed.json'}: item 3: not one of caption.py --json's "
+                                       'lines ({"video", "caption", "tags", ...}), unlike item 0\n')
     nul = tmp_path / "nul.jsonl"
     assert err.startswith(f"error: {nul}: 1 video of none of {manifest}'s files (first: clips/a"), err
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -1050,7 +1065,7 @@ def test_an_id_that_is_true_is_no_name(tmp_path, capsys):
 
 @pytest.mark.parametrize("lines, said", [
     (['{"video": "clips/v1.mp4", "caption": "a cat"}', '{"video": "./clips/v1.mp4", "caption": "a dog"}'],
-     "line 2: video v1 (./clips/v1.mp4) is answered otherwise on line 1: keep one of the two lines"),
+     "line 2: video v1 (./clips/v1.mp4) is captioned otherwise on line 1: keep one of the two lines"),
     (['{"video": "clips/v1.mp4", "caption": "a cat"}', '{"video_id": "v2", "caption": "a dog"}'],
      "line 2: not one of caption.py --json's lines ({\"video\", \"caption\", \"tags\", ...}), unlike line 1"),
     (['{"video": null, "caption": "a cat"}'], "line 1: \"video\" must be the video's path, not null"),
@@ -1111,3 +1126,31 @@ def test_caption_py_lines_given_as_the_references_say_the_files_are_swapped(tmp_
     assert main(["score", str(answers), str(manifest)]) == 2
     assert capsys.readouterr().err == (f"error: {answers}: caption.py --json's lines, given as the references: score "
                                        "takes REFS (the manifest) first, then PREDS\n")
+
+
+def test_caption_py_lines_answer_the_split_scored_and_warn_in_one_line(tmp_path, monkeypatch, capsys):
+    """A file a train row and a test row both name: under --split test its line answers the test id alone (it
+    answered both, then 'the predicted ids span splits'); a failed line's warning names the video's id; a
+    name's newline or U+202E is escaped in the warnings (trial 125)."""
+    from s2vt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    manifest = tmp_path / "m.jsonl"
+    rows = [("t1", "test", "clips/t1.mp4"), ("t2", "test", "clips/t2.mp4"), ("alias", "train", "clips/../clips/t1.mp4")]
+    manifest.write_text("".join(json.dumps({"video_id": v, "path": p, "split": s, "captions": ["a cat sits"]}) + "\n"
+                                for v, s, p in rows))
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(json.dumps({"video": "clips/t1.mp4", "caption": "a cat sits", "tags": []}) + "\n"
+                       + json.dumps({"video": "clips/t2.mp4", "caption": "a cat", "tags": []}) + "\n")
+    assert main(["score", str(manifest), str(answers), "--split", "test", "--json"]) == 0, capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert err == "" and json.loads(out)["scored"] == 2
+    answers.write_text(json.dumps({"video": "clips/t1.mp4", "caption": "a cat sits", "tags": []}) + "\n"
+                       + json.dumps({"video": "clips/t2.mp4", "error": "cannot decode", "notes": []}) + "\n"
+                       + json.dumps({"video": "x\nrm -rf\u202e.mp4", "caption": "a", "tags": []}) + "\n")
+    assert main(["score", str(manifest), str(answers), "--split", "test", "--allow-partial"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[:2] == [f"warning: {answers}: left out 1 video of none of {manifest}'s files (--allow-partial; first: "
+                       "x\\nrm -rf\\u202e.mp4)",
+                       f"warning: {answers}: 1 video caption.py could not caption (a line with an \"error\"): no "
+                       "prediction for t2"], err
