@@ -71,6 +71,11 @@ def _load_json(path: str | Path, expected: str):
     except ObjectError as e:
         raise ResultsError(f"{where}: {e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        if (first := data.lstrip().split(b"\n", 1)[0]).startswith((b"note: ", b"warning: ", b"error: ")):
+            # (`caption.py ... --json > a.jsonl 2>&1`: "Expecting value at line 1 column 1" said less; trial 125)
+            raise ResultsError(f"{where}: not JSON: it begins with a message line ("
+                               f"{printable(first[:60].decode('utf-8', 'replace'))}...), which commands write to "
+                               "stderr: save their standard output alone (`> FILE`, not `&>` or `2>&1`)") from None
         if note := _caption_lines_note(data, e):
             raise CaptionLines(f"{where}: not valid JSON ({json_error(e)})" + note, data) from None
         raise ResultsError(f"{where}: {json_problem(data, e, expected)}") from None
@@ -164,9 +169,15 @@ CAPTION_LINES_NOTE = ("; it reads like caption.py --json's lines, which name vid
                       "takes the lines, matching their videos to the manifest's files")
 
 
-def _real_path(path: str) -> str | None:
-    """The file `path` names, links and '..' resolved (from the working folder); None for a path no file can
-    have (a NUL byte: realpath's ValueError)."""
+def _file_key(path: str) -> tuple | str | None:
+    """What tells the file `path` names (from the working folder): its device and inode where it is there (a
+    hard link, a name in another case on a case-insensitive disk, the same folder mounted twice: one file), else
+    the path with links and '..' resolved; None for a path no file can have (a NUL byte: ValueError)."""
+    try:
+        st = os.stat(path)
+        return st.st_dev, st.st_ino
+    except (ValueError, OSError):
+        pass
     try:
         return os.path.realpath(path)
     except (ValueError, OSError):
@@ -190,9 +201,9 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
         entries = read_manifest(refs)
     except ManifestError as e:
         raise ResultsError(str(e)) from None
-    by_file: dict[str, list[str]] = collections.defaultdict(list)
+    by_file: dict[tuple | str, list[str]] = collections.defaultdict(list)
     for e in entries:  # (a captions-only row too: its answer is said as one without references, not as no file)
-        if e.get("abspath") and (real := _real_path(e["abspath"])) is not None:
+        if e.get("abspath") and (real := _file_key(e["abspath"])) is not None:
             by_file[real].append(e["video_id"])
     if not by_file:  # (MLDS's, YouTube-8M's: imported features, no video to caption)
         raise ResultsError(f"{path}: caption.py --json's lines name videos by path, and {refs} names no video file "
@@ -208,7 +219,7 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
                                "\"tags\", ...})" + (f", unlike line {first}" if n > first else ""))
         if not (isinstance(obj["video"], str) and obj["video"]):
             raise ResultsError(f"{where}: \"video\" must be the video's path, not {json.dumps(obj['video'])}")
-        real = _real_path(obj["video"])
+        real = _file_key(obj["video"])
         ids = [i for i in by_file.get(real, []) if i in wanted] or by_file.get(real, [])
         if "error" in obj:
             failed.append(ids[0] if ids else obj["video"])

@@ -1,5 +1,6 @@
 """Competition exports round-trip; hostile ids are refused."""
 import json
+import os
 import zipfile
 
 import pytest
@@ -1154,3 +1155,27 @@ def test_caption_py_lines_answer_the_split_scored_and_warn_in_one_line(tmp_path,
                        "x\\nrm -rf\\u202e.mp4)",
                        f"warning: {answers}: 1 video caption.py could not caption (a line with an \"error\"): no "
                        "prediction for t2"], err
+
+
+def test_caption_py_lines_match_a_hard_link_and_stderr_mixed_in_is_said(tmp_path, monkeypatch, capsys):
+    """A manifest row naming a hard link of the captioned file is that file (matched by its inode; the path
+    alone did not match); caption.py's stderr saved into the file (`2>&1`) is said so, not 'Expecting value at
+    line 1 column 1' (trial 125)."""
+    from s2vt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "v1.mp4").write_bytes(b"video")
+    os.link(tmp_path / "clips" / "v1.mp4", tmp_path / "linked.mp4")
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"video_id": "v1", "path": "linked.mp4", "captions": ["a cat sits"]}) + "\n")
+    line = json.dumps({"video": "clips/v1.mp4", "caption": "a cat sits", "tags": []}) + "\n"
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(line)
+    assert main(["score", str(manifest), str(answers), "--json"]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["scored"] == 1
+    answers.write_text("note: best.pt's features come from backbones with seeded random weights (extract ...)\n" + line)
+    assert main(["score", str(manifest), str(answers)]) == 2
+    assert capsys.readouterr().err == (f"error: {answers}: not JSON: it begins with a message line (note: best.pt's "
+                                       "features come from backbones with seeded ran...), which commands write to "
+                                       "stderr: save their standard output alone (`> FILE`, not `&>` or `2>&1`)\n")
