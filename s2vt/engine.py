@@ -48,8 +48,8 @@ from . import options, shardkeys, shards
 from .results import refuse_inputs
 from .resume import (RESUME_IGNORED, RESUME_UNREPORTED, RunFolderError, changed_settings, late_epochs, upgrade_config,
                      load_training_state, read_last, recorded_epochs, resume_point, resumed_settings, resumed_workers,
-                     resumed_world, run_settings, same_steps, tags_cause, upgraded_settings, vocabulary_cause,
-                     with_saved)
+                     resumed_world, run_settings, same_steps, saved_epochs, tags_cause, upgraded_settings,
+                     vocabulary_cause, with_saved)
 from .text import TextVocab, fields, has_text
 from .vocab import SPECIALS, Vocab, drop_blank_captions
 
@@ -758,7 +758,7 @@ def build(cfg: TrainConfig, hold: contextlib.ExitStack | None = None) -> Run:
             finished = start_epoch > cfg.epochs or stopper.stop
             # a run paused before its own --epochs (--stop-after, a kill) cannot end before epochs it trained:
             # --epochs below them was called "already finished" at that epoch, then refitted for best.pt's
-            ends = last.get("settings", {}).get("epochs")  # (None in a last.pt from before settings were saved)
+            ends = saved_epochs(last)
             if not stopper.stop and cfg.epochs < last["epoch"] and ends is not None and ends > last["epoch"]:
                 raise RunFolderError(f"{out}: --resume --epochs {cfg.epochs}: the run is at epoch {last['epoch']} "
                                      f"(of its --epochs {ends}): pass --epochs {last['epoch']} to end it there, more "

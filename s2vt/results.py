@@ -28,9 +28,10 @@ class CaptionLines(ResultsError):
     """A predictions file that is caption.py --json's lines (`data`: the file's bytes), which name videos by
     path: refused where ids are read (export), matched to a manifest's videos by `score`."""
 
-    def __init__(self, message: str, data: bytes):
+    def __init__(self, message: str, data: bytes, items: bool = False):
         super().__init__(message)
         self.data = data
+        self.items = items  # (a JSON list's items, a line each in `data`: said as "item N", from 0, as the list's)
 
 
 def refuse_not_a_file(name: str) -> None:
@@ -71,11 +72,8 @@ def _load_json(path: str | Path, expected: str):
     except ObjectError as e:
         raise ResultsError(f"{where}: {e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        if (first := data.lstrip().split(b"\n", 1)[0]).startswith((b"note: ", b"warning: ", b"error: ")):
-            # (`caption.py ... --json > a.jsonl 2>&1`: "Expecting value at line 1 column 1" said less; trial 125)
-            raise ResultsError(f"{where}: not JSON: it begins with a message line ("
-                               f"{printable(first[:60].decode('utf-8', 'replace'))}...), which commands write to "
-                               "stderr: save their standard output alone (`> FILE`, not `&>` or `2>&1`)") from None
+        if said := _message_line(data.lstrip()):
+            raise ResultsError(f"{where}: not JSON: it begins with {said}") from None
         if note := _caption_lines_note(data, e):
             raise CaptionLines(f"{where}: not valid JSON ({json_error(e)})" + note, data) from None
         raise ResultsError(f"{where}: {json_problem(data, e, expected)}") from None
@@ -114,6 +112,18 @@ def _zip_member(path: Path, data: bytes) -> tuple[str, bytes]:
         raise ResultsError(f"{path}: not a readable zip ({e})") from None
 
 
+def _message_line(data: bytes) -> str | None:
+    """What to say where `data` begins with a command's message line (`note: `, `warning: `, `error: `): stderr
+    saved with the output (`caption.py ... --json > a.jsonl 2>&1`: "Expecting value at line 1 column 1" said
+    less; trial 125), else None."""
+    if not data.startswith((b"note: ", b"warning: ", b"error: ")):
+        return None
+    first = data.split(b"\n", 1)[0].decode("utf-8", "replace")
+    shown = first if len(first) <= 60 else first[:60] + "..."
+    return (f"a message line ({printable(shown)}), which commands write to stderr: save their standard output alone "
+            "(`> FILE`, not `&>` or `2>&1`)")
+
+
 def _caption_lines_note(data: bytes, error: ValueError) -> str:
     """What to say when a file that is not one JSON document is `caption.py --json`'s output (JSON lines
     naming each video by its path): answers to score or export are evaluate's, by video id."""
@@ -148,7 +158,13 @@ def _json_values(data: bytes, path: str | Path):
         try:
             end = decoder.raw_decode(text, at)[1]
         except json.JSONDecodeError as e:
+            if said := _message_line(text[at:at + 200].encode()):  # (caption.py's stderr saved into it, 2>&1)
+                raise ResultsError(f"{path}: line {line}: not JSON: {said}") from None
             raise ResultsError(f"{path}: not valid JSON ({json_error(e)})") from None
+        except ValueError as e:  # (an integer of over 4,300 digits)
+            raise ResultsError(f"{path}: line {line}: not usable JSON ({e})") from None
+        except RecursionError:
+            raise ResultsError(f"{path}: line {line}: not usable JSON (nested too deeply)") from None
         try:  # (again as a document of its own: a key given twice, a lone surrogate, as every file's are refused)
             value = parse_json(text[at:end].encode())
         except LoneSurrogateError as e:  # (its own 'line 1:' is the value's, not the file's)
@@ -211,18 +227,19 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
     preds: dict[str, dict] = {}
     line_of: dict[str, int] = {}
     failed, unknown, first = [], [], None
+    place = (lambda n: f"item {n - 1}") if lines.items else (lambda n: f"line {n}")  # noqa: E731
     for n, obj in _json_values(lines.data, path):
         first = first or n
-        where = f"{path}: line {n}"
+        where = f"{path}: {place(n)}"
         if not _is_caption_line(obj):
             raise ResultsError(f"{where}: not one of caption.py --json's lines ({{\"video\", \"caption\", "
-                               "\"tags\", ...})" + (f", unlike line {first}" if n > first else ""))
+                               "\"tags\", ...})" + (f", unlike {place(first)}" if n > first else ""))
         if not (isinstance(obj["video"], str) and obj["video"]):
             raise ResultsError(f"{where}: \"video\" must be the video's path, not {json.dumps(obj['video'])}")
         real = _file_key(obj["video"])
         ids = [i for i in by_file.get(real, []) if i in wanted] or by_file.get(real, [])
         if "error" in obj:
-            failed.append(ids[0] if ids else obj["video"])
+            failed.append((ids, obj["video"]))
             continue
         if not ids:
             unknown.append(obj["video"])
@@ -240,7 +257,8 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
             if vid in preds:  # (alike, the same file given twice: one answer; two runs' lines, a guess)
                 if preds[vid]["caption"] != caption:
                     raise ResultsError(f"{where}: video {vid} ({printable(obj['video'])}) is captioned otherwise on "
-                                       f"line {line_of[vid]}: keep one of the two lines")
+                                       f"{place(line_of[vid])}: keep one of the two"
+                                       + (" items" if lines.items else " lines"))
                 continue
             preds[vid], line_of[vid] = answer, n
     if unknown and (not allow_partial or not preds):
@@ -251,7 +269,11 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
     if unknown:  # (one line: a name's newline or escape sequence escaped, as the error lines are)
         print(one_line(f"warning: {path}: left out {counted(len(unknown), 'video')} of none of {refs}'s files "
                        f"(--allow-partial; first: {printable(unknown[0])})"), file=sys.stderr)
-    if failed:  # (caption.py's failures: their videos have no prediction, as match_ids will say)
+    # (caption.py's failures: their videos have no prediction, as match_ids will say; a video also captioned on
+    # another line (two runs' lines) has one, and a file that failed twice is one video; trial 126)
+    failed = list(dict.fromkeys(ids[0] if ids else video for ids, video in failed
+                                if not any(i in preds for i in ids)))
+    if failed:
         print(one_line(f"warning: {path}: {counted(len(failed), 'video')} caption.py could not caption (a line with "
                        "an \"error\"): no prediction for " + (f"them (first: {printable(failed[0])})"
                                                               if len(failed) > 1 else printable(failed[0]))),
@@ -387,7 +409,7 @@ def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]
             raise ResultsError(f"{path}: item {other}: not one of caption.py --json's lines ({{\"video\", "
                                f"\"caption\", \"tags\", ...}}), unlike item 0")
         raise CaptionLines(f"{path}: a list of caption.py --json's lines" + CAPTION_LINES_NOTE,
-                           b"\n".join(json.dumps(item).encode() for item in data))
+                           b"\n".join(json.dumps(item).encode() for item in data), items=True)
     if _is_one_prediction(data):
         raise ResultsError(f"{path}: one prediction ({', '.join(sorted(data))}), not a list of them or an "
                            "{id: caption} map; write [{\"video_id\": id, \"caption\": ...}] or {id: caption}")

@@ -203,6 +203,13 @@ def changed_settings(was: dict, cfg: TrainConfig, finished: str | None, inert: s
 NEARLY_DECAYED = 0.25
 
 
+def saved_epochs(last: dict) -> int | None:
+    """last.pt's --epochs: None before settings were saved, or where a hand-edited value is no whole number (the
+    command's --epochs stands then: its '4' beside the --epochs 4 its refusal advised was a TypeError; trial 126)."""
+    value = last.get("settings", {}).get("epochs")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def late_epochs(cfg: TrainConfig, last: dict, steps: int, step: int, lr: float) -> str | None:
     """The warning for a --resume whose larger --epochs extends a (nearly) finished cosine run, else None: the
     scheduler keeps its `step` count and takes this command's length (`lr_factor`), so the added epochs train at
@@ -211,7 +218,7 @@ def late_epochs(cfg: TrainConfig, last: dict, steps: int, step: int, lr: float) 
     # (the length its last epoch trained under: a paused run ended at its epoch (`end_run_at`) records the
     # --epochs it ended at, not the longer schedule it was on)
     then = recorded_schedule(last)
-    ends = last.get("settings", {}).get("epochs") or then
+    ends = saved_epochs(last) or then
     if cfg.schedule != "cosine" or ends is None or cfg.epochs <= ends:
         return None
     was = lr_factor(cfg, steps, then or ends)(step)

@@ -1179,3 +1179,33 @@ def test_caption_py_lines_match_a_hard_link_and_stderr_mixed_in_is_said(tmp_path
     assert capsys.readouterr().err == (f"error: {answers}: not JSON: it begins with a message line (note: best.pt's "
                                        "features come from backbones with seeded ran...), which commands write to "
                                        "stderr: save their standard output alone (`> FILE`, not `&>` or `2>&1`)\n")
+
+
+def test_caption_py_lines_that_json_cannot_hold_or_that_failed_and_were_captioned(tmp_path, monkeypatch, capsys):
+    """(trial 126) An integer of 5,000 digits or arrays nested 100,000 deep on a later line: one line, not a
+    traceback; a video with an "error" line and a captioned one (two runs' lines) is not said to have no
+    prediction; a JSON list's place is its item (from 0), not a line of the file; stderr in the middle (2>&1)."""
+    from s2vt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"video_id": v, "path": f"clips/{v}.mp4", "captions": ["a cat sits"]})
+                                + "\n" for v in ("v1", "v2")))
+    good = [json.dumps({"video": f"clips/{v}.mp4", "caption": "a cat sits", "tags": []}) for v in ("v1", "v2")]
+    answers = tmp_path / "answers.jsonl"
+    for bad, said in ((good[1][:-1] + ', "seconds": ' + "9" * 5000 + "}", "line 2: not usable JSON (Exceeds the "),
+                      ("[" * 100_000 + "]" * 100_000, "line 2: not usable JSON (nested too deeply)"),
+                      ("note: v2.mp4: no audio track", "line 2: not JSON: a message line (note: v2.mp4: no audio "
+                       "track), which commands write to stderr")):
+        answers.write_text(good[0] + "\n" + bad + "\n")
+        assert main(["score", str(manifest), str(answers)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {answers}: {said}") and err.count("\n") == 1, err
+    answers.write_text("\n".join([json.dumps({"video": "clips/v1.mp4", "error": "boom"})] * 2 + good) + "\n")
+    assert main(["score", str(manifest), str(answers), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and json.loads(out)["scored"] == 2
+    listed = tmp_path / "list.json"
+    listed.write_text(json.dumps([json.loads(good[0]), {"video": "", "caption": "x"}], indent=2))
+    assert main(["score", str(manifest), str(listed)]) == 2
+    assert capsys.readouterr().err == f"error: {listed}: item 1: \"video\" must be the video's path, not \"\"\n"

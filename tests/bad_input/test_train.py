@@ -1828,6 +1828,12 @@ def test_a_resume_whose_last_pt_holds_a_vocabulary_setting_of_another_type_is_on
     code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--lr", "0.001"))
     assert (code, err[-1]) == (2, f"error: {resumed / 'last.pt'}: a setting the run was saved with is refused: --lr "
                                   f"must be a number, not '0.001'; {advice}"), err
+    # last.pt's --epochs '4' beside the --epochs its refusal advised: read as no number (a TypeError; trial 126)
+    last["settings"]["lr"] = 0.001
+    last["settings"]["epochs"] = "4"
+    torch.save(last, resumed / "last.pt")
+    code, err = s2vt(capsys, *train_args(store, resumed, "--resume", "--epochs", "4"))
+    assert "Traceback" not in "".join(err) and not any("TypeError" in line for line in err), err
 
 
 def test_a_vocabulary_of_as_many_other_words_is_said_so():
