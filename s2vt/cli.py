@@ -367,7 +367,8 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("refs", help="manifest (JSON lines, any name), JSON {id: [captions]}, an MLDS label list, an "
                    "MSR-VTT videodatainfo file or MSVD's video_corpus.csv")
     p.add_argument("preds", help="JSON {id: caption} or [{\"image_id\"|\"video_id\": id, \"caption\": ...}], "
-                   "bare or as MSR-VTT's results.json (export's files)")
+                   "bare or as MSR-VTT's results.json (export's files); with a manifest as REFS, caption.py --json's "
+                   "lines too (each video matched to the manifest's row of the same file)")
     p.add_argument("--json", action="store_true", help="print the scores as one JSON object")
     p.add_argument("--split", default=None, choices=SPLITS,
                    help="score against this split of the references only (a manifest's or an MSR-VTT "

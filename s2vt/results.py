@@ -205,9 +205,10 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
     """`load_predictions`'s {id: {"caption", "tags"}} of caption.py --json's lines (`lines`, as load_predictions
     refused them), each video given the id of the manifest `refs`'s video in the same file (every id naming that
     file: the same video). The lines name their videos by the paths caption.py was given: resolved from the
-    working folder, as caption.py resolved them. A failed video's line is counted in a warning (it has no
-    prediction); the same file captioned twice alike is one answer (tags aside: score reads captions), otherwise
-    refused; a video of none of the manifest's files is refused, or with `allow_partial` left out and counted.
+    working folder, as caption.py resolved them, else from the answers file's folder. A failed video's line is
+    counted in a warning (it has no prediction); the same file captioned twice alike is one answer (tags aside:
+    score reads captions), otherwise refused; a video of none of the manifest's files is refused, or with
+    `allow_partial` left out and counted.
     `wanted`: the ids scored (a --split's); a file some of them name answers those alone."""
     if not is_manifest(refs):  # (ids only a manifest's paths can give)
         raise ResultsError(f"{path}: caption.py --json's lines name videos by path, not by id: score matches them to "
@@ -237,6 +238,9 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
         if not (isinstance(obj["video"], str) and obj["video"]):
             raise ResultsError(f"{where}: \"video\" must be the video's path, not {json.dumps(obj['video'])}")
         real = _file_key(obj["video"])
+        if real not in by_file and not os.path.isabs(obj["video"]):  # (score run elsewhere than caption.py: the
+            # answers saved where it ran, `> answers.jsonl`, name their videos from their own folder; trial 127)
+            real = _file_key(os.path.join(os.path.dirname(os.path.abspath(path)), obj["video"]))
         ids = [i for i in by_file.get(real, []) if i in wanted] or by_file.get(real, [])
         if "error" in obj:
             failed.append((ids, obj["video"]))
@@ -264,7 +268,8 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
     if unknown and (not allow_partial or not preds):
         raise ResultsError(f"{path}: {counted(len(unknown), 'video')} of none of {refs}'s files (first: "
                            f"{printable(unknown[0])}): caption.py --json names each video by the path it was given, "
-                           "resolved here from the folder score runs in (run score where caption.py ran)"
+                           "resolved here from the folder score runs in, then from the answers' own folder (run "
+                           "score where caption.py ran)"
                            + ("" if allow_partial or not preds else "; --allow-partial leaves them out"))
     if unknown:  # (one line: a name's newline or escape sequence escaped, as the error lines are)
         print(one_line(f"warning: {path}: left out {counted(len(unknown), 'video')} of none of {refs}'s files "
@@ -482,7 +487,8 @@ def load_references(path: str | Path, split: str | None = None, splits: list | N
         try:
             # (a video of captions alone is never captioned: evaluate leaves it out, so does its score)
             every = [{"video_id": e["video_id"], "captions": e.get("captions", []), "split": split_of(e),
-                      "tagged": bool(e.get("tags"))} for e in read_manifest(path) if not e.get("captions_only")]
+                      "tagged": bool(e.get("tags")), "unsplit": "split" not in e}
+                     for e in read_manifest(path) if not e.get("captions_only")]
         except ManifestError as e:
             if _starts_with_caption_line(_head(path)):  # (the two files swapped: "missing field 'video_id'" said less)
                 raise ResultsError(f"{path}: caption.py --json's lines, given as the references: score takes REFS "
@@ -541,8 +547,11 @@ def load_references(path: str | Path, split: str | None = None, splits: list | N
         # (a manifest of tags alone, LIC2022's or YouTube-8M's: their scores are evaluate's, never said; trial 83)
         tags = ("; its videos' tags are scored by s2vt evaluate (hit@1, GAP@20, F1; LIC2022's scores), from the "
                 "model's checkpoint" if not have and any(e.get("tagged") for e in every or []) else "")
+        # (a hand-made manifest without splits, scored --split test: its rows' split was nowhere said; trial 127)
+        unsplit = "; a row without a \"split\" is in train" if split and any(e.get("unsplit") for e in every or []) \
+            else ""
         raise ResultsError(f"{path}: no reference captions" + (f" in split {split!r}" if split else "")
-                           + f"{only}: nothing to score captions against{others}{tags}")
+                           + f"{only}: nothing to score captions against{others}{unsplit}{tags}")
     if blank:
         print(f"warning: {path}: ignoring {blank} blank reference caption{'s' if blank > 1 else ''}"
               + (f"; videos left without a reference, their captions all blank: {len(emptied)} (first: "
@@ -660,10 +669,10 @@ def match_ids(refs: dict, preds: dict, allow_partial: bool, advice: str | None =
         parts = []
         if only_p:
             parts.append(f"{len(only_p)} predicted id{' has' if len(only_p) == 1 else 's have'} no references "
-                         f"({'first: ' * (len(only_p) > 1)}{', '.join(only_p[:3])})")
+                         f"({'first: ' * (len(only_p) > 3)}{', '.join(only_p[:3])})")
         if only_r:
             parts.append(f"{len(only_r)} referenced id{' has' if len(only_r) == 1 else 's have'} no prediction "
-                         f"({'first: ' * (len(only_r) > 1)}{', '.join(only_r[:3])})")
+                         f"({'first: ' * (len(only_r) > 3)}{', '.join(only_r[:3])})")
         raise ResultsError("; ".join(parts) + "; " + (advice or "pass --split SPLIT (a manifest's split) or "
                                                       "--allow-partial to score the overlap"))
     ids = sorted(set(refs) & set(preds))

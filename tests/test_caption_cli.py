@@ -984,8 +984,15 @@ def test_caption_py_json_lines_are_scored_against_a_manifest_by_their_files(trai
     assert main(["score", manifest, str(answers), "--split", "test"]) == 2
     said = capsys.readouterr().err
     assert said == (f"error: {answers}: 4 videos of none of {manifest}'s files (first: videos/v12.mp4): caption.py "
-                    "--json names each video by the path it was given, resolved here from the folder score runs in "
-                    "(run score where caption.py ran)\n")
+                    "--json names each video by the path it was given, resolved here from the folder score runs in, "
+                    "then from the answers' own folder (run score where caption.py ran)\n")
+    # saved where caption.py ran (`> answers.jsonl`), they are read from anywhere: their folder names the videos
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "videos").symlink_to(trained / "videos")
+    (work / "answers.jsonl").write_text(proc.stdout)
+    assert main(["score", manifest, str(work / "answers.jsonl"), "--split", "test", "--json"]) == 0
+    assert capsys.readouterr().out == out
     # references that are no manifest have no files to match
     refs = tmp_path / "refs.json"
     refs.write_text(json.dumps({"v12": ["a cat"]}))

@@ -139,6 +139,12 @@ def test_score_on_a_split_without_captions_says_so(tmp_path, capsys):
     code, err = s2vt(capsys, "score", manifest, preds, "--split", "test")
     assert code == 2 and err == [f"error: {manifest}: no reference captions in split 'test': nothing to score "
                                  "captions against; its references are in split train (1 video), split val (2 videos)"]
+    # rows without a split (a hand-made manifest) are train's: said, where nothing said so (trial 127)
+    manifest.write_text(json.dumps({"video_id": "a", "captions": ["a dog"]}) + "\n")
+    code, err = s2vt(capsys, "score", manifest, preds, "--split", "test")
+    assert code == 2 and err == [f"error: {manifest}: no reference captions in split 'test': nothing to score "
+                                 "captions against; its references are in split train (1 video); a row without a "
+                                 "\"split\" is in train"]
 
 
 def test_score_of_a_pipe_says_it_is_one_with_split_or_without(tmp_path, capsys):
