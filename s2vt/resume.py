@@ -105,22 +105,29 @@ def with_saved(cfg: TrainConfig, saved: dict, path: str | os.PathLike, finished:
     """`cfg` with last.pt's settings `saved` in place; a value the option refuses is a SettingError naming last.pt
     (`path`) and what the command can do: give the option, where the run takes it from the command (not a learning
     rate, RESUME_IGNORED, nor anything of a `finished` run; None: not known yet), else KEPT_ANYWAY."""
+    def refused(e: SettingError, k: str | None) -> SettingError:
+        # (a hand-edited last.pt: '--max-len must be a whole number' named no file, trial 111; its advice, to give
+        # the option, was refused again where the run keeps its own, trial 125)
+        advice = KEPT_ANYWAY if finished or k in RESUME_IGNORED else \
+            "give that option to resume with another value" + (
+                " (a finished run keeps its own: restore last.pt, or pass --overwrite in place of --resume)"
+                if finished is None else "")
+        return SettingError(f"{path}: a setting the run was saved with is refused: {e}; {advice}")
+
     hints = dict((f.name, hint) for f, hint in options.settings(TrainConfig))
-    for k, v in saved.items():
-        # (of the right type first: a hand-edited last.pt's modalities 5 was a TypeError traceback, 'cnn' read as
-        # c,n,n, seed None said to be below its minimum; trial 114; '2' said not to be at least 1, trial 125)
+    for k, v in saved.items():  # (one at a time: the advice is the refused one's)
         try:
+            # (of the right type first: a hand-edited last.pt's modalities 5 was a TypeError traceback, 'cnn' read
+            # as c,n,n, seed None said to be below its minimum; trial 114; '2' said not to be at least 1, trial 125)
             if wants := options.type_problem(hints[k], v):
                 raise SettingError(f"{options.flag(k)} must be {wants}, not {v!r}")
             options.replace(cfg, **{k: v})
-        except SettingError as e:  # (a hand-edited last.pt: '--max-len must be a whole number' named no file; trial
-            # 111; its advice, to give the option, was refused again where the run keeps its own; trial 125)
-            advice = KEPT_ANYWAY if finished or k in RESUME_IGNORED else \
-                "give that option to resume with another value" + (
-                    " (a finished run keeps its own: restore last.pt, or pass --overwrite in place of --resume)"
-                    if finished is None else "")
-            raise SettingError(f"{path}: a setting the run was saved with is refused: {e}; {advice}") from None
-    return options.replace(cfg, **saved)
+        except SettingError as e:
+            raise refused(e, k) from None
+    try:
+        return options.replace(cfg, **saved)
+    except SettingError as e:  # (settings refused together alone)
+        raise refused(e, None) from None
 
 
 def recorded_schedule(last: dict) -> int | None:
