@@ -13,10 +13,11 @@ from pathlib import Path
 
 from .errors import UserError, counted, one_line, printable, shell_quote
 from .fileio import OutputError, not_a_file
-from .jsonfile import LoneSurrogateError, ObjectError, json_error, json_problem, parse_json, torch_saved
+from .jsonfile import (LoneSurrogateError, ObjectError, json_error, json_problem, parse_json, torch_saved,
+                       unique_keys)
 from .formats import msrvtt_items
-from .manifest import (SPLITS, ManifestError, dash_refusal, is_manifest, not_utf8, read_manifest, valid_video_id,
-                       split_of, video_id_problem)
+from .manifest import (SPLITS, ManifestError, dash_refusal, is_manifest, json_start, not_utf8, read_manifest,
+                       valid_video_id, split_of, video_id_problem)
 from .vocab import drop_blank_captions, is_blank
 
 
@@ -152,11 +153,16 @@ def _json_values(data: bytes, path: str | Path):
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise ResultsError(f"{path}: not valid JSON ({json_error(e)})") from None
-    decoder, at, line = json.JSONDecoder(), _JSON_SPACE.match(text).end(), 1
+    # (the hook every file's objects pass: a key given twice, a lone surrogate refused as parse_json refuses them)
+    decoder, at, line = json.JSONDecoder(object_pairs_hook=unique_keys), _JSON_SPACE.match(text).end(), 1
     line += text.count("\n", 0, at)
     while at < len(text):
         try:
-            end = decoder.raw_decode(text, at)[1]
+            value, end = decoder.raw_decode(text, at)
+        except LoneSurrogateError as e:
+            raise ResultsError(f"{path}: line {line}: {e}") from None
+        except ObjectError as e:  # (the hook's: no position of its own; the value's line)
+            raise ResultsError(f"{path}: line {line}: not valid JSON ({json_error(e, line=False)})") from None
         except json.JSONDecodeError as e:
             if said := _message_line(text[at:at + 200].encode()):  # (caption.py's stderr saved into it, 2>&1)
                 raise ResultsError(f"{path}: line {line}: not JSON: {said}") from None
@@ -165,12 +171,6 @@ def _json_values(data: bytes, path: str | Path):
             raise ResultsError(f"{path}: line {line}: not usable JSON ({e})") from None
         except RecursionError:
             raise ResultsError(f"{path}: line {line}: not usable JSON (nested too deeply)") from None
-        try:  # (again as a document of its own: a key given twice, a lone surrogate, as every file's are refused)
-            value = parse_json(text[at:end].encode())
-        except LoneSurrogateError as e:  # (its own 'line 1:' is the value's, not the file's)
-            raise ResultsError(f"{path}: line {line}: {LoneSurrogateError(e.text)}") from None
-        except (ValueError, ObjectError) as e:
-            raise ResultsError(f"{path}: line {line}: not valid JSON ({json_error(e, line=False)})") from None
         yield line, value
         following = _JSON_SPACE.match(text, end).end()
         if following == end and following < len(text):  # (`{...}x`: what follows a value must be space or a value)
@@ -490,7 +490,8 @@ def load_references(path: str | Path, split: str | None = None, splits: list | N
                       "tagged": bool(e.get("tags")), "unsplit": "split" not in e}
                      for e in read_manifest(path) if not e.get("captions_only")]
         except ManifestError as e:
-            if _starts_with_caption_line(_head(path)):  # (the two files swapped: "missing field 'video_id'" said less)
+            if (start := json_start(path)) and _is_caption_line(start[1]):  # (the two files swapped: "missing field
+                # 'video_id'" said less)
                 raise ResultsError(f"{path}: caption.py --json's lines, given as the references: score takes REFS "
                                    "(the manifest) first, then PREDS") from None
             raise ResultsError(str(e)) from None
@@ -557,15 +558,6 @@ def load_references(path: str | Path, split: str | None = None, splits: list | N
               + (f"; videos left without a reference, their captions all blank: {len(emptied)} (first: "
                  f"{', '.join(emptied[:3])})" if emptied else ""), file=sys.stderr)
     return refs
-
-
-def _head(path: str, size: int = 1 << 20) -> bytes:
-    """The first `size` bytes of a file (none where it cannot be read)."""
-    try:
-        with open(path, "rb") as f:
-            return f.read(size)
-    except OSError:
-        return b""
 
 
 def is_msvd_corpus(path: str) -> bool:
