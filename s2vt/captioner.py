@@ -399,6 +399,8 @@ def caption_videos(videos: list[str], checkpoint: str | None, beam: DecodeConfig
         # never "v.mp4: " with nothing after it: say why there is no caption
         blank = "(empty caption)" if captioner.has_captions else "(no caption: the model writes tags only)"
         random_note = captioner.random_note
+        # (--json: first in each answer's notes, as serve's: a saved answers file says it; trial 127)
+        model_note = [f"the model's {RANDOM_BACKBONES}"] * bool(random_note)
         results = caption_files([i for i in items if isinstance(i, str)], checkpoint, beam, tags, device,
                                 weights_dir, precision, captioner)
         for item in items:  # (in input order: a folder without videos among the answers, where it was named)
@@ -414,7 +416,8 @@ def caption_videos(videos: list[str], checkpoint: str | None, beam: DecodeConfig
             for note in r.get("notes", []):  # (extract keeps them in notes.jsonl: the answer stands, on less video)
                 print(f"note: {one_line(r['video'])}: {one_line(note)}", file=sys.stderr)
             if as_json:  # (a failed input too, `failed`'s object: a script reading stdout sees every input)
-                print(json.dumps(r, ensure_ascii=False), flush=True)
+                noted = r if "error" in r or not model_note else {**r, "notes": model_note + r.get("notes", [])}
+                print(json.dumps(noted, ensure_ascii=False), flush=True)
             elif "error" not in r:
                 tag_text = ", ".join(f"{t['tag']} ({t['p']:.2f})" for t in r["tags"])
                 # (a name holding a newline or an escape sequence: escaped, one line per video)

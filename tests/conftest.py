@@ -123,6 +123,18 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
 RANDOM_NOTE = "'s features come from backbones with seeded random weights"
 
 
+def video_notes(answer: dict) -> list[str]:
+    """A caption.py --json answer's notes of its video: the model's note of random backbones, asserted first (every
+    model the tests train has them), left out."""
+    from s2vt.captioner import RANDOM_BACKBONES
+
+    if "error" in answer:
+        return answer["notes"]
+    model_note, *notes = answer["notes"]
+    assert model_note == f"the model's {RANDOM_BACKBONES}", answer
+    return notes
+
+
 def without_random_note(stderr: str) -> str:
     """`stderr` without caption.py's note of random backbones, asserted said at most once."""
     lines = stderr.splitlines(keepends=True)
