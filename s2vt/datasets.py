@@ -682,6 +682,29 @@ def import_folder(folder: str) -> list[dict]:
     return [{"video_id": vid, "path": str(p), "split": "test", "captions": [], "tags": []} for vid, p in found]
 
 
+def with_captions(entries: list[dict], labels: dict[str, dict], named: str | os.PathLike,
+                  folder: str | os.PathLike) -> list[dict]:
+    """`import_folder`'s entries given the captions, tags, text and splits of `labels` (read_labels', read from
+    `named`) by id (a file's name less its extension, made an id as `name_id` makes a caption key): a video without
+    an entry, and an entry without a video, are each counted in one warning and left out (as `import features`
+    leaves out a feature file or a clip)."""
+    found = {e["video_id"]: e for e in entries}
+    kept = [{**labels[vid], "path": e["path"]} for vid, e in found.items() if vid in labels]
+    if not kept:
+        raise DatasetError(f"{printable(os.fspath(folder))}: none of its {counted(len(found), 'video')} is named in "
+                           f"{printable(os.fspath(named))} (first video: {next(iter(found))}, first clip there: "
+                           f"{next(iter(labels))}): a video's id is its file's name less the extension")
+    if bare := [vid for vid in found if vid not in labels]:
+        print(f"warning: {len(bare)} of {counted(len(found), 'video')} in {printable(os.fspath(folder))} "
+              f"{'has' if len(bare) == 1 else 'have'} no entry in {printable(os.fspath(named))} and "
+              f"{'is' if len(bare) == 1 else 'are'} left out (first: {', '.join(bare[:5])})", file=sys.stderr)
+    if missing := [vid for vid in labels if vid not in found]:
+        print(f"warning: {len(missing)} of {counted(len(labels), 'clip')} of {printable(os.fspath(named))} "
+              f"{'has' if len(missing) == 1 else 'have'} no video in {printable(os.fspath(folder))} and "
+              f"{'is' if len(missing) == 1 else 'are'} left out (first: {', '.join(missing[:5])})", file=sys.stderr)
+    return kept
+
+
 def clip_id(name: str) -> str:
     """A clip name without a video extension (MLDS ids and feature files carry `.avi`)."""
     stem, dot, ext = name.rpartition(".")

@@ -27,8 +27,16 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
     lic = kinds.add_parser("lic2022", help="LIC2022 video-tagging JSON lines (train.json, test_a.json)")
     lic.add_argument("files", nargs="+", metavar="FILE.json")
     lic.add_argument("--features", default=None, help="folder holding tsn_features_*/<id>.npy")
-    folder = kinds.add_parser("folder", help="every video file under a folder, without annotations")
+    folder = kinds.add_parser("folder", help="every video file under a folder, without annotations or with "
+                              "--captions")
     folder.add_argument("files", nargs=1, metavar="DIR")
+    folder.add_argument("--captions", default=None,
+                        help="each video's captions, by its file name less the extension: MLDS label list, JSON "
+                             "{id: [captions]} or a manifest (.jsonl: its captions, tags, text and splits are kept); "
+                             "a video without any is left out (default: none, every video split test)")
+    folder.add_argument("--split", default=None, choices=("train", "val", "test"),
+                        help="split of every video --captions names (required unless --captions is a manifest, "
+                             "whose own splits are the default)")
     yt8m = kinds.add_parser("yt8m", help="YouTube-8M TFRecord shards (2018 release, video- or frame-level)")
     yt8m.add_argument("files", nargs="+", metavar="SHARD",
                       help="TFRecord files, globs of them (quoted, as train.py --features takes one), or folders of "
@@ -56,11 +64,11 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
                             "are the default)")
     for sp in (mlds, feats):
         sp.add_argument("--features", default=None, help="feature store to write (default: <manifest folder>/features)")
-    for sp in (mlds, feats, lic, msrvtt):
+    for sp in (mlds, feats, lic, msrvtt, folder):
         sp.add_argument("--val", type=int, default=0, help="training videos to hold out as val (seeded by --seed)")
         sp.add_argument("--test", type=int, default=0, help="training videos to hold out as test (seeded by --seed)")
-    # (not for folder and yt8m: nothing of theirs is random, and an option that does nothing misleads)
-    for sp in (msvd, msrvtt, lic, mlds, feats):
+    # (not for yt8m: nothing of its is random, and an option that does nothing misleads)
+    for sp in (msvd, msrvtt, lic, mlds, feats, folder):
         sp.add_argument("--seed", type=int, default=0, help="seeds the split" if sp is msvd else "seeds --val/--test")
     for sp in (msvd, msrvtt, lic, folder, yt8m, mlds, feats):
         # (an empty input is refused by the name the help shows: DIR, SHARD, ..., see path_arguments)
@@ -127,6 +135,16 @@ def run_import(args: argparse.Namespace) -> int:
         ds.hold_out(entries, args.val, args.test, args.seed, args.offered)
     else:
         entries = ds.import_folder(args.files[0])
+        if args.captions is not None:
+            unsplit: list[str] = []
+            entries = ds.with_captions(entries, ds.read_labels(args.captions, args.split, unsplit), args.captions,
+                                       args.files[0])
+        elif args.split is not None:  # (every video is split test without captions: a split of nothing to learn)
+            raise ds.DatasetError(f"--split {args.split} gives the split of the videos --captions names, and no "
+                                  "--captions is given: pass --captions FILE, or leave out --split")
+        ds.hold_out(entries, args.val, args.test, args.seed, args.offered)
+        if args.captions is not None:
+            say_unsplit(args.captions, entries, unsplit)
     if not entries:  # (an empty manifest would train on nothing; an existing --out stays as it was)
         raise ds.DatasetError(f"{', '.join(args.files)}: no video found: nothing to import")
     # checked before anything is written, --force or not: the manifest never replaces an annotation
@@ -137,6 +155,7 @@ def run_import(args: argparse.Namespace) -> int:
     else:
         folders = [(args.files[0], VIDEO_EXTENSIONS)] if args.kind == "folder" else [(args.features, (".npy",))]
     ds.refuse_import_inputs(args.out, [*args.files, *(getattr(args, "split_list", None) or []),
+                                       *([args.captions] if getattr(args, "captions", None) else []),
                                        *(e.get("path") for e in entries)], folders)
     ds.refuse_foreign_out(args.out)  # (after: an input is named as one)
     ds.cap_captions(entries)
@@ -295,18 +314,23 @@ def run_import_features(args: argparse.Namespace) -> int:
         ds.cap_captions(entries)
         ds.hold_out(entries, args.val, args.test, args.seed, args.offered)
         if args.kind != "mlds":
-            # (said: a test video trained on inflates scores; counted after --val / --test held some out)
-            split_in = {e["video_id"]: e["split"] for e in entries}
-            held = sum(split_in.get(v) in ("val", "test") for v in unsplit)
-            if trained := [v for v in unsplit if split_in.get(v) == "train"]:
-                shown = ", ".join(trained[:3]) + (", ..." if len(trained) > 3 else "")
-                print(f"warning: {args.captions}: {len(trained)} of the {len(entries)} videos imported have no "
-                      f"split (first: {shown}) and went to train"
-                      + (f" ({held} more went to val or test by --val / --test)" if held else "")
-                      + "; pass --split train, val or test to give every video that split", file=sys.stderr)
+            say_unsplit(args.captions, entries, unsplit)
         write_manifest(entries, args.out)
     say_imported(args.out, entries, f"; features in {store.root}")
     return 0
+
+
+def say_unsplit(captions: str, entries: list[dict], unsplit: list[str]) -> None:
+    """The warning for a manifest given as --captions whose rows name no split (`unsplit`, read_labels'): they went
+    to train, which a test video trained on inflates scores of; counted after --val / --test held some out."""
+    split_in = {e["video_id"]: e["split"] for e in entries}
+    held = sum(split_in.get(v) in ("val", "test") for v in unsplit)
+    if trained := [v for v in unsplit if split_in.get(v) == "train"]:
+        shown = ", ".join(trained[:3]) + (", ..." if len(trained) > 3 else "")
+        print(f"warning: {captions}: {len(trained)} of the {len(entries)} videos imported have no "
+              f"split (first: {shown}) and went to train"
+              + (f" ({held} more went to val or test by --val / --test)" if held else "")
+              + "; pass --split train, val or test to give every video that split", file=sys.stderr)
 
 
 def interrupted_import(store: str | os.PathLike, out: str, argv: list[str], wrote: int) -> str:
