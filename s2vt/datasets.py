@@ -119,8 +119,9 @@ def proportional_split(ids: list[str], counts: tuple[int, ...], seed: int) -> di
 
 def read_split_lists(files: list[str]) -> dict[str, str]:
     """One file: the official ordered clip list (first 1,200 train, 100 val, rest test).
-    Three files: train, val and test id lists."""
-    lists = [[ln.strip().split()[0] for ln in Path(f).read_text().splitlines() if ln.strip()] for f in files]
+    Three files: train, val and test id lists. A name with a video extension is its clip (`ls YouTubeClips >
+    test.txt` lists `<id>.avi`: refused as naming no clip; trial 127)."""
+    lists = [[clip_id(ln.strip().split()[0]) for ln in Path(f).read_text().splitlines() if ln.strip()] for f in files]
     if len(lists) == 1:
         order = lists[0]
         return {v: "train" if i < MSVD_SPLIT[0] else "val" if i < MSVD_SPLIT[0] + MSVD_SPLIT[1] else "test"

@@ -57,6 +57,14 @@ def test_msvd_split_list_and_language(tmp_path):
     assert all("path" not in e for e in read_manifest(tmp_path / "g.jsonl"))  # none found: no path, no guess
     splits = [e["split"] for e in read_manifest(tmp_path / "g.jsonl")]
     assert (splits.count("train"), splits.count("val"), splits.count("test")) == (1200, 100, 670)
+    # three lists of file names (`ls YouTubeClips > test.txt`): their clips, not "none of its ids is a clip"
+    lists = [tmp_path / f"{s}.txt" for s in ("train", "val", "test")]
+    for path, part in zip(lists, (ids[:10], ids[10:12], ids[12:])):
+        path.write_text("".join(f"{v}.avi\n" for v in part))
+    named = s2vt("import", "msvd", str(csv), "--split-list", *map(str, lists), "--out", str(tmp_path / "n.jsonl"))
+    assert named.returncode == 0, named.stderr
+    splits = [e["split"] for e in read_manifest(tmp_path / "n.jsonl")]
+    assert (splits.count("train"), splits.count("val"), splits.count("test")) == (10, 2, 1958)
 
 
 def test_msvd_without_videos_looks_beside_the_csv_never_under_cwd(tmp_path):
