@@ -408,7 +408,10 @@ def run_score(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if len(ids) == 1:
         print(ONE_VIDEO_CIDER, file=sys.stderr)
-    print(json.dumps({**scores, "scored": len(ids)}) if args.json else format_table(scores))
+    # (how many were scored, and how many captions differ: plain output said neither; --json had "scored" alone)
+    scores["distinct_captions"] = len({preds[i]["caption"] for i in ids})
+    print(json.dumps({**scores, "scored": len(ids)}) if args.json else
+          format_table({**scores, "distinct_captions_of": len(ids)}))
     return 0
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .device import pick_device
-from .errors import UserError, invoked_as, listed, one_line, printable, shell_join, shell_quote
+from .errors import UserError, counted, invoked_as, listed, one_line, printable, shell_join, shell_quote
 from .fileio import (OutputError, atomic_write_all, check_writable, folder_path, json_bytes, make_dirs,
                      refuse_existing, refuse_linked_defaults, lock_path, refuse_long_names,
                      refuse_special_outputs, refuse_checkpoints, removed_if_failed, RUN_OUTPUTS, written_file)
@@ -822,6 +822,6 @@ def format_table(metrics: dict) -> str:
                 lines.append(f"{k:<14}{v:.4f}")
         if k == "CIDEr" and "distinct_captions" in metrics:
             of = metrics.get("distinct_captions_of")
-            lines.append(f"{'distinct':<14}{metrics['distinct_captions']} captions"
+            lines.append(f"{'distinct':<14}{counted(metrics['distinct_captions'], 'caption')}"
                          + (f" for the {of} videos with reference captions" if of is not None else ""))
     return "\n".join(lines)

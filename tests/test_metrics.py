@@ -39,6 +39,22 @@ def test_fixed_case_written_down(tmp_path):
         assert got[k] == pytest.approx(v, abs=1e-9), k
 
 
+def test_score_says_how_many_videos_it_scored(tmp_path, capsys, no_java):
+    """Plain `score` printed the metrics alone (--json had "scored"): it says how many videos were scored and how
+    many distinct captions they got, as evaluate's table does."""
+    from s2vt.cli import main
+
+    refs, preds = tmp_path / "refs.json", tmp_path / "preds.json"
+    refs.write_text(json.dumps(GTS))
+    preds.write_text(json.dumps({k: "a man is talking" for k in RES}))
+    assert main(["score", str(refs), str(preds)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"distinct      1 caption for the {len(GTS)} videos with reference captions" in lines, lines
+    assert main(["score", str(refs), str(preds), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert (got["scored"], got["distinct_captions"]) == (len(GTS), 1)
+
+
 def test_equals_pycocoevalcap_scorers_called_directly():
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider
