@@ -379,13 +379,14 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 def run_score(args: argparse.Namespace) -> int:
     from .metrics import ONE_VIDEO_CIDER, caption_scores
     from .predict import format_table
-    from .results import (CaptionLines, caption_line_predictions, check_captions, load_predictions, load_references,
-                          match_ids, partial_advice)
+    from .results import (PREDICTIONS_EXPECTED, CaptionLines, caption_line_predictions, check_captions,
+                          load_predictions, load_references, match_ids, partial_advice)
 
     every: list = []  # (every split's entries, where the references have splits: the advice's, read once)
     refs = load_references(args.refs, args.split, every)
     try:
-        preds = load_predictions(args.preds)
+        # (an empty answers.jsonl, caption.py having stopped before its first answer, was told of lists alone)
+        preds = load_predictions(args.preds, expected=f"{PREDICTIONS_EXPECTED}, or caption.py --json's lines")
     except CaptionLines as lines:  # (`caption.py VIDEOS --json > answers.jsonl`: ids from the manifest's files)
         preds = caption_line_predictions(lines, args.preds, args.refs, args.allow_partial, set(refs))
     # (advice under --allow-partial too where nothing overlaps: the split to pass; trial 108)

@@ -394,13 +394,18 @@ def metrics_not_predictions(path: str | Path, data: object) -> str | None:
         else "its predictions file (evaluate's --out; preds_<split>.json by default)")
 
 
-def load_predictions(path: str | Path, captions: bool = True) -> dict[str, dict]:
+PREDICTIONS_EXPECTED = "a JSON list [{\"video_id\", \"caption\"}, ...] or an object {id: caption}"
+
+
+def load_predictions(path: str | Path, captions: bool = True, expected: str = PREDICTIONS_EXPECTED
+                     ) -> dict[str, dict]:
     """{id: {"caption": str, "tags": [{"tag", "p"}], "top_tags"?: [...]}} from `{id: caption}` or a list of
     `{"image_id"|"video_id": id, "caption": ..., "tags": [...]}` (as `s2vt evaluate` writes;
     tags may also be plain names), that list also inside MSR-VTT's results envelope (what `s2vt
     export --format msrvtt` writes). `captions`: the caller uses them, so an entry without one
-    (no "caption" key, or null) is refused, naming it; else such a caption reads as ""."""
-    data = _load_json(path, "a JSON list [{\"video_id\", \"caption\"}, ...] or an object {id: caption}")
+    (no "caption" key, or null) is refused, naming it; else such a caption reads as "". `expected`: what a
+    refusal of the file says the command takes (score: caption.py's lines too)."""
+    data = _load_json(path, expected)
     if (why := metrics_not_predictions(path, data)) is not None:
         raise ResultsError(why)
     out: dict[str, dict] = {}

@@ -548,9 +548,10 @@ def test_score_of_caption_py_json_lines_says_what_it_takes(tmp_path, capsys):
     lines.write_text('{"video_id": "v1", "caption": "a cat"}\n{"video_id": "v2", "caption": "a dog"}\n')
     assert main(["score", str(refs), str(lines)]) == 2  # other JSON lines: no such note, but what is expected
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "caption.py" not in err[0]
+    assert len(err) == 1 and "name videos by path" not in err[0]
     assert err[0] == (f"error: {lines}: JSON lines (a JSON value on each line); expected one JSON document, "
-                      'a JSON list [{"video_id", "caption"}, ...] or an object {id: caption}')
+                      'a JSON list [{"video_id", "caption"}, ...] or an object {id: caption}, or caption.py --json\'s '
+                      "lines")
 
 
 @pytest.mark.parametrize("line", [{"video": "clips/v1.mp4", "caption": "a cat", "tags": [], "seconds": 0.2},

@@ -125,7 +125,7 @@ def test_json_lines_where_one_document_is_expected_say_so(tmp_path, capsys):
     assert main(["score", str(refs), str(preds)]) == 2
     assert capsys.readouterr().err == (f"error: {preds}: JSON lines (a JSON value on each line); expected one "
                                        'JSON document, a JSON list [{"video_id", "caption"}, ...] or an object '
-                                       "{id: caption}\n")
+                                       "{id: caption}, or caption.py --json's lines\n")
     preds.write_text('{"v1": "a man"}\n{"v2": "a dog"\n')  # (its second line broken: that is the mistake to say)
     assert main(["score", str(refs), str(preds)]) == 2
     assert capsys.readouterr().err == f"error: {preds}: not valid JSON (Extra data at line 2 column 1)\n"
@@ -186,7 +186,8 @@ def test_an_empty_json_file_is_said_to_be_empty(tmp_path, capsys):
     empty.write_bytes(b"")
     blank.write_bytes(b" \n\n")
     capsys.readouterr()
-    expected = 'a JSON list [{"video_id", "caption"}, ...] or an object {id: caption}'
+    # (caption.py's lines too: an answers.jsonl left empty by a caption.py that stopped before its first answer)
+    expected = 'a JSON list [{"video_id", "caption"}, ...] or an object {id: caption}, or caption.py --json\'s lines'
     for path, said in [(empty, "empty file (0 bytes)"), (blank, "nothing but blank space (3 bytes)")]:
         assert main(["score", str(refs), str(path)]) == 2
         assert capsys.readouterr().err == f"error: {path}: {said}; expected {expected}\n"
