@@ -14,7 +14,7 @@ import sys
 from collections.abc import Collection
 from pathlib import Path
 
-from .errors import UserError, counted, listed, printable
+from .errors import UserError, counted, listed, one_line, printable
 from .fileio import OutputError, not_a_file, refuse_checkpoints, special_file, written_file
 from .jsonfile import (DuplicateKeyError, is_json_lines, json_error, json_kind, json_problem, parse_json,
                        surrogate_lines)
@@ -120,15 +120,35 @@ def proportional_split(ids: list[str], counts: tuple[int, ...], seed: int) -> di
 def read_split_lists(files: list[str]) -> dict[str, str]:
     """One file: the official ordered clip list (first 1,200 train, 100 val, rest test).
     Three files: train, val and test id lists. A name with a video extension is its clip (`ls YouTubeClips >
-    test.txt` lists `<id>.avi`: refused as naming no clip; trial 127)."""
-    lists = [[clip_id(ln.strip().split()[0]) for ln in Path(f).read_text().splitlines() if ln.strip()] for f in files]
+    test.txt` lists `<id>.avi`: refused as naming no clip; trial 127). A clip listed twice is refused: in two
+    lists it went to the last one's split unsaid (trial 129)."""
+    if len(files) not in (1, 3):
+        raise DatasetError("--split-list takes one ordered clip list or three files (train, val, test)")
+    if twice := next((f for i, f in enumerate(files) if f in files[:i]), None):
+        raise DatasetError(f"--split-list {twice}: given twice (train, val and test are three lists)")
+    lists = []
+    for f in files:
+        try:
+            data = Path(f).read_bytes()  # (a folder, a file not UTF-8: tracebacks; trial 129)
+            refuse_not_utf8(f"--split-list {f}", data, DatasetError)
+            text = data.decode("utf-8-sig")  # (Notepad's BOM: the first id matched no clip, which went to train)
+        except OSError as e:
+            raise DatasetError(f"--split-list {f}: cannot read ({e.strerror or type(e).__name__})") from None
+        except UnicodeDecodeError as e:
+            line = data.count(b"\n", 0, e.start) + 1
+            raise DatasetError(f"--split-list {f}:{line}: not valid UTF-8 (byte 0x{data[e.start]:02x})") from None
+        lists.append([clip_id(ln.split()[0]) for ln in text.splitlines() if ln.strip()])
+    listed_in: dict[str, int] = {}  # clip -> the list it is in
+    for i, ids in enumerate(lists):
+        for v in ids:
+            if (j := listed_in.get(v)) is not None:
+                where = f"twice in {files[i]}" if j == i else f"in {files[j]} and in {files[i]}"
+                raise DatasetError(f"--split-list: clip {v} is listed {where}: list each clip once")
+            listed_in[v] = i
     if len(lists) == 1:
-        order = lists[0]
         return {v: "train" if i < MSVD_SPLIT[0] else "val" if i < MSVD_SPLIT[0] + MSVD_SPLIT[1] else "test"
-                for i, v in enumerate(order)}
-    if len(lists) == 3:
-        return {v: s for s, ids in zip(("train", "val", "test"), lists) for v in ids}
-    raise DatasetError("--split-list takes one ordered clip list or three files (train, val, test)")
+                for i, v in enumerate(lists[0])}
+    return {v: s for s, ids in zip(("train", "val", "test"), lists) for v in ids}
 
 
 class BadRows:
@@ -690,19 +710,26 @@ def with_captions(entries: list[dict], labels: dict[str, dict], named: str | os.
     an entry, and an entry without a video, are each counted in one warning and left out (as `import features`
     leaves out a feature file or a clip)."""
     found = {e["video_id"]: e for e in entries}
-    kept = [{**labels[vid], "path": e["path"]} for vid, e in found.items() if vid in labels]
+    where, source = one_line(os.fspath(folder)), one_line(os.fspath(named))
+    # (an entry of no caption or tag is no reference: kept, a train manifest of nothing to learn; trial 129)
+    labelled = {vid: e for vid, e in labels.items() if is_labelled(e)}
+    if not labelled:
+        raise DatasetError(f"{source}: no clip there has a caption" + (" or a tag" if labels else "")
+                           + ": nothing to give the videos")
+    kept = [{**labelled[vid], "path": e["path"]} for vid, e in found.items() if vid in labelled]
     if not kept:
-        raise DatasetError(f"{printable(os.fspath(folder))}: none of its {counted(len(found), 'video')} is named in "
-                           f"{printable(os.fspath(named))} (first video: {next(iter(found))}, first clip there: "
-                           f"{next(iter(labels))}): a video's id is its file's name less the extension")
-    if bare := [vid for vid in found if vid not in labels]:
-        print(f"warning: {len(bare)} of {counted(len(found), 'video')} in {printable(os.fspath(folder))} "
-              f"{'has' if len(bare) == 1 else 'have'} no entry in {printable(os.fspath(named))} and "
-              f"{'is' if len(bare) == 1 else 'are'} left out (first: {', '.join(bare[:5])})", file=sys.stderr)
-    if missing := [vid for vid in labels if vid not in found]:
-        print(f"warning: {len(missing)} of {counted(len(labels), 'clip')} of {printable(os.fspath(named))} "
-              f"{'has' if len(missing) == 1 else 'have'} no video in {printable(os.fspath(folder))} and "
-              f"{'is' if len(missing) == 1 else 'are'} left out (first: {', '.join(missing[:5])})", file=sys.stderr)
+        raise DatasetError(f"{where}: none of its {counted(len(found), 'video')} has captions in {source} (first "
+                           f"video: {next(iter(found))}, first clip there: {next(iter(labelled))}): a video's id is "
+                           "its file's name less the extension")
+    if bare := [vid for vid in found if vid not in labelled]:
+        print(one_line(f"warning: {len(bare)} of {counted(len(found), 'video')} in {where} "
+                       f"{'has' if len(bare) == 1 else 'have'} no captions in {source} and "
+                       f"{'is' if len(bare) == 1 else 'are'} left out (first: {', '.join(bare[:5])})"), file=sys.stderr)
+    if missing := [vid for vid in labelled if vid not in found]:
+        print(one_line(f"warning: {len(missing)} of {counted(len(labelled), 'clip')} with captions in {source} "
+                       f"{'has' if len(missing) == 1 else 'have'} no video in {where} and "
+                       f"{'is' if len(missing) == 1 else 'are'} left out (first: {', '.join(missing[:5])})"),
+              file=sys.stderr)
     return kept
 
 

@@ -823,5 +823,5 @@ def format_table(metrics: dict) -> str:
         if k == "CIDEr" and "distinct_captions" in metrics:
             of = metrics.get("distinct_captions_of")
             lines.append(f"{'distinct':<14}{counted(metrics['distinct_captions'], 'caption')}"
-                         + (f" for the {of} videos with reference captions" if of is not None else ""))
+                         + (f" for the {counted(of, 'video')} with reference captions" if of is not None else ""))
     return "\n".join(lines)

@@ -61,10 +61,23 @@ def test_msvd_split_list_and_language(tmp_path):
     lists = [tmp_path / f"{s}.txt" for s in ("train", "val", "test")]
     for path, part in zip(lists, (ids[:10], ids[10:12], ids[12:])):
         path.write_text("".join(f"{v}.avi\n" for v in part))
+    for path, part in zip(lists, (ids[:10], ids[10:12], ids[12:])):  # (Notepad's BOM and CRLF: trial 129)
+        path.write_text("\ufeff" + "".join(f"{v}.avi\r\n" for v in part), encoding="utf-8")
     named = s2vt("import", "msvd", str(csv), "--split-list", *map(str, lists), "--out", str(tmp_path / "n.jsonl"))
-    assert named.returncode == 0, named.stderr
+    assert named.returncode == 0 and "not in --split-list" not in named.stderr, named.stderr
     splits = [e["split"] for e in read_manifest(tmp_path / "n.jsonl")]
     assert (splits.count("train"), splits.count("val"), splits.count("test")) == (10, 2, 1958)
+    # a clip in two lists went to the last one's split unsaid; a folder, a byte not UTF-8: tracebacks (trial 129)
+    lists[2].write_text("".join(f"{v}\n" for v in [*ids[12:], ids[0]]))
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "bad.txt").write_bytes(b"v0001_1_5\n\xff\n")
+    for given, said in (([*lists], f"--split-list: clip {ids[0]} is listed in {lists[0]} and in {lists[2]}"),
+                        ([lists[0], lists[1], tmp_path / "dir"], f"--split-list {tmp_path / 'dir'}: cannot read"),
+                        ([tmp_path / "bad.txt"], f"--split-list {tmp_path / 'bad.txt'}:2: not valid UTF-8 (byte 0xff)"),
+                        ([lists[0], lists[1], lists[0]], f"--split-list {lists[0]}: given twice")):
+        proc = s2vt("import", "msvd", str(csv), "--split-list", *map(str, given), "--out", str(tmp_path / "x.jsonl"))
+        assert proc.returncode == 2 and proc.stderr.startswith(f"error: {said}") and proc.stderr.count("\n") == 1, \
+            proc.stderr
 
 
 def test_msvd_without_videos_looks_beside_the_csv_never_under_cwd(tmp_path):
@@ -220,7 +233,7 @@ def test_folder_import_with_captions(tmp_path, videos):
         shutil.copy(videos["mp4_aac"], d / name)
     caps = tmp_path / "caps.json"
     caps.write_text(json.dumps({"a clip.avi": ["a man walks"], "b": ["a dog runs", "a dog"], "c": ["a cat"],
-                                "gone": ["no video"]}))
+                                "gone": ["no video"], "extra": []}))  # (no caption: no reference, left out)
     out = tmp_path / "m.jsonl"
     proc = s2vt("import", "folder", str(d), "--captions", str(caps), "--split", "train", "--val", "1",
                 "--out", str(out))
@@ -230,8 +243,9 @@ def test_folder_import_with_captions(tmp_path, videos):
                                                                "c": ["a cat"]}
     assert sorted(e["split"] for e in entries) == ["train", "train", "val"]
     assert all(Path(e["abspath"]).parent == d for e in entries)
-    assert f"warning: 1 of 4 videos in {d} has no entry in {caps} and is left out (first: extra)" in proc.stderr
-    assert f"warning: 1 of 4 clips of {caps} has no video in {d} and is left out (first: gone)" in proc.stderr
+    assert f"warning: 1 of 4 videos in {d} has no captions in {caps} and is left out (first: extra)" in proc.stderr
+    assert f"warning: 1 of 4 clips with captions in {caps} has no video in {d} and is left out (first: gone)" in \
+        proc.stderr
     # a manifest's own splits; --split without --captions, and captions naming no video, are one line each
     again = s2vt("import", "folder", str(d), "--captions", str(out), "--out", str(tmp_path / "m2.jsonl"))
     assert again.returncode == 0 and {e["video_id"]: e["split"] for e in read_manifest(tmp_path / "m2.jsonl")} == \
@@ -247,7 +261,21 @@ def test_folder_import_with_captions(tmp_path, videos):
     caps.write_text(json.dumps({"gone": ["no video"]}))
     proc = s2vt("import", "folder", str(d), "--captions", str(caps), "--split", "test",
                 "--out", str(tmp_path / "m3.jsonl"))
-    assert proc.returncode == 2 and proc.stderr.startswith(f"error: {d}: none of its 4 videos is named in {caps}")
+    assert proc.returncode == 2 and proc.stderr.startswith(f"error: {d}: none of its 4 videos has captions in {caps}")
+    # captions of none (a StopIteration traceback; trial 129), and warnings of a name holding a newline: one line each
+    for caps, text in ((caps, "{}"), (caps, '{"b": []}'), (tmp_path / "empty.jsonl", "")):
+        caps.write_text(text)
+        proc = s2vt("import", "folder", str(d), "--captions", str(caps), "--split", "train",
+                    "--out", str(tmp_path / "m3.jsonl"))
+        assert proc.returncode == 2 and proc.stderr.startswith(f"error: {caps}: no clip there has a caption") and \
+            proc.stderr.count("\n") == 1, proc.stderr
+    caps = tmp_path / "caps.json"
+    odd = tmp_path / "new\nline"
+    shutil.copytree(d, odd)
+    caps.write_text(json.dumps({"b": ["a dog"]}))
+    proc = s2vt("import", "folder", str(odd), "--captions", str(caps), "--split", "train",
+                "--out", str(tmp_path / "m3.jsonl"))
+    assert proc.returncode == 0 and proc.stderr.count("\n") == 2 and "new\\nline" in proc.stderr, proc.stderr
 
 
 def test_lic2022_import_refuses_negative_holdouts(tmp_path):

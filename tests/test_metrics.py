@@ -53,6 +53,9 @@ def test_score_says_how_many_videos_it_scored(tmp_path, capsys, no_java):
     assert main(["score", str(refs), str(preds), "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert (got["scored"], got["distinct_captions"]) == (len(GTS), 1)
+    preds.write_text(json.dumps({next(iter(RES)): "a man"}))  # ('for the 1 videos'; trial 129)
+    assert main(["score", str(refs), str(preds), "--allow-partial"]) == 0
+    assert "distinct      1 caption for the 1 video with reference captions" in capsys.readouterr().out
 
 
 def test_equals_pycocoevalcap_scorers_called_directly():
