@@ -207,8 +207,8 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
     file: the same video). The lines name their videos by the paths caption.py was given: resolved from the
     working folder, as caption.py resolved them, else from the answers file's folder. A failed video's line is
     counted in a warning (it has no prediction); the same file captioned twice alike is one answer (tags aside:
-    score reads captions), otherwise refused; a video of none of the manifest's files is refused, or with
-    `allow_partial` left out and counted.
+    score reads captions), otherwise refused; a video not found, or whose file the manifest does not list, is
+    refused, or with `allow_partial` left out and counted.
     `wanted`: the ids scored (a --split's); a file some of them name answers those alone."""
     if not is_manifest(refs):  # (ids only a manifest's paths can give)
         raise ResultsError(f"{path}: caption.py --json's lines name videos by path, not by id: score matches them to "
@@ -245,8 +245,8 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
         if "error" in obj:
             failed.append((ids, obj["video"]))
             continue
-        if not ids:
-            unknown.append(obj["video"])
+        if not ids:  # (with whether its file is there: one the manifest does not list has no references)
+            unknown.append((obj["video"], isinstance(real, tuple)))
             continue
         caption = obj.get("caption")
         if caption is None:  # (a missing key is no more an answer than null is; as load_predictions says it)
@@ -265,15 +265,23 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
                                        + (" items" if lines.items else " lines"))
                 continue
             preds[vid], line_of[vid] = answer, n
+    # (a video the manifest has no row for was said as one "of none of its files", with advice on the folder score
+    # runs in, where the file was found and has no references: said apart; trial 130)
+    gone = [video for video, there in unknown if not there]
+    unlisted = [video for video, there in unknown if there]
     if unknown and (not allow_partial or not preds):
-        raise ResultsError(f"{path}: {counted(len(unknown), 'video')} of none of {refs}'s files (first: "
-                           f"{printable(unknown[0])}): caption.py --json names each video by the path it was given, "
-                           "resolved here from the folder score runs in, then from the answers' own folder (run "
-                           "score where caption.py ran)"
-                           + ("" if allow_partial or not preds else "; --allow-partial leaves them out"))
-    if unknown:  # (one line: a name's newline or escape sequence escaped, as the error lines are)
-        print(one_line(f"warning: {path}: left out {counted(len(unknown), 'video')} of none of {refs}'s files "
-                       f"(--allow-partial; first: {printable(unknown[0])})"), file=sys.stderr)
+        partial = "" if allow_partial or not preds else "; --allow-partial scores the others"
+        if gone:
+            raise ResultsError(f"{path}: {counted(len(gone), 'video')} not found (first: {printable(gone[0])}): "
+                               "caption.py --json names each video by the path it was given, resolved here from the "
+                               "folder score runs in, then from the answers' own folder (run score where caption.py "
+                               f"ran){partial}")
+        raise ResultsError(f"{path}: {counted(len(unlisted), 'video')} that {refs} does not list, so without "
+                           f"references (first: {printable(unlisted[0])}){partial}")
+    for videos, what in ((gone, "not found"), (unlisted, f"that {refs} does not list")):
+        if videos:  # (one line: a name's newline or escape sequence escaped, as the error lines are)
+            print(one_line(f"warning: {path}: left out {counted(len(videos), 'video')} {what} (--allow-partial; "
+                           f"first: {printable(videos[0])})"), file=sys.stderr)
     # (caption.py's failures: their videos have no prediction, as match_ids will say; a video also captioned on
     # another line (two runs' lines) has one, and a file that failed twice is one video; trial 126)
     failed = list(dict.fromkeys(ids[0] if ids else video for ids, video in failed

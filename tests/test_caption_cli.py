@@ -985,7 +985,7 @@ def test_caption_py_json_lines_are_scored_against_a_manifest_by_their_files(trai
     answers.write_text(proc.stdout)
     assert main(["score", manifest, str(answers), "--split", "test"]) == 2
     said = capsys.readouterr().err
-    assert said == (f"error: {answers}: 4 videos of none of {manifest}'s files (first: videos/v12.mp4): caption.py "
+    assert said == (f"error: {answers}: 4 videos not found (first: videos/v12.mp4): caption.py "
                     "--json names each video by the path it was given, resolved here from the folder score runs in, "
                     "then from the answers' own folder (run score where caption.py ran)\n")
     # saved where caption.py ran (`> answers.jsonl`), they are read from anywhere: their folder names the videos

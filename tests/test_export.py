@@ -644,7 +644,7 @@ def test_caption_py_lines_score_in_any_form_and_each_file_answers_every_id_namin
     assert capsys.readouterr().err == (f"error: {tmp_path / 'mixed.json'}: item 3: not one of caption.py --json's "
                                        'lines ({"video", "caption", "tags", ...}), unlike item 0\n')
     nul = tmp_path / "nul.jsonl"
-    assert err.startswith(f"error: {nul}: 1 video of none of {manifest}'s files (first: clips/a"), err
+    assert err.startswith(f"error: {nul}: 1 video not found (first: clips/a"), err
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
@@ -1130,6 +1130,30 @@ def test_caption_py_lines_given_as_the_references_say_the_files_are_swapped(tmp_
                                        "takes REFS (the manifest) first, then PREDS\n")
 
 
+def test_caption_py_lines_of_a_video_the_manifest_does_not_list_are_said_so(tmp_path, monkeypatch, capsys):
+    """A folder captioned whole, one video of it without references (not in the manifest): said as '1 video of
+    none of m.jsonl's files' with advice to run score where caption.py ran, though its file was found (trial 130).
+    Now: a video the manifest does not list, so without references; --allow-partial scores the others."""
+    from s2vt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clips").mkdir()
+    for v in ("v1", "v2"):
+        (tmp_path / "clips" / f"{v}.mp4").write_bytes(v.encode())
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"video_id": "v1", "path": "clips/v1.mp4", "captions": ["a cat"]}) + "\n")
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps({"video": f"clips/{v}.mp4", "caption": "a cat", "tags": []}) + "\n"
+                               for v in ("v1", "v2")))
+    assert main(["score", str(manifest), str(answers)]) == 2
+    assert capsys.readouterr().err == (f"error: {answers}: 1 video that {manifest} does not list, so without "
+                                       "references (first: clips/v2.mp4); --allow-partial scores the others\n")
+    assert main(["score", str(manifest), str(answers), "--allow-partial", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["scored"] == 1 and err.splitlines()[0] == (
+        f"warning: {answers}: left out 1 video that {manifest} does not list (--allow-partial; first: clips/v2.mp4)")
+
+
 def test_caption_py_lines_answer_the_split_scored_and_warn_in_one_line(tmp_path, monkeypatch, capsys):
     """A file a train row and a test row both name: under --split test its line answers the test id alone (it
     answered both, then 'the predicted ids span splits'); a failed line's warning names the video's id; a
@@ -1152,7 +1176,7 @@ def test_caption_py_lines_answer_the_split_scored_and_warn_in_one_line(tmp_path,
                        + json.dumps({"video": "x\nrm -rf\u202e.mp4", "caption": "a", "tags": []}) + "\n")
     assert main(["score", str(manifest), str(answers), "--split", "test", "--allow-partial"]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert err[:2] == [f"warning: {answers}: left out 1 video of none of {manifest}'s files (--allow-partial; first: "
+    assert err[:2] == [f"warning: {answers}: left out 1 video not found (--allow-partial; first: "
                        "x\\nrm -rf\\u202e.mp4)",
                        f"warning: {answers}: 1 video caption.py could not caption (a line with an \"error\"): no "
                        "prediction for t2"], err
