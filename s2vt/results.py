@@ -661,6 +661,18 @@ def partial_advice(refs_path: str | Path, entries: list[dict], split: str | None
     return "pass --split SPLIT (a manifest's split) or --allow-partial to score the overlap"
 
 
+def extension_hint(named: list[str], others: list[str]) -> str:
+    """What to add where ids of `named` are ids of `others` with a video file's extension (`clip.avi` for `clip`:
+    references keyed by file name, which `import folder --captions` reads as the clip; score said two lists of ids
+    alone, trial 130), else ''."""
+    from .manifest import VIDEO_EXTENSIONS
+
+    wanted = set(others)
+    hits = [i for i in named if (stem := os.path.splitext(i))[1].lower() in VIDEO_EXTENSIONS and stem[0] in wanted]
+    return (f" ({hits[0]!r} is {os.path.splitext(hits[0])[0]!r} with a file's extension: write the ids alike, e.g. "
+            "by s2vt import folder VIDEOS --captions FILE)") if hits else ""
+
+
 def match_ids(refs: dict, preds: dict, allow_partial: bool, advice: str | None = None) -> list[str]:
     """Ids scored: all of them when refs and preds agree, else an error (or the overlap if allowed);
     `advice`: what the error suggests (`partial_advice`)."""
@@ -668,6 +680,9 @@ def match_ids(refs: dict, preds: dict, allow_partial: bool, advice: str | None =
     if not set(refs) & set(preds) and not (advice and "--split" in advice):
         # (no overlap at all, and no split to try: --allow-partial would score nothing either)
         first = f" (first predicted: {', '.join(only_p[:3])})" if only_p else ""
+        if hint := extension_hint(only_r, only_p) + extension_hint(only_p, only_r):
+            raise ResultsError(f"no id is both predicted and referenced: {len(preds)} predicted{first}, "
+                               f"{len(refs)} referenced{hint}")
         raise ResultsError(f"no id is both predicted and referenced: {len(preds)} predicted{first}, "
                            f"{len(refs)} referenced; are these predictions of another dataset?")
     if (only_p or only_r) and (not allow_partial or not set(refs) & set(preds)):  # (no overlap: nothing to score)
@@ -678,8 +693,9 @@ def match_ids(refs: dict, preds: dict, allow_partial: bool, advice: str | None =
         if only_r:
             parts.append(f"{len(only_r)} referenced id{' has' if len(only_r) == 1 else 's have'} no prediction "
                          f"({'first: ' * (len(only_r) > 3)}{', '.join(only_r[:3])})")
-        raise ResultsError("; ".join(parts) + "; " + (advice or "pass --split SPLIT (a manifest's split) or "
-                                                      "--allow-partial to score the overlap"))
+        raise ResultsError("; ".join(parts) + extension_hint(only_r, only_p) + extension_hint(only_p, only_r)
+                           + "; " + (advice or "pass --split SPLIT (a manifest's split) or --allow-partial to score "
+                                     "the overlap"))
     ids = sorted(set(refs) & set(preds))
     if not ids:  # (with --allow-partial, after a split was advised)
         raise ResultsError("no id is both predicted and referenced")

@@ -84,6 +84,20 @@ def test_score_id_mismatch_is_an_error(tmp_path):
     assert ok.returncode == 0 and json.loads(ok.stdout)["BLEU-1"] > 0
 
 
+def test_score_says_ids_that_differ_by_a_file_extension(tmp_path, capsys, no_java):
+    """References keyed by file name (`clip.avi`) against predictions by id (`clip`): score listed both sets of ids
+    alone (trial 130); it says the extension is the difference."""
+    from s2vt.cli import main
+
+    refs, preds = tmp_path / "refs.json", tmp_path / "preds.json"
+    preds.write_text(json.dumps({"a": "a cat", "b": "a dog"}))
+    for keys in (("a.avi", "b.MP4"), ("a.avi", "b")):
+        refs.write_text(json.dumps({k: ["a cat"] for k in keys}))
+        assert main(["score", str(refs), str(preds)]) == 2
+        err = capsys.readouterr().err
+        assert "('a.avi' is 'a' with a file's extension: write the ids alike" in err and err.count("\n") == 1, err
+
+
 def test_matches_java_tokenizer_path_on_msvd(sample_data):
     if shutil.which("java") is None:
         pytest.skip("java not on PATH")
