@@ -881,8 +881,8 @@ def say_start(run: Run, splits: dict, dims: dict, text_vocab: TextVocab | None, 
     run.log(f"train {len(train_ds) if streaming else len(train_ds.entries)} {counted} ("
             + (f"{alone} of them captions alone, " if alone else "") + f"{len(train_ds)} items, "
             f"{steps} step{'s' * (steps != 1)} an epoch) / val "
-            f"{len(val_ds)} videos" + (" (a seeded tenth of train: the manifest has no val split), "
-                                       if splits.get("val_carved") else ", ")
+            f"{len(val_ds)} video{'s' * (len(val_ds) != 1)}"
+            + (" (a seeded tenth of train: the manifest has no val split), " if splits.get("val_carved") else ", ")
             + f"modalities {shown_modalities(dims)}, "
             + (f"vocab {len(run.vocab)}, " if run.has_captions else "")  # (tag-only: no caption vocabulary is used)
             + (f"text {len(text_vocab) - 1} {cfg.text_tokenizer} token{'s' * (len(text_vocab) != 2)}"  # (<pad>
@@ -910,6 +910,11 @@ def say_start(run: Run, splits: dict, dims: dict, text_vocab: TextVocab | None, 
     elif not scored:
         run.log(f"note: none of the {len(val_ds)} validation videos has {refs} to score {metric} on: early stopping "
                 "and best.pt use the training loss")
+    elif metric == "CIDEr" and sum(bool(e.get("captions")) for e in splits["val"]) == 1:
+        # (`import folder --val 1`: val CIDEr-D 0 at every epoch, best.pt epoch 1's, unsaid; trial 130)
+        run.log("warning: one validation video has captions, and CIDEr-D over one video is 0 whatever the caption "
+                "(every n-gram is in all of its references): val cannot pick an epoch, and best.pt stays the first "
+                "epoch's; hold out more videos as val (import's --val N)")
 
 
 class Paused(dict):

@@ -66,6 +66,19 @@ def test_early_stopping_keeps_best_epoch(planted, tmp_path):
     assert torch.load(tmp_path / "ok" / "best.pt", weights_only=True)["epoch"] == int(best_epoch)
 
 
+def test_one_captioned_val_video_is_warned_of(tmp_path, capsys):
+    """`import folder --val 1`: val CIDEr-D was 0 at every epoch (over one video, whatever the caption) and best.pt
+    stayed epoch 1's, unsaid (trial 130): train says so in a warning, quiet or not."""
+    manifest, store = make_store(tmp_path / "d", videos=12)
+    rows_in = [json.loads(line) for line in manifest.read_text().splitlines()]
+    for i, r in enumerate(rows_in):
+        r["split"] = "val" if i == 0 else "test" if i == 1 else "train"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows_in))
+    train(TrainConfig.of(str(manifest), str(store), out=str(tmp_path / "run"), epochs=1, **FAST))
+    err = capsys.readouterr().err
+    assert "warning: one validation video has captions, and CIDEr-D over one video is 0 whatever the caption" in err
+
+
 def test_resume_matches_uninterrupted(planted, tmp_path):
     kw = dict(epochs=4, patience=10, **FAST)
     train(TrainConfig.of(*map(str, planted), out=str(tmp_path / "full"), **kw))
