@@ -486,9 +486,10 @@ def invoked_as(command: str) -> list[str]:
         if command in ("train", "caption") and root is not None and os.path.isfile(f"{command}.py") and \
                 os.path.samefile(f"{command}.py", root / f"{command}.py"):
             return [python, f"{command}.py"]
-        # (another command: s2vt.cli's, importable where this module was; the module's own words named extract for
-        # `train`, a line that did not paste; hostile trial)
-        return [python, "-m", "s2vt.cli", command]
+        # (another command: `python -m s2vt`'s, importable where this module was; the module's own words named
+        # extract for `train`, a line that did not paste, hostile trial; s2vt.cli's differed from what `python -m
+        # s2vt weights list` advises, trial 130)
+        return [python, "-m", "s2vt", command]
     if name in ("train.py", "caption.py") and command == name[:-3]:  # (the script adds its command)
         return [python, path]
     sibling = os.path.join(os.path.dirname(path), f"{command}.py") if path else ""

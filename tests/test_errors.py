@@ -371,9 +371,9 @@ def test_a_reader_that_stops_early_is_no_traceback(tmp_path):
     ("/repo/s2vt/demo.py", "demo", ["python3", "-m", "s2vt.demo"]),
     ("train.py", "train", ["python3", "train.py"]),
     ("/repo/extract/__main__.py", "extract", ["python3", "-m", "extract"]),
-    # (another command than the module's own: s2vt.cli's, as importable there; hostile trial)
-    ("/repo/extract/__main__.py", "train", ["python3", "-m", "s2vt.cli", "train"]),
-    ("/repo/s2vt/demo.py", "train", ["python3", "-m", "s2vt.cli", "train"]),
+    # (another command than the module's own: python -m s2vt's, as importable there; hostile trial, trial 130)
+    ("/repo/extract/__main__.py", "train", ["python3", "-m", "s2vt", "train"]),
+    ("/repo/s2vt/demo.py", "train", ["python3", "-m", "s2vt", "train"]),
     ("/usr/bin/pytest", "demo", ["s2vt", "demo"])])  # (an unknown program: the console script's name)
 def test_restart_lines_name_the_command_as_it_was_typed(argv0, command, words, monkeypatch, tmp_path):
     """`python -m s2vt.cli demo`, interrupted, said to start it again with `s2vt demo ...`."""
@@ -387,7 +387,7 @@ def test_restart_lines_name_the_command_as_it_was_typed(argv0, command, words, m
 
 def test_from_extract_in_the_checkouts_root_train_is_its_train_py(monkeypatch):
     """`python -m extract` in the checkout's root advised `python -m s2vt.cli train`, where the README runs
-    `python train.py`: that, when the train.py there is the checkout's own."""
+    `python train.py`: that, when the train.py there is the checkout's own (`python -m s2vt COMMAND` for others)."""
     from s2vt.errors import checkout_root, invoked_as
 
     if checkout_root() is None:
@@ -396,7 +396,7 @@ def test_from_extract_in_the_checkouts_root_train_is_its_train_py(monkeypatch):
     monkeypatch.setattr("sys.argv", [str(checkout_root() / "extract" / "__main__.py")])
     monkeypatch.setattr("sys.orig_argv", ["python3", "-m", "extract"])
     assert invoked_as("train") == ["python3", "train.py"] and invoked_as("caption") == ["python3", "caption.py"]
-    assert invoked_as("evaluate") == ["python3", "-m", "s2vt.cli", "evaluate"]
+    assert invoked_as("evaluate") == ["python3", "-m", "s2vt", "evaluate"]
 
 
 def test_the_start_again_line_has_one_home(monkeypatch):
