@@ -827,6 +827,7 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
     pairs = [(d["id"], d["caption"]) for d in data] if records else list(data.items())
     labels: dict[str, dict] = {}
     named: dict[str, str] = {}  # id -> the name (less a video extension) that gave it
+    key_of: dict[str, str] = {}  # id -> the key, as written
     blank, emptied = 0, []
     for n, (raw, captions) in enumerate(pairs, 1):
         vid = name_id(raw)
@@ -835,8 +836,11 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
         if named.setdefault(vid, clip_id(raw)) != clip_id(raw):  # ('my clip' and 'my_clip': two clips, one id)
             raise DatasetError(f"{path}: clips {two_names(named[vid], raw, repr)} are both clip {vid}: rename one")
         if vid in labels:  # (a list can repeat one: its captions were counted twice, or two lists merged unseen)
-            raise DatasetError(f"{path}: clip {vid} is listed twice (entry {n} and an earlier one): give each "
+            # (keys `clip.avi` and `clip`: both named, the one said was neither as written; trial 130)
+            keys = f" (as {two_names(key_of[vid], raw, repr)})" if key_of[vid] != raw else ""
+            raise DatasetError(f"{path}: clip {vid} is listed twice{keys} (entry {n} and an earlier one): give each "
                                "clip one entry")
+        key_of[vid] = raw
         if not isinstance(captions, list) or not all(isinstance(c, str) for c in captions):
             raise DatasetError(f"{path}: clip {vid}: captions must be a list of strings")
         labels[vid] = {"video_id": vid, "split": split,
