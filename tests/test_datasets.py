@@ -272,6 +272,11 @@ def test_folder_import_with_captions(tmp_path, videos):
     caps = tmp_path / "caps.json"
     odd = tmp_path / "new\nline"
     shutil.copytree(d, odd)
+    caps.write_text(json.dumps({"b.mov": ["a dog"], "b": ["a cat"]}))  # (the keys named: trial 130)
+    proc = s2vt("import", "folder", str(d), "--captions", str(caps), "--split", "train",
+                "--out", str(tmp_path / "m3.jsonl"))
+    assert proc.returncode == 2 and proc.stderr == (f"error: {caps}: clip b is listed twice (as 'b.mov' and 'b') "
+                                                    "(entry 2 and an earlier one): give each clip one entry\n")
     caps.write_text(json.dumps({"b": ["a dog"]}))
     proc = s2vt("import", "folder", str(odd), "--captions", str(caps), "--split", "train",
                 "--out", str(tmp_path / "m3.jsonl"))
