@@ -496,6 +496,9 @@ def test_list_names_the_file_each_weight_is_expected_under(tmp_path):
         assert lines[name].split()[1:3] == ["missing", dl.SPECS[name].files[0]], lines[name]
     assert lines["vggish"].split()[1:3] == ["unusable", str(tmp_path / "vggish-10086976.pth")], lines["vggish"]
     assert len({line.index("(looked in") for n, line in lines.items() if n != "vggish"}) == 1, proc.stdout
+    # (the optional PCA said so: its row read as one more file to fetch; trial 130)
+    assert lines["vggish_pca"].endswith("; only features made with --vggish-pca need it)") and \
+        "--vggish-pca" not in lines["c3d"], proc.stdout
     proc = run_cli("-m", "s2vt.cli", "weights", "list", "--dir", str(tmp_path), "--json", env=env)
     rows = {r["name"]: r for r in map(json.loads, proc.stdout.splitlines())}
     assert {n: r["file"] for n, r in rows.items()} == {n: s.files[0] for n, s in dl.SPECS.items()}

@@ -320,8 +320,10 @@ def status(folder: str | os.PathLike | None, table: dict[str, Remote] | None = N
                          "reason": f"{held[1]}, not a regular file"})
             continue
         if path is None:
+            # (the PCA is optional: its row read as one more file to fetch before extract runs; trial 130)
             rows.append({"name": name, "file": remote.file, "status": "missing", "path": None,
-                         "reason": f"looked in {', '.join(str(d) for d in search_dirs(folder))}"})
+                         "reason": f"looked in {', '.join(str(d) for d in search_dirs(folder))}"
+                         + ("; only features made with --vggish-pca need it" if name == "vggish_pca" else "")})
             continue
         reason = problem(path, path.name, remote.check)
         unusable = reason
