@@ -174,7 +174,15 @@ def run_import(args: argparse.Namespace) -> int:
             link_lic2022_features(entries, args.features, args.out)
         write_manifest(entries, args.out)
     linked = args.kind == "lic2022" and args.features
-    say_imported(args.out, entries, f"; features in {Path(args.out).resolve().parent / 'features'}" if linked else "")
+    if linked:
+        where = f"; features in {Path(args.out).resolve().parent / 'features'}"
+    elif any(e.get("path") for e in entries):  # (the next step, unsaid: a new user looked for it; trial 130)
+        from .errors import invoked_as, shell_join
+        store = os.path.join(os.path.dirname(args.out), "features")
+        where = f"; extract their features next: {shell_join([*invoked_as('extract'), args.out, '--out', store])}"
+    else:
+        where = ""
+    say_imported(args.out, entries, where)
     return 0
 
 

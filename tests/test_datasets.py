@@ -2,6 +2,7 @@
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -243,6 +244,10 @@ def test_folder_import_with_captions(tmp_path, videos):
                                                                "c": ["a cat"]}
     assert sorted(e["split"] for e in entries) == ["train", "train", "val"]
     assert all(Path(e["abspath"]).parent == d for e in entries)
+    # (what to run next, said: a new user looked for it; trial 130)
+    python = os.path.basename(sys.executable)
+    assert f"; extract their features next: {python} -m s2vt.cli extract {out} --out {tmp_path / 'features'}" \
+        in proc.stderr, proc.stderr
     assert f"warning: 1 of 4 videos in {d} has no captions in {caps} and is left out (first: extra)" in proc.stderr
     assert f"warning: 1 of 4 clips with captions in {caps} has no video in {d} and is left out (first: gone)" in \
         proc.stderr
