@@ -73,7 +73,7 @@ def _load_json(path: str | Path, expected: str):
     except ObjectError as e:
         raise ResultsError(f"{where}: {e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        if said := _message_line(data.lstrip()):
+        if said := _message_line(data.lstrip()) or _caption_text_line(data.lstrip()):
             raise ResultsError(f"{where}: not JSON: it begins with {said}") from None
         if note := _caption_lines_note(data, e):
             raise CaptionLines(f"{where}: not valid JSON ({json_error(e)})" + note, data) from None
@@ -123,6 +123,19 @@ def _message_line(data: bytes) -> str | None:
     shown = first if len(first) <= 60 else first[:60] + "..."
     return (f"a message line ({printable(shown)}), which commands write to stderr: save their standard output alone "
             "(`> FILE`, not `&>` or `2>&1`)")
+
+
+def _caption_text_line(data: bytes) -> str | None:
+    """What to say where `data` begins with caption.py's text output (`VIDEO: caption`, a video file's name before
+    the colon): --json left out ("Expecting value at line 1 column 1" said less; trial 129), else None."""
+    from .manifest import VIDEO_EXTENSIONS
+
+    first = data.split(b"\n", 1)[0].decode("utf-8", "replace")
+    name, colon, _ = first.partition(": ")
+    if not colon or os.path.splitext(name)[1].lower() not in VIDEO_EXTENSIONS:
+        return None
+    shown = first if len(first) <= 60 else first[:60] + "..."
+    return f"caption.py's text output ({printable(shown)}): save what caption.py VIDEOS --json prints"
 
 
 def _caption_lines_note(data: bytes, error: ValueError) -> str:

@@ -1130,6 +1130,22 @@ def test_caption_py_lines_given_as_the_references_say_the_files_are_swapped(tmp_
                                        "takes REFS (the manifest) first, then PREDS\n")
 
 
+def test_caption_py_text_output_given_to_score_says_json(tmp_path, capsys):
+    """caption.py's text output (--json left out) was 'not valid JSON (Expecting value at line 1 column 1)' (trial
+    129): it is named, with the --json to save."""
+    from s2vt.cli import main
+
+    refs, plain = tmp_path / "refs.json", tmp_path / "answers.txt"
+    refs.write_text(json.dumps({"v1": ["a cat"]}))
+    plain.write_text("clips/v1.mp4: a cat is sitting\n  tags: cat (0.90)\n")
+    assert main(["score", str(refs), str(plain)]) == 2
+    assert capsys.readouterr().err == (f"error: {plain}: not JSON: it begins with caption.py's text output "
+                                       "(clips/v1.mp4: a cat is sitting): save what caption.py VIDEOS --json prints\n")
+    plain.write_text("not json: at all\n")  # (no video's name before the colon: no such guess)
+    assert main(["score", str(refs), str(plain)]) == 2
+    assert "caption.py" not in capsys.readouterr().err
+
+
 def test_caption_py_lines_of_a_video_the_manifest_does_not_list_are_said_so(tmp_path, monkeypatch, capsys):
     """A folder captioned whole, one video of it without references (not in the manifest): said as '1 video of
     none of m.jsonl's files' with advice to run score where caption.py ran, though its file was found (trial 130).
