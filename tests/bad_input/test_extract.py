@@ -500,7 +500,7 @@ def test_entries_without_a_path_are_logged_failures_and_the_rest_extracted(tmp_p
 def test_the_advice_to_train_names_the_command_as_it_pastes(tmp_path, capsys, monkeypatch):
     """`python -m extract` on an import's manifest advised `train.py --manifest M --features STORE`: neither `python
     train.py` nor an installed command, so the line did not paste (hostile trial). Now the train command as this
-    program was started (`python -m s2vt.cli train` from `python -m extract`), its paths quoted."""
+    program was started (`python -m s2vt train` from `python -m extract`), its paths quoted."""
     manifest = tmp_path / "my m" / "manifest.jsonl"
     manifest.parent.mkdir()
     manifest.write_text(json.dumps({"video_id": "a", "captions": ["x"]}) + "\n")
@@ -508,7 +508,7 @@ def test_the_advice_to_train_names_the_command_as_it_pastes(tmp_path, capsys, mo
     monkeypatch.setattr("sys.argv", ["/repo/extract/__main__.py"])
     monkeypatch.setattr("sys.orig_argv", ["python3", "-m", "extract"])
     rc, err = extract(capsys, manifest, "--out", tmp_path / "t", *VGGISH)
-    assert rc == 2 and err.strip().endswith(f"trained on with its store: python3 -m s2vt.cli train --manifest "
+    assert rc == 2 and err.strip().endswith(f"trained on with its store: python3 -m s2vt train --manifest "
                                             f"'{manifest}' --features STORE; an import of msvd or msrvtt that found no "
                                             "video: re-import with --videos FOLDER to name where the videos are"), err
 

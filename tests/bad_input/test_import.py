@@ -286,7 +286,7 @@ def test_msvd_split_list_matching_no_clip_refuses_and_part_warns(tmp_path, capsy
     other.write_text("vid1.avi\nvid2.avi\n")
     code, err = s2vt(capsys, "import", "msvd", csv, "--split-list", other, "--out", tmp_path / "m.jsonl")
     assert (code, err) == (2, [f"error: --split-list: none of its 2 ids is a clip of {csv} (a listed id: "
-                               "'vid1.avi', a clip id: 'a_1_5')"])
+                               "'vid1', a clip id: 'a_1_5')"])  # (a file's name is its clip's: .avi dropped)
     assert not (tmp_path / "m.jsonl").exists()
     lists = [tmp_path / f"{s}.txt" for s in ("train", "val", "test")]
     for path, ids in zip(lists, (["a_1_5"], ["b_1_5"], [])):
@@ -1787,7 +1787,7 @@ def test_the_options_an_imports_refusals_may_advise_are_its_parsers_own(fmt):
     offered = p.parse_args([fmt, "x", "--out", "m.jsonl"] + ["--captions", "c", "--modality", "m"] * (fmt == "features")
                            ).offered
     assert offered == {o for a in kind._actions for o in a.option_strings} and "--out" in offered
-    assert ("--split" in offered) == (fmt in ("msrvtt", "yt8m", "features"))
+    assert ("--split" in offered) == (fmt in ("msrvtt", "yt8m", "features", "folder"))
     assert ("--videos" in offered) == (fmt in ("msvd", "msrvtt"))
     assert ("--captions-only" in offered) == (fmt == "mlds")
     with pytest.raises(ds.DatasetError) as held:  # (no training video to hold out: --split train is the way, if any)
