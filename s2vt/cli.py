@@ -620,7 +620,8 @@ def run_weights(args: argparse.Namespace) -> int:
         print(json.dumps(r) if args.json else
               f"{r['name']:<11} {r['status']:<9} {r['path'] or r['file'].ljust(width)}"
               + (f"  ({r['reason']})" if r["reason"] else ""))
-    if not args.json and args.dir is None and any(r["status"] == "missing" for r in rows):  # (once, not per row)
+    # (once, not per row; not for the optional PCA alone: "fetch them" read as a step before extract, trial 131)
+    if not args.json and args.dir is None and any(r["status"] == "missing" and r["name"] != "vggish_pca" for r in rows):
         print(f"missing files: `{shell_join(weights_command())} download NAME...` fetches them, or "
               + weights_dir_hint())
     if not args.json and (cache := int8_cache()):

@@ -17,7 +17,7 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
     msvd = kinds.add_parser("msvd", help="MSVD video_corpus.csv")
     msvd.add_argument("files", nargs=1, metavar="video_corpus.csv")
     msvd.add_argument("--language", default="English", help="caption language to keep ('all' for every one)")
-    msvd.add_argument("--split-list", nargs="+", default=None,
+    msvd.add_argument("--split-list", nargs="+", action="extend", default=None,
                       help="the official ordered clip list (1200/100/670), or train, val and test lists")
     msrvtt = kinds.add_parser("msrvtt", help="MSR-VTT videodatainfo JSON (several files are merged)")
     msrvtt.add_argument("files", nargs="+", metavar="videodatainfo.json")

@@ -1,6 +1,7 @@
 """Prediction and reference files: the formats `score`, `evaluate` and `export` read and write."""
 from __future__ import annotations
 
+import codecs
 import collections
 import io
 import json
@@ -46,10 +47,10 @@ def refuse_not_a_file(name: str) -> None:
         raise ResultsError(f"{name}: {what}, not a regular file: {fix}")
 
 
-def _load_json(path: str | Path, expected: str):
+def _load_json(path: str | Path, expected: str, answers: bool = False):
     """The parsed JSON of a predictions or references file (or of the one file in export's zip); any
     reason it cannot be read is a ResultsError, its line naming the file. `expected`: what the caller
-    reads, said to a file of JSON lines."""
+    reads, said to a file of JSON lines; `answers`: it reads predictions (caption.py's text output is told)."""
     # (the name as given: Path('./-') is '-', which the user did not type, and a bare '-' alone is stdin)
     name, path = os.fspath(path), Path(path)
     if dash := dash_refusal(name):
@@ -73,7 +74,9 @@ def _load_json(path: str | Path, expected: str):
     except ObjectError as e:
         raise ResultsError(f"{where}: {e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        if said := _message_line(data.lstrip()) or _caption_text_line(data.lstrip()):
+        # (caption.py's text output is said of predictions alone: references of `name.mp4: caption` lines are no
+        # caption.py output to save otherwise; trial 131)
+        if said := _message_line(data.lstrip()) or (answers and _caption_text_line(data.lstrip())):
             raise ResultsError(f"{where}: not JSON: it begins with {said}") from None
         if note := _caption_lines_note(data, e):
             raise CaptionLines(f"{where}: not valid JSON ({json_error(e)})" + note, data) from None
@@ -130,7 +133,7 @@ def _caption_text_line(data: bytes) -> str | None:
     the colon): --json left out ("Expecting value at line 1 column 1" said less; trial 129), else None."""
     from .manifest import VIDEO_EXTENSIONS
 
-    first = data.split(b"\n", 1)[0].decode("utf-8", "replace")
+    first = data.removeprefix(codecs.BOM_UTF8).split(b"\n", 1)[0].decode("utf-8", "replace")
     name, colon, _ = first.partition(": ")
     if not colon or os.path.splitext(name)[1].lower() not in VIDEO_EXTENSIONS:
         return None
@@ -240,7 +243,8 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
                            "(a manifest of imported features): score them against references by id")
     preds: dict[str, dict] = {}
     line_of: dict[str, int] = {}
-    failed, unknown, first = [], [], None
+    failed, first = [], None
+    unknown: dict = {}  # file key -> (the path its first line gave, whether the file is there): a video once
     place = (lambda n: f"item {n - 1}") if lines.items else (lambda n: f"line {n}")  # noqa: E731
     for n, obj in _json_values(lines.data, path):
         first = first or n
@@ -259,7 +263,7 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
             failed.append((ids, obj["video"]))
             continue
         if not ids:  # (with whether its file is there: one the manifest does not list has no references)
-            unknown.append((obj["video"], isinstance(real, tuple)))
+            unknown.setdefault(real if real is not None else obj["video"], (obj["video"], isinstance(real, tuple)))
             continue
         caption = obj.get("caption")
         if caption is None:  # (a missing key is no more an answer than null is; as load_predictions says it)
@@ -280,17 +284,23 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
             preds[vid], line_of[vid] = answer, n
     # (a video the manifest has no row for was said as one "of none of its files", with advice on the folder score
     # runs in, where the file was found and has no references: said apart; trial 130)
-    gone = [video for video, there in unknown if not there]
-    unlisted = [video for video, there in unknown if there]
+    gone = [video for video, there in unknown.values() if not there]
+    unlisted = [video for video, there in unknown.values() if there]
+    # (the manifest's own files not there, moved since the import: its videos read as unlisted ones; trial 131)
+    moved = [e["abspath"] for e in entries if e.get("abspath") and not os.path.exists(e["abspath"])]
     if unknown and (not allow_partial or not preds):
-        partial = "" if allow_partial or not preds else "; --allow-partial scores the others"
+        partial = "" if allow_partial or not preds or moved else "; --allow-partial scores the others"
+        also = f" ({counted(len(unlisted), 'other')} that {refs} does not list)" if gone and unlisted else ""
         if gone:
-            raise ResultsError(f"{path}: {counted(len(gone), 'video')} not found (first: {printable(gone[0])}): "
+            raise ResultsError(f"{path}: {counted(len(gone), 'video')} not found (first: {printable(gone[0])}){also}: "
                                "caption.py --json names each video by the path it was given, resolved here from the "
                                "folder score runs in, then from the answers' own folder (run score where caption.py "
                                f"ran){partial}")
-        raise ResultsError(f"{path}: {counted(len(unlisted), 'video')} that {refs} does not list, so without "
-                           f"references (first: {printable(unlisted[0])}){partial}")
+        raise ResultsError(f"{path}: {counted(len(unlisted), 'video')} whose file {refs} does not list, so without "
+                           f"references (first: {printable(unlisted[0])})"
+                           + (f"; the files of {counted(len(moved), 'row')} of {refs} are not there (first: "
+                              f"{printable(moved[0])}): moved since it was made? import them again"
+                              if moved else partial))
     for videos, what in ((gone, "not found"), (unlisted, f"that {refs} does not list")):
         if videos:  # (one line: a name's newline or escape sequence escaped, as the error lines are)
             print(one_line(f"warning: {path}: left out {counted(len(videos), 'video')} {what} (--allow-partial; "
@@ -426,7 +436,7 @@ def load_predictions(path: str | Path, captions: bool = True, expected: str = PR
     export --format msrvtt` writes). `captions`: the caller uses them, so an entry without one
     (no "caption" key, or null) is refused, naming it; else such a caption reads as "". `expected`: what a
     refusal of the file says the command takes (score: caption.py's lines too)."""
-    data = _load_json(path, expected)
+    data = _load_json(path, expected, answers=True)
     if (why := metrics_not_predictions(path, data)) is not None:
         raise ResultsError(why)
     out: dict[str, dict] = {}
@@ -682,8 +692,8 @@ def extension_hint(named: list[str], others: list[str]) -> str:
 
     wanted = set(others)
     hits = [i for i in named if (stem := os.path.splitext(i))[1].lower() in VIDEO_EXTENSIONS and stem[0] in wanted]
-    return (f" ({hits[0]!r} is {os.path.splitext(hits[0])[0]!r} with a file's extension: write the ids alike, e.g. "
-            "by s2vt import folder VIDEOS --captions FILE)") if hits else ""
+    return f" ({hits[0]!r} is {os.path.splitext(hits[0])[0]!r} with a file's extension: write the ids alike)" \
+        if hits else ""
 
 
 def match_ids(refs: dict, preds: dict, allow_partial: bool, advice: str | None = None) -> list[str]:
@@ -693,7 +703,7 @@ def match_ids(refs: dict, preds: dict, allow_partial: bool, advice: str | None =
     if not set(refs) & set(preds) and not (advice and "--split" in advice):
         # (no overlap at all, and no split to try: --allow-partial would score nothing either)
         first = f" (first predicted: {', '.join(only_p[:3])})" if only_p else ""
-        if hint := extension_hint(only_r, only_p) + extension_hint(only_p, only_r):
+        if hint := extension_hint(only_r, only_p) or extension_hint(only_p, only_r):
             raise ResultsError(f"no id is both predicted and referenced: {len(preds)} predicted{first}, "
                                f"{len(refs)} referenced{hint}")
         raise ResultsError(f"no id is both predicted and referenced: {len(preds)} predicted{first}, "
@@ -706,7 +716,7 @@ def match_ids(refs: dict, preds: dict, allow_partial: bool, advice: str | None =
         if only_r:
             parts.append(f"{len(only_r)} referenced id{' has' if len(only_r) == 1 else 's have'} no prediction "
                          f"({'first: ' * (len(only_r) > 3)}{', '.join(only_r[:3])})")
-        raise ResultsError("; ".join(parts) + extension_hint(only_r, only_p) + extension_hint(only_p, only_r)
+        raise ResultsError("; ".join(parts) + (extension_hint(only_r, only_p) or extension_hint(only_p, only_r))
                            + "; " + (advice or "pass --split SPLIT (a manifest's split) or --allow-partial to score "
                                      "the overlap"))
     ids = sorted(set(refs) & set(preds))

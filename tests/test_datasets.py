@@ -68,6 +68,10 @@ def test_msvd_split_list_and_language(tmp_path):
     assert named.returncode == 0 and "not in --split-list" not in named.stderr, named.stderr
     splits = [e["split"] for e in read_manifest(tmp_path / "n.jsonl")]
     assert (splits.count("train"), splits.count("val"), splits.count("test")) == (10, 2, 1958)
+    # the option given once a list: the lists together (the last alone was read, unsaid; trial 131)
+    again = s2vt("import", "msvd", str(csv), *[w for path in lists for w in ("--split-list", str(path))],
+                 "--out", str(tmp_path / "n2.jsonl"))
+    assert again.returncode == 0 and (tmp_path / "n2.jsonl").read_text() == (tmp_path / "n.jsonl").read_text()
     # a clip in two lists went to the last one's split unsaid; a folder, a byte not UTF-8: tracebacks (trial 129)
     lists[2].write_text("".join(f"{v}\n" for v in [*ids[12:], ids[0]]))
     (tmp_path / "dir").mkdir()
@@ -75,7 +79,9 @@ def test_msvd_split_list_and_language(tmp_path):
     for given, said in (([*lists], f"--split-list: clip {ids[0]} is listed in {lists[0]} and in {lists[2]}"),
                         ([lists[0], lists[1], tmp_path / "dir"], f"--split-list {tmp_path / 'dir'}: cannot read"),
                         ([tmp_path / "bad.txt"], f"--split-list {tmp_path / 'bad.txt'}:2: not valid UTF-8 (byte 0xff)"),
-                        ([lists[0], lists[1], lists[0]], f"--split-list {lists[0]}: given twice")):
+                        ([lists[0], lists[1], lists[0]], f"--split-list {lists[0]}: given twice"),
+                        ([lists[0], tmp_path / "." / "train.txt", lists[2]],  # (another name of it; trial 131)
+                         f"--split-list {tmp_path / '.' / 'train.txt'}: given twice")):
         proc = s2vt("import", "msvd", str(csv), "--split-list", *map(str, given), "--out", str(tmp_path / "x.jsonl"))
         assert proc.returncode == 2 and proc.stderr.startswith(f"error: {said}") and proc.stderr.count("\n") == 1, \
             proc.stderr

@@ -1141,6 +1141,11 @@ def test_caption_py_text_output_given_to_score_says_json(tmp_path, capsys):
     assert main(["score", str(refs), str(plain)]) == 2
     assert capsys.readouterr().err == (f"error: {plain}: not JSON: it begins with caption.py's text output "
                                        "(clips/v1.mp4: a cat is sitting): save what caption.py VIDEOS --json prints\n")
+    plain.write_text("\ufeffclips/v1.mp4: a cat\n")  # (a BOM: not shown in the line quoted; trial 131)
+    assert main(["score", str(refs), str(plain)]) == 2
+    assert "text output (clips/v1.mp4: a cat)" in capsys.readouterr().err
+    assert main(["score", str(plain), str(refs)]) == 2  # (as the references: no advice on caption.py's output)
+    assert "caption.py" not in capsys.readouterr().err
     plain.write_text("not json: at all\n")  # (no video's name before the colon: no such guess)
     assert main(["score", str(refs), str(plain)]) == 2
     assert "caption.py" not in capsys.readouterr().err
@@ -1162,12 +1167,22 @@ def test_caption_py_lines_of_a_video_the_manifest_does_not_list_are_said_so(tmp_
     answers.write_text("".join(json.dumps({"video": f"clips/{v}.mp4", "caption": "a cat", "tags": []}) + "\n"
                                for v in ("v1", "v2")))
     assert main(["score", str(manifest), str(answers)]) == 2
-    assert capsys.readouterr().err == (f"error: {answers}: 1 video that {manifest} does not list, so without "
+    assert capsys.readouterr().err == (f"error: {answers}: 1 video whose file {manifest} does not list, so without "
                                        "references (first: clips/v2.mp4); --allow-partial scores the others\n")
     assert main(["score", str(manifest), str(answers), "--allow-partial", "--json"]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["scored"] == 1 and err.splitlines()[0] == (
         f"warning: {answers}: left out 1 video that {manifest} does not list (--allow-partial; first: clips/v2.mp4)")
+    # a video on two lines (two runs' output appended) is one; the manifest's files moved away: said, not
+    # --allow-partial, which would drop videos that have references (trial 131)
+    answers.write_text(answers.read_text() + json.dumps({"video": "./clips/v2.mp4", "caption": "a", "tags": []}) + "\n")
+    (tmp_path / "clips" / "v1.mp4").rename(tmp_path / "clips" / "v1b.mp4")
+    answers.write_text(answers.read_text().replace("clips/v1.mp4", "clips/v1b.mp4"))
+    assert main(["score", str(manifest), str(answers)]) == 2
+    assert capsys.readouterr().err == (f"error: {answers}: 2 videos whose file {manifest} does not list, so without "
+                                       f"references (first: clips/v1b.mp4); the files of 1 row of {manifest} are not "
+                                       f"there (first: {tmp_path / 'clips' / 'v1.mp4'}): moved since it was made? "
+                                       "import them again\n")
 
 
 def test_caption_py_lines_answer_the_split_scored_and_warn_in_one_line(tmp_path, monkeypatch, capsys):

@@ -483,6 +483,20 @@ def test_list_json_names_the_int8_cache_too(tmp_path):
     assert rows["resnet152"]["int8_cache"] == {"folder": str(cache), "files": 0, "bytes": 0}
 
 
+def test_list_asks_to_fetch_the_required_files_alone(monkeypatch, capsys):
+    """Every backbone's file there and the optional VGGish PCA missing: the footer still said 'missing files: ...
+    fetches them', as if extract needed it (trial 131)."""
+    from s2vt import cli
+
+    def rows(missing):
+        return lambda folder: [{"name": n, "file": n, "status": "missing" if n in missing else "verified",
+                                "path": None if n in missing else f"/w/{n}", "reason": None} for n in dl.SPECS]
+    for missing, footer in (({"vggish_pca"}, False), ({"c3d", "vggish_pca"}, True)):
+        monkeypatch.setattr(dl, "status", rows(missing))
+        assert cli.main(["weights", "list"]) == 0
+        assert ("missing files:" in capsys.readouterr().out) == footer, missing
+
+
 def test_list_names_the_file_each_weight_is_expected_under(tmp_path):
     """`weights list` rows of missing weights named no file (`c3d  missing  (looked in ...)`): a user who downloaded
     weights by hand could not tell what name to save them under (hostile trial). A missing row now names its file
