@@ -783,12 +783,14 @@ def caption_lines(path: str | os.PathLike) -> bool:
                                   all(isinstance(c, (list, str)) for c in v.values()) for v in lines)
 
 
-def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] | None = None) -> dict[str, dict]:
+def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] | None = None,
+                emptied_fate: str = "imported without captions") -> dict[str, dict]:
     """{clip id: manifest entry} from what `read_captions` reads. A manifest's entries keep their
     captions, tags, text and split (`split`, when given, replaces every one; their video paths are
     dropped: the import writes features, not videos); the others' get `split`, which they need.
     `unsplit`: the ids of the manifest's entries that give no split (train, a manifest's default) are
-    appended to it, for a warning once the import is done."""
+    appended to it, for a warning once the import is done. `emptied_fate`: what becomes of a clip whose captions
+    are all blank, as the warning says it (import folder leaves such a clip out)."""
     if is_manifest(path):  # (.jsonl, or JSON lines of video_id records whatever the name: as score tells)
         if caption_lines(path):
             raise DatasetError(f"{path}: JSON lines of {{id: captions}} objects, not a captions format; expected "
@@ -806,7 +808,7 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
             labels[e["video_id"]] = {"video_id": e["video_id"], "split": split_of(e),
                                      "captions": captions, "tags": e.get("tags", []),
                                      **{k: v for k, v in e.items() if k not in ENTRY_KEYS}}
-        say_blank_captions(path, blank, emptied, "imported without captions")
+        say_blank_captions(path, blank, emptied, emptied_fate)
         return labels
     if split is None:
         raise DatasetError(f"{path}: a caption file gives no split: pass --split train, val or test "
@@ -857,7 +859,7 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
         blank += len(captions) - len(labels[vid]["captions"])
         if captions and not labels[vid]["captions"]:
             emptied.append(vid)
-    say_blank_captions(path, blank, emptied, "imported without captions")
+    say_blank_captions(path, blank, emptied, emptied_fate)
     return labels
 
 

@@ -137,8 +137,8 @@ def run_import(args: argparse.Namespace) -> int:
         entries = ds.import_folder(args.files[0])
         if args.captions is not None:
             unsplit: list[str] = []
-            entries = ds.with_captions(entries, ds.read_labels(args.captions, args.split, unsplit), args.captions,
-                                       args.files[0])
+            labels = ds.read_labels(args.captions, args.split, unsplit, "left out unless they have tags")
+            entries = ds.with_captions(entries, labels, args.captions, args.files[0])
         elif args.split is not None:  # (every video is split test without captions: a split of nothing to learn)
             raise ds.DatasetError(f"--split {args.split} gives the split of the videos --captions names, and no "
                                   "--captions is given: pass --captions FILE, or leave out --split")
