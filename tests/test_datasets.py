@@ -280,6 +280,7 @@ def test_folder_import_with_captions(tmp_path, videos):
                     "--out", str(tmp_path / "m3.jsonl"))
         assert proc.returncode == 2 and proc.stderr.startswith(f"error: {caps}: no clip there has a caption") and \
             proc.stderr.count("\n") == 1, proc.stderr
+    caps = tmp_path / "caps.json"
     caps.write_text('{"b": ["  "], "c": ["a cat"]}')  # (blank captions: said "imported without", then left out)
     proc = s2vt("import", "folder", str(d), "--captions", str(caps), "--split", "train",
                 "--out", str(tmp_path / "m3.jsonl"))
