@@ -283,7 +283,7 @@ def test_folder_import_with_captions(tmp_path, videos):
     caps = tmp_path / "caps.json"
     caps.write_text('{"b": ["  "], "c": ["a cat"]}')  # (blank captions: said "imported without", then left out)
     proc = s2vt("import", "folder", str(d), "--captions", str(caps), "--split", "train",
-                "--out", str(tmp_path / "m3.jsonl"))
+                "--out", str(tmp_path / "m4.jsonl"))
     assert proc.returncode == 0 and "(first: b), left out unless they have tags" in proc.stderr, proc.stderr
     caps = tmp_path / "caps.json"
     odd = tmp_path / "new\nline"
