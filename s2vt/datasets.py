@@ -117,14 +117,6 @@ def proportional_split(ids: list[str], counts: tuple[int, ...], seed: int) -> di
     return {v: "train" if i < n_train else "val" if i < n_train + n_val else "test" for i, v in enumerate(order)}
 
 
-def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """Whether `a` and `b` name one file (`./x` and `x`, a link to it); False where either is not there."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 def read_split_lists(files: list[str]) -> dict[str, str]:
     """One file: the official ordered clip list (first 1,200 train, 100 val, rest test).
     Three files: train, val and test id lists. A name with a video extension is its clip (`ls YouTubeClips >
@@ -132,8 +124,6 @@ def read_split_lists(files: list[str]) -> dict[str, str]:
     lists it went to the last one's split unsaid (trial 129)."""
     if len(files) not in (1, 3):
         raise DatasetError("--split-list takes one ordered clip list or three files (train, val, test)")
-    if twice := next((f for i, f in enumerate(files) if any(same_file(f, g) for g in files[:i])), None):
-        raise DatasetError(f"--split-list {twice}: given twice (train, val and test are three lists)")
     lists = []
     for f in files:
         try:

@@ -214,10 +214,12 @@ def require_inputs(args: argparse.Namespace) -> None:
             raise DatasetError(f"{path}: {special}, not a TFRecord file: shards are read from files (save it to one, "
                                "then import that)")
         raise DatasetError(f"{option}{path}: {special}, not a file")
-    for i, path in enumerate(args.files):  # (merged twice, every caption would count twice)
-        again = next((f for f in args.files[:i] if os.path.samefile(f, path)), None)
-        if again is not None:
-            raise DatasetError(f"{path}: given twice" + (f" (also as {again})" if again != path else ""))
+    # (merged twice, every caption would count twice; a split list twice, its clips in two splits: trial 131)
+    for option, paths in (("", args.files), ("--split-list ", getattr(args, "split_list", None) or [])):
+        for i, path in enumerate(paths):
+            again = next((f for f in paths[:i] if os.path.samefile(f, path)), None)
+            if again is not None:
+                raise DatasetError(f"{option}{path}: given twice" + (f" (also as {again})" if again != path else ""))
 
 
 def check_out(out: str) -> None:

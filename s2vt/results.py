@@ -17,8 +17,8 @@ from .fileio import OutputError, not_a_file
 from .jsonfile import (LoneSurrogateError, ObjectError, json_error, json_problem, parse_json, torch_saved,
                        unique_keys)
 from .formats import msrvtt_items
-from .manifest import (SPLITS, ManifestError, dash_refusal, is_manifest, json_start, not_utf8, read_manifest,
-                       valid_video_id, split_of, video_id_problem)
+from .manifest import (SPLITS, VIDEO_EXTENSIONS, ManifestError, dash_refusal, is_manifest, json_start, not_utf8,
+                       read_manifest, valid_video_id, split_of, video_id_problem)
 from .vocab import drop_blank_captions, is_blank
 
 
@@ -131,8 +131,6 @@ def _message_line(data: bytes) -> str | None:
 def _caption_text_line(data: bytes) -> str | None:
     """What to say where `data` begins with caption.py's text output (`VIDEO: caption`, a video file's name before
     the colon): --json left out ("Expecting value at line 1 column 1" said less; trial 129), else None."""
-    from .manifest import VIDEO_EXTENSIONS
-
     first = data.removeprefix(codecs.BOM_UTF8).split(b"\n", 1)[0].decode("utf-8", "replace")
     name, colon, _ = first.partition(": ")
     if not colon or os.path.splitext(name)[1].lower() not in VIDEO_EXTENSIONS:
@@ -688,8 +686,6 @@ def extension_hint(named: list[str], others: list[str]) -> str:
     """What to add where ids of `named` are ids of `others` with a video file's extension (`clip.avi` for `clip`:
     references keyed by file name, which `import folder --captions` reads as the clip; score said two lists of ids
     alone, trial 130), else ''."""
-    from .manifest import VIDEO_EXTENSIONS
-
     wanted = set(others)
     hits = [i for i in named if (stem := os.path.splitext(i))[1].lower() in VIDEO_EXTENSIONS and stem[0] in wanted]
     return f" ({hits[0]!r} is {os.path.splitext(hits[0])[0]!r} with a file's extension: write the ids alike)" \
