@@ -122,21 +122,24 @@ def _message_line(data: bytes) -> str | None:
     less; trial 125), else None."""
     if not data.startswith((b"note: ", b"warning: ", b"error: ")):
         return None
-    first = data.split(b"\n", 1)[0].decode("utf-8", "replace")
-    shown = first if len(first) <= 60 else first[:60] + "..."
-    return (f"a message line ({printable(shown)}), which commands write to stderr: save their standard output alone "
+    return (f"a message line ({_first_line(data)}), which commands write to stderr: save their standard output alone "
             "(`> FILE`, not `&>` or `2>&1`)")
 
 
 def _caption_text_line(data: bytes) -> str | None:
     """What to say where `data` begins with caption.py's text output (`VIDEO: caption`, a video file's name before
     the colon): --json left out ("Expecting value at line 1 column 1" said less; trial 129), else None."""
-    first = data.removeprefix(codecs.BOM_UTF8).split(b"\n", 1)[0].decode("utf-8", "replace")
-    name, colon, _ = first.partition(": ")
+    name, colon, _ = _first_line(data, 1 << 12).partition(": ")
     if not colon or os.path.splitext(name)[1].lower() not in VIDEO_EXTENSIONS:
         return None
-    shown = first if len(first) <= 60 else first[:60] + "..."
-    return f"caption.py's text output ({printable(shown)}): save what caption.py VIDEOS --json prints"
+    return f"caption.py's text output ({_first_line(data)}): save what caption.py VIDEOS --json prints"
+
+
+def _first_line(data: bytes, most: int = 60) -> str:
+    """The first line of `data` as a message quotes it: a BOM dropped, cut at `most` characters ("..."),
+    escaped (`printable`)."""
+    first = data.removeprefix(codecs.BOM_UTF8).split(b"\n", 1)[0].decode("utf-8", "replace")
+    return printable(first if len(first) <= most else first[:most] + "...")
 
 
 def _caption_lines_note(data: bytes, error: ValueError) -> str:
@@ -233,9 +236,13 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
     except ManifestError as e:
         raise ResultsError(str(e)) from None
     by_file: dict[tuple | str, list[str]] = collections.defaultdict(list)
+    # (the manifest's own files not there, moved since the import: its videos read as unlisted ones; trial 131)
+    moved: list[str] = []
     for e in entries:  # (a captions-only row too: its answer is said as one without references, not as no file)
         if e.get("abspath") and (real := _file_key(e["abspath"])) is not None:
             by_file[real].append(e["video_id"])
+            if not isinstance(real, tuple):  # (no device and inode: not there)
+                moved.append(e["abspath"])
     if not by_file:  # (MLDS's, YouTube-8M's: imported features, no video to caption)
         raise ResultsError(f"{path}: caption.py --json's lines name videos by path, and {refs} names no video file "
                            "(a manifest of imported features): score them against references by id")
@@ -284,8 +291,6 @@ def caption_line_predictions(lines: CaptionLines, path: str | Path, refs: str | 
     # runs in, where the file was found and has no references: said apart; trial 130)
     gone = [video for video, there in unknown.values() if not there]
     unlisted = [video for video, there in unknown.values() if there]
-    # (the manifest's own files not there, moved since the import: its videos read as unlisted ones; trial 131)
-    moved = [e["abspath"] for e in entries if e.get("abspath") and not os.path.exists(e["abspath"])]
     if unknown and (not allow_partial or not preds):
         partial = "" if allow_partial or not preds or moved else "; --allow-partial scores the others"
         also = f" ({counted(len(unlisted), 'other')} that {refs} does not list)" if gone and unlisted else ""
