@@ -377,7 +377,7 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from .metrics import ONE_VIDEO_CIDER, caption_scores
+    from .metrics import blind_cider, caption_scores
     from .predict import format_table
     from .results import (PREDICTIONS_EXPECTED, CaptionLines, caption_line_predictions, check_captions,
                           load_predictions, load_references, match_ids, partial_advice)
@@ -407,8 +407,8 @@ def run_score(args: argparse.Namespace) -> int:
                           f"{'were' if unreferenced > 1 else 'was'} left out")
         print(f"note: scored {len(ids)} of the {len(refs)} referenced videos (--allow-partial: {'; '.join(others)})",
               file=sys.stderr)
-    if len(ids) == 1:
-        print(ONE_VIDEO_CIDER, file=sys.stderr)
+    if blind := blind_cider({i: refs[i] for i in ids}):
+        print(blind, file=sys.stderr)
     # (how many were scored, and how many captions differ: plain output said neither; --json had "scored" alone)
     scores["distinct_captions"] = len({preds[i]["caption"] for i in ids})
     print(json.dumps({**scores, "scored": len(ids)}) if args.json else

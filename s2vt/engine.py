@@ -41,6 +41,7 @@ from .finish import (REFIT_IDS_MAX, best_done, finish, steps_due, steps_named, t
                      unfinished, vocabulary_used)
 from .formats import SEMANTIC
 from .levels import kinds
+from .metrics import blind_cider
 from .model import S2VT, squash
 from .predict import feature_mismatch
 from .tagheads import MEAN_POOLING
@@ -910,11 +911,16 @@ def say_start(run: Run, splits: dict, dims: dict, text_vocab: TextVocab | None, 
     elif not scored:
         run.log(f"note: none of the {len(val_ds)} validation videos has {refs} to score {metric} on: early stopping "
                 "and best.pt use the training loss")
-    elif metric == "CIDEr" and sum(bool(e.get("captions")) for e in splits["val"]) == 1:
-        # (`import folder --val 1`: val CIDEr-D 0 at every epoch, best.pt epoch 1's, unsaid; trial 130)
-        run.log("warning: one validation video has captions, and CIDEr-D over one video is 0 whatever the caption "
-                "(every n-gram is in all of its references): val cannot pick an epoch, and best.pt stays the first "
-                "epoch's; hold out more videos as val (import's --val N)")
+    elif metric == "CIDEr" and blind_cider(val_refs := {e["video_id"]: e["captions"] for e in splits["val"]
+                                                        if e.get("captions")}):
+        # (`import folder --val 1`, or val videos given the same captions: val CIDEr-D 0 at every epoch, best.pt
+        # epoch 1's, unsaid; trial 130)
+        why = ("one validation video has captions, and CIDEr-D over one video is 0 whatever the caption (every "
+               "n-gram is in all of its references)" if len(val_refs) == 1 else
+               f"the references of all {len(val_refs)} validation videos hold the same n-grams, and CIDEr-D over "
+               "them is 0 whatever the caption (an n-gram in every video's references weighs nothing)")
+        run.log(f"warning: {why}: val cannot pick an epoch, and best.pt stays the first epoch's; hold out more "
+                "videos as val (import's --val N)")
 
 
 class Paused(dict):

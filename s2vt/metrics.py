@@ -121,6 +121,25 @@ ONE_VIDEO_CIDER = ("note: CIDEr-D weighs n-grams by their rarity among the score
                    "video every n-gram is in all of them, so CIDEr-D is 0 whatever the caption")
 
 
+def blind_cider(refs: dict[str, list[str]]) -> str | None:
+    """Why CIDEr-D over these videos is 0 whatever the captions, or None when it is not: each n-gram (1-4) weighs
+    log(videos / videos whose references hold it), 0 for one in every video's references. Over one video that is
+    every n-gram; over several, so it is when all their references have the same n-grams (two val videos given
+    the same captions: val CIDEr-D 0 at every epoch, unsaid; session 50's open item)."""
+    seen = None
+    for caps in tokenized(refs).values():
+        grams = {tuple(w[i:i + n]) for c in caps for w in [c.split()] for n in range(1, 5) for i in range(len(w) - n + 1)}
+        if seen is not None and grams != seen:
+            return None
+        seen = grams
+    if seen is None:
+        return None
+    if len(refs) == 1:
+        return ONE_VIDEO_CIDER
+    return ("note: CIDEr-D weighs n-grams by their rarity among the scored videos' references: the references of "
+            f"all {len(refs)} videos hold the same n-grams, so CIDEr-D is 0 whatever the caption")
+
+
 def cider(refs: dict[str, list[str]], preds: dict[str, str]) -> float:
     """CIDEr-D alone (the validation metric during training)."""
     return float(np.mean(list(cider_per_video(refs, preds).values())))

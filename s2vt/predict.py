@@ -26,7 +26,7 @@ from .checkpoint import (LAST_STEPS, CheckpointError, has_captions, load_checkpo
 from .data import GapStore, Labels, VideoDataset, batches, collate, to_device
 from .decode import TAGS_SHOWN, DecodeConfig, decode, decode_config
 from .levels import LEVEL_KEYS, kinds, level_prediction, level_scores, probabilities
-from .metrics import CAPTION_KEYS, GAP_TOP_K, ONE_VIDEO_CIDER, TAG_KEYS, TagTally, caption_scores, java_available
+from .metrics import CAPTION_KEYS, GAP_TOP_K, TAG_KEYS, TagTally, blind_cider, caption_scores, java_available
 from .model import S2VT
 from .results import KEPT_METRICS, KEPT_PREDS, metrics_file, refuse_inputs
 from .text import FIELDS
@@ -751,8 +751,8 @@ def evaluate_split(checkpoint: str, manifest: str, features: str | None, split: 
         metrics["distinct_captions"] = len({preds[v]["caption"] for v in refs})
         # (of the videos with reference captions, those the caption scores are over: not every video predicted)
         metrics["distinct_captions_of"] = len(refs)
-        if len(refs) == 1:
-            print(ONE_VIDEO_CIDER, file=sys.stderr)
+        if blind := blind_cider(refs):
+            print(blind, file=sys.stderr)
     tagged = [e for e in entries if e.get("tags")]
     if tagging and tagged:
         rows = [i for i, e in enumerate(entries) if e.get("tags")]

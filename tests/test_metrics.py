@@ -58,6 +58,32 @@ def test_score_says_how_many_videos_it_scored(tmp_path, capsys, no_java):
     assert "distinct      1 caption for the 1 video with reference captions" in capsys.readouterr().out
 
 
+def test_score_says_when_cider_cannot_tell_captions_apart(tmp_path, capsys, no_java):
+    """Videos whose references all hold the same n-grams give each n-gram the weight log(N/N) = 0: CIDEr-D is 0
+    whatever the captions, as over one video. Said, not left to read as wrong captions; where one reference
+    differs, not said."""
+    from s2vt.cli import main
+    from s2vt.metrics import blind_cider
+
+    refs, preds = tmp_path / "refs.json", tmp_path / "preds.json"
+    same = {"v1": ["A man is talking.", "a man talks"], "v2": ["a man talks", "a man is talking"]}
+    refs.write_text(json.dumps(same))
+    preds.write_text(json.dumps({"v1": "a man is talking", "v2": "a dog runs"}))
+    assert main(["score", str(refs), str(preds), "--json"]) == 0
+    got = capsys.readouterr()
+    assert json.loads(got.out)["CIDEr"] == 0 and "the references of all 2 videos hold the same n-grams, so " \
+        "CIDEr-D is 0 whatever the caption" in got.err
+    assert blind_cider({"v1": same["v1"]}).endswith("over one video every n-gram is in all of them, so CIDEr-D is "
+                                                     "0 whatever the caption")
+    apart = {**same, "v2": same["v2"] + ["a man is singing"]}
+    refs.write_text(json.dumps(apart))
+    preds.write_text(json.dumps({"v1": "a man is talking", "v2": "a man is singing"}))
+    assert main(["score", str(refs), str(preds), "--json"]) == 0
+    got = capsys.readouterr()
+    assert json.loads(got.out)["CIDEr"] > 0 and "CIDEr-D is 0" not in got.err and blind_cider(apart) is None
+    assert blind_cider(GTS) is None and blind_cider({}) is None
+
+
 def test_equals_pycocoevalcap_scorers_called_directly():
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider

@@ -77,6 +77,19 @@ def test_one_captioned_val_video_is_warned_of(tmp_path, capsys):
     train(TrainConfig.of(str(manifest), str(store), out=str(tmp_path / "run"), epochs=1, **FAST))
     err = capsys.readouterr().err
     assert "warning: one validation video has captions, and CIDEr-D over one video is 0 whatever the caption" in err
+    # two val videos given the same captions: every n-gram in both videos' references, CIDEr-D 0 as over one
+    for r in rows_in:
+        r["split"] = "val" if r["video_id"] in {rows_in[0]["video_id"], rows_in[2]["video_id"]} else r["split"]
+    rows_in[2]["captions"] = rows_in[0]["captions"][::-1]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows_in))
+    train(TrainConfig.of(str(manifest), str(store), out=str(tmp_path / "same"), epochs=1, **FAST))
+    err = capsys.readouterr().err
+    assert "warning: the references of all 2 validation videos hold the same n-grams" in err
+    # one differing word, and CIDEr-D can tell captions apart: no warning
+    rows_in[2]["captions"] = rows_in[0]["captions"][:-1] + [rows_in[0]["captions"][-1] + " again"]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows_in))
+    train(TrainConfig.of(str(manifest), str(store), out=str(tmp_path / "apart"), epochs=1, **FAST))
+    assert "CIDEr-D over" not in capsys.readouterr().err
 
 
 def test_resume_matches_uninterrupted(planted, tmp_path):
