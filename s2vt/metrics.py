@@ -128,7 +128,8 @@ def blind_cider(refs: dict[str, list[str]]) -> str | None:
     the same captions: val CIDEr-D 0 at every epoch, unsaid; session 50's open item)."""
     seen = None
     for caps in tokenized(refs).values():
-        grams = {tuple(w[i:i + n]) for c in caps for w in [c.split()] for n in range(1, 5) for i in range(len(w) - n + 1)}
+        grams = {tuple(w[i:i + n]) for c in caps for w in [c.split()]
+                 for n in range(1, 5) for i in range(len(w) - n + 1)}
         if seen is not None and grams != seen:
             return None
         seen = grams
