@@ -11,6 +11,13 @@ import time
 import warnings
 from pathlib import Path
 
+if __name__ == "__main__" and not __package__:
+    # (`python extract/__main__.py`, run by path: its relative imports were an ImportError, and its folder first
+    # on sys.path would let audio.py or video.py stand for any module of those names. The repository's root
+    # there instead, and the file run as `python -m extract` runs it; session 50's open item)
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+    __package__ = "extract"
+
 from s2vt.errors import (INTERRUPTED, TERMINATED, UserError, counted, exit_quietly_after, exit_status, guard_stderr,
                          interrupt_quietly, invoked_as, one_line, one_line_warning, quiet_once_interrupted,
                          running_as_program, shell_join, shell_quote, terminate_as_interrupt)

@@ -524,3 +524,12 @@ def test_a_callers_advice_is_said_for_a_store_that_cannot_be_written(tmp_path, v
     assert last == (f"error: cannot write {out / 'vggish' / 'mp4_aac.npy'}: {os.strerror(errno.EPERM)} (stopped "
                     "after 0 videos written, complete files only; to start the demo again: s2vt demo --out D "
                     "--overwrite)")
+
+
+def test_run_by_its_path(tmp_path):
+    """`python extract/__main__.py` was an ImportError (its relative imports, no package): run so, it is the
+    command `python -m extract` is, from any folder."""
+    proc = run_cli(str(REPO / "extract" / "__main__.py"), str(tmp_path / "none.mp4"), "--out", str(tmp_path / "s"),
+                   cwd=tmp_path)
+    assert (proc.returncode, proc.stderr.strip()) == (2, f"error: {tmp_path / 'none.mp4'}: no such file or folder")
+    assert not (tmp_path / "s").exists()
