@@ -301,7 +301,8 @@ def import_msvd(csv_path: str, language: str = "English", split_lists: list[str]
             raise DatasetError(f"--split-list: none of its {len(splits)} ids is a clip of {csv_path} (a listed id: "
                                f"{next(iter(splits), '(none)')!r}, a clip id: {unlisted[0]!r})")
         if unlisted:
-            print(f"warning: {len(unlisted)} of {len(caps)} clips are not in --split-list and go to train "
+            print(f"warning: {len(unlisted)} of {len(caps)} clips {'is' if len(unlisted) == 1 else 'are'} not in "
+                  "--split-list and go" + "es" * (len(unlisted) == 1) + " to train "
                   f"(first: {', '.join(unlisted[:3])})", file=sys.stderr)
     return [{"video_id": v, "split": splits.get(v, "train"), "captions": c, "tags": []} for v, c in caps.items()]
 

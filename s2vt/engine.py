@@ -255,9 +255,9 @@ def prepare(cfg: TrainConfig):
     has_caps = any(e.get("captions") for e in splits["train"])
     if not has_caps and not any(e.get("tags") for e in splits["train"]):
         raise DataError(f"{cfg.manifest}: nothing to learn: no training video has a caption or a tag"
-                        + (f" ({blank} captions are blank)" if blank else ""))
+                        + (f" ({counted(blank, 'caption')} {'is' if blank == 1 else 'are'} blank)" if blank else ""))
     if blank:
-        warnings.warn(f"{cfg.manifest}: ignoring {blank} blank captions"
+        warnings.warn(f"{cfg.manifest}: ignoring {counted(blank, 'blank caption')}"
                       + ("" if has_caps else "; none is left, so only the tag head is trained"))
     vocab = caption_vocabulary(splits["train"], cfg.min_count)
     if has_caps and len(vocab) == len(SPECIALS):

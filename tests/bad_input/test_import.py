@@ -292,7 +292,7 @@ def test_msvd_split_list_matching_no_clip_refuses_and_part_warns(tmp_path, capsy
     for path, ids in zip(lists, (["a_1_5"], ["b_1_5"], [])):
         path.write_text("".join(f"{v}\n" for v in ids))
     code, err = s2vt(capsys, "import", "msvd", csv, "--split-list", *lists, "--out", tmp_path / "m.jsonl")
-    assert code == 0 and err[0] == "warning: 1 of 3 clips are not in --split-list and go to train (first: c_1_5)"
+    assert code == 0 and err[0] == "warning: 1 of 3 clips is not in --split-list and goes to train (first: c_1_5)"
     assert {e["video_id"]: e["split"] for e in read_manifest(tmp_path / "m.jsonl")} == \
         {"a_1_5": "train", "b_1_5": "val", "c_1_5": "train"}
 
