@@ -20,8 +20,8 @@ from .jsonfile import (DuplicateKeyError, is_json_lines, json_error, json_kind, 
                        surrogate_lines)
 from .formats import EMPTY_TAG, MSRVTT_CATEGORIES, CategoryError, lic2022_left_out, lic2022_tags
 from .manifest import (MAX_TEXT_CHARS, SPLITS, TEXT_FIELDS, VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry,
-                       is_manifest, json_lines, refuse_not_utf8, two_names, no_such_video, read_manifest, sanitize_id,
-                       scan_videos, quoted_id, split_of, valid_video_id)
+                       is_manifest, json_lines, manifest_row, refuse_not_utf8, two_names, no_such_video, read_manifest,
+                       sanitize_id, scan_videos, quoted_id, split_of, valid_video_id)
 from .store import store_of
 from .vocab import is_blank
 
@@ -801,19 +801,25 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
                                      **{k: v for k, v in e.items() if k not in ENTRY_KEYS}}
         say_blank_captions(path, blank, emptied, emptied_fate)
         return labels
-    if split is None:
-        raise DatasetError(f"{path}: a caption file gives no split: pass --split train, val or test "
-                           "(a manifest as --captions gives each video's own)")
     raw = b""
     try:
         raw = Path(path).read_bytes()  # (once: a pipe, `<(...)`, gives them only once)
         data = parse_json(raw)  # (a BOM allowed, a key given twice refused)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         if is_json_lines(raw, e):  # (JSON lines of something else than a manifest's records)
+            # (a manifest through a pipe, `<(cat m.jsonl)`, is told by neither name nor content, which a pipe
+            # gives once: it was said to be no manifest, or to need --split; session 50's open item)
+            if manifest_row(json.loads(next(line for line in raw.removeprefix(codecs.BOM_UTF8).splitlines()
+                                            if line.strip()))):
+                raise DatasetError(f"{path}: a manifest through a pipe: save it to a file and pass that (a manifest "
+                                   "is told by its name or content, which a pipe gives only once)") from None
             raise DatasetError(f"{path}: {json_problem(raw, e, CAPTIONS_EXPECTED)}") from None
         raise DatasetError(f"{path}: cannot read captions ({json_error(e)})") from None
     except (OSError, ValueError, RecursionError) as e:  # (ValueError: a 4,300-digit number, a key given twice)
         raise DatasetError(f"{path}: cannot read captions ({json_error(e)})") from None
+    if split is None:
+        raise DatasetError(f"{path}: a caption file gives no split: pass --split train, val or test "
+                           "(a manifest as --captions gives each video's own)")
     records = isinstance(data, list) and any(isinstance(d, dict) and {"id", "caption"} & d.keys() for d in data)
     if data == []:  # (a caption list, empty: "not a caption file" misled; trial 71)
         raise DatasetError(f"{path}: an empty list: no clips, no captions")

@@ -1295,6 +1295,27 @@ def test_a_shard_that_is_a_pipe_or_a_device_is_one_line_never_waited_on(special,
     assert not out.parent.exists()
 
 
+def test_a_manifest_through_a_pipe_as_captions_is_said_to_be_one(tmp_path, capsys):
+    """`--captions <(cat m.jsonl)`: a manifest is told by its name or its content, which a pipe gives once; it was
+    refused as JSON lines that are no caption format (or, without --split, as a caption file that needs one)."""
+    import threading
+
+    import_inputs(tmp_path)
+    pipe = tmp_path / "captions"
+    os.mkfifo(pipe)
+    rows = "".join(json.dumps({"video_id": v, "split": "train", "captions": ["a cat"]}) + "\n" for v in ("vid0", "vid1"))
+    writer = threading.Thread(target=lambda: pipe.write_text(rows), daemon=True)
+    writer.start()
+    out = tmp_path / "m" / "m.jsonl"
+    with never_waiting("import features"):
+        code, err = s2vt(capsys, "import", "features", tmp_path / "in" / "feat", "--captions", pipe, "--modality", "m",
+                         "--out", out)
+    writer.join(5)
+    assert (code, err) == (2, [f"error: {pipe}: a manifest through a pipe: save it to a file and pass that (a "
+                               "manifest is told by its name or content, which a pipe gives only once)"])
+    assert not out.parent.exists()
+
+
 @pytest.mark.parametrize("kind", ["lic2022", "msrvtt", "msvd", "captions", "vocabulary"])
 def test_an_annotation_file_that_is_a_device_is_one_line(kind, tmp_path, capsys):
     """/dev/zero named as an annotation file was read without end (memory), /dev/null read as an empty file;
