@@ -1303,7 +1303,8 @@ def test_a_manifest_through_a_pipe_as_captions_is_said_to_be_one(tmp_path, capsy
     import_inputs(tmp_path)
     pipe = tmp_path / "captions"
     os.mkfifo(pipe)
-    rows = "".join(json.dumps({"video_id": v, "split": "train", "captions": ["a cat"]}) + "\n" for v in ("vid0", "vid1"))
+    rows = "".join(json.dumps({"video_id": v, "split": "train", "captions": ["a cat"]}) + "\n"
+                   for v in ("vid0", "vid1"))
     writer = threading.Thread(target=lambda: pipe.write_text(rows), daemon=True)
     writer.start()
     out = tmp_path / "m" / "m.jsonl"
