@@ -38,8 +38,9 @@ setup(
         "jieba",  # Chinese word segmentation, dictionary included (--text-tokenizer word)
     ],
     extras_require={
-        # httpx: the serve tests' ASGI client; playwright drives the system chromium (the page test)
-        "test": ["pytest>=7", "httpx", "playwright", *SERVE],
+        # httpx: the serve tests' ASGI client; playwright drives the system chromium (the page test); pytest-xdist
+        # runs the suite in two processes (pytest.ini)
+        "test": ["pytest>=7", "pytest-xdist>=3", "httpx", "playwright", *SERVE],
         "serve": SERVE,
         # bench/text_baseline.py's TF-IDF + linear classifier baselines (README "Text")
         "bench": ["scikit-learn"],

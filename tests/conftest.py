@@ -15,11 +15,21 @@ import pytest
 from extract.ffmpeg import ffmpeg_cmd
 
 REPO = Path(__file__).resolve().parents[1]
+# pytest-xdist's workers, one per core (pytest.ini's -n): torch's own threads beside them only crowd the cores, as
+# do the commands the tests start (they inherit this). Set before torch loads: no test module is imported yet.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 # int8 calibration caches go to a per-run folder, never the user's torch hub cache; removed when the run ends (each
 # run left its own, up to 300 MB: 135 of them filled 4 GB of /tmp; trial 65)
 _CACHE = None if "S2VT_CACHE_DIR" in os.environ else tempfile.mkdtemp(prefix="s2vt-test-cache-")
 if _CACHE is not None:
     os.environ["S2VT_CACHE_DIR"] = _CACHE
+
+
+def pytest_xdist_auto_num_workers(config):
+    """pytest.ini's `-n auto`: a worker per core the process may use, at most two (the number the suite is run and
+    timed with; a test trains, or starts commands that do, in each)."""
+    return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -609,7 +609,7 @@ def test_caption_py_lines_score_in_any_form_and_each_file_answers_every_id_namin
 
     monkeypatch.chdir(tmp_path)
     manifest = tmp_path / "m.jsonl"
-    manifest.write_text("".join(json.dumps({"video_id": v, "path": f"clips/{f}.mp4", "captions": ["a cat sits"]})
+    manifest.write_text("".join(json.dumps({"video_id": v, "path": f"clips/{f}.mp4", "captions": [f"a cat sits {v}"]})
                                 + "\n" for v, f in (("v1", "v1"), ("v2", "v2"), ("v2b", "v2"))))
     lines = [{"video": "clips/v1.mp4", "caption": "a cat sits", "tags": []},
              {"video": "./clips/v1.mp4", "caption": "a cat sits", "tags": []},
@@ -1194,8 +1194,8 @@ def test_caption_py_lines_answer_the_split_scored_and_warn_in_one_line(tmp_path,
     monkeypatch.chdir(tmp_path)
     manifest = tmp_path / "m.jsonl"
     rows = [("t1", "test", "clips/t1.mp4"), ("t2", "test", "clips/t2.mp4"), ("alias", "train", "clips/../clips/t1.mp4")]
-    manifest.write_text("".join(json.dumps({"video_id": v, "path": p, "split": s, "captions": ["a cat sits"]}) + "\n"
-                                for v, s, p in rows))
+    manifest.write_text("".join(json.dumps({"video_id": v, "path": p, "split": s, "captions": [f"a cat sits {v}"]})
+                                + "\n" for v, s, p in rows))
     answers = tmp_path / "answers.jsonl"
     answers.write_text(json.dumps({"video": "clips/t1.mp4", "caption": "a cat sits", "tags": []}) + "\n"
                        + json.dumps({"video": "clips/t2.mp4", "caption": "a cat", "tags": []}) + "\n")
@@ -1245,7 +1245,7 @@ def test_caption_py_lines_that_json_cannot_hold_or_that_failed_and_were_captione
 
     monkeypatch.chdir(tmp_path)
     manifest = tmp_path / "m.jsonl"
-    manifest.write_text("".join(json.dumps({"video_id": v, "path": f"clips/{v}.mp4", "captions": ["a cat sits"]})
+    manifest.write_text("".join(json.dumps({"video_id": v, "path": f"clips/{v}.mp4", "captions": [f"a cat sits {v}"]})
                                 + "\n" for v in ("v1", "v2")))
     good = [json.dumps({"video": f"clips/{v}.mp4", "caption": "a cat sits", "tags": []}) for v in ("v1", "v2")]
     answers = tmp_path / "answers.jsonl"
