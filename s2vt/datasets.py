@@ -20,8 +20,8 @@ from .jsonfile import (DuplicateKeyError, is_json_lines, json_error, json_kind, 
                        surrogate_lines)
 from .formats import EMPTY_TAG, MSRVTT_CATEGORIES, CategoryError, lic2022_left_out, lic2022_tags
 from .manifest import (MAX_TEXT_CHARS, SPLITS, TEXT_FIELDS, VIDEO_EXTENSIONS, ManifestError, broken_link, check_entry,
-                       is_manifest, json_lines, manifest_row, refuse_not_utf8, two_names, no_such_video, read_manifest,
-                       sanitize_id, scan_videos, quoted_id, split_of, valid_video_id)
+                       dataset_import, is_manifest, json_lines, manifest_row, refuse_not_utf8, two_names, no_such_video,
+                       read_manifest, sanitize_id, scan_videos, quoted_id, split_of, valid_video_id)
 from .store import store_of
 from .vocab import is_blank
 
@@ -801,6 +801,10 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
                                      **{k: v for k, v in e.items() if k not in ENTRY_KEYS}}
         say_blank_captions(path, blank, emptied, emptied_fate)
         return labels
+    # (another dataset's own file: MSR-VTT's JSON was said to have "clip info" whose captions are no list, MSVD's
+    # CSV to be no JSON; session 50's open item. An MLDS list is one of the caption files; a pipe is read once)
+    if Path(path).is_file() and (hint := dataset_import(str(path))) and not hint.startswith("it looks like MLDS"):
+        raise DatasetError(f"{path}: not a caption file; {hint}")
     raw = b""
     try:
         raw = Path(path).read_bytes()  # (once: a pipe, `<(...)`, gives them only once)

@@ -127,8 +127,8 @@ def blind_cider(refs: dict[str, list[str]]) -> str | None:
     every n-gram; over several, so it is when all their references have the same n-grams (two val videos given
     the same captions: val CIDEr-D 0 at every epoch, unsaid; session 50's open item)."""
     seen = None
-    for caps in tokenized(refs).values():
-        grams = {tuple(w[i:i + n]) for c in caps for w in [c.split()]
+    for caps in refs.values():  # (each tokenised in turn: two videos apart end it, however many there are)
+        grams = {tuple(w[i:i + n]) for c in caps for w in [tokenize(c)]
                  for n in range(1, 5) for i in range(len(w) - n + 1)}
         if seen is not None and grams != seen:
             return None

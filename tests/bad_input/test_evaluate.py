@@ -822,7 +822,7 @@ def test_score_allow_partial_says_how_many_videos_it_scored(tmp_path, capsys):
     from s2vt.cli import main
 
     refs = tmp_path / "refs.json"
-    refs.write_text(json.dumps({v: [f"a cat sits on mat {v}"] for v in "abcdef"}))  # (one word apart: CIDEr-D not blind)
+    refs.write_text(json.dumps({v: [f"a cat sits on mat {v}"] for v in "abcdef"}))  # (one word apart: not blind)
     preds = tmp_path / "p.json"
     preds.write_text(json.dumps({"a": "a cat sits", "b": "a dog runs", "z": "a bird"}))
     code = main(["score", str(refs), str(preds), "--allow-partial", "--json"])

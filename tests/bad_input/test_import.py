@@ -1295,6 +1295,21 @@ def test_a_shard_that_is_a_pipe_or_a_device_is_one_line_never_waited_on(special,
     assert not out.parent.exists()
 
 
+@pytest.mark.parametrize("given, kind", [("clips/corpus.csv", "msvd"), ("info.json", "msrvtt"),
+                                         ("lic.json", "lic2022")])
+def test_another_datasets_file_as_captions_names_its_import(given, kind, tmp_path, capsys):
+    """MSR-VTT's videodatainfo as --captions was said to hold "clip info" whose captions are no list, MSVD's CSV
+    to be no JSON: each is named, with the import that reads it."""
+    import_inputs(tmp_path)
+    given = tmp_path / "in" / given
+    out = tmp_path / "m" / "m.jsonl"
+    code, err = s2vt(capsys, "import", "features", tmp_path / "in" / "feat", "--captions", given, "--split", "train",
+                     "--modality", "m", "--out", out)
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {given}: ") and \
+        f"make a manifest of it: s2vt import {kind} {given} --out M.jsonl" in err[0], err
+    assert not out.parent.exists()
+
+
 def test_a_manifest_through_a_pipe_as_captions_is_said_to_be_one(tmp_path, capsys):
     """`--captions <(cat m.jsonl)`: a manifest is told by its name or its content, which a pipe gives once; it was
     refused as JSON lines that are no caption format (or, without --split, as a caption file that needs one)."""
