@@ -774,6 +774,10 @@ def caption_lines(path: str | os.PathLike) -> bool:
                                   all(isinstance(c, (list, str)) for c in v.values()) for v in lines)
 
 
+PIPED_MANIFEST = ("a manifest through a pipe: save it to a file and pass that (a manifest is told by its name or "
+                  "content, which a pipe gives only once)")
+
+
 def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] | None = None,
                 emptied_fate: str = "imported without captions") -> dict[str, dict]:
     """{clip id: manifest entry} from what `read_captions` reads. A manifest's entries keep their
@@ -801,13 +805,15 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
                                      **{k: v for k, v in e.items() if k not in ENTRY_KEYS}}
         say_blank_captions(path, blank, emptied, emptied_fate)
         return labels
-    # (another dataset's own file: MSR-VTT's JSON was said to have "clip info" whose captions are no list, MSVD's
-    # CSV to be no JSON; session 50's open item. An MLDS list is one of the caption files; a pipe is read once)
-    if Path(path).is_file() and (hint := dataset_import(str(path))) and not hint.startswith("it looks like MLDS"):
-        raise DatasetError(f"{path}: not a caption file; {hint}")
-    raw = b""
     try:
         raw = Path(path).read_bytes()  # (once: a pipe, `<(...)`, gives them only once)
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot read captions ({json_error(e)})") from None
+    # (another dataset's own file: MSR-VTT's JSON was said to have "clip info" whose captions are no list, MSVD's
+    # CSV to be no JSON; session 50's open item. An MLDS list is one of the caption files)
+    if (hint := dataset_import(str(path), raw)) and not hint.startswith("it looks like MLDS"):
+        raise DatasetError(f"{path}: not a caption file; {hint}")
+    try:
         data = parse_json(raw)  # (a BOM allowed, a key given twice refused)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         if is_json_lines(raw, e):  # (JSON lines of something else than a manifest's records)
@@ -815,12 +821,13 @@ def read_labels(path: str | os.PathLike, split: str | None, unsplit: list[str] |
             # gives once: it was said to be no manifest, or to need --split; session 50's open item)
             if manifest_row(json.loads(next(line for line in raw.removeprefix(codecs.BOM_UTF8).splitlines()
                                             if line.strip()))):
-                raise DatasetError(f"{path}: a manifest through a pipe: save it to a file and pass that (a manifest "
-                                   "is told by its name or content, which a pipe gives only once)") from None
+                raise DatasetError(f"{path}: {PIPED_MANIFEST}") from None
             raise DatasetError(f"{path}: {json_problem(raw, e, CAPTIONS_EXPECTED)}") from None
         raise DatasetError(f"{path}: cannot read captions ({json_error(e)})") from None
-    except (OSError, ValueError, RecursionError) as e:  # (ValueError: a 4,300-digit number, a key given twice)
+    except (ValueError, RecursionError) as e:  # (ValueError: a 4,300-digit number, a key given twice)
         raise DatasetError(f"{path}: cannot read captions ({json_error(e)})") from None
+    if manifest_row(data):  # (a one-line manifest through a pipe: read as {id: captions}, its id "video_id")
+        raise DatasetError(f"{path}: {PIPED_MANIFEST}")
     if split is None:
         raise DatasetError(f"{path}: a caption file gives no split: pass --split train, val or test "
                            "(a manifest as --captions gives each video's own)")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import json
 import os
 import re
@@ -351,13 +352,14 @@ def is_manifest(path: str | os.PathLike) -> bool:
 JSON_LINE_LIMIT = 1 << 20  # (the most of a JSON file's first line read: a manifest's line is far shorter)
 
 
-def json_start(path: str | os.PathLike) -> tuple[bytes, object] | None:
+def json_start(path: str | os.PathLike, data: bytes | None = None) -> tuple[bytes, object] | None:
     """(its first non-blank bytes, up to 4 KiB; its first line's JSON value, or None where that line is no
     JSON) for a file that is JSON, None for any other. Told from its first 4 KiB and first line alone (a 2 GB
     video is not read): JSON's first non-blank byte is '{' or '[' and it holds no NUL byte, which no video
-    container starts so (a video named clip.jsonl is still one)."""
+    container starts so (a video named clip.jsonl is still one). `data`: the file's bytes, already read (a pipe's,
+    which gives them once)."""
     try:
-        with open(path, "rb") as f:
+        with io.BytesIO(data) if data is not None else open(path, "rb") as f:
             head = f.read(4096)
             start = head.removeprefix(b"\xef\xbb\xbf").lstrip()  # (a BOM, as json_lines allows)
             if start[:1] not in (b"{", b"[") or b"\x00" in head:
@@ -385,16 +387,16 @@ EVALUATE_METRICS = re.compile(rb'\{\s*"split"\s*:\s*"(?:train|val|test)"\s*,\s*"
 EVALUATE_PREDICTIONS = re.compile(rb'\[\s*\{\s*"video_id"\s*:\s*"[^"]*"\s*,\s*"caption"')
 
 
-def dataset_import(path: str) -> str | None:
+def dataset_import(path: str, data: bytes | None = None) -> str | None:
     """The `s2vt import` that makes a manifest of `path` when it is a dataset's own file (MSR-VTT's videodatainfo
     JSON, MSVD's video_corpus.csv, MLDS's training_label.json, LIC2022's JSON lines), told from its first bytes
     (`json_start`); None for any other. Said where a manifest reader fails on it: "...:1: missing field
     'video_id'" gave no pointer to the import (hostile trial)."""
     q = shell_quote(path)
     made = "make a manifest of it: s2vt import"
-    if (json_file := json_start(path)) is None:
+    if (json_file := json_start(path, data)) is None:  # (`data`: as json_start's)
         try:
-            with open(path, "rb") as f:
+            with io.BytesIO(data) if data is not None else open(path, "rb") as f:
                 head = f.read(200).removeprefix(b"\xef\xbb\xbf")
         except OSError:
             return None

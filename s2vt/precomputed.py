@@ -134,8 +134,10 @@ def plan_features(feat_dir: str | os.PathLike, labels: dict[str, dict], named: s
               + ("; --captions-only keeps the training ones' captions to train the caption decoder's language"
                  if could else ""), file=sys.stderr)
     if unnamed := [p.name for vid, p in files.items() if vid not in labels]:
-        print(f"warning: {len(unnamed)} of {len(files)} feature files in {feat_dir} have no entry in {named} and "
-              f"are left out (first: {', '.join(unnamed[:5])})", file=sys.stderr)
+        one = len(unnamed) == 1
+        print(f"warning: {len(unnamed)} of {len(files)} feature files in {feat_dir} {'has' if one else 'have'} no "
+              f"entry in {named} and {'is' if one else 'are'} left out (first: {', '.join(unnamed[:5])})",
+              file=sys.stderr)
     return plan, dim, kept
 
 

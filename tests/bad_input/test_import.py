@@ -858,8 +858,8 @@ def test_a_manifest_as_captions_keeps_its_captions_tags_text_and_splits(tmp_path
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "o" / "m.jsonl"
     code, err = import_features(capsys, tmp_path / "feat", manifest, tmp_path / "st", out)
-    assert code == 0 and err[0] == (f"warning: 1 of 4 feature files in {tmp_path / 'feat'} have no entry in {manifest} "
-                                    "and are left out (first: extra.npy)")
+    assert code == 0 and err[0] == (f"warning: 1 of 4 feature files in {tmp_path / 'feat'} has no entry in {manifest} "
+                                    "and is left out (first: extra.npy)")
     assert read_manifest(out) == [
         {"video_id": "v0", "split": "train", "captions": ["a cat"], "tags": ["pets"], "text": {"title": "Cat"},
          "abspath": None},
@@ -1295,38 +1295,46 @@ def test_a_shard_that_is_a_pipe_or_a_device_is_one_line_never_waited_on(special,
     assert not out.parent.exists()
 
 
+def piped(path: Path, content: bytes) -> Path:
+    """A FIFO at `path` that a thread fills with `content` (as `<(cat FILE)` gives a file), once."""
+    import threading
+
+    os.mkfifo(path)
+    threading.Thread(target=lambda: path.write_bytes(content), daemon=True).start()
+    return path
+
+
+@pytest.mark.parametrize("through_a_pipe", [False, True])
 @pytest.mark.parametrize("given, kind", [("clips/corpus.csv", "msvd"), ("info.json", "msrvtt"),
                                          ("lic.json", "lic2022")])
-def test_another_datasets_file_as_captions_names_its_import(given, kind, tmp_path, capsys):
+def test_another_datasets_file_as_captions_names_its_import(given, kind, through_a_pipe, tmp_path, capsys):
     """MSR-VTT's videodatainfo as --captions was said to hold "clip info" whose captions are no list, MSVD's CSV
-    to be no JSON: each is named, with the import that reads it."""
+    to be no JSON: each is named, with the import that reads it, from a file or through a pipe."""
     import_inputs(tmp_path)
     given = tmp_path / "in" / given
+    if through_a_pipe:
+        given = piped(tmp_path / "piped", given.read_bytes())
     out = tmp_path / "m" / "m.jsonl"
-    code, err = s2vt(capsys, "import", "features", tmp_path / "in" / "feat", "--captions", given, "--split", "train",
-                     "--modality", "m", "--out", out)
+    with never_waiting("import features"):
+        code, err = s2vt(capsys, "import", "features", tmp_path / "in" / "feat", "--captions", given, "--split",
+                         "train", "--modality", "m", "--out", out)
     assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {given}: ") and \
         f"make a manifest of it: s2vt import {kind} {given} --out M.jsonl" in err[0], err
     assert not out.parent.exists()
 
 
-def test_a_manifest_through_a_pipe_as_captions_is_said_to_be_one(tmp_path, capsys):
+@pytest.mark.parametrize("rows", [1, 2])
+def test_a_manifest_through_a_pipe_as_captions_is_said_to_be_one(rows, tmp_path, capsys):
     """`--captions <(cat m.jsonl)`: a manifest is told by its name or its content, which a pipe gives once; it was
-    refused as JSON lines that are no caption format (or, without --split, as a caption file that needs one)."""
-    import threading
-
+    refused as JSON lines that are no caption format (or, without --split, as a caption file that needs one; a
+    one-line manifest, as a clip "video_id" whose captions are no list)."""
     import_inputs(tmp_path)
-    pipe = tmp_path / "captions"
-    os.mkfifo(pipe)
-    rows = "".join(json.dumps({"video_id": v, "split": "train", "captions": ["a cat"]}) + "\n"
-                   for v in ("vid0", "vid1"))
-    writer = threading.Thread(target=lambda: pipe.write_text(rows), daemon=True)
-    writer.start()
+    pipe = piped(tmp_path / "captions", "".join(json.dumps({"video_id": v, "split": "train", "captions": ["a cat"]})
+                                                + "\n" for v in ("vid0", "vid1")[:rows]).encode())
     out = tmp_path / "m" / "m.jsonl"
     with never_waiting("import features"):
         code, err = s2vt(capsys, "import", "features", tmp_path / "in" / "feat", "--captions", pipe, "--modality", "m",
                          "--out", out)
-    writer.join(5)
     assert (code, err) == (2, [f"error: {pipe}: a manifest through a pipe: save it to a file and pass that (a "
                                "manifest is told by its name or content, which a pipe gives only once)"])
     assert not out.parent.exists()
